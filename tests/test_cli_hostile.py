@@ -664,6 +664,37 @@ def test_the_audit_remembers_the_files_of_a_bundle_that_does_not_verify_in_linea
     assert compared[0] < 10 * len(paths), compared[0]  # a list of them all: about 2,000,000
 
 
+def test_the_audit_remembers_as_unverified_only_the_files_a_folded_finding_names(
+        tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle with more than ten files missing is one finding of its folder, which named none of its files to the
+    audit that logged the run: every file of the bundle was remembered as unverified, and once the missing files were
+    restored the next audit noted each file that had verified all along ('did not verify when first listed'), one line
+    per file. Only the files the finding counts are remembered as unverified: restored, they are taken back, none noted."""
+    from prov_common.bundle.build import build_bundle
+    from prov_common.bundle.storage import deliver_bundle
+    from prov_common.signing import default_signing_key
+    from prov_common.store import open_store
+    from prov_common.store.identity import writer_store_id
+
+    store_path = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TDPROV_STORE", str(store_path))
+    store = open_store(str(store_path))
+    kept = {f"extra/kept{i}": b"kept %d" % i for i in range(3)}
+    lost = {f"extra/lost{i}": b"lost %d" % i for i in range(12)}
+    bundle = build_bundle(run_events(), {**kept, **lost}, default_signing_key(), store_id=writer_store_id(store))
+    deliver_bundle(store, bundle)
+    folder = store_path / "bundles" / bundle.run_id
+    for path in lost:
+        (folder / path).unlink()
+    code, said = _verb(["audit"], capsys, caplog)
+    assert code == 1 and "12 files of the bundle (extra/lost0, " in said, said
+    for path, data in lost.items():
+        (folder / path).write_bytes(data)
+    code, said = _verb(["audit"], capsys, caplog)
+    assert "did not verify when first listed" not in said and "extra/kept" not in said, said
+
+
 def _verb(argv: list[str], capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> tuple[int, str]:
     """Exit code and everything ``tdprov argv`` said (stdout, stderr, warnings), run in this process."""
     code = main(argv)

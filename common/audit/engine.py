@@ -395,7 +395,7 @@ def _audit(
         else:
             remember_runs(memory, listing, ((x.run_id, x.index_key) for x in leaves),
                           {run_id: r.files for run_id, r in records.items() if r.files is not None},
-                          {run_id: {f.object for f in _byte_errors(r)} for run_id, r in records.items() if _byte_errors(r)})
+                          {run_id: {k for f in _byte_errors(r) for k in f.items or (f.object,)} for run_id, r in records.items() if _byte_errors(r)})
             memory.move_to(new_head, leaves)
             log_check.findings += _keep_in(places, memory.checkpoint, started, result.audit_id)
     elif accept_checkpoint is not None and not blocked:  # an empty log accepted: the places forget their checkpoints too

@@ -63,10 +63,11 @@ def planted(finding: Finding) -> bool:
     return finding.what.startswith(UNLISTED + ": ")
 
 
-def bundle_finding(key: str, problem: str, reason: str, run_id: str) -> Finding:
-    """A bundle verification finding, filed under the PROV check when it concerns the PROV document."""
+def bundle_finding(key: str, problem: str, reason: str, run_id: str, keys: tuple[str, ...] = ()) -> Finding:
+    """A bundle verification finding, filed under the PROV check when it concerns the PROV document; ``keys``: every
+    file a finding of the bundle's folder counts (its ``items``)."""
     check = CHECK_PROV if key.endswith("/" + layout.PROV_FILE) else CHECK_SIGNATURES
-    return Finding(check, key, f"{problem}: {reason}", _FIXES.get(problem, _ALTERED), run_id=run_id)
+    return Finding(check, key, f"{problem}: {reason}", _FIXES.get(problem, _ALTERED), run_id=run_id, items=keys)
 
 
 def _quality(ds: DatasetState) -> QualityResult | None:
@@ -193,10 +194,10 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
     checked = verify_and_derive(store, run_id, trust)
     if not layout.is_run_id(run_id):  # verification named it; there is no bundle to read
         record = record_from_summary(summary, MISSING)
-        record.bundle_findings = [bundle_finding(f.key, f.problem, f.reason, run_id) for f in checked.report.findings]
+        record.bundle_findings = [bundle_finding(f.key, f.problem, f.reason, run_id, f.keys) for f in checked.report.findings]
         return record, LogLeaf(run_id, MISSING, MISSING, summary.cursor or f"{layout.BUNDLES}/{run_id}/")
     report, derived = checked.report, checked.derived
-    findings = [bundle_finding(f.key, f.problem, f.reason, run_id) for f in report.findings]
+    findings = [bundle_finding(f.key, f.problem, f.reason, run_id, f.keys) for f in report.findings]
     findings += [replace(bundle_finding(f.key, f.problem, f.reason, run_id), fix=_NOTED, severity=NOTE) for f in report.notes]
     prefix = layout.bundle_prefix(run_id)
     manifest_digest = checked.manifest_digest or MISSING

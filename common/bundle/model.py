@@ -345,6 +345,7 @@ class Finding:
     key: str
     problem: str
     reason: str
+    keys: tuple[str, ...] = field(default=(), compare=False)  # every key a folded finding counts (:meth:`VerificationReport.fold`)
 
     def __str__(self) -> str:
         return f"{self.key}: {self.problem}: {self.reason}"
@@ -381,7 +382,8 @@ class VerificationReport:
     def fold(self, since: int, prefix: str, shown: int | None = None) -> None:
         """Each problem of more than ``shown`` (:data:`FILES_SHOWN`) files under ``prefix`` among the findings added
         after the first ``since`` becomes one finding of ``prefix``, naming ``shown`` of the files, counting the rest,
-        and giving the first one's reason: one bundle's problems are told once, whatever its manifest lists."""
+        and giving the first one's reason, with all their keys (``keys``): one bundle's problems are told once,
+        whatever its manifest lists."""
         shown = FILES_SHOWN if shown is None else shown
         added = self.findings[since:]
         by_problem: dict[str, list[Finding]] = {}
@@ -393,7 +395,7 @@ class VerificationReport:
             return
         self.findings[since:] = [f for f in added if not (f.problem in many and f.key.startswith(prefix))] + [
             Finding(prefix, problem, f"{counted(len(found), 'file')} of the bundle ({first_of([f.key[len(prefix):] for f in found], shown)}); "
-                                     f"{found[0].key[len(prefix):]}: {found[0].reason}")
+                                     f"{found[0].key[len(prefix):]}: {found[0].reason}", tuple(f.key for f in found))
             for problem, found in many.items()]
 
     def to_dict(self) -> dict[str, Any]:
