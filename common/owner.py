@@ -61,6 +61,12 @@ def mark() -> str:
     return f"{pid}-{_boot()}-{_started(pid)}-{_namespace()}"
 
 
+def seen_here(namespace: str) -> bool:
+    """Whether the processes of pid namespace ``namespace`` (of a :func:`mark`) are seen from this process: it is this
+    process's, or either is :data:`UNKNOWN`."""
+    return UNKNOWN in (namespace, _namespace()) or namespace == _namespace()
+
+
 def gone(pid: int, boot: str, started: str, namespace: str) -> bool:
     """Whether the process of a :func:`mark` has ended: it was of another boot, or of this pid namespace and its pid
     runs no process, or a process started since has its pid. False while it may run: a process of another pid
@@ -69,7 +75,7 @@ def gone(pid: int, boot: str, started: str, namespace: str) -> bool:
     here = _boot()
     if UNKNOWN not in (boot, here) and boot != here:
         return True
-    if UNKNOWN not in (namespace, _namespace()) and namespace != _namespace():
+    if not seen_here(namespace):
         return False
     if not alive(pid):
         return True

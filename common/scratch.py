@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prov_common.owner import gone, mark
+from prov_common.owner import gone, mark, seen_here
 
 if TYPE_CHECKING:
     from prov_common.config import Settings
@@ -79,7 +79,8 @@ def shared_scratch_folder(prefix: str, within: Path) -> tempfile.TemporaryDirect
 def remove_shared_orphans(within: Path, max_age: float = SHARED_MAX_AGE) -> list[Path]:
     """Remove the working folders of ``within``, a folder several machines may share, that were left behind: one made
     on this machine (by its host name) whose process has ended (:func:`prov_common.owner.gone`), one made on another
-    machine once it is older than ``max_age`` seconds (its processes are not seen from here); the folders removed.
+    machine, or in another pid namespace under this host name (a container of the host's network), once it is older
+    than ``max_age`` seconds (its processes are not seen from here); the folders removed.
     Those of live processes here, younger ones of other machines and any named otherwise stay."""
     here, now = _host(), time.time()
 
@@ -87,9 +88,9 @@ def remove_shared_orphans(within: Path, max_age: float = SHARED_MAX_AGE) -> list
         owner = _SHARED.fullmatch(name)
         if owner is None:
             return False
-        if owner[6] == here:
+        if owner[6] == here and seen_here(owner[4]):
             return gone(int(owner[1]), *owner.group(2, 3, 4))
-        return now - int(owner[5]) > max_age
+        return now - int(owner[5]) > max_age  # another machine's, or a container's of this host name
 
     return _remove_folders(within, None, ended)
 

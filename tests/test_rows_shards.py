@@ -223,6 +223,28 @@ def test_row_keys_left_in_a_shared_spill_folder_by_a_killed_process_go_with_the_
             proc.wait(timeout=60)
 
 
+def test_a_shared_spill_folder_of_this_host_name_in_another_pid_namespace_goes_once_old(tmp_path: Path) -> None:
+    """A container sharing this machine's host name (Docker's host network, a restarted pod named as before) has another
+    pid namespace, whose processes are not seen from here: its folder in a shared spill folder was never removed, as its
+    host name was this machine's and its process could not be told gone, nor was the age of another machine's applied.
+    It goes once older than prov_common.scratch.SHARED_MAX_AGE, as another machine's does; a younger one stays."""
+    import time
+
+    from prov_common.owner import _boot, _namespace
+    from prov_common.scratch import _host, remove_shared_orphans
+
+    if _namespace() == "0":
+        pytest.skip("this system does not tell its pid namespace")
+    shared, now = tmp_path / "shared-spill", int(time.time())
+    other = f"{os.getpid()}-{_boot()}-1-{int(_namespace()) + 1}"  # a live pid, seen from another pid namespace
+    old = shared / f"tdprov-rowkeys-{other}-{now - 8 * 24 * 3600}-{_host()}-abcdefgh"
+    recent = shared / f"tdprov-rowkeys-{other}-{now - 3600}-{_host()}-abcdefgh"
+    for folder in (old, recent):
+        folder.mkdir(parents=True)
+    assert remove_shared_orphans(shared) == [old]
+    assert [p.name for p in shared.iterdir()] == [recent.name]
+
+
 def test_shards_that_are_not_all_alike_tables_have_no_row_set_and_say_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = write_shards(tmp_path / "corpus")
     (folder / "README.txt").write_text("not a table")
