@@ -3,8 +3,9 @@ location of ``spill=`` or ``$TDPROV_DASK_SPILL``, a folder both they and the rec
 file system) or ``s3://bucket/prefix``, so that only a run's location and size travel back to the recording
 process, never its keys (docs/content-hash.md, "Row sets").
 
-A version's runs go in a folder (or under a prefix) of their own there, ``tdprov-rowkeys-<random>``, removed once its
-row set is built (a folder) or once the runs were copied to this machine's spill folder (S3), and on failure.
+A version's runs go in a folder of their own there, named for this machine, process and time
+(:func:`~prov_common.scratch.shared_scratch_folder`), or under a prefix ``tdprov-rowkeys-<random>/`` (S3), removed
+once its row set is built (a folder) or once the runs were copied to this machine's spill folder (S3), and on failure.
 """
 from __future__ import annotations
 
