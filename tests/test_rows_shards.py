@@ -504,3 +504,20 @@ def test_a_shared_spill_setting_that_names_no_folder_is_refused_naming_it(tmp_pa
     assert "shared file system" in caught.value.fix
     with pytest.raises(BadInputError, match="spill 's3://' names no bucket"):
         hash_shards(str(folder), granularity="row", cache=False, scheduler="tcp://127.0.0.1:9", spill="s3://")
+
+
+def test_a_spilled_run_that_cannot_be_read_back_is_named_not_a_botocore_error(s3_bucket: str, tmp_path: Path) -> None:
+    """A run a worker put in the S3 spill location and that is gone when the recording process copies it back (a
+    lifecycle rule, a delete) stopped the hashing with botocore's NoSuchKey: it is a store error naming the object and
+    what to do, and leaves no partial file."""
+    from prov_common.errors import StoreError
+    from prov_common.rowset.runs import KeyRun, copied_here
+
+    uri = f"s3://{s3_bucket}/spill/tdprov-rowkeys-{'0' * 16}/run-0"
+    index = np.zeros(4097, dtype=np.int64)
+    index[-1] = 2
+    with pytest.raises(StoreError) as refused:
+        copied_here([KeyRun(index, uri=uri)], str(tmp_path))
+    assert refused.value.what == (f"the row-set keys a Dask worker spilled to {uri} cannot be read back (NoSuchKey)")
+    assert refused.value.fix.startswith("hash the dataset again")
+    assert list(tmp_path.iterdir()) == []

@@ -15,7 +15,7 @@ import secrets
 import shutil
 from typing import IO, Any
 
-from prov_common.errors import BadInputError
+from prov_common.errors import BadInputError, StoreError
 from prov_common.store.location import local_folder
 
 log = logging.getLogger(__name__)
@@ -106,14 +106,26 @@ def read_range(uri: str, start: int, out: memoryview) -> int:
 
 
 def copy_run(uri: str, path: str) -> int:
-    """Copy the object at ``uri`` into the new file ``path``, :data:`COPY_CHUNK` bytes at a time; its size."""
+    """Copy the object at ``uri`` into the new file ``path``, :data:`COPY_CHUNK` bytes at a time; its size. A run that
+    cannot be read back (deleted by a lifecycle rule, access denied) is a :class:`StoreError` naming it, not botocore's."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from prov_common.hashing.remote import s3_client
+    from prov_common.store.s3 import s3_error_code
 
     bucket, key = _bucket_key(uri)
-    body = s3_client().get_object(Bucket=bucket, Key=key)["Body"]
-    with open(path, "xb") as f:
-        shutil.copyfileobj(body, f, COPY_CHUNK)
-        return f.tell()
+    try:
+        body = s3_client().get_object(Bucket=bucket, Key=key)["Body"]
+        with open(path, "xb") as f:
+            shutil.copyfileobj(body, f, COPY_CHUNK)
+            return f.tell()
+    except (ClientError, BotoCoreError) as exc:
+        if os.path.exists(path):  # cut off mid-copy: no partial run is left
+            os.unlink(path)
+        raise StoreError(f"the row-set keys a Dask worker spilled to {uri} cannot be read back "
+                         f"({s3_error_code(exc) or type(exc).__name__})",
+                         fix="hash the dataset again; keep the spill location's objects until a hashing ends (no "
+                             "lifecycle rule that expires them sooner) and let this process read them") from exc
 
 
 def _read_into(body: IO[bytes] | Any, out: memoryview) -> int:
