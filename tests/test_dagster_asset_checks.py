@@ -74,6 +74,19 @@ def _home(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TDPROV_HOME", str(store.parent / "home"))
 
 
+def _materialized(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, assets: list[Any],
+                  home: bool = False) -> tuple[Path, dg.ExecuteInProcessResult]:
+    """The store ``tmp_path/store`` (signed by the home ``tmp_path/home`` with ``home``) and the result of materializing
+    ``assets`` into it through the IO manager, in a fresh ephemeral instance (a failed step does not raise)."""
+    store = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(store))
+    if home:
+        _home(store, monkeypatch)
+    with dg.DagsterInstance.ephemeral() as instance:
+        return store, dg.materialize(assets, instance=instance, raise_on_error=False,
+                                     resources={"io_manager": ProvenanceIOManager()})
+
+
 def _terminal(store: Path, job: str) -> tuple[Any, dict[str, Any], list[dict[str, Any]]]:
     """(index summary, terminal event, all events) of the one run of ``job``."""
     st = open_store(str(store))
@@ -229,11 +242,8 @@ def test_a_check_in_the_steps_of_an_asset_with_a_pandera_schema_is_not_hidden(tm
         yield dg.Output(pd.DataFrame({"x": [1, 2]}))
         yield dg.AssetCheckResult(check_name="mine", passed=False, description="not mine")
 
-    store = tmp_path / "store"
-    monkeypatch.setenv("TDPROV_STORE", str(store))
-    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
-    with dg.DagsterInstance.ephemeral() as instance:
-        assert dg.materialize([checked], instance=instance, resources={"io_manager": ProvenanceIOManager()}).success
+    store, result = _materialized(tmp_path, monkeypatch, [checked], home=True)
+    assert result.success
     summary, event, _ = _terminal(store, "checked")
     version = event["outputs"][0]["facets"]["version"]["datasetVersion"]
     assert cli_main(["lineage", version, "--checks", "--store", str(store)]) == 0
@@ -273,12 +283,7 @@ def test_the_audit_and_the_training_records_read_asset_check_results(tmp_path: P
     def fit(rows: pd.DataFrame) -> pd.DataFrame:
         return rows * 2
 
-    store = tmp_path / "store"
-    monkeypatch.setenv("TDPROV_STORE", str(store))
-    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize([rows, positive, broken, fit], instance=instance, raise_on_error=False,
-                                resources={"io_manager": ProvenanceIOManager()})
+    store, result = _materialized(tmp_path, monkeypatch, [rows, positive, broken, fit], home=True)
     assert {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"} >= {"rows", "fit"}
     version = _terminal(store, "rows")[1]["outputs"][0]["facets"]["version"]["datasetVersion"]
     training = _terminal(store, "fit")[0].run_id
@@ -322,11 +327,7 @@ def test_a_check_that_loads_nothing_through_tdprov_is_a_run_on_the_version_it_ev
     """A check that takes no argument opens no run when it loads: its step is a run of its own all the same, with the
     version Dagster says the check evaluated as its input and the result on it, saying that the check loaded nothing
     (it was dropped silently); one that raised is recorded on the asset's latest version."""
-    store = tmp_path / "store"
-    monkeypatch.setenv("TDPROV_STORE", str(store))
-    with dg.DagsterInstance.ephemeral() as instance:
-        dg.materialize([plain, bare, bare_crash], instance=instance, raise_on_error=False,
-                       resources={"io_manager": ProvenanceIOManager()})
+    store, _ = _materialized(tmp_path, monkeypatch, [plain, bare, bare_crash])
     written = _terminal(store, "plain")[1]["outputs"][0]
     for job, status in (("check:plain:bare", "fail"), ("check:plain:bare_crash", "error")):
         summary, event, events = _terminal(store, job)
@@ -354,10 +355,8 @@ def test_a_check_whose_step_read_no_version_of_its_asset_is_named_with_the_fix(
     def same(copied: pd.DataFrame) -> dg.AssetCheckResult:
         return dg.AssetCheckResult(passed=False)
 
-    store = tmp_path / "store"
-    monkeypatch.setenv("TDPROV_STORE", str(store))
-    with dg.DagsterInstance.ephemeral() as instance:
-        assert dg.materialize([plain, copied, same], instance=instance, resources={"io_manager": ProvenanceIOManager()}).success
+    store, result = _materialized(tmp_path, monkeypatch, [plain, copied, same])
+    assert result.success
     [warned] = [r.getMessage() for r in caplog.records if r.name == "prov_dagster.steps"]
     assert warned == ("tdprov: the result of asset check 'same' on plain (fail) is not recorded: step plain_same read no "
                       "version of plain that tdprov recorded. Fix: take the asset as the check's argument, loaded through "
@@ -408,11 +407,8 @@ def test_an_asset_check_named_as_a_frame_wide_pandera_check_is_a_result_of_its_o
     def fit(rows: pd.DataFrame) -> pd.DataFrame:
         return rows * 2
 
-    store = tmp_path / "store"
-    monkeypatch.setenv("TDPROV_STORE", str(store))
-    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
-    with dg.DagsterInstance.ephemeral() as instance:
-        assert dg.materialize([rows, fit], instance=instance, resources={"io_manager": ProvenanceIOManager()}).success
+    store, result = _materialized(tmp_path, monkeypatch, [rows, fit], home=True)
+    assert result.success
     summary, event, _ = _terminal(store, "rows")
     [output] = event["outputs"]
     name, version = output["name"], output["facets"]["version"]["datasetVersion"]
@@ -454,10 +450,7 @@ def test_a_check_that_raised_and_loaded_nothing_is_recorded_on_the_version_befor
             "plain", metadata={DATA_KEY: str(tmp_path / "other" / "plain.parquet"), DIGEST_KEY: "sha256:" + "0" * 64}))
         raise ValueError("the check itself broke")
 
-    store = tmp_path / "store"
-    monkeypatch.setenv("TDPROV_STORE", str(store))
-    with dg.DagsterInstance.ephemeral() as instance:
-        dg.materialize([plain, raced], instance=instance, raise_on_error=False, resources={"io_manager": ProvenanceIOManager()})
+    store, _ = _materialized(tmp_path, monkeypatch, [plain, raced])
     written = _terminal(store, "plain")[1]["outputs"][0]
     summary, event, _ = _terminal(store, "check:plain:raced")
     [read] = event["inputs"]
@@ -513,11 +506,8 @@ def test_an_assets_step_that_failed_before_it_wrote_gives_no_fix_for_its_own_che
         raise RuntimeError("the warehouse is down")
         yield  # noqa: RET503 - never reached
 
-    store = tmp_path / "store"
-    monkeypatch.setenv("TDPROV_STORE", str(store))
-    with dg.DagsterInstance.ephemeral() as instance:
-        assert not dg.materialize([plain, shelved], instance=instance, raise_on_error=False,
-                                  resources={"io_manager": ProvenanceIOManager()}).success
+    store, result = _materialized(tmp_path, monkeypatch, [plain, shelved])
+    assert not result.success
     assert [r.getMessage() for r in caplog.records if r.name == "prov_dagster.steps"] == []
     summary, event, _ = _terminal(store, "shelved")
     assert summary.state == "FAIL" and [i["name"] for i in event["inputs"]] == [_terminal(store, "plain")[1]["outputs"][0]["name"]]
