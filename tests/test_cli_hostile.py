@@ -170,6 +170,15 @@ def _sealed_store(tmp_path: Path) -> tuple[Path, dict[str, str], str]:
     return store, env, run
 
 
+def _sealed_store_read_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    """:func:`_sealed_store`, its environment set in this process (for verbs run with :func:`_verb`): the store and
+    the run id."""
+    store, env, run = _sealed_store(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return store, run
+
+
 def _tdprov(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "prov_common", *args], capture_output=True, text=True, timeout=120,
                           env={**os.environ, **env})
@@ -267,9 +276,7 @@ def test_a_link_to_itself_in_a_local_store_is_one_object_named_not_a_stop(tmp_pa
     store fail ("cannot list 'bundles/': Too many levels of symbolic links"): verify, the audit, record and runs stopped
     for the whole store (exit 2). Each is listed as one object, the link, and named (verify: the folder of run 'loopy'
     cannot be listed, that bundle's finding); the sound run is read as usual."""
-    store, env, run = _sealed_store(tmp_path)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
     (store / "bundles" / "loopy").symlink_to("loopy")
     (entry,) = (store / "index").rglob("*.json")
     stray_run = str(uuid.uuid4())
@@ -309,9 +316,7 @@ def test_an_index_entry_with_a_number_where_text_belongs_is_a_damaged_entry(fiel
     as read: 'runs' and 'lineage' then stopped for the whole store ("unexpected AttributeError: 'int' object has no
     attribute 'translate'"). The entry is refused where it is read: a damaged entry named by its key, the run
     listed from its bundle."""
-    store, env, run = _sealed_store(tmp_path)
-    for name, setting in env.items():
-        monkeypatch.setenv(name, setting)
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
     (entry,) = (store / "index").rglob("*.json")
     raw = json.loads(entry.read_text())
     (raw["inputs"][0] if field == "version" else raw)[field] = value
@@ -559,9 +564,7 @@ def test_a_count_beyond_a_double_is_a_malformed_manifest_not_a_stop(number: str,
     """A manifest whose eventCount is 1e999999 stopped verify, audit, show, lineage, export and runs --verified for the
     whole store ("unexpected OverflowError: cannot convert float infinity to integer"). It is a malformed manifest,
     named by its key; the other run of the store is verified as usual."""
-    store, env, run = _sealed_store(tmp_path)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
     from test_audit_support import seal
 
     from prov_common.store import open_store
@@ -587,9 +590,7 @@ def _listing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, added: int) -> tup
 
     from prov_common.store import open_store
 
-    store, env, run = _sealed_store(tmp_path)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
     other = seal(open_store(str(store)), run_events())
     manifest = store / "bundles" / run / "manifest.json"
     raw = json.loads(manifest.read_text())
@@ -710,9 +711,7 @@ def test_one_deeply_nested_object_is_one_damaged_object_not_a_stop(tmp_path: Pat
     """A 200 KB '[[[...]]]' put by a writer as an index entry, a source record or a sealed run's manifest stopped
     audit, runs, export, source list, verify, show and record for the whole store (exit 2, 'flatten it', no
     object named, no report). Each is now a damaged object named by its key; the other runs are read as usual."""
-    store, env, run = _sealed_store(tmp_path)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
     assert main(["audit", "--quiet"]) in (0, 1)  # a finding of its own: the raw input traces to no source
     capsys.readouterr()
     (entry,) = (store / "index").rglob("*.json")
@@ -752,9 +751,7 @@ def test_a_file_name_that_is_not_utf8_is_a_finding_shown_escaped(tmp_path: Path,
     """A file named b'\\xff.json' under index/ (any writer of a local store can make one) stopped every audit when
     the report was written (UnicodeEncodeError: nothing published) and 'runs' named no key. Its name is listed
     escaped: a finding naming 'index/.../\\xff.json', the report published, runs, verify and repair go on."""
-    store, env, run = _sealed_store(tmp_path)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
     (entry,) = (store / "index").rglob("*.json")
     with open(os.fsencode(entry.parent) + b"/\xff.json", "wb") as stray:
         stray.write(b"{}")
@@ -796,9 +793,7 @@ def test_a_bundle_that_cannot_be_read_costs_its_run_not_the_export(tmp_path: Pat
     """A manifest that is not UTF-8, and an index entry whose bundle is not there, each stopped 'tdprov export' (every
     format) and 'tdprov lineage --checks' at the first such run (exit 2, "Fix: run 'tdprov export --help'"), with
     nothing written for the rest of the store. Each is a run left out, named with why; the rest is exported (exit 1)."""
-    store, env, run = _sealed_store(tmp_path)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
     from test_audit_support import seal
 
     from prov_common.store import open_store
@@ -936,9 +931,7 @@ def test_a_prov_section_of_another_type_is_shown_as_the_finding_it_is(tmp_path: 
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A bundle's prov.json whose 'wasGeneratedBy' is true (valid JSON, another type) stopped 'show' with an unexpected
     TypeError; it is shown, its digest mismatch named, and it exits 1 as for any bundle that does not verify."""
-    store, env, run = _sealed_store(tmp_path)
-    for name, setting in env.items():
-        monkeypatch.setenv(name, setting)
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
     prov = store / "bundles" / run / "prov.json"
     prov.write_text(json.dumps({**json.loads(prov.read_text()), "wasGeneratedBy": True, "used": [1]}))
     capsys.readouterr()
@@ -962,9 +955,7 @@ def test_a_manifest_file_size_that_is_no_number_of_bytes_is_a_damaged_manifest(s
 
     from prov_common.store import open_store
 
-    store, env, run = _sealed_store(tmp_path)
-    for name, setting in env.items():
-        monkeypatch.setenv(name, setting)
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
     other = seal(open_store(str(store)), other_events())
     manifest = store / "bundles" / run / "manifest.json"
     raw = json.loads(manifest.read_text())
