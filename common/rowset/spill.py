@@ -16,6 +16,7 @@ import shutil
 from typing import IO, Any
 
 from prov_common.errors import BadInputError, StoreError
+from prov_common.store.buffers import ViewReader
 from prov_common.store.location import local_folder
 
 log = logging.getLogger(__name__)
@@ -71,27 +72,8 @@ def put_run(prefix: str, data: memoryview) -> str:
 
     uri = f"{prefix}{secrets.token_hex(12)}.keys"
     bucket, key = _bucket_key(uri)
-    s3_client().put_object(Bucket=bucket, Key=key, Body=_Reader(data), ContentLength=len(data))
+    s3_client().put_object(Bucket=bucket, Key=key, Body=ViewReader(data), ContentLength=len(data))
     return uri
-
-
-class _Reader:
-    """A file-like reader of a buffer (boto3 takes it as a body without copying it into ``bytes``)."""
-
-    def __init__(self, data: memoryview) -> None:
-        self._data, self._at = data, 0
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self._data) if size is None or size < 0 else min(len(self._data), self._at + size)
-        chunk, self._at = bytes(self._data[self._at:end]), end
-        return chunk
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        self._at = offset if whence == 0 else (self._at + offset if whence == 1 else len(self._data) + offset)
-        return self._at
-
-    def tell(self) -> int:
-        return self._at
 
 
 def read_range(uri: str, start: int, out: memoryview) -> int:
