@@ -44,7 +44,7 @@ def shared_spill(spill: str | None, setting: str = "spill") -> str | None:
     if not given:
         return None
     setting = spill_setting(spill, setting)
-    if given.lower().startswith("s3://"):
+    if is_s3_spill(given):
         if not given[5:].split("/", 1)[0]:
             raise BadInputError(f"{setting} {given!r} names no bucket.", fix="write it as s3://bucket/prefix")
         return given.rstrip("/") + "/"
