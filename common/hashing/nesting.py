@@ -26,11 +26,6 @@ def _is_holder(value: Any) -> bool:
     return isinstance(value, (list, tuple, dict)) or (isinstance(value, np.ndarray) and value.dtype == object)
 
 
-def _holders(values: Iterable[Any]) -> list[Any]:
-    """The values that hold others, each once."""
-    return list({id(v): v for v in values if _is_holder(v)}.values())
-
-
 def _items(value: Any) -> Iterator[Any]:
     return iter(value.values() if isinstance(value, dict) else value.flat if isinstance(value, np.ndarray) else value)
 
