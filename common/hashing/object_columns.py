@@ -228,10 +228,10 @@ def _kinds_in_lists(read: _Read, kinds: set[type], every: bool = False) -> set[t
     in its list at its place (a list, tuple or array has an item for each item Arrow read); many: every item of the
     lists holding one. Numpy arrays of numbers hold no boolean (nor a half float among integers)."""
     hits = _zero_or_one(pc.list_flatten(read.arrow), every)
-    rows = pc.list_parent_indices(read.arrow).to_numpy()[hits]
-    held = rows[np.flatnonzero(np.diff(rows, prepend=-1))]  # the rows holding one (``rows`` is sorted)
     if not len(hits):
         return set()
+    rows = pc.list_parent_indices(read.arrow).to_numpy()[hits]
+    held = rows[np.flatnonzero(np.diff(rows, prepend=-1))]  # the rows holding one (``rows`` is sorted)
     if kinds == {np.ndarray} and not any(d.kind in "bO" for d in set(map(_DTYPE, read.values[held]))):
         return set()  # each in a numpy array of numbers
     lengths = pc.fill_null(pc.list_value_length(read.arrow), 0).to_numpy()  # a null list has no items flattened
