@@ -121,11 +121,11 @@ def step_job(step_key: str, asset_keys: Iterable[AssetKey], graph_assets: Iterab
     The step of one mapping key of a mapped op (``work[a]``, :func:`mapped_step`) is a run of the op's job, named as
     the op's step (``job:etl:work``, ``asset:x:work``): mapping keys, which data may choose, make runs, never jobs."""
     step_key, _ = mapped_step(step_key)
-    first_check = min(checks, key=lambda c: (dataset_name(c.asset_key), c.name), default=None)
-    if first_check is not None and op_job is None:
-        return f"{CHECK_JOB_PREFIX}{dataset_name(first_check.asset_key)}:{first_check.name}"
     if op_job is not None:
         return f"{dagster_job(op_job)}:{step_key}"
+    first_check = min(checks, key=lambda c: (dataset_name(c.asset_key), c.name), default=None)
+    if first_check is not None:
+        return f"{CHECK_JOB_PREFIX}{dataset_name(first_check.asset_key)}:{first_check.name}"
     node, _, op = step_key.partition(".")
     graph = sorted(graph_assets, key=dataset_name) if op else []
     if graph and all(node.split("__") != list(key.path) for key in graph):
