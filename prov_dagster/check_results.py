@@ -189,11 +189,16 @@ def unrecorded_check_steps(events: RunEvents, recorded: set[str]) -> set[str]:
     here = os.getpid()
     candidates = {e.dagster_event.step_key for e in events.of(DagsterEventType.STEP_START)
                   if e.dagster_event is not None and e.dagster_event.pid == here} & (checking - recorded)
-    for kind in (DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_MATERIALIZATION_PLANNED):
-        if candidates:  # the planned ones are read once for step_checks too
-            steps = {e.dagster_event.step_key for e in events.of(kind) if e.dagster_event is not None}
-            candidates -= steps if kind == DagsterEventType.ASSET_MATERIALIZATION else steps - evaluated
+    if candidates:
+        candidates -= _step_keys(events, DagsterEventType.ASSET_MATERIALIZATION)
+    if candidates:  # the planned ones are read once for step_checks too
+        candidates -= _step_keys(events, DagsterEventType.ASSET_MATERIALIZATION_PLANNED) - evaluated
     return candidates
+
+
+def _step_keys(events: RunEvents, kind: DagsterEventType) -> set[str]:
+    """The keys of the steps that have an event of ``kind`` in the run of ``events``."""
+    return {e.dagster_event.step_key for e in events.of(kind) if e.dagster_event is not None}
 
 
 def checked_versions(instance: Any, checks: Iterable[AssetCheck], started: Callable[[], int | None]
