@@ -31,7 +31,7 @@ from prov_common.store.identity import FIX_OTHER_STORE
 from prov_common.tlog.model import LogLeaf, sha256_digest
 from prov_common.w3cprov.events import DatasetState, RunState, check_label, folds_local_names, folds_versions_apart
 from prov_common.w3cprov.mapping import PROV_MAPPING
-from prov_common.w3cprov.quality import other_checks
+from prov_common.w3cprov.quality import RunTests, other_checks, run_test_measurements
 from prov_common.w3cprov.identity import dataset_label, iso_z, moment
 
 MISSING = "missing"
@@ -94,10 +94,11 @@ def _qualified(namespace: str, name: str) -> str:
     return f"{namespace.rstrip('/')}/{name.lstrip('/')}"
 
 
-def _use(state: RunState, ds: DatasetState) -> DatasetUse:
+def _use(state: RunState, ds: DatasetState, tests: RunTests) -> DatasetUse:
     """The audit's record of a dataset ``state`` read or wrote, with the results of its Pandera schema and of its other
-    checks (:func:`~prov_common.w3cprov.quality.other_checks`: a Dagster asset check, as PROV mapping 7 states it)."""
-    checks = tuple(CheckOutcome(m.name, m.status, m.severity, m.description) for m in other_checks(state, ds)
+    checks (:func:`~prov_common.w3cprov.quality.other_checks`: a Dagster asset check, as PROV mapping 7 states it;
+    ``tests``: the run's, :func:`~prov_common.w3cprov.quality.run_test_measurements`)."""
+    checks = tuple(CheckOutcome(m.name, m.status, m.severity, m.description) for m in other_checks(state, ds, tests)
                    if m.status in ("pass", "fail", "error"))  # a skipped check, or one of no known outcome, says nothing
     return DatasetUse(ds.namespace, ds.name, ds.version, _quality(ds), ds.count("rows"),
                       symlinked_location(ds.namespace, ds.name, ds.facet("symlinks")), _aliases(ds.facet("symlinks")),
@@ -126,6 +127,7 @@ def record_from_state(state: RunState, summary: BundleSummary, manifest_digest: 
     """The audit's record of a run, from the state its events fold into."""
     parent = state.run_facet("parent").get("run")
     job_type = state.job_facet("jobType").get("jobType")
+    tests = run_test_measurements(state)  # once for all its datasets
     return RunRecord(
         run_id=summary.run_id,
         job_namespace=state.job_namespace,
@@ -139,8 +141,8 @@ def record_from_state(state: RunState, summary: BundleSummary, manifest_digest: 
         key_id=key_id,
         parent_run_id=parent.get("runId") if isinstance(parent, dict) else None,
         job_type=job_type if isinstance(job_type, str) else None,
-        inputs=[_use(state, d) for d in state.inputs],
-        outputs=[_use(state, d) for d in state.outputs],
+        inputs=[_use(state, d, tests) for d in state.inputs],
+        outputs=[_use(state, d, tests) for d in state.outputs],
     )
 
 

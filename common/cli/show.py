@@ -21,7 +21,7 @@ from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.w3cprov.events import RunState, extent_text, whole_count
 from prov_common.w3cprov.identity import DatasetLabels, distinct_labels, utc_text
-from prov_common.w3cprov.quality import other_checks
+from prov_common.w3cprov.quality import other_checks, run_test_measurements
 from prov_common.text import counted
 
 PROV_KINDS = ("entity", "activity", "agent", "used", "wasGeneratedBy", "wasDerivedFrom", "wasAssociatedWith", "specializationOf")
@@ -73,10 +73,11 @@ def checks(state: RunState, names: DatasetLabels) -> list[dict[str, Any]]:
     """The other checks per dataset (a Dagster asset check, another producer's test) from the standard
     ``dataQualityAssertions`` facets (inputs) and the run's ``test`` facet (outputs), as the PROV states them, less
     those that only repeat a Pandera check (:func:`~prov_common.w3cprov.quality.other_checks`)."""
+    tests = run_test_measurements(state)  # once for all its datasets
     return [{"side": side, "dataset": names[ds.namespace, ds.name], "check": m.name, "status": m.status,
              "severity": m.severity, "description": m.description}
             for side, datasets in (("input", state.inputs), ("output", state.outputs))
-            for ds in datasets for m in other_checks(state, ds)]
+            for ds in datasets for m in other_checks(state, ds, tests)]
 
 
 def extents(state: RunState, names: DatasetLabels) -> list[dict[str, Any]]:

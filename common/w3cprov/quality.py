@@ -173,15 +173,22 @@ def repeats_pandera(source: str, name: str, column: str | None, pandera: set[Pan
     return False
 
 
-def other_checks(run: RunState, dataset: DatasetState) -> list[Measurement]:
+RunTests = list[tuple[Measurement, list[DatasetState]]]
+"""A run's tests, each with the datasets it concerns (:func:`run_test_measurements`)."""
+
+
+def other_checks(run: RunState, dataset: DatasetState, tests: RunTests | None = None) -> list[Measurement]:
     """The checks recorded on ``dataset`` (an input or output of ``run``) besides its Pandera schema's: the assertions
     of its ``dataQualityAssertions`` facet and the run's tests that concern it, each once, less those that only
     repeat a Pandera check (:func:`repeats_pandera`). Every reader of check results (show, the audit) takes them
-    from here, as the PROV mapping states them."""
+    from here, as the PROV mapping states them. ``tests``: :func:`run_test_measurements` of ``run``, where the caller
+    reads the checks of several of its datasets (read once, not once per dataset: a run of many outputs has as many
+    tests)."""
     own = dataset_measurements(dataset)
     pandera = pandera_checks(own)
     found = [m for m in own if m.source == "dataQualityAssertions"]
-    found += [m for m, concerned in run_test_measurements(run) if any(d is dataset for d in concerned)]
+    found += [m for m, concerned in (run_test_measurements(run) if tests is None else tests)
+              if any(d is dataset for d in concerned)]
     return [m for m in found if not repeats_pandera(m.source, m.name, m.column, pandera, m.schema)]
 
 
