@@ -56,9 +56,14 @@ def clause(text: str) -> str:
     return text[:-1] if text.endswith(".") and not text.endswith("..") else text
 
 
+def noun_for(count: int, noun: str, plural: str | None = None) -> str:
+    """``noun`` in the plural (``plural``, else ``noun`` + s) unless ``count`` is one: ``column``, ``columns``."""
+    return noun if count == 1 else plural or noun + "s"
+
+
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """``count`` and ``noun``, in the plural (``plural``, else ``noun`` + s) unless one: ``1 run``, ``1,200 runs``."""
-    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+    return f"{count:,} {noun_for(count, noun, plural)}"
 
 
 def first_of(items: Sequence[str], shown: int, sep: str = ", ") -> str:

@@ -26,19 +26,31 @@ def test_twenty_runs_of_hash_diff_all_exit_1(tmp_path: Path) -> None:
     assert dict(same) == {0: 2}  # equal tables: exit 0, so the loop would see a wrong code
 
 
+def _verbs(parser, path: str = ""):
+    """Every verb and sub-verb under ``parser``: (its words, its parser)."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield f"{path} {name}".strip(), sub
+                yield from _verbs(sub, f"{path} {name}")
+
+
 def test_every_verb_and_sub_verb_has_a_description_and_an_example() -> None:
     """The README promises '--help with an example' for every verb; 'source add', 'source list', 'store init' and
     'store repair' had neither description nor example."""
-    import argparse
-
     from prov_common.cli import build_parser
 
-    def verbs(parser: argparse.ArgumentParser, path: str):
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for name, sub in action.choices.items():
-                    yield f"{path} {name}".strip(), sub
-                    yield from verbs(sub, f"{path} {name}")
-
-    lacking = [name for name, sub in verbs(build_parser(), "") if not sub.description or "example:" not in (sub.epilog or "")]
+    lacking = [name for name, sub in _verbs(build_parser()) if not sub.description or "example:" not in (sub.epilog or "")]
     assert lacking == [], lacking
+
+
+def test_no_help_text_counts_in_brackets() -> None:
+    """'tdprov store seal --help' said "the run(s) to seal": help text says one or many in words."""
+    from prov_common.cli import build_parser
+
+    marked = [name for name, sub in _verbs(build_parser()) if "(s)" in sub.format_help()]
+    assert marked == [], marked
+    seal = dict(_verbs(build_parser()))["store seal"].format_help()
+    assert "one or more runs to seal, each as the audit names it" in " ".join(seal.split()), seal

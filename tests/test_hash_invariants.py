@@ -114,6 +114,19 @@ def test_default_range_index_is_not_data_but_other_indexes_are():
     assert digest(df.set_index(pd.Index([2, 1, 0]))) != base
 
 
+def test_index_columns_not_in_the_table_are_named_one_singular_several_plural():
+    """The refusal said "index column(s) ['x'] not in the table" whatever the count."""
+    from prov_common.errors import BadInputError
+
+    table = pa.table({"a": [1], "b": [2]})
+    with pytest.raises(BadInputError) as one:
+        hash_table(table, index_columns=["x"])
+    assert one.value.what == "index column 'x' is not in the table."
+    with pytest.raises(BadInputError) as several:
+        hash_table(table, index_columns=["a", "x", "y"])
+    assert several.value.what == "index columns 'x', 'y' are not in the table." and several.value.fix == "choose from ['a', 'b']."
+
+
 @pytest.mark.parametrize("names", [[1, "b"], ["b", 0], [1, 1]], ids=["int-name-1", "int-name-0", "twice-1"])
 def test_every_index_level_is_hashed_by_its_position_whatever_the_levels_are_named(names):
     """pandas' get_level_values takes an int as a level's name first: with levels named 1 and 'b' the level named 1 was

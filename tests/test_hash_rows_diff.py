@@ -116,9 +116,27 @@ def test_a_record_of_a_version_that_names_a_column_twice_is_refused_not_answered
     for lookup in (contains_record, record_positions):
         with pytest.raises(BadInputError) as refused:
             lookup(side, df.iloc[0].to_dict())
-        assert refused.value.what == ("the version has the column(s) 'a' more than once, so a record, which gives one value per "
+        assert refused.value.what == ("the version has the column 'a' more than once, so a record, which gives one value per "
                                       "name, cannot name one of its rows.")
         assert "give the columns distinct names" in refused.value.fix
+
+
+def test_a_refused_record_names_one_column_in_the_singular_and_several_in_the_plural(tmp_path):
+    """The refusals said "column(s)" whatever the count."""
+    df = pd.DataFrame([[1, 2, "x"]], columns=["a", "b", "s"])
+    side = read_row_digests(write_row_digests(hash_dataframe(df, granularity="row"), tmp_path / "rows.parquet"))
+    with pytest.raises(BadInputError) as several:
+        contains_record(side, {"s": "x", "c": 1, "d": 2})
+    assert several.value.what == ("the record gives no value for the columns 'a', 'b'; names columns the version does not have: "
+                                  "'c', 'd' (the version's columns: 'a', 'b', 's').")
+    with pytest.raises(BadInputError) as one:
+        contains_record(side, {"a": 1, "b": 2, "c": 1})
+    assert one.value.what == ("the record gives no value for the column 's'; names a column the version does not have: 'c' "
+                              "(the version's columns: 'a', 'b', 's').")
+    twice = pd.DataFrame([[1, 2, 3, 4]], columns=["a", "a", "b", "b"])
+    side = read_row_digests(write_row_digests(hash_dataframe(twice, granularity="row"), tmp_path / "twice.parquet"))
+    with pytest.raises(BadInputError, match="^the version has the columns 'a', 'b' more than once, so a record"):
+        contains_record(side, twice.iloc[0].to_dict())
 
 
 def test_row_digests_are_layout_independent_and_threads_agree():

@@ -98,10 +98,27 @@ def test_untrusted_records_are_left_out_and_named(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "another-home"))  # another user's trust: the signer is unknown
     settings = Settings.from_env(store=store)
     for own in (source_masking(settings, refs=["people-raw"]), source_masking(settings, digest=record.digest)):
-        assert own.columns == ("*",) and "do not verify" in (own.warning or "") and "sources/people-raw/" in own.warning
+        assert own.columns == ("*",) and "sources/people-raw/" in (own.warning or "")
+        assert own.warning.startswith("1 source record that does not verify is not trusted ('sources/people-raw/"), own.warning
         assert "untrusted key" in own.warning and "Fix:" in own.warning
     other = source_masking(settings, refs=["other"], digest="blake3:" + "00" * 32)
-    assert other.columns == () and "not trusted and not used: sources/people-raw/" in (other.warning or "")
+    assert other.columns == () and "1 other source record does not verify, so it is not trusted and not used: sources/people-raw/" in (
+        other.warning or "")
+
+
+def test_the_unverified_records_warning_counts_them_in_words() -> None:
+    """It said "source record(s) that do not verify", and "they are not trusted" of one other record."""
+    from prov_common.errors import BadInputError
+    from prov_common.sources.unverified import unverified_warning
+
+    def bad(key: str) -> tuple[str, BadInputError]:
+        return key, BadInputError(f"source record '{key}' is signed by an untrusted key.", fix="trust the key")
+
+    own, other = [bad("sources/a/1.json"), bad("sources/a/2.json")], [bad("sources/b/1.json"), bad("sources/c/1.json")]
+    said = unverified_warning(own, other, "every column is masked")
+    assert said.startswith("2 source records that do not verify are not trusted ('sources/a/1.json': is signed by an untrusted "
+                           "key; 'sources/a/2.json': is signed by an untrusted key): every column is masked."), said
+    assert "2 other source records do not verify, so they are not trusted and not used: sources/b/1.json, sources/c/1.json." in said
 
 
 def test_star_masks_every_value_but_keeps_missing_column_names() -> None:

@@ -113,7 +113,8 @@ def register(subparsers: Any) -> None:
                                 "could only be spooled (store unreachable: 'tdprov flush' delivers it).",
                     example="tdprov store seal 0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d22 --store s3://ml-lineage/prod")
     seal.add_argument("run_ids", nargs="+", metavar="RUN_ID",
-                      help="the run(s) to seal, as the audit names them: the full id, or a unique beginning or ending of 8+ characters")
+                      help="one or more runs to seal, each as the audit names it: the full id, or a unique beginning or ending of 8+ "
+                           "characters")
     seal.add_argument("--force", action="store_true",
                       help="seal a run whose newest staged event is no terminal one and is recent (it may still be running)")
     add_store_option(seal)

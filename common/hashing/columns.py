@@ -21,7 +21,7 @@ from prov_common.hashing.nesting import (MAX_LEVELS, Held, Nesting, first_expand
                                          first_holding_itself, nesting)
 from prov_common.hashing.object_columns import check_read_as_given, missing
 from prov_common.hashing.types import canonical_type
-from prov_common.text import VALUE_AT_MOST, cut
+from prov_common.text import VALUE_AT_MOST, cut, noun_for
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -374,7 +374,8 @@ def table_sources(table: pa.Table, index_columns: list[str] | None, use_pandas_m
     names = set(columns.names)
     missing = [c for c in index_columns if c not in names]
     if missing:
-        raise BadInputError(f"index column(s) {missing} not in the table.", fix=f"choose from {columns.names}.")
+        raise BadInputError(f"{noun_for(len(missing), 'index column')} {', '.join(map(repr, missing))} "
+                            f"{'is' if len(missing) == 1 else 'are'} not in the table.", fix=f"choose from {columns.names}.")
     indexes = set(index_columns)
     sources = [columns.source(c, c, index_display(c, i), "index") for i, c in enumerate(index_columns)]
     sources += [columns.source(i, n, n, "column") for i, n in enumerate(columns.names) if n not in indexes]

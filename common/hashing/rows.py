@@ -22,6 +22,7 @@ from prov_common.errors import BadInputError
 from prov_common.replace_file import replacing
 from prov_common.hashing.encode import validity_mask, fixed_values, list_children
 from prov_common.hashing.types import canonicalize, parse_logical_type
+from prov_common.text import noun_for
 
 ROW_ALGORITHM = "tdprov-row-v1"
 LANE_SEEDS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
@@ -208,7 +209,7 @@ def row_digest_for_record(record: Mapping[str, Any], schema_fields: Sequence[tup
     if len(known) < len(names):  # a record holds one value per name: it could name no row where the names differ
         twice = sorted({n for n in names if names.count(n) > 1})
         raise BadInputError(
-            f"the version has the column(s) {', '.join(map(repr, twice))} more than once, so a record, which gives one "
+            f"the version has the {noun_for(len(twice), 'column')} {', '.join(map(repr, twice))} more than once, so a record, which gives one "
             "value per name, cannot name one of its rows.",
             fix="give the columns distinct names (e.g. df.columns = [f'{c}.{i}' for i, c in enumerate(df.columns)]) and "
                 "record that table, then look the record up by those names")
@@ -217,8 +218,8 @@ def row_digest_for_record(record: Mapping[str, Any], schema_fields: Sequence[tup
     if missing or unknown:
         raise BadInputError(
             "the record " + "; ".join(part for part in (
-                f"gives no value for the column(s) {', '.join(map(repr, missing))}" if missing else "",
-                f"names column(s) the version does not have: {', '.join(map(repr, unknown))}" if unknown else "") if part)
+                f"gives no value for the {noun_for(len(missing), 'column')} {', '.join(map(repr, missing))}" if missing else "",
+                f"names {noun_for(len(unknown), 'a column', 'columns')} the version does not have: {', '.join(map(repr, unknown))}" if unknown else "") if part)
             + f" (the version's columns: {', '.join(map(repr, names))}).",
             fix="give a value for every column of the version, null where the value is missing: a row is matched on all its columns")
     acc = RowAccumulator()

@@ -52,11 +52,13 @@ def unverified_warning(own: Sequence[Problem], others: Sequence[Problem], conseq
     if own:
         why = first_of([f"'{key}': {_reason(key, exc)}" for key, exc in own], SHOWN, "; ")
         fixes = dict.fromkeys(exc.fix.rstrip(".") if exc.fix else FIX_RESTORE for _, exc in own)
-        parts.append(f"source record(s) that do not verify are not trusted ({why}): {consequence}. "
+        one = len(own) == 1
+        parts.append(f"{counted(len(own), 'source record')} that {'does' if one else 'do'} not verify {'is' if one else 'are'} "
+                     f"not trusted ({why}): {consequence}. "
                      f"Fix: {'; '.join([*fixes, FIX_UNVERIFIED])}.")
     if others:
-        verb = "does" if len(others) == 1 else "do"
-        parts.append(f"{counted(len(others), 'other source record')} {verb} not verify, so they are not trusted and not used: "
+        verb, they = ("does", "it is") if len(others) == 1 else ("do", "they are")
+        parts.append(f"{counted(len(others), 'other source record')} {verb} not verify, so {they} not trusted and not used: "
                      f"{first_of([key for key, _ in others], SHOWN)}. Fix: {FIX_UNVERIFIED}.")
     return " ".join(parts) or None
 
