@@ -310,7 +310,8 @@ def test_events_of_a_sealed_run_are_named_by_the_transport_and_the_audit(tmp_pat
     late = event(run_id, "COMPLETE", stamp(5), outputs=[dataset("file", "/data/late.parquet", "blake3:" + "1" * 64)])
     with caplog.at_level("WARNING", logger="prov_common.bundle.storage"):
         assert transport.emit(late).status == "already-sealed"
-    assert f"run {run_id} was sealed with 2 events before 1 more arrived" in caplog.text
+    assert (f"run {run_id} was sealed with 2 events before 1 more arrived; it stays staged under staging/{run_id}/ and is in "
+            "no bundle.") in caplog.text
     assert read_bundle(open_store(store), run_id).manifest.event_count == 2  # the sealed bundle is as it was
     result = run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "report", progress=False)
     (found,) = [f for f in result.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
@@ -396,7 +397,7 @@ def test_events_of_another_run_given_the_same_run_id_are_not_folded_into_its_bun
                                            inputs=[theirs])).status == "already-sealed"
     assert (f"run {run_id} is sealed already as the run of job tests/etl.daily.load with parent run {first[0]}; another "
             f"run, of job tests/etl.daily.load with parent run {second[0]}, was given the same run id, so its 2 events are in no "
-            "bundle") in caplog.text
+            f"bundle (they stay staged under staging/{run_id}/)") in caplog.text
     assert "more arrived" not in caplog.text and "sealed without" not in caplog.text
     assert read_bundle(open_store(store), run_id).manifest.event_count == 2  # the first run's bundle, as it was
 
