@@ -196,9 +196,15 @@ def test_index_watch_takes_every_key_once_and_remembers_a_bounded_window(monkeyp
     assert IndexWatch.parse(key(-1, "a")) == IndexWatch(key(-1, "a"))  # the older cursor: a bare key
     assert first.after([key(-600, "old")], now).start == first.start  # never moves back
 
+    passing = first.after([], now, [key(-2, "copy")])  # a key passed over (not its run's own entry) is not asked again
+    assert passing.passed == (key(-2, "copy"),) and IndexWatch.parse(passing.to_text()) == passing
+    assert list(passing.unseen([key(-2, "copy")], own=lambda k: pytest.fail(f"asked again about {k}"))) == []
+    assert passing.after([key(400, "b")], now + timedelta(seconds=500)).passed == ()  # until the window leaves it
+
     monkeypatch.setattr(watch, "MAX_REMEMBERED", 3)
-    full = IndexWatch().after([key(-s, f"r{s}") for s in range(5)], now)
+    full = IndexWatch().after([key(-s, f"r{s}") for s in range(5)], now, [key(-s, f"c{s}") for s in range(5)])
     assert full.seen == tuple(sorted(key(-s, f"r{s}") for s in range(3))) and full.start == key(-3, "r3")
+    assert full.passed == tuple(sorted(key(-s, f"c{s}") for s in range(3)))
 
 
 @pytest.mark.parametrize("indexed", ["kept", "deleted"])

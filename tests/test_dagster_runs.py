@@ -256,6 +256,47 @@ def test_store_sensor_takes_each_bundle_once_however_late_or_early_its_index_ent
         assert tick() == (e, 1)
 
 
+def test_store_sensor_names_a_copied_index_entry_once_and_still_takes_the_runs_own_entry(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """An index entry copied under a new key (not its run's own, by the rule of 'tdprov verify') was warned of by every
+    tick until new runs moved the sensor's window past it. The cursor remembers the copy's key: the next tick names only
+    a new copy, and a run whose copy is listed just before its own entry is still taken."""
+    from datetime import datetime, timezone
+
+    from bundle_support import raw_put, record_runs
+
+    store = str(tmp_path / "store")
+
+    def copy_of(run_id: str, entry: str, at: datetime) -> str:
+        key = layout.index_key_template(run_id).format(now=at)
+        raw_put(store, key, Path(store, entry).read_bytes())
+        return key
+
+    [a] = record_runs(store, 1)
+    own_a = _index_key(store, a)
+    copy_a = copy_of(a, own_a, datetime.now(timezone.utc))
+    [b] = record_runs(store, 1)
+    (tmp_path / "dagster_home").mkdir()
+    with instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        context = build_sensor_context(instance=instance, cursor=own_a,  # a's own entry was taken
+                                       resources={"provenance": ProvenanceResource(store=store)})
+
+        def tick() -> tuple[str | None, list[str]]:
+            """The run id of the newest bundle the tick's run request names, and the entries it warned of."""
+            caplog.clear()
+            with caplog.at_level("WARNING", logger="prov_common.bundle.watch"):
+                result = provenance_store_sensor(context)
+            named = [r.getMessage().split(" is not the entry of run ")[0] for r in caplog.records if "is not the entry" in r.getMessage()]
+            return (layout.run_id_of_index_key(result.run_key) if isinstance(result, RunRequest) else None), named
+
+        assert tick() == (b, [f"tdprov: index entry {copy_a}"])
+        before_c = datetime.now(timezone.utc)
+        [c] = record_runs(store, 1)
+        copy_c = copy_of(c, _index_key(store, c), before_c)  # listed just before c's own entry
+        assert tick() == (c, [f"tdprov: index entry {copy_c}"])  # copy_a is not named again
+        assert tick() == (None, [])
+
+
 @pytest.mark.parametrize("damaged", ['{"start": "index/2026/01/0', "null", '{"start": 5, "seen": "x"}', "[]"])
 def test_store_sensor_starts_again_from_the_first_bundle_after_a_damaged_cursor(
         tmp_path: Path, capfd: pytest.CaptureFixture[str], damaged: str) -> None:

@@ -4,7 +4,8 @@ Index keys are stamped when the entry is written, but writers finish out of orde
 second process) and a writer's clock may run ahead, so "everything after the newest key seen" misses entries.
 An :class:`IndexWatch` lists from :data:`~prov_common.bundle.layout.SETTLE_SECONDS` before the newest key it
 took that is not dated in the future, and remembers the keys it took since then: every entry is taken exactly
-once, however late it lands within the window.
+once, however late it lands within the window. It also remembers the keys there it passed over as no run's own
+entry (copied or moved), so that each is named once, not at every listing until the window moves past it.
 """
 from __future__ import annotations
 
@@ -31,10 +32,12 @@ is shortened to the keys it remembers, so that no entry is taken twice."""
 @dataclass(frozen=True)
 class IndexWatch:
     """Where a consumer of the index is (no I/O). ``start``: list the keys after this one (None: from the
-    first); ``seen``: the keys after ``start`` already taken, sorted."""
+    first); ``seen``: the keys after ``start`` already taken, sorted; ``passed``: the keys after ``start`` passed over
+    as not their run's own entry and named already, sorted (by key: their run's own entry is still taken)."""
 
     start: str | None = None
     seen: tuple[str, ...] = ()
+    passed: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, text: str | None) -> IndexWatch:
@@ -50,29 +53,32 @@ class IndexWatch:
             raw = json.loads(text)
         except ValueError as exc:
             raise _damaged(text, f"not JSON: {exc}") from None
-        if not isinstance(raw, dict) or not isinstance(raw.get("seen") or [], list):
-            raise _damaged(text, 'not {"start": KEY, "seen": [KEY, ...]}')
+        if not isinstance(raw, dict) or not all(isinstance(raw.get(part) or [], list) for part in ("seen", "passed")):
+            raise _damaged(text, 'not {"start": KEY, "seen": [KEY, ...], "passed": [KEY, ...]}')
         start = raw.get("start")
         return cls(None if start is None else _index_key(start, text),
-                   tuple(sorted(_index_key(key, text) for key in raw.get("seen") or ())))
+                   *(tuple(sorted(_index_key(key, text) for key in raw.get(part) or ())) for part in ("seen", "passed")))
 
     def to_text(self) -> str:
-        return json.dumps({"start": self.start, "seen": list(self.seen)}, separators=(",", ":"))
+        passed = {"passed": list(self.passed)} if self.passed else {}
+        return json.dumps({"start": self.start, "seen": list(self.seen), **passed}, separators=(",", ":"))
 
     def unseen(self, listed: Iterable[str], own: Callable[[str], bool] | None = None) -> Iterable[str]:
         """The keys of ``listed`` whose run was not taken yet (a run's key once, however often it is listed); ``own``:
-        whether a key is its run's own entry (one that is not, such as a copy, is passed over and takes no run)."""
-        taken = {layout.run_id_of_index_key(k) for k in self.seen}
+        whether a key is its run's own entry (one that is not, such as a copy, is passed over and takes no run). A key
+        passed over before is passed over again without asking ``own``."""
+        taken, passed = {layout.run_id_of_index_key(k) for k in self.seen}, set(self.passed)
         for key in listed:
             run_id = layout.run_id_of_index_key(key)
-            if run_id not in taken and (own is None or own(key)):
+            if run_id not in taken and key not in passed and (own is None or own(key)):
                 taken.add(run_id)
                 yield key
 
-    def after(self, taken: Iterable[str], now: datetime | None = None) -> IndexWatch:
-        """The watch once ``taken`` are taken too. Its window starts :data:`layout.SETTLE_SECONDS` before the newest
-        key dated before ``now`` (a key from a clock running ahead is remembered but does not move it) and never
-        moves back."""
+    def after(self, taken: Iterable[str], now: datetime | None = None, passed: Iterable[str] = ()) -> IndexWatch:
+        """The watch once ``taken`` are taken too, and ``passed`` passed over. Its window starts
+        :data:`layout.SETTLE_SECONDS` before the newest key dated before ``now`` (a key from a clock running ahead is
+        remembered but does not move it) and never moves back; keys passed over are remembered while in the window,
+        at most :data:`MAX_REMEMBERED` (the newest)."""
         keys = sorted({*self.seen, *taken})
         present = layout.index_cursor(now or datetime.now(timezone.utc))
         settled = [k for k in keys if k < present]
@@ -83,7 +89,8 @@ class IndexWatch:
         kept = [k for k in keys if start is None or k > start]
         if len(kept) > MAX_REMEMBERED:
             start, kept = kept[-MAX_REMEMBERED - 1], kept[-MAX_REMEMBERED:]
-        return IndexWatch(start, tuple(kept))
+        passed_over = sorted(k for k in {*self.passed, *passed} if start is None or k > start)
+        return IndexWatch(start, tuple(kept), tuple(passed_over[-MAX_REMEMBERED:]))
 
 
 def _index_key(key: object, text: str) -> str:
@@ -103,10 +110,18 @@ def watch_index(store: Store, watch: IndexWatch, limit: int | None = None,
     """The index keys new to ``watch`` (oldest first, at most ``limit``) and the watch that has taken them.
     An entry that is not its run's own (:func:`~prov_common.bundle.storage.not_the_runs_entry`, the rule of 'tdprov
     verify': copied or moved, as under a new key once the run's entry left the settle window) is no new run: it is not
-    taken, and each listing that meets it warns of it. Costs one listing of the settle window plus what is new, and
-    one read of each new entry's ``indexed`` record."""
-    new = list(islice(watch.unseen(index_keys(store, watch.start), lambda key: _the_runs_own(store, key)), limit))
-    return new, watch.after(new, now)
+    taken, and it is named once, the watch remembering its key while in its window. Costs one listing of the settle
+    window plus what is new, and one read of each new entry's ``indexed`` record."""
+    passed: list[str] = []
+
+    def own(key: str) -> bool:
+        if _the_runs_own(store, key):
+            return True
+        passed.append(key)
+        return False
+
+    new = list(islice(watch.unseen(index_keys(store, watch.start), own), limit))
+    return new, watch.after(new, now, passed)
 
 
 def _the_runs_own(store: Store, key: str) -> bool:
