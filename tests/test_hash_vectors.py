@@ -82,3 +82,26 @@ def test_worked_example_from_first_principles():
     assert "blake3:" + column.hex() == vector["columnDigests"][0]
     assert "blake3:" + table == vector["digest"]
     assert column.hex()[:8] in DOC.read_text() and table[:8] in DOC.read_text()
+
+
+def test_the_documented_diff_json_shapes_of_changed_columns(tmp_path, monkeypatch, capsys):
+    """`hash --diff --json` gives changedColumns as a list for two tables and as an object by shard for two sharded
+    datasets: docs/content-hash.md shows both, as printed here."""
+    from prov_common.cli import main
+
+    a = pd.DataFrame({"id": [1, 2, 3], "price": [1.0, 2.0, 3.0]})
+    b = a.assign(price=[1.0, 2.5, 3.0])
+    files = {"a.parquet": a, "b.parquet": b, "a/part-0.parquet": a, "a/part-1.parquet": a, "b/part-0.parquet": a,
+             "b/part-1.parquet": b}  # two tables, and two folders of two shards
+    for name, frame in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        frame.to_parquet(tmp_path / name, index=False)
+    monkeypatch.chdir(tmp_path)
+    printed = []
+    for pair in (["a.parquet", "b.parquet"], ["a", "b"]):
+        assert main(["hash", "--diff", *pair, "--json"]) == 1
+        printed.append(capsys.readouterr().out.strip())
+    assert isinstance(json.loads(printed[0])["changedColumns"], list)
+    assert json.loads(printed[1])["changedColumns"] == {"part-1.parquet": ["price"]}
+    text = DOC.read_text()
+    assert all(f"\n{line}\n" in text for line in printed), printed
