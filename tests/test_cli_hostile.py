@@ -817,6 +817,46 @@ def test_a_bundle_that_cannot_be_read_costs_its_run_not_the_export(tmp_path: Pat
     assert got == 1 and "--help" not in said and f"run {sound}" in said and f"left out run {run}: " in said, said
 
 
+def _forge_prov(store: Path, run: str, records: int) -> None:
+    """Grow the ``prov.json`` of ``run`` to ``records`` records with made-up entities, its manifest stating its new size
+    (so the two agree; no signature is checked without --verified)."""
+    bundle = store / "bundles" / run
+    prov = json.loads((bundle / "prov.json").read_text())
+    stated = sum(len(records) for section, records in prov.items() if section != "prefix")
+    prov["entity"].update({f"tdprov:forged-{i}": {"prov:label": "forged"} for i in range(stated, records)})
+    data = json.dumps(prov).encode()
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    next(f for f in manifest["files"] if f["path"] == "prov.json")["size"] = len(data)
+    for name, content in (("prov.json", data), ("manifest.json", json.dumps(manifest).encode())):
+        (bundle / name).unlink()
+        (bundle / name).write_bytes(content)
+
+
+def test_a_prov_document_of_more_records_than_a_bundle_holds_is_left_out_of_the_export(
+        tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forged bundle whose manifest and prov.json agree (500,000 entities in 29 MB) cost 'tdprov export' 1.5 GB and
+    two minutes, and was exported. A prov.json stating more records than a bundle holds (here a lowered bound) is
+    refused before any record is built: the run left out and named, the rest exported (exit 1); at the bound, exported."""
+    from test_audit_support import seal
+
+    from prov_common.store import open_store
+    from prov_common.w3cprov import collect
+
+    monkeypatch.setattr(collect, "PROV_RECORDS_MAX", 20)
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
+    sound = seal(open_store(str(store)), run_events())
+    out = tmp_path / "prov.json"
+    _forge_prov(store, run, 20)
+    got, said = _verb(["export", "-o", str(out)], capsys, caplog)
+    assert got == 0 and "PROV of 2 bundles" in said and "tdprov:forged-19" in out.read_text(), said
+    _forge_prov(store, run, 21)
+    got, said = _verb(["export", "-o", str(out)], capsys, caplog)
+    assert got == 1 and "PROV of 1 bundle" in said, said
+    assert f"left out run {run}: its bundle does not verify ('bundles/{run}/prov.json': it states 21 PROV records, " \
+           "more than a bundle tdprov writes holds (20))" in said, said
+    assert sound in out.read_text() and run not in out.read_text() and "forged" not in out.read_text()
+
+
 def test_graph_and_prov_read_an_events_file_line_by_line_and_refuse_a_line_past_the_bound(
         tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """'tdprov graph' and 'tdprov prov' read an events file whole, then parsed it as one document and again by lines:

@@ -10,8 +10,8 @@ from prov.model import ProvDocument
 from prov_common.bundle import BundleSummary, list_bundles, read_bundle
 from prov_common.bundle.storage import bundle_file
 from prov_common.bundle.events import parse_events_jsonl
-from prov_common.bundle.layout import EVENTS_FILE, INDEX, PROV_FILE, index_cursor
-from prov_common.errors import StoreUnavailableError, TdprovError
+from prov_common.bundle.layout import EVENTS_FILE, INDEX, PROV_FILE, bundle_key, index_cursor
+from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.progress import Bar, stream as bar_stream
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
@@ -42,12 +42,23 @@ def summaries(store: Store, since: str | None = None, left_out: dict[str, str] |
     return list(list_bundles(store, since_cursor(since), left_out))
 
 
+PROV_RECORDS_MAX = 200_000
+"""Records at most a bundle's ``prov.json`` states. A run's PROV states about five per dataset it read or wrote (a run
+of 10,000 datasets: 50,000 records, 18 MB), and each costs about 2 KB of memory once read: a document stating more is
+refused (the bundle left out, named) before any record is built, so that one planted ``prov.json`` (500,000 records in
+29 MB cost 1.5 GB and two minutes) cannot swamp every export."""
+
+
 def bundle_document(store: Store, run_id: str) -> ProvDocument:
-    """The PROV of one sealed bundle: its signed ``prov.json`` when this version's mapping made it, else
-    derived from its events by this mapping, so that bundles of every age merge into one graph."""
+    """The PROV of one sealed bundle: its signed ``prov.json`` when this version's mapping made it (at most
+    :data:`PROV_RECORDS_MAX` records), else derived from its events by this mapping, so that bundles of every age merge
+    into one graph."""
     bundle = read_bundle(store, run_id, paths=())  # the one file needed is read next, not every attachment
     if PROV_FILE in bundle.manifest.by_path and bundle.manifest.mapping == PROV_MAPPING:
-        return deserialize(bundle_file(store, bundle, PROV_FILE), "json")
+        try:
+            return deserialize(bundle_file(store, bundle, PROV_FILE), "json", PROV_RECORDS_MAX)
+        except BadInputError as exc:
+            raise exc.about(bundle_key(run_id, PROV_FILE)) from None
     return events_to_document(parse_events_jsonl(bundle_file(store, bundle, EVENTS_FILE), f"bundle {run_id} {EVENTS_FILE}"), sealed=True)
 
 

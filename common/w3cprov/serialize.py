@@ -11,6 +11,7 @@ from prov.serializers import Serializer
 
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
+from prov_common.text import counted
 from prov_common.w3cprov import ids
 
 FORMATS = ("json", "provn", "xml", "ttl")
@@ -187,16 +188,53 @@ def _unqualified(turtle: bytes, add: bool) -> bytes:
     return graph.serialize(format="turtle").encode("utf-8")
 
 
-def deserialize(data: bytes, fmt: str = "json") -> ProvDocument:
-    """Parse a PROV document written by :func:`serialize` (any of the four formats)."""
+def json_records(content: Any) -> int:
+    """How many records a parsed PROV-JSON document states: the entries of each section (a list under one identifier
+    is that many records), those of its named bundles included."""
+    if not isinstance(content, dict):
+        return 0
+    count = 0
+    for section, records in content.items():
+        if section == "bundle" and isinstance(records, dict):
+            count += sum(json_records(bundle) for bundle in records.values())
+        elif section != "prefix" and isinstance(records, dict):
+            count += sum(len(value) if isinstance(value, list) else 1 for value in records.values())
+    return count
+
+
+def deserialize(data: bytes, fmt: str = "json", max_records: int | None = None) -> ProvDocument:
+    """Parse a PROV document written by :func:`serialize` (any of the four formats). With ``max_records`` (PROV-JSON
+    only), a document stating more records is refused before any is built: a record costs about 2 KB of memory."""
     if fmt not in FORMATS:
         raise BadInputError(f"unknown PROV format {fmt!r}.", fix=f"use one of {', '.join(FORMATS)}")
+    if fmt == "json":
+        return _json_document(data, max_records)
     options = {"rdf_format": "turtle"} if fmt == "ttl" else {}
     try:
-        if fmt == "json":  # what ProvDocument.deserialize(content=data) does, without loading every serializer
-            return _json_serializer().deserialize(io.StringIO(data.decode()))
         if fmt == "ttl":
             data = _unqualified(data, add=False)
         return ProvDocument.deserialize(content=data, format="rdf" if fmt == "ttl" else fmt, **options)
     except Exception as exc:
         raise BadInputError(f"cannot read PROV-{fmt.upper()}: {exc}", fix="pass a PROV document written by tdprov") from exc
+
+
+def _json_document(data: bytes, max_records: int | None) -> ProvDocument:
+    """PROV-JSON ``data`` read as tdprov reads JSON (:func:`~prov_common.canonical_json.loads`) and decoded as
+    ``ProvDocument.deserialize(content=data)`` does, without loading every serializer; see :func:`deserialize`."""
+    from prov.serializers.provjson import decode_json_document
+
+    fix = "pass a PROV document written by tdprov"
+    try:
+        content = loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"cannot read PROV-JSON: {exc}", fix=fix) from exc
+    records = json_records(content)
+    if max_records is not None and records > max_records:
+        raise BadInputError(f"it states {counted(records, 'PROV record')}, more than a bundle tdprov writes holds "
+                            f"({max_records:,})", fix=fix)
+    document = ProvDocument()
+    try:
+        decode_json_document(content, document)
+    except Exception as exc:
+        raise BadInputError(f"cannot read PROV-JSON: {exc}", fix=fix) from exc
+    return document
