@@ -89,6 +89,24 @@ def test_show_prints_events_prov_quality_and_signature(tmp_path: Path, capsys: p
     assert main(["show", str(uuid.uuid4()), "--store", store]) == 2
 
 
+def test_show_names_ten_attachments_and_counts_the_rest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov show' printed every attachment of a bundle on one line (thousands of row digests: one line of
+    megabytes). It names the first ten, counts the rest, and --json lists them all."""
+    store = str(tmp_path / "store")
+    run_id = str(uuid.uuid4())
+    transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
+    transport.emit(event(run_id, "START", "2026-03-01T10:00:00Z"))
+    names = [f"extra/part-{i:02d}.txt" for i in range(12)]
+    for name in names:
+        transport.attach(run_id, name, b"x")
+    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:02Z"))
+    assert main(["show", run_id, "--store", store]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("attachments:"))
+    assert line == f"attachments: {', '.join(names[:10])} and 2 more (--json lists them all)", line
+    assert main(["show", run_id, "--store", store, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["attachments"] == names
+
+
 def test_verify_names_every_failing_object_and_the_signing_key(store_uri: str, tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     priv, pub = write_keypair(tmp_path / "team.key")

@@ -22,8 +22,9 @@ from prov_common.store.errors import ObjectNotFoundError
 from prov_common.w3cprov.events import RunState, extent_text, whole_count
 from prov_common.w3cprov.identity import DatasetLabels, distinct_labels, utc_text
 from prov_common.w3cprov.quality import other_checks, run_test_measurements
-from prov_common.text import counted
+from prov_common.text import counted, first_of
 
+ATTACHMENTS_SHOWN = 10  # attachments named on the text line; the rest are counted (--json lists them all)
 PROV_KINDS = ("entity", "activity", "agent", "used", "wasGeneratedBy", "wasDerivedFrom", "wasAssociatedWith", "specializationOf")
 
 
@@ -35,7 +36,8 @@ def register(subparsers: Any) -> None:
         description="Show the lineage bundle of one run: an Airflow task's try and map index, why a failed run failed "
         "(its errorMessage facet), its datasets with rows (and shards), its events, a summary of its PROV document, "
         "Pandera quality results with attached failure samples, the other checks recorded (a Dagster asset check: passed, "
-        "FAILED, or raised an error), and whether its signature verifies. "
+        "FAILED, or raised an error), its attachments (the first ten, the rest counted; --json lists them all), and whether its "
+        "signature verifies. "
         "Exit 0 when the bundle verifies, 1 when it is shown with findings, 2 when there is no readable bundle.",
         example="tdprov show 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11",
     )
@@ -185,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
             + (f" ({c['severity']})" if c["severity"] else "") + (f": {c['description']}" if c["description"] else "")
             for c in info["checks"]]
     if info["attachments"]:
-        out.append("attachments: " + ", ".join(info["attachments"]))
+        more = len(info["attachments"]) > ATTACHMENTS_SHOWN
+        out.append("attachments: " + first_of(info["attachments"], ATTACHMENTS_SHOWN) + (" (--json lists them all)" if more else ""))
     out.append("signature:")
     out += ["  " + line.strip() for line in describe(report)]
     print("\n".join(one_line(line) for line in out))
