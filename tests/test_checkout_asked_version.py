@@ -96,14 +96,15 @@ def test_a_set_index_pointed_at_another_shard_restores_nothing(store_uri: str, t
     ("object", "../../etc/passwd", "object '../../etc/passwd' is not a blake3 digest"),
     ("object", "blake3:" + "0" * 63 + "/", "object 'blake3:" + "0" * 63 + "/' is not a blake3 digest"),
     ("tableFormat", "../x", "tableFormat '../x' is none of parquet, csv, jsonl"),
-    ("name", "n" * 3000, f"name '{'n' * 40}'… (3,000 characters) is longer than a file name can be (255)"),
+    ("name", "n" * 3000, f"name '{'n' * 40}'… (3,000 bytes) is longer than a file name can be (255 bytes)"),
+    ("name", "名" * 100, f"name '{'名' * 40}'… (300 bytes) is longer than a file name can be (255 bytes)"),  # 100 characters
 ])
 def test_an_index_entry_naming_no_object_or_format_is_a_malformed_entry(field: str, value: str, said: str, tmp_path: Path,
                                                                        capsys: Any) -> None:
     """An index entry whose object is no digest was refused as if the user had given it ("'../../etc/passwd' is not a
     blake3 digest. Fix: pass a digest like ...", exit 2), and one whose tableFormat was made up was told as "a ../x
-    file", and one whose name no file system holds was told as "cannot use OUT/nnn...: File name too long. Fix: check
-    the path", blaming -o: each is a malformed snapshot index named by its key (exit 1), with nothing written."""
+    file", and one whose name no file system holds (3,000 characters, or 100 CJK characters: 300 bytes) was told as
+    "cannot use OUT/nnn...: File name too long. Fix: check the path", blaming -o: each is a malformed snapshot index named by its key (exit 1), with nothing written."""
     good, _ = _frames(tmp_path)
     store_uri = str(tmp_path / "store")
     store = open_store(store_uri)
@@ -120,7 +121,9 @@ def test_an_index_entry_naming_no_object_or_format_is_a_malformed_entry(field: s
 
 @pytest.mark.parametrize("path, said", [
     ("a/" + "n" * 3000 + "/x.parquet",
-     f"path 'a/{'n' * 38}'… has a part '{'n' * 40}'… (3,000 characters) is longer than a file name can be (255))"),
+     f"path 'a/{'n' * 38}'… has a part '{'n' * 40}'… (3,000 bytes) is longer than a file name can be (255 bytes))"),
+    ("a/" + "é" * 128 + "/x.parquet",  # 128 characters, 256 bytes
+     f"path 'a/{'é' * 38}'… has a part '{'é' * 40}'… (256 bytes) is longer than a file name can be (255 bytes))"),
     ("../x.parquet", "path '../x.parquet' is not a relative path inside the version's folder)"),
 ])
 def test_a_set_index_path_no_folder_holds_is_a_malformed_entry(path: str, said: str, tmp_path: Path, capsys: Any) -> None:

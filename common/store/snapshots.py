@@ -235,14 +235,16 @@ def _table_format(value: Any) -> str:
 
 
 FILE_NAME_MAX = 255
-"""Characters at most in a file name on the file systems a snapshot is taken from (255 bytes or UTF-16 units)."""
+"""Bytes at most in a file name, in UTF-8, as the file systems checkout writes to hold it (ext4, XFS, APFS): 100 CJK
+characters are 300 bytes, which no such folder holds."""
 
 
 def _fits(name: str, what: str) -> str:
-    """``name``, one file name, unless it is longer than a file name can be: no file system holds it, so it was never a
-    snapshotted file's (ValueError naming it as ``what``)."""
-    if len(name) > FILE_NAME_MAX:
-        raise ValueError(f"{what} {name[:40]!r}… ({len(name):,} characters) is longer than a file name can be ({FILE_NAME_MAX})")
+    """``name``, one file name, unless it is longer than a file name can be: no file system checkout writes to holds
+    it, so it was never a snapshotted file's (ValueError naming it as ``what``)."""
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > FILE_NAME_MAX:
+        raise ValueError(f"{what} {name[:40]!r}… ({size:,} bytes) is longer than a file name can be ({FILE_NAME_MAX} bytes)")
     return name
 
 
