@@ -534,13 +534,27 @@ def test_output_that_cannot_be_written_names_the_output(tmp_path) -> None:
 DEEP = "[" * 100_000 + "]" * 100_000  # 200 KB that any writer of the store could put
 
 
+def _nest(value: object, levels: int) -> object:
+    """``value`` inside ``levels`` one-key objects."""
+    for _ in range(levels):
+        value = {"k": value}
+    return value
+
+
 def test_json_nesting_is_bounded_and_refused_as_malformed_json() -> None:
     """Nesting past MAX_DEPTH is a ValueError (as invalid JSON is), never a RecursionError, at any depth."""
     from prov_common.canonical_json import MAX_DEPTH, NestingError, loads
 
     assert loads("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
     assert loads(json.dumps({"a": ["[" * 5000]})) == {"a": ["[" * 5000]}  # brackets in text are no nesting
-    for deep in ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), DEEP, DEEP.encode(), '{"a":' * 600 + "1" + "}" * 600):
+    tricky = ["\\", '\\"[', '"' + "{" * 300, "\u225b[名"]  # escaped quotes and backslashes before brackets in text
+    nested = [tricky] * 300
+    for depth in (MAX_DEPTH - 1, MAX_DEPTH):
+        for text in (json.dumps(_nest(nested, depth - 2)), json.dumps(_nest(nested, depth - 2), ensure_ascii=False)):
+            assert loads(text) == _nest(nested, depth - 2) and loads(text.encode("utf-16")) == loads(text), depth
+    deeper = json.dumps(_nest(nested, MAX_DEPTH - 1))
+    for deep in ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), DEEP, DEEP.encode(), '{"a":' * 600 + "1" + "}" * 600,
+                 deeper, deeper.encode("utf-16")):
         with pytest.raises(NestingError, match=f"nested more than {MAX_DEPTH} levels") as raised:
             loads(deep)
         assert isinstance(raised.value, ValueError)
