@@ -444,3 +444,124 @@ def test_a_late_event_of_a_run_whose_dag_run_was_cleared_is_not_named_another_ru
     audit = run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "report", progress=False)
     (found,) = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]  # the audit tells it alike
     assert "event was staged for it after that" in found.what and "another run" not in found.what, found.what
+
+
+def _records(run_id: str, count: int) -> dict[str, bytes]:
+    """``count`` distinct refusal records of run ``run_id``, by bundle path (one made by the writer, numbered)."""
+    from datetime import datetime, timezone
+
+    from prov_common.bundle.refusal import refusal
+
+    path, data = refusal({"run": {"runId": run_id}, "outputs": 7}, BadInputError("field 'outputs' must be a list."),
+                         received_at=datetime(2026, 3, 1, tzinfo=timezone.utc))
+    return {f"refused/{i:06d}-{path[-37:]}": data.replace(b'"outputs":7', b'"outputs":%d' % i) for i in range(count)}
+
+
+def test_more_refused_events_than_a_bundle_lists_files_are_sealed_in_one_file_readers_accept(tmp_path: Path) -> None:
+    """100,001 refused events (a file each) sealed a bundle whose manifest every reader calls malformed (more than
+    MANIFEST_FILES_MAX files): the run's record was lost in effect. Past the bound they are kept in one file, one
+    record a line, none dropped, and the bundle verifies."""
+    from prov_common.bundle import build_bundle
+    from prov_common.bundle.model import MANIFEST_FILES_MAX
+    from prov_common.bundle.storage import write_bundle
+
+    run_id = str(uuid.uuid4())
+    records = _records(run_id, MANIFEST_FILES_MAX + 1)
+    store = tmp_path / "store"
+    signer = _transport(store).signer
+    assert write_bundle(open_store(str(store)), build_bundle(run_events(run_id), records, signer)).status == "written"
+    _verified(store, run_id)
+    files = read_bundle(open_store(str(store)), run_id).files
+    [(path, lines)] = [(p, d) for p, d in files.items() if p.startswith("refused/")]
+    assert path.startswith(f"refused/combined-{MANIFEST_FILES_MAX + 1}-") and path.endswith(".jsonl")
+    assert lines == b"".join(records[p] + b"\n" for p in sorted(records))
+    assert len(files) == 3
+
+
+def test_refused_events_past_the_bound_are_combined_by_the_transport_seal_and_counted_by_the_audit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The transport's seal of a run with more refused events than the bound allows (lowered here: staging 100,001
+    takes long) keeps them in one file, each record whole, and the audit counts them, not the file."""
+    from prov_common.bundle import model
+
+    monkeypatch.setattr(model, "MANIFEST_FILES_MAX", 20)
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    transport = _transport(store)
+    for i in range(25):
+        transport.emit(dict(start, outputs=i))
+    assert transport.emit(complete).status == "written"
+    transport.close()
+    _verified(store, run_id)
+    files = read_bundle(open_store(str(store)), run_id).files
+    assert sorted(files)[:2] == ["events.jsonl", "prov.json"] and len(files) == 3
+    combined = files[sorted(files)[2]]
+    assert sorted(files)[2].startswith("refused/combined-25-")
+    records = [json.loads(line) for line in combined.splitlines()]
+    assert sorted(r["event"]["outputs"] for r in records) == list(range(25))
+    assert all("field 'outputs' must be a list" in r["reason"] for r in records)
+    (found,) = _unfinished(store, tmp_path, run_id, "report")
+    assert "ended COMPLETE, and 25 events of it were refused as malformed: they are not" in found.what
+    assert found.object == f"bundles/{run_id}/{sorted(files)[2]}" and "combined-<count>-<digest>.jsonl" in found.fix
+
+
+def test_a_run_with_more_attachments_than_a_bundle_holds_is_not_sealed_and_says_how_to_seal_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """More attachments than a bundle readers accept holds: nothing is written (a bundle every reader called malformed
+    was), the run stays staged, the warning (strict: the error) names the run, the count, the bound and the fix, and
+    the fix seals it."""
+    from bundle_support import raw_delete
+
+    from prov_common.bundle import model
+
+    monkeypatch.setattr(model, "MANIFEST_FILES_MAX", 20)
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    transport = _transport(store)
+    for i in range(19):  # with events.jsonl and prov.json: 21 files
+        transport.attach(run_id, f"extra/{i:02d}.txt", b"%d" % i)
+    transport.emit(start)
+    said = (f"run {run_id} has 19 attachments, more than a bundle holds (18 beside its events and PROV; readers call a "
+            "manifest listing more than 20 files malformed), so it is not sealed and nothing of it is written")
+    with caplog.at_level(logging.WARNING):
+        assert transport.emit(complete) is None
+    assert said in caplog.text and f"then run 'tdprov store seal {run_id}'" in caplog.text
+    with pytest.raises(BadInputError, match="remove the attachments past the bound there") as raised:
+        _transport(store, strict=True).seal(run_id)
+    assert said in raised.value.what
+    assert not list(open_store(str(store)).list(f"bundles/{run_id}"))
+    assert len(list(open_store(str(store)).list(f"staging/{run_id}/"))) == 21
+    transport.close()
+    raw_delete(str(store), f"staging/{run_id}/attachments/extra/18.txt")
+    assert _transport(store).seal(run_id).status == "written"  # as 'tdprov store seal' does, from what is staged
+    _verified(store, run_id)
+    assert len(read_bundle(open_store(str(store)), run_id).files) == 20
+
+
+@pytest.mark.parametrize("refused", [True, False])
+def test_the_writer_bounds_a_bundle_by_the_constant_readers_bound_a_manifest_by(
+        refused: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One constant bounds both (the tests above lower it): at the bound a bundle is sealed as it is and read; one file
+    past it, which readers refuse, the writer combines the refusals or refuses the bundle."""
+    from dataclasses import replace
+
+    from prov_common.bundle import Manifest, build_bundle, model
+    from prov_common.signing import SigningKey
+
+    monkeypatch.setattr(model, "MANIFEST_FILES_MAX", 5)
+    run_id = str(uuid.uuid4())
+    files = _records(run_id, 4) if refused else {f"extra/{i}": b"x" for i in range(4)}
+    at_bound = build_bundle(run_events(run_id), dict(list(files.items())[:3]), SigningKey.generate())
+    assert len(Manifest.from_json(at_bound.manifest_bytes).files) == 5 and len(at_bound.files) == 5
+    one_more = replace(at_bound.manifest, files=(*at_bound.manifest.files, at_bound.manifest.files[-1]))
+    with pytest.raises(ValueError, match=r"it lists 6 files, more than a bundle tdprov writes holds \(5\)"):
+        Manifest.from_json(one_more.to_json())
+    if not refused:
+        with pytest.raises(BadInputError, match=f"run {run_id} has 4 attachments, more than a bundle holds \\(3 beside"):
+            build_bundle(run_events(run_id), files, SigningKey.generate())
+        return
+    past = build_bundle(run_events(run_id), files, SigningKey.generate())
+    assert [f.path.split("-", 2)[:2] for f in Manifest.from_json(past.manifest_bytes).files] == [
+        ["events.jsonl"], ["prov.json"], ["refused/combined", "4"]]

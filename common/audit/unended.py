@@ -10,11 +10,13 @@ from collections.abc import Mapping, Sequence
 
 from prov_common.audit.model import CHECK_UNFINISHED, NOTE, Finding, RunRecord
 from prov_common.bundle import layout
+from prov_common.bundle.refusal import is_refusal, refusals_in
 from prov_common.text import counted
 from prov_common.w3cprov.events import TERMINAL
 
 FIX_REFUSED = (
-    "read why in the bundle's refused/ entries (each holds the event as sent and the reason it was refused), fix what "
+    "read why in the bundle's refused/ entries (each holds the event as sent and the reason it was refused; a "
+    "combined-<count>-<digest>.jsonl one holds such a record a line), fix what "
     "emitted it (the producer, or the inlet or outlet it could not name), then re-run the step: the record of this run "
     "stays without those events"
 )
@@ -37,11 +39,12 @@ def sealed_unended(listed: Mapping[str, Sequence[str]], records: Mapping[str, Ru
         if ended and record.files is None:
             continue
         refused = _refused(listed, record)
-        were = f"{counted(len(refused), 'event')} of it {'was' if len(refused) == 1 else 'were'} refused as malformed"
+        count = sum(refusals_in(k) for k in refused)
+        were = f"{counted(count, 'event')} of it {'was' if count == 1 else 'were'} refused as malformed"
         if ended:
             if refused:
                 findings.append(Finding(CHECK_UNFINISHED, refused[0], f"run {run_id} ({record.job}) ended {record.state}, "
-                                        f"and {were}: {'it is' if len(refused) == 1 else 'they are'} not in its record",
+                                        f"and {were}: {'it is' if count == 1 else 'they are'} not in its record",
                                         FIX_REFUSED, severity=NOTE, run_id=run_id))
             continue
         what = f"run {run_id} ({record.job}) was sealed without its terminal event (recorded as {record.state})"
@@ -60,5 +63,5 @@ def _refused(listed: Mapping[str, Sequence[str]], record: RunRecord) -> list[str
     audit's one listing of the store."""
     prefix = layout.bundle_prefix(record.run_id)
     if record.files is not None:
-        return [prefix + f for f in record.files if f.startswith(layout.REFUSED_FOLDER + "/")]
-    return sorted(k for k in listed.get(record.run_id, ()) if k.startswith(prefix + layout.REFUSED_FOLDER + "/"))
+        return [prefix + f for f in record.files if is_refusal(f)]
+    return sorted(k for k in listed.get(record.run_id, ()) if k.startswith(prefix) and is_refusal(k[len(prefix):]))

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from prov_common.bundle import layout
+from prov_common.bundle import layout, model
 from prov_common.bundle.events import events_jsonl, fold_one_run, order_events, prov_json
 from prov_common.bundle.model import PREDICATE_TYPE, TASK_INSTANCE_KEYS, Bundle, DatasetRef, FileEntry, Manifest
 from prov_common.bundle.naming import DATASET_NAMING, dataset_annotations, dataset_name
+from prov_common.bundle.refusal import combined, is_refusal
 from prov_common.bundle.subjects import DIGEST_SETS, DIGESTS_V1, DIGESTS_V2, KNOWN, check_version, digest_set, version_digests
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
@@ -91,6 +92,29 @@ def statement_for(manifest: Manifest, manifest_digest: str, naming: str | None =
     return make_statement(subjects, PREDICATE_TYPE, predicate).to_json()
 
 
+def within_bound(run_id: str, attachments: Mapping[str, bytes]) -> Mapping[str, bytes]:
+    """``attachments`` as a bundle every reader accepts holds them: with its events and PROV at most
+    :data:`~prov_common.bundle.model.MANIFEST_FILES_MAX` files. Past that, the refused events are kept in one file
+    (:func:`~prov_common.bundle.refusal.combined`), none dropped; a bundle still past it is refused before anything
+    is written, naming run ``run_id``, its count and the fix."""
+    limit = model.MANIFEST_FILES_MAX - 2  # events.jsonl and prov.json
+    if len(attachments) <= limit:
+        return attachments
+    refused = {p: d for p, d in attachments.items() if is_refusal(p)}
+    kept = {p: d for p, d in attachments.items() if p not in refused}
+    if refused:
+        kept.update([combined(refused)])
+    if len(kept) > limit:
+        raise BadInputError(
+            f"run {run_id} has {len(kept):,} attachments, more than a bundle holds ({limit:,} beside its events and "
+            f"PROV; readers call a manifest listing more than {model.MANIFEST_FILES_MAX:,} files malformed), so it is "
+            "not sealed and nothing of it is written.",
+            fix="attach fewer, larger files (many small ones as one Parquet table or archive under extra/); the run's "
+                f"events and attachments stay staged under {layout.staging_prefix(run_id)}: remove the attachments "
+                f"past the bound there, then run 'tdprov store seal {run_id}'")
+    return kept
+
+
 @dataclass(frozen=True)
 class Derived:
     """What a run's events (and attachments) give, before signing: files, manifest and its bytes."""
@@ -139,8 +163,9 @@ def derive_bundle(
     if sets != DIGESTS_V1:  # the oldest version that gives these DigestSets (so these refs): what more verifiers read
         datasets = state.inputs + state.outputs
         digest_sets = next(v for v in KNOWN[KNOWN.index(DIGESTS_V2):] if _refs(datasets, v) == inputs + outputs)
+    attachments = within_bound(state.run_id, attachments or {})
     files: dict[str, bytes] = {layout.EVENTS_FILE: events_jsonl(ordered), layout.PROV_FILE: prov_json(state, prov_mapping)}
-    for path, data in sorted((attachments or {}).items()):
+    for path, data in sorted(attachments.items()):
         if not is_buffer(data):
             raise BadInputError(f"attachment {path!r} is {type(data).__name__}, not bytes.", fix="pass the file's bytes")
         files[layout.check_attachment_path(path)] = byte_view(data)  # type: ignore[assignment]  # a bytearray's, not copied

@@ -15,6 +15,8 @@
     staging/<run_id>/<eventTime>-<digest>.json in-flight events of runs that have not ended
     staging/<run_id>/attachments/<path>        attachments waiting for the run's bundle
     bundles/<run_id>/refused/<time>-<digest>.json   events of the run refused as malformed, with the reason
+    bundles/<run_id>/refused/combined-<count>-<digest>.jsonl   all of them, one a line, when a file each would
+                                               list more files than a manifest may (model.MANIFEST_FILES_MAX)
 """
 from __future__ import annotations
 

@@ -147,9 +147,11 @@ def _run_fields(raw: dict[str, Any]) -> dict[str, Any]:
 MANIFEST_FILES_MAX = 100_000
 """Files at most a bundle's manifest lists. A writer puts in one bundle its events and PROV, for each dataset of the run
 its failure samples and row digests (``quality/``, ``rows/``), the attachments the pipeline adds (``extra/``) and one
-record per event it refused (``refused/``): a handful, thousands for a run of thousands of datasets. A manifest listing
-more (half a million fit in :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT`) is malformed, refused before any of
-its files is read or named, so that one planted manifest cannot cost minutes and gigabytes of every verify and audit."""
+record per event it refused (``refused/``): a handful, thousands for a run of thousands of datasets; never more than
+this (:func:`~prov_common.bundle.build.within_bound` combines the refusals past it, or refuses the bundle). A manifest
+listing more (half a million fit in :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT`) is malformed, refused before
+any of its files is read or named, so that one planted manifest cannot cost minutes and gigabytes of every verify and
+audit."""
 
 
 @dataclass(frozen=True)

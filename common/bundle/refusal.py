@@ -1,10 +1,13 @@
 """A refused event: the record kept, in the run's bundle, of an event that failed validation (no I/O).
 
 A malformed event never enters ``events.jsonl`` (it would poison the run's PROV); instead its reason, its
-type and time as sent, and the event itself (already redacted) become ``refused/<time>-<digest>.json``.
+type and time as sent, and the event itself (already redacted) become ``refused/<time>-<digest>.json``. A run with
+so many that its bundle would list more files than readers accept (:data:`~prov_common.bundle.model.MANIFEST_FILES_MAX`)
+keeps them all in one file instead, one record a line: ``refused/combined-<count>-<digest>.jsonl``.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -16,6 +19,7 @@ from prov_common.hashing.raw import blake3_digest
 from prov_common.w3cprov.identity import iso_z
 
 RECORD_TYPE = "https://github.com/tdprov/tdprov/refused-event/v1"
+_COMBINED = re.compile(r"combined-([1-9][0-9]{0,17})-[0-9a-f]{32}\.jsonl\Z")
 
 
 def run_id_or_none(event: Any) -> str | None:
@@ -55,3 +59,24 @@ def refusal(event: Any, error: BadInputError, *, received_at: datetime | None = 
 
 def _short(value: Any) -> str | None:
     return value[:200] if isinstance(value, str) else None
+
+
+def is_refusal(path: str) -> bool:
+    """Whether the bundle path ``path`` holds refused events (is under ``refused/``)."""
+    return path.startswith(layout.REFUSED_FOLDER + "/")
+
+
+def refusals_in(path: str) -> int:
+    """How many refused events the bundle file ``path`` (under ``refused/``) holds: one, or a combined file's count."""
+    combined = _COMBINED.match(path.rsplit("/", 1)[-1])
+    return int(combined.group(1)) if combined else 1
+
+
+def combined(records: Mapping[str, bytes]) -> tuple[str, bytes]:
+    """(bundle path, JSON lines) of one file holding every refusal of ``records`` (bundle path -> the bytes of a
+    record, or of a combined file), one record a line in the order of their paths (time, then digest)."""
+    lines = [bytes(records[p]).rstrip(b"\n") + b"\n" for p in sorted(records)]
+    data = b"".join(lines)
+    count = sum(refusals_in(p) for p in records)
+    digest = blake3_digest(data).split(":", 1)[1][:32]
+    return f"{layout.REFUSED_FOLDER}/combined-{count}-{digest}.jsonl", data
