@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -708,6 +709,50 @@ def test_the_audit_remembers_as_unverified_only_the_files_a_folded_finding_names
         (folder / path).write_bytes(data)
     code, said = _verb(["audit"], capsys, caplog)
     assert "did not verify when first listed" not in said and "extra/kept" not in said, said
+
+
+def test_the_files_of_a_logged_bundle_taken_back_alike_are_one_note(
+        tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More than ten files of a logged bundle restored after they did not verify, or rewritten with the same bytes (a
+    restore from a backup), were one note each on the next audit, thousands for a large bundle. Alike, they are one note
+    of the bundle naming ten and counting the rest, with every file in its items; a few are still noted one by one."""
+    from prov_common.bundle.build import build_bundle
+    from prov_common.bundle.storage import deliver_bundle
+    from prov_common.signing import default_signing_key
+    from prov_common.store import open_store
+    from prov_common.store.identity import writer_store_id
+
+    store_path = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TDPROV_STORE", str(store_path))
+    store = open_store(str(store_path))
+    files = {f"extra/f{i:02d}": b"file %d" % i for i in range(14)}
+    bundle = build_bundle(run_events(), files, default_signing_key(), store_id=writer_store_id(store))
+    deliver_bundle(store, bundle)
+    folder, run = store_path / "bundles" / bundle.run_id, bundle.run_id
+    shown = ", ".join(f"extra/f{i:02d}" for i in range(10))
+
+    def rewrite(count: int, data: Callable[[str], bytes]) -> None:
+        for path in list(files)[:count]:
+            (folder / path).unlink()
+            (folder / path).write_bytes(data(path))
+
+    rewrite(12, lambda path: b"altered")
+    assert _verb(["audit"], capsys, caplog)[0] == 1  # logged, its 12 altered files remembered as unverified
+    rewrite(12, files.__getitem__)
+    _verb(["audit", "--report", str(tmp_path / "report")], capsys, caplog)  # an input of no recorded run: exit 1
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    [note] = [f for c in report["checks"] for f in c["findings"] if f.get("run_id") == run and "fingerprint" in f["what"]]
+    assert note["object"] == f"bundles/{run}/" and note["what"].startswith(
+        f"12 files of logged run {run} did not verify when first listed ({shown} and 2 more); the bundle was verified")
+    assert note["items"] == [f"bundles/{run}/{p}" for p in list(files)[:12]]
+    rewrite(11, files.__getitem__)
+    said = _verb(["audit"], capsys, caplog)[1]
+    assert f"11 files of logged run {run} were rewritten ({shown} and 1 more); the bundle was " in said, said
+    assert "the file 'extra/" not in said, said
+    rewrite(2, files.__getitem__)
+    said = _verb(["audit"], capsys, caplog)[1]
+    assert said.count(f"of logged run {run} was rewritten (size:tag ") == 2 and "files of logged run" not in said, said
 
 
 def _verb(argv: list[str], capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> tuple[int, str]:

@@ -192,21 +192,37 @@ def changed_runs(memory: AuditorMemory, listing: Listing) -> dict[str, list[str]
 def retake_rechecked(memory: AuditorMemory, listing: Listing, changed: Mapping[str, list[str]], verified: Iterable[str]) -> list[Finding]:
     """Runs of ``changed`` whose bundle was verified again without error (every file has the digest its signed manifest
     names) while only such files changed, not the manifest, signed statement, ``indexed`` record or index entry (those
-    are taken back only by ``--full``, against the log's leaf): the files' new fingerprints are taken, with a note."""
+    are taken back only by ``--full``, against the log's leaf): the files' new fingerprints are taken, with a note; more
+    than :data:`FILES_SHOWN` files taken back alike (not verified when first listed, or rewritten) are one note of the
+    bundle, naming that many and counting the rest, with all their keys (its ``items``)."""
     out: list[Finding] = []
     for run_id in verified:
         keys = changed.get(run_id, [])
         if not keys or any(k not in listing.tags or not _manifest_listed(k) for k in keys):
             continue
-        for key in keys:
-            was, memory.tags[key] = memory.tags[key], listing.tags[key]
-            how = "did not verify when first listed" if was == UNVERIFIED else f"was rewritten (size:tag {was} -> {listing.tags[key]})"
-            out.append(Finding(CHECK_INVENTORY, key, f"the file '{key.removeprefix(layout.bundle_prefix(run_id))}' of logged run {run_id} "
-                               f"{how}; the bundle was verified again and every file has "
-                               "the digest its signed manifest names: its new fingerprint is taken",
-                               "nothing to do if it was restored from a backup or replica; otherwise find out who rewrote it",
-                               severity=NOTE, run_id=run_id))
+        prefix, was = layout.bundle_prefix(run_id), {k: memory.tags[k] for k in keys}
+        memory.tags.update((k, listing.tags[k]) for k in keys)
+        for many, group in (("did not verify when first listed", [k for k in keys if was[k] == UNVERIFIED]),
+                            ("were rewritten", [k for k in keys if was[k] != UNVERIFIED])):
+            if len(group) > FILES_SHOWN:  # one note of the bundle, however many files its manifest lists
+                out.append(_retaken(prefix, run_id, f"{counted(len(group), 'file')} of logged run {run_id} {many} "
+                                    f"({first_of([k.removeprefix(prefix) for k in group], FILES_SHOWN)})",
+                                    "their new fingerprints are taken", group))
+                continue
+            for key in group:
+                how = ("did not verify when first listed" if was[key] == UNVERIFIED
+                       else f"was rewritten (size:tag {was[key]} -> {listing.tags[key]})")
+                out.append(_retaken(key, run_id, f"the file '{key.removeprefix(prefix)}' of logged run {run_id} {how}",
+                                    "its new fingerprint is taken"))
     return out
+
+
+def _retaken(key: str, run_id: str, what: str, taken: str, keys: Iterable[str] = ()) -> Finding:
+    """A note of :func:`retake_rechecked`: of the file ``key``, or of the bundle ``key`` counting the files ``keys``."""
+    return Finding(CHECK_INVENTORY, key, f"{what}; the bundle was verified again and every file has the digest its "
+                   f"signed manifest names: {taken}",
+                   "nothing to do if it was restored from a backup or replica; otherwise find out who rewrote it",
+                   severity=NOTE, run_id=run_id, items=tuple(keys))
 
 
 def planted_gone(memory: AuditorMemory, listing: Listing, carried: Iterable[Finding]) -> dict[str, list[Finding]]:
