@@ -638,6 +638,37 @@ def test_a_file_planted_in_a_logged_bundle_is_found_by_every_audit_until_removed
                       "bundle was verified again and holds only what its signed manifest lists"], [], []], notes
 
 
+@on(*LOCAL)
+def test_files_planted_in_a_logged_bundle_are_one_finding_of_the_bundle_until_removed(base: Store) -> None:
+    """Each file planted in a bundle was a finding of its own, on every audit: thousands for a bundle thousands were
+    planted in. More than ten are one finding of the bundle naming ten and counting the rest (every key in its items,
+    as the audit that verifies the bundle gives it), found by every audit until they are removed, then dropped with one
+    note."""
+    s = base
+    prefix = layout.bundle_prefix(s.last)
+    planted = [f"{prefix}extra/p{i:02d}" for i in range(12)]
+    for key in planted:
+        raw_write(s.uri, key, b"planted")
+    named = (f"unlisted object: 12 files of the bundle ({', '.join(f'extra/p{i:02d}' for i in range(10))} and 2 more); "
+             "extra/p00: in the bundle's prefix but not in its manifest")
+    for full in (False, False, True, False):
+        found = _audit(s.pipe, full=full)
+        shown = [f"{f.check} {f.object}: {f.what} / {f.fix}" for f in found.errors]
+        [one] = [f for f in found.errors if f.run_id == s.last]
+        assert (one.check, one.object, one.what) == (CHECK_SIGNATURES, prefix, named), shown
+        assert one.fix.startswith("find out who wrote the object and remove it"), shown
+        assert list(one.items) in (planted, []), shown  # an audit that carries it from the state has its text only
+    for key in planted:
+        raw_delete(s.uri, key)
+    notes = []
+    for full in (False, False, True):
+        after = _audit(s.pipe, full=full)
+        assert after.clean, [f"{f.check} {f.object}: {f.what} / {f.fix}" for f in after.errors]
+        notes.append([f.what for f in after.check(CHECK_INVENTORY).findings if f.run_id == s.last])
+    assert notes == [[f"the 12 files planted in the bundle of logged run {s.last}, named by an earlier audit, are gone; the "
+                      "bundle was verified again and holds only what its signed manifest lists"], [], []], notes
+
+
 @on(*BOTH)
 def test_a_changed_checkpoint_is_named_once_and_not_blamed_on_what_it_covers(base: Store) -> None:
     """The checkpoint the last audit wrote, changed before the next listing: it is the finding (once in the log check,

@@ -27,6 +27,7 @@ from prov_common.audit.resolve import RESOLUTIONS_PREFIX, check_resolution
 from prov_common.audit.state import STATE_PREFIX, read_state
 from prov_common.bundle import layout
 from prov_common.bundle.model import FILES_SHOWN
+from prov_common.bundle.verify import UNLISTED
 from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore
 from prov_common.sources.registry import SOURCES_PREFIX
@@ -228,7 +229,9 @@ def _retaken(key: str, run_id: str, what: str, taken: str, keys: Iterable[str] =
 def planted_gone(memory: AuditorMemory, listing: Listing, carried: Iterable[Finding]) -> dict[str, list[Finding]]:
     """The findings ``carried`` from the last audit's state (a full audit's, or that of the audit that logged the run)
     that name a file planted in a logged bundle (one its signed manifest does not list) which ``listing`` no longer
-    holds, by run: each such bundle is verified again, and the finding dropped once it verifies (:func:`planted_removed`)."""
+    holds (a finding of many names the bundle's folder, never listed: while its files are there, :func:`changed_runs`
+    names them too), by run: each such bundle is verified again, and the finding dropped once it verifies
+    (:func:`planted_removed`)."""
     out: dict[str, list[Finding]] = {}
     for f in carried:
         if f.run_id in memory.runs and planted(f) and f.object not in listing.tags:
@@ -241,10 +244,18 @@ def planted_removed(gone: Mapping[str, list[Finding]], verified: Iterable[str]) 
     return [f for run_id in verified for f in gone.get(run_id, ())]
 
 
+def _of_folder(found: Finding) -> bool:
+    """Whether ``found`` is a finding of a bundle's folder, counting many of its files (``VerificationReport.fold``)."""
+    return found.run_id is not None and found.object == layout.bundle_prefix(found.run_id)
+
+
 def removed_note(found: Finding) -> Finding:
-    """The note that the planted file ``found`` named is gone from its logged bundle, which verifies again."""
-    return Finding(CHECK_INVENTORY, found.object, f"the file '{found.object}' planted in the bundle of logged run {found.run_id}, "
-                   "named by an earlier audit, is gone; the bundle was verified again and holds only what its signed manifest lists",
+    """The note that the planted file (or files) ``found`` named is gone from its logged bundle, which verifies again."""
+    what = f"the file '{found.object}' planted in the bundle of logged run {found.run_id}, named by an earlier audit, is gone"
+    if _of_folder(found):  # "unlisted object: 12 files of the bundle (...); ...", counted by VerificationReport.fold
+        count = found.what.removeprefix(UNLISTED + ": ").split(" of the bundle", 1)[0]
+        what = f"the {count} planted in the bundle of logged run {found.run_id}, named by an earlier audit, are gone"
+    return Finding(CHECK_INVENTORY, found.object, f"{what}; the bundle was verified again and holds only what its signed manifest lists",
                    "nothing to do if it was removed on purpose; otherwise find out who wrote it and who removed it",
                    severity=NOTE, run_id=found.run_id)
 

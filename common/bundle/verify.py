@@ -249,11 +249,11 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
             files[entry.path] = data
         else:
             attachments.append(entry.path)
-    report.fold(listed_from, prefix)
     indexed_key = prefix + layout.INDEXED_FILE
     listed = {prefix + f.path for f in manifest.files} | {statement_key, manifest_key, indexed_key}
     for key in sorted(present - listed):
         report.add(key, UNLISTED, "in the bundle's prefix but not in its manifest")
+    report.fold(listed_from, prefix)  # many files listed and not stored, or planted: one finding of each problem
     checked.derived = _check_consistency(prefix, manifest, manifest_digest, files, attachments, statement, report)
     named = checked.indexed_entry = (_check_indexed_record(store, indexed_key, run_id, index_keys, report, present)
                                      if indexed_key in present else None)
