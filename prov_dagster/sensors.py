@@ -5,6 +5,7 @@ Each sensor's Dagster name is its name here, and all are running as soon as the 
 
 import logging
 import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import cache
@@ -15,6 +16,7 @@ from dagster import (
     DefaultSensorStatus,
     DagsterRunStatus,
     RunRequest,
+    RunsFilter,
     RunStatusSensorContext,
     SensorEvaluationContext,
     SkipReason,
@@ -25,7 +27,7 @@ from dagster._core.execution.stats import StepEventStatus
 
 from prov_common.bundle import IndexWatch, watch_index
 from prov_common.bundle.watch import missing_store
-from prov_common.errors import BadInputError
+from prov_common.errors import BadInputError, StoreError
 from prov_common.store import open_store
 from prov_common.text import counted
 from prov_dagster._compat import planned_step_job, planned_steps, reexecution, resource_configs
@@ -40,6 +42,12 @@ from prov_dagster.step_times import run_ended
 from prov_dagster.steps import check_step_recorder, recorded_namespaces, step_outcomes
 
 MAX_BUNDLES_PER_TICK = 10_000
+CLOSING_TAG = "tdprov/closing"  # "left": a run-status sensor could not close the run (a store did not answer)
+LEFT, CLOSED = "left", "closed"
+MAX_LEFT_PER_TICK = 100  # runs left unclosed that one tick of provenance_store_sensor tries again
+REASONS = {"FAIL": "the Dagster run failed", "ABORT": "the Dagster run was canceled"}
+UNANSWERED_SECONDS = 60.0  # as long as Dagster lets a sensor's evaluation take (DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS)
+_unanswered: dict[Any, tuple[float, StoreError]] = {}  # settings -> when a closing with them failed, and why
 log = logging.getLogger(__name__)
 
 
@@ -151,7 +159,68 @@ def configured_namespaces(repository_def: Any) -> set[str]:
     return found
 
 
-def _run_closer(status: DagsterRunStatus, name: str, reason: str, state: str) -> Any:
+def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResource, *, state: str, sensor_name: str,
+                   repository_def: Any = None, remembered: bool = True) -> list[str] | None:
+    """:func:`close_failed_run` for a run-status sensor (``state``: FAIL or ABORT); None when a store it needs cannot
+    be read or written (S3 that does not answer: each call is bounded by ``TDPROV_STORE_CONNECT_TIMEOUT``,
+    ``TDPROV_STORE_READ_TIMEOUT`` and ``TDPROV_STORE_MAX_ATTEMPTS``, and the first that fails ends the closing). Dagster
+    moves its run-status sensors past a run whatever they did, so such a run is tagged ``tdprov/closing=left`` with a
+    warning naming the store and the fix, and :func:`close_left_runs` closes it at a later tick; its steps' staged
+    events stay where they are, and the steps closed before the store stopped answering are not closed twice.
+    ``remembered``: for :data:`UNANSWERED_SECONDS` after a closing with ``provenance``'s settings failed, the next runs
+    are left at once (one tick closing many runs waits for one failing call, not one per run). Strict settings:
+    tagged, then raised."""
+    settings = provenance.settings()
+    failed = _unanswered.get(settings) if remembered else None
+    if failed is not None and time.monotonic() - failed[0] < UNANSWERED_SECONDS:
+        _leave(instance, dagster_run, sensor_name, failed[1], settings.strict,
+               f" (found {time.monotonic() - failed[0]:.0f} s ago, for an earlier run; not tried again before "
+               f"{UNANSWERED_SECONDS:.0f} s)")
+        return None
+    try:
+        bundles = close_failed_run(instance, dagster_run, provenance, REASONS[state], state=state,
+                                   namespaces=configured_namespaces(repository_def))
+    except StoreError as exc:
+        _unanswered[settings] = (time.monotonic(), exc)
+        _leave(instance, dagster_run, sensor_name, exc, settings.strict)
+        return None
+    _unanswered.pop(settings, None)
+    if dagster_run.tags.get(CLOSING_TAG) == LEFT:
+        instance.add_run_tags(dagster_run.run_id, {CLOSING_TAG: CLOSED})
+    return bundles
+
+
+def _leave(instance: Any, dagster_run: Any, sensor_name: str, exc: StoreError, strict: bool, when: str = "") -> None:
+    """Tag ``dagster_run`` as left unclosed (``exc``: why) and say so, naming the store and the fix; strict: raise."""
+    instance.add_run_tags(dagster_run.run_id, {CLOSING_TAG: LEFT})
+    log.warning("tdprov: %s could not close Dagster run %s: %s%s Its steps that are not closed are left as they are "
+                "(what they staged stays in the store or the spool), and the run is tagged %s=%s: "
+                "provenance_store_sensor closes them at its first tick once the store answers. Fix: %s",
+                sensor_name, dagster_run.run_id, exc.what, when, CLOSING_TAG, LEFT,
+                exc.fix or "check that the store is reachable")
+    if strict:
+        raise exc
+
+
+def close_left_runs(instance: Any, provenance: ProvenanceResource, *, location: str | None = None,
+                    repository_def: Any = None) -> int:
+    """Close the failed and canceled runs a run-status sensor left (:func:`close_or_leave`) of code location
+    ``location`` (None: any), at most :data:`MAX_LEFT_PER_TICK`; stops at the first whose store still does not answer
+    (the others wait for the next tick). Returns how many were closed."""
+    closed = 0
+    for run in instance.get_runs(filters=RunsFilter(tags={CLOSING_TAG: LEFT}), limit=MAX_LEFT_PER_TICK):
+        origin = run.remote_job_origin
+        if location is not None and origin is not None and origin.location_name != location:
+            continue  # another code location's sensors close it, with their resources
+        state = "ABORT" if run.status == DagsterRunStatus.CANCELED else "FAIL"
+        if close_or_leave(instance, run, provenance, state=state, sensor_name="provenance_store_sensor",
+                          repository_def=repository_def, remembered=False) is None:
+            break
+        closed += 1
+    return closed
+
+
+def _run_closer(status: DagsterRunStatus, name: str, state: str) -> Any:
     @run_status_sensor(
         run_status=status,
         name=name,
@@ -162,15 +231,16 @@ def _run_closer(status: DagsterRunStatus, name: str, reason: str, state: str) ->
     def _closer(context: RunStatusSensorContext, provenance: ProvenanceResource) -> None:
         if context.dagster_run.job_name == AUDIT_JOB_NAME:
             return
-        bundles = close_failed_run(context.instance, context.dagster_run, provenance, reason, state=state,
-                                   namespaces=configured_namespaces(getattr(context, "repository_def", None)))
-        context.log.info(f"tdprov: {counted(len(bundles), state + ' bundle')} for run {context.dagster_run.run_id}: {bundles}")
+        bundles = close_or_leave(context.instance, context.dagster_run, provenance, state=state, sensor_name=name,
+                                 repository_def=getattr(context, "repository_def", None))
+        if bundles is not None:
+            context.log.info(f"tdprov: {counted(len(bundles), state + ' bundle')} for run {context.dagster_run.run_id}: {bundles}")
 
     return _closer
 
 
-provenance_failure_sensor = _run_closer(DagsterRunStatus.FAILURE, "provenance_failure_sensor", "the Dagster run failed", "FAIL")
-provenance_canceled_sensor = _run_closer(DagsterRunStatus.CANCELED, "provenance_canceled_sensor", "the Dagster run was canceled", "ABORT")
+provenance_failure_sensor = _run_closer(DagsterRunStatus.FAILURE, "provenance_failure_sensor", "FAIL")
+provenance_canceled_sensor = _run_closer(DagsterRunStatus.CANCELED, "provenance_canceled_sensor", "ABORT")
 
 
 @sensor(
@@ -184,7 +254,9 @@ def provenance_store_sensor(context: SensorEvaluationContext, provenance: Proven
     """One run request per batch of new bundles (at most MAX_BUNDLES_PER_TICK), each bundle in one batch only:
     the cursor (an :class:`IndexWatch`) re-lists the last few minutes of the index, as writers finish out of
     order, and remembers the bundles it took there. The audit itself is incremental (it starts from the log's
-    last checkpoint). A store location where nothing is skips with a reason that says so."""
+    last checkpoint). A store location where nothing is skips with a reason that says so. Then it closes the
+    failed and canceled runs of its code location that the run-status sensors left because a store did not answer
+    (:func:`close_left_runs`: after the index was read, so that a store that does not answer costs one call)."""
     store = open_store(settings=provenance.settings())
     damaged = False
     try:
@@ -199,6 +271,9 @@ def provenance_store_sensor(context: SensorEvaluationContext, provenance: Proven
     new, watch = watch_index(store, cursor, MAX_BUNDLES_PER_TICK)
     if watch != cursor or damaged:
         context.update_cursor(watch.to_text())
+    origin = getattr(context, "code_location_origin", None)
+    close_left_runs(context.instance, provenance, location=origin.location_name if origin is not None else None,
+                    repository_def=getattr(context, "repository_def", None))
     if new:
         return RunRequest(run_key=new[-1], tags={"tdprov/new_bundles": str(len(new))})
     return SkipReason(missing_store(store) or f"no new bundles in {provenance.settings().store}")

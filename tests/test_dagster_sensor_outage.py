@@ -1,0 +1,183 @@
+"""The run-status sensors when a store opens but does not answer (an S3 outage): the tick ends within the store's
+time bounds with a warning naming the store and the fix, the run is left to a later tick, and a later tick with the
+store back closes every step of it, with what the steps staged."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import dagster as dg
+import pytest
+
+from conftest import free_port, s3_env
+from prov_common.bundle import list_bundles, read_bundle
+from prov_common.bundle.events import parse_events_jsonl
+from prov_common.signing import signing_key_from_settings
+from prov_common.store import open_store
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_failure_sensor, provenance_store_sensor
+from prov_dagster import recorder as recorder_module
+from prov_dagster import steps as steps_module
+from prov_dagster.naming import step_run_id
+from s3_proxy import HangingProxy
+from test_dagster_asset_checks import kept_elsewhere, raises_elsewhere
+from test_dagster_defs import asset_of
+from test_dagster_steps import digest_of, killed_run
+
+BOUNDS = {"TDPROV_STORE_CONNECT_TIMEOUT": "1", "TDPROV_STORE_READ_TIMEOUT": "1", "TDPROV_STORE_MAX_ATTEMPTS": "1"}
+CLOSING_TAG = "tdprov/closing"  # the tag of a run a sensor left unclosed
+BOUND = 6.0  # seconds: one call's bounds (1 s to connect, 1 s to read, one attempt) and Dagster's own work
+
+
+def failure_tick(instance: dg.DagsterInstance, run: Any, store: str) -> float:
+    """Seconds the failure sensor took on ``run`` of ``instance`` (its provenance resource on ``store``)."""
+    ended = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_START)[-1]  # a killed run has no RUN_FAILURE
+    began = time.monotonic()
+    with dg.build_run_status_sensor_context(
+            sensor_name="provenance_failure_sensor", dagster_event=ended.dagster_event, dagster_instance=instance,
+            dagster_run=run, resources={"provenance": ProvenanceResource(store=store)}) as context:
+        provenance_failure_sensor(context)
+    return time.monotonic() - began
+
+
+def store_tick(instance: dg.DagsterInstance, store: str) -> Any:
+    """One tick of the store sensor (its provenance resource on ``store``)."""
+    return provenance_store_sensor(dg.build_sensor_context(instance=instance, resources={"provenance": ProvenanceResource(store=store)}))
+
+
+def left_warning(caplog: pytest.LogCaptureFixture) -> str:
+    [message] = [r.getMessage() for r in caplog.records if "could not close Dagster run" in r.getMessage()]
+    return message
+
+
+def events_of(store: str, ol_run_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The events of a sealed bundle and its PROV document."""
+    files = read_bundle(open_store(store), ol_run_id).files
+    return parse_events_jsonl(files["events.jsonl"]), json.loads(files["prov.json"])
+
+
+def prov_of_run(prov: dict[str, Any], ol_run_id: str) -> tuple[set[str], set[tuple[str, str]], str]:
+    """(names of the datasets used, (name, digest) of the versions generated, state) of run ``ol_run_id`` in a PROV
+    document."""
+    activity, entities = f"tdprov:run-{ol_run_id}", prov["entity"]
+
+    def name(version: str) -> str:
+        return entities[entities[version]["tdprov:dataset"]["$"]]["tdprov:name"]
+
+    used = {name(u["prov:entity"]) for u in prov.get("used", {}).values() if u["prov:activity"] == activity}
+    generated = {(name(g["prov:entity"]), entities[g["prov:entity"]]["tdprov:digest"])
+                 for g in prov.get("wasGeneratedBy", {}).values() if g["prov:activity"] == activity}
+    return used, generated, prov["activity"][activity]["tdprov:state"]
+
+
+def test_a_killed_steps_store_that_hangs_leaves_the_run_to_a_later_tick_which_closes_it(
+        s3_server: Any, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The store answers while the run's step writes its first output and is killed, then accepts connections and
+    never answers as the failure sensor ticks: the tick ends within the store's bounds with a warning naming the store
+    and the fix, and tags the run; the store sensor's next tick with the store back seals the step with what it staged
+    (it raised after its first call, and Dagster moved past the run: the step was never closed)."""
+    proxy = HangingProxy(("127.0.0.1", int(s3_server.endpoint.rsplit(":", 1)[1])))
+    store = f"s3://{s3_bucket}/prefix"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.endpoint)
+    monkeypatch.setenv("TDPROV_STORE", store)
+    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
+    signing_key_from_settings()
+    try:
+        with dg.DagsterInstance.from_config(killed_run(tmp_path, "kill")) as instance:  # pair died after its first output
+            [run] = instance.get_runs()
+            first = digest_of(instance, "first")
+            for name, value in BOUNDS.items():
+                monkeypatch.setenv(name, value)
+            proxy.hang()
+            with caplog.at_level(logging.WARNING):
+                took = failure_tick(instance, run, store)
+            assert took < BOUND
+            assert left_warning(caplog).startswith(
+                f"tdprov: provenance_failure_sensor could not close Dagster run {run.run_id}: cannot check 'bundles/")
+            assert (f"in S3 store {store} at {proxy.endpoint}: Read timeout on endpoint URL" in left_warning(caplog)
+                    and left_warning(caplog).endswith(
+                        "Its steps that are not closed are left as they are (what they staged stays in the store or the "
+                        "spool), and the run is tagged tdprov/closing=left: provenance_store_sensor closes them at its "
+                        "first tick once the store answers. Fix: check the endpoint (AWS_ENDPOINT_URL_S3) and network; "
+                        "spooled bundles are delivered by 'tdprov flush'"))
+            assert instance.get_run_by_id(run.run_id).tags[CLOSING_TAG] == "left"
+            caplog.clear()
+            with caplog.at_level(logging.WARNING):  # the next run of the tick (here the same) waits for no call
+                assert failure_tick(instance, run, store) < 0.5
+            assert "Read timeout on endpoint URL" in left_warning(caplog) and " s ago, for an earlier run; not tried " \
+                "again before 60 s) Its steps" in left_warning(caplog)
+
+            proxy.resume()
+            store_tick(instance, store)
+            assert instance.get_run_by_id(run.run_id).tags[CLOSING_TAG] == "closed"
+            store_tick(instance, store)  # nothing left: nothing sealed twice
+        pair = step_run_id(run.run_id, "pair")
+        [summary] = [s for s in list_bundles(open_store(store)) if s.run_id == pair]
+        assert summary.state == "FAIL" and [asset_of(store, i.name) for i in summary.inputs] == ["raw"]
+        assert [(asset_of(store, o.name), o.version) for o in summary.outputs] == [("first", first)]
+        events, prov = events_of(store, pair)
+        assert [e["eventType"] for e in events] == ["START", "RUNNING", "FAIL"]  # what the killed step staged, and its FAIL
+        assert prov_of_run(prov, pair) == ({"prefix-data/raw.parquet"}, {("prefix-data/first.parquet", first)}, "FAIL")
+    finally:
+        proxy.close()
+
+
+def test_a_checked_versions_store_that_stopped_leaves_the_run_to_a_later_tick_which_closes_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A check that loads nothing raised, and no teardown ended its step; the S3 server holding the version it checked
+    stops before the failure sensor ticks (the sensor's own store, a folder, answers): the tick ends at once with a
+    warning naming that store, and the store sensor's tick after the server is back seals the check's run there,
+    as the sensor makes up a check's run (the sensor raised, and Dagster moved past the run: the check was never recorded)."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    for name, value in {**s3_env(f"http://127.0.0.1:{port}", tmp_path), **BOUNDS}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
+    bucket, other = f"kept-{uuid.uuid4().hex[:12]}", str(tmp_path / "other")  # moto keeps buckets across its servers
+    kept = f"s3://{bucket}/kept"
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1").create_bucket(Bucket=bucket)
+    monkeypatch.setattr(steps_module, "_check_runs", lambda *_: [])  # the check step's teardown never ran
+    try:
+        with dg.DagsterInstance.ephemeral() as instance:
+            failed = dg.materialize([kept_elsewhere, raises_elsewhere], instance=instance, raise_on_error=False, resources={
+                "io_manager": ProvenanceIOManager(store=other), "elsewhere": ProvenanceIOManager(store=kept)})
+            assert not failed.success
+            monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process: no recorder on either store
+            server.stop()
+            with caplog.at_level(logging.WARNING):
+                [ended] = instance.all_logs(failed.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+                began = time.monotonic()
+                provenance_failure_sensor(dg.build_run_status_sensor_context(
+                    sensor_name="provenance_failure_sensor", dagster_event=ended.dagster_event,
+                    dagster_instance=instance, dagster_run=failed.dagster_run,
+                    resources={"provenance": ProvenanceResource(store=other)}))
+                took = time.monotonic() - began
+            assert took < BOUND
+            assert left_warning(caplog).startswith(
+                f"tdprov: provenance_failure_sensor could not close Dagster run {failed.run_id}: cannot check 'bundles/")
+            assert f"in S3 store {kept} at http://127.0.0.1:{port}: Could not connect to the endpoint URL" in left_warning(caplog)
+            assert instance.get_run_by_id(failed.run_id).tags[CLOSING_TAG] == "left"
+
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+            server.start()
+            store_tick(instance, other)
+            assert instance.get_run_by_id(failed.run_id).tags[CLOSING_TAG] == "closed"
+        assert sorted((s.job_name, s.state) for s in list_bundles(open_store(kept))) == [
+            ("check:kept_elsewhere:raises_elsewhere", "FAIL"), ("kept_elsewhere", "COMPLETE")]
+        assert not Path(other).exists() or list(list_bundles(open_store(other))) == []
+        [check] = [s for s in list_bundles(open_store(kept)) if s.job_name == "check:kept_elsewhere:raises_elsewhere"]
+        events, prov = events_of(kept, check.run_id)
+        assert [e["eventType"] for e in events] == ["START", "FAIL"]
+        assert "ValueError: the check itself broke" in events[-1]["run"]["facets"]["errorMessage"]["message"]
+        assert prov_of_run(prov, check.run_id)[2] == "FAIL" and check.job_namespace == "dagster://default"
+    finally:
+        server.stop()
