@@ -30,6 +30,7 @@ from prov_common.bundle import Attachments, layout
 from prov_common.config import Settings
 from prov_common.errors import TdprovError
 from prov_common.text import counted
+from prov_common.w3cprov.events import TERMINAL
 from prov_dagster import _compat
 from prov_dagster.check_results import AssetCheck
 from prov_dagster.config import ProvenanceConfig
@@ -228,6 +229,7 @@ class Recorder:
         self._forwarder: Any = _UNRESOLVED
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-recorder")
         self._pending: list[Future[None]] = []
+        self._unsealed: OrderedDict[str, None] = OrderedDict()  # runs whose terminal event the transport did not seal
         self._problem: Any = _UNRESOLVED
 
     def step_for(self, context: OutputContext | InputContext) -> StepRun:
@@ -382,17 +384,26 @@ class Recorder:
         blocks until all is delivered. In strict mode delivery is synchronous so that its errors fail the step.
         """
         event = step_event(run, state, namespace=self.namespace, inputs=inputs, error=error, event_time=event_time)
+        terminal = state in TERMINAL
         if self.settings.strict:
-            self._deliver(run.ol_run_id, attachments, event)
+            self._deliver(run.ol_run_id, attachments, event, terminal)
             return
         with self._lock:
-            self._pending.append(self._worker.submit(self._deliver, run.ol_run_id, attachments, event))
+            self._pending.append(self._worker.submit(self._deliver, run.ol_run_id, attachments, event, terminal))
 
-    def _deliver(self, ol_run_id: str, attachments: list[tuple[str, bytes]], event: Any) -> None:
+    def _deliver(self, ol_run_id: str, attachments: list[tuple[str, bytes]], event: Any, terminal: bool = False) -> None:
         try:
             for name, data in attachments:  # attachments first: the terminal event seals the bundle
                 self.transport().attach(ol_run_id, name, data)
-            self.transport().emit(event)  # as built: no openlineage-python client config (filters, facets, disabling)
+            sealed = self.transport().emit(event)  # as built: no openlineage-python client config (filters, facets, disabling)
+            if terminal:
+                with self._lock:
+                    if sealed is None:  # not sealed, nor spooled whole (the transport said why), or not yet (in the background)
+                        self._unsealed[ol_run_id] = None
+                        while len(self._unsealed) > ENDED_KEPT:
+                            self._unsealed.popitem(last=False)
+                    else:
+                        self._unsealed.pop(ol_run_id, None)
         finally:  # the other backends get the event even when the store refused it (strict mode)
             forwarder = self.forwarder()
             if forwarder is not None:
@@ -420,6 +431,21 @@ class Recorder:
             log.warning("tdprov: %s not yet forwarded to %s after %.0f s (the backend does not answer); "
                         "they are sent in the background while this process lives, and the tdprov store has them all",
                         counted(left, 'OpenLineage event'), forwarder.client.transport.kind, FORWARD_WAIT)
+
+    def unsealed(self, ol_run_id: str) -> bool:
+        """Whether the terminal event of run ``ol_run_id`` that this recorder delivered last was neither sealed nor spooled
+        whole by the transport (ask after :meth:`wait`): its staged events could not be read, it timed out, or it was
+        refused (the transport's warning says which)."""
+        with self._lock:
+            return ol_run_id in self._unsealed
+
+    def reopen(self, run: StepRun) -> None:
+        """Forget that ``run`` ended here (its terminal event was not sealed, :meth:`unsealed`): the next :meth:`step` of
+        its step attempt ends the same run again, not a next part of it."""
+        with self._lock:
+            if self._ended.get(run.identity.step) is run:
+                del self._ended[run.identity.step]
+            self._unsealed.pop(run.ol_run_id, None)
 
     def forwarder(self) -> Forwarder | None:
         """The other backends of the standard OpenLineage configuration (``OPENLINEAGE_URL``, ``openlineage.yml``), if any."""

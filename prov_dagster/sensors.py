@@ -27,7 +27,7 @@ from dagster._core.execution.stats import StepEventStatus
 
 from prov_common.bundle import IndexWatch, watch_index
 from prov_common.bundle.watch import missing_store
-from prov_common.errors import BadInputError, StoreError
+from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
 from prov_common.store import open_store
 from prov_common.text import counted
 from prov_dagster._compat import planned_step_job, planned_steps, reexecution, resource_configs
@@ -62,7 +62,9 @@ def close_failed_run(
     wrote), so the step's bundle records what it read and wrote even though it crashed. Steps whose bundle is already
     sealed (e.g. a Pandera failure under the ``fail`` policy) are left alone. Each run is stamped as Dagster recorded
     the step: START when it started, the terminal event when it ended (a step with no end: when the Dagster run ended;
-    a run with no end either: now).
+    a run with no end either: now). Raises :class:`~prov_common.errors.StoreUnavailableError` when a store stopped
+    answering as the runs were sealed: a run ended here that was neither sealed nor spooled whole (its staged events
+    could not be read) waits, staged or spooled, for a later call.
 
     A step is a run of each namespace's job it records in: it is closed in each namespace where it staged events, in
     ``provenance``'s store: ``provenance``'s own, each one its outputs' metadata names (``tdprov/namespace``) and each
@@ -80,6 +82,7 @@ def close_failed_run(
     recorder = recorder_for(provenance)
     recorder.transport().store  # noqa: B018 - the store the recorder seals into, opened now (its errors are the sensor's)
     bundles, used = [], {recorder.namespace: recorder}
+    ended_runs: list[StepRun] = []  # the runs ended here, each to be sealed (or spooled whole) before this returns
     apart: dict[int, Recorder] = {}  # recorders on the stores of versions that check steps recorded nowhere checked
     run_end = cache(lambda: run_ended(instance, dagster_run.run_id))  # asked only for a step with no end
     plan = cache(lambda: planned_steps(instance, dagster_run))  # read once, for the first step to close
@@ -115,6 +118,7 @@ def close_failed_run(
             earlier = replace(attempt, attempt=number, namespace=namespace)  # Dagster retried it; the retry left it
             if not recorder.sealed(earlier) and closer(namespace).staged(earlier):  # staged in a namespace the retry skipped
                 failed = StepRun(closer(namespace), named(earlier), started=True)
+                ended_runs.append(failed)
                 bundles.append(failed.fail(error=retried_error(step_key, number, number + 1), at=ended or run_end()))
         if not unfinished:
             continue
@@ -138,9 +142,18 @@ def close_failed_run(
             if not step.started:
                 step.started, step.started_at = not made_up, outcome.started_at
             error, ended = outcome.error or reason, outcome.ended_at or run_end()
+            ended_runs.append(step)
             bundles.append(step.abort(error=error, at=ended) if state == "ABORT" else step.fail(error=error, at=ended))
     for each in [*used.values(), *apart.values()]:
         each.wait()
+    unsealed = [run for run in ended_runs if run.recorder.unsealed(run.ol_run_id)]
+    for run in unsealed:  # a store that stopped answering as they were sealed (the transport's warning names it)
+        run.recorder.reopen(run)  # the next call ends the same run again
+    if unsealed:
+        raise StoreUnavailableError(
+            f"{counted(len(unsealed), 'run')} of its steps could not be sealed now: "
+            f"{', '.join(f'{r.ol_run_id} (step {r.identity.step_key})' for r in unsealed)}.",
+            fix="check that the store is reachable (the warning before names it)")
     return bundles
 
 

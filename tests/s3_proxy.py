@@ -1,6 +1,6 @@
 """A TCP proxy on localhost in front of an S3 server that can stop answering: ``hang()`` drops the open connections
-and then accepts new ones without ever answering (an outage of a server that still takes connections), ``resume()``
-forwards again."""
+and then accepts new ones without ever answering (an outage of a server that still takes connections), ``hang_after``
+does so once a request holding given bytes has gone through, ``resume()`` forwards again."""
 from __future__ import annotations
 
 import socket
@@ -17,6 +17,7 @@ class HangingProxy:
         self._hanging = threading.Event()
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
+        self._marker: bytes | None = None
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -27,6 +28,11 @@ class HangingProxy:
         """From now on accept and never answer; the connections open now are closed (a client's pool would reuse them)."""
         self._hanging.set()
         self._drop()
+
+    def hang_after(self, marker: bytes) -> None:
+        """Forward until a request holding ``marker`` (in one read of it) has gone through; then answer nothing more
+        (its own answer still comes back)."""
+        self._marker = marker
 
     def resume(self) -> None:
         """Forward again; the hung connections are closed."""
@@ -60,14 +66,19 @@ class HangingProxy:
             upstream = socket.create_connection(self.target)
             with self._lock:
                 self._open.append(upstream)
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+            for source, sink, asked in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=(source, sink, asked), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, asked: bool) -> None:
+        """Copy ``source`` to ``sink``; ``asked``: the client's side, whose requests are held once hanging."""
         try:
             while data := source.recv(65536):
+                if asked and self._hanging.is_set():
+                    continue  # read, never forwarded nor answered
                 sink.sendall(data)
+                if asked and self._marker is not None and self._marker in data:
+                    self._marker = None
+                    self._hanging.set()
         except OSError:
             pass
         finally:

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ BOUND = 6.0  # seconds: one call's bounds (1 s to connect, 1 s to read, one atte
 
 def failure_tick(instance: dg.DagsterInstance, run: Any, store: str) -> float:
     """Seconds the failure sensor took on ``run`` of ``instance`` (its provenance resource on ``store``)."""
-    ended = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_START)[-1]  # a killed run has no RUN_FAILURE
+    [ended] = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
     began = time.monotonic()
     with dg.build_run_status_sensor_context(
             sensor_name="provenance_failure_sensor", dagster_event=ended.dagster_event, dagster_instance=instance,
@@ -74,13 +75,11 @@ def prov_of_run(prov: dict[str, Any], ol_run_id: str) -> tuple[set[str], set[tup
     return used, generated, prov["activity"][activity]["tdprov:state"]
 
 
-def test_a_killed_steps_store_that_hangs_leaves_the_run_to_a_later_tick_which_closes_it(
-        s3_server: Any, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
-    """The store answers while the run's step writes its first output and is killed, then accepts connections and
-    never answers as the failure sensor ticks: the tick ends within the store's bounds with a warning naming the store
-    and the fix, and tags the run; the store sensor's next tick with the store back seals the step with what it staged
-    (it raised after its first call, and Dagster moved past the run: the step was never closed)."""
+@pytest.fixture
+def killed_behind_proxy(s3_server: Any, s3_bucket: str, tmp_path: Path,
+                        monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dg.DagsterInstance, Any, str, HangingProxy]]:
+    """(instance, run, store, proxy): a run whose step pair was killed after its first output, recorded in an S3 store
+    reached through a proxy that can stop answering; the store's calls bounded by :data:`BOUNDS` from then on."""
     proxy = HangingProxy(("127.0.0.1", int(s3_server.endpoint.rsplit(":", 1)[1])))
     store = f"s3://{s3_bucket}/prefix"
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.endpoint)
@@ -90,41 +89,88 @@ def test_a_killed_steps_store_that_hangs_leaves_the_run_to_a_later_tick_which_cl
     try:
         with dg.DagsterInstance.from_config(killed_run(tmp_path, "kill")) as instance:  # pair died after its first output
             [run] = instance.get_runs()
-            first = digest_of(instance, "first")
+            instance.report_run_failed(run)  # as Dagster's run monitoring does: the run ends (its steps' FAIL time)
+            run = instance.get_run_by_id(run.run_id)
             for name, value in BOUNDS.items():
                 monkeypatch.setenv(name, value)
-            proxy.hang()
-            with caplog.at_level(logging.WARNING):
-                took = failure_tick(instance, run, store)
-            assert took < BOUND
-            assert left_warning(caplog).startswith(
-                f"tdprov: provenance_failure_sensor could not close Dagster run {run.run_id}: cannot check 'bundles/")
-            assert (f"in S3 store {store} at {proxy.endpoint}: Read timeout on endpoint URL" in left_warning(caplog)
-                    and left_warning(caplog).endswith(
-                        "Its steps that are not closed are left as they are (what they staged stays in the store or the "
-                        "spool), and the run is tagged tdprov/closing=left: provenance_store_sensor closes them at its "
-                        "first tick once the store answers. Fix: check the endpoint (AWS_ENDPOINT_URL_S3) and network; "
-                        "spooled bundles are delivered by 'tdprov flush'"))
-            assert instance.get_run_by_id(run.run_id).tags[CLOSING_TAG] == "left"
-            caplog.clear()
-            with caplog.at_level(logging.WARNING):  # the next run of the tick (here the same) waits for no call
-                assert failure_tick(instance, run, store) < 0.5
-            assert "Read timeout on endpoint URL" in left_warning(caplog) and " s ago, for an earlier run; not tried " \
-                "again before 60 s) Its steps" in left_warning(caplog)
-
-            proxy.resume()
-            store_tick(instance, store)
-            assert instance.get_run_by_id(run.run_id).tags[CLOSING_TAG] == "closed"
-            store_tick(instance, store)  # nothing left: nothing sealed twice
-        pair = step_run_id(run.run_id, "pair")
-        [summary] = [s for s in list_bundles(open_store(store)) if s.run_id == pair]
-        assert summary.state == "FAIL" and [asset_of(store, i.name) for i in summary.inputs] == ["raw"]
-        assert [(asset_of(store, o.name), o.version) for o in summary.outputs] == [("first", first)]
-        events, prov = events_of(store, pair)
-        assert [e["eventType"] for e in events] == ["START", "RUNNING", "FAIL"]  # what the killed step staged, and its FAIL
-        assert prov_of_run(prov, pair) == ({"prefix-data/raw.parquet"}, {("prefix-data/first.parquet", first)}, "FAIL")
+            yield instance, run, store, proxy
     finally:
         proxy.close()
+
+
+def assert_pair_closed(instance: dg.DagsterInstance, run: Any, store: str) -> None:
+    """The bundle of step pair holds what it staged (its input, its first output) and the sensor's FAIL, in events and
+    PROV."""
+    first = digest_of(instance, "first")
+    pair = step_run_id(run.run_id, "pair")
+    [summary] = [s for s in list_bundles(open_store(store)) if s.run_id == pair]
+    assert summary.state == "FAIL" and [asset_of(store, i.name) for i in summary.inputs] == ["raw"]
+    assert [(asset_of(store, o.name), o.version) for o in summary.outputs] == [("first", first)]
+    events, prov = events_of(store, pair)
+    assert [e["eventType"] for e in events] == ["START", "RUNNING", "FAIL"]  # what the killed step staged, and its FAIL
+    assert prov_of_run(prov, pair) == ({"prefix-data/raw.parquet"}, {("prefix-data/first.parquet", first)}, "FAIL")
+
+
+def test_a_killed_steps_store_that_hangs_leaves_the_run_to_a_later_tick_which_closes_it(
+        killed_behind_proxy: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """The store answers while the run's step writes its first output and is killed, then accepts connections and
+    never answers as the failure sensor ticks: the tick ends within the store's bounds with a warning naming the store
+    and the fix, and tags the run; the store sensor's next tick with the store back seals the step with what it staged
+    (it raised after its first call, and Dagster moved past the run: the step was never closed)."""
+    instance, run, store, proxy = killed_behind_proxy
+    proxy.hang()
+    with caplog.at_level(logging.WARNING):
+        took = failure_tick(instance, run, store)
+    assert took < BOUND
+    assert left_warning(caplog).startswith(
+        f"tdprov: provenance_failure_sensor could not close Dagster run {run.run_id}: cannot check 'bundles/")
+    assert (f"in S3 store {store} at {proxy.endpoint}: Read timeout on endpoint URL" in left_warning(caplog)
+            and left_warning(caplog).endswith(
+                "Its steps that are not closed are left as they are (what they staged stays in the store or the "
+                "spool), and the run is tagged tdprov/closing=left: provenance_store_sensor closes them at its "
+                "first tick once the store answers. Fix: check the endpoint (AWS_ENDPOINT_URL_S3) and network; "
+                "spooled bundles are delivered by 'tdprov flush'"))
+    assert instance.get_run_by_id(run.run_id).tags[CLOSING_TAG] == "left"
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # the next run of the tick (here the same) waits for no call
+        assert failure_tick(instance, run, store) < 0.5
+    assert "Read timeout on endpoint URL" in left_warning(caplog) and " s ago, for an earlier run; not tried " \
+        "again before 60 s) Its steps" in left_warning(caplog)
+
+    proxy.resume()
+    store_tick(instance, store)
+    assert instance.get_run_by_id(run.run_id).tags[CLOSING_TAG] == "closed"
+    store_tick(instance, store)  # nothing left: nothing sealed twice
+    assert_pair_closed(instance, run, store)
+
+
+def test_a_store_that_stops_answering_as_the_sensor_seals_leaves_the_run_to_a_later_tick_which_closes_it(
+        killed_behind_proxy: Any, s3_bucket: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The store stops answering right after it took the sensor's FAIL of the killed step: the seal that follows
+    cannot read what the step staged. The run is left (tagged, a warning naming the run) and the store sensor's tick
+    with the store back seals it with the step's START, its output and one FAIL. It was sealed from the sensor's FAIL
+    alone (the bundle spooled, then delivered): the step's input and output were in no record."""
+    instance, run, store, proxy = killed_behind_proxy
+    pair = step_run_id(run.run_id, "pair")
+    proxy.hang_after(f"PUT /{s3_bucket}/prefix/staging/{pair}/".encode())
+    with caplog.at_level(logging.WARNING):
+        took = failure_tick(instance, run, store)
+    assert took < BOUND
+    assert left_warning(caplog) == (
+        f"tdprov: provenance_failure_sensor could not close Dagster run {run.run_id}: 1 run of its steps could not be "
+        f"sealed now: {pair} (step pair). Its steps that are not closed are left as they are (what they staged stays "
+        "in the store or the spool), and the run is tagged tdprov/closing=left: provenance_store_sensor closes them at "
+        "its first tick once the store answers. Fix: check that the store is reachable (the warning before names it)")
+    [why] = [r.getMessage() for r in caplog.records if f"run {pair} is not sealed" in r.getMessage()]
+    assert f"its staged events cannot be read (cannot list 'staging/{pair}/' in S3 store {store}" in why
+    assert why.endswith(f"Fix: once the store answers, run 'tdprov flush', then 'tdprov store seal {pair}'; the "
+                        "pipeline continues")
+    assert instance.get_run_by_id(run.run_id).tags[CLOSING_TAG] == "left"
+
+    proxy.resume()
+    store_tick(instance, store)
+    assert instance.get_run_by_id(run.run_id).tags[CLOSING_TAG] == "closed"
+    assert_pair_closed(instance, run, store)
 
 
 def test_a_checked_versions_store_that_stopped_leaves_the_run_to_a_later_tick_which_closes_it(

@@ -264,7 +264,8 @@ def _of_one_parent(run_id: str, terminal: Mapping[str, Any] | None, read: list[t
 
 
 class StagedNotSealedError(BadInputError):
-    """A run's events are staged but its bundle cannot be sealed in this process (no signing key to be had)."""
+    """A run's events are staged but its bundle cannot be sealed in this process (no signing key to be had, or the
+    staged events of a run another process started cannot be read)."""
 
 
 class ProvenanceTransport(Transport):
@@ -486,7 +487,10 @@ class ProvenanceTransport(Transport):
         """Staged objects of the run: those in the store (from any process) and those this process staged; and,
         apart, those that cannot be read (a staged event larger than :data:`layout.SMALL_OBJECT_LIMIT`, which no
         writer stages, or something that is no object, such as a named pipe), each to be refused on its own
-        without keeping the others out of the bundle (or memory without bound)."""
+        without keeping the others out of the bundle (or memory without bound). When the store cannot be read, only
+        those this process staged, if its START is among them; else :class:`StagedNotSealedError` (a closer of a run
+        another process started, such as Dagster's failure sensor or a retry, would seal a record without what that
+        process staged: the run waits, its events staged or spooled, for 'tdprov store seal')."""
         staged = dict(self._pending.get(run_id, {}))
         unreadable: dict[str, UnreadableObjectError] = {}
         try:
@@ -502,6 +506,13 @@ class ProvenanceTransport(Transport):
         except StoreError as exc:
             if self.settings.strict or isinstance(exc, ObjectConflictError):
                 raise
+            if not any(_attachment_path(key) is None and loads(bytes(data)).get("eventType") == "START"
+                       for key, data in staged.items()):
+                raise StagedNotSealedError(
+                    f"run {run_id} is not sealed: its staged events cannot be read ({exc.what}), and this process did not "
+                    "stage its START, so a record of what it staged alone would leave out what the run staged elsewhere. "
+                    "What this process staged waits in the store or the spool.",
+                    fix=f"once the store answers, run 'tdprov flush', then 'tdprov store seal {run_id}'") from exc
             log.warning("tdprov: cannot read the staged events of run %s (%s); sealing what this process saw", run_id, exc)
         return staged, unreadable
 
