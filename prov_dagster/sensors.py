@@ -39,7 +39,7 @@ from prov_dagster.naming import mapped_step, namespace_uri
 from prov_dagster.recorder import Recorder, StepRun, recorder_for, recorder_for_namespace, retried_error
 from prov_dagster.resource import ProvenanceResource
 from prov_dagster.step_times import run_ended
-from prov_dagster.steps import check_step_recorder, recorded_namespaces, step_outcomes
+from prov_dagster.steps import MadeUpCheck, check_step_recorder, recorded_namespaces, step_outcomes
 
 MAX_BUNDLES_PER_TICK = 10_000
 CLOSING_TAG = "tdprov/closing"  # "left": a run-status sensor could not close the run (a store did not answer)
@@ -71,7 +71,9 @@ def close_failed_run(
     of ``namespaces`` (a name or URI, or several; the sensors give the namespaces of their code location's provenance
     IO managers and resources: a step killed after a read staged a START that no output names). No run is made up in
     a namespace the step did not record in; a step that recorded in none (it failed before it loaded or wrote
-    anything through tdprov) is a START and a FAIL of its own in ``provenance``'s namespace. An earlier attempt (one
+    anything through tdprov) is a START and a FAIL of its own in ``provenance``'s namespace; a check step that loaded
+    nothing, as the teardown records it (:func:`~prov_dagster.steps.check_step_recorder`: in the store of the version it
+    checked, that version its input, its checks' results on it). An earlier attempt (one
     Dagster retried) whose run is still staged in one of those namespaces, where its retry recorded nothing, is
     sealed with a FAIL when Dagster recorded its end, whatever its step's last attempt did.
 
@@ -130,8 +132,10 @@ def close_failed_run(
             elif closer(namespace).staged(identity):  # its START, staged by the step's own process
                 open_runs.append(identity)
         ending = [(closer(identity.namespace), identity) for identity in open_runs]
+        checked = MadeUpCheck(recorder)
         if not open_runs and not recorded_somewhere:  # recorded nowhere: a START now, when Dagster started the step
-            maker = check_step_recorder(recorder, events, dagster_run, step_key, outcome, reason)
+            checked = check_step_recorder(recorder, events, dagster_run, step_key, outcome, reason, stopped=state == "ABORT")
+            maker = checked.recorder
             made = replace(attempt, namespace=maker.namespace)
             if maker is not recorder:  # a check step: in the store of the version it checked, unless a teardown sealed it
                 apart[id(maker)] = maker
@@ -141,6 +145,9 @@ def close_failed_run(
             step = owner.step(named(identity), elsewhere=lambda: namespaces)
             if not step.started:
                 step.started, step.started_at = not made_up, outcome.started_at
+            if made_up:  # a check step's: the versions it checked and its checks' results, as the teardown records them
+                step.inputs.extend(checked.inputs)
+                step.checks = list(checked.checks)
             error, ended = outcome.error or reason, outcome.ended_at or run_end()
             ended_runs.append(step)
             bundles.append(step.abort(error=error, at=ended) if state == "ABORT" else step.fail(error=error, at=ended))

@@ -28,7 +28,7 @@ from prov_dagster.check_results import (AssetCheck, RunEvents, checked_versions,
                                         unrecorded_check_steps)
 from prov_dagster.deps import step_start_id, writer_namespace, writer_store
 from prov_dagster.metadata import BUNDLE_KEY, DIGEST_KEY
-from prov_dagster.model import StepIdentity
+from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import step_job
 from prov_dagster.recorder import Recorder, StepRun, asset_recorders, recorded_step_keys, store_recorder
 from prov_dagster.transport import store_uri
@@ -162,21 +162,36 @@ def _check_runs(recorder: Recorder, instance: Any, dagster_run: Any, steps: set[
     return made
 
 
+@dataclass(frozen=True)
+class MadeUpCheck:
+    """Where and with what a run-status sensor records a check step's run it makes up: ``recorder``, the versions the
+    step checked (``inputs``) and the results of its checks on them (``checks``; none for a step whose run was stopped)."""
+
+    recorder: Recorder
+    inputs: tuple[DatasetRecord, ...] = ()
+    checks: tuple[AssetCheck, ...] = ()
+
+
 def check_step_recorder(recorder: Recorder, events: RunEvents, dagster_run: Any, step: str, outcome: StepOutcome,
-                        error: str) -> Recorder:
-    """The recorder a run-status sensor (``recorder``: its ``provenance`` resource's) records step ``step`` of
-    ``dagster_run`` in when the step recorded nowhere and it makes up the step's run (``events``: the run's, read once
-    for all its steps): for a check step (it loaded nothing through tdprov and no teardown ended it; ``error``: why it
-    did not finish), by the teardown's rule (:func:`_checked_recorder`), the store its checked version's
-    materialization names; ``recorder`` for any other step (an asset's own step, whose checks are of the asset it was
-    to write), or, with a warning, when the checks cannot be read (strict mode: raised)."""
+                        error: str, *, stopped: bool = False) -> MadeUpCheck:
+    """How a run-status sensor (``recorder``: its ``provenance`` resource's) records step ``step`` of ``dagster_run``
+    when the step recorded nowhere and it makes up the step's run (``events``: the run's, read once for all its steps).
+    A check step (it loaded nothing through tdprov and no teardown ended it; ``error``: why it did not finish) is
+    recorded as the teardown records it: by its rule (:func:`_checked_recorder`), in the store its checked version's
+    materialization names, with that version as its input (:func:`~prov_dagster.check_results.checked_versions`: the
+    one Dagster says the check evaluated, else the asset's latest materialization before the step started) and the
+    checks' results on it, a check with no evaluation as raised (``error``), or, ``stopped`` (its run was canceled),
+    with none: a check stopped before it ended has no outcome. Any other step (an asset's own step, whose checks are of
+    the asset it was to write) is ``recorder``'s with nothing, and so is a check step, with a warning, when its checks
+    cannot be read (strict mode: raised)."""
     instance = events.instance
     try:
         found = step_checks(events, {step: outcome.error or error}, {step: outcome.started_at}, {step}).get(step, [])
         checks = [c for c in found if not c.own]
         if not checks:
-            return recorder
-        _, checks, kept = checked_versions(instance, checks, cache(partial(step_start_id, instance, dagster_run.run_id, step)))
+            return MadeUpCheck(recorder)
+        inputs, checks, kept = checked_versions(instance, checks,
+                                                cache(partial(step_start_id, instance, dagster_run.run_id, step)))
     except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
         if recorder.settings.strict:
             raise
@@ -184,8 +199,10 @@ def check_step_recorder(recorder: Recorder, events: RunEvents, dagster_run: Any,
                     "provenance resource: the asset checks it ran could not be read from the Dagster instance (%s), so "
                     "where the versions they checked are recorded is not known", step, dagster_run.run_id,
                     store_uri(recorder.settings.store), exc)
-        return recorder
-    return _checked_recorder(recorder, dagster_run.run_id, step, checks, kept, kept_by="the sensor's provenance resource")
+        return MadeUpCheck(recorder)
+    maker = _checked_recorder(recorder, dagster_run.run_id, step, checks, kept, kept_by="the sensor's provenance resource")
+    results = [c for c in checks if c.result.status != "error"] if stopped else checks  # stopped: evaluated ones only
+    return MadeUpCheck(maker, tuple(inputs), tuple(results))
 
 
 def _checked_recorder(recorder: Recorder, run_id: str, step: str, checks: list[AssetCheck],

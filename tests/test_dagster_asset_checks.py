@@ -20,7 +20,8 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
 from prov_common.signing import signing_key_from_settings
 from prov_common.store import open_store
-from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_failure_sensor
+from prov_dagster import (ProvenanceIOManager, ProvenanceResource, provenance_canceled_sensor,
+                          provenance_failure_sensor)
 from prov_dagster import recorder as recorder_module
 from prov_dagster import steps as steps_module
 
@@ -652,7 +653,9 @@ def test_the_failure_sensor_closes_a_check_that_loads_nothing_in_the_store_of_th
     """A check that loads nothing raised after its asset was written to another store, and no teardown ended its step
     (its process died first): the failure sensor made up its run in the store of its own provenance resource, apart
     from the version it checked. It closes it where the teardown would have: the store the materialization names. A
-    step the teardown did end there is left alone (the sensor made up a second run in its own store)."""
+    step the teardown did end there is left alone (the sensor made up a second run in its own store). The sensor's run
+    records what the teardown's does: the version checked (before the step started) and the check as raised on it (it
+    recorded neither)."""
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
     kept, other = tmp_path / "kept", tmp_path / "other"
     if not teardown:
@@ -673,6 +676,51 @@ def test_the_failure_sensor_closes_a_check_that_loads_nothing_in_the_store_of_th
     summary, fail, events = _terminal(kept, "check:kept_elsewhere:raises_elsewhere")
     assert summary.job_namespace == "dagster://default" and [e["eventType"] for e in events] == ["START", "FAIL"]
     assert "ValueError: the check itself broke" in fail["run"]["facets"]["errorMessage"]["message"]
+    written = _terminal(kept, "kept_elsewhere")[1]["outputs"][0]["facets"]["version"]["datasetVersion"]
+    assert _prov_of(kept, "check:kept_elsewhere:raises_elsewhere") == ({written}, {("raises_elsewhere", "error", written)})
+
+
+@dg.asset_check(asset=kept_elsewhere)
+def canceled_elsewhere(context) -> dg.AssetCheckResult:  # noqa: ANN001 - Dagster reads the annotation, a string here
+    context.instance.report_run_canceling(context.op_execution_context.dagster_run)  # as the UI's Terminate does
+    raise dg.DagsterExecutionInterruptedError("terminated while checking")
+
+
+def test_the_cancel_sensor_closes_a_check_that_loads_nothing_with_the_version_it_checked_and_no_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check that loads nothing, stopped with its canceled run: the cancel sensor's ABORT run of it is in the store
+    of the version it checked and uses that version, as a failed one does; the check, stopped before it ended, has no
+    outcome to record."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    kept, other = tmp_path / "kept", tmp_path / "other"
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([kept_elsewhere, canceled_elsewhere], instance=instance, raise_on_error=False, resources={
+            "io_manager": ProvenanceIOManager(store=str(other)), "elsewhere": ProvenanceIOManager(store=str(kept))})
+        run = instance.get_run_by_id(result.run_id)
+        assert run.status == dg.DagsterRunStatus.CANCELED
+        [canceled] = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_CANCELED)
+        monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process: no recorder on either store
+        provenance_canceled_sensor(dg.build_run_status_sensor_context(
+            sensor_name="provenance_canceled_sensor", dagster_event=canceled.dagster_event, dagster_instance=instance,
+            dagster_run=run, resources={"provenance": ProvenanceResource(store=str(other))}))
+    summary, _, events = _terminal(kept, "check:kept_elsewhere:canceled_elsewhere")
+    assert summary.state == "ABORT" and [e["eventType"] for e in events] == ["START", "ABORT"]
+    written = _terminal(kept, "kept_elsewhere")[1]["outputs"][0]["facets"]["version"]["datasetVersion"]
+    assert _prov_of(kept, "check:kept_elsewhere:canceled_elsewhere") == ({written}, set())
+
+
+def _prov_of(store: Path, job: str) -> tuple[set[str], set[tuple[str, str, str]]]:
+    """From the sealed ``prov.json`` of the one run of ``job``: the digests of the versions it used, and (check, status,
+    digest of the version it is computed on) of each quality measurement it generated."""
+    st = open_store(str(store))
+    [summary] = [s for s in list_bundles(st) if s.job_name == job]
+    prov = json.loads(read_bundle(st, summary.run_id).files["prov.json"])
+    entity = prov["entity"]
+    used = {entity[u["prov:entity"]]["tdprov:digest"] for u in prov.get("used", {}).values()}
+    measured = {(entity[m["dqv:isMeasurementOf"]["$"]]["prov:label"], m["tdprov:status"],
+                 entity[m["dqv:computedOn"]["$"]]["tdprov:digest"])
+                for m in entity.values() if m["prov:type"] == {"$": "dqv:QualityMeasurement", "type": "xsd:QName"}}
+    return used, measured
 
 
 def test_the_failure_sensor_says_where_a_check_of_a_version_whose_store_dagster_does_not_name_is_recorded(

@@ -287,14 +287,19 @@ def test_the_failure_sensor_names_a_check_step_that_recorded_nowhere_as_the_step
         store: Path, instance: DagsterInstance) -> None:
     """A check step that failed and recorded nothing through tdprov (its code location's IO manager is another, so
     no teardown of tdprov's recorded its end) is closed by the failure sensor, as the job the step runs as where it
-    records, check:<asset key>:<check name> (its step key, a_b_c, is also check c of asset a_b's and asset a_b_c's)."""
+    records, check:<asset key>:<check name> (its step key, a_b_c, is also check c of asset a_b's and asset a_b_c's),
+    with the asset it checked as its input, as a teardown records it (no version: another IO manager wrote it), the
+    check raised on it."""
     result = materialize([plain_a, crashing_b_c_of_a], instance=instance, raise_on_error=False,
                          resources={"provenance": ProvenanceResource()})
     assert not result.success and not list(store.rglob("*.json"))  # nothing recorded by the run itself
     _failure_sensor(result, instance)
     events = _events(store)
-    assert [(e["eventType"], e["job"]["name"], e["inputs"]) for e in events] == [("START", "check:a:b_c", []),
-                                                                                ("FAIL", "check:a:b_c", [])]
+    assert [(e["eventType"], e["job"]["name"]) for e in events] == [("START", "check:a:b_c"), ("FAIL", "check:a:b_c")]
+    [read] = events[-1]["inputs"]
+    assert read["facets"]["symlinks"]["identifiers"][0]["name"] == "a" and "version" not in read["facets"]
+    [assertion] = read["inputFacets"]["dataQualityAssertions"]["assertions"]
+    assert (assertion["assertion"], assertion["params"]["status"]) == ("b_c", "error")
     assert "the check service is down" in events[-1]["run"]["facets"]["errorMessage"]["message"]
 
 
