@@ -34,7 +34,7 @@ from prov_dagster.naming import data_relpath, dataset_name, located_dataset, op_
 from prov_dagster.owners import other_owner, refuse_other_owner
 from prov_dagster.policy import AssetProvenance, raw_value
 from prov_dagster.model import DatasetRecord
-from prov_dagster.recorder import Recorder, recorder_for
+from prov_dagster.recorder import Recorder, configured, recorder_for
 from prov_dagster.snapshots import keep_snapshot, restore_fix, wants_snapshot
 from prov_dagster.steps import close_open_steps
 from prov_dagster.sources import declare_source, sources_once
@@ -62,8 +62,9 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """The store, data root and mask key are checked here, before any asset computes (``TDPROV_STORE`` and
-        ``TDPROV_MASK_KEY`` included)."""
+        ``TDPROV_MASK_KEY`` included); then noted as this process's on its store (:func:`configured`)."""
         self.check_settings()
+        configured(self)
 
     # -- output -----------------------------------------------------------------------------------
     def handle_output(self, context: OutputContext, obj: Any) -> None:

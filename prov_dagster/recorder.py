@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -564,12 +565,46 @@ def recorder_for_namespace(settings: Settings, namespace: str) -> Recorder:
         return recorder
 
 
-def store_recorder(settings: Settings, store: str, namespace: str) -> Recorder:
+def store_recorder(store: str, namespace: str) -> Recorder | None:
     """The process's recorder on ``store`` (as :func:`~prov_dagster.transport.store_uri` names it) in ``dagster://``
-    ``namespace``: one already made for that store (with its own settings), else one with ``settings`` on it."""
+    ``namespace``, with the settings (signing key, spool) of the ``ProvenanceIOManager`` or ``ProvenanceResource`` of
+    this process configured for that store (:func:`configured`; one of that namespace first), else one already made
+    for that store and namespace; None when this process has neither."""
     with _recorders_lock:
+        kept = _configured.get(store, {})
+        settings = kept.get(namespace) or next(iter(kept.values()), None)
         found = next((r for (_, n), r in _recorders.items() if n == namespace and store_uri(r.settings.store) == store), None)
-    return found or recorder_for_namespace(replace(settings, store=store), namespace)
+    return recorder_for_namespace(settings, namespace) if settings is not None else found
+
+
+_configured: dict[str, dict[str, Settings]] = {}  # store URI -> namespace -> settings of a ProvenanceConfig of it here
+
+
+def configured(config: ProvenanceConfig, *, set_up: bool = True) -> None:
+    """Note ``config`` (a ``ProvenanceIOManager`` or ``ProvenanceResource``) as this process's for its store and
+    namespace: a check's run recorded in that store is signed with its key (:func:`store_recorder`). ``set_up``: set up
+    for a run, as resolved then (it replaces one noted before); else as configured in code (a code location's
+    resources, read by a run-status sensor: noted unless one of that store and namespace is)."""
+    settings = config.settings()
+    with _recorders_lock:
+        kept = _configured.setdefault(store_uri(settings.store), {})
+        if set_up or config.namespace_uri() not in kept:
+            kept[config.namespace_uri()] = settings
+
+
+def configured_in(configs: Iterable[tuple[type, Mapping[str, Any]]]) -> None:
+    """Note each ``ProvenanceConfig`` of ``configs`` (class and config given in code, an ``EnvVar`` field as
+    ``{"env": <name>}``: :func:`~prov_dagster._compat.resource_configs`, a code location's) as configured in code
+    (:func:`configured`), an ``EnvVar`` read from this process's environment (unset: the field's default); one whose
+    config is refused is left out (it fails where it is set up)."""
+    for cls, config in configs:
+        if not issubclass(cls, ProvenanceConfig):
+            continue
+        given = {k: os.environ.get(str(v.get("env"))) if isinstance(v, Mapping) else v for k, v in config.items()}
+        try:
+            configured(cls(**{k: v for k, v in given.items() if v is not None}), set_up=False)
+        except Exception:  # noqa: BLE001 - a resource that cannot be made is refused where Dagster sets it up
+            continue
 
 
 def asset_recorders(dagster_run_id: str, assets: Collection[str]) -> list[Recorder]:

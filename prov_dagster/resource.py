@@ -27,7 +27,7 @@ from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import dataset_name
 from prov_dagster.policy import marks_training
 from prov_dagster.recorded_tables import schema_targets, step_assets
-from prov_dagster.recorder import StepRun, recorder_for, step_namespaces
+from prov_dagster.recorder import StepRun, configured, recorder_for, step_namespaces
 from prov_dagster.snapshots import keep_snapshot, wants_snapshot
 from prov_dagster.sources import declare_source, sources_once
 from prov_dagster.validation import check_output, masked_samples, refuse, warn_written
@@ -79,8 +79,9 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """The store, data root and mask key are checked here, before any asset computes (``TDPROV_STORE`` and
-        ``TDPROV_MASK_KEY`` included)."""
+        ``TDPROV_MASK_KEY`` included); then noted as this process's on its store (:func:`configured`)."""
         self.check_settings()
+        configured(self)
 
     def record(
         self,

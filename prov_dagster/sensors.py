@@ -36,7 +36,8 @@ from prov_dagster.check_results import RunEvents
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.model import StepIdentity
 from prov_dagster.naming import mapped_step, namespace_uri
-from prov_dagster.recorder import Recorder, StepRun, recorder_for, recorder_for_namespace, retried_error
+from prov_dagster.recorder import (Recorder, StepRun, configured_in, recorder_for, recorder_for_namespace,
+                                   retried_error)
 from prov_dagster.resource import ProvenanceResource
 from prov_dagster.step_times import run_ended
 from prov_dagster.steps import MadeUpCheck, check_step_recorder, recorded_namespaces, step_outcomes
@@ -197,6 +198,7 @@ def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResour
                f" (found {time.monotonic() - failed[0]:.0f} s ago, for an earlier run; not tried again before "
                f"{UNANSWERED_SECONDS:.0f} s)")
         return None
+    configured_in(resource_configs(repository_def))  # whose keys sign checks in their stores
     try:
         bundles = close_failed_run(instance, dagster_run, provenance, REASONS[state], state=state,
                                    namespaces=configured_namespaces(repository_def))

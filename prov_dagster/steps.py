@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache, partial
 from typing import Any
@@ -30,7 +30,8 @@ from prov_dagster.deps import step_start_id, writer_namespace, writer_store
 from prov_dagster.metadata import BUNDLE_KEY, DIGEST_KEY
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import step_job
-from prov_dagster.recorder import Recorder, StepRun, asset_recorders, recorded_step_keys, store_recorder
+from prov_dagster.recorder import (Recorder, StepRun, asset_recorders, recorded_step_keys, recorder_for_namespace,
+                                   store_recorder)
 from prov_dagster.transport import store_uri
 from prov_dagster.step_times import attempt_times
 
@@ -211,8 +212,10 @@ def _checked_recorder(recorder: Recorder, run_id: str, step: str, checks: list[A
     version of a checked asset written in Dagster run ``run_id`` (its store holds that version's bundle, where another
     IO manager's teardown may come first), else one on the store the materialization of the first checked asset
     tdprov wrote names (``kept``: its metadata by asset, ``tdprov/store``; another process wrote it, or an earlier
-    run), in its writer's namespace, else ``recorder`` (that of ``kept_by``), with a warning when that version's store
-    is not known or cannot be opened from what Dagster recorded or in this process (:func:`_unopened`)."""
+    run), in its writer's namespace, signed with the key of the IO manager or resource of this process configured for
+    that store (:func:`~prov_dagster.recorder.store_recorder`), else, with a warning, with ``recorder``'s; else
+    ``recorder`` (that of ``kept_by``), with a warning when that version's store is not known or cannot be opened from
+    what Dagster recorded or in this process (:func:`_unopened`)."""
     owners = asset_recorders(run_id, {c.asset for c in checks})
     if owners:
         return recorder if recorder in owners else owners[0]
@@ -224,8 +227,17 @@ def _checked_recorder(recorder: Recorder, run_id: str, step: str, checks: list[A
     if store is not None and REDACTED not in store:
         if (store, namespace) == (here, recorder.namespace):
             return recorder
-        found = store_recorder(recorder.settings, store, namespace)
+        found = store_recorder(store, namespace)
+        signer = kept_by if found is None else None  # no IO manager or resource of that store here: the closer's key
+        found = found or recorder_for_namespace(replace(recorder.settings, store=store), namespace)
         if (unusable := _unopened(found)) is None:
+            if signer is not None:
+                log.warning("tdprov: the run of asset check step %s is recorded in store %s, where the version of %s it "
+                            "checked is, signed with the key of %s (%s): no ProvenanceIOManager or ProvenanceResource "
+                            "of that store is configured in this process, so readers of the store verify the run only if "
+                            "they trust that key too. Fix: add the IO manager of that store to the resources of this "
+                            "code location, or give its IO managers and the sensors' provenance resource one "
+                            "signing_key", step, store, asset, signer, recorder.settings.signing_key or "the per-user key")
             return found
         where = f"store {store}, which cannot be opened here ({clause(unusable)})"
     elif store is not None:

@@ -117,9 +117,10 @@ def kept_apart_bare() -> AssetCheckResult:  # loads nothing through tdprov
 
 
 def get_kept_apart_job():
-    """``kept_apart``, kept by the IO manager ``elsewhere`` on the store ``$TDPROV_TEST_KEPT``, and its check that loads
-    nothing, as a multiprocess job whose ``io_manager`` is on ``TDPROV_STORE``."""
+    """``kept_apart``, kept by the IO manager ``elsewhere`` on the store ``$TDPROV_TEST_KEPT`` (signed with the key
+    ``$TDPROV_TEST_KEPT_KEY``, when set), and its check that loads nothing, as a multiprocess job whose ``io_manager`` is
+    on ``TDPROV_STORE``."""
     job = define_asset_job("kept_apart_job", executor_def=pair_job.executor_def)
+    kept = ProvenanceIOManager(store=os.environ["TDPROV_TEST_KEPT"], signing_key=os.environ.get("TDPROV_TEST_KEPT_KEY"))
     return Definitions(assets=[kept_apart], asset_checks=[kept_apart_bare], jobs=[job], resources={
-        "io_manager": ProvenanceIOManager(), "elsewhere": ProvenanceIOManager(store=os.environ["TDPROV_TEST_KEPT"])},
-    ).resolve_job_def("kept_apart_job")
+        "io_manager": ProvenanceIOManager(), "elsewhere": kept}).resolve_job_def("kept_apart_job")

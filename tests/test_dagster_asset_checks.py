@@ -18,7 +18,7 @@ import rdflib
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
-from prov_common.signing import signing_key_from_settings
+from prov_common.signing import write_keypair
 from prov_common.store import open_store
 from prov_dagster import (ProvenanceIOManager, ProvenanceResource, provenance_canceled_sensor,
                           provenance_failure_sensor)
@@ -596,16 +596,19 @@ def test_a_check_that_loads_nothing_is_recorded_in_the_store_of_the_version_it_c
 
 
 def test_a_check_that_loads_nothing_in_a_process_of_its_own_is_recorded_in_the_store_of_the_version_it_checked(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """With the multiprocess executor no recorder of the check's process wrote the version it checked: its run went to
     the store of whichever IO manager was torn down first. The materialization names its store (tdprov/store), where
-    the check is recorded."""
+    the check is recorded, signed with the key of the store's IO manager (the job's, which the check's process does not
+    set up), so verifying that store with only its key trusted is clean."""
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
     kept, other = tmp_path / "kept", tmp_path / "other"
+    own, closers = (str(write_keypair(tmp_path / name)[0]) for name in ("kept.key", "other.key"))
     monkeypatch.setenv("TDPROV_STORE", str(other))
+    monkeypatch.setenv("TDPROV_SIGNING_KEY", closers)
     monkeypatch.setenv("TDPROV_TEST_KEPT", str(kept))
+    monkeypatch.setenv("TDPROV_TEST_KEPT_KEY", own)
     monkeypatch.chdir(Path(__file__).parent)  # step processes import dagster_steps_defs from the working directory
-    signing_key_from_settings()  # made once, before the step processes would each make one
     (tmp_path / "dagster_home").mkdir()
     with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
         result = dg.execute_job(dg.reconstructable(steps_defs.get_kept_apart_job), instance=instance)
@@ -618,6 +621,8 @@ def test_a_check_that_loads_nothing_in_a_process_of_its_own_is_recorded_in_the_s
     written = _terminal(kept, "kept_apart")[1]["outputs"][0]
     [read] = _terminal(kept, "check:kept_apart:kept_apart_bare")[1]["inputs"]
     assert read["facets"]["version"]["datasetVersion"] == written["facets"]["version"]["datasetVersion"]
+    capsys.readouterr()
+    assert cli_main(["verify", "--store", str(kept), "--trusted-keys", f"{own}.pub"]) == 0, capsys.readouterr().out
 
 
 def test_a_check_that_loads_nothing_of_a_version_an_earlier_run_wrote_is_recorded_in_its_store(
@@ -775,6 +780,60 @@ def test_a_check_of_a_version_whose_store_dagster_does_not_name_says_where_it_is
         "IO manager torn down: the version of kept_elsewhere it checked is recorded in a store its materialization does "
         "not name (tdprov/store; written by an older tdprov), bundle file:///old/bundles/run/. Fix: take the asset as the "
         "check's argument, loaded through ProvenanceIOManager")
+
+
+@pytest.mark.filterwarnings("ignore::dagster.BetaWarning")  # build_run_status_sensor_context(repository_def=...)
+@pytest.mark.parametrize("closer", ["teardown", "sensor", "sensor of no code location"])
+def test_a_check_recorded_in_the_store_of_the_version_it_checked_is_signed_with_that_stores_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture, closer: str) -> None:
+    """The version checked was written in an earlier run, by the IO manager of its own store with its own key: the run
+    of a check that loads nothing, recorded in that store by a later run's teardown (or by the failure sensor, from its
+    code location's resources), was signed with the key of the IO manager torn down (of the sensor's resource), which
+    that store's readers need not trust. It is signed with the key of the IO manager configured for that store, so
+    verifying the store with only its own key trusted is clean. A process that has none (a sensor given no code
+    location) signs it with its own key, and a warning says so, naming both and the fix."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    kept, other = tmp_path / "kept", tmp_path / "other"
+    own, closers = (str(write_keypair(tmp_path / name)[0]) for name in ("kept.key", "other.key"))
+    resources = {"io_manager": ProvenanceIOManager(store=str(other), signing_key=closers),
+                 "elsewhere": ProvenanceIOManager(store=str(kept), signing_key=own)}
+    check, job = ((bare_elsewhere, "check:kept_elsewhere:bare_elsewhere") if closer == "teardown"
+                  else (raises_elsewhere, "check:kept_elsewhere:raises_elsewhere"))
+    if closer != "teardown":
+        monkeypatch.setattr(steps_module, "_check_runs", lambda *_: [])  # the check step's teardown never ran
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert dg.materialize([kept_elsewhere], instance=instance, resources={"elsewhere": resources["elsewhere"]}).success
+        monkeypatch.setattr(recorder_module, "_recorders", {})  # as a new process: no recorder on either store yet
+        monkeypatch.setattr(recorder_module, "_configured", {}, raising=False)
+        result = dg.materialize([kept_elsewhere, check], instance=instance, selection=dg.AssetSelection.checks(check),
+                                resources=resources, raise_on_error=False)
+        assert result.success == (closer == "teardown")
+        if closer != "teardown":
+            monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process
+            monkeypatch.setattr(recorder_module, "_configured", {}, raising=False)
+            location = dg.Definitions(assets=[kept_elsewhere], asset_checks=[check], resources=resources)
+            with caplog.at_level("WARNING", logger="prov_dagster.steps"):
+                provenance_failure_sensor(dg.build_run_status_sensor_context(
+                    sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
+                    dagster_instance=instance, dagster_run=result.dagster_run,
+                    repository_def=location.get_repository_def() if closer == "sensor" else None,
+                    resources={"provenance": ProvenanceResource(store=str(other), signing_key=closers)}))
+    assert sorted(s.job_name for s in list_bundles(open_store(str(kept)))) == [job, "kept_elsewhere"]
+    warned = [r.getMessage() for r in caplog.records if "signed with the key of" in r.getMessage()]
+    capsys.readouterr()
+    verified = cli_main(["verify", "--store", str(kept), "--trusted-keys", f"{own}.pub"])
+    if closer != "sensor of no code location":
+        assert verified == 0 and not warned, capsys.readouterr().out
+        assert "2 of 2 bundles verified" in capsys.readouterr().err
+        return
+    assert verified == 1 and "untrusted key" in capsys.readouterr().out
+    assert warned == [
+        f"tdprov: the run of asset check step kept_elsewhere_raises_elsewhere is recorded in store {kept}, where the "
+        f"version of kept_elsewhere it checked is, signed with the key of the sensor's provenance resource ({closers}): no "
+        "ProvenanceIOManager or ProvenanceResource of that store is configured in this process, so readers of the store "
+        "verify the run only if they trust that key too. Fix: add the IO manager of that store to the resources of this "
+        "code location, or give its IO managers and the sensors' provenance resource one signing_key"]
 
 
 @pytest.mark.parametrize("closer", ["teardown", "sensor"])
