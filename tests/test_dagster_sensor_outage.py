@@ -63,7 +63,7 @@ def events_of(store: str, ol_run_id: str) -> tuple[list[dict[str, Any]], dict[st
 
 def prov_of_run(prov: dict[str, Any], ol_run_id: str) -> tuple[set[str], set[tuple[str, str]], str]:
     """(names of the datasets used, (name, digest) of the versions generated, state) of run ``ol_run_id`` in a PROV
-    document."""
+    document (the quality measurements a run generates are not versions)."""
     activity, entities = f"tdprov:run-{ol_run_id}", prov["entity"]
 
     def name(version: str) -> str:
@@ -71,7 +71,8 @@ def prov_of_run(prov: dict[str, Any], ol_run_id: str) -> tuple[set[str], set[tup
 
     used = {name(u["prov:entity"]) for u in prov.get("used", {}).values() if u["prov:activity"] == activity}
     generated = {(name(g["prov:entity"]), entities[g["prov:entity"]]["tdprov:digest"])
-                 for g in prov.get("wasGeneratedBy", {}).values() if g["prov:activity"] == activity}
+                 for g in prov.get("wasGeneratedBy", {}).values()
+                 if g["prov:activity"] == activity and "tdprov:dataset" in entities[g["prov:entity"]]}
     return used, generated, prov["activity"][activity]["tdprov:state"]
 
 
@@ -224,6 +225,7 @@ def test_a_checked_versions_store_that_stopped_leaves_the_run_to_a_later_tick_wh
         events, prov = events_of(kept, check.run_id)
         assert [e["eventType"] for e in events] == ["START", "FAIL"]
         assert "ValueError: the check itself broke" in events[-1]["run"]["facets"]["errorMessage"]["message"]
-        assert prov_of_run(prov, check.run_id)[2] == "FAIL" and check.job_namespace == "dagster://default"
+        assert prov_of_run(prov, check.run_id) == ({"kept-data/kept_elsewhere.parquet"}, set(), "FAIL")
+        assert check.job_namespace == "dagster://default"
     finally:
         server.stop()
