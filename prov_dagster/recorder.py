@@ -28,6 +28,7 @@ from typing import Any
 from dagster import InputContext, OutputContext
 
 from prov_common.bundle import Attachments, layout
+from prov_common.bundle.staged import opened_event
 from prov_common.config import Settings
 from prov_common.errors import TdprovError
 from prov_common.text import counted
@@ -329,15 +330,16 @@ class Recorder:
                 or next(iter(transport.store.list(prefix)), None) is not None)
 
     def staged_job(self, identity: StepIdentity) -> str | None:
-        """The job name that the first readable event staged in the store for the run of step attempt ``identity``
-        names (the job the step ran as), or None when none does."""
-        store = self.transport().store
+        """The job name that the first readable event staged in the store for the run of step attempt ``identity``, and
+        signed by a key the seal trusts, names (the job the step ran as), or None when none does."""
+        transport = self.transport()
+        store, trust = transport.store, transport.staging_trust(identity.ol_run_id)
         for key in store.list(layout.staging_prefix(identity.ol_run_id)):
             parts = layout.staged_parts(key)
             if parts is None or "/" in parts[1]:  # an attachment, not an event
                 continue
             try:
-                name = json.loads(store.get(key, layout.SMALL_OBJECT_LIMIT))["job"]["name"]
+                name = json.loads(opened_event(store.get(key, layout.SMALL_OBJECT_LIMIT), trust, key))["job"]["name"]
             except (TdprovError, ValueError, KeyError, TypeError):
                 continue
             if isinstance(name, str) and name:

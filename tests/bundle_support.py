@@ -116,3 +116,13 @@ def indexed_runs(store: Any) -> list[str]:
     from prov_common.bundle import index_keys, layout
 
     return [layout.run_id_of_index_key(key) or key for key in index_keys(store)]
+
+
+def signed_staged(data: bytes | dict[str, Any], key: Any = None) -> bytes:
+    """``data`` (an event, or the bytes to stage as one) as a writer stages it: signed by ``key``, by default this
+    test's own signing key (``TDPROV_HOME``), which every seal of the test trusts."""
+    from prov_common.bundle.staged import signed_event
+    from prov_common.canonical_json import canonical_bytes
+    from prov_common.signing import default_signing_key
+
+    return signed_event(data if isinstance(data, bytes) else canonical_bytes(data), key or default_signing_key())

@@ -14,6 +14,7 @@ from prov_common.canonical_json import canonical_bytes
 from prov_common.cli import main
 from prov_common.config import Settings
 
+from bundle_support import signed_staged
 from test_audit_support import T0, Pipeline, dataset, digest, run_events, seal
 
 
@@ -189,7 +190,7 @@ def test_a_completed_run_its_writer_could_not_seal_is_named_so_and_sealed_by_the
     events = run_events("prepare_late", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/late.parquet", digest("late"))])
     run_id = events[0]["run"]["runId"]
     for event in events:
-        pipe.store.put(staged_event_key(event), canonical_bytes(event))
+        pipe.store.put(staged_event_key(event), signed_staged(event))
     (finding,) = _audit(pipe, tmp_path, stale_after=timedelta(hours=1)).check(CHECK_UNFINISHED).errors
     assert f"run {run_id} staged its COMPLETE event at" in finding.what and "was never sealed" in finding.what, finding.what
     assert "tdprov store seal RUN_ID" in finding.fix
@@ -208,7 +209,7 @@ def test_a_completed_run_its_writer_could_not_seal_is_named_so_and_sealed_by_the
     # a run with only its START staged, a moment ago, may still be running: sealed now, its COMPLETE would be in no bundle
     running = run_events("still_running", [dataset(pipe.raw_name, pipe.raw)], [], end_type=None)
     running[0]["eventTime"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
-    pipe.store.put(staged_event_key(running[0]), canonical_bytes(running[0]))
+    pipe.store.put(staged_event_key(running[0]), signed_staged(running[0]))
     running_id = running[0]["run"]["runId"]
     assert main(["store", "seal", running_id, "--store", pipe.store.uri]) == 2
     assert f"run {running_id} may still be running" in capsys.readouterr().err

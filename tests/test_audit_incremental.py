@@ -13,7 +13,6 @@ from prov_common.audit.generated import generated_key
 from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_INVENTORY, CHECK_LOG, CHECK_QUALITY, CHECK_UNFINISHED
 from prov_common.audit.state import STATE_PAYLOAD_TYPE, AuditState
 from prov_common.bundle.transport import staged_event_key
-from prov_common.canonical_json import canonical_bytes
 from prov_common.cli import main
 from prov_common.config import Settings
 from prov_common.signing import Envelope, SigningKey, default_signing_key, sign_envelope
@@ -22,6 +21,7 @@ from prov_common.store.local import LocalStore
 from prov_common.tlog.log import checkpoint_key
 from prov_common.tlog.model import CHECKPOINT_PAYLOAD_TYPE, Checkpoint
 
+from bundle_support import signed_staged
 from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events, seal, seal_chain, audit
 
 
@@ -273,7 +273,7 @@ def test_an_auditor_that_stopped_before_its_state_makes_no_run_logged_twice(tmp_
 
 def _stage(store, event: dict) -> str:
     key = staged_event_key(event)
-    store.put(key, canonical_bytes(event))
+    store.put(key, signed_staged(event))
     return key
 
 
@@ -337,7 +337,7 @@ def test_the_staged_events_of_an_unfinished_run_removed_after_an_audit_named_it_
     for job in ("train_secret_model", "prepare_lost"):
         events = run_events(job, [dataset(pipe.raw_name, pipe.raw)], [dataset(f"/m/{job}", digest(job))], start=old,
                             job_type="TRAINING" if job.startswith("train") else None)
-        staged[events[0]["run"]["runId"]] = {k: canonical_bytes(e) for e, k in ((e, _stage(pipe.store, e)) for e in events)}
+        staged[events[0]["run"]["runId"]] = {k: signed_staged(e) for e, k in ((e, _stage(pipe.store, e)) for e in events)}
     kept, lost = staged
     first = _audit(pipe.store)
     assert set(_unfinished(first)) == {kept, lost} and all("was never sealed" in w for w in _unfinished(first).values())

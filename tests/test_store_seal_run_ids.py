@@ -64,14 +64,16 @@ def test_seal_says_which_staged_event_it_refused(tmp_path: Path, capsys: pytest.
     """A staged event cut short was refused into the bundle (refused/, named by the audit) while 'tdprov store seal'
     said only 'written': the person sealing the run was not told it lacks an event. The refusal is said, with where it
     is kept."""
+    from prov_common.bundle.staged import unverified_event
     from prov_common.cli import main
 
     uri = _staged_only(tmp_path)
     store = open_store(uri)
-    (key,) = [k for k in store.list(f"staging/{FIRST}/") if k.endswith(".json") and b'"COMPLETE"' in store.get(k)]
+    (key,) = [k for k in store.list(f"staging/{FIRST}/")
+              if k.endswith(".json") and unverified_event(store.get(k))["eventType"] == "COMPLETE"]
     (Path(uri) / key).write_bytes(store.get(key)[:40])
     assert main(["store", "seal", "--store", uri, FIRST]) == 0
     assert capsys.readouterr().out.startswith(f"written        {FIRST}  index/")
-    assert (f"run {FIRST} is sealed without 1 staged object that was refused (the first: OpenLineage event is not "
-            "valid JSON") in caplog.text and f"'tdprov show {FIRST}' lists them" in caplog.text, caplog.text
+    assert (f"run {FIRST} is sealed without 1 staged object that was refused (the first: staged event {key}: not a DSSE "
+            "envelope (JSONDecodeError") in caplog.text and f"'tdprov show {FIRST}' lists them" in caplog.text, caplog.text
     assert any(k.startswith(f"bundles/{FIRST}/refused/") for k in store.list(f"bundles/{FIRST}/"))

@@ -444,7 +444,8 @@ def test_tag_and_parameter_keys_are_sealed_as_sent_and_secret_named_values_are_n
 def test_unwritable_home_without_a_key_stages_the_run_and_says_how_to_seal_it(tmp_path: Path, monkeypatch, caplog,
                                                                               capsys) -> None:
     """TDPROV_HOME cannot be written and holds no key yet: the error names the key file and the fix; the transport
-    says that the run's events are staged and how to seal them, and ``tdprov store seal`` does once a key is set."""
+    says that the run's events are staged unsigned and how to seal them: ``tdprov store seal`` refuses them (they stay
+    staged), and seals them with ``--accept-unsigned`` once a key is set."""
     from mount_support import read_only
     from prov_common.cli import main
     from prov_common.errors import BadInputError
@@ -465,10 +466,15 @@ def test_unwritable_home_without_a_key_stages_the_run_and_says_how_to_seal_it(tm
         transport.close()
     assert "could not record" not in caplog.text
     assert f"run {run_id} is not sealed" in caplog.text and "staged" in caplog.text
-    assert f"'tdprov store seal {run_id}'" in caplog.text and "TDPROV_SIGNING_KEY" in caplog.text
+    assert f"'tdprov store seal --accept-unsigned {run_id}'" in caplog.text and "TDPROV_SIGNING_KEY" in caplog.text
+    assert caplog.text.count("staged events are not signed") == 1  # once per process
     assert list(list_bundles(open_store(store))) == []
     key, _public = write_keypair(tmp_path / "keys" / "signer.key")
     monkeypatch.setenv("TDPROV_SIGNING_KEY", str(key))
-    assert main(["store", "seal", run_id, "--store", store]) == 0
+    assert main(["store", "seal", run_id, "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert f"every staged event of run {run_id} was refused (2; the first: staged event staging/{run_id}/" in err, err
+    assert "is unsigned" in err and list(open_store(store).list(f"staging/{run_id}/"))
+    assert main(["store", "seal", run_id, "--store", store, "--accept-unsigned"]) == 0
     assert "written" in capsys.readouterr().out
     assert indexed_runs(open_store(store)) == [run_id]

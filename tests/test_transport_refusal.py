@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bundle_support import raw_put, run_events
+from bundle_support import raw_put, run_events, signed_staged
 from prov_common.bundle import read_bundle, verify_bundle
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.config import Settings
@@ -227,10 +227,10 @@ def test_a_damaged_staged_event_does_not_block_the_run(tmp_path: Path) -> None:
     run_id = str(uuid.uuid4())
     start, complete = run_events(run_id)
     bad_start = dict(start, outputs=7)
-    raw_put(str(store), f"staging/{run_id}/20260301T100000000000Z-bad.json", json.dumps(bad_start).encode())
-    raw_put(str(store), f"staging/{run_id}/20260301T100001000000Z-broken.json", b"{not json")
-    raw_put(str(store), f"staging/{run_id}/20260301T100002000000Z-huge.json", json.dumps(start).replace('"runId"', '"x": 1e999, "runId"', 1).encode())
-    raw_put(str(store), f"staging/{run_id}/20260301T100003000000Z-late.json", json.dumps(dict(start, eventTime="9999-12-31T23:59:59-01:00")).encode())
+    raw_put(str(store), f"staging/{run_id}/20260301T100000000000Z-bad.json", signed_staged(json.dumps(bad_start).encode()))
+    raw_put(str(store), f"staging/{run_id}/20260301T100001000000Z-broken.json", signed_staged(b"{not json"))
+    raw_put(str(store), f"staging/{run_id}/20260301T100002000000Z-huge.json", signed_staged(json.dumps(start).replace('"runId"', '"x": 1e999, "runId"', 1).encode()))
+    raw_put(str(store), f"staging/{run_id}/20260301T100003000000Z-late.json", signed_staged(json.dumps(dict(start, eventTime="9999-12-31T23:59:59-01:00")).encode()))
     transport = _transport(store)
     transport.emit(complete)
     transport.close()
@@ -250,7 +250,7 @@ def test_a_staged_event_whose_standard_facet_breaks_its_schema_is_refused_at_sea
     run_id = str(uuid.uuid4())
     start, complete = run_events(run_id)
     raw_put(str(store), f"staging/{run_id}/20260301T100000000000Z-old.json",
-            json.dumps(_malformed("parent run id not a UUID", start)).encode())
+            signed_staged(json.dumps(_malformed("parent run id not a UUID", start)).encode()))
     transport = _transport(store)
     transport.emit(complete)
     transport.close()
@@ -271,7 +271,7 @@ def test_a_staged_object_too_large_or_no_object_is_refused_alone(tmp_path: Path)
     store = tmp_path / "store"
     run_id = str(uuid.uuid4())
     start, complete = run_events(run_id)
-    raw_put(str(store), f"staging/{run_id}/20260301T100000000000Z-start.json", json.dumps(start).encode())
+    raw_put(str(store), f"staging/{run_id}/20260301T100000000000Z-start.json", signed_staged(start))
     start["run"]["facets"]["padding"] = {"_producer": "https://example.com/p", "_schemaURL": "https://example.com/s#/$defs/P",
                                          "text": "x" * layout.SMALL_OBJECT_LIMIT}
     raw_put(str(store), f"staging/{run_id}/20260301T100001000000Z-huge.json", json.dumps(start).encode())

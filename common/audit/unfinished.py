@@ -12,7 +12,7 @@ from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.refusal import run_id_or_none
 from prov_common.bundle.storage import load_index_entry, sealed_manifest
 from prov_common.bundle.verify import verify_and_derive
-from prov_common.canonical_json import loads
+from prov_common.bundle.staged import unverified_event
 from prov_common.errors import BadInputError, TdprovError
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
@@ -294,7 +294,7 @@ def _unindexed(run_id: str, severity: str) -> Finding:
 def terminal_state(store: Store, key: str) -> str | None:
     """The terminal state (COMPLETE, FAIL, ABORT) of the staged event at ``key``, if it is one."""
     try:
-        state = loads(store.get(key)).get("eventType")
+        state = unverified_event(store.get(key, layout.SMALL_OBJECT_LIMIT)).get("eventType")
     except (TdprovError, ValueError, AttributeError):
         return None
     return state if state in TERMINAL else None
@@ -328,7 +328,7 @@ def _other_parent(store: Store, run_id: str, key: str) -> tuple[str, str] | None
     the sealed events name the staged one's parent too (a DAG run cleared while its task ran: one run)."""
     manifest = sealed_manifest(store, run_id)
     try:
-        event = loads(store.get(key, layout.SMALL_OBJECT_LIMIT))
+        event = unverified_event(store.get(key, layout.SMALL_OBJECT_LIMIT))
     except (TdprovError, ValueError):
         return None
     parent = parent_of(event) if isinstance(event, dict) else None

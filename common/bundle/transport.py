@@ -33,6 +33,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.build import build_bundle
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_dict, is_terminal, parent_of, run_id_of
 from prov_common.bundle.refusal import refusal, run_id_or_none
+from prov_common.bundle.staged import UnsignedEventError, opened_event, signed_event, unverified_event
 from prov_common.bundle.storage import WriteResult, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, flag, positive_number, unknown_keys
@@ -40,7 +41,7 @@ from prov_common.errors import BadInputError, ObjectConflictError, StoreError, S
 from prov_common.hashing.raw import blake3_digest
 from prov_common.once import Once
 from prov_common.scratch import places, scratch_folder
-from prov_common.signing import SigningKey, signing_key_from_settings
+from prov_common.signing import SigningKey, TrustStore, signing_key_from_settings, trust_from_settings
 from prov_common.store import open_store
 from prov_common.store.base import Store
 from prov_common.store.buffers import Buffer, held_view, is_buffer
@@ -63,6 +64,7 @@ EventPreparer = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 
 UNOPENED_WARNED = Once()  # (where the store is set, its value): a store setting that cannot be opened
+UNSIGNED_WARNED = Once()  # why a process stages events unsigned (the key it cannot read or make)
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,18 @@ def _staged_attachment(store: Store, key: str, size: int, beside: Path | None = 
     return store.get(key)  # nowhere: read into memory, as before
 
 
+def _refused_as_sent(key: str, data: bytes, error: BadInputError, attachments: dict[str, bytes]) -> BadInputError:
+    """Record the staged object ``key`` refused for its signature (``error``) among the bundle's ``attachments``, with
+    the event it holds as sent when it can be read (an unsigned one may be one a tdprov before this staged); ``error``."""
+    try:
+        event = unverified_event(data)
+    except (ValueError, RecursionError):
+        event = None
+    path, record = refusal(event, error, staged_as=key)
+    attachments[path] = record
+    return error
+
+
 def _refused(key: str, error: BadInputError, attachments: dict[str, bytes]) -> BadInputError:
     """Record the staged object ``key`` as refused with ``error`` among the bundle's ``attachments``; ``error``."""
     path, record = refusal(None, error, staged_as=key)
@@ -360,9 +374,12 @@ class ProvenanceTransport(Transport):
             raise BadInputError(f"attachment {name!r} is {type(data).__name__}, not bytes.", fix="pass the file's bytes")
         self._bounded(self._put, key, held_view(data), what=f"attachment {name}")
 
-    def seal(self, run_id: str) -> WriteResult:
-        """Seal ``run_id`` from what is staged (e.g. a run whose terminal event was lost)."""
-        return self._seal(layout.check_run_id(run_id), None)
+    def seal(self, run_id: str, *, accept_unsigned: bool = False) -> WriteResult:
+        """Seal ``run_id`` from what is staged (e.g. a run whose terminal event was lost). ``accept_unsigned``: its
+        unsigned staged events are sealed too, where they are refused otherwise (staged by a writer that had no signing
+        key, or by a tdprov before staged events were signed; but anyone who can write the store may have put them
+        there): for a person who knows who staged them."""
+        return self._seal(layout.check_run_id(run_id), None, accept_unsigned=accept_unsigned)
 
     def close(self, timeout: float = -1) -> bool:
         executor, self._executor = self._executor, None
@@ -426,10 +443,26 @@ class ProvenanceTransport(Transport):
             parse_run_event(clean, facet_schemas=True)
         except BadInputError as exc:
             return self._refuse(raw, exc)
-        spooled = self._put(staged_event_key(clean), canonical_bytes(clean))
+        spooled = self._put(staged_event_key(clean), self._signed(canonical_bytes(clean)))
         if not is_terminal(clean):
             return None
         return self._seal_ended(run_id_of(clean), clean, behind=spooled)
+
+    def _signed(self, event: bytes) -> bytes:
+        """The object staged for the event of canonical JSON ``event``: signed with this process's key (see
+        :mod:`~prov_common.bundle.staged`). Without a key to be had (a signing key that cannot be read, a home folder
+        where none can be made), the event as it is, warned about: it is kept, and a seal refuses it as unsigned
+        (kept in the run's bundle under refused/); strict mode raises."""
+        try:
+            return signed_event(event, self.signer)
+        except BadInputError as exc:
+            if self.settings.strict:
+                raise
+            if UNSIGNED_WARNED.first(exc.what):
+                log.warning("tdprov: staged events are not signed: %s A seal refuses unsigned events (each kept in its "
+                            "run's bundle under refused/). Fix: %s (warned once per process)", exc.what,
+                            exc.fix or "set TDPROV_SIGNING_KEY to a key file from 'tdprov keygen'")
+            return event
 
     def _prepared(self, event: dict[str, Any]) -> dict[str, Any]:
         """``event`` as the configuration defaults' ``prepare_event`` reads it (unchanged without one, or when
@@ -517,16 +550,26 @@ class ProvenanceTransport(Transport):
         return staged, unreadable
 
     @staticmethod
-    def _add_staged_event(run_id: str, key: str, data: bytes, events: list[tuple[str, dict[str, Any]]],
-                          attachments: dict[str, bytes]) -> BadInputError | None:
-        """A staged event joins ``events`` (with its key) if it is valid and of this run; otherwise (damaged) it is
-        recorded as refused instead of blocking the run, and the error is returned. It passed the check of the writer
+    def _add_staged_event(run_id: str, key: str, data: bytes, trust: TrustStore, events: list[tuple[str, dict[str, Any]]],
+                          attachments: dict[str, bytes], *, accept_unsigned: bool = False) -> BadInputError | None:
+        """A staged event joins ``events`` (with its key) if a key of ``trust`` signed it and it is valid and of this run;
+        otherwise (unsigned, signed by a key not trusted, damaged) it is recorded as refused instead of blocking the
+        run, with what it holds when that can be read, and the error is returned; ``accept_unsigned``: an unsigned event
+        is taken as a signed one is (see :meth:`seal`). It passed the check of the writer
         that staged it, so it is read as a sealed bundle's event is (a time without offset, taken before event times
         had to be RFC 3339, is UTC), but for its standard facets, which are checked against their official schemas as
         a new event's are: a writer older than that check staged them unchecked (one that checked them costs a lookup
         per facet here, the answers being remembered by content)."""
         from prov_common.lineage.validate import parse_run_event
 
+        try:
+            data = opened_event(data, trust, key)
+        except UnsignedEventError as error:
+            if not accept_unsigned:
+                return _refused_as_sent(key, data, error, attachments)
+            log.warning("tdprov: sealing the unsigned staged event %s of run %s, as asked", key, run_id)
+        except BadInputError as error:
+            return _refused_as_sent(key, data, error, attachments)
         try:
             event = parse_run_event(data, sealed=True, facet_schemas=True)
             if run_id_of(event) != run_id:
@@ -549,14 +592,31 @@ class ProvenanceTransport(Transport):
             self.signer  # noqa: B018 - loaded (or made) before anything is built
         except BadInputError as exc:
             raise StagedNotSealedError(
-                f"run {run_id} is not sealed: {exc.what} Its events are staged (or spooled, to be staged by 'tdprov flush').",
-                fix=f"{exc.fix or 'set TDPROV_SIGNING_KEY to a key file from tdprov keygen'}; then run "
-                    f"'tdprov store seal {run_id}'") from exc
+                f"run {run_id} is not sealed: {exc.what} Its events are staged unsigned (or spooled, to be staged by "
+                "'tdprov flush'), and a seal refuses unsigned events.",
+                fix=f"{exc.fix or 'set TDPROV_SIGNING_KEY to a key file from tdprov keygen'}; then run 'tdprov store seal "
+                    f"--accept-unsigned {run_id}' once you know that this process alone staged its events") from exc
         return self._seal(run_id, terminal, behind=behind)
 
-    def _seal(self, run_id: str, terminal: Mapping[str, Any] | None, *, behind: bool = False) -> WriteResult:
+    def staging_trust(self, run_id: str) -> TrustStore:
+        """The keys whose staged events this process seals: its own and the trusted keys of its settings
+        (``TDPROV_TRUSTED_KEYS``, else its home's ``trusted_keys/``; retired keys count for nothing staged), read afresh
+        for each seal. A trust setting that cannot be read stops the seal (its events stay staged) rather than refuse
+        the events of every other writer."""
+        try:
+            trust = trust_from_settings(self.settings)
+        except BadInputError as exc:
+            raise StagedNotSealedError(f"run {run_id} is not sealed: the keys it trusts cannot be read: {exc.what} Its "
+                                       "events stay staged.", fix=f"{exc.fix or 'correct TDPROV_TRUSTED_KEYS'}; then run "
+                                       f"'tdprov store seal {run_id}'") from exc
+        trust.add(self.signer.public)
+        return trust
+
+    def _seal(self, run_id: str, terminal: Mapping[str, Any] | None, *, behind: bool = False,
+              accept_unsigned: bool = False) -> WriteResult:
         """Seal run ``run_id``. ``behind``: its terminal event was just spooled (the store cannot take it now), so the
-        run's spooled events wait before it in the spool, to be delivered first, and are not tried again now."""
+        run's spooled events wait before it in the spool, to be delivered first, and are not tried again now.
+        ``accept_unsigned``: see :meth:`seal`."""
         prefix = layout.staging_prefix(run_id)
         if not behind:
             self._deliver_spooled(prefix)
@@ -565,11 +625,13 @@ class ProvenanceTransport(Transport):
         staged, unreadable = self._staged(run_id)
         refused = [_refused(key, BadInputError(f"staged object cannot be read: {exc.what}", fix=exc.fix), attachments)
                    for key, exc in unreadable.items()]
+        trust = self.staging_trust(run_id)
         read: list[tuple[str, dict[str, Any]]] = []
         for key, data in staged.items():  # every key is under the run's staging prefix
             if (path := _attachment_path(key)) is not None:
                 attachments[path] = data
-            elif key.endswith(".json") and (error := self._add_staged_event(run_id, key, data, read, attachments)):
+            elif key.endswith(".json") and (error := self._add_staged_event(run_id, key, data, trust, read, attachments,
+                                                                                accept_unsigned=accept_unsigned)):
                 refused.append(error)
         refused += _of_one_parent(run_id, terminal, read, events, attachments)
         if not events and refused:

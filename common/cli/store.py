@@ -109,7 +109,9 @@ def register(subparsers: Any) -> None:
                                 "the configured key, as its writer would have: for a run the audit names as staged and never "
                                 "sealed (the writer could not read its signing key or reach the store and was stopped before "
                                 "it spooled the bundle, or its process died). A run already sealed keeps its bundle. Needs "
-                                "writer credentials and the writer's signing key (TDPROV_SIGNING_KEY). Exit 1 when a run "
+                                "writer credentials and the writer's signing key (TDPROV_SIGNING_KEY). Only staged events "
+                                "signed by that key or a trusted one (TDPROV_TRUSTED_KEYS) are sealed; the others are kept "
+                                "in the bundle under refused/ with the reason. Exit 1 when a run "
                                 "could only be spooled (store unreachable: 'tdprov flush' delivers it).",
                     example="tdprov store seal 0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d22 --store s3://ml-lineage/prod")
     seal.add_argument("run_ids", nargs="+", metavar="RUN_ID",
@@ -117,6 +119,10 @@ def register(subparsers: Any) -> None:
                            "characters")
     seal.add_argument("--force", action="store_true",
                       help="seal a run whose newest staged event is no terminal one and is recent (it may still be running)")
+    seal.add_argument("--accept-unsigned", action="store_true",
+                      help="seal the run's unsigned staged events too (staged by a writer without a signing key, or by a "
+                           "tdprov before staged events were signed), which are refused otherwise: only when you know who "
+                           "staged them, as anyone who can write the store could have")
     add_store_option(seal)
     seal.set_defaults(func=run_seal)
 
@@ -312,7 +318,7 @@ def run_seal(args: argparse.Namespace) -> int:
                 raise BadInputError(f"run {run_id} may still be running: its newest staged event, {newest[1]:%Y-%m-%dT%H:%M:%SZ}, is "
                                     "no terminal one; sealed now, what it records later would be in no bundle.",
                                     fix=f"wait until it ends (or for {RUNNING_FOR}), or pass --force when it is known to be over")
-            result = transport.seal(run_id)
+            result = transport.seal(run_id, accept_unsigned=args.accept_unsigned)
             left += result.status == "spooled"
             print(f"{result.status:<14} {run_id}  {result.index_key or ''}".rstrip())
     finally:

@@ -1,0 +1,155 @@
+"""Staged events are signed by the writer that stages them, and a seal takes only those a key it trusts signed.
+
+Someone who can write the store's ``staging/`` but holds no trusted signing key plants events into a run still open:
+unsigned, signed by a key of their own, or a copy of the writer's signed event with its content changed. Whoever seals
+the run (its own process, or ``tdprov store seal`` for a writer that died) seals the writer's events alone, byte for
+byte as before, keeps each planted one under ``refused/`` with the reason naming the key or "unsigned", and the bundle
+verifies. A retry signed by another key the sealer trusts still adds its events.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from bundle_support import dataset, event, raw_put, run_events, signed_staged
+from prov_common.bundle import read_bundle, verify_bundle
+from prov_common.bundle.events import events_jsonl
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport, staged_event_key
+from prov_common.canonical_json import canonical_bytes
+from prov_common.cli import main
+from prov_common.config import Settings
+from prov_common.signing import SigningKey, default_signing_key, trust_from_settings, write_keypair
+from prov_common.store import open_store
+
+PLANTED = dataset("s3://lake", "planted/backdoor.parquet", "blake3:" + "9" * 64)
+
+
+def _transport(store_uri: str, **options: str) -> ProvenanceTransport:
+    return ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=False, timeout=30, **options))
+
+
+def _plant(store_uri: str, run_id: str) -> dict[str, str]:
+    """Three events planted into the staging of open run ``run_id`` by a holder of the store's credentials alone, each
+    declaring an output the run never wrote; the reason the seal must give for each, by its key."""
+    stranger = SigningKey.generate()
+    unsigned = event(run_id, "RUNNING", "2026-03-01T10:00:01.000Z", outputs=[PLANTED])
+    foreign = event(run_id, "RUNNING", "2026-03-01T10:00:02.000Z", outputs=[PLANTED])
+    altered = event(run_id, "RUNNING", "2026-03-01T10:00:03.000Z", outputs=[PLANTED])
+    # the writer's own signature over one of its events, kept beside other content
+    writer_signed = json.loads(signed_staged(event(run_id, "RUNNING", "2026-03-01T10:00:03.000Z")))
+    writer_signed["payload"] = base64.b64encode(canonical_bytes(altered)).decode()
+    planted = {
+        staged_event_key(unsigned): (canonical_bytes(unsigned), "is unsigned: no writer holding a trusted key staged it."),
+        staged_event_key(foreign): (signed_staged(foreign, stranger),
+                                    f": signed by untrusted key {stranger.key_id}, not among the 1 trusted key."),
+        staged_event_key(altered): (canonical_bytes(writer_signed),
+                                    f": bad signature by {default_signing_key().key_id} (the signed bytes were changed)."),
+    }
+    for key, (data, _) in planted.items():
+        raw_put(store_uri, key, data)
+    return {key: reason for key, (_, reason) in planted.items()}
+
+
+def _sealed_alone(store_uri: str, run_id: str, writer_events: list[dict], planted: dict[str, str]) -> None:
+    """The bundle of ``run_id`` holds exactly the writer's events, each planted one is refused with its reason (the
+    event kept as sent), nothing planted reached its record, and it verifies."""
+    store = open_store(store_uri)
+    bundle = read_bundle(store, run_id)
+    assert bundle.files["events.jsonl"] == events_jsonl(writer_events)
+    refused = {r["stagedAs"]: r for r in (json.loads(d) for p, d in bundle.files.items() if p.startswith("refused/"))}
+    assert sorted(refused) == sorted(planted)
+    for key, reason in planted.items():
+        assert refused[key]["reason"] == f"staged event {key}{'' if reason.startswith(':') else ' '}{reason}"
+        assert refused[key]["event"]["outputs"] == [PLANTED] and refused[key]["fix"]
+    assert b"planted/backdoor" not in bundle.files["prov.json"] + bundle.manifest_bytes
+    report = verify_bundle(store, run_id, trust_from_settings(Settings.from_env()))
+    assert report.ok, report.findings
+
+
+def test_events_planted_in_an_open_run_are_refused_by_its_own_seal(store_uri: str, caplog: pytest.LogCaptureFixture) -> None:
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    transport = _transport(store_uri)
+    transport.emit(start)
+    planted = _plant(store_uri, run_id)
+    transport.emit(complete)
+    transport.close()
+    _sealed_alone(store_uri, run_id, [start, complete], planted)
+    assert f"run {run_id} is sealed without 3 staged objects that were refused" in caplog.text
+
+
+def test_events_planted_in_a_run_its_writer_left_are_refused_by_store_seal(store_uri: str, capsys: pytest.CaptureFixture) -> None:
+    """The writer died after its START: ``tdprov store seal --force``, in another process with the same key, seals
+    the START alone."""
+    start, _ = run_events()
+    run_id = start["run"]["runId"]
+    transport = _transport(store_uri)
+    transport.emit(start)
+    transport.close()
+    planted = _plant(store_uri, run_id)
+    assert main(["store", "seal", "--force", "--store", store_uri, run_id]) == 0
+    assert capsys.readouterr().out.startswith(f"written        {run_id}  index/")
+    _sealed_alone(store_uri, run_id, [start], planted)
+
+
+def test_a_retry_signed_by_a_trusted_key_seals_with_the_first_attempt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attempt one, on another machine with its own key, staged the START and died; the retry, signing with its key
+    and trusting the first machine's (TDPROV_TRUSTED_KEYS), seals both attempts' events. A sealer that does not trust
+    the first key, or holds it retired (TDPROV_RETIRED_KEYS: lost, so what it signs now is a thief's), refuses its
+    event, naming that key."""
+    first_key, first_pub = write_keypair(tmp_path / "keys" / "first.key")
+    retry_key, retry_pub = write_keypair(tmp_path / "keys" / "retry.key")
+    first_id = SigningKey.from_pem(first_key.read_bytes()).key_id
+    cases = {"trusted": ([first_pub, retry_pub], ""),
+             "untrusted": ([retry_pub], f"signed by untrusted key {first_id}, not among the 1 trusted key"),
+             "retired": ([retry_pub], f"signed by retired key {first_id} after its cut-off at log size 1 (the log does "
+                                      "not hold it)")}
+    for case, (trusted, reason) in cases.items():
+        store_uri = str(tmp_path / f"store-{case}")
+        start, complete = run_events()
+        first = _transport(store_uri, signing_key=str(first_key))
+        first.emit(start)
+        first.close()
+        monkeypatch.setenv("TDPROV_TRUSTED_KEYS", os.pathsep.join(map(str, trusted)))
+        if case == "retired":
+            monkeypatch.setenv("TDPROV_RETIRED_KEYS", f"{first_pub}@1")
+        retry = _transport(store_uri, signing_key=str(retry_key))
+        retry.emit(complete)
+        retry.close()
+        monkeypatch.delenv("TDPROV_RETIRED_KEYS", raising=False)
+        bundle = read_bundle(open_store(store_uri), start["run"]["runId"])
+        monkeypatch.setenv("TDPROV_TRUSTED_KEYS", f"{first_pub}{os.pathsep}{retry_pub}")
+        assert verify_bundle(open_store(store_uri), bundle.run_id, trust_from_settings(Settings.from_env())).ok
+        refused = [json.loads(d) for p, d in bundle.files.items() if p.startswith("refused/")]
+        if not reason:
+            assert bundle.files["events.jsonl"] == events_jsonl([start, complete]) and refused == []
+            continue
+        assert bundle.files["events.jsonl"] == events_jsonl([complete]), case
+        [record] = refused
+        assert record["stagedAs"] == staged_event_key(start) and record["event"] == start
+        assert f"{reason}." in record["reason"], record["reason"]
+
+
+def test_trusted_keys_that_cannot_be_read_leave_the_run_staged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """A TDPROV_TRUSTED_KEYS naming no file: the seal cannot know whose staged events to take, so it seals nothing
+    (it would refuse every other writer's events) and says so, naming the setting's path; the events stay staged and
+    'tdprov store seal' seals them once it is corrected."""
+    store_uri = str(tmp_path / "store")
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", str(tmp_path / "missing.pub"))
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    transport = _transport(store_uri)
+    for item in (start, complete):
+        assert transport.emit(item) is None
+    transport.close()
+    assert (f"run {run_id} is not sealed: the keys it trusts cannot be read: trusted key path {tmp_path / 'missing.pub'} "
+            "does not exist.") in caplog.text and f"'tdprov store seal {run_id}'" in caplog.text, caplog.text
+    assert not list(open_store(store_uri).list("bundles/")) and len(list(open_store(store_uri).list(f"staging/{run_id}/"))) == 2
+    monkeypatch.delenv("TDPROV_TRUSTED_KEYS")
+    assert main(["store", "seal", "--store", store_uri, run_id]) == 0
+    assert read_bundle(open_store(store_uri), run_id).files["events.jsonl"] == events_jsonl([start, complete])
