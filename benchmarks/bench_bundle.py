@@ -3,8 +3,9 @@
     python benchmarks/bench_bundle.py [--backend local|s3|both] [--writes 300] [--sizes 1000,10000] [--new 100]
                                       [--workers 2] [--out benchmarks/results/bundle.md]
 
-Writes: runs recorded through ``ProvenanceTransport`` (START + COMPLETE each: stage, gather, build
-PROV, sign, write), one process. Listing: a store holding SIZE older bundles (real bundles, indexed
+Writes: runs recorded through ``ProvenanceTransport`` (START + COMPLETE each: sign and stage each event, gather and
+check the staged events' signatures, build PROV, sign, write), one process; and, apart, what signing a staged event
+and checking its signature at the seal cost per event. Listing: a store holding SIZE older bundles (real bundles, indexed
 on earlier days) gets NEW bundles; then ``list_bundles(since_cursor)`` (what an incremental consumer
 does), ``recent_bundles(limit=NEW)`` and ``tdprov runs`` (a fresh parse, store and 20 rows) are
 timed, and the store calls they make are counted (list calls / keys listed / objects read): the
@@ -33,10 +34,12 @@ import blake3
 from prov_common import PRODUCER
 from prov_common.bundle import build_bundle, list_bundles, recent_bundles
 from prov_common.bundle.layout import index_cursor
+from prov_common.bundle.staged import opened_event, signed_event
 from prov_common.bundle.storage import deliver_bundle
+from prov_common.canonical_json import canonical_bytes
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.cli import main as tdprov
-from prov_common.signing import default_signing_key
+from prov_common.signing import TrustStore, default_signing_key
 from prov_common.store import open_store
 from harness import OUT_HELP, machine, report, s3_stores, start_moto  # noqa: E402
 
@@ -109,9 +112,17 @@ def bench_writes(uri: str, n: int) -> list[str]:
     build_s, _ = _timed(lambda: [build_bundle(_events(str(uuid.uuid4()), i), None, key) for i in range(n)])
     store = open_store(uri)
     write_s, _ = _timed(lambda: [deliver_bundle(store, b) for b in bundles])
+    events = [canonical_bytes(e) for run in runs for e in run]
+    trust = TrustStore.of([key.public])
+    sign_s, staged = _timed(lambda: [signed_event(e, key) for e in events])
+    open_s, _ = _timed(lambda: [opened_event(data, trust, "staging/run/event.json") for data in staged])
+    per_event = f"{(sign_s + open_s) / len(events) * 1e6:.0f} µs an event"
     return [f"| runs recorded through the transport (2 events each) | {n} | {seconds:.2f} | {n / seconds:.0f} |",
             f"| bundles built in memory (PROV, manifest, signature) | {n} | {build_s:.2f} | {n / build_s:.0f} |",
-            f"| prebuilt bundles written (6 objects each) | {n} | {write_s:.2f} | {n / write_s:.0f} |"]
+            f"| prebuilt bundles written (6 objects each) | {n} | {write_s:.2f} | {n / write_s:.0f} |",
+            f"| staged events signed (writer) | {len(events)} | {sign_s:.2f} | {len(events) / sign_s:.0f} |",
+            f"| staged events' signatures checked (seal; with signing: {per_event}) | {len(events)} | {open_s:.2f} "
+            f"| {len(events) / open_s:.0f} |"]
 
 
 def bench_listing(uri: str, size: int, new: int, workers: int) -> str:
