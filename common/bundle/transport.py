@@ -539,8 +539,8 @@ class ProvenanceTransport(Transport):
         except StoreError as exc:
             if self.settings.strict or isinstance(exc, ObjectConflictError):
                 raise
-            if not any(_attachment_path(key) is None and loads(bytes(data)).get("eventType") == "START"
-                       for key, data in staged.items()):
+            if not any(_attachment_path(key) is None and unverified_event(bytes(data)).get("eventType") == "START"
+                       for key, data in staged.items()):  # what this process staged: its own envelopes
                 raise StagedNotSealedError(
                     f"run {run_id} is not sealed: its staged events cannot be read ({exc.what}), and this process did not "
                     "stage its START, so a record of what it staged alone would leave out what the run staged elsewhere. "
