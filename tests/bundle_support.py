@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 
+from prov_common import PRODUCER as TDPROV_PRODUCER
 from prov_common.store.s3 import parse_s3_uri
 
 PRODUCER = "https://github.com/tdprov/tdprov/tests"
@@ -16,8 +17,9 @@ SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent
 
 
 def version_facet(digest: str) -> dict[str, Any]:
+    """The ``version`` facet tdprov writes of a dataset it hashed (its own producer: a content digest it vouches for)."""
     return {
-        "_producer": PRODUCER,
+        "_producer": TDPROV_PRODUCER,
         "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet",
         "datasetVersion": digest,
     }

@@ -56,7 +56,7 @@ def _other_prov(events: list[dict]) -> bytes:
 
 def test_new_bundles_record_the_current_mapping(tmp_path: Path) -> None:
     bundle = build_bundle(run_events(), None, KEY)
-    assert json.loads(bundle.manifest_bytes)["provMapping"] == PROV_MAPPING == "tdprov-prov/8"
+    assert json.loads(bundle.manifest_bytes)["provMapping"] == PROV_MAPPING == "tdprov-prov/9"
     report = verify_bundle(_stored(tmp_path, bundle), bundle.run_id, TRUST)
     assert report.ok and report.notes == []
 

@@ -222,7 +222,7 @@ def _sealed_with_digest_sets(events: list[dict[str, Any]], key: SigningKey, dige
 
 
 def test_a_version_in_toto_would_refuse_as_a_digest_is_named_as_a_version(tmp_path: Path) -> None:
-    """Another producer's datasetVersion "sha256:<16 bytes>" or "v:0x1f" is a version, not a digest: in-toto's
+    """A datasetVersion "sha256:<16 bytes>" or "v:0x1f" is a version, not a digest: in-toto's
     validator refuses a statement whose sha256 is not 32 bytes of hex, so the statement names such a version in its
     annotations, and the manifest records digest sets 3 (a bundle whose DigestSets version 2 gives alike records 2).
     Bundles sealed under digest sets 2, which took both for digests, still verify."""

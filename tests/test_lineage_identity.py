@@ -1402,6 +1402,70 @@ def test_one_version_name_in_two_datasets_is_no_same_content(tmp_path: Path, cap
     assert "'3' is a version of 2 datasets (a version name their producer gave, not their content)" in err, err
 
 
+SPARK = "https://github.com/OpenLineage/OpenLineage/tree/1.9.0/integration/spark"
+
+
+def _theirs(name: str, version: str, *, content_hash: bool = False) -> dict:
+    """A dataset at ``version`` as another producer sends it: its own ``version`` facet, and (``content_hash``) the
+    ``tdprov_contentHash`` facet tdprov adds to a dataset it hashed in flight."""
+    found = dataset(name, version, namespace="hive://metastore:9083")
+    found["facets"]["version"]["_producer"] = SPARK
+    if content_hash:
+        found["facets"]["tdprov_contentHash"] = {"_producer": SPARK, "_schemaURL": "https://example.invalid/ContentHash.json",
+                                                 "digest": version, "kind": "file"}
+    return found
+
+
+def _spark(events: list[dict]) -> list[dict]:
+    return [{**e, "producer": SPARK} for e in events]
+
+
+def test_another_producers_digest_shaped_version_is_an_opaque_version_id_in_every_reader(tmp_path: Path,
+                                                                                          capsys: pytest.CaptureFixture) -> None:
+    """Another producer's version ``sha256:<64 hex>`` with no tdprov facet is a claim tdprov never checked: two tables
+    at it were 'same content as' each other (lineage, --checks), alternateOf in the run's PROV and the export, a
+    'sha256' subject of the signed in-toto statement (a digest of bytes to any verifier), and 'content digest' in the
+    Croissant citation. It is an opaque version id there, as a Delta table's '3'; the same text that tdprov's
+    ``tdprov_contentHash`` facet vouches for still names content."""
+    from intoto_support import verified_statement
+    from prov_common.bundle import read_bundle
+    from prov_common.signing import default_signing_key
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    claim, vouched = "sha256:" + "ab" * 32, "sha256:" + "cd" * 32
+    wrote_a = seal(store, _spark(run_events("write_a", [], [_theirs("a", claim), _theirs("b", claim), _theirs("c", vouched, content_hash=True)])))
+    seal(store, _spark(run_events("write_d", [], [_theirs("d", vouched, content_hash=True)], start=T0 + timedelta(minutes=10))))
+    seal(store, run_events("train", [_theirs("a", claim), _theirs("c", vouched, content_hash=True)], [dataset("/m.pkl", MODEL)],
+                           start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    for extra in ([], ["--checks"]):
+        assert main(["lineage", "/m.pkl", "--store", uri, *extra]) == 0
+        out = capsys.readouterr().out
+        assert f"hive://metastore:9083/a  {claim}\n" in out and f"hive://metastore:9083/c  {vouched}  (same content as hive://metastore:9083/d)" in out, out
+    assert main(["record", claim, "--store", uri]) == 2
+    assert f"'{claim}' is a version of 2 datasets (a version name their producer gave, not their content)" in capsys.readouterr().err
+    assert main(["record", vouched, "--store", uri]) == 2
+    assert f"'{vouched}' is held by 2 datasets (equal bytes in each" in capsys.readouterr().err
+
+    assert main(["export", "-f", "ttl", "-o", str(tmp_path / "all.ttl"), "--store", uri]) == 0
+    graph = rdflib.Graph().parse(tmp_path / "all.ttl", format="turtle")
+    alternates = {(str(a), str(b)) for a, b in graph.query(PROV_O + """SELECT ?an ?bn WHERE {
+        ?a prov:alternateOf ?b . ?a tdprov:name ?an . ?b tdprov:name ?bn }""")}
+    assert alternates == {("c", "d"), ("d", "c")}, alternates
+    opaque = {str(n) for (n,) in graph.query(PROV_O + "SELECT DISTINCT ?n WHERE { ?v tdprov:opaqueVersion true ; tdprov:name ?n }")}
+    assert opaque == {"a", "b"}, opaque
+    own = read_bundle(store, wrote_a)  # the run's own PROV states no alternateOf of the claim either
+    assert b"alternateOf" not in bytes(own.files["prov.json"]) and own.manifest.digest_sets == "tdprov-digests/6"
+    statement = verified_statement(own.statement_bytes, default_signing_key().public.to_pem())
+    subjects = {s["name"]: s["digest"] for s in statement["subject"]}
+    assert subjects == {"hive://metastore:9083/c": {"sha256": "cd" * 32}}, subjects
+    (output_a,) = (o for o in statement["predicate"]["outputs"] if o["name"] == "hive://metastore:9083/a")
+    assert "digest" not in output_a and output_a["annotations"]["version"] == claim, output_a
+
+    record = _record(uri, "hive://metastore:9083/a", "croissant", capsys)
+    assert f"note = {{version {claim}}}" in record["citeAs"], record["citeAs"]
+
+
 def test_contains_verifies_no_reader_of_another_dataset_at_one_version_name(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """contains verifies the runs its answer lists, those of the datasets with the same content among them: another
     producer's version '3' of a second table is no same content, so a damaged bundle of a run that read that table

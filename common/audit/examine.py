@@ -102,7 +102,8 @@ def _use(state: RunState, ds: DatasetState, tests: RunTests) -> DatasetUse:
                    if m.status in ("pass", "fail", "error"))  # a skipped check, or one of no known outcome, says nothing
     return DatasetUse(ds.namespace, ds.name, ds.version, _quality(ds), ds.count("rows"),
                       symlinked_location(ds.namespace, ds.name, ds.facet("symlinks")), _aliases(ds.facet("symlinks")),
-                      ds.count("shardCount"), RecordedSnapshot.parse(ds.facet("tdprov_contentHash").get("snapshot")), checks)
+                      ds.count("shardCount"), RecordedSnapshot.parse(ds.facet("tdprov_contentHash").get("snapshot")), checks,
+                      opaque=ds.opaque_version)
 
 
 def _get(store: Store, key: str, limit: int | None = layout.SMALL_OBJECT_LIMIT) -> bytes | None:
@@ -181,8 +182,8 @@ def record_from_summary(summary: BundleSummary, manifest_digest: str) -> RunReco
         run_id=summary.run_id, job_namespace=summary.job_namespace, job_name=summary.job_name, state=summary.state,
         started_at=summary.started_at, ended_at=summary.ended_at, sealed_at=summary.sealed_at, index_key=summary.cursor or "",
         manifest_digest=manifest_digest, key_id=summary.key_id,
-        inputs=[DatasetUse(d.namespace, d.name, d.version) for d in summary.inputs],
-        outputs=[DatasetUse(d.namespace, d.name, d.version) for d in summary.outputs],
+        inputs=[DatasetUse(d.namespace, d.name, d.version, opaque=d.opaque) for d in summary.inputs],
+        outputs=[DatasetUse(d.namespace, d.name, d.version, opaque=d.opaque) for d in summary.outputs],
     )
 
 

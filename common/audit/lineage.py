@@ -41,7 +41,6 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     version_key,
     written_as_pair,
 )
-from prov_common.w3cprov.ids import names_content
 from prov_common.w3cprov.version_ref import SHOWN_VERSIONS, no_version_at, pasted, quoted_list, split_version
 
 
@@ -224,13 +223,13 @@ class LineageIndex:
     def same_content(self, d: DatasetUse) -> list[DatasetUse]:
         """The other datasets that a run wrote or read at ``d``'s digest (equal bytes: a fact, never lineage), each
         once, by its label; none that holds no bytes (a refused write), and none for ``d`` if it holds none or its
-        version is no content digest (:func:`~prov_common.w3cprov.ids.names_content`)."""
+        version is no content digest (:attr:`~prov_common.audit.model.DatasetUse.names_content`)."""
         digest = normal_version(d.version)
-        if not names_content(d.version) or not self.holds_content(version_of(d)):
+        if not d.names_content or not self.holds_content(version_of(d)):
             return []
         found = {(key[0], key[1]): use for table in (self.generated, self.used_by) for key, uses in table.items()
                  if key[2] == digest and (key[0], key[1]) != (d.namespace, d.name) and self.holds_content(key)
-                 for _, use in uses[:1]}
+                 for _, use in uses[:1] if use.names_content}
         return sorted(found.values(), key=lambda use: use.label)
 
     def with_digest(self, digest: str) -> tuple[list[RunRecord], list[RunRecord]]:
@@ -388,7 +387,7 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
     lineage = f"'tdprov lineage {ref}' shows each of them"
     if digest:
         what = (f"'{ref}' is held by {len(datasets)} datasets (equal bytes in each, which is no lineage between them)"
-                if all(names_content(d.version) for d in datasets) else  # ref may be a digest's first hex digits
+                if all(d.names_content for d in datasets) else  # ref may be a digest's first hex digits
                 f"'{ref}' is a version of {len(datasets)} datasets (a version name their producer gave, not their content)")
         fix = f"name one dataset's version as DATASET@DIGEST; paste one of {pastes} ({lineage})"
     else:

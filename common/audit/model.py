@@ -12,6 +12,7 @@ from prov_common.store.snapshots import KeptSnapshot
 from prov_common.text import counted
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.identity import VersionKey, dataset_label, distinct_labels, version_key
+from prov_common.w3cprov.ids import names_content
 
 # checks, in report order
 CHECK_SIGNATURES = "signatures"
@@ -184,6 +185,13 @@ class DatasetUse:
     snapshot: RecordedSnapshot | None = None  # the copy of the version its writer recorded keeping in the store
     checks: tuple[CheckOutcome, ...] = ()  # its other checks (a Dagster asset check): :func:`~prov_common.w3cprov.quality.other_checks`
     shown: str | None = field(default=None, compare=False)  # its label named apart from another alike: :func:`name_apart`
+    opaque: bool = field(default=False, compare=False)  # a version written as a digest that names no content
+
+    @property
+    def names_content(self) -> bool:
+        """Whether its version is a content digest (:func:`~prov_common.w3cprov.ids.names_content`), not an opaque
+        version id (another producer's ``sha256:<hex>`` that tdprov never checked)."""
+        return names_content(self.version) and not self.opaque
 
     @property
     def uri(self) -> str:

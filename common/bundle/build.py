@@ -12,7 +12,9 @@ from prov_common.bundle.events import events_jsonl, fold_one_run, order_events, 
 from prov_common.bundle.model import PREDICATE_TYPE, TASK_INSTANCE_KEYS, Bundle, DatasetRef, FileEntry, Manifest
 from prov_common.bundle.naming import DATASET_NAMING, dataset_annotations, dataset_name
 from prov_common.bundle.refusal import combined, is_refusal
-from prov_common.bundle.subjects import DIGEST_SETS, DIGESTS_V1, DIGESTS_V2, KNOWN, check_version, digest_set, version_digests
+from prov_common.bundle.subjects import (
+    DIGEST_SETS, DIGESTS_V1, DIGESTS_V2, KNOWN, check_version, digest_set, opaque_version, version_digests,
+)
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.w3cprov.mapping import PROV_MAPPING
@@ -25,7 +27,8 @@ from prov_common.w3cprov.identity import iso_z
 def _refs(datasets: list[DatasetState], digest_sets: str) -> tuple[DatasetRef, ...]:
     if digest_sets == DIGESTS_V1:
         return tuple(DatasetRef(d.namespace, d.name, d.version) for d in datasets)
-    return tuple(DatasetRef(d.namespace, d.name, d.version, digest_set(d, digest_sets)) for d in datasets)
+    return tuple(DatasetRef(d.namespace, d.name, d.version, digest_set(d, digest_sets), opaque_version(d, digest_sets))
+                 for d in datasets)
 
 
 def _parent_run_id(state: RunState) -> str | None:
@@ -144,8 +147,8 @@ def derive_bundle(
 
     ``hashed``: the manifest's file entries when the caller already holds them, so no file is hashed
     again (verification passes the stored ones, each checked against its bytes); None hashes the files.
-    ``digest_sets``: the DigestSet version to record (verification passes the stored manifest's; None: 1); version 3
-    or 4 is recorded as the oldest version from 2 on that gives the run's datasets the same DigestSets.
+    ``digest_sets``: the DigestSet version to record (verification passes the stored manifest's; None: 1); the oldest
+    version from 2 on that gives the run's datasets the same DigestSets (and opaque versions) is recorded.
     ``prov_mapping``: the PROV mapping version to derive ``prov.json`` by (verification passes the stored
     manifest's when this version derives it, :data:`~prov_common.w3cprov.mapping.DERIVABLE_MAPPINGS`).
     ``local_names``: fold local file names as tdprov names them (False re-derives a bundle sealed before that).

@@ -36,6 +36,14 @@ class DatasetRef:
     name: str
     version: str | None = None
     digests: Mapping[str, str] | None = field(default=None, hash=False)
+    opaque: bool = False  # a version written as a content digest that tdprov does not vouch for (digest sets 6 on)
+
+    @property
+    def names_content(self) -> bool:
+        """Whether the version is a content digest: written as one and not recorded as an opaque version id."""
+        from prov_common.w3cprov.ids import names_content
+
+        return names_content(self.version) and not self.opaque
 
     @property
     def uri(self) -> str:
@@ -56,6 +64,8 @@ class DatasetRef:
         out: dict[str, Any] = {"namespace": self.namespace, "name": self.name, "version": self.version}
         if self.digests is not None:
             out["digest"] = dict(self.digests)
+        if self.opaque:
+            out["opaqueVersion"] = True
         return out
 
     @classmethod
@@ -63,7 +73,7 @@ class DatasetRef:
         digests = raw.get("digest")
         if digests is not None and not (isinstance(digests, dict) and all(isinstance(v, str) for v in digests.values())):
             raise TypeError(f"digest of dataset {raw.get('name')!r} is not a map of algorithm to hex")
-        return cls(str(raw["namespace"]), str(raw["name"]), _text_or_none(raw, "version"), digests)
+        return cls(str(raw["namespace"]), str(raw["name"]), _text_or_none(raw, "version"), digests, raw.get("opaqueVersion") is True)
 
 
 def _text_or_none(raw: Mapping[str, Any], key: str) -> str | None:

@@ -1,6 +1,11 @@
 """in-toto DigestSets of dataset versions, by digest-set version (no I/O; docs/bundles.md, "Subjects").
 
-Version 5 (current) is version 4 but for a version named by one of in-toto's algorithms spelled in mixed case
+Version 6 (current) is version 5 but for a version written as a digest that tdprov does not vouch for (another
+producer's ``sha256:<hex>`` with no ``tdprov_contentHash`` facet:
+:attr:`~prov_common.w3cprov.events.DatasetState.names_content`), which it leaves out of the DigestSet (named in the
+annotations, as any version that is no digest) and records as an opaque version id (``opaqueVersion``); versions 2 to
+5 took it for a digest of the bytes.
+Version 5 is version 4 but for a version named by one of in-toto's algorithms spelled in mixed case
 (``gitCommit:<hex>``, ``gitTree``, ``gitBlob``, ``dirHash``), whose DigestSet key keeps in-toto's spelling (versions
 2 to 4 gave it in lower case, ``gitcommit``, a key no verifier reads as a commit), and which it leaves out when that
 spelling has a size in-toto's validator holds it to and the version is of another (``gitCommit`` 20 bytes,
@@ -32,8 +37,9 @@ DIGESTS_V2 = "tdprov-digests/2"
 DIGESTS_V3 = "tdprov-digests/3"
 DIGESTS_V4 = "tdprov-digests/4"
 DIGESTS_V5 = "tdprov-digests/5"
-DIGEST_SETS = DIGESTS_V5  # the newest: new bundles record the oldest version that gives their DigestSets alike
-KNOWN = (DIGESTS_V1, DIGESTS_V2, DIGESTS_V3, DIGESTS_V4, DIGESTS_V5)
+DIGESTS_V6 = "tdprov-digests/6"
+DIGEST_SETS = DIGESTS_V6  # the newest: new bundles record the oldest version that gives their DigestSets alike
+KNOWN = (DIGESTS_V1, DIGESTS_V2, DIGESTS_V3, DIGESTS_V4, DIGESTS_V5, DIGESTS_V6)
 TABLE_PREFIX = "tdprovTable-"  # DigestSet key of a canonical table digest: tdprovTable-<algorithm>
 SHARDS_PREFIX = "tdprovShards-"  # DigestSet key of a sharded version's shard-tree digest
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -84,7 +90,7 @@ def _sized(algo: str, value: str) -> bool:
 
 
 def digest_set(dataset: DatasetState, digest_sets: str = DIGEST_SETS) -> dict[str, str] | None:
-    """The DigestSet (version 2 to 5) of a dataset version from its events' facets; None when it has no digest.
+    """The DigestSet (version 2 to 6) of a dataset version from its events' facets; None when it has no digest.
     Version 2 took any ``algo:<int(hex, 16) reads it>`` version for a digest; versions 2 and 3 took one whose facet
     names no kind for a digest of bytes; versions 2 to 4 gave in-toto's mixed-case algorithms in lower case."""
     version = dataset.version
@@ -92,6 +98,8 @@ def digest_set(dataset: DatasetState, digest_sets: str = DIGEST_SETS) -> dict[st
     out: dict[str, str] = {}
     since = KNOWN.index(digest_sets)
     of_version = digest_map(version or "") if digest_sets == DIGESTS_V2 else version_digest(version)
+    if opaque_version(dataset, digest_sets):
+        of_version = None
     if of_version is not None and since >= KNOWN.index(DIGESTS_V5):
         of_version = _in_toto_spelled(of_version)
     unknown_kind = version is not None and content.get("digest") == version and content.get("kind") not in CONTENT_KINDS
@@ -105,6 +113,12 @@ def digest_set(dataset: DatasetState, digest_sets: str = DIGEST_SETS) -> dict[st
     if isinstance(sha256, str) and _SHA256_HEX.fullmatch(sha256):
         out["sha256"] = sha256
     return out or None
+
+
+def opaque_version(dataset: DatasetState, digest_sets: str = DIGEST_SETS) -> bool:
+    """Whether digest sets ``digest_sets`` record the version of ``dataset`` as an opaque version id (version 6 on: one
+    written as a digest that tdprov does not vouch for, :attr:`~prov_common.w3cprov.events.DatasetState.opaque_version`)."""
+    return KNOWN.index(digest_sets) >= KNOWN.index(DIGESTS_V6) and dataset.opaque_version
 
 
 def version_digests(version: str | None, digests: dict[str, str] | None, digest_sets: str | None) -> dict[str, Any] | None:

@@ -149,7 +149,7 @@ def _cite_as(facts: RecordFacts, url: str | None) -> str | None:
         return None
     parts = [f"title = {{{latex_text(facts.dataset.label)}}}", f"author = {{{{{latex_text(facts.issuer)}}}}}" if facts.issuer else None,
              f"year = {{{facts.issued[:4]}}}", f"version = {{{latex_text(facts.semver)}}}" if facts.semver else None,
-             f"howpublished = {{{_url(url)}}}" if url else None, f"note = {{content digest {latex_text(facts.version)}}}"]
+             f"howpublished = {{{_url(url)}}}" if url else None, f"note = {{{'content digest' if facts.dataset.names_content else 'version'} {latex_text(facts.version)}}}"]
     return f"@misc{{{cite_key(facts)}, " + ", ".join(p for p in parts if p) + "}"
 
 

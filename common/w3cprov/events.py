@@ -19,10 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from prov_common import PRODUCER
 from prov_common.errors import BadInputError
 from prov_common.file_uri import local_dataset
+from prov_common.lineage.facet_names import CONTENT_HASH
 from prov_common.lineage.validate import TIME_FIX, parse_run_event, to_utc
 from prov_common.w3cprov.identity import normal_version
+from prov_common.w3cprov.ids import names_content
 from prov_common.times import why_not_rfc3339
 from prov_common.text import counted
 
@@ -56,6 +59,25 @@ class DatasetState:
             if isinstance(value, int) and not isinstance(value, bool):
                 return str(value)
         return None
+
+    @property
+    def names_content(self) -> bool:
+        """Whether the version is a content digest tdprov vouches for: written as one (``algo:hex``) and given by
+        tdprov's own ``tdprov_contentHash`` facet, or by a ``version`` facet tdprov produced. Another producer's
+        ``sha256:<hex>`` with neither is a claim tdprov never checked: an opaque version id, as a Delta table's ``3``."""
+        version = self.version
+        if not names_content(version):
+            return False
+        digest = self.facet(CONTENT_HASH).get("digest")
+        if isinstance(digest, str) and normal_version(digest.strip()) == normal_version(version):
+            return True
+        return self.facet("version").get("_producer") == PRODUCER
+
+    @property
+    def opaque_version(self) -> bool:
+        """Whether the version is written as a content digest but names no content (:attr:`names_content`): an
+        opaque version id."""
+        return names_content(self.version) and not self.names_content
 
     def count(self, field_name: str) -> int | None:
         """A count of the ``tdprov_contentHash`` facet (``rows``, ``shardCount``), see :func:`whole_count`."""

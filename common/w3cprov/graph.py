@@ -72,6 +72,7 @@ class Node:
     broken: str | None = None  # a read that nothing recorded explains (the audit's broken link): why
     dataset_id: str | None = None
     version_id: str | None = None
+    opaque: bool = False  # a version written as a content digest that names no content (``tdprov:opaqueVersion``)
 
     @property
     def made_at(self) -> str | None:
@@ -91,7 +92,7 @@ class Node:
                 if v not in (None, ()) and k not in _NOT_IN_JSON}
 
 
-_NOT_IN_JSON = ("dataset_id", "version_id", "broken")
+_NOT_IN_JSON = ("dataset_id", "version_id", "broken", "opaque")
 
 
 def dataset_identity(node: Node) -> str:
@@ -259,7 +260,8 @@ class _Reader:
             return Node(key, VERSION if version else DATASET, f"{label}\n{_short(version)}" if version else label, dataset=name,
                         namespace=namespace,
                         version=version, failed_checks=failed, passed_checks=passed, errored_checks=errored,
-                        shards=whole_count(shards), dataset_id=self.general.get(key), version_id=self.version_of.get(key))
+                        shards=whole_count(shards), dataset_id=self.general.get(key), version_id=self.version_of.get(key),
+                        opaque=_first(record, TDPROV["opaqueVersion"]) is True)
         record = self.datasets.get(key)
         name = _text(_first(record, TDPROV["name"])) if record else key
         namespace = _text(_first(record, TDPROV["namespace"])) if record else None
@@ -397,7 +399,8 @@ def content_holders(graph: LineageGraph) -> dict[str, dict[str, tuple[str, str]]
     resolved, each as the id of its ``tdprov:DatasetVersion`` (:func:`version_entity`) with its ``(namespace, name)``:
     a version only failed runs generated and no run read is left out
     (:func:`~prov_common.w3cprov.identity.holds_content`), and so is a version that is no content digest (another
-    producer's ``3`` in two tables names no equal bytes), as a run's own PROV states ``alternateOf``."""
+    producer's ``3`` in two tables names no equal bytes, nor its ``sha256:<hex>`` stated ``tdprov:opaqueVersion``), as
+    a run's own PROV states ``alternateOf``."""
     states: dict[tuple[str, str], list[str | None]] = defaultdict(list)
     read: set[tuple[str, str]] = set()
     for edge in graph.edges:
@@ -409,7 +412,7 @@ def content_holders(graph: LineageGraph) -> dict[str, dict[str, tuple[str, str]]
             states[key].append(graph.nodes[edge.source].state)
     holders: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
     for node in graph.nodes.values():
-        if node.kind == RUN or not ids.names_content(node.version):
+        if node.kind == RUN or node.opaque or not ids.names_content(node.version):
             continue
         key, entity = _identity(node), version_entity(node)
         if entity and holds_content(states.get(key, ()), key in read):

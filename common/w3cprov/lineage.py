@@ -71,7 +71,7 @@ def graph_from_summaries(summaries: Iterable[BundleSummary]) -> LineageGraph:
                     dataset_id, version_id = named_ids(dataset.namespace or "", dataset.name or "", dataset.version)
                     graph.nodes[key] = Node(key, VERSION if dataset.version else DATASET, label, dataset=dataset.name,
                                             namespace=dataset.namespace, version=dataset.version,
-                                            dataset_id=dataset_id, version_id=version_id)
+                                            dataset_id=dataset_id, version_id=version_id, opaque=dataset.opaque)
                 edges.add(Edge(key, run_id, USED) if role == USED else Edge(run_id, key, GENERATED))
     graph.edges = sorted(edges)
     return resolve_reads(graph)

@@ -23,13 +23,13 @@ from prov_common.w3cprov.quality import Measurement, dataset_measurements, run_t
 
 Attr = tuple[QualifiedName, Any]
 
-PROV_MAPPING = "tdprov-prov/8"
+PROV_MAPPING = "tdprov-prov/9"
 """Version of this mapping, recorded in every bundle's manifest. Change it whenever the PROV that
 the same events give changes (here or through a ``prov`` upgrade), and keep the older version in
 :data:`DERIVABLE_MAPPINGS` while this code still gives its bytes: bundles of those versions are
 re-derived byte for byte, bundles of others are checked for digest and PROV syntax."""
 DERIVABLE_MAPPINGS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4", "tdprov-prov/5", "tdprov-prov/6", "tdprov-prov/7",
-                      PROV_MAPPING)
+                      "tdprov-prov/8", PROV_MAPPING)
 """Mapping versions this code derives: version 3 adds ``tdprov:shardCount``, ``tdprov:fileSha256`` and
 ``tdprov:rowsRoot`` of a version's content to what version 2 gave; version 4 states a run's derivations
 as one ``tdprov:derivations`` count on the activity, instead of one ``wasDerivedFrom`` per output and input,
@@ -46,7 +46,10 @@ and no ``dqv:value`` (versions 2 to 6 state its ``success``), with the check's `
 re-execution (``tdprov_runContext.reexecutionOf``) as ``wasInformedBy`` the run it re-executes; version 8 keys a check
 of the run's ``test`` facet by the Pandera schema it names too (``params.schema``, stated as ``tdprov:schemaName`` and
 part of its identifier), so a Dagster asset check named as a frame-wide Pandera check of the same version is a
-measurement of its own (versions 2 to 7 kept the first test of a name and column only)."""
+measurement of its own (versions 2 to 7 kept the first test of a name and column only); version 9 takes a version
+written as a digest (``sha256:<hex>``) for a content digest only where tdprov vouches for it
+(:attr:`~prov_common.w3cprov.events.DatasetState.names_content`): another producer's is an opaque version id, stated
+with ``tdprov:opaqueVersion true`` and never ``alternateOf`` (versions 2 to 8 took any such text for a digest)."""
 _LEGACY_IDS = ("tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4")
 """Mapping versions whose identifiers are :mod:`~prov_common.w3cprov.ids`' ``legacy`` ones."""
 _CONTENT_EXTRAS = {mapping: () if mapping == "tdprov-prov/2" else ("shardCount", "fileSha256", "rowsRoot") for mapping in DERIVABLE_MAPPINGS}
@@ -304,7 +307,7 @@ def _read(builder: _Builder, dataset: DatasetState) -> QualifiedName:
         return entity
     versioned = builder.element("entity", ids.version_local(dataset.namespace, dataset.name, version, legacy=builder.legacy), [
         (PROV_TYPE, TDPROV["DatasetVersion"]), (PROV_LABEL, version), (TDPROV["version"], version),
-        *_identity(dataset, entity), *_content(builder, dataset)])
+        *_identity(dataset, entity), *_content(builder, dataset), *_opaque(builder, dataset)])
     builder.relation("specialization", versioned, entity)
     return versioned
 
@@ -316,16 +319,29 @@ def _written(builder: _Builder, dataset: DatasetState, run: RunState) -> Qualifi
     version = dataset.version
     written = builder.element("entity", ids.generation_local(dataset.namespace, dataset.name, version, run.run_id, legacy=builder.legacy), [
         (PROV_TYPE, TDPROV["WrittenVersion"]), (PROV_LABEL, version or dataset.name), (TDPROV["version"], version),
-        *_identity(dataset, TDPROV[ids.dataset_local(dataset.namespace, dataset.name, legacy=builder.legacy)]), *_content(builder, dataset)])
+        *_identity(dataset, TDPROV[ids.dataset_local(dataset.namespace, dataset.name, legacy=builder.legacy)]), *_content(builder, dataset),
+        *_opaque(builder, dataset)])
     builder.relation("specialization", written, general)
     return written
+
+
+def _names_content(builder: _Builder, dataset: DatasetState) -> bool:
+    """Whether this mapping takes the version of ``dataset`` for a content digest: from version 9 on only one tdprov
+    vouches for (:attr:`~prov_common.w3cprov.events.DatasetState.names_content`), before any text written as one."""
+    return dataset.names_content if builder.at_least("tdprov-prov/9") else ids.names_content(dataset.version)
+
+
+def _opaque(builder: _Builder, dataset: DatasetState) -> list[Attr]:
+    """``tdprov:opaqueVersion true`` of a version written as a content digest that names no content (mapping 9 on:
+    another producer's ``sha256:<hex>``, which tdprov never checked), so that readers of the PROV take it as a name."""
+    return [(TDPROV["opaqueVersion"], True)] if builder.at_least("tdprov-prov/9") and dataset.opaque_version else []
 
 
 def _same_content(builder: _Builder, found: Iterable[tuple[DatasetState, QualifiedName]]) -> None:
     """Equal content digests in different datasets of one run: ``prov:alternateOf``, never lineage."""
     by_digest: dict[str, dict[tuple[str, str], QualifiedName]] = {}
     for dataset, target in found:
-        if ids.names_content(dataset.version):
+        if _names_content(builder, dataset):
             by_digest.setdefault(dataset.version, {}).setdefault(dataset.key, target)
     for targets in by_digest.values():
         first, *others = sorted(targets.values(), key=str)
