@@ -229,3 +229,33 @@ def test_openlineage_disabled_stops_the_provider_and_the_tdprov_listener_records
         assert all("tdprov" in e["producer"] for e in events_of(store, summary.run_id))  # the provider sent nothing
     doubled = {s.job_name: s for s in summaries}["tdprov_with_ol_provider.double"]
     assert [o.version for o in doubled.outputs] == [hash_path(tmp_path / "doubled.parquet").digest]
+
+
+def test_a_dag_run_the_provider_ends_again_after_its_seal_keeps_its_bundle_and_the_audit_names_the_late_event(
+        tmp_path: Path) -> None:
+    """The provider feeds the bundles; the DAG run is sealed COMPLETE, then the UI or API marks it failed and the
+    provider sends a FAIL for it, timed at the DAG run's end as the COMPLETE was: staged after the seal, in no bundle,
+    and since its time was before the sealing no audit named it (the writer's log only). The bundle stays as it was
+    (one, same run id and job), the FAIL is kept staged under that run id and job, and the audit names it late."""
+    from datetime import timedelta
+
+    from prov_common.audit.engine import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    store = tmp_path / "store"
+    env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"}),
+                    **tdprov_env(store))
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_late.py")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    by_job = {s.job_name: s for s in _verify_all(str(store))}
+    assert sorted(by_job) == ["tdprov_provider_marked_later", "tdprov_provider_marked_later.work"]
+    dag_run = by_job["tdprov_provider_marked_later"]
+    assert dag_run.state == "COMPLETE" and [e["eventType"] for e in events_of(store, dag_run.run_id)] == ["COMPLETE"]
+    staged = [json.loads(p.read_bytes()) for p in sorted((store / "staging" / dag_run.run_id).glob("*.json"))]
+    assert sorted((e["eventType"], e["run"]["runId"], e["job"]["name"]) for e in staged) == [
+        ("COMPLETE", dag_run.run_id, dag_run.job_name), ("FAIL", dag_run.run_id, dag_run.job_name)]
+    assert f"run {dag_run.run_id} was sealed with 1 event before 1 more arrived" in done.stdout + done.stderr
+    audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
+    [late] = audit.check(CHECK_UNFINISHED).findings
+    assert late.run_id == dag_run.run_id and "1 event was staged for it after that" in late.what, late.what

@@ -22,6 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -183,10 +184,15 @@ def _not_too_deep(value: Any) -> bool:
     return True
 
 
-def staged_event_key(event: Mapping[str, Any]) -> str:
-    """``staging/<run_id>/<eventTime stamp>-<digest of the event>.json``: the same event twice is one object."""
+def staged_event_key(event: Mapping[str, Any], *, arrived: datetime | None = None) -> str:
+    """``staging/<run_id>/<eventTime stamp>-<digest of the event>.json``: the same event twice is one object.
+    ``arrived``: the event came after its run was sealed; it is stamped when it arrived if that is later than its
+    ``eventTime`` (a terminal event the producer sent again, timed at the run's end: the audit names staged events timed
+    after the sealing, in no bundle)."""
     run_id = run_id_of(event)
     moment = parse_time(event.get("eventTime"), f"event (runId {run_id})")
+    if arrived is not None:
+        moment = max(moment, arrived)
     digest = blake3_digest(canonical_bytes(event)).split(":", 1)[1][:32]
     return f"{layout.staging_prefix(run_id)}{layout.stamp(moment)}-{digest}.json"
 
@@ -443,8 +449,10 @@ class ProvenanceTransport(Transport):
             parse_run_event(clean, facet_schemas=True)
         except BadInputError as exc:
             return self._refuse(raw, exc)
-        spooled = self._put(staged_event_key(clean), self._signed(canonical_bytes(clean)))
-        if not is_terminal(clean):
+        terminal = is_terminal(clean)
+        late = datetime.now(timezone.utc) if terminal and self._sealed_already(run_id_of(clean)) else None
+        spooled = self._put(staged_event_key(clean, arrived=late), self._signed(canonical_bytes(clean)))
+        if not terminal:
             return None
         return self._seal_ended(run_id_of(clean), clean, behind=spooled)
 
@@ -463,6 +471,16 @@ class ProvenanceTransport(Transport):
                             "run's bundle under refused/). Fix: %s (warned once per process)", exc.what,
                             exc.fix or "set TDPROV_SIGNING_KEY to a key file from 'tdprov keygen'")
             return event
+
+    def _sealed_already(self, run_id: str) -> bool:
+        """Whether the bundle of ``run_id`` is sealed in the store (its statement is there), asked of a terminal event:
+        one that comes after the seal (the Airflow provider ends a DAG run again when the UI marks it failed) is staged
+        as arriving then (:func:`staged_event_key`). False when the store cannot tell now."""
+        try:
+            store, _ = self._open_store()
+            return store is not None and store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE))
+        except StoreError:
+            return False
 
     def _prepared(self, event: dict[str, Any]) -> dict[str, Any]:
         """``event`` as the configuration defaults' ``prepare_event`` reads it (unchanged without one, or when
