@@ -106,6 +106,21 @@ def get_checked_job():
     return defs.resolve_job_def("checked_job")
 
 
+@asset(retry_policy=RetryPolicy(max_retries=1))
+def flaky(context):  # noqa: ANN001, ANN201 - Dagster refuses a string annotation of context
+    """Attempt 0 fails before it loads or writes anything; its retry writes, then fails too."""
+    if context.retry_number == 0:
+        raise RuntimeError("flaky failed at once")
+    yield Output(pd.DataFrame({"x": [context.retry_number]}))
+    raise RuntimeError("flaky failed after its output")
+
+
+def get_flaky_job():
+    """``flaky`` as a multiprocess job (each attempt in a process of its own)."""
+    job = define_asset_job("flaky_job", selection=["flaky"], executor_def=pair_job.executor_def)
+    return Definitions(assets=[flaky], jobs=[job], resources={"io_manager": ProvenanceIOManager()}).resolve_job_def("flaky_job")
+
+
 @asset(io_manager_key="elsewhere")
 def kept_apart() -> pd.DataFrame:
     return pd.DataFrame({"x": [1]})

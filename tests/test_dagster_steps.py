@@ -243,6 +243,32 @@ def test_a_retry_in_another_process_while_the_store_is_down_runs_and_spools(
     assert len(list((tmp_path / "spool").glob("*.spool"))) > 1
 
 
+def test_an_attempt_that_recorded_nowhere_is_one_start_and_one_fail_when_its_retry_and_the_sensor_both_close_it(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ol_validator: Any
+) -> None:
+    """Attempt 0 of ``flaky`` fails before it loads or writes anything; its retry, in a process of its own, writes and
+    fails too. The retry's process makes attempt 0's run up (a START and a FAIL); the failure sensor, in another
+    process again, closes the failed run's steps: attempt 0's bundle holds one START and one FAIL, and nothing of it is
+    left staged or refused."""
+    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
+    (tmp_path / "dagster_home").mkdir()
+    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        result = execute_job(reconstructable(steps.get_flaky_job), instance=instance, raise_on_error=False)
+        assert not result.success
+        pids = {e.pid for e in result.all_events if e.event_type_value in ("STEP_START", "STEP_RESTARTED")}
+        assert len(pids) == 2  # each attempt in a process of its own
+        provenance_failure_sensor(build_run_status_sensor_context(
+            sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(), dagster_instance=instance,
+            dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()}))
+    found = bundles(store)
+    first, retried = step_run_id(result.run_id, "flaky"), step_run_id(result.run_id, "flaky", 1)
+    assert (found[first].state, found[retried].state) == ("FAIL", "FAIL")
+    assert check_events(store, first, ol_validator) == ["START", "FAIL"]
+    assert check_events(store, retried, ol_validator)[0] == "START" and check_events(store, retried, ol_validator)[-1] == "FAIL"
+    assert not list(Path(store).rglob("refused"))
+    no_unfinished_run(store)
+
+
 def _attempt_failed_in_an_outage(down: Any, tmp_path: Path) -> tuple[str, Settings, StepIdentity, Any]:
     """(store URI, settings, attempt, its step) of an attempt of step ``pair`` that read ``raw`` and failed while the
     store was down (its START waits in the spool); the store is back."""
