@@ -247,6 +247,7 @@ def test_non_string_labels_survive_parquet(tmp_path):
     frames = [
         pd.DataFrame(np.arange(6).reshape(3, 2), columns=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)])),
         pd.DataFrame({1: [1, 2], 2.5: [3, 4]}),
+        pd.DataFrame({1.0: [1, 2], -0.0: [3, 4]}),  # float labels stay floats (and -0.0 negative)
     ]
     for i, df in enumerate(frames):
         df.to_parquet(tmp_path / f"{i}.parquet")

@@ -6,6 +6,7 @@ need to be (numpy columns are wrapped block by block, zero-copy when contiguous)
 """
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -49,9 +50,11 @@ class ColumnSource:
 
 
 def label_key(label: Any) -> bytes:
-    """Canonical JSON bytes of a column label (str, int, float, bool, None, or tuples of these)."""
+    """The name key of a column label (str, int, float, bool, None, or tuples of these): its canonical JSON, except a
+    float that canonical JSON writes as an integer (``1.0`` as ``1``, ``-0.0`` as ``0``), written with its fraction
+    (``1.0``, ``-0.0``) so that no label of another kind has its key."""
     try:
-        return canonical_bytes(_jsonable_label(label))
+        return _label_key(label)
     except UnsupportedTypeError:
         raise
     except BadInputError as exc:  # a lone surrogate, an integer JSON cannot hold exactly
@@ -60,19 +63,28 @@ def label_key(label: Any) -> bytes:
                                        "integer within +/-(2**53 - 1), e.g. df.columns = [str(c) for c in df.columns]") from exc
 
 
-def _jsonable_label(label: Any) -> Any:
+def _label_key(label: Any) -> bytes:
     if isinstance(label, np.generic):
         label = label.item()
     if label is None or isinstance(label, (str, bool, int)):
-        return label
+        return canonical_bytes(label)
     if isinstance(label, float) and np.isfinite(label):
-        return label
-    if isinstance(label, tuple):
-        return [_jsonable_label(x) for x in label]
+        return _float_key(label)
+    if isinstance(label, tuple):  # a JSON array, as canonical JSON writes one (no spaces)
+        return b"[" + b",".join(map(_label_key, label)) + b"]"
     raise UnsupportedTypeError(
         f"column label {label!r} of type {type(label).__name__} has no canonical form.",
         fix="use str, int, float or bool labels, e.g. df.columns = df.columns.astype(str).",
     )
+
+
+def _float_key(label: float) -> bytes:
+    """A float label's canonical JSON, with ``.0`` where that has no fraction nor exponent (as an integer's has), and
+    the sign of a negative zero: pandas keeps a float label a float (in Parquet too), so ``1.0`` is not ``1``."""
+    key = canonical_bytes(label)
+    if b"." in key or b"e" in key:
+        return key
+    return b"-0.0" if key == b"0" and math.copysign(1.0, label) < 0 else key + b".0"
 
 
 def display_label(label: Any) -> str:
