@@ -6,7 +6,7 @@ and ratios against the tdprov hash. Writes benchmarks/results/hash.md.
     python benchmarks/bench_hash.py [--scale 1.0] [--out benchmarks/results/hash.md]
 
 ``--object-columns``: ``hash_dataframe`` of one ``object`` column of each kind in ``OBJECT_COLUMNS`` (lists of floats
-with and without 0.0 and 1.0, lists of ints, of 0 and 1, dicts of a numpy boolean and an int, text, ints, floats with None, dicts, lists of dicts and of lists), each the median of 5 calls in a
+with and without 0.0 and 1.0, lists of ints, of 0 and 1, dicts of a numpy boolean and an int, text, ints, floats with None, decimals and lists of them, dicts, lists of dicts and of lists), each the median of 5 calls in a
 fresh process, ``--runs`` processes; with ``--baseline DIR`` (a source tree of tdprov, e.g. ``git worktree add
 /tmp/before <commit>``) the trees' processes alternate and each pair's ratio is reported. The two trees' digests of
 every column must be equal (checked).
@@ -27,6 +27,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,12 @@ def _floats_with(rng: np.random.Generator, rows: int, width: int, share: float) 
     return values.tolist()
 
 
+def _decimals(rng: np.random.Generator, n: int) -> list[Decimal]:
+    """``n`` decimals of two places in (-100, 100), each Decimal("0.00") instead with the probability 0.1."""
+    cents = np.where(rng.random(n) < 0.1, 0, rng.integers(-9_999, 10_000, n))
+    return [Decimal(c).scaleb(-2) for c in cents.tolist()]
+
+
 # name -> (rows, the column's values made from a seeded generator)
 OBJECT_COLUMNS: dict[str, tuple[int, Callable[[np.random.Generator, int], list]]] = {
     "lists of 4 floats, a tenth 0.0 or 1.0": (250_000, lambda rng, n: _floats_with(rng, n, 4, 0.1)),
@@ -91,6 +98,8 @@ OBJECT_COLUMNS: dict[str, tuple[int, Callable[[np.random.Generator, int], list]]
         [row[k:k + 4] for k in range(0, 16, 4)] for row in _floats_with(rng, n, 16, 0.1)]),
     "lists of 8 ints, all 0 or 1 (multi-hot)": (400_000, lambda rng, n: rng.integers(0, 2, (n, 8)).tolist()),
     "dicts of a text and bytes": (250_000, lambda rng, n: [{"s": f"s{i}", "b": b"%d" % i} for i in rng.integers(0, 10**9, n).tolist()]),
+    "decimals, a tenth zero": (250_000, lambda rng, n: _decimals(rng, n)),
+    "lists of 4 decimals, a tenth zero": (100_000, lambda rng, n: [_decimals(rng, 4) for _ in range(n)]),
     "dicts of a numpy boolean and an int, a tenth 1": (250_000, lambda rng, n: [
         {"flag": np.bool_(i % 2), "n": x} for i, x in enumerate(np.where(rng.random(n) < 0.1, 1, rng.integers(2, 99, n)).tolist())]),
 }

@@ -543,13 +543,50 @@ def test_a_decimal_infinity_is_refused_naming_its_row_with_a_fix_that_works() ->
                                   "which a decimal column cannot hold."), refused.value.what
 
 
+@pytest.mark.parametrize(("values", "row", "value", "nested"), [
+    ([decimal.Decimal("1.50"), None, decimal.Decimal("-0.00")], 2, "Decimal('-0.00')", False),
+    ([decimal.Decimal("-0"), 1], 0, "Decimal('-0')", False),
+    ([[decimal.Decimal("0.0")], None, [decimal.Decimal("2"), decimal.Decimal("-0.0")]], 2, "Decimal('-0.0')", True),
+    ([{"p": [decimal.Decimal("0")]}, {"p": [decimal.Decimal("1"), decimal.Decimal("-0E+3")]}], 1, "Decimal('-0E+3')", True),
+], ids=["column", "beside-ints", "in-lists", "in-dicts-of-lists"])
+def test_a_decimal_negative_zero_is_refused_naming_its_row(values: list, row: int, value: str, nested: bool) -> None:
+    """Arrow's decimal type has no sign of zero: Decimal('-0.00') was read, and hashed, as Decimal('0.00'), so the two
+    columns shared a digest (where float -0.0 and 0.0 are kept apart). The refusal names the column, the row and the
+    value; the fix given (zeros made positive) hashes as the zeros."""
+    from prov_common.errors import UnsupportedTypeError
+
+    df = pd.DataFrame({"m": pd.Series(values, dtype=object, index=list(range(10, 10 + len(values))))})
+    with pytest.raises(UnsupportedTypeError) as refused:
+        hash_dataframe(df)
+    inside = ", inside a list or dict" if nested else ""
+    positive = repr(eval(value, {"Decimal": decimal.Decimal}).copy_abs())
+    assert refused.value.what == (f"column 'm' holds a decimal negative zero (row {row}{inside}: {value}), which a decimal "
+                                  f"column cannot hold: it would be read, and hashed, as {positive}."), refused.value.what
+    if not nested:
+        fix = refused.value.fix
+        exec(fix.split("sign does not matter, ", 1)[1].split(" (from", 1)[0], {"df": df, "Decimal": decimal.Decimal})
+        zeros = [v.copy_abs() if isinstance(v, decimal.Decimal) and v.is_zero() else v for v in values]
+        assert hash_dataframe(df).digest == hash_dataframe(pd.DataFrame({"m": pd.Series(zeros, dtype=object,
+                                                                                         index=df.index)})).digest
+
+
+def test_decimal_zeros_keep_their_digests() -> None:
+    """Decimal columns without a negative zero, zeros among them, hash as they did."""
+    assert hash_dataframe(pd.DataFrame({"m": pd.Series([decimal.Decimal("1.50"), None, decimal.Decimal("0.00")],
+                                                       dtype=object)})).digest == \
+        "blake3:01261ebbf42967a8f0809ecdd49b28d985b0dd5fb7c6651d31852af66b8ca8fb"
+    assert hash_dataframe(pd.DataFrame({"m": pd.Series([None, {"p": [decimal.Decimal("0"), decimal.Decimal("2")]}],
+                                                       dtype=object)})).digest == \
+        "blake3:dc8ff0432cfae0ed1c307536d46a8847ec0997292e9db4c0ae56868e016cdb50"
+
+
 _NUMPY_INTS = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
 _numpy_scalars = (st.tuples(st.sampled_from(_NUMPY_INTS), st.integers(0, 127)).map(lambda t: t[0](t[1]))
                   | st.tuples(st.sampled_from([np.float16, np.float32, np.float64]), st.sampled_from([0.0, 0.5, 1.0, 2.5, -3.0]))
                   .map(lambda t: t[0](t[1])) | st.sampled_from([np.True_, np.False_]))
 _read_back_scalars = (st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([0.0, 1.0, 2.5, -0.0, float("nan")])
                       | st.sampled_from(["", "a", b"", b"a"]) | _numpy_scalars
-                      | st.sampled_from([decimal.Decimal(x) for x in ("0", "1.5", "-2", "NaN", "sNaN")]))
+                      | st.sampled_from([decimal.Decimal(x) for x in ("0", "-0", "-0.00", "1.5", "-2", "NaN", "sNaN")]))
 _read_back_values = st.recursive(_read_back_scalars, lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
                                  | st.dictionaries(st.sampled_from(["a", "b"]), inner, max_size=2), max_leaves=6)
 
@@ -580,6 +617,8 @@ def _as_given(value: object) -> object:
 @example([1, np.float16(0.5)])
 @example([{"k": ["a", b"b"]}])
 @example([[1], decimal.Decimal("sNaN")])
+@example([decimal.Decimal("-0.00")])
+@example([[decimal.Decimal("1"), decimal.Decimal("-0")]])
 def test_an_object_column_is_hashed_as_arrow_reads_it_back_or_refused(values: list) -> None:
     """An object column of mixed Python values (numpy scalars of every width, decimals, text and bytes, at any depth in
     lists, tuples and dicts) is hashed as Arrow reads it: what Arrow reads back must be the values given, or the column

@@ -17,7 +17,7 @@ import decimal
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
 from operator import attrgetter, getitem, is_not
 from typing import Any
 
@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from prov_common.errors import UnsupportedTypeError
 from prov_common.hashing.encode import is_text
-from prov_common.hashing.nesting import Nesting
+from prov_common.hashing.nesting import Held, Nesting, first_holding
 
 
 def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray, display: str,
@@ -36,6 +36,8 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
     ``nesting``: how its values nest; the integers inside its lists and structs are looked at only where a numpy
     boolean or half float is held below the column's own values (Arrow reads one among integers as an integer)."""
     t = read.type
+    if _holds_decimals(t):  # Arrow's decimal has no sign of zero: looked for only where it read a zero
+        _refuse_negative_zero(values, read, display)
     if pa.types.is_integer(t):  # a numpy boolean among integers (Arrow refuses Python's) is read as 1 or 0 ...
         array = np.asarray(values, dtype=object)
         if any(isinstance(v, np.bool_) for v in array[_zero_or_one(read)]):
@@ -67,6 +69,98 @@ def check_read_as_given(values: Iterable[Any], read: pa.Array | pa.ChunkedArray,
         problem, nested = found
         fix = problem.nested_fix if nested and problem.nested_fix else problem.fix
         _refuse(display, problem.holds, fix.format(c=repr(display)) if fix else None)
+
+
+def _holds_decimals(t: pa.DataType) -> bool:
+    """Whether values read as ``t`` hold decimals, at any depth of its lists and structs."""
+    if pa.types.is_decimal(t):
+        return True
+    if pa.types.is_struct(t):
+        return any(_holds_decimals(f.type) for f in t)
+    item = getattr(t, "value_type", None)  # a list of any kind (Arrow reads no Python value as a map)
+    return item is not None and _holds_decimals(item)
+
+
+def _zero_rows(read: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Whether each value of ``read`` is, or holds at any depth of its lists and structs, a decimal read as zero."""
+    if isinstance(read, pa.ChunkedArray):
+        return np.concatenate([_zero_rows(chunk) for chunk in read.chunks] or [np.zeros(0, dtype=bool)])
+    t = read.type
+    if pa.types.is_decimal(t):
+        return pc.fill_null(pc.equal(read, _ZERO), False).to_numpy(zero_copy_only=False)
+    rows = np.zeros(len(read), dtype=bool)
+    if pa.types.is_struct(t):
+        for i, f in enumerate(t):
+            if _holds_decimals(f.type):
+                rows |= _zero_rows(pc.struct_field(read, [i]))
+    elif _holds_decimals(t):  # a list
+        rows[pc.list_parent_indices(read).to_numpy()[_zero_rows(pc.list_flatten(read))]] = True
+    return rows
+
+
+_ZERO = pa.scalar(decimal.Decimal(0))
+
+
+def _lists_of_decimals(read: pa.Array | pa.ChunkedArray) -> bool:
+    return isinstance(read, pa.Array) and pa.types.is_list(read.type) and pa.types.is_decimal(read.type.value_type)
+
+
+def _zero_items_of_lists(array: np.ndarray, read: pa.Array) -> Iterable[tuple[int, Any]] | None:
+    """(row, item) of each item of the lists of decimals ``array`` (read as ``read``) that Arrow read as zero, each
+    looked up in its list at its place; None when a value holding one has no places (not a list, tuple or array)."""
+    hits = np.flatnonzero(_zero_rows(pc.list_flatten(read)))
+    if not len(hits):
+        return ()
+    rows = pc.list_parent_indices(read).to_numpy()[hits]
+    holding = array[rows]
+    if not set(map(type, holding)) <= _PLACED:
+        return None
+    lengths = pc.fill_null(pc.list_value_length(read), 0).to_numpy()
+    at = hits - (np.cumsum(lengths) - lengths)[rows]  # each one's place in its list
+    return zip(rows.tolist(), map(getitem, holding, at.tolist()))
+
+
+def _is_negative_zero(value: Any) -> bool:
+    return isinstance(value, decimal.Decimal) and value.is_zero() and value.is_signed()
+
+
+def _first_negative_zero(array: np.ndarray, read: pa.Array | pa.ChunkedArray) -> Held | None:
+    """The first decimal negative zero of the object column ``array`` (read as ``read``, whose type holds decimals), at
+    any depth; only the values Arrow read as zero are looked at, or where it read one in lists of decimals, the items."""
+    if pa.types.is_decimal(read.type):  # the values themselves: decimals (or integers) read as zero
+        rows = np.flatnonzero(_zero_rows(read))
+        zeros = array[rows]
+        signed = map(decimal.Decimal.is_signed if set(map(type, zeros)) <= _DECIMAL else _is_negative_zero, zeros)
+        return next((Held(int(rows[i]), zeros[i], False) for i in compress(range(len(zeros)), signed)), None)
+    placed = _zero_items_of_lists(array, read) if _lists_of_decimals(read) else None
+    if placed is not None:
+        return next((Held(row, item, True) for row, item in placed if _is_negative_zero(item)), None)
+    rows = np.flatnonzero(_zero_rows(read))
+    found = first_holding(array[rows], _is_negative_zero) if len(rows) else None
+    return None if found is None else found._replace(row=int(rows[found.row]))
+
+
+_DECIMAL = frozenset({decimal.Decimal})
+
+
+def _refuse_negative_zero(values: Iterable[Any], read: pa.Array | pa.ChunkedArray, display: str) -> None:
+    """Refuse a column holding a decimal negative zero (``Decimal("-0.00")``, as rounding a small negative number
+    gives), which Arrow reads as a zero, so that it and ``Decimal("0.00")`` would share a digest (floats keep -0.0). Only
+    the values holding a decimal Arrow read as zero are looked at."""
+    held = _first_negative_zero(np.asarray(values, dtype=object), read)
+    if held is None:
+        return
+    c = repr(display)
+    fix = ("make the zeros inside positive if their sign does not matter (x.copy_abs() where x.is_zero()), else store "
+           "the numbers inside as floats, which keep -0.0, or as text (str(x))" if held.nested else
+           f"make the zeros positive if their sign does not matter, df[{c}] = df[{c}].map(lambda d: d.copy_abs() if "
+           f"isinstance(d, Decimal) and d.is_zero() else d) (from decimal import Decimal); else store the column as "
+           f"floats, which keep -0.0, df[{c}] = df[{c}].astype(float) (digits beyond a float's are lost), or as text, "
+           f"df[{c}] = df[{c}].astype(str)")
+    inside = ", inside a list or dict" if held.nested else ""
+    raise UnsupportedTypeError(f"column {display!r} holds a decimal negative zero (row {held.row}{inside}: "
+                               f"{held.value!r}), which a decimal column cannot hold: it would be read, and hashed, as "
+                               f"{held.value.copy_abs()!r}.", fix=fix)
 
 
 @dataclass(frozen=True)
