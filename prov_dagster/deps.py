@@ -100,11 +100,21 @@ def latest_metadata(instance: Any, key: AssetKey, partition: str | None = None, 
     return event.metadata if event is not None else {}
 
 
+STARTS_PAGE = 100  # STEP_START events read at a time, newest first, looking for a step's
+
+
 def step_start_id(instance: Any, run_id: str, step_key: str) -> int | None:
     """The event-log storage id of the (latest) STEP_START of step ``step_key`` of Dagster run ``run_id``; ``None``
-    when the log holds none."""
-    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_START).records
-    return max((r.storage_id for r in records if r.event_log_entry.step_key == step_key), default=None)
+    when the log holds none. The starts are read newest first, :data:`STARTS_PAGE` at a time, until the step's: a step
+    that asks for its own start while it runs reads those of the steps that started after it only."""
+    cursor = None
+    while True:
+        page = instance.get_records_for_run(run_id, cursor=cursor, of_type=DagsterEventType.STEP_START,
+                                            limit=STARTS_PAGE, ascending=False)
+        found = next((r.storage_id for r in page.records if r.event_log_entry.step_key == step_key), None)
+        if found is not None or not page.has_more:
+            return found
+        cursor = page.cursor
 
 
 def declared_version(key: AssetKey, partition: str | None, metadata: Mapping[str, Any]) -> DatasetRecord:

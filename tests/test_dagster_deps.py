@@ -14,6 +14,7 @@ from dagster import (
     AssetIn,
     AssetKey,
     AssetMaterialization,
+    DagsterEventType,
     DagsterInstance,
     DataVersion,
     InMemoryIOManager,
@@ -34,6 +35,7 @@ from prov_common.cli import main
 from prov_common.config import Settings
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource
+from prov_dagster import deps as dagster_deps
 
 from dagster_support import instance, store  # noqa: F401 (fixtures)
 
@@ -297,3 +299,29 @@ def test_a_gap_names_the_run_that_made_a_version_from_no_recorded_input(store: P
     assert main(["record", "train_flip", "--format", "croissant"]) == 0
     limits = json.loads(capsys.readouterr().out)["rai:dataLimitations"]
     assert [g for g in limits if g.startswith(said)], limits
+
+
+def test_a_step_finds_its_start_reading_only_the_starts_logged_after_it(instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step that asks for its own STEP_START while it runs (a partitioned upstream it reads itself) read the starts of
+    every step of its run, in each step's process: a read as long as the run per step. It reads them newest first, a
+    page at a time, until its own (the latest of its starts)."""
+    def trivial(name: str) -> Any:
+        @asset(name=name)
+        def made() -> None:
+            return None
+        return made
+
+    result = materialize([trivial(n) for n in ("first", "second", "third")], instance=instance)
+    starts = [(r.event_log_entry.step_key, r.storage_id) for r in instance.get_records_for_run(
+        result.run_id, of_type=DagsterEventType.STEP_START).records]
+    assert len(starts) == 3
+    monkeypatch.setattr(dagster_deps, "STARTS_PAGE", 1, raising=False)
+    pages: list[int] = []
+    records = instance.get_records_for_run
+    monkeypatch.setattr(instance, "get_records_for_run", lambda *args, **kwargs: (
+        found := records(*args, **kwargs), pages.append(len(found.records)))[0])
+    read = []
+    for step in (starts[-1][0], starts[0][0], "absent"):
+        pages.clear()
+        read.append((dagster_deps.step_start_id(instance, result.run_id, step), list(pages)))
+    assert read == [(starts[-1][1], [1]), (starts[0][1], [1, 1, 1]), (None, [1, 1, 1, 0])]
