@@ -12,8 +12,10 @@ asset that the step read (or wrote): the standard ``dataQualityAssertions`` face
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -29,6 +31,8 @@ from prov_dagster.deps import declared_version, event_metadata, latest_metadata
 from prov_dagster.model import DatasetRecord
 from prov_dagster.naming import dataset_name
 
+log = logging.getLogger(__name__)
+
 MAX_VALUE = 4096
 """Characters of JSON one metadata value may take in an event; a larger one is recorded as a note saying its size
 (events stay small: sinks cap them near 1 MB)."""
@@ -38,11 +42,17 @@ _CHECKS = (DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.ASSET_CHECK
 class RunEvents:
     """The events of one Dagster run that ending its steps reads, each set of kinds read once, when first asked for: a
     teardown reads the check events (one or two a check) and the events of every step (starts, planned
-    materializations: one or more a step) only when a step it ends evaluated checks."""
+    materializations: one or more a step) only when a step it ends evaluated checks.
 
-    def __init__(self, instance: Any, run_id: str) -> None:
-        self.instance, self.run_id = instance, run_id
+    ``since``: where the run's event log stood when this process set up for the run (:func:`set_up_at`), before any
+    of its steps started here. The starts and materializations of the steps this process ran come after it, and only
+    those are read (:meth:`recent`): a step's process of the multiprocess executor reads the events of the steps that
+    started beside or after its own, not the whole run's. None (not known, e.g. a run-status sensor's): all of them."""
+
+    def __init__(self, instance: Any, run_id: str, since: str | None = None) -> None:
+        self.instance, self.run_id, self.since = instance, run_id, since
         self._read: dict[frozenset[DagsterEventType], list[Any]] = {}
+        self._recent: dict[frozenset[DagsterEventType], list[Any]] = {}
 
     def of(self, *kinds: DagsterEventType) -> list[Any]:
         """The run's events of ``kinds`` (``EventLogEntry``), in the order Dagster stored them."""
@@ -51,9 +61,52 @@ class RunEvents:
             self._read[key] = list(self.instance.all_logs(self.run_id, of_type=set(key)))
         return self._read[key]
 
+    def recent(self, *kinds: DagsterEventType) -> list[Any]:
+        """The run's events of ``kinds`` stored after ``since`` (``EventLogRecord``: storage id and entry), in the order
+        Dagster stored them: every one a step this process ran logged, not only those."""
+        key = frozenset(kinds)
+        if key not in self._recent:
+            self._recent[key] = list(self.instance.get_records_for_run(self.run_id, cursor=self.since, of_type=set(key)).records)
+        return self._recent[key]
+
     def checks(self) -> list[Any]:
         """The run's asset check events (planned and evaluated) that name a step."""
         return [e for e in self.of(*_CHECKS) if e.dagster_event is not None and e.dagster_event.step_key is not None]
+
+    def start_id(self, step_key: str) -> int | None:
+        """The event-log storage id of the latest STEP_START of step ``step_key`` among the :meth:`recent` ones (all of
+        its starts for a step that started in this process); ``None`` when there is none."""
+        return max((r.storage_id for r in self.recent(DagsterEventType.STEP_START)
+                    if r.event_log_entry.step_key == step_key), default=None)
+
+
+_set_up: dict[str, str | None] = {}  # Dagster run id -> where its event log stood when this process first set up for it
+_set_up_lock = threading.Lock()
+SET_UP_KEPT = 64  # runs whose set-up point a process keeps (the newest)
+
+
+def note_set_up(instance: Any, run_id: str) -> None:
+    """Remember where the event log of Dagster run ``run_id`` stands now, when a resource of this process is set up
+    for the run (before any of its steps starts here), unless an earlier set-up did: one read of one event. Nothing
+    is remembered when the log cannot be read (its teardown then reads every step's events)."""
+    if run_id in _set_up:
+        return
+    try:
+        latest = instance.get_records_for_run(run_id, limit=1, ascending=False)
+    except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+        log.debug("tdprov: could not read the event log of run %s at set-up (%s); its teardown reads all its steps' "
+                  "events", run_id, exc)
+        return
+    with _set_up_lock:
+        _set_up.setdefault(run_id, latest.cursor if latest.records else None)
+        while len(_set_up) > SET_UP_KEPT:
+            _set_up.pop(next(iter(_set_up)))
+
+
+def set_up_at(run_id: str) -> str | None:
+    """The event-log cursor :func:`note_set_up` remembered for Dagster run ``run_id`` (None: not known)."""
+    with _set_up_lock:
+        return _set_up.get(run_id)
 
 
 @dataclass(frozen=True)
@@ -176,7 +229,8 @@ def unrecorded_check_steps(events: RunEvents, recorded: set[str]) -> set[str]:
     check step that loaded nothing through tdprov, which no ``load_input`` opened a run for (tdprov's own Pandera check,
     which reads the result a run recorded, is none). An asset's own step that was to materialize its asset and
     evaluated no check either (it failed first) is none: its checks did not run. The run's check events are read first:
-    its steps' starts, then materializations, are read only while a check step this process did not record is left."""
+    the starts, then materializations, stored since this process set up for the run (:meth:`RunEvents.recent`) are
+    read only while a check step this process did not record is left."""
     checking, evaluated = set(), set()
     for entry in events.checks():
         event = entry.dagster_event
@@ -187,18 +241,19 @@ def unrecorded_check_steps(events: RunEvents, recorded: set[str]) -> set[str]:
     if not checking - recorded:
         return set()
     here = os.getpid()
-    candidates = {e.dagster_event.step_key for e in events.of(DagsterEventType.STEP_START)
+    starts = [r.event_log_entry for r in events.recent(DagsterEventType.STEP_START)]
+    candidates = {e.dagster_event.step_key for e in starts
                   if e.dagster_event is not None and e.dagster_event.pid == here} & (checking - recorded)
-    if candidates:
-        candidates -= _step_keys(events, DagsterEventType.ASSET_MATERIALIZATION)
+    if candidates:  # they started here: their materializations are recent too
+        candidates -= _step_keys(r.event_log_entry for r in events.recent(DagsterEventType.ASSET_MATERIALIZATION))
     if candidates:  # the planned ones are read once for step_checks too
-        candidates -= _step_keys(events, DagsterEventType.ASSET_MATERIALIZATION_PLANNED) - evaluated
+        candidates -= _step_keys(events.of(DagsterEventType.ASSET_MATERIALIZATION_PLANNED)) - evaluated
     return candidates
 
 
-def _step_keys(events: RunEvents, kind: DagsterEventType) -> set[str]:
-    """The keys of the steps that have an event of ``kind`` in the run of ``events``."""
-    return {e.dagster_event.step_key for e in events.of(kind) if e.dagster_event is not None}
+def _step_keys(entries: Iterable[Any]) -> set[str]:
+    """The keys of the steps that logged ``entries``."""
+    return {e.dagster_event.step_key for e in entries if e.dagster_event is not None}
 
 
 def checked_versions(instance: Any, checks: Iterable[AssetCheck], started: Callable[[], int | None]

@@ -23,6 +23,7 @@ from prov_common.rowset.capture import row_set_of, without_rows
 from prov_common.sources.registry import Listing
 from prov_dagster import _compat
 from prov_dagster.backfills import PartitionRangeError, range_refusal
+from prov_dagster.check_results import RunEvents, note_set_up
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.deps import latest_metadata, writer_namespace
 from prov_dagster.digests import digest_of
@@ -36,7 +37,7 @@ from prov_dagster.policy import AssetProvenance, raw_value
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import Recorder, configured, recorder_for
 from prov_dagster.snapshots import keep_snapshot, restore_fix, wants_snapshot
-from prov_dagster.steps import close_open_steps
+from prov_dagster.steps import close_open_steps, teardown_events
 from prov_dagster.sources import declare_source, sources_once
 from prov_dagster.validation import check_output, masked_samples, refuse, warn_written
 from prov_dagster.storage import DataLocation, MissingDataError, free_replaced
@@ -62,9 +63,14 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """The store, data root and mask key are checked here, before any asset computes (``TDPROV_STORE`` and
-        ``TDPROV_MASK_KEY`` included); then noted as this process's on its store (:func:`configured`)."""
+        ``TDPROV_MASK_KEY`` included); then noted as this process's on its store (:func:`configured`), and where the
+        run's event log stands, so that the teardown reads only the events logged since
+        (:func:`~prov_dagster.check_results.note_set_up`)."""
         self.check_settings()
         configured(self)
+        run, instance = _compat.init_run(context), getattr(context, "instance", None)
+        if run is not None and instance is not None:
+            note_set_up(instance, run.run_id)
 
     # -- output -----------------------------------------------------------------------------------
     def handle_output(self, context: OutputContext, obj: Any) -> None:
@@ -141,13 +147,13 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         """The run (or this step's process) is done: end the runs of the steps that handed over no asset
         output (asset checks, ``MaterializeResult``) or could work after their last one (generators, dynamic
         outputs) as Dagster recorded them, then wait until every bundle is written."""
-        close_open_steps(self, context)
-        run = _compat.init_run(context)
-        instance = getattr(context, "instance", None)
-        if run is not None and instance is not None:
-            for warning in _versions_not_digests(instance, run.run_id, recorder_for(self).step_keys(run.run_id)):
+        events = teardown_events(context)  # each kind of the run's events read once, for both
+        close_open_steps(self, context, events)
+        if events is not None:
+            for warning in _versions_not_digests(events, recorder_for(self).step_keys(events.run_id)):
                 context.log.warning(warning)
         free_replaced()
+        run = _compat.init_run(context)
         if run is not None:
             forget_run(run.run_id)
 
@@ -281,13 +287,14 @@ def _expected(context: OutputContext, recorder: Recorder) -> tuple[str, ...] | N
     return _compat.expected_outputs(context, lambda other: isinstance(other, ProvenanceIOManager) and recorder_for(other) is recorder)
 
 
-def _versions_not_digests(instance: Any, run_id: str, step_keys: set[str]) -> list[str]:
-    """A warning for each materialization of Dagster run ``run_id``, by the steps ``step_keys``, whose data version
-    is not the content digest the IO manager recorded: the asset's ``Output(data_version=...)`` set it, and
-    Dagster keeps that over the IO manager's."""
+def _versions_not_digests(events: RunEvents, step_keys: set[str]) -> list[str]:
+    """A warning for each materialization of the Dagster run of ``events``, by the steps ``step_keys`` (this process
+    ran them: their materializations are among the run's recent ones), whose data version is not the content digest
+    the IO manager recorded: the asset's ``Output(data_version=...)`` set it, and Dagster keeps that over the IO
+    manager's."""
     warnings = []
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION) if step_keys else ():
-        event = entry.dagster_event
+    for record in events.recent(DagsterEventType.ASSET_MATERIALIZATION) if step_keys else ():
+        event = record.event_log_entry.dagster_event
         if event is None or event.step_key not in step_keys:
             continue
         materialization = event.event_specific_data.materialization

@@ -24,9 +24,9 @@ from prov_common.errors import TdprovError
 from prov_common.lineage.secret_text import REDACTED
 from prov_common.text import clause
 from prov_dagster._compat import init_run, planned_step_job, planned_steps, reexecution
-from prov_dagster.check_results import (AssetCheck, RunEvents, checked_versions, step_checks, unplaced,
+from prov_dagster.check_results import (AssetCheck, RunEvents, checked_versions, set_up_at, step_checks, unplaced,
                                         unrecorded_check_steps)
-from prov_dagster.deps import step_start_id, writer_namespace, writer_store
+from prov_dagster.deps import writer_namespace, writer_store
 from prov_dagster.metadata import BUNDLE_KEY, DIGEST_KEY
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import step_job
@@ -82,7 +82,8 @@ def recorded_namespaces(instance: Any, run_id: str) -> dict[str, set[str]]:
     return found
 
 
-def end_open_steps(recorder: Recorder, instance: Any, run_id: str, dagster_run: Any = None) -> list[str]:
+def end_open_steps(recorder: Recorder, instance: Any, run_id: str, dagster_run: Any = None,
+                   events: RunEvents | None = None) -> list[str]:
     """End the runs of the steps of Dagster run ``run_id`` that this process started and nothing ended:
     COMPLETE (with what the step read) for a step that succeeded, FAIL with its error for one that
     failed (a failed asset check fails its step only when it is blocking), with the results of the asset
@@ -92,13 +93,14 @@ def end_open_steps(recorder: Recorder, instance: Any, run_id: str, dagster_run: 
 
     With ``dagster_run`` (the run itself), an asset check step that this process ran and that loaded nothing through
     tdprov, so no run was opened for it, is a run of its own too (:func:`_check_runs`), recorded in the store of the
-    version it checked when this process recorded that version in another."""
-    runs, events = recorder.open_steps(run_id), RunEvents(instance, run_id)
+    version it checked when this process recorded that version in another. ``events``: the run's, as read for the
+    teardown (default: read here, all of the run's steps')."""
+    runs, events = recorder.open_steps(run_id), events or RunEvents(instance, run_id)
     unrecorded = _unrecorded(recorder, events, dagster_run) if dagster_run is not None else set()
     steps = {r.identity.step_key for r in runs} | unrecorded  # only their events are asked for
     outcomes = step_outcomes(instance, run_id, steps) if steps else {}
     checks = _checks_read(recorder, events, outcomes) if steps else {}
-    runs += _check_runs(recorder, instance, dagster_run, unrecorded, outcomes, checks)
+    runs += _check_runs(recorder, events, dagster_run, unrecorded, outcomes, checks)
     bundles = []
     for run in runs:
         outcome = outcomes.get(run.identity.step_key)
@@ -129,14 +131,15 @@ def _unrecorded(recorder: Recorder, events: RunEvents, dagster_run: Any) -> set[
         return set()
 
 
-def _check_runs(recorder: Recorder, instance: Any, dagster_run: Any, steps: set[str], outcomes: dict[str, StepOutcome],
+def _check_runs(recorder: Recorder, events: RunEvents, dagster_run: Any, steps: set[str], outcomes: dict[str, StepOutcome],
                 checks: dict[str, list[AssetCheck]]) -> list[StepRun]:
-    """A run for each check step of ``steps`` (loaded nothing through tdprov) that ended (not stopped), in the job a
+    """A run for each check step of ``steps`` (loaded nothing through tdprov; they started in this process, so their
+    starts are among the run's ``events`` read) that ended (not stopped), in the job a
     step of ``dagster_run`` is a run of (named by the checks it evaluated when the run's execution plan cannot be
     read), started when Dagster started it, with the version of each asset it checked
     as Dagster names it for its input (:func:`~prov_dagster.check_results.checked_versions`, which the check results
     say in ``params.input``); ``checks`` is updated so."""
-    made = []
+    made, instance = [], events.instance
     plan = cache(lambda: planned_steps(instance, dagster_run))
     for step in sorted(steps):
         outcome = outcomes.get(step)
@@ -144,8 +147,7 @@ def _check_runs(recorder: Recorder, instance: Any, dagster_run: Any, steps: set[
                 or outcome.status not in (StepEventStatus.SUCCESS, StepEventStatus.FAILURE)):
             continue
         try:
-            records, checks[step], kept = checked_versions(instance, checks[step],
-                                                           cache(partial(step_start_id, instance, dagster_run.run_id, step)))
+            records, checks[step], kept = checked_versions(instance, checks[step], partial(events.start_id, step))
         except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
             if recorder.settings.strict:
                 raise
@@ -191,8 +193,7 @@ def check_step_recorder(recorder: Recorder, events: RunEvents, dagster_run: Any,
         checks = [c for c in found if not c.own]
         if not checks:
             return MadeUpCheck(recorder)
-        inputs, checks, kept = checked_versions(instance, checks,
-                                                cache(partial(step_start_id, instance, dagster_run.run_id, step)))
+        inputs, checks, kept = checked_versions(instance, checks, partial(events.start_id, step))
     except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
         if recorder.settings.strict:
             raise
@@ -305,10 +306,19 @@ def _failures(instance: Any, run_id: str) -> dict[str, tuple[str, bool]]:
     return failures
 
 
-def close_open_steps(config: Any, context: Any) -> None:
+def teardown_events(context: Any) -> RunEvents | None:
+    """The events of the Dagster run of a resource's ``context`` that its teardown reads, each kind once: those its
+    steps log, from where the run's event log stood when this process set up for it (see :class:`RunEvents`); None
+    outside a run."""
+    run, instance = init_run(context), getattr(context, "instance", None)
+    return RunEvents(instance, run.run_id, since=set_up_at(run.run_id)) if run is not None and instance is not None else None
+
+
+def close_open_steps(config: Any, context: Any, events: RunEvents | None = None) -> None:
     """At the end of a resource's use in a run (or a step's process): end the runs that ``config``'s recorder started
     and nothing ended (steps that handed over no asset output, or could work after their last one), as Dagster
-    recorded them (see :func:`end_open_steps`), then wait until every bundle is written. Never raises unless the settings are strict: it is told as a warning."""
+    recorded them (see :func:`end_open_steps`; ``events``: the run's, :func:`teardown_events`), then wait until every
+    bundle is written. Never raises unless the settings are strict: it is told as a warning."""
     from prov_dagster.recorder import recorder_for
 
     recorder = recorder_for(config)
@@ -316,7 +326,7 @@ def close_open_steps(config: Any, context: Any) -> None:
     instance = getattr(context, "instance", None)
     if run is not None and instance is not None:
         try:
-            end_open_steps(recorder, instance, run.run_id, run)
+            end_open_steps(recorder, instance, run.run_id, run, events)
         except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
             if config.settings().strict:
                 raise

@@ -540,23 +540,31 @@ def test_a_teardown_reads_the_steps_events_only_for_a_check_step_left_to_record(
     """Each IO manager teardown (each step's process, with the multiprocess executor) read the starts and
     materializations of every step of the run to find check steps that loaded nothing, then the check events again: a
     read as long as the run per step. The check events are read once; the steps' starts only when a check step that
-    loaded nothing is left, their materializations only when one ran in this process."""
+    loaded nothing is left, their materializations only when one ran in this process, and both only from where the
+    run's event log stood when the IO manager was set up ("since set-up"), once each: the data-version warning and the
+    check's version read the same ones."""
     monkeypatch.setenv("TDPROV_STORE", str(tmp_path / "store"))
     reads: list[set[str]] = []
     teardown = ProvenanceIOManager.teardown_after_execution
 
+    def kinds(of_type: Any, *marks: str) -> set[str]:
+        return {*(k.value for k in (of_type if isinstance(of_type, set) else {of_type})), *marks}
+
     def counted(self: ProvenanceIOManager, context: Any) -> None:
-        all_logs = context.instance.all_logs
+        all_logs, records = context.instance.all_logs, context.instance.get_records_for_run
         monkeypatch.setattr(context.instance, "all_logs", lambda run_id, of_type=None: reads.append(
-            {k.value for k in (of_type if isinstance(of_type, set) else {of_type})}) or all_logs(run_id, of_type=of_type))
+            kinds(of_type)) or all_logs(run_id, of_type=of_type))
+        monkeypatch.setattr(context.instance, "get_records_for_run", lambda run_id, cursor=None, of_type=None, **kw: reads.append(
+            kinds(of_type, *(("since set-up",) if cursor else ()))) or records(run_id, cursor=cursor, of_type=of_type, **kw))
         teardown(self, context)
     monkeypatch.setattr(ProvenanceIOManager, "teardown_after_execution", counted)
     checks = {"ASSET_CHECK_EVALUATION", "ASSET_CHECK_EVALUATION_PLANNED"}
     for selection, expected in (
-            ([plain], [checks, {"ASSET_MATERIALIZATION"}]),
-            ([plain, loads_plain], [checks, {"STEP_FAILURE"}, {"ASSET_MATERIALIZATION_PLANNED"}, {"ASSET_MATERIALIZATION"}]),
-            ([plain, bare], [checks, {"STEP_START"}, {"ASSET_MATERIALIZATION"}, {"ASSET_MATERIALIZATION_PLANNED"},
-                             {"STEP_FAILURE"}, {"ASSET_MATERIALIZATION"}])):
+            ([plain], [checks, {"ASSET_MATERIALIZATION", "since set-up"}]),
+            ([plain, loads_plain], [checks, {"STEP_FAILURE"}, {"ASSET_MATERIALIZATION_PLANNED"},
+                                    {"ASSET_MATERIALIZATION", "since set-up"}]),
+            ([plain, bare], [checks, {"STEP_START", "since set-up"}, {"ASSET_MATERIALIZATION", "since set-up"},
+                             {"ASSET_MATERIALIZATION_PLANNED"}, {"STEP_FAILURE"}])):
         reads.clear()
         with dg.DagsterInstance.ephemeral() as instance:
             assert dg.materialize(selection, instance=instance, resources={"io_manager": ProvenanceIOManager()}).success
