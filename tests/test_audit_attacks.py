@@ -108,8 +108,9 @@ class S3Base:
             self._build()
         copy_bucket(self.snapshot, self.bucket)
         shutil.copytree(self.folder / "home", home, dirs_exist_ok=True)
-        for uri in [u for u in identity._known if u.startswith(f"s3://{self.bucket}/")]:  # the process cache: as for a new store
-            del identity._known[uri]
+        for cache in (identity._known, identity._bound):  # the process caches: as for a new store
+            for uri in [u for u in cache if u.startswith(f"s3://{self.bucket}/")]:
+                del cache[uri]
         s = Store.restored(self.template)
         identity.remember(s.pipe.store, self.identity)
         return s

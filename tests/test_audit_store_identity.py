@@ -423,3 +423,31 @@ def test_store_repair_in_a_process_that_read_the_identity_before_reads_it_as_it_
     out = capsys.readouterr().out
     assert f"NOT VERIFIED  {pipe.train}  (not indexed)" in out and f"{OTHER_STORE}: {foreign}" in out, out
     assert not [k for k in pipe.store.list("index/") if layout.run_id_of_index_key(k) == pipe.train]
+
+
+def test_a_writer_signs_with_the_identity_it_opened_the_store_with_whatever_a_verb_of_its_process_read_since(
+        store_uri: str, capsys) -> None:
+    """A process that writes and runs verbs through main() (a worker whose code calls one, the Airflow API server):
+    after _tdprov/store.json was replaced with another store's, the verb judges by the object as it is now, and the
+    writer's next bundle still names the identity it opened the store with, as a writer that ran no verb signs; the
+    replaced identity is not taken up by chance, and the bundle is then another store's to every reader."""
+    from prov_common.cli import main
+
+    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri))
+    sealed = []
+    for i, when in enumerate((T0, T0 + timedelta(hours=1))):
+        if i:
+            dev_id = _replace_identity(store_uri)
+            capsys.readouterr()
+            assert main(["verify", "--store", store_uri]) == 1  # the verb reads the identity afresh: dev's now
+            assert f"{OTHER_STORE}: signed for store {prod_id}, not this store {dev_id}" in capsys.readouterr().out
+        for event in run_events(f"step{i}", [], [dataset(f"/d/{i}", digest(str(i)))], start=when):
+            result = transport.emit(event)
+        sealed.append(result.run_id)
+        if not i:
+            prod_id = read_identity(open_store(store_uri)).store_id
+    manifest = raw_read(store_uri, layout.bundle_key(sealed[1], layout.MANIFEST_FILE))
+    assert f'"storeId":"{prod_id}"'.encode() in manifest and dev_id.encode() not in manifest
+    capsys.readouterr()
+    assert main(["verify", sealed[1], "--store", store_uri]) == 1
+    assert f"{OTHER_STORE}: signed for store {prod_id}, not this store {dev_id}" in capsys.readouterr().out

@@ -6,10 +6,13 @@ to. Each writer therefore names the store's id in what it signs (a bundle's mani
 reader of the store takes a record that names another id as copied from another store, never as this store's.
 
 The object is created once, by ``tdprov store init`` or by the first writer of a store that has none (a
-conditional create: of two writers racing, both end up with the one object that won). Writers read it once per
-process; readers afresh at the start of each verification (``tdprov verify``, an audit: :func:`reread_identity`) and
-of each ``tdprov`` verb (:func:`read_afresh`), so that a long-running process judges by the object as it is now, and
-again when a record names another id than the one read.
+conditional create: of two writers racing, both end up with the one object that won). A writer binds it once per
+process and store (:func:`writer_store_id`) and signs with that copy for good; readers read it afresh at the start of
+each verification (``tdprov verify``, an audit: :func:`reread_identity`) and of each ``tdprov`` verb
+(:func:`read_afresh`), so that a long-running process judges by the object as it is now, and again when a record
+names another id than the one read. A reader's fresh read never changes what a writer of the same process bound: a
+process that both writes and reads (a worker whose code calls a verb, the Airflow API server) signs with the identity
+it opened the store with whatever its reads found since, as a writer that reads nothing does (docs/threat-model.md).
 
 Whoever creates it also learns whether the store refuses a second create, which write-once rests on (S3:
 ``If-None-Match: *``, which some S3-compatible servers ignore): ``tdprov store init`` probes before creating it and
@@ -95,9 +98,11 @@ def foreign_reason(named: str | None, identity: StoreIdentity | None) -> str | N
 
 # -- I/O ---------------------------------------------------------------------------------------------
 
-_known: dict[str, StoreIdentity] = {}  # store URI -> the identity this process read or created
+_known: dict[str, StoreIdentity] = {}  # store URI -> the identity this process's readers last read or created
 _fresh: set[str] = set()  # store URIs whose identity in _known was read since readers last started afresh (read_afresh)
-_not_write_once: dict[str, str | None] = {}  # store URI -> why it is not write-once (writer_store_id), None: nothing says so
+# store URI -> the identity writers of this process bound (writer_store_id), and why the store is not write-once (None:
+# nothing says so); never replaced by readers' reads
+_bound: dict[str, tuple[StoreIdentity, str | None]] = {}
 _lock = threading.Lock()
 _UNREADABLE_WARNED = Once(inherited=True)  # (store URI,): an identity that could not be had, warned about once per process
 _IGNORED_WARNED = Once(inherited=True)  # (store URI,): a store found to accept a second create, warned about once per process
@@ -176,11 +181,9 @@ def write_once_problem(store: Store, identity: StoreIdentity, *, checked: bool =
 
 
 def remember(store: Store, identity: StoreIdentity | None) -> StoreIdentity | None:
-    """Take ``identity`` as the one this process knows of ``store`` (None: it has none, forget any); what was found
-    of the store's write-once (:func:`writer_store_id`) is forgotten with the identity it was found with."""
+    """Take ``identity`` as the one this process's readers know of ``store`` (None: it has none, forget any); the one
+    its writers bound (:func:`writer_store_id`) stays as it is."""
     with _lock:
-        if _known.get(store.uri) != identity:
-            _not_write_once.pop(store.uri, None)
         if identity is None:
             _known.pop(store.uri, None)
             _fresh.discard(store.uri)
@@ -194,36 +197,37 @@ def read_afresh() -> None:
     """Make readers read each store's identity again, once, before they next judge a record by it
     (:func:`foreign_store`): what every ``tdprov`` verb starts with (``show``, ``lineage``, ``store repair``, ...), so
     that a process that read the identity before (a daemon, a library caller of the CLI) does not judge records by a
-    copy of an object replaced or damaged since. No object is read here, and the copy writers sign with
-    (:func:`writer_store_id`) is kept until such a read replaces it."""
+    copy of an object replaced or damaged since. No object is read here, and what readers read next leaves the copy
+    writers sign with (:func:`writer_store_id`) as it is."""
     with _lock:
         _fresh.clear()
 
 
 def writer_store_id(store: Store, *, strict: bool = False) -> str | None:
-    """The id a writer signs into its records: read (or created) once per process and store. None when it cannot
-    be had (the store unreachable, its identity object damaged): the record is written without it, as records
-    written before stores had an identity are, and a warning says why (once per process and store; later ones are
-    debug messages, as every step of a run asks again).
+    """The id a writer signs into its records: read (or created) once per process and store, then kept whatever this
+    process's readers read since (:func:`read_afresh`, :func:`reread_identity`). None when it cannot be had (the
+    store unreachable, its identity object damaged): the record is written without it, as records written before
+    stores had an identity are, and a warning says why (once per process and store; later ones are debug messages, as
+    every step of a run asks again).
 
     A store found not to hold objects write-once (:func:`write_once_problem`, asked when the identity is first had
     in this process) is warned about once per process and store, and written to all the same (a pipeline is never
     broken over it); ``strict``: :class:`StoreError` instead, for every record."""
-    known, created = _known.get(store.uri), False
-    if known is None:
-        try:
-            known, created = ensure_identity(store)
-        except TdprovError as exc:  # never break the pipeline over it
-            level = logging.WARNING if _UNREADABLE_WARNED.first(store.uri) else logging.DEBUG
-            log.log(level, "tdprov: cannot read or create the identity of store %s (%s); this record is written without it. "
-                    "Fix: %s", store.uri, exc.what, exc.fix or "check that the store is reachable")
-            return None
-    try:
-        problem = _not_write_once[store.uri]
-    except KeyError:  # not asked in this process yet, or forgotten with its identity (remember) meanwhile
+    bound = _bound.get(store.uri)
+    if bound is None:
+        known, created = (_known.get(store.uri) if store.uri in _fresh else None), False  # readers' copy, if read afresh
+        if known is None:
+            try:
+                known, created = ensure_identity(store)
+            except TdprovError as exc:  # never break the pipeline over it
+                level = logging.WARNING if _UNREADABLE_WARNED.first(store.uri) else logging.DEBUG
+                log.log(level, "tdprov: cannot read or create the identity of store %s (%s); this record is written without it. "
+                        "Fix: %s", store.uri, exc.what, exc.fix or "check that the store is reachable")
+                return None
         problem = write_once_problem(store, known, checked=created)
-        with _lock:
-            _not_write_once[store.uri] = problem
+        with _lock:  # of two threads binding at once, the first one's stays (the same object, unless it was just replaced)
+            bound = _bound.setdefault(store.uri, (known, problem))
+    known, problem = bound
     if problem is not None:
         if strict:
             raise StoreError(f"{problem}; strict mode seals nothing there.", fix=FIX_NOT_WRITE_ONCE)
