@@ -916,6 +916,59 @@ def test_a_prov_document_of_more_records_than_a_bundle_holds_is_left_out_of_the_
     assert sound in out.read_text() and run not in out.read_text() and "forged" not in out.read_text()
 
 
+def _forge_events(store: Path, run: str, outputs: int, manifest_change: Callable[[dict], None]) -> None:
+    """Add ``outputs`` made-up outputs to the last event in the ``events.jsonl`` of ``run``, its manifest stating its
+    new size and changed by ``manifest_change`` (so that export derives the run's PROV from its events; no signature is
+    checked without --verified)."""
+    bundle = store / "bundles" / run
+    events = [json.loads(line) for line in (bundle / "events.jsonl").read_text().splitlines()]
+    written = events[-1]["outputs"]
+    written += [{**written[0], "name": f"forged/{i}.parquet"} for i in range(len(written) - 1, len(written) - 1 + outputs)]
+    data = "".join(json.dumps(e) + "\n" for e in events).encode()
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    next(f for f in manifest["files"] if f["path"] == "events.jsonl")["size"] = len(data)
+    manifest_change(manifest)
+    for name, content in (("events.jsonl", data), ("manifest.json", json.dumps(manifest).encode())):
+        (bundle / name).unlink()
+        (bundle / name).write_bytes(content)
+
+
+def _older_mapping(manifest: dict) -> None:
+    manifest["provMapping"] = "tdprov-prov/4"
+
+
+def _no_prov_file(manifest: dict) -> None:
+    manifest["files"] = [f for f in manifest["files"] if f["path"] != "prov.json"]
+
+
+@pytest.mark.parametrize("manifest_change", [_older_mapping, _no_prov_file], ids=["older mapping", "no prov.json"])
+def test_events_of_more_prov_records_than_a_bundle_holds_are_left_out_of_the_export(
+        manifest_change: Callable[[dict], None], tmp_path: Path, capsys: pytest.CaptureFixture,
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bound of a prov.json's records held no bundle whose manifest states an older PROV mapping or lists no
+    prov.json: export derived its PROV from its events.jsonl, whatever their size. Events that state more records than
+    a bundle holds (here a lowered bound) are refused before any record is built: the run left out and named, the rest
+    exported (exit 1); at the bound, exported."""
+    from test_audit_support import seal
+
+    from prov_common.store import open_store
+    from prov_common.w3cprov import collect
+
+    monkeypatch.setattr(collect, "PROV_RECORDS_MAX", 21)  # the run: 13 PROV records, each new output 8 more
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
+    sound = seal(open_store(str(store)), run_events())
+    out = tmp_path / "prov.json"
+    _forge_events(store, run, 1, manifest_change)
+    got, said = _verb(["export", "-o", str(out)], capsys, caplog)
+    assert got == 0 and "PROV of 2 bundles" in said and "forged/0.parquet" in out.read_text(), said
+    _forge_events(store, run, 1, manifest_change)
+    got, said = _verb(["export", "-o", str(out)], capsys, caplog)
+    assert got == 1 and "PROV of 1 bundle" in said, said
+    assert f"left out run {run}: its bundle does not verify ('bundles/{run}/events.jsonl': its events state more PROV " \
+           "records than a bundle tdprov writes holds (21))" in said, said
+    assert sound in out.read_text() and run not in out.read_text() and "forged" not in out.read_text()
+
+
 def test_graph_and_prov_read_an_events_file_line_by_line_and_refuse_a_line_past_the_bound(
         tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """'tdprov graph' and 'tdprov prov' read an events file whole, then parsed it as one document and again by lines:

@@ -19,7 +19,7 @@ from prov_common.times import since_time
 from prov_common.w3cprov.graph import lineage_graph
 from prov_common.w3cprov.links import link_runs
 from prov_common.w3cprov.mapping import PROV_MAPPING, events_to_document
-from prov_common.w3cprov.serialize import deserialize, merge_documents
+from prov_common.w3cprov.serialize import TooManyRecords, deserialize, merge_documents
 from prov_common.w3cprov.source_links import name_sources
 
 log = logging.getLogger(__name__)
@@ -50,16 +50,21 @@ refused (the bundle left out, named) before any record is built, so that one pla
 
 
 def bundle_document(store: Store, run_id: str) -> ProvDocument:
-    """The PROV of one sealed bundle: its signed ``prov.json`` when this version's mapping made it (at most
-    :data:`PROV_RECORDS_MAX` records), else derived from its events by this mapping, so that bundles of every age merge
-    into one graph."""
+    """The PROV of one sealed bundle: its signed ``prov.json`` when this version's mapping made it, else derived from
+    its events by this mapping, so that bundles of every age merge into one graph; either at most
+    :data:`PROV_RECORDS_MAX` records (a manifest stating an older mapping, or listing no ``prov.json``, is no way
+    around the bound)."""
     bundle = read_bundle(store, run_id, paths=())  # the one file needed is read next, not every attachment
     if PROV_FILE in bundle.manifest.by_path and bundle.manifest.mapping == PROV_MAPPING:
         try:
             return deserialize(bundle_file(store, bundle, PROV_FILE), "json", PROV_RECORDS_MAX)
         except BadInputError as exc:
             raise exc.about(bundle_key(run_id, PROV_FILE)) from None
-    return events_to_document(parse_events_jsonl(bundle_file(store, bundle, EVENTS_FILE), f"bundle {run_id} {EVENTS_FILE}"), sealed=True)
+    events = parse_events_jsonl(bundle_file(store, bundle, EVENTS_FILE), f"bundle {run_id} {EVENTS_FILE}")
+    try:
+        return events_to_document(events, sealed=True, max_records=PROV_RECORDS_MAX)
+    except TooManyRecords as exc:
+        raise exc.about(bundle_key(run_id, EVENTS_FILE)) from None
 
 
 def shard_counts(store: Store, generations: Mapping[str, str]) -> dict[str, int]:

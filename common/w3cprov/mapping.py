@@ -20,6 +20,7 @@ from prov_common.w3cprov import ids
 from prov_common.w3cprov.events import DatasetState, RunState, fold_runs
 from prov_common.w3cprov.ids import DCTERMS, DQV, TDPROV
 from prov_common.w3cprov.quality import Measurement, dataset_measurements, run_test_measurements
+from prov_common.w3cprov.serialize import TooManyRecords
 
 Attr = tuple[QualifiedName, Any]
 
@@ -63,7 +64,7 @@ _KIND_ORDER = {"agent": 0, "entity": 1, "activity": 2}
 class _Builder:
     """Collects elements (merging attributes of equal identifiers) and relations, then emits sorted."""
 
-    def __init__(self, mapping: str = PROV_MAPPING) -> None:
+    def __init__(self, mapping: str = PROV_MAPPING, max_records: int | None = None) -> None:
         if mapping not in DERIVABLE_MAPPINGS:
             raise BadInputError(f"PROV mapping {mapping!r} is not one this version of tdprov derives.",
                                 fix=f"ask for one of {', '.join(DERIVABLE_MAPPINGS)}")
@@ -72,6 +73,14 @@ class _Builder:
         """Whether this mapping names things by the legacy identifiers (:mod:`~prov_common.w3cprov.ids`)."""
         self.elements: dict[str, tuple[str, dict[QualifiedName, set[Any]], dict[str, Any]]] = {}
         self.relations: set[tuple[Any, ...]] = set()
+        self.max_records = max_records
+        """Records at most collected (None: no bound): :class:`~prov_common.w3cprov.serialize.TooManyRecords` past it."""
+
+    def _bounded(self) -> None:
+        if self.max_records is not None and len(self.elements) + len(self.relations) > self.max_records:
+            raise TooManyRecords(f"its events state more PROV records than a bundle tdprov writes holds ({self.max_records:,})",
+                                 fix="check it with 'tdprov verify': a forged or damaged bundle is left out until it is "
+                                     "restored from a backup or replica of the store")
 
     def at_least(self, mapping: str) -> bool:
         """Whether this mapping is ``mapping`` or a later one."""
@@ -79,6 +88,7 @@ class _Builder:
 
     def element(self, kind: str, local: str, attrs: Iterable[Attr], **formal: Any) -> QualifiedName:
         _, merged, formals = self.elements.setdefault(local, (kind, {}, {}))
+        self._bounded()
         for name, value in attrs:
             if value is not None and value != "":
                 merged.setdefault(name, set()).add(ids.xml_text(value) if isinstance(value, str) else value)
@@ -88,6 +98,7 @@ class _Builder:
     def relation(self, method: str, *args: Any, attrs: Iterable[Attr] = (), **formal: Any) -> None:
         clean = ((name, ids.xml_text(value) if isinstance(value, str) else value) for name, value in attrs)
         self.relations.add((method, args, tuple(sorted(formal.items())), tuple(sorted(clean, key=repr))))
+        self._bounded()
 
     def build(self) -> ProvDocument:
         document = ProvDocument()
@@ -402,22 +413,26 @@ def _run(builder: _Builder, run: RunState) -> None:
     _same_content(builder, [*used, *((d, targets[d.key, d.version]) for d in run.outputs)])
 
 
-def events_to_document(events: Iterable[dict[str, Any]], mapping: str = PROV_MAPPING, *, sealed: bool = False) -> ProvDocument:
+def events_to_document(events: Iterable[dict[str, Any]], mapping: str = PROV_MAPPING, *, sealed: bool = False,
+                       max_records: int | None = None) -> ProvDocument:
     """The W3C PROV document of the OpenLineage events of one run (from any producer).
 
     Events of several runs are grouped by ``run.runId`` and their documents merged. Raises
     :class:`~prov_common.errors.BadInputError` naming the event and field when a required field
     (eventType, eventTime, run.runId, job.namespace/name, dataset namespace/name) is missing or bad.
     ``mapping``: the mapping version to derive, one of :data:`DERIVABLE_MAPPINGS`. ``sealed``: the events were read
-    from a sealed bundle (see :func:`~prov_common.w3cprov.events.fold_runs`).
+    from a sealed bundle (see :func:`~prov_common.w3cprov.events.fold_runs`). ``max_records``: see
+    :func:`runs_to_document`.
     """
-    return runs_to_document(fold_runs(events, sealed=sealed), mapping)
+    return runs_to_document(fold_runs(events, sealed=sealed), mapping, max_records)
 
 
-def runs_to_document(runs: Iterable[RunState], mapping: str = PROV_MAPPING) -> ProvDocument:
+def runs_to_document(runs: Iterable[RunState], mapping: str = PROV_MAPPING, max_records: int | None = None) -> ProvDocument:
     """The W3C PROV document of runs already folded from their events (:func:`events_to_document`
-    without folding them again)."""
-    builder = _Builder(mapping)
+    without folding them again). With ``max_records``, runs that state more PROV records are refused
+    (:class:`~prov_common.w3cprov.serialize.TooManyRecords`) as soon as one more is collected, before any is built
+    (each built record costs about 2 KB of memory)."""
+    builder = _Builder(mapping, max_records)
     for run in runs:
         _run(builder, run)
     return builder.build()

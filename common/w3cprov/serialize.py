@@ -202,6 +202,10 @@ def json_records(content: Any) -> int:
     return count
 
 
+class TooManyRecords(BadInputError):
+    """A PROV document, or the events it would be derived from, stating more records than a bounded reader takes."""
+
+
 def deserialize(data: bytes, fmt: str = "json", max_records: int | None = None) -> ProvDocument:
     """Parse a PROV document written by :func:`serialize` (any of the four formats). With ``max_records`` (PROV-JSON
     only), a document stating more records is refused before any is built: a record costs about 2 KB of memory."""
@@ -230,8 +234,8 @@ def _json_document(data: bytes, max_records: int | None) -> ProvDocument:
         raise BadInputError(f"cannot read PROV-JSON: {exc}", fix=fix) from exc
     records = json_records(content)
     if max_records is not None and records > max_records:
-        raise BadInputError(f"it states {counted(records, 'PROV record')}, more than a bundle tdprov writes holds "
-                            f"({max_records:,})", fix=fix)
+        raise TooManyRecords(f"it states {counted(records, 'PROV record')}, more than a bundle tdprov writes holds "
+                             f"({max_records:,})", fix=fix)
     document = ProvDocument()
     try:
         decode_json_document(content, document)
