@@ -658,7 +658,7 @@ def test_files_planted_in_a_logged_bundle_are_one_finding_of_the_bundle_until_re
         [one] = [f for f in found.errors if f.run_id == s.last]
         assert (one.check, one.object, one.what) == (CHECK_SIGNATURES, prefix, named), shown
         assert one.fix.startswith("find out who wrote the object and remove it"), shown
-        assert list(one.items) in (planted, []), shown  # an audit that carries it from the state has its text only
+        assert list(one.items) == planted, (full, shown)  # an audit that carries it from the state too
     for key in planted:
         raw_delete(s.uri, key)
     notes = []
@@ -668,6 +668,32 @@ def test_files_planted_in_a_logged_bundle_are_one_finding_of_the_bundle_until_re
         notes.append([f.what for f in after.check(CHECK_INVENTORY).findings if f.run_id == s.last])
     assert notes == [[f"the 12 files planted in the bundle of logged run {s.last}, named by an earlier audit, are gone; the "
                       "bundle was verified again and holds only what its signed manifest lists"], [], []], notes
+
+
+@on(*LOCAL)
+def test_a_folded_finding_carried_from_an_earlier_audit_keeps_its_items_in_the_report(
+        base: Store, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folded finding of files planted in a logged bundle, carried from the audit state by a plain audit after
+    'audit --full', lost its items (report.json listed none): the state keeps them, at most ITEMS_KEPT of a finding
+    (here lowered to 11), whose text counts them all, so that the state does not grow with the files planted."""
+    from prov_common.audit import state
+    from prov_common.cli import main
+
+    s = base
+    prefix = layout.bundle_prefix(s.last)
+    planted = [f"{prefix}extra/p{i:02d}" for i in range(12)]
+    for key in planted:
+        raw_write(s.uri, key, b"planted")
+    monkeypatch.setattr(state, "ITEMS_KEPT", 11, raising=False)
+    listed = []
+    for n, flags in enumerate((["--full"], [])):
+        assert main(["audit", *flags, "--store", s.uri, "--report", str(tmp_path / f"r{n}")]) == 1
+        report = json.loads((tmp_path / f"r{n}" / "report.json").read_text())
+        [one] = [f for check in report["checks"] for f in check["findings"] if f["object"] == prefix]
+        assert one["what"].startswith("unlisted object: 12 files of the bundle ("), one
+        listed.append(one.get("items"))
+    capsys.readouterr()
+    assert listed == [planted, planted[:11]], listed
 
 
 @on(*BOTH)
