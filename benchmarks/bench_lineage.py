@@ -239,9 +239,10 @@ def bench_record(args: argparse.Namespace, load: float) -> str:
         "",
         f"`python benchmarks/bench_lineage.py --audited {args.audited} --new {args.new} --record --repeat {args.repeat}` on {machine()}; "
         f"load average {load:.2f} before, {min(loads):.2f}-{max(loads):.2f} while it ran, {os.getloadavg()[0]:.2f} after. "
-        f"The record verifies the bundles of {cited:,} runs: those it cites (the run that made the version, and every reader "
-        f"of the raw file, for the quality results it may have recorded on it) and the {args.new} sealed since the audit (read "
-        f"to find the dataset's newest version). Verifying them takes {seconds:.2f} s of the "
+        f"The record verifies the bundles of {cited:,} runs: those it cites (the run that made the version, and of the catalogued "
+        f"readers of the raw file, each with the same Pandera result on it, none: the verified run that made the version holds "
+        f"that result too) and the {args.new} sealed since the audit (read to find the dataset's newest version, and for the "
+        f"results their index entries do not hold). Verifying them takes {seconds:.2f} s of the "
         f"{statistics.median(i[0] for i in inside):.2f} s the command takes in process ({1000 * seconds / max(cited, 1):.1f} ms "
         "a run, wall; medians).",
         "",

@@ -3,6 +3,7 @@ connects to it, not every entry: the same answer as reading them all, the runs s
 and a forged entry still left out. Reads are counted through the store API, on a local folder and on S3 (moto)."""
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from prov_common.signing import default_signing_key
 from prov_common.sources import SourceRecord, register_source
 from prov_common.store import open_store
 
-from test_audit_support import T0, dataset, digest, raw_write, run_events, seal, seal_chain
+from test_audit_support import T0, dataset, digest, raw_read, raw_write, run_events, seal, seal_chain
 
 RUNS = 40  # the store the reading tests share
 OWN_RUNS = 12  # a store a test changes: runs 0..11 catalogued (f10 and m/11 among them), 12 and 13 sealed after the audit
@@ -144,13 +145,84 @@ def test_an_altered_entry_the_lineage_does_not_reach_changes_nothing_shown(
 
 def test_record_of_an_audited_dataset_reads_the_entries_of_the_runs_it_verifies_only(
         shared: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
-    """A record verifies the bundle of every catalogued run whose results count for its versions (the 20 catalogued runs
-    that read /data/raw.csv and the one that read /data/f10.parquet), each found by the index entry the audit
-    catalogued, and reads the two entries sealed after the audit: never the entries of the other 19 catalogued runs."""
+    """A record verifies the bundle of the run that made its version, found by the index entry the audit catalogued, and
+    reads the two entries sealed after the audit: never the entries of the catalogued runs that only read /data/raw.csv
+    or /data/f10.parquet and recorded no result on it (the catalog says so; the record cites nothing of theirs)."""
     import prov_common.cli.record as record_cli
 
     _, _, read = _lineage(monkeypatch, capsys, shared, "/data/f10.parquet", "-o", str(tmp_path / "r.json"), verb=record_cli)
-    assert read <= 20 + 1 + 2, read
+    assert read <= 1 + 2, read
+
+
+def _readers_audited(store_uri: str) -> dict[str, str]:
+    """A run preparing /data/f.parquet from /data/raw.csv that validated raw.csv (passed), and runs that only read
+    raw.csv: two recording that result alike, one none, two a failed validation alike; all audited. Run ids by name."""
+    store = open_store(store_uri)
+    raw = digest("raw")
+    passed, failed = dataset("/data/raw.csv", raw, passed=True), dataset("/data/raw.csv", raw, passed=False, failed=("positive",))
+    runs = {"prepare": seal(store, run_events("prepare", [passed], [dataset("/data/f.parquet", digest("f"))]))}
+    readers = [("alike1", passed), ("alike2", passed), ("none", dataset("/data/raw.csv", raw)), ("failed1", failed), ("failed2", failed)]
+    for n, (name, use) in enumerate(readers, 1):
+        runs[name] = seal(store, run_events(f"read_{name}", [use], [], start=T0 + timedelta(minutes=n)))
+    result = run_audit(store, Settings.from_env(store=store_uri), progress=False, workers=1)  # findings: the failed validation
+    assert {r["runId"] for r in result.runs_listed()} == set(runs.values())
+    return runs
+
+
+def _record(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], uri: str, code: int) -> tuple[str, str, set[str]]:
+    """stdout and stderr of ``tdprov record /data/f.parquet``, which exits ``code``, and the runs whose bundles it verified."""
+    import prov_common.audit.recorded as recorded
+
+    verified: set[str] = set()
+    real = recorded.check_runs
+
+    def counted(store: Any, trust: Any, summaries: Any, desc: Any = None) -> Any:
+        verified.update(s.run_id for s in summaries)
+        return real(store, trust, summaries, desc)
+
+    capsys.readouterr()
+    with monkeypatch.context() as patch:
+        patch.setattr(recorded, "check_runs", counted)
+        assert main(["record", "/data/f.parquet", "--no-checksum", "--store", uri]) == code
+    out, err = capsys.readouterr()
+    return out, err, verified
+
+
+def _alter(uri: str, run_id: str) -> tuple[str, bytes]:
+    """Append a line to the events of ``run_id``'s bundle; its events key and sound bytes."""
+    events = f"bundles/{run_id}/events.jsonl"
+    sound = raw_read(uri, events)
+    raw_write(uri, events, sound + b'{"eventType": "COMPLETE"}\n')
+    return events, sound
+
+
+@pytest.mark.parametrize("store_uri", ["local"], indirect=True)
+def test_a_record_verifies_the_catalogued_readers_whose_results_it_cites_and_finds_each_altered(
+        store_uri: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Of the catalogued runs that only read a version on the lineage, a record verifies one for each result their catalog
+    records hold that no verified bundle holds (one of the two failed validations alike), not those that recorded none or
+    the result the prepare run's verified bundle holds too: the same record. A cited bundle altered after the audit is
+    still found (named, left out, exit 1), and a reader holding its result alike is verified in its place; one the record
+    cites nothing of changes nothing it says."""
+    runs = _readers_audited(store_uri)
+    out, err, verified = _record(monkeypatch, capsys, store_uri, 0)
+    [cited] = verified - {runs["prepare"]}
+    assert cited in (runs["failed1"], runs["failed2"]), (runs, verified)
+    record = json.loads(out)
+    assert sorted((q["schema"], q["passed"]) for q in record["qualityChecks"]) == [
+        ("/data/raw.csv_schema", False), ("/data/raw.csv_schema", True)], record["qualityChecks"]
+    for name in ("alike1", "none"):  # bundles the record cites nothing of
+        _alter(store_uri, runs[name])
+    assert _record(monkeypatch, capsys, store_uri, 0)[:2] == (out, err)
+    events, _ = _alter(store_uri, cited)
+    altered, said, checked = _record(monkeypatch, capsys, store_uri, 1)
+    assert f"left out run {cited}: its bundle does not verify ({events}: " in said, said
+    other = runs["failed1"] if cited == runs["failed2"] else runs["failed2"]
+    assert checked == {runs["prepare"], cited, other}, (runs, checked)
+    assert json.loads(altered)["qualityChecks"] == record["qualityChecks"]  # the other run's alike result, verified
+    events, _ = _alter(store_uri, runs["prepare"])  # the run that made the version: named, and there is no record
+    said = _record(monkeypatch, capsys, store_uri, 2)[1]
+    assert f"left out run {runs['prepare']}: its bundle does not verify ({events}: " in said, said
 
 
 def test_a_dataset_recorded_without_a_version_has_its_lineage_told(

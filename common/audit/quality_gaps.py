@@ -3,7 +3,7 @@ failed one: the audit's Article 10 section and the training-data records (D&TA `
 ``knownGaps``, Croissant ``rai:dataLimitations``) take them from here and say them alike (no I/O)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import Any
 
 from prov_common.audit.lineage import LineageIndex, version_of
@@ -52,10 +52,33 @@ def lineage_quality(index: LineageIndex, versions: Sequence[DatasetUse],
     return list(out.values())
 
 
-def quality_recorders(index: LineageIndex, versions: Sequence[DatasetUse]) -> list[str]:
-    """The ids of the runs whose records :func:`lineage_quality` takes the results of ``versions`` from: every run that
-    wrote or read one of them. An index entry holds no results: a reader of the store reads these runs' bundles first."""
-    return list(dict.fromkeys(r.run_id for v in versions if v.version for r in index.recorders(v)))
+def quality_recorders(index: LineageIndex, versions: Sequence[DatasetUse], standing: Container[str] = frozenset(),
+                      read: Iterable[str] = ()) -> list[str]:
+    """The ids of the runs whose records :func:`lineage_quality` takes the results of ``versions`` from, to be read from
+    their bundles and verified (an index entry holds no results): every run that wrote one of them, and every run that read
+    one, except a reader in ``standing`` (an audit's catalog record, not verified here) whose results are all held alike
+    by a run read with it (a writer, another reader, one of ``read``): one that recorded none, or the same results, adds
+    nothing to a record, which is the same whether its bundle is read or not. A standing run counts by its catalog record
+    until it is read; the caller picks again after each read
+    (:meth:`~prov_common.audit.recorded.RecordedRuns.read_all`), so a run left out, or read otherwise than the catalog
+    said, brings in the readers its results no longer cover."""
+    keys = [version_of(v) for v in versions if v.version]
+    picked = [r.run_id for key in keys for r, _ in index.generated.get(key, ())]
+    picked += [r.run_id for key in keys for r, _ in index.used_by.get(key, ()) if r.run_id not in standing]
+    vouching = {*picked, *read}
+    held: set[str] = set().union(*(_said(use) for key in keys for table in (index.generated, index.used_by)
+                                   for r, use in table.get(key, ()) if r.run_id in vouching))
+    for key in keys:
+        for r, use in index.used_by.get(key, ()):
+            if r.run_id in standing and not (said := _said(use)) <= held:
+                picked.append(r.run_id)
+                held |= said
+    return list(dict.fromkeys(picked))
+
+
+def _said(use: DatasetUse) -> set[str]:
+    """Each result :func:`quality_results` finds in ``use``, all it says as one key: runs that say it alike add it once."""
+    return {repr(sorted(item.items())) for item in quality_results([use]).values()}
 
 
 def failed_validation(result: Mapping[str, Any], fix: str | None = None) -> str:

@@ -148,15 +148,19 @@ class RecordedRuns:
 
     def read_trace(self, name: str) -> None:
         """Read the bundles of the unread runs in the lineage of ``name`` (a digest, or a dataset name
-        meaning its newest version), so that every run a record of it lists is a verified one, and of every run
-        that wrote or read a version on it (:func:`~prov_common.audit.quality_gaps.quality_recorders`): the Pandera
-        results that count for a version are in those runs' bundles, never in their index entries."""
+        meaning its newest version), so that every run a record of it lists is a verified one, and of the runs
+        that wrote or read a version on it whose results the record takes
+        (:func:`~prov_common.audit.quality_gaps.quality_recorders`): the Pandera results that count for a version are
+        in those runs' bundles, never in their index entries. A reader an audit catalogued is read only when its
+        catalog record holds a result that no run read here holds alike: one that recorded none adds nothing to the
+        record, nor does one whose results a verified bundle says too."""
         from prov_common.audit.quality_gaps import quality_recorders
 
         def pick(index: LineageIndex) -> list[str]:
             dataset = index.resolve(name)[1]
             trace = index.trace(dataset)
-            return [*(r.run_id for r in trace.runs), *quality_recorders(index, [dataset, *trace.validated])]
+            cited = [r.run_id for r in trace.runs]
+            return [*cited, *quality_recorders(index, [dataset, *trace.validated], self.vouched, cited)]
 
         self.read_all(pick)
 
