@@ -225,6 +225,28 @@ def test_a_record_verifies_the_catalogued_readers_whose_results_it_cites_and_fin
     assert f"left out run {runs['prepare']}: its bundle does not verify ({events}: " in said, said
 
 
+@pytest.mark.parametrize("store_uri", ["local"], indirect=True)
+def test_a_forged_entry_writing_the_dataset_earlier_does_not_date_or_number_its_version(
+        store_uri: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A record numbers a version by the contents runs gave its dataset and dates the one before: an index entry (unsigned,
+    no bundle) claiming a run wrote /data/f.parquet in 2020 made the record say the version before was issued then, exit
+    0. The run is read, left out and named; the record says what the signed bundles say."""
+    runs = _readers_audited(store_uri)
+    out = json.loads(_record(monkeypatch, capsys, store_uri, 0)[0])
+    assert out["dateOfPreviouslyIssuedVersion"] == "not applicable", out
+    forged = BundleSummary(run_id="00000000-0000-4000-8000-00000000f00d", job_namespace="default", job_name="prepare",
+                           state="COMPLETE", ended_at="2020-01-01T00:00:00Z", sealed_at="2020-01-01T00:00:00Z", outputs=(), inputs=())
+    data = forged.to_dict()
+    data["outputs"] = [{"namespace": "file", "name": "/data/f.parquet", "version": digest("older")}]
+    from prov_common.canonical_json import canonical_bytes
+
+    raw_write(store_uri, f"index/2020/01/01/20200101T000000000000Z-{forged.run_id}.json", canonical_bytes(data))
+    after, said, verified = _record(monkeypatch, capsys, store_uri, 1)
+    assert json.loads(after) == out, after
+    assert forged.run_id in verified and runs["prepare"] in verified, verified
+    assert f"left out run {forged.run_id}: its bundle does not verify" in said, said
+
+
 def test_a_dataset_recorded_without_a_version_has_its_lineage_told(
         audited: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A dataset a run recorded with no version (a table the provider named, no digest): its lineage, up and down, is

@@ -153,13 +153,17 @@ class RecordedRuns:
         (:func:`~prov_common.audit.quality_gaps.quality_recorders`): the Pandera results that count for a version are
         in those runs' bundles, never in their index entries. A reader an audit catalogued is read only when its
         catalog record holds a result that no run read here holds alike: one that recorded none adds nothing to the
-        record, nor does one whose results a verified bundle says too."""
+        record, nor does one whose results a verified bundle says too. Every run that wrote the dataset is read too:
+        the record numbers and dates the version by the contents they gave it
+        (:func:`~prov_common.sources.training_record.dataset_history`)."""
         from prov_common.audit.quality_gaps import quality_recorders
+        from prov_common.sources.training_record import dataset_history
 
         def pick(index: LineageIndex) -> list[str]:
             dataset = index.resolve(name)[1]
             trace = index.trace(dataset)
-            cited = [r.run_id for r in trace.runs]
+            issued = [run_id for issue in dataset_history(index.runs.values(), dataset) for run_id in issue.runs]
+            cited = [*(r.run_id for r in trace.runs), *issued]
             return [*cited, *quality_recorders(index, [dataset, *trace.validated], self.vouched, cited)]
 
         self.read_all(pick)
