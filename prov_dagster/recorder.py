@@ -570,13 +570,12 @@ def recorder_for_namespace(settings: Settings, namespace: str) -> Recorder:
 def store_recorder(store: str, namespace: str) -> Recorder | None:
     """The process's recorder on ``store`` (as :func:`~prov_dagster.transport.store_uri` names it) in ``dagster://``
     ``namespace``, with the settings (signing key, spool) of the ``ProvenanceIOManager`` or ``ProvenanceResource`` of
-    this process configured for that store (:func:`configured`; one of that namespace first), else one already made
-    for that store and namespace; None when this process has neither."""
+    this process configured for that store (:func:`configured`; one of that namespace first); None when this process
+    has none (a recorder another closer opened there with its own key is not one: its key is not that store's)."""
     with _recorders_lock:
         kept = _configured.get(store, {})
         settings = kept.get(namespace) or next(iter(kept.values()), None)
-        found = next((r for (_, n), r in _recorders.items() if n == namespace and store_uri(r.settings.store) == store), None)
-    return recorder_for_namespace(settings, namespace) if settings is not None else found
+    return recorder_for_namespace(settings, namespace) if settings is not None else None
 
 
 _configured: dict[str, dict[str, Settings]] = {}  # store URI -> namespace -> settings of a ProvenanceConfig of it here

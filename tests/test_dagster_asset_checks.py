@@ -18,7 +18,7 @@ import rdflib
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
-from prov_common.signing import write_keypair
+from prov_common.signing import load_signing_key, write_keypair
 from prov_common.store import open_store
 from prov_dagster import (ProvenanceIOManager, ProvenanceResource, provenance_canceled_sensor,
                           provenance_failure_sensor)
@@ -842,6 +842,34 @@ def test_a_check_recorded_in_the_store_of_the_version_it_checked_is_signed_with_
         "ProvenanceIOManager or ProvenanceResource of that store is configured in this process, so readers of the store "
         "verify the run only if they trust that key too. Fix: add the IO manager of that store to the resources of this "
         "code location, or give its IO managers and the sensors' provenance resource one signing_key"]
+
+
+def test_each_check_in_a_store_no_resource_is_configured_for_is_signed_with_its_own_closers_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Two runs in one process, IO managers of two keys, each with a check that loads nothing on a version kept in a
+    store no resource of the process is configured for: each check run is signed with its own closer's key, each with
+    the warning naming that key. The recorder the first opened there with its key was kept and taken by the second,
+    silently: the second check was signed with the first run's key."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    kept = tmp_path / "kept"
+    keys = [write_keypair(tmp_path / name)[0] for name in ("first.key", "second.key")]
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert dg.materialize([kept_elsewhere], instance=instance,
+                              resources={"elsewhere": ProvenanceIOManager(store=str(kept))}).success
+        monkeypatch.setattr(recorder_module, "_recorders", {})  # as a new process: no recorder on either store yet
+        monkeypatch.setattr(recorder_module, "_configured", {}, raising=False)
+        checks = dg.AssetSelection.checks(bare_elsewhere)  # kept's own IO manager here is not tdprov's
+        with caplog.at_level("WARNING", logger="prov_dagster.steps"):
+            for n, key in enumerate(keys):
+                assert dg.materialize(
+                    [plain, kept_elsewhere, bare_elsewhere], instance=instance, selection=dg.AssetSelection.assets(plain) | checks,
+                    resources={"io_manager": ProvenanceIOManager(store=str(tmp_path / f"other{n}"), signing_key=str(key)),
+                               "elsewhere": dg.FilesystemIOManager(base_dir=str(tmp_path / "fs"))}).success
+    st = open_store(str(kept))
+    signers = sorted((s.started_at, s.key_id) for s in list_bundles(st) if s.job_name.startswith("check:"))
+    assert [k for _, k in signers] == [load_signing_key(key).key_id for key in keys]
+    warned = [r.getMessage() for r in caplog.records if "signed with the key of" in r.getMessage()]
+    assert [w.split("(")[1].split(")")[0] for w in warned] == [str(key) for key in keys]
 
 
 @pytest.mark.parametrize("closer", ["teardown", "sensor"])
