@@ -183,8 +183,9 @@ def check_step_recorder(recorder: Recorder, events: RunEvents, dagster_run: Any,
     recorded as the teardown records it: by its rule (:func:`_checked_recorder`), in the store its checked version's
     materialization names, with that version as its input (:func:`~prov_dagster.check_results.checked_versions`: the
     one Dagster says the check evaluated, else the asset's latest materialization before the step started) and the
-    checks' results on it, a check with no evaluation as raised (``error``), or, ``stopped`` (its run was canceled),
-    with none: a check stopped before it ended has no outcome. Any other step (an asset's own step, whose checks are of
+    checks' results on it, a check with no evaluation as raised (``error``), or, ``stopped`` (its run was canceled)
+    or marked interrupted by Dagster (the teardown leaves such a step to the sensors), with none: a check stopped
+    before it ended has no outcome. Any other step (an asset's own step, whose checks are of
     the asset it was to write) is ``recorder``'s with nothing, and so is a check step, with a warning, when its checks
     cannot be read (strict mode: raised)."""
     instance = events.instance
@@ -203,6 +204,7 @@ def check_step_recorder(recorder: Recorder, events: RunEvents, dagster_run: Any,
                     store_uri(recorder.settings.store), exc)
         return MadeUpCheck(recorder)
     maker = _checked_recorder(recorder, dagster_run.run_id, step, checks, kept, kept_by="the sensor's provenance resource")
+    stopped = stopped or outcome.interrupted  # in a failed run too: it did not raise
     results = [c for c in checks if c.result.status != "error"] if stopped else checks  # stopped: evaluated ones only
     return MadeUpCheck(maker, tuple(inputs), tuple(results))
 

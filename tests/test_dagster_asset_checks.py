@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 import rdflib
+from dagster._core.execution.plan.objects import ErrorSource
 
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
@@ -720,6 +721,41 @@ def test_the_cancel_sensor_closes_a_check_that_loads_nothing_with_the_version_it
     assert summary.state == "ABORT" and [e["eventType"] for e in events] == ["START", "ABORT"]
     written = _terminal(kept, "kept_elsewhere")[1]["outputs"][0]["facets"]["version"]["datasetVersion"]
     assert _prov_of(kept, "check:kept_elsewhere:canceled_elsewhere") == ({written}, set())
+
+
+@dg.asset_check(asset=kept_elsewhere)
+def interrupted_elsewhere() -> dg.AssetCheckResult:
+    raise dg.DagsterExecutionInterruptedError("interrupted while checking")  # how Dagster stops a step it interrupts
+
+
+def test_the_failure_sensor_closes_a_check_dagster_marked_interrupted_with_no_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check that loads nothing, marked interrupted by Dagster (its failure's error source INTERRUPT) in a run that
+    failed, not canceled: the teardown leaves it to the sensors, and the failure sensor's FAIL run of it, in the store
+    of the version it checked, uses that version with no result for the check, as the cancel sensor's run of a
+    canceled run's check: it was stopped, it did not raise. The sensor recorded it as raised on that version."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    kept, other = tmp_path / "kept", tmp_path / "other"
+    job = "check:kept_elsewhere:interrupted_elsewhere"
+    with dg.DagsterInstance.ephemeral() as instance:
+        failed = dg.materialize([kept_elsewhere, interrupted_elsewhere], instance=instance, raise_on_error=False, resources={
+            "io_manager": ProvenanceIOManager(store=str(other)), "elsewhere": ProvenanceIOManager(store=str(kept))})
+        assert instance.get_run_by_id(failed.run_id).status == dg.DagsterRunStatus.FAILURE
+        [failure] = instance.all_logs(failed.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+        assert failure.dagster_event.step_failure_data.error_source == ErrorSource.INTERRUPT
+        assert [s.job_name for s in list_bundles(open_store(str(kept)))] == ["kept_elsewhere"]  # left to the sensors
+        monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process: no recorder on either store
+        provenance_failure_sensor(dg.build_run_status_sensor_context(
+            sensor_name="provenance_failure_sensor", dagster_event=failed.get_run_failure_event(),
+            dagster_instance=instance, dagster_run=failed.dagster_run,
+            resources={"provenance": ProvenanceResource(store=str(other))}))
+    summary, fail, events = _terminal(kept, job)
+    assert summary.state == "FAIL" and [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert "interrupted while checking" in fail["run"]["facets"]["errorMessage"]["message"]
+    [read] = fail["inputs"]
+    assert "dataQualityAssertions" not in read.get("inputFacets", {})
+    written = _terminal(kept, "kept_elsewhere")[1]["outputs"][0]["facets"]["version"]["datasetVersion"]
+    assert _prov_of(kept, job) == ({written}, set())
 
 
 def _prov_of(store: Path, job: str) -> tuple[set[str], set[tuple[str, str, str]]]:
