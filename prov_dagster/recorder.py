@@ -28,9 +28,11 @@ from typing import Any
 from dagster import InputContext, OutputContext
 
 from prov_common.bundle import Attachments, layout
+from prov_common.bundle.events import is_terminal
 from prov_common.bundle.staged import opened_event
 from prov_common.config import Settings
-from prov_common.errors import TdprovError
+from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
+from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.text import counted
 from prov_common.w3cprov.events import TERMINAL
 from prov_dagster import _compat
@@ -120,6 +122,15 @@ class StepRun:
         """Emit ABORT (the step was stopped, e.g. its run canceled) with the reason, at ``at`` (None: now); returns
         the bundle location."""
         return self._end("ABORT", error=error, failed_output=None, at=at)
+
+    def seal_staged(self) -> str:
+        """End the run with the terminal event already staged for it (:meth:`Recorder.staged_end`: an earlier closing
+        staged it and the store stopped answering before the seal): sealed from what is staged, so the run has one
+        end, whenever it is closed again. Returns the bundle location."""
+        self.started = self.ended = True
+        self.recorder.forget(self)
+        self.recorder.seal_staged(self.ol_run_id)
+        return self.recorder.bundle_location(self.ol_run_id)
 
     def start(self) -> None:
         """Emit START once (with the inputs recorded so far)."""
@@ -332,6 +343,31 @@ class Recorder:
     def staged_job(self, identity: StepIdentity) -> str | None:
         """The job name that the first readable event staged in the store for the run of step attempt ``identity``, and
         signed by a key the seal trusts, names (the job the step ran as), or None when none does."""
+        for event in self._staged_events(identity):
+            name = event.get("job", {}).get("name") if isinstance(event.get("job"), dict) else None
+            if isinstance(name, str) and name:
+                return name
+        return None
+
+    def staged_end(self, identity: StepIdentity) -> bool:
+        """Whether a terminal event (COMPLETE, FAIL, ABORT) signed by a key the seal trusts is staged for the run of step
+        attempt ``identity``: one that was ended and could not be sealed then (the store stopped answering). What the
+        run's events wait for in this machine's spool is delivered first (the seal would deliver it); a store that
+        cannot take it raises."""
+        transport, prefix = self.transport(), layout.staging_prefix(identity.ol_run_id)
+        if transport.outbox.holds(transport.store.uri, under=prefix):
+            left = transport.outbox.flush(transport.store, under=prefix)
+            if left.left:
+                raise StoreUnavailableError(
+                    f"events of run {identity.ol_run_id} wait in the spool {transport.outbox.spool_dir} and the store "
+                    f"does not take them now ({'; '.join(left.errors) or 'unavailable'}).",
+                    fix="check that the store is reachable; 'tdprov flush' delivers them")
+        return any(is_terminal(event) for event in self._staged_events(identity))
+
+    def _staged_events(self, identity: StepIdentity) -> Iterable[dict[str, Any]]:
+        """The readable events staged in the store for the run of step attempt ``identity`` and signed by a key the
+        seal trusts (attachments, objects that are no JSON object and events no trusted key signed left out); a store
+        that does not answer raises."""
         transport = self.transport()
         store, trust = transport.store, transport.staging_trust(identity.ol_run_id)
         for key in store.list(layout.staging_prefix(identity.ol_run_id)):
@@ -339,12 +375,11 @@ class Recorder:
             if parts is None or "/" in parts[1]:  # an attachment, not an event
                 continue
             try:
-                name = json.loads(opened_event(store.get(key, layout.SMALL_OBJECT_LIMIT), trust, key))["job"]["name"]
-            except (TdprovError, ValueError, KeyError, TypeError):
+                event = json.loads(opened_event(store.get(key, layout.SMALL_OBJECT_LIMIT), trust, key))
+            except (ObjectNotFoundError, UnreadableObjectError, BadInputError, ValueError):  # sealed since, or not ours
                 continue
-            if isinstance(name, str) and name:
-                return name
-        return None
+            if isinstance(event, dict):
+                yield event
 
     def open_steps(self, dagster_run_id: str) -> list[StepRun]:
         """The step runs of Dagster run ``dagster_run_id`` that started in this process and have not ended."""
@@ -400,17 +435,41 @@ class Recorder:
                 self.transport().attach(ol_run_id, name, data)
             sealed = self.transport().emit(event)  # as built: no openlineage-python client config (filters, facets, disabling)
             if terminal:
-                with self._lock:
-                    if sealed is None:  # not sealed, nor spooled whole (the transport said why), or not yet (in the background)
-                        self._unsealed[ol_run_id] = None
-                        while len(self._unsealed) > ENDED_KEPT:
-                            self._unsealed.popitem(last=False)
-                    else:
-                        self._unsealed.pop(ol_run_id, None)
+                self._note_sealed(ol_run_id, sealed)
         finally:  # the other backends get the event even when the store refused it (strict mode)
             forwarder = self.forwarder()
             if forwarder is not None:
                 forwarder.submit(event)
+
+    def seal_staged(self, ol_run_id: str) -> None:
+        """Seal run ``ol_run_id`` from what is staged (its terminal event among it), in order after the events emitted
+        so far; a store that does not answer leaves it unsealed (:meth:`unsealed`) with a warning (strict: raised)."""
+        if self.settings.strict:
+            self._seal_staged(ol_run_id)
+            return
+        with self._lock:
+            self._pending.append(self._worker.submit(self._seal_staged, ol_run_id))
+
+    def _seal_staged(self, ol_run_id: str) -> None:
+        try:
+            sealed = self.transport().seal(ol_run_id)
+        except TdprovError as exc:
+            if self.settings.strict:
+                raise
+            log.warning("tdprov: run %s is not sealed: %s Fix: %s", ol_run_id, exc.what,
+                        exc.fix or f"once the store answers, run 'tdprov store seal {ol_run_id}'")
+            sealed = None
+        self._note_sealed(ol_run_id, sealed)
+
+    def _note_sealed(self, ol_run_id: str, sealed: Any) -> None:
+        """Note whether the run ``ol_run_id`` ended here was sealed (or spooled whole): None, it was not."""
+        with self._lock:
+            if sealed is None:  # not sealed, nor spooled whole (the transport said why), or not yet (in the background)
+                self._unsealed[ol_run_id] = None
+                while len(self._unsealed) > ENDED_KEPT:
+                    self._unsealed.popitem(last=False)
+            else:
+                self._unsealed.pop(ol_run_id, None)
 
     def after_delivery(self, action: Callable[[], None]) -> None:
         """Run ``action`` once every event emitted so far is delivered, in the delivering thread (it

@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from functools import cache
 from itertools import product
 from typing import Any
@@ -63,7 +64,8 @@ def close_failed_run(
     wrote), so the step's bundle records what it read and wrote even though it crashed. Steps whose bundle is already
     sealed (e.g. a Pandera failure under the ``fail`` policy) are left alone. Each run is stamped as Dagster recorded
     the step: START when it started, the terminal event when it ended (a step with no end: when the Dagster run ended;
-    a run with no end either: now). Raises :class:`~prov_common.errors.StoreUnavailableError` when a store stopped
+    a run with no end either: now); a run whose terminal event an earlier call staged and could not seal is sealed with
+    it, never given a second one. Raises :class:`~prov_common.errors.StoreUnavailableError` when a store stopped
     answering as the runs were sealed: a run ended here that was neither sealed nor spooled whole (its staged events
     could not be read) waits, staged or spooled, for a later call.
 
@@ -96,6 +98,14 @@ def close_failed_run(
     def closer(namespace: str) -> Recorder:  # the process's recorder of ``namespace`` in the recorder's store
         return used.setdefault(namespace, recorder_for_namespace(recorder.settings, namespace))
 
+    def end(run: StepRun, error: str, at: datetime | None, *, staged: bool = True) -> str:
+        """End ``run`` (``staged``: its events are staged) with ``state``; one whose end an earlier closing staged (the
+        store stopped answering before the seal) is sealed with it, so a run closed again has one end."""
+        ended_runs.append(run)
+        if staged and run.recorder.staged_end(run.identity):
+            return run.seal_staged()
+        return run.abort(error=error, at=at) if state == "ABORT" else run.fail(error=error, at=at)
+
     def named(identity: StepIdentity) -> StepIdentity:  # with the job it ran as, when the plan could not name it
         if identity.job is not None:
             return identity
@@ -121,8 +131,7 @@ def close_failed_run(
             earlier = replace(attempt, attempt=number, namespace=namespace)  # Dagster retried it; the retry left it
             if not recorder.sealed(earlier) and closer(namespace).staged(earlier):  # staged in a namespace the retry skipped
                 failed = StepRun(closer(namespace), named(earlier), started=True)
-                ended_runs.append(failed)
-                bundles.append(failed.fail(error=retried_error(step_key, number, number + 1), at=ended or run_end()))
+                bundles.append(end(failed, retried_error(step_key, number, number + 1), ended or run_end()))
         if not unfinished:
             continue
         open_runs, recorded_somewhere = [], False
@@ -149,9 +158,7 @@ def close_failed_run(
             if made_up:  # a check step's: the versions it checked and its checks' results, as the teardown records them
                 step.inputs.extend(checked.inputs)
                 step.checks = list(checked.checks)
-            error, ended = outcome.error or reason, outcome.ended_at or run_end()
-            ended_runs.append(step)
-            bundles.append(step.abort(error=error, at=ended) if state == "ABORT" else step.fail(error=error, at=ended))
+            bundles.append(end(step, outcome.error or reason, outcome.ended_at or run_end(), staged=not made_up))
     for each in [*used.values(), *apart.values()]:
         each.wait()
     unsealed = [run for run in ended_runs if run.recorder.unsealed(run.ol_run_id)]

@@ -18,6 +18,7 @@ class HangingProxy:
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
         self._marker: bytes | None = None
+        self.tripped: bytes | None = None  # the read of the request that made ``hang_after`` hang
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -31,7 +32,7 @@ class HangingProxy:
 
     def hang_after(self, marker: bytes) -> None:
         """Forward until a request holding ``marker`` (in one read of it) has gone through; then answer nothing more
-        (its own answer still comes back)."""
+        (its own answer still comes back, unless its body was not in that read); the read is kept in ``tripped``."""
         self._marker = marker
 
     def resume(self) -> None:
@@ -77,7 +78,7 @@ class HangingProxy:
                     continue  # read, never forwarded nor answered
                 sink.sendall(data)
                 if asked and self._marker is not None and self._marker in data:
-                    self._marker = None
+                    self._marker, self.tripped = None, data
                     self._hanging.set()
         except OSError:
             pass

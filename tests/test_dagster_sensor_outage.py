@@ -4,10 +4,13 @@ store back closes every step of it, with what the steps staged."""
 from __future__ import annotations
 
 import json
+import re
 import logging
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +19,12 @@ import dagster as dg
 import pytest
 
 from conftest import free_port, s3_env
-from prov_common.bundle import list_bundles, read_bundle
+from prov_common.bundle import layout, list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.signing import signing_key_from_settings
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_failure_sensor, provenance_store_sensor
+from prov_dagster.sensors import close_or_leave
 from prov_dagster import recorder as recorder_module
 from prov_dagster import steps as steps_module
 from prov_dagster.naming import step_run_id
@@ -76,11 +80,12 @@ def prov_of_run(prov: dict[str, Any], ol_run_id: str) -> tuple[set[str], set[tup
     return used, generated, prov["activity"][activity]["tdprov:state"]
 
 
-@pytest.fixture
-def killed_behind_proxy(s3_server: Any, s3_bucket: str, tmp_path: Path,
-                        monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dg.DagsterInstance, Any, str, HangingProxy]]:
+@contextmanager
+def behind_proxy(s3_server: Any, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                 ended: bool) -> Iterator[tuple[dg.DagsterInstance, Any, str, HangingProxy]]:
     """(instance, run, store, proxy): a run whose step pair was killed after its first output, recorded in an S3 store
-    reached through a proxy that can stop answering; the store's calls bounded by :data:`BOUNDS` from then on."""
+    reached through a proxy that can stop answering; the store's calls bounded by :data:`BOUNDS` from then on.
+    ``ended``: the run is reported failed (its end recorded, the time of its steps' FAIL)."""
     proxy = HangingProxy(("127.0.0.1", int(s3_server.endpoint.rsplit(":", 1)[1])))
     store = f"s3://{s3_bucket}/prefix"
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.endpoint)
@@ -90,13 +95,30 @@ def killed_behind_proxy(s3_server: Any, s3_bucket: str, tmp_path: Path,
     try:
         with dg.DagsterInstance.from_config(killed_run(tmp_path, "kill")) as instance:  # pair died after its first output
             [run] = instance.get_runs()
-            instance.report_run_failed(run)  # as Dagster's run monitoring does: the run ends (its steps' FAIL time)
+            if ended:
+                instance.report_run_failed(run)  # as Dagster's run monitoring does: the run ends (its steps' FAIL time)
             run = instance.get_run_by_id(run.run_id)
             for name, value in BOUNDS.items():
                 monkeypatch.setenv(name, value)
             yield instance, run, store, proxy
     finally:
         proxy.close()
+
+
+@pytest.fixture
+def killed_behind_proxy(s3_server: Any, s3_bucket: str, tmp_path: Path,
+                        monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dg.DagsterInstance, Any, str, HangingProxy]]:
+    """:func:`behind_proxy` of a run reported failed."""
+    with behind_proxy(s3_server, s3_bucket, tmp_path, monkeypatch, ended=True) as made:
+        yield made
+
+
+@pytest.fixture
+def unended_behind_proxy(s3_server: Any, s3_bucket: str, tmp_path: Path,
+                         monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dg.DagsterInstance, Any, str, HangingProxy]]:
+    """:func:`behind_proxy` of a run with no recorded end (nothing reported it failed)."""
+    with behind_proxy(s3_server, s3_bucket, tmp_path, monkeypatch, ended=False) as made:
+        yield made
 
 
 def assert_pair_closed(instance: dg.DagsterInstance, run: Any, store: str) -> None:
@@ -172,6 +194,30 @@ def test_a_store_that_stops_answering_as_the_sensor_seals_leaves_the_run_to_a_la
     store_tick(instance, store)
     assert instance.get_run_by_id(run.run_id).tags[CLOSING_TAG] == "closed"
     assert_pair_closed(instance, run, store)
+
+
+def test_a_run_closed_again_after_the_store_stopped_as_it_sealed_has_one_fail(
+        unended_behind_proxy: Any, s3_bucket: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A run with no recorded end: its killed step's FAIL is stamped when the failure sensor closes it. The store stops
+    answering right after it took that FAIL; the store sensor's tick with the store back seals the step with that FAIL,
+    not with a second one stamped then (the bundle had START, RUNNING, FAIL, FAIL)."""
+    instance, run, store, proxy = unended_behind_proxy
+    pair = step_run_id(run.run_id, "pair")
+    assert instance.get_run_record_by_id(run.run_id).end_time is None
+    proxy.hang_after(f"PUT /{s3_bucket}/prefix/staging/{pair}/".encode())
+    with caplog.at_level(logging.WARNING):
+        assert close_or_leave(instance, run, ProvenanceResource(store=store), state="FAIL",
+                              sensor_name="provenance_failure_sensor") is None
+    assert "1 run of its steps could not be sealed now" in left_warning(caplog)
+
+    [fail_stamp] = re.findall(rf"PUT /{s3_bucket}/prefix/staging/{pair}/(\w+)-\w+\.json".encode(), proxy.tripped)
+
+    proxy.resume()
+    store_tick(instance, store)
+    assert instance.get_run_by_id(run.run_id).tags[CLOSING_TAG] == "closed"
+    assert_pair_closed(instance, run, store)
+    fail = events_of(store, pair)[0][-1]  # the FAIL staged then (in the store or the spool), not one stamped now
+    assert layout.stamp(datetime.fromisoformat(fail["eventTime"])).encode() == fail_stamp
 
 
 def test_a_checked_versions_store_that_stopped_leaves_the_run_to_a_later_tick_which_closes_it(
