@@ -62,7 +62,10 @@ class UnsupportedTypeError(BadInputError, TypeError):
 
 
 class StoreError(TdprovError):
-    """The store could not be read or written."""
+    """The store could not be read or written. ``store``: the URI of that store, where a caller using several stores
+    names it (else None)."""
+
+    store: str | None = None
 
 
 class StoreUnavailableError(StoreError):

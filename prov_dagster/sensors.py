@@ -6,7 +6,8 @@ Each sensor's Dagster name is its name here, and all are running as soon as the 
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from functools import cache
@@ -41,6 +42,7 @@ from prov_dagster.recorder import (Recorder, StepRun, configured_in, recorder_fo
                                    retried_error)
 from prov_dagster.resource import ProvenanceResource
 from prov_dagster.step_times import run_ended
+from prov_dagster.transport import store_uri
 from prov_dagster.steps import MadeUpCheck, check_step_recorder, recorded_namespaces, step_outcomes
 
 MAX_BUNDLES_PER_TICK = 10_000
@@ -49,13 +51,13 @@ LEFT, CLOSED = "left", "closed"
 MAX_LEFT_PER_TICK = 100  # runs left unclosed that one tick of provenance_store_sensor tries again
 REASONS = {"FAIL": "the Dagster run failed", "ABORT": "the Dagster run was canceled"}
 UNANSWERED_SECONDS = 60.0  # as long as Dagster lets a sensor's evaluation take (DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS)
-_unanswered: dict[Any, tuple[float, StoreError]] = {}  # settings -> when a closing with them failed, and why
+_unanswered: dict[str, tuple[float, StoreError]] = {}  # store (URI) -> when a closing's call to it failed, and why
 log = logging.getLogger(__name__)
 
 
 def close_failed_run(
     instance: Any, dagster_run: Any, provenance: ProvenanceResource, reason: str, *, state: str = "FAIL",
-    namespaces: str | Iterable[str] = (),
+    namespaces: str | Iterable[str] = (), ready: Callable[[str], None] = lambda _: None,
 ) -> list[str]:
     """Emit FAIL (``state="ABORT"``: ABORT, OpenLineage's state for a stopped run, e.g. a canceled one)
     for every step of ``dagster_run`` that started and did not succeed; returns the bundle locations.
@@ -83,8 +85,13 @@ def close_failed_run(
     Each run is of the job its step ran as (:func:`~prov_dagster.naming.step_job`), named from the run's execution
     plan or, when the plan cannot be read, from the job the run's staged events name; a run with none (made up) is
     then named by its step key (a mapped op's step by the op's: ``work`` for ``work[a]``), with a warning.
+
+    ``ready`` is called with a store's URI (:func:`~prov_dagster.transport.store_uri`) before the calls to it here,
+    ``provenance``'s and each checked version's (a sensor raises there to skip a store that did not answer a moment
+    ago); a :class:`~prov_common.errors.StoreError` from a checked version's store names it in ``store``.
     """
     recorder = recorder_for(provenance)
+    ready(store_uri(recorder.settings.store))
     recorder.transport().store  # noqa: B018 - the store the recorder seals into, opened now (its errors are the sensor's)
     bundles, used = [], {recorder.namespace: recorder}
     ended_runs: list[StepRun] = []  # the runs ended here, each to be sealed (or spooled whole) before this returns
@@ -105,6 +112,16 @@ def close_failed_run(
         if staged and run.recorder.staged_end(run.identity):
             return run.seal_staged()
         return run.abort(error=error, at=at) if state == "ABORT" else run.fail(error=error, at=at)
+
+    @contextmanager
+    def on(owner: Recorder) -> Iterator[None]:  # calls to ``owner``'s store: ready first, its errors naming it
+        uri = store_uri(owner.settings.store)
+        ready(uri)
+        try:
+            yield
+        except StoreError as exc:
+            exc.store = exc.store or uri
+            raise
 
     def named(identity: StepIdentity) -> StepIdentity:  # with the job it ran as, when the plan could not name it
         if identity.job is not None:
@@ -149,26 +166,30 @@ def close_failed_run(
             made = replace(attempt, namespace=maker.namespace)
             if maker is not recorder:  # a check step: in the store of the version it checked, unless a teardown sealed it
                 apart[id(maker)] = maker
-            ending = [] if maker is not recorder and maker.sealed(made) else [(maker, made)]
+            with on(maker):
+                ending = [] if maker is not recorder and maker.sealed(made) else [(maker, made)]
         made_up = not open_runs
         for owner, identity in ending:
-            step = owner.step(named(identity), elsewhere=lambda: namespaces)
-            if not step.started:
-                step.started, step.started_at = not made_up, outcome.started_at
-            if made_up:  # a check step's: the versions it checked and its checks' results, as the teardown records them
-                step.inputs.extend(checked.inputs)
-                step.checks = list(checked.checks)
-            bundles.append(end(step, outcome.error or reason, outcome.ended_at or run_end(), staged=not made_up))
+            with on(owner):
+                step = owner.step(named(identity), elsewhere=lambda: namespaces)
+                if not step.started:
+                    step.started, step.started_at = not made_up, outcome.started_at
+                if made_up:  # a check step's: the versions it checked and its checks' results, as the teardown records them
+                    step.inputs.extend(checked.inputs)
+                    step.checks = list(checked.checks)
+                bundles.append(end(step, outcome.error or reason, outcome.ended_at or run_end(), staged=not made_up))
     for each in [*used.values(), *apart.values()]:
         each.wait()
     unsealed = [run for run in ended_runs if run.recorder.unsealed(run.ol_run_id)]
     for run in unsealed:  # a store that stopped answering as they were sealed (the transport's warning names it)
         run.recorder.reopen(run)  # the next call ends the same run again
     if unsealed:
-        raise StoreUnavailableError(
+        error = StoreUnavailableError(
             f"{counted(len(unsealed), 'run')} of its steps could not be sealed now: "
             f"{', '.join(f'{r.ol_run_id} (step {r.identity.step_key})' for r in unsealed)}.",
             fix="check that the store is reachable (the warning before names it)")
+        error.store = store_uri(unsealed[0].recorder.settings.store)
+        raise error
     return bundles
 
 
@@ -195,28 +216,41 @@ def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResour
     moves its run-status sensors past a run whatever they did, so such a run is tagged ``tdprov/closing=left`` with a
     warning naming the store and the fix, and :func:`close_left_runs` closes it at a later tick; its steps' staged
     events stay where they are, and the steps closed before the store stopped answering are not closed twice.
-    ``remembered``: for :data:`UNANSWERED_SECONDS` after a closing with ``provenance``'s settings failed, the next runs
-    are left at once (one tick closing many runs waits for one failing call, not one per run). Strict settings:
-    tagged, then raised."""
+    ``remembered``: for :data:`UNANSWERED_SECONDS` after a closing's call to a store failed, a run that needs that
+    store is left at once as the closing comes to it (one tick closing many runs waits for one failing call, not one
+    per run; runs that need only other stores are closed). Strict settings: tagged, then raised."""
     settings = provenance.settings()
-    failed = _unanswered.get(settings) if remembered else None
-    if failed is not None and time.monotonic() - failed[0] < UNANSWERED_SECONDS:
-        _leave(instance, dagster_run, sensor_name, failed[1], settings.strict,
-               f" (found {time.monotonic() - failed[0]:.0f} s ago, for an earlier run; not tried again before "
-               f"{UNANSWERED_SECONDS:.0f} s)")
-        return None
+
+    def ready(store: str) -> None:  # raises _Remembered for a store that did not answer a moment ago
+        failed = _unanswered.get(store) if remembered else None
+        if failed is not None and time.monotonic() - failed[0] < UNANSWERED_SECONDS:
+            raise _Remembered(*failed)
+
     configured_in(resource_configs(repository_def))  # whose keys sign checks in their stores
     try:
         bundles = close_failed_run(instance, dagster_run, provenance, REASONS[state], state=state,
-                                   namespaces=configured_namespaces(repository_def))
+                                   namespaces=configured_namespaces(repository_def), ready=ready)
+    except _Remembered as skipped:
+        _leave(instance, dagster_run, sensor_name, skipped.error, settings.strict,
+               f" (found {time.monotonic() - skipped.at:.0f} s ago, for an earlier run; not tried again before "
+               f"{UNANSWERED_SECONDS:.0f} s)")
+        return None
     except StoreError as exc:
-        _unanswered[settings] = (time.monotonic(), exc)
+        _unanswered[exc.store or store_uri(settings.store)] = (time.monotonic(), exc)
         _leave(instance, dagster_run, sensor_name, exc, settings.strict)
         return None
-    _unanswered.pop(settings, None)
+    _unanswered.pop(store_uri(settings.store), None)
     if dagster_run.tags.get(CLOSING_TAG) == LEFT:
         instance.add_run_tags(dagster_run.run_id, {CLOSING_TAG: CLOSED})
     return bundles
+
+
+class _Remembered(Exception):  # noqa: N818 - not an error: a store skipped for its failure a moment ago
+    """A store a closing skips: its call failed at ``at`` (``time.monotonic()``) with ``error``."""
+
+    def __init__(self, at: float, error: StoreError) -> None:
+        super().__init__(error.what)
+        self.at, self.error = at, error
 
 
 def _leave(instance: Any, dagster_run: Any, sensor_name: str, exc: StoreError, strict: bool, when: str = "") -> None:

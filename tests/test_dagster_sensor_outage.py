@@ -38,6 +38,11 @@ CLOSING_TAG = "tdprov/closing"  # the tag of a run a sensor left unclosed
 BOUND = 6.0  # seconds: one call's bounds (1 s to connect, 1 s to read, one attempt) and Dagster's own work
 
 
+@dg.asset
+def breaks_here() -> None:
+    raise ValueError("broken here")
+
+
 def failure_tick(instance: dg.DagsterInstance, run: Any, store: str) -> float:
     """Seconds the failure sensor took on ``run`` of ``instance`` (its provenance resource on ``store``)."""
     [ended] = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
@@ -259,6 +264,14 @@ def test_a_checked_versions_store_that_stopped_leaves_the_run_to_a_later_tick_wh
                 f"tdprov: provenance_failure_sensor could not close Dagster run {failed.run_id}: cannot check 'bundles/")
             assert f"in S3 store {kept} at http://127.0.0.1:{port}: Could not connect to the endpoint URL" in left_warning(caplog)
             assert instance.get_run_by_id(failed.run_id).tags[CLOSING_TAG] == "left"
+            caplog.clear()  # a failed run that needs the sensor's own store only is closed at once: it was left (the
+            broke = dg.materialize([breaks_here], instance=instance, raise_on_error=False,  # settings failed a moment ago)
+                                   resources={"io_manager": ProvenanceIOManager(store=other)})
+            with caplog.at_level(logging.WARNING):
+                assert failure_tick(instance, broke.dagster_run, other) < BOUND
+            assert not [r for r in caplog.records if "could not close Dagster run" in r.getMessage()]
+            assert CLOSING_TAG not in instance.get_run_by_id(broke.run_id).tags
+            assert [(s.job_name, s.state) for s in list_bundles(open_store(other))] == [("breaks_here", "FAIL")]
 
             server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
             server.start()
@@ -266,7 +279,7 @@ def test_a_checked_versions_store_that_stopped_leaves_the_run_to_a_later_tick_wh
             assert instance.get_run_by_id(failed.run_id).tags[CLOSING_TAG] == "closed"
         assert sorted((s.job_name, s.state) for s in list_bundles(open_store(kept))) == [
             ("check:kept_elsewhere:raises_elsewhere", "FAIL"), ("kept_elsewhere", "COMPLETE")]
-        assert not Path(other).exists() or list(list_bundles(open_store(other))) == []
+        assert [s.job_name for s in list_bundles(open_store(other))] == ["breaks_here"]
         [check] = [s for s in list_bundles(open_store(kept)) if s.job_name == "check:kept_elsewhere:raises_elsewhere"]
         events, prov = events_of(kept, check.run_id)
         assert [e["eventType"] for e in events] == ["START", "FAIL"]
