@@ -266,14 +266,14 @@ def _leave(instance: Any, dagster_run: Any, sensor_name: str, exc: StoreError, s
 
 
 def close_left_runs(instance: Any, provenance: ProvenanceResource, *, location: str | None = None,
-                    repository_def: Any = None) -> int:
+                    repository: str | None = None, repository_def: Any = None) -> int:
     """Close the failed and canceled runs a run-status sensor left (:func:`close_or_leave`) of code location
-    ``location`` (None: any), at most :data:`MAX_LEFT_PER_TICK`; stops at the first whose store still does not answer
-    (the others wait for the next tick). Returns how many were closed."""
+    ``location`` and repository ``repository``, at most :data:`MAX_LEFT_PER_TICK`; stops at the first whose store still
+    does not answer (the others wait for the next tick). A run is matched as Dagster matches the runs of a run-status
+    sensor (:func:`left_here`). Returns how many were closed."""
     closed = 0
     for run in instance.get_runs(filters=RunsFilter(tags={CLOSING_TAG: LEFT}), limit=MAX_LEFT_PER_TICK):
-        origin = run.remote_job_origin
-        if location is not None and origin is not None and origin.location_name != location:
+        if not left_here(run, location, repository):
             continue  # another code location's sensors close it, with their resources
         state = "ABORT" if run.status == DagsterRunStatus.CANCELED else "FAIL"
         if close_or_leave(instance, run, provenance, state=state, sensor_name="provenance_store_sensor",
@@ -281,6 +281,19 @@ def close_left_runs(instance: Any, provenance: ProvenanceResource, *, location: 
             break
         closed += 1
     return closed
+
+
+def left_here(dagster_run: Any, location: str | None, repository: str | None) -> bool:
+    """Whether ``dagster_run`` is a run the run-status sensors of code location ``location`` and repository
+    ``repository`` close (both None: sensors evaluated outside any code location, as in a test): one launched from that
+    repository; one launched in process (``materialize``, ``execute_job``: no origin) only by sensors outside any code
+    location, as Dagster gives it to no code location's run-status sensor (each store sensor would have closed it with
+    its own resources)."""
+    origin = dagster_run.remote_job_origin
+    if origin is None:
+        return location is None and repository is None
+    return (origin.repository_origin.code_location_origin.location_name, origin.repository_origin.repository_name) == (
+        location, repository)
 
 
 def _run_closer(status: DagsterRunStatus, name: str, state: str) -> Any:
@@ -336,6 +349,7 @@ def provenance_store_sensor(context: SensorEvaluationContext, provenance: Proven
         context.update_cursor(watch.to_text())
     origin = getattr(context, "code_location_origin", None)
     close_left_runs(context.instance, provenance, location=origin.location_name if origin is not None else None,
+                    repository=getattr(context, "repository_name", None),
                     repository_def=getattr(context, "repository_def", None))
     if new:
         return RunRequest(run_key=new[-1], tags={"tdprov/new_bundles": str(len(new))})

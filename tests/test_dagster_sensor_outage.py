@@ -18,6 +18,8 @@ import boto3
 import dagster as dg
 import pytest
 
+from dagster._core.remote_origin import RegisteredCodeLocationOrigin
+
 from conftest import free_port, s3_env
 from prov_common.bundle import layout, list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
@@ -54,9 +56,15 @@ def failure_tick(instance: dg.DagsterInstance, run: Any, store: str) -> float:
     return time.monotonic() - began
 
 
-def store_tick(instance: dg.DagsterInstance, store: str) -> Any:
-    """One tick of the store sensor (its provenance resource on ``store``)."""
-    return provenance_store_sensor(dg.build_sensor_context(instance=instance, resources={"provenance": ProvenanceResource(store=store)}))
+def store_tick(instance: dg.DagsterInstance, store: str, location: str | None = None) -> Any:
+    """One tick of the store sensor (its provenance resource on ``store``), in code location ``location`` (None: in
+    none, as in a test)."""
+    resources = {"provenance": ProvenanceResource(store=store)}
+    if location is None:
+        return provenance_store_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    return provenance_store_sensor(dg.SensorEvaluationContext(
+        instance_ref=None, instance=instance, resources=resources, repository_name="__repository__",
+        code_location_origin=RegisteredCodeLocationOrigin(location)))
 
 
 def left_warning(caplog: pytest.LogCaptureFixture) -> str:
@@ -166,6 +174,9 @@ def test_a_killed_steps_store_that_hangs_leaves_the_run_to_a_later_tick_which_cl
         "again before 60 s) Its steps" in left_warning(caplog)
 
     proxy.resume()
+    store_tick(instance, store, location="etl")  # a code location's: the run was launched in process, in none
+    assert instance.get_run_by_id(run.run_id).tags[CLOSING_TAG] == "left"
+    assert step_run_id(run.run_id, "pair") not in {s.run_id for s in list_bundles(open_store(store))}
     store_tick(instance, store)
     assert instance.get_run_by_id(run.run_id).tags[CLOSING_TAG] == "closed"
     store_tick(instance, store)  # nothing left: nothing sealed twice
