@@ -47,6 +47,9 @@ from prov_dagster.step_times import step_started
 from prov_dagster.transport import bundle_location, make_transport, store_uri
 
 log = logging.getLogger(__name__)
+CLOSING_TAG = "tdprov/closing"  # "left": a store did not answer as a step of the run was closed; a later tick closes it
+LEFT, CLOSED = "left", "closed"
+AFTER_RUN = "after-run"  # a retry could not close an earlier attempt: closed by a tick once the run ended
 _UNRESOLVED: Any = object()
 ENDED_KEPT = 4096  # ended step runs a recorder remembers (their inputs), so that a later output continues them
 CLAIMS_KEPT = 4 * ENDED_KEPT  # OpenLineage run ids of steps this process remembers the recorder of
@@ -250,15 +253,18 @@ class Recorder:
         step_context = _compat.step_context_of(context)
         identity = (_compat.step_identity(step_context) if step_context is not None
                     else StepIdentity(str(uuid.uuid4()), None, context.name or "direct"))
-        run = self.step(identity, elsewhere=None if step_context is None else partial(step_namespaces, step_context))
+        run = self.step(identity, elsewhere=None if step_context is None else partial(step_namespaces, step_context),
+                        left=None if step_context is None else partial(leave_run, step_context))
         run.declare(step_context)
         return run
 
-    def step(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]] | None = None) -> StepRun:
+    def step(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]] | None = None,
+             left: Callable[[], None] | None = None) -> StepRun:
         """The open run of a step attempt; after its run ended, a run of the attempt's next part (events
         for an ended run would come after its bundle was sealed, and be lost); a run of this recorder's namespace.
         ``elsewhere`` gives the other namespaces the step may have recorded in (:func:`step_namespaces`), asked when a
-        retry closes its earlier attempts."""
+        retry closes its earlier attempts; ``left`` is called when one of them cannot be closed now (an outage), to
+        have it closed later (:func:`leave_run`)."""
         identity = replace(identity, namespace=self.namespace)
         with self._lock:
             run = self._steps.get(identity)
@@ -270,16 +276,18 @@ class Recorder:
             else:
                 fresh = False
         if fresh and identity.attempt:
-            self._close_earlier_attempts(identity, elsewhere or (lambda: ()))
+            self._close_earlier_attempts(identity, elsewhere or (lambda: ()), left or (lambda: None))
         return run
 
-    def _close_earlier_attempts(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]]) -> None:
+    def _close_earlier_attempts(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]],
+                                left: Callable[[], None]) -> None:
         """A retry means the earlier attempts failed: seal each one that was not closed, with what it staged, in this
         namespace and in each other one where it recorded (``elsewhere``'s, those of this process's recorders of the
         store: a retry that records in one namespace only left the attempt's run of another staged, in no bundle, when
         its step then succeeded); one that failed before it loaded or wrote anything through tdprov, in any namespace,
         is a START and a FAIL of its own in this one (a run per attempt), made up once in the process. One whose state
-        the store cannot tell now (an outage) is left as it is, with a warning: recording never fails the retry."""
+        the store cannot tell now (an outage) is left as it is, with a warning, and ``left`` is called: recording never
+        fails the retry."""
         for attempt in range(identity.attempt):
             earlier = replace(identity, attempt=attempt, part=0)
             error = retried_error(identity.step_key, attempt, identity.attempt)
@@ -291,9 +299,12 @@ class Recorder:
                 if self.settings.strict:
                     raise
                 log.warning("tdprov: cannot tell whether run %s (attempt %d of step %s, which Dagster retried) was "
-                            "sealed: %s. It is left as it is; if it stays unsealed, 'tdprov audit' names it. Fix: once the "
-                            "store is reachable, 'tdprov store seal --force %s' seals it", earlier.ol_run_id, attempt,
-                            identity.step_key, exc, earlier.ol_run_id)
+                            "sealed: %s. It is left as it is, and the Dagster run is tagged %s=%s: once the run ended, "
+                            "provenance_store_sensor closes it at its first tick where the store answers; if it stays "
+                            "unsealed, 'tdprov audit' names it. Fix: once the store is reachable, 'tdprov store seal "
+                            "--force %s' seals it", earlier.ol_run_id, attempt, identity.step_key, exc, CLOSING_TAG, AFTER_RUN,
+                            earlier.ol_run_id)
+                left()
                 continue
             StepRun(self, earlier).fail(error=error)
 
@@ -590,6 +601,19 @@ def step_namespaces(step_context: Any) -> set[str]:
         log.warning("tdprov: could not read from the Dagster instance which namespaces step %r recorded outputs in (%s); "
                     "a retry closes its earlier attempts by those of its resources only", step_context.step.key, exc)
         return found
+
+
+def leave_run(step_context: Any) -> None:
+    """Tag the Dagster run of ``step_context`` ``tdprov/closing=after-run`` (unless a sensor left it already): a step
+    attempt of it was left unclosed (the store did not answer), for ``provenance_store_sensor`` to close once the run
+    ended. Never raises (a warning)."""
+    try:
+        run = step_context.instance.get_run_by_id(step_context.run_id)
+        if run is not None and run.tags.get(CLOSING_TAG) != LEFT:
+            step_context.instance.add_run_tags(step_context.run_id, {CLOSING_TAG: AFTER_RUN})
+    except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+        log.warning("tdprov: could not tag Dagster run %s %s=%s (%s); 'tdprov audit' names the runs left unsealed",
+                    step_context.run_id, CLOSING_TAG, AFTER_RUN, exc)
 
 
 def retried_error(step_key: str, attempt: int, retry: int) -> str:

@@ -38,7 +38,8 @@ from prov_dagster.check_results import RunEvents
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.model import StepIdentity
 from prov_dagster.naming import mapped_step, namespace_uri
-from prov_dagster.recorder import (Recorder, StepRun, configured_in, recorder_for, recorder_for_namespace,
+from prov_dagster.recorder import (AFTER_RUN, CLOSED, CLOSING_TAG, LEFT, Recorder, StepRun, configured_in, recorder_for,
+                                   recorder_for_namespace,
                                    retried_error)
 from prov_dagster.resource import ProvenanceResource
 from prov_dagster.step_times import run_ended
@@ -46,8 +47,6 @@ from prov_dagster.transport import store_uri
 from prov_dagster.steps import MadeUpCheck, check_step_recorder, recorded_namespaces, step_outcomes
 
 MAX_BUNDLES_PER_TICK = 10_000
-CLOSING_TAG = "tdprov/closing"  # "left": a run-status sensor could not close the run (a store did not answer)
-LEFT, CLOSED = "left", "closed"
 MAX_LEFT_PER_TICK = 100  # runs left unclosed that one tick of provenance_store_sensor tries again
 REASONS = {"FAIL": "the Dagster run failed", "ABORT": "the Dagster run was canceled"}
 UNANSWERED_SECONDS = 60.0  # as long as Dagster lets a sensor's evaluation take (DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS)
@@ -240,7 +239,7 @@ def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResour
         _leave(instance, dagster_run, sensor_name, exc, settings.strict)
         return None
     _unanswered.pop(store_uri(settings.store), None)
-    if dagster_run.tags.get(CLOSING_TAG) == LEFT:
+    if dagster_run.tags.get(CLOSING_TAG) in (LEFT, AFTER_RUN):
         instance.add_run_tags(dagster_run.run_id, {CLOSING_TAG: CLOSED})
     return bundles
 
@@ -267,12 +266,17 @@ def _leave(instance: Any, dagster_run: Any, sensor_name: str, exc: StoreError, s
 
 def close_left_runs(instance: Any, provenance: ProvenanceResource, *, location: str | None = None,
                     repository: str | None = None, repository_def: Any = None) -> int:
-    """Close the failed and canceled runs a run-status sensor left (:func:`close_or_leave`) of code location
+    """Close the runs a run-status sensor left (:func:`close_or_leave`), and those a retry left once they ended (an
+    earlier attempt it could not close, ``tdprov/closing=after-run``: :meth:`~prov_dagster.recorder.Recorder.step`), of
+    code location
     ``location`` and repository ``repository``, at most :data:`MAX_LEFT_PER_TICK`; stops at the first whose store still
     does not answer (the others wait for the next tick). A run is matched as Dagster matches the runs of a run-status
     sensor (:func:`left_here`). Returns how many were closed."""
     closed = 0
-    for run in instance.get_runs(filters=RunsFilter(tags={CLOSING_TAG: LEFT}), limit=MAX_LEFT_PER_TICK):
+    left = [*instance.get_runs(filters=RunsFilter(tags={CLOSING_TAG: LEFT}), limit=MAX_LEFT_PER_TICK),
+            *(run for run in instance.get_runs(filters=RunsFilter(tags={CLOSING_TAG: AFTER_RUN}), limit=MAX_LEFT_PER_TICK)
+              if run.is_finished)]  # a retry left an earlier attempt: closed once the run ended
+    for run in left[:MAX_LEFT_PER_TICK]:
         if not left_here(run, location, repository):
             continue  # another code location's sensors close it, with their resources
         state = "ABORT" if run.status == DagsterRunStatus.CANCELED else "FAIL"

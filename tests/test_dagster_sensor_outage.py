@@ -20,6 +20,7 @@ import pytest
 
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin
 
+import dagster_steps_defs as steps
 from conftest import free_port, s3_env
 from prov_common.bundle import layout, list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
@@ -35,6 +36,7 @@ from test_dagster_asset_checks import kept_elsewhere, raises_elsewhere
 from test_dagster_defs import asset_of
 from test_dagster_steps import digest_of, killed_run
 
+TESTS = Path(__file__).resolve().parent
 BOUNDS = {"TDPROV_STORE_CONNECT_TIMEOUT": "1", "TDPROV_STORE_READ_TIMEOUT": "1", "TDPROV_STORE_MAX_ATTEMPTS": "1"}
 CLOSING_TAG = "tdprov/closing"  # the tag of a run a sensor left unclosed
 BOUND = 6.0  # seconds: one call's bounds (1 s to connect, 1 s to read, one attempt) and Dagster's own work
@@ -297,5 +299,49 @@ def test_a_checked_versions_store_that_stopped_leaves_the_run_to_a_later_tick_wh
         assert "ValueError: the check itself broke" in events[-1]["run"]["facets"]["errorMessage"]["message"]
         assert prov_of_run(prov, check.run_id) == ({"kept-data/kept_elsewhere.parquet"}, set(), "FAIL")
         assert check.job_namespace == "dagster://default"
+    finally:
+        server.stop()
+
+
+def test_a_retry_that_cannot_close_its_failed_attempt_leaves_the_run_to_the_store_sensor(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """The store is down as a step's attempt fails and its retry succeeds (each in a process of its own): the retry
+    cannot tell whether the failed attempt's run was sealed, so it tags the Dagster run, and the store sensor's tick
+    with the store back seals that run with what the attempt staged and its FAIL (it stayed staged, in no bundle, till
+    'tdprov store seal --force')."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    bucket = f"retry-{uuid.uuid4().hex[:12]}"
+    store = f"s3://{bucket}/store"
+    for name, value in {**s3_env(f"http://127.0.0.1:{port}", tmp_path), **BOUNDS, "TDPROV_STORE": store,
+                        "TDPROV_HOME": str(tmp_path / "home"), "TDPROV_SPOOL": str(tmp_path / "spool"),
+                        "TDPROV_TEST_CRASH": "retry", "PAIR_DATA_ROOT": str(tmp_path / "data")}.items():
+        monkeypatch.setenv(name, value)
+    signing_key_from_settings()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1").create_bucket(Bucket=bucket)
+    server.stop()  # down as the job runs
+    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
+    (tmp_path / "dagster_home").mkdir()
+    try:
+        with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+            result = dg.execute_job(dg.reconstructable(steps.get_pair_job_with_local_data), instance=instance)
+            err = capfd.readouterr().err  # the step processes' stderr
+            assert result.success, err[-3000:]
+            failed = step_run_id(result.run_id, "pair")
+            [warning] = [line for line in err.splitlines() if "cannot tell whether run" in line]
+            assert f"It is left as it is, and the Dagster run is tagged {CLOSING_TAG}=after-run: once the run ended, " \
+                   "provenance_store_sensor closes it at its first tick where the store answers" in warning
+            assert instance.get_run_by_id(result.run_id).tags[CLOSING_TAG] == "after-run"
+
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+            server.start()
+            store_tick(instance, store)
+            assert instance.get_run_by_id(result.run_id).tags[CLOSING_TAG] == "closed"
+        events, prov = events_of(store, failed)
+        assert [e["eventType"] for e in events] == ["START", "RUNNING", "FAIL"]
+        assert prov_of_run(prov, failed)[2] == "FAIL"
     finally:
         server.stop()

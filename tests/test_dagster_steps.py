@@ -238,8 +238,10 @@ def test_a_retry_in_another_process_while_the_store_is_down_runs_and_spools(
     [warning] = [line for line in err.splitlines() if "cannot tell whether run" in line]
     assert warning.startswith(f"tdprov: cannot tell whether run {failed} (attempt 0 of step pair, which Dagster retried) "
                               "was sealed: cannot check "), warning
-    assert warning.endswith(f"It is left as it is; if it stays unsealed, 'tdprov audit' names it. Fix: once the store is "
-                            f"reachable, 'tdprov store seal --force {failed}' seals it"), warning
+    assert warning.endswith(f"It is left as it is, and the Dagster run is tagged tdprov/closing=after-run: once the run ended, "
+                            "provenance_store_sensor closes it at its first tick where the store answers; if it stays "
+                            "unsealed, 'tdprov audit' names it. Fix: once the store is reachable, 'tdprov store seal "
+                            f"--force {failed}' seals it"), warning
     assert len(list((tmp_path / "spool").glob("*.spool"))) > 1
 
 
