@@ -39,8 +39,7 @@ from prov_dagster.config import ProvenanceConfig
 from prov_dagster.model import StepIdentity
 from prov_dagster.naming import mapped_step, namespace_uri
 from prov_dagster.recorder import (AFTER_RUN, CLOSED, CLOSING_TAG, LEFT, Recorder, StepRun, configured_in, recorder_for,
-                                   recorder_for_namespace,
-                                   retried_error)
+                                   recorder_for_namespace, retried_error)
 from prov_dagster.resource import ProvenanceResource
 from prov_dagster.step_times import run_ended
 from prov_dagster.transport import store_uri
