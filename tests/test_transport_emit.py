@@ -478,3 +478,62 @@ def test_unwritable_home_without_a_key_stages_the_run_and_says_how_to_seal_it(tm
     assert main(["store", "seal", run_id, "--store", store, "--accept-unsigned"]) == 0
     assert "written" in capsys.readouterr().out
     assert indexed_runs(open_store(store)) == [run_id]
+
+
+@pytest.mark.parametrize("sealer", ["this process", "another process"])
+def test_a_non_terminal_event_timed_before_the_seal_that_arrives_after_it_is_named_late(
+        tmp_path: Path, sealer: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A RUNNING event of a sealed run, timed before the sealing, reaches the transport after it: staged as arriving
+    then (in no bundle), warned about, and the audit names it as a late event; the bundle stays as it was. The process
+    that sealed the run knows it without asking the store; another process asks the store once, as for a terminal event."""
+    from datetime import timedelta
+
+    from prov_common.audit.engine import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+    from prov_common.bundle.layout import parse_stamp
+    from prov_common.w3cprov.identity import iso_z
+
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    sealing = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "s")))
+    sealing.emit(start)
+    assert sealing.emit(complete).status == "written"
+    late = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "s"))) if sealer == "another process" else sealing
+    asked: list[str] = []
+    exists = LocalStore.exists
+    monkeypatch.setattr(LocalStore, "exists", lambda self, key: asked.append(key) or exists(self, key))
+    before = datetime.now(timezone.utc)
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        late.emit(event(run_id, "RUNNING", "2026-03-01T10:00:03Z"))
+        late.emit(event(run_id, "RUNNING", "2026-03-01T10:00:04Z"))
+    assert asked == ([] if sealer == "this process" else [f"bundles/{run_id}/statement.dsse.json"])
+    store = open_store(tmp_path / "s")
+    assert [json.loads(x)["eventType"] for x in read_bundle(store, run_id).files["events.jsonl"].splitlines()] == [
+        "START", "COMPLETE"]
+    stamps = sorted(parse_stamp(k.rsplit("/", 1)[1].split("-", 1)[0]) for k in store.list(f"staging/{run_id}/"))
+    assert [iso_z(m) for m in stamps[:2]] == ["2026-03-01T10:00:00Z", "2026-03-01T10:00:05Z"] and min(stamps[2:]) >= before
+    assert caplog.text.count(f"run {run_id} was sealed already: its RUNNING event timed 2026-03-01T10:00:0") == 2
+    audit = run_audit(store, stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
+    [finding] = audit.check(CHECK_UNFINISHED).findings
+    assert finding.run_id == run_id and "2 events were staged for it after that" in finding.what, finding.what
+
+
+def test_non_terminal_events_of_a_run_this_process_started_ask_the_store_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether an event comes after its run's seal is asked of the store once for a START (the run is then known
+    open here) and once for the terminal event (another process may have sealed the run), never for the events between."""
+    asked: list[str] = []
+    exists = LocalStore.exists
+    monkeypatch.setattr(LocalStore, "exists", lambda self, key: asked.append(key) or exists(self, key))
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "s")))
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    statement = f"bundles/{run_id}/statement.dsse.json"
+    transport.emit(start)
+    assert asked == [statement]
+    for second in range(1, 5):
+        transport.emit(event(run_id, "RUNNING", f"2026-03-01T10:00:0{second}Z"))
+    assert asked == [statement]
+    assert transport.emit(complete).status == "written"
+    assert asked[:2] == [statement] * 2
+    assert read_bundle(open_store(tmp_path / "s"), run_id).manifest.event_count == 6

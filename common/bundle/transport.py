@@ -187,8 +187,8 @@ def _not_too_deep(value: Any) -> bool:
 def staged_event_key(event: Mapping[str, Any], *, arrived: datetime | None = None) -> str:
     """``staging/<run_id>/<eventTime stamp>-<digest of the event>.json``: the same event twice is one object.
     ``arrived``: the event came after its run was sealed; it is stamped when it arrived if that is later than its
-    ``eventTime`` (a terminal event the producer sent again, timed at the run's end: the audit names staged events timed
-    after the sealing, in no bundle)."""
+    ``eventTime`` (an event timed before the seal, such as a terminal event the producer sent again timed at the run's
+    end: the audit names staged events timed after the sealing, in no bundle)."""
     run_id = run_id_of(event)
     moment = parse_time(event.get("eventTime"), f"event (runId {run_id})")
     if arrived is not None:
@@ -310,6 +310,9 @@ class ProvenanceTransport(Transport):
         # what this process emitted for runs not sealed yet: the bundle can be built even when the
         # store is down (then it is spooled whole); bounded, oldest runs forgotten first
         self._pending: OrderedDict[str, dict[str, bytes]] = OrderedDict()
+        # run id -> sealed: the runs this process sealed (or found sealed) and those whose START it staged, so that an
+        # event of such a run needs no store request to tell whether it came after the seal; bounded alike
+        self._runs_seen: OrderedDict[str, bool] = OrderedDict()
         self._lock = threading.Lock()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._pid = os.getpid()
@@ -449,12 +452,20 @@ class ProvenanceTransport(Transport):
             parse_run_event(clean, facet_schemas=True)
         except BadInputError as exc:
             return self._refuse(raw, exc)
-        terminal = is_terminal(clean)
-        late = datetime.now(timezone.utc) if terminal and self._sealed_already(run_id_of(clean)) else None
-        spooled = self._put(staged_event_key(clean, arrived=late), self._signed(canonical_bytes(clean)))
+        terminal, run_id = is_terminal(clean), run_id_of(clean)
+        late = datetime.now(timezone.utc) if self._after_seal(run_id, clean) else None
+        key = staged_event_key(clean, arrived=late)
+        spooled = self._put(key, self._signed(canonical_bytes(clean)))
         if not terminal:
+            if late is not None:  # a terminal event is warned about as it seals again (write_bundle)
+                log.warning("tdprov: run %s was sealed already: its %s event timed %s arrived after that; it stays staged "
+                            "as %s, stamped when it arrived, in no bundle (the audit names it). Fix: a run's events must "
+                            "end with its terminal event: emit nothing for a run after it (re-run the step to record what "
+                            "came late)", run_id, clean.get("eventType"), clean.get("eventTime"), key)
+            elif clean.get("eventType") == "START":
+                self._seen(run_id, sealed=False)
             return None
-        return self._seal_ended(run_id_of(clean), clean, behind=spooled)
+        return self._seal_ended(run_id, clean, behind=spooled)
 
     def _signed(self, event: bytes) -> bytes:
         """The object staged for the event of canonical JSON ``event``: signed with this process's key (see
@@ -472,15 +483,31 @@ class ProvenanceTransport(Transport):
                             exc.fix or "set TDPROV_SIGNING_KEY to a key file from 'tdprov keygen'")
             return event
 
-    def _sealed_already(self, run_id: str) -> bool:
-        """Whether the bundle of ``run_id`` is sealed in the store (its statement is there), asked of a terminal event:
-        one that comes after the seal (the Airflow provider ends a DAG run again when the UI marks it failed) is staged
-        as arriving then (:func:`staged_event_key`). False when the store cannot tell now."""
+    def _after_seal(self, run_id: str, event: Mapping[str, Any]) -> bool:
+        """Whether ``event`` of ``run_id`` comes after the run was sealed: it is then staged as arriving now
+        (:func:`staged_event_key`), so that the audit names it, whatever its own time (the Airflow provider ends a DAG
+        run again, timed at its end, when the UI marks it failed after the seal). The runs this process sealed, and the
+        non-terminal events of those whose START it staged, are answered from memory; others ask the store whether the
+        run's statement is there (False when the store cannot tell now), as does every terminal event of a run not
+        sealed here (another process may have sealed it)."""
+        sealed = self._runs_seen.get(run_id)
+        if sealed or (sealed is False and not is_terminal(event)):
+            return bool(sealed)
         try:
             store, _ = self._open_store()
-            return store is not None and store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE))
+            sealed = store is not None and store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE))
         except StoreError:
             return False
+        if sealed:
+            self._seen(run_id, sealed=True)
+        return sealed
+
+    def _seen(self, run_id: str, *, sealed: bool) -> None:
+        """Remember that this process staged the START of ``run_id`` (``sealed`` False) or sealed it or found it sealed."""
+        self._runs_seen[run_id] = sealed
+        self._runs_seen.move_to_end(run_id)
+        while len(self._runs_seen) > MAX_PENDING_RUNS:
+            self._runs_seen.popitem(last=False)
 
     def _prepared(self, event: dict[str, Any]) -> dict[str, Any]:
         """``event`` as the configuration defaults' ``prepare_event`` reads it (unchanged without one, or when
@@ -663,6 +690,7 @@ class ProvenanceTransport(Transport):
         bundle = build_bundle(events, attachments, self.signer, store_id=store_id, sealed=True)
         result = write_bundle(self.store, bundle, outbox=self.outbox, strict=bool(self.settings.strict))
         self._pending.pop(run_id, None)
+        self._seen(run_id, sealed=True)
         if result.status == "already-sealed":  # this bundle is not the run's (write_bundle said why when it matters)
             log.info("tdprov: run %s already has its bundle", run_id)
         elif refused:  # kept in the bundle (refused/) and named by the audit; said now too, to whoever seals it
