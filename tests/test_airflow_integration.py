@@ -241,6 +241,7 @@ def test_a_dag_run_the_provider_ends_again_after_its_seal_keeps_its_bundle_and_t
 
     from prov_common.audit.engine import run_audit
     from prov_common.audit.model import CHECK_UNFINISHED
+    from prov_common.bundle.staged import unverified_event
 
     store = tmp_path / "store"
     env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"}),
@@ -252,7 +253,7 @@ def test_a_dag_run_the_provider_ends_again_after_its_seal_keeps_its_bundle_and_t
     assert sorted(by_job) == ["tdprov_provider_marked_later", "tdprov_provider_marked_later.work"]
     dag_run = by_job["tdprov_provider_marked_later"]
     assert dag_run.state == "COMPLETE" and [e["eventType"] for e in events_of(store, dag_run.run_id)] == ["COMPLETE"]
-    staged = [json.loads(p.read_bytes()) for p in sorted((store / "staging" / dag_run.run_id).glob("*.json"))]
+    staged = [unverified_event(p.read_bytes()) for p in sorted((store / "staging" / dag_run.run_id).glob("*.json"))]
     assert sorted((e["eventType"], e["run"]["runId"], e["job"]["name"]) for e in staged) == [
         ("COMPLETE", dag_run.run_id, dag_run.job_name), ("FAIL", dag_run.run_id, dag_run.job_name)]
     assert f"run {dag_run.run_id} was sealed with 1 event before 1 more arrived" in done.stdout + done.stderr
