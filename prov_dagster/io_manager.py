@@ -100,8 +100,9 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             refused = checked.refused
             if not refused and (theirs := other_owner(previous(), owner)) is not None:
                 raise refuse_other_owner(location.uri(place.relpath), theirs, owner)
-            # bad data under the 'fail' policy is never written
-            stored = None if refused else location.write_table(place.relpath, table)
+            # bad data under the 'fail' policy is never written, nor a frame the hashing refuses: the file takes its
+            # place only once the digest is taken (the hashing overlaps the write; its refusal raises here)
+            stored = None if refused else location.write_table(place.relpath, table, before_replace=hashing.result)
             digest = hashing.result()
         if stored is not None:  # the SHA-256 of the file's bytes goes with the table digest (in-toto subjects)
             digest = replace(digest, file_sha256=stored.sha256)

@@ -107,24 +107,32 @@ class DataLocation:
                 return
 
     # -- tables -------------------------------------------------------------------------------
-    def write_table(self, relpath: str, table: pa.Table) -> StoredFile:
+    def write_table(self, relpath: str, table: pa.Table, before_replace: Callable[[], object] | None = None) -> StoredFile:
         """Write ``table`` as Parquet at ``relpath`` (replacing the previous file); the SHA-256 of the
         bytes is taken on their way out: from the buffer sent to S3 (during the upload), or read from the
         page cache right behind pyarrow's native writer into a private temporary file, renamed into place
-        once hashed."""
+        once hashed.
+
+        ``before_replace`` is called once the bytes are made and before they take the file's place (the S3 upload, the
+        rename): when it raises, nothing is written and the previous file stays as it was."""
         if self.is_s3:
             sink = pa.BufferOutputStream()
             pq.write_table(table, sink)
             body = sink.getvalue().to_pybytes()
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-sha256") as pool:
                 of_bytes = pool.submit(lambda: hashlib.sha256(body).hexdigest())  # overlaps the upload
+                if before_replace is not None:
+                    before_replace()
                 self._s3_put(relpath, body)
                 return StoredFile(self.uri(relpath), of_bytes.result())
 
         def write(tmp: str) -> str:
             with Sha256Follower(tmp) as follower:
                 pq.write_table(table, tmp)
-                return follower.writer_done()
+                sha256 = follower.writer_done()
+            if before_replace is not None:
+                before_replace()
+            return sha256
 
         return StoredFile(self.uri(relpath), self._local_atomic(relpath, write))
 

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 import logging
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
@@ -728,6 +730,44 @@ def test_a_frame_parquet_cannot_give_back_as_it_is_is_refused_before_anything_is
     assert not Path(located(store, "unstorable")).exists()  # nothing written
     assert not result.get_asset_materialization_events()  # nor recorded as a version
     assert all(not s.outputs for s in summaries(store))
+
+
+@pytest.mark.parametrize(("frame", "reason"), [
+    (lambda: pd.DataFrame({"v": pd.Series([Decimal("1"), Decimal("-0")], dtype=object)}), "decimal negative zero"),
+    (lambda: pd.DataFrame({"v": pd.Series([1, np.True_], dtype=object)}), "integers and numpy booleans"),
+], ids=["decimal_negative_zero", "numpy_bool_among_ints"])
+def test_a_frame_the_hashing_refuses_writes_nothing_and_keeps_the_previous_version(
+        store: Path, instance, frame, reason: str) -> None:
+    """The Parquet file was written beside the hashing and the hashing's refusal raised after it: the refused frame's
+    file took the place of the version recorded, so the step failed and the next load found data it never recorded."""
+    def named(make) -> Any:
+        @asset(name="hashed")
+        def hashed() -> pd.DataFrame:
+            return make()
+        return hashed
+
+    @asset(ins={"x": AssetIn("hashed")})
+    def reads_hashed(x: pd.DataFrame) -> pd.DataFrame:
+        return x
+
+    data = Path(located(store, "hashed"))
+    first = run([named(frame)], instance)  # no earlier version: no file at all
+    assert not first.success and not data.exists()
+    recorded = named(lambda: pd.DataFrame({"v": [1, 2]}))
+    assert run([recorded, reads_hashed], instance).success
+    kept = data.read_bytes()
+    refused = run([named(frame)], instance)
+    assert not refused.success
+    [failure] = [e for e in refused.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert reason in failure.step_failure_data.error.to_string()
+    assert data.read_bytes() == kept  # the recorded version, and no temporary file left beside it
+    assert [p.name for p in data.parent.glob(f".{data.name}.*")] in ([], [f".{data.name}.old"])
+    failed = [s for s in summaries(store) if s.job_name == "hashed" and s.state == "FAIL"]
+    assert len(failed) == 2 and all(not s.outputs for s in failed)
+    for summary in failed:  # each records why
+        assert reason in bundle_events(store, summary.run_id)[-1]["run"]["facets"]["errorMessage"]["message"]
+    again = run([recorded, reads_hashed], instance, selection=["reads_hashed"])  # the recorded version loads, no mismatch
+    assert again.success and again.output_for_node("reads_hashed")["v"].tolist() == [1, 2]
 
 
 def test_a_key_or_partition_too_long_for_a_file_name_is_refused_before_anything_is_written(store: Path, instance) -> None:

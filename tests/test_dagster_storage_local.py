@@ -78,3 +78,20 @@ def test_io_manager_frees_the_replaced_version_only_after_the_bundle_is_sealed(t
     # the second run replaced both files; each old version went once the second bundle was sealed
     assert sorted(freed) == [(".table.parquet.old", 2), (".table.parquet.tdprov.json.old", 2)]
     assert pd.read_parquet(data / "table.parquet")["x"].tolist() == list(range(1, 50_001))
+
+
+def test_a_write_refused_before_it_takes_the_files_place_leaves_the_previous_version(store_uri: str) -> None:
+    """``before_replace`` raising (the IO manager's hashing refused the frame) writes nothing: the previous version
+    stays, in a folder with no temporary file left, and on S3 alike."""
+    location = DataLocation(store_uri + "-data")
+    first = pa.table({"x": [1, 2]})
+    location.write_table("t.parquet", first)
+
+    def refused() -> None:
+        raise ValueError("refused by the hashing")
+
+    with pytest.raises(ValueError, match="refused by the hashing"):
+        location.write_table("t.parquet", pa.table({"x": [3]}), before_replace=refused)
+    assert location.read_table("t.parquet").table.equals(first)
+    if not location.is_s3:
+        assert [p.name for p in Path(store_uri + "-data").iterdir()] == ["t.parquet"]
