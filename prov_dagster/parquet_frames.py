@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from prov_common.errors import BadInputError
+from prov_common.hashing.columns import label_key
 
 _CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError)
 
@@ -24,13 +25,16 @@ def parquet_table(df: pd.DataFrame, what: str) -> pa.Table:
     :class:`BadInputError` naming ``what`` (e.g. ``asset 'raw/orders'``), the column(s) and the fix when the
     file would not read back as ``df``: column labels repeated, or equal once turned into text (``1`` and
     ``"1"``); a column Arrow cannot convert to one type (an ``object`` column of mixed values); rows but no
-    columns (a Parquet file without columns keeps no row count)."""
+    columns (a Parquet file without columns keeps no row count); column labels or index level names that would read
+    back as other values (labels of mixed kinds and index levels named by numbers come back as text)."""
     _refuse_repeated_labels(df, what)
     try:
         table = pa.Table.from_pandas(df)
     except _CONVERSION_ERRORS as exc:
         raise _conversion_error(df, what, exc) from None  # the message carries Arrow's
+    _refuse_index_names_read_back_otherwise(df, table, what)
     _refuse_equal_names(df, table, what)
+    _refuse_labels_read_back_otherwise(df, table, what)
     if table.num_columns == 0 and len(df):
         raise BadInputError(
             f"{what} has {len(df):,} rows but no columns: a Parquet file without columns does not keep its row count, "
@@ -60,10 +64,63 @@ def _refuse_equal_names(df: pd.DataFrame, table: pa.Table, what: str) -> None:
             fix="rename the columns so that their labels differ as text (df.columns.map(str) shows them as stored)")
 
 
+def _refuse_labels_read_back_otherwise(df: pd.DataFrame, table: pa.Table, what: str) -> None:
+    """Column labels Arrow gives back as other values: labels of mixed kinds (``1`` and ``"a"``) come back as text,
+    ``True`` and ``False`` as ``True`` twice, and a categorical set of labels cannot be read back at all."""
+    columns = df.columns
+    if type(columns) is pd.Index and columns.inferred_type == "string":  # text labels come back as they are
+        return
+    try:
+        read = table.slice(0, 0).to_pandas().columns  # the labels as a load rebuilds them from the file's metadata
+    except _CONVERSION_ERRORS as exc:
+        raise BadInputError(f"{what} cannot be written as Parquet: Arrow could not read its column labels back ({_cause(exc)}).",
+                            fix="give the columns a plain list of text labels, e.g. df.columns = [str(c) for c in df.columns]") from None
+    changed = _changed(list(columns), list(read))
+    if changed:
+        raise BadInputError(
+            f"{what} has column labels that Parquet would give back as other values ({changed}): the data read back "
+            "would not be the data recorded, and every load would report it changed.",
+            fix="rename the columns to text, e.g. df.columns = [str(c) for c in df.columns]")
+
+
+def _refuse_index_names_read_back_otherwise(df: pd.DataFrame, table: pa.Table, what: str) -> None:
+    """Index levels named by anything but text (``1``): Arrow keeps a level's name as text (a RangeIndex's as JSON)."""
+    names = list(df.index.names)
+    if all(name is None or isinstance(name, str) for name in names):
+        return
+    meta = table.schema.pandas_metadata or {}
+    by_field = {c.get("field_name"): c.get("name") for c in meta.get("columns", [])}
+    read = [entry.get("name") if isinstance(entry, dict) else by_field.get(entry) for entry in meta.get("index_columns", [])]
+    changed = _changed(names, read)
+    if changed:
+        renamed = {name: str(name) for name in names if name is not None and not isinstance(name, str)}
+        raise BadInputError(
+            f"{what} has index levels whose names Parquet would give back as other values ({changed}): the data read "
+            "back would not be the data recorded, and every load would report it changed.",
+            fix=f"name the index levels by text, e.g. df = df.rename_axis(index={renamed!r})")
+
+
+def _changed(labels: list[Any], read: list[Any]) -> str:
+    """Each label that ``read`` (the labels read back) does not give back as the digest takes it, shown with what
+    comes back instead ("" when all come back)."""
+    if len(read) != len(labels):
+        return f"{labels[:5]!r} as {read[:5]!r}"
+    changed = [f"{label!r} as {back!r}" for label, back in zip(labels, read) if _key(label) != _key(back)]
+    return ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+
+
+def _key(label: Any) -> bytes | str:
+    """A label as the digest takes it (its name key); a label the digest cannot take is left to the hashing's refusal."""
+    try:
+        return label_key(label)
+    except BadInputError:
+        return repr(label)
+
+
 def _conversion_error(df: pd.DataFrame, what: str, exc: Exception) -> BadInputError:
     """The error for a frame Arrow cannot convert, naming the column(s) it fails on (tried one by one)."""
     failing = [label for position, label in enumerate(df.columns) if not _converts(df.iloc[:, [position]])]
-    cause = " ".join(str(exc.args[0] if exc.args else exc).split())[:300]
+    cause = _cause(exc)
     if not failing:
         return BadInputError(f"{what} cannot be written as Parquet: Arrow cannot convert its index ({cause}).",
                              fix="give the index values of one type (df.index = df.index.astype(str)), or df.reset_index(drop=True)")
@@ -73,6 +130,11 @@ def _conversion_error(df: pd.DataFrame, what: str, exc: Exception) -> BadInputEr
         f"{what} cannot be written as Parquet: Arrow cannot convert {columns} ({cause}).",
         fix=f"cast the values to one type before returning the frame (an object column mixing numbers and text is the "
             f"usual cause), e.g. df[{example}] = df[{example}].astype(str)")
+
+
+def _cause(exc: Exception) -> str:
+    """Arrow's (or pandas') message on one line, cut to 300 characters."""
+    return " ".join(str(exc.args[0] if exc.args else exc).split())[:300]
 
 
 def _converts(part: pd.DataFrame) -> bool:

@@ -709,7 +709,12 @@ def test_an_asset_returning_none_records_what_it_loaded_and_a_dataframe_is_requi
     (lambda: pd.DataFrame({"a": pd.Series([1, "x", 2.5], dtype=object)}), ["column 'a'", "cast"]),
     (lambda: pd.DataFrame([[1, 2]], columns=["a", "a"]), ["'a'", "rename"]),
     (lambda: pd.DataFrame({1: [1], "1": [2]}), ["1 and '1'", "rename"]),
-], ids=["rows_without_columns", "mixed_types", "duplicate_labels", "labels_equal_as_text"])
+    (lambda: pd.DataFrame({1: [1], "a": [2]}), ["column labels", "(1 as '1')", "df.columns = [str(c) for c in df.columns]"]),
+    (lambda: pd.DataFrame({True: [1], False: [2]}), ["(False as True)", "rename the columns to text"]),
+    (lambda: pd.DataFrame([[1, 2]], columns=pd.CategoricalIndex(["a", "b"])), ["could not read its column labels back"]),
+    (lambda: pd.DataFrame({"x": [1]}, index=pd.Index([5], name=1)), ["index levels", "(1 as '1')", "rename_axis(index={1: '1'})"]),
+], ids=["rows_without_columns", "mixed_types", "duplicate_labels", "labels_equal_as_text", "labels_of_mixed_kinds",
+        "boolean_labels", "categorical_labels", "index_level_named_by_a_number"])
 def test_a_frame_parquet_cannot_give_back_as_it_is_is_refused_before_anything_is_written(
         store: Path, instance, frame, shown: list[str]) -> None:
     @asset(name="unstorable")
