@@ -15,7 +15,8 @@ import pytest
 
 from bundle_support import raw_put, run_events, signed_staged
 from prov_common.bundle import read_bundle, verify_bundle
-from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport, staged_event_key
+from prov_common.canonical_json import canonical_bytes
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.signing import trust_from_settings
@@ -206,7 +207,7 @@ def test_the_audit_names_a_run_sealed_without_its_refused_terminal_event(tmp_pat
         (found,) = _unfinished(store, tmp_path, run_id, name)
         assert found.severity == "error" and found.object.startswith(f"bundles/{run_id}/refused/")
         assert "sealed without its terminal event (recorded as RUNNING)" in found.what
-        assert "1 event of it was refused" in found.what and "refused/" in found.fix
+        assert "1 staged object of it was refused, and its end" in found.what and "refused/" in found.fix
 
 
 def test_the_audit_notes_refused_events_of_a_run_that_ended(tmp_path: Path) -> None:
@@ -218,7 +219,27 @@ def test_the_audit_notes_refused_events_of_a_run_that_ended(tmp_path: Path) -> N
     transport.emit(complete)
     transport.close()
     (found,) = _unfinished(store, tmp_path, run_id, "report")
-    assert found.severity == "note" and "ended COMPLETE, and 1 event of it was refused as malformed: it is not" in found.what
+    assert found.severity == "note" and "ended COMPLETE, and 1 staged object of it was refused: it is not" in found.what
+
+
+def test_the_audit_does_not_call_an_unsigned_refused_event_malformed(tmp_path: Path) -> None:
+    """An event planted unsigned into an open run is refused at the seal as unsigned, not as malformed: the audit's
+    note counts it as refused and leaves the reason to its record."""
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    transport = _transport(store)
+    transport.emit(start)
+    planted = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z")
+    raw_put(str(store), staged_event_key(planted), canonical_bytes(planted))
+    transport.emit(complete)
+    transport.close()
+    [record] = _refusals(store, run_id)
+    assert "is unsigned" in record["reason"]
+    (found,) = _unfinished(store, tmp_path, run_id, "report")
+    assert found.severity == "note" and "malformed" not in found.what
+    assert f"run {run_id} (" in found.what and "ended COMPLETE, and 1 staged object of it was refused: it is not" in found.what
+    assert "unsigned" in found.fix
 
 
 def test_a_damaged_staged_event_does_not_block_the_run(tmp_path: Path) -> None:
@@ -502,7 +523,7 @@ def test_refused_events_past_the_bound_are_combined_by_the_transport_seal_and_co
     assert sorted(r["event"]["outputs"] for r in records) == list(range(25))
     assert all("field 'outputs' must be a list" in r["reason"] for r in records)
     (found,) = _unfinished(store, tmp_path, run_id, "report")
-    assert "ended COMPLETE, and 25 events of it were refused as malformed: they are not" in found.what
+    assert "ended COMPLETE, and 25 staged objects of it were refused: they are not" in found.what
     assert found.object == f"bundles/{run_id}/{sorted(files)[2]}" and "combined-<count>-<digest>.jsonl" in found.fix
 
 

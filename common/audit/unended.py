@@ -1,8 +1,9 @@
 """Sealed runs that lack events: a bundle whose last event is not terminal, and a bundle holding refused events.
 
-A run is sealed without its terminal event when that event was refused as malformed (the transport then seals what
-the run staged) or when what it staged was sealed without it ('tdprov flush', 'tdprov store seal'). The refused events
-are kept in the bundle, each with its reason (``bundles/<run>/refused/``), but are not part of its record.
+A run is sealed without its terminal event when that event was refused (malformed, unsigned, or signed by a key the
+sealer does not trust: the transport then seals what the run staged) or when what it staged was sealed without it
+('tdprov flush', 'tdprov store seal'). The refused staged objects are kept in the bundle, each with its reason
+(``bundles/<run>/refused/``), but are not part of its record.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from prov_common.text import counted
 from prov_common.w3cprov.events import TERMINAL
 
 FIX_REFUSED = (
-    "read why in the bundle's refused/ entries (each holds the event as sent and the reason it was refused; a "
+    "read why in the bundle's refused/ entries (each holds the reason it was refused, malformed, unsigned or signed by "
+    "a key the sealer does not trust, and the event as sent; a "
     "combined-<count>-<digest>.jsonl one holds such a record a line), fix what "
     "emitted it (the producer, or the inlet or outlet it could not name), then re-run the step: the record of this run "
     "stays without those events"
@@ -40,7 +42,8 @@ def sealed_unended(listed: Mapping[str, Sequence[str]], records: Mapping[str, Ru
             continue
         refused = _refused(listed, record)
         count = sum(refusals_in(k) for k in refused)
-        were = f"{counted(count, 'event')} of it {'was' if count == 1 else 'were'} refused as malformed"
+        # the reason is in each record (malformed, unsigned, an untrusted key, ...): the listing alone does not say
+        were = f"{counted(count, 'staged object')} of it {'was' if count == 1 else 'were'} refused"
         if ended:
             if refused:
                 findings.append(Finding(CHECK_UNFINISHED, refused[0], f"run {run_id} ({record.job}) ended {record.state}, "
