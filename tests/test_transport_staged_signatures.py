@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -152,4 +153,45 @@ def test_trusted_keys_that_cannot_be_read_leave_the_run_staged(tmp_path: Path, m
     assert not list(open_store(store_uri).list("bundles/")) and len(list(open_store(store_uri).list(f"staging/{run_id}/"))) == 2
     monkeypatch.delenv("TDPROV_TRUSTED_KEYS")
     assert main(["store", "seal", "--store", store_uri, run_id]) == 0
+    assert read_bundle(open_store(store_uri), run_id).files["events.jsonl"] == events_jsonl([start, complete])
+
+
+def test_a_planted_terminal_event_does_not_let_store_seal_close_an_open_run(store_uri: str,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    """A COMPLETE planted unsigned after the writer's START, newest in the run's staging: 'tdprov store seal' without
+    --force still takes the run as running (its newest trusted event is no terminal one) and seals nothing; the
+    writer's own COMPLETE later seals both, the planted one refused. --accept-unsigned takes the planted one as the
+    seal would."""
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    transport = _transport(store_uri)
+    transport.emit(start)
+    planted = dict(complete, eventTime="2099-01-01T00:00:00.000Z")  # newest, whatever the writer stages next
+    raw_put(store_uri, staged_event_key(planted), canonical_bytes(planted))
+    assert main(["store", "seal", "--store", store_uri, run_id]) == 2
+    err = capsys.readouterr().err
+    assert f"run {run_id} may still be running" in err and "no terminal one that a key this seal trusts signed" in err
+    assert not list(open_store(store_uri).list("bundles/"))
+    transport.emit(complete)
+    transport.close()
+    bundle = read_bundle(open_store(store_uri), run_id)
+    assert bundle.files["events.jsonl"] == events_jsonl([start, complete])
+    [record] = [json.loads(d) for p, d in bundle.files.items() if p.startswith("refused/")]
+    assert record["stagedAs"] == staged_event_key(planted) and "is unsigned" in record["reason"]
+
+
+def test_store_seal_accepting_unsigned_events_takes_an_unsigned_end_as_the_end(tmp_path: Path,
+                                                                               capsys: pytest.CaptureFixture) -> None:
+    """A writer without a key staged its START and COMPLETE unsigned: 'tdprov store seal --accept-unsigned' takes its
+    COMPLETE as the run's end (no --force), and seals both."""
+    store_uri = str(tmp_path / "store")
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    now = datetime.now(timezone.utc)
+    for offset, item in enumerate((start, complete)):  # a moment ago: a run that may still be running, but for its end
+        item["eventTime"] = (now - timedelta(seconds=2 - offset)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        raw_put(store_uri, staged_event_key(item), canonical_bytes(item))
+    assert main(["store", "seal", "--store", store_uri, run_id]) == 2
+    assert f"run {run_id} may still be running" in capsys.readouterr().err
+    assert main(["store", "seal", "--accept-unsigned", "--store", store_uri, run_id]) == 0
     assert read_bundle(open_store(store_uri), run_id).files["events.jsonl"] == events_jsonl([start, complete])

@@ -12,7 +12,7 @@ from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.refusal import run_id_or_none
 from prov_common.bundle.storage import load_index_entry, sealed_manifest
 from prov_common.bundle.verify import verify_and_derive
-from prov_common.bundle.staged import unverified_event
+from prov_common.bundle.staged import trusted_event, unverified_event
 from prov_common.errors import BadInputError, TdprovError
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
@@ -291,10 +291,16 @@ def _unindexed(run_id: str, severity: str) -> Finding:
                    UNINDEXED_FIX, severity=severity, run_id=run_id)
 
 
-def terminal_state(store: Store, key: str) -> str | None:
-    """The terminal state (COMPLETE, FAIL, ABORT) of the staged event at ``key``, if it is one."""
+def terminal_state(store: Store, key: str, trust: TrustStore | None = None, *, accept_unsigned: bool = False) -> str | None:
+    """The terminal state (COMPLETE, FAIL, ABORT) of the staged event at ``key``, if it is one. ``trust``: only when a
+    key of it signed the event (``accept_unsigned``: or it is unsigned), as a seal takes it: whoever decides by it
+    whether a run is over (``tdprov store seal``) must not take a terminal event planted by someone with the store's
+    credentials alone; None: its signature unchecked (a hint for the audit's wording)."""
     try:
-        state = unverified_event(store.get(key, layout.SMALL_OBJECT_LIMIT)).get("eventType")
+        data = store.get(key, layout.SMALL_OBJECT_LIMIT)
+        if trust is not None:
+            data = trusted_event(data, trust, key, accept_unsigned=accept_unsigned)
+        state = unverified_event(data).get("eventType")
     except (TdprovError, ValueError, AttributeError):
         return None
     return state if state in TERMINAL else None

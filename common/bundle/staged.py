@@ -52,6 +52,17 @@ def opened_event(data: bytes, trust: TrustStore, key: str) -> bytes:
         raise BadInputError(exc.what, fix=fix) from None
 
 
+def trusted_event(data: bytes, trust: TrustStore, key: str, *, accept_unsigned: bool = False) -> bytes:
+    """:func:`opened_event`, but for ``accept_unsigned``: an unsigned event (a plain one) is then taken as it is, as
+    a seal told to accept unsigned events takes it."""
+    try:
+        return opened_event(data, trust, key)
+    except UnsignedEventError:
+        if accept_unsigned:
+            return data
+        raise
+
+
 def unverified_event(data: bytes) -> Any:
     """What the staged object ``data`` holds as an event, its signature unchecked (a hint: whether a run seems to
     have ended, the job it ran as); a plain event (staged by an older tdprov) as it is. Raises ``ValueError`` for

@@ -314,9 +314,12 @@ def run_seal(args: argparse.Namespace) -> int:
                                     f"{'; it has a bundle' if sealed else ''}, so there is nothing to seal it from.",
                                     fix="give a run id the audit names as staged and never sealed")
             age = datetime.now(timezone.utc) - newest[1]
-            if not args.force and age < RUNNING_FOR and terminal_state(transport.store, newest[0]) is None:
+            if (not args.force and age < RUNNING_FOR  # an event planted unsigned does not end a run: the seal's trust
+                    and terminal_state(transport.store, newest[0], transport.staging_trust(run_id),
+                                       accept_unsigned=args.accept_unsigned) is None):
                 raise BadInputError(f"run {run_id} may still be running: its newest staged event, {newest[1]:%Y-%m-%dT%H:%M:%SZ}, is "
-                                    "no terminal one; sealed now, what it records later would be in no bundle.",
+                                    "no terminal one that a key this seal trusts signed; sealed now, what it records later "
+                                    "would be in no bundle.",
                                     fix=f"wait until it ends (or for {RUNNING_FOR}), or pass --force when it is known to be over")
             result = transport.seal(run_id, accept_unsigned=args.accept_unsigned)
             left += result.status == "spooled"
