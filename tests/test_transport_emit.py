@@ -467,7 +467,7 @@ def test_unwritable_home_without_a_key_stages_the_run_and_says_how_to_seal_it(tm
     assert "could not record" not in caplog.text
     assert f"run {run_id} is not sealed" in caplog.text and "staged" in caplog.text
     assert f"'tdprov store seal --accept-unsigned {run_id}'" in caplog.text and "TDPROV_SIGNING_KEY" in caplog.text
-    assert caplog.text.count("staged events are not signed") == 1  # once per process
+    assert caplog.text.count("staged events and attachments are not signed") == 1  # once per process
     assert list(list_bundles(open_store(store))) == []
     key, _public = write_keypair(tmp_path / "keys" / "signer.key")
     monkeypatch.setenv("TDPROV_SIGNING_KEY", str(key))

@@ -82,7 +82,7 @@ def test_an_attachment_held_in_a_bytearray_is_spooled_and_delivered_as_its_bytes
     transport.emit(start)
     transport.attach(run_id, path, memoryview(data))
     assert transport.emit(complete).status == "spooled"
-    assert len(Outbox(spool).pending()) == 4  # two staged events, the staged attachment and the bundle
+    assert len(Outbox(spool).pending()) == 5  # two staged events, the staged attachment, its signed record and the bundle
 
     restore()
     assert Outbox(spool).flush().ok

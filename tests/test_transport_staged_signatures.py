@@ -19,10 +19,12 @@ import pytest
 from bundle_support import dataset, event, raw_put, run_events, signed_staged
 from prov_common.bundle import read_bundle, verify_bundle
 from prov_common.bundle.events import events_jsonl
-from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport, staged_event_key
+from prov_common.bundle.staged import signed_attachment
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport, signature_key, staged_event_key
 from prov_common.canonical_json import canonical_bytes
 from prov_common.cli import main
 from prov_common.config import Settings
+from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import SigningKey, default_signing_key, trust_from_settings, write_keypair
 from prov_common.store import open_store
 
@@ -195,3 +197,72 @@ def test_store_seal_accepting_unsigned_events_takes_an_unsigned_end_as_the_end(t
     assert f"run {run_id} may still be running" in capsys.readouterr().err
     assert main(["store", "seal", "--accept-unsigned", "--store", store_uri, run_id]) == 0
     assert read_bundle(open_store(store_uri), run_id).files["events.jsonl"] == events_jsonl([start, complete])
+
+
+def test_attachments_planted_in_an_open_run_are_refused_and_named(store_uri: str, caplog: pytest.LogCaptureFixture) -> None:
+    """With the store's credentials alone, attachments are planted into an open run: one unsigned, one with a record
+    signed by a stranger key, and the writer's own attachment replaced by other bytes under its genuine record. The
+    seal keeps the writer's attachment staged by another process (its record checks) and none of the planted bytes:
+    each is named under refused/ with its key, size, digest and reason, and the bundle verifies. A signed record
+    copied from another path does not vouch for an attachment."""
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    writer = _transport(store_uri)
+    writer.emit(start)
+    writer.attach(run_id, "quality/real.samples.parquet", b"real samples")
+    writer.attach(run_id, "quality/swapped.samples.parquet", b"genuine bytes")
+    writer.close()
+    stranger = SigningKey.generate()
+    planted = {"quality/x.samples.parquet": b"PLANTED unsigned", "rows/y.rows.parquet": b"PLANTED stranger",
+               "extra/copied.bin": b"PLANTED copied"}
+    staging = f"staging/{run_id}/attachments/"
+    for path, data in planted.items():
+        raw_put(store_uri, staging + path, data)
+    raw_put(store_uri, signature_key(run_id, "rows/y.rows.parquet"),
+            signed_attachment(run_id, "rows/y.rows.parquet", planted["rows/y.rows.parquet"], stranger))
+    raw_put(store_uri, signature_key(run_id, "extra/copied.bin"),
+            open_store(store_uri).get(signature_key(run_id, "quality/real.samples.parquet")))
+    raw_put(store_uri, staging + "quality/swapped.samples.parquet", b"PLANTED swapped")
+    closer = _transport(store_uri)  # another process seals it (a sensor, a retry)
+    closer.emit(complete)
+    closer.close()
+    store = open_store(store_uri)
+    bundle = read_bundle(store, run_id)
+    assert sorted(p for p in bundle.files if not p.startswith("refused/")) == [
+        "events.jsonl", "prov.json", "quality/real.samples.parquet"]
+    assert bundle.files["quality/real.samples.parquet"] == b"real samples"
+    assert not any(b"PLANTED" in bytes(d) for d in bundle.files.values())
+    refused = {r["stagedAs"]: r for r in (json.loads(d) for p, d in bundle.files.items() if p.startswith("refused/"))}
+    digest = {path: blake3_digest(data) for path, data in planted.items()}
+    assert refused[staging + "quality/x.samples.parquet"]["reason"] == (
+        f"staged attachment {staging}quality/x.samples.parquet (16 bytes, {digest['quality/x.samples.parquet']}) is "
+        "unsigned: no writer holding a trusted key staged it.")
+    assert refused[staging + "rows/y.rows.parquet"]["reason"] == (
+        f"the signed record of staged attachment {staging}rows/y.rows.parquet: signed by untrusted key {stranger.key_id}, "
+        "not among the 1 trusted key.")
+    assert refused[staging + "extra/copied.bin"]["reason"] == (
+        f"staged attachment {staging}extra/copied.bin: its signed record is of another attachment (run '{run_id}', path "
+        "'quality/real.samples.parquet').")
+    assert refused[staging + "quality/swapped.samples.parquet"]["reason"] == (
+        f"staged attachment {staging}quality/swapped.samples.parquet was changed after it was signed: it holds 15 bytes of "
+        f"{blake3_digest(b'PLANTED swapped')}, its signed record names 13 bytes of '{blake3_digest(b'genuine bytes')}'.")
+    assert len(refused) == 4 and all(r["event"] is None and r["fix"] for r in refused.values())
+    assert f"run {run_id} is sealed without 4 staged objects that were refused" in caplog.text
+    report = verify_bundle(store, run_id, trust_from_settings(Settings.from_env()))
+    assert report.ok, report.findings
+
+
+def test_store_seal_accepting_unsigned_takes_an_unsigned_attachment(tmp_path: Path) -> None:
+    """An attachment a writer without a key staged is sealed by 'tdprov store seal --accept-unsigned' (the person
+    knows who staged it), and refused by a plain seal."""
+    for accept in (False, True):
+        store_uri = str(tmp_path / f"store-{accept}")
+        start, complete = run_events()
+        run_id = start["run"]["runId"]
+        for item in (start, complete):
+            raw_put(store_uri, staged_event_key(item), signed_staged(item))
+        raw_put(store_uri, f"staging/{run_id}/attachments/quality/x.samples.parquet", b"unsigned samples")
+        assert main(["store", "seal", *(["--accept-unsigned"] if accept else []), "--store", store_uri, run_id]) == 0
+        files = read_bundle(open_store(store_uri), run_id).files
+        assert (files.get("quality/x.samples.parquet") == b"unsigned samples") is accept
+        assert sum(p.startswith("refused/") for p in files) == (0 if accept else 1)

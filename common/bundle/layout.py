@@ -14,6 +14,7 @@
     index/<YYYY>/<MM>/<DD>/<YYYYMMDDTHHMMSSffffffZ>-<run_id>.json   summary, written last, once
     staging/<run_id>/<eventTime>-<digest>.json in-flight events of runs that have not ended, each signed by its writer
     staging/<run_id>/attachments/<path>        attachments waiting for the run's bundle
+    staging/<run_id>/attachment-signatures/<path>.dsse   each one's size and digest, signed by its writer
     bundles/<run_id>/refused/<time>-<digest>.json   staged objects of the run refused, with the reason
     bundles/<run_id>/refused/combined-<count>-<digest>.jsonl   all of them, one a line, when a file each would
                                                list more files than a manifest may (model.MANIFEST_FILES_MAX)

@@ -5,23 +5,37 @@ A run's events are staged (``staging/<run_id>/...``) by every process that recor
 bundle later, maybe by another process. Each writer signs what it stages with the key it signs bundles with, and
 the seal takes only events signed by a key it trusts: a holder of the store's credentials without such a key cannot
 add an event to a run not sealed yet. The sealed ``events.jsonl`` holds the events themselves, as before.
+
+A staged attachment (``staging/<run_id>/attachments/<path>``: Pandera samples, row sets, a refusal record) is staged
+with a signed record of what it is (:func:`signed_attachment`: its run, path, size and BLAKE3 digest), and the seal
+takes only an attachment that a trusted key's record names with the bytes it holds (:func:`check_attachment`).
 """
 from __future__ import annotations
 
 import base64
 from typing import Any
 
-from prov_common.canonical_json import loads
+from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
+from prov_common.hashing.raw import blake3_digest
 from prov_common.signing.dsse import EnvelopeError, open_envelope, sign_envelope
 from prov_common.signing.keys import SigningKey
 from prov_common.signing.trust import TrustStore
 
 STAGED_EVENT_TYPE = "application/vnd.tdprov.staged-event+json"
+STAGED_ATTACHMENT_TYPE = "application/vnd.tdprov.staged-attachment+json"
 
 UNSIGNED_FIX = ("a tdprov older than the signing of staged events staged it (re-run the step after upgrading: see "
                 "docs/upgrading.md), or someone who can write the store's staging/ but holds no signing key put it there "
                 "(find who, and take those credentials away)")
+UNSIGNED_ATTACHMENT_FIX = (
+    "a writer without a signing key, or a tdprov older than the signing of staged attachments, staged it (re-run the step "
+    "after upgrading; 'tdprov store seal --accept-unsigned RUN_ID' seals a run not sealed yet with it, once you know who "
+    "staged it), or someone who can write the store's staging/ but holds no signing key put it there (find who, and "
+    "take those credentials away); its bytes stay where it was staged")
+CHANGED_ATTACHMENT_FIX = (
+    "someone who can write the store's staging/ replaced it after its writer staged it (find who, and take those "
+    "credentials away), or its writer staged it twice with other bytes; its bytes stay where it was staged")
 UNTRUSTED_FIX = ("if the writer that signed it is yours, add its public key to TDPROV_TRUSTED_KEYS of the process that "
                  "seals (or to TDPROV_HOME/trusted_keys/) and seal the run's next attempt; otherwise it was planted: find "
                  "who can write the store's staging/")
@@ -37,6 +51,16 @@ def signed_event(event: bytes, signer: SigningKey) -> bytes:
     return sign_envelope(event, STAGED_EVENT_TYPE, [signer]).to_json()
 
 
+def _opened(data: bytes, trust: TrustStore, payload_type: str, what: str) -> bytes:
+    """The payload of the envelope ``data`` when a key of ``trust`` signed it; :class:`BadInputError` naming ``what``
+    and why otherwise (an untrusted key's fix says how to trust a writer of one's own)."""
+    try:
+        return open_envelope(data, trust, payload_type, what).payload
+    except EnvelopeError as exc:
+        fix = UNTRUSTED_FIX if exc.problem == "untrusted key" else exc.fix
+        raise BadInputError(exc.what, fix=fix) from None
+
+
 def opened_event(data: bytes, trust: TrustStore, key: str) -> bytes:
     """The event (canonical JSON bytes) the staged object ``data`` at store key ``key`` holds, when a key of ``trust``
     signed it. Raises :class:`BadInputError` naming ``key`` and why otherwise: unsigned (a plain event, as a tdprov
@@ -44,12 +68,11 @@ def opened_event(data: bytes, trust: TrustStore, key: str) -> bytes:
     a staged event at all."""
     what = f"staged event {key}"
     try:
-        return open_envelope(data, trust, STAGED_EVENT_TYPE, what).payload
-    except EnvelopeError as exc:
-        if exc.problem == "malformed" and _plain_event(data):
+        return _opened(data, trust, STAGED_EVENT_TYPE, what)
+    except BadInputError:
+        if _plain_event(data):
             raise UnsignedEventError(f"{what} is unsigned: no writer holding a trusted key staged it.", fix=UNSIGNED_FIX) from None
-        fix = UNTRUSTED_FIX if exc.problem == "untrusted key" else exc.fix
-        raise BadInputError(exc.what, fix=fix) from None
+        raise
 
 
 def trusted_event(data: bytes, trust: TrustStore, key: str, *, accept_unsigned: bool = False) -> bytes:
@@ -80,3 +103,44 @@ def _plain_event(data: bytes) -> bool:
     except ValueError:
         return False
     return isinstance(value, dict) and "signatures" not in value and "payload" not in value
+
+
+def _attachment_record(run_id: str, path: str, digest: str, size: int) -> dict[str, Any]:
+    return {"runId": run_id, "path": path, "size": size, "digest": digest}
+
+
+def signed_attachment(run_id: str, path: str, data: bytes | memoryview, signer: SigningKey) -> bytes:
+    """The signed record staged beside attachment ``path`` of run ``run_id`` holding ``data``: its run, path, size
+    and BLAKE3 digest, in an envelope signed by ``signer``."""
+    record = _attachment_record(run_id, path, blake3_digest(data), memoryview(data).nbytes)
+    return sign_envelope(canonical_bytes(record), STAGED_ATTACHMENT_TYPE, [signer]).to_json()
+
+
+def check_attachment(run_id: str, path: str, key: str, data: bytes | memoryview, signature: bytes | None,
+                     trust: TrustStore) -> None:
+    """Raise :class:`BadInputError` naming the staged attachment ``key`` (``path`` of run ``run_id``, holding
+    ``data``) and why, unless ``signature`` (the record staged beside it, None: none is) is signed by a key of
+    ``trust`` and names this run, path, size and digest: :class:`UnsignedEventError` when no record is staged."""
+    what = f"staged attachment {key}"
+    size = memoryview(data).nbytes
+    if signature is None:
+        raise UnsignedEventError(f"{what} ({size:,} bytes, {blake3_digest(data)}) is unsigned: no writer holding a "
+                                 "trusted key staged it.", fix=UNSIGNED_ATTACHMENT_FIX)
+    payload = _opened(signature, trust, STAGED_ATTACHMENT_TYPE, f"the signed record of {what}")
+    try:
+        signed = loads(payload)
+    except ValueError:  # signed, but no record: not one tdprov writes
+        signed = None
+    if not isinstance(signed, dict) or signed.get("runId") != run_id or signed.get("path") != path:
+        raise BadInputError(f"{what}: its signed record is of another attachment ({_named(signed)}).",
+                            fix=CHANGED_ATTACHMENT_FIX)
+    digest = blake3_digest(data)
+    if signed != _attachment_record(run_id, path, digest, size):
+        raise BadInputError(f"{what} was changed after it was signed: it holds {size:,} bytes of {digest}, its signed "
+                            f"record names {signed.get('size')!r} bytes of {signed.get('digest')!r}.", fix=CHANGED_ATTACHMENT_FIX)
+
+
+def _named(record: Any) -> str:
+    if not isinstance(record, dict):
+        return "no record"
+    return f"run {str(record.get('runId'))[:200]!r}, path {str(record.get('path'))[:300]!r}"

@@ -34,7 +34,8 @@ from prov_common.bundle import layout
 from prov_common.bundle.build import build_bundle
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_dict, is_terminal, parent_of, run_id_of
 from prov_common.bundle.refusal import refusal, run_id_or_none
-from prov_common.bundle.staged import UnsignedEventError, opened_event, signed_event, unverified_event
+from prov_common.bundle.staged import (UnsignedEventError, check_attachment, opened_event, signed_attachment, signed_event,
+                                       unverified_event)
 from prov_common.bundle.storage import WriteResult, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, flag, positive_number, unknown_keys
@@ -198,10 +199,26 @@ def staged_event_key(event: Mapping[str, Any], *, arrived: datetime | None = Non
 
 
 _ATTACHMENTS = "attachments/"  # a run's staged attachments, under its staging prefix
+_SIGNATURES = "attachment-signatures/"  # the signed record of each (prov_common.bundle.staged.signed_attachment)
+_SIGNATURE_SUFFIX = ".dsse"
 
 
 def attachment_key(run_id: str, path: str) -> str:
     return f"{layout.staging_prefix(run_id)}{_ATTACHMENTS}{layout.check_attachment_path(path)}"
+
+
+def signature_key(run_id: str, path: str) -> str:
+    """Where the signed record of the staged attachment ``path`` of ``run_id`` is staged."""
+    return f"{layout.staging_prefix(run_id)}{_SIGNATURES}{layout.check_attachment_path(path)}{_SIGNATURE_SUFFIX}"
+
+
+def _signature_path(key: str) -> str | None:
+    """The path of the attachment whose signed record a staged key holds; None for any other key."""
+    parts = layout.staged_parts(key)
+    rest = parts[1] if parts else ""
+    if rest.startswith(_SIGNATURES) and rest.endswith(_SIGNATURE_SUFFIX):
+        return rest[len(_SIGNATURES) : -len(_SIGNATURE_SUFFIX)]
+    return None
 
 
 def _attachment_path(key: str) -> str | None:
@@ -376,12 +393,13 @@ class ProvenanceTransport(Transport):
 
         Attach before the run's terminal event is emitted: the bundle is sealed then. A read-only memoryview (a
         row set's, a mapped file's) is staged and sealed in place, not copied: its bytes must not change until the
-        run is sealed. A bytearray or writable memoryview is copied, as its owner may change it meanwhile.
+        run is sealed. A bytearray or writable memoryview is copied, as its owner may change it meanwhile. A signed
+        record of its size and digest is staged beside it: a seal takes only attachments a key it trusts so signed.
         """
-        key = attachment_key(layout.check_run_id(run_id), name)
+        attachment_key(layout.check_run_id(run_id), name)  # a bad name is the caller's error, raised here
         if not is_buffer(data):
             raise BadInputError(f"attachment {name!r} is {type(data).__name__}, not bytes.", fix="pass the file's bytes")
-        self._bounded(self._put, key, held_view(data), what=f"attachment {name}")
+        self._bounded(self._put_attachment, run_id, name, held_view(data), what=f"attachment {name}")
 
     def seal(self, run_id: str, *, accept_unsigned: bool = False) -> WriteResult:
         """Seal ``run_id`` from what is staged (e.g. a run whose terminal event was lost). ``accept_unsigned``: its
@@ -438,6 +456,15 @@ class ProvenanceTransport(Transport):
             return True
         return self.outbox.deliver(store, [(key, data)], strict=bool(self.settings.strict)).spooled
 
+    def _put_attachment(self, run_id: str, path: str, data: bytes) -> bool:
+        """Stage attachment ``path`` of ``run_id`` and, beside it, its signed record (none without a key to be had:
+        see :meth:`_signature`); True when either waits in the spool."""
+        signature = self._signature(lambda signer: signed_attachment(run_id, path, data, signer))
+        spooled = self._put(attachment_key(run_id, path), data)
+        if signature is not None:
+            spooled = self._put(signature_key(run_id, path), signature) or spooled
+        return spooled
+
     def _emit(self, event: Any) -> WriteResult | None:
         raw = event_dict(event)
         if "run" not in raw and "eventType" not in raw:
@@ -469,19 +496,24 @@ class ProvenanceTransport(Transport):
 
     def _signed(self, event: bytes) -> bytes:
         """The object staged for the event of canonical JSON ``event``: signed with this process's key (see
-        :mod:`~prov_common.bundle.staged`). Without a key to be had (a signing key that cannot be read, a home folder
-        where none can be made), the event as it is, warned about: it is kept, and a seal refuses it as unsigned
-        (kept in the run's bundle under refused/); strict mode raises."""
+        :mod:`~prov_common.bundle.staged`); without a key to be had, the event as it is (see :meth:`_signature`)."""
+        signed = self._signature(lambda signer: signed_event(event, signer))
+        return event if signed is None else signed
+
+    def _signature(self, sign: Callable[[SigningKey], bytes]) -> bytes | None:
+        """What ``sign`` makes with this process's key. Without a key to be had (a signing key that cannot be read, a
+        home folder where none can be made), None, warned about: what it was for is staged unsigned, and a seal refuses
+        it (kept in the run's bundle under refused/, an attachment named); strict mode raises."""
         try:
-            return signed_event(event, self.signer)
+            return sign(self.signer)
         except BadInputError as exc:
             if self.settings.strict:
                 raise
             if UNSIGNED_WARNED.first(exc.what):
-                log.warning("tdprov: staged events are not signed: %s A seal refuses unsigned events (each kept in its "
-                            "run's bundle under refused/). Fix: %s (warned once per process)", exc.what,
+                log.warning("tdprov: staged events and attachments are not signed: %s A seal refuses unsigned ones (each "
+                            "kept or named in its run's bundle under refused/). Fix: %s (warned once per process)", exc.what,
                             exc.fix or "set TDPROV_SIGNING_KEY to a key file from 'tdprov keygen'")
-            return event
+            return None
 
     def _after_seal(self, run_id: str, event: Mapping[str, Any]) -> bool:
         """Whether ``event`` of ``run_id`` comes after the run was sealed: it is then staged as arriving now
@@ -535,7 +567,7 @@ class ProvenanceTransport(Transport):
             return None
         kept = redact_value(raw) if _not_too_deep(raw) else {"event": TOO_DEEP}
         path, data = refusal(kept, error)
-        spooled = self._put(attachment_key(run_id, path), data)
+        spooled = self._put_attachment(run_id, path, data)
         if not is_terminal(raw):
             return None
         try:
@@ -625,6 +657,23 @@ class ProvenanceTransport(Transport):
         events.append((key, event))
         return None
 
+    @staticmethod
+    def _attachment_refused(run_id: str, path: str, key: str, data: bytes, signature: bytes | None, trust: TrustStore, *,
+                            accept_unsigned: bool = False) -> BadInputError | None:
+        """Why the staged attachment ``key`` (``path``, holding ``data``, staged in another process) is refused: no
+        signed record beside it (``signature``), one no key of ``trust`` signed, or one naming other bytes; None when it
+        is taken (``accept_unsigned``: also when it is unsigned, see :meth:`seal`). A refused one is named in the bundle
+        (key, size, digest, reason); its bytes stay where they were staged."""
+        try:
+            check_attachment(run_id, path, key, data, signature, trust)
+        except UnsignedEventError as error:
+            if not accept_unsigned:
+                return error
+            log.warning("tdprov: sealing the unsigned staged attachment %s of run %s, as asked", key, run_id)
+        except BadInputError as error:
+            return error
+        return None
+
     def _seal_ended(self, run_id: str, terminal: Mapping[str, Any] | None, *, behind: bool = False) -> WriteResult | None:
         """Seal a run whose terminal event was just staged; without a signing key, the error says that the
         events are staged and how to seal them later. With a store setting that cannot be opened, the run's events
@@ -667,14 +716,22 @@ class ProvenanceTransport(Transport):
             self._deliver_spooled(prefix)
         events: list[Any] = [terminal] if terminal is not None else []  # never miss its own terminal event
         attachments: dict[str, bytes] = {}
+        own = set(self._pending.get(run_id, {}))  # staged by this process, held in its memory: its own bytes
         staged, unreadable = self._staged(run_id)
         refused = [_refused(key, BadInputError(f"staged object cannot be read: {exc.what}", fix=exc.fix), attachments)
                    for key, exc in unreadable.items()]
         trust = self.staging_trust(run_id)
+        signatures = {path: data for key, data in staged.items() if (path := _signature_path(key)) is not None}
         read: list[tuple[str, dict[str, Any]]] = []
         for key, data in staged.items():  # every key is under the run's staging prefix
             if (path := _attachment_path(key)) is not None:
-                attachments[path] = data
+                if key in own or not (error := self._attachment_refused(run_id, path, key, data, signatures.get(path), trust,
+                                                                        accept_unsigned=accept_unsigned)):
+                    attachments[path] = data
+                else:
+                    refused.append(_refused(key, error, attachments))
+            elif _signature_path(key) is not None:
+                continue  # read with its attachment
             elif key.endswith(".json") and (error := self._add_staged_event(run_id, key, data, trust, read, attachments,
                                                                                 accept_unsigned=accept_unsigned)):
                 refused.append(error)
