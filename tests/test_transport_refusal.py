@@ -467,6 +467,37 @@ def test_a_late_event_of_a_run_whose_dag_run_was_cleared_is_not_named_another_ru
     assert "event was staged for it after that" in found.what and "another run" not in found.what, found.what
 
 
+def test_a_late_event_planted_unsigned_is_not_named_another_runs(tmp_path: Path) -> None:
+    """After a run is sealed, an unsigned event naming another parent run is planted under its staging: the audit names
+    it as an event staged after the sealing (with the fix of finding who staged it), not as another run given the
+    same run id with the fix of renaming a DAG, which the planted parent alone would say. A signed one still is."""
+    from datetime import datetime, timedelta, timezone
+
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    def at(seconds: float) -> str:
+        return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    found = {}
+    for signed in (False, True):
+        store = str(tmp_path / f"store-{signed}")
+        run_id, parent, other = str(uuid.uuid4()), (str(uuid.uuid4()), "etl"), (str(uuid.uuid4()), "etl")
+        transport = ProvenanceTransport(ProvenanceConfig(store=store))
+        transport.emit(_child_event(run_id, parent, "START", at(-20)))
+        assert transport.emit(_child_event(run_id, parent, "COMPLETE", at(-10))).status == "written"
+        transport.close()
+        late = _child_event(run_id, other, "COMPLETE", at(1))
+        raw_put(store, staged_event_key(late), signed_staged(late) if signed else canonical_bytes(late))
+        audit = run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / f"report-{signed}",
+                          progress=False)
+        (found[signed],) = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+        assert (f"run {run_id} was sealed at" in found[signed].what and "1 event" in found[signed].what
+                and f"whose parent is run {other[0]}" in found[signed].what) is signed, found[signed].what
+    assert "1 event was staged for it after that" in found[False].what
+    assert "rename a DAG or task group" not in found[False].fix and "rename a DAG or task group" in found[True].fix
+
+
 def _records(run_id: str, count: int) -> dict[str, bytes]:
     """``count`` distinct refusal records of run ``run_id``, by bundle path (one made by the writer, numbered)."""
     from datetime import datetime, timezone

@@ -327,7 +327,8 @@ def _audit(
     evaluation.forget(removed)
     inventory.findings += [removed_note(f) for f in removed]
     unfinished, evaluation.state.unsealed = unfinished_runs(store, {run_id: r.sealed_at for run_id, r in everything_known.items()},
-                                                            stale_after=stale_after, now=started, reported=unsealed, audit_id=result.audit_id)
+                                                            stale_after=stale_after, now=started, reported=unsealed, audit_id=result.audit_id,
+                                                            trust=trust)
     unfinished.findings += unended
     # a bundle folder no index entry names is examined by no audit: named, sealed or not, verified or not (staged runs are
     # named above)

@@ -54,7 +54,8 @@ LATE_FIX = (
 
 
 def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_after: timedelta, now: datetime | None = None,
-                    reported: Sequence[UnsealedRun] = (), audit_id: str = "") -> tuple[CheckResult, list[UnsealedRun]]:
+                    reported: Sequence[UnsealedRun] = (), audit_id: str = "",
+                    trust: TrustStore | None = None) -> tuple[CheckResult, list[UnsealedRun]]:
     """Staged runs without a bundle: findings when their newest event is older than ``stale_after``; and
     sealed runs with events staged after their sealing (in no bundle: a record lost unless named here).
 
@@ -64,7 +65,8 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     ``reported``: the runs earlier audits named as staged with no bundle in the index (the audit state keeps them);
     one whose staged events are gone while still no bundle of it is in the index is a finding (see :func:`staging_removed`).
     Returns the check and the runs to keep for the next audit: those named now (as ``audit_id`` first reports them) and
-    those still gone without a bundle."""
+    those still gone without a bundle. ``trust``: the writers' keys; what a staged event says (that it ended a run, the
+    parent it names) shapes a finding only when one of them signed it (None: read unverified)."""
     now = now or datetime.now(timezone.utc)
     result = CheckResult(CHECK_UNFINISHED)
     earlier = {r.run_id: r for r in reported}
@@ -80,13 +82,13 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
         # (a sealed run's event dated in the future is later than its sealing: a late event; or its sealing is dated in
         # the future too, and so is its index entry, a finding of the inventory)
         if run_id in sealed:
-            result.findings += _late_events(store, run_id, sealed[run_id], staged, newest[run_id])
+            result.findings += _late_events(store, run_id, sealed[run_id], staged, newest[run_id], trust)
             continue
         stale = now - _since(moment, earlier.get(run_id), now) > stale_after
         if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
             entry = _index_entry(store, run_id)
             if entry is not None:  # sealed and indexed, but not among the runs this audit knows (a catalog it could not read)
-                result.findings += _late_events(store, run_id, entry.sealed_at, staged, newest[run_id])
+                result.findings += _late_events(store, run_id, entry.sealed_at, staged, newest[run_id], trust)
                 continue
             # sealed, but its writer stopped before the index entry
             result.findings += _future_dated(run_id, moment, now)
@@ -94,7 +96,7 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
         else:
             result.findings += _future_dated(run_id, moment, now)
             when = iso_z(moment)
-            ended = terminal_state(store, newest[run_id])
+            ended = terminal_state(store, newest[run_id], trust)
             what = (f"run {run_id} staged its {ended} event at {when} and was never sealed: its bundle was not stored (it may "
                     "wait in the writer's spool ('tdprov flush' on that machine), or the writer could not sign it)" if ended else
                     f"run {run_id} staged events until {when} and never ended" + ("" if stale else f" (still within {stale_after}; it may be running)"))
@@ -306,15 +308,17 @@ def terminal_state(store: Store, key: str, trust: TrustStore | None = None, *, a
     return state if state in TERMINAL else None
 
 
-def _late_events(store: Store, run_id: str, sealed_at: str | None, staged: list[datetime], newest: str) -> list[Finding]:
+def _late_events(store: Store, run_id: str, sealed_at: str | None, staged: list[datetime], newest: str,
+                 trust: TrustStore | None = None) -> list[Finding]:
     """A finding when events of the sealed run were staged with times after its sealing; when the ``newest`` of them
-    names another parent run than the sealed bundle's, as those of another run that was given the same run id."""
+    names another parent run than the sealed bundle's (and a key of ``trust`` signed it), as those of another run that
+    was given the same run id."""
     sealed = utc_moment(sealed_at)
     late = sorted(m for m in staged if sealed is not None and m > sealed)
     if not late:
         return []
     until = f"(until {iso_z(late[-1])}): they are in no bundle"
-    other = _other_parent(store, run_id, newest)
+    other = _other_parent(store, run_id, newest, trust)
     if other is not None:
         return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
                         f"run {run_id} was sealed at {sealed_at} as a run whose parent is run {other[0]}, and "
@@ -327,14 +331,16 @@ def _late_events(store: Store, run_id: str, sealed_at: str | None, staged: list[
                     f"{until}", LATE_FIX, run_id=run_id)]
 
 
-def _other_parent(store: Store, run_id: str, key: str) -> tuple[str, str] | None:
+def _other_parent(store: Store, run_id: str, key: str, trust: TrustStore | None = None) -> tuple[str, str] | None:
     """(the sealed bundle's parent run, the staged event's) when the event at ``key`` names another parent run than
     the sealed bundle of ``run_id`` and than every event sealed in it (another run given the same run id, as
     :func:`~prov_common.bundle.storage.another_run` tells at delivery); None when they agree, either names none, or
-    the sealed events name the staged one's parent too (a DAG run cleared while its task ran: one run)."""
+    the sealed events name the staged one's parent too (a DAG run cleared while its task ran: one run), or no key of
+    ``trust`` signed it (planted: its parent says nothing of who staged it)."""
     manifest = sealed_manifest(store, run_id)
     try:
-        event = unverified_event(store.get(key, layout.SMALL_OBJECT_LIMIT))
+        data = store.get(key, layout.SMALL_OBJECT_LIMIT)
+        event = unverified_event(trusted_event(data, trust, key) if trust is not None else data)
     except (TdprovError, ValueError):
         return None
     parent = parent_of(event) if isinstance(event, dict) else None
