@@ -134,7 +134,7 @@ def close_failed_run(
                         dagster_run.run_id, identity.step_key, identity.ol_run_id, named_by, job)
         return replace(identity, job=job)
 
-    for step_key, outcome in step_outcomes(instance, dagster_run.run_id).items():
+    for step_key, outcome in step_outcomes(instance, dagster_run.run_id, events=events).items():
         unfinished = outcome.status in (StepEventStatus.FAILURE, StepEventStatus.IN_PROGRESS, None)
         if not unfinished and not outcome.earlier:
             continue

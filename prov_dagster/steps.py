@@ -10,7 +10,7 @@ canceled run that no process ended is ended by the run-status sensors.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache, partial
@@ -51,10 +51,12 @@ class StepOutcome:
     earlier: tuple[tuple[datetime | None, datetime | None], ...] = ()  # (start, end) of each attempt before it, from 0
 
 
-def step_outcomes(instance: Any, run_id: str, steps: Collection[str] | None = None) -> dict[str, StepOutcome]:
+def step_outcomes(instance: Any, run_id: str, steps: Collection[str] | None = None,
+                  events: RunEvents | None = None) -> dict[str, StepOutcome]:
     """Step key -> :class:`StepOutcome` of every step of Dagster run ``run_id`` (or of ``steps``) that Dagster has
-    stats for."""
-    failures = _failures(instance, run_id)
+    stats for. Their failures are read from ``events`` (:meth:`RunEvents.recent`: a teardown's, those logged since
+    this process set up for the run, where the steps it ran failed), else from the whole run's."""
+    failures = _failures((events or RunEvents(instance, run_id)).recent(DagsterEventType.STEP_FAILURE))
     outcomes = {}
     for stat in instance.get_run_step_stats(run_id, sorted(steps) if steps is not None else None):
         attempt = max((stat.attempts or 1) - 1, 0)
@@ -98,7 +100,7 @@ def end_open_steps(recorder: Recorder, instance: Any, run_id: str, dagster_run: 
     runs, events = recorder.open_steps(run_id), events or RunEvents(instance, run_id)
     unrecorded = _unrecorded(recorder, events, dagster_run) if dagster_run is not None else set()
     steps = {r.identity.step_key for r in runs} | unrecorded  # only their events are asked for
-    outcomes = step_outcomes(instance, run_id, steps) if steps else {}
+    outcomes = step_outcomes(instance, run_id, steps, events) if steps else {}
     checks = _checks_read(recorder, events, outcomes) if steps else {}
     runs += _check_runs(recorder, events, dagster_run, unrecorded, outcomes, checks)
     bundles = []
@@ -293,11 +295,12 @@ def _warn_unplaced(runs: list[StepRun], checks: dict[str, list[AssetCheck]]) -> 
                         "ProvenanceIOManager", check.result.name, check.asset, check.result.status, step, check.asset)
 
 
-def _failures(instance: Any, run_id: str) -> dict[str, tuple[str, bool]]:
-    """Step key -> (error message with its causes, whether the run was stopped) of the steps that failed."""
+def _failures(records: Iterable[Any]) -> dict[str, tuple[str, bool]]:
+    """Step key -> (error message with its causes, whether the run was stopped) of the steps that failed, from their
+    STEP_FAILURE ``records`` (``EventLogRecord``) in the order Dagster stored them (a step's last failure kept)."""
     failures: dict[str, tuple[str, bool]] = {}
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
-        event = entry.dagster_event
+    for record in records:
+        event = record.event_log_entry.dagster_event
         data = event.step_failure_data if event is not None else None
         if event is not None and data is not None and data.error is not None:
             messages, error = [], data.error

@@ -543,7 +543,8 @@ def test_a_teardown_reads_the_steps_events_only_for_a_check_step_left_to_record(
     read as long as the run per step. The check events are read once; the steps' starts only when a check step that
     loaded nothing is left, their materializations only when one ran in this process, and both only from where the
     run's event log stood when the IO manager was set up ("since set-up"), once each: the data-version warning and the
-    check's version read the same ones."""
+    check's version read the same ones. The failures of the steps it ends are read from there too (they read every
+    STEP_FAILURE of the run)."""
     monkeypatch.setenv("TDPROV_STORE", str(tmp_path / "store"))
     reads: list[set[str]] = []
     teardown = ProvenanceIOManager.teardown_after_execution
@@ -562,10 +563,10 @@ def test_a_teardown_reads_the_steps_events_only_for_a_check_step_left_to_record(
     checks = {"ASSET_CHECK_EVALUATION", "ASSET_CHECK_EVALUATION_PLANNED"}
     for selection, expected in (
             ([plain], [checks, {"ASSET_MATERIALIZATION", "since set-up"}]),
-            ([plain, loads_plain], [checks, {"STEP_FAILURE"}, {"ASSET_MATERIALIZATION_PLANNED"},
+            ([plain, loads_plain], [checks, {"STEP_FAILURE", "since set-up"}, {"ASSET_MATERIALIZATION_PLANNED"},
                                     {"ASSET_MATERIALIZATION", "since set-up"}]),
             ([plain, bare], [checks, {"STEP_START", "since set-up"}, {"ASSET_MATERIALIZATION", "since set-up"},
-                             {"ASSET_MATERIALIZATION_PLANNED"}, {"STEP_FAILURE"}])):
+                             {"ASSET_MATERIALIZATION_PLANNED"}, {"STEP_FAILURE", "since set-up"}])):
         reads.clear()
         with dg.DagsterInstance.ephemeral() as instance:
             assert dg.materialize(selection, instance=instance, resources={"io_manager": ProvenanceIOManager()}).success
