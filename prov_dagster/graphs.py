@@ -8,14 +8,18 @@ chain, so the IO manager puts every read of a step inside a graph on the step's 
 (``tdprov/read``: each version exactly as loaded, and whether the step's recorded outputs carry it on),
 and the step that writes the asset takes the reads that are not carried on, of the graph's steps the
 asset depends on, from the Dagster run's event log (from its parent runs for steps a re-execution did not
-run again), as inputs of its own run.
+run again), as inputs of its own run. Those events are read newest first, back to the latest start of each of those
+steps, and kept for the process's next graph asset of the run (:class:`_RunLog`): a run of many graph assets does not
+read the whole run for each.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from dagster import DagsterEventType, MetadataValue, OutputContext
+from dagster import DagsterEventType, EventLogEntry, MetadataValue, OutputContext
+from dagster._core.storage.event_log.base import EventLogCursor
 
 from prov_common.hashing import ColumnDigest, TableDigest
 from prov_dagster import _compat
@@ -23,6 +27,9 @@ from prov_dagster.model import DatasetRecord
 
 READ_KEY = "tdprov/read"
 _STARTS = (DagsterEventType.STEP_START, DagsterEventType.STEP_RESTARTED)
+_KINDS = {*_STARTS, DagsterEventType.LOADED_INPUT, DagsterEventType.HANDLED_OUTPUT}
+EVENTS_PAGE = 200  # events of _KINDS read at a time, newest first, back to the starts of a graph asset's steps
+RUNS_KEPT = 8  # runs whose events read a process keeps (the newest), for its next graph asset of the run
 
 
 def read_metadata(records: Sequence[DatasetRecord], *, carried: bool, flagged: Iterable[str] = ()) -> dict[str, Any]:
@@ -58,9 +65,9 @@ def _reads_in_run(instance: Any, run_id: str, steps: set[str]) -> dict[str, list
     optional outputs not emitted) carried none of its reads on."""
     by_step: dict[str, list[dict[str, Any]]] = {}
     handed: set[str] = set()
-    for entry in instance.all_logs(run_id, of_type={*_STARTS, DagsterEventType.LOADED_INPUT, DagsterEventType.HANDLED_OUTPUT}):
+    for entry in _log_of(run_id).since_starts(instance, steps):
         event = entry.dagster_event
-        if event is None or event.step_key is None or event.step_key.split("[", 1)[0] not in steps:
+        if event is None or event.step_key is None or _node(event.step_key) not in steps:
             continue
         if event.event_type in _STARTS:
             by_step[event.step_key] = []  # a retry loads again
@@ -71,9 +78,98 @@ def _reads_in_run(instance: Any, run_id: str, steps: set[str]) -> dict[str, list
             by_step.setdefault(event.step_key, []).append(value.value)
     ran: dict[str, list[dict[str, Any]]] = {}
     for step_key, reads in by_step.items():
-        ran.setdefault(step_key.split("[", 1)[0], []).extend(
+        ran.setdefault(_node(step_key), []).extend(
             reads if step_key in handed else [{**read, "carried": False} for read in reads])
     return ran
+
+
+def _node(step_key: str) -> str:
+    """The node handle of a step (``op[key]``: ``op``)."""
+    return step_key.split("[", 1)[0]
+
+
+class _RunLog:
+    """The starts, loaded inputs and handled outputs of one Dagster run that this process read, in the order Dagster
+    stored them: from some event up to the newest one read. A graph asset's steps are the ops of the graph its asset
+    depends on; each of their events of their last attempt comes after that attempt's start, and every step of a
+    mapped op (``op[key]``) started after the start of the op that mapped it, which the asset depends on too. So the
+    events back to the latest start of each of the asset's steps are the ones its reads are in."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.entries: list[EventLogEntry] = []
+        self.oldest: int | None = None  # storage ids of the first and last of ``entries``
+        self.newest: int | None = None
+        self.complete = False  # read back to the run's first event
+        self.lock = threading.Lock()
+
+    def since_starts(self, instance: Any, steps: set[str]) -> list[EventLogEntry]:
+        """The run's events from the latest start of each of the nodes ``steps`` (all of them when one has none):
+        those logged since the last call read, then older ones a page at a time while a start is missing."""
+        with self.lock:
+            self._read_newer(instance)
+            while (first := self._first_of(steps)) is None and not self.complete:
+                self._read_older(instance)
+            return self.entries[first or 0:]
+
+    def _first_of(self, steps: set[str]) -> int | None:
+        """The position in ``entries`` of the earliest latest start among ``steps``' (None: one has none there)."""
+        missing = set(steps)
+        for position in range(len(self.entries) - 1, -1, -1):
+            event = self.entries[position].dagster_event
+            if event is not None and event.event_type in _STARTS and event.step_key is not None:
+                missing.discard(_node(event.step_key))
+                if not missing:
+                    return position
+        return None
+
+    def _read_newer(self, instance: Any) -> None:
+        if self.newest is None:  # nothing read yet: the newest page
+            self._read_older(instance)
+            return
+        page = instance.get_records_for_run(self.run_id, cursor=EventLogCursor.from_storage_id(self.newest).to_string(),
+                                            of_type=_KINDS)
+        self._take(page.records, newer=True)
+
+    def _read_older(self, instance: Any) -> None:
+        cursor = None if self.oldest is None else EventLogCursor.from_storage_id(self.oldest).to_string()
+        page = instance.get_records_for_run(self.run_id, cursor=cursor, of_type=_KINDS, limit=EVENTS_PAGE, ascending=False)
+        self._take(page.records[::-1], newer=False)
+        self.complete = not page.has_more
+
+    def _take(self, records: list[Any], *, newer: bool) -> None:
+        """Add ``records`` (in the order stored) after (``newer``) or before the entries read."""
+        if not records:
+            return
+        entries = [r.event_log_entry for r in records]
+        if newer:
+            self.entries.extend(entries)
+        else:
+            self.entries[:0] = entries
+        if newer or self.newest is None:
+            self.newest = records[-1].storage_id
+        if not newer or self.oldest is None:
+            self.oldest = records[0].storage_id
+
+
+_logs: dict[str, _RunLog] = {}
+_logs_lock = threading.Lock()
+
+
+def _log_of(run_id: str) -> _RunLog:
+    """This process's :class:`_RunLog` of Dagster run ``run_id`` (the :data:`RUNS_KEPT` newest runs' kept)."""
+    with _logs_lock:
+        if run_id not in _logs:
+            _logs[run_id] = _RunLog(run_id)
+            while len(_logs) > RUNS_KEPT:
+                _logs.pop(next(iter(_logs)))
+        return _logs[run_id]
+
+
+def forget_events(run_id: str) -> None:
+    """Let go of what this process read of the events of Dagster run ``run_id`` (its teardown)."""
+    with _logs_lock:
+        _logs.pop(run_id, None)
 
 
 def _record_json(record: DatasetRecord) -> dict[str, Any]:

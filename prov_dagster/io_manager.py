@@ -29,7 +29,7 @@ from prov_dagster.deps import latest_metadata, writer_namespace
 from prov_dagster.digests import digest_of
 from prov_dagster.masking import FLAGGED_KEY, flags_metadata, forget_run, inherit, inherited, recorded_flags
 from prov_dagster.metadata import DIGEST_KEY, output_metadata
-from prov_dagster.graphs import graph_reads, read_metadata
+from prov_dagster.graphs import forget_events, graph_reads, read_metadata
 from prov_dagster.parquet_frames import parquet_table
 from prov_dagster.naming import data_relpath, dataset_name, located_dataset, op_output_relpath
 from prov_dagster.owners import other_owner, refuse_other_owner
@@ -157,6 +157,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         run = _compat.init_run(context)
         if run is not None:
             forget_run(run.run_id)
+            forget_events(run.run_id)
 
     def _start_step(self, context: OutputContext, step: Any, source_ref: str | None,
                     listing: Callable[[], Listing]) -> tuple[str, ...]:

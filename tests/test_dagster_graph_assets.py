@@ -12,6 +12,7 @@ import pytest
 import rdflib
 from dagster import (
     AssetKey,
+    DagsterEventType,
     DagsterInstance,
     FilesystemIOManager,
     In,
@@ -29,6 +30,8 @@ from dagster import (
 )
 
 import dagster_graph_defs as graph
+import prov_dagster.io_manager as io_manager_module
+from prov_dagster import graphs
 from prov_common.audit import run_audit
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
@@ -279,3 +282,61 @@ def test_the_read_of_a_gate_op_that_hands_on_nothing_goes_into_the_graph_asset_r
         assert found[gate_step].state == "COMPLETE" and not found[gate_step].outputs
     assert "used by gated.build" in lineage(store, located(store, "allowlist"), capsys, "--downstream")
     audit_is_clean(store, len(found))
+
+
+def _graph_assets(count: int) -> list[Any]:
+    """``count`` graph assets (g0, g1, ...) of raw, each clean_rows (its output elsewhere) then add_feature."""
+    def make(i: int) -> Any:
+        @graph_asset(name=f"g{i}")
+        def one(raw: pd.DataFrame) -> pd.DataFrame:
+            return add_feature(graph.clean_rows(raw))
+        return one
+    return [make(i) for i in range(count)]
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["one-process", "a-process-per-step"])
+def test_graph_assets_read_the_run_back_to_their_steps_starts_once(
+        store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh: bool) -> None:
+    """The step writing a graph asset read the starts, loaded inputs and handled outputs of the whole run, for each
+    graph asset: a run of N graph assets read the square of N events. It reads them newest first back to the latest
+    start of the graph's steps, and a process keeps them for its next graph asset of the run (``fresh``: nothing kept,
+    as in each step's process of the multiprocess executor): a page of one event, to count them exactly."""
+    monkeypatch.setattr(graphs, "EVENTS_PAGE", 1)
+    kinds = {"STEP_START", "STEP_RESTARTED", "LOADED_INPUT", "HANDLED_OUTPUT"}
+    read, calls = [0], []
+    graph_reads = io_manager_module.graph_reads
+
+    def counted(context: Any) -> Any:
+        if fresh:
+            graphs._logs.clear()  # noqa: SLF001 - a new process: nothing read before
+        before = read[0]
+        found = graph_reads(context)
+        calls.append((context.asset_key.to_user_string(), read[0] - before))
+        return found
+    monkeypatch.setattr(io_manager_module, "graph_reads", counted)
+    resources = {"io_manager": ProvenanceIOManager(store=store), "ops": FilesystemIOManager(base_dir=str(tmp_path / "ops"))}
+    with DagsterInstance.ephemeral() as instance:
+        for name in ("all_logs", "get_records_for_run"):
+            def counting(run_id: str, *args: Any, _original: Any = getattr(instance, name), **kwargs: Any) -> Any:
+                found = _original(run_id, *args, **kwargs)
+                if isinstance(kwargs.get("of_type"), set) and DagsterEventType.LOADED_INPUT in kwargs["of_type"]:
+                    read[0] += len(getattr(found, "records", found))
+                return found
+            monkeypatch.setattr(instance, name, counting)
+        result = materialize([graph.raw, *_graph_assets(4)], resources=resources, instance=instance)
+        assert result.success
+        raw_v = digest_of(instance, "raw")
+        logged = [e.dagster_event for e in instance.all_logs(result.run_id)
+                  if e.dagster_event is not None and e.dagster_event.event_type_value in kinds]
+    found = runs(store)
+    for i in range(4):
+        assert [(r.name, r.version) for r in found[f"g{i}.add_feature"].inputs] == [(located(store, "raw"), raw_v)]
+    started = {e.step_key: n for n, e in enumerate(logged) if e.event_type_value == "STEP_START"}
+    handled = {e.step_key: n for n, e in enumerate(logged) if e.event_type_value == "HANDLED_OUTPUT"}
+    # each asset's step reads back to its graph's first step's start, from the event before its own output's
+    window = {f"g{i}": (started[f"g{i}.clean_rows"], handled[f"g{i}.add_feature"]) for i in range(4)}
+    assert sorted(c[0] for c in calls) == sorted(window)
+    if fresh:
+        assert dict(calls) == {asset: end - start for asset, (start, end) in window.items()}
+    else:  # each event read once, from the earliest start read back to the last asset's output
+        assert sum(n for _, n in calls) == max(e for _, e in window.values()) - min(s for s, _ in window.values())
