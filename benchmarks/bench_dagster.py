@@ -12,6 +12,10 @@ after its step: a fresh process, which recorded nothing, tears the IO manager do
 Dagster sets a step's process up before its step starts) where the run's event log stood before its last step
 started. Both count the reads of the run's events (``all_logs``, ``get_records_for_run``, ``get_run_step_stats``) and
 the events read (the set-up's own read of one event is not counted).
+
+With ``--steps ... --graphs``: runs of N graph-backed assets instead (each of two ops, the first's output in memory),
+in process; the events the steps writing them read from the run's event log for what the graph's ops read, in total,
+once as one process reads them and once as N step processes would (nothing kept from one asset to the next).
 """
 from __future__ import annotations
 
@@ -29,8 +33,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dagster import (AssetCheckResult, ConfigurableIOManager, DagsterInstance, InputContext, OutputContext, asset, asset_check,
-                     materialize)
+from dagster import (AssetCheckResult, ConfigurableIOManager, DagsterInstance, InputContext, OutputContext, Out, asset,
+                     asset_check, graph_asset, materialize, mem_io_manager, op)
 
 from prov_dagster import ProvenanceIOManager
 from prov_dagster.check_results import note_set_up
@@ -136,6 +140,77 @@ def many_steps_assets(count: int, check: bool = True) -> list[object]:
     return [*made, bare] if check else made
 
 
+def many_graph_assets(count: int) -> list[object]:
+    """An asset ``raw`` and ``count`` graph-backed assets of it, each of two ops (the first's output kept in memory)."""
+
+    @asset
+    def raw() -> pd.DataFrame:
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @op(out=Out(io_manager_key="mem"))
+    def clean(df: pd.DataFrame) -> pd.DataFrame:
+        return df[df.x > 1]
+
+    @op
+    def feature(df: pd.DataFrame) -> pd.DataFrame:
+        return df.assign(y=df.x * 2)
+
+    def make(i: int) -> object:
+        @graph_asset(name=f"g{i:04d}")
+        def one(raw: pd.DataFrame) -> pd.DataFrame:
+            return feature(clean(raw))
+        return one
+    return [raw, *(make(i) for i in range(count))]
+
+
+def bench_graphs(sizes: list[int], out: str | None) -> None:
+    """The graph assets' reads of the run's event log against the run's size (see the module's docstring)."""
+    import prov_dagster.graphs as graphs
+    import prov_dagster.io_manager as io_manager
+
+    rows, load, original = [], os.getloadavg()[0], io_manager.graph_reads
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.setdefault("TDPROV_HOME", str(Path(tmp) / "home"))
+        for count in sizes:
+            figures = []
+            for fresh in (False, True):
+                spent = {"seconds": 0.0, "reads": 0, "events": 0}
+
+                def timed(context: object, _fresh: bool = fresh, _spent: dict = spent) -> object:
+                    if _fresh:
+                        getattr(graphs, "_logs", {}).clear()  # a step's process: nothing kept
+                    counts = context.step_context.instance.bench_reads
+                    before, start = dict(counts), time.perf_counter()
+                    found = original(context)
+                    _spent["seconds"] += time.perf_counter() - start
+                    for k in ("reads", "events"):
+                        _spent[k] += counts[k] - before[k]
+                    return found
+                io_manager.graph_reads = timed
+                with DagsterInstance.ephemeral() as instance:
+                    _count_reads(instance)
+                    start = time.perf_counter()
+                    result = materialize(many_graph_assets(count), instance=instance, resources={
+                        "io_manager": ProvenanceIOManager(store=str(Path(tmp) / f"store-{count}-{fresh}")), "mem": mem_io_manager})
+                    wall = time.perf_counter() - start
+                    assert result.success
+                figures.append((wall, spent))
+            io_manager.graph_reads = original
+            (wall, one), (_, each) = figures
+            rows.append(f"| {count} | {wall:.1f} | {one['seconds'] * 1000:.0f} | {one['reads']} / {one['events']} | "
+                        f"{each['seconds'] * 1000:.0f} | {each['reads']} / {each['events']} |")
+    text = "\n".join([
+        f"Runs of N graph-backed assets (two ops each), in process, ephemeral DagsterInstance, {machine()}, load average "
+        f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.",
+        "",
+        "| graph assets N | run wall (s) | graph reads, one process (ms) | its reads / events read "
+        "| graph reads, a process per step (ms) | its reads / events read |",
+        "|---:|---:|---:|---:|---:|---:|",
+        *rows,
+    ]) + "\n"
+    report(out, text, above="# Dagster: graph assets' reads of the run against its size\n\n")
+
+
 def _step_process_teardown(run_id: str, store: str) -> dict[str, float]:
     """In this (fresh) process: tear the IO manager down on finished run ``run_id``, as a step's process of the
     multiprocess executor does after its step; its time and reads."""
@@ -202,10 +277,14 @@ def main() -> None:
     parser.add_argument("--dir", default=None, help="folder for data and store (e.g. /dev/shm to take the disk out of the figures)")
     parser.add_argument("--steps", default=None, help="e.g. 50,200,500: time the teardown against the run's size instead")
     parser.add_argument("--no-check", action="store_true", help="with --steps: runs of assets only")
+    parser.add_argument("--graphs", action="store_true", help="with --steps: runs of graph-backed assets")
     parser.add_argument("--step-teardown", nargs=2, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step_teardown:
         print(json.dumps(_step_process_teardown(*args.step_teardown)))
+        return
+    if args.steps and args.graphs:
+        bench_graphs([int(n) for n in args.steps.split(",")], args.out)
         return
     if args.steps:
         bench_steps([int(n) for n in args.steps.split(",")], args.out, not args.no_check)
