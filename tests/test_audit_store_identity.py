@@ -434,7 +434,7 @@ def test_a_writer_signs_with_the_identity_it_opened_the_store_with_whatever_a_ve
     from prov_common.cli import main
 
     transport = ProvenanceTransport(ProvenanceConfig(store=store_uri))
-    sealed = []
+    sealed, prod_id = [], ""  # prod_id: the identity the first seal bound
     for i, when in enumerate((T0, T0 + timedelta(hours=1))):
         if i:
             dev_id = _replace_identity(store_uri)
