@@ -203,3 +203,63 @@ def test_a_run_sealed_in_an_outage_does_not_try_the_store_again_for_its_spooled_
     assert transport.emit(start) is None and transport.emit(complete).status == "spooled"
     assert asked and [under for under in asked if under is not None] == []
     assert len(Outbox(tmp_path / "spool").pending()) == 3
+
+
+def test_an_event_spooled_in_an_outage_and_delivered_after_another_process_sealed_its_run_is_named_late(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A START spooled while the store could not take it, delivered by 'tdprov flush' after another process sealed the
+    run with its COMPLETE, was staged under its own time, before the sealing: in no bundle, and no audit named it. It is
+    staged stamped when it was delivered (its signed bytes unchanged), warned about, and the audit names it late; a
+    second delivery of the same entry puts it under the same key."""
+    import json
+    import shutil
+    from datetime import datetime, timedelta, timezone
+
+    from bundle_support import event
+    from prov_common.audit.engine import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+    from prov_common.bundle.layout import parse_stamp
+    from prov_common.bundle.staged import opened_event
+    from prov_common.cli import main
+    from prov_common.store import spool as spool_entries
+    from prov_common.store.local import LocalStore
+    from prov_common.w3cprov.identity import iso_z
+
+    uri, start_stays = str(tmp_path / "s"), tmp_path / "kept"
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    writer = ProvenanceTransport(ProvenanceConfig(store=uri, spool=str(tmp_path / "spool-a")))
+    sealer = ProvenanceTransport(ProvenanceConfig(store=uri, spool=str(tmp_path / "spool-b")))
+    sealer.emit(event(run_id, "RUNNING", "2026-03-01T10:00:01Z"))
+    with monkeypatch.context() as down:
+        down.setattr(LocalStore, "put", lambda self, key, data: (_ for _ in ()).throw(StoreUnavailableError("down", fix="wait")))
+        assert writer.emit(start) is None  # spooled
+    [entry] = writer.outbox.pending()
+    shutil.copytree(entry.parent, start_stays, ignore=shutil.ignore_patterns("failed", ".*"))
+    assert sealer.emit(complete).status == "written"  # another machine: its spool holds nothing of the run
+    delivered = datetime.now(timezone.utc)
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        assert main(["flush", "--spool", str(tmp_path / "spool-a")]) == 0
+    store = open_store(uri)
+    events = sorted(k for k in store.list(f"staging/{run_id}/") if k.count("/") == 2)
+    stamps = [parse_stamp(k.rsplit("/", 1)[1].split("-", 1)[0]) for k in events]
+    assert len(events) == 3 and stamps[-1] >= delivered, events  # the START, keyed when it arrived
+    [(spooled_key, spooled)] = spool_entries.decode(next(start_stays.iterdir()).read_bytes(), "kept").objects
+    assert spooled_key == f"staging/{run_id}/20260301T100000000000Z-{events[-1].rsplit('-', 1)[1]}"  # its own time
+    assert store.get(events[-1]) == bytes(spooled)  # the same signed bytes: the seal's trust takes them
+    assert json.loads(opened_event(store.get(events[-1]), trust_from_settings(), events[-1]))["eventType"] == "START"
+    assert (f"run {run_id} was sealed before its START event timed 2026-03-01T10:00:00Z, spooled while the store could "
+            f"not take it, was delivered; it is staged as {events[-1]}, stamped when it arrived") in caplog.text
+    assert [e["eventType"] for e in parse_events_jsonl(read_bundle(store, run_id).files["events.jsonl"])] == [
+        "RUNNING", "COMPLETE"]
+    assert verify_bundle(store, run_id, trust_from_settings()).ok
+    sealed_at = read_bundle(store, run_id).manifest.sealed_at
+    audit = run_audit(store, stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
+    [finding] = audit.check(CHECK_UNFINISHED).findings
+    until = events[-1].rsplit("/", 1)[1].split("-", 1)[0]
+    assert finding.what == (f"run {run_id} was sealed at {sealed_at}, and 1 event was staged for it after that (until "
+                            f"{iso_z(parse_stamp(until))}): they are in no bundle")
+    for kept in start_stays.iterdir():  # the same entry delivered again (a flusher killed before it removed it)
+        shutil.copy(kept, tmp_path / "spool-a" / kept.name)
+    assert writer.outbox.flush(writer.store).delivered == 1
+    assert sorted(k for k in store.list(f"staging/{run_id}/") if k.count("/") == 2) == events

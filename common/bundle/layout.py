@@ -15,6 +15,8 @@
     staging/<run_id>/<eventTime>-<digest>.json in-flight events of runs that have not ended, each signed by its writer
     staging/<run_id>/attachments/<path>        attachments waiting for the run's bundle
     staging/<run_id>/attachment-signatures/<path>.dsse   each one's size and digest, signed by its writer
+    staging/<run_id>/delivered-late/<eventTime>-<digest>   the key a spooled event of a run sealed before it was
+                                               delivered was staged under instead (stamped at delivery), recorded once
     bundles/<run_id>/refused/<time>-<digest>.json   staged objects of the run refused, with the reason
     bundles/<run_id>/refused/combined-<count>-<digest>.jsonl   all of them, one a line, when a file each would
                                                list more files than a manifest may (model.MANIFEST_FILES_MAX)
@@ -33,6 +35,7 @@ from prov_common.text import first_of
 BUNDLES = "bundles"
 INDEX = "index"
 STAGING = "staging"
+LATE_RECORDS = "delivered-late"  # under a run's staging prefix: see late_record_key
 
 EVENTS_FILE = "events.jsonl"
 PROV_FILE = "prov.json"
@@ -128,6 +131,18 @@ def staged_parts(key: str) -> tuple[str, str] | None:
     head, _, tail = key.partition("/")
     run_id, _, rest = tail.partition("/")
     return (run_id, rest) if head == STAGING and run_id and rest else None
+
+
+def staged_event_template(run_id: str, tail: str) -> str:
+    """The key ``staging/<run_id>/<write time>-<tail>`` as a ``LateKey`` template (a staged event keyed when it is
+    delivered: see :mod:`prov_common.bundle.late`)."""
+    return f"{staging_prefix(run_id)}{{now:{_STAMP}}}-{tail}"
+
+
+def late_record_key(run_id: str, name: str) -> str:
+    """Where the key chosen for the staged event ``name`` (``<eventTime>-<digest>``, without ``.json``: no seal reads
+    it as an event) of ``run_id`` delivered after the run's sealing is recorded."""
+    return f"{staging_prefix(run_id)}{LATE_RECORDS}/{name}"
 
 
 def stamp(moment: datetime) -> str:

@@ -32,6 +32,7 @@ from openlineage.client.transport.transport import Config, Transport
 from prov_common import mapped
 from prov_common.bundle import layout
 from prov_common.bundle.build import build_bundle
+from prov_common.bundle.late import put_arrived
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_dict, is_terminal, parent_of, run_id_of
 from prov_common.bundle.refusal import refusal, run_id_or_none
 from prov_common.bundle.staged import (UnsignedEventError, check_attachment, opened_event, signed_attachment, signed_event,
@@ -380,7 +381,7 @@ class ProvenanceTransport(Transport):
     def outbox(self) -> Outbox:
         with self._lock:
             if self._outbox is None:
-                self._outbox = Outbox(writer_spool_dir(self.settings))
+                self._outbox = Outbox(writer_spool_dir(self.settings), arrival=put_arrived)
             return self._outbox
 
     # -- Transport API ------------------------------------------------------------------------

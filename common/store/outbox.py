@@ -37,6 +37,7 @@ STALE_CLAIM_SECONDS = 900.0
 HOLDS_LOOKS = 3  # listings of the spool :meth:`Outbox.holds` makes at most while its entries move (claimed, given back)
 FAILED_DIR = "failed"
 WHY_SUFFIX = ".why.txt"  # an entry set aside in failed/ has its note beside it, ``<name>.why.txt``
+Arrival = Callable[[Store, str, "bytes | memoryview"], "tuple[str, bool] | None"]  # see Outbox
 SPOOL_WARNED = Once()  # (spool folder,): one that cannot be listed or written, warned about once per process
 
 
@@ -139,13 +140,16 @@ class SetAside:
 class Outbox:
     """Delivers batches of objects to a store, spooling what the store cannot take right now. A flush logs each entry
     it sets aside (an error), unless ``log_set_aside`` is False: for a caller that names them itself from the
-    report (``tdprov flush``), so each is said once."""
+    report (``tdprov flush``), so each is said once. ``arrival`` puts an object a flush delivers from the spool
+    elsewhere when it must be (``(key, created)``; None: put as it is), such as
+    :func:`prov_common.bundle.late.put_arrived`."""
 
     def __init__(self, spool_dir: str | os.PathLike[str] | None = None, *, flush_limit: int = 100,
-                 log_set_aside: bool = True) -> None:
+                 log_set_aside: bool = True, arrival: Arrival | None = None) -> None:
         self.spool_dir = Path(spool_dir).expanduser() if spool_dir is not None else default_spool_dir()
         self.flush_limit = flush_limit
         self.log_set_aside = log_set_aside
+        self.arrival = arrival
         self._held: set[Path] = set()  # claims this outbox could not give back: every flush counts them until it can
 
     def __repr__(self) -> str:
@@ -335,7 +339,7 @@ class Outbox:
                                      "it belongs in (the one its setting should have named, or where that store is now) "
                                      "to deliver it there")
                 return "unopened"
-            puts = [_put(target, obj) for obj in entry.objects]
+            puts = [_put(target, obj, self.arrival) for obj in entry.objects]
         except ObjectConflictError as exc:
             self._set_aside(claimed, report, f"spool entry {original.name}: {exc}")
             return "failed"
@@ -518,8 +522,9 @@ class _Targets:
         return self._unopened.get(uri, "")
 
 
-def _put(store: Store, obj: tuple[str, bytes] | LateKey) -> tuple[str, bool]:
-    """Put one object: ``(key, created)``; a :class:`LateKey` gets (or reuses) its delivery-time key.
+def _put(store: Store, obj: tuple[str, bytes] | LateKey, arrival: Arrival | None = None) -> tuple[str, bool]:
+    """Put one object: ``(key, created)``; a :class:`LateKey` gets (or reuses) its delivery-time key, another
+    object is put by ``arrival`` when it says so (see :class:`Outbox`).
 
     An ``OSError`` that a backend let through untranslated is a store that cannot take the object now
     (:class:`StoreUnavailableError`), so the object is spooled or left in the spool, never lost."""
@@ -527,6 +532,8 @@ def _put(store: Store, obj: tuple[str, bytes] | LateKey) -> tuple[str, bool]:
         if isinstance(obj, LateKey):
             return put_late(store, obj)
         key, data = obj
+        if arrival is not None and (put := arrival(store, key, data)) is not None:
+            return put
         return key, store.put(key, data)
     except OSError as exc:
         raise StoreUnavailableError(f"cannot write '{_key_of(obj)}' to {store.describe()}: {exc}.",
