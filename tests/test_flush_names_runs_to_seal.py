@@ -2,6 +2,7 @@
 are staged only, and the flush names each with the ``tdprov store seal`` command that makes it a bundle."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -48,14 +49,13 @@ def test_flush_names_the_runs_it_delivered_to_the_store_given_in_place_of_one_th
     ``tdprov flush --store URI`` to that store; the runs they complete were left unnamed (the seal lines were worked out
     apart from the flush, and only for entries held for a setting that could not be opened)."""
     from prov_common.bundle.transport import staged_event_key
-    from prov_common.canonical_json import canonical_bytes
     from prov_common.cli import main
     from prov_common.store import spool
 
     spool_dir, gone = tmp_path / "spool", tmp_path / "a-file"
     gone.write_text("not a store")
     done = run_events()
-    spool.write_entry(spool_dir, spool.SpoolEntry(str(gone), tuple((staged_event_key(e), canonical_bytes(e)) for e in done)))
+    spool.write_entry(spool_dir, spool.SpoolEntry(str(gone), tuple((staged_event_key(e), _signed(e)) for e in done)))
     good = open_store(tmp_path / "good")
     monkeypatch.setenv("TDPROV_SPOOL", str(spool_dir))
     assert main(["flush", "--store", good.uri]) == 0
@@ -79,3 +79,42 @@ def test_flush_counts_one_object_as_one(tmp_path: Path, monkeypatch: pytest.Monk
     assert main(["flush", "--store", store.uri]) == 0
     out = capsys.readouterr().out
     assert "delivered 1 spooled entry (1 object, 1 new); 0 left" in out, out
+
+
+def test_flush_does_not_name_a_run_whose_only_end_is_a_complete_planted_unsigned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """A run's signed START delivered by a flush, its newest staged event a COMPLETE someone with the store's credentials
+    alone put there unsigned: the flush read that event unverified and said to seal the run with 'tdprov store seal',
+    which refuses it without --force (the run may still be running). The flush reads it through the seal's trust."""
+    from prov_common.bundle.transport import staged_event_key
+    from prov_common.canonical_json import canonical_bytes
+    from prov_common.cli import main
+    from prov_common.store import spool
+    from prov_common.w3cprov.identity import iso_z
+
+    spool_dir, store = tmp_path / "spool", open_store(tmp_path / "store")
+    now = datetime.now(timezone.utc)  # a run of a moment ago: one with no end may still be running
+    start, complete = (dict(e, eventTime=iso_z(now + timedelta(seconds=i))) for i, e in enumerate(run_events()))
+    run_id = start["run"]["runId"]
+    store.put(staged_event_key(complete), canonical_bytes(complete))  # planted, unsigned
+    spool.write_entry(spool_dir, spool.SpoolEntry(store.uri, ((staged_event_key(start), _signed(start)),)))
+    monkeypatch.setenv("TDPROV_SPOOL", str(spool_dir))
+    assert main(["flush", "--store", store.uri]) == 0
+    out = capsys.readouterr().out
+    assert "delivered 1 spooled entry (1 object, 1 new); 0 left" in out and run_id not in out, out
+    assert main(["store", "seal", "--store", store.uri, run_id]) == 2  # what the flush would have sent the user to
+    assert f"run {run_id} may still be running" in capsys.readouterr().err
+    signed_end = dict(complete, eventTime=iso_z(now + timedelta(seconds=2)))  # the run's own end, signed, arrives: it is named
+    spool.write_entry(spool_dir, spool.SpoolEntry(store.uri, ((staged_event_key(signed_end), _signed(signed_end)),)))
+    assert main(["flush", "--store", store.uri]) == 0
+    assert f"run {run_id}: staged only, no bundle; seal it with 'tdprov store seal --store {store.uri} {run_id}'" in (
+        capsys.readouterr().out)
+
+
+def _signed(event: dict) -> bytes:
+    """``event`` staged as a writer stages it: signed with this process's key."""
+    from prov_common.bundle.staged import signed_event
+    from prov_common.canonical_json import canonical_bytes
+    from prov_common.signing import signing_key_from_settings
+
+    return signed_event(canonical_bytes(event), signing_key_from_settings())

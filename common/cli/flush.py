@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._common import add_store_option, add_verb
@@ -12,6 +12,7 @@ from prov_common.errors import BadInputError
 from prov_common.text import counted
 
 if TYPE_CHECKING:
+    from prov_common.signing import TrustStore
     from prov_common.store.base import Store
 
 
@@ -99,9 +100,11 @@ def runs_or_keys(keys: list[str], shown: int = 3) -> str:
     return ", ".join(keys[:shown]) + (f", ... ({len(keys)} keys)" if len(keys) > shown else "")
 
 
-def runs_to_seal(store: Store, run_ids: Iterable[str]) -> list[str]:
-    """The runs of ``run_ids`` that have no bundle in ``store`` and whose newest staged event there is a terminal one:
-    their events are stored, but only ``tdprov store seal`` makes them a bundle."""
+def runs_to_seal(store: Store, run_ids: Iterable[str], trust: Callable[[str], TrustStore]) -> list[str]:
+    """The runs of ``run_ids`` that have no bundle in ``store`` and whose newest staged event there is a terminal one
+    that a key of ``trust(run_id)`` signed (the seal's trust, as ``tdprov store seal`` takes it: a COMPLETE planted
+    unsigned is no end, and that command refuses the run without --force): their events are stored, but only
+    ``tdprov store seal`` makes them a bundle."""
     from prov_common.audit.unfinished import newest_staged, terminal_state
     from prov_common.bundle import layout
 
@@ -110,7 +113,7 @@ def runs_to_seal(store: Store, run_ids: Iterable[str]) -> list[str]:
         if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
             continue
         newest = newest_staged(store, run_id)
-        if newest is not None and terminal_state(store, newest[0]) is not None:
+        if newest is not None and terminal_state(store, newest[0], trust(run_id)) is not None:
             out.append(run_id)
     return out
 
@@ -118,8 +121,9 @@ def runs_to_seal(store: Store, run_ids: Iterable[str]) -> list[str]:
 def print_runs_to_seal(delivered_to: Sequence[tuple[Store, list[str]]]) -> None:
     """After a flush: name each run whose staged events it delivered (``FlushReport.delivered_to``) that is now staged
     only in its store (:func:`runs_to_seal`), with the command that seals it. A store that cannot be read now is
-    passed over."""
+    passed over, as is a run whose end no key the seal trusts signed."""
     from prov_common.audit.unfinished import staged_events
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
     from prov_common.errors import TdprovError
 
     by_store: dict[str, tuple[Store, set[str]]] = {}
@@ -128,8 +132,11 @@ def print_runs_to_seal(delivered_to: Sequence[tuple[Store, list[str]]]) -> None:
         if runs:
             by_store.setdefault(target.uri, (target, set()))[1].update(runs)
     for uri, (target, run_ids) in sorted(by_store.items()):
+        sealer = ProvenanceTransport(ProvenanceConfig(store=uri, strict=False))  # as 'tdprov store seal' trusts
         try:
-            for run_id in runs_to_seal(target, run_ids):
+            for run_id in runs_to_seal(target, run_ids, sealer.staging_trust):
                 print(f"run {run_id}: staged only, no bundle; seal it with 'tdprov store seal --store {uri} {run_id}'")
         except TdprovError:
             continue
+        finally:
+            sealer.close()
