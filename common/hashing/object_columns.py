@@ -16,7 +16,7 @@ import datetime as dt
 import decimal
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from itertools import chain, compress, repeat
 from operator import attrgetter, getitem, is_not
 from typing import Any
@@ -87,7 +87,7 @@ def _zero_rows(read: pa.Array | pa.ChunkedArray) -> np.ndarray:
         return np.concatenate([_zero_rows(chunk) for chunk in read.chunks] or [np.zeros(0, dtype=bool)])
     t = read.type
     if pa.types.is_decimal(t):
-        return pc.fill_null(pc.equal(read, _ZERO), False).to_numpy(zero_copy_only=False)
+        return pc.fill_null(pc.equal(read, _zero()), False).to_numpy(zero_copy_only=False)
     rows = np.zeros(len(read), dtype=bool)
     if pa.types.is_struct(t):
         for i, f in enumerate(t):
@@ -98,7 +98,11 @@ def _zero_rows(read: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return rows
 
 
-_ZERO = pa.scalar(decimal.Decimal(0))
+@cache
+def _zero() -> pa.Scalar:
+    """A decimal zero, made on first use: turning a Python value into Arrow imports pandas, which hashing JSON lines
+    or bytes never loads."""
+    return pa.scalar(decimal.Decimal(0))
 
 
 def _lists_of_decimals(read: pa.Array | pa.ChunkedArray) -> bool:
