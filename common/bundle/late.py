@@ -23,19 +23,23 @@ def put_arrived(store: Store, key: str, data: bytes | memoryview) -> tuple[str, 
     """Put the spooled object ``data`` of ``key`` as arriving now when it is a staged event of a run already sealed in
     ``store`` and not there yet: ``(key it was put under, created)``, with a warning. None for any other object (the
     caller puts it as it is): two existence checks per staged event."""
-    late = _late_key(key, data)
-    if late is None or store.exists(key) or not store.exists(layout.bundle_key(_run_of(key), layout.STATEMENT_FILE)):
+    found = _late_key(key, data)
+    if found is None:
+        return None
+    run_id, late = found
+    if store.exists(key) or not store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
         return None
     put = put_late(store, late)
     log.warning("tdprov: run %s was sealed before its %s event timed %s, spooled while the store could not take it, was "
                 "delivered; it is staged as %s, stamped when it arrived, in no bundle (the audit names it). Fix: re-run the "
-                "step to record what the run's bundle lacks", _run_of(key), _event_type(data),
+                "step to record what the run's bundle lacks", run_id, _event_type(data),
                 late.not_before.replace("+00:00", "Z"), put[0])
     return put
 
 
-def _late_key(key: str, data: bytes | memoryview) -> LateKey | None:
-    """The staged event ``key`` keyed at delivery (never before its own time); None for a key that is no staged event."""
+def _late_key(key: str, data: bytes | memoryview) -> tuple[str, LateKey] | None:
+    """The run of the staged event ``key`` and the event keyed at delivery (never before its own time); None for a key
+    that is no staged event."""
     parts = layout.staged_parts(key)
     if parts is None or "/" in parts[1] or not parts[1].endswith(".json"):
         return None
@@ -45,12 +49,8 @@ def _late_key(key: str, data: bytes | memoryview) -> LateKey | None:
         own = layout.parse_stamp(moment)
     except ValueError:
         return None
-    return LateKey(layout.staged_event_template(parts[0], f"{tail}.json"), bytes(data),
-                   record=layout.late_record_key(parts[0], name), not_before=own.isoformat())
-
-
-def _run_of(key: str) -> str:
-    return key.split("/", 2)[1]
+    return parts[0], LateKey(layout.staged_event_template(parts[0], f"{tail}.json"), bytes(data),
+                             record=layout.late_record_key(parts[0], name), not_before=own.isoformat())
 
 
 def _event_type(data: bytes | memoryview) -> str:
