@@ -97,9 +97,7 @@ class _RunLog:
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
-        self.entries: list[EventLogEntry] = []
-        self.oldest: int | None = None  # storage ids of the first and last of ``entries``
-        self.newest: int | None = None
+        self.records: list[Any] = []  # ``EventLogRecord``: storage id and entry
         self.complete = False  # read back to the run's first event
         self.lock = threading.Lock()
 
@@ -110,13 +108,13 @@ class _RunLog:
             self._read_newer(instance)
             while (first := self._first_of(steps)) is None and not self.complete:
                 self._read_older(instance)
-            return self.entries[first or 0:]
+            return [r.event_log_entry for r in self.records[first or 0:]]
 
     def _first_of(self, steps: set[str]) -> int | None:
-        """The position in ``entries`` of the earliest latest start among ``steps``' (None: one has none there)."""
+        """The position in ``records`` of the earliest latest start among ``steps``' (None: one has none there)."""
         missing = set(steps)
-        for position in range(len(self.entries) - 1, -1, -1):
-            event = self.entries[position].dagster_event
+        for position in range(len(self.records) - 1, -1, -1):
+            event = self.records[position].event_log_entry.dagster_event
             if event is not None and event.event_type in _STARTS and event.step_key is not None:
                 missing.discard(_node(event.step_key))
                 if not missing:
@@ -124,32 +122,22 @@ class _RunLog:
         return None
 
     def _read_newer(self, instance: Any) -> None:
-        if self.newest is None:  # nothing read yet: the newest page
+        if not self.records:  # nothing read yet: the newest page
             self._read_older(instance)
             return
-        page = instance.get_records_for_run(self.run_id, cursor=EventLogCursor.from_storage_id(self.newest).to_string(),
-                                            of_type=_KINDS)
-        self._take(page.records, newer=True)
+        page = instance.get_records_for_run(self.run_id, cursor=_cursor(self.records[-1]), of_type=_KINDS)
+        self.records.extend(page.records)
 
     def _read_older(self, instance: Any) -> None:
-        cursor = None if self.oldest is None else EventLogCursor.from_storage_id(self.oldest).to_string()
+        cursor = _cursor(self.records[0]) if self.records else None
         page = instance.get_records_for_run(self.run_id, cursor=cursor, of_type=_KINDS, limit=EVENTS_PAGE, ascending=False)
-        self._take(page.records[::-1], newer=False)
+        self.records[:0] = page.records[::-1]
         self.complete = not page.has_more
 
-    def _take(self, records: list[Any], *, newer: bool) -> None:
-        """Add ``records`` (in the order stored) after (``newer``) or before the entries read."""
-        if not records:
-            return
-        entries = [r.event_log_entry for r in records]
-        if newer:
-            self.entries.extend(entries)
-        else:
-            self.entries[:0] = entries
-        if newer or self.newest is None:
-            self.newest = records[-1].storage_id
-        if not newer or self.oldest is None:
-            self.oldest = records[0].storage_id
+
+def _cursor(record: Any) -> str:
+    """The event-log cursor at ``record`` (``EventLogRecord``)."""
+    return EventLogCursor.from_storage_id(record.storage_id).to_string()
 
 
 _logs: dict[str, _RunLog] = {}
