@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_UNFINISHED, NOTE, CheckResult, Finding
 from prov_common.audit.state import UnsealedRun
@@ -299,13 +300,19 @@ def terminal_state(store: Store, key: str, trust: TrustStore | None = None, *, a
     whether a run is over (``tdprov store seal``) must not take a terminal event planted by someone with the store's
     credentials alone; None: its signature unchecked (a hint for the audit's wording)."""
     try:
-        data = store.get(key, layout.SMALL_OBJECT_LIMIT)
-        if trust is not None:
-            data = trusted_event(data, trust, key, accept_unsigned=accept_unsigned)
-        state = unverified_event(data).get("eventType")
-    except (TdprovError, ValueError, AttributeError):
+        event = _staged_event(store, key, trust, accept_unsigned=accept_unsigned)
+    except (TdprovError, ValueError):
         return None
+    state = event.get("eventType") if isinstance(event, dict) else None
     return state if state in TERMINAL else None
+
+
+def _staged_event(store: Store, key: str, trust: TrustStore | None, *, accept_unsigned: bool = False) -> Any:
+    """The event staged at ``key``: only when a key of ``trust`` signed it (``accept_unsigned``: or it is unsigned),
+    else its signature unchecked (``trust`` None). Raises :class:`~prov_common.errors.TdprovError` or ``ValueError``
+    when it cannot be read or is not trusted."""
+    data = store.get(key, layout.SMALL_OBJECT_LIMIT)
+    return unverified_event(data if trust is None else trusted_event(data, trust, key, accept_unsigned=accept_unsigned))
 
 
 def _late_events(store: Store, run_id: str, sealed_at: str | None, staged: list[datetime], newest: str,
@@ -339,8 +346,7 @@ def _other_parent(store: Store, run_id: str, key: str, trust: TrustStore | None 
     ``trust`` signed it (planted: its parent says nothing of who staged it)."""
     manifest = sealed_manifest(store, run_id)
     try:
-        data = store.get(key, layout.SMALL_OBJECT_LIMIT)
-        event = unverified_event(trusted_event(data, trust, key) if trust is not None else data)
+        event = _staged_event(store, key, trust)
     except (TdprovError, ValueError):
         return None
     parent = parent_of(event) if isinstance(event, dict) else None
