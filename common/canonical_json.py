@@ -108,8 +108,8 @@ def _deeper_than(data: bytes | str, limit: int) -> bool:
     """True when the JSON text ``data`` (valid: :func:`json.loads` read it) nests arrays and objects more than ``limit``
     levels, told from its brackets outside strings (walking the parsed value instead took as long as the parse, or
     twice as long, for any JSON of more than :data:`MAX_DEPTH` arrays and objects)."""
-    if isinstance(data, bytes) and json.detect_encoding(data) not in ("utf-8", "utf-8-sig"):
-        data = data.decode(json.detect_encoding(data))  # UTF-16 or -32: a character's bytes may be a quote's or bracket's
+    if isinstance(data, bytes) and (encoding := json.detect_encoding(data)) not in ("utf-8", "utf-8-sig"):
+        data = data.decode(encoding)  # UTF-16 or -32: a character's bytes may be a quote's or bracket's
     text = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     text = text.replace(b"\\\\", b"").replace(b'\\"', b"")  # escapes gone, each quote left opens or closes a string
     # quotes and brackets only; two quotes side by side end one string and start another, or hold an empty one
