@@ -440,19 +440,25 @@ def test_text_utf8_cannot_hold_is_named_at_its_row_after_an_empty_string() -> No
     assert refused.value.what.startswith("column 's' holds text that is not valid Unicode (row 2: 'a\\udcff')")
 
 
+def _numpy_booleans_refused(df: pd.DataFrame) -> str:
+    """The fix :func:`hash_dataframe` gives as it refuses column 'c' of ``df``, which holds integers and numpy
+    booleans."""
+    from prov_common.errors import UnsupportedTypeError
+
+    with pytest.raises(UnsupportedTypeError) as refused:
+        hash_dataframe(df)
+    assert refused.value.what == ("column 'c' has dtype object holding integers and numpy booleans (a boolean would be read "
+                                  "as the number 1 or 0), which cannot be hashed."), refused.value.what
+    return refused.value.fix
+
+
 @pytest.mark.parametrize(("values", "meant"), [([2, np.True_], [2, 1]), ([2, None, np.False_, 7], [2, None, 0, 7])],
                          ids=["true", "false-beside-none"])
 def test_numpy_booleans_among_integers_are_refused_with_a_fix_that_works(values: list, meant: list) -> None:
     """Arrow refuses Python's booleans among integers but read numpy's as 1 or 0: [2, np.True_] hashed as [2, 1]. Such
     a column is refused; the fix given makes the booleans numbers, which hashes as those numbers do."""
-    from prov_common.errors import UnsupportedTypeError
-
     df = pd.DataFrame({"c": pd.Series(values, dtype=object)})
-    with pytest.raises(UnsupportedTypeError) as refused:
-        hash_dataframe(df)
-    assert refused.value.what == ("column 'c' has dtype object holding integers and numpy booleans (a boolean would be read "
-                                  "as the number 1 or 0), which cannot be hashed."), refused.value.what
-    fix = refused.value.fix
+    fix = _numpy_booleans_refused(df)
     assert fix.startswith("if the booleans stand for numbers, df['c'] = "), fix
     exec(fix.split("numbers, ", 1)[1].split(";", 1)[0], {"df": df})
     assert hash_dataframe(df).digest == hash_dataframe(pd.DataFrame({"c": pd.Series(meant, dtype="Int64")})).digest
@@ -462,14 +468,8 @@ def test_numpy_booleans_among_integers_inside_lists_are_refused_with_a_fix_that_
     """Inside lists a numpy boolean among integers was read as 1 or 0, so [[2, np.True_]] hashed as [[2, 1]]. It is
     refused as in the column's own values; the fix given makes the booleans numbers, which hash as those numbers do;
     numpy booleans beside integers in other fields, or alone in lists, are hashed."""
-    from prov_common.errors import UnsupportedTypeError
-
     df = pd.DataFrame({"c": pd.Series([[2, np.True_, None], None, [np.False_]], dtype=object)})
-    with pytest.raises(UnsupportedTypeError) as refused:
-        hash_dataframe(df)
-    assert refused.value.what == ("column 'c' has dtype object holding integers and numpy booleans (a boolean would be read "
-                                  "as the number 1 or 0), which cannot be hashed."), refused.value.what
-    fix = refused.value.fix
+    fix = _numpy_booleans_refused(df)
     assert fix.startswith("if the booleans inside stand for numbers, make them numbers, e.g. for lists "), fix
     exec(fix.split("e.g. for lists ", 1)[1].split("; else", 1)[0], {"df": df})
     assert hash_dataframe(df).digest == hash_dataframe(pd.DataFrame({"c": pd.Series([[2, 1, None], None, [0]], dtype=object)})).digest
