@@ -6,7 +6,7 @@ from typing import Any
 
 from prov_common.bundle import layout
 from prov_common.bundle.build import mapping_key_of, task_instance_of
-from prov_common.bundle.model import task_instance_text
+from prov_common.bundle.model import FILES_SHOWN, task_instance_text
 from prov_common.bundle.naming import dataset_shown
 from prov_common.bundle.verify import verify_and_derive
 from prov_common.canonical_json import loads
@@ -24,7 +24,6 @@ from prov_common.w3cprov.identity import DatasetLabels, distinct_labels, utc_tex
 from prov_common.w3cprov.quality import other_checks, run_test_measurements
 from prov_common.text import counted, first_of
 
-ATTACHMENTS_SHOWN = 10  # attachments named on the text line; the rest are counted (--json lists them all)
 PROV_KINDS = ("entity", "activity", "agent", "used", "wasGeneratedBy", "wasDerivedFrom", "wasAssociatedWith", "specializationOf")
 
 
@@ -187,8 +186,8 @@ def run(args: argparse.Namespace) -> int:
             + (f" ({c['severity']})" if c["severity"] else "") + (f": {c['description']}" if c["description"] else "")
             for c in info["checks"]]
     if info["attachments"]:
-        more = len(info["attachments"]) > ATTACHMENTS_SHOWN
-        out.append("attachments: " + first_of(info["attachments"], ATTACHMENTS_SHOWN) + (" (--json lists them all)" if more else ""))
+        more = len(info["attachments"]) > FILES_SHOWN  # named as the files of one finding are
+        out.append("attachments: " + first_of(info["attachments"], FILES_SHOWN) + (" (--json lists them all)" if more else ""))
     out.append("signature:")
     out += ["  " + line.strip() for line in describe(report)]
     print("\n".join(one_line(line) for line in out))
