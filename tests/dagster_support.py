@@ -29,3 +29,15 @@ def run_failure(result: Any) -> str:
     """The text of the errors a run that did not succeed reported."""
     errors = [getattr(ev.event_specific_data, "error", None) for ev in result.all_events]
     return " ".join(error.to_string() for error in errors if error is not None)
+
+
+def evaluate_failure_sensor(result: Any, instance: DagsterInstance, provenance: Any, repository_def: Any = None) -> None:
+    """Evaluate tdprov's run-failure sensor on the failed run ``result`` with ``provenance`` (its ProvenanceResource)
+    and, when given, the code location's ``repository_def``, as Dagster's daemon would."""
+    from dagster import build_run_status_sensor_context
+
+    from prov_dagster import provenance_failure_sensor
+
+    provenance_failure_sensor(build_run_status_sensor_context(
+        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(), dagster_instance=instance,
+        dagster_run=result.dagster_run, repository_def=repository_def, resources={"provenance": provenance}))

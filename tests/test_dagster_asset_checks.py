@@ -21,12 +21,12 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
 from prov_common.signing import load_signing_key, write_keypair
 from prov_common.store import open_store
-from prov_dagster import (ProvenanceIOManager, ProvenanceResource, provenance_canceled_sensor,
-                          provenance_failure_sensor)
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_canceled_sensor
 from prov_dagster import recorder as recorder_module
 from prov_dagster import steps as steps_module
 
 import dagster_steps_defs as steps_defs
+from dagster_support import evaluate_failure_sensor
 
 from ol_validate import validate_event
 
@@ -487,9 +487,7 @@ def test_an_assets_step_that_failed_before_it_wrote_is_no_check_step_reading_its
                                 resources={"io_manager": ProvenanceIOManager()})
         assert not failed.success
         assert [(s.job_name, s.state, s.inputs) for s in list_bundles(open_store(str(store)))] == [("stock", "COMPLETE", ())]
-        provenance_failure_sensor(dg.build_run_status_sensor_context(  # as Dagster's daemon would
-            sensor_name="provenance_failure_sensor", dagster_event=failed.get_run_failure_event(), dagster_instance=instance,
-            dagster_run=failed.dagster_run, resources={"provenance": ProvenanceResource()}))
+        evaluate_failure_sensor(failed, instance, ProvenanceResource())  # as Dagster's daemon would
     runs = sorted((s.state, s.inputs, s.outputs) for s in list_bundles(open_store(str(store))) if s.job_name == "stock")
     assert [(state, inputs) for state, inputs, _ in runs] == [("COMPLETE", ()), ("FAIL", ())]
     fail = _terminal_by_start(store, "stock")[-1]
@@ -681,10 +679,7 @@ def test_the_failure_sensor_closes_a_check_that_loads_nothing_in_the_store_of_th
         assert not failed.success and len(list(list_bundles(open_store(str(kept))))) == 1 + teardown
         monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process: no recorder on either store
         for _ in range(2):  # the second evaluation finds the step sealed in the version's store
-            provenance_failure_sensor(dg.build_run_status_sensor_context(
-                sensor_name="provenance_failure_sensor", dagster_event=failed.get_run_failure_event(),
-                dagster_instance=instance, dagster_run=failed.dagster_run,
-                resources={"provenance": ProvenanceResource(store=str(other))}))
+            evaluate_failure_sensor(failed, instance, ProvenanceResource(store=str(other)))
     assert sorted((s.job_name, s.state) for s in list_bundles(open_store(str(kept)))) == [
         ("check:kept_elsewhere:raises_elsewhere", "FAIL"), ("kept_elsewhere", "COMPLETE")]
     assert not other.exists() or list(list_bundles(open_store(str(other)))) == []
@@ -746,10 +741,7 @@ def test_the_failure_sensor_closes_a_check_dagster_marked_interrupted_with_no_re
         assert failure.dagster_event.step_failure_data.error_source == ErrorSource.INTERRUPT
         assert [s.job_name for s in list_bundles(open_store(str(kept)))] == ["kept_elsewhere"]  # left to the sensors
         monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process: no recorder on either store
-        provenance_failure_sensor(dg.build_run_status_sensor_context(
-            sensor_name="provenance_failure_sensor", dagster_event=failed.get_run_failure_event(),
-            dagster_instance=instance, dagster_run=failed.dagster_run,
-            resources={"provenance": ProvenanceResource(store=str(other))}))
+        evaluate_failure_sensor(failed, instance, ProvenanceResource(store=str(other)))
     summary, fail, events = _terminal(kept, job)
     assert summary.state == "FAIL" and [e["eventType"] for e in events] == ["START", "FAIL"]
     assert "interrupted while checking" in fail["run"]["facets"]["errorMessage"]["message"]
@@ -789,10 +781,7 @@ def test_the_failure_sensor_says_where_a_check_of_a_version_whose_store_dagster_
                                     "io_manager": ProvenanceIOManager(store=str(tmp_path / "torn")),
                                     "elsewhere": ProvenanceIOManager(store=str(tmp_path / "kept"))})
         with caplog.at_level("WARNING", logger="prov_dagster.steps"):
-            provenance_failure_sensor(dg.build_run_status_sensor_context(
-                sensor_name="provenance_failure_sensor", dagster_event=failed.get_run_failure_event(),
-                dagster_instance=instance, dagster_run=failed.dagster_run,
-                resources={"provenance": ProvenanceResource(store=str(other))}))
+            evaluate_failure_sensor(failed, instance, ProvenanceResource(store=str(other)))
     assert [(s.job_name, s.state) for s in list_bundles(open_store(str(other)))] == [
         ("check:kept_elsewhere:raises_elsewhere", "FAIL")]
     [warning] = [r.getMessage() for r in caplog.records if "asset check step" in r.getMessage()]
@@ -859,11 +848,8 @@ def test_a_check_recorded_in_the_store_of_the_version_it_checked_is_signed_with_
             monkeypatch.setattr(recorder_module, "_configured", {}, raising=False)
             location = dg.Definitions(assets=[kept_elsewhere], asset_checks=[check], resources=resources)
             with caplog.at_level("WARNING", logger="prov_dagster.steps"):
-                provenance_failure_sensor(dg.build_run_status_sensor_context(
-                    sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
-                    dagster_instance=instance, dagster_run=result.dagster_run,
-                    repository_def=location.get_repository_def() if closer == "sensor" else None,
-                    resources={"provenance": ProvenanceResource(store=str(other), signing_key=closers)}))
+                evaluate_failure_sensor(result, instance, ProvenanceResource(store=str(other), signing_key=closers),
+                                        location.get_repository_def() if closer == "sensor" else None)
     assert sorted(s.job_name for s in list_bundles(open_store(str(kept)))) == [job, "kept_elsewhere"]
     warned = [r.getMessage() for r in caplog.records if "signed with the key of" in r.getMessage()]
     capsys.readouterr()
@@ -932,10 +918,7 @@ def test_a_check_of_a_version_whose_named_store_cannot_be_opened_is_recorded_in_
                                         "elsewhere": ProvenanceIOManager(store=str(tmp_path / "kept"))})
             if closer == "sensor":
                 monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process
-                provenance_failure_sensor(dg.build_run_status_sensor_context(
-                    sensor_name="provenance_failure_sensor", dagster_event=failed.get_run_failure_event(),
-                    dagster_instance=instance, dagster_run=failed.dagster_run,
-                    resources={"provenance": ProvenanceResource(store=str(other))}))
+                evaluate_failure_sensor(failed, instance, ProvenanceResource(store=str(other)))
     assert [(s.job_name, s.state) for s in list_bundles(open_store(str(other)))] == [
         ("check:kept_elsewhere:raises_elsewhere", "FAIL")]
     [warning] = [r.getMessage() for r in caplog.records if "asset check step" in r.getMessage()]

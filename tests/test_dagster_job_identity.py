@@ -23,7 +23,6 @@ from dagster import (
     RetryPolicy,
     asset,
     asset_check,
-    build_run_status_sensor_context,
     define_asset_job,
     graph,
     graph_asset,
@@ -37,10 +36,10 @@ from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
 from prov_common.store import open_store
-from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_failure_sensor
+from prov_dagster import ProvenanceIOManager, ProvenanceResource
 from prov_dagster.recorder import Recorder
 
-from dagster_support import instance, store  # noqa: F401  (fixtures)
+from dagster_support import evaluate_failure_sensor, instance, store  # noqa: F401  (fixtures)
 
 # prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
@@ -64,10 +63,8 @@ def _events(store: Path) -> list[dict[str, Any]]:
 
 
 def _failure_sensor(result: Any, instance: DagsterInstance) -> None:
-    """Evaluate the run-failure sensor on the failed run ``result``, as Dagster's daemon would."""
-    provenance_failure_sensor(build_run_status_sensor_context(
-        sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance, dagster_run=result.dagster_run, resources={"provenance": ProvenanceResource()}))
+    """Evaluate the run-failure sensor on the failed run ``result`` with the default provenance resource."""
+    evaluate_failure_sensor(result, instance, ProvenanceResource())
 
 
 def test_a_dagster_job_and_a_step_of_one_name_are_two_jobs(store: Path, instance: DagsterInstance,
