@@ -765,6 +765,15 @@ def _prov_of(store: Path, job: str) -> tuple[set[str], set[tuple[str, str, str]]
     return used, measured
 
 
+def _kept_before(instance: dg.DagsterInstance, tmp_path: Path, store: Path | None = None) -> None:
+    """A materialization of kept_elsewhere from an earlier run, its bundle in file:///old/bundles/run/, naming
+    ``store`` as its store (None: as a tdprov older than tdprov/store wrote it, naming none)."""
+    named = {} if store is None else {"tdprov/store": str(store)}
+    instance.report_runless_asset_event(dg.AssetMaterialization("kept_elsewhere", metadata={
+        "tdprov/digest": "sha256:" + "0" * 64, "tdprov/data": str(tmp_path / "old" / "kept_elsewhere.parquet"),
+        **named, "tdprov/bundle": dg.MetadataValue.url("file:///old/bundles/run/")}))
+
+
 def test_the_failure_sensor_says_where_a_check_of_a_version_whose_store_dagster_does_not_name_is_recorded(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """The sensor falls back as the teardown does: a materialization that names no store (an older tdprov) leaves the
@@ -773,9 +782,7 @@ def test_the_failure_sensor_says_where_a_check_of_a_version_whose_store_dagster_
     other = tmp_path / "other"
     monkeypatch.setattr(steps_module, "_check_runs", lambda *_: [])  # the check step's teardown never ran
     with dg.DagsterInstance.ephemeral() as instance:
-        instance.report_runless_asset_event(dg.AssetMaterialization("kept_elsewhere", metadata={
-            "tdprov/digest": "sha256:" + "0" * 64, "tdprov/data": str(tmp_path / "old" / "kept_elsewhere.parquet"),
-            "tdprov/bundle": dg.MetadataValue.url("file:///old/bundles/run/")}))
+        _kept_before(instance, tmp_path)
         failed = dg.materialize([kept_elsewhere, raises_elsewhere], instance=instance, raise_on_error=False,
                                 selection=dg.AssetSelection.checks(raises_elsewhere), resources={
                                     "io_manager": ProvenanceIOManager(store=str(tmp_path / "torn")),
@@ -799,9 +806,7 @@ def test_a_check_of_a_version_whose_store_dagster_does_not_name_says_where_it_is
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
     other = tmp_path / "other"
     with dg.DagsterInstance.ephemeral() as instance:
-        instance.report_runless_asset_event(dg.AssetMaterialization("kept_elsewhere", metadata={
-            "tdprov/digest": "sha256:" + "0" * 64, "tdprov/data": str(tmp_path / "old" / "kept_elsewhere.parquet"),
-            "tdprov/bundle": dg.MetadataValue.url("file:///old/bundles/run/")}))
+        _kept_before(instance, tmp_path)
         with caplog.at_level("WARNING", logger="prov_dagster.steps"):
             assert dg.materialize([kept_elsewhere, bare_elsewhere], instance=instance,
                                   selection=dg.AssetSelection.checks(bare_elsewhere), resources={
@@ -908,9 +913,7 @@ def test_a_check_of_a_version_whose_named_store_cannot_be_opened_is_recorded_in_
     if closer == "sensor":
         monkeypatch.setattr(steps_module, "_check_runs", lambda *_: [])  # the check step's teardown never ran
     with dg.DagsterInstance.ephemeral() as instance:
-        instance.report_runless_asset_event(dg.AssetMaterialization("kept_elsewhere", metadata={
-            "tdprov/digest": "sha256:" + "0" * 64, "tdprov/data": str(tmp_path / "old" / "kept_elsewhere.parquet"),
-            "tdprov/store": str(unusable), "tdprov/bundle": dg.MetadataValue.url("file:///old/bundles/run/")}))
+        _kept_before(instance, tmp_path, store=unusable)
         with caplog.at_level("WARNING", logger="prov_dagster.steps"):
             failed = dg.materialize([kept_elsewhere, raises_elsewhere], instance=instance, raise_on_error=False,
                                     selection=dg.AssetSelection.checks(raises_elsewhere), resources={
