@@ -309,6 +309,126 @@ def test_a_staged_object_too_large_or_no_object_is_refused_alone(tmp_path: Path)
     assert refused["pipe.json"]["reason"].startswith("staged object cannot be read: ") and refused["pipe.json"]["fix"]
 
 
+LOWERED = 64 << 10  # SMALL_OBJECT_LIMIT in the tests below: events of about 48 kB stand for events of about 48 MiB
+
+
+def _padded(event: dict, size: int) -> dict:
+    """``event`` with a run facet ``padding`` that makes its canonical JSON ``size`` bytes, beside a smaller ``notes``."""
+    facet = {"_producer": PRODUCER, "_schemaURL": "https://example.com/s.json#/$defs/P"}
+    event["run"]["facets"]["notes"] = dict(facet, text="n" * 2000)
+    event["run"]["facets"]["padding"] = dict(facet, text="")
+    event["run"]["facets"]["padding"]["text"] = "x" * (size - len(canonical_bytes(event)))
+    assert len(canonical_bytes(event)) == size
+    return event
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_an_event_larger_than_its_seal_reads_is_refused_at_emit_and_never_staged(
+        strict: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """An event whose signed envelope would pass the bound a seal reads a staged event by (layout.SMALL_OBJECT_LIMIT,
+    lowered here) was staged, then refused by its own seal as unreadable. It is refused at emit, as a malformed event is:
+    strict, the error names the run, the event type, its size, the bound and its largest facets, with the fix, and nothing
+    is staged; otherwise that refusal is kept in the run's bundle (the event without its largest facet) and the run's
+    other events are sealed."""
+    from bundle_support import version_facet
+
+    from prov_common.bundle import layout
+    from prov_common.bundle.staged import staged_event_limit
+
+    assert staged_event_limit() == 50_331_447  # at the 64 MiB a seal reads (docs/bundles.md)
+    monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", LOWERED)
+    limit = staged_event_limit()
+    assert limit == (LOWERED - 268) // 4 * 3 == 48951  # an envelope holds 268 bytes beside the payload's base64
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    big = _padded(start, limit + 1)
+    facets = big["run"]["facets"]
+    padding, notes, version = (len(canonical_bytes(f)) for f in (facets["padding"], facets["notes"], version_facet("blake3:" + "1" * 64)))
+    said = (f"the START event of run {run_id} is {limit + 1:,} bytes of JSON, more than a staged event may hold ({limit:,} "
+            f"bytes: its signed envelope must fit the {LOWERED:,} bytes a seal reads); its largest: run.facets.padding "
+            f"({padding:,} bytes), run.facets.notes ({notes:,} bytes), inputs.0.facets.version ({version} bytes) (of 3 facets).")
+    if strict:
+        with pytest.raises(BadInputError) as raised:
+            _transport(store, strict=True).emit(big)
+        assert raised.value.what == said
+        assert "attach it to the run's bundle (ProvenanceTransport.attach(run_id, 'extra/<name>', data))" in raised.value.fix
+        assert not (store / "staging").exists()
+        return
+    transport = _transport(store)
+    with caplog.at_level(logging.WARNING):
+        assert transport.emit(big) is None
+        assert not [k for k in open_store(str(store)).list(f"staging/{run_id}/") if "/attachment" not in k]  # no event
+        assert transport.emit(complete).status == "written"
+    transport.close()
+    _verified(store, run_id)
+    assert _event_types(store, run_id) == ["COMPLETE"]
+    [refused] = _refusals(store, run_id)
+    assert refused["reason"] == said and "(ProvenanceTransport.attach(run_id, 'extra/<name>', data))" in refused["fix"]
+    assert refused["eventType"] == "START" and refused["event"]["run"]["runId"] == run_id
+    assert refused["event"]["run"]["facets"]["padding"] == f"*** (left out: {padding:,} bytes, see the reason)"
+    assert refused["event"]["run"]["facets"]["notes"]["text"] == "n" * 2000  # what fits is kept
+    assert said in caplog.text and "staged object cannot be read" not in caplog.text
+
+
+def test_an_event_too_large_without_any_facet_is_kept_without_its_datasets(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Datasets without facets past the bound: the refusal says so and keeps the event without its datasets."""
+    from bundle_support import dataset
+
+    from prov_common.bundle import layout
+
+    monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", LOWERED)
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    start["inputs"] = [dataset("s3://lake", f"raw/part-{i:05d}.parquet") for i in range(1000)]
+    transport = _transport(store)
+    assert transport.emit(start) is None and transport.emit(complete).status == "written"
+    transport.close()
+    assert _event_types(store, run_id) == ["COMPLETE"]
+    [refused] = _refusals(store, run_id)
+    size = len(canonical_bytes(start))
+    assert refused["reason"].startswith(f"the START event of run {run_id} is {size:,} bytes of JSON, more than a staged "
+                                        "event may hold (48,951 bytes")
+    assert refused["reason"].endswith("; it has no facets.") and refused["eventType"] == "START"
+    inputs = len(canonical_bytes(start["inputs"]))
+    assert refused["event"] == dict(start, inputs=f"*** (left out: {inputs:,} bytes, see the reason)")
+
+
+def test_an_event_at_the_bound_is_staged_and_sealed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bound is the largest event whose envelope a seal reads: one exactly at it is staged, read and sealed."""
+    from prov_common.bundle import layout
+    from prov_common.bundle.staged import staged_event_limit
+
+    monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", LOWERED)
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    at_bound = _padded(start, staged_event_limit())
+    transport = _transport(store, strict=True)
+    transport.emit(at_bound)
+    [staged] = [k for k in open_store(str(store)).list(f"staging/{run_id}/") if "/attachment" not in k]
+    assert LOWERED - 3 <= len(open_store(str(store)).get(staged)) <= LOWERED
+    _transport(store, strict=True).emit(complete)  # another process seals it: it reads the START from the store
+    transport.close()
+    _verified(store, run_id)
+    assert _event_types(store, run_id) == ["START", "COMPLETE"] and not _refusals(store, run_id)
+    assert json.loads(read_bundle(open_store(str(store)), run_id).files["events.jsonl"].splitlines()[0]) == at_bound
+
+
+@pytest.mark.parametrize("bound", [LOWERED, LOWERED + 1, LOWERED + 2, LOWERED + 3])
+def test_the_staged_event_bound_is_the_largest_whose_envelope_fits(bound: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Derived from SMALL_OBJECT_LIMIT alone, whatever it is modulo 4: an event at the bound makes an envelope a seal
+    reads, one byte more one it refuses."""
+    from prov_common.bundle import layout
+    from prov_common.bundle.staged import staged_event_limit
+
+    monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", bound)
+    limit = staged_event_limit()
+    assert len(signed_staged(b"x" * limit)) <= bound < len(signed_staged(b"x" * (limit + 1)))
+
+
 def test_events_of_a_sealed_run_are_named_by_the_transport_and_the_audit(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A producer that emits for a run after its terminal event: the run keeps the bundle it was sealed
     with (write-once), and the late events, staged but in no bundle, are not lost silently: the transport

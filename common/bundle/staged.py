@@ -13,14 +13,17 @@ takes only an attachment that a trusted key's record names with the bytes it hol
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from typing import Any
 
+from prov_common.bundle import layout
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
-from prov_common.signing.dsse import EnvelopeError, open_envelope, sign_envelope
-from prov_common.signing.keys import SigningKey
+from prov_common.signing.dsse import Envelope, EnvelopeError, Signature, open_envelope, sign_envelope
+from prov_common.signing.keys import KEY_ID_PREFIX, SigningKey
 from prov_common.signing.trust import TrustStore
+from prov_common.text import counted
 
 STAGED_EVENT_TYPE = "application/vnd.tdprov.staged-event+json"
 STAGED_ATTACHMENT_TYPE = "application/vnd.tdprov.staged-attachment+json"
@@ -39,6 +42,101 @@ CHANGED_ATTACHMENT_FIX = (
 UNTRUSTED_FIX = ("if the writer that signed it is yours, add its public key to TDPROV_TRUSTED_KEYS of the process that "
                  "seals (or to TDPROV_HOME/trusted_keys/) and seal the run's next attempt; otherwise it was planted: find "
                  "who can write the store's staging/")
+
+
+ENVELOPE_OVERHEAD = len(Envelope(b"", STAGED_EVENT_TYPE, (Signature(KEY_ID_PREFIX + "0" * 64, bytes(64)),)).to_json())
+"""Bytes a staged event's envelope holds beside its payload's base64: the payload type and one Ed25519 signature with
+its key id, both of fixed length."""
+TOO_LARGE_FIX = ("keep large data out of the event: attach it to the run's bundle (ProvenanceTransport.attach(run_id, "
+                 "'extra/<name>', data)) and let the facet name it, or spread the event's datasets over several events of "
+                 "the run")
+LARGEST_SHOWN = 3  # facets an oversized event's refusal names, the largest first
+
+
+def staged_event_limit() -> int:
+    """The most bytes of canonical JSON an event may hold to be staged: the most whose envelope (the payload in base64,
+    4 bytes for each 3, and :data:`ENVELOPE_OVERHEAD`) a seal reads (:data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT`),
+    about 48 MiB. Read at each call, from that one constant."""
+    return (layout.SMALL_OBJECT_LIMIT - ENVELOPE_OVERHEAD) // 4 * 3
+
+
+class EventTooLargeError(BadInputError):
+    """An event larger than a seal reads staged (:func:`staged_event_limit`); ``kept``: the event without its largest
+    facets, or datasets (None: too large without them), as the record of its refusal keeps it."""
+
+    def __init__(self, what: str, fix: str, kept: Mapping[str, Any] | None) -> None:
+        super().__init__(what, fix)
+        self.kept = kept
+
+
+def check_event_size(event: Mapping[str, Any], data: bytes) -> None:
+    """Raise :class:`EventTooLargeError` when ``data`` (the canonical JSON of ``event``, to be staged) is larger than a
+    seal reads staged, naming the run, the event type, its size, the bound and its largest facets, with the fix: the
+    writer never stages an event its own seal would refuse."""
+    limit = staged_event_limit()
+    if len(data) <= limit:
+        return
+    facets = _facet_sizes(event)
+    largest = ", ".join(f"{'.'.join(map(str, path))} ({size:,} bytes)" for path, size in facets[:LARGEST_SHOWN])
+    held = f"its largest: {largest} (of {counted(len(facets), 'facet')})" if facets else "it has no facets"
+    run = event.get("run") if isinstance(event.get("run"), Mapping) else {}
+    raise EventTooLargeError(
+        f"the {event.get('eventType')} event of run {run.get('runId')} is {len(data):,} bytes of JSON, more than a staged "
+        f"event may hold ({limit:,} bytes: its signed envelope must fit the {layout.SMALL_OBJECT_LIMIT:,} bytes a seal "
+        f"reads); {held}.", TOO_LARGE_FIX, _without_largest(data, facets, limit))
+
+
+FieldPath = tuple[str | int, ...]  # a field's path in an event: keys and list positions
+
+
+def _facet_sizes(event: Mapping[str, Any]) -> list[tuple[FieldPath, int]]:
+    """(field path, bytes of canonical JSON) of each facet of ``event`` (the run's, the job's, each dataset's), the
+    largest first."""
+    found: list[tuple[FieldPath, int]] = []
+
+    def add(where: FieldPath, facets: Any) -> None:
+        if isinstance(facets, Mapping):
+            found.extend(((*where, name), len(canonical_bytes(value))) for name, value in facets.items())
+
+    for part in ("run", "job"):
+        if isinstance(event.get(part), Mapping):
+            add((part, "facets"), event[part].get("facets"))
+    for side, own in (("inputs", "inputFacets"), ("outputs", "outputFacets")):
+        datasets = event.get(side)
+        for i, dataset in enumerate(datasets if isinstance(datasets, list) else []):
+            if isinstance(dataset, Mapping):
+                add((side, i, "facets"), dataset.get("facets"))
+                add((side, i, own), dataset.get(own))
+    return sorted(found, key=lambda item: -item[1])
+
+
+def _left_out(size: int) -> str:
+    return f"*** (left out: {size:,} bytes, see the reason)"
+
+
+def _without_largest(data: bytes, facets: list[tuple[FieldPath, int]], limit: int) -> dict[str, Any] | None:
+    """The event of canonical JSON ``data`` with its largest ``facets``, then (if still needed) its larger list of
+    datasets and the other, each replaced by a note of its size until what is left is at most ``limit`` bytes; None when
+    even that is larger."""
+    kept, size = loads(data), len(data)
+
+    def leave_out(holder: Any, name: str | int, part_size: int) -> None:
+        nonlocal size
+        holder[name] = _left_out(part_size)
+        size -= part_size - len(canonical_bytes(holder[name]))
+
+    for path, facet_size in facets:
+        if size <= limit:
+            break
+        holder: Any = kept
+        for part in path[:-1]:
+            holder = holder[part]
+        leave_out(holder, path[-1], facet_size)
+    for side, side_size in sorted(((side, len(canonical_bytes(kept.get(side)))) for side in ("inputs", "outputs")),
+                                  key=lambda item: -item[1]):
+        if size > limit:
+            leave_out(kept, side, side_size)
+    return kept if size <= limit else None
 
 
 class UnsignedEventError(BadInputError):

@@ -35,8 +35,8 @@ from prov_common.bundle.build import build_bundle
 from prov_common.bundle.late import put_arrived
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_dict, is_terminal, parent_of, run_id_of
 from prov_common.bundle.refusal import refusal, run_id_or_none
-from prov_common.bundle.staged import (UnsignedEventError, check_attachment, opened_event, signed_attachment, signed_event,
-                                       unverified_event)
+from prov_common.bundle.staged import (EventTooLargeError, UnsignedEventError, check_attachment, check_event_size,
+                                       opened_event, signed_attachment, signed_event, unverified_event)
 from prov_common.bundle.storage import WriteResult, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, flag, positive_number, unknown_keys
@@ -478,12 +478,14 @@ class ProvenanceTransport(Transport):
             check_nesting(raw)
             clean = self._prepared(loads(canonical_bytes(redact_value(raw))))
             parse_run_event(clean, facet_schemas=True)
+            data = canonical_bytes(clean)
+            check_event_size(clean, data)  # never staged larger than its own seal reads
         except BadInputError as exc:
             return self._refuse(raw, exc)
         terminal, run_id = is_terminal(clean), run_id_of(clean)
         late = datetime.now(timezone.utc) if self._after_seal(run_id, clean) else None
         key = staged_event_key(clean, arrived=late)
-        spooled = self._put(key, self._signed(canonical_bytes(clean)))
+        spooled = self._put(key, self._signed(data))
         if not terminal:
             if late is not None:  # a terminal event is warned about as it seals again (write_bundle)
                 log.warning("tdprov: run %s was sealed already: its %s event timed %s arrived after that; it stays staged "
@@ -566,7 +568,10 @@ class ProvenanceTransport(Transport):
         log.warning("tdprov: refused an OpenLineage event%s: %s", f" of run {run_id}" if run_id else "", error)
         if run_id is None:
             return None
-        kept = redact_value(raw) if _not_too_deep(raw) else {"event": TOO_DEEP}
+        if isinstance(error, EventTooLargeError):  # kept without its largest facets, which the reason names
+            kept = error.kept
+        else:
+            kept = redact_value(raw) if _not_too_deep(raw) else {"event": TOO_DEEP}
         path, data = refusal(kept, error)
         spooled = self._put_attachment(run_id, path, data)
         if not is_terminal(raw):
