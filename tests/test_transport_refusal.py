@@ -184,12 +184,17 @@ def test_a_refused_terminal_event_still_seals_what_the_run_staged(tmp_path: Path
     assert [r["eventType"] for r in _refusals(store, run_id)] == ["COMPLETE"]
 
 
-def _unfinished(store: Path, tmp_path: Path, run_id: str, name: str) -> list:
+def _audited(store: Path, tmp_path: Path, name: str, full: bool = False):
     from prov_common.audit import run_audit
+
+    return run_audit(open_store(str(store)), Settings.from_env(store=str(store)), report_dir=tmp_path / name, progress=False,
+                     full=full)
+
+
+def _unfinished(store: Path, tmp_path: Path, run_id: str, name: str) -> list:
     from prov_common.audit.model import CHECK_UNFINISHED
 
-    result = run_audit(open_store(str(store)), Settings.from_env(store=str(store)), report_dir=tmp_path / name, progress=False)
-    return [f for f in result.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+    return [f for f in _audited(store, tmp_path, name).check(CHECK_UNFINISHED).findings if f.run_id == run_id]
 
 
 def test_the_audit_names_a_run_sealed_without_its_refused_terminal_event(tmp_path: Path) -> None:
@@ -208,6 +213,32 @@ def test_the_audit_names_a_run_sealed_without_its_refused_terminal_event(tmp_pat
         assert found.severity == "error" and found.object.startswith(f"bundles/{run_id}/refused/")
         assert "sealed without its terminal event (recorded as RUNNING)" in found.what
         assert "1 staged object of it was refused, and its end" in found.what and "refused/" in found.fix
+
+
+def test_a_combined_refusal_file_planted_in_a_sealed_bundle_does_not_count(tmp_path: Path) -> None:
+    """A ``refused/combined-999-<hex>.jsonl`` planted in the bundle of a run sealed without its refused end made every
+    later audit say "1,000 staged objects of it were refused" (counted from the listing's names, as the audit that
+    read the manifest was not this one). The bundle holding a file no audit saw is verified again, and the count is
+    its signed manifest's: 1, on plain and full audits, while the planted file is named as such."""
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    complete["outputs"] = [{"namespace": "", "name": "/data/users.parquet"}]
+    transport = _transport(store)
+    transport.emit(start)
+    transport.emit(complete)
+    transport.close()
+    (first,) = _unfinished(store, tmp_path, run_id, "first")
+    planted = f"bundles/{run_id}/refused/combined-999-{'ab' * 16}.jsonl"
+    raw_put(str(store), planted, b'{"reason": "planted"}\n')
+    for name, full in (("planted", False), ("again", False), ("full", True)):
+        result = _audited(store, tmp_path, name, full=full)
+        (found,) = [f for f in result.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+        assert (found.object, found.what) == (first.object, first.what), (name, found.what)
+        assert "was sealed without its terminal event (recorded as RUNNING): 1 staged object of it was refused" in found.what
+        assert [f for f in result.errors if f.object == planted or planted in f.items], name
 
 
 def test_the_audit_notes_refused_events_of_a_run_that_ended(tmp_path: Path) -> None:

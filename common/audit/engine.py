@@ -316,7 +316,8 @@ def _audit(
     evaluation = evaluate(previous.checks if previous else None, list(records.values()), index,
                           unverified=unverified_source_digests(source_problems), same_file=same_file_writers)
     resolved = len(memory.resolutions)  # those signed from here on are written after the listing: pinned below
-    unended = sealed_unended(listing.files, everything_known)
+    # the runs verified again (a file planted in their bundle) are judged by their signed manifest, not the listing
+    unended = sealed_unended(listing.files, {**everything_known, **again})
     result.accepted = accept_runs(evaluation, index, loaded.state.checks.accepted if loaded.state else (), accept_findings, reason, memory,
                                   store, signer, now=started, audit_id=result.audit_id, state_at=new_head if appended else None,
                                   unended=unended)

@@ -63,7 +63,9 @@ def sealed_unended(listed: Mapping[str, Sequence[str]], records: Mapping[str, Ru
 
 def _refused(listed: Mapping[str, Sequence[str]], record: RunRecord) -> list[str]:
     """The keys of the run's refused events: from the manifest's files when this audit read them, else from the
-    audit's one listing of the store."""
+    audit's one listing of the store. The listing is not signed, but an audit reads the manifest of every bundle holding
+    a file no audit saw there (:func:`~prov_common.audit.inventory.changed_runs`): a file planted under ``refused/``
+    (a ``combined-<count>-...`` one claiming any count) never counts."""
     prefix = layout.bundle_prefix(record.run_id)
     if record.files is not None:
         return [prefix + f for f in record.files if is_refusal(f)]
