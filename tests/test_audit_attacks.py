@@ -676,7 +676,7 @@ def test_a_folded_finding_carried_from_an_earlier_audit_keeps_its_items_in_the_r
     """The folded finding of files planted in a logged bundle, carried from the audit state by a plain audit after
     'audit --full', lost its items (report.json listed none): the state keeps them, at most ITEMS_KEPT of a finding
     (here lowered to 11), whose text counts them all, so that the state does not grow with the files planted."""
-    from prov_common.audit import state
+    from prov_common.audit import model
     from prov_common.cli import main
 
     s = base
@@ -684,7 +684,7 @@ def test_a_folded_finding_carried_from_an_earlier_audit_keeps_its_items_in_the_r
     planted = [f"{prefix}extra/p{i:02d}" for i in range(12)]
     for key in planted:
         raw_write(s.uri, key, b"planted")
-    monkeypatch.setattr(state, "ITEMS_KEPT", 11, raising=False)
+    monkeypatch.setattr(model, "ITEMS_KEPT", 11)
     listed = []
     for n, flags in enumerate((["--full"], [])):
         assert main(["audit", *flags, "--store", s.uri, "--report", str(tmp_path / f"r{n}")]) == 1
@@ -694,6 +694,30 @@ def test_a_folded_finding_carried_from_an_earlier_audit_keeps_its_items_in_the_r
         listed.append(one.get("items"))
     capsys.readouterr()
     assert listed == [planted, planted[:11]], listed
+
+
+@on(*LOCAL)
+def test_a_folded_finding_keeps_its_items_in_the_catalog_record(base: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run records of the audit catalog dropped their findings' items, as the audit state did: a run whose bundle
+    holds 12 planted files when an audit first examines it is catalogued with the folded finding and its items, at
+    most ITEMS_KEPT (here lowered to 11), kept beside the records (which an older tdprov reads as before)."""
+    from prov_common.audit import model
+    from prov_common.audit.catalog import load_catalog
+    from prov_common.signing import trust_from_settings
+
+    s = base
+    run_id = seal(s.pipe.store, run_events("prepare_more", [dataset(s.pipe.raw_name, s.pipe.raw)],
+                                           [dataset("/data/more.parquet", digest("more"))], start=T0 + timedelta(hours=4)))
+    prefix = layout.bundle_prefix(run_id)
+    planted = [f"{prefix}extra/p{i:02d}" for i in range(12)]
+    for key in planted:
+        raw_write(s.uri, key, b"planted")
+    monkeypatch.setattr(model, "ITEMS_KEPT", 11)
+    assert not _audit(s.pipe).clean
+    record = load_catalog(s.pipe.store, trust_from_settings(Settings.from_env(store=s.uri))).runs[run_id]
+    [one] = [f for f in record.bundle_findings if f.object == prefix]
+    assert one.what.startswith("unlisted object: 12 files of the bundle (extra/p00, "), one.what
+    assert list(one.items) == planted[:11], one.items
 
 
 @on(*BOTH)

@@ -2,7 +2,8 @@
 (``tdprov contains``, ``tdprov record``, ``audit --rehash``) need not re-read old bundles.
 
 One signed, write-once segment per checkpoint, holding the records of the runs examined by the
-audit that wrote it: ``audit/catalog/<tree size, 12 digits>.json`` (DSSE, payload type below). An
+audit that wrote it: ``audit/catalog/<tree size, 12 digits>.json`` (DSSE, payload type below), with the items of
+their findings beside them (``findingItems``, as the audit state keeps its own). An
 incremental audit's checks do not read it: they continue from the audit state (``state.py``).
 
 So that reading every run costs one object, not one per audit ever made, an audit that read
@@ -21,7 +22,7 @@ from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from prov_common.audit.model import CHECK_LOG, Finding, RunRecord, failed_in
+from prov_common.audit.model import CHECK_LOG, Finding, RunRecord, failed_in, items_apart, with_items
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
@@ -165,7 +166,7 @@ def read_object(store: Store, key: str, binding: Binding) -> tuple[dict[str, Any
     payload = loads(open_envelope(data, binding.log.trust, payload_type, what=f"{what} '{key}'", position=checkpoint_size).payload)
     if not isinstance(payload, dict):
         raise ValueError("not a JSON object")
-    runs = _records(payload["runs"])
+    runs = _records(payload)
     digest = sha256_digest(data)
     binding.check(key, digest, payload, runs)
     return payload, runs, digest
@@ -176,8 +177,25 @@ def checkpoint_size(payload: bytes) -> int:
     return loads(payload)["checkpointSize"]
 
 
-def _records(raw_runs: Any) -> dict[str, RunRecord]:
-    return {record.run_id: record for record in map(RunRecord.from_dict, raw_runs)}
+def _records(payload: Mapping[str, Any]) -> dict[str, RunRecord]:
+    """The run records of a catalog object's ``payload``, their findings given the items it keeps of them."""
+    items = payload.get("findingItems") or {}  # none from an older tdprov
+    if not isinstance(items, Mapping):
+        raise ValueError("its findingItems is not an object")
+    records = {}
+    for record in map(RunRecord.from_dict, payload["runs"]):
+        record.bundle_findings = with_items(record.bundle_findings, items.get(record.run_id))
+        records[record.run_id] = record
+    return records
+
+
+def _runs(records: Iterable[RunRecord]) -> dict[str, Any]:
+    """The ``runs`` of a catalog object, and apart from them (an older tdprov reads the records without them) the items
+    their findings name (``findingItems``: run id -> :func:`~prov_common.audit.model.items_apart`), as the audit state
+    keeps its own."""
+    runs = list(records)
+    items = {r.run_id: kept for r in runs if (kept := items_apart(r.bundle_findings))}
+    return {"runs": [r.to_dict() for r in runs], **({"findingItems": items} if items else {})}
 
 
 def _problem(key: str, what: str, exc: Exception) -> Finding:
@@ -237,7 +255,7 @@ def write_summary(store: Store, head: StoredCheckpoint, catalog: Catalog, signer
         return None
     runs = {**catalog.runs, **{r.run_id: r for r in also}}
     payload = {**written_at(head), "segments": sorted(catalog.covered | set(catalog.segments)),
-               "runs": [r.to_dict() for r in sorted(runs.values(), key=lambda r: (r.index_key, r.run_id))]}
+               **_runs(sorted(runs.values(), key=lambda r: (r.index_key, r.run_id)))}
     return _put(store, f"{SUMMARY_PREFIX}{head.checkpoint.size:012d}-{audit_id[:8]}.json", payload, SUMMARY_PAYLOAD_TYPE, signer,
                 binding)
 
@@ -255,5 +273,5 @@ def known_runs(store: Store, trust: TrustStore) -> dict[str, RunRecord]:
 def write_catalog(store: Store, head: StoredCheckpoint, records: list[RunRecord], signer: SigningKey, binding: Binding) -> Written | None:
     """Write the records examined by this audit under the checkpoint ``head``; None if another auditor did. A key
     taken by an object that is not this log's raises :class:`VerificationError`."""
-    payload = {**written_at(head), "runs": [r.to_dict() for r in sorted(records, key=lambda r: r.index_key)]}
+    payload = {**written_at(head), **_runs(sorted(records, key=lambda r: r.index_key))}
     return _put(store, catalog_key(head.checkpoint.size), payload, CATALOG_PAYLOAD_TYPE, signer, binding)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -83,6 +83,24 @@ class Finding:
     def report_dict(self) -> dict[str, Any]:
         """:meth:`to_dict` with ``items``, when it has them: the report's JSON lists all that ``what`` counts."""
         return dict(self.to_dict(), items=list(self.items)) if self.items else self.to_dict()
+
+
+ITEMS_KEPT = 1_000
+"""Items at most the audit state or catalog keeps of a finding (:attr:`Finding.items`: the files of a folded finding of a
+bundle, the open links of a training run's): an audit that carries the finding lists these in its report, its text
+counting them all, so that what is kept does not grow with the files planted in a bundle."""
+
+
+def items_apart(findings: Sequence[Finding]) -> list[list[Any]]:
+    """For each finding of ``findings`` that has items, its position and its first :data:`ITEMS_KEPT`: kept apart from
+    the findings (:meth:`Finding.to_dict`), which an older tdprov reads without them (``findingItems``)."""
+    return [[i, list(f.items[:ITEMS_KEPT])] for i, f in enumerate(findings) if f.items]
+
+
+def with_items(findings: list[Finding], raw: Any) -> list[Finding]:
+    """``findings`` given the items that :func:`items_apart` kept of them (``raw``; none from an older tdprov)."""
+    items = {int(i): tuple(str(x) for x in keys[:ITEMS_KEPT]) for i, keys in raw or ()}
+    return [replace(f, items=items[i]) if i in items else f for i, f in enumerate(findings)]
 
 
 def distinct(findings: Iterable[Finding]) -> list[Finding]:
@@ -321,6 +339,8 @@ class RunRecord:
         return self.training_rule is not None
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as the catalog keeps it, its findings without their items (an older tdprov reads it): a catalog
+        object keeps those beside its records (:func:`items_apart`)."""
         doc = {k: v for k, v in asdict(self).items() if k not in ("inputs", "outputs", "bundle_findings", "files")}
         doc["inputs"] = [d.to_dict() for d in self.inputs]
         doc["outputs"] = [d.to_dict() for d in self.outputs]

@@ -13,11 +13,11 @@ not verify is a finding and the audit re-checks everything.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from prov_common.audit.catalog import Written
-from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, QualityRow, failed_in
+from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, QualityRow, failed_in, items_apart, with_items
 from prov_common.audit.witness import FIX_GAP
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, TdprovError, VerificationError
@@ -138,25 +138,6 @@ class AcceptedRun:
                    tuple(tuple(str(p) for p in c) for c in raw["covers"]), tuple(Finding(**f) for f in raw.get("findings") or ()))
 
 
-ITEMS_KEPT = 1_000
-"""Items at most the state keeps of a finding (:attr:`~prov_common.audit.model.Finding.items`: the files of a folded
-finding of a bundle, the open links of a training run's): an audit that carries the finding lists these in its
-report, its text counting them all, so that the state does not grow with the files planted in a bundle."""
-
-
-def _items(findings: list[Finding]) -> dict[str, Any]:
-    """The ``findingItems`` of a state: for each finding of ``findings`` that has items, its position and its first
-    :data:`ITEMS_KEPT`; apart from the findings, which an older tdprov reads without them."""
-    kept = [[i, list(f.items[:ITEMS_KEPT])] for i, f in enumerate(findings) if f.items]
-    return {"findingItems": kept} if kept else {}
-
-
-def _with_items(findings: list[Finding], raw: Any) -> list[Finding]:
-    """``findings`` given the items a state's ``findingItems`` (``raw``; none in older states) keeps of them."""
-    items = {int(i): tuple(str(x) for x in keys[:ITEMS_KEPT]) for i, keys in raw or ()}
-    return [replace(f, items=items[i]) if i in items else f for i, f in enumerate(findings)]
-
-
 @dataclass
 class CheckState:
     """The checks' results so far, in the form the next audit continues from."""
@@ -180,7 +161,8 @@ class CheckState:
 
     def to_dict(self) -> dict[str, Any]:
         return {"runs": self.runs, "trainingRuns": self.training_runs, "checked": self.checked,
-                "findings": [f.to_dict() for f in self.findings], **_items(self.findings), "broken": [x.to_dict() for x in self.broken],
+                "findings": [f.to_dict() for f in self.findings],
+                **({"findingItems": kept} if (kept := items_apart(self.findings)) else {}), "broken": [x.to_dict() for x in self.broken],
                 "gaps": [x.to_dict() for x in self.gaps], "failing": [x.to_state() for x in self.failing],
                 "passedVersions": self.passed_versions, "unsealed": [x.to_dict() for x in self.unsealed],
                 "accepted": [x.to_dict() for x in self.accepted],
@@ -189,7 +171,7 @@ class CheckState:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "CheckState":
         return cls(int(raw["runs"]), int(raw["trainingRuns"]), {str(k): int(v) for k, v in raw["checked"].items()},
-                   _with_items([Finding(**f) for f in raw["findings"]], raw.get("findingItems")),
+                   with_items([Finding(**f) for f in raw["findings"]], raw.get("findingItems")),
                    [OpenLink.from_dict(x) for x in raw["broken"]],
                    [TrainingGap.from_dict(x) for x in raw["gaps"]], [QualityRow.from_state(x) for x in raw["failing"]],
                    int(raw["passedVersions"]), [UnsealedRun.from_dict(x) for x in raw.get("unsealed") or ()],  # none in older states
