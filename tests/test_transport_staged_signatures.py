@@ -231,9 +231,11 @@ def test_attachments_planted_in_an_open_run_are_refused_and_named(store_uri: str
     assert sorted(p for p in bundle.files if not p.startswith("refused/")) == [
         "events.jsonl", "prov.json", "quality/real.samples.parquet"]
     assert bundle.files["quality/real.samples.parquet"] == b"real samples"
-    assert not any(b"PLANTED" in bytes(d) for d in bundle.files.values())
+    assert not any(b"PLANTED" in bytes(d) for d in bundle.files.values())  # in no file of the record, nor as text
     refused = {r["stagedAs"]: r for r in (json.loads(d) for p, d in bundle.files.items() if p.startswith("refused/"))}
     digest = {path: blake3_digest(data) for path, data in planted.items()}
+    assert {k: base64.b64decode(r["stagedBytes"]) for k, r in refused.items()} == {  # kept as evidence
+        **{staging + path: data for path, data in planted.items()}, staging + "quality/swapped.samples.parquet": b"PLANTED swapped"}
     assert refused[staging + "quality/x.samples.parquet"]["reason"] == (
         f"staged attachment {staging}quality/x.samples.parquet (16 bytes, {digest['quality/x.samples.parquet']}) is "
         "unsigned: no writer holding a trusted key staged it.")
@@ -249,6 +251,44 @@ def test_attachments_planted_in_an_open_run_are_refused_and_named(store_uri: str
     assert len(refused) == 4 and all(r["event"] is None and r["fix"] for r in refused.values())
     assert f"run {run_id} is sealed without 4 staged objects that were refused" in caplog.text
     report = verify_bundle(store, run_id, trust_from_settings(Settings.from_env()))
+    assert report.ok, report.findings
+
+
+def test_the_bytes_of_a_refused_attachment_outlive_its_staging(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An attachment refused at the seal for its signature was named under refused/ (key, size, digest, reason), its
+    bytes only in staging: once staging was cleaned, the evidence of what was planted was gone. Its record keeps them
+    (stagedBytes, base64), at most STAGED_BYTES_KEPT an attachment (lowered here to 20) and STAGED_BYTES_KEPT_PER_RUN a
+    run (lowered to 40, taken in the order of their keys); one past either bound is named only."""
+    from bundle_support import raw_delete
+
+    from prov_common.bundle import transport
+
+    monkeypatch.setattr(transport, "STAGED_BYTES_KEPT", 20)
+    monkeypatch.setattr(transport, "STAGED_BYTES_KEPT_PER_RUN", 40)
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    writer = _transport(store_uri)
+    writer.emit(start)
+    writer.close()
+    staging = f"staging/{run_id}/attachments/"
+    planted = {"extra/a.bin": b"PLANTED a, 16 B", "extra/b.bin": b"PLANTED b, over 20 bytes.", "extra/c.bin": b"PLANTED c, 16 B",
+               "extra/d.bin": b"PLANTED d, 16 B"}
+    for path, data in planted.items():
+        raw_put(store_uri, staging + path, data)
+    closer = _transport(store_uri)
+    closer.emit(complete)
+    closer.close()
+    for key in list(open_store(store_uri).list(f"staging/{run_id}/")):  # staging cleaned
+        raw_delete(store_uri, key)
+    bundle = read_bundle(open_store(store_uri), run_id)
+    refused = {r["stagedAs"]: r for r in (json.loads(d) for p, d in bundle.files.items() if p.startswith("refused/"))}
+    assert sorted(refused) == [staging + path for path in sorted(planted)]
+    kept = {k[len(staging):]: base64.b64decode(r["stagedBytes"]) for k, r in refused.items() if "stagedBytes" in r}
+    assert kept == {"extra/a.bin": planted["extra/a.bin"], "extra/c.bin": planted["extra/c.bin"]}
+    for path, data in planted.items():  # each named by its size and digest, kept or not
+        assert f"({len(data)} bytes, {blake3_digest(data)}) is unsigned" in refused[staging + path]["reason"]
+        assert "up to 1 MiB in the record of its refusal (stagedBytes)" in refused[staging + path]["fix"]
+    report = verify_bundle(open_store(store_uri), run_id, trust_from_settings(Settings.from_env()))
     assert report.ok, report.findings
 
 

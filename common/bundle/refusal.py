@@ -3,10 +3,12 @@
 A malformed event never enters ``events.jsonl`` (it would poison the run's PROV); instead its reason, its
 type and time as sent, and the event itself (already redacted) become ``refused/<time>-<digest>.json``. A run with
 so many that its bundle would list more files than readers accept (:data:`~prov_common.bundle.model.MANIFEST_FILES_MAX`)
-keeps them all in one file instead, one record a line: ``refused/combined-<count>-<digest>.jsonl``.
+keeps them all in one file instead, one record a line: ``refused/combined-<count>-<digest>.jsonl``. A staged
+attachment refused for its signature has its bytes kept in its record (``stagedBytes``, base64) up to a bound.
 """
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -19,6 +21,11 @@ from prov_common.hashing.raw import blake3_digest
 from prov_common.w3cprov.identity import iso_z
 
 RECORD_TYPE = "https://github.com/tdprov/tdprov/refused-event/v1"
+STAGED_BYTES_KEPT = 1 << 20
+"""Bytes at most of a refused staged attachment kept in its record (evidence of who planted what, once staging is
+cleaned); a larger one is named only (key, size, digest), its bytes left where they were staged."""
+STAGED_BYTES_KEPT_PER_RUN = 16 << 20
+"""Bytes at most of a run's refused staged attachments kept in their records: the others are named only."""
 _COMBINED = re.compile(r"combined-([1-9][0-9]{0,17})-[0-9a-f]{32}\.jsonl\Z")
 
 
@@ -32,9 +39,10 @@ def run_id_or_none(event: Any) -> str | None:
 
 
 def refusal(event: Any, error: BadInputError, *, received_at: datetime | None = None,
-            staged_as: str | None = None) -> tuple[str, bytes]:
+            staged_as: str | None = None, staged_bytes: bytes | memoryview | None = None) -> tuple[str, bytes]:
     """(bundle path, canonical JSON bytes) of the record of ``event`` (redacted, or None when it could not
-    be kept) refused with ``error``; ``staged_as`` names the staged object it was read from."""
+    be kept) refused with ``error``; ``staged_as`` names the staged object it was read from, ``staged_bytes`` are
+    what it held, kept (an attachment's: see :data:`STAGED_BYTES_KEPT`)."""
     moment = received_at or datetime.now(timezone.utc)
     fields = event if isinstance(event, Mapping) else {}
     record = {
@@ -48,6 +56,8 @@ def refusal(event: Any, error: BadInputError, *, received_at: datetime | None = 
     }
     if staged_as:
         record["stagedAs"] = staged_as
+    if staged_bytes is not None:
+        record["stagedBytes"] = base64.b64encode(staged_bytes).decode("ascii")
     try:
         data = canonical_bytes(record)
     except (BadInputError, TypeError, ValueError, RecursionError):  # the event itself cannot be written: keep the reason

@@ -35,10 +35,12 @@ UNSIGNED_ATTACHMENT_FIX = (
     "a writer without a signing key, or a tdprov older than the signing of staged attachments, staged it (re-run the step "
     "after upgrading; 'tdprov store seal --accept-unsigned RUN_ID' seals a run not sealed yet with it, once you know who "
     "staged it), or someone who can write the store's staging/ but holds no signing key put it there (find who, and "
-    "take those credentials away); its bytes stay where it was staged")
+    "take those credentials away); its bytes stay where it was staged, and up to 1 MiB in the record of its refusal "
+    "(stagedBytes)")
 CHANGED_ATTACHMENT_FIX = (
     "someone who can write the store's staging/ replaced it after its writer staged it (find who, and take those "
-    "credentials away), or its writer staged it twice with other bytes; its bytes stay where it was staged")
+    "credentials away), or its writer staged it twice with other bytes; its bytes stay where it was staged, and up to "
+    "1 MiB in the record of its refusal (stagedBytes)")
 UNTRUSTED_FIX = ("if the writer that signed it is yours, add its public key to TDPROV_TRUSTED_KEYS of the process that "
                  "seals (or to TDPROV_HOME/trusted_keys/) and seal the run's next attempt; otherwise it was planted: find "
                  "who can write the store's staging/")

@@ -34,7 +34,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.build import build_bundle
 from prov_common.bundle.late import put_arrived
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_dict, is_terminal, parent_of, run_id_of
-from prov_common.bundle.refusal import refusal, run_id_or_none
+from prov_common.bundle.refusal import STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN, refusal, run_id_or_none
 from prov_common.bundle.staged import (EventTooLargeError, UnsignedEventError, check_attachment, check_event_size,
                                        opened_event, signed_attachment, signed_event, unverified_event)
 from prov_common.bundle.storage import WriteResult, write_bundle
@@ -264,9 +264,11 @@ def _refused_as_sent(key: str, data: bytes, error: BadInputError, attachments: d
     return error
 
 
-def _refused(key: str, error: BadInputError, attachments: dict[str, bytes]) -> BadInputError:
-    """Record the staged object ``key`` as refused with ``error`` among the bundle's ``attachments``; ``error``."""
-    path, record = refusal(None, error, staged_as=key)
+def _refused(key: str, error: BadInputError, attachments: dict[str, bytes],
+             staged_bytes: bytes | memoryview | None = None) -> BadInputError:
+    """Record the staged object ``key`` as refused with ``error`` among the bundle's ``attachments``, with the
+    ``staged_bytes`` it held when they are kept; ``error``."""
+    path, record = refusal(None, error, staged_as=key, staged_bytes=staged_bytes)
     attachments[path] = record
     return error
 
@@ -669,7 +671,8 @@ class ProvenanceTransport(Transport):
         """Why the staged attachment ``key`` (``path``, holding ``data``, staged in another process) is refused: no
         signed record beside it (``signature``), one no key of ``trust`` signed, or one naming other bytes; None when it
         is taken (``accept_unsigned``: also when it is unsigned, see :meth:`seal`). A refused one is named in the bundle
-        (key, size, digest, reason); its bytes stay where they were staged."""
+        (key, size, digest, reason), with its bytes up to :data:`~prov_common.bundle.refusal.STAGED_BYTES_KEPT`; they
+        stay where they were staged too."""
         try:
             check_attachment(run_id, path, key, data, signature, trust)
         except UnsignedEventError as error:
@@ -729,13 +732,17 @@ class ProvenanceTransport(Transport):
         trust = self.staging_trust(run_id)
         signatures = {path: data for key, data in staged.items() if (path := _signature_path(key)) is not None}
         read: list[tuple[str, dict[str, Any]]] = []
+        kept = 0  # bytes of refused attachments kept in their records
         for key, data in staged.items():  # every key is under the run's staging prefix
             if (path := _attachment_path(key)) is not None:
                 if key in own or not (error := self._attachment_refused(run_id, path, key, data, signatures.get(path), trust,
                                                                         accept_unsigned=accept_unsigned)):
                     attachments[path] = data
-                else:
-                    refused.append(_refused(key, error, attachments))
+                    continue
+                size = memoryview(data).nbytes
+                keep = size <= STAGED_BYTES_KEPT and kept + size <= STAGED_BYTES_KEPT_PER_RUN
+                kept += size if keep else 0
+                refused.append(_refused(key, error, attachments, data if keep else None))
             elif _signature_path(key) is not None:
                 continue  # read with its attachment
             elif key.endswith(".json") and (error := self._add_staged_event(run_id, key, data, trust, read, attachments,
