@@ -263,3 +263,48 @@ def test_an_event_spooled_in_an_outage_and_delivered_after_another_process_seale
         shutil.copy(kept, tmp_path / "spool-a" / kept.name)
     assert writer.outbox.flush(writer.store).delivered == 1
     assert sorted(k for k in store.list(f"staging/{run_id}/") if k.count("/") == 2) == events
+
+
+def test_an_event_delivered_late_by_a_flusher_whose_clock_runs_behind_the_sealers_is_keyed_after_the_sealing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A START spooled in an outage and delivered after another process sealed its run was keyed at the flusher's
+    'now', never before its own time: a flusher whose clock runs an hour behind the sealer's keyed it before the
+    sealing, and the audit, which names staged events timed after the sealing, named nothing. It is keyed no earlier
+    than the first microsecond after the run's sealedAt."""
+    from datetime import datetime, timedelta
+
+    from bundle_support import event
+    from prov_common.audit.engine import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+    from prov_common.bundle.layout import parse_stamp
+    from prov_common.cli import main
+    from prov_common.store import latekey
+    from prov_common.store.local import LocalStore
+    from prov_common.w3cprov.identity import iso_z, moment
+
+    class HourBehind(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return datetime.now(tz) - timedelta(hours=1)
+
+    uri = str(tmp_path / "s")
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    writer = ProvenanceTransport(ProvenanceConfig(store=uri, spool=str(tmp_path / "spool-a")))
+    sealer = ProvenanceTransport(ProvenanceConfig(store=uri, spool=str(tmp_path / "spool-b")))
+    sealer.emit(event(run_id, "RUNNING", "2026-03-01T10:00:01Z"))
+    with monkeypatch.context() as down:
+        down.setattr(LocalStore, "put", lambda self, key, data: (_ for _ in ()).throw(StoreUnavailableError("down", fix="wait")))
+        assert writer.emit(start) is None  # spooled
+    assert sealer.emit(complete).status == "written"
+    monkeypatch.setattr(latekey, "datetime", HourBehind)  # the flushing machine's clock
+    assert main(["flush", "--spool", str(tmp_path / "spool-a")]) == 0
+    store = open_store(uri)
+    sealed_at = read_bundle(store, run_id).manifest.sealed_at
+    stamps = sorted(parse_stamp(k.rsplit("/", 1)[1].split("-", 1)[0]) for k in store.list(f"staging/{run_id}/")
+                    if k.count("/") == 2)
+    assert [iso_z(m) for m in stamps] == ["2026-03-01T10:00:01Z", "2026-03-01T10:00:05Z",  # RUNNING, COMPLETE, START
+                                          iso_z(moment(sealed_at) + timedelta(microseconds=1))]
+    audit = run_audit(store, stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
+    [finding] = audit.check(CHECK_UNFINISHED).findings
+    assert finding.run_id == run_id and f"was sealed at {sealed_at}, and 1 event was staged for it after that" in finding.what

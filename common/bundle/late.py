@@ -4,17 +4,23 @@ them.
 An event spooled during a store outage is delivered by a later flush under the key it was spooled with, its own
 time. When another process sealed the run meanwhile, that time is before the sealing, so the event would be in no
 bundle and named by nothing (the audit names staged events timed after the sealing). :func:`put_arrived` puts such an
-event under the time it was delivered instead (never before its own), recorded once like an index entry
-(:class:`~prov_common.store.latekey.LateKey`): a redelivery puts it under the same key. Only the key changes: the
-staged object, signed by its writer, is the same bytes.
+event under the time it was delivered instead, never before its own time nor before the run's sealing (``sealedAt``
+of the sealed bundle: a delivering machine whose clock runs behind the sealer's still keys it after the sealing),
+recorded once like an index entry (:class:`~prov_common.store.latekey.LateKey`) under the event's own time and digest:
+a redelivery, or the same event sent again after the sealing (:func:`arrived_late`), puts it under the same key. Only
+the key changes: the staged object, signed by its writer, is the same bytes.
 """
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from prov_common.bundle import layout
+from prov_common.bundle.storage import sealed_manifest
 from prov_common.store.base import Store
+from prov_common.store.errors import StoreError
 from prov_common.store.latekey import LateKey, put_late
+from prov_common.w3cprov.identity import iso_z, moment as utc_moment
 
 log = logging.getLogger(__name__)
 
@@ -23,34 +29,57 @@ def put_arrived(store: Store, key: str, data: bytes | memoryview) -> tuple[str, 
     """Put the spooled object ``data`` of ``key`` as arriving now when it is a staged event of a run already sealed in
     ``store`` and not there yet: ``(key it was put under, created)``, with a warning. None for any other object (the
     caller puts it as it is): two existence checks per staged event."""
-    found = _late_key(key, data)
-    if found is None:
+    found = _staged_event(key)
+    if found is None or store.exists(key) or not store.exists(layout.bundle_key(found[0], layout.STATEMENT_FILE)):
         return None
-    run_id, late = found
-    if store.exists(key) or not store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
+    late = arrived_late(store, key, data)
+    if late is None:
         return None
+    run_id, _, own = found
     put = put_late(store, late)
     log.warning("tdprov: run %s was sealed before its %s event timed %s, spooled while the store could not take it, was "
                 "delivered; it is staged as %s, stamped when it arrived, in no bundle (the audit names it). Fix: re-run the "
-                "step to record what the run's bundle lacks", run_id, _event_type(data),
-                late.not_before.replace("+00:00", "Z"), put[0])
+                "step to record what the run's bundle lacks", run_id, _event_type(data), iso_z(own), put[0])
     return put
 
 
-def _late_key(key: str, data: bytes | memoryview) -> tuple[str, LateKey] | None:
-    """The run of the staged event ``key`` and the event keyed at delivery (never before its own time); None for a key
-    that is no staged event."""
+def arrived_late(store: Store, key: str, data: bytes | memoryview) -> LateKey | None:
+    """The staged event ``key`` (``staging/<run>/<eventTime>-<digest>.json``) of a run sealed in ``store``, keyed when it
+    is written: never before its own time, nor before its run's sealing (the sealed manifest's ``sealedAt``, when it can
+    be read), recorded once under its own time and digest, so that every delivery of the event finds the first one's
+    key. None for a key that is no staged event."""
+    found = _staged_event(key)
+    if found is None:
+        return None
+    run_id, name, own = found
+    tail = name.partition("-")[2]
+    return LateKey(layout.staged_event_template(run_id, f"{tail}.json"), bytes(data),
+                   record=layout.late_record_key(run_id, name), not_before=_after_sealing(store, run_id, own).isoformat())
+
+
+def _after_sealing(store: Store, run_id: str, own: datetime) -> datetime:
+    """``own``, or the first microsecond after the sealing of ``run_id`` when that is later (the audit names staged
+    events timed after it). A manifest the store cannot give now leaves ``own``: the key is then bounded by the
+    delivering machine's clock alone, as the write that follows may still succeed (a failed one leaves the object where
+    it waits)."""
+    try:
+        manifest = sealed_manifest(store, run_id)
+    except StoreError:
+        manifest = None
+    sealed = utc_moment(manifest.sealed_at) if manifest is not None else None
+    return own if sealed is None else max(own, sealed + timedelta(microseconds=1))
+
+
+def _staged_event(key: str) -> tuple[str, str, datetime] | None:
+    """The run, name (``<eventTime>-<digest>``) and own time of the staged event ``key``; None for any other object."""
     parts = layout.staged_parts(key)
     if parts is None or "/" in parts[1] or not parts[1].endswith(".json"):
         return None
     name = parts[1].removesuffix(".json")
-    moment, _, tail = name.partition("-")
     try:
-        own = layout.parse_stamp(moment)
+        return parts[0], name, layout.parse_stamp(name.partition("-")[0])
     except ValueError:
         return None
-    return parts[0], LateKey(layout.staged_event_template(parts[0], f"{tail}.json"), bytes(data),
-                             record=layout.late_record_key(parts[0], name), not_before=own.isoformat())
 
 
 def _event_type(data: bytes | memoryview) -> str:
@@ -62,4 +91,4 @@ def _event_type(data: bytes | memoryview) -> str:
         return "unreadable"
 
 
-__all__ = ["put_arrived"]
+__all__ = ["arrived_late", "put_arrived"]
