@@ -22,7 +22,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from openlineage.client.transport.transport import Config, Transport
 from prov_common import mapped
 from prov_common.bundle import layout
 from prov_common.bundle.build import build_bundle
-from prov_common.bundle.late import put_arrived
+from prov_common.bundle.late import arrived_late, put_arrived
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_dict, is_terminal, parent_of, run_id_of
 from prov_common.bundle.refusal import STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN, refusal, run_id_or_none
 from prov_common.bundle.staged import (EventTooLargeError, UnsignedEventError, check_attachment, check_event_size,
@@ -186,15 +185,11 @@ def _not_too_deep(value: Any) -> bool:
     return True
 
 
-def staged_event_key(event: Mapping[str, Any], *, arrived: datetime | None = None) -> str:
-    """``staging/<run_id>/<eventTime stamp>-<digest of the event>.json``: the same event twice is one object.
-    ``arrived``: the event came after its run was sealed; it is stamped when it arrived if that is later than its
-    ``eventTime`` (an event timed before the seal, such as a terminal event the producer sent again timed at the run's
-    end: the audit names staged events timed after the sealing, in no bundle)."""
+def staged_event_key(event: Mapping[str, Any]) -> str:
+    """``staging/<run_id>/<eventTime stamp>-<digest of the event>.json``: the same event twice is one object (an event
+    of a run sealed already is staged under another key: see :meth:`ProvenanceTransport._put_late`)."""
     run_id = run_id_of(event)
     moment = parse_time(event.get("eventTime"), f"event (runId {run_id})")
-    if arrived is not None:
-        moment = max(moment, arrived)
     digest = blake3_digest(canonical_bytes(event)).split(":", 1)[1][:32]
     return f"{layout.staging_prefix(run_id)}{layout.stamp(moment)}-{digest}.json"
 
@@ -485,11 +480,11 @@ class ProvenanceTransport(Transport):
         except BadInputError as exc:
             return self._refuse(raw, exc)
         terminal, run_id = is_terminal(clean), run_id_of(clean)
-        late = datetime.now(timezone.utc) if self._after_seal(run_id, clean) else None
-        key = staged_event_key(clean, arrived=late)
-        spooled = self._put(key, self._signed(data))
+        late = self._after_seal(run_id, clean)
+        key, data = staged_event_key(clean), self._signed(data)
+        key, spooled = self._put_late(key, data) if late else (key, self._put(key, data))
         if not terminal:
-            if late is not None:  # a terminal event is warned about as it seals again (write_bundle)
+            if late:  # a terminal event is warned about as it seals again (write_bundle)
                 log.warning("tdprov: run %s was sealed already: its %s event timed %s arrived after that; it stays staged "
                             "as %s, stamped when it arrived, in no bundle (the audit names it). Fix: a run's events must "
                             "end with its terminal event: emit nothing for a run after it (re-run the step to record what "
@@ -498,6 +493,17 @@ class ProvenanceTransport(Transport):
                 self._seen(run_id, sealed=False)
             return None
         return self._seal_ended(run_id, clean, behind=spooled)
+
+    def _put_late(self, key: str, data: bytes) -> tuple[str, bool]:
+        """Stage the event ``key`` (``data``) of a run sealed already, keyed as it arrives, after the sealing, and once
+        whoever delivers it (:func:`~prov_common.bundle.late.arrived_late`): the key it was put under (its own while it
+        waits in the outbox, whose flush keys it so) and whether it waits in the outbox."""
+        store, _ = self._open_store()
+        late = arrived_late(store, key, data) if store is not None else None
+        if late is None:
+            return key, self._put(key, data)
+        result = self.outbox.deliver(store, [late], strict=bool(self.settings.strict))
+        return (result.late_keys[0] if result.late_keys else key), result.spooled
 
     def _signed(self, event: bytes) -> bytes:
         """The object staged for the event of canonical JSON ``event``: signed with this process's key (see
@@ -522,7 +528,7 @@ class ProvenanceTransport(Transport):
 
     def _after_seal(self, run_id: str, event: Mapping[str, Any]) -> bool:
         """Whether ``event`` of ``run_id`` comes after the run was sealed: it is then staged as arriving now
-        (:func:`staged_event_key`), so that the audit names it, whatever its own time (the Airflow provider ends a DAG
+        (:meth:`_put_late`), so that the audit names it, whatever its own time (the Airflow provider ends a DAG
         run again, timed at its end, when the UI marks it failed after the seal). The runs this process sealed, and the
         non-terminal events of those whose START it staged, are answered from memory; others ask the store whether the
         run's statement is there (False when the store cannot tell now), as does every terminal event of a run not
