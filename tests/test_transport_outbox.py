@@ -308,3 +308,48 @@ def test_an_event_delivered_late_by_a_flusher_whose_clock_runs_behind_the_sealer
     audit = run_audit(store, stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
     [finding] = audit.check(CHECK_UNFINISHED).findings
     assert finding.run_id == run_id and f"was sealed at {sealed_at}, and 1 event was staged for it after that" in finding.what
+
+
+def test_an_attachment_spooled_in_an_outage_and_delivered_after_another_process_sealed_its_run_is_named_by_the_audit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An attachment (and its signed record) spooled while the store could not take it, delivered by 'tdprov flush'
+    after another process sealed the run, landed under staging/<run>/attachments/: in no bundle, and no audit named it.
+    Every audit names it, with its size and digest; an attachment planted unsigned before the seal, which the seal
+    refused (named under the bundle's refused/), is not named again as late; the bundle still verifies."""
+    from datetime import timedelta
+
+    from bundle_support import raw_put
+    from prov_common.audit.engine import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+    from prov_common.bundle import samples_path
+    from prov_common.cli import main
+    from prov_common.hashing.raw import blake3_digest
+    from prov_common.store.local import LocalStore
+
+    uri = str(tmp_path / "s")
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    path = samples_path("s3://lake", "clean/users")
+    writer = ProvenanceTransport(ProvenanceConfig(store=uri, spool=str(tmp_path / "spool-a")))
+    sealer = ProvenanceTransport(ProvenanceConfig(store=uri, spool=str(tmp_path / "spool-b")))
+    sealer.emit(start)
+    with monkeypatch.context() as down:
+        down.setattr(LocalStore, "put", lambda self, key, data: (_ for _ in ()).throw(StoreUnavailableError("down", fix="wait")))
+        writer.attach(run_id, path, b"failure samples, late")
+    assert len(writer.outbox.pending()) == 2  # the attachment and its signed record
+    raw_put(uri, f"staging/{run_id}/attachments/extra/planted.bin", b"PLANTED")
+    assert sealer.emit(complete).status == "written"
+    assert main(["flush", "--spool", str(tmp_path / "spool-a")]) == 0
+    store = open_store(uri)
+    late = f"staging/{run_id}/attachments/{path}"
+    assert store.get(late) == b"failure samples, late"
+    bundle = read_bundle(store, run_id)
+    assert path not in bundle.files and verify_bundle(store, run_id, trust_from_settings()).ok
+    sealed_at = bundle.manifest.sealed_at
+    for audit_dir in ("first", "second"):  # named by every audit, as late events are
+        audit = run_audit(store, stale_after=timedelta(0), report_dir=tmp_path / audit_dir, progress=False)
+        [finding] = [f for f in audit.check(CHECK_UNFINISHED).findings if "in no bundle" in f.what]
+        assert finding.run_id == run_id and finding.object == f"staging/{run_id}/attachments/"
+        assert finding.what == (f"run {run_id} was sealed at {sealed_at}, and 1 attachment staged for it is in no bundle "
+                                f"(staged after the sealing): {late} (21 bytes, {blake3_digest(b'failure samples, late')})")
+        assert "re-run the step to record it" in finding.fix

@@ -329,7 +329,7 @@ def _audit(
     inventory.findings += [removed_note(f) for f in removed]
     unfinished, evaluation.state.unsealed = unfinished_runs(store, {run_id: r.sealed_at for run_id, r in everything_known.items()},
                                                             stale_after=stale_after, now=started, reported=unsealed, audit_id=result.audit_id,
-                                                            trust=trust)
+                                                            trust=trust, bundled=listing.files)
     unfinished.findings += unended
     # a bundle folder no index entry names is examined by no audit: named, sealed or not, verified or not (staged runs are
     # named above)

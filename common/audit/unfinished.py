@@ -1,6 +1,7 @@
 """Runs that started and never ended: staged events with no sealed bundle."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -9,17 +10,17 @@ from prov_common.audit.model import CHECK_INVENTORY, CHECK_UNFINISHED, NOTE, Che
 from prov_common.audit.state import UnsealedRun
 from prov_common.bundle import layout
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, parent_of, parse_events_jsonl
-from prov_common.bundle.model import BundleSummary
-from prov_common.bundle.refusal import run_id_or_none
+from prov_common.bundle.model import FILES_SHOWN, BundleSummary
+from prov_common.bundle.refusal import refusals_in, run_id_or_none
 from prov_common.bundle.storage import load_index_entry, sealed_manifest
-from prov_common.bundle.verify import verify_and_derive
+from prov_common.bundle.verify import hash_stored, verify_and_derive
 from prov_common.bundle.staged import trusted_event, unverified_event
 from prov_common.errors import BadInputError, TdprovError
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.outbox import STALE_CLAIM_SECONDS
-from prov_common.text import counted
+from prov_common.text import counted, first_of
 from prov_common.w3cprov.events import TERMINAL
 from prov_common.w3cprov.identity import CLOCK_SKEW, iso_z, moment as utc_moment
 
@@ -47,6 +48,13 @@ FUTURE_FIX = (
     "until the run is sealed its staleness counts from when an audit first named it, not from that date"
 )
 
+LATE_ATTACHMENT_FIX = (
+    "an attachment staged after its run was sealed (spooled in a store outage and delivered after another process "
+    "sealed the run, or attached after the run's terminal event) is in no bundle: re-run the step to record it, and flush "
+    "the writer's spool before its run ends; the finding stays until the attachment is removed from "
+    "staging/<run>/attachments/"
+)
+
 LATE_FIX = (
     "a run's events must end with its terminal event: the producer emitted more for the run after it was sealed, so "
     "they are in no bundle; re-run the step to record them, and find out what emitted them late; the finding stays "
@@ -55,10 +63,13 @@ LATE_FIX = (
 
 
 def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_after: timedelta, now: datetime | None = None,
-                    reported: Sequence[UnsealedRun] = (), audit_id: str = "",
-                    trust: TrustStore | None = None) -> tuple[CheckResult, list[UnsealedRun]]:
+                    reported: Sequence[UnsealedRun] = (), audit_id: str = "", trust: TrustStore | None = None,
+                    bundled: Mapping[str, Sequence[str]] | None = None) -> tuple[CheckResult, list[UnsealedRun]]:
     """Staged runs without a bundle: findings when their newest event is older than ``stale_after``; and
-    sealed runs with events staged after their sealing (in no bundle: a record lost unless named here).
+    sealed runs with events staged after their sealing, or attachments staged that their bundle lacks (in no bundle: a
+    record lost unless named here; ``bundled``: run id -> the keys of its bundle's files as the audit's listing shows
+    them, :attr:`~prov_common.audit.inventory.Listing.files`; a staged attachment's file not among them is asked of the
+    store).
 
     ``sealed``: run id -> sealing time (``sealedAt``) of the runs this audit knows to be sealed and
     indexed (every run it knows, so that late events stay a finding on every audit); for other staged runs
@@ -74,9 +85,17 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     unsealed: list[UnsealedRun] = []
     moments: dict[str, list[datetime]] = {}  # the times of each run's staged events
     newest: dict[str, str] = {}  # the key of each run's newest staged event
-    for run_id, key, moment in staged_events(store.list(f"{layout.STAGING}/")):
+    keys = list(store.list(f"{layout.STAGING}/"))
+    for run_id, key, moment in staged_events(keys):
         moments.setdefault(run_id, []).append(moment)
         newest[run_id] = max(newest.get(run_id, key), key)
+    attached: dict[str, list[str]] = {}  # the keys of each run's staged attachments
+    for key in keys:
+        if layout.staged_attachment_path(key) is not None:
+            attached.setdefault(key.split("/", 2)[1], []).append(key)
+    bundled = bundled or {}
+    for run_id in sorted(set(attached).intersection(sealed).difference(moments)):  # (those with events: below)
+        result.findings += _late_attachments(store, run_id, sealed[run_id], attached[run_id], bundled.get(run_id))
     for run_id, staged in sorted(moments.items()):
         moment = max(staged)
         result.checked += 1
@@ -84,12 +103,14 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
         # the future too, and so is its index entry, a finding of the inventory)
         if run_id in sealed:
             result.findings += _late_events(store, run_id, sealed[run_id], staged, newest[run_id], trust)
+            result.findings += _late_attachments(store, run_id, sealed[run_id], attached.get(run_id, ()), bundled.get(run_id))
             continue
         stale = now - _since(moment, earlier.get(run_id), now) > stale_after
         if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
             entry = _index_entry(store, run_id)
             if entry is not None:  # sealed and indexed, but not among the runs this audit knows (a catalog it could not read)
                 result.findings += _late_events(store, run_id, entry.sealed_at, staged, newest[run_id], trust)
+                result.findings += _late_attachments(store, run_id, entry.sealed_at, attached.get(run_id, ()), bundled.get(run_id))
                 continue
             # sealed, but its writer stopped before the index entry
             result.findings += _future_dated(run_id, moment, now)
@@ -336,6 +357,81 @@ def _late_events(store: Store, run_id: str, sealed_at: str | None, staged: list[
                     f"run {run_id} was sealed at {sealed_at}, and {counted(len(late), 'event')} {'was' if len(late) == 1 else 'were'} "
                     "staged for it after that "
                     f"{until}", LATE_FIX, run_id=run_id)]
+
+
+def _late_attachments(store: Store, run_id: str, sealed_at: str | None, keys: Sequence[str],
+                      listed: Sequence[str] | None) -> list[Finding]:
+    """A finding when attachments of the sealed run ``run_id`` staged at ``keys`` are in no bundle: its bundle holds no
+    file of their path (``listed``: its files' keys as the audit's listing shows them; one not among them is asked of
+    the store) and no record under its ``refused/`` names them (refused when it was sealed: named as refused). Such an
+    attachment was staged after the sealing (delivered from a spool after another process sealed the run, or attached
+    after its terminal event); it is named with its size and BLAKE3 digest, by every audit until it is removed."""
+    bundle = set(listed or ())
+    missing = [k for k in keys if not _in_bundle(store, run_id, k, bundle)]
+    if not missing:
+        return []
+    named, combined = _refused_in(store, run_id)
+    late = [k for k in missing if k not in named and not _combined_in(store, k, combined)]
+    if not late:
+        return []
+    shown = [_described(store, k) for k in late[:FILES_SHOWN]]
+    one = len(late) == 1
+    return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id) + layout.STAGED_ATTACHMENTS,
+                    f"run {run_id} was sealed at {sealed_at}, and {counted(len(late), 'attachment')} staged for it "
+                    f"{'is' if one else 'are'} in no bundle (staged after the sealing): "
+                    f"{first_of(shown + late[len(shown):], FILES_SHOWN, '; ')}", LATE_ATTACHMENT_FIX, run_id=run_id,
+                    items=tuple(late) if len(late) > FILES_SHOWN else ())]
+
+
+def _in_bundle(store: Store, run_id: str, key: str, listed: set[str]) -> bool:
+    """Whether the bundle of ``run_id`` holds a file at the path of the attachment staged at ``key``."""
+    path = layout.staged_attachment_path(key) or ""
+    file = layout.bundle_key(run_id, path)
+    try:
+        return file in listed or store.exists(file)
+    except BadInputError:  # a path no bundle file can have (planted): in no bundle
+        return False
+
+
+def _refused_in(store: Store, run_id: str) -> tuple[set[str], set[bytes]]:
+    """What the sealed bundle of ``run_id`` holds under ``refused/``: the staged keys its records name (``stagedAs``), and
+    the records of its combined files (one a line), each a refusal staged as an attachment by the transport."""
+    named: set[str] = set()
+    combined: set[bytes] = set()
+    for key in store.list(layout.bundle_key(run_id, layout.REFUSED_FOLDER + "/")):
+        try:
+            lines = store.get(key, layout.SMALL_OBJECT_LIMIT).splitlines()
+        except TdprovError:
+            continue
+        if refusals_in(key) > 1:
+            combined.update(lines)
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("stagedAs"), str):
+                named.add(record["stagedAs"])
+    return named, combined
+
+
+def _combined_in(store: Store, key: str, combined: set[bytes]) -> bool:
+    """Whether the refusal staged as an attachment at ``key`` is a record of a combined file (``combined``: their lines)."""
+    if not combined or not (layout.staged_attachment_path(key) or "").startswith(layout.REFUSED_FOLDER + "/"):
+        return False
+    try:
+        return store.get(key, layout.SMALL_OBJECT_LIMIT).rstrip(b"\n") in combined
+    except TdprovError:
+        return False
+
+
+def _described(store: Store, key: str) -> str:
+    """The staged object ``key`` with its size and BLAKE3 digest (read in ranged parts), or why it cannot be read."""
+    try:
+        found = hash_stored(store, key)
+    except TdprovError as exc:
+        return f"{key} (cannot be read: {exc.what.rstrip('.')})"
+    return f"{key} ({counted(found.bytes, 'byte')}, {found.digest})"
 
 
 def _other_parent(store: Store, run_id: str, key: str, trust: TrustStore | None = None) -> tuple[str, str] | None:

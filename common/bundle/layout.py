@@ -36,6 +36,7 @@ BUNDLES = "bundles"
 INDEX = "index"
 STAGING = "staging"
 LATE_RECORDS = "delivered-late"  # under a run's staging prefix: see late_record_key
+STAGED_ATTACHMENTS = "attachments/"  # under a run's staging prefix: its staged attachments, by bundle path
 
 EVENTS_FILE = "events.jsonl"
 PROV_FILE = "prov.json"
@@ -131,6 +132,14 @@ def staged_parts(key: str) -> tuple[str, str] | None:
     head, _, tail = key.partition("/")
     run_id, _, rest = tail.partition("/")
     return (run_id, rest) if head == STAGING and run_id and rest else None
+
+
+def staged_attachment_path(key: str) -> str | None:
+    """The bundle path of the attachment staged at ``key`` (``staging/<run_id>/attachments/<path>``); None for any
+    other key."""
+    parts = staged_parts(key)
+    rest = parts[1] if parts else ""
+    return rest[len(STAGED_ATTACHMENTS):] if rest.startswith(STAGED_ATTACHMENTS) else None
 
 
 def staged_event_template(run_id: str, tail: str) -> str:

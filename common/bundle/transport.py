@@ -194,7 +194,7 @@ def staged_event_key(event: Mapping[str, Any]) -> str:
     return f"{layout.staging_prefix(run_id)}{layout.stamp(moment)}-{digest}.json"
 
 
-_ATTACHMENTS = "attachments/"  # a run's staged attachments, under its staging prefix
+_ATTACHMENTS = layout.STAGED_ATTACHMENTS
 _SIGNATURES = "attachment-signatures/"  # the signed record of each (prov_common.bundle.staged.signed_attachment)
 _SIGNATURE_SUFFIX = ".dsse"
 
@@ -219,9 +219,7 @@ def _signature_path(key: str) -> str | None:
 
 def _attachment_path(key: str) -> str | None:
     """The path of the attachment (any size: a row set) that a staged key holds; None for an event."""
-    parts = layout.staged_parts(key)
-    rest = parts[1] if parts else ""
-    return rest[len(_ATTACHMENTS) :] if rest.startswith(_ATTACHMENTS) else None
+    return layout.staged_attachment_path(key)
 
 
 def _is_attachment(key: str) -> bool:
