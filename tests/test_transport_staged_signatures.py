@@ -183,9 +183,10 @@ def test_a_planted_terminal_event_does_not_let_store_seal_close_an_open_run(stor
 
 
 def test_store_seal_accepting_unsigned_events_takes_an_unsigned_end_as_the_end(tmp_path: Path,
-                                                                               capsys: pytest.CaptureFixture) -> None:
+                                                                               capsys: pytest.CaptureFixture,
+                                                                               caplog: pytest.LogCaptureFixture) -> None:
     """A writer without a key staged its START and COMPLETE unsigned: 'tdprov store seal --accept-unsigned' takes its
-    COMPLETE as the run's end (no --force), and seals both."""
+    COMPLETE as the run's end (no --force), and seals both, warning of each (once: the end's check does not)."""
     store_uri = str(tmp_path / "store")
     start, complete = run_events()
     run_id = start["run"]["runId"]
@@ -195,8 +196,12 @@ def test_store_seal_accepting_unsigned_events_takes_an_unsigned_end_as_the_end(t
         raw_put(store_uri, staged_event_key(item), canonical_bytes(item))
     assert main(["store", "seal", "--store", store_uri, run_id]) == 2
     assert f"run {run_id} may still be running" in capsys.readouterr().err
+    caplog.clear()
     assert main(["store", "seal", "--accept-unsigned", "--store", store_uri, run_id]) == 0
     assert read_bundle(open_store(store_uri), run_id).files["events.jsonl"] == events_jsonl([start, complete])
+    assert sorted(r.getMessage() for r in caplog.records if "as asked" in r.getMessage()) == sorted(
+        f"tdprov: sealing the unsigned staged event {staged_event_key(item)} of run {run_id}, as asked"
+        for item in (start, complete))
 
 
 def test_attachments_planted_in_an_open_run_are_refused_and_named(store_uri: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -292,10 +297,12 @@ def test_the_bytes_of_a_refused_attachment_outlive_its_staging(store_uri: str, m
     assert report.ok, report.findings
 
 
-def test_store_seal_accepting_unsigned_takes_an_unsigned_attachment(tmp_path: Path) -> None:
+def test_store_seal_accepting_unsigned_takes_an_unsigned_attachment(tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
     """An attachment a writer without a key staged is sealed by 'tdprov store seal --accept-unsigned' (the person
-    knows who staged it), and refused by a plain seal."""
+    knows who staged it), with a warning naming it, and refused by a plain seal."""
     for accept in (False, True):
+        caplog.clear()
         store_uri = str(tmp_path / f"store-{accept}")
         start, complete = run_events()
         run_id = start["run"]["runId"]
@@ -306,3 +313,6 @@ def test_store_seal_accepting_unsigned_takes_an_unsigned_attachment(tmp_path: Pa
         files = read_bundle(open_store(store_uri), run_id).files
         assert (files.get("quality/x.samples.parquet") == b"unsigned samples") is accept
         assert sum(p.startswith("refused/") for p in files) == (0 if accept else 1)
+        assert [r.getMessage() for r in caplog.records if "as asked" in r.getMessage()] == (
+            [f"tdprov: sealing the unsigned staged attachment staging/{run_id}/attachments/quality/x.samples.parquet of "
+             f"run {run_id}, as asked"] if accept else [])

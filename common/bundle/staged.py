@@ -13,6 +13,7 @@ takes only an attachment that a trusted key's record names with the bytes it hol
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,8 @@ from prov_common.text import counted
 
 STAGED_EVENT_TYPE = "application/vnd.tdprov.staged-event+json"
 STAGED_ATTACHMENT_TYPE = "application/vnd.tdprov.staged-attachment+json"
+
+log = logging.getLogger(__name__)
 
 UNSIGNED_FIX = ("a tdprov older than the signing of staged events staged it (re-run the step after upgrading: see "
                 "docs/upgrading.md), or someone who can write the store's staging/ but holds no signing key put it there "
@@ -175,15 +178,25 @@ def opened_event(data: bytes, trust: TrustStore, key: str) -> bytes:
         raise
 
 
-def trusted_event(data: bytes, trust: TrustStore, key: str, *, accept_unsigned: bool = False) -> bytes:
+def _take_unsigned(error: UnsignedEventError, accept_unsigned: bool, sealed: str | None) -> None:
+    """Whether an unsigned staged object (``error`` names it) is taken: only when ``accept_unsigned`` ('tdprov store
+    seal --accept-unsigned', whose person knows who staged it), warned about when ``sealed`` names it as being sealed;
+    ``error`` is raised otherwise. The one place this is decided."""
+    if not accept_unsigned:
+        raise error
+    if sealed is not None:
+        log.warning("tdprov: sealing the unsigned %s, as asked", sealed)
+
+
+def trusted_event(data: bytes, trust: TrustStore, key: str, *, accept_unsigned: bool = False,
+                  sealing: str | None = None) -> bytes:
     """:func:`opened_event`, but for ``accept_unsigned``: an unsigned event (a plain one) is then taken as it is, as
-    a seal told to accept unsigned events takes it."""
+    a seal told to accept unsigned events takes it (warned about when ``sealing`` names the run being sealed)."""
     try:
         return opened_event(data, trust, key)
-    except UnsignedEventError:
-        if accept_unsigned:
-            return data
-        raise
+    except UnsignedEventError as error:
+        _take_unsigned(error, accept_unsigned, None if sealing is None else f"staged event {key} of run {sealing}")
+        return data
 
 
 def unverified_event(data: bytes) -> Any:
@@ -217,15 +230,18 @@ def signed_attachment(run_id: str, path: str, data: bytes | memoryview, signer: 
 
 
 def check_attachment(run_id: str, path: str, key: str, data: bytes | memoryview, signature: bytes | None,
-                     trust: TrustStore) -> None:
+                     trust: TrustStore, *, accept_unsigned: bool = False) -> None:
     """Raise :class:`BadInputError` naming the staged attachment ``key`` (``path`` of run ``run_id``, holding
     ``data``) and why, unless ``signature`` (the record staged beside it, None: none is) is signed by a key of
-    ``trust`` and names this run, path, size and digest: :class:`UnsignedEventError` when no record is staged."""
+    ``trust`` and names this run, path, size and digest: :class:`UnsignedEventError` when no record is staged, unless
+    ``accept_unsigned`` (as a seal told to accept unsigned objects, which this warns about)."""
     what = f"staged attachment {key}"
     size = memoryview(data).nbytes
     if signature is None:
-        raise UnsignedEventError(f"{what} ({size:,} bytes, {blake3_digest(data)}) is unsigned: no writer holding a "
-                                 "trusted key staged it.", fix=UNSIGNED_ATTACHMENT_FIX)
+        _take_unsigned(UnsignedEventError(f"{what} ({size:,} bytes, {blake3_digest(data)}) is unsigned: no writer "
+                                          "holding a trusted key staged it.", fix=UNSIGNED_ATTACHMENT_FIX),
+                       accept_unsigned, f"{what} of run {run_id}")
+        return
     payload = _opened(signature, trust, STAGED_ATTACHMENT_TYPE, f"the signed record of {what}")
     try:
         signed = loads(payload)

@@ -34,8 +34,8 @@ from prov_common.bundle.build import build_bundle
 from prov_common.bundle.late import arrived_late, put_arrived
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_dict, is_terminal, parent_of, run_id_of
 from prov_common.bundle.refusal import STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN, refusal, run_id_or_none
-from prov_common.bundle.staged import (EventTooLargeError, UnsignedEventError, check_attachment, check_event_size,
-                                       opened_event, signed_attachment, signed_event, unverified_event)
+from prov_common.bundle.staged import (EventTooLargeError, check_attachment, check_event_size, signed_attachment,
+                                       signed_event, trusted_event, unverified_event)
 from prov_common.bundle.storage import WriteResult, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, flag, positive_number, unknown_keys
@@ -652,11 +652,7 @@ class ProvenanceTransport(Transport):
         from prov_common.lineage.validate import parse_run_event
 
         try:
-            data = opened_event(data, trust, key)
-        except UnsignedEventError as error:
-            if not accept_unsigned:
-                return _refused_as_sent(key, data, error, attachments)
-            log.warning("tdprov: sealing the unsigned staged event %s of run %s, as asked", key, run_id)
+            data = trusted_event(data, trust, key, accept_unsigned=accept_unsigned, sealing=run_id)
         except BadInputError as error:
             return _refused_as_sent(key, data, error, attachments)
         try:
@@ -678,11 +674,7 @@ class ProvenanceTransport(Transport):
         (key, size, digest, reason), with its bytes up to :data:`~prov_common.bundle.refusal.STAGED_BYTES_KEPT`; they
         stay where they were staged too."""
         try:
-            check_attachment(run_id, path, key, data, signature, trust)
-        except UnsignedEventError as error:
-            if not accept_unsigned:
-                return error
-            log.warning("tdprov: sealing the unsigned staged attachment %s of run %s, as asked", key, run_id)
+            check_attachment(run_id, path, key, data, signature, trust, accept_unsigned=accept_unsigned)
         except BadInputError as error:
             return error
         return None
@@ -747,8 +739,6 @@ class ProvenanceTransport(Transport):
                 keep = size <= STAGED_BYTES_KEPT and kept + size <= STAGED_BYTES_KEPT_PER_RUN
                 kept += size if keep else 0
                 refused.append(_refused(key, error, attachments, data if keep else None))
-            elif _signature_path(key) is not None:
-                continue  # read with its attachment
             elif key.endswith(".json") and (error := self._add_staged_event(run_id, key, data, trust, read, attachments,
                                                                                 accept_unsigned=accept_unsigned)):
                 refused.append(error)
