@@ -741,7 +741,7 @@ class ProvenanceTransport(Transport):
                 refused.append(_refused(key, error, attachments, data if keep else None))
             elif key.endswith(".json") and (error := self._add_staged_event(run_id, key, data, trust, read, attachments,
                                                                                 accept_unsigned=accept_unsigned)):
-                refused.append(error)
+                refused.append(error)  # an event refused (an attachment's signed record, .dsse, is read with it above)
         refused += _of_one_parent(run_id, terminal, read, events, attachments)
         if not events and refused:
             raise BadInputError(
