@@ -118,3 +118,39 @@ def _signed(event: dict) -> bytes:
     from prov_common.signing import signing_key_from_settings
 
     return signed_event(canonical_bytes(event), signing_key_from_settings())
+
+
+def test_flush_reads_the_seals_trust_once_and_makes_no_signing_key_to_name_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """A flush on a machine with no signing key of its own delivers two runs another writer staged and signed, with
+    that writer's key trusted in TDPROV_HOME/trusted_keys/: it names both with their seal command, reading the trusted
+    keys once (it read them again for each run), and leaves TDPROV_HOME without a signing key (it made one just to
+    name the runs)."""
+    from prov_common.bundle.staged import signed_event
+    from prov_common.bundle.transport import staged_event_key
+    from prov_common.canonical_json import canonical_bytes
+    from prov_common.cli import main
+    from prov_common.config import default_home
+    from prov_common.signing import SigningKey, keyfiles, write_keypair
+    from prov_common.store import spool
+
+    writer = tmp_path / "writer.key"
+    write_keypair(writer, SigningKey.generate())
+    (default_home() / keyfiles.TRUSTED_DIR).mkdir(parents=True)
+    (default_home() / keyfiles.TRUSTED_DIR / "writer.pub").write_bytes(keyfiles.public_path_for(writer).read_bytes())
+    signer = keyfiles.load_signing_key(writer)
+    spool_dir, store = tmp_path / "spool", open_store(tmp_path / "store")
+    runs = [run_events(), run_events()]
+    spool.write_entry(spool_dir, spool.SpoolEntry(store.uri, tuple(
+        (staged_event_key(e), signed_event(canonical_bytes(e), signer)) for events in runs for e in events)))
+    reads = []
+    trusted = keyfiles._trusted
+    monkeypatch.setattr(keyfiles, "_trusted", lambda *a: reads.append(a) or trusted(*a))
+    monkeypatch.setenv("TDPROV_SPOOL", str(spool_dir))
+    assert main(["flush", "--store", store.uri]) == 0
+    out = capsys.readouterr().out
+    for events in runs:
+        run_id = events[0]["run"]["runId"]
+        assert f"run {run_id}: staged only, no bundle; seal it with 'tdprov store seal --store {store.uri} {run_id}'" in out
+    assert sorted(p.name for p in default_home().iterdir()) == [keyfiles.TRUSTED_DIR]
+    assert len(reads) == 1

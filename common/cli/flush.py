@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._common import add_store_option, add_verb
@@ -100,9 +100,9 @@ def runs_or_keys(keys: list[str], shown: int = 3) -> str:
     return ", ".join(keys[:shown]) + (f", ... ({len(keys)} keys)" if len(keys) > shown else "")
 
 
-def runs_to_seal(store: Store, run_ids: Iterable[str], trust: Callable[[str], TrustStore]) -> list[str]:
+def runs_to_seal(store: Store, run_ids: Iterable[str], trust: TrustStore) -> list[str]:
     """The runs of ``run_ids`` that have no bundle in ``store`` and whose newest staged event there is a terminal one
-    that a key of ``trust(run_id)`` signed (the seal's trust, as ``tdprov store seal`` takes it: a COMPLETE planted
+    that a key of ``trust`` signed (the seal's trust, as ``tdprov store seal`` takes it: a COMPLETE planted
     unsigned is no end, and that command refuses the run without --force): their events are stored, but only
     ``tdprov store seal`` makes them a bundle."""
     from prov_common.audit.unfinished import newest_staged, terminal_state
@@ -113,7 +113,7 @@ def runs_to_seal(store: Store, run_ids: Iterable[str], trust: Callable[[str], Tr
         if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
             continue
         newest = newest_staged(store, run_id)
-        if newest is not None and terminal_state(store, newest[0], trust(run_id)) is not None:
+        if newest is not None and terminal_state(store, newest[0], trust) is not None:
             out.append(run_id)
     return out
 
@@ -123,7 +123,6 @@ def print_runs_to_seal(delivered_to: Sequence[tuple[Store, list[str]]]) -> None:
     only in its store (:func:`runs_to_seal`), with the command that seals it. A store that cannot be read now is
     passed over, as is a run whose end no key the seal trusts signed."""
     from prov_common.audit.unfinished import staged_events
-    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
     from prov_common.errors import TdprovError
 
     by_store: dict[str, tuple[Store, set[str]]] = {}
@@ -131,12 +130,30 @@ def print_runs_to_seal(delivered_to: Sequence[tuple[Store, list[str]]]) -> None:
         runs = {run_id for run_id, _, _ in staged_events(keys)}
         if runs:
             by_store.setdefault(target.uri, (target, set()))[1].update(runs)
+    if not by_store or (trust := _sealing_trust()) is None:
+        return
     for uri, (target, run_ids) in sorted(by_store.items()):
-        sealer = ProvenanceTransport(ProvenanceConfig(store=uri, strict=False))  # as 'tdprov store seal' trusts
         try:
-            for run_id in runs_to_seal(target, run_ids, sealer.staging_trust):
+            for run_id in runs_to_seal(target, run_ids, trust):
                 print(f"run {run_id}: staged only, no bundle; seal it with 'tdprov store seal --store {uri} {run_id}'")
         except TdprovError:
             continue
-        finally:
-            sealer.close()
+
+
+def _sealing_trust() -> TrustStore | None:
+    """The keys whose staged events 'tdprov store seal' here takes (``ProvenanceTransport.staging_trust``): the trusted
+    keys and this process's own signing key when it has one (none is made just to name runs: no event staged was
+    signed by a key made now). None when they cannot be read (the seal says why)."""
+    from prov_common.config import Settings
+    from prov_common.errors import TdprovError
+    from prov_common.signing.keyfiles import own_public_key, trust_from_settings
+
+    settings = Settings.from_env()
+    try:
+        trust = trust_from_settings(settings)
+        own = own_public_key(settings)
+    except TdprovError:
+        return None
+    if own is not None:
+        trust.add(own)
+    return trust

@@ -180,6 +180,17 @@ def signing_key_from_settings(settings: Settings | None = None) -> SigningKey:
     return default_signing_key()
 
 
+def own_public_key(settings: Settings | None = None, home: Path | None = None) -> PublicKey | None:
+    """The public key of the configured signing key (``TDPROV_SIGNING_KEY`` or the per-user default key) when it
+    exists; None when it does not (none is created, unlike :func:`signing_key_from_settings`)."""
+    settings = settings or Settings.from_env()
+    own = Path(settings.signing_key) if settings.signing_key else default_key_path(home)
+    own_pub = public_path_for(own)
+    if own_pub.exists():
+        return load_public_key(own_pub)
+    return load_signing_key(own).public if own.exists() else None
+
+
 def _keys_in(entry: str, setting: str = "TDPROV_TRUSTED_KEYS") -> list[PublicKey]:
     p = Path(entry)
     if p.is_dir():
@@ -246,12 +257,8 @@ def _trusted(settings: Settings, home: Path | None) -> TrustStore:
         raise BadInputError(f"the tdprov home {folder} (TDPROV_HOME) is not a folder: the trusted keys are read from it.",
                             fix="set TDPROV_HOME to a folder (default ~/.config/tdprov), or name the keys in TDPROV_TRUSTED_KEYS")
     trust = TrustStore()
-    own = Path(settings.signing_key) if settings.signing_key else default_key_path(home)
-    own_pub = public_path_for(own)
-    if own_pub.exists():
-        trust.add(load_public_key(own_pub))
-    elif own.exists():
-        trust.add(load_signing_key(own).public)
+    if (own := own_public_key(settings, home)) is not None:
+        trust.add(own)
     local = folder / TRUSTED_DIR
     if local.is_dir():
         for key in _keys_in(str(local)):
