@@ -120,6 +120,23 @@ def test_a_sealing_through_the_outbox_that_meets_another_runs_bundle_names_it(st
     assert store.get(f"bundles/{run_id}/manifest.json") == first.manifest_bytes
 
 
+def test_events_that_came_after_the_seal_are_counted_in_words(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    """A sealing of a run sealed already that holds 1,000 events more than its bundle warns of them in the plural,
+    their count grouped as every count in a message is ("1000 more" before)."""
+    from bundle_support import event
+
+    store, key = open_store(str(tmp_path / "store")), SigningKey.generate()
+    first = _bundle(key)
+    start, complete = run_events(first.run_id)
+    running = [event(first.run_id, "RUNNING", f"2026-03-01T10:00:{n // 1000 + 1:02d}.{n % 1000:03d}Z") for n in range(1000)]
+    later = build_bundle([start, *running, complete], {}, key, sealed_at=T0 + timedelta(seconds=3))
+    assert write_bundle(store, first).status == "written"
+    with caplog.at_level("WARNING"):
+        assert write_bundle(store, later).status == "already-sealed"
+    assert (f"run {first.run_id} was sealed with 2 events before 1,000 more arrived; they stay staged under "
+            f"staging/{first.run_id}/ and are in no bundle.") in caplog.text
+
+
 def test_crash_before_index_is_completed_by_redelivery_once(store_uri: str) -> None:
     store, key = open_store(store_uri), SigningKey.generate()
     bundle = _bundle(key)

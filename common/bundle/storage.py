@@ -19,7 +19,7 @@ from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.latekey import LateKey, put_late
 from prov_common.store.outbox import Outbox
-from prov_common.text import counted
+from prov_common.text import counted, noun_for
 from prov_common.w3cprov.events import parse_time
 
 log = logging.getLogger(__name__)
@@ -156,19 +156,18 @@ def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError)
     sealed = sealed_manifest(store, run_id)
     if sealed is not None and another_run(sealed, bundle):  # two runs given one run id
         new = bundle.manifest
-        is_, stays = ("is", "it stays") if new.event_count == 1 else ("are", "they stay")
         log.warning("tdprov: run %s is sealed already as the run of job %s/%s with parent run %s; another run, of job "
                     "%s/%s with parent run %s, was given the same run id, so its %s %s in no bundle (%s "
                     "staged under %s). Fix: %s", run_id, sealed.job_namespace, sealed.job_name,
                     sealed.parent_run_id, new.job_namespace, new.job_name, new.parent_run_id,
-                    counted(new.event_count, 'event'), is_, stays, layout.staging_prefix(run_id), SHARED_RUN_ID_FIX)
+                    counted(new.event_count, 'event'), noun_for(new.event_count, "is", "are"),
+                    noun_for(new.event_count, "it stays", "they stay"), layout.staging_prefix(run_id), SHARED_RUN_ID_FIX)
     elif sealed is not None and bundle.manifest.event_count > sealed.event_count:  # came after the seal: in no bundle
         late = bundle.manifest.event_count - sealed.event_count
-        log.warning("tdprov: run %s was sealed with %s before %d more arrived; %s under %s and %s in no bundle. Fix: a "
-                    "run's events must end with its terminal event: emit nothing for a run after it (re-run the step to "
-                    "record what came late)", run_id, counted(sealed.event_count, 'event'), late,
-                    "it stays staged" if late == 1 else "they stay staged", layout.staging_prefix(run_id),
-                    "is" if late == 1 else "are")
+        log.warning("tdprov: run %s was sealed with %s before %s arrived; %s staged under %s and %s in no bundle. Fix: "
+                    "a run's events must end with its terminal event: emit nothing for a run after it (re-run the step "
+                    "to record what came late)", run_id, counted(sealed.event_count, 'event'), counted(late, "more", "more"),
+                    noun_for(late, "it stays", "they stay"), layout.staging_prefix(run_id), noun_for(late, "is", "are"))
     else:
         log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, conflict.what)
     return WriteResult(run_id, "already-sealed")
