@@ -480,6 +480,29 @@ def test_row_keys_of_a_cluster_reached_by_address_go_through_the_shared_spill_lo
     assert not [r for r in caplog.records if "could not remove" in r.getMessage()]  # nothing was put: one warning
 
 
+def test_keys_that_came_back_in_memory_are_warned_of_naming_the_shard_or_counting_them(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The warning of row-set keys the workers could not put under the spill location names one shard as "shard X"
+    (it read "the row-set keys of 1 shard (the first: X)") and counts more, naming the first."""
+    from prov_common.hashing.shard_model import ShardDigest
+    from prov_common.hashing.shards import _runs_copied_here
+    from prov_common.rowset.runs import key_run
+
+    def came_back(path: str) -> ShardDigest:  # hashed by a worker whose put failed: its keys in memory
+        return ShardDigest(path, "table", "blake3:" + "0" * 64, 1, 1, rows=3,
+                           row_keys=key_run(np.sort(np.array([3, 1, 2], dtype=np.uint64)), None))
+
+    for paths, named in ((["a.parquet"], "shard a.parquet"),
+                         (["a.parquet", "b.parquet", "c.parquet"], "3 shards (the first: a.parquet)")):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="prov_common"):
+            _runs_copied_here([came_back(p) for p in paths], str(tmp_path), "s3://no-such-bucket/spill/x", "spill")
+        assert [r.getMessage() for r in caplog.records] == [
+            f"tdprov: the Dask workers could not put the row-set keys of {named} under s3://no-such-bucket/spill/x, so "
+            "they came back to this process in memory (the workers' logs say why). Fix: give the workers write access "
+            "to that location, or set spill to one they can write"]
+
+
 def test_removing_the_runs_under_a_bucket_that_does_not_exist_warns_nothing(
         s3_bucket: str, caplog: pytest.LogCaptureFixture) -> None:
     """A spill bucket that does not exist holds no run: the workers' failed puts are warned about once, as keys that

@@ -179,10 +179,10 @@ def _runs_copied_here(results: list[ShardDigest], folder: str, remote: str, sett
     out = [replace(d, row_keys=next(runs)) if d.row_keys is not None else d for d in results]
     kept = [d.path for d in results if d.row_keys is not None and d.row_keys.uri is None]
     if kept:
-        log.warning("tdprov: the Dask workers could not put the row-set keys of %s (the first: %s) under %s, "
-                    "so they came back to this process in memory (the workers' logs say why). Fix: give the workers "
-                    "write access to that location, or set %s to one they can write", counted(len(kept), 'shard'), kept[0],
-                    remote, setting)
+        shards = f"shard {kept[0]}" if len(kept) == 1 else f"{counted(len(kept), 'shard')} (the first: {kept[0]})"
+        log.warning("tdprov: the Dask workers could not put the row-set keys of %s under %s, so they came back to "
+                    "this process in memory (the workers' logs say why). Fix: give the workers write access to that "
+                    "location, or set %s to one they can write", shards, remote, setting)
     return out
 
 
