@@ -22,6 +22,7 @@ from dagster._core.execution.stats import StepEventStatus
 
 from prov_common.errors import TdprovError
 from prov_common.lineage.secret_text import REDACTED
+from prov_common.once import Once
 from prov_common.text import clause
 from prov_dagster._compat import init_run, planned_step_job, planned_steps, reexecution
 from prov_dagster.check_results import (AssetCheck, RunEvents, checked_versions, set_up_at, step_checks, unplaced,
@@ -36,6 +37,8 @@ from prov_dagster.transport import store_uri
 from prov_dagster.step_times import attempt_times
 
 log = logging.getLogger(__name__)
+
+UNCONFIGURED_WARNED = Once()  # (store, signing key): check runs signed there with a closer's key, warned of once
 
 
 @dataclass(frozen=True)
@@ -236,13 +239,15 @@ def _checked_recorder(recorder: Recorder, run_id: str, step: str, checks: list[A
         signer = kept_by if found is None else None  # no IO manager or resource of that store here: the closer's key
         found = found or recorder_for_namespace(replace(recorder.settings, store=store), namespace)
         if (unusable := _unopened(found)) is None:
-            if signer is not None:
+            key = recorder.settings.signing_key or "the per-user key"
+            if signer is not None and UNCONFIGURED_WARNED.first(store, key):
                 log.warning("tdprov: the run of asset check step %s is recorded in store %s, where the version of %s it "
                             "checked is, signed with the key of %s (%s): no ProvenanceIOManager or ProvenanceResource "
                             "of that store is configured in this process, so readers of the store verify the run only if "
-                            "they trust that key too. Fix: add the IO manager of that store to the resources of this "
+                            "they trust that key too (said once in this process for that store and key, whatever check "
+                            "runs it signs there later). Fix: add the IO manager of that store to the resources of this "
                             "code location, or give its IO managers and the sensors' provenance resource one "
-                            "signing_key", step, store, asset, signer, recorder.settings.signing_key or "the per-user key")
+                            "signing_key", step, store, asset, signer, key)
             return found
         where = f"store {store}, which cannot be opened here ({clause(unusable)})"
     elif store is not None:

@@ -19,6 +19,7 @@ from dagster._core.execution.plan.objects import ErrorSource
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
+from prov_common.once import Once
 from prov_common.signing import load_signing_key, write_keypair
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_canceled_sensor
@@ -868,19 +869,25 @@ def test_a_check_recorded_in_the_store_of_the_version_it_checked_is_signed_with_
         f"tdprov: the run of asset check step kept_elsewhere_raises_elsewhere is recorded in store {kept}, where the "
         f"version of kept_elsewhere it checked is, signed with the key of the sensor's provenance resource ({closers}): no "
         "ProvenanceIOManager or ProvenanceResource of that store is configured in this process, so readers of the store "
-        "verify the run only if they trust that key too. Fix: add the IO manager of that store to the resources of this "
+        "verify the run only if they trust that key too (said once in this process for that store and key, whatever "
+        "check runs it signs there later). Fix: add the IO manager of that store to the resources of this "
         "code location, or give its IO managers and the sensors' provenance resource one signing_key"]
 
 
+@pytest.mark.parametrize("one_key", [False, True], ids=["two-keys", "one-key"])
 def test_each_check_in_a_store_no_resource_is_configured_for_is_signed_with_its_own_closers_key(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, one_key: bool) -> None:
     """Two runs in one process, IO managers of two keys, each with a check that loads nothing on a version kept in a
     store no resource of the process is configured for: each check run is signed with its own closer's key, each with
     the warning naming that key. The recorder the first opened there with its key was kept and taken by the second,
-    silently: the second check was signed with the first run's key."""
+    silently: the second check was signed with the first run's key. With one key, the warning is given once for the
+    store (it was given for each check)."""
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(steps_module, "UNCONFIGURED_WARNED", Once(), raising=False)  # none warned yet
     kept = tmp_path / "kept"
     keys = [write_keypair(tmp_path / name)[0] for name in ("first.key", "second.key")]
+    if one_key:
+        keys[1] = keys[0]
     with dg.DagsterInstance.ephemeral() as instance:
         assert dg.materialize([kept_elsewhere], instance=instance,
                               resources={"elsewhere": ProvenanceIOManager(store=str(kept))}).success
@@ -897,7 +904,7 @@ def test_each_check_in_a_store_no_resource_is_configured_for_is_signed_with_its_
     signers = sorted((s.started_at, s.key_id) for s in list_bundles(st) if s.job_name.startswith("check:"))
     assert [k for _, k in signers] == [load_signing_key(key).key_id for key in keys]
     warned = [r.getMessage() for r in caplog.records if "signed with the key of" in r.getMessage()]
-    assert [w.split("(")[1].split(")")[0] for w in warned] == [str(key) for key in keys]
+    assert [w.split("(")[1].split(")")[0] for w in warned] == [str(key) for key in keys[:2 - one_key]]
 
 
 @pytest.mark.parametrize("closer", ["teardown", "sensor"])
