@@ -7,6 +7,7 @@ is refused before anything is written or recorded, with the column(s) named and 
 """
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from typing import Any
 
@@ -28,10 +29,12 @@ def parquet_table(df: pd.DataFrame, what: str) -> pa.Table:
     columns (a Parquet file without columns keeps no row count); column labels or index level names that would read
     back as other values (labels of mixed kinds and index levels named by numbers come back as text)."""
     _refuse_repeated_labels(df, what)
-    try:
-        table = pa.Table.from_pandas(df)
-    except _CONVERSION_ERRORS as exc:
-        raise _conversion_error(df, what, exc) from None  # the message carries Arrow's
+    with warnings.catch_warnings(record=True) as said:  # Arrow's own, on labels it turns into text: see below
+        warnings.simplefilter("always")
+        try:
+            table = pa.Table.from_pandas(df)
+        except _CONVERSION_ERRORS as exc:
+            raise _conversion_error(df, what, exc) from None  # the message carries Arrow's
     _refuse_index_names_read_back_otherwise(df, table, what)
     _refuse_equal_names(df, table, what)
     _refuse_labels_read_back_otherwise(df, table, what)
@@ -40,6 +43,8 @@ def parquet_table(df: pd.DataFrame, what: str) -> pa.Table:
             f"{what} has {len(df):,} rows but no columns: a Parquet file without columns does not keep its row count, "
             "so the data read back would not be the data recorded.",
             fix="return at least one column (df.reset_index() keeps the row labels as one), or a frame with no rows")
+    for warning in said:  # a frame taken: Arrow's warnings are given as they were (a refused one's refusal says more)
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno, source=warning.source)
     return table
 
 

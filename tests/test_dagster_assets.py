@@ -717,6 +717,10 @@ def test_an_asset_returning_none_records_what_it_loaded_and_a_dataframe_is_requi
         "boolean_labels", "categorical_labels", "index_level_named_by_a_number"])
 def test_a_frame_parquet_cannot_give_back_as_it_is_is_refused_before_anything_is_written(
         store: Path, instance, frame, shown: list[str]) -> None:
+    """Refused naming the labels or columns and the fix, and without pyarrow's own warnings before the refusal (that
+    labels of mixed kinds or an index level named by a number "will not roundtrip correctly")."""
+    import warnings
+
     @asset(name="unstorable")
     def unstorable() -> pd.DataFrame:
         return frame()
@@ -725,8 +729,11 @@ def test_a_frame_parquet_cannot_give_back_as_it_is_is_refused_before_anything_is
     def reads_it(x: pd.DataFrame) -> pd.DataFrame:
         return x
 
-    result = run([unstorable, reads_it], instance)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        result = run([unstorable, reads_it], instance)
     assert not result.success
+    assert [str(w.message) for w in said if "roundtrip" in str(w.message) or "pyarrow" in w.filename] == []
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert failure.step_key == "unstorable"  # refused where it is returned, not when it is loaded
     message = failure.step_failure_data.error.to_string()
