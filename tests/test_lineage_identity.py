@@ -1542,3 +1542,36 @@ def test_lineage_picture_draws_a_check_that_raised_as_a_failure(tmp_path: Path, 
     assert "raised an error: crashes\npassed: not_null[a]</title>" in node
     text = dot.read_text()
     assert "✗ 1 check raised an error\\n✓ 1 passed check" in text and 'color="#D62728", penwidth=2' in text
+
+
+def test_another_producers_digest_shaped_version_is_never_a_registered_source_by_content(tmp_path: Path,
+                                                                                         capsys: pytest.CaptureFixture) -> None:
+    """A registered source's digest written as another producer's version of another table, which tdprov never
+    checked, was the source 'matched by content' in lineage, the export (``wasDerivedFrom`` the source) and the
+    training record (its licence and issuer), and no gap for the audit. An opaque version names no content: no source
+    matches it by content, and the audit names the read as a broken link; the same text that ``tdprov_contentHash``
+    vouches for is still matched."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    register_source(store, SourceRecord(name="vendor", digest=VENDOR, license="CC-BY-4.0", issuer="Acme",
+                                        location="/data/vendor.csv"), _key())
+    claim = seal(store, _spark(run_events("claim", [_theirs("a", VENDOR)], [dataset("/m.pkl", MODEL)], job_type="TRAINING")))
+    seal(store, _spark(run_events("vouched", [_theirs("c", VENDOR, content_hash=True)], [dataset("/n.pkl", OTHER_MODEL)],
+                                  start=T0 + timedelta(hours=1), job_type="TRAINING")))
+    for extra in ([], ["--checks"]):
+        assert main(["lineage", "/m.pkl", "--store", uri, *extra]) == 0
+        assert f"hive://metastore:9083/a  {VENDOR}  [origin: no recorded run generated it]\n" in capsys.readouterr().out
+        assert main(["lineage", "/n.pkl", "--store", uri, *extra]) == 0
+        assert f"hive://metastore:9083/c  {VENDOR}  [source: vendor (Acme, CC-BY-4.0), matched by content]" in capsys.readouterr().out
+    assert main(["export", "-f", "ttl", "-o", str(tmp_path / "all.ttl"), "--store", uri]) == 0
+    graph = rdflib.Graph().parse(tmp_path / "all.ttl", format="turtle")
+    derived = {str(n) for (n,) in graph.query(PROV_O + """SELECT ?n WHERE { ?v prov:wasDerivedFrom ?s ; tdprov:name ?n .
+        ?s a tdprov:RegisteredSource }""")}
+    assert derived == {"c"}, derived
+    main(["record", "/m.pkl", "--format", "dta", "--store", uri])
+    record = json.loads(capsys.readouterr().out)
+    assert record["source"] != ["Acme"] and "vendor" not in json.dumps(record["sourceMetadataForDataset"]), record
+    assert main(["audit", "--store", uri]) == 1
+    out = capsys.readouterr().out
+    assert f"run {claim} (tests/claim) used hive://metastore:9083/a version {VENDOR}: no recorded run" in out, out
+    assert "tests/vouched" not in out, out

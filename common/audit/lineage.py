@@ -139,13 +139,13 @@ class LineageIndex:
     def sources_of(self, d: DatasetUse) -> tuple[list[SourceRecord], bool]:
         """Registered sources of ``d``'s digest: those registered at its location (``True``), else any
         with the digest, matched by content only (``False``): :func:`~prov_common.sources.matching.matching_sources`."""
-        return matching_sources(self.sources, d.namespace, d.name, d.version)
+        return matching_sources(self.sources, d.namespace, d.name, d.version, opaque=d.opaque)
 
     def has_origin(self, d: DatasetUse, reader_id: str | None = None, read_at: str | None = None) -> bool:
         """Whether another recorded run generated version ``d`` before reader ``reader_id`` read it at ``read_at``
         (never the reader's own output), or a registered source has its digest."""
         return bool(d.version) and (self.generation_read(d, reader_id, read_at) is not None
-                                   or normal_version(d.version) in self.sources)
+                                   or bool(self.sources_of(d)[0]))
 
     def broken_inputs(self, run: RunRecord) -> list[BrokenLink]:
         """Inputs of ``run`` that neither a recorded run nor a registered source explains."""

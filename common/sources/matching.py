@@ -2,7 +2,9 @@
 
 The lineage walk (``tdprov lineage``, ``tdprov record``, the audit) and ``tdprov export`` all name an origin so:
 the sources registered with its digest at the dataset's own location, else (matched by content only) every
-source registered with its digest.
+source registered with its digest. An opaque version (another producer's text written as a digest, which tdprov
+never checked: :attr:`~prov_common.w3cprov.events.DatasetState.opaque_version`) names no content, so it is never
+matched by content.
 """
 from __future__ import annotations
 
@@ -23,12 +25,14 @@ def sources_by_digest(records: Iterable[SourceRecord]) -> dict[str, list[SourceR
     return found
 
 
-def matching_sources(found: SourcesByDigest, namespace: str, name: str, version: str | None) -> tuple[list[SourceRecord], bool]:
+def matching_sources(found: SourcesByDigest, namespace: str, name: str, version: str | None, *,
+                     opaque: bool = False) -> tuple[list[SourceRecord], bool]:
     """The sources of ``found`` that name the dataset ``namespace``/``name`` at ``version``: those registered at its
-    location (``True``), else every one with the digest, matched by content only (``False``)."""
+    location (``True``), else every one with the digest, matched by content only (``False``), unless the version is
+    ``opaque`` (it names no content)."""
     candidates = list(found.get(normal_version(version), ())) if version else []
     here = [s for s in candidates if located_dataset(s.location) == (namespace, name)]
-    return (here, True) if here else (candidates, False)
+    return (here, True) if here or opaque else (candidates, False)
 
 
 __all__ = ["SourcesByDigest", "matching_sources", "sources_by_digest"]

@@ -258,7 +258,8 @@ class _Walker:
     def _sources(self, node: Node) -> tuple[str, ...]:
         if not node.version or self.sourceable is not None and node.id not in self.sourceable:
             return ()  # upstream, a version made by a run from its recorded inputs: they are where it came from
-        found, located = matching_sources(self.sources, node.namespace or "", node.dataset or "", node.version)
+        found, located = matching_sources(self.sources, node.namespace or "", node.dataset or "", node.version,
+                                          opaque=node.opaque)
         return tuple(_source_label(s) if located else f"{_source_label(s)}, matched by content" for s in found)
 
     def tree(self, key: str, depth: int, also: Sequence[str] = ()) -> LineageTree:

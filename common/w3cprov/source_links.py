@@ -77,7 +77,7 @@ def name_sources(document: ProvDocument, graph: LineageGraph, records: Iterable[
     stated: dict[str, QualifiedName] = {}  # source IRI -> its entity
     agents: set[QualifiedName] = set()
     for node in (graph.nodes[key] for key in sorted(sourceable(graph))):  # the versions a source can name, by id
-        matched, located = matching_sources(found, node.namespace or "", node.dataset or "", node.version)
+        matched, located = matching_sources(found, node.namespace or "", node.dataset or "", node.version, opaque=node.opaque)
         for s in matched:
             iri = source_iri(s)
             if iri not in stated:
