@@ -629,3 +629,31 @@ def test_croissant_of_a_source_registered_without_an_issue_date_has_what_croissa
         assert mlc.Dataset(jsonld=str(path)).metadata.version == doc["version"]
     capsys.readouterr()
     assert _record(store, digests[0], "dta", capsys)["datasetIssueDate"] == UNKNOWN  # the issuer's date: still a gap
+
+
+SEMVER = r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"  # semver.org, no pre-release
+
+
+def test_each_version_of_another_producers_table_has_its_own_citation_key_and_a_semantic_version(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Versions '3' and '4' of a table another producer names, and a version written as a time, have no digest: their
+    Croissant records shared the BibTeX key 'tdprov--<name>' and had the version '1.0.0+3.' (an empty build identifier)
+    and '1.0.0+2026-05-01T12:00:00Z.', which Semantic Versioning does not allow. Each is named by 12 hex of its
+    SHA-256; a digest is named by its own, as before."""
+    import re
+
+    store = str(tmp_path / "store")
+    for hours, version in enumerate(["3", "4", "2026-05-01T12:00:00Z"]):
+        seal(open_store(store), run_events(f"w{hours}", [], [dataset("warehouse/users", version, namespace="s3://lake")],
+                                           start=T0 + timedelta(hours=hours)))
+    seal(open_store(store), run_events("own", [], [dataset("/data/own.csv", "blake3:" + "ab" * 32)], start=T0 + timedelta(hours=5)))
+    keys, versions = [], []
+    for ref in ("3", "4", "2026-05-01T12:00:00Z", "/data/own.csv"):
+        record = _record(store, ref, "croissant", capsys, "--no-checksum")
+        keys.append(record["citeAs"].split("{", 1)[1].split(",", 1)[0])
+        versions.append(record["version"])
+    tags = [hashlib.sha256(v.encode()).hexdigest()[:12] for v in ("3", "4", "2026-05-01T12:00:00Z")]
+    users = hashlib.sha256(b"s3://lake/warehouse/users").hexdigest()[:8]
+    assert keys[:3] == [f"tdprov-{tag}-{users}" for tag in tags] and keys[3].startswith("tdprov-" + "ab" * 6 + "-"), keys
+    assert versions == [f"{n}.0.0+version.{tag}" for n, tag in zip((1, 2, 3), tags)] + ["1.0.0+blake3." + "ab" * 6], versions
+    assert all(re.fullmatch(SEMVER, v) for v in versions), versions

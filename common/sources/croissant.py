@@ -132,8 +132,9 @@ def latex_text(text: str) -> str:
 
 def cite_key(facts: RecordFacts) -> str:
     """A BibTeX key unique per dataset version: ``tdprov-<12 hex of the digest>-<8 hex of the dataset's name>`` (two
-    datasets of equal bytes are two entries)."""
-    return f"tdprov-{facts.version.partition(':')[2][:12]}-{hashlib.sha256(facts.dataset.label.encode()).hexdigest()[:8]}"
+    datasets of equal bytes are two entries; a version that is no digest gives 12 hex of its SHA-256,
+    :attr:`~prov_common.sources.training_record.RecordFacts.version_tag`)."""
+    return f"tdprov-{facts.version_tag[1]}-{hashlib.sha256(facts.dataset.label.encode()).hexdigest()[:8]}"
 
 
 def _url(url: str) -> str:

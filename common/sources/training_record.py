@@ -6,6 +6,7 @@ The runs come from the lineage walk (:meth:`LineageIndex.trace`); this module on
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,6 +26,7 @@ from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceReco
 from prov_common.sources.registry import source_key
 from prov_common.store.keys import location_uri, object_uri
 from prov_common.w3cprov.identity import normal_version, sortable_time
+from prov_common.w3cprov.ids import digest_local_name
 from prov_common.text import counted
 
 FORMATS = ("dta", "croissant")
@@ -157,8 +159,19 @@ class RecordFacts:
             number = [i.version for i in self.source_issues()].index(normal_version(self.version)) + 1
         if not number:
             return None
-        algo, _, hexdigest = self.version.partition(":")
-        return f"{number}.0.0+{algo}.{hexdigest[:12]}"
+        return f"{number}.0.0+{'.'.join(self.version_tag)}"
+
+    @property
+    def version_tag(self) -> tuple[str, str]:
+        """The version as short identifiers name it (the build metadata of :attr:`semver`, the Croissant citation's
+        key): a content digest as its algorithm and first 12 hex digits; any other version (another producer's ``3``, a
+        time) as ``version`` and the first 12 hex digits of its text's SHA-256, since it has no hex digits of its own and
+        may hold characters neither identifier allows."""
+        digest = digest_local_name(self.version)
+        if digest is not None:
+            algo, _, hexdigest = digest.partition("-")
+            return algo, hexdigest[:12]
+        return "version", hashlib.sha256(self.version.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
     @property
     def metadata_location(self) -> str | None:
