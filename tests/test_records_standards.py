@@ -657,3 +657,20 @@ def test_each_version_of_another_producers_table_has_its_own_citation_key_and_a_
     assert keys[:3] == [f"tdprov-{tag}-{users}" for tag in tags] and keys[3].startswith("tdprov-" + "ab" * 6 + "-"), keys
     assert versions == [f"{n}.0.0+version.{tag}" for n, tag in zip((1, 2, 3), tags)] + ["1.0.0+blake3." + "ab" * 6], versions
     assert all(re.fullmatch(SEMVER, v) for v in versions), versions
+
+
+def test_a_digest_written_in_upper_case_hex_is_dated_and_numbered_as_its_version(tmp_path: Path,
+                                                                                capsys: pytest.CaptureFixture) -> None:
+    """A run wrote sha256:3B06... and the next run wrote the same content as sha256:3b06...: the record of that
+    version had no issue date, no Croissant version, no citation (the history compared the text as written), and the
+    second write would have been a change of content. It is version 1, issued the day of the first run."""
+    store = str(tmp_path / "store")
+    hex_ = "3b066804f6d1d077173cfe4d06002e6a61e6f21c2b2e648417962115f1afcd8e"
+    for hours, written in enumerate([hex_.upper(), hex_]):
+        seal(open_store(store), run_events(f"w{hours}", [], [dataset("/data/own.csv", "sha256:" + written)],
+                                           start=T0 + timedelta(days=hours)))
+    record = _record(store, "sha256:" + hex_.upper(), "dta", capsys)
+    assert (record["datasetIssueDate"], record["dateOfPreviouslyIssuedVersion"]) == ("2026-05-01", NOT_APPLICABLE), record
+    croissant = _record(store, "/data/own.csv", "croissant", capsys, "--no-checksum")
+    assert croissant["version"] == "1.0.0+sha256." + hex_[:12] and croissant["datePublished"] == "2026-05-01", croissant
+    assert croissant["citeAs"].startswith("@misc{tdprov-" + hex_[:12] + "-"), croissant["citeAs"]
