@@ -1575,3 +1575,23 @@ def test_another_producers_digest_shaped_version_is_never_a_registered_source_by
     out = capsys.readouterr().out
     assert f"run {claim} (tests/claim) used hive://metastore:9083/a version {VENDOR}: no recorded run" in out, out
     assert "tests/vouched" not in out, out
+
+
+def test_lineage_json_says_which_version_is_opaque(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """'lineage --json' gave another producer's 'sha256:<hex>' as a version like any digest: a reader of it could not
+    tell the claim tdprov never checked (the export states it ``tdprov:opaqueVersion``) from a content digest. Such a
+    version says ``opaqueVersion: true``, from the index and from the bundles' PROV (--checks), up- and downstream."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    claim, vouched = "sha256:" + "ab" * 32, "sha256:" + "cd" * 32
+    seal(store, run_events("train", [_theirs("a", claim), _theirs("c", vouched, content_hash=True)], [dataset("/m.pkl", MODEL)],
+                           job_type="TRAINING"))
+    for extra in ([], ["--checks"]):
+        assert main(["lineage", "/m.pkl", "--json", "--store", uri, *extra]) == 0
+        (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+        inputs = {i["dataset"]: i.get("opaqueVersion") for i in tree["generatedBy"][0]["inputs"]}
+        assert inputs == {"a": True, "c": None} and "opaqueVersion" not in tree, (extra, inputs)
+        for name, said in (("hive://metastore:9083/a", True), ("hive://metastore:9083/c", None)):
+            assert main(["lineage", name, "--downstream", "--json", "--store", uri, *extra]) == 0
+            (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+            assert tree.get("opaqueVersion") is said, (extra, name, tree)

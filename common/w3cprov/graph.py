@@ -87,9 +87,12 @@ class Node:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, camelCase keys, empty fields (and the PROV ids of its identity, and ``broken``, which only a
-        picture draws) left out."""
-        return {_camel(k): (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
-                if v not in (None, ()) and k not in _NOT_IN_JSON}
+        picture draws) left out; an opaque version says so (``opaqueVersion: true``)."""
+        out = {_camel(k): (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
+               if v not in (None, ()) and k not in _NOT_IN_JSON}
+        if self.opaque:
+            out["opaqueVersion"] = True
+        return out
 
 
 _NOT_IN_JSON = ("dataset_id", "version_id", "broken", "opaque")
