@@ -618,6 +618,38 @@ def test_a_late_event_of_a_run_whose_dag_run_was_cleared_is_not_named_another_ru
     assert "event was staged for it after that" in found.what and "another run" not in found.what, found.what
 
 
+def test_a_late_event_of_a_cleared_dag_run_is_not_named_another_run_when_its_sealed_events_pass_the_small_object_bound(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit tells a late event of a cleared DAG run from another run's by the parents its sealed events name: it
+    read the bundle's events.jsonl no further than layout.SMALL_OBJECT_LIMIT (lowered here), so a run of events each
+    under the bound a writer stages, together past it, read as no event, and its late event was named another run's
+    with the fix to rename a DAG. The events are read by the size the bundle's manifest gives, as 'tdprov verify' reads them."""
+    from datetime import datetime, timedelta, timezone
+
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+    from prov_common.bundle import layout
+    from prov_common.bundle.staged import staged_event_limit
+
+    def at(seconds: float) -> str:
+        return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", LOWERED)
+    store = str(tmp_path / "store")
+    transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
+    run_id, before, after = str(uuid.uuid4()), (str(uuid.uuid4()), "etl"), (str(uuid.uuid4()), "etl")
+    size = staged_event_limit() - 1000
+    transport.emit(_padded(_child_event(run_id, before, "START", at(-20)), size))
+    assert transport.emit(_padded(_child_event(run_id, after, "FAIL", at(-10)), size)).status == "written"
+    assert len(read_bundle(open_store(store), run_id).files["events.jsonl"]) > LOWERED  # read by its manifest's size
+    assert transport.emit(_child_event(run_id, before, "FAIL", at(1))).status == "already-sealed"
+    transport.close()
+    audit = run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "report", progress=False)
+    (found,) = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+    assert "1 event was staged for it after that" in found.what and "another run" not in found.what, found.what
+    assert "rename a DAG or task group" not in found.fix
+
+
 def test_a_late_event_planted_unsigned_is_not_named_another_runs(tmp_path: Path) -> None:
     """After a run is sealed, an unsigned event naming another parent run is planted under its staging: the audit names
     it as an event staged after the sealing (with the fix of finding who staged it), not as another run given the

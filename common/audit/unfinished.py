@@ -12,10 +12,10 @@ from prov_common.bundle import layout
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, parent_of, parse_events_jsonl
 from prov_common.bundle.model import FILES_SHOWN, BundleSummary
 from prov_common.bundle.refusal import refusals_in, run_id_or_none
-from prov_common.bundle.storage import load_index_entry, sealed_manifest
+from prov_common.bundle.storage import listed_file, load_index_entry, sealed_manifest
 from prov_common.bundle.verify import hash_stored, verify_and_derive
 from prov_common.bundle.staged import trusted_event, unverified_event
-from prov_common.errors import BadInputError, TdprovError
+from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
@@ -448,9 +448,11 @@ def _other_parent(store: Store, run_id: str, key: str, trust: TrustStore | None 
     parent = parent_of(event) if isinstance(event, dict) else None
     if manifest is None or manifest.parent_run_id is None or parent is None or parent[0] == manifest.parent_run_id:
         return None
-    try:
-        sealed = parse_events_jsonl(store.get(layout.bundle_key(run_id, layout.EVENTS_FILE), layout.SMALL_OBJECT_LIMIT))
-    except TdprovError:
+    try:  # by the size its manifest lists: a sealed run's events may pass the bound of a small object
+        sealed = parse_events_jsonl(listed_file(store, run_id, manifest, layout.EVENTS_FILE))
+    except StoreUnavailableError:
+        raise
+    except TdprovError:  # 'tdprov verify' names the bundle: its events are not what its manifest lists
         sealed = []
     if any((named := parent_of(e)) is not None and named[0] == parent[0] for e in sealed if isinstance(e, dict)):
         return None

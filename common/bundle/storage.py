@@ -136,15 +136,23 @@ def read_bundle(store: Store, run_id: str, paths: Container[str] | None = None) 
 
 
 def bundle_file(store: Store, bundle: Bundle, path: str) -> bytes:
-    """The file ``path`` of ``bundle`` (as :func:`read_bundle` read it, or from the store, no further than the size
-    its manifest entry gives); :class:`BadInputError` when the manifest lists no such file."""
+    """The file ``path`` of ``bundle`` (as :func:`read_bundle` read it, or from the store by :func:`listed_file`)."""
     if path in bundle.files:
         return bundle.files[path]
-    entry = bundle.manifest.by_path.get(path)
+    return listed_file(store, bundle.run_id, bundle.manifest, path)
+
+
+def listed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> bytes:
+    """The file ``path`` of the bundle of ``run_id``, read from the store no further than the size ``manifest`` lists
+    for it, as 'tdprov verify' reads a bundle's files: its ``events.jsonl`` may be larger than
+    :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` (many events, each under the bound a writer stages), and a
+    larger object than listed is an :class:`ObjectTooLargeError` naming it. Not verified: the caller checks the digest
+    when it must. :class:`BadInputError` when the manifest lists no such file."""
+    entry = manifest.by_path.get(path)
     if entry is None:
-        raise BadInputError(f"the manifest of bundle {bundle.run_id} lists no {path}.",
-                            fix=f"run 'tdprov verify {bundle.run_id}' and restore the bundle from a backup or replica of the store")
-    return store.get(layout.bundle_key(bundle.run_id, path), entry.size)
+        raise BadInputError(f"the manifest of bundle {run_id} lists no {path}.",
+                            fix=f"run 'tdprov verify {run_id}' and restore the bundle from a backup or replica of the store")
+    return store.get(layout.bundle_key(run_id, path), entry.size)
 
 
 def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError) -> WriteResult:

@@ -10,9 +10,10 @@ from typing import Any
 from prov_common.bundle import layout
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import Manifest
+from prov_common.bundle.storage import listed_file
 from prov_common.canonical_json import loads
 from prov_common.lineage.facet_names import CONTENT_HASH
-from prov_common.errors import VerificationError
+from prov_common.errors import BadInputError, VerificationError
 from prov_common.file_uri import local_dataset
 from prov_common.hashing.raw import blake3_digest
 from prov_common.lineage.secret_text import REDACTED
@@ -61,12 +62,11 @@ def signed_manifest(store: Store, run_id: str, trust: TrustStore) -> Manifest:
 
 def signed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> bytes:
     """The bytes of file ``path`` of the bundle of ``run_id``, checked against the digest ``manifest`` gives."""
-    entry = manifest.by_path.get(path)
     try:
-        data = b"" if entry is None else store.get(layout.bundle_key(run_id, path), entry.size)  # no further than it holds
-    except ObjectTooLargeError:
-        entry = None  # larger than the file it names: not that file
-    if entry is None or entry.digest != blake3_digest(data):
+        data: bytes | None = listed_file(store, run_id, manifest, path)  # no further than it holds
+    except (BadInputError, ObjectTooLargeError):  # not listed, or larger than the file it names: not that file
+        data = None
+    if data is None or manifest.by_path[path].digest != blake3_digest(data):
         raise VerificationError(f"{layout.bundle_key(run_id, path)} is not the file its bundle's manifest names.",
                                 fix=f"run 'tdprov verify {run_id}' and restore the bundle from a replica")
     return data
