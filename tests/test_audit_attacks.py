@@ -1345,6 +1345,39 @@ def test_an_unsealed_bundle_folder_is_a_note_while_a_writer_may_be_putting_its_f
 
 
 @on(*LOCAL)
+def test_an_unsealed_bundle_folder_whose_events_pass_the_small_object_bound_is_named_so(
+        base: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle folder holding only its run's events.jsonl, larger than layout.SMALL_OBJECT_LIMIT (lowered here: events
+    each under the bound a writer stages, together past it). With no manifest to give its size the audit reads it no
+    further than that bound: it took such a file for one of no event, and its finding said nothing of why the folder's
+    newest event and run were not judged. It names the file and the bound."""
+    from prov_common.bundle import build_bundle
+    from prov_common.bundle.storage import bundle_objects
+    from prov_common.store.identity import writer_store_id
+
+    s = base
+    lowered = 64 << 10
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
+    events = run_events("prepare_big", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=start)
+    for event in events:
+        event["run"]["facets"]["padding"] = {"_producer": "https://example.com/p", "_schemaURL": "https://example.com/s#/$defs/P",
+                                             "text": "x" * (lowered // 2)}
+    bundle = build_bundle(events, None, s.pipe.key, store_id=writer_store_id(s.pipe.store))
+    key = layout.bundle_key(bundle.run_id, layout.EVENTS_FILE)
+    assert len(dict(bundle_objects(bundle))[key]) > lowered
+    s.pipe.store.put(key, dict(bundle_objects(bundle))[key])
+    monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", lowered)
+    result = _audit(s.pipe, stale_after=timedelta(hours=24))
+    prefix = layout.bundle_prefix(bundle.run_id)
+    named = [(f.object, f.what, f.severity) for f in result.check(CHECK_UNFINISHED).findings if f.run_id == bundle.run_id]
+    assert named == [(prefix, f"bundle folder {prefix} holds no signed statement and no index entry or staged event names its "
+                      "run: it was never sealed, and no audit examines it (its events.jsonl is larger than 65,536 bytes, which "
+                      "the audit reads at most with no manifest to give its size: the times and run of its events are not "
+                      "known)", "error")], [f"{f.check} {f.object}: {f.what}" for f in result.findings]
+    assert result.exit_code == 1
+
+
+@on(*LOCAL)
 def test_an_unsealed_bundle_folder_written_again_stays_a_note_no_longer_than_since_an_audit_first_named_it(base: Store) -> None:
     """A folder planted with its run's events, re-dated (or stored again) before each audit, was a note forever: its
     newest event, and the first object the store took, were always recent. Both count from no later than when an audit

@@ -18,7 +18,7 @@ from prov_common.bundle.staged import trusted_event, unverified_event
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
-from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.errors import ObjectNotFoundError, ObjectTooLargeError, UnreadableObjectError
 from prov_common.store.outbox import STALE_CLAIM_SECONDS
 from prov_common.text import counted, first_of
 from prov_common.w3cprov.events import TERMINAL
@@ -241,8 +241,9 @@ def unsealed_folders(store: Store, run_ids: Iterable[str], *, stale_after: timed
     its newest event (unsigned, so it only delays the error) is dated within ``stale_after``, or while its events are
     of its run and its first object was stored (by the store's clock, which no writer sets) within
     :data:`WRITING_GRACE` (``stale_after`` when shorter): a late flush of an old run's bundle, its events dated long
-    ago; it is an error after, and when it gives no date or one in the future. Either time counts from no later than
-    when an audit first named the folder (``reported``: the folders earlier audits named, the audit state keeps them),
+    ago; it is an error after, and when it gives no date or one in the future (or its events file is larger than
+    :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT`, read no further with no manifest to size it: the finding
+    says so). Either time counts from no later than when an audit first named the folder (``reported``: the folders earlier audits named, the audit state keeps them),
     so that rewriting the folder (its events re-dated, its objects stored again) cannot keep it a note.
     Returns the findings and the folders to keep for the next audit: those named now, as first reported (by
     ``audit_id`` when none did)."""
@@ -252,11 +253,12 @@ def unsealed_folders(store: Store, run_ids: Iterable[str], *, stale_after: timed
     for run_id in sorted(run_ids):
         prefix = layout.bundle_prefix(run_id)
         begun = stored = None
+        unread = ""
         if store.exists(prefix + layout.MANIFEST_FILE):
             if store.exists(prefix + layout.STATEMENT_FILE):
                 continue
         else:
-            begun, own = _newest_event(store, run_id)
+            begun, own, unread = _newest_event(store, run_id)
             stored = _first_stored(store, prefix) if own else None
         first = earlier.get(run_id) or UnsealedRun(run_id, audit_id, iso_z(now))
         kept.append(first)
@@ -269,7 +271,7 @@ def unsealed_folders(store: Store, run_ids: Iterable[str], *, stale_after: timed
             why = ""
         findings.append(Finding(CHECK_UNFINISHED, prefix,
                                 f"bundle folder {prefix} holds no signed statement and no index entry or staged event names its "
-                                "run: it was never sealed, and no audit examines it" + why,
+                                "run: it was never sealed, and no audit examines it" + (why or unread),
                                 FIX_UNSEALED, severity=NOTE if why else "error", run_id=run_id))
     return findings, kept
 
@@ -283,15 +285,22 @@ def misnamed_folders(names: Iterable[str], objects: Iterable[str] = ()) -> list[
                     f"a run id): tdprov wrote no such {what}", "find out who wrote it, and remove it") for key, name, what in named]
 
 
-def _newest_event(store: Store, run_id: str) -> tuple[datetime | None, bool]:
-    """The time of the newest event in an unsealed bundle folder's events file (None: none can be read), and whether its
-    events are all of run ``run_id`` (False when none can be read)."""
+def _newest_event(store: Store, run_id: str) -> tuple[datetime | None, bool, str]:
+    """The time of the newest event in an unsealed bundle folder's events file (None: none can be read), whether its
+    events are all of run ``run_id`` (False when none can be read), and, when the file is too large to read, the words
+    saying so in the folder's finding (else ""). With no manifest to give its size the file is read no further than
+    :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT`: a run's sealed events may be larger (each event under the
+    bound a writer stages), a planted file any size."""
+    key = layout.bundle_key(run_id, layout.EVENTS_FILE)
     try:
-        events = parse_events_jsonl(store.get(layout.bundle_key(run_id, layout.EVENTS_FILE), layout.SMALL_OBJECT_LIMIT))
+        events = parse_events_jsonl(store.get(key, layout.SMALL_OBJECT_LIMIT))
         own = bool(events) and all(run_id_or_none(e) == run_id for e in events)
-        return max((t for t in (utc_moment(e.get("eventTime")) for e in events) if t is not None), default=None), own
+        return max((t for t in (utc_moment(e.get("eventTime")) for e in events) if t is not None), default=None), own, ""
+    except ObjectTooLargeError:
+        return None, False, (f" (its {layout.EVENTS_FILE} is larger than {layout.SMALL_OBJECT_LIMIT:,} bytes, which the audit "
+                             "reads at most with no manifest to give its size: the times and run of its events are not known)")
     except (TdprovError, ValueError, AttributeError, TypeError):
-        return None, False
+        return None, False, ""
 
 
 def _first_stored(store: Store, prefix: str) -> datetime | None:
