@@ -847,6 +847,24 @@ def test_export_reads_a_bundle_file_no_further_than_its_manifest_says(tmp_path: 
     assert f"bundles/{run}/prov.json' in local folder {store} is larger than" in done.stderr, done.stderr
 
 
+def test_the_audit_reads_no_further_than_a_small_object_the_events_of_a_bundle_whose_manifest_is_gone(tmp_path: Path) -> None:
+    """A run in the index whose manifest is gone and whose events.jsonl is grown (sparse) to 256 MiB: with no manifest to
+    size them, the audit read the events whole (256 MB of memory) to make the run's record. It reads them no further
+    than layout.SMALL_OBJECT_LIMIT, as verify does with no manifest, and names the bundle (exit 1)."""
+    store, env, run = _sealed_store(tmp_path)
+    bundle = store / "bundles" / run
+    (bundle / "manifest.json").unlink()
+    os.truncate(bundle / "events.jsonl", 256 << 20)
+    measured = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+                "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(done.stdout + done.stderr)")
+    done = subprocess.run([sys.executable, "-c", measured, sys.executable, "-m", "prov_common", "audit", "--full"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+    head, said = done.stdout.split("\n", 1)
+    code, peak_kib = map(int, head.split())
+    assert code == 1 and peak_kib < 200_000, (head, said, done.stderr)
+    assert f"bundles/{run}/manifest.json" in said, said
+
+
 def test_a_bundle_that_cannot_be_read_costs_its_run_not_the_export(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                                     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """A manifest that is not UTF-8, and an index entry whose bundle is not there, each stopped 'tdprov export' (every

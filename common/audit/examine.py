@@ -20,6 +20,7 @@ from prov_common.audit.rehash import symlinked_location
 from prov_common.bundle import layout
 from prov_common.bundle.events import fold_one_run, parse_events_jsonl
 from prov_common.bundle.model import BundleSummary
+from prov_common.bundle.storage import listed_file
 from prov_common.bundle.verify import OTHER_STORE, UNLISTED, CheckedBundle, entry_differences, verify_and_derive
 from prov_common.errors import TdprovError
 from prov_common.hashing.raw import blake3_digest
@@ -106,11 +107,11 @@ def _use(state: RunState, ds: DatasetState, tests: RunTests) -> DatasetUse:
                       opaque=ds.opaque_version)
 
 
-def _get(store: Store, key: str, limit: int | None = layout.SMALL_OBJECT_LIMIT) -> bytes | None:
-    """The object's bytes (at most ``limit``); None when it is missing, larger or cannot be an object
-    (verification names each)."""
+def _get(store: Store, key: str) -> bytes | None:
+    """The object's bytes (at most :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT`); None when it is missing,
+    larger or cannot be an object (verification names each)."""
     try:
-        return store.get(key, limit)
+        return store.get(key, layout.SMALL_OBJECT_LIMIT)
     except (ObjectNotFoundError, UnreadableObjectError):
         return None
 
@@ -263,12 +264,19 @@ def _entry_findings(summary: BundleSummary, checked: CheckedBundle) -> list[Find
 
 
 def _stored_events(store: Store, checked: CheckedBundle) -> bytes | None:
-    """The events as stored, when verification could not derive from them: as it read them, else
-    (it stopped before them, or the manifest does not list them) from the store."""
+    """The events as stored, when verification could not derive from them: as it read them, else (it stopped before
+    them) from the store by the size the manifest lists (:func:`~prov_common.bundle.storage.listed_file`); with no
+    manifest, or one that lists none, no further than :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` (verification
+    names the bundle; a file planted there is read no further)."""
     if layout.EVENTS_FILE in checked.objects:
         return checked.objects[layout.EVENTS_FILE]
-    listed = [f.size for f in checked.manifest.files if f.path == layout.EVENTS_FILE] if checked.manifest else []
-    return _get(store, layout.bundle_key(checked.report.run_id, layout.EVENTS_FILE), listed[0] if listed else None)
+    run_id = checked.report.run_id
+    if checked.manifest is not None and layout.EVENTS_FILE in checked.manifest.by_path:
+        try:
+            return listed_file(store, run_id, checked.manifest, layout.EVENTS_FILE)
+        except (ObjectNotFoundError, UnreadableObjectError):
+            return None
+    return _get(store, layout.bundle_key(run_id, layout.EVENTS_FILE))
 
 
 def current_digests(store: Store, run_id: str) -> tuple[str, str]:
