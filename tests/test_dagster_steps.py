@@ -825,3 +825,27 @@ def test_a_step_starts_when_dagster_started_it_not_when_it_first_touched_the_io_
         assert start <= end <= times[step][1] + TOLERANCE, (step, start, end, times[step])
     start, end = recorded["slow_source"]
     assert end - start >= timedelta(seconds=SLOW)
+
+
+def test_a_signed_end_of_an_earlier_attempt_copied_into_the_retry_is_no_end_of_it(tmp_path: Path) -> None:
+    """The first attempt's signed FAIL, copied by a holder of the store's credentials into the staging of the retry
+    that is still running: genuine, but the first attempt's. The retry's closer (the failure sensor, a later retry) must
+    not take it as the retry's end (it would seal the retry with no end of its own, its FAIL never recorded), nor read
+    the job the retry ran as from it."""
+    from prov_common.bundle.transport import staged_event_key
+
+    store_uri = str(tmp_path / "store")
+    settings = Settings(store=store_uri, spool=str(tmp_path / "spool"))
+    recorder = Recorder(settings, "dagster://default")
+    first = StepIdentity(str(uuid.uuid4()), "pair_job", "pair", job="first_job")
+    recorder.step(first).fail(error="boom", at=None)
+    recorder.wait()
+    store = open_store(store_uri)
+    [fail] = [e for e in parse_events_jsonl(read_bundle(store, first.ol_run_id).files["events.jsonl"]) if e["eventType"] == "FAIL"]
+    retry = replace(first, attempt=1, job="pair")
+    recorder.step(retry).stage()
+    recorder.wait()
+    copied = dict(fail, run=dict(fail["run"], runId=retry.ol_run_id), eventTime="2000-01-01T00:00:00.000Z")  # listed first
+    store.put(staged_event_key(copied), store.get(staged_event_key(fail)))
+    assert recorder.staged_end(first) and not recorder.staged_end(retry)
+    assert recorder.staged_job(retry) == "pair"

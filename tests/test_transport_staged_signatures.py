@@ -316,3 +316,42 @@ def test_store_seal_accepting_unsigned_takes_an_unsigned_attachment(tmp_path: Pa
         assert [r.getMessage() for r in caplog.records if "as asked" in r.getMessage()] == (
             [f"tdprov: sealing the unsigned staged attachment staging/{run_id}/attachments/quality/x.samples.parquet of "
              f"run {run_id}, as asked"] if accept else [])
+
+
+def test_a_signed_end_of_another_run_copied_into_an_open_run_ends_nothing(store_uri: str,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    """A writer's signed COMPLETE of run A (an earlier attempt, another job's run) copied by a holder of the store's
+    credentials into the staging of run B, still running, newest there: its signature is genuine, but it is A's. No
+    hint that decides whether B is over takes it as B's end: 'tdprov store seal' without --force refuses B as running,
+    the audit says B never ended (not that its end waits in a spool), and B's own COMPLETE seals B later with the copy
+    refused, kept as sent under refused/ with a reason naming both runs."""
+    from prov_common.audit.unfinished import newest_staged, terminal_state
+
+    earlier_start, earlier_end = run_events()
+    earlier = _transport(store_uri)
+    for item in (earlier_start, earlier_end):
+        earlier.emit(item)
+    earlier.close()
+    other = earlier_end["run"]["runId"]
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    writer = _transport(store_uri)
+    writer.emit(start)
+    store = open_store(store_uri)
+    copied = store.get(staged_event_key(earlier_end))
+    key = staged_event_key(dict(earlier_end, run=start["run"], eventTime="2099-01-01T00:00:00.000Z"))  # newest
+    raw_put(store_uri, key, copied)
+    assert newest_staged(store, run_id)[0] == key
+    trust = trust_from_settings(Settings.from_env())
+    assert terminal_state(store, key, trust) is None and terminal_state(store, staged_event_key(earlier_end), trust) == "COMPLETE"
+    assert main(["store", "seal", "--store", store_uri, run_id]) == 2
+    assert f"run {run_id} may still be running" in capsys.readouterr().err
+    assert not store.exists(f"bundles/{run_id}/manifest.json")
+    writer.emit(complete)
+    writer.close()
+    bundle = read_bundle(store, run_id)
+    assert bundle.files["events.jsonl"] == events_jsonl([start, complete])
+    [record] = [json.loads(d) for p, d in bundle.files.items() if p.startswith("refused/")]
+    assert record["stagedAs"] == key and record["event"] == earlier_end
+    assert record["reason"] == (f"staged event {key} is of run {other}, not of run {run_id} under whose staging it is: "
+                                "a signed event of another run copied here.")

@@ -44,6 +44,8 @@ CHANGED_ATTACHMENT_FIX = (
     "someone who can write the store's staging/ replaced it after its writer staged it (find who, and take those "
     "credentials away), or its writer staged it twice with other bytes; its bytes stay where it was staged, and up to "
     "1 MiB in the record of its refusal (stagedBytes)")
+REPLAYED_FIX = ("someone who can write the store's staging/ copied it from that run's staging (find who, and take those "
+                "credentials away); the run under whose staging it is did not stage it")
 UNTRUSTED_FIX = ("if the writer that signed it is yours, add its public key to TDPROV_TRUSTED_KEYS of the process that "
                  "seals (or to TDPROV_HOME/trusted_keys/) and seal the run's next attempt; otherwise it was planted: find "
                  "who can write the store's staging/")
@@ -165,17 +167,35 @@ def _opened(data: bytes, trust: TrustStore, payload_type: str, what: str) -> byt
 
 
 def opened_event(data: bytes, trust: TrustStore, key: str) -> bytes:
-    """The event (canonical JSON bytes) the staged object ``data`` at store key ``key`` holds, when a key of ``trust``
-    signed it. Raises :class:`BadInputError` naming ``key`` and why otherwise: unsigned (a plain event, as a tdprov
-    older than this staged it: :class:`UnsignedEventError`), signed by an untrusted or retired key (named by its key id), a bad signature, or not
-    a staged event at all."""
+    """The event (canonical JSON bytes) the staged object ``data`` at store key ``key`` (``staging/<run>/...``) holds,
+    when a key of ``trust`` signed it and it is an event of that run. Raises :class:`BadInputError` naming ``key`` and
+    why otherwise: unsigned (a plain event, as a tdprov older than this staged it: :class:`UnsignedEventError`),
+    signed by an untrusted or retired key (named by its key id), a bad signature, not a staged event at all, or a
+    signed event of another run copied there (its signature is genuine, but it says nothing of this run)."""
     what = f"staged event {key}"
     try:
-        return _opened(data, trust, STAGED_EVENT_TYPE, what)
+        event = _opened(data, trust, STAGED_EVENT_TYPE, what)
     except BadInputError:
         if _plain_event(data):
             raise UnsignedEventError(f"{what} is unsigned: no writer holding a trusted key staged it.", fix=UNSIGNED_FIX) from None
         raise
+    _check_run(event, key)
+    return event
+
+
+def _check_run(event: bytes, key: str) -> None:
+    """Raise :class:`BadInputError` when the signed ``event`` names another run than the one whose staging holds it
+    (``key``): a writer stages a run's events under its own run id only, so it was copied there."""
+    parts = layout.staged_parts(key)
+    try:
+        value = loads(event)
+    except ValueError:  # signed, but no JSON: the seal's own reading names it
+        return
+    run = value.get("run") if isinstance(value, dict) else None
+    named = run.get("runId") if isinstance(run, dict) else None
+    if parts is not None and named is not None and named != parts[0]:
+        raise BadInputError(f"staged event {key} is of run {str(named)[:200]}, not of run {parts[0]} under whose staging "
+                            "it is: a signed event of another run copied here.", fix=REPLAYED_FIX)
 
 
 def _take_unsigned(error: UnsignedEventError, accept_unsigned: bool, sealed: str | None) -> None:
