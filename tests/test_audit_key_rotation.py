@@ -199,3 +199,15 @@ def test_an_acceptance_signed_before_the_auditor_key_was_retired_still_counts(tm
         result = audit_as(auditor, key)
         assert result.accepted and result.accepted[0]["key"] == entry["key"], (auditor, result.accepted)
         assert not [f for f in result.errors if f.object == entry["key"]], (auditor, _errors(result))
+
+
+def test_a_retired_key_left_among_the_trusted_keys_counts_as_retired(rotated, tmp_path, monkeypatch, capsys) -> None:
+    """The lost key retired but not moved out of TDPROV_TRUSTED_KEYS (a copy left in trusted_keys/ alike): retiring
+    wins, so what the thief signed after the cut-off still fails, and what it signed before still counts."""
+    store, (a, b, c, d) = rotated
+    assert _audit(store).checkpoint.checkpoint.size == 4
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", os.pathsep.join([_pub(tmp_path, "w1"), _pub(tmp_path, "w2")]))
+    assert main(["verify", "--store", store.uri]) == 1
+    out = capsys.readouterr().out
+    assert all(f"OK    {run_id}" in out for run_id in (a, b, c)), out
+    assert f"FAIL  {d}" in out and "signed by retired key" in out and "after its cut-off at log size 2" in out, out

@@ -103,7 +103,7 @@ def test_a_retry_signed_by_a_trusted_key_seals_with_the_first_attempt(tmp_path: 
     """Attempt one, on another machine with its own key, staged the START and died; the retry, signing with its key
     and trusting the first machine's (TDPROV_TRUSTED_KEYS), seals both attempts' events. A sealer that does not trust
     the first key, or holds it retired (TDPROV_RETIRED_KEYS: lost, so what it signs now is a thief's), refuses its
-    event, naming that key."""
+    event, naming that key, also when it is still among the trusted keys."""
     first_key, first_pub = write_keypair(tmp_path / "keys" / "first.key")
     retry_key, retry_pub = write_keypair(tmp_path / "keys" / "retry.key")
     first_id = SigningKey.from_pem(first_key.read_bytes()).key_id
@@ -111,6 +111,7 @@ def test_a_retry_signed_by_a_trusted_key_seals_with_the_first_attempt(tmp_path: 
              "untrusted": ([retry_pub], f"signed by untrusted key {first_id}, not among the 1 trusted key"),
              "retired": ([retry_pub], f"signed by retired key {first_id} after its cut-off at log size 1 (the log does "
                                       "not hold it)")}
+    cases["retired-trusted"] = ([first_pub, retry_pub], cases["retired"][1])  # not moved out: retiring wins
     for case, (trusted, reason) in cases.items():
         store_uri = str(tmp_path / f"store-{case}")
         start, complete = run_events()
@@ -118,7 +119,7 @@ def test_a_retry_signed_by_a_trusted_key_seals_with_the_first_attempt(tmp_path: 
         first.emit(start)
         first.close()
         monkeypatch.setenv("TDPROV_TRUSTED_KEYS", os.pathsep.join(map(str, trusted)))
-        if case == "retired":
+        if case.startswith("retired"):
             monkeypatch.setenv("TDPROV_RETIRED_KEYS", f"{first_pub}@1")
         retry = _transport(store_uri, signing_key=str(retry_key))
         retry.emit(complete)

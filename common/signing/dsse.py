@@ -124,7 +124,7 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
     renamed: list[tuple[str, str]] = []
     for sig in envelope.signatures:
         key = trust.get(sig.keyid)
-        retired = trust.retired.get(sig.keyid) if key is None else None
+        retired = trust.retired.get(sig.keyid)  # retired wins: a lost key still listed as trusted counts as retired
         if retired is not None:
             if not retired.key.verify(sig.sig, message):
                 bad.append(sig.keyid)
