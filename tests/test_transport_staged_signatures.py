@@ -356,3 +356,30 @@ def test_a_signed_end_of_another_run_copied_into_an_open_run_ends_nothing(store_
     assert record["stagedAs"] == key and record["event"] == earlier_end
     assert record["reason"] == (f"staged event {key} is of run {other}, not of run {run_id} under whose staging it is: "
                                 "a signed event of another run copied here.")
+
+
+def test_an_attachment_planted_where_no_writer_attaches_is_refused_even_when_unsigned_ones_are_taken(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Unsigned objects planted under staging/<run>/attachments/ at paths no writer attaches at (outside the attachment
+    folders, a reserved file's name): 'tdprov store seal --accept-unsigned' stopped at the first ("attachment name ...
+    is not under quality/, ...", nothing sealed, every later try alike). Each is refused and named, whatever signs it;
+    the run seals with its events and the unsigned attachment in place."""
+    store_uri = str(tmp_path / "store")
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    for item in (start, complete):
+        raw_put(store_uri, staged_event_key(item), signed_staged(item))
+    staging = f"staging/{run_id}/attachments/"
+    raw_put(store_uri, staging + "quality/x.samples.parquet", b"unsigned samples")
+    for path in ("bogus", "events.jsonl"):
+        raw_put(store_uri, staging + path, b"PLANTED " + path.encode())
+    assert main(["store", "seal", "--accept-unsigned", "--store", store_uri, run_id]) == 0, capsys.readouterr().err
+    files = read_bundle(open_store(store_uri), run_id).files
+    assert files["events.jsonl"] == events_jsonl([start, complete])
+    assert files["quality/x.samples.parquet"] == b"unsigned samples"
+    refused = {r["stagedAs"]: r for r in (json.loads(d) for p, d in files.items() if p.startswith("refused/"))}
+    assert sorted(refused) == [staging + "bogus", staging + "events.jsonl"]
+    assert refused[staging + "bogus"]["reason"] == (
+        f"staged attachment {staging}bogus is at a path no writer can attach at: attachment name 'bogus' is not under "
+        "quality/, rows/, extra/, refused/.")
+    assert all("no writer stages an attachment there" in r["fix"] for r in refused.values())

@@ -40,6 +40,9 @@ UNSIGNED_ATTACHMENT_FIX = (
     "staged it), or someone who can write the store's staging/ but holds no signing key put it there (find who, and "
     "take those credentials away); its bytes stay where it was staged, and up to 1 MiB in the record of its refusal "
     "(stagedBytes)")
+MISPLACED_ATTACHMENT_FIX = ("no writer stages an attachment there: someone who can write the store's staging/ put it there "
+                            "(find who, and take those credentials away); its bytes stay where it was staged, and up to "
+                            "1 MiB in the record of its refusal (stagedBytes)")
 CHANGED_ATTACHMENT_FIX = (
     "someone who can write the store's staging/ replaced it after its writer staged it (find who, and take those "
     "credentials away), or its writer staged it twice with other bytes; its bytes stay where it was staged, and up to "

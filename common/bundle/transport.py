@@ -34,8 +34,8 @@ from prov_common.bundle.build import build_bundle
 from prov_common.bundle.late import arrived_late, put_arrived
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_dict, is_terminal, parent_of, run_id_of
 from prov_common.bundle.refusal import STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN, refusal, run_id_or_none
-from prov_common.bundle.staged import (EventTooLargeError, check_attachment, check_event_size, signed_attachment,
-                                       signed_event, trusted_event, unverified_event)
+from prov_common.bundle.staged import (MISPLACED_ATTACHMENT_FIX, EventTooLargeError, check_attachment, check_event_size,
+                                       signed_attachment, signed_event, trusted_event, unverified_event)
 from prov_common.bundle.storage import WriteResult, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, flag, positive_number, unknown_keys
@@ -672,7 +672,13 @@ class ProvenanceTransport(Transport):
         signed record beside it (``signature``), one no key of ``trust`` signed, or one naming other bytes; None when it
         is taken (``accept_unsigned``: also when it is unsigned, see :meth:`seal`). A refused one is named in the bundle
         (key, size, digest, reason), with its bytes up to :data:`~prov_common.bundle.refusal.STAGED_BYTES_KEPT`; they
-        stay where they were staged too."""
+        stay where they were staged too. One at a path no writer can attach at (not under an attachment folder, ``..``)
+        is refused whatever signs it: taken unsigned, it would stop the seal."""
+        try:
+            layout.check_attachment_path(path)
+        except BadInputError as exc:
+            return BadInputError(f"staged attachment {key} is at a path no writer can attach at: {exc.what}",
+                                 fix=MISPLACED_ATTACHMENT_FIX)
         try:
             check_attachment(run_id, path, key, data, signature, trust, accept_unsigned=accept_unsigned)
         except BadInputError as error:
