@@ -383,3 +383,27 @@ def test_an_attachment_planted_where_no_writer_attaches_is_refused_even_when_uns
         f"staged attachment {staging}bogus is at a path no writer can attach at: attachment name 'bogus' is not under "
         "quality/, rows/, extra/, refused/.")
     assert all("no writer stages an attachment there" in r["fix"] for r in refused.values())
+
+
+def test_objects_planted_under_keys_no_writer_makes_do_not_stop_the_seal(s3_store_uri: str,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """S3 takes keys the store refuses to read ('..', '.', hidden or empty segments, a trailing '/'): one planted under
+    an open run's staging stopped every seal of the run ("store key ... has an unsafe segment"), its own process's
+    included, so its events stayed staged for good. Each is refused on its own, named by its key, and the run seals."""
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    writer = _transport(s3_store_uri)
+    writer.emit(start)
+    tails = ("../x.json", "./a.json", ".hidden.json", "x.json/", "attachments//quality/x", "attachments/quality/../../y.json",
+             "attachment-signatures/quality/../z.dsse")
+    for tail in tails:
+        raw_put(s3_store_uri, f"staging/{run_id}/{tail}", b'{"planted": true}')
+    writer.emit(complete)
+    writer.close()
+    bundle = read_bundle(open_store(s3_store_uri), run_id)
+    assert bundle.files["events.jsonl"] == events_jsonl([start, complete])
+    refused = {r["stagedAs"]: r for r in (json.loads(d) for p, d in bundle.files.items() if p.startswith("refused/"))}
+    assert sorted(refused) == sorted(f"staging/{run_id}/{tail}" for tail in tails)
+    assert all(r["reason"].startswith(f"staged object cannot be read: store key '{k}' has an unsafe segment")
+               for k, r in refused.items()), refused
+    assert f"run {run_id} is sealed without 7 staged objects that were refused" in caplog.text

@@ -605,16 +605,17 @@ class ProvenanceTransport(Transport):
                 return
             time.sleep(0.05)  # claimed by a flusher that is alive: it puts them, or gives them back
 
-    def _staged(self, run_id: str) -> tuple[dict[str, bytes], dict[str, UnreadableObjectError]]:
+    def _staged(self, run_id: str) -> tuple[dict[str, bytes], dict[str, UnreadableObjectError | BadInputError]]:
         """Staged objects of the run: those in the store (from any process) and those this process staged; and,
         apart, those that cannot be read (a staged event larger than :data:`layout.SMALL_OBJECT_LIMIT`, which no
-        writer stages, or something that is no object, such as a named pipe), each to be refused on its own
+        writer stages, something that is no object, such as a named pipe, or a key no writer makes, such as one with a
+        ``..`` or hidden segment that S3 holds but the store refuses to read), each to be refused on its own
         without keeping the others out of the bundle (or memory without bound). When the store cannot be read, only
         those this process staged, if its START is among them; else :class:`StagedNotSealedError` (a closer of a run
         another process started, such as Dagster's failure sensor or a retry, would seal a record without what that
         process staged: the run waits, its events staged or spooled, for 'tdprov store seal')."""
         staged = dict(self._pending.get(run_id, {}))
-        unreadable: dict[str, UnreadableObjectError] = {}
+        unreadable: dict[str, UnreadableObjectError | BadInputError] = {}
         try:
             for info in self.store.list_info(layout.staging_prefix(run_id), tags_for=_is_attachment):
                 if info.key in staged:
@@ -623,7 +624,7 @@ class ProvenanceTransport(Transport):
                     staged[info.key] = (_staged_attachment(self.store, info.key, info.size, self.outbox.spool_dir)
                                         if _is_attachment(info.key)
                                         else self.store.get(info.key, layout.SMALL_OBJECT_LIMIT))
-                except UnreadableObjectError as exc:
+                except (UnreadableObjectError, BadInputError) as exc:  # BadInputError: a key no writer makes ('..')
                     unreadable[info.key] = exc
         except StoreError as exc:
             if self.settings.strict or isinstance(exc, ObjectConflictError):
