@@ -407,3 +407,33 @@ def test_objects_planted_under_keys_no_writer_makes_do_not_stop_the_seal(s3_stor
     assert all(r["reason"].startswith(f"staged object cannot be read: store key '{k}' has an unsafe segment")
                for k, r in refused.items()), refused
     assert f"run {run_id} is sealed without 7 staged objects that were refused" in caplog.text
+
+
+@pytest.mark.parametrize("planted", ["unsigned", "another run's"])
+def test_an_object_planted_in_a_sealed_runs_staging_is_not_blamed_on_its_producer(
+        tmp_path: Path, capsys: pytest.CaptureFixture, planted: str) -> None:
+    """After a run was sealed, a holder of the store's credentials puts an unsigned event, or a writer's signed event of
+    another run, under its staging, timed after the sealing. The audit named it a late event of the run's producer ("the
+    producer emitted more for the run after it was sealed ... re-run the step"); it says the newest is no event a writer
+    it trusts staged for the run, why, and that it may have been planted."""
+    store_uri = str(tmp_path / "store")
+    start, complete = run_events()
+    other_start, other_end = run_events()
+    writer = _transport(store_uri)
+    for item in (start, complete, other_start, other_end):
+        writer.emit(item)
+    writer.close()
+    run_id = start["run"]["runId"]
+    later = dict(complete, eventTime="2099-01-01T00:00:00.000Z")
+    key = staged_event_key(later)
+    data = (canonical_bytes(later) if planted == "unsigned"
+            else open_store(store_uri).get(staged_event_key(other_end)))
+    raw_put(store_uri, key, data)
+    assert main(["audit", "--store", store_uri]) == 1
+    out = capsys.readouterr().out
+    why = ("is unsigned: no writer holding a trusted key staged it." if planted == "unsigned"
+           else f"is of run {other_end['run']['runId']}, not of run {run_id} under whose staging it is")
+    assert (f"and 1 event was staged for it after that (until 2099-01-01T00:00:00Z): they are in no bundle; the newest is "
+            f"no event a writer this audit trusts staged for the run: staged event {key} {why}") in out, out
+    assert "put it there (find who, and take those credentials away)" in out
+    assert "the producer emitted more" not in out

@@ -55,6 +55,12 @@ LATE_ATTACHMENT_FIX = (
     "staging/<run>/attachments/"
 )
 
+PLANTED_LATE_FIX = (
+    "if a writer of yours without a signing key, or a tdprov older than the signing of staged events, staged it, it is a "
+    "late event: re-run the step to record it; otherwise someone who can write the store's staging/ put it there (find "
+    "who, and take those credentials away); the finding stays until the objects timed after the sealing are removed "
+    "from staging/<run>/"
+)
 LATE_FIX = (
     "a run's events must end with its terminal event: the producer emitted more for the run after it was sealed, so "
     "they are in no bundle; re-run the step to record them, and find out what emitted them late; the finding stays "
@@ -355,7 +361,15 @@ def _late_events(store: Store, run_id: str, sealed_at: str | None, staged: list[
     if not late:
         return []
     until = f"(until {iso_z(late[-1])}): they are in no bundle"
-    other = _other_parent(store, run_id, newest, trust)
+    try:
+        event = _staged_event(store, newest, trust)
+    except BadInputError as exc:
+        if trust is not None:  # not what a writer this audit trusts staged for this run: said, not read
+            return [_planted_late(run_id, sealed_at, len(late), until, exc)]
+        event = None
+    except (TdprovError, ValueError):  # gone since, or unreadable: the times alone
+        event = None
+    other = _other_parent(store, run_id, event)
     if other is not None:
         return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
                         f"run {run_id} was sealed at {sealed_at} as a run whose parent is run {other[0]}, and "
@@ -443,17 +457,21 @@ def _described(store: Store, key: str) -> str:
     return f"{key} ({counted(found.bytes, 'byte')}, {found.digest})"
 
 
-def _other_parent(store: Store, run_id: str, key: str, trust: TrustStore | None = None) -> tuple[str, str] | None:
-    """(the sealed bundle's parent run, the staged event's) when the event at ``key`` names another parent run than
-    the sealed bundle of ``run_id`` and than every event sealed in it (another run given the same run id, as
-    :func:`~prov_common.bundle.storage.another_run` tells at delivery); None when they agree, either names none, or
-    the sealed events name the staged one's parent too (a DAG run cleared while its task ran: one run), or no key of
-    ``trust`` signed it (planted: its parent says nothing of who staged it)."""
+def _planted_late(run_id: str, sealed_at: str | None, count: int, until: str, why: BadInputError) -> Finding:
+    """The finding of objects staged for a sealed run after its sealing whose newest no writer the audit trusts staged
+    for it (``why``): unsigned, another key's, or another run's copied there; not a producer's late event to re-run."""
+    return Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
+                   f"run {run_id} was sealed at {sealed_at}, and {counted(count, 'event')} {'was' if count == 1 else 'were'} "
+                   f"staged for it after that {until}; the newest is no event a writer this audit trusts staged for the "
+                   f"run: {why.what}", PLANTED_LATE_FIX, run_id=run_id)
+
+
+def _other_parent(store: Store, run_id: str, event: Any) -> tuple[str, str] | None:
+    """(the sealed bundle's parent run, the staged event's) when the staged ``event`` (None: none read) names another
+    parent run than the sealed bundle of ``run_id`` and than every event sealed in it (another run given the same run
+    id, as :func:`~prov_common.bundle.storage.another_run` tells at delivery); None when they agree, either names none,
+    or the sealed events name the staged one's parent too (a DAG run cleared while its task ran: one run)."""
     manifest = sealed_manifest(store, run_id)
-    try:
-        event = _staged_event(store, key, trust)
-    except (TdprovError, ValueError):
-        return None
     parent = parent_of(event) if isinstance(event, dict) else None
     if manifest is None or manifest.parent_run_id is None or parent is None or parent[0] == manifest.parent_run_id:
         return None
