@@ -437,3 +437,26 @@ def test_an_object_planted_in_a_sealed_runs_staging_is_not_blamed_on_its_produce
             f"no event a writer this audit trusts staged for the run: staged event {key} {why}") in out, out
     assert "put it there (find who, and take those credentials away)" in out
     assert "the producer emitted more" not in out
+
+
+def test_the_audit_of_a_run_sealed_without_planted_events_does_not_only_blame_its_producer(tmp_path: Path) -> None:
+    """Events planted into an open run are refused at its seal and the audit notes them; its fix sent the reader to
+    the producer alone ("fix what emitted it"), though such an event is evidence that someone who can write the store
+    put it there."""
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    store_uri = str(tmp_path / "store")
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    transport = _transport(store_uri)
+    transport.emit(start)
+    _plant(store_uri, run_id)
+    transport.emit(complete)
+    transport.close()
+    audit = run_audit(open_store(store_uri), Settings.from_env(store=store_uri), report_dir=tmp_path / "report", progress=False)
+    [note] = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+    assert note.what == (f"run {run_id} (tests/train_features) ended COMPLETE, and 3 staged objects of it were refused: "
+                         "they are not in its record") and note.severity == "note"
+    assert note.fix.endswith("one unsigned, signed by a key you do not know, or of another run may have been put into "
+                             "staging/ by someone who can write the store: find who, and take those credentials away")

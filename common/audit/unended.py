@@ -20,7 +20,8 @@ FIX_REFUSED = (
     "a key the sealer does not trust, and the event as sent; a "
     "combined-<count>-<digest>.jsonl one holds such a record a line), fix what "
     "emitted it (the producer, or the inlet or outlet it could not name), then re-run the step: the record of this run "
-    "stays without those events"
+    "stays without those events; one unsigned, signed by a key you do not know, or of another run may have been put into "
+    "staging/ by someone who can write the store: find who, and take those credentials away"
 )
 FIX_SEALED_UNENDED = (
     "nothing to do if the run was sealed on purpose after it stopped ('tdprov flush', 'tdprov store seal'); otherwise "
