@@ -310,7 +310,9 @@ class Recorder:
 
     def _close(self, identity: StepIdentity, error: str) -> bool:
         """Whether step attempt ``identity``, which Dagster retried, recorded in this namespace; its run is sealed with a
-        FAIL (``error``) now if it was not: open in this process, or staged (or spooled) in the store."""
+        FAIL (``error``) now if it was not: open in this process, or staged (or spooled) in the store. One whose end an
+        earlier closing staged and could not seal (the store stopped answering) is sealed with that end, not given a
+        second one (:meth:`StepRun.seal_staged`)."""
         with self._lock:
             run = self._steps.get(identity)
             ended = identity in self._ended
@@ -320,6 +322,9 @@ class Recorder:
             if not self.staged(identity):  # its START staged (or spooled), or none
                 return False
             run = StepRun(self, identity, started=True)
+            if self.staged_end(identity):
+                run.seal_staged()
+                return True
         if not run.ended:
             run.fail(error=error)
         return True

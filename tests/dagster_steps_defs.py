@@ -121,6 +121,23 @@ def get_flaky_job():
     return Definitions(assets=[flaky], jobs=[job], resources={"io_manager": ProvenanceIOManager()}).resolve_job_def("flaky_job")
 
 
+@asset(retry_policy=RetryPolicy(max_retries=2))
+def retried_twice(context, raw: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001 - Dagster refuses a string annotation
+    """Attempts 0 and 1 fail after loading ``raw``; attempt 2 writes."""
+    if context.retry_number < 2:
+        raise RuntimeError(f"retried_twice lost its connection in attempt {context.retry_number}")
+    return raw.assign(k=context.retry_number)
+
+
+def get_retried_twice_job():
+    """``raw`` and ``retried_twice`` as a multiprocess job (each attempt in a process of its own), with their data in
+    the folder ``$PAIR_DATA_ROOT``, apart from the store."""
+    job = define_asset_job("retried_twice_job", selection=["raw", "retried_twice"], executor_def=pair_job.executor_def)
+    io_manager = ProvenanceIOManager(data_root=os.environ["PAIR_DATA_ROOT"])
+    return Definitions(assets=[raw, retried_twice], jobs=[job],
+                       resources={"io_manager": io_manager}).resolve_job_def("retried_twice_job")
+
+
 @asset(io_manager_key="elsewhere")
 def kept_apart() -> pd.DataFrame:
     return pd.DataFrame({"x": [1]})

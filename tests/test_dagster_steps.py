@@ -7,10 +7,13 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 import pytest
@@ -40,6 +43,7 @@ from dagster import (
 import dagster_steps_defs as steps
 from store_support import flush_killed
 from test_dagster_defs import asset_of
+from test_reliability_proxy import FaultProxy, fault_proxy  # noqa: F401 - a fixture
 from test_transport_outbox import outage  # noqa: F401 - a fixture
 from prov_common.audit import run_audit
 from prov_common.bundle import list_bundles, read_bundle
@@ -243,6 +247,64 @@ def test_a_retry_in_another_process_while_the_store_is_down_runs_and_spools(
                             "unsealed, 'tdprov audit' names it. Fix: once the store is reachable, 'tdprov store seal "
                             f"--force {failed}' seals it"), warning
     assert len(list((tmp_path / "spool").glob("*.spool"))) > 1
+
+
+def listing_after_a_close_fails(failed: list[str]) -> Callable[[str, str], Any]:
+    """A :class:`FaultProxy` rule: 503 to the first listing of a run's staged objects that follows an object staged for
+    it after it was listed (a closer of a run another process started lists it, stages its end, and lists it again to
+    seal it), once; the prefix it failed is appended to ``failed``."""
+    listed: set[str] = set()
+    staged_since: set[str] = set()
+
+    def rule(method: str, path: str) -> Any:
+        parts, query = urlsplit(path), parse_qs(urlsplit(path).query)
+        names = parts.path.split("/")  # "", bucket, store prefix, "staging", run, object
+        if method == "PUT" and "staging" in names[2:]:
+            staged_since.add("/".join(names[2:names.index("staging", 2) + 2]) + "/")
+        prefix = query.get("prefix", [""])[0]
+        if failed or method != "GET" or query.get("list-type") != ["2"] or "/staging/" not in prefix:
+            return None
+        if prefix in listed and prefix in staged_since:
+            failed.append(prefix)
+            return ("status", 503, "SlowDown")
+        listed.add(prefix)
+        staged_since.discard(prefix)
+        return None
+
+    return rule
+
+
+def test_a_retry_seals_an_earlier_attempts_fail_that_a_retry_before_it_staged_and_could_not_seal(
+    s3_server: Any, fault_proxy: FaultProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Attempts 0 and 1 of ``retried_twice`` fail, each in a process of its own. Attempt 1's process closes attempt 0
+    with a FAIL, and the store does not answer the listing of the seal that follows (a 503), so that FAIL is staged and
+    not sealed.
+    Attempt 2's process seals attempt 0 with it: it added a second FAIL, stamped then (START, FAIL, FAIL)."""
+    store = f"s3://{s3_server.create_bucket()}/store"
+    for name, value in {"TDPROV_STORE": store, "TDPROV_SPOOL": str(tmp_path / "spool"),
+                        "PAIR_DATA_ROOT": str(tmp_path / "data")}.items():
+        monkeypatch.setenv(name, value)
+    signing_key_from_settings()
+    failed: list[str] = []
+    fault_proxy.fault = listing_after_a_close_fails(failed)
+    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
+    (tmp_path / "dagster_home").mkdir()
+    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        result = execute_job(reconstructable(steps.get_retried_twice_job), instance=instance)
+    err = capfd.readouterr().err  # the step processes' stderr
+    assert result.success, err[-3000:]
+    first, second = (step_run_id(result.run_id, "retried_twice", attempt) for attempt in (0, 1))
+    assert failed == [f"store/staging/{first}/"]
+    assert f"run {first} is not sealed: its staged events cannot be read (cannot list 'staging/{first}/'" in err
+    events = parse_events_jsonl(read_bundle(open_store(store), first).files["events.jsonl"])
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]  # the FAIL attempt 1 staged, not one of attempt 2
+    assert ("step retried_twice attempt 0 failed; Dagster retried it as attempt 1"
+            in events[1]["run"]["facets"]["errorMessage"]["message"])
+    found = bundles(store)
+    assert [found[run].state for run in (first, second, step_run_id(result.run_id, "retried_twice", 2))] == [
+        "FAIL", "FAIL", "COMPLETE"]
 
 
 def test_an_attempt_that_recorded_nowhere_is_one_start_and_one_fail_when_its_retry_and_the_sensor_both_close_it(
