@@ -26,6 +26,7 @@ from dagster import (
     sensor,
 )
 from dagster._core.execution.stats import StepEventStatus
+from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
 from prov_common.bundle import IndexWatch, watch_index
 from prov_common.bundle.watch import missing_store
@@ -272,9 +273,10 @@ def close_left_runs(instance: Any, provenance: ProvenanceResource, *, location: 
     does not answer (the others wait for the next tick). A run is matched as Dagster matches the runs of a run-status
     sensor (:func:`left_here`). Returns how many were closed."""
     closed = 0
+    ended = RunsFilter(tags={CLOSING_TAG: AFTER_RUN}, statuses=FINISHED_STATUSES)  # asked of the instance: runs that never
+    # end (killed, reported failed by nothing) would fill the limit and keep ended ones out for good
     left = [*instance.get_runs(filters=RunsFilter(tags={CLOSING_TAG: LEFT}), limit=MAX_LEFT_PER_TICK),
-            *(run for run in instance.get_runs(filters=RunsFilter(tags={CLOSING_TAG: AFTER_RUN}), limit=MAX_LEFT_PER_TICK)
-              if run.is_finished)]  # a retry left an earlier attempt: closed once the run ended
+            *instance.get_runs(filters=ended, limit=MAX_LEFT_PER_TICK)]  # a retry left an earlier attempt: once the run ended
     for run in left[:MAX_LEFT_PER_TICK]:
         if not left_here(run, location, repository):
             continue  # another code location's sensors close it, with their resources

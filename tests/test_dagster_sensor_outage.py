@@ -29,6 +29,7 @@ from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_failure_sensor, provenance_store_sensor
 from prov_dagster.sensors import close_or_leave
 from prov_dagster import recorder as recorder_module
+from prov_dagster import sensors as sensors_module
 from prov_dagster import steps as steps_module
 from prov_dagster.naming import step_run_id
 from s3_proxy import HangingProxy
@@ -346,3 +347,28 @@ def test_a_retry_that_cannot_close_its_failed_attempt_leaves_the_run_to_the_stor
         assert prov_of_run(prov, failed)[2] == "FAIL"
     finally:
         server.stop()
+
+
+def test_runs_a_retry_left_that_never_finish_keep_no_finished_one_from_being_closed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs tagged ``tdprov/closing=after-run`` whose process was killed and that nothing reported failed never
+    finish: the store sensor took the newest tagged runs (at most MAX_LEFT_PER_TICK) and then kept the finished ones, so
+    as many such runs newer than a finished one kept it tagged, its earlier attempt unsealed, for good. A run reported
+    failed later (as Dagster's run monitoring reports a run whose worker died) is closed by the failure sensor, which
+    clears its tag."""
+    monkeypatch.setattr(sensors_module, "MAX_LEFT_PER_TICK", 2)
+    store = str(tmp_path / "store")
+    with dg.DagsterInstance.ephemeral() as instance:
+        ended = dg.materialize([breaks_here], instance=instance, raise_on_error=False,
+                               resources={"io_manager": ProvenanceIOManager(store=store)})
+        instance.add_run_tags(ended.run_id, {CLOSING_TAG: "after-run"})
+        going = [instance.add_run(dg.DagsterRun(job_name="killed", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED,
+                                                tags={CLOSING_TAG: "after-run"})) for _ in range(2)]  # newer, never ended
+        store_tick(instance, store)
+        assert instance.get_run_by_id(ended.run_id).tags[CLOSING_TAG] == "closed"
+        assert [(s.job_name, s.state) for s in list_bundles(open_store(store))] == [("breaks_here", "FAIL")]
+        assert [instance.get_run_by_id(r.run_id).tags[CLOSING_TAG] for r in going] == ["after-run", "after-run"]
+
+        instance.report_run_failed(going[0])
+        failure_tick(instance, instance.get_run_by_id(going[0].run_id), store)
+        assert [instance.get_run_by_id(r.run_id).tags[CLOSING_TAG] for r in going] == ["closed", "after-run"]
