@@ -246,6 +246,7 @@ class Recorder:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-recorder")
         self._pending: list[Future[None]] = []
         self._unsealed: OrderedDict[str, None] = OrderedDict()  # runs whose terminal event the transport did not seal
+        self._read: OrderedDict[str, dict[str, bytes]] = OrderedDict()  # run -> staged events staged_end read, for the seal
         self._problem: Any = _UNRESOLVED
 
     def step_for(self, context: OutputContext | InputContext) -> StepRun:
@@ -378,12 +379,19 @@ class Recorder:
                     f"events of run {identity.ol_run_id} wait in the spool {transport.outbox.spool_dir} and the store "
                     f"does not take them now ({'; '.join(left.errors) or 'unavailable'}).",
                     fix="check that the store is reachable; 'tdprov flush' delivers them")
-        return any(is_terminal(event) for event in self._staged_events(identity))
+        read: dict[str, bytes] = {}
+        if not any(is_terminal(event) for event in self._staged_events(identity, read)):
+            return False
+        with self._lock:  # the seal that follows (seal_staged) reads them no more
+            self._read[identity.ol_run_id] = read
+            while len(self._read) > ENDED_KEPT:
+                self._read.popitem(last=False)
+        return True
 
-    def _staged_events(self, identity: StepIdentity) -> Iterable[dict[str, Any]]:
+    def _staged_events(self, identity: StepIdentity, read: dict[str, bytes] | None = None) -> Iterable[dict[str, Any]]:
         """The readable events staged in the store for the run of step attempt ``identity`` and signed by a key the
         seal trusts (attachments, objects that are no JSON object and events no trusted key signed left out); a store
-        that does not answer raises."""
+        that does not answer raises. ``read``: each object read is added to it (key -> bytes as stored)."""
         transport = self.transport()
         store, trust = transport.store, transport.staging_trust(identity.ol_run_id)
         for key in store.list(layout.staging_prefix(identity.ol_run_id)):
@@ -391,7 +399,10 @@ class Recorder:
             if parts is None or "/" in parts[1]:  # an attachment, not an event
                 continue
             try:
-                event = json.loads(opened_event(store.get(key, layout.SMALL_OBJECT_LIMIT), trust, key))
+                data = store.get(key, layout.SMALL_OBJECT_LIMIT)
+                if read is not None:
+                    read[key] = data
+                event = json.loads(opened_event(data, trust, key))
             except (ObjectNotFoundError, UnreadableObjectError, BadInputError, ValueError):  # sealed since, or not ours
                 continue
             if isinstance(event, dict):
@@ -467,8 +478,10 @@ class Recorder:
             self._pending.append(self._worker.submit(self._seal_staged, ol_run_id))
 
     def _seal_staged(self, ol_run_id: str) -> None:
+        with self._lock:
+            read = self._read.pop(ol_run_id, None)  # what staged_end read of it: not read again
         try:
-            sealed = self.transport().seal(ol_run_id)
+            sealed = self.transport().seal(ol_run_id, read=read)
         except TdprovError as exc:
             if self.settings.strict:
                 raise

@@ -41,6 +41,7 @@ from dagster import (
 )
 
 import dagster_steps_defs as steps
+from counting_store import CountingStore
 from store_support import flush_killed
 from test_dagster_defs import asset_of
 from test_reliability_proxy import FaultProxy, fault_proxy  # noqa: F401 - a fixture
@@ -49,13 +50,15 @@ from prov_common.audit import run_audit
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.config import Settings
+from prov_common.errors import StoreUnavailableError
 from prov_common.signing import signing_key_from_settings
 from prov_common.store import open_store
+from prov_common.store.local import LocalStore
 from prov_common.store.outbox import CLAIM
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, close_failed_run, provenance_failure_sensor
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import step_run_id
-from prov_dagster.recorder import Recorder
+from prov_dagster.recorder import Recorder, StepRun
 
 TESTS = Path(__file__).resolve().parent
 
@@ -378,6 +381,41 @@ def test_a_retry_sees_the_start_a_killed_flusher_left_claimed(outage: Any, tmp_p
     retry.wait()
     _sealed_with_its_start(store_uri, failed.ol_run_id)
     assert list((tmp_path / "spool").iterdir()) == []
+
+
+class ListingFails(LocalStore):
+    """A local store that does not answer listings (an outage that began after a closer staged an event)."""
+
+    def list_info(self, prefix: str = "", **options: Any) -> Any:
+        raise StoreUnavailableError(f"cannot list {prefix!r} in store {self.uri}: injected outage.")
+
+
+def test_a_retry_reads_each_staged_event_once_to_seal_an_attempt_with_its_staged_end(tmp_path: Path) -> None:
+    """Attempt 0 read ``raw`` and failed; a closer in another process staged its FAIL and could not list what it
+    staged to seal it. The retry seals it with that FAIL, and reads each staged event once: it read every one to find
+    the staged end, then each again to seal."""
+    store = str(tmp_path / "store")
+    settings = Settings(store=store, spool=str(tmp_path / "spool"))
+    attempt = StepIdentity(str(uuid.uuid4()), "pair_job", "pair")
+    failed = Recorder(settings, "dagster://default").step(attempt)  # the failed attempt's process
+    failed.input(DatasetRecord(name="raw", digest=None))
+    failed.recorder.wait()
+    closer = Recorder(settings, "dagster://default")  # a closer in another process, whose store then stopped answering
+    closer.transport()._store = ListingFails(store)
+    StepRun(closer, attempt, started=True).fail(error="closed by the first closer")
+    closer.wait()
+    assert closer.unsealed(failed.ol_run_id)
+    staged = sorted(open_store(store).list(f"staging/{failed.ol_run_id}/"))
+    assert len(staged) == 2  # START, FAIL
+
+    retry = Recorder(settings, "dagster://default")  # the retry's process
+    counting = retry.transport()._store = CountingStore(store)
+    retry.step(replace(attempt, attempt=1))
+    retry.wait()
+    events = parse_events_jsonl(read_bundle(open_store(store), failed.ol_run_id).files["events.jsonl"])
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert events[1]["run"]["facets"]["errorMessage"]["message"] == "closed by the first closer"
+    assert {key: counting.gets[key] for key in staged} == dict.fromkeys(staged, 1)
 
 
 def test_a_spool_folder_that_cannot_be_listed_stops_no_write_and_no_retry(tmp_path: Path) -> None:

@@ -397,12 +397,13 @@ class ProvenanceTransport(Transport):
             raise BadInputError(f"attachment {name!r} is {type(data).__name__}, not bytes.", fix="pass the file's bytes")
         self._bounded(self._put_attachment, run_id, name, held_view(data), what=f"attachment {name}")
 
-    def seal(self, run_id: str, *, accept_unsigned: bool = False) -> WriteResult:
+    def seal(self, run_id: str, *, accept_unsigned: bool = False, read: Mapping[str, bytes] | None = None) -> WriteResult:
         """Seal ``run_id`` from what is staged (e.g. a run whose terminal event was lost). ``accept_unsigned``: its
         unsigned staged events are sealed too, where they are refused otherwise (staged by a writer that had no signing
         key, or by a tdprov before staged events were signed; but anyone who can write the store may have put them
-        there): for a person who knows who staged them."""
-        return self._seal(layout.check_run_id(run_id), None, accept_unsigned=accept_unsigned)
+        there): for a person who knows who staged them. ``read``: staged events of the run the caller has just read
+        from the store (key -> bytes as stored), taken as they are rather than read again; checked as any other."""
+        return self._seal(layout.check_run_id(run_id), None, accept_unsigned=accept_unsigned, read=read or {})
 
     def close(self, timeout: float = -1) -> bool:
         executor, self._executor = self._executor, None
@@ -605,8 +606,9 @@ class ProvenanceTransport(Transport):
                 return
             time.sleep(0.05)  # claimed by a flusher that is alive: it puts them, or gives them back
 
-    def _staged(self, run_id: str) -> tuple[dict[str, bytes], dict[str, UnreadableObjectError | BadInputError]]:
-        """Staged objects of the run: those in the store (from any process) and those this process staged; and,
+    def _staged(self, run_id: str, read: Mapping[str, bytes]) -> tuple[dict[str, bytes], dict[str, UnreadableObjectError | BadInputError]]:
+        """Staged objects of the run: those in the store (from any process; an event among ``read`` not read again)
+        and those this process staged; and,
         apart, those that cannot be read (a staged event larger than :data:`layout.SMALL_OBJECT_LIMIT`, which no
         writer stages, something that is no object, such as a named pipe, or a key no writer makes, such as one with a
         ``..`` or hidden segment that S3 holds but the store refuses to read), each to be refused on its own
@@ -619,6 +621,9 @@ class ProvenanceTransport(Transport):
         try:
             for info in self.store.list_info(layout.staging_prefix(run_id), tags_for=_is_attachment):
                 if info.key in staged:
+                    continue
+                if info.key in read and not _is_attachment(info.key):
+                    staged[info.key] = read[info.key]
                     continue
                 try:
                     staged[info.key] = (_staged_attachment(self.store, info.key, info.size, self.outbox.spool_dir)
@@ -719,17 +724,17 @@ class ProvenanceTransport(Transport):
         return trust
 
     def _seal(self, run_id: str, terminal: Mapping[str, Any] | None, *, behind: bool = False,
-              accept_unsigned: bool = False) -> WriteResult:
+              accept_unsigned: bool = False, read: Mapping[str, bytes] | None = None) -> WriteResult:
         """Seal run ``run_id``. ``behind``: its terminal event was just spooled (the store cannot take it now), so the
         run's spooled events wait before it in the spool, to be delivered first, and are not tried again now.
-        ``accept_unsigned``: see :meth:`seal`."""
+        ``accept_unsigned``, ``read``: see :meth:`seal`."""
         prefix = layout.staging_prefix(run_id)
         if not behind:
             self._deliver_spooled(prefix)
         events: list[Any] = [terminal] if terminal is not None else []  # never miss its own terminal event
         attachments: dict[str, bytes] = {}
         own = set(self._pending.get(run_id, {}))  # staged by this process, held in its memory: its own bytes
-        staged, unreadable = self._staged(run_id)
+        staged, unreadable = self._staged(run_id, read or {})
         refused = [_refused(key, BadInputError(f"staged object cannot be read: {exc.what}", fix=exc.fix), attachments)
                    for key, exc in unreadable.items()]
         trust = self.staging_trust(run_id)
