@@ -245,6 +245,8 @@ class Recorder:
         self._forwarder: Any = _UNRESOLVED
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-recorder")
         self._pending: list[Future[None]] = []
+        self._closed_earlier: list[tuple[str, Callable[[], None]]] = []  # runs of earlier attempts a retry closed here,
+        # each with what tags its Dagster run when the run was not sealed (asked by wait)
         self._unsealed: OrderedDict[str, None] = OrderedDict()  # runs whose terminal event the transport did not seal
         self._read: OrderedDict[str, dict[str, bytes]] = OrderedDict()  # run -> staged events staged_end read, for the seal
         self._problem: Any = _UNRESOLVED
@@ -293,8 +295,12 @@ class Recorder:
             earlier = replace(identity, attempt=attempt, part=0)
             error = retried_error(identity.step_key, attempt, identity.attempt)
             try:
-                recorded_elsewhere = self._close_elsewhere(earlier, elsewhere, error)
-                if self._close(earlier, error) or recorded_elsewhere or not _make_up(earlier):
+                recorded_elsewhere = self._close_elsewhere(earlier, elsewhere, error, left)
+                if self._close(earlier, error):
+                    with self._lock:
+                        self._closed_earlier.append((earlier.ol_run_id, left))
+                    continue
+                if recorded_elsewhere or not _make_up(earlier):
                     continue  # the attempt is a run of the namespaces it recorded in only
             except TdprovError as exc:
                 if self.settings.strict:
@@ -334,18 +340,23 @@ class Recorder:
         """Whether the run of step attempt ``identity`` is sealed in the store."""
         return self.transport().store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE))
 
-    def _close_elsewhere(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]], error: str) -> bool:
+    def _close_elsewhere(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]], error: str,
+                         left: Callable[[], None] = lambda: None) -> bool:
         """Whether step attempt ``identity``, which Dagster retried, recorded in another namespace than this recorder's
         (one of ``elsewhere`` or of this process's recorders of the store); each such run is sealed with a FAIL
-        (``error``) now if it was not (:meth:`_close`), and delivered before the retry goes on."""
+        (``error``) now if it was not (:meth:`_close`), and delivered before the retry goes on; ``left`` is called when
+        one was not sealed (the store stopped answering as it was)."""
         with _recorders_lock:
             mine = {namespace for settings, namespace in _recorders if settings == self.settings}
         recorded = False
         for namespace in sorted({*mine, *map(namespace_uri, elsewhere())} - {self.namespace}):
             closer = recorder_for_namespace(self.settings, namespace)
-            if closer._close(replace(identity, namespace=namespace), error):
+            other = replace(identity, namespace=namespace)
+            if closer._close(other, error):
                 recorded = True
                 closer.wait()
+                if closer.unsealed(other.ol_run_id):
+                    left()
         return recorded
 
     def staged(self, identity: StepIdentity) -> bool:
@@ -509,14 +520,20 @@ class Recorder:
             self._worker.submit(action)
 
     def wait(self) -> None:
-        """Block until every event emitted so far is delivered (called when the IO manager is torn down)."""
+        """Block until every event emitted so far is delivered (called when the IO manager is torn down); an earlier
+        attempt's run a retry closed here and that was not sealed (the store stopped answering as it was) has its Dagster
+        run tagged, for ``provenance_store_sensor`` to close it once the run ended (:meth:`step`'s ``left``)."""
         with self._lock:
             pending, self._pending = self._pending, []
+            closed, self._closed_earlier = self._closed_earlier, []
         for future in pending:
             try:
                 future.result()
             except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
                 log.warning("tdprov: could not deliver an OpenLineage event: %s", exc)
+        for ol_run_id, left in closed:
+            if self.unsealed(ol_run_id):
+                left()
         forwarder = self._forwarder if isinstance(self._forwarder, Forwarder) else None
         if forwarder is not None and (left := forwarder.drain(FORWARD_WAIT)):
             log.warning("tdprov: %s not yet forwarded to %s after %.0f s (the backend does not answer); "

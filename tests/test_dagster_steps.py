@@ -310,6 +310,40 @@ def test_a_retry_seals_an_earlier_attempts_fail_that_a_retry_before_it_staged_an
         "FAIL", "FAIL", "COMPLETE"]
 
 
+def test_a_retry_whose_close_of_its_failed_attempt_was_not_sealed_leaves_the_run_to_the_store_sensor(
+    s3_server: Any, fault_proxy: FaultProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Attempt 0 of ``pair`` fails after its first output; its retry, in a process of its own, closes it with a FAIL,
+    and the store does not answer the listing of the seal that follows (a 503), then succeeds. The retry tags the
+    Dagster run, and the store sensor's tick seals attempt 0 with what it staged and that FAIL: it stayed staged, in no
+    bundle, and nothing said a sensor should close it."""
+    from test_dagster_sensor_outage import store_tick
+
+    store = f"s3://{s3_server.create_bucket()}/store"
+    for name, value in {"TDPROV_STORE": store, "TDPROV_SPOOL": str(tmp_path / "spool"), "TDPROV_TEST_CRASH": "retry",
+                        "PAIR_DATA_ROOT": str(tmp_path / "data")}.items():
+        monkeypatch.setenv(name, value)
+    signing_key_from_settings()
+    failed: list[str] = []
+    fault_proxy.fault = listing_after_a_close_fails(failed)
+    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
+    (tmp_path / "dagster_home").mkdir()
+    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        result = execute_job(reconstructable(steps.get_pair_job_with_local_data), instance=instance)
+        err = capfd.readouterr().err  # the step processes' stderr
+        assert result.success, err[-3000:]
+        first = step_run_id(result.run_id, "pair")
+        assert failed == [f"store/staging/{first}/"] and first not in bundles(store)
+        assert instance.get_run_by_id(result.run_id).tags.get("tdprov/closing") == "after-run"
+        fault_proxy.fault = None
+        store_tick(instance, store)
+        assert instance.get_run_by_id(result.run_id).tags["tdprov/closing"] == "closed"
+    events = parse_events_jsonl(read_bundle(open_store(store), first).files["events.jsonl"])
+    assert [e["eventType"] for e in events] == ["START", "RUNNING", "FAIL"]
+    assert "step pair attempt 0 failed; Dagster retried it as attempt 1" in events[-1]["run"]["facets"]["errorMessage"]["message"]
+
+
 def test_an_attempt_that_recorded_nowhere_is_one_start_and_one_fail_when_its_retry_and_the_sensor_both_close_it(
     store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ol_validator: Any
 ) -> None:
