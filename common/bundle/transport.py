@@ -606,7 +606,8 @@ class ProvenanceTransport(Transport):
                 return
             time.sleep(0.05)  # claimed by a flusher that is alive: it puts them, or gives them back
 
-    def _staged(self, run_id: str, read: Mapping[str, bytes]) -> tuple[dict[str, bytes], dict[str, UnreadableObjectError | BadInputError]]:
+    def _staged(self, run_id: str, read: Mapping[str, bytes]
+                ) -> tuple[dict[str, bytes], dict[str, UnreadableObjectError | BadInputError]]:
         """Staged objects of the run: those in the store (from any process; an event among ``read`` not read again)
         and those this process staged; and,
         apart, those that cannot be read (a staged event larger than :data:`layout.SMALL_OBJECT_LIMIT`, which no
