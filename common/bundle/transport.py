@@ -43,7 +43,8 @@ from prov_common.errors import BadInputError, ObjectConflictError, StoreError, S
 from prov_common.hashing.raw import blake3_digest
 from prov_common.once import Once
 from prov_common.scratch import places, scratch_folder
-from prov_common.signing import SigningKey, TrustStore, signing_key_from_settings, trust_from_settings
+from prov_common.signing import SigningKey, TrustStore, signing_key_from_settings
+from prov_common.signing.keyfiles import sealing_trust
 from prov_common.store import open_store
 from prov_common.store.base import Store
 from prov_common.store.buffers import Buffer, held_view, is_buffer
@@ -715,14 +716,13 @@ class ProvenanceTransport(Transport):
         (``TDPROV_TRUSTED_KEYS``, else its home's ``trusted_keys/``; retired keys count for nothing staged), read afresh
         for each seal. A trust setting that cannot be read stops the seal (its events stay staged) rather than refuse
         the events of every other writer."""
+        own = self.signer.public  # made if need be: a seal signs with it
         try:
-            trust = trust_from_settings(self.settings)
+            return sealing_trust(self.settings, own)
         except BadInputError as exc:
             raise StagedNotSealedError(f"run {run_id} is not sealed: the keys it trusts cannot be read: {exc.what} Its "
                                        "events stay staged.", fix=f"{exc.fix or 'correct TDPROV_TRUSTED_KEYS'}; then run "
                                        f"'tdprov store seal {run_id}'") from exc
-        trust.add(self.signer.public)
-        return trust
 
     def _seal(self, run_id: str, terminal: Mapping[str, Any] | None, *, behind: bool = False,
               accept_unsigned: bool = False, read: Mapping[str, bytes] | None = None) -> WriteResult:

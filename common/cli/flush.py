@@ -141,19 +141,14 @@ def print_runs_to_seal(delivered_to: Sequence[tuple[Store, list[str]]]) -> None:
 
 
 def _sealing_trust() -> TrustStore | None:
-    """The keys whose staged events 'tdprov store seal' here takes (``ProvenanceTransport.staging_trust``): the trusted
-    keys and this process's own signing key when it has one (none is made just to name runs: no event staged was
-    signed by a key made now). None when they cannot be read (the seal says why)."""
+    """The keys whose staged events 'tdprov store seal' here takes (:func:`~prov_common.signing.keyfiles.sealing_trust`,
+    as ``ProvenanceTransport.staging_trust`` reads them, but no signing key is made just to name runs). None when they
+    cannot be read (the seal says why)."""
     from prov_common.config import Settings
     from prov_common.errors import TdprovError
-    from prov_common.signing.keyfiles import own_public_key, trust_from_settings
+    from prov_common.signing.keyfiles import sealing_trust
 
-    settings = Settings.from_env()
     try:
-        trust = trust_from_settings(settings)
-        own = own_public_key(settings)
+        return sealing_trust(Settings.from_env())
     except TdprovError:
         return None
-    if own is not None:
-        trust.add(own)
-    return trust

@@ -249,6 +249,17 @@ def trust_from_settings(settings: Settings | None = None, home: Path | None = No
     return trust
 
 
+def sealing_trust(settings: Settings, own: PublicKey | None = None) -> TrustStore:
+    """The keys whose staged events and attachments a seal of this process takes: the trusted keys of ``settings``
+    (:func:`trust_from_settings`) and its own, ``own`` (a writer's, made if need be to seal) or else the configured
+    signing key's when it exists (none is created: no object staged was signed by a key made now). Raises
+    :class:`BadInputError` when the trusted keys cannot be read."""
+    trust = trust_from_settings(settings)
+    if (own := own or own_public_key(settings)) is not None:
+        trust.add(own)
+    return trust
+
+
 def _trusted(settings: Settings, home: Path | None) -> TrustStore:
     if settings.trusted_keys:
         return _trust_in(settings.trusted_keys, "TDPROV_TRUSTED_KEYS")
