@@ -540,6 +540,36 @@ def test_non_terminal_events_of_a_run_this_process_started_ask_the_store_nothing
     assert read_bundle(open_store(tmp_path / "s"), run_id).manifest.event_count == 6
 
 
+def test_a_late_event_spooled_in_an_outage_is_warned_about_without_the_key_it_will_not_have(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A RUNNING event of a run this process sealed, emitted while the store cannot take it, waits in the spool under
+    its own time: the warning named that key as where it stays staged, 'stamped when it arrived', but the flush stages
+    it under the time it is delivered. The warning says that it is spooled and will be staged when delivered."""
+    from prov_common.bundle.layout import parse_stamp
+    from prov_common.errors import StoreUnavailableError
+
+    uri = str(tmp_path / "s")
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    sealing = ProvenanceTransport(ProvenanceConfig(store=uri, spool=str(tmp_path / "spool")))
+    sealing.emit(start)
+    assert sealing.emit(complete).status == "written"
+    with monkeypatch.context() as down, caplog.at_level(logging.WARNING, logger="prov_common"):
+        down.setattr(LocalStore, "put", lambda self, key, data: (_ for _ in ()).throw(StoreUnavailableError("down", fix="wait")))
+        sealing.emit(event(run_id, "RUNNING", "2026-03-01T10:00:03Z"))
+    [warning] = [r.getMessage() for r in caplog.records if "was sealed already" in r.getMessage()]
+    assert warning.startswith(f"tdprov: run {run_id} was sealed already: its RUNNING event timed 2026-03-01T10:00:03Z "
+                              "arrived after that; it is spooled (the store cannot take it now) and will be staged when "
+                              "delivered, stamped when it arrives, in no bundle (the audit names it)."), warning
+    assert "20260301T100003" not in warning and "stays staged as" not in warning
+    before = datetime.now(timezone.utc)
+    assert sealing.outbox.flush(sealing.store).delivered == 1
+    store = open_store(uri)
+    stamps = sorted(parse_stamp(k.rsplit("/", 1)[1].split("-", 1)[0]) for k in store.list(f"staging/{run_id}/")
+                    if k.count("/") == 2)  # START, COMPLETE, and the RUNNING staged when delivered, as warned
+    assert len(stamps) == 3 and stamps[-1] >= before, stamps
+
+
 def test_an_event_sent_again_after_its_runs_seal_is_staged_once_whoever_delivers_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A RUNNING event of a sealed run that the producer sends again (from the spool of an outage, then directly, then

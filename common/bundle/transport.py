@@ -485,10 +485,12 @@ class ProvenanceTransport(Transport):
         key, spooled = self._put_late(key, data) if late else (key, self._put(key, data))
         if not terminal:
             if late:  # a terminal event is warned about as it seals again (write_bundle)
-                log.warning("tdprov: run %s was sealed already: its %s event timed %s arrived after that; it stays staged "
-                            "as %s, stamped when it arrived, in no bundle (the audit names it). Fix: a run's events must "
-                            "end with its terminal event: emit nothing for a run after it (re-run the step to record what "
-                            "came late)", run_id, clean.get("eventType"), clean.get("eventTime"), key)
+                where = ("is spooled (the store cannot take it now) and will be staged when delivered, stamped when it "
+                         "arrives" if spooled else f"stays staged as {key}, stamped when it arrived")
+                log.warning("tdprov: run %s was sealed already: its %s event timed %s arrived after that; it %s, in no "
+                            "bundle (the audit names it). Fix: a run's events must end with its terminal event: emit "
+                            "nothing for a run after it (re-run the step to record what came late)", run_id,
+                            clean.get("eventType"), clean.get("eventTime"), where)
             elif clean.get("eventType") == "START":
                 self._seen(run_id, sealed=False)
             return None
