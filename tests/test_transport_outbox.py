@@ -311,10 +311,11 @@ def test_an_event_delivered_late_by_a_flusher_whose_clock_runs_behind_the_sealer
 
 
 def test_an_attachment_spooled_in_an_outage_and_delivered_after_another_process_sealed_its_run_is_named_by_the_audit(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """An attachment (and its signed record) spooled while the store could not take it, delivered by 'tdprov flush'
     after another process sealed the run, landed under staging/<run>/attachments/: in no bundle, and no audit named it.
-    Every audit names it, with its size and digest; an attachment planted unsigned before the seal, which the seal
+    Every audit names it, with its size and digest, and the flush warns about it once, as about a late event (it said
+    nothing); an attachment planted unsigned before the seal, which the seal
     refused (named under the bundle's refused/), is not named again as late; the bundle still verifies."""
     from datetime import timedelta
 
@@ -339,9 +340,14 @@ def test_an_attachment_spooled_in_an_outage_and_delivered_after_another_process_
     assert len(writer.outbox.pending()) == 2  # the attachment and its signed record
     raw_put(uri, f"staging/{run_id}/attachments/extra/planted.bin", b"PLANTED")
     assert sealer.emit(complete).status == "written"
-    assert main(["flush", "--spool", str(tmp_path / "spool-a")]) == 0
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        assert main(["flush", "--spool", str(tmp_path / "spool-a")]) == 0
     store = open_store(uri)
     late = f"staging/{run_id}/attachments/{path}"
+    assert [r.getMessage() for r in caplog.records if "was sealed before" in r.getMessage()] == [
+        f"tdprov: run {run_id} was sealed before its attachment {path} (21 bytes), spooled while the store could not take "
+        f"it, was delivered; it is staged as {late} in no bundle (the audit names it). Fix: re-run the step to record what "
+        "the run's bundle lacks"]
     assert store.get(late) == b"failure samples, late"
     bundle = read_bundle(store, run_id)
     assert path not in bundle.files and verify_bundle(store, run_id, trust_from_settings()).ok

@@ -8,7 +8,8 @@ event under the time it was delivered instead, never before its own time nor bef
 of the sealed bundle: a delivering machine whose clock runs behind the sealer's still keys it after the sealing),
 recorded once like an index entry (:class:`~prov_common.store.latekey.LateKey`) under the event's own time and digest:
 a redelivery, or the same event sent again after the sealing (:func:`arrived_late`), puts it under the same key. Only
-the key changes: the staged object, signed by its writer, is the same bytes.
+the key changes: the staged object, signed by its writer, is the same bytes. A staged attachment delivered so keeps its
+key (the audit names attachments staged after the sealing by when they were written) and is warned about alike.
 """
 from __future__ import annotations
 
@@ -27,20 +28,33 @@ log = logging.getLogger(__name__)
 
 def put_arrived(store: Store, key: str, data: bytes | memoryview) -> tuple[str, bool] | None:
     """Put the spooled object ``data`` of ``key`` as arriving now when it is a staged event of a run already sealed in
-    ``store`` and not there yet: ``(key it was put under, created)``, with a warning. None for any other object (the
-    caller puts it as it is): two existence checks per staged event."""
+    ``store`` and not there yet: ``(key it was put under, created)``, with a warning. A staged attachment of such a run
+    is put under its own key (the audit names it by when it was staged), warned about too. None for any other object,
+    or one of a run not sealed (the caller puts it as it is): two existence checks per staged event or attachment."""
     found = _staged_event(key)
-    if found is None or store.exists(key) or not store.exists(layout.bundle_key(found[0], layout.STATEMENT_FILE)):
+    attached = None if found is not None else layout.staged_attachment_path(key)
+    parts = layout.staged_parts(key)
+    if (found is None and attached is None) or parts is None:
         return None
-    late = arrived_late(store, key, data)
-    if late is None:
+    run_id = parts[0]
+    if store.exists(key) or not store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
         return None
-    run_id, _, own = found
+    if attached is not None:
+        put = key, store.put(key, data)
+        _warn_late(run_id, f"attachment {attached} ({memoryview(data).nbytes} bytes)", put[0])
+        return put
+    if found is None or (late := arrived_late(store, key, data)) is None:
+        return None
     put = put_late(store, late)
-    log.warning("tdprov: run %s was sealed before its %s event timed %s, spooled while the store could not take it, was "
-                "delivered; it is staged as %s, stamped when it arrived, in no bundle (the audit names it). Fix: re-run the "
-                "step to record what the run's bundle lacks", run_id, _event_type(data), iso_z(own), put[0])
+    _warn_late(run_id, f"{_event_type(data)} event timed {iso_z(found[2])}", f"{put[0]}, stamped when it arrived,")
     return put
+
+
+def _warn_late(run_id: str, what: str, staged_as: str) -> None:
+    """Warn that ``what`` of ``run_id``, delivered from the spool after the run was sealed, is staged as ``staged_as``."""
+    log.warning("tdprov: run %s was sealed before its %s, spooled while the store could not take it, was delivered; it "
+                "is staged as %s in no bundle (the audit names it). Fix: re-run the step to record what the run's bundle "
+                "lacks", run_id, what, staged_as)
 
 
 def arrived_late(store: Store, key: str, data: bytes | memoryview) -> LateKey | None:
