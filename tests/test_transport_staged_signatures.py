@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -460,3 +461,58 @@ def test_the_audit_of_a_run_sealed_without_planted_events_does_not_only_blame_it
                          "they are not in its record") and note.severity == "note"
     assert note.fix.endswith("one unsigned, signed by a key you do not know, or of another run may have been put into "
                              "staging/ by someone who can write the store: find who, and take those credentials away")
+
+
+def test_an_event_two_writers_sign_is_staged_once_without_a_warning_and_other_bytes_still_are_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Two writers with their own keys send one event (both emit a run's START; both are sent a RUNNING after the
+    run's seal; one spooled it in an outage and 'tdprov flush' delivers it after the other staged it), or attach the
+    same bytes at one path (the signed record beside it): the second put
+    met a write-once conflict with the first's envelope, and the transport warned 'could not record the event' (the
+    flush set the entry aside, exit 1) although the event was staged. The same payload under another signature is
+    staged already: said at debug level, nothing set aside; other bytes at the key are still warned about."""
+    from prov_common.errors import StoreUnavailableError
+    from prov_common.store.local import LocalStore
+
+    first_key, first_pub = write_keypair(tmp_path / "keys" / "first.key")
+    second_key, second_pub = write_keypair(tmp_path / "keys" / "second.key")
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", f"{first_pub}{os.pathsep}{second_pub}")
+    store_uri = str(tmp_path / "store")
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    first = _transport(store_uri, signing_key=str(first_key), spool=str(tmp_path / "spool-1"))
+    second = _transport(store_uri, signing_key=str(second_key), spool=str(tmp_path / "spool-2"))
+    third = _transport(store_uri, signing_key=str(second_key), spool=str(tmp_path / "spool-3"))
+    running, late = event(run_id, "RUNNING", "2026-03-01T10:00:01Z"), event(run_id, "RUNNING", "2026-03-01T10:00:03Z")
+    with monkeypatch.context() as down:
+        down.setattr(LocalStore, "put", lambda self, key, data: (_ for _ in ()).throw(StoreUnavailableError("down", fix="wait")))
+        third.emit(running)  # spooled, to be delivered after the first writer staged it
+    store = open_store(store_uri)
+    with caplog.at_level(logging.DEBUG, logger="prov_common"):
+        first.emit(start)
+        second.emit(start)
+        first.emit(running)
+        first.attach(run_id, "extra/notes.txt", b"both attach it")
+        second.attach(run_id, "extra/notes.txt", b"both attach it")  # its signed record: the same, another signature
+        assert main(["flush", "--spool", str(tmp_path / "spool-3")]) == 0
+        assert first.emit(complete).status == "written"
+        first.emit(late)
+        third.emit(late)  # (a process that saw no START of the run asks the store whether it is sealed)
+    messages = [r.getMessage() for r in caplog.records]
+    assert [m for m in messages if "could not record" in m or "set aside" in m] == []
+    staged = sorted(k for k in store.list(f"staging/{run_id}/") if k.count("/") == 2)
+    assert len(staged) == 4 and staged[:3] == sorted(map(staged_event_key, [start, running, complete])), staged
+    taken = [m for m in messages if "holds the same record signed by another writer: it is staged already" in m]
+    assert [m.split("'")[1] for m in taken] == [staged_event_key(start), signature_key(run_id, "extra/notes.txt"),
+                                                 staged_event_key(running), staged[3]], taken
+    assert not list((tmp_path / "spool-3").glob("failed/*"))
+    bundle = read_bundle(store, run_id)
+    assert bundle.files["events.jsonl"] == events_jsonl([start, running, complete])
+    assert bundle.files["extra/notes.txt"] == b"both attach it" and not any(p.startswith("refused/") for p in bundle.files)
+    other, _ = run_events()  # another run, whose START key holds other bytes
+    raw_put(store_uri, staged_event_key(other), signed_staged(event(other["run"]["runId"], "START", other["eventTime"],
+                                                                    job="planted"), SigningKey.generate()))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        second.emit(other)
+    assert f"could not record the event (object '{staged_event_key(other)}'" in caplog.text, caplog.text

@@ -17,6 +17,7 @@ import logging
 from datetime import datetime, timedelta
 
 from prov_common.bundle import layout
+from prov_common.bundle.restaged import staged_already
 from prov_common.bundle.storage import sealed_manifest
 from prov_common.store.base import Store
 from prov_common.store.errors import StoreError
@@ -45,7 +46,7 @@ def put_arrived(store: Store, key: str, data: bytes | memoryview) -> tuple[str, 
         return put
     if found is None or (late := arrived_late(store, key, data)) is None:
         return None
-    put = put_late(store, late)
+    put = put_late(store, late, same=staged_already)
     _warn_late(run_id, f"{_event_type(data)} event timed {iso_z(found[2])}", f"{put[0]}, stamped when it arrived,")
     return put
 

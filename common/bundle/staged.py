@@ -241,6 +241,18 @@ def _plain_event(data: bytes) -> bool:
     return isinstance(value, dict) and "signatures" not in value and "payload" not in value
 
 
+def same_signed(held: bytes, data: bytes | memoryview) -> bool:
+    """Whether the staged envelopes ``held`` and ``data`` (an event, or an attachment's signed record) hold the same
+    payload of one type, whoever signed them: one record two writers staged, each signing it with its own key. Their
+    signatures are not checked (the seal checks the one stored)."""
+    try:
+        first, second = Envelope.from_json(held), Envelope.from_json(bytes(data))
+    except BadInputError:
+        return False
+    return (first.payload_type == second.payload_type in (STAGED_EVENT_TYPE, STAGED_ATTACHMENT_TYPE)
+            and first.payload == second.payload and bool(first.signatures))
+
+
 def _attachment_record(run_id: str, path: str, digest: str, size: int) -> dict[str, Any]:
     return {"runId": run_id, "path": path, "size": size, "digest": digest}
 

@@ -34,6 +34,7 @@ from prov_common.bundle.build import build_bundle
 from prov_common.bundle.late import arrived_late, put_arrived
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_dict, is_terminal, parent_of, run_id_of
 from prov_common.bundle.refusal import STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN, refusal, run_id_or_none
+from prov_common.bundle.restaged import staged_already
 from prov_common.bundle.staged import (MISPLACED_ATTACHMENT_FIX, EventTooLargeError, check_attachment, check_event_size,
                                        signed_attachment, signed_event, trusted_event, unverified_event)
 from prov_common.bundle.storage import WriteResult, write_bundle
@@ -377,7 +378,7 @@ class ProvenanceTransport(Transport):
     def outbox(self) -> Outbox:
         with self._lock:
             if self._outbox is None:
-                self._outbox = Outbox(writer_spool_dir(self.settings), arrival=put_arrived)
+                self._outbox = Outbox(writer_spool_dir(self.settings), arrival=put_arrived, same=staged_already)
             return self._outbox
 
     # -- Transport API ------------------------------------------------------------------------

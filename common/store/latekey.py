@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from prov_common.errors import BadInputError, ObjectConflictError
 from prov_common.store.base import Store
 from prov_common.store.keys import validate_key
+from prov_common.store.same import Same, put_or_same
 
 _PROBE = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
@@ -44,11 +45,11 @@ class LateKey:
         return self.template.format(now=moment)
 
 
-def put_late(store: Store, obj: LateKey, now: datetime | None = None) -> tuple[str, bool]:
+def put_late(store: Store, obj: LateKey, now: datetime | None = None, same: Same | None = None) -> tuple[str, bool]:
     """Write ``obj`` under its recorded key, choosing and recording one first if none is recorded.
 
     Returns ``(key, created)``. Two objects per call at most: the record (write-once, first writer
-    wins) and the object itself; a retry costs one ``get`` more.
+    wins) and the object itself; a retry costs one ``get`` more. ``same``: see :func:`put_or_same`.
     """
     key = obj.resolve(now)
     try:
@@ -56,7 +57,7 @@ def put_late(store: Store, obj: LateKey, now: datetime | None = None) -> tuple[s
     except ObjectConflictError:
         key = store.get(obj.record).decode()
         validate_key(key)
-    return key, store.put(key, obj.data)
+    return key, put_or_same(store, key, obj.data, same)
 
 
 __all__ = ["LateKey", "put_late"]

@@ -28,6 +28,7 @@ from prov_common.store.errors import SpoolError
 from prov_common.store.keys import validate_key
 from prov_common.store.latekey import LateKey, put_late
 from prov_common.store.location import local_folder
+from prov_common.store.same import Same, put_or_same
 from prov_common.text import counted
 
 log = logging.getLogger(__name__)
@@ -142,14 +143,17 @@ class Outbox:
     it sets aside (an error), unless ``log_set_aside`` is False: for a caller that names them itself from the
     report (``tdprov flush``), so each is said once. ``arrival`` puts an object a flush delivers from the spool
     elsewhere when it must be (``(key, created)``; None: put as it is), such as
-    :func:`prov_common.bundle.late.put_arrived`."""
+    :func:`prov_common.bundle.late.put_arrived`. ``same`` tells a write-once conflict with an object that holds the
+    same record (:func:`~prov_common.store.same.put_or_same`), which then counts as delivered, such as
+    :func:`prov_common.bundle.restaged.staged_already`."""
 
     def __init__(self, spool_dir: str | os.PathLike[str] | None = None, *, flush_limit: int = 100,
-                 log_set_aside: bool = True, arrival: Arrival | None = None) -> None:
+                 log_set_aside: bool = True, arrival: Arrival | None = None, same: Same | None = None) -> None:
         self.spool_dir = Path(spool_dir).expanduser() if spool_dir is not None else default_spool_dir()
         self.flush_limit = flush_limit
         self.log_set_aside = log_set_aside
         self.arrival = arrival
+        self.same = same
         self._held: set[Path] = set()  # claims this outbox could not give back: every flush counts them until it can
 
     def __repr__(self) -> str:
@@ -184,7 +188,7 @@ class Outbox:
         ahead = spool.write_entry(self.spool_dir, spool.SpoolEntry(store.uri, tuple(batch))) if write_ahead else None
         for index, obj in enumerate(batch):
             try:
-                key, created = _put(store, obj)
+                key, created = _put(store, obj, same=self.same)
             except StoreError as exc:
                 if ahead is not None and (strict or isinstance(exc, ObjectConflictError)):
                     _remove(ahead)
@@ -339,7 +343,7 @@ class Outbox:
                                      "it belongs in (the one its setting should have named, or where that store is now) "
                                      "to deliver it there")
                 return "unopened"
-            puts = [_put(target, obj, self.arrival) for obj in entry.objects]
+            puts = [_put(target, obj, self.arrival, self.same) for obj in entry.objects]
         except ObjectConflictError as exc:
             self._set_aside(claimed, report, f"spool entry {original.name}: {exc}")
             return "failed"
@@ -522,19 +526,20 @@ class _Targets:
         return self._unopened.get(uri, "")
 
 
-def _put(store: Store, obj: tuple[str, bytes] | LateKey, arrival: Arrival | None = None) -> tuple[str, bool]:
+def _put(store: Store, obj: tuple[str, bytes] | LateKey, arrival: Arrival | None = None,
+         same: Same | None = None) -> tuple[str, bool]:
     """Put one object: ``(key, created)``; a :class:`LateKey` gets (or reuses) its delivery-time key, another
-    object is put by ``arrival`` when it says so (see :class:`Outbox`).
+    object is put by ``arrival`` when it says so (see :class:`Outbox`); a conflict ``same`` takes is no error.
 
     An ``OSError`` that a backend let through untranslated is a store that cannot take the object now
     (:class:`StoreUnavailableError`), so the object is spooled or left in the spool, never lost."""
     try:
         if isinstance(obj, LateKey):
-            return put_late(store, obj)
+            return put_late(store, obj, same=same)
         key, data = obj
         if arrival is not None and (put := arrival(store, key, data)) is not None:
             return put
-        return key, store.put(key, data)
+        return key, put_or_same(store, key, data, same)
     except OSError as exc:
         raise StoreUnavailableError(f"cannot write '{_key_of(obj)}' to {store.describe()}: {exc}.",
                                     fix="check that the store is reachable and writable, then run 'tdprov flush'") from exc
