@@ -184,11 +184,11 @@ def test_a_refused_terminal_event_still_seals_what_the_run_staged(tmp_path: Path
     assert [r["eventType"] for r in _refusals(store, run_id)] == ["COMPLETE"]
 
 
-def _audited(store: Path, tmp_path: Path, name: str, full: bool = False):
+def _audited(store: Path, tmp_path: Path, name: str, full: bool = False, accept: str | None = None):
     from prov_common.audit import run_audit
 
     return run_audit(open_store(str(store)), Settings.from_env(store=str(store)), report_dir=tmp_path / name, progress=False,
-                     full=full)
+                     full=full, **({"accept_findings": [accept], "reason": "planted by a test"} if accept else {}))
 
 
 def _unfinished(store: Path, tmp_path: Path, run_id: str, name: str) -> list:
@@ -213,6 +213,34 @@ def test_the_audit_names_a_run_sealed_without_its_refused_terminal_event(tmp_pat
         assert found.severity == "error" and found.object.startswith(f"bundles/{run_id}/refused/")
         assert "sealed without its terminal event (recorded as RUNNING)" in found.what
         assert "1 staged object of it was refused, and its end" in found.what and "refused/" in found.fix
+
+
+def test_a_run_without_its_end_holding_a_planted_event_has_two_errors_each_accepted_under_its_own_key(tmp_path: Path) -> None:
+    """A run whose refused end left it sealed without one, and into whose staging an unsigned event was planted, has
+    two errors: its missing end and the planted event (which was no finding at all). One acceptance of the run covers
+    both, each under its own key, so that an acceptance recorded for the missing end alone does not cover the planted
+    one."""
+    from prov_common.audit.accepted import end_key, unended_key
+
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    complete["outputs"] = [{"namespace": "", "name": "/data/users.parquet"}]
+    transport = _transport(store)
+    transport.emit(start)
+    planted = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z")
+    raw_put(str(store), staged_event_key(planted), canonical_bytes(planted))
+    transport.emit(complete)
+    transport.close()
+    found = _unfinished(store, tmp_path, run_id, "first")
+    assert sorted(f.severity for f in found) == ["error", "error"]
+    ended, sown = sorted(found, key=lambda f: "holds" in f.what)
+    assert "sealed without its terminal event" in ended.what and "holds 1 staged object that its seal refused" in sown.what
+    assert (end_key(ended), end_key(sown)) == (unended_key(run_id), ("planted", run_id))
+    result = _audited(store, tmp_path, "accepted", accept=run_id[:8])
+    assert not [f for f in result.check("unfinished").findings if f.run_id == run_id and f.severity == "error"]
+    assert [c for a in result.accepted for c in a["covers"] if c[0] != "input"] == [["unended", run_id], ["planted", run_id]]
+    assert not [f for f in _audited(store, tmp_path, "after").errors if f.run_id == run_id]
 
 
 def test_a_combined_refusal_file_planted_in_a_sealed_bundle_does_not_count(tmp_path: Path) -> None:
@@ -241,7 +269,11 @@ def test_a_combined_refusal_file_planted_in_a_sealed_bundle_does_not_count(tmp_p
         assert [f for f in result.errors if f.object == planted or planted in f.items], name
 
 
-def test_the_audit_notes_refused_events_of_a_run_that_ended(tmp_path: Path) -> None:
+def test_the_audit_notes_refused_events_of_a_run_that_ended_on_every_audit(tmp_path: Path) -> None:
+    """A run that ended with a malformed event refused is a note (no signature matter), which stands as the run's
+    record never changes: named by every audit, as the audit state carries the other findings of a bundle, once each
+    also when a file planted in the bundle has it verified again. It was named by the audit that examined the bundle,
+    then by none, then again by each audit that verified the bundle again."""
     store = tmp_path / "store"
     run_id = str(uuid.uuid4())
     start, complete = run_events(run_id)
@@ -249,28 +281,49 @@ def test_the_audit_notes_refused_events_of_a_run_that_ended(tmp_path: Path) -> N
     transport.emit(dict(start, outputs=7))
     transport.emit(complete)
     transport.close()
-    (found,) = _unfinished(store, tmp_path, run_id, "report")
-    assert found.severity == "note" and "ended COMPLETE, and 1 staged object of it was refused: it is not" in found.what
+    (first,) = _unfinished(store, tmp_path, run_id, "report")
+    assert first.severity == "note" and "ended COMPLETE, and 1 staged object of it was refused: it is not" in first.what
+    assert _unfinished(store, tmp_path, run_id, "again") == [first]
+    raw_put(str(store), f"bundles/{run_id}/extra/planted.txt", b"planted")
+    for name in ("planted", "planted-again"):
+        assert _unfinished(store, tmp_path, run_id, name) == [first], name
 
 
-def test_the_audit_does_not_call_an_unsigned_refused_event_malformed(tmp_path: Path) -> None:
-    """An event planted unsigned into an open run is refused at the seal as unsigned, not as malformed: the audit's
-    note counts it as refused and leaves the reason to its record."""
+def test_an_unsigned_event_planted_in_a_run_that_ends_fails_the_audit(tmp_path: Path) -> None:
+    """An event planted unsigned into an open run is refused at the seal as unsigned, and the run then ends: the audit
+    passed with a note ("ended COMPLETE, and 1 staged object of it was refused"). A refusal for a signature is evidence
+    that someone who can write staging/ put it there: an error naming the run, the object and why, with the fix of
+    finding who, read from the signed bundle's refused/ record, on the audit that examines the bundle and on later
+    ones (carried in the audit state), until a person accepts it."""
+    from prov_common.audit.model import CHECK_UNFINISHED
+
     store = tmp_path / "store"
     run_id = str(uuid.uuid4())
     start, complete = run_events(run_id)
     transport = _transport(store)
     transport.emit(start)
     planted = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z")
-    raw_put(str(store), staged_event_key(planted), canonical_bytes(planted))
+    key = staged_event_key(planted)
+    raw_put(str(store), key, canonical_bytes(planted))
     transport.emit(complete)
     transport.close()
     [record] = _refusals(store, run_id)
     assert "is unsigned" in record["reason"]
-    (found,) = _unfinished(store, tmp_path, run_id, "report")
-    assert found.severity == "note" and "malformed" not in found.what
-    assert f"run {run_id} (" in found.what and "ended COMPLETE, and 1 staged object of it was refused: it is not" in found.what
-    assert "unsigned" in found.fix
+    [refused] = [f"bundles/{run_id}/{p}" for p in read_bundle(open_store(str(store)), run_id).manifest.by_path if p.startswith("refused/")]
+    for name in ("first", "again"):
+        result = _audited(store, tmp_path, name)
+        (found,) = [f for f in result.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+        assert found.severity == "error" and found in result.errors and result.exit_code == 1, name
+        assert result.check(CHECK_UNFINISHED).status == "fail", name
+        assert found.object == refused
+        assert found.what == (f"run {run_id} (tests/train_features) holds 1 staged object that its seal refused for its "
+                              f"signature or place, which no writer the seal trusts staged for the run: staged event {key} is "
+                              "unsigned: no writer holding a trusted key staged it"), name
+        assert "find who can write staging/, and take those credentials away" in found.fix
+        assert "--accept-finding RUN_ID" in found.fix
+    accepted = _audited(store, tmp_path, "accepted", accept=run_id)
+    assert not [f for f in accepted.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+    assert not [f for f in _audited(store, tmp_path, "after").check(CHECK_UNFINISHED).findings if f.run_id == run_id]
 
 
 def test_a_damaged_staged_event_does_not_block_the_run(tmp_path: Path) -> None:

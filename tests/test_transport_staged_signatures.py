@@ -206,12 +206,17 @@ def test_store_seal_accepting_unsigned_events_takes_an_unsigned_end_as_the_end(t
         for item in (start, complete))
 
 
-def test_attachments_planted_in_an_open_run_are_refused_and_named(store_uri: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_attachments_planted_in_an_open_run_are_refused_and_named(store_uri: str, caplog: pytest.LogCaptureFixture,
+                                                                  tmp_path: Path) -> None:
     """With the store's credentials alone, attachments are planted into an open run: one unsigned, one with a record
     signed by a stranger key, and the writer's own attachment replaced by other bytes under its genuine record. The
     seal keeps the writer's attachment staged by another process (its record checks) and none of the planted bytes:
     each is named under refused/ with its key, size, digest and reason, and the bundle verifies. A signed record
-    copied from another path does not vouch for an attachment."""
+    copied from another path does not vouch for an attachment. The audit fails on them, naming each with its reason
+    (it passed with a note)."""
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+
     start, complete = run_events()
     run_id = start["run"]["runId"]
     writer = _transport(store_uri)
@@ -259,6 +264,12 @@ def test_attachments_planted_in_an_open_run_are_refused_and_named(store_uri: str
     assert f"run {run_id} is sealed without 4 staged objects that were refused" in caplog.text
     report = verify_bundle(store, run_id, trust_from_settings(Settings.from_env()))
     assert report.ok, report.findings
+    audit = run_audit(store, Settings.from_env(store=store_uri), report_dir=tmp_path / "report", progress=False)
+    [error] = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+    assert error.severity == "error" and audit.exit_code == 1
+    assert error.what.startswith(f"run {run_id} (tests/train_features) holds 4 staged objects that its seal refused for "
+                                 "their signature or place, which no writer the seal trusts staged for the run: "), error.what
+    assert sorted(error.what.split(": ", 1)[1].split("; ")) == sorted(r["reason"].rstrip(".") for r in refused.values())
 
 
 def test_the_bytes_of_a_refused_attachment_outlive_its_staging(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -440,27 +451,31 @@ def test_an_object_planted_in_a_sealed_runs_staging_is_not_blamed_on_its_produce
     assert "the producer emitted more" not in out
 
 
-def test_the_audit_of_a_run_sealed_without_planted_events_does_not_only_blame_its_producer(tmp_path: Path) -> None:
-    """Events planted into an open run are refused at its seal and the audit notes them; its fix sent the reader to
-    the producer alone ("fix what emitted it"), though such an event is evidence that someone who can write the store
-    put it there."""
+def test_events_planted_in_a_run_that_ends_are_an_error_of_the_audit_naming_them(tmp_path: Path) -> None:
+    """Events planted into an open run (unsigned, a stranger's key, changed after signing) are refused at its seal and
+    the run ends; the audit passed with a note counting them ("ended COMPLETE, and 3 staged objects of it were
+    refused"). Such refusals are evidence that someone who can write the store put them there: the audit fails,
+    naming the run and each object with the reason its signed refused/ record gives, and the fix of finding who."""
     from prov_common.audit import run_audit
     from prov_common.audit.model import CHECK_UNFINISHED
+    from prov_common.audit.unended import FIX_PLANTED
 
     store_uri = str(tmp_path / "store")
     start, complete = run_events()
     run_id = start["run"]["runId"]
     transport = _transport(store_uri)
     transport.emit(start)
-    _plant(store_uri, run_id)
+    reasons = _plant(store_uri, run_id)
     transport.emit(complete)
     transport.close()
     audit = run_audit(open_store(store_uri), Settings.from_env(store=store_uri), report_dir=tmp_path / "report", progress=False)
-    [note] = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
-    assert note.what == (f"run {run_id} (tests/train_features) ended COMPLETE, and 3 staged objects of it were refused: "
-                         "they are not in its record") and note.severity == "note"
-    assert note.fix.endswith("one unsigned, signed by a key you do not know, or of another run may have been put into "
-                             "staging/ by someone who can write the store: find who, and take those credentials away")
+    [error] = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+    assert error.severity == "error" and audit.exit_code == 1
+    named = "; ".join(f"staged event {key}{'' if reason.startswith(':') else ' '}{reason}".rstrip(".")
+                      for key, reason in sorted(reasons.items()))
+    assert error.what == (f"run {run_id} (tests/train_features) holds 3 staged objects that its seal refused for their "
+                          f"signature or place, which no writer the seal trusts staged for the run: {named}")
+    assert error.fix == FIX_PLANTED and error.fix.startswith("someone who can write the store's staging/ put them")
 
 
 def test_an_event_two_writers_sign_is_staged_once_without_a_warning_and_other_bytes_still_are_one(

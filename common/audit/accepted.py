@@ -11,7 +11,9 @@ run that reads the run's output later. The signed record of the acceptance is wr
 
 A run sealed without its terminal event because that event was refused (by a writer whose check was stricter than
 the event's producer, say) is an error of the unfinished check on every audit for the same reason: its record never
-changes. An acceptance of that run covers that finding too (:func:`unended_key`).
+changes. An acceptance of that run covers that finding too (:func:`unended_key`), and the error of staged objects of
+the run its seal refused for their signature (planted by someone who can write ``staging/``), once the person has found
+who: under a key of its own (:func:`end_key`), so that an acceptance of the missing end does not cover it.
 """
 from __future__ import annotations
 
@@ -22,11 +24,14 @@ from typing import Any
 from prov_common.audit.checks import Evaluation, completeness_findings
 from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_UNFINISHED, NOTE, Finding
 from prov_common.audit.state import AcceptedRun, CheckState, OpenLink, TrainingGap
+from prov_common.audit.unended import FIX_PLANTED
 from prov_common.bundle.layout import runs_meant
 
-FIX_RUN_ID = ("pass the run id that a completeness finding, or an unfinished finding of a run sealed without its refused "
-              "terminal event, names (its run_id), in full or its first or last 8 or more characters")
+FIX_RUN_ID = ("pass the run id that a completeness finding, or an unfinished error of a run (sealed without its refused "
+              "terminal event, or holding staged objects refused for their signature), names (its run_id), in full or its "
+              "first or last 8 or more characters")
 UNENDED = "unended"
+PLANTED = "planted"
 
 
 def unended_key(run_id: str) -> tuple[str, ...]:
@@ -34,10 +39,23 @@ def unended_key(run_id: str) -> tuple[str, ...]:
     return (UNENDED, run_id)
 
 
-def refused_ends(findings: Sequence[Finding]) -> dict[str, Finding]:
-    """The errors of ``findings`` (:func:`prov_common.audit.unended.sealed_unended`'s) by run: runs sealed without their
-    terminal event, which was refused; the notes fail no audit and need no acceptance."""
-    return {f.run_id: f for f in findings if f.check == CHECK_UNFINISHED and f.severity != NOTE and f.run_id}
+def end_key(finding: Finding) -> tuple[str, ...]:
+    """What an acceptance names an unfinished error of a run (:func:`refused_ends`) by: :func:`unended_key`, or for staged
+    objects its seal refused for their signature, a key of their own."""
+    run_id = finding.run_id or ""
+    return (PLANTED, run_id) if finding.fix == FIX_PLANTED else unended_key(run_id)
+
+
+def refused_ends(findings: Sequence[Finding]) -> dict[str, list[Finding]]:
+    """The errors of ``findings`` (:func:`prov_common.audit.unended.sealed_unended`'s and
+    :func:`~prov_common.audit.unended.refused_in_bundle`'s) by run: runs sealed without their terminal event, which was
+    refused, and runs holding staged objects refused for their signature; the notes fail no audit and need no
+    acceptance."""
+    out: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.check == CHECK_UNFINISHED and f.severity != NOTE and f.run_id:
+            out.setdefault(f.run_id, []).append(f)
+    return out
 
 
 def item_key(item: OpenLink | TrainingGap) -> tuple[str, ...]:
@@ -101,16 +119,16 @@ def propose(ref: str, state: CheckState, accepted: Sequence[AcceptedRun], regist
     run_id = resolve_run(ref, state, ends)
     if isinstance(run_id, list):
         what = (f"{ref!r} begins or ends the ids of {len(run_id)} runs that completeness findings name ({', '.join(run_id[:3])})" if run_id
-                else f"no open completeness finding names run {ref}, nor is it a run sealed without its refused terminal event")
+                else f"no open completeness finding names run {ref}, nor does an unfinished error name it")
         return Proposal(ref, nothing=Finding(CHECK_COMPLETENESS, f"run {ref}", f"--accept-finding {ref}: {what}; nothing was accepted",
                                              FIX_RUN_ID, severity=NOTE))
     done = {c for a in accepted for c in a.covers}
     mine = [item for item in _items(state) if _names(item, run_id) and done.isdisjoint(item_keys(item))]
-    end = [ends[run_id]] if run_id in ends and unended_key(run_id) not in done else []
+    end = [f for f in ends.get(run_id, ()) if end_key(f) not in done]
     if not mine and not end:
         what = f"--accept-finding {ref}: the findings that name run {run_id} were accepted already; nothing more was accepted"
         return Proposal(run_id, nothing=Finding(CHECK_COMPLETENESS, f"run {run_id}", what, "nothing to do", severity=NOTE, run_id=run_id))
-    return Proposal(run_id, [item_key(x) for x in mine] + ([unended_key(run_id)] if end else []),
+    return Proposal(run_id, [item_key(x) for x in mine] + [end_key(f) for f in end],
                     completeness_findings(*_split(mine), registered, unverified, same_file) + end)
 
 
@@ -130,10 +148,10 @@ def apply_acceptances(evaluation: Evaluation, accepted: Sequence[AcceptedRun], r
     others = [f for f in check.findings if f not in derived]  # not of a link or gap (notes on undeclared outputs, ...)
     check.findings = completeness_findings(*_split(left), registered, evaluation.unverified, evaluation.same_file) + others
     ends: list[list[Finding]] = [[] for _ in accepted]
-    taken = {run_id: f for run_id, f in refused_ends(unended).items() if unended_key(run_id) in owner}
-    for run_id, f in taken.items():
-        ends[owner[unended_key(run_id)]].append(f)
-    unended[:] = [f for f in unended if taken.get(f.run_id) is not f]
+    taken = [f for found in refused_ends(unended).values() for f in found if end_key(f) in owner]
+    for f in taken:
+        ends[owner[end_key(f)]].append(f)
+    unended[:] = [f for f in unended if not any(f is t for t in taken)]
     return [dict(a.to_dict(), recorded=[f.to_dict() for f in a.findings],
                  findings=[f.to_dict() for f in completeness_findings(*_split(items), registered, evaluation.unverified, evaluation.same_file)
                            + end])
@@ -144,4 +162,4 @@ def _split(items: list[OpenLink | TrainingGap]) -> tuple[list[OpenLink], list[Tr
     return [x for x in items if isinstance(x, OpenLink)], [x for x in items if isinstance(x, TrainingGap)]
 
 
-__all__ = ["Proposal", "apply_acceptances", "item_key", "item_keys", "propose", "refused_ends", "resolve_run", "unended_key"]
+__all__ = ["Proposal", "apply_acceptances", "end_key", "item_key", "item_keys", "propose", "refused_ends", "resolve_run", "unended_key"]

@@ -317,7 +317,7 @@ def _audit(
                           unverified=unverified_source_digests(source_problems), same_file=same_file_writers)
     resolved = len(memory.resolutions)  # those signed from here on are written after the listing: pinned below
     # the runs verified again (a file planted in their bundle) are judged by their signed manifest, not the listing
-    unended = sealed_unended(listing.files, {**everything_known, **again})
+    unended = sealed_unended(listing.files, {**everything_known, **again}) + evaluation.unfinished
     result.accepted = accept_runs(evaluation, index, loaded.state.checks.accepted if loaded.state else (), accept_findings, reason, memory,
                                   store, signer, now=started, audit_id=result.audit_id, state_at=new_head if appended else None,
                                   unended=unended)

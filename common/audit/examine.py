@@ -17,6 +17,7 @@ from prov_common.audit.model import (
     RunRecord,
 )
 from prov_common.audit.rehash import symlinked_location
+from prov_common.audit.unended import refused_in_bundle
 from prov_common.bundle import layout
 from prov_common.bundle.events import fold_one_run, parse_events_jsonl
 from prov_common.bundle.model import BundleSummary
@@ -230,6 +231,7 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
     findings += reversed_times(record, prefix + layout.PROV_FILE)
     record.bundle_findings = findings
     record.files = tuple(f.path for f in checked.manifest.files) if checked.manifest is not None else None
+    record.refusals = refused_in_bundle(store, record, checked.manifest) if checked.manifest is not None else []
     leaf = LogLeaf(run_id, manifest_digest, statement_digest, summary.cursor or prefix)
     return record, leaf
 

@@ -310,6 +310,9 @@ class RunRecord:
     bundle_findings: list[Finding] = field(default_factory=list)  # from verification when it was logged
     # the paths the signed manifest lists, when this audit examined the bundle (None: not read); not kept in the catalog
     files: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+    # the finding of its refused staged objects when this audit examined it (unended.refused_in_bundle): the audit state
+    # keeps it, not the catalog
+    refusals: list[Finding] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def job(self) -> str:
@@ -341,7 +344,7 @@ class RunRecord:
     def to_dict(self) -> dict[str, Any]:
         """The record as the catalog keeps it, its findings without their items (an older tdprov reads it): a catalog
         object keeps those beside its records (:func:`items_apart`)."""
-        doc = {k: v for k, v in asdict(self).items() if k not in ("inputs", "outputs", "bundle_findings", "files")}
+        doc = {k: v for k, v in asdict(self).items() if k not in ("inputs", "outputs", "bundle_findings", "files", "refusals")}
         doc["inputs"] = [d.to_dict() for d in self.inputs]
         doc["outputs"] = [d.to_dict() for d in self.outputs]
         doc["bundle_findings"] = [f.to_dict() for f in self.bundle_findings]

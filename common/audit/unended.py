@@ -4,15 +4,29 @@ A run is sealed without its terminal event when that event was refused (malforme
 sealer does not trust: the transport then seals what the run staged) or when what it staged was sealed without it
 ('tdprov flush', 'tdprov store seal'). The refused staged objects are kept in the bundle, each with its reason
 (``bundles/<run>/refused/``), but are not part of its record.
+
+A staged object refused for its signature or its place (:data:`~prov_common.bundle.staged.SIGNATURE_FIXES`: unsigned,
+a key not trusted or retired, changed after signing, another run's copy) was put into staging by someone who can write
+the store, not by a writer of the run: :func:`refused_in_bundle` reads the reasons from the signed bundle's refused
+records when the audit examines it, and makes such a run an error, which the audit state carries like the other
+findings of a run's bundle.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from prov_common.audit.model import CHECK_UNFINISHED, NOTE, Finding, RunRecord
 from prov_common.bundle import layout
+from prov_common.bundle.model import FILES_SHOWN, Manifest
 from prov_common.bundle.refusal import is_refusal, refusals_in
-from prov_common.text import counted
+from prov_common.bundle.staged import SIGNATURE_FIXES
+from prov_common.canonical_json import loads
+from prov_common.errors import VerificationError
+from prov_common.rowset.lookup import signed_file
+from prov_common.store.base import Store
+from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.text import counted, first_of, noun_for
 from prov_common.w3cprov.events import TERMINAL
 
 FIX_REFUSED = (
@@ -23,6 +37,13 @@ FIX_REFUSED = (
     "stays without those events; one unsigned, signed by a key you do not know, or of another run may have been put into "
     "staging/ by someone who can write the store: find who, and take those credentials away"
 )
+FIX_PLANTED = (
+    "someone who can write the store's staging/ put them into the run's staging, where no writer of the run staged them: "
+    "find who can write staging/, and take those credentials away (each refused/ entry holds the object as staged and "
+    "why it was refused; the run's record holds none of them); if a writer of yours signed one with a key the sealer did "
+    "not trust, trust that key (TDPROV_TRUSTED_KEYS) for the next runs; once checked, 'tdprov audit --accept-finding "
+    "RUN_ID --reason TEXT' accepts this finding (recorded)"
+)
 FIX_SEALED_UNENDED = (
     "nothing to do if the run was sealed on purpose after it stopped ('tdprov flush', 'tdprov store seal'); otherwise "
     "re-run the step to record its end: the record of this run stays without it"
@@ -30,36 +51,83 @@ FIX_SEALED_UNENDED = (
 
 
 def sealed_unended(listed: Mapping[str, Sequence[str]], records: Mapping[str, RunRecord]) -> list[Finding]:
-    """The sealed runs of ``records`` whose last event is not terminal (an error when events of the run were refused,
-    else a note), and those examined now (their files known) that ended but hold refused events (a note). ``listed``:
-    each run's bundle files in the audit's listing of the store (``Listing.files``). A run without its end is named on
-    every audit, as its record never changes."""
+    """The sealed runs of ``records`` whose last event is not terminal: an error when events of the run were refused, else
+    a note. ``listed``: each run's bundle files in the audit's listing of the store (``Listing.files``). A run without
+    its end is named on every audit, as its record never changes. (A run that ended with refused objects is
+    :func:`refused_in_bundle`'s.)"""
     findings: list[Finding] = []
     for run_id, record in sorted(records.items()):
-        if not layout.is_run_id(run_id):  # verification named it
-            continue
-        ended = record.state in TERMINAL
-        if ended and record.files is None:
+        if not layout.is_run_id(run_id) or record.state in TERMINAL:  # verification named the first
             continue
         refused = _refused(listed, record)
-        count = sum(refusals_in(k) for k in refused)
-        # the reason is in each record (malformed, unsigned, an untrusted key, ...): the listing alone does not say
-        were = f"{counted(count, 'staged object')} of it {'was' if count == 1 else 'were'} refused"
-        if ended:
-            if refused:
-                findings.append(Finding(CHECK_UNFINISHED, refused[0], f"run {run_id} ({record.job}) ended {record.state}, "
-                                        f"and {were}: {'it is' if count == 1 else 'they are'} not in its record",
-                                        FIX_REFUSED, severity=NOTE, run_id=run_id))
-            continue
         what = f"run {run_id} ({record.job}) was sealed without its terminal event (recorded as {record.state})"
         if refused:
-            findings.append(Finding(CHECK_UNFINISHED, refused[0], f"{what}: {were}, and its end is not recorded",
+            findings.append(Finding(CHECK_UNFINISHED, refused[0], f"{what}: {_were(refused)[0]}, and its end is not recorded",
                                     f"{FIX_REFUSED}; once checked, 'tdprov audit --accept-finding {run_id} --reason TEXT' accepts "
                                     "this finding (recorded)", run_id=run_id))
         else:
             findings.append(Finding(CHECK_UNFINISHED, layout.bundle_prefix(run_id), what, FIX_SEALED_UNENDED,
                                     severity=NOTE, run_id=run_id))
     return findings
+
+
+def _were(refused: Sequence[str]) -> tuple[str, int]:
+    """``N staged objects of it were refused``, counted from the refused/ files ``refused`` (a combined one counts its
+    records), and N; the reason is in each record (malformed, unsigned, an untrusted key, ...): their names do not say."""
+    count = sum(refusals_in(k) for k in refused)
+    return f"{counted(count, 'staged object')} of it {noun_for(count, 'was', 'were')} refused", count
+
+
+def refused_in_bundle(store: Store, record: RunRecord, manifest: Manifest) -> list[Finding]:
+    """The finding of the refused staged objects that the bundle of ``record`` (its signed ``manifest``) holds: an error
+    naming those refused for their signature or place (:data:`~prov_common.bundle.staged.SIGNATURE_FIXES`, read from the
+    records of the first :data:`FILES_SHOWN` refused/ files, each checked against the manifest), else, for a run that
+    ended, a note; none for a run without its end (:func:`sealed_unended` names it on every audit)."""
+    run_id, prefix = record.run_id, layout.bundle_prefix(record.run_id)
+    paths = [f.path for f in manifest.files if is_refusal(f.path)]
+    if not paths:
+        return []
+    planted = [(prefix + path, reason) for path in paths[:FILES_SHOWN]
+               for reason in _signature_reasons(store, run_id, manifest, path)]
+    if planted:
+        more = len(paths) - FILES_SHOWN
+        unread = f" (the records of {counted(more, 'more refused/ file')} not read)" if more > 0 else ""
+        keys = list(dict.fromkeys(k for k, _ in planted))
+        reasons = first_of([reason for _, reason in planted], FILES_SHOWN, "; ")
+        return [Finding(CHECK_UNFINISHED, keys[0], f"run {run_id} ({record.job}) holds {counted(len(planted), 'staged object')} "
+                        f"that its seal refused for {noun_for(len(planted), 'its', 'their')} signature or place, which no "
+                        f"writer the seal trusts staged for the run: {reasons}{unread}", FIX_PLANTED, run_id=run_id,
+                        items=tuple(keys) if len(planted) > FILES_SHOWN else ())]
+    if record.state not in TERMINAL:
+        return []
+    were, count = _were(paths)
+    return [Finding(CHECK_UNFINISHED, prefix + paths[0], f"run {run_id} ({record.job}) ended {record.state}, and "
+                    f"{were}: {noun_for(count, 'it is', 'they are')} not in its record",
+                    FIX_REFUSED, severity=NOTE, run_id=run_id)]
+
+
+def _signature_reasons(store: Store, run_id: str, manifest: Manifest, path: str) -> Iterator[str]:
+    """The reasons of the records of refused/ file ``path`` (one record, or a combined file's lines) whose fix is one of
+    a refusal for its signature or place. A file larger than a small object, or not the one the manifest lists
+    (verification names it), is not read."""
+    if manifest.by_path[path].size > layout.SMALL_OBJECT_LIMIT:
+        return
+    try:
+        data = signed_file(store, run_id, manifest, path)
+    except (VerificationError, ObjectNotFoundError, UnreadableObjectError):
+        return
+    for line in data.splitlines():
+        record = _record(line)
+        if record is not None and record.get("fix") in SIGNATURE_FIXES:
+            yield str(record.get("reason") or record.get("stagedAs") or "a refused staged object").rstrip(".")
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    try:
+        value = loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _refused(listed: Mapping[str, Sequence[str]], record: RunRecord) -> list[str]:

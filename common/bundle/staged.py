@@ -21,7 +21,8 @@ from prov_common.bundle import layout
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
-from prov_common.signing.dsse import Envelope, EnvelopeError, Signature, open_envelope, sign_envelope
+from prov_common.signing.dsse import (FIX_ALTERED, FIX_BAD_SIGNATURE, FIX_RENAMED, FIX_RETIRED, FIX_UNSIGNED, FIX_WRONG_TYPE,
+                                     Envelope, EnvelopeError, Signature, open_envelope, sign_envelope)
 from prov_common.signing.keys import KEY_ID_PREFIX, SigningKey
 from prov_common.signing.trust import TrustStore
 from prov_common.text import counted
@@ -53,6 +54,13 @@ UNTRUSTED_FIX = ("if the writer that signed it is yours, add its public key to T
                  "seals (or to TDPROV_HOME/trusted_keys/) and seal the run's next attempt; otherwise it was planted: find "
                  "who can write the store's staging/")
 
+SIGNATURE_FIXES = frozenset({UNSIGNED_FIX, UNSIGNED_ATTACHMENT_FIX, MISPLACED_ATTACHMENT_FIX, CHANGED_ATTACHMENT_FIX, REPLAYED_FIX,
+                             UNTRUSTED_FIX, FIX_RETIRED, FIX_BAD_SIGNATURE, FIX_RENAMED, FIX_ALTERED, FIX_UNSIGNED, FIX_WRONG_TYPE})
+"""The fixes a seal gives a staged object it refused for its signature or its place, as the record of its refusal keeps
+them (``fix``): unsigned, signed by a key not trusted or retired, changed after it was signed, another run's signed event
+copied, an attachment where no writer attaches. A writer never stages such an object for its own run (a tdprov older than
+the signing of staged objects aside): it is evidence that someone who can write ``staging/`` put it there. A writer's own
+malformed event is refused with another fix."""
 
 ENVELOPE_OVERHEAD = len(Envelope(b"", STAGED_EVENT_TYPE, (Signature(KEY_ID_PREFIX + "0" * 64, bytes(64)),)).to_json())
 """Bytes a staged event's envelope holds beside its payload's base64: the payload type and one Ed25519 signature with

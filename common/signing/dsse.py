@@ -99,6 +99,11 @@ class EnvelopeError(VerificationError):
 
 
 ENVELOPE_PROBLEMS = ("malformed", "unsigned", "bad signature", "untrusted key", "retired key", "wrong payload type", "altered")
+FIX_UNSIGNED = "it was not sealed by tdprov: restore it from a trusted copy or write it again with a signing key"
+FIX_BAD_SIGNATURE = "it was changed after it was signed: restore it from a trusted copy"
+FIX_RENAMED = "restore it from a trusted copy"
+FIX_UNTRUSTED = "add the signer's public key to TDPROV_TRUSTED_KEYS if you trust it"
+FIX_WRONG_TYPE = "another kind of signed object is in its place: restore the right one from a trusted copy"
 FIX_RETIRED = ("the key was retired at that log size (TDPROV_RETIRED_KEYS, TDPROV_RETIRED_AUDITOR_KEYS) because it was lost: "
                "treat the object as forged by whoever holds the key, and remove it")
 
@@ -114,9 +119,7 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
     key made such a signature: its key id, an unsigned hint, was changed).
     """
     if not envelope.signatures:
-        raise EnvelopeError(name, "unsigned", "unsigned (the envelope holds no signature)",
-                            "it was not sealed by tdprov: restore it from a trusted copy or write it again with a signing key",
-                            envelope)
+        raise EnvelopeError(name, "unsigned", "unsigned (the envelope holds no signature)", FIX_UNSIGNED, envelope)
     message = pae(envelope.payload_type, envelope.payload)
     bad: list[str] = []
     untrusted: list[str] = []
@@ -141,16 +144,16 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
             bad.append(sig.keyid)
     if bad:
         raise EnvelopeError(name, "bad signature", f"bad signature by {', '.join(bad)} (the signed bytes were changed)",
-                            "it was changed after it was signed: restore it from a trusted copy", envelope)
+                            FIX_BAD_SIGNATURE, envelope)
     if late:
         raise EnvelopeError(name, "retired key", _after_cutoff(late[0], position if trust.retired_count else -1), FIX_RETIRED, envelope)
     if renamed:
         named, signer = renamed[0]
         raise EnvelopeError(name, "altered", f"the signature names key {named} but was made by trusted key {signer}: its key id "
-                            "was changed after it was signed", "restore it from a trusted copy", envelope)
+                            "was changed after it was signed", FIX_RENAMED, envelope)
     raise EnvelopeError(name, "untrusted key",
                         f"signed by untrusted key {', '.join(untrusted)}, not among the {counted(len(trust), 'trusted key')}",
-                        "add the signer's public key to TDPROV_TRUSTED_KEYS if you trust it", envelope)
+                        FIX_UNTRUSTED, envelope)
 
 
 def changed_around(envelope: Envelope, data: bytes, key_id: str) -> str | None:
@@ -232,8 +235,7 @@ def open_envelope(data: bytes, trust: TrustStore, payload_type: str, what: str =
     key_id = verify_envelope(envelope, trust, name=what, position=position if isinstance(position, int) else None)
     if envelope.payload_type != payload_type:
         raise EnvelopeError(what, "wrong payload type", f"payload type is '{envelope.payload_type}', not '{payload_type}'",
-                            "another kind of signed object is in its place: restore the right one from a trusted copy",
-                            envelope)
+                            FIX_WRONG_TYPE, envelope)
     if (change := changed_around(envelope, data, key_id)) is not None:
         raise EnvelopeError(what, "altered", change, FIX_ALTERED, envelope, key_id)
     return Opened(envelope.payload, key_id, envelope)
