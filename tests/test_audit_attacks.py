@@ -720,6 +720,34 @@ def test_a_folded_finding_keeps_its_items_in_the_catalog_record(base: Store, mon
     assert list(one.items) == planted[:11], one.items
 
 
+@on(*LOCAL)
+def test_a_folded_finding_keeps_its_items_in_the_lookup_of_the_version_its_run_generated(
+        base: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lookup objects under audit/generated/ dropped their records' findings' items, as the catalog did: the run
+    whose bundle holds 12 planted files when an audit first examines it is kept in the lookup of the version it
+    generated with the folded finding and its items, at most ITEMS_KEPT (here lowered to 11), beside the record."""
+    from prov_common.audit import model
+    from prov_common.audit.catalog import Binding
+    from prov_common.audit.generated import generated_key, read_lookup
+    from prov_common.signing import trust_from_settings
+
+    s = base
+    run_id = seal(s.pipe.store, run_events("prepare_more", [dataset(s.pipe.raw_name, s.pipe.raw)],
+                                           [dataset("/data/more.parquet", digest("more"))], start=T0 + timedelta(hours=4)))
+    prefix = layout.bundle_prefix(run_id)
+    planted = [f"{prefix}extra/p{i:02d}" for i in range(12)]
+    for key in planted:
+        raw_write(s.uri, key, b"planted")
+    monkeypatch.setattr(model, "ITEMS_KEPT", 11)
+    assert not _audit(s.pipe).clean
+    record = read_lookup(s.pipe.store, generated_key("file", "/data/more.parquet", digest("more")),
+                         Binding.of(s.pipe.store, trust_from_settings(Settings.from_env(store=s.uri))))
+    assert record.run_id == run_id
+    [one] = [f for f in record.bundle_findings if f.object == prefix]
+    assert one.what.startswith("unlisted object: 12 files of the bundle (extra/p00, "), one.what
+    assert list(one.items) == planted[:11], one.items
+
+
 @on(*BOTH)
 def test_a_changed_checkpoint_is_named_once_and_not_blamed_on_what_it_covers(base: Store) -> None:
     """The checkpoint the last audit wrote, changed before the next listing: it is the finding (once in the log check,

@@ -1,8 +1,9 @@
 """Which run generated a dataset version, looked up by the version: one object per version.
 
 ``audit/generated/<sha-256 of the version's identity>.json`` (DSSE, payload type below, written once by
-the audit that logged the generating run) holds the dataset, its version, that run's record and the checkpoint
-the audit wrote it at (``checkpointSize``, ``checkpointRoot``). An incremental audit asks it whether an input of
+the audit that logged the generating run) holds the dataset, its version, that run's record, the items of its
+findings apart from it (``findingItems``, as the catalog keeps them) and the checkpoint the audit wrote it at
+(``checkpointSize``, ``checkpointRoot``). An incremental audit asks it whether an input of
 a new run has an origin, and follows it upstream for training runs: one read per version looked up, whatever the
 size of the store. The first run logged with a version keeps the object. An object that does not verify, whose
 record did not generate the version, or that is not of this store's log (its checkpoint's root is not this log's,
@@ -19,7 +20,7 @@ from typing import Any
 
 from prov_common.audit.catalog import Binding, Written, checkpoint_size, written_at
 from prov_common.audit.lineage import version_of
-from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, RunRecord, failed_in
+from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, RunRecord, failed_in, items_apart, with_items
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, StoreUnavailableError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, open_envelope, sign_envelope
@@ -54,7 +55,7 @@ def write_generated(store: Store, records: Iterable[RunRecord], signer: SigningK
         for d in r.outputs:
             if d.version and (key := generated_key(d.namespace, d.name, d.version)) not in present and key not in todo:
                 todo[key] = canonical_bytes({**written_at(head), "namespace": d.namespace, "name": d.name, "version": d.version,
-                                             "record": r.to_dict()})
+                                             "record": r.to_dict(), **_items(r)})
 
     def put(item: tuple[str, bytes]) -> Written | None:
         data = sign_envelope(item[1], GENERATED_PAYLOAD_TYPE, [signer]).to_json()
@@ -67,11 +68,21 @@ def write_generated(store: Store, records: Iterable[RunRecord], signer: SigningK
         return [w for w in pool.map(put, todo.items()) if w]
 
 
+def _items(record: RunRecord) -> dict[str, Any]:
+    """The items of ``record``'s findings, kept apart from it (``findingItems``: an older tdprov reads the record
+    without them), as the catalog keeps them (:func:`~prov_common.audit.model.items_apart`)."""
+    kept = items_apart(record.bundle_findings)
+    return {"findingItems": kept} if kept else {}
+
+
 def _open(store: Store, key: str, binding: Binding) -> tuple[dict[str, Any], RunRecord]:
-    """The payload and run record of the lookup object at ``key``, signed by a key the log's checkpoints are trusted under."""
+    """The payload and run record of the lookup object at ``key``, signed by a key the log's checkpoints are trusted
+    under, its findings given the items kept of them (none from an older tdprov)."""
     doc = loads(open_envelope(store.get(key), binding.log.trust, GENERATED_PAYLOAD_TYPE, what=f"audit lookup '{key}'",
                               position=checkpoint_size).payload)
-    return doc, RunRecord.from_dict(doc["record"])
+    record = RunRecord.from_dict(doc["record"])
+    record.bundle_findings = with_items(record.bundle_findings, doc.get("findingItems"))
+    return doc, record
 
 
 def _check(key: str, doc: dict[str, Any], record: RunRecord, binding: Binding) -> None:
