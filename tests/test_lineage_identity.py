@@ -1150,6 +1150,37 @@ def test_a_location_two_namespaces_spell_is_never_taken_for_one_dataset(tmp_path
     assert [t["namespace"] for t in json.loads(capsys.readouterr().out)["lineage"]] == ["s3://lake"]
 
 
+def test_an_object_named_under_s3_and_s3a_is_found_by_either_spelling(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """tdprov names s3a://b/k (s3://b, k), as the naming spec does; another producer (Spark's S3A) sends (s3a://b, k).
+    s3a://b/k found both but s3://b/k only tdprov's, as a source registered at s3a://b/k matched neither of them
+    at its location: every spelling of the location finds both, each shown apart, and the verbs that need one
+    version name each as NAMESPACE::NAME, which finds it alone."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    mine, theirs = digest("mine"), digest("theirs")
+    seal(store, run_events("tdprov.write", [], [dataset("k", mine, namespace="s3://b")]))
+    sent = dataset("k", VENDOR, namespace="s3a://b")
+    sent["facets"]["version"]["_producer"] = SPARK
+    foreign = seal(store, _spark(run_events("spark.write", [], [dataset("k", theirs, namespace="s3a://b")], start=T0 + timedelta(hours=1))))
+    seal(store, _spark(run_events("spark.train", [sent], [dataset("/m.pkl", MODEL)], start=T0 + timedelta(hours=2), job_type="TRAINING")))
+    for ref in ("s3://b/k", "s3a://b/k", "s3n://b/k", "s3://b/k/"):
+        for extra in ([], ["--checks"]):
+            assert main(["lineage", ref, "--json", "--store", uri, *extra]) == 0
+            found = {(t["namespace"], t["version"]) for t in json.loads(capsys.readouterr().out)["lineage"]}
+            assert found == {("s3://b", mine), ("s3a://b", theirs)}, (ref, extra, found)
+        assert main(["record", ref, "--store", uri]) == 2
+        err = capsys.readouterr().err
+        assert (f"'{ref}' names 2 datasets (a location that several OpenLineage namespaces spell, each a dataset of its own): "
+                "'s3a://b::k', 's3://b::k'.") in err, err
+        assert f"'s3a://b::k@{theirs[:19]}'" in err and f"'s3://b::k@{mine[:19]}'" in err, err
+    for ref in ("s3a://b::k", f"s3a://b::k@{theirs[:19]}"):
+        assert main(["record", ref, "--store", uri]) == 0, ref
+        assert foreign in capsys.readouterr().out, ref
+    register_source(store, SourceRecord(name="lake", digest=VENDOR, license="CC-BY-4.0", issuer="Acme", location="s3://b/k"), _key())
+    assert main(["lineage", "/m.pkl", "--store", uri]) == 0  # another producer's version, matched at the source's location
+    assert f"s3a://b/k  {VENDOR}  [source: lake (Acme, CC-BY-4.0)]" in capsys.readouterr().out
+
+
 def test_names_xml_cannot_hold_are_two_datasets_in_the_export(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """/data/a\\x01.csv and /data/a\\x02.csv are two datasets, though PROV writes both names as /data/a\\ufffd.csv:
     a run that read the second (which no run wrote) used neither the first nor what wrote it, and equal bytes in

@@ -38,6 +38,7 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     sortable_time,
     spelled_apart,
     spells,
+    store_namespace,
     version_key,
     written_as_pair,
 )
@@ -392,13 +393,15 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
         fix = f"name one dataset's version as DATASET@DIGEST; paste one of {pastes} ({lineage})"
     else:
         alike = len({dataset_label(*d) for d in labels}) < len(labels)  # some are shown as NAMESPACE::NAME
-        apart = alike or any(spelled_apart(d.namespace) for d in datasets)
+        spelled = bool(_placed_alike(labels))
+        apart = alike or spelled or any(spelled_apart(d.namespace) for d in datasets)
         why = ("datasets whose paths or URIs are written alike, each a dataset of its own" if alike
                else "a location that several OpenLineage namespaces spell, each a dataset of its own" if apart
                else "the partitions of an asset, or data it wrote to several places")
         what = f"'{ref}' names {len(datasets)} datasets ({why})"
-        how = (f"as listed ({'one whose path or URI another shares' if alike else 'a namespace with a path'} is written "
-               "NAMESPACE::NAME)" if apart else "by its path or URI as listed")
+        shares = ("one whose path or URI another shares" if alike else "one in a namespace another spells otherwise"
+                  if spelled else "a namespace with a path")
+        how = f"as listed ({shares} is written NAMESPACE::NAME)" if apart else "by its path or URI as listed"
         fix = f"name one {how}, which means its newest version, or one version as DATASET@DIGEST: their newest are {pastes} ({lineage})"
     return BadInputError(f"{what}: {shown}.", fix=fix)
 
@@ -407,7 +410,18 @@ def labels_as_named(ref: str, datasets: Iterable[DatasetUse]) -> dict[tuple[str 
     """How a message about ``ref`` shows ``datasets``: each by a text that names it alone among them
     (:func:`~prov_common.w3cprov.identity.distinct_labels`), and as ``NAMESPACE::NAME`` where ``ref`` wrote it so."""
     labels = distinct_labels((d.namespace, d.name) for d in datasets)
-    return {d: pair_text(*d) if written_as_pair(ref, *d) else text for d, text in labels.items()}
+    placed = _placed_alike(labels)
+    return {d: pair_text(*d) if d in placed or written_as_pair(ref, *d) else text for d, text in labels.items()}
+
+
+def _placed_alike(datasets: Iterable[tuple[str | None, str]]) -> set[tuple[str | None, str]]:
+    """The datasets of ``datasets`` at one location with another of them in a namespace spelled otherwise
+    (``s3://b``, ``s3a://b``: :func:`~prov_common.w3cprov.identity.store_namespace`): the location, or either's URI,
+    names both, so each is named alone by ``NAMESPACE::NAME``."""
+    at: dict[tuple[str, str], list[tuple[str | None, str]]] = {}
+    for d in datasets:
+        at.setdefault((store_namespace(d[0] or ""), d[1].rstrip("/")), []).append(d)
+    return {d for group in at.values() if len(group) > 1 for d in group}
 
 
 def names_dataset(ref: str, located: tuple[str, str] | None, d: DatasetUse) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from prov_common.sources.model import SourceRecord
-from prov_common.w3cprov.identity import located_dataset, normal_version
+from prov_common.w3cprov.identity import at_location, located_dataset, normal_version
 
 SourcesByDigest = Mapping[str, Sequence[SourceRecord]]
 """Registered sources by their normalised digest (:func:`~prov_common.w3cprov.identity.normal_version`)."""
@@ -31,7 +31,7 @@ def matching_sources(found: SourcesByDigest, namespace: str, name: str, version:
     location (``True``), else every one with the digest, matched by content only (``False``), unless the version is
     ``opaque`` (it names no content)."""
     candidates = list(found.get(normal_version(version), ())) if version else []
-    here = [s for s in candidates if located_dataset(s.location) == (namespace, name)]
+    here = [s for s in candidates if at_location(located_dataset(s.location), namespace, name)]
     return (here, True) if here or opaque else (candidates, False)
 
 

@@ -16,6 +16,7 @@ never a generation or a use of what was read: readers show it as "same content a
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections import Counter
@@ -253,8 +254,22 @@ def digest_starts(digest: str | None, query: str) -> bool:
 
 def at_location(located: tuple[str, str] | None, namespace: str, name: str) -> bool:
     """Whether the dataset ``(namespace, name)`` is the one at ``located`` (a prefix of shards recorded
-    with a trailing ``/`` too)."""
-    return located is not None and located[0] == namespace and located[1] in (name, name.rstrip("/"))
+    with a trailing ``/`` too), or another producer's dataset at that location in a namespace spelled otherwise than
+    tdprov names it (``s3a://b``, ``s3n://b``: the objects of ``s3://b``; :func:`store_namespace`)."""
+    return (located is not None and located[1] in (name, name.rstrip("/"))
+            and located[0] in (namespace, store_namespace(namespace)))
+
+
+@functools.lru_cache(maxsize=4096)
+def store_namespace(namespace: str) -> str:
+    """The namespace tdprov names the objects of a URI ``namespace`` in, by the OpenLineage naming spec
+    (:func:`~prov_common.lineage.naming.dataset_from_uri`): ``s3://b`` of Hadoop's ``s3a://b`` and ``s3n://b``,
+    ``gs://b`` of ``gcs://b``, ``abfss://`` of ``abfs://``; any other namespace as it is (one that is no such
+    URI, or one whose names the location does not keep as they are: a table's, a local file's)."""
+    if "://" not in namespace or not namespace.partition("://")[2]:
+        return namespace
+    placed = located_dataset(namespace.rstrip("/") + "/x")
+    return placed[0] if placed is not None and placed[1] == "x" and "://" in placed[0] else namespace
 
 
 def located_dataset(location: str | None) -> tuple[str, str] | None:
