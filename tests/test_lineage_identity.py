@@ -1608,6 +1608,23 @@ def test_another_producers_digest_shaped_version_is_never_a_registered_source_by
     assert "tests/vouched" not in out, out
 
 
+def test_an_incremental_audit_keeps_another_producers_version_opaque(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The audit's state and catalog kept a read's version but not that it is opaque: after a source was registered
+    with the text another producer wrote as its version (at another location), the next incremental audit matched
+    the read to it by content and was clean, where 'tdprov audit --full' still named the broken link."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    claim = seal(store, _spark(run_events("claim", [_theirs("a", VENDOR)], [dataset("/m.pkl", MODEL)], job_type="TRAINING")))
+    broken = f"run {claim} (tests/claim) used hive://metastore:9083/a version {VENDOR}: no recorded run"
+    assert main(["audit", "--store", uri]) == 1
+    assert broken in capsys.readouterr().out
+    register_source(store, SourceRecord(name="vendor", digest=VENDOR, license="CC-BY-4.0", issuer="Acme",
+                                        location="/data/vendor.csv"), _key())
+    for full in ([], ["--full"]):
+        assert main(["audit", "--store", uri, *full]) == 1, full
+        assert broken in capsys.readouterr().out, full
+
+
 def test_lineage_json_says_which_version_is_opaque(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """'lineage --json' gave another producer's 'sha256:<hex>' as a version like any digest: a reader of it could not
     tell the claim tdprov never checked (the export states it ``tdprov:opaqueVersion``) from a content digest. Such a

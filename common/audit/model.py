@@ -238,6 +238,8 @@ class DatasetUse:
             doc["snapshot"] = self.snapshot.to_dict()
         if self.checks:
             doc["checks"] = [c.to_dict() for c in self.checks]
+        if self.opaque:
+            doc["opaqueVersion"] = True
         return doc
 
     @property
@@ -275,7 +277,7 @@ class DatasetUse:
         q = raw.get("quality")
         return cls(raw["namespace"], raw["name"], raw.get("version"), QualityResult.from_dict(q) if q else None, raw.get("rows"),
                    raw.get("location"), tuple(raw.get("aliases") or ()), raw.get("shards"), RecordedSnapshot.parse(raw.get("snapshot")),
-                   tuple(CheckOutcome.from_dict(c) for c in raw.get("checks") or ()))
+                   tuple(CheckOutcome.from_dict(c) for c in raw.get("checks") or ()), opaque=raw.get("opaqueVersion") is True)
 
 
 def name_apart(datasets: Iterable[DatasetUse]) -> None:
