@@ -1625,6 +1625,40 @@ def test_an_incremental_audit_keeps_another_producers_version_opaque(tmp_path: P
         assert broken in capsys.readouterr().out, full
 
 
+def test_the_audit_says_what_closes_the_link_of_another_producers_version(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A read of another producer's version with no origin was 'no registered source has its digest', to be fixed by
+    'tdprov source add <data>', which records the data's BLAKE3 digest: never that version. The audit and the training
+    record's gaps say the version is its producer's id and what closes the link: the read recorded through tdprov, or
+    the source registered at the dataset's own location with that version, which closes it."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    claim = "sha256:" + "ab" * 32
+    theirs = dataset("k", claim, namespace="s3a://b")
+    theirs["facets"]["version"]["_producer"] = SPARK
+    prep = seal(store, _spark(run_events("prep", [theirs], [dataset("/clean.parquet", CLEAN)])))
+    seal(store, run_events("train", [dataset("/clean.parquet", CLEAN), _theirs("t", "3")], [dataset("/m.pkl", MODEL)],
+                           start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    said = "no recorded run generated this version of this dataset, and the version is its producer's id, not a content digest tdprov checked"
+    read = "record the read through tdprov (the tdprov IO manager, operator or hook), so that its content is hashed"
+    register = f"'tdprov source add s3a://b/k --digest {claim} --name ... --license ... --issuer ...'"
+    assert main(["audit", "--store", uri]) == 1
+    out = capsys.readouterr().out
+    assert f"run {prep} (tests/prep) used s3a://b/k version {claim}: {said}" in out and "no registered source has its digest" not in out, out
+    assert f"fix: {read}" in out and register in out, out
+    report = json.loads(next((tmp_path / "store" / "audit" / "reports").glob("*/report.json")).read_text())
+    gaps = {e["dataset"]: e["article10"]["knownGaps"] for e in report["trainingData"]}
+    (link,) = (g for g in gaps["/clean.parquet"] if "s3a://b/k" in g)
+    assert said in link and read in link and register in link, link
+    (origin,) = (g for g in gaps["hive://metastore:9083/t"] if g.startswith("no registered source"))
+    assert read in origin and "--digest" not in origin, origin  # a version no source record takes
+    assert main(["source", "add", "s3a://b/k", "--digest", claim, "--name", "lake", "--license", "CC-BY-4.0", "--issuer", "Acme",
+                 "--store", uri]) == 0
+    capsys.readouterr()
+    assert main(["audit", "--store", uri]) == 1  # the 3 of table t is still open
+    out = capsys.readouterr().out
+    assert "s3a://b/k" not in out and "hive://metastore:9083/t version 3" in out, out
+
+
 def test_lineage_json_says_which_version_is_opaque(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """'lineage --json' gave another producer's 'sha256:<hex>' as a version like any digest: a reader of it could not
     tell the claim tdprov never checked (the export states it ``tdprov:opaqueVersion``) from a content digest. Such a

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from prov_common.audit.lineage import NO_INPUTS, LineageIndex, read_time, version_of
+from prov_common.audit.lineage import NO_INPUTS, LineageIndex, read_time, version_of, version_origin_fix
 from prov_common.audit.model import (
     CHECK_COMPLETENESS,
     CHECK_PROV,
@@ -186,10 +186,13 @@ def _unique(gaps: list[TrainingGap]) -> list[TrainingGap]:
 
 
 def _no_origin_fix(datasets: Sequence[DatasetUse], unverified: frozenset[str], same_file: Mapping[tuple[str, str, str], str]) -> str:
-    """The fix for inputs with no origin: for those that are a file a run wrote under another name, say so; for the
-    others :func:`_origin_fix`."""
+    """The fix for inputs with no origin: for those that are a file a run wrote under another name, say so; for a
+    version that is no content digest, :func:`~prov_common.audit.lineage.version_origin_fix`; for the others
+    :func:`_origin_fix`."""
     named = list(dict.fromkeys(same_file[version_of(d)] for d in datasets if version_of(d) in same_file))
-    rest = [d.version for d in datasets if version_of(d) not in same_file]
+    named += dict.fromkeys(f"for {d.label}@{d.version}: {version_origin_fix(d)}" if len(datasets) > 1 else version_origin_fix(d)
+                           for d in datasets if version_of(d) not in same_file and not d.names_content)
+    rest = [d.version for d in datasets if version_of(d) not in same_file and d.names_content]
     return "; ".join(named + ([f"for the others: {_origin_fix(rest, unverified)}" if named else _origin_fix(rest, unverified)] if rest else []))
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.errors import BadInputError
 from prov_common.sources.matching import matching_sources, sources_by_digest
-from prov_common.sources.model import SourceRecord
+from prov_common.sources.model import SourceRecord, is_source_digest
 from prov_common.text import first_of
 from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is also imported from here
     COMPLETE,
@@ -30,6 +30,7 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     distinct_labels,
     holds_content,
     is_location,
+    located_dataset,
     location_of_ref,
     normal_version,
     pair_text,
@@ -48,6 +49,23 @@ from prov_common.w3cprov.version_ref import SHOWN_VERSIONS, no_version_at, paste
 NO_DIGEST = "no content digest was recorded for it"
 NO_ORIGIN = "no recorded run generated this version of this dataset and no registered source has its digest"
 NO_INPUTS = "the run that made it recorded no inputs and no registered source has its digest"
+NO_VERSION_ORIGIN = ("no recorded run generated this version of this dataset, and the version is its producer's id, not a "
+                     "content digest tdprov checked, so no registered source matches it by content")
+
+
+def version_origin_fix(d: DatasetUse) -> str:
+    """What closes the broken link of ``d``, whose version is no content digest (another producer's version id,
+    :data:`NO_VERSION_ORIGIN`): 'tdprov source add' of the data records its BLAKE3 digest, which never names it. Its
+    read recorded through tdprov, so that its content is hashed, or the run that made it; or, for a version a source
+    record takes, the source registered at the dataset's location with that version (where its URI is that location)."""
+    fix = ("record the read through tdprov (the tdprov IO manager, operator or hook), so that its content is hashed and "
+           "traces back to a registered source by its digest, or record the run that made it")
+    version = normal_version(d.version)
+    if is_source_digest(version) and at_location(located_dataset(d.uri), d.namespace, d.name):
+        return (f"{fix}; or register the source at this dataset's own location with this version: 'tdprov source add "
+                f"{d.uri} --digest {version} --name ... --license ... --issuer ...' ('tdprov source add' of the data "
+                "records its BLAKE3 digest, which is not this version)")
+    return f"{fix} ('tdprov source add' of the data records its BLAKE3 digest, which is not this version)"
 
 
 @dataclass(frozen=True)
@@ -155,7 +173,7 @@ class LineageIndex:
             if not d.version:
                 out.append(BrokenLink(run.run_id, d, NO_DIGEST))
             elif not self.has_origin(d, run.run_id, read_time(run)):
-                out.append(BrokenLink(run.run_id, d, NO_ORIGIN))
+                out.append(BrokenLink(run.run_id, d, NO_ORIGIN if d.names_content else NO_VERSION_ORIGIN))
         return out
 
     def trace(self, dataset: DatasetUse, reader: RunRecord | None = None) -> Trace:

@@ -6,7 +6,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from prov_common.audit.article10 import FIX_HASHED, FIX_SCHEMA, SOURCE_ADD, article10_items
-from prov_common.audit.lineage import NO_DIGEST, NO_INPUTS, NO_ORIGIN, BrokenLink, LineageIndex, Trace, version_of
+from prov_common.audit.lineage import (
+    NO_DIGEST,
+    NO_INPUTS,
+    NO_ORIGIN,
+    NO_VERSION_ORIGIN,
+    BrokenLink,
+    LineageIndex,
+    Trace,
+    version_of,
+    version_origin_fix,
+)
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.audit.quality_gaps import Results, failed_validation, lineage_quality
 from prov_common.audit.rehash import version_at
@@ -30,6 +40,11 @@ _LINK_FIX = {  # what would close a broken link, by its reason
     NO_ORIGIN: f"{SOURCE_ADD} <data> --name ... --license ... --issuer ..., or record the run that made it",
     NO_INPUTS: f"{SOURCE_ADD} the data it made, or record what that run read",
 }
+
+
+def _link_fix(b: BrokenLink) -> str:
+    """What would close the broken link ``b``."""
+    return version_origin_fix(b.dataset) if b.reason == NO_VERSION_ORIGIN else _LINK_FIX.get(b.reason, _LINK_FIX[NO_ORIGIN])
 
 
 def _source(v: SourceVersion) -> dict[str, Any]:
@@ -62,11 +77,12 @@ def _source_versions(trace: Trace, index: LineageIndex) -> list[SourceVersion]:
 
 def _gaps(trace: Trace, quality: list[dict[str, Any]], d: DatasetUse, changed: Mapping[str, str],
           sources: list[SourceVersion]) -> list[str]:
-    gaps = [f"{b.described}: {b.reason} ({_LINK_FIX.get(b.reason, _LINK_FIX[NO_ORIGIN])})" for b in trace.broken]
+    gaps = [f"{b.described}: {b.reason} ({_link_fix(b)})" for b in trace.broken]
     named = {version_at(v): v for v in [d, *trace.versions]}  # the re-hash found the data of a version of this lineage changed
     gaps += [f"{v.label}@{v.version}: {changed[key]} (re-hash)" for key, v in named.items() if key in changed]
     if not sources:
-        gaps.append(f"no registered source: the origin of this data is not documented ({_LINK_FIX[NO_ORIGIN]})")
+        fix = version_origin_fix(d) if d.version and not d.names_content else _LINK_FIX[NO_ORIGIN]
+        gaps.append(f"no registered source: the origin of this data is not documented ({fix})")
     for v in sources:
         missing = _missing(v.record)
         if missing:

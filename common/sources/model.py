@@ -41,8 +41,13 @@ def check_name(name: object) -> str:
     return name
 
 
+def is_source_digest(digest: object) -> bool:
+    """Whether ``digest`` is one a source record takes (``blake3:`` or ``sha256:`` and 64 lower-case hex digits)."""
+    return isinstance(digest, str) and bool(_DIGEST.match(digest))
+
+
 def check_digest(digest: object, what: str = "digest") -> str:
-    if not isinstance(digest, str) or not _DIGEST.match(digest):
+    if not is_source_digest(digest):
         raise BadInputError(f"{what} {digest!r} is not 'blake3:<64 hex>' or 'sha256:<64 hex>'.", fix="pass the dataset version digest as tdprov prints it")
     return digest
 
