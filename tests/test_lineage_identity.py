@@ -1178,7 +1178,8 @@ def test_an_object_named_under_s3_and_s3a_is_found_by_either_spelling(tmp_path: 
         assert foreign in capsys.readouterr().out, ref
     register_source(store, SourceRecord(name="lake", digest=VENDOR, license="CC-BY-4.0", issuer="Acme", location="s3://b/k"), _key())
     assert main(["lineage", "/m.pkl", "--store", uri]) == 0  # another producer's version, matched at the source's location
-    assert f"s3a://b/k  {VENDOR}  [source: lake (Acme, CC-BY-4.0)]" in capsys.readouterr().out
+    assert f"s3a://b/k  {VENDOR}  (opaque: another producer's version id, not a content digest)  [source: lake (Acme, CC-BY-4.0)]" \
+        in capsys.readouterr().out
 
 
 def test_names_xml_cannot_hold_are_two_datasets_in_the_export(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -1472,7 +1473,7 @@ def test_another_producers_digest_shaped_version_is_an_opaque_version_id_in_ever
     for extra in ([], ["--checks"]):
         assert main(["lineage", "/m.pkl", "--store", uri, *extra]) == 0
         out = capsys.readouterr().out
-        assert f"hive://metastore:9083/a  {claim}\n" in out and f"hive://metastore:9083/c  {vouched}  (same content as hive://metastore:9083/d)" in out, out
+        assert f"hive://metastore:9083/a  {claim}  (opaque: another producer's version id, not a content digest)\n" in out and f"hive://metastore:9083/c  {vouched}  (same content as hive://metastore:9083/d)" in out, out
     assert main(["record", claim, "--store", uri]) == 2
     assert f"'{claim}' is a version of 2 datasets (a version name their producer gave, not their content)" in capsys.readouterr().err
     assert main(["record", vouched, "--store", uri]) == 2
@@ -1591,7 +1592,7 @@ def test_another_producers_digest_shaped_version_is_never_a_registered_source_by
                                   start=T0 + timedelta(hours=1), job_type="TRAINING")))
     for extra in ([], ["--checks"]):
         assert main(["lineage", "/m.pkl", "--store", uri, *extra]) == 0
-        assert f"hive://metastore:9083/a  {VENDOR}  [origin: no recorded run generated it]\n" in capsys.readouterr().out
+        assert f"hive://metastore:9083/a  {VENDOR}  (opaque: another producer's version id, not a content digest)  [origin: no recorded run generated it]\n" in capsys.readouterr().out
         assert main(["lineage", "/n.pkl", "--store", uri, *extra]) == 0
         assert f"hive://metastore:9083/c  {VENDOR}  [source: vendor (Acme, CC-BY-4.0), matched by content]" in capsys.readouterr().out
     assert main(["export", "-f", "ttl", "-o", str(tmp_path / "all.ttl"), "--store", uri]) == 0
@@ -1662,7 +1663,8 @@ def test_the_audit_says_what_closes_the_link_of_another_producers_version(tmp_pa
 def test_lineage_json_says_which_version_is_opaque(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """'lineage --json' gave another producer's 'sha256:<hex>' as a version like any digest: a reader of it could not
     tell the claim tdprov never checked (the export states it ``tdprov:opaqueVersion``) from a content digest. Such a
-    version says ``opaqueVersion: true``, from the index and from the bundles' PROV (--checks), up- and downstream."""
+    version says ``opaqueVersion: true``, from the index and from the bundles' PROV (--checks), up- and downstream, and
+    the text tree marks it '(opaque: another producer's version id, not a content digest)'."""
     uri = str(tmp_path / "store")
     store = open_store(uri)
     claim, vouched = "sha256:" + "ab" * 32, "sha256:" + "cd" * 32
@@ -1677,3 +1679,6 @@ def test_lineage_json_says_which_version_is_opaque(tmp_path: Path, capsys: pytes
             assert main(["lineage", name, "--downstream", "--json", "--store", uri, *extra]) == 0
             (tree,) = json.loads(capsys.readouterr().out)["lineage"]
             assert tree.get("opaqueVersion") is said, (extra, name, tree)
+            assert main(["lineage", name, "--downstream", "--store", uri, *extra]) == 0  # the text tree says so too
+            head = capsys.readouterr().out.splitlines()[0]
+            assert head.endswith("(opaque: another producer's version id, not a content digest)") is bool(said), (extra, head)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 
 NO_ORIGIN_TEXT = "origin: no recorded run generated it"
+OPAQUE_TEXT = "opaque: another producer's version id, not a content digest"
 """How the upstream tree ends at a version no recorded run generated and no registered source has; the picture's
 broken link says the same."""
 
@@ -271,6 +272,8 @@ def _version_text(tree: LineageTree, direction: str, shown_as: _Shown) -> str:
     node, labels = tree.node, shown_as.labels
     shown = labels[(node.namespace, node.dataset)] if node.dataset else node.id
     text = shown + (f"  {node.version}" if node.version else "  (no version)")
+    if node.opaque:  # 'lineage --json' says opaqueVersion: true
+        text += f"  ({OPAQUE_TEXT})"
     if node.shards is not None:
         text += f"  ({extent_text(None, node.shards)})"
     if node.failed_checks:
