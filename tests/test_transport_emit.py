@@ -519,6 +519,35 @@ def test_a_non_terminal_event_timed_before_the_seal_that_arrives_after_it_is_nam
     assert finding.run_id == run_id and "2 events were staged for it after that" in finding.what, finding.what
 
 
+def test_show_says_how_many_events_arrived_after_the_seal(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A FAIL that reaches the transport after its run was sealed COMPLETE (an Airflow DAG run marked failed then) is
+    staged, in no bundle, and named by the audit only: 'tdprov show' read the run as its bundle says, COMPLETE, with no
+    word of it. It still shows the sealed bundle, and says how many events arrived after the seal; a run with none says
+    nothing of it."""
+    from prov_common.cli import main
+
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    other_start, other_complete = run_events()
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "s")))
+    for e in (start, complete, other_start, other_complete):
+        transport.emit(e)
+    transport.emit(event(run_id, "FAIL", "2026-03-01T10:00:06Z"))
+    uri = str(tmp_path / "s")
+    assert main(["show", run_id, "--store", uri]) == 0
+    out = capsys.readouterr().out
+    assert f"run {run_id}  job " in out and out.splitlines()[0].endswith("COMPLETE"), out
+    assert "\n  1 event arrived after the seal (not in this bundle; see 'tdprov audit')\n" in out, out
+    assert main(["show", run_id, "--json", "--store", uri]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["stagedAfterSealing"] == 1 and [e["eventType"] for e in shown["events"]] == ["START", "COMPLETE"], shown
+    other = other_start["run"]["runId"]
+    assert main(["show", other, "--store", uri]) == 0
+    assert "after the seal" not in capsys.readouterr().out
+    assert main(["show", other, "--json", "--store", uri]) == 0
+    assert json.loads(capsys.readouterr().out)["stagedAfterSealing"] == 0
+
+
 def test_non_terminal_events_of_a_run_this_process_started_ask_the_store_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Whether an event comes after its run's seal is asked of the store once for a START (the run is then known

@@ -505,6 +505,15 @@ def newest_event(keys: Iterable[str]) -> tuple[str, datetime] | None:
     return max(((key, moment) for _, key, moment in staged_events(keys)), default=None)
 
 
+def staged_after_sealing(store: Store, run_id: str, sealed_at: str | None) -> int:
+    """How many events are staged for the sealed run ``run_id`` with times after its sealing (``sealed_at``): in no
+    bundle, the late events every audit names (:func:`_late_events`). One listing of the run's staging."""
+    sealed = utc_moment(sealed_at)
+    if sealed is None:
+        return 0
+    return sum(1 for _, _, m in staged_events(store.list(layout.staging_prefix(run_id))) if m > sealed)
+
+
 def staged_events(keys: Iterable[str]) -> Iterator[tuple[str, str, datetime]]:
     """(run id, key, time) of each staged event among the store keys ``keys`` (``staging/<run>/<time>-<digest>.json``;
     attachments and objects that are no staged event are passed over)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from prov_common.audit.unfinished import staged_after_sealing
 from prov_common.bundle import layout
 from prov_common.bundle.build import mapping_key_of, task_instance_of
 from prov_common.bundle.model import FILES_SHOWN, task_instance_text
@@ -35,8 +36,8 @@ def register(subparsers: Any) -> None:
         description="Show the lineage bundle of one run: an Airflow task's try and map index, why a failed run failed "
         "(its errorMessage facet), its datasets with rows (and shards), its events, a summary of its PROV document, "
         "Pandera quality results with attached failure samples, the other checks recorded (a Dagster asset check: passed, "
-        "FAILED, or raised an error), its attachments (the first ten, the rest counted; --json lists them all), and whether its "
-        "signature verifies. "
+        "FAILED, or raised an error), its attachments (the first ten, the rest counted; --json lists them all), whether its "
+        "signature verifies, and how many events were staged for it after its sealing (in no bundle: 'tdprov audit' names them). "
         "Exit 0 when the bundle verifies, 1 when it is shown with findings, 2 when there is no readable bundle.",
         example="tdprov show 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11",
     )
@@ -141,6 +142,7 @@ def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
         "extents": extents(derived.state, names) if derived is not None else [],
         "attachments": sorted(f.path for f in manifest.files if f.path not in layout.RESERVED),
         "verification": report.to_dict(),
+        "stagedAfterSealing": staged_after_sealing(store, run_id, manifest.sealed_at),
         "_report": report,
         "_names": names,
     }
@@ -159,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
     m = info["manifest"]
     out = [f"run {m['runId']}  job {m['job']['namespace']}/{m['job']['name']}  {m['state']}",
            f"  started {m['startedAt']}  ended {m['endedAt'] or '-'}  sealed {m['sealedAt']}"]
+    if info["stagedAfterSealing"]:  # the signed PROV stays as sealed; the audit names them
+        out.append(f"  {counted(info['stagedAfterSealing'], 'event')} arrived after the seal (not in this bundle; see 'tdprov audit')")
     if m.get("parentRunId"):
         out.append(f"  parent run {m['parentRunId']}")
     if info["taskInstance"]:
