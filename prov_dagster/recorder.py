@@ -33,6 +33,7 @@ from prov_common.bundle.staged import opened_event
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.identity import writer_store_id
 from prov_common.text import counted
 from prov_common.w3cprov.events import TERMINAL
 from prov_dagster import _compat
@@ -405,6 +406,7 @@ class Recorder:
         that does not answer raises. ``read``: each object read is added to it (key -> bytes as stored)."""
         transport = self.transport()
         store, trust = transport.store, transport.staging_trust(identity.ol_run_id)
+        store_id = writer_store_id(store)
         for key in store.list(layout.staging_prefix(identity.ol_run_id)):
             parts = layout.staged_parts(key)
             if parts is None or "/" in parts[1]:  # an attachment, not an event
@@ -413,7 +415,7 @@ class Recorder:
                 data = store.get(key, layout.SMALL_OBJECT_LIMIT)
                 if read is not None:
                     read[key] = data
-                event = json.loads(opened_event(data, trust, key))
+                event = json.loads(opened_event(data, trust, key, store_id))
             except (ObjectNotFoundError, UnreadableObjectError, BadInputError, ValueError):  # sealed since, or not ours
                 continue
             if isinstance(event, dict):

@@ -20,7 +20,7 @@ import pytest
 from bundle_support import dataset, event, raw_put, run_events, signed_staged
 from prov_common.bundle import read_bundle, verify_bundle
 from prov_common.bundle.events import events_jsonl
-from prov_common.bundle.staged import signed_attachment
+from prov_common.bundle.staged import STAGED_EVENT_TYPE, signed_attachment
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport, signature_key, staged_event_key
 from prov_common.canonical_json import canonical_bytes
 from prov_common.cli import main
@@ -28,6 +28,7 @@ from prov_common.config import Settings
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import SigningKey, default_signing_key, trust_from_settings, write_keypair
 from prov_common.store import open_store
+from prov_common.store.identity import read_identity
 
 PLANTED = dataset("s3://lake", "planted/backdoor.parquet", "blake3:" + "9" * 64)
 
@@ -531,3 +532,82 @@ def test_an_event_two_writers_sign_is_staged_once_without_a_warning_and_other_by
     with caplog.at_level(logging.WARNING, logger="prov_common"):
         second.emit(other)
     assert f"could not record the event (object '{staged_event_key(other)}'" in caplog.text, caplog.text
+
+
+def _refused_records(files: dict[str, bytes]) -> dict[str, dict]:
+    return {r["stagedAs"]: r for r in (json.loads(d) for p, d in files.items() if p.startswith("refused/"))}
+
+
+def _copy(source: str, target: str, run_id: str, *parts: str) -> None:
+    """Copy staged objects of ``run_id`` from store folder ``source`` into ``target``, as a holder of both stores'
+    credentials (or of a backup) would: ``parts`` (paths under the run's staging), else all of it."""
+    import shutil
+
+    origin, into = Path(source, "staging", run_id), Path(target, "staging", run_id)
+    if not parts:
+        shutil.copytree(origin, into)
+    for part in parts:
+        (into / part).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(origin / part, into / part)
+
+
+def test_a_runs_staged_objects_copied_into_another_store_are_not_sealed_there(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Two stores whose writers share a signing key: a run sealed in the first, its staged objects copied whole into
+    the second's staging/. 'tdprov store seal' there sealed it (exit 0), the one run then sealed in two stores, each
+    bundle verifying. What a writer stages is signed for the store it bound, so the seal there refuses every event as
+    staged for the first store, with the fix, and writes no bundle; the first store's events.jsonl is the events as
+    emitted, byte for byte."""
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    writer = _transport(first)
+    writer.emit(start)
+    writer.attach(run_id, "extra/notes.json", b'{"notes": 1}')
+    writer.emit(complete)
+    writer.close()
+    stores = open_store(first), open_store(second)
+    assert read_bundle(stores[0], run_id).files["events.jsonl"] == events_jsonl([start, complete])
+    _copy(first, second, run_id)
+    assert main(["store", "seal", "--store", second, run_id]) == 2
+    err = capsys.readouterr().err
+    staged = json.loads(stores[0].get(staged_event_key(start)))
+    first_id = read_identity(stores[0]).store_id
+    assert staged["payloadType"] == f"{STAGED_EVENT_TYPE}; store={first_id}"
+    assert base64.b64decode(staged["payload"]) == canonical_bytes(start)
+    second_id = read_identity(stores[1]).store_id
+    assert second_id != first_id
+    assert (f"staged event {staged_event_key(start)} was staged for store {first_id}, not this store {second_id}: a "
+            "signed object copied from that store's staging.") in err
+    assert not stores[1].exists(f"bundles/{run_id}/manifest.json")
+
+
+def test_an_attachment_copied_from_another_stores_run_of_the_same_id_is_refused(tmp_path: Path) -> None:
+    """Run ids can repeat across stores (an Airflow run's is derived from its DAG run): a staged attachment and its
+    signed record copied from the first store's run into the second's run of the same id, still open, is refused
+    there as staged for the first store and named under refused/; the second run seals its own events."""
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    writer = _transport(first)
+    writer.emit(start)
+    writer.attach(run_id, "extra/notes.json", b'{"notes": 1}')
+    writer.emit(complete)
+    writer.close()
+    other = _transport(second)
+    other.emit(start)
+    _copy(first, second, run_id, "attachments/extra/notes.json", "attachment-signatures/extra/notes.json.dsse")
+    other.emit(complete)
+    other.close()
+    stores = open_store(first), open_store(second)
+    files = read_bundle(stores[1], run_id).files
+    assert files["events.jsonl"] == events_jsonl([start, complete])
+    assert "extra/notes.json" not in files
+    key = f"staging/{run_id}/attachments/extra/notes.json"
+    [record] = _refused_records(files).values()
+    assert record["stagedAs"] == key
+    assert record["reason"] == (f"staged attachment {key} was staged for store {read_identity(stores[0]).store_id}, not "
+                                f"this store {read_identity(stores[1]).store_id}: a signed object copied from that "
+                                "store's staging.")
+    assert "take those credentials away" in record["fix"]
+    assert read_bundle(stores[0], run_id).files["extra/notes.json"] == b'{"notes": 1}'

@@ -330,25 +330,29 @@ def _unindexed(run_id: str, severity: str) -> Finding:
                    UNINDEXED_FIX, severity=severity, run_id=run_id)
 
 
-def terminal_state(store: Store, key: str, trust: TrustStore | None = None, *, accept_unsigned: bool = False) -> str | None:
+def terminal_state(store: Store, key: str, trust: TrustStore | None = None, *, accept_unsigned: bool = False,
+                   store_id: str | None = None) -> str | None:
     """The terminal state (COMPLETE, FAIL, ABORT) of the staged event at ``key``, if it is one. ``trust``: only when a
     key of it signed the event (``accept_unsigned``: or it is unsigned), as a seal takes it: whoever decides by it
     whether a run is over (``tdprov store seal``) must not take a terminal event planted by someone with the store's
-    credentials alone; None: its signature unchecked (a hint for the audit's wording)."""
+    credentials alone; None: its signature unchecked (a hint for the audit's wording). ``store_id``: the store's
+    identity, as the seal checks it (an event staged for another store is no end of this store's run)."""
     try:
-        event = _staged_event(store, key, trust, accept_unsigned=accept_unsigned)
+        event = _staged_event(store, key, trust, accept_unsigned=accept_unsigned, store_id=store_id)
     except (TdprovError, ValueError):
         return None
     state = event.get("eventType") if isinstance(event, dict) else None
     return state if state in TERMINAL else None
 
 
-def _staged_event(store: Store, key: str, trust: TrustStore | None, *, accept_unsigned: bool = False) -> Any:
+def _staged_event(store: Store, key: str, trust: TrustStore | None, *, accept_unsigned: bool = False,
+                  store_id: str | None = None) -> Any:
     """The event staged at ``key``: only when a key of ``trust`` signed it (``accept_unsigned``: or it is unsigned),
     else its signature unchecked (``trust`` None). Raises :class:`~prov_common.errors.TdprovError` or ``ValueError``
     when it cannot be read or is not trusted."""
     data = store.get(key, layout.SMALL_OBJECT_LIMIT)
-    return unverified_event(data if trust is None else trusted_event(data, trust, key, accept_unsigned=accept_unsigned))
+    return unverified_event(data if trust is None else trusted_event(data, trust, key, accept_unsigned=accept_unsigned,
+                                                                     store_id=store_id))
 
 
 def _late_events(store: Store, run_id: str, sealed_at: str | None, staged: list[datetime], newest: str,

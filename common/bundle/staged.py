@@ -9,6 +9,12 @@ add an event to a run not sealed yet. The sealed ``events.jsonl`` holds the even
 A staged attachment (``staging/<run_id>/attachments/<path>``: Pandera samples, row sets, a refusal record) is staged
 with a signed record of what it is (:func:`signed_attachment`: its run, path, size and BLAKE3 digest), and the seal
 takes only an attachment that a trusted key's record names with the bytes it holds (:func:`check_attachment`).
+
+What a writer signs names the store it staged for (the identity it bound, ``_tdprov/store.json``: the payload type
+``application/vnd.tdprov.staged-event+json; store=<id>``, a record's ``storeId``), so that a run's staged objects
+copied whole into another store whose writers share or trust the key are refused there, not sealed in two stores.
+What names no store (staged by a tdprov before this, or by a writer that could not read the identity) is taken as
+before.
 """
 from __future__ import annotations
 
@@ -22,13 +28,15 @@ from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing.dsse import (FIX_ALTERED, FIX_BAD_SIGNATURE, FIX_RENAMED, FIX_RETIRED, FIX_UNSIGNED, FIX_WRONG_TYPE,
-                                     Envelope, EnvelopeError, Signature, open_envelope, sign_envelope)
+                                     Envelope, EnvelopeError, Opened, Signature, open_envelope, sign_envelope)
 from prov_common.signing.keys import KEY_ID_PREFIX, SigningKey
 from prov_common.signing.trust import TrustStore
 from prov_common.text import counted
 
 STAGED_EVENT_TYPE = "application/vnd.tdprov.staged-event+json"
 STAGED_ATTACHMENT_TYPE = "application/vnd.tdprov.staged-attachment+json"
+_FOR_STORE = "; store="  # the payload type's parameter naming the store an event was staged for
+STORE_ID_ROOM = 36  # characters of a store id the envelope bound allows for: a UUID, as tdprov makes them
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +58,10 @@ CHANGED_ATTACHMENT_FIX = (
     "1 MiB in the record of its refusal (stagedBytes)")
 REPLAYED_FIX = ("someone who can write the store's staging/ copied it from that run's staging (find who, and take those "
                 "credentials away); the run under whose staging it is did not stage it")
+OTHER_STORE_FIX = ("someone copied the run's staged objects from that store's staging/ (or a backup of it) into this "
+                   "store's (find who can write staging/, and take those credentials away); the run is that store's: seal "
+                   "and read it there. If this store's _tdprov/store.json was replaced on purpose, re-run the step (writers "
+                   "sign the identity they bound when they started)")
 UNTRUSTED_FIX = ("if the writer that signed it is yours, add its public key to TDPROV_TRUSTED_KEYS of the process that "
                  "seals (or to TDPROV_HOME/trusted_keys/) and seal the run's next attempt; otherwise it was planted: find "
                  "who can write the store's staging/")
@@ -62,9 +74,25 @@ copied, an attachment where no writer attaches. A writer never stages such an ob
 the signing of staged objects aside): it is evidence that someone who can write ``staging/`` put it there. A writer's own
 malformed event is refused with another fix."""
 
-ENVELOPE_OVERHEAD = len(Envelope(b"", STAGED_EVENT_TYPE, (Signature(KEY_ID_PREFIX + "0" * 64, bytes(64)),)).to_json())
-"""Bytes a staged event's envelope holds beside its payload's base64: the payload type and one Ed25519 signature with
-its key id, both of fixed length."""
+def staged_event_type(store_id: str | None) -> str:
+    """The payload type of an event staged for store ``store_id`` (None: for no store, as a tdprov before stores were
+    named in staged events signed it)."""
+    return STAGED_EVENT_TYPE if store_id is None else f"{STAGED_EVENT_TYPE}{_FOR_STORE}{store_id}"
+
+
+def _is_staged_event_type(payload_type: str) -> bool:
+    return payload_type == STAGED_EVENT_TYPE or payload_type.startswith(STAGED_EVENT_TYPE + _FOR_STORE)
+
+
+def _store_named(payload_type: str) -> str | None:
+    """The store id a staged event's payload type names; None for one that names none."""
+    return payload_type[len(STAGED_EVENT_TYPE + _FOR_STORE):] if payload_type != STAGED_EVENT_TYPE else None
+
+
+ENVELOPE_OVERHEAD = len(Envelope(b"", staged_event_type("0" * STORE_ID_ROOM),
+                                 (Signature(KEY_ID_PREFIX + "0" * 64, bytes(64)),)).to_json())
+"""Bytes a staged event's envelope holds beside its payload's base64: the payload type with a store id of up to
+:data:`STORE_ID_ROOM` characters and one Ed25519 signature with its key id, of fixed length."""
 TOO_LARGE_FIX = ("keep large data out of the event: attach it to the run's bundle (ProvenanceTransport.attach(run_id, "
                  "'extra/<name>', data)) and let the facet name it, or spread the event's datasets over several events of "
                  "the run")
@@ -162,36 +190,49 @@ class UnsignedEventError(BadInputError):
     the signing of staged events, staged it."""
 
 
-def signed_event(event: bytes, signer: SigningKey) -> bytes:
-    """The object staged for the event of canonical JSON ``event``: its envelope, signed by ``signer``."""
-    return sign_envelope(event, STAGED_EVENT_TYPE, [signer]).to_json()
+def signed_event(event: bytes, signer: SigningKey, store_id: str | None = None) -> bytes:
+    """The object staged for the event of canonical JSON ``event``: its envelope, signed by ``signer`` for the store
+    ``store_id`` (None: for none, when the writer cannot have its identity). The payload is the event's bytes, as
+    sealed."""
+    return sign_envelope(event, staged_event_type(store_id), [signer]).to_json()
 
 
-def _opened(data: bytes, trust: TrustStore, payload_type: str, what: str) -> bytes:
-    """The payload of the envelope ``data`` when a key of ``trust`` signed it; :class:`BadInputError` naming ``what``
-    and why otherwise (an untrusted key's fix says how to trust a writer of one's own)."""
+def _opened(data: bytes, trust: TrustStore, payload_type: str, what: str, family: bool = False) -> Opened:
+    """The envelope ``data`` opened when a key of ``trust`` signed it; :class:`BadInputError` naming ``what`` and why
+    otherwise (an untrusted key's fix says how to trust a writer of one's own). ``family``: any staged event's type."""
     try:
-        return open_envelope(data, trust, payload_type, what).payload
+        return open_envelope(data, trust, payload_type, what, accepts=_is_staged_event_type if family else None)
     except EnvelopeError as exc:
         fix = UNTRUSTED_FIX if exc.problem == "untrusted key" else exc.fix
         raise BadInputError(exc.what, fix=fix) from None
 
 
-def opened_event(data: bytes, trust: TrustStore, key: str) -> bytes:
+def opened_event(data: bytes, trust: TrustStore, key: str, store_id: str | None = None) -> bytes:
     """The event (canonical JSON bytes) the staged object ``data`` at store key ``key`` (``staging/<run>/...``) holds,
-    when a key of ``trust`` signed it and it is an event of that run. Raises :class:`BadInputError` naming ``key`` and
+    when a key of ``trust`` signed it and it is an event of that run staged for store ``store_id`` (the identity of
+    the store it is read from; None: not known, any store's taken). Raises :class:`BadInputError` naming ``key`` and
     why otherwise: unsigned (a plain event, as a tdprov older than this staged it: :class:`UnsignedEventError`),
-    signed by an untrusted or retired key (named by its key id), a bad signature, not a staged event at all, or a
-    signed event of another run copied there (its signature is genuine, but it says nothing of this run)."""
+    signed by an untrusted or retired key (named by its key id), a bad signature, not a staged event at all, a
+    signed event of another run copied there (its signature is genuine, but it says nothing of this run), or one
+    staged for another store (copied from that store's staging). An event signed for no store is taken."""
     what = f"staged event {key}"
     try:
-        event = _opened(data, trust, STAGED_EVENT_TYPE, what)
+        opened = _opened(data, trust, STAGED_EVENT_TYPE, what, family=True)
     except BadInputError:
         if _plain_event(data):
             raise UnsignedEventError(f"{what} is unsigned: no writer holding a trusted key staged it.", fix=UNSIGNED_FIX) from None
         raise
-    _check_run(event, key)
-    return event
+    _check_store(_store_named(opened.envelope.payload_type), store_id, what)
+    _check_run(opened.payload, key)
+    return opened.payload
+
+
+def _check_store(named: Any, store_id: str | None, what: str) -> None:
+    """Raise :class:`BadInputError` when the staged object ``what`` was signed for store ``named`` (None: for none)
+    other than ``store_id``, the store it is read from (None: not known)."""
+    if named is not None and store_id is not None and named != store_id:
+        raise BadInputError(f"{what} was staged for store {str(named)[:200]}, not this store {store_id}: a signed object "
+                            "copied from that store's staging.", fix=OTHER_STORE_FIX)
 
 
 def _check_run(event: bytes, key: str) -> None:
@@ -220,11 +261,11 @@ def _take_unsigned(error: UnsignedEventError, accept_unsigned: bool, sealed: str
 
 
 def trusted_event(data: bytes, trust: TrustStore, key: str, *, accept_unsigned: bool = False,
-                  sealing: str | None = None) -> bytes:
+                  sealing: str | None = None, store_id: str | None = None) -> bytes:
     """:func:`opened_event`, but for ``accept_unsigned``: an unsigned event (a plain one) is then taken as it is, as
     a seal told to accept unsigned events takes it (warned about when ``sealing`` names the run being sealed)."""
     try:
-        return opened_event(data, trust, key)
+        return opened_event(data, trust, key, store_id)
     except UnsignedEventError as error:
         _take_unsigned(error, accept_unsigned, None if sealing is None else f"staged event {key} of run {sealing}")
         return data
@@ -235,7 +276,7 @@ def unverified_event(data: bytes) -> Any:
     have ended, the job it ran as); a plain event (staged by an older tdprov) as it is. Raises ``ValueError`` for
     bytes that are no JSON, or an envelope that cannot be read."""
     value = loads(data)
-    if isinstance(value, dict) and value.get("payloadType") == STAGED_EVENT_TYPE:
+    if isinstance(value, dict) and _is_staged_event_type(str(value.get("payloadType"))):
         return loads(base64.b64decode(value.get("payload", ""), validate=True))
     return value
 
@@ -257,27 +298,32 @@ def same_signed(held: bytes, data: bytes | memoryview) -> bool:
         first, second = Envelope.from_json(held), Envelope.from_json(bytes(data))
     except BadInputError:
         return False
-    return (first.payload_type == second.payload_type in (STAGED_EVENT_TYPE, STAGED_ATTACHMENT_TYPE)
+    return (first.payload_type == second.payload_type
+            and (_is_staged_event_type(first.payload_type) or first.payload_type == STAGED_ATTACHMENT_TYPE)
             and first.payload == second.payload and bool(first.signatures))
 
 
-def _attachment_record(run_id: str, path: str, digest: str, size: int) -> dict[str, Any]:
-    return {"runId": run_id, "path": path, "size": size, "digest": digest}
+def _attachment_record(run_id: str, path: str, digest: str, size: int, store_id: Any = None) -> dict[str, Any]:
+    record = {"runId": run_id, "path": path, "size": size, "digest": digest}
+    return record if store_id is None else {**record, "storeId": store_id}
 
 
-def signed_attachment(run_id: str, path: str, data: bytes | memoryview, signer: SigningKey) -> bytes:
-    """The signed record staged beside attachment ``path`` of run ``run_id`` holding ``data``: its run, path, size
-    and BLAKE3 digest, in an envelope signed by ``signer``."""
-    record = _attachment_record(run_id, path, blake3_digest(data), memoryview(data).nbytes)
+def signed_attachment(run_id: str, path: str, data: bytes | memoryview, signer: SigningKey,
+                      store_id: str | None = None) -> bytes:
+    """The signed record staged beside attachment ``path`` of run ``run_id`` holding ``data``: its run, path, size,
+    BLAKE3 digest and the store ``store_id`` it is staged for (None: left out, as when the writer cannot have the
+    store's identity), in an envelope signed by ``signer``."""
+    record = _attachment_record(run_id, path, blake3_digest(data), memoryview(data).nbytes, store_id)
     return sign_envelope(canonical_bytes(record), STAGED_ATTACHMENT_TYPE, [signer]).to_json()
 
 
 def check_attachment(run_id: str, path: str, key: str, data: bytes | memoryview, signature: bytes | None,
-                     trust: TrustStore, *, accept_unsigned: bool = False) -> None:
+                     trust: TrustStore, *, accept_unsigned: bool = False, store_id: str | None = None) -> None:
     """Raise :class:`BadInputError` naming the staged attachment ``key`` (``path`` of run ``run_id``, holding
     ``data``) and why, unless ``signature`` (the record staged beside it, None: none is) is signed by a key of
-    ``trust`` and names this run, path, size and digest: :class:`UnsignedEventError` when no record is staged, unless
-    ``accept_unsigned`` (as a seal told to accept unsigned objects, which this warns about)."""
+    ``trust`` and names this run, path, size and digest, and no other store than ``store_id`` (the store it is read
+    from; None: not known): :class:`UnsignedEventError` when no record is staged, unless ``accept_unsigned`` (as a
+    seal told to accept unsigned objects, which this warns about)."""
     what = f"staged attachment {key}"
     size = memoryview(data).nbytes
     if signature is None:
@@ -285,7 +331,7 @@ def check_attachment(run_id: str, path: str, key: str, data: bytes | memoryview,
                                           "holding a trusted key staged it.", fix=UNSIGNED_ATTACHMENT_FIX),
                        accept_unsigned, f"{what} of run {run_id}")
         return
-    payload = _opened(signature, trust, STAGED_ATTACHMENT_TYPE, f"the signed record of {what}")
+    payload = _opened(signature, trust, STAGED_ATTACHMENT_TYPE, f"the signed record of {what}").payload
     try:
         signed = loads(payload)
     except ValueError:  # signed, but no record: not one tdprov writes
@@ -293,8 +339,9 @@ def check_attachment(run_id: str, path: str, key: str, data: bytes | memoryview,
     if not isinstance(signed, dict) or signed.get("runId") != run_id or signed.get("path") != path:
         raise BadInputError(f"{what}: its signed record is of another attachment ({_named(signed)}).",
                             fix=CHANGED_ATTACHMENT_FIX)
+    _check_store(signed.get("storeId"), store_id, what)
     digest = blake3_digest(data)
-    if signed != _attachment_record(run_id, path, digest, size):
+    if signed != _attachment_record(run_id, path, digest, size, signed.get("storeId")):
         raise BadInputError(f"{what} was changed after it was signed: it holds {size:,} bytes of {digest}, its signed "
                             f"record names {signed.get('size')!r} bytes of {signed.get('digest')!r}.", fix=CHANGED_ATTACHMENT_FIX)
 

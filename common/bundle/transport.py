@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 10.0
 MAX_PENDING_RUNS = 1000
 CLAIM_WAIT_SECONDS = 10.0  # how long a seal waits for its run's events that a flush in another process is delivering
+STORE_ID_RETRY_SECONDS = 60.0  # how long staging signs for no store after the store's identity could not be had
 
 
 EventPreparer = Callable[[Mapping[str, Any]], Mapping[str, Any]]
@@ -331,6 +332,7 @@ class ProvenanceTransport(Transport):
         self._lock = threading.Lock()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._pid = os.getpid()
+        self._store_id_retry = 0.0  # time.monotonic() before which staging does not ask the store's identity again
 
     # -- resources, opened on first use so that constructing the transport never fails a producer --
     @property
@@ -458,7 +460,7 @@ class ProvenanceTransport(Transport):
     def _put_attachment(self, run_id: str, path: str, data: bytes) -> bool:
         """Stage attachment ``path`` of ``run_id`` and, beside it, its signed record (none without a key to be had:
         see :meth:`_signature`); True when either waits in the spool."""
-        signature = self._signature(lambda signer: signed_attachment(run_id, path, data, signer))
+        signature = self._signature(lambda signer: signed_attachment(run_id, path, data, signer, self._store_id()))
         spooled = self._put(attachment_key(run_id, path), data)
         if signature is not None:
             spooled = self._put(signature_key(run_id, path), signature) or spooled
@@ -511,8 +513,25 @@ class ProvenanceTransport(Transport):
     def _signed(self, event: bytes) -> bytes:
         """The object staged for the event of canonical JSON ``event``: signed with this process's key (see
         :mod:`~prov_common.bundle.staged`); without a key to be had, the event as it is (see :meth:`_signature`)."""
-        signed = self._signature(lambda signer: signed_event(event, signer))
+        signed = self._signature(lambda signer: signed_event(event, signer, self._store_id()))
         return event if signed is None else signed
+
+    def _store_id(self) -> str | None:
+        """The identity this process's writers bound of the store (:func:`writer_store_id`), signed into what it
+        stages so that a seal in another store refuses it. None while it cannot be had (a store setting that cannot be
+        opened, a store that does not answer, a damaged identity): staged for no store, as before stores were named,
+        and not asked again for :data:`STORE_ID_RETRY_SECONDS` (in an outage, every event would wait on one more
+        request that fails)."""
+        if time.monotonic() < self._store_id_retry:
+            return None
+        try:
+            store, _ = self._open_store()
+            store_id = writer_store_id(store) if store is not None else None
+        except StoreError:
+            store_id = None
+        if store_id is None:
+            self._store_id_retry = time.monotonic() + STORE_ID_RETRY_SECONDS
+        return store_id
 
     def _signature(self, sign: Callable[[SigningKey], bytes]) -> bytes | None:
         """What ``sign`` makes with this process's key. Without a key to be had (a signing key that cannot be read, a
@@ -651,7 +670,8 @@ class ProvenanceTransport(Transport):
 
     @staticmethod
     def _add_staged_event(run_id: str, key: str, data: bytes, trust: TrustStore, events: list[tuple[str, dict[str, Any]]],
-                          attachments: dict[str, bytes], *, accept_unsigned: bool = False) -> BadInputError | None:
+                          attachments: dict[str, bytes], *, accept_unsigned: bool = False,
+                          store_id: str | None = None) -> BadInputError | None:
         """A staged event joins ``events`` (with its key) if a key of ``trust`` signed it and it is valid and of this run;
         otherwise (unsigned, signed by a key not trusted, damaged) it is recorded as refused instead of blocking the
         run, with what it holds when that can be read, and the error is returned; ``accept_unsigned``: an unsigned event
@@ -663,7 +683,7 @@ class ProvenanceTransport(Transport):
         from prov_common.lineage.validate import parse_run_event
 
         try:
-            data = trusted_event(data, trust, key, accept_unsigned=accept_unsigned, sealing=run_id)
+            data = trusted_event(data, trust, key, accept_unsigned=accept_unsigned, sealing=run_id, store_id=store_id)
         except BadInputError as error:
             return _refused_as_sent(key, data, error, attachments)
         try:
@@ -678,7 +698,7 @@ class ProvenanceTransport(Transport):
 
     @staticmethod
     def _attachment_refused(run_id: str, path: str, key: str, data: bytes, signature: bytes | None, trust: TrustStore, *,
-                            accept_unsigned: bool = False) -> BadInputError | None:
+                            accept_unsigned: bool = False, store_id: str | None = None) -> BadInputError | None:
         """Why the staged attachment ``key`` (``path``, holding ``data``, staged in another process) is refused: no
         signed record beside it (``signature``), one no key of ``trust`` signed, or one naming other bytes; None when it
         is taken (``accept_unsigned``: also when it is unsigned, see :meth:`seal`). A refused one is named in the bundle
@@ -691,7 +711,7 @@ class ProvenanceTransport(Transport):
             return BadInputError(f"staged attachment {key} is at a path no writer can attach at: {exc.what}",
                                  fix=MISPLACED_ATTACHMENT_FIX)
         try:
-            check_attachment(run_id, path, key, data, signature, trust, accept_unsigned=accept_unsigned)
+            check_attachment(run_id, path, key, data, signature, trust, accept_unsigned=accept_unsigned, store_id=store_id)
         except BadInputError as error:
             return error
         return None
@@ -742,13 +762,15 @@ class ProvenanceTransport(Transport):
         refused = [_refused(key, BadInputError(f"staged object cannot be read: {exc.what}", fix=exc.fix), attachments)
                    for key, exc in unreadable.items()]
         trust = self.staging_trust(run_id)
+        # strict: refuses a store that is not write-once; what was staged for another store is refused
+        store_id = writer_store_id(self.store, strict=bool(self.settings.strict))
         signatures = {path: data for key, data in staged.items() if (path := _signature_path(key)) is not None}
         read: list[tuple[str, dict[str, Any]]] = []
         kept = 0  # bytes of refused attachments kept in their records
         for key, data in staged.items():  # every key is under the run's staging prefix
             if (path := _attachment_path(key)) is not None:
                 if key in own or not (error := self._attachment_refused(run_id, path, key, data, signatures.get(path), trust,
-                                                                        accept_unsigned=accept_unsigned)):
+                                                                        accept_unsigned=accept_unsigned, store_id=store_id)):
                     attachments[path] = data
                     continue
                 size = memoryview(data).nbytes
@@ -756,7 +778,8 @@ class ProvenanceTransport(Transport):
                 kept += size if keep else 0
                 refused.append(_refused(key, error, attachments, data if keep else None))
             elif key.endswith(".json") and (error := self._add_staged_event(run_id, key, data, trust, read, attachments,
-                                                                                accept_unsigned=accept_unsigned)):
+                                                                                accept_unsigned=accept_unsigned,
+                                                                                store_id=store_id)):
                 refused.append(error)  # an event refused (an attachment's signed record, .dsse, is read with it above)
         refused += _of_one_parent(run_id, terminal, read, events, attachments)
         if not events and refused:
@@ -766,7 +789,6 @@ class ProvenanceTransport(Transport):
                 fix="read them there: a run is sealed from at least one valid event (emit the run again, or remove "
                     f"{prefix} once what it holds is kept elsewhere)")
         # staged events were checked by the writer that staged them: their times are read as a sealed bundle's
-        store_id = writer_store_id(self.store, strict=bool(self.settings.strict))  # strict: refuses a store that is not write-once
         bundle = build_bundle(events, attachments, self.signer, store_id=store_id, sealed=True)
         result = write_bundle(self.store, bundle, outbox=self.outbox, strict=bool(self.settings.strict))
         self._pending.pop(run_id, None)

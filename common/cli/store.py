@@ -302,6 +302,7 @@ def run_seal(args: argparse.Namespace) -> int:
     from prov_common.bundle import layout
     from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
     from prov_common.cli._runs import resolve_run_ids
+    from prov_common.store.identity import writer_store_id
 
     transport = ProvenanceTransport(ProvenanceConfig(store=args.store, strict=False))
     left = 0
@@ -316,7 +317,8 @@ def run_seal(args: argparse.Namespace) -> int:
             age = datetime.now(timezone.utc) - newest[1]
             if (not args.force and age < RUNNING_FOR  # an event planted unsigned does not end a run: the seal's trust
                     and terminal_state(transport.store, newest[0], transport.staging_trust(run_id),
-                                       accept_unsigned=args.accept_unsigned) is None):
+                                       accept_unsigned=args.accept_unsigned,
+                                       store_id=writer_store_id(transport.store)) is None):
                 raise BadInputError(f"run {run_id} may still be running: its newest staged event, {newest[1]:%Y-%m-%dT%H:%M:%SZ}, is "
                                     "no terminal one that a key this seal trusts signed; sealed now, what it records later "
                                     "would be in no bundle.",

@@ -216,8 +216,10 @@ Position = int | Callable[[bytes], int | None] | None
 """Where the log fixed a signed object (see :func:`verify_envelope`): a log size, or how to read it from the payload."""
 
 
-def open_envelope(data: bytes, trust: TrustStore, payload_type: str, what: str = "envelope", position: Position = None) -> Opened:
-    """Parse the DSSE envelope in ``data``, verify it under ``trust`` and check its payload type.
+def open_envelope(data: bytes, trust: TrustStore, payload_type: str, what: str = "envelope", position: Position = None, *,
+                  accepts: Callable[[str], bool] | None = None) -> Opened:
+    """Parse the DSSE envelope in ``data``, verify it under ``trust`` and check its payload type: ``payload_type``, or
+    any that ``accepts`` takes (a family of types, as a staged event's: ``payload_type`` then names it in errors).
 
     ``what`` names the object in errors (e.g. ``"checkpoint 'log/checkpoints/…'"``). ``position``: the log size
     by which the log fixed the object, for a retired key's signature (see :func:`verify_envelope`), or a function
@@ -233,7 +235,7 @@ def open_envelope(data: bytes, trust: TrustStore, payload_type: str, what: str =
     if trust.retired and any(s.keyid in trust.retired for s in envelope.signatures):
         position = _position(position, envelope.payload, data, trust)
     key_id = verify_envelope(envelope, trust, name=what, position=position if isinstance(position, int) else None)
-    if envelope.payload_type != payload_type:
+    if not (accepts(envelope.payload_type) if accepts is not None else envelope.payload_type == payload_type):
         raise EnvelopeError(what, "wrong payload type", f"payload type is '{envelope.payload_type}', not '{payload_type}'",
                             FIX_WRONG_TYPE, envelope)
     if (change := changed_around(envelope, data, key_id)) is not None:
