@@ -20,6 +20,7 @@ import pytest
 from bundle_support import dataset, event, raw_put, run_events, signed_staged
 from prov_common.bundle import read_bundle, verify_bundle
 from prov_common.bundle.events import events_jsonl
+from prov_common.bundle.refusal import RECORD_TYPE
 from prov_common.bundle.staged import STAGED_EVENT_TYPE, signed_attachment
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport, signature_key, staged_event_key
 from prov_common.canonical_json import canonical_bytes
@@ -536,6 +537,39 @@ def test_an_event_two_writers_sign_is_staged_once_without_a_warning_and_other_by
 
 def _refused_records(files: dict[str, bytes]) -> dict[str, dict]:
     return {r["stagedAs"]: r for r in (json.loads(d) for p, d in files.items() if p.startswith("refused/"))}
+
+
+def test_an_unsigned_refusal_record_is_never_sealed_even_when_unsigned_ones_are_taken(
+        tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> None:
+    """A record of a refusal under refused/ is only ever staged by a writer, signed: one planted unsigned was sealed by
+    'tdprov store seal --accept-unsigned' as the bundle's refused/x.json, evidence made up by a holder of the store's
+    credentials. It is refused and named (its bytes kept as stagedBytes), while the unsigned samples it was asked to
+    take are sealed, and the bundle verifies."""
+    store_uri = str(tmp_path / "store")
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    for item in (start, complete):
+        raw_put(store_uri, staged_event_key(item), signed_staged(item))
+    staging = f"staging/{run_id}/attachments/"
+    forged = canonical_bytes({"_type": RECORD_TYPE, "reason": "made up", "fix": "none", "event": None})
+    raw_put(store_uri, staging + "refused/x.json", forged)
+    raw_put(store_uri, staging + "quality/x.samples.parquet", b"unsigned samples")
+    assert main(["store", "seal", "--accept-unsigned", "--store", store_uri, run_id]) == 0, capsys.readouterr().err
+    files = read_bundle(open_store(store_uri), run_id).files
+    assert "refused/x.json" not in files
+    assert files["events.jsonl"] == events_jsonl([start, complete])
+    assert files["quality/x.samples.parquet"] == b"unsigned samples"
+    refused = _refused_records(files)
+    assert sorted(refused) == [staging + "refused/x.json"]
+    record = refused[staging + "refused/x.json"]
+    assert record["reason"] == (f"staged attachment {staging}refused/x.json ({len(forged)} bytes, {blake3_digest(forged)}) "
+                                "is an unsigned record of a refusal: no writer holding a trusted key staged it.")
+    assert "never taken unsigned, not even with --accept-unsigned" in record["fix"]
+    assert base64.b64decode(record["stagedBytes"]) == forged
+    assert [r.getMessage().split(" (the first: ")[1].split(")")[0] for r in caplog.records if "sealed without" in
+            r.getMessage()] == [f"staged attachment {staging}refused/x.json ({len(forged)} bytes, {blake3_digest(forged)}"]
+    report = verify_bundle(open_store(store_uri), run_id, trust_from_settings(Settings.from_env()))
+    assert report.ok, report.findings
 
 
 def _copy(source: str, target: str, run_id: str, *parts: str) -> None:

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from prov_common.bundle import layout
+from prov_common.bundle.refusal import is_refusal
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
@@ -56,6 +57,11 @@ CHANGED_ATTACHMENT_FIX = (
     "someone who can write the store's staging/ replaced it after its writer staged it (find who, and take those "
     "credentials away), or its writer staged it twice with other bytes; its bytes stay where it was staged, and up to "
     "1 MiB in the record of its refusal (stagedBytes)")
+UNSIGNED_REFUSAL_FIX = (
+    "only a writer stages a record of a refusal, and it signs it, so it is never taken unsigned, not even with "
+    "--accept-unsigned: someone who can write the store's staging/ put it there (find who, and take those credentials "
+    "away), or a writer without a signing key refused an event (its record's bytes are kept here, up to 1 MiB, as "
+    "stagedBytes: read them, and give that writer a key)")
 REPLAYED_FIX = ("someone who can write the store's staging/ copied it from that run's staging (find who, and take those "
                 "credentials away); the run under whose staging it is did not stage it")
 OTHER_STORE_FIX = ("someone copied the run's staged objects from that store's staging/ (or a backup of it) into this "
@@ -323,9 +329,13 @@ def check_attachment(run_id: str, path: str, key: str, data: bytes | memoryview,
     ``data``) and why, unless ``signature`` (the record staged beside it, None: none is) is signed by a key of
     ``trust`` and names this run, path, size and digest, and no other store than ``store_id`` (the store it is read
     from; None: not known): :class:`UnsignedEventError` when no record is staged, unless ``accept_unsigned`` (as a
-    seal told to accept unsigned objects, which this warns about)."""
+    seal told to accept unsigned objects, which this warns about) and it is no record of a refusal (under
+    ``refused/``: evidence only a writer makes, never taken unsigned)."""
     what = f"staged attachment {key}"
     size = memoryview(data).nbytes
+    if signature is None and is_refusal(path):
+        raise UnsignedEventError(f"{what} ({size:,} bytes, {blake3_digest(data)}) is an unsigned record of a refusal: no "
+                                 "writer holding a trusted key staged it.", fix=UNSIGNED_REFUSAL_FIX)
     if signature is None:
         _take_unsigned(UnsignedEventError(f"{what} ({size:,} bytes, {blake3_digest(data)}) is unsigned: no writer "
                                           "holding a trusted key staged it.", fix=UNSIGNED_ATTACHMENT_FIX),
