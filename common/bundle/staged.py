@@ -298,15 +298,16 @@ def _plain_event(data: bytes) -> bool:
 
 def same_signed(held: bytes, data: bytes | memoryview) -> bool:
     """Whether the staged envelopes ``held`` and ``data`` (an event, or an attachment's signed record) hold the same
-    payload of one type, whoever signed them: one record two writers staged, each signing it with its own key. Their
+    payload of one kind, whoever signed them: one record two writers staged, each signing it with its own key (an event
+    with or without the store it was staged for: a writer that could not read the store's identity names none). Their
     signatures are not checked (the seal checks the one stored)."""
     try:
         first, second = Envelope.from_json(held), Envelope.from_json(bytes(data))
     except BadInputError:
         return False
-    return (first.payload_type == second.payload_type
-            and (_is_staged_event_type(first.payload_type) or first.payload_type == STAGED_ATTACHMENT_TYPE)
-            and first.payload == second.payload and bool(first.signatures))
+    events = _is_staged_event_type(first.payload_type) and _is_staged_event_type(second.payload_type)  # for any store
+    records = first.payload_type == second.payload_type == STAGED_ATTACHMENT_TYPE
+    return (events or records) and first.payload == second.payload and bool(first.signatures)
 
 
 def _attachment_record(run_id: str, path: str, digest: str, size: int, store_id: Any = None) -> dict[str, Any]:
