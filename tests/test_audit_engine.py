@@ -143,7 +143,7 @@ def test_a_run_dated_in_the_future_or_before_year_1000_is_not_hidden_from_the_un
     assert named(legacy, "staged events until 0226-03-01T10:00:00Z and never ended"), errors
     # staleness counts from when an audit first named the run: two hours after that, the run never ended
     first = [UnsealedRun(run_id(future), "first-audit", iso_z(now))]
-    later, _ = unfinished_runs(pipe.store, {}, stale_after=timedelta(hours=1), now=now + timedelta(hours=2), reported=first)
+    later, _, _ = unfinished_runs(pipe.store, {}, stale_after=timedelta(hours=1), now=now + timedelta(hours=2), reported=first)
     assert any(f.run_id == run_id(future) and "never ended" in f.what for f in later.errors), [f.what for f in later.errors]
     assert not any(f.run_id == run_id(soon) and "never ended" in f.what for f in later.errors)  # first named only now
 

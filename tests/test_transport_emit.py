@@ -548,6 +548,52 @@ def test_show_says_how_many_events_arrived_after_the_seal(tmp_path: Path, capsys
     assert json.loads(capsys.readouterr().out)["stagedAfterSealing"] == 0
 
 
+def test_a_late_event_of_a_run_another_process_sealed_staged_under_its_own_time_is_named_by_every_audit(
+        tmp_path: Path, store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer that staged a run's START takes the run for open without asking the store (no request per event), so its
+    RUNNING that comes after another process sealed the run is staged under its own time, before the sealing: in no
+    bundle. The audit names it by its digest, which the sealed events.jsonl does not hold (its time cannot tell), on
+    the audit that first lists it and every audit after; the run's own events, staged as ever, are no finding, and an
+    incremental audit with nothing newly staged reads no bundle's events for it (on S3 too: it dates objects by its own
+    clock, to the second)."""
+    from datetime import timedelta
+
+    from prov_common.audit.engine import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    import prov_common.audit.unfinished as unfinished
+
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    writer, sealer = (ProvenanceTransport(ProvenanceConfig(store=store_uri)) for _ in range(2))
+    writer.emit(start)
+    assert sealer.emit(complete).status == "written"
+    time.sleep(1.1 if store_uri.startswith("s3://") else 0)  # (S3 dates objects to the second)
+    other = run_events()  # another run, staged later
+    for item in other:
+        sealer.emit(item)
+    store = open_store(store_uri)
+    clean = run_audit(store, stale_after=timedelta(0), report_dir=tmp_path / "r0", progress=False)
+    assert clean.check(CHECK_UNFINISHED).findings == []
+    read: list[str] = []
+    get = type(store).get
+    monkeypatch.setattr(type(store), "get", lambda self, key, *a, **k: read.append(key) or get(self, key, *a, **k))
+    monkeypatch.setattr(unfinished, "LISTED_GRACE", timedelta(0), raising=False)  # (a test stores all within the grace)
+    quiet = run_audit(store, stale_after=timedelta(0), report_dir=tmp_path / "quiet", progress=False)
+    assert not quiet.full and quiet.check(CHECK_UNFINISHED).findings == []
+    assert f"bundles/{run_id}/events.jsonl" not in read
+    quiet_read = list(read)
+    writer.emit(event(run_id, "RUNNING", "2026-03-01T10:00:03Z"))
+    [staged] = [k for k in store.list(f"staging/{run_id}/") if k.count("/") == 2 and k.split("/")[2].startswith("20260301T100003")]
+    for n in range(2):  # the audit that first lists the key, and the next one (the run stays compared)
+        audit = run_audit(store, stale_after=timedelta(0), report_dir=tmp_path / f"r{n + 1}", progress=False)
+        [finding] = audit.check(CHECK_UNFINISHED).findings
+        assert finding.run_id == run_id and finding.object == f"staging/{run_id}/", finding
+        assert "1 event was staged for it after that" in finding.what and "timed 2026-03-01T10:00:03Z" in finding.what, finding.what
+        assert "before the sealing" in finding.what and staged.rsplit("/", 1)[1] in finding.what, finding.what
+    assert f"bundles/{other[0]['run']['runId']}/events.jsonl" in quiet_read  # (its newest event is as new as the listing)
+
+
 def test_non_terminal_events_of_a_run_this_process_started_ask_the_store_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Whether an event comes after its run's seal is asked of the store once for a START (the run is then known

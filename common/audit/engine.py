@@ -327,9 +327,11 @@ def _audit(
     removed = planted_removed(gone, verified)
     evaluation.forget(removed)
     inventory.findings += [removed_note(f) for f in removed]
-    unfinished, evaluation.state.unsealed = unfinished_runs(store, {run_id: r.sealed_at for run_id, r in everything_known.items()},
-                                                            stale_after=stale_after, now=started, reported=unsealed, audit_id=result.audit_id,
-                                                            trust=trust, bundled=listing.files)
+    # (a --full or first audit compares every sealed run's staged events with its bundle; an incremental one what is new)
+    unfinished, evaluation.state.unsealed, evaluation.state.staged = unfinished_runs(
+        store, {run_id: r.sealed_at for run_id, r in everything_known.items()}, stale_after=stale_after, now=started,
+        reported=unsealed, audit_id=result.audit_id, trust=trust, bundled=listing.files,
+        seen=previous.checks.staged if previous is not None else None, fresh=records.keys())
     unfinished.findings += unended
     # a bundle folder no index entry names is examined by no audit: named, sealed or not, verified or not (staged runs are
     # named above)

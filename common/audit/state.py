@@ -113,6 +113,25 @@ class UnsealedRun:
 
 
 @dataclass(frozen=True)
+class StagedSeen:
+    """How far an audit compared the staged events of sealed runs with their bundles, so that the next one compares only
+    what is new: ``through``, the newest time the store gave a staged event it listed (by the store's clock; None: none
+    listed said), and ``runs``, the sealed runs whose staging held events their bundle lacks (compared again by every
+    audit, so that their finding stays)."""
+
+    through: str | None = None
+    runs: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"through": self.through, "runs": list(self.runs)}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "StagedSeen":
+        through = raw.get("through")
+        return cls(None if through is None else str(through), tuple(str(r) for r in raw.get("runs") or ()))
+
+
+@dataclass(frozen=True)
 class AcceptedRun:
     """A person's acceptance of the completeness findings that name a run (``tdprov audit --accept-finding RUN_ID
     --reason TEXT``): who, when, why, the signed record in the store (``key``), and what it covers: the keys of the open
@@ -153,6 +172,7 @@ class CheckState:
     unsealed: list[UnsealedRun] = field(default_factory=list)  # staged runs with no indexed bundle, as first reported
     accepted: list[AcceptedRun] = field(default_factory=list)  # completeness findings a person accepted, per run
     folders: list[UnsealedRun] = field(default_factory=list)  # unsealed bundle folders no index entry names, as first reported
+    staged: StagedSeen | None = None  # None: no audit compared staged events with their bundles yet (older states)
 
     def datasets(self) -> list[DatasetUse]:
         """The datasets the open results name (their broken links', training gaps' and failing versions')."""
@@ -166,7 +186,8 @@ class CheckState:
                 "gaps": [x.to_dict() for x in self.gaps], "failing": [x.to_state() for x in self.failing],
                 "passedVersions": self.passed_versions, "unsealed": [x.to_dict() for x in self.unsealed],
                 "accepted": [x.to_dict() for x in self.accepted],
-                **({"unsealedFolders": [x.to_dict() for x in self.folders]} if self.folders else {})}
+                **({"unsealedFolders": [x.to_dict() for x in self.folders]} if self.folders else {}),
+                **({"staged": self.staged.to_dict()} if self.staged is not None else {})}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "CheckState":
@@ -176,7 +197,8 @@ class CheckState:
                    [TrainingGap.from_dict(x) for x in raw["gaps"]], [QualityRow.from_state(x) for x in raw["failing"]],
                    int(raw["passedVersions"]), [UnsealedRun.from_dict(x) for x in raw.get("unsealed") or ()],  # none in older states
                    [AcceptedRun.from_dict(x) for x in raw.get("accepted") or ()],
-                   [UnsealedRun.from_dict(x) for x in raw.get("unsealedFolders") or ()])  # none in older states
+                   [UnsealedRun.from_dict(x) for x in raw.get("unsealedFolders") or ()],  # none in older states
+                   StagedSeen.from_dict(raw["staged"]) if raw.get("staged") is not None else None)
 
 
 @dataclass
@@ -268,5 +290,5 @@ def write_state(store: Store, key: str, state: AuditState, signer: SigningKey) -
         return None
 
 
-__all__ = ["AcceptedRun", "AuditState", "CheckState", "LoadedState", "OpenLink", "TrainingGap", "UnsealedRun", "load_state", "state_key",
+__all__ = ["AcceptedRun", "AuditState", "CheckState", "LoadedState", "OpenLink", "StagedSeen", "TrainingGap", "UnsealedRun", "load_state", "state_key",
            "write_state"]

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_UNFINISHED, NOTE, CheckResult, Finding
-from prov_common.audit.state import UnsealedRun
+from prov_common.audit.state import StagedSeen, UnsealedRun
 from prov_common.bundle import layout
-from prov_common.bundle.events import SHARED_RUN_ID_FIX, parent_of, parse_events_jsonl
+from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_digest, parent_of, parse_events_jsonl
 from prov_common.bundle.model import FILES_SHOWN, BundleSummary
 from prov_common.bundle.refusal import refusals_in, run_id_or_none
 from prov_common.bundle.storage import listed_file, load_index_entry, sealed_manifest
@@ -64,13 +64,14 @@ PLANTED_LATE_FIX = (
 LATE_FIX = (
     "a run's events must end with its terminal event: the producer emitted more for the run after it was sealed, so "
     "they are in no bundle; re-run the step to record them, and find out what emitted them late; the finding stays "
-    "until the events timed after the sealing are removed from staging/<run>/"
+    "until the events timed after the sealing (and those its bundle does not hold) are removed from staging/<run>/"
 )
 
 
 def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_after: timedelta, now: datetime | None = None,
                     reported: Sequence[UnsealedRun] = (), audit_id: str = "", trust: TrustStore | None = None,
-                    bundled: Mapping[str, Sequence[str]] | None = None) -> tuple[CheckResult, list[UnsealedRun]]:
+                    bundled: Mapping[str, Sequence[str]] | None = None, seen: StagedSeen | None = None,
+                    fresh: Container[str] = ()) -> tuple[CheckResult, list[UnsealedRun], StagedSeen]:
     """Staged runs without a bundle: findings when their newest event is older than ``stale_after``; and
     sealed runs with events staged after their sealing, or attachments staged that their bundle lacks (in no bundle: a
     record lost unless named here; ``bundled``: run id -> the keys of its bundle's files as the audit's listing shows
@@ -84,17 +85,43 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     one whose staged events are gone while still no bundle of it is in the index is a finding (see :func:`staging_removed`).
     Returns the check and the runs to keep for the next audit: those named now (as ``audit_id`` first reports them) and
     those still gone without a bundle. ``trust``: the writers' keys; what a staged event says (that it ended a run, the
-    parent it names) shapes a finding only when one of them signed it (None: read unverified)."""
+    parent it names) shapes a finding only when one of them signed it (None: read unverified).
+
+    A sealed run's staged events are late when timed after its sealing, and also when its bundle's ``events.jsonl`` does
+    not hold them (by the digest in their key) and no record under its ``refused/`` names them, whatever their time (a
+    writer that staged the run's START takes the run for open without asking the store, and stages its later events
+    under their own times). That comparison reads the bundle's events, so it is made only for the runs of ``fresh`` (those
+    this audit logs), those whose staging holds an event the store took since ``seen`` (what the previous audit compared;
+    None: every sealed run), and those ``seen`` names as holding such events; the third value returned is what this
+    audit compared, for the next."""
     now = now or datetime.now(timezone.utc)
     result = CheckResult(CHECK_UNFINISHED)
     earlier = {r.run_id: r for r in reported}
     unsealed: list[UnsealedRun] = []
     moments: dict[str, list[datetime]] = {}  # the times of each run's staged events
     newest: dict[str, str] = {}  # the key of each run's newest staged event
-    keys = list(store.list(f"{layout.STAGING}/"))
+    events: dict[str, list[tuple[str, datetime]]] = {}  # the key and time of each run's staged events
+    infos = list(store.list_info(f"{layout.STAGING}/", tags_for=_is_staged_event))
+    keys = [info.key for info in infos]
+    stored = {info.key: info.stored for info in infos}
     for run_id, key, moment in staged_events(keys):
         moments.setdefault(run_id, []).append(moment)
         newest[run_id] = max(newest.get(run_id, key), key)
+        events.setdefault(run_id, []).append((key, moment))
+    since = _compared_until(seen)
+    again = set(seen.runs if seen is not None else ())
+
+    def compare(run_id: str) -> bool:  # whether to compare the run's staged events with its sealed ones
+        return (since is None or run_id in fresh or run_id in again
+                or any((when := stored.get(key)) is None or when >= since for key, _ in events[run_id]))
+
+    held_late: list[str] = []  # the sealed runs whose staging holds events their bundle lacks, timed before its sealing
+
+    def late_events(run_id: str, sealed_at: str | None) -> list[Finding]:
+        late = _late_staged(store, run_id, sealed_at, events[run_id], compare=compare(run_id))
+        if any(not _after(moment, sealed_at) for _, moment in late):
+            held_late.append(run_id)
+        return _late_events(store, run_id, sealed_at, late, trust)
     attached: dict[str, list[str]] = {}  # the keys of each run's staged attachments
     for key in keys:
         if layout.staged_attachment_path(key) is not None:
@@ -108,14 +135,14 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
         # (a sealed run's event dated in the future is later than its sealing: a late event; or its sealing is dated in
         # the future too, and so is its index entry, a finding of the inventory)
         if run_id in sealed:
-            result.findings += _late_events(store, run_id, sealed[run_id], staged, newest[run_id], trust)
+            result.findings += late_events(run_id, sealed[run_id])
             result.findings += _late_attachments(store, run_id, sealed[run_id], attached.get(run_id, ()), bundled.get(run_id))
             continue
         stale = now - _since(moment, earlier.get(run_id), now) > stale_after
         if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
             entry = _index_entry(store, run_id)
             if entry is not None:  # sealed and indexed, but not among the runs this audit knows (a catalog it could not read)
-                result.findings += _late_events(store, run_id, entry.sealed_at, staged, newest[run_id], trust)
+                result.findings += late_events(run_id, entry.sealed_at)
                 result.findings += _late_attachments(store, run_id, entry.sealed_at, attached.get(run_id, ()), bundled.get(run_id))
                 continue
             # sealed, but its writer stopped before the index entry
@@ -135,7 +162,63 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     lost, kept = _removed(store, gone)
     result.findings += lost
     result.checked += len(gone)
-    return result, unsealed + kept
+    through = max((when for _, key, _ in staged_events(keys) if (when := stored.get(key)) is not None), default=None)
+    compared = StagedSeen(iso_z(through) if through is not None else (seen.through if seen is not None else None),
+                          tuple(sorted(held_late)))
+    return result, unsealed + kept, compared
+
+
+def _is_staged_event(key: str) -> bool:
+    """Whether the store key ``key`` is a staged event (whose listing needs the time the store took it)."""
+    return any(True for _ in staged_events((key,)))
+
+
+def _compared_until(seen: StagedSeen | None) -> datetime | None:
+    """From when (by the store's clock) staged events are new to the audit that left ``seen``: the newest it listed, less
+    :data:`LISTED_GRACE` (None: every staged event is new)."""
+    through = utc_moment(seen.through) if seen is not None and seen.through is not None else None
+    return None if through is None else through - LISTED_GRACE
+
+
+def _after(moment: datetime, sealed_at: str | None) -> bool:
+    sealed = utc_moment(sealed_at)
+    return sealed is not None and moment > sealed
+
+
+def _late_staged(store: Store, run_id: str, sealed_at: str | None, staged: Sequence[tuple[str, datetime]], *,
+                 compare: bool) -> list[tuple[str, datetime]]:
+    """The staged events (key, time) of the sealed run ``run_id`` that are in no bundle, oldest first: those timed after its
+    sealing and, when ``compare``, those timed before it whose digest (:func:`~prov_common.bundle.events.event_digest`)
+    is not among the events of its ``events.jsonl`` (read by the size its manifest lists) and that no record under its
+    ``refused/`` names (refused at the seal). A bundle whose events cannot be read is compared by time alone ('tdprov
+    verify' and the audit's verification name it)."""
+    late = [(k, m) for k, m in staged if _after(m, sealed_at)]
+    before = [(k, m) for k, m in staged if not _after(m, sealed_at)]
+    if compare and before:
+        held = _sealed_digests(store, run_id)
+        unheld = [(k, m) for k, m in before if held is not None and _key_digest(k) not in held]
+        if unheld:
+            refused = _refused_in(store, run_id)[0]
+            late += [(k, m) for k, m in unheld if k not in refused]
+    return sorted(late, key=lambda item: (item[1], item[0]))
+
+
+def _sealed_digests(store: Store, run_id: str) -> set[str] | None:
+    """The digests of the events the sealed bundle of ``run_id`` holds (None: its manifest or events cannot be read)."""
+    manifest = sealed_manifest(store, run_id)
+    if manifest is None:
+        return None
+    try:
+        return {event_digest(e) for e in parse_events_jsonl(listed_file(store, run_id, manifest, layout.EVENTS_FILE))}
+    except StoreUnavailableError:
+        raise
+    except (TdprovError, ValueError, TypeError):
+        return None
+
+
+def _key_digest(key: str) -> str:
+    """The event digest in the staged event key ``key`` (``staging/<run>/<time>-<digest>.json``)."""
+    return key.rsplit("/", 1)[-1].partition("-")[2].removesuffix(".json")
 
 
 def _since(moment: datetime, reported: UnsealedRun | None, now: datetime) -> datetime:
@@ -224,6 +307,9 @@ FIX_UNSEALED = (
 
 
 WRITING_GRACE = timedelta(seconds=STALE_CLAIM_SECONDS)  # a flusher holding its entry longer is taken as stopped
+# an object the store dates before an audit's newest listed one may not have been listed by it (S3 dates a put by when it
+# began): staged events dated this long before are compared again by the next audit
+LISTED_GRACE = WRITING_GRACE
 
 
 FIX_OBJECT_IN_PLACE = "find out who put the object there, and remove it; tdprov writes a folder of a bundle's files there"
@@ -355,16 +441,24 @@ def _staged_event(store: Store, key: str, trust: TrustStore | None, *, accept_un
                                                                      store_id=store_id))
 
 
-def _late_events(store: Store, run_id: str, sealed_at: str | None, staged: list[datetime], newest: str,
+def _late_events(store: Store, run_id: str, sealed_at: str | None, late: Sequence[tuple[str, datetime]],
                  trust: TrustStore | None = None) -> list[Finding]:
-    """A finding when events of the sealed run were staged with times after its sealing; when the ``newest`` of them
-    names another parent run than the sealed bundle's (and a key of ``trust`` signed it), as those of another run that
-    was given the same run id."""
-    sealed = utc_moment(sealed_at)
-    late = sorted(m for m in staged if sealed is not None and m > sealed)
+    """A finding when events of the sealed run are staged in no bundle (``late``: their keys and times, oldest first, from
+    :func:`_late_staged`): timed after its sealing, or held by no bundle whatever their time (named); when the newest of
+    them names another parent run than the sealed bundle's (and a key of ``trust`` signed it), as those of another run
+    that was given the same run id."""
     if not late:
         return []
-    until = f"(until {iso_z(late[-1])}): they are in no bundle"
+    early = [k for k, m in late if not _after(m, sealed_at)]
+    newest = max(k for k, _ in late)
+    if not early:
+        until = f"(until {iso_z(late[-1][1])}): they are in no bundle"
+    else:
+        names = first_of([k.rsplit("/", 1)[-1] for k in early], FILES_SHOWN, "; ")
+        timed = (f"timed {iso_z(late[0][1])}, before the sealing" if len(late) == 1 else
+                 f"until {iso_z(late[-1][1])}; {counted(len(early), 'of them', 'of them')} timed before the sealing")
+        until = (f"({timed}, staged by a writer that took the run for open; its events.jsonl does not hold "
+                 f"{'it' if len(early) == 1 else 'them'}: {names}): they are in no bundle")
     try:
         event = _staged_event(store, newest, trust)
     except BadInputError as exc:

@@ -40,6 +40,14 @@ def run_id_of(event: Mapping[str, Any]) -> str:
     return run_id
 
 
+def event_digest(event: Mapping[str, Any]) -> str:
+    """The digest that names ``event`` in its staged key (``staging/<run>/<eventTime>-<digest>.json``): the first 32 hex
+    of the BLAKE3 of its canonical JSON, the bytes its bundle's ``events.jsonl`` holds for it."""
+    from prov_common.hashing.raw import blake3_digest
+
+    return blake3_digest(canonical_bytes(event)).split(":", 1)[1][:32]
+
+
 def parent_of(event: Mapping[str, Any]) -> tuple[str, str, str] | None:
     """(run id, job namespace, job name) of the run the event's ``parent`` run facet names, ``None`` when it names
     none in full."""

@@ -32,7 +32,7 @@ from prov_common import mapped
 from prov_common.bundle import layout
 from prov_common.bundle.build import build_bundle
 from prov_common.bundle.late import arrived_late, put_arrived
-from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_dict, is_terminal, parent_of, run_id_of
+from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_dict, event_digest, is_terminal, parent_of, run_id_of
 from prov_common.bundle.refusal import STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN, refusal, run_id_or_none
 from prov_common.bundle.restaged import staged_already
 from prov_common.bundle.staged import (MISPLACED_ATTACHMENT_FIX, EventTooLargeError, check_attachment, check_event_size,
@@ -41,7 +41,6 @@ from prov_common.bundle.storage import WriteResult, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, flag, positive_number, unknown_keys
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
-from prov_common.hashing.raw import blake3_digest
 from prov_common.once import Once
 from prov_common.scratch import places, scratch_folder
 from prov_common.signing import SigningKey, TrustStore, signing_key_from_settings
@@ -193,8 +192,7 @@ def staged_event_key(event: Mapping[str, Any]) -> str:
     of a run sealed already is staged under another key: see :meth:`ProvenanceTransport._put_late`)."""
     run_id = run_id_of(event)
     moment = parse_time(event.get("eventTime"), f"event (runId {run_id})")
-    digest = blake3_digest(canonical_bytes(event)).split(":", 1)[1][:32]
-    return f"{layout.staging_prefix(run_id)}{layout.stamp(moment)}-{digest}.json"
+    return f"{layout.staging_prefix(run_id)}{layout.stamp(moment)}-{event_digest(event)}.json"
 
 
 _ATTACHMENTS = layout.STAGED_ATTACHMENTS
