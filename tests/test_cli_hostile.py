@@ -1193,3 +1193,27 @@ def test_workers_up_to_the_cpus_of_a_machine_of_more_than_256_are_taken(capsys: 
             build_parser().parse_args([verb[0], "--workers", "321", *verb[1:]])
         err = capsys.readouterr().err
         assert "'321' worker processes is more than 320, the most tdprov starts (this machine has 320 CPUs" in err, err
+
+
+def _audit_peak(env: dict[str, str], *args: str) -> tuple[int, int, str]:
+    """Exit code, peak memory (KiB) and output of 'tdprov audit ARGS' run in a child process of its own."""
+    measured = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+                "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(done.stdout + done.stderr)")
+    done = subprocess.run([sys.executable, "-c", measured, sys.executable, "-m", "prov_common", "audit", *args],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+    head, said = done.stdout.split("\n", 1)
+    code, peak_kib = map(int, head.split())
+    return code, peak_kib, said + done.stderr
+
+
+@pytest.mark.parametrize("grown", ["log/checkpoints/000000000001.json", "log/leaves/000000000000.json"])
+def test_the_audit_reads_no_further_than_a_small_object_a_log_object_grown_sparse(tmp_path: Path, grown: str) -> None:
+    """A checkpoint or leaf batch grown (sparse) to 256 MiB after an audit wrote it: the next audit read it whole (a 1 GiB
+    checkpoint cost 2.1 GB of memory). It reads it no further than layout.SMALL_OBJECT_LIMIT, and names it (exit 1)."""
+    store, env, _run = _sealed_store(tmp_path)
+    _code, _peak, said = _audit_peak(env)
+    assert "log size 1;" in said and (store / grown).is_file(), said
+    os.truncate(store / grown, 256 << 20)
+    code, peak_kib, said = _audit_peak(env)
+    assert code == 1 and peak_kib < 200_000, (code, peak_kib, said)
+    assert f"error: {grown}: " in said and f"'{grown}' in local folder {store} is larger than {64 << 20:,} bytes" in said, said

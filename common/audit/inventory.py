@@ -431,7 +431,7 @@ def _digest_of(store: Store, tlog: TransparencyLog, key: str) -> str:
             raise
         except TdprovError:  # it does not verify: its bytes are compared
             pass
-    return sha256_digest(store.get(key))
+    return sha256_digest(store.get(key, layout.SMALL_OBJECT_LIMIT))
 
 
 _BOUND_PREFIXES = (CHECKPOINTS_PREFIX, STATE_PREFIX, CATALOG_PREFIX, SUMMARY_PREFIX, GENERATED_PREFIX)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from prov_common.bundle.layout import one_run_meant, prefix_hint
+from prov_common.bundle.layout import SMALL_OBJECT_LIMIT, one_run_meant, prefix_hint
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, ObjectConflictError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
@@ -171,7 +171,7 @@ class TransparencyLog:
         return read
 
     def _read_checkpoint(self, key: str) -> StoredCheckpoint:
-        data = self.store.get(key)
+        data = self.store.get(key, SMALL_OBJECT_LIMIT)
         opened = open_envelope(data, self.trust, CHECKPOINT_PAYLOAD_TYPE, what=f"checkpoint '{key}'",
                                position=_number(key, CHECKPOINTS_PREFIX))  # its size, which it must claim (below)
         cp = Checkpoint.from_payload(opened.payload, f"checkpoint '{key}'")
@@ -193,7 +193,7 @@ class TransparencyLog:
         for key in self.store.list(LEAVES_PREFIX, start_after=after):
             if _number(key, LEAVES_PREFIX) is None:
                 continue
-            first, leaves = _decode_batch(self.store.get(key), key, strict)
+            first, leaves = _decode_batch(self.store.get(key, SMALL_OBJECT_LIMIT), key, strict)
             if leaf_batch_key(first) != key:
                 raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved", fix=FIX_CHANGED)
             yield key, first, leaves
@@ -247,7 +247,7 @@ class TransparencyLog:
         around it, from the frontier of the last checkpoint before it to the root of the first checkpoint
         that covers it. Raises :class:`VerificationError` naming what does not hold (a batch no checkpoint
         covers was written by no auditor that finished)."""
-        first, leaves = _decode_batch(self.store.get(key), key, strict=True)
+        first, leaves = _decode_batch(self.store.get(key, SMALL_OBJECT_LIMIT), key, strict=True)
         if leaf_batch_key(first) != key:
             raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved", fix=FIX_CHANGED)
         if not leaves:  # auditors write no empty batch: one emptied covers nothing, and would hash to any root
@@ -257,7 +257,7 @@ class TransparencyLog:
         previous = max((f for f in firsts if f < first), default=None)
         if previous is not None:  # the batch before it must end where it begins: auditors write each leaf once
             before_key = leaf_batch_key(previous)
-            ends = previous + len(_decode_batch(self.store.get(before_key), before_key, strict=False)[1])
+            ends = previous + len(_decode_batch(self.store.get(before_key, SMALL_OBJECT_LIMIT), before_key, strict=False)[1])
             if ends > first:
                 raise _overlapping(key, first, ends)
         sizes = [n for k in self.checkpoint_keys() if (n := _number(k, CHECKPOINTS_PREFIX)) is not None]
@@ -288,7 +288,7 @@ class TransparencyLog:
         out: list[LogLeaf] = []
         for key in self.store.list(LEAVES_PREFIX):
             try:
-                out.extend(_decode_batch(self.store.get(key), key, strict=False)[1])
+                out.extend(_decode_batch(self.store.get(key, SMALL_OBJECT_LIMIT), key, strict=False)[1])
             except TdprovError:
                 continue
         return out
@@ -310,7 +310,7 @@ class TransparencyLog:
         keys = [k for k in self.store.list(LEAVES_PREFIX) if _number(k, LEAVES_PREFIX) is not None]
         if not keys:
             return None
-        return _decode_batch(self.store.get(keys[-1]), keys[-1])[1][-1]
+        return _decode_batch(self.store.get(keys[-1], SMALL_OBJECT_LIMIT), keys[-1])[1][-1]
 
     # -- verification -------------------------------------------------------------------------
     def verify(self, *, since: StoredCheckpoint | None = None) -> LogState:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.canonical_json import loads
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
 
@@ -12,7 +13,7 @@ PROOF_FORMAT = "https://tdprov.dev/log-proof/v1"
 
 def _checkpoint_doc(tlog: TransparencyLog, sc: StoredCheckpoint) -> dict[str, Any]:
     """The checkpoint as stored (its DSSE envelope), with its key and digest."""
-    return {"key": sc.key, "digest": sc.digest, "signer": sc.signer, "envelope": loads(tlog.store.get(sc.key))}
+    return {"key": sc.key, "digest": sc.digest, "signer": sc.signer, "envelope": loads(tlog.store.get(sc.key, SMALL_OBJECT_LIMIT))}
 
 
 def inclusion_document(tlog: TransparencyLog, run_id: str) -> dict[str, Any]:
