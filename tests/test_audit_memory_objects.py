@@ -189,3 +189,21 @@ def test_a_whole_store_rolled_back_and_extended_short_of_its_size_names_every_ru
     said = _rolled_back(_audit(pipe))
     assert len(said) == 1 and said[0].what.endswith(
         f"; of the 4 runs logged as leaves 1 to 4, the log no longer holds 2: {later[0]}, {later[1]}"), said
+
+
+def test_an_inventory_object_larger_than_a_small_object_is_read_whole_only_as_pinned(base: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inventory objects are read no further than layout.SMALL_OBJECT_LIMIT (lowered here to 64 bytes), unless they hash,
+    read in ranged parts, to the digest this auditor pinned (a large store's summary may pass the bound): one grown past
+    it is named larger than the bound, never read whole."""
+    from prov_common.audit import memory_objects
+
+    s = base
+    monkeypatch.setattr(memory_objects, "SMALL_OBJECT_LIMIT", 64)
+    pins = _pins(s)
+    memory = load_memory(s.pipe.store.uri)
+    found = load_inventory(memory, s.pipe.store, trust_from_settings())
+    assert not found and memory.runs, [p.what for p in found]  # larger than 64 bytes, as pinned
+    raw_write(s.uri, pins[0]["key"], raw_read(s.uri, pins[0]["key"]) + b" " * 100)
+    problems = load_inventory(load_memory(s.pipe.store.uri), s.pipe.store, trust_from_settings())
+    assert [p.object for p in problems] == [pins[0]["key"]], problems
+    assert f"object '{pins[0]['key']}' in {s.pipe.store.describe()} is larger than 64 bytes" in problems[0].what, problems[0].what

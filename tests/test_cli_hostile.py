@@ -1217,3 +1217,20 @@ def test_the_audit_reads_no_further_than_a_small_object_a_log_object_grown_spars
     code, peak_kib, said = _audit_peak(env)
     assert code == 1 and peak_kib < 200_000, (code, peak_kib, said)
     assert f"error: {grown}: " in said and f"'{grown}' in local folder {store} is larger than {64 << 20:,} bytes" in said, said
+
+
+@pytest.mark.parametrize(("folder", "which"), [("audit/auditor-inventory", 0)])
+def test_the_audit_reads_no_further_than_a_small_object_an_audit_object_grown_sparse(tmp_path: Path, folder: str, which: int) -> None:
+    """An object an earlier audit wrote (the first of its pinned inventory objects) grown (sparse) to 256 MiB: the next
+    audit read it whole. It reads it no further than layout.SMALL_OBJECT_LIMIT (it does not hash to its pin) and names it
+    (exit 1)."""
+    store, env, _run = _sealed_store(tmp_path)
+    for _ in range(2):
+        _code, _peak, said = _audit_peak(env)
+        assert "log size 1;" in said, said
+    grown = sorted(p for p in (store / folder).rglob("*.json") if p.is_file())[which]
+    os.truncate(grown, 256 << 20)
+    code, peak_kib, said = _audit_peak(env)
+    assert code == 1 and peak_kib < 200_000, (code, peak_kib, said)
+    name = grown.relative_to(store).as_posix()
+    assert f"error: {name}: " in said and f"'{name}' in local folder {store} is larger than {64 << 20:,} bytes" in said, said

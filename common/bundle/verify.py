@@ -57,9 +57,10 @@ def _get(store: Store, key: str, report: VerificationReport, present: set[str], 
     return _fetch(key, report, present, lambda k: store.get(k, limit))
 
 
-def hash_stored(store: Store, key: str, chunk: int = ATTACHMENT_CHUNK) -> FileDigest:
-    """BLAKE3 and size of the object ``key``, read in one pass of ranged reads of ``chunk`` bytes."""
-    return hash_stream(RangeReader(store, key), chunk)
+def hash_stored(store: Store, key: str, chunk: int = ATTACHMENT_CHUNK, *, sha256: bool = False) -> FileDigest:
+    """BLAKE3 and size of the object ``key`` (with ``sha256``, its SHA-256 too), read in one pass of ranged reads of
+    ``chunk`` bytes."""
+    return hash_stream(RangeReader(store, key), chunk, sha256=sha256)
 
 
 @dataclass
