@@ -1157,6 +1157,59 @@ def test_a_report_planted_with_a_copied_record_or_beside_a_report_dir_audit_is_a
 
 
 @on(*LOCAL)
+def test_a_published_report_grown_sparse_is_hashed_in_ranged_parts_not_read_whole(base: Store) -> None:
+    """A report its audit signed, grown (sparse) to 256 MiB: checking it against its signed record read it whole to hash
+    it. It is hashed in ranged parts (as verify hashes attachments), and named as not the one its audit signed."""
+    import tracemalloc
+
+    from prov_common.audit.published import REPORTS_PREFIX, check_report
+    from prov_common.errors import VerificationError
+    from prov_common.signing import trust_from_settings
+
+    s = base
+    report = [k for k in s.keys(REPORTS_PREFIX) if k.endswith("/report.json")][-1]
+    check_report(s.pipe.store, trust_from_settings(), report)
+    os.truncate(Path(s.uri) / report, 256 << 20)
+    tracemalloc.start()
+    try:
+        with pytest.raises(VerificationError, match=f"report '{report}' is not the one its audit signed"):
+            check_report(s.pipe.store, trust_from_settings(), report)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20, peak
+
+
+@on(*LOCAL)
+@pytest.mark.parametrize("prefix", ["audit/runs/", "audit/generated/"])
+def test_an_audit_record_or_lookup_grown_sparse_is_read_no_further_than_a_small_object(base: Store, prefix: str) -> None:
+    """An audit's signed record or a lookup of who generated a version, grown (sparse) to 256 MiB: each was read whole.
+    Each is read no further than layout.SMALL_OBJECT_LIMIT and refused naming it."""
+    import tracemalloc
+
+    from prov_common.audit.catalog import Binding
+    from prov_common.audit.generated import read_lookup
+    from prov_common.audit.published import check_record
+    from prov_common.signing import trust_from_settings
+    from prov_common.store.errors import ObjectTooLargeError
+
+    s = base
+    key, trust = s.newest(prefix), trust_from_settings()
+    read = (lambda: check_record(s.pipe.store, trust, key)) if prefix == "audit/runs/" else (
+        lambda: read_lookup(s.pipe.store, key, Binding.of(s.pipe.store, trust)))
+    read()
+    os.truncate(Path(s.uri) / key, 256 << 20)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ObjectTooLargeError, match=f"object '{key}' in local folder .* is larger than {64 << 20:,} bytes"):
+            read()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 << 20, peak
+
+
+@on(*LOCAL)
 def test_an_auditor_stopped_while_publishing_leaves_no_lasting_finding(base: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """An auditor stopped after writing its reports and before its signed record left reports that every later
     audit named as not verified ('find out who wrote it'): the record is written first."""

@@ -21,6 +21,7 @@ from typing import Any
 from prov_common.audit.catalog import Binding, Written, checkpoint_size, written_at
 from prov_common.audit.lineage import version_of
 from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, RunRecord, failed_in, items_apart, with_items
+from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, StoreUnavailableError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, open_envelope, sign_envelope
@@ -78,8 +79,8 @@ def _items(record: RunRecord) -> dict[str, Any]:
 def _open(store: Store, key: str, binding: Binding) -> tuple[dict[str, Any], RunRecord]:
     """The payload and run record of the lookup object at ``key``, signed by a key the log's checkpoints are trusted
     under, its findings given the items kept of them (none from an older tdprov)."""
-    doc = loads(open_envelope(store.get(key), binding.log.trust, GENERATED_PAYLOAD_TYPE, what=f"audit lookup '{key}'",
-                              position=checkpoint_size).payload)
+    doc = loads(open_envelope(store.get(key, SMALL_OBJECT_LIMIT), binding.log.trust, GENERATED_PAYLOAD_TYPE,
+                              what=f"audit lookup '{key}'", position=checkpoint_size).payload)
     record = RunRecord.from_dict(doc["record"])
     record.bundle_findings = with_items(record.bundle_findings, doc.get("findingItems"))
     return doc, record

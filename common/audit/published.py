@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
+from prov_common.bundle.verify import hash_stored
 from prov_common.canonical_json import loads
 from prov_common.errors import TdprovError, VerificationError
-from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import TrustStore, open_envelope
 from prov_common.store.base import Store
 
@@ -42,7 +43,7 @@ _FIX_PLANTED = "remove the object and find out who wrote it: an audit writes its
 def check_record(store: Store, trust: TrustStore, key: str) -> bytes:
     """The PROV-JSON of the audit's signed record at ``key``, verified: signed by a trusted auditor, and the record of
     the audit its key names (``audit/runs/<time>-<audit id>.prov.dsse.json``), not another audit's copied there."""
-    payload = open_envelope(store.get(key), trust, PROV_PAYLOAD_TYPE, what=f"audit record '{key}'", position=_checkpoint_size).payload
+    payload = open_envelope(store.get(key, SMALL_OBJECT_LIMIT), trust, PROV_PAYLOAD_TYPE, what=f"audit record '{key}'", position=_checkpoint_size).payload
     audit_id = key[len(RUNS_PREFIX):].removesuffix(".prov.dsse.json").split("-", 1)[-1]
     if f'"tdprov:audit-{audit_id}"'.encode() not in payload:
         raise VerificationError(f"'{key}' is not the record of audit {audit_id}: another audit's record copied under its name.",
@@ -75,6 +76,6 @@ def check_report(store: Store, trust: TrustStore, key: str) -> None:
         location.endswith("report.html") for location in digests)
     if digest is None and not older_page:
         raise VerificationError(f"report '{key}' is not named by its audit's signed record '{record_key(name)}'.", fix=_FIX_PLANTED)
-    if digest is not None and blake3_digest(store.get(key)) != digest:
+    if digest is not None and hash_stored(store, key).digest != digest:
         raise VerificationError(f"report '{key}' is not the one its audit signed ({record_key(name)} names {digest}).",
                                 fix="restore the report from a backup or replica, or run the audit again")
