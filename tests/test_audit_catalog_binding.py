@@ -231,3 +231,24 @@ def test_a_lineage_and_a_record_name_a_catalogued_run_whose_index_entry_alone_is
     assert named in err, err
     code, out = _record_run(store_uri, "/models/churn.pkl", capsys)
     assert code == 1 and pipe.prepare not in out and pipe.train in out, out
+
+
+@LOCAL_ONLY
+def test_a_catalog_object_larger_than_a_small_object_is_read_whole_only_as_its_state_pinned_it(store_uri: str, monkeypatch) -> None:
+    """Catalog objects (a summary holds every run record of the store) are read no further than layout.SMALL_OBJECT_LIMIT
+    (lowered here to 64 bytes) unless they hash, read in ranged parts, to the digest the newest audit state pinned: a
+    segment grown past the bound is named larger than it, never read whole, and its run is still reported."""
+    from prov_common.bundle import layout
+    from prov_common.signing import trust_from_settings
+
+    Pipeline(store_uri)
+    assert _audit(store_uri).clean
+    store = open_store(store_uri)
+    segment = list(store.list(catalog.CATALOG_PREFIX))[-1]
+    monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", 64)
+    read = catalog.load_catalog(store, trust_from_settings())
+    assert not read.problems and read.runs and segment in read.digests, [p.what for p in read.problems]
+    raw_write(store_uri, segment, raw_read(store_uri, segment) + b" " * 100)
+    grown = catalog.load_catalog(store, trust_from_settings())
+    assert [p.object for p in grown.problems] == [segment], [p.what for p in grown.problems]
+    assert f"object '{segment}' in {store.describe()} is larger than 64 bytes" in grown.problems[0].what, grown.problems[0].what

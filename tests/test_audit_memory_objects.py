@@ -195,10 +195,10 @@ def test_an_inventory_object_larger_than_a_small_object_is_read_whole_only_as_pi
     """Inventory objects are read no further than layout.SMALL_OBJECT_LIMIT (lowered here to 64 bytes), unless they hash,
     read in ranged parts, to the digest this auditor pinned (a large store's summary may pass the bound): one grown past
     it is named larger than the bound, never read whole."""
-    from prov_common.audit import memory_objects
+    from prov_common.bundle import layout
 
     s = base
-    monkeypatch.setattr(memory_objects, "SMALL_OBJECT_LIMIT", 64)
+    monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", 64)
     pins = _pins(s)
     memory = load_memory(s.pipe.store.uri)
     found = load_inventory(memory, s.pipe.store, trust_from_settings())

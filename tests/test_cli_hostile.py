@@ -1219,11 +1219,11 @@ def test_the_audit_reads_no_further_than_a_small_object_a_log_object_grown_spars
     assert f"error: {grown}: " in said and f"'{grown}' in local folder {store} is larger than {64 << 20:,} bytes" in said, said
 
 
-@pytest.mark.parametrize(("folder", "which"), [("audit/auditor-inventory", 0)])
+@pytest.mark.parametrize(("folder", "which"), [("audit/auditor-inventory", 0), ("audit/catalog", 0), ("audit/state", -1)])
 def test_the_audit_reads_no_further_than_a_small_object_an_audit_object_grown_sparse(tmp_path: Path, folder: str, which: int) -> None:
-    """An object an earlier audit wrote (the first of its pinned inventory objects) grown (sparse) to 256 MiB: the next
-    audit read it whole. It reads it no further than layout.SMALL_OBJECT_LIMIT (it does not hash to its pin) and names it
-    (exit 1)."""
+    """An object an earlier audit wrote (the first of its pinned inventory objects, its catalog, its newest state) grown
+    (sparse) to 256 MiB: the next audit read it whole. It reads it no further than layout.SMALL_OBJECT_LIMIT (it does not
+    hash to its pin) and names it (exit 1)."""
     store, env, _run = _sealed_store(tmp_path)
     for _ in range(2):
         _code, _peak, said = _audit_peak(env)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from prov_common.audit.model import CHECK_LOG, Finding, RunRecord, failed_in, items_apart, with_items
+from prov_common.bundle.verify import read_pinned
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
@@ -160,7 +161,7 @@ def read_object(store: Store, key: str, binding: Binding) -> tuple[dict[str, Any
     """The payload, run records and SHA-256 of the catalog segment or summary at ``key``, verified: signed by a
     key the log's checkpoints are trusted under, written for the checkpoint its key names, and of this store's
     log (``binding``)."""
-    data = store.get(key)
+    data = read_pinned(store, key, binding.pins.get(key))  # a summary grows with the store: it may pass the small-object bound
     summary = key.startswith(SUMMARY_PREFIX)
     payload_type, what = (SUMMARY_PAYLOAD_TYPE, "audit catalog summary") if summary else (CATALOG_PAYLOAD_TYPE, "audit catalog")
     payload = loads(open_envelope(data, binding.log.trust, payload_type, what=f"{what} '{key}'", position=checkpoint_size).payload)

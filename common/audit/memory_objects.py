@@ -17,13 +17,12 @@ from typing import Any
 
 from prov_common.audit.memory import AuditorMemory, store_id
 from prov_common.audit.model import CHECK_LOG, Finding
-from prov_common.bundle.layout import SMALL_OBJECT_LIMIT, stamp
-from prov_common.bundle.verify import hash_stored
+from prov_common.bundle.layout import stamp
+from prov_common.bundle.verify import read_pinned
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.store.base import Store
-from prov_common.store.errors import ObjectTooLargeError
 from prov_common.tlog.model import sha256_digest
 
 INVENTORY_PREFIX = "audit/auditor-inventory/"
@@ -39,7 +38,7 @@ def load_inventory(memory: AuditorMemory, store: Store, trust: TrustStore) -> li
     for pin in memory.inventory:
         key, digest = pin["key"], pin["digest"]
         try:
-            data = _pinned(store, key, digest)
+            data = read_pinned(store, key, digest)  # a large store's summary may pass the small-object bound
             if sha256_digest(data) != digest:
                 raise ValueError(f"its digest is {sha256_digest(data)}, the auditor pinned {digest}")
             # pinned by its digest in this auditor's memory, outside the store: a retired auditor key's signature counts
@@ -54,19 +53,6 @@ def load_inventory(memory: AuditorMemory, store: Store, trust: TrustStore) -> li
                                     "objects cannot all be compared with what earlier audits listed", FIX_PINNED))
     memory.saved_runs, memory.saved_tags = dict(memory.runs), dict(memory.tags)
     return problems
-
-
-def _pinned(store: Store, key: str, digest: str) -> bytes:
-    """The bytes of the inventory object ``key``, read whole only when they are at most
-    :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` or hash (in ranged parts) to the SHA-256 ``digest`` this auditor
-    pinned (a summary of a large store may be larger): a larger object planted or grown there is refused, never read whole."""
-    try:
-        return store.get(key, SMALL_OBJECT_LIMIT)
-    except ObjectTooLargeError:
-        found = hash_stored(store, key, sha256=True)
-        if f"sha256:{found.file_sha256}" != digest:
-            raise
-        return store.get(key, found.bytes)
 
 
 def save_inventory(memory: AuditorMemory, store: Store, signer: SigningKey, *, now: datetime, audit_id: str) -> str | None:

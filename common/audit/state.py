@@ -19,6 +19,7 @@ from typing import Any
 from prov_common.audit.catalog import Written
 from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, QualityRow, failed_in, items_apart, with_items
 from prov_common.audit.witness import FIX_GAP
+from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
@@ -241,7 +242,7 @@ class LoadedState:
 def read_state(store: Store, trust: TrustStore, key: str) -> AuditState:
     """The signed audit state under ``key``, which must name the checkpoint size it holds (an older state copied
     under a newer key would be continued from, re-examining or skipping what came after it)."""
-    state = AuditState.from_payload(open_envelope(store.get(key), trust, STATE_PAYLOAD_TYPE, what=f"audit state '{key}'",
+    state = AuditState.from_payload(open_envelope(store.get(key, SMALL_OBJECT_LIMIT), trust, STATE_PAYLOAD_TYPE, what=f"audit state '{key}'",
                                                   position=lambda payload: AuditState.from_payload(payload).checkpoint_size).payload)
     if not key[len(STATE_PREFIX):].startswith(f"{state.checkpoint_size:012d}-"):
         raise VerificationError(f"audit state '{key}' holds the state at checkpoint {state.checkpoint_size}, which its key does not "

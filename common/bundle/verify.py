@@ -17,7 +17,7 @@ from prov_common.hashing.raw import ALGORITHM, blake3_digest, hash_stream
 from prov_common.lineage.validate import to_utc
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope, EnvelopeError, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
-from prov_common.store.errors import NotAFolderError, ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.errors import NotAFolderError, ObjectNotFoundError, ObjectTooLargeError, UnreadableObjectError
 from prov_common.store.identity import foreign_store
 from prov_common.store.ranges import RangeReader
 from prov_common.tlog.model import sha256_digest
@@ -61,6 +61,20 @@ def hash_stored(store: Store, key: str, chunk: int = ATTACHMENT_CHUNK, *, sha256
     """BLAKE3 and size of the object ``key`` (with ``sha256``, its SHA-256 too), read in one pass of ranged reads of
     ``chunk`` bytes."""
     return hash_stream(RangeReader(store, key), chunk, sha256=sha256)
+
+
+def read_pinned(store: Store, key: str, digest: str | None) -> bytes:
+    """The bytes of ``key``, read whole only when they are at most :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT`
+    or hash (in ranged parts) to ``digest``, the ``sha256:<hex>`` a reader pinned outside the object (an object that
+    grows with the store may pass the bound); a larger object is otherwise an :class:`ObjectTooLargeError`, never read
+    whole."""
+    try:
+        return store.get(key, layout.SMALL_OBJECT_LIMIT)
+    except ObjectTooLargeError:
+        found = hash_stored(store, key, sha256=True) if digest is not None else None
+        if found is None or f"sha256:{found.file_sha256}" != digest:
+            raise
+        return store.get(key, found.bytes)
 
 
 @dataclass
