@@ -423,3 +423,27 @@ def test_a_listing_under_a_link_lists_what_the_whole_listing_lists_there(tmp_pat
                    "levels/f0/a/a/k", "levels/f1/a/", "bundles/r1/"):
         assert list(store.list(prefix)) == [k for k in whole if k.startswith(prefix)], prefix
         assert [i.key for i in store.list_info(prefix)] == [k for k in whole if k.startswith(prefix)], prefix
+
+
+def test_a_late_key_record_is_read_no_further_than_a_key(tmp_path: Path) -> None:
+    """The record that remembers where a late object went holds a key (at most MAX_KEY_LENGTH bytes): one grown (sparse) to
+    256 MiB was read whole by the next writer of that object. It is read no further than a key, and named."""
+    import tracemalloc
+
+    from prov_common.store.errors import ObjectTooLargeError
+    from prov_common.store.keys import MAX_KEY_LENGTH
+    from prov_common.store.latekey import LateKey, put_late
+
+    store = LocalStore(tmp_path)
+    late = LateKey("late/{now:%Y%m%dT%H%M%S%fZ}.json", b"{}", "late/record")
+    key, _ = put_late(store, late)
+    assert put_late(store, late) == (key, False)  # the second writer reads the key the first recorded
+    os.truncate(tmp_path / "late" / "record", 256 << 20)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ObjectTooLargeError, match=f"object 'late/record' in .* is larger than {MAX_KEY_LENGTH:,} bytes"):
+            put_late(store, late)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, peak

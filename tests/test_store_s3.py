@@ -130,3 +130,15 @@ def test_write_once_probe_passes_on_moto_and_fails_on_a_server_that_ignores_if_n
 
 def test_local_write_once_probe(tmp_path) -> None:
     open_store(tmp_path / "s").check_write_once()
+
+
+def test_write_once_probe_reads_no_further_than_a_probe_writes(s3_store_uri) -> None:
+    """An object planted at the probe's key, larger than any probe leaves there, was read whole by every probe (each
+    'tdprov store init', each strict writer): it is read no further than that and named."""
+    from prov_common.store.errors import ObjectTooLargeError
+    from prov_common.store.s3 import PROBE_KEY, PROBE_LIMIT
+
+    store = open_store(s3_store_uri)
+    store.put(PROBE_KEY, b"x" * (PROBE_LIMIT + 1))
+    with pytest.raises(ObjectTooLargeError, match=f"object '{PROBE_KEY}' in .* is larger than {PROBE_LIMIT} bytes"):
+        store.check_write_once()

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from prov_common.errors import BadInputError, ObjectConflictError
 from prov_common.store.base import Store
-from prov_common.store.keys import validate_key
+from prov_common.store.keys import MAX_KEY_LENGTH, validate_key
 from prov_common.store.same import Same, put_or_same
 
 _PROBE = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -55,7 +55,7 @@ def put_late(store: Store, obj: LateKey, now: datetime | None = None, same: Same
     try:
         store.put(obj.record, key.encode())
     except ObjectConflictError:
-        key = store.get(obj.record).decode()
+        key = store.get(obj.record, MAX_KEY_LENGTH).decode()  # a key: at most MAX_KEY_LENGTH bytes, read no further
         validate_key(key)
     return key, put_or_same(store, key, obj.data, same)
 

@@ -32,6 +32,8 @@ PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
 _CONFLICT_RETRIES = 5
 PROBE_KEY = "_tdprov/conditional-write-probe"
 PROBE_BYTES = b"tdprov conditional write probe: this object is never overwritten\n"
+PROBE_OVERWRITE = b"overwrite attempt: must be refused\n"
+PROBE_LIMIT = max(len(PROBE_BYTES), len(PROBE_OVERWRITE))  # no probe leaves more at PROBE_KEY: it is read no further
 
 S3ClientFactory = Callable[[Any], Any]
 """Makes an S3 client from a botocore ``Config`` (see :class:`S3Store`)."""
@@ -203,9 +205,9 @@ class S3Store(BaseStore):
         try:
             self.put(key, PROBE_BYTES)
         except ObjectConflictError:  # overwritten by an earlier probe, on a server that ignored the condition then
-            kept = self.get(key)
-        created = self._create(key, Source(data=b"overwrite attempt: must be refused\n"))
-        if created or self.get(key) != kept:
+            kept = self.get(key, PROBE_LIMIT)
+        created = self._create(key, Source(data=PROBE_OVERWRITE))
+        if created or self.get(key, PROBE_LIMIT) != kept:
             raise StoreError(
                 f"{self.describe()} accepted an overwrite of '{key}' despite If-None-Match: *; "
                 "objects would not be write-once there.",
