@@ -1181,22 +1181,26 @@ def test_a_published_report_grown_sparse_is_hashed_in_ranged_parts_not_read_whol
 
 
 @on(*LOCAL)
-@pytest.mark.parametrize("prefix", ["audit/runs/", "audit/generated/"])
-def test_an_audit_record_or_lookup_grown_sparse_is_read_no_further_than_a_small_object(base: Store, prefix: str) -> None:
-    """An audit's signed record or a lookup of who generated a version, grown (sparse) to 256 MiB: each was read whole.
-    Each is read no further than layout.SMALL_OBJECT_LIMIT and refused naming it."""
+@pytest.mark.parametrize("prefix", ["audit/runs/", "audit/generated/", "audit/resolutions/"])
+def test_an_audit_record_lookup_or_resolution_grown_sparse_is_read_no_further_than_a_small_object(base: Store, prefix: str) -> None:
+    """An audit's signed record, a lookup of who generated a version or a signed resolution, grown (sparse) to 256 MiB:
+    each was read whole. Each is read no further than layout.SMALL_OBJECT_LIMIT and refused naming it."""
     import tracemalloc
 
     from prov_common.audit.catalog import Binding
     from prov_common.audit.generated import read_lookup
     from prov_common.audit.published import check_record
+    from prov_common.audit.resolve import check_resolution
     from prov_common.signing import trust_from_settings
     from prov_common.store.errors import ObjectTooLargeError
 
     s = base
+    if prefix == "audit/resolutions/":
+        _audit(s.pipe, accept_checkpoint="the store as it is now")
     key, trust = s.newest(prefix), trust_from_settings()
-    read = (lambda: check_record(s.pipe.store, trust, key)) if prefix == "audit/runs/" else (
-        lambda: read_lookup(s.pipe.store, key, Binding.of(s.pipe.store, trust)))
+    read = {"audit/runs/": lambda: check_record(s.pipe.store, trust, key),
+            "audit/generated/": lambda: read_lookup(s.pipe.store, key, Binding.of(s.pipe.store, trust)),
+            "audit/resolutions/": lambda: check_resolution(s.pipe.store, trust, key)}[prefix]
     read()
     os.truncate(Path(s.uri) / key, 256 << 20)
     tracemalloc.start()

@@ -213,3 +213,35 @@ def test_an_older_witness_record_copied_under_a_later_key_is_a_finding(store_uri
     result = _audit(s.pipe, remember_in=[place_uri])
     found = [f for f in result.check(CHECK_LOG).errors if "copied under a later key" in f.what]
     assert result.exit_code == 1 and found, [f.what for f in result.errors]
+
+
+@LOCAL_ONLY
+def test_a_witness_record_grown_sparse_is_read_no_further_than_a_small_object(store_uri: str, place_uri: str, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The newest witness record grown (sparse) to 256 MiB was read whole by every audit that remembers in its place: it
+    is read no further than layout.SMALL_OBJECT_LIMIT, and the audit names it."""
+    import os
+    import tracemalloc
+
+    from prov_common.audit.remember import StoreWitness
+    from prov_common.signing import trust_from_settings
+    from prov_common.store import open_store
+    from prov_common.store.errors import ObjectTooLargeError
+
+    _keys_outside_home(tmp_path, monkeypatch)
+    s = Store(store_uri)
+    assert _audit(s.pipe, remember_in=[place_uri]).clean
+    path = Path(_records(place_uri, s.pipe.store.uri)[-1][0])
+    key = path.relative_to(place_uri).as_posix()
+    os.truncate(path, 256 << 20)
+    witness = StoreWitness(open_store(place_uri), s.pipe.store.uri, default_signing_key(), trust_from_settings())
+    tracemalloc.start()
+    try:
+        with pytest.raises(ObjectTooLargeError, match=f"object '{key}' in local folder .* is larger than {64 << 20:,} bytes"):
+            witness.read()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 << 20, peak
+    result = _audit(s.pipe, remember_in=[place_uri])
+    assert [f for f in result.check(CHECK_LOG).errors if f"{key}' in local folder" in f.what], [f.what for f in result.errors]

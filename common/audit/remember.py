@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from prov_common.audit.memory import KnownCheckpoint, store_id
 from prov_common.audit.witness import published_checkpoint
-from prov_common.bundle.layout import stamp
+from prov_common.bundle.layout import SMALL_OBJECT_LIMIT, stamp
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
@@ -81,7 +81,7 @@ class StoreWitness:
         if key is None:
             return None
         what = f"witness record '{self.place.uri.rstrip('/')}/{key}'"
-        record = loads(open_envelope(self.place.get(key), self.trust, WITNESS_PAYLOAD_TYPE, what=what,
+        record = loads(open_envelope(self.place.get(key, SMALL_OBJECT_LIMIT), self.trust, WITNESS_PAYLOAD_TYPE, what=what,
                                      position=lambda payload: loads(payload)["checkpoint"]["treeSize"]).payload)
         kept = recorded_checkpoint(record, self.audited, what, fix="restore the witness folder from a backup")
         if key != self._key(kept, record):  # the key is not signed: an older record copied under a later key would pass for the newest

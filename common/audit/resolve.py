@@ -29,7 +29,7 @@ from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.memory import AuditorMemory, KnownCheckpoint, who
 from prov_common.audit.model import CHECK_COMPLETENESS, NOTE, Finding
 from prov_common.audit.state import AcceptedRun
-from prov_common.bundle.layout import RUN_ID_PREFIX_MIN, stamp
+from prov_common.bundle.layout import RUN_ID_PREFIX_MIN, SMALL_OBJECT_LIMIT, stamp
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
@@ -81,7 +81,7 @@ def check_resolution(store: Store, trust: TrustStore, key: str) -> dict[str, Any
     (``<time>-<audit id>[-<run id>].json``: the time it was accepted and, for an acceptance of findings, the run), not
     another's copied there."""
     what = f"resolution '{key}'"
-    record = loads(open_envelope(store.get(key), trust, RESOLUTION_PAYLOAD_TYPE, what=what, position=_checkpoint_size).payload)
+    record = loads(open_envelope(store.get(key, SMALL_OBJECT_LIMIT), trust, RESOLUTION_PAYLOAD_TYPE, what=what, position=_checkpoint_size).payload)
     if not isinstance(record, dict):
         raise VerificationError(f"{what} holds a JSON {type(record).__name__}, not a resolution.", fix=FIX_COPIED)
     when, run_id = moment(str(record.get("acceptedAt") or "")), record.get("runId")
