@@ -27,11 +27,12 @@ from prov_common.audit.resolve import RESOLUTIONS_PREFIX, check_resolution
 from prov_common.audit.state import STATE_PREFIX, read_state
 from prov_common.bundle import layout
 from prov_common.bundle.model import FILES_SHOWN
-from prov_common.bundle.verify import UNLISTED
+from prov_common.bundle.verify import UNLISTED, hash_stored
 from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore
 from prov_common.sources.registry import SOURCES_PREFIX
 from prov_common.store.base import Store
+from prov_common.store.errors import ObjectTooLargeError
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, TransparencyLog
 from prov_common.text import counted, first_of
 from prov_common.tlog.model import sha256_digest
@@ -423,7 +424,9 @@ def _not_written(store: Store, tlog: TransparencyLog, key: str, digest: str) -> 
 
 
 def _digest_of(store: Store, tlog: TransparencyLog, key: str) -> str:
-    """The SHA-256 of the object at ``key``; a checkpoint that verifies as ``tlog`` read it (an audit reads each once)."""
+    """The SHA-256 of the object at ``key``, one larger than :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` hashed in
+    ranged parts (a catalog summary grows with the store; one grown or planted larger is never read whole); a checkpoint
+    that verifies as ``tlog`` read it (an audit reads each once)."""
     if key.startswith(CHECKPOINTS_PREFIX):
         try:
             return tlog.read_checkpoint(key).digest
@@ -431,7 +434,10 @@ def _digest_of(store: Store, tlog: TransparencyLog, key: str) -> str:
             raise
         except TdprovError:  # it does not verify: its bytes are compared
             pass
-    return sha256_digest(store.get(key, layout.SMALL_OBJECT_LIMIT))
+    try:
+        return sha256_digest(store.get(key, layout.SMALL_OBJECT_LIMIT))
+    except ObjectTooLargeError:
+        return f"sha256:{hash_stored(store, key, sha256=True).file_sha256}"
 
 
 _BOUND_PREFIXES = (CHECKPOINTS_PREFIX, STATE_PREFIX, CATALOG_PREFIX, SUMMARY_PREFIX, GENERATED_PREFIX)
