@@ -26,6 +26,9 @@ from prov_common.signing import trust_from_settings
 from prov_common.store import open_store
 
 REPO = Path(__file__).resolve().parents[1]
+MAIN_TIMEOUT = 900  # seconds: the whole main job runs in the first test's set-up, slower on a loaded machine
+
+pytestmark = pytest.mark.timeout(MAIN_TIMEOUT)  # the suite's 300 s would stop the main job before its own bound
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +42,7 @@ def main_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess
         HOME=str(root / "user"),
     )
     proc = subprocess.run(["bash", "scripts/main"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=900)
+                          text=True, timeout=MAIN_TIMEOUT)
     proc.stderr = ""  # one stream, in the order a person sees it (headings go to stderr, trees to stdout)
     return root, proc, env
 
