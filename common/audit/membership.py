@@ -15,7 +15,8 @@ from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.bundle import layout
 from prov_common.errors import BadInputError, TdprovError, VerificationError
 from prov_common.rowset import RowProof, SignedRowSet, prove_record, signed_row_set
-from prov_common.rowset.lookup import signed_file, signed_manifest
+from prov_common.bundle.storage import signed_file
+from prov_common.rowset.lookup import signed_manifest
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 

@@ -21,9 +21,9 @@ from prov_common.bundle import layout
 from prov_common.bundle.model import FILES_SHOWN, Manifest
 from prov_common.bundle.refusal import is_refusal, refusals_in
 from prov_common.bundle.staged import SIGNATURE_FIXES
+from prov_common.bundle.storage import signed_file
 from prov_common.canonical_json import loads
 from prov_common.errors import VerificationError
-from prov_common.rowset.lookup import signed_file
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.text import counted, first_of, noun_for

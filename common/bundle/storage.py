@@ -12,11 +12,12 @@ from typing import Literal
 from prov_common.bundle import layout
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, parent_of, parse_events_jsonl
 from prov_common.bundle.model import Bundle, BundleSummary, Manifest
-from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError
+from prov_common.errors import (BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError,
+                                 VerificationError)
 from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import Envelope
 from prov_common.store.base import Store
-from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.errors import ObjectNotFoundError, ObjectTooLargeError, UnreadableObjectError
 from prov_common.store.latekey import LateKey, put_late
 from prov_common.store.outbox import Outbox
 from prov_common.text import counted, noun_for
@@ -153,6 +154,18 @@ def listed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> byt
         raise BadInputError(f"the manifest of bundle {run_id} lists no {path}.",
                             fix=f"run 'tdprov verify {run_id}' and restore the bundle from a backup or replica of the store")
     return store.get(layout.bundle_key(run_id, path), entry.size)
+
+
+def signed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> bytes:
+    """The bytes of file ``path`` of the bundle of ``run_id``, checked against the digest ``manifest`` gives."""
+    try:
+        data: bytes | None = listed_file(store, run_id, manifest, path)  # no further than it holds
+    except (BadInputError, ObjectTooLargeError):  # not listed, or larger than the file it names: not that file
+        data = None
+    if data is None or manifest.by_path[path].digest != blake3_digest(data):
+        raise VerificationError(f"{layout.bundle_key(run_id, path)} is not the file its bundle's manifest names.",
+                                fix=f"run 'tdprov verify {run_id}' and restore the bundle from a replica")
+    return data
 
 
 def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError) -> WriteResult:

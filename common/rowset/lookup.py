@@ -10,17 +10,16 @@ from typing import Any
 from prov_common.bundle import layout
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import Manifest
-from prov_common.bundle.storage import listed_file
+from prov_common.bundle.storage import signed_file
 from prov_common.canonical_json import loads
 from prov_common.lineage.facet_names import CONTENT_HASH
-from prov_common.errors import BadInputError, VerificationError
+from prov_common.errors import VerificationError
 from prov_common.file_uri import local_dataset
 from prov_common.hashing.raw import blake3_digest
 from prov_common.lineage.secret_text import REDACTED
 from prov_common.rowset.format import FENCE_ENTRY, HEADER, Header, RowProof, bucket_of
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
-from prov_common.store.errors import ObjectTooLargeError
 from prov_common.store.identity import FIX_OTHER_STORE, foreign_store
 
 FIRST_READ = 4096  # header, schema and (for small sets) the fence in one request
@@ -58,18 +57,6 @@ def signed_manifest(store: Store, run_id: str, trust: TrustStore) -> Manifest:
     if (elsewhere := foreign_store(store, manifest.store_id)) is not None:
         raise VerificationError(f"bundle {run_id} is {elsewhere}", fix=FIX_OTHER_STORE)
     return manifest
-
-
-def signed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> bytes:
-    """The bytes of file ``path`` of the bundle of ``run_id``, checked against the digest ``manifest`` gives."""
-    try:
-        data: bytes | None = listed_file(store, run_id, manifest, path)  # no further than it holds
-    except (BadInputError, ObjectTooLargeError):  # not listed, or larger than the file it names: not that file
-        data = None
-    if data is None or manifest.by_path[path].digest != blake3_digest(data):
-        raise VerificationError(f"{layout.bundle_key(run_id, path)} is not the file its bundle's manifest names.",
-                                fix=f"run 'tdprov verify {run_id}' and restore the bundle from a replica")
-    return data
 
 
 def signed_row_set(store: Store, run_id: str, digest: str, trust: TrustStore,
