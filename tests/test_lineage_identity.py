@@ -1660,6 +1660,40 @@ def test_the_audit_says_what_closes_the_link_of_another_producers_version(tmp_pa
     assert "s3a://b/k" not in out and "hive://metastore:9083/t version 3" in out, out
 
 
+def test_an_opaque_output_of_a_run_that_recorded_no_inputs_says_what_closes_it(tmp_path: Path,
+                                                                                 capsys: pytest.CaptureFixture) -> None:
+    """Another producer's version of what a run that recorded no inputs made, read by a training run, was 'no
+    registered source has its digest', to be fixed by 'tdprov source add' of the data, which records its BLAKE3 digest
+    and never closes it. The training finding and the record's gaps say the version is its producer's id and what
+    closes the link: the inputs of the run that made it recorded, or the source registered at the dataset's own
+    location with that version, which closes it (and keeps it open until then, audit after audit)."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    claim = "sha256:" + "ab" * 32
+    made = seal(store, _spark(run_events("ingest", [], [_theirs("a", claim)])))
+    train = seal(store, run_events("train", [_theirs("a", claim)], [dataset("/m.pkl", MODEL)], start=T0 + timedelta(hours=1),
+                                   job_type="TRAINING"))
+    said = ("the run that made it recorded no inputs, and the version is its producer's id, not a content digest tdprov "
+            "checked, so no registered source matches it by content")
+    inputs = "record what the run that made it read (its inputs, through the tdprov IO manager / operator)"
+    register = f"'tdprov source add hive://metastore:9083/a --digest {claim} --name ... --license ... --issuer ...'"
+    assert main(["audit", "--store", uri]) == 1
+    out = capsys.readouterr().out
+    assert f"run {made} (tests/ingest) made from no recorded input hive://metastore:9083/a@{claim}" in out, out
+    assert f"fix: {inputs}" in out and register in out and "register the data the run made" not in out, out
+    report = json.loads(next((tmp_path / "store" / "audit" / "reports").glob("*/report.json")).read_text())
+    (gaps,) = (e["article10"]["knownGaps"] for e in report["trainingData"] if e["dataset"] == "hive://metastore:9083/a")
+    (link,) = (g for g in gaps if "(made by run" in g)
+    assert link.startswith(f"hive://metastore:9083/a@{claim} (made by run {made}): {said} ("), link
+    assert inputs in link and register in link and "no registered source has its digest" not in link, link
+    assert main(["audit", "--store", uri]) == 1  # an incremental audit keeps it open
+    assert f"run {train} (tests/train) has inputs that do not trace back" in capsys.readouterr().out
+    assert main(["source", "add", "hive://metastore:9083/a", "--digest", claim, "--name", "lake", "--license", "CC-BY-4.0",
+                 "--issuer", "Acme", "--store", uri]) == 0
+    capsys.readouterr()
+    assert main(["audit", "--store", uri]) == 0, capsys.readouterr().out
+
+
 def test_lineage_json_says_which_version_is_opaque(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """'lineage --json' gave another producer's 'sha256:<hex>' as a version like any digest: a reader of it could not
     tell the claim tdprov never checked (the export states it ``tdprov:opaqueVersion``) from a content digest. Such a

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from prov_common.audit.lineage import NO_INPUTS, LineageIndex, read_time, version_of, version_origin_fix
+from prov_common.audit.lineage import MADE_FROM_NOTHING, NO_INPUTS, LineageIndex, read_time, version_of, version_origin_fix
 from prov_common.audit.model import (
     CHECK_COMPLETENESS,
     CHECK_PROV,
@@ -157,7 +157,7 @@ def _links(before: CheckState, ids: set[str], new: Sequence[RunRecord], index: L
             continue
         if g.run_id == g.link.run_id:  # a training run that recorded no inputs: its record never gains any
             gaps.append(g)
-        elif g.link.ident in open_links or (g.link.reason == NO_INPUTS and index.unsourced(g.link.dataset)):
+        elif g.link.ident in open_links or (g.link.reason in MADE_FROM_NOTHING and index.unsourced(g.link.dataset)):
             gaps.append(g)
         elif now_generated(g.link):  # a new run generated it: follow that run upstream
             gaps += _gaps(g.run_id, g.job, g.input_label, g.link.dataset, g.link.run_id, index)
@@ -185,14 +185,15 @@ def _unique(gaps: list[TrainingGap]) -> list[TrainingGap]:
     return list(seen.values())
 
 
-def _no_origin_fix(datasets: Sequence[DatasetUse], unverified: frozenset[str], same_file: Mapping[tuple[str, str, str], str]) -> str:
-    """The fix for inputs with no origin: for those that are a file a run wrote under another name, say so; for a
-    version that is no content digest, :func:`~prov_common.audit.lineage.version_origin_fix`; for the others
+def _no_origin_fix(links: Sequence[OpenLink], unverified: frozenset[str], same_file: Mapping[tuple[str, str, str], str]) -> str:
+    """The fix for open links: for those that are a file a run wrote under another name, say so; for a version that is
+    no content digest, :func:`~prov_common.audit.lineage.version_origin_fix` (by the link's reason); for the others
     :func:`_origin_fix`."""
-    named = list(dict.fromkeys(same_file[version_of(d)] for d in datasets if version_of(d) in same_file))
-    named += dict.fromkeys(f"for {d.label}@{d.version}: {version_origin_fix(d)}" if len(datasets) > 1 else version_origin_fix(d)
-                           for d in datasets if version_of(d) not in same_file and not d.names_content)
-    rest = [d.version for d in datasets if version_of(d) not in same_file and d.names_content]
+    named = list(dict.fromkeys(same_file[version_of(x.dataset)] for x in links if version_of(x.dataset) in same_file))
+    named += dict.fromkeys(f"for {x.dataset.label}@{x.dataset.version}: {fix}" if len(links) > 1 else fix
+                           for x in links if version_of(x.dataset) not in same_file and not x.dataset.names_content
+                           for fix in [version_origin_fix(x.dataset, x.reason)])
+    rest = [x.dataset.version for x in links if version_of(x.dataset) not in same_file and x.dataset.names_content]
     return "; ".join(named + ([f"for the others: {_origin_fix(rest, unverified)}" if named else _origin_fix(rest, unverified)] if rest else []))
 
 
@@ -231,7 +232,7 @@ def completeness_findings(broken: Sequence[OpenLink], gaps: Sequence[TrainingGap
         before = f" (the run read it before source '{source}' was registered)" if source else ""
         out.append(Finding(CHECK_COMPLETENESS, f"{d.label}@{d.version or 'unversioned'}",
                            f"run {x.run_id} ({x.job}) used {d.label} version {d.version or '(none)'}: {x.reason}{before}",
-                           _fix_before_source([x.run_id]) if source else FIX_UNHASHED if not d.version else _no_origin_fix([d], unverified, same_file),
+                           _fix_before_source([x.run_id]) if source else FIX_UNHASHED if not d.version else _no_origin_fix([x], unverified, same_file),
                            run_id=x.run_id))
     by_run: dict[str, list[TrainingGap]] = {}
     for g in gaps:
@@ -245,13 +246,13 @@ def completeness_findings(broken: Sequence[OpenLink], gaps: Sequence[TrainingGap
             continue
         sources = {id(g): _before_source(g.link, registered) for g in mine}
         upstream = sorted({f"{g.input_label} <- run {g.link.run_id} ({g.link.job}) "
-                           f"{'made from no recorded input' if g.link.reason == NO_INPUTS else 'input'} "
+                           f"{'made from no recorded input' if g.link.reason in MADE_FROM_NOTHING else 'input'} "
                            f"{g.link.dataset.label}@{g.link.dataset.version or 'unversioned'}"
                            + (f" (run {g.link.run_id} read it before source '{sources[id(g)]}' was registered)" if sources[id(g)] else "")
                            for g in mine})
         fix = (FIX_NO_INPUTS if all(g.link.reason == NO_INPUTS for g in mine) else
                _fix_before_source([g.link.run_id for g in mine]) if all(sources.values())
-               else _no_origin_fix([g.link.dataset for g in mine], unverified, same_file))
+               else _no_origin_fix([g.link for g in mine], unverified, same_file))
         long = len(upstream) > SHOWN_UPSTREAM
         listed = (f"{counted(len({g.input_label for g in mine}), 'input')} through {counted(len(upstream), 'open link')} "
                   f"upstream, first {first_of(upstream, SHOWN_UPSTREAM, '; ')} (the report's JSON lists them all as 'items')"

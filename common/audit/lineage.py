@@ -51,15 +51,22 @@ NO_ORIGIN = "no recorded run generated this version of this dataset and no regis
 NO_INPUTS = "the run that made it recorded no inputs and no registered source has its digest"
 NO_VERSION_ORIGIN = ("no recorded run generated this version of this dataset, and the version is its producer's id, not a "
                      "content digest tdprov checked, so no registered source matches it by content")
+NO_INPUTS_VERSION = ("the run that made it recorded no inputs, and the version is its producer's id, not a content digest "
+                     "tdprov checked, so no registered source matches it by content")
+MADE_FROM_NOTHING = (NO_INPUTS, NO_INPUTS_VERSION)  # the reasons of an output of a run that recorded no inputs
+OPAQUE_VERSION = (NO_VERSION_ORIGIN, NO_INPUTS_VERSION)  # the reasons of a version that is no content digest
+_RECORD_READ = ("record the read through tdprov (the tdprov IO manager, operator or hook), so that its content is hashed and "
+                "traces back to a registered source by its digest, or record the run that made it")
+_RECORD_INPUTS = "record what the run that made it read (its inputs, through the tdprov IO manager / operator)"
 
 
-def version_origin_fix(d: DatasetUse) -> str:
+def version_origin_fix(d: DatasetUse, reason: str = NO_VERSION_ORIGIN) -> str:
     """What closes the broken link of ``d``, whose version is no content digest (another producer's version id,
-    :data:`NO_VERSION_ORIGIN`): 'tdprov source add' of the data records its BLAKE3 digest, which never names it. Its
-    read recorded through tdprov, so that its content is hashed, or the run that made it; or, for a version a source
-    record takes, the source registered at the dataset's location with that version (where its URI is that location)."""
-    fix = ("record the read through tdprov (the tdprov IO manager, operator or hook), so that its content is hashed and "
-           "traces back to a registered source by its digest, or record the run that made it")
+    a reason of :data:`OPAQUE_VERSION`): 'tdprov source add' of the data records its BLAKE3 digest, which never names
+    it. Its read recorded through tdprov, so that its content is hashed, or the run that made it; for an output of a
+    run that recorded no inputs (:data:`NO_INPUTS_VERSION`), what that run read; or, for a version a source record
+    takes, the source registered at the dataset's location with that version (where its URI is that location)."""
+    fix = _RECORD_INPUTS if reason in MADE_FROM_NOTHING else _RECORD_READ
     version = normal_version(d.version)
     if is_source_digest(version) and at_location(located_dataset(d.uri), d.namespace, d.name):
         return (f"{fix}; or register the source at this dataset's own location with this version: 'tdprov source add "
@@ -71,7 +78,7 @@ def version_origin_fix(d: DatasetUse) -> str:
 @dataclass(frozen=True)
 class BrokenLink:
     """An input of ``run_id`` with no origin: no run generated its version and no source has it; or (reason
-    :data:`NO_INPUTS`) an output of ``run_id``, a run that recorded no inputs, that no source has: where its
+    :data:`MADE_FROM_NOTHING`) an output of ``run_id``, a run that recorded no inputs, that no source has: where its
     data came from is not recorded."""
 
     run_id: str
@@ -81,8 +88,8 @@ class BrokenLink:
     @property
     def described(self) -> str:
         """The version and how ``run_id`` relates to it, for a gap sentence: ``X@v (input of run R)``, or for
-        :data:`NO_INPUTS` ``X@v (made by run R)`` (the reason says that R recorded no inputs)."""
-        role = f"made by run {self.run_id}" if self.reason == NO_INPUTS else f"input of run {self.run_id}"
+        :data:`MADE_FROM_NOTHING` ``X@v (made by run R)`` (the reason says that R recorded no inputs)."""
+        role = f"made by run {self.run_id}" if self.reason in MADE_FROM_NOTHING else f"input of run {self.run_id}"
         return f"{self.dataset.label}@{self.dataset.version or 'unversioned'} ({role})"
 
 
@@ -197,7 +204,7 @@ class LineageIndex:
                     trace.broken.extend(self.broken_inputs(run))
                     todo.extend((i, run) for i in run.inputs)
                 if not run.inputs and not self._add_sources(trace, use):  # made from nothing recorded: a source, or a gap
-                    trace.broken.append(BrokenLink(run.run_id, use, NO_INPUTS))
+                    trace.broken.append(BrokenLink(run.run_id, use, NO_INPUTS if use.names_content else NO_INPUTS_VERSION))
                 continue
             if self._add_sources(trace, d):
                 trace.versions.append(d)
@@ -214,7 +221,7 @@ class LineageIndex:
         return bool(sources)
 
     def unsourced(self, made: DatasetUse) -> bool:
-        """Whether a :data:`NO_INPUTS` gap is still open: no registered source has the digest of what its run made."""
+        """Whether a gap of :data:`MADE_FROM_NOTHING` is still open: no registered source has the digest of what its run made."""
         return not self.sources_of(made)[0]
 
     def training_runs(self) -> list[RunRecord]:

@@ -10,7 +10,7 @@ from prov_common.audit.lineage import (
     NO_DIGEST,
     NO_INPUTS,
     NO_ORIGIN,
-    NO_VERSION_ORIGIN,
+    OPAQUE_VERSION,
     BrokenLink,
     LineageIndex,
     Trace,
@@ -44,7 +44,7 @@ _LINK_FIX = {  # what would close a broken link, by its reason
 
 def _link_fix(b: BrokenLink) -> str:
     """What would close the broken link ``b``."""
-    return version_origin_fix(b.dataset) if b.reason == NO_VERSION_ORIGIN else _LINK_FIX.get(b.reason, _LINK_FIX[NO_ORIGIN])
+    return version_origin_fix(b.dataset, b.reason) if b.reason in OPAQUE_VERSION else _LINK_FIX.get(b.reason, _LINK_FIX[NO_ORIGIN])
 
 
 def _source(v: SourceVersion) -> dict[str, Any]:
