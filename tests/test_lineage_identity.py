@@ -1117,13 +1117,14 @@ def test_a_location_two_namespaces_spell_is_never_taken_for_one_dataset(tmp_path
     """tdprov names s3://lake/raw/x (s3://lake, raw/x), as the naming spec does; another producer names a dataset
     (s3://lake/raw, x), another identity whose URI is the same text. Each is shown apart (runs, lineage and its
     picture); the location names both, so lineage shows each and the verbs that need one version refuse it, naming
-    each as it can be given; each label (and LABEL@DIGEST) names its own dataset."""
+    each as NAMESPACE::NAME, which names it alone (tdprov's listed as s3://lake/raw/x named both again); each label
+    (and LABEL@DIGEST) names its own dataset."""
     from prov_common.w3cprov.identity import dataset_label
 
     uri = str(tmp_path / "store")
     store = open_store(uri)
     mine, theirs = digest("mine"), digest("theirs")
-    seal(store, run_events("tdprov.write", [], [dataset("raw/x", mine, namespace="s3://lake")]))
+    own = seal(store, run_events("tdprov.write", [], [dataset("raw/x", mine, namespace="s3://lake")]))
     foreign = seal(store, run_events("foreign.write", [], [dataset("x", theirs, namespace="s3://lake/raw")], start=T0 + timedelta(hours=1)))
     assert len({dataset_label(*pair) for pair in [("s3://lake", "raw/x"), ("s3://lake/raw", "x"), ("s3://lake/", "raw/x")]}) == 3
     assert main(["runs", "--store", uri]) == 0
@@ -1139,13 +1140,15 @@ def test_a_location_two_namespaces_spell_is_never_taken_for_one_dataset(tmp_path
                  ["contains", "s3://lake/raw/x", "--record", '{"id": 1}'], ["checkout", "s3://lake/raw/x", "-o", str(tmp_path / "x")]):
         assert main([*argv, "--store", uri]) == 2, argv
         err = capsys.readouterr().err
-        assert "'s3://lake/raw/x' names 2 datasets" in err and "'s3://lake/raw::x'" in err, (argv, err)
-        assert f"'s3://lake/raw::x@{theirs[:19]}'" in err and f"'s3://lake/raw/x@{mine[:19]}'" in err, (argv, err)
-    for ref in ("s3://lake/raw::x", f"s3://lake/raw::x@{theirs[:19]}", "x"):
-        assert main(["record", ref, "--store", uri]) == 0, ref
-        assert foreign in capsys.readouterr().out, ref
-        assert main(["lineage", ref, "--json", "--store", uri]) == 0
-        assert [t["namespace"] for t in json.loads(capsys.readouterr().out)["lineage"]] == ["s3://lake/raw"], ref
+        assert "'s3://lake/raw/x' names 2 datasets" in err and "'s3://lake/raw::x'" in err and "'s3://lake::raw/x'" in err, (argv, err)
+        assert f"'s3://lake/raw::x@{theirs[:19]}'" in err and f"'s3://lake::raw/x@{mine[:19]}'" in err, (argv, err)
+    for refs, (run, namespace) in (((f"s3://lake/raw::x@{theirs[:19]}", "s3://lake/raw::x", "x"), (foreign, "s3://lake/raw")),
+                                   ((f"s3://lake::raw/x@{mine[:19]}", "s3://lake::raw/x"), (own, "s3://lake"))):
+        for ref in refs:  # each form the refusal lists, pasted back, names one dataset
+            assert main(["record", ref, "--store", uri]) == 0, ref
+            assert run in capsys.readouterr().out, ref
+            assert main(["lineage", ref, "--json", "--store", uri]) == 0
+            assert [t["namespace"] for t in json.loads(capsys.readouterr().out)["lineage"]] == [namespace], ref
     assert main(["lineage", f"s3://lake/raw/x@{mine[:19]}", "--json", "--store", uri]) == 0
     assert [t["namespace"] for t in json.loads(capsys.readouterr().out)["lineage"]] == ["s3://lake"]
 

@@ -424,7 +424,7 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
                else "a location that several OpenLineage namespaces spell, each a dataset of its own" if apart
                else "the partitions of an asset, or data it wrote to several places")
         what = f"'{ref}' names {len(datasets)} datasets ({why})"
-        shares = ("one whose path or URI another shares" if alike else "one in a namespace another spells otherwise"
+        shares = ("one whose path or URI another shares" if alike else "one at a location another's URI also spells"
                   if spelled else "a namespace with a path")
         how = f"as listed ({shares} is written NAMESPACE::NAME)" if apart else "by its path or URI as listed"
         fix = f"name one {how}, which means its newest version, or one version as DATASET@DIGEST: their newest are {pastes} ({lineage})"
@@ -440,13 +440,23 @@ def labels_as_named(ref: str, datasets: Iterable[DatasetUse]) -> dict[tuple[str 
 
 
 def _placed_alike(datasets: Iterable[tuple[str | None, str]]) -> set[tuple[str | None, str]]:
-    """The datasets of ``datasets`` at one location with another of them in a namespace spelled otherwise
-    (``s3://b``, ``s3a://b``: :func:`~prov_common.w3cprov.identity.store_namespace`): the location, or either's URI,
-    names both, so each is named alone by ``NAMESPACE::NAME``."""
+    """The datasets of ``datasets`` at one location with another of them: in a namespace spelled otherwise (``s3://b``,
+    ``s3a://b``: :func:`~prov_common.w3cprov.identity.store_namespace`), or whose ``namespace/name`` is that location
+    (``(s3://lake/raw, x)`` beside ``(s3://lake, raw/x)``). The location, or either's URI, names both, so each is named
+    alone by ``NAMESPACE::NAME``."""
     at: dict[tuple[str, str], list[tuple[str | None, str]]] = {}
     for d in datasets:
-        at.setdefault((store_namespace(d[0] or ""), d[1].rstrip("/")), []).append(d)
+        at.setdefault(_location(d[0] or "", d[1]), []).append(d)
     return {d for group in at.values() if len(group) > 1 for d in group}
+
+
+def _location(namespace: str, name: str) -> tuple[str, str]:
+    """The dataset at the location the URI ``namespace/name`` spells (:func:`~prov_common.w3cprov.identity.
+    located_dataset`), a trailing ``/`` aside; for a namespace that is no such URI, the dataset itself."""
+    placed = located_dataset(f"{namespace.rstrip('/')}/{name.lstrip('/')}") if namespace.partition("://")[2] else None
+    if placed is None or "://" not in placed[0]:
+        return store_namespace(namespace), name.rstrip("/")
+    return placed[0], placed[1].rstrip("/")
 
 
 def names_dataset(ref: str, located: tuple[str, str] | None, d: DatasetUse) -> bool:
