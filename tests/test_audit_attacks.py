@@ -951,6 +951,33 @@ def test_a_witness_is_compared_by_its_root_too_and_may_leave_out_the_digest(tmp_
     assert f"its root was {'00' * 32}" in gap.what and "check that the witness is of this store" in gap.fix
 
 
+def test_a_witness_larger_than_its_bound_is_refused_unread(tmp_path: Path, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A witness (file or s3:// object) was read whole: a 1 GiB report.json planted as the witness cost that much
+    memory. One larger than WITNESS_LIMIT (scaled down here) is refused naming the witness and the fix, having read no
+    more than the bound; one within it is read; a file that is no regular file is refused, never opened for reading."""
+    from prov_common.audit import witness
+    from prov_common.errors import BadInputError
+
+    monkeypatch.setattr(witness, "WITNESS_LIMIT", 4096)
+    small = json.dumps({"log": {"treeSize": 3, "rootHash": "ab" * 32}, "padding": "x" * 3000}).encode()
+    large = json.dumps({"log": {"treeSize": 3, "rootHash": "ab" * 32}, "padding": "x" * 5000}).encode()
+    bucket = open_store(f"s3://{s3_bucket}")
+    for name, data in (("small.json", small), ("large.json", large)):
+        (tmp_path / name).write_bytes(data)
+        bucket.put(name, data)
+    for where in (str(tmp_path), f"file://{tmp_path}", f"s3://{s3_bucket}"):
+        assert witness.read_witness(f"{where}/small.json").size == 3, where
+        with pytest.raises(BadInputError) as refused:
+            witness.read_witness(f"{where}/large.json")
+        assert refused.value.what.startswith(f"witness '{where}/large.json' is larger than 4,096 bytes, the most a witness is read to"), refused.value.what
+        assert "pass the checkpoint alone ('tdprov audit --json' output" in refused.value.fix, refused.value.fix
+    os.mkfifo(tmp_path / "pipe.json")
+    (tmp_path / "zero.json").symlink_to("/dev/zero")
+    for name, kind in (("pipe.json", "a named pipe"), ("zero.json", "a device")):
+        with pytest.raises(BadInputError, match=f"witness '{tmp_path}/{name}' is {kind}, not a regular file"):
+            witness.read_witness(str(tmp_path / name))
+
+
 def test_one_audit_with_the_wrong_trusted_key_leaves_no_lasting_gap(tmp_path, monkeypatch) -> None:
     """An audit run once with a key that did not sign the log finds that its checkpoints do not verify; it must not
     record 'the log was deleted' as a gap that every later audit with the right key repeats. (A writing audit whose

@@ -8,20 +8,22 @@ consistency proof from the checkpoint's frontier to the newest checkpoint); anyt
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from prov_common.audit.memory import KnownCheckpoint
 from prov_common.audit.model import CHECK_LOG, Finding
 from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
-from prov_common.store.errors import ObjectNotFoundError
+from prov_common.regular_file import NotRegularFileError, read_regular
+from prov_common.store.errors import ObjectNotFoundError, ObjectTooLargeError
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
 from prov_common.text import counted
 from prov_common.tlog.model import LogLeaf
 
 FIX_GAP = ("restore the deleted or changed log objects from a backup or replica, then audit again; if the loss is understood "
            "and accepted, record it with 'tdprov audit --accept-checkpoint --reason TEXT'")
+WITNESS_LIMIT = 1 << 30  # bytes at most read of a witness: a report of 16,000 bundles is about 64 MiB
+FIX_UNREADABLE = "pass a readable witness file or s3:// object"
 FIX_WITNESS = ("check that the witness is of this store (and that the store and this auditor's memory were not rolled back together); "
                "restore the log from a backup if it is, or, if the witness is wrong, record that with "
                "'tdprov audit --accept-checkpoint --reason TEXT'")
@@ -124,25 +126,40 @@ def _fix_lost(fix: str, size: int) -> str:
 
 def read_witness(spec: str) -> KnownCheckpoint:
     """A published checkpoint from a file or an object URI (``s3://bucket/key``): an audit report,
-    ``tdprov audit --json`` output, or ``{"treeSize", "rootHash", "checkpointDigest"}``."""
+    ``tdprov audit --json`` output, or ``{"treeSize", "rootHash", "checkpointDigest"}``; one larger than
+    :data:`WITNESS_LIMIT`, or a file that is no regular file, is refused before more of it is read."""
     if spec.startswith("s3://"):
         from prov_common.store import open_store
 
         folder, _, name = spec.rstrip("/").rpartition("/")
         try:
-            data = open_store(folder).get(name)
+            data = open_store(folder).get(name, WITNESS_LIMIT)
+        except ObjectTooLargeError as exc:
+            raise _too_large(spec) from exc
         except TdprovError as exc:
-            raise BadInputError(f"witness '{spec}' cannot be read: {exc.what}", fix="pass a readable witness file or s3:// object") from exc
+            raise BadInputError(f"witness '{spec}' cannot be read: {exc.what}", fix=FIX_UNREADABLE) from exc
     else:
         try:
-            data = Path(spec.removeprefix("file://")).read_bytes()
+            data = read_regular(spec.removeprefix("file://"), WITNESS_LIMIT)
+        except NotRegularFileError as exc:
+            if exc.kind is None:
+                raise _too_large(spec) from exc
+            raise BadInputError(f"witness '{spec}' is {exc.kind}, not a regular file.", fix=FIX_UNREADABLE) from exc
         except OSError as exc:
-            raise BadInputError(f"witness '{spec}' cannot be read ({exc.strerror}).", fix="pass a readable witness file or s3:// object") from exc
+            raise BadInputError(f"witness '{spec}' cannot be read ({exc.strerror}).", fix=FIX_UNREADABLE) from exc
     try:
         doc = loads(data)
     except ValueError as exc:
         raise BadInputError(f"witness '{spec}' is not JSON ({exc}).", fix="pass an audit report or 'tdprov audit --json' output") from exc
     return published_checkpoint(doc, f"witness '{spec}'")
+
+
+def _too_large(spec: str) -> BadInputError:
+    """The refusal of a witness larger than :data:`WITNESS_LIMIT`."""
+    return BadInputError(f"witness '{spec}' is larger than {WITNESS_LIMIT:,} bytes, the most a witness is read to (an audit "
+                         "report of about 250,000 bundles): it is not read.",
+                         fix="pass the checkpoint alone ('tdprov audit --json' output, or {treeSize, rootHash, checkpointDigest} "
+                             "from the report's 'log'), or check what was put at that place")
 
 
 def published_checkpoint(doc: Any, what: str) -> KnownCheckpoint:
@@ -160,4 +177,4 @@ def published_checkpoint(doc: Any, what: str) -> KnownCheckpoint:
                             fix="pass an audit report, 'tdprov audit --json' output or a {treeSize, rootHash, checkpointDigest} object") from exc
 
 
-__all__ = ["FIX_GAP", "FIX_WITNESS", "check_extends", "published_checkpoint", "read_witness"]
+__all__ = ["FIX_GAP", "FIX_WITNESS", "WITNESS_LIMIT", "check_extends", "published_checkpoint", "read_witness"]
