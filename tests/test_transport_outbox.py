@@ -205,6 +205,26 @@ def test_a_run_sealed_in_an_outage_does_not_try_the_store_again_for_its_spooled_
     assert len(Outbox(tmp_path / "spool").pending()) == 3
 
 
+def _start_spooled_beside_a_sealer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                   ) -> tuple[str, str, dict, ProvenanceTransport, ProvenanceTransport]:
+    """A run whose RUNNING a sealer (spool ``spool-b``) staged in the local store ``s`` and whose START a writer (spool
+    ``spool-a``) spooled while the store could not take it: the store's URI, the run id, its COMPLETE (not sent), the
+    writer and the sealer."""
+    from bundle_support import event
+    from prov_common.store.local import LocalStore
+
+    uri = str(tmp_path / "s")
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    writer = ProvenanceTransport(ProvenanceConfig(store=uri, spool=str(tmp_path / "spool-a")))
+    sealer = ProvenanceTransport(ProvenanceConfig(store=uri, spool=str(tmp_path / "spool-b")))
+    sealer.emit(event(run_id, "RUNNING", "2026-03-01T10:00:01Z"))
+    with monkeypatch.context() as down:
+        down.setattr(LocalStore, "put", lambda self, key, data: (_ for _ in ()).throw(StoreUnavailableError("down", fix="wait")))
+        assert writer.emit(start) is None  # spooled
+    return uri, run_id, complete, writer, sealer
+
+
 def test_an_event_spooled_in_an_outage_and_delivered_after_another_process_sealed_its_run_is_named_late(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """A START spooled while the store could not take it, delivered by 'tdprov flush' after another process sealed the
@@ -215,25 +235,16 @@ def test_an_event_spooled_in_an_outage_and_delivered_after_another_process_seale
     import shutil
     from datetime import datetime, timedelta, timezone
 
-    from bundle_support import event
     from prov_common.audit.engine import run_audit
     from prov_common.audit.model import CHECK_UNFINISHED
     from prov_common.bundle.layout import parse_stamp
     from prov_common.bundle.staged import opened_event
     from prov_common.cli import main
     from prov_common.store import spool as spool_entries
-    from prov_common.store.local import LocalStore
     from prov_common.w3cprov.identity import iso_z
 
-    uri, start_stays = str(tmp_path / "s"), tmp_path / "kept"
-    start, complete = run_events()
-    run_id = start["run"]["runId"]
-    writer = ProvenanceTransport(ProvenanceConfig(store=uri, spool=str(tmp_path / "spool-a")))
-    sealer = ProvenanceTransport(ProvenanceConfig(store=uri, spool=str(tmp_path / "spool-b")))
-    sealer.emit(event(run_id, "RUNNING", "2026-03-01T10:00:01Z"))
-    with monkeypatch.context() as down:
-        down.setattr(LocalStore, "put", lambda self, key, data: (_ for _ in ()).throw(StoreUnavailableError("down", fix="wait")))
-        assert writer.emit(start) is None  # spooled
+    start_stays = tmp_path / "kept"
+    uri, run_id, complete, writer, sealer = _start_spooled_beside_a_sealer(tmp_path, monkeypatch)
     [entry] = writer.outbox.pending()
     shutil.copytree(entry.parent, start_stays, ignore=shutil.ignore_patterns("failed", ".*"))
     assert sealer.emit(complete).status == "written"  # another machine: its spool holds nothing of the run
@@ -273,13 +284,11 @@ def test_an_event_delivered_late_by_a_flusher_whose_clock_runs_behind_the_sealer
     than the first microsecond after the run's sealedAt."""
     from datetime import datetime, timedelta
 
-    from bundle_support import event
     from prov_common.audit.engine import run_audit
     from prov_common.audit.model import CHECK_UNFINISHED
     from prov_common.bundle.layout import parse_stamp
     from prov_common.cli import main
     from prov_common.store import latekey
-    from prov_common.store.local import LocalStore
     from prov_common.w3cprov.identity import iso_z, moment
 
     class HourBehind(datetime):
@@ -287,15 +296,7 @@ def test_an_event_delivered_late_by_a_flusher_whose_clock_runs_behind_the_sealer
         def now(cls, tz=None):  # type: ignore[override]
             return datetime.now(tz) - timedelta(hours=1)
 
-    uri = str(tmp_path / "s")
-    start, complete = run_events()
-    run_id = start["run"]["runId"]
-    writer = ProvenanceTransport(ProvenanceConfig(store=uri, spool=str(tmp_path / "spool-a")))
-    sealer = ProvenanceTransport(ProvenanceConfig(store=uri, spool=str(tmp_path / "spool-b")))
-    sealer.emit(event(run_id, "RUNNING", "2026-03-01T10:00:01Z"))
-    with monkeypatch.context() as down:
-        down.setattr(LocalStore, "put", lambda self, key, data: (_ for _ in ()).throw(StoreUnavailableError("down", fix="wait")))
-        assert writer.emit(start) is None  # spooled
+    uri, run_id, complete, writer, sealer = _start_spooled_beside_a_sealer(tmp_path, monkeypatch)
     assert sealer.emit(complete).status == "written"
     monkeypatch.setattr(latekey, "datetime", HourBehind)  # the flushing machine's clock
     assert main(["flush", "--spool", str(tmp_path / "spool-a")]) == 0

@@ -197,15 +197,22 @@ def _unfinished(store: Path, tmp_path: Path, run_id: str, name: str) -> list:
     return [f for f in _audited(store, tmp_path, name).check(CHECK_UNFINISHED).findings if f.run_id == run_id]
 
 
-def test_the_audit_names_a_run_sealed_without_its_refused_terminal_event(tmp_path: Path) -> None:
-    """The run's end was refused, so its bundle was sealed with what it staged: an error naming the run and its
-    refused events, on the audit that examines the bundle and on the next (incremental) one."""
-    store = tmp_path / "store"
+def _started_with_a_malformed_end(store: Path) -> tuple[str, dict, dict, ProvenanceTransport]:
+    """A run whose START a transport of ``store`` staged, and its COMPLETE (not sent) naming an output with an empty
+    namespace, which the seal refuses: the run id, both events and the transport."""
     run_id = str(uuid.uuid4())
     start, complete = run_events(run_id)
     complete["outputs"] = [{"namespace": "", "name": "/data/users.parquet"}]
     transport = _transport(store)
     transport.emit(start)
+    return run_id, start, complete, transport
+
+
+def test_the_audit_names_a_run_sealed_without_its_refused_terminal_event(tmp_path: Path) -> None:
+    """The run's end was refused, so its bundle was sealed with what it staged: an error naming the run and its
+    refused events, on the audit that examines the bundle and on the next (incremental) one."""
+    store = tmp_path / "store"
+    run_id, _, complete, transport = _started_with_a_malformed_end(store)
     transport.emit(complete)
     transport.close()
     for name in ("first", "again"):
@@ -223,11 +230,7 @@ def test_a_run_without_its_end_holding_a_planted_event_has_two_errors_each_accep
     from prov_common.audit.accepted import end_key, unended_key
 
     store = tmp_path / "store"
-    run_id = str(uuid.uuid4())
-    start, complete = run_events(run_id)
-    complete["outputs"] = [{"namespace": "", "name": "/data/users.parquet"}]
-    transport = _transport(store)
-    transport.emit(start)
+    run_id, start, complete, transport = _started_with_a_malformed_end(store)
     planted = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z")
     raw_put(str(store), staged_event_key(planted), canonical_bytes(planted))
     transport.emit(complete)
@@ -251,11 +254,7 @@ def test_a_combined_refusal_file_planted_in_a_sealed_bundle_does_not_count(tmp_p
     from prov_common.audit.model import CHECK_UNFINISHED
 
     store = tmp_path / "store"
-    run_id = str(uuid.uuid4())
-    start, complete = run_events(run_id)
-    complete["outputs"] = [{"namespace": "", "name": "/data/users.parquet"}]
-    transport = _transport(store)
-    transport.emit(start)
+    run_id, _, complete, transport = _started_with_a_malformed_end(store)
     transport.emit(complete)
     transport.close()
     (first,) = _unfinished(store, tmp_path, run_id, "first")
