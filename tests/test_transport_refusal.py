@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import uuid
 from pathlib import Path
 
@@ -323,6 +324,73 @@ def test_an_unsigned_event_planted_in_a_run_that_ends_fails_the_audit(tmp_path: 
     accepted = _audited(store, tmp_path, "accepted", accept=run_id)
     assert not [f for f in accepted.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
     assert not [f for f in _audited(store, tmp_path, "after").check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+
+
+def _planted_run(store: Path, malformed: int = 0, pad: int = 0) -> tuple[str, str]:
+    """A run that emits START, ``malformed`` refused events (each with ``pad`` more bytes of a facet), an unsigned event
+    planted into its staging, then COMPLETE: (run id, the planted object's key)."""
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    transport = _transport(store)
+    transport.emit(start)
+    for i in range(malformed):
+        transport.emit(dict(start, outputs=i, run=dict(start["run"], facets={"pad": {"text": "x" * pad}})))
+    planted = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z")
+    key = staged_event_key(planted)
+    raw_put(str(store), key, canonical_bytes(planted))
+    transport.emit(complete)
+    transport.close()
+    return run_id, key
+
+
+def _planted_error(store: Path, tmp_path: Path, run_id: str, key: str, name: str = "report") -> None:
+    """Assert that the audit fails on the unsigned event planted at ``key`` of run ``run_id``, named with its reason."""
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    result = _audited(store, tmp_path, name)
+    found = [f for f in result.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+    assert len(found) == 1, [(f.object, f.what[:300]) for f in found]
+    (found,) = found
+    assert found.severity == "error" and result.exit_code == 1, found
+    assert found.what == (f"run {run_id} (tests/train_features) holds 1 staged object that its seal refused for its "
+                          f"signature or place, which no writer the seal trusts staged for the run: staged event {key} is "
+                          "unsigned: no writer holding a trusted key staged it")
+
+
+def test_an_object_planted_among_more_than_ten_malformed_refusals_fails_the_audit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit read the records of only the first ten refused/ files: a run with eleven malformed events of its own
+    and an unsigned event planted, sorted after them, got a note and the audit passed. Records are read up to a bound in
+    bytes (unended.REFUSED_READ_LIMIT), and files past it are counted in the finding."""
+    from prov_common.audit import unended
+
+    store = tmp_path / "store"
+    run_id, key = _planted_run(store, malformed=11)
+    paths = sorted(p for p in read_bundle(open_store(str(store)), run_id).files if p.startswith("refused/"))
+    assert len(paths) == 12 and [r.get("stagedAs") for r in _refusals(store, run_id)][-1] == key  # sorted last
+    _planted_error(store, tmp_path, run_id, key)
+    monkeypatch.setattr(unended, "REFUSED_READ_LIMIT", 11 * max(len(d) for p, d in read_bundle(
+        open_store(str(store)), run_id).files.items() if p.startswith("refused/") and "stagedAs" not in json.loads(d)))
+    (note,) = [f for f in _audited(store, tmp_path, "bounded", full=True).check("unfinished").findings if f.run_id == run_id]
+    assert note.severity == "note" and note.what.endswith("they are not in its record (the records of 1 refused/ file "
+                                                          "were not read)"), note.what
+
+
+def test_an_object_planted_in_a_combined_refusal_file_larger_than_a_small_object_fails_the_audit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run with more refusals than a manifest lists files keeps them in one refused/combined-<count>-<digest>.jsonl;
+    the audit did not read one larger than layout.SMALL_OBJECT_LIMIT (both lowered here), so an unsigned event planted
+    among them was a note. It is read a line at a time, by the size the manifest lists."""
+    from prov_common.bundle import layout, model
+
+    monkeypatch.setattr(model, "MANIFEST_FILES_MAX", 20)
+    store = tmp_path / "store"
+    run_id, key = _planted_run(store, malformed=24, pad=4000)
+    [(path, data)] = [(p, d) for p, d in read_bundle(open_store(str(store)), run_id).files.items() if p.startswith("refused/")]
+    assert path.startswith("refused/combined-25-") and len(data) > LOWERED
+    shutil.rmtree(store / "staging" / run_id)  # cleaned once sealed: staged objects the audit would read by the bound
+    monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", LOWERED)
+    _planted_error(store, tmp_path, run_id, key)
 
 
 def test_a_damaged_staged_event_does_not_block_the_run(tmp_path: Path) -> None:

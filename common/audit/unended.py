@@ -13,20 +13,21 @@ findings of a run's bundle.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from prov_common.audit.model import CHECK_UNFINISHED, NOTE, Finding, RunRecord
+from prov_common.audit.model import CHECK_UNFINISHED, ITEMS_KEPT, NOTE, Finding, RunRecord
 from prov_common.bundle import layout
 from prov_common.bundle.model import FILES_SHOWN, Manifest
 from prov_common.bundle.refusal import is_refusal, refusals_in
 from prov_common.bundle.staged import SIGNATURE_FIXES
-from prov_common.bundle.storage import signed_file
+from prov_common.bundle.storage import listed_lines
 from prov_common.canonical_json import loads
-from prov_common.errors import VerificationError
+from prov_common.errors import BadInputError, VerificationError
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
-from prov_common.text import counted, first_of, noun_for
+from prov_common.text import counted, noun_for
 from prov_common.w3cprov.events import TERMINAL
 
 FIX_REFUSED = (
@@ -78,48 +79,93 @@ def _were(refused: Sequence[str]) -> tuple[str, int]:
     return f"{counted(count, 'staged object')} of it {noun_for(count, 'was', 'were')} refused", count
 
 
+REFUSED_READ_LIMIT = 256 << 20
+"""Bytes at most of a bundle's refused/ files an audit reads (a line at a time) to tell the staged objects its seal
+refused for their signature or place from a writer's own malformed events; the finding names the files not read."""
+
+
+@dataclass
+class _Refusals:
+    """What the records of a bundle's refused/ files say: how many were refused for their signature or place, the
+    reasons of the first :data:`FILES_SHOWN`, the files holding them (bundle keys), and the files not read."""
+
+    planted: int = 0
+    reasons: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    unread: int = 0
+
+
 def refused_in_bundle(store: Store, record: RunRecord, manifest: Manifest) -> list[Finding]:
     """The finding of the refused staged objects that the bundle of ``record`` (its signed ``manifest``) holds: an error
-    naming those refused for their signature or place (:data:`~prov_common.bundle.staged.SIGNATURE_FIXES`, read from the
-    records of the first :data:`FILES_SHOWN` refused/ files, each checked against the manifest), else, for a run that
-    ended, a note; none for a run without its end (:func:`sealed_unended` names it on every audit)."""
+    naming those refused for their signature or place (:func:`is_planted`, read from the records of its refused/ files,
+    each checked against the manifest, up to :data:`REFUSED_READ_LIMIT` bytes of them), else, for a run that ended, a
+    note; none for a run without its end (:func:`sealed_unended` names it on every audit). Files not read are counted
+    in the finding."""
     run_id, prefix = record.run_id, layout.bundle_prefix(record.run_id)
     paths = [f.path for f in manifest.files if is_refusal(f.path)]
     if not paths:
         return []
-    planted = [(prefix + path, reason) for path in paths[:FILES_SHOWN]
-               for reason in _signature_reasons(store, run_id, manifest, path)]
-    if planted:
-        more = len(paths) - FILES_SHOWN
-        unread = f" (the records of {counted(more, 'more refused/ file')} not read)" if more > 0 else ""
-        keys = list(dict.fromkeys(k for k, _ in planted))
-        reasons = first_of([reason for _, reason in planted], FILES_SHOWN, "; ")
-        return [Finding(CHECK_UNFINISHED, keys[0], f"run {run_id} ({record.job}) holds {counted(len(planted), 'staged object')} "
-                        f"that its seal refused for {noun_for(len(planted), 'its', 'their')} signature or place, which no "
-                        f"writer the seal trusts staged for the run: {reasons}{unread}", FIX_PLANTED, run_id=run_id,
-                        items=tuple(keys) if len(planted) > FILES_SHOWN else ())]
+    found = _read_refusals(store, run_id, manifest, paths)
+    unread = f" (the records of {counted(found.unread, 'refused/ file')} were not read)" if found.unread else ""
+    if found.planted:
+        more = found.planted - len(found.reasons)
+        reasons = "; ".join(found.reasons) + (f" and {more:,} more" if more else "")
+        return [Finding(CHECK_UNFINISHED, found.keys[0], f"run {run_id} ({record.job}) holds "
+                        f"{counted(found.planted, 'staged object')} that its seal refused for "
+                        f"{noun_for(found.planted, 'its', 'their')} signature or place, which no writer the seal trusts "
+                        f"staged for the run: {reasons}{unread}", FIX_PLANTED, run_id=run_id,
+                        items=tuple(found.keys) if found.planted > FILES_SHOWN else ())]
     if record.state not in TERMINAL:
         return []
     were, count = _were(paths)
     return [Finding(CHECK_UNFINISHED, prefix + paths[0], f"run {run_id} ({record.job}) ended {record.state}, and "
-                    f"{were}: {noun_for(count, 'it is', 'they are')} not in its record",
+                    f"{were}: {noun_for(count, 'it is', 'they are')} not in its record{unread}",
                     FIX_REFUSED, severity=NOTE, run_id=run_id)]
 
 
-def _signature_reasons(store: Store, run_id: str, manifest: Manifest, path: str) -> Iterator[str]:
-    """The reasons of the records of refused/ file ``path`` (one record, or a combined file's lines) whose fix is one of
-    a refusal for its signature or place. A file larger than a small object, or not the one the manifest lists
-    (verification names it), is not read."""
-    if manifest.by_path[path].size > layout.SMALL_OBJECT_LIMIT:
-        return
-    try:
-        data = signed_file(store, run_id, manifest, path)
-    except (VerificationError, ObjectNotFoundError, UnreadableObjectError):
-        return
-    for line in data.splitlines():
-        record = _record(line)
-        if record is not None and record.get("fix") in SIGNATURE_FIXES:
-            yield str(record.get("reason") or record.get("stagedAs") or "a refused staged object").rstrip(".")
+def _read_refusals(store: Store, run_id: str, manifest: Manifest, paths: Sequence[str]) -> _Refusals:
+    """The records of the refused/ files ``paths`` of the bundle of ``run_id``, read in the manifest's order as long as
+    their listed sizes fit in :data:`REFUSED_READ_LIMIT`; a file that cannot be read, or is not the one the manifest
+    lists (verification names it), counts as not read."""
+    found, left = _Refusals(), REFUSED_READ_LIMIT
+    for path in paths:
+        size = manifest.by_path[path].size
+        if size > left:
+            found.unread += 1
+            continue
+        left -= size
+        try:
+            planted, reasons = _signature_reasons(store, run_id, manifest, path)
+        except (BadInputError, VerificationError, ObjectNotFoundError, UnreadableObjectError):
+            found.unread += 1
+            continue
+        if planted:
+            found.planted += planted
+            found.reasons += reasons[:FILES_SHOWN - len(found.reasons)]
+            if len(found.keys) < ITEMS_KEPT:
+                found.keys.append(layout.bundle_prefix(run_id) + path)
+    return found
+
+
+def _signature_reasons(store: Store, run_id: str, manifest: Manifest, path: str) -> tuple[int, list[str]]:
+    """How many records of refused/ file ``path`` (one record, or a combined file's lines, read a line at a time by
+    the size the manifest lists) were refused for their signature or place (:func:`is_planted`), and the reasons of
+    the first :data:`FILES_SHOWN`. Raises :class:`VerificationError` for a file that is not the one the manifest
+    lists."""
+    count, reasons = 0, []
+    for line in listed_lines(store, run_id, manifest, path, layout.SMALL_OBJECT_LIMIT):
+        record = _record(line) if line is not None else None
+        if record is not None and is_planted(record):
+            count += 1
+            if len(reasons) < FILES_SHOWN:
+                reasons.append(str(record.get("reason") or record.get("stagedAs") or "a refused staged object").rstrip("."))
+    return count, reasons
+
+
+def is_planted(record: Mapping[str, Any]) -> bool:
+    """Whether the record of a refusal says its staged object was refused for its signature or its place (evidence that
+    someone who can write ``staging/`` put it there): by its ``fix`` (:data:`~prov_common.bundle.staged.SIGNATURE_FIXES`)."""
+    return record.get("fix") in SIGNATURE_FIXES
 
 
 def _record(line: bytes) -> dict[str, Any] | None:

@@ -1,6 +1,7 @@
 """Bundles in a store: deliver (write-once, commit marker last), read, and list through the time index."""
 from __future__ import annotations
 
+import io
 import logging
 import time
 from itertools import chain, islice
@@ -9,16 +10,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
+from blake3 import blake3
+
 from prov_common.bundle import layout
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, parent_of, parse_events_jsonl
 from prov_common.bundle.model import Bundle, BundleSummary, Manifest
 from prov_common.errors import (BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError,
                                  VerificationError)
-from prov_common.hashing.raw import blake3_digest
+from prov_common.hashing.raw import blake3_digest, show
 from prov_common.signing import Envelope
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, ObjectTooLargeError, UnreadableObjectError
 from prov_common.store.latekey import LateKey, put_late
+from prov_common.store.ranges import RangeReader
 from prov_common.store.outbox import Outbox
 from prov_common.text import counted, noun_for
 from prov_common.w3cprov.events import parse_time
@@ -166,6 +170,36 @@ def signed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> byt
         raise VerificationError(f"{layout.bundle_key(run_id, path)} is not the file its bundle's manifest names.",
                                 fix=f"run 'tdprov verify {run_id}' and restore the bundle from a replica")
     return data
+
+
+LINES_CHUNK = 8 << 20  # bytes of a ranged read of :func:`listed_lines`
+
+
+def listed_lines(store: Store, run_id: str, manifest: Manifest, path: str, line_limit: int) -> Iterator[bytes | None]:
+    """The lines of file ``path`` of the bundle of ``run_id`` (each with its newline), read in ranged parts no further
+    than the size ``manifest`` lists for it, so that a file of any size is read a line at a time: a line longer than
+    ``line_limit`` bytes is given as None (it is hashed, not held). After the last line, a file that is not the one the
+    manifest lists (another size or digest) raises :class:`~prov_common.errors.VerificationError`: what its lines gave
+    is then not to be taken. :class:`BadInputError` when the manifest lists no such file."""
+    entry = manifest.by_path.get(path)
+    if entry is None:
+        raise BadInputError(f"the manifest of bundle {run_id} lists no {path}.",
+                            fix=f"run 'tdprov verify {run_id}' and restore the bundle from a backup or replica of the store")
+    key = layout.bundle_key(run_id, path)
+    hasher, size, skipping = blake3(), 0, False
+    reader = io.BufferedReader(RangeReader(store, key), LINES_CHUNK)
+    while size <= entry.size and (line := reader.readline(line_limit)):
+        size += len(line)
+        hasher.update(line)
+        ended = line.endswith(b"\n") or size == entry.size
+        if not skipping and ended:
+            yield line
+        elif not skipping:
+            yield None  # longer than line_limit: the rest of it is read past
+        skipping = not ended
+    if size != entry.size or show(hasher.digest()) != entry.digest:
+        raise VerificationError(f"{key} is not the file its bundle's manifest names.",
+                                fix=f"run 'tdprov verify {run_id}' and restore the bundle from a replica")
 
 
 def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError) -> WriteResult:
