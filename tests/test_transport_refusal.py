@@ -357,6 +357,36 @@ def _planted_error(store: Path, tmp_path: Path, run_id: str, key: str, name: str
                           "unsigned: no writer holding a trusted key staged it")
 
 
+def test_a_refusal_record_says_its_cause_and_the_audit_goes_by_it_not_by_the_fix_text(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal record says why in a machine-readable word (``cause``): the audit told an object refused for its
+    signature by the exact text of its fix, so a reworded fix turned a planted event back into a note and the audit
+    passed. A record written before ``cause`` is still told by its fix, whose texts stay as those records hold them."""
+    import hashlib
+
+    from prov_common.bundle import refusal, staged
+
+    worded = staged.UNSIGNED_FIX
+    monkeypatch.setattr(staged, "UNSIGNED_FIX", "the same fix, in other words")
+    store = tmp_path / "store"
+    run_id, key = _planted_run(store, malformed=1)
+    records = _refusals(store, run_id)
+    assert sorted((r.get("stagedAs") or r["eventType"], r["cause"]) for r in records) == sorted(
+        [("START", "malformed"), (key, "signature")])
+    assert next(r for r in records if r.get("stagedAs") == key)["fix"] == "the same fix, in other words"
+    _planted_error(store, tmp_path, run_id, key)
+    older = tmp_path / "older"  # as a tdprov before 'cause' wrote the records: the fix tells them
+    monkeypatch.setattr(staged, "UNSIGNED_FIX", worded)
+    monkeypatch.setattr(refusal, "canonical_bytes", lambda record: canonical_bytes({k: v for k, v in record.items()
+                                                                                   if k != "cause"}))
+    run_id, key = _planted_run(older, malformed=1)
+    assert all("cause" not in r for r in _refusals(older, run_id))
+    _planted_error(older, tmp_path, run_id, key, "older")
+    texts = hashlib.sha256("\n".join(sorted(staged.SIGNATURE_FIXES)).encode()).hexdigest()
+    assert texts == "27f84a57132ef431430c9690a8ea9f0bef3e0b02f0eb312a148143f12bf4a30b", (
+        "records sealed before 'cause' hold these texts: reword none of them (keep the old text beside a new one)")
+
+
 def test_an_object_planted_among_more_than_ten_malformed_refusals_fails_the_audit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The audit read the records of only the first ten refused/ files: a run with eleven malformed events of its own

@@ -420,6 +420,7 @@ def test_objects_planted_under_keys_no_writer_makes_do_not_stop_the_seal(s3_stor
     assert sorted(refused) == sorted(f"staging/{run_id}/{tail}" for tail in tails)
     assert all(r["reason"].startswith(f"staged object cannot be read: store key '{k}' has an unsafe segment")
                for k, r in refused.items()), refused
+    assert {r["cause"] for r in refused.values()} == {"place"}  # no writer makes such a key: planted (an audit error)
     assert f"run {run_id} is sealed without 7 staged objects that were refused" in caplog.text
 
 
@@ -570,6 +571,14 @@ def test_an_unsigned_refusal_record_is_never_sealed_even_when_unsigned_ones_are_
             r.getMessage()] == [f"staged attachment {staging}refused/x.json ({len(forged)} bytes, {blake3_digest(forged)}"]
     report = verify_bundle(open_store(store_uri), run_id, trust_from_settings(Settings.from_env()))
     assert report.ok, report.findings
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    assert record["cause"] == "signature"  # was told apart by a fix text that was not among those of planted objects
+    audit = run_audit(open_store(store_uri), Settings.from_env(store=store_uri), report_dir=tmp_path / "report", progress=False)
+    [error] = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+    assert error.severity == "error" and audit.exit_code == 1
+    assert error.what.endswith(f"staged for the run: {record['reason'].rstrip('.')}"), error.what
 
 
 def _copy(source: str, target: str, run_id: str, *parts: str) -> None:

@@ -5,8 +5,9 @@ sealer does not trust: the transport then seals what the run staged) or when wha
 ('tdprov flush', 'tdprov store seal'). The refused staged objects are kept in the bundle, each with its reason
 (``bundles/<run>/refused/``), but are not part of its record.
 
-A staged object refused for its signature or its place (:data:`~prov_common.bundle.staged.SIGNATURE_FIXES`: unsigned,
-a key not trusted or retired, changed after signing, another run's copy) was put into staging by someone who can write
+A staged object refused for its signature or its place (its record's ``cause``,
+:data:`~prov_common.bundle.refusal.PLANTED_CAUSES`: unsigned, a key not trusted or retired, changed after signing,
+another run's copy, an attachment where no writer attaches) was put into staging by someone who can write
 the store, not by a writer of the run: :func:`refused_in_bundle` reads the reasons from the signed bundle's refused
 records when the audit examines it, and makes such a run an error, which the audit state carries like the other
 findings of a run's bundle.
@@ -20,7 +21,7 @@ from typing import Any
 from prov_common.audit.model import CHECK_UNFINISHED, ITEMS_KEPT, NOTE, Finding, RunRecord
 from prov_common.bundle import layout
 from prov_common.bundle.model import FILES_SHOWN, Manifest
-from prov_common.bundle.refusal import is_refusal, refusals_in
+from prov_common.bundle.refusal import PLANTED_CAUSES, is_refusal, refusals_in
 from prov_common.bundle.staged import SIGNATURE_FIXES
 from prov_common.bundle.storage import listed_lines
 from prov_common.canonical_json import loads
@@ -164,7 +165,12 @@ def _signature_reasons(store: Store, run_id: str, manifest: Manifest, path: str)
 
 def is_planted(record: Mapping[str, Any]) -> bool:
     """Whether the record of a refusal says its staged object was refused for its signature or its place (evidence that
-    someone who can write ``staging/`` put it there): by its ``fix`` (:data:`~prov_common.bundle.staged.SIGNATURE_FIXES`)."""
+    someone who can write ``staging/`` put it there): by its ``cause``
+    (:data:`~prov_common.bundle.refusal.PLANTED_CAUSES`), or, for a record written before refusals had one, by its
+    ``fix`` (:data:`~prov_common.bundle.staged.SIGNATURE_FIXES`)."""
+    cause = record.get("cause")
+    if cause is not None:
+        return cause in PLANTED_CAUSES
     return record.get("fix") in SIGNATURE_FIXES
 
 

@@ -24,7 +24,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from prov_common.bundle import layout
-from prov_common.bundle.refusal import is_refusal
+from prov_common.bundle.refusal import (CAUSE_MALFORMED, CAUSE_PLACE, CAUSE_SIGNATURE, CAUSE_STORE, RefusedStagedError,
+                                        is_refusal)
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
@@ -73,12 +74,13 @@ UNTRUSTED_FIX = ("if the writer that signed it is yours, add its public key to T
                  "who can write the store's staging/")
 
 SIGNATURE_FIXES = frozenset({UNSIGNED_FIX, UNSIGNED_ATTACHMENT_FIX, MISPLACED_ATTACHMENT_FIX, CHANGED_ATTACHMENT_FIX, REPLAYED_FIX,
-                             UNTRUSTED_FIX, FIX_RETIRED, FIX_BAD_SIGNATURE, FIX_RENAMED, FIX_ALTERED, FIX_UNSIGNED, FIX_WRONG_TYPE})
-"""The fixes a seal gives a staged object it refused for its signature or its place, as the record of its refusal keeps
-them (``fix``): unsigned, signed by a key not trusted or retired, changed after it was signed, another run's signed event
-copied, an attachment where no writer attaches. A writer never stages such an object for its own run (a tdprov older than
-the signing of staged objects aside): it is evidence that someone who can write ``staging/`` put it there. A writer's own
-malformed event is refused with another fix."""
+                             UNTRUSTED_FIX, FIX_RETIRED, FIX_BAD_SIGNATURE, FIX_RENAMED, FIX_ALTERED, FIX_UNSIGNED, FIX_WRONG_TYPE,
+                             UNSIGNED_REFUSAL_FIX})
+"""The fixes a seal gave a staged object it refused for its signature or its place, as the records of refusals written
+before they had a ``cause`` (:data:`~prov_common.bundle.refusal.PLANTED_CAUSES`) keep them (``fix``): unsigned, signed by
+a key not trusted or retired, changed after it was signed, another run's signed event copied, an attachment where no
+writer attaches. A reader tells such an old record by these texts only: their wording is fixed with the records that
+hold them (tests/test_transport_refusal.py pins it). A writer's own malformed event is refused with another fix."""
 
 def staged_event_type(store_id: str | None) -> str:
     """The payload type of an event staged for store ``store_id`` (None: for no store, as a tdprov before stores were
@@ -191,9 +193,9 @@ def _without_largest(data: bytes, facets: list[tuple[FieldPath, int]], limit: in
     return kept if size <= limit else None
 
 
-class UnsignedEventError(BadInputError):
+class UnsignedEventError(RefusedStagedError):
     """A staged event that holds no signature: a plain event, as a writer without a signing key, or a tdprov older than
-    the signing of staged events, staged it."""
+    the signing of staged events, staged it (refused for its signature)."""
 
 
 def signed_event(event: bytes, signer: SigningKey, store_id: str | None = None) -> bytes:
@@ -210,7 +212,7 @@ def _opened(data: bytes, trust: TrustStore, payload_type: str, what: str, family
         return open_envelope(data, trust, payload_type, what, accepts=_is_staged_event_type if family else None)
     except EnvelopeError as exc:
         fix = UNTRUSTED_FIX if exc.problem == "untrusted key" else exc.fix
-        raise BadInputError(exc.what, fix=fix) from None
+        raise RefusedStagedError(exc.what, fix, CAUSE_MALFORMED if exc.problem == "malformed" else CAUSE_SIGNATURE) from None
 
 
 def opened_event(data: bytes, trust: TrustStore, key: str, store_id: str | None = None) -> bytes:
@@ -237,8 +239,8 @@ def _check_store(named: Any, store_id: str | None, what: str) -> None:
     """Raise :class:`BadInputError` when the staged object ``what`` was signed for store ``named`` (None: for none)
     other than ``store_id``, the store it is read from (None: not known)."""
     if named is not None and store_id is not None and named != store_id:
-        raise BadInputError(f"{what} was staged for store {str(named)[:200]}, not this store {store_id}: a signed object "
-                            "copied from that store's staging.", fix=OTHER_STORE_FIX)
+        raise RefusedStagedError(f"{what} was staged for store {str(named)[:200]}, not this store {store_id}: a signed "
+                                 "object copied from that store's staging.", OTHER_STORE_FIX, CAUSE_STORE)
 
 
 def _check_run(event: bytes, key: str) -> None:
@@ -252,8 +254,8 @@ def _check_run(event: bytes, key: str) -> None:
     run = value.get("run") if isinstance(value, dict) else None
     named = run.get("runId") if isinstance(run, dict) else None
     if parts is not None and named is not None and named != parts[0]:
-        raise BadInputError(f"staged event {key} is of run {str(named)[:200]}, not of run {parts[0]} under whose staging "
-                            "it is: a signed event of another run copied here.", fix=REPLAYED_FIX)
+        raise RefusedStagedError(f"staged event {key} is of run {str(named)[:200]}, not of run {parts[0]} under whose "
+                                 "staging it is: a signed event of another run copied here.", REPLAYED_FIX, CAUSE_PLACE)
 
 
 def _take_unsigned(error: UnsignedEventError, accept_unsigned: bool, sealed: str | None) -> None:
@@ -348,13 +350,14 @@ def check_attachment(run_id: str, path: str, key: str, data: bytes | memoryview,
     except ValueError:  # signed, but no record: not one tdprov writes
         signed = None
     if not isinstance(signed, dict) or signed.get("runId") != run_id or signed.get("path") != path:
-        raise BadInputError(f"{what}: its signed record is of another attachment ({_named(signed)}).",
-                            fix=CHANGED_ATTACHMENT_FIX)
+        raise RefusedStagedError(f"{what}: its signed record is of another attachment ({_named(signed)}).",
+                                 CHANGED_ATTACHMENT_FIX, CAUSE_SIGNATURE)
     _check_store(signed.get("storeId"), store_id, what)
     digest = blake3_digest(data)
     if signed != _attachment_record(run_id, path, digest, size, signed.get("storeId")):
-        raise BadInputError(f"{what} was changed after it was signed: it holds {size:,} bytes of {digest}, its signed "
-                            f"record names {signed.get('size')!r} bytes of {signed.get('digest')!r}.", fix=CHANGED_ATTACHMENT_FIX)
+        raise RefusedStagedError(f"{what} was changed after it was signed: it holds {size:,} bytes of {digest}, its "
+                                 f"signed record names {signed.get('size')!r} bytes of {signed.get('digest')!r}.",
+                                 CHANGED_ATTACHMENT_FIX, CAUSE_SIGNATURE)
 
 
 def _named(record: Any) -> str:

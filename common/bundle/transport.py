@@ -33,7 +33,8 @@ from prov_common.bundle import layout
 from prov_common.bundle.build import build_bundle
 from prov_common.bundle.late import arrived_late, put_arrived
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_dict, event_digest, is_terminal, parent_of, run_id_of
-from prov_common.bundle.refusal import STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN, refusal, run_id_or_none
+from prov_common.bundle.refusal import (CAUSE_PLACE, CAUSE_RUN, CAUSE_UNREADABLE, STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN,
+                                        RefusedStagedError, refusal, run_id_or_none)
 from prov_common.bundle.restaged import staged_already
 from prov_common.bundle.staged import (MISPLACED_ATTACHMENT_FIX, EventTooLargeError, check_attachment, check_event_size,
                                        signed_attachment, signed_event, trusted_event, unverified_event)
@@ -259,10 +260,10 @@ def _refused_as_sent(key: str, data: bytes, error: BadInputError, attachments: d
 
 
 def _refused(key: str, error: BadInputError, attachments: dict[str, bytes],
-             staged_bytes: bytes | memoryview | None = None) -> BadInputError:
-    """Record the staged object ``key`` as refused with ``error`` among the bundle's ``attachments``, with the
-    ``staged_bytes`` it held when they are kept; ``error``."""
-    path, record = refusal(None, error, staged_as=key, staged_bytes=staged_bytes)
+             staged_bytes: bytes | memoryview | None = None, cause: str | None = None) -> BadInputError:
+    """Record the staged object ``key`` as refused with ``error`` (for ``cause``, None: the error's) among the bundle's
+    ``attachments``, with the ``staged_bytes`` it held when they are kept; ``error``."""
+    path, record = refusal(None, error, staged_as=key, staged_bytes=staged_bytes, cause=cause)
     attachments[path] = record
     return error
 
@@ -291,7 +292,7 @@ def _of_one_parent(run_id: str, terminal: Mapping[str, Any] | None, read: list[t
             f"staged event {key} is of another run that was given run id {run_id}: it is of job "
             f"{job.get('namespace')}/{job.get('name')} with parent run {other[0]} of job {other[1]}/{other[2]}, where the "
             f"run's parent is run {parent[0]} of job {parent[1]}/{parent[2]}.", fix=SHARED_RUN_ID_FIX)
-        path, record = refusal(event, error, staged_as=key)
+        path, record = refusal(event, error, staged_as=key, cause=CAUSE_RUN)
         attachments[path] = record
         refused.append(error)
     return refused
@@ -706,8 +707,8 @@ class ProvenanceTransport(Transport):
         try:
             layout.check_attachment_path(path)
         except BadInputError as exc:
-            return BadInputError(f"staged attachment {key} is at a path no writer can attach at: {exc.what}",
-                                 fix=MISPLACED_ATTACHMENT_FIX)
+            return RefusedStagedError(f"staged attachment {key} is at a path no writer can attach at: {exc.what}",
+                                      MISPLACED_ATTACHMENT_FIX, CAUSE_PLACE)
         try:
             check_attachment(run_id, path, key, data, signature, trust, accept_unsigned=accept_unsigned, store_id=store_id)
         except BadInputError as error:
@@ -757,8 +758,9 @@ class ProvenanceTransport(Transport):
         attachments: dict[str, bytes] = {}
         own = set(self._pending.get(run_id, {}))  # staged by this process, held in its memory: its own bytes
         staged, unreadable = self._staged(run_id, read or {})
-        refused = [_refused(key, BadInputError(f"staged object cannot be read: {exc.what}", fix=exc.fix), attachments)
-                   for key, exc in unreadable.items()]
+        refused = [_refused(key, BadInputError(f"staged object cannot be read: {exc.what}", fix=exc.fix), attachments,
+                            cause=CAUSE_UNREADABLE if isinstance(exc, UnreadableObjectError) else CAUSE_PLACE)
+                   for key, exc in unreadable.items()]  # not an UnreadableObjectError: a key no writer makes ('..')
         trust = self.staging_trust(run_id)
         # strict: refuses a store that is not write-once; what was staged for another store is refused
         store_id = writer_store_id(self.store, strict=bool(self.settings.strict))
