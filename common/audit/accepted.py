@@ -92,8 +92,9 @@ def _items(state: CheckState) -> list[OpenLink | TrainingGap]:
 
 def resolve_run(ref: str, state: CheckState, ends: Container[str]) -> str | list[str]:
     """The run id that ``ref`` (a run id, or its first or last 8 or more characters) means among the runs that open
-    links and training gaps name, and the runs ``ends`` (sealed without their refused terminal event); else the ids it
-    could mean (none, or several)."""
+    links and training gaps name, and the runs ``ends`` (those with an unfinished error, :func:`refused_ends`: sealed
+    without their refused terminal event, or holding staged objects their seal refused for their signature or place);
+    else the ids it could mean (none, or several)."""
     named = {r for item in _items(state) for r in ((item.run_id, item.link.run_id) if isinstance(item, TrainingGap) else (item.run_id,))}
     named.update(ends)
     found = runs_meant(ref, named)
