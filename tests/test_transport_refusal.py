@@ -423,6 +423,43 @@ def test_an_object_planted_in_a_combined_refusal_file_larger_than_a_small_object
     _planted_error(store, tmp_path, run_id, key)
 
 
+def test_the_staged_objects_a_large_combined_refusal_file_holds_are_not_named_as_in_no_bundle(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit looked for a sealed run's staged objects in the records of its refused/ files read no further than
+    layout.SMALL_OBJECT_LIMIT (both bounds lowered here): with a combined file larger than that, each refusal a writer
+    staged was named "in no bundle (staged after the sealing)" and an event the seal refused as the run's late event.
+    The files the manifest lists are read a line at a time; only the planted event's error is left."""
+    from prov_common.bundle import layout, model
+
+    monkeypatch.setattr(model, "MANIFEST_FILES_MAX", 20)
+    store = tmp_path / "store"
+    run_id, key = _planted_run(store, malformed=24, pad=4000)
+    staged = [k for k in open_store(str(store)).list(f"staging/{run_id}/attachments/refused/")]
+    assert len(staged) == 24
+    monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", LOWERED)
+    _planted_error(store, tmp_path, run_id, key)
+
+
+def test_a_file_planted_under_a_sealed_bundles_refused_folder_does_not_hide_a_late_event(tmp_path: Path) -> None:
+    """A signed RUNNING of a sealed run staged after the sealing, timed before it, is a late event the audit names. A
+    refused/ file planted in the bundle naming it (``stagedAs``) hid it: the audit took the records of the files its
+    listing showed. It reads those the sealed manifest lists."""
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    transport = _transport(store)
+    transport.emit(start)
+    transport.emit(complete)
+    transport.close()
+    late = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z")
+    key = staged_event_key(late)
+    raw_put(str(store), key, signed_staged(late))
+    raw_put(str(store), f"bundles/{run_id}/refused/planted.json", canonical_bytes({"stagedAs": key}))
+    found = [f for f in _unfinished(store, tmp_path, run_id, "report") if f.object == f"staging/{run_id}/"]
+    assert len(found) == 1 and found[0].severity == "error", found
+    assert "and 1 event was staged for it after that (timed 2026-03-01T10:00:01Z, before the sealing" in found[0].what
+
+
 def test_a_damaged_staged_event_does_not_block_the_run(tmp_path: Path) -> None:
     """An object in staging that is not a valid event (an older writer, a bad disk) is recorded as refused."""
     store = tmp_path / "store"

@@ -11,11 +11,12 @@ from prov_common.audit.state import StagedSeen, UnsealedRun
 from prov_common.bundle import layout
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_digest, parent_of, parse_events_jsonl
 from prov_common.bundle.model import FILES_SHOWN, BundleSummary
-from prov_common.bundle.refusal import refusals_in, run_id_or_none
-from prov_common.bundle.storage import listed_file, load_index_entry, sealed_manifest
+from prov_common.bundle.refusal import is_refusal, refusals_in, run_id_or_none
+from prov_common.bundle.storage import listed_file, listed_lines, load_index_entry, sealed_manifest
 from prov_common.bundle.verify import hash_stored, verify_and_derive
 from prov_common.bundle.staged import trusted_event, unverified_event
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
+from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, ObjectTooLargeError, UnreadableObjectError
@@ -514,34 +515,48 @@ def _in_bundle(store: Store, run_id: str, key: str, listed: set[str]) -> bool:
         return False
 
 
-def _refused_in(store: Store, run_id: str) -> tuple[set[str], set[bytes]]:
+def _refused_in(store: Store, run_id: str) -> tuple[set[str], set[str]]:
     """What the sealed bundle of ``run_id`` holds under ``refused/``: the staged keys its records name (``stagedAs``), and
-    the records of its combined files (one a line), each a refusal staged as an attachment by the transport."""
+    the BLAKE3 digests of the records of its combined files (one a line), each a refusal staged as an attachment by the
+    transport. Read from the files its manifest lists, a line at a time by their listed sizes, so that a combined file
+    larger than :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` is read too and no file planted beside them
+    names anything; a file that is not the one listed names nothing (verification names it)."""
     named: set[str] = set()
-    combined: set[bytes] = set()
-    for key in store.list(layout.bundle_key(run_id, layout.REFUSED_FOLDER + "/")):
+    combined: set[str] = set()
+    manifest = sealed_manifest(store, run_id)
+    for path in [f.path for f in manifest.files if is_refusal(f.path)] if manifest is not None else ():
+        keys: set[str] = set()
+        digests: set[str] = set()
         try:
-            lines = store.get(key, layout.SMALL_OBJECT_LIMIT).splitlines()
+            for line in listed_lines(store, run_id, manifest, path, layout.SMALL_OBJECT_LIMIT):
+                if line is None:
+                    continue
+                if refusals_in(path) > 1:
+                    digests.add(blake3_digest(line.rstrip(b"\n")))
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and isinstance(record.get("stagedAs"), str):
+                    keys.add(record["stagedAs"])
+        except StoreUnavailableError:
+            raise
         except TdprovError:
             continue
-        if refusals_in(key) > 1:
-            combined.update(lines)
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and isinstance(record.get("stagedAs"), str):
-                named.add(record["stagedAs"])
+        named |= keys
+        combined |= digests
     return named, combined
 
 
-def _combined_in(store: Store, key: str, combined: set[bytes]) -> bool:
-    """Whether the refusal staged as an attachment at ``key`` is a record of a combined file (``combined``: their lines)."""
+def _combined_in(store: Store, key: str, combined: set[str]) -> bool:
+    """Whether the refusal staged as an attachment at ``key`` is a record of a combined file (``combined``: the digests
+    of their lines)."""
     if not combined or not (layout.staged_attachment_path(key) or "").startswith(layout.REFUSED_FOLDER + "/"):
         return False
     try:
-        return store.get(key, layout.SMALL_OBJECT_LIMIT).rstrip(b"\n") in combined
+        return blake3_digest(store.get(key, layout.SMALL_OBJECT_LIMIT).rstrip(b"\n")) in combined
+    except StoreUnavailableError:
+        raise
     except TdprovError:
         return False
 
