@@ -424,13 +424,14 @@ def test_objects_planted_under_keys_no_writer_makes_do_not_stop_the_seal(s3_stor
     assert f"run {run_id} is sealed without 7 staged objects that were refused" in caplog.text
 
 
-@pytest.mark.parametrize("planted", ["unsigned", "another run's"])
+@pytest.mark.parametrize("planted", ["unsigned", "another run's", "another store's"])
 def test_an_object_planted_in_a_sealed_runs_staging_is_not_blamed_on_its_producer(
         tmp_path: Path, capsys: pytest.CaptureFixture, planted: str) -> None:
-    """After a run was sealed, a holder of the store's credentials puts an unsigned event, or a writer's signed event of
-    another run, under its staging, timed after the sealing. The audit named it a late event of the run's producer ("the
-    producer emitted more for the run after it was sealed ... re-run the step"); it says the newest is no event a writer
-    it trusts staged for the run, why, and that it may have been planted."""
+    """After a run was sealed, a holder of the store's credentials puts an unsigned event, a writer's signed event of
+    another run, or one a writer sharing the key staged for the run of the same id in another store, under its staging,
+    timed after the sealing. The audit named it a late event of the run's producer ("the producer emitted more for the
+    run after it was sealed ... re-run the step"); it says the newest is no event a writer it trusts staged for the run,
+    why, and that it may have been planted."""
     store_uri = str(tmp_path / "store")
     start, complete = run_events()
     other_start, other_end = run_events()
@@ -441,13 +442,23 @@ def test_an_object_planted_in_a_sealed_runs_staging_is_not_blamed_on_its_produce
     run_id = start["run"]["runId"]
     later = dict(complete, eventTime="2099-01-01T00:00:00.000Z")
     key = staged_event_key(later)
-    data = (canonical_bytes(later) if planted == "unsigned"
-            else open_store(store_uri).get(staged_event_key(other_end)))
+    if planted == "another store's":  # the other store's run of this id ended later; its end is copied here
+        elsewhere = _transport(str(tmp_path / "elsewhere"))
+        for item in (start, later):
+            elsewhere.emit(item)
+        elsewhere.close()
+        data = open_store(str(tmp_path / "elsewhere")).get(key)
+    else:
+        data = (canonical_bytes(later) if planted == "unsigned"
+                else open_store(store_uri).get(staged_event_key(other_end)))
     raw_put(store_uri, key, data)
     assert main(["audit", "--store", store_uri]) == 1
     out = capsys.readouterr().out
     why = ("is unsigned: no writer holding a trusted key staged it." if planted == "unsigned"
-           else f"is of run {other_end['run']['runId']}, not of run {run_id} under whose staging it is")
+           else f"is of run {other_end['run']['runId']}, not of run {run_id} under whose staging it is"
+           if planted == "another run's"
+           else (f"was staged for store {_store_id(tmp_path / 'elsewhere')}, not this store {_store_id(store_uri)}: a "
+                 "signed object copied from that store's staging."))
     assert (f"and 1 event was staged for it after that (until 2099-01-01T00:00:00Z): they are in no bundle; the newest is "
             f"no event a writer this audit trusts staged for the run: staged event {key} {why}") in out, out
     assert "put it there (find who, and take those credentials away)" in out
@@ -654,3 +665,42 @@ def test_an_attachment_copied_from_another_stores_run_of_the_same_id_is_refused(
                                 "store's staging.")
     assert "take those credentials away" in record["fix"]
     assert read_bundle(stores[0], run_id).files["extra/notes.json"] == b'{"notes": 1}'
+
+
+def _store_id(store: str | Path) -> str:
+    return read_identity(open_store(str(store))).store_id
+
+
+def test_a_copied_end_of_another_stores_run_is_no_end_to_the_audit_or_the_flush(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """A run sealed in the first store, its staged objects copied whole into the second's staging/ (whose writers share
+    the key). The seal there refuses them, but the hints did not ask which store an event was staged for: the audit of
+    the second store said the run "staged its COMPLETE event ... and was never sealed" (its bundle waiting in a spool),
+    and a flush that delivered the run's START there named it to seal. Both read only what was staged for the store
+    they read: the run staged events and never ended, and the flush names no run to seal."""
+    from prov_common.store import spool
+
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    writer = _transport(first)
+    for item in (start, complete):
+        writer.emit(item)
+    writer.close()
+    own = _transport(second)  # the second store's own run, sealed: an audit of a store with runs
+    for item in run_events():
+        own.emit(item)
+    own.close()
+    _copy(first, second, run_id)
+    assert main(["audit", "--store", second]) == 1
+    out = capsys.readouterr().out
+    assert f"run {run_id} staged events until 2026-03-01T10:00:05Z and never ended" in out, out
+    assert "was never sealed" not in out
+    # the run's START, spooled for the second store in an outage (signed for no store), delivered by a flush
+    Path(second, staged_event_key(start)).unlink()
+    spool_dir = tmp_path / "spool"
+    spool.write_entry(spool_dir, spool.SpoolEntry(open_store(second).uri, ((staged_event_key(start), signed_staged(start)),)))
+    monkeypatch.setenv("TDPROV_SPOOL", str(spool_dir))
+    assert main(["flush", "--store", second]) == 0
+    out = capsys.readouterr().out
+    assert "delivered 1 spooled entry (1 object, 1 new); 0 left" in out and run_id not in out, out

@@ -72,7 +72,7 @@ LATE_FIX = (
 def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_after: timedelta, now: datetime | None = None,
                     reported: Sequence[UnsealedRun] = (), audit_id: str = "", trust: TrustStore | None = None,
                     bundled: Mapping[str, Sequence[str]] | None = None, seen: StagedSeen | None = None,
-                    fresh: Container[str] = ()) -> tuple[CheckResult, list[UnsealedRun], StagedSeen]:
+                    fresh: Container[str] = (), store_id: str | None = None) -> tuple[CheckResult, list[UnsealedRun], StagedSeen]:
     """Staged runs without a bundle: findings when their newest event is older than ``stale_after``; and
     sealed runs with events staged after their sealing, or attachments staged that their bundle lacks (in no bundle: a
     record lost unless named here; ``bundled``: run id -> the keys of its bundle's files as the audit's listing shows
@@ -86,7 +86,9 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     one whose staged events are gone while still no bundle of it is in the index is a finding (see :func:`staging_removed`).
     Returns the check and the runs to keep for the next audit: those named now (as ``audit_id`` first reports them) and
     those still gone without a bundle. ``trust``: the writers' keys; what a staged event says (that it ended a run, the
-    parent it names) shapes a finding only when one of them signed it (None: read unverified).
+    parent it names) shapes a finding only when one of them signed it (None: read unverified), for this store:
+    ``store_id``, the store's identity as the audit read it (None: none read), as a seal checks it (an event staged for
+    another store and copied here is no end of a run of this store, nor its producer's late event).
 
     A sealed run's staged events are late when timed after its sealing, and also when its bundle's ``events.jsonl`` does
     not hold them (by the digest in their key) and no record under its ``refused/`` names them, whatever their time (a
@@ -122,7 +124,7 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
         late = _late_staged(store, run_id, sealed_at, events[run_id], compare=compare(run_id))
         if any(not _after(moment, sealed_at) for _, moment in late):
             held_late.append(run_id)
-        return _late_events(store, run_id, sealed_at, late, trust)
+        return _late_events(store, run_id, sealed_at, late, trust, store_id)
     attached: dict[str, list[str]] = {}  # the keys of each run's staged attachments
     for key in keys:
         if layout.staged_attachment_path(key) is not None:
@@ -152,7 +154,7 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
         else:
             result.findings += _future_dated(run_id, moment, now)
             when = iso_z(moment)
-            ended = terminal_state(store, newest[run_id], trust)
+            ended = terminal_state(store, newest[run_id], trust, store_id=store_id)
             what = (f"run {run_id} staged its {ended} event at {when} and was never sealed: its bundle was not stored (it may "
                     "wait in the writer's spool ('tdprov flush' on that machine), or the writer could not sign it)" if ended else
                     f"run {run_id} staged events until {when} and never ended" + ("" if stale else f" (still within {stale_after}; it may be running)"))
@@ -443,11 +445,11 @@ def _staged_event(store: Store, key: str, trust: TrustStore | None, *, accept_un
 
 
 def _late_events(store: Store, run_id: str, sealed_at: str | None, late: Sequence[tuple[str, datetime]],
-                 trust: TrustStore | None = None) -> list[Finding]:
+                 trust: TrustStore | None = None, store_id: str | None = None) -> list[Finding]:
     """A finding when events of the sealed run are staged in no bundle (``late``: their keys and times, oldest first, from
     :func:`_late_staged`): timed after its sealing, or held by no bundle whatever their time (named); when the newest of
-    them names another parent run than the sealed bundle's (and a key of ``trust`` signed it), as those of another run
-    that was given the same run id."""
+    them names another parent run than the sealed bundle's (and a key of ``trust`` signed it for this store, whose
+    identity is ``store_id``), as those of another run that was given the same run id."""
     if not late:
         return []
     early = [k for k, m in late if not _after(m, sealed_at)]
@@ -461,7 +463,7 @@ def _late_events(store: Store, run_id: str, sealed_at: str | None, late: Sequenc
         until = (f"({timed}, staged by a writer that took the run for open; its events.jsonl does not hold "
                  f"{'it' if len(early) == 1 else 'them'}: {names}): they are in no bundle")
     try:
-        event = _staged_event(store, newest, trust)
+        event = _staged_event(store, newest, trust, store_id=store_id)
     except BadInputError as exc:
         if trust is not None:  # not what a writer this audit trusts staged for this run: said, not read
             return [_planted_late(run_id, sealed_at, len(late), until, exc)]

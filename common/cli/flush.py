@@ -103,20 +103,17 @@ def runs_or_keys(keys: list[str], shown: int = 3) -> str:
 
 def runs_to_seal(store: Store, run_ids: Iterable[str], trust: TrustStore) -> list[str]:
     """The runs of ``run_ids`` that have no bundle in ``store`` and whose newest staged event there is a terminal one
-    that a key of ``trust`` signed (the seal's trust, as ``tdprov store seal`` takes it: a COMPLETE planted
-    unsigned is no end, and that command refuses the run without --force): their events are stored, but only
-    ``tdprov store seal`` makes them a bundle."""
+    that a key of ``trust`` signed for this store (the seal's trust and the store identity it binds, as ``tdprov store
+    seal`` takes them: a COMPLETE planted unsigned, or copied from another store's staging, is no end, and that command
+    refuses the run without --force): their events are stored, but only ``tdprov store seal`` makes them a bundle."""
     from prov_common.audit.unfinished import newest_staged, terminal_state
     from prov_common.bundle import layout
+    from prov_common.store.identity import writer_store_id
 
-    out = []
-    for run_id in sorted(run_ids):
-        if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
-            continue
-        newest = newest_staged(store, run_id)
-        if newest is not None and terminal_state(store, newest[0], trust) is not None:
-            out.append(run_id)
-    return out
+    staged = [(run_id, newest) for run_id in sorted(run_ids) if not store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE))
+              and (newest := newest_staged(store, run_id)) is not None]
+    store_id = writer_store_id(store) if staged else None  # the identity that 'tdprov store seal' binds and checks
+    return [run_id for run_id, newest in staged if terminal_state(store, newest[0], trust, store_id=store_id) is not None]
 
 
 def print_runs_to_seal(delivered_to: Sequence[tuple[Store, list[str]]]) -> None:
