@@ -528,6 +528,7 @@ def test_a_staged_object_too_large_or_no_object_is_refused_alone(tmp_path: Path)
 
 
 LOWERED = 64 << 10  # SMALL_OBJECT_LIMIT in the tests below: events of about 48 kB stand for events of about 48 MiB
+A_STORE_ID = str(uuid.uuid4())  # the writers' stores below have ids as tdprov makes them: of a UUID's length
 
 
 def _padded(event: dict, size: int) -> dict:
@@ -553,9 +554,9 @@ def test_an_event_larger_than_its_seal_reads_is_refused_at_emit_and_never_staged
     from prov_common.bundle import layout
     from prov_common.bundle.staged import staged_event_limit
 
-    assert staged_event_limit() == 50_331_414  # at the 64 MiB a seal reads (docs/bundles.md)
+    assert staged_event_limit(A_STORE_ID) == 50_331_414  # at the 64 MiB a seal reads (docs/bundles.md)
     monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", LOWERED)
-    limit = staged_event_limit()
+    limit = staged_event_limit(A_STORE_ID)
     assert limit == (LOWERED - 312) // 4 * 3 == 48918  # an envelope holds 312 bytes beside the payload's base64
     store = tmp_path / "store"
     run_id = str(uuid.uuid4())
@@ -623,7 +624,7 @@ def test_an_event_at_the_bound_is_staged_and_sealed(tmp_path: Path, monkeypatch:
     store = tmp_path / "store"
     run_id = str(uuid.uuid4())
     start, complete = run_events(run_id)
-    at_bound = _padded(start, staged_event_limit())
+    at_bound = _padded(start, staged_event_limit(A_STORE_ID))
     transport = _transport(store, strict=True)
     transport.emit(at_bound)
     [staged] = [k for k in open_store(str(store)).list(f"staging/{run_id}/") if "/attachment" not in k]
@@ -644,10 +645,47 @@ def test_the_staged_event_bound_is_the_largest_whose_envelope_fits(bound: int, m
     from prov_common.signing import default_signing_key
 
     monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", bound)
-    limit = staged_event_limit()
-    store_id = str(uuid.uuid4())
-    signed = [len(signed_event(b"x" * size, default_signing_key(), store_id)) for size in (limit, limit + 1)]
-    assert signed[0] <= bound < signed[1]
+    for store_id in (A_STORE_ID, None, "s" * 500):  # a UUID as tdprov makes them, none (an outage), one written by hand
+        limit = staged_event_limit(store_id)
+        signed = [len(signed_event(b"x" * size, default_signing_key(), store_id)) for size in (limit, limit + 1)]
+        assert signed[0] <= bound < signed[1], store_id
+
+
+def test_the_staged_event_bound_leaves_room_for_a_longer_store_id_written_by_hand(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A store whose _tdprov/store.json was written by hand with an id longer than a UUID: the bound left room for a
+    UUID alone, so an event within it but whose envelope, naming that id, passed what a seal reads was staged and then
+    refused by the seal of another process as unreadable, the event lost. The writer bounds the event by the envelope
+    it makes for the store id it signs in: one byte more than that bound is refused at emit, its refusal kept in the
+    run's bundle; one at it is staged and sealed."""
+    from prov_common.bundle import layout
+    from prov_common.bundle.staged import staged_event_limit
+    from prov_common.store.identity import IDENTITY_FORMAT
+
+    monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", LOWERED)
+    store = tmp_path / "store"
+    store_id = "prod-training-lake-" + "x" * 181  # 200 characters
+    raw_put(str(store), "_tdprov/store.json", canonical_bytes({"format": IDENTITY_FORMAT, "storeId": store_id,
+                                                               "createdAt": "2026-03-01T09:00:00.000000Z"}))
+    limit = staged_event_limit(store_id)
+    assert limit == staged_event_limit(A_STORE_ID) - (200 - 36) // 4 * 3 == 48795
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    running = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z", run=json.loads(json.dumps(start["run"])))
+    over = _padded(running, limit + 1)
+    at_bound = _padded(start, limit)
+    transport = _transport(store)
+    with caplog.at_level(logging.WARNING):
+        assert transport.emit(at_bound) is None and transport.emit(over) is None
+        assert _transport(store).emit(complete).status == "written"  # another process seals: it reads them from the store
+    transport.close()
+    _verified(store, run_id)
+    assert _event_types(store, run_id) == ["START", "COMPLETE"]
+    [refused] = _refusals(store, run_id)
+    assert refused["reason"].startswith(f"the RUNNING event of run {run_id} is {limit + 1:,} bytes of JSON, more than a "
+                                        f"staged event may hold ({limit:,} bytes: its signed envelope must fit the "
+                                        f"{LOWERED:,} bytes a seal reads)"), refused["reason"]
+    assert "staged object cannot be read" not in caplog.text
 
 
 def test_events_of_a_sealed_run_are_named_by_the_transport_and_the_audit(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -828,7 +866,7 @@ def test_a_late_event_of_a_cleared_dag_run_is_not_named_another_run_when_its_sea
     store = str(tmp_path / "store")
     transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
     run_id, before, after = str(uuid.uuid4()), (str(uuid.uuid4()), "etl"), (str(uuid.uuid4()), "etl")
-    size = staged_event_limit() - 1000
+    size = staged_event_limit(A_STORE_ID) - 1000
     transport.emit(_padded(_child_event(run_id, before, "START", at(-20)), size))
     assert transport.emit(_padded(_child_event(run_id, after, "FAIL", at(-10)), size)).status == "written"
     assert len(read_bundle(open_store(store), run_id).files["events.jsonl"]) > LOWERED  # read by its manifest's size

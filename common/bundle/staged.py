@@ -38,7 +38,7 @@ from prov_common.text import counted
 STAGED_EVENT_TYPE = "application/vnd.tdprov.staged-event+json"
 STAGED_ATTACHMENT_TYPE = "application/vnd.tdprov.staged-attachment+json"
 _FOR_STORE = "; store="  # the payload type's parameter naming the store an event was staged for
-STORE_ID_ROOM = 36  # characters of a store id the envelope bound allows for: a UUID, as tdprov makes them
+STORE_ID_ROOM = 36  # characters of a store id as tdprov makes them (a UUID): what ENVELOPE_OVERHEAD allows for
 
 log = logging.getLogger(__name__)
 
@@ -97,21 +97,27 @@ def _store_named(payload_type: str) -> str | None:
     return payload_type[len(STAGED_EVENT_TYPE + _FOR_STORE):] if payload_type != STAGED_EVENT_TYPE else None
 
 
-ENVELOPE_OVERHEAD = len(Envelope(b"", staged_event_type("0" * STORE_ID_ROOM),
-                                 (Signature(KEY_ID_PREFIX + "0" * 64, bytes(64)),)).to_json())
-"""Bytes a staged event's envelope holds beside its payload's base64: the payload type with a store id of up to
-:data:`STORE_ID_ROOM` characters and one Ed25519 signature with its key id, of fixed length."""
+def envelope_overhead(store_id: str | None) -> int:
+    """Bytes a staged event's envelope signed for store ``store_id`` (None: for none) holds beside its payload's
+    base64: the payload type naming the store, and one Ed25519 signature with its key id, of fixed length."""
+    return len(Envelope(b"", staged_event_type(store_id), (Signature(KEY_ID_PREFIX + "0" * 64, bytes(64)),)).to_json())
+
+
+ENVELOPE_OVERHEAD = envelope_overhead("0" * STORE_ID_ROOM)
+"""Bytes a staged event's envelope holds beside its payload's base64 when signed for a store whose id is a UUID, as
+tdprov makes them (:func:`envelope_overhead`)."""
 TOO_LARGE_FIX = ("keep large data out of the event: attach it to the run's bundle (ProvenanceTransport.attach(run_id, "
                  "'extra/<name>', data)) and let the facet name it, or spread the event's datasets over several events of "
                  "the run")
 LARGEST_SHOWN = 3  # facets an oversized event's refusal names, the largest first
 
 
-def staged_event_limit() -> int:
-    """The most bytes of canonical JSON an event may hold to be staged: the most whose envelope (the payload in base64,
-    4 bytes for each 3, and :data:`ENVELOPE_OVERHEAD`) a seal reads (:data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT`),
-    about 48 MiB. Read at each call, from that one constant."""
-    return (layout.SMALL_OBJECT_LIMIT - ENVELOPE_OVERHEAD) // 4 * 3
+def staged_event_limit(store_id: str | None) -> int:
+    """The most bytes of canonical JSON an event may hold to be staged for store ``store_id`` (None: for none): the
+    most whose envelope (the payload in base64, 4 bytes for each 3, and :func:`envelope_overhead` for that store id) a
+    seal reads (:data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT`), about 48 MiB. Read at each call, from that one
+    constant; a longer store id (one ``_tdprov/store.json`` written by hand) leaves less room for the event."""
+    return max(0, layout.SMALL_OBJECT_LIMIT - envelope_overhead(store_id)) // 4 * 3
 
 
 class EventTooLargeError(BadInputError):
@@ -123,11 +129,11 @@ class EventTooLargeError(BadInputError):
         self.kept = kept
 
 
-def check_event_size(event: Mapping[str, Any], data: bytes) -> None:
-    """Raise :class:`EventTooLargeError` when ``data`` (the canonical JSON of ``event``, to be staged) is larger than a
-    seal reads staged, naming the run, the event type, its size, the bound and its largest facets, with the fix: the
-    writer never stages an event its own seal would refuse."""
-    limit = staged_event_limit()
+def check_event_size(event: Mapping[str, Any], data: bytes, store_id: str | None) -> None:
+    """Raise :class:`EventTooLargeError` when ``data`` (the canonical JSON of ``event``, to be staged signed for store
+    ``store_id``) is larger than a seal reads staged, naming the run, the event type, its size, the bound and its
+    largest facets, with the fix: the writer never stages an event its own seal would refuse."""
+    limit = staged_event_limit(store_id)
     if len(data) <= limit:
         return
     facets = _facet_sizes(event)

@@ -473,17 +473,18 @@ class ProvenanceTransport(Transport):
         from prov_common.lineage.redact import redact_value  # imported on use: the lineage package loads pandas
         from prov_common.lineage.validate import check_nesting, parse_run_event
 
+        store_id = self._store_id()  # signed into the event's envelope, whose size depends on it
         try:  # validated in full before anything is staged; checked for depth before it is walked
             check_nesting(raw)
             clean = self._prepared(loads(canonical_bytes(redact_value(raw))))
             parse_run_event(clean, facet_schemas=True)
             data = canonical_bytes(clean)
-            check_event_size(clean, data)  # never staged larger than its own seal reads
+            check_event_size(clean, data, store_id)  # never staged larger than its own seal reads
         except BadInputError as exc:
             return self._refuse(raw, exc)
         terminal, run_id = is_terminal(clean), run_id_of(clean)
         late = self._after_seal(run_id, clean)
-        key, data = staged_event_key(clean), self._signed(data)
+        key, data = staged_event_key(clean), self._signed(data, store_id)
         key, spooled = self._put_late(key, data) if late else (key, self._put(key, data))
         if not terminal:
             if late:  # a terminal event is warned about as it seals again (write_bundle)
@@ -509,10 +510,11 @@ class ProvenanceTransport(Transport):
         result = self.outbox.deliver(store, [late], strict=bool(self.settings.strict))
         return (result.late_keys[0] if result.late_keys else key), result.spooled
 
-    def _signed(self, event: bytes) -> bytes:
-        """The object staged for the event of canonical JSON ``event``: signed with this process's key (see
-        :mod:`~prov_common.bundle.staged`); without a key to be had, the event as it is (see :meth:`_signature`)."""
-        signed = self._signature(lambda signer: signed_event(event, signer, self._store_id()))
+    def _signed(self, event: bytes, store_id: str | None) -> bytes:
+        """The object staged for the event of canonical JSON ``event``: signed with this process's key for store
+        ``store_id`` (see :mod:`~prov_common.bundle.staged`); without a key to be had, the event as it is (see
+        :meth:`_signature`)."""
+        signed = self._signature(lambda signer: signed_event(event, signer, store_id))
         return event if signed is None else signed
 
     def _store_id(self) -> str | None:
