@@ -330,3 +330,56 @@ def test_full_disk_for_the_spool_is_loud_and_strict_fails(s3_server, fault_proxy
         import subprocess
 
         subprocess.run(["umount", str(spool)], check=False)
+
+
+def test_staging_signs_for_no_store_while_its_identity_cannot_be_had_and_binds_it_once_the_window_passed(
+        s3_server, fault_proxy: FaultProxy, fast_tmp: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The store down as a run starts: its START is signed for no store (the identity cannot be read), warned once, and
+    spooled; the store back within STORE_ID_RETRY_SECONDS, the next event is staged for no store too without asking
+    the identity again (in an outage every event would wait on one more failing request); once the window has passed
+    (the transport's clock moved on), the identity is asked, made and bound: the run's end is signed for it. The run
+    seals all three events, and its manifest names the store."""
+    import types
+
+    from prov_common.bundle import read_bundle, transport as transport_module
+    from prov_common.bundle.events import events_jsonl
+    from prov_common.bundle.staged import STAGED_EVENT_TYPE
+    from prov_common.bundle.transport import staged_event_key
+    from prov_common.store.identity import IDENTITY_KEY, read_identity
+
+    store_uri = f"s3://{s3_server.create_bucket()}/prov"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    running = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:02.000Z")
+
+    def identity_requests() -> int:
+        return sum(1 for _, path, _ in fault_proxy.log if IDENTITY_KEY in path)
+
+    fault_proxy.fault = lambda method, path: ("status", 503, "ServiceUnavailable")
+    transport = _transport(store_uri, fast_tmp / "spool", timeout=5)
+    with caplog.at_level(logging.WARNING):
+        transport.emit(start)
+    asked = identity_requests()
+    assert asked >= 1 and len(Outbox(fast_tmp / "spool").pending()) == 1
+    [warned] = [r.getMessage() for r in caplog.records if "identity of store" in r.getMessage()]
+    assert warned.startswith(f"tdprov: cannot read or create the identity of store {store_uri} (cannot read "
+                             f"'{IDENTITY_KEY}' in S3 store {store_uri}") and "ServiceUnavailable (injected)" in warned, warned
+    assert "this record is written without it" in warned
+
+    fault_proxy.fault = None  # the store is back, within the window: the spooled START is delivered first
+    transport.emit(running)
+    assert identity_requests() == asked and Outbox(fast_tmp / "spool").pending() == []
+    real = time.monotonic
+    monkeypatch.setattr(transport_module, "time", types.SimpleNamespace(
+        monotonic=lambda: real() + transport_module.STORE_ID_RETRY_SECONDS + 1, sleep=time.sleep))
+    assert transport.emit(complete).status == "written"
+    transport.close()
+    store = open_store(store_uri)
+    store_id = read_identity(store).store_id
+    types_staged = [json.loads(store.get(staged_event_key(e)))["payloadType"] for e in (start, running, complete)]
+    assert types_staged == [STAGED_EVENT_TYPE, STAGED_EVENT_TYPE, f"{STAGED_EVENT_TYPE}; store={store_id}"]
+    bundle = read_bundle(store, run_id)
+    assert bundle.files["events.jsonl"] == events_jsonl([start, running, complete])
+    assert bundle.manifest.store_id == store_id
+    assert_delivered_once(store_uri, [run_id], s3_server.endpoint)
