@@ -704,3 +704,68 @@ def test_a_copied_end_of_another_stores_run_is_no_end_to_the_audit_or_the_flush(
     assert main(["flush", "--store", second]) == 0
     out = capsys.readouterr().out
     assert "delivered 1 spooled entry (1 object, 1 new); 0 left" in out and run_id not in out, out
+
+
+@pytest.mark.parametrize("store_id", ["made", "x" * 400])  # made: a UUID, as tdprov makes it; or written by hand
+def test_what_a_writer_spooled_for_no_store_in_an_outage_is_what_another_writer_staged_for_the_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, store_id: str) -> None:
+    """A writer that could not read the store's identity (an outage) signs for no store, and spools; another writer,
+    bound to the store, stages the same event and attaches the same bytes. Flushed, the spooled attachment's signed
+    record (no storeId) met the other's (naming the store) as other bytes, and with an id longer than a UUID the other
+    writer's event was read no further than the spooled envelope and room for a UUID: each set aside, exit 1. Both are
+    the record staged already: nothing set aside, and the run seals."""
+    from prov_common.errors import StoreUnavailableError
+    from prov_common.store.identity import IDENTITY_FORMAT, IDENTITY_KEY
+    from prov_common.store.local import LocalStore
+
+    store_uri = str(tmp_path / "store")
+    if store_id != "made":
+        raw_put(store_uri, IDENTITY_KEY, canonical_bytes({"format": IDENTITY_FORMAT, "storeId": store_id,
+                                                          "createdAt": "2026-03-01T09:00:00.000000Z"}))
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    running = event(run_id, "RUNNING", "2026-03-01T10:00:01Z")
+    spooled = _transport(store_uri, spool=str(tmp_path / "spool"))
+    with monkeypatch.context() as down:
+        def unavailable(*args: object, **kwargs: object) -> None:
+            raise StoreUnavailableError("down", fix="wait")
+        down.setattr(LocalStore, "put", unavailable)
+        down.setattr(LocalStore, "get", unavailable)
+        spooled.emit(running)
+        spooled.attach(run_id, "extra/notes.txt", b"both attach it")
+    writer = _transport(store_uri)
+    writer.emit(start)
+    writer.emit(running)
+    writer.attach(run_id, "extra/notes.txt", b"both attach it")
+    store = open_store(store_uri)
+    bound = read_identity(store).store_id
+    assert json.loads(store.get(staged_event_key(running)))["payloadType"] == f"{STAGED_EVENT_TYPE}; store={bound}"
+    with caplog.at_level(logging.WARNING):
+        assert main(["flush", "--spool", str(tmp_path / "spool")]) == 0
+    assert "set aside" not in caplog.text, caplog.text
+    assert writer.emit(complete).status == "written"
+    writer.close()
+    files = read_bundle(store, run_id).files
+    assert files["events.jsonl"] == events_jsonl([start, running, complete])
+    assert files["extra/notes.txt"] == b"both attach it" and not [p for p in files if p.startswith("refused/")]
+
+
+def test_an_event_another_stores_writer_staged_copied_where_this_stores_writer_stages_it_is_not_staged_already(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A run's START staged in the first store, copied to its key in the second store's staging before that store's
+    writer stages the same event (run ids repeat across stores): the writer's put met it and took it as its own event
+    staged already, said at debug level only, and the seal then refused it as the first store's, the run sealed
+    without its START. Envelopes of one event for two stores are other bytes: the writer warns it could not record it."""
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    elsewhere = _transport(first)
+    elsewhere.emit(start)
+    elsewhere.close()
+    writer = _transport(second)
+    writer.emit(event(run_id, "RUNNING", "2026-03-01T09:59:59Z"))  # binds the second store's identity
+    _copy(first, second, run_id, staged_event_key(start).split("/", 2)[2])
+    with caplog.at_level(logging.WARNING):
+        writer.emit(start)
+    writer.close()
+    assert f"could not record the event (object '{staged_event_key(start)}'" in caplog.text, caplog.text

@@ -306,16 +306,39 @@ def _plain_event(data: bytes) -> bool:
 
 def same_signed(held: bytes, data: bytes | memoryview) -> bool:
     """Whether the staged envelopes ``held`` and ``data`` (an event, or an attachment's signed record) hold the same
-    payload of one kind, whoever signed them: one record two writers staged, each signing it with its own key (an event
-    with or without the store it was staged for: a writer that could not read the store's identity names none). Their
-    signatures are not checked (the seal checks the one stored)."""
+    event or record, whoever signed them: one record two writers staged, each signing it with its own key, for one
+    store or one of them for none (a writer that could not read the store's identity names none,
+    :func:`_one_store`). Their signatures are not checked (the seal checks the one stored)."""
     try:
         first, second = Envelope.from_json(held), Envelope.from_json(bytes(data))
     except BadInputError:
         return False
-    events = _is_staged_event_type(first.payload_type) and _is_staged_event_type(second.payload_type)  # for any store
-    records = first.payload_type == second.payload_type == STAGED_ATTACHMENT_TYPE
-    return (events or records) and first.payload == second.payload and bool(first.signatures)
+    if not first.signatures:
+        return False
+    if _is_staged_event_type(first.payload_type) and _is_staged_event_type(second.payload_type):
+        return first.payload == second.payload and _one_store(_store_named(first.payload_type),
+                                                               _store_named(second.payload_type))
+    return first.payload_type == second.payload_type == STAGED_ATTACHMENT_TYPE and _same_record(first.payload,
+                                                                                                  second.payload)
+
+
+def _one_store(first: Any, second: Any) -> bool:
+    """Whether two writers staged for one store: the store ids they signed in are the same, or one is None (none named)."""
+    return first is None or second is None or first == second
+
+
+def _same_record(first: bytes, second: bytes) -> bool:
+    """Whether two attachments' signed records (canonical JSON) name one attachment, for one store (:func:`_one_store`:
+    a record staged for none leaves ``storeId`` out)."""
+    if first == second:
+        return True
+    try:
+        records = loads(first), loads(second)
+    except ValueError:
+        return False
+    if not all(isinstance(r, dict) for r in records) or not _one_store(*(r.get("storeId") for r in records)):
+        return False
+    return len({canonical_bytes({k: v for k, v in r.items() if k != "storeId"}) for r in records}) == 1
 
 
 def _attachment_record(run_id: str, path: str, digest: str, size: int, store_id: Any = None) -> dict[str, Any]:
