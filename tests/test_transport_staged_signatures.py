@@ -639,7 +639,12 @@ def test_a_runs_staged_objects_copied_into_another_store_are_not_sealed_there(
 def test_an_attachment_copied_from_another_stores_run_of_the_same_id_is_refused(tmp_path: Path) -> None:
     """Run ids can repeat across stores (an Airflow run's is derived from its DAG run): a staged attachment and its
     signed record copied from the first store's run into the second's run of the same id, still open, is refused
-    there as staged for the first store and named under refused/; the second run seals its own events."""
+    there as staged for the first store and named under refused/; the second run seals its own events. The audit of
+    the second store fails on it as put there by someone who can write staging/ (it was a note: a run that ended with
+    refused events of its own writer)."""
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+
     first, second = str(tmp_path / "first"), str(tmp_path / "second")
     start, complete = run_events()
     run_id = start["run"]["runId"]
@@ -665,6 +670,12 @@ def test_an_attachment_copied_from_another_stores_run_of_the_same_id_is_refused(
                                 "store's staging.")
     assert "take those credentials away" in record["fix"]
     assert read_bundle(stores[0], run_id).files["extra/notes.json"] == b'{"notes": 1}'
+    audit = run_audit(stores[1], Settings.from_env(store=second), report_dir=tmp_path / "report", progress=False)
+    [error] = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+    assert error.severity == "error" and audit.exit_code == 1
+    assert error.what.startswith(f"run {run_id} (") and (
+        f"holds 1 staged object that its seal refused for its signature or place, which no writer the seal trusts "
+        f"staged for the run: {record['reason'].rstrip('.')}") in error.what, error.what
 
 
 def _store_id(store: str | Path) -> str:

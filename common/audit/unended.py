@@ -7,10 +7,10 @@ sealer does not trust: the transport then seals what the run staged) or when wha
 
 A staged object refused for its signature or its place (its record's ``cause``,
 :data:`~prov_common.bundle.refusal.PLANTED_CAUSES`: unsigned, a key not trusted or retired, changed after signing,
-another run's copy, an attachment where no writer attaches) was put into staging by someone who can write
-the store, not by a writer of the run: :func:`refused_in_bundle` reads the reasons from the signed bundle's refused
-records when the audit examines it, and makes such a run an error, which the audit state carries like the other
-findings of a run's bundle.
+another run's copy, one staged for another store, an attachment where no writer attaches) was put into staging by
+someone who can write the store, not by a writer of the run: :func:`refused_in_bundle` reads the reasons from the
+signed bundle's refused records when the audit examines it, and makes such a run an error, which the audit state
+carries like the other findings of a run's bundle.
 """
 from __future__ import annotations
 

@@ -46,9 +46,10 @@ CAUSE_UNREADABLE = "unreadable"
 CAUSE_MALFORMED = "malformed"
 """An event that fails validation (or too large to be staged): what a writer refuses of its own producer's."""
 CAUSES = (CAUSE_SIGNATURE, CAUSE_PLACE, CAUSE_STORE, CAUSE_RUN, CAUSE_UNREADABLE, CAUSE_MALFORMED)
-PLANTED_CAUSES = frozenset({CAUSE_SIGNATURE, CAUSE_PLACE})
-"""The causes of a refusal no writer of the run gives rise to (a tdprov older than the signing of staged objects
-aside): evidence that someone who can write ``staging/`` put the object there."""
+PLANTED_CAUSES = frozenset({CAUSE_SIGNATURE, CAUSE_PLACE, CAUSE_STORE})
+"""The causes of a refusal no writer of the run gives rise to (a tdprov older than the signing of staged objects, or a
+run open while its store's identity was replaced, aside): evidence that someone who can write ``staging/`` put the
+object there."""
 _COMBINED = re.compile(r"combined-([1-9][0-9]{0,17})-[0-9a-f]{32}\.jsonl\Z")
 
 

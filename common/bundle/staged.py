@@ -74,13 +74,14 @@ UNTRUSTED_FIX = ("if the writer that signed it is yours, add its public key to T
                  "who can write the store's staging/")
 
 SIGNATURE_FIXES = frozenset({UNSIGNED_FIX, UNSIGNED_ATTACHMENT_FIX, MISPLACED_ATTACHMENT_FIX, CHANGED_ATTACHMENT_FIX, REPLAYED_FIX,
-                             UNTRUSTED_FIX, FIX_RETIRED, FIX_BAD_SIGNATURE, FIX_RENAMED, FIX_ALTERED, FIX_UNSIGNED, FIX_WRONG_TYPE,
-                             UNSIGNED_REFUSAL_FIX})
+                             OTHER_STORE_FIX, UNTRUSTED_FIX, FIX_RETIRED, FIX_BAD_SIGNATURE, FIX_RENAMED, FIX_ALTERED,
+                             FIX_UNSIGNED, FIX_WRONG_TYPE, UNSIGNED_REFUSAL_FIX})
 """The fixes a seal gave a staged object it refused for its signature or its place, as the records of refusals written
 before they had a ``cause`` (:data:`~prov_common.bundle.refusal.PLANTED_CAUSES`) keep them (``fix``): unsigned, signed by
-a key not trusted or retired, changed after it was signed, another run's signed event copied, an attachment where no
-writer attaches. A reader tells such an old record by these texts only: their wording is fixed with the records that
-hold them (tests/test_transport_refusal.py pins it). A writer's own malformed event is refused with another fix."""
+a key not trusted or retired, changed after it was signed, another run's signed event or another store's staged object
+copied, an attachment where no writer attaches. A reader tells such an old record by these texts only: their wording is
+fixed with the records that hold them (tests/test_transport_refusal.py pins it). A writer's own malformed event is
+refused with another fix."""
 
 def staged_event_type(store_id: str | None) -> str:
     """The payload type of an event staged for store ``store_id`` (None: for no store, as a tdprov before stores were
