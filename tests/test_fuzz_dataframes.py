@@ -1,7 +1,7 @@
 """Hostile DataFrames through hashing and Pandera validation: every dtype, empty, all-null, huge
 strings, mixed objects, odd column names. Each call works (and is deterministic) or raises the
 documented ``BadInputError``/``UnsupportedTypeError``; a masked column's values never appear in the
-failure sample. Example counts: 1,500 x ``TDPROV_FUZZ_SCALE`` (hash), 200 x (validate) and 100 x (not a frame).
+failure sample. Example counts: 500 x ``TDPROV_FUZZ_SCALE`` (hash), 60 x (validate) and 100 x (not a frame).
 """
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def frames(draw) -> pd.DataFrame:
     return df
 
 
-@settings(max_examples=int(1500 * SCALE), **FUZZ)
+@settings(max_examples=int(500 * SCALE), **FUZZ)
 @given(frames())
 def test_hash_dataframe_works_deterministically_or_raises_bad_input(df: pd.DataFrame) -> None:
     try:
@@ -109,7 +109,7 @@ SCHEMA = pa.DataFrameSchema({"secret": pa.Column(str, nullable=True), "score": p
                             strict=False, coerce=False)
 
 
-@settings(max_examples=int(200 * SCALE), **FUZZ)
+@settings(max_examples=int(60 * SCALE), **FUZZ)
 @given(st.lists(st.tuples(st.text(min_size=6, max_size=12, alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ23456789"),
                           st.none() | st.floats(-5, 5) | st.just(float("nan"))), max_size=8), st.integers(0, 5))
 def test_validate_masks_flagged_columns_in_samples(rows, sample_rows: int) -> None:

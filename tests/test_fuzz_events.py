@@ -5,7 +5,7 @@ Whatever a producer sends, each stage either works or raises the documented ``Ba
 and the records of other runs stay byte for byte what they were.
 
 Example counts: ``TDPROV_FUZZ_SCALE`` (default 1) multiplies them; at 1 this file runs
-2,500 parse cases, 300 full-pipeline cases and 500 name cases (see docs/reliability.md).
+1,000 parse cases, 150 full-pipeline cases and 500 name cases (see docs/reliability.md).
 """
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def _hostile_pair(data: st.DataObject) -> list[dict]:
     return [_mutate(copy.deepcopy(e), data) if data.draw(st.booleans()) else e for e in events]
 
 
-@settings(max_examples=int(2500 * SCALE), **FUZZ)
+@settings(max_examples=int(1000 * SCALE), **FUZZ)
 @given(st.data())
 def test_parse_event_accepts_or_raises_bad_input(data) -> None:
     event = _mutate(run_events()[data.draw(st.integers(0, 1))], data)
@@ -106,7 +106,7 @@ def world(tmp_path_factory):
     return store, signer, trust, other_id, before
 
 
-@settings(max_examples=int(300 * SCALE), **FUZZ)
+@settings(max_examples=int(150 * SCALE), **FUZZ)
 @given(st.data())
 def test_hostile_events_through_prov_bundle_and_store(world, data) -> None:
     store, signer, trust, other_id, before = world
