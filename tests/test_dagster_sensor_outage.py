@@ -310,7 +310,10 @@ def test_a_retry_that_cannot_close_its_failed_attempt_leaves_the_run_to_the_stor
     """The store is down as a step's attempt fails and its retry succeeds (each in a process of its own): the retry
     cannot tell whether the failed attempt's run was sealed, so it tags the Dagster run, and the store sensor's tick
     with the store back seals that run with what the attempt staged and its FAIL (it stayed staged, in no bundle, till
-    'tdprov store seal --force')."""
+    'tdprov store seal --force').
+    The retry's process asks the store whether the failed attempt's run was sealed, to close it: with the store
+    down that question raised into the IO manager, and the retry failed because of tdprov. It runs, warns that the
+    earlier run is left as it is, and spools what it records."""
     from moto.server import ThreadedMotoServer
 
     port = free_port()
@@ -334,8 +337,13 @@ def test_a_retry_that_cannot_close_its_failed_attempt_leaves_the_run_to_the_stor
             assert result.success, err[-3000:]
             failed = step_run_id(result.run_id, "pair")
             [warning] = [line for line in err.splitlines() if "cannot tell whether run" in line]
-            assert f"It is left as it is, and the Dagster run is tagged {CLOSING_TAG}=after-run: once the run ended, " \
-                   "provenance_store_sensor closes it at its first tick where the store answers" in warning
+            assert warning.startswith(f"tdprov: cannot tell whether run {failed} (attempt 0 of step pair, which Dagster "
+                                      "retried) was sealed: cannot check "), warning
+            assert warning.endswith(f"It is left as it is, and the Dagster run is tagged {CLOSING_TAG}=after-run: once "
+                                    "the run ended, provenance_store_sensor closes it at its first tick where the store "
+                                    "answers; if it stays unsealed, 'tdprov audit' names it. Fix: once the store is "
+                                    f"reachable, 'tdprov store seal --force {failed}' seals it"), warning
+            assert len(list((tmp_path / "spool").glob("*.spool"))) > 1  # what the retry recorded, spooled
             assert instance.get_run_by_id(result.run_id).tags[CLOSING_TAG] == "after-run"
 
             server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -225,33 +225,6 @@ def test_a_retry_in_another_process_seals_the_output_the_failed_attempt_wrote(
         assert abs(datetime.fromisoformat(start) - started) <= timedelta(milliseconds=1), (attempt, start, started)
 
 
-def test_a_retry_in_another_process_while_the_store_is_down_runs_and_spools(
-    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_fault: Any, capfd: pytest.CaptureFixture[str]
-) -> None:
-    """The retry's process asks the store whether the failed attempt's run was sealed, to close it: with the store
-    down that question raised into the IO manager, and the retry failed because of tdprov. It runs, warns that the
-    earlier run is left as it is, and spools what it records."""
-    monkeypatch.setenv("TDPROV_STORE", s3_fault("closed"))
-    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
-    monkeypatch.setenv("TDPROV_TEST_CRASH", "retry")
-    monkeypatch.setenv("PAIR_DATA_ROOT", str(tmp_path / "data"))
-    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
-    (tmp_path / "dagster_home").mkdir()
-    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-        result = execute_job(reconstructable(steps.get_pair_job_with_local_data), instance=instance)
-    err = capfd.readouterr().err  # the step processes' stderr
-    assert result.success, err[-3000:]
-    failed = step_run_id(result.run_id, "pair")
-    [warning] = [line for line in err.splitlines() if "cannot tell whether run" in line]
-    assert warning.startswith(f"tdprov: cannot tell whether run {failed} (attempt 0 of step pair, which Dagster retried) "
-                              "was sealed: cannot check "), warning
-    assert warning.endswith(f"It is left as it is, and the Dagster run is tagged tdprov/closing=after-run: once the run ended, "
-                            "provenance_store_sensor closes it at its first tick where the store answers; if it stays "
-                            "unsealed, 'tdprov audit' names it. Fix: once the store is reachable, 'tdprov store seal "
-                            f"--force {failed}' seals it"), warning
-    assert len(list((tmp_path / "spool").glob("*.spool"))) > 1
-
-
 def listing_after_a_close_fails(failed: list[str]) -> Callable[[str, str], Any]:
     """A :class:`FaultProxy` rule: 503 to the first listing of a run's staged objects that follows an object staged for
     it after it was listed (a closer of a run another process started lists it, stages its end, and lists it again to
