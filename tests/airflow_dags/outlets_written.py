@@ -57,6 +57,6 @@ def dag(out: Path) -> DAG:
         PythonOperator(task_id="keep_shards", python_callable=lambda: None, outlets=[Asset(kept.as_uri())])
         PythonOperator(task_id="keep_name", python_callable=lambda: None,
                        outlets=[Asset(f"file://{names}/x[1].csv")])
-        skipper >> LineageBundleSensor(task_id="wait_skipped", dataset=str(skipped), poke_interval=0.2, timeout=2,
+        skipper >> LineageBundleSensor(task_id="wait_skipped", dataset=str(skipped), poke_interval=0.2, timeout=1,
                                        trigger_rule="all_done")
     return dag
