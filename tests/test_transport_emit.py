@@ -594,6 +594,37 @@ def test_a_late_event_of_a_run_another_process_sealed_staged_under_its_own_time_
     assert f"bundles/{other[0]['run']['runId']}/events.jsonl" in quiet_read  # (its newest event is as new as the listing)
 
 
+def test_an_audit_that_verifies_a_sealed_run_compares_its_staged_events_with_the_events_it_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit that logs a run, and every --full audit, compares the run's staged events with the events.jsonl its
+    verification read (each line's digest): the file is read once, not again for the comparison, and a late event staged
+    under its own time, before the sealing, is still named by both."""
+    from datetime import timedelta
+
+    from prov_common.audit.engine import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    uri = str(tmp_path / "store")
+    (start, complete), (other_start, other_end) = run_events(), run_events()
+    run_id, other = start["run"]["runId"], other_start["run"]["runId"]
+    writer, sealer = (ProvenanceTransport(ProvenanceConfig(store=uri)) for _ in range(2))
+    writer.emit(start)
+    assert sealer.emit(complete).status == "written"
+    writer.emit(event(run_id, "RUNNING", "2026-03-01T10:00:03Z"))  # after the sealing, staged under its own time
+    for item in (other_start, other_end):
+        sealer.emit(item)
+    store = open_store(uri)
+    read: list[str] = []
+    get = type(store).get
+    monkeypatch.setattr(type(store), "get", lambda self, key, *a, **k: read.append(key) or get(self, key, *a, **k))
+    for n, full in enumerate((False, True)):  # the first audit (it logs both runs), then --full
+        read.clear()
+        audit = run_audit(store, full=full, stale_after=timedelta(0), report_dir=tmp_path / f"r{n}", progress=False, workers=1)
+        [finding] = audit.check(CHECK_UNFINISHED).findings
+        assert finding.run_id == run_id and "timed 2026-03-01T10:00:03Z, before the sealing" in finding.what, finding.what
+        assert read.count(f"bundles/{other}/events.jsonl") == 1, read
+
+
 def test_non_terminal_events_of_a_run_this_process_started_ask_the_store_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Whether an event comes after its run's seal is asked of the store once for a START (the run is then known

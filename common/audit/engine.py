@@ -331,7 +331,8 @@ def _audit(
     unfinished, evaluation.state.unsealed, evaluation.state.staged = unfinished_runs(
         store, {run_id: r.sealed_at for run_id, r in everything_known.items()}, stale_after=stale_after, now=started,
         reported=unsealed, audit_id=result.audit_id, trust=trust, bundled=listing.files,
-        seen=previous.checks.staged if previous is not None else None, fresh=records.keys(),
+        seen=previous.checks.staged if previous is not None else None,
+        fresh={run_id: r.held_events for run_id, r in records.items()},
         store_id=identity.current.store_id if identity.current is not None else None)
     unfinished.findings += unended
     # a bundle folder no index entry names is examined by no audit: named, sealed or not, verified or not (staged runs are

@@ -19,7 +19,7 @@ from prov_common.audit.model import (
 from prov_common.audit.rehash import symlinked_location
 from prov_common.audit.unended import refused_in_bundle
 from prov_common.bundle import layout
-from prov_common.bundle.events import fold_one_run, parse_events_jsonl
+from prov_common.bundle.events import fold_one_run, line_digests, parse_events_jsonl
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import listed_file
 from prov_common.bundle.verify import OTHER_STORE, UNLISTED, CheckedBundle, entry_differences, verify_and_derive
@@ -232,6 +232,8 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
     record.bundle_findings = findings
     record.files = tuple(f.path for f in checked.manifest.files) if checked.manifest is not None else None
     record.refusals = refused_in_bundle(store, record, checked.manifest) if checked.manifest is not None else []
+    if (events := checked.objects.get(layout.EVENTS_FILE)) is not None:
+        record.held_events = line_digests(events)
     leaf = LogLeaf(run_id, manifest_digest, statement_digest, summary.cursor or prefix)
     return record, leaf
 

@@ -315,6 +315,9 @@ class RunRecord:
     # the finding of its refused staged objects when this audit examined it (unended.refused_in_bundle): the audit state
     # keeps it, not the catalog
     refusals: list[Finding] = field(default_factory=list, compare=False, repr=False)
+    # the digests of the events its events.jsonl holds (events.line_digests) as verification read it, when this audit
+    # examined it (None: not read): compared with the run's staged events without reading them again; not kept
+    held_events: frozenset[str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def job(self) -> str:
@@ -346,7 +349,8 @@ class RunRecord:
     def to_dict(self) -> dict[str, Any]:
         """The record as the catalog keeps it, its findings without their items (an older tdprov reads it): a catalog
         object keeps those beside its records (:func:`items_apart`)."""
-        doc = {k: v for k, v in asdict(self).items() if k not in ("inputs", "outputs", "bundle_findings", "files", "refusals")}
+        doc = {k: v for k, v in asdict(self).items() if k not in ("inputs", "outputs", "bundle_findings", "files", "refusals",
+                                                                    "held_events")}
         doc["inputs"] = [d.to_dict() for d in self.inputs]
         doc["outputs"] = [d.to_dict() for d in self.outputs]
         doc["bundle_findings"] = [f.to_dict() for f in self.bundle_findings]

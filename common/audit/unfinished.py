@@ -9,7 +9,7 @@ from typing import Any
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_UNFINISHED, NOTE, CheckResult, Finding
 from prov_common.audit.state import StagedSeen, UnsealedRun
 from prov_common.bundle import layout
-from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_digest, parent_of, parse_events_jsonl
+from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_digest, line_digests, parent_of, parse_events_jsonl
 from prov_common.bundle.model import FILES_SHOWN, BundleSummary
 from prov_common.bundle.refusal import is_refusal, refusals_in, run_id_or_none
 from prov_common.bundle.storage import listed_file, listed_lines, load_index_entry, sealed_manifest
@@ -72,7 +72,8 @@ LATE_FIX = (
 def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_after: timedelta, now: datetime | None = None,
                     reported: Sequence[UnsealedRun] = (), audit_id: str = "", trust: TrustStore | None = None,
                     bundled: Mapping[str, Sequence[str]] | None = None, seen: StagedSeen | None = None,
-                    fresh: Container[str] = (), store_id: str | None = None) -> tuple[CheckResult, list[UnsealedRun], StagedSeen]:
+                    fresh: Mapping[str, frozenset[str] | None] | None = None, store_id: str | None = None
+                    ) -> tuple[CheckResult, list[UnsealedRun], StagedSeen]:
     """Staged runs without a bundle: findings when their newest event is older than ``stale_after``; and
     sealed runs with events staged after their sealing, or attachments staged that their bundle lacks (in no bundle: a
     record lost unless named here; ``bundled``: run id -> the keys of its bundle's files as the audit's listing shows
@@ -94,9 +95,10 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     not hold them (by the digest in their key) and no record under its ``refused/`` names them, whatever their time (a
     writer that staged the run's START takes the run for open without asking the store, and stages its later events
     under their own times). That comparison reads the bundle's events, so it is made only for the runs of ``fresh`` (those
-    this audit logs), those whose staging holds an event the store took since ``seen`` (what the previous audit compared;
-    None: every sealed run), and those ``seen`` names as holding such events; the third value returned is what this
-    audit compared, for the next."""
+    this audit logs, each with the digests of the events its verification read, :func:`~prov_common.bundle.events.
+    line_digests`, which spare that read; None: read), those whose staging holds an event the store took since ``seen``
+    (what the previous audit compared; None: every sealed run), and those ``seen`` names as holding such events; the
+    third value returned is what this audit compared, for the next."""
     now = now or datetime.now(timezone.utc)
     result = CheckResult(CHECK_UNFINISHED)
     earlier = {r.run_id: r for r in reported}
@@ -113,6 +115,7 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
         events.setdefault(run_id, []).append((key, moment))
     since = _compared_until(seen)
     again = set(seen.runs if seen is not None else ())
+    fresh = fresh or {}
 
     def compare(run_id: str) -> bool:  # whether to compare the run's staged events with its sealed ones
         return (since is None or run_id in fresh or run_id in again
@@ -121,7 +124,7 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     held_late: list[str] = []  # the sealed runs whose staging holds events their bundle lacks, timed before its sealing
 
     def late_events(run_id: str, sealed_at: str | None) -> list[Finding]:
-        late = _late_staged(store, run_id, sealed_at, events[run_id], compare=compare(run_id))
+        late = _late_staged(store, run_id, sealed_at, events[run_id], compare=compare(run_id), held=fresh.get(run_id))
         if any(not _after(moment, sealed_at) for _, moment in late):
             held_late.append(run_id)
         return _late_events(store, run_id, sealed_at, late, trust, store_id)
@@ -183,36 +186,48 @@ def _compared_until(seen: StagedSeen | None) -> datetime | None:
     return None if through is None else through - LISTED_GRACE
 
 
-def _after(moment: datetime, sealed_at: str | None) -> bool:
-    sealed = utc_moment(sealed_at)
+def _after(moment: datetime, sealed_at: str | datetime | None) -> bool:
+    """Whether ``moment`` is later than a run's sealing (``sealed_at``, as its index entry gives it or parsed)."""
+    sealed = sealed_at if isinstance(sealed_at, datetime) else utc_moment(sealed_at)
     return sealed is not None and moment > sealed
 
 
 def _late_staged(store: Store, run_id: str, sealed_at: str | None, staged: Sequence[tuple[str, datetime]], *,
-                 compare: bool) -> list[tuple[str, datetime]]:
+                 compare: bool, held: frozenset[str] | None = None) -> list[tuple[str, datetime]]:
     """The staged events (key, time) of the sealed run ``run_id`` that are in no bundle, oldest first: those timed after its
     sealing and, when ``compare``, those timed before it whose digest (:func:`~prov_common.bundle.events.event_digest`)
-    is not among the events of its ``events.jsonl`` (read by the size its manifest lists) and that no record under its
-    ``refused/`` names (refused at the seal). A bundle whose events cannot be read is compared by time alone ('tdprov
-    verify' and the audit's verification name it)."""
-    late = [(k, m) for k, m in staged if _after(m, sealed_at)]
-    before = [(k, m) for k, m in staged if not _after(m, sealed_at)]
+    is not among the events of its ``events.jsonl`` (read by the size its manifest lists, unless ``held`` gives the
+    digests of its lines) and that no record under its ``refused/`` names (refused at the seal). The digests of its
+    lines are compared first, then, for events none matches, those of its events parsed (a line not in canonical form).
+    A bundle whose events cannot be read is compared by time alone ('tdprov verify' and the audit's verification name
+    it)."""
+    sealed = utc_moment(sealed_at)  # parsed once: every audit judges each staged event of every sealed run
+    late = [(k, m) for k, m in staged if _after(m, sealed)]
+    before = [(k, m) for k, m in staged if not _after(m, sealed)]
     if compare and before:
-        held = _sealed_digests(store, run_id)
-        unheld = [(k, m) for k, m in before if held is not None and _key_digest(k) not in held]
+        unheld = _unheld(before, held if held is not None else _sealed_digests(store, run_id, parsed=False))
+        if unheld:
+            unheld = _unheld(unheld, _sealed_digests(store, run_id))
         if unheld:
             refused = _refused_in(store, run_id)[0]
             late += [(k, m) for k, m in unheld if k not in refused]
     return sorted(late, key=lambda item: (item[1], item[0]))
 
 
-def _sealed_digests(store: Store, run_id: str) -> set[str] | None:
-    """The digests of the events the sealed bundle of ``run_id`` holds (None: its manifest or events cannot be read)."""
+def _unheld(staged: Sequence[tuple[str, datetime]], held: Container[str] | None) -> list[tuple[str, datetime]]:
+    """Those of the staged events (key, time) ``staged`` whose digest is not among ``held`` (None: none is unheld)."""
+    return [] if held is None else [(k, m) for k, m in staged if _key_digest(k) not in held]
+
+
+def _sealed_digests(store: Store, run_id: str, *, parsed: bool = True) -> frozenset[str] | None:
+    """The digests of the events the sealed bundle of ``run_id`` holds (None: its manifest or events cannot be read):
+    ``parsed``, of each event parsed; else of each line's bytes (:func:`~prov_common.bundle.events.line_digests`)."""
     manifest = sealed_manifest(store, run_id)
     if manifest is None:
         return None
     try:
-        return {event_digest(e) for e in parse_events_jsonl(listed_file(store, run_id, manifest, layout.EVENTS_FILE))}
+        data = listed_file(store, run_id, manifest, layout.EVENTS_FILE)
+        return frozenset(event_digest(e) for e in parse_events_jsonl(data)) if parsed else line_digests(data)
     except StoreUnavailableError:
         raise
     except (TdprovError, ValueError, TypeError):

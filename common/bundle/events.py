@@ -45,7 +45,20 @@ def event_digest(event: Mapping[str, Any]) -> str:
     of the BLAKE3 of its canonical JSON, the bytes its bundle's ``events.jsonl`` holds for it."""
     from prov_common.hashing.raw import blake3_digest
 
-    return blake3_digest(canonical_bytes(event)).split(":", 1)[1][:32]
+    return _line_digest(canonical_bytes(event))
+
+
+def line_digests(data: bytes) -> frozenset[str]:
+    """The :func:`event_digest` of each event of the ``events.jsonl`` bytes ``data`` as a bundle holds them (one canonical
+    JSON event a line), taken from each line's bytes unparsed: a line not in canonical form gives another digest than
+    its event's."""
+    return frozenset(_line_digest(line) for line in data.splitlines() if line.strip())
+
+
+def _line_digest(line: bytes) -> str:
+    from prov_common.hashing.raw import blake3_digest
+
+    return blake3_digest(line).split(":", 1)[1][:32]
 
 
 def parent_of(event: Mapping[str, Any]) -> tuple[str, str, str] | None:
