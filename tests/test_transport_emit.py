@@ -2,6 +2,7 @@
 verified bundle per run, redacts secrets, and never breaks the producer by accident."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -16,7 +17,7 @@ from openlineage.client.facet_v2 import dataset_version_dataset
 
 from bundle_support import all_stored_bytes, dataset, event, indexed_runs, run_events
 from prov_common.bundle import list_bundles, read_bundle, recent_bundles, rows_path, samples_path, verify_bundle
-from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport, staged_event_key
 from prov_common.config import Settings
 from prov_common.errors import StoreError
 from prov_common.signing import trust_from_settings
@@ -623,6 +624,55 @@ def test_an_audit_that_verifies_a_sealed_run_compares_its_staged_events_with_the
         [finding] = audit.check(CHECK_UNFINISHED).findings
         assert finding.run_id == run_id and "timed 2026-03-01T10:00:03Z, before the sealing" in finding.what, finding.what
         assert read.count(f"bundles/{other}/events.jsonl") == 1, read
+
+
+def test_an_audit_with_nothing_newly_staged_compares_no_sealed_run_staged_shortly_before_the_last_listing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Staged events the store dated in the 15 minutes before the newest one an audit listed are compared again by the
+    next audit only when that window now shows another key (a write under way as it listed): runs sealed minutes before
+    an audit are not compared again by every audit after it while nothing is staged. A late event staged later is named."""
+    from datetime import timedelta
+
+    from prov_common.audit.engine import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    uri = str(tmp_path / "store")
+    (start, complete), (other_start, other_end) = run_events(), run_events()
+    run_id, other = start["run"]["runId"], other_start["run"]["runId"]
+    writer, sealer = (ProvenanceTransport(ProvenanceConfig(store=uri)) for _ in range(2))
+    writer.emit(start)
+    for item in (complete, other_start, other_end):
+        sealer.emit(item)
+    store = open_store(uri)
+    assert run_audit(store, stale_after=timedelta(0), report_dir=tmp_path / "r0", progress=False).check(CHECK_UNFINISHED).findings == []
+    read: list[str] = []
+    get = type(store).get
+    monkeypatch.setattr(type(store), "get", lambda self, key, *a, **k: read.append(key) or get(self, key, *a, **k))
+    for n in range(2):
+        quiet = run_audit(store, stale_after=timedelta(0), report_dir=tmp_path / f"q{n}", progress=False)
+        assert not quiet.full and quiet.check(CHECK_UNFINISHED).findings == []
+        assert not [k for k in read if k.endswith("/events.jsonl")], read
+    writer.emit(event(run_id, "RUNNING", "2026-03-01T10:00:03Z"))  # after the sealing, staged under its own time
+    for n in range(2):
+        read.clear()
+        audit = run_audit(store, stale_after=timedelta(0), report_dir=tmp_path / f"r{n + 1}", progress=False)
+        [finding] = audit.check(CHECK_UNFINISHED).findings
+        assert finding.run_id == run_id and "timed 2026-03-01T10:00:03Z, before the sealing" in finding.what, finding.what
+        assert f"bundles/{other}/events.jsonl" not in read, read
+    # an event the store dates inside the window an audit already listed (an S3 put under way as it listed, dated by when
+    # it began): that window changed, so its runs are compared again and the event is named
+    late = event(other, "RUNNING", "2026-03-01T10:00:04Z")
+    key = staged_event_key(late)
+    listed = type(store).list_info
+    window = min(i.stored for i in listed(store, "staging/", tags_for=lambda _k: True) if i.stored is not None)
+    store.put(key, json.dumps(late).encode())
+
+    def dated_before(self, prefix="", **kw):
+        for info in listed(self, prefix, **kw):
+            yield dataclasses.replace(info, stored=window) if info.key == key and info.stored is not None else info
+    monkeypatch.setattr(type(store), "list_info", dated_before)
+    audit = run_audit(store, stale_after=timedelta(0), report_dir=tmp_path / "r3", progress=False)
+    assert {f.run_id for f in audit.check(CHECK_UNFINISHED).findings} == {run_id, other}, audit.check(CHECK_UNFINISHED).findings
 
 
 def test_non_terminal_events_of_a_run_this_process_started_ask_the_store_nothing(

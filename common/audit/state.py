@@ -117,19 +117,23 @@ class UnsealedRun:
 class StagedSeen:
     """How far an audit compared the staged events of sealed runs with their bundles, so that the next one compares only
     what is new: ``through``, the newest time the store gave a staged event it listed (by the store's clock; None: none
-    listed said), and ``runs``, the sealed runs whose staging held events their bundle lacks (compared again by every
-    audit, so that their finding stays)."""
+    listed said), ``runs``, the sealed runs whose staging held events their bundle lacks (compared again by every
+    audit, so that their finding stays), and ``window``, a digest of the keys of the staged events it listed that the
+    store dated in the grace before ``through`` (None: not taken, as by an older tdprov): while the next listing shows
+    the same there, only events dated after ``through`` are new."""
 
     through: str | None = None
     runs: tuple[str, ...] = ()
+    window: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"through": self.through, "runs": list(self.runs)}
+        return {"through": self.through, "runs": list(self.runs), **({"window": self.window} if self.window else {})}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "StagedSeen":
-        through = raw.get("through")
-        return cls(None if through is None else str(through), tuple(str(r) for r in raw.get("runs") or ()))
+        through, window = raw.get("through"), raw.get("window")
+        return cls(None if through is None else str(through), tuple(str(r) for r in raw.get("runs") or ()),
+                   window if isinstance(window, str) else None)
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,10 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     since = _compared_until(seen)
     again = set(seen.runs if seen is not None else ())
     fresh = fresh or {}
+    if since is not None and seen is not None and seen.window is not None:
+        listed = utc_moment(seen.through)
+        if listed is not None and _window(stored, events, listed) == seen.window:  # nothing came into the grace since
+            since = listed + timedelta(microseconds=1)
 
     def compare(run_id: str) -> bool:  # whether to compare the run's staged events with its sealed ones
         return (since is None or run_id in fresh or run_id in again
@@ -170,8 +174,18 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     result.checked += len(gone)
     through = max((when for _, key, _ in staged_events(keys) if (when := stored.get(key)) is not None), default=None)
     compared = StagedSeen(iso_z(through) if through is not None else (seen.through if seen is not None else None),
-                          tuple(sorted(held_late)))
+                          tuple(sorted(held_late)), _window(stored, events, through) if through is not None else None)
     return result, unsealed + kept, compared
+
+
+def _window(stored: Mapping[str, datetime | None], events: Mapping[str, Sequence[tuple[str, datetime]]],
+            through: datetime) -> str:
+    """A digest of the keys of the staged events (``events``, by run) that the store dated (``stored``) in the
+    :data:`LISTED_GRACE` before ``through``, up to it: what a later listing may show more of there (a write under way)."""
+    since = through - LISTED_GRACE
+    keys = sorted(key for staged in events.values() for key, _ in staged
+                  if (when := stored.get(key)) is not None and since <= when <= through)
+    return blake3_digest("\n".join(keys).encode())
 
 
 def _is_staged_event(key: str) -> bool:
