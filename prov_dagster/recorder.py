@@ -338,8 +338,16 @@ class Recorder:
         return True
 
     def sealed(self, identity: StepIdentity) -> bool:
-        """Whether the run of step attempt ``identity`` is sealed in the store."""
-        return self.transport().store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE))
+        """Whether the run of step attempt ``identity`` is sealed: in the store, or by a process of this machine that
+        spooled its bundle (the store did not take it then). Such a bundle is the run's record, delivered now when the
+        store takes it and else left to the next delivery or 'tdprov flush': sealing the run again would give it a
+        second record (another FAIL, or a bundle that conflicts with it when it is delivered)."""
+        transport, prefix = self.transport(), layout.bundle_prefix(identity.ol_run_id)
+        # the spool first: an entry leaves it (its claim removed) only once the store holds its objects
+        if transport.outbox.holds(transport.store.uri, under=prefix):
+            transport.outbox.flush(transport.store, under=prefix)  # what the store cannot take waits, as any entry
+            return True
+        return transport.store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE))
 
     def _close_elsewhere(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]], error: str,
                          left: Callable[[], None] = lambda: None) -> bool:

@@ -49,12 +49,15 @@ from test_transport_outbox import outage  # noqa: F401 - a fixture
 from prov_common.audit import run_audit
 from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
+from prov_common.bundle.late import put_arrived
+from prov_common.bundle.restaged import staged_already
 from prov_common.config import Settings
 from prov_common.errors import StoreUnavailableError
 from prov_common.signing import signing_key_from_settings
 from prov_common.store import open_store
 from prov_common.store.local import LocalStore
-from prov_common.store.outbox import CLAIM
+from prov_common.store.outbox import CLAIM, Outbox
+from prov_common.store.spool import read_keys
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, close_failed_run, provenance_failure_sensor
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import step_run_id
@@ -281,6 +284,65 @@ def test_a_retry_seals_an_earlier_attempts_fail_that_a_retry_before_it_staged_an
     found = bundles(store)
     assert [found[run].state for run in (first, second, step_run_id(result.run_id, "retried_twice", 2))] == [
         "FAIL", "FAIL", "COMPLETE"]
+
+
+def second_bundle_refused(refused: list[str]) -> Callable[[str, str], Any]:
+    """A :class:`FaultProxy` rule: 503 to every PUT of the second bundle folder written (the first is ``raw``'s); its run
+    id is appended to ``refused`` once."""
+    def rule(method: str, path: str) -> Any:
+        names = urlsplit(path).path.split("/")  # "", bucket, store prefix, "bundles", run, file
+        if method != "PUT" or "bundles" not in names[2:]:
+            return None
+        run = names[names.index("bundles", 2) + 1]
+        seen.setdefault(run, None)
+        if list(seen).index(run) != 1:
+            return None
+        refused[:] = [run]
+        return ("status", 503, "SlowDown")
+
+    seen: dict[str, None] = {}
+    return rule
+
+
+def test_a_retry_leaves_an_earlier_attempt_whose_bundle_waits_in_the_spool_to_its_delivery(
+    s3_server: Any, fault_proxy: FaultProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Attempts 0 and 1 of ``retried_twice`` fail, each in a process of its own. Attempt 1's process seals attempt 0
+    with a FAIL, and the store refuses the bundle's objects, so the bundle waits whole in the spool of this machine.
+    Attempt 2's process asked the store alone whether attempt 0 was sealed, sealed it again and spooled that second
+    bundle behind the first: the flush delivered the first and set the second aside as a conflict. It sees the bundle in
+    the spool and leaves the attempt to its delivery: one bundle of attempt 0, one START and one FAIL."""
+    store = f"s3://{s3_server.create_bucket()}/store"
+    spool = tmp_path / "spool"
+    for name, value in {"TDPROV_STORE": store, "TDPROV_SPOOL": str(spool),
+                        "PAIR_DATA_ROOT": str(tmp_path / "data")}.items():
+        monkeypatch.setenv(name, value)
+    signing_key_from_settings()
+    refused: list[str] = []
+    fault_proxy.fault = second_bundle_refused(refused)
+    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
+    (tmp_path / "dagster_home").mkdir()
+    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        result = execute_job(reconstructable(steps.get_retried_twice_job), instance=instance)
+    err = capfd.readouterr().err  # the step processes' stderr
+    assert result.success, err[-3000:]
+    first, second, third = (step_run_id(result.run_id, "retried_twice", attempt) for attempt in (0, 1, 2))
+    assert refused == [first] and first not in bundles(store)
+    bundle_entries = [p for p in Outbox(spool).pending() if any(k.startswith(f"bundles/{first}/")
+                                                                for k in read_keys(p))]
+    assert len(bundle_entries) == 1  # attempt 1's, and no second one
+    fault_proxy.fault = None
+    report = Outbox(spool, arrival=put_arrived, same=staged_already).flush()
+    assert report.ok and report.failed == 0, report.set_aside
+    assert not (spool / "failed").exists()
+    events = parse_events_jsonl(read_bundle(open_store(store), first).files["events.jsonl"])
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert ("step retried_twice attempt 0 failed; Dagster retried it as attempt 1"
+            in events[1]["run"]["facets"]["errorMessage"]["message"])
+    assert len(list(open_store(store).list(f"staging/{first}/"))) == 2  # no FAIL staged after its seal
+    found = bundles(store)
+    assert [found[run].state for run in (first, second, third)] == ["FAIL", "FAIL", "COMPLETE"]
 
 
 def test_a_retry_whose_close_of_its_failed_attempt_was_not_sealed_leaves_the_run_to_the_store_sensor(
