@@ -54,6 +54,7 @@ AFTER_RUN = "after-run"  # a retry could not close an earlier attempt: closed by
 _UNRESOLVED: Any = object()
 ENDED_KEPT = 4096  # ended step runs a recorder remembers (their inputs), so that a later output continues them
 CLAIMS_KEPT = 4 * ENDED_KEPT  # OpenLineage run ids of steps this process remembers the recorder of
+CLOSED_KEPT = ENDED_KEPT  # earlier attempts a recorder closed and has not yet seen sealed (see Recorder.wait)
 
 
 @dataclass
@@ -246,8 +247,9 @@ class Recorder:
         self._forwarder: Any = _UNRESOLVED
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-recorder")
         self._pending: list[Future[None]] = []
-        self._closed_earlier: list[tuple[str, Callable[[], None]]] = []  # runs of earlier attempts a retry closed here,
-        # each with what tags its Dagster run when the run was not sealed (asked by wait)
+        # runs of earlier attempts a retry closed here and not yet seen sealed, each with what tags its Dagster run when
+        # the run was not sealed (asked by wait; bounded: see _closed)
+        self._closed_earlier: OrderedDict[str, Callable[[], None]] = OrderedDict()
         self._unsealed: OrderedDict[str, None] = OrderedDict()  # runs whose terminal event the transport did not seal
         self._read: OrderedDict[str, dict[str, bytes]] = OrderedDict()  # run -> staged events staged_end read, for the seal
         self._problem: Any = _UNRESOLVED
@@ -298,8 +300,7 @@ class Recorder:
             try:
                 recorded_elsewhere = self._close_elsewhere(earlier, elsewhere, error, left)
                 if self._close(earlier, error):
-                    with self._lock:
-                        self._closed_earlier.append((earlier.ol_run_id, left))
+                    self._closed(earlier.ol_run_id, left)
                     continue
                 if recorded_elsewhere or not _make_up(earlier):
                     continue  # the attempt is a run of the namespaces it recorded in only
@@ -315,6 +316,24 @@ class Recorder:
                 left()
                 continue
             StepRun(self, earlier).fail(error=error)
+
+    def _closed(self, ol_run_id: str, left: Callable[[], None]) -> None:
+        """Note that this retry closed the earlier attempt's run ``ol_run_id``: :meth:`wait` calls ``left`` if it was not
+        sealed. One seen sealed is let go as its seal is noted, and at most :data:`CLOSED_KEPT` are kept (each ``left``
+        holds its step's context): past the bound the oldest is let go once what was emitted so far is delivered, its
+        ``left`` called then if it was not sealed."""
+        with self._lock:
+            self._closed_earlier[ol_run_id] = left
+            self._closed_earlier.move_to_end(ol_run_id)
+            dropped = [self._closed_earlier.popitem(last=False) for _ in range(len(self._closed_earlier) - CLOSED_KEPT)]
+        if dropped:
+            self.after_delivery(partial(self._leave_unsealed, dropped))
+
+    def _leave_unsealed(self, closed: Iterable[tuple[str, Callable[[], None]]]) -> None:
+        """Call the ``left`` of each closed run that was not sealed (ask once it was delivered)."""
+        for ol_run_id, left in closed:
+            if self.unsealed(ol_run_id):
+                left()
 
     def _close(self, identity: StepIdentity, error: str) -> bool:
         """Whether step attempt ``identity``, which Dagster retried, recorded in this namespace; its run is sealed with a
@@ -520,6 +539,7 @@ class Recorder:
                     self._unsealed.popitem(last=False)
             else:
                 self._unsealed.pop(ol_run_id, None)
+                self._closed_earlier.pop(ol_run_id, None)  # sealed: nothing to tag
 
     def after_delivery(self, action: Callable[[], None]) -> None:
         """Run ``action`` once every event emitted so far is delivered, in the delivering thread (it
@@ -535,15 +555,13 @@ class Recorder:
         run tagged, for ``provenance_store_sensor`` to close it once the run ended (:meth:`step`'s ``left``)."""
         with self._lock:
             pending, self._pending = self._pending, []
-            closed, self._closed_earlier = self._closed_earlier, []
+            closed, self._closed_earlier = list(self._closed_earlier.items()), OrderedDict()
         for future in pending:
             try:
                 future.result()
             except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
                 log.warning("tdprov: could not deliver an OpenLineage event: %s", exc)
-        for ol_run_id, left in closed:
-            if self.unsealed(ol_run_id):
-                left()
+        self._leave_unsealed(closed)
         forwarder = self._forwarder if isinstance(self._forwarder, Forwarder) else None
         if forwarder is not None and (left := forwarder.drain(FORWARD_WAIT)):
             log.warning("tdprov: %s not yet forwarded to %s after %.0f s (the backend does not answer); "

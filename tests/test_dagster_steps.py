@@ -2,14 +2,18 @@
 as Dagster recorded a step that can still work after its last output."""
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,6 +65,7 @@ from prov_common.store.spool import read_keys
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, close_failed_run, provenance_failure_sensor
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import step_run_id
+import prov_dagster.recorder as recorder_module
 from prov_dagster.recorder import Recorder, StepRun
 
 TESTS = Path(__file__).resolve().parent
@@ -485,6 +490,72 @@ def test_a_retry_reads_each_staged_event_once_to_seal_an_attempt_with_its_staged
     assert [e["eventType"] for e in events] == ["START", "FAIL"]
     assert events[1]["run"]["facets"]["errorMessage"]["message"] == "closed by the first closer"
     assert {key: counting.gets[key] for key in staged} == dict.fromkeys(staged, 1)
+
+
+def _retried(recorder: Recorder, attempt: StepIdentity, left: Callable[[], None]) -> None:
+    """Start attempt 1 of ``attempt``'s step in ``recorder`` (closing ``attempt``; ``left`` tags its Dagster run) and wait
+    until what that closing emitted is delivered, without :meth:`Recorder.wait`."""
+    delivered = threading.Event()
+    recorder.step(replace(attempt, attempt=1), left=left)
+    recorder.after_delivery(delivered.set)
+    assert delivered.wait(20)
+
+
+def _failed_attempts(store: str, settings: Settings, count: int) -> list[StepIdentity]:
+    """``count`` attempts of step ``pair``, in Dagster runs of their own, that read ``raw`` and failed (staged only)."""
+    attempts = [StepIdentity(str(uuid.uuid4()), "pair_job", "pair") for _ in range(count)]
+    failed = Recorder(settings, "dagster://default")  # the failed attempts' process
+    for attempt in attempts:
+        failed.step(attempt).input(DatasetRecord(name="raw", digest=None))
+    failed.wait()
+    return attempts
+
+
+def test_a_retry_never_waited_on_lets_go_of_the_attempts_it_closed_and_sealed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recorder kept each earlier attempt its retries closed, with what tags the attempt's Dagster run (holding the
+    step's context), until :meth:`Recorder.wait`: one never waited on (a process whose IO manager is never torn down)
+    kept one a retried attempt. One seen sealed is let go, and no more than ``CLOSED_KEPT`` are kept."""
+    monkeypatch.setattr(recorder_module, "CLOSED_KEPT", 1)
+    store = str(tmp_path / "store")
+    settings = Settings(store=store, spool=str(tmp_path / "spool"))
+    retry = Recorder(settings, "dagster://default")  # the retries' process
+
+    class Tag:
+        def __call__(self) -> None:
+            raise AssertionError("a sealed attempt is not tagged")
+
+    tags = []
+    for attempt in _failed_attempts(store, settings, 3):
+        tag = Tag()
+        tags.append(weakref.ref(tag))
+        _retried(retry, attempt, tag)
+        del tag
+    gc.collect()
+    assert sum(tag() is not None for tag in tags) <= 1
+    assert {s.state for s in bundles(store).values()} == {"FAIL"} and len(bundles(store)) == 3
+
+
+def test_a_retry_never_waited_on_tags_the_attempts_it_could_not_seal_past_its_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``CLOSED_KEPT`` attempts a retry closed and could not seal (the store stopped answering the seal's listing),
+    the oldest one's Dagster run is tagged then, so that the store sensor closes it; the others when the recorder is
+    waited on."""
+    monkeypatch.setattr(recorder_module, "CLOSED_KEPT", 1)
+    store = str(tmp_path / "store")
+    settings = Settings(store=store, spool=str(tmp_path / "spool"))
+    attempts = _failed_attempts(store, settings, 3)
+    retry = Recorder(settings, "dagster://default")  # the retries' process, whose store then stops answering listings
+    retry.transport()._store = ListingFails(store)
+    tagged: list[str] = []
+    for attempt in attempts:
+        _retried(retry, attempt, partial(tagged.append, attempt.ol_run_id))
+    assert tagged == [attempt.ol_run_id for attempt in attempts[:2]]
+    retry.wait()
+    assert tagged == [attempt.ol_run_id for attempt in attempts]
+    assert bundles(store) == {}
 
 
 def test_a_spool_folder_that_cannot_be_listed_stops_no_write_and_no_retry(tmp_path: Path) -> None:
