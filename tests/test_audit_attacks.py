@@ -23,7 +23,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -32,7 +32,8 @@ import pytest
 
 from prov_common.audit import run_audit
 from prov_common.audit.memory import memory_path
-from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_PROV, CHECK_SIGNATURES, CHECK_SOURCES, CHECK_UNFINISHED
+from prov_common.audit.model import (CHECK_INVENTORY, CHECK_LOG, CHECK_PROV, CHECK_SIGNATURES, CHECK_SOURCES, CHECK_UNFINISHED,
+                                      Finding)
 from prov_common.bundle import layout
 from prov_common.bundle.storage import recent_bundles
 from prov_common.config import Settings
@@ -696,14 +697,10 @@ def test_a_folded_finding_carried_from_an_earlier_audit_keeps_its_items_in_the_r
     assert listed == [planted, planted[:11]], listed
 
 
-@on(*LOCAL)
-def test_a_folded_finding_keeps_its_items_in_the_catalog_record(base: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The run records of the audit catalog dropped their findings' items, as the audit state did: a run whose bundle
-    holds 12 planted files when an audit first examines it is catalogued with the folded finding and its items, at
-    most ITEMS_KEPT (here lowered to 11), kept beside the records (which an older tdprov reads as before)."""
+def _audited_with_twelve_files_planted(base: Store, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[str]]:
+    """A run sealed in ``base`` whose bundle holds 12 planted files when an audit first examines it, with at most 11 items
+    kept of a folded finding (``ITEMS_KEPT`` lowered): its run id and the planted keys."""
     from prov_common.audit import model
-    from prov_common.audit.catalog import load_catalog
-    from prov_common.signing import trust_from_settings
 
     s = base
     run_id = seal(s.pipe.store, run_events("prepare_more", [dataset(s.pipe.raw_name, s.pipe.raw)],
@@ -714,10 +711,29 @@ def test_a_folded_finding_keeps_its_items_in_the_catalog_record(base: Store, mon
         raw_write(s.uri, key, b"planted")
     monkeypatch.setattr(model, "ITEMS_KEPT", 11)
     assert not _audit(s.pipe).clean
-    record = load_catalog(s.pipe.store, trust_from_settings(Settings.from_env(store=s.uri))).runs[run_id]
-    [one] = [f for f in record.bundle_findings if f.object == prefix]
+    return run_id, planted
+
+
+def _folded_with_eleven_items(findings: Iterable[Finding], prefix: str, planted: list[str]) -> None:
+    """Assert that ``findings`` hold one folded finding of the bundle at ``prefix`` naming its 12 planted files, with the
+    first 11 of ``planted`` as its items."""
+    [one] = [f for f in findings if f.object == prefix]
     assert one.what.startswith("unlisted object: 12 files of the bundle (extra/p00, "), one.what
     assert list(one.items) == planted[:11], one.items
+
+
+@on(*LOCAL)
+def test_a_folded_finding_keeps_its_items_in_the_catalog_record(base: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run records of the audit catalog dropped their findings' items, as the audit state did: a run whose bundle
+    holds 12 planted files when an audit first examines it is catalogued with the folded finding and its items, at
+    most ITEMS_KEPT (here lowered to 11), kept beside the records (which an older tdprov reads as before)."""
+    from prov_common.audit.catalog import load_catalog
+    from prov_common.signing import trust_from_settings
+
+    run_id, planted = _audited_with_twelve_files_planted(base, monkeypatch)
+    s, prefix = base, layout.bundle_prefix(run_id)
+    record = load_catalog(s.pipe.store, trust_from_settings(Settings.from_env(store=s.uri))).runs[run_id]
+    _folded_with_eleven_items(record.bundle_findings, prefix, planted)
 
 
 @on(*LOCAL)
@@ -726,26 +742,16 @@ def test_a_folded_finding_keeps_its_items_in_the_lookup_of_the_version_its_run_g
     """The lookup objects under audit/generated/ dropped their records' findings' items, as the catalog did: the run
     whose bundle holds 12 planted files when an audit first examines it is kept in the lookup of the version it
     generated with the folded finding and its items, at most ITEMS_KEPT (here lowered to 11), beside the record."""
-    from prov_common.audit import model
     from prov_common.audit.catalog import Binding
     from prov_common.audit.generated import generated_key, read_lookup
     from prov_common.signing import trust_from_settings
 
-    s = base
-    run_id = seal(s.pipe.store, run_events("prepare_more", [dataset(s.pipe.raw_name, s.pipe.raw)],
-                                           [dataset("/data/more.parquet", digest("more"))], start=T0 + timedelta(hours=4)))
-    prefix = layout.bundle_prefix(run_id)
-    planted = [f"{prefix}extra/p{i:02d}" for i in range(12)]
-    for key in planted:
-        raw_write(s.uri, key, b"planted")
-    monkeypatch.setattr(model, "ITEMS_KEPT", 11)
-    assert not _audit(s.pipe).clean
+    run_id, planted = _audited_with_twelve_files_planted(base, monkeypatch)
+    s, prefix = base, layout.bundle_prefix(run_id)
     record = read_lookup(s.pipe.store, generated_key("file", "/data/more.parquet", digest("more")),
                          Binding.of(s.pipe.store, trust_from_settings(Settings.from_env(store=s.uri))))
     assert record.run_id == run_id
-    [one] = [f for f in record.bundle_findings if f.object == prefix]
-    assert one.what.startswith("unlisted object: 12 files of the bundle (extra/p00, "), one.what
-    assert list(one.items) == planted[:11], one.items
+    _folded_with_eleven_items(record.bundle_findings, prefix, planted)
 
 
 @on(*BOTH)

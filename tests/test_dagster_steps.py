@@ -10,7 +10,6 @@ import threading
 import time
 import uuid
 import weakref
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -258,6 +257,22 @@ def listing_after_a_close_fails(failed: list[str]) -> Callable[[str, str], Any]:
     return rule
 
 
+def _retried_on_a_faulty_store(s3_server: Any, fault_proxy: FaultProxy, fault: Any, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch, **env: str) -> str:
+    """Set up a job with retried steps on a new S3 store behind ``fault_proxy`` answering with ``fault`` (its spool, data
+    and Dagster home under ``tmp_path``, ``env`` added, the signing key made before any step process makes its own);
+    the store's URI."""
+    store = f"s3://{s3_server.create_bucket()}/store"
+    for name, value in {"TDPROV_STORE": store, "TDPROV_SPOOL": str(tmp_path / "spool"),
+                        "PAIR_DATA_ROOT": str(tmp_path / "data"), **env}.items():
+        monkeypatch.setenv(name, value)
+    signing_key_from_settings()
+    fault_proxy.fault = fault
+    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
+    (tmp_path / "dagster_home").mkdir()
+    return store
+
+
 def test_a_retry_seals_an_earlier_attempts_fail_that_a_retry_before_it_staged_and_could_not_seal(
     s3_server: Any, fault_proxy: FaultProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
@@ -266,15 +281,8 @@ def test_a_retry_seals_an_earlier_attempts_fail_that_a_retry_before_it_staged_an
     with a FAIL, and the store does not answer the listing of the seal that follows (a 503), so that FAIL is staged and
     not sealed.
     Attempt 2's process seals attempt 0 with it: it added a second FAIL, stamped then (START, FAIL, FAIL)."""
-    store = f"s3://{s3_server.create_bucket()}/store"
-    for name, value in {"TDPROV_STORE": store, "TDPROV_SPOOL": str(tmp_path / "spool"),
-                        "PAIR_DATA_ROOT": str(tmp_path / "data")}.items():
-        monkeypatch.setenv(name, value)
-    signing_key_from_settings()
     failed: list[str] = []
-    fault_proxy.fault = listing_after_a_close_fails(failed)
-    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
-    (tmp_path / "dagster_home").mkdir()
+    store = _retried_on_a_faulty_store(s3_server, fault_proxy, listing_after_a_close_fails(failed), tmp_path, monkeypatch)
     with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
         result = execute_job(reconstructable(steps.get_retried_twice_job), instance=instance)
     err = capfd.readouterr().err  # the step processes' stderr
@@ -318,16 +326,9 @@ def test_a_retry_leaves_an_earlier_attempt_whose_bundle_waits_in_the_spool_to_it
     Attempt 2's process asked the store alone whether attempt 0 was sealed, sealed it again and spooled that second
     bundle behind the first: the flush delivered the first and set the second aside as a conflict. It sees the bundle in
     the spool and leaves the attempt to its delivery: one bundle of attempt 0, one START and one FAIL."""
-    store = f"s3://{s3_server.create_bucket()}/store"
     spool = tmp_path / "spool"
-    for name, value in {"TDPROV_STORE": store, "TDPROV_SPOOL": str(spool),
-                        "PAIR_DATA_ROOT": str(tmp_path / "data")}.items():
-        monkeypatch.setenv(name, value)
-    signing_key_from_settings()
     refused: list[str] = []
-    fault_proxy.fault = second_bundle_refused(refused)
-    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
-    (tmp_path / "dagster_home").mkdir()
+    store = _retried_on_a_faulty_store(s3_server, fault_proxy, second_bundle_refused(refused), tmp_path, monkeypatch)
     with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
         result = execute_job(reconstructable(steps.get_retried_twice_job), instance=instance)
     err = capfd.readouterr().err  # the step processes' stderr
@@ -360,15 +361,9 @@ def test_a_retry_whose_close_of_its_failed_attempt_was_not_sealed_leaves_the_run
     bundle, and nothing said a sensor should close it."""
     from test_dagster_sensor_outage import store_tick
 
-    store = f"s3://{s3_server.create_bucket()}/store"
-    for name, value in {"TDPROV_STORE": store, "TDPROV_SPOOL": str(tmp_path / "spool"), "TDPROV_TEST_CRASH": "retry",
-                        "PAIR_DATA_ROOT": str(tmp_path / "data")}.items():
-        monkeypatch.setenv(name, value)
-    signing_key_from_settings()
     failed: list[str] = []
-    fault_proxy.fault = listing_after_a_close_fails(failed)
-    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
-    (tmp_path / "dagster_home").mkdir()
+    store = _retried_on_a_faulty_store(s3_server, fault_proxy, listing_after_a_close_fails(failed), tmp_path, monkeypatch,
+                                       TDPROV_TEST_CRASH="retry")
     with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
         result = execute_job(reconstructable(steps.get_pair_job_with_local_data), instance=instance)
         err = capfd.readouterr().err  # the step processes' stderr

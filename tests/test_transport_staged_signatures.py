@@ -605,6 +605,17 @@ def _copy(source: str, target: str, run_id: str, *parts: str) -> None:
         shutil.copyfile(origin / part, into / part)
 
 
+def _sealed_with_an_attachment(store_uri: str) -> tuple[dict, dict]:
+    """The START and COMPLETE of a run a writer sealed in ``store_uri`` with an attachment, extra/notes.json."""
+    start, complete = run_events()
+    writer = _transport(store_uri)
+    writer.emit(start)
+    writer.attach(start["run"]["runId"], "extra/notes.json", b'{"notes": 1}')
+    writer.emit(complete)
+    writer.close()
+    return start, complete
+
+
 def test_a_runs_staged_objects_copied_into_another_store_are_not_sealed_there(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Two stores whose writers share a signing key: a run sealed in the first, its staged objects copied whole into
@@ -613,13 +624,8 @@ def test_a_runs_staged_objects_copied_into_another_store_are_not_sealed_there(
     staged for the first store, with the fix, and writes no bundle; the first store's events.jsonl is the events as
     emitted, byte for byte."""
     first, second = str(tmp_path / "first"), str(tmp_path / "second")
-    start, complete = run_events()
+    start, complete = _sealed_with_an_attachment(first)
     run_id = start["run"]["runId"]
-    writer = _transport(first)
-    writer.emit(start)
-    writer.attach(run_id, "extra/notes.json", b'{"notes": 1}')
-    writer.emit(complete)
-    writer.close()
     stores = open_store(first), open_store(second)
     assert read_bundle(stores[0], run_id).files["events.jsonl"] == events_jsonl([start, complete])
     _copy(first, second, run_id)
@@ -646,13 +652,8 @@ def test_an_attachment_copied_from_another_stores_run_of_the_same_id_is_refused(
     from prov_common.audit.model import CHECK_UNFINISHED
 
     first, second = str(tmp_path / "first"), str(tmp_path / "second")
-    start, complete = run_events()
+    start, complete = _sealed_with_an_attachment(first)
     run_id = start["run"]["runId"]
-    writer = _transport(first)
-    writer.emit(start)
-    writer.attach(run_id, "extra/notes.json", b'{"notes": 1}')
-    writer.emit(complete)
-    writer.close()
     other = _transport(second)
     other.emit(start)
     _copy(first, second, run_id, "attachments/extra/notes.json", "attachment-signatures/extra/notes.json.dsse")
