@@ -14,7 +14,7 @@ from blake3 import blake3
 
 from prov_common.bundle import layout
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, parent_of, parse_events_jsonl
-from prov_common.bundle.model import Bundle, BundleSummary, Manifest
+from prov_common.bundle.model import Bundle, BundleSummary, FileEntry, Manifest
 from prov_common.errors import (BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError,
                                  VerificationError)
 from prov_common.hashing.raw import blake3_digest, show
@@ -153,11 +153,22 @@ def listed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> byt
     :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` (many events, each under the bound a writer stages), and a
     larger object than listed is an :class:`ObjectTooLargeError` naming it. Not verified: the caller checks the digest
     when it must. :class:`BadInputError` when the manifest lists no such file."""
+    return store.get(layout.bundle_key(run_id, path), _listed(run_id, manifest, path).size)
+
+
+def _listed(run_id: str, manifest: Manifest, path: str) -> FileEntry:
+    """The entry ``manifest`` (of the bundle of ``run_id``) lists for ``path``; :class:`BadInputError` when none."""
     entry = manifest.by_path.get(path)
     if entry is None:
         raise BadInputError(f"the manifest of bundle {run_id} lists no {path}.",
                             fix=f"run 'tdprov verify {run_id}' and restore the bundle from a backup or replica of the store")
-    return store.get(layout.bundle_key(run_id, path), entry.size)
+    return entry
+
+
+def _not_listed_file(run_id: str, path: str) -> VerificationError:
+    """The error for file ``path`` of the bundle of ``run_id`` when it is not the file its manifest names."""
+    return VerificationError(f"{layout.bundle_key(run_id, path)} is not the file its bundle's manifest names.",
+                             fix=f"run 'tdprov verify {run_id}' and restore the bundle from a replica")
 
 
 def signed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> bytes:
@@ -167,8 +178,7 @@ def signed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> byt
     except (BadInputError, ObjectTooLargeError):  # not listed, or larger than the file it names: not that file
         data = None
     if data is None or manifest.by_path[path].digest != blake3_digest(data):
-        raise VerificationError(f"{layout.bundle_key(run_id, path)} is not the file its bundle's manifest names.",
-                                fix=f"run 'tdprov verify {run_id}' and restore the bundle from a replica")
+        raise _not_listed_file(run_id, path)
     return data
 
 
@@ -181,10 +191,7 @@ def listed_lines(store: Store, run_id: str, manifest: Manifest, path: str, line_
     ``line_limit`` bytes is given as None (it is hashed, not held). After the last line, a file that is not the one the
     manifest lists (another size or digest) raises :class:`~prov_common.errors.VerificationError`: what its lines gave
     is then not to be taken. :class:`BadInputError` when the manifest lists no such file."""
-    entry = manifest.by_path.get(path)
-    if entry is None:
-        raise BadInputError(f"the manifest of bundle {run_id} lists no {path}.",
-                            fix=f"run 'tdprov verify {run_id}' and restore the bundle from a backup or replica of the store")
+    entry = _listed(run_id, manifest, path)
     key = layout.bundle_key(run_id, path)
     hasher, size, skipping = blake3(), 0, False
     reader = io.BufferedReader(RangeReader(store, key), LINES_CHUNK)
@@ -198,8 +205,7 @@ def listed_lines(store: Store, run_id: str, manifest: Manifest, path: str, line_
             yield None  # longer than line_limit: the rest of it is read past
         skipping = not ended
     if size != entry.size or show(hasher.digest()) != entry.digest:
-        raise VerificationError(f"{key} is not the file its bundle's manifest names.",
-                                fix=f"run 'tdprov verify {run_id}' and restore the bundle from a replica")
+        raise _not_listed_file(run_id, path)
 
 
 def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError) -> WriteResult:
