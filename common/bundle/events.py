@@ -43,8 +43,6 @@ def run_id_of(event: Mapping[str, Any]) -> str:
 def event_digest(event: Mapping[str, Any]) -> str:
     """The digest that names ``event`` in its staged key (``staging/<run>/<eventTime>-<digest>.json``): the first 32 hex
     of the BLAKE3 of its canonical JSON, the bytes its bundle's ``events.jsonl`` holds for it."""
-    from prov_common.hashing.raw import blake3_digest
-
     return _line_digest(canonical_bytes(event))
 
 
