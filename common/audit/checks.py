@@ -189,11 +189,19 @@ def _no_origin_fix(links: Sequence[OpenLink], unverified: frozenset[str], same_f
     """The fix for open links: for those that are a file a run wrote under another name, say so; for a version that is
     no content digest, :func:`~prov_common.audit.lineage.version_origin_fix` (by the link's reason); for the others
     :func:`_origin_fix`."""
-    named = list(dict.fromkeys(same_file[version_of(x.dataset)] for x in links if version_of(x.dataset) in same_file))
-    named += dict.fromkeys(f"for {x.dataset.label}@{x.dataset.version}: {fix}" if len(links) > 1 else fix
-                           for x in links if version_of(x.dataset) not in same_file and not x.dataset.names_content
-                           for fix in [version_origin_fix(x.dataset, x.reason)])
-    rest = [x.dataset.version for x in links if version_of(x.dataset) not in same_file and x.dataset.names_content]
+    files: dict[str, None] = {}  # the fixes of files a run wrote under another name
+    opaque: dict[str, None] = {}  # the fixes of versions that are no content digest
+    rest: list[str | None] = []
+    for x in links:
+        d = x.dataset
+        if (file := same_file.get(version_of(d))) is not None:
+            files[file] = None
+        elif not d.names_content:
+            fix = version_origin_fix(d, x.reason)
+            opaque[f"for {d.label}@{d.version}: {fix}" if len(links) > 1 else fix] = None
+        else:
+            rest.append(d.version)
+    named = [*files, *opaque]
     return "; ".join(named + ([f"for the others: {_origin_fix(rest, unverified)}" if named else _origin_fix(rest, unverified)] if rest else []))
 
 
