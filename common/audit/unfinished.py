@@ -219,9 +219,10 @@ def _late_staged(store: Store, run_id: str, sealed_at: str | None, staged: Seque
     late = [(k, m) for k, m in staged if _after(m, sealed)]
     before = [(k, m) for k, m in staged if not _after(m, sealed)]
     if compare and before:
-        unheld = _unheld(before, held if held is not None else _sealed_digests(store, run_id, parsed=False))
+        data = _sealed_events(store, run_id) if held is None else None  # read once, for both comparisons
+        unheld = _unheld(before, held if held is not None else _digests(data, parsed=False))
         if unheld:
-            unheld = _unheld(unheld, _sealed_digests(store, run_id))
+            unheld = _unheld(unheld, _digests(data if data is not None else _sealed_events(store, run_id), parsed=True))
         if unheld:
             refused = _refused_in(store, run_id)[0]
             late += [(k, m) for k, m in unheld if k not in refused]
@@ -233,17 +234,27 @@ def _unheld(staged: Sequence[tuple[str, datetime]], held: Container[str] | None)
     return [] if held is None else [(k, m) for k, m in staged if _key_digest(k) not in held]
 
 
-def _sealed_digests(store: Store, run_id: str, *, parsed: bool = True) -> frozenset[str] | None:
-    """The digests of the events the sealed bundle of ``run_id`` holds (None: its manifest or events cannot be read):
-    ``parsed``, of each event parsed; else of each line's bytes (:func:`~prov_common.bundle.events.line_digests`)."""
+def _sealed_events(store: Store, run_id: str) -> bytes | None:
+    """The ``events.jsonl`` of the sealed bundle of ``run_id``, read by the size its manifest lists (None: its manifest
+    or events cannot be read)."""
     manifest = sealed_manifest(store, run_id)
     if manifest is None:
         return None
     try:
-        data = listed_file(store, run_id, manifest, layout.EVENTS_FILE)
-        return frozenset(event_digest(e) for e in parse_events_jsonl(data)) if parsed else line_digests(data)
+        return listed_file(store, run_id, manifest, layout.EVENTS_FILE)
     except StoreUnavailableError:
         raise
+    except (TdprovError, ValueError, TypeError):
+        return None
+
+
+def _digests(data: bytes | None, *, parsed: bool) -> frozenset[str] | None:
+    """The digests of the events of a sealed bundle's ``events.jsonl`` bytes ``data`` (None: not read, or not readable as
+    events): ``parsed``, of each event parsed; else of each line's bytes (:func:`~prov_common.bundle.events.line_digests`)."""
+    if data is None:
+        return None
+    try:
+        return frozenset(event_digest(e) for e in parse_events_jsonl(data)) if parsed else line_digests(data)
     except (TdprovError, ValueError, TypeError):
         return None
 
