@@ -460,6 +460,30 @@ def test_a_file_planted_under_a_sealed_bundles_refused_folder_does_not_hide_a_la
     assert "and 1 event was staged for it after that (timed 2026-03-01T10:00:01Z, before the sealing" in found[0].what
 
 
+def test_a_refused_file_changed_to_deep_nesting_does_not_stop_the_audit(tmp_path: Path) -> None:
+    """The audit reads a sealed run's refused/ records to tell a staged event its bundle lacks from one its seal refused.
+    A listed refused/ file whose line was changed to JSON nested deeper than Python parses (someone who can write the
+    store) stopped the audit with a RecursionError; the line is no record, the late event is named and verification
+    names the changed file."""
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    store = tmp_path / "store"
+    run_id, planted = _planted_run(store)
+    (listed,) = (store / "bundles" / run_id / "refused").iterdir()
+    start, _ = run_events(run_id)
+    late = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:02.000Z")
+    key = staged_event_key(late)
+    raw_put(str(store), key, signed_staged(late))
+    listed.write_bytes(b"[" * 200_000 + b"\n")
+    result = _audited(store, tmp_path, "report")
+    found = [f for f in result.check(CHECK_UNFINISHED).findings if f.object == f"staging/{run_id}/"]
+    # the planted event's record of refusal is gone with the change: it is in no bundle, as the late one
+    assert len(found) == 1 and found[0].severity == "error", found
+    assert "2 events were staged for it after that (until 2026-03-01T10:00:02Z; 2 of them timed before the sealing" in found[0].what
+    assert all(k.rsplit("/", 1)[1] in found[0].what for k in (planted, key)), found[0].what
+    assert any(f"bundles/{run_id}/refused/" in f.object for c in result.checks for f in c.findings if f.severity == "error")
+
+
 def test_a_damaged_staged_event_does_not_block_the_run(tmp_path: Path) -> None:
     """An object in staging that is not a valid event (an older writer, a bad disk) is recorded as refused."""
     store = tmp_path / "store"

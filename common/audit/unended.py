@@ -21,10 +21,9 @@ from typing import Any
 from prov_common.audit.model import CHECK_UNFINISHED, ITEMS_KEPT, NOTE, Finding, RunRecord
 from prov_common.bundle import layout
 from prov_common.bundle.model import FILES_SHOWN, Manifest
-from prov_common.bundle.refusal import PLANTED_CAUSES, is_refusal, refusals_in
+from prov_common.bundle.refusal import PLANTED_CAUSES, is_refusal, parsed_record, refusals_in
 from prov_common.bundle.staged import SIGNATURE_FIXES
 from prov_common.bundle.storage import listed_lines
-from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError, VerificationError
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
@@ -155,7 +154,7 @@ def _signature_reasons(store: Store, run_id: str, manifest: Manifest, path: str)
     lists."""
     count, reasons = 0, []
     for line in listed_lines(store, run_id, manifest, path, layout.SMALL_OBJECT_LIMIT):
-        record = _record(line) if line is not None else None
+        record = parsed_record(line) if line is not None else None
         if record is not None and is_planted(record):
             count += 1
             if len(reasons) < FILES_SHOWN:
@@ -172,14 +171,6 @@ def is_planted(record: Mapping[str, Any]) -> bool:
     if cause is not None:
         return cause in PLANTED_CAUSES
     return record.get("fix") in SIGNATURE_FIXES
-
-
-def _record(line: bytes) -> dict[str, Any] | None:
-    try:
-        value = loads(line)
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _refused(listed: Mapping[str, Sequence[str]], record: RunRecord) -> list[str]:

@@ -1,7 +1,6 @@
 """Runs that started and never ended: staged events with no sealed bundle."""
 from __future__ import annotations
 
-import json
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -11,7 +10,7 @@ from prov_common.audit.state import StagedSeen, UnsealedRun
 from prov_common.bundle import layout
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_digest, line_digests, parent_of, parse_events_jsonl
 from prov_common.bundle.model import FILES_SHOWN, BundleSummary
-from prov_common.bundle.refusal import is_refusal, refusals_in, run_id_or_none
+from prov_common.bundle.refusal import is_refusal, parsed_record, refusals_in, run_id_or_none
 from prov_common.bundle.storage import listed_file, listed_lines, load_index_entry, sealed_manifest
 from prov_common.bundle.verify import hash_stored, verify_and_derive
 from prov_common.bundle.staged import trusted_event, unverified_event
@@ -575,11 +574,8 @@ def _refused_in(store: Store, run_id: str) -> tuple[set[str], set[str]]:
                     continue
                 if refusals_in(path) > 1:
                     digests.add(blake3_digest(line.rstrip(b"\n")))
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(record, dict) and isinstance(record.get("stagedAs"), str):
+                record = parsed_record(line)
+                if record is not None and isinstance(record.get("stagedAs"), str):
                     keys.add(record["stagedAs"])
         except StoreUnavailableError:
             raise

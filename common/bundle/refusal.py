@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from prov_common.bundle import layout
-from prov_common.canonical_json import canonical_bytes
+from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.w3cprov.identity import iso_z
@@ -119,6 +119,16 @@ def refusals_in(path: str) -> int:
     """How many refused events the bundle file ``path`` (under ``refused/``) holds: one, or a combined file's count."""
     combined = _COMBINED.match(path.rsplit("/", 1)[-1])
     return int(combined.group(1)) if combined else 1
+
+
+def parsed_record(line: bytes) -> dict[str, Any] | None:
+    """The record a line of a bundle's refused/ file holds; None for a line that is no JSON object (nested deeper than
+    :data:`~prov_common.canonical_json.MAX_DEPTH`, a non-finite number: a file changed after the seal)."""
+    try:
+        value = loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def combined(records: Mapping[str, bytes]) -> tuple[str, bytes]:
