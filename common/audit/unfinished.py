@@ -171,7 +171,7 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
     lost, kept = _removed(store, gone)
     result.findings += lost
     result.checked += len(gone)
-    through = max((when for _, key, _ in staged_events(keys) if (when := stored.get(key)) is not None), default=None)
+    through = max((when for staged in events.values() for key, _ in staged if (when := stored.get(key)) is not None), default=None)
     compared = StagedSeen(iso_z(through) if through is not None else (seen.through if seen is not None else None),
                           tuple(sorted(held_late)), _window(stored, events, through) if through is not None else None)
     return result, unsealed + kept, compared
