@@ -1053,3 +1053,52 @@ def test_the_writer_bounds_a_bundle_by_the_constant_readers_bound_a_manifest_by(
     past = build_bundle(run_events(run_id), files, SigningKey.generate())
     assert [f.path.split("-", 2)[:2] for f in Manifest.from_json(past.manifest_bytes).files] == [
         ["events.jsonl"], ["prov.json"], ["refused/combined", "4"]]
+
+
+def test_the_planted_error_an_audit_state_carries_keeps_its_own_key_when_its_fix_is_reworded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit state carries the error of a run holding a planted event to the next audits, which told it from the
+    run's missing end by its fix text: with that text reworded since the state was written, it was keyed as the missing
+    end, so an acceptance of the run filed both under ``["unended", RUN]`` and one recorded for the missing end alone
+    covered it. The state keeps each finding's kind beside it (``findingKinds``); a state without them (an older
+    tdprov's) is told apart by the text."""
+    from prov_common.audit import accepted, unended
+
+    store = tmp_path / "store"
+    run_id, start, complete, transport = _started_with_a_malformed_end(store)
+    planted = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z")
+    raw_put(str(store), staged_event_key(planted), canonical_bytes(planted))
+    transport.emit(complete)
+    transport.close()
+    first = [f.what for f in _audited(store, tmp_path, "first").errors if f.run_id == run_id and f.check == "unfinished"]
+    assert sum("holds 1 staged object that its seal refused" in w for w in first) == 1 and len(first) == 2, first
+    reworded = "find who can write staging/ (reworded)"
+    monkeypatch.setattr(unended, "FIX_PLANTED", reworded)
+    monkeypatch.setattr(accepted, "FIX_PLANTED", reworded)
+    result = _audited(store, tmp_path, "accepted", accept=run_id[:8])
+    assert [c for a in result.accepted for c in a["covers"] if c[0] != "input"] == [["unended", run_id], ["planted", run_id]]
+    assert not [f for f in result.errors if f.run_id == run_id]
+
+
+def test_an_audit_state_keeps_the_kind_of_each_finding_beside_it_and_one_without_is_read_by_the_text(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unfinished errors of a run keep their kind through the audit state, apart from the findings an older tdprov
+    reads (``findingKinds``); the findings of a state written before them are keyed by their fix text."""
+    from prov_common.audit import accepted, unended
+    from prov_common.audit.accepted import end_key, unended_key
+    from prov_common.audit.model import CHECK_UNFINISHED, Finding
+    from prov_common.audit.state import CheckState
+
+    run_id = str(uuid.uuid4())
+    sown = Finding(CHECK_UNFINISHED, f"bundles/{run_id}/refused/a.json", "holds 1 staged object", unended.FIX_PLANTED,
+                   run_id=run_id, kind=unended.PLANTED)
+    ended = Finding(CHECK_UNFINISHED, f"bundles/{run_id}/refused/b.json", "was sealed without", unended.FIX_REFUSED,
+                    run_id=run_id, kind=unended.UNENDED)
+    saved = json.loads(json.dumps(CheckState(findings=[ended, sown]).to_dict()))
+    assert saved["findingKinds"] == {"0": "unended", "1": "planted"}
+    assert all("kind" not in f for f in saved["findings"])  # as an older tdprov reads them (Finding(**f))
+    older = dict(saved)
+    del older["findingKinds"]
+    assert [end_key(f) for f in CheckState.from_dict(older).findings] == [unended_key(run_id), ("planted", run_id)]
+    monkeypatch.setattr(accepted, "FIX_PLANTED", "reworded")
+    assert [end_key(f) for f in CheckState.from_dict(saved).findings] == [unended_key(run_id), ("planted", run_id)]

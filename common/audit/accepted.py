@@ -24,14 +24,12 @@ from typing import Any
 from prov_common.audit.checks import Evaluation, completeness_findings
 from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_UNFINISHED, NOTE, Finding
 from prov_common.audit.state import AcceptedRun, CheckState, OpenLink, TrainingGap
-from prov_common.audit.unended import FIX_PLANTED
+from prov_common.audit.unended import FIX_PLANTED, PLANTED, UNENDED
 from prov_common.bundle.layout import runs_meant
 
 FIX_RUN_ID = ("pass the run id that a completeness finding, or an unfinished error of a run (sealed without its refused "
               "terminal event, or holding staged objects refused for their signature), names (its run_id), in full or its "
               "first or last 8 or more characters")
-UNENDED = "unended"
-PLANTED = "planted"
 
 
 def unended_key(run_id: str) -> tuple[str, ...]:
@@ -41,9 +39,11 @@ def unended_key(run_id: str) -> tuple[str, ...]:
 
 def end_key(finding: Finding) -> tuple[str, ...]:
     """What an acceptance names an unfinished error of a run (:func:`refused_ends`) by: :func:`unended_key`, or for staged
-    objects its seal refused for their signature, a key of their own."""
+    objects its seal refused for their signature, a key of their own. Told apart by the finding's kind
+    (:attr:`Finding.kind`), not its words; a finding of an audit state written before findings had one, by its fix."""
     run_id = finding.run_id or ""
-    return (PLANTED, run_id) if finding.fix == FIX_PLANTED else unended_key(run_id)
+    planted = finding.kind == PLANTED if finding.kind else finding.fix == FIX_PLANTED
+    return (PLANTED, run_id) if planted else unended_key(run_id)
 
 
 def refused_ends(findings: Sequence[Finding]) -> dict[str, list[Finding]]:

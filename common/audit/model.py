@@ -74,11 +74,14 @@ class Finding:
     severity: str = ERROR
     run_id: str | None = None
     items: tuple[str, ...] = field(default=(), compare=False)  # all a long finding names, ``what`` the first few
+    # which of its check's findings it is, for the code that tells them apart (never by their words, which change): the
+    # unfinished check's "unended" and "planted" errors (audit/unended.py); "" for the others
+    kind: str = field(default="", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The finding as the auditor's state, memory and signed records keep it: without ``items``, as before it had
-        them (an older tdprov reads it); a finding is known by its text."""
-        return {k: v for k, v in asdict(self).items() if v is not None and k != "items"}
+        """The finding as the auditor's state, memory and signed records keep it: without ``items`` and ``kind``, as
+        before it had them (an older tdprov reads it); a finding is known by its text."""
+        return {k: v for k, v in asdict(self).items() if v is not None and k not in ("items", "kind")}
 
     def report_dict(self) -> dict[str, Any]:
         """:meth:`to_dict` with ``items``, when it has them: the report's JSON lists all that ``what`` counts."""
@@ -101,6 +104,21 @@ def with_items(findings: list[Finding], raw: Any) -> list[Finding]:
     """``findings`` given the items that :func:`items_apart` kept of them (``raw``; none from an older tdprov)."""
     items = {int(i): tuple(str(x) for x in keys[:ITEMS_KEPT]) for i, keys in raw or ()}
     return [replace(f, items=items[i]) if i in items else f for i, f in enumerate(findings)]
+
+
+def kinds_apart(findings: Sequence[Finding]) -> dict[str, str]:
+    """For each finding of ``findings`` that has a kind, its position (as text) and :attr:`Finding.kind`: kept apart from
+    the findings (:meth:`Finding.to_dict`), which an older tdprov reads without them (``findingKinds``)."""
+    return {str(i): f.kind for i, f in enumerate(findings) if f.kind}
+
+
+def with_kinds(findings: list[Finding], raw: Any) -> list[Finding]:
+    """``findings`` given the kinds that :func:`kinds_apart` kept of them (``raw``; none from an older tdprov, whose
+    findings are told apart by their text)."""
+    if raw is not None and not isinstance(raw, dict):
+        raise ValueError("its findingKinds is not an object")
+    kinds = {int(i): str(kind) for i, kind in (raw or {}).items()}
+    return [replace(f, kind=kinds[i]) if i in kinds else f for i, f in enumerate(findings)]
 
 
 def distinct(findings: Iterable[Finding]) -> list[Finding]:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prov_common.audit.catalog import Written
-from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, QualityRow, failed_in, items_apart, with_items
+from prov_common.audit.model import (CHECK_LOG, DatasetUse, Finding, QualityRow, failed_in, items_apart, kinds_apart, with_items,
+                                     with_kinds)
 from prov_common.audit.witness import FIX_GAP
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.canonical_json import canonical_bytes, loads
@@ -187,7 +188,8 @@ class CheckState:
     def to_dict(self) -> dict[str, Any]:
         return {"runs": self.runs, "trainingRuns": self.training_runs, "checked": self.checked,
                 "findings": [f.to_dict() for f in self.findings],
-                **({"findingItems": kept} if (kept := items_apart(self.findings)) else {}), "broken": [x.to_dict() for x in self.broken],
+                **({"findingItems": kept} if (kept := items_apart(self.findings)) else {}),
+                **({"findingKinds": kinds} if (kinds := kinds_apart(self.findings)) else {}), "broken": [x.to_dict() for x in self.broken],
                 "gaps": [x.to_dict() for x in self.gaps], "failing": [x.to_state() for x in self.failing],
                 "passedVersions": self.passed_versions, "unsealed": [x.to_dict() for x in self.unsealed],
                 "accepted": [x.to_dict() for x in self.accepted],
@@ -197,7 +199,7 @@ class CheckState:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "CheckState":
         return cls(int(raw["runs"]), int(raw["trainingRuns"]), {str(k): int(v) for k, v in raw["checked"].items()},
-                   with_items([Finding(**f) for f in raw["findings"]], raw.get("findingItems")),
+                   with_kinds(with_items([Finding(**f) for f in raw["findings"]], raw.get("findingItems")), raw.get("findingKinds")),
                    [OpenLink.from_dict(x) for x in raw["broken"]],
                    [TrainingGap.from_dict(x) for x in raw["gaps"]], [QualityRow.from_state(x) for x in raw["failing"]],
                    int(raw["passedVersions"]), [UnsealedRun.from_dict(x) for x in raw.get("unsealed") or ()],  # none in older states

@@ -30,6 +30,11 @@ from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.text import counted, noun_for
 from prov_common.w3cprov.events import TERMINAL
 
+UNENDED = "unended"
+"""The kind (:attr:`Finding.kind`) of the error of a run sealed without its terminal event, which was refused."""
+PLANTED = "planted"
+"""The kind of the error of a run holding staged objects its seal refused for their signature or place."""
+
 FIX_REFUSED = (
     "read why in the bundle's refused/ entries (each holds the reason it was refused, malformed, unsigned or signed by "
     "a key the sealer does not trust, and the event as sent; a "
@@ -65,7 +70,7 @@ def sealed_unended(listed: Mapping[str, Sequence[str]], records: Mapping[str, Ru
         if refused:
             findings.append(Finding(CHECK_UNFINISHED, refused[0], f"{what}: {_were(refused)[0]}, and its end is not recorded",
                                     f"{FIX_REFUSED}; once checked, 'tdprov audit --accept-finding {run_id} --reason TEXT' accepts "
-                                    "this finding (recorded)", run_id=run_id))
+                                    "this finding (recorded)", run_id=run_id, kind=UNENDED))
         else:
             findings.append(Finding(CHECK_UNFINISHED, layout.bundle_prefix(run_id), what, FIX_SEALED_UNENDED,
                                     severity=NOTE, run_id=run_id))
@@ -113,7 +118,7 @@ def refused_in_bundle(store: Store, record: RunRecord, manifest: Manifest) -> li
         return [Finding(CHECK_UNFINISHED, found.keys[0], f"run {run_id} ({record.job}) holds "
                         f"{counted(found.planted, 'staged object')} that its seal refused for "
                         f"{noun_for(found.planted, 'its', 'their')} signature or place, which no writer the seal trusts "
-                        f"staged for the run: {reasons}{unread}", FIX_PLANTED, run_id=run_id,
+                        f"staged for the run: {reasons}{unread}", FIX_PLANTED, run_id=run_id, kind=PLANTED,
                         items=tuple(found.keys) if found.planted > FILES_SHOWN else ())]
     if record.state not in TERMINAL:
         return []
