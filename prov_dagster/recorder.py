@@ -369,7 +369,7 @@ class Recorder:
         return transport.store.exists(layout.bundle_key(identity.ol_run_id, layout.STATEMENT_FILE))
 
     def _close_elsewhere(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]], error: str,
-                         left: Callable[[], None] = lambda: None) -> bool:
+                         left: Callable[[], None]) -> bool:
         """Whether step attempt ``identity``, which Dagster retried, recorded in another namespace than this recorder's
         (one of ``elsewhere`` or of this process's recorders of the store); each such run is sealed with a FAIL
         (``error``) now if it was not (:meth:`_close`), and delivered before the retry goes on; ``left`` is called when
