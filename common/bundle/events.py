@@ -6,6 +6,7 @@ from typing import Any
 
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
+from prov_common.hashing.raw import short_digest
 from prov_common.w3cprov.events import TERMINAL, RunState, fold_runs, parse_time
 
 _RANK = {"START": 0, "RUNNING": 1, "OTHER": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
@@ -43,20 +44,14 @@ def run_id_of(event: Mapping[str, Any]) -> str:
 def event_digest(event: Mapping[str, Any]) -> str:
     """The digest that names ``event`` in its staged key (``staging/<run>/<eventTime>-<digest>.json``): the first 32 hex
     of the BLAKE3 of its canonical JSON, the bytes its bundle's ``events.jsonl`` holds for it."""
-    return _line_digest(canonical_bytes(event))
+    return short_digest(canonical_bytes(event))
 
 
 def line_digests(data: bytes) -> frozenset[str]:
     """The :func:`event_digest` of each event of the ``events.jsonl`` bytes ``data`` as a bundle holds them (one canonical
     JSON event a line), taken from each line's bytes unparsed: a line not in canonical form gives another digest than
     its event's."""
-    return frozenset(_line_digest(line) for line in data.splitlines() if line.strip())
-
-
-def _line_digest(line: bytes) -> str:
-    from prov_common.hashing.raw import blake3_digest
-
-    return blake3_digest(line).split(":", 1)[1][:32]
+    return frozenset(short_digest(line) for line in data.splitlines() if line.strip())
 
 
 def parent_of(event: Mapping[str, Any]) -> tuple[str, str, str] | None:

@@ -21,7 +21,7 @@ from typing import Any
 from prov_common.bundle import layout
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
-from prov_common.hashing.raw import blake3_digest
+from prov_common.hashing.raw import short_digest
 from prov_common.w3cprov.identity import iso_z
 
 RECORD_TYPE = "https://github.com/tdprov/tdprov/refused-event/v1"
@@ -102,7 +102,7 @@ def refusal(event: Any, error: BadInputError, *, received_at: datetime | None = 
     except (BadInputError, TypeError, ValueError, RecursionError):  # the event itself cannot be written: keep the reason
         record["event"] = None
         data = canonical_bytes(record)
-    digest = blake3_digest(data).split(":", 1)[1][:32]
+    digest = short_digest(data)
     return f"{layout.REFUSED_FOLDER}/{layout.stamp(moment)}-{digest}.json", data
 
 
@@ -137,5 +137,5 @@ def combined(records: Mapping[str, bytes]) -> tuple[str, bytes]:
     lines = [bytes(records[p]).rstrip(b"\n") + b"\n" for p in sorted(records)]
     data = b"".join(lines)
     count = sum(refusals_in(p) for p in records)
-    digest = blake3_digest(data).split(":", 1)[1][:32]
+    digest = short_digest(data)
     return f"{layout.REFUSED_FOLDER}/combined-{count}-{digest}.jsonl", data

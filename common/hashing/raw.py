@@ -41,6 +41,12 @@ def blake3_digest(data: bytes | bytearray | memoryview) -> str:
     return show(h.digest())
 
 
+def short_digest(data: bytes) -> str:
+    """The first 32 hex of the BLAKE3 of ``data``: the digest naming a staged event (its canonical JSON) or a refused
+    record in their keys."""
+    return blake3_digest(data).split(":", 1)[1][:32]
+
+
 def hash_bytes(data: bytes | bytearray | memoryview) -> FileDigest:
     """BLAKE3-256 of a bytes-like object."""
     view = memoryview(data)
