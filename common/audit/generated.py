@@ -20,7 +20,7 @@ from typing import Any
 
 from prov_common.audit.catalog import Binding, Written, checkpoint_size, written_at
 from prov_common.audit.lineage import version_of
-from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, RunRecord, failed_in, items_apart, with_items
+from prov_common.audit.model import CHECK_LOG, DatasetUse, Finding, RunRecord, failed_in, items_field, with_items
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, StoreUnavailableError, TdprovError, VerificationError
@@ -56,7 +56,7 @@ def write_generated(store: Store, records: Iterable[RunRecord], signer: SigningK
         for d in r.outputs:
             if d.version and (key := generated_key(d.namespace, d.name, d.version)) not in present and key not in todo:
                 todo[key] = canonical_bytes({**written_at(head), "namespace": d.namespace, "name": d.name, "version": d.version,
-                                             "record": r.to_dict(), **_items(r)})
+                                             "record": r.to_dict(), **items_field(r.bundle_findings)})
 
     def put(item: tuple[str, bytes]) -> Written | None:
         data = sign_envelope(item[1], GENERATED_PAYLOAD_TYPE, [signer]).to_json()
@@ -67,13 +67,6 @@ def write_generated(store: Store, records: Iterable[RunRecord], signer: SigningK
 
     with ThreadPoolExecutor(WRITE_THREADS) as pool:
         return [w for w in pool.map(put, todo.items()) if w]
-
-
-def _items(record: RunRecord) -> dict[str, Any]:
-    """The items of ``record``'s findings, kept apart from it (``findingItems``: an older tdprov reads the record
-    without them), as the catalog keeps them (:func:`~prov_common.audit.model.items_apart`)."""
-    kept = items_apart(record.bundle_findings)
-    return {"findingItems": kept} if kept else {}
 
 
 def _open(store: Store, key: str, binding: Binding) -> tuple[dict[str, Any], RunRecord]:

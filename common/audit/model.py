@@ -100,6 +100,12 @@ def items_apart(findings: Sequence[Finding]) -> list[list[Any]]:
     return [[i, list(f.items[:ITEMS_KEPT])] for i, f in enumerate(findings) if f.items]
 
 
+def items_field(findings: Sequence[Finding]) -> dict[str, Any]:
+    """``{"findingItems": ...}`` (:func:`items_apart`) to add to a record of ``findings``; empty when none has items."""
+    kept = items_apart(findings)
+    return {"findingItems": kept} if kept else {}
+
+
 def with_items(findings: list[Finding], raw: Any) -> list[Finding]:
     """``findings`` given the items that :func:`items_apart` kept of them (``raw``; none from an older tdprov)."""
     items = {int(i): tuple(str(x) for x in keys[:ITEMS_KEPT]) for i, keys in raw or ()}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prov_common.audit.catalog import Written
-from prov_common.audit.model import (CHECK_LOG, DatasetUse, Finding, QualityRow, failed_in, items_apart, kinds_apart, with_items,
+from prov_common.audit.model import (CHECK_LOG, DatasetUse, Finding, QualityRow, failed_in, items_field, kinds_apart, with_items,
                                      with_kinds)
 from prov_common.audit.witness import FIX_GAP
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
@@ -188,7 +188,7 @@ class CheckState:
     def to_dict(self) -> dict[str, Any]:
         return {"runs": self.runs, "trainingRuns": self.training_runs, "checked": self.checked,
                 "findings": [f.to_dict() for f in self.findings],
-                **({"findingItems": kept} if (kept := items_apart(self.findings)) else {}),
+                **items_field(self.findings),
                 **({"findingKinds": kinds} if (kinds := kinds_apart(self.findings)) else {}), "broken": [x.to_dict() for x in self.broken],
                 "gaps": [x.to_dict() for x in self.gaps], "failing": [x.to_state() for x in self.failing],
                 "passedVersions": self.passed_versions, "unsealed": [x.to_dict() for x in self.unsealed],
