@@ -255,7 +255,9 @@ def sealing_trust(settings: Settings, own: PublicKey | None = None) -> TrustStor
     signing key's when it exists (none is created: no object staged was signed by a key made now). Raises
     :class:`BadInputError` when the trusted keys cannot be read."""
     trust = trust_from_settings(settings)
-    if (own := own or own_public_key(settings)) is not None:
+    if own is None and settings.trusted_keys:  # else the configured key is among the local trust already
+        own = own_public_key(settings)
+    if own is not None:
         trust.add(own)
     return trust
 
