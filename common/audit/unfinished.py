@@ -189,7 +189,7 @@ def _window(stored: Mapping[str, datetime | None], events: Mapping[str, Sequence
 
 def _is_staged_event(key: str) -> bool:
     """Whether the store key ``key`` is a staged event (whose listing needs the time the store took it)."""
-    return any(True for _ in staged_events((key,)))
+    return layout.staged_event_parts(key) is not None
 
 
 def _compared_until(seen: StagedSeen | None) -> datetime | None:
@@ -230,7 +230,9 @@ def _late_staged(store: Store, run_id: str, sealed_at: str | None, staged: Seque
 
 def _unheld(staged: Sequence[tuple[str, datetime]], held: Container[str] | None) -> list[tuple[str, datetime]]:
     """Those of the staged events (key, time) ``staged`` whose digest is not among ``held`` (None: none is unheld)."""
-    return [] if held is None else [(k, m) for k, m in staged if _key_digest(k) not in held]
+    if held is None:
+        return []
+    return [(k, m) for k, m in staged if (event := layout.staged_event_parts(k)) is None or event.digest not in held]
 
 
 def _sealed_events(store: Store, run_id: str) -> bytes | None:
@@ -256,11 +258,6 @@ def _digests(data: bytes | None, *, parsed: bool) -> frozenset[str] | None:
         return frozenset(event_digest(e) for e in parse_events_jsonl(data)) if parsed else line_digests(data)
     except (TdprovError, ValueError, TypeError):
         return None
-
-
-def _key_digest(key: str) -> str:
-    """The event digest in the staged event key ``key`` (``staging/<run>/<time>-<digest>.json``)."""
-    return key.rsplit("/", 1)[-1].partition("-")[2].removesuffix(".json")
 
 
 def _since(moment: datetime, reported: UnsealedRun | None, now: datetime) -> datetime:
@@ -669,10 +666,5 @@ def staged_events(keys: Iterable[str]) -> Iterator[tuple[str, str, datetime]]:
     """(run id, key, time) of each staged event among the store keys ``keys`` (``staging/<run>/<time>-<digest>.json``;
     attachments and objects that are no staged event are passed over)."""
     for key in keys:
-        parts = layout.staged_parts(key)
-        if parts is None or "/" in parts[1] or not parts[1].endswith(".json"):
-            continue
-        try:
-            yield parts[0], key, layout.parse_stamp(parts[1].split("-", 1)[0])
-        except ValueError:
-            continue
+        if (event := layout.staged_event_parts(key)) is not None:
+            yield event.run_id, key, event.moment

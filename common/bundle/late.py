@@ -32,22 +32,20 @@ def put_arrived(store: Store, key: str, data: bytes | memoryview) -> tuple[str, 
     ``store`` and not there yet: ``(key it was put under, created)``, with a warning. A staged attachment of such a run
     is put under its own key (the audit names it by when it was staged), warned about too. None for any other object,
     or one of a run not sealed (the caller puts it as it is): two existence checks per staged event or attachment."""
-    found = _staged_event(key)
-    attached = None if found is not None else layout.staged_attachment_path(key)
     parts = layout.staged_parts(key)
-    if (found is None and attached is None) or parts is None:
+    event = layout.staged_event_parts(key)
+    attached = None if event is not None else layout.staged_attachment_path(key)
+    if parts is None or (event is None and attached is None):
         return None
     run_id = parts[0]
     if store.exists(key) or not store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
         return None
-    if attached is not None:
+    if event is None:
         put = key, store.put(key, data)
         _warn_late(run_id, f"attachment {attached} ({memoryview(data).nbytes} bytes)", put[0])
         return put
-    if found is None or (late := arrived_late(store, key, data)) is None:
-        return None
-    put = put_late(store, late, same=staged_already)
-    _warn_late(run_id, f"{_event_type(data)} event timed {iso_z(found[2])}", f"{put[0]}, stamped when it arrived,")
+    put = put_late(store, _late_key(store, event, data), same=staged_already)
+    _warn_late(run_id, f"{_event_type(data)} event timed {iso_z(event.moment)}", f"{put[0]}, stamped when it arrived,")
     return put
 
 
@@ -63,13 +61,15 @@ def arrived_late(store: Store, key: str, data: bytes | memoryview) -> LateKey | 
     is written: never before its own time, nor before its run's sealing (the sealed manifest's ``sealedAt``, when it can
     be read), recorded once under its own time and digest, so that every delivery of the event finds the first one's
     key. None for a key that is no staged event."""
-    found = _staged_event(key)
-    if found is None:
-        return None
-    run_id, name, own = found
-    tail = name.partition("-")[2]
-    return LateKey(layout.staged_event_template(run_id, f"{tail}.json"), bytes(data),
-                   record=layout.late_record_key(run_id, name), not_before=_after_sealing(store, run_id, own).isoformat())
+    event = layout.staged_event_parts(key)
+    return None if event is None else _late_key(store, event, data)
+
+
+def _late_key(store: Store, event: layout.StagedEvent, data: bytes | memoryview) -> LateKey:
+    """The :class:`LateKey` of :func:`arrived_late` for the staged event ``event`` (the parts of its key)."""
+    return LateKey(layout.staged_event_template(event.run_id, f"{event.digest}.json"), bytes(data),
+                   record=layout.late_record_key(event.run_id, event.name),
+                   not_before=_after_sealing(store, event.run_id, event.moment).isoformat())
 
 
 def _after_sealing(store: Store, run_id: str, own: datetime) -> datetime:
@@ -83,18 +83,6 @@ def _after_sealing(store: Store, run_id: str, own: datetime) -> datetime:
         manifest = None
     sealed = utc_moment(manifest.sealed_at) if manifest is not None else None
     return own if sealed is None else max(own, sealed + timedelta(microseconds=1))
-
-
-def _staged_event(key: str) -> tuple[str, str, datetime] | None:
-    """The run, name (``<eventTime>-<digest>``) and own time of the staged event ``key``; None for any other object."""
-    parts = layout.staged_parts(key)
-    if parts is None or "/" in parts[1] or not parts[1].endswith(".json"):
-        return None
-    name = parts[1].removesuffix(".json")
-    try:
-        return parts[0], name, layout.parse_stamp(name.partition("-")[0])
-    except ValueError:
-        return None
 
 
 def _event_type(data: bytes | memoryview) -> str:

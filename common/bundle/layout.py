@@ -27,6 +27,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 from prov_common.canonical_json import canonical_bytes
 from prov_common.errors import BadInputError
@@ -132,6 +133,33 @@ def staged_parts(key: str) -> tuple[str, str] | None:
     head, _, tail = key.partition("/")
     run_id, _, rest = tail.partition("/")
     return (run_id, rest) if head == STAGING and run_id and rest else None
+
+
+class StagedEvent(NamedTuple):
+    """The parts of a staged event's key ``staging/<run_id>/<name>.json``: its run, its name (``<eventTime>-<digest>``)
+    and its own time."""
+
+    run_id: str
+    name: str
+    moment: datetime
+
+    @property
+    def digest(self) -> str:
+        """The event's digest (:func:`~prov_common.bundle.events.event_digest`), as its key names it."""
+        return self.name.partition("-")[2]
+
+
+def staged_event_parts(key: str) -> StagedEvent | None:
+    """The parts of the staged event ``key`` (``staging/<run_id>/<eventTime>-<digest>.json``); None for any other key
+    (an attachment, a record beside one, a name whose time does not read)."""
+    parts = staged_parts(key)
+    if parts is None or "/" in parts[1] or not parts[1].endswith(".json"):
+        return None
+    name = parts[1].removesuffix(".json")
+    try:
+        return StagedEvent(parts[0], name, parse_stamp(parts[1].split("-", 1)[0]))
+    except ValueError:
+        return None
 
 
 def staged_attachment_path(key: str) -> str | None:
