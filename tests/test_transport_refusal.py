@@ -460,6 +460,34 @@ def test_a_file_planted_under_a_sealed_bundles_refused_folder_does_not_hide_a_la
     assert "and 1 event was staged for it after that (timed 2026-03-01T10:00:01Z, before the sealing" in found[0].what
 
 
+def test_the_audit_reads_a_sealed_runs_manifest_once_to_judge_its_late_events_and_attachments(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sealed run with an event staged after the sealing, timed before it, and an attachment staged after it: the
+    audit compares the event with the bundle's events and refused/ records, reads the parent the sealed run names, and
+    asks refused/ about the attachment, all from one read of the manifest (it read it three times, refused/ twice)."""
+    from prov_common.audit import unfinished
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    transport = _transport(store)
+    transport.emit(start)
+    transport.emit(complete)
+    transport.close()
+    late = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z")
+    raw_put(str(store), staged_event_key(late), signed_staged(late))
+    raw_put(str(store), f"staging/{run_id}/attachments/late.txt", b"late")
+    read: list[str] = []
+    real = unfinished.sealed_manifest
+    monkeypatch.setattr(unfinished, "sealed_manifest", lambda s, r: read.append(r) or real(s, r))
+    found = [f for f in _audited(store, tmp_path, "report").check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+    assert [f.object for f in found] == [f"staging/{run_id}/", f"staging/{run_id}/attachments/"], found
+    assert "and 1 event was staged for it after that (timed 2026-03-01T10:00:01Z, before the sealing" in found[0].what
+    assert f"1 attachment staged for it is in no bundle (staged after the sealing): staging/{run_id}/attachments/late.txt" in found[1].what
+    assert read.count(run_id) == 1, read
+
+
 def test_a_refused_file_changed_to_deep_nesting_does_not_stop_the_audit(tmp_path: Path) -> None:
     """The audit reads a sealed run's refused/ records to tell a staged event its bundle lacks from one its seal refused.
     A listed refused/ file whose line was changed to JSON nested deeper than Python parses (someone who can write the

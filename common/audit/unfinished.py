@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from typing import Any
 
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_UNFINISHED, NOTE, CheckResult, Finding
 from prov_common.audit.state import StagedSeen, UnsealedRun
 from prov_common.bundle import layout
 from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_digest, line_digests, parent_of, parse_events_jsonl
-from prov_common.bundle.model import FILES_SHOWN, BundleSummary
+from prov_common.bundle.model import FILES_SHOWN, BundleSummary, Manifest
 from prov_common.bundle.refusal import is_refusal, parsed_record, refusals_in, run_id_or_none
 from prov_common.bundle.storage import listed_file, listed_lines, load_index_entry, sealed_manifest
 from prov_common.bundle.verify import hash_stored, verify_and_derive
@@ -126,33 +127,36 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
 
     held_late: list[str] = []  # the sealed runs whose staging holds events their bundle lacks, timed before its sealing
 
-    def late_events(run_id: str, sealed_at: str | None) -> list[Finding]:
-        late = _late_staged(store, run_id, sealed_at, events[run_id], compare=compare(run_id), held=fresh.get(run_id))
-        if any(not _after(moment, sealed_at) for _, moment in late):
-            held_late.append(run_id)
-        return _late_events(store, run_id, sealed_at, late, trust, store_id)
     attached: dict[str, list[str]] = {}  # the keys of each run's staged attachments
     for key in keys:
         if layout.staged_attachment_path(key) is not None:
             attached.setdefault(key.split("/", 2)[1], []).append(key)
     bundled = bundled or {}
+
+    def late_staged(run_id: str, sealed_at: str | None) -> list[Finding]:  # its events, then its attachments
+        bundle = _SealedRun(store, run_id)  # what both read of its bundle, read once
+        found: list[Finding] = []
+        if run_id in events:
+            late = _late_staged(bundle, sealed_at, events[run_id], compare=compare(run_id), held=fresh.get(run_id))
+            if any(not _after(moment, sealed_at) for _, moment in late):
+                held_late.append(run_id)
+            found += _late_events(bundle, sealed_at, late, trust, store_id)
+        return found + _late_attachments(bundle, sealed_at, attached.get(run_id, ()), bundled.get(run_id))
     for run_id in sorted(set(attached).intersection(sealed).difference(moments)):  # (those with events: below)
-        result.findings += _late_attachments(store, run_id, sealed[run_id], attached[run_id], bundled.get(run_id))
+        result.findings += late_staged(run_id, sealed[run_id])
     for run_id, staged in sorted(moments.items()):
         moment = max(staged)
         result.checked += 1
         # (a sealed run's event dated in the future is later than its sealing: a late event; or its sealing is dated in
         # the future too, and so is its index entry, a finding of the inventory)
         if run_id in sealed:
-            result.findings += late_events(run_id, sealed[run_id])
-            result.findings += _late_attachments(store, run_id, sealed[run_id], attached.get(run_id, ()), bundled.get(run_id))
+            result.findings += late_staged(run_id, sealed[run_id])
             continue
         stale = now - _since(moment, earlier.get(run_id), now) > stale_after
         if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
             entry = _index_entry(store, run_id)
             if entry is not None:  # sealed and indexed, but not among the runs this audit knows (a catalog it could not read)
-                result.findings += late_events(run_id, entry.sealed_at)
-                result.findings += _late_attachments(store, run_id, entry.sealed_at, attached.get(run_id, ()), bundled.get(run_id))
+                result.findings += late_staged(run_id, entry.sealed_at)
                 continue
             # sealed, but its writer stopped before the index entry
             result.findings += _future_dated(run_id, moment, now)
@@ -205,9 +209,9 @@ def _after(moment: datetime, sealed_at: str | datetime | None) -> bool:
     return sealed is not None and moment > sealed
 
 
-def _late_staged(store: Store, run_id: str, sealed_at: str | None, staged: Sequence[tuple[str, datetime]], *,
+def _late_staged(bundle: _SealedRun, sealed_at: str | None, staged: Sequence[tuple[str, datetime]], *,
                  compare: bool, held: frozenset[str] | None = None) -> list[tuple[str, datetime]]:
-    """The staged events (key, time) of the sealed run ``run_id`` that are in no bundle, oldest first: those timed after its
+    """The staged events (key, time) of the sealed run of ``bundle`` that are in no bundle, oldest first: those timed after its
     sealing and, when ``compare``, those timed before it whose digest (:func:`~prov_common.bundle.events.event_digest`)
     is not among the events of its ``events.jsonl`` (read by the size its manifest lists, unless ``held`` gives the
     digests of its lines) and that no record under its ``refused/`` names (refused at the seal). The digests of its
@@ -218,12 +222,11 @@ def _late_staged(store: Store, run_id: str, sealed_at: str | None, staged: Seque
     late = [(k, m) for k, m in staged if _after(m, sealed)]
     before = [(k, m) for k, m in staged if not _after(m, sealed)]
     if compare and before:
-        data = _sealed_events(store, run_id) if held is None else None  # read once, for both comparisons
-        unheld = _unheld(before, held if held is not None else _digests(data, parsed=False))
+        unheld = _unheld(before, held if held is not None else _digests(bundle.events, parsed=False))
         if unheld:
-            unheld = _unheld(unheld, _digests(data if data is not None else _sealed_events(store, run_id), parsed=True))
+            unheld = _unheld(unheld, _digests(bundle.events, parsed=True))
         if unheld:
-            refused = _refused_in(store, run_id)[0]
+            refused = bundle.refused[0]
             late += [(k, m) for k, m in unheld if k not in refused]
     return sorted(late, key=lambda item: (item[1], item[0]))
 
@@ -235,18 +238,34 @@ def _unheld(staged: Sequence[tuple[str, datetime]], held: Container[str] | None)
     return [(k, m) for k, m in staged if (event := layout.staged_event_parts(k)) is None or event.digest not in held]
 
 
-def _sealed_events(store: Store, run_id: str) -> bytes | None:
-    """The ``events.jsonl`` of the sealed bundle of ``run_id``, read by the size its manifest lists (None: its manifest
-    or events cannot be read)."""
-    manifest = sealed_manifest(store, run_id)
-    if manifest is None:
-        return None
-    try:
-        return listed_file(store, run_id, manifest, layout.EVENTS_FILE)
-    except StoreUnavailableError:
-        raise
-    except (TdprovError, ValueError, TypeError):
-        return None
+class _SealedRun:
+    """What an audit reads of the sealed bundle of ``run_id`` to judge what is staged for it, each read at most once:
+    its manifest, its ``events.jsonl`` and the records under its ``refused/``."""
+
+    def __init__(self, store: Store, run_id: str) -> None:
+        self.store, self.run_id = store, run_id
+
+    @cached_property
+    def manifest(self) -> Manifest | None:
+        """Its manifest (None: it cannot be read)."""
+        return sealed_manifest(self.store, self.run_id)
+
+    @cached_property
+    def events(self) -> bytes | None:
+        """Its ``events.jsonl``, read by the size its manifest lists (None: its manifest or events cannot be read)."""
+        if self.manifest is None:
+            return None
+        try:
+            return listed_file(self.store, self.run_id, self.manifest, layout.EVENTS_FILE)
+        except StoreUnavailableError:
+            raise
+        except (TdprovError, ValueError, TypeError):
+            return None
+
+    @cached_property
+    def refused(self) -> tuple[set[str], set[str]]:
+        """What its ``refused/`` names (:func:`_refused_in`)."""
+        return _refused_in(self.store, self.run_id, self.manifest)
 
 
 def _digests(data: bytes | None, *, parsed: bool) -> frozenset[str] | None:
@@ -480,14 +499,15 @@ def _staged_event(store: Store, key: str, trust: TrustStore | None, *, accept_un
                                                                      store_id=store_id))
 
 
-def _late_events(store: Store, run_id: str, sealed_at: str | None, late: Sequence[tuple[str, datetime]],
+def _late_events(bundle: _SealedRun, sealed_at: str | None, late: Sequence[tuple[str, datetime]],
                  trust: TrustStore | None = None, store_id: str | None = None) -> list[Finding]:
-    """A finding when events of the sealed run are staged in no bundle (``late``: their keys and times, oldest first, from
+    """A finding when events of the sealed run of ``bundle`` are staged in no bundle (``late``: their keys and times, oldest first, from
     :func:`_late_staged`): timed after its sealing, or held by no bundle whatever their time (named); when the newest of
     them names another parent run than the sealed bundle's (and a key of ``trust`` signed it for this store, whose
     identity is ``store_id``), as those of another run that was given the same run id."""
     if not late:
         return []
+    store, run_id = bundle.store, bundle.run_id
     early = [k for k, m in late if not _after(m, sealed_at)]
     newest = max(k for k, _ in late)
     if not early:
@@ -506,7 +526,7 @@ def _late_events(store: Store, run_id: str, sealed_at: str | None, late: Sequenc
         event = None
     except (TdprovError, ValueError):  # gone since, or unreadable: the times alone
         event = None
-    other = _other_parent(store, run_id, event)
+    other = _other_parent(bundle, event)
     if other is not None:
         return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
                         f"run {run_id} was sealed at {sealed_at} as a run whose parent is run {other[0]}, and "
@@ -519,18 +539,18 @@ def _late_events(store: Store, run_id: str, sealed_at: str | None, late: Sequenc
                     f"{until}", LATE_FIX, run_id=run_id)]
 
 
-def _late_attachments(store: Store, run_id: str, sealed_at: str | None, keys: Sequence[str],
+def _late_attachments(bundle: _SealedRun, sealed_at: str | None, keys: Sequence[str],
                       listed: Sequence[str] | None) -> list[Finding]:
-    """A finding when attachments of the sealed run ``run_id`` staged at ``keys`` are in no bundle: its bundle holds no
+    """A finding when attachments of the sealed run of ``bundle`` staged at ``keys`` are in no bundle: its bundle holds no
     file of their path (``listed``: its files' keys as the audit's listing shows them; one not among them is asked of
     the store) and no record under its ``refused/`` names them (refused when it was sealed: named as refused). Such an
     attachment was staged after the sealing (delivered from a spool after another process sealed the run, or attached
     after its terminal event); it is named with its size and BLAKE3 digest, by every audit until it is removed."""
-    bundle = set(listed or ())
-    missing = [k for k in keys if not _in_bundle(store, run_id, k, bundle)]
+    store, run_id, files = bundle.store, bundle.run_id, set(listed or ())
+    missing = [k for k in keys if not _in_bundle(store, run_id, k, files)]
     if not missing:
         return []
-    named, combined = _refused_in(store, run_id)
+    named, combined = bundle.refused
     late = [k for k in missing if k not in named and not _combined_in(store, k, combined)]
     if not late:
         return []
@@ -553,15 +573,14 @@ def _in_bundle(store: Store, run_id: str, key: str, listed: set[str]) -> bool:
         return False
 
 
-def _refused_in(store: Store, run_id: str) -> tuple[set[str], set[str]]:
-    """What the sealed bundle of ``run_id`` holds under ``refused/``: the staged keys its records name (``stagedAs``), and
+def _refused_in(store: Store, run_id: str, manifest: Manifest | None) -> tuple[set[str], set[str]]:
+    """What the sealed bundle of ``run_id`` (its ``manifest``; None: none read) holds under ``refused/``: the staged keys its records name (``stagedAs``), and
     the BLAKE3 digests of the records of its combined files (one a line), each a refusal staged as an attachment by the
     transport. Read from the files its manifest lists, a line at a time by their listed sizes, so that a combined file
     larger than :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` is read too and no file planted beside them
     names anything; a file that is not the one listed names nothing (verification names it)."""
     named: set[str] = set()
     combined: set[str] = set()
-    manifest = sealed_manifest(store, run_id)
     for path in [f.path for f in manifest.files if is_refusal(f.path)] if manifest is not None else ():
         keys: set[str] = set()
         digests: set[str] = set()
@@ -614,20 +633,18 @@ def _planted_late(run_id: str, sealed_at: str | None, count: int, until: str, wh
                    f"run: {why.what}", PLANTED_LATE_FIX, run_id=run_id)
 
 
-def _other_parent(store: Store, run_id: str, event: Any) -> tuple[str, str] | None:
+def _other_parent(bundle: _SealedRun, event: Any) -> tuple[str, str] | None:
     """(the sealed bundle's parent run, the staged event's) when the staged ``event`` (None: none read) names another
-    parent run than the sealed bundle of ``run_id`` and than every event sealed in it (another run given the same run
+    parent run than the sealed bundle of ``bundle`` and than every event sealed in it (another run given the same run
     id, as :func:`~prov_common.bundle.storage.another_run` tells at delivery); None when they agree, either names none,
     or the sealed events name the staged one's parent too (a DAG run cleared while its task ran: one run)."""
-    manifest = sealed_manifest(store, run_id)
+    manifest = bundle.manifest
     parent = parent_of(event) if isinstance(event, dict) else None
     if manifest is None or manifest.parent_run_id is None or parent is None or parent[0] == manifest.parent_run_id:
         return None
-    try:  # by the size its manifest lists: a sealed run's events may pass the bound of a small object
-        sealed = parse_events_jsonl(listed_file(store, run_id, manifest, layout.EVENTS_FILE))
-    except StoreUnavailableError:
-        raise
-    except TdprovError:  # 'tdprov verify' names the bundle: its events are not what its manifest lists
+    try:  # 'tdprov verify' names a bundle whose events are not what its manifest lists
+        sealed = parse_events_jsonl(bundle.events) if bundle.events is not None else []
+    except TdprovError:
         sealed = []
     if any((named := parent_of(e)) is not None and named[0] == parent[0] for e in sealed if isinstance(e, dict)):
         return None
