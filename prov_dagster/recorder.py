@@ -246,7 +246,7 @@ class Recorder:
         self._transport: Any = None
         self._forwarder: Any = _UNRESOLVED
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-recorder")
-        self._pending: list[Future[None]] = []
+        self._pending: dict[Future[None], None] = {}  # deliveries not yet done, and failed ones until wait reports them
         # runs of earlier attempts a retry closed here and not yet seen sealed, each with what tags its Dagster run when
         # the run was not sealed (asked by wait; bounded: see _closed)
         self._closed_earlier: OrderedDict[str, Callable[[], None]] = OrderedDict()
@@ -493,8 +493,7 @@ class Recorder:
         if self.settings.strict:
             self._deliver(run.ol_run_id, attachments, event, terminal)
             return
-        with self._lock:
-            self._pending.append(self._worker.submit(self._deliver, run.ol_run_id, attachments, event, terminal))
+        self._submit(self._deliver, run.ol_run_id, attachments, event, terminal)
 
     def _deliver(self, ol_run_id: str, attachments: list[tuple[str, bytes]], event: Any, terminal: bool = False) -> None:
         try:
@@ -514,8 +513,20 @@ class Recorder:
         if self.settings.strict:
             self._seal_staged(ol_run_id)
             return
+        self._submit(self._seal_staged, ol_run_id)
+
+    def _submit(self, work: Callable[..., None], *args: Any) -> None:
+        """Deliver ``work(*args)`` in order in the background, kept for :meth:`wait` until it is done (a failed one
+        until ``wait`` reports it): a recorder never waited on keeps no record of what it delivered."""
         with self._lock:
-            self._pending.append(self._worker.submit(self._seal_staged, ol_run_id))
+            future = self._worker.submit(work, *args)
+            self._pending[future] = None
+        future.add_done_callback(self._delivered)  # outside the lock: a future already done calls back at once
+
+    def _delivered(self, future: Future[None]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            with self._lock:
+                self._pending.pop(future, None)
 
     def _seal_staged(self, ol_run_id: str) -> None:
         with self._lock:
@@ -554,7 +565,7 @@ class Recorder:
         attempt's run a retry closed here and that was not sealed (the store stopped answering as it was) has its Dagster
         run tagged, for ``provenance_store_sensor`` to close it once the run ended (:meth:`step`'s ``left``)."""
         with self._lock:
-            pending, self._pending = self._pending, []
+            pending, self._pending = list(self._pending), {}
             closed, self._closed_earlier = list(self._closed_earlier.items()), OrderedDict()
         for future in pending:
             try:

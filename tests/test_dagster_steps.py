@@ -553,6 +553,38 @@ def test_a_retry_never_waited_on_tags_the_attempts_it_could_not_seal_past_its_bo
     assert bundles(store) == {}
 
 
+def test_a_recorder_never_waited_on_lets_go_of_its_deliveries_and_wait_still_reports_a_failed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A recorder kept each delivery it started in the background until :meth:`Recorder.wait`: one never waited on (a
+    process whose IO manager is never torn down) kept one an event. A delivery done is let go; a failed one is kept
+    for ``wait`` to report."""
+    store = str(tmp_path / "store")
+    recorder = Recorder(Settings(store=store, spool=str(tmp_path / "spool")), "dagster://default")
+    for _ in range(5):
+        recorder.step(StepIdentity(str(uuid.uuid4()), "pair_job", "pair")).input(DatasetRecord(name="raw", digest=None))
+    delivered = threading.Event()
+    recorder.after_delivery(delivered.set)
+    assert delivered.wait(20)
+    assert recorder._pending == {}
+    transport = recorder.transport()
+
+    def refused(event: Any) -> None:
+        raise RuntimeError("the store refused it")
+
+    monkeypatch.setattr(transport, "emit", refused)
+    recorder.step(StepIdentity(str(uuid.uuid4()), "pair_job", "pair")).input(DatasetRecord(name="raw", digest=None))
+    tried = threading.Event()
+    recorder.after_delivery(tried.set)
+    assert tried.wait(20)
+    assert len(recorder._pending) == 1
+    with caplog.at_level("WARNING", logger=recorder_module.log.name):
+        recorder.wait()
+    assert [r.getMessage() for r in caplog.records] == [
+        "tdprov: could not deliver an OpenLineage event: the store refused it"]
+    assert recorder._pending == {}
+
+
 def test_a_spool_folder_that_cannot_be_listed_stops_no_write_and_no_retry(tmp_path: Path) -> None:
     """The IO manager's metadata, and a retry closing the attempt before it, ask whether the spool holds records: a
     spool folder that cannot be listed (here a link to itself) raised OSError out of the write and the retry."""
