@@ -718,6 +718,28 @@ def test_a_copied_end_of_another_stores_run_is_no_end_to_the_audit_or_the_flush(
     assert "delivered 1 spooled entry (1 object, 1 new); 0 left" in out and run_id not in out, out
 
 
+def test_a_copied_end_of_another_stores_run_is_no_end_to_the_audit_of_a_store_with_no_identity(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The same copy into a store that has no identity (no _tdprov/store.json): with no id to compare, the audit took
+    the copied COMPLETE as the run's end ("staged its COMPLETE event ... and was never sealed"). A writer of this store
+    creates its identity before it stages, so an event staged for some store cannot be this store's: the run staged
+    events and never ended."""
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    writer = _transport(first)
+    for item in (start, complete):
+        writer.emit(item)
+    writer.close()
+    _copy(first, second, run_id)
+    assert read_identity(open_store(second)) is None
+    assert main(["audit", "--store", second]) == 1
+    out = capsys.readouterr().out
+    assert f"run {run_id} staged events until 2026-03-01T10:00:05Z and never ended" in out, out
+    assert "was never sealed" not in out
+    assert read_identity(open_store(second)) is None  # the audit writes no identity
+
+
 @pytest.mark.parametrize("store_id", ["made", "x" * 400])  # made: a UUID, as tdprov makes it; or written by hand
 def test_what_a_writer_spooled_for_no_store_in_an_outage_is_what_another_writer_staged_for_the_store(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, store_id: str) -> None:

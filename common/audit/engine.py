@@ -333,7 +333,7 @@ def _audit(
         reported=unsealed, audit_id=result.audit_id, trust=trust, bundled=listing.files,
         seen=previous.checks.staged if previous is not None else None,
         fresh={run_id: r.held_events for run_id, r in records.items()},
-        store_id=identity.current.store_id if identity.current is not None else None)
+        store_id=identity.store_id)
     unfinished.findings += unended
     # a bundle folder no index entry names is examined by no audit: named, sealed or not, verified or not (staged runs are
     # named above)

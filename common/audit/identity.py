@@ -20,7 +20,7 @@ from prov_common.audit.model import CHECK_INVENTORY, Finding
 from prov_common.errors import BadInputError
 from prov_common.store.base import Store
 from prov_common.store.errors import FIX_NOT_WRITE_ONCE
-from prov_common.store.identity import IDENTITY_KEY, WRITE_ONCE_IGNORED, StoreIdentity, reread_identity
+from prov_common.store.identity import IDENTITY_KEY, NO_IDENTITY, WRITE_ONCE_IGNORED, StoreIdentity, reread_identity
 from prov_common.store.write_once import verified_since
 
 FIX_IDENTITY = (f"restore {IDENTITY_KEY} from a backup or replica of the store: it is written once, by 'tdprov store init' or "
@@ -32,11 +32,14 @@ FIX_IDENTITY = (f"restore {IDENTITY_KEY} from a backup or replica of the store: 
 @dataclass
 class IdentityCheck:
     """The store's identity as this audit read it; ``findings``: how it differs from the remembered one, and that the
-    store is not write-once; ``closed``: the former, when a person accepts the store as it is (the resolution lists them)."""
+    store is not write-once; ``closed``: the former, when a person accepts the store as it is (the resolution lists them).
+    ``store_id``: the id staged objects must name to be this store's (:data:`NO_IDENTITY`: the store has none, so none
+    may name a store; None: its identity cannot be read, any store's taken)."""
 
     current: StoreIdentity | None
     findings: list[Finding] = field(default_factory=list)
     closed: list[Finding] = field(default_factory=list)
+    store_id: str | None = None
 
 
 def check_identity(store: Store, memory: AuditorMemory, *, accepting: bool = False) -> IdentityCheck:
@@ -51,10 +54,11 @@ def check_identity(store: Store, memory: AuditorMemory, *, accepting: bool = Fal
     what = problem or (_changed(kept, current) if kept else None)
     finding = None if what is None else Finding(CHECK_INVENTORY, IDENTITY_KEY, what, FIX_IDENTITY)
     lasting = not_write_once(store, current)  # the store as it is: no acceptance closes it
+    store_id = current.store_id if current is not None else None if problem else NO_IDENTITY
     if finding is None or accepting:
         memory.identity = None if current is None else {"storeId": current.store_id, "digest": current.digest}
-        return IdentityCheck(current, lasting, closed=[finding] if finding else [])
-    return IdentityCheck(current, [finding, *lasting])
+        return IdentityCheck(current, lasting, closed=[finding] if finding else [], store_id=store_id)
+    return IdentityCheck(current, [finding, *lasting], store_id=store_id)
 
 
 def not_write_once(store: Store, current: StoreIdentity | None) -> list[Finding]:

@@ -33,6 +33,7 @@ from prov_common.signing.dsse import (FIX_ALTERED, FIX_BAD_SIGNATURE, FIX_RENAME
                                      Envelope, EnvelopeError, Opened, Signature, open_envelope, sign_envelope)
 from prov_common.signing.keys import KEY_ID_PREFIX, SigningKey
 from prov_common.signing.trust import TrustStore
+from prov_common.store.identity import IDENTITY_KEY, NO_IDENTITY
 from prov_common.text import counted
 
 STAGED_EVENT_TYPE = "application/vnd.tdprov.staged-event+json"
@@ -225,7 +226,8 @@ def _opened(data: bytes, trust: TrustStore, payload_type: str, what: str, family
 def opened_event(data: bytes, trust: TrustStore, key: str, store_id: str | None = None) -> bytes:
     """The event (canonical JSON bytes) the staged object ``data`` at store key ``key`` (``staging/<run>/...``) holds,
     when a key of ``trust`` signed it and it is an event of that run staged for store ``store_id`` (the identity of
-    the store it is read from; None: not known, any store's taken). Raises :class:`BadInputError` naming ``key`` and
+    the store it is read from; None: not known, any store's taken; :data:`~prov_common.store.identity.NO_IDENTITY`: it
+    has none, no store's taken). Raises :class:`BadInputError` naming ``key`` and
     why otherwise: unsigned (a plain event, as a tdprov older than this staged it: :class:`UnsignedEventError`),
     signed by an untrusted or retired key (named by its key id), a bad signature, not a staged event at all, a
     signed event of another run copied there (its signature is genuine, but it says nothing of this run), or one
@@ -244,10 +246,12 @@ def opened_event(data: bytes, trust: TrustStore, key: str, store_id: str | None 
 
 def _check_store(named: Any, store_id: str | None, what: str) -> None:
     """Raise :class:`BadInputError` when the staged object ``what`` was signed for store ``named`` (None: for none)
-    other than ``store_id``, the store it is read from (None: not known)."""
+    other than ``store_id``, the store it is read from (None: not known; :data:`NO_IDENTITY`: it has none)."""
     if named is not None and store_id is not None and named != store_id:
-        raise RefusedStagedError(f"{what} was staged for store {str(named)[:200]}, not this store {store_id}: a signed "
-                                 "object copied from that store's staging.", OTHER_STORE_FIX, CAUSE_STORE)
+        this = (f"this store has no identity ({IDENTITY_KEY} is missing), which its writers create before they stage"
+                if store_id == NO_IDENTITY else f"not this store {store_id}")
+        raise RefusedStagedError(f"{what} was staged for store {str(named)[:200]}, {this}: a signed object copied from "
+                                 "that store's staging.", OTHER_STORE_FIX, CAUSE_STORE)
 
 
 def _check_run(event: bytes, key: str) -> None:

@@ -85,6 +85,11 @@ class StoreIdentity:
                                 fix=f"restore {IDENTITY_KEY} from a backup or replica of the store") from exc
 
 
+NO_IDENTITY = ""
+"""The store id a reader compares staged objects with when the store has no identity: a writer of the store creates it
+(:func:`writer_store_id`) before it stages, so an object staged for any store is another store's."""
+
+
 def foreign_reason(named: str | None, identity: StoreIdentity | None) -> str | None:
     """Why a record signed for store ``named`` is not one of the store whose identity is ``identity`` (None: it is,
     or it names no store, as records written before stores had an identity do)."""
@@ -265,6 +270,6 @@ def foreign_store(store: Store, named: str | None) -> str | None:
     return foreign_reason(named, current)
 
 
-__all__ = ["FIX_NOT_WRITE_ONCE", "FIX_OTHER_STORE", "IDENTITY_KEY", "WRITE_ONCE_IGNORED", "WRITE_ONCE_VERIFIED", "StoreIdentity",
+__all__ = ["FIX_NOT_WRITE_ONCE", "FIX_OTHER_STORE", "IDENTITY_KEY", "NO_IDENTITY", "WRITE_ONCE_IGNORED", "WRITE_ONCE_VERIFIED", "StoreIdentity",
            "ensure_identity", "foreign_reason", "foreign_store", "read_afresh", "read_identity", "remember", "reread_identity",
            "write_once_problem", "writer_store_id"]
