@@ -440,18 +440,24 @@ def test_the_staged_objects_a_large_combined_refusal_file_holds_are_not_named_as
     _planted_error(store, tmp_path, run_id, key)
 
 
-def test_a_file_planted_under_a_sealed_bundles_refused_folder_does_not_hide_a_late_event(tmp_path: Path) -> None:
-    """A signed RUNNING of a sealed run staged after the sealing, timed before it, is a late event the audit names. A
-    refused/ file planted in the bundle naming it (``stagedAs``) hid it: the audit took the records of the files its
-    listing showed. It reads those the sealed manifest lists."""
-    store = tmp_path / "store"
+def _sealed_with_a_running_to_come(store: Path) -> tuple[str, dict]:
+    """A run sealed in ``store`` by one writer (START, COMPLETE): its id, and a RUNNING of it timed before the sealing,
+    not staged (a test stages it after the sealing)."""
     run_id = str(uuid.uuid4())
     start, complete = run_events(run_id)
     transport = _transport(store)
     transport.emit(start)
     transport.emit(complete)
     transport.close()
-    late = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z")
+    return run_id, dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z")
+
+
+def test_a_file_planted_under_a_sealed_bundles_refused_folder_does_not_hide_a_late_event(tmp_path: Path) -> None:
+    """A signed RUNNING of a sealed run staged after the sealing, timed before it, is a late event the audit names. A
+    refused/ file planted in the bundle naming it (``stagedAs``) hid it: the audit took the records of the files its
+    listing showed. It reads those the sealed manifest lists."""
+    store = tmp_path / "store"
+    run_id, late = _sealed_with_a_running_to_come(store)
     key = staged_event_key(late)
     raw_put(str(store), key, signed_staged(late))
     raw_put(str(store), f"bundles/{run_id}/refused/planted.json", canonical_bytes({"stagedAs": key}))
@@ -469,13 +475,7 @@ def test_the_audit_reads_a_sealed_runs_manifest_once_to_judge_its_late_events_an
     from prov_common.audit.model import CHECK_UNFINISHED
 
     store = tmp_path / "store"
-    run_id = str(uuid.uuid4())
-    start, complete = run_events(run_id)
-    transport = _transport(store)
-    transport.emit(start)
-    transport.emit(complete)
-    transport.close()
-    late = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z")
+    run_id, late = _sealed_with_a_running_to_come(store)
     raw_put(str(store), staged_event_key(late), signed_staged(late))
     raw_put(str(store), f"staging/{run_id}/attachments/late.txt", b"late")
     read: list[str] = []

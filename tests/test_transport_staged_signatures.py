@@ -76,14 +76,21 @@ def _sealed_alone(store_uri: str, run_id: str, writer_events: list[dict], plante
     assert report.ok, report.findings
 
 
-def test_events_planted_in_an_open_run_are_refused_by_its_own_seal(store_uri: str, caplog: pytest.LogCaptureFixture) -> None:
+def _ended_with_planted_events(store_uri: str) -> tuple[dict, dict, dict[str, str]]:
+    """A run's START and COMPLETE, emitted by one writer with :func:`_plant`'s objects planted in its staging between
+    them (so its own seal meets them); and what :func:`_plant` gives (each planted key and why it is refused)."""
     start, complete = run_events()
-    run_id = start["run"]["runId"]
     transport = _transport(store_uri)
     transport.emit(start)
-    planted = _plant(store_uri, run_id)
+    planted = _plant(store_uri, start["run"]["runId"])
     transport.emit(complete)
     transport.close()
+    return start, complete, planted
+
+
+def test_events_planted_in_an_open_run_are_refused_by_its_own_seal(store_uri: str, caplog: pytest.LogCaptureFixture) -> None:
+    start, complete, planted = _ended_with_planted_events(store_uri)
+    run_id = start["run"]["runId"]
     _sealed_alone(store_uri, run_id, [start, complete], planted)
     assert f"run {run_id} is sealed without 3 staged objects that were refused" in caplog.text
 
@@ -475,13 +482,8 @@ def test_events_planted_in_a_run_that_ends_are_an_error_of_the_audit_naming_them
     from prov_common.audit.unended import FIX_PLANTED
 
     store_uri = str(tmp_path / "store")
-    start, complete = run_events()
+    start, complete, reasons = _ended_with_planted_events(store_uri)
     run_id = start["run"]["runId"]
-    transport = _transport(store_uri)
-    transport.emit(start)
-    reasons = _plant(store_uri, run_id)
-    transport.emit(complete)
-    transport.close()
     audit = run_audit(open_store(store_uri), Settings.from_env(store=store_uri), report_dir=tmp_path / "report", progress=False)
     [error] = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
     assert error.severity == "error" and audit.exit_code == 1
