@@ -209,6 +209,17 @@ def _started_with_a_malformed_end(store: Path) -> tuple[str, dict, dict, Provena
     return run_id, start, complete, transport
 
 
+def _ended_malformed_with_an_unsigned_event_planted(store: Path) -> str:
+    """The id of a run whose end is malformed (:func:`_started_with_a_malformed_end`), with an unsigned RUNNING planted
+    in its staging before that end is emitted, so that its seal refuses both."""
+    run_id, start, complete, transport = _started_with_a_malformed_end(store)
+    planted = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z")
+    raw_put(str(store), staged_event_key(planted), canonical_bytes(planted))
+    transport.emit(complete)
+    transport.close()
+    return run_id
+
+
 def test_the_audit_names_a_run_sealed_without_its_refused_terminal_event(tmp_path: Path) -> None:
     """The run's end was refused, so its bundle was sealed with what it staged: an error naming the run and its
     refused events, on the audit that examines the bundle and on the next (incremental) one."""
@@ -231,11 +242,7 @@ def test_a_run_without_its_end_holding_a_planted_event_has_two_errors_each_accep
     from prov_common.audit.accepted import end_key, unended_key
 
     store = tmp_path / "store"
-    run_id, start, complete, transport = _started_with_a_malformed_end(store)
-    planted = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z")
-    raw_put(str(store), staged_event_key(planted), canonical_bytes(planted))
-    transport.emit(complete)
-    transport.close()
+    run_id = _ended_malformed_with_an_unsigned_event_planted(store)
     found = _unfinished(store, tmp_path, run_id, "first")
     assert sorted(f.severity for f in found) == ["error", "error"]
     ended, sown = sorted(found, key=lambda f: "holds" in f.what)
@@ -1093,11 +1100,7 @@ def test_the_planted_error_an_audit_state_carries_keeps_its_own_key_when_its_fix
     from prov_common.audit import accepted, unended
 
     store = tmp_path / "store"
-    run_id, start, complete, transport = _started_with_a_malformed_end(store)
-    planted = dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z")
-    raw_put(str(store), staged_event_key(planted), canonical_bytes(planted))
-    transport.emit(complete)
-    transport.close()
+    run_id = _ended_malformed_with_an_unsigned_event_planted(store)
     first = [f.what for f in _audited(store, tmp_path, "first").errors if f.run_id == run_id and f.check == "unfinished"]
     assert sum("holds 1 staged object that its seal refused" in w for w in first) == 1 and len(first) == 2, first
     reworded = "find who can write staging/ (reworded)"

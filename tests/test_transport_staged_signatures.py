@@ -607,12 +607,14 @@ def _copy(source: str, target: str, run_id: str, *parts: str) -> None:
         shutil.copyfile(origin / part, into / part)
 
 
-def _sealed_with_an_attachment(store_uri: str) -> tuple[dict, dict]:
-    """The START and COMPLETE of a run a writer sealed in ``store_uri`` with an attachment, extra/notes.json."""
+def _sealed_run(store_uri: str, *, attach: bool = True) -> tuple[dict, dict]:
+    """The START and COMPLETE of a run a writer sealed in ``store_uri`` with an attachment, extra/notes.json (none when
+    not ``attach``)."""
     start, complete = run_events()
     writer = _transport(store_uri)
     writer.emit(start)
-    writer.attach(start["run"]["runId"], "extra/notes.json", b'{"notes": 1}')
+    if attach:
+        writer.attach(start["run"]["runId"], "extra/notes.json", b'{"notes": 1}')
     writer.emit(complete)
     writer.close()
     return start, complete
@@ -626,7 +628,7 @@ def test_a_runs_staged_objects_copied_into_another_store_are_not_sealed_there(
     staged for the first store, with the fix, and writes no bundle; the first store's events.jsonl is the events as
     emitted, byte for byte."""
     first, second = str(tmp_path / "first"), str(tmp_path / "second")
-    start, complete = _sealed_with_an_attachment(first)
+    start, complete = _sealed_run(first)
     run_id = start["run"]["runId"]
     stores = open_store(first), open_store(second)
     assert read_bundle(stores[0], run_id).files["events.jsonl"] == events_jsonl([start, complete])
@@ -654,7 +656,7 @@ def test_an_attachment_copied_from_another_stores_run_of_the_same_id_is_refused(
     from prov_common.audit.model import CHECK_UNFINISHED
 
     first, second = str(tmp_path / "first"), str(tmp_path / "second")
-    start, complete = _sealed_with_an_attachment(first)
+    start, complete = _sealed_run(first)
     run_id = start["run"]["runId"]
     other = _transport(second)
     other.emit(start)
@@ -695,12 +697,8 @@ def test_a_copied_end_of_another_stores_run_is_no_end_to_the_audit_or_the_flush(
     from prov_common.store import spool
 
     first, second = str(tmp_path / "first"), str(tmp_path / "second")
-    start, complete = run_events()
+    start, _ = _sealed_run(first, attach=False)
     run_id = start["run"]["runId"]
-    writer = _transport(first)
-    for item in (start, complete):
-        writer.emit(item)
-    writer.close()
     own = _transport(second)  # the second store's own run, sealed: an audit of a store with runs
     for item in run_events():
         own.emit(item)
@@ -727,12 +725,8 @@ def test_a_copied_end_of_another_stores_run_is_no_end_to_the_audit_of_a_store_wi
     creates its identity before it stages, so an event staged for some store cannot be this store's: the run staged
     events and never ended."""
     first, second = str(tmp_path / "first"), str(tmp_path / "second")
-    start, complete = run_events()
+    start, _ = _sealed_run(first, attach=False)
     run_id = start["run"]["runId"]
-    writer = _transport(first)
-    for item in (start, complete):
-        writer.emit(item)
-    writer.close()
     _copy(first, second, run_id)
     assert read_identity(open_store(second)) is None
     assert main(["audit", "--store", second]) == 1
