@@ -326,10 +326,8 @@ def test_store_seal_accepting_unsigned_takes_an_unsigned_attachment(tmp_path: Pa
     for accept in (False, True):
         caplog.clear()
         store_uri = str(tmp_path / f"store-{accept}")
-        start, complete = run_events()
+        start, complete = _staged_signed_run(store_uri)
         run_id = start["run"]["runId"]
-        for item in (start, complete):
-            raw_put(store_uri, staged_event_key(item), signed_staged(item))
         raw_put(store_uri, f"staging/{run_id}/attachments/quality/x.samples.parquet", b"unsigned samples")
         assert main(["store", "seal", *(["--accept-unsigned"] if accept else []), "--store", store_uri, run_id]) == 0
         files = read_bundle(open_store(store_uri), run_id).files
@@ -379,6 +377,15 @@ def test_a_signed_end_of_another_run_copied_into_an_open_run_ends_nothing(store_
                                 "a signed event of another run copied here.")
 
 
+def _staged_signed_run(store_uri: str) -> tuple[dict, dict]:
+    """The START and COMPLETE of a run, signed by a writer and staged in ``store_uri``, not sealed (as a writer whose
+    process ended before its seal leaves them)."""
+    start, complete = run_events()
+    for item in (start, complete):
+        raw_put(store_uri, staged_event_key(item), signed_staged(item))
+    return start, complete
+
+
 def test_an_attachment_planted_where_no_writer_attaches_is_refused_even_when_unsigned_ones_are_taken(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Unsigned objects planted under staging/<run>/attachments/ at paths no writer attaches at (outside the attachment
@@ -386,10 +393,8 @@ def test_an_attachment_planted_where_no_writer_attaches_is_refused_even_when_uns
     is not under quality/, ...", nothing sealed, every later try alike). Each is refused and named, whatever signs it;
     the run seals with its events and the unsigned attachment in place."""
     store_uri = str(tmp_path / "store")
-    start, complete = run_events()
+    start, complete = _staged_signed_run(store_uri)
     run_id = start["run"]["runId"]
-    for item in (start, complete):
-        raw_put(store_uri, staged_event_key(item), signed_staged(item))
     staging = f"staging/{run_id}/attachments/"
     raw_put(store_uri, staging + "quality/x.samples.parquet", b"unsigned samples")
     for path in ("bogus", "events.jsonl"):
@@ -560,10 +565,8 @@ def test_an_unsigned_refusal_record_is_never_sealed_even_when_unsigned_ones_are_
     credentials. It is refused and named (its bytes kept as stagedBytes), while the unsigned samples it was asked to
     take are sealed, and the bundle verifies."""
     store_uri = str(tmp_path / "store")
-    start, complete = run_events()
+    start, complete = _staged_signed_run(store_uri)
     run_id = start["run"]["runId"]
-    for item in (start, complete):
-        raw_put(store_uri, staged_event_key(item), signed_staged(item))
     staging = f"staging/{run_id}/attachments/"
     forged = canonical_bytes({"_type": RECORD_TYPE, "reason": "made up", "fix": "none", "event": None})
     raw_put(store_uri, staging + "refused/x.json", forged)
