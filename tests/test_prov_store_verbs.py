@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import rdflib
 
+from prov_common import PRODUCER
 from prov_common.bundle import build_bundle
 from prov_common.bundle.storage import deliver_bundle
 from prov_common.cli import main
@@ -29,7 +30,8 @@ RAW, CLEAN1, CLEAN2, FEATURES, MODEL = ("blake3:" + c * 64 for c in "12345")
 
 
 def digest_facets(digest: str) -> dict:
-    return {"version": {"_producer": "https://x", "_schemaURL": "https://x/v.json", "datasetVersion": digest}}
+    """The version facet tdprov writes (its producer vouches that the version is a content digest)."""
+    return {"version": {"_producer": PRODUCER, "_schemaURL": "https://x/v.json", "datasetVersion": digest}}
 
 
 def run_id(n: int) -> str:
