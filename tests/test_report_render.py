@@ -207,7 +207,8 @@ def test_report_fits_1280_px_and_prints(report: Path, browser, tmp_path: Path) -
     for p in pages:  # where each run of text starts on the page, in points (A4: 595 wide, 14 mm = 39.7 pt margins)
         p.extract_text(visitor_text=lambda t, cm, tm, *_: starts.append(tm[4] * cm[0] + tm[5] * cm[2] + cm[4]) if t.strip() else None)
     assert starts and 39 <= min(starts) and max(starts) < 595 - 39.7, "text printed outside the page's margins"
-    for needle in ("Findings (1)", "scraped/cells.jsonl", "Art. 10(2)(a)", "Art. 10(3)", "Art. 10(5)", "Lineage of the training inputs"):
+    for needle in ("Findings (1)", "scraped/cells.jsonl", "Art. 10(2)(a)", "Art. 10(3)", "Art. 10(5)", "Lineage of the training inputs",
+                   "Assumptions"):  # the Article 10 items' words whole: long gaps beside them squeezed them apart
         assert needle in text, f"{needle!r} missing from the PDF"
     assert "Clean" not in text
 

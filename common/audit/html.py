@@ -19,7 +19,7 @@ h1{margin-bottom:.2rem} h2{border-bottom:2px solid #e2e8f0;padding-bottom:.2rem;
 table{border-collapse:collapse;width:100%;margin:.5rem 0;font-size:.9rem}
 th,td{border:1px solid #e2e8f0;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f8fafc;overflow-wrap:normal} code{font-size:.85em;overflow-wrap:anywhere} code.run,span.name{overflow-wrap:normal}
-table.fields th{width:14rem}
+table.fields th{width:14rem} table.article10 td:first-child{width:8rem;overflow-wrap:normal}
 .pass{color:#166534;font-weight:bold} .fail{color:#b91c1c;font-weight:bold} .skipped{color:#64748b} .pass,.fail,.skipped,.whole{white-space:nowrap}
 .banner{padding:1rem;border-radius:8px;font-size:1.2rem;margin:1rem 0} .ok{background:#dcfce7} .bad{background:#fee2e2} .noted{background:#fef9c3}
 .note{color:#64748b} .gap{color:#92400e} ul.plain{margin:.2rem 0;padding-left:1.1rem}
@@ -230,7 +230,9 @@ def _sources(report: dict[str, Any]) -> str:
 
 
 def _article10(items: list[dict[str, Any]]) -> str:
-    rows = [[f"<strong>Art. {_shown(i['item'])}</strong><br>{_shown(i['title'])}", _list(i["recordsShow"], "nothing recorded"),
+    """The Article 10 table: its first column keeps its width and its words whole (long commands and digests in the
+    gaps beside it squeezed it until 'Art. 10(2)(a)' and its title's words broke apart)."""
+    rows = [[f"<strong>{_whole('Art. ' + str(i['item']))}</strong><br>{_shown(i['title'])}", _list(i["recordsShow"], "nothing recorded"),
              f'<div class="gap">{_list(i["gaps"], "none")}</div>'] for i in items]
     return _table(["item", "what the records show", "gaps, and what would record them"], rows, "article10")
 
