@@ -232,7 +232,7 @@ def _sources(report: dict[str, Any]) -> str:
 def _article10(items: list[dict[str, Any]]) -> str:
     """The Article 10 table: its first column keeps its width and its words whole (long commands and digests in the
     gaps beside it squeezed it until 'Art. 10(2)(a)' and its title's words broke apart)."""
-    rows = [[f"<strong>{_whole('Art. ' + str(i['item']))}</strong><br>{_shown(i['title'])}", _list(i["recordsShow"], "nothing recorded"),
+    rows = [[f"<strong class=\"whole\">Art. {_shown(i['item'])}</strong><br>{_shown(i['title'])}", _list(i["recordsShow"], "nothing recorded"),
              f'<div class="gap">{_list(i["gaps"], "none")}</div>'] for i in items]
     return _table(["item", "what the records show", "gaps, and what would record them"], rows, "article10")
 
