@@ -196,13 +196,12 @@ def staged_event_key(event: Mapping[str, Any]) -> str:
     return f"{layout.staging_prefix(run_id)}{layout.stamp(moment)}-{event_digest(event)}.json"
 
 
-_ATTACHMENTS = layout.STAGED_ATTACHMENTS
 _SIGNATURES = "attachment-signatures/"  # the signed record of each (prov_common.bundle.staged.signed_attachment)
 _SIGNATURE_SUFFIX = ".dsse"
 
 
 def attachment_key(run_id: str, path: str) -> str:
-    return f"{layout.staging_prefix(run_id)}{_ATTACHMENTS}{layout.check_attachment_path(path)}"
+    return f"{layout.staging_prefix(run_id)}{layout.STAGED_ATTACHMENTS}{layout.check_attachment_path(path)}"
 
 
 def signature_key(run_id: str, path: str) -> str:
@@ -219,13 +218,8 @@ def _signature_path(key: str) -> str | None:
     return None
 
 
-def _attachment_path(key: str) -> str | None:
-    """The path of the attachment (any size: a row set) that a staged key holds; None for an event."""
-    return layout.staged_attachment_path(key)
-
-
 def _is_attachment(key: str) -> bool:
-    return _attachment_path(key) is not None
+    return layout.staged_attachment_path(key) is not None
 
 
 def _staged_attachment(store: Store, key: str, size: int, beside: Path | None = None) -> bytes | memoryview:
@@ -659,7 +653,7 @@ class ProvenanceTransport(Transport):
         except StoreError as exc:
             if self.settings.strict or isinstance(exc, ObjectConflictError):
                 raise
-            if not any(_attachment_path(key) is None and unverified_event(bytes(data)).get("eventType") == "START"
+            if not any(not _is_attachment(key) and unverified_event(bytes(data)).get("eventType") == "START"
                        for key, data in staged.items()):  # what this process staged: its own envelopes
                 raise StagedNotSealedError(
                     f"run {run_id} is not sealed: its staged events cannot be read ({exc.what}), and this process did not "
@@ -770,7 +764,7 @@ class ProvenanceTransport(Transport):
         read: list[tuple[str, dict[str, Any]]] = []
         kept = 0  # bytes of refused attachments kept in their records
         for key, data in staged.items():  # every key is under the run's staging prefix
-            if (path := _attachment_path(key)) is not None:
+            if (path := layout.staged_attachment_path(key)) is not None:
                 if key in own or not (error := self._attachment_refused(run_id, path, key, data, signatures.get(path), trust,
                                                                         accept_unsigned=accept_unsigned, store_id=store_id)):
                     attachments[path] = data
