@@ -595,6 +595,55 @@ def test_a_late_event_of_a_run_another_process_sealed_staged_under_its_own_time_
     assert f"bundles/{other[0]['run']['runId']}/events.jsonl" in quiet_read  # (its newest event is as new as the listing)
 
 
+def test_a_writer_that_took_a_run_for_open_names_its_events_the_sealed_bundle_lacks_when_it_learns_of_the_seal(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer that staged a run's START stages its RUNNING under its own time without asking the store (no request per
+    event), also after another process sealed the run. When its terminal event asks the store, as it does, and finds the
+    run sealed, it names each event it staged that the sealed events.jsonl lacks (run, type, key, the audit, the fix),
+    not the START the bundle holds; its RUNNING cost no store request."""
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    uri = str(tmp_path / "s")
+    writer, sealer = (ProvenanceTransport(ProvenanceConfig(store=uri)) for _ in range(2))
+    writer.emit(start)
+    assert sealer.emit(complete).status == "written"
+    asked: list[str] = []
+    exists, get = LocalStore.exists, LocalStore.get
+    monkeypatch.setattr(LocalStore, "exists", lambda self, key: asked.append(key) or exists(self, key))
+    monkeypatch.setattr(LocalStore, "get", lambda self, key, *a, **k: asked.append(key) or get(self, key, *a, **k))
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        writer.emit(event(run_id, "RUNNING", "2026-03-01T10:00:03Z"))
+        assert asked == [] and caplog.text == ""  # from memory: no request, nothing known yet
+        writer.emit(event(run_id, "FAIL", "2026-03-01T10:00:06Z"))
+    [running] = [k for k in open_store(uri).list(f"staging/{run_id}/") if k.count("/") == 2
+                 and k.split("/")[2].startswith("20260301T100003")]
+    named = [r.getMessage() for r in caplog.records if running in r.getMessage()]
+    assert named == [f"tdprov: run {run_id} was sealed by another process after this one staged its START: its RUNNING "
+                     f"event timed 2026-03-01T10:00:03Z, staged as {running}, came after the sealing and is in no bundle "
+                     "('tdprov audit' names it). Fix: a run's events must end with its terminal event: emit nothing for a "
+                     "run after it (re-run the step to record what came late)"], caplog.text
+    assert start["eventTime"] not in caplog.text, caplog.text  # (the START is in the bundle)
+
+
+def test_a_writer_that_took_a_run_for_open_says_so_when_the_sealed_bundle_cannot_be_read(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A writer that took a run for open and finds it sealed by another process, whose events.jsonl cannot be read now,
+    cannot tell which of its events the bundle lacks: it says so, with why and that the audit names them."""
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    uri = str(tmp_path / "s")
+    writer, sealer = (ProvenanceTransport(ProvenanceConfig(store=uri)) for _ in range(2))
+    writer.emit(start)
+    assert sealer.emit(complete).status == "written"
+    writer.emit(event(run_id, "RUNNING", "2026-03-01T10:00:03Z"))
+    (tmp_path / "s" / "bundles" / run_id / "events.jsonl").unlink()
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        writer.emit(event(run_id, "FAIL", "2026-03-01T10:00:06Z"))
+    said = f"tdprov: run {run_id} was sealed by another process after this one staged its START; whether the 2 events "
+    assert said in caplog.text and "are in its bundle cannot be told now (" in caplog.text, caplog.text
+    assert f"bundles/{run_id}/events.jsonl" in caplog.text and "'tdprov audit' names those that are not" in caplog.text
+
+
 def test_an_audit_that_verifies_a_sealed_run_compares_its_staged_events_with_the_events_it_read(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The audit that logs a run, and every --full audit, compares the run's staged events with the events.jsonl its

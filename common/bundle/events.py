@@ -66,6 +66,8 @@ def parent_of(event: Mapping[str, Any]) -> tuple[str, str, str] | None:
     return found if all(isinstance(v, str) and v for v in found) else None  # type: ignore[return-value]
 
 
+LATE_EVENT_FIX = ("a run's events must end with its terminal event: emit nothing for a run after it (re-run the step to "
+                  "record what came late)")
 SHARED_RUN_ID_FIX = (
     "give each run its own run id. Airflow (and its OpenLineage provider) makes a task run's job name and run id from "
     "'<dag_id>.<task_id>' and its logical date, try and map index, so task 'c' of DAG 'a.b' and task 'b.c' (task 'c' "

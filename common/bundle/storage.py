@@ -13,7 +13,7 @@ from typing import Literal
 from blake3 import blake3
 
 from prov_common.bundle import layout
-from prov_common.bundle.events import SHARED_RUN_ID_FIX, parent_of, parse_events_jsonl
+from prov_common.bundle.events import LATE_EVENT_FIX, SHARED_RUN_ID_FIX, parent_of, parse_events_jsonl
 from prov_common.bundle.model import Bundle, BundleSummary, FileEntry, Manifest
 from prov_common.errors import (BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError,
                                  VerificationError)
@@ -225,10 +225,10 @@ def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError)
                     noun_for(new.event_count, "it stays", "they stay"), layout.staging_prefix(run_id), SHARED_RUN_ID_FIX)
     elif sealed is not None and bundle.manifest.event_count > sealed.event_count:  # came after the seal: in no bundle
         late = bundle.manifest.event_count - sealed.event_count
-        log.warning("tdprov: run %s was sealed with %s before %s arrived; %s staged under %s and %s in no bundle. Fix: "
-                    "a run's events must end with its terminal event: emit nothing for a run after it (re-run the step "
-                    "to record what came late)", run_id, counted(sealed.event_count, 'event'), counted(late, "more", "more"),
-                    noun_for(late, "it stays", "they stay"), layout.staging_prefix(run_id), noun_for(late, "is", "are"))
+        log.warning("tdprov: run %s was sealed with %s before %s arrived; %s staged under %s and %s in no bundle. Fix: %s",
+                    run_id, counted(sealed.event_count, 'event'), counted(late, "more", "more"),
+                    noun_for(late, "it stays", "they stay"), layout.staging_prefix(run_id), noun_for(late, "is", "are"),
+                    LATE_EVENT_FIX)
     else:
         log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, conflict.what)
     return WriteResult(run_id, "already-sealed")

@@ -31,17 +31,18 @@ from openlineage.client.transport.transport import Config, Transport
 from prov_common import mapped
 from prov_common.bundle import layout
 from prov_common.bundle.build import build_bundle
-from prov_common.bundle.late import arrived_late, put_arrived
-from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_dict, event_digest, is_terminal, parent_of, run_id_of
+from prov_common.bundle.late import arrived_late, put_arrived, staged_event_type
+from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, event_dict, event_digest, is_terminal, line_digests,
+                                       parent_of, run_id_of)
 from prov_common.bundle.refusal import (CAUSE_PLACE, CAUSE_RUN, CAUSE_UNREADABLE, STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN,
                                         RefusedStagedError, refusal, run_id_or_none)
 from prov_common.bundle.restaged import staged_already
 from prov_common.bundle.staged import (MISPLACED_ATTACHMENT_FIX, EventTooLargeError, check_attachment, check_event_size,
                                        signed_attachment, signed_event, trusted_event, unverified_event)
-from prov_common.bundle.storage import WriteResult, write_bundle
+from prov_common.bundle.storage import WriteResult, listed_file, sealed_manifest, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, flag, positive_number, unknown_keys
-from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
+from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError
 from prov_common.once import Once
 from prov_common.scratch import places, scratch_folder
 from prov_common.signing import SigningKey, TrustStore, signing_key_from_settings
@@ -56,6 +57,7 @@ from prov_common.store.outbox import Outbox, writer_spool_dir
 from prov_common.store.s3 import S3ClientFactory
 from prov_common.text import counted
 from prov_common.w3cprov.events import parse_time
+from prov_common.w3cprov.identity import iso_z
 
 log = logging.getLogger(__name__)
 
@@ -485,9 +487,8 @@ class ProvenanceTransport(Transport):
                 where = ("is spooled (the store cannot take it now) and will be staged when delivered, stamped when it "
                          "arrives" if spooled else f"stays staged as {key}, stamped when it arrived")
                 log.warning("tdprov: run %s was sealed already: its %s event timed %s arrived after that; it %s, in no "
-                            "bundle (the audit names it). Fix: a run's events must end with its terminal event: emit "
-                            "nothing for a run after it (re-run the step to record what came late)", run_id,
-                            clean.get("eventType"), clean.get("eventTime"), where)
+                            "bundle (the audit names it). Fix: %s", run_id, clean.get("eventType"), clean.get("eventTime"),
+                            where, LATE_EVENT_FIX)
             elif clean.get("eventType") == "START":
                 self._seen(run_id, sealed=False)
             return None
@@ -549,18 +550,49 @@ class ProvenanceTransport(Transport):
         run again, timed at its end, when the UI marks it failed after the seal). The runs this process sealed, and the
         non-terminal events of those whose START it staged, are answered from memory; others ask the store whether the
         run's statement is there (False when the store cannot tell now), as does every terminal event of a run not
-        sealed here (another process may have sealed it)."""
-        sealed = self._runs_seen.get(run_id)
-        if sealed or (sealed is False and not is_terminal(event)):
-            return bool(sealed)
+        sealed here (another process may have sealed it): a run taken for open found sealed so has the events this
+        process staged since that its bundle lacks named (:meth:`_name_unsealed`)."""
+        remembered = self._runs_seen.get(run_id)
+        if remembered or (remembered is False and not is_terminal(event)):
+            return bool(remembered)
         try:
             store, _ = self._open_store()
             sealed = store is not None and store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE))
         except StoreError:
             return False
         if sealed:
+            if remembered is False:  # taken for open: what it staged since may have come after the sealing
+                self._name_unsealed(store, run_id)
             self._seen(run_id, sealed=True)
         return sealed
+
+    def _name_unsealed(self, store: Store, run_id: str) -> None:
+        """Warn of each event this process staged for ``run_id`` (its START staged here, so taken for open without
+        asking the store) that the run's sealed ``events.jsonl`` lacks: it came after another process sealed the run,
+        staged under its own time, in no bundle (the audit names it by its digest). Read only when the run is found
+        sealed while taken for open; a bundle that cannot be read now is named so."""
+        staged = {key: parts for key in self._pending.get(run_id, {})
+                  if (parts := layout.staged_event_parts(key)) is not None}
+        if not staged:
+            return
+        try:
+            manifest = sealed_manifest(store, run_id)
+            held = line_digests(listed_file(store, run_id, manifest, layout.EVENTS_FILE)) if manifest else None
+        except TdprovError as exc:
+            held, why = None, exc.what.rstrip(".")
+        else:
+            why = "its manifest cannot be read"
+        if held is None:
+            log.warning("tdprov: run %s was sealed by another process after this one staged its START; whether the %s "
+                        "this process staged for it are in its bundle cannot be told now (%s): 'tdprov audit' names those "
+                        "that are not", run_id, counted(len(staged), "event"), why)
+            return
+        for key, parts in staged.items():
+            if parts.digest not in held:
+                log.warning("tdprov: run %s was sealed by another process after this one staged its START: its %s event "
+                            "timed %s, staged as %s, came after the sealing and is in no bundle ('tdprov audit' names "
+                            "it). Fix: %s", run_id, staged_event_type(self._pending[run_id][key]), iso_z(parts.moment),
+                            key, LATE_EVENT_FIX)
 
     def _seen(self, run_id: str, *, sealed: bool) -> None:
         """Remember that this process staged the START of ``run_id`` (``sealed`` False) or sealed it or found it sealed."""
