@@ -389,11 +389,11 @@ def unsealed_folders(store: Store, run_ids: Iterable[str], *, stale_after: timed
     right after its manifest: a folder with a manifest is an error unless its statement is there now (sealed after the
     listing: the next audit sees it). One with no manifest (a writer may still be putting its files) is a note while
     its newest event (unsigned, so it only delays the error) is dated within ``stale_after``, or while its events are
-    of its run and its first object was stored (by the store's clock, which no writer sets) within
-    :data:`WRITING_GRACE` (``stale_after`` when shorter): a late flush of an old run's bundle, its events dated long
-    ago; it is an error after, and when it gives no date or one in the future (or its events file is larger than
-    :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT`, read no further with no manifest to size it: the finding
-    says so). Either time counts from no later than when an audit first named the folder (``reported``: the folders earlier audits named, the audit state keeps them),
+    of its run (or its events file is larger than :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT`, read no further
+    with no manifest to size it: the finding says so) and its first object was stored (by the store's clock, which no
+    writer sets) within :data:`WRITING_GRACE` (``stale_after`` when shorter): a late flush of an old run's bundle, its
+    events dated long ago, or a seal putting a large run's events; it is an error after, and when it gives no date or
+    one in the future. Either time counts from no later than when an audit first named the folder (``reported``: the folders earlier audits named, the audit state keeps them),
     so that rewriting the folder (its events re-dated, its objects stored again) cannot keep it a note.
     Returns the findings and the folders to keep for the next audit: those named now, as first reported (by
     ``audit_id`` when none did)."""
@@ -409,7 +409,7 @@ def unsealed_folders(store: Store, run_ids: Iterable[str], *, stale_after: timed
                 continue
         else:
             begun, own, unread = _newest_event(store, run_id)
-            stored = _first_stored(store, prefix) if own else None
+            stored = _first_stored(store, prefix) if own or unread else None  # too large to read: a seal may be writing
         first = earlier.get(run_id) or UnsealedRun(run_id, audit_id, iso_z(now))
         kept.append(first)
         grace = min(stale_after, WRITING_GRACE)
@@ -421,7 +421,7 @@ def unsealed_folders(store: Store, run_ids: Iterable[str], *, stale_after: timed
             why = ""
         findings.append(Finding(CHECK_UNFINISHED, prefix,
                                 f"bundle folder {prefix} holds no signed statement and no index entry or staged event names its "
-                                "run: it was never sealed, and no audit examines it" + (why or unread),
+                                "run: it was never sealed, and no audit examines it" + why + unread,
                                 FIX_UNSEALED, severity=NOTE if why else "error", run_id=run_id))
     return findings, kept
 
