@@ -276,6 +276,40 @@ def test_an_event_spooled_in_an_outage_and_delivered_after_another_process_seale
     assert sorted(k for k in store.list(f"staging/{run_id}/") if k.count("/") == 2) == events
 
 
+def test_a_flush_asks_the_store_once_per_staged_event_of_a_run_not_sealed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flush delivering a staged event from the spool asks whether its run is sealed (if so it is staged as arriving
+    then: late.put_arrived). It asked first whether the event was there already: two requests per event, where for a run
+    not sealed (the usual case) the statement alone tells. Now one each, and the events are staged under their own keys;
+    an event of a sealed run already staged under its own key is still put as it is."""
+    from prov_common.bundle import layout
+    from prov_common.bundle.late import put_arrived
+    from prov_common.bundle.restaged import staged_already
+    from prov_common.bundle.transport import staged_event_key
+    from prov_common.canonical_json import canonical_bytes
+    from prov_common.store.local import LocalStore
+    from prov_common.store.spool import SpoolEntry, write_entry
+
+    store, spool = open_store(tmp_path / "s"), tmp_path / "spool"
+    spool.mkdir()
+    events = run_events()
+    run_id = events[0]["run"]["runId"]
+    staged = tuple((staged_event_key(e), canonical_bytes(e)) for e in events)
+    asked: list[str] = []
+    exists = LocalStore.exists
+    monkeypatch.setattr(LocalStore, "exists", lambda self, key: asked.append(key) or exists(self, key))
+    write_entry(spool, SpoolEntry(store.uri, staged))
+    assert Outbox(spool, arrival=put_arrived, same=staged_already).flush(store).ok
+    statement = layout.bundle_key(run_id, layout.STATEMENT_FILE)
+    assert asked == [statement, statement], asked
+    assert sorted(store.list(layout.staging_prefix(run_id))) == sorted(k for k, _ in staged)
+    store.put(statement, b"sealed")  # a sealed run: the event there already under its own key is not staged again
+    asked.clear()
+    write_entry(spool, SpoolEntry(store.uri, staged[:1]))
+    assert Outbox(spool, arrival=put_arrived, same=staged_already).flush(store).ok
+    assert asked == [statement, staged[0][0]], asked
+    assert sorted(store.list(layout.staging_prefix(run_id))) == sorted(k for k, _ in staged)
+
+
 def test_an_event_delivered_late_by_a_flusher_whose_clock_runs_behind_the_sealers_is_keyed_after_the_sealing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A START spooled in an outage and delivered after another process sealed its run was keyed at the flusher's

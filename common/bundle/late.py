@@ -31,14 +31,17 @@ def put_arrived(store: Store, key: str, data: bytes | memoryview) -> tuple[str, 
     """Put the spooled object ``data`` of ``key`` as arriving now when it is a staged event of a run already sealed in
     ``store`` and not there yet: ``(key it was put under, created)``, with a warning. A staged attachment of such a run
     is put under its own key (the audit names it by when it was staged), warned about too. None for any other object,
-    or one of a run not sealed (the caller puts it as it is): two existence checks per staged event or attachment."""
+    or one of a run not sealed (the caller puts it as it is): one existence check per staged event or attachment of a
+    run not sealed (its statement), a second for one of a sealed run (whether it is there already, under its own key)."""
     parts = layout.staged_parts(key)
-    event = layout.staged_event_parts(key)
-    attached = None if event is not None else layout.staged_attachment_path(key)
-    if parts is None or (event is None and attached is None):
+    if parts is None:
         return None
-    run_id = parts[0]
-    if store.exists(key) or not store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
+    run_id, rest = parts
+    event = layout.staged_event_of(run_id, rest)
+    attached = None if event is not None else layout.attachment_of(rest)
+    if event is None and attached is None:
+        return None
+    if not store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)) or store.exists(key):
         return None
     if event is None:
         put = key, store.put(key, data)

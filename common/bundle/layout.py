@@ -153,11 +153,15 @@ def staged_event_parts(key: str) -> StagedEvent | None:
     """The parts of the staged event ``key`` (``staging/<run_id>/<eventTime>-<digest>.json``); None for any other key
     (an attachment, a record beside one, a name whose time does not read)."""
     parts = staged_parts(key)
-    if parts is None or "/" in parts[1] or not parts[1].endswith(".json"):
+    return None if parts is None else staged_event_of(*parts)
+
+
+def staged_event_of(run_id: str, rest: str) -> StagedEvent | None:
+    """:func:`staged_event_parts` of a key already split by :func:`staged_parts` (``run_id``, ``rest``)."""
+    if "/" in rest or not rest.endswith(".json"):
         return None
-    name = parts[1].removesuffix(".json")
     try:
-        return StagedEvent(parts[0], name, parse_stamp(parts[1].split("-", 1)[0]))
+        return StagedEvent(run_id, rest.removesuffix(".json"), parse_stamp(rest.split("-", 1)[0]))
     except ValueError:
         return None
 
@@ -166,7 +170,11 @@ def staged_attachment_path(key: str) -> str | None:
     """The bundle path of the attachment staged at ``key`` (``staging/<run_id>/attachments/<path>``); None for any
     other key."""
     parts = staged_parts(key)
-    rest = parts[1] if parts else ""
+    return attachment_of(parts[1]) if parts else None
+
+
+def attachment_of(rest: str) -> str | None:
+    """:func:`staged_attachment_path` of a key already split by :func:`staged_parts` (its ``rest``)."""
     return rest[len(STAGED_ATTACHMENTS):] if rest.startswith(STAGED_ATTACHMENTS) else None
 
 
