@@ -968,6 +968,38 @@ def test_a_late_event_planted_unsigned_is_not_named_another_runs(tmp_path: Path)
     assert "rename a DAG or task group" not in found[False].fix and "rename a DAG or task group" in found[True].fix
 
 
+def test_a_late_event_of_another_parent_that_no_sealed_line_holds_is_parsed_with_the_sealed_events_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signed event of another parent run staged under the run's id, timed before its sealing, matches no line of the
+    sealed events.jsonl: the audit parsed those events to compare digests, then again to tell whether they name its
+    parent. They are parsed once, and the event is named another run's, with the fix of renaming a DAG."""
+    from datetime import datetime, timedelta, timezone
+
+    import prov_common.audit.unfinished as unfinished
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    def at(seconds: float) -> str:
+        return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    store = str(tmp_path / "store")
+    run_id, parent, other = str(uuid.uuid4()), (str(uuid.uuid4()), "etl"), (str(uuid.uuid4()), "etl")
+    transport = ProvenanceTransport(ProvenanceConfig(store=store))
+    transport.emit(_child_event(run_id, parent, "START", at(-20)))
+    assert transport.emit(_child_event(run_id, parent, "COMPLETE", at(-10))).status == "written"
+    transport.close()
+    late = _child_event(run_id, other, "START", at(-15))  # before the sealing: no line of the bundle holds it
+    raw_put(store, staged_event_key(late), signed_staged(late))
+    parsed: list[int] = []
+    parse = unfinished.parse_events_jsonl
+    monkeypatch.setattr(unfinished, "parse_events_jsonl", lambda data, *a, **k: parsed.append(len(data)) or parse(data, *a, **k))
+    audit = run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "report", progress=False)
+    (found,) = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+    assert f"whose parent is run {other[0]}" in found.what and ", before the sealing, staged by a writer" in found.what, found.what
+    assert "rename a DAG or task group" in found.fix
+    assert parsed == [len(read_bundle(open_store(store), run_id).files["events.jsonl"])], parsed
+
+
 def _records(run_id: str, count: int) -> dict[str, bytes]:
     """``count`` distinct refusal records of run ``run_id``, by bundle path (one made by the writer, numbered)."""
     from datetime import datetime, timezone

@@ -222,9 +222,12 @@ def _late_staged(bundle: _SealedRun, sealed_at: str | None, staged: Sequence[tup
     late = [(k, m) for k, m in staged if _after(m, sealed)]
     before = [(k, m) for k, m in staged if not _after(m, sealed)]
     if compare and before:
-        unheld = _unheld(before, held if held is not None else _digests(bundle.events, parsed=False))
-        if unheld:
-            unheld = _unheld(unheld, _digests(bundle.events, parsed=True))
+        if held is None and bundle.events is not None:
+            held = line_digests(bundle.events)
+        unheld = _unheld(before, held)
+        if unheld:  # (events that cannot be parsed: none is unheld, the times alone tell)
+            parsed = bundle.parsed
+            unheld = _unheld(unheld, None if parsed is None else frozenset(event_digest(e) for e in parsed))
         if unheld:
             refused = bundle.refused[0]
             late += [(k, m) for k, m in unheld if k not in refused]
@@ -263,20 +266,20 @@ class _SealedRun:
             return None
 
     @cached_property
+    def parsed(self) -> list[Any] | None:
+        """Its events parsed (None: not read, or not readable as events): parsed once, to compare a staged event no line
+        matches and to tell the parents its sealed events name."""
+        if self.events is None:
+            return None
+        try:
+            return parse_events_jsonl(self.events)
+        except (TdprovError, ValueError, TypeError):
+            return None
+
+    @cached_property
     def refused(self) -> tuple[set[str], set[str]]:
         """What its ``refused/`` names (:func:`_refused_in`)."""
         return _refused_in(self.store, self.run_id, self.manifest)
-
-
-def _digests(data: bytes | None, *, parsed: bool) -> frozenset[str] | None:
-    """The digests of the events of a sealed bundle's ``events.jsonl`` bytes ``data`` (None: not read, or not readable as
-    events): ``parsed``, of each event parsed; else of each line's bytes (:func:`~prov_common.bundle.events.line_digests`)."""
-    if data is None:
-        return None
-    try:
-        return frozenset(event_digest(e) for e in parse_events_jsonl(data)) if parsed else line_digests(data)
-    except (TdprovError, ValueError, TypeError):
-        return None
 
 
 def _since(moment: datetime, reported: UnsealedRun | None, now: datetime) -> datetime:
@@ -642,10 +645,7 @@ def _other_parent(bundle: _SealedRun, event: Any) -> tuple[str, str] | None:
     parent = parent_of(event) if isinstance(event, dict) else None
     if manifest is None or manifest.parent_run_id is None or parent is None or parent[0] == manifest.parent_run_id:
         return None
-    try:  # 'tdprov verify' names a bundle whose events are not what its manifest lists
-        sealed = parse_events_jsonl(bundle.events) if bundle.events is not None else []
-    except TdprovError:
-        sealed = []
+    sealed = bundle.parsed or []  # ('tdprov verify' names a bundle whose events are not what its manifest lists)
     if any((named := parent_of(e)) is not None and named[0] == parent[0] for e in sealed if isinstance(e, dict)):
         return None
     return manifest.parent_run_id, parent[0]
