@@ -159,6 +159,42 @@ def test_a_replaced_or_deleted_store_identity_is_a_lasting_finding(store_uri: st
     assert not [f for f in _errors(_audit(pipe.store), CHECK_INVENTORY) if f.object == IDENTITY_KEY]
 
 
+def test_a_store_whose_identity_is_deleted_still_reads_its_own_staged_events_by_the_id_the_auditor_saw(store_uri: str) -> None:
+    """A run of prod staged its START and COMPLETE, signed for prod, and was not sealed; beside it a run copied from
+    dev's staging (signed for dev). With prod's identity deleted, the audit took prod's own events as another store's
+    (the run "staged events ... and never ended" beside "the store's identity ... is gone"): it compares them with the id
+    this auditor saw before, so prod's run still "was never sealed" and dev's copy still never ended; so it does when
+    the identity object is damaged (copies were then taken as prod's own)."""
+    from prov_common.audit.model import CHECK_UNFINISHED
+    from prov_common.bundle.staged import signed_event
+    from prov_common.bundle.transport import staged_event_key
+    from prov_common.canonical_json import canonical_bytes
+
+    pipe = Pipeline(store_uri)
+    dev = open_store(_dev_uri(store_uri))
+    assert _audit(pipe.store).clean  # the auditor sees prod's identity
+    ids = {"own": read_identity(pipe.store).store_id, "copied": ensure_identity(dev)[0].store_id}
+    runs = {}
+    for name, store_id in ids.items():
+        events = run_events(f"{name}_job", [], [], start=T0 + timedelta(hours=2))
+        for item in events:
+            raw_write(store_uri, staged_event_key(item), signed_event(canonical_bytes(item), pipe.key, store_id))
+        runs[name] = events[0]["run"]["runId"]
+    raw_delete(store_uri, IDENTITY_KEY)
+    # deleted, then damaged (no identity can be read: copies were taken as the store's own)
+    for damaged, audits in ((False, (_audit(pipe.store), _audit(pipe.store, full=True))),
+                            (True, (raw_write(store_uri, IDENTITY_KEY, b"{not json"), _audit(pipe.store))[1:])):
+        for result in audits:
+            found = [f for f in _errors(result, CHECK_INVENTORY) if f.object == IDENTITY_KEY]
+            assert found and ("is gone" in found[0].what) != damaged, [f.what for f in found]
+            said = {f.run_id: f.what for f in _errors(result, CHECK_UNFINISHED)}
+            assert said[runs["own"]] == (f"run {runs['own']} staged its COMPLETE event at 2026-05-01T14:05:00Z and was "
+                                         "never sealed: its bundle was not stored (it may wait in the writer's spool "
+                                         "('tdprov flush' on that machine), or the writer could not sign it)"), damaged
+            assert said[runs["copied"]] == f"run {runs['copied']} staged events until 2026-05-01T14:05:00Z and never ended"
+    assert raw_read(store_uri, IDENTITY_KEY) == b"{not json"  # the audit writes no identity
+
+
 def test_writers_create_one_identity_with_a_conditional_create(store_uri: str) -> None:
     """Writers racing on a store without identity all get the one object that won the conditional create."""
     store = open_store(store_uri)

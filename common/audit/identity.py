@@ -33,8 +33,9 @@ FIX_IDENTITY = (f"restore {IDENTITY_KEY} from a backup or replica of the store: 
 class IdentityCheck:
     """The store's identity as this audit read it; ``findings``: how it differs from the remembered one, and that the
     store is not write-once; ``closed``: the former, when a person accepts the store as it is (the resolution lists them).
-    ``store_id``: the id staged objects must name to be this store's (:data:`NO_IDENTITY`: the store has none, so none
-    may name a store; None: its identity cannot be read, any store's taken)."""
+    ``store_id``: the id staged objects must name to be this store's: its identity's, or when that is gone or cannot be
+    read the one this auditor saw before (:data:`NO_IDENTITY`: the store has none and none was seen, so none may name a
+    store; None: its identity cannot be read and none was seen, any store's taken)."""
 
     current: StoreIdentity | None
     findings: list[Finding] = field(default_factory=list)
@@ -54,11 +55,22 @@ def check_identity(store: Store, memory: AuditorMemory, *, accepting: bool = Fal
     what = problem or (_changed(kept, current) if kept else None)
     finding = None if what is None else Finding(CHECK_INVENTORY, IDENTITY_KEY, what, FIX_IDENTITY)
     lasting = not_write_once(store, current)  # the store as it is: no acceptance closes it
-    store_id = current.store_id if current is not None else None if problem else NO_IDENTITY
+    store_id = _judged_by(current, kept, unreadable=problem is not None)
     if finding is None or accepting:
         memory.identity = None if current is None else {"storeId": current.store_id, "digest": current.digest}
         return IdentityCheck(current, lasting, closed=[finding] if finding else [], store_id=store_id)
     return IdentityCheck(current, [finding, *lasting], store_id=store_id)
+
+
+def _judged_by(current: StoreIdentity | None, kept: dict[str, str] | None, *, unreadable: bool) -> str | None:
+    """The id staged objects must name to be this store's (see :attr:`IdentityCheck.store_id`): the identity read
+    (``current``), else the one remembered (``kept``), so that with the identity deleted or unreadable the store's own
+    staged objects stay its own and another store's copies another's."""
+    if current is not None:
+        return current.store_id
+    if kept:
+        return kept["storeId"]
+    return None if unreadable else NO_IDENTITY
 
 
 def not_write_once(store: Store, current: StoreIdentity | None) -> list[Finding]:
