@@ -270,6 +270,9 @@ def test_attachments_planted_in_an_open_run_are_refused_and_named(store_uri: str
         f"staged attachment {staging}quality/swapped.samples.parquet was changed after it was signed: it holds 15 bytes of "
         f"{blake3_digest(b'PLANTED swapped')}, its signed record names 13 bytes of '{blake3_digest(b'genuine bytes')}'.")
     assert len(refused) == 4 and all(r["event"] is None and r["fix"] for r in refused.values())
+    # whatever refused it, its fix says where its bytes are (the untrusted key's fix did not)
+    assert [k for k, r in refused.items() if not r["fix"].endswith(
+        "its bytes stay where it was staged, and up to 1 MiB in the record of its refusal (stagedBytes)")] == []
     assert f"run {run_id} is sealed without 4 staged objects that were refused" in caplog.text
     report = verify_bundle(store, run_id, trust_from_settings(Settings.from_env()))
     assert report.ok, report.findings
@@ -677,6 +680,8 @@ def test_an_attachment_copied_from_another_stores_run_of_the_same_id_is_refused(
                                 f"this store {read_identity(stores[1]).store_id}: a signed object copied from that "
                                 "store's staging.")
     assert "take those credentials away" in record["fix"]
+    assert record["fix"].endswith("its bytes stay where it was staged, and up to 1 MiB in the record of its refusal "
+                                  "(stagedBytes)") and base64.b64decode(record["stagedBytes"]) == b'{"notes": 1}'
     assert read_bundle(stores[0], run_id).files["extra/notes.json"] == b'{"notes": 1}'
     audit = run_audit(stores[1], Settings.from_env(store=second), report_dir=tmp_path / "report", progress=False)
     [error] = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]

@@ -46,19 +46,19 @@ log = logging.getLogger(__name__)
 UNSIGNED_FIX = ("a tdprov older than the signing of staged events staged it (re-run the step after upgrading: see "
                 "docs/upgrading.md), or someone who can write the store's staging/ but holds no signing key put it there "
                 "(find who, and take those credentials away)")
+ATTACHMENT_BYTES_KEPT = "its bytes stay where it was staged, and up to 1 MiB in the record of its refusal (stagedBytes)"
+"""Where a refused attachment's bytes are (:data:`~prov_common.bundle.refusal.STAGED_BYTES_KEPT`): the end of every fix of
+a staged attachment's refusal."""
 UNSIGNED_ATTACHMENT_FIX = (
     "a writer without a signing key, or a tdprov older than the signing of staged attachments, staged it (re-run the step "
     "after upgrading; 'tdprov store seal --accept-unsigned RUN_ID' seals a run not sealed yet with it, once you know who "
     "staged it), or someone who can write the store's staging/ but holds no signing key put it there (find who, and "
-    "take those credentials away); its bytes stay where it was staged, and up to 1 MiB in the record of its refusal "
-    "(stagedBytes)")
+    f"take those credentials away); {ATTACHMENT_BYTES_KEPT}")
 MISPLACED_ATTACHMENT_FIX = ("no writer stages an attachment there: someone who can write the store's staging/ put it there "
-                            "(find who, and take those credentials away); its bytes stay where it was staged, and up to "
-                            "1 MiB in the record of its refusal (stagedBytes)")
+                            f"(find who, and take those credentials away); {ATTACHMENT_BYTES_KEPT}")
 CHANGED_ATTACHMENT_FIX = (
     "someone who can write the store's staging/ replaced it after its writer staged it (find who, and take those "
-    "credentials away), or its writer staged it twice with other bytes; its bytes stay where it was staged, and up to "
-    "1 MiB in the record of its refusal (stagedBytes)")
+    f"credentials away), or its writer staged it twice with other bytes; {ATTACHMENT_BYTES_KEPT}")
 UNSIGNED_REFUSAL_FIX = (
     "only a writer stages a record of a refusal, and it signs it, so it is never taken unsigned, not even with "
     "--accept-unsigned: someone who can write the store's staging/ put it there (find who, and take those credentials "
@@ -378,7 +378,10 @@ def check_attachment(run_id: str, path: str, key: str, data: bytes | memoryview,
                                           "holding a trusted key staged it.", fix=UNSIGNED_ATTACHMENT_FIX),
                        accept_unsigned, f"{what} of run {run_id}")
         return
-    payload = _opened(signature, trust, STAGED_ATTACHMENT_TYPE, f"the signed record of {what}").payload
+    try:
+        payload = _opened(signature, trust, STAGED_ATTACHMENT_TYPE, f"the signed record of {what}").payload
+    except RefusedStagedError as error:
+        raise _of_attachment(error) from None
     try:
         signed = loads(payload)
     except ValueError:  # signed, but no record: not one tdprov writes
@@ -386,12 +389,22 @@ def check_attachment(run_id: str, path: str, key: str, data: bytes | memoryview,
     if not isinstance(signed, dict) or signed.get("runId") != run_id or signed.get("path") != path:
         raise RefusedStagedError(f"{what}: its signed record is of another attachment ({_named(signed)}).",
                                  CHANGED_ATTACHMENT_FIX, CAUSE_SIGNATURE)
-    _check_store(signed.get("storeId"), store_id, what)
+    try:
+        _check_store(signed.get("storeId"), store_id, what)
+    except RefusedStagedError as error:
+        raise _of_attachment(error) from None
     digest = blake3_digest(data)
     if signed != _attachment_record(run_id, path, digest, size, signed.get("storeId")):
         raise RefusedStagedError(f"{what} was changed after it was signed: it holds {size:,} bytes of {digest}, its "
                                  f"signed record names {signed.get('size')!r} bytes of {signed.get('digest')!r}.",
                                  CHANGED_ATTACHMENT_FIX, CAUSE_SIGNATURE)
+
+
+def _of_attachment(error: RefusedStagedError) -> RefusedStagedError:
+    """``error``, a refusal whose fix is shared with staged events (an untrusted key, another store's), as an
+    attachment's: its fix ends saying where the attachment's bytes are (:data:`ATTACHMENT_BYTES_KEPT`)."""
+    return RefusedStagedError(error.what, f"{error.fix}; {ATTACHMENT_BYTES_KEPT}" if error.fix else ATTACHMENT_BYTES_KEPT,
+                              error.cause)
 
 
 def _named(record: Any) -> str:
