@@ -276,6 +276,41 @@ def test_a_combined_refusal_file_planted_in_a_sealed_bundle_does_not_count(tmp_p
         assert [f for f in result.errors if f.object == planted or planted in f.items], name
 
 
+def test_a_combined_refusal_file_planted_before_the_first_audit_after_an_upgrade_does_not_count(tmp_path: Path) -> None:
+    """An auditor memory kept by a tdprov that fingerprinted only a bundle's manifest, signed statement and indexed
+    record: the first audit after the upgrade took the bundle's other files as listed now, so a ``refused/combined-999-
+    <hex>.jsonl`` planted before it was taken for one of the bundle's files (never verified again) and counted: "1,000
+    staged objects of it were refused". The files taken are those its signed manifest lists: the planted one is a file
+    no audit saw there, the bundle is verified again, and the count stays 1."""
+    from prov_common.audit.inventory import bundle_files
+    from prov_common.audit.memory import load_memory, memory_path
+    from prov_common.audit.memory_objects import load_inventory
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    store = tmp_path / "store"
+    run_id, _, complete, transport = _started_with_a_malformed_end(store)
+    transport.emit(complete)
+    transport.close()
+    (first,) = _unfinished(store, tmp_path, run_id, "first")
+    path, uri = memory_path(str(store)), open_store(str(store)).uri
+    memory = load_memory(uri)
+    assert not load_inventory(memory, open_store(str(store)), trust_from_settings())
+    files = set(bundle_files(memory.tags)[run_id])
+    assert files and all(k.startswith(f"bundles/{run_id}/") for k in files)
+    older = json.loads(path.read_text())  # as the earlier tdprov kept it: the run, not its files
+    older.update(format="https://tdprov.dev/auditor-memory/v1", runs=memory.runs,
+                 tags={k: v for k, v in memory.tags.items() if k not in files})
+    del older["inventory"]
+    path.write_text(json.dumps(older))
+    planted = f"bundles/{run_id}/refused/combined-999-{'ab' * 16}.jsonl"
+    raw_put(str(store), planted, b'{"reason": "planted"}\n')
+    for name in ("upgraded", "again"):
+        result = _audited(store, tmp_path, name)
+        (found,) = [f for f in result.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+        assert (found.object, found.what) == (first.object, first.what), (name, found.what)
+        assert [f for f in result.errors if f.object == planted or planted in f.items], name
+
+
 def test_the_audit_notes_refused_events_of_a_run_that_ended_on_every_audit(tmp_path: Path) -> None:
     """A run that ended with a malformed event refused is a note (no signature matter), which stands as the run's
     record never changes: named by every audit, as the audit state carries the other findings of a bundle, once each

@@ -211,7 +211,7 @@ def _audit(
     result.remembered = memory.checkpoint
     listing = Listing.take(store)
     refresh_fingerprints(memory, listing)
-    recorded = record_bundle_files(memory, listing)  # an inventory kept by an earlier tdprov: its runs' files, as listed now
+    recorded = record_bundle_files(memory, listing, store)  # an inventory kept by an earlier tdprov: its runs' files, as listed now
     if require_runs and accept_checkpoint is None and head is None and not blocked and result.first_audit and not _holds_runs(store, listing):
         raise _nothing_to_audit(store)
     if not read_only and accept_checkpoint is None:  # before the work (accepting checked it already): not at its end

@@ -27,6 +27,7 @@ from prov_common.audit.resolve import RESOLUTIONS_PREFIX, check_resolution
 from prov_common.audit.state import STATE_PREFIX, read_state
 from prov_common.bundle import layout
 from prov_common.bundle.model import FILES_SHOWN
+from prov_common.bundle.storage import sealed_manifest
 from prov_common.bundle.verify import UNLISTED, hash_stored
 from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore
@@ -163,15 +164,25 @@ def remember_runs(memory: AuditorMemory, listing: Listing, runs: Iterable[tuple[
             memory.tags.setdefault(key, tag)
 
 
-def record_bundle_files(memory: AuditorMemory, listing: Listing) -> int:
+def record_bundle_files(memory: AuditorMemory, listing: Listing, store: Store) -> int:
     """Logged runs whose files an earlier tdprov did not fingerprint (it kept only the manifest, signed statement and
-    ``indexed`` record): their files' fingerprints as listed now. How many runs got them."""
+    ``indexed`` record): the fingerprints, as listed now, of the files their manifest lists (one read of each), so that
+    a file planted there before this audit stays one no audit saw (:func:`changed_runs`: the bundle is verified again,
+    which names it) rather than one of the bundle's; a manifest changed since the auditor fingerprinted it is verified
+    against the log there too. How many runs got them (none for a manifest that cannot be read: its run's files are
+    all unseen, so it is verified again)."""
     known = bundle_files(memory.tags)
     added = 0
     for run_id in memory.runs:
-        if run_id not in known and listing.files.get(run_id):
-            added += 1
-            for key in listing.files[run_id]:
+        if run_id in known or not listing.files.get(run_id):
+            continue
+        manifest = sealed_manifest(store, run_id)
+        if manifest is None:
+            continue
+        added += 1
+        prefix = layout.bundle_prefix(run_id)
+        for key in listing.files[run_id]:
+            if key[len(prefix):] in manifest.by_path:
                 memory.tags[key] = listing.tags[key]
     return added
 
