@@ -133,7 +133,7 @@ def test_prov_and_graph_read_an_event_file_with_times_without_offset_as_utc(tmp_
     file.write_text("".join(json.dumps(e) + "\n" for e in events))
     assert main(["prov", str(file), "-o", str(tmp_path / "p.json")]) == 0
     err = capsys.readouterr().err
-    assert err.count("taken as UTC") == 1 and "#0 (START" in err and "#1" not in err, err
+    assert err.count("taken as UTC") == 1 and f"{file} line 1 (START" in err and "line 2" not in err, err
     assert "warning: 1 event has an eventTime without time zone, taken as UTC" in err, err
     assert '"prov:startTime":"2026-03-01T10:00:00+00:00"' in (tmp_path / "p.json").read_text()
     assert main(["graph", str(file), "-o", str(tmp_path / "g.dot")]) == 0

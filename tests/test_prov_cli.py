@@ -54,12 +54,37 @@ def test_prov_malformed_event_exits_2_naming_the_field(tmp_path: Path, capsys) -
     path.write_text("".join(json.dumps(e) + "\n" for e in bad))
     assert main(["prov", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "event #1" in err and "'run.runId'" in err and "Fix:" in err
+    assert f"OpenLineage event at {path} line 2 (" in err and "'run.runId'" in err and "Fix:" in err
     path.write_text(STEP.read_text() + "{not json\n")
     assert main(["prov", str(path)]) == 2
     assert "line 3 is not JSON" in capsys.readouterr().err
     assert main(["prov", str(tmp_path / "missing.jsonl")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", ["prov", "graph"])
+def test_a_bad_event_is_named_by_its_file_and_line(tmp_path: Path, verb: str, capsys) -> None:
+    """With several files, blank lines or a JSON list, a 0-based position over all of them ('event #3') named no place
+    a person could open: the file and its line (or list item) are named instead."""
+    good, bad, listed = tmp_path / "good.jsonl", tmp_path / "bad.jsonl", tmp_path / "listed.json"
+    good.write_text(STEP.read_text())
+    broken = events()[-1]
+    del broken["outputs"][0]["name"]
+    bad.write_text(json.dumps(events()[0]) + "\n\n" + json.dumps(broken) + "\n")
+    assert main([verb, str(good), str(bad), "-o", str(tmp_path / "out.dot")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tdprov {verb}: OpenLineage event at {bad} line 3 (COMPLETE job "), err
+    assert "field 'outputs.0.name' is missing" in err and "#" not in err, err
+    listed.write_text(json.dumps([events()[0], 7]))
+    assert main([verb, str(listed), "-o", str(tmp_path / "out.dot")]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"tdprov {verb}: OpenLineage event at {listed} item 2 must be a JSON object, got int. Fix: ")
+    naive = events()
+    naive[0]["eventTime"] = "2026-03-01T10:00:00"
+    bad.write_text("\n" + "".join(json.dumps(e) + "\n" for e in naive))
+    assert main([verb, str(good), str(bad), "-o", str(tmp_path / "out.dot")]) == 0
+    assert f"taken as UTC (as in bundles sealed before event times had to be RFC 3339): {bad} line 2 (START run " in \
+        capsys.readouterr().err
 
 
 def test_prov_bad_format_is_a_usage_error(capsys) -> None:

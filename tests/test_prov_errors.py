@@ -188,7 +188,7 @@ def test_an_events_file_that_is_not_events_says_so_as_a_sentence_and_how_to_writ
         "run event per line, each a JSON object, as a transport's file or events.jsonl of a bundle holds them (or one "
         "JSON document: an event or a list of events)\n")
     assert main(["graph", str(listed), "-o", str(tmp_path / "g.svg")]) == 2
-    assert capsys.readouterr().err.startswith("tdprov graph: OpenLineage event #0 must be a JSON object, got int. Fix: ")
+    assert capsys.readouterr().err.startswith(f"tdprov graph: OpenLineage event at {listed} item 1 must be a JSON object, got int. Fix: ")
     assert str(BadInputError("ends with a value 3", fix="x")) == "ends with a value 3. Fix: x"
     assert str(BadInputError("asks why?", fix="x")) == "asks why? Fix: x"
     assert str(BadInputError("said.", fix="x")) == "said. Fix: x"

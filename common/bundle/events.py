@@ -105,12 +105,17 @@ def parse_events_jsonl(data: bytes, name: str = "events.jsonl") -> list[dict[str
 def parse_event_lines(lines: Iterable[bytes], name: str = "events.jsonl") -> list[dict[str, Any]]:
     """The events of JSON ``lines`` (blank ones skipped); :class:`BadInputError` naming ``name`` and the line for one
     that is not JSON."""
+    return [event for _, event in numbered_event_lines(lines, name)]
+
+
+def numbered_event_lines(lines: Iterable[bytes], name: str = "events.jsonl") -> list[tuple[int, Any]]:
+    """:func:`parse_event_lines` with each event's 1-based line number."""
     events = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            events.append(loads(line))
+            events.append((number, loads(line)))
         except ValueError as exc:
             raise BadInputError(f"{name} line {number} is not JSON ({exc}).") from exc
     return events

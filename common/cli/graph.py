@@ -80,11 +80,11 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--width {args.width:g} is too narrow for a lineage picture.", fix="pass --width 200 or more (pixels)")
     if args.max_runs < 0:
         raise BadInputError(f"--max-runs {args.max_runs} is negative.", fix="give the most runs to draw, or 0 for no limit")
-    events = read_all_events(args.events)
-    runs, datasets = _extent(events)
+    placed = read_all_events(args.events)
+    runs, datasets = _extent([event for _, event in placed])
     if fmt != "dot" and args.max_runs and runs > args.max_runs:
         raise _too_large(runs, datasets, args.max_runs)
-    folded = events_file_runs(events, "graph")  # a run with no START reads its inputs at its first event, as in a store
+    folded = events_file_runs(placed, "graph")  # a run with no START reads its inputs at its first event, as in a store
     graph = lineage_graph(runs_to_document(folded), {state.run_id: iso_z(state.started) for state in folded})
     write_output(render(graph, fmt, args.renderer, max_width=args.width, note=stderr_note("graph")), args.output)
     tell_written(args.output, drawn(graph))

@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from prov_common.bundle.events import parse_event_lines, parse_events_jsonl
+from prov_common.bundle.events import numbered_event_lines
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.canonical_json import loads
 from prov_common.cli._common import add_verb
@@ -34,9 +34,19 @@ EVENT_LIMIT = SMALL_OBJECT_LIMIT
 by line, and a longer line (a file of zeros, a value of gigabytes) is refused, never read whole into memory."""
 
 
+Placed = tuple[str, Any]
+"""An event read from a file and where it was read: ``FILE line N`` (JSON lines), ``FILE item N`` (a JSON list) or
+``FILE`` (one JSON event), named in errors and warnings instead of its position among all the files read."""
+
+
 def read_events(path: str) -> list[dict[str, Any]]:
     """Events from a JSON lines file (one event per line), a JSON file (one event or a list), or ``-`` (stdin). A file
     larger than :data:`EVENT_LIMIT` must be JSON lines, each line at most that long."""
+    return [event for _, event in read_placed_events(path)]
+
+
+def read_placed_events(path: str) -> list[Placed]:
+    """:func:`read_events`, each event with where it was read (:data:`Placed`)."""
     if path == "-":
         stream, name = contextlib.nullcontext(sys.stdin.buffer), "<stdin>"
     else:
@@ -48,17 +58,21 @@ def read_events(path: str) -> list[dict[str, Any]]:
         with stream as opened:
             data = opened.read(EVENT_LIMIT + 1)
             if len(data) > EVENT_LIMIT:
-                return parse_event_lines(_bounded_lines(data, opened, name), name)
+                return _lines_placed(_bounded_lines(data, opened, name), name)
     except BadInputError as exc:
         raise BadInputError(exc.what, fix=EVENTS_FILE_FIX) from exc
     try:
         whole = loads(data)
     except ValueError:
         try:
-            return parse_events_jsonl(data, name)
+            return _lines_placed(data.splitlines(), name)
         except BadInputError as exc:
             raise BadInputError(exc.what, fix=EVENTS_FILE_FIX) from exc
-    return whole if isinstance(whole, list) else [whole]
+    return [(f"{name} item {number}", event) for number, event in enumerate(whole, 1)] if isinstance(whole, list) else [(name, whole)]
+
+
+def _lines_placed(lines: Iterable[bytes], name: str) -> list[Placed]:
+    return [(f"{name} line {number}", event) for number, event in numbered_event_lines(lines, name)]
 
 
 def _bounded_lines(head: bytes, stream: BinaryIO, name: str) -> Iterator[bytes]:
@@ -83,37 +97,37 @@ def _bounded_lines(head: bytes, stream: BinaryIO, name: str) -> Iterator[bytes]:
     yield from bytes(pending).splitlines()
 
 
-def read_all_events(paths: list[str]) -> list[dict[str, Any]]:
-    """Events of every file in ``paths``, in order."""
-    return [event for path in paths for event in read_events(path)]
+def read_all_events(paths: list[str]) -> list[Placed]:
+    """Events of every file in ``paths``, in order, each with where it was read."""
+    return [placed for path in paths for placed in read_placed_events(path)]
 
 
-def times_taken_as_utc(events: list[Any]) -> list[str]:
-    """The events (``#index (TYPE run R)``, positions as errors name them) whose ``eventTime`` is a date-time without
+def times_taken_as_utc(placed: list[Placed]) -> list[str]:
+    """The events (``PLACE (TYPE run R, TIME)``, places as errors name them) whose ``eventTime`` is a date-time without
     time zone: refused as new events, it is read as UTC, as bundles sealed before event times had to be RFC 3339 are."""
     found = []
-    for index, event in enumerate(events):
+    for place, event in placed:
         time = event.get("eventTime") if isinstance(event, Mapping) else None
         if isinstance(time, str) and to_utc(time) is None and to_utc(time, sealed=True) is not None:
             run = event.get("run")
-            found.append(f"#{index} ({event.get('eventType')} run {run.get('runId') if isinstance(run, Mapping) else None}, {time})")
+            found.append(f"{place} ({event.get('eventType')} run {run.get('runId') if isinstance(run, Mapping) else None}, {time})")
     return found
 
 
-def events_file_runs(events: list[Any], verb: str) -> list[RunState]:
+def events_file_runs(placed: list[Placed], verb: str) -> list[RunState]:
     """The runs of events read from files (a bundle's ``events.jsonl`` among them): a time without offset is taken as
     UTC, as in a bundle sealed before event times had to be RFC 3339, with one warning naming those events."""
-    naive = times_taken_as_utc(events)
+    naive = times_taken_as_utc(placed)
     if naive:
         tell(verb, f"warning: {counted(len(naive), 'event')} {'has' if len(naive) == 1 else 'have'} an eventTime without time zone, "
              "taken as UTC (as in bundles "
              f"sealed before event times had to be RFC 3339): {', '.join(naive[:5])}{' ...' if len(naive) > 5 else ''}")
-    return fold_runs(events, sealed=True)
+    return fold_runs([event for _, event in placed], sealed=True, places=[place for place, _ in placed])
 
 
-def events_file_document(events: list[Any], verb: str) -> ProvDocument:
+def events_file_document(placed: list[Placed], verb: str) -> ProvDocument:
     """The PROV document of events read from files (:func:`events_file_runs`)."""
-    return runs_to_document(events_file_runs(events, verb))
+    return runs_to_document(events_file_runs(placed, verb))
 
 
 def register(subparsers: Any) -> None:
@@ -137,7 +151,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    events = read_all_events(args.events)
-    write_output(serialize(events_file_document(events, "prov"), args.format), args.output)
-    tell_written(args.output, f"PROV ({args.format}) of {counted(len(events), 'event')}")
+    placed = read_all_events(args.events)
+    write_output(serialize(events_file_document(placed, "prov"), args.format), args.output)
+    tell_written(args.output, f"PROV ({args.format}) of {counted(len(placed), 'event')}")
     return 0

@@ -53,7 +53,8 @@ def parse_run_event(event: Mapping[str, Any] | str | bytes, *, where: str | None
     return _check(_as_mapping(event, where), where, run_event=True, sealed=sealed, facet_schemas=facet_schemas)
 
 
-def _at(where: str | None) -> str:
+def at_place(where: str | None) -> str:
+    """' #3' for a position, ' at FILE line 3' for a place, '' for none: how an error names where an event is."""
     if not where:
         return ""
     return f" {where}" if where.startswith("#") else f" at {where}"
@@ -65,12 +66,12 @@ def _as_mapping(event: Any, where: str | None) -> Any:
             event = json.loads(event)
         except json.JSONDecodeError as exc:
             raise BadInputError(
-                f"OpenLineage event{_at(where)} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                f"OpenLineage event{at_place(where)} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                 fix="write one JSON object per event (one per line in .jsonl files)",
             ) from None
     if not isinstance(event, Mapping):
         raise BadInputError(
-            f"OpenLineage event{_at(where)} must be a JSON object, got {type(event).__name__}",
+            f"OpenLineage event{at_place(where)} must be a JSON object, got {type(event).__name__}",
             fix="pass the event dict (openlineage.client.serde.Serde.to_dict(event)) or its JSON text",
         )
     return event
@@ -99,7 +100,7 @@ def check_nesting(value: Any, what: str = "OpenLineage event", limit: int = MAX_
 
 
 def _check(event: Any, where: str | None, *, run_event: bool, sealed: bool = False, facet_schemas: bool = False) -> Any:
-    check_nesting(event, f"OpenLineage event{_at(where)}")
+    check_nesting(event, f"OpenLineage event{at_place(where)}")
     checker = _Checker(event, where, facet_schemas)
     checker.time("eventTime", sealed=sealed)
     checker.text("producer")
@@ -145,7 +146,7 @@ class _Checker:
         if isinstance(run.get("runId"), str):
             parts.append(f"run {run['runId']}")
         label = " ".join(parts) or "without type, job or run"
-        return f"OpenLineage event{_at(self.where)} ({label})"
+        return f"OpenLineage event{at_place(self.where)} ({label})"
 
     def fail(self, field: str, problem: str, fix: str | None = None) -> None:
         raise BadInputError(f"{self._name()}: field '{field}' {problem}", fix=fix or SPEC_FIX)

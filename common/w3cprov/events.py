@@ -14,7 +14,7 @@ normalised (``/data//x``), is the local file as tdprov names it (the producers o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ from prov_common import PRODUCER
 from prov_common.errors import BadInputError
 from prov_common.file_uri import local_dataset
 from prov_common.lineage.facet_names import CONTENT_HASH
-from prov_common.lineage.validate import TIME_FIX, parse_run_event, to_utc
+from prov_common.lineage.validate import TIME_FIX, at_place, parse_run_event, to_utc
 from prov_common.w3cprov.identity import normal_version
 from prov_common.w3cprov.ids import names_content
 from prov_common.times import why_not_rfc3339
@@ -153,12 +153,14 @@ def parse_time(value: Any, where: str, *, sealed: bool = False) -> datetime:
     return moment
 
 
-def check_event(index: int, event: Any, *, sealed: bool = False) -> _Checked:
-    """Check one run event (``index``: its 0-based position in the input, named in errors as ``#index``; ``sealed``:
-    read from a sealed bundle, see :func:`parse_time`)."""
-    event = parse_run_event(event, where=f"#{index}", sealed=sealed)
+def check_event(index: int, event: Any, *, sealed: bool = False, where: str | None = None) -> _Checked:
+    """Check one run event (``index``: its 0-based position in the input, named in errors as ``#index`` unless
+    ``where`` names its place, such as ``events.jsonl line 3``; ``sealed``: read from a sealed bundle, see
+    :func:`parse_time`)."""
+    where = where or f"#{index}"
+    event = parse_run_event(event, where=where, sealed=sealed)
     job = event["job"]
-    return _Checked(index, event, event["eventType"], parse_time(event["eventTime"], f"event #{index}", sealed=sealed),
+    return _Checked(index, event, event["eventType"], parse_time(event["eventTime"], f"event{at_place(where)}", sealed=sealed),
                     event["run"]["runId"], (job["namespace"], job["name"]))
 
 
@@ -247,16 +249,17 @@ def folds_versions_apart(mapping: str | None) -> bool:
 
 
 def fold_runs(events: Iterable[Any], *, local_names: bool = True, versions_apart: bool = True,
-              sealed: bool = False) -> list[RunState]:
+              sealed: bool = False, places: Sequence[str] | None = None) -> list[RunState]:
     """Check every event and fold them into one :class:`RunState` per run id (sorted by run id).
     ``local_names``: name a local file as tdprov does whatever the producer wrote (``file://localhost``, a path not
     normalised); False for a bundle sealed before this (its PROV mapping, :func:`folds_local_names`).
     ``versions_apart``: a dataset the events name at two versions is two inputs (or outputs), one per version; False
     for a bundle sealed before this, which kept the version named last (:func:`folds_versions_apart`).
-    ``sealed``: the events were read from a sealed bundle (their times as :func:`parse_time` reads them)."""
+    ``sealed``: the events were read from a sealed bundle (their times as :func:`parse_time` reads them).
+    ``places``: where each event was read (``events.jsonl line 3``), named in errors instead of its position."""
     by_run: dict[str, list[_Checked]] = {}
     for index, event in enumerate(events):
-        checked = check_event(index, event, sealed=sealed)
+        checked = check_event(index, event, sealed=sealed, where=places[index] if places else None)
         by_run.setdefault(checked.run_id, []).append(checked)
     if not by_run:
         raise BadInputError("no OpenLineage run events given.", fix="pass the events of a run (JSON lines, one event per line)")
