@@ -165,6 +165,25 @@ def test_verify_of_a_named_run_checks_the_index_entry_its_record_names(store_uri
     assert f"OK    {sound}" in out
 
 
+def test_show_checks_the_index_entry_as_verify_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An index entry edited to FAIL (what 'tdprov runs' lists) made 'tdprov verify RUN' exit 1 while 'tdprov show RUN'
+    printed its signature as OK and exited 0: show checks the entry the bundle's ``indexed`` record names too."""
+    from prov_common.store import open_store
+
+    store_uri = str(tmp_path / "store")
+    (run_id,) = record_runs(store_uri, 1)
+    entry = open_store(store_uri).get(f"bundles/{run_id}/indexed").decode()
+    raw_put(store_uri, entry, open_store(store_uri).get(entry).replace(b'"state":"COMPLETE"', b'"state":"FAIL"'))
+    finding = f"{entry}: inconsistent: index entry fields state differ from the bundle's manifest"
+    assert main(["verify", run_id, "--store", store_uri]) == 1 and finding in capsys.readouterr().out
+    assert main(["show", run_id, "--store", store_uri]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL  {run_id}" in out and finding in out, out
+    assert main(["show", run_id, "--store", store_uri, "--json"]) == 1
+    shown = json.loads(capsys.readouterr().out)["verification"]
+    assert not shown["ok"] and shown["findings"][0]["key"] == entry and shown["objectsChecked"] == 6, shown
+
+
 def test_verify_without_configured_trust_uses_the_local_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = str(tmp_path / "store")
     record_runs(store, 1)  # signed by the per-user key, created on first use

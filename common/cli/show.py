@@ -37,7 +37,8 @@ def register(subparsers: Any) -> None:
         "(its errorMessage facet), its datasets with rows (and shards), its events, a summary of its PROV document, "
         "Pandera quality results with attached failure samples, the other checks recorded (a Dagster asset check: passed, "
         "FAILED, or raised an error), its attachments (the first ten, the rest counted; --json lists them all), whether its "
-        "signature verifies, and how many events were staged for it after its sealing (in no bundle: 'tdprov audit' names them). "
+        "bundle verifies as 'tdprov verify RUN_ID' checks it (signature, files, the index entry 'tdprov runs' lists), "
+        "and how many events were staged for it after its sealing (in no bundle: 'tdprov audit' names them). "
         "Exit 0 when the bundle verifies, 1 when it is shown with findings, 2 when there is no readable bundle.",
         example="tdprov show 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11",
     )
@@ -119,7 +120,8 @@ def error_of(state: RunState) -> str | None:
 
 def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
     """What ``show`` prints, from one verification pass over the bundle (each object read once)."""
-    checked = verify_and_derive(store, run_id, bundle_trust(settings, store))
+    # the index entry 'tdprov runs' shows is checked too, as 'tdprov verify RUN_ID' checks it
+    checked = verify_and_derive(store, run_id, bundle_trust(settings, store), recorded_entry=True)
     report, manifest, derived = checked.report, checked.manifest, checked.derived
     if manifest is None:
         first = report.findings[0] if report.findings else None
