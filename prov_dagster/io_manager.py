@@ -93,7 +93,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             step.training = step.training or wants.training
             location = self.data_location()
             listing = sources_once(self.settings())  # the store's source records, read once for the source and the masking
-            flagged = {*wants.masked_columns, *self._start_step(context, step, wants.source, listing),
+            warn = step.warn_once(context.log.warning)  # the two may say the same of them
+            flagged = {*wants.masked_columns, *self._start_step(context, step, wants.source, listing, warn),
                        *self._graph_reads(context, step), *inherited(context)}
             previous = _sidecar_meanwhile(pool, location, place.relpath)  # the file's owner
             checked = check_output(df, wants, flagged)
@@ -107,7 +108,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         if stored is not None:  # the SHA-256 of the file's bytes goes with the table digest (in-toto subjects)
             digest = replace(digest, file_sha256=stored.sha256)
         checked, schema_flagged = masked_samples(checked, wants, self.settings(), digest=digest.digest,
-                                                 uri=location.uri(place.relpath), warn=context.log.warning, listing=listing)
+                                                 uri=location.uri(place.relpath), warn=warn, listing=listing)
         flagged |= schema_flagged
         record = place.record(location, digest, quality=checked.quality, owners=wants.owners)
         row_set = row_set_of(digest, *record.dataset, shown_as=record.name) if wants.granularity == "row" and not refused else None
@@ -160,13 +161,13 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             forget_events(run.run_id)
 
     def _start_step(self, context: OutputContext, step: Any, source_ref: str | None,
-                    listing: Callable[[], Listing]) -> tuple[str, ...]:
+                    listing: Callable[[], Listing], warn: Callable[[str], None]) -> tuple[str, ...]:
         """START the step's run (or stage what it read since); an asset's declared source becomes one of its inputs
-        (once per step; ``listing``: the store's source records).
+        (once per step; ``listing``: the store's source records; ``warn``: what the source's records say).
 
         Returns the columns the declared source's record flags as personal or confidential.
         """
-        flagged = declare_source(step, self.settings(), source_ref, context.log.warning, listing) if source_ref is not None else ()
+        flagged = declare_source(step, self.settings(), source_ref, warn, listing) if source_ref is not None else ()
         step.stage()
         return flagged
 

@@ -76,10 +76,22 @@ class StepRun:
     started_at: datetime | None = None  # when Dagster started the step: START's time (None: when START is emitted)
     last_time: datetime | None = None  # the time of the latest event emitted: no later event is stamped before it
     checks: list[AssetCheck] = field(default_factory=list)  # the asset checks the step ran (known when its run ends)
+    warned: set[str] = field(default_factory=set)  # what warn_once let through in this step
 
     @property
     def ol_run_id(self) -> str:
         return self.identity.ol_run_id
+
+    def warn_once(self, warn: Callable[[str], None]) -> Callable[[str], None]:
+        """``warn``, giving each warning once in this step: the source its assets declare and the masking of their
+        failure samples read the same source records, once per output, and would say the same of them (a leading
+        'tdprov: ' is not part of what is compared)."""
+        def once(message: str) -> None:
+            said = message.removeprefix("tdprov: ")
+            if said not in self.warned:
+                self.warned.add(said)
+                warn(message)
+        return once
 
     def input(self, *records: DatasetRecord) -> None:
         """Record dataset versions the step loaded (the exact ones, never "the latest"), staged in one event."""

@@ -112,6 +112,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         assets = step_assets(context)
         targets = schema_targets(assets, written, [data for _, data in given], warn)
         step = self._step(context, job_name)  # no event yet: an error before step.stage() below leaves no START
+        warn = step.warn_once(warn)  # the sources declared and the masking read the same source records
         step.inputs.extend(read)
         sources = dict.fromkeys(wants.source for wants in assets.values() if wants.source is not None)
         # flagged by the assets the IO manager loaded for the step and by the sources its assets declare (inputs too)

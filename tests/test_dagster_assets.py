@@ -197,6 +197,45 @@ def test_a_declared_source_read_under_another_name_is_recorded_as_read(store: Pa
     assert read["version"] != registered and not read.get("sources")
 
 
+def test_a_source_record_that_does_not_verify_is_warned_about_once_a_step(store: Path, instance, tmp_path: Path) -> None:
+    """A step declaring its source and masking a failure sample read the same source records: another source's record
+    that does not verify was named twice in the step's log (once with 'tdprov: ' before it), and once more per output
+    of a multi-asset declaring the source."""
+    vendor = tmp_path / "vendor.csv"
+    vendor.write_text("sku,usd\na,1.5\n")
+    key = signing_key_from_settings()
+    register_source(open_store(str(store)), SourceRecord(name="vendor", digest=hash_path(vendor).digest, license="CC-BY-4.0",
+                                                         issuer="Acme", location=str(vendor)), key)
+    register_source(open_store(str(store)), SourceRecord(name="other", digest="blake3:" + "1" * 64, license="CC-BY-4.0",
+                                                         issuer="Acme"), key)
+    (bad,) = (store / "sources" / "other").rglob("*.json")
+    envelope = json.loads(bad.read_bytes())
+    envelope["signatures"][0]["sig"] = envelope["signatures"][0]["sig"][:-4] + "AAA="
+    bad.write_text(json.dumps(envelope))
+    schema = pa.DataFrameSchema({"usd": pa.Column(float, pa.Check.lt(1))})  # fails: a sample is masked
+
+    wants = {"tdprov/source": "vendor", "pandera_schema": schema, "tdprov/quality_policy": "warn"}
+
+    @multi_asset(outs={"p": AssetOut(metadata=wants), "q": AssetOut(metadata=wants)})
+    def prices():
+        return pd.read_csv(vendor), pd.read_csv(vendor)
+
+    @provenance_asset(source="vendor", schema=schema, quality_policy="warn")
+    def written(context, provenance: ProvenanceResource) -> MaterializeResult:  # ProvenanceResource.record's path
+        out = tmp_path / "written.parquet"
+        pd.read_csv(vendor).to_parquet(out)
+        done = provenance.record(outputs={"written": str(out)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    result = run([prices, written], instance)
+    assert result.success
+    said = sorted((e.step_key, e.user_message.removeprefix("tdprov: ")) for e in instance.all_logs(result.run_id)
+                  if e.level == logging.WARNING and "does not verify" in (e.user_message or ""))
+    once = (f"1 other source record does not verify, so it is not trusted and not used: {bad.relative_to(store)}. "
+            "Fix: delete a record nobody registered; 'tdprov audit' reports every record that does not verify, and why.")
+    assert said == [("prices", once), ("written", once)], said
+
+
 def test_unchanged_data_keeps_its_versions_changed_data_gets_a_new_one_and_downstream_is_stale(
     store: Path, instance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
