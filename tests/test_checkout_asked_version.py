@@ -158,6 +158,30 @@ def test_the_genuine_versions_still_restore(store_uri: str, tmp_path: Path, caps
     assert hash_path(tmp_path / "back.parquet").digest == digest and (tmp_path / "back.parquet").read_bytes() == good.read_bytes()
 
 
+def test_a_digest_two_datasets_hold_restores_with_or_without_its_algorithm(tmp_path: Path, capsys: Any) -> None:
+    """The help takes a digest's first 12 hex digits 'with or without blake3:': with it, a version two datasets hold
+    was restored (a snapshot is of bytes, whichever dataset held them); without it, the same digest was refused as
+    naming two datasets."""
+    import uuid
+
+    from bundle_support import dataset, event
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+
+    good, _ = _frames(tmp_path)
+    store_uri = str(tmp_path / "store")
+    digest = snapshot_path(open_store(store_uri), good)
+    run_id = str(uuid.uuid4())
+    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=True))
+    transport.emit(event(run_id, "START", "2026-03-01T10:00:00Z"))
+    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:01Z",
+                         outputs=[dataset("file", str(good), digest), dataset("inmemory://", "copy", digest)]))
+    for ref in (digest[:19], digest[7:19], digest[7:]):
+        out = tmp_path / f"back-{len(ref)}-{ref[0]}.parquet"
+        code, said = _checkout(ref, out, store_uri, capsys)
+        assert code == 0 and said == f"restored {digest} to {out}\n", (ref, said)
+        assert hash_path(out).digest == digest
+
+
 def test_no_verify_table_is_the_documented_escape(tmp_path: Path, capsys: Any) -> None:
     good, other = _frames(tmp_path)
     store_uri = str(tmp_path / "store")

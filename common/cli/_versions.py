@@ -125,10 +125,13 @@ def _tell(runs: Mapping[str, str], one: Callable[[str, str], str], several: Call
 
 
 def version_digest(ref: str, index: Any) -> str:
-    """``ref`` if it is a digest, else the newest recorded version of the dataset it names."""
+    """``ref`` if it is a digest, the recorded digest it begins (with or without ``blake3:``, whichever datasets hold
+    it), else the newest recorded version of the dataset it names."""
+    from prov_common.w3cprov.identity import digest_query
+
     if is_full_digest(ref):
         return ref.strip().lower()
-    return index.expand_digest(ref) if is_digest(ref) else index.resolve(ref)[0]
+    return index.expand_digest(ref) if digest_query(ref) is not None else index.resolve(ref)[0]
 
 
 def names_version(index: Any, dataset: str, digest: str) -> list[str]:

@@ -27,8 +27,9 @@ def register(subparsers: Any) -> None:
         example="tdprov checkout blake3:9f2c...e1 -o data/train.parquet --force",
     )
     parser.add_argument("digest", metavar="VERSION",
-                        help="blake3:<64 hex> of a file or table, a dataset name (its newest recorded version), "
-                             "or DATASET@DIGEST as 'tdprov runs' prints it")
+                        help="blake3:<64 hex> of a file or table (or its first 12 or more hex digits, with or "
+                             "without 'blake3:': a recorded version's, whichever datasets hold it), a dataset name "
+                             "(its newest recorded version), or DATASET@DIGEST as 'tdprov runs' prints it")
     parser.add_argument("-o", "--output", required=True, metavar="PATH", help="file (or folder) to write")
     parser.add_argument("--force", action="store_true", help="replace PATH if it exists")
     parser.add_argument("--no-verify-table", dest="verify_table", action="store_false",
