@@ -18,7 +18,7 @@ from prov_common.bundle.subjects import (
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import blake3_digest
 from prov_common.w3cprov.mapping import PROV_MAPPING
-from prov_common.store.buffers import byte_view, is_buffer
+from prov_common.store.buffers import Buffer, byte_view, checked_buffer
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, SigningKey, Subject, digest_map, make_statement, sign_envelope
 from prov_common.w3cprov.events import DatasetState, RunState
 from prov_common.w3cprov.identity import iso_z
@@ -129,6 +129,11 @@ class Derived:
     manifest_bytes: bytes
 
 
+def attachment_buffer(path: str, data: object) -> Buffer:
+    """``data``, an attachment's bytes to be stored at ``path``; :class:`BadInputError` when it is no buffer."""
+    return checked_buffer(data, f"attachment {path!r}", "pass the file's bytes")
+
+
 def derive_bundle(
     events: Iterable[Any],
     attachments: Mapping[str, bytes] | None,
@@ -169,9 +174,7 @@ def derive_bundle(
     attachments = within_bound(state.run_id, attachments or {})
     files: dict[str, bytes] = {layout.EVENTS_FILE: events_jsonl(ordered), layout.PROV_FILE: prov_json(state, prov_mapping)}
     for path, data in sorted(attachments.items()):
-        if not is_buffer(data):
-            raise BadInputError(f"attachment {path!r} is {type(data).__name__}, not bytes.", fix="pass the file's bytes")
-        files[layout.check_attachment_path(path)] = byte_view(data)  # type: ignore[assignment]  # a bytearray's, not copied
+        files[layout.check_attachment_path(path)] = byte_view(attachment_buffer(path, data))  # type: ignore[assignment]  # a bytearray's, not copied
     manifest = Manifest(
         run_id=state.run_id,
         job_namespace=state.job_namespace,

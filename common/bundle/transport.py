@@ -30,7 +30,7 @@ from openlineage.client.transport.transport import Config, Transport
 
 from prov_common import mapped
 from prov_common.bundle import layout
-from prov_common.bundle.build import build_bundle
+from prov_common.bundle.build import attachment_buffer, build_bundle
 from prov_common.bundle.late import arrived_late, put_arrived, staged_event_type
 from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, event_dict, event_digest, is_terminal, line_digests,
                                        parent_of, run_id_of)
@@ -49,7 +49,7 @@ from prov_common.signing import SigningKey, TrustStore, signing_key_from_setting
 from prov_common.signing.keyfiles import sealing_trust
 from prov_common.store import open_store
 from prov_common.store.base import Store
-from prov_common.store.buffers import Buffer, held_view, is_buffer
+from prov_common.store.buffers import Buffer, held_view
 from prov_common.store.errors import UnreadableObjectError
 from prov_common.store.factory import cannot_open
 from prov_common.store.identity import writer_store_id
@@ -392,8 +392,7 @@ class ProvenanceTransport(Transport):
         record of its size and digest is staged beside it: a seal takes only attachments a key it trusts so signed.
         """
         attachment_key(layout.check_run_id(run_id), name)  # a bad name is the caller's error, raised here
-        if not is_buffer(data):
-            raise BadInputError(f"attachment {name!r} is {type(data).__name__}, not bytes.", fix="pass the file's bytes")
+        data = attachment_buffer(name, data)
         self._bounded(self._put_attachment, run_id, name, held_view(data), what=f"attachment {name}")
 
     def seal(self, run_id: str, *, accept_unsigned: bool = False, read: Mapping[str, bytes] | None = None) -> WriteResult:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from prov_common.errors import BadInputError, ObjectConflictError
-from prov_common.store.buffers import Buffer, byte_view, is_buffer, open_buffer
+from prov_common.store.buffers import Buffer, byte_view, checked_buffer, open_buffer
 from prov_common.store.errors import ObjectTooLargeError
 from prov_common.store.keys import validate_key, validate_prefix
 
@@ -114,8 +114,7 @@ class BaseStore(ABC):
     def put(self, key: str, data: Buffer) -> bool:
         """Create ``key`` with ``data`` (a bytearray or memoryview is read in place, not copied); False if it already
         holds these bytes; ObjectConflictError if others."""
-        if not is_buffer(data):
-            raise BadInputError(f"data for store key {key!r} is {type(data).__name__}, not bytes.", fix="encode it first")
+        data = checked_buffer(data, f"data for store key {key!r}", "encode it first")
         return self._put(validate_key(key), Source(data=data))
 
     def put_file(self, key: str, path: Path) -> bool:

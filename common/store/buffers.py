@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 
+from prov_common.errors import BadInputError
 from prov_common.mapped import give_back, mapping_of
 
 Buffer = bytes | bytearray | memoryview
@@ -14,6 +15,14 @@ Buffer = bytes | bytearray | memoryview
 def is_buffer(data: object) -> bool:
     """Whether ``data`` is bytes, a bytearray or a memoryview (what the store takes)."""
     return isinstance(data, (bytes, bytearray, memoryview))
+
+
+def checked_buffer(data: object, what: str, fix: str) -> Buffer:
+    """``data`` when it is a buffer (:func:`is_buffer`); else :class:`BadInputError` "``what`` is <type>, not bytes."
+    with ``fix``."""
+    if not is_buffer(data):
+        raise BadInputError(f"{what} is {type(data).__name__}, not bytes.", fix=fix)
+    return data  # type: ignore[return-value]
 
 
 def byte_view(data: Buffer) -> bytes | memoryview:

@@ -23,7 +23,7 @@ from prov_common.owner import alive
 from prov_common.scratch import remove_orphans
 from prov_common.store import spool
 from prov_common.store.base import Store
-from prov_common.store.buffers import byte_view, is_buffer
+from prov_common.store.buffers import byte_view, checked_buffer
 from prov_common.store.errors import SpoolError
 from prov_common.store.keys import validate_key
 from prov_common.store.latekey import LateKey, put_late
@@ -569,9 +569,7 @@ def _remove(path: Path) -> None:
 
 def _as_bytes(key: str, data: object) -> bytes | memoryview:
     """``data`` as :func:`~prov_common.store.buffers.byte_view` gives it (a bytearray is not copied)."""
-    if is_buffer(data):
-        return byte_view(data)  # type: ignore[arg-type]
-    raise BadInputError(f"object '{key}' is {type(data).__name__}, not bytes.", fix="encode it before delivering it")
+    return byte_view(checked_buffer(data, f"object '{key}'", "encode it before delivering it"))
 
 
 __all__ = ["Outbox", "DeliveryResult", "FlushReport", "LateKey", "SpoolError", "default_spool_dir"]
