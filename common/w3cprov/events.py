@@ -240,12 +240,18 @@ def _fold(events: list[_Checked], local_names: bool = True, versions_apart: bool
 
 def folds_local_names(mapping: str | None) -> bool:
     """Whether bundles of PROV mapping ``mapping`` were folded with local names (from mapping 4 on)."""
-    return mapping not in (None, "tdprov-prov/1", "tdprov-prov/2", "tdprov-prov/3")
+    return _mapping_from(mapping, 4)
 
 
 def folds_versions_apart(mapping: str | None) -> bool:
     """Whether bundles of PROV mapping ``mapping`` were folded with each version of a dataset apart (from mapping 6 on)."""
-    return mapping not in (None, "tdprov-prov/1", "tdprov-prov/2", "tdprov-prov/3", "tdprov-prov/4", "tdprov-prov/5")
+    return _mapping_from(mapping, 6)
+
+
+def _mapping_from(mapping: str | None, version: int) -> bool:
+    """Whether ``mapping`` names PROV mapping ``version`` or a later one: None (a bundle naming none) and the older
+    versions do not; a name of no older version does."""
+    return mapping is not None and mapping not in {f"tdprov-prov/{n}" for n in range(1, version)}
 
 
 def fold_runs(events: Iterable[Any], *, local_names: bool = True, versions_apart: bool = True,
