@@ -47,10 +47,13 @@ def check_flag(value: object, name: str, where: str) -> bool:
     """A yes/no setting given in code or in an asset's or task's definition (``True``, ``"yes"``, ``0``; any case),
     else a clear error naming ``name``, ``where`` and the accepted values: unlike an environment or config file
     setting (:func:`flag`), such a typo is refused when the definition is read, never taken as the store's setting."""
-    if not isinstance(value, bool) and str(value).strip().lower() not in _TRUE | _FALSE:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in _TRUE | _FALSE:
         raise BadInputError(f"{name}={value!r} of {where} is not a yes/no value (true, yes, on, 1 / false, no, off, 0)",
                             fix=f"set {name} to True or False, or leave it unset for the store's setting")
-    return flag(value, name)
+    return text in _TRUE
 
 
 def _warn_flag(name: str, value: str, default: bool | None) -> None:
