@@ -30,8 +30,9 @@ FIX_WITNESS = ("check that the witness is of this store (and that the store and 
 
 
 def check_extends(known: KnownCheckpoint, tlog: TransparencyLog, head: StoredCheckpoint | None, who: str,
-                  fix: str = FIX_GAP, *, newest_runs: Sequence[str] = ()) -> tuple[list[Finding], list[LogLeaf]]:
-    """Findings when the store's log does not extend ``known`` (``who`` kept it; ``fix`` says what to do), and the
+                  fix: str | None = None, *, newest_runs: Sequence[str] = ()) -> tuple[list[Finding], list[LogLeaf]]:
+    """Findings when the store's log does not extend ``known`` (``who`` kept it; ``fix`` says what to do, None:
+    :data:`FIX_GAP`, or where the records of the runs it names are, :func:`_fix_lost`), and the
     leaves after it when it does. A checkpoint known without its digest (a published ``treeSize`` and
     ``rootHash``) is compared by its root. ``newest_runs``: the run ids of the newest leaves of ``known`` that ``who``
     kept (the auditor's memory): a finding names those the log no longer holds."""
@@ -42,7 +43,7 @@ def check_extends(known: KnownCheckpoint, tlog: TransparencyLog, head: StoredChe
         return [], leaves
     where, what = problem
     lost = _lost(known.size, tlog, head, list(newest_runs)[-known.size:])  # at most one per leaf, whatever a memory file holds
-    return [Finding(CHECK_LOG, where, what + lost, _fix_lost(fix, known.size) if lost else fix)], []
+    return [Finding(CHECK_LOG, where, what + lost, fix or (_fix_lost(known.size) if lost else FIX_GAP))], []
 
 
 def _not_extended(known: KnownCheckpoint, tlog: TransparencyLog, head: StoredCheckpoint | None,
@@ -115,10 +116,8 @@ def _past_end(newest_runs: Sequence[str], size: int, kept: int) -> str:
             f"newest {len(named)}: {', '.join(named)}")
 
 
-def _fix_lost(fix: str, size: int) -> str:
-    """``fix``, or, for a gap that names runs, the fix that says where their records are: a copy of the store taken after ``size``."""
-    if fix != FIX_GAP:
-        return fix
+def _fix_lost(size: int) -> str:
+    """The fix of a gap that names runs lost from the log: their records are in a copy of the store taken after ``size``."""
     return (f"restore the store (its log/ and audit/, and the bundles and index entries of the runs named) from a backup or replica "
             f"taken after checkpoint {size}, then audit again; if the loss is understood and accepted, record it with "
             "'tdprov audit --accept-checkpoint --reason TEXT'")
