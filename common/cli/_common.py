@@ -96,8 +96,9 @@ def worker_count(text: str) -> int:
     from prov_common.config import usable_cpus
 
     value, cpus = positive_int(text), usable_cpus()
-    if value > max(MAX_WORKERS, cpus):
-        raise argparse.ArgumentTypeError(f"{text!r} worker processes is more than {max(MAX_WORKERS, cpus)}, the most "
+    most = max(MAX_WORKERS, cpus)
+    if value > most:
+        raise argparse.ArgumentTypeError(f"{text!r} worker processes is more than {most}, the most "
                                          f"tdprov starts (this machine has {cpus} CPUs; the default is one per CPU)")
     return value
 

@@ -66,18 +66,22 @@ class DatasetState:
         tdprov's own ``tdprov_contentHash`` facet, or by a ``version`` facet tdprov produced. Another producer's
         ``sha256:<hex>`` with neither is a claim tdprov never checked: an opaque version id, as a Delta table's ``3``."""
         version = self.version
-        if not names_content(version):
-            return False
-        digest = self.facet(CONTENT_HASH).get("digest")
-        if isinstance(digest, str) and normal_version(digest.strip()) == normal_version(version):
-            return True
-        return self.facet("version").get("_producer") == PRODUCER
+        return names_content(version) and self._vouched(version)
 
     @property
     def opaque_version(self) -> bool:
         """Whether the version is written as a content digest but names no content (:attr:`names_content`): an
         opaque version id."""
-        return names_content(self.version) and not self.names_content
+        version = self.version
+        return names_content(version) and not self._vouched(version)
+
+    def _vouched(self, version: str | None) -> bool:
+        """Whether tdprov gave ``version``, this dataset's: its own ``tdprov_contentHash`` facet holds it, or a
+        ``version`` facet tdprov produced does."""
+        digest = self.facet(CONTENT_HASH).get("digest")
+        if isinstance(digest, str) and normal_version(digest.strip()) == normal_version(version):
+            return True
+        return self.facet("version").get("_producer") == PRODUCER
 
     def count(self, field_name: str) -> int | None:
         """A count of the ``tdprov_contentHash`` facet (``rows``, ``shardCount``), see :func:`whole_count`."""

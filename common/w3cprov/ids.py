@@ -85,7 +85,7 @@ def digest_local_name(value: str) -> str | None:
 def names_content(version: str | None) -> bool:
     """Whether ``version`` is a content digest, so that two datasets at it hold equal bytes ("same content",
     ``alternateOf``): another producer's version name (a Delta table's ``3``) names no bytes."""
-    return bool(version) and digest_local_name(version or "") is not None
+    return version is not None and digest_local_name(version) is not None
 
 
 def dataset_local(namespace: str, name: str, *, legacy: bool = False) -> str:
