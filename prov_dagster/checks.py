@@ -16,7 +16,7 @@ from dagster import (
     asset_check,
 )
 
-from prov_dagster.metadata import BUNDLE_KEY, NOT_RECORDED_KEY, failed_checks_text
+from prov_dagster.metadata import BUNDLE_KEY, NOT_RECORDED_KEY, failed_schema_text
 from prov_dagster.naming import dataset_name
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.recorded_tables import spec_provenance
@@ -76,8 +76,7 @@ def pandera_check_result(instance: Any, key: AssetKey, severity: AssetCheckSever
 def _failed_text(key: AssetKey, result: dict[str, Any]) -> str:
     """What a failed check of an unpartitioned asset says: the schema, the failure cases and the checks that failed
     (as the step failure of the ``fail`` policy says them), and the fix."""
-    return (f"{dataset_name(key)}: the latest materialization failed Pandera schema {result.get('schemaName')!r}: "
-            f"{counted(result.get('failureCount', 0), 'failure case')} [{failed_checks_text(result)}]. Fix: materialize it "
+    return (f"{failed_schema_text(f'{dataset_name(key)}: the latest materialization', result)}. Fix: materialize it "
             "again with data that passes the schema.")
 
 

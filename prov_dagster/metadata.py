@@ -12,7 +12,7 @@ from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 from prov_common.errors import BadInputError
 from prov_common.hashing.shard_model import extent_counts
 from prov_common.quality import load_schema
-from prov_common.text import first_of
+from prov_common.text import counted, first_of
 from prov_dagster.links import location_link
 from prov_dagster.model import BundleStatus, DatasetRecord
 from prov_dagster.policy import SCHEMA_KEY
@@ -74,6 +74,14 @@ def failed_checks_text(result: dict[str, Any], shown: int = 5) -> str:
     failed = [f"{c.get('column') or '<table>'}: {c.get('name')} ({c.get('failureCount', 0)})"
               for c in result.get("checks") or [] if not c.get("passed")]
     return first_of(failed, shown)
+
+
+def failed_schema_text(what: str, result: dict[str, Any]) -> str:
+    """``what`` (an asset, a partition, its latest materialization) failed a recorded Pandera outcome's schema
+    (``QualityResult.to_dict()``): the schema, the failure cases and :func:`failed_checks_text`, as the step failure
+    and the ``pandera`` check say it."""
+    return (f"{what} failed Pandera schema {result.get('schemaName')!r}: {counted(result.get('failureCount', 0), 'failure case')} "
+            f"[{failed_checks_text(result)}]")
 
 
 def version_metadata(digest: Any, uri: str | None, namespace: str) -> dict[str, Any]:

@@ -16,8 +16,7 @@ from prov_common.quality.samples import check_known_columns, data_index_names
 from prov_common.quality.validate import flagged_columns
 from prov_common.sources.masking import mask_by_sources
 from prov_common.sources.registry import Listing
-from prov_common.text import counted
-from prov_dagster.metadata import failed_checks_text, output_metadata
+from prov_dagster.metadata import failed_schema_text, output_metadata
 from prov_dagster.model import DatasetRecord
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.recorder import StepRun
@@ -63,8 +62,7 @@ def masked_samples(checked: Checked, wants: AssetProvenance, settings: Settings,
 def quality_error(what: str, quality: QualityResult) -> BadInputError:
     """The error naming ``what`` (an asset, a partition) and the checks it failed."""
     return BadInputError(
-        f"{what} failed Pandera schema {quality.schema_name!r}: {counted(quality.failure_count, 'failure case')} "
-        f"[{failed_checks_text(quality.to_dict())}].",
+        f"{failed_schema_text(what, quality.to_dict())}.",
         fix="fix the data or the schema, or set quality_policy='block', 'warn' or 'record' on the asset",
     )
 
