@@ -8,7 +8,7 @@ from typing import Any
 from prov_common.bundle import layout
 from prov_common.bundle.transport import ConfigurationDefaults, ProvenanceConfig, ProvenanceTransport
 from prov_common.config import Settings
-from prov_common.errors import StoreError, TdprovError
+from prov_common.errors import TdprovError
 from prov_common.store.s3 import S3ClientFactory
 
 _lock = threading.Lock()
@@ -105,12 +105,13 @@ def configuration_defaults() -> ConfigurationDefaults:
 
 def run_is_open(transport: ProvenanceTransport, run_id: str) -> bool:
     """Whether ``run_id`` has staged events and no bundle in the transport's store (True when the store cannot
-    be read: the event is then delivered, or spooled, as any other)."""
+    be read, or its setting cannot be opened: the event is then delivered, spooled or kept in the outbox, as any
+    other, as :func:`run_is_sealed` takes it)."""
     if run_is_sealed(transport, run_id):
         return False
     try:
         return any(True for _ in transport.store.list(layout.staging_prefix(run_id)))
-    except StoreError:
+    except TdprovError:
         return True
 
 

@@ -122,6 +122,33 @@ def test_a_state_set_outside_the_task_process_seals_its_start(tmp_path: Path, st
     assert audit.check(CHECK_UNFINISHED).errors == []
 
 
+def test_a_state_set_outside_the_task_process_is_kept_when_the_store_setting_cannot_be_opened(
+        tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The API server marks a killed task success while its ``[tdprov] store`` cannot be opened: the COMPLETE is kept
+    in the outbox with the warning every such event gets, as when the store cannot be reached; it was dropped
+    ("could not deliver ... BadInputError"), as the check that the run is open let the setting's refusal escape."""
+    from airflow.listeners.listener import get_listener_manager
+
+    from prov_common.bundle.transport import UNOPENED_WARNED
+    from prov_common.store import spool
+    from prov_common.store.outbox import Outbox
+
+    raw = tmp_path / "in.csv"
+    raw.write_text("a\n1\n")
+    dag_id = "tdprov_killed_unopened"
+    _killed_task(dag_id, raw)
+    (run_id,) = {key.split("/")[1] for key in open_store(str(store)).list("staging/")}  # the START the task staged
+    UNOPENED_WARNED.clear()
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", "gs://b/unopened")
+    monkeypatch.setenv("AIRFLOW__TDPROV__SPOOL", str(tmp_path / "spool"))
+    _marked_success(dag_id)
+    get_listener_manager().hook.before_stopping(component=None)
+    assert "could not deliver" not in caplog.text
+    assert "[tdprov] store = 'gs://b/unopened' cannot be opened" in caplog.text and "kept in the outbox" in caplog.text
+    kept = [key for entry in Outbox(tmp_path / "spool").pending() for key in spool.read_keys(entry)]
+    assert [key.split("/")[1] for key in kept] == [run_id], kept
+
+
 def test_a_state_set_after_the_try_was_sealed_adds_nothing(tmp_path: Path, store: Path,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     """The UI marks a task failed after its try was sealed: the bundle stays as it is, and no event is staged
