@@ -46,7 +46,7 @@ def render_index(runs: list[tuple[str, str, str]]) -> str:
     brings one here."""
     rows = "".join(
         f"<tr><td>{escape(dag_id)}</td><td><a href='dag-runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}'>"
-        f"{escape(run_id)}</a></td><td>{escape(str(state or ''))}</td></tr>" for dag_id, run_id, state in runs)
+        f"{escape(run_id)}</a></td><td>{escape(state)}</td></tr>" for dag_id, run_id, state in runs)
     listed = ("<p class='meta'>No DAG runs you may read yet: a DAG run of a DAG you may read is listed here once it is "
               "created, and links to its bundles, verified.</p>" if not runs else
               "<p class='meta'>The most recent DAG run you may read; it links to its bundles, verified.</p>" if len(runs) == 1 else
