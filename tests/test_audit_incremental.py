@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from prov_common.audit.checks import FIX_NO_INPUTS, FIX_ORIGIN
 from prov_common.audit.generated import generated_key
 from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_INVENTORY, CHECK_LOG, CHECK_QUALITY, CHECK_UNFINISHED
 from prov_common.audit.state import STATE_PAYLOAD_TYPE, AuditState
@@ -242,6 +243,21 @@ def test_training_data_made_by_a_run_with_no_recorded_inputs_is_a_gap_until_a_so
                                              location="/data/vendor.parquet"), pipe.key)
     closed, full = _audit(pipe.store), _audit(pipe.store, full=True)
     assert closed.check(CHECK_COMPLETENESS).findings == [] == full.check(CHECK_COMPLETENESS).findings
+
+
+def test_a_training_gap_made_from_no_recorded_input_beside_another_gets_its_own_fix(tmp_path: Path) -> None:
+    """A training run reads data a run with no recorded inputs made and data made from an input with no origin: the
+    first gets the fix of data made from no recorded input, the other the fix of a missing origin (both got the
+    latter, which says to record the run that produced it: that run is recorded)."""
+    store = LocalStore(tmp_path / "store")
+    made, raw = digest("downloaded"), digest("raw")
+    seal(store, run_events("fetch_vendor_data", [], [dataset("/data/vendor.parquet", made)], start=T0))
+    seal(store, run_events("prepare", [dataset("/data/raw.csv", raw)], [dataset("/data/p.parquet", digest("p"))], start=T0))
+    seal(store, run_events("train", [dataset("/data/vendor.parquet", made), dataset("/data/p.parquet", digest("p"))],
+                           [], start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    for result in (_audit(store), _audit(store, full=True)):
+        (gap,) = [f for f in result.check(CHECK_COMPLETENESS).errors if f.what.startswith("training run")]
+        assert gap.fix == (f"for /data/vendor.parquet@{made}: {FIX_NO_INPUTS}; for the others: {FIX_ORIGIN}"), gap.fix
 
 
 def test_an_auditor_that_stopped_before_its_state_makes_no_run_logged_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -186,22 +186,27 @@ def _unique(gaps: list[TrainingGap]) -> list[TrainingGap]:
 
 
 def _no_origin_fix(links: Sequence[OpenLink], unverified: frozenset[str], same_file: Mapping[tuple[str, str, str], str]) -> str:
-    """The fix for open links: for those that are a file a run wrote under another name, say so; for a version that is
-    no content digest, :func:`~prov_common.audit.lineage.version_origin_fix` (by the link's reason); for the others
-    :func:`_origin_fix`."""
+    """The fix for open links: for content a run that recorded no inputs made (:data:`NO_INPUTS`), :data:`FIX_NO_INPUTS`;
+    for those that are a file a run wrote under another name, say so; for a version that is no content digest,
+    :func:`~prov_common.audit.lineage.version_origin_fix` (by the link's reason); for the others :func:`_origin_fix`."""
+    made: list[str] = []  # the labels of content made from no recorded input
     files: dict[str, None] = {}  # the fixes of files a run wrote under another name
     opaque: dict[str, None] = {}  # the fixes of versions that are no content digest
     rest: list[str | None] = []
     for x in links:
         d = x.dataset
-        if (file := same_file.get(version_of(d))) is not None:
+        if x.reason == NO_INPUTS:
+            made.append(f"{d.label}@{d.version}")
+        elif (file := same_file.get(version_of(d))) is not None:
             files[file] = None
         elif not d.names_content:
             fix = version_origin_fix(d, x.reason)
             opaque[f"for {d.label}@{d.version}: {fix}" if len(links) > 1 else fix] = None
         else:
             rest.append(d.version)
-    named = [*files, *opaque]
+    made_fix = ([FIX_NO_INPUTS if len(made) == len(links) else f"for {', '.join(sorted(set(made)))}: {FIX_NO_INPUTS}"]
+                if made else [])
+    named = [*made_fix, *files, *opaque]
     return "; ".join(named + ([f"for the others: {_origin_fix(rest, unverified)}" if named else _origin_fix(rest, unverified)] if rest else []))
 
 
@@ -258,8 +263,7 @@ def completeness_findings(broken: Sequence[OpenLink], gaps: Sequence[TrainingGap
                            f"{g.link.dataset.label}@{g.link.dataset.version or 'unversioned'}"
                            + (f" (run {g.link.run_id} read it before source '{sources[id(g)]}' was registered)" if sources[id(g)] else "")
                            for g in mine})
-        fix = (FIX_NO_INPUTS if all(g.link.reason == NO_INPUTS for g in mine) else
-               _fix_before_source([g.link.run_id for g in mine]) if all(sources.values())
+        fix = (_fix_before_source([g.link.run_id for g in mine]) if all(sources.values())
                else _no_origin_fix([g.link for g in mine], unverified, same_file))
         long = len(upstream) > SHOWN_UPSTREAM
         listed = (f"{counted(len({g.input_label for g in mine}), 'input')} through {counted(len(upstream), 'open link')} "
