@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.errors import BadInputError
-from prov_common.sources.matching import matching_sources, sources_by_digest
+from prov_common.sources.matching import any_matching_source, matching_sources, sources_by_digest
 from prov_common.sources.model import SourceRecord, is_source_digest
 from prov_common.text import first_of
 from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is also imported from here
@@ -170,8 +170,11 @@ class LineageIndex:
     def has_origin(self, d: DatasetUse, reader_id: str | None = None, read_at: str | None = None) -> bool:
         """Whether another recorded run generated version ``d`` before reader ``reader_id`` read it at ``read_at``
         (never the reader's own output), or a registered source has its digest."""
-        return bool(d.version) and (self.generation_read(d, reader_id, read_at) is not None
-                                   or bool(self.sources_of(d)[0]))
+        return bool(d.version) and (self.generation_read(d, reader_id, read_at) is not None or self.has_source(d))
+
+    def has_source(self, d: DatasetUse) -> bool:
+        """Whether :meth:`sources_of` names any registered source of ``d``'s digest (none are listed)."""
+        return any_matching_source(self.sources, d.namespace, d.name, d.version, opaque=d.opaque)
 
     def broken_inputs(self, run: RunRecord) -> list[BrokenLink]:
         """Inputs of ``run`` that neither a recorded run nor a registered source explains."""
@@ -222,7 +225,7 @@ class LineageIndex:
 
     def unsourced(self, made: DatasetUse) -> bool:
         """Whether a gap of :data:`MADE_FROM_NOTHING` is still open: no registered source has the digest of what its run made."""
-        return not self.sources_of(made)[0]
+        return not self.has_source(made)
 
     def training_runs(self) -> list[RunRecord]:
         """Runs that train models (see :attr:`RunRecord.is_training`), newest first."""
@@ -406,7 +409,7 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
     several datasets hold, naming each by a text that names it alone (its label, or ``NAMESPACE::NAME`` where
     another of them shares the label: :func:`~prov_common.w3cprov.identity.distinct_labels`) and the
     ``REF@DIGEST`` text that names each one's version (for a name, its newest)."""
-    labels = labels_as_named(ref, datasets)
+    labels, placed = _named(ref, datasets)
     shown = quoted_list([labels[d.namespace, d.name] for d in datasets], SHOWN_DATASETS)
     pastes = quoted_list([pasted(labels[d.namespace, d.name], d.version or "") for d in datasets if d.version],
                          SHOWN_DATASETS)
@@ -418,7 +421,7 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
         fix = f"name one dataset's version as DATASET@DIGEST; paste one of {pastes} ({lineage})"
     else:
         alike = len({dataset_label(*d) for d in labels}) < len(labels)  # some are shown as NAMESPACE::NAME
-        spelled = bool(_placed_alike(labels))
+        spelled = bool(placed)
         apart = alike or spelled or any(spelled_apart(d.namespace) for d in datasets)
         why = ("datasets whose paths or URIs are written alike, each a dataset of its own" if alike
                else "a location that several OpenLineage namespaces spell, each a dataset of its own" if apart
@@ -434,9 +437,14 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
 def labels_as_named(ref: str, datasets: Iterable[DatasetUse]) -> dict[tuple[str | None, str], str]:
     """How a message about ``ref`` shows ``datasets``: each by a text that names it alone among them
     (:func:`~prov_common.w3cprov.identity.distinct_labels`), and as ``NAMESPACE::NAME`` where ``ref`` wrote it so."""
+    return _named(ref, datasets)[0]
+
+
+def _named(ref: str, datasets: Iterable[DatasetUse]) -> tuple[dict[tuple[str | None, str], str], set[tuple[str | None, str]]]:
+    """:func:`labels_as_named` and the datasets among them placed alike (:func:`_placed_alike`)."""
     labels = distinct_labels((d.namespace, d.name) for d in datasets)
     placed = _placed_alike(labels)
-    return {d: pair_text(*d) if d in placed or written_as_pair(ref, *d) else text for d, text in labels.items()}
+    return {d: pair_text(*d) if d in placed or written_as_pair(ref, *d) else text for d, text in labels.items()}, placed
 
 
 def _placed_alike(datasets: Iterable[tuple[str | None, str]]) -> set[tuple[str | None, str]]:

@@ -35,4 +35,12 @@ def matching_sources(found: SourcesByDigest, namespace: str, name: str, version:
     return (here, True) if here or opaque else (candidates, False)
 
 
-__all__ = ["SourcesByDigest", "matching_sources", "sources_by_digest"]
+def any_matching_source(found: SourcesByDigest, namespace: str, name: str, version: str | None, *,
+                        opaque: bool = False) -> bool:
+    """Whether :func:`matching_sources` names any source, without listing them: one with the digest, registered at the
+    dataset's location when the version is ``opaque``."""
+    candidates = found.get(normal_version(version), ()) if version else ()
+    return any(at_location(located_dataset(s.location), namespace, name) for s in candidates) if opaque else bool(candidates)
+
+
+__all__ = ["SourcesByDigest", "any_matching_source", "matching_sources", "sources_by_digest"]
