@@ -28,7 +28,7 @@ from prov_common.audit.state import STATE_PREFIX, read_state
 from prov_common.bundle import layout
 from prov_common.bundle.model import FILES_SHOWN
 from prov_common.bundle.storage import sealed_manifest
-from prov_common.bundle.verify import UNLISTED, hash_stored
+from prov_common.bundle.verify import hash_stored
 from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore
 from prov_common.sources.registry import SOURCES_PREFIX
@@ -215,16 +215,15 @@ def retake_rechecked(memory: AuditorMemory, listing: Listing, changed: Mapping[s
             continue
         prefix, was = layout.bundle_prefix(run_id), {k: memory.tags[k] for k in keys}
         memory.tags.update((k, listing.tags[k]) for k in keys)
-        for many, group in (("did not verify when first listed", [k for k in keys if was[k] == UNVERIFIED]),
-                            ("were rewritten", [k for k in keys if was[k] != UNVERIFIED])):
+        for unverified, many, group in ((True, "did not verify when first listed", [k for k in keys if was[k] == UNVERIFIED]),
+                                        (False, "were rewritten", [k for k in keys if was[k] != UNVERIFIED])):
             if len(group) > FILES_SHOWN:  # one note of the bundle, however many files its manifest lists
                 out.append(_retaken(prefix, run_id, f"{counted(len(group), 'file')} of logged run {run_id} {many} "
                                     f"({first_of([k.removeprefix(prefix) for k in group], FILES_SHOWN)})",
                                     "their new fingerprints are taken", group))
                 continue
             for key in group:
-                how = ("did not verify when first listed" if was[key] == UNVERIFIED
-                       else f"was rewritten (size:tag {was[key]} -> {listing.tags[key]})")
+                how = many if unverified else f"was rewritten (size:tag {was[key]} -> {listing.tags[key]})"
                 out.append(_retaken(key, run_id, f"the file '{key.removeprefix(prefix)}' of logged run {run_id} {how}",
                                     "its new fingerprint is taken"))
     return out
@@ -264,8 +263,8 @@ def _of_folder(found: Finding) -> bool:
 def removed_note(found: Finding) -> Finding:
     """The note that the planted file (or files) ``found`` named is gone from its logged bundle, which verifies again."""
     what = f"the file '{found.object}' planted in the bundle of logged run {found.run_id}, named by an earlier audit, is gone"
-    if _of_folder(found):  # "unlisted object: 12 files of the bundle (...); ...", counted by VerificationReport.fold
-        count = found.what.removeprefix(UNLISTED + ": ").split(" of the bundle", 1)[0]
+    if _of_folder(found):  # many files (VerificationReport.fold), their keys its items (none in an older tdprov's state)
+        count = counted(len(found.items), "file") if found.items else "files"
         what = f"the {count} planted in the bundle of logged run {found.run_id}, named by an earlier audit, are gone"
     return Finding(CHECK_INVENTORY, found.object, f"{what}; the bundle was verified again and holds only what its signed manifest lists",
                    "nothing to do if it was removed on purpose; otherwise find out who wrote it and who removed it",
