@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -356,6 +357,21 @@ def test_a_stray_index_entry_left_out_is_named_as_an_entry_with_a_fix_that_works
         assert "left out run" not in err and f"tdprov verify {stray}" not in err, err
     assert main(["verify", "--store", store]) == 1
     assert f"{stray}: malformed: the index entry's key names no run" in capsys.readouterr().out
+
+
+def test_an_index_entry_that_cannot_be_read_is_named_without_a_full_stop_in_its_brackets(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An index entry that is a named pipe: the store's reason stands in brackets inside the message without its own
+    full stop ('... not a regular file.))' before)."""
+    store = str(tmp_path / "store")
+    record_runs(store, 1)
+    stray = "index/2026/01/x.json"
+    (tmp_path / "store" / "index" / "2026" / "01").mkdir(parents=True, exist_ok=True)
+    os.mkfifo(tmp_path / "store" / stray)
+    assert main(["record", "blake3:" + "2" * 64, "-o", str(tmp_path / "record.json"), "--store", store]) == 1
+    err = capsys.readouterr().err
+    assert f"is not a bundle summary (object '{stray}' in local folder " in err, err
+    assert "is a named pipe, not a regular file)). Fix: 'tdprov verify' lists it" in err and ".)" not in err, err
 
 
 def test_an_index_entry_left_out_of_a_listing_is_a_finding(s3_store_uri: str, tmp_path: Path,

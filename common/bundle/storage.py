@@ -24,7 +24,7 @@ from prov_common.store.errors import ObjectNotFoundError, ObjectTooLargeError, U
 from prov_common.store.latekey import LateKey, put_late
 from prov_common.store.ranges import RangeReader
 from prov_common.store.outbox import Outbox
-from prov_common.text import counted, noun_for
+from prov_common.text import clause, counted, noun_for
 from prov_common.w3cprov.events import parse_time
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError)
                     noun_for(late, "it stays", "they stay"), layout.staging_prefix(run_id), noun_for(late, "is", "are"),
                     LATE_EVENT_FIX)
     else:
-        log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, conflict.what)
+        log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, clause(conflict.what))
     return WriteResult(run_id, "already-sealed")
 
 
@@ -247,7 +247,7 @@ def _refuse_unsealed(store: Store, run_id: str, conflict: ObjectConflictError) -
         return
     prefix = layout.bundle_prefix(run_id)
     raise ObjectConflictError(
-        f"run {run_id} is not sealed, but its bundle folder {prefix} already holds other bytes ({conflict.what.rstrip('.')}), "
+        f"run {run_id} is not sealed, but its bundle folder {prefix} already holds other bytes ({clause(conflict.what)}), "
         "so this bundle of the run is not stored.",
         fix=f"if another writer is sealing the run now, its bundle stands once sealed; if 'tdprov verify {run_id}' still "
             f"names the bundle incomplete, the writer that began it stopped: move {prefix} aside and seal the run again "
@@ -302,7 +302,7 @@ def load_index_entry(store: Store, key: str) -> BundleSummary:
     try:
         data = store.get(key, layout.SMALL_OBJECT_LIMIT)
     except UnreadableObjectError as exc:
-        raise BadInputError(f"index entry {key} is not a bundle summary ({exc.what})",
+        raise BadInputError(f"index entry {key} is not a bundle summary ({clause(exc.what)})",
                             fix="the entry was damaged or replaced: restore it from a backup or replica of the store") from exc
     except BadInputError as exc:  # the key itself: characters or bytes (shown escaped) that no key of tdprov's has
         raise BadInputError(f"index entry {key} is not a bundle summary: its name is no key tdprov writes.",
