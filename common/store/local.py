@@ -124,9 +124,7 @@ class LocalStore(BaseStore):
                 raise self._missing(key) from None
             raise UnreadableObjectError(
                 f"object '{key}' in {self.describe()} cannot be read: {blocked}, and tdprov writes only files and folders "
-                "in a store.",
-                fix="find out who put the link there, remove it, and restore the object from a backup or replica of the store"
-            ) from None
+                "in a store.", fix=_LINK_FIX) from None
         except NotRegularFileError as exc:  # a named pipe or device would block or feed the reader without end
             raise UnreadableObjectError(f"object '{key}' in {self.describe()} cannot be read: {exc}.",
                              fix="tdprov writes only regular files: find out who put it there, remove it, and restore the "
