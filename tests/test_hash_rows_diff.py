@@ -176,3 +176,35 @@ def test_each_block_is_prepared_once_for_both_lanes(monkeypatch):
     # id, x, s, l + its child, st + its two fields: 8 arrays per block, 2 blocks
     assert len(calls) == 16
     assert td.row_digests.num_rows == 2 * B
+
+
+def test_a_record_value_the_hashing_would_not_read_as_given_is_refused_not_taken_as_another_row():
+    """The lookup read a record's value in the column's type, changing it where the hashing refuses the value: a
+    decimal negative zero (refused in a column) was the row holding zero, 1.5 the integer 1, a date-time the date
+    (its time dropped), a number the date that many days after 1970, True the float 1.0, text the bytes of a binary
+    column. Each is now refused naming the field; values the column's type holds as given still match."""
+    from decimal import Decimal
+
+    df = pd.DataFrame({"d": [Decimal("0.00")], "l": [[Decimal("0.0")]], "i": [1], "day": [pd.Timestamp("2024-01-01").date()],
+                       "f": [1.0], "b": [b"a"]})
+    td = hash_dataframe(df, granularity="row")
+    fields = td.schema_fields()
+    row = df.iloc[0].to_dict()
+    assert row_digest_for_record(row, fields) == bytes(digests_matrix(td.row_digests)[0])
+    assert row_digest_for_record(row | {"d": 0, "i": 1.0, "f": 1}, fields) == bytes(digests_matrix(td.row_digests)[0])
+    with pytest.raises(BadInputError, match="^column 'd' holds a decimal negative zero"):
+        hash_dataframe(df.assign(d=[Decimal("-0.00")]))
+    for field, value, read in (("d", Decimal("-0.00"), "Decimal('0.00')"), ("l", [Decimal("-0.0")], "[Decimal('0.0')]"),
+                               ("i", 1.5, "1"), ("day", pd.Timestamp("2024-01-01 12:00").to_pydatetime(),
+                                                 "datetime.date(2024, 1, 1)"),
+                               ("day", 19723, "datetime.date(2024, 1, 1)"), ("f", True, "1.0"), ("b", "a", "b'a'")):
+        with pytest.raises(BadInputError) as refused:
+            row_digest_for_record(row | {field: value}, fields)
+        logical = dict(fields)[field]
+        assert refused.value.what == (f"field {field!r}: value {value!r} is not of logical type {logical}: it would be read "
+                                      f"as {read}, which is another value.")
+        assert refused.value.fix == "give the value in the column's type."
+    with pytest.raises(BadInputError) as far:  # a date no Python date holds
+        row_digest_for_record(row | {"day": 100_000_000}, fields)
+    assert far.value.what.startswith("field 'day': value 100000000 is not of logical type date32[day]: it would be read as "
+                                     "a value Python cannot hold (")

@@ -141,3 +141,14 @@ def test_contains_answers_a_person_in_a_few_lines_and_writes_the_proof_to_a_file
         err = capsys.readouterr().err
         assert err.startswith(f"tdprov contains: proof file {where}") and "invalid" not in err, err
         assert ("Fix: create the folder first" if where.startswith("nodir") else "Fix: give a file name inside it") in err, err
+
+
+def test_contains_refuses_a_record_value_its_column_would_read_as_another(recorded: tuple[str, str, Path],
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    """``{"id": 5.5}`` was read as the integer 5 and answered "contained" with a proof of the row holding 5."""
+    store, _, data = recorded
+    assert main(["contains", str(data), "--record", json.dumps({"id": 5.5, "name": "n5"}), "--store", store]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "field 'id': value 5.5 is not of logical type int64: it would be read as 5, which is another value." in captured.err
+    assert main(["contains", str(data), "--record", json.dumps({"id": 5.0, "name": "n5"}), "--store", store]) == 0

@@ -147,6 +147,16 @@ def _first_negative_zero(array: np.ndarray, read: pa.Array | pa.ChunkedArray) ->
 _DECIMAL = frozenset({decimal.Decimal})
 
 
+def holds_negative_zero(value: Any, read: pa.Array) -> bool:
+    """Whether one value, read by Arrow as the one-element ``read``, is or holds (at any depth) a decimal negative
+    zero, which Arrow reads as a zero and a column therefore may not hold."""
+    if not _holds_decimals(read.type):
+        return False
+    values = np.empty(1, dtype=object)
+    values[0] = value  # a list stays one value, not a row of an array
+    return _first_negative_zero(values, read) is not None
+
+
 def _refuse_negative_zero(values: Iterable[Any], read: pa.Array | pa.ChunkedArray, display: str) -> None:
     """Refuse a column holding a decimal negative zero (``Decimal("-0.00")``, as rounding a small negative number
     gives), which Arrow reads as a zero, so that it and ``Decimal("0.00")`` would share a digest (floats keep -0.0). Only

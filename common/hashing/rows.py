@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from prov_common.errors import BadInputError
 from prov_common.replace_file import replacing
 from prov_common.hashing.encode import validity_mask, fixed_values, list_children
+from prov_common.hashing.object_columns import holds_negative_zero
 from prov_common.hashing.types import canonicalize, parse_logical_type
 from prov_common.text import noun_for
 
@@ -240,11 +241,37 @@ def _record_value(name: str, value: Any, logical: str) -> pa.Array:
     error: Exception | None = None
     for candidate in types:
         try:
-            return pa.array([value], type=candidate, from_pandas=True)
+            read = pa.array([value], type=candidate, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
             error = error or exc
+            continue
+        error = _read_otherwise(value, read)
+        if error is not None:
+            break
+        return read
     raise BadInputError(f"field {name!r}: value {value!r} is not of logical type {logical}: {error}",
                         fix="give the value in the column's type.")
+
+
+def _read_otherwise(value: Any, read: pa.Array) -> str | None:
+    """How Arrow read a record's value where that is another value, else None. A column the hashing takes never holds
+    a value it would change (a decimal negative zero, a boolean among numbers), and a value of a column of integers,
+    dates, decimals, text or bytes that it changed (1.5 read as 1, a date-time as its date, a number as that many days,
+    text as bytes) is another value, so its row digest would name another row. Floats, times and nested values are
+    read as given."""
+    t = read.type
+    refused = (isinstance(value, (bool, np.bool_)) and not pa.types.is_boolean(t)) or holds_negative_zero(value, read)
+    exact = (pa.types.is_integer(t) or pa.types.is_date(t) or pa.types.is_decimal(t) or pa.types.is_large_string(t)
+             or pa.types.is_large_binary(t))
+    if not refused and (not exact or read.null_count):
+        return None
+    try:
+        back = read[0].as_py()
+    except (OverflowError, ValueError) as exc:  # a date past what Python's dates hold
+        return f"it would be read as a value Python cannot hold ({exc})."
+    if not refused and back == value:
+        return None
+    return f"it would be read as {back!r}, which is another value."
 
 
 # --- sidecar -------------------------------------------------------------------------------------
