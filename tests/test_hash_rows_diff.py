@@ -208,3 +208,31 @@ def test_a_record_value_the_hashing_would_not_read_as_given_is_refused_not_taken
         row_digest_for_record(row | {"day": 100_000_000}, fields)
     assert far.value.what.startswith("field 'day': value 100000000 is not of logical type date32[day]: it would be read as "
                                      "a value Python cannot hold (")
+
+
+def test_a_record_date_time_read_in_a_zone_it_does_not_name_or_a_number_read_as_a_time_is_refused():
+    """A date-time without a time zone was read as UTC in a column with one (11:00 was the row shown as 12:00 in
+    Paris), one with a zone had it dropped in a column without (13:00+01:00 was the row holding 12:00), and a number
+    was read as nanoseconds; the hashing refuses date-times with and without a zone, and numbers, among date-times."""
+    import datetime as dt
+
+    df = pd.DataFrame({"paris": pd.to_datetime(["2024-01-01 12:00"]).tz_localize("Europe/Paris"),
+                       "naive": pd.to_datetime(["2024-01-01 12:00"]), "took": pd.to_timedelta(["1s"])})
+    td = hash_dataframe(df, granularity="row")
+    fields, first = td.schema_fields(), bytes(digests_matrix(td.row_digests)[0])
+    row = df.iloc[0].to_dict()
+    utc = dt.timezone.utc
+    assert row_digest_for_record(row, fields) == first
+    assert row_digest_for_record(row | {"paris": dt.datetime(2024, 1, 1, 11, tzinfo=utc), "naive": np.datetime64("2024-01-01T12:00:00"),
+                                        "took": np.timedelta64(1, "s")}, fields) == first
+    for field, value in (("paris", dt.datetime(2024, 1, 1, 11)),
+                         ("naive", dt.datetime(2024, 1, 1, 13, tzinfo=dt.timezone(dt.timedelta(hours=1)))),
+                         ("naive", 1704110400000000000), ("took", 1_000_000_000)):
+        with pytest.raises(BadInputError) as refused:
+            row_digest_for_record(row | {field: value}, fields)
+        assert refused.value.what.startswith(f"field {field!r}: value {value!r} is not of logical type "
+                                             f"{dict(fields)[field]}: it would be read as "), refused.value.what
+    with pytest.raises(BadInputError) as paris:
+        row_digest_for_record(row | {"paris": dt.datetime(2024, 1, 1, 11)}, fields)
+    assert paris.value.what.endswith("it would be read as Timestamp('2024-01-01 12:00:00+0100', tz='Europe/Paris'), which is "
+                                     "another value."), paris.value.what

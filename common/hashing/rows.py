@@ -7,6 +7,7 @@ without the data. It is not cryptographic: accidental collisions are negligible,
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -242,7 +243,7 @@ def _record_value(name: str, value: Any, logical: str) -> pa.Array:
     for candidate in types:
         try:
             read = pa.array([value], type=candidate, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError) as exc:
             error = error or exc
             continue
         error = _read_otherwise(value, read)
@@ -257,13 +258,16 @@ def _read_otherwise(value: Any, read: pa.Array) -> str | None:
     """How Arrow read a record's value where that is another value, else None. A column the hashing takes never holds
     a value it would change (a decimal negative zero, a boolean among numbers), and a value of a column of integers,
     dates, decimals, text or bytes that it changed (1.5 read as 1, a date-time as its date, a number as that many days,
-    text as bytes) is another value, so its row digest would name another row. Floats, times and nested values are
-    read as given."""
+    text as bytes) is another value, so its row digest would name another row; so is a date-time read in a zone it
+    does not name and a number read as a time. Floats and nested values are read as given."""
+    if read.null_count:  # a missing value (None, NaN, NaT, NA) is read as one
+        return None
     t = read.type
-    refused = (isinstance(value, (bool, np.bool_)) and not pa.types.is_boolean(t)) or holds_negative_zero(value, read)
+    refused = ((isinstance(value, (bool, np.bool_)) and not pa.types.is_boolean(t)) or holds_negative_zero(value, read)
+               or _zone_or_unit_differs(value, t))
     exact = (pa.types.is_integer(t) or pa.types.is_date(t) or pa.types.is_decimal(t) or pa.types.is_large_string(t)
              or pa.types.is_large_binary(t))
-    if not refused and (not exact or read.null_count):
+    if not refused and not exact:
         return None
     try:
         back = read[0].as_py()
@@ -272,6 +276,17 @@ def _read_otherwise(value: Any, read: pa.Array) -> str | None:
     if not refused and back == value:
         return None
     return f"it would be read as {back!r}, which is another value."
+
+
+def _zone_or_unit_differs(value: Any, t: pa.DataType) -> bool:
+    """Whether a date-time is read in a zone it does not name (one without a time zone in a column with one, or the
+    reverse: the hashing refuses the two in one column), or a number as a count of some unit of time."""
+    if isinstance(value, (np.datetime64, np.timedelta64)):  # numpy's are integers (Arrow refuses them with a zone)
+        return False
+    if isinstance(value, dt.datetime):
+        return pa.types.is_timestamp(t) and (value.utcoffset() is None) != (t.tz is None)
+    return ((pa.types.is_timestamp(t) or pa.types.is_duration(t) or pa.types.is_time(t))
+            and isinstance(value, (int, float, np.integer, np.floating)))
 
 
 # --- sidecar -------------------------------------------------------------------------------------
