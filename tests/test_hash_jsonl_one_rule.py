@@ -48,6 +48,27 @@ def test_two_objects_on_one_line_are_refused_on_both_paths(path, line):
 
 
 @pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize(("line", "shown"), [(b'{"a":' + b"9" * 400 + b'}', "99999999999999999999…, 400 digits"),
+                                             (b'{"o":{"b":[2, -' + b"8" * 309 + b']}}', "-8888888888888888888…, 309 digits"),
+                                             (b'{"a":1e400}', "1E+400"), (b'{"a":-15e308}', "-1.5E+309")])
+def test_numbers_past_the_double_range_are_refused_on_both_paths(path, line, shown):
+    """Arrow reads an integer of hundreds of digits as infinity (two of them shared a digest) and refuses ``1e400``
+    naming no line: both are refused naming the line, the number and the fix."""
+    data = b'{"a":1.0}\n\n' + line + b"\n" + LONG_LINE + b"\n"
+    with pytest.raises(ValueError) as refused:
+        stream(data, path)
+    assert str(refused.value).startswith(f"line 3: has a number too large for a double ({shown}")
+    assert refused.value.fix.startswith("write a number that large as a JSON string")
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_the_largest_numbers_a_double_holds_hash_as_arrow_reads_them(path):
+    body = b'{"a":' + b"9" * 308 + b', "s":"' + b"9" * 400 + b'"}\n{"a":1.7e308,"s":"1e400"}\n' + LONG_LINE + b"\n"
+    expected = hash_table(pajson.read_json(pa.BufferReader(body))).digest
+    assert stream(body, path).digest == expected
+
+
+@pytest.mark.parametrize("path", list(PATHS))
 def test_strings_that_look_like_those_tokens_are_data(path):
     body = (b'{"a":1.0,"s":"x: NaN, [Inf, }{ \\"q\\": -Infinity"}\n{"a":-2.5,"s":"\\\\frac{a}{b}"}\n'
             + LONG_LINE + b"\n")
@@ -64,6 +85,8 @@ def test_the_refusal_names_the_file(tmp_path: Path):
 
 @pytest.mark.parametrize(("line", "fix"), [(b'{"a":NaN}', "write a missing value as null"),
                                            (b'{"o":{"b" : -Infinity}}', "write a missing value as null"),
+                                           (b'{"a":' + b"7" * 400 + b'}', "write a number that large as a JSON string"),
+                                           (b'{"a":[1e999]}', "write a number that large as a JSON string"),
                                            (b'{"a":1.0}{"a":3.0}', "write one JSON object on each line")])
 def test_the_whole_file_read_refuses_what_the_hash_refuses(tmp_path: Path, line, fix):
     """``read_table_file`` (what the Airflow operators and Dagster's recorded tables validate) follows the rule too:
@@ -77,10 +100,22 @@ def test_the_whole_file_read_refuses_what_the_hash_refuses(tmp_path: Path, line,
     with pytest.raises(BadInputError) as read:
         read_table_file(path, "jsonl")
     assert str(read.value) == str(hashed.value)
-    assert "part-3.jsonl" in read.value.what and "line 3: not valid JSON" in read.value.what
+    assert "part-3.jsonl" in read.value.what and "line 3: " in read.value.what
     assert read.value.fix.startswith(fix)
     path.write_bytes(b'{"a":1.0,"s":"x: NaN, }{"}\n{"a":2.0}\n')
     assert read_table_file(path, "jsonl").num_rows == 2
+
+
+def test_two_files_of_integers_past_the_double_range_are_refused_not_hashed_alike(tmp_path: Path, capsys):
+    """``tdprov hash`` of two records that Arrow read alike (infinity): each refused naming its file and line."""
+    from prov_common.cli import main
+
+    for name, digit in (("a.jsonl", b"9"), ("b.jsonl", b"8")):
+        (tmp_path / name).write_bytes(b'{"id":1,"n":2}\n{"id":2,"n":' + digit * 400 + b'}\n')
+    assert main(["hash", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "a.jsonl' as jsonl: line 2: has a number too large for a double (99999999999999999999…, 400 digits)" in err
+    assert "Fix: write a number that large as a JSON string" in err
 
 
 @pytest.mark.parametrize("path", list(PATHS))

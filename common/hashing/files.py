@@ -27,7 +27,8 @@ from prov_common.hashing.csv_header import check_header_names
 from prov_common.hashing.csv_utf8 import csv_not_utf8
 from prov_common.hashing.file_sha256 import sha256_stream
 from prov_common.hashing.jsonl_events import JsonLineError
-from prov_common.hashing.jsonl_stream import check_json_lines, hash_jsonl_stream
+from prov_common.hashing.jsonl_stream import check_json_lines, check_json_numbers, hash_jsonl_stream
+from prov_common.hashing.jsonl_strict import reads_infinity
 from prov_common.hashing.one_open import Opener as PassOpener, opened_once
 from prov_common.hashing.raw import hash_stream
 from prov_common.hashing.remote import S3_SCHEMES, open_s3, s3_key, without_query
@@ -243,16 +244,23 @@ def _read_json_lines(source: IO[bytes], open_source: PassOpener) -> pa.Table:
     """``pyarrow.json.read_json``, but a 0-byte file (an empty partition) is the empty table, as a file of one
     newline is (``read_json`` refuses it: ``Empty JSON file``), and what the hash refuses (``NaN``, several
     objects on one line, a line that is no object: :func:`~prov_common.hashing.jsonl_stream.check_json_lines`) is
-    refused, before Arrow parses the file."""
+    refused, before Arrow parses the file; a number past the range of a double, once Arrow read it as infinity or
+    refused it (:func:`~prov_common.hashing.jsonl_stream.check_json_numbers` names its line)."""
     with open_source() as again:
         check_json_lines(again)
     try:
-        return pajson.read_json(source)
+        table = pajson.read_json(source)
     except pa.ArrowInvalid:
         with open_source() as again:
             if not again.read(1):
                 return pa.table({})
+        with open_source() as again:
+            check_json_numbers(again)  # 1e400: refused naming its line
         raise
+    if reads_infinity(table):  # an integer past the range of a double
+        with open_source() as again:
+            check_json_numbers(again)
+    return table
 
 
 def _no_header(path_or_uri: str | Path) -> BadInputError:

@@ -8,8 +8,10 @@ largest single number in it; a string that spans pieces is decoded apart from th
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from decimal import Decimal
 from typing import IO, Any
 
 import ijson
@@ -26,6 +28,21 @@ MAX_READ_BYTES = 1 << 25  # reads grow inside a long token up to 32 MiB
 FIX_OBJECT = ("write one JSON object on each line ({} for a row whose values are all missing), or hash the file's "
               "bytes (tdprov hash --bytes).")
 FIX_DEEP = "flatten it (at most 256 levels of arrays and objects), or hash the file's bytes (tdprov hash --bytes)."
+FIX_LARGE = ("write a number that large as a JSON string (text keeps every digit), or hash the file's bytes "
+             "(tdprov hash --bytes).")
+_INT_DIGITS = re.compile(r"value has (\d+) digits")  # Python's refusal of an integer's text past its limit (4,300)
+
+
+class TooLarge(ValueError):
+    """A number past the range of a double, which Arrow reads as infinity (an integer) or refuses."""
+
+
+def too_large(text: str) -> TooLarge:
+    """The error for the number written ``text`` (as :class:`~decimal.Decimal` writes it), past the range of a double."""
+    text = str(Decimal(text))  # one spelling whichever parser read it: 1e400 is 1E+400
+    digits = sum(c.isdigit() for c in text)
+    shown = f"{text[:20]}…, {digits:,} digits" if len(text) > 24 else text
+    return TooLarge(f"has a number too large for a double ({shown}): a double holds at most about 1.8e308.")
 
 
 class JsonLineError(ValueError):
@@ -126,6 +143,12 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
         raise JsonLineError(line, f"not valid JSON ({reason}).") from exc
     except StringError as exc:
         raise JsonLineError(line, f"not valid JSON ({exc}).") from exc
+    except SystemError as exc:  # the parser's integer past Python's limit on its digits: far past a double's range
+        digits = _INT_DIGITS.search(str(exc.__cause__))
+        if digits is None:
+            raise
+        raise JsonLineError(line, f"has a number too large for a double (an integer of {int(digits[1]):,} digits): a "
+                                  "double holds at most about 1.8e308.", FIX_LARGE) from exc
     except UnicodeDecodeError as exc:  # the parser's strings: an overlong or surrogate (CESU-8) encoding
         raise JsonLineError(line, f"not valid JSON (a string is not valid UTF-8: {exc.reason}).") from exc
 

@@ -20,7 +20,7 @@ import pyarrow.json as pajson
 
 from prov_common.errors import BadInputError
 from prov_common.text import shortened, visible
-from prov_common.hashing.jsonl_events import FIX_DEEP, FIX_OBJECT, Event, JsonLineError
+from prov_common.hashing.jsonl_events import FIX_DEEP, FIX_LARGE, FIX_OBJECT, Event, JsonLineError, TooLarge, too_large
 
 INT64 = (-(1 << 63), (1 << 63) - 1)
 MAX_DEPTH = 256  # nesting levels: deeper values are refused (hashing recurses once per level)
@@ -29,6 +29,10 @@ _ENDS, _KEY_CELLS = 3, 24  # a long path is named by its first and last keys, ea
 
 class TooDeep(ValueError):
     """A value nested deeper than :data:`MAX_DEPTH` levels."""
+
+
+
+
 _STAMP = re.compile(r"\d{4}-\d\d-\d\d([T ]\d\d(:\d\d(:\d\d)?)?)?(Z|[+-]\d\d(:?\d\d)?)?")
 _CHECK_BATCH = 4096
 _TYPES = {"null": pa.null(), "bool": pa.bool_(), "int": pa.int64(), "double": pa.float64(),
@@ -145,22 +149,21 @@ class Node:
 
 
 def number_kind(value: int | Decimal) -> str:
-    """``int`` for an integer that fits 64 bits, else ``double``, as ``pyarrow.json`` reads it: a larger
-    integer is a double (``inf`` past the double range), a number with a fraction or exponent past that
-    range is refused, as Arrow refuses it."""
+    """``int`` for an integer that fits 64 bits, else ``double``, as ``pyarrow.json`` reads it (a larger integer is a
+    double); a number past the double's range is refused (:class:`TooLarge`): Arrow reads such an integer as
+    ``inf``, so that any two would share a digest, and refuses one with a fraction or exponent."""
     if isinstance(value, int):
-        return "int" if INT64[0] <= value <= INT64[1] else "double"
+        if INT64[0] <= value <= INT64[1]:
+            return "int"
+        value = Decimal(value)  # no limit on its digits, as str(int) has
     if math.isinf(float(value)):
-        raise ValueError(f"has a number too large for a double ({str(value)[:40]}).")
+        raise too_large(str(value))
     return "double"
 
 
 def as_double(value: int | Decimal) -> float:
-    """The double Arrow reads for a JSON number (an integer past the double range: ``inf`` with its sign)."""
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
+    """The double Arrow reads for a JSON number (one in the double's range: :func:`number_kind` refuses others)."""
+    return float(value)
 
 
 def _value(node: Node, event: str, value: object, events: Iterator[Event]) -> None:
@@ -209,6 +212,8 @@ def read_row(root: Node, line: int, events: Iterator[Event]) -> bool:
         raise
     except TooDeep as exc:
         raise JsonLineError(line, str(exc), FIX_DEEP) from exc
+    except TooLarge as exc:
+        raise JsonLineError(line, str(exc), FIX_LARGE) from exc
     except BadInputError as exc:
         raise BadInputError(f"line {line}: {exc.what}", fix=exc.fix) from exc
     except ValueError as exc:

@@ -30,7 +30,7 @@ from prov_common.hashing.columns import table_sources
 from prov_common.hashing.jsonl_events import BOM
 from prov_common.hashing.jsonl_long import hash_jsonl_long
 from prov_common.hashing.jsonl_schema import type_change
-from prov_common.hashing.jsonl_strict import check_before_parse, check_chunk
+from prov_common.hashing.jsonl_strict import check_before_parse, check_chunk, check_numbers, reads_infinity
 from prov_common.hashing.model import Granularity, TableDigest
 from prov_common.hashing.streaming import StreamingTableHasher, ordered_map
 from prov_common.hashing.table import BLOCK_ROWS
@@ -142,9 +142,15 @@ def _tables(open_source: Opener, chunk_bytes: int | Callable[[], int], schema: p
             check_before_parse(chunk, line)
         # one block per chunk: a line longer than Arrow's default block would otherwise be refused
         read = _READ if len(chunk) < _READ.block_size else pajson.ReadOptions(use_threads=False, block_size=len(chunk) + 1)
-        table = pajson.read_json(pa.BufferReader(chunk), read_options=read, parse_options=options)
+        try:
+            table = pajson.read_json(pa.BufferReader(chunk), read_options=read, parse_options=options)
+        except pa.ArrowInvalid:
+            check_numbers(chunk, line)  # 1e400: refused naming its line
+            raise
         if schema is None:  # the first pass: what the second reads again was checked there
             check_chunk(chunk, table.num_rows, line)
+            if reads_infinity(table):
+                check_numbers(chunk, line)
         return table
 
     with open_source() as f:
@@ -158,6 +164,14 @@ def check_json_lines(f: IO[bytes]) -> None:
     for line, chunk in line_chunks(f):
         check_before_parse(chunk, line)
         check_chunk(chunk, None, line)
+
+
+def check_json_numbers(f: IO[bytes]) -> None:
+    """Refuse the first line of ``f`` that holds a number past the range of a double
+    (:func:`~prov_common.hashing.jsonl_strict.check_numbers`): for a file read whole that Arrow read as infinity or
+    refused."""
+    for line, chunk in line_chunks(f):
+        check_numbers(chunk, line)
 
 
 def _add(hasher: StreamingTableHasher, table: pa.Table) -> None:

@@ -5,6 +5,9 @@ line (``{"a":1}{"a":2}``, which Arrow reads as two rows, as it reads ``{"a":1} n
 (``null``, which Arrow reads as a row of nulls after an object, ``null null`` as two), and a line nested deeper than the
 incremental parser takes (``MAX_DEPTH``). Arrow's parser ends the process on the last two (a block that starts with
 ``null``, a line some thousands of levels deep), so :func:`check_before_parse` looks for them before Arrow parses.
+A number past the range of a double, which Arrow reads as infinity (an integer of hundreds of digits, so any two would
+share a digest) or refuses naming no line (``1e400``), is refused naming its line (:func:`check_numbers`) once Arrow
+has read infinity (:func:`reads_infinity`) or refused the chunk.
 
 Cheap on ordinary data: a chunk is looked at line by line only when a pattern that may be such a token (``: NaN``)
 or two values (``}{``, ``} null``) appears in its bytes, and then only those lines are parsed again (with :mod:`json`).
@@ -12,12 +15,14 @@ or two values (``}{``, ``} null``) appears in its bytes, and then only those lin
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from prov_common.hashing.jsonl_events import FIX_OBJECT, JsonLineError, json_lines
+from prov_common.hashing.jsonl_events import FIX_LARGE, FIX_OBJECT, JsonLineError, TooLarge, json_lines, too_large
 from prov_common.hashing.jsonl_schema import MAX_DEPTH, Node, TooDeep, read_row
 
 _CONSTANT = re.compile(rb"[:\[,][ \t\r]*-?(?:NaN|Inf(?:inity)?)[ \t\r]*[,\]}]")  # may be a NaN or Infinity value
@@ -100,6 +105,44 @@ def check_before_parse(chunk: bytes, first_line: int) -> None:
     many = [number for number, count in enumerate(map(len, openings)) if count > MAX_DEPTH]
     for number in _deep(many, lines):
         _check_depth(lines[number], first_line + number)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise too_large(text)
+    return value
+
+
+def reads_infinity(table: pa.Table) -> bool:
+    """Whether Arrow read a number of ``table`` as infinity (an integer past the range of a double: the JSON-lines
+    files it comes from cannot write infinity, :data:`_CONSTANT` is refused), at any depth of lists and structs."""
+    arrays: list[pa.Array] = [chunk for column in table.columns for chunk in column.chunks]
+    while arrays:
+        array = arrays.pop()
+        kind = array.type
+        if pa.types.is_floating(kind):
+            if pc.any(pc.is_inf(array)).as_py():
+                return True
+        elif pa.types.is_list(kind):
+            arrays.append(array.flatten())
+        elif pa.types.is_struct(kind):
+            arrays.extend(array.field(i) for i in range(kind.num_fields))
+    return False
+
+
+def check_numbers(chunk: bytes, first_line: int) -> None:
+    """Raise :class:`JsonLineError` for the first line of ``chunk`` (whole lines, the first being line ``first_line``
+    of the file) that holds a number past the range of a double, which Arrow reads as infinity (an integer) or
+    refuses naming no line (``1e400``). Slow (parses each line with :mod:`json`): call it when Arrow read infinity
+    (:func:`reads_infinity`) or refused the chunk; a line :mod:`json` cannot parse is left to Arrow."""
+    for number, line in enumerate(chunk.split(b"\n"), first_line):
+        try:
+            json.loads(line, parse_int=_finite, parse_float=_finite, strict=False)
+        except TooLarge as exc:
+            raise JsonLineError(number, str(exc), FIX_LARGE) from exc
+        except (RecursionError, ValueError):  # blank, not JSON, or not UTF-8: Arrow's verdict stands
+            pass
 
 
 def _deep(numbers: list[int], lines: list[bytes]) -> list[int]:
