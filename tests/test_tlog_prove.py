@@ -141,3 +141,31 @@ def test_the_offline_verifier_refuses_a_checkpoint_with_a_signature_added(store_
     envelope["signatures"] = [{"keyid": "x", "sig": "AAAA"}, *envelope["signatures"]]
     done = _run_verifier(verifier, proof, tmp_path)
     assert (done.stdout, done.stderr.strip()) == ("", "FAIL: 2 signatures: a checkpoint is signed with one, any other was added")
+
+
+def test_a_checkpoint_grown_after_it_was_verified_is_refused_not_read_whole(store_dir: str) -> None:
+    """The proof document reads the newest checkpoint again after the proof was verified against it: a checkpoint
+    grown (sparse) past the small-object bound in between is refused naming it, never read whole into memory."""
+    import os
+
+    from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
+    from prov_common.store.errors import ObjectTooLargeError
+    from prov_common.store.local import LocalStore
+    from prov_common.tlog.log import checkpoint_key
+    from prov_common.tlog.proofs import inclusion_document
+
+    grown = checkpoint_key(14)
+
+    class GrowsAfterFirstRead(LocalStore):
+        """A real local store whose newest checkpoint is grown once it has been read (and verified) once."""
+
+        def get(self, key: str, limit: int | None = None) -> bytes:
+            data = super().get(key, limit)
+            if key == grown and not os.path.getsize(Path(store_dir) / grown) > SMALL_OBJECT_LIMIT:
+                os.truncate(Path(store_dir) / grown, SMALL_OBJECT_LIMIT + 1)
+            return data
+
+    tlog = TransparencyLog(GrowsAfterFirstRead(store_dir), trust_from_settings())
+    with pytest.raises(ObjectTooLargeError) as refused:
+        inclusion_document(tlog, "run-7")
+    assert f"'{grown}' in local folder {store_dir} is larger than {SMALL_OBJECT_LIMIT:,} bytes" in str(refused.value)
