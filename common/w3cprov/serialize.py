@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prov.model import ProvDocument, ProvRecord
@@ -202,6 +202,70 @@ def json_records(content: Any) -> int:
     return count
 
 
+class _PastBound(Exception):
+    pass
+
+
+def _skip(events: Iterator[tuple[str, Any]], first: str) -> None:
+    """Consume the rest of the value whose first event is ``first``."""
+    depth = first in ("start_map", "start_array")
+    while depth:
+        event = next(events)[0]
+        depth += event in ("start_map", "start_array")
+        depth -= event in ("end_map", "end_array")
+
+
+def _count_document(events: Iterator[tuple[str, Any]], counted_so_far: list[int], bound: int) -> None:
+    """Count, as :func:`json_records` does, the records of the document whose ``start_map`` was just read, into
+    ``counted_so_far[0]``; :class:`_PastBound` once they pass ``bound``."""
+    for event, section in events:
+        if event == "end_map":
+            return
+        first = next(events)[0]
+        if first != "start_map" or section == "prefix":
+            _skip(events, first)
+            continue
+        for event, _ in events:  # the section's identifiers
+            if event == "end_map":
+                break
+            first = next(events)[0]
+            if section == "bundle":
+                if first == "start_map":
+                    _count_document(events, counted_so_far, bound)
+                else:
+                    _skip(events, first)
+                continue
+            if first == "start_array":  # a list under one identifier: that many records
+                for item, _ in events:
+                    if item == "end_array":
+                        break
+                    counted_so_far[0] += 1
+                    _skip(events, item)
+            else:
+                counted_so_far[0] += 1
+                _skip(events, first)
+            if counted_so_far[0] > bound:
+                raise _PastBound
+
+
+def records_past(data: bytes, bound: int) -> bool:
+    """Whether the PROV-JSON ``data`` states more than ``bound`` records (as :func:`json_records` counts them), found by
+    an incremental parser that stops once they pass it: parsing a document whole costs several times its size in
+    memory (62 MB of three million empty records: 780 MB) before its records could be counted. False for data that is
+    not one JSON object (left to the parser that reads it)."""
+    import ijson
+
+    events = ijson.basic_parse(io.BytesIO(data), use_float=True)
+    try:
+        if next(events)[0] == "start_map":
+            _count_document(events, [0], bound)
+    except _PastBound:
+        return True
+    except (ijson.JSONError, StopIteration, UnicodeDecodeError, ValueError):
+        pass
+    return False
+
+
 class TooManyRecords(BadInputError):
     """A PROV document, or the events it would be derived from, stating more records than a bounded reader takes."""
 
@@ -228,6 +292,8 @@ def _json_document(data: bytes, max_records: int | None) -> ProvDocument:
     from prov.serializers.provjson import decode_json_document
 
     fix = "pass a PROV document written by tdprov"
+    if max_records is not None and records_past(data, max_records):
+        raise TooManyRecords(f"it states more PROV records than a bundle tdprov writes holds ({max_records:,})", fix=fix)
     try:
         content = loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
