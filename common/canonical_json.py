@@ -71,9 +71,24 @@ def loads(data: bytes | str) -> Any:
         value = json.loads(data, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:
         raise NestingError(_TOO_DEEP) from None
+    except ValueError as exc:
+        digits = too_many_digits(exc)
+        if digits is None:
+            raise
+        raise ValueError(f"an integer of {digits:,} digits is longer than tdprov reads (4,300 digits)") from None
     if _openings(data) > MAX_DEPTH and _deeper_than(data, MAX_DEPTH):
         raise NestingError(_TOO_DEEP)
     return value
+
+
+_INT_DIGITS = re.compile(r"integer string conversion: value has (\d+) digits")
+
+
+def too_many_digits(exc: BaseException | None) -> int | None:
+    """The digits of the integer whose text Python refused to read (past its limit, 4,300), when that is what ``exc``
+    says; else None."""
+    found = _INT_DIGITS.search(str(exc)) if isinstance(exc, ValueError) else None
+    return int(found[1]) if found else None
 
 
 def _no_constant(name: str) -> Any:

@@ -563,13 +563,16 @@ def test_json_nesting_is_bounded_and_refused_as_malformed_json() -> None:
 
 def test_numbers_json_has_not_are_refused_as_malformed_json() -> None:
     """NaN, Infinity and a number beyond a double (1e999999, which Python reads as infinity) are invalid JSON, as
-    canonical JSON has none of them: a ValueError like any other, never a float that later stops a count."""
+    canonical JSON has none of them: a ValueError like any other, never a float that later stops a count. An integer
+    past the digits Python reads was refused in Python's words ('use sys.set_int_max_str_digits() to increase the
+    limit'), which 'tdprov prov' and 'graph' showed as the reason."""
     from prov_common.canonical_json import loads
 
     assert loads("[1.5, -1e308, 0]") == [1.5, -1e308, 0]
     for text, said in (('{"n": 1e999999}', "number 1e999999 is beyond what a double holds"), ("[-1e400]", "-1e400"),
-                       ("[NaN]", "NaN is not a JSON number"), ('{"a": -Infinity}', "-Infinity is not a JSON number")):
-        with pytest.raises(ValueError, match=said):
+                       ("[NaN]", "NaN is not a JSON number"), ('{"a": -Infinity}', "-Infinity is not a JSON number"),
+                       ('{"n": -' + "9" * 5000 + "}", r"^an integer of 5,000 digits is longer than tdprov reads \(4,300 digits\)$")):
+        with pytest.raises(ValueError, match=said):  # not Python's own words ('use sys.set_int_max_str_digits()')
             loads(text)
 
 

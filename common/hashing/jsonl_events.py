@@ -8,7 +8,6 @@ largest single number in it; a string that spans pieces is decoded apart from th
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from decimal import Decimal
@@ -16,6 +15,7 @@ from typing import IO, Any
 
 import ijson
 
+from prov_common.canonical_json import too_many_digits
 from prov_common.hashing.jsonl_strings import KEEP_BYTES, StringError, check_surrogates, open_string, scan_string
 
 Event = tuple[str, Any]  # (ijson basic event, value): numbers are int or Decimal, long strings LongString
@@ -30,7 +30,6 @@ FIX_OBJECT = ("write one JSON object on each line ({} for a row whose values are
 FIX_DEEP = "flatten it (at most 256 levels of arrays and objects), or hash the file's bytes (tdprov hash --bytes)."
 FIX_LARGE = ("write a number that large as a JSON string (text keeps every digit), or hash the file's bytes "
              "(tdprov hash --bytes).")
-_INT_DIGITS = re.compile(r"value has (\d+) digits")  # Python's refusal of an integer's text past its limit (4,300)
 
 
 class TooLarge(ValueError):
@@ -144,10 +143,10 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
     except StringError as exc:
         raise JsonLineError(line, f"not valid JSON ({exc}).") from exc
     except SystemError as exc:  # the parser's integer past Python's limit on its digits: far past a double's range
-        digits = _INT_DIGITS.search(str(exc.__cause__))
+        digits = too_many_digits(exc.__cause__)
         if digits is None:
             raise
-        raise JsonLineError(line, f"has a number too large for a double (an integer of {int(digits[1]):,} digits): a "
+        raise JsonLineError(line, f"has a number too large for a double (an integer of {digits:,} digits): a "
                                   "double holds at most about 1.8e308.", FIX_LARGE) from exc
     except UnicodeDecodeError as exc:  # the parser's strings: an overlong or surrogate (CESU-8) encoding
         raise JsonLineError(line, f"not valid JSON (a string is not valid UTF-8: {exc.reason}).") from exc
