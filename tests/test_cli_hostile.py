@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import uuid
@@ -1268,3 +1269,42 @@ def test_the_audit_reads_no_further_than_a_small_object_an_audit_object_grown_sp
     assert code == 1 and peak_kib < 200_000, (code, peak_kib, said)
     name = grown.relative_to(store).as_posix()
     assert f"error: {name}: " in said and f"'{name}' in local folder {store} is larger than {64 << 20:,} bytes" in said, said
+
+
+def test_checkout_replaces_no_link_without_force_and_nothing_but_a_file_or_link_with_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A link that leads nowhere or to itself was taken for no file: checkout replaced it without --force. With --force
+    a named pipe or a device was replaced by a file (run as root, '-o /dev/null --force' made /dev/null a file). Both
+    are refused naming the path (exit 2) and left as they were; --force replaces a link itself, never what it leads to."""
+    from prov_common.cli import main
+    from prov_common.store import open_store
+    from prov_common.store.snapshots import snapshot_path
+
+    data = tmp_path / "notes.txt"
+    data.write_text("kept\n")
+    store = str(tmp_path / "store")
+    digest = snapshot_path(open_store(store), data)
+    (tmp_path / "nowhere.txt").symlink_to(tmp_path / "gone" / "x.txt")
+    (tmp_path / "loop.txt").symlink_to(tmp_path / "loop.txt")
+    target = tmp_path / "target.txt"
+    target.write_text("theirs\n")
+    (tmp_path / "link.txt").symlink_to(target)
+    os.mkfifo(tmp_path / "pipe.txt")
+
+    def checkout(name: str, *force: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main(["checkout", digest, "-o", str(tmp_path / name), "--store", store, *force])
+        return code, capsys.readouterr().err
+
+    for name in ("nowhere.txt", "loop.txt", "link.txt"):
+        assert checkout(name) == (2, f"tdprov checkout: '{tmp_path / name}' exists (a symbolic link: --force replaces the "
+                                     "link, not what it leads to). Fix: pass --force to replace it, or choose another -o "
+                                     "path\n"), name
+        assert (tmp_path / name).is_symlink()
+    assert checkout("pipe.txt", "--force") == (2, f"tdprov checkout: '{tmp_path / 'pipe.txt'}' is a named pipe, not a "
+                                                  "file: --force replaces only a file or a symbolic link. Fix: choose "
+                                                  "another -o path\n")
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe.txt").st_mode)
+    assert checkout("link.txt", "--force")[0] == 0
+    assert (tmp_path / "link.txt").read_text() == "kept\n" and not (tmp_path / "link.txt").is_symlink()
+    assert target.read_text() == "theirs\n"

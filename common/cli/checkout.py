@@ -31,7 +31,8 @@ def register(subparsers: Any) -> None:
                              "without 'blake3:': a recorded version's, whichever datasets hold it), a dataset name "
                              "(its newest recorded version), or DATASET@DIGEST as 'tdprov runs' prints it")
     parser.add_argument("-o", "--output", required=True, metavar="PATH", help="file (or folder) to write")
-    parser.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    parser.add_argument("--force", action="store_true",
+                        help="replace PATH if it exists: a file, or a symbolic link itself (not what it leads to)")
     parser.add_argument("--no-verify-table", dest="verify_table", action="store_false",
                         help="do not re-hash a restored table (or the shards of a sharded version) against VERSION: "
                              "trusts the unsigned snapshot index, which anyone who can write the store can edit; "

@@ -12,6 +12,7 @@ import itertools
 import os
 import re
 import secrets
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from prov_common.hashing.raw import blake3_digest
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, ObjectConflictError, VerificationError
 from prov_common.progress import bar
+from prov_common.regular_file import kind_of
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
 
@@ -428,9 +430,20 @@ def _check_table(path: Path, asked: str, why: str) -> None:
 
 
 def _refuse_existing(targets: list[Path], force: bool) -> None:
-    """Nothing is replaced without ``force``: checked for every file before the first is written."""
-    if not force and (found := next((t for t in targets if t.exists()), None)) is not None:
-        raise BadInputError(f"'{found}' exists.", fix="pass --force to replace it, or choose another -o path")
+    """Nothing is replaced without ``force``, a symbolic link included (one that leads nowhere or to itself too: the
+    link is replaced, never written through), and nothing but a file or a link even with it (a named pipe or a device,
+    such as ``/dev/null``, would be replaced by a file): checked for every file before the first is written."""
+    for target in targets:
+        try:
+            mode = os.lstat(target).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if not force:
+            link = " (a symbolic link: --force replaces the link, not what it leads to)" if stat.S_ISLNK(mode) else ""
+            raise BadInputError(f"'{target}' exists{link}.", fix="pass --force to replace it, or choose another -o path")
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            raise BadInputError(f"'{target}' is {kind_of(mode)}, not a file: --force replaces only a file or a symbolic "
+                                "link.", fix="choose another -o path")
 
 
 @contextlib.contextmanager
