@@ -72,10 +72,9 @@ def loads(data: bytes | str) -> Any:
     except RecursionError:
         raise NestingError(_TOO_DEEP) from None
     except ValueError as exc:
-        digits = too_many_digits(exc)
-        if digits is None:
+        if too_many_digits(exc) is None:
             raise
-        raise ValueError(f"an integer of {digits:,} digits is longer than tdprov reads (4,300 digits)") from None
+        raise ValueError(json_reason(exc)) from None
     if _openings(data) > MAX_DEPTH and _deeper_than(data, MAX_DEPTH):
         raise NestingError(_TOO_DEEP)
     return value
@@ -89,6 +88,13 @@ def too_many_digits(exc: BaseException | None) -> int | None:
     says; else None."""
     found = _INT_DIGITS.search(str(exc)) if isinstance(exc, ValueError) else None
     return int(found[1]) if found else None
+
+
+def json_reason(exc: ValueError) -> str:
+    """Why :mod:`json` refused a text, in tdprov's words: Python's own refusal of an integer past the digits it reads
+    tells to change a setting of Python."""
+    digits = too_many_digits(exc)
+    return str(exc) if digits is None else f"an integer of {digits:,} digits is longer than tdprov reads (4,300 digits)"
 
 
 def _no_constant(name: str) -> Any:

@@ -64,6 +64,11 @@ def test_contains_record_and_downstream_training(tmp_path: Path, capsys: pytest.
     # NaN is no JSON: Python's parser took it, and it became a null value ("not contained")
     assert main(["contains", td.digest, "--record", '{"customer_id": NaN, "email": "b@x.org"}', "--store", store.uri]) == 2
     assert "--record holds NaN, which is not JSON" in capsys.readouterr().err
+    # an integer past the digits Python reads: refused in Python's words ('use sys.set_int_max_str_digits()')
+    assert main(["contains", td.digest, "--record", '{"customer_id": ' + "9" * 5000 + ', "email": "b@x.org"}',
+                 "--store", store.uri]) == 2
+    assert capsys.readouterr().err == ("tdprov contains: --record is not JSON (an integer of 5,000 digits is longer than "
+                                       "tdprov reads (4,300 digits)). Fix: pass an object like '{\"id\": 1, \"name\": \"x\"}'\n")
 
 
 def test_a_catalogued_run_whose_bundle_was_altered_after_the_audit_is_left_out_of_the_answer(

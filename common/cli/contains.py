@@ -5,6 +5,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
+from prov_common.canonical_json import json_reason
 from prov_common.cli._common import add_store_option, add_verb, check_writable_file
 from prov_common.cli._output import emit_json, json_bytes, tell
 from prov_common.cli._terminal import one_line
@@ -90,7 +91,7 @@ def _record(text: str) -> dict[str, Any]:
     except BadInputError:
         raise
     except ValueError as exc:
-        raise BadInputError(f"--record is not JSON ({exc}).", fix='pass an object like \'{"id": 1, "name": "x"}\'') from exc
+        raise BadInputError(f"--record is not JSON ({json_reason(exc)}).", fix='pass an object like \'{"id": 1, "name": "x"}\'') from exc
     if not isinstance(value, dict):
         raise BadInputError("--record must be a JSON object of column values.", fix='pass an object like \'{"id": 1, "name": "x"}\'')
     return value
