@@ -58,6 +58,28 @@ CLOSED_KEPT = ENDED_KEPT  # earlier attempts a recorder closed and has not yet s
 
 
 @dataclass
+class FailedDeliveries:
+    """Deliveries that failed and were not yet reported: how many, and the first and last error (no more is kept, so a
+    recorder whose deliveries all fail and that is never waited on does not grow)."""
+
+    count: int = 0
+    first: str = ""
+    last: str = ""
+
+    def add(self, exc: BaseException) -> None:
+        self.last = str(exc) or type(exc).__name__
+        self.first = self.first if self.count else self.last
+        self.count += 1
+
+    def report(self) -> str | None:
+        """The warning that names them (None: none failed)."""
+        if self.count <= 1:
+            return f"tdprov: could not deliver an OpenLineage event: {self.first}" if self.count else None
+        errors = self.first if self.first == self.last else f"the first: {self.first}; the last: {self.last}"
+        return f"tdprov: could not deliver {self.count} OpenLineage events: {errors}"
+
+
+@dataclass
 class StepRun:
     """What one step loaded and wrote so far, and whether its OpenLineage run has started or ended."""
 
@@ -258,7 +280,8 @@ class Recorder:
         self._transport: Any = None
         self._forwarder: Any = _UNRESOLVED
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-recorder")
-        self._pending: dict[Future[None], None] = {}  # deliveries not yet done, and failed ones until wait reports them
+        self._pending: dict[Future[None], None] = {}  # deliveries not yet done
+        self._failed = FailedDeliveries()  # deliveries done and failed, until wait reports them
         # runs of earlier attempts a retry closed here and not yet seen sealed, each with what tags its Dagster run when
         # the run was not sealed (asked by wait; bounded: see _closed)
         self._closed_earlier: OrderedDict[str, Callable[[], None]] = OrderedDict()
@@ -528,17 +551,21 @@ class Recorder:
         self._submit(self._seal_staged, ol_run_id)
 
     def _submit(self, work: Callable[..., None], *args: Any) -> None:
-        """Deliver ``work(*args)`` in order in the background, kept for :meth:`wait` until it is done (a failed one
-        until ``wait`` reports it): a recorder never waited on keeps no record of what it delivered."""
+        """Deliver ``work(*args)`` in order in the background, kept for :meth:`wait` until it is done (a failed one is
+        counted, its error kept if it is the first or the last, until ``wait`` reports them): a recorder never waited on
+        keeps no record of what it delivered."""
         with self._lock:
             future = self._worker.submit(work, *args)
             self._pending[future] = None
         future.add_done_callback(self._delivered)  # outside the lock: a future already done calls back at once
 
     def _delivered(self, future: Future[None]) -> None:
-        if not future.cancelled() and future.exception() is None:
-            with self._lock:
-                self._pending.pop(future, None)
+        with self._lock:
+            if future not in self._pending:
+                return  # wait took it, and reports it if it failed
+            del self._pending[future]
+            if not future.cancelled() and (exc := future.exception()) is not None:
+                self._failed.add(exc)
 
     def _seal_staged(self, ol_run_id: str) -> None:
         with self._lock:
@@ -576,14 +603,16 @@ class Recorder:
         """Block until every event emitted so far is delivered (called when the IO manager is torn down); an earlier
         attempt's run a retry closed here and that was not sealed (the store stopped answering as it was) has its Dagster
         run tagged, for ``provenance_store_sensor`` to close it once the run ended (:meth:`step`'s ``left``)."""
-        with self._lock:
-            pending, self._pending = list(self._pending), {}
+        with self._lock:  # those that failed before come first: one worker delivers them in order
+            pending, self._pending, failed, self._failed = list(self._pending), {}, self._failed, FailedDeliveries()
             closed, self._closed_earlier = list(self._closed_earlier.items()), OrderedDict()
         for future in pending:
             try:
                 future.result()
             except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
-                log.warning("tdprov: could not deliver an OpenLineage event: %s", exc)
+                failed.add(exc)
+        if (report := failed.report()) is not None:
+            log.warning("%s", report)
         self._leave_unsealed(closed)
         forwarder = self._forwarder if isinstance(self._forwarder, Forwarder) else None
         if forwarder is not None and (left := forwarder.drain(FORWARD_WAIT)):

@@ -553,35 +553,43 @@ def test_a_retry_never_waited_on_tags_the_attempts_it_could_not_seal_past_its_bo
     assert bundles(store) == {}
 
 
-def test_a_recorder_never_waited_on_lets_go_of_its_deliveries_and_wait_still_reports_a_failed_one(
+def test_a_recorder_never_waited_on_lets_go_of_its_deliveries_and_wait_still_reports_the_failed_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A recorder kept each delivery it started in the background until :meth:`Recorder.wait`: one never waited on (a
-    process whose IO manager is never torn down) kept one an event. A delivery done is let go; a failed one is kept
-    for ``wait`` to report."""
+    process whose IO manager is never torn down) kept one an event, and one whose deliveries all failed still kept each
+    failed one. A delivery done is let go; of the failed ones ``wait`` reports how many, and the first and last error."""
     store = str(tmp_path / "store")
     recorder = Recorder(Settings(store=store, spool=str(tmp_path / "spool")), "dagster://default")
+
+    def delivered() -> None:
+        done = threading.Event()
+        recorder.after_delivery(done.set)
+        assert done.wait(20)
+
     for _ in range(5):
         recorder.step(StepIdentity(str(uuid.uuid4()), "pair_job", "pair")).input(DatasetRecord(name="raw", digest=None))
-    delivered = threading.Event()
-    recorder.after_delivery(delivered.set)
-    assert delivered.wait(20)
+    delivered()
     assert recorder._pending == {}
-    transport = recorder.transport()
+    refusals = iter(range(1, 100))
 
     def refused(event: Any) -> None:
-        raise RuntimeError("the store refused it")
+        raise RuntimeError(f"the store refused event {next(refusals)}")
 
-    monkeypatch.setattr(transport, "emit", refused)
-    recorder.step(StepIdentity(str(uuid.uuid4()), "pair_job", "pair")).input(DatasetRecord(name="raw", digest=None))
-    tried = threading.Event()
-    recorder.after_delivery(tried.set)
-    assert tried.wait(20)
-    assert len(recorder._pending) == 1
+    monkeypatch.setattr(recorder.transport(), "emit", refused)
+    for _ in range(3):
+        recorder.step(StepIdentity(str(uuid.uuid4()), "pair_job", "pair")).input(DatasetRecord(name="raw", digest=None))
+    delivered()
+    assert recorder._pending == {}
     with caplog.at_level("WARNING", logger=recorder_module.log.name):
         recorder.wait()
+        recorder.step(StepIdentity(str(uuid.uuid4()), "pair_job", "pair")).input(DatasetRecord(name="raw", digest=None))
+        recorder.wait()
+        recorder.wait()
     assert [r.getMessage() for r in caplog.records] == [
-        "tdprov: could not deliver an OpenLineage event: the store refused it"]
+        "tdprov: could not deliver 3 OpenLineage events: the first: the store refused event 1; the last: the store "
+        "refused event 3",
+        "tdprov: could not deliver an OpenLineage event: the store refused event 4"]
     assert recorder._pending == {}
 
 
