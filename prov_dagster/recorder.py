@@ -356,13 +356,13 @@ class Recorder:
         """Note that this retry closed the earlier attempt's run ``ol_run_id``: :meth:`wait` calls ``left`` if it was not
         sealed. One seen sealed is let go as its seal is noted, and at most :data:`CLOSED_KEPT` are kept (each ``left``
         holds its step's context): past the bound the oldest is let go once what was emitted so far is delivered, its
-        ``left`` called then if it was not sealed."""
+        ``left`` called then if it was not sealed (in the delivering thread, a delivery ``wait`` waits for)."""
         with self._lock:
             self._closed_earlier[ol_run_id] = left
             self._closed_earlier.move_to_end(ol_run_id)
             dropped = [self._closed_earlier.popitem(last=False) for _ in range(len(self._closed_earlier) - CLOSED_KEPT)]
         if dropped:
-            self.after_delivery(partial(self._leave_unsealed, dropped))
+            self._in_order(self._leave_unsealed, dropped)
 
     def _leave_unsealed(self, closed: Iterable[tuple[str, Callable[[], None]]]) -> None:
         """Call the ``left`` of each closed run that was not sealed (ask once it was delivered)."""
@@ -525,10 +525,7 @@ class Recorder:
         """
         event = step_event(run, state, namespace=self.namespace, inputs=inputs, error=error, event_time=event_time)
         terminal = state in TERMINAL
-        if self.settings.strict:
-            self._deliver(run.ol_run_id, attachments, event, terminal)
-            return
-        self._submit(self._deliver, run.ol_run_id, attachments, event, terminal)
+        self._in_order(self._deliver, run.ol_run_id, attachments, event, terminal)
 
     def _deliver(self, ol_run_id: str, attachments: list[tuple[str, bytes]], event: Any, terminal: bool = False) -> None:
         try:
@@ -545,10 +542,15 @@ class Recorder:
     def seal_staged(self, ol_run_id: str) -> None:
         """Seal run ``ol_run_id`` from what is staged (its terminal event among it), in order after the events emitted
         so far; a store that does not answer leaves it unsealed (:meth:`unsealed`) with a warning (strict: raised)."""
+        self._in_order(self._seal_staged, ol_run_id)
+
+    def _in_order(self, work: Callable[..., None], *args: Any) -> None:
+        """Do ``work(*args)`` after what was emitted so far: now in strict mode (its errors fail the step), else in the
+        background (:meth:`_submit`)."""
         if self.settings.strict:
-            self._seal_staged(ol_run_id)
-            return
-        self._submit(self._seal_staged, ol_run_id)
+            work(*args)
+        else:
+            self._submit(work, *args)
 
     def _submit(self, work: Callable[..., None], *args: Any) -> None:
         """Deliver ``work(*args)`` in order in the background, kept for :meth:`wait` until it is done (a failed one is

@@ -15,6 +15,7 @@ from dataclasses import replace
 from functools import partial
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +27,7 @@ from dagster import (
     AssetOut,
     DagsterEventType,
     DagsterInstance,
+    DagsterRun,
     Definitions,
     DynamicOut,
     DynamicOutput,
@@ -65,7 +67,7 @@ from prov_dagster import ProvenanceIOManager, ProvenanceResource, close_failed_r
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import step_run_id
 import prov_dagster.recorder as recorder_module
-from prov_dagster.recorder import Recorder, StepRun
+from prov_dagster.recorder import AFTER_RUN, CLOSING_TAG, Recorder, StepRun, leave_run
 
 TESTS = Path(__file__).resolve().parent
 
@@ -550,6 +552,33 @@ def test_a_retry_never_waited_on_tags_the_attempts_it_could_not_seal_past_its_bo
     assert tagged == [attempt.ol_run_id for attempt in attempts[:2]]
     retry.wait()
     assert tagged == [attempt.ol_run_id for attempt in attempts]
+    assert bundles(store) == {}
+
+
+def test_wait_returns_once_the_dagster_run_of_an_attempt_past_its_bound_is_tagged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``CLOSED_KEPT`` attempts a retry closed and could not seal, the oldest one's Dagster run is tagged from the
+    delivering thread (here in a real Dagster instance); :meth:`Recorder.wait` returned before that tag was written (an
+    instance slow to answer), so a step process that ended then could end without it."""
+    monkeypatch.setattr(recorder_module, "CLOSED_KEPT", 1)
+    store = str(tmp_path / "store")
+    settings = Settings(store=store, spool=str(tmp_path / "spool"))
+    attempts = _failed_attempts(store, settings, 2)
+    retry = Recorder(settings, "dagster://default")  # the retries' process, whose store then stops answering listings
+    retry.transport()._store = ListingFails(store)
+
+    def slowly(step_context: Any) -> None:
+        time.sleep(0.5)  # an instance slow to answer
+        leave_run(step_context)
+
+    with DagsterInstance.ephemeral() as instance:
+        runs = [instance.add_run(DagsterRun(job_name="pair_job", run_id=a.dagster_run_id)).run_id for a in attempts]
+        contexts = [SimpleNamespace(instance=instance, run_id=run) for run in runs]  # what leave_run reads of a step's
+        _retried(retry, attempts[0], partial(slowly, contexts[0]))
+        retry.step(replace(attempts[1], attempt=1), left=partial(leave_run, contexts[1]))  # attempts[0] past the bound
+        retry.wait()
+        assert [instance.get_run_by_id(run).tags.get(CLOSING_TAG) for run in runs] == [AFTER_RUN, AFTER_RUN]
     assert bundles(store) == {}
 
 
