@@ -135,6 +135,27 @@ def test_holds_sees_entries_claimed_by_a_live_or_a_killed_flusher(tmp_path: Path
         os.rename(claimed, entry)
 
 
+def test_holds_reads_each_waiting_entry_s_header_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Dagster retry asks ``holds`` three times per earlier attempt (sealed, staged, staged end) and each seal once:
+    every call read the header of every entry waiting (40 ms of CPU a call with 2,000 entries). An entry never changes
+    once it has its name, so its header is read once while it waits, claimed or not; a new entry is read as it comes."""
+    from prov_common.store import spool
+
+    store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
+    entries = [spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle(f"r{i}")))) for i in range(5)]
+    read: list[str] = []
+    read_store_and_keys = spool.read_store_and_keys
+    monkeypatch.setattr(spool, "read_store_and_keys", lambda path: read.append(path.name) or read_store_and_keys(path))
+    assert not outbox.holds(store.uri, under="runs/r9/") and not outbox.holds(store.uri, under="runs/r9/")
+    assert sorted(read) == sorted(e.name for e in entries)
+    os.rename(entries[2], entries[2].with_name(f"{entries[2].name}{CLAIM}{os.getpid()}-{__import__('time').time_ns()}"))
+    added = spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("r9"))))
+    assert outbox.holds(store.uri, under="runs/r2/") and outbox.holds(store.uri, under="runs/r9/")
+    assert sorted(read) == sorted([*(e.name for e in entries), added.name])
+    added.unlink()
+    assert not outbox.holds(store.uri, under="runs/r9/") and outbox.holds(store.uri, under="runs/r4/")
+
+
 def test_a_delivery_lists_the_spool_folder_once_to_know_whether_a_backlog_waits(tmp_path: Path,
                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Every delivery asks whether entries, claims or unfinished entries wait: it listed the folder for each (three

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -155,6 +156,10 @@ class Outbox:
         self.arrival = arrival
         self.same = same
         self._held: set[Path] = set()  # claims this outbox could not give back: every flush counts them until it can
+        # an entry's name (claimed or not) -> its store and keys, for the entries of the latest listing :meth:`holds` made:
+        # an entry never changes once it has its name, so its header is read once while it waits
+        self._targets: dict[str, tuple[str, list[str]]] = {}
+        self._targets_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Outbox({str(self.spool_dir)!r})"
@@ -466,16 +471,19 @@ class Outbox:
         with it); reads only the spool's entry headers. An entry a flush has claimed and not yet delivered (in this
         process or another, or left claimed by a flusher that was killed) waits too: it is in the store only once its
         claim is gone, so asking the spool before the store misses no entry on its way. False when the spool folder
-        cannot be listed (a flush names why): a write asks, and the answer never stops it."""
+        cannot be listed (a flush names why): a write asks, and the answer never stops it. Each entry's header is read
+        once while it waits (asked again, only the folder is listed)."""
         for _ in range(HOLDS_LOOKS):
             try:
                 listed = spool.listing(self.spool_dir)
             except OSError:
                 return False
+            with self._targets_lock:  # those no longer listed are let go
+                self._targets = {n: t for n in map(_unclaimed_name, listed) if (t := self._targets.get(n)) is not None}
             moved = False
             for path in [*spool.pending(self.spool_dir, listed), *self._claims(listed)]:
                 try:
-                    entry_store, keys = spool.read_store_and_keys(path)  # one read of its header for both
+                    entry_store, keys = self._target(path)
                 except FileNotFoundError:  # claimed, given back or delivered since the listing: looked for again
                     moved = True
                     continue
@@ -486,6 +494,22 @@ class Outbox:
             if not moved:
                 return False
         return False
+
+    def _target(self, path: Path) -> tuple[str, list[str]]:
+        """The store and keys of entry ``path`` (:func:`spool.read_store_and_keys`), its header read once while it waits."""
+        name = _unclaimed_name(path)
+        with self._targets_lock:
+            target = self._targets.get(name)
+        if target is None:
+            target = spool.read_store_and_keys(path)  # one read of its header for both
+            with self._targets_lock:
+                self._targets[name] = target
+        return target
+
+
+def _unclaimed_name(path: Path) -> str:
+    """The name of spool entry ``path`` before a flush claimed it (its own name when not claimed)."""
+    return path.name.partition(CLAIM)[0]
 
 
 class _Targets:
