@@ -57,6 +57,14 @@ CLAIMS_KEPT = 4 * ENDED_KEPT  # OpenLineage run ids of steps this process rememb
 CLOSED_KEPT = ENDED_KEPT  # earlier attempts a recorder closed and has not yet seen sealed (see Recorder.wait)
 
 
+def _keep_newest(kept: OrderedDict[Any, Any], key: Any, value: Any, bound: int) -> list[tuple[Any, Any]]:
+    """Keep ``key`` as the newest of ``kept`` (with ``value``), and let go of the oldest past ``bound``: those let go,
+    oldest first."""
+    kept[key] = value
+    kept.move_to_end(key)
+    return [kept.popitem(last=False) for _ in range(len(kept) - bound)]
+
+
 @dataclass
 class FailedDeliveries:
     """Deliveries that failed and were not yet reported: how many, and the first and last error (no more is kept, so a
@@ -358,9 +366,7 @@ class Recorder:
         holds its step's context): past the bound the oldest is let go once what was emitted so far is delivered, its
         ``left`` called then if it was not sealed (in the delivering thread, a delivery ``wait`` waits for)."""
         with self._lock:
-            self._closed_earlier[ol_run_id] = left
-            self._closed_earlier.move_to_end(ol_run_id)
-            dropped = [self._closed_earlier.popitem(last=False) for _ in range(len(self._closed_earlier) - CLOSED_KEPT)]
+            dropped = _keep_newest(self._closed_earlier, ol_run_id, left, CLOSED_KEPT)
         if dropped:
             self._in_order(self._leave_unsealed, dropped)
 
@@ -457,9 +463,7 @@ class Recorder:
         if not any(is_terminal(event) for event in self._staged_events(identity, read)):
             return False
         with self._lock:  # the seal that follows (seal_staged) reads them no more
-            self._read[identity.ol_run_id] = read
-            while len(self._read) > ENDED_KEPT:
-                self._read.popitem(last=False)
+            _keep_newest(self._read, identity.ol_run_id, read, ENDED_KEPT)
         return True
 
     def _staged_events(self, identity: StepIdentity, read: dict[str, bytes] | None = None) -> Iterable[dict[str, Any]]:
@@ -507,10 +511,7 @@ class Recorder:
         step = run.identity.step
         with self._lock:
             self._steps.pop(step, None)
-            self._ended[step] = run
-            self._ended.move_to_end(step)
-            while len(self._ended) > ENDED_KEPT:
-                self._ended.popitem(last=False)
+            _keep_newest(self._ended, step, run, ENDED_KEPT)
 
     def emit_step(
         self, run: StepRun, state: str, *, inputs: list[DatasetRecord], attachments: list[tuple[str, bytes]],
@@ -586,9 +587,7 @@ class Recorder:
         """Note whether the run ``ol_run_id`` ended here was sealed (or spooled whole): None, it was not."""
         with self._lock:
             if sealed is None:  # not sealed, nor spooled whole (the transport said why), or not yet (in the background)
-                self._unsealed[ol_run_id] = None
-                while len(self._unsealed) > ENDED_KEPT:
-                    self._unsealed.popitem(last=False)
+                _keep_newest(self._unsealed, ol_run_id, None, ENDED_KEPT)
             else:
                 self._unsealed.pop(ol_run_id, None)
                 self._closed_earlier.pop(ol_run_id, None)  # sealed: nothing to tag
@@ -700,9 +699,7 @@ def _make_up(identity: StepIdentity) -> bool:
     with _claims_lock:
         if key in _made_up:
             return False
-        _made_up[key] = None
-        while len(_made_up) > CLAIMS_KEPT:
-            _made_up.popitem(last=False)
+        _keep_newest(_made_up, key, None, CLAIMS_KEPT)
     return True
 
 
@@ -746,10 +743,7 @@ def _claimed(identity: StepIdentity, recorder: Recorder) -> StepIdentity:
     with _claims_lock:
         while _claims.get(identity.ol_run_id, recorder) is not recorder:
             identity = replace(identity, part=identity.part + 1)
-        _claims[identity.ol_run_id] = recorder
-        _claims.move_to_end(identity.ol_run_id)
-        while len(_claims) > CLAIMS_KEPT:
-            _claims.popitem(last=False)
+        _keep_newest(_claims, identity.ol_run_id, recorder, CLAIMS_KEPT)
     return identity
 
 

@@ -239,15 +239,16 @@ def _checked_recorder(recorder: Recorder, run_id: str, step: str, checks: list[A
         signer = kept_by if found is None else None  # no IO manager or resource of that store here: the closer's key
         found = found or recorder_for_namespace(replace(recorder.settings, store=store), namespace)
         if (unusable := _unopened(found)) is None:
-            key = recorder.settings.signing_key or "the per-user key"
-            if signer is not None and UNCONFIGURED_WARNED.first(store, key):
-                log.warning("tdprov: the run of asset check step %s is recorded in store %s, where the version of %s it "
-                            "checked is, signed with the key of %s (%s): no ProvenanceIOManager or ProvenanceResource "
-                            "of that store is configured in this process, so readers of the store verify the run only if "
-                            "they trust that key too (said once in this process for that store and key, whatever check "
-                            "runs it signs there later). Fix: add the IO manager of that store to the resources of this "
-                            "code location, or give its IO managers and the sensors' provenance resource one "
-                            "signing_key", step, store, asset, signer, key)
+            if signer is not None:
+                key = recorder.settings.signing_key or "the per-user key"
+                if UNCONFIGURED_WARNED.first(store, key):
+                    log.warning("tdprov: the run of asset check step %s is recorded in store %s, where the version of %s it "
+                                "checked is, signed with the key of %s (%s): no ProvenanceIOManager or ProvenanceResource "
+                                "of that store is configured in this process, so readers of the store verify the run only if "
+                                "they trust that key too (said once in this process for that store and key, whatever check "
+                                "runs it signs there later). Fix: add the IO manager of that store to the resources of this "
+                                "code location, or give its IO managers and the sensors' provenance resource one "
+                                "signing_key", step, store, asset, signer, key)
             return found
         where = f"store {store}, which cannot be opened here ({clause(unusable)})"
     elif store is not None:
