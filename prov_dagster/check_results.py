@@ -51,23 +51,25 @@ class RunEvents:
 
     def __init__(self, instance: Any, run_id: str, since: str | None = None) -> None:
         self.instance, self.run_id, self.since = instance, run_id, since
-        self._read: dict[frozenset[DagsterEventType], list[Any]] = {}
-        self._recent: dict[frozenset[DagsterEventType], list[Any]] = {}
+        self._read: dict[tuple[str, frozenset[DagsterEventType]], list[Any]] = {}  # (how, kinds) -> the events read
 
     def of(self, *kinds: DagsterEventType) -> list[Any]:
         """The run's events of ``kinds`` (``EventLogEntry``), in the order Dagster stored them."""
-        key = frozenset(kinds)
-        if key not in self._read:
-            self._read[key] = list(self.instance.all_logs(self.run_id, of_type=set(key)))
-        return self._read[key]
+        return self._once("all", kinds, lambda of_type: self.instance.all_logs(self.run_id, of_type=of_type))
 
     def recent(self, *kinds: DagsterEventType) -> list[Any]:
         """The run's events of ``kinds`` stored after ``since`` (``EventLogRecord``: storage id and entry), in the order
         Dagster stored them: every one a step this process ran logged, not only those."""
-        key = frozenset(kinds)
-        if key not in self._recent:
-            self._recent[key] = list(self.instance.get_records_for_run(self.run_id, cursor=self.since, of_type=set(key)).records)
-        return self._recent[key]
+        return self._once("recent", kinds, lambda of_type: self.instance.get_records_for_run(
+            self.run_id, cursor=self.since, of_type=of_type).records)
+
+    def _once(self, how: str, kinds: Iterable[DagsterEventType], read: Callable[[set[DagsterEventType]], Iterable[Any]]
+              ) -> list[Any]:
+        """The events of ``kinds`` that ``read`` gives, read the first time ``how`` asks for them."""
+        key = (how, frozenset(kinds))
+        if key not in self._read:
+            self._read[key] = list(read(set(key[1])))
+        return self._read[key]
 
     def checks(self) -> list[Any]:
         """The run's asset check events (planned and evaluated) that name a step."""
