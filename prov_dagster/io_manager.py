@@ -149,13 +149,13 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         """The run (or this step's process) is done: end the runs of the steps that handed over no asset
         output (asset checks, ``MaterializeResult``) or could work after their last one (generators, dynamic
         outputs) as Dagster recorded them, then wait until every bundle is written."""
-        events = teardown_events(context)  # each kind of the run's events read once, for both
-        close_open_steps(self, context, events)
+        run = _compat.init_run(context)
+        events = teardown_events(context, run)  # each kind of the run's events read once, for both
+        close_open_steps(self, context, run, events)
         if events is not None:
             for warning in _versions_not_digests(events, recorder_for(self).step_keys(events.run_id)):
                 context.log.warning(warning)
         free_replaced()
-        run = _compat.init_run(context)
         if run is not None:
             forget_run(run.run_id)
             forget_events(run.run_id)

@@ -24,7 +24,7 @@ from prov_common.errors import TdprovError
 from prov_common.lineage.secret_text import REDACTED
 from prov_common.once import Once
 from prov_common.text import clause
-from prov_dagster._compat import init_run, planned_step_job, planned_steps, reexecution
+from prov_dagster._compat import planned_step_job, planned_steps, reexecution
 from prov_dagster.check_results import (AssetCheck, RunEvents, checked_versions, set_up_at, step_checks, unplaced,
                                         unrecorded_check_steps)
 from prov_dagster.deps import writer_namespace, writer_store
@@ -317,23 +317,22 @@ def _failures(records: Iterable[Any]) -> dict[str, tuple[str, bool]]:
     return failures
 
 
-def teardown_events(context: Any) -> RunEvents | None:
-    """The events of the Dagster run of a resource's ``context`` that its teardown reads, each kind once: those its
-    steps log, from where the run's event log stood when this process set up for it (see :class:`RunEvents`); None
-    outside a run."""
-    run, instance = init_run(context), getattr(context, "instance", None)
+def teardown_events(context: Any, run: Any) -> RunEvents | None:
+    """The events of Dagster run ``run`` (a resource's ``context``'s, :func:`~prov_dagster._compat.init_run`) that its
+    teardown reads, each kind once: those its steps log, from where the run's event log stood when this process set up
+    for it (see :class:`RunEvents`); None outside a run."""
+    instance = getattr(context, "instance", None)
     return RunEvents(instance, run.run_id, since=set_up_at(run.run_id)) if run is not None and instance is not None else None
 
 
-def close_open_steps(config: Any, context: Any, events: RunEvents | None = None) -> None:
-    """At the end of a resource's use in a run (or a step's process): end the runs that ``config``'s recorder started
-    and nothing ended (steps that handed over no asset output, or could work after their last one), as Dagster
-    recorded them (see :func:`end_open_steps`; ``events``: the run's, :func:`teardown_events`), then wait until every
-    bundle is written. Never raises unless the settings are strict: it is told as a warning."""
+def close_open_steps(config: Any, context: Any, run: Any, events: RunEvents | None = None) -> None:
+    """At the end of a resource's use in Dagster run ``run`` (the ``context``'s; or a step's process): end the runs that
+    ``config``'s recorder started and nothing ended (steps that handed over no asset output, or could work after their
+    last one), as Dagster recorded them (see :func:`end_open_steps`; ``events``: the run's, :func:`teardown_events`),
+    then wait until every bundle is written. Never raises unless the settings are strict: it is told as a warning."""
     from prov_dagster.recorder import recorder_for
 
     recorder = recorder_for(config)
-    run = init_run(context)
     instance = getattr(context, "instance", None)
     if run is not None and instance is not None:
         try:
