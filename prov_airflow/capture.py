@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from prov_common.hashing.model import ContentDigest  # no pandas: hashing loads it on first use
 from prov_common.hashing.shard_model import LocalState, ShardedDigest
-from prov_common.hashing.remote import S3_SCHEMES, s3_object_size
+from prov_common.hashing.remote import S3_SCHEMES, s3_object_size, s3_version
 
 from prov_airflow.settings import ListenerLimits, setting_source
 from prov_common.once import Once
@@ -31,6 +31,7 @@ LOGICAL_NAMESPACE = "airflow-asset"
 """Namespace of an ``Asset`` whose URI has no scheme (``Asset(name="daily_report")``): a logical name, no data.
 The dataset's name is the asset's URI (its name when only a name is given), as Airflow keeps it."""
 _LOGICAL_PREFIX = LOGICAL_NAMESPACE + ":"
+_S3_OBJECT_SCHEMES = ("s3", "s3a", "s3n")  # as the dataset naming takes them
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ def to_uri(item: Any) -> str | None:
 
     A path (``str`` without a scheme, ``PurePath``, a ``File``'s ``url``, a local ``ObjectStoragePath``) is made
     absolute. An ``Asset`` URI without a scheme is a logical name (Airflow's ``Asset(name=...)``), never a file in
-    the working folder: ``airflow-asset:<its URI>`` (see :func:`logical_name`)."""
+    the working folder: ``airflow-asset:<its URI>`` (see :func:`logical_name`). An S3 ``Asset`` URI or ``File`` URL is
+    read as Airflow reads it (:func:`airflow_object_uri`); a URI string keeps its key as written."""
     if isinstance(item, PurePath):
         return Path(item).absolute().as_uri()
     named = _named_uri(item)
@@ -71,10 +73,24 @@ def to_uri(item: Any) -> str | None:
     if not isinstance(value, str) or not value:
         return None
     if "://" in value:
-        return value
+        return value if isinstance(item, str) else airflow_object_uri(value)
     if isinstance(item, str) or not asset_uri:
         return Path(value).absolute().as_uri()
     return _LOGICAL_PREFIX + value
+
+
+def airflow_object_uri(uri: str) -> str:
+    """An ``Asset`` URI or a lineage ``File`` URL as Airflow reads it: of an S3 object (``s3``, ``s3a``, ``s3n``),
+    ``?`` starts a query and ``#`` a fragment, neither part of the key (``S3Hook.parse_s3_url``, which the official
+    OpenLineage provider names the asset by: ``s3://b/k.csv?x=1`` is ``("s3://b", "k.csv")``), so the URI is cut
+    there; S3's own ``versionId`` in the query stays (that version of the object). Other URIs are as given (their
+    naming drops a query). A key as written (a URI string, an OpenLineage ``Dataset``'s name) keeps ``?`` and ``#``."""
+    if uri.partition("://")[0].lower() not in _S3_OBJECT_SCHEMES or not ("?" in uri or "#" in uri):
+        return uri
+    base, _, rest = uri.partition("#")[0].partition("?")
+    version = next((p for p in rest.split("&") if p.startswith("versionId=")), None)
+    kept = f"{base}?{version}" if version is not None else base
+    return kept if version is None or s3_version(kept) is not None else base
 
 
 def _named_uri(item: Any) -> str | None:
@@ -226,13 +242,27 @@ def start_states(items: list[Any]) -> dict[str, LocalState]:
 def warn_if_query(item: Any, uri: str) -> None:
     """Warn when a ``file`` URI as written for ``item`` (its URI, or an ``Asset``'s name, which keeps the URI as
     given when no name is: Airflow drops from its ``uri`` a query or fragment it cannot read) holds a ``?`` or
-    ``#``: they start a query and a fragment, which are not part of the path ``uri`` names."""
+    ``#``: they start a query and a fragment, which are not part of the path ``uri`` names. So does an S3 URI of an
+    ``Asset`` or a lineage ``File`` (:func:`airflow_object_uri`)."""
     for written in (uri, getattr(item, "name", None)):
         if isinstance(written, str) and written.startswith("file:") and ("?" in written or "#" in written):
             if WARNED.first("query", written, uri):
                 log.warning("tdprov: %s holds '?' or '#', which start a URI's query and fragment, not part of a file name: "
                             "it names %s. To have them in the file name, write '?' as %%3F and '#' as %%23 (a glob's '?' "
                             "too)", written, local_path(uri))
+            return
+    if isinstance(item, str) or not (hasattr(item, "uri") or hasattr(item, "url")):
+        return  # a key as written (a URI string, an OpenLineage Dataset) keeps its '?' and '#'
+    for written in (getattr(item, "uri", None) or getattr(item, "url", None), getattr(item, "name", None)):
+        if isinstance(written, str) and "://" in written and airflow_object_uri(written) != written:
+            if WARNED.first("query", written, uri):
+                scheme, _, rest = written.partition("://")
+                bucket, _, key = rest.partition("/")
+                log.warning("tdprov: %s holds '?' or '#', which start a URI's query and fragment, not part of the S3 key "
+                            "of an Asset or a lineage File (Airflow's S3 hook and the OpenLineage provider read it so): "
+                            "it names %s. To name an object whose key holds them, declare "
+                            "Dataset(namespace=%r, name=%r) (openlineage.client.event_v2)", written, uri,
+                            f"{scheme}://{bucket}", key)
             return
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
-from airflow_dags.harness import airflow_db  # noqa: F401 (fixtures)
+from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
 from airflow_dags.harness import asset_events, bundles_of, run_dag, tdprov_env
 
 import pandas as pd
@@ -161,3 +161,57 @@ def test_a_logical_asset_is_recorded_by_its_uri() -> None:
     captures = capture_all([Asset(name="tdprov_forms_eu", uri="tdprov_forms_daily")], ListenerLimits())
     assert [(c.uri, c.message) for c in captures] == [
         ("airflow-asset:tdprov_forms_daily", "a logical asset (no URI scheme): recorded by its URI, not hashed")]
+
+
+def test_an_s3_asset_uri_with_a_query_names_the_object_the_provider_names(s3_server, store: Path, caplog) -> None:
+    """In an ``Asset`` URI ``?`` starts a query: ``Asset("s3://b/data/in.csv?x=1")`` is object ``data/in.csv``, as
+    Airflow's S3 hook and the official provider's ``translate_airflow_asset`` read it (tdprov named and hashed
+    ``data/in.csv?x=1``, so the provider's events and tdprov's gave one asset two names). A key as written (an
+    OpenLineage ``Dataset``) keeps its ``?``; S3's own ``versionId`` still names that version."""
+    from airflow.providers.openlineage.utils.utils import translate_airflow_asset
+
+    client, bucket = s3_server.client(), s3_server.create_bucket()
+    plain, literal = b"a,b\n1,x\n", b"a,b\n2,y\n"
+    client.put_object(Bucket=bucket, Key="data/in.csv", Body=plain)
+    client.put_object(Bucket=bucket, Key="data/in.csv?x=1", Body=literal)  # an object whose key holds the '?'
+    asset, out = Asset(f"s3://{bucket}/data/in.csv?x=1"), Asset(f"s3://{bucket}/data/out.csv?x=1")
+    raw = Dataset(namespace=f"s3://{bucket}", name="data/in.csv?x=1")
+
+    def write() -> None:
+        client.put_object(Bucket=bucket, Key="data/out.csv", Body=plain)
+
+    with DAG("tdprov_asset_s3_query", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="copy", python_callable=write, inlets=[asset, raw], outlets=[out])
+    with caplog.at_level("WARNING", logger="prov_airflow.capture"):
+        assert run_dag(dag, logical_date=START).state == "success"
+    [bundle] = [s for s in bundles_of(store) if s.job_name == "tdprov_asset_s3_query.copy"]
+    digest = hash_path(f"s3://{bucket}/data/in.csv").digest
+    provider = translate_airflow_asset(asset, None)
+    assert (provider.namespace, provider.name) == (f"s3://{bucket}", "data/in.csv")
+    as_written = hash_path(f"s3://{bucket}/data/in.csv?x=1").digest  # the object whose key holds the '?'
+    assert as_written != digest
+    assert _versions(bundle.inputs) == {(provider.namespace, provider.name): digest,
+                                        (f"s3://{bucket}", "data/in.csv?x=1"): as_written}
+    provider_out = translate_airflow_asset(out, None)
+    assert _versions(bundle.outputs) == {(provider_out.namespace, provider_out.name): digest}
+    assert asset_events("tdprov_asset_s3_query")[out.uri]["extra"]["tdprov"]["digest"] == digest
+    assert (f"tdprov: s3://{bucket}/data/in.csv?x=1 holds '?' or '#', which start a URI's query and fragment, not part "
+            f"of the S3 key of an Asset or a lineage File (Airflow's S3 hook and the OpenLineage provider read it so): it "
+            f"names s3://{bucket}/data/in.csv. To name an object whose key holds them, declare "
+            f"Dataset(namespace='s3://{bucket}', name='data/in.csv?x=1') (openlineage.client.event_v2)"
+            ) in [r.getMessage() for r in caplog.records]
+
+
+def test_an_s3_asset_keeps_its_version_and_drops_the_rest_of_its_query() -> None:
+    """``?versionId=<id>`` in an S3 ``Asset`` URI is that version of the object, with or without other parameters;
+    a fragment, a query of another kind or a ``File`` URL's are cut as the provider cuts them; a URI string and an
+    OpenLineage ``Dataset`` keep their key as written."""
+    from airflow.providers.common.compat.lineage.entities import File
+    from prov_airflow.capture import dataset_key, to_uri
+
+    assert [to_uri(i) for i in (Asset("s3://b/k.csv?versionId=v1"), Asset("s3://b/k.csv?x=1&versionId=v1"),
+                                Asset("s3a://b/k.csv?x=1"), File(url="s3://b/k.csv?x=1#f"), File(url="s3://b/k#a?b"),
+                                "s3://b/k.csv?x=1", Dataset(namespace="s3://b", name="k.csv#1"))] == [
+        "s3://b/k.csv?versionId=v1", "s3://b/k.csv?versionId=v1", "s3a://b/k.csv", "s3://b/k.csv", "s3://b/k",
+        "s3://b/k.csv?x=1", "s3://b/k.csv#1"]
+    assert dataset_key(to_uri(Dataset(namespace="s3://b", name="k.csv#1"))) == ("s3://b", "k.csv#1")
