@@ -2,6 +2,7 @@
 made by a real Dagster ``materialize``."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -152,3 +153,48 @@ def test_contains_refuses_a_record_value_its_column_would_read_as_another(record
     assert captured.out == ""
     assert "field 'id': value 5.5 is not of logical type int64: it would be read as 5, which is another value." in captured.err
     assert main(["contains", str(data), "--record", json.dumps({"id": 5.0, "name": "n5"}), "--store", store]) == 0
+
+
+TIMES = pd.DataFrame({"id": [1, 2],
+                      "day": [dt.date(2024, 1, 1), dt.date(2024, 1, 2)],
+                      "at": pd.to_datetime(["2024-01-01T12:00:00.123456789Z", "2024-01-02T12:00:00.000000000Z"]),
+                      "local": pd.to_datetime(["2024-01-01T08:00:00", "2024-01-02T08:00:00"]),
+                      "clock": [dt.time(8, 30), dt.time(9, 15, 0, 500_000)],
+                      "took": pd.to_timedelta(["1 days 02:00:00", "0.5s"])})
+
+
+@provenance_asset(granularity="row")
+def timed() -> pd.DataFrame:
+    return TIMES
+
+
+def test_contains_takes_dates_times_and_durations_as_iso_8601_text(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """JSON has no date type: ``{"at": "2024-01-01T12:00:00Z"}`` was refused ("not of logical type timestamp[ns,
+    tz=UTC]"), so no row of a table with a date-time column could be looked up. ISO-8601 text names the value: the row
+    holding it is contained, one holding another is not; a zoned column needs the offset, a zone-less one none."""
+    store = str(tmp_path / "store")
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([timed], instance=instance, resources={"io_manager": ProvenanceIOManager(store=store)})
+    assert result.success
+    data = str(tmp_path / "store-data" / "timed.parquet")
+    first = {"id": 1, "day": "2024-01-01", "at": "2024-01-01T14:00:00.123456789+02:00", "local": "2024-01-01T08:00:00",
+             "clock": "08:30", "took": "P1DT2H"}
+    second = {"id": 2, "day": "2024-01-02", "at": "2024-01-02T12:00:00Z", "local": "2024-01-02 08:00",
+              "clock": "09:15:00.5", "took": "PT0.5S"}
+    for record in (first, second):
+        code, answer, err = contains_cli(data, record, store, capsys)
+        assert (code, answer.get("contained"), answer.get("matches")) == (0, True, 1), err
+    for column, other in (("day", "2024-01-02"), ("at", "2024-01-01T12:00:00.123456788Z"), ("local", "2024-01-01T08:00:01"),
+                          ("clock", "08:30:00.000000001"), ("took", "P1DT2H0M1S")):
+        code, answer, err = contains_cli(data, {**first, column: other}, store, capsys)
+        assert (code, answer.get("contained")) == (1, False), (column, err)
+    for column, written, reason in (
+            ("at", "2024-01-01T12:00:00.123456789", "the column has a time zone (UTC), so the date-time needs its offset: "
+                                                    "2024-01-01T12:00:00.123456789Z for UTC"),
+            ("local", "2024-01-01T08:00:00Z", "the column has no time zone, so the date-time takes no offset: "
+                                              "2024-01-01T08:00:00, as the column holds it"),
+            ("day", "2024-01-01T00:00", "a date is written YYYY-MM-DD (2024-01-31)"),
+            ("took", "P1M", "years, months and weeks are no fixed length")):
+        code, answer, err = contains_cli(data, {**first, column: written}, store, capsys)
+        assert code == 2 and answer == {} and f"field {column!r}: value {written!r} is not of logical type" in err, err
+        assert reason in err, err

@@ -44,7 +44,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("digest", metavar="VERSION",
                         help="the dataset version: a digest (blake3:..., held by one dataset), a dataset name (its newest recorded "
                              "version), or DATASET@DIGEST (that dataset's version at that digest)")
-    parser.add_argument("--record", required=True, help="the record as a JSON object, or @FILE to read it from a file")
+    parser.add_argument("--record", required=True, help="the record as a JSON object, or @FILE to read it from a file; dates, "
+                        "date-times, times and durations as ISO-8601 text (2024-01-31T12:00:00Z where the column has a time zone)")
     parser.add_argument("--json", action="store_true", help="print the whole answer as JSON, the proof with every digest of its bucket")
     parser.add_argument("--proof", metavar="FILE", type=_proof_file,
                         help="write the proof (JSON, tdprov-row-proof/1) to FILE, for the check in docs/verification.md")

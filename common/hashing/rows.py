@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from prov_common.errors import BadInputError
 from prov_common.replace_file import replacing
 from prov_common.hashing.encode import validity_mask, fixed_values, list_children
+from prov_common.hashing.iso_values import is_iso_typed, iso_value
 from prov_common.hashing.object_columns import holds_negative_zero
 from prov_common.hashing.types import canonicalize, parse_logical_type
 from prov_common.text import noun_for
@@ -232,8 +233,15 @@ def row_digest_for_record(record: Mapping[str, Any], schema_fields: Sequence[tup
 
 
 def _record_value(name: str, value: Any, logical: str) -> pa.Array:
-    """One value as a one-element Arrow array of the logical type (any exact time unit will do)."""
+    """One value as a one-element Arrow array of the logical type (any exact time unit will do); a date, date-time,
+    time or duration may be ISO-8601 text (:func:`~prov_common.hashing.iso_values.iso_value`), as JSON gives it."""
     t = parse_logical_type(logical)
+    if isinstance(value, str) and is_iso_typed(t):
+        try:
+            return iso_value(value, t)
+        except ValueError as exc:
+            raise BadInputError(f"field {name!r}: value {value!r} is not of logical type {logical}: {exc}.",
+                                fix="give the value as ISO-8601 text in the column's form") from None
     types = [t]
     if pa.types.is_timestamp(t):
         types += [pa.timestamp(u, t.tz) for u in ("us", "ms", "s")]
