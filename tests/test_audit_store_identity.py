@@ -195,6 +195,45 @@ def test_a_store_whose_identity_is_deleted_still_reads_its_own_staged_events_by_
     assert raw_read(store_uri, IDENTITY_KEY) == b"{not json"  # the audit writes no identity
 
 
+@LOCAL_ONLY
+def test_accepting_a_deleted_store_identity_keeps_the_id_the_auditor_saw_for_the_store_s_own_staged_events(store_uri: str) -> None:
+    """A person accepts prod's deleted identity (``--accept-checkpoint``): the auditor forgot the id it had seen, so the
+    next audits took the store as one with none, and a run prod staged later, signed for prod, as another store's copy
+    ("staged events ... and never ended"). The id stays remembered: prod's run "was never sealed", dev's copy still
+    never ended, the deletion is no finding again, and the identity restored from a backup is taken as it was."""
+    from prov_common.audit.model import CHECK_UNFINISHED
+    from prov_common.bundle.staged import signed_event
+    from prov_common.bundle.transport import staged_event_key
+    from prov_common.canonical_json import canonical_bytes
+
+    pipe = Pipeline(store_uri)
+    dev = open_store(_dev_uri(store_uri))
+    assert _audit(pipe.store).clean  # the auditor sees prod's identity
+    mine = raw_read(store_uri, IDENTITY_KEY)
+    ids = {"own": read_identity(pipe.store).store_id, "copied": ensure_identity(dev)[0].store_id}
+    raw_delete(store_uri, IDENTITY_KEY)
+    accepted = _audit(pipe.store, accept_checkpoint="the identity was lost; restoring it later")
+    assert IDENTITY_KEY in {f["object"] for f in accepted.resolution["closed"]}
+    runs = {}
+    for name, store_id in ids.items():
+        events = run_events(f"{name}_job", [], [], start=T0 + timedelta(hours=2))
+        for item in events:
+            raw_write(store_uri, staged_event_key(item), signed_event(canonical_bytes(item), pipe.key, store_id))
+        runs[name] = events[0]["run"]["runId"]
+    for result in (_audit(pipe.store), _audit(pipe.store, full=True)):
+        assert not [f for f in _errors(result, CHECK_INVENTORY) if f.object == IDENTITY_KEY]
+        said = {f.run_id: f.what for f in _errors(result, CHECK_UNFINISHED)}
+        assert said == {runs["own"]: (f"run {runs['own']} staged its COMPLETE event at 2026-05-01T14:05:00Z and was never "
+                                      "sealed: its bundle was not stored (it may wait in the writer's spool ('tdprov flush' on "
+                                      "that machine), or the writer could not sign it)"),
+                        runs["copied"]: f"run {runs['copied']} staged events until 2026-05-01T14:05:00Z and never ended"}
+    raw_write(store_uri, IDENTITY_KEY, mine)  # restored from a backup: taken as the identity it was
+    assert not [f for f in _errors(_audit(pipe.store), CHECK_INVENTORY) if f.object == IDENTITY_KEY]
+    raw_write(store_uri, IDENTITY_KEY, raw_read(dev.uri, IDENTITY_KEY))  # and replaced after that: found
+    found = [f for f in _errors(_audit(pipe.store), CHECK_INVENTORY) if f.object == IDENTITY_KEY]
+    assert found and "was replaced" in found[0].what, [f.what for f in found]
+
+
 def test_writers_create_one_identity_with_a_conditional_create(store_uri: str) -> None:
     """Writers racing on a store without identity all get the one object that won the conditional create."""
     store = open_store(store_uri)

@@ -4,7 +4,8 @@ Bundles and source records name the store they were written to (``prov_common.st
 one that names another store as copied from it. That protects only while the store's own identity stays what it
 was: someone who replaced ``_tdprov/store.json`` with another store's would make that store's records pass here.
 So the auditor's memory keeps the identity it first saw, and an identity that later changes, is rewritten, cannot
-be read or is gone is an inventory finding of every audit, until a person accepts it (``--accept-checkpoint``).
+be read or is gone is an inventory finding of every audit, until a person accepts it (``--accept-checkpoint``); a
+deletion accepted leaves the id remembered, by which the store's own staged objects are still told from copies.
 
 An identity its creator marked ``"writeOnce": "ignored"`` says that the store's server ignored ``If-None-Match: *``,
 which write-once rests on: an inventory finding of every audit too, which no acceptance closes, until ``tdprov store
@@ -27,6 +28,7 @@ FIX_IDENTITY = (f"restore {IDENTITY_KEY} from a backup or replica of the store: 
                 "the store's first writer, and never changes, and every bundle since names its id, so under another identity "
                 "they read as copied from another store; once it holds the id it had, an audit with "
                 "'--accept-checkpoint --reason TEXT' takes its bytes as they are now")
+GONE_ACCEPTED = "accepted"  # the memory's mark of a remembered identity whose deletion a person accepted
 
 
 @dataclass
@@ -57,9 +59,21 @@ def check_identity(store: Store, memory: AuditorMemory, *, accepting: bool = Fal
     lasting = not_write_once(store, current)  # the store as it is: no acceptance closes it
     store_id = _judged_by(current, kept, unreadable=problem is not None)
     if finding is None or accepting:
-        memory.identity = None if current is None else {"storeId": current.store_id, "digest": current.digest}
+        memory.identity = _remembered(current, kept, gone=problem is None)
         return IdentityCheck(current, lasting, closed=[finding] if finding else [], store_id=store_id)
     return IdentityCheck(current, [finding, *lasting], store_id=store_id)
+
+
+def _remembered(current: StoreIdentity | None, kept: dict[str, str] | None, *, gone: bool) -> dict[str, str] | None:
+    """What the memory keeps once the store's identity is taken as it is now: the identity read, or, when there is
+    none, the one remembered (its id still names the store's own staged objects), marked :data:`GONE_ACCEPTED` when
+    a person accepted that it is ``gone`` (deleted, not unreadable), so that is no finding again; restoring the
+    object's bytes ends the mark."""
+    if current is not None:
+        return {"storeId": current.store_id, "digest": current.digest}
+    if kept is None or not gone:
+        return kept
+    return {**kept, "gone": GONE_ACCEPTED}
 
 
 def _judged_by(current: StoreIdentity | None, kept: dict[str, str] | None, *, unreadable: bool) -> str | None:
@@ -91,6 +105,8 @@ def _changed(kept: dict[str, str], current: StoreIdentity | None) -> str | None:
     """How the identity read now differs from the one remembered (None: it does not)."""
     was = kept["storeId"]
     if current is None:
+        if kept.get("gone") == GONE_ACCEPTED:
+            return None
         return (f"the store's identity (store id {was}, which this auditor saw before) is gone: bundles and source records "
                 "signed for this store can no longer be told from copies of another store's")
     if current.store_id != was:

@@ -99,7 +99,7 @@ class AuditorMemory:
     inline: bool = False  # runs and tags came from the file (format v1): the next save moves them to objects
     saved_runs: dict[str, str] = field(default_factory=dict, repr=False)  # as loaded: what is new goes to a segment
     saved_tags: dict[str, str] = field(default_factory=dict, repr=False)
-    identity: dict[str, str] | None = None  # the store's identity as first seen: {"storeId", "digest"} (audit/identity.py)
+    identity: dict[str, str] | None = None  # the store's identity as first seen: {"storeId", "digest"[, "gone"]} (audit/identity.py)
     newest_runs: list[str] = field(default_factory=list)  # run ids of the leaves just below checkpoint.size, oldest first
 
     def move_to(self, head: StoredCheckpoint, leaves: Iterable[LogLeaf]) -> None:
@@ -126,12 +126,17 @@ class AuditorMemory:
         return cls(str(raw["store"]), KnownCheckpoint.from_dict(cp) if cp else None, dict(raw.get("runs") or {}),
                    dict(raw.get("tags") or {}), [Finding(**f) for f in raw.get("open") or []], list(raw.get("resolutions") or []), path,
                    [{"key": str(p["key"]), "digest": str(p["digest"])} for p in raw.get("inventory") or []], inline,
-                   identity={"storeId": str(identity["storeId"]), "digest": str(identity["digest"])} if identity else None,
+                   identity=_identity(identity) if identity else None,
                    newest_runs=[str(r) for r in raw.get("newestRuns") or ()])
 
     def add_open(self, findings: list[Finding]) -> None:
         """Keep ``findings`` open (once each) until a resolution."""
         self.open = distinct([*self.open, *findings])
+
+
+def _identity(raw: dict[str, Any]) -> dict[str, str]:
+    """The remembered store identity of a memory file: its id, digest and, if a person accepted its deletion, the mark."""
+    return {"storeId": str(raw["storeId"]), "digest": str(raw["digest"]), **({"gone": str(raw["gone"])} if "gone" in raw else {})}
 
 
 def store_id(store_uri: str) -> str:
