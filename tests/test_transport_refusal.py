@@ -1172,7 +1172,7 @@ def test_the_planted_error_an_audit_state_carries_keeps_its_own_key_when_its_fix
     assert sum("holds 1 staged object that its seal refused" in w for w in first) == 1 and len(first) == 2, first
     reworded = "find who can write staging/ (reworded)"
     monkeypatch.setattr(unended, "FIX_PLANTED", reworded)
-    monkeypatch.setattr(accepted, "FIX_PLANTED", reworded)
+    monkeypatch.setattr(accepted, "PLANTED_FIXES", (reworded,))
     result = _audited(store, tmp_path, "accepted", accept=run_id[:8])
     assert [c for a in result.accepted for c in a["covers"] if c[0] != "input"] == [["unended", run_id], ["planted", run_id]]
     assert not [f for f in result.errors if f.run_id == run_id]
@@ -1181,7 +1181,8 @@ def test_the_planted_error_an_audit_state_carries_keeps_its_own_key_when_its_fix
 def test_an_audit_state_keeps_the_kind_of_each_finding_beside_it_and_one_without_is_read_by_the_text(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The unfinished errors of a run keep their kind through the audit state, apart from the findings an older tdprov
-    reads (``findingKinds``); the findings of a state written before them are keyed by their fix text."""
+    reads (``findingKinds``); the findings of a state written before them are keyed by their fix text, the one audits
+    write now or the one they wrote before it said what a refused/ entry of a large attachment holds."""
     from prov_common.audit import accepted, unended
     from prov_common.audit.accepted import end_key, unended_key
     from prov_common.audit.model import CHECK_UNFINISHED, Finding
@@ -1198,5 +1199,14 @@ def test_an_audit_state_keeps_the_kind_of_each_finding_beside_it_and_one_without
     older = dict(saved)
     del older["findingKinds"]
     assert [end_key(f) for f in CheckState.from_dict(older).findings] == [unended_key(run_id), ("planted", run_id)]
-    monkeypatch.setattr(accepted, "FIX_PLANTED", "reworded")
+    written_before = ("someone who can write the store's staging/ put them into the run's staging, where no writer of the "
+                      "run staged them: find who can write staging/, and take those credentials away (each refused/ entry "
+                      "holds the object as staged and why it was refused; the run's record holds none of them); if a writer "
+                      "of yours signed one with a key the sealer did not trust, trust that key (TDPROV_TRUSTED_KEYS) for the "
+                      "next runs; once checked, 'tdprov audit --accept-finding RUN_ID --reason TEXT' accepts this finding "
+                      "(recorded)")
+    assert written_before != unended.FIX_PLANTED
+    older["findings"] = [{**f, "fix": written_before} if f["fix"] == unended.FIX_PLANTED else f for f in older["findings"]]
+    assert [end_key(f) for f in CheckState.from_dict(older).findings] == [unended_key(run_id), ("planted", run_id)]
+    monkeypatch.setattr(accepted, "PLANTED_FIXES", ("reworded",))
     assert [end_key(f) for f in CheckState.from_dict(saved).findings] == [unended_key(run_id), ("planted", run_id)]

@@ -284,13 +284,17 @@ def test_attachments_planted_in_an_open_run_are_refused_and_named(store_uri: str
     assert sorted(error.what.split(": ", 1)[1].split("; ")) == sorted(r["reason"].rstrip(".") for r in refused.values())
 
 
-def test_the_bytes_of_a_refused_attachment_outlive_its_staging(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_bytes_of_a_refused_attachment_outlive_its_staging(store_uri: str, monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
     """An attachment refused at the seal for its signature was named under refused/ (key, size, digest, reason), its
     bytes only in staging: once staging was cleaned, the evidence of what was planted was gone. Its record keeps them
     (stagedBytes, base64), at most STAGED_BYTES_KEPT an attachment (lowered here to 20) and STAGED_BYTES_KEPT_PER_RUN a
-    run (lowered to 40, taken in the order of their keys); one past either bound is named only."""
+    run (lowered to 40, taken in the order of their keys); one past either bound is named only, which the audit's fix
+    says (it said every refused/ entry "holds the object as staged")."""
     from bundle_support import raw_delete
 
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
     from prov_common.bundle import transport
 
     monkeypatch.setattr(transport, "STAGED_BYTES_KEPT", 20)
@@ -320,6 +324,13 @@ def test_the_bytes_of_a_refused_attachment_outlive_its_staging(store_uri: str, m
         assert "up to 1 MiB in the record of its refusal (stagedBytes)" in refused[staging + path]["fix"]
     report = verify_bundle(open_store(store_uri), run_id, trust_from_settings(Settings.from_env()))
     assert report.ok, report.findings
+    audit = run_audit(open_store(store_uri), Settings.from_env(store=store_uri), report_dir=tmp_path / "report", progress=False)
+    [error] = [f for f in audit.check(CHECK_UNFINISHED).errors if f.run_id == run_id]
+    assert error.what.startswith(f"run {run_id} (tests/train_features) holds 4 staged objects that its seal refused")
+    assert "holds the object as staged" not in error.fix and (
+        "(each refused/ entry names the object as staged and why it was refused, and holds the event as sent, or an "
+        "attachment's size and digest with its bytes when they are at most 1 MiB, 16 MiB a run: the others are only where "
+        "they were staged; the run's record holds none of them)") in error.fix
 
 
 def test_store_seal_accepting_unsigned_takes_an_unsigned_attachment(tmp_path: Path,

@@ -24,7 +24,7 @@ from typing import Any
 from prov_common.audit.checks import Evaluation, completeness_findings
 from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_UNFINISHED, NOTE, Finding
 from prov_common.audit.state import AcceptedRun, CheckState, OpenLink, TrainingGap
-from prov_common.audit.unended import FIX_PLANTED, PLANTED, UNENDED
+from prov_common.audit.unended import PLANTED, PLANTED_FIXES, UNENDED
 from prov_common.bundle.layout import runs_meant
 
 FIX_RUN_ID = ("pass the run id that a completeness finding, or an unfinished error of a run (sealed without its refused "
@@ -40,9 +40,10 @@ def unended_key(run_id: str) -> tuple[str, ...]:
 def end_key(finding: Finding) -> tuple[str, ...]:
     """What an acceptance names an unfinished error of a run (:func:`refused_ends`) by: :func:`unended_key`, or for staged
     objects its seal refused for their signature, a key of their own. Told apart by the finding's kind
-    (:attr:`Finding.kind`), not its words; a finding of an audit state written before findings had one, by its fix."""
+    (:attr:`Finding.kind`), not its words; a finding of an audit state written before findings had one, by its fix (any
+    of :data:`~prov_common.audit.unended.PLANTED_FIXES`)."""
     run_id = finding.run_id or ""
-    planted = finding.kind == PLANTED if finding.kind else finding.fix == FIX_PLANTED
+    planted = finding.kind == PLANTED if finding.kind else finding.fix in PLANTED_FIXES
     return (PLANTED, run_id) if planted else unended_key(run_id)
 
 

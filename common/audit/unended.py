@@ -45,11 +45,22 @@ FIX_REFUSED = (
 )
 FIX_PLANTED = (
     "someone who can write the store's staging/ put them into the run's staging, where no writer of the run staged them: "
+    "find who can write staging/, and take those credentials away (each refused/ entry names the object as staged and "
+    "why it was refused, and holds the event as sent, or an attachment's size and digest with its bytes when they are at "
+    "most 1 MiB, 16 MiB a run: the others are only where they were staged; the run's record holds none of them); if a "
+    "writer of yours signed one with a key the sealer did not trust, trust that key (TDPROV_TRUSTED_KEYS) for the next "
+    "runs; once checked, 'tdprov audit --accept-finding RUN_ID --reason TEXT' accepts this finding (recorded)"
+)
+PLANTED_FIXES = (
+    FIX_PLANTED,
+    "someone who can write the store's staging/ put them into the run's staging, where no writer of the run staged them: "
     "find who can write staging/, and take those credentials away (each refused/ entry holds the object as staged and "
     "why it was refused; the run's record holds none of them); if a writer of yours signed one with a key the sealer did "
     "not trust, trust that key (TDPROV_TRUSTED_KEYS) for the next runs; once checked, 'tdprov audit --accept-finding "
-    "RUN_ID --reason TEXT' accepts this finding (recorded)"
+    "RUN_ID --reason TEXT' accepts this finding (recorded)",
 )
+"""The fix texts of the error of planted objects, this one and those audits wrote before: a finding of an audit state
+written before findings had a kind (:attr:`Finding.kind`) is told planted by them."""
 FIX_SEALED_UNENDED = (
     "nothing to do if the run was sealed on purpose after it stopped ('tdprov flush', 'tdprov store seal'); otherwise "
     "re-run the step to record its end: the record of this run stays without it"
