@@ -125,6 +125,36 @@ def test_page_shows_a_damaged_bundle_as_failed_and_refuses_strangers(client, pag
     assert client.get(f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}", headers={"Authorization": ""}).status_code in (401, 403)
 
 
+def test_page_checks_the_index_entry_of_each_bundle_as_verify_does(client, page_run: dict,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """An index entry edited to FAIL (what 'tdprov runs' lists) made 'tdprov verify RUN' exit 1 while the page showed
+    the bundle verified: it checks the entry the bundle's ``indexed`` record names, as 'tdprov show' does."""
+    from prov_common.bundle import layout
+    from prov_common.cli import main
+
+    store, run_id = page_run["store"], page_run["summaries"][f"{DAG_ID}.build"].run_id
+    entry_key = (store / layout.bundle_key(run_id, layout.INDEXED_FILE)).read_text()
+    entry = store / entry_key
+    original = entry.read_bytes()
+    assert b'"state":"COMPLETE"' in original
+    entry.chmod(0o644)
+    entry.write_bytes(original.replace(b'"state":"COMPLETE"', b'"state":"FAIL"'))
+    try:
+        body = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()
+        html = client.get(f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}").text
+        verified = main(["verify", run_id, "--store", str(store), "--trusted-keys", str(page_run["root"] / "keys" / "airflow.key.pub")])
+    finally:
+        entry.write_bytes(original)
+    finding = f"{entry_key}: inconsistent: index entry fields state differ from the bundle's manifest"
+    said = capsys.readouterr().out
+    assert verified == 1 and said.startswith(f"FAIL  {run_id}") and [x.strip() for x in said.splitlines()[1:]] == [finding], said
+    by_job = {b["job"]: b for b in body["bundles"]}
+    assert by_job[f"{DAG_ID}.build"]["status"] == "failed" and by_job[f"{DAG_ID}.build"]["findings"] == [finding]
+    assert {by_job[j]["status"] for j in (DAG_ID, f"{DAG_ID}.use")} == {"verified"}
+    assert "2 of 3 bundles verified" in html and entry_key in html, html
+    assert {b["status"] for b in client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()["bundles"]} == {"verified"}
+
+
 def test_page_judges_bundles_by_the_store_identity_as_it_is_now(client, page_run: dict) -> None:
     """The API server is a long-running process that read the store's identity before: after _tdprov/store.json was
     truncated, its bundles fail as a fresh 'tdprov verify' finds them (the identity cannot be read), not verified by

@@ -93,11 +93,12 @@ def run_keys(dag_id: str, run_id: str, session: Any) -> list[RunKey]:
 
 
 def check(store: Any, trust: Any, store_uri: str, key: RunKey) -> BundleStatus:
-    """Verify the bundle of ``key`` (``verify_bundle``: signature, manifest, events) and summarise it."""
+    """Verify the bundle of ``key`` (``verify_bundle``: signature, manifest, events, and the index entry its ``indexed``
+    record names, which ``tdprov runs`` lists, as ``tdprov verify RUN_ID`` and ``tdprov show`` check it) and summarise it."""
     from prov_common.bundle.layout import bundle_location
     from prov_common.bundle.verify import verify_and_derive
 
-    checked = verify_and_derive(store, key.run_id, trust)
+    checked = verify_and_derive(store, key.run_id, trust, recorded_entry=True)
     report, manifest = checked.report, checked.manifest
     location = bundle_location(store_uri, key.run_id)
     if manifest is None and not report.ok:
