@@ -641,6 +641,32 @@ def test_a_file_planted_in_a_logged_bundle_is_found_by_every_audit_until_removed
 
 
 @on(*LOCAL)
+def test_a_file_planted_in_a_bundle_that_fails_for_another_reason_is_dropped_once_removed(base: Store) -> None:
+    """A bundle logged with a file planted in it and its PROV document altered: the planted file, removed, stayed a finding
+    of every default audit until --full (the audit that logged the run carried it, and only a bundle that verified again
+    dropped it). The default audit verifies the bundle again and drops the planted file with a note; the altered PROV
+    document stays named."""
+    s = base
+    run = seal(s.pipe.store, run_events("prepare_bad", [dataset(s.pipe.raw_name, s.pipe.raw)],
+                                        [dataset("/data/bad.parquet", digest("bad"))], start=T0 + timedelta(hours=4)))
+    prov = layout.bundle_key(run, layout.PROV_FILE)
+    planted = layout.bundle_key(run, "extra.txt")
+    flip_byte(s.uri, prov)
+    raw_write(s.uri, planted, b"planted")
+    first = _audit(s.pipe)
+    assert {(f.check, f.object) for f in first.errors if f.run_id == run} == {(CHECK_SIGNATURES, planted), (CHECK_PROV, prov)}
+    raw_delete(s.uri, planted)
+    named, notes = [], []
+    for full in (False, False, True):
+        after = _audit(s.pipe, full=full)
+        named.append(sorted((f.check, f.object) for f in after.errors if f.run_id == run))
+        notes.append([f.what for f in after.check(CHECK_INVENTORY).findings if f.object == planted])
+    assert named == [[(CHECK_PROV, prov)]] * 3, named
+    assert notes == [[f"the file '{planted}' planted in the bundle of logged run {run}, named by an earlier audit, is gone; the "
+                      "bundle was verified again and holds only what its signed manifest lists"], [], []], notes
+
+
+@on(*LOCAL)
 def test_files_planted_in_a_logged_bundle_are_one_finding_of_the_bundle_until_removed(base: Store) -> None:
     """Each file planted in a bundle was a finding of its own, on every audit: thousands for a bundle thousands were
     planted in. More than ten are one finding of the bundle naming ten and counting the rest (every key in its items,

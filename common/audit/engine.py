@@ -245,11 +245,11 @@ def _audit(
     # logged bundles not examined now whose files the listing shows changed or missing are verified again, and so are
     # those whose planted file an earlier audit named (a finding it carries) and the listing no longer holds
     changed = {run_id: keys for run_id, keys in changed_runs(memory, listing).items() if run_id not in records}
-    gone = {run_id: found for run_id, found in planted_gone(memory, listing, previous.checks.findings if previous else ()).items()
-            if run_id not in records}
+    carried = previous.checks.findings if previous else ()
+    gone = {run_id: key for run_id, key in planted_gone(memory, listing, carried).items() if run_id not in records}
     again = {summary.run_id: outcome[0] for summary, outcome in
-             map_bundles(_examine_entry, [memory.runs[r] for r in {**changed, **gone}], store, trust, workers=workers,
-                         parallel_from=PARALLEL_FROM)
+             map_bundles(_examine_entry, [*(memory.runs[r] for r in changed), *(k for r, k in gone.items() if r not in changed)],
+                         store, trust, workers=workers, parallel_from=PARALLEL_FROM)
              if outcome is not None}
 
     # 4. append new bundles and checkpoint; bundles another auditor logged meanwhile are examined too
@@ -324,7 +324,7 @@ def _audit(
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
     verified = _verified_again(again, evaluation.checks)
     inventory.findings += retake_rechecked(memory, listing, changed, verified)
-    removed = planted_removed(gone, verified)
+    removed = planted_removed(carried, {run_id: again[run_id] for run_id in gone if run_id in again})
     evaluation.forget(removed)
     inventory.findings += [removed_note(f) for f in removed]
     # (a --full or first audit compares every sealed run's staged events with its bundle; an incremental one what is new)

@@ -21,7 +21,7 @@ from prov_common.audit.catalog import CATALOG_PREFIX, SUMMARY_PREFIX, Binding, W
 from prov_common.audit.examine import planted
 from prov_common.audit.generated import GENERATED_PREFIX, read_lookup
 from prov_common.audit.memory import AuditorMemory
-from prov_common.audit.model import CHECK_INVENTORY, NOTE, Finding, failed_in
+from prov_common.audit.model import CHECK_INVENTORY, NOTE, Finding, RunRecord, failed_in
 from prov_common.audit.published import REPORTS_PREFIX, RUNS_PREFIX, check_record, check_report
 from prov_common.audit.resolve import RESOLUTIONS_PREFIX, check_resolution
 from prov_common.audit.state import STATE_PREFIX, read_state
@@ -237,22 +237,27 @@ def _retaken(key: str, run_id: str, what: str, taken: str, keys: Iterable[str] =
                    severity=NOTE, run_id=run_id, items=tuple(keys))
 
 
-def planted_gone(memory: AuditorMemory, listing: Listing, carried: Iterable[Finding]) -> dict[str, list[Finding]]:
-    """The findings ``carried`` from the last audit's state (a full audit's, or that of the audit that logged the run)
-    that name a file planted in a logged bundle (one its signed manifest does not list) which ``listing`` no longer
-    holds (a finding of many names the bundle's folder, never listed: while its files are there, :func:`changed_runs`
-    names them too), by run: each such bundle is verified again, and the finding dropped once it verifies
-    (:func:`planted_removed`)."""
-    out: dict[str, list[Finding]] = {}
+def planted_gone(memory: AuditorMemory, listing: Listing, carried: Iterable[Finding]) -> dict[str, str]:
+    """The index key of each run of the findings ``carried`` from the last audit's state (a full audit's, or that of the
+    audit that logged the run) that name a file planted in its bundle (one its signed manifest does not list) which
+    ``listing`` no longer holds (a finding of many names the bundle's folder, never listed: while its files are there,
+    :func:`changed_runs` names them too): the key the memory tracks, or for a run it does not track (logged with an
+    error) its first index entry listed. Each such bundle is verified again, and the findings dropped once it names no
+    planted file (:func:`planted_removed`)."""
+    out: dict[str, str] = {}
     for f in carried:
-        if f.run_id in memory.runs and planted(f) and f.object not in listing.tags:
-            out.setdefault(f.run_id, []).append(f)
+        if f.run_id is None or not planted(f) or f.object in listing.tags:
+            continue
+        key = memory.runs.get(f.run_id) or next(iter(listing.index.get(f.run_id, ())), None)
+        if key is not None:
+            out[f.run_id] = key
     return out
 
 
-def planted_removed(gone: Mapping[str, list[Finding]], verified: Iterable[str]) -> list[Finding]:
-    """The findings of :func:`planted_gone` whose bundle was verified again without error: no longer findings."""
-    return [f for run_id in verified for f in gone.get(run_id, ())]
+def planted_removed(carried: Iterable[Finding], again: Mapping[str, RunRecord]) -> list[Finding]:
+    """The findings ``carried`` of a file planted in a bundle verified again now (``again``, by run id) that names no
+    planted file: no longer findings, whatever else the bundle's verification names (its other findings stay)."""
+    return [f for f in carried if planted(f) and f.run_id in again and not any(planted(x) for x in again[f.run_id].bundle_findings)]
 
 
 def _of_folder(found: Finding) -> bool:
