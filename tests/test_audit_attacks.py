@@ -983,6 +983,31 @@ def test_a_witness_is_compared_by_its_root_too_and_may_leave_out_the_digest(tmp_
     assert f"its root was {'00' * 32}" in gap.what and "check that the witness is of this store" in gap.fix
 
 
+def test_a_published_report_edited_to_an_empty_log_is_refused_as_a_witness(tmp_path, capsys) -> None:
+    """A report the audit published, edited to give tree size 0 (or a negative one) beside the checkpoint it names:
+    as a witness it checked nothing (size 0 is the empty log, which every log extends), and the audit was clean,
+    exit 0; a negative size was named as a checkpoint '-00000000003' deleted from the store. Each is refused naming
+    the witness, exit 2; the report of an empty log (size 0, no root, no checkpoint) is still taken."""
+    from prov_common.cli import main
+
+    s = Store(str(tmp_path / "store"))
+    [report] = [k for k in s.keys("audit/reports/") if k.endswith("report.json")][-1:]
+    published = json.loads(raw_read(s.uri, report))
+    assert published["log"]["treeSize"] == 4
+    edits = {"zero": {"treeSize": 0}, "negative": {"treeSize": -3}}
+    for name, edit in edits.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps({**published, "log": {**published["log"], **edit}}))
+        capsys.readouterr()
+        assert main(["audit", "--store", s.uri, "--quiet", "--witness", str(tmp_path / f"{name}.json")]) == 2, name
+        err = capsys.readouterr().err
+        assert (f"witness '{tmp_path / name}.json' gives tree size {edit['treeSize']} beside the checkpoint "
+                f"'{published['log']['checkpoint']}'") in err, err
+        assert "pass the report or checkpoint as the audit published it" in err, err
+    empty = {**published, "log": {**published["log"], "treeSize": 0, "rootHash": None, "checkpoint": None, "checkpointDigest": None}}
+    (tmp_path / "empty.json").write_text(json.dumps(empty))
+    assert main(["audit", "--store", s.uri, "--quiet", "--witness", str(tmp_path / "empty.json")]) == 0
+
+
 def test_a_witness_larger_than_its_bound_is_refused_unread(tmp_path: Path, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A witness (file or s3:// object) was read whole: a 1 GiB report.json planted as the witness cost that much
     memory. One larger than WITNESS_LIMIT (scaled down here) is refused naming the witness and the fix, having read no

@@ -17,6 +17,7 @@ from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.regular_file import NotRegularFileError, read_regular
 from prov_common.store.errors import ObjectNotFoundError, ObjectTooLargeError
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
+from prov_common.tlog.merkle import EMPTY_ROOT
 from prov_common.text import counted
 from prov_common.tlog.model import LogLeaf
 
@@ -169,11 +170,28 @@ def published_checkpoint(doc: Any, what: str) -> KnownCheckpoint:
             if isinstance(doc.get(name), dict):
                 doc = doc[name]
                 break
-        return KnownCheckpoint(int(doc["treeSize"]), str(doc["rootHash"]), str(doc.get("checkpointDigest") or ""),
-                               str(doc.get("checkpoint") or ""), source=what)
+        known = KnownCheckpoint(int(doc["treeSize"]), str(doc["rootHash"]), str(doc.get("checkpointDigest") or ""),
+                                str(doc.get("checkpoint") or ""), source=what)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise BadInputError(f"{what} holds no checkpoint ({exc!r}).",
                             fix="pass an audit report, 'tdprov audit --json' output or a {treeSize, rootHash, checkpointDigest} object") from exc
+    return _checked_size(known)
+
+
+def _checked_size(known: KnownCheckpoint) -> KnownCheckpoint:
+    """``known``, refused when no log has its size (a negative one), or when it gives the empty log's (0), which every
+    log extends, beside a checkpoint, a digest or a root of one: an edited report or witness, which would check
+    nothing."""
+    root = known.root if known.root not in ("", "None", EMPTY_ROOT.hex()) else ""
+    beside = (f"the checkpoint '{known.key}'" if known.key else f"the checkpoint digest {known.digest}" if known.digest
+              else f"the root hash {root}" if root else "")
+    if known.size > 0 or (known.size == 0 and not beside):
+        return known
+    raise BadInputError(f"{known.source} gives tree size {known.size}{f' beside {beside}' if beside else ''}: no log "
+                        f"{'has that size' if known.size < 0 else 'of size 0 (empty) has a checkpoint'}, so it was edited "
+                        "and would check nothing.",
+                        fix="pass the report or checkpoint as the audit published it (its 'log', or '--json' output's "
+                            "'checkpoint'), and find out who edited it")
 
 
 __all__ = ["FIX_GAP", "FIX_WITNESS", "WITNESS_LIMIT", "check_extends", "published_checkpoint", "read_witness"]
