@@ -1020,6 +1020,72 @@ def test_events_of_more_prov_records_than_a_bundle_holds_are_left_out_of_the_exp
     assert sound in out.read_text() and run not in out.read_text() and "forged" not in out.read_text()
 
 
+def test_events_past_the_bound_are_refused_before_they_are_parsed_whole(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle's events.jsonl was parsed whole before its PROV records were counted: 140 MB of 400,000 made-up outputs
+    cost 'tdprov export' 1 GB and 71 s before its refusal (190 MB and 5 s now). The datasets the events name are
+    counted by an incremental parser that stops past the bound: here events whose end is damaged are refused for their
+    records, never parsed to their end, and the memory taken stays below twice the file's size."""
+    import tracemalloc
+
+    from prov_common.store import open_store
+    from prov_common.w3cprov import collect
+    from prov_common.w3cprov.serialize import TooManyRecords
+
+    monkeypatch.setattr(collect, "PROV_RECORDS_MAX", 1_000)
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
+    _forge_events(store, run, 3_000, _no_prov_file)
+    bundle = store / "bundles" / run
+    damaged = (bundle / "events.jsonl").read_bytes() + b'{"eventType":'  # past the bound long before its damage
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    next(f for f in manifest["files"] if f["path"] == "events.jsonl")["size"] = len(damaged)
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    (bundle / "events.jsonl").write_bytes(damaged)
+    opened = open_store(str(store))
+    tracemalloc.start()
+    try:
+        with pytest.raises(TooManyRecords) as refused:
+            collect.bundle_document(opened, run)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert f"'bundles/{run}/events.jsonl': its events state more PROV records than a bundle tdprov writes holds " \
+           "(1,000)" in str(refused.value), refused.value
+    assert peak < 2 * len(damaged), (peak, len(damaged))  # parsed whole: about 8 times the file
+
+
+def test_the_count_of_records_before_the_parse_is_never_above_what_the_events_make() -> None:
+    """The count that refuses events before they are parsed must never refuse events the folding keeps within the bound:
+    it counts each dataset once per run as the folding names it, however often and in whichever spelling the events
+    name it, a key given twice as JSON reads it (the last), and run ids as their PROV identifiers fold them. At the
+    records the events make it refuses none of these; below the datasets they name, each of them."""
+    from bundle_support import dataset, event
+
+    from prov_common.canonical_json import canonical_bytes
+    from prov_common.w3cprov.events_bound import events_past
+    from prov_common.w3cprov.mapping import events_to_document
+
+    run = str(uuid.uuid4())
+    first = [dataset("file", "/data/a.csv", "blake3:" + "1" * 64), dataset("file", "/data//a.csv", "blake3:" + "1" * 64),
+             dataset("file://localhost", "/data/./a.csv"), dataset("s3://lake", "b.parquet")]
+    named = {  # events -> the datasets counted: inputs once, outputs twice
+        "one name spelt four ways, named again": ([event(run, "START", "2026-03-01T10:00:00Z", inputs=first),
+                                                   event(run, "COMPLETE", "2026-03-01T10:00:05Z", inputs=first,
+                                                         outputs=first[::-1])], 2 + 4),
+        "run ids that differ in case": ([event(run, "START", "2026-03-01T10:00:00Z", outputs=first[3:]),
+                                         event(run.upper(), "START", "2026-03-01T10:00:00Z", outputs=first[3:])], 2),
+    }
+    for name, (events, counted) in named.items():
+        data = b"".join(canonical_bytes(e) + b"\n" for e in events)
+        made = len(events_to_document(events, sealed=True).get_records())
+        assert made >= counted and not events_past(data, made), name
+        assert events_past(data, counted - 1) and not events_past(data, counted), name
+    many = [dataset("s3://lake", f"part/{i}.parquet") for i in range(40)]
+    twice = json.dumps(event(run, "COMPLETE", "2026-03-01T10:00:05Z", outputs=first[3:]))
+    twice = twice.replace('"outputs":', '"outputs": ' + json.dumps(many) + ', "outputs":', 1).encode()  # JSON reads the last
+    assert json.loads(twice)["outputs"] == first[3:] and not events_past(twice, 2) and events_past(twice, 1)
+
+
 def test_graph_and_prov_read_an_events_file_line_by_line_and_refuse_a_line_past_the_bound(
         tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """'tdprov graph' and 'tdprov prov' read an events file whole, then parsed it as one document and again by lines:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from prov.model import ProvDocument
 
@@ -18,7 +19,8 @@ from prov_common.store.base import Store
 from prov_common.times import since_time
 from prov_common.w3cprov.graph import lineage_graph
 from prov_common.w3cprov.links import link_runs
-from prov_common.w3cprov.mapping import PROV_MAPPING, events_to_document
+from prov_common.w3cprov.events_bound import events_past
+from prov_common.w3cprov.mapping import PROV_MAPPING, events_to_document, too_many_records
 from prov_common.w3cprov.serialize import TooManyRecords, deserialize, merge_documents
 from prov_common.w3cprov.source_links import name_sources
 
@@ -60,11 +62,20 @@ def bundle_document(store: Store, run_id: str) -> ProvDocument:
             return deserialize(bundle_file(store, bundle, PROV_FILE), "json", PROV_RECORDS_MAX)
         except BadInputError as exc:
             raise exc.about(bundle_key(run_id, PROV_FILE)) from None
-    events = parse_events_jsonl(bundle_file(store, bundle, EVENTS_FILE), f"bundle {run_id} {EVENTS_FILE}")
     try:
+        events = _bounded_events(bundle_file(store, bundle, EVENTS_FILE), f"bundle {run_id} {EVENTS_FILE}")
         return events_to_document(events, sealed=True, max_records=PROV_RECORDS_MAX)
     except TooManyRecords as exc:
         raise exc.about(bundle_key(run_id, EVENTS_FILE)) from None
+
+
+def _bounded_events(data: bytes, name: str) -> list[dict[str, Any]]:
+    """The events of the ``events.jsonl`` bytes ``data`` (named ``name``), refused before they are parsed whole when
+    the datasets they name already make more than :data:`PROV_RECORDS_MAX` records
+    (:func:`~prov_common.w3cprov.events_bound.events_past`)."""
+    if events_past(data, PROV_RECORDS_MAX):
+        raise too_many_records(PROV_RECORDS_MAX)
+    return parse_events_jsonl(data, name)
 
 
 def shard_counts(store: Store, generations: Mapping[str, str]) -> dict[str, int]:

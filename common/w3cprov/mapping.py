@@ -61,6 +61,13 @@ _COUNTS = ("rows", "bytes", "shardCount")
 _KIND_ORDER = {"agent": 0, "entity": 1, "activity": 2}
 
 
+def too_many_records(bound: int) -> TooManyRecords:
+    """The error for events that state more than ``bound`` PROV records."""
+    return TooManyRecords(f"its events state more PROV records than a bundle tdprov writes holds ({bound:,})",
+                          fix="check it with 'tdprov verify': a forged or damaged bundle is left out until it is "
+                              "restored from a backup or replica of the store")
+
+
 class _Builder:
     """Collects elements (merging attributes of equal identifiers) and relations, then emits sorted."""
 
@@ -78,9 +85,7 @@ class _Builder:
 
     def _bounded(self) -> None:
         if self.max_records is not None and len(self.elements) + len(self.relations) > self.max_records:
-            raise TooManyRecords(f"its events state more PROV records than a bundle tdprov writes holds ({self.max_records:,})",
-                                 fix="check it with 'tdprov verify': a forged or damaged bundle is left out until it is "
-                                     "restored from a backup or replica of the store")
+            raise too_many_records(self.max_records)
 
     def at_least(self, mapping: str) -> bool:
         """Whether this mapping is ``mapping`` or a later one."""

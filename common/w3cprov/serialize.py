@@ -206,8 +206,8 @@ class _PastBound(Exception):
     pass
 
 
-def _skip(events: Iterator[tuple[str, Any]], first: str) -> None:
-    """Consume the rest of the value whose first event is ``first``."""
+def skip_value(events: Iterator[tuple[str, Any]], first: str) -> None:
+    """Consume, from ``ijson.basic_parse`` ``events``, the rest of the value whose first event is ``first``."""
     depth = first in ("start_map", "start_array")
     while depth:
         event = next(events)[0]
@@ -223,7 +223,7 @@ def _count_document(events: Iterator[tuple[str, Any]], counted_so_far: list[int]
             return
         first = next(events)[0]
         if first != "start_map" or section == "prefix":
-            _skip(events, first)
+            skip_value(events, first)
             continue
         for event, _ in events:  # the section's identifiers
             if event == "end_map":
@@ -233,17 +233,17 @@ def _count_document(events: Iterator[tuple[str, Any]], counted_so_far: list[int]
                 if first == "start_map":
                     _count_document(events, counted_so_far, bound)
                 else:
-                    _skip(events, first)
+                    skip_value(events, first)
                 continue
             if first == "start_array":  # a list under one identifier: that many records
                 for item, _ in events:
                     if item == "end_array":
                         break
                     counted_so_far[0] += 1
-                    _skip(events, item)
+                    skip_value(events, item)
             else:
                 counted_so_far[0] += 1
-                _skip(events, first)
+                skip_value(events, first)
             if counted_so_far[0] > bound:
                 raise _PastBound
 
