@@ -267,6 +267,26 @@ def test_the_summary_line_says_findings_and_notes_as_the_report_does(tmp_path: P
     assert "1 finding: see Findings" in (tmp_path / "r2" / "report.html").read_text()
 
 
+def test_the_json_summary_counts_what_each_check_checked_as_the_text_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`audit --json` gave each check's pass or skip only, where the text prints "(N checked)": its summary, and the
+    report's, carry the same counts."""
+    import json
+    import re
+
+    store = str(tmp_path / "store")
+    Pipeline(store)
+    assert main(["audit", "--store", store, "--report", str(tmp_path / "r1")]) == 0
+    printed = {title: int(n) for title, n in re.findall(r"^ *(?:pass|fail|skipped)  (.+) \((\d+) checked\)", capsys.readouterr().out, re.M)}
+    report = json.loads((tmp_path / "r1" / "report.json").read_text())
+    titles = {c["name"]: c["title"] for c in report["checks"]}
+    assert report["summary"]["checked"] == {c["name"]: c["checked"] for c in report["checks"]}
+    assert {titles[name]: n for name, n in report["summary"]["checked"].items()} == printed and sum(printed.values()) > 0
+    assert main(["audit", "--store", store, "--json", "--report", str(tmp_path / "r2")]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert summary["checked"] == json.loads((tmp_path / "r2" / "report.json").read_text())["summary"]["checked"]
+    assert set(summary["checked"]) == set(summary["checks"])
+
+
 def test_a_misspelt_verb_is_named_with_a_close_match_whatever_options_follow(capsys: pytest.CaptureFixture[str]) -> None:
     """A misspelt verb followed by options blamed the (valid) options, as arguments the top-level parser does not take."""
     assert _usage_error(["audti", "--full"]) == 2

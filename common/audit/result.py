@@ -113,6 +113,7 @@ class AuditResult:
             "bundlesLogged": self.bundles_logged,
             "sources": len(self.sources),
             "checks": {c.name: c.status for c in self.checks},
+            "checked": {c.name: c.checked for c in self.checks},  # what the text prints as "(N checked)"
         }
 
     def published_checkpoint(self) -> dict[str, Any] | None:
