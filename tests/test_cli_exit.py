@@ -55,3 +55,26 @@ def test_no_help_text_counts_in_brackets() -> None:
     assert marked == [], marked
     seal = dict(_verbs(build_parser()))["store seal"].format_help()
     assert "one or more runs to seal, each as the audit names it" in " ".join(seal.split()), seal
+
+
+def test_every_help_fits_80_columns_and_its_examples_still_read_whole(monkeypatch) -> None:
+    """'tdprov snapshot --help' printed a description line of 173 characters, 'audit' one of 554 and an example of 124:
+    every help text is wrapped to the terminal, an example command over lines ending in a shell continuation that
+    gives back the command as written."""
+    import re
+    import shlex
+
+    from prov_common.cli import build_parser
+
+    monkeypatch.setenv("COLUMNS", "80")
+    root = build_parser()
+    helps = {"": root.format_help(), **{name: sub.format_help() for name, sub in _verbs(root)}}
+    wide = {name: line for name, text in helps.items() for line in text.splitlines() if len(line) > 80}
+    assert wide == {}, wide
+    assert "restores the folder. Prints one JSON line per PATH with the digest. With" in " ".join(helps["snapshot"].split())
+    examples = {name: text.split("\nexample:\n", 1)[1] for name, text in helps.items() if name}
+    assert "tdprov audit --store s3://ml-prov/prod --rehash --report ./audit-report \\\n      --witness " in examples["audit"]
+    for name, sub in _verbs(root):
+        written = [shlex.split(line, comments=True) for line in sub.epilog.splitlines()[1:]]
+        shown = [shlex.split(line, comments=True) for line in re.sub(r" \\\n", " ", examples[name]).splitlines()]
+        assert [w for w in shown if w] == [w for w in written if w], name

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from prov_common import __version__
-from prov_common.cli._common import check_store_exists
+from prov_common.cli._common import HelpFormatter, check_store_exists
 from prov_common.cli._failures import as_refusal
 from prov_common.cli._output import said_logs, tell
 from prov_common.cli._parser import EXIT_BAD_INPUT, Parser, unrecognized_message
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="tdprov",
         description="Training-data provenance: hash datasets, inspect and verify lineage bundles.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"tdprov {__version__}")
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)

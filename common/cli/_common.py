@@ -4,11 +4,47 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
+import textwrap
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from prov_common.errors import BadInputError
+
+
+_COMMENT = re.compile(r"\s{2,}(#.*)$")
+_WORD = r"""(?:'[^']*'|"[^"]*"|[^\s'"])+"""  # a shell word: a quoted part is never split
+_OPTION = re.compile(rf"-{_WORD}(?: (?!-){_WORD})?|{_WORD}")  # an option with its value stays on one line
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Wraps the description and the examples to the terminal: each line of the text is a paragraph (a line break
+    in the text is kept), filled to the width; an example command too long for it goes on over lines ending in
+    `` \\`` (a shell line continuation, so it can still be copied whole), an option with its value, its comment on a
+    line of its own above it."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "".join(f"{self._fill_line(line, width, indent)}\n" for line in text.splitlines())
+
+    @staticmethod
+    def _fill_line(line: str, width: int, indent: str) -> str:
+        lead = indent + line[:len(line) - len(line.lstrip())]
+        if len(indent + line) <= width or not line.strip():
+            return (indent + line).rstrip()
+        body = line.strip()
+        if not body.startswith("tdprov "):
+            return textwrap.fill(body, width, initial_indent=lead, subsequent_indent=lead, break_on_hyphens=False,
+                                 break_long_words=False)
+        comment = _COMMENT.search(body)
+        head = f"{lead}{comment.group(1)}\n" if comment else ""
+        command = body[:comment.start()] if comment else body
+        lines: list[str] = [lead]
+        for word in _OPTION.findall(command):
+            if lines[-1].strip() and len(lines[-1]) + 1 + len(word) > width - 2:
+                lines.append(lead + "    ")
+            lines[-1] += (" " if lines[-1].strip() else "") + word
+        return head + " \\\n".join(lines)
 
 
 def add_verb(subparsers: Any, name: str, *, help: str, description: str, example: str) -> argparse.ArgumentParser:
@@ -18,7 +54,7 @@ def add_verb(subparsers: Any, name: str, *, help: str, description: str, example
         help=help,
         description=description,
         epilog=f"example:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
 
 

@@ -13,15 +13,15 @@ def register(subparsers: Any) -> None:
         "checkout",
         help="restore a dataset version (file or table digest) from its snapshot in the store",
         description=(
-            "Write the bytes that were snapshotted as VERSION to PATH. VERSION is a file digest, the\n"
-            "table digest that lineage records for Parquet/CSV/JSON-lines datasets, or a dataset name\n"
-            "(as 'tdprov runs' shows it: its newest recorded version). The bytes are\n"
-            "verified before they are written: each file against its file digest, and a table (or the\n"
-            "shards of a sharded version) re-hashed against VERSION itself. PATH may be a folder (the file\n"
-            "keeps its recorded name). A table is restored in the format it was snapshotted in (that of the\n"
-            "first file of it snapshotted: CSV, Parquet or JSON lines); a PATH whose suffix names another\n"
-            "format is refused. A sharded version (a folder or prefix of shards) is restored into the folder\n"
-            "PATH, every shard at its path. Exit 0 on success, 1 if the stored bytes do not verify, 2 if there\n"
+            "Write the bytes that were snapshotted as VERSION to PATH. VERSION is a file digest, the "
+            "table digest that lineage records for Parquet/CSV/JSON-lines datasets, or a dataset name "
+            "(as 'tdprov runs' shows it: its newest recorded version). The bytes are "
+            "verified before they are written: each file against its file digest, and a table (or the "
+            "shards of a sharded version) re-hashed against VERSION itself. PATH may be a folder (the file "
+            "keeps its recorded name). A table is restored in the format it was snapshotted in (that of the "
+            "first file of it snapshotted: CSV, Parquet or JSON lines); a PATH whose suffix names another "
+            "format is refused. A sharded version (a folder or prefix of shards) is restored into the folder "
+            "PATH, every shard at its path. Exit 0 on success, 1 if the stored bytes do not verify, 2 if there "
             "is no snapshot of VERSION, PATH exists (use --force to replace it) or names another format."
         ),
         example="tdprov checkout blake3:9f2c...e1 -o data/train.parquet --force",

@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
         example="tdprov export --format ttl --since 2024-06-01 -o lineage.ttl --store s3://ml-lineage/prod\n"
         "  tdprov export --training-record train_set --format croissant -o train_set.jsonld",
     )
-    parser.add_argument("--format", "-f", choices=(*FORMATS, *RECORD_FORMATS), default=None,
+    parser.add_argument("--format", "-f", choices=(*FORMATS, *RECORD_FORMATS), default=None, metavar="FORMAT",
                         help="output format: json (default), provn, xml, ttl; with --training-record: dta (default) or croissant")
     parser.add_argument("--training-record", metavar="DATASET|DIGEST", default=None,
                         help="export the training-data record (D&TA or Croissant RAI) of this dataset version "

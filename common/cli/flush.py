@@ -22,15 +22,15 @@ def register(subparsers: Any) -> None:
         "flush",
         help="deliver spooled bundles to their store, each exactly once",
         description=(
-            "Deliver every entry of the spool folder ($TDPROV_SPOOL, default $TDPROV_HOME/spool), oldest\n"
-            "first. Each entry goes to the store it was meant for (one whose store cannot be opened waits,\n"
-            "named with why), or with --store only the entries for that store are delivered, and those kept\n"
-            "because their store setting could not be opened or whose store cannot be opened now. An entry\n"
-            "is removed only once all its objects are stored; running flush again, or at the same time as\n"
+            "Deliver every entry of the spool folder ($TDPROV_SPOOL, default $TDPROV_HOME/spool), oldest "
+            "first. Each entry goes to the store it was meant for (one whose store cannot be opened waits, "
+            "named with why), or with --store only the entries for that store are delivered, and those kept "
+            "because their store setting could not be opened or whose store cannot be opened now. An entry "
+            "is removed only once all its objects are stored; running flush again, or at the same time as "
             "another flush, never stores anything twice.\n"
-            "Exit 0 when the spool is empty afterwards, 1 when entries are left (store still unreachable or\n"
-            "cannot be opened) or <spool>/failed/ holds entries set aside as undeliverable (by this flush or an earlier one;\n"
-            "each is named with its runs and the reason, until it is moved out of failed/); 2 when the spool\n"
+            "Exit 0 when the spool is empty afterwards, 1 when entries are left (store still unreachable or "
+            "cannot be opened) or <spool>/failed/ holds entries set aside as undeliverable (by this flush or an earlier one; "
+            "each is named with its runs and the reason, until it is moved out of failed/); 2 when the spool "
             "folder cannot be read or written (its entries stay there)."
         ),
         example="tdprov flush                       # after an outage, or from cron",

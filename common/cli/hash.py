@@ -31,12 +31,12 @@ def register(subparsers: Any) -> None:
         "hash",
         help="canonical content digest of tables (Parquet, CSV, JSON lines) and files",
         description=(
-            "Print '<digest>  <path>' for every PATH, like sha256sum. Parquet, CSV and JSON-lines files get\n"
-            "the canonical table digest (the same as for the DataFrame they hold, see docs/content-hash.md);\n"
-            "any other file the BLAKE3 digest of its bytes. A folder, an s3://bucket/prefix/ or a quoted glob is\n"
-            "one sharded dataset: its digest is a Merkle root over its shards' digests, sorted by path; shards\n"
+            "Print '<digest>  <path>' for every PATH, like sha256sum. Parquet, CSV and JSON-lines files get "
+            "the canonical table digest (the same as for the DataFrame they hold, see docs/content-hash.md); "
+            "any other file the BLAKE3 digest of its bytes. A folder, an s3://bucket/prefix/ or a quoted glob is "
+            "one sharded dataset: its digest is a Merkle root over its shards' digests, sorted by path; shards "
             "whose size and modification time (ETag on S3) are unchanged reuse the digest recorded last time.\n"
-            "Exit 0 on success, 1 when --diff finds a difference, 2 on unreadable or bad input (the other\n"
+            "Exit 0 on success, 1 when --diff finds a difference, 2 on unreadable or bad input (the other "
             "PATHs are still hashed and printed)."
         ),
         example=EXAMPLE,

@@ -15,14 +15,15 @@ def register(subparsers: Any) -> None:
         "snapshot",
         help="keep a content-addressed copy of dataset files in the store (restored by 'tdprov checkout')",
         description=(
-            "Store the bytes of each PATH (a file, file:// or s3:// URI) under its digest in the store, once:\n"
-            "a table (.parquet, .csv, .jsonl) is indexed by its canonical table digest, the version that\n"
-            "lineage records. A folder, an s3://bucket/prefix/ or a quoted glob is one sharded version: each\n"
-            "shard is stored once (shards unchanged since an earlier version are not stored again), indexed\n"
-            "under the shard-tree digest that 'tdprov hash' prints; 'tdprov checkout' restores the folder. Prints one JSON line per PATH with the digest. With --dataset, also checks that\n"
-            "the digest is a version a recorded run wrote or read as that dataset (its name or URI as 'tdprov\n"
+            "Store the bytes of each PATH (a file, file:// or s3:// URI) under its digest in the store, once: "
+            "a table (.parquet, .csv, .jsonl) is indexed by its canonical table digest, the version that "
+            "lineage records. A folder, an s3://bucket/prefix/ or a quoted glob is one sharded version: each "
+            "shard is stored once (shards unchanged since an earlier version are not stored again), indexed "
+            "under the shard-tree digest that 'tdprov hash' prints; 'tdprov checkout' restores the folder. "
+            "Prints one JSON line per PATH with the digest. With --dataset, also checks that "
+            "the digest is a version a recorded run wrote or read as that dataset (its name or URI as 'tdprov "
             "runs' shows it; a Dagster asset key once 'tdprov audit' has catalogued the run).\n"
-            "Exit 0 on success, 1 if a PATH is not a recorded version of --dataset (it is stored anyway),\n"
+            "Exit 0 on success, 1 if a PATH is not a recorded version of --dataset (it is stored anyway), "
             "2 on bad input (also a --dataset no recorded run names: nothing is stored then)."
         ),
         example="tdprov snapshot data/train.parquet --dataset train\n  tdprov snapshot s3://corpus/v3/",

@@ -63,8 +63,10 @@ def register(subparsers: Any) -> None:
     add.add_argument("--data-format", default=None,
                      help="media type (text/csv) or format name (csv, parquet, jsonl); default: from the file name (of a "
                           "folder of shards hashed here, not given --digest: the shards' names, if of one type)")
-    add.add_argument("--personal-data", choices=PERSONAL_DATA, default=None, help="personal data in it")
-    add.add_argument("--confidentiality", choices=CONFIDENTIALITY, default=None, help="confidentiality classification")
+    add.add_argument("--personal-data", choices=PERSONAL_DATA, default=None, metavar="KIND",
+                     help=f"personal data in it: one of {', '.join(PERSONAL_DATA)}")
+    add.add_argument("--confidentiality", choices=CONFIDENTIALITY, default=None, metavar="CLASS",
+                     help=f"confidentiality classification: one of {', '.join(CONFIDENTIALITY)}")
     add.add_argument("--personal-columns", type=_columns, default=(), help="columns holding personal data, comma-separated (masked in failure samples)")
     add.add_argument("--confidential-columns", type=_columns, default=(), help="columns holding confidential data, comma-separated (masked in failure samples)")
     add.add_argument("--consent", default=None, help="where the consent documentation is (URL or document id)")
