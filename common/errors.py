@@ -31,6 +31,12 @@ class TdprovError(Exception):
             self.args = (_message(self.what, self.fix),)
         return self
 
+    def refixed(self, fix: str) -> Self:
+        """This error with ``fix`` as its fix (a caller that knows what works where the raiser did not)."""
+        self.fix = fix
+        self.args = (_message(self.what, fix),)
+        return self
+
 
 def _message(what: str, fix: str | None) -> str:
     """An error's text: what is wrong, then its fix (when there is one); a long value echoed in it (beyond 200

@@ -97,3 +97,26 @@ def test_an_unexpected_failure_whose_message_ends_a_sentence_ends_it_once():
         "unexpected ValueError: Cannot specify ',' with 's'. Fix: check the arguments; if they are right, rerun with "
         "TDPROV_DEBUG=1 and report the traceback")
     assert as_bad_input(IndexError("list index out of range")).what == "unexpected IndexError: list index out of range."
+
+
+def test_a_file_refused_as_a_table_is_offered_what_the_verb_at_hand_takes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov source add' of a JSON-lines file refused for a 400-digit number said to use 'tdprov hash --bytes', an
+    option of 'hash' alone: it names '--digest' with that digest, which registers the file; 'snapshot', which has no
+    way to take a file's bytes, offers none; 'hash' still offers --bytes."""
+    path = tmp_path / "big numbers.jsonl"
+    path.write_text('{"a": ' + "7" * 400 + "}\n")
+    store = str(tmp_path / "store")
+    assert main(["store", "init", store]) == 0
+    large = "a double holds at most about 1.8e308. Fix: write a number that large as a JSON string (text keeps every digit)"
+    source = ["source", "add", str(path), "--name", "big", "--license", "MIT", "--issuer", "Acme", "--store", store]
+    capsys.readouterr()
+    assert main(source) == 2
+    assert capsys.readouterr().err.endswith(f"{large}, or register the digest of its bytes, which 'tdprov hash --bytes' "
+                                            "prints, with --digest.\n")
+    assert main(["snapshot", str(path), "--store", store]) == 2
+    assert capsys.readouterr().err.endswith(f"{large}.\n")
+    assert main(["hash", str(path)]) == 2
+    assert capsys.readouterr().err.endswith(f"{large}, or hash the file's bytes (tdprov hash --bytes).\n")
+    assert main(["hash", "--bytes", str(path)]) == 0
+    digest = capsys.readouterr().out.split()[0]
+    assert main([*source, "--digest", digest]) == 0 and f"registered source 'big' {digest}" in capsys.readouterr().out

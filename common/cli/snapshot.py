@@ -62,8 +62,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _kept(store: Any, path: str) -> str:
     """``snapshot_dataset``, with progress on a terminal (a sharded dataset is hashed and stored shard by shard)."""
+    from prov_common.hashing.bytes_fix import for_verb
     from prov_common.progress import on_terminal
     from prov_common.store.shard_snapshots import snapshot_dataset
 
     with on_terminal():
-        return snapshot_dataset(store, path)
+        try:
+            return snapshot_dataset(store, path)
+        except BadInputError as refused:  # a snapshot keeps a table by its table digest: it has no way to take its bytes
+            raise for_verb(refused, None) from None

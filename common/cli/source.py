@@ -101,11 +101,15 @@ def _digest_of(args: argparse.Namespace) -> tuple[str, int | None, int | None, s
     media type by the file's extension (of a sharded dataset: the one its shards share, if they do); the columns named
     by ``--personal-columns`` and ``--confidential-columns`` must be columns of it."""
     from prov_common.hashing import ShardedDigest, TableDigest
+    from prov_common.hashing.bytes_fix import for_verb
     from prov_common.hashing.targets import hash_dataset
     from prov_common.progress import on_terminal
 
     with on_terminal():  # a sharded dataset is hashed shard by shard, with a bar on a terminal (as 'tdprov hash' does)
-        result = hash_dataset(args.location)
+        try:
+            result = hash_dataset(args.location)
+        except BadInputError as refused:  # its bytes are registered with --digest: 'source add' has no --bytes
+            raise for_verb(refused, "register the digest of its bytes, which 'tdprov hash --bytes' prints, with --digest") from None
     if isinstance(result, ShardedDigest):
         tables = [s for s in result.shards if s.kind == "table"]
         if tables:

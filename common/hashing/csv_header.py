@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from prov_common.errors import BadInputError
+from prov_common.hashing.bytes_fix import OR_HASH_BYTES
 
 _RENAMED = re.compile(r"\.\d+\Z")  # what pandas makes of a repeated name
 
@@ -33,4 +34,4 @@ def check_header_names(header: Iterable[Any], open_source: Callable[[], Abstract
         raise BadInputError(
             f"{str(path_or_uri)!r}: its header line names {', '.join(map(repr, repeated))} more than once, which "
             f"pandas.read_csv reads as {', '.join(map(repr, names))}; a file whose header says so would have the same digest.",
-            fix="give every column a name of its own in the header line, or hash the file's bytes (tdprov hash --bytes)")
+            fix=f"give every column a name of its own in the header line, {OR_HASH_BYTES}")

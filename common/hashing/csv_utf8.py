@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from prov_common.hashing.encode import NotUtf8Error
+from prov_common.hashing.bytes_fix import OR_HASH_BYTES
 
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 READ_BYTES = 1 << 20
@@ -94,7 +95,7 @@ class CsvNotUtf8Error(NotUtf8Error):
             f"{file!r}: {column or 'a value'} holds text that is not valid UTF-8 ({where}: {shown}).",
             fix="tdprov reads CSV as UTF-8 (it takes no other encoding): re-encode the file as UTF-8 "
                 f"(e.g. iconv -f latin1 -t utf-8 {file} > utf8.csv, if it is Latin-1), "
-                "or hash the file's bytes (tdprov hash --bytes).")
+                f"{OR_HASH_BYTES}.")
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild, (self.value, self.file, self.where, self.column))

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.types import canonicalize
+from prov_common.hashing.bytes_fix import OR_HASH_BYTES
 
 if sys.byteorder != "little":  # pragma: no cover
     raise ImportError("prov_common.hashing needs a little-endian machine")
@@ -40,7 +41,7 @@ class NotUtf8Error(BadInputError):
         super().__init__(
             f"{where} holds text that is not valid UTF-8 ({at}{shown}).",
             fix="repair the text (e.g. decode the bytes with errors='replace') or store the column as binary"
-                + ("; or hash the file's bytes (tdprov hash --bytes)." if file is not None else "."))
+                + (f"; {OR_HASH_BYTES}." if file is not None else "."))
 
     def at(self, *, start: int | None = None, column: str | None = None, file: str | None = None) -> NotUtf8Error:
         """The same error, knowing more: ``start`` is the row the block begins at, with ``column`` its column."""

@@ -36,6 +36,7 @@ from prov_common.hashing.s3_pin import ObjectChangedError, PinnedS3Object
 from prov_common.hashing.targets import local_target
 from prov_common.hashing.table import BLOCK_ROWS, hash_dataframe, hash_table, hash_table_columns
 from prov_common.regular_file import NotRegularFileError, open_regular
+from prov_common.hashing.bytes_fix import OR_HASH_BYTES
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -128,7 +129,7 @@ def _csv_no_header_error() -> type[Exception] | tuple[()]:
 
 
 def _check_format(fmt: str) -> str:
-    return f"check that the file is valid {fmt}, or hash its bytes (tdprov hash --bytes)."
+    return f"check that the file is valid {fmt}, {OR_HASH_BYTES}."
 
 
 def _pinned_s3(path_or_uri: str | Path, etag: str | None, *, sha256: bool = False) -> PinnedS3Object | None:

@@ -17,6 +17,7 @@ import ijson
 
 from prov_common.canonical_json import too_many_digits
 from prov_common.hashing.jsonl_strings import KEEP_BYTES, StringError, check_surrogates, open_string, scan_string
+from prov_common.hashing.bytes_fix import OR_HASH_BYTES
 
 Event = tuple[str, Any]  # (ijson basic event, value): numbers are int or Decimal, long strings LongString
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
@@ -25,11 +26,9 @@ BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark: skipped at a file's start, as 
 MAX_READ_BYTES = 1 << 25  # reads grow inside a long token up to 32 MiB
 
 
-FIX_OBJECT = ("write one JSON object on each line ({} for a row whose values are all missing), or hash the file's "
-              "bytes (tdprov hash --bytes).")
-FIX_DEEP = "flatten it (at most 256 levels of arrays and objects), or hash the file's bytes (tdprov hash --bytes)."
-FIX_LARGE = ("write a number that large as a JSON string (text keeps every digit), or hash the file's bytes "
-             "(tdprov hash --bytes).")
+FIX_OBJECT = f"write one JSON object on each line ({{}} for a row whose values are all missing), {OR_HASH_BYTES}."
+FIX_DEEP = f"flatten it (at most 256 levels of arrays and objects), {OR_HASH_BYTES}."
+FIX_LARGE = f"write a number that large as a JSON string (text keeps every digit), {OR_HASH_BYTES}."
 
 
 class TooLarge(ValueError):

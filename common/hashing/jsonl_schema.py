@@ -21,6 +21,7 @@ import pyarrow.json as pajson
 from prov_common.errors import BadInputError
 from prov_common.text import shortened, visible
 from prov_common.hashing.jsonl_events import FIX_DEEP, FIX_LARGE, FIX_OBJECT, Event, JsonLineError, TooLarge, too_large
+from prov_common.hashing.bytes_fix import OR_HASH_BYTES
 
 INT64 = (-(1 << 63), (1 << 63) - 1)
 MAX_DEPTH = 256  # nesting levels: deeper values are refused (hashing recurses once per level)
@@ -42,7 +43,7 @@ _TYPES = {"null": pa.null(), "bool": pa.bool_(), "int": pa.int64(), "double": pa
 def type_change(where: str, before: object, after: object) -> BadInputError:
     """The error for a field whose JSON type changes between values."""
     return BadInputError(f"field {where or '/'} changed from {before} to {after} between lines.",
-                         fix="give the field one JSON type in every line, or hash the file's bytes (tdprov hash --bytes).")
+                         fix=f"give the field one JSON type in every line, {OR_HASH_BYTES}.")
 
 
 def read_strings(values: list[str | None], as_stamps: bool = False) -> pa.Array:

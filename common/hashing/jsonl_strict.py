@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from prov_common.hashing.jsonl_events import FIX_LARGE, FIX_OBJECT, JsonLineError, TooLarge, json_lines, too_large
 from prov_common.hashing.jsonl_schema import MAX_DEPTH, Node, TooDeep, read_row
+from prov_common.hashing.bytes_fix import OR_HASH_BYTES
 
 _CONSTANT = re.compile(rb"[:\[,][ \t\r]*-?(?:NaN|Inf(?:inity)?)[ \t\r]*[,\]}]")  # may be a NaN or Infinity value
 _JOINED = re.compile(rb"\}[ \t\r]*(?:\{|null)")  # an object or null right after an object: not JSON outside a string
@@ -38,9 +39,8 @@ class _NotJson(Exception):
     pass
 
 
-_HASH_BYTES = "or hash the file's bytes (tdprov hash --bytes)."
-FIX_CONSTANT = f"write a missing value as null and a number as a JSON number (JSON has no NaN or Infinity), {_HASH_BYTES}"
-FIX_JOINED = f"write one JSON object on each line, {_HASH_BYTES}"
+FIX_CONSTANT = f"write a missing value as null and a number as a JSON number (JSON has no NaN or Infinity), {OR_HASH_BYTES}."
+FIX_JOINED = f"write one JSON object on each line, {OR_HASH_BYTES}."
 
 
 def _constant(name: str) -> float:

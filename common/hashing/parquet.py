@@ -19,9 +19,10 @@ import pyarrow.parquet as pq
 from prov_common.errors import BadInputError
 from prov_common.hashing.table import BLOCK_ROWS
 from prov_common.text import counted
+from prov_common.hashing.bytes_fix import OR_HASH_BYTES
 
 READ_BUFFER = 1 << 20  # a column chunk is read this many bytes at a time (not whole, as pre-buffering reads it)
-_DAMAGED = "write the file again, or hash its bytes (tdprov hash --bytes)."
+_DAMAGED = f"write the file again, {OR_HASH_BYTES}."
 
 
 def open_parquet(source: IO[bytes], name: str) -> tuple[pq.ParquetFile, list[int]]:
