@@ -599,8 +599,9 @@ def test_a_writer_that_took_a_run_for_open_names_its_events_the_sealed_bundle_la
         tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """A writer that staged a run's START stages its RUNNING under its own time without asking the store (no request per
     event), also after another process sealed the run. When its terminal event asks the store, as it does, and finds the
-    run sealed, it names each event it staged that the sealed events.jsonl lacks (run, type, key, the audit, the fix),
-    not the START the bundle holds; its RUNNING cost no store request."""
+    run sealed, one warning names each event it staged that the sealed events.jsonl lacks and the terminal event (run,
+    type, key, the audit, the fix), not the START the bundle holds (it was followed by a count-only warning of the same
+    events, and the manifest was read twice); its RUNNING cost no store request."""
     start, complete = run_events()
     run_id = start["run"]["runId"]
     uri = str(tmp_path / "s")
@@ -615,20 +616,23 @@ def test_a_writer_that_took_a_run_for_open_names_its_events_the_sealed_bundle_la
         writer.emit(event(run_id, "RUNNING", "2026-03-01T10:00:03Z"))
         assert asked == [] and caplog.text == ""  # from memory: no request, nothing known yet
         writer.emit(event(run_id, "FAIL", "2026-03-01T10:00:06Z"))
-    [running] = [k for k in open_store(uri).list(f"staging/{run_id}/") if k.count("/") == 2
-                 and k.split("/")[2].startswith("20260301T100003")]
-    named = [r.getMessage() for r in caplog.records if running in r.getMessage()]
-    assert named == [f"tdprov: run {run_id} was sealed by another process after this one staged its START: its RUNNING "
-                     f"event timed 2026-03-01T10:00:03Z, staged as {running}, came after the sealing and is in no bundle "
-                     "('tdprov audit' names it). Fix: a run's events must end with its terminal event: emit nothing for a "
-                     "run after it (re-run the step to record what came late)"], caplog.text
+    staged = list(open_store(uri).list(f"staging/{run_id}/"))
+    [running] = [k for k in staged if k.count("/") == 2 and k.split("/")[2].startswith("20260301T100003")]
+    [fail] = [k for k in staged if k.count("/") == 2 and not k.split("/")[2].startswith("20260301")]  # keyed as it arrived
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        f"tdprov: run {run_id} was sealed by another process after this one staged its START: its RUNNING event timed "
+        f"2026-03-01T10:00:03Z (staged as {running}); its FAIL event timed 2026-03-01T10:00:06Z (staged as {fail}) came "
+        "after the sealing and are in no bundle ('tdprov audit' names them). Fix: a run's events must end with its "
+        "terminal event: emit nothing for a run after it (re-run the step to record what came late)"], caplog.text
     assert start["eventTime"] not in caplog.text, caplog.text  # (the START is in the bundle)
+    assert asked.count(f"bundles/{run_id}/manifest.json") == 1, asked
 
 
 def test_a_writer_that_took_a_run_for_open_says_so_when_the_sealed_bundle_cannot_be_read(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A writer that took a run for open and finds it sealed by another process, whose events.jsonl cannot be read now,
-    cannot tell which of its events the bundle lacks: it says so, with why and that the audit names them."""
+    cannot tell which of its events the bundle lacks: it says so, with why and that the audit names them, in one warning
+    with the terminal event that came after the sealing."""
     start, complete = run_events()
     run_id = start["run"]["runId"]
     uri = str(tmp_path / "s")
@@ -642,6 +646,8 @@ def test_a_writer_that_took_a_run_for_open_says_so_when_the_sealed_bundle_cannot
     said = f"tdprov: run {run_id} was sealed by another process after this one staged its START; whether the 2 events "
     assert said in caplog.text and "are in its bundle cannot be told now (" in caplog.text, caplog.text
     assert f"bundles/{run_id}/events.jsonl" in caplog.text and "'tdprov audit' names those that are not" in caplog.text
+    [warned] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]  # one, the terminal event in it
+    assert f"; its FAIL event timed 2026-03-01T10:00:06Z (staged as staging/{run_id}/" in warned, warned
 
 
 def test_an_audit_that_verifies_a_sealed_run_compares_its_staged_events_with_the_events_it_read(

@@ -17,6 +17,7 @@ import logging
 from datetime import datetime, timedelta
 
 from prov_common.bundle import layout
+from prov_common.bundle.model import Manifest
 from prov_common.bundle.restaged import staged_already
 from prov_common.bundle.storage import sealed_manifest
 from prov_common.store.base import Store
@@ -59,29 +60,30 @@ def _warn_late(run_id: str, what: str, staged_as: str) -> None:
                 "lacks", run_id, what, staged_as)
 
 
-def arrived_late(store: Store, key: str, data: bytes | memoryview) -> LateKey | None:
+def arrived_late(store: Store, key: str, data: bytes | memoryview, sealed: Manifest | None = None) -> LateKey | None:
     """The staged event ``key`` (``staging/<run>/<eventTime>-<digest>.json``) of a run sealed in ``store``, keyed when it
-    is written: never before its own time, nor before its run's sealing (the sealed manifest's ``sealedAt``, when it can
-    be read), recorded once under its own time and digest, so that every delivery of the event finds the first one's
-    key. None for a key that is no staged event."""
+    is written: never before its own time, nor before its run's sealing (the sealed manifest's ``sealedAt``: ``sealed``,
+    else read when it can be), recorded once under its own time and digest, so that every delivery of the event finds
+    the first one's key. None for a key that is no staged event."""
     event = layout.staged_event_parts(key)
-    return None if event is None else _late_key(store, event, data)
+    return None if event is None else _late_key(store, event, data, sealed)
 
 
-def _late_key(store: Store, event: layout.StagedEvent, data: bytes | memoryview) -> LateKey:
+def _late_key(store: Store, event: layout.StagedEvent, data: bytes | memoryview,
+              sealed: Manifest | None = None) -> LateKey:
     """The :class:`LateKey` of :func:`arrived_late` for the staged event ``event`` (the parts of its key)."""
     return LateKey(layout.staged_event_template(event.run_id, f"{event.digest}.json"), bytes(data),
                    record=layout.late_record_key(event.run_id, event.name),
-                   not_before=_after_sealing(store, event.run_id, event.moment).isoformat())
+                   not_before=_after_sealing(store, event.run_id, event.moment, sealed).isoformat())
 
 
-def _after_sealing(store: Store, run_id: str, own: datetime) -> datetime:
+def _after_sealing(store: Store, run_id: str, own: datetime, manifest: Manifest | None = None) -> datetime:
     """``own``, or the first microsecond after the sealing of ``run_id`` when that is later (the audit names staged
     events timed after it). A manifest the store cannot give now leaves ``own``: the key is then bounded by the
     delivering machine's clock alone, as the write that follows may still succeed (a failed one leaves the object where
     it waits)."""
     try:
-        manifest = sealed_manifest(store, run_id)
+        manifest = manifest or sealed_manifest(store, run_id)
     except StoreError:
         manifest = None
     sealed = utc_moment(manifest.sealed_at) if manifest is not None else None

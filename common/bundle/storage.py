@@ -100,19 +100,21 @@ def summary_entry(summary: BundleSummary) -> LateKey:
 SEALING_WAIT = 1.0  # seconds a writer that met another's bundle waits for its statement (the race of two sealings)
 
 
-def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None) -> WriteResult:
+def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None,
+                   found: FoundManifest | None = None) -> WriteResult:
     """Write the bundle's objects in order: files, manifest, statement (the commit marker), index entry.
 
     Every object is write-once, so a retry of the same bundle is a no-op and a second, different
     bundle for the same run stops at its first conflicting object (the manifest at the latest, as it
     holds the sealing time): the run keeps exactly one bundle. The index entry is stamped with the
-    delivery time, so a bundle delivered late from the spool still appears to cursor listings.
+    delivery time, so a bundle delivered late from the spool still appears to cursor listings. ``found``: see
+    :class:`FoundManifest`.
     """
     run_id = bundle.run_id
     try:
         created = [store.put(key, data) for key, data in bundle_objects(bundle)][-1]
     except ObjectConflictError as exc:
-        return _already_sealed(store, bundle, exc)
+        return _already_sealed(store, bundle, exc, found)
     entry = index_entry(bundle)
     if not created and not store.exists(entry.record):  # sealed before index keys were recorded
         existing = index_key_since(store, run_id, parse_time(bundle.manifest.sealed_at, f"run {run_id} sealedAt"))
@@ -208,13 +210,23 @@ def listed_lines(store: Store, run_id: str, manifest: Manifest, path: str, line_
         raise _not_listed_file(run_id, path)
 
 
-def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError) -> WriteResult:
+@dataclass(frozen=True)
+class FoundManifest:
+    """The sealed manifest of a run that its writer found sealed by another process (None when it could not be read),
+    whose events that came after the sealing the writer has named: its write reads the manifest not again, nor warns
+    of them again."""
+
+    manifest: Manifest | None
+
+
+def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError,
+                    found: FoundManifest | None = None) -> WriteResult:
     """The result of a write of ``bundle`` that met ``conflict`` in its run's folder: refused when the folder holds no
     statement (:func:`_refuse_unsealed`), else "already-sealed", warning when this bundle holds events the sealed one
-    does not (another run given the same run id, or events that came after the seal)."""
+    does not (another run given the same run id, or events that came after the seal, unless ``found`` named them)."""
     run_id = bundle.run_id
     _refuse_unsealed(store, run_id, conflict)
-    sealed = sealed_manifest(store, run_id)
+    sealed = found.manifest if found is not None and found.manifest is not None else sealed_manifest(store, run_id)
     if sealed is not None and another_run(sealed, bundle):  # two runs given one run id
         new = bundle.manifest
         log.warning("tdprov: run %s is sealed already as the run of job %s/%s with parent run %s; another run, of job "
@@ -223,7 +235,7 @@ def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError)
                     sealed.parent_run_id, new.job_namespace, new.job_name, new.parent_run_id,
                     counted(new.event_count, 'event'), noun_for(new.event_count, "is", "are"),
                     noun_for(new.event_count, "it stays", "they stay"), layout.staging_prefix(run_id), SHARED_RUN_ID_FIX)
-    elif sealed is not None and bundle.manifest.event_count > sealed.event_count:  # came after the seal: in no bundle
+    elif found is None and sealed is not None and bundle.manifest.event_count > sealed.event_count:  # came after the seal
         late = bundle.manifest.event_count - sealed.event_count
         log.warning("tdprov: run %s was sealed with %s before %s arrived; %s staged under %s and %s in no bundle. Fix: %s",
                     run_id, counted(sealed.event_count, 'event'), counted(late, "more", "more"),
@@ -438,27 +450,28 @@ def bundle_objects(bundle: Bundle) -> list[tuple[str, bytes]]:
 
 
 def write_bundle(
-    store: Store, bundle: Bundle, *, outbox: Outbox | None = None, strict: bool = False, now: datetime | None = None
+    store: Store, bundle: Bundle, *, outbox: Outbox | None = None, strict: bool = False, now: datetime | None = None,
+    found: FoundManifest | None = None,
 ) -> WriteResult:
     """Write ``bundle`` once: through ``outbox`` when given, so that an unreachable store spools it
     (status ``spooled``; the next delivery or ``tdprov flush`` completes it), or directly.
 
     ``strict`` raises :class:`StoreUnavailableError` instead of spooling. A run that another writer
-    sealed first keeps that bundle (status ``already-sealed``).
+    sealed first keeps that bundle (status ``already-sealed``; ``found``: see :class:`FoundManifest`).
     """
     if outbox is None:
-        return deliver_bundle(store, bundle, now)
+        return deliver_bundle(store, bundle, now, found)
     statement_key = layout.bundle_key(bundle.run_id, layout.STATEMENT_FILE)
     try:
         sealed = store.exists(statement_key)
     except StoreError:
         sealed = False  # the outbox finds out, and spools
     if sealed:  # a retry of a stored bundle: complete its index entry at most once
-        return deliver_bundle(store, bundle, now)
+        return deliver_bundle(store, bundle, now, found)
     try:
         result = outbox.deliver(store, [*bundle_objects(bundle), index_entry(bundle)], strict=strict)
     except ObjectConflictError as exc:
-        return _already_sealed(store, bundle, exc)
+        return _already_sealed(store, bundle, exc, found)
     if result.spooled:  # the index key is chosen when the flush delivers it
         return WriteResult(bundle.run_id, "spooled")
     return WriteResult(bundle.run_id, "written", result.late_keys[-1])

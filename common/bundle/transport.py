@@ -39,7 +39,8 @@ from prov_common.bundle.refusal import (CAUSE_PLACE, CAUSE_RUN, CAUSE_UNREADABLE
 from prov_common.bundle.restaged import staged_already
 from prov_common.bundle.staged import (MISPLACED_ATTACHMENT_FIX, EventTooLargeError, check_attachment, check_event_size,
                                        signed_attachment, signed_event, trusted_event, unverified_event)
-from prov_common.bundle.storage import WriteResult, listed_file, sealed_manifest, write_bundle
+from prov_common.bundle.model import Manifest
+from prov_common.bundle.storage import FoundManifest, WriteResult, listed_file, sealed_manifest, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, flag, positive_number, unknown_keys
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError
@@ -55,7 +56,7 @@ from prov_common.store.factory import cannot_open
 from prov_common.store.identity import writer_store_id
 from prov_common.store.outbox import Outbox, writer_spool_dir
 from prov_common.store.s3 import S3ClientFactory
-from prov_common.text import counted
+from prov_common.text import counted, first_of, noun_for
 from prov_common.w3cprov.events import parse_time
 from prov_common.w3cprov.identity import iso_z
 
@@ -299,6 +300,35 @@ class StagedNotSealedError(BadInputError):
     staged events of a run another process started cannot be read)."""
 
 
+LATE_NAMED = 10  # events a warning of what came after a sealing names (the rest counted)
+
+
+@dataclass(frozen=True)
+class FoundSealed:
+    """A run this process took for open, found sealed by another process as its terminal event came: the sealed
+    manifest (None when it cannot be read), the events this process staged that it lacks (described), or why that
+    cannot be told."""
+
+    manifest: Manifest | None
+    lacking: list[str]
+    unknown: str | None = None
+
+    def warn(self, run_id: str, terminal: Mapping[str, Any], key: str, spooled: bool) -> None:
+        """One warning of what came after the sealing: the events it lacks and ``terminal``, staged as ``key`` (or
+        ``spooled``, to be staged when delivered)."""
+        staged = "spooled, staged when delivered" if spooled else f"staged as {key}"
+        last = f"its {terminal.get('eventType')} event timed {terminal.get('eventTime')} ({staged})"
+        if self.unknown:
+            log.warning("tdprov: run %s was sealed by another process after this one staged its START; %s; %s came after "
+                        "the sealing and is in no bundle. Fix: %s", run_id, self.unknown, last, LATE_EVENT_FIX)
+            return
+        came = [*self.lacking, last]
+        log.warning("tdprov: run %s was sealed by another process after this one staged its START: %s came after the "
+                    "sealing and %s in no bundle ('tdprov audit' names %s). Fix: %s", run_id,
+                    first_of(came, LATE_NAMED, "; "),
+                    noun_for(len(came), "is", "are"), noun_for(len(came), "it", "them"), LATE_EVENT_FIX)
+
+
 class ProvenanceTransport(Transport):
     """Stages OpenLineage run events in the tdprov store and seals each run's signed bundle.
 
@@ -478,9 +508,9 @@ class ProvenanceTransport(Transport):
         except BadInputError as exc:
             return self._refuse(raw, exc)
         terminal, run_id = is_terminal(clean), run_id_of(clean)
-        late = self._after_seal(run_id, clean)
+        late, found = self._after_seal(run_id, clean)
         key, data = staged_event_key(clean), self._signed(data, store_id)
-        key, spooled = self._put_late(key, data) if late else (key, self._put(key, data))
+        key, spooled = self._put_late(key, data, found) if late else (key, self._put(key, data))
         if not terminal:
             if late:  # a terminal event is warned about as it seals again (write_bundle)
                 where = ("is spooled (the store cannot take it now) and will be staged when delivered, stamped when it "
@@ -491,14 +521,17 @@ class ProvenanceTransport(Transport):
             elif clean.get("eventType") == "START":
                 self._seen(run_id, sealed=False)
             return None
-        return self._seal_ended(run_id, clean, behind=spooled)
+        if found is not None:  # one warning names all that came after the sealing, its seal again none
+            found.warn(run_id, clean, key, spooled)
+        return self._seal_ended(run_id, clean, behind=spooled, found=found)
 
-    def _put_late(self, key: str, data: bytes) -> tuple[str, bool]:
+    def _put_late(self, key: str, data: bytes, found: FoundSealed | None = None) -> tuple[str, bool]:
         """Stage the event ``key`` (``data``) of a run sealed already, keyed as it arrives, after the sealing, and once
-        whoever delivers it (:func:`~prov_common.bundle.late.arrived_late`): the key it was put under (its own while it
-        waits in the outbox, whose flush keys it so) and whether it waits in the outbox."""
+        whoever delivers it (:func:`~prov_common.bundle.late.arrived_late`; the sealed manifest ``found`` read, when
+        it did): the key it was put under (its own while it waits in the outbox, whose flush keys it so) and whether it
+        waits in the outbox."""
         store, _ = self._open_store()
-        late = arrived_late(store, key, data) if store is not None else None
+        late = arrived_late(store, key, data, found.manifest if found else None) if store is not None else None
         if late is None:
             return key, self._put(key, data)
         result = self.outbox.deliver(store, [late], strict=bool(self.settings.strict))
@@ -543,55 +576,49 @@ class ProvenanceTransport(Transport):
                             exc.fix or "set TDPROV_SIGNING_KEY to a key file from 'tdprov keygen'")
             return None
 
-    def _after_seal(self, run_id: str, event: Mapping[str, Any]) -> bool:
+    def _after_seal(self, run_id: str, event: Mapping[str, Any]) -> tuple[bool, FoundSealed | None]:
         """Whether ``event`` of ``run_id`` comes after the run was sealed: it is then staged as arriving now
         (:meth:`_put_late`), so that the audit names it, whatever its own time (the Airflow provider ends a DAG
         run again, timed at its end, when the UI marks it failed after the seal). The runs this process sealed, and the
         non-terminal events of those whose START it staged, are answered from memory; others ask the store whether the
         run's statement is there (False when the store cannot tell now), as does every terminal event of a run not
-        sealed here (another process may have sealed it): a run taken for open found sealed so has the events this
-        process staged since that its bundle lacks named (:meth:`_name_unsealed`)."""
+        sealed here (another process may have sealed it). With it, what was read of a run taken for open and found
+        sealed so (:meth:`_found_sealed`; else None)."""
         remembered = self._runs_seen.get(run_id)
         if remembered or (remembered is False and not is_terminal(event)):
-            return bool(remembered)
+            return bool(remembered), None
         try:
             store, _ = self._open_store()
             sealed = store is not None and store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE))
         except StoreError:
-            return False
-        if sealed:
-            if remembered is False:  # taken for open: what it staged since may have come after the sealing
-                self._name_unsealed(store, run_id)
-            self._seen(run_id, sealed=True)
-        return sealed
+            return False, None
+        if not sealed:
+            return False, None
+        found = self._found_sealed(store, run_id) if remembered is False else None  # taken for open: see what came after
+        self._seen(run_id, sealed=True)
+        return True, found
 
-    def _name_unsealed(self, store: Store, run_id: str) -> None:
-        """Warn of each event this process staged for ``run_id`` (its START staged here, so taken for open without
-        asking the store) that the run's sealed ``events.jsonl`` lacks: it came after another process sealed the run,
-        staged under its own time, in no bundle (the audit names it by its digest). Read only when the run is found
-        sealed while taken for open; a bundle that cannot be read now is named so."""
+    def _found_sealed(self, store: Store, run_id: str) -> FoundSealed:
+        """The run ``run_id``, taken for open (its START staged here, so no store request per event), found sealed by
+        another process: its manifest, read once, and each event this process staged for it that the sealed
+        ``events.jsonl`` lacks (it came after the sealing, staged under its own time: the audit names it by its digest);
+        a bundle that cannot be read now is named so."""
         staged = {key: parts for key in self._pending.get(run_id, {})
                   if (parts := layout.staged_event_parts(key)) is not None}
-        if not staged:
-            return
+        manifest, held, why = None, None, "its manifest cannot be read"
         try:
             manifest = sealed_manifest(store, run_id)
-            held = line_digests(listed_file(store, run_id, manifest, layout.EVENTS_FILE)) if manifest else None
+            held = line_digests(listed_file(store, run_id, manifest, layout.EVENTS_FILE)) if manifest and staged else None
         except TdprovError as exc:
-            held, why = None, exc.what.rstrip(".")
-        else:
-            why = "its manifest cannot be read"
-        if held is None:
-            log.warning("tdprov: run %s was sealed by another process after this one staged its START; whether the %s "
-                        "this process staged for it are in its bundle cannot be told now (%s): 'tdprov audit' names those "
-                        "that are not", run_id, counted(len(staged), "event"), why)
-            return
-        for key, parts in staged.items():
-            if parts.digest not in held:
-                log.warning("tdprov: run %s was sealed by another process after this one staged its START: its %s event "
-                            "timed %s, staged as %s, came after the sealing and is in no bundle ('tdprov audit' names "
-                            "it). Fix: %s", run_id, staged_event_type(self._pending[run_id][key]), iso_z(parts.moment),
-                            key, LATE_EVENT_FIX)
+            why = exc.what.rstrip(".")
+        if held is None and staged:
+            return FoundSealed(manifest, [], f"whether the {counted(len(staged), 'event')} this process staged for it "
+                                             f"before {noun_for(len(staged), 'is', 'are')} in its bundle cannot be told "
+                                             f"now ({why}): 'tdprov audit' names those that are not")
+        events = self._pending.get(run_id, {})
+        lacking = [f"its {staged_event_type(events[key])} event timed {iso_z(parts.moment)} (staged as {key})"
+                   for key, parts in staged.items() if parts.digest not in (held or ())]
+        return FoundSealed(manifest, lacking)
 
     def _seen(self, run_id: str, *, sealed: bool) -> None:
         """Remember that this process staged the START of ``run_id`` (``sealed`` False) or sealed it or found it sealed."""
@@ -742,10 +769,12 @@ class ProvenanceTransport(Transport):
             return error
         return None
 
-    def _seal_ended(self, run_id: str, terminal: Mapping[str, Any] | None, *, behind: bool = False) -> WriteResult | None:
+    def _seal_ended(self, run_id: str, terminal: Mapping[str, Any] | None, *, behind: bool = False,
+                    found: FoundSealed | None = None) -> WriteResult | None:
         """Seal a run whose terminal event was just staged; without a signing key, the error says that the
         events are staged and how to seal them later. With a store setting that cannot be opened, the run's events
-        are kept in the outbox and nothing is sealed (the warning of :meth:`_hold` says how to seal it)."""
+        are kept in the outbox and nothing is sealed (the warning of :meth:`_hold` says how to seal it). ``found``: the
+        run was found sealed by another process, and what came after the sealing named (:meth:`_found_sealed`)."""
         store, why = self._open_store()
         if store is None:
             log.debug("tdprov: run %s is not sealed: %s; its events are kept in the outbox", run_id, why)
@@ -758,7 +787,7 @@ class ProvenanceTransport(Transport):
                 "'tdprov flush'), and a seal refuses unsigned events.",
                 fix=f"{exc.fix or 'set TDPROV_SIGNING_KEY to a key file from tdprov keygen'}; then run 'tdprov store seal "
                     f"--accept-unsigned {run_id}' once you know that this process alone staged its events") from exc
-        return self._seal(run_id, terminal, behind=behind)
+        return self._seal(run_id, terminal, behind=behind, found=found)
 
     def staging_trust(self, run_id: str) -> TrustStore:
         """The keys whose staged events this process seals: its own and the trusted keys of its settings
@@ -774,10 +803,11 @@ class ProvenanceTransport(Transport):
                                        f"'tdprov store seal {run_id}'") from exc
 
     def _seal(self, run_id: str, terminal: Mapping[str, Any] | None, *, behind: bool = False,
-              accept_unsigned: bool = False, read: Mapping[str, bytes] | None = None) -> WriteResult:
+              accept_unsigned: bool = False, read: Mapping[str, bytes] | None = None,
+              found: FoundSealed | None = None) -> WriteResult:
         """Seal run ``run_id``. ``behind``: its terminal event was just spooled (the store cannot take it now), so the
         run's spooled events wait before it in the spool, to be delivered first, and are not tried again now.
-        ``accept_unsigned``, ``read``: see :meth:`seal`."""
+        ``accept_unsigned``, ``read``: see :meth:`seal`; ``found``: see :meth:`_seal_ended`."""
         prefix = layout.staging_prefix(run_id)
         if not behind:
             self._deliver_spooled(prefix)
@@ -817,7 +847,8 @@ class ProvenanceTransport(Transport):
                     f"{prefix} once what it holds is kept elsewhere)")
         # staged events were checked by the writer that staged them: their times are read as a sealed bundle's
         bundle = build_bundle(events, attachments, self.signer, store_id=store_id, sealed=True)
-        result = write_bundle(self.store, bundle, outbox=self.outbox, strict=bool(self.settings.strict))
+        result = write_bundle(self.store, bundle, outbox=self.outbox, strict=bool(self.settings.strict),
+                              found=None if found is None else FoundManifest(found.manifest))
         self._pending.pop(run_id, None)
         self._seen(run_id, sealed=True)
         if result.status == "already-sealed":  # this bundle is not the run's (write_bundle said why when it matters)
