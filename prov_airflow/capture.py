@@ -356,8 +356,37 @@ def data_clients_or_why(limits: ListenerLimits) -> tuple[Callable[[], Any] | Non
                       "connection, or unset the option to read s3:// data with the AWS environment")
 
 
+@dataclass(frozen=True)
+class Named:
+    """A declared inlet or outlet and the dataset it names: its URI (:func:`to_uri`) and (namespace, name)
+    (:func:`named_key`)."""
+
+    item: Any
+    uri: str
+    key: tuple[str, str]
+
+
+def named_items(items: list[Any]) -> list[Named]:
+    """Each of ``items`` that names a dataset, named once; one that names none is left out with a warning (of
+    :func:`warn_unnamed` or :func:`named_key`)."""
+    named: list[Named] = []
+    for item in items:
+        uri = to_uri(item)
+        if uri is None:
+            warn_unnamed(item)
+        elif (key := named_key(uri)) is not None:
+            named.append(Named(item, uri, key))
+    return named
+
+
 def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any], Any] | None = None,
                 stamp: bool = False) -> list[DatasetCapture]:
+    """:func:`capture_named` of the datasets ``items`` name (:func:`named_items`)."""
+    return capture_named(named_items(items), limits, options, stamp)
+
+
+def capture_named(items: list[Named], limits: ListenerLimits, options: Callable[[Any], Any] | None = None,
+                  stamp: bool = False) -> list[DatasetCapture]:
     """Hash every declared dataset once, sharing one time budget; logs each dataset that could not be hashed.
     Items that name one dataset (:func:`dataset_key`: ``s3://b/k`` and ``s3a://b/k``) are one, as first named.
 
@@ -368,13 +397,9 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
     seen: set[tuple[str, str]] = set()
     clients, no_clients = data_clients_or_why(limits)
     spool, spool_read = None, False  # the listener's spool folder: read here (not in a hashing thread), on first need
-    for item in items:
-        uri = to_uri(item)
-        if uri is None:
-            warn_unnamed(item)
-            continue
-        key = named_key(uri)
-        if key is None or key in seen:
+    for named in items:
+        item, uri, key = named.item, named.uri, named.key
+        if key in seen:
             continue
         seen.add(key)
         warn_if_query(item, uri)

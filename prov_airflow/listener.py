@@ -18,7 +18,7 @@ from prov_common.errors import StoreError, TdprovError
 from prov_common.hashing.shard_model import LocalState
 
 from prov_airflow import naming
-from prov_airflow.capture import DatasetCapture, capture_all, start_states
+from prov_airflow.capture import DatasetCapture, Named, capture_all, capture_named, named_items, start_states
 from prov_airflow.outlets import after_execute, alias_events, annotate, is_alias
 from prov_airflow.refs import resolve_inlets
 from prov_airflow.runinfo import RunInfo, dag_run_info, task_run_info
@@ -143,7 +143,7 @@ class ProvenanceListener:
         outputs: list[DatasetCapture] = []
         outlets = list(getattr(task, "outlets", None) or [])
         if error is None and wrote_outlets:
-            outputs, not_written = hashed if hashed is not None else self._written(task, outlets, started, before)
+            outputs, not_written = hashed if hashed is not None else self._written(task, _named(outlets), started, before)
             if any(c.snapshot for c in outputs):
                 from prov_airflow.emitter import listener_transport
                 from prov_airflow.rows import snapshot_outlets
@@ -162,12 +162,11 @@ class ProvenanceListener:
                        not_written=list(outcome.not_written), event_time=end_time(task_instance))
 
     @staticmethod
-    def _written(task: Any, outlets: list[Any], started: float | None,
+    def _written(task: Any, outlets: list[Named], started: float | None,
                  before: dict[str, LocalState] | None) -> tuple[list[DatasetCapture], list[Any]]:
-        """Hash ``outlets``: those the try wrote, and those it did not (``before``: what the local ones held when
-        it ``started``)."""
-        datasets = [item for item in outlets if not is_alias(item)]  # an alias's assets come with its events
-        return split_written(capture_all(datasets, ListenerLimits.from_conf(), _options(task), stamp=True), started,
+        """Hash ``outlets`` (:func:`_named`): those the try wrote, and those it did not (``before``: what the local
+        ones held when it ``started``)."""
+        return split_written(capture_named(outlets, ListenerLimits.from_conf(), _options(task), stamp=True), started,
                              before)
 
     def _state_set_outside(self, info: RunInfo, error: Any, ended: datetime) -> None:
@@ -192,10 +191,11 @@ class ProvenanceListener:
         with self._lock:
             started = self._started.get(info.run_id)
             before = self._before.get(info.run_id)
-        outputs, not_written = self._written(task, outlets + added, started, before)
+        named = _named(outlets + added)  # once, for the hashing and for the asset events
+        outputs, not_written = self._written(task, named, started, before)
         with self._lock:
             self._outputs[info.run_id] = (outputs, not_written)
-        annotate(context["outlet_events"], outlets, aliased, outputs, bundle_of_run(info.run_id), info.run_id)
+        annotate(context["outlet_events"], outlets, aliased, named, outputs, bundle_of_run(info.run_id), info.run_id)
 
     def _dag_run(self, dag_run: Any, event_type: str, error: Any) -> None:
         """Record the DAG run's state change; none for a run sealed already (a state set in the UI or API after it
@@ -274,6 +274,12 @@ def _problem_and_fix(exc: Exception) -> tuple[str, str]:
         return f"{type(exc).__name__}: {exc.what}", exc.fix or (STORE_FIX if isinstance(exc, StoreError)
                                                               else "correct what the message names.")
     return f"{type(exc).__name__}: {exc}", UNEXPECTED_FIX
+
+
+def _named(outlets: list[Any]) -> list[Named]:
+    """The datasets ``outlets`` name (:func:`~prov_airflow.capture.named_items`), an alias left out: its assets come
+    with its events (:func:`~prov_airflow.outlets.alias_events`)."""
+    return named_items([item for item in outlets if not is_alias(item)])
 
 
 def _inlets(task: Any) -> list[Any]:

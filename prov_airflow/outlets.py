@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prov_common.hashing.shard_model import extent_counts
-from prov_airflow.capture import DatasetCapture, dataset_key, named_key, to_uri
+from prov_airflow.capture import DatasetCapture, Named
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +51,23 @@ def alias_events(outlet_events: Any) -> list[tuple[Any, Any]]:
     return added
 
 
-def annotate(outlet_events: Any, outlets: list[Any], aliased: list[tuple[Any, Any]], captures: list[DatasetCapture],
-             bundle: str, run_id: str) -> int:
+def annotate(outlet_events: Any, outlets: list[Any], aliased: list[tuple[Any, Any]], named: list[Named],
+             captures: list[DatasetCapture], bundle: str, run_id: str) -> int:
     """Put tdprov's facts into ``outlet_events[asset].extra`` for each Asset outlet, and into the ``extra`` of
     each asset event added through an alias (``aliased``: :func:`alias_events` of ``outlet_events``); returns how many.
 
     The task's own ``extra`` keys are kept; only the ``tdprov`` key is set. An outlet is matched to its capture by
-    the dataset it names (``s3a://b/k`` to the capture of ``s3://b/k``: :func:`~prov_airflow.capture.capture_all`).
+    the dataset it names, as the hashing named it (``named``: ``s3a://b/k`` to the capture of ``s3://b/k``,
+    :func:`~prov_airflow.capture.capture_named`).
     """
     from airflow.sdk import Asset
 
-    by_dataset = {dataset_key(c.uri): c for c in captures}
+    captured = {c.uri: c for c in captures}
+    by_dataset = {n.key: captured[n.uri] for n in named if n.uri in captured}  # hashed as first named
+    by_item = {id(n.item): by_dataset.get(n.key) for n in named}
 
     def capture_of(item: Any) -> DatasetCapture | None:
-        uri = to_uri(item)
-        key = named_key(uri) if uri is not None else None
-        return None if key is None else by_dataset.get(key)
+        return by_item.get(id(item))
 
     count = 0
     for outlet in outlets:

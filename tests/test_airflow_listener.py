@@ -7,6 +7,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
 from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
 from airflow_dags.harness import bundles_of, events_of, run_dag
@@ -305,6 +307,31 @@ def test_outlets_that_name_one_dataset_each_get_its_digest(tmp_path: Path, store
     events = asset_events("tdprov_two_outlet_forms")
     assert {uri: events[uri]["extra"]["tdprov"].get("digest") for uri in (f.uri for f in forms)} == {
         f.uri: hash_path(data).digest for f in forms}
+
+
+def test_the_asset_events_take_each_outlets_dataset_as_its_hashing_named_it(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The asset events' facts matched each outlet to its capture by naming it again (``to_uri``, ``named_key``) after
+    the hashing had: the names the hashing used serve both. Two forms of one dataset each carry its digest, the task's
+    own ``extra`` kept; an outlet the try did not write gets nothing."""
+    from types import SimpleNamespace
+
+    import prov_airflow.outlets
+    from prov_airflow.capture import capture_named, named_items
+    from prov_airflow.outlets import annotate
+    from prov_airflow.settings import ListenerLimits
+
+    data = tmp_path / "y.csv"
+    data.write_text("a\n1\n")
+    forms = [Asset(data.as_uri()), Asset("file://localhost" + str(data)), Asset((tmp_path / "unwritten.csv").as_uri())]
+    named = named_items(forms)
+    written = [c for c in capture_named(named, ListenerLimits()) if c.status == "hashed"]
+    events = {form: SimpleNamespace(extra={"own": i}) for i, form in enumerate(forms)}
+    for name in ("to_uri", "named_key", "dataset_key"):  # named once, by the hashing
+        monkeypatch.setattr(prov_airflow.outlets, name, lambda *a, **k: pytest.fail("named again"), raising=False)
+    assert annotate(events, forms, [], named, written, "s3://b/bundles/r", "r") == 2
+    facts = {"bundle": "s3://b/bundles/r", "runId": "r", "digest": hash_path(data).digest, "rows": 1}
+    assert [e.extra for e in events.values()] == [{"own": 0, "tdprov": facts}, {"own": 1, "tdprov": facts}, {"own": 2}]
 
 
 def _run_with_unnamable_datasets(dag_id: str, unnamable: str, tmp_path: Path, store: Path) -> None:
