@@ -513,6 +513,44 @@ def full_disk(tmp_path: Path):
         yield mnt
 
 
+_OVER_THE_FILE_SIZE_LIMIT = """
+import os, resource, sys
+from pathlib import Path
+from prov_common.errors import StoreError
+from prov_common.store import Outbox, SpoolError, open_store
+resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))  # 'ulimit -f 64'; Python ignores SIGXFSZ: writes get EFBIG
+folder = Path(sys.argv[1])
+try:
+    open_store(folder / "store").put("runs/big/events.jsonl", b"x" * 200_000)
+except StoreError as exc:
+    print(type(exc).__name__, exc)
+try:
+    Outbox(folder / "spool").deliver(open_store(folder / "store"), [("runs/big/events.jsonl", b"x" * 200_000)])
+except SpoolError as exc:
+    print(type(exc).__name__, exc)
+print(sorted(os.listdir(folder / "spool")))
+"""
+
+
+def test_a_file_size_limit_names_the_limit_not_a_folder_to_make_writable(tmp_path: Path) -> None:
+    """A process under a file-size limit ('ulimit -f') writing an object larger than the limit: the local store said
+    "check that the folder (or its network mount) is reachable" and the spool "make the folder writable or set
+    TDPROV_SPOOL to a writable folder", neither of which mends it."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _OVER_THE_FILE_SIZE_LIMIT, str(tmp_path)], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "TDPROV_HOME": str(tmp_path / "home")})
+    assert done.returncode == 0, done.stderr
+    stored, spooled, left = done.stdout.splitlines()
+    fix = "raise the file-size limit of this process ('ulimit -f') or free disk space on that volume"
+    assert stored.startswith("StoreError cannot write 'runs/big/events.jsonl'") and "File too large" in stored
+    assert stored.endswith(f"Fix: {fix.replace('that volume', f'the volume of {tmp_path}/store')}"), stored
+    assert spooled.startswith("SpoolError cannot write the spool entry for 1 object") and "NOT recorded" in spooled
+    assert spooled.endswith(f"Fix: {fix}"), spooled
+    assert left == "[]"  # no partial entry or temporary file
+
+
 def test_full_disk_spool_is_a_clear_error_and_leaves_no_partial_entry(full_disk: Path, s3_fault) -> None:
     down = open_store(s3_fault("closed"))
     outbox = Outbox(full_disk / "spool")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from pathlib import Path
 
@@ -15,3 +16,13 @@ def fsync_dir(folder: Path | str, *, dir_fd: int | None = None) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def no_room_fix(exc: OSError, volume: str) -> str | None:
+    """The fix for a write that found no room on ``volume``: a full disk or quota, or a file larger than the process's
+    file-size limit ('ulimit -f', EFBIG: no folder to make writable, no store to wait for); None for other errors."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"free disk space on {volume}"
+    if exc.errno == errno.EFBIG:
+        return f"raise the file-size limit of this process ('ulimit -f') or free disk space on {volume}"
+    return None

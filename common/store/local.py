@@ -14,7 +14,7 @@ from typing import BinaryIO, NamedTuple
 from prov_common.errors import ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.regular_file import NotRegularFileError, open_read, regular_stream
 from prov_common.store._base import CHUNK, BaseStore, ObjectInfo, Source
-from prov_common.store._fs import fsync_dir
+from prov_common.store._fs import fsync_dir, no_room_fix
 from prov_common.store.errors import NotAFolderError, ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.keys import validate_prefix
 
@@ -394,8 +394,8 @@ class LocalStore(BaseStore):
         what = f"cannot {action} '{key}' in {self.describe()}: {exc.strerror or exc}."
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return StoreError(what, fix=f"make {self.root} writable by this user or choose another TDPROV_STORE")
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return StoreError(what, fix=f"free disk space on the volume of {self.root}")
+        if (no_room := no_room_fix(exc, f"the volume of {self.root}")) is not None:
+            return StoreError(what, fix=no_room)
         if exc.errno == errno.ELOOP:  # a link that leads to itself: no outage, it stays until removed
             return StoreError(what, fix="remove the symbolic link: tdprov writes only files and folders in a store")
         return StoreUnavailableError(what, fix="check that the folder (or its network mount) is reachable")

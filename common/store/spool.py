@@ -8,7 +8,6 @@ damaged on disk instead of delivering wrong bytes.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import mmap
 import os
@@ -21,7 +20,7 @@ from pathlib import Path
 from prov_common import canonical_json
 from prov_common.hashing.raw import blake3_digest
 from prov_common.mapped import parts
-from prov_common.store._fs import fsync_dir
+from prov_common.store._fs import fsync_dir, no_room_fix
 from prov_common.store.errors import SpoolError
 from prov_common.store.keys import validate_key
 from prov_common.store.latekey import LateKey
@@ -163,9 +162,7 @@ def write_entry(folder: Path, entry: SpoolEntry) -> Path:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        fix = "free disk space on that volume" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (
-            "make the folder writable or set TDPROV_SPOOL to a writable folder"
-        )
+        fix = no_room_fix(exc, "that volume") or "make the folder writable or set TDPROV_SPOOL to a writable folder"
         raise SpoolError(
             f"cannot write the spool entry for {counted(len(entry.objects), 'object')} to {folder}: {exc.strerror or exc}; "
             f"they are NOT recorded ({', '.join(_item(o)[0] for o in entry.objects[:3])}{', ...' if len(entry.objects) > 3 else ''}).",
