@@ -513,6 +513,20 @@ def full_disk(tmp_path: Path):
         yield mnt
 
 
+def test_a_spool_that_cannot_be_written_says_also_why_the_store_did_not_take_the_objects(tmp_path: Path, s3_fault) -> None:
+    """Store down and the spool unwritable: nothing is recorded, and the error named only the spool (\"make the folder
+    writable\"), never that the store had not answered, nor what mends that."""
+    (tmp_path / "a-file").write_text("x")
+    down = open_store(s3_fault("closed"))
+    with pytest.raises(SpoolError) as info:
+        Outbox(tmp_path / "a-file" / "spool").deliver(down, [("runs/r/manifest.json", b"{}")])
+    what, _, fix = str(info.value).partition(" Fix: ")
+    assert what.startswith(f"cannot write the spool entry for 1 object to {tmp_path}/a-file/spool: ") and "Fix:" not in fix
+    assert "they are NOT recorded (runs/r/manifest.json). The store did not take them: cannot write " in what, what
+    assert "'runs/r/manifest.json' in S3 store s3://tdprov-down" in what, what
+    assert fix.startswith("make the folder writable or set TDPROV_SPOOL to a writable folder; and the store: check the endpoint")
+
+
 _OVER_THE_FILE_SIZE_LIMIT = """
 import os, resource, sys
 from pathlib import Path
@@ -547,7 +561,7 @@ def test_a_file_size_limit_names_the_limit_not_a_folder_to_make_writable(tmp_pat
     assert stored.startswith("StoreError cannot write 'runs/big/events.jsonl'") and "File too large" in stored
     assert stored.endswith(f"Fix: {fix.replace('that volume', f'the volume of {tmp_path}/store')}"), stored
     assert spooled.startswith("SpoolError cannot write the spool entry for 1 object") and "NOT recorded" in spooled
-    assert spooled.endswith(f"Fix: {fix}"), spooled
+    assert f"Fix: {fix}; and the store: raise the file-size limit" in spooled, spooled
     assert left == "[]"  # no partial entry or temporary file
 
 
@@ -558,6 +572,11 @@ def test_full_disk_spool_is_a_clear_error_and_leaves_no_partial_entry(full_disk:
     with pytest.raises(SpoolError) as info:
         outbox.deliver(down, [("runs/big/events.jsonl", os.urandom(200_000))])
     assert "free disk space" in str(info.value) and "runs/big/events.jsonl" in str(info.value)
+    what, _, fix = str(info.value).partition(" Fix: ")  # the store's cause, an earlier entry waiting, said in its place
+    assert what.endswith(f"The store did not take them: store {down.uri} is still unavailable (backlog: cannot write "
+                         "'runs/small/manifest.json' in S3 store s3://tdprov-down/prefix at " + what.split(" at ")[-1]), what
+    assert what.endswith("Could not connect to the endpoint URL: \"" + what.split('URL: "')[-1]) and what.endswith('").'), what
+    assert fix.startswith("free disk space on that volume; and the store: check the endpoint") and not fix.endswith(")")
     assert len(outbox.pending()) == 1 and sorted(os.listdir(outbox.spool_dir)) == [outbox.pending()[0].name]
     with pytest.raises(StoreUnavailableError):
         outbox.deliver(down, [("runs/big/events.jsonl", b"x")], strict=True)

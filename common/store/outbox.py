@@ -217,7 +217,14 @@ class Outbox:
         if strict:
             raise StoreUnavailableError(cause, fix="retry when the store is back, or run without strict mode to spool")
         rest = tuple(batch[start:])
-        result.spool_entry = spool.write_entry(self.spool_dir, spool.SpoolEntry(store=store.uri, objects=rest))
+        try:
+            result.spool_entry = spool.write_entry(self.spool_dir, spool.SpoolEntry(store=store.uri, objects=rest))
+        except SpoolError as exc:  # nothing is recorded: why the store did not take them belongs in the error too
+            said, _, store_fix = cause.partition(" Fix: ")
+            if said.count("(") > said.count(")"):  # a backlog's cause, its error in brackets: "(backlog: ... Fix: ...)"
+                said, store_fix = f"{said.rstrip().removesuffix('.')})", store_fix.removesuffix(")")
+            raise SpoolError(f"{exc.what} The store did not take them: {said}",
+                             fix=f"{exc.fix}; and the store: {store_fix}" if store_fix else exc.fix) from exc
         result.spooled, result.error = True, cause
         log.warning("tdprov: %s; spooled %s (%s) to %s, to be delivered by the next write or 'tdprov flush'",
                     cause, counted(len(rest), 'object'), _named(rest), result.spool_entry)
