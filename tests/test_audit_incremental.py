@@ -11,7 +11,7 @@ import pytest
 
 from prov_common.audit.checks import FIX_NO_INPUTS, FIX_ORIGIN
 from prov_common.audit.generated import generated_key
-from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_INVENTORY, CHECK_LOG, CHECK_QUALITY, CHECK_UNFINISHED
+from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_INVENTORY, CHECK_LOG, CHECK_QUALITY, CHECK_SIGNATURES, CHECK_UNFINISHED
 from prov_common.audit.state import STATE_PAYLOAD_TYPE, AuditState
 from prov_common.bundle.transport import staged_event_key
 from prov_common.cli import main
@@ -408,3 +408,31 @@ def test_a_run_examined_before_the_failing_result_of_what_it_read_is_named_as_it
     assert sorted(f.run_id for f in third.check(CHECK_QUALITY).errors) == sorted([on_checked, on_late]), "dropped by the next audit"
     assert {r.dataset.name: r.used_by for r in third.quality_rows if r.failed} == {"/data/checked.parquet": [on_checked],
                                                                                    "/data/late.parquet": [on_late]}
+
+
+def test_a_logged_bundle_sealed_again_from_staging_is_named_moved_by_both_checks(tmp_path: Path) -> None:
+    """A logged run's bundle and index entry deleted and the run sealed again from its staged events ('tdprov store
+    seal'): its entry is now at a later key. The incremental audit verifies the bundle again; its signatures check said
+    the entry 'is gone' (fix: restore it) while the inventory said it moved: both name where it moved, with one fix."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    events = run_events("stage_job", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/st.parquet", digest("st"))],
+                        start=T0 + timedelta(hours=5))
+    run = events[0]["run"]["runId"]
+    for event in events:
+        _stage(pipe.store, event)
+    assert main(["store", "seal", run, "--store", pipe.store.uri]) == 0
+    assert _audit(pipe.store).clean
+    [logged] = [k for k in pipe.store.list("index/") if run in k]
+    for key in [*pipe.store.list(f"bundles/{run}/"), logged]:
+        raw_delete(pipe.store.uri, key)
+    assert main(["store", "seal", run, "--store", pipe.store.uri]) == 0
+    [moved] = [k for k in pipe.store.list("index/") if run in k]
+    assert moved != logged and run in moved
+
+    result = _audit(pipe.store)
+    said = {f.check: f for f in result.errors if f.run_id == run and f.object == logged}
+    signatures, inventory = said[CHECK_SIGNATURES], said[CHECK_INVENTORY]
+    assert signatures.what == (f"the index entry of logged run {run} moved to '{moved}', away from the key the log names: the "
+                               "bundle's signed manifest was examined without it"), signatures.what
+    assert inventory.what == f"the index entry of logged run {run} moved to '{moved}': the run was re-dated"
+    assert signatures.fix == inventory.fix == "move the entry back to the key the log names"

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from prov_common.audit.access import ReadOnlyStore, not_logged, require_auditor_key, require_report_dir, require_write_access
 from prov_common.audit.catalog import Binding, Catalog, Written, catalog_key, load_catalog, write_catalog, write_summary
@@ -26,9 +26,9 @@ from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
 from prov_common.audit.identity import check_identity
 from prov_common.audit.lineage import LineageIndex, version_of
-from prov_common.audit.inventory import (Listing, adopt_new, changed_runs, compare, pin_written, planted_gone, planted_removed,
-                                         record_bundle_files, refresh_fingerprints, remember_runs, removed_note, retake_rechecked,
-                                         retake_verified)
+from prov_common.audit.inventory import (FIX_MOVED_BACK, Listing, adopt_new, changed_runs, compare, entry_moved, pin_written,
+                                         planted_gone, planted_removed, record_bundle_files, refresh_fingerprints, remember_runs,
+                                         removed_note, retake_rechecked, retake_verified)
 from prov_common.audit.memory import KnownCheckpoint, load_memory, memory_lock, save_memory
 from prov_common.audit.memory import memory_path as default_memory_path
 from prov_common.audit.memory_objects import keep_inline, load_inventory, save_inventory
@@ -248,7 +248,8 @@ def _audit(
     carried = previous.checks.findings if previous else ()
     gone = {run_id: key for run_id, key in planted_gone(memory, listing, carried).items() if run_id not in records}
     again = {summary.run_id: outcome[0] for summary, outcome in
-             map_bundles(_examine_entry, [*(memory.runs[r] for r in changed), *(k for r, k in gone.items() if r not in changed)],
+             map_bundles(_examine_entry, [*(_logged_entry(listing, r, memory.runs[r]) for r in changed),
+                                          *(k for r, k in gone.items() if r not in changed)],
                          store, trust, workers=workers, parallel_from=PARALLEL_FROM)
              if outcome is not None}
 
@@ -716,11 +717,24 @@ def _examine(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[B
     return (summary, *examine_bundle(store, summary, trust))
 
 
-def _examine_entry(store: Store, trust: TrustStore, entry: str | BundleSummary) -> tuple[BundleSummary, tuple[RunRecord, LogLeaf] | None]:
+class _MovedEntry(NamedTuple):
+    """A logged run's index entry that the listing holds at ``moved_to``, no longer at ``key``, the key the log names."""
+
+    key: str
+    moved_to: str
+
+
+def _examine_entry(store: Store, trust: TrustStore,
+                   entry: str | BundleSummary | _MovedEntry) -> tuple[BundleSummary, tuple[RunRecord, LogLeaf] | None]:
     """Read the index entry (when given its key) and examine its bundle; ``None`` for a misfiled entry.
     An entry that is not a bundle summary is a finding: its bundle is examined by the run id in its key."""
-    summary, problem = (entry, None) if isinstance(entry, BundleSummary) else _read_entry(store, entry, layout.run_id_of_index_key(entry))
-    return summary, None if _misfiled_entry(summary) else examine_bundle(store, summary, trust, entry_problem=problem)
+    if isinstance(entry, BundleSummary):
+        summary, problem = entry, None
+    else:
+        key, moved_to = (entry, None) if isinstance(entry, str) else entry
+        summary, problem = _read_entry(store, key, layout.run_id_of_index_key(key), moved_to)
+    fix = FIX_MOVED_BACK if isinstance(entry, _MovedEntry) else None
+    return summary, None if _misfiled_entry(summary) else examine_bundle(store, summary, trust, entry_problem=problem, entry_fix=fix)
 
 
 def _examine_all(store: Store, summaries: list[BundleSummary], trust: TrustStore,
@@ -751,15 +765,27 @@ def _new_entries(store: Store, cursor: str | None, logged: set[str]) -> Iterator
     return (key for key in index_keys(store, cursor) if layout.run_id_of_index_key(key) not in logged)
 
 
+def _logged_entry(listing: Listing, run_id: str, key: str) -> str | _MovedEntry:
+    """The index entry of logged run ``run_id`` at ``key``, the key the log names, as :func:`_examine_entry` takes it."""
+    moved_to = entry_moved(listing, run_id, key)
+    return key if moved_to is None else _MovedEntry(key, moved_to)
+
+
 def _summary_of_leaf(store: Store, leaf: LogLeaf) -> BundleSummary:
     return _read_entry(store, leaf.index_key, leaf.run_id)[0]
 
 
-def _read_entry(store: Store, key: str, run_id: str) -> tuple[BundleSummary, str | None]:
-    """The index entry at ``key``, or, when it cannot be read (not a summary, or gone since it was listed),
-    what stands for it (the run id and the key) and why."""
+def _read_entry(store: Store, key: str, run_id: str, moved_to: str | None = None) -> tuple[BundleSummary, str | None]:
+    """The index entry at ``key``, or, when it cannot be read (not a summary, or gone since it was listed: ``moved_to``
+    names where the listing holds it instead), what stands for it (the run id and the key) and why."""
     try:
         return load_index_entry(store, key), None
     except (BadInputError, ObjectNotFoundError) as exc:
-        why = f"the index entry '{key}' of logged run {run_id} is gone" if isinstance(exc, ObjectNotFoundError) else exc.what
+        if not isinstance(exc, ObjectNotFoundError):
+            why = exc.what
+        elif moved_to is None:
+            why = f"the index entry '{key}' of logged run {run_id} is gone"
+        else:
+            why = (f"the index entry of logged run {run_id} moved to '{moved_to}', away from the key the log names: the bundle's "
+                   "signed manifest was examined without it")
         return BundleSummary(run_id, "", "", "UNKNOWN", None, "", (), (), cursor=key), why

@@ -190,11 +190,12 @@ def record_from_summary(summary: BundleSummary, manifest_digest: str) -> RunReco
 
 
 def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
-                   entry_problem: str | None = None) -> tuple[RunRecord, LogLeaf]:
+                   entry_problem: str | None = None, entry_fix: str | None = None) -> tuple[RunRecord, LogLeaf]:
     """Verify the bundle of ``summary`` and return its run record (with findings) and its log leaf.
 
     ``entry_problem``: why the index entry could not be read (``summary`` then holds only the run id of
-    its key); it is a finding, and the record takes what the entry would say from the signed manifest."""
+    its key); it is a finding (``entry_fix``: its fix, when not the default), and the record takes what the entry would say from the signed
+    manifest."""
     run_id = summary.run_id
     checked = verify_and_derive(store, run_id, trust)
     if not layout.is_run_id(run_id):  # verification named it; there is no bundle to read
@@ -208,7 +209,7 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
     manifest_digest = checked.manifest_digest or MISSING
     statement_digest = checked.statement_digest or MISSING
     if entry_problem is not None:
-        findings.append(Finding(CHECK_SIGNATURES, summary.cursor or prefix, entry_problem, _FIX_ENTRY, run_id=run_id))
+        findings.append(Finding(CHECK_SIGNATURES, summary.cursor or prefix, entry_problem, entry_fix or _FIX_ENTRY, run_id=run_id))
         if checked.manifest is not None and checked.manifest_digest is not None:
             summary = replace(BundleSummary.of_manifest(checked.manifest, report.key_id, checked.manifest_digest), cursor=summary.cursor)
     else:

@@ -56,6 +56,7 @@ FIX_UNLOGGED = ("find out who wrote the entry (a run copied from another store, 
                 "it; if it is this store's run whose entry was written late under the key its writer recorded before an audit (a "
                 "redelivery, or 'tdprov store repair'), a person accepts it with 'tdprov audit --full --accept-checkpoint --reason TEXT', "
                 "which logs it")
+FIX_MOVED_BACK = "move the entry back to the key the log names"
 
 
 RUN_FILES = {layout.MANIFEST_FILE: "manifest", layout.STATEMENT_FILE: "signed statement", layout.INDEXED_FILE: "'indexed' record"}
@@ -282,6 +283,14 @@ def _remembered(memory: AuditorMemory) -> dict[str, dict[str, str]]:
     return {run_id: run_objects(run_id, index_key, files.get(run_id, ())) for run_id, index_key in memory.runs.items()}
 
 
+def entry_moved(listing: Listing, run_id: str, index_key: str) -> str | None:
+    """The key at which ``listing`` holds logged run ``run_id``'s index entry when it no longer holds it at ``index_key``,
+    the key the log names (a run re-dated, or re-sealed after its bundle was deleted); ``None`` when it did not move."""
+    if index_key in listing.tags:
+        return None
+    return next((k for k in listing.index.get(run_id, []) if k != index_key), None)
+
+
 def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> list[Finding]:
     """Findings of ``listing`` against ``memory``. ``settled``: run ids whose index entries this audit
     listed and did not log (so an entry of a run the log lacks is a finding, not a run still arriving)."""
@@ -302,10 +311,9 @@ def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> li
             told = set(files)
             gone = [k for k in gone if k not in told]
         for key in gone:
-            moved = [k for k in listing.index.get(run_id, []) if k != index_key]
-            if key == index_key and moved:
-                out.append(Finding(CHECK_INVENTORY, index_key, f"the index entry of logged run {run_id} moved to '{moved[0]}': the run was "
-                                   "re-dated", "move the entry back to the key the log names", run_id=run_id))
+            if key == index_key and (moved := entry_moved(listing, run_id, index_key)):
+                out.append(Finding(CHECK_INVENTORY, index_key, f"the index entry of logged run {run_id} moved to '{moved}': the run was "
+                                   "re-dated", FIX_MOVED_BACK, run_id=run_id))
             else:
                 what = "the run vanished from 'tdprov runs'" if key == index_key else "the bundle is incomplete"
                 out.append(Finding(CHECK_INVENTORY, key, f"the {objects[key]} of logged run {run_id} is missing: {what}", FIX_RESTORE, run_id=run_id))
