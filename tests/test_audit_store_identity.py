@@ -234,6 +234,44 @@ def test_accepting_a_deleted_store_identity_keeps_the_id_the_auditor_saw_for_the
     assert found and "was replaced" in found[0].what, [f.what for f in found]
 
 
+@LOCAL_ONLY
+def test_an_identity_made_again_after_its_deletion_was_accepted_is_named_with_the_way_back(store_uri: str,
+                                                                                          capsys: pytest.CaptureFixture) -> None:
+    """A person accepts the deleted identity; the next writer finds none and creates one with a new random id. The audit
+    said "was replaced" with the fix of accepting it once it holds the id it had, which a writer cannot give it: it names
+    what happened and the way back (accepting the new id would make every earlier record another store's), and
+    'tdprov store init --store-id' makes the identity again with the id remembered, refused while another is there."""
+    from prov_common.cli import main
+
+    pipe = Pipeline(store_uri)
+    assert _audit(pipe.store).clean
+    was = read_identity(pipe.store).store_id
+    raw_delete(store_uri, IDENTITY_KEY)
+    _audit(pipe.store, accept_checkpoint="the identity was lost")
+    new = ensure_identity(pipe.store)[0].store_id  # what the next writer does: it finds none
+    assert new != was
+    [found] = [f for f in _errors(_audit(pipe.store), CHECK_INVENTORY) if f.object == IDENTITY_KEY]
+    assert found.what == (f"the store's identity is now {new}, not {was} as this auditor saw before: after its deletion was "
+                          f"accepted, {IDENTITY_KEY} was made again with a new id (by a writer that found none, or 'tdprov store "
+                          f"init') or put there from another store; this store's records name {was}")
+    assert found.fix == ("do not accept it: every bundle and source record signed before would then read as another store's. "
+                         f"Stop the store's writers (each keeps the id it read), put back the identity with id {was}: from a "
+                         f"backup or replica, or with none, remove {IDENTITY_KEY} and run 'tdprov store init {pipe.store.uri} "
+                         f"--store-id {was}'; start the writers again, then audit with '--accept-checkpoint --reason TEXT'. Runs "
+                         "sealed under the new id meanwhile stay findings of their own ('other store')")
+    capsys.readouterr()
+    assert main(["store", "init", store_uri, "--store-id", was]) == 2  # the new one is there: never replaced
+    assert f"{IDENTITY_KEY} already holds store id {new}, not {was}" in capsys.readouterr().err
+    raw_delete(store_uri, IDENTITY_KEY)
+    assert main(["store", "init", store_uri, "--store-id", was.upper()]) == 0
+    assert f"store id: {was} (created, {IDENTITY_KEY})" in capsys.readouterr().out
+    assert read_identity(pipe.store).store_id == was
+    [rewritten] = [f for f in _errors(_audit(pipe.store), CHECK_INVENTORY) if f.object == IDENTITY_KEY]
+    assert f"{IDENTITY_KEY} was rewritten (store id {was} kept, other bytes)" in rewritten.what
+    assert _audit(pipe.store, accept_checkpoint="made again with the id it had").resolution["closed"]
+    assert _audit(pipe.store).clean and _audit(pipe.store, full=True).clean
+
+
 def test_writers_create_one_identity_with_a_conditional_create(store_uri: str) -> None:
     """Writers racing on a store without identity all get the one object that won the conditional create."""
     store = open_store(store_uri)

@@ -45,6 +45,15 @@ class IdentityCheck:
     store_id: str | None = None
 
 
+def _fix_made_again(store: Store, was: str) -> str:
+    """The fix of an identity made again with a new id after its deletion was accepted (``was``: the id remembered)."""
+    return ("do not accept it: every bundle and source record signed before would then read as another store's. Stop the "
+            f"store's writers (each keeps the id it read), put back the identity with id {was}: from a backup or replica, or "
+            f"with none, remove {IDENTITY_KEY} and run 'tdprov store init {store.uri} --store-id {was}'; start the writers "
+            "again, then audit with '--accept-checkpoint --reason TEXT'. Runs sealed under the new id meanwhile stay findings "
+            "of their own ('other store')")
+
+
 def check_identity(store: Store, memory: AuditorMemory, *, accepting: bool = False) -> IdentityCheck:
     """Read the store's identity (one read; the audit's verification of bundles and source records then judges by
     it) and compare it with ``memory``'s, which takes it when it has none or ``accepting``; one more read when the
@@ -54,8 +63,8 @@ def check_identity(store: Store, memory: AuditorMemory, *, accepting: bool = Fal
     except BadInputError as exc:
         current, problem = None, exc.what
     kept = memory.identity
-    what = problem or (_changed(kept, current) if kept else None)
-    finding = None if what is None else Finding(CHECK_INVENTORY, IDENTITY_KEY, what, FIX_IDENTITY)
+    what, fix = (problem, FIX_IDENTITY) if problem else _changed(store, kept, current) if kept else (None, FIX_IDENTITY)
+    finding = None if what is None else Finding(CHECK_INVENTORY, IDENTITY_KEY, what, fix)
     lasting = not_write_once(store, current)  # the store as it is: no acceptance closes it
     store_id = _judged_by(current, kept, unreadable=problem is not None)
     if finding is None or accepting:
@@ -101,20 +110,24 @@ def not_write_once(store: Store, current: StoreIdentity | None) -> list[Finding]
     return [Finding(CHECK_INVENTORY, IDENTITY_KEY, what, fix)]
 
 
-def _changed(kept: dict[str, str], current: StoreIdentity | None) -> str | None:
-    """How the identity read now differs from the one remembered (None: it does not)."""
+def _changed(store: Store, kept: dict[str, str], current: StoreIdentity | None) -> tuple[str | None, str]:
+    """How the identity read now differs from the one remembered (None: it does not), and the fix."""
     was = kept["storeId"]
     if current is None:
         if kept.get("gone") == GONE_ACCEPTED:
-            return None
+            return None, FIX_IDENTITY
         return (f"the store's identity (store id {was}, which this auditor saw before) is gone: bundles and source records "
-                "signed for this store can no longer be told from copies of another store's")
+                "signed for this store can no longer be told from copies of another store's", FIX_IDENTITY)
+    if current.store_id != was and kept.get("gone") == GONE_ACCEPTED:
+        return (f"the store's identity is now {current.store_id}, not {was} as this auditor saw before: after its deletion "
+                f"was accepted, {IDENTITY_KEY} was made again with a new id (by a writer that found none, or 'tdprov store "
+                f"init') or put there from another store; this store's records name {was}", _fix_made_again(store, was))
     if current.store_id != was:
         return (f"the store's identity is now {current.store_id}, not {was} as this auditor saw before: {IDENTITY_KEY} was "
-                "replaced, so records copied from the store it names would pass as this store's")
+                "replaced, so records copied from the store it names would pass as this store's", FIX_IDENTITY)
     if current.digest != kept["digest"]:
-        return f"{IDENTITY_KEY} was rewritten (store id {was} kept, other bytes): it is written once and never changes"
-    return None
+        return f"{IDENTITY_KEY} was rewritten (store id {was} kept, other bytes): it is written once and never changes", FIX_IDENTITY
+    return None, FIX_IDENTITY
 
 
 __all__ = ["FIX_IDENTITY", "IdentityCheck", "check_identity", "not_write_once"]

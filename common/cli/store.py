@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -90,6 +91,9 @@ def register(subparsers: Any) -> None:
     init.add_argument("--versioning", action="store_true", help="turn bucket versioning on")
     init.add_argument("--object-lock", choices=LOCK_MODES, default=None, help="set the default retention in this mode")
     init.add_argument("--retention-days", type=int, default=None, help="default retention period in days")
+    init.add_argument("--store-id", default=None, metavar="ID", type=_store_id,
+                      help="create the identity with this id, not a random one: a lost _tdprov/store.json made again with "
+                           "the id its bundles name and the audit remembers (refused when the store holds another)")
     init.add_argument("--json", action="store_true", help="print the findings as JSON")
     init.set_defaults(func=run)
     repair = add_verb(verbs, "repair", help="index sealed bundles that verify but have no index entry",
@@ -127,6 +131,15 @@ def register(subparsers: Any) -> None:
     seal.set_defaults(func=run_seal)
 
 
+def _store_id(text: str) -> str:
+    """``--store-id``: a store id as the audit names it (a UUID), in the form writers write it."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is no store id: give the UUID the audit names "
+                                         "('the store's identity (store id ...)')") from None
+
+
 def run(args: argparse.Namespace) -> int:
     if (args.object_lock is None) != (args.retention_days is None):
         raise BadInputError("--object-lock and --retention-days go together.",
@@ -135,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--retention-days {args.retention_days} must be positive.", fix="e.g. --retention-days 3650")
     if not args.uri.startswith("s3://"):
         return _init_local(args)
-    state = init_s3(args.uri, versioning=args.versioning, lock_mode=args.object_lock, retention_days=args.retention_days)
+    state = init_s3(args.uri, versioning=args.versioning, lock_mode=args.object_lock, retention_days=args.retention_days,
+                    store_id=args.store_id)
     if args.json:
         print(json.dumps(asdict(state), indent=2))
     else:
@@ -197,7 +211,7 @@ def _init_local(args: argparse.Namespace) -> int:
     store = open_store(args.uri)
     store.root.mkdir(parents=True, exist_ok=True)  # type: ignore[attr-defined]
     store.check_write_once()
-    identity, created = ensure_identity(store, verified=True)
+    identity, created = ensure_identity(store, verified=True, store_id=args.store_id)
     recorded = record_write_once(store, identity)
     if args.json:
         print(json.dumps({"store": store.uri, "kind": "local folder", "writeOnce": "exclusive create", "worm": False,
@@ -224,8 +238,9 @@ def record_write_once(store: Store, identity: StoreIdentity) -> str | None:
 
 
 def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None, retention_days: int | None = None,
-            client: Any = None) -> BucketState:
-    """Read, and when asked set, versioning and the Object Lock default retention of ``uri``'s bucket."""
+            client: Any = None, store_id: str | None = None) -> BucketState:
+    """Read, and when asked set, versioning and the Object Lock default retention of ``uri``'s bucket; give the store its
+    identity (with ``store_id`` when given) when it has none."""
     from botocore.exceptions import ClientError
 
     from prov_common.store.identity import IDENTITY_KEY, ensure_identity
@@ -261,7 +276,7 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
         state.conditional_writes = False
         state.problems.append(exc.what)
     else:  # only where objects are write-once: the identity is never replaced (a mark it holds stays, with the check's record)
-        identity, created = ensure_identity(store, verified=True)
+        identity, created = ensure_identity(store, verified=True, store_id=store_id)
         state.store_id = identity.store_id
         if created:
             state.changed.append(f"store id {identity.store_id} created ({IDENTITY_KEY})")

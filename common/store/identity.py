@@ -61,9 +61,10 @@ class StoreIdentity:
     write_once: str = ""
 
     @classmethod
-    def new(cls, now: datetime | None = None) -> "StoreIdentity":
+    def new(cls, now: datetime | None = None, store_id: str | None = None) -> "StoreIdentity":
+        """A new identity: a random id, or ``store_id`` (a lost identity made again with the id its records name)."""
         moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
-        return cls(str(uuid.uuid4()), moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        return cls(store_id or str(uuid.uuid4()), moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
 
     def to_json(self) -> bytes:
         fields = {"format": IDENTITY_FORMAT, "storeId": self.store_id, "createdAt": self.created_at}
@@ -126,15 +127,17 @@ def read_identity(store: Store) -> StoreIdentity | None:
     return StoreIdentity.from_json(data)
 
 
-def ensure_identity(store: Store, now: datetime | None = None, *, verified: bool = False) -> tuple[StoreIdentity, bool]:
+def ensure_identity(store: Store, now: datetime | None = None, *, verified: bool = False,
+                    store_id: str | None = None) -> tuple[StoreIdentity, bool]:
     """The store's identity, created first when it has none (write-once: of racing writers, one object wins and
     every writer returns it); and whether this call created it. ``verified``: the caller has just proved that the
     store refuses a second create (``check_write_once``), which a new identity records; otherwise a new identity
-    is checked by creating it again (:func:`_checked`)."""
+    is checked by creating it again (:func:`_checked`). ``store_id``: the id to create it with (``tdprov store init
+    --store-id``, a lost identity made again); :class:`BadInputError` when the store holds another."""
     found = read_identity(store)
     if found is not None:
-        return remember(store, found), False
-    made = StoreIdentity.new(now)
+        return remember(store, _same_id(found, store_id)), False
+    made = StoreIdentity.new(now, store_id)
     if verified:
         made = replace(made, write_once=WRITE_ONCE_VERIFIED)
     try:
@@ -143,9 +146,19 @@ def ensure_identity(store: Store, now: datetime | None = None, *, verified: bool
         found = read_identity(store)
         if found is None:
             raise
-        return remember(store, found), False
+        return remember(store, _same_id(found, store_id)), False
     created = StoreIdentity.from_json(made.to_json())  # as its bytes are read (with their digest)
     return remember(store, created if verified else _checked(store, created)), True
+
+
+def _same_id(found: StoreIdentity, store_id: str | None) -> StoreIdentity:
+    """``found``, the store's identity, when it has the id asked for (or none was asked for)."""
+    if store_id is None or found.store_id == store_id:
+        return found
+    raise BadInputError(f"{IDENTITY_KEY} already holds store id {found.store_id}, not {store_id}: a store's identity is written "
+                        "once and never replaced.",
+                        fix=f"if {found.store_id} was created after the identity {store_id} was lost (by a writer that found none), "
+                            f"stop the store's writers, remove {IDENTITY_KEY} and run this again; otherwise keep it")
 
 
 def _checked(store: Store, made: StoreIdentity) -> StoreIdentity:
