@@ -213,3 +213,27 @@ def test_source_add_refuses_an_empty_licence_or_issuer_given_on_purpose(tmp_path
                                  f"the {what} ({example}), or leave {option} out to take it from an earlier record of "
                                  "the same data\n")
     assert [s.record.name for s in iter_sources(open_store(store), trust_from_settings())] == ["claims"]
+
+
+def test_source_list_says_a_deleted_record_is_for_the_audit_to_name(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The newest record of a source deleted: 'tdprov source list' showed the older one, exit 0, saying nothing, while
+    the audit names the deletion. It says, on stderr, that it checks each record by its signature alone and that the
+    audit is what compares them with what it listed before."""
+    from test_audit_support import audit
+
+    store = str(tmp_path / "s")
+    default_signing_key()
+    for n in ("1", "2"):
+        assert main(["source", "add", "s3://vendor/claims.csv", "--name", "vendor-claims", "--license", "MIT", "--issuer", "Acme",
+                     "--digest", "blake3:" + n * 64, "--store", store]) == 0
+    assert audit(store).clean
+    newest = source_key("vendor-claims", "blake3:" + "2" * 64)
+    (tmp_path / "s" / newest).unlink()
+    capsys.readouterr()
+    assert main(["source", "list", "--store", store]) == 0
+    out, err = capsys.readouterr()
+    assert ["blake3:" + "1" * 64] == [line.split()[1] for line in out.splitlines()[1:]]
+    assert err == ("tdprov source list: these are the records the store holds now, each checked by its signature alone: one "
+                   "deleted, or replaced by an older one, is not named here; 'tdprov audit' checks them against what it listed "
+                   "before\n")
+    assert [f for f in audit(store).errors if f.object == newest and "it was deleted" in f.what]

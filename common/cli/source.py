@@ -83,7 +83,9 @@ def register(subparsers: Any) -> None:
     add.set_defaults(func=run_add)
     lst = add_verb(verbs, "list", help="list registered sources",
                    description="List the registered sources whose signed records verify under the trusted keys (the others are "
-                               "named on stderr).",
+                               "named on stderr). Each record is checked by its signature alone: a record deleted, or replaced "
+                               "by an older one, is not named here; 'tdprov audit' checks the records against what it listed "
+                               "before.",
                    example="tdprov source list --json")
     lst.add_argument("--json", action="store_true", help="print JSON records")
     add_store_option(lst)
@@ -214,6 +216,10 @@ def _inherited(store: Store, settings: Settings, digest: str, given: dict[str, A
 _RECORD_FIELDS = {f.name for f in fields(SourceRecord)} - {"digest", "rows", "bytes", "registered_at", "extra", "store_id"}
 
 
+UNCHECKED_NOTE = ("these are the records the store holds now, each checked by its signature alone: one deleted, or replaced by "
+                  "an older one, is not named here; 'tdprov audit' checks them against what it listed before")
+
+
 def run_list(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store)
     sources, problems = settings_source_listing(settings)
@@ -223,6 +229,7 @@ def run_list(args: argparse.Namespace) -> int:
         if sources:
             rows = [[s.record.name, s.record.digest, s.record.license, s.record.issuer, s.record.location or "-"] for s in sources]
             print(table(rows, ["NAME", "DIGEST", "LICENSE", "ISSUER", "LOCATION"], whole={1}))
+            tell("source list", UNCHECKED_NOTE)
         else:
             print("no sources registered; add one with 'tdprov source add PATH --name N --license L --issuer I'", file=sys.stderr)
     for key, exc in problems:
