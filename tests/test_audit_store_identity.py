@@ -240,13 +240,20 @@ def test_an_identity_made_again_after_its_deletion_was_accepted_is_named_with_th
     """A person accepts the deleted identity; the next writer finds none and creates one with a new random id. The audit
     said "was replaced" with the fix of accepting it once it holds the id it had, which a writer cannot give it: it names
     what happened and the way back (accepting the new id would make every earlier record another store's), and
-    'tdprov store init --store-id' makes the identity again with the id remembered, refused while another is there."""
+    'tdprov store init --store-id' makes the identity again with the id remembered, refused while another is there. The
+    deletion's own fix names that command, before any writer runs."""
     from prov_common.cli import main
 
     pipe = Pipeline(store_uri)
     assert _audit(pipe.store).clean
     was = read_identity(pipe.store).store_id
     raw_delete(store_uri, IDENTITY_KEY)
+    [gone] = [f for f in _errors(_audit(pipe.store), CHECK_INVENTORY) if f.object == IDENTITY_KEY]
+    assert gone.fix == (f"restore {IDENTITY_KEY} from a backup or replica of the store, or, with none, make it again with the id "
+                        f"it had: 'tdprov store init {pipe.store.uri} --store-id {was}', before a writer finds none and creates one "
+                        "with a new id; then audit with '--accept-checkpoint --reason TEXT'. Accepting the deletion alone ends this "
+                        "finding, not the others: 'tdprov verify', a full audit and the sources check take every record signed for "
+                        "the store as another store's until the identity is back")
     _audit(pipe.store, accept_checkpoint="the identity was lost")
     new = ensure_identity(pipe.store)[0].store_id  # what the next writer does: it finds none
     assert new != was

@@ -45,6 +45,15 @@ class IdentityCheck:
     store_id: str | None = None
 
 
+def _fix_gone(store: Store, was: str) -> str:
+    """The fix of a deleted identity (``was``: the id remembered)."""
+    return (f"restore {IDENTITY_KEY} from a backup or replica of the store, or, with none, make it again with the id it had: "
+            f"'tdprov store init {store.uri} --store-id {was}', before a writer finds none and creates one with a new id; then "
+            "audit with '--accept-checkpoint --reason TEXT'. Accepting the deletion alone ends this finding, not the others: "
+            "'tdprov verify', a full audit and the sources check take every record signed for the store as another store's "
+            "until the identity is back")
+
+
 def _fix_made_again(store: Store, was: str) -> str:
     """The fix of an identity made again with a new id after its deletion was accepted (``was``: the id remembered)."""
     return ("do not accept it: every bundle and source record signed before would then read as another store's. Stop the "
@@ -117,7 +126,7 @@ def _changed(store: Store, kept: dict[str, str], current: StoreIdentity | None) 
         if kept.get("gone") == GONE_ACCEPTED:
             return None, FIX_IDENTITY
         return (f"the store's identity (store id {was}, which this auditor saw before) is gone: bundles and source records "
-                "signed for this store can no longer be told from copies of another store's", FIX_IDENTITY)
+                "signed for this store can no longer be told from copies of another store's", _fix_gone(store, was))
     if current.store_id != was and kept.get("gone") == GONE_ACCEPTED:
         return (f"the store's identity is now {current.store_id}, not {was} as this auditor saw before: after its deletion "
                 f"was accepted, {IDENTITY_KEY} was made again with a new id (by a writer that found none, or 'tdprov store "
