@@ -221,6 +221,49 @@ def test_page_says_why_a_bundle_is_missing_and_what_to_do(client, page_run: dict
     assert client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()["bundles"][-1]["status"] == "verified"
 
 
+def test_page_does_not_show_another_dag_runs_task_as_this_task_s_bundle(client, page_run: dict) -> None:
+    """Task 'load' of DAG 'tdprov_clash.daily' and task 'daily.load' (task group 'daily') of DAG 'tdprov_clash' are one
+    job and, at one logical date, one run id (the provider's '<dag_id>.<task_id>'): the first run sealed keeps it. The
+    page of the second DAG run showed that bundle, of the other DAG's run and its output, as its own task's, verified;
+    it is missing there, named as another run's, whose parent is the other DAG run, with what this try left and the fix."""
+    from airflow.sdk import TaskGroup
+
+    one, two = page_run["root"] / "clash-one.csv", page_run["root"] / "clash-two.csv"
+    with DAG("tdprov_clash.daily", start_date=START, schedule=None) as first:
+        PythonOperator(task_id="load", python_callable=lambda: one.write_text("a\n1\n"), outlets=[Asset(one.as_uri())])
+    with DAG("tdprov_clash", start_date=START, schedule=None) as second:
+        with TaskGroup("daily"):
+            PythonOperator(task_id="load", python_callable=lambda: two.write_text("a\n2\n"), outlets=[Asset(two.as_uri())])
+    runs = [run_dag(dag, logical_date=START) for dag in (first, second)]
+    assert [r.state for r in runs] == ["success", "success"]
+    pages = [client.get(f"/tdprov/api/dag-runs/{r.dag_id}/{r.run_id}").json()["bundles"] for r in runs]
+    own = {b["job"]: b for b in pages[0]}["tdprov_clash.daily.load"]
+    assert own["status"] == "verified" and [o["name"] for o in own["outputs"]] == [str(one)]
+    dag_run, task = ({b["job"]: b for b in pages[1]}[job] for job in ("tdprov_clash", "tdprov_clash.daily.load"))
+    assert task["runId"] == own["runId"] and dag_run["status"] == "verified"
+    assert (task["status"], task["state"], task["outputs"], task["inputs"]) == ("missing", None, [], []), task
+    [finding] = task["findings"]
+    assert finding.startswith(f"the bundle at run id {task['runId']} is another run's, of job default/tdprov_clash.daily.load "
+                              f"with parent run {pages[0][0]['runId']}: this try, of DAG run {dag_run['runId']}, was given "
+                              f"the same run id, so its events are in no bundle (they stay staged under staging/{task['runId']}/;"
+                              " 'tdprov audit' names them). Fix: give each run its own run id."), finding
+    assert "rename a DAG or task group" in finding
+    html = client.get(f"/tdprov/dag-runs/tdprov_clash/{runs[1].run_id}").text
+    assert "1 of 2 bundles verified" in html and str(two) not in html and str(one) not in html, html
+    from dataclasses import replace
+
+    from prov_common.bundle import layout
+    from prov_common.bundle.storage import sealed_manifest
+    from prov_common.store import open_store
+    from prov_airflow.ui.runs import RunKey, another_runs
+
+    sealed = sealed_manifest(open_store(str(page_run["store"])), own["runId"])
+    key = RunKey("tdprov_clash.daily.load", own["runId"], "load", -1, 1, ("earlier", pages[0][0]["runId"]))
+    assert another_runs(sealed, key) is None  # its own DAG run's
+    assert another_runs(sealed, replace(key, parents=(pages[0][0]["runId"], "cleared"))) is None  # a try before a clear
+    assert layout.staging_prefix(own["runId"]) in another_runs(sealed, replace(key, parents=("another",)))
+
+
 @pytest.fixture(scope="module")
 def api_server(page_run: dict):
     """The real ``airflow api-server`` (core apps, one worker) on a free port, on this test's metadata DB."""

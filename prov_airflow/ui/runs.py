@@ -16,13 +16,15 @@ from prov_airflow import naming
 
 @dataclass(frozen=True)
 class RunKey:
-    """One OpenLineage run of a DAG run: the DAG run itself (``task_id`` None) or a task instance try."""
+    """One OpenLineage run of a DAG run: the DAG run itself (``task_id`` None) or a task instance try, whose parent is
+    one of ``parents``, the run ids its DAG run had (one per clear: a try before a clear names the earlier one)."""
 
     job_name: str
     run_id: str
     task_id: str | None = None
     map_index: int = -1
     try_number: int = 0
+    parents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def run_keys(dag_id: str, run_id: str, session: Any) -> list[RunKey]:
     if dag_run is None:
         raise LookupError(f"DAG run {run_id!r} of DAG {dag_id!r} is not in the Airflow metadata database")
     date = naming.dag_run_date(dag_run)
-    keys = [RunKey(naming.dag_job_name(dag_id), naming.dag_run_id(dag_id, date, dag_run.clear_number or 0))]
+    parents = tuple(naming.dag_run_id(dag_id, date, clear) for clear in range((dag_run.clear_number or 0) + 1))
+    keys = [RunKey(naming.dag_job_name(dag_id), parents[-1])]
     tries: set[tuple[str, int, int]] = set()
     for model in (TaskInstance, TaskInstanceHistory):
         for task_id, map_index, try_number in session.execute(
@@ -88,7 +91,7 @@ def run_keys(dag_id: str, run_id: str, session: Any) -> list[RunKey]:
                 tries.add((task_id, map_index, try_number))
     for task_id, map_index, try_number in sorted(tries):
         keys.append(RunKey(f"{dag_id}.{task_id}", naming.task_run_id(dag_id, task_id, try_number, date, map_index),
-                           task_id, map_index, try_number))
+                           task_id, map_index, try_number, parents))
     return keys
 
 
@@ -104,11 +107,30 @@ def check(store: Any, trust: Any, store_uri: str, key: RunKey) -> BundleStatus:
     if manifest is None and not report.ok:
         findings = (why_missing(store, key.run_id),) if checked_nothing(report, key.run_id) else tuple(str(f) for f in report.findings)
         return BundleStatus(key, location, "missing", findings=findings)
+    if report.ok and manifest is not None and (other := another_runs(manifest, key)) is not None:
+        return BundleStatus(key, location, "missing", findings=(other,))
     status = "verified" if report.ok else "failed"
     return BundleStatus(key, location, status, state=manifest.state if manifest else None,
                         outputs=tuple(manifest.outputs) if manifest else (),
                         inputs=tuple(manifest.inputs) if manifest else (),
                         findings=tuple(str(f) for f in report.findings))
+
+
+def another_runs(manifest: Any, key: RunKey) -> str | None:
+    """Why the bundle sealed at ``key``'s run id, whose ``manifest`` is given, is another run's (None when it is the run
+    of ``key``): of another job, or of a task try of another DAG run. The provider gives task 'c' of DAG 'a.b' and task
+    'b.c' of DAG 'a' one job and, at one logical date, one run id; the run sealed first keeps it."""
+    parent = manifest.parent_run_id
+    if manifest.job_name == key.job_name and (not key.parents or parent in (None, *key.parents)):
+        return None
+    from prov_common.bundle.events import SHARED_RUN_ID_FIX
+    from prov_common.bundle.layout import staging_prefix
+
+    whose = f" with parent run {parent}" if parent else ""
+    this = "this DAG run" if key.task_id is None else f"this try, of DAG run {key.parents[-1]},"
+    return (f"the bundle at run id {key.run_id} is another run's, of job {manifest.job_namespace}/{manifest.job_name}"
+            f"{whose}: {this} was given the same run id, so its events are in no bundle (they stay staged under "
+            f"{staging_prefix(key.run_id)}; 'tdprov audit' names them). Fix: {SHARED_RUN_ID_FIX}")
 
 
 def checked_nothing(report: Any, run_id: str) -> bool:
