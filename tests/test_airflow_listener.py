@@ -396,11 +396,14 @@ def test_a_task_named_like_another_dags_task_is_named_as_another_run_not_folded_
     task = {s.run_id: s for s in bundles_of(store)}[run_id]
     assert task.job_name == "tdprov_etl.daily.load" and [o.name for o in task.outputs] == [str(one)]
     assert [e["run"]["facets"]["parent"]["run"]["runId"] for e in events_of(store, run_id)] == [parent, parent]
-    warned = [r.getMessage() for r in caplog.records if "was given the same run id" in r.getMessage()]
+    warned = [r.getMessage() for r in caplog.records if "was given the same run id, so its" in r.getMessage()]  # its end
     assert len(warned) == 1, warned
     assert f"sealed already as the run of job default/tdprov_etl.daily.load with parent run {parent}" in warned[0]
     assert f"with parent run {other}" in warned[0] and "rename a DAG or task group" in warned[0]
     assert not [r for r in caplog.records if "more arrived" in r.getMessage() or "sealed without" in r.getMessage()]
+    [started] = [r.getMessage() for r in caplog.records if "START event timed" in r.getMessage()]  # its START, warned as
+    assert f"is of another run, of job default/tdprov_etl.daily.load with parent run {other} " in started  # it came
+    assert "rename a DAG or task group" in started and "re-run the step" not in started, started
 
     from prov_common.audit import run_audit
     from prov_common.audit.model import CHECK_UNFINISHED

@@ -896,6 +896,39 @@ def test_events_of_another_run_given_the_same_run_id_are_not_folded_into_its_bun
     assert read_bundle(open_store(store), run_id).manifest.event_count == 2  # the first run's bundle, as it was
 
 
+def test_a_start_of_another_run_given_the_same_run_id_after_the_seal_is_named_another_runs(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Task 'load' of DAG 'etl.daily' ran and was sealed, then task 'daily.load' of DAG 'etl' started at the same
+    logical date (one run id, as Airflow runs two DAGs one after the other): its START was warned of as an event of the
+    sealed run that came late, with the fix 're-run the step to record what came late', which gives the same run id
+    again. It is named as another run's given the same run id, with the fix to rename a DAG or task group; a late event
+    whose parent is of the sealed run's parent job (a DAG run cleared while its task ran) stays a late event."""
+    store = str(tmp_path / "store")
+    transport = ProvenanceTransport(ProvenanceConfig(store=store))
+    run_id, first, second = str(uuid.uuid4()), (str(uuid.uuid4()), "etl.daily"), (str(uuid.uuid4()), "etl")
+    transport.emit(_child_event(run_id, first, "START", "2026-03-01T10:00:00.000Z"))
+    assert transport.emit(_child_event(run_id, first, "COMPLETE", "2026-03-01T10:00:02.000Z")).status == "written"
+    with caplog.at_level("WARNING"):
+        assert transport.emit(_child_event(run_id, second, "START", "2026-03-01T10:00:03.000Z")) is None
+    [warned] = [r.getMessage() for r in caplog.records if run_id in r.getMessage()]
+    assert warned.startswith(
+        f"tdprov: run {run_id} is sealed already as the run of job tests/etl.daily.load with parent run {first[0]} of "
+        f"job tests/etl.daily; its START event timed 2026-03-01T10:00:03.000Z is of another run, of job "
+        f"tests/etl.daily.load with parent run {second[0]} of job tests/etl, that was given the same run id: it stays "
+        f"staged as staging/{run_id}/"), warned
+    assert warned.endswith("in no bundle (the audit names it). Fix: give each run its own run id. Airflow (and its "
+                           "OpenLineage provider) makes a task run's job name and run id from '<dag_id>.<task_id>' and its "
+                           "logical date, try and map index, so task 'c' of DAG 'a.b' and task 'b.c' (task 'c' of task "
+                           "group 'b') of DAG 'a' are one job, and one run at one logical date: rename a DAG or task "
+                           "group so that no task's '<dag_id>.<task_id>' is another's"), warned
+
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        transport.emit(_child_event(run_id, (str(uuid.uuid4()), "etl.daily"), "RUNNING", "2026-03-01T10:00:04.000Z"))
+    [late] = [r.getMessage() for r in caplog.records if run_id in r.getMessage()]
+    assert late.startswith(f"tdprov: run {run_id} was sealed already: its RUNNING event timed") and "re-run the step" in late
+
+
 def test_an_event_whose_parent_is_another_run_of_the_same_job_stays_in_the_run(tmp_path: Path) -> None:
     """A parent of the same job at another run id (an Airflow DAG run cleared while its task ran: the scheduler's end
     of the try names the DAG run's new clear number) is not another run given this run id: the START stays."""

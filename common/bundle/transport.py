@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.build import attachment_buffer, build_bundle
 from prov_common.bundle.late import arrived_late, put_arrived, staged_event_type
 from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, event_dict, event_digest, is_terminal, line_digests,
-                                       parent_of, run_id_of)
+                                       parent_of, parse_events_jsonl, run_id_of)
 from prov_common.bundle.refusal import (CAUSE_PLACE, CAUSE_RUN, CAUSE_UNREADABLE, STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN,
                                         RefusedStagedError, refusal, run_id_or_none)
 from prov_common.bundle.restaged import staged_already
@@ -265,6 +265,18 @@ def _refused(key: str, error: BadInputError, attachments: dict[str, bytes],
     return error
 
 
+def run_parent(terminal: Mapping[str, Any] | None, events: Iterable[tuple[str, Mapping[str, Any]]]
+               ) -> tuple[str, str, str] | None:
+    """(run id, job namespace, job name) of the parent run a run's events are of: that its ``terminal`` event names,
+    else that of the earliest of its ``events`` (what names each, event) that names one; None when none names one."""
+    parent = parent_of(terminal) if terminal is not None else None
+    if parent is None:
+        named = sorted((parse_time(e.get("eventTime"), what, sealed=True), p)
+                       for what, e in events if (p := parent_of(e)) is not None)
+        parent = named[0][1] if named else None
+    return parent
+
+
 def _of_one_parent(run_id: str, terminal: Mapping[str, Any] | None, read: list[tuple[str, dict[str, Any]]],
                    events: list[Any], attachments: dict[str, bytes]) -> list[BadInputError]:
     """Add to ``events`` the staged events ``read`` (key, event) of the run being sealed, and record as refused (among
@@ -273,11 +285,7 @@ def _of_one_parent(run_id: str, terminal: Mapping[str, Any] | None, read: list[t
     Airflow task runs of two DAGs named alike), which must not be folded into this run's inputs and outputs; a parent
     of the same job at another run id (an Airflow DAG run cleared while the task ran) is the same run's. Returns the
     refusals."""
-    parent = parent_of(terminal) if terminal is not None else None
-    if parent is None:
-        named = sorted((parse_time(e.get("eventTime"), f"staged event {k}", sealed=True), p)
-                       for k, e in read if (p := parent_of(e)) is not None)
-        parent = named[0][1] if named else None
+    parent = run_parent(terminal, ((f"staged event {k}", e) for k, e in read))
     refused: list[BadInputError] = []
     for key, event in read:
         other = parent_of(event)
@@ -515,9 +523,16 @@ class ProvenanceTransport(Transport):
             if late:  # a terminal event is warned about as it seals again (write_bundle)
                 where = ("is spooled (the store cannot take it now) and will be staged when delivered, stamped when it "
                          "arrives" if spooled else f"stays staged as {key}, stamped when it arrived")
-                log.warning("tdprov: run %s was sealed already: its %s event timed %s arrived after that; it %s, in no "
-                            "bundle (the audit names it). Fix: %s", run_id, clean.get("eventType"), clean.get("eventTime"),
-                            where, LATE_EVENT_FIX)
+                sealed_as = self._another_runs(run_id, clean)
+                if sealed_as is not None:
+                    log.warning("tdprov: run %s is sealed already as %s; its %s event timed %s is of another run, %s, "
+                                "that was given the same run id: it %s, in no bundle (the audit names it). Fix: %s",
+                                run_id, sealed_as[0], clean.get("eventType"), clean.get("eventTime"), sealed_as[1], where,
+                                SHARED_RUN_ID_FIX)
+                else:
+                    log.warning("tdprov: run %s was sealed already: its %s event timed %s arrived after that; it %s, in "
+                                "no bundle (the audit names it). Fix: %s", run_id, clean.get("eventType"),
+                                clean.get("eventTime"), where, LATE_EVENT_FIX)
             elif clean.get("eventType") == "START":
                 self._seen(run_id, sealed=False)
             return None
@@ -597,6 +612,31 @@ class ProvenanceTransport(Transport):
         found = self._found_sealed(store, run_id) if remembered is False else None  # taken for open: see what came after
         self._seen(run_id, sealed=True)
         return True, found
+
+    def _another_runs(self, run_id: str, event: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(the sealed run, the run of ``event``), each as its job and parent run, when ``event``, which came after
+        ``run_id`` was sealed, is of another run given the same run id: its parent run is of another job than the one
+        the sealed bundle is of, as sealing tells it (:func:`_of_one_parent`); None when it is not, or the bundle
+        cannot be read now. Read for such late events only."""
+        other = parent_of(event)
+        store, _ = self._open_store()
+        if other is None or store is None:
+            return None
+        try:
+            manifest = sealed_manifest(store, run_id)
+            events = parse_events_jsonl(listed_file(store, run_id, manifest, layout.EVENTS_FILE)) if manifest else []
+            parent = run_parent(next((e for e in reversed(events) if is_terminal(e)), None),
+                                ((f"sealed event of run {run_id}", e) for e in events))
+        except TdprovError:
+            return None
+        if manifest is None or parent is None or parent[1:] == other[1:]:
+            return None
+
+        def named(namespace: Any, name: Any, of: tuple[str, str, str]) -> str:
+            return f"of job {namespace}/{name} with parent run {of[0]} of job {of[1]}/{of[2]}"
+        job = event.get("job") if isinstance(event.get("job"), Mapping) else {}
+        return (f"the run {named(manifest.job_namespace, manifest.job_name, parent)}",
+                named(job.get("namespace"), job.get("name"), other))
 
     def _found_sealed(self, store: Store, run_id: str) -> FoundSealed:
         """The run ``run_id``, taken for open (its START staged here, so no store request per event), found sealed by
