@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 CLAIM = ".claim-"
 STALE_CLAIM_SECONDS = 900.0
 HOLDS_LOOKS = 3  # listings of the spool :meth:`Outbox.holds` makes at most while its entries move (claimed, given back)
+# a listing of the spool folder is taken again only when the folder changed (:meth:`Outbox._listing`), and reused only once
+# the folder's last change is this much older than the listing: a file system stamps times at up to 1 s granularity (2 s
+# on FAT) and the kernel's clock lags by a tick, so a change stamped within that time of the listing may not change them
+SETTLED_NS = 3_000_000_000
 FAILED_DIR = "failed"
 WHY_SUFFIX = ".why.txt"  # an entry set aside in failed/ has its note beside it, ``<name>.why.txt``
 Arrival = Callable[[Store, str, "bytes | memoryview"], "tuple[str, bool] | None"]  # see Outbox
@@ -160,6 +164,7 @@ class Outbox:
         # an entry never changes once it has its name, so its header is read once while it waits
         self._targets: dict[str, tuple[str, list[str]]] = {}
         self._targets_lock = threading.Lock()
+        self._listed: _Listing | None = None  # the spool folder's latest listing that :meth:`holds` may reuse
 
     def __repr__(self) -> str:
         return f"Outbox({str(self.spool_dir)!r})"
@@ -479,28 +484,59 @@ class Outbox:
         process or another, or left claimed by a flusher that was killed) waits too: it is in the store only once its
         claim is gone, so asking the spool before the store misses no entry on its way. False when the spool folder
         cannot be listed (a flush names why): a write asks, and the answer never stops it. Each entry's header is read
-        once while it waits (asked again, only the folder is listed)."""
+        once while it waits; the folder is listed again, and the answer worked out again, only once it changed
+        (:meth:`_listing`)."""
         for _ in range(HOLDS_LOOKS):
             try:
-                listed = spool.listing(self.spool_dir)
+                listed = self._listing()
             except OSError:
                 return False
-            with self._targets_lock:  # those no longer listed are let go
-                self._targets = {n: t for n in map(_unclaimed_name, listed) if (t := self._targets.get(n)) is not None}
-            moved = False
-            for path in [*spool.pending(self.spool_dir, listed), *self._claims(listed)]:
+            asked = (store_uri, under)
+            if (known := listed.answers.get(asked)) is not None:
+                return known
+            moved = unread = False
+            for path in listed.waiting:
                 try:
                     entry_store, keys = self._target(path)
                 except FileNotFoundError:  # claimed, given back or delivered since the listing: looked for again
                     moved = True
                     continue
-                except (OSError, ValueError, KeyError):  # unreadable (a flush sets it aside)
+                except (OSError, ValueError, KeyError) as exc:  # unreadable (a flush sets it aside)
+                    unread = unread or not isinstance(exc, (ValueError, KeyError))  # perhaps readable when asked again
                     continue
                 if entry_store == store_uri and (under is None or any(key.startswith(under) for key in keys)):
+                    listed.answers[asked] = True  # (an entry's header never changes: it goes with its name)
                     return True
             if not moved:
+                if not unread:
+                    listed.answers[asked] = False
                 return False
+            with self._targets_lock:
+                self._listed = None
         return False
+
+    def _listing(self) -> "_Listing":
+        """The spool folder's listing: the one taken last while the folder's device, inode and modification time are as
+        they were then (one ``stat``), else a new one (an OSError when the folder cannot be listed). Every entry
+        written, claimed, given back, delivered or set aside changes the folder's modification time; a listing is kept
+        for reuse only when the folder's last change is :data:`SETTLED_NS` older than it, so that a change in the same
+        clock tick, stamped with the same time, is never missed."""
+        try:
+            st = os.stat(self.spool_dir)
+            stamp: tuple[int, int, int] | None = (st.st_dev, st.st_ino, st.st_mtime_ns)
+        except OSError:
+            stamp = None
+        with self._targets_lock:
+            if stamp is not None and self._listed is not None and self._listed.stamp == stamp:
+                return self._listed
+        listed_at = time.time_ns()
+        listed = spool.listing(self.spool_dir)  # after the stat: a change between them only makes the next call list again
+        settled = stamp is not None and listed_at - stamp[2] >= SETTLED_NS
+        listing = _Listing(stamp if settled else None, [*spool.pending(self.spool_dir, listed), *self._claims(listed)])
+        with self._targets_lock:  # those no longer listed are let go
+            self._targets = {n: t for n in map(_unclaimed_name, listed) if (t := self._targets.get(n)) is not None}
+            self._listed = listing
+        return listing
 
     def _target(self, path: Path) -> tuple[str, list[str]]:
         """The store and keys of entry ``path`` (:func:`spool.read_store_and_keys`), its header read once while it waits."""
@@ -512,6 +548,17 @@ class Outbox:
             with self._targets_lock:
                 self._targets[name] = target
         return target
+
+
+@dataclass
+class _Listing:
+    """A listing of the spool folder (:meth:`Outbox._listing`): the entries ``waiting`` in it (claimed or not), the
+    folder's ``stamp`` (device, inode, modification time) when it may be reused (None: it may not), and the answers of
+    :meth:`Outbox.holds` worked out from it (``(store, under)`` -> held)."""
+
+    stamp: tuple[int, int, int] | None
+    waiting: list[Path]
+    answers: dict[tuple[str, str | None], bool] = field(default_factory=dict)
 
 
 def _unclaimed_name(path: Path) -> str:
