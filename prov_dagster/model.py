@@ -59,6 +59,14 @@ class BundleStatus:
 
 
 @dataclass(frozen=True)
+class Staging:
+    """What is staged for a step run, as one listing found it: the ``keys`` in the store under its staging prefix, or
+    None when its events wait in this machine's spool (to be listed once they are delivered)."""
+
+    keys: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
 class StepIdentity:
     """Which Dagster step an OpenLineage run stands for."""
 

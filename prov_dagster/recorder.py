@@ -42,7 +42,7 @@ from prov_dagster.config import ProvenanceConfig
 from prov_dagster.deps import NO_DEPS, DeclaredDeps, declared_deps
 from prov_dagster.events import step_event
 from prov_dagster.forwarding import FORWARD_WAIT, Forwarder, forwarding_client
-from prov_dagster.model import BundleStatus, DatasetRecord, StepIdentity
+from prov_dagster.model import BundleStatus, DatasetRecord, Staging, StepIdentity
 from prov_dagster.naming import DEFAULT_NAMESPACE, namespace_uri
 from prov_dagster.step_times import step_started
 from prov_dagster.transport import bundle_location, make_transport, store_uri
@@ -387,10 +387,11 @@ class Recorder:
         if run is None:
             if ended or self.sealed(identity):
                 return True
-            if not self.staged(identity):  # its START staged (or spooled), or none
+            staging = self.staging(identity)
+            if staging is None:  # its START staged (or spooled), or none
                 return False
             run = StepRun(self, identity, started=True)
-            if self.staged_end(identity):
+            if self.staged_end(identity, staging):
                 run.seal_staged()
                 return True
         if not run.ended:
@@ -432,48 +433,60 @@ class Recorder:
         """Whether events of the run of step attempt ``identity`` (its START first) are staged in the store, or wait in
         this machine's spool to be staged there (the store was down when they were delivered; the next delivery stages
         them before its own events)."""
+        return self.staging(identity) is not None
+
+    def staging(self, identity: StepIdentity) -> Staging | None:
+        """What is staged for the run of step attempt ``identity`` (:meth:`staged`), as one listing of its staging in the
+        store found it, for :meth:`staged_job` and :meth:`staged_end` to read without listing it again; None when
+        nothing is staged."""
         transport, prefix = self.transport(), layout.staging_prefix(identity.ol_run_id)
         # the spool first: an entry leaves it (its claim removed) only once the store holds its objects
-        return (transport.outbox.holds(transport.store.uri, under=prefix)
-                or next(iter(transport.store.list(prefix)), None) is not None)
+        if transport.outbox.holds(transport.store.uri, under=prefix):
+            return Staging(None)  # listed once what waits is delivered
+        keys = tuple(transport.store.list(prefix))
+        return Staging(keys) if keys else None
 
-    def staged_job(self, identity: StepIdentity) -> str | None:
+    def staged_job(self, identity: StepIdentity, staging: Staging | None = None) -> str | None:
         """The job name that the first readable event staged in the store for the run of step attempt ``identity``, and
-        signed by a key the seal trusts, names (the job the step ran as), or None when none does."""
-        for event in self._staged_events(identity):
+        signed by a key the seal trusts, names (the job the step ran as), or None when none does. ``staging``: what
+        :meth:`staging` just found (its staged events are then not listed again)."""
+        for event in self._staged_events(identity, keys=staging.keys if staging is not None else None):
             name = event.get("job", {}).get("name") if isinstance(event.get("job"), dict) else None
             if isinstance(name, str) and name:
                 return name
         return None
 
-    def staged_end(self, identity: StepIdentity) -> bool:
+    def staged_end(self, identity: StepIdentity, staging: Staging | None = None) -> bool:
         """Whether a terminal event (COMPLETE, FAIL, ABORT) signed by a key the seal trusts is staged for the run of step
         attempt ``identity``: one that was ended and could not be sealed then (the store stopped answering). What the
-        run's events wait for in this machine's spool is delivered first (the seal would deliver it); a store that
-        cannot take it raises."""
+        run's events wait for in this machine's spool is delivered first (the seal would deliver it), and they are
+        listed then; a store that cannot take it raises. ``staging``: as for :meth:`staged_job`."""
         transport, prefix = self.transport(), layout.staging_prefix(identity.ol_run_id)
+        keys = staging.keys if staging is not None else None
         if transport.outbox.holds(transport.store.uri, under=prefix):
-            left = transport.outbox.flush(transport.store, under=prefix)
+            keys, left = None, transport.outbox.flush(transport.store, under=prefix)
             if left.left:
                 raise StoreUnavailableError(
                     f"events of run {identity.ol_run_id} wait in the spool {transport.outbox.spool_dir} and the store "
                     f"does not take them now ({'; '.join(left.errors) or 'unavailable'}).",
                     fix="check that the store is reachable; 'tdprov flush' delivers them")
         read: dict[str, bytes] = {}
-        if not any(is_terminal(event) for event in self._staged_events(identity, read)):
+        if not any(is_terminal(event) for event in self._staged_events(identity, read, keys)):
             return False
         with self._lock:  # the seal that follows (seal_staged) reads them no more
             _keep_newest(self._read, identity.ol_run_id, read, ENDED_KEPT)
         return True
 
-    def _staged_events(self, identity: StepIdentity, read: dict[str, bytes] | None = None) -> Iterable[dict[str, Any]]:
+    def _staged_events(self, identity: StepIdentity, read: dict[str, bytes] | None = None,
+                       keys: Iterable[str] | None = None) -> Iterable[dict[str, Any]]:
         """The readable events staged in the store for the run of step attempt ``identity`` and signed by a key the
         seal trusts (attachments, objects that are no JSON object and events no trusted key signed left out); a store
-        that does not answer raises. ``read``: each object read is added to it (key -> bytes as stored)."""
+        that does not answer raises. ``read``: each object read is added to it (key -> bytes as stored). ``keys``: the
+        run's staged keys as just listed (None: listed now)."""
         transport = self.transport()
         store, trust = transport.store, transport.staging_trust(identity.ol_run_id)
         store_id = writer_store_id(store)
-        for key in store.list(layout.staging_prefix(identity.ol_run_id)):
+        for key in keys if keys is not None else store.list(layout.staging_prefix(identity.ol_run_id)):
             parts = layout.staged_parts(key)
             if parts is None or "/" in parts[1]:  # an attachment, not an event
                 continue

@@ -37,7 +37,7 @@ from prov_dagster._compat import planned_step_job, planned_steps, reexecution, r
 from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.check_results import RunEvents
 from prov_dagster.config import ProvenanceConfig
-from prov_dagster.model import StepIdentity
+from prov_dagster.model import Staging, StepIdentity
 from prov_dagster.naming import mapped_step, namespace_uri
 from prov_dagster.recorder import (AFTER_RUN, CLOSED, CLOSING_TAG, LEFT, Recorder, StepRun, configured_in, recorder_for,
                                    recorder_for_namespace, retried_error)
@@ -104,11 +104,12 @@ def close_failed_run(
     def closer(namespace: str) -> Recorder:  # the process's recorder of ``namespace`` in the recorder's store
         return used.setdefault(namespace, recorder_for_namespace(recorder.settings, namespace))
 
-    def end(run: StepRun, error: str, at: datetime | None, *, staged: bool = True) -> str:
-        """End ``run`` (``staged``: its events are staged) with ``state``; one whose end an earlier closing staged (the
-        store stopped answering before the seal) is sealed with it, so a run closed again has one end."""
+    def end(run: StepRun, error: str, at: datetime | None, staging: Staging | None) -> str:
+        """End ``run`` (``staging``: what is staged for it, None: nothing) with ``state``; one whose end an earlier
+        closing staged (the store stopped answering before the seal) is sealed with it, so a run closed again has one
+        end."""
         ended_runs.append(run)
-        if staged and run.recorder.staged_end(run.identity):
+        if staging is not None and run.recorder.staged_end(run.identity, staging):
             return run.seal_staged()
         return run.abort(error=error, at=at) if state == "ABORT" else run.fail(error=error, at=at)
 
@@ -122,10 +123,11 @@ def close_failed_run(
             exc.store = exc.store or uri
             raise
 
-    def named(identity: StepIdentity) -> StepIdentity:  # with the job it ran as, when the plan could not name it
+    def named(identity: StepIdentity, staging: Staging | None) -> StepIdentity:
+        """``identity`` with the job it ran as, when the plan could not name it (``staging``: what is staged for it)."""
         if identity.job is not None:
             return identity
-        job = closer(identity.namespace).staged_job(identity)
+        job = closer(identity.namespace).staged_job(identity, staging)
         if job is None:  # a mapped op's step (work[a]) as the op's (work): mapping keys make runs, never jobs
             job = mapped_step(identity.step_key)[0]
             named_by = "step key" if identity.mapping_key is None else f"op's step key (mapping key {identity.mapping_key})"
@@ -145,19 +147,22 @@ def close_failed_run(
         namespaces = sorted({recorder.namespace, *everywhere, *recorded.get(step_key, ())})
         for namespace, (number, (_, ended)) in product(namespaces, enumerate(outcome.earlier)):
             earlier = replace(attempt, attempt=number, namespace=namespace)  # Dagster retried it; the retry left it
-            if not recorder.sealed(earlier) and closer(namespace).staged(earlier):  # staged in a namespace the retry skipped
-                failed = StepRun(closer(namespace), named(earlier), started=True)
-                bundles.append(end(failed, retried_error(step_key, number, number + 1), ended or run_end()))
+            if recorder.sealed(earlier) or (staging := closer(namespace).staging(earlier)) is None:
+                continue  # sealed, or not staged in a namespace the retry skipped
+            failed = StepRun(closer(namespace), named(earlier, staging), started=True)
+            bundles.append(end(failed, retried_error(step_key, number, number + 1), ended or run_end(), staging))
         if not unfinished:
             continue
-        open_runs, recorded_somewhere = [], False
+        open_runs: list[tuple[StepIdentity, Staging]] = []  # each with what one listing found staged for it
+        recorded_somewhere = False
         for namespace in namespaces:
             identity = replace(attempt, namespace=namespace)
             if recorder.sealed(identity):
                 recorded_somewhere = True
-            elif closer(namespace).staged(identity):  # its START, staged by the step's own process
-                open_runs.append(identity)
-        ending = [(closer(identity.namespace), identity) for identity in open_runs]
+            elif (staging := closer(namespace).staging(identity)) is not None:  # its START, staged by the step's process
+                open_runs.append((identity, staging))
+        ending: list[tuple[Recorder, StepIdentity, Staging | None]] = [
+            (closer(identity.namespace), identity, staging) for identity, staging in open_runs]
         checked = MadeUpCheck(recorder)
         if not open_runs and not recorded_somewhere:  # recorded nowhere: a START now, when Dagster started the step
             checked = check_step_recorder(recorder, events, dagster_run, step_key, outcome, reason, stopped=state == "ABORT")
@@ -166,17 +171,17 @@ def close_failed_run(
             if maker is not recorder:  # a check step: in the store of the version it checked, unless a teardown sealed it
                 apart[id(maker)] = maker
             with on(maker):
-                ending = [] if maker is not recorder and maker.sealed(made) else [(maker, made)]
+                ending = [] if maker is not recorder and maker.sealed(made) else [(maker, made, None)]
         made_up = not open_runs
-        for owner, identity in ending:
+        for owner, identity, staging in ending:
             with on(owner):
-                step = owner.step(named(identity), elsewhere=lambda: namespaces)
+                step = owner.step(named(identity, staging), elsewhere=lambda: namespaces)
                 if not step.started:
                     step.started, step.started_at = not made_up, outcome.started_at
                 if made_up:  # a check step's: the versions it checked and its checks' results, as the teardown records them
                     step.inputs.extend(checked.inputs)
                     step.checks = list(checked.checks)
-                bundles.append(end(step, outcome.error or reason, outcome.ended_at or run_end(), staged=not made_up))
+                bundles.append(end(step, outcome.error or reason, outcome.ended_at or run_end(), staging))
     for each in [*used.values(), *apart.values()]:
         each.wait()
     unsealed = [run for run in ended_runs if run.recorder.unsealed(run.ol_run_id)]

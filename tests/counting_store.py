@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from prov_common.store.local import LocalStore
 
 
 class CountingStore(LocalStore):
-    """:class:`LocalStore` that counts ``get`` calls per key, and records each ranged read per key."""
+    """:class:`LocalStore` that counts ``get`` calls per key, records each ranged read per key, and counts listings
+    (``list`` and ``list_info``) per prefix."""
 
     def __init__(self, root: str | Path) -> None:
         super().__init__(root)
         self.gets: collections.Counter[str] = collections.Counter()
         self.ranges: collections.defaultdict[str, list[tuple[int, int]]] = collections.defaultdict(list)
+        self.lists: collections.Counter[str] = collections.Counter()
 
     def get(self, key: str, limit: int | None = None) -> bytes:
         self.gets[key] += 1
@@ -23,3 +26,12 @@ class CountingStore(LocalStore):
         data = super().get_range(key, start, length)
         self.ranges[key].append((start, len(data)))
         return data
+
+    def list(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[str]:
+        self.lists[prefix] += 1
+        return super().list(prefix, start_after=start_after)
+
+    def list_info(self, prefix: str = "", *, start_after: str | None = None,
+                  tags_for: Callable[[str], bool] | None = None) -> Iterator:
+        self.lists[prefix] += 1
+        return super().list_info(prefix, start_after=start_after, tags_for=tags_for)

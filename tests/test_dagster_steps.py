@@ -150,6 +150,27 @@ def test_the_failure_sensor_in_another_process_seals_the_output_a_killed_step_wr
     assert audit.check("completeness").status == "pass", [f.what for f in audit.errors]
 
 
+def test_the_failure_sensor_lists_a_killed_steps_staged_events_once_before_its_seal(
+    store: str, tmp_path: Path, ol_validator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing a killed step listed its staging three times before the seal listed it again: to find it staged, to
+    name its job (the run's execution plan cannot be read) and to look for a staged end. One listing serves all three;
+    the bundle is as before, named by the job its staged events name."""
+    with DagsterInstance.from_config(killed_run(tmp_path, "kill")) as instance:  # died after pair's first output
+        [run] = instance.get_runs()
+
+        def unreadable(snapshot_id: str) -> None:
+            raise OSError(f"execution plan snapshot {snapshot_id} cannot be read: the run storage is down")
+        monkeypatch.setattr(instance, "get_execution_plan_snapshot", unreadable)
+        provenance = ProvenanceResource(store=store)
+        counting = recorder_module.recorder_for(provenance).transport()._store = CountingStore(store)
+        [bundle] = close_failed_run(instance, run, provenance, "the Dagster run failed")
+    pair = bundles(store)[step_run_id(run.run_id, "pair")]
+    assert bundle.rstrip("/").endswith(pair.run_id) and pair.state == "FAIL" and pair.job_name == "pair"
+    assert check_events(store, pair.run_id, ol_validator) == ["START", "RUNNING", "FAIL"]
+    assert counting.lists[f"staging/{pair.run_id}/"] == 2  # one listing to close it, one by the seal
+
+
 def test_the_failure_sensor_seals_a_killed_step_in_the_namespace_it_recorded_in(
     store: str, tmp_path: Path, ol_validator: Any
 ) -> None:
