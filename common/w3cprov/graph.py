@@ -7,7 +7,7 @@ Works on the document of one run or on the merged PROV of a whole store, so the 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,6 +34,35 @@ from prov_common.w3cprov.serialize import merge_documents
 DATASET, VERSION, RUN = "dataset", "version", "run"
 USED, GENERATED = "used", "generated"
 LABEL_WIDTH = 40  # widest a node's name is shown (its end is kept)
+
+
+class OtherHolders(Sequence[tuple[str, str]]):
+    """The other datasets, as ``(namespace, name)``, that hold the content of one version (a :class:`Node`'s ``also``),
+    read from one sorted list that every holder of that content shares: each holder's own copy would take memory
+    and time in the square of their number (20,000 outputs of one digest in a forged bundle)."""
+
+    __slots__ = ("_held", "_own")
+
+    def __init__(self, held: tuple[tuple[str, tuple[str, str]], ...], own: str) -> None:
+        self._held, self._own = held, own  # held: (version id, dataset) sorted by dataset; own: this version's id
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return (dataset for version, dataset in self._held if version != self._own)
+
+    def __len__(self) -> int:
+        return len(self._held) - 1
+
+    def __getitem__(self, index: Any) -> Any:
+        return tuple(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
 
 
 @dataclass(frozen=True)
@@ -67,7 +96,7 @@ class Node:
     failed_checks: tuple[str, ...] = ()
     passed_checks: tuple[str, ...] = ()
     errored_checks: tuple[str, ...] = ()  # checks that raised (``tdprov:status "error"``): no outcome, not failed
-    also: tuple[tuple[str, str], ...] = ()  # other (namespace, name) datasets with the same content: not lineage
+    also: Sequence[tuple[str, str]] = ()  # other (namespace, name) datasets with the same content: not lineage
     shards: int | None = None  # a sharded version: how many shards it has
     broken: str | None = None  # a read that nothing recorded explains (the audit's broken link): why
     dataset_id: str | None = None
@@ -88,7 +117,7 @@ class Node:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, camelCase keys, empty fields (and the PROV ids of its identity, and ``broken``, which only a
         picture draws) left out; an opaque version says so (``opaqueVersion: true``)."""
-        out = {_camel(k): (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
+        out = {_camel(k): (list(v) if isinstance(v, (tuple, OtherHolders)) else v) for k, v in self.__dict__.items()
                if v not in (None, ()) and k not in _NOT_IN_JSON}
         if self.opaque:
             out["opaqueVersion"] = True
@@ -372,11 +401,11 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
             nodes[key] = replace(node, **_checks([node, *checked[key]]))
     ordered = sorted(edges)
     holders = content_holders(LineageGraph(nodes, ordered))
+    shared = {version: tuple(sorted(held.items(), key=lambda item: item[1])) for version, held in holders.items()}
     for key, node in nodes.items():
         if node.kind != RUN and node.version:
-            here = version_entity(node)
-            held = holders.get(normal_version(node.version), {})
-            nodes[key] = replace(node, also=tuple(sorted(d for v, d in held.items() if v != here)) if here in held else ())
+            here, version = version_entity(node), normal_version(node.version)
+            nodes[key] = replace(node, also=OtherHolders(shared[version], here) if here in holders.get(version, {}) else ())
     return LineageGraph(nodes=dict(sorted(nodes.items())), edges=ordered, holders=holders)
 
 
