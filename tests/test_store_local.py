@@ -269,48 +269,46 @@ def test_a_socket_where_an_object_belongs_is_unreadable_not_an_outage(tmp_path: 
                                  f"{tmp_path / 'store' / 'bundles' / 'r' / 'events.jsonl'} is a socket, not a regular file.")
 
 
-def _swap_in_a_link(folder: Path, outside: Path, stop) -> None:
-    """Make ``folder/r`` a symbolic link to ``outside`` and back to the folder it was, until ``stop`` is set."""
-    real, aside = folder / "r", folder / "aside"
-    while not stop.is_set():
-        os.rename(real, aside)
-        real.symlink_to(outside)
-        real.unlink()
-        os.rename(aside, real)
-
-
-def test_a_link_swapped_in_while_a_read_walks_the_key_is_never_read_through(tmp_path: Path) -> None:
+def test_a_link_swapped_in_while_a_read_walks_the_key_is_never_read_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A read checked the key's path for links, then opened it: a link put in between (a run's folder swapped for a
-    link to a copy outside the store, and back) was read through. Each folder is opened by its name in the one above
-    it, never through a link, so a read gets the store's bytes, or is refused naming the link, or finds nothing."""
-    import time
-    from collections import Counter
-
-    from prov_common.store.errors import ObjectNotFoundError
-
-    store, outside = LocalStore(tmp_path / "store"), tmp_path / "outside"
+    link to a copy outside the store) was read through. Each folder is opened by its name in the one above it, never
+    through a link, so a read gets the store's bytes, or is refused naming the link. The link is swapped in before
+    each call that opens or looks at a path in turn (every window of the walk, none left to timing), and the folder
+    put back after each read."""
+    store, outside, bundles = LocalStore(tmp_path / "store"), tmp_path / "outside", tmp_path / "store" / "bundles"
     store.put("bundles/r/x.json", b"in")
     outside.mkdir()
     (outside / "x.json").write_bytes(b"out")
-    ctx = multiprocessing.get_context("fork")
-    stop = ctx.Event()
-    swapper = ctx.Process(target=_swap_in_a_link, args=(tmp_path / "store" / "bundles", outside, stop))
-    swapper.start()
-    seen: Counter = Counter()
-    try:
-        deadline = time.monotonic() + 1
-        while time.monotonic() < deadline and not seen[b"out"]:
+    calls, swap_at = 0, 0
+
+    def swapping_before(call):
+        def hooked(*args, **kwargs):
+            nonlocal calls
+            if calls == swap_at:  # the folder leaves, a link to the copy outside takes its place
+                os.rename(bundles / "r", bundles / "aside")
+                os.symlink(outside, bundles / "r")
+            calls += 1
+            return call(*args, **kwargs)
+        return hooked
+
+    seen: list[object] = []
+    real_open, real_stat, real_lstat = os.open, os.stat, os.lstat
+    while True:
+        calls = 0
+        with monkeypatch.context() as patch:
+            for name, call in (("open", real_open), ("stat", real_stat), ("lstat", real_lstat)):
+                patch.setattr(os, name, swapping_before(call))
             try:
-                seen[store.get("bundles/r/x.json")] += 1
+                seen.append(store.get("bundles/r/x.json"))
             except UnreadableObjectError as exc:
-                seen["link"] += 1
                 assert "bundles/r is a symbolic link (to " in exc.what, exc.what
-            except ObjectNotFoundError:
-                seen["missing"] += 1
-    finally:
-        stop.set()
-        swapper.join(10)
-    assert seen[b"out"] == 0 and seen[b"in"] and seen["link"], seen
+                seen.append("link")
+        if calls <= swap_at:  # the read ended before the swap: every window was tried
+            break
+        os.unlink(bundles / "r")
+        os.rename(bundles / "aside", bundles / "r")
+        swap_at += 1
+    assert seen[-1] == b"in" and b"out" not in seen and "link" in seen, seen
 
 
 @pytest.mark.parametrize("when", ["after the scan of bundles/", "before the scan of bundles/r/"])
