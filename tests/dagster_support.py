@@ -41,3 +41,20 @@ def evaluate_failure_sensor(result: Any, instance: DagsterInstance, provenance: 
     provenance_failure_sensor(build_run_status_sensor_context(
         sensor_name="provenance_failure_sensor", dagster_event=result.get_run_failure_event(), dagster_instance=instance,
         dagster_run=result.dagster_run, repository_def=repository_def, resources={"provenance": provenance}))
+
+
+def delivered(store: Any) -> None:
+    """Wait for the writes to ``store`` (a path, URI or opened store) that this process's transports went on with in
+    the background once they took longer than their bound (``timeout``, 10 s: "it continues in the background", as on
+    a loaded machine's slow disk), as a process must before it reads the store right after ``materialize``: the
+    transport of each recorder on ``store`` is closed, which waits for its writing thread (its next write starts
+    another), as a producer closes its transport. What the IO manager's teardown waits for itself is not waited for."""
+    from prov_dagster import recorder
+    from prov_dagster.transport import store_uri
+
+    uri = store_uri(str(getattr(store, "uri", store)))
+    with recorder._recorders_lock:  # noqa: SLF001 - every recorder of this process, whichever config made it
+        recorders = list(recorder._recorders.values())  # noqa: SLF001
+    for each in recorders:
+        if store_uri(each.settings.store) == uri:
+            each.transport().close()

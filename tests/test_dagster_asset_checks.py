@@ -27,7 +27,7 @@ from prov_dagster import recorder as recorder_module
 from prov_dagster import steps as steps_module
 
 import dagster_steps_defs as steps_defs
-from dagster_support import evaluate_failure_sensor
+from dagster_support import delivered, evaluate_failure_sensor
 
 from ol_validate import validate_event
 
@@ -93,6 +93,7 @@ def _materialized(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, assets: list[
 def _terminal(store: Path, job: str) -> tuple[Any, dict[str, Any], list[dict[str, Any]]]:
     """(index summary, terminal event, all events) of the one run of ``job``."""
     st = open_store(str(store))
+    delivered(st)
     [(summary, events)] = [(s, parse_events_jsonl(read_bundle(st, s.run_id).files["events.jsonl"]))
                            for s in list_bundles(st) if s.job_name == job]
     return summary, events[-1], events
@@ -141,6 +142,7 @@ def test_a_failed_blocking_check_is_recorded_failed_on_the_version_it_read(check
 def _terminal_by_start(store: Path, job: str) -> list[dict[str, Any]]:
     """The terminal events of the runs of ``job``, oldest first."""
     st = open_store(str(store))
+    delivered(st)
     found = [parse_events_jsonl(read_bundle(st, s.run_id).files["events.jsonl"])[-1] for s in list_bundles(st) if s.job_name == job]
     return sorted(found, key=lambda e: e["eventTime"])
 
@@ -487,8 +489,10 @@ def test_an_assets_step_that_failed_before_it_wrote_is_no_check_step_reading_its
         failed = dg.materialize([stock], instance=instance, raise_on_error=False,
                                 resources={"io_manager": ProvenanceIOManager()})
         assert not failed.success
+        delivered(store)
         assert [(s.job_name, s.state, s.inputs) for s in list_bundles(open_store(str(store)))] == [("stock", "COMPLETE", ())]
         evaluate_failure_sensor(failed, instance, ProvenanceResource())  # as Dagster's daemon would
+    delivered(store)
     runs = sorted((s.state, s.inputs, s.outputs) for s in list_bundles(open_store(str(store))) if s.job_name == "stock")
     assert [(state, inputs) for state, inputs, _ in runs] == [("COMPLETE", ()), ("FAIL", ())]
     fail = _terminal_by_start(store, "stock")[-1]
@@ -527,6 +531,7 @@ def test_a_check_that_loads_nothing_is_its_checks_job_when_the_execution_plan_ca
             raise OSError(f"execution plan snapshot {snapshot_id} cannot be read: the run storage is down")
         monkeypatch.setattr(instance, "get_execution_plan_snapshot", unreadable)
         dg.materialize([plain, bare], instance=instance, raise_on_error=False, resources={"io_manager": ProvenanceIOManager()})
+    delivered(store)
     assert sorted(s.job_name for s in list_bundles(open_store(str(store)))) == ["check:plain:bare", "plain"]
 
 
@@ -570,6 +575,7 @@ def test_a_teardown_reads_the_steps_events_only_for_a_check_step_left_to_record(
         with dg.DagsterInstance.ephemeral() as instance:
             assert dg.materialize(selection, instance=instance, resources={"io_manager": ProvenanceIOManager()}).success
         assert reads == expected
+    delivered(tmp_path / "store")
     assert sorted(s.job_name for s in list_bundles(open_store(str(tmp_path / "store")))) == [
         "check:plain:bare", "check:plain:loads_plain", "plain", "plain", "plain"]
 
@@ -594,6 +600,7 @@ def test_a_check_that_loads_nothing_is_recorded_in_the_store_of_the_version_it_c
     with dg.DagsterInstance.ephemeral() as instance:
         assert dg.materialize([plain, kept_elsewhere, bare_elsewhere], instance=instance, resources={
             "io_manager": ProvenanceIOManager(store=str(other)), "elsewhere": ProvenanceIOManager(store=str(kept))}).success
+    delivered(kept)
     assert sorted(s.job_name for s in list_bundles(open_store(str(kept)))) == ["check:kept_elsewhere:bare_elsewhere",
                                                                                "kept_elsewhere"]
     assert [s.job_name for s in list_bundles(open_store(str(other)))] == ["plain"]
@@ -623,6 +630,7 @@ def test_a_check_that_loads_nothing_in_a_process_of_its_own_is_recorded_in_the_s
         result = dg.execute_job(dg.reconstructable(steps_defs.get_kept_apart_job), instance=instance)
         assert result.success
         [materialized] = result.get_asset_materialization_events()
+    delivered(kept)
     assert sorted(s.job_name for s in list_bundles(open_store(str(kept)))) == ["check:kept_apart:kept_apart_bare",
                                                                                "kept_apart"]
     assert materialized.materialization.metadata["tdprov/store"].value == str(kept)
@@ -648,6 +656,7 @@ def test_a_check_that_loads_nothing_of_a_version_an_earlier_run_wrote_is_recorde
                               selection=dg.AssetSelection.checks(bare_elsewhere), resources={
                                   "io_manager": ProvenanceIOManager(store=str(other)),
                                   "elsewhere": ProvenanceIOManager(store=str(kept))}).success
+    delivered(kept)
     assert sorted(s.job_name for s in list_bundles(open_store(str(kept)))) == ["check:kept_elsewhere:bare_elsewhere",
                                                                                "kept_elsewhere"]
     assert not other.exists() or list(list_bundles(open_store(str(other)))) == []
@@ -677,10 +686,12 @@ def test_the_failure_sensor_closes_a_check_that_loads_nothing_in_the_store_of_th
     with dg.DagsterInstance.ephemeral() as instance:
         failed = dg.materialize([kept_elsewhere, raises_elsewhere], instance=instance, raise_on_error=False, resources={
             "io_manager": ProvenanceIOManager(store=str(other)), "elsewhere": ProvenanceIOManager(store=str(kept))})
+        delivered(kept)
         assert not failed.success and len(list(list_bundles(open_store(str(kept))))) == 1 + teardown
         monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process: no recorder on either store
         for _ in range(2):  # the second evaluation finds the step sealed in the version's store
             evaluate_failure_sensor(failed, instance, ProvenanceResource(store=str(other)))
+    delivered(kept)
     assert sorted((s.job_name, s.state) for s in list_bundles(open_store(str(kept)))) == [
         ("check:kept_elsewhere:raises_elsewhere", "FAIL"), ("kept_elsewhere", "COMPLETE")]
     assert not other.exists() or list(list_bundles(open_store(str(other)))) == []
@@ -740,6 +751,7 @@ def test_the_failure_sensor_closes_a_check_dagster_marked_interrupted_with_no_re
         assert instance.get_run_by_id(failed.run_id).status == dg.DagsterRunStatus.FAILURE
         [failure] = instance.all_logs(failed.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
         assert failure.dagster_event.step_failure_data.error_source == ErrorSource.INTERRUPT
+        delivered(kept)
         assert [s.job_name for s in list_bundles(open_store(str(kept)))] == ["kept_elsewhere"]  # left to the sensors
         monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process: no recorder on either store
         evaluate_failure_sensor(failed, instance, ProvenanceResource(store=str(other)))
@@ -756,6 +768,7 @@ def _prov_of(store: Path, job: str) -> tuple[set[str], set[tuple[str, str, str]]
     """From the sealed ``prov.json`` of the one run of ``job``: the digests of the versions it used, and (check, status,
     digest of the version it is computed on) of each quality measurement it generated."""
     st = open_store(str(store))
+    delivered(st)
     [summary] = [s for s in list_bundles(st) if s.job_name == job]
     prov = json.loads(read_bundle(st, summary.run_id).files["prov.json"])
     entity = prov["entity"]
@@ -790,6 +803,7 @@ def test_the_failure_sensor_says_where_a_check_of_a_version_whose_store_dagster_
                                     "elsewhere": ProvenanceIOManager(store=str(tmp_path / "kept"))})
         with caplog.at_level("WARNING", logger="prov_dagster.steps"):
             evaluate_failure_sensor(failed, instance, ProvenanceResource(store=str(other)))
+    delivered(other)
     assert [(s.job_name, s.state) for s in list_bundles(open_store(str(other)))] == [
         ("check:kept_elsewhere:raises_elsewhere", "FAIL")]
     [warning] = [r.getMessage() for r in caplog.records if "asset check step" in r.getMessage()]
@@ -813,6 +827,7 @@ def test_a_check_of_a_version_whose_store_dagster_does_not_name_says_where_it_is
                                   selection=dg.AssetSelection.checks(bare_elsewhere), resources={
                                       "io_manager": ProvenanceIOManager(store=str(other)),
                                       "elsewhere": ProvenanceIOManager(store=str(tmp_path / "kept"))}).success
+    delivered(other)
     assert [s.job_name for s in list_bundles(open_store(str(other)))] == ["check:kept_elsewhere:bare_elsewhere"]
     [warning] = [r.getMessage() for r in caplog.records if "asset check step" in r.getMessage()]
     assert warning == (
@@ -856,6 +871,7 @@ def test_a_check_recorded_in_the_store_of_the_version_it_checked_is_signed_with_
             with caplog.at_level("WARNING", logger="prov_dagster.steps"):
                 evaluate_failure_sensor(result, instance, ProvenanceResource(store=str(other), signing_key=closers),
                                         location.get_repository_def() if closer == "sensor" else None)
+    delivered(kept)
     assert sorted(s.job_name for s in list_bundles(open_store(str(kept)))) == [job, "kept_elsewhere"]
     warned = [r.getMessage() for r in caplog.records if "signed with the key of" in r.getMessage()]
     capsys.readouterr()
@@ -901,6 +917,7 @@ def test_each_check_in_a_store_no_resource_is_configured_for_is_signed_with_its_
                     resources={"io_manager": ProvenanceIOManager(store=str(tmp_path / f"other{n}"), signing_key=str(key)),
                                "elsewhere": dg.FilesystemIOManager(base_dir=str(tmp_path / "fs"))}).success
     st = open_store(str(kept))
+    delivered(st)
     signers = sorted((s.started_at, s.key_id) for s in list_bundles(st) if s.job_name.startswith("check:"))
     assert [k for _, k in signers] == [load_signing_key(key).key_id for key in keys]
     warned = [r.getMessage() for r in caplog.records if "signed with the key of" in r.getMessage()]
@@ -929,6 +946,7 @@ def test_a_check_of_a_version_whose_named_store_cannot_be_opened_is_recorded_in_
             if closer == "sensor":
                 monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process
                 evaluate_failure_sensor(failed, instance, ProvenanceResource(store=str(other)))
+    delivered(other)
     assert [(s.job_name, s.state) for s in list_bundles(open_store(str(other)))] == [
         ("check:kept_elsewhere:raises_elsewhere", "FAIL")]
     [warning] = [r.getMessage() for r in caplog.records if "asset check step" in r.getMessage()]

@@ -36,7 +36,7 @@ from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
 import test_dagster_defs as pipeline
-from dagster_support import run_failure as _failure
+from dagster_support import delivered, run_failure as _failure
 from test_dagster_defs import asset_of, located, url_path
 from prov_common.bundle import list_bundles, read_bundle, verify_bundle
 from prov_common.bundle.events import parse_events_jsonl
@@ -77,10 +77,12 @@ def materializations(result: Any) -> dict[AssetKey, Any]:
 
 
 def summaries(store: Path) -> list[Any]:
+    delivered(store)
     return list(list_bundles(open_store(str(store))))
 
 
 def bundle_events(store: Path, run_id: str) -> list[dict[str, Any]]:
+    delivered(store)
     return parse_events_jsonl(read_bundle(open_store(str(store)), run_id).files["events.jsonl"])
 
 

@@ -18,6 +18,8 @@ from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager
 from prov_dagster.storage import DataLocation, default_data_root
 
+from dagster_support import delivered
+
 
 @asset(partitions_def=StaticPartitionsDefinition(["y", "z"]))
 def x(context) -> pd.DataFrame:
@@ -91,6 +93,7 @@ def lineage(store: Path | str, capsys: pytest.CaptureFixture, *args: str) -> lis
 
 
 def run_states(store: Path, job: str) -> list[tuple[str, list[str]]]:
+    delivered(store)
     return [(s.state, [o.name for o in s.outputs]) for s in list_bundles(open_store(str(store))) if s.job_name == job]
 
 
@@ -191,6 +194,7 @@ def test_a_dagster_name_means_only_the_versions_whose_events_carry_it(tmp_path: 
         sidecar.write_text(json.dumps(legacy))  # as written before the namespace was recorded
         of_y = digest(materialize([ay], instance=dy, resources={"io_manager": ProvenanceIOManager(store=str(store), namespace="y")}))
     assert of_x != of_y
+    delivered(store)
     runs = {s.run_id: s for s in list_bundles(open_store(str(store)))}
     namespaces = {}
     for run_id in runs:

@@ -37,7 +37,7 @@ from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource
 from prov_dagster import deps as dagster_deps
 
-from dagster_support import instance, store  # noqa: F401 (fixtures)
+from dagster_support import delivered, instance, store  # noqa: F401 (fixtures)
 
 
 def run(assets: list[Any], instance: DagsterInstance) -> Any:
@@ -48,6 +48,7 @@ def run(assets: list[Any], instance: DagsterInstance) -> Any:
 
 
 def step_run(store: Path, job: str) -> Any:
+    delivered(store)
     [summary] = [s for s in list_bundles(open_store(str(store))) if s.job_name == job]
     return summary
 

@@ -42,6 +42,8 @@ from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, definitions
 from prov_dagster.storage import default_data_root
 
+from dagster_support import delivered
+
 TESTS = Path(__file__).resolve().parent
 OP_OUTPUTS_FOLDER = ".tdprov-ops"  # where the IO manager keeps op outputs that are no asset
 DERIVED = """PREFIX prov: <http://www.w3.org/ns/prov#>
@@ -76,6 +78,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def runs(store: str) -> dict[str, Any]:
     """Job (step key) -> the index summary of its newest bundle."""
+    delivered(store)
     return {s.job_name: s for s in sorted(list_bundles(open_store(store)), key=lambda s: s.ended_at or "")}
 
 
@@ -211,6 +214,7 @@ def test_a_graph_asset_in_step_processes_and_re_executed_from_failure_records_th
     add = runs(store)["features.add_feature"]
     assert [(i.name, i.version) for i in add.inputs] == [(located(store, "raw"), raw_v)]
     assert [(o.name, o.version) for o in add.outputs] == [(located(store, "features"), features_v)]
+    delivered(store)
     # every event names its Dagster run; those of the re-execution name the run it re-executes, and its root
     named = set()
     for summary in list_bundles(open_store(store)):

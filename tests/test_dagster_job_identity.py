@@ -39,7 +39,7 @@ from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource
 from prov_dagster.recorder import Recorder
 
-from dagster_support import evaluate_failure_sensor, instance, store  # noqa: F401  (fixtures)
+from dagster_support import delivered, evaluate_failure_sensor, instance, store  # noqa: F401  (fixtures)
 
 # prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
@@ -59,6 +59,7 @@ def features() -> pd.DataFrame:
 
 def _events(store: Path) -> list[dict[str, Any]]:
     target = open_store(str(store))
+    delivered(target)
     return [e for s in list_bundles(target) for e in parse_events_jsonl(read_bundle(target, s.run_id).files["events.jsonl"])]
 
 

@@ -30,7 +30,7 @@ from prov_common.cli import main as cli_main
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_failure_sensor
 
-from dagster_support import instance, store  # noqa: F401  (fixtures)
+from dagster_support import delivered, instance, store  # noqa: F401  (fixtures)
 
 RESOURCES = {"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()}
 
@@ -85,6 +85,7 @@ def gathered() -> pd.DataFrame:
 def _runs(store: Path) -> set[tuple[str, str, str, str | None]]:
     """(event type, job name, run id, mapping key) of every event in the store."""
     target = open_store(str(store))
+    delivered(target)
     events = [e for s in list_bundles(target) for e in parse_events_jsonl(read_bundle(target, s.run_id).files["events.jsonl"])]
     return {(e["eventType"], e["job"]["name"], e["run"]["runId"], e["run"]["facets"]["tdprov_runContext"].get("mappingKey"))
             for e in events}

@@ -13,6 +13,8 @@ from prov_common.bundle import list_bundles, read_bundle
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager
 
+from dagster_support import delivered
+
 
 def _materialize(tmp_path: Path, metadata: dict[str, object]) -> list:
     @asset(metadata=metadata)
@@ -23,6 +25,7 @@ def _materialize(tmp_path: Path, metadata: dict[str, object]) -> list:
     io_manager = ProvenanceIOManager(store=str(store), data_root=str(tmp_path / "data"))
     with DagsterInstance.ephemeral() as instance:
         assert materialize([people], instance=instance, resources={"io_manager": io_manager}).success
+    delivered(store)
     return [read_bundle(open_store(str(store)), s.run_id) for s in list_bundles(open_store(str(store)))]
 
 

@@ -18,6 +18,8 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager
 
+from dagster_support import delivered
+
 STEPS = {"raw__orders", "clean__orders_clean", "features"}
 
 
@@ -58,6 +60,7 @@ def _materialize(store: str) -> dict[str, str]:
 
 def _bundle_events(store: str) -> dict[str, list[dict]]:
     found = {}
+    delivered(store)
     for summary in list_bundles(open_store(store)):
         found[summary.job_name] = parse_events_jsonl(read_bundle(open_store(store), summary.run_id).files["events.jsonl"])
     return found
@@ -199,6 +202,7 @@ def test_openlineage_disabled_turns_forwarding_off_and_every_bundle_is_still_sea
     store = str(tmp_path / "store")
     metadata = _materialize_strict(store, strict)
     assert receiver.events == []  # forwarding is off
+    delivered(store)
     bundles = {s.job_name: s.run_id for s in list_bundles(open_store(store))}
     assert set(bundles) == STEPS
     for step, shown in metadata.items():  # every link names a sealed bundle

@@ -45,12 +45,15 @@ from prov_dagster import (
 from prov_dagster.naming import step_run_id
 from test_dagster_defs import asset_of, located
 
+from dagster_support import delivered
+
 TESTS = Path(__file__).resolve().parent
 CHAIN_KEYS = "raw/orders,clean/orders_clean,features"
 
 
 def recorded(store: str) -> dict[str, tuple[list[tuple[str, str | None]], list[tuple[str, str | None]]]]:
     """job name -> (inputs, outputs) as (asset key, version), from the store's bundles."""
+    delivered(store)
     return {
         s.job_name: ([(asset_of(store, i.name), i.version) for i in s.inputs],
                      [(asset_of(store, o.name), o.version) for o in s.outputs])
@@ -130,6 +133,7 @@ def test_failure_sensor_turns_a_crashed_step_into_a_fail_bundle_with_what_it_loa
             resources={"provenance": provenance},
         )
         provenance_failure_sensor(context)
+    delivered(store)
     found = {s.job_name: s for s in list_bundles(open_store(store))}
     assert found["raw__orders"].state == "COMPLETE" and found["crashes"].state == "FAIL"
     assert [i.name for i in found["crashes"].inputs] == [located(store, "raw/orders")]
@@ -162,6 +166,7 @@ def test_store_sensor_triggers_the_audit_only_for_new_bundles_and_the_audit_find
         assert url_path(report["report_json"].value).is_file()  # a link to the report in the store
         assert url_path(report["report_html"].value).parent == url_path(report["report_json"].value).parent
 
+        delivered(store)
         run_id = next(s.run_id for s in list_bundles(open_store(store)))
         events_file = Path(store) / "bundles" / run_id / "events.jsonl"
         events_file.chmod(0o644)
@@ -378,6 +383,7 @@ def test_s3_data_and_store_with_tamper_refusal(s3_store_uri: str, ol_validator) 
     recorded_run = ProvenanceResource(store=s3_store_uri).record(
         inputs=[f"s3://{bucket}/vendor/prices.csv"], outputs={"features/prices": pd.DataFrame({"usd": [1.5]})}
     )
+    delivered(s3_store_uri)
     summary = next(s for s in list_bundles(open_store(s3_store_uri)) if s.run_id in recorded_run.bundle)
     [vendor] = summary.inputs
     assert (vendor.namespace, vendor.name) == (f"s3://{bucket}", "vendor/prices.csv")
@@ -394,6 +400,7 @@ def test_record_names_apart_one_key_in_two_buckets(s3_store_uri: str, s3_server)
         s3.put_object(Bucket=bucket, Key="orders.csv", Body=body)
     done = ProvenanceResource(store=s3_store_uri).record(
         inputs=[f"s3://{landing}/orders.csv"], outputs=[f"s3://{lake}/orders.csv", f"s3://{archive}/orders.csv"])
+    delivered(s3_store_uri)
     [summary] = [s for s in list_bundles(open_store(s3_store_uri)) if s.run_id in done.bundle]
     recorded = {f"{d.namespace}/{d.name}": d.version for d in [*summary.inputs, *summary.outputs]}
     assert len(set(recorded.values())) == 3 and done.digests == recorded
@@ -428,6 +435,7 @@ def test_s3_partitions_holding_hash_and_question_marks_are_datasets_of_their_own
             assert materialize([region], partition_key=key, resources=io, instance=instance).success
         assert materialize([region, region_stats], selection=["region_stats"], partition_key="eu#2", resources=io,
                            instance=instance).success
+    delivered(s3_store_uri)
     runs = list(list_bundles(open_store(s3_store_uri)))
     written = {(o.namespace, o.name): s.run_id for s in runs for o in s.outputs}
     data = "prefix-data/region"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from dagster_support import run_failure as _failure
+from dagster_support import delivered, run_failure as _failure
 from dagster import DagsterInstance, asset, materialize
 from pydantic import ValidationError
 
@@ -163,6 +163,7 @@ def test_owners_given_as_one_string_is_one_owner(cwd: Path) -> None:
     with DagsterInstance.ephemeral() as instance:
         assert materialize([scored], resources={"io_manager": ProvenanceIOManager()}, instance=instance).success
     store = open_store(str(cwd / "store"))
+    delivered(store)
     [summary] = list(list_bundles(store))
     events = [json.loads(line) for line in read_bundle(store, summary.run_id).files["events.jsonl"].splitlines()]
     owners = {o["name"] for e in events for o in e["job"].get("facets", {}).get("ownership", {}).get("owners", [])}

@@ -69,6 +69,8 @@ from prov_dagster.naming import step_run_id
 import prov_dagster.recorder as recorder_module
 from prov_dagster.recorder import AFTER_RUN, CLOSING_TAG, Recorder, StepRun, leave_run
 
+from dagster_support import delivered
+
 TESTS = Path(__file__).resolve().parent
 
 KILLED_RUN = """
@@ -92,6 +94,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def bundles(store: str) -> dict[str, Any]:
     """OpenLineage run id -> the index summary of its bundle."""
+    delivered(store)
     return {s.run_id: s for s in list_bundles(open_store(store))}
 
 
@@ -107,6 +110,7 @@ def digest_of(instance: DagsterInstance, key: str) -> str:
 
 def check_events(store: str, ol_run_id: str, ol_validator: Any) -> list[str]:
     """The event types of a bundle, each event checked against the OpenLineage spec and tdprov's facet schemas."""
+    delivered(store)
     events = parse_events_jsonl(read_bundle(open_store(store), ol_run_id).files["events.jsonl"])
     for event in events:
         ol_validator.validate_event(event, custom_schemas=True)
@@ -250,6 +254,7 @@ def test_a_retry_in_another_process_seals_the_output_the_failed_attempt_wrote(
     assert sorted(key for key, _ in written(store, retried)) == ["first", "second"]
     assert check_events(store, failed.run_id, ol_validator) == ["START", "RUNNING", "FAIL"]
     for run, attempt in ((failed, 0), (retried, 1)):  # each attempt's run starts when Dagster started the attempt
+        delivered(store)
         start = parse_events_jsonl(read_bundle(open_store(store), run.run_id).files["events.jsonl"])[0]["eventTime"]
         started = datetime.fromtimestamp(pair_stats.attempts_list[attempt].start_time, UTC)
         assert abs(datetime.fromisoformat(start) - started) <= timedelta(milliseconds=1), (attempt, start, started)
@@ -313,6 +318,7 @@ def test_a_retry_seals_an_earlier_attempts_fail_that_a_retry_before_it_staged_an
     first, second = (step_run_id(result.run_id, "retried_twice", attempt) for attempt in (0, 1))
     assert failed == [f"store/staging/{first}/"]
     assert f"run {first} is not sealed: its staged events cannot be read (cannot list 'staging/{first}/'" in err
+    delivered(store)
     events = parse_events_jsonl(read_bundle(open_store(store), first).files["events.jsonl"])
     assert [e["eventType"] for e in events] == ["START", "FAIL"]  # the FAIL attempt 1 staged, not one of attempt 2
     assert ("step retried_twice attempt 0 failed; Dagster retried it as attempt 1"
@@ -365,6 +371,7 @@ def test_a_retry_leaves_an_earlier_attempt_whose_bundle_waits_in_the_spool_to_it
     report = Outbox(spool, arrival=put_arrived, same=staged_already).flush()
     assert report.ok and report.failed == 0, report.set_aside
     assert not (spool / "failed").exists()
+    delivered(store)
     events = parse_events_jsonl(read_bundle(open_store(store), first).files["events.jsonl"])
     assert [e["eventType"] for e in events] == ["START", "FAIL"]
     assert ("step retried_twice attempt 0 failed; Dagster retried it as attempt 1"
@@ -397,6 +404,7 @@ def test_a_retry_whose_close_of_its_failed_attempt_was_not_sealed_leaves_the_run
         fault_proxy.fault = None
         store_tick(instance, store)
         assert instance.get_run_by_id(result.run_id).tags["tdprov/closing"] == "closed"
+    delivered(store)
     events = parse_events_jsonl(read_bundle(open_store(store), first).files["events.jsonl"])
     assert [e["eventType"] for e in events] == ["START", "RUNNING", "FAIL"]
     assert "step pair attempt 0 failed; Dagster retried it as attempt 1" in events[-1]["run"]["facets"]["errorMessage"]["message"]
@@ -443,6 +451,7 @@ def _attempt_failed_in_an_outage(down: Any, tmp_path: Path) -> tuple[str, Settin
 
 def _sealed_with_its_start(store_uri: str, run_id: str) -> list[dict[str, Any]]:
     """The events of run ``run_id``'s bundle, checked to be the attempt's START (naming ``raw``) and a FAIL."""
+    delivered(store_uri)
     events = parse_events_jsonl(read_bundle(open_store(store_uri), run_id).files["events.jsonl"])
     assert [e["eventType"] for e in events] == ["START", "FAIL"]
     assert [i["name"] for i in events[0]["inputs"]] == ["raw"]
@@ -504,6 +513,7 @@ def test_a_retry_reads_each_staged_event_once_to_seal_an_attempt_with_its_staged
     counting = retry.transport()._store = CountingStore(store)
     retry.step(replace(attempt, attempt=1))
     retry.wait()
+    delivered(store)
     events = parse_events_jsonl(read_bundle(open_store(store), failed.ol_run_id).files["events.jsonl"])
     assert [e["eventType"] for e in events] == ["START", "FAIL"]
     assert events[1]["run"]["facets"]["errorMessage"]["message"] == "closed by the first closer"
@@ -881,6 +891,7 @@ def test_a_step_that_can_work_after_its_last_output_is_one_run_ended_as_dagster_
     events = check_events(store, run.run_id, ol_validator)
     assert events[0] == "START" and set(events[1:-1]) <= {"RUNNING"} and events[-1] == run.state
     if raise_in_step:
+        delivered(store)
         last = parse_events_jsonl(read_bundle(open_store(store), run.run_id).files["events.jsonl"])[-1]
         assert "failed after" in last["run"]["facets"]["errorMessage"]["message"]
     # every output links the bundle its step's run was sealed in
@@ -912,6 +923,7 @@ def test_a_step_whose_outputs_go_to_two_namespaces_is_a_run_of_each_namespaces_j
     for team, output in (("team_a", "for_a"), ("team_b", "for_b")):
         run = runs[f"dagster://{team}"]
         assert run.state == "COMPLETE" and [o.name for o in run.outputs] == [str(tmp_path / team / f"{output}.parquet")]
+        delivered(store)
         events = parse_events_jsonl(read_bundle(open_store(store), run.run_id).files["events.jsonl"])
         assert {(e["job"]["namespace"], e["job"]["name"]) for e in events} == {(f"dagster://{team}", "two_teams")}
         assert check_events(store, run.run_id, ol_validator)[-1] == "COMPLETE"
@@ -967,6 +979,7 @@ def test_the_failure_sensor_seals_an_earlier_attempt_in_a_namespace_the_last_one
     found = bundles(store)
     run = found[earlier]
     assert run.state == "FAIL" and [o.name for o in run.outputs] == [str(tmp_path / "team_b" / "for_b.parquet")]
+    delivered(store)
     events = parse_events_jsonl(read_bundle(open_store(store), earlier).files["events.jsonl"])
     assert [e["eventType"] for e in events] == check_events(store, earlier, ol_validator) == ["START", "RUNNING", "FAIL"]
     assert "attempt 0 failed; Dagster retried it as attempt 1" in events[-1]["run"]["facets"]["errorMessage"]["message"]
@@ -1033,6 +1046,7 @@ def test_a_retry_seals_an_earlier_attempts_run_in_a_namespace_the_retry_does_not
         ("dagster://team_a", step_run_id(result.run_id, step.op.name, 1, namespace="dagster://team_a")): "COMPLETE"}
     assert [o.name for o in found[failed].outputs] == [str(tmp_path / "team_b" / "for_b.parquet")]
     assert check_events(store, failed, ol_validator) == ["START", "RUNNING", "FAIL"]
+    delivered(store)
     events = parse_events_jsonl(read_bundle(open_store(store), failed).files["events.jsonl"])
     assert "attempt 0 failed; Dagster retried it as attempt 1" in events[-1]["run"]["facets"]["errorMessage"]["message"]
     no_unfinished_run(store)
@@ -1055,6 +1069,7 @@ def recorded_times_of(store: str, *step_keys: str) -> dict[str, tuple[datetime, 
     runs, opened, times = list(bundles(store).values()), open_store(store), {}
     for step_key in step_keys:
         [run] = [s for s in runs if s.job_name == step_key]
+        delivered(opened)
         events = parse_events_jsonl(read_bundle(opened, run.run_id).files["events.jsonl"])
         [start] = [e["eventTime"] for e in events if e["eventType"] == "START"]
         [end] = [e["eventTime"] for e in events if e["eventType"] in ("COMPLETE", "FAIL", "ABORT")]
@@ -1166,6 +1181,7 @@ def test_a_signed_end_of_an_earlier_attempt_copied_into_the_retry_is_no_end_of_i
     recorder.step(first).fail(error="boom", at=None)
     recorder.wait()
     store = open_store(store_uri)
+    delivered(store)
     [fail] = [e for e in parse_events_jsonl(read_bundle(store, first.ol_run_id).files["events.jsonl"]) if e["eventType"] == "FAIL"]
     retry = replace(first, attempt=1, job="pair")
     recorder.step(retry).stage()

@@ -31,6 +31,8 @@ from prov_dagster import ProvenanceIOManager, ProvenanceResource, definitions, p
 from prov_dagster.audit import AUDIT_ASSET_KEY
 from prov_dagster.links import location_url
 
+from dagster_support import delivered
+
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "dagster.md"
 RAW = AssetKey(["raw", "orders"])
 
@@ -44,6 +46,7 @@ def _register_source(store: str) -> None:
 def test_bundle_metadata_is_a_link_to_the_bundle_on_each_backend(store_uri: str) -> None:
     result = materialize(pipeline.CHAIN, resources={"io_manager": ProvenanceIOManager(store=store_uri)})
     assert result.success
+    delivered(store_uri)
     runs = {s.job_name: s.run_id for s in list_bundles(open_store(store_uri))}
     for mat in result.get_asset_materialization_events():
         materialization = mat.materialization
@@ -113,6 +116,7 @@ def test_a_schema_shown_by_its_path_still_validates(tmp_path: Path) -> None:
     defs = definitions([plain_orders], store=store)
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(raise_on_error=False)
     assert not result.success  # the default 'fail' policy: the path was loaded and the bad frame refused
+    delivered(store)
     [summary] = list_bundles(open_store(store))
     assert summary.state == "FAIL" and not (Path(store + "-data") / "plain_orders.parquet").exists()
 

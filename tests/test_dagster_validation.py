@@ -17,7 +17,7 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, definitions, provenance_asset
 
-from dagster_support import instance, store  # noqa: F401 (fixtures)
+from dagster_support import delivered, instance, store  # noqa: F401 (fixtures)
 
 
 class Positive(pa.DataFrameModel):
@@ -31,6 +31,7 @@ def run_all(assets: list[Any], instance: DagsterInstance, store: Path) -> Any:
 
 def runs_of(store: Path, job: str) -> list[tuple[Any, list[dict[str, Any]]]]:
     st = open_store(str(store))
+    delivered(st)
     return [(s, parse_events_jsonl(read_bundle(st, s.run_id).files["events.jsonl"])) for s in list_bundles(st) if s.job_name == job]
 
 

@@ -101,6 +101,7 @@ def test_operator_samples_off_and_masked_columns(tmp_path: Path, places: tuple[P
 def test_dagster_and_airflow_store_the_same_sample_bytes(tmp_path: Path, places: tuple[Path, Path]) -> None:
     from dagster import DagsterInstance, materialize
 
+    from dagster_support import delivered
     from prov_dagster import ProvenanceIOManager, provenance_asset
 
     store, _ = places
@@ -118,6 +119,7 @@ def test_dagster_and_airflow_store_the_same_sample_bytes(tmp_path: Path, places:
     io_manager = ProvenanceIOManager(store=dagster_store, data_root=str(tmp_path / "data"))
     with DagsterInstance.ephemeral() as instance:
         assert materialize([people_copy], instance=instance, resources={"io_manager": io_manager}).success
+    delivered(dagster_store)
     [summary] = bundles_of(Path(dagster_store))
     [from_dagster] = sample_files(dagster_store, summary.run_id).values()
     assert from_dagster == from_airflow

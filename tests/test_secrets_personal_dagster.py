@@ -12,6 +12,7 @@ import pandera.pandas as pa
 import pytest
 from dagster import AssetIn, DagsterInstance, MaterializeResult, materialize
 
+from dagster_support import delivered
 from personal_support import (PEOPLE, VISIBLE, assert_nowhere, plant_unverified_record, register_people, sample_files, sample_table,
                               write_people, written)
 from prov_common.bundle import list_bundles
@@ -97,6 +98,7 @@ def test_unreadable_source_records_mask_every_value(tmp_path: Path, s3_fault) ->
     io_manager = ProvenanceIOManager(store=down, data_root=str(tmp_path / "data"), spool=str(tmp_path / "spool"))
     with DagsterInstance.ephemeral() as instance:
         assert materialize([people_clean], instance=instance, resources={"io_manager": io_manager}).success
+    delivered(down)
     spool = written(tmp_path / "spool")
     assert b".samples.parquet" in spool and b"***" in spool
     assert_nowhere(spool, "the spool")
@@ -128,6 +130,7 @@ def test_flagged_columns_travel_to_downstream_assets(tmp_path: Path) -> None:
         assert result.success
         [mat] = [e.materialization for e in result.get_asset_materialization_events() if e.asset_key.path == ["people_raw"]]
         assert mat.metadata["tdprov/flagged_columns"].value == ["email"]
+    delivered(store)
     runs = {s.job_name: s.run_id for s in list_bundles(open_store(store))}
     [sample] = sample_files(store, runs["people_features"]).values()
     table = sample_table(sample)
@@ -140,7 +143,8 @@ PERSONAL_EMAIL = pa.DataFrameSchema({"email": pa.Column(str, metadata={"personal
 
 def _materialized(tmp_path: Path, store: str, assets: list, key: str | None = None, data: Path | None = None) -> tuple[object, list[str]]:
     """Materialize ``assets`` with the IO manager and the resource on ``store`` (data under ``data``, default
-    tmp_path/data): the materialization of asset ``key`` (of the only asset when None) and the warnings logged."""
+    tmp_path/data): the materialization of asset ``key`` (of the only asset when None) and the warnings logged, once
+    what was written to the store is there (:func:`delivered`)."""
     from prov_dagster import ProvenanceIOManager
 
     settings = {"store": store, "data_root": str(data or tmp_path / "data"), "spool": str(tmp_path / "spool")}
@@ -149,7 +153,9 @@ def _materialized(tmp_path: Path, store: str, assets: list, key: str | None = No
                              resources={"io_manager": ProvenanceIOManager(**settings), "provenance": ProvenanceResource(**settings)})
         assert result.success
         [mat] = [e.materialization for e in result.get_asset_materialization_events() if key in (None, e.asset_key.path[-1])]
-        return mat, [e.message for e in instance.all_logs(result.run_id) if e.level >= 30]
+        warnings = [e.message for e in instance.all_logs(result.run_id) if e.level >= 30]
+    delivered(store)
+    return mat, warnings
 
 
 def _writing_its_own(name: str, data: Path, write: Callable[[Path], object], **asset_args: object) -> object:
@@ -272,6 +278,7 @@ def test_an_unregistered_source_of_an_asset_recorded_by_record_is_an_input_witho
 
     with DagsterInstance.ephemeral() as instance:
         assert materialize([people_copy], instance=instance, resources={"provenance": ProvenanceResource(store=store)}).success
+    delivered(store)
     [summary] = list_bundles(open_store(store))
     assert [(i.namespace, i.name, i.version) for i in summary.inputs] == [("tdprov://sources", "people-raw", None)]
 

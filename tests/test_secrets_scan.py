@@ -27,6 +27,8 @@ from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.lineage import build_run_event, collect_run_context, event_to_dict
 from prov_common.store import Outbox, open_store
 
+from dagster_support import delivered
+
 AWS_KEY_ID, AWS_SECRET = "AKIAQPLANTEDKEY7X2Z9", "pL4nt3dS3cr3tK3y/wJalrXUtnFEMIK7MDENGbPxR"
 DB_PASSWORD, API_TOKEN = "Pl4nt3d-DB-pa55", "tok_planted_0123456789abcdef"
 GITHUB_TOKEN = "ghp_PLANTEDplantedPLANTEDplanted0123"
@@ -131,6 +133,7 @@ def test_dagster_materialize_masks_personal_column_and_redacts_metadata(tmp_path
                              resources={"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()})
     assert result.success
     store = open_store(str(store_dir))
+    delivered(store)
     [summary] = list(list_bundles(store))
     files = read_bundle(store, summary.run_id).files
     samples = [p for p in files if p.startswith("quality/")]
