@@ -223,3 +223,18 @@ def test_an_s3_source_is_located_by_a_uri_that_names_its_key(s3_bucket: str, tmp
     where = {str(w) for (w,) in graph.query(PREFIXES + "SELECT ?w WHERE { ?s a tdprov:RegisteredSource ; prov:atLocation ?w }")}
     assert where == {f"s3://{s3_bucket}/{encoded}" for encoded in keys.values()}
     assert all(validate_rfc3986(w, rule="URI") for w in where)
+
+
+def test_a_source_location_is_a_prov_o_location_node(pipeline: Pipeline, capsys: pytest.CaptureFixture) -> None:
+    """PROV-O declares ``prov:atLocation`` an object property whose range is ``prov:Location``, as every PROV-O
+    property but the times and ``prov:value``: the Turtle states where a source was registered as an IRI typed
+    ``prov:Location`` (the ``prov`` library writes PROV-DM's location as an ``xsd:anyURI`` literal), never a literal."""
+    graph = _graph(pipeline, capsys)
+    prov = rdflib.Namespace("http://www.w3.org/ns/prov#")
+    datatype = {prov[name] for name in ("atTime", "startedAtTime", "endedAtTime", "generatedAtTime", "invalidatedAtTime", "value")}
+    literals = {(str(p), str(o)) for _, p, o in graph
+                if str(p).startswith(str(prov)) and p not in datatype and isinstance(o, rdflib.Literal)}
+    assert literals == set()
+    vendor = rdflib.URIRef(pipeline.vendor.as_uri())
+    assert set(graph.objects(rdflib.URIRef(_iri(pipeline, "vendor-orders")), prov.atLocation)) == {vendor}
+    assert (vendor, rdflib.RDF.type, prov.Location) in graph

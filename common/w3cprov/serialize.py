@@ -163,20 +163,23 @@ _QUALIFIED = (
 
 
 def _turtle(document: ProvDocument) -> bytes:
-    """Turtle with the unqualified PROV-O triple beside every qualified relation.
+    """Turtle as PROV-O states it: the unqualified triple beside every qualified relation, and locations as nodes.
 
     The ``prov`` library writes only the qualified form when a relation has a time, a plan or other
     attributes (``prov:qualifiedGeneration [ prov:activity :run ]``), which plain queries such as
-    ``?v prov:wasGeneratedBy ?run`` do not see; PROV-O defines both forms, so both are written."""
+    ``?v prov:wasGeneratedBy ?run`` do not see; PROV-O defines both forms, so both are written. It writes
+    PROV-DM's ``prov:location`` URI as an ``xsd:anyURI`` literal, where PROV-O's ``prov:atLocation`` is an
+    object property whose range is ``prov:Location``: the location is stated as that IRI, typed ``prov:Location``."""
     stream = io.BytesIO()
     document.serialize(stream, format="rdf", rdf_format="turtle")
-    return _unqualified(stream.getvalue(), add=True)
+    return _prov_o_forms(stream.getvalue(), add=True)
 
 
-def _unqualified(turtle: bytes, add: bool) -> bytes:
-    """Turtle with the unqualified triple of every qualified PROV-O relation added, or (``add`` false)
-    removed, since the ``prov`` library would read it back as a second relation."""
-    from rdflib import Graph, Namespace
+def _prov_o_forms(turtle: bytes, add: bool) -> bytes:
+    """Turtle with the unqualified triple of every qualified PROV-O relation added and each ``xsd:anyURI``
+    location made a ``prov:Location`` node, or (``add`` false) both undone, as the ``prov`` library reads
+    Turtle (it would take an unqualified triple for a second relation, and a location node for a name)."""
+    from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
 
     prov_o = Namespace("http://www.w3.org/ns/prov#")
     graph = Graph()
@@ -185,6 +188,15 @@ def _unqualified(turtle: bytes, add: bool) -> bytes:
         for subject, node in list(graph.subject_objects(prov_o[qualifying])):
             for target in list(graph.objects(node, prov_o[influencer])):
                 (graph.add if add else graph.remove)((subject, prov_o[unqualified], target))
+    for subject, where in list(graph.subject_objects(prov_o.atLocation)):
+        if add and isinstance(where, Literal) and where.datatype == XSD.anyURI:
+            graph.remove((subject, prov_o.atLocation, where))
+            graph.add((subject, prov_o.atLocation, URIRef(str(where))))
+            graph.add((URIRef(str(where)), RDF.type, prov_o.Location))
+        elif not add and isinstance(where, URIRef):
+            graph.remove((subject, prov_o.atLocation, where))
+            graph.remove((where, RDF.type, prov_o.Location))
+            graph.add((subject, prov_o.atLocation, Literal(str(where), datatype=XSD.anyURI)))
     return graph.serialize(format="turtle").encode("utf-8")
 
 
@@ -280,7 +292,7 @@ def deserialize(data: bytes, fmt: str = "json", max_records: int | None = None) 
     options = {"rdf_format": "turtle"} if fmt == "ttl" else {}
     try:
         if fmt == "ttl":
-            data = _unqualified(data, add=False)
+            data = _prov_o_forms(data, add=False)
         return ProvDocument.deserialize(content=data, format="rdf" if fmt == "ttl" else fmt, **options)
     except Exception as exc:
         raise BadInputError(f"cannot read PROV-{fmt.upper()}: {exc}", fix="pass a PROV document written by tdprov") from exc
