@@ -92,7 +92,8 @@ class StepIdentity:
 
     @property
     def ol_run_id(self) -> str:
-        return step_run_id(self.dagster_run_id, self.step_key, self.attempt, self.part, self.namespace)
+        return step_run_id(self.dagster_run_id, self.step_key, self.attempt, self.part, self.namespace,
+                           direct=self.job_name is None)
 
     @property
     def step(self) -> "StepIdentity":

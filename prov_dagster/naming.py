@@ -18,7 +18,10 @@ one file; :mod:`prov_dagster.owners` keeps either from overwriting the other.
 """
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -174,15 +177,31 @@ def op_output_relpath(identifier: Sequence[str], suffix: str = DATA_SUFFIX) -> s
 
 
 def step_run_id(dagster_run_id: str, step_key: str, attempt: int = 0, part: int = 0,
-                namespace: str = DEFAULT_NAMESPACE) -> str:
+                namespace: str = DEFAULT_NAMESPACE, *, direct: bool = False) -> str:
     """The OpenLineage run id of one attempt of one step of a Dagster run, as a job of ``namespace``: stable, so a
     sensor can close it later; a retry (``attempt`` > 0) is a run of its own, and so is a later ``part`` of an attempt
     (what the IO manager recorded after ``ProvenanceResource.record`` had ended the step's run), and so is the step as
     a job of each namespace it records in (outputs handed to IO managers of two namespaces). The default namespace's
-    ids are those tdprov gave before the namespace was part of them."""
+    ids are those tdprov gave before the namespace was part of them. A ``direct`` record (outside a Dagster run,
+    ``dagster_run_id`` from :func:`direct_run_id`) gets a UUIDv7 of the time that id holds, as OpenLineage recommends."""
     suffix = (f"/attempt-{attempt}" if attempt else "") + (f"/part-{part}" if part else "")
     scope = "" if namespace == DEFAULT_NAMESPACE else f"{namespace}|"
-    return str(uuid.uuid5(_RUN_NAMESPACE, f"{scope}{dagster_run_id}/{step_key}{suffix}"))
+    name = f"{scope}{dagster_run_id}/{step_key}{suffix}"
+    if direct:
+        return str(_uuid7(uuid.UUID(dagster_run_id).int >> 80, hashlib.sha256(name.encode()).digest()))
+    return str(uuid.uuid5(_RUN_NAMESPACE, name))
+
+
+def direct_run_id() -> str:
+    """A new id standing for the Dagster run of a record made outside one: a UUIDv7 of now (RFC 9562)."""
+    return str(_uuid7(time.time_ns() // 1_000_000, secrets.token_bytes(10)))
+
+
+def _uuid7(millis: int, rest: bytes) -> uuid.UUID:
+    """The UUIDv7 of Unix time ``millis`` (its first 48 bits) whose other bits are taken from ``rest``'s first 10 bytes."""
+    value = (millis & 0xFFFF_FFFF_FFFF) << 80 | int.from_bytes(rest[:10], "big")
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    return uuid.UUID(int=value & ~(0x3 << 62) | 0x2 << 62)  # the RFC 4122 / 9562 variant
 
 
 def _safe_segment(segment: str) -> str:

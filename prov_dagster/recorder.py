@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -43,7 +42,7 @@ from prov_dagster.deps import NO_DEPS, DeclaredDeps, declared_deps
 from prov_dagster.events import step_event
 from prov_dagster.forwarding import FORWARD_WAIT, Forwarder, forwarding_client
 from prov_dagster.model import BundleStatus, DatasetRecord, Staging, StepIdentity
-from prov_dagster.naming import DEFAULT_NAMESPACE, namespace_uri
+from prov_dagster.naming import DEFAULT_NAMESPACE, direct_run_id, namespace_uri
 from prov_dagster.step_times import step_started
 from prov_dagster.transport import bundle_location, make_transport, store_uri
 
@@ -301,7 +300,7 @@ class Recorder:
         """The step run of the step executing ``context`` (one outside a run for direct calls)."""
         step_context = _compat.step_context_of(context)
         identity = (_compat.step_identity(step_context) if step_context is not None
-                    else StepIdentity(str(uuid.uuid4()), None, context.name or "direct"))
+                    else StepIdentity(direct_run_id(), None, context.name or "direct"))
         run = self.step(identity, elsewhere=None if step_context is None else partial(step_namespaces, step_context),
                         left=None if step_context is None else partial(leave_run, step_context))
         run.declare(step_context)

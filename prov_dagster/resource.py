@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -24,7 +23,7 @@ from prov_dagster.config import ProvenanceConfig
 from prov_dagster.masking import flags_metadata, inherited
 from prov_dagster.metadata import bundle_metadata, extent_metadata, quality_metadata, recorded_names, version_metadata
 from prov_dagster.model import DatasetRecord, StepIdentity
-from prov_dagster.naming import dataset_name
+from prov_dagster.naming import dataset_name, direct_run_id
 from prov_dagster.policy import marks_training
 from prov_dagster.recorded_tables import schema_targets, step_assets
 from prov_dagster.recorder import StepRun, configured, recorder_for, step_namespaces
@@ -162,7 +161,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
     def _step(self, context: Any, job_name: str) -> StepRun:
         recorder = recorder_for(self)
         if context is None:
-            return recorder.step(StepIdentity(str(uuid.uuid4()), None, job_name))
+            return recorder.step(StepIdentity(direct_run_id(), None, job_name))
         op_context = getattr(context, "op_execution_context", context)
         step = op_context.get_step_execution_context()
         run = recorder.step(_compat.step_identity(step), elsewhere=partial(step_namespaces, step))

@@ -4,6 +4,8 @@ are two jobs, as are the steps of two graph-backed assets Dagster gives one node
 two op jobs, two asset checks Dagster gives one step key and a multi-asset check whose op is named like an asset."""
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from dagster import (
     RetryPolicy,
     asset,
     asset_check,
+    build_output_context,
     define_asset_job,
     graph,
     graph_asset,
@@ -37,7 +40,7 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource
-from prov_dagster.recorder import Recorder
+from prov_dagster.recorder import Recorder, recorder_for
 
 from dagster_support import delivered, evaluate_failure_sensor, instance, store  # noqa: F401  (fixtures)
 
@@ -92,6 +95,20 @@ def test_a_record_outside_a_dagster_run_has_no_parent_of_its_own_job(store: Path
     events = _events(store)
     assert [(e["eventType"], e["job"]["name"]) for e in events] == [("START", "prepare"), ("COMPLETE", "prepare")]
     assert all("parent" not in e["run"]["facets"] for e in events)  # it was its own parent, a run of job 'prepare'
+
+
+def test_a_run_id_tdprov_makes_outside_a_dagster_run_is_a_uuid7_of_its_time(store: Path) -> None:
+    """OpenLineage recommends UUIDv7 run ids: those tdprov makes itself (a record outside a Dagster run, an IO manager
+    called directly) carry the time they were made (RFC 9562: the first 48 bits are Unix milliseconds)."""
+    manager = ProvenanceIOManager()
+    before = time.time_ns() // 1_000_000
+    ProvenanceResource().record(outputs={"frame": pd.DataFrame({"a": [1]})}, job_name="prepare")
+    manager.handle_output(build_output_context(asset_key=AssetKey("direct"), name="result"), pd.DataFrame({"a": [2]}))
+    recorder_for(manager).wait()
+    after = time.time_ns() // 1_000_000
+    ids = {uuid.UUID(e["run"]["runId"]) for e in _events(store)}
+    assert len(ids) == 2
+    assert all(u.variant == uuid.RFC_4122 and u.version == 7 and before <= u.int >> 80 <= after for u in ids), ids
 
 
 @asset(key_prefix=["a"], name="b")

@@ -76,8 +76,9 @@ def is_run_id(run_id: object) -> bool:
 
 RUN_ID_PREFIX_MIN = 8
 """Characters at least of the beginning or ending of a run id given for the run id (a UUID's first block). Airflow's
-task runs of one DAG run share their first 15 characters (UUIDv7s whose time field is the DAG run's logical date), so
-for them it is the ending that tells them apart."""
+task runs of one DAG run share their first 15 characters (UUIDv7s whose time field is the DAG run's logical date), and
+records made outside a Dagster run within a minute or so their first 8 (UUIDv7s of the time they were made), so for
+them it is the ending that tells them apart."""
 SHOWN_RUNS = 10  # run ids an error names; the rest are counted
 
 

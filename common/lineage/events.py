@@ -94,7 +94,7 @@ def build_run_event(
     except ValueError as exc:
         raise BadInputError(
             f"cannot build the {state.value} event of job {job_namespace}/{job_name} (run {run_id!r}): {exc}",
-            fix="run_id must be a UUID (e.g. str(uuid.uuid4()) or openlineage.client.uuid.generate_new_uuid())",
+            fix="run_id must be a UUID (uuid7 recommended: str(openlineage.client.uuid.generate_new_uuid()))",
         ) from exc
 
 
