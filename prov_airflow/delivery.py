@@ -64,6 +64,18 @@ class Delivery:
 DELIVERY = Delivery()
 
 
+def drain_and_name_late() -> None:
+    """Drain :data:`DELIVERY` (bounded by ``[tdprov] flush_timeout``); drained, have the transports name what they
+    staged for runs taken for open that another process sealed (``emitter.name_late_events``; the ``before_stopping``
+    hook: at interpreter exit the transports' worker threads take no more work, and :func:`_drain_at_exit` only
+    drains)."""
+    from prov_airflow.emitter import name_late_events
+    from prov_airflow.settings import conf_number
+
+    if DELIVERY.drain(conf_number("flush_timeout")):
+        name_late_events()
+
+
 @atexit.register
 def _drain_at_exit() -> None:
     from prov_airflow.settings import conf_number

@@ -33,6 +33,15 @@ def transport_for(settings: Settings, aws_conn_id: str | None, store_source: str
         return transport
 
 
+def name_late_events() -> None:
+    """Have each transport of this process name what it staged for a run it took for open that another process sealed
+    since (:meth:`ProvenanceTransport.name_late_events`: no store request when every run it started ended here)."""
+    with _lock:
+        transports = list(_transports.values())
+    for transport in transports:
+        transport.name_late_events()
+
+
 def _s3_client_factory(aws_conn_id: str | None) -> S3ClientFactory | None:
     """The S3 clients of the AWS connection ``aws_conn_id`` (read now), or None: the AWS environment."""
     if not aws_conn_id:

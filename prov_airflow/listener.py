@@ -77,12 +77,12 @@ class ProvenanceListener:
 
     @hookimpl
     def before_stopping(self, component: Any) -> None:
-        """End of a task process (or of a component): wait, bounded, for pending deliveries."""
+        """End of a task process (or of a component): wait, bounded, for pending deliveries, then name what was staged
+        for a run this process took for open that another process sealed since (``emitter.name_late_events``)."""
         try:
-            from prov_airflow.delivery import DELIVERY
-            from prov_airflow.settings import conf_number
+            from prov_airflow.delivery import drain_and_name_late
 
-            DELIVERY.drain(conf_number("flush_timeout"))
+            drain_and_name_late()
         except Exception as exc:  # noqa: BLE001
             log.warning("tdprov: could not flush pending provenance (%s)", exc)
 

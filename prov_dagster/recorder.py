@@ -615,7 +615,9 @@ class Recorder:
     def wait(self) -> None:
         """Block until every event emitted so far is delivered (called when the IO manager is torn down); an earlier
         attempt's run a retry closed here and that was not sealed (the store stopped answering as it was) has its Dagster
-        run tagged, for ``provenance_store_sensor`` to close it once the run ended (:meth:`step`'s ``left``)."""
+        run tagged, for ``provenance_store_sensor`` to close it once the run ended (:meth:`step`'s ``left``); what was
+        staged here for a run another process sealed meanwhile (a sensor, a retry) is named (the transport's
+        ``name_late_events``: no store request when every run started here ended here)."""
         with self._lock:  # those that failed before come first: one worker delivers them in order
             pending, self._pending, failed, self._failed = list(self._pending), {}, self._failed, FailedDeliveries()
             closed, self._closed_earlier = list(self._closed_earlier.items()), OrderedDict()
@@ -626,6 +628,8 @@ class Recorder:
                 failed.add(exc)
         if (report := failed.report()) is not None:
             log.warning("%s", report)
+        if self._transport is not None:  # a run whose START was staged here and that another process sealed since
+            self._transport.name_late_events()
         self._leave_unsealed(closed)
         forwarder = self._forwarder if isinstance(self._forwarder, Forwarder) else None
         if forwarder is not None and (left := forwarder.drain(FORWARD_WAIT)):

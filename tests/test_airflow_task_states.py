@@ -197,3 +197,27 @@ def test_a_dag_run_state_set_after_the_run_was_sealed_adds_nothing(tmp_path: Pat
     assert f"DAG run {summary.run_id} of tdprov_dag_marked_later is sealed already; its FAIL is not recorded" in caplog.text
     assert sorted((store / "staging" / summary.run_id).iterdir()) == staged
     assert [e["eventType"] for e in events_of(store, summary.run_id)] == ["COMPLETE"]
+
+
+def test_a_process_stopping_names_what_it_staged_after_another_process_sealed_a_run_it_started(
+        store: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The listener's process staged a run's START, another process sealed the run, and an event of it that came after
+    was staged from memory (in no bundle); the process ends it no more: when it stops (the task runner's
+    before_stopping, or at exit), it names that event, where it said nothing (only the audit named it)."""
+    from airflow.listeners.listener import get_listener_manager
+
+    from bundle_support import event, run_events
+    from prov_airflow.emitter import listener_transport
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    listener_transport().emit(start)
+    assert ProvenanceTransport(ProvenanceConfig(store=str(store))).emit(complete).status == "written"
+    listener_transport().emit(event(run_id, "RUNNING", "2026-03-01T10:00:03Z"))
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        get_listener_manager().hook.before_stopping(component=None)
+    [warned] = [r.getMessage() for r in caplog.records if run_id in r.getMessage()]
+    assert warned.startswith(f"tdprov: run {run_id} was sealed by another process after this one staged its START: its "
+                             f"RUNNING event timed 2026-03-01T10:00:03Z (staged as staging/{run_id}/20260301T100003"), warned
+    assert "came after the sealing and is in no bundle ('tdprov audit' names it)" in warned, warned

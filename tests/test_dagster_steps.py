@@ -484,6 +484,33 @@ def test_a_retry_sees_the_start_a_killed_flusher_left_claimed(outage: Any, tmp_p
     assert list((tmp_path / "spool").iterdir()) == []
 
 
+def test_a_step_process_names_what_it_staged_after_another_process_closed_its_run(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A step's process staged its START; another process (a sensor, 'tdprov store seal') sealed the run while the step
+    went on; the output it then recorded was staged from memory, in no bundle, and the process never ends the run: the
+    recorder's wait (the IO manager's teardown) names it, where the process said nothing (only the audit named it)."""
+    import logging
+
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+
+    store = str(tmp_path / "store")
+    recorder = Recorder(Settings(store=store, spool=str(tmp_path / "spool")), "dagster://default")
+    run = recorder.step(StepIdentity(str(uuid.uuid4()), "pair_job", "pair"))
+    run.input(DatasetRecord(name="raw", digest=None))
+    recorder.wait()
+    assert ProvenanceTransport(ProvenanceConfig(store=store)).seal(run.ol_run_id).status == "written"
+    run.output(DatasetRecord(name="pair", digest=None), expected=None)  # a RUNNING, staged from memory
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        recorder.wait()
+    [warned] = [r.getMessage() for r in caplog.records]
+    assert warned.startswith(f"tdprov: run {run.ol_run_id} was sealed by another process after this one staged its "
+                             "START: its RUNNING event timed "), warned
+    assert "came after the sealing and is in no bundle ('tdprov audit' names it)" in warned, warned
+    key = warned.partition("(staged as ")[2].partition(")")[0]
+    events = read_bundle(open_store(store), run.ol_run_id).files["events.jsonl"]
+    assert open_store(store).exists(key) and len(parse_events_jsonl(events)) == 1, (key, events)  # (its START alone)
+
+
 class ListingFails(LocalStore):
     """A local store that does not answer listings (an outage that began after a closer staged an event)."""
 

@@ -628,6 +628,76 @@ def test_a_writer_that_took_a_run_for_open_names_its_events_the_sealed_bundle_la
     assert asked.count(f"bundles/{run_id}/manifest.json") == 1, asked
 
 
+def test_a_writer_that_took_a_run_for_open_and_never_ends_it_names_its_late_events_when_closed(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer that staged a run's START, whose RUNNING came after another process sealed the run, and that sends no
+    terminal event for it said nothing (only the audit named the event). Closing it (or its name_late_events) asks the
+    store once per run it took for open and names what the sealed bundle lacks, in one warning; a run still open costs
+    that one request and says nothing, and a writer whose runs all ended here asks nothing."""
+    uri = str(tmp_path / "s")
+    (start, complete), (other, _) = run_events(), run_events()
+    run_id = start["run"]["runId"]
+    writer, sealer = (ProvenanceTransport(ProvenanceConfig(store=uri)) for _ in range(2))
+    writer.emit(start)
+    writer.emit(other)  # a run still open when the writer closes
+    assert sealer.emit(complete).status == "written"
+    asked: list[str] = []
+    exists = LocalStore.exists
+    monkeypatch.setattr(LocalStore, "exists", lambda self, key: asked.append(key) or exists(self, key))
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        writer.emit(event(run_id, "RUNNING", "2026-03-01T10:00:03Z"))
+        assert caplog.text == "" and asked == []  # from memory: nothing known yet
+        writer.name_late_events()  # (as the Dagster recorder's wait and Airflow's drain do; closing does too)
+    assert sorted(asked) == sorted(f"bundles/{r}/statement.dsse.json" for r in (run_id, other["run"]["runId"]))
+    [running] = [k for k in open_store(uri).list(f"staging/{run_id}/") if k.split("/")[2].startswith("20260301T100003")]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"tdprov: run {run_id} was sealed by another process after this one staged its START: its RUNNING event timed "
+        f"2026-03-01T10:00:03Z (staged as {running}) came after the sealing and is in no bundle ('tdprov audit' names "
+        "it). Fix: a run's events must end with its terminal event: emit nothing for a run after it (re-run the step to "
+        "record what came late)"], caplog.text
+    caplog.clear()
+    asked.clear()
+    writer.close()  # told once: the run is remembered sealed now
+    assert caplog.text == "" and asked == [f"bundles/{other['run']['runId']}/statement.dsse.json"]
+    asked.clear()
+    sealer.close()  # it sealed the one run it staged: no request
+    assert asked == []
+
+
+def test_closing_a_writer_in_an_outage_asks_the_store_once_for_the_runs_it_took_for_open(
+        s3_fault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closing asks about each run still taken for open; in an outage it stops at the first the store cannot answer for
+    rather than wait a timeout for each."""
+    from prov_common.store.s3 import S3Store
+
+    writer = ProvenanceTransport(ProvenanceConfig(store=s3_fault("closed"), spool=str(tmp_path / "spool")))
+    for _ in range(3):
+        writer.emit(run_events()[0])
+    asked: list[str] = []
+
+    def down(self: S3Store, key: str) -> bool:
+        asked.append(key)
+        raise StoreError("down")
+
+    monkeypatch.setattr(S3Store, "exists", down)
+    writer.close()
+    assert len(asked) == 1, asked
+
+
+def test_a_writer_closed_at_interpreter_exit_with_a_run_taken_for_open_exits_quietly(tmp_path: Path) -> None:
+    """Closing the transport at exit (an atexit hook, as a producer may register) checks no run taken for open, since
+    worker threads take no more work then: it raised 'cannot schedule new futures after shutdown'."""
+    import subprocess
+    import sys
+
+    script = ("import atexit, sys; from bundle_support import run_events; "
+              "from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport; "
+              "t = ProvenanceTransport(ProvenanceConfig(store=sys.argv[1])); t.emit(run_events()[0]); atexit.register(t.close)")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "s")], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).parent)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
 def test_a_writer_that_took_a_run_for_open_says_so_when_the_sealed_bundle_cannot_be_read(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A writer that took a run for open and finds it sealed by another process, whose events.jsonl cannot be read now,

@@ -313,24 +313,30 @@ LATE_NAMED = 10  # events a warning of what came after a sealing names (the rest
 
 @dataclass(frozen=True)
 class FoundSealed:
-    """A run this process took for open, found sealed by another process as its terminal event came: the sealed
-    manifest (None when it cannot be read), the events this process staged that it lacks (described), or why that
-    cannot be told."""
+    """A run this process took for open, found sealed by another process (as its terminal event came, or on closing):
+    the sealed manifest (None when it cannot be read), the events this process staged that it lacks (described), or
+    why that cannot be told."""
 
     manifest: Manifest | None
     lacking: list[str]
     unknown: str | None = None
 
-    def warn(self, run_id: str, terminal: Mapping[str, Any], key: str, spooled: bool) -> None:
+    def warn(self, run_id: str, terminal: Mapping[str, Any] | None = None, key: str = "", spooled: bool = False) -> None:
         """One warning of what came after the sealing: the events it lacks and ``terminal``, staged as ``key`` (or
-        ``spooled``, to be staged when delivered)."""
-        staged = "spooled, staged when delivered" if spooled else f"staged as {key}"
-        last = f"its {terminal.get('eventType')} event timed {terminal.get('eventTime')} ({staged})"
+        ``spooled``, to be staged when delivered); without ``terminal`` (the transport closed with the run taken for
+        open), none when the bundle lacks nothing."""
+        last = []
+        if terminal is not None:
+            staged = "spooled, staged when delivered" if spooled else f"staged as {key}"
+            last = [f"its {terminal.get('eventType')} event timed {terminal.get('eventTime')} ({staged})"]
         if self.unknown:
-            log.warning("tdprov: run %s was sealed by another process after this one staged its START; %s; %s came after "
-                        "the sealing and is in no bundle. Fix: %s", run_id, self.unknown, last, LATE_EVENT_FIX)
+            log.warning("tdprov: run %s was sealed by another process after this one staged its START; %s%s. Fix: %s",
+                        run_id, self.unknown, "".join(f"; {e} came after the sealing and is in no bundle" for e in last),
+                        LATE_EVENT_FIX)
             return
-        came = [*self.lacking, last]
+        came = [*self.lacking, *last]
+        if not came:
+            return
         log.warning("tdprov: run %s was sealed by another process after this one staged its START: %s came after the "
                     "sealing and %s in no bundle ('tdprov audit' names %s). Fix: %s", run_id,
                     first_of(came, LATE_NAMED, "; "),
@@ -442,10 +448,28 @@ class ProvenanceTransport(Transport):
         return self._seal(layout.check_run_id(run_id), None, accept_unsigned=accept_unsigned, read=read or {})
 
     def close(self, timeout: float = -1) -> bool:
+        """Finish the work under way (``timeout`` 0: without waiting) and, first, name what this process staged for a
+        run it still takes for open that another process has sealed since (:meth:`name_late_events`)."""
+        if timeout != 0:
+            self.name_late_events()
         executor, self._executor = self._executor, None
         if executor is not None and self._pid == os.getpid():
             executor.shutdown(wait=timeout != 0)
         return True
+
+    def name_late_events(self) -> None:
+        """Ask the store once for each run this process still takes for open (its START staged here, no end seen)
+        whether another process sealed it, and warn of the events staged here that its bundle lacks: a process that
+        sends no terminal event for such a run said nothing of them (only the audit named them). No request when every
+        run whose START was staged here ended here (the normal path); in an outage it stops at the first run the store
+        cannot answer for (each request would wait its timeout; the audit names what is left). Bounded as ``emit``, in
+        the worker thread, after what is under way."""
+        if self._executor is None or self._pid != os.getpid():  # nothing was staged by this process
+            return
+        try:
+            self._bounded(self._name_late_events, what="check of the runs this process took for open")
+        except RuntimeError:  # closed at interpreter exit (atexit): worker threads take no more work; the audit names them
+            log.debug("tdprov: the runs this process took for open are not checked at interpreter exit")
 
     # -- work -----------------------------------------------------------------------------------
     def _worker(self) -> concurrent.futures.ThreadPoolExecutor:
@@ -602,12 +626,8 @@ class ProvenanceTransport(Transport):
         remembered = self._runs_seen.get(run_id)
         if remembered or (remembered is False and not is_terminal(event)):
             return bool(remembered), None
-        try:
-            store, _ = self._open_store()
-            sealed = store is not None and store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE))
-        except StoreError:
-            return False, None
-        if not sealed:
+        store, sealed = self._asked_sealed(run_id)
+        if store is None or not sealed:
             return False, None
         found = self._found_sealed(store, run_id) if remembered is False else None  # taken for open: see what came after
         self._seen(run_id, sealed=True)
@@ -637,6 +657,28 @@ class ProvenanceTransport(Transport):
         job = event.get("job") if isinstance(event.get("job"), Mapping) else {}
         return (f"the run {named(manifest.job_namespace, manifest.job_name, parent)}",
                 named(job.get("namespace"), job.get("name"), other))
+
+    def _asked_sealed(self, run_id: str) -> tuple[Store | None, bool]:
+        """The store and whether it holds the statement of ``run_id`` (one request); no store when it cannot tell now."""
+        try:
+            store, _ = self._open_store()
+            return (store, store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE))) if store else (None, False)
+        except StoreError:
+            return None, False
+
+    def _taken_for_open(self) -> list[str]:
+        """The runs whose START this process staged and whose end it has not seen (nor found sealed); in the worker."""
+        return [run_id for run_id, sealed in self._runs_seen.items() if not sealed]
+
+    def _name_late_events(self) -> None:
+        """:meth:`name_late_events`, in the worker thread."""
+        for run_id in self._taken_for_open():
+            store, sealed = self._asked_sealed(run_id)
+            if store is None:
+                return
+            if sealed:
+                self._found_sealed(store, run_id).warn(run_id)
+                self._seen(run_id, sealed=True)
 
     def _found_sealed(self, store: Store, run_id: str) -> FoundSealed:
         """The run ``run_id``, taken for open (its START staged here, so no store request per event), found sealed by
