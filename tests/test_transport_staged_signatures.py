@@ -818,3 +818,32 @@ def test_an_event_another_stores_writer_staged_copied_where_this_stores_writer_s
         writer.emit(start)
     writer.close()
     assert f"could not record the event (object '{staged_event_key(start)}'" in caplog.text, caplog.text
+
+
+def test_a_run_whose_end_was_staged_unsigned_after_its_key_was_removed_is_named_so_with_the_seal_that_takes_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """The signing key file is removed while a run goes on (an asset deletes it): the next process stages the run's
+    COMPLETE unsigned and cannot seal. The audit called the run one that "staged events ... and never ended (it may be
+    running)", and its fix, 'tdprov store seal RUN_ID', seals it without its end (the COMPLETE refused). It now says the run's end
+    was staged unsigned, and the fix gives the seal that takes it (--accept-unsigned), after checking the events."""
+    key_path = tmp_path / "keys" / "writer.pem"
+    write_keypair(key_path)
+    monkeypatch.setenv("TDPROV_SIGNING_KEY", str(key_path))
+    uri = str(tmp_path / "store")
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    _transport(uri).emit(start)  # signed
+    kept = key_path.read_bytes()
+    key_path.unlink()
+    assert _transport(uri).emit(complete) is None  # staged unsigned, not sealed
+    staged = Path(uri, staged_event_key(complete)).read_bytes()
+    assert json.loads(staged) == json.loads(canonical_bytes(complete))  # a plain, unsigned event
+    key_path.write_bytes(kept)  # the key is given back
+    key_path.chmod(0o600)
+    assert main(["audit", "--store", uri, "--stale-hours", "0"]) == 1
+    out = capsys.readouterr().out
+    assert (f"run {run_id} staged its COMPLETE event at 2026-03-01T10:00:05Z unsigned (its writer had no signing key "
+            "to be had) and was never sealed") in out, out
+    assert f"run {run_id} staged events until" not in out and "'tdprov store seal --accept-unsigned RUN_ID'" in out, out
+    assert main(["store", "seal", "--store", uri, "--accept-unsigned", run_id]) == 0
+    assert events_jsonl([start, complete]) == read_bundle(open_store(uri), run_id).files["events.jsonl"]

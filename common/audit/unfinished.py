@@ -44,6 +44,14 @@ FIX_REMOVED = (
     "a person accepts the loss with 'tdprov audit --accept-checkpoint --reason TEXT' (recorded)"
 )
 
+UNSIGNED_END_FIX = (
+    "a seal refuses unsigned staged events, so no process sealed the run; check that its staged events (staging/<run>/) "
+    "are its producer's (a writer of yours that lost its signing key said 'staged events and attachments are not "
+    "signed'; anyone who can write staging/ could have put them there), then seal them: 'tdprov store seal "
+    "--accept-unsigned RUN_ID' (with a writer's key and credentials); give the writer its signing key back "
+    "(TDPROV_SIGNING_KEY) for the next runs"
+)
+
 FUTURE_FIX = (
     "fix the clock of the machine that emitted the event, or the eventTime its producer wrote (a typo in the year); "
     "until the run is sealed its staleness counts from when an audit first named it, not from that date"
@@ -164,11 +172,14 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
         else:
             result.findings += _future_dated(run_id, moment, now)
             when = iso_z(moment)
-            ended = terminal_state(store, newest[run_id], trust, store_id=store_id)
-            what = (f"run {run_id} staged its {ended} event at {when} and was never sealed: its bundle was not stored (it may "
+            ended, unsigned = staged_end(store, newest[run_id], trust, store_id=store_id)
+            what = (f"run {run_id} staged its {ended} event at {when} unsigned (its writer had no signing key to be had) "
+                    "and was never sealed" if unsigned else
+                    f"run {run_id} staged its {ended} event at {when} and was never sealed: its bundle was not stored (it may "
                     "wait in the writer's spool ('tdprov flush' on that machine), or the writer could not sign it)" if ended else
                     f"run {run_id} staged events until {when} and never ended" + ("" if stale else f" (still within {stale_after}; it may be running)"))
-            result.findings.append(Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id), what, FIX,
+            result.findings.append(Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id), what,
+                                           UNSIGNED_END_FIX if unsigned else FIX,
                                            severity="error" if stale else NOTE, run_id=run_id))
         unsealed.append(earlier.get(run_id) or UnsealedRun(run_id, audit_id, iso_z(now)))
     gone = [r for r in reported if r.run_id not in moments and r.run_id not in sealed]  # the listing above found no event of theirs
@@ -484,12 +495,28 @@ def terminal_state(store: Store, key: str, trust: TrustStore | None = None, *, a
     whether a run is over (``tdprov store seal``) must not take a terminal event planted by someone with the store's
     credentials alone; None: its signature unchecked (a hint for the audit's wording). ``store_id``: the store's
     identity, as the seal checks it (an event staged for another store is no end of this store's run)."""
+    state, unsigned = staged_end(store, key, trust, store_id=store_id)
+    return None if unsigned and not accept_unsigned else state
+
+
+def staged_end(store: Store, key: str, trust: TrustStore | None = None, *,
+               store_id: str | None = None) -> tuple[str | None, bool]:
+    """The terminal state of the staged event at ``key`` as :func:`terminal_state` gives it, and False; for an unsigned
+    terminal event (staged by a writer that had no signing key to be had), its state and True: a seal takes it only
+    when told to ('tdprov store seal --accept-unsigned'). Read once."""
     try:
-        event = _staged_event(store, key, trust, accept_unsigned=accept_unsigned, store_id=store_id)
+        data = store.get(key, layout.SMALL_OBJECT_LIMIT)
     except (TdprovError, ValueError):
-        return None
-    state = event.get("eventType") if isinstance(event, dict) else None
-    return state if state in TERMINAL else None
+        return None, False
+    for unsigned in (False, True) if trust is not None else (False,):
+        try:
+            event = unverified_event(data if trust is None else trusted_event(data, trust, key, accept_unsigned=unsigned,
+                                                                             store_id=store_id))
+        except (TdprovError, ValueError):
+            continue
+        state = event.get("eventType") if isinstance(event, dict) else None
+        return (state, unsigned) if state in TERMINAL else (None, False)
+    return None, False
 
 
 def _staged_event(store: Store, key: str, trust: TrustStore | None, *, accept_unsigned: bool = False,
