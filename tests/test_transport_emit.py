@@ -595,6 +595,17 @@ def test_a_late_event_of_a_run_another_process_sealed_staged_under_its_own_time_
     assert f"bundles/{other[0]['run']['runId']}/events.jsonl" in quiet_read  # (its newest event is as new as the listing)
 
 
+def _taken_for_open_then_sealed(uri: str, *also: dict) -> tuple[ProvenanceTransport, ProvenanceTransport, dict]:
+    """A writer that staged a run's START (and the events also), the run sealed by another process (the sealer); the
+    writer, the sealer and the START."""
+    start, complete = run_events()
+    writer, sealer = (ProvenanceTransport(ProvenanceConfig(store=uri)) for _ in range(2))
+    for item in (start, *also):
+        writer.emit(item)
+    assert sealer.emit(complete).status == "written"
+    return writer, sealer, start
+
+
 def test_a_writer_that_took_a_run_for_open_names_its_events_the_sealed_bundle_lacks_when_it_learns_of_the_seal(
         tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """A writer that staged a run's START stages its RUNNING under its own time without asking the store (no request per
@@ -602,12 +613,9 @@ def test_a_writer_that_took_a_run_for_open_names_its_events_the_sealed_bundle_la
     run sealed, one warning names each event it staged that the sealed events.jsonl lacks and the terminal event (run,
     type, key, the audit, the fix), not the START the bundle holds (it was followed by a count-only warning of the same
     events, and the manifest was read twice); its RUNNING cost no store request."""
-    start, complete = run_events()
-    run_id = start["run"]["runId"]
     uri = str(tmp_path / "s")
-    writer, sealer = (ProvenanceTransport(ProvenanceConfig(store=uri)) for _ in range(2))
-    writer.emit(start)
-    assert sealer.emit(complete).status == "written"
+    writer, _, start = _taken_for_open_then_sealed(uri)
+    run_id = start["run"]["runId"]
     asked: list[str] = []
     exists, get = LocalStore.exists, LocalStore.get
     monkeypatch.setattr(LocalStore, "exists", lambda self, key: asked.append(key) or exists(self, key))
@@ -635,12 +643,9 @@ def test_a_writer_that_took_a_run_for_open_and_never_ends_it_names_its_late_even
     store once per run it took for open and names what the sealed bundle lacks, in one warning; a run still open costs
     that one request and says nothing, and a writer whose runs all ended here asks nothing."""
     uri = str(tmp_path / "s")
-    (start, complete), (other, _) = run_events(), run_events()
+    other = run_events()[0]  # a run still open when the writer closes
+    writer, sealer, start = _taken_for_open_then_sealed(uri, other)
     run_id = start["run"]["runId"]
-    writer, sealer = (ProvenanceTransport(ProvenanceConfig(store=uri)) for _ in range(2))
-    writer.emit(start)
-    writer.emit(other)  # a run still open when the writer closes
-    assert sealer.emit(complete).status == "written"
     asked: list[str] = []
     exists = LocalStore.exists
     monkeypatch.setattr(LocalStore, "exists", lambda self, key: asked.append(key) or exists(self, key))
@@ -703,12 +708,9 @@ def test_a_writer_that_took_a_run_for_open_says_so_when_the_sealed_bundle_cannot
     """A writer that took a run for open and finds it sealed by another process, whose events.jsonl cannot be read now,
     cannot tell which of its events the bundle lacks: it says so, with why and that the audit names them, in one warning
     with the terminal event that came after the sealing."""
-    start, complete = run_events()
-    run_id = start["run"]["runId"]
     uri = str(tmp_path / "s")
-    writer, sealer = (ProvenanceTransport(ProvenanceConfig(store=uri)) for _ in range(2))
-    writer.emit(start)
-    assert sealer.emit(complete).status == "written"
+    writer, _, start = _taken_for_open_then_sealed(uri)
+    run_id = start["run"]["runId"]
     writer.emit(event(run_id, "RUNNING", "2026-03-01T10:00:03Z"))
     (tmp_path / "s" / "bundles" / run_id / "events.jsonl").unlink()
     with caplog.at_level(logging.WARNING, logger="prov_common"):
