@@ -685,8 +685,8 @@ class ProvenanceTransport(Transport):
         another process: its manifest, read once, and each event this process staged for it that the sealed
         ``events.jsonl`` lacks (it came after the sealing, staged under its own time: the audit names it by its digest);
         a bundle that cannot be read now is named so."""
-        staged = {key: parts for key in self._pending.get(run_id, {})
-                  if (parts := layout.staged_event_parts(key)) is not None}
+        events = self._pending.get(run_id, {})
+        staged = {key: parts for key in events if (parts := layout.staged_event_parts(key)) is not None}
         manifest, held, why = None, None, "its manifest cannot be read"
         try:
             manifest = sealed_manifest(store, run_id)
@@ -697,7 +697,6 @@ class ProvenanceTransport(Transport):
             return FoundSealed(manifest, [], f"whether the {counted(len(staged), 'event')} this process staged for it "
                                              f"before {noun_for(len(staged), 'is', 'are')} in its bundle cannot be told "
                                              f"now ({why}): 'tdprov audit' names those that are not")
-        events = self._pending.get(run_id, {})
         lacking = [f"its {staged_event_type(events[key])} event timed {iso_z(parts.moment)} (staged as {key})"
                    for key, parts in staged.items() if parts.digest not in (held or ())]
         return FoundSealed(manifest, lacking)
