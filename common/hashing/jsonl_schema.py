@@ -32,8 +32,6 @@ class TooDeep(ValueError):
     """A value nested deeper than :data:`MAX_DEPTH` levels."""
 
 
-
-
 _STAMP = re.compile(r"\d{4}-\d\d-\d\d([T ]\d\d(:\d\d(:\d\d)?)?)?(Z|[+-]\d\d(:?\d\d)?)?")
 _CHECK_BATCH = 4096
 _TYPES = {"null": pa.null(), "bool": pa.bool_(), "int": pa.int64(), "double": pa.float64(),
