@@ -159,6 +159,31 @@ def test_a_replaced_or_deleted_store_identity_is_a_lasting_finding(store_uri: st
     assert not [f for f in _errors(_audit(pipe.store), CHECK_INVENTORY) if f.object == IDENTITY_KEY]
 
 
+def _stage_unsealed_runs(pipe: Pipeline, store_uri: str, ids: dict[str, str]) -> dict[str, str]:
+    """Stage, for each ``name: store_id`` of ``ids``, the START and COMPLETE of a run of job ``<name>_job`` signed by
+    ``pipe``'s key for that store id, never sealed; the run id of each name."""
+    from prov_common.bundle.staged import signed_event
+    from prov_common.bundle.transport import staged_event_key
+    from prov_common.canonical_json import canonical_bytes
+
+    runs = {}
+    for name, store_id in ids.items():
+        events = run_events(f"{name}_job", [], [], start=T0 + timedelta(hours=2))
+        for item in events:
+            raw_write(store_uri, staged_event_key(item), signed_event(canonical_bytes(item), pipe.key, store_id))
+        runs[name] = events[0]["run"]["runId"]
+    return runs
+
+
+def _unsealed_said(runs: dict[str, str]) -> dict[str, str]:
+    """What the unfinished check says of the runs of :func:`_stage_unsealed_runs` when the store's own run (``own``) is
+    told from the copy of another store's (``copied``)."""
+    return {runs["own"]: (f"run {runs['own']} staged its COMPLETE event at 2026-05-01T14:05:00Z and was never sealed: its "
+                          "bundle was not stored (it may wait in the writer's spool ('tdprov flush' on that machine), or the "
+                          "writer could not sign it)"),
+            runs["copied"]: f"run {runs['copied']} staged events until 2026-05-01T14:05:00Z and never ended"}
+
+
 def test_a_store_whose_identity_is_deleted_still_reads_its_own_staged_events_by_the_id_the_auditor_saw(store_uri: str) -> None:
     """A run of prod staged its START and COMPLETE, signed for prod, and was not sealed; beside it a run copied from
     dev's staging (signed for dev). With prod's identity deleted, the audit took prod's own events as another store's
@@ -166,20 +191,12 @@ def test_a_store_whose_identity_is_deleted_still_reads_its_own_staged_events_by_
     this auditor saw before, so prod's run still "was never sealed" and dev's copy still never ended; so it does when
     the identity object is damaged (copies were then taken as prod's own)."""
     from prov_common.audit.model import CHECK_UNFINISHED
-    from prov_common.bundle.staged import signed_event
-    from prov_common.bundle.transport import staged_event_key
-    from prov_common.canonical_json import canonical_bytes
 
     pipe = Pipeline(store_uri)
     dev = open_store(_dev_uri(store_uri))
     assert _audit(pipe.store).clean  # the auditor sees prod's identity
     ids = {"own": read_identity(pipe.store).store_id, "copied": ensure_identity(dev)[0].store_id}
-    runs = {}
-    for name, store_id in ids.items():
-        events = run_events(f"{name}_job", [], [], start=T0 + timedelta(hours=2))
-        for item in events:
-            raw_write(store_uri, staged_event_key(item), signed_event(canonical_bytes(item), pipe.key, store_id))
-        runs[name] = events[0]["run"]["runId"]
+    runs = _stage_unsealed_runs(pipe, store_uri, ids)
     raw_delete(store_uri, IDENTITY_KEY)
     # deleted, then damaged (no identity can be read: copies were taken as the store's own)
     for damaged, audits in ((False, (_audit(pipe.store), _audit(pipe.store, full=True))),
@@ -188,10 +205,9 @@ def test_a_store_whose_identity_is_deleted_still_reads_its_own_staged_events_by_
             found = [f for f in _errors(result, CHECK_INVENTORY) if f.object == IDENTITY_KEY]
             assert found and ("is gone" in found[0].what) != damaged, [f.what for f in found]
             said = {f.run_id: f.what for f in _errors(result, CHECK_UNFINISHED)}
-            assert said[runs["own"]] == (f"run {runs['own']} staged its COMPLETE event at 2026-05-01T14:05:00Z and was "
-                                         "never sealed: its bundle was not stored (it may wait in the writer's spool "
-                                         "('tdprov flush' on that machine), or the writer could not sign it)"), damaged
-            assert said[runs["copied"]] == f"run {runs['copied']} staged events until 2026-05-01T14:05:00Z and never ended"
+            expected = _unsealed_said(runs)
+            assert said[runs["own"]] == expected[runs["own"]], damaged
+            assert said[runs["copied"]] == expected[runs["copied"]]
     assert raw_read(store_uri, IDENTITY_KEY) == b"{not json"  # the audit writes no identity
 
 
@@ -202,9 +218,6 @@ def test_accepting_a_deleted_store_identity_keeps_the_id_the_auditor_saw_for_the
     ("staged events ... and never ended"). The id stays remembered: prod's run "was never sealed", dev's copy still
     never ended, the deletion is no finding again, and the identity restored from a backup is taken as it was."""
     from prov_common.audit.model import CHECK_UNFINISHED
-    from prov_common.bundle.staged import signed_event
-    from prov_common.bundle.transport import staged_event_key
-    from prov_common.canonical_json import canonical_bytes
 
     pipe = Pipeline(store_uri)
     dev = open_store(_dev_uri(store_uri))
@@ -214,19 +227,11 @@ def test_accepting_a_deleted_store_identity_keeps_the_id_the_auditor_saw_for_the
     raw_delete(store_uri, IDENTITY_KEY)
     accepted = _audit(pipe.store, accept_checkpoint="the identity was lost; restoring it later")
     assert IDENTITY_KEY in {f["object"] for f in accepted.resolution["closed"]}
-    runs = {}
-    for name, store_id in ids.items():
-        events = run_events(f"{name}_job", [], [], start=T0 + timedelta(hours=2))
-        for item in events:
-            raw_write(store_uri, staged_event_key(item), signed_event(canonical_bytes(item), pipe.key, store_id))
-        runs[name] = events[0]["run"]["runId"]
+    runs = _stage_unsealed_runs(pipe, store_uri, ids)
     for result in (_audit(pipe.store), _audit(pipe.store, full=True)):
         assert not [f for f in _errors(result, CHECK_INVENTORY) if f.object == IDENTITY_KEY]
         said = {f.run_id: f.what for f in _errors(result, CHECK_UNFINISHED)}
-        assert said == {runs["own"]: (f"run {runs['own']} staged its COMPLETE event at 2026-05-01T14:05:00Z and was never "
-                                      "sealed: its bundle was not stored (it may wait in the writer's spool ('tdprov flush' on "
-                                      "that machine), or the writer could not sign it)"),
-                        runs["copied"]: f"run {runs['copied']} staged events until 2026-05-01T14:05:00Z and never ended"}
+        assert said == _unsealed_said(runs)
     raw_write(store_uri, IDENTITY_KEY, mine)  # restored from a backup: taken as the identity it was
     assert not [f for f in _errors(_audit(pipe.store), CHECK_INVENTORY) if f.object == IDENTITY_KEY]
     raw_write(store_uri, IDENTITY_KEY, raw_read(dev.uri, IDENTITY_KEY))  # and replaced after that: found
