@@ -510,8 +510,7 @@ def staged_end(store: Store, key: str, trust: TrustStore | None = None, *,
         return None, False
     for unsigned in (False, True) if trust is not None else (False,):
         try:
-            event = unverified_event(data if trust is None else trusted_event(data, trust, key, accept_unsigned=unsigned,
-                                                                             store_id=store_id))
+            event = _event_of(data, key, trust, accept_unsigned=unsigned, store_id=store_id)
         except (TdprovError, ValueError):
             continue
         state = event.get("eventType") if isinstance(event, dict) else None
@@ -524,7 +523,11 @@ def _staged_event(store: Store, key: str, trust: TrustStore | None, *, accept_un
     """The event staged at ``key``: only when a key of ``trust`` signed it (``accept_unsigned``: or it is unsigned),
     else its signature unchecked (``trust`` None). Raises :class:`~prov_common.errors.TdprovError` or ``ValueError``
     when it cannot be read or is not trusted."""
-    data = store.get(key, layout.SMALL_OBJECT_LIMIT)
+    return _event_of(store.get(key, layout.SMALL_OBJECT_LIMIT), key, trust, accept_unsigned=accept_unsigned, store_id=store_id)
+
+
+def _event_of(data: bytes, key: str, trust: TrustStore | None, *, accept_unsigned: bool, store_id: str | None) -> Any:
+    """The event of ``data``, staged at ``key``, as :func:`_staged_event` reads it."""
     return unverified_event(data if trust is None else trusted_event(data, trust, key, accept_unsigned=accept_unsigned,
                                                                      store_id=store_id))
 
