@@ -49,7 +49,7 @@ def put_arrived(store: Store, key: str, data: bytes | memoryview) -> tuple[str, 
         _warn_late(run_id, f"attachment {attached} ({memoryview(data).nbytes} bytes)", put[0])
         return put
     put = put_late(store, _late_key(store, event, data), same=staged_already)
-    _warn_late(run_id, f"{staged_event_type(data)} event timed {iso_z(event.moment)}", f"{put[0]}, stamped when it arrived,")
+    _warn_late(run_id, f"{event_type_of(data)} event timed {iso_z(event.moment)}", f"{put[0]}, stamped when it arrived,")
     return put
 
 
@@ -90,7 +90,7 @@ def _after_sealing(store: Store, run_id: str, own: datetime, manifest: Manifest 
     return own if sealed is None else max(own, sealed + timedelta(microseconds=1))
 
 
-def staged_event_type(data: bytes | memoryview) -> str:
+def event_type_of(data: bytes | memoryview) -> str:
     """The ``eventType`` of the staged event ``data`` (signed or not) as a warning names it; not verified."""
     from prov_common.bundle.staged import unverified_event
 
@@ -100,4 +100,4 @@ def staged_event_type(data: bytes | memoryview) -> str:
         return "unreadable"
 
 
-__all__ = ["arrived_late", "put_arrived", "staged_event_type"]
+__all__ = ["arrived_late", "event_type_of", "put_arrived"]

@@ -31,7 +31,7 @@ from openlineage.client.transport.transport import Config, Transport
 from prov_common import mapped
 from prov_common.bundle import layout
 from prov_common.bundle.build import attachment_buffer, build_bundle
-from prov_common.bundle.late import arrived_late, put_arrived, staged_event_type
+from prov_common.bundle.late import arrived_late, event_type_of, put_arrived
 from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, event_dict, event_digest, is_terminal, line_digests,
                                        parent_of, parse_events_jsonl, run_id_of)
 from prov_common.bundle.refusal import (CAUSE_PLACE, CAUSE_RUN, CAUSE_UNREADABLE, STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN,
@@ -697,7 +697,7 @@ class ProvenanceTransport(Transport):
             return FoundSealed(manifest, [], f"whether the {counted(len(staged), 'event')} this process staged for it "
                                              f"before {noun_for(len(staged), 'is', 'are')} in its bundle cannot be told "
                                              f"now ({why}): 'tdprov audit' names those that are not")
-        lacking = [f"its {staged_event_type(events[key])} event timed {iso_z(parts.moment)} (staged as {key})"
+        lacking = [f"its {event_type_of(events[key])} event timed {iso_z(parts.moment)} (staged as {key})"
                    for key, parts in staged.items() if parts.digest not in (held or ())]
         return FoundSealed(manifest, lacking)
 
