@@ -214,6 +214,61 @@ def test_a_delivery_lists_the_spool_folder_once_to_know_whether_a_backlog_waits(
     assert outbox.deliver(store, _bundle("r2")).flush is not None  # a claim waits: the delivery flushes first
 
 
+def test_a_delivery_flushes_first_only_what_waits_for_it_and_lists_the_spool_again_only_once_it_changed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every staged event is a delivery, and each listed the whole spool folder and, with entries of another store
+    waiting (an outage of that store), flushed: a listing and a header read per entry, about 50 ms a delivery with
+    2,000 of them. A delivery now flushes first only when an entry for its store waits, an entry is damaged or a killed
+    writer left one unfinished, from the folder's kept listing: a new entry is seen at once, and a ``.tmp-`` entry whose
+    writer is killed after the listing is set aside by the next delivery without listing again."""
+    import subprocess
+    import time
+
+    from prov_common.store import spool
+
+    store, outbox = open_store(tmp_path / "store"), Outbox(tmp_path / "spool")
+    for run in ("o1", "o2", "o3"):
+        spool.write_entry(outbox.spool_dir, spool.SpoolEntry("s3://unused/p", tuple(_bundle(run))))
+    listings: list[Path] = []
+    listing = spool.listing
+    monkeypatch.setattr(spool, "listing", lambda folder: (folder == outbox.spool_dir and listings.append(folder))
+                        or listing(folder))  # (not failed/'s)
+
+    def settle() -> None:  # the folder's last change well before the next listing
+        past = time.time_ns() - 10 * 10**9
+        os.utime(outbox.spool_dir, ns=(past, past))
+
+    settle()
+    for run in ("r1", "r2", "r3"):  # the other store's entries wait for it: no flush, one listing for all three
+        result = outbox.deliver(store, _bundle(run))
+        assert result.ok and result.flush is None and len(listings) == 1
+    writer = subprocess.Popen(["sleep", "60"])
+    try:
+        unfinished = outbox.spool_dir / f".tmp-{time.time_ns():020d}-{writer.pid}-ab{spool.SUFFIX}"
+        unfinished.write_bytes(b"half")
+        assert outbox.deliver(store, _bundle("r4")).flush is None and len(listings) == 2  # being written: not a backlog
+        settle()
+        assert outbox.deliver(store, _bundle("r5")).flush is None and len(listings) == 3
+    finally:
+        writer.kill()
+        writer.wait()
+    result = outbox.deliver(store, _bundle("r6"))  # its writer is gone: set aside from the kept listing
+    assert result.flush is not None and (result.flush.delivered, result.flush.failed) == (0, 1) and len(listings) == 4
+    assert not unfinished.exists() and [a.path.name for a in outbox.set_aside_entries()] == [unfinished.name[5:]]
+    settle()
+    assert outbox.deliver(store, _bundle("r7")).flush is None and len(listings) == 5
+    assert outbox.deliver(store, _bundle("r8")).flush is None and len(listings) == 5
+    waiting = spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("w1"))))
+    result = outbox.deliver(store, _bundle("r9"))  # an entry of its own store, just written: delivered first
+    assert result.flush is not None and (result.flush.delivered, result.flush.failed) == (1, 0) and not waiting.exists()
+    (outbox.spool_dir / f"{time.time_ns():020d}-1-ab{spool.SUFFIX}").write_bytes(b"not a header\n")
+    result = outbox.deliver(store, _bundle("r10"))  # a damaged entry, of no store one can tell: set aside
+    assert result.flush is not None and (result.flush.delivered, result.flush.failed) == (0, 1)
+    runs = ("r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "w1", "r9", "r10")
+    assert sorted(store.list("")) == sorted(key for run in runs for key, _ in _bundle(run))
+    assert [len(p.name) for p in outbox.pending()] == [len(spool.entry_name())] * 3  # the other store's, still waiting
+
+
 def test_a_flush_lists_the_spool_folder_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A flush gives back a dead flusher's claim, sets aside an entry its killed writer left unfinished and delivers
     the entries, from one listing of the folder (it listed it once for each, three times); the claim given back is
