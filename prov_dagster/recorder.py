@@ -449,7 +449,8 @@ class Recorder:
         """The job name that the first readable event staged in the store for the run of step attempt ``identity``, and
         signed by a key the seal trusts, names (the job the step ran as), or None when none does. ``staging``: what
         :meth:`staging` just found (its staged events are then not listed again)."""
-        for event in self._staged_events(identity, keys=staging.keys if staging is not None else None):
+        read = self._read_of(identity.ol_run_id)  # kept for its seal, as staged_end's
+        for event in self._staged_events(identity, read, staging.keys if staging is not None else None):
             name = event.get("job", {}).get("name") if isinstance(event.get("job"), dict) else None
             if isinstance(name, str) and name:
                 return name
@@ -469,19 +470,30 @@ class Recorder:
                     f"events of run {identity.ol_run_id} wait in the spool {transport.outbox.spool_dir} and the store "
                     f"does not take them now ({'; '.join(left.errors) or 'unavailable'}).",
                     fix="check that the store is reachable; 'tdprov flush' delivers them")
-        read: dict[str, bytes] = {}
-        if not any(is_terminal(event) for event in self._staged_events(identity, read, keys)):
-            return False
-        with self._lock:  # the seal that follows (seal_staged) reads them no more
-            _keep_newest(self._read, identity.ol_run_id, read, ENDED_KEPT)
-        return True
+        read = self._read_of(identity.ol_run_id)  # the seal that follows (seal_staged, or the end emitted) reads them no more
+        return any(is_terminal(event) for event in self._staged_events(identity, read, keys))
+
+    def _read_of(self, ol_run_id: str) -> dict[str, bytes]:
+        """The staged events of run ``ol_run_id`` read so far (key -> bytes as stored, :meth:`staged_job` and
+        :meth:`staged_end`), which its seal takes rather than read them again (it checks them as any staged event)."""
+        with self._lock:
+            if (read := self._read.get(ol_run_id)) is None:
+                read = {}
+                _keep_newest(self._read, ol_run_id, read, ENDED_KEPT)
+            return read
+
+    def _taken_read(self, ol_run_id: str) -> dict[str, bytes] | None:
+        """:meth:`_read_of`, let go: for the seal of the run (None: none was read)."""
+        with self._lock:
+            return self._read.pop(ol_run_id, None)
 
     def _staged_events(self, identity: StepIdentity, read: dict[str, bytes] | None = None,
                        keys: Iterable[str] | None = None) -> Iterable[dict[str, Any]]:
         """The readable events staged in the store for the run of step attempt ``identity`` and signed by a key the
         seal trusts (attachments, objects that are no JSON object and events no trusted key signed left out); a store
-        that does not answer raises. ``read``: each object read is added to it (key -> bytes as stored). ``keys``: the
-        run's staged keys as just listed (None: listed now)."""
+        that does not answer raises. ``read``: each object read is added to it (key -> bytes as stored), and one in it
+        is not read again (a staged key's bytes never change). ``keys``: the run's staged keys as just listed (None:
+        listed now)."""
         transport = self.transport()
         store, trust = transport.store, transport.staging_trust(identity.ol_run_id)
         store_id = writer_store_id(store)
@@ -490,9 +502,11 @@ class Recorder:
             if parts is None or "/" in parts[1]:  # an attachment, not an event
                 continue
             try:
-                data = store.get(key, layout.SMALL_OBJECT_LIMIT)
-                if read is not None:
-                    read[key] = data
+                data = read.get(key) if read is not None else None
+                if data is None:
+                    data = store.get(key, layout.SMALL_OBJECT_LIMIT)
+                    if read is not None:
+                        read[key] = data
                 event = json.loads(opened_event(data, trust, key, store_id))
             except (ObjectNotFoundError, UnreadableObjectError, BadInputError, ValueError):  # sealed since, or not ours
                 continue
@@ -544,7 +558,10 @@ class Recorder:
         try:
             for name, data in attachments:  # attachments first: the terminal event seals the bundle
                 self.transport().attach(ol_run_id, name, data)
-            sealed = self.transport().emit(event)  # as built: no openlineage-python client config (filters, facets, disabling)
+            # as built: no openlineage-python client config (filters, facets, disabling); a terminal event's seal takes
+            # the staged events a closer read of the run (staged_end), checking them as it checks any staged event
+            transport = self.transport()
+            sealed = transport.emit(event, read=self._taken_read(ol_run_id)) if terminal else transport.emit(event)
             if terminal:
                 self._note_sealed(ol_run_id, sealed)
         finally:  # the other backends get the event even when the store refused it (strict mode)
@@ -583,10 +600,8 @@ class Recorder:
                 self._failed.add(exc)
 
     def _seal_staged(self, ol_run_id: str) -> None:
-        with self._lock:
-            read = self._read.pop(ol_run_id, None)  # what staged_end read of it: not read again
-        try:
-            sealed = self.transport().seal(ol_run_id, read=read)
+        try:  # what staged_end read of it: not read again
+            sealed = self.transport().seal(ol_run_id, read=self._taken_read(ol_run_id))
         except TdprovError as exc:
             if self.settings.strict:
                 raise

@@ -3,6 +3,7 @@ as Dagster recorded a step that can still work after its last output."""
 from __future__ import annotations
 
 import gc
+import json
 import os
 import subprocess
 import sys
@@ -56,6 +57,9 @@ from prov_common.bundle import list_bundles, read_bundle
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.late import put_arrived
 from prov_common.bundle.restaged import staged_already
+from prov_common.bundle.staged import unverified_event
+from prov_common.bundle.transport import staged_event_key
+from prov_common.canonical_json import canonical_bytes
 from prov_common.config import Settings
 from prov_common.errors import StoreUnavailableError
 from prov_common.signing import signing_key_from_settings
@@ -154,14 +158,20 @@ def test_the_failure_sensor_in_another_process_seals_the_output_a_killed_step_wr
     assert audit.check("completeness").status == "pass", [f.what for f in audit.errors]
 
 
-def test_the_failure_sensor_lists_a_killed_steps_staged_events_once_before_its_seal(
+def test_the_failure_sensor_lists_and_reads_a_killed_steps_staged_events_once_before_its_seal(
     store: str, tmp_path: Path, ol_validator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Closing a killed step listed its staging three times before the seal listed it again: to find it staged, to
     name its job (the run's execution plan cannot be read) and to look for a staged end. One listing serves all three;
-    the bundle is as before, named by the job its staged events name."""
+    the bundle is as before, named by the job its staged events name. Each staged event is read once too (the job's
+    name, the staged end and the seal read them up to three times); the seal checks what was read as it checks any
+    staged event: an unsigned event planted in the staging is refused, kept under refused/."""
     with DagsterInstance.from_config(killed_run(tmp_path, "kill")) as instance:  # died after pair's first output
         [run] = instance.get_runs()
+        prefix = f"staging/{step_run_id(run.run_id, 'pair')}/"
+        start = unverified_event(open_store(store).get(min(open_store(store).list(prefix))))
+        planted = {**start, "eventType": "RUNNING"}  # the step's START as RUNNING, signed by no one
+        open_store(store).put(staged_event_key(planted), canonical_bytes(planted))
 
         def unreadable(snapshot_id: str) -> None:
             raise OSError(f"execution plan snapshot {snapshot_id} cannot be read: the run storage is down")
@@ -173,6 +183,11 @@ def test_the_failure_sensor_lists_a_killed_steps_staged_events_once_before_its_s
     assert bundle.rstrip("/").endswith(pair.run_id) and pair.state == "FAIL" and pair.job_name == "pair"
     assert check_events(store, pair.run_id, ol_validator) == ["START", "RUNNING", "FAIL"]
     assert counting.lists[f"staging/{pair.run_id}/"] == 2  # one listing to close it, one by the seal
+    reads = {key: n for key, n in counting.gets.items() if key.startswith(prefix)}
+    assert len(reads) == 3 and set(reads.values()) == {1}, reads  # START, RUNNING, the planted one (the FAIL: its own)
+    refused = [json.loads(data) for path, data in read_bundle(open_store(store), pair.run_id).files.items()
+               if path.startswith("refused/")]
+    assert [(r["stagedAs"], r["cause"]) for r in refused] == [(staged_event_key(planted), "signature")]
 
 
 def test_the_failure_sensor_seals_a_killed_step_in_the_namespace_it_recorded_in(

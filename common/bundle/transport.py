@@ -423,9 +423,10 @@ class ProvenanceTransport(Transport):
             return self._outbox
 
     # -- Transport API ------------------------------------------------------------------------
-    def emit(self, event: Any) -> WriteResult | None:
-        """Stage ``event``; on a terminal event, seal the run's bundle. Returns the bundle's write result."""
-        return self._bounded(self._emit, event, what="event")
+    def emit(self, event: Any, *, read: Mapping[str, bytes] | None = None) -> WriteResult | None:
+        """Stage ``event``; on a terminal event, seal the run's bundle (``read``: as for :meth:`seal`). Returns the
+        bundle's write result."""
+        return self._bounded(self._emit, event, read, what="event")
 
     def attach(self, run_id: str, name: str, data: Buffer) -> None:
         """Stage an attachment (e.g. ``layout.samples_path(dataset)``) for the bundle of ``run_id``.
@@ -522,7 +523,7 @@ class ProvenanceTransport(Transport):
             spooled = self._put(signature_key(run_id, path), signature) or spooled
         return spooled
 
-    def _emit(self, event: Any) -> WriteResult | None:
+    def _emit(self, event: Any, read: Mapping[str, bytes] | None = None) -> WriteResult | None:
         raw = event_dict(event)
         if "run" not in raw and "eventType" not in raw:
             log.debug("tdprov: ignoring a %s without a run (dataset or job event)", type(event).__name__)
@@ -562,7 +563,7 @@ class ProvenanceTransport(Transport):
             return None
         if found is not None:  # one warning names all that came after the sealing, its seal again none
             found.warn(run_id, clean, key, spooled)
-        return self._seal_ended(run_id, clean, behind=spooled, found=found)
+        return self._seal_ended(run_id, clean, behind=spooled, found=found, read=read)
 
     def _put_late(self, key: str, data: bytes, found: FoundSealed | None = None) -> tuple[str, bool]:
         """Stage the event ``key`` (``data``) of a run sealed already, keyed as it arrives, after the sealing, and once
@@ -851,11 +852,12 @@ class ProvenanceTransport(Transport):
         return None
 
     def _seal_ended(self, run_id: str, terminal: Mapping[str, Any] | None, *, behind: bool = False,
-                    found: FoundSealed | None = None) -> WriteResult | None:
+                    found: FoundSealed | None = None, read: Mapping[str, bytes] | None = None) -> WriteResult | None:
         """Seal a run whose terminal event was just staged; without a signing key, the error says that the
         events are staged and how to seal them later. With a store setting that cannot be opened, the run's events
         are kept in the outbox and nothing is sealed (the warning of :meth:`_hold` says how to seal it). ``found``: the
-        run was found sealed by another process, and what came after the sealing named (:meth:`_found_sealed`)."""
+        run was found sealed by another process, and what came after the sealing named (:meth:`_found_sealed`);
+        ``read``: see :meth:`seal`."""
         store, why = self._open_store()
         if store is None:
             log.debug("tdprov: run %s is not sealed: %s; its events are kept in the outbox", run_id, why)
@@ -868,7 +870,7 @@ class ProvenanceTransport(Transport):
                 "'tdprov flush'), and a seal refuses unsigned events.",
                 fix=f"{exc.fix or 'set TDPROV_SIGNING_KEY to a key file from tdprov keygen'}; then run 'tdprov store seal "
                     f"--accept-unsigned {run_id}' once you know that this process alone staged its events") from exc
-        return self._seal(run_id, terminal, behind=behind, found=found)
+        return self._seal(run_id, terminal, behind=behind, found=found, read=read)
 
     def staging_trust(self, run_id: str) -> TrustStore:
         """The keys whose staged events this process seals: its own and the trusted keys of its settings
