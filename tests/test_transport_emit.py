@@ -474,8 +474,8 @@ def test_unwritable_home_without_a_key_stages_the_run_and_says_how_to_seal_it(tm
     monkeypatch.setenv("TDPROV_SIGNING_KEY", str(key))
     assert main(["store", "seal", run_id, "--store", store]) == 2
     err = capsys.readouterr().err
-    assert f"every staged event of run {run_id} was refused (2; the first: staged event staging/{run_id}/" in err, err
-    assert "is unsigned" in err and list(open_store(store).list(f"staging/{run_id}/"))
+    assert f"run {run_id} ended with a COMPLETE event staged unsigned (staging/{run_id}/" in err, err
+    assert f"'tdprov store seal --accept-unsigned {run_id}'" in err and list(open_store(store).list(f"staging/{run_id}/"))
     assert main(["store", "seal", run_id, "--store", store, "--accept-unsigned"]) == 0
     assert "written" in capsys.readouterr().out
     assert indexed_runs(open_store(store)) == [run_id]

@@ -206,7 +206,9 @@ def test_store_seal_accepting_unsigned_events_takes_an_unsigned_end_as_the_end(t
         item["eventTime"] = (now - timedelta(seconds=2 - offset)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         raw_put(store_uri, staged_event_key(item), canonical_bytes(item))
     assert main(["store", "seal", "--store", store_uri, run_id]) == 2
-    assert f"run {run_id} may still be running" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"run {run_id} may still be running" in err and "signed (a COMPLETE staged unsigned); sealed now" in err, err
+    assert f"if it is over, check that its staged events (staging/{run_id}/) are its producer's" in err, err
     caplog.clear()
     assert main(["store", "seal", "--accept-unsigned", "--store", store_uri, run_id]) == 0
     assert read_bundle(open_store(store_uri), run_id).files["events.jsonl"] == events_jsonl([start, complete])
@@ -825,7 +827,8 @@ def test_a_run_whose_end_was_staged_unsigned_after_its_key_was_removed_is_named_
     """The signing key file is removed while a run goes on (an asset deletes it): the next process stages the run's
     COMPLETE unsigned and cannot seal. The audit called the run one that "staged events ... and never ended (it may be
     running)", and its fix, 'tdprov store seal RUN_ID', seals it without its end (the COMPLETE refused). It now says the run's end
-    was staged unsigned, and the fix gives the seal that takes it (--accept-unsigned), after checking the events."""
+    was staged unsigned, and the fix gives the seal that takes it (--accept-unsigned), after checking the events; a plain
+    seal of the run, over a day old, refuses it (exit 2) naming the unsigned end, where it sealed it as RUNNING."""
     key_path = tmp_path / "keys" / "writer.pem"
     write_keypair(key_path)
     monkeypatch.setenv("TDPROV_SIGNING_KEY", str(key_path))
@@ -845,5 +848,12 @@ def test_a_run_whose_end_was_staged_unsigned_after_its_key_was_removed_is_named_
     assert (f"run {run_id} staged its COMPLETE event at 2026-03-01T10:00:05Z unsigned (its writer had no signing key "
             "to be had) and was never sealed") in out, out
     assert f"run {run_id} staged events until" not in out and "'tdprov store seal --accept-unsigned RUN_ID'" in out, out
+    assert main(["store", "seal", "--store", uri, run_id]) == 2  # over a day old: it sealed the run without its end
+    err = capsys.readouterr().err
+    assert (f"run {run_id} ended with a COMPLETE event staged unsigned ({staged_event_key(complete)}, "
+            "2026-03-01T10:00:05Z): a seal refuses unsigned staged events, so it would seal the run without its end "
+            "(recorded as RUNNING, the COMPLETE kept under refused/)") in err, err
+    assert f"'tdprov store seal --accept-unsigned {run_id}'" in err and "pass --force to seal it without its end" in err, err
+    assert not list(open_store(uri).list("bundles/"))
     assert main(["store", "seal", "--store", uri, "--accept-unsigned", run_id]) == 0
     assert events_jsonl([start, complete]) == read_bundle(open_store(uri), run_id).files["events.jsonl"]

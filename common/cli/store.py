@@ -22,6 +22,7 @@ from prov_common.text import counted
 
 if TYPE_CHECKING:
     from prov_common.bundle.repair import RepairOutcome
+    from prov_common.bundle.transport import ProvenanceTransport
     from prov_common.store.base import Store
     from prov_common.store.identity import StoreIdentity
 
@@ -122,7 +123,8 @@ def register(subparsers: Any) -> None:
                       help="one or more runs to seal, each as the audit names it: the full id, or a unique beginning or ending of 8+ "
                            "characters")
     seal.add_argument("--force", action="store_true",
-                      help="seal a run whose newest staged event is no terminal one and is recent (it may still be running)")
+                      help="seal a run whose newest staged event is no terminal one and is recent (it may still be running), "
+                           "or is a terminal one staged unsigned (sealed without its end, recorded as RUNNING)")
     seal.add_argument("--accept-unsigned", action="store_true",
                       help="seal the run's unsigned staged events too (staged by a writer without a signing key, or by a "
                            "tdprov before staged events were signed), which are refused otherwise: only when you know who "
@@ -313,11 +315,10 @@ RUNNING_FOR = timedelta(hours=24)  # a run with no terminal event is taken as ov
 
 
 def run_seal(args: argparse.Namespace) -> int:
-    from prov_common.audit.unfinished import newest_staged, terminal_state
+    from prov_common.audit.unfinished import newest_staged
     from prov_common.bundle import layout
     from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
     from prov_common.cli._runs import resolve_run_ids
-    from prov_common.store.identity import writer_store_id
 
     transport = ProvenanceTransport(ProvenanceConfig(store=args.store, strict=False))
     left = 0
@@ -329,18 +330,42 @@ def run_seal(args: argparse.Namespace) -> int:
                 raise BadInputError(f"no events are staged for run {run_id} in {transport.store.uri}"
                                     f"{'; it has a bundle' if sealed else ''}, so there is nothing to seal it from.",
                                     fix="give a run id the audit names as staged and never sealed")
-            age = datetime.now(timezone.utc) - newest[1]
-            if (not args.force and age < RUNNING_FOR  # an event planted unsigned does not end a run: the seal's trust
-                    and terminal_state(transport.store, newest[0], transport.staging_trust(run_id),
-                                       accept_unsigned=args.accept_unsigned,
-                                       store_id=writer_store_id(transport.store)) is None):
-                raise BadInputError(f"run {run_id} may still be running: its newest staged event, {newest[1]:%Y-%m-%dT%H:%M:%SZ}, is "
-                                    "no terminal one that a key this seal trusts signed; sealed now, what it records later "
-                                    "would be in no bundle.",
-                                    fix=f"wait until it ends (or for {RUNNING_FOR}), or pass --force when it is known to be over")
+            if not args.force:
+                _check_ended(transport, run_id, newest, accept_unsigned=args.accept_unsigned)
             result = transport.seal(run_id, accept_unsigned=args.accept_unsigned)
             left += result.status == "spooled"
             print(f"{result.status:<14} {run_id}  {result.index_key or ''}".rstrip())
     finally:
         transport.close()
     return 1 if left else 0
+
+
+def _check_ended(transport: ProvenanceTransport, run_id: str, newest: tuple[str, datetime], *, accept_unsigned: bool) -> None:
+    """Refuse to seal ``run_id`` (its newest staged event's key and time: ``newest``) without ``--force`` when its end is
+    not what the seal takes: its newest event is no terminal one that a key the seal trusts signed and is under
+    :data:`RUNNING_FOR` old (it may still be running), or it is a terminal event staged unsigned and the seal does not
+    accept unsigned events (sealed, the run would be recorded as RUNNING whatever its age). An event planted unsigned
+    does not end a run: the check reads it through the seal's trust."""
+    from prov_common.audit.unfinished import staged_end
+    from prov_common.store.identity import writer_store_id
+
+    key, moment = newest
+    state, unsigned = staged_end(transport.store, key, transport.staging_trust(run_id),
+                                 store_id=writer_store_id(transport.store))
+    when = f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+    refused_end = unsigned and not accept_unsigned
+    accept = (f"check that its staged events (staging/{run_id}/) are its producer's (a writer of yours that lost its "
+              "signing key stages its events unsigned; anyone who can write staging/ could have put them there), then "
+              f"'tdprov store seal --accept-unsigned {run_id}'")
+    if (state is None or refused_end) and datetime.now(timezone.utc) - moment < RUNNING_FOR:
+        raise BadInputError(f"run {run_id} may still be running: its newest staged event, {when}, is "
+                            "no terminal one that a key this seal trusts signed"
+                            f"{f' (a {state} staged unsigned)' if refused_end else ''}; sealed now, what it records "
+                            "later would be in no bundle.",
+                            fix=f"wait until it ends (or for {RUNNING_FOR}), or pass --force when it is known to be over"
+                                f"{f'; if it is over, {accept}' if refused_end else ''}")
+    if refused_end:
+        raise BadInputError(f"run {run_id} ended with a {state} event staged unsigned ({key}, {when}): a seal refuses "
+                            f"unsigned staged events, so it would seal the run without its end (recorded as RUNNING, the "
+                            f"{state} kept under refused/).",
+                            fix=f"{accept}; or pass --force to seal it without its end")
