@@ -66,9 +66,11 @@ def counted(count: int, noun: str, plural: str | None = None) -> str:
     return f"{count:,} {noun_for(count, noun, plural)}"
 
 
-def first_of(items: Sequence[str], shown: int, sep: str = ", ") -> str:
-    """At most ``shown`` of ``items`` joined by ``sep``, the rest counted (``a, b and 3 more``)."""
-    more = f" and {len(items) - shown:,} more" if len(items) > shown else ""
+def first_of(items: Sequence[str], shown: int, sep: str = ", ", *, total: int | None = None) -> str:
+    """At most ``shown`` of ``items`` joined by ``sep``, the rest counted (``a, b and 3 more``). ``total``: how many
+    there are, when ``items`` holds only the first of them (None: ``len(items)``)."""
+    total = len(items) if total is None else total
+    more = f" and {total - shown:,} more" if total > shown else ""
     return sep.join(items[:shown]) + more
 
 

@@ -1763,3 +1763,27 @@ def test_lineage_json_says_which_version_is_opaque(tmp_path: Path, capsys: pytes
             assert main(["lineage", name, "--downstream", "--store", uri, *extra]) == 0  # the text tree says so too
             head = capsys.readouterr().out.splitlines()[0]
             assert head.endswith("(opaque: another producer's version id, not a content digest)") is bool(said), (extra, head)
+
+
+def test_many_datasets_of_one_content_are_named_a_few_and_counted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """k outputs of one run hold one digest: each version's "(same content as ...)" line in the text tree and its
+    tooltip in a picture named the k-1 others, so both grew with the square of k (2,000 forged outputs of one digest:
+    a 123 MB DOT). They name the first 8, as a tooltip names checks, and count the rest, so they grow with k;
+    --json keeps every holder (machines read it)."""
+    same, sizes = digest("same"), {}
+    named = ", ".join(f"/data/out{i:03}.csv" for i in range(1, 9))
+    for k in (20, 200):
+        uri = str(tmp_path / f"store-{k}")
+        seal(open_store(uri), run_events("fan.out", [dataset("/data/in.csv", digest("in"))],
+                                         [dataset(f"/data/out{i:03}.csv", same) for i in range(k)]))
+        picture = tmp_path / f"{k}.dot"
+        assert main(["lineage", "/data/in.csv", "--downstream", "-o", str(picture), "--store", uri]) == 0
+        text, dot = capsys.readouterr().out, picture.read_text()
+        sizes[k] = len(text), len(dot)
+        assert f"/data/out000.csv  {same}  (same content as {named} and {k - 9} more)" in text, text[:3000]
+        assert f"same content as: {named} and {k - 9} more" in dot and f"= same content as {k - 1} other datasets" in dot
+    assert sizes[200][0] < 12 * sizes[20][0] and sizes[200][1] < 12 * sizes[20][1], sizes  # ten times the datasets
+    assert main(["lineage", "/data/in.csv", "--downstream", "--json", "--store", uri]) == 0
+    [tree] = json.loads(capsys.readouterr().out)["lineage"]
+    [first] = [o for o in tree["usedBy"][0]["outputs"] if o["dataset"] == "/data/out000.csv"]
+    assert first["also"] == [["file", f"/data/out{i:03}.csv"] for i in range(1, 200)]

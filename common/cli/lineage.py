@@ -20,9 +20,9 @@ from prov_common.sources.matching import SourcesByDigest, sources_by_digest
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, index_starts, shard_counts
-from prov_common.w3cprov.drawing import drawn
+from prov_common.w3cprov.drawing import drawn, same_content
 from prov_common.w3cprov.events import extent_text
-from prov_common.w3cprov.graph import LineageGraph, lineage_graph
+from prov_common.w3cprov.graph import LineageGraph, lineage_graph, named_holders
 from prov_common.w3cprov.identity import DatasetLabels, VersionKey, distinct_jobs, distinct_labels, utc_text, version_key
 from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.lineage import (
@@ -264,7 +264,7 @@ def _labels(trees: list[LineageTree]) -> DatasetLabels:
     dataset is named one way wherever it appears, and two datasets written alike (``inmemory://x``,
     ``inmemory://::/x``) are told apart."""
     shown = [*((t.node.namespace, t.node.dataset) for root in trees for t in root.walk() if t.node.dataset),
-             *(d for root in trees for t in root.walk() for d in t.node.also)]
+             *(d for root in trees for t in root.walk() for d in named_holders(t.node.also))]
     return distinct_labels(shown)
 
 
@@ -283,7 +283,7 @@ def _version_text(tree: LineageTree, direction: str, shown_as: _Shown) -> str:
     if node.errored_checks:  # a check that raised has no outcome: neither passed nor failed
         text += f"  ! raised an error: {', '.join(node.errored_checks)}"
     if node.also:
-        text += f"  (same content as {', '.join(labels[d] for d in node.also)})"
+        text += f"  (same content as {same_content(node.also, labels)})"
     if tree.sources:
         text += f"  [source: {'; '.join(tree.sources)}]"
     elif tree.repeated:

@@ -13,12 +13,13 @@ Output is deterministic.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape as _escape
 
 from prov_common.text import cells, counted, first_of, shortened, visible
 from prov_common.w3cprov.events import extent_text
-from prov_common.w3cprov.graph import LABEL_WIDTH, RUN, LineageGraph, Node
+from prov_common.w3cprov.graph import HOLDERS_NAMED, LABEL_WIDTH, RUN, LineageGraph, Node, named_holders
 from prov_common.w3cprov.identity import DatasetLabels, JobLabels, dataset_label, distinct_jobs, distinct_labels
 from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.layout import MARGIN, Layout, label_width, layered_layout
@@ -75,7 +76,7 @@ def shown_names(graph: LineageGraph) -> Names:
     of each run whose namespace it knows: :func:`~prov_common.w3cprov.identity.distinct_jobs`."""
     return Names(distinct_labels([*((n.namespace, n.dataset) for n in graph.nodes.values()
                                     if n.kind != RUN and n.namespace is not None and n.dataset),
-                                  *(d for n in graph.nodes.values() for d in n.also)]),
+                                  *(d for n in graph.nodes.values() for d in named_holders(n.also))]),
                  distinct_jobs((n.job_namespace, n.job) for n in graph.nodes.values()
                                if n.kind == RUN and n.job_namespace is not None and n.job))
 
@@ -120,8 +121,14 @@ def _tooltip(node: Node, names: Names) -> str:
     if node.broken:
         text += f"\nbroken link: {node.broken}"
     if node.also:
-        text += "\nsame content as: " + ", ".join(names.datasets[d] for d in node.also)
+        text += f"\nsame content as: {same_content(node.also, names.datasets)}"
     return visible(text)
+
+
+def same_content(also: Sequence[tuple[str, str]], labels: DatasetLabels) -> str:
+    """The other datasets that hold a version's content (a node's ``also``) as a picture and the text tree name them:
+    the first :data:`~prov_common.w3cprov.graph.HOLDERS_NAMED` by their ``labels``, the rest counted."""
+    return first_of([labels[d] for d in named_holders(also)], HOLDERS_NAMED, total=len(also))
 
 
 def _dot_string(text: str) -> str:

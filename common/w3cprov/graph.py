@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Any
 
 from prov.constants import PROV, PROV_LABEL, PROV_TYPE
@@ -34,6 +35,7 @@ from prov_common.w3cprov.serialize import merge_documents
 DATASET, VERSION, RUN = "dataset", "version", "run"
 USED, GENERATED = "used", "generated"
 LABEL_WIDTH = 40  # widest a node's name is shown (its end is kept)
+HOLDERS_NAMED = 8  # other datasets of a version's content that a picture's tooltip and the text tree name, the rest counted
 
 
 class OtherHolders(Sequence[tuple[str, str]]):
@@ -63,6 +65,12 @@ class OtherHolders(Sequence[tuple[str, str]]):
 
     def __repr__(self) -> str:
         return repr(tuple(self))
+
+
+def named_holders(also: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The first :data:`HOLDERS_NAMED` of a data node's ``also``: the other holders of its content that a picture and the
+    text tree name (the others are counted: naming each would grow with the square of their number)."""
+    return list(islice(also, HOLDERS_NAMED))
 
 
 @dataclass(frozen=True)
