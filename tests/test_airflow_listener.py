@@ -414,6 +414,50 @@ def test_a_task_named_like_another_dags_task_is_named_as_another_run_not_folded_
     assert "rename a DAG or task group" in found.fix and "re-run the step" not in found.fix
 
 
+def test_a_dag_run_and_a_mapped_task_given_its_run_id_are_named_two_runs(tmp_path: Path, store: Path, caplog) -> None:
+    """The provider makes a DAG run's run id from '<dag_id>.<clear number>' and a task try's from
+    '<dag_id>.<task_id>.<try>.<map index>': the DAG run of DAG 'tdprov_m.load.1' and try 1 of mapped task 'load' of DAG
+    'tdprov_m' (map index 0) have one run id. The DAG run's events name no parent, so the task's events were warned of as
+    events that came late to the DAG run's bundle ('re-run the step', which gives the same run id again). They are named
+    as another run's, of another job, with the fix, by the listener and the audit; the DAG run's bundle stays its own."""
+    from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter
+
+    two = tmp_path / "two.csv"
+    with DAG("tdprov_m.load.1", start_date=START, schedule=None) as first:
+        PythonOperator(task_id="noop", python_callable=lambda: None)
+    with DAG("tdprov_m", start_date=START, schedule=None) as second:
+        PythonOperator.partial(task_id="load", python_callable=_write_raw, outlets=[Asset(two.as_uri())]
+                               ).expand(op_args=[[str(two)]])
+    with caplog.at_level("WARNING"):
+        runs = [run_dag(dag, logical_date=START) for dag in (first, second)]
+    assert [r.state for r in runs] == ["success", "success"]
+    run_id = OpenLineageAdapter.build_dag_run_id("tdprov_m.load.1", START, 0)
+    assert run_id == OpenLineageAdapter.build_task_instance_run_id("tdprov_m", "load", 1, START, 0)
+    other = OpenLineageAdapter.build_dag_run_id("tdprov_m", START, runs[1].clear_number)
+
+    dag_run = {s.run_id: s for s in bundles_of(store)}[run_id]
+    assert (dag_run.job_name, dag_run.outputs) == ("tdprov_m.load.1", ())
+    assert {e["job"]["name"] for e in events_of(store, run_id)} == {"tdprov_m.load.1"}
+    messages = [r.getMessage() for r in caplog.records if run_id in r.getMessage()]
+    assert not [m for m in messages if "re-run the step" in m or "more arrived" in m], messages
+    [started] = [m for m in messages if "START event timed" in m]
+    assert (f"sealed already as the run of job default/tdprov_m.load.1 with no parent run; its START event timed" in started
+            and f"is of another run, of job default/tdprov_m.load with parent run {other} of job default/tdprov_m" in started)
+    [ended] = [m for m in messages if "was given the same run id, so its" in m]
+    assert (f"sealed already as the run of job default/tdprov_m.load.1 with no parent run; another run, of job "
+            f"default/tdprov_m.load with parent run {other}," in ended), ended
+    assert all("rename a DAG whose id ends in '.<number>'" in m for m in (started, ended))
+
+    from prov_common.audit import run_audit
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    audit = run_audit(open_store(str(store)), Settings.from_env(store=str(store)), report_dir=tmp_path / "report", progress=False)
+    (found,) = [f for f in audit.check(CHECK_UNFINISHED).findings if f.run_id == run_id]
+    assert (f"as a run of job default/tdprov_m.load.1 with no parent run, and 2 events of another run, of job "
+            f"default/tdprov_m.load with parent run {other}, were staged") in found.what, found.what
+    assert "rename a DAG whose id ends in '.<number>'" in found.fix and "re-run the step" not in found.fix
+
+
 def _fail_first_try(marker: str) -> None:
     if not Path(marker).exists():
         Path(marker).touch()

@@ -879,8 +879,8 @@ def test_events_of_another_run_given_the_same_run_id_are_not_folded_into_its_bun
     (refused,) = _refusals(Path(store), run_id)
     assert refused["event"]["inputs"][0]["name"] == "/data/two.csv"
     assert refused["reason"].endswith(f"is of another run that was given run id {run_id}: it is of job tests/etl.daily.load "
-                                      f"with parent run {second[0]} of job tests/etl, where the run's parent is run "
-                                      f"{first[0]} of job tests/etl.daily.")
+                                      f"with parent run {second[0]} of job tests/etl, where the run is of job "
+                                      f"tests/etl.daily.load with parent run {first[0]} of job tests/etl.daily.")
     assert "rename a DAG or task group" in refused["fix"]
     assert "sealed without 1 staged object that was refused" in caplog.text
     _verified(Path(store), run_id)
@@ -920,13 +920,77 @@ def test_a_start_of_another_run_given_the_same_run_id_after_the_seal_is_named_an
                            "OpenLineage provider) makes a task run's job name and run id from '<dag_id>.<task_id>' and its "
                            "logical date, try and map index, so task 'c' of DAG 'a.b' and task 'b.c' (task 'c' of task "
                            "group 'b') of DAG 'a' are one job, and one run at one logical date: rename a DAG or task "
-                           "group so that no task's '<dag_id>.<task_id>' is another's"), warned
+                           "group so that no task's '<dag_id>.<task_id>' is another's; a DAG run's run id is made from "
+                           "'<dag_id>.<clear number>', so DAG 'a.b.1' and mapped task 'b' of DAG 'a' share one too (try 1, "
+                           "map index 0): rename a DAG whose id ends in '.<number>'"), warned
 
     caplog.clear()
     with caplog.at_level("WARNING"):
         transport.emit(_child_event(run_id, (str(uuid.uuid4()), "etl.daily"), "RUNNING", "2026-03-01T10:00:04.000Z"))
     [late] = [r.getMessage() for r in caplog.records if run_id in r.getMessage()]
     assert late.startswith(f"tdprov: run {run_id} was sealed already: its RUNNING event timed") and "re-run the step" in late
+
+
+def test_a_dag_run_and_a_mapped_task_given_one_run_id_are_two_runs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The DAG run of Airflow DAG 'etl.load.1' (clear 0) and try 1 of mapped task 'load' of DAG 'etl' (map index 0)
+    have one run id ('<ns>.etl.load.1.0' both). The DAG run's events name no parent, so the task's START, staged while
+    the DAG run ran, was sealed into the DAG run's bundle with its input. Events of another job than the run's are
+    another run's: refused (kept under refused/, with the fix), and either run's events after the seal are warned of
+    as another run's, not as late events of the sealed one."""
+    from bundle_support import dataset, event
+
+    store = str(tmp_path / "store")
+    transport = ProvenanceTransport(ProvenanceConfig(store=store))
+    run_id, dag_run = str(uuid.uuid4()), str(uuid.uuid4())
+    theirs = dataset("file", "/data/two.csv", "blake3:" + "2" * 64)
+    transport.emit(event(run_id, "START", "2026-03-01T10:00:00.000Z", job="etl.load.1"))
+    task = _child_event(run_id, (dag_run, "etl"), "START", "2026-03-01T10:00:01.000Z", inputs=[theirs])
+    task["job"]["name"] = "etl.load"
+    transport.emit(task)
+    with caplog.at_level("WARNING"):
+        assert transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:02.000Z", job="etl.load.1")).status == "written"
+    bundle = read_bundle(open_store(store), run_id)
+    assert (bundle.manifest.job_name, bundle.manifest.event_count, bundle.manifest.inputs) == ("etl.load.1", 2, ())
+    (refused,) = _refusals(Path(store), run_id)
+    assert refused["event"]["inputs"][0]["name"] == "/data/two.csv" and refused["cause"] == "run", refused
+    assert refused["reason"].endswith(f"is of another run that was given run id {run_id}: it is of job tests/etl.load with "
+                                      f"parent run {dag_run} of job tests/etl, where the run is of job tests/etl.load.1 "
+                                      "with no parent run."), refused["reason"]
+    assert "DAG 'a.b.1' and mapped task 'b' of DAG 'a' share one too" in refused["fix"]
+    _verified(Path(store), run_id)
+
+    caplog.clear()
+    end = _child_event(run_id, (dag_run, "etl"), "COMPLETE", "2026-03-01T10:00:03.000Z", inputs=[theirs])
+    end["job"]["name"] = "etl.load"
+    with caplog.at_level("WARNING"):
+        assert transport.emit(end).status == "already-sealed"
+    assert (f"run {run_id} is sealed already as the run of job tests/etl.load.1 with no parent run; another run, of job "
+            f"tests/etl.load with parent run {dag_run}, was given the same run id, so its 2 events are in no bundle "
+            f"(they stay staged under staging/{run_id}/)") in caplog.text, caplog.text
+    assert "more arrived" not in caplog.text and "re-run the step" not in caplog.text
+    assert read_bundle(open_store(store), run_id).manifest.event_count == 2
+
+
+def test_a_task_s_event_after_a_dag_run_given_its_run_id_was_sealed_is_named_another_runs(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """DAG 'etl.load.1' ran and was sealed, then mapped task 'load' of DAG 'etl' (try 1, map index 0) started at the same
+    logical date, one run id: its START (the DAG run named no parent) was warned of as a late event of the DAG run, with
+    're-run the step'. It is named as another run's, by its job."""
+    from bundle_support import event
+
+    store = str(tmp_path / "store")
+    transport = ProvenanceTransport(ProvenanceConfig(store=store))
+    run_id, dag_run = str(uuid.uuid4()), str(uuid.uuid4())
+    assert transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:02.000Z", job="etl.load.1")).status == "written"
+    task = _child_event(run_id, (dag_run, "etl"), "START", "2026-03-01T10:00:03.000Z")
+    task["job"]["name"] = "etl.load"
+    with caplog.at_level("WARNING"):
+        assert transport.emit(task) is None
+    [warned] = [r.getMessage() for r in caplog.records if run_id in r.getMessage()]
+    assert warned.startswith(f"tdprov: run {run_id} is sealed already as the run of job tests/etl.load.1 with no parent "
+                             "run; its START event timed 2026-03-01T10:00:03.000Z is of another run, of job tests/etl.load "
+                             f"with parent run {dag_run} of job tests/etl, that was given the same run id"), warned
+    assert "re-run the step" not in warned and "rename a DAG whose id ends in '.<number>'" in warned
 
 
 def test_an_event_whose_parent_is_another_run_of_the_same_job_stays_in_the_run(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_UNFINISHED, NOTE, CheckResult, Finding
 from prov_common.audit.state import StagedSeen, UnsealedRun
 from prov_common.bundle import layout
-from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_digest, line_digests, parent_of, parse_events_jsonl
+from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_digest, job_of, line_digests, parent_of, parse_events_jsonl
 from prov_common.bundle.model import FILES_SHOWN, BundleSummary, Manifest
 from prov_common.bundle.refusal import is_refusal, parsed_record, refusals_in, run_id_or_none
 from prov_common.bundle.storage import listed_file, listed_lines, load_index_entry, sealed_manifest
@@ -562,8 +562,8 @@ def _late_events(bundle: _SealedRun, sealed_at: str | None, late: Sequence[tuple
     other = _other_parent(bundle, event)
     if other is not None:
         return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
-                        f"run {run_id} was sealed at {sealed_at} as a run whose parent is run {other[0]}, and "
-                        f"{counted(len(late), 'event')} of another run, whose parent is run {other[1]}, {'was' if len(late) == 1 else 'were'} staged under its "
+                        f"run {run_id} was sealed at {sealed_at} as a run {other[0]}, and "
+                        f"{counted(len(late), 'event')} of another run, {other[1]}, {'was' if len(late) == 1 else 'were'} staged under its "
                         "run id after that "
                         f"{until}", SHARED_RUN_ID_FIX, run_id=run_id)]
     return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
@@ -667,18 +667,26 @@ def _planted_late(run_id: str, sealed_at: str | None, count: int, until: str, wh
 
 
 def _other_parent(bundle: _SealedRun, event: Any) -> tuple[str, str] | None:
-    """(the sealed bundle's parent run, the staged event's) when the staged ``event`` (None: none read) names another
-    parent run than the sealed bundle of ``bundle`` and than every event sealed in it (another run given the same run
-    id, as :func:`~prov_common.bundle.storage.another_run` tells at delivery); None when they agree, either names none,
-    or the sealed events name the staged one's parent too (a DAG run cleared while its task ran: one run)."""
+    """(the sealed bundle's run, the staged event's, each as 'whose parent is run ID' or, when their jobs differ, as
+    'of job NS/NAME with parent run ID') when the staged ``event`` (None: none read) is of another run given the same
+    run id, as :func:`~prov_common.bundle.storage.another_run` tells at delivery: of another job than the sealed bundle
+    (an Airflow DAG run and a mapped task's try), or naming another parent run than the bundle and every event sealed
+    in it; None when they agree, a parent is named by one alone, or the sealed events name the staged one's parent too
+    (a DAG run cleared while its task ran: one run)."""
     manifest = bundle.manifest
-    parent = parent_of(event) if isinstance(event, dict) else None
-    if manifest is None or manifest.parent_run_id is None or parent is None or parent[0] == manifest.parent_run_id:
+    if manifest is None or not isinstance(event, dict):
+        return None
+    job, parent = job_of(event), parent_of(event)
+    if job is not None and job != (manifest.job_namespace, manifest.job_name):
+        return (f"of job {manifest.job_namespace}/{manifest.job_name} "
+                f"{f'with parent run {manifest.parent_run_id}' if manifest.parent_run_id else 'with no parent run'}",
+                f"of job {job[0]}/{job[1]} {f'with parent run {parent[0]}' if parent else 'with no parent run'}")
+    if manifest.parent_run_id is None or parent is None or parent[0] == manifest.parent_run_id:
         return None
     sealed = bundle.parsed or []  # ('tdprov verify' names a bundle whose events are not what its manifest lists)
     if any((named := parent_of(e)) is not None and named[0] == parent[0] for e in sealed if isinstance(e, dict)):
         return None
-    return manifest.parent_run_id, parent[0]
+    return f"whose parent is run {manifest.parent_run_id}", f"whose parent is run {parent[0]}"
 
 
 def _index_entry(store: Store, run_id: str) -> BundleSummary | None:

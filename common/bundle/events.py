@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from prov_common.canonical_json import canonical_bytes, loads
@@ -66,14 +67,61 @@ def parent_of(event: Mapping[str, Any]) -> tuple[str, str, str] | None:
     return found if all(isinstance(v, str) and v for v in found) else None  # type: ignore[return-value]
 
 
+def job_of(event: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """(namespace, name) of the event's job, ``None`` when it names none in full."""
+    job = event.get("job") if isinstance(event, Mapping) else None
+    found = (job.get("namespace"), job.get("name")) if isinstance(job, Mapping) else (None, None)
+    return found if all(isinstance(v, str) and v for v in found) else None  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """Which run a run id's events are of: its job (namespace, name) and its parent run (run id, job namespace, job
+    name; None: none named). Another run given the same run id is of another job (a DAG run of Airflow DAG 'a.b.1'
+    and try 1 of mapped task 'b' of DAG 'a', map index 0) or has a parent run of another job (task 'c' of DAG 'a.b'
+    and task 'b.c' of DAG 'a'); a parent of the same job at another run id (a DAG run cleared while its task ran) is
+    the same run's."""
+
+    job: tuple[str, str] | None
+    parent: tuple[str, str, str] | None
+
+    @classmethod
+    def of(cls, terminal: Mapping[str, Any] | None, events: Iterable[tuple[str, Mapping[str, Any]]]) -> RunIdentity:
+        """The run of a ``terminal`` event (None: none) and the ``events`` (what names each, event) staged or sealed
+        with it: the job its terminal event names, else its earliest event's; the parent run its terminal event names,
+        else the earliest of that job's events that names one."""
+        timed = sorted(((parse_time(e.get("eventTime"), what, sealed=True), i), e) for i, (what, e) in enumerate(events))
+        job = job_of(terminal) or next((j for _, e in timed if (j := job_of(e)) is not None), None)
+        parent = parent_of(terminal) if terminal is not None else None
+        if parent is None:
+            parent = next((p for _, e in timed if job_of(e) in (None, job) and (p := parent_of(e)) is not None), None)
+        return cls(job, parent)
+
+    def is_other(self, event: Mapping[str, Any]) -> bool:
+        """Whether ``event`` is of another run than this one that was given the same run id."""
+        job, parent = job_of(event), parent_of(event)
+        if None not in (self.job, job) and job != self.job:
+            return True
+        return None not in (self.parent, parent) and parent[1:] != self.parent[1:]  # type: ignore[index]
+
+    def named(self) -> str:
+        """This run as a warning names it: 'of job NS/NAME with parent run ID of job NS/NAME' (or 'with no parent run')."""
+        job = "/".join(self.job) if self.job else "(none)"
+        if self.parent is None:
+            return f"of job {job} with no parent run"
+        return f"of job {job} with parent run {self.parent[0]} of job {self.parent[1]}/{self.parent[2]}"
+
+
 LATE_EVENT_FIX = ("a run's events must end with its terminal event: emit nothing for a run after it (re-run the step to "
                   "record what came late)")
 SHARED_RUN_ID_FIX = (
     "give each run its own run id. Airflow (and its OpenLineage provider) makes a task run's job name and run id from "
     "'<dag_id>.<task_id>' and its logical date, try and map index, so task 'c' of DAG 'a.b' and task 'b.c' (task 'c' "
     "of task group 'b') of DAG 'a' are one job, and one run at one logical date: rename a DAG or task group so that no "
-    "task's '<dag_id>.<task_id>' is another's")
-"""What to do when two runs were given one run id (their events name parents of different jobs or runs)."""
+    "task's '<dag_id>.<task_id>' is another's; a DAG run's run id is made from '<dag_id>.<clear number>', so DAG "
+    "'a.b.1' and mapped task 'b' of DAG 'a' share one too (try 1, map index 0): rename a DAG whose id ends in '.<number>'")
+"""What to do when two runs were given one run id (their events are of different jobs, or name parents of different
+jobs)."""
 
 
 def order_events(events: Iterable[Any], *, sealed: bool = False) -> list[dict[str, Any]]:

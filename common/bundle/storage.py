@@ -229,10 +229,10 @@ def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError,
     sealed = found.manifest if found is not None and found.manifest is not None else sealed_manifest(store, run_id)
     if sealed is not None and another_run(sealed, bundle):  # two runs given one run id
         new = bundle.manifest
-        log.warning("tdprov: run %s is sealed already as the run of job %s/%s with parent run %s; another run, of job "
-                    "%s/%s with parent run %s, was given the same run id, so its %s %s in no bundle (%s "
+        log.warning("tdprov: run %s is sealed already as the run of job %s/%s %s; another run, of job "
+                    "%s/%s %s, was given the same run id, so its %s %s in no bundle (%s "
                     "staged under %s). Fix: %s", run_id, sealed.job_namespace, sealed.job_name,
-                    sealed.parent_run_id, new.job_namespace, new.job_name, new.parent_run_id,
+                    _with_parent(sealed), new.job_namespace, new.job_name, _with_parent(new),
                     counted(new.event_count, 'event'), noun_for(new.event_count, "is", "are"),
                     noun_for(new.event_count, "it stays", "they stay"), layout.staging_prefix(run_id), SHARED_RUN_ID_FIX)
     elif found is None and sealed is not None and bundle.manifest.event_count > sealed.event_count:  # came after the seal
@@ -244,6 +244,10 @@ def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError,
     else:
         log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, clause(conflict.what))
     return WriteResult(run_id, "already-sealed")
+
+
+def _with_parent(manifest: Manifest) -> str:
+    return f"with parent run {manifest.parent_run_id}" if manifest.parent_run_id else "with no parent run"
 
 
 def _refuse_unsealed(store: Store, run_id: str, conflict: ObjectConflictError) -> None:
@@ -278,10 +282,12 @@ def sealed_manifest(store: Store, run_id: str) -> Manifest | None:
 
 
 def another_run(sealed: Manifest, new: Bundle) -> bool:
-    """Whether ``new`` is a bundle of another run than the ``sealed`` one of its run id: both name a parent run, not the
-    same one, and no event of ``new`` names the sealed one's (a run's events name parents of one job, :mod:`transport
-    <prov_common.bundle.transport>`: a parent of the same job at another run id, a DAG run cleared while its task ran,
-    leaves the run as it was)."""
+    """Whether ``new`` is a bundle of another run than the ``sealed`` one of its run id: of another job (an Airflow DAG
+    run and a mapped task's try given one run id), or both name a parent run, not the same one, and no event of ``new``
+    names the sealed one's (a run's events name parents of one job, :class:`~prov_common.bundle.events.RunIdentity`: a
+    parent of the same job at another run id, a DAG run cleared while its task ran, leaves the run as it was)."""
+    if (sealed.job_namespace, sealed.job_name) != (new.manifest.job_namespace, new.manifest.job_name):
+        return True
     if None in (sealed.parent_run_id, new.manifest.parent_run_id) or sealed.parent_run_id == new.manifest.parent_run_id:
         return False
     try:

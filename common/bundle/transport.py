@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,8 @@ from prov_common import mapped
 from prov_common.bundle import layout
 from prov_common.bundle.build import attachment_buffer, build_bundle
 from prov_common.bundle.late import arrived_late, event_type_of, put_arrived
-from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, event_dict, event_digest, is_terminal, line_digests,
-                                       parent_of, parse_events_jsonl, run_id_of)
+from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, RunIdentity, event_dict, event_digest, is_terminal,
+                                       line_digests, parse_events_jsonl, run_id_of)
 from prov_common.bundle.refusal import (CAUSE_PLACE, CAUSE_RUN, CAUSE_UNREADABLE, STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN,
                                         RefusedStagedError, refusal, run_id_or_none)
 from prov_common.bundle.restaged import staged_already
@@ -265,38 +265,21 @@ def _refused(key: str, error: BadInputError, attachments: dict[str, bytes],
     return error
 
 
-def run_parent(terminal: Mapping[str, Any] | None, events: Iterable[tuple[str, Mapping[str, Any]]]
-               ) -> tuple[str, str, str] | None:
-    """(run id, job namespace, job name) of the parent run a run's events are of: that its ``terminal`` event names,
-    else that of the earliest of its ``events`` (what names each, event) that names one; None when none names one."""
-    parent = parent_of(terminal) if terminal is not None else None
-    if parent is None:
-        named = sorted((parse_time(e.get("eventTime"), what, sealed=True), p)
-                       for what, e in events if (p := parent_of(e)) is not None)
-        parent = named[0][1] if named else None
-    return parent
-
-
-def _of_one_parent(run_id: str, terminal: Mapping[str, Any] | None, read: list[tuple[str, dict[str, Any]]],
-                   events: list[Any], attachments: dict[str, bytes]) -> list[BadInputError]:
+def _of_one_run(run_id: str, terminal: Mapping[str, Any] | None, read: list[tuple[str, dict[str, Any]]],
+                events: list[Any], attachments: dict[str, bytes]) -> list[BadInputError]:
     """Add to ``events`` the staged events ``read`` (key, event) of the run being sealed, and record as refused (among
-    ``attachments``) those whose parent run is of another job than the run's parent (that of its ``terminal`` event,
-    else of its earliest event that names one). Such an event is of another run that was given the same run id (two
-    Airflow task runs of two DAGs named alike), which must not be folded into this run's inputs and outputs; a parent
-    of the same job at another run id (an Airflow DAG run cleared while the task ran) is the same run's. Returns the
-    refusals."""
-    parent = run_parent(terminal, ((f"staged event {k}", e) for k, e in read))
+    ``attachments``) those of another run given the same run id (:class:`RunIdentity`: of another job than the run's,
+    that of its ``terminal`` event, else of its earliest; or whose parent run is of another job than the run's parent).
+    Such as two Airflow task runs of two DAGs named alike, or a DAG run and a mapped task's try, whose events must not
+    be folded into this run's inputs and outputs. Returns the refusals."""
+    run = RunIdentity.of(terminal, ((f"staged event {k}", e) for k, e in read))
     refused: list[BadInputError] = []
     for key, event in read:
-        other = parent_of(event)
-        if parent is None or other is None or other[1:] == parent[1:]:
+        if not run.is_other(event):
             events.append(event)
             continue
-        job = event.get("job") if isinstance(event.get("job"), Mapping) else {}
-        error = BadInputError(
-            f"staged event {key} is of another run that was given run id {run_id}: it is of job "
-            f"{job.get('namespace')}/{job.get('name')} with parent run {other[0]} of job {other[1]}/{other[2]}, where the "
-            f"run's parent is run {parent[0]} of job {parent[1]}/{parent[2]}.", fix=SHARED_RUN_ID_FIX)
+        error = BadInputError(f"staged event {key} is of another run that was given run id {run_id}: it is "
+                              f"{RunIdentity.of(event, ()).named()}, where the run is {run.named()}.", fix=SHARED_RUN_ID_FIX)
         path, record = refusal(event, error, staged_as=key, cause=CAUSE_RUN)
         attachments[path] = record
         refused.append(error)
@@ -636,28 +619,22 @@ class ProvenanceTransport(Transport):
 
     def _another_runs(self, run_id: str, event: Mapping[str, Any]) -> tuple[str, str] | None:
         """(the sealed run, the run of ``event``), each as its job and parent run, when ``event``, which came after
-        ``run_id`` was sealed, is of another run given the same run id: its parent run is of another job than the one
-        the sealed bundle is of, as sealing tells it (:func:`_of_one_parent`); None when it is not, or the bundle
+        ``run_id`` was sealed, is of another run given the same run id, as sealing tells it (:class:`RunIdentity`:
+        another job than the sealed bundle's, or a parent run of another job); None when it is not, or the bundle
         cannot be read now. Read for such late events only."""
-        other = parent_of(event)
         store, _ = self._open_store()
-        if other is None or store is None:
+        if store is None:
             return None
         try:
             manifest = sealed_manifest(store, run_id)
             events = parse_events_jsonl(listed_file(store, run_id, manifest, layout.EVENTS_FILE)) if manifest else []
-            parent = run_parent(next((e for e in reversed(events) if is_terminal(e)), None),
-                                ((f"sealed event of run {run_id}", e) for e in events))
+            sealed = RunIdentity.of(next((e for e in reversed(events) if is_terminal(e)), None),
+                                    ((f"sealed event of run {run_id}", e) for e in events))
         except TdprovError:
             return None
-        if manifest is None or parent is None or parent[1:] == other[1:]:
+        if manifest is None or not sealed.is_other(event):
             return None
-
-        def named(namespace: Any, name: Any, of: tuple[str, str, str]) -> str:
-            return f"of job {namespace}/{name} with parent run {of[0]} of job {of[1]}/{of[2]}"
-        job = event.get("job") if isinstance(event.get("job"), Mapping) else {}
-        return (f"the run {named(manifest.job_namespace, manifest.job_name, parent)}",
-                named(job.get("namespace"), job.get("name"), other))
+        return f"the run {sealed.named()}", RunIdentity.of(event, ()).named()
 
     def _asked_sealed(self, run_id: str) -> tuple[Store | None, bool]:
         """The store and whether it holds the statement of ``run_id`` (one request); no store when it cannot tell now."""
@@ -921,7 +898,7 @@ class ProvenanceTransport(Transport):
                                                                                 accept_unsigned=accept_unsigned,
                                                                                 store_id=store_id)):
                 refused.append(error)  # an event refused (an attachment's signed record, .dsse, is read with it above)
-        refused += _of_one_parent(run_id, terminal, read, events, attachments)
+        refused += _of_one_run(run_id, terminal, read, events, attachments)
         if not events and refused:
             raise BadInputError(
                 f"every staged event of run {run_id} was refused ({len(refused)}; the first: {refused[0].what}), so there "
