@@ -9,12 +9,45 @@ from airflow.sdk import BaseOperatorLink
 LINK_NAME = "tdprov bundle"
 
 
+PAGE = "/tdprov/dag-runs/{dag_id}/{run_id}"
+"""The plugin's bundles page of a DAG run (``prov_airflow.ui.app``), where a try whose run id another run's bundle
+holds is named as such."""
+
+
 def bundle_of(task_instance: Any) -> str:
-    """Where the listener seals the bundle of this task instance try (``<store>/bundles/<run id>/``)."""
+    """Where the listener seals the bundle of this task instance try (``<store>/bundles/<run id>/``), or the bundles
+    page of its DAG run when the bundle sealed at its run id is another run's (task 'load' of DAG 'etl.daily' and task
+    'daily.load' of DAG 'etl' are one job and, at one logical date, one run id: the run sealed first keeps it), which
+    names that run and what this try left."""
+    from urllib.parse import quote
+
     from prov_airflow.runinfo import task_run_info
 
     info, _ = task_run_info(task_instance)
+    if info.task_try is not None and _another_runs(info):
+        return PAGE.format(dag_id=quote(info.task_try.dag_id, safe=""), run_id=quote(info.task_try.dag_run_id, safe=""))
     return bundle_of_run(info.run_id)
+
+
+def _another_runs(info: Any) -> bool:
+    """Whether the bundle sealed at the run id of the try ``info`` (a :class:`~prov_airflow.runinfo.RunInfo`) is
+    another run's, as the bundles page tells it (:func:`prov_airflow.ui.runs.another_runs`); False when none is sealed
+    there yet or the store cannot be read now (the link is never a reason for a task to fail)."""
+    from prov_common.bundle.storage import sealed_manifest
+    from prov_common.errors import TdprovError
+    from prov_common.store import open_store
+
+    from prov_airflow.emitter import listener_settings
+    from prov_airflow.ui.runs import RunKey, another_runs
+
+    tried = info.task_try
+    try:
+        manifest = sealed_manifest(open_store(listener_settings().store), info.run_id)
+    except (TdprovError, OSError):
+        return False
+    key = RunKey(info.job_name, info.run_id, tried.task_id, tried.map_index, tried.try_number,
+                 (info.parent_run_id,) if info.parent_run_id else ())
+    return manifest is not None and another_runs(manifest, key) is not None
 
 
 def bundle_of_run(run_id: str) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
 from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
@@ -143,6 +144,41 @@ def test_extra_link_resolves_to_the_bundle_of_the_task_run(tmp_path: Path, store
     assert LINK_NAME in serialized.get_task("check").extra_links
     assert type(serialized.get_task("check").operator_extra_link_dict[LINK_NAME]).__name__ == "BundleLink"  # the plugin's
     assert LINK_NAME not in serialized.get_task("plain").extra_links  # other operators are left as they are
+
+
+def test_extra_link_of_a_task_given_another_runs_run_id_is_its_dag_run_s_page(tmp_path: Path, store: Path) -> None:
+    """Task 'load' of DAG 'tdprov_lclash.daily' and task 'daily.load' (task group 'daily') of DAG 'tdprov_lclash' are
+    one job and, at one logical date, one run id: the run sealed first keeps the bundle. The second task's link pointed
+    at the first task's bundle, of another DAG run and its output; it is the bundles page of its own DAG run, which
+    names the other run (the first task's link stays its bundle)."""
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.sdk import TaskGroup
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from prov_airflow.decorators.provenance import provenance_task
+    from prov_airflow.links import LINK_NAME
+
+    @provenance_task(task_id="load")
+    def load(value: float) -> pd.DataFrame:
+        return pd.DataFrame({"id": [1], "x": [value]})
+
+    with DAG("tdprov_lclash.daily", start_date=START, schedule=None) as first:
+        load(0.5)
+    with DAG("tdprov_lclash", start_date=START, schedule=None) as second:
+        with TaskGroup("daily"):
+            load(1.5)
+    runs = [run_dag(dag, logical_date=START) for dag in (first, second)]
+    assert [r.state for r in runs] == ["success", "success"]
+    [bundle] = [s for s in bundles_of(store) if s.job_name == "tdprov_lclash.daily.load"]
+    links = []
+    with create_session() as session:
+        for run, task_id in zip(runs, ("load", "daily.load")):
+            ti = session.scalars(select(TaskInstance).where(TaskInstance.dag_id == run.dag_id)).one()
+            links.append(SerializedDagModel.get_dag(run.dag_id).get_task(task_id).get_extra_links(ti, LINK_NAME))
+    assert links[0] == f"{store}/bundles/{bundle.run_id}/"
+    assert links[1] == f"/tdprov/dag-runs/tdprov_lclash/{quote(runs[1].run_id, safe='')}", links
 
 
 DAG_FILE = '''
