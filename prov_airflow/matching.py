@@ -28,7 +28,10 @@ class BundleQuery:
     digits in either case, in full or its first 12 or more as ``tdprov runs`` prints them (kept in lower case);
     state: run state (default ``COMPLETE``);
     since: only bundles sealed at or after this ISO time (a naive time is UTC; default: any), as their signed
-    manifest says: a bundle sealed before it and delivered later (from a spool) does not count.
+    manifest says: a bundle sealed before it and delivered later (from a spool) does not count;
+    job_dag: with ``job``, the DAG the run must be of: that DAG's own run (job ``job_dag``) or a task try whose parent
+    run is one of its runs. A job name alone does not tell task 'load' of DAG 'etl.daily' from task 'daily.load' of DAG
+    'etl' (the provider's ``<dag_id>.<task_id>``: one job, and one run id at one logical date).
     """
 
     job: str | None = None
@@ -37,11 +40,15 @@ class BundleQuery:
     state: str | None = "COMPLETE"
     since: str | None = None
     job_namespace: str | None = None
+    job_dag: str | None = None
 
     def __post_init__(self) -> None:
         if not (self.job or self.dataset or self.digest):
             raise BadInputError("a bundle sensor needs job=, dataset= or digest=",
                                 fix="e.g. LineageBundleSensor(job='train.features', ...)")
+        if self.job_dag is not None and not self.job:
+            raise BadInputError(f"a bundle sensor's job_dag={self.job_dag!r} is given without job=.",
+                                fix=f"name the job too, e.g. job='{self.job_dag}.<task_id>' (or leave job_dag out)")
         if self.digest:
             query = digest_query(self.digest)
             if query is None:
@@ -71,9 +78,32 @@ class BundleQuery:
 
     def _job_matches(self, summary: BundleSummary) -> bool:
         """The run's job is the one asked for: a job is its namespace and name, so a name of this deployment's jobs
-        does not match another namespace's job of that name (a staging deployment writing to the same store)."""
+        does not match another namespace's job of that name (a staging deployment writing to the same store); with
+        ``job_dag``, a job of that DAG (its run's is told by :meth:`of_job_dag`)."""
+        if self.job_dag is not None and summary.job_name != self.job_dag and not summary.job_name.startswith(self.job_dag + "."):
+            return False
         return self.job == f"{summary.job_namespace}/{summary.job_name}" or (
             self.job == summary.job_name and self.job_namespace in (None, summary.job_namespace))
+
+    def of_job_dag(self, store: Any, summary: BundleSummary) -> str | None:
+        """None when the sealed run of ``summary`` is of a run of DAG ``job_dag`` (or no ``job_dag`` is asked for), as
+        the parent run its signed events name tells (:class:`~prov_common.bundle.events.RunIdentity`): the DAG's own run
+        is of job ``job_dag`` and not a task try of a DAG whose id it starts with, a task try's parent run is of job
+        ``job_dag``; else the DAG whose run it is of (or 'no DAG' when its parent cannot be told)."""
+        if self.job_dag is None:
+            return None
+        from prov_common.bundle import layout
+        from prov_common.bundle.events import RunIdentity, is_terminal, parse_events_jsonl
+        from prov_common.bundle.storage import listed_file, sealed_manifest
+
+        manifest = sealed_manifest(store, summary.run_id)
+        events = parse_events_jsonl(listed_file(store, summary.run_id, manifest, layout.EVENTS_FILE)) if manifest else []
+        parent = RunIdentity.of(next((e for e in reversed(events) if is_terminal(e)), None),
+                                ((f"sealed event of run {summary.run_id}", e) for e in events)).parent
+        dag = parent[2] if parent is not None and summary.job_name.startswith(parent[2] + ".") else None
+        if summary.job_name == self.job_dag:
+            return None if dag is None else dag  # a DAG run, or a task try of another DAG named like it
+        return None if dag == self.job_dag else dag or "no DAG"
 
     def named_elsewhere(self, summary: BundleSummary) -> bool:
         """The run would match but for its job's namespace: a bare job name that another namespace's job also has
@@ -119,6 +149,9 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tup
             _tell_named_elsewhere(query, summary, told)
             continue
         _, why, sound = examined(store, trust, summary)
+        if sound and (other := query.of_job_dag(store, summary)) is not None:  # a verified bundle's signed events
+            _tell_other_dag(query, summary, other, told)
+            continue
         if why is None:
             return summary
         first_time = told is None or (summary.run_id, why) not in told
@@ -149,6 +182,18 @@ def _tell_named_elsewhere(query: BundleQuery, summary: BundleSummary, told: set[
     log.warning("tdprov: run %s of job %s/%s has the name asked for, but of namespace %r, not this deployment's %r: not "
                 "taken. Fix: to wait for that job, name it job=%r", summary.run_id, summary.job_namespace, summary.job_name,
                 summary.job_namespace, query.job_namespace, f"{summary.job_namespace}/{summary.job_name}")
+
+
+def _tell_other_dag(query: BundleQuery, summary: BundleSummary, dag: str, told: set[tuple[str, str]] | None) -> None:
+    """Warn once of a run of the job asked for that is of another DAG's run than ``job_dag`` (not taken)."""
+    if told is not None and (summary.run_id, "dag") in told:
+        return
+    if told is not None:
+        told.add((summary.run_id, "dag"))
+    log.warning("tdprov: run %s of job %s/%s is of %s, not of DAG %r: not taken (a job '<dag_id>.<task_id>' names "
+                "tasks of DAGs named alike, such as task 'load' of DAG 'etl.daily' and task 'daily.load' of DAG 'etl', "
+                "which share one run id at one logical date)", summary.run_id, summary.job_namespace, summary.job_name,
+                dag if dag == "no DAG" else f"a run of DAG {dag!r}", query.job_dag)
 
 
 MAX_LISTING_ERRORS = 5

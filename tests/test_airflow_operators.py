@@ -236,6 +236,46 @@ def test_sensor_waits_for_its_own_namespaces_job_not_another_of_that_name(store:
     assert (pushed["run_id"], pushed["job"], pushed["job_namespace"]) == (staging, "tdprov_shared.write", "staging"), pushed
 
 
+def test_sensor_with_job_dag_waits_for_that_dag_s_task_not_another_named_alike(
+        store: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Task 'daily.load' (task group 'daily') of DAG 'tdprov_sclash' is job 'tdprov_sclash.daily.load', as task 'load' of
+    DAG 'tdprov_sclash.daily' is: a sensor waiting for the latter by its job was satisfied by the former's bundle. With
+    job_dag= it takes a run of that DAG alone, told by the parent run the bundle's signed events name (the other is
+    named once and not taken); job_dag= of the other DAG waits for it (deferrable, the trigger); job_dag= alone is
+    refused when the DAG is parsed."""
+    from airflow.sdk import TaskGroup
+
+    with DAG("tdprov_sclash", start_date=START, schedule=None) as upstream:
+        with TaskGroup("daily"):
+            PythonOperator(task_id="load", python_callable=lambda: None)
+    assert run_dag(upstream, logical_date=START).state == "success"
+    [theirs] = [s for s in bundles_of(store) if s.job_name == "tdprov_sclash.daily.load"]
+    [dag_run] = [s for s in bundles_of(store) if s.job_name == "tdprov_sclash"]
+    from prov_airflow.matching import BundleQuery
+    from prov_common.store import open_store
+
+    assert BundleQuery(job="tdprov_sclash", job_dag="tdprov_sclash").of_job_dag(open_store(str(store)), dag_run) is None
+    since, job = "2000-01-01T00:00:00+00:00", "tdprov_sclash.daily.load"
+    with DAG("tdprov_sclash_waits", start_date=START, schedule=None) as dag:
+        LineageBundleSensor(task_id="mine", job=job, job_dag="tdprov_sclash.daily", since=since, mode="poke",
+                            poke_interval=0.1, timeout=1)
+        LineageBundleSensor(task_id="theirs", job=job, job_dag="tdprov_sclash", since=since, deferrable=True,
+                            poke_interval=0.1, timeout=30)
+    with caplog.at_level("WARNING", logger="prov_airflow.matching"):
+        run = run_dag(dag, logical_date=START)
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"mine": "failed", "theirs": "success"}, states
+    told = (f"run {theirs.run_id} of job default/tdprov_sclash.daily.load is of a run of DAG 'tdprov_sclash', not of DAG "
+            "'tdprov_sclash.daily': not taken")
+    assert caplog.text.count(told) == 1, caplog.text  # poked about ten times, told once
+    (waited,) = [ti for ti in run.get_task_instances() if ti.task_id == "theirs"]
+    assert waited.xcom_pull(task_ids="theirs")["run_id"] == theirs.run_id
+    from prov_common.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="job_dag='tdprov_sclash' is given without job="):
+        LineageBundleSensor(task_id="alone", dataset="/x.csv", job_dag="tdprov_sclash")
+
+
 def test_sensor_with_dataset_and_digest_waits_for_that_dataset_at_that_digest(tmp_path: Path, store: Path) -> None:
     """dataset= and digest= name one version: a run that wrote the dataset at another digest, and the digest to
     another dataset, is no match (poke times out); the dataset at its own digest is (deferrable, the trigger)."""

@@ -28,6 +28,9 @@ class LineageBundleSensor(BaseSensorOperator):
         (an ``Asset(name=...)`` with no URI).
     :param digest: content digest (``blake3:...``) of a dataset the run wrote: in full or its first 12 or more hex
         digits (as ``tdprov runs`` prints them), in either case; anything else is refused.
+    :param job_dag: with ``job``, the DAG the run must be of (its own run, or a try of one of its tasks): a job name
+        alone does not tell task ``load`` of DAG ``etl.daily`` from task ``daily.load`` of DAG ``etl``, which share
+        one run id at one logical date.
     :param state: run state to match (default ``COMPLETE``; ``None`` for any).
     :param since: ISO time; only bundles sealed since then count (as their signed manifest says: one sealed
         before and delivered later from a spool does not). Default: the start of this DAG run.
@@ -45,15 +48,17 @@ class LineageBundleSensor(BaseSensorOperator):
     in the log (once per wait), and the wait goes on.
     """
 
-    template_fields: Sequence[str] = ("job", "dataset", "digest", "since")
+    template_fields: Sequence[str] = ("job", "dataset", "digest", "since", "job_dag")
 
     def __init__(self, *, job: str | None = None, dataset: str | None = None, digest: str | None = None,
                  state: str | None = "COMPLETE", since: str | None = None, tdprov_conn_id: str | None = None,
-                 deferrable: bool = False, max_errors: int = MAX_LISTING_ERRORS, **kwargs: Any) -> None:
+                 deferrable: bool = False, max_errors: int = MAX_LISTING_ERRORS, job_dag: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not _templated(digest):  # a template is checked once rendered, when the sensor runs
-            BundleWait(BundleQuery(job=job, dataset=dataset, digest=digest, state=state), max_errors)  # fails early
+            BundleWait(BundleQuery(job=job, dataset=dataset, digest=digest, state=state, job_dag=job_dag), max_errors)  # fails early
         self.job, self.dataset, self.digest, self.state, self.since = job, dataset, digest, state, since
+        self.job_dag = job_dag
         self.tdprov_conn_id = tdprov_conn_id
         self.deferrable = deferrable
         self.max_errors = max_errors
@@ -67,7 +72,7 @@ class LineageBundleSensor(BaseSensorOperator):
         from prov_airflow import naming
 
         return BundleQuery(job=self.job, dataset=self.dataset, digest=self.digest, state=self.state, since=since,
-                           job_namespace=naming.namespace() if self.job else None)
+                           job_namespace=naming.namespace() if self.job else None, job_dag=self.job_dag)
 
     def poke(self, context: Any) -> PokeReturnValue:
         from prov_airflow.hooks.provenance import ProvenanceHook
