@@ -971,6 +971,32 @@ def test_a_dag_run_and_a_mapped_task_given_one_run_id_are_two_runs(tmp_path: Pat
     assert read_bundle(open_store(store), run_id).manifest.event_count == 2
 
 
+@pytest.mark.parametrize("parent", [True, False], ids=["one-parent", "no-parent"])
+def test_a_run_whose_job_is_renamed_as_it_goes_is_one_run(tmp_path: Path, parent: bool) -> None:
+    """Some producers rename a run's job as it goes (OpenLineage Spark appends its output's name to the job of an
+    action: START 'app.execute_insert', COMPLETE 'app.execute_insert.warehouse_orders'). Under one parent run, or with
+    none on either side, that is one run: its events are sealed together, none refused as another run's."""
+    from bundle_support import dataset, event
+
+    store = str(tmp_path / "store")
+    transport = ProvenanceTransport(ProvenanceConfig(store=store))
+    run_id, app = str(uuid.uuid4()), str(uuid.uuid4())
+    read = dataset("file", "/data/in.csv", "blake3:" + "3" * 64)
+
+    def named(event_type: str, time: str, job: str) -> dict:
+        made = (_child_event(run_id, (app, "app"), event_type, time, inputs=[read]) if parent
+                else event(run_id, event_type, time, job=job, inputs=[read]))
+        made["job"]["name"] = job
+        return made
+    transport.emit(named("START", "2026-03-01T10:00:00.000Z", "app.execute_insert"))
+    assert transport.emit(named("COMPLETE", "2026-03-01T10:00:02.000Z",
+                                "app.execute_insert.warehouse_orders")).status == "written"
+    bundle = read_bundle(open_store(store), run_id)
+    assert (bundle.manifest.job_name, bundle.manifest.event_count) == ("app.execute_insert.warehouse_orders", 2)
+    assert _refusals(Path(store), run_id) == []
+    _verified(Path(store), run_id)
+
+
 def test_a_task_s_event_after_a_dag_run_given_its_run_id_was_sealed_is_named_another_runs(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """DAG 'etl.load.1' ran and was sealed, then mapped task 'load' of DAG 'etl' (try 1, map index 0) started at the same

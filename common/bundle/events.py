@@ -98,11 +98,14 @@ class RunIdentity:
         return cls(job, parent)
 
     def is_other(self, event: Mapping[str, Any]) -> bool:
-        """Whether ``event`` is of another run than this one that was given the same run id."""
+        """Whether ``event`` is of another run than this one that was given the same run id: it names a parent run of
+        another job, or it is of another job and only one of the two names a parent run (a DAG run and a task). A job
+        named otherwise under one parent, or with no parent on either side, is this run's: some producers rename a
+        run's job as it goes (OpenLineage Spark appends the output's name to it)."""
         job, parent = job_of(event), parent_of(event)
-        if None not in (self.job, job) and job != self.job:
-            return True
-        return None not in (self.parent, parent) and parent[1:] != self.parent[1:]  # type: ignore[index]
+        if None not in (self.parent, parent):
+            return parent[1:] != self.parent[1:]  # type: ignore[index]
+        return (self.parent is None) != (parent is None) and None not in (self.job, job) and job != self.job
 
     def named(self) -> str:
         """This run as a warning names it: 'of job NS/NAME with parent run ID of job NS/NAME' (or 'with no parent run')."""
