@@ -428,16 +428,11 @@ class Recorder:
                     left()
         return recorded
 
-    def staged(self, identity: StepIdentity) -> bool:
-        """Whether events of the run of step attempt ``identity`` (its START first) are staged in the store, or wait in
-        this machine's spool to be staged there (the store was down when they were delivered; the next delivery stages
-        them before its own events)."""
-        return self.staging(identity) is not None
-
     def staging(self, identity: StepIdentity) -> Staging | None:
-        """What is staged for the run of step attempt ``identity`` (:meth:`staged`), as one listing of its staging in the
-        store found it, for :meth:`staged_job` and :meth:`staged_end` to read without listing it again; None when
-        nothing is staged."""
+        """What is staged for the run of step attempt ``identity`` (its START first), as one listing of its staging in
+        the store found it, for :meth:`staged_job` and :meth:`staged_end` to read without listing it again; or what
+        waits in this machine's spool to be staged there (the store was down when it was delivered; the next delivery
+        stages it before its own events). None when nothing is staged."""
         transport, prefix = self.transport(), layout.staging_prefix(identity.ol_run_id)
         # the spool first: an entry leaves it (its claim removed) only once the store holds its objects
         if transport.outbox.holds(transport.store.uri, under=prefix):
