@@ -71,17 +71,13 @@ class ProvenanceConfig(Config):
         return value
 
     def check_settings(self) -> None:
-        """Refuse settings that cannot be used, from the environment too: the store and data root (also a local one that
-        is a file or lies under one), a spool or
+        """Refuse settings that cannot be used, from the environment too: the store and data root, a spool or
         ``TDPROV_HOME`` that is a URI other than ``file://``, a mask key
         file (``TDPROV_MASK_KEY``) that is missing or unreadable, and a ``TDPROV_DASK_SCHEDULER`` that is no
         address; called when the resource is set up for a run, before any asset computes (not when a validation
         of a ``record``-policy asset first fails, nor when shards are first hashed)."""
-        # the data root and the store (from TDPROV_STORE too) it defaults next to; a local store that is a file could
-        # never take a record (its events would wait in the spool as in an outage, the step succeeding)
+        # the data root and the store (from TDPROV_STORE too) it defaults next to
         self.data_location().check_folder("data_root" if self.data_root else "the data root next to the store")
-        store = "store" if self.store else "TDPROV_STORE"
-        DataLocation(parse_location(self.settings().store, store).uri).check_folder(store)
         default_spool_dir(self.settings())  # a spool (or TDPROV_HOME) that is a URI: the outbox would fail in an outage
         check_mask_key()
         if self.scheduler_setting() == ENV and os.environ.get(ENV, "").strip():  # the field is checked when it is given

@@ -61,26 +61,6 @@ def test_a_data_root_that_is_a_file_or_under_one_fails_the_step_before_the_asset
     assert "give data_root a folder" in message
 
 
-@pytest.mark.parametrize("given", [True, False])
-def test_a_store_that_is_a_file_fails_the_step_before_the_asset_computes(cwd: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                         given: bool) -> None:
-    """A store path that is a file is a setting no later delivery can mend: the step succeeded, every event went to the
-    spool as an outage's would, and the warning named a 'transport option' and TDPROV_STORE where the IO manager's
-    `store` was given. Refused at set-up, naming the setting, as a data root that is a file is."""
-    (cwd / "a-file").write_text("x")
-    if not given:
-        monkeypatch.setenv("TDPROV_STORE", str(cwd / "a-file"))
-    result = _materialize(ProvenanceIOManager(store=str(cwd / "a-file")) if given else ProvenanceIOManager())
-    assert not result.success and computed == []
-    message = _failure(result)
-    setting = "store" if given else "TDPROV_STORE"
-    assert f"{setting} '{cwd}/a-file' cannot be a folder: {cwd}/a-file is a file" in message, message
-    assert f"give {setting} a folder" in message
-    from prov_common.store.outbox import Outbox, default_spool_dir
-
-    assert Outbox(default_spool_dir()).pending() == []  # nothing kept for a store that can never take it
-
-
 @pytest.mark.parametrize("variable, value", [("TDPROV_SPOOL", "s3://my-bucket/spool"), ("TDPROV_HOME", "ftp://host/tdprov")])
 def test_a_spool_or_home_that_is_a_remote_uri_fails_the_step_before_the_asset_computes(
         cwd: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
