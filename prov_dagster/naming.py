@@ -7,11 +7,11 @@ handed to ``ProvenanceResource.record``) is ``("inmemory://", <name>)``. The ass
 shows it (``AssetKey(["raw", "orders"])`` -> ``raw/orders``) rides along as a ``symlinks`` identifier
 in the deployment's namespace ``dagster://default`` (``dagster://<name>`` when configured: pick one
 per deployment, not per code location). Jobs are named ``dagster://<name>`` / ``<step key>`` (``asset:<asset key>``
-for an asset's step whose key the step key does not name, ``asset:<asset key>:<op>`` for a step of a graph-backed asset
-whose graph node does not name it, ``job:<Dagster job name>:<step key>`` for a step of an op job, ``check:<asset key>:<check name>`` for the step of
-asset checks, its first check; a mapped op's step of each mapping key as the op's step, see
-:func:`step_job`), and the Dagster
-job a step ran in, its run's parent, ``dagster://<name>`` / ``job:<Dagster job name>``.
+for an asset's step whose key the step key does not name, and of the first of its op's keys for an op named after
+none, ``asset:<asset key>:<op>`` for a step of a graph-backed asset whose graph node does not name it,
+``job:<Dagster job name>:<step key>`` for a step of an op job, ``check:<asset key>:<check name>`` for the step of
+asset checks, its first check; a mapped op's step of each mapping key as the op's step, see :func:`step_job`), and
+the Dagster job a step ran in, its run's parent, ``dagster://<name>`` / ``job:<Dagster job name>``.
 
 A data file's path holds neither the namespace nor which segments are partitions, so two owners can map to
 one file; :mod:`prov_dagster.owners` keeps either from overwriting the other.
@@ -103,7 +103,10 @@ def step_job(step_key: str, asset_keys: Iterable[AssetKey], graph_assets: Iterab
     step of an asset whose key the step key does not name (Dagster joins key parts with ``__`` and turns ``-`` and
     ``.`` into ``_``: ``a/b`` and ``a__b`` both give the step ``a__b``, ``a-b/c`` and ``a_b/c`` both ``a_b__c``);
     that one is ``asset:<asset key>`` (``asset:a__b``, ``asset:a-b/c``). A step key that splits at ``__`` into the
-    asset's key stays the job name: it names that one key only, so no two assets share a job.
+    asset's key stays the job name: it names that one key only, so no two assets share a job. The step of an op named
+    after none of its keys (``@multi_asset(name="orders")`` writing ``p`` and ``q``; an asset ``orders`` elsewhere has
+    the step ``orders``) is ``asset:<asset key>`` of the first of them in order (``asset:p``): ``asset_keys`` are then
+    all the op's keys, also those a run did not select, so a run of ``q`` alone is ``asset:p`` too.
 
     A step inside a graph-backed asset (``<graph node>.<op>``), whose graph writes ``graph_assets``, is likewise
     ``asset:<asset key>:<op>`` (the first of its keys in order), unless the graph node splits at ``__`` into one of
@@ -133,9 +136,12 @@ def step_job(step_key: str, asset_keys: Iterable[AssetKey], graph_assets: Iterab
     graph = sorted(graph_assets, key=dataset_name) if op else []
     if graph and all(node.split("__") != list(key.path) for key in graph):
         return f"{ASSET_JOB_PREFIX}{dataset_name(graph[0])}:{op}"
-    for key in asset_keys:
+    keys = list(asset_keys)
+    for key in keys:
         if key.to_python_identifier() == step_key and step_key.split("__") != list(key.path):
             return f"{ASSET_JOB_PREFIX}{dataset_name(key)}"
+    if keys and not op and all(key.to_python_identifier() != step_key for key in keys):
+        return f"{ASSET_JOB_PREFIX}{dataset_name(min(keys, key=dataset_name))}"
     return step_key
 
 

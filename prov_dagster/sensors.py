@@ -33,7 +33,7 @@ from prov_common.bundle.watch import missing_store
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
 from prov_common.store import open_store
 from prov_common.text import counted
-from prov_dagster._compat import planned_step_job, planned_steps, reexecution, resource_configs
+from prov_dagster._compat import defined_assets, planned_step_job, planned_steps, reexecution, resource_configs
 from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.check_results import RunEvents
 from prov_dagster.config import ProvenanceConfig
@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 def close_failed_run(
     instance: Any, dagster_run: Any, provenance: ProvenanceResource, reason: str, *, state: str = "FAIL",
-    namespaces: str | Iterable[str] = (), ready: Callable[[str], None] = lambda _: None,
+    namespaces: str | Iterable[str] = (), ready: Callable[[str], None] = lambda _: None, repository_def: Any = None,
 ) -> list[str]:
     """Emit FAIL (``state="ABORT"``: ABORT, OpenLineage's state for a stopped run, e.g. a canceled one)
     for every step of ``dagster_run`` that started and did not succeed; returns the bundle locations.
@@ -83,7 +83,10 @@ def close_failed_run(
 
     Each run is of the job its step ran as (:func:`~prov_dagster.naming.step_job`), named from the run's execution
     plan or, when the plan cannot be read, from the job the run's staged events name; a run with none (made up) is
-    then named by its step key (a mapped op's step by the op's: ``work`` for ``work[a]``), with a warning.
+    then named by its step key (a mapped op's step by the op's: ``work`` for ``work[a]``), with a warning. The step
+    of an op named after none of its assets' keys in a run that selected some of them is named by all its op's keys,
+    read from its code location's ``repository_def`` (the plan gives the others none); without them, by the job its
+    staged events name, else by the keys the run selected, with a warning.
 
     ``ready`` is called with a store's URI (:func:`~prov_dagster.transport.store_uri`) before the calls to it here,
     ``provenance``'s and each checked version's (a sensor raises there to skip a store that did not answer a moment
@@ -97,6 +100,7 @@ def close_failed_run(
     apart: dict[int, Recorder] = {}  # recorders on the stores of versions that check steps recorded nowhere checked
     run_end = cache(lambda: run_ended(instance, dagster_run.run_id))  # asked only for a step with no end
     plan = cache(lambda: planned_steps(instance, dagster_run))  # read once, for the first step to close
+    assets_defs = cache(lambda: defined_assets(repository_def))  # for a step of an op the run selected some keys of
     recorded = recorded_namespaces(instance, dagster_run.run_id)
     events = RunEvents(instance, dagster_run.run_id)  # its check events read once, for the first step made up
     everywhere = set(map(namespace_uri, (namespaces,) if isinstance(namespaces, str) else namespaces))
@@ -128,6 +132,13 @@ def close_failed_run(
         if identity.job is not None:
             return identity
         job = closer(identity.namespace).staged_job(identity, staging)
+        if job is None and plan():  # planned: of an op the run selected some keys of, which the definitions do not name
+            job = planned_step_job(plan(), identity.step_key, dagster_run.job_name, selected=True)
+            log.warning("tdprov: Dagster run %s selected some of the assets of the op of step %s, the code location's "
+                        "definitions name none of its keys and no staged event names its job: its run %s is named by "
+                        "the assets the run selected, %s, which is another job than the step's if the first of its "
+                        "op's keys in order was not selected", dagster_run.run_id, identity.step_key,
+                        identity.ol_run_id, job)
         if job is None:  # a mapped op's step (work[a]) as the op's (work): mapping keys make runs, never jobs
             job = mapped_step(identity.step_key)[0]
             named_by = "step key" if identity.mapping_key is None else f"op's step key (mapping key {identity.mapping_key})"
@@ -142,7 +153,8 @@ def close_failed_run(
         if not unfinished and not outcome.earlier:
             continue
         attempt = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt,  # job None: not planned
-                               job=planned_step_job(plan(), step_key, dagster_run.job_name) if plan() else None,
+                               job=planned_step_job(plan(), step_key, dagster_run.job_name, assets_defs) if plan()
+                               else None,
                                **reexecution(dagster_run))
         namespaces = sorted({recorder.namespace, *everywhere, *recorded.get(step_key, ())})
         for namespace, (number, (_, ended)) in product(namespaces, enumerate(outcome.earlier)):
@@ -233,7 +245,8 @@ def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResour
     configured_in(resource_configs(repository_def))  # whose keys sign checks in their stores
     try:
         bundles = close_failed_run(instance, dagster_run, provenance, REASONS[state], state=state,
-                                   namespaces=configured_namespaces(repository_def), ready=ready)
+                                   namespaces=configured_namespaces(repository_def), ready=ready,
+                                   repository_def=repository_def)
     except _Remembered as skipped:
         _leave(instance, dagster_run, sensor_name, skipped.error, settings.strict,
                f" (found {time.monotonic() - skipped.at:.0f} s ago, for an earlier run; not tried again before "

@@ -159,7 +159,8 @@ def _check_runs(recorder: Recorder, events: RunEvents, dagster_run: Any, steps: 
             log.warning("tdprov: the results of the asset checks of step %s are not recorded: the versions they "
                         "checked could not be read from the Dagster instance (%s)", step, exc)
             continue
-        job = (planned_step_job(plan(), step, dagster_run.job_name) if plan()  # else by the checks it evaluated
+        job = (planned_step_job(plan(), step, dagster_run.job_name, selected=True)
+               if plan()  # else by the checks it evaluated
                else step_job(step, (), checks=[AssetCheckKey(c.key, c.result.name) for c in checks[step]]))
         identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, step, outcome.attempt, job=job,
                                 **reexecution(dagster_run))

@@ -1,7 +1,8 @@
 """A job is (namespace, name), under real Dagster runs: the Dagster job a step runs in and the step's own job are
 two jobs whatever their names, in the events and in the PROV export, and two asset keys Dagster gives one step key
 are two jobs, as are the steps of two graph-backed assets Dagster gives one node name, two ops of one name in
-two op jobs, two asset checks Dagster gives one step key and a multi-asset check whose op is named like an asset."""
+two op jobs, two asset checks Dagster gives one step key, a multi-asset check whose op is named like an asset and a
+multi-asset whose op is named like an asset it does not write."""
 from __future__ import annotations
 
 import time
@@ -27,10 +28,12 @@ from dagster import (
     asset_check,
     build_output_context,
     define_asset_job,
+    AssetOut,
     graph,
     graph_asset,
     job,
     materialize,
+    multi_asset,
     multi_asset_check,
     op,
 )
@@ -394,3 +397,62 @@ def test_the_failure_sensor_names_the_job_a_step_ran_as_when_the_execution_plan_
     assert warning.startswith(f"tdprov: the execution plan of Dagster run {result.run_id} cannot be read and no staged "
                               "event of step load_nothing names its job: its run ") and "step key, load_nothing," in warning
     assert not list(store.rglob("refused"))  # no event refused as another job's
+
+
+@multi_asset(outs={"q": AssetOut(is_required=False), "p": AssetOut(is_required=False)}, name="orders", can_subset=True)
+def orders_p_q(context):  # noqa: ANN001, ANN201 - op 'orders', as asset orders's step, writing p and q
+    for name in sorted(context.op_execution_context.selected_output_names):
+        yield Output(pd.DataFrame({name: [1]}), output_name=name)
+
+
+@asset
+def orders() -> pd.DataFrame:  # of another code location: step 'orders'
+    return pd.DataFrame({"o": [1]})
+
+
+@multi_asset(outs={"q": AssetOut(is_required=False), "p": AssetOut(is_required=False)}, name="orders", can_subset=True)
+def failing_orders_p_q(context):  # noqa: ANN001, ANN201 - fails before it records anything: the sensor makes its run up
+    raise RuntimeError("the orders service is down")
+
+
+def test_a_multi_asset_named_like_an_asset_it_does_not_write_is_a_job_of_its_own(store: Path,
+                                                                                 instance: DagsterInstance) -> None:
+    """Op orders writing p and q ran as the job orders, which asset orders (another code location) also is: two
+    jobs, one PROV plan. It is the job of the first of all its keys in order, asset:p, in every subset of them (a run
+    of q alone too, where Dagster's plan gives output p no key)."""
+    assert _materialize([orders], instance).success and _materialize([orders_p_q], instance).success
+    subset = materialize([orders_p_q], selection=["q"], instance=instance,
+                         resources={"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()})
+    assert subset.success
+    assert _jobs_by_output(store) == {("orders", "orders"), ("asset:p", "p"), ("asset:p", "q")}
+    events = _events(store)
+    assert {e["job"]["name"] for e in events} == {"orders", "asset:p"}
+    assert sorted(e["job"]["name"] for e in events if e["eventType"] == "COMPLETE") == ["asset:p", "asset:p", "orders"]
+
+
+def test_the_failure_sensor_names_a_multi_asset_step_of_a_subset_run_as_the_step_does(
+        store: Path, instance: DagsterInstance, caplog: pytest.LogCaptureFixture) -> None:
+    """A subset run of q alone whose step failed before it recorded anything: the sensor makes its run up and names it
+    as the step would have, asset:p, from its code location's definitions (the run's plan gives output p no key);
+    with no definitions to ask, by the keys the run selected, asset:q, with a warning that says so, never orders."""
+    resources = {"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()}
+    defs = Definitions(assets=[failing_orders_p_q], resources=resources)
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=[AssetKey("q")], raise_on_error=False)
+    assert not result.success and not list(store.rglob("*.json"))
+    evaluate_failure_sensor(result, instance, ProvenanceResource(), repository_def=defs.get_repository_def())
+    events = _events(store)
+    assert [(e["eventType"], e["job"]["name"]) for e in events] == [("START", "asset:p"), ("FAIL", "asset:p")]
+    assert "the orders service is down" in events[-1]["run"]["facets"]["errorMessage"]["message"]
+    assert not [r for r in caplog.records if "selected some of the assets" in r.getMessage()]
+
+    again = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=[AssetKey("q")], raise_on_error=False)
+    evaluate_failure_sensor(again, instance, ProvenanceResource())  # no code location's definitions to ask
+    [run] = [e for e in _events(store) if e["eventType"] == "FAIL" and e["job"]["name"] != "asset:p"]
+    assert run["job"]["name"] == "asset:q"
+    [warning] = [r.getMessage() for r in caplog.records if "selected some of the assets" in r.getMessage()]
+    assert warning.startswith(f"tdprov: Dagster run {again.run_id} selected some of the assets of the op of step "
+                              "orders, the code location's definitions name none of its keys and no staged event "
+                              f"names its job: its run {run['run']['runId']} is named by the assets the run selected, "
+                              "asset:q, ")

@@ -91,7 +91,10 @@ def test_asset_keys_of_one_step_key_are_jobs_of_their_own_and_keys_it_names_keep
     assert [jobs[AssetKey(p)] for p in (["raw", "orders"], ["features"], ["a", "b"], ["a", "_b"], ["my_team", "x"])] == [
         "raw__orders", "features", "a__b", "a___b", "my_team__x"]  # the step key, as before
     assert jobs[AssetKey("a__b")] == "asset:a__b" and jobs[AssetKey(["my-team", "x"])] == "asset:my-team/x"
-    assert step_job("split", [AssetKey("left"), AssetKey("right")]) == "split"  # a multi-asset's op
+    # a multi-asset's op named after none of its keys (asset 'split' of another code location has the step 'split'):
+    # the first of its keys; one named after one of them keeps its step key
+    assert step_job("split", [AssetKey("right"), AssetKey("left")]) == "asset:left"
+    assert step_job("left", [AssetKey("right"), AssetKey("left")]) == "left"
 
 
 def test_a_step_is_a_run_of_each_namespace_it_records_in_and_the_default_namespace_keeps_its_ids() -> None:

@@ -180,7 +180,7 @@ def test_the_failure_sensor_lists_and_reads_a_killed_steps_staged_events_once_be
         counting = recorder_module.recorder_for(provenance).transport()._store = CountingStore(store)
         [bundle] = close_failed_run(instance, run, provenance, "the Dagster run failed")
     pair = bundles(store)[step_run_id(run.run_id, "pair")]
-    assert bundle.rstrip("/").endswith(pair.run_id) and pair.state == "FAIL" and pair.job_name == "pair"
+    assert bundle.rstrip("/").endswith(pair.run_id) and pair.state == "FAIL" and pair.job_name == "asset:first"
     assert check_events(store, pair.run_id, ol_validator) == ["START", "RUNNING", "FAIL"]
     assert counting.lists[f"staging/{pair.run_id}/"] == 2  # one listing to close it, one by the seal
     reads = {key: n for key, n in counting.gets.items() if key.startswith(prefix)}
@@ -903,13 +903,13 @@ def step_failed(result: Any, step_key: str) -> bool:
 
 
 @pytest.mark.parametrize("raise_in_step", [False, True], ids=["completes", "fails"])
-@pytest.mark.parametrize(("target", "step_key", "outputs"), [
-    (regrouped, "regrouped.split", {False: ["a", "b", "c"], True: ["a", "b"]}),
-    (after_last, "after_last", {False: ["m1", "m2"], True: ["m1", "m2"]}),
-    (two_keys, "two_keys", {False: ["k1", "k2"], True: ["k1"]}),
+@pytest.mark.parametrize(("target", "step_key", "job", "outputs"), [
+    (regrouped, "regrouped.split", "regrouped.split", {False: ["a", "b", "c"], True: ["a", "b"]}),
+    (after_last, "after_last", "asset:m1", {False: ["m1", "m2"], True: ["m1", "m2"]}),  # ops named after no key
+    (two_keys, "two_keys", "asset:k1", {False: ["k1", "k2"], True: ["k1"]}),
 ], ids=["dynamic-output", "generator-multi-asset", "two-io-manager-keys"])
 def test_a_step_that_can_work_after_its_last_output_is_one_run_ended_as_dagster_recorded_it(
-    store: str, monkeypatch: pytest.MonkeyPatch, ol_validator: Any, target: Any, step_key: str,
+    store: str, monkeypatch: pytest.MonkeyPatch, ol_validator: Any, target: Any, step_key: str, job: str,
     outputs: dict[bool, list[str]], raise_in_step: bool,
 ) -> None:
     """A dynamic output's mapping keys, a generator that raises after yielding its outputs, and outputs handed to two
@@ -925,7 +925,7 @@ def test_a_step_that_can_work_after_its_last_output_is_one_run_ended_as_dagster_
         assert step_failed(result, step_key) is raise_in_step
         links = [e.event_specific_data.metadata["tdprov/bundle"].value for e in result.all_events
                  if e.step_key == step_key and e.event_type_value == "HANDLED_OUTPUT"]
-    [run] = [s for s in bundles(store).values() if s.job_name == step_key]
+    [run] = [s for s in bundles(store).values() if s.job_name == job]
     assert run.run_id == step_run_id(result.run_id, step_key)
     assert run.state == ("FAIL" if raise_in_step else "COMPLETE")
     assert [asset_of(store, i.name) for i in run.inputs] == ["grouped"]
@@ -959,7 +959,7 @@ def test_a_step_whose_outputs_go_to_two_namespaces_is_a_run_of_each_namespaces_j
         result = materialize([grouped, two_teams], instance=instance, resources=resources)
         links = {e.event_specific_data.metadata["tdprov/namespace"].value: e.event_specific_data.metadata["tdprov/bundle"].value
                  for e in result.all_events if e.step_key == "two_teams" and e.event_type_value == "HANDLED_OUTPUT"}
-    runs = {s.job_namespace: s for s in bundles(store).values() if s.job_name == "two_teams"}
+    runs = {s.job_namespace: s for s in bundles(store).values() if s.job_name == "asset:for_a"}  # op two_teams's 1st key
     assert sorted(runs) == ["dagster://team_a", "dagster://team_b"]
     assert runs["dagster://team_a"].run_id != runs["dagster://team_b"].run_id
     for team, output in (("team_a", "for_a"), ("team_b", "for_b")):
@@ -967,7 +967,7 @@ def test_a_step_whose_outputs_go_to_two_namespaces_is_a_run_of_each_namespaces_j
         assert run.state == "COMPLETE" and [o.name for o in run.outputs] == [str(tmp_path / team / f"{output}.parquet")]
         delivered(store)
         events = parse_events_jsonl(read_bundle(open_store(store), run.run_id).files["events.jsonl"])
-        assert {(e["job"]["namespace"], e["job"]["name"]) for e in events} == {(f"dagster://{team}", "two_teams")}
+        assert {(e["job"]["namespace"], e["job"]["name"]) for e in events} == {(f"dagster://{team}", "asset:for_a")}
         assert check_events(store, run.run_id, ol_validator)[-1] == "COMPLETE"
         assert links[f"dagster://{team}"].rstrip("/").endswith(run.run_id)
     no_unfinished_run(store)
@@ -1026,7 +1026,7 @@ def test_the_failure_sensor_seals_an_earlier_attempt_in_a_namespace_the_last_one
     assert [e["eventType"] for e in events] == check_events(store, earlier, ol_validator) == ["START", "RUNNING", "FAIL"]
     assert "attempt 0 failed; Dagster retried it as attempt 1" in events[-1]["run"]["facets"]["errorMessage"]["message"]
     assert datetime.fromisoformat(events[-1]["eventTime"]) == datetime.fromtimestamp(stat.attempts_list[0].end_time, UTC)
-    ran = {(s.job_namespace, s.run_id) for s in found.values() if s.job_name == step.op.name}
+    ran = {(s.job_namespace, s.run_id) for s in found.values() if s.job_name == "asset:for_a"}
     last = step_run_id(result.run_id, step.op.name, 1, namespace="dagster://team_a")
     read = step_run_id(result.run_id, step.op.name, 0, namespace="dagster://team_a")  # attempt 0 read grouped for team_a
     assert ran == {("dagster://team_b", earlier), ("dagster://team_a", read), ("dagster://team_a", last)}  # none in default
@@ -1062,7 +1062,7 @@ def test_a_retry_makes_up_no_run_of_an_earlier_attempt_in_a_namespace_it_did_not
     with DagsterInstance.ephemeral() as instance:
         result = materialize([step], instance=instance, resources=_teams(store, tmp_path))
     found = bundles(store)
-    ran = {(s.job_namespace, s.run_id): s.state for s in found.values() if s.job_name == step.op.name}
+    ran = {(s.job_namespace, s.run_id): s.state for s in found.values() if s.job_name == "asset:for_a"}
     first = "dagster://team_b" if wrote else "dagster://team_a"
     failed = step_run_id(result.run_id, step.op.name, 0, namespace=first)
     assert ran == {(first, failed): "FAIL",
@@ -1083,7 +1083,7 @@ def test_a_retry_seals_an_earlier_attempts_run_in_a_namespace_the_retry_does_not
         result = materialize([step], instance=instance, resources=_teams(store, tmp_path))
     found = bundles(store)
     failed = step_run_id(result.run_id, step.op.name, 0, namespace="dagster://team_b")
-    assert {(s.job_namespace, s.run_id): s.state for s in found.values() if s.job_name == step.op.name} == {
+    assert {(s.job_namespace, s.run_id): s.state for s in found.values() if s.job_name == "asset:for_a"} == {
         ("dagster://team_b", failed): "FAIL",
         ("dagster://team_a", step_run_id(result.run_id, step.op.name, 1, namespace="dagster://team_a")): "COMPLETE"}
     assert [o.name for o in found[failed].outputs] == [str(tmp_path / "team_b" / "for_b.parquet")]

@@ -191,7 +191,7 @@ def test_an_output_named_by_its_location_is_not_the_one_named_by_the_key(store: 
 
     result = run_all([both], instance, store)
     assert check_results(result)["pandera"].passed is False  # no result recorded: nothing validated
-    [(_, events)] = runs_of(store, "both")
+    [(_, events)] = runs_of(store, "asset:orders.csv")  # op both: its first key
     assert [o.get("facets", {}).get("tdprov_pandera") for o in events[-1]["outputs"]] == [None, None]
 
 
