@@ -40,10 +40,12 @@ def _job_of(step_key: str, outputs: Any, plan: Callable[[], Iterable[tuple[str, 
     its ``outputs`` and, for a step that writes no asset, the (step key, outputs) of every step of its run's ``plan``:
     those of its graph node write the graph's assets, and a plan with no asset or check output is an op job's; a step
     that writes no asset is named by the asset checks it evaluates (an ``@asset_check``'s, a ``@multi_asset_check``'s).
-    ``keys``: every asset key of the step's op, also those the run did not select (None: the keys of ``outputs``)."""
-    own = _asset_keys(outputs) if keys is None else list(keys)
+    ``keys``: every asset key of the step's op, or of its graph for a step inside a graph-backed asset, also those the
+    run did not select (None: the keys of ``outputs``, of the graph's steps' outputs in ``plan``)."""
     node, inside, _ = step_key.partition(".")
-    graph = [key for other, outs in plan() if other.startswith(f"{node}.") for key in _asset_keys(outs)] if inside else []
+    own = _asset_keys(outputs) if keys is None or inside else list(keys)
+    graph = ([key for other, outs in plan() if other.startswith(f"{node}.") for key in _asset_keys(outs)]
+             if keys is None else list(keys)) if inside else []
     op_job = not own and not graph and dagster_job is not None and not any(
         o.properties is not None and (o.properties.asset_key or o.properties.asset_check_key)
         for _, outs in plan() for o in outs)
@@ -52,8 +54,8 @@ def _job_of(step_key: str, outputs: Any, plan: Callable[[], Iterable[tuple[str, 
 
 
 def _node_keys(assets_def: Any) -> list[AssetKey] | None:
-    """Every asset key of ``assets_def``'s op (an ``AssetsDefinition``, also one subset to some of its keys; None for
-    none), whatever a run selected."""
+    """Every asset key of ``assets_def``'s op or graph (an ``AssetsDefinition``, also one subset to some of its keys;
+    None for none), whatever a run selected."""
     return None if assets_def is None else list(assets_def.node_keys_by_output_name.values())
 
 
@@ -64,17 +66,25 @@ def _unselected(outputs: Any) -> bool:
                for o in outputs)
 
 
+def _node_outputs(step_key: str, outputs: Any, plan: Callable[[], Iterable[tuple[str, Any]]]) -> list[Any]:
+    """The outputs of each step of step ``step_key``'s graph node in ``plan`` (a step inside a graph-backed asset), or
+    the step's own ``outputs``."""
+    node, inside, _ = step_key.partition(".")
+    return [outs for other, outs in plan() if other.startswith(f"{node}.")] if inside else [outputs]
+
+
 def step_identity(step_context: Any) -> StepIdentity:
     """The identity of the step attempt running ``step_context`` (a ``StepExecutionContext``), its job named by
     :func:`~prov_dagster.naming.step_job` from the assets the step (or its graph) writes: all the keys of its op,
     also those the run did not select."""
     step = step_context.step
-    layer = getattr(step_context.job_def, "asset_layer", None)
-    keys = (_node_keys(layer.get_assets_def_for_node(step.node_handle))
-            if layer is not None and "." not in step.key and _unselected(step.step_outputs) else None)
 
     def planned() -> Iterable[tuple[str, Any]]:  # the whole plan, also in a step's own process
         return ((s.key, s.step_outputs) for s in step_context.execution_plan.step_dict.values())
+
+    layer = getattr(step_context.job_def, "asset_layer", None)
+    keys = (_node_keys(layer.get_assets_def_for_node(step.node_handle.root))
+            if layer is not None and any(map(_unselected, _node_outputs(step.key, step.step_outputs, planned))) else None)
 
     return StepIdentity(step_context.run_id, step_context.job_name, step.key, step_context.previous_attempt_count,
                         job=_job_of(step.key, step.step_outputs, planned, step_context.job_name, keys),
@@ -115,13 +125,14 @@ def planned_step_job(steps: Mapping[str, Any], step_key: str, dagster_job: str,
     run's planned ``steps`` (:func:`planned_steps`); the step key when the plan is not found. A plan holds a mapped
     op's step once, as ``<step key>[?]``.
 
-    The plan of a run that selected some of an op's assets gives the others no key: the op's keys are then read from
-    ``assets_defs`` (its code location's ``AssetsDefinition`` by asset key), and None is returned when it holds none of
-    the step's, the job being unknown, unless ``selected``: then the step is named by the keys the run selected."""
+    The plan of a run that selected some of an op's (or a graph-backed asset's) assets gives the others no key: the
+    op's keys are then read from ``assets_defs`` (its code location's ``AssetsDefinition`` by asset key), and None is
+    returned when it holds none of them, the job being unknown, unless ``selected``: then the step is named by the keys
+    the run selected."""
     step = steps.get(step_key) or steps.get(f"{mapped_step(step_key)[0]}[?]")
     outputs = step.outputs if step is not None else ()
-    keys = None
-    if "." not in step_key and _unselected(outputs) and (chosen := _asset_keys(outputs)):
+    keys, node = None, _node_outputs(step_key, outputs, lambda: ((s.key, s.outputs) for s in steps.values()))
+    if any(map(_unselected, node)) and (chosen := [key for outs in node for key in _asset_keys(outs)]):
         defined = assets_defs()
         keys = next((_node_keys(defined[key]) for key in chosen if key in defined), None)
         if keys is None and not selected:
@@ -132,7 +143,7 @@ def planned_step_job(steps: Mapping[str, Any], step_key: str, dagster_job: str,
 
 def defined_assets(repository_def: Any) -> Mapping[AssetKey, Any]:
     """The ``AssetsDefinition`` of each asset key of a code location's ``repository_def`` (none without one)."""
-    return {} if repository_def is None else repository_def.assets_defs_by_key
+    return getattr(repository_def, "assets_defs_by_key", None) or {}
 
 
 def set_output_data_version(context: OutputContext, asset_key: AssetKey, version: str) -> bool:

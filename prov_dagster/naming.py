@@ -108,9 +108,9 @@ def step_job(step_key: str, asset_keys: Iterable[AssetKey], graph_assets: Iterab
     the step ``orders``) is ``asset:<asset key>`` of the first of them in order (``asset:p``): ``asset_keys`` are then
     all the op's keys, also those a run did not select, so a run of ``q`` alone is ``asset:p`` too.
 
-    A step inside a graph-backed asset (``<graph node>.<op>``), whose graph writes ``graph_assets``, is likewise
-    ``asset:<asset key>:<op>`` (the first of its keys in order), unless the graph node splits at ``__`` into one of
-    them: Dagster names a graph's node after the graph (two assets made of one graph are both ``shaped``, in one run
+    A step inside a graph-backed asset (``<graph node>.<op>``), whose graph writes ``graph_assets`` (all its keys,
+    also those a run did not select), is likewise ``asset:<asset key>:<op>`` (the first of them in order), unless the
+    graph node splits at ``__`` into one of them: Dagster names a graph's node after the graph (two assets made of one graph are both ``shaped``, in one run
     ``shaped`` and ``shaped_2``) or after its asset's key (``a/b`` and ``a__b`` are both ``a__b``). No asset key part
     holds a ``:`` and no op a ``.`` or ``:``, so the asset and the op are read apart.
 

@@ -5,6 +5,7 @@ two op jobs, two asset checks Dagster gives one step key, a multi-asset check wh
 multi-asset whose op is named like an asset it does not write."""
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from dagster import (
     AssetOut,
     graph,
     graph_asset,
+    graph_multi_asset,
     job,
     materialize,
     multi_asset,
@@ -456,3 +458,42 @@ def test_the_failure_sensor_names_a_multi_asset_step_of_a_subset_run_as_the_step
                               "orders, the code location's definitions name none of its keys and no staged event "
                               f"names its job: its run {run['run']['runId']} is named by the assets the run selected, "
                               "asset:q, ")
+
+
+@op(out={"a": Out(is_required=False), "b": Out(is_required=False)})
+def fork(context, df: pd.DataFrame):  # noqa: ANN001, ANN201 - the outputs its run selected
+    for name in sorted(context.selected_output_names):
+        yield Output(df.assign(side=name), output_name=name)
+
+
+@op
+def load_or_fail() -> pd.DataFrame:
+    if os.environ.get("TDPROV_TEST_RAISE"):
+        raise RuntimeError("the rows are gone")
+    return pd.DataFrame({"x": [1]})
+
+
+@graph_multi_asset(outs={"b": AssetOut(is_required=False), "a": AssetOut(is_required=False)}, can_subset=True)
+def forked():  # noqa: ANN201 - graph node 'forked', which names neither a nor b
+    return fork(load_or_fail())
+
+
+def test_the_ops_of_a_graph_backed_multi_asset_are_one_job_each_in_every_subset(
+        store: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ops of a graph-backed asset whose node names none of its keys are asset:<first key>:<op>, of the first of
+    all the graph's keys: a run of b alone was asset:b:load_or_fail, another job than in a run of both (Dagster's plan
+    gives output a no key), and so is a step of such a run the failure sensor makes up (from its code location's
+    definitions)."""
+    resources = {"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()}
+    defs = Definitions(assets=[forked], resources=resources)
+    whole = defs.resolve_implicit_global_asset_job_def()
+    assert whole.execute_in_process(instance=instance).success
+    assert whole.execute_in_process(instance=instance, asset_selection=[AssetKey("b")]).success
+    assert _jobs_by_output(store) == {("asset:a:fork", "a"), ("asset:a:fork", "b"), ("asset:a:load_or_fail", "op output")}
+    assert sum(e["eventType"] == "COMPLETE" for e in _events(store)) == 4
+
+    monkeypatch.setenv("TDPROV_TEST_RAISE", "1")
+    failed = whole.execute_in_process(instance=instance, asset_selection=[AssetKey("b")], raise_on_error=False)
+    assert not failed.success
+    evaluate_failure_sensor(failed, instance, ProvenanceResource(), repository_def=defs.get_repository_def())
+    assert [e["job"]["name"] for e in _events(store) if e["eventType"] == "FAIL"] == ["asset:a:load_or_fail"]
