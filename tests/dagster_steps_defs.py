@@ -7,13 +7,17 @@ step, so it is configured only through the environment: ``TDPROV_STORE`` (store,
 ``TDPROV_TEST_CRASH``: ``kill`` (``pair``'s process is killed once its first output is staged in the
 store), ``kill-at-once`` (killed once it loaded ``raw``, before any output) or ``retry`` (``pair``'s first
 attempt raises after its first output; Dagster retries it); ``TDPROV_TEST_NAMESPACE``: the namespace of the
-``ProvenanceIOManager`` of a killed run (default ``default``).
+``ProvenanceIOManager`` of a killed run (default ``default``); ``STEPS_SLOW_INDEX``: seconds each index entry's
+write sleeps in the step processes Dagster starts (their transport's bound is 0.5 s: the seal goes on in the
+background after the teardown).
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import time
+import attr
 
 import pandas as pd
 from dagster import (
@@ -36,6 +40,37 @@ from prov_dagster import ProvenanceIOManager
 from prov_dagster.naming import namespace_uri, step_run_id
 
 NAMESPACE = os.environ.get("TDPROV_TEST_NAMESPACE", "default")
+
+
+def _slow_index_writes(seconds: float) -> None:
+    """Make this step process's store a LocalStore whose index writes (a seal's last) sleep ``seconds``, and its
+    transport's bound 0.5 s."""
+    from prov_common.bundle import transport
+    from prov_common.store.local import LocalStore
+    from prov_dagster import recorder
+
+    class SlowIndex(LocalStore):
+        def put(self, key, data):  # noqa: ANN001, ANN202 - LocalStore's signature
+            if key.startswith("index/"):
+                time.sleep(seconds)
+            return super().put(key, data)
+
+    opened, made = transport.open_store, recorder.make_transport
+
+    def open_slow(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        store = opened(*args, **kwargs)
+        return SlowIndex(store.root) if type(store) is LocalStore else store
+
+    def make(settings):  # noqa: ANN001, ANN202
+        made_transport = made(settings)
+        made_transport.config = attr.evolve(made_transport.config, timeout=0.5)
+        return made_transport
+
+    transport.open_store, recorder.make_transport = open_slow, make
+
+
+if os.environ.get("STEPS_SLOW_INDEX") and multiprocessing.parent_process() is not None:
+    _slow_index_writes(float(os.environ["STEPS_SLOW_INDEX"]))
 
 
 @asset

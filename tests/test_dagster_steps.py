@@ -1232,3 +1232,23 @@ def test_a_signed_end_of_an_earlier_attempt_copied_into_the_retry_is_no_end_of_i
     store.put(staged_event_key(copied), store.get(staged_event_key(fail)))
     assert recorder.staged_end(first) and not recorder.staged_end(retry)
     assert recorder.staged_job(retry) == "pair"
+
+
+def test_a_step_process_ends_once_the_seal_that_outlived_its_bound_is_written(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A step process whose store writes the seal's index entry past the transport's bound (it goes on in the
+    background, and ``Recorder.wait`` at the teardown returns without it) ends only when the entry is written: the
+    interpreter's exit waits for the transport's writing thread, so the run's bundle is listed as soon as Dagster's run
+    is over, with nothing waited for in the test process and nothing spooled."""
+    monkeypatch.setenv("STEPS_SLOW_INDEX", "3")
+    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
+    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
+    (tmp_path / "dagster_home").mkdir()
+    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        result = execute_job(reconstructable(steps.get_pair_job), instance=instance)
+        assert result.success
+    assert "took more than 0.5s; it continues in the background" in capfd.readouterr().err  # the step processes'
+    found = {s.run_id: s for s in list_bundles(open_store(store))}  # not bundles(store): it waits in this process
+    assert {found[step_run_id(result.run_id, step)].state for step in ("raw", "pair")} == {"COMPLETE"}
+    assert not list((tmp_path / "spool").glob("**/*.json*"))
