@@ -2,8 +2,10 @@
 
 One daemon thread per process delivers in submission order (a run's START is staged before its
 terminal event seals the bundle). The task runner's ``before_stopping`` hook drains the queue with a
-bounded wait (``[tdprov] flush_timeout``); whatever is not delivered by then stays staged in the store
-or spooled by the transport, and is reported by the audit rather than lost silently.
+bounded wait (``[tdprov] flush_timeout``), then waits, within the same bound, for the writes the transport went on
+with in the background once they outlived its own bound (Airflow ends a task process with ``os._exit``, which would
+lose them); whatever is not delivered by then is spooled by the transport with a warning naming it, or stays staged in
+the store, and is reported by the audit rather than lost silently.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import atexit
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -64,20 +67,24 @@ class Delivery:
 DELIVERY = Delivery()
 
 
-def drain_and_name_late() -> None:
-    """Drain :data:`DELIVERY` (bounded by ``[tdprov] flush_timeout``); drained, have the transports name what they
-    staged for runs taken for open that another process sealed (``emitter.name_late_events``; the ``before_stopping``
-    hook: at interpreter exit the transports' worker threads take no more work, and :func:`_drain_at_exit` only
-    drains)."""
+def finish(timeout: float, *, name_late: bool = True) -> bool:
+    """At a process's end, ``timeout`` seconds in all: drain :data:`DELIVERY`; drained, have the transports name what
+    they staged for runs taken for open that another process sealed (``emitter.name_late_events``, ``name_late``: the
+    ``before_stopping`` hook; at interpreter exit the transports' worker threads take no more work); then wait for the
+    writes the transports left in the background (:func:`~prov_common.bundle.transport.settle_all`: what is left then
+    is spooled and named, as Airflow ends a task process with ``os._exit``). True when everything was written."""
     from prov_airflow.emitter import name_late_events
-    from prov_airflow.settings import conf_number
+    from prov_common.bundle.transport import settle_all
 
-    if DELIVERY.drain(conf_number("flush_timeout")):
+    deadline = time.monotonic() + timeout
+    drained = DELIVERY.drain(timeout)
+    if drained and name_late:
         name_late_events()
+    return not settle_all(deadline - time.monotonic()) and drained
 
 
 @atexit.register
 def _drain_at_exit() -> None:
     from prov_airflow.settings import conf_number
 
-    DELIVERY.drain(conf_number("flush_timeout"))
+    finish(conf_number("flush_timeout"), name_late=False)

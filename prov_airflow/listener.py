@@ -77,12 +77,14 @@ class ProvenanceListener:
 
     @hookimpl
     def before_stopping(self, component: Any) -> None:
-        """End of a task process (or of a component): wait, bounded, for pending deliveries, then name what was staged
-        for a run this process took for open that another process sealed since (``emitter.name_late_events``)."""
+        """End of a task process (or of a component): wait, bounded, for pending deliveries, name what was staged for
+        a run this process took for open that another process sealed since (``emitter.name_late_events``), and wait
+        for the writes left in the background (what is left is spooled, named: ``delivery.finish``)."""
         try:
-            from prov_airflow.delivery import drain_and_name_late
+            from prov_airflow.delivery import finish
+            from prov_airflow.settings import conf_number
 
-            drain_and_name_late()
+            finish(conf_number("flush_timeout"))
         except Exception as exc:  # noqa: BLE001
             log.warning("tdprov: could not flush pending provenance (%s)", exc)
 

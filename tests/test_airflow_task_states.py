@@ -65,6 +65,41 @@ def _killed_task(dag_id: str, inlet: Path) -> None:
     assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
 
 
+def test_a_task_process_ends_once_its_seal_that_outlived_the_bound_is_written(tmp_path: Path, store: Path) -> None:
+    """A task process (ended by Airflow's ``_fork_main``: ``os._exit`` after the atexit functions registered in it)
+    whose seal goes on past the transport's bound, its index entry being written slowly: the task runner's
+    ``before_stopping`` drain waits for the transport's writing thread too, so the run's bundle is listed once the
+    process is gone."""
+    run_id = "01960000-0000-7000-8000-00000000e417"
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "task_process_exit.py"), run_id, "3"],
+                          env=child_env(AIRFLOW__TDPROV__SPOOL=str(tmp_path / "spool")), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "took more than 0.5s; it continues in the background" in done.stdout + done.stderr
+    assert [(s.run_id, s.state) for s in bundles_of(store)] == [(run_id, "COMPLETE")], done.stderr[-3000:]
+
+
+def test_a_task_process_whose_store_outlasts_flush_timeout_spools_what_is_left_and_names_it(
+        tmp_path: Path, store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same with a store whose index write takes longer than ``[tdprov] flush_timeout``: once the bound is spent,
+    what the seal had not written is spooled and named (run, event, spool) before ``os._exit`` ends the process, and
+    ``tdprov flush`` delivers it: the run's bundle is listed, nothing lost."""
+    from prov_common.cli import main
+
+    run_id, spool = "01960000-0000-7000-8000-00000000e418", tmp_path / "spool"
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "task_process_exit.py"), run_id, "60"],
+                          env=child_env(AIRFLOW__TDPROV__SPOOL=str(spool), AIRFLOW__TDPROV__FLUSH_TIMEOUT="2"),
+                          capture_output=True, text=True, timeout=50)  # the index write would take 60 s
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = done.stdout + done.stderr
+    warned = [line for line in said.splitlines() if "still under way after" in line]  # the START too, if it was slow
+    assert len(warned) == 1 and f"the COMPLETE event of run {run_id}): handed to the outbox in {spool}" in warned[0], said
+    assert not bundles_of(store)
+    assert main(["flush", "--store", str(store), "--spool", str(spool)]) == 0, capsys.readouterr()
+    assert [(s.run_id, s.state) for s in bundles_of(store)] == [(run_id, "COMPLETE")]
+    assert [e["eventType"] for e in events_of(store, run_id)] == ["START", "COMPLETE"]
+
+
 def _running_task_instance(session: Any, dag_id: str) -> Any:
     """The metadata DB's TaskInstance of the killed task, as the scheduler or the API server loads it."""
     from airflow.models.taskinstance import TaskInstance

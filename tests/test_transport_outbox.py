@@ -394,3 +394,45 @@ def test_an_attachment_spooled_in_an_outage_and_delivered_after_another_process_
         assert finding.what == (f"run {run_id} was sealed at {sealed_at}, and 1 attachment staged for it is in no bundle "
                                 f"(staged after the sealing): {late} (21 bytes, {blake3_digest(b'failure samples, late')})")
         assert "re-run the step to record it" in finding.fix
+
+
+def test_writes_still_under_way_when_a_process_settles_are_spooled_named_and_delivered(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """``settle`` (a process's end: Airflow's ``before_stopping``) with the START's write held in the store past the
+    bound and the COMPLETE not begun: the START's delivery is spooled as it is, the COMPLETE done again into the spool
+    (its staged event and the whole bundle), one warning names both writes and the spool; a flush delivers it all,
+    and the bundle holds both events and verifies."""
+    import threading
+
+    from prov_common.bundle import transport as core
+    from prov_common.store.local import LocalStore
+
+    path, spool, held, release = tmp_path / "store", tmp_path / "spool", threading.Event(), threading.Event()
+
+    class HeldStaging(LocalStore):
+        def put(self, key: str, data: bytes) -> None:  # type: ignore[override]
+            if key.startswith("staging/"):
+                held.set()
+                release.wait(30)  # held until the test has settled
+            return super().put(key, data)
+
+    monkeypatch.setattr(core, "open_store", lambda *_, **__: HeldStaging(path))
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(path), spool=str(spool), timeout=0.2))
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    with caplog.at_level(logging.WARNING):
+        assert transport.emit(start) is None and held.wait(30)  # after its 0.2 s, its staging held
+        assert transport.emit(complete) is None  # after its 0.2 s, not begun
+        assert transport.settle(0.3) == [f"the START event of run {run_id}", f"the COMPLETE event of run {run_id}"]
+    assert (f"2 writes still under way after 0.3s as this process ends (the START event of run {run_id}; the COMPLETE "
+            f"event of run {run_id}): handed to the outbox in {spool}") in caplog.text
+    assert not list(path.glob("staging/*/*.json"))  # the START is still held
+    assert len(Outbox(spool).pending()) == 3  # the START as it was being put; the COMPLETE, and the bundle
+    release.set()
+    monkeypatch.setattr(core, "open_store", open_store)
+    assert ProvenanceTransport(ProvenanceConfig(store=str(path), spool=str(spool))).outbox.flush(open_store(str(path))).ok
+    store = open_store(str(path))
+    assert indexed_runs(store) == [run_id]
+    assert verify_bundle(store, run_id, trust_from_settings()).ok
+    assert [e["eventType"] for e in parse_events_jsonl(read_bundle(store, run_id).files["events.jsonl"])] == [
+        "START", "COMPLETE"]

@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -40,6 +41,7 @@ from prov_common.bundle.restaged import staged_already
 from prov_common.bundle.staged import (MISPLACED_ATTACHMENT_FIX, EventTooLargeError, check_attachment, check_event_size,
                                        signed_attachment, signed_event, trusted_event, unverified_event)
 from prov_common.bundle.model import Manifest
+from prov_common.bundle.outlived import EndingStore, Outlived
 from prov_common.bundle.storage import FoundManifest, WriteResult, listed_file, sealed_manifest, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, flag, positive_number, unknown_keys
@@ -66,6 +68,8 @@ DEFAULT_TIMEOUT = 10.0
 MAX_PENDING_RUNS = 1000
 CLAIM_WAIT_SECONDS = 10.0  # how long a seal waits for its run's events that a flush in another process is delivering
 STORE_ID_RETRY_SECONDS = 60.0  # how long staging signs for no store after the store's identity could not be had
+SPOOL_SECONDS = 10.0  # how long the work left at a process's end may take to go to the outbox (a local folder)
+_OUTLIVED: weakref.WeakSet[ProvenanceTransport] = weakref.WeakSet()  # transports with work left in the background
 
 
 EventPreparer = Callable[[Mapping[str, Any]], Mapping[str, Any]]
@@ -353,6 +357,7 @@ class ProvenanceTransport(Transport):
         self._runs_seen: OrderedDict[str, bool] = OrderedDict()
         self._lock = threading.Lock()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._outlived = Outlived()  # the writes that outlived emit's bound, for settle()
         self._pid = os.getpid()
         self._store_id_retry = 0.0  # time.monotonic() before which staging does not ask the store's identity again
 
@@ -451,9 +456,54 @@ class ProvenanceTransport(Transport):
         if self._executor is None or self._pid != os.getpid():  # nothing was staged by this process
             return
         try:
-            self._bounded(self._name_late_events, what="check of the runs this process took for open")
+            self._bounded(self._name_late_events, what="check of the runs this process took for open", writes=False)
         except RuntimeError:  # closed at interpreter exit (atexit): worker threads take no more work; the audit names them
             log.debug("tdprov: the runs this process took for open are not checked at interpreter exit")
+
+    def settle(self, timeout: float) -> list[str]:
+        """Wait at most ``timeout`` seconds for the writes that outlived ``emit``'s bound (they go on in the
+        background), as a process must before it ends: one that ends with ``os._exit`` (Airflow's task process) would
+        lose them with it. What is still under way then goes to the outbox, with a warning naming each write: the
+        objects a delivery had not put yet as they are, and work that had not reached a delivery is done again
+        against a store that takes nothing, so that the outbox spools what it writes (``tdprov flush`` delivers it;
+        an object that reached the store meanwhile counts as delivered). Returns what was left (empty: all written)."""
+        if self._pid != os.getpid():
+            return []  # the work of the process that forked this one is not this process's
+        left = self._outlived.left_after(timeout)
+        if not left:
+            return []
+        with self._lock:  # the thread held up keeps its work; a new one does the rest, spooling it
+            uri = str(getattr(self._store, "uri", None) or self.settings.store)
+            self._store, self._executor = EndingStore(uri, timeout), None
+        names, failed = [name for name, _, _, _ in left], []
+        try:
+            handed = self.outbox.spool_delivering()
+        except StoreError as exc:  # the spool cannot be written either
+            handed, failed = [], [f"{exc.what}"]
+        again = [(name, self._again(work, args)) for name, work, args, started in left if not (started and handed)]
+        concurrent.futures.wait([future for _, future in again], timeout=SPOOL_SECONDS)
+        failed += [name for name, future in again if not future.done() or future.exception() is not None]
+        log.warning("tdprov: %s still under way after %.1fs as this process ends (%s): %s. Fix: run 'tdprov flush --store "
+                    "%s' once the store answers (a later write on this machine delivers them too); 'tdprov flush' names a "
+                    "run whose seal is left, and 'tdprov store seal RUN_ID' seals it", counted(len(names), "write"),
+                    timeout, "; ".join(names), f"handed to the outbox in {self.outbox.spool_dir}" if not failed else
+                    f"not all could be spooled ({'; '.join(failed)}): 'tdprov audit' names their runs", uri)
+        return names
+
+    def _again(self, work: Any, args: tuple[Any, ...]) -> concurrent.futures.Future[Any]:
+        """``work(*args)`` in a new worker thread; at interpreter exit, where no thread is started any more, a future
+        that failed with the reason."""
+        try:
+            return self._worker().submit(work, *args)
+        except RuntimeError as exc:  # "cannot schedule new futures after interpreter shutdown"
+            failed: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            failed.set_exception(exc)
+            return failed
+
+    def _outlive(self, future: concurrent.futures.Future[Any], func: Any, args: tuple[Any, ...], what: str) -> None:
+        """Keep ``future``, whose wait outlived the bound, for :meth:`settle` (see :func:`settle_all`)."""
+        self._outlived.add(future, _named(args, what), func, args)
+        _OUTLIVED.add(self)
 
     # -- work -----------------------------------------------------------------------------------
     def _worker(self) -> concurrent.futures.ThreadPoolExecutor:
@@ -461,16 +511,21 @@ class ProvenanceTransport(Transport):
         fork task processes), where the parent's thread, locks and store clients do not carry over."""
         if self._pid != os.getpid():
             self._pid, self._lock, self._executor, self._store = os.getpid(), threading.Lock(), None, None
+            self._outlived = Outlived()  # the parent's background work is not this process's
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-transport")
         return self._executor
 
-    def _bounded(self, func: Any, *args: Any, what: str) -> Any:
+    def _bounded(self, func: Any, *args: Any, what: str, writes: bool = True) -> Any:
+        """``func(*args)`` in the worker thread, waited for at most ``config.timeout`` seconds; past that it goes on in
+        the background, kept for :meth:`settle` when it ``writes``."""
         future = self._worker().submit(func, *args)
         try:
             return future.result(timeout=self.config.timeout if self.config.timeout > 0 else None)
         except concurrent.futures.TimeoutError:
             message = f"tdprov: writing the {what} took more than {self.config.timeout:g}s; it continues in the background"
+            if writes:
+                self._outlive(future, func, args, what)
             if self.settings.strict:
                 raise StoreUnavailableError(message + ".", fix="check that the store is reachable, or raise timeout") from None
             log.warning(message)
@@ -919,3 +974,24 @@ class ProvenanceTransport(Transport):
                         "and fix what staged them", run_id, counted(len(refused), 'staged object'),
                         'that was' if len(refused) == 1 else 'that were', refused[0].what, run_id)
         return result
+
+
+def _named(args: tuple[Any, ...], what: str) -> str:
+    """What a bounded call with ``args`` writes, named for a person: the event's type and run, or ``what`` and
+    the run of an attachment."""
+    if what != "event":
+        return f"the {what}" + (f" of run {args[0]}" if args else "")
+    try:
+        raw = event_dict(args[0])
+        return f"the {raw.get('eventType') or 'OTHER'} event of run {raw['run']['runId']}"
+    except Exception:  # noqa: BLE001 - naming never fails the producer
+        return "an event"
+
+
+def settle_all(timeout: float) -> list[str]:
+    """:meth:`ProvenanceTransport.settle` for every transport of this process with writes left in the background,
+    within ``timeout`` seconds in all (what each left is spooled and named). Returns what was left."""
+    deadline, left = time.monotonic() + timeout, []
+    for transport in list(_OUTLIVED):
+        left += transport.settle(deadline - time.monotonic())
+    return left

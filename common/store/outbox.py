@@ -165,6 +165,8 @@ class Outbox:
         self._targets: dict[str, tuple[str, list[str]]] = {}
         self._targets_lock = threading.Lock()
         self._listed: _Listing | None = None  # the spool folder's latest listing that :meth:`holds` may reuse
+        # the batches being put right now (this process's): store URI, the batch, the index of the object being put
+        self._delivering: dict[int, tuple[int, str, list[tuple[str, bytes] | LateKey], list[int]]] = {}
 
     def __repr__(self) -> str:
         return f"Outbox({str(self.spool_dir)!r})"
@@ -196,7 +198,18 @@ class Outbox:
                 cause = f"store {store.uri} is still unavailable (backlog: {result.flush.errors[-1]})"
                 return self._spool_or_raise(store, batch, 0, result, strict, cause=cause)
         ahead = spool.write_entry(self.spool_dir, spool.SpoolEntry(store.uri, tuple(batch))) if write_ahead else None
+        at = [0]
+        self._delivering[id(at)] = (os.getpid(), store.uri, batch, at)
+        try:
+            return self._put_batch(store, batch, at, ahead, result, strict)
+        finally:
+            self._delivering.pop(id(at), None)
+
+    def _put_batch(self, store: Store, batch: list[tuple[str, bytes] | LateKey], at: list[int], ahead: Path | None,
+                   result: DeliveryResult, strict: bool) -> DeliveryResult:
+        """:meth:`deliver`'s puts, in order; ``at[0]``: the index of the object being put (see :meth:`spool_delivering`)."""
         for index, obj in enumerate(batch):
+            at[0] = index
             try:
                 key, created = _put(store, obj, same=self.same)
             except StoreError as exc:
@@ -216,6 +229,17 @@ class Outbox:
         if ahead is not None:
             _remove(ahead)  # (a flusher may have taken it meanwhile: then it re-puts, harmlessly)
         return result
+
+    def spool_delivering(self) -> list[Path]:
+        """Spool what the deliveries under way in this process have not put yet (from the object being put on), one
+        entry each, as a process that cannot wait for them any longer must before it ends: the flush
+        that delivers them takes an object that reached the store meanwhile as delivered (written once). The spool
+        entries, in the order the deliveries began."""
+        entries = []
+        for key, (pid, uri, batch, at) in list(self._delivering.items()):
+            if pid == os.getpid() and self._delivering.pop(key, None) is not None:
+                entries.append(spool.write_entry(self.spool_dir, spool.SpoolEntry(uri, tuple(batch[at[0]:]))))
+        return entries
 
     def _spool_or_raise(self, store: Store, batch: list[tuple[str, bytes] | LateKey], start: int, result: DeliveryResult,
                         strict: bool, cause: str) -> DeliveryResult:

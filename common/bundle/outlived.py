@@ -1,0 +1,55 @@
+"""The writes a transport's ``emit`` left to go on in the background once they outlived its bound, and what becomes of
+them as the process ends: waited for, at most a bound, then done again against a store that takes nothing, so that
+the outbox spools what they had not written (:meth:`ProvenanceTransport.settle`)."""
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from prov_common.errors import StoreUnavailableError
+
+
+class Outlived:
+    """The background work of one transport: future -> (what it writes, the work and its arguments, to do again)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._work: dict[concurrent.futures.Future[Any], tuple[str, Callable[..., Any], tuple[Any, ...]]] = {}
+
+    def add(self, future: concurrent.futures.Future[Any], name: str, work: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._work[future] = (name, work, args)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._work.pop(future, None)
+
+    def left_after(self, timeout: float) -> list[tuple[str, Callable[..., Any], tuple[Any, ...], bool]]:
+        """Wait at most ``timeout`` seconds for the work; what is still under way then, in the order it was given, and
+        whether it started (that not started yet is cancelled); it is the caller's then, no longer kept here."""
+        with self._lock:
+            futures = list(self._work)
+        if not futures:
+            return []
+        concurrent.futures.wait(futures, timeout=max(timeout, 0.0))
+        with self._lock:  # handed to the caller: forgotten here
+            left = [(future, self._work.pop(future)) for future in list(self._work) if not future.done()]
+        return [(*work, not future.cancel()) for future, work in left]
+
+
+class EndingStore:
+    """The store as the process ends with work on it left: it takes nothing, as in an outage, so the outbox spools
+    what the work writes (``tdprov flush`` delivers it). ``uri`` is the store's, so the entries name it."""
+
+    def __init__(self, uri: str, waited: float) -> None:
+        self.uri = uri
+        self._why = f"the process is ending and store {uri} did not finish its writes within {waited:g}s"
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        def unavailable(*_: Any, **__: Any) -> Any:
+            raise StoreUnavailableError(self._why, fix="run 'tdprov flush' once the store answers")
+
+        return unavailable

@@ -1,0 +1,71 @@
+"""End a task process as Airflow's supervisor ends it, with a seal still being written (run in a subprocess).
+
+Usage: python task_process_exit.py RUN_ID SECONDS   (the test's AIRFLOW_HOME through ``harness.child_env``,
+AIRFLOW__TDPROV__STORE and ``[tdprov] spool`` set). The process forks, and its child runs through Airflow's own
+``supervisor._fork_main`` (which ends it with ``os._exit`` once the atexit functions registered after the fork ran):
+the listener's background delivery takes the run's START and COMPLETE to a store whose index writes (a seal's last)
+sleep SECONDS, past the transport's bound (0.5 s here), and the task runner's ``before_stopping`` hook is called as
+``task_runner.main`` calls it. Exit code: the child's.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+
+def _task(run_id: str, seconds: float) -> None:
+    import attr
+    from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
+
+    from airflow.listeners.listener import get_listener_manager
+    from airflow.sdk.execution_time.task_runner import TaskRunnerMarker
+    from prov_airflow.delivery import DELIVERY
+    from prov_airflow.emitter import emit, listener_transport
+    from prov_common.bundle import transport as core
+    from prov_common.store.local import LocalStore
+
+    class SlowIndex(LocalStore):
+        def put(self, key, data):  # noqa: ANN001, ANN202 - LocalStore's signature
+            if key.startswith("index/"):
+                time.sleep(seconds)
+            return super().put(key, data)
+
+    opened = core.open_store
+    core.open_store = lambda *a, **k: SlowIndex(opened(*a, **k).root)
+    transport = listener_transport()
+    transport.config = attr.evolve(transport.config, timeout=0.5)
+    for state in (RunState.START, RunState.COMPLETE):
+        event = RunEvent(eventType=state, eventTime="2026-01-01T00:00:00Z", run=Run(runId=run_id),
+                         job=Job(namespace="ns", name="exiting.task"), producer="https://example.org/p")
+        DELIVERY.submit(f"{state.value} event", lambda event=event: emit(event, transport=transport))
+    get_listener_manager().hook.before_stopping(component=TaskRunnerMarker())
+
+
+def main(run_id: str, seconds: float) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from airflow_dags import harness  # noqa: F401 - this AIRFLOW_HOME
+    from airflow.sdk.execution_time.supervisor import _fork_main
+
+    requests, _ = socket.socketpair()
+    out, _out = socket.socketpair()
+    err, _err = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        _fork_main(requests, out, err, 0, lambda: _task(run_id, seconds))
+    for sock, name in ((_out, "stdout"), (_err, "stderr")):  # what the child wrote, passed on as the supervisor does
+        sock.setblocking(False)
+    _, status = os.waitpid(pid, 0)
+    for sock, stream in ((_out, sys.stdout), (_err, sys.stderr)):
+        try:
+            while chunk := sock.recv(65536):
+                stream.write(chunk.decode(errors="replace"))
+        except BlockingIOError:
+            pass
+    return os.waitstatus_to_exitcode(status)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], float(sys.argv[2])))
