@@ -92,14 +92,9 @@ class BundleQuery:
         ``job_dag``; else the DAG whose run it is of (or 'no DAG' when its parent cannot be told)."""
         if self.job_dag is None:
             return None
-        from prov_common.bundle import layout
-        from prov_common.bundle.events import RunIdentity, is_terminal, parse_events_jsonl
-        from prov_common.bundle.storage import listed_file, sealed_manifest
+        from prov_common.bundle.storage import sealed_run
 
-        manifest = sealed_manifest(store, summary.run_id)
-        events = parse_events_jsonl(listed_file(store, summary.run_id, manifest, layout.EVENTS_FILE)) if manifest else []
-        parent = RunIdentity.of(next((e for e in reversed(events) if is_terminal(e)), None),
-                                ((f"sealed event of run {summary.run_id}", e) for e in events)).parent
+        parent = sealed_run(store, summary.run_id)[1].parent
         dag = parent[2] if parent is not None and summary.job_name.startswith(parent[2] + ".") else None
         if summary.job_name == self.job_dag:
             return None if dag is None else dag  # a DAG run, or a task try of another DAG named like it

@@ -13,7 +13,8 @@ from typing import Literal
 from blake3 import blake3
 
 from prov_common.bundle import layout
-from prov_common.bundle.events import LATE_EVENT_FIX, SHARED_RUN_ID_FIX, parent_of, parse_events_jsonl
+from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, RunIdentity, is_terminal, parent_of,
+                                       parse_events_jsonl)
 from prov_common.bundle.model import Bundle, BundleSummary, FileEntry, Manifest
 from prov_common.errors import (BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError,
                                  VerificationError)
@@ -279,6 +280,16 @@ def sealed_manifest(store: Store, run_id: str) -> Manifest | None:
         raise
     except TdprovError:
         return None
+
+
+def sealed_run(store: Store, run_id: str) -> tuple[Manifest | None, RunIdentity]:
+    """The manifest of the bundle sealed for ``run_id`` (None: none is) and the run its signed events are of
+    (:meth:`RunIdentity.of <prov_common.bundle.events.RunIdentity.of>`: its terminal event's job and parent, else its
+    earliest's). Raises :class:`~prov_common.errors.TdprovError` when the bundle cannot be read."""
+    manifest = sealed_manifest(store, run_id)
+    events = parse_events_jsonl(listed_file(store, run_id, manifest, layout.EVENTS_FILE)) if manifest else []
+    return manifest, RunIdentity.of(next((e for e in reversed(events) if is_terminal(e)), None),
+                                    ((f"sealed event of run {run_id}", e) for e in events))
 
 
 def another_run(sealed: Manifest, new: Bundle) -> bool:

@@ -34,7 +34,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.build import attachment_buffer, build_bundle
 from prov_common.bundle.late import arrived_late, event_type_of, put_arrived
 from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, RunIdentity, event_dict, event_digest, is_terminal,
-                                       line_digests, parse_events_jsonl, run_id_of)
+                                       line_digests, run_id_of)
 from prov_common.bundle.refusal import (CAUSE_PLACE, CAUSE_RUN, CAUSE_UNREADABLE, STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN,
                                         RefusedStagedError, refusal, run_id_or_none)
 from prov_common.bundle.restaged import staged_already
@@ -42,7 +42,7 @@ from prov_common.bundle.staged import (MISPLACED_ATTACHMENT_FIX, EventTooLargeEr
                                        signed_attachment, signed_event, trusted_event, unverified_event)
 from prov_common.bundle.model import Manifest
 from prov_common.bundle.outlived import EndingStore, Outlived
-from prov_common.bundle.storage import FoundManifest, WriteResult, listed_file, sealed_manifest, write_bundle
+from prov_common.bundle.storage import FoundManifest, WriteResult, listed_file, sealed_manifest, sealed_run, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, flag, positive_number, unknown_keys
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError
@@ -681,10 +681,7 @@ class ProvenanceTransport(Transport):
         if store is None:
             return None
         try:
-            manifest = sealed_manifest(store, run_id)
-            events = parse_events_jsonl(listed_file(store, run_id, manifest, layout.EVENTS_FILE)) if manifest else []
-            sealed = RunIdentity.of(next((e for e in reversed(events) if is_terminal(e)), None),
-                                    ((f"sealed event of run {run_id}", e) for e in events))
+            manifest, sealed = sealed_run(store, run_id)
         except TdprovError:
             return None
         if manifest is None or not sealed.is_other(event):
