@@ -9,7 +9,8 @@ from typing import Any
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_UNFINISHED, NOTE, CheckResult, Finding
 from prov_common.audit.state import StagedSeen, UnsealedRun
 from prov_common.bundle import layout
-from prov_common.bundle.events import SHARED_RUN_ID_FIX, event_digest, job_of, line_digests, parent_of, parse_events_jsonl
+from prov_common.bundle.events import (SHARED_RUN_ID_FIX, event_digest, job_of, line_digests, parent_of, parse_events_jsonl,
+                                       with_parent)
 from prov_common.bundle.model import FILES_SHOWN, BundleSummary, Manifest
 from prov_common.bundle.refusal import is_refusal, parsed_record, refusals_in, run_id_or_none
 from prov_common.bundle.storage import listed_file, listed_lines, load_index_entry, sealed_manifest
@@ -678,9 +679,8 @@ def _other_parent(bundle: _SealedRun, event: Any) -> tuple[str, str] | None:
         return None
     job, parent = job_of(event), parent_of(event)
     if job is not None and job != (manifest.job_namespace, manifest.job_name):
-        return (f"of job {manifest.job_namespace}/{manifest.job_name} "
-                f"{f'with parent run {manifest.parent_run_id}' if manifest.parent_run_id else 'with no parent run'}",
-                f"of job {job[0]}/{job[1]} {f'with parent run {parent[0]}' if parent else 'with no parent run'}")
+        return (f"of job {manifest.job_namespace}/{manifest.job_name} {with_parent(manifest.parent_run_id)}",
+                f"of job {job[0]}/{job[1]} {with_parent(parent[0] if parent else None)}")
     if manifest.parent_run_id is None or parent is None or parent[0] == manifest.parent_run_id:
         return None
     sealed = bundle.parsed or []  # ('tdprov verify' names a bundle whose events are not what its manifest lists)

@@ -74,6 +74,11 @@ def job_of(event: Mapping[str, Any] | None) -> tuple[str, str] | None:
     return found if all(isinstance(v, str) and v for v in found) else None  # type: ignore[return-value]
 
 
+def with_parent(parent_run_id: str | None) -> str:
+    """A run's parent as a warning names it: 'with parent run ID', or 'with no parent run'."""
+    return f"with parent run {parent_run_id}" if parent_run_id else "with no parent run"
+
+
 @dataclass(frozen=True)
 class RunIdentity:
     """Which run a run id's events are of: its job (namespace, name) and its parent run (run id, job namespace, job

@@ -14,7 +14,7 @@ from blake3 import blake3
 
 from prov_common.bundle import layout
 from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, RunIdentity, is_terminal, parent_of,
-                                       parse_events_jsonl)
+                                       parse_events_jsonl, with_parent)
 from prov_common.bundle.model import Bundle, BundleSummary, FileEntry, Manifest
 from prov_common.errors import (BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError,
                                  VerificationError)
@@ -233,7 +233,7 @@ def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError,
         log.warning("tdprov: run %s is sealed already as the run of job %s/%s %s; another run, of job "
                     "%s/%s %s, was given the same run id, so its %s %s in no bundle (%s "
                     "staged under %s). Fix: %s", run_id, sealed.job_namespace, sealed.job_name,
-                    _with_parent(sealed), new.job_namespace, new.job_name, _with_parent(new),
+                    with_parent(sealed.parent_run_id), new.job_namespace, new.job_name, with_parent(new.parent_run_id),
                     counted(new.event_count, 'event'), noun_for(new.event_count, "is", "are"),
                     noun_for(new.event_count, "it stays", "they stay"), layout.staging_prefix(run_id), SHARED_RUN_ID_FIX)
     elif found is None and sealed is not None and bundle.manifest.event_count > sealed.event_count:  # came after the seal
@@ -245,10 +245,6 @@ def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError,
     else:
         log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, clause(conflict.what))
     return WriteResult(run_id, "already-sealed")
-
-
-def _with_parent(manifest: Manifest) -> str:
-    return f"with parent run {manifest.parent_run_id}" if manifest.parent_run_id else "with no parent run"
 
 
 def _refuse_unsealed(store: Store, run_id: str, conflict: ObjectConflictError) -> None:
