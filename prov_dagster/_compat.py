@@ -131,14 +131,17 @@ def planned_step_job(steps: Mapping[str, Any], step_key: str, dagster_job: str,
     the run selected."""
     step = steps.get(step_key) or steps.get(f"{mapped_step(step_key)[0]}[?]")
     outputs = step.outputs if step is not None else ()
-    keys, node = None, _node_outputs(step_key, outputs, lambda: ((s.key, s.outputs) for s in steps.values()))
+
+    def plan() -> Iterable[tuple[str, Any]]:
+        return ((s.key, s.outputs) for s in steps.values())
+
+    keys, node = None, _node_outputs(step_key, outputs, plan)
     if any(map(_unselected, node)) and (chosen := [key for outs in node for key in _asset_keys(outs)]):
         defined = assets_defs()
         keys = next((_node_keys(defined[key]) for key in chosen if key in defined), None)
         if keys is None and not selected:
             return None
-    return _job_of(step_key, outputs, lambda: ((s.key, s.outputs) for s in steps.values()),
-                   dagster_job if steps else None, keys)
+    return _job_of(step_key, outputs, plan, dagster_job if steps else None, keys)
 
 
 def defined_assets(repository_def: Any) -> Mapping[AssetKey, Any]:
