@@ -997,6 +997,32 @@ def test_a_run_whose_job_is_renamed_as_it_goes_is_one_run(tmp_path: Path, parent
     _verified(Path(store), run_id)
 
 
+def test_a_job_renamed_under_one_parent_by_a_writer_that_meets_the_seal_is_the_run_s_own(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """One writer seals a run whose job a producer renamed as it went (START 'app.execute_insert', COMPLETE
+    'app.execute_insert.orders', one parent run); another process ends it under the job's first name: the write that
+    meets the sealed bundle and the audit take it for the run's own late end, as sealing does, not for another run
+    given the same run id (the job alone made it 'another run's' there)."""
+    from bundle_support import dataset
+
+    store = tmp_path / "store"
+    writer, sealer = (ProvenanceTransport(ProvenanceConfig(store=str(store))) for _ in range(2))
+    run_id, app = str(uuid.uuid4()), str(uuid.uuid4())
+    read = dataset("file", "/data/in.csv", "blake3:" + "4" * 64)
+
+    def named(event_type: str, time: str, job: str) -> dict:
+        made = _child_event(run_id, (app, "app"), event_type, time, inputs=[read])
+        made["job"]["name"] = job
+        return made
+    sealer.emit(named("START", "2026-03-01T10:00:00.000Z", "app.execute_insert"))
+    assert sealer.emit(named("COMPLETE", "2026-03-01T10:00:02.000Z", "app.execute_insert.orders")).status == "written"
+    with caplog.at_level("WARNING"):
+        assert writer.emit(named("FAIL", "2026-03-01T10:00:03.000Z", "app.execute_insert")).status == "already-sealed"
+    assert "same run id" not in caplog.text, caplog.text
+    said = " ".join(f.what for f in _audited(store, tmp_path, "audit").findings if f.run_id == run_id)
+    assert "another run" not in said and "after that" in said, said
+
+
 def test_a_task_s_event_after_a_dag_run_given_its_run_id_was_sealed_is_named_another_runs(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """DAG 'etl.load.1' ran and was sealed, then mapped task 'load' of DAG 'etl' (try 1, map index 0) started at the same

@@ -671,14 +671,15 @@ def _other_parent(bundle: _SealedRun, event: Any) -> tuple[str, str] | None:
     """(the sealed bundle's run, the staged event's, each as 'whose parent is run ID' or, when their jobs differ, as
     'of job NS/NAME with parent run ID') when the staged ``event`` (None: none read) is of another run given the same
     run id, as :func:`~prov_common.bundle.storage.another_run` tells at delivery: of another job than the sealed bundle
-    (an Airflow DAG run and a mapped task's try), or naming another parent run than the bundle and every event sealed
-    in it; None when they agree, a parent is named by one alone, or the sealed events name the staged one's parent too
-    (a DAG run cleared while its task ran: one run)."""
+    while only one of them names a parent run (an Airflow DAG run and a mapped task's try; a job renamed under one
+    parent is the run's own), or naming another parent run than the bundle and every event sealed in it; None when
+    they agree, or the sealed events name the staged one's parent too (a DAG run cleared while its task ran: one run)."""
     manifest = bundle.manifest
     if manifest is None or not isinstance(event, dict):
         return None
     job, parent = job_of(event), parent_of(event)
-    if job is not None and job != (manifest.job_namespace, manifest.job_name):
+    if (job is not None and job != (manifest.job_namespace, manifest.job_name)
+            and (manifest.parent_run_id is None) != (parent is None)):
         return (f"of job {manifest.job_namespace}/{manifest.job_name} {with_parent(manifest.parent_run_id)}",
                 f"of job {job[0]}/{job[1]} {with_parent(parent[0] if parent else None)}")
     if manifest.parent_run_id is None or parent is None or parent[0] == manifest.parent_run_id:

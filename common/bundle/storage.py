@@ -289,11 +289,13 @@ def sealed_run(store: Store, run_id: str) -> tuple[Manifest | None, RunIdentity]
 
 
 def another_run(sealed: Manifest, new: Bundle) -> bool:
-    """Whether ``new`` is a bundle of another run than the ``sealed`` one of its run id: of another job (an Airflow DAG
-    run and a mapped task's try given one run id), or both name a parent run, not the same one, and no event of ``new``
-    names the sealed one's (a run's events name parents of one job, :class:`~prov_common.bundle.events.RunIdentity`: a
-    parent of the same job at another run id, a DAG run cleared while its task ran, leaves the run as it was)."""
-    if (sealed.job_namespace, sealed.job_name) != (new.manifest.job_namespace, new.manifest.job_name):
+    """Whether ``new`` is a bundle of another run than the ``sealed`` one of its run id, by the rule of
+    :class:`~prov_common.bundle.events.RunIdentity`: of another job while only one of the two names a parent run (an
+    Airflow DAG run and a mapped task's try given one run id; a job renamed under one parent, or with none on either
+    side, is the same run's), or both name a parent run, not the same one, and no event of ``new`` names the sealed
+    one's (a parent of the same job at another run id, a DAG run cleared while its task ran, leaves the run as it was)."""
+    if ((sealed.job_namespace, sealed.job_name) != (new.manifest.job_namespace, new.manifest.job_name)
+            and (sealed.parent_run_id is None) != (new.manifest.parent_run_id is None)):
         return True
     if None in (sealed.parent_run_id, new.manifest.parent_run_id) or sealed.parent_run_id == new.manifest.parent_run_id:
         return False
