@@ -436,3 +436,47 @@ def test_writes_still_under_way_when_a_process_settles_are_spooled_named_and_del
     assert verify_bundle(store, run_id, trust_from_settings()).ok
     assert [e["eventType"] for e in parse_events_jsonl(read_bundle(store, run_id).files["events.jsonl"])] == [
         "START", "COMPLETE"]
+
+
+def test_writes_a_process_settles_before_their_bound_are_spooled_and_their_callers_return(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """``settle`` while ``emit``'s callers still wait within their bound (30 s here; a ``flush_timeout`` below the
+    transport's ``timeout``): the writes are named and spooled as for those past the bound (they were in no list, so
+    a process ending with ``os._exit`` lost them), and the caller of the write not begun returns at once."""
+    import threading
+
+    from prov_common.bundle import transport as core
+    from prov_common.store.local import LocalStore
+
+    path, spool, held, release = tmp_path / "store", tmp_path / "spool", threading.Event(), threading.Event()
+
+    class HeldStaging(LocalStore):
+        def put(self, key: str, data: bytes) -> None:  # type: ignore[override]
+            if key.startswith("staging/"):
+                held.set()
+                release.wait(30)  # held until the test has settled
+            return super().put(key, data)
+
+    monkeypatch.setattr(core, "open_store", lambda *_, **__: HeldStaging(path))
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(path), spool=str(spool), timeout=30))
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    callers = [threading.Thread(target=transport.emit, args=(event,)) for event in (start, complete)]
+    callers[0].start()
+    assert held.wait(30)
+    callers[1].start()
+    time.sleep(0.2)  # the COMPLETE's caller waits behind the START
+    with caplog.at_level(logging.DEBUG):
+        assert transport.settle(0.1) == [f"the START event of run {run_id}", f"the COMPLETE event of run {run_id}"]
+        callers[1].join(5)
+        assert not callers[1].is_alive()  # returned: its write was not begun, and is done again into the outbox
+    assert "could not deliver" not in caplog.text and "Traceback" not in caplog.text
+    assert len(Outbox(spool).pending()) == 3  # the START as it was being put; the COMPLETE, and the bundle
+    release.set()
+    callers[0].join(30)
+    monkeypatch.setattr(core, "open_store", open_store)
+    assert ProvenanceTransport(ProvenanceConfig(store=str(path), spool=str(spool))).outbox.flush(open_store(str(path))).ok
+    store = open_store(str(path))
+    assert indexed_runs(store) == [run_id]
+    assert [e["eventType"] for e in parse_events_jsonl(read_bundle(store, run_id).files["events.jsonl"])] == [
+        "START", "COMPLETE"]

@@ -461,8 +461,8 @@ class ProvenanceTransport(Transport):
             log.debug("tdprov: the runs this process took for open are not checked at interpreter exit")
 
     def settle(self, timeout: float) -> list[str]:
-        """Wait at most ``timeout`` seconds for the writes that outlived ``emit``'s bound (they go on in the
-        background), as a process must before it ends: one that ends with ``os._exit`` (Airflow's task process) would
+        """Wait at most ``timeout`` seconds for the writes under way (those that outlived ``emit``'s bound go on in the
+        background; others' callers still wait), as a process must before it ends: one that ends with ``os._exit`` (Airflow's task process) would
         lose them with it. What is still under way then goes to the outbox, with a warning naming each write: the
         objects a delivery had not put yet as they are, and work that had not reached a delivery is done again
         against a store that takes nothing, so that the outbox spools what it writes (``tdprov flush`` delivers it;
@@ -472,9 +472,7 @@ class ProvenanceTransport(Transport):
         left = self._outlived.left_after(timeout)
         if not left:
             return []
-        with self._lock:  # the thread held up keeps its work; a new one does the rest, spooling it
-            uri = str(getattr(self._store, "uri", None) or self.settings.store)
-            self._store, self._executor = EndingStore(uri, timeout), None
+        uri = self.end(timeout)
         names, failed = [name for name, _, _, _ in left], []
         try:
             handed = self.outbox.spool_delivering()
@@ -490,6 +488,16 @@ class ProvenanceTransport(Transport):
                     f"not all could be spooled ({'; '.join(failed)}): 'tdprov audit' names their runs", uri)
         return names
 
+    def end(self, waited: float) -> str:
+        """From now on, what this process writes through this transport goes to the outbox, as in an outage: the
+        process is ending, ``waited`` seconds spent on its writes (``tdprov flush`` delivers them). The thread held up
+        keeps its work; a new one does the rest. Returns the store's URI."""
+        self._worker()  # in a forked child, renewed first
+        with self._lock:
+            uri = str(getattr(self._store, "uri", None) or self.settings.store)
+            self._store, self._executor = EndingStore(uri, waited), None
+        return uri
+
     def _again(self, work: Any, args: tuple[Any, ...]) -> concurrent.futures.Future[Any]:
         """``work(*args)`` in a new worker thread; at interpreter exit, where no thread is started any more, a future
         that failed with the reason."""
@@ -501,7 +509,7 @@ class ProvenanceTransport(Transport):
             return failed
 
     def _outlive(self, future: concurrent.futures.Future[Any], func: Any, args: tuple[Any, ...], what: str) -> None:
-        """Keep ``future``, whose wait outlived the bound, for :meth:`settle` (see :func:`settle_all`)."""
+        """Keep ``future`` for :meth:`settle` until it is done (see :func:`settle_all`)."""
         self._outlived.add(future, _named(args, what), func, args)
         _OUTLIVED.add(self)
 
@@ -520,12 +528,14 @@ class ProvenanceTransport(Transport):
         """``func(*args)`` in the worker thread, waited for at most ``config.timeout`` seconds; past that it goes on in
         the background, kept for :meth:`settle` when it ``writes``."""
         future = self._worker().submit(func, *args)
+        if writes:  # kept from the start: a process may end (settle) while this caller still waits for it
+            self._outlive(future, func, args, what)
         try:
             return future.result(timeout=self.config.timeout if self.config.timeout > 0 else None)
+        except concurrent.futures.CancelledError:  # not begun when the process settled: done again into the outbox
+            log.debug("tdprov: writing the %s was left to the outbox as this process ends", what)
         except concurrent.futures.TimeoutError:
             message = f"tdprov: writing the {what} took more than {self.config.timeout:g}s; it continues in the background"
-            if writes:
-                self._outlive(future, func, args, what)
             if self.settings.strict:
                 raise StoreUnavailableError(message + ".", fix="check that the store is reachable, or raise timeout") from None
             log.warning(message)
@@ -990,5 +1000,5 @@ def settle_all(timeout: float) -> list[str]:
     within ``timeout`` seconds in all (what each left is spooled and named). Returns what was left."""
     deadline, left = time.monotonic() + timeout, []
     for transport in list(_OUTLIVED):
-        left += transport.settle(deadline - time.monotonic())
+        left += transport.settle(max(deadline - time.monotonic(), 0.0))
     return left
