@@ -4,8 +4,9 @@ One daemon thread per process delivers in submission order (a run's START is sta
 terminal event seals the bundle). The task runner's ``before_stopping`` hook drains the queue with a
 bounded wait (``[tdprov] flush_timeout``), then waits, within the same bound, for the writes the transport went on
 with in the background once they outlived its own bound (Airflow ends a task process with ``os._exit``, which would
-lose them); whatever is not delivered by then is spooled by the transport with a warning naming it, or stays staged in
-the store, and is reported by the audit rather than lost silently.
+lose them); whatever is not delivered by then, and the jobs still in the queue, go to the outbox with a warning naming
+them (``tdprov flush`` delivers them), or stay staged in the store, and are reported by the audit rather than lost
+silently.
 """
 from __future__ import annotations
 
@@ -41,9 +42,7 @@ class Delivery:
         while True:
             what, job = self._jobs.get()
             try:
-                job()
-            except Exception as exc:  # noqa: BLE001 - the transport spools; nothing may escape
-                log.warning("tdprov: could not deliver %s (%s: %s)", what, type(exc).__name__, exc)
+                _run(what, job)
             finally:
                 self._jobs.task_done()
 
@@ -56,12 +55,45 @@ class Delivery:
             done.set()
 
         threading.Thread(target=wait, name="tdprov-drain", daemon=True).start()
-        if not done.wait(max(timeout, 0.0)):
-            log.warning("tdprov: %s not delivered after %ss; they are staged or spooled and the "
-                        "audit reports unsealed runs. Fix: check the store, or raise [tdprov] flush_timeout.",
-                        counted(self._jobs.unfinished_tasks, 'event'), timeout)
-            return False
-        return True
+        return done.wait(max(timeout, 0.0))
+
+    def take_waiting(self) -> list[tuple[str, Callable[[], Any]]]:
+        """The jobs not begun yet, in submission order, taken out of the queue: the caller's to run."""
+        taken = []
+        while True:
+            try:
+                taken.append(self._jobs.get_nowait())
+            except queue.Empty:
+                return taken
+            self._jobs.task_done()
+
+
+def _run(what: str, job: Callable[[], Any]) -> bool:
+    """Run one delivery job; what it raises is logged, never raised. False when it raised."""
+    try:
+        job()
+    except Exception as exc:  # noqa: BLE001 - the transport spools; nothing may escape
+        log.warning("tdprov: could not deliver %s (%s: %s)", what, type(exc).__name__, exc)
+        return False
+    return True
+
+
+def spool_waiting(jobs: list[tuple[str, Callable[[], Any]]], waited: float) -> None:
+    """Run ``jobs``, left in the queue when the process's bound (``waited`` seconds) was spent, against stores that
+    take nothing (:func:`~prov_airflow.emitter.end_transports`), so the outbox spools each as it is; one warning names
+    them and the flush that delivers them (Airflow ends a task process with ``os._exit``, which would lose them)."""
+    from prov_airflow.emitter import end_transports
+
+    places = end_transports(waited)
+    failed = [what for what, job in jobs if not _run(what, job)]
+    spools = ", ".join(sorted({spool for _, spool in places})) or "[tdprov] spool"
+    log.warning("tdprov: %s not delivered within [tdprov] flush_timeout (%gs) as this process ends (%s): %s. Fix: run "
+                "'tdprov flush --store %s' once the store answers (a later write on this machine delivers them too); "
+                "'tdprov flush' names a run whose seal is left, and 'tdprov store seal RUN_ID' seals it",
+                counted(len(jobs), "event"), waited, "; ".join(what for what, _ in jobs),
+                f"handed to the outbox in {spools}" if not failed else
+                f"not all could be spooled ({'; '.join(failed)}): 'tdprov audit' names their runs",
+                ", ".join(sorted({uri for uri, _ in places})) or "<store>")
 
 
 DELIVERY = Delivery()
@@ -72,15 +104,20 @@ def finish(timeout: float, *, name_late: bool = True) -> bool:
     they staged for runs taken for open that another process sealed (``emitter.name_late_events``, ``name_late``: the
     ``before_stopping`` hook; at interpreter exit the transports' worker threads take no more work); then wait for the
     writes the transports left in the background (:func:`~prov_common.bundle.transport.settle_all`: what is left then
-    is spooled and named, as Airflow ends a task process with ``os._exit``). True when everything was written."""
+    is spooled and named, as Airflow ends a task process with ``os._exit``); the jobs the drain left in the queue are
+    spooled and named last (:func:`spool_waiting`). True when everything was written."""
     from prov_airflow.emitter import name_late_events
     from prov_common.bundle.transport import settle_all
 
     deadline = time.monotonic() + timeout
     drained = DELIVERY.drain(timeout)
+    waiting = [] if drained else DELIVERY.take_waiting()
     if drained and name_late:
         name_late_events()
-    return not settle_all(deadline - time.monotonic()) and drained
+    settled = not settle_all(deadline - time.monotonic())
+    if waiting:
+        spool_waiting(waiting, timeout)
+    return settled and drained
 
 
 @atexit.register

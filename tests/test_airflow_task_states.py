@@ -100,6 +100,31 @@ def test_a_task_process_whose_store_outlasts_flush_timeout_spools_what_is_left_a
     assert [e["eventType"] for e in events_of(store, run_id)] == ["START", "COMPLETE"]
 
 
+def test_a_task_process_whose_flush_timeout_ends_with_events_not_begun_spools_them_and_names_them(
+        tmp_path: Path, store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Three runs' events queued for delivery, the first run's seal held in its index write past ``[tdprov]
+    flush_timeout`` (0.7 s): the next events wait behind it in the transport's thread, and the last never leave the
+    listener's queue. All are spooled as the process ends, the queued ones named in one warning with the flush fix
+    (they were lost with ``os._exit``, while the warning said they were staged or spooled); ``tdprov flush`` delivers
+    every run's bundle, each with its START and COMPLETE."""
+    from prov_common.cli import main
+
+    runs, spool = [f"01960000-0000-7000-8000-00000000e41{n}" for n in "9ab"], tmp_path / "spool"
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "task_process_exit.py"), ",".join(runs), "60"],
+                          env=child_env(AIRFLOW__TDPROV__SPOOL=str(spool), AIRFLOW__TDPROV__FLUSH_TIMEOUT="0.7"),
+                          capture_output=True, text=True, timeout=50)  # the index write would take 60 s
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = done.stdout + done.stderr
+    queued = [line for line in said.splitlines() if "not delivered within [tdprov] flush_timeout (0.7s)" in line]
+    assert len(queued) == 1, said
+    assert (f"COMPLETE event of run {runs[2]}): handed to the outbox in {spool}. Fix: run 'tdprov flush --store "
+            f"{store}' once the store answers") in queued[0], said
+    assert "they are staged or spooled" not in said
+    assert main(["flush", "--store", str(store), "--spool", str(spool)]) == 0, capsys.readouterr()
+    assert sorted((s.run_id, s.state) for s in bundles_of(store)) == [(run, "COMPLETE") for run in runs], said
+    assert [[e["eventType"] for e in events_of(store, run)] for run in runs] == [["START", "COMPLETE"]] * 3
+
+
 def _running_task_instance(session: Any, dag_id: str) -> Any:
     """The metadata DB's TaskInstance of the killed task, as the scheduler or the API server loads it."""
     from airflow.models.taskinstance import TaskInstance

@@ -1,14 +1,16 @@
 """End a task process as Airflow's supervisor ends it, with a seal still being written (run in a subprocess).
 
-Usage: python task_process_exit.py RUN_ID SECONDS   (the test's AIRFLOW_HOME through ``harness.child_env``,
-AIRFLOW__TDPROV__STORE and ``[tdprov] spool`` set). The process forks, and its child runs through Airflow's own
-``supervisor._fork_main`` (which ends it with ``os._exit`` once the atexit functions registered after the fork ran):
-the listener's background delivery takes the run's START and COMPLETE to a store whose index writes (a seal's last)
-sleep SECONDS, past the transport's bound (0.5 s here), and the task runner's ``before_stopping`` hook is called as
-``task_runner.main`` calls it. Exit code: the child's.
+Usage: python task_process_exit.py RUN_ID[,RUN_ID...] SECONDS   (the test's AIRFLOW_HOME through
+``harness.child_env``, AIRFLOW__TDPROV__STORE and ``[tdprov] spool`` set). The process forks, and its child runs through
+Airflow's own ``supervisor._fork_main`` (which ends it with ``os._exit`` once the atexit functions registered after the
+fork ran): the listener's background delivery takes each run's START and COMPLETE, one run after the other, to a store
+whose index writes (a seal's last) sleep SECONDS, past the transport's bound (0.5 s here), and the task runner's
+``before_stopping`` hook is called as ``task_runner.main`` calls it (the only end of delivery: the listener's module
+is imported before the fork, so its exit hook is not run). Exit code: the child's.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import sys
@@ -16,7 +18,7 @@ import time
 from pathlib import Path
 
 
-def _task(run_id: str, seconds: float) -> None:
+def _task(run_ids: str, seconds: float) -> None:
     import attr
     from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
 
@@ -35,26 +37,28 @@ def _task(run_id: str, seconds: float) -> None:
 
     opened = core.open_store
     core.open_store = lambda *a, **k: SlowIndex(opened(*a, **k).root)
-    transport = listener_transport()
+    transport, listeners = listener_transport(), get_listener_manager()  # loaded first: the bound starts at the last event
     transport.config = attr.evolve(transport.config, timeout=0.5)
-    for state in (RunState.START, RunState.COMPLETE):
+    for run_id, state in itertools.product(run_ids.split(","), (RunState.START, RunState.COMPLETE)):
         event = RunEvent(eventType=state, eventTime="2026-01-01T00:00:00Z", run=Run(runId=run_id),
                          job=Job(namespace="ns", name="exiting.task"), producer="https://example.org/p")
-        DELIVERY.submit(f"{state.value} event", lambda event=event: emit(event, transport=transport))
-    get_listener_manager().hook.before_stopping(component=TaskRunnerMarker())
+        DELIVERY.submit(f"{state.value} event of run {run_id}", lambda event=event: emit(event, transport=transport))
+    listeners.hook.before_stopping(component=TaskRunnerMarker())
 
 
-def main(run_id: str, seconds: float) -> int:
+def main(run_ids: str, seconds: float) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from airflow_dags import harness  # noqa: F401 - this AIRFLOW_HOME
     from airflow.sdk.execution_time.supervisor import _fork_main
+    from prov_airflow import delivery  # noqa: F401 - loaded before the fork, as by a worker that loaded the plugin:
+    # _fork_main runs only the atexit functions registered after the fork, so only before_stopping finishes delivery
 
     requests, _ = socket.socketpair()
     out, _out = socket.socketpair()
     err, _err = socket.socketpair()
     pid = os.fork()
     if pid == 0:
-        _fork_main(requests, out, err, 0, lambda: _task(run_id, seconds))
+        _fork_main(requests, out, err, 0, lambda: _task(run_ids, seconds))
     for sock, name in ((_out, "stdout"), (_err, "stderr")):  # what the child wrote, passed on as the supervisor does
         sock.setblocking(False)
     _, status = os.waitpid(pid, 0)
