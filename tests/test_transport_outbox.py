@@ -3,6 +3,7 @@ the run's bundle exactly once (S3 on localhost, made unreachable by pointing at 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -396,18 +397,13 @@ def test_an_attachment_spooled_in_an_outage_and_delivered_after_another_process_
         assert "re-run the step to record it" in finding.fix
 
 
-def test_writes_still_under_way_when_a_process_settles_are_spooled_named_and_delivered(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    """``settle`` (a process's end: Airflow's ``before_stopping``) with the START's write held in the store past the
-    bound and the COMPLETE not begun: the START's delivery is spooled as it is, the COMPLETE done again into the spool
-    (its staged event and the whole bundle), one warning names both writes and the spool; a flush delivers it all,
-    and the bundle holds both events and verifies."""
-    import threading
-
+def _held_staging(monkeypatch: pytest.MonkeyPatch, path: Path) -> tuple[threading.Event, threading.Event]:
+    """Make the transport open the local store at ``path`` as one whose staging writes are held: the first sets
+    ``held`` and every one waits for ``release`` (at most 30 s) before it is put."""
     from prov_common.bundle import transport as core
     from prov_common.store.local import LocalStore
 
-    path, spool, held, release = tmp_path / "store", tmp_path / "spool", threading.Event(), threading.Event()
+    held, release = threading.Event(), threading.Event()
 
     class HeldStaging(LocalStore):
         def put(self, key: str, data: bytes) -> None:  # type: ignore[override]
@@ -417,6 +413,19 @@ def test_writes_still_under_way_when_a_process_settles_are_spooled_named_and_del
             return super().put(key, data)
 
     monkeypatch.setattr(core, "open_store", lambda *_, **__: HeldStaging(path))
+    return held, release
+
+
+def test_writes_still_under_way_when_a_process_settles_are_spooled_named_and_delivered(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """``settle`` (a process's end: Airflow's ``before_stopping``) with the START's write held in the store past the
+    bound and the COMPLETE not begun: the START's delivery is spooled as it is, the COMPLETE done again into the spool
+    (its staged event and the whole bundle), one warning names both writes and the spool; a flush delivers it all,
+    and the bundle holds both events and verifies."""
+    from prov_common.bundle import transport as core
+
+    path, spool = tmp_path / "store", tmp_path / "spool"
+    held, release = _held_staging(monkeypatch, path)
     transport = ProvenanceTransport(ProvenanceConfig(store=str(path), spool=str(spool), timeout=0.2))
     start, complete = run_events()
     run_id = start["run"]["runId"]
@@ -443,21 +452,10 @@ def test_writes_a_process_settles_before_their_bound_are_spooled_and_their_calle
     """``settle`` while ``emit``'s callers still wait within their bound (30 s here; a ``flush_timeout`` below the
     transport's ``timeout``): the writes are named and spooled as for those past the bound (they were in no list, so
     a process ending with ``os._exit`` lost them), and the caller of the write not begun returns at once."""
-    import threading
-
     from prov_common.bundle import transport as core
-    from prov_common.store.local import LocalStore
 
-    path, spool, held, release = tmp_path / "store", tmp_path / "spool", threading.Event(), threading.Event()
-
-    class HeldStaging(LocalStore):
-        def put(self, key: str, data: bytes) -> None:  # type: ignore[override]
-            if key.startswith("staging/"):
-                held.set()
-                release.wait(30)  # held until the test has settled
-            return super().put(key, data)
-
-    monkeypatch.setattr(core, "open_store", lambda *_, **__: HeldStaging(path))
+    path, spool = tmp_path / "store", tmp_path / "spool"
+    held, release = _held_staging(monkeypatch, path)
     transport = ProvenanceTransport(ProvenanceConfig(store=str(path), spool=str(spool), timeout=30))
     start, complete = run_events()
     run_id = start["run"]["runId"]
