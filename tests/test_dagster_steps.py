@@ -275,6 +275,16 @@ def test_a_retry_in_another_process_seals_the_output_the_failed_attempt_wrote(
         assert abs(datetime.fromisoformat(start) - started) <= timedelta(milliseconds=1), (attempt, start, started)
 
 
+def _retried_twice(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> tuple[Any, str]:
+    """Run the job of ``retried_twice`` (set up by :func:`_retried_on_a_faulty_store`) to its success: its result and
+    its step processes' stderr."""
+    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        result = execute_job(reconstructable(steps.get_retried_twice_job), instance=instance)
+    err = capfd.readouterr().err  # the step processes' stderr
+    assert result.success, err[-3000:]
+    return result, err
+
+
 def listing_after_a_close_fails(failed: list[str]) -> Callable[[str, str], Any]:
     """A :class:`FaultProxy` rule: 503 to the first listing of a run's staged objects that follows an object staged for
     it after it was listed (a closer of a run another process started lists it, stages its end, and lists it again to
@@ -326,10 +336,7 @@ def test_a_retry_seals_an_earlier_attempts_fail_that_a_retry_before_it_staged_an
     Attempt 2's process seals attempt 0 with it: it added a second FAIL, stamped then (START, FAIL, FAIL)."""
     failed: list[str] = []
     store = _retried_on_a_faulty_store(s3_server, fault_proxy, listing_after_a_close_fails(failed), tmp_path, monkeypatch)
-    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-        result = execute_job(reconstructable(steps.get_retried_twice_job), instance=instance)
-    err = capfd.readouterr().err  # the step processes' stderr
-    assert result.success, err[-3000:]
+    result, err = _retried_twice(tmp_path, capfd)
     first, second = (step_run_id(result.run_id, "retried_twice", attempt) for attempt in (0, 1))
     assert failed == [f"store/staging/{first}/"]
     assert f"run {first} is not sealed: its staged events cannot be read (cannot list 'staging/{first}/'" in err
@@ -373,10 +380,7 @@ def test_a_retry_leaves_an_earlier_attempt_whose_bundle_waits_in_the_spool_to_it
     spool = tmp_path / "spool"
     refused: list[str] = []
     store = _retried_on_a_faulty_store(s3_server, fault_proxy, second_bundle_refused(refused), tmp_path, monkeypatch)
-    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-        result = execute_job(reconstructable(steps.get_retried_twice_job), instance=instance)
-    err = capfd.readouterr().err  # the step processes' stderr
-    assert result.success, err[-3000:]
+    result, err = _retried_twice(tmp_path, capfd)
     first, second, third = (step_run_id(result.run_id, "retried_twice", attempt) for attempt in (0, 1, 2))
     assert refused == [first] and first not in bundles(store)
     bundle_entries = [p for p in Outbox(spool).pending() if any(k.startswith(f"bundles/{first}/")
