@@ -1,6 +1,7 @@
 """The writes a transport has under way (kept from their submission: ``emit`` leaves those that outlive its bound to go
-on in the background), and what becomes of them as the process ends: waited for, at most a bound, then done again against a store that takes nothing, so that
-the outbox spools what they had not written (:meth:`ProvenanceTransport.settle`)."""
+on in the background), and what becomes of them as the process ends: waited for, at most a bound, then done again
+against a store that takes nothing, so that the outbox spools what they had not written
+(:meth:`ProvenanceTransport.settle`)."""
 from __future__ import annotations
 
 import concurrent.futures

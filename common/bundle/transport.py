@@ -462,8 +462,8 @@ class ProvenanceTransport(Transport):
 
     def settle(self, timeout: float) -> list[str]:
         """Wait at most ``timeout`` seconds for the writes under way (those that outlived ``emit``'s bound go on in the
-        background; others' callers still wait), as a process must before it ends: one that ends with ``os._exit`` (Airflow's task process) would
-        lose them with it. What is still under way then goes to the outbox, with a warning naming each write: the
+        background; others' callers still wait), as a process must before it ends: one that ends with ``os._exit``
+        (Airflow's task process) would lose them with it. What is still under way then goes to the outbox, with a warning naming each write: the
         objects a delivery had not put yet as they are, and work that had not reached a delivery is done again
         against a store that takes nothing, so that the outbox spools what it writes (``tdprov flush`` delivers it;
         an object that reached the store meanwhile counts as delivered). Returns what was left (empty: all written)."""
