@@ -33,20 +33,22 @@ def transport_for(settings: Settings, aws_conn_id: str | None, store_source: str
         return transport
 
 
+def _made() -> list[ProvenanceTransport]:
+    """The transports this process made so far."""
+    with _lock:
+        return list(_transports.values())
+
+
 def end_transports(waited: float) -> list[tuple[str, str]]:
     """Have each transport of this process write to its outbox from now on, the process ending after ``waited``
     seconds of delivery (:meth:`ProvenanceTransport.end`); each one's store URI and spool folder."""
-    with _lock:
-        transports = list(_transports.values())
-    return [(transport.end(waited), str(transport.outbox.spool_dir)) for transport in transports]
+    return [(transport.end(waited), str(transport.outbox.spool_dir)) for transport in _made()]
 
 
 def name_late_events() -> None:
     """Have each transport of this process name what it staged for a run it took for open that another process sealed
     since (:meth:`ProvenanceTransport.name_late_events`: no store request when every run it started ended here)."""
-    with _lock:
-        transports = list(_transports.values())
-    for transport in transports:
+    for transport in _made():
         transport.name_late_events()
 
 

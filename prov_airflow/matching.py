@@ -149,9 +149,7 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tup
             continue
         if why is None:
             return summary
-        first_time = told is None or (summary.run_id, why) not in told
-        if told is not None:
-            told.add((summary.run_id, why))
+        first_time = _first_telling(told, summary.run_id, why)
         if not sound:
             if first_time:
                 log.warning("tdprov: run %s matches, but its bundle does not verify (%s): not taken. Fix: 'tdprov verify %s' "
@@ -167,13 +165,20 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tup
     return None
 
 
+def _first_telling(told: set[tuple[str, str]] | None, run_id: str, what: str) -> bool:
+    """Whether ``what`` of run ``run_id`` is told for the first time (remembered in ``told``; None: always told)."""
+    if told is not None and (run_id, what) in told:
+        return False
+    if told is not None:
+        told.add((run_id, what))
+    return True
+
+
 def _tell_named_elsewhere(query: BundleQuery, summary: BundleSummary, told: set[tuple[str, str]] | None) -> None:
     """Warn once of a run whose job has the bare name asked for in another namespace (not taken: a job is its
     namespace and name), naming how to wait for it."""
-    if not query.named_elsewhere(summary) or (told is not None and (summary.run_id, "namespace") in told):
+    if not query.named_elsewhere(summary) or not _first_telling(told, summary.run_id, "namespace"):
         return
-    if told is not None:
-        told.add((summary.run_id, "namespace"))
     log.warning("tdprov: run %s of job %s/%s has the name asked for, but of namespace %r, not this deployment's %r: not "
                 "taken. Fix: to wait for that job, name it job=%r", summary.run_id, summary.job_namespace, summary.job_name,
                 summary.job_namespace, query.job_namespace, f"{summary.job_namespace}/{summary.job_name}")
@@ -181,10 +186,8 @@ def _tell_named_elsewhere(query: BundleQuery, summary: BundleSummary, told: set[
 
 def _tell_other_dag(query: BundleQuery, summary: BundleSummary, dag: str, told: set[tuple[str, str]] | None) -> None:
     """Warn once of a run of the job asked for that is of another DAG's run than ``job_dag`` (not taken)."""
-    if told is not None and (summary.run_id, "dag") in told:
+    if not _first_telling(told, summary.run_id, "dag"):
         return
-    if told is not None:
-        told.add((summary.run_id, "dag"))
     log.warning("tdprov: run %s of job %s/%s is of %s, not of DAG %r: not taken (a job '<dag_id>.<task_id>' names "
                 "tasks of DAGs named alike, such as task 'load' of DAG 'etl.daily' and task 'daily.load' of DAG 'etl', "
                 "which share one run id at one logical date)", summary.run_id, summary.job_namespace, summary.job_name,
