@@ -202,7 +202,7 @@ def test_croissant_has_no_checksum_for_changed_or_unread_data(tmp_path: Path, ca
     features = t.features
     doc = json.loads(_croissant_file(tmp_path, store, features, capsys).read_text())
     (obj,) = doc["distribution"]
-    assert obj["encodingFormat"] == "application/vnd.apache.parquet"
+    assert obj["encodingFormat"] == ["application/vnd.apache.parquet", "application/x-parquet"]  # the media type, then the name mlcroissant reads
     assert obj["sha256"] == hashlib.sha256(Path(features).read_bytes()).hexdigest()
     assert obj["contentUrl"] == Path(features).as_uri() and doc["version"].startswith("1.0.0+blake3.")
     # the file is rewritten with other rows: its bytes are no longer the recorded version, so no checksum vouches for them
@@ -356,7 +356,7 @@ def test_records_of_a_real_dagster_pipeline(tmp_path: Path, capsys: pytest.Captu
     # a Parquet asset of the IO manager: named by where its Parquet lives (the asset key is its symlink)
     clean = json.loads(_croissant_file(tmp_path, store, (tmp_path / "store-data" / "clean_cells.parquet").as_uri(), capsys).read_text())
     (obj,) = clean["distribution"]
-    assert obj["encodingFormat"] == "application/vnd.apache.parquet" and obj["contentUrl"].startswith("file:///")
+    assert obj["encodingFormat"] == ["application/vnd.apache.parquet", "application/x-parquet"] and obj["contentUrl"].startswith("file:///")
     assert obj["sha256"] == hashlib.sha256(Path(obj["contentUrl"][len("file://"):]).read_bytes()).hexdigest()
     assert SOURCE_NAME in json.dumps(clean)
 
@@ -434,8 +434,8 @@ def test_croissant_of_a_sharded_version_lists_every_shard_with_its_sha256(
     assert not any("no checksum" in limit for limit in doc.get("rai:dataLimitations", [])), doc.get("rai:dataLimitations")
     ds = mlc.Dataset(jsonld=str(path))
     assert not ds.metadata.ctx.issues.errors, ds.metadata.ctx.issues.report()
-    shards = {"extra.csv": "text/csv", "part-00000.parquet": "application/vnd.apache.parquet",
-              "part-00001.parquet": "application/vnd.apache.parquet"}
+    shards = {"extra.csv": ["text/csv"], "part-00000.parquet": ["application/vnd.apache.parquet", "application/x-parquet"],
+              "part-00001.parquet": ["application/vnd.apache.parquet", "application/x-parquet"]}
     objects = {o.name: o for o in ds.metadata.distribution}
     assert set(objects) == set(shards)  # the _SUCCESS marker (and what the glob leaves out) is no shard
     base = location.rstrip("/") + "/" if kind != "glob" else str(tmp_path / "data" / "part") + "/"
@@ -444,7 +444,7 @@ def test_croissant_of_a_sharded_version_lists_every_shard_with_its_sha256(
         url = base + name
         assert obj.content_url == (url if url.startswith("s3://") else Path(url).as_uri())
         assert obj.sha256 == hashlib.sha256(_bytes_at(url)).hexdigest()
-        assert obj.content_size == f"{len(_bytes_at(url))} B" and obj.encoding_formats == [shards[name]]
+        assert obj.content_size == f"{len(_bytes_at(url))} B" and obj.encoding_formats == shards[name]
     assert {o["name"]: o["identifier"] for o in doc["distribution"]} == {s.path: s.digest for s in sharded.shards}
     assert doc["identifier"] == version == sharded.digest
 
@@ -515,7 +515,8 @@ def test_croissant_of_a_file_whose_name_holds_a_question_mark_and_a_hash(tmp_pat
     ProvenanceResource(store=store, dask_scheduler="none").record(outputs={"odd": str(location)})
     ds = mlc.Dataset(jsonld=str(_croissant_file(tmp_path, store, str(location), capsys)))  # raises on any error
     (obj,) = ds.metadata.distribution
-    assert (obj.name, obj.content_url, obj.encoding_formats) == ("a#b?c.parquet", location.as_uri(), ["application/vnd.apache.parquet"])
+    assert (obj.name, obj.content_url, obj.encoding_formats) == ("a#b?c.parquet", location.as_uri(),
+                                                                 ["application/vnd.apache.parquet", "application/x-parquet"])
     assert obj.sha256 == hashlib.sha256(location.read_bytes()).hexdigest()
     assert _record(store, str(location), "dta", capsys)["dataFormat"] == "application/vnd.apache.parquet"
 
@@ -674,3 +675,58 @@ def test_a_digest_written_in_upper_case_hex_is_dated_and_numbered_as_its_version
     croissant = _record(store, "/data/own.csv", "croissant", capsys, "--no-checksum")
     assert croissant["version"] == "1.0.0+sha256." + hex_[:12] and croissant["datePublished"] == "2026-05-01", croissant
     assert croissant["citeAs"].startswith("@misc{tdprov-" + hex_[:12] + "-"), croissant["citeAs"]
+
+
+def _mlcroissant_rows(path: Path) -> list[dict]:
+    """The rows mlcroissant reads through the record at ``path``'s one record set, by field name (text decoded), each
+    FileObject mapped to the local file its ``contentUrl`` names, as docs/records.md tells a user to."""
+    from urllib.parse import unquote, urlparse
+
+    doc = json.loads(path.read_text())
+    files = {f["@id"]: unquote(urlparse(f["contentUrl"]).path) for f in doc["distribution"]}
+    ds = mlc.Dataset(jsonld=str(path), mapping=files)
+    assert not ds.metadata.ctx.issues.errors, ds.metadata.ctx.issues.report()
+    (record_set,) = doc["recordSet"]
+    names = {f["@id"]: f["name"] for f in record_set["field"]}
+    return [{names[k]: v.decode() if isinstance(v, bytes) else v for k, v in row.items()} for row in ds.records(record_set["@id"])]
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv", "jsonl"])
+def test_mlcroissant_reads_the_rows_of_the_version_through_its_record_set(suffix: str, tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    """A Croissant record of a table has a record set whose fields are the version's columns with their types, read
+    from its FileObject (a Parquet file's media type also as mlcroissant names it): mlcroissant yields exactly the
+    rows written, and refuses the file once its bytes are no longer those of the record's sha256."""
+    from prov_dagster import ProvenanceResource
+
+    store, location = str(tmp_path / "store"), tmp_path / "data" / f"t r#1.{suffix}"
+    location.parent.mkdir()
+    frame = pd.DataFrame({"claim": [1, 2, 3], "amount": [10.5, 20.25, -3.0], "large": [False, True, False],
+                          "who": ["a", "b é", "c"]})
+    {"parquet": frame.to_parquet, "csv": lambda p: frame.to_csv(p, index=False),
+     "jsonl": lambda p: frame.to_json(p, orient="records", lines=True, force_ascii=False)}[suffix](location)
+    ProvenanceResource(store=store, dask_scheduler="none").record(outputs={"t": str(location)})
+    path = _croissant_file(tmp_path, store, str(location), capsys)
+    (record_set,) = json.loads(path.read_text())["recordSet"]
+    assert [(f["name"], f["dataType"]) for f in record_set["field"]] == [
+        ("claim", "sc:Integer"), ("amount", "sc:Float"), ("large", "sc:Boolean"), ("who", "sc:Text")]
+    assert _mlcroissant_rows(path) == frame.to_dict("records")
+    location.write_bytes(location.read_bytes() + b"\n")  # other bytes than the sha256 the record names
+    with pytest.raises(Exception, match="during the operation Download") as refused:
+        _mlcroissant_rows(path)
+    assert "Hash of downloaded file" in str(refused.value.__cause__)
+
+
+def test_a_column_without_a_croissant_data_type_is_named_not_read(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A column whose type has no Croissant data type mlcroissant reads back (bytes) is left out of the record set and
+    named in rai:dataLimitations; mlcroissant still reads the other columns' rows."""
+    from prov_dagster import ProvenanceResource
+
+    store, location = str(tmp_path / "store"), tmp_path / "t.parquet"
+    pd.DataFrame({"id": [1, 2], "blob": [b"\x00", b"\x01"]}).to_parquet(location)
+    ProvenanceResource(store=store, dask_scheduler="none").record(outputs={"t": str(location)})
+    path = _croissant_file(tmp_path, store, str(location), capsys)
+    doc = json.loads(path.read_text())
+    assert [f["name"] for f in doc["recordSet"][0]["field"]] == ["id"]
+    assert "not in the record set, having no Croissant data type: blob (binary)" in doc["rai:dataLimitations"]
+    assert _mlcroissant_rows(path) == [{"id": 1}, {"id": 2}]

@@ -28,12 +28,14 @@ class ShardFacts:
 @dataclass(frozen=True)
 class FileFacts:
     """What the bytes at a location are: their SHA-256 (hex) and size, or, for a sharded version, each
-    shard's; or why they could not be vouched for."""
+    shard's; or why they could not be vouched for. ``columns``: (name, logical type) of each column of a single
+    file read as a table, in order (index levels left out)."""
 
     sha256: str | None = None
     size: int | None = None
     problem: str | None = None
     shards: tuple[ShardFacts, ...] = ()
+    columns: tuple[tuple[str, str], ...] = ()
 
 
 def file_facts(location: str, version: str, signed_sha256: str | None = None) -> FileFacts:
@@ -69,7 +71,8 @@ def _one_file_facts(location: str, target: str, version: str, signed_sha256: str
         return FileFacts(problem=f"the file at {location} was written again since its run recorded it: the same "
                                  f"{'table' if found.kind == 'table' else 'content'}, other bytes (sha256 {found.file_sha256}, "
                                  f"signed sha256 {signed_sha256})")
-    return FileFacts(found.file_sha256, before[0])
+    columns = tuple((c.name, c.logical_type) for c in found.columns if c.role == "column") if found.kind == "table" else ()
+    return FileFacts(found.file_sha256, before[0], columns=columns)
 
 
 def _stamp(target: str) -> tuple[int, str]:

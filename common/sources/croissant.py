@@ -6,7 +6,8 @@ generating run, ``prov:wasInfluencedBy`` the runs before it). The version and th
 ``tdprov export``'s PROV, so the two documents merge into one graph.
 Its data is one ``cr:FileObject`` with a fetchable ``contentUrl`` (``file://`` or ``s3://``) and the
 SHA-256 of its bytes; a sharded version (a folder, an S3 prefix or a glob) is one ``cr:FileObject`` per
-shard, each with its URL, SHA-256 and, as ``identifier``, its leaf of the version's shard tree. Files are
+shard, each with its URL, SHA-256 and, as ``identifier``, its leaf of the version's shard tree. A single table
+file's columns are one ``cr:RecordSet`` reading from it (:func:`record_sets`). Files are
 described only when their bytes were read and still are this version. A file's ``@id`` is absolute, under
 the version's IRI (:func:`file_iri`, :func:`shard_iri`), so records loaded into one graph keep their files apart.
 """
@@ -104,9 +105,15 @@ def _source_node(s: SourceRecord) -> dict[str, Any]:
             "countryOfOrigin": list(s.origin_geography) or None}
 
 
+# The name mlcroissant (1.1) reads a format by, where it is not the registered media type tdprov gives first.
+READER_MEDIA_TYPES = {"application/vnd.apache.parquet": "application/x-parquet", "application/jsonl": "application/jsonlines"}
+
+
 def _file_object(node_id: str, name: str, url: str | None, media_type: str | None, sha256: str, size: int | None,
                  identifier: str) -> dict[str, Any]:
-    return {"@type": "cr:FileObject", "@id": node_id, "name": name, "contentUrl": url, "encodingFormat": media_type,
+    also = READER_MEDIA_TYPES.get(media_type or "")
+    return {"@type": "cr:FileObject", "@id": node_id, "name": name, "contentUrl": url,
+            "encodingFormat": [media_type, also] if also else media_type,
             "sha256": sha256, "contentSize": f"{size} B" if size is not None else None, "identifier": identifier}
 
 
@@ -119,6 +126,33 @@ def distribution(facts: RecordFacts, checked: FileFacts) -> list[dict[str, Any]]
         return [_file_object(file_iri(version), name, facts.content_url, facts.media_type, checked.sha256, checked.size, facts.version)]
     return [_file_object(shard_iri(version, s.path), s.path, location_uri(s.location), media_type_of_name(s.path), s.sha256, s.size, s.digest)
             for s in checked.shards]
+
+
+def data_type(logical: str) -> str | None:
+    """The Croissant data type of a column of tdprov's logical type (docs/content-hash.md), None when it has none
+    that mlcroissant reads back as the same values (decimals, binary, times, durations, nested types, nulls)."""
+    if logical.startswith(("int", "uint")):
+        return "sc:Integer"
+    if logical.startswith("float"):
+        return "sc:Float"
+    if logical.startswith("timestamp["):
+        return "sc:DateTime"
+    return {"bool": "sc:Boolean", "string": "sc:Text", "date32[day]": "sc:Date"}.get(logical)
+
+
+def record_sets(version: str, checked: FileFacts) -> tuple[list[dict[str, Any]], str | None]:
+    """The version's rows as one ``cr:RecordSet`` (``@id`` ``<version IRI>/records``): a field per column of the one
+    table file whose bytes were vouched for, with its Croissant data type, extracted from that file's column. None for a
+    sharded version or a file that is no table; columns without a data type are left out, named by the limitation."""
+    if not checked.sha256 or not checked.columns:
+        return [], None
+    node = f"{version}/records"
+    fields = [{"@type": "cr:Field", "@id": f"{node}/{quote(name, safe='')}", "name": name, "dataType": data_type(logical),
+               "source": {"fileObject": {"@id": file_iri(version)}, "extract": {"column": name}}}
+              for name, logical in checked.columns if data_type(logical)]
+    left = [f"{name} ({logical})" for name, logical in checked.columns if not data_type(logical)]
+    limitation = f"not in the record set, having no Croissant data type: {', '.join(left)}" if left else None
+    return ([{"@type": "cr:RecordSet", "@id": node, "name": "records", "field": fields}] if fields else []), limitation
 
 
 _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "%": r"\%", "$": r"\$", "&": r"\&", "#": r"\#",
@@ -172,8 +206,9 @@ def croissant_record(facts: RecordFacts) -> dict[str, Any]:
     sources, dta = facts.sources, dta_record(facts)
     checked = facts.file_facts()
     timeframe, half_known = _timeframe(dta["rangeOfDatesForDataGeneration"])
+    records, untyped = record_sets(version_iri(facts), checked)
     limits = (list(dta["knownGaps"]) + ([f"no checksum: {checked.problem}"] if checked.problem else [])
-              + ([half_known] if half_known else []))
+              + ([half_known] if half_known else []) + ([untyped] if untyped else []))
     url = facts.content_url or facts.metadata_location
     doc: dict[str, Any] = {
         "@context": CROISSANT_CONTEXT,
@@ -190,6 +225,7 @@ def croissant_record(facts: RecordFacts) -> dict[str, Any]:
         "license": unique([s.license for s in sources]),
         "creator": [{"@type": "sc:Organization", "name": facts.issuer}] if facts.issuer else None,
         "distribution": distribution(facts, checked),
+        "recordSet": records,
         "isBasedOn": [{"@id": source_iri(s)} for s in sources],
         "prov:wasDerivedFrom": [_source_node(s) for s in sources],
         "prov:wasGeneratedBy": _activity(facts.generator) if facts.generator else None,
