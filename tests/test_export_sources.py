@@ -238,3 +238,14 @@ def test_a_source_location_is_a_prov_o_location_node(pipeline: Pipeline, capsys:
     vendor = rdflib.URIRef(pipeline.vendor.as_uri())
     assert set(graph.objects(rdflib.URIRef(_iri(pipeline, "vendor-orders")), prov.atLocation)) == {vendor}
     assert (vendor, rdflib.RDF.type, prov.Location) in graph
+
+
+def test_a_source_record_is_an_rdfs_see_also_resource(pipeline: Pipeline, capsys: pytest.CaptureFixture) -> None:
+    """RDFS gives ``rdfs:seeAlso`` resources: the Turtle names a source's signed record by its IRI, which a plain
+    query requiring an IRI finds (the ``prov`` library wrote it as an ``xsd:anyURI`` literal). Reading it back:
+    test_every_format_round_trips_through_the_prov_library."""
+    graph = _graph(pipeline, capsys)
+    found = {str(r) for (r,) in graph.query(PREFIXES + f"""
+        SELECT ?record WHERE {{ <{_iri(pipeline, "vendor-orders")}> rdfs:seeAlso ?record . FILTER isIRI(?record) }}""")}
+    assert found == {(pipeline.store.resolve() / source_key("vendor-orders", pipeline.digest)).as_uri()}
+    assert not [o for o in graph.objects(None, rdflib.RDFS.seeAlso) if isinstance(o, rdflib.Literal)]

@@ -169,17 +169,20 @@ def _turtle(document: ProvDocument) -> bytes:
     attributes (``prov:qualifiedGeneration [ prov:activity :run ]``), which plain queries such as
     ``?v prov:wasGeneratedBy ?run`` do not see; PROV-O defines both forms, so both are written. It writes
     PROV-DM's ``prov:location`` URI as an ``xsd:anyURI`` literal, where PROV-O's ``prov:atLocation`` is an
-    object property whose range is ``prov:Location``: the location is stated as that IRI, typed ``prov:Location``."""
+    object property whose range is ``prov:Location``: the location is stated as that IRI, typed ``prov:Location``.
+    It writes an ``rdfs:seeAlso`` URI (a source's signed record) as such a literal too, where RDFS makes its value a
+    resource: it is stated as that IRI."""
     stream = io.BytesIO()
     document.serialize(stream, format="rdf", rdf_format="turtle")
     return _prov_o_forms(stream.getvalue(), add=True)
 
 
 def _prov_o_forms(turtle: bytes, add: bool) -> bytes:
-    """Turtle with the unqualified triple of every qualified PROV-O relation added and each ``xsd:anyURI``
-    location made a ``prov:Location`` node, or (``add`` false) both undone, as the ``prov`` library reads
-    Turtle (it would take an unqualified triple for a second relation, and a location node for a name)."""
-    from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
+    """Turtle with the unqualified triple of every qualified PROV-O relation added, each ``xsd:anyURI``
+    location made a ``prov:Location`` node and each ``xsd:anyURI`` ``rdfs:seeAlso`` its IRI, or (``add`` false) all
+    undone, as the ``prov`` library reads Turtle (it would take an unqualified triple for a second relation, and a
+    location node or an IRI for a name)."""
+    from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
 
     prov_o = Namespace("http://www.w3.org/ns/prov#")
     graph = Graph()
@@ -197,6 +200,13 @@ def _prov_o_forms(turtle: bytes, add: bool) -> bytes:
             graph.remove((subject, prov_o.atLocation, where))
             graph.remove((where, RDF.type, prov_o.Location))
             graph.add((subject, prov_o.atLocation, Literal(str(where), datatype=XSD.anyURI)))
+    for subject, seen in list(graph.subject_objects(RDFS.seeAlso)):
+        if add and isinstance(seen, Literal) and seen.datatype == XSD.anyURI:
+            graph.remove((subject, RDFS.seeAlso, seen))
+            graph.add((subject, RDFS.seeAlso, URIRef(str(seen))))
+        elif not add and isinstance(seen, URIRef):
+            graph.remove((subject, RDFS.seeAlso, seen))
+            graph.add((subject, RDFS.seeAlso, Literal(str(seen), datatype=XSD.anyURI)))
     return graph.serialize(format="turtle").encode("utf-8")
 
 
