@@ -730,3 +730,20 @@ def test_a_column_without_a_croissant_data_type_is_named_not_read(tmp_path: Path
     assert [f["name"] for f in doc["recordSet"][0]["field"]] == ["id"]
     assert "not in the record set, having no Croissant data type: blob (binary)" in doc["rai:dataLimitations"]
     assert _mlcroissant_rows(path) == [{"id": 1}, {"id": 2}]
+
+
+def test_index_levels_a_csv_is_read_with_are_named_as_left_out_of_the_record_set(tmp_path: Path,
+                                                                                 capsys: pytest.CaptureFixture) -> None:
+    """A CSV whose rows hold more values than its header (sklearn's breast_cancer.csv) is read, by tdprov and by
+    mlcroissant alike, with the first values as index levels: the record set has the header's columns, and
+    rai:dataLimitations names the levels left out (they were left out unsaid)."""
+    from prov_dagster import ProvenanceResource
+
+    store, location = str(tmp_path / "store"), tmp_path / "wide.csv"
+    location.write_text("a,b\n1,2,3\n4,5,6\n")
+    ProvenanceResource(store=store, dask_scheduler="none").record(outputs={"wide": str(location)})
+    path = _croissant_file(tmp_path, store, str(location), capsys)
+    doc = json.loads(path.read_text())
+    assert [f["name"] for f in doc["recordSet"][0]["field"]] == ["a", "b"]
+    assert "not in the record set, being index levels as the file is read as a table: __index__:0 (int64)" in doc["rai:dataLimitations"]
+    assert _mlcroissant_rows(path) == [{"a": 2, "b": 3}, {"a": 5, "b": 6}]

@@ -29,13 +29,14 @@ class ShardFacts:
 class FileFacts:
     """What the bytes at a location are: their SHA-256 (hex) and size, or, for a sharded version, each
     shard's; or why they could not be vouched for. ``columns``: (name, logical type) of each column of a single
-    file read as a table, in order (index levels left out)."""
+    file read as a table, in order; ``index_levels``: those of its index levels (``__index__:<name or level>``)."""
 
     sha256: str | None = None
     size: int | None = None
     problem: str | None = None
     shards: tuple[ShardFacts, ...] = ()
     columns: tuple[tuple[str, str], ...] = ()
+    index_levels: tuple[tuple[str, str], ...] = ()
 
 
 def file_facts(location: str, version: str, signed_sha256: str | None = None) -> FileFacts:
@@ -71,8 +72,9 @@ def _one_file_facts(location: str, target: str, version: str, signed_sha256: str
         return FileFacts(problem=f"the file at {location} was written again since its run recorded it: the same "
                                  f"{'table' if found.kind == 'table' else 'content'}, other bytes (sha256 {found.file_sha256}, "
                                  f"signed sha256 {signed_sha256})")
-    columns = tuple((c.name, c.logical_type) for c in found.columns if c.role == "column") if found.kind == "table" else ()
-    return FileFacts(found.file_sha256, before[0], columns=columns)
+    table = found.columns if found.kind == "table" else ()
+    return FileFacts(found.file_sha256, before[0], columns=tuple((c.name, c.logical_type) for c in table if c.role == "column"),
+                     index_levels=tuple((c.name, c.logical_type) for c in table if c.role == "index"))
 
 
 def _stamp(target: str) -> tuple[int, str]:

@@ -140,19 +140,22 @@ def data_type(logical: str) -> str | None:
     return {"bool": "sc:Boolean", "string": "sc:Text", "date32[day]": "sc:Date"}.get(logical)
 
 
-def record_sets(version: str, checked: FileFacts) -> tuple[list[dict[str, Any]], str | None]:
+def record_sets(version: str, checked: FileFacts) -> tuple[list[dict[str, Any]], list[str]]:
     """The version's rows as one ``cr:RecordSet`` (``@id`` ``<version IRI>/records``): a field per column of the one
     table file whose bytes were vouched for, with its Croissant data type, extracted from that file's column. None for a
-    sharded version or a file that is no table; columns without a data type are left out, named by the limitation."""
+    sharded version or a file that is no table; columns without a data type and index levels (a CSV whose rows are
+    wider than its header) are left out, named by the limitations."""
     if not checked.sha256 or not checked.columns:
-        return [], None
+        return [], []
     node = f"{version}/records"
     fields = [{"@type": "cr:Field", "@id": f"{node}/{quote(name, safe='')}", "name": name, "dataType": data_type(logical),
                "source": {"fileObject": {"@id": file_iri(version)}, "extract": {"column": name}}}
               for name, logical in checked.columns if data_type(logical)]
     left = [f"{name} ({logical})" for name, logical in checked.columns if not data_type(logical)]
-    limitation = f"not in the record set, having no Croissant data type: {', '.join(left)}" if left else None
-    return ([{"@type": "cr:RecordSet", "@id": node, "name": "records", "field": fields}] if fields else []), limitation
+    levels = [f"{name} ({logical})" for name, logical in checked.index_levels]
+    limitations = ([f"not in the record set, having no Croissant data type: {', '.join(left)}"] if left else []) + (
+        [f"not in the record set, being index levels as the file is read as a table: {', '.join(levels)}"] if levels else [])
+    return ([{"@type": "cr:RecordSet", "@id": node, "name": "records", "field": fields}] if fields else []), limitations
 
 
 _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "%": r"\%", "$": r"\$", "&": r"\&", "#": r"\#",
@@ -206,9 +209,9 @@ def croissant_record(facts: RecordFacts) -> dict[str, Any]:
     sources, dta = facts.sources, dta_record(facts)
     checked = facts.file_facts()
     timeframe, half_known = _timeframe(dta["rangeOfDatesForDataGeneration"])
-    records, untyped = record_sets(version_iri(facts), checked)
+    records, unread = record_sets(version_iri(facts), checked)
     limits = (list(dta["knownGaps"]) + ([f"no checksum: {checked.problem}"] if checked.problem else [])
-              + ([half_known] if half_known else []) + ([untyped] if untyped else []))
+              + ([half_known] if half_known else []) + unread)
     url = facts.content_url or facts.metadata_location
     doc: dict[str, Any] = {
         "@context": CROISSANT_CONTEXT,
