@@ -148,6 +148,7 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tup
             _tell_other_dag(query, summary, other, told)
             continue
         if why is None:
+            _tell_taken(store, query, summary)
             return summary
         first_time = _first_telling(told, summary.run_id, why)
         if not sound:
@@ -161,8 +162,34 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tup
             log.warning("tdprov: the index entry of run %s is not what its signed bundle says (%s): the bundle counts",
                         summary.run_id, why)
         if signed is not None and query.matches(signed):
+            _tell_taken(store, query, signed)
             return signed
     return None
+
+
+def _tell_taken(store: Any, query: BundleQuery, summary: BundleSummary) -> None:
+    """Say which run a ``job=`` without ``job_dag=`` took, by the parent run its signed events name: a job name alone
+    does not tell task 'load' of DAG 'etl.daily' from task 'daily.load' of DAG 'etl' (one job, 'etl.daily.load')."""
+    if not query.job or query.job_dag is not None:
+        return
+    from prov_common.bundle.storage import sealed_run
+    from prov_common.errors import TdprovError
+
+    try:
+        parent = sealed_run(store, summary.run_id)[1].parent
+    except TdprovError:  # read and verified a moment ago: what it is of is only a note
+        return
+    job = f"{summary.job_namespace}/{summary.job_name}"
+    if parent is None:
+        log.info("tdprov: took run %s of job %s, which names no parent run (of Airflow: a DAG's own run)", summary.run_id,
+                 job)
+    elif summary.job_name.startswith(parent[2] + "."):
+        log.info("tdprov: took run %s of job %s: a try of task %r of DAG %r (its DAG run %s). job= alone also takes a "
+                 "task of another DAG named alike; job_dag=%r waits for this DAG's task only", summary.run_id, job,
+                 summary.job_name[len(parent[2]) + 1:], parent[2], parent[0], parent[2])
+    else:
+        log.info("tdprov: took run %s of job %s, whose parent run is %s of job %s/%s", summary.run_id, job, parent[0],
+                 parent[1], parent[2])
 
 
 def _first_telling(told: set[tuple[str, str]] | None, run_id: str, what: str) -> bool:

@@ -276,6 +276,32 @@ def test_sensor_with_job_dag_waits_for_that_dag_s_task_not_another_named_alike(
         LineageBundleSensor(task_id="alone", dataset="/x.csv", job_dag="tdprov_sclash")
 
 
+def test_sensor_with_job_alone_says_which_dag_s_run_it_took(store: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """job= without job_dag= takes a run of either of two DAGs' tasks named alike (task 'daily.load' of DAG
+    'tdprov_jclash', task 'load' of DAG 'tdprov_jclash.daily'), and said only the job: it names the DAG whose task's
+    run it took, its DAG run, and the job_dag= that waits for that DAG's task alone (deferrable: the trigger's log)."""
+    from airflow.sdk import TaskGroup
+
+    with DAG("tdprov_jclash", start_date=START, schedule=None) as upstream:
+        with TaskGroup("daily"):
+            PythonOperator(task_id="load", python_callable=lambda: None)
+    assert run_dag(upstream, logical_date=START).state == "success"
+    summaries = {s.job_name: s for s in bundles_of(store)}
+    theirs, dag_run = summaries["tdprov_jclash.daily.load"], summaries["tdprov_jclash"]
+    with DAG("tdprov_jclash_waits", start_date=START, schedule=None) as dag:
+        LineageBundleSensor(task_id="poked", job="tdprov_jclash.daily.load", since="2000-01-01T00:00:00+00:00",
+                            mode="poke", poke_interval=0.1, timeout=30)
+        LineageBundleSensor(task_id="deferred", job="tdprov_jclash.daily.load", since="2000-01-01T00:00:00+00:00",
+                            deferrable=True, poke_interval=0.1, timeout=30)
+    with caplog.at_level("INFO", logger="prov_airflow.matching"):
+        run = run_dag(dag, logical_date=START)
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {"poked": "success", "deferred": "success"}
+    told = (f"tdprov: took run {theirs.run_id} of job default/tdprov_jclash.daily.load: a try of task 'daily.load' of "
+            f"DAG 'tdprov_jclash' (its DAG run {dag_run.run_id}). job= alone also takes a task of another DAG named "
+            "alike; job_dag='tdprov_jclash' waits for this DAG's task only")
+    assert caplog.text.count(told) == 2, caplog.text
+
+
 def test_sensor_with_dataset_and_digest_waits_for_that_dataset_at_that_digest(tmp_path: Path, store: Path) -> None:
     """dataset= and digest= name one version: a run that wrote the dataset at another digest, and the digest to
     another dataset, is no match (poke times out); the dataset at its own digest is (deferrable, the trigger)."""
