@@ -4,7 +4,8 @@ A dataset is ``(namespace, name)``; the IO manager's data file of an asset (part
 after its key and partition only, so two owners can map to one file: an asset key ``x/y`` and partition
 ``y`` of asset ``x``, or the same asset key under two namespaces writing to one data root. The sidecar
 records the owner (namespace, asset and partition, or op output) of what was written last; a write for
-another owner is refused before any byte is replaced. A sidecar that names no owner (written before the
+another owner is refused before any byte is replaced, and a load for another asset, partition or op output (the
+namespace aside: another code location's asset is read where its own wrote it) is refused. A sidecar that names no owner (written before the
 owner fields were) blocks nothing, and a field it lacks is not compared.
 """
 from __future__ import annotations
@@ -32,14 +33,19 @@ def other_owner(recorded: Any, ours: Mapping[str, Any]) -> dict[str, Any] | None
     return theirs if differs else None
 
 
-def refuse_other_owner(uri: str, theirs: Mapping[str, Any], ours: Mapping[str, Any]) -> OtherOwnerError:
-    """The error for a write of ``ours`` to ``uri``, which holds the data of ``theirs``, naming both and the fix."""
+def refuse_other_owner(uri: str, theirs: Mapping[str, Any], ours: Mapping[str, Any],
+                       loading: bool = False) -> OtherOwnerError:
+    """The error for a write (``loading``: a load) of ``ours`` at ``uri``, which holds the data of ``theirs``, naming
+    both and the fix."""
     namespaces_differ = "namespace" in theirs and _text(theirs["namespace"]) != _text(ours.get("namespace"))
     fix = ("give the IO managers of the two namespaces data roots of their own (data_root=...), or use one namespace"
            if namespaces_differ else
            "give one of the two another asset key or partition key (an asset key part and a partition key of the same "
            "name map to one file), or write one of them through an IO manager with a data_root of its own")
     them, us = describe(theirs, namespaces_differ), describe(ours, namespaces_differ)
+    if loading:
+        return OtherOwnerError(f"{uri} holds the data of {them}; {us} maps to the same file and was not loaded (what is "
+                               "there is not its data).", fix=fix)
     return OtherOwnerError(
         f"{uri} holds the data of {them}; {us} maps to the same file and was not written (writing it would replace "
         "the other's data).",

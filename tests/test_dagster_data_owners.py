@@ -209,3 +209,20 @@ def test_a_dagster_name_means_only_the_versions_whose_events_carry_it(tmp_path: 
     assert cli_main(["lineage", "dagster://x/a", "--json", "--store", str(store)]) == 0
     [tree] = json.loads(capsys.readouterr().out)["lineage"]
     assert tree["generatedBy"][0]["runId"] == namespaces["dagster://x"]
+
+
+def test_a_partition_is_never_loaded_from_the_file_another_asset_wrote(tmp_path: Path, instance: DagsterInstance) -> None:
+    """Asset ``x/y`` wrote ``x/y.parquet``, the file of partition ``y`` of asset ``x``, which was never materialized: a
+    run of ``down`` (partition ``y``) loaded that file as ``x``'s partition ``y`` and recorded asset ``x/y``'s data as
+    its input, digest and all. The file names its owner: the load is refused, naming both and the fix, as the write is."""
+    store = tmp_path / "store"
+    io = {"io_manager": ProvenanceIOManager(store=str(store))}
+    path = tmp_path / "store-data" / "x" / "y.parquet"
+    assert materialize([x_y], instance=instance, resources=io).success
+    result = materialize([x, down], selection=[down], partition_key="y", instance=instance, resources=io,
+                         raise_on_error=False)
+    assert not result.success
+    message = step_error(result, "down")
+    assert (f"{path} holds the data of asset 'x/y'; asset 'x' partition 'y' maps to the same file and was not loaded "
+            "(what is there is not its data). Fix: give one of the two another asset key or partition key") in message
+    assert "another asset key or partition key" in message
