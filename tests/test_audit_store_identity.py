@@ -257,8 +257,9 @@ def test_an_identity_made_again_after_its_deletion_was_accepted_is_named_with_th
     assert gone.fix == (f"restore {IDENTITY_KEY} from a backup or replica of the store, or, with none, make it again with the id "
                         f"it had: 'tdprov store init {pipe.store.uri} --store-id {was}', before a writer finds none and creates one "
                         "with a new id; then audit with '--accept-checkpoint --reason TEXT'. Accepting the deletion alone ends this "
-                        "finding, not the others: 'tdprov verify', a full audit and the sources check take every record signed for "
-                        "the store as another store's until the identity is back")
+                        "finding, and this auditor's audits and 'tdprov verify' then judge records by the id it remembers, but "
+                        "the next writer that finds no identity creates one with a new id, by which every earlier record reads "
+                        "as another store's")
     _audit(pipe.store, accept_checkpoint="the identity was lost")
     new = ensure_identity(pipe.store)[0].store_id  # what the next writer does: it finds none
     assert new != was
@@ -576,3 +577,36 @@ def test_a_writer_signs_with_the_identity_it_opened_the_store_with_whatever_a_ve
     capsys.readouterr()
     assert main(["verify", sealed[1], "--store", store_uri]) == 1
     assert f"{OTHER_STORE}: signed for store {prod_id}, not this store {dev_id}" in capsys.readouterr().out
+
+
+@LOCAL_ONLY
+def test_after_a_deleted_identity_is_accepted_verify_and_the_full_audit_judge_records_by_the_id_remembered(
+        store_uri: str, capsys: pytest.CaptureFixture) -> None:
+    """A person accepts prod's deleted identity: the full audit and 'tdprov verify' took every bundle and the source
+    record signed for prod as another store's (this store has no identity) until it was restored. They judge by the id
+    the auditor remembers: prod's records are its own, a bundle and a source record copied from dev are still dev's."""
+    from prov_common.cli import main
+
+    pipe = Pipeline(store_uri)
+    dev = open_store(_dev_uri(store_uri))
+    assert _audit(pipe.store).clean
+    was = read_identity(pipe.store).store_id
+    made = seal(dev, run_events("make_x_in_dev", [dataset(pipe.raw_name, pipe.raw)], [dataset("/d/x", X)], start=T0 + timedelta(hours=1)))
+    register_source(dev, SourceRecord(name="whatever", digest=X, license="CC0-1.0", issuer="dev", location="/d/x", personal_data="none"),
+                    default_signing_key())
+    raw_delete(store_uri, IDENTITY_KEY)
+    _audit(pipe.store, accept_checkpoint="the identity was lost; restoring it later")
+    assert _audit(pipe.store, full=True).clean
+    capsys.readouterr()
+    assert main(["verify", "--store", store_uri]) == 0, capsys.readouterr()
+    capsys.readouterr()
+    _copy(dev.uri, store_uri, [*dev.list(layout.bundle_prefix(made)), *(k for k in dev.list("index/") if made in k),
+                               source_key("whatever", X)])
+    full = _audit(pipe.store, full=True)
+    [copied] = _other_store(full, made)
+    assert copied.what == (f"{OTHER_STORE}: signed for store {writer_store_id(dev)}, not this store {was} (the id its "
+                           f"auditor saw; {IDENTITY_KEY} is gone or cannot be read): copied from another store?")
+    assert {f.run_id for f in full.errors if f.check == CHECK_SIGNATURES} == {made}
+    assert [f.object for f in _errors(full, CHECK_SOURCES)] == [source_key("whatever", X)]
+    assert main(["verify", "--store", store_uri]) == 1
+    assert made in capsys.readouterr().out

@@ -16,19 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prov_common.audit.memory import AuditorMemory
+from prov_common.audit.memory import GONE_ACCEPTED, AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, Finding
 from prov_common.errors import BadInputError
 from prov_common.store.base import Store
 from prov_common.store.errors import FIX_NOT_WRITE_ONCE
-from prov_common.store.identity import IDENTITY_KEY, NO_IDENTITY, WRITE_ONCE_IGNORED, StoreIdentity, reread_identity
+from prov_common.store.identity import IDENTITY_KEY, NO_IDENTITY, WRITE_ONCE_IGNORED, StoreIdentity, judge_absent_by, reread_identity
 from prov_common.store.write_once import verified_since
 
 FIX_IDENTITY = (f"restore {IDENTITY_KEY} from a backup or replica of the store: it is written once, by 'tdprov store init' or "
                 "the store's first writer, and never changes, and every bundle since names its id, so under another identity "
                 "they read as copied from another store; once it holds the id it had, an audit with "
                 "'--accept-checkpoint --reason TEXT' takes its bytes as they are now")
-GONE_ACCEPTED = "accepted"  # the memory's mark of a remembered identity whose deletion a person accepted
 
 
 @dataclass
@@ -49,9 +48,9 @@ def _fix_gone(store: Store, was: str) -> str:
     """The fix of a deleted identity (``was``: the id remembered)."""
     return (f"restore {IDENTITY_KEY} from a backup or replica of the store, or, with none, make it again with the id it had: "
             f"'tdprov store init {store.uri} --store-id {was}', before a writer finds none and creates one with a new id; then "
-            "audit with '--accept-checkpoint --reason TEXT'. Accepting the deletion alone ends this finding, not the others: "
-            "'tdprov verify', a full audit and the sources check take every record signed for the store as another store's "
-            "until the identity is back")
+            "audit with '--accept-checkpoint --reason TEXT'. Accepting the deletion alone ends this finding, and this auditor's "
+            "audits and 'tdprov verify' then judge records by the id it remembers, but the next writer that finds no identity "
+            "creates one with a new id, by which every earlier record reads as another store's")
 
 
 def _fix_made_again(store: Store, was: str) -> str:
@@ -76,6 +75,8 @@ def check_identity(store: Store, memory: AuditorMemory, *, accepting: bool = Fal
     finding = None if what is None else Finding(CHECK_INVENTORY, IDENTITY_KEY, what, fix)
     lasting = not_write_once(store, current)  # the store as it is: no acceptance closes it
     store_id = _judged_by(current, kept, unreadable=problem is not None)
+    if current is None and kept:  # bundles and source records too are this store's by the id remembered
+        judge_absent_by(store, store_id)
     if finding is None or accepting:
         memory.identity = _remembered(current, kept, gone=problem is None)
         return IdentityCheck(current, lasting, closed=[finding] if finding else [], store_id=store_id)

@@ -42,6 +42,7 @@ from prov_common.tlog.model import Checkpoint, LogLeaf
 
 MEMORY_FORMAT = "https://tdprov.dev/auditor-memory/v2"
 LOCK_SUFFIX = ".lock"
+GONE_ACCEPTED = "accepted"  # the mark of a remembered store identity whose deletion a person accepted (audit/identity.py)
 NEWEST_RUNS = 1000  # run ids of the newest leaves kept with the checkpoint (about 40 kB of the file)
 
 
@@ -169,6 +170,17 @@ def load_memory(store_uri: str, path: Path | None = None) -> AuditorMemory:
         raise BadInputError(f"auditor memory '{path}' belongs to store '{memory.store}', not '{store_uri}'.",
                             fix="point TDPROV_HOME at the home that audits this store")
     return memory
+
+
+def accepted_gone_id(store_uri: str) -> str | None:
+    """The store id this user's auditor remembers of ``store_uri`` when a person accepted the deletion of its identity
+    (None: it remembers none, a memory that cannot be read included), by which readers judge the store's records
+    while it has none (``prov_common.store.identity``)."""
+    try:
+        kept = load_memory(store_uri).identity
+    except BadInputError:
+        return None
+    return kept["storeId"] if kept and kept.get("gone") == GONE_ACCEPTED else None
 
 
 def save_memory(memory: AuditorMemory) -> Path:

@@ -109,6 +109,8 @@ _fresh: set[str] = set()  # store URIs whose identity in _known was read since r
 # store URI -> the identity writers of this process bound (writer_store_id), and why the store is not write-once (None:
 # nothing says so); never replaced by readers' reads
 _bound: dict[str, tuple[StoreIdentity, str | None]] = {}
+# store URI -> the id its auditor remembers for an identity that is gone, looked up since readers last started afresh
+_absent: dict[str, str | None] = {}  # (None: it remembers none)
 _lock = threading.Lock()
 _UNREADABLE_WARNED = Once(inherited=True)  # (store URI,): an identity that could not be had, warned about once per process
 _IGNORED_WARNED = Once(inherited=True)  # (store URI,): a store found to accept a second create, warned about once per process
@@ -208,7 +210,26 @@ def remember(store: Store, identity: StoreIdentity | None) -> StoreIdentity | No
         else:
             _known[store.uri] = identity
             _fresh.add(store.uri)
+            _absent.pop(store.uri, None)
     return identity
+
+
+def judge_absent_by(store: Store, store_id: str | None) -> None:
+    """Take ``store_id`` as ``store``'s while it has no identity object that can be read (until readers start afresh):
+    what an audit does with the id its auditor remembers (``prov_common.audit.identity``)."""
+    with _lock:
+        _absent[store.uri] = store_id
+
+
+def _absent_id(store: Store) -> str | None:
+    """The id of a store with no identity object that can be read: one an audit took (:func:`judge_absent_by`), else
+    the one this user's auditor remembers of it when a person accepted its deletion (``tdprov audit
+    --accept-checkpoint``), so that the store's own records stay its own, and copies another's, until it is back."""
+    if store.uri not in _absent:
+        from prov_common.audit.memory import accepted_gone_id  # the auditor's memory is the audit's (imported when needed)
+
+        judge_absent_by(store, accepted_gone_id(store.uri))
+    return _absent[store.uri]
 
 
 def read_afresh() -> None:
@@ -219,6 +240,7 @@ def read_afresh() -> None:
     writers sign with (:func:`writer_store_id`) as it is."""
     with _lock:
         _fresh.clear()
+        _absent.clear()
 
 
 def writer_store_id(store: Store, *, strict: bool = False) -> str | None:
@@ -259,7 +281,10 @@ def reread_identity(store: Store) -> StoreIdentity | None:
     (:func:`remember`): what a verification (``tdprov verify``, an audit) starts with, so that a process that read
     it before (a daemon, a sensor) does not judge records by a copy of an object replaced or damaged since. When the
     object holds no identity, the one known is forgotten and :class:`BadInputError` raised: every record that names
-    a store is then judged by a fresh read (:func:`foreign_store`), which says why."""
+    a store is then judged by a fresh read (:func:`foreign_store`), which says why. The id its auditor remembers for
+    a store with none is looked up again too (:func:`judge_absent_by`)."""
+    with _lock:
+        _absent.pop(store.uri, None)
     try:
         return remember(store, read_identity(store))
     except BadInputError:
@@ -274,15 +299,20 @@ def foreign_store(store: Store, named: str | None) -> str | None:
     if named is None:
         return None
     known = _known.get(store.uri) if store.uri in _fresh else None
-    if known is not None and known.store_id == named:
+    if known is not None and known.store_id == named or known is None and _absent.get(store.uri) == named:
         return None
     try:
-        current = remember(store, read_identity(store))
+        current, problem = remember(store, read_identity(store)), None
     except BadInputError as exc:
-        return f"signed for store {named}; this store's identity cannot be read: {exc.what}"
+        current, problem = None, exc.what
+    if current is None and (kept := _absent_id(store)) is not None:
+        return None if kept == named else (f"signed for store {named}, not this store {kept} (the id its auditor saw; {IDENTITY_KEY} is "
+                                           "gone or cannot be read): copied from another store?")
+    if problem is not None:
+        return f"signed for store {named}; this store's identity cannot be read: {problem}"
     return foreign_reason(named, current)
 
 
 __all__ = ["FIX_NOT_WRITE_ONCE", "FIX_OTHER_STORE", "IDENTITY_KEY", "NO_IDENTITY", "WRITE_ONCE_IGNORED", "WRITE_ONCE_VERIFIED", "StoreIdentity",
-           "ensure_identity", "foreign_reason", "foreign_store", "read_afresh", "read_identity", "remember", "reread_identity",
+           "ensure_identity", "foreign_reason", "foreign_store", "judge_absent_by", "read_afresh", "read_identity", "remember", "reread_identity",
            "write_once_problem", "writer_store_id"]
