@@ -434,5 +434,6 @@ def test_a_logged_bundle_sealed_again_from_staging_is_named_moved_by_both_checks
     signatures, inventory = said[CHECK_SIGNATURES], said[CHECK_INVENTORY]
     assert signatures.what == (f"the index entry of logged run {run} moved to '{moved}', away from the key the log names: the "
                                "bundle's signed manifest was examined without it"), signatures.what
-    assert inventory.what == f"the index entry of logged run {run} moved to '{moved}': the run was re-dated"
+    assert inventory.what == (f"the index entry of logged run {run} moved to '{moved}': the run was sealed again (its signed "
+                              "manifest changed too)")
     assert signatures.fix == inventory.fix == "move the entry back to the key the log names"

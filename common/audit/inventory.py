@@ -291,6 +291,13 @@ def entry_moved(listing: Listing, run_id: str, index_key: str) -> str | None:
     return next((k for k in listing.index.get(run_id, []) if k != index_key), None)
 
 
+def _resealed(memory: AuditorMemory, listing: Listing, run_id: str) -> bool:
+    """Whether the listing holds logged run ``run_id``'s manifest as other bytes than the ones remembered (its bundle
+    deleted and sealed again, not only its index entry moved)."""
+    key = layout.bundle_key(run_id, layout.MANIFEST_FILE)
+    return memory.tags.get(key) not in ("", None, UNVERIFIED) and key in listing.tags and memory.tags[key] != listing.tags[key]
+
+
 def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> list[Finding]:
     """Findings of ``listing`` against ``memory``. ``settled``: run ids whose index entries this audit
     listed and did not log (so an entry of a run the log lacks is a finding, not a run still arriving)."""
@@ -312,8 +319,9 @@ def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> li
             gone = [k for k in gone if k not in told]
         for key in gone:
             if key == index_key and (moved := entry_moved(listing, run_id, index_key)):
+                how = "sealed again (its signed manifest changed too)" if _resealed(memory, listing, run_id) else "re-dated"
                 out.append(Finding(CHECK_INVENTORY, index_key, f"the index entry of logged run {run_id} moved to '{moved}': the run was "
-                                   "re-dated", FIX_MOVED_BACK, run_id=run_id))
+                                   f"{how}", FIX_MOVED_BACK, run_id=run_id))
             else:
                 what = "the run vanished from 'tdprov runs'" if key == index_key else "the bundle is incomplete"
                 out.append(Finding(CHECK_INVENTORY, key, f"the {objects[key]} of logged run {run_id} is missing: {what}", FIX_RESTORE, run_id=run_id))
