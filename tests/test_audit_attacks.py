@@ -987,7 +987,9 @@ def test_a_published_report_edited_to_an_empty_log_is_refused_as_a_witness(tmp_p
     """A report the audit published, edited to give tree size 0 (or a negative one) beside the checkpoint it names:
     as a witness it checked nothing (size 0 is the empty log, which every log extends), and the audit was clean,
     exit 0; a negative size was named as a checkpoint '-00000000003' deleted from the store. Each is refused naming
-    the witness, exit 2; the report of an empty log (size 0, no root, no checkpoint) is still taken."""
+    the witness, exit 2. A report edited all the way to the empty log's (size 0, no root, no checkpoint, no digest) was
+    taken as a genuine one's twin: it is checked against the digest its audit signed (audit/runs/), so it is refused as
+    edited too, as it is with that record gone; a genuine report of the empty log is still taken, re-indented too."""
     from prov_common.cli import main
 
     s = Store(str(tmp_path / "store"))
@@ -1005,7 +1007,27 @@ def test_a_published_report_edited_to_an_empty_log_is_refused_as_a_witness(tmp_p
         assert "pass the report or checkpoint as the audit published it" in err, err
     empty = {**published, "log": {**published["log"], "treeSize": 0, "rootHash": None, "checkpoint": None, "checkpointDigest": None}}
     (tmp_path / "empty.json").write_text(json.dumps(empty))
-    assert main(["audit", "--store", s.uri, "--quiet", "--witness", str(tmp_path / "empty.json")]) == 0
+    capsys.readouterr()
+    assert main(["audit", "--store", s.uri, "--quiet", "--witness", str(tmp_path / "empty.json")]) == 2
+    err = capsys.readouterr().err
+    assert (f"witness '{tmp_path / 'empty.json'}' gives the empty log (tree size 0), but audit {published['auditId']} signed "
+            "another report: it was edited and would check nothing") in err, err
+    [record] = [k for k in s.keys("audit/runs/") if published["auditId"] in k]
+    raw_delete(s.uri, record)
+    assert main(["audit", "--store", s.uri, "--quiet", "--witness", str(tmp_path / "empty.json")]) == 2
+    err = capsys.readouterr().err
+    assert (f"witness '{tmp_path / 'empty.json'}' gives the empty log (tree size 0), but the store holds no signed record of "
+            f"audit {published['auditId']} that vouches for it") in err, err
+
+    (tmp_path / "fresh").mkdir()  # a genuine report of the empty log: the first audit of a store, before its first run
+    fresh = open_store(str(tmp_path / "fresh"))
+    _audit(fresh)
+    [genuine] = [k for k in fresh.list("audit/reports/") if k.endswith("report.json")]
+    report = json.loads(raw_read(fresh.uri, genuine))
+    assert report["log"]["treeSize"] == 0
+    (tmp_path / "genuine.json").write_text(json.dumps(report))  # published re-indented: the same report
+    Pipeline(fresh.uri)
+    assert main(["audit", "--store", fresh.uri, "--quiet", "--witness", str(tmp_path / "genuine.json")]) == 0
 
 
 def test_a_witness_larger_than_its_bound_is_refused_unread(tmp_path: Path, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:

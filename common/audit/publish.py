@@ -1,7 +1,6 @@
 """Write the audit's report (JSON + HTML) and record the audit as a signed PROV activity in the store."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from prov.model import ProvDocument
@@ -18,7 +17,7 @@ from prov_common.store.base import Store
 from prov_common.w3cprov import serialize
 from prov_common.w3cprov.ids import TDPROV
 
-from prov_common.audit.published import PROV_PAYLOAD_TYPE, REPORTS_PREFIX, RUNS_PREFIX, record_key, report_folder
+from prov_common.audit.published import PROV_PAYLOAD_TYPE, REPORTS_PREFIX, RUNS_PREFIX, record_key, report_bytes, report_folder
 
 FOLDER_RECORD = "audit.prov.dsse.json"  # a read-only audit's signed record, next to its report
 
@@ -30,7 +29,7 @@ def render(result: AuditResult) -> tuple[bytes, bytes]:
     index = result.report_index or result.index  # the whole store, whatever this audit examined
     assert index is not None
     report = result.to_dict(training_data(index, result.changed_data))
-    json_bytes = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    json_bytes = report_bytes(report)
     svg, drawn_by, scope = lineage_svg(index)
     html_bytes = render_html(report, svg, drawn_by, scope).encode("utf-8", "backslashreplace")  # never a lone surrogate
     return json_bytes, html_bytes

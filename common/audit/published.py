@@ -2,6 +2,7 @@
 against that record (the inventory adopts a report only when the digest its audit signed matches)."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
@@ -15,6 +16,11 @@ REPORTS_PREFIX = "audit/reports/"
 RUNS_PREFIX = "audit/runs/"
 PROV_PAYLOAD_TYPE = "application/vnd.tdprov.prov+json"
 _DIGEST, _LOCATION = "tdprov:digest", "tdprov:location"
+
+
+def report_bytes(report: dict[str, Any]) -> bytes:
+    """The bytes of the JSON report ``report`` as an audit writes it, whose digest its signed record names."""
+    return (json.dumps(report, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
 def record_key(name: str) -> str:

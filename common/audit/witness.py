@@ -7,14 +7,19 @@ consistency proof from the checkpoint's frontier to the newest checkpoint); anyt
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from prov_common.audit.memory import KnownCheckpoint
 from prov_common.audit.model import CHECK_LOG, Finding
+from prov_common.audit.published import RUNS_PREFIX, check_record, report_bytes, signed_digests
 from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
+from prov_common.hashing.raw import blake3_digest
 from prov_common.regular_file import NotRegularFileError, read_regular
+from prov_common.signing import TrustStore
+from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, ObjectTooLargeError
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
 from prov_common.tlog.merkle import EMPTY_ROOT
@@ -124,10 +129,12 @@ def _fix_lost(size: int) -> str:
             "'tdprov audit --accept-checkpoint --reason TEXT'")
 
 
-def read_witness(spec: str) -> KnownCheckpoint:
+def read_witness(spec: str, store: Store | None = None, trust: TrustStore | None = None) -> KnownCheckpoint:
     """A published checkpoint from a file or an object URI (``s3://bucket/key``): an audit report,
     ``tdprov audit --json`` output, or ``{"treeSize", "rootHash", "checkpointDigest"}``; one larger than
-    :data:`WITNESS_LIMIT`, or a file that is no regular file, is refused before more of it is read."""
+    :data:`WITNESS_LIMIT`, or a file that is no regular file, is refused before more of it is read. A report of the
+    empty log is taken only as its audit's signed record in ``store`` (verified with ``trust``) vouches for it
+    (:func:`_vouched_empty`)."""
     if spec.startswith("s3://"):
         from prov_common.store import open_store
 
@@ -151,7 +158,31 @@ def read_witness(spec: str) -> KnownCheckpoint:
         doc = loads(data)
     except ValueError as exc:
         raise BadInputError(f"witness '{spec}' is not JSON ({exc}).", fix="pass an audit report or 'tdprov audit --json' output") from exc
-    return published_checkpoint(doc, f"witness '{spec}'")
+    known = published_checkpoint(doc, f"witness '{spec}'")
+    if known.size == 0 and store is not None and trust is not None and isinstance(doc, dict) and isinstance(doc.get("log"), dict):
+        _vouched_empty(json.loads(data), spec, store, trust)
+    return known
+
+
+def _vouched_empty(report: dict[str, Any], spec: str, store: Store, trust: TrustStore) -> None:
+    """Refuse a report of the empty log (tree size 0, which every log extends, so it checks nothing) that the signed
+    record of its audit in ``store`` does not name (by the digest of the report as the audit wrote it, whatever its
+    indentation): a report edited all the way to the empty log's (no root, checkpoint or digest) reads the same as a
+    genuine one otherwise."""
+    audit_id = str(report.get("auditId"))
+    what = f"witness '{spec}' gives the empty log (tree size 0)"
+    fix = ("pass the report as the audit published it, with its signed record (audit/runs/) in the store, and find out who "
+           "edited it; a report of the empty log checks nothing, so one can be left out")
+    keys = [k for k in store.list(RUNS_PREFIX) if k.endswith(f"-{audit_id}.prov.dsse.json")]
+    if not keys:
+        raise BadInputError(f"{what}, but the store holds no signed record of audit {audit_id} that vouches for it: a report "
+                            "edited to the empty log's reads the same, and would check nothing.", fix=fix)
+    try:
+        signed = signed_digests(check_record(store, trust, keys[0]))
+    except TdprovError as exc:
+        raise BadInputError(f"{what}, but the signed record of audit {audit_id} does not verify ({exc.what}).", fix=fix) from exc
+    if blake3_digest(report_bytes(report)) not in signed.values():
+        raise BadInputError(f"{what}, but audit {audit_id} signed another report: it was edited and would check nothing.", fix=fix)
 
 
 def _too_large(spec: str) -> BadInputError:
