@@ -271,7 +271,10 @@ def test_an_identity_made_again_after_its_deletion_was_accepted_is_named_with_th
                          f"Stop the store's writers (each keeps the id it read), put back the identity with id {was}: from a "
                          f"backup or replica, or with none, remove {IDENTITY_KEY} and run 'tdprov store init {pipe.store.uri} "
                          f"--store-id {was}'; start the writers again, then audit with '--accept-checkpoint --reason TEXT'. Runs "
-                         "sealed under the new id meanwhile stay findings of their own ('other store')")
+                         "sealed under the new id meanwhile name it: 'tdprov verify' and full audits name each as another "
+                         "store's ('other store: signed for store ...'), and no acceptance ends that (their bundles removed are "
+                         "findings of their own: 'gone'), so note their run ids now ('tdprov verify' lists them), to tell them "
+                         "from copies of another store's")
     capsys.readouterr()
     assert main(["store", "init", store_uri, "--store-id", was]) == 2  # the new one is there: never replaced
     assert f"{IDENTITY_KEY} already holds store id {new}, not {was}" in capsys.readouterr().err

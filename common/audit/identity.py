@@ -58,8 +58,10 @@ def _fix_made_again(store: Store, was: str) -> str:
     return ("do not accept it: every bundle and source record signed before would then read as another store's. Stop the "
             f"store's writers (each keeps the id it read), put back the identity with id {was}: from a backup or replica, or "
             f"with none, remove {IDENTITY_KEY} and run 'tdprov store init {store.uri} --store-id {was}'; start the writers "
-            "again, then audit with '--accept-checkpoint --reason TEXT'. Runs sealed under the new id meanwhile stay findings "
-            "of their own ('other store')")
+            "again, then audit with '--accept-checkpoint --reason TEXT'. Runs sealed under the new id meanwhile name it: "
+            "'tdprov verify' and full audits name each as another store's ('other store: signed for store ...'), and no "
+            "acceptance ends that (their bundles removed are findings of their own: 'gone'), so note their run ids now "
+            "('tdprov verify' lists them), to tell them from copies of another store's")
 
 
 def check_identity(store: Store, memory: AuditorMemory, *, accepting: bool = False) -> IdentityCheck:
