@@ -114,7 +114,7 @@ def finish(timeout: float, *, name_late: bool = True) -> bool:
     waiting = [] if drained else DELIVERY.take_waiting()
     if drained and name_late:
         name_late_events()
-    settled = not settle_all(deadline - time.monotonic())
+    settled = not settle_all(deadline - time.monotonic(), timeout)
     if waiting:
         spool_waiting(waiting, timeout)
     return settled and drained

@@ -105,8 +105,9 @@ def test_a_task_process_whose_flush_timeout_ends_with_events_not_begun_spools_th
     """Three runs' events queued for delivery, the first run's seal held in its index write past ``[tdprov]
     flush_timeout`` (0.7 s): the next events wait behind it in the transport's thread, and the last never leave the
     listener's queue. All are spooled as the process ends, the queued ones named in one warning with the flush fix
-    (they were lost with ``os._exit``, while the warning said they were staged or spooled); ``tdprov flush`` delivers
-    every run's bundle, each with its START and COMPLETE."""
+    (they were lost with ``os._exit``, while the warning said they were staged or spooled), and the writes under way
+    named with the bound spent (0.7 s, not the 0 s the drain left); ``tdprov flush`` delivers every run's bundle, each
+    with its START and COMPLETE."""
     from prov_common.cli import main
 
     runs, spool = [f"01960000-0000-7000-8000-00000000e41{n}" for n in "9ab"], tmp_path / "spool"
@@ -120,6 +121,9 @@ def test_a_task_process_whose_flush_timeout_ends_with_events_not_begun_spools_th
     assert (f"COMPLETE event of run {runs[2]}): handed to the outbox in {spool}. Fix: run 'tdprov flush --store "
             f"{store}' once the store answers") in queued[0], said
     assert "they are staged or spooled" not in said
+    settled = [line for line in said.splitlines() if "still under way after" in line]  # the drain spent the bound
+    assert len(settled) == 1 and "still under way after 0.7s as this process ends" in settled[0], said
+    assert "within 0s" not in said and f"did not finish its writes within 0.7s" in said, said
     assert main(["flush", "--store", str(store), "--spool", str(spool)]) == 0, capsys.readouterr()
     assert sorted((s.run_id, s.state) for s in bundles_of(store)) == [(run, "COMPLETE") for run in runs], said
     assert [[e["eventType"] for e in events_of(store, run)] for run in runs] == [["START", "COMPLETE"]] * 3

@@ -460,19 +460,22 @@ class ProvenanceTransport(Transport):
         except RuntimeError:  # closed at interpreter exit (atexit): worker threads take no more work; the audit names them
             log.debug("tdprov: the runs this process took for open are not checked at interpreter exit")
 
-    def settle(self, timeout: float) -> list[str]:
+    def settle(self, timeout: float, waited: float | None = None) -> list[str]:
         """Wait at most ``timeout`` seconds for the writes under way (those that outlived ``emit``'s bound go on in the
         background; others' callers still wait), as a process must before it ends: one that ends with ``os._exit``
         (Airflow's task process) would lose them with it. What is still under way then goes to the outbox, with a warning naming each write: the
         objects a delivery had not put yet as they are, and work that had not reached a delivery is done again
         against a store that takes nothing, so that the outbox spools what it writes (``tdprov flush`` delivers it;
-        an object that reached the store meanwhile counts as delivered). Returns what was left (empty: all written)."""
+        an object that reached the store meanwhile counts as delivered). ``waited``: the seconds the process's bound
+        gave its writes in all, named in the warnings (default ``timeout``: a drain before may have used the rest).
+        Returns what was left (empty: all written)."""
         if self._pid != os.getpid():
             return []  # the work of the process that forked this one is not this process's
         left = self._outlived.left_after(timeout)
         if not left:
             return []
-        uri = self.end(timeout)
+        waited = timeout if waited is None else waited
+        uri = self.end(waited)
         names, failed = [name for name, _, _, _ in left], []
         try:
             handed = self.outbox.spool_delivering()
@@ -484,7 +487,7 @@ class ProvenanceTransport(Transport):
         log.warning("tdprov: %s still under way after %.1fs as this process ends (%s): %s. Fix: run 'tdprov flush --store "
                     "%s' once the store answers (a later write on this machine delivers them too); 'tdprov flush' names a "
                     "run whose seal is left, and 'tdprov store seal RUN_ID' seals it", counted(len(names), "write"),
-                    timeout, "; ".join(names), f"handed to the outbox in {self.outbox.spool_dir}" if not failed else
+                    waited, "; ".join(names), f"handed to the outbox in {self.outbox.spool_dir}" if not failed else
                     f"not all could be spooled ({'; '.join(failed)}): 'tdprov audit' names their runs", uri)
         return names
 
@@ -995,10 +998,11 @@ def _named(args: tuple[Any, ...], what: str) -> str:
         return "an event"
 
 
-def settle_all(timeout: float) -> list[str]:
+def settle_all(timeout: float, waited: float | None = None) -> list[str]:
     """:meth:`ProvenanceTransport.settle` for every transport of this process with writes left in the background,
-    within ``timeout`` seconds in all (what each left is spooled and named). Returns what was left."""
+    within ``timeout`` seconds in all (what each left is spooled and named; ``waited``: the process's whole bound,
+    named in the warnings, default ``timeout``). Returns what was left."""
     deadline, left = time.monotonic() + timeout, []
     for transport in list(_OUTLIVED):
-        left += transport.settle(max(deadline - time.monotonic(), 0.0))
+        left += transport.settle(max(deadline - time.monotonic(), 0.0), timeout if waited is None else waited)
     return left
