@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import atexit
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -27,45 +27,48 @@ class Delivery:
     """A FIFO of delivery jobs run by one daemon thread; jobs never raise out of it."""
 
     def __init__(self) -> None:
-        self._jobs: queue.Queue[tuple[str, Callable[[], Any]]] = queue.Queue()
+        self._jobs: deque[tuple[str, Callable[[], Any]]] = deque()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # the thread takes each job under it
+        self._busy = False  # a job taken is running
+        self._held = False  # a drain ran out: no job is taken until take_waiting
 
     def submit(self, what: str, job: Callable[[], Any]) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._work, name="tdprov-delivery", daemon=True)
                 self._thread.start()
-        self._jobs.put((what, job))
+            self._jobs.append((what, job))
+            self._lock.notify_all()
 
     def _work(self) -> None:
         while True:
-            what, job = self._jobs.get()
+            with self._lock:
+                self._lock.wait_for(lambda: self._jobs and not self._held)
+                what, job = self._jobs.popleft()
+                self._busy = True
             try:
                 _run(what, job)
             finally:
-                self._jobs.task_done()
+                with self._lock:
+                    self._busy = False
+                    self._lock.notify_all()
 
     def drain(self, timeout: float) -> bool:
-        """Wait until every submitted job ran, at most ``timeout`` seconds; True when drained."""
-        done = threading.Event()
-
-        def wait() -> None:
-            self._jobs.join()
-            done.set()
-
-        threading.Thread(target=wait, name="tdprov-drain", daemon=True).start()
-        return done.wait(max(timeout, 0.0))
+        """Wait until every submitted job ran, at most ``timeout`` seconds; True when drained. Not drained, the thread
+        takes no job from then until :meth:`take_waiting` (one it took before may still run)."""
+        with self._lock:
+            drained = self._lock.wait_for(lambda: not self._jobs and not self._busy, max(timeout, 0.0))
+            self._held = not drained
+            return drained
 
     def take_waiting(self) -> list[tuple[str, Callable[[], Any]]]:
-        """The jobs not begun yet, in submission order, taken out of the queue: the caller's to run."""
-        taken = []
-        while True:
-            try:
-                taken.append(self._jobs.get_nowait())
-            except queue.Empty:
-                return taken
-            self._jobs.task_done()
+        """The jobs not begun yet, in submission order, taken out of the queue: the caller's to run (after a drain that
+        ran out, the thread has begun none since)."""
+        with self._lock:
+            taken, self._held = list(self._jobs), False
+            self._jobs.clear()
+            return taken
 
 
 def _run(what: str, job: Callable[[], Any]) -> bool:

@@ -133,3 +133,31 @@ def test_strict_mode_fails_the_operator_never_the_listener(tmp_path: Path, monke
     monkeypatch.setenv("AIRFLOW__TDPROV__STRICT", "False")
     run = run_dag(dag, logical_date=pendulum.datetime(2024, 1, 2, tz="UTC"))
     assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {"plain": "success", "check": "success"}
+
+
+def test_a_job_not_begun_when_the_drain_runs_out_is_the_callers_never_the_threads() -> None:
+    """The delivery thread ends the job it runs as the drain's bound runs out, before the queue's jobs are taken for
+    the outbox: it begins none of them (it took the next, which then ran against the ended transport, spooled but never
+    waited for by ``finish``, and ``os._exit`` could cut it short); the caller takes it, in order."""
+    import threading
+
+    from prov_airflow.delivery import Delivery
+
+    delivery, release, ran = Delivery(), threading.Event(), []
+
+    def job(what: str, hold: bool = False) -> None:
+        ran.append((what, threading.current_thread().name))
+        if hold:
+            release.wait(30)
+
+    delivery.submit("first", lambda: job("first", hold=True))
+    delivery.submit("second", lambda: job("second"))
+    assert not delivery.drain(0.2)  # the first still runs
+    release.set()  # it ends before the queue is taken
+    time.sleep(0.3)
+    taken = delivery.take_waiting()
+    assert [what for what, _ in taken] == ["second"]
+    assert ran == [("first", "tdprov-delivery")]
+    delivery.submit("third", lambda: job("third"))  # taken, the queue runs again
+    assert delivery.drain(5)
+    assert ran == [("first", "tdprov-delivery"), ("third", "tdprov-delivery")]
