@@ -54,6 +54,7 @@ _UNRESOLVED: Any = object()
 ENDED_KEPT = 4096  # ended step runs a recorder remembers (their inputs), so that a later output continues them
 CLAIMS_KEPT = 4 * ENDED_KEPT  # OpenLineage run ids of steps this process remembers the recorder of
 CLOSED_KEPT = ENDED_KEPT  # earlier attempts a recorder closed and has not yet seen sealed (see Recorder.wait)
+READ_KEPT_BYTES = 64 << 20  # staged events read for seals a recorder keeps in all, newest runs first (Recorder._read_of)
 
 
 def _keep_newest(kept: OrderedDict[Any, Any], key: Any, value: Any, bound: int) -> list[tuple[Any, Any]]:
@@ -477,6 +478,20 @@ class Recorder:
                 _keep_newest(self._read, ol_run_id, read, ENDED_KEPT)
             return read
 
+    def _keep_read(self, read: dict[str, bytes], key: str, data: bytes) -> None:
+        """Add ``key``'s ``data`` to ``read`` (a run's, :meth:`_read_of`), and let go of the oldest other runs' reads
+        while all kept pass :data:`READ_KEPT_BYTES` (their seals read them again)."""
+        with self._lock:
+            read[key] = data
+            sizes = [(run, kept, sum(map(len, kept.values()))) for run, kept in self._read.items()]
+            total = sum(size for _, _, size in sizes)
+            for run, kept, size in sizes:
+                if total <= READ_KEPT_BYTES:
+                    return
+                if kept is not read:
+                    del self._read[run]
+                    total -= size
+
     def _taken_read(self, ol_run_id: str) -> dict[str, bytes] | None:
         """:meth:`_read_of`, let go: for the seal of the run (None: none was read)."""
         with self._lock:
@@ -501,7 +516,7 @@ class Recorder:
                 if data is None:
                     data = store.get(key, layout.SMALL_OBJECT_LIMIT)
                     if read is not None:
-                        read[key] = data
+                        self._keep_read(read, key, data)
                 event = json.loads(opened_event(data, trust, key, store_id))
             except (ObjectNotFoundError, UnreadableObjectError, BadInputError, ValueError):  # sealed since, or not ours
                 continue

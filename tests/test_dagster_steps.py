@@ -566,6 +566,34 @@ def test_a_retry_reads_each_staged_event_once_to_seal_an_attempt_with_its_staged
     assert {key: counting.gets[key] for key in staged} == dict.fromkeys(staged, 1)
 
 
+def test_a_recorder_keeps_the_staged_events_it_read_for_seals_within_a_byte_bound_newest_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three attempts whose staged START (over 500 KB each) a closer read to find their job, the kept reads bounded
+    at the two newest's bytes: the oldest read is let go (kept by count, 4,096 runs of up to 64 MiB each could stay),
+    so its seal reads its START again, and the two newest are sealed from what was read."""
+    from bundle_support import dataset, event
+
+    store, settings = str(tmp_path / "store"), Settings(store=str(tmp_path / "store"), spool=str(tmp_path / "spool"))
+    staging = Recorder(settings, "dagster://default").transport()  # the attempts' process
+    recorder = Recorder(settings, "dagster://default")  # a closer in another process
+    counting = recorder.transport()._store = CountingStore(store)
+    attempts = [StepIdentity(str(uuid.uuid4()), "pair_job", "pair") for _ in range(3)]
+    inputs = [dataset("s3://lake", f"raw/{n:05d}/" + "x" * 80) for n in range(4000)]
+    starts = [event(a.ol_run_id, "START", "2026-03-01T10:00:00.000Z", inputs=inputs, job="pair_job.pair") for a in attempts]
+    for start in starts:
+        staging.emit(start)
+    keys = [staged_event_key(start) for start in starts]
+    sizes = [len(open_store(store).get(key)) for key in keys]
+    assert min(sizes) > 500_000
+    monkeypatch.setattr(recorder_module, "READ_KEPT_BYTES", sizes[1] + sizes[2])  # the two newest reads
+    assert [recorder.staged_job(attempt) for attempt in attempts] == ["pair_job.pair"] * 3
+    for attempt in reversed(attempts):  # the newest first: each seal takes (and lets go of) its read
+        StepRun(recorder, attempt, started=True).fail(error="closed")
+    recorder.wait()
+    assert [counting.gets[key] for key in keys] == [2, 1, 1]
+    assert [s.state for s in list_bundles(open_store(store))] == ["FAIL"] * 3
+
+
 def _retried(recorder: Recorder, attempt: StepIdentity, left: Callable[[], None]) -> None:
     """Start attempt 1 of ``attempt``'s step in ``recorder`` (closing ``attempt``; ``left`` tags its Dagster run) and wait
     until what that closing emitted is delivered, without :meth:`Recorder.wait`."""
