@@ -1,10 +1,11 @@
 """The writes a transport has under way (kept from their submission: ``emit`` leaves those that outlive its bound to go
-on in the background), and what becomes of them as the process ends: waited for, at most a bound, then done again
-against a store that takes nothing, so that the outbox spools what they had not written
-(:meth:`ProvenanceTransport.settle`)."""
+on in the background), the thread that does them (:class:`Worker`, which the process's exit does not wait for), and
+what becomes of them as the process ends: waited for, at most a bound, then done again against a store that takes
+nothing, so that the outbox spools what they had not written (:meth:`ProvenanceTransport.settle`)."""
 from __future__ import annotations
 
 import concurrent.futures
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +40,42 @@ class Outlived:
         with self._lock:  # handed to the caller: forgotten here
             left = [(future, self._work.pop(future)) for future in list(self._work) if not future.done()]
         return [(*work, not future.cancel()) for future, work in left]
+
+
+class Worker:
+    """One daemon thread that runs what is submitted, in order, as a one-thread ``ThreadPoolExecutor``, except that the
+    interpreter's exit does not join it: a write a store holds up forever (a hung local mount) kept the process alive.
+    What it still does then is waited for a bound and spooled (:func:`~prov_common.bundle.transport.settle_all`)."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...]] | None]
+        self._jobs, self._shut = queue.SimpleQueue(), False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, work: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        if self._shut:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._jobs.put((future, work, args))
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Take no more work; ``wait``: until what was submitted is done."""
+        self._shut = True
+        self._jobs.put(None)
+        if wait:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, work, args = job
+            if not future.set_running_or_notify_cancel():  # cancelled before it began
+                continue
+            try:
+                future.set_result(work(*args))
+            except BaseException as exc:  # noqa: BLE001 - the caller's, as a ThreadPoolExecutor hands it on
+                future.set_exception(exc)
 
 
 class EndingStore:

@@ -14,6 +14,7 @@ events and attachments and writes the run's one bundle.
 """
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import logging
 import os
@@ -41,7 +42,7 @@ from prov_common.bundle.restaged import staged_already
 from prov_common.bundle.staged import (MISPLACED_ATTACHMENT_FIX, EventTooLargeError, check_attachment, check_event_size,
                                        signed_attachment, signed_event, trusted_event, unverified_event)
 from prov_common.bundle.model import Manifest
-from prov_common.bundle.outlived import EndingStore, Outlived
+from prov_common.bundle.outlived import EndingStore, Outlived, Worker
 from prov_common.bundle.storage import FoundManifest, WriteResult, listed_file, sealed_manifest, sealed_run, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, flag, positive_number, unknown_keys
@@ -70,6 +71,7 @@ CLAIM_WAIT_SECONDS = 10.0  # how long a seal waits for its run's events that a f
 STORE_ID_RETRY_SECONDS = 60.0  # how long staging signs for no store after the store's identity could not be had
 SPOOL_SECONDS = 10.0  # how long the work left at a process's end may take to go to the outbox (a local folder)
 _OUTLIVED: weakref.WeakSet[ProvenanceTransport] = weakref.WeakSet()  # transports with work left in the background
+EXIT_SECONDS = 60.0  # how long a process's exit waits for the writes under way (as Airflow's [tdprov] flush_timeout)
 
 
 EventPreparer = Callable[[Mapping[str, Any]], Mapping[str, Any]]
@@ -356,7 +358,7 @@ class ProvenanceTransport(Transport):
         # event of such a run needs no store request to tell whether it came after the seal; bounded alike
         self._runs_seen: OrderedDict[str, bool] = OrderedDict()
         self._lock = threading.Lock()
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor: Worker | None = None
         self._outlived = Outlived()  # the writes that outlived emit's bound, for settle()
         self._pid = os.getpid()
         self._store_id_retry = 0.0  # time.monotonic() before which staging does not ask the store's identity again
@@ -517,14 +519,15 @@ class ProvenanceTransport(Transport):
         _OUTLIVED.add(self)
 
     # -- work -----------------------------------------------------------------------------------
-    def _worker(self) -> concurrent.futures.ThreadPoolExecutor:
+    def _worker(self) -> Worker:
         """The one worker thread that does the I/O; renewed in a forked child (Airflow and Celery
-        fork task processes), where the parent's thread, locks and store clients do not carry over."""
+        fork task processes), where the parent's thread, locks and store clients do not carry over. The process's exit
+        waits for its writes :data:`EXIT_SECONDS` at most (:func:`_settle_at_exit`), not for the thread."""
         if self._pid != os.getpid():
             self._pid, self._lock, self._executor, self._store = os.getpid(), threading.Lock(), None, None
             self._outlived = Outlived()  # the parent's background work is not this process's
         if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-transport")
+            self._executor = Worker("tdprov-transport")
         return self._executor
 
     def _bounded(self, func: Any, *args: Any, what: str, writes: bool = True) -> Any:
@@ -1006,3 +1009,11 @@ def settle_all(timeout: float, waited: float | None = None) -> list[str]:
     for transport in list(_OUTLIVED):
         left += transport.settle(max(deadline - time.monotonic(), 0.0), timeout if waited is None else waited)
     return left
+
+
+@atexit.register
+def _settle_at_exit() -> None:
+    """As the interpreter exits (a Dagster step or run process, a script): the writes still under way get
+    :data:`EXIT_SECONDS`, then what is left is spooled and named (:func:`settle_all`); the writing thread, held up by a
+    store that does not answer, no longer keeps the process alive."""
+    settle_all(EXIT_SECONDS)
