@@ -72,9 +72,10 @@ def loads(data: bytes | str) -> Any:
     except RecursionError:
         raise NestingError(_TOO_DEEP) from None
     except ValueError as exc:
-        if too_many_digits(exc) is None:
+        digits = too_many_digits(exc)
+        if digits is None:
             raise
-        raise ValueError(json_reason(exc)) from None
+        raise ValueError(_too_long(digits)) from None
     if _openings(data) > MAX_DEPTH and _deeper_than(data, MAX_DEPTH):
         raise NestingError(_TOO_DEEP)
     return value
@@ -94,7 +95,11 @@ def json_reason(exc: ValueError) -> str:
     """Why :mod:`json` refused a text, in tdprov's words: Python's own refusal of an integer past the digits it reads
     tells to change a setting of Python."""
     digits = too_many_digits(exc)
-    return str(exc) if digits is None else f"an integer of {digits:,} digits is longer than tdprov reads (4,300 digits)"
+    return str(exc) if digits is None else _too_long(digits)
+
+
+def _too_long(digits: int) -> str:
+    return f"an integer of {digits:,} digits is longer than tdprov reads (4,300 digits)"
 
 
 def _no_constant(name: str) -> Any:
