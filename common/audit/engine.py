@@ -729,11 +729,11 @@ def _examine_entry(store: Store, trust: TrustStore,
     """Read the index entry (when given its key) and examine its bundle; ``None`` for a misfiled entry.
     An entry that is not a bundle summary is a finding: its bundle is examined by the run id in its key."""
     if isinstance(entry, BundleSummary):
-        summary, problem = entry, None
+        summary, problem, fix = entry, None, None
     else:
         key, moved_to = (entry, None) if isinstance(entry, str) else entry
         summary, problem = _read_entry(store, key, layout.run_id_of_index_key(key), moved_to)
-    fix = FIX_MOVED_BACK if isinstance(entry, _MovedEntry) else None
+        fix = None if moved_to is None else FIX_MOVED_BACK
     return summary, None if _misfiled_entry(summary) else examine_bundle(store, summary, trust, entry_problem=problem, entry_fix=fix)
 
 
