@@ -270,11 +270,13 @@ def _count_document(events: Iterator[tuple[str, Any]], counted_so_far: list[int]
                 raise _PastBound
 
 
-def records_past(data: bytes, bound: int) -> bool:
+def records_past(data: bytes, bound: int) -> bool | None:
     """Whether the PROV-JSON ``data`` states more than ``bound`` records (as :func:`json_records` counts them), found by
     an incremental parser that stops once they pass it: parsing a document whole costs several times its size in
     memory (62 MB of three million empty records: 780 MB) before its records could be counted. False for data that is
-    not one JSON object (left to the parser that reads it)."""
+    not one JSON object (left to the parser that reads it); None when the incremental parser stopped before the
+    object's end (its records are then counted once parsed). A repeated key is counted each time, so a document it
+    finds within the bound is within it as parsed too (where the last of equal keys is kept)."""
     import ijson
 
     events = ijson.basic_parse(io.BytesIO(data), use_float=True)
@@ -284,7 +286,7 @@ def records_past(data: bytes, bound: int) -> bool:
     except _PastBound:
         return True
     except (ijson.JSONError, StopIteration, UnicodeDecodeError, ValueError):
-        pass
+        return None
     return False
 
 
@@ -314,14 +316,14 @@ def _json_document(data: bytes, max_records: int | None) -> ProvDocument:
     from prov.serializers.provjson import decode_json_document
 
     fix = "pass a PROV document written by tdprov"
-    if max_records is not None and records_past(data, max_records):
+    past = None if max_records is None else records_past(data, max_records)
+    if past:
         raise TooManyRecords(f"it states more PROV records than a bundle tdprov writes holds ({max_records:,})", fix=fix)
     try:
         content = loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadInputError(f"cannot read PROV-JSON: {exc}", fix=fix) from exc
-    records = json_records(content)
-    if max_records is not None and records > max_records:
+    if max_records is not None and past is None and (records := json_records(content)) > max_records:
         raise TooManyRecords(f"it states {counted(records, 'PROV record')}, more than a bundle tdprov writes holds "
                              f"({max_records:,})", fix=fix)
     document = ProvDocument()
