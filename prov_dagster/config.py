@@ -70,18 +70,20 @@ class ProvenanceConfig(Config):
             check_scheduler(value, "dask_scheduler")
         return value
 
-    def check_settings(self) -> None:
+    def check_settings(self) -> Settings:
         """Refuse settings that cannot be used, from the environment too: the store and data root, a spool or
         ``TDPROV_HOME`` that is a URI other than ``file://``, a mask key
         file (``TDPROV_MASK_KEY``) that is missing or unreadable, and a ``TDPROV_DASK_SCHEDULER`` that is no
         address; called when the resource is set up for a run, before any asset computes (not when a validation
-        of a ``record``-policy asset first fails, nor when shards are first hashed)."""
+        of a ``record``-policy asset first fails, nor when shards are first hashed). Returns the settings checked."""
+        settings = self.settings()
         # the data root and the store (from TDPROV_STORE too) it defaults next to
-        self.data_location().check_folder("data_root" if self.data_root else "the data root next to the store")
-        default_spool_dir(self.settings())  # a spool (or TDPROV_HOME) that is a URI: the outbox would fail in an outage
+        self.data_location(settings).check_folder("data_root" if self.data_root else "the data root next to the store")
+        default_spool_dir(settings)  # a spool (or TDPROV_HOME) that is a URI: the outbox would fail in an outage
         check_mask_key()
         if self.scheduler_setting() == ENV and os.environ.get(ENV, "").strip():  # the field is checked when it is given
             check_scheduler(os.environ[ENV], ENV)
+        return settings
 
     def scheduler_setting(self) -> str:
         """The setting the Dask scheduler is taken from, as messages name it: ``dask_scheduler`` where it is configured,
@@ -100,10 +102,12 @@ class ProvenanceConfig(Config):
         return Settings.from_env(store=self.store, signing_key=self.signing_key, spool=self.spool, strict=self.strict,
                                  snapshot=self.snapshot)
 
-    def data_location(self) -> DataLocation:
+    def data_location(self, settings: Settings | None = None) -> DataLocation:
+        """Where data files go: ``data_root``, else next to the store of ``settings`` (default: :meth:`settings`)."""
         if self.data_root:
             return DataLocation(self.data_root)
-        return DataLocation(default_data_root(self.settings().store, "store" if self.store else "TDPROV_STORE"))
+        store = (self.settings() if settings is None else settings).store
+        return DataLocation(default_data_root(store, "store" if self.store else "TDPROV_STORE"))
 
     def namespace_uri(self) -> str:
         return namespace_uri(self.namespace)

@@ -66,8 +66,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         ``TDPROV_MASK_KEY`` included); then noted as this process's on its store (:func:`configured`), and where the
         run's event log stands, so that the teardown reads only the events logged since
         (:func:`~prov_dagster.check_results.note_set_up`)."""
-        self.check_settings()
-        configured(self)
+        configured(self, settings=self.check_settings())
         run, instance = _compat.init_run(context), getattr(context, "instance", None)
         if run is not None and instance is not None:
             note_set_up(instance, run.run_id)

@@ -820,12 +820,13 @@ def store_recorder(store: str, namespace: str) -> Recorder | None:
 _configured: dict[str, dict[str, Settings]] = {}  # store URI -> namespace -> settings of a ProvenanceConfig of it here
 
 
-def configured(config: ProvenanceConfig, *, set_up: bool = True) -> None:
+def configured(config: ProvenanceConfig, *, set_up: bool = True, settings: Settings | None = None) -> None:
     """Note ``config`` (a ``ProvenanceIOManager`` or ``ProvenanceResource``) as this process's for its store and
     namespace: a check's run recorded in that store is signed with its key (:func:`store_recorder`). ``set_up``: set up
     for a run, as resolved then (it replaces one noted before); else as configured in code (a code location's
-    resources, read by a run-status sensor: noted unless one of that store and namespace is)."""
-    settings = config.settings()
+    resources, read by a run-status sensor: noted unless one of that store and namespace is). ``settings``: those
+    ``config`` resolves to, when read already."""
+    settings = config.settings() if settings is None else settings
     with _recorders_lock:
         kept = _configured.setdefault(store_uri(settings.store), {})
         if set_up or config.namespace_uri() not in kept:

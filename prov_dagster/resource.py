@@ -79,8 +79,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """The store, data root and mask key are checked here, before any asset computes (``TDPROV_STORE`` and
         ``TDPROV_MASK_KEY`` included); then noted as this process's on its store (:func:`configured`)."""
-        self.check_settings()
-        configured(self)
+        configured(self, settings=self.check_settings())
 
     def record(
         self,
