@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from prov_common.bounded import keep_newest
 from prov_common.file_uri import local_dataset
 from prov_common.hashing.shard_model import LocalState
 from prov_common.lineage.facets import OUTLETS, OutletsRunFacet, UnwrittenOutlet
@@ -120,10 +121,7 @@ _LOCK = threading.Lock()
 def remember(run_id: str, outlets: TryOutlets) -> None:
     """Note ``outlets`` of try ``run_id`` for the provider's terminal event, sent next in this process."""
     with _LOCK:
-        _TRIES[run_id] = outlets
-        _TRIES.move_to_end(run_id)
-        while len(_TRIES) > _REMEMBERED:
-            _TRIES.popitem(last=False)
+        keep_newest(_TRIES, run_id, outlets, _REMEMBERED)
 
 
 def _recalled(run_id: str) -> TryOutlets | None:

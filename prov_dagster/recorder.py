@@ -26,6 +26,7 @@ from typing import Any
 
 from dagster import InputContext, OutputContext
 
+from prov_common.bounded import keep_newest
 from prov_common.bundle import Attachments, layout
 from prov_common.bundle.events import is_terminal
 from prov_common.bundle.staged import opened_event
@@ -55,14 +56,6 @@ ENDED_KEPT = 4096  # ended step runs a recorder remembers (their inputs), so tha
 CLAIMS_KEPT = 4 * ENDED_KEPT  # OpenLineage run ids of steps this process remembers the recorder of
 CLOSED_KEPT = ENDED_KEPT  # earlier attempts a recorder closed and has not yet seen sealed (see Recorder.wait)
 READ_KEPT_BYTES = 64 << 20  # staged events read for seals a recorder keeps in all, newest runs first (Recorder._read_of)
-
-
-def _keep_newest(kept: OrderedDict[Any, Any], key: Any, value: Any, bound: int) -> list[tuple[Any, Any]]:
-    """Keep ``key`` as the newest of ``kept`` (with ``value``), and let go of the oldest past ``bound``: those let go,
-    oldest first."""
-    kept[key] = value
-    kept.move_to_end(key)
-    return [kept.popitem(last=False) for _ in range(len(kept) - bound)]
 
 
 @dataclass
@@ -366,7 +359,7 @@ class Recorder:
         holds its step's context): past the bound the oldest is let go once what was emitted so far is delivered, its
         ``left`` called then if it was not sealed (in the delivering thread, a delivery ``wait`` waits for)."""
         with self._lock:
-            dropped = _keep_newest(self._closed_earlier, ol_run_id, left, CLOSED_KEPT)
+            dropped = keep_newest(self._closed_earlier, ol_run_id, left, CLOSED_KEPT)
         if dropped:
             self._in_order(self._leave_unsealed, dropped)
 
@@ -475,7 +468,7 @@ class Recorder:
         with self._lock:
             if (read := self._read.get(ol_run_id)) is None:
                 read = {}
-                _keep_newest(self._read, ol_run_id, read, ENDED_KEPT)
+                keep_newest(self._read, ol_run_id, read, ENDED_KEPT)
             return read
 
     def _keep_read(self, read: dict[str, bytes], key: str, data: bytes) -> None:
@@ -547,7 +540,7 @@ class Recorder:
         step = run.identity.step
         with self._lock:
             self._steps.pop(step, None)
-            _keep_newest(self._ended, step, run, ENDED_KEPT)
+            keep_newest(self._ended, step, run, ENDED_KEPT)
 
     def emit_step(
         self, run: StepRun, state: str, *, inputs: list[DatasetRecord], attachments: list[tuple[str, bytes]],
@@ -624,7 +617,7 @@ class Recorder:
         """Note whether the run ``ol_run_id`` ended here was sealed (or spooled whole): None, it was not."""
         with self._lock:
             if sealed is None:  # not sealed, nor spooled whole (the transport said why), or not yet (in the background)
-                _keep_newest(self._unsealed, ol_run_id, None, ENDED_KEPT)
+                keep_newest(self._unsealed, ol_run_id, None, ENDED_KEPT)
             else:
                 self._unsealed.pop(ol_run_id, None)
                 self._closed_earlier.pop(ol_run_id, None)  # sealed: nothing to tag
@@ -744,7 +737,7 @@ def _make_up(identity: StepIdentity) -> bool:
     with _claims_lock:
         if key in _made_up:
             return False
-        _keep_newest(_made_up, key, None, CLAIMS_KEPT)
+        keep_newest(_made_up, key, None, CLAIMS_KEPT)
     return True
 
 
@@ -788,7 +781,7 @@ def _claimed(identity: StepIdentity, recorder: Recorder) -> StepIdentity:
     with _claims_lock:
         while _claims.get(identity.ol_run_id, recorder) is not recorder:
             identity = replace(identity, part=identity.part + 1)
-        _keep_newest(_claims, identity.ol_run_id, recorder, CLAIMS_KEPT)
+        keep_newest(_claims, identity.ol_run_id, recorder, CLAIMS_KEPT)
     return identity
 
 

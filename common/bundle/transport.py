@@ -31,6 +31,7 @@ import attr
 from openlineage.client.transport.transport import Config, Transport
 
 from prov_common import mapped
+from prov_common.bounded import keep_newest
 from prov_common.bundle import layout
 from prov_common.bundle.build import attachment_buffer, build_bundle
 from prov_common.bundle.late import arrived_late, event_type_of, put_arrived
@@ -558,10 +559,9 @@ class ProvenanceTransport(Transport):
         """Stage one object through the outbox (spooled if the store is unreachable) and remember it; True when it
         waits in the spool."""
         run_id = key.split("/", 2)[1]
-        self._pending.setdefault(run_id, {})[key] = data
-        self._pending.move_to_end(run_id)
-        while len(self._pending) > MAX_PENDING_RUNS:
-            self._pending.popitem(last=False)
+        staged = self._pending.get(run_id, {})
+        staged[key] = data
+        keep_newest(self._pending, run_id, staged, MAX_PENDING_RUNS)
         store, why = self._open_store()
         if store is None:
             self._hold([(key, data)], run_id, why)
@@ -749,10 +749,7 @@ class ProvenanceTransport(Transport):
 
     def _seen(self, run_id: str, *, sealed: bool) -> None:
         """Remember that this process staged the START of ``run_id`` (``sealed`` False) or sealed it or found it sealed."""
-        self._runs_seen[run_id] = sealed
-        self._runs_seen.move_to_end(run_id)
-        while len(self._runs_seen) > MAX_PENDING_RUNS:
-            self._runs_seen.popitem(last=False)
+        keep_newest(self._runs_seen, run_id, sealed, MAX_PENDING_RUNS)
 
     def _prepared(self, event: dict[str, Any]) -> dict[str, Any]:
         """``event`` as the configuration defaults' ``prepare_event`` reads it (unchanged without one, or when
