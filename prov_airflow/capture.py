@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from prov_common.hashing.model import ContentDigest  # no pandas: hashing loads it on first use
 from prov_common.hashing.shard_model import LocalState, ShardedDigest
-from prov_common.hashing.remote import S3_SCHEMES, s3_object_size, s3_version
+from prov_common.hashing.remote import S3_NAMED_SCHEMES, S3_SCHEMES, s3_object_size, s3_version
 
 from prov_airflow.settings import ListenerLimits, setting_source
 from prov_common.once import Once
@@ -31,7 +31,6 @@ LOGICAL_NAMESPACE = "airflow-asset"
 """Namespace of an ``Asset`` whose URI has no scheme (``Asset(name="daily_report")``): a logical name, no data.
 The dataset's name is the asset's URI (its name when only a name is given), as Airflow keeps it."""
 _LOGICAL_PREFIX = LOGICAL_NAMESPACE + ":"
-_S3_OBJECT_SCHEMES = ("s3", "s3a", "s3n")  # as the dataset naming takes them
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def airflow_object_uri(uri: str) -> str:
     OpenLineage provider names the asset by: ``s3://b/k.csv?x=1`` is ``("s3://b", "k.csv")``), so the URI is cut
     there; S3's own ``versionId`` in the query stays (that version of the object). Other URIs are as given (their
     naming drops a query). A key as written (a URI string, an OpenLineage ``Dataset``'s name) keeps ``?`` and ``#``."""
-    if uri.partition("://")[0].lower() not in _S3_OBJECT_SCHEMES or not ("?" in uri or "#" in uri):
+    if uri.partition("://")[0].lower() not in S3_NAMED_SCHEMES or not ("?" in uri or "#" in uri):
         return uri
     base, _, rest = uri.partition("#")[0].partition("?")
     version = next((p for p in rest.split("&") if p.startswith("versionId=")), None)

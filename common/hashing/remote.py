@@ -20,7 +20,8 @@ from typing import IO, Any
 from prov_common.errors import BadInputError
 from prov_common.hashing.file_sha256 import copy_sha256, sha256_as_read
 
-S3_SCHEMES = ("s3", "s3a")
+S3_SCHEMES = ("s3", "s3a")  # read through boto3
+S3_NAMED_SCHEMES = frozenset({*S3_SCHEMES, "s3n"})  # URIs of S3 objects, as datasets are named (s3n is named, not read)
 SEEKABLE_SUFFIXES = frozenset({".parquet", ".pq"})  # readers of these seek, so the object is spooled first
 SPOOL_IN_MEMORY = 64 << 20  # bytes of a spooled object kept in memory before it goes to a temporary file
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from prov_common.errors import BadInputError
-from prov_common.hashing.remote import s3_key
+from prov_common.hashing.remote import S3_NAMED_SCHEMES, s3_key
 from prov_common.hashing.targets import local_target
 from prov_common.file_uri import is_local_host, local_dataset, local_namespace, split_uri  # noqa: F401 - local_namespace: part of the naming API
 from prov_common.lineage.redact import redact_identity, redact_namespace
@@ -22,7 +22,6 @@ DEFAULT_JOB_NAMESPACE = "tdprov"
 
 # Object stores: namespace "<scheme>://<bucket>", name = object key (no leading slash).
 _BUCKET_SCHEMES = {"s3", "s3a", "s3n", "gs", "gcs"}
-_S3_SCHEMES = {"s3", "s3a", "s3n"}
 # Azure storage: the container is the URI's user part (``abfss://<container>@<account>.dfs.core.windows.net/<path>``).
 _AZURE_SCHEMES = {"abfss": "abfss", "abfs": "abfss", "wasbs": "wasbs", "wasb": "wasbs"}
 IN_MEMORY_SCHEME = "inmemory"  # the spec's namespace "inmemory://" for data kept nowhere
@@ -134,7 +133,7 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
         return _pair(_ol_naming().RemoteFileSystem(host=host, path=path))
     if scheme in _BUCKET_SCHEMES:  # bucket and key as written (an object store takes them literally), a prefix without its '/'
         bucket = _bucket(parts)
-        if scheme in _S3_SCHEMES:  # S3 has no fragments nor queries: '#' and '?' are part of the key
+        if scheme in S3_NAMED_SCHEMES:  # S3 has no fragments nor queries: '#' and '?' are part of the key
             return _pair(_ol_naming().S3(bucket_name=bucket, object_key=_key(text, scheme, bucket, s3_key(text).rstrip("/"), "bucket")))
         return _pair(_ol_naming().GCS(bucket_name=bucket, object_key=_key(text, scheme, bucket, parts.path.rstrip("/"), "bucket")))
     if scheme in _AZURE_SCHEMES:
