@@ -27,7 +27,7 @@ from prov_common.errors import BadInputError
 from prov_common.hashing.columns import table_sources
 from prov_common.hashing.encode import HAS_NULLS, NO_NULLS, encode_block
 from prov_common.hashing.jsonl_events import READ_BYTES, Event, Opener, json_lines
-from prov_common.hashing.jsonl_schema import Node, as_double, read_row, read_strings
+from prov_common.hashing.jsonl_schema import Node, read_row, read_strings
 from prov_common.hashing.jsonl_strings import KEEP_BYTES, LongString
 from prov_common.hashing.model import ColumnDigest, Granularity, TableDigest
 from prov_common.hashing.raw import show
@@ -193,7 +193,7 @@ def _value(out: _Out, event: str, value: Any, events: Iterator[Event]) -> None:
             size += len(piece)
         out.length(size)
     else:
-        out.scalar(as_double(value) if out.kind == "double" else value)  # type: ignore[arg-type]
+        out.scalar(float(value) if out.kind == "double" else value)  # type: ignore[arg-type]  # the double Arrow reads
 
 
 def _utf8(value: str | LongString) -> Iterator[bytes]:

@@ -160,11 +160,6 @@ def number_kind(value: int | Decimal) -> str:
     return "double"
 
 
-def as_double(value: int | Decimal) -> float:
-    """The double Arrow reads for a JSON number (one in the double's range: :func:`number_kind` refuses others)."""
-    return float(value)
-
-
 def _value(node: Node, event: str, value: object, events: Iterator[Event]) -> None:
     if event == "start_map":
         node.see("struct")
