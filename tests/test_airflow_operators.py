@@ -206,6 +206,24 @@ def test_sensor_times_out_without_a_matching_bundle(store: Path) -> None:
     assert run_dag(dag, logical_date=START).state == "failed"
 
 
+def _one_taken_one_told(caplog: pytest.LogCaptureFixture, dag_id: str, told: str, refused: tuple[str, dict],
+                        taken: tuple[str, dict]) -> dict:
+    """Run DAG ``dag_id`` of two bundle sensors (task id and arguments each) looking from 2000 on: ``refused`` polls for
+    a second and fails, ``taken`` succeeds, and the matching warns ``told`` once however often it was poked. What
+    ``taken`` pushed."""
+    since = "2000-01-01T00:00:00+00:00"
+    with DAG(dag_id, start_date=START, schedule=None) as dag:
+        LineageBundleSensor(task_id=refused[0], since=since, mode="poke", poke_interval=0.1, timeout=1, **refused[1])
+        LineageBundleSensor(task_id=taken[0], since=since, poke_interval=0.1, timeout=30, **taken[1])
+    with caplog.at_level("WARNING", logger="prov_airflow.matching"):
+        run = run_dag(dag, logical_date=START)
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {refused[0]: "failed", taken[0]: "success"}, states
+    assert caplog.text.count(told) == 1, caplog.text  # poked about ten times, told once
+    (waited,) = [ti for ti in run.get_task_instances() if ti.task_id == taken[0]]
+    return waited.xcom_pull(task_ids=taken[0])
+
+
 def test_sensor_waits_for_its_own_namespaces_job_not_another_of_that_name(store: Path,
                                                                           caplog: pytest.LogCaptureFixture) -> None:
     """A job is its namespace and name: a staging deployment's run of the job 'tdprov_shared.write' in the same store
@@ -219,20 +237,10 @@ def test_sensor_waits_for_its_own_namespaces_job_not_another_of_that_name(store:
     for event in events:
         event["job"]["namespace"] = "staging"
     staging = seal(open_store(str(store)), events)
-    since = "2000-01-01T00:00:00+00:00"
-    with DAG("tdprov_waits_for_a_namespace", start_date=START, schedule=None) as dag:
-        LineageBundleSensor(task_id="own", job="tdprov_shared.write", since=since, mode="poke", poke_interval=0.1, timeout=1)
-        LineageBundleSensor(task_id="theirs", job="staging/tdprov_shared.write", since=since, mode="poke", poke_interval=0.1,
-                            timeout=30)
-    with caplog.at_level("WARNING", logger="prov_airflow.matching"):
-        run = run_dag(dag, logical_date=START)
-    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {"own": "failed", "theirs": "success"}, states
     told = (f"run {staging} of job staging/tdprov_shared.write has the name asked for, but of namespace 'staging', not "
             "this deployment's 'default': not taken. Fix: to wait for that job, name it job='staging/tdprov_shared.write'")
-    assert caplog.text.count(told) == 1, caplog.text  # poked about ten times, told once
-    (theirs,) = [ti for ti in run.get_task_instances() if ti.task_id == "theirs"]
-    pushed = theirs.xcom_pull(task_ids="theirs")
+    pushed = _one_taken_one_told(caplog, "tdprov_waits_for_a_namespace", told, ("own", {"job": "tdprov_shared.write"}),
+                                 ("theirs", {"job": "staging/tdprov_shared.write", "mode": "poke"}))
     assert (pushed["run_id"], pushed["job"], pushed["job_namespace"]) == (staging, "tdprov_shared.write", "staging"), pushed
 
 
@@ -255,21 +263,12 @@ def test_sensor_with_job_dag_waits_for_that_dag_s_task_not_another_named_alike(
     from prov_common.store import open_store
 
     assert BundleQuery(job="tdprov_sclash", job_dag="tdprov_sclash").of_job_dag(open_store(str(store)), dag_run) is None
-    since, job = "2000-01-01T00:00:00+00:00", "tdprov_sclash.daily.load"
-    with DAG("tdprov_sclash_waits", start_date=START, schedule=None) as dag:
-        LineageBundleSensor(task_id="mine", job=job, job_dag="tdprov_sclash.daily", since=since, mode="poke",
-                            poke_interval=0.1, timeout=1)
-        LineageBundleSensor(task_id="theirs", job=job, job_dag="tdprov_sclash", since=since, deferrable=True,
-                            poke_interval=0.1, timeout=30)
-    with caplog.at_level("WARNING", logger="prov_airflow.matching"):
-        run = run_dag(dag, logical_date=START)
-    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {"mine": "failed", "theirs": "success"}, states
+    job = "tdprov_sclash.daily.load"
     told = (f"run {theirs.run_id} of job default/tdprov_sclash.daily.load is of a run of DAG 'tdprov_sclash', not of DAG "
             "'tdprov_sclash.daily': not taken")
-    assert caplog.text.count(told) == 1, caplog.text  # poked about ten times, told once
-    (waited,) = [ti for ti in run.get_task_instances() if ti.task_id == "theirs"]
-    assert waited.xcom_pull(task_ids="theirs")["run_id"] == theirs.run_id
+    pushed = _one_taken_one_told(caplog, "tdprov_sclash_waits", told, ("mine", {"job": job, "job_dag": "tdprov_sclash.daily"}),
+                                 ("theirs", {"job": job, "job_dag": "tdprov_sclash", "deferrable": True}))
+    assert pushed["run_id"] == theirs.run_id
     from prov_common.errors import BadInputError
 
     with pytest.raises(BadInputError, match="job_dag='tdprov_sclash' is given without job="):
