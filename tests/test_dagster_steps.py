@@ -639,18 +639,25 @@ def test_a_retry_never_waited_on_lets_go_of_the_attempts_it_closed_and_sealed(
     assert {s.state for s in bundles(store).values()} == {"FAIL"} and len(bundles(store)) == 3
 
 
+def _closed_past_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int) -> tuple[str, list[StepIdentity], Recorder]:
+    """With ``CLOSED_KEPT`` 1: a store, ``count`` failed attempts of one step and the recorder of the retries' process,
+    whose store then stops answering listings (so it cannot seal the attempts it closes)."""
+    monkeypatch.setattr(recorder_module, "CLOSED_KEPT", 1)
+    store = str(tmp_path / "store")
+    settings = Settings(store=store, spool=str(tmp_path / "spool"))
+    attempts = _failed_attempts(store, settings, count)
+    retry = Recorder(settings, "dagster://default")
+    retry.transport()._store = ListingFails(store)
+    return store, attempts, retry
+
+
 def test_a_retry_never_waited_on_tags_the_attempts_it_could_not_seal_past_its_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past ``CLOSED_KEPT`` attempts a retry closed and could not seal (the store stopped answering the seal's listing),
     the oldest one's Dagster run is tagged then, so that the store sensor closes it; the others when the recorder is
     waited on."""
-    monkeypatch.setattr(recorder_module, "CLOSED_KEPT", 1)
-    store = str(tmp_path / "store")
-    settings = Settings(store=store, spool=str(tmp_path / "spool"))
-    attempts = _failed_attempts(store, settings, 3)
-    retry = Recorder(settings, "dagster://default")  # the retries' process, whose store then stops answering listings
-    retry.transport()._store = ListingFails(store)
+    store, attempts, retry = _closed_past_one(tmp_path, monkeypatch, 3)
     tagged: list[str] = []
     for attempt in attempts:
         _retried(retry, attempt, partial(tagged.append, attempt.ol_run_id))
@@ -666,12 +673,7 @@ def test_wait_returns_once_the_dagster_run_of_an_attempt_past_its_bound_is_tagge
     """Past ``CLOSED_KEPT`` attempts a retry closed and could not seal, the oldest one's Dagster run is tagged from the
     delivering thread (here in a real Dagster instance); :meth:`Recorder.wait` returned before that tag was written (an
     instance slow to answer), so a step process that ended then could end without it."""
-    monkeypatch.setattr(recorder_module, "CLOSED_KEPT", 1)
-    store = str(tmp_path / "store")
-    settings = Settings(store=store, spool=str(tmp_path / "spool"))
-    attempts = _failed_attempts(store, settings, 2)
-    retry = Recorder(settings, "dagster://default")  # the retries' process, whose store then stops answering listings
-    retry.transport()._store = ListingFails(store)
+    store, attempts, retry = _closed_past_one(tmp_path, monkeypatch, 2)
 
     def slowly(step_context: Any) -> None:
         time.sleep(0.5)  # an instance slow to answer
