@@ -32,9 +32,8 @@ from dagster import (
 
 from prov_common.audit import AuditResult, run_audit
 from prov_common.audit.memory import KnownCheckpoint, store_id
-from prov_common.audit.remember import recorded_checkpoint, witness_record
+from prov_common.audit.remember import kept_record, recorded_checkpoint, witness_record
 from prov_common.audit.model import CHECK_TITLES, CheckResult
-from prov_common.canonical_json import loads
 from prov_common.audit.access import READ_ONLY_FIX, ReadOnlyTerms, require_report_dir
 from prov_common.errors import BadInputError, StoreError, TdprovError
 from prov_common.store import open_store
@@ -145,11 +144,8 @@ class InstanceWitness:
         raw = self.instance.run_storage.get_cursor_values({self.key}).get(self.key)
         if not raw:
             return None
-        try:
-            kept = loads(raw)
-        except ValueError as exc:
-            raise BadInputError(f"{self.name} is not JSON ({exc})", fix="restore the instance's storage from a backup") from exc
-        return recorded_checkpoint(kept, self.store_uri, self.name, fix="restore the instance's storage from a backup")
+        fix = "restore the instance's storage from a backup"
+        return recorded_checkpoint(kept_record(raw, self.name, fix=fix), self.store_uri, self.name, fix=fix)
 
     def write(self, checkpoint: KnownCheckpoint, *, now: datetime, audit_id: str) -> None:
         record = witness_record(self.store_uri, checkpoint, now=now, audit_id=audit_id)

@@ -53,6 +53,15 @@ def witness_record(audited: str, checkpoint: KnownCheckpoint, *, now: datetime, 
             "checkpoint": checkpoint.published()}
 
 
+def kept_record(text: str | bytes, what: str, *, fix: str) -> Any:
+    """The JSON of a checkpoint record kept in an orchestrator's own storage (``what``), refused naming it and ``fix``
+    when it is not JSON."""
+    try:
+        return loads(text)
+    except ValueError as exc:
+        raise BadInputError(f"{what} is not JSON ({exc})", fix=fix) from exc
+
+
 def recorded_checkpoint(record: Any, audited: str, what: str, *, fix: str) -> KnownCheckpoint:
     """The checkpoint of a :func:`witness_record`, refused when the record is of another store."""
     if not isinstance(record, dict) or str(record.get("store", "")).rstrip("/") != audited.rstrip("/"):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 
 from prov_airflow.lineage import LineageMixin
-from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.canonical_json import canonical_bytes
 from prov_common.text import counted
 
 if TYPE_CHECKING:
@@ -47,17 +47,13 @@ class VariableWitness:
     def read(self) -> "KnownCheckpoint | None":
         from airflow.sdk import Variable
 
-        from prov_common.audit.remember import recorded_checkpoint
+        from prov_common.audit.remember import kept_record, recorded_checkpoint
         from prov_common.audit.witness import published_checkpoint
-        from prov_common.errors import BadInputError
 
         kept = Variable.get(self.variable, default=None)
         if not kept:
             return None
-        try:
-            record = loads(kept)
-        except ValueError as exc:
-            raise BadInputError(f"{self.name} is not JSON ({exc})", fix="restore the Variable from a backup") from exc
+        record = kept_record(kept, self.name, fix="restore the Variable from a backup")
         if isinstance(record, dict) and "store" in record:
             return recorded_checkpoint(record, self.store_uri, self.name,
                                        fix="give each store a Variable of its own, or restore it from a backup")
