@@ -931,6 +931,26 @@ def test_a_start_of_another_run_given_the_same_run_id_after_the_seal_is_named_an
     assert late.startswith(f"tdprov: run {run_id} was sealed already: its RUNNING event timed") and "re-run the step" in late
 
 
+def test_a_late_event_of_a_sealed_run_reads_its_manifest_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A non-terminal event of a run this process sealed is staged after the sealing, and is named another run's or a
+    late one by the sealed events: the manifest was read for the first, then again for the second. It is read once."""
+    from counting_store import CountingStore
+    from prov_common.bundle import layout
+
+    store = str(tmp_path / "store")
+    transport = ProvenanceTransport(ProvenanceConfig(store=store))
+    run_id, parent = str(uuid.uuid4()), (str(uuid.uuid4()), "etl.daily")
+    transport.emit(_child_event(run_id, parent, "START", "2026-03-01T10:00:00.000Z"))
+    assert transport.emit(_child_event(run_id, parent, "COMPLETE", "2026-03-01T10:00:02.000Z")).status == "written"
+    counting = transport._store = CountingStore(store)
+    with caplog.at_level("WARNING"):
+        assert transport.emit(_child_event(run_id, (str(uuid.uuid4()), "etl"), "START", "2026-03-01T10:00:03.000Z")) is None
+    [warned] = [r.getMessage() for r in caplog.records if run_id in r.getMessage()]
+    assert "that was given the same run id" in warned, warned
+    manifest = layout.bundle_key(run_id, layout.MANIFEST_FILE)
+    assert counting.gets[manifest] == 1, dict(counting.gets)
+
+
 def test_a_dag_run_and_a_mapped_task_given_one_run_id_are_two_runs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """The DAG run of Airflow DAG 'etl.load.1' (clear 0) and try 1 of mapped task 'load' of DAG 'etl' (map index 0)
     have one run id ('<ns>.etl.load.1.0' both). The DAG run's events name no parent, so the task's START, staged while

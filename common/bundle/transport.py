@@ -597,12 +597,14 @@ class ProvenanceTransport(Transport):
         terminal, run_id = is_terminal(clean), run_id_of(clean)
         late, found = self._after_seal(run_id, clean)
         key, data = staged_event_key(clean), self._signed(data, store_id)
-        key, spooled = self._put_late(key, data, found) if late else (key, self._put(key, data))
+        sealed = self._sealed_run(run_id) if late and not terminal else None  # read once, for its key and its warning
+        manifest = found.manifest if found is not None else sealed[0] if sealed is not None else None
+        key, spooled = self._put_late(key, data, manifest) if late else (key, self._put(key, data))
         if not terminal:
             if late:  # a terminal event is warned about as it seals again (write_bundle)
                 where = ("is spooled (the store cannot take it now) and will be staged when delivered, stamped when it "
                          "arrives" if spooled else f"stays staged as {key}, stamped when it arrived")
-                sealed_as = self._another_runs(run_id, clean)
+                sealed_as = _another_runs(sealed, clean)
                 if sealed_as is not None:
                     log.warning("tdprov: run %s is sealed already as %s; its %s event timed %s is of another run, %s, "
                                 "that was given the same run id: it %s, in no bundle (the audit names it). Fix: %s",
@@ -619,13 +621,13 @@ class ProvenanceTransport(Transport):
             found.warn(run_id, clean, key, spooled)
         return self._seal_ended(run_id, clean, behind=spooled, found=found, read=read)
 
-    def _put_late(self, key: str, data: bytes, found: FoundSealed | None = None) -> tuple[str, bool]:
+    def _put_late(self, key: str, data: bytes, manifest: Manifest | None = None) -> tuple[str, bool]:
         """Stage the event ``key`` (``data``) of a run sealed already, keyed as it arrives, after the sealing, and once
-        whoever delivers it (:func:`~prov_common.bundle.late.arrived_late`; the sealed manifest ``found`` read, when
-        it did): the key it was put under (its own while it waits in the outbox, whose flush keys it so) and whether it
-        waits in the outbox."""
+        whoever delivers it (:func:`~prov_common.bundle.late.arrived_late`; the sealed ``manifest``, when it was read):
+        the key it was put under (its own while it waits in the outbox, whose flush keys it so) and whether it waits
+        in the outbox."""
         store, _ = self._open_store()
-        late = arrived_late(store, key, data, found.manifest if found else None) if store is not None else None
+        late = arrived_late(store, key, data, manifest) if store is not None else None
         if late is None:
             return key, self._put(key, data)
         result = self.outbox.deliver(store, [late], strict=bool(self.settings.strict))
@@ -688,11 +690,10 @@ class ProvenanceTransport(Transport):
         self._seen(run_id, sealed=True)
         return True, found
 
-    def _another_runs(self, run_id: str, event: Mapping[str, Any]) -> tuple[str, str] | None:
-        """(the sealed run, the run of ``event``), each as its job and parent run, when ``event``, which came after
-        ``run_id`` was sealed, is of another run given the same run id, as sealing tells it (:class:`RunIdentity`:
-        another job than the sealed bundle's, or a parent run of another job); None when it is not, or the bundle
-        cannot be read now. Read for such late events only."""
+    def _sealed_run(self, run_id: str) -> tuple[Manifest, RunIdentity] | None:
+        """The sealed bundle of ``run_id``: its manifest and the run its signed events are of
+        (:func:`~prov_common.bundle.storage.sealed_run`); None when none is sealed or it cannot be read now. Read for
+        the late non-terminal events of a sealed run only."""
         store, _ = self._open_store()
         if store is None:
             return None
@@ -700,9 +701,7 @@ class ProvenanceTransport(Transport):
             manifest, sealed = sealed_run(store, run_id)
         except TdprovError:
             return None
-        if manifest is None or not sealed.is_other(event):
-            return None
-        return f"the run {sealed.named()}", RunIdentity.of(event, ()).named()
+        return None if manifest is None else (manifest, sealed)
 
     def _asked_sealed(self, run_id: str) -> tuple[Store | None, bool]:
         """The store and whether it holds the statement of ``run_id`` (one request); no store when it cannot tell now."""
@@ -1014,3 +1013,13 @@ def _settle_at_exit() -> None:
     :data:`EXIT_SECONDS`, then what is left is spooled and named (:func:`settle_all`); the writing thread, held up by a
     store that does not answer, no longer keeps the process alive."""
     settle_all(EXIT_SECONDS)
+
+
+def _another_runs(sealed: tuple[Manifest, RunIdentity] | None, event: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(the sealed run, the run of ``event``), each as its job and parent run, when ``event``, which came after the
+    run was ``sealed`` (:meth:`ProvenanceTransport._sealed_run`), is of another run given the same run id, as sealing
+    tells it (:class:`RunIdentity`: another job than the sealed bundle's, or a parent run of another job); None when it
+    is not, or the bundle could not be read."""
+    if sealed is None or not sealed[1].is_other(event):
+        return None
+    return f"the run {sealed[1].named()}", RunIdentity.of(event, ()).named()
