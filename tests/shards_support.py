@@ -108,7 +108,8 @@ def sealed_outputs(store_uri: str) -> list[dict[str, Any]]:
 
 class DeadScheduler:
     """A ``tcp://127.0.0.1:<port>`` that closes every connection at once (a scheduler that is down behind its
-    address): a Dask client fails at once instead of after its timeout, and ``connections`` counts its tries."""
+    address): a Dask client mostly fails at once, but retries a reset that comes before its handshake until its
+    timeout (tests bound ``shard_engine.CONNECT_TIMEOUT``); ``connections`` counts its tries."""
 
     def __init__(self) -> None:
         self._socket = socket.create_server(("127.0.0.1", 0))

@@ -241,6 +241,10 @@ def test_strict_mode_fails_the_step_when_the_dask_scheduler_cannot_be_reached(
         tmp_path: Path, instance: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Strict mode raises instead of degrading: the shards are not hashed elsewhere, and the error names the
     scheduler's setting, its address, the strict setting and the fixes."""
+    from prov_common.hashing import shard_engine
+
+    # Dask retries a connection reset before its handshake until the timeout (20 s, seen in the suite under load)
+    monkeypatch.setattr(shard_engine, "CONNECT_TIMEOUT", "1s")
     folder, store = tmp_path / "shards", str(tmp_path / "store")
     with dead_scheduler() as scheduler:
         result = materialize([_corpus_asset(str(folder), lambda: write_shards(folder))], instance=instance,
