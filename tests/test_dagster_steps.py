@@ -1275,7 +1275,7 @@ def test_a_step_process_ends_once_the_seal_that_outlived_its_bound_is_written(
     background, and ``Recorder.wait`` at the teardown returns without it) ends only when the entry is written: the
     interpreter's exit waits for the transport's writing thread, so the run's bundle is listed as soon as Dagster's run
     is over, with nothing waited for in the test process and nothing spooled."""
-    monkeypatch.setenv("STEPS_SLOW_INDEX", "3")
+    monkeypatch.setenv("STEPS_SLOW_INDEX", "1.5")
     monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
     monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
     (tmp_path / "dagster_home").mkdir()
