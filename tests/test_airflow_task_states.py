@@ -71,7 +71,7 @@ def test_a_task_process_ends_once_its_seal_that_outlived_the_bound_is_written(tm
     ``before_stopping`` drain waits for the transport's writing thread too, so the run's bundle is listed once the
     process is gone."""
     run_id = "01960000-0000-7000-8000-00000000e417"
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "task_process_exit.py"), run_id, "3"],
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "task_process_exit.py"), run_id, "1.5"],
                           env=child_env(AIRFLOW__TDPROV__SPOOL=str(tmp_path / "spool")), capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
