@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from xml.etree import ElementTree
 
+import pytest
+
 from prov_common.w3cprov import events_to_document, lineage_graph, merge_documents, render_svg, to_dot
 from prov_common.w3cprov.graph import GENERATED, RUN, USED, VERSION
 
@@ -201,3 +203,29 @@ def test_datasets_of_equal_bytes_name_each_other_in_memory_linear_in_their_numbe
     others = [("file", f"/data/{i:04}.csv") for i in range(k) if i != 7]
     assert list(graph.nodes["v0007"].also) == others and len(graph.nodes["v0007"].also) == k - 1
     assert graph.nodes["v0007"].to_dict()["also"] == others and graph.nodes["v0007"].also == tuple(others)
+
+
+def test_a_holder_of_equal_bytes_is_read_by_its_place_without_walking_the_others() -> None:
+    """``also[i]`` copied the k - 1 other holders into a tuple at each call, so reading them by place took time in the
+    square of k. It is read from the shared list at its place: the list is never walked, and every place, negative
+    places and slices give what the list of the others gives (an IndexError past either end)."""
+    from prov_common.w3cprov.graph import Edge, LineageGraph, Node, resolve_reads
+
+    class Unwalked(tuple):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            raise AssertionError("the shared list of holders was walked")
+
+    k, version = 40, "blake3:" + "e" * 64
+    nodes = {"run": Node("run", RUN, "w", run_id="r", state="COMPLETE")}
+    nodes.update({f"v{i:02}": Node(f"v{i:02}", VERSION, f"{i}.csv", dataset=f"/data/{i:02}.csv", namespace="file",
+                                   version=version) for i in range(k)})
+    graph = resolve_reads(LineageGraph(nodes, sorted(Edge("run", f"v{i:02}", GENERATED) for i in range(k))))
+    for own in (0, 7, k - 1):
+        others = [("file", f"/data/{i:02}.csv") for i in range(k) if i != own]
+        also = graph.nodes[f"v{own:02}"].also
+        also._held = Unwalked(also._held)  # type: ignore[union-attr]
+        assert [also[i] for i in range(k - 1)] == others and [also[-i] for i in range(1, k)] == others[::-1]
+        assert also[3:9] == tuple(others[3:9]) and also[::-5] == tuple(others[::-5])
+        for past in (k - 1, -k):
+            with pytest.raises(IndexError):
+                also[past]

@@ -43,10 +43,11 @@ class OtherHolders(Sequence[tuple[str, str]]):
     read from one sorted list that every holder of that content shares: each holder's own copy would take memory
     and time in the square of their number (20,000 outputs of one digest in a forged bundle)."""
 
-    __slots__ = ("_held", "_own")
+    __slots__ = ("_held", "_own", "_at")
 
-    def __init__(self, held: tuple[tuple[str, tuple[str, str]], ...], own: str) -> None:
-        self._held, self._own = held, own  # held: (version id, dataset) sorted by dataset; own: this version's id
+    def __init__(self, held: tuple[tuple[str, tuple[str, str]], ...], own: str, at: int) -> None:
+        # held: (version id, dataset) sorted by dataset; own: this version's id, at its place ``at`` in held
+        self._held, self._own, self._at = held, own, at
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return (dataset for version, dataset in self._held if version != self._own)
@@ -55,7 +56,10 @@ class OtherHolders(Sequence[tuple[str, str]]):
         return len(self._held) - 1
 
     def __getitem__(self, index: Any) -> Any:
-        return tuple(self)[index]
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        place = range(len(self))[index]  # an IndexError past either end, as a tuple's
+        return self._held[place + (place >= self._at)][1]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and tuple(self) == tuple(other)
@@ -410,10 +414,12 @@ def resolve_reads(graph: LineageGraph) -> LineageGraph:
     ordered = sorted(edges)
     holders = content_holders(LineageGraph(nodes, ordered))
     shared = {version: tuple(sorted(held.items(), key=lambda item: item[1])) for version, held in holders.items()}
+    places = {version: {entity: i for i, (entity, _) in enumerate(held)} for version, held in shared.items()}
     for key, node in nodes.items():
         if node.kind != RUN and node.version:
             here, version = version_entity(node), normal_version(node.version)
-            nodes[key] = replace(node, also=OtherHolders(shared[version], here) if here in holders.get(version, {}) else ())
+            nodes[key] = replace(node, also=OtherHolders(shared[version], here, places[version][here])
+                                 if here in holders.get(version, {}) else ())
     return LineageGraph(nodes=dict(sorted(nodes.items())), edges=ordered, holders=holders)
 
 
