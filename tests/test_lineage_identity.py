@@ -982,6 +982,23 @@ def test_lineage_with_checks_shows_a_check_its_reader_recorded_on_the_version_it
     assert out.splitlines()[0].endswith("✗ failed: in_range(0, 9)[amount]"), out
 
 
+def test_lineage_names_the_first_failed_checks_of_a_version_and_counts_the_rest(tmp_path: Path,
+                                                                                capsys: pytest.CaptureFixture) -> None:
+    """The text tree named every failed check of a version on its line, however many (a check per column of a wide
+    table, or a forged bundle's thousands): the first eight are named, as the picture's tooltip names them, the rest
+    counted, and --json lists them all."""
+    uri = str(tmp_path / "store")
+    failed = tuple(f"check_{i:02}" for i in range(30))
+    seal(open_store(uri), run_events("prep", [], [dataset("/data/x.parquet", digest("x"), passed=False, failed=failed)]))
+    assert main(["lineage", "/data/x.parquet", "--checks", "--store", uri]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    named = ", ".join(f"check_{i:02}[amount]" for i in range(8))
+    assert line.endswith(f"  ✗ failed: {named} and 22 more (--json lists them all)"), line
+    assert main(["lineage", "/data/x.parquet", "--checks", "--json", "--store", uri]) == 0
+    (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+    assert tree["failedChecks"] == [f"check_{i:02}[amount]" for i in range(30)], tree
+
+
 # Who recorded which Pandera result on /data/x.parquet (the same bytes each time), in the order sealed: a run that
 # wrote it or read it, its result (None: none recorded), and the hour it started; train reads it last and makes m.pkl.
 RECORDED_RESULTS = {

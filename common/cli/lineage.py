@@ -20,7 +20,7 @@ from prov_common.sources.matching import SourcesByDigest, sources_by_digest
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, index_starts, shard_counts
-from prov_common.w3cprov.drawing import drawn, same_content
+from prov_common.w3cprov.drawing import CHECKS_NAMED, drawn, same_content
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, lineage_graph, named_holders
 from prov_common.w3cprov.identity import DatasetLabels, VersionKey, distinct_jobs, distinct_labels, utc_text, version_key
@@ -31,7 +31,7 @@ from prov_common.w3cprov.lineage import (
 )
 from prov_common.w3cprov.render import RENDERERS, picture_format, render
 from prov_common.w3cprov.serialize import merge_documents
-from prov_common.text import counted
+from prov_common.text import counted, first_of
 
 if TYPE_CHECKING:
     from prov_common.audit.recorded import Catalogued
@@ -277,11 +277,11 @@ def _version_text(tree: LineageTree, direction: str, shown_as: _Shown) -> str:
     if node.shards is not None:
         text += f"  ({extent_text(None, node.shards)})"
     if node.failed_checks:
-        text += f"  ✗ failed: {', '.join(node.failed_checks)}"
+        text += f"  ✗ failed: {_checks_named(node.failed_checks)}"
     if node.passed_checks:  # known with --checks (read from the bundles): a passed validation is shown, not only a failed one
         text += f"  ✓ passed {counted(len(node.passed_checks), 'check')}"
     if node.errored_checks:  # a check that raised has no outcome: neither passed nor failed
-        text += f"  ! raised an error: {', '.join(node.errored_checks)}"
+        text += f"  ! raised an error: {_checks_named(node.errored_checks)}"
     if node.also:
         text += f"  (same content as {same_content(node.also, labels)})"
     if tree.sources:
@@ -295,6 +295,12 @@ def _version_text(tree: LineageTree, direction: str, shown_as: _Shown) -> str:
     elif not tree.steps:
         text += "  [not used by any recorded run]"
     return text
+
+
+def _checks_named(checks: tuple[str, ...]) -> str:
+    """The first :data:`~prov_common.w3cprov.drawing.CHECKS_NAMED` of a version's checks of one outcome, as the
+    picture's tooltip names them, the rest counted: a version of hundreds of failed checks is one line of the tree."""
+    return first_of(checks, CHECKS_NAMED) + (" (--json lists them all)" if len(checks) > CHECKS_NAMED else "")
 
 
 def _lines(tree: LineageTree, direction: str, shown_as: _Shown, prefix: str = "") -> list[str]:
