@@ -69,6 +69,14 @@ def test_contains_record_and_downstream_training(tmp_path: Path, capsys: pytest.
                  "--store", store.uri]) == 2
     assert capsys.readouterr().err == ("tdprov contains: --record is not JSON (an integer of 5,000 digits is longer than "
                                        "tdprov reads (4,300 digits)). Fix: pass an object like '{\"id\": 1, \"name\": \"x\"}'\n")
+    # a number past the range of a double, which 'tdprov hash' refuses in a JSON-lines file: 1e400 was read as infinity
+    for record, shown in (('{"customer_id": 1e400, "email": "b@x.org"}', "1E+400"),
+                          ('{"customer_id": 1042, "email": [["b", -1' + "0" * 400 + ']]}', "-1000000000000000000…, 401 digits")):
+        assert main(["contains", td.digest, "--record", record, "--store", store.uri]) == 2
+        column = "customer_id" if "1e400" in record else "email"
+        assert capsys.readouterr().err == (f"tdprov contains: --record column {column!r} has a number too large for a double "
+                                           f"({shown}): a double holds at most about 1.8e308. Fix: give the value as the "
+                                           "dataset holds it (a number within a double, or a string)\n")
 
 
 def test_a_catalogued_run_whose_bundle_was_altered_after_the_audit_is_left_out_of_the_answer(

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from prov_common.canonical_json import json_reason
@@ -79,6 +81,32 @@ def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
+class _PastDouble(str):
+    """A number of ``--record`` past the range of a double, as written (``1e400`` was read as infinity)."""
+
+
+def _number(read: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A JSON number reader that gives a number past the range of a double as :class:`_PastDouble`."""
+    def number(text: str) -> Any:
+        value = read(text)
+        return _PastDouble(text) if abs(value) > sys.float_info.max else value
+    return number
+
+
+def _past_double(value: Any) -> _PastDouble | None:
+    """The first number past the range of a double in a column's value, walked without recursion (None: none)."""
+    stack = [value]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, _PastDouble):
+            return value
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return None
+
+
 def _record(text: str) -> dict[str, Any]:
     if text.startswith("@"):
         from prov_common.regular_file import NotRegularFileError, read_regular
@@ -88,13 +116,20 @@ def _record(text: str) -> dict[str, Any]:
         except (NotRegularFileError, UnicodeDecodeError) as exc:
             raise BadInputError(f"--record {text}: {exc}.", fix="pass a JSON file of one record (a regular file, UTF-8)") from None
     try:
-        value = json.loads(text, object_pairs_hook=_no_repeated_keys, parse_constant=_no_constant)
+        value = json.loads(text, object_pairs_hook=_no_repeated_keys, parse_constant=_no_constant,
+                           parse_float=_number(float), parse_int=_number(int))
     except BadInputError:
         raise
     except ValueError as exc:
         raise BadInputError(f"--record is not JSON ({json_reason(exc)}).", fix='pass an object like \'{"id": 1, "name": "x"}\'') from exc
     if not isinstance(value, dict):
         raise BadInputError("--record must be a JSON object of column values.", fix='pass an object like \'{"id": 1, "name": "x"}\'')
+    for column, held in value.items():  # as 'tdprov hash' refuses it in a JSON-lines file: no version's rows hold one
+        if (number := _past_double(held)) is not None:
+            from prov_common.hashing.jsonl_events import too_large
+
+            raise BadInputError(f"--record column {column!r} {too_large(number)}",
+                                fix="give the value as the dataset holds it (a number within a double, or a string)")
     return value
 
 
