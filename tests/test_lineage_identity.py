@@ -428,12 +428,13 @@ def test_a_version_whose_run_is_left_out_is_no_origin_in_the_picture(direction: 
 
 
 def _keys(value: object) -> set[str]:
-    """Every key of the objects in ``value`` (a 'lineage --json' document), the run ids under ``leftOut`` apart."""
+    """Every key of the objects in ``value`` (a 'lineage --json' document), the run ids under ``leftOut`` and the digests
+    under ``contentHolders`` apart."""
     if isinstance(value, list):
         return set().union(*map(_keys, value))
     if not isinstance(value, dict):
         return set()
-    return set(value) | set().union(*(_keys(v) for k, v in value.items() if k != "leftOut"))
+    return set(value) | set().union(*(_keys(v) for k, v in value.items() if k not in ("leftOut", "contentHolders")))
 
 
 def test_the_keys_of_lineage_json_are_the_documented_ones(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -1491,8 +1492,9 @@ def test_one_version_name_in_two_datasets_is_no_same_content(tmp_path: Path, cap
         drawn = (tmp_path / "m.dot").read_text()
         assert drawn.count("= same content as 1 other dataset") == 1 and "warehouse/users" not in drawn, drawn
         assert main(["lineage", "s3://lake/warehouse/orders", "--json", "--store", uri, *extra]) == 0
-        (tree,) = json.loads(capsys.readouterr().out)["lineage"]
-        assert "also" not in tree, tree
+        said = json.loads(capsys.readouterr().out)
+        (tree,) = said["lineage"]
+        assert "sameContentAs" not in tree and said["contentHolders"] == {}, said
     assert main(["record", "3", "--store", uri]) == 2  # a version of two datasets is the user's to choose, not equal bytes
     err = capsys.readouterr().err
     assert "'3' is a version of 2 datasets (a version name their producer gave, not their content)" in err, err
@@ -1785,8 +1787,9 @@ def test_lineage_json_says_which_version_is_opaque(tmp_path: Path, capsys: pytes
 def test_many_datasets_of_one_content_are_named_a_few_and_counted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """k outputs of one run hold one digest: each version's "(same content as ...)" line in the text tree and its
     tooltip in a picture named the k-1 others, so both grew with the square of k (2,000 forged outputs of one digest:
-    a 123 MB DOT). They name the first 8, as a tooltip names checks, and count the rest, so they grow with k;
-    --json keeps every holder (machines read it)."""
+    a 123 MB DOT). They name the first 8, as a tooltip names checks, and count the rest, so they grow with k.
+    --json, which each version's list of the k-1 others also made k(k-1) entries, lists every holder once per digest
+    (machines read it), each version naming that digest."""
     same, sizes = digest("same"), {}
     named = ", ".join(f"/data/out{i:03}.csv" for i in range(1, 9))
     for k in (20, 200):
@@ -1801,6 +1804,8 @@ def test_many_datasets_of_one_content_are_named_a_few_and_counted(tmp_path: Path
         assert f"same content as: {named} and {k - 9} more" in dot and f"= same content as {k - 1} other datasets" in dot
     assert sizes[200][0] < 12 * sizes[20][0] and sizes[200][1] < 12 * sizes[20][1], sizes  # ten times the datasets
     assert main(["lineage", "/data/in.csv", "--downstream", "--json", "--store", uri]) == 0
-    [tree] = json.loads(capsys.readouterr().out)["lineage"]
-    [first] = [o for o in tree["usedBy"][0]["outputs"] if o["dataset"] == "/data/out000.csv"]
-    assert first["also"] == [["file", f"/data/out{i:03}.csv"] for i in range(1, 200)]
+    said = json.loads(capsys.readouterr().out)
+    [tree] = said["lineage"]
+    outputs = tree["usedBy"][0]["outputs"]
+    assert len(outputs) == 200 and {o["sameContentAs"] for o in outputs} == {same} and "also" not in outputs[0], outputs[0]
+    assert said["contentHolders"] == {same: [["file", f"/data/out{i:03}.csv"] for i in range(200)]}, said["contentHolders"]

@@ -22,7 +22,7 @@ from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, index_starts, shard_counts
 from prov_common.w3cprov.drawing import CHECKS_NAMED, drawn, same_content
 from prov_common.w3cprov.events import extent_text
-from prov_common.w3cprov.graph import LineageGraph, lineage_graph, named_holders
+from prov_common.w3cprov.graph import LineageGraph, content_holders_json, lineage_graph, named_holders
 from prov_common.w3cprov.identity import DatasetLabels, VersionKey, distinct_jobs, distinct_labels, utc_text, version_key
 from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.lineage import (
@@ -386,6 +386,7 @@ def _run(args: argparse.Namespace) -> int:
         tell_written(args.output, f"{direction} lineage of {args.target}: {drawn(drawing)}")
     if args.json:
         emit_json({"direction": direction, "query": args.target, "lineage": [t.to_dict(direction) for t in trees],
+                   "contentHolders": content_holders_json(t.node for root in trees for t in root.walk()),
                    "leftOut": left_out}, sort_keys=True)
         return code
     shown = _Shown(_labels(trees), touched, _job_labels(trees, found))

@@ -7,7 +7,7 @@ Works on the document of one run or on the merged PROV of a whole store, so the 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
@@ -54,6 +54,11 @@ class OtherHolders(Sequence[tuple[str, str]]):
 
     def __len__(self) -> int:
         return len(self._held) - 1
+
+    @property
+    def everyone(self) -> tuple[tuple[str, str], ...]:
+        """Every dataset that holds this content, this one included: the list all of them share."""
+        return tuple(dataset for _, dataset in self._held)
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
@@ -128,15 +133,31 @@ class Node:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, camelCase keys, empty fields (and the PROV ids of its identity, and ``broken``, which only a
-        picture draws) left out; an opaque version says so (``opaqueVersion: true``)."""
-        out = {_camel(k): (list(v) if isinstance(v, (tuple, OtherHolders)) else v) for k, v in self.__dict__.items()
+        picture draws) left out; an opaque version says so (``opaqueVersion: true``), and a version other datasets
+        hold the same content as names its digest (``sameContentAs``), under which :func:`content_holders_json` lists
+        them all once for every holder (each holder's own list would grow with the square of their number)."""
+        out = {_camel(k): (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
                if v not in (None, ()) and k not in _NOT_IN_JSON}
+        if self.also:
+            out["sameContentAs"] = normal_version(self.version)
         if self.opaque:
             out["opaqueVersion"] = True
         return out
 
 
-_NOT_IN_JSON = ("dataset_id", "version_id", "broken", "opaque")
+_NOT_IN_JSON = ("dataset_id", "version_id", "broken", "opaque", "also")
+
+
+def content_holders_json(nodes: Iterable[Node]) -> dict[str, list[list[str]]]:
+    """The datasets that hold each content digest the ``nodes`` name in ``sameContentAs`` (:meth:`Node.to_dict`), each
+    ``[namespace, name]``: one list per digest, however many of its holders are among the nodes."""
+    out: dict[str, list[list[str]]] = {}
+    for node in nodes:
+        if node.also and (key := normal_version(node.version)) not in out:
+            held = node.also.everyone if isinstance(node.also, OtherHolders) else \
+                sorted({(node.namespace or "", node.dataset or ""), *node.also})
+            out[key] = [list(dataset) for dataset in held]
+    return out
 
 
 def dataset_identity(node: Node) -> str:
