@@ -21,6 +21,7 @@ import pytest
 from bundle_support import run_events
 from mount_support import read_only, small_files
 from prov_common.cli import build_parser, main
+from prov_common.errors import BadInputError
 
 TYPO = "/nonexistent-tdprov-store/typo"
 MISSING = "/missing-tdprov-dir/out"
@@ -1052,6 +1053,84 @@ def test_events_past_the_bound_are_refused_before_they_are_parsed_whole(tmp_path
     assert f"'bundles/{run}/events.jsonl': its events state more PROV records than a bundle tdprov writes holds " \
            "(1,000)" in str(refused.value), refused.value
     assert peak < 2 * len(damaged), (peak, len(damaged))  # parsed whole: about 8 times the file
+
+
+def _repeated_lines(store: Path, run: str, times: int) -> bytes:
+    """Repeat the terminal event of ``run`` ``times`` times in its events.jsonl, its manifest stating the new size and
+    no prov.json (so export derives the run's PROV from its events); the new events.jsonl."""
+    bundle = store / "bundles" / run
+    lines = (bundle / "events.jsonl").read_bytes().splitlines(keepends=True)
+    data = b"".join(lines[:-1]) + lines[-1] * times
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    next(f for f in manifest["files"] if f["path"] == "events.jsonl")["size"] = len(data)
+    _no_prov_file(manifest)
+    for name, content in (("events.jsonl", data), ("manifest.json", json.dumps(manifest).encode())):
+        (bundle / name).unlink()
+        (bundle / name).write_bytes(content)
+    return data
+
+
+def test_events_of_few_prov_records_are_folded_line_by_line_never_parsed_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bundle's events.jsonl was parsed whole before it was folded: 130,000 repeats of one event (139 MB, a few PROV
+    records) cost 'tdprov export' 950 MB (180 MB now, the file's bytes), and one event of 400,000 repeats of one
+    output (140 MB) 892 MB. The lines are folded one at a time, a repeated line once: the memory taken stays below
+    twice the file's size (its bytes as read; parsed whole: about 7 times them) and the PROV is the PROV of the events parsed whole; a line
+    longer than a staged event can be (here a lowered bound) is refused naming the file and the line."""
+    import tracemalloc
+
+    from prov_common.store import open_store
+    from prov_common.w3cprov import collect, event_lines
+    from prov_common.w3cprov.mapping import events_to_document
+    from prov_common.w3cprov.serialize import serialize
+
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
+    data = _repeated_lines(store, run, 500)
+    opened = open_store(str(store))
+    tracemalloc.start()
+    try:
+        document = collect.bundle_document(opened, run)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * len(data), (peak, len(data))  # the bytes read, and little more; parsed whole: 7 times them
+    whole = events_to_document([json.loads(line) for line in data.splitlines()], sealed=True)
+    assert serialize(document, "json") == serialize(whole, "json")
+    bound = max(len(line) for line in data.splitlines()) - 1  # the repeated terminal event, from line 2 on
+    monkeypatch.setattr(event_lines, "SMALL_OBJECT_LIMIT", bound)
+    with pytest.raises(BadInputError) as refused:
+        collect.bundle_document(opened, run)
+    assert str(refused.value).startswith(f"bundle {run} events.jsonl line 2 is longer than {bound:,} bytes: no event "
+                                         "is. Fix: check it with 'tdprov verify'"), refused.value
+
+
+@pytest.mark.parametrize("kept", [8 << 20, 0], ids=["kept parsed", "parsed again"])
+def test_events_folded_line_by_line_are_the_runs_of_the_events_parsed_whole(kept: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The line-by-line fold orders each run's events as the whole parse does (time, START first, a terminal event
+    last, then among events of one time and rank their JSON text), a repeated line or an equal event spelt otherwise
+    included, whether a line was kept parsed or is parsed again; runs apart, blank lines and line breaks as
+    ``splitlines`` cuts them; a line that is not JSON is named by its number."""
+    from bundle_support import dataset, event
+
+    from prov_common.w3cprov import event_lines
+    from prov_common.w3cprov.event_lines import fold_event_lines
+    from prov_common.w3cprov.events import fold_runs
+
+    monkeypatch.setattr(event_lines, "KEPT_BYTES", kept)
+    run, other, time = str(uuid.uuid4()), str(uuid.uuid4()), "2026-03-01T10:00:05Z"
+    version = {"version": {"datasetVersion": "blake3:" + "2" * 64}}
+    a = {**dataset("s3://lake", "a.parquet"), "facets": {"x": {"n": 1}}}
+    tied = [event(run, "RUNNING", time, outputs=[{**a, "facets": {"x": {"n": n}}}]) for n in (3, 1, 2)]
+    events = [event(run, "COMPLETE", time, outputs=[{**a, "facets": version}]), *tied, tied[0],
+              event(run, "START", time, outputs=[a]), event(other, "START", time, outputs=[a]), tied[1]]
+    lines = [json.dumps(e).encode() for e in events]
+    lines[-1] = json.dumps(events[-1], indent=1).replace("\n", " ").encode()  # the same event, spelt otherwise
+    data = b"\n".join(lines[:3]) + b"\r\n\n" + b"\r".join(lines[3:]) + b"\n"
+    assert fold_event_lines(data, "e.jsonl") == fold_runs([json.loads(line) for line in data.splitlines() if line.strip()])
+    assert [r.outputs[0].facets for r in fold_event_lines(data, "e.jsonl")] == [
+        {"x": {"n": 3}, **version}, {"x": {"n": 1}}][:: 1 if run < other else -1]
+    with pytest.raises(BadInputError, match=r"^e\.jsonl line 6 is not JSON"):
+        fold_event_lines(b"\n".join(lines[:3]) + b"\r\n\n" + b"\r".join([lines[3], b"{"]), "e.jsonl")
 
 
 def test_the_count_of_records_before_the_parse_is_never_above_what_the_events_make() -> None:

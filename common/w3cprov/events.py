@@ -136,7 +136,9 @@ class RunState:
 
 
 @dataclass(frozen=True)
-class _Checked:
+class CheckedEvent:
+    """A run event checked by :func:`check_event` (``index``: its place among the events read), with what orders it."""
+
     index: int
     event: Mapping[str, Any]
     event_type: str
@@ -157,19 +159,29 @@ def parse_time(value: Any, where: str, *, sealed: bool = False) -> datetime:
     return moment
 
 
-def check_event(index: int, event: Any, *, sealed: bool = False, where: str | None = None) -> _Checked:
+def check_event(index: int, event: Any, *, sealed: bool = False, where: str | None = None) -> CheckedEvent:
     """Check one run event (``index``: its 0-based position in the input, named in errors as ``#index`` unless
     ``where`` names its place, such as ``events.jsonl line 3``; ``sealed``: read from a sealed bundle, see
     :func:`parse_time`)."""
     where = where or f"#{index}"
     event = parse_run_event(event, where=where, sealed=sealed)
     job = event["job"]
-    return _Checked(index, event, event["eventType"], parse_time(event["eventTime"], f"event{at_place(where)}", sealed=sealed),
+    return CheckedEvent(index, event, event["eventType"], parse_time(event["eventTime"], f"event{at_place(where)}", sealed=sealed),
                     event["run"]["runId"], (job["namespace"], job["name"]))
 
 
-def _order_key(checked: _Checked) -> tuple[Any, ...]:
-    return (checked.time, _RANK[checked.event_type], json.dumps(checked.event, sort_keys=True, default=str))
+def _order_key(checked: CheckedEvent) -> tuple[Any, ...]:
+    return (*order_head(checked), order_tail(checked.event))
+
+
+def order_head(checked: CheckedEvent) -> tuple[datetime, int]:
+    """What orders a run's events first: time, then START before the others and a terminal event last."""
+    return checked.time, _RANK[checked.event_type]
+
+
+def order_tail(event: Mapping[str, Any]) -> str:
+    """What orders a run's events of one :func:`order_head`: the checked event's sorted JSON text."""
+    return json.dumps(event, sort_keys=True, default=str)
 
 
 def _facets(container: Any, key: str) -> dict[str, Any]:
@@ -208,13 +220,21 @@ def _merge_datasets(target: dict[tuple[str, str], _Named], datasets: Any, extra_
             named.versions.setdefault(normal_version(version), DatasetState(*key, dict(named.common))).facets.update(facets)
 
 
-def _fold(events: list[_Checked], local_names: bool = True, versions_apart: bool = True) -> RunState:
+def _fold(events: list[CheckedEvent], local_names: bool = True, versions_apart: bool = True) -> RunState:
     events.sort(key=_order_key)
+    return fold_ordered(events, local_names, versions_apart)
+
+
+def fold_ordered(events: Iterable[CheckedEvent], local_names: bool = True, versions_apart: bool = True) -> RunState:
+    """The :class:`RunState` of the checked events of one run given in their order (:func:`order_head`, then :func:`order_tail`), each applied as
+    it comes and none held (``local_names``, ``versions_apart``: see :func:`fold_runs`)."""
     run_facets: dict[str, Any] = {}
     job_facets: dict[str, Any] = {}
     inputs: dict[tuple[str, str], _Named] = {}
     outputs: dict[tuple[str, str], _Named] = {}
     producers: set[str] = set()
+    first = last = ended = None
+    started: datetime | None = None
     for checked in events:
         event = checked.event
         run_facets.update(_facets(event["run"], "facets"))
@@ -223,22 +243,26 @@ def _fold(events: list[_Checked], local_names: bool = True, versions_apart: bool
         _merge_datasets(outputs, event.get("outputs"), "outputFacets", local_names, versions_apart)
         if isinstance(event.get("producer"), str):
             producers.add(event["producer"])
-    starts = [c.time for c in events if c.event_type == "START"]
-    terminal = [c for c in events if c.event_type in TERMINAL]
-    last = terminal[-1] if terminal else None
+        if checked.event_type == "START":
+            started = checked.time if started is None else min(started, checked.time)
+        if checked.event_type in TERMINAL:
+            ended = checked
+        first, last = first or checked, checked
+    if first is None or last is None:
+        raise ValueError("a run is folded from one event at least")
     return RunState(
-        run_id=events[0].run_id,
-        job_namespace=events[-1].job[0],
-        job_name=events[-1].job[1],
-        state=last.event_type if last else "RUNNING",
-        started=min(starts) if starts else events[0].time,
-        ended=last.time if last else None,
+        run_id=first.run_id,
+        job_namespace=last.job[0],
+        job_name=last.job[1],
+        state=ended.event_type if ended else "RUNNING",
+        started=first.time if started is None else started,
+        ended=ended.time if ended else None,
         producers=tuple(sorted(producers)),
         run_facets=run_facets,
         job_facets=job_facets,
         inputs=[state for k in sorted(inputs) for state in inputs[k].states(k)],
         outputs=[state for k in sorted(outputs) for state in outputs[k].states(k)],
-        start_recorded=bool(starts),
+        start_recorded=started is not None,
     )
 
 
@@ -267,7 +291,7 @@ def fold_runs(events: Iterable[Any], *, local_names: bool = True, versions_apart
     for a bundle sealed before this, which kept the version named last (:func:`folds_versions_apart`).
     ``sealed``: the events were read from a sealed bundle (their times as :func:`parse_time` reads them).
     ``places``: where each event was read (``events.jsonl line 3``), named in errors instead of its position."""
-    by_run: dict[str, list[_Checked]] = {}
+    by_run: dict[str, list[CheckedEvent]] = {}
     for index, event in enumerate(events):
         checked = check_event(index, event, sealed=sealed, where=places[index] if places else None)
         by_run.setdefault(checked.run_id, []).append(checked)
