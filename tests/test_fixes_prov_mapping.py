@@ -399,7 +399,9 @@ def test_the_audits_record_of_a_bundle_it_cannot_verify_folds_as_its_mapping_did
 
     events = _read_twice()
     summary = BundleSummary(events[0]["run"]["runId"], "", "", "COMPLETE", None, "", (), ())
-    versions = {mapping: [d.version for d in record_from_events(events, summary, "blake3:" + "0" * 64, None, mapping).inputs]
+    lines = "".join(json.dumps(e) + "\n" for e in events).encode()
+    versions = {mapping: [d.version for d in record_from_events(lines, "events.jsonl", summary, "blake3:" + "0" * 64, None,
+                                                                mapping).inputs]
                 for mapping in ("tdprov-prov/5", None)}
     assert versions == {"tdprov-prov/5": ["blake3:" + "1" * 64], None: ["blake3:" + c * 64 for c in "12"]}
 

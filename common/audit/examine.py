@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from prov_common.audit.model import (
     CHECK_COMPLETENESS,
@@ -19,7 +18,7 @@ from prov_common.audit.model import (
 from prov_common.audit.rehash import symlinked_location
 from prov_common.audit.unended import refused_in_bundle
 from prov_common.bundle import layout
-from prov_common.bundle.events import fold_one_run, line_digests, parse_events_jsonl
+from prov_common.bundle.events import line_digests, one_run
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import listed_file
 from prov_common.bundle.verify import OTHER_STORE, UNLISTED, CheckedBundle, entry_differences, verify_and_derive
@@ -31,6 +30,7 @@ from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.identity import FIX_OTHER_STORE
 from prov_common.tlog.model import LogLeaf, sha256_digest
+from prov_common.w3cprov.event_lines import fold_event_lines
 from prov_common.w3cprov.events import DatasetState, RunState, check_label, folds_local_names, folds_versions_apart
 from prov_common.w3cprov.mapping import PROV_MAPPING
 from prov_common.w3cprov.quality import RunTests, other_checks, run_test_measurements
@@ -117,12 +117,13 @@ def _get(store: Store, key: str) -> bytes | None:
         return None
 
 
-def record_from_events(events: list[dict[str, Any]], summary: BundleSummary, manifest_digest: str, key_id: str | None,
+def record_from_events(events: bytes, name: str, summary: BundleSummary, manifest_digest: str, key_id: str | None,
                        mapping: str | None = None) -> RunRecord:
-    """The audit's record of a run from its events, folded as the PROV ``mapping`` its manifest names (None: the
+    """The audit's record of a run from its ``events.jsonl`` bytes (named ``name``), folded line by line
+    (:func:`~prov_common.w3cprov.event_lines.fold_event_lines`) as the PROV ``mapping`` its manifest names (None: the
     current one) folds them."""
-    state = fold_one_run(events, sealed=True, local_names=folds_local_names(mapping or PROV_MAPPING),
-                         versions_apart=folds_versions_apart(mapping or PROV_MAPPING))
+    state = one_run(fold_event_lines(events, name, sealed=True, local_names=folds_local_names(mapping or PROV_MAPPING),
+                                     versions_apart=folds_versions_apart(mapping or PROV_MAPPING)))
     return record_from_state(state, summary, manifest_digest, key_id)
 
 
@@ -223,7 +224,7 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
         findings += unwritten_notes(derived.state, run_id)
     elif (events := _stored_events(store, checked)) is not None:
         try:
-            record = record_from_events(parse_events_jsonl(events, prefix + layout.EVENTS_FILE), summary, manifest_digest, report.key_id,
+            record = record_from_events(events, prefix + layout.EVENTS_FILE, summary, manifest_digest, report.key_id,
                                         checked.manifest.mapping if checked.manifest is not None else None)
         except TdprovError:
             record = None  # already a finding of verify_bundle (malformed)

@@ -181,7 +181,11 @@ def fold_one_run(events: list[dict[str, Any]], *, local_names: bool = True, vers
                  sealed: bool = False) -> RunState:
     """The run state of events that must all belong to one run (``local_names``, ``versions_apart``, ``sealed``: see
     :func:`fold_runs`)."""
-    states = fold_runs(events, local_names=local_names, versions_apart=versions_apart, sealed=sealed)
+    return one_run(fold_runs(events, local_names=local_names, versions_apart=versions_apart, sealed=sealed))
+
+
+def one_run(states: list[RunState]) -> RunState:
+    """The one run of ``states`` folded from a bundle's events; :class:`BadInputError` for events of several runs."""
     if len(states) != 1:
         raise BadInputError(
             f"events of {len(states)} runs given ({', '.join(s.run_id for s in states[:5])}); a bundle holds one run.",

@@ -31,9 +31,11 @@ class _Line:
     checked: CheckedEvent | None
 
 
-def fold_event_lines(data: bytes, name: str, *, sealed: bool = False) -> list[RunState]:
+def fold_event_lines(data: bytes, name: str, *, local_names: bool = True, versions_apart: bool = True,
+                     sealed: bool = False) -> list[RunState]:
     """One :class:`~prov_common.w3cprov.events.RunState` per run id (sorted) of the JSON-lines events ``data``
-    (named ``name`` in errors), as :func:`~prov_common.w3cprov.events.fold_runs` folds them parsed: each line checked,
+    (named ``name`` in errors), as :func:`~prov_common.w3cprov.events.fold_runs` folds them parsed (``local_names``,
+    ``versions_apart``, ``sealed``: as there): each line checked,
     a line longer than :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` refused (no writer stages a larger
     event) and one that is not JSON named. A line equal to one before it is the same event, which folds as once."""
     runs: dict[str, list[_Line]] = {}
@@ -59,7 +61,7 @@ def fold_event_lines(data: bytes, name: str, *, sealed: bool = False) -> list[Ru
             _Line(start, stop, checked.index, order_head(checked), checked if keep else None))
     if not runs:
         raise BadInputError("no OpenLineage run events given.", fix="pass the events of a run (JSON lines, one event per line)")
-    return [fold_ordered(_in_order(runs[run_id], data, name, sealed)) for run_id in sorted(runs)]
+    return [fold_ordered(_in_order(runs[run_id], data, name, sealed), local_names, versions_apart) for run_id in sorted(runs)]
 
 
 def _in_order(lines: list[_Line], data: bytes, name: str, sealed: bool) -> Iterator[CheckedEvent]:
