@@ -329,13 +329,14 @@ def test_a_run_left_out_is_named_with_its_reason_in_brackets_and_one_full_stop(t
         raw_put(store, events, open_store(store).get(events) + b"x")
     assert main(["runs", "--verified", "--store", store]) == 1
     err = capsys.readouterr().err
-    assert f" is larger than {len(open_store(store).get(events)) - 1:,} bytes). Fix: 'tdprov verify RUN_ID'" in err, err
+    listed = len(open_store(store).get(events)) - 1
+    assert f"more bytes than the {listed:,} the manifest says it holds (not read further)). Fix: 'tdprov verify RUN_ID'" in err, err
     assert ".)." not in err, err
     raw_put(store, events, open_store(store).get(events)[:-1])
     assert main(["runs", "--verified", "--store", store]) == 1
     err = capsys.readouterr().err
-    assert f"tdprov runs: left out run {run_ids[0]}: its bundle does not verify (bundles/{run_ids[0]}/events.jsonl: unreadable: " in err
-    assert "bytes). Fix: 'tdprov verify" in err and ".)." not in err, err
+    assert f"tdprov runs: left out run {run_ids[0]}: its bundle does not verify (bundles/{run_ids[0]}/events.jsonl: digest mismatch: " in err
+    assert "(not read further)). Fix: 'tdprov verify" in err and ".)." not in err, err
 
 
 def test_a_stray_index_entry_left_out_is_named_as_an_entry_with_a_fix_that_works(tmp_path: Path,

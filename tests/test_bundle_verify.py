@@ -58,6 +58,21 @@ def test_flipped_byte_in_any_file_is_found_and_named(signed, store_uri: str, pat
         assert "digest mismatch" in problems
 
 
+@pytest.mark.parametrize("path", ["events.jsonl", "prov.json"])
+def test_a_grown_events_or_prov_file_is_a_digest_mismatch_naming_the_listed_size(signed, store_uri: str, path: str) -> None:
+    """Bytes appended to the events or the PROV document: they are read no further than the size the manifest lists, and
+    the finding was 'unreadable: ... is larger than N bytes.', where a file cut short or of other bytes of that size is a
+    digest mismatch: it is one as well (not the file sealed), naming the size the manifest lists."""
+    store, bundle, trust = signed
+    key = f"bundles/{bundle.run_id}/{path}"
+    listed = next(f.size for f in bundle.manifest.files if f.path == path)
+    raw_put(store_uri, key, store.get(key) + b"\n")
+    report = verify_bundle(store, bundle.run_id, trust)
+    assert [(f.key, f.problem, f.reason) for f in report.findings] == [
+        (key, "digest mismatch", f"more bytes than the {listed:,} the manifest says it holds (not read further)")]
+    assert report.checked == 6
+
+
 def test_deleted_manifest_entry_is_found(signed, store_uri: str) -> None:
     store, bundle, trust = signed
     manifest = loads(bundle.manifest_bytes)

@@ -35,8 +35,11 @@ ATTACHMENT_CHUNK = 8 << 20
 T = TypeVar("T")
 
 
-def _fetch(key: str, report: VerificationReport, present: set[str], read: Callable[[str], T]) -> T | None:
-    """``read(key)``, or None with a ``missing`` finding when the object is not (or no longer) there."""
+def _fetch(key: str, report: VerificationReport, present: set[str], read: Callable[[str], T],
+           listed: int | None = None) -> T | None:
+    """``read(key)``, or None with a ``missing`` finding when the object is not (or no longer) there. ``listed``: the
+    size the manifest lists for an object ``read`` takes no further, so that a larger one is a ``digest mismatch`` (not
+    the file sealed, as one of other bytes is), not an unreadable object."""
     if key not in present:
         report.add(key, "missing", "the object is listed but not in the store")
         return None
@@ -45,6 +48,13 @@ def _fetch(key: str, report: VerificationReport, present: set[str], read: Callab
     except ObjectNotFoundError:
         report.add(key, "missing", "the object vanished while verifying")
         return None
+    except ObjectTooLargeError as exc:
+        if listed is None:
+            report.add(key, "unreadable", exc.what)
+            return None
+        report.checked += 1
+        report.add(key, "digest mismatch", f"more bytes than the {listed:,} the manifest says it holds (not read further)")
+        return None
     except UnreadableObjectError as exc:
         report.add(key, "unreadable", exc.what)
         return None
@@ -52,9 +62,12 @@ def _fetch(key: str, report: VerificationReport, present: set[str], read: Callab
     return found
 
 
-def _get(store: Store, key: str, report: VerificationReport, present: set[str], limit: int = layout.SMALL_OBJECT_LIMIT) -> bytes | None:
-    """The object's bytes (at most ``limit``: a larger object is an ``unreadable`` finding), or None with a finding."""
-    return _fetch(key, report, present, lambda k: store.get(k, limit))
+def _get(store: Store, key: str, report: VerificationReport, present: set[str], listed: int | None = None) -> bytes | None:
+    """The object's bytes, or None with a finding: at most :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` (a
+    larger object is an ``unreadable`` finding), or with ``listed``, the size its manifest lists: a larger object is
+    then a ``digest mismatch``, read no further."""
+    limit = layout.SMALL_OBJECT_LIMIT if listed is None else listed
+    return _fetch(key, report, present, lambda k: store.get(k, limit), listed)
 
 
 def hash_stored(store: Store, key: str, chunk: int = ATTACHMENT_CHUNK, *, sha256: bool = False) -> FileDigest:
@@ -203,8 +216,8 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         report.add(prefix, "unreadable", exc.what)
         return
 
-    def read(path: str, limit: int = layout.SMALL_OBJECT_LIMIT) -> bytes | None:
-        data = _get(store, prefix + path, report, present, limit)
+    def read(path: str, listed: int | None = None) -> bytes | None:
+        data = _get(store, prefix + path, report, present, listed)
         if data is not None:
             checked.objects[path] = data
         return data
