@@ -12,6 +12,7 @@ from bundle_support import dataset, event, raw_delete, raw_put, record_runs
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.cli import main
 from prov_common.signing import write_keypair
+from prov_common.store import open_store
 
 
 def test_runs_lists_newest_first(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -339,6 +340,23 @@ def test_a_run_left_out_is_named_with_its_reason_in_brackets_and_one_full_stop(t
     assert "(not read further)). Fix: 'tdprov verify" in err and ".)." not in err, err
 
 
+def test_a_record_written_without_runs_says_so_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov record' of a version whose generating runs' bundles do not verify said 'the record was written without run
+    X left out (named above)', both 'without' and 'left out': it says what it was written without, once."""
+    store = str(tmp_path / "store")
+    run_ids = record_runs(store, 3)
+    version = "blake3:" + "2" * 64  # clean/users.parquet, as record_runs writes it
+    for damaged, said in ((run_ids[:1], f"run {run_ids[0]}"), (run_ids[1:2], "2 runs")):
+        for run_id in damaged:
+            events = f"bundles/{run_id}/events.jsonl"
+            raw_put(store, events, open_store(store).get(events) + b"x")
+        assert main(["record", version, "-o", str(tmp_path / "record.json"), "--store", store]) == 1
+        err = capsys.readouterr().err
+        assert (f"tdprov record: the record was written without {said} (named above), so it may lack a step of the lineage "
+                "or a quality result recorded on it. Fix: 'tdprov verify RUN_ID' names every problem") in err, err
+        assert "left out (named above)" not in err, err
+
+
 def test_a_stray_index_entry_left_out_is_named_as_an_entry_with_a_fix_that_works(tmp_path: Path,
                                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """An object under index/ that names no run (a key no writer makes, holding what no entry holds) was named by
@@ -354,7 +372,7 @@ def test_a_stray_index_entry_left_out_is_named_as_an_entry_with_a_fix_that_works
         err = capsys.readouterr().err
         assert (f"left out index entry {stray}: it names no run (index entry {stray} is not a bundle summary (NaN is not a JSON "
                 "number)). Fix: 'tdprov verify' lists it and what is wrong with it; remove it if tdprov did not write it") in err, err
-        assert f"the record was written without index entry {stray} left out (named above)" in err and "Fix: 'tdprov verify' names" in err
+        assert f"the record was written without index entry {stray} (named above)" in err and "Fix: 'tdprov verify' names" in err
         assert "left out run" not in err and f"tdprov verify {stray}" not in err, err
     assert main(["verify", "--store", store]) == 1
     assert f"{stray}: malformed: the index entry's key names no run" in capsys.readouterr().out

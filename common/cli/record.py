@@ -94,7 +94,7 @@ def tell_runs_left_out(left_out: dict[str, str], verb: str = "record") -> None:
         one = f"{'index entry' if entries else 'run'} {next(iter(left_out))}"
         runs = one if len(left_out) == 1 else f"{len(left_out)} {'index entries' if entries else 'runs'}"
         verify = "tdprov verify" if entries else "tdprov verify RUN_ID"
-        tell(verb, f"the record was written without {runs} left out (named above), so it may lack a step "
+        tell(verb, f"the record was written without {runs} (named above), so it may lack a step "
              f"of the lineage or a quality result recorded on it. Fix: '{verify}' names every problem; "
              "restore a damaged bundle from a backup or replica")
 
