@@ -152,6 +152,8 @@ def test_page_checks_the_index_entry_of_each_bundle_as_verify_does(client, page_
     assert by_job[f"{DAG_ID}.build"]["status"] == "failed" and by_job[f"{DAG_ID}.build"]["findings"] == [finding]
     assert {by_job[j]["status"] for j in (DAG_ID, f"{DAG_ID}.use")} == {"verified"}
     assert "2 of 3 bundles verified" in html and entry_key in html, html
+    assert ("verified as 'tdprov verify RUN_ID' checks them (signature, manifest, events, and the index entry "
+            "'tdprov runs' lists)") in html, html  # said '(signature, manifest, events)': the entry it failed on was unsaid
     assert {b["status"] for b in client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()["bundles"]} == {"verified"}
 
 
