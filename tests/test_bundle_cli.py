@@ -66,6 +66,23 @@ def test_show_prints_event_times_in_utc_and_json_as_written(tmp_path: Path, caps
     assert [e["eventTime"] for e in json.loads(capsys.readouterr().out)["events"]] == written
 
 
+def test_show_says_a_run_without_a_start_event_has_no_recorded_start(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """An Airflow DAG run under dag.test() (or another producer's lone COMPLETE) has no START: show said 'started T
+    ended T', the end's time, as if the run had taken no time at all. It says the start is not recorded and which time
+    the bundle gives instead; --json keeps the signed startedAt."""
+    store, run_id = str(tmp_path / "store"), str(uuid.uuid4())
+    transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True))
+    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:02Z"))
+    assert main(["show", run_id, "--store", store]) == 0
+    said = capsys.readouterr().out.splitlines()[1]
+    sealed = said.split("  sealed ", 1)[1].split()[0]
+    assert said == (f"  started -  ended 2026-03-01T10:00:02Z  sealed {sealed}"
+                    "  (no START event: the bundle's startedAt, 2026-03-01T10:00:02Z, is its first event's time)"), said
+    assert main(["show", run_id, "--store", store, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["manifest"]["startedAt"] == "2026-03-01T10:00:02Z"
+
+
 def test_show_prints_events_prov_quality_and_signature(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = str(tmp_path / "store")
     run_id = str(uuid.uuid4())

@@ -161,8 +161,10 @@ def run(args: argparse.Namespace) -> int:
         emit_json(info, sort_keys=True)
         return status
     m = info["manifest"]
+    started = not info["events"] or any(e["eventType"] == "START" for e in info["events"])  # shown when they verify
     out = [f"run {m['runId']}  job {m['job']['namespace']}/{m['job']['name']}  {m['state']}",
-           f"  started {m['startedAt']}  ended {m['endedAt'] or '-'}  sealed {m['sealedAt']}"]
+           f"  started {m['startedAt'] if started else '-'}  ended {m['endedAt'] or '-'}  sealed {m['sealedAt']}"
+           + ("" if started else f"  (no START event: the bundle's startedAt, {m['startedAt']}, is its first event's time)")]
     if info["stagedAfterSealing"]:  # the signed PROV stays as sealed; the audit names them
         out.append(f"  {counted(info['stagedAfterSealing'], 'event')} arrived after the seal (not in this bundle; see 'tdprov audit')")
     if m.get("parentRunId"):
