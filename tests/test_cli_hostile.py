@@ -311,7 +311,8 @@ def test_a_named_pipe_in_place_of_an_index_entry_is_a_damaged_entry(tmp_path: Pa
     assert listed.returncode == 0 and run in listed.stdout and "named pipe" in listed.stderr, listed.stderr
 
 
-@pytest.mark.parametrize("field, value", [("endedAt", 5), ("keyId", ["k"]), ("version", True)])
+@pytest.mark.parametrize("field, value", [("endedAt", 5), ("keyId", ["k"]), ("version", True), ("startedAt", 5),
+                                          ("storeId", 5)])
 def test_an_index_entry_with_a_number_where_text_belongs_is_a_damaged_entry(field: str, value: object, tmp_path: Path,
                                                                             capsys: pytest.CaptureFixture,
                                                                             caplog: pytest.LogCaptureFixture,
@@ -1338,6 +1339,23 @@ def test_a_manifest_file_size_that_is_no_number_of_bytes_is_a_damaged_manifest(s
     out = capsys.readouterr().out
     assert f"OK    {other}" in out and f"FAIL  {run}" in out, out
     assert f"is not a bundle manifest (TypeError: the size of '{raw['files'][0]['path']}' is {size!r}, not a number of bytes)" in out, out
+
+
+@pytest.mark.parametrize("field, value", [("storeId", 5), ("provMapping", ["tdprov-prov/9"]), ("datasetNaming", True),
+                                          ("digestSets", {"v": 6})])
+def test_a_manifest_with_a_number_where_text_belongs_is_a_damaged_manifest(field: str, value: object, tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manifest whose store id, PROV mapping, naming or digest-set version is a number, a list, true or an object was
+    read as its text ('"storeId": 5' as the store "5"): such a manifest is malformed and named so, as a number where
+    any other text of a manifest belongs is."""
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
+    manifest = store / "bundles" / run / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), field: value}))
+    capsys.readouterr()
+    assert main(["verify", run]) == 1
+    out = capsys.readouterr().out
+    assert f"is not a bundle manifest (TypeError: {field} is {type(value).__name__}, not text)" in out, out
 
 
 def test_a_failure_count_of_another_type_is_shown_as_recorded(tmp_path: Path, capsys: pytest.CaptureFixture,

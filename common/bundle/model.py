@@ -227,10 +227,10 @@ class Manifest:
                 started_at=str(raw["startedAt"]),
                 event_count=int(raw["eventCount"]),
                 parent_run_id=_text_or_none(raw, "parentRunId"),
-                prov_mapping=None if raw.get("provMapping") is None else str(raw["provMapping"]),
-                dataset_naming=None if raw.get("datasetNaming") is None else str(raw["datasetNaming"]),
-                digest_sets=None if raw.get("digestSets") is None else str(raw["digestSets"]),
-                store_id=None if raw.get("storeId") is None else str(raw["storeId"]),
+                prov_mapping=_text_or_none(raw, "provMapping"),
+                dataset_naming=_text_or_none(raw, "datasetNaming"),
+                digest_sets=_text_or_none(raw, "digestSets"),
+                store_id=_text_or_none(raw, "storeId"),
                 files=tuple(FileEntry(str(f["path"]), str(f["digest"]), _size(f)) for f in _listed(raw["files"])),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -288,8 +288,8 @@ class BundleSummary:
                 key_id=_text_or_none(raw, "keyId"),
                 manifest_digest=_text_or_none(raw, "manifestDigest"),
                 cursor=cursor,
-                started_at=None if raw.get("startedAt") is None else str(raw["startedAt"]),
-                store_id=None if raw.get("storeId") is None else str(raw["storeId"]),
+                started_at=_text_or_none(raw, "startedAt"),
+                store_id=_text_or_none(raw, "storeId"),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BadInputError(f"index entry {cursor or ''} is not a bundle summary ({exc}).",
