@@ -119,6 +119,32 @@ def test_unsigned_bundle_fails(store_uri: str) -> None:
     assert not report.ok
 
 
+@pytest.mark.parametrize("signer", ["none", "untrusted", "the statement of the bundle before"])
+def test_events_under_a_manifest_no_trusted_signature_names_are_never_parsed(store_uri: str, signer: str, monkeypatch) -> None:
+    """A forged events.jsonl (one event line repeated) under a manifest giving its own digest and size, unsigned, signed
+    by a key not trusted, or beside the statement of the manifest before: verify parsed the whole file to rebuild the
+    bundle (130,000 repeats, 139 MB, cost 950 MB and 46 s) though the manifest already fails. It is named by that
+    failure alone, and the events are not parsed."""
+    from prov_common.bundle import verify as verify_module
+
+    key = SigningKey.generate()
+    good = build_bundle(run_events(), {}, key, sealed_at=SEALED)
+    repeated = {**good.files, "events.jsonl": good.files["events.jsonl"].splitlines(keepends=True)[0] * 1000}
+    forged = _restamp(good, files=repeated, signers={"none": None, "the statement of the bundle before": None,
+                                                     "untrusted": [SigningKey.generate()]}[signer])
+    if signer == "the statement of the bundle before":
+        forged = replace(forged, statement_bytes=good.statement_bytes)
+    write_bundle(open_store(store_uri), forged)
+    parsed, real_parse = [], verify_module.parse_events_jsonl
+    monkeypatch.setattr(verify_module, "parse_events_jsonl", lambda data, name: parsed.append(name) or real_parse(data, name))
+    report = verify_bundle(open_store(store_uri), forged.run_id, TrustStore.of([key.public]))
+    prefix = f"bundles/{forged.run_id}/"
+    expected = {"none": [(prefix + "statement.dsse.json", "unsigned")],
+                "untrusted": [(prefix + "statement.dsse.json", "untrusted key")],
+                "the statement of the bundle before": [(prefix + "manifest.json", "digest mismatch")]}[signer]
+    assert parsed == [] and _problems(report) == expected, report.findings
+
+
 def test_prov_that_does_not_follow_from_events_is_found_even_when_signed(store_uri: str) -> None:
     key = SigningKey.generate()
     good = build_bundle(run_events(), {}, key, sealed_at=SEALED)
