@@ -82,7 +82,8 @@ def test_contains_record_and_downstream_training(tmp_path: Path, capsys: pytest.
 def test_a_catalogued_run_whose_bundle_was_altered_after_the_audit_is_left_out_of_the_answer(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The audit's catalog finds the runs downstream; each one the answer lists is verified from its bundle, as lineage
-    and record verify theirs: a training run whose events gained a line after the audit is not listed, and is named."""
+    and record verify theirs: a training run whose events gained a line after the audit is not listed, and is named.
+    The answer is printed, and exits 2 (it exited 0: a script read a clean answer with evidence left out)."""
     store = open_store(str(tmp_path / "store"))
     frame = pd.DataFrame({"customer_id": [1041, 1042]})
     td = hash_dataframe(frame, granularity="row")
@@ -98,10 +99,43 @@ def test_a_catalogued_run_whose_bundle_was_altered_after_the_audit_is_left_out_o
     altered = tmp_path / "store" / "bundles" / train / "events.jsonl"
     altered.write_bytes(altered.read_bytes() + b'{"eventType": "COMPLETE"}\n')
     capsys.readouterr()
-    assert main(["contains", td.digest, "--record", json.dumps({"customer_id": 1042}), "--json", "--store", store.uri]) == 0
+    # an answer with a run left out is no clean answer: exit 2, as the help says of bundles that do not verify
+    assert main(["contains", td.digest, "--record", json.dumps({"customer_id": 1042}), "--json", "--store", store.uri]) == 2
     out, err = capsys.readouterr()
     assert json.loads(out)["trainingRuns"] == [] and train not in out, out
     assert f"tdprov contains: left out run {train}: its bundle does not verify (bundles/{train}/events.jsonl: " in err, err
+
+
+@pytest.mark.parametrize("damage", ["prov.json deleted", "indexed record edited"])
+def test_an_answer_from_a_bundle_that_does_not_verify_is_said_so(damage: str, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    """The row digests are checked against their bundle's signed manifest, so they still answer when the rest of that
+    bundle is damaged (its prov.json deleted, its indexed record edited); 'contains' said nothing of it and exited 0.
+    It says on stderr that the bundle does not verify, and why, and exits 2 (an answer with evidence doubted)."""
+    store = open_store(str(tmp_path / "store"))
+    frame = pd.DataFrame({"customer_id": [1041, 1042]})
+    td = hash_dataframe(frame, granularity="row")
+    events = run_events("load_customers", [], [dataset("/data/customers.parquet", td.digest)])
+    holder = build_bundle(events, {rows_path("file", "/data/customers.parquet"): write_row_digests(
+        td, tmp_path / "rows.parquet").read_bytes()}, default_signing_key())
+    deliver_bundle(store, holder)
+    record = json.dumps({"customer_id": 1042})
+    assert main(["contains", td.digest, "--record", record, "--store", store.uri]) == 0
+    assert capsys.readouterr().err == ""
+    folder = tmp_path / "store" / "bundles" / holder.run_id
+    named = f"index/2026/01/01/20260101T000000000000Z-{holder.run_id}.json"
+    if damage == "prov.json deleted":
+        (folder / "prov.json").unlink()
+    else:
+        (folder / "indexed").write_text(named)
+    assert main(["contains", td.digest, "--record", record, "--store", store.uri]) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith("contained\n"), out
+    why = {"prov.json deleted": f"bundles/{holder.run_id}/prov.json: missing",
+           "indexed record edited": f"{named}: missing: the bundle's recorded index entry is not in the store"}[damage]
+    assert err.startswith(f"tdprov contains: the bundle of run {holder.run_id}, which holds the row digests of the answer, "
+                          f"does not verify ({why}"), err
+    assert f"Fix: 'tdprov verify {holder.run_id}' names every problem" in err, err
 
 
 def test_a_sidecar_changed_after_sealing_gives_no_answer(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -39,7 +39,9 @@ def register(subparsers: Any) -> None:
             "The text answer is short (the answer, the version, the runs, the proof's size and that it was checked); "
             "--json prints the whole answer with the proof, --proof FILE writes the proof for a third party. "
             "Exit 0 contained, 1 not contained, 2 no answer: no row digests, row digests or bundles that do not "
-            "verify (changed after sealing, or signed by a key not trusted), or bad input."
+            "verify (changed after sealing, or signed by a key not trusted), or bad input; 2 also when the answer is "
+            "printed with a run it would list left out, or with the bundle holding the row digests not verifying "
+            "(each named on stderr)."
         ),
         example="tdprov contains blake3:3f2a... --record '{\"customer_id\": 1042, \"email\": \"a@example.com\"}'",
     )
@@ -149,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
             answer = contains(store, recorded.index(), version, record, recorded.trust)
         except VerificationError as exc:  # exit 1 is "not contained": records that do not verify give no answer
             raise TdprovError(f"no answer for version {digest}: {exc.what}", exc.fix) from exc
+        holder_fails = _holder_fails(store, answer, recorded.trust)
     if args.proof and answer.proof is not None:
         emit_json(answer.proof.to_dict(), args.proof)
     if args.json:
@@ -158,7 +161,27 @@ def run(args: argparse.Namespace) -> int:
     if args.proof and answer.proof is None:
         tell("contains", f"no proof written to {args.proof}: the answer is from row digests attached by hand, "
              "which have no rows root (record the dataset at row granularity for proofs)")
+    if holder_fails is not None:
+        run_id, why = holder_fails
+        tell("contains", f"the bundle of run {run_id}, which holds the row digests of the answer, does not verify ({why}); "
+             "the row digests were checked against its signed manifest. "
+             f"Fix: 'tdprov verify {run_id}' names every problem; restore the bundle from a backup or replica")
+    if holder_fails is not None or recorded.left_out:  # evidence doubted or left out (named above): no clean answer
+        return 2
     return 0 if answer.contained else 1
+
+
+def _holder_fails(store: Any, answer: Membership, trust: Any) -> tuple[str, str] | None:
+    """The run whose bundle holds the row digests of ``answer`` and why that bundle does not verify (its index entry
+    checked as 'tdprov verify RUN_ID' checks it), or None when it verifies. The row digests are checked against the
+    bundle's signed manifest, so they answer even when the rest of the bundle is damaged."""
+    from prov_common.bundle import layout, verify_bundle
+    from prov_common.text import clause
+
+    run_id = answer.sidecar.removeprefix(layout.BUNDLES + "/").split("/", 1)[0]
+    report = verify_bundle(store, run_id, trust, recorded_entry=True)
+    more = f" (and {len(report.findings) - 3} more)" if len(report.findings) > 3 else ""
+    return None if report.ok else (run_id, clause("; ".join(str(f) for f in report.findings[:3])) + more)
 
 
 RUNS_SHOWN = 10
