@@ -191,14 +191,17 @@ def record_from_summary(summary: BundleSummary, manifest_digest: str) -> RunReco
 
 
 def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
-                   entry_problem: str | None = None, entry_fix: str | None = None) -> tuple[RunRecord, LogLeaf]:
+                   entry_problem: str | None = None, entry_fix: str | None = None,
+                   listed: bool = False) -> tuple[RunRecord, LogLeaf]:
     """Verify the bundle of ``summary`` and return its run record (with findings) and its log leaf.
 
     ``entry_problem``: why the index entry could not be read (``summary`` then holds only the run id of
     its key); it is a finding (``entry_fix``: its fix, when not the default), and the record takes what the entry would say from the signed
-    manifest."""
+    manifest. ``listed``: the entry was listed in the index (a reader's, not the audit's, whose inventory follows the
+    ``indexed`` record), so a bundle whose ``indexed`` record is gone is named, as 'tdprov verify' names it."""
     run_id = summary.run_id
-    checked = verify_and_derive(store, run_id, trust)
+    entry = summary.cursor if listed and (summary.cursor or "").startswith(layout.INDEX + "/") else None
+    checked = verify_and_derive(store, run_id, trust, indexed_under=entry)
     if not layout.is_run_id(run_id):  # verification named it; there is no bundle to read
         record = record_from_summary(summary, MISSING)
         record.bundle_findings = [bundle_finding(f.key, f.problem, f.reason, run_id, f.keys) for f in checked.report.findings]

@@ -229,7 +229,7 @@ def examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[R
     what the bundle says); and whether the bundle itself verifies (only its unsigned index entry is wrong)."""
     from prov_common.audit.examine import examine_bundle
 
-    record = examine_bundle(store, summary, trust)[0]
+    record = examine_bundle(store, summary, trust, listed=True)[0]
     return (record, *doubt(record, summary.cursor))
 
 

@@ -189,16 +189,18 @@ def _planted_in_place(store: Store, run_id: str, report: VerificationReport) -> 
 
 
 def verify_and_derive(store: Store, run_id: str, trust: TrustStore, index_keys: Iterable[str] | None = None, *,
-                      recorded_entry: bool = False) -> CheckedBundle:
+                      recorded_entry: bool = False, indexed_under: str | None = None) -> CheckedBundle:
     """:func:`verify_bundle`, also returning what it read and what the stored events give (their run
-    state, parsed and folded once)."""
+    state, parsed and folded once). ``indexed_under`` (with ``index_keys`` None): an index entry of the run that the
+    caller listed and checks itself (not read again): the bundle's ``indexed`` record must then be there, a check on
+    the bundle's own listing, with no request of its own."""
     checked = CheckedBundle(VerificationReport(run_id))
-    _check_bundle(store, trust, None if index_keys is None else list(index_keys), checked, recorded_entry)
+    _check_bundle(store, trust, None if index_keys is None else list(index_keys), checked, recorded_entry, indexed_under)
     return checked
 
 
 def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None, checked: CheckedBundle,
-                  recorded_entry: bool = False) -> None:
+                  recorded_entry: bool = False, indexed_under: str | None = None) -> None:
     report, run_id = checked.report, checked.report.run_id
     if not layout.is_run_id(run_id):  # a key or folder in the store that no bundle of tdprov's has
         if run_id or not index_keys:  # an index key that holds no run id at all names no folder either
@@ -293,6 +295,8 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         index_keys = _entries_of_run(store, run_id)  # the record is gone: are there entries it should name?
     if index_keys is not None:
         _check_indexed_once(run_id, indexed_key, named, index_keys, manifest, present, report)
+    elif indexed_under is not None:  # one entry, listed by the caller: only the record's presence is checked here
+        _check_indexed_once(run_id, indexed_key, named, [indexed_under], manifest, present, report)
     if index_keys is None and recorded_entry and named is not None:
         index_keys = [named]
     for key in index_keys or ():
