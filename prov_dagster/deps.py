@@ -14,7 +14,7 @@ Nothing here reads the Dagster instance for a step whose upstream assets were al
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any
@@ -35,9 +35,11 @@ class DeclaredDeps:
     keys: tuple[AssetKey, ...] = ()
     step_context: Any = None
 
-    def unloaded(self, inputs: Sequence[DatasetRecord]) -> list[DatasetRecord]:
+    def unloaded(self, inputs: Sequence[DatasetRecord], refused: Collection[str] = ()) -> list[DatasetRecord]:
         """The versions of the declared upstream assets that ``inputs`` (what the step's run recorded) do not name,
-        as Dagster says the step used them; reads the Dagster instance only when there are such assets."""
+        as Dagster says the step used them; reads the Dagster instance only when there are such assets. An asset of
+        ``refused`` (names of assets whose load the IO manager refused) is the version the step tried to read, left
+        out (with no warning) when Dagster has none: the step used nothing of it."""
         named = {r.name for r in inputs if r.namespace is None}  # asset keys loaded by the IO manager or named in record()
         missing = [key for key in self.keys if dataset_name(key) not in named]
         if not missing:
@@ -50,6 +52,8 @@ class DeclaredDeps:
             for record in self._versions(key, started):
                 if record.dataset in places:
                     continue  # recorded already by its location (record(inputs=[path]))
+                if record.version is None and record.name in refused:
+                    continue
                 if record.version is None:
                     written = _compat.is_materializable(self.step_context, key)
                     self.step_context.log.warning(_unversioned(self.step_context.step.key, record, written=written))

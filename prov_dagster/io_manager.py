@@ -179,7 +179,12 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             )
         places = _input_places(context)
         step = self._reading_step(context, places[0])
-        loaded = self._load_all(context, places)
+        try:
+            loaded = self._load_all(context, places)
+        except BaseException:
+            if step is not None:  # the step fails: recorded as Dagster records it, never left without a run
+                step.refused_load(*{dataset_name(p.asset_key) for p in places if p.asset_key is not None})
+            raise
         records = [record for _, record in loaded.values()]
         if step is not None:
             step.input(*records)  # one event for a window of partitions

@@ -100,6 +100,7 @@ class StepRun:
     last_time: datetime | None = None  # the time of the latest event emitted: no later event is stamped before it
     checks: list[AssetCheck] = field(default_factory=list)  # the asset checks the step ran (known when its run ends)
     warned: set[str] = field(default_factory=set)  # what warn_once let through in this step
+    refused: set[str] = field(default_factory=set)  # assets whose load the IO manager refused (see refused_load)
 
     @property
     def ol_run_id(self) -> str:
@@ -120,6 +121,13 @@ class StepRun:
         """Record dataset versions the step loaded (the exact ones, never "the latest"), staged in one event."""
         self.inputs.extend(records)
         self.stage()
+
+    def refused_load(self, *names: str) -> None:
+        """The IO manager refused to load assets ``names`` (or failed to): the step fails, and its run is started so
+        that it is ended as Dagster records the step (FAIL with the refusal). Its inputs then name the versions of them
+        the step tried to read, as Dagster says it used them, and none Dagster has no version of."""
+        self.refused.update(names)
+        self.start()
 
     def output(self, record: DatasetRecord, *, output_name: str = "result", expected: tuple[str, ...] | None = ()) -> str:
         """Record a written dataset version; after the last ``expected`` output, complete the run (``None``: the
@@ -216,7 +224,7 @@ class StepRun:
         if not upstream.keys:
             return
         try:
-            self.inputs.extend(upstream.unloaded(self.inputs))
+            self.inputs.extend(upstream.unloaded(self.inputs, self.refused))
         except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
             if self.recorder.settings.strict:
                 raise

@@ -275,6 +275,15 @@ def test_tampered_parquet_is_refused_on_load_naming_asset_and_digests(store: Pat
     message += failure.step_failure_data.error.message
     assert "VerificationError" in message and "'raw/orders'" in message
     assert mats[RAW].metadata["tdprov/digest"].value in message and found in message
+    # the refused load is the step's failure, recorded with the refusal and the version it tried to read (it left no
+    # bundle at all)
+    recorded = mats[RAW].metadata["tdprov/digest"].value
+    [refused] = [s for s in summaries(store) if s.job_name == "clean__orders_clean" and s.state == "FAIL"]
+    events = bundle_events(store, refused.run_id)
+    assert [e["eventType"] for e in events] == ["START", "FAIL"]
+    assert [i.digests for i in refused.inputs] == [{"tdprovTable-blake3": recorded.removeprefix("blake3:")}]  # tried
+    said = events[-1]["run"]["facets"]["errorMessage"]["message"]
+    assert "'raw/orders'" in said and found in said and recorded in said
 
     warned = run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean], on_mismatch="warn")
     assert warned.success

@@ -226,3 +226,9 @@ def test_a_partition_is_never_loaded_from_the_file_another_asset_wrote(tmp_path:
     assert (f"{path} holds the data of asset 'x/y'; asset 'x' partition 'y' maps to the same file and was not loaded "
             "(what is there is not its data). Fix: give one of the two another asset key or partition key") in message
     assert "another asset key or partition key" in message
+    # the refused read is the reading step's failure, recorded: START and FAIL with the refusal, and no input
+    assert run_states(store, "down") == [("FAIL", [])]
+    [summary] = [s for s in list_bundles(open_store(str(store))) if s.job_name == "down"]
+    events = parse_events_jsonl(read_bundle(open_store(str(store)), summary.run_id).files["events.jsonl"])
+    assert [e["eventType"] for e in events] == ["START", "FAIL"] and not summary.inputs
+    assert "maps to the same file and was not loaded" in events[-1]["run"]["facets"]["errorMessage"]["message"]
