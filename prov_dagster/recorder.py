@@ -17,7 +17,8 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+import concurrent.futures
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -29,7 +30,9 @@ from dagster import InputContext, OutputContext
 from prov_common.bounded import keep_newest
 from prov_common.bundle import Attachments, layout
 from prov_common.bundle.events import is_terminal
+from prov_common.bundle.outlived import Worker
 from prov_common.bundle.staged import opened_event
+from prov_common.bundle.transport import settle_first
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
@@ -288,8 +291,10 @@ class Recorder:
         self._lock = threading.Lock()
         self._transport: Any = None
         self._forwarder: Any = _UNRESOLVED
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdprov-recorder")
-        self._pending: dict[Future[None], None] = {}  # deliveries not yet done
+        # a daemon thread: the process's exit waits for its deliveries a bound (settle), a hung store's no longer forever
+        self._worker = Worker("tdprov-recorder")
+        settle_first(self)
+        self._pending: dict[Future[None], str] = {}  # deliveries not yet done, each named for a person
         self._failed = FailedDeliveries()  # deliveries done and failed, until wait reports them
         # runs of earlier attempts a retry closed here and not yet seen sealed, each with what tags its Dagster run when
         # the run was not sealed (asked by wait; bounded: see _closed)
@@ -599,7 +604,7 @@ class Recorder:
         keeps no record of what it delivered."""
         with self._lock:
             future = self._worker.submit(work, *args)
-            self._pending[future] = None
+            self._pending[future] = _delivery_named(work, args)
         future.add_done_callback(self._delivered)  # outside the lock: a future already done calls back at once
 
     def _delivered(self, future: Future[None]) -> None:
@@ -666,6 +671,26 @@ class Recorder:
             log.warning("tdprov: %s not yet forwarded to %s after %.0f s (the backend does not answer); "
                         "they are sent in the background while this process lives, and the tdprov store has them all",
                         counted(left, 'OpenLineage event'), forwarder.client.transport.kind, FORWARD_WAIT)
+
+    def settle(self, timeout: float, waited: float | None = None) -> list[str]:
+        """As the process ends (:func:`~prov_common.bundle.transport.settle_all`, before the transports these deliveries
+        give their writes to): wait at most ``timeout`` seconds for the deliveries under way; those still under way then
+        (a store that does not answer holds them up) are named in one warning, with the fix, and returned. ``waited``:
+        the process's whole bound, named (default ``timeout``)."""
+        with self._lock:
+            pending = dict(self._pending)
+        if not pending:
+            return []
+        concurrent.futures.wait(pending, timeout=max(timeout, 0.0))
+        left = [name for future, name in pending.items() if not future.done()]
+        if left:
+            runs = sorted({name.rsplit(" ", 1)[-1] for name in left if " of run " in name})
+            log.warning("tdprov: %s still under way after %gs as this process ends (store %s does not answer): %s; they "
+                        "are not delivered. Fix: once the store answers, %s (provenance_store_sensor closes them once "
+                        "their Dagster run ended; a run with nothing staged is not recorded: materialize it again)",
+                        counted(len(left), "delivery"), timeout if waited is None else waited, self.settings.store,
+                        "; ".join(left), "; ".join(f"'tdprov store seal --force {run}'" for run in runs))
+        return left
 
     def unsealed(self, ol_run_id: str) -> bool:
         """Whether the terminal event of run ``ol_run_id`` that this recorder delivered last was neither sealed nor spooled
@@ -736,6 +761,19 @@ _claims_lock = threading.Lock()
 
 
 _made_up: OrderedDict[StepIdentity, None] = OrderedDict()  # attempts (namespace default) whose run was made up here
+
+
+_DELIVERIES = {"_seal_staged": "seal", "_leave_unsealed": "tagging of the Dagster runs whose earlier attempts are unsealed"}
+
+
+def _delivery_named(work: Callable[..., Any], args: tuple[Any, ...]) -> str:
+    """What a delivery does, named for a person: 'the FAIL event of run R', 'the seal of run R' (a run's last)."""
+    what = _DELIVERIES.get(getattr(work, "__name__", ""), "delivery")
+    if not args or not isinstance(args[0], str):
+        return f"the {what}"
+    if len(args) > 2 and (state := getattr(getattr(args[2], "eventType", None), "value", None)) is not None:
+        what = f"{state} event"
+    return f"the {what} of run {args[0]}"
 
 
 def _make_up(identity: StepIdentity) -> bool:

@@ -1318,3 +1318,41 @@ def test_a_step_process_whose_store_holds_its_seal_past_the_exit_bound_spools_it
     assert main(["flush", "--store", store, "--spool", str(spool)]) == 0
     found = {s.run_id: s.state for s in list_bundles(open_store(store))}
     assert {run_id: found.get(run_id) for run_id in runs} == dict.fromkeys(runs, "COMPLETE")
+
+
+_HUNG_RECORDER = """
+import sys, time
+from prov_common.bundle import transport
+from prov_common.config import Settings
+from prov_common.store.local import LocalStore
+from prov_dagster.recorder import recorder_for_namespace
+
+class Hung(LocalStore):  # a hung local mount: a listing never ends
+    def _list(self, prefix, start_after):
+        time.sleep(600)
+
+    def _list_info(self, prefix, start_after, tags_for=None):
+        time.sleep(600)
+
+opened = transport.open_store
+transport.open_store = lambda *args, **kwargs: Hung(opened(*args, **kwargs).root)
+transport.EXIT_SECONDS = 1.0
+recorder = recorder_for_namespace(Settings(store=sys.argv[1]), "default")
+recorder.seal_staged(sys.argv[2])  # as a retry closing an earlier attempt whose end is staged
+time.sleep(0.2)
+"""
+
+
+def test_a_process_whose_store_holds_a_recorder_delivery_past_the_exit_bound_names_it_and_ends(tmp_path: Path) -> None:
+    """A Dagster recorder delivers in a thread of its own, which the interpreter's exit joined with no bound: a seal from
+    what was staged (a retry closing an earlier attempt) on a store that never answers (a hung local mount) kept a step
+    process alive. Its exit waits for it within the exit bound the transport's writes get, then names it, with the
+    fix."""
+    run_id = str(uuid.uuid4())
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", _HUNG_RECORDER, str(tmp_path / "store"), run_id], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "TDPROV_SPOOL": str(tmp_path / "spool")})
+    assert time.monotonic() - began < 30 and done.returncode == 0, done.stderr[-3000:]
+    assert ("1 delivery still under way after 1s as this process ends" in done.stderr
+            and f"the seal of run {run_id}; they are not delivered" in done.stderr
+            and f"'tdprov store seal --force {run_id}'" in done.stderr), done.stderr[-3000:]

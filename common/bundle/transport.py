@@ -73,6 +73,7 @@ STORE_ID_RETRY_SECONDS = 60.0  # how long staging signs for no store after the s
 SPOOL_SECONDS = 10.0  # how long the work left at a process's end may take to go to the outbox (a local folder)
 _OUTLIVED: weakref.WeakSet[ProvenanceTransport] = weakref.WeakSet()  # transports with work left in the background
 EXIT_SECONDS = 60.0  # how long a process's exit waits for the writes under way (as Airflow's [tdprov] flush_timeout)
+_FEEDERS: weakref.WeakSet[Any] = weakref.WeakSet()  # what gives transports work (settle_first)
 
 
 EventPreparer = Callable[[Mapping[str, Any]], Mapping[str, Any]]
@@ -997,11 +998,22 @@ def _named(args: tuple[Any, ...], what: str) -> str:
         return "an event"
 
 
+def settle_first(feeder: Any) -> None:
+    """Have ``feeder.settle(timeout, waited)`` (it returns what it left) called by :func:`settle_all` before the
+    transports settle, within the same bound: what gives them work from a thread of its own (a Dagster recorder's
+    deliveries, in an :class:`~prov_common.bundle.outlived.Worker`), whose work is waited for, then named, as a process
+    ends. Kept as long as ``feeder`` lives."""
+    _FEEDERS.add(feeder)
+
+
 def settle_all(timeout: float, waited: float | None = None) -> list[str]:
     """:meth:`ProvenanceTransport.settle` for every transport of this process with writes left in the background,
     within ``timeout`` seconds in all (what each left is spooled and named; ``waited``: the process's whole bound,
-    named in the warnings, default ``timeout``). Returns what was left."""
+    named in the warnings, default ``timeout``), after what feeds them work (:func:`settle_first`). Returns what was
+    left."""
     deadline, left = time.monotonic() + timeout, []
+    for feeder in list(_FEEDERS):
+        left += feeder.settle(max(deadline - time.monotonic(), 0.0), timeout if waited is None else waited)
     for transport in list(_OUTLIVED):
         left += transport.settle(max(deadline - time.monotonic(), 0.0), timeout if waited is None else waited)
     return left
