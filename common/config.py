@@ -8,7 +8,7 @@ import difflib
 import logging
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import overload
@@ -78,6 +78,7 @@ KNOWN_ENVIRONMENT: frozenset[str] = frozenset({
     "TDPROV_SNAPSHOT", "TDPROV_WITNESS", "TDPROV_AUDITOR_KEYS", "TDPROV_RETIRED_KEYS", "TDPROV_RETIRED_AUDITOR_KEYS",
     "TDPROV_HOME", "TDPROV_MASK_KEY", "TDPROV_DASK_SCHEDULER", "TDPROV_DASK_SPILL", "TDPROV_DEBUG", "TDPROV_STORE_CONNECT_TIMEOUT",
     "TDPROV_STORE_READ_TIMEOUT", "TDPROV_STORE_MAX_ATTEMPTS", "TDPROV_STORE_FSYNC", "TDPROV_EXAMPLE_DATA",
+    "TDPROV_EXIT_TIMEOUT",
 })
 """Every ``TDPROV_*`` environment variable tdprov reads; another is named as unknown (:func:`unknown_keys`)."""
 
@@ -92,6 +93,25 @@ def unknown_keys(given: Iterable[object], known: Iterable[str], where: str) -> l
         if WARNED.first("unknown", key, where):  # every caller passes one ``known`` for a ``where``: so is the hint
             _warn_unknown(key, where, difflib.get_close_matches(key, choices, n=1, cutoff=0.6))
     return unknown
+
+
+EXIT_TIMEOUT = 60.0
+"""How long a process's exit waits for tdprov's writes under way by default (as Airflow's ``[tdprov] flush_timeout``)."""
+
+
+def exit_timeout(environ: Mapping[str, str] | None = None) -> float:
+    """How long a process's exit waits for tdprov's deliveries and writes under way before it spools and names what is
+    left: ``TDPROV_EXIT_TIMEOUT`` seconds, default :data:`EXIT_TIMEOUT`. Read as the process ends, where nothing may
+    fail: a value that is no number above 0 is named (once) and the default taken."""
+    raw = (os.environ if environ is None else environ).get("TDPROV_EXIT_TIMEOUT")
+    if raw is None or not raw.strip():
+        return EXIT_TIMEOUT
+    if (seconds := positive_number(raw)) is not None:
+        return seconds
+    if WARNED.first("number", "TDPROV_EXIT_TIMEOUT", raw):
+        logging.getLogger("prov_common").warning("tdprov: TDPROV_EXIT_TIMEOUT=%r is not a number of seconds above 0: taken "
+                                                 "as %gs (its default). Fix: set it to e.g. 60", raw, EXIT_TIMEOUT)
+    return EXIT_TIMEOUT
 
 
 def _warn_unknown(key: str, where: str, close: list[str]) -> None:

@@ -647,7 +647,7 @@ class Recorder:
         """Block until every delivery this recorder was given so far has returned (called when the IO manager is torn
         down). Each returns once the transport wrote its objects or spooled them, or after the transport's bound
         (``timeout``, 10 s): a write that takes longer goes on in the transport's thread in the background, not waited
-        for here, and the process waits for it as it ends (at most ``transport.EXIT_SECONDS``, then spooled and named:
+        for here, and the process waits for it as it ends (at most ``TDPROV_EXIT_TIMEOUT``, then spooled and named:
         Dagster's step and run processes end so), so it is written, or spooled, before the process is gone; an earlier
         attempt's run a retry closed here and that was not sealed (the store stopped answering as it was) has its Dagster
         run tagged, for ``provenance_store_sensor`` to close it once the run ended (:meth:`step`'s ``left``); what was

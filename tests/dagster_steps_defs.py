@@ -9,8 +9,7 @@ store), ``kill-at-once`` (killed once it loaded ``raw``, before any output) or `
 attempt raises after its first output; Dagster retries it); ``TDPROV_TEST_NAMESPACE``: the namespace of the
 ``ProvenanceIOManager`` of a killed run (default ``default``); ``STEPS_SLOW_INDEX``: seconds each index entry's
 write sleeps in the step processes Dagster starts (their transport's bound is 0.5 s: the seal goes on in the
-background after the teardown); ``STEPS_EXIT_SECONDS``: how long their exit waits for it
-(``transport.EXIT_SECONDS``).
+background after the teardown).
 """
 from __future__ import annotations
 
@@ -72,10 +71,6 @@ def _slow_index_writes(seconds: float) -> None:
 
 if os.environ.get("STEPS_SLOW_INDEX") and multiprocessing.parent_process() is not None:
     _slow_index_writes(float(os.environ["STEPS_SLOW_INDEX"]))
-if os.environ.get("STEPS_EXIT_SECONDS") and multiprocessing.parent_process() is not None:
-    from prov_common.bundle import transport as _transport
-
-    _transport.EXIT_SECONDS = float(os.environ["STEPS_EXIT_SECONDS"])
 
 
 @asset

@@ -133,3 +133,20 @@ def test_path_settings_are_stripped() -> None:
         ("/data/store", "/k/a.key", "/spool", "Example Org", ("/k/a.pub",))
     assert Settings.from_env({"TDPROV_STORE": " \n"}).store == "./.tdprov"
     assert Settings.from_env({}, store="/s\n").store == "/s"
+
+
+def test_the_exit_bound_is_a_setting_named_when_it_is_no_number(caplog) -> None:
+    """TDPROV_EXIT_TIMEOUT bounds how long a process's exit waits for its writes (a module constant before, which only
+    code could change); it is a known key, and a value that is no number above 0 is named and the default taken (it is
+    read as the process ends, where nothing may fail)."""
+    import logging
+
+    from prov_common.config import Settings, exit_timeout
+
+    with caplog.at_level(logging.WARNING):
+        Settings.from_env({"TDPROV_EXIT_TIMEOUT": "5"})
+        assert exit_timeout({"TDPROV_EXIT_TIMEOUT": "2.5"}) == 2.5 and exit_timeout({}) == 60.0
+        assert exit_timeout({"TDPROV_EXIT_TIMEOUT": "-1"}) == exit_timeout({"TDPROV_EXIT_TIMEOUT": "soon"}) == 60.0
+    assert "unknown key" not in caplog.text
+    assert ("TDPROV_EXIT_TIMEOUT='soon' is not a number of seconds above 0: taken as 60s (its default). Fix: set it to "
+            "e.g. 60") in caplog.text and "TDPROV_EXIT_TIMEOUT='-1'" in caplog.text

@@ -1292,13 +1292,13 @@ def test_a_step_process_whose_store_holds_its_seal_past_the_exit_bound_spools_it
     store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """The same with an index write that does not end (a hung local mount: 600 s): each step process waits for it
-    ``EXIT_SECONDS`` (1 s here), spools what the seal had not put, names it with the flush fix, and ends (its exit
+    ``TDPROV_EXIT_TIMEOUT`` (1 s here), spools what the seal had not put, names it with the flush fix, and ends (its exit
     joined the transport's thread with no bound: the run never ended); ``tdprov flush`` then delivers both bundles."""
     from prov_common.cli import main
 
     spool = tmp_path / "spool"
     monkeypatch.setenv("STEPS_SLOW_INDEX", "600")
-    monkeypatch.setenv("STEPS_EXIT_SECONDS", "1")
+    monkeypatch.setenv("TDPROV_EXIT_TIMEOUT", "1")
     monkeypatch.setenv("TDPROV_SPOOL", str(spool))
     monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
     (tmp_path / "dagster_home").mkdir()
@@ -1336,7 +1336,6 @@ class Hung(LocalStore):  # a hung local mount: a listing never ends
 
 opened = transport.open_store
 transport.open_store = lambda *args, **kwargs: Hung(opened(*args, **kwargs).root)
-transport.EXIT_SECONDS = 1.0
 recorder = recorder_for_namespace(Settings(store=sys.argv[1]), "default")
 recorder.seal_staged(sys.argv[2])  # as a retry closing an earlier attempt whose end is staged
 time.sleep(0.2)
@@ -1347,11 +1346,12 @@ def test_a_process_whose_store_holds_a_recorder_delivery_past_the_exit_bound_nam
     """A Dagster recorder delivers in a thread of its own, which the interpreter's exit joined with no bound: a seal from
     what was staged (a retry closing an earlier attempt) on a store that never answers (a hung local mount) kept a step
     process alive. Its exit waits for it within the exit bound the transport's writes get, then names it, with the
-    fix."""
+    fix. The bound is the setting TDPROV_EXIT_TIMEOUT (1 s here; 60 s by default)."""
     run_id = str(uuid.uuid4())
     began = time.monotonic()
     done = subprocess.run([sys.executable, "-c", _HUNG_RECORDER, str(tmp_path / "store"), run_id], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, "TDPROV_SPOOL": str(tmp_path / "spool")})
+                          text=True, timeout=60, env={**os.environ, "TDPROV_SPOOL": str(tmp_path / "spool"),
+                                                      "TDPROV_EXIT_TIMEOUT": "1"})
     assert time.monotonic() - began < 30 and done.returncode == 0, done.stderr[-3000:]
     assert ("1 delivery still under way after 1s as this process ends" in done.stderr
             and f"the seal of run {run_id}; they are not delivered" in done.stderr

@@ -46,7 +46,7 @@ from prov_common.bundle.model import Manifest
 from prov_common.bundle.outlived import EndingStore, Outlived, Worker
 from prov_common.bundle.storage import FoundManifest, WriteResult, listed_file, sealed_manifest, sealed_run, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
-from prov_common.config import Settings, flag, positive_number, unknown_keys
+from prov_common.config import Settings, exit_timeout, flag, positive_number, unknown_keys
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError
 from prov_common.once import Once
 from prov_common.scratch import places, scratch_folder
@@ -72,7 +72,6 @@ CLAIM_WAIT_SECONDS = 10.0  # how long a seal waits for its run's events that a f
 STORE_ID_RETRY_SECONDS = 60.0  # how long staging signs for no store after the store's identity could not be had
 SPOOL_SECONDS = 10.0  # how long the work left at a process's end may take to go to the outbox (a local folder)
 _OUTLIVED: weakref.WeakSet[ProvenanceTransport] = weakref.WeakSet()  # transports with work left in the background
-EXIT_SECONDS = 60.0  # how long a process's exit waits for the writes under way (as Airflow's [tdprov] flush_timeout)
 _FEEDERS: weakref.WeakSet[Any] = weakref.WeakSet()  # what gives transports work (settle_first)
 
 
@@ -524,7 +523,7 @@ class ProvenanceTransport(Transport):
     def _worker(self) -> Worker:
         """The one worker thread that does the I/O; renewed in a forked child (Airflow and Celery
         fork task processes), where the parent's thread, locks and store clients do not carry over. The process's exit
-        waits for its writes :data:`EXIT_SECONDS` at most (:func:`_settle_at_exit`), not for the thread."""
+        waits for its writes ``TDPROV_EXIT_TIMEOUT`` at most (:func:`_settle_at_exit`), not for the thread."""
         if self._pid != os.getpid():
             self._pid, self._lock, self._executor, self._store = os.getpid(), threading.Lock(), None, None
             self._outlived = Outlived()  # the parent's background work is not this process's
@@ -1022,9 +1021,10 @@ def settle_all(timeout: float, waited: float | None = None) -> list[str]:
 @atexit.register
 def _settle_at_exit() -> None:
     """As the interpreter exits (a Dagster step or run process, a script): the writes still under way get
-    :data:`EXIT_SECONDS`, then what is left is spooled and named (:func:`settle_all`); the writing thread, held up by a
+    ``TDPROV_EXIT_TIMEOUT`` seconds (:func:`~prov_common.config.exit_timeout`, 60 by default), then what is left is
+    spooled and named (:func:`settle_all`); the writing thread, held up by a
     store that does not answer, no longer keeps the process alive."""
-    settle_all(EXIT_SECONDS)
+    settle_all(exit_timeout())
 
 
 def _another_runs(sealed: tuple[Manifest, RunIdentity] | None, event: Mapping[str, Any]) -> tuple[str, str] | None:
