@@ -10,7 +10,6 @@ silently.
 """
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 import time
@@ -18,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from prov_common import exiting
 from prov_common.text import counted
 
 log = logging.getLogger(__name__)
@@ -123,8 +123,12 @@ def finish(timeout: float, *, name_late: bool = True) -> bool:
     return settled and drained
 
 
-@atexit.register
 def _drain_at_exit() -> None:
+    """As the interpreter exits: :func:`finish` within ``[tdprov] flush_timeout``, the process's one exit wait (it
+    settles the transports' writes within it; their own exit wait is not run after it: one bound in all)."""
     from prov_airflow.settings import conf_number
 
     finish(conf_number("flush_timeout"), name_late=False)
+
+
+exiting.ends_with(exiting.AIRFLOW_TASK, _drain_at_exit)

@@ -161,3 +161,43 @@ def test_a_job_not_begun_when_the_drain_runs_out_is_the_callers_never_the_thread
     delivery.submit("third", lambda: job("third"))  # taken, the queue runs again
     assert delivery.drain(5)
     assert ran == [("first", "tdprov-delivery"), ("third", "tdprov-delivery")]
+
+
+_TWO_HOOKS = """
+import sys, time
+from prov_airflow import delivery  # its exit hook is registered before the transport's, which Python runs first
+from prov_common.bundle import transport
+from prov_common.store.local import LocalStore
+from bundle_support import run_events
+
+class Held(LocalStore):  # a hung local mount: a write never ends
+    def put(self, key, data):
+        time.sleep(600)
+
+transport.open_store = lambda *args, **kwargs: Held(sys.argv[1])
+held = transport.ProvenanceTransport(transport.ProvenanceConfig(store=sys.argv[1], spool=sys.argv[2], timeout=0.2))
+held.emit(run_events()[0])  # goes on in the background past its bound
+delivery.DELIVERY.submit("a held delivery", lambda: time.sleep(600))
+from prov_airflow.settings import conf_number
+conf_number("flush_timeout")  # Airflow's configuration imported now (seconds), not in the exit measured
+print(time.time(), flush=True)
+"""
+
+
+def test_an_airflow_process_exit_waits_one_bound_in_all(tmp_path: Path) -> None:
+    """At a normal interpreter exit the transport's exit hook (registered at its import, after the delivery's, so run
+    before it) waited its own bound (TDPROV_EXIT_TIMEOUT) for the writes under way, and the delivery's hook then drained
+    its queue for [tdprov] flush_timeout: two bounds. The process's exit waits one, the delivery's (the drain and the
+    writes within flush_timeout), and names what it left."""
+    import subprocess
+    import sys
+
+    tests = Path(__file__).parent
+    env = {**os.environ, "TDPROV_EXIT_TIMEOUT": "4", "AIRFLOW__TDPROV__FLUSH_TIMEOUT": "4",
+           "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", _TWO_HOOKS, str(tmp_path / "store"), str(tmp_path / "spool")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    waited = time.time() - float(next(line for line in done.stdout.splitlines() if line[:1].isdigit()))
+    said = done.stdout + done.stderr  # Airflow's logging writes to stdout
+    assert done.returncode == 0 and waited < 7, (waited, said[-3000:])  # 8 s and more: two bounds
+    assert "1 write still under way after 4.0s as this process ends (the START event of run" in said, said[-3000:]

@@ -14,7 +14,6 @@ events and attachments and writes the run's one bundle.
 """
 from __future__ import annotations
 
-import atexit
 import concurrent.futures
 import logging
 import os
@@ -43,6 +42,7 @@ from prov_common.bundle.restaged import staged_already
 from prov_common.bundle.staged import (MISPLACED_ATTACHMENT_FIX, EventTooLargeError, check_attachment, check_event_size,
                                        signed_attachment, signed_event, trusted_event, unverified_event)
 from prov_common.bundle.model import Manifest
+from prov_common import exiting
 from prov_common.bundle.outlived import EndingStore, Outlived, Worker
 from prov_common.bundle.storage import FoundManifest, WriteResult, listed_file, sealed_manifest, sealed_run, write_bundle
 from prov_common.canonical_json import canonical_bytes, loads
@@ -1018,13 +1018,16 @@ def settle_all(timeout: float, waited: float | None = None) -> list[str]:
     return left
 
 
-@atexit.register
 def _settle_at_exit() -> None:
     """As the interpreter exits (a Dagster step or run process, a script): the writes still under way get
     ``TDPROV_EXIT_TIMEOUT`` seconds (:func:`~prov_common.config.exit_timeout`, 60 by default), then what is left is
-    spooled and named (:func:`settle_all`); the writing thread, held up by a
-    store that does not answer, no longer keeps the process alive."""
+    spooled and named (:func:`settle_all`); the writing thread, held up by a store that does not answer, no longer
+    keeps the process alive. The process's only exit wait unless one of a higher rank is given (an Airflow task
+    process's, :mod:`~prov_common.exiting`)."""
     settle_all(exit_timeout())
+
+
+exiting.ends_with(exiting.TRANSPORTS, _settle_at_exit)
 
 
 def _another_runs(sealed: tuple[Manifest, RunIdentity] | None, event: Mapping[str, Any]) -> tuple[str, str] | None:
