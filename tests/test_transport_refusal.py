@@ -951,6 +951,39 @@ def test_a_late_event_of_a_sealed_run_reads_its_manifest_once(tmp_path: Path, ca
     assert counting.gets[manifest] == 1, dict(counting.gets)
 
 
+@pytest.mark.parametrize("other", [False, True], ids=["late", "another-run"])
+def test_a_late_end_of_a_run_sealed_elsewhere_reads_no_staged_object(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, other: bool) -> None:
+    """A terminal event of a run another process sealed built the run's bundle again from its staging, reading every
+    staged object, only for its write to meet the sealed bundle. The bundle's manifest and events and the staging's
+    names tell it: no staged object is read, and the warning is the same (events that came after the sealing, or
+    another run given the same run id, counted)."""
+    from counting_store import CountingStore
+    from prov_common.bundle import layout
+
+    store = str(tmp_path / "store")
+    sealer, writer = (ProvenanceTransport(ProvenanceConfig(store=store)) for _ in range(2))
+    run_id, parent = str(uuid.uuid4()), (str(uuid.uuid4()), "etl.daily")
+    late_parent = (str(uuid.uuid4()), "etl") if other else parent
+    for second in range(20):  # a run of many staged events
+        sealer.emit(_child_event(run_id, parent, "RUNNING" if second else "START", f"2026-03-01T10:00:{second:02d}.000Z"))
+    assert sealer.emit(_child_event(run_id, parent, "COMPLETE", "2026-03-01T10:00:30.000Z")).status == "written"
+    writer.emit(_child_event(run_id, late_parent, "START", "2026-03-01T10:00:31.000Z"))
+    counting = writer._store = CountingStore(store)
+    with caplog.at_level("WARNING"):
+        assert writer.emit(_child_event(run_id, late_parent, "FAIL", "2026-03-01T10:00:32.000Z")).status == "already-sealed"
+    staged = {key: n for key, n in counting.gets.items() if key.startswith(layout.staging_prefix(run_id))}
+    assert staged == {}, staged
+    if other:
+        assert (f"run {run_id} is sealed already as the run of job tests/etl.daily.load with parent run {parent[0]}; "
+                f"another run, of job tests/etl.daily.load with parent run {late_parent[0]}, was given the same run id, "
+                f"so its 2 events are in no bundle (they stay staged under staging/{run_id}/)") in caplog.text
+    else:
+        assert (f"run {run_id} was sealed with 21 events before 2 more arrived; they stay staged under "
+                f"staging/{run_id}/ and are in no bundle.") in caplog.text
+    assert read_bundle(open_store(store), run_id).manifest.event_count == 21
+
+
 def test_a_dag_run_and_a_mapped_task_given_one_run_id_are_two_runs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """The DAG run of Airflow DAG 'etl.load.1' (clear 0) and try 1 of mapped task 'load' of DAG 'etl' (map index 0)
     have one run id ('<ns>.etl.load.1.0' both). The DAG run's events name no parent, so the task's START, staged while

@@ -13,8 +13,8 @@ from typing import Literal
 from blake3 import blake3
 
 from prov_common.bundle import layout
-from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, RunIdentity, is_terminal, parent_of,
-                                       parse_events_jsonl, with_parent)
+from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, RunIdentity, is_terminal, line_digests,
+                                       parent_of, parse_events_jsonl, with_parent)
 from prov_common.bundle.model import Bundle, BundleSummary, FileEntry, Manifest
 from prov_common.errors import (BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError,
                                  VerificationError)
@@ -228,23 +228,33 @@ def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError,
     run_id = bundle.run_id
     _refuse_unsealed(store, run_id, conflict)
     sealed = found.manifest if found is not None and found.manifest is not None else sealed_manifest(store, run_id)
+    new = bundle.manifest
     if sealed is not None and another_run(sealed, bundle):  # two runs given one run id
-        new = bundle.manifest
-        log.warning("tdprov: run %s is sealed already as the run of job %s/%s %s; another run, of job "
-                    "%s/%s %s, was given the same run id, so its %s %s in no bundle (%s "
-                    "staged under %s). Fix: %s", run_id, sealed.job_namespace, sealed.job_name,
-                    with_parent(sealed.parent_run_id), new.job_namespace, new.job_name, with_parent(new.parent_run_id),
-                    counted(new.event_count, 'event'), noun_for(new.event_count, "is", "are"),
-                    noun_for(new.event_count, "it stays", "they stay"), layout.staging_prefix(run_id), SHARED_RUN_ID_FIX)
-    elif found is None and sealed is not None and bundle.manifest.event_count > sealed.event_count:  # came after the seal
-        late = bundle.manifest.event_count - sealed.event_count
-        log.warning("tdprov: run %s was sealed with %s before %s arrived; %s staged under %s and %s in no bundle. Fix: %s",
-                    run_id, counted(sealed.event_count, 'event'), counted(late, "more", "more"),
-                    noun_for(late, "it stays", "they stay"), layout.staging_prefix(run_id), noun_for(late, "is", "are"),
-                    LATE_EVENT_FIX)
+        warn_another_run(run_id, sealed, (new.job_namespace, new.job_name, new.parent_run_id), new.event_count)
+    elif found is None and sealed is not None and new.event_count > sealed.event_count:  # came after the seal
+        warn_came_after(run_id, sealed, new.event_count - sealed.event_count)
     else:
         log.info("run %s was already sealed by another writer; keeping that bundle (%s)", run_id, clause(conflict.what))
     return WriteResult(run_id, "already-sealed")
+
+
+def warn_another_run(run_id: str, sealed: Manifest, new: tuple[str, str, str | None], count: int) -> None:
+    """Warn that run ``run_id``, ``sealed`` already, met ``count`` events of another run given the same run id, of job
+    ``new`` (namespace, name, parent run id), that stay staged in no bundle."""
+    log.warning("tdprov: run %s is sealed already as the run of job %s/%s %s; another run, of job "
+                "%s/%s %s, was given the same run id, so its %s %s in no bundle (%s "
+                "staged under %s). Fix: %s", run_id, sealed.job_namespace, sealed.job_name,
+                with_parent(sealed.parent_run_id), new[0], new[1], with_parent(new[2]),
+                counted(count, 'event'), noun_for(count, "is", "are"),
+                noun_for(count, "it stays", "they stay"), layout.staging_prefix(run_id), SHARED_RUN_ID_FIX)
+
+
+def warn_came_after(run_id: str, sealed: Manifest, late: int) -> None:
+    """Warn that ``late`` events of run ``run_id`` came after it was ``sealed``: they stay staged in no bundle."""
+    log.warning("tdprov: run %s was sealed with %s before %s arrived; %s staged under %s and %s in no bundle. Fix: %s",
+                run_id, counted(sealed.event_count, 'event'), counted(late, "more", "more"),
+                noun_for(late, "it stays", "they stay"), layout.staging_prefix(run_id), noun_for(late, "is", "are"),
+                LATE_EVENT_FIX)
 
 
 def _refuse_unsealed(store: Store, run_id: str, conflict: ObjectConflictError) -> None:
@@ -282,10 +292,19 @@ def sealed_run(store: Store, run_id: str) -> tuple[Manifest | None, RunIdentity]
     """The manifest of the bundle sealed for ``run_id`` (None: none is) and the run its signed events are of
     (:meth:`RunIdentity.of <prov_common.bundle.events.RunIdentity.of>`: its terminal event's job and parent, else its
     earliest's). Raises :class:`~prov_common.errors.TdprovError` when the bundle cannot be read."""
-    manifest = sealed_manifest(store, run_id)
-    events = parse_events_jsonl(listed_file(store, run_id, manifest, layout.EVENTS_FILE)) if manifest else []
-    return manifest, RunIdentity.of(next((e for e in reversed(events) if is_terminal(e)), None),
-                                    ((f"sealed event of run {run_id}", e) for e in events))
+    manifest, identity, _ = sealed_run_events(store, run_id)
+    return manifest, identity
+
+
+def sealed_run_events(store: Store, run_id: str, manifest: Manifest | None = None
+                      ) -> tuple[Manifest | None, RunIdentity, frozenset[str]]:
+    """:func:`sealed_run`, with the digest of each event of the sealed ``events.jsonl``
+    (:func:`~prov_common.bundle.events.line_digests`), from one read of it; ``manifest``: the sealed one, when read."""
+    manifest = manifest or sealed_manifest(store, run_id)
+    data = listed_file(store, run_id, manifest, layout.EVENTS_FILE) if manifest else b""
+    events = parse_events_jsonl(data) if manifest else []
+    return (manifest, RunIdentity.of(next((e for e in reversed(events) if is_terminal(e)), None),
+                                     ((f"sealed event of run {run_id}", e) for e in events)), line_digests(data))
 
 
 def another_run(sealed: Manifest, new: Bundle) -> bool:

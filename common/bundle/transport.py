@@ -35,7 +35,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.build import attachment_buffer, build_bundle
 from prov_common.bundle.late import arrived_late, event_type_of, put_arrived
 from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, RunIdentity, event_dict, event_digest, is_terminal,
-                                       line_digests, run_id_of)
+                                       job_of, line_digests, parent_of, run_id_of)
 from prov_common.bundle.refusal import (CAUSE_PLACE, CAUSE_RUN, CAUSE_UNREADABLE, STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN,
                                         RefusedStagedError, refusal, run_id_or_none)
 from prov_common.bundle.restaged import staged_already
@@ -44,7 +44,8 @@ from prov_common.bundle.staged import (MISPLACED_ATTACHMENT_FIX, EventTooLargeEr
 from prov_common.bundle.model import Manifest
 from prov_common import exiting
 from prov_common.bundle.outlived import EndingStore, Outlived, Worker
-from prov_common.bundle.storage import FoundManifest, WriteResult, listed_file, sealed_manifest, sealed_run, write_bundle
+from prov_common.bundle.storage import (FoundManifest, WriteResult, listed_file, sealed_manifest, sealed_run_events,
+                                        warn_another_run, warn_came_after, write_bundle)
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, exit_timeout, flag, positive_number, unknown_keys
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError
@@ -298,6 +299,9 @@ class StagedNotSealedError(BadInputError):
     staged events of a run another process started cannot be read)."""
 
 
+SealedRun = tuple[Manifest, RunIdentity, frozenset[str]]
+"""A sealed bundle as :meth:`ProvenanceTransport._sealed_run` reads it: its manifest, the run its events are of, their
+digests."""
 LATE_NAMED = 10  # events a warning of what came after a sealing names (the rest counted)
 
 
@@ -597,7 +601,7 @@ class ProvenanceTransport(Transport):
         terminal, run_id = is_terminal(clean), run_id_of(clean)
         late, found = self._after_seal(run_id, clean)
         key, data = staged_event_key(clean), self._signed(data, store_id)
-        sealed = self._sealed_run(run_id) if late and not terminal else None  # read once, for its key and its warning
+        sealed = self._sealed_run(run_id) if late and found is None else None  # read once, for its key and its warning
         manifest = found.manifest if found is not None else sealed[0] if sealed is not None else None
         key, spooled = self._put_late(key, data, manifest) if late else (key, self._put(key, data))
         if not terminal:
@@ -619,7 +623,7 @@ class ProvenanceTransport(Transport):
             return None
         if found is not None:  # one warning names all that came after the sealing, its seal again none
             found.warn(run_id, clean, key, spooled)
-        return self._seal_ended(run_id, clean, behind=spooled, found=found, read=read)
+        return self._seal_ended(run_id, clean, behind=spooled, found=found, read=read, late=late, sealed=sealed)
 
     def _put_late(self, key: str, data: bytes, manifest: Manifest | None = None) -> tuple[str, bool]:
         """Stage the event ``key`` (``data``) of a run sealed already, keyed as it arrives, after the sealing, and once
@@ -690,18 +694,18 @@ class ProvenanceTransport(Transport):
         self._seen(run_id, sealed=True)
         return True, found
 
-    def _sealed_run(self, run_id: str) -> tuple[Manifest, RunIdentity] | None:
-        """The sealed bundle of ``run_id``: its manifest and the run its signed events are of
-        (:func:`~prov_common.bundle.storage.sealed_run`); None when none is sealed or it cannot be read now. Read for
-        the late non-terminal events of a sealed run only."""
+    def _sealed_run(self, run_id: str, manifest: Manifest | None = None) -> SealedRun | None:
+        """The sealed bundle of ``run_id``: its manifest (``manifest``, when read), the run its signed events are of and
+        their digests (:func:`~prov_common.bundle.storage.sealed_run_events`); None when none is sealed or it cannot be
+        read now. Read for the late events of a sealed run only."""
         store, _ = self._open_store()
         if store is None:
             return None
         try:
-            manifest, sealed = sealed_run(store, run_id)
+            manifest, sealed, held = sealed_run_events(store, run_id, manifest)
         except TdprovError:
             return None
-        return None if manifest is None else (manifest, sealed)
+        return None if manifest is None else (manifest, sealed, held)
 
     def _asked_sealed(self, run_id: str) -> tuple[Store | None, bool]:
         """The store and whether it holds the statement of ``run_id`` (one request); no store when it cannot tell now."""
@@ -893,12 +897,14 @@ class ProvenanceTransport(Transport):
         return None
 
     def _seal_ended(self, run_id: str, terminal: Mapping[str, Any] | None, *, behind: bool = False,
-                    found: FoundSealed | None = None, read: Mapping[str, bytes] | None = None) -> WriteResult | None:
+                    found: FoundSealed | None = None, read: Mapping[str, bytes] | None = None,
+                    late: bool = False, sealed: SealedRun | None = None) -> WriteResult | None:
         """Seal a run whose terminal event was just staged; without a signing key, the error says that the
         events are staged and how to seal them later. With a store setting that cannot be opened, the run's events
         are kept in the outbox and nothing is sealed (the warning of :meth:`_hold` says how to seal it). ``found``: the
         run was found sealed by another process, and what came after the sealing named (:meth:`_found_sealed`);
-        ``read``: see :meth:`seal`."""
+        ``read``: see :meth:`seal`; ``late``: the run was sealed before ``terminal`` came (:meth:`_after_seal`), so
+        its bundle stands and is not built again when it can be read (:meth:`_met_sealed`; ``sealed``: as read)."""
         store, why = self._open_store()
         if store is None:
             log.debug("tdprov: run %s is not sealed: %s; its events are kept in the outbox", run_id, why)
@@ -911,7 +917,39 @@ class ProvenanceTransport(Transport):
                 "'tdprov flush'), and a seal refuses unsigned events.",
                 fix=f"{exc.fix or 'set TDPROV_SIGNING_KEY to a key file from tdprov keygen'}; then run 'tdprov store seal "
                     f"--accept-unsigned {run_id}' once you know that this process alone staged its events") from exc
+        if late and not behind and terminal is not None and (met := self._met_sealed(run_id, terminal, found, sealed)):
+            return met
         return self._seal(run_id, terminal, behind=behind, found=found, read=read)
+
+    def _met_sealed(self, run_id: str, terminal: Mapping[str, Any], found: FoundSealed | None,
+                    sealed: SealedRun | None = None) -> WriteResult | None:
+        """The write of the run ``run_id``, sealed before its ``terminal`` event came, that meets its sealed bundle, told
+        from the bundle's manifest and events and the names of the run's staged events (one listing), as
+        :func:`~prov_common.bundle.storage.write_bundle` tells it of a bundle built again from every staged object: another
+        run given the same run id (:class:`RunIdentity`), else the events staged after the sealing (unless ``found``
+        named them), counted by the digests their keys name. None when the bundle or the staging cannot be read now
+        (the run is then sealed as any other, and its write meets the bundle). ``sealed``: :meth:`_sealed_run`, when read."""
+        prefix = layout.staging_prefix(run_id)
+        self._deliver_spooled(prefix)
+        sealed = sealed or self._sealed_run(run_id, found.manifest if found is not None else None)
+        if sealed is None:
+            return None
+        manifest, identity, held = sealed
+        try:
+            keys = {*self.store.list(prefix), *self._pending.get(run_id, {})}
+        except StoreError:
+            return None
+        after = {parts.digest for key in keys if (parts := layout.staged_event_parts(key)) is not None} - held
+        self._pending.pop(run_id, None)
+        self._seen(run_id, sealed=True)
+        parent = parent_of(terminal)
+        if identity.is_other(terminal):
+            warn_another_run(run_id, manifest, (*(job_of(terminal) or ("", "")), parent and parent[0]), len(after))
+        elif found is None and after:
+            warn_came_after(run_id, manifest, len(after))
+        else:
+            log.info("tdprov: run %s already has its bundle", run_id)
+        return WriteResult(run_id, "already-sealed")
 
     def staging_trust(self, run_id: str) -> TrustStore:
         """The keys whose staged events this process seals: its own and the trusted keys of its settings
@@ -1030,7 +1068,7 @@ def _settle_at_exit() -> None:
 exiting.ends_with(exiting.TRANSPORTS, _settle_at_exit)
 
 
-def _another_runs(sealed: tuple[Manifest, RunIdentity] | None, event: Mapping[str, Any]) -> tuple[str, str] | None:
+def _another_runs(sealed: SealedRun | None, event: Mapping[str, Any]) -> tuple[str, str] | None:
     """(the sealed run, the run of ``event``), each as its job and parent run, when ``event``, which came after the
     run was ``sealed`` (:meth:`ProvenanceTransport._sealed_run`), is of another run given the same run id, as sealing
     tells it (:class:`RunIdentity`: another job than the sealed bundle's, or a parent run of another job); None when it
