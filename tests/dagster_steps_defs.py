@@ -23,6 +23,7 @@ import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetOut,
+    AssetSelection,
     Definitions,
     MaterializeResult,
     Output,
@@ -117,17 +118,23 @@ def _wait_until_staged(ol_run_id: str, events: int) -> None:
 
 # Spawned step processes take the environment of the test that starts them (a fork server, shared by
 # every later run of the test process, would keep the environment of the first).
-pair_job = define_asset_job(
-    "pair_job", selection=["raw", "first", "second"], executor_def=multiprocess_executor.configured({"start_method": {"spawn": {}}})
-)
+pair_job = define_asset_job(  # not raw's check: a step process that no test of the job reads
+    "pair_job", selection=AssetSelection.assets("raw", "first", "second").without_checks(),
+    executor_def=multiprocess_executor.configured({"start_method": {"spawn": {}}}))
 checked_job = define_asset_job("checked_job", selection=["raw", "counted"], executor_def=pair_job.executor_def)
-defs = Definitions(assets=[raw, pair, uses_first, counted], asset_checks=[raw_has_rows], jobs=[pair_job, checked_job],
+raw_job = define_asset_job("raw_job", selection=AssetSelection.assets(raw).without_checks(), executor_def=pair_job.executor_def)
+defs = Definitions(assets=[raw, pair, uses_first, counted], asset_checks=[raw_has_rows], jobs=[pair_job, checked_job, raw_job],
                    resources={"io_manager": ProvenanceIOManager()})
 
 
 def get_pair_job():
     """``raw`` and ``pair`` as a multiprocess job (one process per step attempt)."""
     return defs.resolve_job_def("pair_job")
+
+
+def get_raw_job():
+    """``raw`` alone (not its check) as a multiprocess job: one step process, the least that writes a seal there."""
+    return defs.resolve_job_def("raw_job")
 
 
 def get_pair_job_with_local_data():

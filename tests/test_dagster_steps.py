@@ -1274,26 +1274,26 @@ def test_a_step_process_ends_once_the_seal_that_outlived_its_bound_is_written(
     """A step process whose store writes the seal's index entry past the transport's bound (it goes on in the
     background, and ``Recorder.wait`` at the teardown returns without it) ends only when the entry is written: the
     interpreter's exit waits for the transport's writing thread, so the run's bundle is listed as soon as Dagster's run
-    is over, with nothing waited for in the test process and nothing spooled."""
+    is over, with nothing waited for in the test process and nothing spooled. One step process shows it."""
     monkeypatch.setenv("STEPS_SLOW_INDEX", "1.5")
     monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
     monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
     (tmp_path / "dagster_home").mkdir()
     with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-        result = execute_job(reconstructable(steps.get_pair_job), instance=instance)
+        result = execute_job(reconstructable(steps.get_raw_job), instance=instance)
         assert result.success
-    assert "took more than 0.5s; it continues in the background" in capfd.readouterr().err  # the step processes'
+    assert "took more than 0.5s; it continues in the background" in capfd.readouterr().err  # the step process's
     found = {s.run_id: s for s in list_bundles(open_store(store))}  # not bundles(store): it waits in this process
-    assert {found[step_run_id(result.run_id, step)].state for step in ("raw", "pair")} == {"COMPLETE"}
+    assert found[step_run_id(result.run_id, "raw")].state == "COMPLETE"
     assert not list((tmp_path / "spool").glob("**/*.json*"))
 
 
 def test_a_step_process_whose_store_holds_its_seal_past_the_exit_bound_spools_it_names_it_and_ends(
     store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """The same with an index write that does not end (a hung local mount: 600 s): each step process waits for it
+    """The same with an index write that does not end (a hung local mount: 600 s): the step process waits for it
     ``TDPROV_EXIT_TIMEOUT`` (1 s here), spools what the seal had not put, names it with the flush fix, and ends (its exit
-    joined the transport's thread with no bound: the run never ended); ``tdprov flush`` then delivers both bundles."""
+    joined the transport's thread with no bound: the run never ended); ``tdprov flush`` then delivers the bundle."""
     from prov_common.cli import main
 
     spool = tmp_path / "spool"
@@ -1304,20 +1304,18 @@ def test_a_step_process_whose_store_holds_its_seal_past_the_exit_bound_spools_it
     (tmp_path / "dagster_home").mkdir()
     began = time.monotonic()
     with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-        result = execute_job(reconstructable(steps.get_pair_job), instance=instance)
+        result = execute_job(reconstructable(steps.get_raw_job), instance=instance)
         assert result.success
-    assert time.monotonic() - began < 240  # each step process waited 600 s before
+    assert time.monotonic() - began < 240  # the step process waited 600 s before
     said = capfd.readouterr().err
-    runs = [step_run_id(result.run_id, step) for step in ("raw", "pair")]
+    run_id = step_run_id(result.run_id, "raw")
     warned = [line for line in said.splitlines() if "still under way after 1.0s as this process ends" in line]
     assert warned and all(f"handed to the outbox in {spool}. Fix: run 'tdprov flush --store {store}'" in line
                           for line in warned), said[-3000:]
-    for run_id in runs:
-        assert any(f"the COMPLETE event of run {run_id})" in line for line in warned), said[-3000:]
+    assert any(f"the COMPLETE event of run {run_id})" in line for line in warned), said[-3000:]
     assert not list(list_bundles(open_store(store)))
     assert main(["flush", "--store", store, "--spool", str(spool)]) == 0
-    found = {s.run_id: s.state for s in list_bundles(open_store(store))}
-    assert {run_id: found.get(run_id) for run_id in runs} == dict.fromkeys(runs, "COMPLETE")
+    assert {s.run_id: s.state for s in list_bundles(open_store(store))} == {run_id: "COMPLETE"}
 
 
 _HUNG_RECORDER = """
