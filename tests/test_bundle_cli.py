@@ -203,6 +203,90 @@ def test_show_checks_the_index_entry_as_verify_does(tmp_path: Path, capsys: pyte
     assert not shown["ok"] and shown["findings"][0]["key"] == entry and shown["objectsChecked"] == 6, shown
 
 
+def test_show_lists_what_a_bundle_sealed_by_a_key_not_trusted_here_claims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A bundle whose statement is signed by a key not trusted here (a colleague's, before their key is trusted) was
+    shown with no events, quality, checks or extents once verify stopped rebuilding such a bundle from its events:
+    show lists what its events claim, folded line by line, marked as not verified, beside the findings (exit 1)."""
+    from bundle_support import dataset, event
+
+    from prov_common.bundle import claimed
+
+    priv, _ = write_keypair(tmp_path / "colleague.key")
+    _, ours = write_keypair(tmp_path / "ours.key")
+    store, run_id = str(tmp_path / "store"), str(uuid.uuid4())
+    out = dataset("s3://lake", "clean/users.parquet", "blake3:" + "3" * 64)
+    out["facets"]["tdprov_pandera"] = {"_producer": "x", "_schemaURL": "y", "schemaName": "Users", "schemaDigest": "blake3:" + "4" * 64,
+                                       "passed": False, "failureCount": 7, "checks": []}
+    out["facets"]["tdprov_contentHash"] = {"_producer": "x", "_schemaURL": "y", "rows": 1200}
+    transport = ProvenanceTransport(ProvenanceConfig(store=store, strict=True, signing_key=str(priv)))
+    transport.emit(event(run_id, "START", "2026-03-01T10:00:00Z"))
+    transport.emit(event(run_id, "COMPLETE", "2026-03-01T10:00:02Z", outputs=[out]))
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", str(ours))
+    assert main(["show", run_id, "--store", store]) == 1
+    text = capsys.readouterr().out
+    assert ("events (not verified: what the bundle's events claim, see the findings below):\n"
+            "  2026-03-01T10:00:00Z  START     https://github.com/tdprov/tdprov/tests\n"
+            "  2026-03-01T10:00:02Z  COMPLETE  https://github.com/tdprov/tdprov/tests\n") in text, text
+    assert "quality (not verified):\n  output s3://lake/clean/users.parquet  Users: FAILED (7 failures)" in text
+    assert "  s3://lake/clean/users.parquet  blake3:" + "3" * 64 + "  (1,200 rows)" in text
+    assert f"FAIL  {run_id}  claims key ed25519:" in text and "untrusted key: signed by untrusted key" in text
+    assert main(["show", run_id, "--store", store, "--json"]) == 1
+    info = json.loads(capsys.readouterr().out)
+    assert [(e["eventType"], e["eventTime"]) for e in info["events"]] == [("START", "2026-03-01T10:00:00Z"),
+                                                                           ("COMPLETE", "2026-03-01T10:00:02Z")]
+    assert not info["eventsVerified"] and info["eventsUnlisted"] == 0 and not info["verification"]["ok"]
+    assert info["quality"][0]["failureCount"] == 7 and info["extents"][0]["rows"] == 1200
+    monkeypatch.delenv("TDPROV_TRUSTED_KEYS")
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", str(tmp_path / "colleague.key.pub"))  # trusted: verified, as before
+    assert main(["show", run_id, "--store", store, "--json"]) == 0
+    trusted = json.loads(capsys.readouterr().out)
+    assert trusted["eventsVerified"] and trusted["events"] == info["events"] and trusted["quality"] == info["quality"]
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", str(ours))
+    monkeypatch.setattr(claimed, "EVENTS_LISTED", 1)  # a planted file may hold millions: those past it are counted
+    assert main(["show", run_id, "--store", store]) == 1
+    text = capsys.readouterr().out
+    assert "  2026-03-01T10:00:00Z  START     https://github.com/tdprov/tdprov/tests\n  and 1 more event not listed\n" in text, text
+
+
+def test_show_folds_a_forged_events_file_under_an_unsigned_manifest_line_by_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A forged events.jsonl of 50 MB (one event line repeated) under an unsigned manifest giving its size and digest:
+    show lists what it claims (verify parses no such file) folded line by line, a repeated line once and parsed once,
+    so that the memory taken stays near the file's bytes as read (parsed whole: several times them)."""
+    import tracemalloc
+
+    from prov_common.bundle import layout
+    from prov_common.bundle.build import statement_for
+    from prov_common.bundle.model import FileEntry, Manifest
+    from prov_common.hashing.raw import blake3_digest
+    from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope
+
+    store = str(tmp_path / "store")
+    (run_id,) = record_runs(store, 1)
+    prefix = f"bundles/{run_id}/"
+    lines = open_store(store).get(prefix + layout.EVENTS_FILE).splitlines(keepends=True)
+    data = lines[0] + lines[1] * (50_000_000 // len(lines[1]))
+    m = Manifest.from_json(open_store(store).get(prefix + layout.MANIFEST_FILE), "manifest.json")
+    manifest = Manifest(**{**m.__dict__, "files": tuple(FileEntry(f.path, blake3_digest(data), len(data))
+                                                        if f.path == layout.EVENTS_FILE else f for f in m.files)})
+    unsigned = Envelope(statement_for(manifest, blake3_digest(manifest.to_json())), INTOTO_PAYLOAD_TYPE, ())
+    for path, content in ((layout.EVENTS_FILE, data), (layout.MANIFEST_FILE, manifest.to_json()),
+                          (layout.STATEMENT_FILE, unsigned.to_json())):
+        raw_put(store, prefix + path, content)
+    tracemalloc.start()
+    try:
+        assert main(["show", run_id, "--store", store, "--json"]) == 1
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    info = json.loads(capsys.readouterr().out)
+    assert peak < 2 * len(data), (peak, len(data))  # the bytes as read and little more; parsed whole: several times them
+    assert [e["eventType"] for e in info["events"]] == ["START", "COMPLETE"] and info["extents"] == []
+    assert info["eventsUnlisted"] == 0 and not info["eventsVerified"]
+    assert [f["problem"] for f in info["verification"]["findings"]] == ["unsigned", "inconsistent"]  # and the index entry
+
+
 def test_verify_without_configured_trust_uses_the_local_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = str(tmp_path / "store")
     record_runs(store, 1)  # signed by the per-user key, created on first use

@@ -18,7 +18,7 @@ from prov_common.audit.model import (
 from prov_common.audit.rehash import symlinked_location
 from prov_common.audit.unended import refused_in_bundle
 from prov_common.bundle import layout
-from prov_common.bundle.events import line_digests, one_run
+from prov_common.bundle.events import fold_bundle_events, line_digests
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import listed_file
 from prov_common.bundle.verify import OTHER_STORE, UNLISTED, CheckedBundle, entry_differences, verify_and_derive
@@ -30,9 +30,7 @@ from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.identity import FIX_OTHER_STORE
 from prov_common.tlog.model import LogLeaf, sha256_digest
-from prov_common.w3cprov.event_lines import fold_event_lines
-from prov_common.w3cprov.events import DatasetState, RunState, check_label, folds_local_names, folds_versions_apart
-from prov_common.w3cprov.mapping import PROV_MAPPING
+from prov_common.w3cprov.events import DatasetState, RunState, check_label
 from prov_common.w3cprov.quality import RunTests, other_checks, run_test_measurements
 from prov_common.w3cprov.identity import dataset_label, iso_z, moment
 
@@ -119,12 +117,10 @@ def _get(store: Store, key: str) -> bytes | None:
 
 def record_from_events(events: bytes, name: str, summary: BundleSummary, manifest_digest: str, key_id: str | None,
                        mapping: str | None = None) -> RunRecord:
-    """The audit's record of a run from its ``events.jsonl`` bytes (named ``name``), folded line by line
-    (:func:`~prov_common.w3cprov.event_lines.fold_event_lines`) as the PROV ``mapping`` its manifest names (None: the
-    current one) folds them."""
-    state = one_run(fold_event_lines(events, name, sealed=True, local_names=folds_local_names(mapping or PROV_MAPPING),
-                                     versions_apart=folds_versions_apart(mapping or PROV_MAPPING)))
-    return record_from_state(state, summary, manifest_digest, key_id)
+    """The audit's record of a run from its ``events.jsonl`` bytes (named ``name``), folded line by line as the PROV
+    ``mapping`` its manifest names (None: the current one) folds them
+    (:func:`~prov_common.bundle.events.fold_bundle_events`)."""
+    return record_from_state(fold_bundle_events(events, name, mapping), summary, manifest_digest, key_id)
 
 
 def record_from_state(state: RunState, summary: BundleSummary, manifest_digest: str, key_id: str | None) -> RunRecord:

@@ -1,14 +1,16 @@
 """The events of one run as bundle bytes: normalised, ordered, canonical JSON lines; PROV derived from them."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import short_digest
-from prov_common.w3cprov.events import TERMINAL, RunState, fold_runs, parse_time
+from prov_common.w3cprov.event_lines import fold_event_lines
+from prov_common.w3cprov.events import (TERMINAL, CheckedEvent, RunState, fold_runs, folds_local_names,
+                                        folds_versions_apart, parse_time)
 
 _RANK = {"START": 0, "RUNNING": 1, "OTHER": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
 
@@ -192,6 +194,19 @@ def one_run(states: list[RunState]) -> RunState:
             fix="group events by run.runId and build one bundle per run",
         )
     return states[0]
+
+
+def fold_bundle_events(data: bytes, name: str, mapping: str | None,
+                       each: Callable[[CheckedEvent], None] | None = None) -> RunState:
+    """The one run of a sealed bundle's ``events.jsonl`` bytes (named ``name``), folded line by line
+    (:func:`~prov_common.w3cprov.event_lines.fold_event_lines`: what is held grows with the run's PROV, not with the
+    file) as the PROV ``mapping`` its manifest names folds them (None: the current one); ``each``: as there."""
+    if mapping is None:
+        from prov_common.w3cprov.mapping import PROV_MAPPING
+
+        mapping = PROV_MAPPING
+    return one_run(fold_event_lines(data, name, sealed=True, local_names=folds_local_names(mapping),
+                                    versions_apart=folds_versions_apart(mapping), each=each))
 
 
 def prov_json(state: RunState, mapping: str) -> bytes:

@@ -95,8 +95,10 @@ class CheckedBundle:
     """What verifying one bundle found and read, so that callers need not read it again: the report,
     every bundle object read whole (by path in the bundle, whatever its digest: statement, manifest,
     events, PROV; attachments are hashed as a stream and not kept), the parsed manifest and its
-    digest, what the events give (None when they could not be read), and the index key that the
-    bundle's ``indexed`` record names (None when it names none of this run's)."""
+    digest, what the events give (None when they could not be read, or when no trusted key's statement names the
+    manifest: they are then not parsed, see :func:`~prov_common.bundle.claimed.claimed_run`), the index key that the
+    bundle's ``indexed`` record names (None when it names none of this run's), and the paths of the objects read whole
+    whose bytes are the size and digest the manifest gives (``intact``)."""
 
     report: VerificationReport
     objects: dict[str, bytes] = field(default_factory=dict)
@@ -104,6 +106,7 @@ class CheckedBundle:
     manifest_digest: str | None = None
     derived: Derived | None = None
     indexed_entry: str | None = None
+    intact: set[str] = field(default_factory=set)
 
     @property
     def statement_digest(self) -> str | None:
@@ -278,6 +281,7 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
                        f"bytes hash to {found.digest} ({found.bytes} bytes), manifest says {entry.digest} ({entry.size} bytes)")
         elif data is not None:
             files[entry.path] = data
+            checked.intact.add(entry.path)
         else:
             attachments.append(entry.path)
     indexed_key = prefix + layout.INDEXED_FILE

@@ -7,6 +7,7 @@ from typing import Any
 from prov_common.audit.unfinished import staged_after_sealing
 from prov_common.bundle import layout
 from prov_common.bundle.build import mapping_key_of, task_instance_of
+from prov_common.bundle.claimed import claimed_run
 from prov_common.bundle.model import FILES_SHOWN, task_instance_text
 from prov_common.bundle.naming import dataset_shown
 from prov_common.bundle.verify import verify_and_derive
@@ -17,6 +18,7 @@ from prov_common.cli._output import emit_json
 from prov_common.cli._runs import resolve_run_id
 from prov_common.cli.verify import describe
 from prov_common.config import Settings
+from prov_common.errors import TdprovError
 from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError
@@ -38,7 +40,9 @@ def register(subparsers: Any) -> None:
         "Pandera quality results with attached failure samples, the other checks recorded (a Dagster asset check: passed, "
         "FAILED, or raised an error), its attachments (the first ten, the rest counted; --json lists them all), whether its "
         "bundle verifies as 'tdprov verify RUN_ID' checks it (signature, files, the index entry 'tdprov runs' lists), "
-        "and how many events were staged for it after its sealing (in no bundle: 'tdprov audit' names them). "
+        "and how many events were staged for it after its sealing (in no bundle: 'tdprov audit' names them). A bundle "
+        "whose manifest no trusted key vouches for (unsigned, or signed by a key not trusted here) is shown as its "
+        "events claim it, marked not verified. "
         "Exit 0 when the bundle verifies, 1 when it is shown with findings, 2 when there is no readable bundle.",
         example="tdprov show 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11",
     )
@@ -48,6 +52,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+_UNVERIFIED = "not verified: what the bundle's events claim, see the findings below"
 _CHECK_STATUS = {"pass": "passed", "fail": "FAILED", "error": "RAISED AN ERROR (no outcome)", "skip": "skipped"}
 
 
@@ -129,24 +134,35 @@ def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
             f"no readable bundle for run {run_id} in {store.uri}" + (f": {first}" if first else "") + ".",
             fix="list runs with 'tdprov runs'; 'tdprov verify RUN_ID' names every problem of a bundle",
         )
-    events = derived.events if derived is not None else []
+    state = derived.state if derived is not None else None
+    events = [{k: e.get(k) for k in ("eventType", "eventTime", "producer")} for e in derived.events] if derived is not None else []
+    unlisted, unread = 0, None
+    try:  # the manifest is vouched for by no trusted key: what its events claim, folded line by line, marked so
+        claimed = claimed_run(checked)
+    except TdprovError as exc:
+        claimed, unread = None, exc.what
+    if claimed is not None:
+        state, events, unlisted = claimed.state, claimed.events, claimed.unlisted
     recorded = manifest.to_dict()
-    names = shown_names(recorded, derived.state if derived is not None else None)
+    names = shown_names(recorded, state)
     return {
         "manifest": recorded,
-        "error": error_of(derived.state) if derived is not None else None,
-        "taskInstance": task_instance_of(derived.state) if derived is not None else None,
-        "mappingKey": mapping_key_of(derived.state) if derived is not None else None,
-        "events": [{"eventType": e.get("eventType"), "eventTime": e.get("eventTime"), "producer": e.get("producer")} for e in events],
+        "error": error_of(state) if state is not None else None,
+        "taskInstance": task_instance_of(state) if state is not None else None,
+        "mappingKey": mapping_key_of(state) if state is not None else None,
+        "events": events,
+        "eventsVerified": derived is not None,
+        "eventsUnlisted": unlisted,
         "prov": _prov_counts(checked.objects.get(layout.PROV_FILE)),
-        "quality": quality(derived.state, names) if derived is not None else [],
-        "checks": checks(derived.state, names) if derived is not None else [],
-        "extents": extents(derived.state, names) if derived is not None else [],
+        "quality": quality(state, names) if state is not None else [],
+        "checks": checks(state, names) if state is not None else [],
+        "extents": extents(state, names) if state is not None else [],
         "attachments": sorted(f.path for f in manifest.files if f.path not in layout.RESERVED),
         "verification": report.to_dict(),
         "stagedAfterSealing": staged_after_sealing(store, run_id, manifest.sealed_at),
         "_report": report,
         "_names": names,
+        "_unread": unread,
     }
 
 
@@ -156,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
     info = gather(store, resolve_run_id(store, args.run_id), settings)
     report = info.pop("_report")
     names = info.pop("_names")
+    unread = info.pop("_unread")
     status = 0 if report.ok else 1  # a bundle that does not verify is a finding
     if args.json:
         emit_json(info, sort_keys=True)
@@ -180,13 +197,16 @@ def run(args: argparse.Namespace) -> int:
         out.append(f"{side}:")
         named = [(names[d["namespace"], d["name"]], d["version"] or "-") for d in m[side]]
         out += [f"  {name}  {version}" + (f"  ({held[side, name]})" if held.get((side, name)) else "") for name, version in named] or ["  -"]
-    out.append("events:")
+    claimed = "" if info["eventsVerified"] or not info["events"] else f" ({_UNVERIFIED})"
+    out.append(f"events{claimed}:")
     times = [utc_text(e["eventTime"]) for e in info["events"]]  # --json keeps each as the event wrote it
     width = max(map(len, times), default=0)
     out += [f"  {t:<{width}}  {e['eventType']:<9} {e['producer']}" for t, e in zip(times, info["events"])] or [
-        "  not shown: they do not verify (see the signature findings below)"]
+        f"  not shown: {unread}" if unread else "  not shown: they do not verify (see the signature findings below)"]
+    if info["eventsUnlisted"]:
+        out.append(f"  and {counted(info['eventsUnlisted'], 'more event')} not listed")
     out.append("prov: " + ", ".join(f"{n} {k}" for k, n in info["prov"].items() if n))
-    out.append("quality:")
+    out.append("quality (not verified):" if claimed else "quality:")
     out += [f"  {q['side']:<6} {q['dataset']}  {q['schema']}: {'passed' if q['passed'] else 'FAILED'}"
             f" ({_failures(q['failureCount'])}{', samples ' + q['samplesFile'] if q['samplesFile'] else ''})"
             for q in info["quality"]] or ([] if info["checks"] else ["  no Pandera results recorded"])

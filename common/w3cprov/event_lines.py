@@ -5,7 +5,7 @@ events (one output repeated 400,000 times: a few PROV records) took 892 MB."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -32,12 +32,14 @@ class _Line:
 
 
 def fold_event_lines(data: bytes, name: str, *, local_names: bool = True, versions_apart: bool = True,
-                     sealed: bool = False) -> list[RunState]:
+                     sealed: bool = False, each: Callable[[CheckedEvent], None] | None = None) -> list[RunState]:
     """One :class:`~prov_common.w3cprov.events.RunState` per run id (sorted) of the JSON-lines events ``data``
     (named ``name`` in errors), as :func:`~prov_common.w3cprov.events.fold_runs` folds them parsed (``local_names``,
     ``versions_apart``, ``sealed``: as there): each line checked,
     a line longer than :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` refused (no writer stages a larger
-    event) and one that is not JSON named. A line equal to one before it is the same event, which folds as once."""
+    event) and one that is not JSON named. A line equal to one before it is the same event, which folds as once (and
+    is not parsed again). ``each``: called with each event as its line is checked, in the lines' order (a repeated
+    line once), so that a caller may list them without holding them."""
     runs: dict[str, list[_Line]] = {}
     seen: set[bytes] = set()
     kept, index = 0, 0
@@ -49,12 +51,14 @@ def fold_event_lines(data: bytes, name: str, *, local_names: bool = True, versio
         line = data[start:stop]
         if not line.strip():
             continue
-        checked = check_event(index, _parsed(line, name, number), sealed=sealed)
         index += 1
         digest = hashlib.blake2b(line, digest_size=16).digest()
-        if digest in seen:  # its run's fold applies it right after its first copy: again, it changes nothing
+        if digest in seen:  # checked as its first copy, which its run's fold applies it right after: it changes nothing
             continue
         seen.add(digest)
+        checked = check_event(index - 1, _parsed(line, name, number), sealed=sealed)
+        if each is not None:
+            each(checked)
         keep = kept + len(line) <= KEPT_BYTES
         kept += len(line) if keep else 0
         runs.setdefault(checked.run_id, []).append(
