@@ -1322,7 +1322,7 @@ def test_a_record_written_without_a_run_exits_1_as_without_a_source_record(tmp_p
         out, err = capsys.readouterr()
         assert train in out and prep not in out, argv
         assert f"left out run {prep}: its bundle does not verify" in err and f"'tdprov verify {prep}'" in err, err
-        assert "backup or replica" in err and f"the record was written without run {prep} left out" in err, err
+        assert "backup or replica" in err and f"the record was written without run {prep} (named above)" in err, err
 
 
 def test_one_check_on_two_columns_is_two_checks_in_every_view(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
