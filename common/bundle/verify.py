@@ -374,11 +374,12 @@ def _check_consistency(
     manifest_digest: str,
     files: dict[str, bytes],
     attachments: list[str],
-    statement: Statement | None,
+    statement: Statement,
     report: VerificationReport,
 ) -> Derived | None:
     """Re-derive PROV, manifest summary and statement from the events and compare (``attachments``:
-    the paths of the attachments whose digests matched; their bytes are not needed again)."""
+    the paths of the attachments whose digests matched; their bytes are not needed again; ``statement``: signed by a
+    trusted key and naming this manifest's digest, as only such a bundle is re-derived)."""
     events_key = prefix + layout.EVENTS_FILE
     if layout.EVENTS_FILE not in files:
         return None
@@ -411,8 +412,7 @@ def _check_consistency(
     wrong = _diff_fields(recorded_versions.to_dict(), manifest.to_dict())
     if wrong:
         report.add(prefix + layout.MANIFEST_FILE, "inconsistent", f"fields {', '.join(wrong)} differ from what the events give")
-    if statement is not None and _manifest_digest_in(statement) == manifest_digest:
-        _check_statement(prefix + layout.STATEMENT_FILE, statement, manifest, manifest_digest, report)
+    _check_statement(prefix + layout.STATEMENT_FILE, statement, manifest, manifest_digest, report)
     return expected
 
 
