@@ -1048,11 +1048,11 @@ def settle_all(timeout: float, waited: float | None = None) -> list[str]:
     within ``timeout`` seconds in all (what each left is spooled and named; ``waited``: the process's whole bound,
     named in the warnings, default ``timeout``), after what feeds them work (:func:`settle_first`). Returns what was
     left."""
-    deadline, left = time.monotonic() + timeout, []
+    deadline, waited, left = time.monotonic() + timeout, timeout if waited is None else waited, []
     for feeder in list(_FEEDERS):
-        left += feeder.settle(max(deadline - time.monotonic(), 0.0), timeout if waited is None else waited)
-    for transport in list(_OUTLIVED):
-        left += transport.settle(max(deadline - time.monotonic(), 0.0), timeout if waited is None else waited)
+        left += feeder.settle(max(deadline - time.monotonic(), 0.0), waited)
+    for transport in list(_OUTLIVED):  # listed after the feeders settled: their last work may have left writes here
+        left += transport.settle(max(deadline - time.monotonic(), 0.0), waited)
     return left
 
 
