@@ -21,7 +21,7 @@ DEFAULT_JOB_NAMESPACE = "tdprov"
 """Job namespace used when none is given (the orchestrators pass their own, e.g. the Airflow instance)."""
 
 # Object stores: namespace "<scheme>://<bucket>", name = object key (no leading slash).
-_BUCKET_SCHEMES = {"s3", "s3a", "s3n", "gs", "gcs"}
+_BUCKET_SCHEMES = {*S3_NAMED_SCHEMES, "gs", "gcs"}
 # Azure storage: the container is the URI's user part (``abfss://<container>@<account>.dfs.core.windows.net/<path>``).
 _AZURE_SCHEMES = {"abfss": "abfss", "abfs": "abfss", "wasbs": "wasbs", "wasb": "wasbs"}
 IN_MEMORY_SCHEME = "inmemory"  # the spec's namespace "inmemory://" for data kept nowhere
