@@ -294,7 +294,8 @@ class Recorder:
         # a daemon thread: the process's exit waits for its deliveries a bound (settle), a hung store's no longer forever
         self._worker = Worker("tdprov-recorder")
         settle_first(self)
-        self._pending: dict[Future[None], str] = {}  # deliveries not yet done, each named for a person
+        # deliveries not yet done, each with its work and arguments (named for a person by settle, when left)
+        self._pending: dict[Future[None], tuple[Callable[..., None], tuple[Any, ...]]] = {}
         self._failed = FailedDeliveries()  # deliveries done and failed, until wait reports them
         # runs of earlier attempts a retry closed here and not yet seen sealed, each with what tags its Dagster run when
         # the run was not sealed (asked by wait; bounded: see _closed)
@@ -604,7 +605,7 @@ class Recorder:
         keeps no record of what it delivered."""
         with self._lock:
             future = self._worker.submit(work, *args)
-            self._pending[future] = _delivery_named(work, args)
+            self._pending[future] = (work, args)
         future.add_done_callback(self._delivered)  # outside the lock: a future already done calls back at once
 
     def _delivered(self, future: Future[None]) -> None:
@@ -682,9 +683,10 @@ class Recorder:
         if not pending:
             return []
         concurrent.futures.wait(pending, timeout=max(timeout, 0.0))
-        left = [name for future, name in pending.items() if not future.done()]
+        under_way = [(work, args) for future, (work, args) in pending.items() if not future.done()]
+        left = [_delivery_named(work, args) for work, args in under_way]
         if left:
-            runs = sorted({name.rsplit(" ", 1)[-1] for name in left if " of run " in name})
+            runs = sorted({run for _, args in under_way if (run := _run_of(args)) is not None})
             log.warning("tdprov: %s still under way after %gs as this process ends (store %s does not answer): %s; they "
                         "are not delivered. Fix: once the store answers, %s (provenance_store_sensor closes them once "
                         "their Dagster run ended; a run with nothing staged is not recorded: materialize it again)",
@@ -769,11 +771,16 @@ _DELIVERIES = {"_seal_staged": "seal", "_leave_unsealed": "tagging of the Dagste
 def _delivery_named(work: Callable[..., Any], args: tuple[Any, ...]) -> str:
     """What a delivery does, named for a person: 'the FAIL event of run R', 'the seal of run R' (a run's last)."""
     what = _DELIVERIES.get(getattr(work, "__name__", ""), "delivery")
-    if not args or not isinstance(args[0], str):
+    if (run := _run_of(args)) is None:
         return f"the {what}"
     if len(args) > 2 and (state := getattr(getattr(args[2], "eventType", None), "value", None)) is not None:
         what = f"{state} event"
-    return f"the {what} of run {args[0]}"
+    return f"the {what} of run {run}"
+
+
+def _run_of(args: tuple[Any, ...]) -> str | None:
+    """The run a delivery of arguments ``args`` is of (its first, a run id), None when it is of no one run."""
+    return args[0] if args and isinstance(args[0], str) else None
 
 
 def _make_up(identity: StepIdentity) -> bool:
