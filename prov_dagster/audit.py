@@ -10,7 +10,7 @@ checks the log against, and fails the run with a ``dagster.Failure`` that lists 
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AssetCheckEvaluation,
@@ -30,9 +30,6 @@ from dagster import (
     op,
 )
 
-from prov_common.audit import AuditResult, run_audit
-from prov_common.audit.memory import KnownCheckpoint, store_id
-from prov_common.audit.remember import kept_record, recorded_checkpoint, witness_record
 from prov_common.audit.model import CHECK_TITLES, CheckResult
 from prov_common.audit.access import READ_ONLY_FIX, ReadOnlyTerms, require_report_dir
 from prov_common.errors import BadInputError, StoreError, TdprovError
@@ -41,6 +38,10 @@ from prov_common.store.factory import local_store_path
 from prov_dagster.links import location_link
 from prov_dagster.resource import ProvenanceResource
 from prov_common.text import counted
+
+if TYPE_CHECKING:  # the audit engine loads when the job runs, not in every process that loads the definitions
+    from prov_common.audit import AuditResult
+    from prov_common.audit.memory import KnownCheckpoint
 
 AUDIT_JOB_NAME = "provenance_audit_job"
 AUDIT_SCHEDULE_NAME = "provenance_audit_schedule"
@@ -112,7 +113,9 @@ def _in_dagster_terms(exc: TdprovError) -> TdprovError:
     return type(exc)(exc.what, fix=exc.fix.replace(cli, READ_ONLY_CONFIG))
 
 
-def _audit(config: AuditConfig, provenance: ProvenanceResource, instance: Any = None) -> AuditResult:
+def _audit(config: AuditConfig, provenance: ProvenanceResource, instance: Any = None) -> "AuditResult":
+    from prov_common.audit import run_audit
+
     check_config(config)
     settings = provenance.settings()
     store = open_store(settings=settings)
@@ -136,23 +139,29 @@ class InstanceWitness:
     auditor's own memory is lost."""
 
     def __init__(self, instance: Any, store_uri: str) -> None:
+        from prov_common.audit.memory import store_id
+
         self.instance, self.store_uri = instance, store_uri
         self.key = f"tdprov/audit/checkpoint/{store_id(store_uri)}"
         self.name = f"the checkpoint in the Dagster instance ({self.key})"
 
-    def read(self) -> KnownCheckpoint | None:
+    def read(self) -> "KnownCheckpoint | None":
+        from prov_common.audit.remember import kept_record, recorded_checkpoint
+
         raw = self.instance.run_storage.get_cursor_values({self.key}).get(self.key)
         if not raw:
             return None
         fix = "restore the instance's storage from a backup"
         return recorded_checkpoint(kept_record(raw, self.name, fix=fix), self.store_uri, self.name, fix=fix)
 
-    def write(self, checkpoint: KnownCheckpoint, *, now: datetime, audit_id: str) -> None:
+    def write(self, checkpoint: "KnownCheckpoint", *, now: datetime, audit_id: str) -> None:
+        from prov_common.audit.remember import witness_record
+
         record = witness_record(self.store_uri, checkpoint, now=now, audit_id=audit_id)
         self.instance.run_storage.set_cursor_values({self.key: json.dumps(record, sort_keys=True)})
 
 
-def _report_metadata(result: AuditResult) -> dict[str, Any]:
+def _report_metadata(result: "AuditResult") -> dict[str, Any]:
     """Links to the report: a file under ``report_dir`` (an absolute path), else an object in the store."""
     return {
         name: location_link(result.location(where))
@@ -160,7 +169,7 @@ def _report_metadata(result: AuditResult) -> dict[str, Any]:
     }
 
 
-def audit_metadata(result: AuditResult) -> dict[str, Any]:
+def audit_metadata(result: "AuditResult") -> dict[str, Any]:
     """What the Dagster UI shows of an audit: per-check status, counts, and where the report is."""
     metadata: dict[str, Any] = {
         "store": MetadataValue.text(result.store),
@@ -181,7 +190,7 @@ def _listed(findings: list[Any], shown: int = 3) -> str:
     return "; ".join(f"{f.object}: {f.what}" for f in findings[:shown])
 
 
-def _check_result_fields(check: CheckResult, result: AuditResult) -> dict[str, Any]:
+def _check_result_fields(check: CheckResult, result: "AuditResult") -> dict[str, Any]:
     """The fields an asset check evaluation of ``tdprov/audit`` has for one audit check."""
     metadata: dict[str, Any] = {
         "status": MetadataValue.text(check.status),

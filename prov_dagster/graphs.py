@@ -19,7 +19,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from dagster import DagsterEventType, EventLogEntry, MetadataValue, OutputContext
-from dagster._core.storage.event_log.base import EventLogCursor
 
 from prov_common.hashing import ColumnDigest, TableDigest
 from prov_dagster import _compat
@@ -137,6 +136,8 @@ class _RunLog:
 
 def _cursor(record: Any) -> str:
     """The event-log cursor at ``record`` (``EventLogRecord``)."""
+    from dagster._core.storage.event_log.base import EventLogCursor  # loads SQLAlchemy: only with a record read
+
     return EventLogCursor.from_storage_id(record.storage_id).to_string()
 
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandera.pandas as pa
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.shard_model import extent_counts
-from prov_common.quality import load_schema
 from prov_common.text import counted, first_of
 from prov_dagster.links import location_link
 from prov_dagster.model import BundleStatus, DatasetRecord
 from prov_dagster.policy import SCHEMA_KEY
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 SCHEMA_CHECKS_KEY = "tdprov/pandera_checks"
 DIGEST_KEY = "tdprov/digest"  # the content digest of an asset the IO manager wrote (its data version)
@@ -163,6 +164,8 @@ def schema_metadata(schema: Any, module: str | None = None) -> dict[str, Any]:
     ``module``: where to look for a ``DataFrameSchema`` object by identity (the asset function's
     module). A schema with no import path (defined inside a function) is kept as the object.
     """
+    from prov_common.quality.schema import load_schema  # Pandera loads for an asset that declares a schema
+
     path = schema_path(schema, module)
     metadata = {SCHEMA_KEY: MetadataValue.text(path) if path is not None else schema}
     try:

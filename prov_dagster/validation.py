@@ -11,9 +11,8 @@ from dagster import Failure
 
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
-from prov_common.quality import QualityResult, load_schema, validate
+from prov_common.quality.model import QualityResult
 from prov_common.quality.samples import check_known_columns, data_index_names
-from prov_common.quality.validate import flagged_columns
 from prov_common.sources.masking import mask_by_sources
 from prov_common.sources.registry import Listing
 from prov_dagster.metadata import failed_schema_text, output_metadata
@@ -43,6 +42,8 @@ def check_output(df: pd.DataFrame, wants: AssetProvenance, masked: Iterable[str]
     """Validate ``df`` against the asset's schema (none: nothing to check), masking ``masked`` in the samples."""
     if wants.schema is None:
         return Checked(None, wants.policy)
+    from prov_common.quality.validate import validate  # Pandera loads for an asset that declares a schema
+
     check_known_columns(wants.masked_columns, [*map(str, df.columns), *data_index_names(df)], "masked_columns", "the asset's output")
     return Checked(validate(df, wants.schema, masked_columns=set(masked), sample_rows=wants.sample_rows,
                             public_columns=wants.public_columns, raw_samples=wants.raw_samples), wants.policy)
@@ -55,6 +56,8 @@ def masked_samples(checked: Checked, wants: AssetProvenance, settings: Settings,
     :func:`~prov_common.sources.masking.source_masking`)."""
     if checked.quality is None:
         return checked, set()
+    from prov_common.quality.validate import flagged_columns, load_schema
+
     quality = mask_by_sources(checked.quality, settings, digest=digest, uri=uri, warn=warn, listing=listing)
     return replace(checked, quality=quality), set(flagged_columns(load_schema(wants.schema)))
 

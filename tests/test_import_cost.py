@@ -1,0 +1,84 @@
+"""Importing the integrations loads only what a process needs at that point, so that every Dagster step process,
+every Airflow process that loads the plugin and every ``tdprov`` run starts fast; the rest loads on first use.
+
+Each check runs in a fresh interpreter, which names the modules it loaded.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import prov_common.audit
+import prov_common.quality
+import prov_common.w3cprov
+import prov_dagster
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Loaded when used, never by importing the integrations: the audit engine (the audit job, `tdprov audit`), the
+# lineage picture, Pandera (an asset with a schema) and SQLAlchemy (a read of Dagster's event log).
+DEFERRED = ("prov_common.audit.engine", "prov_common.audit.memory", "prov_common.w3cprov.drawing",
+            "prov_common.w3cprov.graph", "pandera", "sqlalchemy")
+
+
+def loaded(code: str, watched: tuple[str, ...] = DEFERRED) -> list[str]:
+    """The ``watched`` modules that a fresh interpreter running ``code`` has loaded."""
+    script = f"{code}\nimport json, sys; print(json.dumps([m for m in {watched!r} if m in sys.modules]))"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_importing_prov_dagster_loads_neither_dagster_nor_the_rest() -> None:
+    assert loaded("import prov_dagster", ("dagster", "pandas", *DEFERRED)) == []
+
+
+def test_a_code_location_loads_no_audit_engine_drawing_pandera_nor_sqlalchemy() -> None:
+    code = "from prov_dagster import ProvenanceIOManager, ProvenanceResource, definitions, provenance_asset"
+    assert loaded(code) == []
+
+
+def _documented_names() -> set[str]:
+    """Every name the docs, the README and the example pipelines import from ``prov_dagster``."""
+    texts = [p.read_text() for p in [ROOT / "README.md", *ROOT.glob("docs/**/*.md"), *ROOT.glob("example_pipelines/**/*.py")]]
+    names: set[str] = set()
+    for text in texts:
+        for found in re.findall(r"from prov_dagster import (\([^)]*\)|[^\n]+)", text):
+            names.update(n.strip() for n in found.strip("()").replace("\n", " ").split(",") if n.strip())
+    return names
+
+
+def test_every_documented_name_is_public() -> None:
+    names = _documented_names()
+    assert {"definitions", "provenance_asset", "ProvenanceIOManager"} <= names
+    assert names <= set(prov_dagster.__all__)
+
+
+PACKAGES = (prov_dagster, prov_common.audit, prov_common.quality, prov_common.w3cprov)
+
+
+def test_every_public_name_imports() -> None:
+    """``from PACKAGE import NAME`` works for every name of ``__all__`` and gives, in a fresh interpreter, what the
+    module that defines it holds."""
+    names = [p.__name__ for p in PACKAGES]
+    script = (f"import importlib, json\nfor name in {names!r}:\n    p = importlib.import_module(name)\n"
+              "    print(json.dumps([f'{name}.{n}' for n in p.__all__\n"
+              "                      if getattr(p, n) is not getattr(importlib.import_module(f'{name}.{p._LAZY[n]}'), n)]))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert [json.loads(line) for line in proc.stdout.splitlines()] == [[]] * len(PACKAGES)
+    for package in PACKAGES:
+        for name in package.__all__:
+            exec(f"from {package.__name__} import {name}", {})
+
+
+def test_a_name_of_its_submodule_stays_the_function() -> None:
+    """``PACKAGE.NAME`` names a submodule and the function it defines: the function stays the package's name when
+    the submodule was imported first."""
+    shadowed = [("prov_dagster", "definitions"), ("prov_common.w3cprov", "serialize"), ("prov_common.quality", "validate")]
+    code = "".join(f"import {p}.{n}\nfrom {p} import {n}\nprint(type({n}).__name__, {n}.__module__)\n" for p, n in shadowed)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.splitlines() == [f"function {p}.{n}" for p, n in shadowed]
