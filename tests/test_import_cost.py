@@ -21,9 +21,10 @@ import prov_dagster
 ROOT = Path(__file__).resolve().parent.parent
 
 # Loaded when used, never by importing the integrations: the audit engine (the audit job, `tdprov audit`), the
-# lineage picture, Pandera (an asset with a schema) and SQLAlchemy (a read of Dagster's event log).
+# lineage picture, Pandera (an asset with a schema), SQLAlchemy (a read of Dagster's event log) and FastAPI (the
+# plugin's page, in the API server only).
 DEFERRED = ("prov_common.audit.engine", "prov_common.audit.memory", "prov_common.w3cprov.drawing",
-            "prov_common.w3cprov.graph", "pandera", "sqlalchemy")
+            "prov_common.w3cprov.graph", "pandera", "sqlalchemy", "fastapi")
 
 
 def loaded(code: str, watched: tuple[str, ...] = DEFERRED) -> list[str]:
@@ -40,6 +41,10 @@ def test_importing_prov_dagster_loads_neither_dagster_nor_the_rest() -> None:
 def test_a_code_location_loads_no_audit_engine_drawing_pandera_nor_sqlalchemy() -> None:
     code = "from prov_dagster import ProvenanceIOManager, ProvenanceResource, definitions, provenance_asset"
     assert loaded(code) == []
+
+
+def test_the_airflow_plugin_loads_no_audit_engine_drawing_nor_fastapi() -> None:
+    assert loaded("import prov_airflow.plugin", tuple(m for m in DEFERRED if m != "sqlalchemy")) == []  # Airflow's own
 
 
 def _documented_names() -> set[str]:

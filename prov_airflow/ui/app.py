@@ -7,16 +7,17 @@ Airflow's own: the caller must be allowed to read the DAG's runs (the UI's sessi
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, FastAPI, HTTPException
-from fastapi.responses import HTMLResponse
+if TYPE_CHECKING:  # FastAPI loads with the app, in the API server only: workers and the scheduler load the plugin
+    from fastapi import FastAPI
 
 URL_PREFIX = "/tdprov"
 
 
 def _bundles(dag_id: str, run_id: str) -> Any:
     from airflow.utils.session import create_session
+    from fastapi import HTTPException
 
     from prov_common.errors import TdprovError
     from prov_common.signing import trust_from_settings
@@ -59,6 +60,7 @@ def _recent_runs(user: Any) -> list[tuple[str, str, str]]:
 def _read_access() -> Any:
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
     from airflow.api_fastapi.core_api.security import requires_access_dag
+    from fastapi import Depends
 
     return Depends(requires_access_dag(method="GET", access_entity=DagAccessEntity.RUN))
 
@@ -66,6 +68,8 @@ def _read_access() -> Any:
 def create_app() -> FastAPI:
     """The app of the tdprov pages (mounted by the plugin under :data:`URL_PREFIX`)."""
     from airflow.api_fastapi.core_api.security import get_user
+    from fastapi import Depends, FastAPI
+    from fastapi.responses import HTMLResponse
 
     from prov_airflow.ui.page import render, render_index
 
