@@ -7,7 +7,6 @@ consistency proof from the checkpoint's frontier to the newest checkpoint); anyt
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -160,7 +159,7 @@ def read_witness(spec: str, store: Store | None = None, trust: TrustStore | None
         raise BadInputError(f"witness '{spec}' is not JSON ({exc}).", fix="pass an audit report or 'tdprov audit --json' output") from exc
     known = published_checkpoint(doc, f"witness '{spec}'")
     if known.size == 0 and store is not None and trust is not None and isinstance(doc, dict) and isinstance(doc.get("log"), dict):
-        _vouched_empty(json.loads(data), spec, store, trust)
+        _vouched_empty(doc, spec, store, trust)
     return known
 
 
