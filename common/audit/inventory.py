@@ -291,11 +291,10 @@ def entry_moved(listing: Listing, run_id: str, index_key: str) -> str | None:
     return next((k for k in listing.index.get(run_id, []) if k != index_key), None)
 
 
-def _resealed(memory: AuditorMemory, listing: Listing, run_id: str) -> bool:
-    """Whether the listing holds logged run ``run_id``'s manifest as other bytes than the ones remembered (its bundle
-    deleted and sealed again, not only its index entry moved)."""
-    key = layout.bundle_key(run_id, layout.MANIFEST_FILE)
-    return memory.tags.get(key) not in ("", None, UNVERIFIED) and key in listing.tags and memory.tags[key] != listing.tags[key]
+def _rewritten(memory: AuditorMemory, listing: Listing, key: str) -> bool:
+    """Whether ``listing`` holds ``key`` as other bytes than the ones ``memory`` remembers of it (a file of a bundle that
+    did not verify, remembered as :data:`UNVERIFIED`, is verified again instead: the checks name what is wrong)."""
+    return key in listing.tags and memory.tags.get(key) not in ("", None, UNVERIFIED) and memory.tags[key] != listing.tags[key]
 
 
 def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> list[Finding]:
@@ -319,14 +318,15 @@ def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> li
             gone = [k for k in gone if k not in told]
         for key in gone:
             if key == index_key and (moved := entry_moved(listing, run_id, index_key)):
-                how = "sealed again (its signed manifest changed too)" if _resealed(memory, listing, run_id) else "re-dated"
+                resealed = _rewritten(memory, listing, layout.bundle_key(run_id, layout.MANIFEST_FILE))  # not only its entry moved
+                how = "sealed again (its signed manifest changed too)" if resealed else "re-dated"
                 out.append(Finding(CHECK_INVENTORY, index_key, f"the index entry of logged run {run_id} moved to '{moved}': the run was "
                                    f"{how}", FIX_MOVED_BACK, run_id=run_id))
             else:
                 what = "the run vanished from 'tdprov runs'" if key == index_key else "the bundle is incomplete"
                 out.append(Finding(CHECK_INVENTORY, key, f"the {objects[key]} of logged run {run_id} is missing: {what}", FIX_RESTORE, run_id=run_id))
-        for key in objects:  # a file of a bundle that did not verify (UNVERIFIED) is verified again: the checks name what is wrong
-            if key in listing.tags and memory.tags.get(key) not in ("", None, UNVERIFIED) and memory.tags[key] != listing.tags[key]:
+        for key in objects:
+            if _rewritten(memory, listing, key):
                 out.append(_changed(key, f"the {objects[key]} of logged run {run_id}", memory.tags[key], listing.tags[key], run_id))
     for run_id, keys in sorted(listing.index.items()):
         if len(keys) > 1:
