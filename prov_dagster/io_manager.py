@@ -181,9 +181,9 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         step = self._reading_step(context, places[0])
         try:
             loaded = self._load_all(context, places)
-        except BaseException:
+        except BaseException as refusal:
             if step is not None:  # the step fails: recorded as Dagster records it, never left without a run
-                step.refused_load(*{dataset_name(p.asset_key) for p in places if p.asset_key is not None})
+                _record_refusal(step, places, refusal)
             raise
         records = [record for _, record in loaded.values()]
         if step is not None:
@@ -276,6 +276,17 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             return
         raise VerificationError(what, fix=f"{restore_fix(self, expected, uri)}, or set on_mismatch='warn' on the IO manager "
                                           "to load it anyway")
+
+
+def _record_refusal(step: Any, places: list["_Place"], refusal: BaseException) -> None:
+    """Start the run of ``step``, whose load of ``places`` was refused (or failed) with ``refusal``, so that it is
+    ended as Dagster records the step. A store that cannot take its START (strict mode raises) does not take the
+    refusal's place: the data problem is what the step fails with, the store's named in it."""
+    try:
+        step.refused_load(*{dataset_name(p.asset_key) for p in places if p.asset_key is not None})
+    except Exception as exc:  # noqa: BLE001 - the refusal is raised, this named in it
+        refusal.add_note(f"tdprov: the failed step's run {step.ol_run_id} could not be recorded either: "
+                         f"{str(exc) or type(exc).__name__}")
 
 
 def _sidecar_namespace(sidecar: Mapping[str, Any]) -> str | None:

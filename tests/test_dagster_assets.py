@@ -291,6 +291,31 @@ def test_tampered_parquet_is_refused_on_load_naming_asset_and_digests(store: Pat
     assert clean.state == "COMPLETE"  # the version actually loaded is what is recorded
 
 
+def test_a_refused_load_in_strict_mode_with_an_unusable_store_fails_with_the_refusal(
+    store: Path, instance, tmp_path: Path
+) -> None:
+    """Strict mode records a refused load's run synchronously: a store that cannot take its START does not hide the
+    refusal (the data problem) behind the store's error; the step fails with the refusal, the store named in it."""
+    run(pipeline.CHAIN, instance)
+    data = Path(str(store) + "-data")
+    path = data / "raw" / "orders.parquet"
+    df = pd.read_parquet(path)
+    df.loc[0, "amount"] = 999.0
+    df.to_parquet(path)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store folder should be")
+
+    result = run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean], strict=True,
+                 store=str(blocker / "store"), data_root=str(data))
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error
+    shown = error.cause if error.cause is not None else error  # the user's error, under Dagster's wrapper
+    assert "VerificationError" in shown.cls_name and "'raw/orders'" in shown.message, error.to_string()
+    # the store failure that kept the run from being recorded, named in it
+    assert "could not be recorded either: cannot write" in shown.message and "not-a-folder" in shown.message
+
+
 def test_tamper_is_caught_by_the_sidecar_without_dagster_history(store: Path) -> None:
     with DagsterInstance.ephemeral() as first:
         run(pipeline.CHAIN, first)
