@@ -32,7 +32,7 @@ from prov_common.bundle import Attachments, layout
 from prov_common.bundle.events import is_terminal
 from prov_common.bundle.outlived import Worker
 from prov_common.bundle.staged import opened_event
-from prov_common.bundle.transport import settle_first
+from prov_common.bundle.transport import SPOOL_SECONDS, settle_first
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
@@ -675,24 +675,56 @@ class Recorder:
 
     def settle(self, timeout: float, waited: float | None = None) -> list[str]:
         """As the process ends (:func:`~prov_common.bundle.transport.settle_all`, before the transports these deliveries
-        give their writes to): wait at most ``timeout`` seconds for the deliveries under way; those still under way then
-        (a store that does not answer holds them up) are named in one warning, with the fix, and returned. ``waited``:
-        the process's whole bound, named (default ``timeout``)."""
+        give their writes to): wait at most ``timeout`` seconds for the deliveries under way. Those still under way then
+        (a store that does not answer holds them up) are named in one warning, with the fix; the deliveries of events
+        queued behind them, not begun, are done again in a thread of their own after the transport :meth:`ends
+        <prov_common.bundle.transport.ProvenanceTransport.end>`, so that its outbox spools them (``tdprov flush``
+        delivers them), as the transport does with its own writes, and named in another. Returns what was left.
+        ``waited``: the process's whole bound, named (default ``timeout``)."""
         with self._lock:
             pending = dict(self._pending)
         if not pending:
             return []
         concurrent.futures.wait(pending, timeout=max(timeout, 0.0))
-        under_way = [(work, args) for future, (work, args) in pending.items() if not future.done()]
-        left = [_delivery_named(work, args) for work, args in under_way]
-        if left:
-            runs = sorted({run for _, args in under_way if (run := _run_of(args)) is not None})
+        waited = timeout if waited is None else waited
+        under_way = [(future, work, args) for future, (work, args) in pending.items() if not future.done()]
+        # not begun (cancelled now): an event's delivery is done again into the outbox; a seal from the store is not
+        queued = [(work, args) for future, work, args in under_way if work == self._deliver and future.cancel()]
+        spooled, failed = self._spool_queued(queued, waited) if queued else ([], [])
+        held = [(work, args) for future, work, args in under_way if not future.cancelled()] + failed
+        if held:
+            runs = sorted({run for _, args in held if (run := _run_of(args)) is not None})
             log.warning("tdprov: %s still under way after %gs as this process ends (store %s does not answer): %s; they "
                         "are not delivered. Fix: once the store answers, %s (provenance_store_sensor closes them once "
                         "their Dagster run ended; a run with nothing staged is not recorded: materialize it again)",
-                        counted(len(left), "delivery"), timeout if waited is None else waited, self.settings.store,
-                        "; ".join(left), "; ".join(f"'tdprov store seal --force {run}'" for run in runs))
-        return left
+                        counted(len(held), "delivery", "deliveries"), waited, self.settings.store,
+                        "; ".join(_delivery_named(work, args) for work, args in held),
+                        "; ".join(f"'tdprov store seal --force {run}'" for run in runs))
+        if spooled:
+            log.warning("tdprov: %s queued behind them handed to the outbox in %s: %s. Fix: run 'tdprov flush --store %s' "
+                        "once the store answers (a later write on this machine delivers them too)",
+                        counted(len(spooled), "delivery", "deliveries"), self.transport().outbox.spool_dir,
+                        "; ".join(_delivery_named(work, args) for work, args in spooled), self.settings.store)
+        return [_delivery_named(work, args) for work, args in held + spooled]
+
+    def _spool_queued(self, queued: list[tuple[Callable[..., None], tuple[Any, ...]]],
+                      waited: float) -> tuple[list[tuple[Callable[..., None], tuple[Any, ...]]], list[tuple[Callable[..., None], tuple[Any, ...]]]]:
+        """Do the deliveries ``queued`` (not begun as the process ends, ``waited`` seconds spent) again, in order, in a
+        new thread (the recorder's is held up), against the transport's ending store, which takes nothing: its outbox
+        spools what they write. Returns those done and those not (not done within ``SPOOL_SECONDS``, or failed)."""
+        try:
+            self.transport().end(waited)
+        except Exception as exc:  # noqa: BLE001 - the process is ending: named, never raised
+            log.debug("tdprov: the transport could not be ended (%s)", exc)
+            return [], queued
+        self._worker = Worker("tdprov-recorder")
+        again = [(work, args, self._worker.submit(work, *args)) for work, args in queued]
+        concurrent.futures.wait([future for _, _, future in again], timeout=SPOOL_SECONDS)
+        done: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+        failed: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+        for work, args, future in again:
+            (done if future.done() and future.exception() is None else failed).append((work, args))
+        return done, failed
 
     def unsealed(self, ol_run_id: str) -> bool:
         """Whether the terminal event of run ``ol_run_id`` that this recorder delivered last was neither sealed nor spooled

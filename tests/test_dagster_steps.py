@@ -1323,6 +1323,7 @@ import sys, time
 from prov_common.bundle import transport
 from prov_common.config import Settings
 from prov_common.store.local import LocalStore
+from prov_dagster.model import StepIdentity
 from prov_dagster.recorder import recorder_for_namespace
 
 class Hung(LocalStore):  # a hung local mount: a listing never ends
@@ -1336,6 +1337,9 @@ opened = transport.open_store
 transport.open_store = lambda *args, **kwargs: Hung(opened(*args, **kwargs).root)
 recorder = recorder_for_namespace(Settings(store=sys.argv[1]), "default")
 recorder.seal_staged(sys.argv[2])  # as a retry closing an earlier attempt whose end is staged
+queued = recorder.step(StepIdentity(sys.argv[3], None, "queued"))  # another step runs and ends behind it
+queued.complete()  # its START and COMPLETE (recorder.emit_step)
+print(queued.ol_run_id)
 time.sleep(0.2)
 """
 
@@ -1344,13 +1348,23 @@ def test_a_process_whose_store_holds_a_recorder_delivery_past_the_exit_bound_nam
     """A Dagster recorder delivers in a thread of its own, which the interpreter's exit joined with no bound: a seal from
     what was staged (a retry closing an earlier attempt) on a store that never answers (a hung local mount) kept a step
     process alive. Its exit waits for it within the exit bound the transport's writes get, then names it, with the
-    fix. The bound is the setting TDPROV_EXIT_TIMEOUT (1 s here; 60 s by default)."""
-    run_id = str(uuid.uuid4())
+    fix. The bound is the setting TDPROV_EXIT_TIMEOUT (1 s here; 60 s by default). A delivery queued behind the one held
+    up (another step's COMPLETE) is done again into the outbox, as the transport does with its writes: 'tdprov flush'
+    delivers it."""
+    from prov_common.cli import main
+
+    run_id, store, spool = str(uuid.uuid4()), str(tmp_path / "store"), tmp_path / "spool"
     began = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", _HUNG_RECORDER, str(tmp_path / "store"), run_id], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, "TDPROV_SPOOL": str(tmp_path / "spool"),
-                                                      "TDPROV_EXIT_TIMEOUT": "1"})
+    done = subprocess.run([sys.executable, "-c", _HUNG_RECORDER, store, run_id, str(uuid.uuid4())], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "TDPROV_SPOOL": str(spool), "TDPROV_EXIT_TIMEOUT": "1"})
     assert time.monotonic() - began < 30 and done.returncode == 0, done.stderr[-3000:]
     assert ("1 delivery still under way after 1s as this process ends" in done.stderr
             and f"the seal of run {run_id}; they are not delivered" in done.stderr
             and f"'tdprov store seal --force {run_id}'" in done.stderr), done.stderr[-3000:]
+    queued = done.stdout.split()[-1]
+    assert (f"2 deliveries queued behind them handed to the outbox in {spool}: the START event of run {queued}; the "
+            f"COMPLETE event of run {queued}. Fix: "
+            f"run 'tdprov flush --store {store}'" in done.stderr), done.stderr[-3000:]
+    assert not list(list_bundles(open_store(store)))
+    assert main(["flush", "--store", store, "--spool", str(spool)]) == 0
+    assert {s.run_id: s.state for s in list_bundles(open_store(store))} == {queued: "COMPLETE"}
