@@ -302,6 +302,7 @@ class Recorder:
         self._closed_earlier: OrderedDict[str, Callable[[], None]] = OrderedDict()
         self._unsealed: OrderedDict[str, None] = OrderedDict()  # runs whose terminal event the transport did not seal
         self._read: OrderedDict[str, dict[str, bytes]] = OrderedDict()  # run -> staged events staged_end read, for the seal
+        self._read_bytes = 0  # the bytes of all in _read (added by _keep_read, taken off by _drop_read)
         self._problem: Any = _UNRESOLVED
 
     def step_for(self, context: OutputContext | InputContext) -> StepRun:
@@ -481,28 +482,39 @@ class Recorder:
         :meth:`staged_end`), which its seal takes rather than read them again (it checks them as any staged event)."""
         with self._lock:
             if (read := self._read.get(ol_run_id)) is None:
-                read = {}
-                keep_newest(self._read, ol_run_id, read, ENDED_KEPT)
+                read = self._read[ol_run_id] = {}
+                while len(self._read) > ENDED_KEPT:
+                    self._drop_read(next(iter(self._read)))
             return read
 
-    def _keep_read(self, read: dict[str, bytes], key: str, data: bytes) -> None:
-        """Add ``key``'s ``data`` to ``read`` (a run's, :meth:`_read_of`), and let go of the oldest other runs' reads
-        while all kept pass :data:`READ_KEPT_BYTES` (their seals read them again)."""
+    def _keep_read(self, ol_run_id: str, read: dict[str, bytes], key: str, data: bytes) -> None:
+        """Add ``key``'s ``data`` to ``read`` (run ``ol_run_id``'s, :meth:`_read_of`), counted while the run's reads are
+        kept, and let go of the oldest other runs' reads while all kept pass :data:`READ_KEPT_BYTES` (their seals read
+        them again)."""
         with self._lock:
+            if key in read:
+                return
             read[key] = data
-            sizes = [(run, kept, sum(map(len, kept.values()))) for run, kept in self._read.items()]
-            total = sum(size for _, _, size in sizes)
-            for run, kept, size in sizes:
-                if total <= READ_KEPT_BYTES:
+            if self._read.get(ol_run_id) is not read:  # taken for its seal, or let go, meanwhile
+                return
+            self._read_bytes += len(data)
+            while self._read_bytes > READ_KEPT_BYTES:
+                oldest = next((run for run, kept in self._read.items() if kept is not read), None)
+                if oldest is None:
                     return
-                if kept is not read:
-                    del self._read[run]
-                    total -= size
+                self._drop_read(oldest)
 
     def _taken_read(self, ol_run_id: str) -> dict[str, bytes] | None:
         """:meth:`_read_of`, let go: for the seal of the run (None: none was read)."""
         with self._lock:
-            return self._read.pop(ol_run_id, None)
+            return self._drop_read(ol_run_id)
+
+    def _drop_read(self, ol_run_id: str) -> dict[str, bytes] | None:
+        """Let go of run ``ol_run_id``'s reads, no longer counted (the lock held); returns them (None: none kept)."""
+        read = self._read.pop(ol_run_id, None)
+        if read is not None:
+            self._read_bytes -= sum(map(len, read.values()))
+        return read
 
     def _staged_events(self, identity: StepIdentity, read: dict[str, bytes] | None = None,
                        keys: Iterable[str] | None = None) -> Iterable[dict[str, Any]]:
@@ -523,7 +535,7 @@ class Recorder:
                 if data is None:
                     data = store.get(key, layout.SMALL_OBJECT_LIMIT)
                     if read is not None:
-                        self._keep_read(read, key, data)
+                        self._keep_read(identity.ol_run_id, read, key, data)
                 event = json.loads(opened_event(data, trust, key, store_id))
             except (ObjectNotFoundError, UnreadableObjectError, BadInputError, ValueError):  # sealed since, or not ours
                 continue

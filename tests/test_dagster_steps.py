@@ -594,6 +594,31 @@ def test_a_recorder_keeps_the_staged_events_it_read_for_seals_within_a_byte_boun
     assert [s.state for s in list_bundles(open_store(store))] == ["FAIL"] * 3
 
 
+def test_a_recorder_counts_each_staged_event_it_keeps_for_a_seal_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bytes of the staged events a recorder keeps for seals are a running total: each read is sized as it is
+    added and as its run is let go (every kept run's reads were sized again at each add, O(runs x reads): 500 runs of
+    two reads, 500,000 sizes); past the byte bound the oldest runs are let go, and a run taken for its seal is no
+    longer counted."""
+    sizes: list[int] = []
+
+    class Sized(bytes):  # a staged event's bytes, each sizing of it counted
+        def __len__(self) -> int:
+            sizes.append(1)
+            return super().__len__()
+
+    recorder = Recorder(Settings(store=str(tmp_path / "store")), "dagster://default")
+    runs = [str(uuid.uuid4()) for _ in range(500)]
+    for run in runs:
+        for n in range(2):
+            recorder._keep_read(run, recorder._read_of(run), f"staging/{run}/{n}.json", Sized(b"x" * 10))
+    assert len(sizes) <= 2 * 2 * len(runs)
+    assert recorder._taken_read(runs[0]) == {f"staging/{runs[0]}/{n}.json": b"x" * 10 for n in range(2)}
+    monkeypatch.setattr(recorder_module, "READ_KEPT_BYTES", 45)  # the newest two runs' reads, and half of a third
+    newest = str(uuid.uuid4())
+    recorder._keep_read(newest, recorder._read_of(newest), "staging/newest.json", b"y" * 20)
+    assert list(recorder._read) == [runs[-1], newest]  # 40 bytes kept: the older runs let go, oldest first
+
+
 def _retried(recorder: Recorder, attempt: StepIdentity, left: Callable[[], None]) -> None:
     """Start attempt 1 of ``attempt``'s step in ``recorder`` (closing ``attempt``; ``left`` tags its Dagster run) and wait
     until what that closing emitted is delivered, without :meth:`Recorder.wait`."""
