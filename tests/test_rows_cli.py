@@ -76,6 +76,35 @@ def test_snapshot_of_another_file_is_not_a_recorded_version(recorded: tuple[str,
     assert code == 2 and not lines and f"no recorded run names a dataset '{data}x'" in err, err
 
 
+def test_snapshot_and_checkout_exit_1_when_a_run_is_left_out(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The run that wrote the version is left out (its events altered after sealing) while a reader still vouches for
+    the digest: 'snapshot --dataset' said "recorded" and exited 0, and 'checkout DATASET' restored the version its
+    newest verified run names and exited 0, where 'lineage' and 'record' exit 1 in the same case (a run left out is a
+    finding). Both still do their work, name the run left out, and exit 1."""
+    from bundle_support import raw_put
+    from prov_common.hashing.files import hash_path
+    from test_audit_support import T0, dataset, run_events, seal
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    data = tmp_path / "clean.csv"
+    data.write_text("a,b\n1,x\n2,y\n")
+    version = hash_path(data).digest
+    made = seal(store, run_events("prepare", [], [dataset(str(data), version)]))
+    seal(store, run_events("train", [dataset(str(data), version)], [dataset("/m/model", None)], start=T0 + dt.timedelta(hours=1)))
+    assert _snapshot(capsys, str(data), "--dataset", str(data), "--store", uri)[0] == 0  # every run verifies
+    events = Path(uri, "bundles", made, "events.jsonl")
+    raw_put(uri, f"bundles/{made}/events.jsonl", events.read_bytes() + b" ")
+    code, lines, err = _snapshot(capsys, str(data), "--dataset", str(data), "--store", uri)
+    assert lines[0]["recorded"] is True and len(lines[0]["runs"]) == 1  # the reader vouches for the digest
+    assert code == 1 and f"tdprov snapshot: left out run {made}: its bundle does not verify (" in err, (code, err)
+    data.unlink()
+    assert main(["checkout", str(data), "-o", str(data), "--store", uri]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith(f"restored {version} to ") and data.read_text() == "a,b\n1,x\n2,y\n"
+    assert f"tdprov checkout: left out run {made}: its bundle does not verify (" in err, err
+
+
 def test_a_version_of_several_files_checks_out_into_a_folder(store_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Checkout is generic over a list of files (shards): each is restored byte for byte, or none is."""
     from prov_common.hashing import hash_shards

@@ -21,7 +21,9 @@ def register(subparsers: Any) -> None:
             "keeps its recorded name). A table is restored in the format it was snapshotted in (that of the "
             "first file of it snapshotted: CSV, Parquet or JSON lines); a PATH whose suffix names another "
             "format is refused. A sharded version (a folder or prefix of shards) is restored into the folder "
-            "PATH, every shard at its path. Exit 0 on success, 1 if the stored bytes do not verify, 2 if there "
+            "PATH, every shard at its path. Exit 0 on success, 1 if the stored bytes do not verify or a run was "
+            "left out finding the version of a dataset name or short digest, its bundle not verifying (the version "
+            "is restored; the run is named on stderr, as 'tdprov lineage' does), 2 if there "
             "is no snapshot of VERSION, PATH exists (use --force to replace it) or names another format."
         ),
         example="tdprov checkout blake3:9f2c...e1 -o data/train.parquet --force",
@@ -53,12 +55,13 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    digest = args.digest
+    digest, left_out = args.digest, False
     if not is_full_digest(digest):
         with recorded_runs(store, settings, args.digest, verb=args.verb) as recorded:
             digest = version_digest(args.digest, recorded.index())
+        left_out = bool(recorded.left_out)  # the newest version may be one the run left out made: a finding
     notes: list[str] = []
     with on_terminal():  # a sharded version is restored and hashed again shard by shard
         path = checkout(store, digest, args.output, force=args.force, verify_table=args.verify_table, note=notes.append)
     print(f"restored {digest} to {path}{''.join(notes)}")
-    return 0
+    return 1 if left_out else 0

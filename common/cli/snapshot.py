@@ -23,7 +23,8 @@ def register(subparsers: Any) -> None:
             "Prints one JSON line per PATH with the digest. With --dataset, also checks that "
             "the digest is a version a recorded run wrote or read as that dataset (its name or URI as 'tdprov "
             "runs' shows it; a Dagster asset key once 'tdprov audit' has catalogued the run).\n"
-            "Exit 0 on success, 1 if a PATH is not a recorded version of --dataset (it is stored anyway), "
+            "Exit 0 on success, 1 if a PATH is not a recorded version of --dataset (it is stored anyway) or a run "
+            "was left out of the check, its bundle not verifying (named on stderr, as 'tdprov lineage' does), "
             "2 on bad input (also a --dataset no recorded run names: nothing is stored then)."
         ),
         example="tdprov snapshot data/train.parquet --dataset train\n  tdprov snapshot s3://corpus/v3/",
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             runs = names_version(recorded.index(), args.dataset, digest)
             emit_json_line({"path": path, "digest": digest, "dataset": args.dataset, "recorded": bool(runs), "runs": runs})
             code = code or (0 if runs else 1)
-    return code
+    return 1 if recorded.left_out else code  # a run left out is a finding, as in 'tdprov lineage' and 'record'
 
 
 def _kept(store: Any, path: str) -> str:
