@@ -166,6 +166,25 @@ def test_source_matched_only_by_content_is_labelled(tmp_path: Path, capsys: pyte
     assert "[source: vendor (Acme, CC-BY-4.0), matched by content]" in capsys.readouterr().out
 
 
+def test_the_downstream_tree_names_the_source_of_a_version_as_the_upstream_one_does(tmp_path: Path,
+                                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A registered source's version, traced downstream: its tree named no source (sources were read only upstream),
+    nor did --json or the picture. Each version names its sources by the one rule of both directions: the source
+    itself, not what a run made from it."""
+    store = open_store(str(tmp_path / "store"))
+    register_source(store, SourceRecord(name="vendor", digest=VENDOR, license="CC-BY-4.0", issuer="Acme", location="/data/vendor.csv"), _key())
+    seal(store, run_events("prepare", [dataset("/data/vendor.csv", VENDOR)], [dataset("/data/out.parquet", CLEAN)]))
+    assert main(["lineage", VENDOR, "--downstream", "--store", store.uri]) == 0
+    first, *rest = capsys.readouterr().out.splitlines()
+    assert first == f"/data/vendor.csv  {VENDOR}  [source: vendor (Acme, CC-BY-4.0)]", first
+    assert rest[-1].endswith(f"/data/out.parquet  {CLEAN}  [not used by any recorded run]"), rest
+    assert main(["lineage", "/data/vendor.csv", "--downstream", "--json", "--store", store.uri]) == 0
+    (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+    assert tree["sources"] == ["vendor (Acme, CC-BY-4.0)"] and "sources" not in tree["usedBy"][0]["outputs"][0], tree
+    assert main(["lineage", "/data/vendor.csv", "--downstream", "-o", str(tmp_path / "v.dot"), "--store", store.uri]) == 0
+    assert "source: vendor (Acme, CC-BY-4.0)" in (tmp_path / "v.dot").read_text()
+
+
 def test_what_a_run_with_no_inputs_made_is_named_by_its_source_in_every_reader(tmp_path: Path,
                                                                               capsys: pytest.CaptureFixture[str]) -> None:
     """fetch recorded no inputs and wrote /data/vendor.csv at the digest of the registered source vendor; train read it.

@@ -53,7 +53,7 @@ def register(subparsers: Any) -> None:
             "Show the lineage tree of a dataset version from the bundles in the store: upstream, every run "
             "that generated it and the versions those runs used, back to the origins (versions no recorded "
             "run generated; registered sources are named); with --downstream, the runs that used it and "
-            "what they generated. DATASET may be a name, namespace/name, URI or another name the events give it, "
+            "what they generated (a registered source is named there too, at the version it is). DATASET may be a name, namespace/name, URI or another name the events give it, "
             "such as a Dagster asset key or a symlink's namespace/name (dagster://default/raw/orders), or NAMESPACE::NAME "
             "(inmemory://::/x: that dataset alone, as listings show one whose path or URI another shares): "
             "its newest version is shown unless --all-versions, "
@@ -344,7 +344,7 @@ def _run(args: argparse.Namespace) -> int:
     scope = LineageScope.of(store, trust, auditor_trust_from_settings(settings))
     found = scope.reaching(args.target, direction, every_reader=args.checks)
     found = scope.every() if found is None else found
-    sources, sources_left_out = _sources(store, settings) if direction == UPSTREAM else ({}, False)
+    sources, sources_left_out = _sources(store, settings)  # named at the origins a tree shows, either way
     verified: set[str] = set()
     left_out: dict[str, str] = {}
     touched: _LeftOut = {}  # what the runs left out made (upstream) or read (downstream): no origin, nothing unused

@@ -196,8 +196,9 @@ class LineageTree:
 
     ``repeated``: already expanded higher up (shared inputs, cycles); ``truncated``: depth limit reached;
     ``merged``: the other generations of the version whose readers are listed as its own (downstream);
-    ``sources``: registered sources of an origin (a version no recorded run generated): those registered
-    at this dataset's location with this digest, else, labelled "matched by content", any with the digest.
+    ``sources``: registered sources of an origin (a version no recorded run generated, or only runs that recorded
+    no inputs), in either direction: those registered at this dataset's location with this digest, else, labelled
+    "matched by content", any with the digest.
     """
 
     node: Node
@@ -240,14 +241,14 @@ class _Walker:
     max_depth: int | None
     sources: SourcesByDigest
     expanded: set[str] = field(init=False, default_factory=set)  # the nodes whose runs a tree shows already
-    sourceable: set[str] | None = field(init=False, default=None)  # upstream: the versions a source can name (all, downstream)
+    sourceable: set[str] = field(init=False, default_factory=set)  # the versions a source can name, in both directions
 
     def __post_init__(self) -> None:
         incoming, outgoing = _adjacency(self.graph)
         # upstream: follow edges backwards (version <- run <- input versions); downstream: forwards
         self.next_edges = incoming if self.direction == UPSTREAM else outgoing
         self.far_end = (lambda e: e.source) if self.direction == UPSTREAM else (lambda e: e.target)
-        self.sourceable = sourceable(self.graph) if self.direction == UPSTREAM else None
+        self.sourceable = sourceable(self.graph)
 
     def _runs(self, key: str) -> list[Node]:
         return [self.graph.nodes[self.far_end(e)] for e in self.next_edges.get(key, ())]
@@ -256,8 +257,8 @@ class _Walker:
         return sorted(self.far_end(e) for e in self.next_edges.get(run.id, ()))
 
     def _sources(self, node: Node) -> tuple[str, ...]:
-        if not node.version or self.sourceable is not None and node.id not in self.sourceable:
-            return ()  # upstream, a version made by a run from its recorded inputs: they are where it came from
+        if not node.version or node.id not in self.sourceable:
+            return ()  # a version made by a run from its recorded inputs: they are where it came from
         found, located = matching_sources(self.sources, node.namespace or "", node.dataset or "", node.version,
                                           opaque=node.opaque)
         return tuple(_source_label(s) if located else f"{_source_label(s)}, matched by content" for s in found)
