@@ -335,6 +335,25 @@ def test_a_version_that_names_nothing_is_refused_as_the_help_names_a_version(tmp
         assert "DATASET@DIGEST" in capsys.readouterr().out
 
 
+def test_a_digest_that_is_not_hex_is_refused_as_no_digest_by_every_verb_that_takes_one(tmp_path: Path,
+                                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """'blake3:zz' (letters past f, a mistyped or cut digest) was refused as "no dataset or version matching
+    'blake3:zz'", as if it could name a dataset: each verb that takes a digest says it is not one, why, and the rule."""
+    store = str(tmp_path / "store")
+    record_runs(store, 1)
+    rule = ("Fix: give its hex digits (0-9, a-f): a digest is matched in full or by at least its first 12 hex digits, "
+            "with or without 'blake3:', as 'tdprov runs' prints them\n")
+    said = {"blake3:zz": "'blake3:zz' is not a digest: 'zz' after 'blake3:' is not hex digits (0-9, a-f). ",
+            "SHA256:": "'SHA256:' is not a digest: no hex digits (0-9, a-f) follow 'SHA256:'. ",
+            "/data/x.csv@blake3:9a8b7c6d5e4g": "'/data/x.csv@blake3:9a8b7c6d5e4g' names no version: after its '@', "
+                                               "'9a8b7c6d5e4g' after 'blake3:' is not hex digits (0-9, a-f). "}
+    for ref, words in said.items():
+        for argv in (["lineage", ref], ["record", ref], ["checkout", ref, "-o", str(tmp_path / "out")],
+                     ["contains", ref, "--record", "{}"], ["export", "--training-record", ref]):
+            assert main([*argv, "--store", store]) == 2, argv
+            assert capsys.readouterr().err == f"tdprov {argv[0]}: {words}{rule}", argv
+
+
 def test_a_dataset_recorded_only_without_a_digest_is_said_to_have_no_version(tmp_path: Path,
                                                                             capsys: pytest.CaptureFixture[str]) -> None:
     """A dataset that runs recorded, but never with a content digest (another producer's output), is refused as what

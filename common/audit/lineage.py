@@ -33,6 +33,7 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     located_dataset,
     location_of_ref,
     normal_version,
+    not_a_digest,
     pair_text,
     pick_generation,
     read_time as first_read,
@@ -289,6 +290,8 @@ class LineageIndex:
         unversioned = self.recorded_without_digest(ref)
         if unversioned:
             raise no_version_recorded(given, unversioned)
+        if (refused := not_a_digest(given)) is not None:
+            raise refused
         raise BadInputError(
             f"no dataset or version '{ref}' in the recorded runs.",
             fix=DIGEST_RULE if TOO_SHORT_DIGEST.fullmatch(ref.strip().lower()) else

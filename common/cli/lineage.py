@@ -23,7 +23,9 @@ from prov_common.w3cprov.collect import bundle_documents, index_starts, shard_co
 from prov_common.w3cprov.drawing import CHECKS_NAMED, drawn, same_content
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, content_holders_json, lineage_graph, named_holders
-from prov_common.w3cprov.identity import DatasetLabels, VersionKey, distinct_jobs, distinct_labels, utc_text, version_key
+from prov_common.w3cprov.identity import (
+    DatasetLabels, VersionKey, distinct_jobs, distinct_labels, not_a_digest, utc_text, version_key,
+)
 from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.lineage import (
     DOWNSTREAM, UPSTREAM, LineageTree, data_node_id, distinct_versions, find_nodes, graph_from_summaries, sharded_generations,
@@ -153,6 +155,8 @@ def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, 
 
 
 def _nothing_named(target: str, store: Store, found: list[BundleSummary], left_out: dict[str, str]) -> BadInputError:
+    if (refused := not_a_digest(target)) is not None:
+        return refused
     unverified = f" ({len(left_out)} more left out: their bundles do not verify)" if left_out else ""
     short = TOO_SHORT_DIGEST.fullmatch(target.strip().lower())
     return BadInputError(

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
+from prov_common.errors import BadInputError
 from prov_common.file_uri import is_file_uri
 from prov_common.times import iso_utc
 
@@ -236,6 +237,26 @@ DIGEST_RULE = (f"a digest is matched in full or by at least its first {DIGEST_PR
                "'blake3:', as 'tdprov runs' prints them")
 
 
+DIGEST_ALGORITHMS = ("blake3", "sha256")
+"""The algorithms whose ``algo:`` begins a digest tdprov records (a dataset version, a registered source)."""
+
+
+def not_a_digest(ref: str) -> BadInputError | None:
+    """The refusal of ``ref`` (or, in ``REF@DIGEST``, the part after its last ``@``) written as a digest
+    (``blake3:`` or ``sha256:``, in either case) whose digits are not hex (``blake3:zz``, ``sha256:``), naming why
+    and :data:`DIGEST_RULE`; else None. For a reference that names nothing recorded: it names no dataset either."""
+    base, at, tail = ref.strip().rpartition("@")
+    versioned = bool(at and base.strip())  # REF@DIGEST, as split_version splits it
+    given = tail if versioned else ref.strip()
+    algo, colon, hexdigits = given.partition(":")
+    if not colon or algo.lower() not in DIGEST_ALGORITHMS or re.fullmatch(r"[0-9a-f]*", hexdigits.lower()) and hexdigits:
+        return None  # no digest, or one of hex digits (too short ones are refused saying the rule)
+    why = (f"{hexdigits!r} after '{algo}:' is not hex digits (0-9, a-f)" if hexdigits
+           else f"no hex digits (0-9, a-f) follow '{algo}:'")
+    what = f"{ref!r} names no version: after its '@', {why}" if versioned else f"{given!r} is not a digest: {why}"
+    return BadInputError(f"{what}.", fix=f"give its hex digits (0-9, a-f): {DIGEST_RULE}")
+
+
 def digest_query(ref: str) -> str | None:
     """The digest or digest prefix that ``ref`` gives (lower case; :data:`SHORT_DIGEST` or :data:`BARE_DIGEST`),
     else None."""
@@ -277,7 +298,6 @@ def located_dataset(location: str | None) -> tuple[str, str] | None:
     when there is no location or it names no dataset."""
     if not location:
         return None
-    from prov_common.errors import BadInputError
     from prov_common.lineage.naming import dataset_from_uri  # loads on use: the lineage package imports pandas
 
     try:
