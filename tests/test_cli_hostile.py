@@ -837,7 +837,8 @@ def test_a_file_name_that_is_not_utf8_is_a_finding_shown_escaped(tmp_path: Path,
 def test_export_reads_a_bundle_file_no_further_than_its_manifest_says(tmp_path: Path) -> None:
     """'tdprov export' read every file a manifest lists whole: events.jsonl grown (sparse) to 256 MiB cost 256 MB of
     memory. It reads only the file it needs (prov.json, or the events when their mapping is older), and no
-    further than the size the manifest gives it: a file grown past that is refused, named."""
+    further than the size the manifest gives it: a file grown past that is refused, named as 'tdprov verify' names it
+    (it said "object ... is larger than N bytes", where verify says a digest mismatch of more bytes than listed)."""
     store, env, run = _sealed_store(tmp_path)
     bundle = store / "bundles" / run
     os.truncate(bundle / "events.jsonl", 256 << 20)
@@ -848,10 +849,16 @@ def test_export_reads_a_bundle_file_no_further_than_its_manifest_says(tmp_path: 
     code, peak_kib = map(int, done.stdout.split())
     assert code == 0 and peak_kib < 200_000, (done.stdout, done.stderr)
     prov = bundle / "prov.json"
-    os.truncate(prov, prov.stat().st_size + 1)
+    listed = prov.stat().st_size
+    os.truncate(prov, listed + 1)
     done = _tdprov("export", "-o", str(tmp_path / "p.json"), env=env)
     assert done.returncode == 1 and f"left out run {run}: " in done.stderr, done.stderr
-    assert f"bundles/{run}/prov.json' in local folder {store} is larger than" in done.stderr, done.stderr
+    # in the words of 'tdprov verify' (a digest mismatch, read no further), with the store
+    assert (f"(bundles/{run}/prov.json in local folder {store}: digest mismatch: more bytes than the {listed:,} the manifest "
+            "says it holds (not read further))") in done.stderr, done.stderr
+    done = _tdprov("verify", run, env=env)
+    assert f"bundles/{run}/prov.json: digest mismatch: more bytes than the {listed:,} the manifest says it holds (not read " \
+           "further)" in done.stdout + done.stderr, done.stdout + done.stderr
 
 
 def test_the_audit_reads_no_further_than_a_small_object_the_events_of_a_bundle_whose_manifest_is_gone(tmp_path: Path) -> None:

@@ -128,7 +128,8 @@ def deliver_bundle(store: Store, bundle: Bundle, now: datetime | None = None,
 def read_bundle(store: Store, run_id: str, paths: Container[str] | None = None) -> Bundle:
     """Read a sealed bundle: manifest, statement and the listed files (only those among ``paths`` when given).
     Does not verify (see ``verify_bundle``), but reads no file past the size its manifest entry gives: a
-    larger one is an :class:`ObjectTooLargeError` naming it, so memory is bounded by what the manifest says."""
+    larger one is an :class:`ObjectTooLargeError` naming it (:func:`more_than_listed`), so memory is bounded by what
+    the manifest says."""
     prefix = layout.bundle_prefix(run_id)
     try:
         statement = store.get(prefix + layout.STATEMENT_FILE, layout.SMALL_OBJECT_LIMIT)
@@ -139,7 +140,7 @@ def read_bundle(store: Store, run_id: str, paths: Container[str] | None = None) 
             fix="list runs with 'tdprov runs'; an unsealed run is reported by 'tdprov verify'",
         ) from None
     manifest_bytes, manifest = _manifest(store, prefix)
-    files = {f.path: store.get(prefix + f.path, f.size) for f in manifest.files if paths is None or f.path in paths}
+    files = {f.path: _get_listed(store, prefix + f.path, f.size) for f in manifest.files if paths is None or f.path in paths}
     return Bundle(run_id, files, manifest, manifest_bytes, statement, _signer_key_id(statement, prefix))
 
 
@@ -156,7 +157,23 @@ def listed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> byt
     :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` (many events, each under the bound a writer stages), and a
     larger object than listed is an :class:`ObjectTooLargeError` naming it. Not verified: the caller checks the digest
     when it must. :class:`BadInputError` when the manifest lists no such file."""
-    return store.get(layout.bundle_key(run_id, path), _listed(run_id, manifest, path).size)
+    return _get_listed(store, layout.bundle_key(run_id, path), _listed(run_id, manifest, path).size)
+
+
+def more_than_listed(size: int) -> str:
+    """How a bundle's file larger than the ``size`` its manifest lists is named, a digest mismatch (by 'tdprov verify',
+    and by every reader of a bundle: :func:`listed_file`)."""
+    return f"more bytes than the {size:,} the manifest says it holds (not read further)"
+
+
+def _get_listed(store: Store, key: str, size: int) -> bytes:
+    """The object ``key`` of a bundle, read no further than the ``size`` its manifest lists: a larger one is an
+    :class:`ObjectTooLargeError` in the words of 'tdprov verify' (:func:`more_than_listed`), naming the store."""
+    try:
+        return store.get(key, size)
+    except ObjectTooLargeError as exc:
+        raise ObjectTooLargeError(f"{key} in {_describe(store)}: digest mismatch: {more_than_listed(size)}.",
+                                  fix=exc.fix) from None
 
 
 def _listed(run_id: str, manifest: Manifest, path: str) -> FileEntry:

@@ -10,7 +10,7 @@ from prov_common.bundle.build import Derived, derive_bundle, statement_for
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import Manifest, VerificationReport
 from prov_common.bundle.naming import NAMINGS, namings_of
-from prov_common.bundle.storage import index_keys_since, load_index_entry, recorded_index_key
+from prov_common.bundle.storage import index_keys_since, load_index_entry, more_than_listed, recorded_index_key
 from prov_common.errors import StoreError, StoreUnavailableError, TdprovError
 from prov_common.hashing.model import FileDigest
 from prov_common.hashing.raw import ALGORITHM, blake3_digest, hash_stream
@@ -53,7 +53,7 @@ def _fetch(key: str, report: VerificationReport, present: set[str], read: Callab
             report.add(key, "unreadable", exc.what)
             return None
         report.checked += 1
-        report.add(key, "digest mismatch", f"more bytes than the {listed:,} the manifest says it holds (not read further)")
+        report.add(key, "digest mismatch", more_than_listed(listed))
         return None
     except UnreadableObjectError as exc:
         report.add(key, "unreadable", exc.what)
