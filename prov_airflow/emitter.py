@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prov_common.bundle import layout
-from prov_common.bundle.transport import ConfigurationDefaults, ProvenanceConfig, ProvenanceTransport
+from prov_common.bundle.defaults import ConfigurationDefaults
 from prov_common.config import Settings
 from prov_common.errors import TdprovError
-from prov_common.store.s3 import S3ClientFactory
+
+if TYPE_CHECKING:  # the transport loads the OpenLineage client and the bundle builder: on a process's first delivery
+    from prov_common.bundle.transport import ProvenanceTransport
+    from prov_common.store.s3 import S3ClientFactory
 
 _lock = threading.Lock()
 _transports: dict[tuple[Settings, str | None], ProvenanceTransport] = {}
@@ -22,6 +25,8 @@ def transport_for(settings: Settings, aws_conn_id: str | None, store_source: str
     session; the connection is read here, on the calling thread. ``store_source``: where ``settings.store`` is
     set, named when it cannot be opened.
     """
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+
     with _lock:
         transport = _transports.get((settings, aws_conn_id))
         if transport is None:

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from airflow.providers.openlineage import conf as ol_conf
-from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter
 
 
 def namespace() -> str:
@@ -34,12 +33,16 @@ def dag_job_name(dag_id: str) -> str:
 
 def task_run_id(dag_id: str, task_id: str, try_number: int, logical_date: datetime, map_index: int) -> str:
     """Run id of a task instance try: ``OpenLineageAdapter.build_task_instance_run_id``."""
+    from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter  # loads the task instance model
+
     return str(OpenLineageAdapter.build_task_instance_run_id(
         dag_id=dag_id, task_id=task_id, try_number=try_number, logical_date=logical_date, map_index=map_index))
 
 
 def dag_run_id(dag_id: str, logical_date: datetime, clear_number: int) -> str:
     """Run id of a DAG run: ``OpenLineageAdapter.build_dag_run_id``."""
+    from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter
+
     return str(OpenLineageAdapter.build_dag_run_id(dag_id=dag_id, logical_date=logical_date,
                                                    clear_number=clear_number))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from prov_common.bundle.transport import set_configuration_defaults
+from prov_common.bundle.defaults import set_configuration_defaults
 
 from prov_airflow.emitter import configuration_defaults
 from prov_airflow.links import BundleLink

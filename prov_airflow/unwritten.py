@@ -25,16 +25,19 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prov_common.bounded import keep_newest
 from prov_common.file_uri import local_dataset
 from prov_common.hashing.shard_model import LocalState
-from prov_common.lineage.facets import OUTLETS, OutletsRunFacet, UnwrittenOutlet
+from prov_common.lineage.facet_names import OUTLETS
 from prov_common.w3cprov.identity import iso_z
 
 from prov_airflow.capture import DatasetCapture, dataset_key, named_key, to_uri
 from prov_airflow.provider_names import dataset_version, renamed
+
+if TYPE_CHECKING:  # the facets load the OpenLineage client: when a try's outlets are told, not with the plugin
+    from prov_common.lineage.facets import OutletsRunFacet, UnwrittenOutlet
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,8 @@ def split_written(captures: Iterable[DatasetCapture], started: float | None,
     start (``before``, by URI: :func:`~prov_airflow.capture.start_states`), or, without that, whose data last
     changed before the try started (more than :data:`CLOCK_SKEW` seconds). An outlet neither is known of
     counts as written."""
+    from prov_common.lineage.facets import UnwrittenOutlet
+
     written: list[DatasetCapture] = []
     unwritten: list[UnwrittenOutlet] = []
     for capture in captures:
@@ -90,6 +95,8 @@ def _wrote(capture: DatasetCapture, started: float | None, before: LocalState | 
 
 def declared(outlets: Iterable[Any], reason: str) -> list[UnwrittenOutlet]:
     """The declared ``outlets`` (named, not read) as not written, for ``reason``."""
+    from prov_common.lineage.facets import UnwrittenOutlet
+
     found: dict[tuple[str, str], UnwrittenOutlet] = {}
     for item in outlets:
         uri = to_uri(item)
@@ -103,6 +110,8 @@ def declared(outlets: Iterable[Any], reason: str) -> list[UnwrittenOutlet]:
 
 def outlets_facets(not_written: list[UnwrittenOutlet]) -> dict[str, OutletsRunFacet]:
     """The ``tdprov_outlets`` run facet naming ``not_written`` (none when it is empty)."""
+    from prov_common.lineage.facets import OutletsRunFacet
+
     return {OUTLETS: OutletsRunFacet(notWritten=list(not_written))} if not_written else {}
 
 
@@ -141,6 +150,8 @@ def provider_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
     nothing about."""
     if not str(event.get("producer", "")).startswith(PROVIDER_PRODUCER):
         return event
+    from prov_common.lineage.facets import OutletsRunFacet, UnwrittenOutlet
+
     event = {**event, **{side: renamed(event[side]) for side in ("inputs", "outputs") if side in event}}
     kind, run = event.get("eventType"), event.get("run")
     known = _recalled(str(run.get("runId"))) if isinstance(run, Mapping) else None

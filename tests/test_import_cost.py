@@ -6,6 +6,7 @@ Each check runs in a fresh interpreter, which names the modules it loaded.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import prov_common.audit
+import prov_common.bundle
 import prov_common.quality
 import prov_common.w3cprov
 import prov_dagster
@@ -43,8 +45,25 @@ def test_a_code_location_loads_no_audit_engine_drawing_pandera_nor_sqlalchemy() 
     assert loaded(code) == []
 
 
+# Loaded by an Airflow process on its first event, never by loading the plugin: the OpenLineage transport (and its
+# bundle builder), the OpenLineage client (the facets) and the provider's adapter (the task instance model, dill).
+AIRFLOW_DEFERRED = ("prov_common.bundle.transport", "prov_common.bundle.build", "openlineage.client",
+                    "airflow.providers.openlineage.plugins.adapter", "airflow.models.taskinstance")
+
+
 def test_the_airflow_plugin_loads_no_audit_engine_drawing_nor_fastapi() -> None:
     assert loaded("import prov_airflow.plugin", tuple(m for m in DEFERRED if m != "sqlalchemy")) == []  # Airflow's own
+
+
+def test_the_airflow_plugin_loads_no_transport_openlineage_client_nor_adapter(tmp_path: Path) -> None:
+    """Every scheduler, API server, DAG processor and task process loads the plugin; the transport's settings are set
+    then (from a light module), the rest loads with the first event."""
+    assert loaded("import prov_airflow.plugin", AIRFLOW_DEFERRED) == []
+    made = ("import prov_airflow.plugin\nfrom prov_common.bundle.transport import ProvenanceConfig\n"
+            "config = ProvenanceConfig.from_dict({})\nprint(config.where_store_is_set(), config.settings().store)")
+    env = {**os.environ, "AIRFLOW__TDPROV__STORE": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", made], capture_output=True, text=True, check=True, env=env)
+    assert proc.stdout.splitlines()[-1] == f"[tdprov] store {tmp_path}"  # a transport made then takes [tdprov]
 
 
 def _documented_names() -> set[str]:
@@ -63,7 +82,7 @@ def test_every_documented_name_is_public() -> None:
     assert names <= set(prov_dagster.__all__)
 
 
-PACKAGES = (prov_dagster, prov_common.audit, prov_common.quality, prov_common.w3cprov)
+PACKAGES = (prov_dagster, prov_common.audit, prov_common.bundle, prov_common.quality, prov_common.w3cprov)
 
 
 def test_every_public_name_imports() -> None:

@@ -7,9 +7,9 @@ Select it by class path, from any OpenLineage producer::
 or ``transport: {type: prov_common.bundle.transport.ProvenanceTransport, store: s3://bucket/prov}`` in
 ``openlineage.yml`` (alone or inside a ``composite`` transport). Options left out come from the
 ``TDPROV_*`` settings, or, in a process whose orchestrator integration keeps tdprov's settings in its own
-configuration (the Airflow plugin), from there (:func:`set_configuration_defaults`). Every event is
-redacted, then staged durably in the store (``staging/<run_id>/...``), so the events of one run may come
-from several processes or machines; the run's terminal event (COMPLETE, FAIL, ABORT) gathers the staged
+configuration (the Airflow plugin), from there (:func:`~prov_common.bundle.defaults.set_configuration_defaults`).
+Every event is redacted, then staged durably in the store (``staging/<run_id>/...``), so the events of one run may
+come from several processes or machines; the run's terminal event (COMPLETE, FAIL, ABORT) gathers the staged
 events and attachments and writes the run's one bundle.
 """
 from __future__ import annotations
@@ -33,6 +33,8 @@ from prov_common import mapped
 from prov_common.bounded import keep_newest
 from prov_common.bundle import layout
 from prov_common.bundle.build import attachment_buffer, build_bundle
+from prov_common.bundle.defaults import ConfigurationDefaults, configuration_defaults
+from prov_common.bundle.defaults import set_configuration_defaults  # noqa: F401 - documented here too
 from prov_common.bundle.late import arrived_late, event_type_of, put_arrived
 from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, RunIdentity, event_dict, event_digest, is_terminal,
                                        job_of, line_digests, parent_of, run_id_of)
@@ -76,61 +78,15 @@ _OUTLIVED: weakref.WeakSet[ProvenanceTransport] = weakref.WeakSet()  # transport
 _FEEDERS: weakref.WeakSet[Any] = weakref.WeakSet()  # what gives transports work (settle_first)
 
 
-EventPreparer = Callable[[Mapping[str, Any]], Mapping[str, Any]]
-
-
 UNOPENED_WARNED = Once()  # (where the store is set, its value): a store setting that cannot be opened
 UNSIGNED_WARNED = Once()  # why a process stages events unsigned (the key it cannot read or make)
-
-
-@dataclass(frozen=True)
-class ConfigurationDefaults:
-    """What a transport made from an OpenLineage configuration uses for the options that configuration leaves
-    unset: ``settings``, and ``s3_client_factory`` for an ``s3://`` store that is ``settings.store``.
-
-    ``prepare_event``: how the orchestrator integration reads the events of its producer as they enter tdprov
-    (redacted, before they are checked and staged); the Airflow plugin moves the outputs that the OpenLineage
-    provider's events only declare into the ``tdprov_outlets`` run facet."""
-
-    settings: Settings
-    s3_client_factory: S3ClientFactory | None = None
-    prepare_event: EventPreparer | None = None
-    store_source: str = "TDPROV_STORE"  # where ``settings.store`` was set, named in the fix when it cannot be opened
-
-
-DefaultsSource = Callable[[], ConfigurationDefaults]
-_defaults_source: DefaultsSource | None = None
-
-
-def set_configuration_defaults(source: DefaultsSource | None) -> None:
-    """Let ``source`` give the settings of every ``ProvenanceTransport`` that an OpenLineage producer of this
-    process makes from its configuration (``transport: {type: ...ProvenanceTransport}``), in place of the
-    ``TDPROV_*`` environment, for the options that configuration leaves unset.
-
-    An orchestrator integration sets it where it keeps tdprov's settings in its own configuration (the Airflow
-    plugin: ``[tdprov]`` and its connection), so that the producer's bundles go where its own do. ``None``:
-    back to ``TDPROV_*``.
-    """
-    global _defaults_source
-    _defaults_source = source
-
-
-def _configuration_defaults() -> ConfigurationDefaults | None:
-    """The defaults of :func:`set_configuration_defaults`; None (``TDPROV_*``) when unset or when they fail."""
-    if _defaults_source is None:
-        return None
-    try:
-        return _defaults_source()
-    except Exception as exc:  # noqa: BLE001 - never break the producer: fall back to TDPROV_*
-        log.warning("tdprov: could not read the settings of this process's orchestrator (%s: %s); this transport "
-                    "uses TDPROV_*. Fix: correct the setting or connection the message names", type(exc).__name__, exc)
-        return None
 
 
 @attr.define
 class ProvenanceConfig(Config):
     """Options of :class:`ProvenanceTransport`; any left ``None`` falls back to the process's configuration
-    defaults (:func:`set_configuration_defaults`) when made from an OpenLineage configuration, else ``TDPROV_*``.
+    defaults (:func:`~prov_common.bundle.defaults.set_configuration_defaults`) when made from an OpenLineage
+    configuration, else ``TDPROV_*``.
 
     store: store URI (folder or ``s3://bucket/prefix``); signing_key: Ed25519 private key file;
     spool: outbox folder; strict: raise instead of spooling; timeout: seconds an ``emit`` may take
@@ -160,7 +116,7 @@ class ProvenanceConfig(Config):
             spool=_text(params.get("spool")),
             strict=None if strict is None else flag(strict, "transport option 'strict'", default=None),
             timeout=timeout,
-            defaults=_configuration_defaults(),
+            defaults=configuration_defaults(),
         )
 
     def settings(self) -> Settings:
