@@ -202,6 +202,25 @@ def test_an_s3_asset_uri_with_a_query_names_the_object_the_provider_names(s3_ser
             ) in [r.getMessage() for r in caplog.records]
 
 
+def test_an_object_storage_path_names_and_hashes_the_version_s3fs_reads(s3_bucket: str, s3_server) -> None:
+    """``ObjectStoragePath("s3://b/k.csv?versionId=<id>")`` is read by a version-aware s3fs (Airflow's storage options
+    turn it on for such a path) as the object ``k.csv`` at that version: tdprov names it ``k.csv`` and hashes that
+    version, not the newest one nor an object ``k.csv?versionId=<id>``."""
+    from prov_airflow.capture import capture_all, dataset_key
+    from prov_airflow.settings import ListenerLimits
+
+    client = s3_server.client()
+    client.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = client.put_object(Bucket=s3_bucket, Key="k.csv", Body=b"a\n1\n")["VersionId"]
+    client.put_object(Bucket=s3_bucket, Key="k.csv", Body=b"a\n2\n")
+    path = ObjectStoragePath(f"s3://{s3_bucket}/k.csv?versionId={first}")
+    assert path.storage_options.get("version_aware") is True
+    [capture] = capture_all([path], ListenerLimits())
+    assert dataset_key(capture.uri) == (f"s3://{s3_bucket}", "k.csv")
+    assert capture.digest is not None and capture.digest.digest == hash_path(f"s3://{s3_bucket}/k.csv?versionId={first}").digest
+    assert capture.digest.digest != hash_path(f"s3://{s3_bucket}/k.csv").digest
+
+
 def test_an_s3_asset_keeps_its_version_and_drops_the_rest_of_its_query() -> None:
     """``?versionId=<id>`` in an S3 ``Asset`` URI is that version of the object, with or without other parameters;
     a fragment, a query of another kind or a ``File`` URL's are cut as the provider cuts them; a URI string and an
