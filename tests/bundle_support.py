@@ -74,6 +74,30 @@ def record_runs(store_uri: str, count: int, **config: Any) -> list[str]:
     return run_ids
 
 
+def forge_unsigned_events(store_uri: str, run_id: str, size: int) -> bytes:
+    """Replace the events of run ``run_id``'s sealed bundle by about ``size`` bytes of its events (its first line, then
+    its second repeated), under a manifest giving their digest and size and an unsigned statement naming it (anyone can
+    plant such a bundle: no trusted key vouches for it); the forged events."""
+    from prov_common.bundle import layout
+    from prov_common.bundle.build import statement_for
+    from prov_common.bundle.model import FileEntry, Manifest
+    from prov_common.hashing.raw import blake3_digest
+    from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope
+    from prov_common.store import open_store
+
+    prefix, store = layout.bundle_prefix(run_id), open_store(store_uri)
+    lines = store.get(prefix + layout.EVENTS_FILE).splitlines(keepends=True)
+    data = lines[0] + lines[1] * (size // len(lines[1]))
+    m = Manifest.from_json(store.get(prefix + layout.MANIFEST_FILE), "manifest.json")
+    manifest = Manifest(**{**m.__dict__, "files": tuple(FileEntry(f.path, blake3_digest(data), len(data))
+                                                        if f.path == layout.EVENTS_FILE else f for f in m.files)})
+    unsigned = Envelope(statement_for(manifest, blake3_digest(manifest.to_json())), INTOTO_PAYLOAD_TYPE, ())
+    for path, content in ((layout.EVENTS_FILE, data), (layout.MANIFEST_FILE, manifest.to_json()),
+                          (layout.STATEMENT_FILE, unsigned.to_json())):
+        raw_put(store_uri, prefix + path, content)
+    return data
+
+
 def _s3(uri: str) -> tuple[Any, str, str]:
     bucket, prefix = parse_s3_uri(uri)
     return boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"], region_name="us-east-1"), bucket, prefix

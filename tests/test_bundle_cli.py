@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bundle_support import dataset, event, raw_delete, raw_put, record_runs
+from bundle_support import dataset, event, forge_unsigned_events, raw_delete, raw_put, record_runs
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.cli import main
 from prov_common.signing import write_keypair
@@ -256,24 +256,9 @@ def test_show_folds_a_forged_events_file_under_an_unsigned_manifest_line_by_line
     so that the memory taken stays near the file's bytes as read (parsed whole: several times them)."""
     import tracemalloc
 
-    from prov_common.bundle import layout
-    from prov_common.bundle.build import statement_for
-    from prov_common.bundle.model import FileEntry, Manifest
-    from prov_common.hashing.raw import blake3_digest
-    from prov_common.signing import INTOTO_PAYLOAD_TYPE, Envelope
-
     store = str(tmp_path / "store")
     (run_id,) = record_runs(store, 1)
-    prefix = f"bundles/{run_id}/"
-    lines = open_store(store).get(prefix + layout.EVENTS_FILE).splitlines(keepends=True)
-    data = lines[0] + lines[1] * (50_000_000 // len(lines[1]))
-    m = Manifest.from_json(open_store(store).get(prefix + layout.MANIFEST_FILE), "manifest.json")
-    manifest = Manifest(**{**m.__dict__, "files": tuple(FileEntry(f.path, blake3_digest(data), len(data))
-                                                        if f.path == layout.EVENTS_FILE else f for f in m.files)})
-    unsigned = Envelope(statement_for(manifest, blake3_digest(manifest.to_json())), INTOTO_PAYLOAD_TYPE, ())
-    for path, content in ((layout.EVENTS_FILE, data), (layout.MANIFEST_FILE, manifest.to_json()),
-                          (layout.STATEMENT_FILE, unsigned.to_json())):
-        raw_put(store, prefix + path, content)
+    data = forge_unsigned_events(store, run_id, 50_000_000)
     tracemalloc.start()
     try:
         assert main(["show", run_id, "--store", store, "--json"]) == 1
@@ -285,6 +270,35 @@ def test_show_folds_a_forged_events_file_under_an_unsigned_manifest_line_by_line
     assert [e["eventType"] for e in info["events"]] == ["START", "COMPLETE"] and info["extents"] == []
     assert info["eventsUnlisted"] == 0 and not info["eventsVerified"]
     assert [f["problem"] for f in info["verification"]["findings"]] == ["unsigned", "inconsistent"]  # and the index entry
+
+
+def test_verify_hashes_a_forged_events_file_under_an_unsigned_manifest_without_holding_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A forged events.jsonl of 50 MB under an unsigned manifest giving its size and digest: verify parses no such file,
+    but read it whole to hash it (an 89 MB one held 133 MB): it is hashed in ranged reads, never held, and still
+    checked against the manifest (one byte changed is a digest mismatch)."""
+    import tracemalloc
+
+    from prov_common.bundle.verify import ATTACHMENT_CHUNK
+
+    store = str(tmp_path / "store")
+    (run_id,) = record_runs(store, 1)
+    data = forge_unsigned_events(store, run_id, 50_000_000)
+    tracemalloc.start()
+    try:
+        assert main(["verify", run_id, "--store", store, "--json"]) == 1
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    report = json.loads(capsys.readouterr().out)
+    assert peak < 2.5 * ATTACHMENT_CHUNK < len(data) / 2, (peak, len(data))  # a ranged read or two, not the file
+    assert [f["problem"] for f in report["findings"]] == ["unsigned", "inconsistent"], report
+    changed = bytearray(data)
+    changed[len(data) // 2] ^= 1
+    raw_put(store, f"bundles/{run_id}/events.jsonl", bytes(changed))
+    assert main(["verify", run_id, "--store", store, "--json"]) == 1
+    found = json.loads(capsys.readouterr().out)["findings"]
+    assert ("events.jsonl", "digest mismatch") in [(f["key"].rsplit("/", 1)[-1], f["problem"]) for f in found], found
 
 
 def test_verify_without_configured_trust_uses_the_local_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

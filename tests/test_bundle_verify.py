@@ -246,7 +246,7 @@ def test_building_and_verifying_fold_the_events_once_and_hash_each_file_once(sig
     folds.clear(), hashed.clear()
 
     streamed, real_stored = collections.Counter(), verify_module.hash_stored
-    monkeypatch.setattr(verify_module, "hash_stored", lambda store_, key: streamed.update([key]) or real_stored(store_, key))
+    monkeypatch.setattr(verify_module, "hash_stored", lambda store_, key, **kw: streamed.update([key]) or real_stored(store_, key, **kw))
     report = verify_bundle(store, bundle.run_id, trust, [store.get(f"bundles/{bundle.run_id}/indexed").decode()])
     assert report.ok, report.findings
     assert len(folds) == 1 and set(hashed.values()) == {1}

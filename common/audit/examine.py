@@ -217,11 +217,11 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
             findings.append(Finding(CHECK_SIGNATURES, summary.cursor or prefix, f"the index entry names manifest {summary.manifest_digest}, "
                                     f"the bundle holds {manifest_digest}", _ALTERED, run_id=run_id))
         findings += _entry_findings(summary, checked)
-    record = None
+    record, events = None, checked.objects.get(layout.EVENTS_FILE)
     if derived is not None:  # the events as verification parsed and folded them
         record = record_from_state(derived.state, summary, manifest_digest, report.key_id)
         findings += unwritten_notes(derived.state, run_id)
-    elif (events := _stored_events(store, checked)) is not None:
+    elif (events := _stored_events(store, checked)) is not None:  # read once: folded here, their lines digested below
         try:
             record = record_from_events(events, prefix + layout.EVENTS_FILE, summary, manifest_digest, report.key_id,
                                         checked.manifest.mapping if checked.manifest is not None else None)
@@ -233,7 +233,7 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
     record.bundle_findings = findings
     record.files = tuple(f.path for f in checked.manifest.files) if checked.manifest is not None else None
     record.refusals = refused_in_bundle(store, record, checked.manifest) if checked.manifest is not None else []
-    if (events := checked.objects.get(layout.EVENTS_FILE)) is not None:
+    if events is not None:
         record.held_events = line_digests(events)
     leaf = LogLeaf(run_id, manifest_digest, statement_digest, summary.cursor or prefix)
     return record, leaf
@@ -270,7 +270,7 @@ def _entry_findings(summary: BundleSummary, checked: CheckedBundle) -> list[Find
 
 def _stored_events(store: Store, checked: CheckedBundle) -> bytes | None:
     """The events as stored, when verification could not derive from them: as it read them, else (it stopped before
-    them) from the store by the size the manifest lists (:func:`~prov_common.bundle.storage.listed_file`); with no
+    them, or hashed them without holding them as no trusted statement vouches for the manifest) from the store by the size the manifest lists (:func:`~prov_common.bundle.storage.listed_file`); with no
     manifest, or one that lists none, no further than :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` (verification
     names the bundle; a file planted there is read no further)."""
     if layout.EVENTS_FILE in checked.objects:

@@ -9,8 +9,10 @@ from typing import Any
 
 from prov_common.bundle import layout
 from prov_common.bundle.events import fold_bundle_events
+from prov_common.bundle.storage import signed_file
 from prov_common.bundle.verify import CheckedBundle
 from prov_common.errors import BadInputError
+from prov_common.store.base import Store
 from prov_common.w3cprov.events import CheckedEvent, RunState
 
 EVENTS_LISTED = 1_000
@@ -29,10 +31,12 @@ class ClaimedRun:
     unlisted: int = 0
 
 
-def claimed_run(checked: CheckedBundle) -> ClaimedRun | None:
-    """The run that ``checked``'s stored events claim, when verification did not derive it (``checked.derived`` is
+def claimed_run(store: Store, checked: CheckedBundle) -> ClaimedRun | None:
+    """The run that ``checked``'s stored events (in ``store``) claim, when verification did not derive it (``checked.derived`` is
     None) but read them and found them the size and digest its manifest gives (None otherwise: missing, altered, or
-    already derived). :class:`~prov_common.errors.BadInputError` when they do not fold into the manifest's run (a line
+    already derived). Events that verification hashed without holding them are read once here, no further than the
+    manifest lists, and must hash to its digest again (:class:`~prov_common.errors.VerificationError` otherwise).
+    :class:`~prov_common.errors.BadInputError` when they do not fold into the manifest's run (a line
     that is not an event, events of several runs or of another run)."""
     manifest = checked.manifest
     if checked.derived is not None or manifest is None or layout.EVENTS_FILE not in checked.intact:
@@ -46,7 +50,9 @@ def claimed_run(checked: CheckedBundle) -> ClaimedRun | None:
         if len(claimed) < EVENTS_LISTED:
             claimed.append({k: event.event.get(k) for k in ("eventType", "eventTime", "producer")})
 
-    state = fold_bundle_events(checked.objects[layout.EVENTS_FILE], name, manifest.mapping, listed)
+    data = checked.objects.get(layout.EVENTS_FILE)  # verification hashed them unheld: read once, checked again
+    state = fold_bundle_events(signed_file(store, checked.report.run_id, manifest, layout.EVENTS_FILE) if data is None
+                               else data, name, manifest.mapping, listed)
     if state.run_id != manifest.run_id:
         raise BadInputError(f"{name} holds events of run {state.run_id}, not of run {manifest.run_id}.")
     return ClaimedRun(state, claimed, counted[0] - len(claimed))

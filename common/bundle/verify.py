@@ -70,10 +70,12 @@ def _get(store: Store, key: str, report: VerificationReport, present: set[str], 
     return _fetch(key, report, present, lambda k: store.get(k, limit), listed)
 
 
-def hash_stored(store: Store, key: str, chunk: int = ATTACHMENT_CHUNK, *, sha256: bool = False) -> FileDigest:
+def hash_stored(store: Store, key: str, chunk: int = ATTACHMENT_CHUNK, *, sha256: bool = False,
+                limit: int | None = None) -> FileDigest:
     """BLAKE3 and size of the object ``key`` (with ``sha256``, its SHA-256 too), read in one pass of ranged reads of
-    ``chunk`` bytes."""
-    return hash_stream(RangeReader(store, key), chunk, sha256=sha256)
+    ``chunk`` bytes; ``limit``: an object of more bytes is an :class:`ObjectTooLargeError`, read no further (in one
+    read of ``limit + 1`` bytes when that is less than ``chunk``)."""
+    return hash_stream(RangeReader(store, key, limit), chunk if limit is None else min(chunk, limit + 1), sha256=sha256)
 
 
 def read_pinned(store: Store, key: str, digest: str | None) -> bytes:
@@ -94,11 +96,12 @@ def read_pinned(store: Store, key: str, digest: str | None) -> bytes:
 class CheckedBundle:
     """What verifying one bundle found and read, so that callers need not read it again: the report,
     every bundle object read whole (by path in the bundle, whatever its digest: statement, manifest,
-    events, PROV; attachments are hashed as a stream and not kept), the parsed manifest and its
-    digest, what the events give (None when they could not be read, or when no trusted key's statement names the
-    manifest: they are then not parsed, see :func:`~prov_common.bundle.claimed.claimed_run`), the index key that the
-    bundle's ``indexed`` record names (None when it names none of this run's), and the paths of the objects read whole
-    whose bytes are the size and digest the manifest gives (``intact``)."""
+    events, PROV; attachments are hashed as a stream and not kept, and so are the events when no trusted key's
+    statement names the manifest: they are then not parsed, see :func:`~prov_common.bundle.claimed.claimed_run`, and
+    anyone can plant them at any size), the parsed manifest and its digest, what the events give (None when they could
+    not be read or were not parsed), the index key that the bundle's ``indexed`` record names (None when it names none
+    of this run's), and the paths of the events and PROV whose bytes are the size and digest the manifest gives
+    (``intact``, held in ``objects`` or not)."""
 
     report: VerificationReport
     objects: dict[str, bytes] = field(default_factory=dict)
@@ -265,15 +268,18 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     if (elsewhere := foreign_store(store, manifest.store_id)) is not None:
         report.add(manifest_key, OTHER_STORE, elsewhere)
 
+    vouched = statement is not None and signed and _manifest_digest_in(statement) == manifest_digest
     files: dict[str, bytes] = {}  # events and PROV, read whole to be parsed
     attachments: list[str] = []  # hashed as a stream, never held
     listed_from = len(report.findings)
     for entry in manifest.files:
-        if entry.path in layout.RESERVED:
+        if entry.path in layout.RESERVED and (vouched or entry.path != layout.EVENTS_FILE):
             data = read(entry.path, entry.size)  # events and PROV: never more than the manifest says they hold
             found = None if data is None else FileDigest(blake3_digest(data), len(data))
-        else:
-            data, found = None, _fetch(prefix + entry.path, report, present, lambda key: hash_stored(store, key))
+        else:  # attachments, and events no trusted statement vouches for (not parsed below): hashed, never held
+            listed = entry.size if entry.path in layout.RESERVED else None  # events: read no further than listed
+            data, found = None, _fetch(prefix + entry.path, report, present,
+                                       lambda key: hash_stored(store, key, limit=listed), listed)
         if found is None:
             continue
         if found.digest != entry.digest or found.bytes != entry.size:
@@ -282,6 +288,8 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         elif data is not None:
             files[entry.path] = data
             checked.intact.add(entry.path)
+        elif entry.path in layout.RESERVED:
+            checked.intact.add(entry.path)
         else:
             attachments.append(entry.path)
     indexed_key = prefix + layout.INDEXED_FILE
@@ -289,7 +297,7 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     for key in sorted(present - listed):
         report.add(key, UNLISTED, "in the bundle's prefix but not in its manifest")
     report.fold(listed_from, prefix)  # many files listed and not stored, or planted: one finding of each problem
-    if statement is not None and signed and _manifest_digest_in(statement) == manifest_digest:
+    if vouched:
         checked.derived = _check_consistency(prefix, manifest, manifest_digest, files, attachments, statement, report)
     # else the manifest is vouched for by no trusted signature (a finding above): its events are not parsed to rebuild
     # the bundle, which anyone can plant at any size (130,000 repeats of one event, 139 MB, cost 950 MB and 46 s)

@@ -138,7 +138,7 @@ def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
     events = [{k: e.get(k) for k in ("eventType", "eventTime", "producer")} for e in derived.events] if derived is not None else []
     unlisted, unread = 0, None
     try:  # the manifest is vouched for by no trusted key: what its events claim, folded line by line, marked so
-        claimed = claimed_run(checked)
+        claimed = claimed_run(store, checked)
     except TdprovError as exc:
         claimed, unread = None, exc.what
     if claimed is not None:
