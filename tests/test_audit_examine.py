@@ -7,10 +7,10 @@ from pathlib import Path
 
 import blake3
 
-from bundle_support import raw_delete, raw_put, run_events
+from bundle_support import forge_unsigned_events, raw_delete, raw_put, record_runs, run_events
 from counting_store import CountingStore
 from prov_common.audit.examine import MISSING, examine_bundle
-from prov_common.bundle import build_bundle, list_bundles, write_bundle
+from prov_common.bundle import build_bundle, layout, list_bundles, write_bundle
 from prov_common.signing import SigningKey, TrustStore
 
 
@@ -53,3 +53,26 @@ def test_examine_names_a_statement_that_is_gone_and_an_index_entry_that_lies(tmp
     record, leaf = examine_bundle(store, summary, trust)
     assert leaf.statement_digest == MISSING
     assert any("the index entry names manifest" in f.what for f in record.bundle_findings), record.bundle_findings
+
+
+def test_examine_holds_a_forged_events_file_once(tmp_path: Path) -> None:
+    """A forged events.jsonl of 30 MB (one line repeated) under an unsigned manifest giving its size and digest: the
+    audit records the run from it folded line by line and digests its lines for the staged-events comparison; those
+    lines were split into a copy of the file beside it (twice the file held). It is read once and held once."""
+    import tracemalloc
+
+    uri = str(tmp_path / "store")
+    (run_id,) = record_runs(uri, 1)
+    data = forge_unsigned_events(uri, run_id, 30_000_000)
+    store = CountingStore(uri)
+    (summary,) = list(list_bundles(store))
+    tracemalloc.start()
+    try:
+        record, _ = examine_bundle(store, summary, TrustStore.of([]))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * len(data), (peak, len(data))
+    assert record.held_events == {blake3.blake3(line).hexdigest()[:32] for line in set(data.splitlines())}  # its 2 lines
+    assert record.state == "COMPLETE" and "unsigned" in {f.what.split(":")[0] for f in record.bundle_findings}
+    assert store.gets[layout.bundle_key(run_id, layout.EVENTS_FILE)] == 1  # hashed as a stream by verify, read once here

@@ -8,7 +8,7 @@ from typing import Any
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import short_digest
-from prov_common.w3cprov.event_lines import fold_event_lines
+from prov_common.w3cprov.event_lines import fold_event_lines, line_spans
 from prov_common.w3cprov.events import (TERMINAL, CheckedEvent, RunState, fold_runs, folds_local_names,
                                         folds_versions_apart, parse_time)
 
@@ -53,8 +53,9 @@ def event_digest(event: Mapping[str, Any]) -> str:
 def line_digests(data: bytes) -> frozenset[str]:
     """The :func:`event_digest` of each event of the ``events.jsonl`` bytes ``data`` as a bundle holds them (one canonical
     JSON event a line), taken from each line's bytes unparsed: a line not in canonical form gives another digest than
-    its event's."""
-    return frozenset(short_digest(line) for line in data.splitlines() if line.strip())
+    its event's. The lines are taken one at a time (:func:`~prov_common.w3cprov.event_lines.line_spans`), never all
+    held beside ``data``."""
+    return frozenset(short_digest(line) for _, start, stop in line_spans(data) if (line := data[start:stop]).strip())
 
 
 def parent_of(event: Mapping[str, Any]) -> tuple[str, str, str] | None:

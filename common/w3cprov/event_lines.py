@@ -43,7 +43,7 @@ def fold_event_lines(data: bytes, name: str, *, local_names: bool = True, versio
     runs: dict[str, list[_Line]] = {}
     seen: set[bytes] = set()
     kept, index = 0, 0
-    for number, start, stop in _spans(data):
+    for number, start, stop in line_spans(data):
         if stop - start > SMALL_OBJECT_LIMIT:
             raise BadInputError(f"{name} line {number} is longer than {SMALL_OBJECT_LIMIT:,} bytes: no event is.",
                                 fix="check it with 'tdprov verify': a forged or damaged bundle is left out until it "
@@ -94,7 +94,7 @@ def _parsed(line: bytes, name: str, number: int) -> Any:
         raise BadInputError(f"{name} line {number} is not JSON ({exc}).") from exc
 
 
-def _spans(data: bytes) -> Iterator[tuple[int, int, int]]:
+def line_spans(data: bytes) -> Iterator[tuple[int, int, int]]:
     """(1-based line number, start, end) of each line of ``data`` as ``bytes.splitlines`` cuts it (at ``\\n``,
     ``\\r\\n`` or ``\\r``), without a copy of the lines."""
     number, start, size = 0, 0, len(data)
