@@ -138,6 +138,35 @@ def test_an_answer_from_a_bundle_that_does_not_verify_is_said_so(damage: str, tm
     assert f"Fix: 'tdprov verify {holder.run_id}' names every problem" in err, err
 
 
+def test_a_holder_the_answer_lists_is_verified_once(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch) -> None:
+    """A run that read the version and recorded its row digests is both the run holding the answer's row digests and
+    one the answer lists downstream of it: its bundle was verified whole twice (for the list, then as the holder). It
+    is verified once. Damaged, it is left out of the list (and holds no answer), verified once too."""
+    from prov_common.bundle import verify as verify_module
+
+    store = open_store(str(tmp_path / "store"))
+    td = hash_dataframe(pd.DataFrame({"customer_id": [1041, 1042]}), granularity="row")
+    seal(store, run_events("load_customers", [], [dataset("/data/customers.parquet", td.digest)]))
+    reader = build_bundle(run_events("train_model", [dataset("/data/customers.parquet", td.digest)], [], start=T0 + timedelta(hours=1)),
+                          {rows_path("file", "/data/customers.parquet"): write_row_digests(td, tmp_path / "rows.parquet").read_bytes()},
+                          default_signing_key())
+    deliver_bundle(store, reader)
+    checked: list[str] = []
+    real = verify_module._check_bundle
+    monkeypatch.setattr(verify_module, "_check_bundle", lambda store_, trust, keys, bundle, *rest: (
+        checked.append(bundle.report.run_id), real(store_, trust, keys, bundle, *rest))[1])
+    record = json.dumps({"customer_id": 1042})
+    assert main(["contains", td.digest, "--record", record, "--json", "--store", store.uri]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["rowDigests"].startswith(f"bundles/{reader.run_id}/") and answer["trainingRuns"][0]["runId"] == reader.run_id
+    assert checked.count(reader.run_id) == 1, checked
+    (tmp_path / "store" / "bundles" / reader.run_id / "prov.json").unlink()  # left out of the list: not the holder then
+    checked.clear()
+    assert main(["contains", td.digest, "--record", record, "--store", store.uri]) == 2
+    assert f"left out run {reader.run_id}: its bundle does not verify (bundles/{reader.run_id}/prov.json: missing" in capsys.readouterr().err
+    assert checked.count(reader.run_id) == 1, checked
+
+
 def test_a_sidecar_changed_after_sealing_gives_no_answer(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """A row dropped from a hand-attached sidecar after sealing made 'contains' answer "not contained" (exit 1) for
     a row that is there, and an erasure request would have been closed on it: the sidecar is checked against its

@@ -55,6 +55,7 @@ class RecordedRuns:
     left_out: dict[str, str] = field(default_factory=dict)  # run id -> why its bundle did not verify
     corrected: dict[str, str] = field(default_factory=dict)  # run id -> how its index entry differs from its sound bundle
     vouched: set[str] = field(default_factory=set)  # the runs found by an audit's catalog whose bundles were not read yet
+    verified: set[str] = field(default_factory=set)  # the runs whose bundles, read here, verify with the entry they were read by
     _index: LineageIndex | None = field(default=None, repr=False)
 
     @classmethod
@@ -95,7 +96,8 @@ class RecordedRuns:
         bundle does not verify (missing, altered, signed by a key not trusted) is left out, with the
         reason in ``left_out``: its index entry alone is no record of it, nor is an audit's catalog record (the
         catalog finds a run; its bundle may have changed since the audit, and is verified as any other). A sound
-        bundle whose index entry says otherwise is taken as the bundle says (``corrected``). Many bundles are read
+        bundle whose index entry says otherwise is taken as the bundle says (``corrected``); ``verified`` names those
+        found sound with the entry they were read by, so that they need not be verified again. Many bundles are read
         on every CPU, as ``tdprov lineage`` verifies the runs it shows (:func:`check_runs`, one check for both)."""
         wanted = list(dict.fromkeys(run_ids))
         catalogued = [self.runs[i] for i in wanted if i in self.vouched]
@@ -105,6 +107,7 @@ class RecordedRuns:
         todo = [self.unread.pop(i) for i in wanted if i in self.unread]
         if todo:
             checked = check_runs(self.store, self.trust, todo)
+            self.verified.update(i for i in checked.sound if i not in checked.corrected)
             self.runs.update(checked.sound)
             self.corrected.update(checked.corrected)
             missing.update(checked.left_out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import TYPE_CHECKING, Any
 
 from prov_common.canonical_json import json_reason
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
             answer = contains(store, recorded.index(), version, record, recorded.trust)
         except VerificationError as exc:  # exit 1 is "not contained": records that do not verify give no answer
             raise TdprovError(f"no answer for version {digest}: {exc.what}", exc.fix) from exc
-        holder_fails = _holder_fails(store, answer, recorded.trust)
+        holder_fails = _holder_fails(store, answer, recorded.trust, recorded.verified)
     if args.proof and answer.proof is not None:
         emit_json(answer.proof.to_dict(), args.proof)
     if args.json:
@@ -171,14 +171,19 @@ def run(args: argparse.Namespace) -> int:
     return 0 if answer.contained else 1
 
 
-def _holder_fails(store: Any, answer: Membership, trust: Any) -> tuple[str, str] | None:
+def _holder_fails(store: Any, answer: Membership, trust: Any, verified: Container[str]) -> tuple[str, str] | None:
     """The run whose bundle holds the row digests of ``answer`` and why that bundle does not verify (its index entry
     checked as 'tdprov verify RUN_ID' checks it), or None when it verifies. The row digests are checked against the
-    bundle's signed manifest, so they answer even when the rest of the bundle is damaged."""
+    bundle's signed manifest, so they answer even when the rest of the bundle is damaged. ``verified``: the runs whose
+    bundles verified here with their index entries (:attr:`~prov_common.audit.recorded.RecordedRuns.verified`: the
+    runs the answer lists), not verified again; any other is (one whose entry alone differs too: the entry its
+    ``indexed`` record names decides, as for 'tdprov verify RUN_ID')."""
     from prov_common.bundle import layout, verify_bundle
     from prov_common.text import clause
 
     run_id = answer.sidecar.removeprefix(layout.BUNDLES + "/").split("/", 1)[0]
+    if run_id in verified:
+        return None
     report = verify_bundle(store, run_id, trust, recorded_entry=True)
     more = f" (and {len(report.findings) - 3} more)" if len(report.findings) > 3 else ""
     return None if report.ok else (run_id, clause("; ".join(str(f) for f in report.findings[:3])) + more)
