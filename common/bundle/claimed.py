@@ -4,6 +4,7 @@ its events line by line, so that a reader can be shown it, marked as not verifie
 PROV, not by the file (anyone can plant events of any size under a manifest of their own)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,10 +21,15 @@ EVENTS_LISTED = 1_000
 few; a planted one may hold millions."""
 
 
+def event_listed(event: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``tdprov show`` lists of an event, verified or claimed: ``eventType``, ``eventTime``, ``producer``."""
+    return {k: event.get(k) for k in ("eventType", "eventTime", "producer")}
+
+
 @dataclass
 class ClaimedRun:
     """The run a bundle's events claim (``state``), the first :data:`EVENTS_LISTED` of its events as ``tdprov show``
-    lists them (``eventType``, ``eventTime``, ``producer``, in the file's order, a repeated line once, as it folds) and
+    lists them (:func:`event_listed`, in the file's order, a repeated line once, as it folds) and
     how many more it holds (``unlisted``)."""
 
     state: RunState
@@ -48,7 +54,7 @@ def claimed_run(store: Store, checked: CheckedBundle) -> ClaimedRun | None:
     def listed(event: CheckedEvent) -> None:
         counted[0] += 1
         if len(claimed) < EVENTS_LISTED:
-            claimed.append({k: event.event.get(k) for k in ("eventType", "eventTime", "producer")})
+            claimed.append(event_listed(event.event))
 
     data = checked.objects.get(layout.EVENTS_FILE)  # verification hashed them unheld: read once, checked again
     state = fold_bundle_events(signed_file(store, checked.report.run_id, manifest, layout.EVENTS_FILE) if data is None
@@ -58,4 +64,4 @@ def claimed_run(store: Store, checked: CheckedBundle) -> ClaimedRun | None:
     return ClaimedRun(state, claimed, counted[0] - len(claimed))
 
 
-__all__ = ["EVENTS_LISTED", "ClaimedRun", "claimed_run"]
+__all__ = ["EVENTS_LISTED", "ClaimedRun", "claimed_run", "event_listed"]

@@ -7,7 +7,7 @@ from typing import Any
 from prov_common.audit.unfinished import staged_after_sealing
 from prov_common.bundle import layout
 from prov_common.bundle.build import mapping_key_of, task_instance_of
-from prov_common.bundle.claimed import claimed_run
+from prov_common.bundle.claimed import claimed_run, event_listed
 from prov_common.bundle.model import FILES_SHOWN, task_instance_text
 from prov_common.bundle.naming import dataset_shown
 from prov_common.bundle.verify import verify_and_derive
@@ -135,7 +135,7 @@ def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
             fix="list runs with 'tdprov runs'; 'tdprov verify RUN_ID' names every problem of a bundle",
         )
     state = derived.state if derived is not None else None
-    events = [{k: e.get(k) for k in ("eventType", "eventTime", "producer")} for e in derived.events] if derived is not None else []
+    events = [event_listed(e) for e in derived.events] if derived is not None else []
     unlisted, unread = 0, None
     try:  # the manifest is vouched for by no trusted key: what its events claim, folded line by line, marked so
         claimed = claimed_run(store, checked)
