@@ -729,8 +729,12 @@ class Recorder:
         except Exception as exc:  # noqa: BLE001 - the process is ending: named, never raised
             log.debug("tdprov: the transport could not be ended (%s)", exc)
             return [], queued
-        self._worker = Worker("tdprov-recorder")
-        again = [(work, args, self._worker.submit(work, *args)) for work, args in queued]
+        try:
+            self._worker = Worker("tdprov-recorder")
+            again = [(work, args, self._worker.submit(work, *args)) for work, args in queued]
+        except RuntimeError as exc:  # no thread starts at interpreter shutdown (Python 3.12+): named as not delivered
+            log.debug("tdprov: the queued deliveries could not be run again (%s)", exc)
+            return [], queued
         concurrent.futures.wait([future for _, _, future in again], timeout=SPOOL_SECONDS)
         done: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
         failed: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
