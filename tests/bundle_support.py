@@ -2,6 +2,7 @@
 objects that bypasses write-once (to tamper with a bundle the way an attacker or a bad disk would)."""
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -79,6 +80,29 @@ def forge_unsigned_events(store_uri: str, run_id: str, size: int) -> bytes:
     its second repeated), under a manifest giving their digest and size and an unsigned statement naming it (anyone can
     plant such a bundle: no trusted key vouches for it); the forged events."""
     from prov_common.bundle import layout
+    from prov_common.store import open_store
+
+    lines = open_store(store_uri).get(layout.bundle_key(run_id, layout.EVENTS_FILE)).splitlines(keepends=True)
+    return forge_unsigned(store_uri, run_id, layout.EVENTS_FILE, lines[0] + lines[1] * (size // len(lines[1])))
+
+
+def forge_unsigned_prov(store_uri: str, run_id: str, size: int) -> tuple[bytes, int]:
+    """Replace the prov.json of run ``run_id``'s sealed bundle by its document with about ``size`` bytes of entities
+    (each with a 1,000-character attribute), as :func:`forge_unsigned` plants it; the forged file and its entities."""
+    from prov_common.bundle import layout
+    from prov_common.store import open_store
+
+    document = json.loads(open_store(store_uri).get(layout.bundle_key(run_id, layout.PROV_FILE)))
+    count, pad = size // 1_024, "x" * 1_000
+    entities = ",".join(f'"tdprov:forged{i}":{{"tdprov:pad":"{pad}"}}' for i in range(count))
+    head = json.dumps({k: v for k, v in document.items() if k != "entity"})[:-1]
+    return forge_unsigned(store_uri, run_id, layout.PROV_FILE, f'{head},"entity":{{{entities}}}}}'.encode()), count
+
+
+def forge_unsigned(store_uri: str, run_id: str, path: str, data: bytes) -> bytes:
+    """Replace file ``path`` of run ``run_id``'s sealed bundle by ``data``, under a manifest giving its digest and size
+    and an unsigned statement naming it (anyone can plant such a bundle: no trusted key vouches for it); ``data``."""
+    from prov_common.bundle import layout
     from prov_common.bundle.build import statement_for
     from prov_common.bundle.model import FileEntry, Manifest
     from prov_common.hashing.raw import blake3_digest
@@ -86,15 +110,12 @@ def forge_unsigned_events(store_uri: str, run_id: str, size: int) -> bytes:
     from prov_common.store import open_store
 
     prefix, store = layout.bundle_prefix(run_id), open_store(store_uri)
-    lines = store.get(prefix + layout.EVENTS_FILE).splitlines(keepends=True)
-    data = lines[0] + lines[1] * (size // len(lines[1]))
     m = Manifest.from_json(store.get(prefix + layout.MANIFEST_FILE), "manifest.json")
     manifest = Manifest(**{**m.__dict__, "files": tuple(FileEntry(f.path, blake3_digest(data), len(data))
-                                                        if f.path == layout.EVENTS_FILE else f for f in m.files)})
+                                                        if f.path == path else f for f in m.files)})
     unsigned = Envelope(statement_for(manifest, blake3_digest(manifest.to_json())), INTOTO_PAYLOAD_TYPE, ())
-    for path, content in ((layout.EVENTS_FILE, data), (layout.MANIFEST_FILE, manifest.to_json()),
-                          (layout.STATEMENT_FILE, unsigned.to_json())):
-        raw_put(store_uri, prefix + path, content)
+    for name, content in ((path, data), (layout.MANIFEST_FILE, manifest.to_json()), (layout.STATEMENT_FILE, unsigned.to_json())):
+        raw_put(store_uri, prefix + name, content)
     return data
 
 

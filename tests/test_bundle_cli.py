@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bundle_support import dataset, event, forge_unsigned_events, raw_delete, raw_put, record_runs
+from bundle_support import dataset, event, forge_unsigned_events, forge_unsigned_prov, raw_delete, raw_put, record_runs
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.cli import main
 from prov_common.signing import write_keypair
@@ -299,6 +299,36 @@ def test_verify_hashes_a_forged_events_file_under_an_unsigned_manifest_without_h
     assert main(["verify", run_id, "--store", store, "--json"]) == 1
     found = json.loads(capsys.readouterr().out)["findings"]
     assert ("events.jsonl", "digest mismatch") in [(f["key"].rsplit("/", 1)[-1], f["problem"]) for f in found], found
+
+
+def test_show_counts_a_forged_prov_file_under_an_unsigned_manifest_without_holding_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A forged prov.json of 50 MB under an unsigned manifest giving its size and digest: verify read it whole to hash
+    it and 'show' parsed it whole to count its records (a 100 MB one: 1.1 GB resident); it is hashed in ranged reads
+    and its records counted as they are read, never held, and the count shown is what it claims."""
+    import tracemalloc
+
+    from prov_common.bundle.verify import ATTACHMENT_CHUNK
+
+    store = str(tmp_path / "store")
+    (run_id,) = record_runs(store, 1)
+    data, entities = forge_unsigned_prov(store, run_id, 50_000_000)
+    tracemalloc.start()
+    try:
+        assert main(["show", run_id, "--store", store, "--json"]) == 1
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    shown = json.loads(capsys.readouterr().out)
+    assert peak < 2.5 * ATTACHMENT_CHUNK < len(data) / 2, (peak, len(data))  # a ranged read or two, not the file
+    assert shown["prov"]["entity"] == entities and shown["prov"]["activity"] == 1, shown["prov"]
+    assert [f["problem"] for f in shown["verification"]["findings"]] == ["unsigned", "inconsistent"], shown["verification"]
+    changed = bytearray(data)
+    changed[len(data) // 2] ^= 1
+    raw_put(store, f"bundles/{run_id}/prov.json", bytes(changed))
+    assert main(["verify", run_id, "--store", store, "--json"]) == 1
+    found = json.loads(capsys.readouterr().out)["findings"]
+    assert ("prov.json", "digest mismatch") in [(f["key"].rsplit("/", 1)[-1], f["problem"]) for f in found], found
 
 
 def test_verify_without_configured_trust_uses_the_local_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -96,7 +96,7 @@ def read_pinned(store: Store, key: str, digest: str | None) -> bytes:
 class CheckedBundle:
     """What verifying one bundle found and read, so that callers need not read it again: the report,
     every bundle object read whole (by path in the bundle, whatever its digest: statement, manifest,
-    events, PROV; attachments are hashed as a stream and not kept, and so are the events when no trusted key's
+    events, PROV; attachments are hashed as a stream and not kept, and so are the events and PROV when no trusted key's
     statement names the manifest: they are then not parsed, see :func:`~prov_common.bundle.claimed.claimed_run`, and
     anyone can plant them at any size), the parsed manifest and its digest, what the events give (None when they could
     not be read or were not parsed), the index key that the bundle's ``indexed`` record names (None when it names none
@@ -273,11 +273,11 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     attachments: list[str] = []  # hashed as a stream, never held
     listed_from = len(report.findings)
     for entry in manifest.files:
-        if entry.path in layout.RESERVED and (vouched or entry.path != layout.EVENTS_FILE):
+        if entry.path in layout.RESERVED and vouched:
             data = read(entry.path, entry.size)  # events and PROV: never more than the manifest says they hold
             found = None if data is None else FileDigest(blake3_digest(data), len(data))
-        else:  # attachments, and events no trusted statement vouches for (not parsed below): hashed, never held
-            listed = entry.size if entry.path in layout.RESERVED else None  # events: read no further than listed
+        else:  # attachments, and events and PROV no trusted statement vouches for (not parsed below): hashed, never held
+            listed = entry.size if entry.path in layout.RESERVED else None  # events, PROV: read no further than listed
             data, found = None, _fetch(prefix + entry.path, report, present,
                                        lambda key: hash_stored(store, key, limit=listed), listed)
         if found is None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 from typing import Any
 
 from prov_common.audit.unfinished import staged_after_sealing
@@ -10,8 +11,7 @@ from prov_common.bundle.build import mapping_key_of, task_instance_of
 from prov_common.bundle.claimed import claimed_run, event_listed
 from prov_common.bundle.model import FILES_SHOWN, task_instance_text
 from prov_common.bundle.naming import dataset_shown
-from prov_common.bundle.verify import verify_and_derive
-from prov_common.canonical_json import loads
+from prov_common.bundle.verify import ATTACHMENT_CHUNK, CheckedBundle, verify_and_derive
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
@@ -21,10 +21,12 @@ from prov_common.config import Settings
 from prov_common.errors import TdprovError
 from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
-from prov_common.store.errors import ObjectNotFoundError
+from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.ranges import RangeReader
 from prov_common.w3cprov.events import RunState, extent_text, whole_count
 from prov_common.w3cprov.identity import DatasetLabels, distinct_labels, utc_text
 from prov_common.w3cprov.quality import other_checks, run_test_measurements
+from prov_common.w3cprov.serialize import section_counts
 from prov_common.text import counted, first_of
 
 PROV_KINDS = ("entity", "activity", "agent", "used", "wasGeneratedBy", "wasDerivedFrom", "wasAssociatedWith", "specializationOf")
@@ -99,15 +101,21 @@ def extents(state: RunState, names: DatasetLabels) -> list[dict[str, Any]]:
     return found
 
 
-def _prov_counts(data: bytes | None) -> dict[str, int]:
-    """How many of each kind of PROV statement the bundle's prov.json holds (0 where it holds no object of them)."""
-    try:
-        prov = loads(data) if data is not None else {}
-    except ValueError:
-        prov = {}  # a finding of the verification shown below
-    if not isinstance(prov, dict):
+def _prov_counts(store: Any, checked: CheckedBundle) -> dict[str, int]:
+    """How many of each kind of PROV statement the bundle's prov.json holds (0 where it holds no object of them), counted
+    as it is parsed: as verification read it, else (no trusted statement vouches for its manifest, so verification
+    hashed it unheld) in ranged reads no further than the manifest lists, never held (anyone can plant one of any size)."""
+    data = checked.objects.get(layout.PROV_FILE)
+    if data is not None:
+        return section_counts(io.BytesIO(data), PROV_KINDS)
+    if checked.manifest is None or layout.PROV_FILE not in checked.manifest.by_path:
         return dict.fromkeys(PROV_KINDS, 0)
-    return {kind: len(section) if isinstance(section := prov.get(kind), dict) else 0 for kind in PROV_KINDS}
+    stream = io.BufferedReader(RangeReader(store, layout.bundle_key(checked.report.run_id, layout.PROV_FILE),
+                                           checked.manifest.by_path[layout.PROV_FILE].size), ATTACHMENT_CHUNK)
+    try:
+        return section_counts(stream, PROV_KINDS)
+    except (ObjectNotFoundError, UnreadableObjectError):  # gone, or grown past the size listed: a finding shown below
+        return dict.fromkeys(PROV_KINDS, 0)
 
 
 def _failures(value: Any) -> str:
@@ -153,7 +161,7 @@ def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
         "events": events,
         "eventsVerified": derived is not None,
         "eventsUnlisted": unlisted,
-        "prov": _prov_counts(checked.objects.get(layout.PROV_FILE)),
+        "prov": _prov_counts(store, checked),
         "quality": quality(state, names) if state is not None else [],
         "checks": checks(state, names) if state is not None else [],
         "extents": extents(state, names) if state is not None else [],

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import IO, Any
 
 from prov.model import ProvDocument, ProvRecord
 from prov.serializers import Serializer
@@ -288,6 +288,37 @@ def records_past(data: bytes, bound: int) -> bool | None:
     except (ijson.JSONError, StopIteration, UnicodeDecodeError, ValueError):
         return None
     return False
+
+
+def section_counts(stream: IO[bytes], sections: Iterable[str]) -> dict[str, int]:
+    """How many identifiers each of ``sections`` of the PROV-JSON document read from ``stream`` holds (0 where it
+    holds no object of them), counted by an incremental parser as the bytes are read, never holding the document (a
+    repeated identifier counted each time); all 0 for data that is not one JSON object (left to the parser that reads
+    it)."""
+    import ijson
+
+    counts = dict.fromkeys(sections, 0)
+    events = ijson.basic_parse(stream, use_float=True)
+    try:
+        if next(events)[0] != "start_map":
+            return counts
+        for event, section in events:
+            if event == "end_map":
+                break
+            first = next(events)[0]
+            if section not in counts or first != "start_map":
+                skip_value(events, first)
+                continue
+            found = 0  # a section given twice is read as the parser keeps it: the last one
+            for event, _ in events:
+                if event == "end_map":
+                    break
+                found += 1
+                skip_value(events, next(events)[0])
+            counts[section] = found
+    except (ijson.JSONError, StopIteration, UnicodeDecodeError, ValueError):
+        return dict.fromkeys(counts, 0)
+    return counts
 
 
 class TooManyRecords(BadInputError):
