@@ -250,12 +250,12 @@ def test_an_index_entry_without_a_verifying_bundle_is_left_out_and_named(ref: st
     out, err = capsys.readouterr()
     assert out.startswith(f"{entry['outputs'][0]['name']}  {digest}") and FORGED not in out and err.count(told) == 1
     code, answer, err = contains_cli(ref, IN, store_uri, capsys)
-    assert code == 0 and answer["contained"] and answer["digest"] == digest and told in err
+    assert code == 2 and answer["contained"] and answer["digest"] == digest and told in err  # an answer, a run left out
     assert main(["record", ref, "--format", "croissant", "--store", store_uri]) == 1  # written without the run: a finding
     out, err = capsys.readouterr()
     assert digest in out and "abababab" not in out and FORGED not in out and told in err
     restored = tmp_path / "restored.parquet"
-    assert main(["checkout", ref, "-o", str(restored), "--store", store_uri]) == 0
+    assert main(["checkout", ref, "-o", str(restored), "--store", store_uri]) == 1  # restored, a run left out
     assert hash_path(restored).digest == digest and told in capsys.readouterr().err
     assert main(["verify", FORGED, "--store", store_uri]) == 1  # the fix the message gives names the problem
     assert "no bundle objects for this run" in capsys.readouterr().out
@@ -277,9 +277,9 @@ def test_contains_and_snapshot_list_no_run_that_only_an_index_entry_claims(tmp_p
     told = f"left out run {FORGED}: its bundle does not verify"
     capsys.readouterr()
     code, answer, err = contains_cli(digest, IN, store_uri, capsys)
-    assert code == 0 and answer["contained"] and answer["usedBy"] == [] and answer["trainingRuns"] == [] and told in err
+    assert code == 2 and answer["contained"] and answer["usedBy"] == [] and answer["trainingRuns"] == [] and told in err
     data = Path(used["name"])
-    assert main(["snapshot", str(data), "--dataset", "customers", "--store", store_uri]) == 0
+    assert main(["snapshot", str(data), "--dataset", "customers", "--store", store_uri]) == 1  # a run left out
     out, err = capsys.readouterr()
     assert json.loads(out)["runs"] == [entry["runId"]] and told in err
 
