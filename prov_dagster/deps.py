@@ -38,8 +38,8 @@ class DeclaredDeps:
     def unloaded(self, inputs: Sequence[DatasetRecord], refused: Collection[str] = ()) -> list[DatasetRecord]:
         """The versions of the declared upstream assets that ``inputs`` (what the step's run recorded) do not name,
         as Dagster says the step used them; reads the Dagster instance only when there are such assets. An asset of
-        ``refused`` (names of assets whose load the IO manager refused) is the version the step tried to read, left
-        out (with no warning) when Dagster has none: the step used nothing of it."""
+        ``refused`` (names of assets whose load the IO manager refused) is left out (with no warning): the step used
+        none of the versions Dagster has of it (what it read and refused is among ``inputs``)."""
         named = {r.name for r in inputs if r.namespace is None}  # asset keys loaded by the IO manager or named in record()
         missing = [key for key in self.keys if dataset_name(key) not in named]
         if not missing:
@@ -52,7 +52,7 @@ class DeclaredDeps:
             for record in self._versions(key, started):
                 if record.dataset in places:
                     continue  # recorded already by its location (record(inputs=[path]))
-                if record.version is None and record.name in refused:
+                if record.name in refused:
                     continue
                 if record.version is None:
                     written = _compat.is_materializable(self.step_context, key)

@@ -179,11 +179,12 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             )
         places = _input_places(context)
         step = self._reading_step(context, places[0])
+        read: list[DatasetRecord] = []  # the versions read so far (a refused one included)
         try:
-            loaded = self._load_all(context, places)
+            loaded = self._load_all(context, places, read)
         except BaseException as refusal:
             if step is not None:  # the step fails: recorded as Dagster records it, never left without a run
-                _record_refusal(step, places, refusal)
+                _record_refusal(step, places, read, refusal)
             raise
         records = [record for _, record in loaded.values()]
         if step is not None:
@@ -195,15 +196,17 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         frames = {p: df for p, (df, _) in loaded.items()}
         return frames[places[0].partition] if len(places) == 1 else frames
 
-    def _load_all(self, context: InputContext, places: list[_Place]) -> dict[str | None, tuple[pd.DataFrame, DatasetRecord]]:
-        """Each place loaded, by partition; with the input metadata ``allow_missing_partitions`` (as Dagster's
-        ``UPathIOManager`` reads it) a partition of several whose data file does not exist is skipped and logged."""
+    def _load_all(self, context: InputContext, places: list[_Place],
+                  read: list[DatasetRecord]) -> dict[str | None, tuple[pd.DataFrame, DatasetRecord]]:
+        """Each place loaded, by partition, the version of each read added to ``read``; with the input metadata
+        ``allow_missing_partitions`` (as Dagster's ``UPathIOManager`` reads it) a partition of several whose data file
+        does not exist is skipped and logged."""
         if len(places) == 1 or not _allows_missing(context):  # one partition is loaded or refused, as Dagster does
-            return {p.partition: self._load_one(context, p) for p in places}
+            return {p.partition: self._load_one(context, p, read) for p in places}
         loaded, missing = {}, []
         for place in places:
             try:
-                loaded[place.partition] = self._load_one(context, place)
+                loaded[place.partition] = self._load_one(context, place, read)
             except MissingDataError:
                 missing.append(place.partition)
         if missing:
@@ -227,9 +230,10 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             return None
         return recorder_for(own or self).step_for(context)
 
-    def _load_one(self, context: InputContext, place: _Place) -> tuple[pd.DataFrame, DatasetRecord]:
+    def _load_one(self, context: InputContext, place: _Place,
+                  read: list[DatasetRecord]) -> tuple[pd.DataFrame, DatasetRecord]:
         """The data at ``place``, checked against its recorded digest, and the version it is (an asset key in
-        the namespace its writer gave it)."""
+        the namespace its writer gave it), added to ``read`` before the check: a refused version was read too."""
         location = self.data_location()
         loaded = location.read_table(place.relpath)
         df = loaded.table.to_pandas()
@@ -240,14 +244,16 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         if (theirs := other_owner({k: v for k, v in sidecar.items() if k != "namespace"}, place.sidecar)) is not None:
             raise refuse_other_owner(location.uri(place.relpath), theirs, place.sidecar, loading=True)
         inherit(context, recorded_flags(recorded) or recorded_flags(sidecar))
+        if place.asset_key is None:
+            record = place.record(location, found)
+        else:  # the writer's namespace: another code location's asset read as a SourceAsset was written in its own
+            writer = writer_namespace(recorded) or _sidecar_namespace(sidecar)
+            record = place.record(location, found, asset_namespace=writer or self.namespace_uri())
+        read.append(record)
         expected = (str(getattr(digest_value, "value", digest_value)) if digest_value is not None else None) or sidecar.get("digest")
         if expected is not None and expected != found.digest:
             self._mismatch(context, place, location.uri(place.relpath), expected, found)
-        if place.asset_key is None:
-            return df, place.record(location, found)
-        # the writer's namespace: another code location's asset read as a SourceAsset was written in its own
-        writer = writer_namespace(recorded) or _sidecar_namespace(sidecar)
-        return df, place.record(location, found, asset_namespace=writer or self.namespace_uri())
+        return df, record
 
     def _sidecar(self, context: InputContext, place: _Place, location: DataLocation) -> Mapping[str, Any]:
         """The sidecar of the data at ``place`` ({} when there is none). A damaged one leaves nothing to check the data
@@ -278,12 +284,13 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
                                           "to load it anyway")
 
 
-def _record_refusal(step: Any, places: list["_Place"], refusal: BaseException) -> None:
-    """Start the run of ``step``, whose load of ``places`` was refused (or failed) with ``refusal``, so that it is
-    ended as Dagster records the step. A store that cannot take its START (strict mode raises) does not take the
-    refusal's place: the data problem is what the step fails with, the store's named in it."""
+def _record_refusal(step: Any, places: list["_Place"], read: list[DatasetRecord], refusal: BaseException) -> None:
+    """Start the run of ``step``, whose load of ``places`` was refused (or failed) with ``refusal`` after it read the
+    versions ``read``, so that it is ended as Dagster records the step. A store that cannot take its START (strict
+    mode raises) does not take the refusal's place: the data problem is what the step fails with, the store's named
+    in it."""
     try:
-        step.refused_load(*{dataset_name(p.asset_key) for p in places if p.asset_key is not None})
+        step.refused_load(*{dataset_name(p.asset_key) for p in places if p.asset_key is not None}, read=read)
     except Exception as exc:  # noqa: BLE001 - the refusal is raised, this named in it
         refusal.add_note(f"tdprov: the failed step's run {step.ol_run_id} could not be recorded either: "
                          f"{str(exc) or type(exc).__name__}")

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 import concurrent.futures
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -125,11 +125,13 @@ class StepRun:
         self.inputs.extend(records)
         self.stage()
 
-    def refused_load(self, *names: str) -> None:
-        """The IO manager refused to load assets ``names`` (or failed to): the step fails, and its run is started so
-        that it is ended as Dagster records the step (FAIL with the refusal). Its inputs then name the versions of them
-        the step tried to read, as Dagster says it used them, and none Dagster has no version of."""
+    def refused_load(self, *names: str, read: Sequence[DatasetRecord] = ()) -> None:
+        """The IO manager refused to load assets ``names`` (or failed to) after it read the versions ``read`` (the
+        refused one's digest is what the data held): the step fails, and its run is started so that it is ended as
+        Dagster records the step (FAIL with the refusal). Its inputs name what it read, never the version Dagster
+        recorded when the step did not read it (the data held other bytes, or none could be read)."""
         self.refused.update(names)
+        self.inputs.extend(read)
         self.start()
 
     def output(self, record: DatasetRecord, *, output_name: str = "result", expected: tuple[str, ...] | None = ()) -> str:
