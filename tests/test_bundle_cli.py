@@ -249,22 +249,27 @@ def test_show_lists_what_a_bundle_sealed_by_a_key_not_trusted_here_claims(tmp_pa
     assert "  2026-03-01T10:00:00Z  START     https://github.com/tdprov/tdprov/tests\n  and 1 more event not listed\n" in text, text
 
 
+def _peak_of_failing(args: list[str]) -> int:
+    """The peak of Python allocations (tracemalloc) while 'tdprov ARGS' runs, which must exit 1 (a finding)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        assert main(args) == 1
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_show_folds_a_forged_events_file_under_an_unsigned_manifest_line_by_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A forged events.jsonl of 50 MB (one event line repeated) under an unsigned manifest giving its size and digest:
     show lists what it claims (verify parses no such file) folded line by line, a repeated line once and parsed once,
     so that the memory taken stays near the file's bytes as read (parsed whole: several times them)."""
-    import tracemalloc
-
     store = str(tmp_path / "store")
     (run_id,) = record_runs(store, 1)
     data = forge_unsigned_events(store, run_id, 50_000_000)
-    tracemalloc.start()
-    try:
-        assert main(["show", run_id, "--store", store, "--json"]) == 1
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak_of_failing(["show", run_id, "--store", store, "--json"])
     info = json.loads(capsys.readouterr().out)
     assert peak < 2 * len(data), (peak, len(data))  # the bytes as read and little more; parsed whole: several times them
     assert [e["eventType"] for e in info["events"]] == ["START", "COMPLETE"] and info["extents"] == []
@@ -277,19 +282,12 @@ def test_verify_hashes_a_forged_events_file_under_an_unsigned_manifest_without_h
     """A forged events.jsonl of 50 MB under an unsigned manifest giving its size and digest: verify parses no such file,
     but read it whole to hash it (an 89 MB one held 133 MB): it is hashed in ranged reads, never held, and still
     checked against the manifest (one byte changed is a digest mismatch)."""
-    import tracemalloc
-
     from prov_common.bundle.verify import ATTACHMENT_CHUNK
 
     store = str(tmp_path / "store")
     (run_id,) = record_runs(store, 1)
     data = forge_unsigned_events(store, run_id, 50_000_000)
-    tracemalloc.start()
-    try:
-        assert main(["verify", run_id, "--store", store, "--json"]) == 1
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak_of_failing(["verify", run_id, "--store", store, "--json"])
     report = json.loads(capsys.readouterr().out)
     assert peak < 2.5 * ATTACHMENT_CHUNK < len(data) / 2, (peak, len(data))  # a ranged read or two, not the file
     assert [f["problem"] for f in report["findings"]] == ["unsigned", "inconsistent"], report
@@ -306,19 +304,12 @@ def test_show_counts_a_forged_prov_file_under_an_unsigned_manifest_without_holdi
     """A forged prov.json of 50 MB under an unsigned manifest giving its size and digest: verify read it whole to hash
     it and 'show' parsed it whole to count its records (a 100 MB one: 1.1 GB resident); it is hashed in ranged reads
     and its records counted as they are read, never held, and the count shown is what it claims."""
-    import tracemalloc
-
     from prov_common.bundle.verify import ATTACHMENT_CHUNK
 
     store = str(tmp_path / "store")
     (run_id,) = record_runs(store, 1)
     data, entities = forge_unsigned_prov(store, run_id, 50_000_000)
-    tracemalloc.start()
-    try:
-        assert main(["show", run_id, "--store", store, "--json"]) == 1
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak_of_failing(["show", run_id, "--store", store, "--json"])
     shown = json.loads(capsys.readouterr().out)
     assert peak < 2.5 * ATTACHMENT_CHUNK < len(data) / 2, (peak, len(data))  # a ranged read or two, not the file
     assert shown["prov"]["entity"] == entities and shown["prov"]["activity"] == 1, shown["prov"]
