@@ -56,7 +56,8 @@ def masked_samples(checked: Checked, wants: AssetProvenance, settings: Settings,
     :func:`~prov_common.sources.masking.source_masking`)."""
     if checked.quality is None:
         return checked, set()
-    from prov_common.quality.validate import flagged_columns, load_schema
+    from prov_common.quality.schema import load_schema
+    from prov_common.quality.validate import flagged_columns
 
     quality = mask_by_sources(checked.quality, settings, digest=digest, uri=uri, warn=warn, listing=listing)
     return replace(checked, quality=quality), set(flagged_columns(load_schema(wants.schema)))
