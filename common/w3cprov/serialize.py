@@ -191,22 +191,18 @@ def _prov_o_forms(turtle: bytes, add: bool) -> bytes:
         for subject, node in list(graph.subject_objects(prov_o[qualifying])):
             for target in list(graph.objects(node, prov_o[influencer])):
                 (graph.add if add else graph.remove)((subject, prov_o[unqualified], target))
-    for subject, where in list(graph.subject_objects(prov_o.atLocation)):
-        if add and isinstance(where, Literal) and where.datatype == XSD.anyURI:
-            graph.remove((subject, prov_o.atLocation, where))
-            graph.add((subject, prov_o.atLocation, URIRef(str(where))))
-            graph.add((URIRef(str(where)), RDF.type, prov_o.Location))
-        elif not add and isinstance(where, URIRef):
-            graph.remove((subject, prov_o.atLocation, where))
-            graph.remove((where, RDF.type, prov_o.Location))
-            graph.add((subject, prov_o.atLocation, Literal(str(where), datatype=XSD.anyURI)))
-    for subject, seen in list(graph.subject_objects(RDFS.seeAlso)):
-        if add and isinstance(seen, Literal) and seen.datatype == XSD.anyURI:
-            graph.remove((subject, RDFS.seeAlso, seen))
-            graph.add((subject, RDFS.seeAlso, URIRef(str(seen))))
-        elif not add and isinstance(seen, URIRef):
-            graph.remove((subject, RDFS.seeAlso, seen))
-            graph.add((subject, RDFS.seeAlso, Literal(str(seen), datatype=XSD.anyURI)))
+    for predicate, typed in ((prov_o.atLocation, prov_o.Location), (RDFS.seeAlso, None)):  # the IRI typed so, if at all
+        for subject, value in list(graph.subject_objects(predicate)):
+            if add and isinstance(value, Literal) and value.datatype == XSD.anyURI:
+                graph.remove((subject, predicate, value))
+                graph.add((subject, predicate, URIRef(str(value))))
+                if typed is not None:
+                    graph.add((URIRef(str(value)), RDF.type, typed))
+            elif not add and isinstance(value, URIRef):
+                graph.remove((subject, predicate, value))
+                if typed is not None:
+                    graph.remove((value, RDF.type, typed))
+                graph.add((subject, predicate, Literal(str(value), datatype=XSD.anyURI)))
     return graph.serialize(format="turtle").encode("utf-8")
 
 
