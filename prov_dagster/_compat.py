@@ -42,10 +42,10 @@ def _job_of(step_key: str, outputs: Any, plan: Callable[[], Iterable[tuple[str, 
     that writes no asset is named by the asset checks it evaluates (an ``@asset_check``'s, a ``@multi_asset_check``'s).
     ``keys``: every asset key of the step's op, or of its graph for a step inside a graph-backed asset, also those the
     run did not select (None: the keys of ``outputs``, of the graph's steps' outputs in ``plan``)."""
-    node, inside, _ = step_key.partition(".")
-    own = _asset_keys(outputs) if keys is None or inside else list(keys)
-    graph = ([key for other, outs in plan() if other.startswith(f"{node}.") for key in _asset_keys(outs)]
-             if keys is None else list(keys)) if inside else []
+    inside = "." in step_key
+    node_keys = ([key for outs in _node_outputs(step_key, outputs, plan) for key in _asset_keys(outs)]
+                 if keys is None else list(keys))
+    own, graph = (_asset_keys(outputs), node_keys) if inside else (node_keys, [])
     op_job = not own and not graph and dagster_job is not None and not any(
         o.properties is not None and (o.properties.asset_key or o.properties.asset_check_key)
         for _, outs in plan() for o in outs)
