@@ -94,8 +94,7 @@ class BundleQuery:
             return None
         from prov_common.bundle.storage import sealed_run
 
-        parent = sealed_run(store, summary.run_id)[1].parent
-        dag = parent[2] if parent is not None and summary.job_name.startswith(parent[2] + ".") else None
+        dag = _dag_of(summary.job_name, sealed_run(store, summary.run_id)[1].parent)
         if summary.job_name == self.job_dag:
             return None if dag is None else dag  # a DAG run, or a task try of another DAG named like it
         return None if dag == self.job_dag else dag or "no DAG"
@@ -167,6 +166,13 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tup
     return None
 
 
+def _dag_of(job_name: str, parent: tuple[str, str, str] | None) -> str | None:
+    """The DAG whose task try the run of job ``job_name`` is, by its ``parent`` run (run id, job namespace, job name):
+    the parent's job when it is the start of the job's name (``<dag>.<task>``); None for a run with no parent (a DAG's
+    own run) or one whose parent is of another job."""
+    return parent[2] if parent is not None and job_name.startswith(parent[2] + ".") else None
+
+
 def _tell_taken(store: Any, query: BundleQuery, summary: BundleSummary) -> None:
     """Say which run a ``job=`` without ``job_dag=`` took, by the parent run its signed events name: a job name alone
     does not tell task 'load' of DAG 'etl.daily' from task 'daily.load' of DAG 'etl' (one job, 'etl.daily.load')."""
@@ -183,10 +189,10 @@ def _tell_taken(store: Any, query: BundleQuery, summary: BundleSummary) -> None:
     if parent is None:
         log.info("tdprov: took run %s of job %s, which names no parent run (of Airflow: a DAG's own run)", summary.run_id,
                  job)
-    elif summary.job_name.startswith(parent[2] + "."):
+    elif (dag := _dag_of(summary.job_name, parent)) is not None:
         log.info("tdprov: took run %s of job %s: a try of task %r of DAG %r (its DAG run %s). job= alone also takes a "
                  "task of another DAG named alike; job_dag=%r waits for this DAG's task only", summary.run_id, job,
-                 summary.job_name[len(parent[2]) + 1:], parent[2], parent[0], parent[2])
+                 summary.job_name[len(dag) + 1:], dag, parent[0], dag)
     else:
         log.info("tdprov: took run %s of job %s, whose parent run is %s of job %s/%s", summary.run_id, job, parent[0],
                  parent[1], parent[2])
