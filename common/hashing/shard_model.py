@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from prov_common.hashing.model import ColumnDigest
+
 
 @dataclass(frozen=True)
 class LocalState:
@@ -63,6 +65,9 @@ class ShardDigest:
     # with hash_shards(file_sha256=True), the SHA-256 of the bytes of a shard read there (never cached: None for
     # a digest the shard-digest cache gave)
     sha256: str | None = field(default=None, compare=False, repr=False)
+    # with hash_shards(file_sha256=True), the columns and index levels (name, logical type, role) of a table shard
+    # read there (never cached: empty for a digest the cache gave), which a Croissant record set describes
+    table: tuple[ColumnDigest, ...] = field(default=(), compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (also what the shard-digest cache keeps)."""

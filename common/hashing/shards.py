@@ -45,7 +45,7 @@ class ShardOptions:
     ``rows``: keep each table shard's sorted row-set keys (row granularity; never cached), written to a file
     in ``spill_dir`` where that folder is on the machine, or to an object under it, an ``s3://`` prefix
     (``prov_common.rowset.runs.key_run``); ``sha256``: give
-    each shard read the SHA-256 of its bytes, from the same read (never cached)."""
+    each shard read the SHA-256 of its bytes, from the same read, and a table shard its columns (never cached)."""
 
     as_bytes: bool = False
     csv_dtypes: tuple[tuple[str, str], ...] = ()
@@ -101,7 +101,8 @@ def hash_one_shard(ref: ShardRef, options: ShardOptions) -> ShardDigest:
     if isinstance(d, TableDigest):
         keys = key_run(sorted_keys(digests_chunks(d.row_digests)), options.spill_dir) if options.rows else None
         return ShardDigest(ref.path, "table", d.digest, ref.size, d.bytes, d.rows, d.column_digests(),
-                           tuple(d.schema_fields()) if options.rows else (), keys, d.file_sha256)
+                           tuple(d.schema_fields()) if options.rows else (), keys, d.file_sha256,
+                           d.columns if options.sha256 else ())
     return ShardDigest(ref.path, "file", d.digest, ref.size, d.bytes, sha256=d.file_sha256)
 
 
@@ -127,8 +128,8 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     (unset: a worker that cannot reach this machine's spill folder sends its keys back); ``spill_named``: the setting
     ``spill`` was taken from, as messages name it (``dask_spill``, ``[tdprov] dask_spill``).
     ``shards``: the shards of ``target`` as a listing just found them (default: listed here). ``file_sha256``: each
-    shard read here also gets the SHA-256 of its bytes (``ShardDigest.sha256``), from the same read (a shard whose
-    digest the cache gave has none).
+    shard read here also gets the SHA-256 of its bytes (``ShardDigest.sha256``), from the same read, and a table shard
+    its columns (``ShardDigest.table``); a shard whose digest the cache gave has neither.
     """
     started = now_ns()
     refs = sorted(shards, key=lambda r: r.path) if shards is not None else list_shards(target)

@@ -11,18 +11,24 @@ why there is no checksum.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+Schema = tuple[tuple[str, str], ...]  # (name, logical type) of each column, or index level, in order
 
 
 @dataclass(frozen=True)
 class ShardFacts:
     """One shard of a sharded version: its path in the dataset, location (path or ``s3://`` URI), canonical
-    digest (a leaf of the version's shard tree), and the SHA-256 (hex) and size of its bytes."""
+    digest (a leaf of the version's shard tree), the SHA-256 (hex) and size of its bytes, and, for a table shard,
+    its columns and index levels (as :class:`FileFacts` has them)."""
 
     path: str
     location: str
     digest: str
     sha256: str
     size: int
+    columns: Schema = ()
+    index_levels: Schema = ()
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,8 @@ class FileFacts:
     size: int | None = None
     problem: str | None = None
     shards: tuple[ShardFacts, ...] = ()
-    columns: tuple[tuple[str, str], ...] = ()
-    index_levels: tuple[tuple[str, str], ...] = ()
+    columns: Schema = ()
+    index_levels: Schema = ()
 
 
 def file_facts(location: str, version: str, signed_sha256: str | None = None) -> FileFacts:
@@ -72,9 +78,13 @@ def _one_file_facts(location: str, target: str, version: str, signed_sha256: str
         return FileFacts(problem=f"the file at {location} was written again since its run recorded it: the same "
                                  f"{'table' if found.kind == 'table' else 'content'}, other bytes (sha256 {found.file_sha256}, "
                                  f"signed sha256 {signed_sha256})")
-    table = found.columns if found.kind == "table" else ()
-    return FileFacts(found.file_sha256, before[0], columns=tuple((c.name, c.logical_type) for c in table if c.role == "column"),
-                     index_levels=tuple((c.name, c.logical_type) for c in table if c.role == "index"))
+    return FileFacts(found.file_sha256, before[0], **_schema(found.columns if found.kind == "table" else ()))
+
+
+def _schema(table: tuple[Any, ...]) -> dict[str, Schema]:
+    """``columns`` and ``index_levels`` of a table from its column digests (``ColumnDigest``), by their role."""
+    return {"columns": tuple((c.name, c.logical_type) for c in table if c.role == "column"),
+            "index_levels": tuple((c.name, c.logical_type) for c in table if c.role == "index")}
 
 
 def _stamp(target: str) -> tuple[int, str]:
@@ -92,9 +102,9 @@ def _stamp(target: str) -> tuple[int, str]:
 
 def _shard_facts(location: str, target: str, version: str) -> FileFacts:
     """Each shard of the sharded dataset at ``target`` (listed once, hashed with the shard-digest cache)
-    with the SHA-256 of its bytes, when the shards hash to ``version`` and did not change while read. A shard
-    hashed here gives its SHA-256 from that read; one whose digest the cache gave is read for it."""
-    from prov_common.hashing.file_sha256 import sha256_of
+    with the SHA-256 of its bytes and a table shard's columns, when the shards hash to ``version`` and did not
+    change while read. A shard hashed here gives them from that read; one whose digest the cache gave is read for
+    them (:func:`_read_again`)."""
     from prov_common.hashing.shard_list import list_shards
     from prov_common.hashing.shards import hash_shards
 
@@ -106,9 +116,23 @@ def _shard_facts(location: str, target: str, version: str) -> FileFacts:
         return FileFacts(problem=f"the data at {location} no longer hashes to {version} "
                                  f"(its {len(refs)} shards hash to {found.digest})")
     hashed = {s.path: s for s in found.shards}
-    shards = tuple(ShardFacts(r.path, r.location, hashed[r.path].digest, hashed[r.path].sha256 or sha256_of(r.location),
-                              r.size)
-                   for r in sorted(refs, key=lambda r: r.path))
-    if {(r.path, r.stamp) for r in list_shards(target)} != {(r.path, r.stamp) for r in refs}:
+    read = {r.path: _read_again(r, hashed[r.path]) for r in refs}
+    if {(r.path, r.stamp) for r in list_shards(target)} != {(r.path, r.stamp) for r in refs} or any(d is None for d, _ in read.values()):
         return FileFacts(problem=f"the shards at {location} changed while they were read; make the record again")
-    return FileFacts(shards=shards)
+    return FileFacts(shards=tuple(ShardFacts(r.path, r.location, hashed[r.path].digest, str(read[r.path][0]), r.size,
+                                             **_schema(read[r.path][1])) for r in sorted(refs, key=lambda r: r.path)))
+
+
+def _read_again(ref: Any, found: Any) -> tuple[str | None, tuple[Any, ...]]:
+    """SHA-256 and columns (``ColumnDigest``) of a shard (``ShardRef``) hashed as ``found`` (``ShardDigest``): from that
+    hashing, else (its digest from the cache) from reading it once more, a table shard as a table, so that its columns
+    are known; the SHA-256 is None when the table read no longer has the digest (the shard changed)."""
+    from prov_common.hashing import hash_path
+    from prov_common.hashing.file_sha256 import sha256_of
+
+    if found.sha256:
+        return found.sha256, found.table
+    if found.kind != "table":
+        return sha256_of(ref.location), ()
+    again = hash_path(ref.location, file_sha256=True, etag=ref.etag)
+    return (again.file_sha256 if again.digest == found.digest else None), again.columns
