@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 from dataclasses import dataclass
 from datetime import timedelta
@@ -678,17 +679,20 @@ def test_a_digest_written_in_upper_case_hex_is_dated_and_numbered_as_its_version
 
 
 def _mlcroissant_rows(path: Path) -> list[dict]:
-    """The rows mlcroissant reads through the record at ``path``'s one record set, by field name (text decoded), each
-    FileObject mapped to the local file its ``contentUrl`` names, as docs/records.md tells a user to."""
+    """The rows mlcroissant reads through the record at ``path``'s record sets (one per shard of a sharded version),
+    one set after another in the record's order, by field name (text decoded), each FileObject mapped to the local
+    file its ``contentUrl`` names, as docs/records.md tells a user to."""
     from urllib.parse import unquote, urlparse
 
     doc = json.loads(path.read_text())
     files = {f["@id"]: unquote(urlparse(f["contentUrl"]).path) for f in doc["distribution"]}
     ds = mlc.Dataset(jsonld=str(path), mapping=files)
     assert not ds.metadata.ctx.issues.errors, ds.metadata.ctx.issues.report()
-    (record_set,) = doc["recordSet"]
-    names = {f["@id"]: f["name"] for f in record_set["field"]}
-    return [{names[k]: v.decode() if isinstance(v, bytes) else v for k, v in row.items()} for row in ds.records(record_set["@id"])]
+    rows = []
+    for record_set in doc["recordSet"]:
+        names = {f["@id"]: f["name"] for f in record_set["field"]}
+        rows += [{names[k]: v.decode() if isinstance(v, bytes) else v for k, v in row.items()} for row in ds.records(record_set["@id"])]
+    return rows
 
 
 @pytest.mark.parametrize("suffix", ["parquet", "csv", "jsonl"])
@@ -747,3 +751,75 @@ def test_index_levels_a_csv_is_read_with_are_named_as_left_out_of_the_record_set
     assert [f["name"] for f in doc["recordSet"][0]["field"]] == ["a", "b"]
     assert "not in the record set, being index levels as the file is read as a table: __index__:0 (int64)" in doc["rai:dataLimitations"]
     assert _mlcroissant_rows(path) == [{"a": 2, "b": 3}, {"a": 5, "b": 6}]
+
+
+def _write_table(frame: pd.DataFrame, location: Path) -> None:
+    """``frame`` as the Parquet, CSV or JSON lines file ``location`` (by its suffix), without an index."""
+    {".parquet": frame.to_parquet, ".csv": lambda p: frame.to_csv(p, index=False),
+     ".jsonl": lambda p: frame.to_json(p, orient="records", lines=True, force_ascii=False)}[location.suffix](location)
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["digests-cached", "shards-read"])
+@pytest.mark.parametrize("suffix", ["parquet", "csv", "jsonl"])
+def test_mlcroissant_reads_the_rows_of_every_shard_through_their_record_sets(suffix: str, cached: bool, tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture) -> None:
+    """A sharded version whose shards are tables of one format and one schema has a record set per shard, in path
+    order, each with the version's columns and types read from its shard's FileObject: mlcroissant yields exactly the
+    rows of all shards in path order (shards whose digests the shard-digest cache gave are read for their columns),
+    and refuses a shard whose bytes are no longer those of its sha256."""
+    from prov_dagster import ProvenanceResource
+
+    store, folder = str(tmp_path / "store"), tmp_path / "data" / "corpus"
+    folder.mkdir(parents=True)
+    frames = {n: pd.DataFrame({"claim": [2 * n, 2 * n + 1], "amount": [n + 0.5, -1.25], "large": [n > 2, False],
+                               "who": [f"é{n}", "b"]}) for n in (2, 10, 1)}
+    for n, frame in frames.items():
+        _write_table(frame, folder / f"part-{n}.{suffix}")
+    (folder / "_SUCCESS").write_text("")
+    for shard in folder.iterdir():  # written a while ago: the shard-digest cache keeps no digest of a file just written
+        os.utime(shard, (shard.stat().st_mtime - 60, shard.stat().st_mtime - 60))
+    ProvenanceResource(store=store, dask_scheduler="none").record(outputs={"corpus": str(folder)})
+    cache = Path(os.environ["TDPROV_HOME"]) / "cache" / "shard-digests.sqlite"
+    assert cache.is_file()
+    if not cached:
+        cache.unlink()
+    path = _croissant_file(tmp_path, store, str(folder), capsys)
+    doc = json.loads(path.read_text())
+    order = [f"part-{n}.{suffix}" for n in (1, 10, 2)]  # by code point, as the shard tree orders them
+    assert [(rs["name"], rs["@id"]) for rs in doc["recordSet"]] == [
+        (name, f"{doc['@id']}/shard/{name}/records") for name in order]
+    for record_set, name in zip(doc["recordSet"], order):
+        assert [(f["name"], f["dataType"], f["source"]["fileObject"]["@id"]) for f in record_set["field"]] == [
+            (column, kind, f"{doc['@id']}/shard/{name}") for column, kind in
+            (("claim", "sc:Integer"), ("amount", "sc:Float"), ("large", "sc:Boolean"), ("who", "sc:Text"))]
+    assert "rai:dataLimitations" not in doc or not any("record set" in x for x in doc["rai:dataLimitations"])
+    assert _mlcroissant_rows(path) == [row for n in (1, 10, 2) for row in frames[n].to_dict("records")]
+    shard = folder / f"part-10.{suffix}"
+    shard.write_bytes(shard.read_bytes() + b"\n")  # other bytes than the sha256 the record names
+    with pytest.raises(Exception, match="during the operation Download") as refused:
+        _mlcroissant_rows(path)
+    assert f"part-10.{suffix} is not identical" in str(refused.value.__cause__)
+
+
+@pytest.mark.parametrize("odd, why", [
+    ("part-1.parquet", "shard part-1.parquet has other columns than part-0.parquet: (a float64) against (a int64)"),
+    ("part-1.csv", "shard part-1.csv is text/csv, shard part-0.parquet application/vnd.apache.parquet"),
+    ("part-1.bin", "shard part-1.bin is not a table (Parquet, CSV or JSON lines)"),
+])
+def test_shards_that_are_not_one_table_have_no_record_set_and_say_why(odd: str, why: str, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    """Shards of another schema, another format, or no table at all are no one table: the record has a FileObject per
+    shard and no record set, and rai:dataLimitations names the first shard unlike the first one."""
+    from prov_dagster import ProvenanceResource
+
+    store, folder = str(tmp_path / "store"), tmp_path / "corpus"
+    folder.mkdir()
+    pd.DataFrame({"a": [1, 2]}).to_parquet(folder / "part-0.parquet")
+    if odd.endswith(".bin"):
+        (folder / odd).write_bytes(b"\x00\x01")
+    else:
+        _write_table(pd.DataFrame({"a": [3.5] if odd.endswith(".parquet") else [3]}), folder / odd)
+    ProvenanceResource(store=store, dask_scheduler="none").record(outputs={"corpus": str(folder)})
+    doc = json.loads(_croissant_file(tmp_path, store, str(folder), capsys).read_text())
+    assert "recordSet" not in doc and len(doc["distribution"]) == 2
+    assert f"no record set: {why}, and a record set is one table" in doc["rai:dataLimitations"], doc["rai:dataLimitations"]

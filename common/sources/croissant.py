@@ -7,7 +7,8 @@ generating run, ``prov:wasInfluencedBy`` the runs before it). The version and th
 Its data is one ``cr:FileObject`` with a fetchable ``contentUrl`` (``file://`` or ``s3://``) and the
 SHA-256 of its bytes; a sharded version (a folder, an S3 prefix or a glob) is one ``cr:FileObject`` per
 shard, each with its URL, SHA-256 and, as ``identifier``, its leaf of the version's shard tree. A single table
-file's columns are one ``cr:RecordSet`` reading from it (:func:`record_sets`). Files are
+file's columns are one ``cr:RecordSet`` reading from it, those of shards of one table one per shard
+(:func:`record_sets`). Files are
 described only when their bytes were read and still are this version. A file's ``@id`` is absolute, under
 the version's IRI (:func:`file_iri`, :func:`shard_iri`), so records loaded into one graph keep their files apart.
 """
@@ -19,7 +20,7 @@ from urllib.parse import quote
 
 from prov_common.audit.model import RunRecord
 from prov_common.hashing.remote import without_query
-from prov_common.sources.checksums import FileFacts
+from prov_common.sources.checksums import FileFacts, ShardFacts
 from prov_common.sources.dta import UNKNOWN
 from prov_common.sources.media import media_type_of_name
 from prov_common.sources.model import SourceRecord, source_iri
@@ -141,21 +142,54 @@ def data_type(logical: str) -> str | None:
 
 
 def record_sets(version: str, checked: FileFacts) -> tuple[list[dict[str, Any]], list[str]]:
-    """The version's rows as one ``cr:RecordSet`` (``@id`` ``<version IRI>/records``): a field per column of the one
-    table file whose bytes were vouched for, with its Croissant data type, extracted from that file's column. None for a
-    sharded version or a file that is no table; columns without a data type and index levels (a CSV whose rows are
-    wider than its header) are left out, named by the limitations."""
-    if not checked.sha256 or not checked.columns:
+    """The version's rows as ``cr:RecordSet`` nodes: for the one table file whose bytes were vouched for, one
+    (``@id`` ``<version IRI>/records``) with a field per column, its Croissant data type, extracted from that file's
+    column; for a sharded version whose shards are tables of one format and one schema, one per shard in path order
+    (``<shard IRI>/records``, named by the shard's path) of the same fields, each reading its shard's FileObject, so
+    that every shard's ``sha256`` is checked as its rows are read. None for a file that is no table or shards none of
+    which is one; shards of several formats or schemas have none, and the limitations say why. Columns without a data
+    type and index levels (a CSV whose rows are wider than its header) are left out, named by the limitations."""
+    if checked.sha256:
+        return _table_records(f"{version}/records", "records", file_iri(version), checked)
+    shards = checked.shards
+    if not any(s.columns for s in shards):
         return [], []
-    node = f"{version}/records"
-    fields = [{"@type": "cr:Field", "@id": f"{node}/{quote(name, safe='')}", "name": name, "dataType": data_type(logical),
-               "source": {"fileObject": {"@id": file_iri(version)}, "extract": {"column": name}}}
-              for name, logical in checked.columns if data_type(logical)]
-    left = [f"{name} ({logical})" for name, logical in checked.columns if not data_type(logical)]
-    levels = [f"{name} ({logical})" for name, logical in checked.index_levels]
+    unlike = _unlike_shard(shards)
+    if unlike:
+        return [], [f"no record set: {unlike}, and a record set is one table"]
+    made = [_table_records(f"{shard_iri(version, s.path)}/records", s.path, shard_iri(version, s.path), s) for s in shards]
+    return [node for nodes, _ in made for node in nodes], made[0][1]
+
+
+def _table_records(node: str, name: str, file: str, table: FileFacts | ShardFacts) -> tuple[list[dict[str, Any]], list[str]]:
+    """One ``cr:RecordSet`` ``node`` reading the columns of ``table`` from the FileObject ``file``, and the limitations
+    naming the columns and index levels it leaves out (none when no column has a data type)."""
+    fields = [{"@type": "cr:Field", "@id": f"{node}/{quote(column, safe='')}", "name": column, "dataType": data_type(logical),
+               "source": {"fileObject": {"@id": file}, "extract": {"column": column}}}
+              for column, logical in table.columns if data_type(logical)]
+    left = [f"{column} ({logical})" for column, logical in table.columns if not data_type(logical)]
+    levels = [f"{column} ({logical})" for column, logical in table.index_levels]
     limitations = ([f"not in the record set, having no Croissant data type: {', '.join(left)}"] if left else []) + (
         [f"not in the record set, being index levels as the file is read as a table: {', '.join(levels)}"] if levels else [])
-    return ([{"@type": "cr:RecordSet", "@id": node, "name": "records", "field": fields}] if fields else []), limitations
+    return ([{"@type": "cr:RecordSet", "@id": node, "name": name, "field": fields}] if fields else []), limitations
+
+
+def _unlike_shard(shards: tuple[ShardFacts, ...]) -> str | None:
+    """Why the shards are not one table: the first shard that is no table, or is of another format or has other
+    columns or index levels than the first shard; None when they are one."""
+    first = shards[0]
+    for s in shards:
+        if not s.columns:
+            return f"shard {s.path} is not a table (Parquet, CSV or JSON lines)"
+        if media_type_of_name(s.path) != media_type_of_name(first.path):
+            return f"shard {s.path} is {media_type_of_name(s.path)}, shard {first.path} {media_type_of_name(first.path)}"
+        if (s.columns, s.index_levels) != (first.columns, first.index_levels):
+            return f"shard {s.path} has other columns than {first.path}: {_columns(s)} against {_columns(first)}"
+    return None
+
+
+def _columns(shard: ShardFacts) -> str:
+    return "(" + ", ".join(f"{name} {logical}" for name, logical in (*shard.index_levels, *shard.columns)) + ")"
 
 
 _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "%": r"\%", "$": r"\$", "&": r"\&", "#": r"\#",
