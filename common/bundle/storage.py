@@ -319,7 +319,7 @@ def sealed_run_events(store: Store, run_id: str, manifest: Manifest | None = Non
     (:func:`~prov_common.bundle.events.line_digests`), from one read of it; ``manifest``: the sealed one, when read."""
     manifest = manifest or sealed_manifest(store, run_id)
     data = listed_file(store, run_id, manifest, layout.EVENTS_FILE) if manifest else b""
-    events = parse_events_jsonl(data) if manifest else []
+    events = parse_events_jsonl(data)
     return (manifest, RunIdentity.of(next((e for e in reversed(events) if is_terminal(e)), None),
                                      ((f"sealed event of run {run_id}", e) for e in events)), line_digests(data))
 
