@@ -612,7 +612,8 @@ def test_a_writer_that_took_a_run_for_open_names_its_events_the_sealed_bundle_la
     event), also after another process sealed the run. When its terminal event asks the store, as it does, and finds the
     run sealed, one warning names each event it staged that the sealed events.jsonl lacks and the terminal event (run,
     type, key, the audit, the fix), not the START the bundle holds (it was followed by a count-only warning of the same
-    events, and the manifest was read twice); its RUNNING cost no store request."""
+    events, and the manifest was read twice); its RUNNING cost no store request. The sealed events.jsonl is read once,
+    for the digests and the run it is of (the seal meeting the bundle read it again)."""
     uri = str(tmp_path / "s")
     writer, _, start = _taken_for_open_then_sealed(uri)
     run_id = start["run"]["runId"]
@@ -634,6 +635,31 @@ def test_a_writer_that_took_a_run_for_open_names_its_events_the_sealed_bundle_la
         "terminal event: emit nothing for a run after it (re-run the step to record what came late)"], caplog.text
     assert start["eventTime"] not in caplog.text, caplog.text  # (the START is in the bundle)
     assert asked.count(f"bundles/{run_id}/manifest.json") == 1, asked
+    assert asked.count(f"bundles/{run_id}/events.jsonl") == 1, asked
+
+
+def test_a_writer_that_took_a_run_for_open_names_all_its_events_when_the_sealed_events_are_not_json(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A sealed events.jsonl that is not JSON holds none of the events a writer that took the run for open staged:
+    its one warning names them all, the START too, and the terminal event meets the bundle as it stands."""
+    uri = str(tmp_path / "s")
+    writer, _, start = _taken_for_open_then_sealed(uri)
+    run_id = start["run"]["runId"]
+    writer.emit(event(run_id, "RUNNING", "2026-03-01T10:00:03Z"))
+    sealed = tmp_path / "s" / "bundles" / run_id / "events.jsonl"
+    sealed.write_bytes(b"x" * sealed.stat().st_size)  # the size the manifest lists, no JSON
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        result = writer.emit(event(run_id, "FAIL", "2026-03-01T10:00:06Z"))
+    assert result is not None and result.status == "already-sealed", result
+    [warned] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warned.startswith(f"tdprov: run {run_id} was sealed by another process after this one staged its START: its "
+                             f"START event timed 2026-03-01T10:00:00Z (staged as staging/{run_id}/"), warned
+    assert "; its RUNNING event timed 2026-03-01T10:00:03Z (staged as " in warned, warned
+    assert "; its FAIL event timed 2026-03-01T10:00:06Z (staged as " in warned, warned
+    assert warned.endswith(" came after the sealing and are in no bundle ('tdprov audit' names them). Fix: a run's "
+                           "events must end with its terminal event: emit nothing for a run after it (re-run the step "
+                           "to record what came late)"), warned
+    assert sealed.read_bytes() == b"x" * sealed.stat().st_size  # the bundle stands
 
 
 def test_a_writer_that_took_a_run_for_open_and_never_ends_it_names_its_late_events_when_closed(

@@ -319,9 +319,16 @@ def sealed_run_events(store: Store, run_id: str, manifest: Manifest | None = Non
     (:func:`~prov_common.bundle.events.line_digests`), from one read of it; ``manifest``: the sealed one, when read."""
     manifest = manifest or sealed_manifest(store, run_id)
     data = listed_file(store, run_id, manifest, layout.EVENTS_FILE) if manifest else b""
+    return manifest, events_run(run_id, data), line_digests(data)
+
+
+def events_run(run_id: str, data: bytes) -> RunIdentity:
+    """The run the sealed ``events.jsonl`` bytes ``data`` of ``run_id`` are of (:meth:`RunIdentity.of
+    <prov_common.bundle.events.RunIdentity.of>`: its terminal event's job and parent, else its earliest's).
+    :class:`BadInputError` naming a line that is not JSON."""
     events = parse_events_jsonl(data)
-    return (manifest, RunIdentity.of(next((e for e in reversed(events) if is_terminal(e)), None),
-                                     ((f"sealed event of run {run_id}", e) for e in events)), line_digests(data))
+    return RunIdentity.of(next((e for e in reversed(events) if is_terminal(e)), None),
+                          ((f"sealed event of run {run_id}", e) for e in events))
 
 
 def another_run(sealed: Manifest, new: Bundle) -> bool:

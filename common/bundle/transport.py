@@ -46,7 +46,7 @@ from prov_common.bundle.staged import (MISPLACED_ATTACHMENT_FIX, EventTooLargeEr
 from prov_common.bundle.model import Manifest
 from prov_common import exiting
 from prov_common.bundle.outlived import EndingStore, Outlived, Worker
-from prov_common.bundle.storage import (FoundManifest, WriteResult, listed_file, sealed_manifest, sealed_run_events,
+from prov_common.bundle.storage import (FoundManifest, WriteResult, events_run, listed_file, sealed_manifest, sealed_run_events,
                                         warn_another_run, warn_came_after, write_bundle)
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.config import Settings, exit_timeout, flag, positive_number, unknown_keys
@@ -265,11 +265,12 @@ LATE_NAMED = 10  # events a warning of what came after a sealing names (the rest
 class FoundSealed:
     """A run this process took for open, found sealed by another process (as its terminal event came, or on closing):
     the sealed manifest (None when it cannot be read), the events this process staged that it lacks (described), or
-    why that cannot be told."""
+    why that cannot be told; and the sealed run as read (:data:`SealedRun`), for the seal that meets it."""
 
     manifest: Manifest | None
     lacking: list[str]
     unknown: str | None = None
+    sealed: SealedRun | None = None  # as read with it; None when its events were not read or are not all JSON
 
     def warn(self, run_id: str, terminal: Mapping[str, Any] | None = None, key: str = "", spooled: bool = False) -> None:
         """One warning of what came after the sealing: the events it lacks and ``terminal``, staged as ``key`` (or
@@ -557,7 +558,8 @@ class ProvenanceTransport(Transport):
         terminal, run_id = is_terminal(clean), run_id_of(clean)
         late, found = self._after_seal(run_id, clean)
         key, data = staged_event_key(clean), self._signed(data, store_id)
-        sealed = self._sealed_run(run_id) if late and found is None else None  # read once, for its key and its warning
+        # read once, for its key and its warning (found sealed here: as read then)
+        sealed = found.sealed if found is not None else self._sealed_run(run_id) if late else None
         manifest = found.manifest if found is not None else sealed[0] if sealed is not None else None
         key, spooled = self._put_late(key, data, manifest) if late else (key, self._put(key, data))
         if not terminal:
@@ -689,13 +691,17 @@ class ProvenanceTransport(Transport):
         """The run ``run_id``, taken for open (its START staged here, so no store request per event), found sealed by
         another process: its manifest, read once, and each event this process staged for it that the sealed
         ``events.jsonl`` lacks (it came after the sealing, staged under its own time: the audit names it by its digest);
-        a bundle that cannot be read now is named so."""
+        a bundle that cannot be read now is named so. With it, the sealed run as read (:data:`SealedRun`), so that
+        the seal meeting it reads its events no more: their digests are taken unparsed, a line not JSON only leaves
+        the run unread."""
         events = self._pending.get(run_id, {})
         staged = {key: parts for key in events if (parts := layout.staged_event_parts(key)) is not None}
-        manifest, held, why = None, None, "its manifest cannot be read"
+        manifest, held, sealed, why = None, None, None, "its manifest cannot be read"
         try:
             manifest = sealed_manifest(store, run_id)
-            held = line_digests(listed_file(store, run_id, manifest, layout.EVENTS_FILE)) if manifest and staged else None
+            data = listed_file(store, run_id, manifest, layout.EVENTS_FILE) if manifest and staged else None
+            held = None if data is None else line_digests(data)
+            sealed = None if data is None or manifest is None else (manifest, events_run(run_id, data), held)
         except TdprovError as exc:
             why = exc.what.rstrip(".")
         if held is None and staged:
@@ -704,7 +710,7 @@ class ProvenanceTransport(Transport):
                                              f"now ({why}): 'tdprov audit' names those that are not")
         lacking = [f"its {event_type_of(events[key])} event timed {iso_z(parts.moment)} (staged as {key})"
                    for key, parts in staged.items() if parts.digest not in (held or ())]
-        return FoundSealed(manifest, lacking)
+        return FoundSealed(manifest, lacking, sealed=sealed)
 
     def _seen(self, run_id: str, *, sealed: bool) -> None:
         """Remember that this process staged the START of ``run_id`` (``sealed`` False) or sealed it or found it sealed."""
