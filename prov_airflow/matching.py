@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prov_common.bundle import BundleSummary, list_bundles
 from prov_common.bundle.layout import index_cursor
@@ -13,6 +13,9 @@ from prov_common.bundle.watch import missing_store
 from prov_common.errors import BadInputError
 from prov_common.signing import TrustStore
 from prov_common.w3cprov.identity import DIGEST_RULE, digest_query, digest_starts, moment
+
+if TYPE_CHECKING:
+    from prov_common.bundle.events import RunIdentity
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +88,14 @@ class BundleQuery:
         return self.job == f"{summary.job_namespace}/{summary.job_name}" or (
             self.job == summary.job_name and self.job_namespace in (None, summary.job_namespace))
 
-    def of_job_dag(self, store: Any, summary: BundleSummary) -> str | None:
+    def of_job_dag(self, summary: BundleSummary, run: RunIdentity | None) -> str | None:
         """None when the sealed run of ``summary`` is of a run of DAG ``job_dag`` (or no ``job_dag`` is asked for), as
-        the parent run its signed events name tells (:class:`~prov_common.bundle.events.RunIdentity`): the DAG's own run
-        is of job ``job_dag`` and not a task try of a DAG whose id it starts with, a task try's parent run is of job
+        the parent run its signed events name tells (``run``, as verification read them; None: not read): the DAG's own
+        run is of job ``job_dag`` and not a task try of a DAG whose id it starts with, a task try's parent run is of job
         ``job_dag``; else the DAG whose run it is of (or 'no DAG' when its parent cannot be told)."""
         if self.job_dag is None:
             return None
-        from prov_common.bundle.storage import sealed_run
-
-        dag = _dag_of(summary.job_name, sealed_run(store, summary.run_id)[1].parent)
+        dag = _dag_of(summary.job_name, run.parent if run is not None else None)
         if summary.job_name == self.job_dag:
             return None if dag is None else dag  # a DAG run, or a task try of another DAG named like it
         return None if dag == self.job_dag else dag or "no DAG"
@@ -142,12 +143,12 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tup
         if not query.matches(summary):
             _tell_named_elsewhere(query, summary, told)
             continue
-        _, why, sound = examined(store, trust, summary)
-        if sound and (other := query.of_job_dag(store, summary)) is not None:  # a verified bundle's signed events
+        run, why, sound = examined(store, trust, summary)
+        if sound and (other := query.of_job_dag(summary, run)) is not None:  # a verified bundle's signed events
             _tell_other_dag(query, summary, other, told)
             continue
         if why is None:
-            _tell_taken(store, query, summary)
+            _tell_taken(query, summary, run)
             return summary
         first_time = _first_telling(told, summary.run_id, why)
         if not sound:
@@ -161,7 +162,7 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tup
             log.warning("tdprov: the index entry of run %s is not what its signed bundle says (%s): the bundle counts",
                         summary.run_id, why)
         if signed is not None and query.matches(signed):
-            _tell_taken(store, query, signed)
+            _tell_taken(query, signed, run)
             return signed
     return None
 
@@ -173,18 +174,13 @@ def _dag_of(job_name: str, parent: tuple[str, str, str] | None) -> str | None:
     return parent[2] if parent is not None and job_name.startswith(parent[2] + ".") else None
 
 
-def _tell_taken(store: Any, query: BundleQuery, summary: BundleSummary) -> None:
-    """Say which run a ``job=`` without ``job_dag=`` took, by the parent run its signed events name: a job name alone
-    does not tell task 'load' of DAG 'etl.daily' from task 'daily.load' of DAG 'etl' (one job, 'etl.daily.load')."""
-    if not query.job or query.job_dag is not None:
+def _tell_taken(query: BundleQuery, summary: BundleSummary, run: RunIdentity | None) -> None:
+    """Say which run a ``job=`` without ``job_dag=`` took, by the parent run its signed events name (``run``, as
+    verification read them; None: not read, nothing said): a job name alone does not tell task 'load' of DAG
+    'etl.daily' from task 'daily.load' of DAG 'etl' (one job, 'etl.daily.load')."""
+    if not query.job or query.job_dag is not None or run is None:
         return
-    from prov_common.bundle.storage import sealed_run
-    from prov_common.errors import TdprovError
-
-    try:
-        parent = sealed_run(store, summary.run_id)[1].parent
-    except TdprovError:  # read and verified a moment ago: what it is of is only a note
-        return
+    parent = run.parent
     job = f"{summary.job_namespace}/{summary.job_name}"
     if parent is None:
         log.info("tdprov: took run %s of job %s, which names no parent run (of Airflow: a DAG's own run)", summary.run_id,

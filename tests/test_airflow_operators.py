@@ -262,7 +262,10 @@ def test_sensor_with_job_dag_waits_for_that_dag_s_task_not_another_named_alike(
     from prov_airflow.matching import BundleQuery
     from prov_common.store import open_store
 
-    assert BundleQuery(job="tdprov_sclash", job_dag="tdprov_sclash").of_job_dag(open_store(str(store)), dag_run) is None
+    from prov_common.bundle.storage import sealed_run
+
+    dag_run_of = sealed_run(open_store(str(store)), dag_run.run_id)[1]
+    assert BundleQuery(job="tdprov_sclash", job_dag="tdprov_sclash").of_job_dag(dag_run, dag_run_of) is None
     job = "tdprov_sclash.daily.load"
     told = (f"run {theirs.run_id} of job default/tdprov_sclash.daily.load is of a run of DAG 'tdprov_sclash', not of DAG "
             "'tdprov_sclash.daily': not taken")
@@ -299,6 +302,41 @@ def test_sensor_with_job_alone_says_which_dag_s_run_it_took(store: Path, caplog:
             f"DAG 'tdprov_jclash' (its DAG run {dag_run.run_id}). job= alone also takes a task of another DAG named "
             "alike; job_dag='tdprov_jclash' waits for this DAG's task only")
     assert caplog.text.count(told) == 2, caplog.text
+
+
+def test_bundle_sensor_tells_a_candidate_s_dag_from_the_events_its_verification_read(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A candidate's DAG (job_dag=, and the note of a job= taken alone) is told from the signed events.jsonl that
+    verifying the candidate read: it was read from the store again for its parent run."""
+    import uuid
+
+    from counting_store import CountingStore
+    from test_audit_support import run_events, seal
+
+    from prov_airflow.matching import BundleQuery, find_bundle
+    from prov_common.signing import trust_from_settings
+
+    counting = CountingStore(tmp_path / "store")
+    parent = str(uuid.uuid4())
+    events = run_events("tdprov_told.daily.load", [], [])
+    for e in events:
+        e["run"]["facets"] = {"parent": {"_producer": "https://example.com", "_schemaURL": "https://example.com",
+                                         "run": {"runId": parent}, "job": {"namespace": "default", "name": "tdprov_told"}}}
+    run_id = seal(counting, events)
+    events_key = f"bundles/{run_id}/events.jsonl"
+    trust = trust_from_settings()
+    for query, found in ((BundleQuery(job="tdprov_told.daily.load", job_dag="tdprov_told"), run_id),
+                         (BundleQuery(job="tdprov_told.daily.load", job_dag="tdprov_told.daily"), None),
+                         (BundleQuery(job="tdprov_told.daily.load"), run_id)):
+        counting.gets.clear()
+        with caplog.at_level("INFO", logger="prov_airflow.matching"):
+            summary = find_bundle(counting, query, trust)
+        assert (summary.run_id if summary else None) == found, query
+        assert counting.gets[events_key] == 1, (query, counting.gets)
+    assert (f"tdprov: took run {run_id} of job tests/tdprov_told.daily.load: a try of task 'daily.load' of DAG "
+            f"'tdprov_told' (its DAG run {parent})") in caplog.text, caplog.text
+    assert (f"run {run_id} of job tests/tdprov_told.daily.load is of a run of DAG 'tdprov_told', not of DAG "
+            "'tdprov_told.daily': not taken") in caplog.text, caplog.text
 
 
 def test_sensor_with_dataset_and_digest_waits_for_that_dataset_at_that_digest(tmp_path: Path, store: Path) -> None:

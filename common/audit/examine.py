@@ -189,7 +189,18 @@ def record_from_summary(summary: BundleSummary, manifest_digest: str) -> RunReco
 def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
                    entry_problem: str | None = None, entry_fix: str | None = None,
                    listed: bool = False) -> tuple[RunRecord, LogLeaf]:
-    """Verify the bundle of ``summary`` and return its run record (with findings) and its log leaf.
+    """Verify the bundle of ``summary`` and return its run record (with findings) and its log leaf (see
+    :func:`examine_checked`)."""
+    record, leaf, _ = examine_checked(store, summary, trust, entry_problem=entry_problem, entry_fix=entry_fix,
+                                      listed=listed)
+    return record, leaf
+
+
+def examine_checked(store: Store, summary: BundleSummary, trust: TrustStore, *,
+                    entry_problem: str | None = None, entry_fix: str | None = None,
+                    listed: bool = False) -> tuple[RunRecord, LogLeaf, CheckedBundle]:
+    """Verify the bundle of ``summary`` and return its run record (with findings), its log leaf, and what verification
+    read of it (for a reader that needs more of the bundle than its record).
 
     ``entry_problem``: why the index entry could not be read (``summary`` then holds only the run id of
     its key); it is a finding (``entry_fix``: its fix, when not the default), and the record takes what the entry would say from the signed
@@ -201,7 +212,7 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
     if not layout.is_run_id(run_id):  # verification named it; there is no bundle to read
         record = record_from_summary(summary, MISSING)
         record.bundle_findings = [bundle_finding(f.key, f.problem, f.reason, run_id, f.keys) for f in checked.report.findings]
-        return record, LogLeaf(run_id, MISSING, MISSING, summary.cursor or f"{layout.BUNDLES}/{run_id}/")
+        return record, LogLeaf(run_id, MISSING, MISSING, summary.cursor or f"{layout.BUNDLES}/{run_id}/"), checked
     report, derived = checked.report, checked.derived
     findings = [bundle_finding(f.key, f.problem, f.reason, run_id, f.keys) for f in report.findings]
     findings += [replace(bundle_finding(f.key, f.problem, f.reason, run_id), fix=_NOTED, severity=NOTE) for f in report.notes]
@@ -236,7 +247,7 @@ def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
     if events is not None:
         record.held_events = line_digests(events)
     leaf = LogLeaf(run_id, manifest_digest, statement_digest, summary.cursor or prefix)
-    return record, leaf
+    return record, leaf, checked
 
 
 def _entry_findings(summary: BundleSummary, checked: CheckedBundle) -> list[Finding]:

@@ -3,8 +3,10 @@ the rest, and a run's own bundle, read and verified, where a question needs more
 from __future__ import annotations
 
 import sys
+from contextlib import suppress
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from prov_common.audit.catalog import load_catalog
 from prov_common.audit.lineage import LineageIndex, run_order
@@ -15,6 +17,9 @@ from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
 from prov_common.w3cprov.identity import at_location, location_of_ref, spells
 from prov_common.w3cprov.version_ref import split_version
+
+if TYPE_CHECKING:
+    from prov_common.bundle.events import RunIdentity
 
 
 @dataclass(frozen=True)
@@ -226,14 +231,22 @@ def _entry_of(store: Store, record: RunRecord, left_out: dict[str, str]) -> Bund
         return None
 
 
-def examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[RunRecord, str | None, bool]:
-    """The run record of the bundle an index entry summarises, read and verified (from its signed events);
-    what is wrong (None when nothing is: missing, altered, signed by a key not trusted, or the entry is not
-    what the bundle says); and whether the bundle itself verifies (only its unsigned index entry is wrong)."""
-    from prov_common.audit.examine import examine_bundle
+def examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[RunIdentity | None, str | None, bool]:
+    """The run the bundle an index entry summarises is of, as its signed events verification read say
+    (:func:`~prov_common.bundle.storage.events_run`; None when they were not read or are not JSON); what is wrong
+    (None when nothing is: missing, altered, signed by a key not trusted, or the entry is not what the bundle says);
+    and whether the bundle itself verifies (only its unsigned index entry is wrong)."""
+    from prov_common.audit.examine import examine_checked
+    from prov_common.bundle import layout
+    from prov_common.bundle.storage import events_run
+    from prov_common.errors import BadInputError
 
-    record = examine_bundle(store, summary, trust, listed=True)[0]
-    return (record, *doubt(record, summary.cursor))
+    record, _, checked = examine_checked(store, summary, trust, listed=True)
+    run = None
+    if (events := checked.objects.get(layout.EVENTS_FILE)) is not None:
+        with suppress(BadInputError):  # not JSON: a finding of the verification
+            run = events_run(summary.run_id, events)
+    return (run, *doubt(record, summary.cursor))
 
 
 def vouched(record: RunRecord, trust: TrustStore) -> bool:
