@@ -706,20 +706,20 @@ class Recorder:
         queued = [(work, args) for future, work, args in under_way if work == self._deliver and future.cancel()]
         spooled, failed = self._spool_queued(queued, waited) if queued else ([], [])
         held = [(work, args) for future, work, args in under_way if not future.cancelled()] + failed
+        held_named, spooled_named = ([_delivery_named(work, args) for work, args in left] for left in (held, spooled))
         if held:
             runs = sorted({run for _, args in held if (run := _run_of(args)) is not None})
             log.warning("tdprov: %s still under way after %gs as this process ends (store %s does not answer): %s; they "
                         "are not delivered. Fix: once the store answers, %s (provenance_store_sensor closes them once "
                         "their Dagster run ended; a run with nothing staged is not recorded: materialize it again)",
-                        counted(len(held), "delivery", "deliveries"), waited, self.settings.store,
-                        "; ".join(_delivery_named(work, args) for work, args in held),
+                        counted(len(held), "delivery", "deliveries"), waited, self.settings.store, "; ".join(held_named),
                         "; ".join(f"'tdprov store seal --force {run}'" for run in runs))
         if spooled:
             log.warning("tdprov: %s queued behind them handed to the outbox in %s: %s. Fix: run 'tdprov flush --store %s' "
                         "once the store answers (a later write on this machine delivers them too)",
                         counted(len(spooled), "delivery", "deliveries"), self.transport().outbox.spool_dir,
-                        "; ".join(_delivery_named(work, args) for work, args in spooled), self.settings.store)
-        return [_delivery_named(work, args) for work, args in held + spooled]
+                        "; ".join(spooled_named), self.settings.store)
+        return held_named + spooled_named
 
     def _spool_queued(self, queued: list[tuple[Callable[..., None], tuple[Any, ...]]],
                       waited: float) -> tuple[list[tuple[Callable[..., None], tuple[Any, ...]]], list[tuple[Callable[..., None], tuple[Any, ...]]]]:
