@@ -14,6 +14,7 @@ from prov_common.store.base import Store
 
 REPORTS_PREFIX = "audit/reports/"
 RUNS_PREFIX = "audit/runs/"
+RECORD_SUFFIX = ".prov.dsse.json"  # of an audit's signed record, after its name (:func:`record_key`)
 PROV_PAYLOAD_TYPE = "application/vnd.tdprov.prov+json"
 _DIGEST, _LOCATION = "tdprov:digest", "tdprov:location"
 
@@ -25,7 +26,7 @@ def report_bytes(report: dict[str, Any]) -> bytes:
 
 def record_key(name: str) -> str:
     """The key of the signed PROV record of the audit published as ``name`` (``<stamp>-<audit id>``)."""
-    return f"{RUNS_PREFIX}{name}.prov.dsse.json"
+    return f"{RUNS_PREFIX}{name}{RECORD_SUFFIX}"
 
 
 def report_folder(name: str) -> str:
@@ -50,7 +51,7 @@ def check_record(store: Store, trust: TrustStore, key: str) -> bytes:
     """The PROV-JSON of the audit's signed record at ``key``, verified: signed by a trusted auditor, and the record of
     the audit its key names (``audit/runs/<time>-<audit id>.prov.dsse.json``), not another audit's copied there."""
     payload = open_envelope(store.get(key, SMALL_OBJECT_LIMIT), trust, PROV_PAYLOAD_TYPE, what=f"audit record '{key}'", position=_checkpoint_size).payload
-    audit_id = key[len(RUNS_PREFIX):].removesuffix(".prov.dsse.json").split("-", 1)[-1]
+    audit_id = key[len(RUNS_PREFIX):].removesuffix(RECORD_SUFFIX).split("-", 1)[-1]
     if f'"tdprov:audit-{audit_id}"'.encode() not in payload:
         raise VerificationError(f"'{key}' is not the record of audit {audit_id}: another audit's record copied under its name.",
                                 fix=_FIX_PLANTED)

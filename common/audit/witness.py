@@ -12,7 +12,7 @@ from typing import Any
 
 from prov_common.audit.memory import KnownCheckpoint
 from prov_common.audit.model import CHECK_LOG, Finding
-from prov_common.audit.published import RUNS_PREFIX, check_record, report_bytes, signed_digests
+from prov_common.audit.published import RECORD_SUFFIX, RUNS_PREFIX, check_record, report_bytes, signed_digests
 from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.hashing.raw import blake3_digest
@@ -172,7 +172,7 @@ def _vouched_empty(report: dict[str, Any], spec: str, store: Store, trust: Trust
     what = f"witness '{spec}' gives the empty log (tree size 0)"
     fix = ("pass the report as the audit published it, with its signed record (audit/runs/) in the store, and find out who "
            "edited it; a report of the empty log checks nothing, so one can be left out")
-    keys = [k for k in store.list(RUNS_PREFIX) if k.endswith(f"-{audit_id}.prov.dsse.json")]
+    keys = [k for k in store.list(RUNS_PREFIX) if k.endswith(f"-{audit_id}{RECORD_SUFFIX}")]
     if not keys:
         raise BadInputError(f"{what}, but the store holds no signed record of audit {audit_id} that vouches for it: a report "
                             "edited to the empty log's reads the same, and would check nothing.", fix=fix)
