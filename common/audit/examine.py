@@ -187,27 +187,25 @@ def record_from_summary(summary: BundleSummary, manifest_digest: str) -> RunReco
 
 
 def examine_bundle(store: Store, summary: BundleSummary, trust: TrustStore, *,
-                   entry_problem: str | None = None, entry_fix: str | None = None,
-                   listed: bool = False) -> tuple[RunRecord, LogLeaf]:
+                   entry_problem: str | None = None, entry_fix: str | None = None) -> tuple[RunRecord, LogLeaf]:
     """Verify the bundle of ``summary`` and return its run record (with findings) and its log leaf (see
     :func:`examine_checked`)."""
-    record, leaf, _ = examine_checked(store, summary, trust, entry_problem=entry_problem, entry_fix=entry_fix,
-                                      listed=listed)
+    record, leaf, _ = examine_checked(store, summary, trust, entry_problem=entry_problem, entry_fix=entry_fix)
     return record, leaf
 
 
 def examine_checked(store: Store, summary: BundleSummary, trust: TrustStore, *,
                     entry_problem: str | None = None, entry_fix: str | None = None,
-                    listed: bool = False) -> tuple[RunRecord, LogLeaf, CheckedBundle]:
+                    listed: str | None = None) -> tuple[RunRecord, LogLeaf, CheckedBundle]:
     """Verify the bundle of ``summary`` and return its run record (with findings), its log leaf, and what verification
     read of it (for a reader that needs more of the bundle than its record).
 
     ``entry_problem``: why the index entry could not be read (``summary`` then holds only the run id of
     its key); it is a finding (``entry_fix``: its fix, when not the default), and the record takes what the entry would say from the signed
-    manifest. ``listed``: the entry was listed in the index (a reader's, not the audit's, whose inventory follows the
-    ``indexed`` record), so a bundle whose ``indexed`` record is gone is named, as 'tdprov verify' names it."""
+    manifest. ``listed``: the index entry the bundle was listed under (by a reader, not the audit, whose inventory follows
+    the ``indexed`` record), so a bundle whose ``indexed`` record is gone is named, as 'tdprov verify' names it."""
     run_id = summary.run_id
-    entry = summary.cursor if listed and (summary.cursor or "").startswith(layout.INDEX + "/") else None
+    entry = listed if (listed or "").startswith(layout.INDEX + "/") else None
     checked = verify_and_derive(store, run_id, trust, indexed_under=entry)
     if not layout.is_run_id(run_id):  # verification named it; there is no bundle to read
         record = record_from_summary(summary, MISSING)
@@ -228,11 +226,13 @@ def examine_checked(store: Store, summary: BundleSummary, trust: TrustStore, *,
             findings.append(Finding(CHECK_SIGNATURES, summary.cursor or prefix, f"the index entry names manifest {summary.manifest_digest}, "
                                     f"the bundle holds {manifest_digest}", _ALTERED, run_id=run_id))
         findings += _entry_findings(summary, checked)
-    record, events = None, checked.objects.get(layout.EVENTS_FILE)
-    if derived is not None:  # the events as verification parsed and folded them
+    # as verification read them (and parsed and folded them), else as stored: read once, folded here, digested below
+    events = checked.objects.get(layout.EVENTS_FILE) if derived is not None else _stored_events(store, checked)
+    record = None
+    if derived is not None:
         record = record_from_state(derived.state, summary, manifest_digest, report.key_id)
         findings += unwritten_notes(derived.state, run_id)
-    elif (events := _stored_events(store, checked)) is not None:  # read once: folded here, their lines digested below
+    elif events is not None:
         try:
             record = record_from_events(events, prefix + layout.EVENTS_FILE, summary, manifest_digest, report.key_id,
                                         checked.manifest.mapping if checked.manifest is not None else None)

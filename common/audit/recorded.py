@@ -241,7 +241,7 @@ def examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[R
     from prov_common.bundle.storage import events_run
     from prov_common.errors import BadInputError
 
-    record, _, checked = examine_checked(store, summary, trust, listed=True)
+    record, _, checked = examine_checked(store, summary, trust, listed=summary.cursor)
     run = None
     if (events := checked.objects.get(layout.EVENTS_FILE)) is not None:
         with suppress(BadInputError):  # not JSON: a finding of the verification
