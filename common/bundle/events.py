@@ -119,7 +119,7 @@ class RunIdentity:
         """This run as a warning names it: 'of job NS/NAME with parent run ID of job NS/NAME' (or 'with no parent run')."""
         job = "/".join(self.job) if self.job else "(none)"
         if self.parent is None:
-            return f"of job {job} with no parent run"
+            return f"of job {job} {with_parent(None)}"
         return f"of job {job} with parent run {self.parent[0]} of job {self.parent[1]}/{self.parent[2]}"
 
 
