@@ -136,14 +136,14 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tup
     manifest says). ``told``: the (run id, reason) pairs already warned of, by a sensor or trigger that
     polls again; each is warned of once (and added), while the bundle is still verified at every poll
     (a key trusted since then counts)."""
-    from prov_common.audit.recorded import examined
+    from prov_common.audit.recorded import examined_run
     from prov_common.bundle.storage import summary_of_bundle
 
     for summary in list_bundles(store, since_cursor=query.start_cursor()):
         if not query.matches(summary):
             _tell_named_elsewhere(query, summary, told)
             continue
-        run, why, sound = examined(store, trust, summary)
+        run, why, sound = examined_run(store, trust, summary)
         if sound and (other := query.of_job_dag(summary, run)) is not None:  # a verified bundle's signed events
             _tell_other_dag(query, summary, other, told)
             continue

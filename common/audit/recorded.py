@@ -20,6 +20,7 @@ from prov_common.w3cprov.version_ref import split_version
 
 if TYPE_CHECKING:
     from prov_common.bundle.events import RunIdentity
+    from prov_common.bundle.verify import CheckedBundle
 
 
 @dataclass(frozen=True)
@@ -231,22 +232,36 @@ def _entry_of(store: Store, record: RunRecord, left_out: dict[str, str]) -> Bund
         return None
 
 
-def examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[RunIdentity | None, str | None, bool]:
-    """The run the bundle an index entry summarises is of, as its signed events verification read say
-    (:func:`~prov_common.bundle.storage.events_run`; None when they were not read or are not JSON); what is wrong
-    (None when nothing is: missing, altered, signed by a key not trusted, or the entry is not what the bundle says);
-    and whether the bundle itself verifies (only its unsigned index entry is wrong)."""
-    from prov_common.audit.examine import examine_checked
+def examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[RunRecord, str | None, bool]:
+    """The run record of the bundle an index entry summarises, read and verified (from its signed events);
+    what is wrong (None when nothing is: missing, altered, signed by a key not trusted, or the entry is not
+    what the bundle says); and whether the bundle itself verifies (only its unsigned index entry is wrong)."""
+    record, _ = _examined(store, trust, summary)
+    return (record, *doubt(record, summary.cursor))
+
+
+def examined_run(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[RunIdentity | None, str | None, bool]:
+    """As :func:`examined`, with the run the bundle is of in place of its record, as its signed events verification
+    read say (:func:`~prov_common.bundle.storage.events_run`; None when they were not read or are not JSON)."""
     from prov_common.bundle import layout
     from prov_common.bundle.storage import events_run
     from prov_common.errors import BadInputError
 
-    record, _, checked = examine_checked(store, summary, trust, listed=summary.cursor)
+    record, checked = _examined(store, trust, summary)
     run = None
     if (events := checked.objects.get(layout.EVENTS_FILE)) is not None:
         with suppress(BadInputError):  # not JSON: a finding of the verification
             run = events_run(summary.run_id, events)
     return (run, *doubt(record, summary.cursor))
+
+
+def _examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[RunRecord, CheckedBundle]:
+    """The run record of the bundle ``summary`` lists (as a reader lists it: see ``examine_checked``'s ``listed``) and
+    what verification read of it."""
+    from prov_common.audit.examine import examine_checked
+
+    record, _, checked = examine_checked(store, summary, trust, listed=summary.cursor)
+    return record, checked
 
 
 def vouched(record: RunRecord, trust: TrustStore) -> bool:
