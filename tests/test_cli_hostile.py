@@ -14,7 +14,9 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -1136,6 +1138,74 @@ def test_the_audit_records_a_bundle_it_cannot_verify_from_its_events_line_by_lin
     assert peak < 3 * len(data), (peak, len(data))
 
 
+def _forged_events(store: Any, times: int) -> tuple[str, bytes]:
+    """Seal-like objects of a new run in ``store`` (any backend) whose events.jsonl repeats its terminal event ``times``
+    times under a manifest that lists it (its size and digest) and that its signed statement does not name (no trusted
+    key vouches for it): the run id and the events."""
+    from bundle_support import run_events
+
+    from prov_common.bundle import build_bundle, layout
+    from prov_common.bundle.model import FileEntry, Manifest
+    from prov_common.bundle.storage import bundle_objects
+    from prov_common.hashing.raw import blake3_digest
+    from prov_common.signing import default_signing_key
+
+    bundle = build_bundle(run_events(), None, default_signing_key())
+    lines = bundle.files[layout.EVENTS_FILE].splitlines(keepends=True)
+    data = b"".join(lines[:-1]) + lines[-1] * times
+    manifest = json.loads(bundle.manifest_bytes)
+    entry = next(f for f in manifest["files"] if f["path"] == layout.EVENTS_FILE)
+    entry.update(size=len(data), digest=blake3_digest(data))
+    manifest_bytes = json.dumps(manifest).encode()
+    forged = replace(bundle, files={**bundle.files, layout.EVENTS_FILE: data}, manifest_bytes=manifest_bytes,
+                     manifest=Manifest.from_json(manifest_bytes))
+    for key, content in bundle_objects(forged):
+        store.put(key, content)
+    return bundle.run_id, data
+
+
+def test_the_events_a_forged_bundle_claims_are_read_in_ranged_parts_never_held_whole(
+        store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'tdprov show' of a bundle no trusted key vouches for folded the events it claims line by line, but from the
+    file read whole: 100 MB of repeated events cost 149 MB of memory. They are read in ranged parts (a local file
+    or S3), no more than a part and a line held: here the memory taken stays below a quarter of the file, the run is the
+    one the whole file folds into, and a file that is no longer the one listed is named when its parts are read."""
+    import tracemalloc
+
+    from prov_common.bundle import layout, storage
+    from prov_common.bundle.claimed import claimed_run
+    from prov_common.bundle.events import fold_bundle_events
+    from prov_common.bundle.trust import bundle_trust
+    from prov_common.bundle.verify import verify_and_derive
+    from prov_common.config import Settings
+    from prov_common.errors import VerificationError
+    from prov_common.store import open_store
+
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(storage, "LINES_CHUNK", 1 << 20)
+    store = open_store(store_uri)
+    run, data = _forged_events(store, 20_000)  # about 14 MB
+    checked = verify_and_derive(store, run, bundle_trust(Settings.from_env(store=store_uri), store))
+    assert checked.derived is None and layout.EVENTS_FILE in checked.intact, checked.report.to_dict()
+    claimed_run(store, checked)  # its modules loaded before the memory is traced
+    tracemalloc.start()
+    try:
+        claimed = claimed_run(store, checked)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert claimed is not None and claimed.state == fold_bundle_events(data, "e", checked.manifest.mapping)
+    assert [e["eventType"] for e in claimed.events] == ["START", "COMPLETE"] and claimed.unlisted == 0
+    if store_uri.startswith("/"):  # the S3 server runs in this process: its copies of the object are traced too
+        assert peak < len(data) // 4, (peak, len(data))  # read whole: the file and more
+    listed = checked.manifest.by_path[layout.EVENTS_FILE].size
+    changed = replace(checked.manifest.by_path[layout.EVENTS_FILE], size=listed - 1)
+    checked.manifest = replace(checked.manifest, files=tuple(changed if f.path == layout.EVENTS_FILE else f
+                                                               for f in checked.manifest.files))
+    with pytest.raises(VerificationError, match=f"^bundles/{run}/events.jsonl is not the file its bundle's manifest names"):
+        claimed_run(store, checked)
+
+
 @pytest.mark.parametrize("kept", [8 << 20, 0], ids=["kept parsed", "parsed again"])
 def test_events_folded_line_by_line_are_the_runs_of_the_events_parsed_whole(kept: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The line-by-line fold orders each run's events as the whole parse does (time, START first, a terminal event
@@ -1145,7 +1215,7 @@ def test_events_folded_line_by_line_are_the_runs_of_the_events_parsed_whole(kept
     from bundle_support import dataset, event
 
     from prov_common.w3cprov import event_lines
-    from prov_common.w3cprov.event_lines import fold_event_lines
+    from prov_common.w3cprov.event_lines import EventBytes, fold_event_lines
     from prov_common.w3cprov.events import fold_runs
 
     monkeypatch.setattr(event_lines, "KEPT_BYTES", kept)
@@ -1163,6 +1233,17 @@ def test_events_folded_line_by_line_are_the_runs_of_the_events_parsed_whole(kept
         {"x": {"n": 3}, **version}, {"x": {"n": 1}}][:: 1 if run < other else -1]
     with pytest.raises(BadInputError, match=r"^e\.jsonl line 6 is not JSON"):
         fold_event_lines(b"\n".join(lines[:3]) + b"\r\n\n" + b"\r".join([lines[3], b"{"]), "e.jsonl")
+    for size in (1, 2, 7, 64):  # read in parts however cut (a \r\n, a line across parts): the runs of the whole
+        parts = EventBytes([data[i:i + size] for i in range(0, len(data), size)], lambda start, stop: data[start:stop])
+        assert fold_event_lines(parts, "e.jsonl") == fold_event_lines(data, "e.jsonl"), size
+    bound = len(lines[0])
+    monkeypatch.setattr(event_lines, "SMALL_OBJECT_LIMIT", bound)
+    long = lines[0] + b"\r\n\n" + b" " * (bound + 1) + b"\r{}"
+    for size in (1, 4, 11, 64):  # named by its number, read in parts or whole
+        with pytest.raises(BadInputError, match=rf"^e\.jsonl line 3 is longer than {bound:,} bytes"):
+            fold_event_lines(EventBytes([long[i:i + size] for i in range(0, len(long), size)], long.__getitem__), "e.jsonl")
+    with pytest.raises(BadInputError, match=rf"^e\.jsonl line 3 is longer than {bound:,} bytes"):
+        fold_event_lines(long, "e.jsonl")
 
 
 def test_the_count_of_records_before_the_parse_is_never_above_what_the_events_make() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from prov_common.bundle import layout
 from prov_common.bundle.events import fold_bundle_events
-from prov_common.bundle.storage import signed_file
+from prov_common.bundle.storage import listed_parts
 from prov_common.bundle.verify import CheckedBundle
 from prov_common.errors import BadInputError
 from prov_common.store.base import Store
@@ -40,8 +40,10 @@ class ClaimedRun:
 def claimed_run(store: Store, checked: CheckedBundle) -> ClaimedRun | None:
     """The run that ``checked``'s stored events (in ``store``) claim, when verification did not derive it (``checked.derived`` is
     None) but read them and found them the size and digest its manifest gives (None otherwise: missing, altered, or
-    already derived). Events that verification hashed without holding them are read once here, no further than the
-    manifest lists, and must hash to its digest again (:class:`~prov_common.errors.VerificationError` otherwise).
+    already derived). Events that verification hashed without holding them are read once here in ranged parts
+    (:func:`~prov_common.bundle.storage.listed_parts`: no more than a part and a line held, whatever the file's size),
+    no further than the manifest lists, and must hash to its digest again (:class:`~prov_common.errors.VerificationError`
+    otherwise).
     :class:`~prov_common.errors.BadInputError` when they do not fold into the manifest's run (a line
     that is not an event, events of several runs or of another run)."""
     manifest = checked.manifest
@@ -56,8 +58,8 @@ def claimed_run(store: Store, checked: CheckedBundle) -> ClaimedRun | None:
         if len(claimed) < EVENTS_LISTED:
             claimed.append(event_listed(event.event))
 
-    data = checked.objects.get(layout.EVENTS_FILE)  # verification hashed them unheld: read once, checked again
-    state = fold_bundle_events(signed_file(store, checked.report.run_id, manifest, layout.EVENTS_FILE) if data is None
+    data = checked.objects.get(layout.EVENTS_FILE)  # verification hashed them unheld: read in parts, checked again
+    state = fold_bundle_events(listed_parts(store, checked.report.run_id, manifest, layout.EVENTS_FILE) if data is None
                                else data, name, manifest.mapping, listed)
     if state.run_id != manifest.run_id:
         raise BadInputError(f"{name} holds events of run {state.run_id}, not of run {manifest.run_id}.")

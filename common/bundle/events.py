@@ -8,7 +8,7 @@ from typing import Any
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import short_digest
-from prov_common.w3cprov.event_lines import fold_event_lines, line_spans
+from prov_common.w3cprov.event_lines import EventBytes, fold_event_lines, line_spans
 from prov_common.w3cprov.events import (TERMINAL, CheckedEvent, RunState, fold_runs, folds_local_names,
                                         folds_versions_apart, parse_time)
 
@@ -197,9 +197,9 @@ def one_run(states: list[RunState]) -> RunState:
     return states[0]
 
 
-def fold_bundle_events(data: bytes, name: str, mapping: str | None,
+def fold_bundle_events(data: bytes | EventBytes, name: str, mapping: str | None,
                        each: Callable[[CheckedEvent], None] | None = None) -> RunState:
-    """The one run of a sealed bundle's ``events.jsonl`` bytes (named ``name``), folded line by line
+    """The one run of a sealed bundle's ``events.jsonl`` bytes (named ``name``; held whole, or read in parts), folded line by line
     (:func:`~prov_common.w3cprov.event_lines.fold_event_lines`: what is held grows with the run's PROV, not with the
     file) as the PROV ``mapping`` its manifest names folds them (None: the current one); ``each``: as there."""
     if mapping is None:

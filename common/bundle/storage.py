@@ -26,6 +26,7 @@ from prov_common.store.latekey import LateKey, put_late
 from prov_common.store.ranges import RangeReader
 from prov_common.store.outbox import Outbox
 from prov_common.text import clause, counted, noun_for
+from prov_common.w3cprov.event_lines import EventBytes
 from prov_common.w3cprov.events import parse_time
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,36 @@ def signed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> byt
     return data
 
 
-LINES_CHUNK = 8 << 20  # bytes of a ranged read of :func:`listed_lines`
+LINES_CHUNK = 8 << 20  # bytes of a ranged read of :func:`listed_lines` and :func:`listed_parts`
+
+
+def listed_parts(store: Store, run_id: str, manifest: Manifest, path: str) -> EventBytes:
+    """The file ``path`` of the bundle of ``run_id`` as a fold reads it (:class:`~prov_common.w3cprov.event_lines.EventBytes`):
+    in ranged reads of :data:`LINES_CHUNK` bytes, no further than the size ``manifest`` lists for it, so that no more than a part
+    of a file of any size is held; a byte range again in one ranged read. After the last part, a file that is not the
+    one the manifest lists (another size or digest) raises :class:`~prov_common.errors.VerificationError`: what its
+    parts gave is then not to be taken. :class:`BadInputError` when the manifest lists no such file."""
+    entry = _listed(run_id, manifest, path)
+    key = layout.bundle_key(run_id, path)
+    return EventBytes(_listed_parts(store, run_id, path, entry),
+                      lambda start, stop: store.get_range(key, start, stop - start))
+
+
+def _listed_parts(store: Store, run_id: str, path: str, entry: FileEntry) -> Iterator[bytes]:
+    """The parts of :func:`listed_parts`, hashed as they are read; the file's check after the last."""
+    key, hasher, size = layout.bundle_key(run_id, path), blake3(), 0
+    while size <= entry.size:
+        asked = min(LINES_CHUNK, entry.size + 1 - size)  # one byte past the listed size at most: a larger file is not it
+        part = store.get_range(key, size, asked)
+        size += len(part)
+        hasher.update(part)
+        if size > entry.size:
+            break
+        yield part
+        if len(part) < asked:
+            break
+    if size != entry.size or show(hasher.digest()) != entry.digest:
+        raise _not_listed_file(run_id, path)
 
 
 def listed_lines(store: Store, run_id: str, manifest: Manifest, path: str, line_limit: int) -> Iterator[bytes | None]:
