@@ -863,6 +863,39 @@ def test_export_reads_a_bundle_file_no_further_than_its_manifest_says(tmp_path: 
            "further)" in done.stdout + done.stderr, done.stdout + done.stderr
 
 
+def test_verify_reads_an_attachment_no_further_than_its_listed_size_and_one_byte(tmp_path: Path) -> None:
+    """An attachment was hashed to its end however large: one listed at 10 bytes whose object grew (sparse) to 50 GB
+    made 'tdprov verify' read 50 GB. More bytes than listed cannot be the file sealed: it is read no further than its
+    listed size and one byte, and named as a grown events or PROV file is (a digest mismatch of more bytes than
+    listed), in a second of time."""
+    from bundle_support import run_events
+
+    from prov_common.bundle import build_bundle
+    from prov_common.bundle.storage import deliver_bundle
+    from prov_common.signing import default_signing_key
+    from prov_common.store import open_store
+    from prov_common.store.identity import writer_store_id
+
+    store, home = tmp_path / "store", tmp_path / "home"
+    env = {"TDPROV_HOME": str(home), "TDPROV_STORE": str(store)}
+    os.environ.update(env)
+    try:
+        opened = open_store(str(store))
+        bundle = build_bundle(run_events(), {"quality/samples.json": b"0123456789"}, default_signing_key(),
+                              store_id=writer_store_id(opened))
+        deliver_bundle(opened, bundle)
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
+    attachment = store / "bundles" / bundle.run_id / "quality" / "samples.json"
+    assert _tdprov("verify", bundle.run_id, env=env).returncode == 0
+    os.truncate(attachment, 50 << 30)
+    done = subprocess.run([sys.executable, "-m", "prov_common", "verify", bundle.run_id], capture_output=True, text=True,
+                          timeout=20, env={**os.environ, **env})
+    assert done.returncode == 1 and (f"bundles/{bundle.run_id}/quality/samples.json: digest mismatch: more bytes than "
+                                     "the 10 the manifest says it holds (not read further)") in done.stdout, done.stdout
+
+
 def test_the_audit_reads_no_further_than_a_small_object_the_events_of_a_bundle_whose_manifest_is_gone(tmp_path: Path) -> None:
     """A run in the index whose manifest is gone and whose events.jsonl is grown (sparse) to 256 MiB: with no manifest to
     size them, the audit read the events whole (256 MB of memory) to make the run's record. It reads them no further

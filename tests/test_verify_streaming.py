@@ -12,6 +12,7 @@ from blake3 import blake3
 
 from bundle_support import raw_put, run_events
 from prov_common.bundle import build_bundle, rows_path, verify_bundle, write_bundle
+from prov_common.bundle.storage import more_than_listed
 from prov_common.bundle.verify import ATTACHMENT_CHUNK
 from prov_common.signing import SigningKey, TrustStore
 from prov_common.store import Store, open_store
@@ -86,7 +87,11 @@ def test_changed_row_set_is_found_with_its_real_digest(sealed, store_uri: str, w
     recording = RecordingStore(store)
     report = verify_bundle(recording, bundle.run_id, trust)
     assert [(f.key, f.problem) for f in report.findings] == [(key, "digest mismatch")]
+    assert max(n for _, k, _, n in recording.reads if k == key) <= ATTACHMENT_CHUNK
+    if where == "one byte more":  # more bytes than listed are not the file sealed: read no further than one past it
+        assert report.findings[0].reason == more_than_listed(SIZE)
+        assert sum(n for _, k, _, n in recording.reads if k == key) <= SIZE + 1
+        return
     # the digest named is that of the whole changed object, computed here by the blake3 package itself
     assert f"bytes hash to blake3:{blake3(bytes(changed)).hexdigest()} ({len(changed)} bytes)" in report.findings[0].reason
     assert f"manifest says blake3:{blake3(rows).hexdigest()} ({SIZE} bytes)" in report.findings[0].reason
-    assert max(n for _, k, _, n in recording.reads if k == key) <= ATTACHMENT_CHUNK

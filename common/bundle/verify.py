@@ -30,7 +30,8 @@ OTHER_STORE = "other store"
 UNLISTED = "unlisted object"
 """The problem of a file in a bundle's prefix that its signed manifest does not list (planted)."""
 ATTACHMENT_CHUNK = 8 << 20
-"""Attachments (row sets, failure samples) are hashed in ranged reads of this many bytes, never held whole."""
+"""Attachments (row sets, failure samples) are hashed in ranged reads of this many bytes, never held whole, and no
+further than the size their manifest lists and one byte."""
 
 T = TypeVar("T")
 
@@ -273,10 +274,10 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         if entry.path in layout.RESERVED and vouched:
             data = read(entry.path, entry.size)  # events and PROV: never more than the manifest says they hold
             found = None if data is None else FileDigest(blake3_digest(data), len(data))
-        else:  # attachments, and events and PROV no trusted statement vouches for (not parsed below): hashed, never held
-            listed = entry.size if entry.path in layout.RESERVED else None  # events, PROV: read no further than listed
+        else:  # attachments, and events and PROV no trusted statement vouches for (not parsed below): hashed, never held,
+            # no further than listed (and one byte): more bytes than that are not the file sealed, however many
             data, found = None, _fetch(prefix + entry.path, report, present,
-                                       lambda key: hash_stored(store, key, limit=listed), listed)
+                                       lambda key: hash_stored(store, key, limit=entry.size), entry.size)
         if found is None:
             continue
         if found.digest != entry.digest or found.bytes != entry.size:
