@@ -164,10 +164,11 @@ def record_sets(version: str, checked: FileFacts) -> tuple[list[dict[str, Any]],
 def _table_records(node: str, name: str, file: str, table: FileFacts | ShardFacts) -> tuple[list[dict[str, Any]], list[str]]:
     """One ``cr:RecordSet`` ``node`` reading the columns of ``table`` from the FileObject ``file``, and the limitations
     naming the columns and index levels it leaves out (none when no column has a data type)."""
-    fields = [{"@type": "cr:Field", "@id": f"{node}/{quote(column, safe='')}", "name": column, "dataType": data_type(logical),
+    typed = [(column, logical, data_type(logical)) for column, logical in table.columns]
+    fields = [{"@type": "cr:Field", "@id": f"{node}/{quote(column, safe='')}", "name": column, "dataType": kind,
                "source": {"fileObject": {"@id": file}, "extract": {"column": column}}}
-              for column, logical in table.columns if data_type(logical)]
-    left = [f"{column} ({logical})" for column, logical in table.columns if not data_type(logical)]
+              for column, _, kind in typed if kind]
+    left = [f"{column} ({logical})" for column, logical, kind in typed if not kind]
     levels = [f"{column} ({logical})" for column, logical in table.index_levels]
     limitations = ([f"not in the record set, having no Croissant data type: {', '.join(left)}"] if left else []) + (
         [f"not in the record set, being index levels as the file is read as a table: {', '.join(levels)}"] if levels else [])
