@@ -241,7 +241,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         recorded = self._recorded(context, place.asset_key, place.partition) if place.asset_key is not None else {}
         digest_value = recorded.get(DIGEST_METADATA_KEY)
         sidecar = self._sidecar(context, place, location) if digest_value is None else {}  # no Dagster history, an op output
-        if (theirs := other_owner({k: v for k, v in sidecar.items() if k != "namespace"}, place.sidecar)) is not None:
+        if (theirs := other_owner(sidecar, place.sidecar, loading=True)) is not None:
             raise refuse_other_owner(location.uri(place.relpath), theirs, place.sidecar, loading=True)
         inherit(context, recorded_flags(recorded) or recorded_flags(sidecar))
         if place.asset_key is None:

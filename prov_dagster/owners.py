@@ -23,12 +23,14 @@ class OtherOwnerError(BadInputError):
     """A data file holds another asset's (partition's, namespace's) data: writing over it was refused."""
 
 
-def other_owner(recorded: Any, ours: Mapping[str, Any]) -> dict[str, Any] | None:
+def other_owner(recorded: Any, ours: Mapping[str, Any], loading: bool = False) -> dict[str, Any] | None:
     """The owner fields of sidecar ``recorded`` when it names an owner other than ``ours`` (owner fields of the data
-    about to be written), else None: the same owner, or one it does not say."""
+    about to be written; ``loading``: about to be loaded, the namespace aside), else None: the same owner, or one it
+    does not say."""
     if not isinstance(recorded, Mapping):
         return None
-    theirs = {f: recorded[f] for f in OWNER_FIELDS if f in recorded}
+    fields = [f for f in OWNER_FIELDS if not (loading and f == "namespace")]  # a load reads another location's asset
+    theirs = {f: recorded[f] for f in fields if f in recorded}
     differs = any(_text(value) != _text(ours.get(f)) for f, value in theirs.items())
     return theirs if differs else None
 
