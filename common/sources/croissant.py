@@ -150,29 +150,37 @@ def record_sets(version: str, checked: FileFacts) -> tuple[list[dict[str, Any]],
     which is one; shards of several formats or schemas have none, and the limitations say why. Columns without a data
     type and index levels (a CSV whose rows are wider than its header) are left out, named by the limitations."""
     if checked.sha256:
-        return _table_records(f"{version}/records", "records", file_iri(version), checked)
+        fields, limitations = _typed_columns(checked)
+        return _record_set(f"{version}/records", "records", file_iri(version), fields), limitations
     shards = checked.shards
     if not any(s.columns for s in shards):
         return [], []
     unlike = _unlike_shard(shards)
     if unlike:
         return [], [f"no record set: {unlike}, and a record set is one table"]
-    made = [_table_records(f"{shard_iri(version, s.path)}/records", s.path, shard_iri(version, s.path), s) for s in shards]
-    return [node for nodes, _ in made for node in nodes], made[0][1]
+    fields, limitations = _typed_columns(shards[0])  # every shard has its columns
+    return [node for s in shards for iri in [shard_iri(version, s.path)]
+            for node in _record_set(f"{iri}/records", s.path, iri, fields)], limitations
 
 
-def _table_records(node: str, name: str, file: str, table: FileFacts | ShardFacts) -> tuple[list[dict[str, Any]], list[str]]:
-    """One ``cr:RecordSet`` ``node`` reading the columns of ``table`` from the FileObject ``file``, and the limitations
-    naming the columns and index levels it leaves out (none when no column has a data type)."""
+def _typed_columns(table: FileFacts | ShardFacts) -> tuple[list[tuple[str, str]], list[str]]:
+    """The columns of ``table`` that have a Croissant data type (name, data type), and the limitations naming the
+    columns and index levels a record set of them leaves out."""
     typed = [(column, logical, data_type(logical)) for column, logical in table.columns]
-    fields = [{"@type": "cr:Field", "@id": f"{node}/{quote(column, safe='')}", "name": column, "dataType": kind,
-               "source": {"fileObject": {"@id": file}, "extract": {"column": column}}}
-              for column, _, kind in typed if kind]
     left = [f"{column} ({logical})" for column, logical, kind in typed if not kind]
     levels = [f"{column} ({logical})" for column, logical in table.index_levels]
     limitations = ([f"not in the record set, having no Croissant data type: {', '.join(left)}"] if left else []) + (
         [f"not in the record set, being index levels as the file is read as a table: {', '.join(levels)}"] if levels else [])
-    return ([{"@type": "cr:RecordSet", "@id": node, "name": name, "field": fields}] if fields else []), limitations
+    return [(column, kind) for column, _, kind in typed if kind], limitations
+
+
+def _record_set(node: str, name: str, file: str, fields: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The ``cr:RecordSet`` ``node`` reading ``fields`` (name, data type) from the FileObject ``file``; none without a
+    field."""
+    return [{"@type": "cr:RecordSet", "@id": node, "name": name,
+             "field": [{"@type": "cr:Field", "@id": f"{node}/{quote(column, safe='')}", "name": column, "dataType": kind,
+                        "source": {"fileObject": {"@id": file}, "extract": {"column": column}}} for column, kind in fields]}
+            ] if fields else []
 
 
 def _unlike_shard(shards: tuple[ShardFacts, ...]) -> str | None:
