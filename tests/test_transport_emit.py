@@ -481,6 +481,17 @@ def test_unwritable_home_without_a_key_stages_the_run_and_says_how_to_seal_it(tm
     assert indexed_runs(open_store(store)) == [run_id]
 
 
+def _sealed_then(store: Path, sealer: str) -> tuple[str, ProvenanceTransport]:
+    """A run sealed COMPLETE in ``store``, and the transport of ``sealer`` ('this process' or 'another process')
+    that its later events reach."""
+    start, complete = run_events()
+    sealing = ProvenanceTransport(ProvenanceConfig(store=str(store)))
+    sealing.emit(start)
+    assert sealing.emit(complete).status == "written"
+    late = ProvenanceTransport(ProvenanceConfig(store=str(store))) if sealer == "another process" else sealing
+    return start["run"]["runId"], late
+
+
 @pytest.mark.parametrize("sealer", ["this process", "another process"])
 def test_a_non_terminal_event_timed_before_the_seal_that_arrives_after_it_is_named_late(
         tmp_path: Path, sealer: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -494,12 +505,7 @@ def test_a_non_terminal_event_timed_before_the_seal_that_arrives_after_it_is_nam
     from prov_common.bundle.layout import parse_stamp
     from prov_common.w3cprov.identity import iso_z
 
-    start, complete = run_events()
-    run_id = start["run"]["runId"]
-    sealing = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "s")))
-    sealing.emit(start)
-    assert sealing.emit(complete).status == "written"
-    late = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "s"))) if sealer == "another process" else sealing
+    run_id, late = _sealed_then(tmp_path / "s", sealer)
     asked: list[str] = []
     exists = LocalStore.exists
     monkeypatch.setattr(LocalStore, "exists", lambda self, key: asked.append(key) or exists(self, key))
@@ -518,6 +524,26 @@ def test_a_non_terminal_event_timed_before_the_seal_that_arrives_after_it_is_nam
     audit = run_audit(store, stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
     [finding] = audit.check(CHECK_UNFINISHED).findings
     assert finding.run_id == run_id and "2 events were staged for it after that" in finding.what, finding.what
+
+
+@pytest.mark.parametrize("sealer", ["this process", "another process"])
+def test_a_terminal_event_that_comes_after_the_seal_reads_the_sealed_events_once(
+        tmp_path: Path, sealer: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FAIL of a run sealed COMPLETE (by this process, or by another whose START this one did not stage) meets the
+    sealed bundle: its events.jsonl is read once, for the run it is of and the digests of what came after, and the
+    seal meeting the bundle takes them as read; the bundle stands and the event is warned about as late."""
+    run_id, late = _sealed_then(tmp_path / "s", sealer)
+    asked: list[str] = []
+    get = LocalStore.get
+    monkeypatch.setattr(LocalStore, "get", lambda self, key, *a, **k: asked.append(key) or get(self, key, *a, **k))
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        result = late.emit(event(run_id, "FAIL", "2026-03-01T10:00:06Z"))
+    assert result is not None and result.status == "already-sealed", result
+    assert asked.count(f"bundles/{run_id}/events.jsonl") == 1, asked
+    assert f"tdprov: run {run_id} was sealed with 2 events before 1 more arrived" in caplog.text, caplog.text
+    store = open_store(tmp_path / "s")
+    assert [json.loads(x)["eventType"] for x in read_bundle(store, run_id).files["events.jsonl"].splitlines()] == [
+        "START", "COMPLETE"]
 
 
 def test_show_says_how_many_events_arrived_after_the_seal(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
