@@ -13,11 +13,11 @@ from pathlib import Path, PurePath
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from prov_common.hashing.model import ContentDigest  # no pandas: hashing loads it on first use
 from prov_common.hashing.shard_model import LocalState, ShardedDigest
-from prov_common.hashing.remote import S3_NAMED_SCHEMES, S3_SCHEMES, s3_object_size, s3_version
+from prov_common.hashing.remote import S3_NAMED_SCHEMES, S3_SCHEMES, s3_object_size, s3_version, versioned_uri
 
 from prov_airflow.settings import ListenerLimits, setting_source
 from prov_common.once import Once
@@ -82,14 +82,32 @@ def airflow_object_uri(uri: str) -> str:
     """An ``Asset`` URI or a lineage ``File`` URL as Airflow reads it: of an S3 object (``s3``, ``s3a``, ``s3n``),
     ``?`` starts a query and ``#`` a fragment, neither part of the key (``S3Hook.parse_s3_url``, which the official
     OpenLineage provider names the asset by: ``s3://b/k.csv?x=1`` is ``("s3://b", "k.csv")``), so the URI is cut
-    there; S3's own ``versionId`` in the query stays (that version of the object). Other URIs are as given (their
+    there; S3's own ``versionId`` in the query stays (that version of the object; its id percent-encoded, as Airflow
+    writes it in an ``Asset`` URI, or as written: ids hold ``/``, ``+`` and ``=``). Other URIs are as given (their
     naming drops a query). A key as written (a URI string, an OpenLineage ``Dataset``'s name) keeps ``?`` and ``#``."""
     if uri.partition("://")[0].lower() not in S3_NAMED_SCHEMES or not ("?" in uri or "#" in uri):
         return uri
     base, _, rest = uri.partition("#")[0].partition("?")
-    version = next((p for p in rest.split("&") if p.startswith("versionId=")), None)
-    kept = f"{base}?{version}" if version is not None else base
-    return kept if version is None or s3_version(kept) is not None else base
+    version = next((unquote(p[len("versionId="):]) for p in rest.split("&") if p.startswith("versionId=")), None)
+    return versioned_uri(base, version) if version else base
+
+
+def _cut_by_airflow(written: str) -> bool:
+    """Whether reading ``written`` as Airflow reads an S3 ``Asset`` URI (:func:`airflow_object_uri`) drops part of it:
+    a fragment, or a query that is more than S3's own ``versionId`` alone."""
+    kept = airflow_object_uri(written)
+    alone = "#" not in written and "&" not in written and s3_version(kept) is not None
+    return kept != written and not (alone and written.partition("?")[0] == kept.partition("?")[0])
+
+
+def _object_storage_uri(protocol: str, path: str) -> str:
+    """URI of an ``ObjectStoragePath``'s ``protocol`` and ``path``: an S3 one's ``?versionId=<id>``, all that follows
+    it, is the version its version-aware s3fs reads (``s3fs.S3FileSystem.split_path``), the id as written; any other
+    ``?`` is part of its key, as s3fs keeps it."""
+    key, found, version = path.partition("?versionId=")
+    if protocol in S3_SCHEMES and found and version:
+        return versioned_uri(f"{protocol}://{key}", version)
+    return f"{protocol}://{path}"
 
 
 def _named_uri(item: Any) -> str | None:
@@ -98,7 +116,7 @@ def _named_uri(item: Any) -> str | None:
         return None
     protocol, path = getattr(item, "protocol", None), getattr(item, "path", None)
     if isinstance(protocol, str) and isinstance(path, str) and path:  # before namespace: it has one too
-        return Path(path).absolute().as_uri() if protocol in ("", "file", "local") else f"{protocol}://{path}"
+        return Path(path).absolute().as_uri() if protocol in ("", "file", "local") else _object_storage_uri(protocol, path)
     namespace, name = getattr(item, "namespace", None), getattr(item, "name", None)
     if isinstance(namespace, str) and isinstance(name, str) and namespace and name:
         from prov_common.lineage.naming import dataset_uri
@@ -253,7 +271,7 @@ def warn_if_query(item: Any, uri: str) -> None:
     if isinstance(item, str) or not (hasattr(item, "uri") or hasattr(item, "url")):
         return  # a key as written (a URI string, an OpenLineage Dataset) keeps its '?' and '#'
     for written in (getattr(item, "uri", None) or getattr(item, "url", None), getattr(item, "name", None)):
-        if isinstance(written, str) and "://" in written and airflow_object_uri(written) != written:
+        if isinstance(written, str) and "://" in written and _cut_by_airflow(written):
             if WARNED.first("query", written, uri):
                 scheme, _, rest = written.partition("://")
                 bucket, _, key = rest.partition("/")

@@ -234,3 +234,35 @@ def test_an_s3_asset_keeps_its_version_and_drops_the_rest_of_its_query() -> None
         "s3://b/k.csv?versionId=v1", "s3://b/k.csv?versionId=v1", "s3a://b/k.csv", "s3://b/k.csv", "s3://b/k",
         "s3://b/k.csv?x=1", "s3://b/k.csv#1"]
     assert dataset_key(to_uri(Dataset(namespace="s3://b", name="k.csv#1"))) == ("s3://b", "k.csv#1")
+
+
+AWS_VERSION_ID = "3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nrjfkd="  # as AWS documents one: '/', '+' and '='
+
+
+def test_an_s3_version_id_holding_slash_plus_or_equals_names_that_version_of_the_object(
+        s3_bucket: str, s3_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    """S3 version ids hold ``/``, ``+`` and ``=``: ``ObjectStoragePath("s3://b/k.csv?versionId=3/L4k+…=")`` (the id as
+    s3fs reads it, raw) and ``Asset`` (Airflow percent-encodes its query: ``3%2FL4k%2B…%3D``) are the object ``k.csv``
+    at that version, hashed as it, with no warning. tdprov named the first an object ``k.csv?versionId=3/L4k+…=``, a
+    glob that failed with 'no shards', and read the second with the version id still encoded, which S3 has not."""
+    import moto.s3.models
+    from prov_airflow.capture import capture_all, dataset_key
+    from prov_airflow.settings import ListenerLimits
+
+    client = s3_server.client()
+    client.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
+    monkeypatch.setattr(moto.s3.models.random, "uuid4", lambda: AWS_VERSION_ID)  # moto's version ids are UUIDs
+    assert client.put_object(Bucket=s3_bucket, Key="k.csv", Body=b"a\n1\n")["VersionId"] == AWS_VERSION_ID
+    monkeypatch.undo()
+    s3_server.point(monkeypatch)
+    client.put_object(Bucket=s3_bucket, Key="k.csv", Body=b"a\n2\n")  # the newest version: not the one named
+    (tmp_path / "k.csv").write_bytes(b"a\n1\n")
+    expected = hash_path(tmp_path / "k.csv").digest
+    declared = [ObjectStoragePath(f"s3://{s3_bucket}/k.csv?versionId={AWS_VERSION_ID}"),
+                Asset(f"s3://{s3_bucket}/k.csv?versionId={AWS_VERSION_ID}")]
+    assert "versionId=3%2FL4k" in declared[1].uri
+    with caplog.at_level("WARNING", logger="prov_airflow.capture"):
+        captures = [c for item in declared for c in capture_all([item], ListenerLimits())]
+    assert [(dataset_key(c.uri), c.status, c.digest and c.digest.digest) for c in captures] == [
+        ((f"s3://{s3_bucket}", "k.csv"), "hashed", expected)] * 2
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("prov_")] == []

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import IO, Any
+from urllib.parse import quote, unquote
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.file_sha256 import copy_sha256, sha256_as_read
@@ -115,9 +116,16 @@ def s3_key(uri: str) -> str:
 
 def s3_version(uri: str) -> str | None:
     """The object version an ``s3://bucket/key?versionId=<id>`` URI names (S3's own form; Airflow keeps it in an
-    ``Asset`` URI), else None: such a URI is that version of one object, not a glob."""
+    ``Asset`` URI), else None: such a URI is that version of one object, not a glob. ``<id>`` is percent-encoded
+    (:func:`versioned_uri`): S3's ids hold ``/``, ``+`` and ``=``."""
     found = _VERSION_QUERY.search(uri) if uri.split("://", 1)[0].lower() in S3_SCHEMES else None
-    return found.group(1) if found else None
+    return unquote(found.group(1)) if found else None
+
+
+def versioned_uri(uri: str, version: str) -> str:
+    """``uri`` (an S3 object's, without a query) at object version ``version``: ``<uri>?versionId=<id>``, the id
+    percent-encoded, as :func:`s3_version` reads it back."""
+    return f"{uri}?versionId={quote(version, safe='')}"
 
 
 def s3_object_params(uri: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 from prov_common.errors import BadInputError
-from prov_common.hashing.remote import S3_SCHEMES, s3_version, without_query
+from prov_common.hashing.remote import S3_SCHEMES, s3_version, versioned_uri, without_query
 
 MAX_KEY_LENGTH = 1024  # S3's limit, in bytes (keys are ASCII)
 MAX_SEGMENT_LENGTH = 255  # file name limit of common file systems
@@ -78,4 +78,5 @@ def location_iri(location: str | None) -> str | None:
     scheme, rest = without_query(uri).split("://", 1)
     bucket, slash, key = rest.partition("/")
     version = s3_version(uri)
-    return f"{scheme}://{bucket}{slash}{quote(key, safe=_PATH_SAFE)}" + (f"?versionId={quote(version, safe='')}" if version else "")
+    literal = f"{scheme}://{bucket}{slash}{quote(key, safe=_PATH_SAFE)}"
+    return versioned_uri(literal, version) if version else literal
