@@ -264,6 +264,26 @@ def test_an_s3_uri_with_a_version_id_is_that_version_of_one_object(objects: dict
     assert is_sharded(f"s3://{bucket}/data/t.?sv") and not is_sharded(older)  # a '?' elsewhere is still a wildcard
 
 
+def test_an_s3_uri_with_more_than_a_version_id_after_its_version_query_is_named_as_such(
+        objects: dict[str, tuple[Path, str]], s3_server, capsys: pytest.CaptureFixture) -> None:
+    """``s3://b/k?versionId=V&x=1`` names no version (``?versionId=<id>`` ends the URI): read as a glob of keys, it
+    was refused as holding 'no shards', which named the wrong problem; the refusal names the query and how to write
+    the version. A version id holding '&' or '=' is written percent-encoded."""
+    _, uri = objects["t.csv"]
+    bucket, _ = split_s3_uri(uri)
+    client = s3_server.client()
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    version = client.put_object(Bucket=bucket, Key="data/v.csv", Body=b"id\n1\n")["VersionId"]
+    capsys.readouterr()
+    assert main(["hash", f"s3://{bucket}/data/v.csv?versionId={version}&x=1"]) == 2
+    err = capsys.readouterr().err
+    assert "no shards" not in err, err
+    assert (f"'s3://{bucket}/data/v.csv?versionId={version}&x=1' holds more than a version id after '?versionId=' "
+            f"({version + '&x=1'!r})") in err, err
+    assert f"write s3://{bucket}/data/v.csv?versionId=<id> with nothing after the id" in err, err
+    assert main(["hash", f"s3://{bucket}/data/v.csv?versionId={version}"]) == 0
+
+
 def test_an_s3_key_that_begins_with_a_slash_is_refused_not_taken_for_another_object(objects: dict[str, tuple[Path, str]],
                                                                                     s3_server, tmp_path: Path) -> None:
     """``s3://b//y.csv`` is the object ``/y.csv``; dataset names drop that ``/``, so it would be named (and was

@@ -217,6 +217,13 @@ def _list_s3(target: str) -> list[ShardRef]:
 def list_shards(target: str) -> list[ShardRef]:
     """The shards of ``target`` (a folder, a glob, ``s3://bucket/prefix/`` or an S3 glob), sorted by path."""
     refs = _list_s3(target) if is_s3(target) else _list_local(target)
+    if not refs and is_s3(target) and "?versionId=" in target:
+        key, _, after = target.partition("?versionId=")
+        raise BadInputError(
+            f"{target!r} holds more than a version id after '?versionId=' ({after!r}): S3's version of an object is "
+            "named by '?versionId=<id>' at the end of its URI, so this one was read as a glob of keys, and no key matches.",
+            fix=f"to hash a version, write {key}?versionId=<id> with nothing after the id (an id holding '/', '&' or "
+                "'=' percent-encoded: %2F, %26, %3D); to hash an object whose key holds '?', name its key as written")
     if not refs:
         raise BadInputError(f"no shards in {target!r}.",
                             fix=home_hint(target, "name a folder, an s3://bucket/prefix/ or a glob that holds data files "
