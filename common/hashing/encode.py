@@ -139,6 +139,10 @@ def _nanos128(values: np.ndarray, unit: str) -> np.ndarray:
     f = _NANOS[unit]
     v = values.astype(np.int64, copy=False)
     out = np.empty((len(v), 2), dtype="<u8")
+    limit = np.iinfo(np.int64).max // f
+    if f > 1 and len(v) and -limit <= v.min() and v.max() <= limit:  # every count times f fits in 64 bits (any date
+        v = v * np.int64(f)  # of years 1678-2261 in ns): the 128-bit value is the product, sign-extended
+        f = 1
     if f == 1:
         out[:, 0] = v.view(np.uint64)
         out[:, 1] = (v >> np.int64(63)).view(np.uint64)

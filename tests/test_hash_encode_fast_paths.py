@@ -1,0 +1,37 @@
+"""The shortcuts of the block encoding give the bytes of the general one: timestamps whose nanosecond counts fit in 64
+bits are scaled in one product; values at and past that bound give what they gave before."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prov_common.hashing.encode import _nanos128
+
+INT64 = np.iinfo(np.int64)
+FACTORS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+def _reference(values: list[int], unit: str) -> bytes:
+    """The 128-bit little-endian two's complement of each count in nanoseconds, by Python's integers."""
+    return b"".join((v * FACTORS[unit]).to_bytes(16, "little", signed=True) for v in values)
+
+
+@pytest.mark.parametrize("unit", list(FACTORS))
+def test_nanoseconds_at_and_past_the_64_bit_bound_are_exact(unit: str) -> None:
+    limit = INT64.max // FACTORS[unit]
+    edges = [0, 1, -1, limit, -limit, 1_700_000_000, -1_700_000_000]
+    past = [[*edges, limit + 1], [*edges, -limit - 1]] if unit != "ns" else []  # ns: nothing past int64
+    for values in (edges, *past, [INT64.min, INT64.max, 0]):
+        assert _nanos128(np.array(values, dtype=np.int64), unit).tobytes() == _reference(values, unit)
+
+
+def test_nanoseconds_of_random_counts_are_exact() -> None:
+    rng = np.random.default_rng(11)
+    for unit in FACTORS:
+        limit = INT64.max // FACTORS[unit]
+        inside = rng.integers(-limit, limit, size=500, endpoint=True)
+        anywhere = rng.integers(INT64.min, INT64.max, size=500, endpoint=True)
+        for values in (inside, anywhere):
+            assert _nanos128(values, unit).tobytes() == _reference(values.tolist(), unit)
+    assert _nanos128(np.array([], dtype=np.int64), "us").tobytes() == b""
+
