@@ -1,11 +1,14 @@
 """The shortcuts of the block encoding give the bytes of the general one: timestamps whose nanosecond counts fit in 64
-bits are scaled in one product; values at and past that bound give what they gave before."""
+bits are scaled in one product, and string arrays whose bytes are all ASCII skip Arrow's full validation; values at
+and past the bound of each shortcut give what they gave before."""
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from prov_common.hashing.encode import _nanos128
+from prov_common.hashing import hash_table
+from prov_common.hashing.encode import NotUtf8Error, _nanos128, check_utf8
 
 INT64 = np.iinfo(np.int64)
 FACTORS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -34,4 +37,23 @@ def test_nanoseconds_of_random_counts_are_exact() -> None:
         for values in (inside, anywhere):
             assert _nanos128(values, unit).tobytes() == _reference(values.tolist(), unit)
     assert _nanos128(np.array([], dtype=np.int64), "us").tobytes() == b""
+
+
+def _strings(values: list[bytes | None], large: bool = False) -> pa.Array:
+    binary = pa.array(values, pa.large_binary() if large else pa.binary())
+    return binary.view(pa.large_string() if large else pa.string())
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_text_is_refused_or_taken_as_before(large: bool) -> None:
+    ascii_only = _strings([b"cat", None, b"", b"dog"] * 50, large)
+    check_utf8(ascii_only)
+    check_utf8(ascii_only.slice(3, 100))
+    check_utf8(_strings(["café".encode(), "日本".encode()], large))  # UTF-8 beyond ASCII: the full check takes it
+    check_utf8(pa.array(["x", "é"], pa.large_string() if large else pa.string()).slice(0, 1))
+    with pytest.raises(NotUtf8Error) as err:
+        check_utf8(_strings([b"ok", b"caf\xe9", b"ok"], large))
+    assert err.value.index == 1
+    with pytest.raises(NotUtf8Error):  # valid once joined, not one by one
+        check_utf8(_strings([b"a\xc3", b"\xa9b"], large))
 

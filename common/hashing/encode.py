@@ -72,6 +72,8 @@ def is_text(t: pa.DataType) -> bool:
 
 def check_utf8(arr: pa.Array) -> None:
     """Refuse a string array holding a value that is not UTF-8 (the bytes behind a missing value do not count)."""
+    if _ascii_only(arr):  # UTF-8 whatever the values: Arrow's full validation costs ten times more
+        return
     try:
         arr.validate(full=True)
     except pa.ArrowInvalid:
@@ -83,6 +85,24 @@ def check_utf8(arr: pa.Array) -> None:
             except UnicodeDecodeError:
                 raise NotUtf8Error(raw, index=i) from None
         raise
+
+
+def _ascii_only(arr: pa.Array) -> bool:
+    """Whether the values of a string array are sound and their bytes all ASCII: offsets in order and within the data,
+    as Arrow's full validation checks them, and no byte of 0x80 or above between the first and the last. False does
+    not mean the array is refused, only that the full validation is needed."""
+    try:
+        arr.validate()  # the buffers are large enough for the offsets read below
+    except pa.ArrowInvalid:
+        return False
+    if len(arr) == 0:
+        return True
+    offsets = _offsets(arr)
+    first, last = int(offsets[0]), int(offsets[-1])
+    data = arr.buffers()[2]
+    if first < 0 or last > (data.size if data is not None else 0) or (np.diff(offsets) < 0).any():
+        return False
+    return first == last or int(np.frombuffer(data, np.uint8, count=last - first, offset=first).max()) < 0x80
 
 
 def validity_mask(arr: pa.Array) -> np.ndarray | None:
