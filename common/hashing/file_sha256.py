@@ -29,9 +29,12 @@ class Sha256Follower:
     :meth:`writer_done` says the writer closed the file, reads the rest. The writer runs at full speed
     in native code; the hash takes a second core. ``writer_done`` checks that the file's size is the
     number of bytes hashed, so a file changed behind the writer is refused instead of mis-recorded.
+
+    ``poll_seconds``: how long it waits at the end of the data. Each wake-up costs CPU that the writer's core needs on
+    a busy machine; 10 ms behind pyarrow (about 2 MB) is about 1 ms of hashing left once the writer closes the file.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, poll_seconds: float = 0.002) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, poll_seconds: float = 0.01) -> None:
         self._file = open(path, "rb", buffering=0)  # opened now: the writer's truncation keeps the inode
         self._poll = poll_seconds
         self._done = threading.Event()
