@@ -12,6 +12,7 @@ import pytest
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
 from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
 from airflow_dags.harness import bundles_of, events_of, run_dag
+from shards_support import cli
 
 import pandas as pd
 import pendulum
@@ -464,7 +465,8 @@ def _fail_first_try(marker: str) -> None:
         raise ValueError("first try fails on purpose")
 
 
-def test_a_retried_task_keeps_each_try_apart_and_show_names_why_the_failed_one_failed(tmp_path: Path, store: Path) -> None:
+def test_a_retried_task_keeps_each_try_apart_and_show_names_why_the_failed_one_failed(tmp_path: Path, store: Path,
+                                                                                       capsys: pytest.CaptureFixture) -> None:
     """A task retried after a failure: each try is its own run (the provider's run id of its try number), the failed
     one kept as FAIL with no outputs. 'tdprov show' printed the two alike but for the state: the failed try's error
     message, recorded in its errorMessage facet and PROV, was in no line of it (nor in --json)."""
@@ -484,13 +486,19 @@ def test_a_retried_task_keeps_each_try_apart_and_show_names_why_the_failed_one_f
     assert by_run[second].state == "COMPLETE" and [o.name for o in by_run[second].outputs] == [str(out)]
 
     def show(run_id: str, *json_flag: str) -> str:
-        return subprocess.run([str(TDPROV), "show", run_id, "--store", str(store), *json_flag], capture_output=True,
-                              text=True, check=True).stdout
+        return _tdprov(["show", run_id, "--store", str(store), *json_flag], capsys)
 
     assert "\n  error ValueError: first try fails on purpose\n" in show(first)
     assert "error" not in show(second).split("inputs:")[0]
     assert json.loads(show(first, "--json"))["error"] == "ValueError: first try fails on purpose"
     assert json.loads(show(second, "--json"))["error"] is None
+
+
+def _tdprov(args: list[str], capsys: pytest.CaptureFixture) -> str:
+    """What ``tdprov ARGS`` prints, run in this process (the console script's real process: the first test)."""
+    code, out = cli(args, capsys)
+    assert code == 0, (args, code, out)
+    return out
 
 
 def _fail_first_try_of(index: int, failing: int, marker: str) -> None:
@@ -499,7 +507,7 @@ def _fail_first_try_of(index: int, failing: int, marker: str) -> None:
 
 
 def test_mapped_instances_and_tries_carry_the_providers_airflow_facet_and_show_names_them(
-        tmp_path: Path, store: Path, ol_validator) -> None:
+        tmp_path: Path, store: Path, ol_validator, capsys: pytest.CaptureFixture) -> None:
     """The instances of a mapped task, and the tries of one that failed first, were told apart only by run id, state and
     times: the events carried no try number nor map index. Each event now has the OpenLineage provider's ``airflow``
     run facet (taskInstance ``try_number``, ``map_index``, valid against the provider's facet schema), and 'tdprov
@@ -527,18 +535,15 @@ def test_mapped_instances_and_tries_carry_the_providers_airflow_facet_and_show_n
             assert ol_validator.schema_problems(schema, {"airflow": facet}) == []
             assert {k: facet["taskInstance"][k] for k in ("try_number", "map_index")} == {"try_number": number, "map_index": index}
             assert (facet["dag"]["dag_id"], facet["task"]["task_id"], facet["taskUuid"]) == ("tdprov_mapped", "part", run_id)
-        shown = subprocess.run([str(TDPROV), "show", run_id, "--store", str(store)], capture_output=True, text=True,
-                               check=True).stdout
+        shown = _tdprov(["show", run_id, "--store", str(store)], capsys)
         assert f"\n  airflow task instance try {number}, map index {index}\n" in shown
-        shown_json = subprocess.run([str(TDPROV), "show", run_id, "--store", str(store), "--json"], capture_output=True,
-                                    text=True, check=True).stdout
+        shown_json = _tdprov(["show", run_id, "--store", str(store), "--json"], capsys)
         assert json.loads(shown_json)["taskInstance"] == {"try_number": number, "map_index": index}
-    listed = subprocess.run([str(TDPROV), "runs", "--store", str(store)], capture_output=True, text=True, check=True).stdout
+    listed = _tdprov(["runs", "--store", str(store)], capsys)
     lines = {line.split()[0]: line for line in listed.splitlines()}
     assert re.split(r"\s{2,}", lines["RUN"])[:5] == ["RUN ID", "JOB", "STATE", "TASK INSTANCE", "ENDED"]
     for (number, index), run_id in tries.items():  # 'runs' tells them apart too (an index entry's taskInstance)
         assert f" try {number}, map index {index} " in lines[run_id]
-    listed_json = {r["runId"]: r for r in json.loads(subprocess.run(
-        [str(TDPROV), "runs", "--store", str(store), "--json"], capture_output=True, text=True, check=True).stdout)}
+    listed_json = {r["runId"]: r for r in json.loads(_tdprov(["runs", "--store", str(store), "--json"], capsys))}
     assert {key: listed_json[run_id]["taskInstance"] for key, run_id in tries.items()} == {
         (1, 0): {"try_number": 1, "map_index": 0}, (1, 1): {"try_number": 1, "map_index": 1}, (2, 1): {"try_number": 2, "map_index": 1}}
