@@ -2,7 +2,6 @@
 in a real ``dag.test()``: a typo never turns provenance off or loses a task's run."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -60,41 +59,37 @@ def test_a_bad_number_keeps_the_default_names_the_option_and_the_run_is_recorded
     assert ListenerLimits.from_conf() == ListenerLimits()
 
 
-def _events_kept_for(spool: Path, good: Path, job: str) -> None:
+def _events_kept_for(spool: Path, good: Path, job: str, monkeypatch: pytest.MonkeyPatch,
+                     capsys: pytest.CaptureFixture) -> None:
     """The spool holds the events of ``job``'s runs; ``tdprov flush --store GOOD`` delivers them, ``tdprov store seal``
-    seals them."""
-    import subprocess
-    import sys
-
+    seals them (run in this process: test_store_outbox runs 'tdprov flush' in its own)."""
+    from prov_common.cli import main
     from prov_common.store.outbox import Outbox
 
     assert Outbox(spool).pending(), "nothing was kept"
     assert Outbox(spool).flush(open_store(str(good))).delivered == 0  # a write to another store does not take them
-    env = {**os.environ, "TDPROV_SPOOL": str(spool)}
-    flushed = subprocess.run([sys.executable, "-m", "prov_common", "flush", "--store", str(good)], env=env,
-                             capture_output=True, text=True, timeout=120)
-    assert flushed.returncode == 0, flushed.stderr
+    monkeypatch.setenv("TDPROV_SPOOL", str(spool))
+    assert main(["flush", "--store", str(good)]) == 0, capsys.readouterr()
     runs = sorted({key.split("/")[1] for key in open_store(str(good)).list("staging/")})
     assert runs
-    sealed = subprocess.run([sys.executable, "-m", "prov_common", "store", "seal", "--store", str(good), *runs], env=env,
-                            capture_output=True, text=True, timeout=120)
-    assert sealed.returncode == 0, sealed.stdout + sealed.stderr
+    assert main(["store", "seal", "--store", str(good), *runs]) == 0, capsys.readouterr()
     assert job in {s.job_name for s in bundles_of(good)}
 
 
 @pytest.mark.parametrize("bad", ["gs://b/p", "a-file"])
 def test_a_store_setting_that_cannot_be_opened_keeps_the_events_in_the_outbox(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, bad: str) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture,
+        bad: str) -> None:
     if bad == "a-file":
         (tmp_path / bad).write_text("not a store")
         bad = str(tmp_path / bad)
     _run(tmp_path, monkeypatch, "tdprov_bad_store", store=bad)
     assert "[tdprov] store" in caplog.text and "kept in the outbox" in caplog.text, caplog.text
-    _events_kept_for(tmp_path / "spool", tmp_path / "good", "tdprov_bad_store.t")
+    _events_kept_for(tmp_path / "spool", tmp_path / "good", "tdprov_bad_store.t", monkeypatch, capsys)
 
 
 def test_a_transport_store_option_that_cannot_be_opened_keeps_the_events(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture) -> None:
     from openlineage.client import OpenLineageClient
     from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
     from openlineage.client.uuid import generate_new_uuid
@@ -107,7 +102,7 @@ def test_a_transport_store_option_that_cannot_be_opened_keeps_the_events(
         client.emit(RunEvent(eventType=state, eventTime="2026-01-01T00:00:00Z", run=Run(runId=run_id),
                              job=Job(namespace="ns", name="job"), producer="https://example.org/p"))
     assert "transport option 'store'" in caplog.text and "kept in the outbox" in caplog.text, caplog.text
-    _events_kept_for(spool, tmp_path / "good", "job")
+    _events_kept_for(spool, tmp_path / "good", "job", monkeypatch, capsys)
 
 
 def test_connection_extras_are_read_or_named(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
@@ -163,7 +158,7 @@ def _warnings_naming(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
 
 
 def test_a_store_setting_that_cannot_be_opened_is_warned_about_once_and_every_event_is_kept(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture) -> None:
     """A bad store setting logged a warning for every event (the DAG run's and the task's START, RUNNING, COMPLETE...):
     one per process for each place and value, while every event is still kept in the outbox and delivered once."""
     from prov_common.store import spool
@@ -175,7 +170,7 @@ def test_a_store_setting_that_cannot_be_opened_is_warned_about_once_and_every_ev
     assert "[tdprov] store = 'gs://b/once' cannot be opened" in warned[0] and "kept in the outbox" in warned[0]
     kept = [key for entry in Outbox(tmp_path / "spool").pending() for key in spool.read_keys(entry)]
     assert len(kept) >= 3 and len({key.split("/")[1] for key in kept}) == 2, kept  # the DAG run's and the task's events
-    _events_kept_for(tmp_path / "spool", tmp_path / "good", "tdprov_bad_store_once.t")
+    _events_kept_for(tmp_path / "spool", tmp_path / "good", "tdprov_bad_store_once.t", monkeypatch, capsys)
     staged = list(open_store(str(tmp_path / "good")).list("staging/"))
     assert sorted(staged) == sorted(set(kept)) and Outbox(tmp_path / "spool").pending() == []  # each once, none lost
 
