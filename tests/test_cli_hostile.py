@@ -1536,26 +1536,39 @@ def test_workers_up_to_the_cpus_of_a_machine_of_more_than_256_are_taken(capsys: 
         assert "'321' worker processes is more than 320, the most tdprov starts (this machine has 320 CPUs" in err, err
 
 
-def _audit_peak(env: dict[str, str], *args: str) -> tuple[int, int, str]:
-    """Exit code, peak memory (KiB) and output of 'tdprov audit ARGS' run in a child process of its own."""
+def _audit_peak(*args: str) -> tuple[int, int, str]:
+    """Exit code, peak memory (KiB) and output of 'tdprov audit ARGS' run in a child process of its own (this
+    process's environment)."""
     measured = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
                 "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(done.stdout + done.stderr)")
     done = subprocess.run([sys.executable, "-c", measured, sys.executable, "-m", "prov_common", "audit", *args],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+                          capture_output=True, text=True, timeout=120)
     head, said = done.stdout.split("\n", 1)
     code, peak_kib = map(int, head.split())
     return code, peak_kib, said + done.stderr
 
 
+def _audited_here(tmp_path: Path, audits: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+                  caplog: pytest.LogCaptureFixture) -> Path:
+    """:func:`_sealed_store_read_here`, audited ``audits`` times in this process (each 'log size 1'): the store, whose
+    next audit :func:`_audit_peak` measures in a process of its own."""
+    store, _run = _sealed_store_read_here(tmp_path, monkeypatch)
+    for _ in range(audits):
+        _code, said = _verb(["audit"], capsys, caplog)
+        assert "log size 1;" in said, said
+    return store
+
+
 @pytest.mark.parametrize("grown", ["log/checkpoints/000000000001.json", "log/leaves/000000000000.json"])
-def test_the_audit_reads_no_further_than_a_small_object_a_log_object_grown_sparse(tmp_path: Path, grown: str) -> None:
+def test_the_audit_reads_no_further_than_a_small_object_a_log_object_grown_sparse(
+        tmp_path: Path, grown: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+        caplog: pytest.LogCaptureFixture) -> None:
     """A checkpoint or leaf batch grown (sparse) to 256 MiB after an audit wrote it: the next audit read it whole (a 1 GiB
     checkpoint cost 2.1 GB of memory). It reads it no further than layout.SMALL_OBJECT_LIMIT, and names it (exit 1)."""
-    store, env, _run = _sealed_store(tmp_path)
-    _code, _peak, said = _audit_peak(env)
-    assert "log size 1;" in said and (store / grown).is_file(), said
+    store = _audited_here(tmp_path, 1, monkeypatch, capsys, caplog)
+    assert (store / grown).is_file()
     os.truncate(store / grown, 256 << 20)
-    code, peak_kib, said = _audit_peak(env)
+    code, peak_kib, said = _audit_peak()
     assert code == 1 and peak_kib < 200_000, (code, peak_kib, said)
     named = f"'{grown}' in local folder {store} is larger than {64 << 20:,} bytes" if "checkpoints" in grown else \
         f"'{grown}' is not the object this auditor wrote"  # the inventory hashes it in ranged parts
@@ -1563,17 +1576,16 @@ def test_the_audit_reads_no_further_than_a_small_object_a_log_object_grown_spars
 
 
 @pytest.mark.parametrize(("folder", "which"), [("audit/auditor-inventory", 0), ("audit/catalog", 0), ("audit/state", -1)])
-def test_the_audit_reads_no_further_than_a_small_object_an_audit_object_grown_sparse(tmp_path: Path, folder: str, which: int) -> None:
+def test_the_audit_reads_no_further_than_a_small_object_an_audit_object_grown_sparse(
+        tmp_path: Path, folder: str, which: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+        caplog: pytest.LogCaptureFixture) -> None:
     """An object an earlier audit wrote (the first of its pinned inventory objects, its catalog, its newest state) grown
     (sparse) to 256 MiB: the next audit read it whole. It reads it no further than layout.SMALL_OBJECT_LIMIT (it does not
     hash to its pin) and names it (exit 1)."""
-    store, env, _run = _sealed_store(tmp_path)
-    for _ in range(2):
-        _code, _peak, said = _audit_peak(env)
-        assert "log size 1;" in said, said
+    store = _audited_here(tmp_path, 2, monkeypatch, capsys, caplog)
     grown = sorted(p for p in (store / folder).rglob("*.json") if p.is_file())[which]
     os.truncate(grown, 256 << 20)
-    code, peak_kib, said = _audit_peak(env)
+    code, peak_kib, said = _audit_peak()
     assert code == 1 and peak_kib < 200_000, (code, peak_kib, said)
     name = grown.relative_to(store).as_posix()
     assert f"error: {name}: " in said and f"'{name}' in local folder {store} is larger than {64 << 20:,} bytes" in said, said
