@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import time
 import uuid
 from datetime import datetime, timezone
@@ -753,6 +754,56 @@ def test_a_writer_closed_at_interpreter_exit_with_a_run_taken_for_open_exits_qui
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "s")], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).parent)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+_LATE_CHECK_AT_EXIT = """
+import sys, time
+from bundle_support import event, run_events
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+from prov_common.store.local import LocalStore
+
+start, complete = run_events()
+writer, sealer = (ProvenanceTransport(ProvenanceConfig(store=sys.argv[1])) for _ in range(2))
+writer.emit(start)
+sealer.emit(complete)  # another process seals the run the writer took for open
+run_id = start["run"]["runId"]
+writer.emit(event(run_id, "RUNNING", "2026-03-01T10:00:03Z"))  # after the sealing: in no bundle
+exists = LocalStore.exists
+LocalStore.exists = lambda self, key: time.sleep(float(sys.argv[2])) or exists(self, key)  # a slow (or hung) mount
+writer.config.timeout = 0.3
+writer.name_late_events()  # as the Dagster recorder's wait at a step's teardown does: it outlives its bound
+print(run_id, flush=True)
+"""
+
+
+@pytest.mark.parametrize("slow", [2.0, 600.0])
+def test_a_process_that_ends_while_checking_the_runs_it_took_for_open_waits_for_the_check_or_names_it(
+        tmp_path: Path, slow: float) -> None:
+    """The check of the runs a writer took for open (name_late_events) went on in the background past its bound, and
+    the process's exit did not wait for it (it waits only for writes): the writer's event staged after another process
+    sealed the run was named by nothing but the audit. The exit now waits for the check within its one bound
+    (TDPROV_EXIT_TIMEOUT): a store that answers within it (2 s) has the event named; one that does not (a hung mount,
+    600 s) has the check named as left, with its runs and the audit that names such events, and the process ends."""
+    import subprocess
+    import sys
+
+    uri = str(tmp_path / "s")
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", _LATE_CHECK_AT_EXIT, uri, str(slow)], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).parent, env={**os.environ, "TDPROV_EXIT_TIMEOUT": "8"})
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert time.monotonic() - began < 60
+    run_id = done.stdout.split()[-1]
+    if slow < 8:
+        [running] = [k for k in open_store(uri).list(f"staging/{run_id}/") if k.split("/")[2].startswith("20260301T100003")]
+        assert (f"tdprov: run {run_id} was sealed by another process after this one staged its START: its RUNNING "
+                f"event timed 2026-03-01T10:00:03Z (staged as {running}) came after the sealing and is in no bundle"
+                in done.stderr), done.stderr[-3000:]
+    else:
+        assert (f"tdprov: the check of the runs this process took for open ({run_id}) was still under way after 8.0s "
+                f"as this process ends (store {uri} does not answer): events staged here for one of them after another "
+                f"process sealed it are not named here. Fix: run 'tdprov audit --store {uri}' once the store answers"
+                in done.stderr), done.stderr[-3000:]
 
 
 def test_a_writer_that_took_a_run_for_open_says_so_when_the_sealed_bundle_cannot_be_read(

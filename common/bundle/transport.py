@@ -259,6 +259,7 @@ SealedRun = tuple[Manifest, RunIdentity, frozenset[str]]
 """A sealed bundle as :meth:`ProvenanceTransport._sealed_run` reads it: its manifest, the run its events are of, their
 digests."""
 LATE_NAMED = 10  # events a warning of what came after a sealing names (the rest counted)
+LATE_CHECK = "check of the runs this process took for open"  # name_late_events, as a warning names it
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,7 @@ class ProvenanceTransport(Transport):
         self._lock = threading.Lock()
         self._executor: Worker | None = None
         self._outlived = Outlived()  # the writes that outlived emit's bound, for settle()
+        self._checking = Outlived()  # the checks of runs taken for open under way (name_late_events), for settle()
         self._pid = os.getpid()
         self._store_id_retry = 0.0  # time.monotonic() before which staging does not ask the store's identity again
 
@@ -416,11 +418,12 @@ class ProvenanceTransport(Transport):
         sends no terminal event for such a run said nothing of them (only the audit named them). No request when every
         run whose START was staged here ended here (the normal path); in an outage it stops at the first run the store
         cannot answer for (each request would wait its timeout; the audit names what is left). Bounded as ``emit``, in
-        the worker thread, after what is under way."""
+        the worker thread, after what is under way; past its bound, the process's end waits for it as for the writes
+        (:meth:`settle`), so that its warning is given, or the check named as left."""
         if self._executor is None or self._pid != os.getpid():  # nothing was staged by this process
             return
         try:
-            self._bounded(self._name_late_events, what="check of the runs this process took for open", writes=False)
+            self._bounded(self._name_late_events, what=LATE_CHECK, writes=False)
         except RuntimeError:  # closed at interpreter exit (atexit): worker threads take no more work; the audit names them
             log.debug("tdprov: the runs this process took for open are not checked at interpreter exit")
 
@@ -432,13 +435,20 @@ class ProvenanceTransport(Transport):
         against a store that takes nothing, so that the outbox spools what it writes (``tdprov flush`` delivers it;
         an object that reached the store meanwhile counts as delivered). ``waited``: the seconds the process's bound
         gave its writes in all, named in the warnings (default ``timeout``: a drain before may have used the rest).
-        Returns what was left (empty: all written)."""
+        A check of the runs taken for open (:meth:`name_late_events`) is waited for within the same bound, after the
+        writes; one still under way then is named with the runs it leaves unchecked (:meth:`_unchecked`). Returns
+        what was left (empty: all written and checked)."""
         if self._pid != os.getpid():
             return []  # the work of the process that forked this one is not this process's
+        deadline = time.monotonic() + timeout
         left = self._outlived.left_after(timeout)
-        if not left:
-            return []
+        unchecked = self._unchecked(left, deadline - time.monotonic())
         waited = timeout if waited is None else waited
+        if unchecked:
+            self._name_unchecked(unchecked, waited)
+        checked = [LATE_CHECK] if unchecked else []
+        if not left:
+            return checked
         uri = self.end(waited)
         names, failed = [name for name, _, _, _ in left], []
         try:
@@ -453,7 +463,26 @@ class ProvenanceTransport(Transport):
                     "run whose seal is left, and 'tdprov store seal RUN_ID' seals it", counted(len(names), "write"),
                     waited, "; ".join(names), f"handed to the outbox in {self.outbox.spool_dir}" if not failed else
                     f"not all could be spooled ({'; '.join(failed)}): 'tdprov audit' names their runs", uri)
-        return names
+        return names + checked
+
+    def _unchecked(self, left: list[tuple[str, Any, tuple[Any, ...], bool]], timeout: float) -> list[str]:
+        """The runs taken for open that the check of them (:meth:`name_late_events`), waited for at most ``timeout``
+        seconds, leaves unchecked: none when it finished, nor those of the writes ``left`` (the process's end names and
+        spools them; what of them arrives after a sealing is named when it is delivered)."""
+        if not self._checking.left_after(timeout):
+            return []
+        ending = {_run_of(args) for _, _, args, _ in left}
+        return [run_id for run_id in self._taken_for_open() if run_id not in ending]
+
+    def _name_unchecked(self, runs: list[str], waited: float) -> None:
+        """Warn, as the process ends after ``waited`` seconds, that the check of the runs it took for open
+        (:meth:`name_late_events`) did not finish for ``runs``: what it staged for such a run that another process
+        sealed is named by the audit alone."""
+        log.warning("tdprov: the %s (%s) was still under way after %.1fs as this process ends (store %s does not "
+                    "answer): events staged here for one of them after another process sealed it are not named here. "
+                    "Fix: run 'tdprov audit --store %s' once the store answers: it names the events staged after their "
+                    "run was sealed", LATE_CHECK, ", ".join(runs), waited,
+                    self._store_uri(), self._store_uri())
 
     def end(self, waited: float) -> str:
         """From now on, what this process writes through this transport goes to the outbox, as in an outage: the
@@ -461,9 +490,13 @@ class ProvenanceTransport(Transport):
         keeps its work; a new one does the rest. Returns the store's URI."""
         self._worker()  # in a forked child, renewed first
         with self._lock:
-            uri = str(getattr(self._store, "uri", None) or self.settings.store)
+            uri = self._store_uri()
             self._store, self._executor = EndingStore(uri, waited), None
         return uri
+
+    def _store_uri(self) -> str:
+        """The URI of the store, as opened (else as set)."""
+        return str(getattr(self._store, "uri", None) or self.settings.store)
 
     def _again(self, work: Any, args: tuple[Any, ...]) -> concurrent.futures.Future[Any]:
         """``work(*args)`` in a new worker thread; at interpreter exit, where no thread is started any more, a future
@@ -487,17 +520,21 @@ class ProvenanceTransport(Transport):
         waits for its writes ``TDPROV_EXIT_TIMEOUT`` at most (:func:`_settle_at_exit`), not for the thread."""
         if self._pid != os.getpid():
             self._pid, self._lock, self._executor, self._store = os.getpid(), threading.Lock(), None, None
-            self._outlived = Outlived()  # the parent's background work is not this process's
+            self._outlived, self._checking = Outlived(), Outlived()  # the parent's background work is not this process's
         if self._executor is None:
             self._executor = Worker("tdprov-transport")
         return self._executor
 
     def _bounded(self, func: Any, *args: Any, what: str, writes: bool = True) -> Any:
         """``func(*args)`` in the worker thread, waited for at most ``config.timeout`` seconds; past that it goes on in
-        the background, kept for :meth:`settle` when it ``writes``."""
+        the background, kept for :meth:`settle`: as a write when it ``writes``, else as a check (waited for, not done
+        again)."""
         future = self._worker().submit(func, *args)
         if writes:  # kept from the start: a process may end (settle) while this caller still waits for it
             self._outlive(future, func, args, what)
+        else:
+            self._checking.add(future, what, func, args)
+            _OUTLIVED.add(self)
         try:
             return future.result(timeout=self.config.timeout if self.config.timeout > 0 else None)
         except concurrent.futures.CancelledError:  # not begun when the process settled: done again into the outbox
@@ -674,8 +711,9 @@ class ProvenanceTransport(Transport):
             return None, False
 
     def _taken_for_open(self) -> list[str]:
-        """The runs whose START this process staged and whose end it has not seen (nor found sealed); in the worker."""
-        return [run_id for run_id, sealed in self._runs_seen.items() if not sealed]
+        """The runs whose START this process staged and whose end it has not seen (nor found sealed): in the worker, and
+        as the process ends (:meth:`_name_unchecked`)."""
+        return [run_id for run_id, sealed in list(self._runs_seen.items()) if not sealed]
 
     def _name_late_events(self) -> None:
         """:meth:`name_late_events`, in the worker thread."""
@@ -995,6 +1033,15 @@ def _named(args: tuple[Any, ...], what: str) -> str:
         return f"the {raw.get('eventType') or 'OTHER'} event of run {raw['run']['runId']}"
     except Exception:  # noqa: BLE001 - naming never fails the producer
         return "an event"
+
+
+def _run_of(args: tuple[Any, ...]) -> str | None:
+    """The run a bounded call with ``args`` writes for: an event's, or the run id an attachment is given with; None
+    when it cannot be told."""
+    try:
+        return args[0] if isinstance(args[0], str) else str(event_dict(args[0])["run"]["runId"])
+    except Exception:  # noqa: BLE001 - naming never fails the producer
+        return None
 
 
 def settle_first(feeder: Any) -> None:
