@@ -6,7 +6,8 @@ bounded wait (``[tdprov] flush_timeout``), then waits, within the same bound, fo
 with in the background once they outlived its own bound (Airflow ends a task process with ``os._exit``, which would
 lose them); whatever is not delivered by then, and the jobs still in the queue, go to the outbox with a warning naming
 them (``tdprov flush`` delivers them), or stay staged in the store, and are reported by the audit rather than lost
-silently.
+silently. Any other process that loads it (a script running ``dag.test()``, a scheduler) waits the same way as the
+interpreter exits, within ``TDPROV_EXIT_TIMEOUT``: the exit bound of every process but a task's.
 """
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 from prov_common import exiting
+from prov_common.config import exit_timeout
 from prov_common.text import counted
 
 log = logging.getLogger(__name__)
+TASK_BOUND = "[tdprov] flush_timeout"  # the setting that bounds a task process's end (before_stopping)
 
 
 class Delivery:
@@ -81,19 +84,20 @@ def _run(what: str, job: Callable[[], Any]) -> bool:
     return True
 
 
-def spool_waiting(jobs: list[tuple[str, Callable[[], Any]]], waited: float) -> None:
-    """Run ``jobs``, left in the queue when the process's bound (``waited`` seconds) was spent, against stores that
-    take nothing (:func:`~prov_airflow.emitter.end_transports`), so the outbox spools each as it is; one warning names
-    them and the flush that delivers them (Airflow ends a task process with ``os._exit``, which would lose them)."""
+def spool_waiting(jobs: list[tuple[str, Callable[[], Any]]], waited: float, bound: str = TASK_BOUND) -> None:
+    """Run ``jobs``, left in the queue when the process's bound (``waited`` seconds, the setting ``bound``) was spent,
+    against stores that take nothing (:func:`~prov_airflow.emitter.end_transports`), so the outbox spools each as it is;
+    one warning names them and the flush that delivers them (Airflow ends a task process with ``os._exit``, which would
+    lose them)."""
     from prov_airflow.emitter import end_transports
 
     places = end_transports(waited)
     failed = [what for what, job in jobs if not _run(what, job)]
     spools = ", ".join(sorted({spool for _, spool in places})) or "[tdprov] spool"
-    log.warning("tdprov: %s not delivered within [tdprov] flush_timeout (%gs) as this process ends (%s): %s. Fix: run "
+    log.warning("tdprov: %s not delivered within %s (%gs) as this process ends (%s): %s. Fix: run "
                 "'tdprov flush --store %s' once the store answers (a later write on this machine delivers them too); "
                 "'tdprov flush' names a run whose seal is left, and 'tdprov store seal RUN_ID' seals it",
-                counted(len(jobs), "event"), waited, "; ".join(what for what, _ in jobs),
+                counted(len(jobs), "event"), bound, waited, "; ".join(what for what, _ in jobs),
                 f"handed to the outbox in {spools}" if not failed else
                 f"not all could be spooled ({'; '.join(failed)}): 'tdprov audit' names their runs",
                 ", ".join(sorted({uri for uri, _ in places})) or "<store>")
@@ -102,13 +106,13 @@ def spool_waiting(jobs: list[tuple[str, Callable[[], Any]]], waited: float) -> N
 DELIVERY = Delivery()
 
 
-def finish(timeout: float, *, name_late: bool = True) -> bool:
+def finish(timeout: float, *, name_late: bool = True, bound: str = TASK_BOUND) -> bool:
     """At a process's end, ``timeout`` seconds in all: drain :data:`DELIVERY`; drained, have the transports name what
     they staged for runs taken for open that another process sealed (``emitter.name_late_events``, ``name_late``: the
     ``before_stopping`` hook; at interpreter exit the transports' worker threads take no more work); then wait for the
     writes the transports left in the background (:func:`~prov_common.bundle.transport.settle_all`: what is left then
     is spooled and named, as Airflow ends a task process with ``os._exit``); the jobs the drain left in the queue are
-    spooled and named last (:func:`spool_waiting`). True when everything was written."""
+    spooled and named last (:func:`spool_waiting`, naming the setting ``bound``). True when everything was written."""
     from prov_airflow.emitter import name_late_events
     from prov_common.bundle.transport import settle_all
 
@@ -119,16 +123,16 @@ def finish(timeout: float, *, name_late: bool = True) -> bool:
         name_late_events()
     settled = not settle_all(deadline - time.monotonic(), timeout)
     if waiting:
-        spool_waiting(waiting, timeout)
+        spool_waiting(waiting, timeout, bound)
     return settled and drained
 
 
 def _drain_at_exit() -> None:
-    """As the interpreter exits: :func:`finish` within ``[tdprov] flush_timeout``, the process's one exit wait (it
-    settles the transports' writes within it; their own exit wait is not run after it: one bound in all)."""
-    from prov_airflow.settings import conf_number
-
-    finish(conf_number("flush_timeout"), name_late=False)
+    """As the interpreter exits (a process other than a task's, which Airflow ends with ``os._exit`` after
+    ``before_stopping``: a script running ``dag.test()``, a scheduler): :func:`finish` within ``TDPROV_EXIT_TIMEOUT``,
+    the exit bound of every such process, the process's one exit wait (it settles the transports' writes within it;
+    their own exit wait is not run after it: one bound in all)."""
+    finish(exit_timeout(), name_late=False, bound="TDPROV_EXIT_TIMEOUT")
 
 
 exiting.ends_with(exiting.AIRFLOW_TASK, _drain_at_exit)

@@ -201,3 +201,24 @@ def test_an_airflow_process_exit_waits_one_bound_in_all(tmp_path: Path) -> None:
     said = done.stdout + done.stderr  # Airflow's logging writes to stdout
     assert done.returncode == 0 and waited < 7, (waited, said[-3000:])  # 8 s and more: two bounds
     assert "1 write still under way after 4.0s as this process ends (the START event of run" in said, said[-3000:]
+
+
+def test_a_process_other_than_a_task_waits_the_exit_bound_of_every_process_at_exit(tmp_path: Path) -> None:
+    """A process other than a task's that loads the listener's delivery (a script running dag.test(), a scheduler)
+    waited [tdprov] flush_timeout at its exit, the bound of a task process's end, not TDPROV_EXIT_TIMEOUT, the setting
+    documented to bound how long a process's exit waits (30 s here for 1 s set). It now waits TDPROV_EXIT_TIMEOUT, and
+    the warning of what it spooled names that setting."""
+    import subprocess
+    import sys
+
+    tests = Path(__file__).parent
+    env = {**os.environ, "TDPROV_EXIT_TIMEOUT": "1", "AIRFLOW__TDPROV__FLUSH_TIMEOUT": "30",
+           "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
+    queued = _TWO_HOOKS + "delivery.DELIVERY.submit('the queued event', lambda: None)\n"  # behind the held delivery
+    done = subprocess.run([sys.executable, "-c", queued, str(tmp_path / "store"), str(tmp_path / "spool")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    waited = time.time() - float(next(line for line in done.stdout.splitlines() if line[:1].isdigit()))
+    said = done.stdout + done.stderr  # Airflow's logging writes to stdout
+    assert done.returncode == 0 and waited < 10, (waited, said[-3000:])  # 30 s before
+    assert "1 write still under way after 1.0s as this process ends (the START event of run" in said, said[-3000:]
+    assert "1 event not delivered within TDPROV_EXIT_TIMEOUT (1s) as this process ends (the queued event)" in said, said
