@@ -115,11 +115,29 @@ def end_open_steps(recorder: Recorder, instance: Any, run_id: str, dagster_run: 
         if outcome.status == StepEventStatus.SUCCESS:
             bundles.append(run.complete(at=outcome.ended_at))
         elif outcome.status == StepEventStatus.FAILURE:
-            bundles.append(run.fail(error=outcome.error or f"step {run.identity.step_key} failed", at=outcome.ended_at))
+            bundles += _end_failed(run, outcome)
     _warn_unplaced(runs, checks)
     for other in {id(r.recorder): r.recorder for r in runs if r.recorder is not recorder}.values():
         other.wait()  # a check step's run recorded in the store of the version it checked: written before teardown ends
     return bundles
+
+
+def _end_failed(run: StepRun, outcome: StepOutcome) -> list[str]:
+    """End ``run``, whose step failed, with FAIL and the step's error: its bundle location. A run whose START the store
+    did not take as its load was refused (``run.unrecorded``: strict mode raised it with the refusal, the step's error)
+    and whose FAIL it does not take either is named in a warning, not raised again: the teardown would fail for an
+    error the step's error already reports."""
+    try:
+        return [run.fail(error=outcome.error or f"step {run.identity.step_key} failed", at=outcome.ended_at)]
+    except TdprovError as exc:
+        if run.unrecorded is None:
+            raise
+        run.recorder.forget(run)
+        log.warning("tdprov: run %s of the failed step %r is not recorded: the store did not take its FAIL either (%s), "
+                    "as the step's error says of its START. Fix: %s, then materialize the step again", run.ol_run_id,
+                    run.identity.step_key, exc.what.rstrip("."), exc.fix or f"make the store {run.recorder.settings.store} "
+                    "writable")
+        return []
 
 
 def _unrecorded(recorder: Recorder, events: RunEvents, dagster_run: Any) -> set[str]:

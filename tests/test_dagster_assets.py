@@ -347,6 +347,38 @@ def test_a_refused_load_in_strict_mode_with_an_unusable_store_fails_with_the_ref
     assert "could not be recorded either: cannot write" in shown.message and "not-a-folder" in shown.message
 
 
+def test_a_refused_load_in_strict_mode_whose_start_the_store_refused_does_not_fail_the_teardown_again(
+    store: Path, instance, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After such a refusal (the step failed with it, the store's error named in it), the IO manager's teardown ended
+    the step's run with a FAIL the same store refused in the same way, and raised it: Dagster logged "Teardown of
+    resources [io_manager] failed", an alarm for an error already reported. The teardown now leaves that run, with a
+    warning naming it, the store's error and the fix, and ends cleanly."""
+    run(pipeline.CHAIN, instance)
+    data = Path(str(store) + "-data")
+    path = data / "raw" / "orders.parquet"
+    df = pd.read_parquet(path)
+    df.loc[0, "amount"] = 999.0
+    df.to_parquet(path)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store folder should be")
+
+    with caplog.at_level(logging.WARNING, logger="prov_dagster"):
+        result = run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean], strict=True,
+                     store=str(blocker / "store"), data_root=str(data))
+    assert not result.success
+    said = [str(e.message) for e in result.all_events if e.message]
+    assert not [m for m in said if "Teardown of resources" in m], said
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error
+    assert "VerificationError" in (error.cause or error).cls_name, error.to_string()
+    [warned] = [r.getMessage() for r in caplog.records if "of the failed step" in r.getMessage()]
+    assert (f"tdprov: run {step_run_id(result.run_id, 'clean__orders_clean')} of the failed step 'clean__orders_clean' "
+            "is not recorded: the store did not take its FAIL either (" in warned and "not-a-folder" in warned
+            and "as the step's error says of its START. Fix: " in warned
+            and warned.endswith(", then materialize the step again")), warned
+
+
 def test_tamper_is_caught_by_the_sidecar_without_dagster_history(store: Path) -> None:
     with DagsterInstance.ephemeral() as first:
         run(pipeline.CHAIN, first)
