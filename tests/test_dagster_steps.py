@@ -1393,3 +1393,59 @@ def test_a_process_whose_store_holds_a_recorder_delivery_past_the_exit_bound_nam
     assert not list(list_bundles(open_store(store)))
     assert main(["flush", "--store", store, "--spool", str(spool)]) == 0
     assert {s.run_id: s.state for s in list_bundles(open_store(store))} == {queued: "COMPLETE"}
+
+
+_QUEUED_SEAL = """
+import sys, time
+from bundle_support import run_events
+from prov_common.bundle import transport
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+from prov_common.config import Settings
+from prov_common.store.local import LocalStore
+from prov_dagster.recorder import recorder_for_namespace
+
+start, complete = run_events()
+closing = ProvenanceTransport(ProvenanceConfig(store=sys.argv[1]))
+closing.emit(start)
+ProvenanceTransport._seal_ended = lambda self, *args, **kwargs: None  # its process died once its COMPLETE was staged
+closing.emit(complete)
+closing.close()
+
+class Hung(LocalStore):  # then the mount hangs: a listing never ends
+    def _list(self, prefix, start_after):
+        time.sleep(600)
+
+    def _list_info(self, prefix, start_after, tags_for=None):
+        time.sleep(600)
+
+opened = transport.open_store
+transport.open_store = lambda *args, **kwargs: Hung(opened(*args, **kwargs).root)
+recorder = recorder_for_namespace(Settings(store=sys.argv[1]), "default")
+recorder.seal_staged(sys.argv[2])  # held up
+recorder.seal_staged(start["run"]["runId"])  # queued behind it as the process ends
+print(start["run"]["runId"])
+"""
+
+
+def test_a_seal_from_staging_queued_as_the_process_ends_is_named_with_its_fix_and_its_run_is_not_lost(
+        tmp_path: Path) -> None:
+    """A seal from what was staged (a retry closing an earlier attempt whose COMPLETE is staged) that is still queued
+    as the process ends cannot be spooled (it reads the store): it is named with the seal command, its run's staged
+    events stay in the store, the audit names the run as never sealed, and 'tdprov store seal' seals START and COMPLETE
+    once the store answers."""
+    from prov_common.cli import main
+
+    store, spool = str(tmp_path / "store"), tmp_path / "spool"
+    done = subprocess.run([sys.executable, "-c", _QUEUED_SEAL, store, str(uuid.uuid4())], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).parent,
+                          env={**os.environ, "TDPROV_SPOOL": str(spool), "TDPROV_EXIT_TIMEOUT": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_id = done.stdout.split()[-1]
+    assert ("2 deliveries still under way after 1s as this process ends" in done.stderr
+            and f"the seal of run {run_id}; they are not delivered" in done.stderr
+            and f"'tdprov store seal --force {run_id}'" in done.stderr), done.stderr[-3000:]
+    result = run_audit(open_store(store), report_dir=tmp_path / "report", progress=False)
+    assert [f for f in result.findings if f.check == "unfinished" and f.run_id == run_id], result.findings
+    assert main(["store", "seal", "--store", store, run_id]) == 0
+    sealed = parse_events_jsonl(read_bundle(open_store(store), run_id).files["events.jsonl"])
+    assert [e["eventType"] for e in sealed] == ["START", "COMPLETE"]
