@@ -69,7 +69,7 @@ def read_picture(svg: str) -> Picture:
         else:
             cx, cy, rx, ry = (float(ellipse.get(k)) for k in ("cx", "cy", "rx", "ry"))
             x, y, w, h = cx - rx, cy - ry, 2 * rx, 2 * ry
-        nodes[group.get("id")] = (x, y, x + w, y + h)
+        nodes[group.get("data-node")] = (x, y, x + w, y + h)
     edges = [(p.get("data-source"), p.get("data-target"), polyline(p.get("d"))) for p in root.iter(f"{SVG}path")
              if "edge" in (p.get("class") or "").split()]
     labels = []

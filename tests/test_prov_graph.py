@@ -101,6 +101,32 @@ def test_svg_escapes_names() -> None:
     assert "a&lt;b&gt;&amp;" in svg
 
 
+# XML 1.0's Name production (ASCII part; tdprov's ids add no other letters): SVG 1.1 types an element's id so, and the
+# W3C HTML checker (vnu) refuses an inline SVG id that is none, as in the audit report's picture.
+XML_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:.-]*")
+
+
+def test_svg_node_ids_are_xml_names_and_data_node_keeps_the_graph_key() -> None:
+    """The audit report's picture keys a version by its dataset, digest and run (``ver:file//data/a b.csv@blake3:…@<run>``):
+    as the ``id`` of its ``<g>`` that key, holding '/', '@' and a name's space, was no XML name, 11 errors of the W3C
+    HTML checker on the example's report. Every ``id`` is an XML name, one per node (a key that is one, as a PROV
+    qualified name, is kept), and ``data-node`` carries the key, which edges' ``data-source`` and ``data-target`` name."""
+    from prov_common.w3cprov.graph import Edge, LineageGraph, Node
+
+    run, read = "run:0193c111-2222-7333-8444-00000000000a", "ver:file//data/a b.csv@blake3:" + "a" * 64
+    wrote = f"ver:file//data/a b.parquet@blake3:{'b' * 64}@{run[4:]}"
+    graph = LineageGraph(nodes={run: Node(run, RUN, "prep\nCOMPLETE", run_id=run[4:], state="COMPLETE"),
+                                read: Node(read, VERSION, "/data/a b.csv", dataset="/data/a b.csv"),
+                                wrote: Node(wrote, VERSION, "/data/a b.parquet", dataset="/data/a b.parquet")},
+                         edges=[Edge(read, run, USED), Edge(run, wrote, GENERATED)])
+    root = ElementTree.fromstring(render_svg(graph))
+    groups = {g.get("data-node"): g.get("id") for g in root.iter(f"{SVG}g") if "node" in (g.get("class") or "").split()}
+    assert set(groups) == set(graph.nodes)
+    assert all(XML_NAME.fullmatch(i) for i in groups.values()), groups
+    assert len(set(groups.values())) == 3 and groups[run] == run
+    ends = [(p.get("data-source"), p.get("data-target")) for p in root.iter(f"{SVG}path") if "edge" in (p.get("class") or "").split()]
+    assert sorted(ends) == sorted((e.source, e.target) for e in graph.edges)
+
 def test_same_content_is_said_and_its_names_escaped_in_dot_and_svg() -> None:
     from dataclasses import replace
 

@@ -13,6 +13,7 @@ Output is deterministic.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape as _escape
@@ -21,7 +22,7 @@ from prov_common.text import cells, counted, first_of, shortened, visible
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import HOLDERS_NAMED, LABEL_WIDTH, RUN, LineageGraph, Node, named_holders
 from prov_common.w3cprov.identity import DatasetLabels, JobLabels, dataset_label, distinct_jobs, distinct_labels
-from prov_common.w3cprov.ids import xml_text
+from prov_common.w3cprov.ids import short_hash, slug, xml_text
 from prov_common.w3cprov.layout import MARGIN, Layout, label_width, layered_layout
 
 Point = tuple[float, float]
@@ -36,6 +37,15 @@ def drawn(graph: LineageGraph) -> str:
 def escape(text: str) -> str:
     """Text for SVG: XML-escaped, characters XML cannot hold replaced."""
     return _escape(xml_text(text), {'"': "&quot;"})
+
+
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]*")
+
+
+def svg_id(key: str) -> str:
+    """An XML name for the SVG ``id`` of the node ``key`` (SVG 1.1 types ids so; the W3C HTML checker refuses any other
+    in an inline picture): ``key`` itself where it is one (a PROV qualified name), else ``node-`` + its slug and hash."""
+    return key if _XML_NAME.fullmatch(key) else f"node-{slug(key)}-{short_hash(key)}"
 
 ENTITY_FILL, ACTIVITY_FILL, ALERT, PASSED = "#FFFC87", "#9FB1FC", "#D62728", "#1A7F37"
 FAILED_MARK, PASSED_MARK = "✗", "✓"  # a line of failed checks (or a broken link), of passed checks
@@ -249,7 +259,7 @@ def render_svg(graph: LineageGraph, title: str = "lineage", max_width: float | N
         top = cy - (len(lines) - 1) * LINE_H / 2 + 4
         text = "".join(f'<tspan x="{cx:.1f}" y="{top + i * LINE_H:.1f}"' + (f' fill="{colour}"' if colour else "")
                        + f">{escape(line)}</tspan>" for i, (line, colour) in enumerate(zip(lines, _line_colours(node, lines))))
-        out.append(f'<g class="node {node.kind}" id="{escape(node.id)}"><title>{escape(_tooltip(node, names))}</title>{shape}'
+        out.append(f'<g class="node {node.kind}" id="{svg_id(node.id)}" data-node="{escape(node.id)}"><title>{escape(_tooltip(node, names))}</title>{shape}'
                    f'<text text-anchor="middle">{text}</text></g>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
