@@ -205,6 +205,8 @@ def test_an_s3_source_is_located_by_a_uri_that_names_its_key(s3_bucket: str, tmp
     import boto3
     from rfc3986_validator import validate_rfc3986
 
+    from prov_common.hashing.remote import s3_version, versioned_uri
+
     monkeypatch.setenv("TDPROV_STORE", str(tmp_path / "store"))
     keys = {"raw/with space #1.csv": "raw/with%20space%20%231.csv", "raw/ü?x=1&y%2F.csv": "raw/%C3%BC%3Fx=1&y%252F.csv"}
     for i, key in enumerate(keys):
@@ -217,12 +219,17 @@ def test_an_s3_source_is_located_by_a_uri_that_names_its_key(s3_bucket: str, tmp
     assert main(["source", "add", versioned, "--name", "vendor-v", "--license", "CC0-1.0", "--issuer", "V",
                  "--digest", done.digests["raw/copy.csv"]]) == 0
     keys[versioned] = "raw/v%20%232.csv?versionId=3HL4kqtJ%2BrmSpX"
+    aws = "3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo="  # an id as AWS gives them: '/', '+', '='
+    assert main(["source", "add", versioned_uri(f"s3://{s3_bucket}/raw/v #2.csv", aws), "--name", "vendor-aws", "--license",
+                 "CC0-1.0", "--issuer", "V", "--digest", done.digests["raw/copy.csv"]]) == 0
+    keys["aws"] = "raw/v%20%232.csv?versionId=3%2FL4kqtJlcpXroDTDmJ%2BrmSpXd3dIbrHY%2BMTRCxf3vjVBH40Nr8X8gdRQBpUMLUo%3D"
     capsys.readouterr()
     assert main(["export", "--format", "ttl", "-o", str(tmp_path / "all.ttl")]) == 0
     graph = rdflib.Graph().parse(tmp_path / "all.ttl", format="turtle")
     where = {str(w) for (w,) in graph.query(PREFIXES + "SELECT ?w WHERE { ?s a tdprov:RegisteredSource ; prov:atLocation ?w }")}
     assert where == {f"s3://{s3_bucket}/{encoded}" for encoded in keys.values()}
     assert all(validate_rfc3986(w, rule="URI") for w in where)
+    assert s3_version(f"s3://{s3_bucket}/{keys['aws']}") == aws  # the IRI rdflib read names that version
 
 
 def test_a_source_location_is_a_prov_o_location_node(pipeline: Pipeline, capsys: pytest.CaptureFixture) -> None:
