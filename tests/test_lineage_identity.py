@@ -1828,3 +1828,37 @@ def test_many_datasets_of_one_content_are_named_a_few_and_counted(tmp_path: Path
     outputs = tree["usedBy"][0]["outputs"]
     assert len(outputs) == 200 and {o["sameContentAs"] for o in outputs} == {same} and "also" not in outputs[0], outputs[0]
     assert said["contentHolders"] == {same: [["file", f"/data/out{i:03}.csv"] for i in range(200)]}, said["contentHolders"]
+
+
+def test_the_pictures_draw_two_datasets_whose_namespace_and_name_join_alike_as_two(tmp_path: Path) -> None:
+    """Namespace ``warehouse/a`` with name ``b`` and namespace ``warehouse`` with name ``a/b``, at equal bytes, are two
+    datasets: the report's picture keyed a version by ``ver:<namespace>/<name>@<digest>`` and drew the two as one node
+    (one read of the training run lost); it keys them by their PROV ids, as ``tdprov graph`` and ``lineage -o`` do."""
+    from xml.etree import ElementTree as ET
+
+    from prov_common.audit.catalog import known_runs
+    from prov_common.audit.lineage import LineageIndex
+    from prov_common.audit.svg import lineage_graph
+    from prov_common.signing import trust_from_settings
+    from prov_common.w3cprov.drawing import render_svg
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    pairs = {("warehouse/a", "b"), ("warehouse", "a/b")}
+    run = seal(store, run_events("train", [dataset(name, VENDOR, namespace=ns) for ns, name in sorted(pairs)],
+                                 [dataset("/m/model.pkl", MODEL)], job_type="TRAINING"))
+    events = tmp_path / "events.jsonl"
+    events.write_bytes((tmp_path / "store" / "bundles" / run / "events.jsonl").read_bytes())
+    graph = lineage_graph(LineageIndex(known_runs(store, trust_from_settings(Settings.from_env(store=uri))).values()))
+    assert sorted((n.namespace, n.dataset) for n in graph.nodes.values() if n.dataset != "/m/model.pkl" and n.kind == "version") == sorted(pairs)
+    [trained] = [key for key, n in graph.nodes.items() if n.kind == "run"]
+    assert len({e.source for e in graph.incoming(trained)}) == 2
+    svg = ET.fromstring(render_svg(graph))
+    drawn = [g.get("data-node") for g in svg.iter("{http://www.w3.org/2000/svg}g") if "version" in (g.get("class") or "")]
+    assert len(drawn) == len(set(drawn)) == 3, drawn
+    for verb in (["graph", str(events)], ["lineage", "/m/model.pkl", "--store", uri]):  # their keys hash the pair already
+        assert main([*verb, "-o", str(tmp_path / "p.svg"), "--renderer", "builtin"]) == 0, verb
+        picture = ET.parse(tmp_path / "p.svg").getroot()
+        reads = {g.get("data-node") for g in picture.iter("{http://www.w3.org/2000/svg}g") if "/m/model.pkl" not in
+                 "".join(g.itertext()) and "version" in (g.get("class") or "")}
+        assert len(reads) == 2, (verb, reads)

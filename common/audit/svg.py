@@ -8,6 +8,7 @@ from prov_common.audit.lineage import LineageIndex, run_order, version_of
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.w3cprov.render import fitted_svg
 from prov_common.w3cprov.identity import dataset_label
+from prov_common.w3cprov.lineage import data_node_id
 from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node
 
 MAX_TRAINING_RUNS = 5
@@ -32,8 +33,8 @@ def _version_node(index: LineageIndex, d: DatasetUse, writer: RunRecord | None) 
     failed |= {c.name: None for u in uses for c in u.checks if c.failed}
     passed = {name: None for u in uses for name in (u.quality.passed_checks if u.quality else ())}
     passed |= {c.name: None for u in uses for c in u.checks if c.status == "pass"}
-    made = f"@{writer.run_id}" if writer else ""
-    return Node(id=f"ver:{d.namespace}/{d.name}@{d.version or 'unversioned'}{made}", kind=VERSION, label=f"{dataset_label(d.namespace, d.name)}\n{_short(d.version)}", dataset=d.name,
+    key = data_node_id(d.namespace, d.name, d.version, writer.run_id if writer else None)  # the pair hashed, as lineage keys it
+    return Node(id=key, kind=VERSION, label=f"{dataset_label(d.namespace, d.name)}\n{_short(d.version)}", dataset=d.name,
                 namespace=d.namespace, version=d.version, failed_checks=tuple(failed), passed_checks=tuple(passed))
 
 
