@@ -256,3 +256,38 @@ def test_a_source_record_is_an_rdfs_see_also_resource(pipeline: Pipeline, capsys
         SELECT ?record WHERE {{ <{_iri(pipeline, "vendor-orders")}> rdfs:seeAlso ?record . FILTER isIRI(?record) }}""")}
     assert found == {(pipeline.store.resolve() / source_key("vendor-orders", pipeline.digest)).as_uri()}
     assert not [o for o in graph.objects(None, rdflib.RDFS.seeAlso) if isinstance(o, rdflib.Literal)]
+
+
+def test_sources_of_one_digest_at_two_locations_are_two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    """Two sources registered for equal bytes at two locations are two: each origin read at its location is derived
+    from its own, neither matched by content. A source at an origin's own location names it alone (docs/prov-mapping.md:
+    "registered at that location with that digest, else ... matched by content"), so the other, at a location no run
+    read, names no origin and is not stated, as any source no run read; ``tdprov source list`` still names both."""
+    monkeypatch.setenv("TDPROV_STORE", str(tmp_path / "store"))
+    here, there = tmp_path / "x" / "vendor.csv", tmp_path / "y" / "copy.csv"
+    for path in (here, there):
+        path.parent.mkdir()
+        path.write_text("a,b\n1,2\n")
+    digest = hash_path(str(here)).digest
+    assert main(["source", "add", str(here), "--name", "vendor-x", "--license", "CC0-1.0", "--issuer", "V"]) == 0
+    assert main(["source", "add", str(there), "--name", "vendor-y", "--license", "CC-BY-4.0", "--issuer", "W"]) == 0
+    ProvenanceResource().record(inputs=[str(there)], outputs={"m": pd.DataFrame({"a": [1]})})
+
+    def derivations() -> set[tuple[str, str, bool]]:
+        capsys.readouterr()
+        assert main(["export", "--format", "ttl", "-o", str(tmp_path / "all.ttl")]) == 0
+        graph = rdflib.Graph().parse(tmp_path / "all.ttl", format="turtle")
+        return {(Path(str(name)).name, str(source), bool(marked)) for name, source, marked in graph.query(PREFIXES + """
+            SELECT ?name ?source (BOUND(?m) AS ?marked) WHERE {
+              ?origin prov:wasDerivedFrom ?source ; tdprov:dataset/tdprov:name ?name . ?source a tdprov:RegisteredSource .
+              OPTIONAL { ?origin prov:qualifiedDerivation [ prov:entity ?source ; tdprov:matchedByContent ?m ] }
+            }""")}
+
+    assert derivations() == {("copy.csv", f"urn:tdprov:source:vendor-y:{digest}", False)}
+    capsys.readouterr()
+    assert main(["source", "list"]) == 0
+    assert {line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]} == {"vendor-x", "vendor-y"}
+    ProvenanceResource().record(inputs=[str(here)], outputs={"n": pd.DataFrame({"a": [2]})})
+    assert derivations() == {("copy.csv", f"urn:tdprov:source:vendor-y:{digest}", False),
+                             ("vendor.csv", f"urn:tdprov:source:vendor-x:{digest}", False)}
