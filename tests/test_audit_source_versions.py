@@ -152,3 +152,25 @@ def test_a_later_record_needs_only_the_fields_it_adds_and_the_first_one_a_licenc
     records = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert {records[n]["license"] for n in ("vendor-claims", "vendor-claims-2", "vendor-claims-3")} == {"CC-BY-4.0"}
     assert {records[n]["issuer"] for n in ("vendor-claims", "vendor-claims-2", "vendor-claims-3")} == {"Acme Data"}
+
+
+def test_equal_bytes_registered_at_two_locations_are_two_sources_each_with_its_own_location(tmp_path: Path) -> None:
+    """A source version is a dataset at a digest: the record of the same bytes at another location (registered later,
+    under another licence) is another dataset, never read into the description of the one the training run read."""
+    store, mirror = str(tmp_path / "store"), "/mirror/cancer.csv"
+    data = digest("breast cancer")
+    assert add_source(store, "breast-cancer", data, "--personal-data", "personal", "--consent", "https://uci.example/consent") == 0
+    assert tdprov(["source", "add", mirror, "--digest", data, "--name", "cancer-mirror", "--license", "CC0-1.0",
+                   "--issuer", "Mirror Ltd", "--personal-data", "personal", "--store", store]) == 0
+    seal(open_store(store), run_events("train_model", [dataset(DATA, data)], [dataset("/models/m.pkl", digest("m"))],
+                                       start=T0, job_type="TRAINING"))
+    entry, items = audit(store, tmp_path / "r")
+    [origin] = entry["article10"]["origin"]
+    assert (origin["name"], origin["alsoRecordedAs"], origin["location"], origin["license"], origin["issuer"]) == (
+        "breast-cancer", [], DATA, "CC-BY-4.0", "UCI Machine Learning Repository")
+    assert not any("cancer-mirror" in g for i in items.values() for g in i["gaps"])
+    # the mirror's record documents no consent: its own finding, which the consent recorded at DATA does not close
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    consent = [f["what"] for c in report["checks"] for f in c["findings"] if "consent" in f["what"]]
+    assert consent == ["source 'cancer-mirror' holds personal data (classified personal) but documents neither consent "
+                       "nor a legal basis for processing it"]

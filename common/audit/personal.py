@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from prov_common.audit.model import CHECK_SOURCES, Finding
-from prov_common.sources.merged import by_digest
+from prov_common.sources.merged import by_version
 from prov_common.sources.registry import StoredSource
 from prov_common.w3cprov.identity import normal_version
 
@@ -16,7 +16,8 @@ FIX_CONSENT = (
 
 
 def undocumented_personal_data(sources: Iterable[StoredSource]) -> list[Finding]:
-    """One finding per digest whose records, read together (:func:`~prov_common.sources.merged.by_digest`), declare
+    """One finding per source version (digest and location) whose records, read together
+    (:func:`~prov_common.sources.merged.by_version`), declare
     personal data (``--personal-data`` personal, sensitive or pseudonymised, or ``--personal-columns``) while none
     documents consent or a legal basis; the finding's object is the first record registered."""
     stored = list(sources)
@@ -24,7 +25,7 @@ def undocumented_personal_data(sources: Iterable[StoredSource]) -> list[Finding]
     for s in stored:
         keys.setdefault((normal_version(s.record.digest), s.record.name), s.key)
     out = []
-    for v in by_digest(s.record for s in stored):
+    for v in by_version(s.record for s in stored):
         r = v.record
         if r.personal and not (r.consent or r.legal_basis):
             what = ", ".join(filter(None, [f"classified {r.personal_data}" if r.personal_data else "",

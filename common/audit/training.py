@@ -21,7 +21,7 @@ from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.audit.quality_gaps import Results, failed_validation, lineage_quality
 from prov_common.audit.rehash import version_at
 from prov_common.sources.gaps import source_gaps
-from prov_common.sources.merged import SourceVersion, merge_records
+from prov_common.sources.merged import SourceVersion, by_version
 from prov_common.sources.model import SourceRecord
 from prov_common.w3cprov.identity import VersionKey, normal_version
 
@@ -66,13 +66,6 @@ def _missing(s: SourceRecord) -> list[tuple[str, str]]:
     basis) only when the data is personal."""
     missing = [(label, option) for attr, label, option in _SOURCE_FIELDS if not getattr(s, attr)]
     return missing + ([_CONSENT] if s.personal and not (s.consent or s.legal_basis) else [])
-
-
-def _source_versions(trace: Trace, index: LineageIndex) -> list[SourceVersion]:
-    """The registered sources on ``trace``, one per digest, each read with every record of its digest (a later record
-    under another name adds what an earlier one left out)."""
-    digests = dict.fromkeys(normal_version(s.digest) for s in trace.sources)
-    return [merge_records(index.sources[d]) for d in digests]
 
 
 def _gaps(trace: Trace, quality: list[dict[str, Any]], d: DatasetUse, changed: Mapping[str, str],
@@ -122,7 +115,7 @@ def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None)
                 trace.broken.append(BrokenLink(run.run_id, d, NO_DIGEST))
             quality = lineage_quality(index, [d, *trace.validated], known)
             steps = [_step(r) for r in reversed(trace.runs)]
-            versions = _source_versions(trace, index)
+            versions = by_version(trace.sources)  # equal bytes at another location: another dataset, on the trace when matched by content
             gaps = _gaps(trace, quality, d, changed or {}, versions)
             sources = [{**_source(v), "matchedBy": _matched_by(v, trace)} for v in versions]
             entries[key] = {

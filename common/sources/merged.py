@@ -1,9 +1,11 @@
 """The source records of one digest, read together as the description of that version (no I/O).
 
 Records are signed once and never rewritten: a field a record lacks is added by registering the same data
-again under another name with it. Whoever reads the records of a digest (the audit's training-data sections,
+again under another name with it. Whoever reads the records of a source version (the audit's training-data sections,
 the consent finding) reads them as one: field by field, the newest record that sets a field gives it; the
-name is that of the first record registered, and the others are named beside it.
+name is that of the first record registered, and the others are named beside it. A source version is a dataset
+at a digest: records of one digest at two locations are two datasets of equal bytes, read apart
+(:func:`by_version`), so neither location is lost to the other.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from prov_common.sources.model import SourceRecord
-from prov_common.w3cprov.identity import normal_version, sortable_time
+from prov_common.w3cprov.identity import located_dataset, normal_version, sortable_time, store_namespace
 
 _OWN = ("name", "digest", "registered_at")  # each record's own, never taken from another
 _FIELDS = tuple(f.name for f in fields(SourceRecord) if f.name not in _OWN)
@@ -59,12 +61,20 @@ def merge_records(records: Sequence[SourceRecord]) -> SourceVersion:
     return SourceVersion(merged, tuple(dict.fromkeys(r.name for r in ordered)))
 
 
-def by_digest(records: Iterable[SourceRecord]) -> list[SourceVersion]:
-    """``records`` merged per digest, in the order each digest first appears."""
-    groups: dict[str, list[SourceRecord]] = {}
+def _dataset(location: str | None) -> tuple[str, str] | str:
+    """The dataset a source was registered at, as identity compares it (``s3a://b/k`` is ``s3://b/k``); the location
+    as it is when it names no dataset (``""`` when there is none)."""
+    located = located_dataset(location)
+    return (store_namespace(located[0]), located[1].rstrip("/")) if located else location or ""
+
+
+def by_version(records: Iterable[SourceRecord]) -> list[SourceVersion]:
+    """``records`` merged per source version: per digest and location (the dataset it was registered at), in the order
+    each first appears. Equal bytes registered at two locations are two versions, each with its own location."""
+    groups: dict[tuple[str, tuple[str, str] | str], list[SourceRecord]] = {}
     for r in records:
-        groups.setdefault(normal_version(r.digest), []).append(r)
+        groups.setdefault((normal_version(r.digest), _dataset(r.location)), []).append(r)
     return [merge_records(group) for group in groups.values()]
 
 
-__all__ = ["SourceVersion", "by_digest", "merge_records"]
+__all__ = ["SourceVersion", "by_version", "merge_records"]
