@@ -304,3 +304,42 @@ def test_the_picture_draws_the_checks_a_validation_run_recorded_on_a_version_it_
     html = Path(result.report_html).read_text()
     picture = html[html.find("<figure"):html.find("</figure>")]
     assert "✗ 1 failed check" in picture and "✓ 2 passed checks" not in picture and "✓ 1 passed check" in picture, picture
+
+
+def test_the_picture_draws_each_digest_of_a_source_name_as_its_own_node(tmp_path: Path) -> None:
+    """A source version is a registered source at a digest: the report's picture keyed a source by ``src:<name>``, so two
+    digests registered under one name (the data changed, and at another location) were one node without a digest. Each
+    is now a node of its own, labelled with its digest and keyed by the qualified name ``tdprov export`` gives it."""
+    import xml.etree.ElementTree as ET
+
+    from prov_common.audit.catalog import known_runs
+    from prov_common.audit.lineage import LineageIndex
+    from prov_common.audit.svg import lineage_graph
+    from prov_common.cli import main
+    from prov_common.signing import trust_from_settings
+    from prov_common.sources.model import SourceRecord, source_iri
+    from prov_common.sources.registry import iter_sources
+    from prov_common.w3cprov.drawing import render_svg
+    from prov_common.w3cprov.source_links import source_name
+
+    store_uri = str(tmp_path / "store")
+    first, changed, moved = digest("v1"), digest("v2"), digest("v3")
+    reads = (("/data/v.csv", first), ("/data/v.csv", changed), ("/mirror/v.csv", moved))
+    for location, data in reads:
+        assert main(["source", "add", location, "--digest", data, "--name", "vendor", "--license", "CC-BY-4.0",
+                     "--issuer", "Vendor Inc", "--store", store_uri]) == 0
+    store = open_store(store_uri)
+    for hours, (location, data) in enumerate(reads):
+        seal(store, run_events(f"train_{hours}", [dataset(location, data)], [dataset(f"/models/m{hours}.pkl", digest(f"m{hours}"))],
+                               start=T0 + timedelta(hours=hours), job_type="TRAINING"))
+    trust = trust_from_settings(Settings.from_env(store=store_uri))
+    graph = lineage_graph(LineageIndex(known_runs(store, trust).values(), [s.record for s in iter_sources(store, trust)]))
+    svg = ET.fromstring(render_svg(graph))
+    ns = "{http://www.w3.org/2000/svg}"
+    drawn = {g.get("data-node"): "".join(g.itertext()) for g in svg.iter(f"{ns}g") if "source vendor" in "".join(g.itertext())
+             and g.get("data-node")}
+    expected = {str(source_name(source_iri(SourceRecord(name="vendor", digest=d, license="x", issuer="y")))): d
+                for d in (first, changed, moved)}
+    assert set(drawn) == set(expected), drawn
+    for key, data in expected.items():
+        assert data[:19] in drawn[key], (key, drawn[key])  # blake3: and 12 hex digits

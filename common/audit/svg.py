@@ -6,10 +6,12 @@ from dataclasses import replace
 
 from prov_common.audit.lineage import LineageIndex, run_order, version_of
 from prov_common.audit.model import DatasetUse, RunRecord
+from prov_common.sources.model import SourceRecord, source_iri
 from prov_common.w3cprov.render import fitted_svg
 from prov_common.w3cprov.identity import dataset_label
 from prov_common.w3cprov.lineage import data_node_id
 from prov_common.w3cprov.graph import DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node
+from prov_common.w3cprov.source_links import source_name
 
 MAX_TRAINING_RUNS = 5
 MAX_NODES = 150
@@ -36,6 +38,15 @@ def _version_node(index: LineageIndex, d: DatasetUse, writer: RunRecord | None) 
     key = data_node_id(d.namespace, d.name, d.version, writer.run_id if writer else None)  # the pair hashed, as lineage keys it
     return Node(id=key, kind=VERSION, label=f"{dataset_label(d.namespace, d.name)}\n{_short(d.version)}", dataset=d.name,
                 namespace=d.namespace, version=d.version, failed_checks=tuple(failed), passed_checks=tuple(passed))
+
+
+def _source_node(s: SourceRecord, located: bool) -> Node:
+    """A registered source at its digest (its record), keyed by its PROV qualified name in ``tdprov export``
+    (:func:`~prov_common.w3cprov.source_links.source_name`): each digest registered under a name is a node of its own,
+    labelled with its digest."""
+    how = "" if located else " (same content)"
+    return Node(id=str(source_name(source_iri(s))), kind=DATASET, label=f"source {s.name}{how}\n{_short(s.digest)}\n{s.issuer}",
+                dataset=s.name)
 
 
 def _run_node(r: RunRecord) -> Node:
@@ -90,8 +101,7 @@ def _drawn(index: LineageIndex, roots: list[RunRecord]) -> tuple[LineageGraph, b
             if id(d) in broken:
                 graph.nodes[v.id] = replace(v, broken=broken[id(d)])
             for s in sources:
-                how = "" if located else " (same content)"
-                src = Node(id=f"src:{s.name}", kind=DATASET, label=f"source {s.name}{how}\n{s.issuer}", dataset=s.name)
+                src = _source_node(s, located)
                 graph.nodes.setdefault(src.id, src)
                 edges.add(Edge(src.id, v.id, GENERATED))
     graph.edges = sorted(e for e in edges if e.source in graph.nodes and e.target in graph.nodes)
