@@ -1171,11 +1171,11 @@ def test_the_audit_records_a_bundle_it_cannot_verify_from_its_events_line_by_lin
     assert peak < 3 * len(data), (peak, len(data))
 
 
-def _forged_events(store: Any, times: int) -> tuple[str, bytes]:
+def _forged_events(store: Any, times: int, distinct: int = 0) -> tuple[str, bytes]:
     """Seal-like objects of a new run in ``store`` (any backend) whose events.jsonl repeats its terminal event ``times``
-    times under a manifest that lists it (its size and digest) and that its signed statement does not name (no trusted
-    key vouches for it): the run id and the events."""
-    from bundle_support import run_events
+    times (after ``distinct`` RUNNING events, each its own, latest first) under a manifest that lists it (its size and
+    digest) and that its signed statement does not name (no trusted key vouches for it): the run id and the events."""
+    from bundle_support import event, run_events
 
     from prov_common.bundle import build_bundle, layout
     from prov_common.bundle.model import FileEntry, Manifest
@@ -1185,7 +1185,8 @@ def _forged_events(store: Any, times: int) -> tuple[str, bytes]:
 
     bundle = build_bundle(run_events(), None, default_signing_key())
     lines = bundle.files[layout.EVENTS_FILE].splitlines(keepends=True)
-    data = b"".join(lines[:-1]) + lines[-1] * times
+    running = [event(bundle.run_id, "RUNNING", f"2026-03-01T10:00:00.{i:06d}Z") for i in range(distinct, 0, -1)]
+    data = b"".join(lines[:-1]) + b"".join(json.dumps(e).encode() + b"\n" for e in running) + lines[-1] * times
     manifest = json.loads(bundle.manifest_bytes)
     entry = next(f for f in manifest["files"] if f["path"] == layout.EVENTS_FILE)
     entry.update(size=len(data), digest=blake3_digest(data))
@@ -1237,6 +1238,32 @@ def test_the_events_a_forged_bundle_claims_are_read_in_ranged_parts_never_held_w
                                                                for f in checked.manifest.files))
     with pytest.raises(VerificationError, match=f"^bundles/{run}/events.jsonl is not the file its bundle's manifest names"):
         claimed_run(store, checked)
+
+
+def test_the_lines_a_fold_did_not_keep_are_read_again_many_to_a_ranged_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lines of a file read in parts that the fold did not keep parsed (past 8 MB of them) were read again one
+    ranged read each, in the fold's order: on S3 one GET a line, so a forgery of 100,000 distinct events cost 100,000
+    GETs. They are read again many at a time, in file order, in ranges of at most a part: here 3,000 lines of events
+    latest first, none kept, fold in a few dozen reads into the run the file read whole folds into."""
+    from counting_store import CountingStore
+
+    from prov_common.bundle import layout, storage
+    from prov_common.bundle.events import fold_bundle_events
+    from prov_common.bundle.model import Manifest
+    from prov_common.w3cprov import event_lines
+
+    monkeypatch.setattr(event_lines, "KEPT_BYTES", 0)
+    monkeypatch.setattr(event_lines, "REREAD_BYTES", 64 << 10, raising=False)
+    monkeypatch.setattr(storage, "LINES_CHUNK", 64 << 10)
+    store = CountingStore(tmp_path / "store")
+    run, data = _forged_events(store, 1, distinct=3_000)  # about 900 KB
+    manifest = Manifest.from_json(store.get(layout.bundle_key(run, layout.MANIFEST_FILE)))
+    state = fold_bundle_events(storage.listed_parts(store, run, manifest, layout.EVENTS_FILE), "e", manifest.mapping)
+    assert state == fold_bundle_events(data, "e", manifest.mapping) and len(state.outputs) == 1
+    ranges = store.ranges[layout.bundle_key(run, layout.EVENTS_FILE)]
+    parts = -(-len(data) // (64 << 10))
+    assert parts < 20 and len(ranges) <= 3 * parts, len(ranges)  # one a line: 3,000 reads after the parts
 
 
 @pytest.mark.parametrize("kept", [8 << 20, 0], ids=["kept parsed", "parsed again"])

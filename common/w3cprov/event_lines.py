@@ -18,6 +18,8 @@ from prov_common.w3cprov.events import CheckedEvent, RunState, check_event, fold
 KEPT_BYTES = 8 << 20
 """Bytes of lines kept parsed from the first pass to the fold (each parsed event takes several times its line): a
 bundle's events are a few KB, and the lines past this are parsed again when they are folded."""
+REREAD_BYTES = 8 << 20
+"""Bytes of lines not kept parsed read again at once, and the most one ranged read of them spans."""
 
 
 @dataclass(frozen=True)
@@ -87,21 +89,67 @@ def fold_event_lines(data: bytes | EventBytes, name: str, *, local_names: bool =
 
 def _in_order(lines: list[_Line], read: Callable[[int, int], bytes], name: str, sealed: bool) -> Iterator[CheckedEvent]:
     """The checked events of one run's ``lines`` in their order (time and rank, then, among events of one time and rank,
-    their sorted JSON text, as the events read whole are ordered), each parsed again when it was not kept."""
+    their sorted JSON text, as the events read whole are ordered), each parsed again when it was not kept
+    (:class:`_Reread`: read again with the lines that come next, a few ranged reads for many lines)."""
     lines.sort(key=lambda line: (line.head, line.index))
-    for _, tied in groupby(lines, key=lambda line: line.head):
+    again = _Reread(lines, read)
+    for _, tied in groupby(range(len(lines)), key=lambda at: lines[at].head):
         group = list(tied)
         if len(group) > 1:
-            group.sort(key=lambda line: order_tail(_checked(line, read, name, sealed).event))
-        for line in group:
-            yield _checked(line, read, name, sealed)
+            group.sort(key=lambda at: order_tail(_checked(again, at, name, sealed).event))
+        for at in group:
+            yield _checked(again, at, name, sealed)
 
 
-def _checked(line: _Line, read: Callable[[int, int], bytes], name: str, sealed: bool) -> CheckedEvent:
-    """The checked event of ``line``, kept or read and parsed again (it was checked once: it checks again)."""
+class _Reread:
+    """The bytes of the lines of a run not kept parsed, read again as the fold needs them: the line asked for and
+    those not kept that come after it in the fold's order, up to :data:`REREAD_BYTES` of them, read in file order
+    in ranges of at most :data:`REREAD_BYTES` that each take every one of them it can. A run of many lines costs a
+    few ranged reads (one per line: on S3, 100,000 GETs for a forgery of as many events), and no more than
+    :data:`REREAD_BYTES` of lines and one range are held."""
+
+    def __init__(self, lines: list[_Line], read: Callable[[int, int], bytes]) -> None:
+        self.lines, self.read = lines, read
+        self.held: dict[int, bytes] = {}
+
+    def line(self, at: int) -> bytes:
+        """The bytes of ``lines[at]``."""
+        found = self.held.get(at)
+        if found is None:
+            self.held = self._taken(at)
+            found = self.held[at]
+        return found
+
+    def _taken(self, at: int) -> dict[int, bytes]:
+        """The lines not kept from ``at`` on, up to :data:`REREAD_BYTES` of them (``lines[at]`` at least), by place."""
+        wanted, size = [], 0
+        for place in range(at, len(self.lines)):
+            line = self.lines[place]
+            if line.checked is None:
+                if wanted and size + line.stop - line.start > REREAD_BYTES:
+                    break
+                wanted.append(place)
+                size += line.stop - line.start
+        wanted.sort(key=lambda place: self.lines[place].start)
+        taken: dict[int, bytes] = {}
+        while wanted:
+            first = self.lines[wanted[0]].start
+            ends = 1
+            while ends < len(wanted) and self.lines[wanted[ends]].stop - first <= REREAD_BYTES:
+                ends += 1
+            data = self.read(first, max(self.lines[place].stop for place in wanted[:ends]))
+            taken.update((place, data[self.lines[place].start - first:self.lines[place].stop - first]) for place in wanted[:ends])
+            del wanted[:ends]
+        return taken
+
+
+def _checked(again: _Reread, at: int, name: str, sealed: bool) -> CheckedEvent:
+    """The checked event of the line ``at`` of ``again``, kept or read and parsed again (it was checked once: it checks
+    again)."""
+    line = again.lines[at]
     if line.checked is not None:
         return line.checked
-    return check_event(line.index, _parsed(read(line.start, line.stop), name, 0), sealed=sealed)
+    return check_event(line.index, _parsed(again.line(at), name, 0), sealed=sealed)
 
 
 def _parsed(line: bytes, name: str, number: int) -> Any:
