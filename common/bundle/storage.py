@@ -21,7 +21,7 @@ from prov_common.errors import (BadInputError, ObjectConflictError, StoreError, 
 from prov_common.hashing.raw import blake3_digest, show
 from prov_common.signing import Envelope
 from prov_common.store.base import Store
-from prov_common.store.errors import ObjectNotFoundError, ObjectTooLargeError, UnreadableObjectError
+from prov_common.store.errors import TOO_LARGE_FIX, ObjectNotFoundError, ObjectTooLargeError, UnreadableObjectError
 from prov_common.store.latekey import LateKey, put_late
 from prov_common.store.ranges import RangeReader
 from prov_common.store.outbox import Outbox
@@ -173,8 +173,13 @@ def _get_listed(store: Store, key: str, size: int) -> bytes:
     try:
         return store.get(key, size)
     except ObjectTooLargeError as exc:
-        raise ObjectTooLargeError(f"{key} in {_describe(store)}: digest mismatch: {more_than_listed(size)}.",
-                                  fix=exc.fix) from None
+        raise _grown(store, key, size, exc.fix) from None
+
+
+def _grown(store: Store, key: str, size: int, fix: str = TOO_LARGE_FIX) -> ObjectTooLargeError:
+    """The error for the object ``key`` of a bundle found larger than the ``size`` its manifest lists
+    (:func:`more_than_listed`), naming the store."""
+    return ObjectTooLargeError(f"{key} in {_describe(store)}: digest mismatch: {more_than_listed(size)}.", fix=fix)
 
 
 def _listed(run_id: str, manifest: Manifest, path: str) -> FileEntry:
@@ -206,32 +211,36 @@ def signed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> byt
 LINES_CHUNK = 8 << 20  # bytes of a ranged read of :func:`listed_lines` and :func:`listed_parts`
 
 
-def listed_parts(store: Store, run_id: str, manifest: Manifest, path: str) -> EventBytes:
+def listed_parts(store: Store, run_id: str, manifest: Manifest, path: str, *, checked: bool = True) -> EventBytes:
     """The file ``path`` of the bundle of ``run_id`` as a fold reads it (:class:`~prov_common.w3cprov.event_lines.EventBytes`):
     in ranged reads of :data:`LINES_CHUNK` bytes, no further than the size ``manifest`` lists for it, so that no more than a part
     of a file of any size is held; a byte range again in one ranged read. After the last part, a file that is not the
     one the manifest lists (another size or digest) raises :class:`~prov_common.errors.VerificationError`: what its
-    parts gave is then not to be taken. :class:`BadInputError` when the manifest lists no such file."""
+    parts gave is then not to be taken. Not ``checked`` (a reader that verifies nothing, as :func:`listed_file`): only a
+    file larger than listed is refused, as there (:class:`ObjectTooLargeError`, before the part that passes the size
+    is given). :class:`BadInputError` when the manifest lists no such file."""
     entry = _listed(run_id, manifest, path)
     key = layout.bundle_key(run_id, path)
-    return EventBytes(_listed_parts(store, run_id, path, entry),
-                      lambda start, stop: store.get_range(key, start, stop - start))
+    return EventBytes(_listed_parts(store, run_id, path, entry, checked),
+                      lambda start, stop: store.get_range(key, start, stop - start), entry.size)
 
 
-def _listed_parts(store: Store, run_id: str, path: str, entry: FileEntry) -> Iterator[bytes]:
+def _listed_parts(store: Store, run_id: str, path: str, entry: FileEntry, checked: bool) -> Iterator[bytes]:
     """The parts of :func:`listed_parts`, hashed as they are read; the file's check after the last."""
     key, hasher, size = layout.bundle_key(run_id, path), blake3(), 0
     while size <= entry.size:
         asked = min(LINES_CHUNK, entry.size + 1 - size)  # one byte past the listed size at most: a larger file is not it
         part = store.get_range(key, size, asked)
         size += len(part)
+        if size > entry.size and not checked:
+            raise _grown(store, key, entry.size)
         hasher.update(part)
         if size > entry.size:
             break
         yield part
         if len(part) < asked:
             break
-    if size != entry.size or show(hasher.digest()) != entry.digest:
+    if checked and (size != entry.size or show(hasher.digest()) != entry.digest):
         raise _not_listed_file(run_id, path)
 
 

@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from prov_common.errors import BadInputError, ObjectConflictError
 from prov_common.store.buffers import Buffer, byte_view, checked_buffer, open_buffer
-from prov_common.store.errors import ObjectTooLargeError
+from prov_common.store.errors import TOO_LARGE_FIX, ObjectTooLargeError
 from prov_common.store.keys import validate_key, validate_prefix
 
 CHUNK = 1 << 20
@@ -129,8 +129,7 @@ class BaseStore(ABC):
                 return stream.read()
             data = _read_at_most(stream, limit + 1)
         if len(data) > limit:
-            raise ObjectTooLargeError(f"object '{key}' in {self.describe()} is larger than {limit:,} bytes.",
-                                      fix="it is not what tdprov wrote there: restore it from a backup or replica of the store")
+            raise ObjectTooLargeError(f"object '{key}' in {self.describe()} is larger than {limit:,} bytes.", fix=TOO_LARGE_FIX)
         return data
 
     def get_range(self, key: str, start: int, length: int) -> bytes:

@@ -22,6 +22,10 @@ class ObjectTooLargeError(UnreadableObjectError):
     """The object is larger than its reader allows (a manifest, a signed statement, a file the manifest sized)."""
 
 
+TOO_LARGE_FIX = "it is not what tdprov wrote there: restore it from a backup or replica of the store"
+"""The fix of an :class:`ObjectTooLargeError`."""
+
+
 class NotAFolderError(StoreError):
     """A listed prefix cannot be listed: in a local store, a file (or another object) is where its folder, or one
     above it, should be. That object is itself a key of the store's listing."""

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prov.model import ProvDocument
 
 from prov_common.bundle import BundleSummary, list_bundles, read_bundle
-from prov_common.bundle.storage import bundle_file
+from prov_common.bundle.storage import bundle_file, listed_parts
 from prov_common.bundle.layout import EVENTS_FILE, INDEX, PROV_FILE, bundle_key, index_cursor
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.progress import Bar, stream as bar_stream
@@ -17,7 +17,7 @@ from prov_common.store.base import Store
 from prov_common.times import since_time
 from prov_common.w3cprov.graph import lineage_graph
 from prov_common.w3cprov.links import link_runs
-from prov_common.w3cprov.event_lines import fold_event_lines
+from prov_common.w3cprov.event_lines import EventBytes, fold_event_lines
 from prov_common.w3cprov.events import RunState
 from prov_common.w3cprov.events_bound import events_past
 from prov_common.w3cprov.mapping import PROV_MAPPING, runs_to_document, too_many_records
@@ -63,19 +63,21 @@ def bundle_document(store: Store, run_id: str) -> ProvDocument:
         except BadInputError as exc:
             raise exc.about(bundle_key(run_id, PROV_FILE)) from None
     try:
-        runs = _bounded_runs(bundle_file(store, bundle, EVENTS_FILE), f"bundle {run_id} {EVENTS_FILE}")
+        runs = _bounded_runs(lambda: listed_parts(store, run_id, bundle.manifest, EVENTS_FILE, checked=False),
+                             f"bundle {run_id} {EVENTS_FILE}")
         return runs_to_document(runs, max_records=PROV_RECORDS_MAX)
     except TooManyRecords as exc:
         raise exc.about(bundle_key(run_id, EVENTS_FILE)) from None
 
 
-def _bounded_runs(data: bytes, name: str) -> list[RunState]:
-    """The runs of the ``events.jsonl`` bytes ``data`` (named ``name``), folded line by line
-    (:func:`~prov_common.w3cprov.event_lines.fold_event_lines`), refused before they are parsed when the datasets they
-    name already make more than :data:`PROV_RECORDS_MAX` records (:func:`~prov_common.w3cprov.events_bound.events_past`)."""
-    if events_past(data, PROV_RECORDS_MAX):
+def _bounded_runs(read: Callable[[], EventBytes], name: str) -> list[RunState]:
+    """The runs of the ``events.jsonl`` that ``read`` reads in parts (named ``name``; each call a new reading, so that
+    no more than a part of it is held), folded line by line (:func:`~prov_common.w3cprov.event_lines.fold_event_lines`),
+    refused before they are parsed when the datasets they name already make more than :data:`PROV_RECORDS_MAX` records
+    (:func:`~prov_common.w3cprov.events_bound.events_past`: a second reading, when the file is large enough to)."""
+    if events_past(read(), PROV_RECORDS_MAX):
         raise too_many_records(PROV_RECORDS_MAX)
-    return fold_event_lines(data, name, sealed=True)
+    return fold_event_lines(read(), name, sealed=True)
 
 
 def shard_counts(store: Store, generations: Mapping[str, str]) -> dict[str, int]:

@@ -5,6 +5,7 @@ events (one output repeated 400,000 times: a few PROV records) took 892 MB."""
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, groupby
@@ -25,16 +26,43 @@ REREAD_BYTES = 8 << 20
 @dataclass(frozen=True)
 class EventBytes:
     """The bytes of an events file as the fold reads them: ``parts``, the bytes front to back however they are cut
-    (each part is let go of once its lines are taken), and ``read(start, stop)``, the bytes from ``start`` to ``stop``
-    again (a line that the fold did not keep parsed)."""
+    (each part is let go of once its lines are taken), ``read(start, stop)``, the bytes from ``start`` to ``stop``
+    again (a line that the fold did not keep parsed), and ``size``, the most bytes they hold (None: not known)."""
 
     parts: Iterable[bytes]
     read: Callable[[int, int], bytes]
+    size: int | None = None
 
     @classmethod
     def whole(cls, data: bytes) -> EventBytes:
         """The events held whole in ``data``."""
-        return cls((data,), lambda start, stop: data[start:stop])
+        return cls((data,), lambda start, stop: data[start:stop], len(data))
+
+    def stream(self) -> io.BufferedReader:
+        """The ``parts`` as a stream, for a parser that reads one (holding a part and a buffer)."""
+        return io.BufferedReader(_PartsStream(iter(self.parts)))
+
+
+class _PartsStream(io.RawIOBase):
+    """The bytes of ``parts`` read front to back, holding no more than a part."""
+
+    def __init__(self, parts: Iterator[bytes]) -> None:
+        super().__init__()
+        self.parts, self.held = parts, memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self.held:
+            part = next(self.parts, None)
+            if part is None:
+                return 0
+            self.held = memoryview(part)
+        n = min(len(buffer), len(self.held))
+        memoryview(buffer).cast("B")[:n] = self.held[:n]
+        self.held = self.held[n:]
+        return n
 
 
 @dataclass

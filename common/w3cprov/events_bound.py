@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from prov_common.file_uri import local_dataset
+from prov_common.w3cprov.event_lines import EventBytes
 from prov_common.w3cprov.serialize import skip_value
 
 _WEIGHTS = {"inputs": 1, "outputs": 2}
@@ -18,19 +19,21 @@ _ENTRY_BYTES = len(b'{"namespace":"","name":""}')
 Events = Iterator[tuple[str, Any]]
 
 
-def events_past(data: bytes, bound: int) -> bool:
+def events_past(data: bytes | EventBytes, bound: int) -> bool:
     """Whether the JSON-lines run events ``data`` make more than ``bound`` PROV records by this mapping, by a count
     never above the records they make: the datasets each run reads and writes, named as the folding names them
     (:func:`~prov_common.file_uri.local_dataset`), each counted once (a hash of each held, never more than ``bound``)
     by an incremental parser that stops once they pass it. Parsing the events whole costs several times their size
     (140 MB of 400,000 outputs: 1 GB) before their records could be counted. False for a file too small to name
     that many datasets (no parse), and for one the counted datasets keep within ``bound`` (left to the folding,
-    which counts every record, and to the parser that names a line that is not JSON)."""
-    if len(data) * max(_WEIGHTS.values()) <= _ENTRY_BYTES * bound:
+    which counts every record, and to the parser that names a line that is not JSON). ``data`` held whole, or read in
+    parts (:class:`~prov_common.w3cprov.event_lines.EventBytes`: a part and the parser's buffer held at once)."""
+    source = data if isinstance(data, EventBytes) else EventBytes.whole(data)
+    if source.size is not None and source.size * max(_WEIGHTS.values()) <= _ENTRY_BYTES * bound:
         return False
     import ijson
 
-    events = ijson.basic_parse(io.BytesIO(data), use_float=True, multiple_values=True)
+    events = ijson.basic_parse(source.stream(), use_float=True, multiple_values=True)
     seen: set[int] = set()
     count = 0
     try:
