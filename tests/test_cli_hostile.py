@@ -1270,6 +1270,46 @@ def test_the_lines_a_fold_did_not_keep_are_read_again_many_to_a_ranged_read(
     assert parts < 20 and len(ranges) <= 3 * parts, len(ranges)  # one a line: 3,000 reads after the parts
 
 
+def test_the_audit_reads_the_events_of_a_bundle_no_trusted_key_vouches_for_once_in_ranged_parts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit's examination of a bundle no trusted key vouches for read its events whole, folded them, then cut them
+    again to digest its lines: the file and about twice more held. They are read once, in ranged parts, folded and
+    digested in that reading: here the memory taken stays below a quarter of the file, the record and the digests
+    are those of the file read whole, and the events are never read whole."""
+    import tracemalloc
+    from functools import partial
+
+    from counting_store import CountingStore
+
+    from prov_common.audit.examine import examine_checked, record_from_events
+    from prov_common.bundle import layout, storage, verify
+    from prov_common.bundle.events import line_digests
+    from prov_common.bundle.storage import summary_of_bundle
+    from prov_common.signing import TrustStore
+
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(storage, "LINES_CHUNK", 1 << 20)
+    monkeypatch.setattr(verify, "hash_stored", partial(verify.hash_stored, chunk=1 << 20))  # verification's reads
+    store = CountingStore(tmp_path / "store")
+    run, data = _forged_events(store, 20_000, distinct=20)  # about 14 MB
+    summary, trust, key = summary_of_bundle(store, run), TrustStore.of([]), layout.bundle_key(run, layout.EVENTS_FILE)
+    examine_checked(store, summary, trust)  # its modules loaded before the memory is traced
+    store.gets.clear()
+    store.ranges.clear()
+    tracemalloc.start()
+    try:
+        record, _, checked = examine_checked(store, summary, trust)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert checked.derived is None and layout.EVENTS_FILE not in checked.objects, checked.report.to_dict()
+    assert peak < len(data) // 4, (peak, len(data))  # read whole: the file and more
+    assert record.held_events == line_digests(data) and len(record.held_events) == 22
+    whole = record_from_events(data, key, summary, record.manifest_digest, record.key_id, checked.manifest.mapping)
+    assert (record.inputs, record.outputs, record.state) == (whole.inputs, whole.outputs, whole.state)
+    assert store.gets[key] == 0 and sum(size for _, size in store.ranges[key]) <= 2 * len(data) + 2  # hashed, then read
+
+
 @pytest.mark.parametrize("kept", [8 << 20, 0], ids=["kept parsed", "parsed again"])
 def test_events_folded_line_by_line_are_the_runs_of_the_events_parsed_whole(kept: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The line-by-line fold orders each run's events as the whole parse does (time, START first, a terminal event

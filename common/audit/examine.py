@@ -1,6 +1,7 @@
 """Examine one stored bundle: verify it, and extract what the audit needs (run record and log leaf)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from prov_common.audit.model import (
@@ -20,16 +21,17 @@ from prov_common.audit.unended import refused_in_bundle
 from prov_common.bundle import layout
 from prov_common.bundle.events import fold_bundle_events, line_digests
 from prov_common.bundle.model import BundleSummary
-from prov_common.bundle.storage import listed_file
+from prov_common.bundle.storage import listed_parts
 from prov_common.bundle.verify import OTHER_STORE, UNLISTED, CheckedBundle, entry_differences, verify_and_derive
-from prov_common.errors import TdprovError
-from prov_common.hashing.raw import blake3_digest
+from prov_common.errors import StoreUnavailableError, TdprovError
+from prov_common.hashing.raw import blake3_digest, short_digest
 from prov_common.signing import TrustStore
 from prov_common.signing.dsse import FIX_RETIRED
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.identity import FIX_OTHER_STORE
 from prov_common.tlog.model import LogLeaf, sha256_digest
+from prov_common.w3cprov.event_lines import EventBytes
 from prov_common.w3cprov.events import DatasetState, RunState, check_label
 from prov_common.w3cprov.quality import RunTests, other_checks, run_test_measurements
 from prov_common.w3cprov.identity import dataset_label, iso_z, moment
@@ -115,12 +117,14 @@ def _get(store: Store, key: str) -> bytes | None:
         return None
 
 
-def record_from_events(events: bytes, name: str, summary: BundleSummary, manifest_digest: str, key_id: str | None,
-                       mapping: str | None = None) -> RunRecord:
-    """The audit's record of a run from its ``events.jsonl`` bytes (named ``name``), folded line by line as the PROV
-    ``mapping`` its manifest names (None: the current one) folds them
-    (:func:`~prov_common.bundle.events.fold_bundle_events`)."""
-    return record_from_state(fold_bundle_events(events, name, mapping), summary, manifest_digest, key_id)
+def record_from_events(events: bytes | EventBytes, name: str, summary: BundleSummary, manifest_digest: str,
+                       key_id: str | None, mapping: str | None = None,
+                       each_line: Callable[[bytes], None] | None = None) -> RunRecord:
+    """The audit's record of a run from its ``events.jsonl`` bytes (named ``name``; held whole, or read in parts),
+    folded line by line as the PROV ``mapping`` its manifest names (None: the current one) folds them
+    (:func:`~prov_common.bundle.events.fold_bundle_events`; ``each_line``: as there)."""
+    return record_from_state(fold_bundle_events(events, name, mapping, each_line=each_line), summary, manifest_digest,
+                             key_id)
 
 
 def record_from_state(state: RunState, summary: BundleSummary, manifest_digest: str, key_id: str | None) -> RunRecord:
@@ -226,26 +230,22 @@ def examine_checked(store: Store, summary: BundleSummary, trust: TrustStore, *,
             findings.append(Finding(CHECK_SIGNATURES, summary.cursor or prefix, f"the index entry names manifest {summary.manifest_digest}, "
                                     f"the bundle holds {manifest_digest}", _ALTERED, run_id=run_id))
         findings += _entry_findings(summary, checked)
-    # as verification read them (and parsed and folded them), else as stored: read once, folded here, digested below
-    events = checked.objects.get(layout.EVENTS_FILE) if derived is not None else _stored_events(store, checked)
-    record = None
-    if derived is not None:
+    record: RunRecord | None
+    if derived is not None:  # as verification read them (and parsed and folded them)
         record = record_from_state(derived.state, summary, manifest_digest, report.key_id)
         findings += unwritten_notes(derived.state, run_id)
-    elif events is not None:
-        try:
-            record = record_from_events(events, prefix + layout.EVENTS_FILE, summary, manifest_digest, report.key_id,
-                                        checked.manifest.mapping if checked.manifest is not None else None)
-        except TdprovError:
-            record = None  # already a finding of verify_bundle (malformed)
+        events = checked.objects.get(layout.EVENTS_FILE)
+        held = None if events is None else line_digests(events)
+    else:  # as stored: read once, folded and digested in that reading
+        record, held = _from_stored_events(store, checked, summary, manifest_digest)
     if record is None:
         record = record_from_summary(summary, manifest_digest)
     findings += reversed_times(record, prefix + layout.PROV_FILE)
     record.bundle_findings = findings
     record.files = tuple(f.path for f in checked.manifest.files) if checked.manifest is not None else None
     record.refusals = refused_in_bundle(store, record, checked.manifest) if checked.manifest is not None else []
-    if events is not None:
-        record.held_events = line_digests(events)
+    if held is not None:
+        record.held_events = held
     leaf = LogLeaf(run_id, manifest_digest, statement_digest, summary.cursor or prefix)
     return record, leaf, checked
 
@@ -279,20 +279,46 @@ def _entry_findings(summary: BundleSummary, checked: CheckedBundle) -> list[Find
     return out
 
 
-def _stored_events(store: Store, checked: CheckedBundle) -> bytes | None:
-    """The events as stored, when verification could not derive from them: as it read them, else (it stopped before
-    them, or hashed them without holding them as no trusted statement vouches for the manifest) from the store by the size the manifest lists (:func:`~prov_common.bundle.storage.listed_file`); with no
-    manifest, or one that lists none, no further than :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` (verification
-    names the bundle; a file planted there is read no further)."""
-    if layout.EVENTS_FILE in checked.objects:
-        return checked.objects[layout.EVENTS_FILE]
-    run_id = checked.report.run_id
-    if checked.manifest is not None and layout.EVENTS_FILE in checked.manifest.by_path:
+def _from_stored_events(store: Store, checked: CheckedBundle, summary: BundleSummary,
+                        manifest_digest: str) -> tuple[RunRecord | None, frozenset[str] | None]:
+    """The record of a run whose events verification could not derive from (:func:`record_from_events`; None when they
+    do not fold: already a finding of verification) and the digests of their lines
+    (:func:`~prov_common.bundle.events.line_digests`), taken in one reading of the events as stored
+    (:func:`_stored_events`; a second, of the digests alone, when the fold stops before their end); (None, None) when
+    they cannot be read."""
+    read = _stored_events(store, checked)
+    if read is None:
+        return None, None
+    digests: set[str] = set()
+    try:
         try:
-            return listed_file(store, run_id, checked.manifest, layout.EVENTS_FILE)
-        except (ObjectNotFoundError, UnreadableObjectError):
-            return None
-    return _get(store, layout.bundle_key(run_id, layout.EVENTS_FILE))
+            record = record_from_events(read(), layout.bundle_key(checked.report.run_id, layout.EVENTS_FILE), summary,
+                                        manifest_digest, checked.report.key_id,
+                                        checked.manifest.mapping if checked.manifest is not None else None,
+                                        lambda line: digests.add(short_digest(line)))
+            return record, frozenset(digests)
+        except (StoreUnavailableError, ObjectNotFoundError, UnreadableObjectError):
+            raise
+        except TdprovError:  # malformed: a finding of verification; its lines are digested still
+            return None, line_digests(read())
+    except (ObjectNotFoundError, UnreadableObjectError):  # gone, grown past its listed size: verification names it
+        return None, None
+
+
+def _stored_events(store: Store, checked: CheckedBundle) -> Callable[[], bytes | EventBytes] | None:
+    """The events as stored, when verification could not derive from them, each call a new reading: as it read them,
+    else (it stopped before them, or hashed them without holding them as no trusted statement vouches for the manifest)
+    from the store in ranged parts, no further than the size the manifest lists
+    (:func:`~prov_common.bundle.storage.listed_parts`, not checked against its digest: verification names a file that
+    is not the one listed); with no manifest, or one that lists none, no further than
+    :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` (verification names the bundle; a file planted there is read
+    no further). None when there are none."""
+    run_id, manifest = checked.report.run_id, checked.manifest
+    if layout.EVENTS_FILE not in checked.objects and manifest is not None and layout.EVENTS_FILE in manifest.by_path:
+        return lambda: listed_parts(store, run_id, manifest, layout.EVENTS_FILE, checked=False)
+    held = checked.objects[layout.EVENTS_FILE] if layout.EVENTS_FILE in checked.objects else \
+        _get(store, layout.bundle_key(run_id, layout.EVENTS_FILE))
+    return None if held is None else lambda: held
 
 
 def current_digests(store: Store, run_id: str) -> tuple[str, str]:

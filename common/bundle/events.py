@@ -1,6 +1,7 @@
 """The events of one run as bundle bytes: normalised, ordered, canonical JSON lines; PROV derived from them."""
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -8,7 +9,7 @@ from typing import Any
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import short_digest
-from prov_common.w3cprov.event_lines import EventBytes, fold_event_lines, line_spans
+from prov_common.w3cprov.event_lines import EventBytes, fold_event_lines, part_lines
 from prov_common.w3cprov.events import (TERMINAL, CheckedEvent, RunState, fold_runs, folds_local_names,
                                         folds_versions_apart, parse_time)
 
@@ -50,12 +51,13 @@ def event_digest(event: Mapping[str, Any]) -> str:
     return short_digest(canonical_bytes(event))
 
 
-def line_digests(data: bytes) -> frozenset[str]:
+def line_digests(data: bytes | EventBytes) -> frozenset[str]:
     """The :func:`event_digest` of each event of the ``events.jsonl`` bytes ``data`` as a bundle holds them (one canonical
     JSON event a line), taken from each line's bytes unparsed: a line not in canonical form gives another digest than
-    its event's. The lines are taken one at a time (:func:`~prov_common.w3cprov.event_lines.line_spans`), never all
-    held beside ``data``."""
-    return frozenset(short_digest(line) for _, start, stop in line_spans(data) if (line := data[start:stop]).strip())
+    its event's. The lines are taken one at a time (:func:`~prov_common.w3cprov.event_lines.part_lines`), never all
+    held beside ``data``; ``data`` held whole, or read in parts (then a part and a line of it held)."""
+    source = data if isinstance(data, EventBytes) else EventBytes.whole(data)
+    return frozenset(short_digest(line) for *_, line in part_lines(source.parts, sys.maxsize) if line and line.strip())
 
 
 def parent_of(event: Mapping[str, Any]) -> tuple[str, str, str] | None:
@@ -198,16 +200,18 @@ def one_run(states: list[RunState]) -> RunState:
 
 
 def fold_bundle_events(data: bytes | EventBytes, name: str, mapping: str | None,
-                       each: Callable[[CheckedEvent], None] | None = None) -> RunState:
+                       each: Callable[[CheckedEvent], None] | None = None,
+                       each_line: Callable[[bytes], None] | None = None) -> RunState:
     """The one run of a sealed bundle's ``events.jsonl`` bytes (named ``name``; held whole, or read in parts), folded line by line
     (:func:`~prov_common.w3cprov.event_lines.fold_event_lines`: what is held grows with the run's PROV, not with the
-    file) as the PROV ``mapping`` its manifest names folds them (None: the current one); ``each``: as there."""
+    file) as the PROV ``mapping`` its manifest names folds them (None: the current one); ``each``, ``each_line``: as
+    there."""
     if mapping is None:
         from prov_common.w3cprov.mapping import PROV_MAPPING
 
         mapping = PROV_MAPPING
     return one_run(fold_event_lines(data, name, sealed=True, local_names=folds_local_names(mapping),
-                                    versions_apart=folds_versions_apart(mapping), each=each))
+                                    versions_apart=folds_versions_apart(mapping), each=each, each_line=each_line))
 
 
 def prov_json(state: RunState, mapping: str) -> bytes:

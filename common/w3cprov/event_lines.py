@@ -77,15 +77,18 @@ class _Line:
 
 
 def fold_event_lines(data: bytes | EventBytes, name: str, *, local_names: bool = True, versions_apart: bool = True,
-                     sealed: bool = False, each: Callable[[CheckedEvent], None] | None = None) -> list[RunState]:
+                     sealed: bool = False, each: Callable[[CheckedEvent], None] | None = None,
+                     each_line: Callable[[bytes], None] | None = None) -> list[RunState]:
     """One :class:`~prov_common.w3cprov.events.RunState` per run id (sorted) of the JSON-lines events ``data``
     (named ``name`` in errors), as :func:`~prov_common.w3cprov.events.fold_runs` folds them parsed (``local_names``,
     ``versions_apart``, ``sealed``: as there): each line checked,
     a line longer than :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` refused (no writer stages a larger
     event) and one that is not JSON named. A line equal to one before it is the same event, which folds as once (and
     is not parsed again). ``each``: called with each event as its line is checked, in the lines' order (a repeated
-    line once), so that a caller may list them without holding them. ``data`` held whole, or read in parts
-    (:class:`EventBytes`: then no more than a part and a line of it is held at once)."""
+    line once), so that a caller may list them without holding them; ``each_line``: called with the bytes of each
+    line that is not blank, a repeated one each time, before it is parsed (a caller may digest them in the same
+    reading). ``data`` held whole, or read in parts (:class:`EventBytes`: then no more than a part and a line of it is
+    held at once)."""
     source = data if isinstance(data, EventBytes) else EventBytes.whole(data)
     runs: dict[str, list[_Line]] = {}
     seen: set[bytes] = set()
@@ -97,6 +100,8 @@ def fold_event_lines(data: bytes | EventBytes, name: str, *, local_names: bool =
                                     "is restored from a backup or replica of the store")
         if not line.strip():
             continue
+        if each_line is not None:
+            each_line(line)
         index += 1
         digest = hashlib.blake2b(line, digest_size=16).digest()
         if digest in seen:  # checked as its first copy, which its run's fold applies it right after: it changes nothing
