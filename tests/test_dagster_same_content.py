@@ -52,17 +52,25 @@ def _run(instance: DagsterInstance, selection: Any = None) -> None:
     assert materialize(ASSETS, instance=instance, resources=resources, selection=selection).success
 
 
-@pytest.fixture
-def history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(scope="module")
+def made_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """left, right and reader (reading left); then left alone again, with the same bytes: reader read the
-    older of left's two generations."""
-    store = tmp_path / "store"
-    monkeypatch.setenv("TDPROV_STORE", str(store))
-    with DagsterInstance.ephemeral() as instance:
+    older of left's two generations. Made once: the module's tests only read the store (see :func:`history`)."""
+    store = tmp_path_factory.mktemp("history") / "store"
+    with pytest.MonkeyPatch.context() as patch, DagsterInstance.ephemeral() as instance:
+        patch.setenv("TDPROV_STORE", str(store))
+        patch.setenv("TDPROV_HOME", str(store.parent / "home"))
         _run(instance)
         time.sleep(1)  # the re-run ends after reader started: not what reader read
         _run(instance, selection=["left"])
     return store
+
+
+@pytest.fixture
+def history(made_history: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The store of :func:`made_history`, read as the home that signed it does (its key trusted)."""
+    monkeypatch.setenv("TDPROV_HOME", str(made_history.parent / "home"))
+    return made_history
 
 
 def _exported(store: Path, tmp_path: Path) -> rdflib.Graph:
