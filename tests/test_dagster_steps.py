@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import json
+import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -77,13 +79,6 @@ from dagster_support import delivered
 
 TESTS = Path(__file__).resolve().parent
 
-KILLED_RUN = """
-from dagster import DagsterInstance, materialize
-import dagster_steps_defs as steps
-with DagsterInstance.from_config({home!r}) as instance:
-    materialize([steps.raw, steps.pair], instance=instance,
-                resources={{"io_manager": steps.ProvenanceIOManager(namespace=steps.NAMESPACE)}})
-"""
 
 
 @pytest.fixture
@@ -121,16 +116,29 @@ def check_events(store: str, ol_run_id: str, ol_validator: Any) -> list[str]:
     return [e["eventType"] for e in events]
 
 
+def _run_killed_in_pair(home: str, crash: str, namespace: str) -> None:
+    """The body of a killed run's process: raw and pair materialized into the Dagster home ``home``."""
+    os.environ.update(TDPROV_TEST_CRASH=crash, TDPROV_TEST_NAMESPACE=namespace)
+    steps.NAMESPACE = namespace  # as dagster_steps_defs reads it at its import in a process of its own
+    with DagsterInstance.from_config(home) as instance:
+        materialize([steps.raw, steps.pair], instance=instance,
+                    resources={"io_manager": ProvenanceIOManager(namespace=namespace)})
+
+
 def killed_run(tmp_path: Path, crash: str, namespace: str = "default") -> str:
     """The Dagster home of a run of raw and pair, with a ProvenanceIOManager of ``namespace``, whose process was
-    killed in pair (``TDPROV_TEST_CRASH``, see dagster_steps_defs)."""
+    killed in pair (``TDPROV_TEST_CRASH``, see dagster_steps_defs). The process is forked from this one, as
+    store_support forks a killed flusher: it starts with Dagster, pandas and tdprov imported (a new interpreter spent
+    some 2.5 s of CPU importing them) and with no recorder on the test's store, which is new."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    env = {**os.environ, "TDPROV_TEST_CRASH": crash, "TDPROV_TEST_NAMESPACE": namespace,
-           "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", KILLED_RUN.format(home=str(home))], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == -9, done.stderr[-3000:]  # the run's process died in pair
+    process = multiprocessing.get_context("fork").Process(target=_run_killed_in_pair, args=(str(home), crash, namespace))
+    process.start()
+    process.join(300)
+    if process.is_alive():  # hung: ended, not left behind
+        process.kill()
+        process.join()
+    assert process.exitcode == -signal.SIGKILL  # the run's process died in pair (what it said: in the test's output)
     return str(home)
 
 
