@@ -132,7 +132,7 @@ def test_a_later_record_needs_only_the_fields_it_adds_and_the_first_one_a_licenc
                     SigningKey.generate())
     assert add("vendor-claims", "--personal-data", "pseudonymised") == 2
     err = capsys.readouterr().err
-    assert f"no verified source record of {data} in {store}" in err and "--license and --issuer" in err, err
+    assert f"no verified source record of {data} at {claims} in {store}" in err and "--license and --issuer" in err, err
     assert "Fix: pass --license" in err
 
     assert add("vendor-claims", "--license", "CC-BY-4.0", "--issuer", "Acme Data", "--personal-data", "pseudonymised") == 0

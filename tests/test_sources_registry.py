@@ -211,8 +211,52 @@ def test_source_add_refuses_an_empty_licence_or_issuer_given_on_purpose(tmp_path
     out, err = capsys.readouterr()
     assert out == "" and err == (f"tdprov source add: {option} is given {said}, which is no {what}. Fix: pass "
                                  f"the {what} ({example}), or leave {option} out to take it from an earlier record of "
-                                 "the same data\n")
+                                 "the same data at the same location\n")
     assert [s.record.name for s in iter_sources(open_store(store), trust_from_settings())] == ["claims"]
+
+
+def test_source_add_takes_a_left_out_licence_only_from_records_at_the_same_location(tmp_path: Path,
+                                                                                    capsys: pytest.CaptureFixture) -> None:
+    """A record at /mirror/x.csv with no --license took the licence and issuer of the record at /data/x.csv because the
+    bytes are equal: another dataset's facts. It is refused (exit 2), naming the equal bytes as a fact; a later record
+    at the mirror takes them from the mirror's own record (``s3a://`` being ``s3://``), and says the other took no
+    part. A record with no location is a version of its own."""
+    store = str(tmp_path / "s")
+    default_signing_key()
+    fix = ("Fix: pass --license (an SPDX id or URL) and --issuer (who issued the data); a later record of the same data at "
+           "the same location under another name may leave them out and takes them from this one\n")
+
+    def add(location: str, name: str, *options: str) -> tuple[int, str, str]:
+        code = main(["source", "add", location, "--name", name, *options, "--digest", DIGEST, "--store", store])
+        return (code, *capsys.readouterr())
+
+    assert add("/data/x.csv", "cancer", "--license", "CC-BY-4.0", "--issuer", "Acme")[0] == 0
+    assert add("/mirror/x.csv", "mirror") == (2, "", (
+        f"tdprov source add: no verified source record of {DIGEST} at /mirror/x.csv in {store}, so this first record of the "
+        "data there needs --license and --issuer (--license and --issuer not given); equal bytes are registered at "
+        "/data/x.csv as 'cancer' (licence CC-BY-4.0, issuer Acme), another dataset: its licence and issuer were not "
+        "taken. " + fix))
+    assert add("/mirror/x.csv", "mirror", "--issuer", "Mirror Inc") == (2, "", (
+        f"tdprov source add: no verified source record of {DIGEST} at /mirror/x.csv in {store}, so this first record of the "
+        "data there needs --license and --issuer (--license not given); equal bytes are registered at /data/x.csv as "
+        "'cancer' (licence CC-BY-4.0), another dataset: its licence was not taken. " + fix))
+    assert sorted(s.record.name for s in iter_sources(open_store(store), trust_from_settings())) == ["cancer"]
+
+    assert add("s3://b/x.csv", "mirror", "--license", "MIT", "--issuer", "Mirror Inc")[0] == 0
+    code, out, err = add("s3a://b/x.csv", "mirror-2", "--consent", "https://m.example/consent")
+    assert (code, err) == (0, ""), err
+    assert out.splitlines()[:2] == ["--license and --issuer not given: taken from source 'mirror': licence MIT, issuer Mirror Inc",
+                                    "equal bytes are registered at /data/x.csv as 'cancer' (licence CC-BY-4.0, issuer Acme), "
+                                    "another dataset: nothing was taken from it"]
+    recorded = {s.record.name: s.record for s in iter_sources(open_store(store), trust_from_settings())}
+    assert (recorded["mirror-2"].license, recorded["mirror-2"].issuer) == ("MIT", "Mirror Inc")
+
+    register_source(open_store(store), SourceRecord(name="unplaced", digest="blake3:" + "cd" * 32, license="CC0-1.0",
+                                                    issuer="Old"), default_signing_key())
+    code = main(["source", "add", "/data/y.csv", "--name", "y", "--license", "MIT", "--digest", "blake3:" + "cd" * 32,
+                 "--store", store])
+    assert code == 2 and ("equal bytes are registered with no location as 'unplaced' (issuer Old), another dataset: its "
+                          "issuer was not taken.") in capsys.readouterr().err
 
 
 def test_source_list_says_a_deleted_record_is_for_the_audit_to_name(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -14,7 +14,8 @@ from prov_common.errors import BadInputError
 from prov_common.signing import signing_key_from_settings, trust_from_settings
 from prov_common.sources.media import media_type, media_type_of_path
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord, check_digest, check_name
-from prov_common.sources.registry import register_source, registered_version, settings_source_listing
+from prov_common.sources.merged import SourceVersion, version_key
+from prov_common.sources.registry import register_source, registered_versions, settings_source_listing
 from prov_common.store import open_store
 from prov_common.store.base import Store
 
@@ -42,8 +43,9 @@ def register(subparsers: Any) -> None:
     add.add_argument("location", metavar="PATH|URI", help="the data: a local path or s3:// URI (hashed as tdprov hashes datasets)")
     add.add_argument("--name", required=True, help="short name of the source, e.g. vendor-claims")
     add.add_argument("--license", default=None,
-                     help="licence to use, SPDX id or URL (D&TA 'license to use'); needed by the first record of the data, "
-                          "a later record of the same digest (under another name) takes it from the earlier ones")
+                     help="licence to use, SPDX id or URL (D&TA 'license to use'); needed by the first record of the data at its "
+                          "location, a later record of the same digest at the same location (under another name) takes it "
+                          "from the earlier ones; equal bytes at another location are another dataset and give nothing")
     add.add_argument("--issuer", default=None,
                      help="who issued the data (D&TA 'dataset issuer'); needed by the first record of the data, as --license")
     add.add_argument("--digest", default=None, help="record this digest instead of hashing PATH|URI (data not reachable from here)")
@@ -174,7 +176,7 @@ def _absolute(location: str) -> str:
     return opened_path(location)
 
 
-_INHERITED = ("license", "issuer")  # required of a source; a later record of the same data may leave them out
+_INHERITED = ("license", "issuer")  # required of a source; a later record of the same data at its location may leave them out
 
 
 _WHAT = {"license": ("licence", "an SPDX id such as CC-BY-4.0, or a URL"), "issuer": ("issuer", "who issued the data")}
@@ -189,28 +191,44 @@ def _check_given(args: argparse.Namespace) -> None:
             what, example = _WHAT[name]
             raise BadInputError(f"--{name} is given {'blank' if value else 'empty'}, which is no {what}",
                                 fix=f"pass the {what} ({example}), or leave --{name} out to take it from an earlier "
-                                    "record of the same data")
+                                    "record of the same data at the same location")
 
 
 def _inherited(store: Store, settings: Settings, digest: str, given: dict[str, Any]) -> dict[str, str]:
-    """The licence and issuer the options leave out, from the verified records of ``digest`` already in ``store`` read
-    together (as the audit reads them); the first record of a digest must give both."""
+    """The licence and issuer the options leave out, from the verified records of this source version (``digest`` at
+    the location given, by :func:`~prov_common.sources.merged.version_key`) already in ``store`` read together (as the
+    audit reads them); the first record of a source version must give both. Records of equal bytes at another location
+    (or at none) describe another dataset: they are named, and nothing is taken from them."""
     missing = [name for name in _INHERITED if not given.get(name)]
     if not missing:
         return {}
     options = " and ".join(f"--{name}" for name in missing)
-    version = registered_version(store, trust_from_settings(settings), digest)
-    if version is None:
+    wanted = version_key(digest, given["location"])
+    versions = registered_versions(store, trust_from_settings(settings), digest)
+    same = next((v for v in versions if version_key(v.record.digest, v.record.location) == wanted), None)
+    elsewhere = [_equal_bytes(v, missing) for v in versions if v is not same]
+    if same is None:
+        whats = " and ".join(_WHAT[name][0] for name in missing)
+        untaken = f", another dataset: its {whats} {'were' if len(missing) > 1 else 'was'} not taken"
         raise BadInputError(
-            f"no verified source record of {digest} in {store.uri}, so this first record of the data needs --license and "
-            f"--issuer ({options} not given).",
-            fix="pass --license (an SPDX id or URL) and --issuer (who issued the data); a later record of the same data "
-                "under another name may leave them out and takes them from this one",
+            f"no verified source record of {digest} at {given['location']} in {store.uri}, so this first record of the "
+            f"data there needs --license and --issuer ({options} not given)" + "".join(f"; {e}{untaken}" for e in elsewhere) + ".",
+            fix="pass --license (an SPDX id or URL) and --issuer (who issued the data); a later record of the same data at "
+                "the same location under another name may leave them out and takes them from this one",
         )
-    taken = {name: getattr(version.record, name) for name in missing}
-    shown = ", ".join(f"{'licence' if name == 'license' else name} {value}" for name, value in taken.items())
-    print(f"{options} not given: taken from {version.label}: {shown}")
+    taken = {name: getattr(same.record, name) for name in missing}
+    shown = ", ".join(f"{_WHAT[name][0]} {value}" for name, value in taken.items())
+    print(f"{options} not given: taken from {same.label}: {shown}")
+    for fact in elsewhere:
+        print(f"{fact}, another dataset: nothing was taken from it")
     return taken
+
+
+def _equal_bytes(version: SourceVersion, missing: list[str]) -> str:
+    """The fact that ``version``, another dataset, holds the same bytes, with the values of ``missing`` it records."""
+    where = f"at {version.record.location}" if version.record.location else "with no location"
+    values = ", ".join(f"{_WHAT[name][0]} {getattr(version.record, name)}" for name in missing)
+    return f"equal bytes are registered {where} as {version.quoted} ({values})"
 
 
 _RECORD_FIELDS = {f.name for f in fields(SourceRecord)} - {"digest", "rows", "bytes", "registered_at", "extra", "store_id"}

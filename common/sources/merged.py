@@ -68,13 +68,24 @@ def _dataset(location: str | None) -> tuple[str, str] | str:
     return (store_namespace(located[0]), located[1].rstrip("/")) if located else location or ""
 
 
+VersionKey = tuple[str, tuple[str, str] | str]
+"""A source version: the normalised digest and the dataset at the location (:func:`version_key`)."""
+
+
+def version_key(digest: str, location: str | None) -> VersionKey:
+    """The source version a record of ``digest`` at ``location`` describes: records with equal keys describe one
+    dataset at one digest (``s3a://b/k`` is ``s3://b/k``); records with no location are one version of their own."""
+    return normal_version(digest), _dataset(location)
+
+
 def by_version(records: Iterable[SourceRecord]) -> list[SourceVersion]:
-    """``records`` merged per source version: per digest and location (the dataset it was registered at), in the order
-    each first appears. Equal bytes registered at two locations are two versions, each with its own location."""
-    groups: dict[tuple[str, tuple[str, str] | str], list[SourceRecord]] = {}
+    """``records`` merged per source version: per digest and location (the dataset it was registered at,
+    :func:`version_key`), in the order each first appears. Equal bytes registered at two locations are two versions,
+    each with its own location."""
+    groups: dict[VersionKey, list[SourceRecord]] = {}
     for r in records:
-        groups.setdefault((normal_version(r.digest), _dataset(r.location)), []).append(r)
+        groups.setdefault(version_key(r.digest, r.location), []).append(r)
     return [merge_records(group) for group in groups.values()]
 
 
-__all__ = ["SourceVersion", "by_version", "merge_records"]
+__all__ = ["SourceVersion", "VersionKey", "by_version", "merge_records", "version_key"]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.errors import BadInputError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
-from prov_common.sources.merged import SourceVersion, merge_records
+from prov_common.sources.merged import SourceVersion, by_version
 from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord, check_name
 from prov_common.store.base import Store
 from prov_common.store.identity import FIX_OTHER_STORE, foreign_store, writer_store_id
@@ -113,9 +113,10 @@ def settings_source_listing(settings: Settings, store: Store | None = None) -> L
     return source_listing(store if store is not None else open_store(settings=settings), trust_from_settings(settings))
 
 
-def registered_version(store: Store, trust: TrustStore, digest: str) -> SourceVersion | None:
-    """The verified records of ``digest`` in ``store``, under any name, read together (:func:`.merged.merge_records`);
-    None when none verifies (records that fail verification are left out, as the audit leaves them out)."""
+def registered_versions(store: Store, trust: TrustStore, digest: str) -> list[SourceVersion]:
+    """The verified records of ``digest`` in ``store``, under any name, read together per source version (digest and
+    location, :func:`.merged.by_version`): equal bytes registered at two locations are two versions. Empty when none
+    verifies (records that fail verification are left out, as the audit leaves them out)."""
     wanted = normal_version(digest)
     wanted_hex = wanted.split(":", 1)[1]
     records = []
@@ -129,7 +130,7 @@ def registered_version(store: Store, trust: TrustStore, digest: str) -> SourceVe
             continue
         if normal_version(record.digest) == wanted:
             records.append(record)
-    return merge_records(records) if records else None
+    return by_version(records)
 
 
 def find_source(sources: list[StoredSource], ref: str) -> list[StoredSource]:
