@@ -54,7 +54,7 @@ def test_a_later_record_of_the_same_data_closes_the_gaps_of_an_earlier_one(tmp_p
     capsys.readouterr()
     assert add_source(store, "breast-cancer", data, "--collection-start", "1990-01-01") == 2
     err = capsys.readouterr().err
-    assert "another name" in err and "records of one digest together" in err and "new digest" not in err.split("Fix:")[1].split(";")[0]
+    assert "another name" in err and "records of one digest at one location together" in err and "new digest" not in err.split("Fix:")[1].split(";")[0]
 
     # a record of the same data under another name with only the missing field: the version is described by both
     assert add_source(store, "breast-cancer-2", data, "--collection-start", "1990-01-01") == 0

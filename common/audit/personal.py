@@ -9,9 +9,9 @@ from prov_common.sources.registry import StoredSource
 from prov_common.w3cprov.identity import normal_version
 
 FIX_CONSENT = (
-    "register the same data again under a new name with --consent URI (where consent is documented) or --legal-basis TEXT "
-    "(e.g. 'GDPR Art. 6(1)(f)'); records are never changed, and the audit reads the records of one digest together: one "
-    "that documents it closes this finding"
+    "register the same data at the same location again under a new name with --consent URI (where consent is documented) "
+    "or --legal-basis TEXT (e.g. 'GDPR Art. 6(1)(f)'); records are never changed, and the audit reads the records of one "
+    "digest at one location together: one that documents it closes this finding"
 )
 
 

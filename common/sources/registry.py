@@ -46,15 +46,16 @@ class StoredSource:
 
 def register_source(store: Store, record: SourceRecord, signer: SigningKey) -> StoredSource:
     """Sign and store ``record``, for this store's identity (``store_id``, unless the record names one); registering
-    the same name and digest twice keeps the first record (a record of the same digest under another name adds
-    fields: see :mod:`.merged`)."""
+    the same name and digest twice keeps the first record (a record of the same digest at the same location under
+    another name adds fields: see :mod:`.merged`)."""
     key = source_key(record.name, record.digest)
     if store.exists(key):
         raise BadInputError(
             f"source '{record.name}' with digest {record.digest} is already registered ({key}); registered records are never "
             "changed.",
-            fix=f"to add fields this record lacks, register the same data again under another name with them (e.g. --name "
-                f"{record.name}-2 and the missing options): the audit reads the records of one digest together, the newest "
+            fix=f"to add fields this record lacks, register the same data at the same location again under another name with "
+                f"them (e.g. --name {record.name}-2 and the missing options): the audit reads the records of one digest at one "
+                "location together, the newest "
                 "record giving a field that several set; data that changed is registered as a new version (its new digest)",
         )
     if not record.registered_at:
