@@ -6,7 +6,6 @@ Each check runs in a fresh interpreter, which names the modules it loaded.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -51,19 +50,35 @@ AIRFLOW_DEFERRED = ("prov_common.bundle.transport", "prov_common.bundle.build", 
                     "airflow.providers.openlineage.plugins.adapter", "airflow.models.taskinstance")
 
 
-def test_the_airflow_plugin_loads_no_audit_engine_drawing_nor_fastapi() -> None:
-    assert loaded("import prov_airflow.plugin", tuple(m for m in DEFERRED if m != "sqlalchemy")) == []  # Airflow's own
+PluginProcess = tuple[list[str], str, Path]  # the watched modules loaded, the transport's store line, the store
 
 
-def test_the_airflow_plugin_loads_no_transport_openlineage_client_nor_adapter(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def plugin_process(tmp_path_factory: pytest.TempPathFactory) -> PluginProcess:
+    """One fresh interpreter (importing Airflow costs seconds of CPU) that loads the plugin and names the modules of
+    ``DEFERRED`` and ``AIRFLOW_DEFERRED`` it then holds, and then, ``[tdprov] store`` set, makes a transport and prints
+    where its store is set: the watched modules loaded, and that line."""
+    store = tmp_path_factory.mktemp("plugin-store")
+    code = ("import prov_airflow.plugin\n"
+            f"import json, os, sys; print(json.dumps([m for m in {(*DEFERRED, *AIRFLOW_DEFERRED)!r} if m in sys.modules]))\n"
+            f"os.environ['AIRFLOW__TDPROV__STORE'] = {str(store)!r}\n"
+            "from prov_common.bundle.transport import ProvenanceConfig\n"
+            "config = ProvenanceConfig.from_dict({})\nprint(config.where_store_is_set(), config.settings().store)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    *_, modules, made = proc.stdout.splitlines()
+    return json.loads(modules), made, store
+
+
+def test_the_airflow_plugin_loads_no_audit_engine_drawing_nor_fastapi(plugin_process: PluginProcess) -> None:
+    assert [m for m in plugin_process[0] if m in DEFERRED and m != "sqlalchemy"] == []  # sqlalchemy: Airflow's own
+
+
+def test_the_airflow_plugin_loads_no_transport_openlineage_client_nor_adapter(plugin_process: PluginProcess) -> None:
     """Every scheduler, API server, DAG processor and task process loads the plugin; the transport's settings are set
     then (from a light module), the rest loads with the first event."""
-    assert loaded("import prov_airflow.plugin", AIRFLOW_DEFERRED) == []
-    made = ("import prov_airflow.plugin\nfrom prov_common.bundle.transport import ProvenanceConfig\n"
-            "config = ProvenanceConfig.from_dict({})\nprint(config.where_store_is_set(), config.settings().store)")
-    env = {**os.environ, "AIRFLOW__TDPROV__STORE": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-c", made], capture_output=True, text=True, check=True, env=env)
-    assert proc.stdout.splitlines()[-1] == f"[tdprov] store {tmp_path}"  # a transport made then takes [tdprov]
+    modules, made, store = plugin_process
+    assert [m for m in modules if m in AIRFLOW_DEFERRED] == []
+    assert made == f"[tdprov] store {store}"  # a transport made then takes [tdprov]
 
 
 def _documented_names() -> set[str]:
