@@ -92,3 +92,45 @@ def test_record_gaps_and_bad_input(pipe: Pipeline, capsys: pytest.CaptureFixture
     assert doc["lineageComplete"] is False and any("/data/unknown.csv" in g for g in doc["knownGaps"])
     assert main(["record", "nothing-like-this", "--store", pipe.store.uri]) == 2
     assert "nothing-like-this" in capsys.readouterr().err
+
+
+def test_a_record_never_names_another_datasets_source_as_its_own(pipe: Pipeline, capsys: pytest.CaptureFixture,
+                                                                  tmp_path: Path) -> None:
+    """A run read /mirror/raw.csv, holding the bytes registered at /data/raw.csv as 'vendor-raw', and wrote
+    /data/m.parquet: the records of the mirror and of what was made from it name their own locations and take no
+    licence, issuer or consent from the source matched by content, which they show as that fact; a version whose lineage
+    also reads /data/raw.csv takes them from that source, registered where it was read."""
+    import mlcroissant as mlc
+
+    seal(pipe.store, run_events("mirror_prep", [dataset("/mirror/raw.csv", pipe.raw)], [dataset("/data/m.parquet", digest("m"))]))
+    seal(pipe.store, run_events("both_prep", [dataset("/mirror/raw.csv", pipe.raw), dataset("/data/raw.csv", pipe.raw)],
+                                [dataset("/data/both.parquet", digest("both"))]))
+    fact = ("equal bytes are registered at /data/raw.csv as 'vendor-raw' (licence CC-BY-4.0, issuer Acme Data), matched by "
+            "content only: another dataset, so its licence, issuer, consent and other facts are not this record's")
+    for ref in ("/mirror/raw.csv", "/data/m.parquet"):
+        doc = _record(pipe, ref, "dta", capsys)
+        assert doc["datasetTitle"] == ref and doc["uniqueMetadataIdentifier"] in (pipe.raw, digest("m"))
+        assert doc["licenseToUse"] == doc["consentDocumentationLocation"] == doc["datasetIssuer"] == "unknown"
+        assert doc["sourceMetadataForDataset"] == doc["source"] == "unknown" and doc["personalData"] == "unknown"
+        assert [(m["name"], m["location"], m["uniqueMetadataIdentifier"]) for m in doc["matchedByContent"]] == [
+            ("vendor-raw", "/data/raw.csv", pipe.raw)]
+        assert [g for g in doc["knownGaps"] if g.startswith("equal bytes")] == [f"{fact} (register the data where the lineage "
+                                                                                "read it with tdprov source add to give them)"]
+        assert "licenseToUse" in doc["unknownRequiredFields"]
+    out = tmp_path / "mirror.croissant.json"
+    assert main(["record", "/mirror/raw.csv", "-f", "croissant", "--store", pipe.store.uri, "-o", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["url"] == "file:///mirror/raw.csv" and "license" not in doc and "isBasedOn" not in doc
+    assert "rai:personalSensitiveInformation" not in doc and any(g.startswith(fact) for g in doc["rai:dataLimitations"])
+    issues = mlc.Dataset(jsonld=str(out)).metadata.ctx.issues
+    assert not issues.errors, issues.report()
+    graph = rdflib.Graph().parse(data=out.read_text(), format="json-ld")
+    (me,) = graph.subjects(rdflib.RDF.type, SC.Dataset)
+    (derivation,) = graph.objects(me, PROV.qualifiedDerivation)
+    source = graph.value(derivation, PROV.entity)
+    assert (me, PROV.wasDerivedFrom, source) in graph and str(graph.value(source, SC.url)) == "file:///data/raw.csv"
+    assert graph.value(derivation, rdflib.URIRef("https://github.com/tdprov/tdprov/ns#matchedByContent")).toPython() is True
+    # read at its own location too: the source is this lineage's own, whatever else read equal bytes
+    doc = _record(pipe, "/data/both.parquet", "dta", capsys)
+    assert doc["licenseToUse"] == ["CC-BY-4.0"] and doc["matchedByContent"] == []
+    assert doc["consentDocumentationLocation"] == ["https://acme.example/consent"]

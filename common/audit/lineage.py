@@ -54,6 +54,7 @@ NO_VERSION_ORIGIN = ("no recorded run generated this version of this dataset, an
                      "content digest tdprov checked, so no registered source matches it by content")
 NO_INPUTS_VERSION = ("the run that made it recorded no inputs, and the version is its producer's id, not a content digest "
                      "tdprov checked, so no registered source matches it by content")
+SOURCE_NAMESPACE = "source"  # the namespace of a registered source that a digest alone resolves to (:meth:`LineageIndex.resolve`)
 MADE_FROM_NOTHING = (NO_INPUTS, NO_INPUTS_VERSION)  # the reasons of an output of a run that recorded no inputs
 OPAQUE_VERSION = (NO_VERSION_ORIGIN, NO_INPUTS_VERSION)  # the reasons of a version that is no content digest
 _RECORD_READ = ("record the read through tdprov (the tdprov IO manager, operator or hook), so that its content is hashed and "
@@ -103,7 +104,8 @@ class Trace:
     sources: list[SourceRecord] = field(default_factory=list)
     versions: list[DatasetUse] = field(default_factory=list)
     broken: list[BrokenLink] = field(default_factory=list)
-    by_content: list[str] = field(default_factory=list)  # names of sources matched by digest only, not by location
+    # the sources matched by digest only, registered at no location the walk reached (equal bytes elsewhere)
+    by_content: list[SourceRecord] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -221,7 +223,9 @@ class LineageIndex:
             if s not in trace.sources:
                 trace.sources.append(s)
                 if not located:
-                    trace.by_content.append(s.name)
+                    trace.by_content.append(s)
+            elif located and s in trace.by_content:  # registered at the location of another version the walk reached
+                trace.by_content.remove(s)
         return bool(sources)
 
     def unsourced(self, made: DatasetUse) -> bool:
@@ -286,7 +290,7 @@ class LineageIndex:
             return named[0].version, named[0].dataset
         if normal_version(ref) in self.sources:
             s = self.sources[normal_version(ref)][0]
-            return ref, DatasetUse("source", s.name, ref)
+            return ref, DatasetUse(SOURCE_NAMESPACE, s.name, ref)
         unversioned = self.recorded_without_digest(ref)
         if unversioned:
             raise no_version_recorded(given, unversioned)

@@ -92,7 +92,7 @@ def _gaps(trace: Trace, quality: list[dict[str, Any]], d: DatasetUse, changed: M
 def _matched_by(v: SourceVersion, trace: Trace) -> str:
     """``location`` when a record of the version was registered where the dataset lives, else ``content``."""
     on_trace = {s.name for s in trace.sources if normal_version(s.digest) == normal_version(v.record.digest)}
-    return "content" if on_trace <= set(trace.by_content) else "location"
+    return "content" if on_trace <= {s.name for s in trace.by_content} else "location"
 
 
 def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None) -> list[dict[str, Any]]:

@@ -68,6 +68,7 @@ CROISSANT_CONTEXT: dict[str, Any] = {
     "subField": "cr:subField",
     "transform": "cr:transform",
     "prov": "http://www.w3.org/ns/prov#",
+    "tdprov": ids.TDPROV.uri,
     "xsd": "http://www.w3.org/2001/XMLSchema#",
     # PROV-O's times are xsd:dateTime (the context's default language would make them language-tagged strings)
     "prov:startedAtTime": {"@type": "xsd:dateTime"},
@@ -249,7 +250,7 @@ def _timeframe(generation: Any) -> tuple[list[str], str | None]:
 
 def croissant_record(facts: RecordFacts) -> dict[str, Any]:
     """Croissant 1.0 JSON-LD of the version: one ``sc:Dataset`` with RAI fields, its FileObjects and PROV links."""
-    sources, dta = facts.sources, dta_record(facts)
+    sources, dta = facts.own_sources, dta_record(facts)
     checked = facts.file_facts()
     timeframe, half_known = _timeframe(dta["rangeOfDatesForDataGeneration"])
     records, unread = record_sets(version_iri(facts), checked)
@@ -273,7 +274,9 @@ def croissant_record(facts: RecordFacts) -> dict[str, Any]:
         "distribution": distribution(facts, checked),
         "recordSet": records,
         "isBasedOn": [{"@id": source_iri(s)} for s in sources],
-        "prov:wasDerivedFrom": [_source_node(s) for s in sources],
+        "prov:wasDerivedFrom": [_source_node(s) for s in facts.sources],  # as tdprov export states it
+        "prov:qualifiedDerivation": [{"@type": "prov:Derivation", "prov:entity": {"@id": source_iri(s)}, "tdprov:matchedByContent": True}
+                                     for s in facts.content_matches],
         "prov:wasGeneratedBy": _activity(facts.generator) if facts.generator else None,
         "prov:wasInfluencedBy": [_activity(r) for r in facts.trace.runs[1:]],
         "rai:dataCollection": "; ".join(unique([f"{s.name}: {s.generation_method}" for s in sources if s.generation_method])) or None,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from prov_common.audit.lineage import LineageIndex, Trace, run_order
+from prov_common.audit.lineage import SOURCE_NAMESPACE, LineageIndex, Trace, run_order
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.audit.quality_gaps import failed_validation, lineage_quality
 from prov_common.audit.rehash import data_location
@@ -22,6 +22,7 @@ from prov_common.sources.bundle_location import Locator, SignedOutput
 from prov_common.sources.checksums import FileFacts
 from prov_common.sources.dta import NOT_APPLICABLE, UNKNOWN, date_range, dta_document, dta_gaps, if_personal, unknown_required
 from prov_common.sources.media import media_type_of_path
+from prov_common.sources.merged import version_key
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord
 from prov_common.sources.registry import source_key
 from prov_common.store.keys import location_uri, object_uri
@@ -84,12 +85,31 @@ class RecordFacts:
     def generator(self) -> RunRecord | None:
         return self.trace.runs[0] if self.trace.runs else None
 
+    @cached_property
+    def own_sources(self) -> list[SourceRecord]:
+        """The sources of the lineage whose facts (licence, issuer, consent, ...) the record gives as the version's:
+        those registered at the location of a version the walk reached; for a source that a digest alone named
+        (:meth:`LineageIndex.resolve`), its records at its own location (:func:`~prov_common.sources.merged.version_key`)."""
+        if self.dataset.namespace != SOURCE_NAMESPACE:
+            return [s for s in self.sources if s not in self.trace.by_content]
+        named = [s for s in self.sources if s.name == self.dataset.name]
+        own = {version_key(s.digest, s.location) for s in named[:1]}
+        return [*named[:1], *(s for s in self.sources if s not in named[:1] and version_key(s.digest, s.location) in own)]
+
+    @property
+    def content_matches(self) -> list[SourceRecord]:
+        """Sources registered with a digest of the lineage at another location only (matched by content): another
+        dataset's, shown as a fact, never giving the version its licence, issuer or consent."""
+        own = self.own_sources
+        return [s for s in self.sources if s not in own]
+
     @property
     def own_source(self) -> SourceRecord | None:
-        """The registered source that is this version, when no recorded run generated it."""
+        """The registered source that is this version, when no recorded run generated it: one registered at the
+        dataset's own location with its digest, never one of equal bytes elsewhere."""
         if self.generator is not None:
             return None
-        return next((s for s in self.sources if normal_version(s.digest) == normal_version(self.version)), None)
+        return next((s for s in self.own_sources if normal_version(s.digest) == normal_version(self.version)), None)
 
     @cached_property
     def location(self) -> str | None:
@@ -268,7 +288,7 @@ def _transformation(r: RunRecord) -> dict[str, Any]:
 
 def dta_record(facts: RecordFacts) -> dict[str, Any]:
     """All 22 D&TA Data Provenance Standards (v1.0.0) fields of the version, then the transformations and gaps."""
-    sources, d = facts.sources, facts.dataset
+    sources, d = facts.own_sources, facts.dataset
     if facts.own_source is not None:
         return _with_lineage(facts.own_source.dta(facts.source_metadata_location(facts.own_source)), facts)
     values = {
@@ -297,15 +317,31 @@ def dta_record(facts: RecordFacts) -> dict[str, Any]:
     return _with_lineage(dta_document(values, {"personalData": personal_data(sources) or UNKNOWN}), facts)
 
 
+def content_match(s: SourceRecord) -> str:
+    """The fact that source ``s``, registered elsewhere, holds bytes of the lineage, and what the record did not take."""
+    where = f"at {s.location}" if s.location else "with no location"
+    return (f"equal bytes are registered {where} as '{s.name}' (licence {s.license or UNKNOWN}, issuer {s.issuer or UNKNOWN}), "
+            f"matched by content only: another dataset, so its licence, issuer, consent and other facts are not this "
+            f"record's (register the data where the lineage read it with tdprov source add to give them)")
+
+
+def _matched_by_content(facts: RecordFacts) -> list[dict[str, Any]]:
+    return [{"name": s.name, "uniqueMetadataIdentifier": s.digest, "location": s.location,
+             "metadataLocation": facts.source_metadata_location(s)}
+            for s in facts.content_matches]
+
+
 def _with_lineage(doc: dict[str, Any], facts: RecordFacts) -> dict[str, Any]:
-    """``doc`` followed by the transformations, whether the lineage is complete, and the gaps."""
+    """``doc`` followed by the sources matched by content only, the transformations, whether the lineage is complete,
+    and the gaps."""
     return {
         **doc,
+        "matchedByContent": _matched_by_content(facts),
         "transformations": [_transformation(r) for r in reversed(facts.trace.runs)],
         "qualityChecks": facts.quality,
         "lineageComplete": facts.complete,
         "unknownRequiredFields": [f.key for f in unknown_required(doc)],
-        "knownGaps": facts.lineage_gaps() + dta_gaps(doc),
+        "knownGaps": facts.lineage_gaps() + [content_match(s) for s in facts.content_matches] + dta_gaps(doc),
     }
 
 
