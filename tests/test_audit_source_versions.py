@@ -174,3 +174,23 @@ def test_equal_bytes_registered_at_two_locations_are_two_sources_each_with_its_o
     consent = [f["what"] for c in report["checks"] for f in c["findings"] if "consent" in f["what"]]
     assert consent == ["source 'cancer-mirror' holds personal data (classified personal) but documents neither consent "
                        "nor a legal basis for processing it"]
+
+
+def test_each_source_version_on_a_trace_is_matched_as_it_was_found(tmp_path: Path) -> None:
+    """A preparation run read the source at its location and a copy of the same bytes elsewhere: the record at the
+    location it read is matched by location, the record of equal bytes at a third place by content only."""
+    store = str(tmp_path / "store")
+    data, prepared = digest("breast cancer"), digest("prepared")
+    assert add_source(store, "breast-cancer", data) == 0
+    assert tdprov(["source", "add", "/mirror/cancer.csv", "--digest", data, "--name", "cancer-mirror", "--license",
+                   "CC0-1.0", "--issuer", "Mirror Ltd", "--store", store]) == 0
+    seal(open_store(store), run_events("prepare", [dataset(DATA, data), dataset("/copies/cancer.csv", data)],
+                                       [dataset("/data/prepared.parquet", prepared)], start=T0))
+    seal(open_store(store), run_events("train_model", [dataset("/data/prepared.parquet", prepared)],
+                                       [dataset("/models/m.pkl", digest("m"))], start=T0 + timedelta(minutes=10),
+                                       job_type="TRAINING"))
+    run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "r", progress=False)
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    [entry] = [e for e in report["trainingData"] if e["dataset"] == "/data/prepared.parquet"]
+    matched = {o["name"]: (o["location"], o["matchedBy"]) for o in entry["article10"]["origin"]}
+    assert matched == {"breast-cancer": (DATA, "location"), "cancer-mirror": ("/mirror/cancer.csv", "content")}
