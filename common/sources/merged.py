@@ -1,4 +1,4 @@
-"""The source records of one digest, read together as the description of that version (no I/O).
+"""The source records of one source version (a digest at a location), read together as its description (no I/O).
 
 Records are signed once and never rewritten: a field a record lacks is added by registering the same data
 again under another name with it. Whoever reads the records of a source version (the audit's training-data sections,
@@ -22,8 +22,8 @@ _FIELDS = tuple(f.name for f in fields(SourceRecord) if f.name not in _OWN)
 
 @dataclass(frozen=True)
 class SourceVersion:
-    """A digest's records merged: ``record`` holds every field any of them sets, ``names`` every record's name,
-    the first registered first (``record.name``)."""
+    """A source version's records merged (:func:`by_version`): ``record`` holds every field any of them sets,
+    ``names`` every record's name, the first registered first (``record.name``)."""
 
     record: SourceRecord
     names: tuple[str, ...]
@@ -44,9 +44,9 @@ def _set(value: Any) -> bool:
 
 
 def merge_records(records: Sequence[SourceRecord]) -> SourceVersion:
-    """``records`` (of one digest) as one: per field the value of the newest record (by ``registered_at``) that sets
-    it. The collection dates are taken together from the newest record that sets either when, taken one by one,
-    they would end before they start."""
+    """``records`` (of one source version) as one: per field the value of the newest record (by ``registered_at``)
+    that sets it. The collection dates are taken together from the newest record that sets either when, taken one by
+    one, they would end before they start."""
     if not records:
         raise ValueError("no records to merge")
     ordered = sorted(records, key=lambda r: sortable_time(r.registered_at))  # stable: records registered at one time keep their order
