@@ -68,11 +68,11 @@ def _dataset(location: str | None) -> tuple[str, str] | str:
     return (store_namespace(located[0]), located[1].rstrip("/")) if located else location or ""
 
 
-VersionKey = tuple[str, tuple[str, str] | str]
-"""A source version: the normalised digest and the dataset at the location (:func:`version_key`)."""
+SourceVersionKey = tuple[str, tuple[str, str] | str]
+"""A source version: the normalised digest and the dataset at the location (:func:`source_version_key`)."""
 
 
-def version_key(digest: str, location: str | None) -> VersionKey:
+def source_version_key(digest: str, location: str | None) -> SourceVersionKey:
     """The source version a record of ``digest`` at ``location`` describes: records with equal keys describe one
     dataset at one digest (``s3a://b/k`` is ``s3://b/k``); records with no location are one version of their own."""
     return normal_version(digest), _dataset(location)
@@ -80,12 +80,12 @@ def version_key(digest: str, location: str | None) -> VersionKey:
 
 def by_version(records: Iterable[SourceRecord]) -> list[SourceVersion]:
     """``records`` merged per source version: per digest and location (the dataset it was registered at,
-    :func:`version_key`), in the order each first appears. Equal bytes registered at two locations are two versions,
+    :func:`source_version_key`), in the order each first appears. Equal bytes registered at two locations are two versions,
     each with its own location."""
-    groups: dict[VersionKey, list[SourceRecord]] = {}
+    groups: dict[SourceVersionKey, list[SourceRecord]] = {}
     for r in records:
-        groups.setdefault(version_key(r.digest, r.location), []).append(r)
+        groups.setdefault(source_version_key(r.digest, r.location), []).append(r)
     return [merge_records(group) for group in groups.values()]
 
 
-__all__ = ["SourceVersion", "VersionKey", "by_version", "merge_records", "version_key"]
+__all__ = ["SourceVersion", "SourceVersionKey", "by_version", "merge_records", "source_version_key"]

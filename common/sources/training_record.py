@@ -22,7 +22,7 @@ from prov_common.sources.bundle_location import Locator, SignedOutput
 from prov_common.sources.checksums import FileFacts
 from prov_common.sources.dta import NOT_APPLICABLE, UNKNOWN, date_range, dta_document, dta_gaps, if_personal, unknown_required
 from prov_common.sources.media import media_type_of_path
-from prov_common.sources.merged import version_key
+from prov_common.sources.merged import source_version_key
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord
 from prov_common.sources.registry import source_key
 from prov_common.store.keys import location_uri, object_uri
@@ -89,12 +89,12 @@ class RecordFacts:
     def own_sources(self) -> list[SourceRecord]:
         """The sources of the lineage whose facts (licence, issuer, consent, ...) the record gives as the version's:
         those registered at the location of a version the walk reached; for a source that a digest alone named
-        (:meth:`LineageIndex.resolve`), its records at its own location (:func:`~prov_common.sources.merged.version_key`)."""
+        (:meth:`LineageIndex.resolve`), its records at its own location (:func:`~prov_common.sources.merged.source_version_key`)."""
         if self.dataset.namespace != SOURCE_NAMESPACE:
             return [s for s in self.sources if s not in self.trace.by_content]
         named = [s for s in self.sources if s.name == self.dataset.name]
-        own = {version_key(s.digest, s.location) for s in named[:1]}
-        return [*named[:1], *(s for s in self.sources if s not in named[:1] and version_key(s.digest, s.location) in own)]
+        own = {source_version_key(s.digest, s.location) for s in named[:1]}
+        return [*named[:1], *(s for s in self.sources if s not in named[:1] and source_version_key(s.digest, s.location) in own)]
 
     @property
     def content_matches(self) -> list[SourceRecord]:
