@@ -135,9 +135,11 @@ def killed_run(tmp_path: Path, crash: str, namespace: str = "default") -> str:
     process = multiprocessing.get_context("fork").Process(target=_run_killed_in_pair, args=(str(home), crash, namespace))
     process.start()
     process.join(300)
-    if process.is_alive():  # hung: ended, not left behind
+    hung = process.is_alive()
+    if hung:  # ended, not left behind: a SIGKILL of ours, which must not pass for the death in pair
         process.kill()
         process.join()
+    assert not hung, "the killed run's process did not end within 300 s"
     assert process.exitcode == -signal.SIGKILL  # the run's process died in pair (what it said: in the test's output)
     return str(home)
 
