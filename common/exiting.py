@@ -1,8 +1,9 @@
 """The one wait a process's exit gives tdprov's writes. Each piece that has writes to wait for at exit registers how
 (:func:`ends_with`), with a rank; as the interpreter exits, the hook of the highest rank runs, once, whichever piece's
-``atexit`` registration Python reaches first: a transport's default settle (``TDPROV_EXIT_TIMEOUT``) and an Airflow
-task process's drain (``[tdprov] flush_timeout``, which settles the transports within it) would otherwise each wait
-a bound of its own, one after the other. Imports nothing heavy: the Airflow listener's process loads it at start."""
+``atexit`` registration Python reaches first: a transport's default settle and the Airflow delivery's drain (in a
+process other than a task's, which Airflow ends with ``os._exit``: a script running ``dag.test()``, a scheduler; it
+settles the transports within it) would otherwise each wait ``TDPROV_EXIT_TIMEOUT``, one after the other. Imports
+nothing heavy: the Airflow listener's process loads it at start."""
 from __future__ import annotations
 
 import atexit
@@ -15,7 +16,7 @@ _hooks: dict[int, Callable[[], Any]] = {}  # rank -> how this process's exit wai
 _ran = False
 
 TRANSPORTS = 0  # a transport's settle: every process that writes
-AIRFLOW_TASK = 1  # the Airflow delivery's drain, which settles the transports within its own bound
+AIRFLOW_DELIVERY = 1  # the Airflow delivery's drain (a process other than a task's), which settles the transports
 
 
 def ends_with(rank: int, hook: Callable[[], Any]) -> None:

@@ -135,4 +135,4 @@ def _drain_at_exit() -> None:
     finish(exit_timeout(), name_late=False, bound="TDPROV_EXIT_TIMEOUT")
 
 
-exiting.ends_with(exiting.AIRFLOW_TASK, _drain_at_exit)
+exiting.ends_with(exiting.AIRFLOW_DELIVERY, _drain_at_exit)
