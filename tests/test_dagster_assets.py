@@ -322,11 +322,9 @@ def test_a_refused_load_is_no_prov_use_of_the_recorded_version_it_never_read(sto
     assert {(i["namespace"], i["name"]) for i in events[-1]["inputs"]} == {(o.namespace, o.name) for o in written.outputs}
 
 
-def test_a_refused_load_in_strict_mode_with_an_unusable_store_fails_with_the_refusal(
-    store: Path, instance, tmp_path: Path
-) -> None:
-    """Strict mode records a refused load's run synchronously: a store that cannot take its START does not hide the
-    refusal (the data problem) behind the store's error; the step fails with the refusal, the store named in it."""
+def _refused_load_with_an_unusable_store(store: Path, instance: DagsterInstance, tmp_path: Path) -> Any:
+    """The chain materialized, raw's data then changed, and orders_clean run again in strict mode with a store path
+    under a file (the store takes nothing, the START of the refused load included): its result."""
     run(pipeline.CHAIN, instance)
     data = Path(str(store) + "-data")
     path = data / "raw" / "orders.parquet"
@@ -335,9 +333,16 @@ def test_a_refused_load_in_strict_mode_with_an_unusable_store_fails_with_the_ref
     df.to_parquet(path)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the store folder should be")
+    return run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean], strict=True,
+               store=str(blocker / "store"), data_root=str(data))
 
-    result = run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean], strict=True,
-                 store=str(blocker / "store"), data_root=str(data))
+
+def test_a_refused_load_in_strict_mode_with_an_unusable_store_fails_with_the_refusal(
+    store: Path, instance, tmp_path: Path
+) -> None:
+    """Strict mode records a refused load's run synchronously: a store that cannot take its START does not hide the
+    refusal (the data problem) behind the store's error; the step fails with the refusal, the store named in it."""
+    result = _refused_load_with_an_unusable_store(store, instance, tmp_path)
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     error = failure.step_failure_data.error
@@ -354,18 +359,8 @@ def test_a_refused_load_in_strict_mode_whose_start_the_store_refused_does_not_fa
     the step's run with a FAIL the same store refused in the same way, and raised it: Dagster logged "Teardown of
     resources [io_manager] failed", an alarm for an error already reported. The teardown now leaves that run, with a
     warning naming it, the store's error and the fix, and ends cleanly."""
-    run(pipeline.CHAIN, instance)
-    data = Path(str(store) + "-data")
-    path = data / "raw" / "orders.parquet"
-    df = pd.read_parquet(path)
-    df.loc[0, "amount"] = 999.0
-    df.to_parquet(path)
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("a file where the store folder should be")
-
     with caplog.at_level(logging.WARNING, logger="prov_dagster"):
-        result = run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean], strict=True,
-                     store=str(blocker / "store"), data_root=str(data))
+        result = _refused_load_with_an_unusable_store(store, instance, tmp_path)
     assert not result.success
     said = [str(e.message) for e in result.all_events if e.message]
     assert not [m for m in said if "Teardown of resources" in m], said
