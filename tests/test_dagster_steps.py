@@ -1353,12 +1353,11 @@ def test_a_step_process_whose_store_holds_its_seal_past_the_exit_bound_spools_it
     assert {s.run_id: s.state for s in list_bundles(open_store(store))} == {run_id: "COMPLETE"}
 
 
-_HUNG_RECORDER = """
-import sys, time
+_HUNG_STORE = """
+import time
 from prov_common.bundle import transport
 from prov_common.config import Settings
 from prov_common.store.local import LocalStore
-from prov_dagster.model import StepIdentity
 from prov_dagster.recorder import recorder_for_namespace
 
 class Hung(LocalStore):  # a hung local mount: a listing never ends
@@ -1371,6 +1370,12 @@ class Hung(LocalStore):  # a hung local mount: a listing never ends
 opened = transport.open_store
 transport.open_store = lambda *args, **kwargs: Hung(opened(*args, **kwargs).root)
 recorder = recorder_for_namespace(Settings(store=sys.argv[1]), "default")
+"""  # the end of a script (sys imported) whose store, sys.argv[1], then hangs: the recorder of it
+
+_HUNG_RECORDER = """
+import sys
+from prov_dagster.model import StepIdentity
+""" + _HUNG_STORE + """
 recorder.seal_staged(sys.argv[2])  # as a retry closing an earlier attempt whose end is staged
 queued = recorder.step(StepIdentity(sys.argv[3], None, "queued"))  # another step runs and ends behind it
 queued.complete()  # its START and COMPLETE (recorder.emit_step)
@@ -1406,13 +1411,9 @@ def test_a_process_whose_store_holds_a_recorder_delivery_past_the_exit_bound_nam
 
 
 _QUEUED_SEAL = """
-import sys, time
+import sys
 from bundle_support import run_events
-from prov_common.bundle import transport
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
-from prov_common.config import Settings
-from prov_common.store.local import LocalStore
-from prov_dagster.recorder import recorder_for_namespace
 
 start, complete = run_events()
 closing = ProvenanceTransport(ProvenanceConfig(store=sys.argv[1]))
@@ -1420,17 +1421,8 @@ closing.emit(start)
 ProvenanceTransport._seal_ended = lambda self, *args, **kwargs: None  # its process died once its COMPLETE was staged
 closing.emit(complete)
 closing.close()
-
-class Hung(LocalStore):  # then the mount hangs: a listing never ends
-    def _list(self, prefix, start_after):
-        time.sleep(600)
-
-    def _list_info(self, prefix, start_after, tags_for=None):
-        time.sleep(600)
-
-opened = transport.open_store
-transport.open_store = lambda *args, **kwargs: Hung(opened(*args, **kwargs).root)
-recorder = recorder_for_namespace(Settings(store=sys.argv[1]), "default")
+# then the mount hangs
+""" + _HUNG_STORE + """
 recorder.seal_staged(sys.argv[2])  # held up
 recorder.seal_staged(start["run"]["runId"])  # queued behind it as the process ends
 print(start["run"]["runId"])
