@@ -292,8 +292,8 @@ def _record_refusal(step: Any, places: list["_Place"], read: list[DatasetRecord]
     try:
         step.refused_load(*{dataset_name(p.asset_key) for p in places if p.asset_key is not None}, read=read)
     except Exception as exc:  # noqa: BLE001 - the refusal is raised, this named in it
-        step.unrecorded = str(exc) or type(exc).__name__  # reported: the teardown does not raise it again
-        refusal.add_note(f"tdprov: the failed step's run {step.ol_run_id} could not be recorded either: {step.unrecorded}")
+        step.start_error = str(exc) or type(exc).__name__  # reported: the teardown does not raise it again
+        refusal.add_note(f"tdprov: the failed step's run {step.ol_run_id} could not be recorded either: {step.start_error}")
 
 
 def _sidecar_namespace(sidecar: Mapping[str, Any]) -> str | None:

@@ -104,7 +104,7 @@ class StepRun:
     checks: list[AssetCheck] = field(default_factory=list)  # the asset checks the step ran (known when its run ends)
     warned: set[str] = field(default_factory=set)  # what warn_once let through in this step
     refused: set[str] = field(default_factory=set)  # assets whose load the IO manager refused (see refused_load)
-    unrecorded: str | None = None  # why the store did not take the START of a refused load (strict: raised with it)
+    start_error: str | None = None  # why the store did not take the START of a refused load (strict: raised with it)
 
     @property
     def ol_run_id(self) -> str:

@@ -124,13 +124,13 @@ def end_open_steps(recorder: Recorder, instance: Any, run_id: str, dagster_run: 
 
 def _end_failed(run: StepRun, outcome: StepOutcome) -> list[str]:
     """End ``run``, whose step failed, with FAIL and the step's error: its bundle location. A run whose START the store
-    did not take as its load was refused (``run.unrecorded``: strict mode raised it with the refusal, the step's error)
+    did not take as its load was refused (``run.start_error``: strict mode raised it with the refusal, the step's error)
     and whose FAIL it does not take either is named in a warning, not raised again: the teardown would fail for an
     error the step's error already reports."""
     try:
         return [run.fail(error=outcome.error or f"step {run.identity.step_key} failed", at=outcome.ended_at)]
     except TdprovError as exc:
-        if run.unrecorded is None:
+        if run.start_error is None:
             raise
         run.recorder.forget(run)
         log.warning("tdprov: run %s of the failed step %r is not recorded: the store did not take its FAIL either (%s), "
