@@ -1069,8 +1069,8 @@ def _settle_at_exit() -> None:
     """As the interpreter exits (a Dagster step or run process, a script): the writes still under way get
     ``TDPROV_EXIT_TIMEOUT`` seconds (:func:`~prov_common.config.exit_timeout`, 60 by default), then what is left is
     spooled and named (:func:`settle_all`); the writing thread, held up by a store that does not answer, no longer
-    keeps the process alive. The process's only exit wait unless one of a higher rank is given (an Airflow task
-    process's, :mod:`~prov_common.exiting`)."""
+    keeps the process alive. The process's only exit wait unless one of a higher rank is given (the Airflow delivery's,
+    in a process other than a task's that loads it, :mod:`~prov_common.exiting`)."""
     settle_all(exit_timeout())
 
 
