@@ -108,19 +108,20 @@ DELIVERY = Delivery()
 
 def finish(timeout: float, *, name_late: bool = True, bound: str = TASK_BOUND) -> bool:
     """At a process's end, ``timeout`` seconds in all: drain :data:`DELIVERY`; drained, have the transports name what
-    they staged for runs taken for open that another process sealed (``emitter.name_late_events``, ``name_late``: the
-    ``before_stopping`` hook; at interpreter exit the transports' worker threads take no more work); then wait for the
-    writes the transports left in the background (:func:`~prov_common.bundle.transport.settle_all`: what is left then
-    is spooled and named, as Airflow ends a task process with ``os._exit``); the jobs the drain left in the queue are
-    spooled and named last (:func:`spool_waiting`, naming the setting ``bound``). True when everything was written."""
+    they staged for runs taken for open that another process sealed, within what is left of the bound
+    (``emitter.name_late_events``, ``name_late``: the ``before_stopping`` hook; at interpreter exit the transports'
+    worker threads take no more work); then wait for the writes the transports left in the background
+    (:func:`~prov_common.bundle.transport.settle_all`: what is left then is spooled and named, as Airflow ends a task
+    process with ``os._exit``); the jobs the drain left in the queue are spooled and named last (:func:`spool_waiting`,
+    naming the setting ``bound``). True when everything was written."""
     from prov_airflow.emitter import name_late_events
     from prov_common.bundle.transport import settle_all
 
     deadline = time.monotonic() + timeout
     drained = DELIVERY.drain(timeout)
     waiting = [] if drained else DELIVERY.take_waiting()
-    if drained and name_late:
-        name_late_events()
+    if drained and name_late:  # within the bound: the transport's own (10 s) outlasted a shorter flush_timeout
+        name_late_events(deadline - time.monotonic())
     settled = not settle_all(deadline - time.monotonic(), timeout)
     if waiting:
         spool_waiting(waiting, timeout, bound)

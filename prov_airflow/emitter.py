@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,11 +51,13 @@ def end_transports(waited: float) -> list[tuple[str, str]]:
     return [(transport.end(waited), str(transport.outbox.spool_dir)) for transport in _made()]
 
 
-def name_late_events() -> None:
+def name_late_events(timeout: float) -> None:
     """Have each transport of this process name what it staged for a run it took for open that another process sealed
-    since (:meth:`ProvenanceTransport.name_late_events`: no store request when every run it started ended here)."""
+    since (:meth:`ProvenanceTransport.name_late_events`: no store request when every run it started ended here), within
+    ``timeout`` seconds in all (a check that outlives it goes on in the background, waited for by the settle after)."""
+    deadline = time.monotonic() + timeout
     for transport in _made():
-        transport.name_late_events()
+        transport.name_late_events(deadline - time.monotonic())
 
 
 def _s3_client_factory(aws_conn_id: str | None) -> S3ClientFactory | None:

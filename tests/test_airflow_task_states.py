@@ -129,6 +129,28 @@ def test_a_task_process_whose_flush_timeout_ends_with_events_not_begun_spools_th
     assert [[e["eventType"] for e in events_of(store, run)] for run in runs] == [["START", "COMPLETE"]] * 3
 
 
+def test_a_task_process_whose_store_hangs_in_the_check_of_its_open_runs_ends_within_flush_timeout(
+        tmp_path: Path, store: Path) -> None:
+    """A task process that took a run for open (its START delivered, no end) checks at ``before_stopping`` whether
+    another process sealed it; with a store that does not answer (a hung mount), that check waited the transport's own
+    bound (10 s) before ``[tdprov] flush_timeout`` (2 s) was counted at all, so the process ended after 10 s. The whole
+    end is one bound: the process ends within ``flush_timeout`` and names the check it left, with its run and the
+    audit that answers for it."""
+    run_id, spool = "01960000-0000-7000-8000-00000000e41c", tmp_path / "spool"
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "task_process_exit.py"), run_id, "600", "open"],
+                          env=child_env(AIRFLOW__TDPROV__SPOOL=str(spool), AIRFLOW__TDPROV__FLUSH_TIMEOUT="2"),
+                          capture_output=True, text=True, timeout=120)
+    said = done.stdout + done.stderr
+    assert done.returncode == 0, said[-3000:]
+    times = {line.split()[0]: float(line.split()[-1]) for line in said.splitlines() if line.startswith(("stopping at",
+                                                                                                       "ended at"))}
+    assert 2 <= times["ended"] - times["stopping"] < 2 + 2, (times, said[-3000:])  # 10 s before: the check's own bound
+    assert "tdprov: the check of the runs this process took for open took more than" in said, said[-3000:]
+    assert "writing the check" not in said, said[-3000:]  # a check writes nothing
+    assert (f"tdprov: the check of the runs this process took for open ({run_id}) was still under way after 2.0s as "
+            f"this process ends (store {store} does not answer)") in said, said[-3000:]
+
+
 def _running_task_instance(session: Any, dag_id: str) -> Any:
     """The metadata DB's TaskInstance of the killed task, as the scheduler or the API server loads it."""
     from airflow.models.taskinstance import TaskInstance

@@ -412,18 +412,19 @@ class ProvenanceTransport(Transport):
             executor.shutdown(wait=timeout != 0)
         return True
 
-    def name_late_events(self) -> None:
+    def name_late_events(self, timeout: float | None = None) -> None:
         """Ask the store once for each run this process still takes for open (its START staged here, no end seen)
         whether another process sealed it, and warn of the events staged here that its bundle lacks: a process that
         sends no terminal event for such a run said nothing of them (only the audit named them). No request when every
         run whose START was staged here ended here (the normal path); in an outage it stops at the first run the store
-        cannot answer for (each request would wait its timeout; the audit names what is left). Bounded as ``emit``, in
-        the worker thread, after what is under way; past its bound, the process's end waits for it as for the writes
-        (:meth:`settle`), so that its warning is given, or the check named as left."""
+        cannot answer for (each request would wait its timeout; the audit names what is left). Bounded as ``emit`` (or
+        by ``timeout``, what is left of a caller's bound, when shorter), in the worker thread, after what is under way;
+        past its bound, the process's end waits for it as for the writes (:meth:`settle`), so that its warning is given,
+        or the check named as left."""
         if self._executor is None or self._pid != os.getpid():  # nothing was staged by this process
             return
         try:
-            self._bounded(self._name_late_events, what=LATE_CHECK, writes=False)
+            self._bounded(self._name_late_events, what=LATE_CHECK, writes=False, within=timeout)
         except RuntimeError:  # closed at interpreter exit (atexit): worker threads take no more work; the audit names them
             log.debug("tdprov: the runs this process took for open are not checked at interpreter exit")
 
@@ -525,22 +526,26 @@ class ProvenanceTransport(Transport):
             self._executor = Worker("tdprov-transport")
         return self._executor
 
-    def _bounded(self, func: Any, *args: Any, what: str, writes: bool = True) -> Any:
-        """``func(*args)`` in the worker thread, waited for at most ``config.timeout`` seconds; past that it goes on in
-        the background, kept for :meth:`settle`: as a write when it ``writes``, else as a check (waited for, not done
-        again)."""
+    def _bounded(self, func: Any, *args: Any, what: str, writes: bool = True, within: float | None = None) -> Any:
+        """``func(*args)`` in the worker thread, waited for at most ``config.timeout`` seconds (or ``within``, when
+        shorter); past that it goes on in the background, kept for :meth:`settle`: as a write when it ``writes``, else
+        as a check (waited for, not done again)."""
         future = self._worker().submit(func, *args)
         if writes:  # kept from the start: a process may end (settle) while this caller still waits for it
             self._outlive(future, func, args, what)
         else:
             self._checking.add(future, what, func, args)
             _OUTLIVED.add(self)
+        bound = self.config.timeout if self.config.timeout > 0 else None
+        if within is not None:
+            bound = max(within, 0.0) if bound is None else min(bound, max(within, 0.0))
+        doing = f"writing the {what}" if writes else f"the {what}"
         try:
-            return future.result(timeout=self.config.timeout if self.config.timeout > 0 else None)
+            return future.result(timeout=bound)
         except concurrent.futures.CancelledError:  # not begun when the process settled: done again into the outbox
-            log.debug("tdprov: writing the %s was left to the outbox as this process ends", what)
+            log.debug("tdprov: %s was left %s as this process ends", doing, "to the outbox" if writes else "undone")
         except concurrent.futures.TimeoutError:
-            message = f"tdprov: writing the {what} took more than {self.config.timeout:g}s; it continues in the background"
+            message = f"tdprov: {doing} took more than {bound:g}s; it continues in the background"
             if self.settings.strict:
                 raise StoreUnavailableError(message + ".", fix="check that the store is reachable, or raise timeout") from None
             log.warning(message)
