@@ -806,6 +806,54 @@ def test_a_process_that_ends_while_checking_the_runs_it_took_for_open_waits_for_
                 in done.stderr), done.stderr[-3000:]
 
 
+_CLOSED_ON_A_HUNG_STORE = """
+import sys, time
+from openlineage.client import OpenLineageClient
+from bundle_support import run_events
+from prov_common.bundle import transport
+from prov_common.store.local import LocalStore
+
+class Held(LocalStore):  # a hung local mount: a write never ends
+    def put(self, key, data):
+        time.sleep(600)
+
+transport.open_store = lambda *args, **kwargs: Held(sys.argv[1])
+held = transport.ProvenanceTransport(transport.ProvenanceConfig(store=sys.argv[1], spool=sys.argv[2], timeout=0.2))
+client = OpenLineageClient(transport=held)
+start = run_events()[0]
+held.emit(start)  # goes on in the background past its bound
+began = time.monotonic()
+closed = client.close() if sys.argv[3] == "-1" else client.close(float(sys.argv[3]))
+print(start["run"]["runId"], closed, time.monotonic() - began, flush=True)
+"""
+
+
+@pytest.mark.parametrize(("timeout", "exit_bound", "waited"), [("-1", "2", 2.0), ("1", "60", 1.0)])
+def test_closing_a_transport_whose_store_hangs_waits_its_bound_then_spools_and_names_what_is_left(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], timeout: str, exit_bound: str, waited: float) -> None:
+    """``close()`` (OpenLineageClient.close, as a script ends) joined the transport's thread with no bound, so a store
+    that does not answer (a hung mount) held the process open for good. It waits the caller's bound, or
+    TDPROV_EXIT_TIMEOUT for OpenLineage's "until done" (-1), then spools and names the write left as a process's exit
+    does, and returns False; the process ends, and 'tdprov flush' stages the event."""
+    import subprocess
+    import sys
+
+    from prov_common.cli import main
+
+    store, spool = tmp_path / "s", tmp_path / "spool"
+    done = subprocess.run([sys.executable, "-c", _CLOSED_ON_A_HUNG_STORE, str(store), str(spool), timeout],
+                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).parent,
+                          env={**os.environ, "TDPROV_EXIT_TIMEOUT": exit_bound})
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    run_id, closed, after = done.stdout.split()
+    assert closed == "False" and waited <= float(after) < waited + 3, done.stdout
+    [warned] = [line for line in done.stderr.splitlines() if "still under way" in line]
+    assert (f"tdprov: 1 write still under way after {waited:.1f}s as the transport is closed (the START event of run "
+            f"{run_id}): handed to the outbox in {spool}. Fix: run 'tdprov flush --store {store}'") in warned, warned
+    assert main(["flush", "--store", str(store), "--spool", str(spool)]) == 0, capsys.readouterr()
+    assert [key.split("/")[1] for key in open_store(str(store)).list("staging/") if key.endswith(".json")] == [run_id]
+
+
 def test_a_writer_that_took_a_run_for_open_says_so_when_the_sealed_bundle_cannot_be_read(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A writer that took a run for open and finds it sealed by another process, whose events.jsonl cannot be read now,

@@ -260,6 +260,8 @@ SealedRun = tuple[Manifest, RunIdentity, frozenset[str]]
 digests."""
 LATE_NAMED = 10  # events a warning of what came after a sealing names (the rest counted)
 LATE_CHECK = "check of the runs this process took for open"  # name_late_events, as a warning names it
+ENDING = "as this process ends"  # when settle's warnings say the work was left: the process's exit
+CLOSING = "as the transport is closed"  # ... or close()
 
 
 @dataclass(frozen=True)
@@ -403,14 +405,22 @@ class ProvenanceTransport(Transport):
         return self._seal(layout.check_run_id(run_id), None, accept_unsigned=accept_unsigned, read=read or {})
 
     def close(self, timeout: float = -1) -> bool:
-        """Finish the work under way (``timeout`` 0: without waiting) and, first, name what this process staged for a
-        run it still takes for open that another process has sealed since (:meth:`name_late_events`)."""
+        """Finish the work under way within ``timeout`` seconds (negative, OpenLineage's "until done": the exit bound,
+        ``TDPROV_EXIT_TIMEOUT``; 0: without waiting, the process's exit waits for it) and, first, within the same bound,
+        name what this process staged for a run it still takes for open that another process has sealed since
+        (:meth:`name_late_events`). What is still under way then (a store that does not answer, a hung mount) is
+        spooled and named as at a process's end (:meth:`settle`): it held the caller, and the process, for good. True
+        when everything was done."""
+        left: list[str] = []
         if timeout != 0:
-            self.name_late_events()
+            bound = exit_timeout() if timeout < 0 else timeout
+            deadline = time.monotonic() + bound
+            self.name_late_events(bound)
+            left = self.settle(max(deadline - time.monotonic(), 0.0), bound, ending=CLOSING)
         executor, self._executor = self._executor, None
         if executor is not None and self._pid == os.getpid():
-            executor.shutdown(wait=timeout != 0)
-        return True
+            executor.shutdown(wait=False)  # what it still does was waited for within the bound, or spooled and named
+        return not left
 
     def name_late_events(self, timeout: float | None = None) -> None:
         """Ask the store once for each run this process still takes for open (its START staged here, no end seen)
@@ -428,7 +438,7 @@ class ProvenanceTransport(Transport):
         except RuntimeError:  # closed at interpreter exit (atexit): worker threads take no more work; the audit names them
             log.debug("tdprov: the runs this process took for open are not checked at interpreter exit")
 
-    def settle(self, timeout: float, waited: float | None = None) -> list[str]:
+    def settle(self, timeout: float, waited: float | None = None, ending: str = ENDING) -> list[str]:
         """Wait at most ``timeout`` seconds for the writes under way (those that outlived ``emit``'s bound go on in the
         background; others' callers still wait), as a process must before it ends: one that ends with ``os._exit``
         (Airflow's task process) would lose them with it. What is still under way then goes to the outbox, with a warning naming each write: the
@@ -437,8 +447,9 @@ class ProvenanceTransport(Transport):
         an object that reached the store meanwhile counts as delivered). ``waited``: the seconds the process's bound
         gave its writes in all, named in the warnings (default ``timeout``: a drain before may have used the rest).
         A check of the runs taken for open (:meth:`name_late_events`) is waited for within the same bound, after the
-        writes; one still under way then is named with the runs it leaves unchecked (:meth:`_unchecked`). Returns
-        what was left (empty: all written and checked)."""
+        writes; one still under way then is named with the runs it leaves unchecked (:meth:`_unchecked`). ``ending``:
+        when the warnings say it was left (:data:`ENDING`, :data:`CLOSING`). Returns what was left (empty: all written
+        and checked)."""
         if self._pid != os.getpid():
             return []  # the work of the process that forked this one is not this process's
         deadline = time.monotonic() + timeout
@@ -446,7 +457,7 @@ class ProvenanceTransport(Transport):
         unchecked = self._unchecked(left, deadline - time.monotonic())
         waited = timeout if waited is None else waited
         if unchecked:
-            self._name_unchecked(unchecked, waited)
+            self._name_unchecked(unchecked, waited, ending)
         checked = [LATE_CHECK] if unchecked else []
         if not left:
             return checked
@@ -459,10 +470,11 @@ class ProvenanceTransport(Transport):
         again = [(name, self._again(work, args)) for name, work, args, started in left if not (started and handed)]
         concurrent.futures.wait([future for _, future in again], timeout=SPOOL_SECONDS)
         failed += [name for name, future in again if not future.done() or future.exception() is not None]
-        log.warning("tdprov: %s still under way after %.1fs as this process ends (%s): %s. Fix: run 'tdprov flush --store "
+        log.warning("tdprov: %s still under way after %.1fs %s (%s): %s. Fix: run 'tdprov flush --store "
                     "%s' once the store answers (a later write on this machine delivers them too); 'tdprov flush' names a "
                     "run whose seal is left, and 'tdprov store seal RUN_ID' seals it", counted(len(names), "write"),
-                    waited, "; ".join(names), f"handed to the outbox in {self.outbox.spool_dir}" if not failed else
+                    waited, ending, "; ".join(names),
+                    f"handed to the outbox in {self.outbox.spool_dir}" if not failed else
                     f"not all could be spooled ({'; '.join(failed)}): 'tdprov audit' names their runs", uri)
         return names + checked
 
@@ -475,14 +487,14 @@ class ProvenanceTransport(Transport):
         ending = {_run_of(args) for _, _, args, _ in left}
         return [run_id for run_id in self._taken_for_open() if run_id not in ending]
 
-    def _name_unchecked(self, runs: list[str], waited: float) -> None:
-        """Warn, as the process ends after ``waited`` seconds, that the check of the runs it took for open
-        (:meth:`name_late_events`) did not finish for ``runs``: what it staged for such a run that another process
-        sealed is named by the audit alone."""
-        log.warning("tdprov: the %s (%s) was still under way after %.1fs as this process ends (store %s does not "
+    def _name_unchecked(self, runs: list[str], waited: float, ending: str = ENDING) -> None:
+        """Warn, as the process ends or the transport closes (``ending``) after ``waited`` seconds, that the check of the
+        runs it took for open (:meth:`name_late_events`) did not finish for ``runs``: what it staged for such a run that
+        another process sealed is named by the audit alone."""
+        log.warning("tdprov: the %s (%s) was still under way after %.1fs %s (store %s does not "
                     "answer): events staged here for one of them after another process sealed it are not named here. "
                     "Fix: run 'tdprov audit --store %s' once the store answers: it names the events staged after their "
-                    "run was sealed", LATE_CHECK, ", ".join(runs), waited,
+                    "run was sealed", LATE_CHECK, ", ".join(runs), waited, ending,
                     self._store_uri(), self._store_uri())
 
     def end(self, waited: float) -> str:
