@@ -129,7 +129,12 @@ def _in_order(lines: list[_Line], read: Callable[[int, int], bytes], name: str, 
     for _, tied in groupby(range(len(lines)), key=lambda at: lines[at].head):
         group = list(tied)
         if len(group) > 1:
+            first = group[0]
             group.sort(key=lambda at: order_tail(_checked(again, at, name, sealed).event))
+            # placed in the order they are folded in, so that the lines read again with one come next (in a tie
+            # read in file order, each line would read again a range of those after it)
+            lines[first:first + len(group)] = [lines[at] for at in group]
+            again.held, group = {}, list(range(first, first + len(group)))
         for at in group:
             yield _checked(again, at, name, sealed)
 
