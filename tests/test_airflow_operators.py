@@ -339,6 +339,29 @@ def test_bundle_sensor_tells_a_candidate_s_dag_from_the_events_its_verification_
             "'tdprov_told.daily': not taken") in caplog.text, caplog.text
 
 
+def test_bundle_sensor_skips_a_bundle_whose_events_are_json_but_not_events(tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """The run a candidate is of was parsed from the events its verification read, whether or not the bundle verifies:
+    events altered into JSON that is not an object ('[1]') broke the sensor's poll with an AttributeError. A bundle
+    that does not verify is skipped with its warning, its events not parsed; one such line is a BadInputError."""
+    from counting_store import CountingStore
+    from test_audit_support import run_events, seal
+
+    from prov_airflow.matching import BundleQuery, find_bundle
+    from prov_common.bundle.storage import events_run
+    from prov_common.errors import BadInputError
+    from prov_common.signing import trust_from_settings
+
+    counting = CountingStore(tmp_path / "store")
+    run_id = seal(counting, run_events("tdprov_odd.load", [], []))
+    (tmp_path / "store" / "bundles" / run_id / "events.jsonl").write_bytes(b"[1]\n")
+    with caplog.at_level("WARNING", logger="prov_airflow.matching"):
+        assert find_bundle(counting, BundleQuery(job="tdprov_odd.load"), trust_from_settings()) is None
+    assert f"run {run_id} matches, but its bundle does not verify" in caplog.text, caplog.text
+    with pytest.raises(BadInputError, match=f"^sealed events.jsonl of run {run_id} line 2 is not a JSON object"):
+        events_run(run_id, b"\n[1]\n")
+
+
 def test_sensor_with_dataset_and_digest_waits_for_that_dataset_at_that_digest(tmp_path: Path, store: Path) -> None:
     """dataset= and digest= name one version: a run that wrote the dataset at another digest, and the digest to
     another dataset, is no match (poke times out); the dataset at its own digest is (deferrable, the trigger)."""

@@ -242,17 +242,19 @@ def examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[R
 
 def examined_run(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[RunIdentity | None, str | None, bool]:
     """As :func:`examined`, with the run the bundle is of in place of its record, as its signed events verification
-    read say (:func:`~prov_common.bundle.storage.events_run`; None when they were not read or are not JSON)."""
+    read say (:func:`~prov_common.bundle.storage.events_run`; None when the bundle itself does not verify: its events
+    are then not taken, nor parsed)."""
     from prov_common.bundle import layout
     from prov_common.bundle.storage import events_run
     from prov_common.errors import BadInputError
 
     record, checked = _examined(store, trust, summary)
+    why, sound = doubt(record, summary.cursor)
     run = None
-    if (events := checked.objects.get(layout.EVENTS_FILE)) is not None:
-        with suppress(BadInputError):  # not JSON: a finding of the verification
+    if sound and (events := checked.objects.get(layout.EVENTS_FILE)) is not None:  # a bundle that verifies: read of no other
+        with suppress(BadInputError):  # not JSON events: a finding of the verification
             run = events_run(summary.run_id, events)
-    return (run, *doubt(record, summary.cursor))
+    return run, why, sound
 
 
 def _examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[RunRecord, CheckedBundle]:
