@@ -6,6 +6,8 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from prov_common.audit import run_audit
 from prov_common.config import Settings
 from prov_common.store import open_store
@@ -343,3 +345,28 @@ def test_the_picture_draws_each_digest_of_a_source_name_as_its_own_node(tmp_path
     assert set(drawn) == set(expected), drawn
     for key, data in expected.items():
         assert data[:19] in drawn[key], (key, drawn[key])  # blake3: and 12 hex digits
+
+
+@pytest.mark.parametrize("copy", ["/copies/cancer.csv", "/zcopies/cancer.csv"])  # read before, then after, the source
+def test_a_source_read_at_its_location_is_drawn_so_whichever_input_reaches_it_first(tmp_path: Path, copy: str) -> None:
+    """A run read a source at its location and a copy of its bytes elsewhere: the picture labelled the source node by
+    whichever input reached it first, so with the copy first (inputs in name order) it was '(same content)'. It is
+    matched by location wherever it is read at its location, as the training data's matchedBy says."""
+    import html
+
+    from prov_common.cli import main
+
+    store, data, prepared = str(tmp_path / "store"), digest("breast cancer"), digest("prepared")
+    for location, name in (("/data/cancer.csv", "breast-cancer"), ("/mirror/cancer.csv", "cancer-mirror")):
+        assert main(["source", "add", location, "--digest", data, "--name", name, "--license", "CC-BY-4.0",
+                     "--issuer", "UCI", "--store", store]) == 0
+    seal(open_store(store), run_events("prepare", [dataset("/data/cancer.csv", data), dataset(copy, data)],
+                                       [dataset("/data/prepared.parquet", prepared)], start=T0))
+    seal(open_store(store), run_events("train_model", [dataset("/data/prepared.parquet", prepared)],
+                                       [dataset("/models/m.pkl", digest("m"))], start=T0 + timedelta(minutes=10), job_type="TRAINING"))
+    assert main(["audit", "--store", store, "--report", str(tmp_path / "r"), "--quiet"]) in (0, 1)
+    page = html.unescape((tmp_path / "r" / "report.html").read_text()).split("<svg", 1)[1].split("</svg>", 1)[0]
+    assert sorted(set(re.findall(r">\s*(source [^<]*?)\s*<", page))) == ["source breast-cancer", "source cancer-mirror (same content)"]
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    [entry] = [e for e in report["trainingData"] if e["dataset"] == "/data/prepared.parquet"]
+    assert {o["name"]: o["matchedBy"] for o in entry["article10"]["origin"]} == {"breast-cancer": "location", "cancer-mirror": "content"}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.errors import BadInputError
-from prov_common.sources.matching import any_matching_source, matching_sources, sources_by_digest
+from prov_common.sources.matching import add_matches, any_matching_source, matching_sources, sources_by_digest
 from prov_common.sources.model import SourceRecord, is_source_digest
 from prov_common.text import first_of
 from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is also imported from here
@@ -219,13 +219,7 @@ class LineageIndex:
     def _add_sources(self, trace: Trace, d: DatasetUse) -> bool:
         """Add the registered sources of ``d`` to ``trace``; whether there are any."""
         sources, located = self.sources_of(d)
-        for s in sources:
-            if s not in trace.sources:
-                trace.sources.append(s)
-                if not located:
-                    trace.by_content.append(s)
-            elif located and s in trace.by_content:  # registered at the location of another version the walk reached
-                trace.by_content.remove(s)
+        add_matches(trace.sources, trace.by_content, sources, located)
         return bool(sources)
 
     def unsourced(self, made: DatasetUse) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from prov_common.audit.lineage import LineageIndex, run_order, version_of
 from prov_common.audit.model import DatasetUse, RunRecord
+from prov_common.sources.matching import add_matches
 from prov_common.sources.model import SourceRecord, source_iri
 from prov_common.w3cprov.render import fitted_svg
 from prov_common.w3cprov.identity import dataset_label
@@ -43,7 +44,8 @@ def _version_node(index: LineageIndex, d: DatasetUse, writer: RunRecord | None) 
 def _source_node(s: SourceRecord, located: bool) -> Node:
     """A registered source at its digest (its record), keyed by its PROV qualified name in ``tdprov export``
     (:func:`~prov_common.w3cprov.source_links.source_name`): each digest registered under a name is a node of its own,
-    labelled with its digest."""
+    labelled with its digest, and ``(same content)`` when no dataset drawn was read at its location
+    (:func:`~prov_common.sources.matching.add_matches`)."""
     how = "" if located else " (same content)"
     return Node(id=str(source_name(source_iri(s))), kind=DATASET, label=f"source {s.name}{how}\n{_short(s.digest)}\n{s.issuer}",
                 dataset=s.name)
@@ -73,6 +75,8 @@ def _drawn(index: LineageIndex, roots: list[RunRecord]) -> tuple[LineageGraph, b
     """:func:`lineage_graph` of ``roots``, and whether it stopped at :data:`MAX_NODES` with runs still to draw."""
     graph = LineageGraph()
     edges: set[Edge] = set()
+    reached: list[SourceRecord] = []  # the sources drawn, and those no drawn dataset reads at their location
+    by_content: list[SourceRecord] = []
     todo = list(roots)
     while todo and len(graph.nodes) < MAX_NODES:
         run = todo.pop(0)
@@ -100,10 +104,15 @@ def _drawn(index: LineageIndex, roots: list[RunRecord]) -> tuple[LineageGraph, b
             sources, located = index.sources_of(d)
             if id(d) in broken:
                 graph.nodes[v.id] = replace(v, broken=broken[id(d)])
+            add_matches(reached, by_content, sources, located)
             for s in sources:
                 src = _source_node(s, located)
                 graph.nodes.setdefault(src.id, src)
                 edges.add(Edge(src.id, v.id, GENERATED))
+    for s in reached:  # labelled once every dataset that reaches it is known, not by the first
+        node = _source_node(s, s not in by_content)
+        if node.id in graph.nodes:
+            graph.nodes[node.id] = node
     graph.edges = sorted(e for e in edges if e.source in graph.nodes and e.target in graph.nodes)
     return graph, any(f"run:{r.run_id}" not in graph.nodes and (r.inputs or r.outputs) for r in todo)
 

@@ -4,7 +4,8 @@ The lineage walk (``tdprov lineage``, ``tdprov record``, the audit) and ``tdprov
 the sources registered with its digest at the dataset's own location, else (matched by content only) every
 source registered with its digest. An opaque version (another producer's text written as a digest, which tdprov
 never checked: :attr:`~prov_common.w3cprov.events.DatasetState.opaque_version`) names no content, so it is never
-matched by content.
+matched by content. A walk over several datasets (a trace, the audit's picture) tells a source matched by content
+only when no dataset it reached is at that source's location, whichever it reached first (:func:`add_matches`).
 """
 from __future__ import annotations
 
@@ -35,6 +36,21 @@ def matching_sources(found: SourcesByDigest, namespace: str, name: str, version:
     return (here, True) if here or opaque else (candidates, False)
 
 
+def add_matches(reached: list[SourceRecord], by_content: list[SourceRecord], found: Iterable[SourceRecord],
+                located: bool) -> None:
+    """Add ``found``, what :func:`matching_sources` named for one dataset of a walk (``located``: at its location), to
+    ``reached``, the sources the walk reached so far in order, keeping in ``by_content`` those of them that no dataset
+    reached at their location: a source read at its own location anywhere on the walk is matched by location, whether
+    a copy of its bytes elsewhere reached it before or after."""
+    for s in found:
+        if s not in reached:
+            reached.append(s)
+            if not located:
+                by_content.append(s)
+        elif located and s in by_content:
+            by_content.remove(s)
+
+
 def any_matching_source(found: SourcesByDigest, namespace: str, name: str, version: str | None, *,
                         opaque: bool = False) -> bool:
     """Whether :func:`matching_sources` names any source, without listing them: one with the digest, registered at the
@@ -43,4 +59,4 @@ def any_matching_source(found: SourcesByDigest, namespace: str, name: str, versi
     return any(at_location(located_dataset(s.location), namespace, name) for s in candidates) if opaque else bool(candidates)
 
 
-__all__ = ["SourcesByDigest", "any_matching_source", "matching_sources", "sources_by_digest"]
+__all__ = ["SourcesByDigest", "add_matches", "any_matching_source", "matching_sources", "sources_by_digest"]
