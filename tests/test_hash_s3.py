@@ -303,3 +303,21 @@ def test_an_s3_key_that_begins_with_a_slash_is_refused_not_taken_for_another_obj
     assert main(["hash", slashed]) == 2
     (tmp_path / "y.csv").write_bytes(b"id\n2\n")
     assert hash_path(f"s3://{bucket}/y.csv").digest == hash_path(tmp_path / "y.csv").digest  # the object without '/' reads
+
+
+def test_an_s3_version_id_holding_a_slash_unencoded_is_named_as_such(objects: dict[str, tuple[Path, str]], s3_server,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    """``s3://b/k?versionId=a/b`` was refused as holding 'more than a version id', though it holds one id, written
+    with a '/' its URI must percent-encode: the refusal says so and gives the URI with the id encoded."""
+    _, uri = objects["t.csv"]
+    bucket, _ = split_s3_uri(uri)
+    client = s3_server.client()
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    client.put_object(Bucket=bucket, Key="data/v.csv", Body=b"id\n1\n")
+    capsys.readouterr()
+    assert main(["hash", f"s3://{bucket}/data/v.csv?versionId=a/b="]) == 2
+    err = capsys.readouterr().err
+    assert "more than a version id" not in err and "no shards" not in err, err
+    assert (f"'s3://{bucket}/data/v.csv?versionId=a/b=' names version id 'a/b=' with '/' and '=' not percent-encoded: an id "
+            "after '?versionId=' must be percent-encoded") in err, err
+    assert f"Fix: write s3://{bucket}/data/v.csv?versionId=a%2Fb%3D" in err, err

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from prov_common.errors import BadInputError
 from prov_common.file_uri import home_hint
-from prov_common.hashing.remote import S3_SCHEMES, is_s3_object, s3_client, s3_version
+from prov_common.hashing.remote import S3_SCHEMES, is_s3_object, s3_client, s3_version, versioned_uri
 from prov_common.hashing.shard_model import LocalState, ShardRef
 from prov_common.once import Once
 from prov_common.regular_file import kind_of
@@ -219,6 +219,12 @@ def list_shards(target: str) -> list[ShardRef]:
     refs = _list_s3(target) if is_s3(target) else _list_local(target)
     if not refs and is_s3(target) and "?versionId=" in target:
         key, _, after = target.partition("?versionId=")
+        raw = [c for c in "/=" if c in after]
+        if raw and not any(c in after for c in "&*?["):  # one id, written with characters its URI must encode
+            raise BadInputError(
+                f"{target!r} names version id {after!r} with {' and '.join(map(repr, raw))} not percent-encoded: an id "
+                "after '?versionId=' must be percent-encoded, so this one was read as a glob of keys, and no key matches.",
+                fix=f"write {versioned_uri(key, after)}")
         raise BadInputError(
             f"{target!r} holds more than a version id after '?versionId=' ({after!r}): S3's version of an object is "
             "named by '?versionId=<id>' at the end of its URI, so this one was read as a glob of keys, and no key matches.",
