@@ -1440,6 +1440,63 @@ def test_graph_and_prov_read_an_events_file_line_by_line_and_refuse_a_line_past_
     assert code == "2" and int(peak_kib) < 400_000 and "line 3 is longer than 67,108,864 bytes" in said, done.stdout
 
 
+def test_a_line_past_the_bound_is_left_out_of_the_digests_and_the_lines_after_it_are_taken(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The digests of an events file's lines took a line of any length whole (a planted line of 512 MB: 12.8 s, the
+    line held twice), though no staged event is longer than layout.SMALL_OBJECT_LIMIT and the digests serve only to
+    find staged events. Such a line is left out, never held past the bound, and the lines after it are digested as
+    before, in parts however cut (a \\r\\n across parts) or whole; the cut is that of ``splitlines``."""
+    import random
+
+    from prov_common.bundle import events as bundle_events
+    from prov_common.bundle.events import line_digests
+    from prov_common.hashing.raw import short_digest
+    from prov_common.w3cprov.event_lines import EventBytes, line_spans, part_lines
+
+    monkeypatch.setattr(bundle_events, "SMALL_OBJECT_LIMIT", 16, raising=False)
+    data = b'{"a": 1}\r\n' + b"x" * 100 + b'\r\n{"b": 2}\r' + b"y" * 17 + b'\n{"c": 3}\n'
+    wanted = {short_digest(line) for line in (b'{"a": 1}', b'{"b": 2}', b'{"c": 3}')}
+    assert line_digests(data) == wanted
+    for size in (1, 2, 7, 16, 64):
+        assert line_digests(EventBytes([data[i:i + size] for i in range(0, len(data), size)], data.__getitem__)) == wanted
+    rng = random.Random(7)
+    for _ in range(3_000):  # any bytes, any cut into parts, any bound: the lines of splitlines, those past it None
+        data = bytes(rng.choice(b"ab\r\n") for _ in range(rng.randrange(40)))
+        limit, cuts = rng.randrange(1, 8), sorted(rng.sample(range(1, max(2, len(data))), min(5, max(0, len(data) - 1))))
+        parts = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
+        got = [(number, start, line) for number, start, _, line in part_lines(parts, limit)]
+        assert got == [(number, start, data[start:stop] if stop - start <= limit else None)
+                       for number, start, stop in line_spans(data)], (data, parts, limit)
+
+
+def test_a_planted_line_of_hundreds_of_megabytes_costs_the_audit_and_lineage_its_reading_not_its_memory(
+        tmp_path: Path) -> None:
+    """A bundle whose events.jsonl holds one line of 200 MB (sparse: no disk used) under a manifest listing its size,
+    which anyone who can write the store can plant: the audit folded the events, stopped at the line, then digested
+    every line again, growing that one by a copy per part read and holding it whole (about 480 MB of memory, 5 s; 'tdprov
+    lineage --checks' 500 MB, 10 s). The line is left out of the digests, never held past the bound: the findings are
+    as before (the audit names the events' digest; lineage leaves the run out, naming why)."""
+    store, env, run = _sealed_store(tmp_path)
+    bundle = store / "bundles" / run
+    events = bundle / "events.jsonl"
+    lines = events.read_bytes().splitlines(keepends=True)
+    events.write_bytes(b"".join(lines[:-1]))
+    with events.open("r+b") as grown:
+        grown.seek(200 << 20)
+        grown.write(b"\n" + lines[-1])
+    manifest = json.loads((bundle / "manifest.json").read_bytes())
+    next(f for f in manifest["files"] if f["path"] == "events.jsonl")["size"] = events.stat().st_size
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    measured = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+                "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(done.stdout + done.stderr)")
+    for verb, code in ((["audit"], 1), (["lineage", "--checks", "s3://lake/clean/users.parquet"], 2)):
+        done = subprocess.run([sys.executable, "-c", measured, sys.executable, "-m", "prov_common", *verb],
+                              capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+        head, said = done.stdout.split("\n", 1)
+        assert list(map(int, head.split()))[0] == code and int(head.split()[1]) < 250_000, (verb, head, said, done.stderr)
+        assert f"bundles/{run}/events.jsonl: digest mismatch" in said, (verb, said)
+
+
 def test_an_output_file_that_cannot_be_written_is_named(tmp_path: Path) -> None:
     """A write to an -o file that failed half way (disk full, file too large) was blamed on "the output (stdout, or
     where it is redirected)". The error names the file, and a file the verb created is not left half written."""

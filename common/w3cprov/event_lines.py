@@ -199,23 +199,41 @@ def _parsed(line: bytes, name: str, number: int) -> Any:
 
 def part_lines(parts: Iterable[bytes], limit: int) -> Iterator[tuple[int, int, int, bytes | None]]:
     """(1-based line number, start, end, line) of each line of the bytes ``parts`` make one after the other, cut as
-    :func:`line_spans` cuts them, holding no more than a part and the line it ends; a line longer than ``limit`` bytes
-    is given as None (its bytes are not copied), and is the last given."""
-    held, offset, number = b"", 0, 0  # held: the bytes from ``offset`` on, not yet cut into lines
+    :func:`line_spans` cuts them, holding no more than a part and the line it ends (each part joined to the bytes
+    before it once, when a line ends in it); a line longer than ``limit`` bytes is given as None as soon as it is
+    found so (its end: as far as it was read then), its bytes neither copied nor held past ``limit`` (a planted line
+    of gigabytes costs the time to read it, not the memory), and the lines after it follow."""
+    tail: list[bytes] = []  # the bytes from ``offset`` on not yet cut into lines: no line end in them but a last \r
+    size = dropped = offset = number = 0  # size: of ``tail``; dropped: bytes of a line too long let go of before it
+    skipping = False  # the line at ``offset`` was given as too long: ``tail`` is only its last byte
     for part in chain(parts, (None,)):  # None: the end
-        held = part if not held and part is not None else held if part is None else held + part
-        # up to the last line end that no byte still to come can change (a \r may be the first of a \r\n)
-        cut = len(held) if part is None else held.rfind(b"\n") + 1 or held.rfind(b"\r", 0, len(held) - 1) + 1
-        if not cut and len(held) - held.endswith(b"\r") > limit:  # no line end in more bytes than a line holds
-            yield number + 1, offset, offset + len(held), None
-            return
-        last = 0
-        for last, start, stop in line_spans(held, cut):
-            too_long = stop - start > limit
-            yield number + last, offset + start, offset + stop, None if too_long else held[start:stop]
-            if too_long:
-                return
-        number, held, offset = number + last, held[cut:], offset + cut
+        if part is not None and not part:
+            continue
+        if part is None:
+            cut = size
+        else:  # up to the last line end that no byte still to come can change (a \r may be the first of a \r\n)
+            found = max(part.rfind(b"\n"), part.rfind(b"\r", 0, len(part) - 1)) + 1
+            cut = size + found if found else size if tail and tail[-1].endswith(b"\r") else 0
+        if cut:
+            pieces = tail if part is None else [*tail, part]
+            held = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            base, last = offset + dropped, 0
+            for last, start, stop in line_spans(held, cut):
+                if skipping and last == 1:  # the rest of the line given as too long
+                    continue
+                too_long = stop - start > limit
+                yield number + last, base + start, base + stop, None if too_long else held[start:stop]
+            number, offset, dropped, skipping = number + last, base + cut, 0, False
+            tail = [held[cut:]] if cut < len(held) else []
+            size = len(held) - cut
+        elif part is not None:
+            tail.append(part)
+            size += len(part)
+        if tail and not skipping and size - tail[-1].endswith(b"\r") > limit:  # no line end in more than a line holds
+            yield number + 1, offset, offset + size, None
+            skipping = True
+        if skipping and size > 1:
+            tail, dropped, size = [tail[-1][-1:]], dropped + size - 1, 1
 
 
 def line_spans(data: bytes, size: int | None = None) -> Iterator[tuple[int, int, int]]:
