@@ -144,26 +144,24 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tup
             _tell_named_elsewhere(query, summary, told)
             continue
         run, why, sound = examined_run(store, trust, summary)
-        if sound and (other := query.of_job_dag(summary, run)) is not None:  # a verified bundle's signed events
-            _tell_other_dag(query, summary, other, told)
-            continue
-        if why is None:
-            _tell_taken(query, summary, run)
-            return summary
-        first_time = _first_telling(told, summary.run_id, why)
+        first_time = why is not None and _first_telling(told, summary.run_id, why)
         if not sound:
             if first_time:
                 log.warning("tdprov: run %s matches, but its bundle does not verify (%s): not taken. Fix: 'tdprov verify %s' "
                             "names every problem; if the bundle is sound, trust its signer's key (trusted_keys)", summary.run_id,
                             why, summary.run_id)
             continue
-        signed = summary_of_bundle(store, summary.run_id)
+        signed = summary if why is None else summary_of_bundle(store, summary.run_id)  # the entry, when it is the manifest's
         if first_time:
             log.warning("tdprov: the index entry of run %s is not what its signed bundle says (%s): the bundle counts",
                         summary.run_id, why)
-        if signed is not None and query.matches(signed):
-            _tell_taken(query, signed, run)
-            return signed
+        if signed is None or not query.matches(signed):
+            continue
+        if (other := query.of_job_dag(signed, run)) is not None:  # the signed job and the parent its signed events name
+            _tell_other_dag(query, signed, other, told)
+            continue
+        _tell_taken(query, signed, run)
+        return signed
     return None
 
 

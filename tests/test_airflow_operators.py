@@ -339,6 +339,43 @@ def test_bundle_sensor_tells_a_candidate_s_dag_from_the_events_its_verification_
             "'tdprov_told.daily': not taken") in caplog.text, caplog.text
 
 
+def test_bundle_sensor_tells_a_candidate_s_dag_from_its_signed_job_not_its_index_entry(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """job_dag= was checked against the job name of the candidate's index entry, which is not signed: a sound bundle
+    whose entry was altered to name another job that the query also matches (job 'ns/name' is namespace 'ns' and name
+    'name', or a name holding the slash) was taken as the DAG's run and its signed summary pushed unchecked. The DAG is
+    told from the signed job and the parent run its signed events name: here a task of no DAG is not taken, whatever
+    its entry says, and the altered entry is named."""
+    import uuid
+
+    from test_audit_support import run_events, seal
+
+    from prov_airflow.matching import BundleQuery, find_bundle
+    from prov_common.bundle.storage import list_bundles
+    from prov_common.signing import trust_from_settings
+    from prov_common.store import open_store
+
+    store = open_store(str(tmp_path / "store"))
+    events = run_events("tdprov_slash.x/tdprov_slash", [], [])
+    for e in events:
+        e["run"]["facets"] = {"parent": {"_producer": "https://example.com", "_schemaURL": "https://example.com",
+                                         "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "tests", "name": "tdprov_slash.x"}}}
+    run_id = seal(store, events)
+    query, trust = BundleQuery(job="tdprov_slash.x/tdprov_slash", job_dag="tdprov_slash"), trust_from_settings()
+    with caplog.at_level("INFO", logger="prov_airflow.matching"):
+        assert find_bundle(store, query, trust) is None
+        [summary] = list(list_bundles(store))
+        entry = tmp_path / "store" / summary.cursor
+        altered = json.loads(entry.read_text())
+        altered["job"] = {"namespace": "tdprov_slash.x", "name": "tdprov_slash"}  # the DAG's own run, by the query's job
+        entry.write_text(json.dumps(altered))
+        assert query.matches(next(iter(list_bundles(store))))  # the entry matches the query: it is checked
+        assert find_bundle(store, query, trust) is None
+    told = (f"run {run_id} of job tests/tdprov_slash.x/tdprov_slash is of no DAG, not of DAG 'tdprov_slash': not taken")
+    assert caplog.text.count(told) == 2, caplog.text
+    assert f"the index entry of run {run_id} is not what its signed bundle says" in caplog.text, caplog.text
+
+
 def test_bundle_sensor_skips_a_bundle_whose_events_are_json_but_not_events(tmp_path: Path,
                                                                           caplog: pytest.LogCaptureFixture) -> None:
     """The run a candidate is of was parsed from the events its verification read, whether or not the bundle verifies:
