@@ -232,12 +232,14 @@ def test_building_and_verifying_fold_the_events_once_and_hash_each_file_once(sig
 
     from prov_common.bundle import build as build_module
     from prov_common.bundle import verify as verify_module
+    from prov_common.w3cprov import event_lines as lines_module
     from prov_common.w3cprov import events as events_module
 
     store, bundle, trust = signed
     folds, hashed = [], collections.Counter()
-    real_fold, real_hash = events_module._fold, build_module.blake3_digest
-    monkeypatch.setattr(events_module, "_fold", lambda checked, *rest: folds.append(1) or real_fold(checked, *rest))
+    real_fold, real_hash = events_module.fold_ordered, build_module.blake3_digest
+    for module in (events_module, lines_module):  # folded whole (building), or line by line (verifying)
+        monkeypatch.setattr(module, "fold_ordered", lambda checked, *rest: folds.append(1) or real_fold(checked, *rest))
     for module in (build_module, verify_module):
         monkeypatch.setattr(module, "blake3_digest", lambda data: hashed.update([bytes(data)]) or real_hash(data))
 

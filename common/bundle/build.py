@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from prov_common.bundle import layout, model
-from prov_common.bundle.events import events_jsonl, fold_one_run, order_events, prov_json
+from prov_common.bundle.events import events_jsonl, fold_one_run, fold_written_lines, order_events, prov_json
 from prov_common.bundle.model import PREDICATE_TYPE, TASK_INSTANCE_KEYS, Bundle, DatasetRef, FileEntry, Manifest
 from prov_common.bundle.naming import DATASET_NAMING, dataset_annotations, dataset_name
 from prov_common.bundle.refusal import combined, is_refusal
@@ -120,7 +120,8 @@ def within_bound(run_id: str, attachments: Mapping[str, bytes]) -> Mapping[str, 
 
 @dataclass(frozen=True)
 class Derived:
-    """What a run's events (and attachments) give, before signing: files, manifest and its bytes."""
+    """What a run's events (and attachments) give, before signing: files, manifest and its bytes; ``events``: the events
+    in order (derived by :func:`derive_written`: what ``tdprov show`` lists of each)."""
 
     events: list[dict[str, Any]]
     state: RunState
@@ -161,18 +162,45 @@ def derive_bundle(
     ``store_id``: the id of the store the bundle is for (``prov_common.store.identity``), recorded in the manifest.
     ``sealed``: re-derive a sealed bundle (its event times read as :func:`~prov_common.w3cprov.events.parse_time` does).
     """
-    sets = check_version(digest_sets)
+    check_version(digest_sets)  # before the events are read, as ever
     ordered = order_events(events, sealed=sealed)
     if not ordered:
         raise BadInputError("no events given for the bundle.", fix="pass the OpenLineage events of one run")
     state = fold_one_run(ordered, local_names=local_names, versions_apart=versions_apart, sealed=sealed)
+    return _derived(state, ordered, events_jsonl(ordered), attachments, sealed_at=sealed_at, hashed=hashed,
+                    digest_sets=digest_sets, prov_mapping=prov_mapping, store_id=store_id)
+
+
+def derive_written(data: bytes, name: str, *, sealed_at: datetime, hashed: Sequence[FileEntry], digest_sets: str | None,
+                   prov_mapping: str, local_names: bool, versions_apart: bool) -> Derived | None:
+    """:func:`derive_bundle` of a sealed bundle's ``events.jsonl`` bytes ``data`` (named ``name``; the other arguments
+    as there, ``sealed``), folded line by line (:func:`~prov_common.bundle.events.fold_written_lines`), so that what is
+    held beside ``data`` grows with the run's PROV and count of events, not with the file: its ``events`` are what
+    ``tdprov show`` lists of each (:func:`~prov_common.bundle.events.event_listed`), its ``events.jsonl`` is ``data``.
+    None when ``data`` is not what :func:`derive_bundle` writes of its events (a line not canonical, repeated, out of
+    order; events of several runs): :func:`derive_bundle` of them parsed then tells how. :class:`BadInputError` as
+    there."""
+    folded = fold_written_lines(data, name, local_names=local_names, versions_apart=versions_apart)
+    if folded is None:
+        return None
+    state, listed = folded
+    return _derived(state, listed, data, None, sealed_at=sealed_at, hashed=hashed, digest_sets=digest_sets,
+                    prov_mapping=prov_mapping)
+
+
+def _derived(state: RunState, events: list[dict[str, Any]], events_file: bytes, attachments: Mapping[str, bytes] | None, *,
+             sealed_at: datetime | None, hashed: Sequence[FileEntry] | None, digest_sets: str | None, prov_mapping: str,
+             store_id: str | None = None) -> Derived:
+    """What :func:`derive_bundle` gives of the run ``state`` folded from its ``events`` (as ordered), which
+    ``events_file`` holds (the other arguments as there)."""
+    sets = check_version(digest_sets)
     layout.check_run_id(state.run_id)
     inputs, outputs = _refs(state.inputs, sets), _refs(state.outputs, sets)
     if sets != DIGESTS_V1:  # the oldest version that gives these DigestSets (so these refs): what more verifiers read
         datasets = state.inputs + state.outputs
         digest_sets = next(v for v in KNOWN[KNOWN.index(DIGESTS_V2):] if _refs(datasets, v) == inputs + outputs)
     attachments = within_bound(state.run_id, attachments or {})
-    files: dict[str, bytes] = {layout.EVENTS_FILE: events_jsonl(ordered), layout.PROV_FILE: prov_json(state, prov_mapping)}
+    files: dict[str, bytes] = {layout.EVENTS_FILE: events_file, layout.PROV_FILE: prov_json(state, prov_mapping)}
     for path, data in sorted(attachments.items()):
         files[layout.check_attachment_path(path)] = byte_view(attachment_buffer(path, data))  # type: ignore[assignment]  # a bytearray's, not copied
     manifest = Manifest(
@@ -183,7 +211,7 @@ def derive_bundle(
         started_at=iso_z(state.started) or "",
         ended_at=iso_z(state.ended),
         sealed_at=iso_z(sealed_at or datetime.now(timezone.utc)) or "",
-        event_count=len(ordered),
+        event_count=len(events),
         parent_run_id=_parent_run_id(state),
         inputs=inputs,
         outputs=outputs,
@@ -195,7 +223,7 @@ def derive_bundle(
         task_instance=task_instance_of(state),
         mapping_key=mapping_key_of(state),
     )
-    return Derived(ordered, state, files, manifest, manifest.to_json())
+    return Derived(events, state, files, manifest, manifest.to_json())
 
 
 def build_bundle(

@@ -4,12 +4,11 @@ its events line by line, so that a reader can be shown it, marked as not verifie
 PROV, not by the file (anyone can plant events of any size under a manifest of their own)."""
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from prov_common.bundle import layout
-from prov_common.bundle.events import fold_bundle_events
+from prov_common.bundle.events import event_listed, fold_bundle_events
 from prov_common.bundle.storage import listed_parts
 from prov_common.bundle.verify import CheckedBundle
 from prov_common.errors import BadInputError
@@ -19,11 +18,6 @@ from prov_common.w3cprov.events import CheckedEvent, RunState
 EVENTS_LISTED = 1_000
 """Events of a claimed run listed (type, time, producer); those past it are counted. A bundle tdprov seals holds a
 few; a planted one may hold millions."""
-
-
-def event_listed(event: Mapping[str, Any]) -> dict[str, Any]:
-    """What ``tdprov show`` lists of an event, verified or claimed: ``eventType``, ``eventTime``, ``producer``."""
-    return {k: event.get(k) for k in ("eventType", "eventTime", "producer")}
 
 
 @dataclass

@@ -11,7 +11,7 @@ from prov_common.errors import BadInputError
 from prov_common.hashing.raw import short_digest
 from prov_common.w3cprov.event_lines import EventBytes, fold_event_lines, part_lines
 from prov_common.w3cprov.events import (TERMINAL, CheckedEvent, RunState, fold_runs, folds_local_names,
-                                        folds_versions_apart, parse_time)
+                                        folds_versions_apart, order_head, parse_time)
 
 _RANK = {"START": 0, "RUNNING": 1, "OTHER": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
 
@@ -159,6 +159,53 @@ def order_events(events: Iterable[Any], *, sealed: bool = False) -> list[dict[st
 def events_jsonl(events: Iterable[Mapping[str, Any]]) -> bytes:
     """One canonical JSON event per line, each line ending with ``\\n``."""
     return b"".join(canonical_bytes(e) + b"\n" for e in events)
+
+
+def event_listed(event: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``tdprov show`` lists of an event, verified or claimed: ``eventType``, ``eventTime``, ``producer``."""
+    return {k: event.get(k) for k in ("eventType", "eventTime", "producer")}
+
+
+class _AsWritten:
+    """Whether the lines of an ``events.jsonl`` folded line by line are as :func:`events_jsonl` writes the events
+    :func:`order_events` gives (each line canonical JSON ending with ``\\n``, none blank or repeated, in order), told
+    from each line and its checked event as the fold gives them (:meth:`line`, then :meth:`event` when it is not a
+    repeat); ``listed``: :func:`event_listed` of each event, in order."""
+
+    def __init__(self) -> None:
+        self.pending: bytes | None = None  # the line given, its event not yet
+        self.last: tuple[Any, ...] | None = None
+        self.size, self.written = 0, True
+        self.listed: list[dict[str, Any]] = []
+
+    def line(self, line: bytes) -> None:
+        self.written = self.written and self.pending is None  # else the line before was a repeat: no event came
+        self.pending, self.size = line, self.size + len(line) + 1
+
+    def event(self, checked: CheckedEvent) -> None:
+        key = (*order_head(checked), self.pending)
+        self.written = self.written and self.pending == canonical_bytes(checked.event) and (self.last is None or key > self.last)
+        self.pending, self.last = None, key
+        self.listed.append(event_listed(checked.event))
+
+    def of(self, size: int) -> bool:
+        """Whether the lines were as written, and every byte of the ``size`` bytes of the file is one of them or their
+        ``\\n`` (none blank, none ending in ``\\r``)."""
+        return self.written and self.pending is None and self.size == size
+
+
+def fold_written_lines(data: bytes, name: str, *, local_names: bool, versions_apart: bool
+                       ) -> tuple[RunState, list[dict[str, Any]]] | None:
+    """The one run of a sealed bundle's ``events.jsonl`` bytes ``data`` (named ``name``) and what ``tdprov show`` lists
+    of each of its events (:func:`event_listed`), folded line by line
+    (:func:`~prov_common.w3cprov.event_lines.fold_event_lines`: what is held grows with the run's PROV and count of
+    events, not with the file), when they are the bytes :func:`events_jsonl` writes of the events :func:`order_events`
+    gives (so the events give the same run folded whole); None when they are not, or are events of several runs
+    (:class:`BadInputError` for a line that is not an event). Parsing the events whole then names what is wrong."""
+    lines = _AsWritten()
+    states = fold_event_lines(data, name, sealed=True, local_names=local_names, versions_apart=versions_apart,
+                              each=lines.event, each_line=lines.line)
+    return (states[0], lines.listed) if len(states) == 1 and lines.of(len(data)) else None
 
 
 def parse_events_jsonl(data: bytes, name: str = "events.jsonl") -> list[dict[str, Any]]:
