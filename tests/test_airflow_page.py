@@ -223,6 +223,44 @@ def test_page_says_why_a_bundle_is_missing_and_what_to_do(client, page_run: dict
     assert client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()["bundles"][-1]["status"] == "verified"
 
 
+def test_page_lists_the_index_once_for_the_bundles_whose_indexed_record_is_gone(client, page_run: dict) -> None:
+    """A bundle whose ``indexed`` record is gone is checked against every index entry of its run, found by listing the
+    whole index; the page listed it once per such bundle (a DAG run and its 2 task tries, each record gone: 3 listings of
+    an index of every run in the store). It lists the index once per page, and says the same of each bundle."""
+    from counting_store import CountingStore
+
+    from airflow.utils.session import create_session
+    from prov_common.bundle import layout
+    from prov_common.signing import TrustStore
+    from prov_common.signing.keyfiles import load_public_key
+
+    from prov_airflow.ui.runs import dag_run_bundles
+
+    store = page_run["store"]
+    trust = TrustStore.of([load_public_key(page_run["root"] / "keys" / "airflow.key.pub")])
+    records = [store / layout.bundle_key(s.run_id, layout.INDEXED_FILE) for s in page_run["summaries"].values()]
+    kept = {path: (path.read_bytes(), path.stat().st_mode) for path in records}
+    before = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()
+    for path in records:
+        path.unlink()
+    try:
+        counting = CountingStore(store)
+        with create_session() as session:
+            runs = dag_run_bundles(DAG_ID, page_run["run_id"], session, counting, trust, str(store))
+        page = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()
+    finally:
+        for path, (data, mode) in kept.items():
+            path.write_bytes(data)
+            path.chmod(mode)
+    assert len(runs.bundles) == len(records) == 3 and counting.lists[f"{layout.INDEX}/"] == 1, counting.lists
+    gone = {s.run_id: [f"{layout.bundle_key(s.run_id, layout.INDEXED_FILE)}: missing: the bundle's indexed record, which "
+                       "names its index entry, is gone though the run has an index entry"]
+            for s in page_run["summaries"].values()}
+    assert {b.key.run_id: list(b.findings) for b in runs.bundles} == gone
+    assert [b["findings"] for b in page["bundles"]] == [list(b.findings) for b in runs.bundles]
+    assert [b["status"] for b in page["bundles"]] == ["failed"] * 3 and [b["status"] for b in before["bundles"]] == ["verified"] * 3
+
+
 def test_page_does_not_show_another_dag_runs_task_as_this_task_s_bundle(client, page_run: dict) -> None:
     """Task 'load' of DAG 'tdprov_clash.daily' and task 'daily.load' (task group 'daily') of DAG 'tdprov_clash' are one
     job and, at one logical date, one run id (the provider's '<dag_id>.<task_id>'): the first run sealed keeps it. The

@@ -57,6 +57,33 @@ def index_keys_since(store: Store, run_id: str, since: datetime | None) -> Itera
     return (key for key in store.list(f"{layout.INDEX}/", start_after=start) if key.endswith(suffix))
 
 
+class EntriesOfRuns:
+    """The index keys of each of ``run_ids``, as :func:`index_keys_since` finds one run's (every key ending in
+    ``-<run id>.json``), from one listing of the whole index made on first need, however many of the runs are asked
+    for (a page of a DAG run's bundles whose ``indexed`` records are gone listed the index once per bundle)."""
+
+    def __init__(self, store: Store, run_ids: Iterable[str]) -> None:
+        self._store = store
+        self._suffixes = {f"-{run_id}.json": run_id for run_id in run_ids}
+        self._found: dict[str, list[str]] | None = None
+
+    def __call__(self, run_id: str) -> list[str]:
+        if f"-{run_id}.json" not in self._suffixes:  # a run not named at first: listed on its own
+            return list(index_keys_since(self._store, run_id, None))
+        if self._found is None:
+            self._found = self._list()
+        return list(self._found[run_id])
+
+    def _list(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {run_id: [] for run_id in self._suffixes.values()}
+        lengths = {len(suffix) for suffix in self._suffixes}
+        for key in self._store.list(f"{layout.INDEX}/"):
+            for length in lengths:  # every run whose suffix the key ends in, as endswith() tells
+                if (run_id := self._suffixes.get(key[-length:])) is not None:
+                    found[run_id].append(key)
+        return found
+
+
 def recorded_index_key(data: bytes, run_id: str) -> str | None:
     """The index key that an ``indexed`` record holding ``data`` names, when it is an index key of run ``run_id`` (None
     when it names anything else)."""

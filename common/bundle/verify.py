@@ -193,18 +193,22 @@ def _planted_in_place(store: Store, run_id: str, report: VerificationReport) -> 
 
 
 def verify_and_derive(store: Store, run_id: str, trust: TrustStore, index_keys: Iterable[str] | None = None, *,
-                      recorded_entry: bool = False, indexed_under: str | None = None) -> CheckedBundle:
+                      recorded_entry: bool = False, indexed_under: str | None = None,
+                      entries_of: Callable[[str], list[str]] | None = None) -> CheckedBundle:
     """:func:`verify_bundle`, also returning what it read and what the stored events give (their run
     state, parsed and folded once). ``indexed_under`` (with ``index_keys`` None): an index entry of the run that the
     caller listed and checks itself (not read again): the bundle's ``indexed`` record must then be there, a check on
-    the bundle's own listing, with no request of its own."""
+    the bundle's own listing, with no request of its own. ``entries_of`` (with ``recorded_entry``): the index keys of a
+    run whose ``indexed`` record is gone (:class:`~prov_common.bundle.storage.EntriesOfRuns`, one listing for many
+    bundles); by default the index is listed for this run."""
     checked = CheckedBundle(VerificationReport(run_id))
-    _check_bundle(store, trust, None if index_keys is None else list(index_keys), checked, recorded_entry, indexed_under)
+    _check_bundle(store, trust, None if index_keys is None else list(index_keys), checked, recorded_entry, indexed_under,
+                  entries_of or (lambda run: _entries_of_run(store, run)))
     return checked
 
 
 def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None, checked: CheckedBundle,
-                  recorded_entry: bool = False, indexed_under: str | None = None) -> None:
+                  recorded_entry: bool, indexed_under: str | None, entries_of: Callable[[str], list[str]]) -> None:
     report, run_id = checked.report, checked.report.run_id
     if not layout.is_run_id(run_id):  # a key or folder in the store that no bundle of tdprov's has
         if run_id or not index_keys:  # an index key that holds no run id at all names no folder either
@@ -302,7 +306,7 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     named = checked.indexed_entry = (_check_indexed_record(store, indexed_key, run_id, index_keys, report, present)
                                      if indexed_key in present else None)
     if index_keys is None and recorded_entry and indexed_key not in present and manifest.store_id is not None:
-        index_keys = _entries_of_run(store, run_id)  # the record is gone: are there entries it should name?
+        index_keys = entries_of(run_id)  # the record is gone: are there entries it should name?
     if index_keys is not None:
         _check_indexed_once(run_id, indexed_key, named, index_keys, manifest, present, report)
     elif indexed_under is not None:  # one entry, listed by the caller: only the record's presence is checked here

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 from prov_common.bundle.model import DatasetRef
@@ -95,13 +96,14 @@ def run_keys(dag_id: str, run_id: str, session: Any) -> list[RunKey]:
     return keys
 
 
-def check(store: Any, trust: Any, store_uri: str, key: RunKey) -> BundleStatus:
+def check(store: Any, trust: Any, store_uri: str, key: RunKey, entries_of: Callable[[str], list[str]] | None = None) -> BundleStatus:
     """Verify the bundle of ``key`` (``verify_bundle``: signature, manifest, events, and the index entry its ``indexed``
-    record names, which ``tdprov runs`` lists, as ``tdprov verify RUN_ID`` and ``tdprov show`` check it) and summarise it."""
+    record names, which ``tdprov runs`` lists, as ``tdprov verify RUN_ID`` and ``tdprov show`` check it) and summarise it.
+    ``entries_of``: the index keys of a run whose ``indexed`` record is gone (by default the index is listed for it)."""
     from prov_common.bundle.layout import bundle_location
     from prov_common.bundle.verify import verify_and_derive
 
-    checked = verify_and_derive(store, key.run_id, trust, recorded_entry=True)
+    checked = verify_and_derive(store, key.run_id, trust, recorded_entry=True, entries_of=entries_of)
     report, manifest = checked.report, checked.manifest
     location = bundle_location(store_uri, key.run_id)
     if manifest is None and not report.ok:
@@ -170,7 +172,9 @@ def why_missing(store: Any, run_id: str) -> str:
 
 def dag_run_bundles(dag_id: str, run_id: str, session: Any, store: Any, trust: Any, store_uri: str) -> DagRunBundles:
     """Every bundle of the DAG run, verified; ``store_uri`` as configured (it names the bundles' locations). The
-    store's identity is read afresh first: the API server is a long-running process, whose copy may be out of date."""
+    store's identity is read afresh first: the API server is a long-running process, whose copy may be out of date.
+    The index is listed once at most, for the bundles whose ``indexed`` record is gone."""
+    from prov_common.bundle.storage import EntriesOfRuns
     from prov_common.errors import BadInputError
     from prov_common.store.identity import reread_identity
 
@@ -179,4 +183,5 @@ def dag_run_bundles(dag_id: str, run_id: str, session: Any, store: Any, trust: A
         reread_identity(store)
     except BadInputError:
         pass  # each bundle that names a store says why (it reads the identity again)
-    return DagRunBundles(dag_id, run_id, store_uri, tuple(check(store, trust, store_uri, k) for k in keys))
+    entries_of = EntriesOfRuns(store, (k.run_id for k in keys))
+    return DagRunBundles(dag_id, run_id, store_uri, tuple(check(store, trust, store_uri, k, entries_of) for k in keys))
