@@ -6,10 +6,12 @@ from typing import Any
 import attrs
 from airflow.sdk import BaseOperatorLink
 
+from prov_airflow.ui.app import RUN_ROUTE, URL_PREFIX
+
 LINK_NAME = "tdprov bundle"
 
 
-PAGE = "/tdprov/dag-runs/{dag_id}/{run_id}"
+PAGE = URL_PREFIX + RUN_ROUTE
 """The plugin's bundles page of a DAG run (``prov_airflow.ui.app``), where a try whose run id another run's bundle
 holds is named as such."""
 

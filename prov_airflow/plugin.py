@@ -10,7 +10,7 @@ from prov_common.bundle.defaults import set_configuration_defaults
 from prov_airflow.emitter import configuration_defaults
 from prov_airflow.links import BundleLink
 from prov_airflow.listener import get_listener
-from prov_airflow.ui.app import URL_PREFIX, LazyApp
+from prov_airflow.ui.app import RUN_ROUTE, URL_PREFIX, LazyApp
 
 # the OpenLineage provider's ProvenanceTransport ([openlineage] transport) takes the listener's settings
 set_configuration_defaults(configuration_defaults)
@@ -28,7 +28,7 @@ class TdprovPlugin(AirflowPlugin):
     external_views = [
         {
             "name": "tdprov bundles",  # a tab of every DAG run: its bundles and their verification
-            "href": URL_PREFIX + "/dag-runs/{DAG_ID}/{RUN_ID}",
+            "href": URL_PREFIX + RUN_ROUTE.format(dag_id="{DAG_ID}", run_id="{RUN_ID}"),
             "destination": "dag_run",
             "url_route": "tdprov-bundles",
         },

@@ -13,6 +13,8 @@ if TYPE_CHECKING:  # FastAPI loads with the app, in the API server only: workers
     from fastapi import FastAPI
 
 URL_PREFIX = "/tdprov"
+RUN_ROUTE = "/dag-runs/{dag_id}/{run_id}"
+"""The route of a DAG run's bundles page, under :data:`URL_PREFIX` (its JSON under ``/api``)."""
 
 
 def _bundles(dag_id: str, run_id: str) -> Any:
@@ -76,7 +78,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="tdprov lineage bundles", docs_url=None, redoc_url=None, openapi_url=None)
     access = [_read_access()]
 
-    @app.get("/dag-runs/{dag_id}/{run_id}", response_class=HTMLResponse, dependencies=access)
+    @app.get(RUN_ROUTE, response_class=HTMLResponse, dependencies=access)
     def dag_run_page(dag_id: str, run_id: str) -> str:
         return render(_bundles(dag_id, run_id))
 
@@ -84,7 +86,7 @@ def create_app() -> FastAPI:
     def index(user: Any = Depends(get_user)) -> str:  # noqa: B008 - FastAPI's dependency idiom
         return render_index(_recent_runs(user))
 
-    @app.get("/api/dag-runs/{dag_id}/{run_id}", dependencies=access)
+    @app.get("/api" + RUN_ROUTE, dependencies=access)
     def dag_run_json(dag_id: str, run_id: str) -> dict[str, Any]:
         return _bundles(dag_id, run_id).to_dict()
 
