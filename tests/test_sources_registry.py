@@ -281,3 +281,24 @@ def test_source_list_says_a_deleted_record_is_for_the_audit_to_name(tmp_path: Pa
                    "deleted, or replaced by an older one, is not named here; 'tdprov audit' checks them against what it listed "
                    "before\n")
     assert [f for f in audit(store).errors if f.object == newest and "it was deleted" in f.what]
+
+
+def test_a_relative_file_named_file_colon_is_recorded_at_its_absolute_path(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``file:data/x.csv`` is no file URI (RFC 8089 takes an absolute path) but the relative file of that name, as hashing
+    and dataset names read it. It was recorded as written, so each reader found it in its own folder: the files of that
+    name in two folders were one source version, and the second record took the first one's licence and issuer."""
+    store = str(tmp_path / "store")
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+    add = ["source", "add", "file:data/x.csv", "--digest", DIGEST, "--store", store]
+    monkeypatch.chdir(tmp_path / "a")
+    assert main([*add, "--name", "a", "--license", "MIT", "--issuer", "A"]) == 0
+    [stored] = iter_sources(open_store(store), trust_from_settings())
+    assert stored.record.location == str(tmp_path / "a" / "file:data" / "x.csv")
+    monkeypatch.chdir(tmp_path / "b")
+    capsys.readouterr()
+    assert main([*add, "--name", "b"]) == 2
+    err = capsys.readouterr().err
+    assert f"no verified source record of {DIGEST} at {tmp_path / 'b' / 'file:data' / 'x.csv'} in" in err, err
+    assert f"equal bytes are registered at {tmp_path / 'a' / 'file:data' / 'x.csv'} as 'a' (licence MIT, issuer A)" in err, err

@@ -11,6 +11,7 @@ from prov_common.cli._output import emit_json, tell
 from prov_common.cli.runs import table
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
+from prov_common.file_uri import is_file_uri
 from prov_common.signing import signing_key_from_settings, trust_from_settings
 from prov_common.sources.media import media_type, media_type_of_path
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord, check_digest, check_name
@@ -168,8 +169,9 @@ def run_add(args: argparse.Namespace) -> int:
 
 def _absolute(location: str) -> str:
     """A local path as the absolute path pipelines name it by (``data/v.csv`` run in ``/srv`` is ``/srv/data/v.csv``):
-    a relative one would mean another file to each reader of the record. URIs as given."""
-    if "://" in location or location.startswith("file:"):
+    a relative one would mean another file to each reader of the record. URIs as given, ``file:/abs`` among them;
+    ``file:v.csv`` is no URI but a relative file of that name (:func:`~prov_common.file_uri.is_file_uri`)."""
+    if "://" in location or is_file_uri(location):
         return location
     from prov_common.lineage.naming import opened_path  # loads on use, as hashing does
 
