@@ -633,6 +633,21 @@ def test_croissant_of_a_source_registered_without_an_issue_date_has_what_croissa
     assert _record(store, digests[0], "dta", capsys)["datasetIssueDate"] == UNKNOWN  # the issuer's date: still a gap
 
 
+def test_a_source_name_registered_at_two_locations_numbers_the_contents_of_each_apart(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A source version is a digest at a location: the contents registered under one name at another location are
+    another dataset's. They were numbered with this one's, so the first content of /mirror/y.csv was version 2, and
+    the second content of /data/x.csv version 3."""
+    store = str(tmp_path / "store")
+    first, mirror, second = ("blake3:" + c * 64 for c in "abc")
+    for location, digest in (("/data/x.csv", first), ("/mirror/y.csv", mirror), ("/data/x.csv", second)):
+        assert main(["source", "add", location, "--digest", digest, "--name", "v", "--license", "MIT", "--issuer", "V",
+                     "--store", store]) == 0, capsys.readouterr().err
+    for digest, number in ((first, 1), (mirror, 1), (second, 2)):
+        doc = json.loads(_croissant_file(tmp_path, store, digest, capsys).read_text())
+        assert doc["version"] == f"{number}.0.0+blake3.{digest.partition(':')[2][:12]}", digest
+
+
 SEMVER = r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"  # semver.org, no pre-release
 
 

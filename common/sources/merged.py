@@ -61,7 +61,7 @@ def merge_records(records: Sequence[SourceRecord]) -> SourceVersion:
     return SourceVersion(merged, tuple(dict.fromkeys(r.name for r in ordered)))
 
 
-def _dataset(location: str | None) -> tuple[str, str] | str:
+def source_dataset(location: str | None) -> tuple[str, str] | str:
     """The dataset a source was registered at, as identity compares it (``s3a://b/k`` is ``s3://b/k``); the location
     as it is when it names no dataset (``""`` when there is none)."""
     located = located_dataset(location)
@@ -69,13 +69,13 @@ def _dataset(location: str | None) -> tuple[str, str] | str:
 
 
 SourceVersionKey = tuple[str, tuple[str, str] | str]
-"""A source version: the normalised digest and the dataset at the location (:func:`source_version_key`)."""
+"""A source version: the normalised digest and the dataset at the location (:func:`source_version_key`, :func:`source_dataset`)."""
 
 
 def source_version_key(digest: str, location: str | None) -> SourceVersionKey:
     """The source version a record of ``digest`` at ``location`` describes: records with equal keys describe one
     dataset at one digest (``s3a://b/k`` is ``s3://b/k``); records with no location are one version of their own."""
-    return normal_version(digest), _dataset(location)
+    return normal_version(digest), source_dataset(location)
 
 
 def by_version(records: Iterable[SourceRecord]) -> list[SourceVersion]:
@@ -88,4 +88,4 @@ def by_version(records: Iterable[SourceRecord]) -> list[SourceVersion]:
     return [merge_records(group) for group in groups.values()]
 
 
-__all__ = ["SourceVersion", "SourceVersionKey", "by_version", "merge_records", "source_version_key"]
+__all__ = ["SourceVersion", "SourceVersionKey", "by_version", "merge_records", "source_dataset", "source_version_key"]

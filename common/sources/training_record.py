@@ -22,7 +22,7 @@ from prov_common.sources.bundle_location import Locator, SignedOutput
 from prov_common.sources.checksums import FileFacts
 from prov_common.sources.dta import NOT_APPLICABLE, UNKNOWN, date_range, dta_document, dta_gaps, if_personal, unknown_required
 from prov_common.sources.media import media_type_of_path
-from prov_common.sources.merged import source_version_key
+from prov_common.sources.merged import source_dataset, source_version_key
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord
 from prov_common.sources.registry import source_key
 from prov_common.store.keys import location_uri, object_uri
@@ -153,13 +153,16 @@ class RecordFacts:
         return self.own_source.issue_date or registered or None
 
     def source_issues(self) -> list[Issue]:
-        """The contents registered under the name of the source that is this version, in the order they were first
-        registered (a content registered again is not a new one), each with the date of that first registration."""
+        """The contents registered under the name of the source that is this version at its location (under that name
+        elsewhere: another dataset's), in the order they were first registered (a content registered again is not a
+        new one), each with the date of that first registration."""
         own = self.own_source
         if own is None:
             return []
+        here = source_dataset(own.location)
         first: dict[str, str] = {}
-        for s in sorted((s for s in (*self.registered, *self.sources) if s.name == own.name), key=lambda s: sortable_time(s.registered_at)):
+        for s in sorted((s for s in (*self.registered, *self.sources) if s.name == own.name and source_dataset(s.location) == here),
+                        key=lambda s: sortable_time(s.registered_at)):
             first.setdefault(normal_version(s.digest), s.registered_at[:10])
         return [Issue(at, version, ()) for version, at in first.items()]
 
