@@ -302,3 +302,17 @@ def test_a_relative_file_named_file_colon_is_recorded_at_its_absolute_path(tmp_p
     err = capsys.readouterr().err
     assert f"no verified source record of {DIGEST} at {tmp_path / 'b' / 'file:data' / 'x.csv'} in" in err, err
     assert f"equal bytes are registered at {tmp_path / 'a' / 'file:data' / 'x.csv'} as 'a' (licence MIT, issuer A)" in err, err
+
+
+def test_source_list_of_a_store_whose_every_record_fails_says_none_verifies(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """With every record altered, it said 'no sources registered; add one with tdprov source add' above the records it
+    named as not verifying: registering again was no fix, and the records were there to be restored."""
+    store = tmp_path / "s"
+    stored = register_source(open_store(str(store)), _record(), default_signing_key())
+    path = store / stored.key
+    path.write_bytes(path.read_bytes().replace(b'"payload":"ey', b'"payload":"eY'))
+    assert main(["source", "list", "--store", str(store)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("no source record verifies: 1 source record in the store does not, named below\n"
+                                        f"tdprov source list: {stored.key}: "), err
+    assert "no sources registered" not in err

@@ -19,6 +19,7 @@ from prov_common.sources.merged import SourceVersion, source_version_key
 from prov_common.sources.registry import register_source, registered_versions, settings_source_listing
 from prov_common.store import open_store
 from prov_common.store.base import Store
+from prov_common.text import counted
 
 
 def register(subparsers: Any) -> None:
@@ -250,6 +251,10 @@ def run_list(args: argparse.Namespace) -> int:
             rows = [[s.record.name, s.record.digest, s.record.license, s.record.issuer, s.record.location or "-"] for s in sources]
             print(table(rows, ["NAME", "DIGEST", "LICENSE", "ISSUER", "LOCATION"], whole={1}))
             tell("source list", UNCHECKED_NOTE)
+        elif problems:  # registered, but none verifies: registering again is no fix
+            failing = counted(len(problems), "source record")
+            print(f"no source record verifies: {failing} in the store {'does' if len(problems) == 1 else 'do'} not, named below",
+                  file=sys.stderr)
         else:
             print("no sources registered; add one with 'tdprov source add PATH --name N --license L --issuer I'", file=sys.stderr)
     for key, exc in problems:
