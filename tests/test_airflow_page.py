@@ -261,6 +261,51 @@ def test_page_lists_the_index_once_for_the_bundles_whose_indexed_record_is_gone(
     assert [b["status"] for b in page["bundles"]] == ["failed"] * 3 and [b["status"] for b in before["bundles"]] == ["verified"] * 3
 
 
+def test_page_verifies_one_page_of_bundles_and_links_to_the_rest(client, page_run: dict) -> None:
+    """A DAG run of thousands of mapped task tries was verified whole on every view (one full verify per try per page
+    load): the page verifies ``limit`` bundles from ``offset`` on, says how many the DAG run has in all, and links to
+    the previous and next pages; the other pages' bundles are not read."""
+    from urllib.parse import urljoin
+
+    from counting_store import CountingStore
+
+    from airflow.utils.session import create_session
+    from prov_common.bundle import layout
+    from prov_common.signing import TrustStore
+    from prov_common.signing.keyfiles import load_public_key
+
+    from prov_airflow.ui.runs import PAGE_SIZE, dag_run_bundles
+
+    api, route = f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}", f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}"
+    whole = client.get(api).json()
+    assert (whole["total"], whole["offset"], whole["limit"], whole["nextOffset"], whole["previousOffset"]) == (3, 0, PAGE_SIZE, None, None)
+    first, last = client.get(api + "?limit=2").json(), client.get(api + "?offset=2&limit=2").json()
+    assert [b["runId"] for b in first["bundles"] + last["bundles"]] == [b["runId"] for b in whole["bundles"]]
+    assert (first["total"], first["nextOffset"], first["previousOffset"]) == (3, 2, None)
+    assert (last["total"], last["nextOffset"], last["previousOffset"]) == (3, None, 0)
+
+    html = client.get(route + "?limit=2").text
+    assert "2 of 2 bundles verified (bundles 1&ndash;2 of the DAG run's 3) as 'tdprov verify RUN_ID'" in html, html
+    assert html.count("<a rel='next' href='?offset=2&amp;limit=2'>next 1 bundle</a>") == 2 and "rel='prev'" not in html
+    rest = client.get(urljoin(route + "?limit=2", "?offset=2&limit=2")).text  # the link, as a browser follows it
+    assert f"data-run-id='{whole['bundles'][2]['runId']}'" in rest and rest.count("data-run-id=") == 1
+    assert "1 of 1 bundle verified (bundles 3&ndash;3 of the DAG run's 3)" in rest and "previous 2 bundles</a>" in rest
+    assert "3 of 3 bundles verified as" in client.get(route).text and "class='pages'" not in client.get(route).text
+    past = client.get(route + "?offset=7").text
+    assert "0 of 0 bundles verified (none from bundle 8 on: the DAG run has 3 bundles)" in past and "rel='prev' href='?offset=0&amp;limit=100'" in past
+    refused = client.get(api + "?limit=0")
+    assert refused.status_code == 400 and "Fix: ask for ?offset=0&limit=100" in refused.json()["detail"], refused.text
+
+    counting = CountingStore(page_run["store"])
+    trust = TrustStore.of([load_public_key(page_run["root"] / "keys" / "airflow.key.pub")])
+    with create_session() as session:
+        runs = dag_run_bundles(DAG_ID, page_run["run_id"], session, counting, trust, str(page_run["store"]), offset=1, limit=1)
+    [shown] = runs.bundles
+    assert (shown.key.run_id, shown.status, runs.total) == (whole["bundles"][1]["runId"], "verified", 3)
+    read = {key.split("/")[1] for key in [*counting.gets, *counting.ranges] if key.startswith(f"{layout.BUNDLES}/")}
+    assert read == {shown.key.run_id}, read
+
+
 def test_page_does_not_show_another_dag_runs_task_as_this_task_s_bundle(client, page_run: dict) -> None:
     """Task 'load' of DAG 'tdprov_clash.daily' and task 'daily.load' (task group 'daily') of DAG 'tdprov_clash' are one
     job and, at one logical date, one run id (the provider's '<dag_id>.<task_id>'): the first run sealed keeps it. The

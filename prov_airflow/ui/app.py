@@ -1,7 +1,8 @@
 """The FastAPI app the plugin mounts in Airflow's API server at ``/tdprov``.
 
 ``GET /tdprov/dag-runs/{dag_id}/{run_id}``: the page (HTML) of a DAG run's bundles with their
-verification status; ``GET /tdprov/api/dag-runs/{dag_id}/{run_id}``: the same as JSON;
+verification status, :data:`~prov_airflow.ui.runs.PAGE_SIZE` at a time (``?offset=&limit=``);
+``GET /tdprov/api/dag-runs/{dag_id}/{run_id}``: the same as JSON, with how many bundles the DAG run has in all;
 ``GET /tdprov/``: the most recent DAG runs the caller may read, each linking to its page. Access is
 Airflow's own: the caller must be allowed to read the DAG's runs (the UI's session cookie or a token).
 """
@@ -17,7 +18,7 @@ RUN_ROUTE = "/dag-runs/{dag_id}/{run_id}"
 """The route of a DAG run's bundles page, under :data:`URL_PREFIX` (its JSON under ``/api``)."""
 
 
-def _bundles(dag_id: str, run_id: str) -> Any:
+def _bundles(dag_id: str, run_id: str, offset: int, limit: int) -> Any:
     from airflow.utils.session import create_session
     from fastapi import HTTPException
 
@@ -27,15 +28,20 @@ def _bundles(dag_id: str, run_id: str) -> Any:
 
     from prov_airflow.hooks.provenance import ProvenanceHook
     from prov_airflow.settings import conf_get
-    from prov_airflow.ui.runs import dag_run_bundles
+    from prov_airflow.ui.runs import check_page, dag_run_bundles
 
+    try:
+        check_page(offset, limit)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
     hook = ProvenanceHook(conf_get("conn_id") or None)
     try:
         settings = hook.get_settings()
         store = hook.get_conn()
         with create_session() as session:
             # a local store by its absolute path: a relative [tdprov] store is a folder of the API server's working folder
-            return dag_run_bundles(dag_id, run_id, session, store, trust_from_settings(settings), absolute_location(settings.store))
+            return dag_run_bundles(dag_id, run_id, session, store, trust_from_settings(settings),
+                                   absolute_location(settings.store), offset=offset, limit=limit)
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from None
     except TdprovError as exc:
@@ -74,21 +80,22 @@ def create_app() -> FastAPI:
     from fastapi.responses import HTMLResponse
 
     from prov_airflow.ui.page import render, render_index
+    from prov_airflow.ui.runs import PAGE_SIZE
 
     app = FastAPI(title="tdprov lineage bundles", docs_url=None, redoc_url=None, openapi_url=None)
     access = [_read_access()]
 
     @app.get(RUN_ROUTE, response_class=HTMLResponse, dependencies=access)
-    def dag_run_page(dag_id: str, run_id: str) -> str:
-        return render(_bundles(dag_id, run_id))
+    def dag_run_page(dag_id: str, run_id: str, offset: int = 0, limit: int = PAGE_SIZE) -> str:
+        return render(_bundles(dag_id, run_id, offset, limit))
 
     @app.get("/", response_class=HTMLResponse)
     def index(user: Any = Depends(get_user)) -> str:  # noqa: B008 - FastAPI's dependency idiom
         return render_index(_recent_runs(user))
 
     @app.get("/api" + RUN_ROUTE, dependencies=access)
-    def dag_run_json(dag_id: str, run_id: str) -> dict[str, Any]:
-        return _bundles(dag_id, run_id).to_dict()
+    def dag_run_json(dag_id: str, run_id: str, offset: int = 0, limit: int = PAGE_SIZE) -> dict[str, Any]:
+        return _bundles(dag_id, run_id, offset, limit).to_dict()
 
     return app
 

@@ -17,7 +17,7 @@ th { background: #f7fafc; } code { font-size: .8rem; }
 .verified { color: #22543d; background: #c6f6d5; } .failed { color: #742a2a; background: #fed7d7; }
 .missing { color: #744210; background: #fefcbf; }
 .status { padding: .1rem .4rem; border-radius: .3rem; font-weight: 600; }
-ul { margin: 0; padding-left: 1rem; }
+ul { margin: 0; padding-left: 1rem; } .pages a { margin-right: 1rem; }
 """
 
 
@@ -59,19 +59,43 @@ def render_index(runs: list[tuple[str, str, str]]) -> str:
     )
 
 
+def _span(runs: DagRunBundles) -> str:
+    """Which of the DAG run's bundles the page holds, when it holds fewer than all (else nothing)."""
+    shown = len(runs.bundles)
+    if runs.offset == 0 and shown == runs.total:
+        return ""
+    if not shown:
+        return f" (none from bundle {runs.offset + 1:,} on: the DAG run has {counted(runs.total, 'bundle')})"
+    return f" (bundles {runs.offset + 1:,}&ndash;{runs.offset + shown:,} of the DAG run's {runs.total:,})"
+
+
+def _pages(runs: DagRunBundles) -> str:
+    """Links to the previous and next pages of the DAG run's bundles (relative: they keep the page's own route)."""
+    links = []
+    if (before := runs.previous_offset) is not None:
+        links.append(f"<a rel='prev' href='?offset={before}&amp;limit={runs.limit}'>previous "
+                     f"{counted(min(runs.limit, runs.total - before), 'bundle')}</a>")
+    if (after := runs.next_offset) is not None:
+        links.append(f"<a rel='next' href='?offset={after}&amp;limit={runs.limit}'>next "
+                     f"{counted(min(runs.limit, runs.total - after), 'bundle')}</a>")
+    return f"<p class='pages'>{''.join(links)}</p>" if links else ""
+
+
 def render(runs: DagRunBundles) -> str:
-    """The page: one row per bundle (DAG run, then task tries) with status, state, datasets and location."""
+    """The page: one row per bundle (DAG run, then task tries) with status, state, datasets and location, and links to
+    the other pages of a DAG run with more bundles than a page holds."""
     verified = sum(b.verified for b in runs.bundles)
     rows = "".join(_row(b) for b in runs.bundles)
+    pages = _pages(runs)
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>tdprov bundles of {escape(runs.dag_id)} / {escape(runs.run_id)}</title>"
         f"<style>{_STYLE}</style></head><body>"
         f"<h1>Lineage bundles of DAG run <code>{escape(runs.run_id)}</code> ({escape(runs.dag_id)})</h1>"
-        f"<p class='meta'>{verified:,} of {counted(len(runs.bundles), 'bundle')} verified as 'tdprov verify RUN_ID' checks "
+        f"<p class='meta'>{verified:,} of {counted(len(runs.bundles), 'bundle')} verified{_span(runs)} as 'tdprov verify RUN_ID' checks "
         "them (signature, manifest, events, and the index entry 'tdprov runs' lists), "
         f"in store <code>{escape(runs.store)}</code></p>"
-        "<table><thead><tr><th style='width:13%'>run</th><th style='width:11%'>verification</th>"
+        f"{pages}<table><thead><tr><th style='width:13%'>run</th><th style='width:11%'>verification</th>"
         "<th style='width:11%'>state</th><th>outputs</th><th>inputs</th><th style='width:20%'>bundle</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table></body></html>"
+        f"<tbody>{rows}</tbody></table>{pages}</body></html>"
     )

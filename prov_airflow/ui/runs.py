@@ -14,6 +14,11 @@ from prov_common.bundle.model import DatasetRef
 
 from prov_airflow import naming
 
+PAGE_SIZE = 100
+"""Bundles verified per page by default: a DAG run of thousands of mapped task tries is verified a page at a time."""
+MAX_PAGE_SIZE = 500
+"""The largest page a caller may ask for (``limit``)."""
+
 
 @dataclass(frozen=True)
 class RunKey:
@@ -55,16 +60,32 @@ class BundleStatus:
 
 @dataclass(frozen=True)
 class DagRunBundles:
-    """The bundles of one Airflow DAG run."""
+    """A page of the bundles of one Airflow DAG run: ``bundles`` are those from ``offset`` on, of ``total`` in all
+    (the DAG run's, then one per task try, in that order); a page holds at most ``limit``."""
 
     dag_id: str
     run_id: str
     store: str
     bundles: tuple[BundleStatus, ...]
+    total: int
+    offset: int = 0
+    limit: int = PAGE_SIZE
+
+    @property
+    def next_offset(self) -> int | None:
+        """The offset of the next page (None on the last)."""
+        after = self.offset + self.limit
+        return after if after < self.total else None
+
+    @property
+    def previous_offset(self) -> int | None:
+        """The offset of the previous page (None on the first)."""
+        return max(0, min(self.offset, self.total) - self.limit) if self.offset > 0 else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dagId": self.dag_id, "runId": self.run_id, "store": self.store,
-                "bundles": [b.to_dict() for b in self.bundles]}
+        return {"dagId": self.dag_id, "runId": self.run_id, "store": self.store, "total": self.total,
+                "offset": self.offset, "limit": self.limit, "nextOffset": self.next_offset,
+                "previousOffset": self.previous_offset, "bundles": [b.to_dict() for b in self.bundles]}
 
 
 def run_keys(dag_id: str, run_id: str, session: Any) -> list[RunKey]:
@@ -170,18 +191,36 @@ def why_missing(store: Any, run_id: str) -> str:
             "or it was removed. 'tdprov audit' checks the store for runs that are missing or unsealed")
 
 
-def dag_run_bundles(dag_id: str, run_id: str, session: Any, store: Any, trust: Any, store_uri: str) -> DagRunBundles:
-    """Every bundle of the DAG run, verified; ``store_uri`` as configured (it names the bundles' locations). The
-    store's identity is read afresh first: the API server is a long-running process, whose copy may be out of date.
-    The index is listed once at most, for the bundles whose ``indexed`` record is gone."""
+def check_page(offset: int, limit: int) -> None:
+    """Raise ``ValueError`` naming the bounds unless a page from ``offset`` of ``limit`` bundles is one that may be asked for."""
+    if offset < 0 or not 0 < limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"a page of bundles starts at offset 0 or later and holds 1 to {MAX_PAGE_SIZE} bundles, "
+                         f"not offset {offset} and limit {limit}. Fix: ask for ?offset=0&limit={PAGE_SIZE}")
+
+
+def dag_run_bundles(dag_id: str, run_id: str, session: Any, store: Any, trust: Any, store_uri: str, *, offset: int = 0,
+                    limit: int = PAGE_SIZE) -> DagRunBundles:
+    """The bundles of the DAG run from ``offset`` on, at most ``limit`` of them, verified, with how many it has in all
+    (counted from the metadata database: the other pages' bundles are not read); ``store_uri`` as configured (it names
+    the bundles' locations). The store's identity is read afresh first: the API server is a long-running process,
+    whose copy may be out of date. The index is listed once at most, for the bundles whose ``indexed`` record is gone."""
+    check_page(offset, limit)
+    return verified_page(dag_id, run_id, run_keys(dag_id, run_id, session), store, trust, store_uri, offset, limit)
+
+
+def verified_page(dag_id: str, run_id: str, every: list[RunKey], store: Any, trust: Any, store_uri: str, offset: int,
+                  limit: int) -> DagRunBundles:
+    """The page of ``every`` run of the DAG run from ``offset``, at most ``limit`` runs, each verified (see
+    :func:`dag_run_bundles`)."""
     from prov_common.bundle.storage import EntriesOfRuns
     from prov_common.errors import BadInputError
     from prov_common.store.identity import reread_identity
 
-    keys = run_keys(dag_id, run_id, session)
+    keys = every[offset:offset + limit]
     try:
         reread_identity(store)
     except BadInputError:
         pass  # each bundle that names a store says why (it reads the identity again)
     entries_of = EntriesOfRuns(store, (k.run_id for k in keys))
-    return DagRunBundles(dag_id, run_id, store_uri, tuple(check(store, trust, store_uri, k, entries_of) for k in keys))
+    return DagRunBundles(dag_id, run_id, store_uri, tuple(check(store, trust, store_uri, k, entries_of) for k in keys),
+                         len(every), offset, limit)
