@@ -398,8 +398,9 @@ def test_a_damaged_index_entry_is_listed_from_its_bundle_with_a_warning(store_ur
 
 def test_verify_a_run_id_typed_wrong(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A run id that cannot name a bundle is bad input (exit 2, one line), and so is a well-formed id that names
-    nothing in the store; a run whose index entry is there and whose bundle is gone is a 'missing' finding,
-    and stderr says to check the id."""
+    nothing in the store; a run whose index entry is there and whose bundle is gone is a 'missing' finding, and
+    stderr says it was sealed and is gone (restore it); with its index entry gone too, that its events are staged and
+    how to seal them, as the Airflow page says."""
     store = str(tmp_path / "store")
     run_id, deleted = record_runs(store, 2)
     assert main(["verify", run_id, "not a run", "--store", store]) == 2
@@ -412,7 +413,13 @@ def test_verify_a_run_id_typed_wrong(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["verify", run_id, deleted, "--store", store]) == 1
     out, err = capsys.readouterr()
     assert f"OK    {run_id}" in out and f"bundles/{deleted}/: missing" in out
-    assert f"no object of run {deleted}'s bundle is in {store}: check the id with 'tdprov runs'" in err
+    assert f"no object of run {deleted}'s bundle is in {store}: sealed, then missing from the store" in err
+    for entry in (tmp_path / "store" / "index").rglob(f"*{deleted}.json"):  # left staged only, as a worker that never sealed
+        raw_delete(store, entry.relative_to(tmp_path / "store").as_posix())
+    assert main(["verify", deleted, "--store", store]) == 1
+    err = capsys.readouterr().err
+    assert f"no object of run {deleted}'s bundle is in {store}: not sealed: its events are staged" in err
+    assert f"seal it with 'tdprov store seal {deleted}'" in err
 
 
 def test_runs_verified_names_a_moved_index_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

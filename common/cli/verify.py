@@ -8,6 +8,7 @@ from typing import Any
 from tqdm import tqdm
 
 from prov_common.bundle import layout
+from prov_common.bundle.missing import why_missing
 from prov_common.bundle.model import VerificationReport
 from prov_common.bundle.verify_pool import PoolProgress
 from prov_common.bundle.verify_runs import verify_runs
@@ -56,6 +57,16 @@ def describe(report: VerificationReport) -> list[str]:
     return [f"FAIL  {report.run_id}  {signer}"] + [f"      {finding}" for finding in report.findings] + notes
 
 
+def missing_story(store: Any, run_id: str) -> str:
+    """What a run with no bundle object is: sealed and since removed, or staged and never sealed (each with its fix,
+    as the Airflow page says it); with nothing of it in the store, a check of the id."""
+    story = why_missing(store, run_id)
+    if story.startswith("not in the store"):
+        return ("check the id with 'tdprov runs' (a run that was there and is gone is a finding: 'tdprov audit' names "
+                "a logged run that was deleted)")
+    return story
+
+
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
@@ -66,8 +77,7 @@ def run(args: argparse.Namespace) -> int:
     for report in PoolProgress(verification, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(verification) < 2 or None):
         failed += not report.ok
         if args.run_ids and any(f.problem == "missing" and f.key == layout.bundle_prefix(report.run_id) for f in report.findings):
-            tell("verify", f"no object of run {report.run_id}'s bundle is in {store.uri}: check the id with 'tdprov runs' "
-                 "(a run that was there and is gone is a finding: 'tdprov audit' names a logged run that was deleted)")
+            tell("verify", f"no object of run {report.run_id}'s bundle is in {store.uri}: {missing_story(store, report.run_id)}")
         if args.json:
             emit_json_line(report.to_dict(), sort_keys=True)
         else:

@@ -6,7 +6,6 @@ task instance try. They are computed from the metadata database, not searched fo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from collections.abc import Callable
 from typing import Any
 
@@ -122,6 +121,7 @@ def check(store: Any, trust: Any, store_uri: str, key: RunKey, entries_of: Calla
     record names, which ``tdprov runs`` lists, as ``tdprov verify RUN_ID`` and ``tdprov show`` check it) and summarise it.
     ``entries_of``: the index keys of a run whose ``indexed`` record is gone (by default the index is listed for it)."""
     from prov_common.bundle.layout import bundle_location
+    from prov_common.bundle.missing import checked_nothing, why_missing
     from prov_common.bundle.verify import verify_and_derive
 
     checked = verify_and_derive(store, key.run_id, trust, recorded_entry=True, entries_of=entries_of)
@@ -154,41 +154,6 @@ def another_runs(manifest: Any, key: RunKey) -> str | None:
     return (f"the bundle at run id {key.run_id} is another run's, of job {manifest.job_namespace}/{manifest.job_name}"
             f"{whose}: {this} was given the same run id, so its events are in no bundle (they stay staged under "
             f"{staging_prefix(key.run_id)}; 'tdprov audit' names them). Fix: {SHARED_RUN_ID_FIX}")
-
-
-def checked_nothing(report: Any, run_id: str) -> bool:
-    """The verify report found no bundle object at all for ``run_id`` (nothing else to say of it)."""
-    from prov_common.bundle.layout import bundle_prefix
-
-    return [(f.key, f.problem) for f in report.findings] == [(bundle_prefix(run_id), "missing")]
-
-
-def why_missing(store: Any, run_id: str) -> str:
-    """Why a run has no bundle in the store, and what to do: it was sealed (its index entry says so) and its files
-    were removed since; its events are staged but no bundle was sealed from them; or nothing of it is in the store
-    (still in the worker's spool, or removed).
-
-    A run's staged events stay after sealing, so they do not tell an unsealed run from a deleted bundle: the index
-    is listed from its newest staged event (less :data:`~prov_common.bundle.layout.SETTLE_SECONDS` for clocks that
-    differ) for the entry written when it was sealed."""
-    from prov_common.audit.unfinished import newest_event
-    from prov_common.bundle.layout import SETTLE_SECONDS, bundle_prefix, staging_prefix
-    from prov_common.bundle.storage import index_key_since
-
-    staged = staging_prefix(run_id)
-    keys = list(store.list(staged))  # listed once: its newest event, and whether anything is staged at all
-    newest = newest_event(keys)
-    entry = index_key_since(store, run_id, newest[1] - timedelta(seconds=SETTLE_SECONDS)) if newest is not None else None
-    if entry is not None:
-        return (f"sealed, then missing from the store: its index entry ({entry}) says its bundle was sealed, but "
-                f"{bundle_prefix(run_id)} holds nothing. Fix: run 'tdprov verify {run_id}' and 'tdprov audit' to see what "
-                f"else is missing, and restore the bundle from a backup or replica of the store")
-    if keys:
-        return (f"not sealed: its events are staged ({staged}) but no bundle was sealed from them; the task may still "
-                f"be running, or its worker stopped before sealing, or the bundle was removed. Fix: once the task has "
-                f"ended, seal it with 'tdprov store seal {run_id}'")
-    return ("not in the store: the bundle may wait in the worker's spool ('tdprov flush' on that worker delivers it), "
-            "or it was removed. 'tdprov audit' checks the store for runs that are missing or unsealed")
 
 
 def check_page(offset: int, limit: int) -> None:

@@ -1,0 +1,40 @@
+"""Why a run has no bundle in the store, and what to do (shared by 'tdprov verify RUN_ID' and the Airflow page)."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+
+def checked_nothing(report: Any, run_id: str) -> bool:
+    """The verify report found no bundle object at all for ``run_id`` (nothing else to say of it)."""
+    from prov_common.bundle.layout import bundle_prefix
+
+    return [(f.key, f.problem) for f in report.findings] == [(bundle_prefix(run_id), "missing")]
+
+
+def why_missing(store: Any, run_id: str) -> str:
+    """Why a run has no bundle in the store, and what to do: it was sealed (its index entry says so) and its files
+    were removed since; its events are staged but no bundle was sealed from them; or nothing of it is in the store
+    (still in the worker's spool, or removed).
+
+    A run's staged events stay after sealing, so they do not tell an unsealed run from a deleted bundle: the index
+    is listed from its newest staged event (less :data:`~prov_common.bundle.layout.SETTLE_SECONDS` for clocks that
+    differ) for the entry written when it was sealed."""
+    from prov_common.audit.unfinished import newest_event
+    from prov_common.bundle.layout import SETTLE_SECONDS, bundle_prefix, staging_prefix
+    from prov_common.bundle.storage import index_key_since
+
+    staged = staging_prefix(run_id)
+    keys = list(store.list(staged))  # listed once: its newest event, and whether anything is staged at all
+    newest = newest_event(keys)
+    entry = index_key_since(store, run_id, newest[1] - timedelta(seconds=SETTLE_SECONDS)) if newest is not None else None
+    if entry is not None:
+        return (f"sealed, then missing from the store: its index entry ({entry}) says its bundle was sealed, but "
+                f"{bundle_prefix(run_id)} holds nothing. Fix: run 'tdprov verify {run_id}' and 'tdprov audit' to see what "
+                f"else is missing, and restore the bundle from a backup or replica of the store")
+    if keys:
+        return (f"not sealed: its events are staged ({staged}) but no bundle was sealed from them; the task may still "
+                f"be running, or its worker stopped before sealing, or the bundle was removed. Fix: once the task has "
+                f"ended, seal it with 'tdprov store seal {run_id}'")
+    return ("not in the store: the bundle may wait in the worker's spool ('tdprov flush' on that worker delivers it), "
+            "or it was removed. 'tdprov audit' checks the store for runs that are missing or unsealed")
