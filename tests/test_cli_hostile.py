@@ -1817,3 +1817,60 @@ def test_checkout_replaces_no_link_without_force_and_nothing_but_a_file_or_link_
     assert checkout("link.txt", "--force")[0] == 0
     assert (tmp_path / "link.txt").read_text() == "kept\n" and not (tmp_path / "link.txt").is_symlink()
     assert target.read_text() == "theirs\n"
+
+
+def _sealed_with_events_line(store: Path, line: bytes, job: str) -> str:
+    """Seal a run of job ``job`` into ``store``, signed by this test's trusted key, whose ``events.jsonl`` ends with
+    ``line`` (as a stolen key, or a producer whose staged events were sealed as they came, could sign it); its run id."""
+    from prov_common.bundle import Bundle, build_bundle, layout
+    from prov_common.bundle.build import statement_for
+    from prov_common.bundle.model import FileEntry, blake3_digest
+    from prov_common.bundle.storage import write_bundle
+    from prov_common.signing import INTOTO_PAYLOAD_TYPE, default_signing_key, sign_envelope
+    from prov_common.store import open_store
+    from prov_common.store.identity import writer_store_id
+
+    opened, key = open_store(str(store)), default_signing_key()
+    events = run_events()
+    for event in events:
+        event["job"]["name"] = job
+    sound = build_bundle(events, {}, key, store_id=writer_store_id(opened))
+    files = {**sound.files, layout.EVENTS_FILE: bytes(sound.files[layout.EVENTS_FILE]) + line + b"\n"}
+    manifest = replace(sound.manifest, files=tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items())))
+    manifest_bytes = manifest.to_json()
+    statement = sign_envelope(statement_for(manifest, blake3_digest(manifest_bytes)), INTOTO_PAYLOAD_TYPE, [key]).to_json()
+    write_bundle(opened, Bundle(sound.run_id, files, manifest, manifest_bytes, statement, key.key_id))
+    return sound.run_id
+
+
+@pytest.mark.parametrize("line", [b"[1]", b'"x"', b"5", b"null", b"true"], ids=["list", "text", "number", "null", "bool"])
+def test_a_signed_events_line_that_is_json_but_no_object_is_a_malformed_bundle(
+        line: bytes, tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line of a trusted bundle's events.jsonl that is JSON but not an object stopped verify, show, runs --verified,
+    the audit, export --verified, record, lineage, contains and the Airflow bundle sensor for the whole store ("unexpected
+    AttributeError: 'list' object has no attribute 'get'", exit 2). It is that bundle's one malformed finding, naming the
+    file and line, as a line that is not JSON is; the other runs are read as usual."""
+    from prov_airflow.matching import BundleQuery, find_bundle
+    from prov_common.signing import trust_from_settings
+    from prov_common.store import open_store
+
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
+    bad = _sealed_with_events_line(store, line, "odd")
+    finding = f"bundles/{bad}/events.jsonl: malformed: bundles/{bad}/events.jsonl line 3 is not a JSON object"
+    left_out = f"left out run {bad}: its bundle does not verify ({finding}"
+    for argv, code, said_too in (
+            (["verify"], 1, [finding, f"OK    {run}"]), (["verify", bad], 1, [finding]), (["show", bad], 1, [finding]),
+            (["runs", "--verified"], 1, [left_out, run]), (["audit", "--json"], 1, [f"bundles/{bad}/events.jsonl"]),
+            (["audit", "--full", "--json"], 1, [f"bundles/{bad}/events.jsonl"]),
+            (["export", "--verified", "-o", str(tmp_path / "p.json")], 1, [left_out]),
+            (["export", "--verified", "--format", "ttl", "-o", str(tmp_path / "p.ttl")], 1, [left_out])):
+        got, said = _verb(argv, capsys, caplog)
+        assert got == code and "unexpected" not in said and all(s in said for s in said_too), (argv, got, said)
+    assert run in (tmp_path / "p.json").read_text() and bad not in (tmp_path / "p.json").read_text()
+    for argv in (["lineage", "s3://lake/clean/users.parquet"], ["record", "s3://lake/clean/users.parquet"]):
+        got, said = _verb(argv, capsys, caplog)  # the run shown, or the other left out: never a stop
+        assert got in (0, 1) and "unexpected" not in said and (got == 0 or left_out in said or bad in said), (argv, got, said)
+    with caplog.at_level("WARNING", logger="prov_airflow.matching"):
+        assert find_bundle(open_store(str(store)), BundleQuery(job="odd"), trust_from_settings()) is None
+    assert f"run {bad} matches, but its bundle does not verify ({finding}" in caplog.text, caplog.text

@@ -214,8 +214,11 @@ def parse_events_jsonl(data: bytes, name: str = "events.jsonl") -> list[dict[str
 
 def parse_event_lines(lines: Iterable[bytes], name: str = "events.jsonl") -> list[dict[str, Any]]:
     """The events of JSON ``lines`` (blank ones skipped); :class:`BadInputError` naming ``name`` and the line for one
-    that is not JSON."""
-    return [event for _, event in numbered_event_lines(lines, name)]
+    that is not JSON, or not a JSON object (``[1]``, ``"x"``, ``null``: no event, as an altered file may hold)."""
+    numbered = numbered_event_lines(lines, name)
+    if (odd := next((number for number, event in numbered if not isinstance(event, dict)), None)) is not None:
+        raise BadInputError(f"{name} line {odd} is not a JSON object.")
+    return [event for _, event in numbered]
 
 
 def numbered_event_lines(lines: Iterable[bytes], name: str = "events.jsonl") -> list[tuple[int, Any]]:
