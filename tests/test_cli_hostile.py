@@ -1874,3 +1874,16 @@ def test_a_signed_events_line_that_is_json_but_no_object_is_a_malformed_bundle(
     with caplog.at_level("WARNING", logger="prov_airflow.matching"):
         assert find_bundle(open_store(str(store)), BundleQuery(job="odd"), trust_from_settings()) is None
     assert f"run {bad} matches, but its bundle does not verify ({finding}" in caplog.text, caplog.text
+
+
+@pytest.mark.parametrize("line", [b'{"run":"x"}', b'{"run":[1]}'], ids=["text", "list"])
+def test_a_signed_event_whose_run_is_no_object_names_no_run(line: bytes, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                           caplog: pytest.LogCaptureFixture,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """An event of a trusted bundle whose ``run`` is not an object stopped verify with an AttributeError (exit 2); it
+    names no run, so the bundle holds events of another run than its own, as an event with no ``run`` does."""
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
+    bad = _sealed_with_events_line(store, line, "odd")
+    got, said = _verb(["verify"], capsys, caplog)
+    assert got == 1 and "unexpected" not in said and f"OK    {run}" in said, said
+    assert f"bundles/{bad}/events.jsonl: inconsistent: holds events of other runs: None" in said, said

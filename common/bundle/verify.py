@@ -443,7 +443,7 @@ def _derived_parsed(prefix: str, manifest: Manifest, data: bytes, attachments: l
     events_key = prefix + layout.EVENTS_FILE
     try:
         events = parse_events_jsonl(data, events_key)
-        others = sorted({str((e.get("run") or {}).get("runId")) for e in events} - {manifest.run_id})
+        others = sorted({_run_id_named(e) for e in events} - {manifest.run_id})
         if others:
             report.add(events_key, "inconsistent", f"holds events of other runs: {', '.join(others[:3])}")
             return None
@@ -451,6 +451,12 @@ def _derived_parsed(prefix: str, manifest: Manifest, data: bytes, attachments: l
     except TdprovError as exc:
         report.add(events_key, "malformed", exc.what)
         return None
+
+
+def _run_id_named(event: dict[str, Any]) -> str:
+    """The run id an event names, as text: ``None`` when its ``run`` is absent or not an object (``"x"``, ``[1]``)."""
+    run = event.get("run")
+    return str(run.get("runId") if isinstance(run, dict) else None)
 
 
 def _check_statement(key: str, statement: Statement, manifest: Manifest, manifest_digest: str,
