@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bundle_support import record_runs
-from test_audit_support import T0, Pipeline, dataset, seal
+from test_audit_support import T0, Pipeline, dataset, digest, seal
 from test_audit_support import run_events as pipeline_events
 from prov_common.cli import main
 
@@ -87,6 +87,57 @@ def test_a_store_emptied_after_an_audit_is_a_finding_not_bad_input(tmp_path: Pat
     store.mkdir()
     assert main(["audit", "--store", str(store), "--quiet", "--report", str(tmp_path / "rep")]) == 1  # the auditor remembers a log
     assert "no runs in" not in capsys.readouterr().err
+
+
+def test_a_store_holding_only_source_records_is_audited_and_a_forged_one_named(store_uri: str,
+                                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A team that registered its sources and ran no pipeline yet: the audit checked nothing and refused the store as
+    empty ('nothing was written to it'), so a forged record planted there was named by 'tdprov source list' only. The
+    audit checks the records: clean, then a finding naming the forged one; a mistyped prefix is still refused."""
+    from prov_common.signing import SigningKey, sign_envelope
+    from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord
+    from prov_common.sources.registry import source_key
+    from prov_common.store import open_store
+
+    vendor = digest("vendor orders")
+    assert main(["source", "add", "/data/orders.csv", "--digest", vendor, "--name", "vendor-orders", "--license", "CC-BY-4.0",
+                 "--issuer", "Acme", "--store", store_uri]) == 0
+    capsys.readouterr()
+    assert main(["audit", "--store", store_uri]) == 0
+    out, err = capsys.readouterr()
+    assert "no runs in" not in err
+    assert "pass  Source records: signed, and personal data with documented consent or legal basis (1 checked)" in out
+    assert "\naudit clean; log size 0;" in out
+
+    forged = source_key("vendor-forged", digest("forged"))
+    record = SourceRecord(name="vendor-forged", digest=digest("forged"), license="PROPRIETARY-FORGED", issuer="Mallory Ltd")
+    open_store(store_uri).put(forged, sign_envelope(record.to_json(), SOURCE_PAYLOAD_TYPE, [SigningKey.generate()]).to_json())
+    assert main(["audit", "--store", store_uri]) == 1
+    out = capsys.readouterr().out
+    assert f"[sources] error: {forged}: source record '{forged}'" in out, out
+    assert "\naudit found" in out
+
+    assert main(["audit", "--store", store_uri + "-typo", "--quiet"]) == 2  # a mistyped store is still no clean one
+    out, err = capsys.readouterr()  # (a local one does not exist; a prefix holds nothing)
+    assert "audit clean" not in out and f"{store_uri}-typo" in err
+
+
+def test_source_records_deleted_after_an_audit_are_a_finding_not_bad_input(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The auditor audited a store holding only a source record; the record was then deleted. The store is not one it
+    never audited: the deletion is named (exit 1), not refused as an empty store (exit 2)."""
+    store = tmp_path / "store"
+    assert main(["source", "add", "/data/orders.csv", "--digest", digest("orders"), "--name", "orders", "--license", "CC0-1.0",
+                 "--issuer", "Acme", "--store", str(store)]) == 0
+    assert main(["audit", "--store", str(store), "--quiet"]) == 0
+    [record] = (store / "sources").rglob("*.json")
+    key = record.relative_to(store).as_posix()
+    shutil.rmtree(store / "sources")
+    capsys.readouterr()
+    assert main(["audit", "--store", str(store)]) == 1
+    out, err = capsys.readouterr()
+    assert "no runs in" not in err
+    assert f"[inventory] error: {key}: source record '{key}' is missing: it was deleted" in out, out
 
 
 # --- run ids, paths and digests as people type them ---------------------------------------------------

@@ -29,7 +29,7 @@ from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.audit.inventory import (FIX_MOVED_BACK, Listing, adopt_new, changed_runs, compare, entry_moved, pin_written,
                                          planted_gone, planted_removed, record_bundle_files, refresh_fingerprints, remember_runs,
                                          removed_note, retake_rechecked, retake_verified)
-from prov_common.audit.memory import KnownCheckpoint, load_memory, memory_lock, save_memory
+from prov_common.audit.memory import AuditorMemory, KnownCheckpoint, load_memory, memory_lock, save_memory
 from prov_common.audit.memory import memory_path as default_memory_path
 from prov_common.audit.memory_objects import keep_inline, load_inventory, save_inventory
 from prov_common.audit.personal import undocumented_personal_data
@@ -54,7 +54,7 @@ from prov_common.bundle.verify_pool import PoolProgress, map_bundles
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.signing import EnvelopeError, TrustStore, auditor_trust_from_settings, signing_key_from_settings, trust_from_settings
-from prov_common.sources.registry import iter_sources
+from prov_common.sources.registry import SOURCES_PREFIX, iter_sources
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, StoredCheckpoint, TransparencyLog, statement_positions
@@ -115,8 +115,8 @@ def _audit(
     file (default under ``TDPROV_HOME``). ``remember_in``: witness places this audit checks and, when
     the log extends every checkpoint kept, writes the new one to (folders, ``s3://`` URIs or
     :class:`WitnessPlace` objects; ``TDPROV_WITNESS`` adds more), see ``remember.py``. ``require_runs``: refuse
-    (:class:`BadInputError`, before writing anything) a store that holds no run, no log and nothing this auditor
-    or a witness verified before: an empty or mistyped store, which would otherwise pass as clean.
+    (:class:`BadInputError`, before writing anything) a store that holds no run, no source record, no log and nothing this
+    auditor verified before: an empty or mistyped store, which would otherwise pass as clean.
     ``accept_findings``: run ids whose completeness findings a person accepts, for ``reason`` (see ``accepted.py``).
     ``read_only``: check the log as it is (its newest checkpoint, against the memory and witnesses) and write nothing
     into the store: new bundles are examined, not logged; the report and the signed record go to ``report_dir`` (needed),
@@ -182,7 +182,7 @@ def _audit(
     places = open_places([*settings.witnesses, *remember_in], store.uri, signer, audit_trust)
     unsealed = list(loaded.state.checks.unsealed) if loaded.state else []  # kept by --full too: their evidence may be gone
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
-        if require_runs and head is None and result.first_audit and not _holds_runs(store, Listing.take(store)):
+        if require_runs and head is None and _unknown_and_empty(store, Listing.take(store), memory, result.first_audit):
             raise _nothing_to_audit(store)  # accepting an empty or mistyped store would make it pass as audited
         require_write_access(store)  # the resolution is written into the store (a read-only audit records none)
         removed, _ = staging_removed(store, unsealed)  # runs whose staged events are gone: the person accepts their loss too
@@ -212,7 +212,8 @@ def _audit(
     listing = Listing.take(store)
     refresh_fingerprints(memory, listing)
     recorded = record_bundle_files(memory, listing, store)  # an inventory kept by an earlier tdprov: its runs' files, as listed now
-    if require_runs and accept_checkpoint is None and head is None and not blocked and result.first_audit and not _holds_runs(store, listing):
+    if (require_runs and accept_checkpoint is None and head is None and not blocked
+            and _unknown_and_empty(store, listing, memory, result.first_audit)):
         raise _nothing_to_audit(store)
     if not read_only and accept_checkpoint is None:  # before the work (accepting checked it already): not at its end
         require_write_access(store)
@@ -589,16 +590,25 @@ def _settled(listing: Listing, summaries: list[BundleSummary], cursor: str | Non
 
 
 def _nothing_to_audit(store: Store) -> BadInputError:
-    """The refusal of an audit of a store that holds no run: empty, or a typo for the store meant."""
+    """The refusal of an audit of a store that holds nothing to audit: empty, or a typo for the store meant."""
     return BadInputError(f"no runs in {store.uri}: is this the store your pipelines write to? It holds no bundle, no run in "
-                         "progress and no audit log, so there is nothing to audit (nothing was written to it).",
+                         "progress, no source record and no audit log, and this auditor never audited it, so there is "
+                         "nothing to audit.",
                          fix="check --store or TDPROV_STORE for a typo (pipelines write to TDPROV_STORE, default ./.tdprov), "
-                             "or audit once a pipeline has recorded a run")
+                             "or audit once a pipeline has recorded a run or a source is registered (tdprov source add)")
 
 
-def _holds_runs(store: Store, listing: Listing) -> bool:
-    """Whether the store holds a bundle, an index entry, a log object (not the audit's write probe) or a run in progress."""
-    recorded = (layout.BUNDLES + "/", layout.INDEX + "/", LEAVES_PREFIX, CHECKPOINTS_PREFIX)
+def _unknown_and_empty(store: Store, listing: Listing, memory: AuditorMemory, first_audit: bool) -> bool:
+    """Whether the store holds nothing to audit and this auditor verified nothing of it before (``first_audit``, and no
+    object remembered): an empty or mistyped store, which would otherwise pass as clean. A store that holds only
+    source records is audited (its records are checked); one whose remembered objects are gone is a finding."""
+    return first_audit and not memory.tags and not _holds_records(store, listing)
+
+
+def _holds_records(store: Store, listing: Listing) -> bool:
+    """Whether the store holds a bundle, an index entry, a source record, a log object (not the audit's write probe) or
+    a run in progress."""
+    recorded = (layout.BUNDLES + "/", layout.INDEX + "/", SOURCES_PREFIX, LEAVES_PREFIX, CHECKPOINTS_PREFIX)
     return any(key.startswith(recorded) for key in listing.tags) or next(iter(store.list(layout.STAGING + "/")), None) is not None
 
 
