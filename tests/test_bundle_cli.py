@@ -358,7 +358,29 @@ def test_show_reads_each_object_once_and_shows_what_fails(tmp_path: Path, capsys
     for key in list(counting.list(f"bundles/{run_id}/")):
         raw_delete(store, key)
     assert main(["show", run_id, "--store", store]) == 2
-    assert f"no readable bundle for run {run_id}" in capsys.readouterr().err
+    assert f"no object of run {run_id}'s bundle is in {store}: sealed, then missing from the store" in capsys.readouterr().err
+
+
+def test_show_says_what_verify_says_of_a_run_with_no_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov show RUN_ID' of a run with no bundle object (exit 2, no readable bundle) says what 'tdprov verify RUN_ID'
+    says of it, not to look in 'tdprov runs': sealed and since removed (restore it), or staged and never sealed (seal it)."""
+    store = str(tmp_path / "store")
+    (run_id,) = record_runs(store, 1)
+    for path in (tmp_path / "store" / "bundles" / run_id).iterdir():
+        raw_delete(store, f"bundles/{run_id}/{path.name}")
+    assert main(["verify", run_id, "--store", store]) == 1
+    told = capsys.readouterr().err.splitlines()[0]  # then its count of bundles verified
+    assert main(["show", run_id, "--store", store]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == told.replace("tdprov verify:", "tdprov show:", 1) and "'tdprov runs'" not in err
+    assert "sealed, then missing from the store: its index entry (index/" in err
+    assert "Fix: run 'tdprov verify" in err and "restore the bundle from a backup or replica of the store" in err
+    for entry in (tmp_path / "store" / "index").rglob(f"*{run_id}.json"):  # left staged only, as a worker that never sealed
+        raw_delete(store, entry.relative_to(tmp_path / "store").as_posix())
+    assert main(["show", run_id, "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert f"no object of run {run_id}'s bundle is in {store}: not sealed: its events are staged (staging/{run_id}/)" in err
+    assert f"Fix: once the task has ended, seal it with 'tdprov store seal {run_id}'" in err and "'tdprov runs'" not in err
 
 
 def test_a_damaged_index_entry_is_listed_from_its_bundle_with_a_warning(store_uri: str, capsys: pytest.CaptureFixture[str],

@@ -9,6 +9,7 @@ from prov_common.audit.unfinished import staged_after_sealing
 from prov_common.bundle import layout
 from prov_common.bundle.build import mapping_key_of, task_instance_of
 from prov_common.bundle.claimed import claimed_run, event_listed
+from prov_common.bundle.missing import checked_nothing
 from prov_common.bundle.model import FILES_SHOWN, task_instance_text
 from prov_common.bundle.naming import dataset_shown
 from prov_common.bundle.verify import ATTACHMENT_CHUNK, CheckedBundle, verify_and_derive
@@ -16,7 +17,7 @@ from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
 from prov_common.cli._runs import resolve_run_id
-from prov_common.cli.verify import describe
+from prov_common.cli.verify import describe, missing_error
 from prov_common.config import Settings
 from prov_common.errors import TdprovError
 from prov_common.bundle.trust import bundle_trust
@@ -45,7 +46,9 @@ def register(subparsers: Any) -> None:
         "and how many events were staged for it after its sealing (in no bundle: 'tdprov audit' names them). A bundle "
         "whose manifest no trusted key vouches for (unsigned, or signed by a key not trusted here) is shown as its "
         "events claim it, marked not verified. "
-        "Exit 0 when the bundle verifies, 1 when it is shown with findings, 2 when there is no readable bundle.",
+        "Exit 0 when the bundle verifies, 1 when it is shown with findings, 2 when there is no readable bundle (for a run "
+        "with no bundle object, stderr says, as 'tdprov verify RUN_ID' does, whether it was sealed and removed or staged "
+        "and never sealed, and what to do).",
         example="tdprov show 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11",
     )
     parser.add_argument("run_id", metavar="RUN_ID", help="the run: its full id or a unique beginning or ending of at least 8 characters")
@@ -137,6 +140,8 @@ def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
     checked = verify_and_derive(store, run_id, bundle_trust(settings, store), recorded_entry=True)
     report, manifest, derived = checked.report, checked.manifest, checked.derived
     if manifest is None:
+        if checked_nothing(report, run_id):  # sealed and removed, or never sealed: what to do differs
+            raise missing_error(store, run_id)
         first = report.findings[0] if report.findings else None
         raise ObjectNotFoundError(
             f"no readable bundle for run {run_id} in {store.uri}" + (f": {first}" if first else "") + ".",

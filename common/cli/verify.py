@@ -19,6 +19,7 @@ from prov_common.cli._runs import resolve_run_ids
 from prov_common.config import Settings
 from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
+from prov_common.store.errors import ObjectNotFoundError
 from prov_common.text import counted
 
 
@@ -67,6 +68,14 @@ def missing_story(store: Any, run_id: str) -> str:
     return story
 
 
+def missing_error(store: Any, run_id: str) -> ObjectNotFoundError:
+    """The error of a run with no bundle object: :func:`missing_story` as what is wrong and its fix, as 'tdprov verify
+    RUN_ID' tells it and 'tdprov show RUN_ID' refuses it."""
+    said, _, fix = missing_story(store, run_id).partition(" Fix: ")
+    return ObjectNotFoundError(f"no object of run {run_id}'s bundle is in {store.uri}" + (f": {said}" if fix else ""),
+                               fix=fix or said)
+
+
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
@@ -77,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     for report in PoolProgress(verification, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(verification) < 2 or None):
         failed += not report.ok
         if args.run_ids and any(f.problem == "missing" and f.key == layout.bundle_prefix(report.run_id) for f in report.findings):
-            tell("verify", f"no object of run {report.run_id}'s bundle is in {store.uri}: {missing_story(store, report.run_id)}")
+            tell("verify", str(missing_error(store, report.run_id)))
         if args.json:
             emit_json_line(report.to_dict(), sort_keys=True)
         else:
