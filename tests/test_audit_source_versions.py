@@ -1,5 +1,5 @@
 """The records of one digest describe that version together: a later record under another name closes the
-gaps an earlier one left, the training sections name each gap once per digest, and consent is asked of
+gaps an earlier one left, the training sections name each gap once per source version (digest and location), and consent is asked of
 personal data only."""
 from __future__ import annotations
 
@@ -194,3 +194,24 @@ def test_each_source_version_on_a_trace_is_matched_as_it_was_found(tmp_path: Pat
     [entry] = [e for e in report["trainingData"] if e["dataset"] == "/data/prepared.parquet"]
     matched = {o["name"]: (o["location"], o["matchedBy"]) for o in entry["article10"]["origin"]}
     assert matched == {"breast-cancer": (DATA, "location"), "cancer-mirror": ("/mirror/cancer.csv", "content")}
+
+
+def test_a_name_reused_at_another_location_does_not_make_the_located_source_one_matched_by_content(tmp_path: Path) -> None:
+    """The name 'cancer' is registered at DATA and, for other bytes, at /mirror/other.csv; a preparation run read DATA
+    and a copy of the mirror's bytes. The record at DATA is matched by location though a record of its name (another
+    source version) is matched by content only: matchedBy compares the records of the version, not their names."""
+    store = str(tmp_path / "store")
+    data, other, prepared = digest("breast cancer"), digest("other"), digest("prepared")
+    assert add_source(store, "cancer", data) == 0
+    assert tdprov(["source", "add", "/mirror/other.csv", "--digest", other, "--name", "cancer", "--license", "CC0-1.0",
+                   "--issuer", "Mirror Ltd", "--store", store]) == 0
+    seal(open_store(store), run_events("prepare", [dataset(DATA, data), dataset("/copies/other.csv", other)],
+                                       [dataset("/data/prepared.parquet", prepared)], start=T0))
+    seal(open_store(store), run_events("train_model", [dataset("/data/prepared.parquet", prepared)],
+                                       [dataset("/models/m.pkl", digest("m"))], start=T0 + timedelta(minutes=10),
+                                       job_type="TRAINING"))
+    run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "r", progress=False)
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    [entry] = [e for e in report["trainingData"] if e["dataset"] == "/data/prepared.parquet"]
+    matched = sorted((o["name"], o["location"], o["matchedBy"]) for o in entry["article10"]["origin"])
+    assert matched == [("cancer", DATA, "location"), ("cancer", "/mirror/other.csv", "content")]

@@ -93,8 +93,8 @@ def _matched_by(v: SourceVersion, trace: Trace) -> str:
     """``location`` when a record of the version (its digest at its location) was registered where the dataset lives,
     else ``content``: equal bytes registered at another location are matched apart."""
     key = source_version_key(v.record.digest, v.record.location)
-    on_trace = {s.name for s in trace.sources if source_version_key(s.digest, s.location) == key}
-    return "content" if on_trace <= {s.name for s in trace.by_content} else "location"
+    on_trace = [s for s in trace.sources if source_version_key(s.digest, s.location) == key]
+    return "content" if all(s in trace.by_content for s in on_trace) else "location"  # records: a name may be reused elsewhere
 
 
 def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
