@@ -321,3 +321,15 @@ def test_an_s3_version_id_holding_a_slash_unencoded_is_named_as_such(objects: di
     assert (f"'s3://{bucket}/data/v.csv?versionId=a/b=' names version id 'a/b=' with '/' and '=' not percent-encoded: an id "
             "after '?versionId=' must be percent-encoded") in err, err
     assert f"Fix: write s3://{bucket}/data/v.csv?versionId=a%2Fb%3D" in err, err
+
+
+def test_the_fix_for_an_s3_version_id_partly_encoded_encodes_the_rest_only(objects: dict[str, tuple[Path, str]], s3_server,
+                                                                           capsys: pytest.CaptureFixture) -> None:
+    """``?versionId=a%2Fb/c`` (one '/' encoded, one not) names the id ``a/b/c``: the URI the refusal gives encodes the
+    raw '/' and keeps ``%2F``, rather than encoding its '%' again (``a%252Fb%2Fc``, the id ``a%2Fb/c``)."""
+    _, uri = objects["t.csv"]
+    bucket, _ = split_s3_uri(uri)
+    capsys.readouterr()
+    assert main(["hash", f"s3://{bucket}/data/v.csv?versionId=a%2Fb/c"]) == 2
+    err = capsys.readouterr().err
+    assert f"Fix: write s3://{bucket}/data/v.csv?versionId=a%2Fb%2Fc" in err, err

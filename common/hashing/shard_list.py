@@ -12,6 +12,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
+from urllib.parse import unquote
 
 from prov_common.errors import BadInputError
 from prov_common.file_uri import home_hint
@@ -224,7 +225,7 @@ def list_shards(target: str) -> list[ShardRef]:
             raise BadInputError(
                 f"{target!r} names version id {after!r} with {' and '.join(map(repr, raw))} not percent-encoded: an id "
                 "after '?versionId=' must be percent-encoded, so this one was read as a glob of keys, and no key matches.",
-                fix=f"write {versioned_uri(key, after)}")
+                fix=f"write {versioned_uri(key, unquote(after))}")  # a part already encoded (%2F) is not encoded twice
         raise BadInputError(
             f"{target!r} holds more than a version id after '?versionId=' ({after!r}): S3's version of an object is "
             "named by '?versionId=<id>' at the end of its URI, so this one was read as a glob of keys, and no key matches.",
