@@ -134,3 +134,19 @@ def test_a_record_never_names_another_datasets_source_as_its_own(pipe: Pipeline,
     doc = _record(pipe, "/data/both.parquet", "dta", capsys)
     assert doc["licenseToUse"] == ["CC-BY-4.0"] and doc["matchedByContent"] == []
     assert doc["consentDocumentationLocation"] == ["https://acme.example/consent"]
+
+
+def test_the_record_of_a_source_reads_the_records_of_its_version_together(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Two records of one source version ('orders' with a description, 'orders-2' adding the collection start, as
+    docs/records.md tells to add a field): the record of the digest took one of them alone, so a field only the other
+    sets was 'unknown'. It reads them together as the audit does, named by the first registered."""
+    store, data = str(tmp_path / "store"), digest("orders")
+    add = ["source", "add", "/data/orders.csv", "--digest", data, "--store", store]
+    assert main([*add, "--name", "orders", "--license", "MIT", "--issuer", "Acme", "--description", "one row per order"]) == 0
+    assert main([*add, "--name", "orders-2", "--collection-start", "1990-01-01"]) == 0
+    capsys.readouterr()
+    assert main(["record", data, "--format", "dta", "--store", store, "--no-checksum"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["datasetTitle"] == "orders" and doc["descriptionOfTheDataset"] == "one row per order"
+    assert doc["rangeOfDatesForDataGeneration"]["start"] == "1990-01-01" and doc["licenseToUse"] == "MIT"
+    assert doc["matchedByContent"] == []
