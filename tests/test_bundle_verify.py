@@ -584,3 +584,22 @@ def test_an_entry_moved_before_the_sealing_is_named_with_its_record_rewritten(st
     for named in (None, [bundle.run_id]):
         [report] = list(verify_runs(store, trust, named, workers=1))
         assert [(f.key, f.problem, f.reason) for f in report.findings] == said, (named, report.findings)
+
+
+@pytest.mark.parametrize("layout", ["lone CR between lines", "CRLF", "blank line", "no final newline", "swapped",
+                                    "repeated", "spaced"])
+def test_events_a_trusted_key_signed_not_as_a_bundle_writes_them_are_named(tmp_path, layout: str) -> None:
+    """Events of one run signed by a trusted key, the lines of each event as a bundle writes them but the file not so
+    (the fast path folding them line by line must not take them): 'not canonical JSON lines in eventTime order'."""
+    key = SigningKey.generate()
+    good = build_bundle(run_events(), {}, key, sealed_at=SEALED)
+    first, second = good.files["events.jsonl"].splitlines(keepends=True)
+    events = {"lone CR between lines": first[:-1] + b"\r" + second, "CRLF": first[:-1] + b"\r\n" + second,
+              "blank line": first + b"\n" + second, "no final newline": first + second[:-1], "swapped": second + first,
+              "repeated": first + first + second, "spaced": first[:-1] + b" \n" + second}[layout]
+    forged = _restamp(good, files={**good.files, "events.jsonl": events}, signers=[key])
+    store = open_store(str(tmp_path / "store"))
+    write_bundle(store, forged)
+    report = verify_bundle(store, forged.run_id, TrustStore.of([key.public]))
+    assert _problems(report) == [(f"bundles/{forged.run_id}/events.jsonl", "inconsistent")], report.findings
+    assert "not canonical JSON lines" in report.findings[0].reason

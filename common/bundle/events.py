@@ -190,7 +190,7 @@ class _AsWritten:
 
     def of(self, size: int) -> bool:
         """Whether the lines were as written, and every byte of the ``size`` bytes of the file is one of them or their
-        ``\\n`` (none blank, none ending in ``\\r``)."""
+        line end, counted as one byte (none blank, none ending in ``\\r\\n``; a file holding a ``\\r`` is not given)."""
         return self.written and self.pending is None and self.size == size
 
 
@@ -202,6 +202,8 @@ def fold_written_lines(data: bytes, name: str, *, local_names: bool, versions_ap
     events, not with the file), when they are the bytes :func:`events_jsonl` writes of the events :func:`order_events`
     gives (so the events give the same run folded whole); None when they are not, or are events of several runs
     (:class:`BadInputError` for a line that is not an event). Parsing the events whole then names what is wrong."""
+    if b"\r" in data:  # a line cut at a lone \r is counted as one cut at \n (no canonical line holds a raw \r)
+        return None
     lines = _AsWritten()
     states = fold_event_lines(data, name, sealed=True, local_names=local_names, versions_apart=versions_apart,
                               each=lines.event, each_line=lines.line)
