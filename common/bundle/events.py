@@ -54,9 +54,9 @@ def event_digest(event: Mapping[str, Any]) -> str:
 def line_digests(data: bytes | EventBytes) -> frozenset[str]:
     """The :func:`event_digest` of each event of the ``events.jsonl`` bytes ``data`` as a bundle holds them (one canonical
     JSON event a line), taken from each line's bytes unparsed: a line not in canonical form gives another digest than
-    its event's. A line longer than :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` is left out, unread: no
-    staged event is that long, so its digest would match none (a planted line of gigabytes costs the time to read it,
-    not the memory). The lines are taken one at a time (:func:`~prov_common.w3cprov.event_lines.part_lines`), never all
+    its event's. A line longer than :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` is left out, read past but
+    neither held nor digested: no staged event is that long, so its digest would match none (a planted line of
+    gigabytes costs the time to read it, not the memory). The lines are taken one at a time (:func:`~prov_common.w3cprov.event_lines.part_lines`), never all
     held beside ``data``; ``data`` held whole, or read in parts (then a part and a line of it held)."""
     source = data if isinstance(data, EventBytes) else EventBytes.whole(data)
     return frozenset(short_digest(line) for *_, line in part_lines(source.parts, SMALL_OBJECT_LIMIT) if line and line.strip())
