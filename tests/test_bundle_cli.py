@@ -670,3 +670,22 @@ def test_verify_names_an_object_where_a_runs_folder_belongs_on_s3_too(s3_store_u
         assert (f"FAIL  {beside}  signed by " in out and f"\n      {_planted(beside)}\n" in out) == (args != [alone]), (args, out)
         assert (f"FAIL  {alone}  no valid signature\n      {_planted(alone)}\n" in out) == (args != [beside]), (args, out)
         assert (f"OK    {kept}" in out) == (len(args) != 1), (args, out)
+
+
+def test_verify_tells_a_sealed_run_whose_bundle_is_gone_though_an_event_came_late(tmp_path: Path,
+                                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """The index was listed for a run's entry from its newest staged event only, but an event delivered after the
+    sealing is keyed by the time it was delivered: one an hour after the run was sealed hid its entry, so a deleted
+    bundle was told 'not sealed', to be sealed again. The entry is looked for from the run's oldest staged event."""
+    from datetime import datetime, timedelta, timezone
+
+    from prov_common.bundle import layout
+
+    store = str(tmp_path / "store")
+    [run_id] = record_runs(store, 1)
+    late = datetime.now(timezone.utc) + timedelta(hours=1)
+    raw_put(store, f"{layout.staging_prefix(run_id)}{layout.stamp(late)}-{'a' * 32}.json", b"{}")
+    for path in (tmp_path / "store" / "bundles" / run_id).iterdir():
+        raw_delete(store, f"bundles/{run_id}/{path.name}")
+    assert main(["verify", run_id, "--store", store]) == 1
+    assert f"no object of run {run_id}'s bundle is in {store}: sealed, then missing from the store" in capsys.readouterr().err

@@ -18,16 +18,17 @@ def why_missing(store: Any, run_id: str) -> str:
     (still in the worker's spool, or removed).
 
     A run's staged events stay after sealing, so they do not tell an unsealed run from a deleted bundle: the index
-    is listed from its newest staged event (less :data:`~prov_common.bundle.layout.SETTLE_SECONDS` for clocks that
-    differ) for the entry written when it was sealed."""
-    from prov_common.audit.unfinished import newest_event
+    is listed from its oldest staged event (less :data:`~prov_common.bundle.layout.SETTLE_SECONDS` for clocks that
+    differ) for the entry written when it was sealed. Not from its newest: an event delivered after the sealing is
+    keyed by the time it was delivered (:mod:`prov_common.bundle.late`), which may be any time after the entry."""
+    from prov_common.audit.unfinished import staged_events
     from prov_common.bundle.layout import SETTLE_SECONDS, bundle_prefix, staging_prefix
     from prov_common.bundle.storage import index_key_since
 
     staged = staging_prefix(run_id)
-    keys = list(store.list(staged))  # listed once: its newest event, and whether anything is staged at all
-    newest = newest_event(keys)
-    entry = index_key_since(store, run_id, newest[1] - timedelta(seconds=SETTLE_SECONDS)) if newest is not None else None
+    keys = list(store.list(staged))  # listed once: its oldest event, and whether anything is staged at all
+    oldest = min((moment for *_, moment in staged_events(keys)), default=None)
+    entry = index_key_since(store, run_id, oldest - timedelta(seconds=SETTLE_SECONDS)) if oldest is not None else None
     if entry is not None:
         return (f"sealed, then missing from the store: its index entry ({entry}) says its bundle was sealed, but "
                 f"{bundle_prefix(run_id)} holds nothing. Fix: run 'tdprov verify {run_id}' and 'tdprov audit' to see what "
