@@ -109,6 +109,17 @@ def test_bad_inputs_are_named() -> None:
         build_bundle(run_events("a/b"), {}, key)
 
 
+@pytest.mark.parametrize(("field", "value", "named"), [("run", None, "field 'run' is missing"),
+                                                       ("eventType", ["COMPLETE"], "field 'eventType' must be a non-empty string")])
+def test_an_event_of_another_shape_is_named_before_it_is_ordered(field: str, value: object, named: str) -> None:
+    """Ordering a run's events read ``run.runId`` and ranked ``eventType`` of an unchecked event, so a ``run`` that is
+    null or an ``eventType`` that is a list stopped build_bundle (and verify) with an AttributeError or TypeError."""
+    events = run_events()
+    events[1][field] = value
+    with pytest.raises(BadInputError, match=f"OpenLineage event #1 .*: {named}"):
+        build_bundle(events, {}, SigningKey.generate())
+
+
 def test_a_mapped_row_set_is_hashed_a_part_at_a_time_into_the_same_bundle(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The manifest's digest of a row set mapped from its file is taken a part at a time (``mapped.PART``), each
     part's pages given back once hashed, never the whole view in one call; the bundle's bytes, manifest and

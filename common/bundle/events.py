@@ -10,11 +10,8 @@ from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import short_digest
 from prov_common.w3cprov.event_lines import EventBytes, fold_event_lines, part_lines
-from prov_common.w3cprov.events import (TERMINAL, CheckedEvent, RunState, fold_runs, folds_local_names,
+from prov_common.w3cprov.events import (TERMINAL, CheckedEvent, RunState, check_event, fold_runs, folds_local_names,
                                         folds_versions_apart, order_head, parse_time)
-
-_RANK = {"START": 0, "RUNNING": 1, "OTHER": 2, "COMPLETE": 3, "FAIL": 3, "ABORT": 3}
-
 
 def event_dict(event: Any) -> dict[str, Any]:
     """A plain JSON dict of an event: dicts pass through, openlineage-python objects are serialised."""
@@ -141,17 +138,17 @@ jobs)."""
 
 def order_events(events: Iterable[Any], *, sealed: bool = False) -> list[dict[str, Any]]:
     """Events as JSON dicts, identical ones once, sorted by eventTime (START before terminal at equal times;
-    ``sealed``: read from a sealed bundle, see :func:`~prov_common.w3cprov.events.parse_time`)."""
+    ``sealed``: read from a sealed bundle, see :func:`~prov_common.w3cprov.events.parse_time`); :class:`BadInputError`
+    naming the first (``#index`` among them, once each) that is not a run event
+    (:func:`~prov_common.w3cprov.events.check_event`: an ``eventType`` that is a list, a ``run`` that is no object)."""
     unique: dict[bytes, dict[str, Any]] = {}
     for event in events:
         raw = event_dict(event)
         # round-trip through canonical JSON: what is stored is exactly what PROV is derived from
         data = canonical_bytes(raw)
         unique.setdefault(data, loads(data))
-    keyed = [
-        (parse_time(e.get("eventTime"), f"event (runId {e.get('run', {}).get('runId')})", sealed=sealed), _RANK.get(e.get("eventType"), 2), d, e)
-        for d, e in unique.items()
-    ]
+    # each checked as a run event before its fields order it: an event of any other shape is refused by name
+    keyed = [(*order_head(check_event(i, e, sealed=sealed)), d, e) for i, (d, e) in enumerate(unique.items())]
     keyed.sort(key=lambda item: item[:3])
     return [item[3] for item in keyed]
 
