@@ -173,3 +173,27 @@ def signed_staged(data: bytes | dict[str, Any], key: Any = None) -> bytes:
     from prov_common.signing import default_signing_key
 
     return signed_event(data if isinstance(data, bytes) else canonical_bytes(data), key or default_signing_key())
+
+
+def seal_events_file(store_uri: str, events: list[dict[str, Any]], data: bytes) -> str:
+    """Seal the run of ``events`` into ``store_uri`` signed by this process's key (trusted where the same home reads
+    it), its ``events.jsonl`` replaced by ``data`` (as a stolen key, or a producer whose staged events were sealed as
+    they came, could sign it); its run id."""
+    from dataclasses import replace
+
+    from prov_common.bundle import Bundle, build_bundle, layout
+    from prov_common.bundle.build import statement_for
+    from prov_common.bundle.model import FileEntry, blake3_digest
+    from prov_common.bundle.storage import write_bundle
+    from prov_common.signing import INTOTO_PAYLOAD_TYPE, default_signing_key, sign_envelope
+    from prov_common.store import open_store
+    from prov_common.store.identity import writer_store_id
+
+    opened, key = open_store(store_uri), default_signing_key()
+    sound = build_bundle(events, {}, key, store_id=writer_store_id(opened))
+    files = {**sound.files, layout.EVENTS_FILE: data}
+    manifest = replace(sound.manifest, files=tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items())))
+    manifest_bytes = manifest.to_json()
+    statement = sign_envelope(statement_for(manifest, blake3_digest(manifest_bytes)), INTOTO_PAYLOAD_TYPE, [key]).to_json()
+    write_bundle(opened, Bundle(sound.run_id, files, manifest, manifest_bytes, statement, key.key_id))
+    return sound.run_id

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bundle_support import run_events
+from bundle_support import run_events, seal_events_file
 from mount_support import read_only, small_files
 from prov_common.cli import build_parser, main
 from prov_common.errors import BadInputError
@@ -1822,25 +1822,12 @@ def test_checkout_replaces_no_link_without_force_and_nothing_but_a_file_or_link_
 def _sealed_with_events_line(store: Path, line: bytes, job: str) -> str:
     """Seal a run of job ``job`` into ``store``, signed by this test's trusted key, whose ``events.jsonl`` ends with
     ``line`` (as a stolen key, or a producer whose staged events were sealed as they came, could sign it); its run id."""
-    from prov_common.bundle import Bundle, build_bundle, layout
-    from prov_common.bundle.build import statement_for
-    from prov_common.bundle.model import FileEntry, blake3_digest
-    from prov_common.bundle.storage import write_bundle
-    from prov_common.signing import INTOTO_PAYLOAD_TYPE, default_signing_key, sign_envelope
-    from prov_common.store import open_store
-    from prov_common.store.identity import writer_store_id
+    from prov_common.bundle.events import events_jsonl
 
-    opened, key = open_store(str(store)), default_signing_key()
     events = run_events()
     for event in events:
         event["job"]["name"] = job
-    sound = build_bundle(events, {}, key, store_id=writer_store_id(opened))
-    files = {**sound.files, layout.EVENTS_FILE: bytes(sound.files[layout.EVENTS_FILE]) + line + b"\n"}
-    manifest = replace(sound.manifest, files=tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items())))
-    manifest_bytes = manifest.to_json()
-    statement = sign_envelope(statement_for(manifest, blake3_digest(manifest_bytes)), INTOTO_PAYLOAD_TYPE, [key]).to_json()
-    write_bundle(opened, Bundle(sound.run_id, files, manifest, manifest_bytes, statement, key.key_id))
-    return sound.run_id
+    return seal_events_file(str(store), events, events_jsonl(events) + line + b"\n")
 
 
 @pytest.mark.parametrize("line", [b"[1]", b'"x"', b"5", b"null", b"true"], ids=["list", "text", "number", "null", "bool"])
