@@ -135,6 +135,41 @@ def test_strict_mode_fails_the_operator_never_the_listener(tmp_path: Path, monke
     assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {"plain": "success", "check": "success"}
 
 
+def test_a_strict_transports_check_past_its_bound_leaves_the_task_end_waiting_for_its_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A strict operator's transport raised from the check of the runs it took for open once the check outlived its
+    bound, and the raise skipped the rest of ``finish`` (``before_stopping`` only logged it): the write the check
+    waited behind, which the store took well within ``flush_timeout``, was never waited for and was lost with the task
+    process's ``os._exit``. The check's timeout is now a warning, and the end waits for the write within the bound."""
+    import logging
+
+    from bundle_support import run_events
+
+    from prov_airflow import delivery, emitter
+    from prov_common.bundle import layout, transport
+    from prov_common.errors import StoreUnavailableError
+    from prov_common.store.local import LocalStore
+
+    class Slow(LocalStore):  # a slow mount: each write takes 0.6 s, past the transport's bound (0.2 s)
+        def put(self, key, data):  # noqa: ANN001, ANN202 - LocalStore's signature
+            time.sleep(0.6)
+            return super().put(key, data)
+
+    store = tmp_path / "store"
+    monkeypatch.setattr(transport, "open_store", lambda *args, **kwargs: Slow(str(store)))
+    strict = transport.ProvenanceTransport(transport.ProvenanceConfig(store=str(store), spool=str(tmp_path / "spool"),
+                                                                      timeout=0.2, strict=True))
+    monkeypatch.setitem(emitter._transports, ("a strict operator's settings", None), strict)
+    start = run_events()[0]
+    with pytest.raises(StoreUnavailableError):
+        strict.emit(start)  # strict: raises past its bound, and the write goes on in the background
+    with caplog.at_level(logging.WARNING):
+        assert delivery.finish(5.0) is True, caplog.text
+    assert "tdprov: the check of the runs this process took for open took more than 0.2s" in caplog.text, caplog.text
+    staged = [key for key in open_store(str(store)).list(f"{layout.STAGING}/") if key.endswith(".json")]
+    assert [key.split("/")[1] for key in staged] == [start["run"]["runId"]], staged
+
+
 def test_a_job_not_begun_when_the_drain_runs_out_is_the_callers_never_the_threads() -> None:
     """The delivery thread ends the job it runs as the drain's bound runs out, before the queue's jobs are taken for
     the outbox: it begins none of them (it took the next, which then ran against the ended transport, spooled but never
