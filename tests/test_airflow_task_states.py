@@ -145,7 +145,8 @@ def test_a_task_process_whose_store_hangs_in_the_check_of_its_open_runs_ends_wit
     times = {line.split()[0]: float(line.split()[-1]) for line in said.splitlines() if line.startswith(("stopping at",
                                                                                                        "ended at"))}
     assert 2 <= times["ended"] - times["stopping"] < 2 + 2, (times, said[-3000:])  # 10 s before: the check's own bound
-    assert "tdprov: the check of the runs this process took for open took more than" in said, said[-3000:]
+    assert ("tdprov: the check of the runs this process took for open took more than 2s; it continues in the "
+            "background") in said, said[-3000:]  # what is left of flush_timeout, as a person reads it (not 1.99962s)
     assert "writing the check" not in said, said[-3000:]  # a check writes nothing
     assert (f"tdprov: the check of the runs this process took for open ({run_id}) was still under way after 2.0s as "
             f"this process ends (store {store} does not answer)") in said, said[-3000:]

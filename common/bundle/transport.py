@@ -557,7 +557,7 @@ class ProvenanceTransport(Transport):
         except concurrent.futures.CancelledError:  # not begun when the process settled: done again into the outbox
             log.debug("tdprov: %s was left %s as this process ends", doing, "to the outbox" if writes else "undone")
         except concurrent.futures.TimeoutError:
-            message = f"tdprov: {doing} took more than {bound:g}s; it continues in the background"
+            message = f"tdprov: {doing} took more than {bound:.3g}s; it continues in the background"  # 2s, not 1.99962s
             if self.settings.strict:
                 raise StoreUnavailableError(message + ".", fix="check that the store is reachable, or raise timeout") from None
             log.warning(message)
