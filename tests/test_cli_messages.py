@@ -441,9 +441,31 @@ def test_runs_and_verify_of_a_store_with_no_bundle_say_where_runs_may_be(tmp_pat
             "TDPROV_STORE; default ./.tdprov)\n")
     for argv in (["runs"], ["verify"], ["verify", "--json"]):
         assert main([*argv, "--store", store]) == 0
-        assert capsys.readouterr() == ("", told), argv
+        assert capsys.readouterr() == ("", told if argv[0] == "verify" else told.replace(
+            "no run is sealed into this store yet", "no run is indexed in this store: none is sealed into it yet, or a "
+            "sealed bundle's index entry is missing ('tdprov store repair --dry-run' lists those)")), argv
     assert main(["runs", "--json", "--store", store]) == 0
     assert capsys.readouterr() == ("[]\n", "")
+
+
+def test_runs_of_a_store_whose_one_bundle_has_no_index_entry_does_not_say_none_is_sealed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov runs' lists the index only: of a store whose one sealed bundle has no index entry (nor its 'indexed'
+    record: its writer stopped before them) it said 'no run is sealed into this store yet'; it now says that no run is
+    indexed and what lists such a bundle, while 'verify' lists the bundle."""
+    from bundle_support import record_runs
+
+    store = str(tmp_path / "store")
+    (run_id,) = record_runs(store, 1)
+    for entry in (tmp_path / "store" / "index").rglob("*.json"):
+        entry.unlink()
+    (tmp_path / "store" / "bundles" / run_id / "indexed").unlink()
+    assert main(["runs", "--store", store]) == 0
+    err = capsys.readouterr().err
+    assert "no run is sealed" not in err and "no run is indexed in this store" in err
+    assert "'tdprov store repair --dry-run' lists those" in err
+    assert main(["store", "repair", "--dry-run", "--store", store]) == 1  # a bundle to index: a finding
+    assert f"would index   {run_id}" in capsys.readouterr().out
 
 
 def test_tdprov_debug_adds_the_traceback_of_a_refusal_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

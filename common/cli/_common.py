@@ -85,9 +85,12 @@ def check_store_exists(uri: str | None) -> None:
         raise BadInputError(f"store {path} is a file, not a folder.", fix="point --store or TDPROV_STORE at the store's folder")
 
 
-def no_bundles_text(uri: str) -> str:
-    """What 'runs' and 'verify' say of a store that holds no sealed bundle, and where the runs may be."""
-    return (f"no bundles in {uri}: no run is sealed into this store yet. A run is sealed when it ends; one its "
+def no_bundles_text(uri: str, *, index_only: bool = False) -> str:
+    """What 'runs' and 'verify' say of a store that holds no sealed bundle, and where the runs may be. ``index_only``:
+    only the index was listed ('runs'), so a sealed bundle whose index entry is missing may be there."""
+    sealed = ("no run is indexed in this store: none is sealed into it yet, or a sealed bundle's index entry is missing "
+              "('tdprov store repair --dry-run' lists those)" if index_only else "no run is sealed into this store yet")
+    return (f"no bundles in {uri}: {sealed}. A run is sealed when it ends; one its "
             "pipeline spooled while the store could not take it is delivered by 'tdprov flush' on that machine, and "
             "one that stopped before sealing is named by 'tdprov audit'. Check that the pipelines write to this store "
             "(--store, TDPROV_STORE; default ./.tdprov)")

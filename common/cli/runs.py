@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         emit_json([s.to_dict() for s in summaries], sort_keys=True)
     elif not summaries:
         print(f"no bundle in {store.uri} verifies (each left out is named above)" if args.verified and any_indexed(store)
-              else no_bundles_text(store.uri), file=sys.stderr)
+              else no_bundles_text(store.uri, index_only=True), file=sys.stderr)
     else:
         instances = any(s.task_instance or s.mapping_key is not None for s in summaries)  # the column only where a run has one
         print(table([row(s, instances) for s in summaries],
