@@ -6,7 +6,8 @@ events hold any JSON: each is a run's valid events with one field replaced by a 
 (exit 0, or 1 with a finding naming the bundle), never an "unexpected" error (exit 2), and the store's sound run is
 read as usual.
 
-Example count: ``TDPROV_FUZZ_SCALE`` (default 1) multiplies it; at 1 this file runs 20 cases (see docs/reliability.md).
+Example count: ``TDPROV_FUZZ_SCALE`` (default 1) multiplies the 20 drawn; at 1 this file runs 22 cases with the two
+explicit examples (see docs/reliability.md).
 """
 from __future__ import annotations
 
