@@ -150,3 +150,18 @@ def test_the_record_of_a_source_reads_the_records_of_its_version_together(tmp_pa
     assert doc["datasetTitle"] == "orders" and doc["descriptionOfTheDataset"] == "one row per order"
     assert doc["rangeOfDatesForDataGeneration"]["start"] == "1990-01-01" and doc["licenseToUse"] == "MIT"
     assert doc["matchedByContent"] == []
+
+
+def test_a_dataset_in_namespace_source_is_never_taken_for_the_source_of_its_name(
+        pipe: Pipeline, capsys: pytest.CaptureFixture) -> None:
+    """A run read /mirror/raw.csv (the bytes of 'vendor-raw', registered at /data/raw.csv: matched by content only) and
+    wrote a dataset whose OpenLineage namespace is 'source' and name 'vendor-raw'. Its record took the source's
+    licence and consent, a namespace and name being taken for a registered source; it shows the source as equal bytes
+    elsewhere, as for any dataset."""
+    made = digest("named-like-a-source")
+    seal(pipe.store, run_events("named_like_a_source", [dataset("/mirror/raw.csv", pipe.raw)],
+                                [dataset("vendor-raw", made, namespace="source")]))
+    doc = _record(pipe, made, "dta", capsys)
+    assert doc["datasetTitle"] == "source:vendor-raw" and doc["uniqueMetadataIdentifier"] == made
+    assert doc["licenseToUse"] == doc["consentDocumentationLocation"] == doc["datasetIssuer"] == "unknown"
+    assert [(m["name"], m["location"]) for m in doc["matchedByContent"]] == [("vendor-raw", "/data/raw.csv")]

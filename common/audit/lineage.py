@@ -54,7 +54,7 @@ NO_VERSION_ORIGIN = ("no recorded run generated this version of this dataset, an
                      "content digest tdprov checked, so no registered source matches it by content")
 NO_INPUTS_VERSION = ("the run that made it recorded no inputs, and the version is its producer's id, not a content digest "
                      "tdprov checked, so no registered source matches it by content")
-SOURCE_NAMESPACE = "source"  # the namespace of a registered source that a digest alone resolves to (:meth:`LineageIndex.resolve`)
+SOURCE_NAMESPACE = "source"  # the namespace shown for a registered source a digest resolves to (:class:`SourceUse`): a label only
 MADE_FROM_NOTHING = (NO_INPUTS, NO_INPUTS_VERSION)  # the reasons of an output of a run that recorded no inputs
 OPAQUE_VERSION = (NO_VERSION_ORIGIN, NO_INPUTS_VERSION)  # the reasons of a version that is no content digest
 _RECORD_READ = ("record the read through tdprov (the tdprov IO manager, operator or hook), so that its content is hashed and "
@@ -75,6 +75,15 @@ def version_origin_fix(d: DatasetUse, reason: str = NO_VERSION_ORIGIN) -> str:
                 f"{d.uri} --digest {version} --name ... --license ... --issuer ...' ('tdprov source add' of the data "
                 "records its BLAKE3 digest, which is not this version)")
     return f"{fix} ('tdprov source add' of the data records its BLAKE3 digest, which is not this version)"
+
+
+@dataclass(slots=True)
+class SourceUse(DatasetUse):
+    """A registered source version that :meth:`LineageIndex.resolve` resolved a digest to, no recorded run holding it:
+    ``source`` is one of its records. Its type marks it as a source, never its namespace (:data:`SOURCE_NAMESPACE`),
+    which a producer may write as a dataset's namespace too."""
+
+    source: SourceRecord | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -284,7 +293,7 @@ class LineageIndex:
             return named[0].version, named[0].dataset
         if normal_version(ref) in self.sources:
             s = self.sources[normal_version(ref)][0]
-            return ref, DatasetUse(SOURCE_NAMESPACE, s.name, ref)
+            return ref, SourceUse(SOURCE_NAMESPACE, s.name, ref, source=s)
         unversioned = self.recorded_without_digest(ref)
         if unversioned:
             raise no_version_recorded(given, unversioned)

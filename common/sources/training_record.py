@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from prov_common.audit.lineage import SOURCE_NAMESPACE, LineageIndex, Trace, run_order
+from prov_common.audit.lineage import LineageIndex, SourceUse, Trace, run_order
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.audit.quality_gaps import failed_validation, lineage_quality
 from prov_common.audit.rehash import data_location
@@ -89,12 +89,14 @@ class RecordFacts:
     def own_sources(self) -> list[SourceRecord]:
         """The sources of the lineage whose facts (licence, issuer, consent, ...) the record gives as the version's:
         those registered at the location of a version the walk reached; for a source that a digest alone named
-        (:meth:`LineageIndex.resolve`), its records at its own location (:func:`~prov_common.sources.merged.source_version_key`)."""
-        if self.dataset.namespace != SOURCE_NAMESPACE:
+        (:class:`~prov_common.audit.lineage.SourceUse`), its records at its own location
+        (:func:`~prov_common.sources.merged.source_version_key`). A recorded dataset is never taken for a source by its
+        namespace or name."""
+        resolved = self.dataset.source if isinstance(self.dataset, SourceUse) else None
+        if resolved is None:
             return [s for s in self.sources if s not in self.trace.by_content]
-        named = [s for s in self.sources if s.name == self.dataset.name]
-        own = {source_version_key(s.digest, s.location) for s in named[:1]}
-        return [*named[:1], *(s for s in self.sources if s not in named[:1] and source_version_key(s.digest, s.location) in own)]
+        own = source_version_key(resolved.digest, resolved.location)
+        return [s for s in self.sources if source_version_key(s.digest, s.location) == own]
 
     @property
     def content_matches(self) -> list[SourceRecord]:
