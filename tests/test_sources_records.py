@@ -165,3 +165,23 @@ def test_a_dataset_in_namespace_source_is_never_taken_for_the_source_of_its_name
     assert doc["datasetTitle"] == "source:vendor-raw" and doc["uniqueMetadataIdentifier"] == made
     assert doc["licenseToUse"] == doc["consentDocumentationLocation"] == doc["datasetIssuer"] == "unknown"
     assert [(m["name"], m["location"]) for m in doc["matchedByContent"]] == [("vendor-raw", "/data/raw.csv")]
+
+
+def test_a_digest_registered_at_two_locations_is_refused_naming_each(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Equal bytes registered as 'a' at /data/a.csv and 'b' at /mirror/b.csv: the record of the digest was the first
+    registered's without a word. It is refused (exit 2) naming each source and its LOCATION@DIGEST, which names it."""
+    store, data = str(tmp_path / "store"), digest("equal")
+    for location, name, licence in (("/data/a.csv", "a", "MIT"), ("/mirror/b.csv", "b", "GPL-3.0")):
+        assert main(["source", "add", location, "--digest", data, "--name", name, "--license", licence, "--issuer", "Acme",
+                     "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["record", data, "--store", store, "--no-checksum"]) == 2
+    err = capsys.readouterr().err
+    assert (f"'{data}' is held by 2 registered sources at different locations (equal bytes in each, which is no lineage "
+            "between them): 'a' at /data/a.csv, 'b' at /mirror/b.csv.") in err
+    short = data[:len("blake3:") + 12]
+    assert f"Fix: name the one meant by its location as LOCATION@DIGEST: '/data/a.csv@{short}', '/mirror/b.csv@{short}'" in err
+    assert main(["record", f"/mirror/b.csv@{short}", "--store", store, "--no-checksum"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["datasetTitle"] == "b" and doc["licenseToUse"] == "GPL-3.0"
+    assert [(m["name"], m["location"]) for m in doc["matchedByContent"]] == [("a", "/data/a.csv")]

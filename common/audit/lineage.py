@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.errors import BadInputError
+from prov_common.sources.merged import SourceVersionKey, source_dataset, source_version_key
 from prov_common.sources.matching import add_matches, any_matching_source, matching_sources, sources_by_digest
 from prov_common.sources.model import SourceRecord, is_source_digest
 from prov_common.text import first_of
@@ -291,9 +292,12 @@ class LineageIndex:
             raise several_datasets(given, [n.dataset for n in named], digest=ref == named[0].version)
         if named:
             return named[0].version, named[0].dataset
-        if normal_version(ref) in self.sources:
-            s = self.sources[normal_version(ref)][0]
-            return ref, SourceUse(SOURCE_NAMESPACE, s.name, ref, source=s)
+        held = self.source_versions(ref)
+        if len(held) > 1:
+            raise several_sources(given, held)
+        if held:
+            s = held[0]
+            return normal_version(s.digest), SourceUse(SOURCE_NAMESPACE, s.name, normal_version(s.digest), source=s)
         unversioned = self.recorded_without_digest(ref)
         if unversioned:
             raise no_version_recorded(given, unversioned)
@@ -304,6 +308,20 @@ class LineageIndex:
             fix=DIGEST_RULE if TOO_SHORT_DIGEST.fullmatch(ref.strip().lower()) else
             "pass a digest (blake3:...), a dataset name, or a dataset's version as DATASET@DIGEST, as 'tdprov runs' shows them",
         )
+
+    def source_versions(self, ref: str) -> list[SourceRecord]:
+        """The registered source versions (digest and location: :func:`~prov_common.sources.merged.source_version_key`)
+        that ``ref`` names where no recorded run holds it, one record of each, first registered first: those of the digest
+        ``ref``, or of ``LOCATION@DIGEST``, those registered at ``LOCATION`` with a digest that ``DIGEST`` means."""
+        held = self.sources.get(normal_version(ref), [])
+        base, query = split_version(ref)
+        if not held and query is not None and (here := source_dataset(base)):
+            held = [s for same in self.sources.values() for s in same
+                    if digest_starts(s.digest, query) and source_dataset(s.location) == here]
+        versions: dict[SourceVersionKey, SourceRecord] = {}
+        for s in sorted(held, key=lambda s: sortable_time(s.registered_at)):
+            versions.setdefault(source_version_key(s.digest, s.location), s)
+        return list(versions.values())
 
     def recorded_without_digest(self, ref: str) -> list[tuple[RunRecord, bool]]:
         """The runs that name the dataset ``ref`` names without a digest, each with whether it wrote it (else read
@@ -411,6 +429,20 @@ def no_version_recorded(ref: str, runs: list[tuple[RunRecord, bool]]) -> BadInpu
         fix=f"have the step that writes it record its digest ({FIX_HASHED}), then re-run that step; data from outside "
             f"the pipelines gets a digest when registered with '{SOURCE_ADD}'; 'tdprov lineage {ref}' shows the runs",
     )
+
+
+def several_sources(ref: str, sources: list[SourceRecord]) -> BadInputError:
+    """The error for ``ref``, a digest that registered sources at several locations hold (equal bytes, each location a
+    dataset of its own: :meth:`LineageIndex.source_versions`), naming each (name, location) and the ``LOCATION@DIGEST``
+    text that names it alone."""
+    shown = first_of([f"'{s.name}' at {s.location or 'no location'}" for s in sources], SHOWN_DATASETS)
+    pastes = quoted_list([pasted(s.location, s.digest) for s in sources if s.location], SHOWN_DATASETS)
+    unplaced = ("; a source registered with no location has no dataset to name: register it again at its location "
+                "('tdprov source add LOCATION --digest ...')" if any(not s.location for s in sources) else "")
+    return BadInputError(
+        f"'{ref}' is held by {len(sources)} registered sources at different locations (equal bytes in each, which is no "
+        f"lineage between them): {shown}.",
+        fix=f"name the one meant by its location as LOCATION@DIGEST: {pastes}{unplaced}")
 
 
 def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False) -> BadInputError:
