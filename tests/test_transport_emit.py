@@ -854,6 +854,34 @@ def test_closing_a_transport_whose_store_hangs_waits_its_bound_then_spools_and_n
     assert [key.split("/")[1] for key in open_store(str(store)).list("staging/") if key.endswith(".json")] == [run_id]
 
 
+def test_closing_a_strict_transport_whose_check_outlives_its_bound_waits_for_its_writes_then_raises(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A strict transport raised from close()'s check of the runs it took for open once the check outlived its bound,
+    which skipped the wait for the writes after it and the worker's shutdown: a write the store would have taken within
+    close's bound was left to whatever ended the process. close() now waits for the writes (and the check) within its
+    bound, then raises the check's error."""
+    from prov_common.bundle import transport
+    from prov_common.errors import StoreUnavailableError
+
+    class Slow(LocalStore):  # a slow mount: each write takes 1 s, past the transport's bound (0.2 s)
+        def put(self, key, data):  # noqa: ANN001, ANN202 - LocalStore's signature
+            time.sleep(1.0)
+            return super().put(key, data)
+
+    store = tmp_path / "s"
+    monkeypatch.setattr(transport, "open_store", lambda *args, **kwargs: Slow(str(store)))
+    strict = ProvenanceTransport(ProvenanceConfig(store=str(store), spool=str(tmp_path / "spool"), timeout=0.2,
+                                                  strict=True))
+    start = run_events()[0]
+    with pytest.raises(StoreUnavailableError):
+        strict.emit(start)  # strict: raises past its bound, and the write goes on in the background
+    with pytest.raises(StoreUnavailableError, match="the check of the runs this process took for open took more than 0.2s"):
+        strict.close(5.0)
+    staged = [key for key in open_store(str(store)).list("staging/") if key.endswith(".json")]
+    assert [key.split("/")[1] for key in staged] == [start["run"]["runId"]], staged  # written before close raised
+    assert strict._executor is None  # the worker was let go
+
+
 def test_a_writer_that_took_a_run_for_open_says_so_when_the_sealed_bundle_cannot_be_read(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A writer that took a run for open and finds it sealed by another process, whose events.jsonl cannot be read now,

@@ -410,16 +410,21 @@ class ProvenanceTransport(Transport):
         name what this process staged for a run it still takes for open that another process has sealed since
         (:meth:`name_late_events`). What is still under way then (a store that does not answer, a hung mount) is
         spooled and named as at a process's end (:meth:`settle`): it held the caller, and the process, for good. True
-        when everything was done."""
+        when everything was done. Strict mode raises the check's error past its bound only after that wait: the writes
+        it would have skipped are never lost to it."""
         left: list[str] = []
-        if timeout != 0:
-            bound = exit_timeout() if timeout < 0 else timeout
-            deadline = time.monotonic() + bound
-            self.name_late_events(bound)
-            left = self.settle(max(deadline - time.monotonic(), 0.0), bound, ending=CLOSING)
-        executor, self._executor = self._executor, None
-        if executor is not None and self._pid == os.getpid():
-            executor.shutdown(wait=False)  # what it still does was waited for within the bound, or spooled and named
+        try:
+            if timeout != 0:
+                bound = exit_timeout() if timeout < 0 else timeout
+                deadline = time.monotonic() + bound
+                try:
+                    self.name_late_events(bound)
+                finally:  # strict: raised once the writes (and the check) were waited for
+                    left = self.settle(max(deadline - time.monotonic(), 0.0), bound, ending=CLOSING)
+        finally:
+            executor, self._executor = self._executor, None
+            if executor is not None and self._pid == os.getpid():
+                executor.shutdown(wait=False)  # what it still does was waited for within the bound, or spooled and named
         return not left
 
     def name_late_events(self, timeout: float | None = None) -> None:
