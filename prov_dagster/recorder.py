@@ -668,7 +668,8 @@ class Recorder:
         attempt's run a retry closed here and that was not sealed (the store stopped answering as it was) has its Dagster
         run tagged, for ``provenance_store_sensor`` to close it once the run ended (:meth:`step`'s ``left``); what was
         staged here for a run another process sealed meanwhile (a sensor, a retry) is named (the transport's
-        ``name_late_events``: no store request when every run started here ended here)."""
+        ``name_late_events``: no store request when every run started here ended here). Strict mode raises that check's
+        error past its bound only after the tagging and the wait for the other backends, which it would have skipped."""
         with self._lock:  # those that failed before come first: one worker delivers them in order
             pending, self._pending, failed, self._failed = list(self._pending), {}, self._failed, FailedDeliveries()
             closed, self._closed_earlier = list(self._closed_earlier.items()), OrderedDict()
@@ -679,9 +680,15 @@ class Recorder:
                 failed.add(exc)
         if (report := failed.report()) is not None:
             log.warning("%s", report)
-        if self._transport is not None:  # a run whose START was staged here and that another process sealed since
-            self._transport.name_late_events()
-        self._leave_unsealed(closed)
+        try:
+            if self._transport is not None:  # a run whose START was staged here and that another process sealed since
+                self._transport.name_late_events()
+        finally:  # strict: the check's error past its bound is raised once the runs are tagged and the backends drained
+            self._leave_unsealed(closed)
+            self._drain_forwarder()
+
+    def _drain_forwarder(self) -> None:
+        """Wait :data:`FORWARD_WAIT` at most for the events queued for the other backends; say how many are left."""
         forwarder = self._forwarder if isinstance(self._forwarder, Forwarder) else None
         if forwarder is not None and (left := forwarder.drain(FORWARD_WAIT)):
             log.warning("tdprov: %s not yet forwarded to %s after %.0f s (the backend does not answer); "

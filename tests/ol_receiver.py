@@ -4,13 +4,15 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
     """An OpenLineage HTTP backend on localhost (what Marquez offers): keeps every event POSTed to it."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
+        """``delay``: seconds each POST takes before its event is kept and answered (a slow backend)."""
         self.events: list[dict] = []
         self.paths: set[str] = set()
         received = self
@@ -20,6 +22,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
+                time.sleep(delay)
                 received.paths.add(self.path)
                 received.events.append(json.loads(body))
                 self.send_response(201)

@@ -253,3 +253,36 @@ def test_a_broken_openlineage_yml_names_the_file_and_never_costs_the_record(
     assert {step: len(events) for step, events in _bundle_events(store).items()} == {s: 2 for s in STEPS}
     unread = [r.getMessage() for r in caplog.records if "could not be read" in r.getMessage()]
     assert unread and str(config) in unread[0]
+
+
+def test_a_strict_recorders_check_past_its_bound_still_waits_for_the_other_backends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A strict recorder's wait (the IO manager's teardown) raised from the transport's check of the runs it took for
+    open once the check outlived its bound, which skipped the wait for the other backends after it: an event still
+    queued for them (a backend that takes 1 s) was lost with the step's process. The wait now drains them first, then
+    raises the check's error."""
+    import time
+    import uuid
+
+    from prov_common.config import Settings
+    from prov_common.errors import StoreUnavailableError
+    from prov_common.store.local import LocalStore
+    from prov_dagster.model import DatasetRecord, StepIdentity
+    from prov_dagster.recorder import Recorder
+
+    slow = Receiver(delay=1.0)
+    try:
+        monkeypatch.setenv("OPENLINEAGE_URL", slow.url)
+        recorder = Recorder(Settings(store=str(tmp_path / "store"), spool=str(tmp_path / "spool"), strict=True),
+                            "dagster://default")
+        run = recorder.step(StepIdentity(str(uuid.uuid4()), "pair_job", "pair"))
+        run.input(DatasetRecord(name="raw", digest=None))  # its START staged: a run taken for open, checked by wait
+        recorder.transport().config.timeout = 0.2
+        exists = LocalStore.exists
+        monkeypatch.setattr(LocalStore, "exists", lambda self, key: time.sleep(1.0) or exists(self, key))  # a slow mount
+        with pytest.raises(StoreUnavailableError, match="the check of the runs this process took for open took more"):
+            recorder.wait()
+        assert [(e["run"]["runId"], e["eventType"]) for e in slow.events] == [(run.ol_run_id, "START")]
+    finally:
+        slow.close()
