@@ -468,6 +468,51 @@ def test_runs_of_a_store_whose_one_bundle_has_no_index_entry_does_not_say_none_i
     assert f"would index   {run_id}" in capsys.readouterr().out
 
 
+def test_runs_help_says_which_command_names_a_bundle_with_no_index_entry(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov runs --help' said that 'tdprov verify' and 'tdprov audit' name a sealed bundle with no index entry, but
+    verify lists one whose writer stopped before its 'indexed' record as OK; the help says what each command does."""
+    from bundle_support import record_runs
+
+    store = str(tmp_path / "store")
+    (run_id,) = record_runs(store, 1)
+    for entry in (tmp_path / "store" / "index").rglob("*.json"):
+        entry.unlink()
+    (tmp_path / "store" / "bundles" / run_id / "indexed").unlink()
+    assert main(["verify", "--store", store]) == 0
+    assert capsys.readouterr().out.startswith(f"OK    {run_id}  signed by ")
+    with pytest.raises(SystemExit):
+        main(["runs", "--help"])
+    told = " ".join(capsys.readouterr().out.split())
+    assert "'tdprov verify' and 'tdprov audit' name them" not in told
+    assert ("a sealed bundle with no index entry is not ('tdprov store repair --dry-run' lists those and 'tdprov "
+            "audit' names them; 'tdprov verify' fails one only while its 'indexed' record is there, and lists one whose "
+            "writer stopped before that record as OK)") in told, told
+
+
+def test_verify_and_show_of_a_run_with_nothing_in_the_store_name_the_workers_spool(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run whose index entry is all the store holds of it: verify and show told only to check the id, dropping the
+    story's hint that its bundle may wait in the worker's spool ('tdprov flush'); both keep it, with the check."""
+    import shutil
+
+    from bundle_support import record_runs
+
+    store = str(tmp_path / "store")
+    (run_id,) = record_runs(store, 1)
+    for folder in ("bundles", "staging"):
+        shutil.rmtree(tmp_path / "store" / folder / run_id)
+    told = (f"no object of run {run_id}'s bundle is in {store}: not in the store: the bundle may wait in the worker's "
+            "spool ('tdprov flush' on that worker delivers it), or it was removed. 'tdprov audit' checks the store for "
+            "runs that are missing or unsealed. Fix: check the id with 'tdprov runs', then run 'tdprov flush' on that "
+            "worker, or 'tdprov audit' (a run that was there and is gone is a finding: it names a logged run that was "
+            "deleted)\n")
+    assert main(["verify", run_id, "--store", store]) == 1
+    assert capsys.readouterr().err.startswith(f"tdprov verify: {told}")
+    assert main(["show", run_id, "--store", store]) == 2
+    assert capsys.readouterr().err == f"tdprov show: {told}"
+
+
 def test_tdprov_debug_adds_the_traceback_of_a_refusal_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     """README: exit 2 is one line naming the thing and the fix, never a traceback, and TDPROV_DEBUG=1 adds it. It was

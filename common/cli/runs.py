@@ -38,8 +38,9 @@ def register(subparsers: Any) -> None:
                     "as DATASET alone: it has no version); "
                     "a run's outputs beyond 60 characters are counted (+N more), and --json lists them all. "
                     "The index entries listed are not signed: --verified lists only runs whose bundles verify. "
-                    "Only the index is listed: a sealed bundle with no index entry is not (ask 'tdprov store repair "
-                    "--dry-run' for those; 'tdprov verify' and 'tdprov audit' name them). "
+                    "Only the index is listed: a sealed bundle with no index entry is not ('tdprov store repair "
+                    "--dry-run' lists those and 'tdprov audit' names them; 'tdprov verify' fails one only while its "
+                    "'indexed' record is there, and lists one whose writer stopped before that record as OK). "
                     "Exit 0, or 1 when a run was left out (a finding, named on stderr): its index entry and bundle cannot be "
                     "read, or with --verified its bundle does not verify.",
         example="tdprov runs --limit 5 --store s3://ml-lineage/prod",
