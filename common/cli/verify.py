@@ -60,11 +60,12 @@ def describe(report: VerificationReport) -> list[str]:
 
 def missing_story(store: Any, run_id: str) -> str:
     """What a run with no bundle object is: sealed and since removed, or staged and never sealed (each with its fix,
-    as the Airflow page says it); with nothing of it in the store, a check of the id."""
+    as the Airflow page says it); with nothing of it in the store, that story (the worker's spool, 'tdprov flush') and
+    a check of the id."""
     story = why_missing(store, run_id)
     if story.startswith("not in the store"):
-        return ("check the id with 'tdprov runs' (a run that was there and is gone is a finding: 'tdprov audit' names "
-                "a logged run that was deleted)")
+        return (f"{story}. Fix: check the id with 'tdprov runs', then run 'tdprov flush' on that worker, or 'tdprov "
+                "audit' (a run that was there and is gone is a finding: it names a logged run that was deleted)")
     return story
 
 
