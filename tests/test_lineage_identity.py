@@ -185,6 +185,38 @@ def test_the_downstream_tree_names_the_source_of_a_version_as_the_upstream_one_d
     assert "source: vendor (Acme, CC-BY-4.0)" in (tmp_path / "v.dot").read_text()
 
 
+def test_the_digest_of_a_source_no_recorded_run_read_is_answered_by_the_source(tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A source registered where no recorded run read it (those runs are recorded elsewhere): 'tdprov lineage' of its
+    digest said 'no dataset or version' (exit 2), though 'tdprov record' resolves it. The source is the root of the
+    tree in both directions, with --json and -o; a digest sources at two locations hold is refused naming each."""
+    store = str(tmp_path / "store")
+    seal(open_store(store), run_events("other", [], [dataset("/data/out.parquet", CLEAN)]))
+    assert main(["source", "add", "/data/vendor.csv", "--digest", VENDOR, "--name", "vendor", "--license", "CC-BY-4.0",
+                 "--issuer", "Acme", "--store", store]) == 0
+    capsys.readouterr()
+    root = f"/data/vendor.csv  {VENDOR}  [source: vendor (Acme, CC-BY-4.0)]"
+    for asked in ([VENDOR], [VENDOR[len("blake3:"):][:12], "--downstream"]):
+        assert main(["lineage", *asked, "--store", store]) == 0, capsys.readouterr().err
+        assert capsys.readouterr().out == root + "\n"
+    assert main(["lineage", VENDOR, "--downstream", "--json", "-o", str(tmp_path / "v.dot"), "--store", store]) == 0
+    (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+    assert (tree["namespace"], tree["dataset"], tree["version"]) == ("file", "/data/vendor.csv", VENDOR), tree
+    assert tree["sources"] == ["vendor (Acme, CC-BY-4.0)"] and "usedBy" not in tree, tree
+    assert "source: vendor (Acme, CC-BY-4.0)" in (tmp_path / "v.dot").read_text()
+    assert main(["source", "add", "/mirror/vendor.csv", "--digest", VENDOR, "--name", "mirror", "--license", "MIT",
+                 "--issuer", "Acme", "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["lineage", VENDOR, "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert ("is held by 2 registered sources at different locations (equal bytes in each, which is no lineage between "
+            "them): 'vendor' at /data/vendor.csv, 'mirror' at /mirror/vendor.csv.") in err, err
+    short = VENDOR[:len("blake3:") + 12]
+    assert f"'/data/vendor.csv@{short}', '/mirror/vendor.csv@{short}'" in err, err
+    assert main(["lineage", f"/mirror/vendor.csv@{short}", "--store", store]) == 0
+    assert capsys.readouterr().out == f"/mirror/vendor.csv  {VENDOR}  [source: mirror (Acme, MIT)]\n"
+
+
 def test_what_a_run_with_no_inputs_made_is_named_by_its_source_in_every_reader(tmp_path: Path,
                                                                               capsys: pytest.CaptureFixture[str]) -> None:
     """fetch recorded no inputs and wrote /data/vendor.csv at the digest of the registered source vendor; train read it.

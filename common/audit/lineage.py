@@ -292,12 +292,9 @@ class LineageIndex:
             raise several_datasets(given, [n.dataset for n in named], digest=ref == named[0].version)
         if named:
             return named[0].version, named[0].dataset
-        held = self.source_versions(ref)
-        if len(held) > 1:
-            raise several_sources(given, held)
-        if held:
-            s = held[0]
-            return normal_version(s.digest), SourceUse(SOURCE_NAMESPACE, s.name, normal_version(s.digest), source=s)
+        source = self.source_named(ref, given)
+        if source is not None:
+            return source.version or "", source
         unversioned = self.recorded_without_digest(ref)
         if unversioned:
             raise no_version_recorded(given, unversioned)
@@ -308,6 +305,20 @@ class LineageIndex:
             fix=DIGEST_RULE if TOO_SHORT_DIGEST.fullmatch(ref.strip().lower()) else
             "pass a digest (blake3:...), a dataset name, or a dataset's version as DATASET@DIGEST, as 'tdprov runs' shows them",
         )
+
+    def source_named(self, ref: str, given: str | None = None) -> SourceUse | None:
+        """The registered source version that ``ref`` (a digest, whole or its first hex digits, or ``LOCATION@DIGEST``)
+        names where no recorded run holds it (:meth:`source_versions`), as :meth:`resolve` gives it; None where none
+        does. Refused where sources registered at several locations hold it (:func:`several_sources`, naming ``given``,
+        else ``ref``), or where a prefix begins several digests."""
+        query = digest_query(ref)
+        held = self.source_versions(self.expand_digest(query) if query is not None and self._digests_starting(query) else ref)
+        if len(held) > 1:
+            raise several_sources(given or ref, held)
+        if not held:
+            return None
+        s = held[0]
+        return SourceUse(SOURCE_NAMESPACE, s.name, normal_version(s.digest), source=s)
 
     def source_versions(self, ref: str) -> list[SourceRecord]:
         """The registered source versions (digest and location: :func:`~prov_common.sources.merged.source_version_key`)

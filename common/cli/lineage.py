@@ -17,6 +17,7 @@ from prov_common.bundle.trust import bundle_trust
 from prov_common.signing import TrustStore, auditor_trust_from_settings
 from prov_common.store import open_store
 from prov_common.sources.matching import SourcesByDigest, sources_by_digest
+from prov_common.sources.merged import source_version_key
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, index_starts, shard_counts
@@ -24,12 +25,12 @@ from prov_common.w3cprov.drawing import CHECKS_NAMED, drawn, same_content
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, content_holders_json, lineage_graph, named_holders
 from prov_common.w3cprov.identity import (
-    DatasetLabels, VersionKey, distinct_jobs, distinct_labels, not_a_digest, utc_text, version_key,
+    DatasetLabels, VersionKey, distinct_jobs, distinct_labels, located_dataset, not_a_digest, utc_text, version_key,
 )
 from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.lineage import (
     DOWNSTREAM, UPSTREAM, LineageTree, data_node_id, distinct_versions, find_nodes, graph_from_summaries, sharded_generations,
-    trace, tree_graph, with_shard_counts,
+    source_tree, trace, tree_graph, with_shard_counts,
 )
 from prov_common.w3cprov.render import RENDERERS, picture_format, render
 from prov_common.w3cprov.serialize import merge_documents
@@ -152,6 +153,22 @@ def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, 
             with_shard_counts(graph, shard_counts(store, generations))
             trees = [trace(graph, key, direction, args.depth, sources) for key in keys]
     return graph, trees
+
+
+def _source_trees(graph: LineageGraph, target: str, sources: SourcesByDigest) -> list[LineageTree]:
+    """The tree of the registered source version that ``target`` (a digest, or ``LOCATION@DIGEST``) names where no
+    recorded run holds it, as 'tdprov record' resolves it (:meth:`~prov_common.audit.lineage.LineageIndex.source_named`:
+    refused where sources registered at several locations hold it), its dataset that at its location (else its name):
+    none when no source does."""
+    from prov_common.audit.lineage import LineageIndex
+
+    use = LineageIndex((), (s for same in sources.values() for s in same)).source_named(target)
+    if use is None or use.source is None or not use.version:
+        return []
+    own = source_version_key(use.source.digest, use.source.location)
+    namespace, name = located_dataset(use.source.location) or (use.namespace, use.name)
+    return [source_tree(graph, namespace, name, use.version,
+                        [s for s in sources[use.version] if source_version_key(s.digest, s.location) == own])]
 
 
 def _nothing_named(target: str, store: Store, found: list[BundleSummary], left_out: dict[str, str]) -> BadInputError:
@@ -364,6 +381,8 @@ def _run(args: argparse.Namespace) -> int:
                                                  scope.catalogued, args.all_versions) or targets
                 found = as_bundles_say(store, [s for s in found if s.run_id not in left_out], corrected.keys() - before)
                 graph, trees = _traced(store, found, args, targets, direction, sources, left_out)
+            if not trees:  # a digest only a registered source holds: the source is the whole lineage
+                trees = _source_trees(graph, args.target, sources)
             if not trees:
                 raise _nothing_named(args.target, store, found, left_out)
             shown = (_runs_of(trees) | (_recorders_of(trees, found) if args.checks else set())) - verified

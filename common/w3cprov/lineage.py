@@ -66,15 +66,19 @@ def graph_from_summaries(summaries: Iterable[BundleSummary]) -> LineageGraph:
                 key = data_node_id(dataset.namespace, dataset.name, dataset.version,
                                    summary.run_id if role == GENERATED else None)
                 if key not in graph.nodes:
-                    shown = dataset_label(dataset.namespace, dataset.name)
-                    label = f"{shown}\n{_short(dataset.version)}" if dataset.version else shown
-                    dataset_id, version_id = named_ids(dataset.namespace or "", dataset.name or "", dataset.version)
-                    graph.nodes[key] = Node(key, VERSION if dataset.version else DATASET, label, dataset=dataset.name,
-                                            namespace=dataset.namespace, version=dataset.version,
-                                            dataset_id=dataset_id, version_id=version_id, opaque=dataset.opaque)
+                    graph.nodes[key] = _data_node(key, dataset.namespace, dataset.name, dataset.version, dataset.opaque)
                 edges.add(Edge(key, run_id, USED) if role == USED else Edge(run_id, key, GENERATED))
     graph.edges = sorted(edges)
     return resolve_reads(graph)
+
+
+def _data_node(key: str, namespace: str | None, name: str | None, version: str | None, opaque: bool = False) -> Node:
+    """The data node ``key`` of dataset ``namespace``/``name`` at ``version`` (or of the dataset, without one)."""
+    shown = dataset_label(namespace, name)
+    label = f"{shown}\n{_short(version)}" if version else shown
+    dataset_id, version_id = named_ids(namespace or "", name or "", version)
+    return Node(key, VERSION if version else DATASET, label, dataset=name, namespace=namespace, version=version,
+                dataset_id=dataset_id, version_id=version_id, opaque=opaque)
 
 
 def sharded_generations(summaries: Iterable[BundleSummary], keys: Iterable[str]) -> dict[str, str]:
@@ -292,6 +296,15 @@ def trace(graph: LineageGraph, key: str, direction: str = UPSTREAM, max_depth: i
         raise BadInputError(f"{key!r} is not a dataset version in the lineage graph.", fix="pass a dataset name, URI or digest")
     also = same_version(graph, key)[1:] if direction == DOWNSTREAM else ()
     return _Walker(graph, direction, max_depth, sources or {}).tree(key, 0, also)
+
+
+def source_tree(graph: LineageGraph, namespace: str, name: str, version: str, sources: Sequence[SourceRecord]) -> LineageTree:
+    """The tree of a registered source's version that no recorded run holds (its node, dataset ``namespace``/``name``
+    at ``version``, is added to ``graph`` to be drawn): named by ``sources``, the records of that source version, as
+    an origin is; no recorded run made or read it, in either direction."""
+    key = data_node_id(namespace, name, version)
+    node = graph.nodes.setdefault(key, _data_node(key, namespace, name, version))
+    return LineageTree(node, sources=tuple(_source_label(s) for s in sources))
 
 
 def origins(tree: LineageTree) -> list[LineageTree]:
