@@ -806,7 +806,7 @@ def test_a_process_that_ends_while_checking_the_runs_it_took_for_open_waits_for_
                 in done.stderr), done.stderr[-3000:]
 
 
-_CLOSED_ON_A_HUNG_STORE = """
+_ON_A_HUNG_STORE = """
 import sys, time
 from openlineage.client import OpenLineageClient
 from bundle_support import run_events
@@ -818,6 +818,9 @@ class Held(LocalStore):  # a hung local mount: a write never ends
         time.sleep(600)
 
 transport.open_store = lambda *args, **kwargs: Held(sys.argv[1])
+"""
+
+_CLOSED_ON_A_HUNG_STORE = _ON_A_HUNG_STORE + """
 held = transport.ProvenanceTransport(transport.ProvenanceConfig(store=sys.argv[1], spool=sys.argv[2], timeout=0.2))
 client = OpenLineageClient(transport=held)
 start = run_events()[0]
@@ -852,6 +855,50 @@ def test_closing_a_transport_whose_store_hangs_waits_its_bound_then_spools_and_n
             f"{run_id}): handed to the outbox in {spool}. Fix: run 'tdprov flush --store {store}'") in warned, warned
     assert main(["flush", "--store", str(store), "--spool", str(spool)]) == 0, capsys.readouterr()
     assert [key.split("/")[1] for key in open_store(str(store)).list("staging/") if key.endswith(".json")] == [run_id]
+
+
+_STRICT_ENDING_ON_A_HUNG_STORE = _ON_A_HUNG_STORE + """
+from prov_common.errors import StoreUnavailableError
+
+strict = transport.ProvenanceTransport(transport.ProvenanceConfig(store=sys.argv[1], spool=sys.argv[2], timeout=0.2,
+                                                                  strict=True))
+start, complete = run_events()
+for event in (start, complete):
+    try:
+        strict.emit(event)
+    except StoreUnavailableError as exc:  # strict: its caller is told, and the write goes on in the background
+        print(exc.what, file=sys.stderr, flush=True)
+print(start["run"]["runId"], flush=True)
+"""
+
+
+def test_a_strict_transport_spools_and_names_the_writes_a_hung_store_holds_as_its_process_ends(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Strict mode raises to a caller that can still act; the process's end has none. Yet at a strict transport's end
+    the writes a store that does not answer held were done again against it strictly, so they raised instead of going
+    to the outbox: the run's events were lost ("not all could be spooled"). They are spooled and named as in any mode,
+    and 'tdprov flush' stages the events and seals the run."""
+    import subprocess
+    import sys
+
+    from prov_common.cli import main
+
+    store, spool = tmp_path / "s", tmp_path / "spool"
+    done = subprocess.run([sys.executable, "-c", _STRICT_ENDING_ON_A_HUNG_STORE, str(store), str(spool)],
+                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).parent,
+                          env={**os.environ, "TDPROV_EXIT_TIMEOUT": "2"})
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    run_id = done.stdout.split()[-1]
+    assert done.stderr.count("tdprov: writing the event took more than 0.2s") == 2, done.stderr[-3000:]  # both raised
+    [warned] = [line for line in done.stderr.splitlines() if "still under way" in line]
+    assert (f"tdprov: 2 writes still under way after 2.0s as this process ends (the START event of run {run_id}; the "
+            f"COMPLETE event of run {run_id}): handed to the outbox in {spool}. Fix: run 'tdprov flush --store {store}'"
+            in warned), warned
+    assert main(["flush", "--store", str(store), "--spool", str(spool)]) == 0, capsys.readouterr()
+    sealed = open_store(str(store))
+    assert verify_bundle(sealed, run_id, trust_from_settings(Settings.from_env())).ok
+    events = read_bundle(sealed, run_id).files["events.jsonl"].splitlines()
+    assert [e["eventType"] for e in map(json.loads, events)] == ["START", "COMPLETE"]
 
 
 def test_closing_a_strict_transport_whose_check_outlives_its_bound_waits_for_its_writes_then_raises(

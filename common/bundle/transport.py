@@ -15,6 +15,7 @@ events and attachments and writes the run's one bundle.
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import logging
 import os
 import threading
@@ -76,6 +77,8 @@ STORE_ID_RETRY_SECONDS = 60.0  # how long staging signs for no store after the s
 SPOOL_SECONDS = 10.0  # how long the work left at a process's end may take to go to the outbox (a local folder)
 _OUTLIVED: weakref.WeakSet[ProvenanceTransport] = weakref.WeakSet()  # transports with work left in the background
 _FEEDERS: weakref.WeakSet[Any] = weakref.WeakSet()  # what gives transports work (settle_first)
+# set in the work settle() does again as a process ends or a transport closes: there is no caller to raise to
+_LEFT: contextvars.ContextVar[bool] = contextvars.ContextVar("tdprov_left", default=False)
 
 
 UNOPENED_WARNED = Once()  # (where the store is set, its value): a store setting that cannot be opened
@@ -89,7 +92,8 @@ class ProvenanceConfig(Config):
     configuration, else ``TDPROV_*``.
 
     store: store URI (folder or ``s3://bucket/prefix``); signing_key: Ed25519 private key file;
-    spool: outbox folder; strict: raise instead of spooling; timeout: seconds an ``emit`` may take
+    spool: outbox folder; strict: raise to the caller instead of spooling (what a process's end or ``close`` leaves
+    under way is spooled all the same, see :meth:`ProvenanceTransport.settle`); timeout: seconds an ``emit`` may take
     before it returns and leaves the work to finish in the background (or to the outbox).
     """
 
@@ -329,6 +333,13 @@ class ProvenanceTransport(Transport):
         self._pid = os.getpid()
         self._store_id_retry = 0.0  # time.monotonic() before which staging does not ask the store's identity again
 
+    @property
+    def _strict(self) -> bool:
+        """Whether a failure raises (strict mode) rather than being spooled or warned about; never in the work done
+        again as the process ends or the transport closes (:meth:`settle`): its caller was told when it outlived its
+        bound, none is left to raise to, and the outbox spools what it writes, as in any mode."""
+        return bool(self.settings.strict) and not _LEFT.get()
+
     # -- resources, opened on first use so that constructing the transport never fails a producer --
     @property
     def store(self) -> Store:
@@ -346,7 +357,7 @@ class ProvenanceTransport(Transport):
         except StoreUnavailableError:
             raise
         except (BadInputError, StoreError) as exc:
-            if self.settings.strict:
+            if self._strict:
                 raise
             return None, cannot_open(self.config.where_store_is_set(), self.settings.store, exc)
 
@@ -449,7 +460,7 @@ class ProvenanceTransport(Transport):
         (Airflow's task process) would lose them with it. What is still under way then goes to the outbox, with a warning naming each write: the
         objects a delivery had not put yet as they are, and work that had not reached a delivery is done again
         against a store that takes nothing, so that the outbox spools what it writes (``tdprov flush`` delivers it;
-        an object that reached the store meanwhile counts as delivered). ``waited``: the seconds the process's bound
+        an object that reached the store meanwhile counts as delivered), in strict mode too (:meth:`_strict`). ``waited``: the seconds the process's bound
         gave its writes in all, named in the warnings (default ``timeout``: a drain before may have used the rest).
         A check of the runs taken for open (:meth:`name_late_events`) is waited for within the same bound, after the
         writes; one still under way then is named with the runs it leaves unchecked (:meth:`_unchecked`). ``ending``:
@@ -520,7 +531,7 @@ class ProvenanceTransport(Transport):
         """``work(*args)`` in a new worker thread; at interpreter exit, where no thread is started any more, a future
         that failed with the reason."""
         try:
-            return self._worker().submit(work, *args)
+            return self._worker().submit(_left_work, work, *args)
         except RuntimeError as exc:  # "cannot schedule new futures after interpreter shutdown"
             failed: concurrent.futures.Future[Any] = concurrent.futures.Future()
             failed.set_exception(exc)
@@ -563,11 +574,11 @@ class ProvenanceTransport(Transport):
             log.debug("tdprov: %s was left %s as this process ends", doing, "to the outbox" if writes else "undone")
         except concurrent.futures.TimeoutError:
             message = f"tdprov: {doing} took more than {bound:.3g}s; it continues in the background"  # 2s, not 1.99962s
-            if self.settings.strict:
+            if self._strict:
                 raise StoreUnavailableError(message + ".", fix="check that the store is reachable, or raise timeout") from None
             log.warning(message)
         except Exception as exc:  # noqa: BLE001 - never break the producer by accident
-            if self.settings.strict:
+            if self._strict:
                 raise
             if isinstance(exc, StagedNotSealedError):
                 log.warning("tdprov: %s; the pipeline continues", exc)
@@ -586,7 +597,7 @@ class ProvenanceTransport(Transport):
         if store is None:
             self._hold([(key, data)], run_id, why)
             return True
-        return self.outbox.deliver(store, [(key, data)], strict=bool(self.settings.strict)).spooled
+        return self.outbox.deliver(store, [(key, data)], strict=self._strict).spooled
 
     def _put_attachment(self, run_id: str, path: str, data: bytes) -> bool:
         """Stage attachment ``path`` of ``run_id`` and, beside it, its signed record (none without a key to be had:
@@ -651,7 +662,7 @@ class ProvenanceTransport(Transport):
         late = arrived_late(store, key, data, manifest) if store is not None else None
         if late is None:
             return key, self._put(key, data)
-        result = self.outbox.deliver(store, [late], strict=bool(self.settings.strict))
+        result = self.outbox.deliver(store, [late], strict=self._strict)
         return (result.late_keys[0] if result.late_keys else key), result.spooled
 
     def _signed(self, event: bytes, store_id: str | None) -> bytes:
@@ -685,7 +696,7 @@ class ProvenanceTransport(Transport):
         try:
             return sign(self.signer)
         except BadInputError as exc:
-            if self.settings.strict:
+            if self._strict:
                 raise
             if UNSIGNED_WARNED.first(exc.what):
                 log.warning("tdprov: staged events and attachments are not signed: %s A seal refuses unsigned ones (each "
@@ -792,7 +803,7 @@ class ProvenanceTransport(Transport):
     def _refuse(self, raw: Mapping[str, Any], error: BadInputError) -> WriteResult | None:
         """Strict: raise ``error``. Otherwise record the refusal in the run's bundle (if the event names a
         run) and carry on; a refused terminal event still seals what the run staged."""
-        if self.settings.strict:
+        if self._strict:
             raise error
         from prov_common.lineage.redact import TOO_DEEP, redact_value
 
@@ -858,7 +869,7 @@ class ProvenanceTransport(Transport):
                 except (UnreadableObjectError, BadInputError) as exc:  # BadInputError: a key no writer makes ('..')
                     unreadable[info.key] = exc
         except StoreError as exc:
-            if self.settings.strict or isinstance(exc, ObjectConflictError):
+            if self._strict or isinstance(exc, ObjectConflictError):
                 raise
             if not any(not _is_attachment(key) and unverified_event(bytes(data)).get("eventType") == "START"
                        for key, data in staged.items()):  # what this process staged: its own envelopes
@@ -1004,7 +1015,7 @@ class ProvenanceTransport(Transport):
                    for key, exc in unreadable.items()]  # not an UnreadableObjectError: a key no writer makes ('..')
         trust = self.staging_trust(run_id)
         # strict: refuses a store that is not write-once; what was staged for another store is refused
-        store_id = writer_store_id(self.store, strict=bool(self.settings.strict))
+        store_id = writer_store_id(self.store, strict=self._strict)
         signatures = {path: data for key, data in staged.items() if (path := _signature_path(key)) is not None}
         read: list[tuple[str, dict[str, Any]]] = []
         kept = 0  # bytes of refused attachments kept in their records
@@ -1031,7 +1042,7 @@ class ProvenanceTransport(Transport):
                     f"{prefix} once what it holds is kept elsewhere)")
         # staged events were checked by the writer that staged them: their times are read as a sealed bundle's
         bundle = build_bundle(events, attachments, self.signer, store_id=store_id, sealed=True)
-        result = write_bundle(self.store, bundle, outbox=self.outbox, strict=bool(self.settings.strict),
+        result = write_bundle(self.store, bundle, outbox=self.outbox, strict=self._strict,
                               found=None if found is None else FoundManifest(found.manifest))
         self._pending.pop(run_id, None)
         self._seen(run_id, sealed=True)
@@ -1043,6 +1054,15 @@ class ProvenanceTransport(Transport):
                         "and fix what staged them", run_id, counted(len(refused), 'staged object'),
                         'that was' if len(refused) == 1 else 'that were', refused[0].what, run_id)
         return result
+
+
+def _left_work(work: Callable[..., Any], *args: Any) -> Any:
+    """``work(*args)`` as work left by a process's end or a transport's close (:meth:`ProvenanceTransport._strict`)."""
+    token = _LEFT.set(True)
+    try:
+        return work(*args)
+    finally:
+        _LEFT.reset(token)
 
 
 def _named(args: tuple[Any, ...], what: str) -> str:
