@@ -182,7 +182,8 @@ def test_page_says_why_a_bundle_is_missing_and_what_to_do(client, page_run: dict
     """A run with no bundle objects showed 'missing: no bundle objects for this run' whether its events were staged
     (not sealed yet) or nothing of it was in the store (spooled on the worker, or removed): it names the case and
     the command that helps. A bundle sealed and then deleted was called 'not sealed' (its staged events stay after
-    sealing): its index entry says it was sealed, so it is 'sealed, then missing from the store'."""
+    sealing): its index entry says it was sealed, so it is 'sealed, then missing from the store', as it is when its staged
+    events are removed with it (it said 'not in the store': the entry was looked for from the oldest staged event)."""
     from prov_common.bundle import layout
     from prov_common.bundle.storage import index_keys
     from prov_common.store import open_store
@@ -204,6 +205,11 @@ def test_page_says_why_a_bundle_is_missing_and_what_to_do(client, page_run: dict
     bundle.rename(aside)
     try:
         deleted = finding()  # sealed and indexed, then its files removed
+        staging.rename(staging_aside)
+        try:
+            swept = finding()  # its staged events removed too: the entry alone is left
+        finally:
+            staging_aside.rename(staging)
         entry.rename(entry_aside)
         try:
             unsealed = finding()  # staged events, no index entry: never sealed
@@ -218,6 +224,7 @@ def test_page_says_why_a_bundle_is_missing_and_what_to_do(client, page_run: dict
         aside.rename(bundle)
     assert deleted.startswith("sealed, then missing from the store") and entry_key in deleted, deleted
     assert f"'tdprov verify {run_id}'" in deleted and "'tdprov audit'" in deleted and "not sealed" not in deleted, deleted
+    assert swept == deleted, swept
     assert gone.startswith("not in the store") and "'tdprov flush'" in gone and "tdprov audit" in gone
     assert unsealed.startswith("not sealed") and f"'tdprov store seal {run_id}'" in unsealed
     assert client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()["bundles"][-1]["status"] == "verified"

@@ -490,10 +490,12 @@ def test_runs_help_says_which_command_names_a_bundle_with_no_index_entry(
             "writer stopped before that record as OK)") in told, told
 
 
-def test_verify_and_show_of_a_run_with_nothing_in_the_store_name_the_workers_spool(
+def test_verify_and_show_of_a_run_whose_index_entry_alone_is_left_say_it_was_sealed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A run whose index entry is all the store holds of it: verify and show told only to check the id, dropping the
-    story's hint that its bundle may wait in the worker's spool ('tdprov flush'); both keep it, with the check."""
+    """A run whose index entry is all the store holds of it (its bundle and staged events removed): verify and show
+    said its bundle may wait in the worker's spool, unlikely since the entry is written after the bundle, because the
+    entry was looked for from the oldest staged event and none was left. The entry is found, and they say the run was
+    sealed and its bundle is gone (restore it)."""
     import shutil
 
     from bundle_support import record_runs
@@ -502,11 +504,10 @@ def test_verify_and_show_of_a_run_with_nothing_in_the_store_name_the_workers_spo
     (run_id,) = record_runs(store, 1)
     for folder in ("bundles", "staging"):
         shutil.rmtree(tmp_path / "store" / folder / run_id)
-    told = (f"no object of run {run_id}'s bundle is in {store}: not in the store: the bundle may wait in the worker's "
-            "spool ('tdprov flush' on that worker delivers it), or it was removed. 'tdprov audit' checks the store for "
-            "runs that are missing or unsealed. Fix: check the id with 'tdprov runs', then run 'tdprov flush' on that "
-            "worker, or 'tdprov audit' (a run that was there and is gone is a finding: it names a logged run that was "
-            "deleted)\n")
+    [entry] = [p.relative_to(tmp_path / "store").as_posix() for p in (tmp_path / "store" / "index").rglob(f"*{run_id}.json")]
+    told = (f"no object of run {run_id}'s bundle is in {store}: sealed, then missing from the store: its index entry "
+            f"({entry}) says its bundle was sealed, but bundles/{run_id}/ holds nothing. Fix: run 'tdprov verify {run_id}' "
+            "and 'tdprov audit' to see what else is missing, and restore the bundle from a backup or replica of the store\n")
     assert main(["verify", run_id, "--store", store]) == 1
     assert capsys.readouterr().err.startswith(f"tdprov verify: {told}")
     assert main(["show", run_id, "--store", store]) == 2

@@ -1,6 +1,7 @@
 """Why a run has no bundle in the store, and what to do (shared by 'tdprov verify RUN_ID' and the Airflow page)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ def checked_nothing(report: Any, run_id: str) -> bool:
     return [(f.key, f.problem) for f in report.findings] == [(bundle_prefix(run_id), "missing")]
 
 
-def why_missing(store: Any, run_id: str) -> str:
+def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] | None = None) -> str:
     """Why a run has no bundle in the store, and what to do: it was sealed (its index entry says so) and its files
     were removed since; its events are staged but no bundle was sealed from them; or nothing of it is in the store
     (still in the worker's spool, or removed).
@@ -20,15 +21,23 @@ def why_missing(store: Any, run_id: str) -> str:
     A run's staged events stay after sealing, so they do not tell an unsealed run from a deleted bundle: the index
     is listed from its oldest staged event (less :data:`~prov_common.bundle.layout.SETTLE_SECONDS` for clocks that
     differ) for the entry written when it was sealed. Not from its newest: an event delivered after the sealing is
-    keyed by the time it was delivered (:mod:`prov_common.bundle.late`), which may be any time after the entry."""
+    keyed by the time it was delivered (:mod:`prov_common.bundle.late`), which may be any time after the entry. With
+    nothing staged (removed with the bundle), any entry of the run tells it was sealed: ``entries_of`` gives the run's
+    entries (:class:`~prov_common.bundle.storage.EntriesOfRuns`, one listing for a page of runs); by default the index
+    is listed for this run."""
     from prov_common.audit.unfinished import staged_events
     from prov_common.bundle.layout import SETTLE_SECONDS, bundle_prefix, staging_prefix
-    from prov_common.bundle.storage import index_key_since
+    from prov_common.bundle.storage import index_key_since, index_keys_since
 
     staged = staging_prefix(run_id)
     keys = list(store.list(staged))  # listed once: its oldest event, and whether anything is staged at all
     oldest = min((moment for *_, moment in staged_events(keys)), default=None)
-    entry = index_key_since(store, run_id, oldest - timedelta(seconds=SETTLE_SECONDS)) if oldest is not None else None
+    if oldest is not None:
+        entry = index_key_since(store, run_id, oldest - timedelta(seconds=SETTLE_SECONDS))
+    elif keys:  # staged objects, no event among them: as unsealed as an event
+        entry = None
+    else:  # the index entry is written after the bundle: sealed, whatever else was removed since
+        entry = next(iter(entries_of(run_id) if entries_of else index_keys_since(store, run_id, None)), None)
     if entry is not None:
         return (f"sealed, then missing from the store: its index entry ({entry}) says its bundle was sealed, but "
                 f"{bundle_prefix(run_id)} holds nothing. Fix: run 'tdprov verify {run_id}' and 'tdprov audit' to see what "
