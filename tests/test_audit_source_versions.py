@@ -18,11 +18,24 @@ from test_audit_support import T0, dataset, digest, run_events, seal
 DATA = "/data/cancer.csv"
 
 
-def audit(store: str, out: Path) -> tuple[dict, dict[str, dict]]:
+def audit(store: str, out: Path, trained: str = DATA) -> tuple[dict, dict[str, dict]]:
     run_audit(open_store(store), Settings.from_env(store=store), report_dir=out, progress=False)
     report = json.loads((out / "report.json").read_text())
-    [entry] = [e for e in report["trainingData"] if e["dataset"] == DATA]
+    [entry] = [e for e in report["trainingData"] if e["dataset"] == trained]
     return entry, {i["item"]: i for i in entry["article10"]["items"]}
+
+
+def prepared_origins(store: str, data: str, copy: tuple[str, str], out: Path) -> list[dict]:
+    """The origins the audit gives the data that a preparation run wrote from DATA (holding ``data``) and ``copy``
+    (location, digest), and that a training run then read."""
+    prepared = "/data/prepared.parquet"
+    seal(open_store(store), run_events("prepare", [dataset(DATA, data), dataset(*copy)],
+                                       [dataset(prepared, digest("prepared"))], start=T0))
+    seal(open_store(store), run_events("train_model", [dataset(prepared, digest("prepared"))],
+                                       [dataset("/models/m.pkl", digest("m"))], start=T0 + timedelta(minutes=10),
+                                       job_type="TRAINING"))
+    entry, _ = audit(store, out, prepared)
+    return entry["article10"]["origin"]
 
 
 def add_source(store: str, name: str, data: str, *options: str) -> int:
@@ -180,19 +193,12 @@ def test_each_source_version_on_a_trace_is_matched_as_it_was_found(tmp_path: Pat
     """A preparation run read the source at its location and a copy of the same bytes elsewhere: the record at the
     location it read is matched by location, the record of equal bytes at a third place by content only."""
     store = str(tmp_path / "store")
-    data, prepared = digest("breast cancer"), digest("prepared")
+    data = digest("breast cancer")
     assert add_source(store, "breast-cancer", data) == 0
     assert tdprov(["source", "add", "/mirror/cancer.csv", "--digest", data, "--name", "cancer-mirror", "--license",
                    "CC0-1.0", "--issuer", "Mirror Ltd", "--store", store]) == 0
-    seal(open_store(store), run_events("prepare", [dataset(DATA, data), dataset("/copies/cancer.csv", data)],
-                                       [dataset("/data/prepared.parquet", prepared)], start=T0))
-    seal(open_store(store), run_events("train_model", [dataset("/data/prepared.parquet", prepared)],
-                                       [dataset("/models/m.pkl", digest("m"))], start=T0 + timedelta(minutes=10),
-                                       job_type="TRAINING"))
-    run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "r", progress=False)
-    report = json.loads((tmp_path / "r" / "report.json").read_text())
-    [entry] = [e for e in report["trainingData"] if e["dataset"] == "/data/prepared.parquet"]
-    matched = {o["name"]: (o["location"], o["matchedBy"]) for o in entry["article10"]["origin"]}
+    origins = prepared_origins(store, data, ("/copies/cancer.csv", data), tmp_path / "r")
+    matched = {o["name"]: (o["location"], o["matchedBy"]) for o in origins}
     assert matched == {"breast-cancer": (DATA, "location"), "cancer-mirror": ("/mirror/cancer.csv", "content")}
 
 
@@ -201,17 +207,10 @@ def test_a_name_reused_at_another_location_does_not_make_the_located_source_one_
     and a copy of the mirror's bytes. The record at DATA is matched by location though a record of its name (another
     source version) is matched by content only: matchedBy compares the records of the version, not their names."""
     store = str(tmp_path / "store")
-    data, other, prepared = digest("breast cancer"), digest("other"), digest("prepared")
+    data, other = digest("breast cancer"), digest("other")
     assert add_source(store, "cancer", data) == 0
     assert tdprov(["source", "add", "/mirror/other.csv", "--digest", other, "--name", "cancer", "--license", "CC0-1.0",
                    "--issuer", "Mirror Ltd", "--store", store]) == 0
-    seal(open_store(store), run_events("prepare", [dataset(DATA, data), dataset("/copies/other.csv", other)],
-                                       [dataset("/data/prepared.parquet", prepared)], start=T0))
-    seal(open_store(store), run_events("train_model", [dataset("/data/prepared.parquet", prepared)],
-                                       [dataset("/models/m.pkl", digest("m"))], start=T0 + timedelta(minutes=10),
-                                       job_type="TRAINING"))
-    run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "r", progress=False)
-    report = json.loads((tmp_path / "r" / "report.json").read_text())
-    [entry] = [e for e in report["trainingData"] if e["dataset"] == "/data/prepared.parquet"]
-    matched = sorted((o["name"], o["location"], o["matchedBy"]) for o in entry["article10"]["origin"])
+    origins = prepared_origins(store, data, ("/copies/other.csv", other), tmp_path / "r")
+    matched = sorted((o["name"], o["location"], o["matchedBy"]) for o in origins)
     assert matched == [("cancer", DATA, "location"), ("cancer", "/mirror/other.csv", "content")]
