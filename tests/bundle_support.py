@@ -197,3 +197,22 @@ def seal_events_file(store_uri: str, events: list[dict[str, Any]], data: bytes) 
     statement = sign_envelope(statement_for(manifest, blake3_digest(manifest_bytes)), INTOTO_PAYLOAD_TYPE, [key]).to_json()
     write_bundle(opened, Bundle(sound.run_id, files, manifest, manifest_bytes, statement, key.key_id))
     return sound.run_id
+
+
+def strict_on_slow_writes(tmp_path: Path, monkeypatch: Any, put_seconds: float) -> tuple[Path, Any]:
+    """A strict transport (bound 0.2 s) on a local store at ``tmp_path/"store"`` whose every write takes
+    ``put_seconds`` (a slow mount): the store folder and the transport."""
+    import time
+
+    from prov_common.bundle import transport
+    from prov_common.store.local import LocalStore
+
+    class Slow(LocalStore):
+        def put(self, key, data):  # noqa: ANN001, ANN202 - LocalStore's signature
+            time.sleep(put_seconds)
+            return super().put(key, data)
+
+    store = tmp_path / "store"
+    monkeypatch.setattr(transport, "open_store", lambda *args, **kwargs: Slow(str(store)))
+    return store, transport.ProvenanceTransport(transport.ProvenanceConfig(
+        store=str(store), spool=str(tmp_path / "spool"), timeout=0.2, strict=True))

@@ -143,22 +143,13 @@ def test_a_strict_transports_check_past_its_bound_leaves_the_task_end_waiting_fo
     process's ``os._exit``. The check's timeout is now a warning, and the end waits for the write within the bound."""
     import logging
 
-    from bundle_support import run_events
+    from bundle_support import run_events, strict_on_slow_writes
 
     from prov_airflow import delivery, emitter
-    from prov_common.bundle import layout, transport
+    from prov_common.bundle import layout
     from prov_common.errors import StoreUnavailableError
-    from prov_common.store.local import LocalStore
 
-    class Slow(LocalStore):  # a slow mount: each write takes 0.6 s, past the transport's bound (0.2 s)
-        def put(self, key, data):  # noqa: ANN001, ANN202 - LocalStore's signature
-            time.sleep(0.6)
-            return super().put(key, data)
-
-    store = tmp_path / "store"
-    monkeypatch.setattr(transport, "open_store", lambda *args, **kwargs: Slow(str(store)))
-    strict = transport.ProvenanceTransport(transport.ProvenanceConfig(store=str(store), spool=str(tmp_path / "spool"),
-                                                                      timeout=0.2, strict=True))
+    store, strict = strict_on_slow_writes(tmp_path, monkeypatch, 0.6)  # each write past the bound (0.2 s)
     monkeypatch.setitem(emitter._transports, ("a strict operator's settings", None), strict)
     start = run_events()[0]
     with pytest.raises(StoreUnavailableError):

@@ -907,18 +907,10 @@ def test_closing_a_strict_transport_whose_check_outlives_its_bound_waits_for_its
     which skipped the wait for the writes after it and the worker's shutdown: a write the store would have taken within
     close's bound was left to whatever ended the process. close() now waits for the writes (and the check) within its
     bound, then raises the check's error."""
-    from prov_common.bundle import transport
+    from bundle_support import strict_on_slow_writes
     from prov_common.errors import StoreUnavailableError
 
-    class Slow(LocalStore):  # a slow mount: each write takes 1 s, past the transport's bound (0.2 s)
-        def put(self, key, data):  # noqa: ANN001, ANN202 - LocalStore's signature
-            time.sleep(1.0)
-            return super().put(key, data)
-
-    store = tmp_path / "s"
-    monkeypatch.setattr(transport, "open_store", lambda *args, **kwargs: Slow(str(store)))
-    strict = ProvenanceTransport(ProvenanceConfig(store=str(store), spool=str(tmp_path / "spool"), timeout=0.2,
-                                                  strict=True))
+    store, strict = strict_on_slow_writes(tmp_path, monkeypatch, 1.0)  # each write past the bound (0.2 s)
     start = run_events()[0]
     with pytest.raises(StoreUnavailableError):
         strict.emit(start)  # strict: raises past its bound, and the write goes on in the background
