@@ -22,7 +22,7 @@ from prov_common.sources.bundle_location import Locator, SignedOutput
 from prov_common.sources.checksums import FileFacts
 from prov_common.sources.dta import NOT_APPLICABLE, UNKNOWN, date_range, dta_document, dta_gaps, if_personal, unknown_required
 from prov_common.sources.media import media_type_of_path
-from prov_common.sources.merged import merge_records, source_dataset, source_version_key
+from prov_common.sources.merged import by_version, source_dataset, source_version_key
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord
 from prov_common.sources.registry import source_key
 from prov_common.store.keys import location_uri, object_uri
@@ -109,15 +109,12 @@ class RecordFacts:
     def own_source(self) -> SourceRecord | None:
         """The registered source that is this version, when no recorded run generated it: the records registered at the
         dataset's own location with its digest, never one of equal bytes elsewhere, read together as the audit reads a
-        source version (:func:`~prov_common.sources.merged.merge_records`: named by the first registered, each field from
+        source version (:func:`~prov_common.sources.merged.by_version`: named by the first registered, each field from
         the newest record that sets it)."""
         if self.generator is not None:
             return None
-        first = next((s for s in self.own_sources if normal_version(s.digest) == normal_version(self.version)), None)
-        if first is None:
-            return None
-        key = source_version_key(first.digest, first.location)
-        return merge_records([s for s in self.own_sources if source_version_key(s.digest, s.location) == key]).record
+        wanted = normal_version(self.version)
+        return next((v.record for v in by_version(self.own_sources) if normal_version(v.record.digest) == wanted), None)
 
     @cached_property
     def location(self) -> str | None:
