@@ -55,7 +55,7 @@ def line_digests(data: bytes | EventBytes) -> frozenset[str]:
     neither held nor digested: no staged event is that long, so its digest would match none (a planted line of
     gigabytes costs the time to read it, not the memory). The lines are taken one at a time (:func:`~prov_common.w3cprov.event_lines.part_lines`), never all
     held beside ``data``; ``data`` held whole, or read in parts (then a part and a line of it held)."""
-    source = data if isinstance(data, EventBytes) else EventBytes.whole(data)
+    source = EventBytes.of(data)
     return frozenset(short_digest(line) for *_, line in part_lines(source.parts, SMALL_OBJECT_LIMIT) if line and line.strip())
 
 

@@ -38,6 +38,11 @@ class EventBytes:
         """The events held whole in ``data``."""
         return cls((data,), lambda start, stop: data[start:stop], len(data))
 
+    @classmethod
+    def of(cls, data: bytes | EventBytes) -> EventBytes:
+        """``data`` as read in parts: itself when it is, else held whole (:meth:`whole`)."""
+        return data if isinstance(data, EventBytes) else cls.whole(data)
+
     def stream(self) -> io.BufferedReader:
         """The ``parts`` as a stream, for a parser that reads one (holding a part and a buffer)."""
         return io.BufferedReader(_PartsStream(iter(self.parts)))
@@ -89,7 +94,7 @@ def fold_event_lines(data: bytes | EventBytes, name: str, *, local_names: bool =
     line that is not blank, a repeated one each time, before it is parsed (a caller may digest them in the same
     reading). ``data`` held whole, or read in parts (:class:`EventBytes`: then no more than a part and a line of it is
     held at once)."""
-    source = data if isinstance(data, EventBytes) else EventBytes.whole(data)
+    source = EventBytes.of(data)
     runs: dict[str, list[_Line]] = {}
     seen: set[bytes] = set()
     kept, index = 0, 0

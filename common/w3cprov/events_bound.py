@@ -28,7 +28,7 @@ def events_past(data: bytes | EventBytes, bound: int) -> bool:
     that many datasets (no parse), and for one the counted datasets keep within ``bound`` (left to the folding,
     which counts every record, and to the parser that names a line that is not JSON). ``data`` held whole, or read in
     parts (:class:`~prov_common.w3cprov.event_lines.EventBytes`: a part and the parser's buffer held at once)."""
-    source = data if isinstance(data, EventBytes) else EventBytes.whole(data)
+    source = EventBytes.of(data)
     if source.size is not None and source.size * max(_WEIGHTS.values()) <= _ENTRY_BYTES * bound:
         return False
     import ijson
