@@ -14,7 +14,7 @@ from blake3 import blake3
 
 from prov_common.bundle import layout
 from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, RunIdentity, is_terminal, line_digests,
-                                       parent_of, parse_event_lines, parse_events_jsonl, with_parent)
+                                       parent_of, parse_events_jsonl, with_parent)
 from prov_common.bundle.model import Bundle, BundleSummary, FileEntry, Manifest
 from prov_common.errors import (BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError,
                                  VerificationError)
@@ -393,7 +393,7 @@ def events_run(run_id: str, data: bytes) -> RunIdentity:
     <prov_common.bundle.events.RunIdentity.of>`: its terminal event's job and parent, else its earliest's).
     :class:`BadInputError` naming a line that is not JSON, or not a JSON object (as an altered file may hold)."""
     name = f"sealed {layout.EVENTS_FILE} of run {run_id}"
-    events = parse_event_lines(data.splitlines(), name)
+    events = parse_events_jsonl(data, name)
     return RunIdentity.of(next((e for e in reversed(events) if is_terminal(e)), None),
                           ((f"sealed event of run {run_id}", e) for e in events))
 
