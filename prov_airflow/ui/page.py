@@ -71,13 +71,10 @@ def _span(runs: DagRunBundles) -> str:
 
 def _pages(runs: DagRunBundles) -> str:
     """Links to the previous and next pages of the DAG run's bundles (relative: they keep the page's own route)."""
-    links = []
-    if (before := runs.previous_offset) is not None:
-        links.append(f"<a rel='prev' href='?offset={before}&amp;limit={runs.limit}'>previous "
-                     f"{counted(min(runs.limit, runs.total - before), 'bundle')}</a>")
-    if (after := runs.next_offset) is not None:
-        links.append(f"<a rel='next' href='?offset={after}&amp;limit={runs.limit}'>next "
-                     f"{counted(min(runs.limit, runs.total - after), 'bundle')}</a>")
+    links = [f"<a rel='{rel}' href='?offset={at}&amp;limit={runs.limit}'>{word} "
+             f"{counted(min(runs.limit, runs.total - at), 'bundle')}</a>"
+             for rel, word, at in (("prev", "previous", runs.previous_offset), ("next", "next", runs.next_offset))
+             if at is not None]
     return f"<p class='pages'>{''.join(links)}</p>" if links else ""
 
 
