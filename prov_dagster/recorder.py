@@ -485,9 +485,9 @@ class Recorder:
         :meth:`staged_end`), which its seal takes rather than read them again (it checks them as any staged event)."""
         with self._lock:
             if (read := self._read.get(ol_run_id)) is None:
-                read = {}
-                for _, dropped in keep_newest(self._read, ol_run_id, read, ENDED_KEPT):  # uncounted as they go
-                    self._read_bytes -= sum(map(len, dropped.values()))
+                read = self._read[ol_run_id] = {}
+                while len(self._read) > ENDED_KEPT:
+                    self._drop_read(next(iter(self._read)))
             return read
 
     def _keep_read(self, ol_run_id: str, read: dict[str, bytes], key: str, data: bytes) -> None:
