@@ -2,6 +2,8 @@
 that names no bundle, a relative path or a bare digest, a mistyped option, and the audit's summary line."""
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -138,6 +140,47 @@ def test_source_records_deleted_after_an_audit_are_a_finding_not_bad_input(tmp_p
     out, err = capsys.readouterr()
     assert "no runs in" not in err
     assert f"[inventory] error: {key}: source record '{key}' is missing: it was deleted" in out, out
+
+
+def _register_and_audit(store: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """A store holding one source record, audited once; the record's key."""
+    assert main(["source", "add", "/data/orders.csv", "--digest", digest("orders"), "--name", "orders", "--license", "CC0-1.0",
+                 "--issuer", "Acme", "--store", str(store)]) == 0
+    assert main(["audit", "--store", str(store), "--quiet"]) == 0
+    capsys.readouterr()
+    [record] = (store / "sources").rglob("*.json")
+    return record.relative_to(store).as_posix()
+
+
+def test_source_records_deleted_are_found_by_an_auditor_that_remembers_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A store that only ever held a source record, audited, then the record deleted: an auditor with a fresh memory refused
+    it as empty or mistyped (exit 2, 'nothing to audit'), though its audit's signed report says it held the record. The
+    report is evidence: the deletion is a finding (exit 1)."""
+    store = tmp_path / "store"
+    _register_and_audit(store, capsys)
+    [report] = (store / "audit" / "reports").rglob("report.json")
+    shutil.rmtree(store / "sources")
+    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")  # an auditor with a fresh memory (the same keys)
+    assert main(["audit", "--store", str(store)]) == 1
+    out, err = capsys.readouterr()
+    assert "no runs in" not in err
+    key = report.relative_to(store).as_posix()
+    assert (f"[inventory] error: {key}: the store holds no record, but the audit that wrote report '{key}' found 1 source "
+            "record in it: they were deleted since") in out, out
+
+
+def test_the_header_says_what_the_auditor_remembers_of_a_store_without_a_log(tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """An auditor that remembers a store's source records said '(none remembered)' on its second audit of it."""
+    store = tmp_path / "store"
+    _register_and_audit(store, capsys)
+    assert main(["audit", "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("First audit of this store by this auditor (it remembers 1 source record, and no log): every bundle was "
+                          "examined now (0)"), out
+    [report] = sorted((store / "audit" / "reports").rglob("report.json"))[-1:]
+    assert json.loads(report.read_bytes())["rememberedRecords"] == "1 source record"
+    assert "it remembers 1 source record, and no log" in (report.parent / "report.html").read_text()
 
 
 # --- run ids, paths and digests as people type them ---------------------------------------------------

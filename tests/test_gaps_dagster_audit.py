@@ -212,3 +212,47 @@ def test_the_audit_metadata_counts_one_finding_as_one(tmp_path: Path) -> None:
     metadata = audit_metadata(audit(store))
     assert metadata["check/prov"].value == "fail (1 checked, 1 finding)"
     assert metadata["check/completeness"].value == "pass (1 checked, 0 findings)"
+
+
+def test_the_audit_job_on_an_emptied_store_says_so_and_does_not_launder_it(store: str,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """An attacker emptied an audited store (its audit reports too); the scheduled job, which never refuses, audited it,
+    and its report made the store pass for the next auditor: one sharing its home was clean (its memory held the job's
+    own report), one with a fresh memory refused it as never audited. The job's report says the store is empty where
+    records were remembered, and both auditors find the deletion in it."""
+    import os
+    import shutil
+
+    from prov_common.cli import main
+
+    assert main(["audit", "--store", store, "--quiet"]) == 0
+    for folder in Path(store).iterdir():
+        if folder.name != "_tdprov":
+            shutil.rmtree(folder)
+    checks, result = _audit_job(store)
+    assert not result.success  # a finding fails the run; the job ran and reported
+    [job_report] = Path(store, "audit", "reports").rglob("report.json")
+    said = [f for c in json.loads(job_report.read_bytes())["checks"] for f in c["findings"] if c["name"] == "inventory"]
+    assert any(f["object"] == store and "the store holds no record, but this auditor remembers a log of 3 leaves" in f["what"]
+               for f in said), said
+    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")  # an auditor that remembers nothing of the store
+    capsys.readouterr()
+    assert main(["audit", "--store", store]) == 1
+    out, err = capsys.readouterr()
+    key = job_report.relative_to(store).as_posix()
+    assert "no runs in" not in err
+    assert f"[inventory] error: {key}: the store holds no record, but the audit that wrote report '{key}' named records" in out, out
+
+
+def test_an_empty_store_audited_by_the_job_is_still_refused_by_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The job's audit of an empty store left its own report in the auditor's memory, which then took the store for one
+    it had audited: the CLI sharing its home audited it clean. Its own reports are no records: still refused."""
+    from prov_common.cli import main
+
+    empty = str(tmp_path / "empty")
+    assert main(["store", "init", empty]) == 0
+    checks, result = _audit_job(empty)
+    assert result.success
+    capsys.readouterr()
+    assert main(["audit", "--store", empty]) == 2
+    assert f"no runs in {empty}: is this the store your pipelines write to?" in capsys.readouterr().err

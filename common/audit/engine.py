@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from prov_common.audit.access import ReadOnlyStore, not_logged, require_auditor_key, require_report_dir, require_write_access
 from prov_common.audit.catalog import Binding, Catalog, Written, catalog_key, load_catalog, write_catalog, write_summary
 from prov_common.audit.checks import Evaluation, evaluate
+from prov_common.audit.emptied import emptied, forgotten
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
 from prov_common.audit.identity import check_identity
@@ -182,7 +183,8 @@ def _audit(
     places = open_places([*settings.witnesses, *remember_in], store.uri, signer, audit_trust)
     unsealed = list(loaded.state.checks.unsealed) if loaded.state else []  # kept by --full too: their evidence may be gone
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
-        if require_runs and head is None and _unknown_and_empty(store, Listing.take(store), memory, result.first_audit):
+        if (require_runs and head is None and result.first_audit and not _remembered_records(memory)
+                and not _holds_records(store, Listing.take(store)) and emptied(store, audit_trust) is None):
             raise _nothing_to_audit(store)  # accepting an empty or mistyped store would make it pass as audited
         require_write_access(store)  # the resolution is written into the store (a read-only audit records none)
         removed, _ = staging_removed(store, unsealed)  # runs whose staged events are gone: the person accepts their loss too
@@ -212,12 +214,17 @@ def _audit(
     listing = Listing.take(store)
     refresh_fingerprints(memory, listing)
     recorded = record_bundle_files(memory, listing, store)  # an inventory kept by an earlier tdprov: its runs' files, as listed now
-    if (require_runs and accept_checkpoint is None and head is None and not blocked
-            and _unknown_and_empty(store, listing, memory, result.first_audit)):
+    # a store that holds no record now: the records this auditor remembers, or those the store's own audits found, were
+    # deleted (a finding, its report saying so for the next auditor); with neither, an empty or mistyped store
+    held, remembered = _holds_records(store, listing), _remembered_records(memory)
+    result.remembered_records = remembered if result.first_audit else ""
+    deleted = None if held else forgotten(store, remembered) if remembered else emptied(store, audit_trust)
+    if (require_runs and accept_checkpoint is None and head is None and not blocked and not held and deleted is None
+            and result.first_audit):
         raise _nothing_to_audit(store)
     if not read_only and accept_checkpoint is None:  # before the work (accepting checked it already): not at its end
         require_write_access(store)
-    inventory = CheckResult(CHECK_INVENTORY, findings=identity.findings)
+    inventory = CheckResult(CHECK_INVENTORY, findings=[*identity.findings, *([deleted] if deleted else [])])
 
     # 2. examine what is new (everything without a state to continue from); the workers read the index entries
     records: dict[str, RunRecord] = {}
@@ -592,24 +599,32 @@ def _settled(listing: Listing, summaries: list[BundleSummary], cursor: str | Non
 def _nothing_to_audit(store: Store) -> BadInputError:
     """The refusal of an audit of a store that holds nothing to audit: empty, or a typo for the store meant."""
     return BadInputError(f"no runs in {store.uri}: is this the store your pipelines write to? It holds no bundle, no run in "
-                         "progress, no source record and no audit log, and this auditor never audited it, so there is "
-                         "nothing to audit.",
+                         "progress, no source record and no audit log, no audit report of it found any, and this auditor "
+                         "remembers none of it, so there is nothing to audit.",
                          fix="check --store or TDPROV_STORE for a typo (pipelines write to TDPROV_STORE, default ./.tdprov), "
                              "or audit once a pipeline has recorded a run or a source is registered (tdprov source add)")
 
 
-def _unknown_and_empty(store: Store, listing: Listing, memory: AuditorMemory, first_audit: bool) -> bool:
-    """Whether the store holds nothing to audit and this auditor verified nothing of it before (``first_audit``, and no
-    object remembered): an empty or mistyped store, which would otherwise pass as clean. A store that holds only
-    source records is audited (its records are checked); one whose remembered objects are gone is a finding."""
-    return first_audit and not memory.tags and not _holds_records(store, listing)
+_RECORDED = (layout.BUNDLES + "/", layout.INDEX + "/", SOURCES_PREFIX, LEAVES_PREFIX, CHECKPOINTS_PREFIX)  # not audit/: what audits wrote
 
 
 def _holds_records(store: Store, listing: Listing) -> bool:
     """Whether the store holds a bundle, an index entry, a source record, a log object (not the audit's write probe) or
-    a run in progress."""
-    recorded = (layout.BUNDLES + "/", layout.INDEX + "/", SOURCES_PREFIX, LEAVES_PREFIX, CHECKPOINTS_PREFIX)
-    return any(key.startswith(recorded) for key in listing.tags) or next(iter(store.list(layout.STAGING + "/")), None) is not None
+    a run in progress. The audits' own reports and records are not records: an audit of an empty store writes them too
+    (an earlier audit's report that found records is evidence of their deletion, see ``emptied.py``)."""
+    return any(key.startswith(_RECORDED) for key in listing.tags) or next(iter(store.list(layout.STAGING + "/")), None) is not None
+
+
+def _remembered_records(memory: AuditorMemory) -> str:
+    """What records of the store this auditor remembers ('' when none: not the reports and records of its own audits,
+    which an audit of an empty store writes too), in words."""
+    sources = sum(1 for key in memory.tags if key.startswith(SOURCES_PREFIX))
+    others = sum(1 for key in memory.tags if key.startswith(_RECORDED)) - sources
+    parts = [f"a log of {memory.checkpoint.size} leaves" if memory.checkpoint and memory.checkpoint.size else "",
+             counted(len(memory.runs), "logged run") if memory.runs else "",
+             counted(sources, "source record") if sources else "",
+             counted(others, "other record") if others and not memory.runs else ""]
+    return ", ".join(p for p in parts if p)
 
 
 def _remembers_more(checks: CheckState, loaded: AuditState | None) -> bool:

@@ -171,7 +171,8 @@ def _checks(report: dict[str, Any]) -> str:
     rows = [[_shown(c["title"]), f'<span class="{c["status"]}">{c["status"]}</span>', str(c["checked"]),
              str(sum(1 for f in c["findings"] if f.get("severity", "error") == "error")),
              str(sum(1 for f in c["findings"] if f.get("severity", "error") != "error")), _e(c["detail"])] for c in report["checks"]]
-    note = scope_note(report["mode"], report["summary"]["bundlesExamined"], first=bool(report.get("firstAudit")))
+    note = scope_note(report["mode"], report["summary"]["bundlesExamined"], first=bool(report.get("firstAudit")),
+                      remembered=str(report.get("rememberedRecords") or ""))
     return _table(["check", "result", "checked", "findings", "notes", "detail"], rows, "checks") + f'<p class="note">{_shown(note)}</p>'
 
 

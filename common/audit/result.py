@@ -20,12 +20,14 @@ REPORT_FORMAT = "https://tdprov.dev/audit-report/v1"
 MAX_QUALITY_ROWS = 1000  # failing versions listed in the report (all failures are also findings or notes)
 
 
-def scope_note(mode: str, examined: int, *, first: bool = False) -> str:
+def scope_note(mode: str, examined: int, *, first: bool = False, remembered: str = "") -> str:
     """What the checks' counts cover: a full audit re-checked everything now; an incremental one examined
     only the bundles new since the last audit and continues the earlier audits' counts. ``first``: this
-    auditor has no memory of an earlier audit of the store, so it examined every bundle itself (a full audit)."""
+    auditor has no memory of an earlier audit of the store's log, so it examined every bundle itself (a full audit);
+    ``remembered``: the records it does remember (source records of a store with no run yet), in words."""
     if first and mode == "full":
-        return (f"First audit of this store by this auditor (none remembered): every bundle was examined now ({examined:,}), as "
+        what = f"it remembers {remembered}, and no log" if remembered else "none remembered"
+        return (f"First audit of this store by this auditor ({what}): every bundle was examined now ({examined:,}), as "
                 "'tdprov audit --full' does, since it has no earlier audit of its own to continue from.")
     if mode == "full":
         return f"Full audit: every bundle was examined now ({examined:,})."
@@ -50,7 +52,8 @@ class AuditResult:
     previous_checkpoint: int = 0
     bundles_examined: int = 0
     bundles_logged: int = 0
-    first_audit: bool = False  # this auditor remembered no earlier audit of the store
+    first_audit: bool = False  # this auditor remembered no earlier audit of the store('s log)
+    remembered_records: str = ""  # on a first audit: the records this auditor remembers all the same (source records), in words
     index: LineageIndex | None = None
     sources: list[StoredSource] = field(default_factory=list)
     quality_rows: list[QualityRow] = field(default_factory=list)
@@ -140,6 +143,7 @@ class AuditResult:
             "store": self.store,
             "mode": "full" if self.full else "incremental",
             "firstAudit": self.first_audit,
+            **({"rememberedRecords": self.remembered_records} if self.first_audit and self.remembered_records else {}),
             "readOnly": self.read_only,
             "rehash": self.rehash,
             "startedAt": iso_z(self.started),

@@ -1,0 +1,70 @@
+"""A store emptied of its records, told by the audits it still holds.
+
+An auditor that remembers nothing of a store (a fresh ``TDPROV_HOME``, a CI runner, the scheduled job's first run) cannot
+compare it with a memory; the store's own signed audit reports can. When the store holds no record (no bundle, index
+entry, source record, log object or run in progress), the newest report that verifies under the auditors' keys and found
+records in it (a log, runs or source records), or that named such an emptying itself, is evidence that the records were
+deleted: a finding, not an empty store to refuse or to pass as clean. Reports older than the newest signed resolution
+(``--accept-checkpoint``) are not: a person accepted the store as it was then.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from prov_common.audit.model import CHECK_INVENTORY, Finding
+from prov_common.audit.published import REPORTS_PREFIX, check_report
+from prov_common.audit.resolve import RESOLUTIONS_PREFIX
+from prov_common.errors import StoreUnavailableError, TdprovError
+from prov_common.signing import TrustStore
+from prov_common.store.base import Store
+from prov_common.text import counted
+
+REPORT_FILE = "report.json"
+FIX_EMPTIED = ("restore the store from a backup or replica taken after that audit, then audit again; if the loss is understood and "
+               "accepted, record it with 'tdprov audit --accept-checkpoint --reason TEXT'")
+
+
+def forgotten(store: Store, remembered: str) -> Finding:
+    """The finding of a store that holds no record now where this auditor remembers ``remembered`` (what it verified):
+    said in the report too, so that an auditor that remembers nothing still finds the deletion in it (:func:`emptied`)."""
+    return Finding(CHECK_INVENTORY, store.uri, f"the store holds no record, but this auditor remembers {remembered} in it: they "
+                   "were deleted since", FIX_EMPTIED)
+
+
+def emptied(store: Store, trust: TrustStore) -> Finding | None:
+    """The finding of a store that holds no record now (the caller checked) but whose newest evidence-bearing audit
+    report (see the module docstring) found records; None when no such report verifies."""
+    resolved = max((key[len(RESOLUTIONS_PREFIX):] for key in store.list(RESOLUTIONS_PREFIX)), default="")
+    reports = sorted((key for key in store.list(REPORTS_PREFIX) if key.endswith("/" + REPORT_FILE)), reverse=True)
+    for key in reports:
+        if key[len(REPORTS_PREFIX):] < resolved:
+            break  # at or before the newest resolution: the store as a person accepted it
+        held = _held(store, trust, key)
+        if held:
+            return Finding(CHECK_INVENTORY, key, f"the store holds no record, but the audit that wrote report '{key}' "
+                           f"{held}: they were deleted since", FIX_EMPTIED)
+    return None
+
+
+def _held(store: Store, trust: TrustStore, key: str) -> str | None:
+    """What the verified report at ``key`` found in the store (its log, runs and source records; or that it named records
+    as deleted), None when it found none or does not verify."""
+    try:
+        check_report(store, trust, key)
+        report: dict[str, Any] = json.loads(store.get(key))
+    except StoreUnavailableError:
+        raise
+    except (TdprovError, ValueError):
+        return None  # a report that does not verify is the inventory's finding, and evidence of nothing
+    summary, size = report.get("summary") or {}, (report.get("log") or {}).get("treeSize") or 0
+    parts = [f"a log of {size} leaves" if size else "", counted(int(summary.get("runs") or 0), "run") if summary.get("runs") else "",
+             counted(int(summary.get("sources") or 0), "source record") if summary.get("sources") else ""]
+    if any(parts):
+        return f"found {', '.join(p for p in parts if p)} in it"
+    told = any(f.get("fix") == FIX_EMPTIED for c in report.get("checks") or () if c.get("name") == CHECK_INVENTORY
+               for f in c.get("findings") or ())
+    return "named records that an earlier audit found in it as deleted" if told else None
+
+
+__all__ = ["FIX_EMPTIED", "emptied", "forgotten"]
