@@ -921,6 +921,31 @@ def test_closing_a_strict_transport_whose_check_outlives_its_bound_waits_for_its
     assert strict._executor is None  # the worker was let go
 
 
+def test_a_strict_transport_closed_mid_process_says_it_was_closed_not_that_the_process_is_ending(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """close() waits for the check of the runs taken for open and the writes within its bound, yet its strict error
+    said the check "continues in the background"; and once a write outlived close's bound, a later strict emit was
+    refused because "the process is ending", where the process lived on and its user had closed the transport. Both
+    now say what happened."""
+    from bundle_support import strict_on_slow_writes
+    from prov_common.errors import StoreUnavailableError
+
+    store, strict = strict_on_slow_writes(tmp_path, monkeypatch, 1.5)  # each write past the bound (0.2 s) and close's
+    start, complete = run_events()
+    with pytest.raises(StoreUnavailableError):
+        strict.emit(start)
+    with pytest.raises(StoreUnavailableError) as closed:
+        strict.close(0.5)
+    assert closed.value.what == ("tdprov: the check of the runs this process took for open took more than 0.2s; close() "
+                                 "waited for it and the writes 0.5s at most in all, then closed the transport (a check "
+                                 "left unfinished is named in a warning)."), closed.value.what
+    with pytest.raises(StoreUnavailableError) as refused:
+        strict.emit(complete)  # the live caller is told why the store takes nothing now
+    assert (f"the transport was closed and store {store} did not finish its writes within 0.5s"
+            in refused.value.what), refused.value.what
+    assert "process is ending" not in refused.value.what
+
+
 def test_a_writer_that_took_a_run_for_open_says_so_when_the_sealed_bundle_cannot_be_read(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A writer that took a run for open and finds it sealed by another process, whose events.jsonl cannot be read now,

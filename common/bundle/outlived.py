@@ -79,12 +79,14 @@ class Worker:
 
 
 class EndingStore:
-    """The store as the process ends with work on it left: it takes nothing, as in an outage, so the outbox spools
+    """The store as the process ends (or its transport is closed) with work on it left: it takes nothing, as in an outage, so the outbox spools
     what the work writes (``tdprov flush`` delivers it). ``uri`` is the store's, so the entries name it."""
 
-    def __init__(self, uri: str, waited: float) -> None:
+    def __init__(self, uri: str, waited: float, ending: str = "the process is ending") -> None:
+        """``ending``: why the store takes nothing now, as its errors say it ("the process is ending", "the transport
+        was closed")."""
         self.uri = uri
-        self._why = f"the process is ending and store {uri} did not finish its writes within {waited:g}s"
+        self._why = f"{ending} and store {uri} did not finish its writes within {waited:g}s"
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         def unavailable(*_: Any, **__: Any) -> Any:

@@ -266,6 +266,8 @@ LATE_NAMED = 10  # events a warning of what came after a sealing names (the rest
 LATE_CHECK = "check of the runs this process took for open"  # name_late_events, as a warning names it
 ENDING = "as this process ends"  # when settle's warnings say the work was left: the process's exit
 CLOSING = "as the transport is closed"  # ... or close()
+_ENDED = {ENDING: "the process is ending", CLOSING: "the transport was closed"}  # ... as the ending store's errors say it
+BACKGROUND = "it continues in the background"  # what becomes of a call past its bound (:meth:`ProvenanceTransport._bounded`)
 
 
 @dataclass(frozen=True)
@@ -429,7 +431,8 @@ class ProvenanceTransport(Transport):
                 bound = exit_timeout() if timeout < 0 else timeout
                 deadline = time.monotonic() + bound
                 try:
-                    self.name_late_events(bound)
+                    self._check_late(bound, f"close() waited for it and the writes {bound:g}s at most in all, then "
+                                            "closed the transport (a check left unfinished is named in a warning)")
                 finally:  # strict: raised once the writes (and the check) were waited for
                     left = self.settle(max(deadline - time.monotonic(), 0.0), bound, ending=CLOSING)
         finally:
@@ -447,10 +450,14 @@ class ProvenanceTransport(Transport):
         by ``timeout``, what is left of a caller's bound, when shorter), in the worker thread, after what is under way;
         past its bound, the process's end waits for it as for the writes (:meth:`settle`), so that its warning is given,
         or the check named as left."""
+        self._check_late(timeout)
+
+    def _check_late(self, timeout: float | None, past: str = BACKGROUND) -> None:
+        """:meth:`name_late_events`; ``past``: what becomes of a check past its bound, as strict mode's error says."""
         if self._executor is None or self._pid != os.getpid():  # nothing was staged by this process
             return
         try:
-            self._bounded(self._name_late_events, what=LATE_CHECK, writes=False, within=timeout)
+            self._bounded(self._name_late_events, what=LATE_CHECK, writes=False, within=timeout, past=past)
         except RuntimeError:  # closed at interpreter exit (atexit): worker threads take no more work; the audit names them
             log.debug("tdprov: the runs this process took for open are not checked at interpreter exit")
 
@@ -477,7 +484,7 @@ class ProvenanceTransport(Transport):
         checked = [LATE_CHECK] if unchecked else []
         if not left:
             return checked
-        uri = self.end(waited)
+        uri = self.end(waited, ending)
         names, failed = [name for name, _, _, _ in left], []
         try:
             handed = self.outbox.spool_delivering()
@@ -513,14 +520,15 @@ class ProvenanceTransport(Transport):
                     "run was sealed", LATE_CHECK, ", ".join(runs), waited, ending,
                     self._store_uri(), self._store_uri())
 
-    def end(self, waited: float) -> str:
+    def end(self, waited: float, ending: str = ENDING) -> str:
         """From now on, what this process writes through this transport goes to the outbox, as in an outage: the
-        process is ending, ``waited`` seconds spent on its writes (``tdprov flush`` delivers them). The thread held up
-        keeps its work; a new one does the rest. Returns the store's URI."""
+        process is ending (or, ``ending`` :data:`CLOSING`, the transport was closed), ``waited`` seconds spent on its
+        writes (``tdprov flush`` delivers them). The thread held up keeps its work; a new one does the rest. Returns the
+        store's URI."""
         self._worker()  # in a forked child, renewed first
         with self._lock:
             uri = self._store_uri()
-            self._store, self._executor = EndingStore(uri, waited), None
+            self._store, self._executor = EndingStore(uri, waited, _ENDED[ending]), None
         return uri
 
     def _store_uri(self) -> str:
@@ -554,10 +562,12 @@ class ProvenanceTransport(Transport):
             self._executor = Worker("tdprov-transport")
         return self._executor
 
-    def _bounded(self, func: Any, *args: Any, what: str, writes: bool = True, within: float | None = None) -> Any:
+    def _bounded(self, func: Any, *args: Any, what: str, writes: bool = True, within: float | None = None,
+                 past: str = BACKGROUND) -> Any:
         """``func(*args)`` in the worker thread, waited for at most ``config.timeout`` seconds (or ``within``, when
         shorter); past that it goes on in the background, kept for :meth:`settle`: as a write when it ``writes``, else
-        as a check (waited for, not done again)."""
+        as a check (waited for, not done again). ``past``: what becomes of it then, as the warning (strict: the error)
+        says."""
         future = self._worker().submit(func, *args)
         if writes:  # kept from the start: a process may end (settle) while this caller still waits for it
             self._outlive(future, func, args, what)
@@ -573,7 +583,7 @@ class ProvenanceTransport(Transport):
         except concurrent.futures.CancelledError:  # not begun when the process settled: done again into the outbox
             log.debug("tdprov: %s was left %s as this process ends", doing, "to the outbox" if writes else "undone")
         except concurrent.futures.TimeoutError:
-            message = f"tdprov: {doing} took more than {bound:.3g}s; it continues in the background"  # 2s, not 1.99962s
+            message = f"tdprov: {doing} took more than {bound:.3g}s; {past}"  # 2s, not 1.99962s
             if self._strict:
                 raise StoreUnavailableError(message + ".", fix="check that the store is reachable, or raise timeout") from None
             log.warning(message)
