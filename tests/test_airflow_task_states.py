@@ -135,7 +135,7 @@ def test_a_task_process_whose_store_hangs_in_the_check_of_its_open_runs_ends_wit
     another process sealed it; with a store that does not answer (a hung mount), that check waited the transport's own
     bound (10 s) before ``[tdprov] flush_timeout`` (2 s) was counted at all, so the process ended after 10 s. The whole
     end is one bound: the process ends within ``flush_timeout`` and names the check it left, with its run and the
-    audit that answers for it."""
+    audit that answers for it, once (it also said the check "took more than 2s; it continues in the background")."""
     run_id, spool = "01960000-0000-7000-8000-00000000e41c", tmp_path / "spool"
     done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "task_process_exit.py"), run_id, "600", "open"],
                           env=child_env(AIRFLOW__TDPROV__SPOOL=str(spool), AIRFLOW__TDPROV__FLUSH_TIMEOUT="2"),
@@ -145,8 +145,7 @@ def test_a_task_process_whose_store_hangs_in_the_check_of_its_open_runs_ends_wit
     times = {line.split()[0]: float(line.split()[-1]) for line in said.splitlines() if line.startswith(("stopping at",
                                                                                                        "ended at"))}
     assert 2 <= times["ended"] - times["stopping"] < 2 + 2, (times, said[-3000:])  # 10 s before: the check's own bound
-    assert ("tdprov: the check of the runs this process took for open took more than 2s; it continues in the "
-            "background") in said, said[-3000:]  # what is left of flush_timeout, as a person reads it (not 1.99962s)
+    assert "took more than" not in said, said[-3000:]  # one warning for one cause: the check left, named below
     assert "writing the check" not in said, said[-3000:]  # a check writes nothing
     assert (f"tdprov: the check of the runs this process took for open ({run_id}) was still under way after 2.0s as "
             f"this process ends (store {store} does not answer)") in said, said[-3000:]

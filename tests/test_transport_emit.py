@@ -921,6 +921,48 @@ def test_closing_a_strict_transport_whose_check_outlives_its_bound_waits_for_its
     assert strict._executor is None  # the worker was let go
 
 
+class _HungCheck(LocalStore):
+    """A store whose existence checks hang once ``hang`` is set (a mount that stops answering after the writes)."""
+
+    hang = False
+
+    def exists(self, key: str) -> bool:
+        if self.hang:
+            time.sleep(3)
+        return super().exists(key)
+
+
+def test_a_check_of_the_runs_taken_for_open_on_a_hung_store_is_named_once_with_its_whole_bound(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A check of the runs taken for open that a hung store held past its bound gave two warnings for one cause: "took
+    more than 1s; it continues in the background", then, as the transport closed, the same check named with its run
+    and bound. It is named once, when it is left, with the run it leaves unchecked."""
+    uri = str(tmp_path / "s")
+    transport = ProvenanceTransport(ProvenanceConfig(store=uri))
+    transport._store = store = _HungCheck(uri)
+    start = run_events()[0]
+    transport.emit(start)  # taken for open: its START staged here, no end
+    store.hang = True
+    with caplog.at_level(logging.DEBUG, logger="prov_common"):
+        assert not transport.close(1.0)
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warned) == 1, warned
+    assert warned[0].startswith(f"tdprov: the check of the runs this process took for open ({start['run']['runId']}) was "
+                                f"still under way after 1.0s as the transport is closed (store {uri} does not answer)")
+
+
+def test_no_check_is_queued_when_no_run_is_taken_for_open(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """With every run this process started ended here, the check of the runs taken for open asks nothing; queued all
+    the same with no time left (a caller's bound spent), it warned "took more than 0s"."""
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "s")))
+    for item in run_events():
+        transport.emit(item)
+    with caplog.at_level(logging.DEBUG, logger="prov_common"):
+        transport.name_late_events(0)
+        assert transport.close()
+    assert "took more than" not in caplog.text and "check of the runs" not in caplog.text, caplog.text
+
+
 def test_a_strict_transport_closed_mid_process_says_it_was_closed_not_that_the_process_is_ending(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """close() waits for the check of the runs taken for open and the writes within its bound, yet its strict error

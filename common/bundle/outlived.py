@@ -25,6 +25,11 @@ class Outlived:
             self._work[future] = (name, work, args)
         future.add_done_callback(self._done)
 
+    def __bool__(self) -> bool:
+        """Whether any of the work is still under way."""
+        with self._lock:
+            return bool(self._work)
+
     def _done(self, future: concurrent.futures.Future[Any]) -> None:
         with self._lock:
             self._work.pop(future, None)

@@ -449,12 +449,17 @@ class ProvenanceTransport(Transport):
         cannot answer for (each request would wait its timeout; the audit names what is left). Bounded as ``emit`` (or
         by ``timeout``, what is left of a caller's bound, when shorter), in the worker thread, after what is under way;
         past its bound, the process's end waits for it as for the writes (:meth:`settle`), so that its warning is given,
-        or the check named as left."""
+        or the check named as left (then, with the runs it leaves and the whole bound: one warning, none as the check's
+        own bound passes)."""
         self._check_late(timeout)
 
     def _check_late(self, timeout: float | None, past: str = BACKGROUND) -> None:
-        """:meth:`name_late_events`; ``past``: what becomes of a check past its bound, as strict mode's error says."""
+        """:meth:`name_late_events`; ``past``: what becomes of a check past its bound, as strict mode's error says. No
+        check when no run is taken for open and no write that may take one (a START) is under way: it would ask
+        nothing."""
         if self._executor is None or self._pid != os.getpid():  # nothing was staged by this process
+            return
+        if not self._taken_for_open() and not self._outlived:
             return
         try:
             self._bounded(self._name_late_events, what=LATE_CHECK, writes=False, within=timeout, past=past)
@@ -586,7 +591,8 @@ class ProvenanceTransport(Transport):
             message = f"tdprov: {doing} took more than {bound:.3g}s; {past}"  # 2s, not 1.99962s
             if self._strict:
                 raise StoreUnavailableError(message + ".", fix="check that the store is reachable, or raise timeout") from None
-            log.warning(message)
+            # a check left unfinished is named once, with the runs it leaves and the whole bound, as it is left (settle)
+            log.log(logging.WARNING if writes else logging.DEBUG, message)
         except Exception as exc:  # noqa: BLE001 - never break the producer by accident
             if self._strict:
                 raise
