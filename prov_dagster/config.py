@@ -90,6 +90,11 @@ class ProvenanceConfig(Config):
         else ``TDPROV_DASK_SCHEDULER``."""
         return "dask_scheduler" if self.dask_scheduler else ENV
 
+    def store_setting(self) -> str:
+        """The setting the store is taken from, as messages name it: this resource's ``store`` config where it is
+        configured, else ``TDPROV_STORE``."""
+        return f"the {type(self).__name__}'s 'store' config" if self.store else "TDPROV_STORE"
+
     def strict_setting(self) -> str | None:
         """The setting that turns strict mode on, as messages name it (``strict`` where it is configured, else
         ``TDPROV_STRICT``), or ``None`` when strict mode is off."""

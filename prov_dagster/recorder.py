@@ -286,9 +286,11 @@ class StepRun:
 class Recorder:
     """Emits the OpenLineage events of steps to one store, in one namespace."""
 
-    def __init__(self, settings: Settings, namespace: str) -> None:
+    def __init__(self, settings: Settings, namespace: str, store_source: str = "TDPROV_STORE") -> None:
+        """``store_source``: the setting ``settings.store`` comes from, named when the store cannot be used."""
         self.settings = settings
         self.namespace = namespace
+        self.store_source = store_source
         self._steps: dict[StepIdentity, StepRun] = {}
         self._ended: OrderedDict[StepIdentity, StepRun] = OrderedDict()  # the newest ended runs, by step
         self._lock = threading.Lock()
@@ -778,7 +780,7 @@ class Recorder:
     def transport(self) -> Any:
         """The core ``ProvenanceTransport`` of this store (made on first use)."""
         if self._transport is None:
-            self._transport = make_transport(self.settings)
+            self._transport = make_transport(self.settings, self.store_source)
         return self._transport
 
     def bundle_location(self, ol_run_id: str) -> str:
@@ -898,15 +900,16 @@ def _claimed(identity: StepIdentity, recorder: Recorder) -> StepIdentity:
 
 def recorder_for(config: Any) -> Recorder:
     """The process's recorder for a ``ProvenanceConfig`` (same store and namespace -> same recorder)."""
-    return recorder_for_namespace(config.settings(), config.namespace_uri())
+    return recorder_for_namespace(config.settings(), config.namespace_uri(), config.store_setting())
 
 
-def recorder_for_namespace(settings: Settings, namespace: str) -> Recorder:
-    """The process's recorder for store ``settings`` and ``dagster://`` ``namespace``."""
+def recorder_for_namespace(settings: Settings, namespace: str, store_source: str = "TDPROV_STORE") -> Recorder:
+    """The process's recorder for store ``settings`` and ``dagster://`` ``namespace`` (``store_source``: see
+    :class:`Recorder`; that of the first config that asked for it)."""
     with _recorders_lock:
         recorder = _recorders.get((settings, namespace))
         if recorder is None:
-            recorder = _recorders[(settings, namespace)] = Recorder(settings, namespace)
+            recorder = _recorders[(settings, namespace)] = Recorder(settings, namespace, store_source)
         return recorder
 
 

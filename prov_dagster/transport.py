@@ -11,10 +11,12 @@ from prov_common.lineage.secret_text import redact_uri
 from prov_common.store.location import local_store_path
 
 
-def make_transport(settings: Settings) -> ProvenanceTransport:
-    """A transport writing to ``settings.store`` (signing key, spool and strictness from ``settings``)."""
+def make_transport(settings: Settings, store_source: str = "TDPROV_STORE") -> ProvenanceTransport:
+    """A transport writing to ``settings.store`` (signing key, spool and strictness from ``settings``);
+    ``store_source``: the setting the store comes from, named when it cannot be used."""
     return ProvenanceTransport(
-        TransportConfig(store=settings.store, signing_key=settings.signing_key, spool=settings.spool, strict=settings.strict)
+        TransportConfig(store=settings.store, signing_key=settings.signing_key, spool=settings.spool, strict=settings.strict,
+                        store_source=store_source)
     )
 
 

@@ -341,7 +341,8 @@ def test_a_refused_load_in_strict_mode_with_an_unusable_store_fails_with_the_ref
     store: Path, instance, tmp_path: Path
 ) -> None:
     """Strict mode records a refused load's run synchronously: a store that cannot take its START does not hide the
-    refusal (the data problem) behind the store's error; the step fails with the refusal, the store named in it."""
+    refusal (the data problem) behind the store's error; the step fails with the refusal, the store named in it, with a
+    fix naming the setting the store came from (it said TDPROV_STORE where the IO manager's config set it)."""
     result = _refused_load_with_an_unusable_store(store, instance, tmp_path)
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
@@ -350,6 +351,9 @@ def test_a_refused_load_in_strict_mode_with_an_unusable_store_fails_with_the_ref
     assert "VerificationError" in shown.cls_name and "'raw/orders'" in shown.message, error.to_string()
     # the store failure that kept the run from being recorded, named in it
     assert "could not be recorded either: cannot write" in shown.message and "not-a-folder" in shown.message
+    # its fix names the setting the store was given by (the IO manager's config), not TDPROV_STORE
+    assert "Fix: point the ProvenanceIOManager's 'store' config at a folder (or move " in shown.message, shown.message
+    assert "TDPROV_STORE" not in shown.message, shown.message
 
 
 def test_a_refused_load_in_strict_mode_whose_start_the_store_refused_does_not_fail_the_teardown_again(

@@ -18,6 +18,7 @@ import concurrent.futures
 import contextvars
 import logging
 import os
+import re
 import threading
 import time
 import weakref
@@ -594,6 +595,7 @@ class ProvenanceTransport(Transport):
             # a check left unfinished is named once, with the runs it leaves and the whole bound, as it is left (settle)
             log.log(logging.WARNING if writes else logging.DEBUG, message)
         except Exception as exc:  # noqa: BLE001 - never break the producer by accident
+            self._name_store_setting(exc)
             if self._strict:
                 raise
             if isinstance(exc, StagedNotSealedError):
@@ -601,6 +603,13 @@ class ProvenanceTransport(Transport):
             else:
                 log.warning("tdprov: could not record the %s (%s); the pipeline continues", what, exc)
         return None
+
+    def _name_store_setting(self, exc: BaseException) -> None:
+        """Have the fix of a store's error ``exc`` name the setting the store comes from where it says
+        ``TDPROV_STORE`` (a store does not know where it was set: an IO manager's config, an Airflow connection)."""
+        where = self.config.where_store_is_set()
+        if isinstance(exc, StoreError) and exc.fix and "TDPROV_STORE" in exc.fix and where != "TDPROV_STORE":
+            exc.refixed(re.sub(r"\bTDPROV_STORE\b", lambda _: where, exc.fix))
 
     def _put(self, key: str, data: bytes) -> bool:
         """Stage one object through the outbox (spooled if the store is unreachable) and remember it; True when it
