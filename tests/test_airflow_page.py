@@ -313,6 +313,50 @@ def test_page_verifies_one_page_of_bundles_and_links_to_the_rest(client, page_ru
     assert read == {shown.key.run_id}, read
 
 
+def test_page_links_back_from_an_offset_between_pages_to_the_bundles_before_it(client, page_run: dict) -> None:
+    """From an offset that is not a multiple of the limit the previous link went to the first bundle but counted a whole
+    page back: from bundle 31 of 120 with 50 a page, 'previous 50 bundles' for the 30 before it. It says the bundles
+    before the page, and keeps the limit."""
+    from html.parser import HTMLParser
+    from urllib.parse import urljoin
+
+    from prov_airflow.ui.page import render
+    from prov_airflow.ui.runs import DagRunBundles
+
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.links: list[tuple[str, str, str]] = []
+            self._open: tuple[str, str] | None = None
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            if tag == "a":
+                self._open = (dict(attrs)["rel"], dict(attrs)["href"])
+
+        def handle_data(self, data: str) -> None:
+            if self._open is not None:
+                self.links.append((*self._open, data))
+                self._open = None
+
+    def links(html: str) -> list[tuple[str, str, str]]:
+        parser = Links()
+        parser.feed(html)
+        return parser.links[:len(parser.links) // 2]  # the same links above and below the table
+
+    assert links(render(DagRunBundles(DAG_ID, "r", "/store", (), 120, 30, 50))) == [
+        ("prev", "?offset=0&limit=50", "previous 30 bundles"), ("next", "?offset=80&limit=50", "next 40 bundles")]
+    assert links(render(DagRunBundles(DAG_ID, "r", "/store", (), 120, 70, 50))) == [
+        ("prev", "?offset=20&limit=50", "previous 50 bundles")]
+    assert links(render(DagRunBundles(DAG_ID, "r", "/store", (), 120, 500, 50))) == [
+        ("prev", "?offset=70&limit=50", "previous 50 bundles")]
+
+    route = f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}"
+    second = client.get(route + "?offset=1&limit=2").text  # bundles 2-3 of 3: one before them
+    assert links(second) == [("prev", "?offset=0&limit=2", "previous 1 bundle")], second
+    first = client.get(urljoin(route + "?offset=1&limit=2", "?offset=0&limit=2")).text  # followed as a browser does
+    assert "2 of 2 bundles verified (bundles 1&ndash;2 of the DAG run's 3)" in first, first
+
+
 def test_page_does_not_show_another_dag_runs_task_as_this_task_s_bundle(client, page_run: dict) -> None:
     """Task 'load' of DAG 'tdprov_clash.daily' and task 'daily.load' (task group 'daily') of DAG 'tdprov_clash' are one
     job and, at one logical date, one run id (the provider's '<dag_id>.<task_id>'): the first run sealed keeps it. The

@@ -70,11 +70,14 @@ def _span(runs: DagRunBundles) -> str:
 
 
 def _pages(runs: DagRunBundles) -> str:
-    """Links to the previous and next pages of the DAG run's bundles (relative: they keep the page's own route)."""
-    links = [f"<a rel='{rel}' href='?offset={at}&amp;limit={runs.limit}'>{word} "
-             f"{counted(min(runs.limit, runs.total - at), 'bundle')}</a>"
-             for rel, word, at in (("prev", "previous", runs.previous_offset), ("next", "next", runs.next_offset))
-             if at is not None]
+    """Links to the previous and next pages of the DAG run's bundles (relative: they keep the page's own route), each
+    saying how many bundles it leads to: the previous link those before this page (fewer than a page from an offset
+    that is not a multiple of the limit), the next link those of the next page."""
+    start = min(runs.offset, runs.total)  # this page's first bundle (the end, from past it)
+    pages = (("prev", "previous", runs.previous_offset, start - (runs.previous_offset or 0)),
+             ("next", "next", runs.next_offset, runs.total - (runs.next_offset or 0)))
+    links = [f"<a rel='{rel}' href='?offset={at}&amp;limit={runs.limit}'>{word} {counted(min(runs.limit, count), 'bundle')}</a>"
+             for rel, word, at, count in pages if at is not None]
     return f"<p class='pages'>{''.join(links)}</p>" if links else ""
 
 
