@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.errors import BadInputError
-from prov_common.sources.merged import SourceVersionKey, source_dataset, source_version_key
+from prov_common.sources.merged import by_key, source_dataset
 from prov_common.sources.matching import add_matches, any_matching_source, matching_sources, sources_by_digest
 from prov_common.sources.model import SourceRecord, is_source_digest
 from prov_common.text import first_of
@@ -329,10 +329,7 @@ class LineageIndex:
         if not held and query is not None and (here := source_dataset(base)):
             held = [s for same in self.sources.values() for s in same
                     if digest_starts(s.digest, query) and source_dataset(s.location) == here]
-        versions: dict[SourceVersionKey, SourceRecord] = {}
-        for s in sorted(held, key=lambda s: sortable_time(s.registered_at)):
-            versions.setdefault(source_version_key(s.digest, s.location), s)
-        return list(versions.values())
+        return [records[0] for records in by_key(sorted(held, key=lambda s: sortable_time(s.registered_at))).values()]
 
     def recorded_without_digest(self, ref: str) -> list[tuple[RunRecord, bool]]:
         """The runs that name the dataset ``ref`` names without a digest, each with whether it wrote it (else read

@@ -17,7 +17,7 @@ from prov_common.bundle.trust import bundle_trust
 from prov_common.signing import TrustStore, auditor_trust_from_settings
 from prov_common.store import open_store
 from prov_common.sources.matching import SourcesByDigest, sources_by_digest
-from prov_common.sources.merged import source_version_key
+from prov_common.sources.merged import records_of
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
 from prov_common.w3cprov.collect import bundle_documents, index_starts, shard_counts
@@ -165,10 +165,8 @@ def _source_trees(graph: LineageGraph, target: str, sources: SourcesByDigest) ->
     use = LineageIndex((), (s for same in sources.values() for s in same)).source_named(target)
     if use is None or use.source is None or not use.version:
         return []
-    own = source_version_key(use.source.digest, use.source.location)
     namespace, name = located_dataset(use.source.location) or (use.namespace, use.name)
-    return [source_tree(graph, namespace, name, use.version,
-                        [s for s in sources[use.version] if source_version_key(s.digest, s.location) == own])]
+    return [source_tree(graph, namespace, name, use.version, records_of(sources[use.version], use.source.digest, use.source.location))]
 
 
 def _nothing_named(target: str, store: Store, found: list[BundleSummary], left_out: dict[str, str]) -> BadInputError:

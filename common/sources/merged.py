@@ -78,14 +78,26 @@ def source_version_key(digest: str, location: str | None) -> SourceVersionKey:
     return normal_version(digest), source_dataset(location)
 
 
+def by_key(records: Iterable[SourceRecord]) -> dict[SourceVersionKey, list[SourceRecord]]:
+    """``records`` per source version (:func:`source_version_key`), in the order each first appears, each version's
+    records in their order."""
+    groups: dict[SourceVersionKey, list[SourceRecord]] = {}
+    for r in records:
+        groups.setdefault(source_version_key(r.digest, r.location), []).append(r)
+    return groups
+
+
+def records_of(records: Iterable[SourceRecord], digest: str, location: str | None) -> list[SourceRecord]:
+    """The records of ``records`` that describe the source version of ``digest`` at ``location`` (:func:`by_key`)."""
+    return by_key(records).get(source_version_key(digest, location), [])
+
+
 def by_version(records: Iterable[SourceRecord]) -> list[SourceVersion]:
     """``records`` merged per source version: per digest and location (the dataset it was registered at,
     :func:`source_version_key`), in the order each first appears. Equal bytes registered at two locations are two versions,
     each with its own location."""
-    groups: dict[SourceVersionKey, list[SourceRecord]] = {}
-    for r in records:
-        groups.setdefault(source_version_key(r.digest, r.location), []).append(r)
-    return [merge_records(group) for group in groups.values()]
+    return [merge_records(group) for group in by_key(records).values()]
 
 
-__all__ = ["SourceVersion", "SourceVersionKey", "by_version", "merge_records", "source_dataset", "source_version_key"]
+__all__ = ["SourceVersion", "SourceVersionKey", "by_key", "by_version", "merge_records", "records_of", "source_dataset",
+           "source_version_key"]

@@ -22,7 +22,7 @@ from prov_common.sources.bundle_location import Locator, SignedOutput
 from prov_common.sources.checksums import FileFacts
 from prov_common.sources.dta import NOT_APPLICABLE, UNKNOWN, date_range, dta_document, dta_gaps, if_personal, unknown_required
 from prov_common.sources.media import media_type_of_path
-from prov_common.sources.merged import by_version, source_dataset, source_version_key
+from prov_common.sources.merged import by_version, records_of, source_dataset
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord
 from prov_common.sources.registry import source_key
 from prov_common.store.keys import location_uri, object_uri
@@ -95,8 +95,7 @@ class RecordFacts:
         resolved = self.dataset.source if isinstance(self.dataset, SourceUse) else None
         if resolved is None:
             return [s for s in self.sources if s not in self.trace.by_content]
-        own = source_version_key(resolved.digest, resolved.location)
-        return [s for s in self.sources if source_version_key(s.digest, s.location) == own]
+        return records_of(self.sources, resolved.digest, resolved.location)
 
     @property
     def content_matches(self) -> list[SourceRecord]:
