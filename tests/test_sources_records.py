@@ -10,6 +10,7 @@ import rdflib
 from prov_common.audit import run_audit
 from prov_common.cli import main
 from prov_common.config import Settings
+from prov_common.store import open_store
 
 from test_audit_support import Pipeline, dataset, digest, run_events, seal
 
@@ -185,3 +186,34 @@ def test_a_digest_registered_at_two_locations_is_refused_naming_each(tmp_path: P
     doc = json.loads(capsys.readouterr().out)
     assert doc["datasetTitle"] == "b" and doc["licenseToUse"] == "GPL-3.0"
     assert [(m["name"], m["location"]) for m in doc["matchedByContent"]] == [("a", "/data/a.csv")]
+
+
+def test_a_location_names_its_one_registered_source_version_and_refuses_several(tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture) -> None:
+    """A source registered at /data/v.csv that no recorded run read: 'tdprov record /data/v.csv' and 'tdprov lineage
+    /data/v.csv' said 'no dataset or version' (exit 2). With one digest registered there, both answer with that source
+    version; with two, both refuse (exit 2) listing each as LOCATION@DIGEST, which each takes."""
+    store, first, second = str(tmp_path / "store"), digest("first"), digest("second")
+    seal(open_store(store), run_events("other", [], [dataset("/data/out.parquet", digest("out"))]))
+    assert main(["source", "add", "/data/v.csv", "--digest", first, "--name", "v", "--license", "MIT", "--issuer", "Acme",
+                 "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["record", "/data/v.csv", "--store", store, "--no-checksum"]) == 0, capsys.readouterr().err
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["datasetTitle"], doc["uniqueMetadataIdentifier"], doc["licenseToUse"]) == ("v", first, "MIT")
+    assert main(["lineage", "/data/v.csv", "--store", store]) == 0
+    assert capsys.readouterr().out == f"/data/v.csv  {first}  [source: v (Acme, MIT)]\n"
+    assert main(["source", "add", "/data/v.csv", "--digest", second, "--name", "v-2", "--license", "GPL-3.0",
+                 "--issuer", "Acme", "--store", store]) == 0
+    capsys.readouterr()
+    short = [d[:len("blake3:") + 12] for d in (first, second)]
+    for verb in (["record", "--no-checksum"], ["lineage"]):
+        assert main([verb[0], "/data/v.csv", *verb[1:], "--store", store]) == 2
+        err = capsys.readouterr().err
+        assert (f"'/data/v.csv' is the location of 2 registered source versions (a digest each, none of them recorded by "
+                f"a run): 'v' {first}, 'v-2' {second}.") in err, err
+        assert f"Fix: name the version meant as LOCATION@DIGEST: '/data/v.csv@{short[0]}', '/data/v.csv@{short[1]}'" in err
+    assert main(["record", f"/data/v.csv@{short[1]}", "--store", store, "--no-checksum"]) == 0
+    assert json.loads(capsys.readouterr().out)["licenseToUse"] == "GPL-3.0"
+    assert main(["lineage", f"/data/v.csv@{short[1]}", "--store", store]) == 0
+    assert capsys.readouterr().out == f"/data/v.csv  {second}  [source: v-2 (Acme, GPL-3.0)]\n"

@@ -307,12 +307,15 @@ class LineageIndex:
         )
 
     def source_named(self, ref: str, given: str | None = None) -> SourceUse | None:
-        """The registered source version that ``ref`` (a digest, whole or its first hex digits, or ``LOCATION@DIGEST``)
-        names where no recorded run holds it (:meth:`source_versions`), as :meth:`resolve` gives it; None where none
-        does. Refused where sources registered at several locations hold it (:func:`several_sources`, naming ``given``,
-        else ``ref``), or where a prefix begins several digests."""
+        """The registered source version that ``ref`` (a digest, whole or its first hex digits, ``LOCATION@DIGEST``, or
+        ``LOCATION``) names where no recorded run holds it (:meth:`source_versions`), as :meth:`resolve` gives it; None
+        where none does. Refused where sources registered at several locations hold it (:func:`several_sources`,
+        naming ``given``, else ``ref``), where sources of several digests are registered at ``LOCATION``
+        (:func:`several_source_versions`), or where a prefix begins several digests."""
         query = digest_query(ref)
         held = self.source_versions(self.expand_digest(query) if query is not None and self._digests_starting(query) else ref)
+        if len(held) > 1 and query is None and split_version(ref)[1] is None:  # a location: one dataset, several digests
+            raise several_source_versions(given or ref, held)
         if len(held) > 1:
             raise several_sources(given or ref, held)
         if not held:
@@ -323,12 +326,16 @@ class LineageIndex:
     def source_versions(self, ref: str) -> list[SourceRecord]:
         """The registered source versions (digest and location: :func:`~prov_common.sources.merged.source_version_key`)
         that ``ref`` names where no recorded run holds it, one record of each, first registered first: those of the digest
-        ``ref``, or of ``LOCATION@DIGEST``, those registered at ``LOCATION`` with a digest that ``DIGEST`` means."""
+        ``ref``; of ``LOCATION@DIGEST``, those registered at ``LOCATION`` with a digest that ``DIGEST`` means; of
+        ``LOCATION`` (a path or URI: :func:`~prov_common.w3cprov.identity.location_of_ref`), those registered there."""
         held = self.sources.get(normal_version(ref), [])
         base, query = split_version(ref)
         if not held and query is not None and (here := source_dataset(base)):
             held = [s for same in self.sources.values() for s in same
                     if digest_starts(s.digest, query) and source_dataset(s.location) == here]
+        elif not held and query is None and digest_query(ref) is None and location_of_ref(ref) is not None:
+            here = source_dataset(ref)
+            held = [s for same in self.sources.values() for s in same if source_dataset(s.location) == here]
         return [records[0] for records in by_key(sorted(held, key=lambda s: sortable_time(s.registered_at))).values()]
 
     def recorded_without_digest(self, ref: str) -> list[tuple[RunRecord, bool]]:
@@ -451,6 +458,18 @@ def several_sources(ref: str, sources: list[SourceRecord]) -> BadInputError:
         f"'{ref}' is held by {len(sources)} registered sources at different locations (equal bytes in each, which is no "
         f"lineage between them): {shown}.",
         fix=f"name the one meant by its location as LOCATION@DIGEST: {pastes}{unplaced}")
+
+
+def several_source_versions(ref: str, sources: list[SourceRecord]) -> BadInputError:
+    """The error for ``ref``, a location where sources of several digests are registered (one dataset, several
+    versions: :meth:`LineageIndex.source_versions`), naming each (name, digest) and the ``LOCATION@DIGEST`` text that
+    names it alone."""
+    shown = first_of([f"'{s.name}' {s.digest}" for s in sources], SHOWN_DATASETS)
+    pastes = quoted_list([pasted(s.location or ref, s.digest) for s in sources], SHOWN_DATASETS)
+    return BadInputError(
+        f"'{ref}' is the location of {len(sources)} registered source versions (a digest each, none of them recorded by "
+        f"a run): {shown}.",
+        fix=f"name the version meant as LOCATION@DIGEST: {pastes}")
 
 
 def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False) -> BadInputError:
