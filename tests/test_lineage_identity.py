@@ -1894,3 +1894,16 @@ def test_the_pictures_draw_two_datasets_whose_namespace_and_name_join_alike_as_t
         reads = {g.get("data-node") for g in picture.iter("{http://www.w3.org/2000/svg}g") if "/m/model.pkl" not in
                  "".join(g.itertext()) and "version" in (g.get("class") or "")}
         assert len(reads) == 2, (verb, reads)
+
+
+def test_the_lineage_help_says_what_names_a_registered_source(capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov lineage --help' said what DATASET and DIGEST may be, but not that a digest, LOCATION or LOCATION@DIGEST
+    no recorded run holds names a registered source, nor when that is refused."""
+    with pytest.raises(SystemExit) as done:
+        main(["lineage", "--help"])
+    assert done.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("A digest, LOCATION or LOCATION@DIGEST that no recorded run holds names the registered source version "
+            "('tdprov source add') of that digest, at that location: the source is the whole tree") in out, out
+    assert "refused (exit 2), listing the LOCATION@DIGEST of each" in out
+    assert "a registered source by its digest, LOCATION or LOCATION@DIGEST" in out

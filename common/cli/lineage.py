@@ -64,12 +64,17 @@ def register(subparsers: Any) -> None:
             f"DIGEST a version or content digest, in full or its first {DIGEST_PREFIX_MIN} or more hex digits, with or without 'blake3:'; "
             "DATASET@DIGEST that dataset's version at that digest, as 'tdprov runs' prints each output (a '@' is split off only "
             "where the last one is followed by a digest: abfss://container@account/... is a name as a whole). "
+            "A digest, LOCATION or LOCATION@DIGEST that no recorded run holds names the registered source version "
+            "('tdprov source add') of that digest, at that location: the source is the whole tree; a digest that sources at "
+            "several locations hold, or a location where sources of several digests are registered, is refused (exit 2), "
+            "listing the LOCATION@DIGEST of each. "
             "The bundle of every run shown is verified: a run whose bundle does not verify is left out and named on stderr, "
             "and the verb exits 1 (a finding), as it does when a registered source record that does not verify is left out."
         ),
         example="tdprov lineage /data/clean/customers.parquet --store ./.tdprov",
     )
-    parser.add_argument("target", metavar="DATASET|DIGEST", help="dataset name, namespace/name, URI, version digest, or DATASET@DIGEST (one dataset's version)")
+    parser.add_argument("target", metavar="DATASET|DIGEST", help="dataset name, namespace/name, URI, version digest, or DATASET@DIGEST (one dataset's version); "
+                        "a registered source by its digest, LOCATION or LOCATION@DIGEST")
     parser.add_argument("--downstream", action="store_true", help="show what was made from it instead of where it came from")
     parser.add_argument("--all-versions", action="store_true", help="every recorded version of the dataset, not only the newest")
     parser.add_argument("--depth", type=int, default=None, help="stop after this many runs along each path")

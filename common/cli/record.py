@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
         ),
         example="tdprov record /data/features.parquet --format croissant > features.croissant.json",
     )
-    parser.add_argument("ref", metavar="DATASET|DIGEST", help="a dataset name or URI, a version digest (blake3:...), or DATASET@DIGEST (that dataset's version at that digest)")
+    parser.add_argument("ref", metavar="DATASET|DIGEST", help="a dataset name or URI, a version digest (blake3:...), or DATASET@DIGEST (that dataset's version at that digest); a registered source by its digest, LOCATION or LOCATION@DIGEST")
     parser.add_argument("--format", "-f", choices=("dta", "croissant"), default="dta", help="record shape (default dta)")
     add_record_options(parser)
     parser.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
