@@ -55,7 +55,6 @@ NO_VERSION_ORIGIN = ("no recorded run generated this version of this dataset, an
                      "content digest tdprov checked, so no registered source matches it by content")
 NO_INPUTS_VERSION = ("the run that made it recorded no inputs, and the version is its producer's id, not a content digest "
                      "tdprov checked, so no registered source matches it by content")
-SOURCE_NAMESPACE = "source"  # the namespace shown for a registered source a digest resolves to (:class:`SourceUse`): a label only
 MADE_FROM_NOTHING = (NO_INPUTS, NO_INPUTS_VERSION)  # the reasons of an output of a run that recorded no inputs
 OPAQUE_VERSION = (NO_VERSION_ORIGIN, NO_INPUTS_VERSION)  # the reasons of a version that is no content digest
 _RECORD_READ = ("record the read through tdprov (the tdprov IO manager, operator or hook), so that its content is hashed and "
@@ -81,8 +80,8 @@ def version_origin_fix(d: DatasetUse, reason: str = NO_VERSION_ORIGIN) -> str:
 @dataclass(slots=True)
 class SourceUse(DatasetUse):
     """A registered source version that :meth:`LineageIndex.resolve` resolved a digest to, no recorded run holding it:
-    ``source`` is one of its records. Its type marks it as a source, never its namespace (:data:`SOURCE_NAMESPACE`),
-    which a producer may write as a dataset's namespace too."""
+    ``source`` is one of its records. Its dataset is the one at the source's location (its name, for a source registered
+    with none); its type marks it as a source, never its namespace, which a producer may write as a dataset's too."""
 
     source: SourceRecord | None = field(default=None, compare=False)
 
@@ -321,7 +320,8 @@ class LineageIndex:
         if not held:
             return None
         s = held[0]
-        return SourceUse(SOURCE_NAMESPACE, s.name, normal_version(s.digest), source=s)
+        namespace, name = located_dataset(s.location) or ("", s.name)
+        return SourceUse(namespace, name, normal_version(s.digest), source=s)
 
     def source_versions(self, ref: str) -> list[SourceRecord]:
         """The registered source versions (digest and location: :func:`~prov_common.sources.merged.source_version_key`)

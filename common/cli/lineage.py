@@ -25,7 +25,7 @@ from prov_common.w3cprov.drawing import CHECKS_NAMED, drawn, same_content
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, content_holders_json, lineage_graph, named_holders
 from prov_common.w3cprov.identity import (
-    DatasetLabels, VersionKey, distinct_jobs, distinct_labels, located_dataset, not_a_digest, utc_text, version_key,
+    DatasetLabels, VersionKey, distinct_jobs, distinct_labels, not_a_digest, utc_text, version_key,
 )
 from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.lineage import (
@@ -170,8 +170,8 @@ def _source_trees(graph: LineageGraph, target: str, sources: SourcesByDigest) ->
     use = LineageIndex((), (s for same in sources.values() for s in same)).source_named(target)
     if use is None or use.source is None or not use.version:
         return []
-    namespace, name = located_dataset(use.source.location) or (use.namespace, use.name)
-    return [source_tree(graph, namespace, name, use.version, records_of(sources[use.version], use.source.digest, use.source.location))]
+    return [source_tree(graph, use.namespace, use.name, use.version,
+                        records_of(sources[use.version], use.source.digest, use.source.location))]
 
 
 def _nothing_named(target: str, store: Store, found: list[BundleSummary], left_out: dict[str, str]) -> BadInputError:

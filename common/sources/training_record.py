@@ -356,7 +356,10 @@ def record_facts(index: LineageIndex, ref: str, options: RecordOptions) -> Recor
     """Resolve ``ref`` (a digest, or a dataset name meaning its newest version) and gather what records say about it."""
     version, dataset = index.resolve(ref)
     trace = index.trace(dataset)
-    return RecordFacts(version, dataset, trace, options, unique(trace.sources), dataset_history(index.runs.values(), dataset),
+    # a source a digest names: the others of equal bytes too, each another dataset (matched by content)
+    equal = index.sources.get(version, []) if isinstance(dataset, SourceUse) else []
+    return RecordFacts(version, dataset, trace, options, unique([*equal, *trace.sources]),
+                       dataset_history(index.runs.values(), dataset),
                        lineage_quality(index, [dataset, *trace.validated]), [s for same in index.sources.values() for s in same])
 
 
