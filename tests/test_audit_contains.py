@@ -222,3 +222,22 @@ def test_a_bundle_moved_under_another_runs_folder_gives_no_answer(tmp_path: Path
     out, err = capsys.readouterr()
     assert out == "" and (f"no answer for version {td.digest}: the bundle in bundles/{kept.run_id}/ is of run {moved.run_id}, "
                           f"not {kept.run_id}: it was moved or copied there.") in err, err
+
+
+def test_contains_of_a_registered_source_no_run_read_names_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """'tdprov contains' of a registered source that no recorded run read, by its location, LOCATION@DIGEST or digest,
+    said 'no dataset or version' or 'no recorded version's digest', as of a typo. It names the source and why there is
+    no answer (no row digests of it recorded) with the fix, exit 2; a location nothing is registered at is as before."""
+    store, data = str(tmp_path / "store"), digest("vendor rows")
+    seal(open_store(store), run_events("other", [], [dataset("/data/out.parquet", digest("out"))]))
+    assert main(["source", "add", "/data/v.csv", "--digest", data, "--name", "v", "--license", "MIT", "--issuer", "Acme",
+                 "--store", store]) == 0
+    capsys.readouterr()
+    for ref in ("/data/v.csv", f"/data/v.csv@{data[:len('blake3:') + 12]}", data):
+        assert main(["contains", ref, "--record", '{"id": 1}', "--store", store]) == 2
+        err = capsys.readouterr().err
+        assert (f"tdprov contains: {ref!r} is the registered source 'v' at /data/v.csv ({data}), which no recorded run "
+                "wrote or read: no row digests of it are recorded, so there is no answer. Fix: record a run that reads it "
+                "through tdprov at row granularity") in err, err
+    assert main(["contains", "/data/w.csv", "--record", '{"id": 1}', "--store", store]) == 2
+    assert "no dataset or version '/data/w.csv' in the recorded runs" in capsys.readouterr().err

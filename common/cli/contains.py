@@ -145,7 +145,10 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
     with recorded_runs(store, settings, args.digest, verb=args.verb) as recorded:
-        digest, version = recorded.index().resolve(args.digest)  # one dataset at one digest
+        try:
+            digest, version = recorded.index().resolve(args.digest)  # one dataset at one digest
+        except BadInputError as exc:
+            raise _source_named(store, recorded.trust, args.digest) or exc from None
         recorded.read_all(lambda index: answer_runs(index, version))  # the runs the answer lists, verified
         try:
             answer = contains(store, recorded.index(), version, record, recorded.trust)
@@ -169,6 +172,24 @@ def run(args: argparse.Namespace) -> int:
     if holder_fails is not None or recorded.left_out:  # evidence doubted or left out (named above): no clean answer
         return 2
     return 0 if answer.contained else 1
+
+
+def _source_named(store: Any, trust: Any, ref: str) -> BadInputError | None:
+    """The refusal of ``ref``, which names no recorded version, where it names a registered source version (its
+    digest, ``LOCATION`` or ``LOCATION@DIGEST``, resolved as 'tdprov record' resolves it, refused as it refuses several):
+    no run recorded its rows, so there is no answer; None where no verified source record has it."""
+    from prov_common.audit.lineage import LineageIndex
+    from prov_common.sources.registry import iter_sources
+
+    use = LineageIndex((), [s.record for s in iter_sources(store, trust, [])]).source_named(ref)
+    if use is None or use.source is None:
+        return None
+    where = use.source.location or "no location"
+    return BadInputError(
+        f"{ref!r} is the registered source '{use.source.name}' at {where} ({use.version}), which no recorded run wrote "
+        "or read: no row digests of it are recorded, so there is no answer.",
+        fix="record a run that reads it through tdprov at row granularity (docs/dagster.md, docs/airflow.md), then ask "
+            "for the version that run read ('tdprov runs' shows it); or look for the record in the data itself")
 
 
 def _holder_fails(store: Any, answer: Membership, trust: Any, verified: Container[str]) -> tuple[str, str] | None:
