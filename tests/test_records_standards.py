@@ -838,3 +838,25 @@ def test_shards_that_are_not_one_table_have_no_record_set_and_say_why(odd: str, 
     doc = json.loads(_croissant_file(tmp_path, store, str(folder), capsys).read_text())
     assert "recordSet" not in doc and len(doc["distribution"]) == 2
     assert f"no record set: {why}, and a record set is one table" in doc["rai:dataLimitations"], doc["rai:dataLimitations"]
+
+
+def test_croissant_and_dta_of_a_source_registered_twice_give_one_licence(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """One source version (one file) registered twice, the second record changing the licence: D&TA took the newest
+    record's licence, Croissant listed both, and its description named one record where its name gave the title. Both
+    read the records together now: one licence, the newest, and one title; mlcroissant loads the record."""
+    store, data = str(tmp_path / "store"), tmp_path / "orders.csv"
+    data.write_text("id,amount\n1,9.5\n")
+    add = ["source", "add", str(data), "--store", store]
+    assert main([*add, "--name", "orders", "--title", "Orders", "--license", "MIT", "--issuer", "Acme",
+                 "--intended-use", "training"]) == 0, capsys.readouterr().err
+    assert main([*add, "--name", "orders-2", "--license", "Apache-2.0", "--intended-use", "evaluation"]) == 0, capsys.readouterr().err
+    digest = hash_path(data).digest
+    capsys.readouterr()
+    dta = _record(store, digest, "dta", capsys)
+    path = _croissant_file(tmp_path, store, digest, capsys)
+    doc = json.loads(path.read_text())
+    assert dta["licenseToUse"] == "Apache-2.0" and doc["license"] == ["Apache-2.0"]
+    assert dta["intendedDataUse"] == "evaluation" and doc["rai:dataUseCases"] == ["evaluation"]
+    assert dta["datasetTitle"] == doc["name"] == "Orders" and doc["description"].startswith(f"Orders version {digest},")
+    assert _croissant_issues(path) == []
+    assert mlc.Dataset(jsonld=str(path)).metadata.license == ["Apache-2.0"]

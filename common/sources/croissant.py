@@ -250,7 +250,7 @@ def _timeframe(generation: Any) -> tuple[list[str], str | None]:
 
 def croissant_record(facts: RecordFacts) -> dict[str, Any]:
     """Croissant 1.0 JSON-LD of the version: one ``sc:Dataset`` with RAI fields, its FileObjects and PROV links."""
-    sources, dta = facts.own_sources, dta_record(facts)
+    sources, dta = facts.own_versions, dta_record(facts)  # one record per source version, as D&TA reads them
     checked = facts.file_facts()
     timeframe, half_known = _timeframe(dta["rangeOfDatesForDataGeneration"])
     records, unread = record_sets(version_iri(facts), checked)
@@ -262,7 +262,7 @@ def croissant_record(facts: RecordFacts) -> dict[str, Any]:
         "@type": "sc:Dataset",
         "@id": version_iri(facts),
         "name": dta["datasetTitle"],  # the dataset with its namespace, or a source by its title
-        "description": f"{facts.dataset.label} version {facts.version}, with its provenance recorded by tdprov",
+        "description": f"{dta['datasetTitle']} version {facts.version}, with its provenance recorded by tdprov",
         "conformsTo": CROISSANT_1_0,
         "identifier": facts.version,
         "url": url,
@@ -273,7 +273,7 @@ def croissant_record(facts: RecordFacts) -> dict[str, Any]:
         "creator": [{"@type": "sc:Organization", "name": facts.issuer}] if facts.issuer else None,
         "distribution": distribution(facts, checked),
         "recordSet": records,
-        "isBasedOn": [{"@id": source_iri(s)} for s in sources],
+        "isBasedOn": [{"@id": source_iri(s)} for s in facts.own_sources],  # every record, a node of tdprov export
         "prov:wasDerivedFrom": [_source_node(s) for s in facts.sources],  # as tdprov export states it
         "prov:qualifiedDerivation": [{"@type": "prov:Derivation", "prov:entity": {"@id": source_iri(s)}, "tdprov:matchedByContent": True}
                                      for s in facts.content_matches],

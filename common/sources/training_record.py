@@ -97,6 +97,13 @@ class RecordFacts:
             return [s for s in self.sources if s not in self.trace.by_content]
         return records_of(self.sources, resolved.digest, resolved.location)
 
+    @cached_property
+    def own_versions(self) -> list[SourceRecord]:
+        """The own sources read per source version, as the audit reads them and as both record shapes give their facts:
+        one record per digest and location, each field from the newest record that sets it, named by the first
+        registered (:func:`~prov_common.sources.merged.by_version`)."""
+        return [v.record for v in by_version(self.own_sources)]
+
     @property
     def content_matches(self) -> list[SourceRecord]:
         """Sources registered with a digest of the lineage at another location only (matched by content): another
@@ -113,7 +120,7 @@ class RecordFacts:
         if self.generator is not None:
             return None
         wanted = normal_version(self.version)
-        return next((v.record for v in by_version(self.own_sources) if normal_version(v.record.digest) == wanted), None)
+        return next((s for s in self.own_versions if normal_version(s.digest) == wanted), None)
 
     @cached_property
     def location(self) -> str | None:
@@ -295,7 +302,7 @@ def _transformation(r: RunRecord) -> dict[str, Any]:
 
 def dta_record(facts: RecordFacts) -> dict[str, Any]:
     """All 22 D&TA Data Provenance Standards (v1.0.0) fields of the version, then the transformations and gaps."""
-    sources, d = facts.own_sources, facts.dataset
+    sources, d = facts.own_versions, facts.dataset
     if facts.own_source is not None:
         return _with_lineage(facts.own_source.dta(facts.source_metadata_location(facts.own_source)), facts)
     values = {
