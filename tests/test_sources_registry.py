@@ -316,3 +316,21 @@ def test_source_list_of_a_store_whose_every_record_fails_says_none_verifies(tmp_
     assert out == "" and err.startswith("no source record verifies: 1 source record in the store does not, named below\n"
                                         f"tdprov source list: {stored.key}: "), err
     assert "no sources registered" not in err
+
+
+@pytest.mark.parametrize("given", ["file:data/x.csv", "data/x.csv", "./data/../data/x.csv"])
+def test_the_python_api_records_a_relative_location_at_its_absolute_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       given: str) -> None:
+    """register_source stored a relative location as given, where tdprov source add makes it absolute: the files of one
+    name in two folders were one source version. It records the absolute path, as source add does; a URI stays."""
+    store = open_store(str(tmp_path / "store"))
+    key = default_signing_key()
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        stored = register_source(store, _record(name=folder, location=given), key)
+        assert stored.record.location == str(tmp_path / folder / given.removeprefix("./").replace("data/../", "")), stored.record
+    assert {s.record.location for s in iter_sources(store, trust_from_settings())} == {
+        str(tmp_path / f / given.removeprefix("./").replace("data/../", "")) for f in "ab"}
+    uri = register_source(store, _record(name="uri", location="s3://bucket/data/x.csv"), key)
+    assert uri.record.location == "s3://bucket/data/x.csv"

@@ -11,12 +11,11 @@ from prov_common.cli._output import emit_json, tell
 from prov_common.cli.runs import table
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
-from prov_common.file_uri import is_file_uri
 from prov_common.signing import signing_key_from_settings, trust_from_settings
 from prov_common.sources.media import media_type, media_type_of_path
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord, check_digest, check_name
 from prov_common.sources.merged import SourceVersion, source_version_key
-from prov_common.sources.registry import register_source, registered_versions, settings_source_listing
+from prov_common.sources.registry import absolute_location, register_source, registered_versions, settings_source_listing
 from prov_common.store import open_store
 from prov_common.store.base import Store
 from prov_common.text import counted
@@ -157,7 +156,7 @@ def run_add(args: argparse.Namespace) -> int:
     else:
         digest, rows, size, found_format = _digest_of(args)
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items() if k in _RECORD_FIELDS}
-    given["location"] = _absolute(args.location)
+    given["location"] = absolute_location(args.location)
     data_format = media_type(args.data_format) if args.data_format else found_format
     store = open_store(settings=settings)
     given |= _inherited(store, settings, digest, given)
@@ -166,17 +165,6 @@ def run_add(args: argparse.Namespace) -> int:
     print(f"registered source '{record.name}' {record.digest}")
     print(f"record: {stored.key} (signed by {stored.signer})")
     return 0
-
-
-def _absolute(location: str) -> str:
-    """A local path as the absolute path pipelines name it by (``data/v.csv`` run in ``/srv`` is ``/srv/data/v.csv``):
-    a relative one would mean another file to each reader of the record. URIs as given, ``file:/abs`` among them;
-    ``file:v.csv`` is no URI but a relative file of that name (:func:`~prov_common.file_uri.is_file_uri`)."""
-    if "://" in location or is_file_uri(location):
-        return location
-    from prov_common.lineage.naming import opened_path  # loads on use, as hashing does
-
-    return opened_path(location)
 
 
 _INHERITED = ("license", "issuer")  # required of a source; a later record of the same data at its location may leave them out

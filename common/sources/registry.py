@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.errors import BadInputError, TdprovError, VerificationError
+from prov_common.file_uri import is_file_uri
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.sources.merged import SourceVersion, by_version
 from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord, check_name
@@ -44,10 +45,24 @@ class StoredSource:
     signer: str
 
 
+def absolute_location(location: str) -> str:
+    """A local path as the absolute path pipelines name it by (``data/v.csv`` run in ``/srv`` is ``/srv/data/v.csv``):
+    a relative one would mean another file to each reader of the record. URIs as given, ``file:/abs`` among them;
+    ``file:v.csv`` is no URI but a relative file of that name (:func:`~prov_common.file_uri.is_file_uri`)."""
+    if "://" in location or is_file_uri(location):
+        return location
+    from prov_common.lineage.naming import opened_path  # loads on use, as hashing does
+
+    return opened_path(location)
+
+
 def register_source(store: Store, record: SourceRecord, signer: SigningKey) -> StoredSource:
-    """Sign and store ``record``, for this store's identity (``store_id``, unless the record names one); registering
-    the same name and digest twice keeps the first record (a record of the same digest at the same location under
-    another name adds fields: see :mod:`.merged`)."""
+    """Sign and store ``record``, for this store's identity (``store_id``, unless the record names one), at its location
+    made absolute (:func:`absolute_location`, as ``tdprov source add`` records it); registering the same name and digest
+    twice keeps the first record (a record of the same digest at the same location under another name adds fields: see
+    :mod:`.merged`)."""
+    if record.location:
+        record = replace(record, location=absolute_location(record.location))
     key = source_key(record.name, record.digest)
     if store.exists(key):
         raise BadInputError(
