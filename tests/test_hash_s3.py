@@ -333,3 +333,25 @@ def test_the_fix_for_an_s3_version_id_partly_encoded_encodes_the_rest_only(objec
     assert main(["hash", f"s3://{bucket}/data/v.csv?versionId=a%2Fb/c"]) == 2
     err = capsys.readouterr().err
     assert f"Fix: write s3://{bucket}/data/v.csv?versionId=a%2Fb%2Fc" in err, err
+
+
+def test_an_s3_uri_ending_in_an_empty_version_query_is_named_as_such(objects: dict[str, tuple[Path, str]], s3_server,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    """``s3://b/k?versionId=`` (an Airflow ``ObjectStoragePath`` written so: s3fs reads the newest object) names no
+    version: it was refused as holding 'more than a version id' (''), which it does not; the refusal says the id is
+    empty and gives both URIs that name something, the version and the object. The listener's capture says the same."""
+    from prov_airflow.capture import _object_storage_uri, hash_one
+    from prov_airflow.settings import ListenerLimits
+
+    _, uri = objects["t.csv"]
+    bucket, _ = split_s3_uri(uri)
+    empty = _object_storage_uri("s3", f"{bucket}/data/t.csv?versionId=")
+    assert empty == f"{uri}?versionId="
+    capsys.readouterr()
+    assert main(["hash", empty]) == 2
+    err = capsys.readouterr().err
+    assert "more than a version id" not in err, err
+    assert f"{empty!r} ends in '?versionId=' with no version id, which names no version of {uri}:" in err, err
+    assert f"Fix: to hash a version, write {uri}?versionId=<id>; to hash the object as it is now, write {uri}\n" in err, err
+    capture = hash_one(empty, ListenerLimits(), 30.0)
+    assert capture.status == "error" and "ends in '?versionId=' with no version id" in capture.message, capture.message

@@ -220,6 +220,11 @@ def list_shards(target: str) -> list[ShardRef]:
     refs = _list_s3(target) if is_s3(target) else _list_local(target)
     if not refs and is_s3(target) and "?versionId=" in target:
         key, _, after = target.partition("?versionId=")
+        if not after:  # s3fs, Airflow's ObjectStoragePath among its users, reads the object's newest version
+            raise BadInputError(
+                f"{target!r} ends in '?versionId=' with no version id, which names no version of {key}: read as a glob "
+                "of keys, no key matches.",
+                fix=f"to hash a version, write {key}?versionId=<id>; to hash the object as it is now, write {key}")
         raw = [c for c in "/=" if c in after]
         if raw and not any(c in after for c in "&*?["):  # one id, written with characters its URI must encode
             raise BadInputError(
