@@ -231,3 +231,18 @@ def test_a_source_named_by_its_digest_is_shown_by_its_location(tmp_path: Path, c
     doc = json.loads(out)
     assert doc["description"] == f"/data/v.csv version {data}, with its provenance recorded by tdprov"
     assert "title = {/data/v.csv}" in doc["citeAs"] and "{source:v}" not in out and "source:v version" not in out
+
+
+def test_a_version_made_from_a_source_registered_twice_takes_its_newest_licence(pipe: Pipeline,
+                                                                               capsys: pytest.CaptureFixture) -> None:
+    """The source of the lineage registered again at its location with another licence: the records of data made from
+    it listed both licences (D&TA and Croissant), and a D&TA entry per record, where the source's own record and the
+    audit read the records together. They read them together too: the newest licence, one entry per source version."""
+    assert main(["source", "add", "/data/raw.csv", "--digest", pipe.raw, "--name", "vendor-raw-2", "--license", "MIT",
+                 "--store", pipe.store.uri]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    dta = _record(pipe, "/data/features.parquet", "dta", capsys)
+    croissant = _record(pipe, "/data/features.parquet", "croissant", capsys)
+    assert dta["licenseToUse"] == croissant["license"] == ["MIT"]
+    assert [(s["datasetTitle"], s["licenseToUse"]) for s in dta["sourceMetadataForDataset"]] == [("vendor-raw", "MIT")]
+    assert dta["consentDocumentationLocation"] == ["https://acme.example/consent"]  # set by the first record only
