@@ -188,8 +188,11 @@ def _numpy_block(values: np.ndarray) -> Callable[[int, int], pa.Array]:
     return block
 
 
-def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: str) -> ColumnSource:
-    """A source over a pandas column or index level; numpy data is wrapped block by block."""
+def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: str,
+                  converted: pa.ChunkedArray | None = None) -> ColumnSource:
+    """A source over a pandas column or index level; numpy data is wrapped block by block. ``converted``: the same
+    values as Arrow already made them (see :func:`dataframe_sources`): date-times and durations are sliced from it
+    instead of being converted again, when it has the type and length their conversion gives."""
     dtype = values.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in _NUMPY_KINDS:
         array = np.asarray(values)
@@ -200,7 +203,10 @@ def pandas_source(values: pd.Series | pd.Index, label: Any, display: str, role: 
         _check_type(arrow_type, display)
         widened = dtype.kind in "iu" and canonical_type(arrow_type) == pa.int64()  # narrow ints hash as int64
         plain = dtype.kind in _PLAIN_KINDS and dtype.isnative and (canonical_type(arrow_type) == arrow_type or widened)
-        return ColumnSource(label, display, role, arrow_type, len(array), _numpy_block(array),
+        reuse = (dtype.kind in "mM" and converted is not None and converted.type == arrow_type
+                 and len(converted) == len(array))  # NaT is null in both
+        return ColumnSource(label, display, role, arrow_type, len(array),
+                            _chunked_block(converted) if reuse else _numpy_block(array),
                             numbers=array if plain else None)
     if isinstance(dtype, np.dtype) and dtype.kind == "c":
         raise UnsupportedTypeError(f"column {display!r} has dtype {dtype}; complex numbers have no canonical encoding.",
@@ -322,15 +328,25 @@ def _is_default_index(index: pd.Index) -> bool:
     return (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None)
 
 
-def dataframe_sources(df: pd.DataFrame) -> Iterator[ColumnSource]:
-    """Index levels (unless the default RangeIndex) then columns, in order, created lazily."""
+def dataframe_sources(df: pd.DataFrame, arrow: pa.Table | None = None) -> Iterator[ColumnSource]:
+    """Index levels (unless the default RangeIndex) then columns, in order, created lazily. ``arrow``: ``df`` as an
+    Arrow table (``pa.Table.from_pandas(df)``, or the table ``df`` was read from): a column labelled by text that names
+    one field of it is handed that field's values as converted (:func:`pandas_source`)."""
     if not _is_default_index(df.index):
         for level in range(df.index.nlevels):
             values = level_values(df.index, level)
             name = df.index.names[level]
             yield pandas_source(values, name, index_display(name, level), "index")
     for label, series in df.items():
-        yield pandas_source(series, label, display_label(label), "column")
+        yield pandas_source(series, label, display_label(label), "column", _field(arrow, label))
+
+
+def _field(arrow: pa.Table | None, label: Any) -> pa.ChunkedArray | None:
+    """The column of ``arrow`` named ``label``, when ``label`` is text and names exactly one (None otherwise)."""
+    if arrow is None or not isinstance(label, str):
+        return None
+    position = arrow.schema.get_field_index(label)  # -1 when no field, or more than one, has the name
+    return arrow.column(position) if position >= 0 else None
 
 
 class _Columns:

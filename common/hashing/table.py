@@ -234,18 +234,21 @@ def table_result(rows: int, columns: Sequence[tuple[ColumnDigest, bytes, Sequenc
 
 
 def hash_dataframe(df: pd.DataFrame, *, granularity: Granularity = "column", block_rows: int = BLOCK_ROWS,
-                   threads: int | None = None) -> TableDigest:
+                   threads: int | None = None, arrow: pa.Table | None = None) -> TableDigest:
     """Canonical digest of a pandas DataFrame (index included unless it is the default RangeIndex).
 
     ``threads``: worker threads (default: one per CPU, at most 8, for large frames; else 1).
     ``block_rows`` is part of the algorithm: change it only to compare with digests made with it.
+    ``arrow``: ``df`` as an Arrow table already made (``pa.Table.from_pandas(df)``, or the table ``df`` was read
+    from with ``to_pandas``): its date-time columns are hashed from it rather than converted again; the digest
+    is the same.
     """
     import pandas as pd  # here: Arrow tables and files are hashed without pandas
 
     if not isinstance(df, pd.DataFrame):
         raise BadInputError(f"expected a pandas DataFrame, got {type(df).__name__}.",
                             fix="pass a DataFrame, or use hash_table() for Arrow tables and hash_path() for files.")
-    sources = dataframe_sources(df)
+    sources = dataframe_sources(df, arrow)
     return _hash_sources(sources, len(df), df.shape[1] + 1, granularity=granularity,
                          block_rows=block_rows, threads=threads)
 
