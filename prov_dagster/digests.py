@@ -11,15 +11,15 @@ _lock = threading.Lock()
 _known: dict[int, tuple["weakref.ref[Any]", TableDigest]] = {}
 
 
-def digest_of(df: Any, *, threads: int | None = None) -> TableDigest:
+def digest_of(df: Any, *, threads: int | None = None, arrow: Any = None) -> TableDigest:
     """The content digest of ``df``, hashed once while the same object is alive (DataFrames are unhashable,
-    so objects are tracked by identity through a weak reference). ``threads`` as in ``hash_dataframe``."""
+    so objects are tracked by identity through a weak reference). ``threads``, ``arrow`` as in ``hash_dataframe``."""
     key = id(df)
     with _lock:
         entry = _known.get(key)
     if entry is not None and entry[0]() is df:
         return entry[1]
-    digest = hash_dataframe(df, threads=threads)
+    digest = hash_dataframe(df, threads=threads, arrow=arrow)
     try:
         ref = weakref.ref(df, lambda _r, k=key: _forget(k))
     except TypeError:

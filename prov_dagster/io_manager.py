@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import pandas as pd
+import pyarrow as pa
 from dagster import (
     AssetKey,
     DagsterEventType,
@@ -86,8 +87,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         wants = AssetProvenance.from_metadata(context.definition_metadata, place.label, _compat.asset_tags(context))
         owner = {"namespace": self.namespace_uri(), **place.sidecar}
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tdprov-hash") as pool:
-            hashing = pool.submit(_digest_for, df, wants.granularity)  # releases the GIL: overlaps what follows
             table = parquet_table(df, place.what)  # a frame Parquet would not give back is refused before any record
+            hashing = pool.submit(_digest_for, df, wants.granularity, table)  # releases the GIL: overlaps what follows
             step = recorder_for(self).step_for(context)
             step.training = step.training or wants.training
             location = self.data_location()
@@ -337,15 +338,16 @@ def _versions_not_digests(events: RunEvents, step_keys: set[str]) -> list[str]:
     return warnings
 
 
-def _digest_for(df: pd.DataFrame, granularity: str) -> TableDigest:
-    """The asset's digest: the one ``provenance_asset`` already took, or with row digests at row granularity.
+def _digest_for(df: pd.DataFrame, granularity: str, table: pa.Table) -> TableDigest:
+    """The asset's digest: the one ``provenance_asset`` already took, or with row digests at row granularity;
+    ``table``: ``df`` as it is written, whose date-time columns are hashed as Arrow made them (not converted twice).
 
     One thread: it runs beside the Parquet write, which keeps a core busy; a second hash thread would
     take that core from the write (measured in benchmarks/results/dagster.md).
     """
     if granularity == "row":
-        return hash_dataframe(df, granularity="row", threads=1)
-    return digest_of(df, threads=1)
+        return hash_dataframe(df, granularity="row", threads=1, arrow=table)
+    return digest_of(df, threads=1, arrow=table)
 
 
 @dataclass(frozen=True)
