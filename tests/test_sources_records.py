@@ -246,3 +246,35 @@ def test_a_version_made_from_a_source_registered_twice_takes_its_newest_licence(
     assert dta["licenseToUse"] == croissant["license"] == ["MIT"]
     assert [(s["datasetTitle"], s["licenseToUse"]) for s in dta["sourceMetadataForDataset"]] == [("vendor-raw", "MIT")]
     assert dta["consentDocumentationLocation"] == ["https://acme.example/consent"]  # set by the first record only
+
+
+def test_location_at_digest_names_a_source_registered_where_runs_recorded_other_versions(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A run read /data/v.csv at one digest; a source 'v-new' is registered there at another. 'tdprov record' and
+    'tdprov lineage' of /data/v.csv@DIGEST of the source were refused ('has no recorded version at'), the runs'
+    versions being looked at before the sources: the source could be named only by its digest alone. They name the
+    source version; a digest that is both a run's version there and a source's is the run's version, whose lineage
+    reaches the source."""
+    store, read, new, made = str(tmp_path / "store"), digest("read"), digest("new"), digest("made")
+    seal(open_store(store), run_events("job", [dataset("/data/v.csv", read)], [dataset("/data/out.parquet", made)]))
+    for at, name in ((new, "v-new"), (read, "v-read")):
+        assert main(["source", "add", "/data/v.csv", "--digest", at, "--name", name, "--license", "MIT", "--issuer", "Acme",
+                     "--store", store]) == 0
+    capsys.readouterr()
+    short = new[:len("blake3:") + 12]
+    assert main(["record", f"/data/v.csv@{short}", "--store", store, "--no-checksum"]) == 0, capsys.readouterr().err
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["datasetTitle"], doc["uniqueMetadataIdentifier"], doc["transformations"]) == ("v-new", new, [])
+    assert main(["lineage", f"/data/v.csv@{short}", "--store", store]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out == f"/data/v.csv  {new}  [source: v-new (Acme, MIT)]\n"
+    assert main(["lineage", f"/data/v.csv@{short}", "--all-versions", "--store", store]) == 0
+    assert capsys.readouterr().out == f"/data/v.csv  {new}  [source: v-new (Acme, MIT)]\n"
+    assert main(["lineage", f"/data/v.csv@{read}", "--downstream", "--store", store]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"/data/v.csv  {read}  [source: v-read (Acme, MIT)]" and "used by job" in out[1], out
+    assert main(["record", f"/data/v.csv@{read}", "--store", store, "--no-checksum"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["datasetTitle"], doc["uniqueMetadataIdentifier"], doc["licenseToUse"]) == ("v-read", read, "MIT")
+    other = digest("neither")[:len("blake3:") + 12]
+    assert main(["record", f"/data/v.csv@{other}", "--store", store, "--no-checksum"]) == 2
+    assert f"dataset '/data/v.csv' has no recorded version at '{other}'" in capsys.readouterr().err

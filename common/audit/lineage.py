@@ -395,14 +395,16 @@ class LineageIndex:
         """:meth:`namings` of ``ref``; of ``REF@DIGEST`` (:func:`~prov_common.w3cprov.version_ref.split_version`), where
         ``ref`` as a whole names nothing, those of ``REF`` at a version ``DIGEST`` means. ``REF@DIGEST`` is refused
         where ``REF`` names recorded datasets but none has a version that ``DIGEST`` means (naming their versions,
-        newest first), or where the digest prefix begins several versions of one dataset."""
+        newest first) and no source is registered at ``REF`` with such a digest (that source version is no recorded
+        one: none is named, and :meth:`resolve` finds the source), or where the digest prefix begins several versions
+        of one dataset."""
         found = self.namings(ref, skip=skip)
         base, query = split_version(ref)
         if found or query is None:
             return found
         namings = self.namings(base, skip=skip)
         meant = [n for n in namings if digest_starts(n.version, query)]
-        if namings and not meant:
+        if namings and not meant and not self.source_versions(ref):
             newest = sorted(namings, key=Naming.rank, reverse=True)
             shown = labels_as_named(base, [n.dataset for n in newest])
             raise no_version_at(base, query, list(dict.fromkeys(shown.values())),

@@ -113,7 +113,7 @@ def _sources(store: Store, settings: Settings) -> tuple[SourcesByDigest, bool]:
 
 def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSummary], name: str,
                            left_out: dict[str, str], corrected: dict[str, str], catalogued: Catalogued,
-                           all_versions: bool = False) -> list[str]:
+                           sources: SourcesByDigest, all_versions: bool = False) -> list[str]:
     """The lineage node ids of the versions that ``name`` means by another of their names (a Dagster asset key, in
     the events' ``symlinks``, which index summaries leave out; a partitioned asset's key names every
     partition): the newest version of each dataset whose events carry the name (every such version with
@@ -121,12 +121,15 @@ def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSu
     so. A version of the same dataset that no event names so (another asset's, another namespace's, written to
     the same file) is not one of them. Runs whose bundles do not verify are added to ``left_out``, runs whose
     index entries differ from their sound bundles to ``corrected`` (the node ids are as the bundles say).
-    ``catalogued``: the store's catalog, as loaded for the lineage."""
+    ``catalogued``: the store's catalog, as loaded for the lineage; ``sources``: the registered sources, so that
+    ``LOCATION@DIGEST`` of a source registered where runs recorded other versions names no recorded version (its
+    tree is the source's, :func:`_source_trees`) rather than being refused."""
     from prov_common.audit.recorded import RecordedRuns
 
     if is_digest(name):
         return []
-    recorded = RecordedRuns.of(store, trust, summaries=found, catalogued=catalogued)
+    recorded = RecordedRuns.of(store, trust, (s for same in sources.values() for s in same), summaries=found,
+                               catalogued=catalogued)
     try:
         recorded.read_naming(name)
     finally:
@@ -381,7 +384,7 @@ def _run(args: argparse.Namespace) -> int:
                 found = as_bundles_say(store, [s for s in scope.every() if s.run_id not in left_out], corrected)
                 before = set(corrected)  # (those runs of ``found`` are as their bundles say already)
                 targets = _located_by_other_name(store, trust, found, args.target, left_out, corrected,
-                                                 scope.catalogued, args.all_versions) or targets
+                                                 scope.catalogued, sources, args.all_versions) or targets
                 found = as_bundles_say(store, [s for s in found if s.run_id not in left_out], corrected.keys() - before)
                 graph, trees = _traced(store, found, args, targets, direction, sources, left_out)
             if not trees:  # a digest only a registered source holds: the source is the whole lineage
