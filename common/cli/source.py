@@ -14,7 +14,7 @@ from prov_common.errors import BadInputError
 from prov_common.signing import signing_key_from_settings, trust_from_settings
 from prov_common.sources.media import media_type, media_type_of_path
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord, check_digest, check_name
-from prov_common.sources.merged import SourceVersion, source_version_key
+from prov_common.sources.merged import SourceVersion, records_of
 from prov_common.sources.registry import absolute_location, register_source, registered_versions, settings_source_listing
 from prov_common.store import open_store
 from prov_common.store.base import Store
@@ -187,16 +187,15 @@ def _check_given(args: argparse.Namespace) -> None:
 
 def _inherited(store: Store, settings: Settings, digest: str, given: dict[str, Any]) -> dict[str, str]:
     """The licence and issuer the options leave out, from the verified records of this source version (``digest`` at
-    the location given, by :func:`~prov_common.sources.merged.source_version_key`) already in ``store`` read together (as the
+    the location given, by :func:`~prov_common.sources.merged.records_of`) already in ``store`` read together (as the
     audit reads them); the first record of a source version must give both. Records of equal bytes at another location
     (or at none) describe another dataset: they are named, and nothing is taken from them."""
     missing = [name for name in _INHERITED if not given.get(name)]
     if not missing:
         return {}
     options = " and ".join(f"--{name}" for name in missing)
-    wanted = source_version_key(digest, given["location"])
     versions = registered_versions(store, trust_from_settings(settings), digest)
-    same = next((v for v in versions if source_version_key(v.record.digest, v.record.location) == wanted), None)
+    same = next((v for v in versions if records_of([v.record], digest, given["location"])), None)
     elsewhere = [_equal_bytes(v, missing) for v in versions if v is not same]
     if same is None:
         whats = " and ".join(_WHAT[name][0] for name in missing)
