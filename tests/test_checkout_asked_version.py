@@ -182,6 +182,29 @@ def test_a_digest_two_datasets_hold_restores_with_or_without_its_algorithm(tmp_p
         assert hash_path(out).digest == digest
 
 
+def test_a_registered_source_version_is_named_as_lineage_names_it(tmp_path: Path, capsys: Any) -> None:
+    """A source registered (and snapshotted) at good.parquet where a run recorded the dataset at another digest:
+    'tdprov lineage' names it by its short digest and by LOCATION@DIGEST, where 'tdprov checkout' said 'no recorded
+    version's digest starts with' and 'has no recorded version at' (exit 2). Checkout restores it by either, as it
+    does by the whole digest; the dataset alone still means the run's version."""
+    from test_audit_support import dataset, digest as some_digest, run_events, seal
+
+    good, _ = _frames(tmp_path)
+    store_uri = str(tmp_path / "store")
+    digest = snapshot_path(open_store(store_uri), good)
+    seal(open_store(store_uri), run_events("job", [dataset(str(good), some_digest("older"))], []))
+    assert main(["source", "add", str(good), "--name", "good", "--license", "MIT", "--issuer", "Acme", "--store", store_uri]) == 0
+    short = digest[:len("blake3:") + 12]
+    assert main(["lineage", f"{good}@{short}", "--store", store_uri]) == 0
+    for ref in (short, f"{good}@{short}"):
+        out = tmp_path / f"back-{len(ref)}.parquet"
+        code, said = _checkout(ref, out, store_uri, capsys)
+        assert code == 0 and said == f"restored {digest} to {out}\n", (ref, said)
+        assert out.read_bytes() == good.read_bytes()
+    code, said = _checkout(str(good), tmp_path / "run.parquet", store_uri, capsys)
+    assert code == 2 and f"no snapshot of {some_digest('older')}" in said, said
+
+
 def test_no_verify_table_is_the_documented_escape(tmp_path: Path, capsys: Any) -> None:
     good, other = _frames(tmp_path)
     store_uri = str(tmp_path / "store")

@@ -15,15 +15,16 @@ def register(subparsers: Any) -> None:
         description=(
             "Write the bytes that were snapshotted as VERSION to PATH. VERSION is a file digest, the "
             "table digest that lineage records for Parquet/CSV/JSON-lines datasets, or a dataset name "
-            "(as 'tdprov runs' shows it: its newest recorded version). The bytes are "
+            "(as 'tdprov runs' shows it: its newest recorded version), or a registered source version by its digest or "
+            "its location, alone or with '@' and the digest, where no recorded run holds it, as 'tdprov lineage' names it. The bytes are "
             "verified before they are written: each file against its file digest, and a table (or the "
             "shards of a sharded version) re-hashed against VERSION itself. PATH may be a folder (the file "
             "keeps its recorded name). A table is restored in the format it was snapshotted in (that of the "
             "first file of it snapshotted: CSV, Parquet or JSON lines); a PATH whose suffix names another "
             "format is refused. A sharded version (a folder or prefix of shards) is restored into the folder "
             "PATH, every shard at its path. Exit 0 on success, 1 if the stored bytes do not verify or a run was "
-            "left out finding the version of a dataset name or short digest, its bundle not verifying (the version "
-            "is restored; the run is named on stderr, as 'tdprov lineage' does), 2 if there "
+            "left out finding the version of a dataset name or short digest, its bundle not verifying, or a source "
+            "record not verifying (the version is restored; each is named on stderr, as 'tdprov lineage' does), 2 if there "
             "is no snapshot of VERSION, PATH exists (use --force to replace it) or names another format."
         ),
         example="tdprov checkout blake3:9f2c...e1 -o data/train.parquet --force",
@@ -50,16 +51,24 @@ def run(args: argparse.Namespace) -> int:
     from prov_common.store import open_store
     from prov_common.store.snapshots import checkout
 
+    from prov_common.bundle.trust import bundle_trust
     from prov_common.cli._versions import is_full_digest, recorded_runs, version_digest
+    from prov_common.cli.record import tell_sources_left_out
     from prov_common.config import Settings
+    from prov_common.errors import TdprovError
+    from prov_common.sources.registry import iter_sources
 
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
     digest, left_out = args.digest, False
-    if not is_full_digest(digest):
-        with recorded_runs(store, settings, args.digest, verb=args.verb) as recorded:
+    if not is_full_digest(digest):  # a name, a short digest or LOCATION@DIGEST: resolved as 'tdprov lineage' resolves it
+        trust = bundle_trust(settings, store)
+        problems: list[tuple[str, TdprovError]] = []
+        sources = [s.record for s in iter_sources(store, trust, problems)]
+        with recorded_runs(store, settings, args.digest, sources, trust, verb=args.verb) as recorded:
             digest = version_digest(args.digest, recorded.index())
-        left_out = bool(recorded.left_out)  # the newest version may be one the run left out made: a finding
+        tell_sources_left_out(problems, args.verb, "the version was found without it")
+        left_out = bool(recorded.left_out or problems)  # the version meant may be one left out made or holds: a finding
     notes: list[str] = []
     with on_terminal():  # a sharded version is restored and hashed again shard by shard
         path = checkout(store, digest, args.output, force=args.force, verify_table=args.verify_table, note=notes.append)
