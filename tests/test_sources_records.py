@@ -221,7 +221,8 @@ def test_a_location_names_its_one_registered_source_version_and_refuses_several(
 
 def test_a_source_named_by_its_digest_is_shown_by_its_location(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The Croissant record of a source that a digest names showed it as 'source:v' (its description, its citation's
-    title), a namespace no dataset has; it shows its location, as a dataset read there is shown."""
+    title), a namespace no dataset has; its citation shows its location, as a dataset read there is shown, and its
+    description its title, as the D&TA record's datasetTitle names it."""
     store, data = str(tmp_path / "store"), digest("v bytes")
     assert main(["source", "add", "/data/v.csv", "--digest", data, "--name", "v", "--license", "MIT", "--issuer", "Acme",
                  "--store", store]) == 0
@@ -229,7 +230,7 @@ def test_a_source_named_by_its_digest_is_shown_by_its_location(tmp_path: Path, c
     assert main(["record", data, "--format", "croissant", "--store", store, "--no-checksum"]) == 0
     out = capsys.readouterr().out
     doc = json.loads(out)
-    assert doc["description"] == f"/data/v.csv version {data}, with its provenance recorded by tdprov"
+    assert doc["description"] == f"v version {data}, with its provenance recorded by tdprov"
     assert "title = {/data/v.csv}" in doc["citeAs"] and "{source:v}" not in out and "source:v version" not in out
 
 
