@@ -895,6 +895,33 @@ def test_verify_of_a_large_trusted_bundle_holds_the_file_not_its_events_parsed_t
     assert len(listed) == 20_002 and [e["eventType"] for e in (listed[0], listed[1], listed[-1])] == ["START", "RUNNING", "COMPLETE"]
 
 
+def test_bundle_sensor_of_a_large_trusted_bundle_parses_no_event_again(tmp_path: Path) -> None:
+    """The Airflow bundle sensor told a verified candidate's DAG run by parsing its events.jsonl whole (233 MB of
+    110,002 events: 1.16 GB at peak; 42 MB of 20,002: 247 MB). It takes the parent run from the events as its
+    verification folded them, parsing none again: about what verifying it costs (181 MB here), and the task of the DAG
+    is still told from the parent run its signed events name (another DAG's job_dag= does not take it)."""
+    events = _many_events(20_000, 1_500)
+    parent = {"parent": {"_producer": "p", "_schemaURL": "https://p/s.json#/$defs/P",
+                         "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "tests", "name": "big"}}}
+    for e in events:  # progress events naming no dataset: verifying them holds no more than the file and its fold
+        e["job"] = {**e["job"], "name": "big.load"}
+        e.update({"inputs": [], "outputs": []} if e["eventType"] == "RUNNING" else {})
+        e["run"] = {**e["run"], "facets": {**e["run"]["facets"], **parent}}
+    store, env, run = _sealed_store(tmp_path, events)
+    assert (store / "bundles" / run / "events.jsonl").stat().st_size > 40_000_000
+    sensor = ("import sys; from prov_airflow.matching import BundleQuery, find_bundle; "
+              "from prov_common.signing import trust_from_settings; from prov_common.store import open_store; "
+              "found = find_bundle(open_store(sys.argv[1]), BundleQuery(job='big.load', job_dag=sys.argv[2], since='2000-01-01'), "
+              "trust_from_settings()); print(found.run_id if found else None)")
+    measured = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+                "print(done.returncode, done.stdout.strip(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, done.stderr)")
+    for dag, found in (("big", run), ("big.load", "None")):
+        done = subprocess.run([sys.executable, "-c", measured, sys.executable, "-c", sensor, str(store), dag], capture_output=True,
+                              text=True, timeout=300, env={**os.environ, **env})
+        code, taken, peak_kib = done.stdout.split()[:3]
+        assert (code, taken) == ("0", found) and int(peak_kib) < 210_000, (dag, done.stdout, done.stderr)
+
+
 def test_verify_reads_an_attachment_no_further_than_its_listed_size_and_one_byte(tmp_path: Path) -> None:
     """An attachment was hashed to its end however large: one listed at 10 bytes whose object grew (sparse) to 50 GB
     made 'tdprov verify' read 50 GB. More bytes than listed cannot be the file sealed: it is read no further than its

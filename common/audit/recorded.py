@@ -3,7 +3,6 @@ the rest, and a run's own bundle, read and verified, where a question needs more
 from __future__ import annotations
 
 import sys
-from contextlib import suppress
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -241,19 +240,15 @@ def examined(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[R
 
 
 def examined_run(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[RunIdentity | None, str | None, bool]:
-    """As :func:`examined`, with the run the bundle is of in place of its record, as its signed events verification
-    read say (:func:`~prov_common.bundle.storage.events_run`; None when the bundle itself does not verify: its events
-    are then not taken, nor parsed)."""
-    from prov_common.bundle import layout
-    from prov_common.bundle.storage import events_run
-    from prov_common.errors import BadInputError
+    """As :func:`examined`, with the run the bundle is of in place of its record, as verification folded its signed
+    events (:meth:`RunIdentity.folded <prov_common.bundle.events.RunIdentity.folded>`: the parent run its signed
+    manifest names, with that run's job; no event is parsed again, so a file of any size costs nothing more than its
+    verification). None when the bundle itself does not verify, or its events were not folded."""
+    from prov_common.bundle.events import RunIdentity
 
     record, checked = _examined(store, trust, summary)
     why, sound = doubt(record, summary.cursor)
-    run = None
-    if sound and (events := checked.objects.get(layout.EVENTS_FILE)) is not None:  # a bundle that verifies: read of no other
-        with suppress(BadInputError):  # not JSON events: a finding of the verification
-            run = events_run(summary.run_id, events)
+    run = RunIdentity.folded(checked.derived.state) if sound and checked.derived is not None else None
     return run, why, sound
 
 

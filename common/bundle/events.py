@@ -63,7 +63,12 @@ def parent_of(event: Mapping[str, Any]) -> tuple[str, str, str] | None:
     """(run id, job namespace, job name) of the run the event's ``parent`` run facet names, ``None`` when it names
     none in full."""
     run = event.get("run")
-    facets = run.get("facets") if isinstance(run, Mapping) else None
+    return parent_in(run.get("facets") if isinstance(run, Mapping) else None)
+
+
+def parent_in(facets: Any) -> tuple[str, str, str] | None:
+    """(run id, job namespace, job name) of the run the ``parent`` facet of the run facets ``facets`` names (an
+    event's, or a run's folded ones), ``None`` when it names none in full."""
     parent = facets.get("parent") if isinstance(facets, Mapping) else None
     if not isinstance(parent, Mapping) or not isinstance(parent.get("run"), Mapping) or not isinstance(parent.get("job"), Mapping):
         return None
@@ -105,6 +110,13 @@ class RunIdentity:
         if parent is None:
             parent = next((p for _, e in timed if job_of(e) in (None, job) and (p := parent_of(e)) is not None), None)
         return cls(job, parent)
+
+    @classmethod
+    def folded(cls, state: RunState) -> RunIdentity:
+        """The run of the folded ``state`` of its events: its job, and the parent run its folded run facets name (the
+        last ``parent`` facet in the events' order, whose run id a manifest's ``parentRunId`` gives). Nothing is parsed
+        again, where :meth:`of` takes the events themselves."""
+        return cls((state.job_namespace, state.job_name), parent_in(state.run_facets))
 
     def is_other(self, event: Mapping[str, Any]) -> bool:
         """Whether ``event`` is of another run than this one that was given the same run id: it names a parent run of
