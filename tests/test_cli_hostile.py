@@ -1864,7 +1864,8 @@ def test_a_signed_events_line_that_is_json_but_no_object_is_a_malformed_bundle(
     """A line of a trusted bundle's events.jsonl that is JSON but not an object stopped verify, show, runs --verified,
     the audit, export --verified, record, lineage, contains and the Airflow bundle sensor for the whole store ("unexpected
     AttributeError: 'list' object has no attribute 'get'", exit 2). It is that bundle's one malformed finding, naming the
-    file and line, as a line that is not JSON is; the other runs are read as usual."""
+    file and line, as a line that is not JSON is; the other runs are read as usual. The sensor quotes the finding in
+    brackets without its full stop, as the CLI does (it said "(... not a JSON object.): not taken.")."""
     from prov_airflow.matching import BundleQuery, find_bundle
     from prov_common.signing import trust_from_settings
     from prov_common.store import open_store
@@ -1887,7 +1888,7 @@ def test_a_signed_events_line_that_is_json_but_no_object_is_a_malformed_bundle(
         assert got in (0, 1) and "unexpected" not in said and (got == 0 or left_out in said or bad in said), (argv, got, said)
     with caplog.at_level("WARNING", logger="prov_airflow.matching"):
         assert find_bundle(open_store(str(store)), BundleQuery(job="odd"), trust_from_settings()) is None
-    assert f"run {bad} matches, but its bundle does not verify ({finding}" in caplog.text, caplog.text
+    assert f"run {bad} matches, but its bundle does not verify ({finding}): not taken." in caplog.text, caplog.text
 
 
 @pytest.mark.parametrize("line", [b'{"run":"x"}', b'{"run":[1]}'], ids=["text", "list"])

@@ -14,6 +14,7 @@ from prov_common.bundle.model import BundleSummary
 from prov_common.signing import TrustStore
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
+from prov_common.text import clause
 from prov_common.w3cprov.identity import at_location, location_of_ref, spells
 from prov_common.w3cprov.version_ref import split_version
 
@@ -268,11 +269,12 @@ def vouched(record: RunRecord, trust: TrustStore) -> bool:
 
 def doubt(record: RunRecord, entry_key: str | None) -> tuple[str | None, bool]:
     """What verification found wrong with a run's bundle (None when nothing: notes aside), and whether the
-    bundle itself is sound (every finding is about its unsigned index entry at ``entry_key``)."""
+    bundle itself is sound (every finding is about its unsigned index entry at ``entry_key``). Each finding is named
+    without its closing full stop, as the reason stands in brackets where it is told."""
     findings = [f for f in record.bundle_findings if f.severity != NOTE]
     if not findings:
         return None, True
-    problems = [f"{f.object}: {f.what}" for f in findings]
+    problems = [f"{f.object}: {clause(f.what)}" for f in findings]
     why = "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
     return why, all(f.object == entry_key for f in findings)
 
