@@ -221,6 +221,37 @@ def _sealed_with_digest_sets(events: list[dict[str, Any]], key: SigningKey, dige
     return Bundle(d.state.run_id, d.files, d.manifest, d.manifest_bytes, envelope.to_json(), key.key_id)
 
 
+def test_an_unknown_digest_set_version_is_refused_before_the_events_are_read(tmp_path: Path) -> None:
+    """derive_written folded a sealed events.jsonl to its end before it checked the manifest's digest-set version, and
+    verification then parsed the file whole too, before refusing a version this tdprov does not know. The version is
+    refused first: a file whose line 3 is no event is not read, and the finding names the version, not the line."""
+    from dataclasses import replace
+
+    from prov_common.bundle.build import derive_written
+    from prov_common.bundle.model import FileEntry
+    from prov_common.errors import BadInputError
+    from prov_common.w3cprov.mapping import PROV_MAPPING
+
+    unknown, refused = "tdprov-digests/99", "digest sets 'tdprov-digests/99' are not known to this version of tdprov"
+    with pytest.raises(BadInputError, match=f"^{refused} "):
+        derive_written(b"[1]\n", "events.jsonl", sealed_at=SEALED, hashed=(), digest_sets=unknown, prov_mapping=PROV_MAPPING,
+                       local_names=True, versions_apart=True)
+    key, run_id = SigningKey.generate(), "0190c0de-0000-7000-8000-0000000000ad"
+    sound = _sealed_with_digest_sets([event(run_id, "START", "2026-03-01T10:00:00Z"),
+                                      event(run_id, "COMPLETE", "2026-03-01T10:00:05Z")], key, "tdprov-digests/2")
+    files = {**sound.files, "events.jsonl": bytes(sound.files["events.jsonl"]) + b"[1]\n"}
+    manifest = replace(sound.manifest, digest_sets=unknown,
+                       files=tuple(FileEntry(p, blake3_digest(d), len(d)) for p, d in sorted(files.items())))
+    manifest_bytes = manifest.to_json()  # signed as a later tdprov would: its statement names these bytes
+    statement = statement_for(replace(manifest, digest_sets=sound.manifest.digest_sets), blake3_digest(manifest_bytes))
+    envelope = sign_envelope(statement, INTOTO_PAYLOAD_TYPE, [key])
+    store = open_store(str(tmp_path / "store"))
+    deliver_bundle(store, Bundle(run_id, files, manifest, manifest_bytes, envelope.to_json(), key.key_id))
+    report = verify_bundle(store, run_id, TrustStore.of([key.public]))
+    events = [(f.problem, f.reason) for f in report.findings if f.key.endswith("/events.jsonl")]
+    assert len(events) == 1 and events[0][0] == "malformed" and events[0][1].startswith(refused), report.findings
+
+
 def test_a_version_in_toto_would_refuse_as_a_digest_is_named_as_a_version(tmp_path: Path) -> None:
     """A datasetVersion "sha256:<16 bytes>" or "v:0x1f" is a version, not a digest: in-toto's
     validator refuses a statement whose sha256 is not 32 bytes of hex, so the statement names such a version in its

@@ -179,7 +179,8 @@ def derive_written(data: bytes, name: str, *, sealed_at: datetime, hashed: Seque
     ``tdprov show`` lists of each (:func:`~prov_common.bundle.events.event_listed`), its ``events.jsonl`` is ``data``.
     None when ``data`` is not what :func:`derive_bundle` writes of its events (a line not canonical, repeated, out of
     order; events of several runs): :func:`derive_bundle` of them parsed then tells how. :class:`BadInputError` as
-    there."""
+    there, a digest-set version this tdprov does not know refused before any line is read."""
+    check_version(digest_sets)
     folded = fold_written_lines(data, name, local_names=local_names, versions_apart=versions_apart)
     if folded is None:
         return None

@@ -10,6 +10,7 @@ from prov_common.bundle.build import Derived, derive_bundle, derive_written, sta
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import Manifest, VerificationReport
 from prov_common.bundle.naming import NAMINGS, namings_of
+from prov_common.bundle.subjects import check_version
 from prov_common.bundle.storage import index_keys_since, load_index_entry, more_than_listed, recorded_index_key
 from prov_common.errors import StoreError, StoreUnavailableError, TdprovError
 from prov_common.hashing.model import FileDigest
@@ -393,9 +394,14 @@ def _check_consistency(
     events_key = prefix + layout.EVENTS_FILE
     if layout.EVENTS_FILE not in files:
         return None
-    expected = _derived_as_written(prefix, manifest, files[layout.EVENTS_FILE], attachments)
+    try:  # what the manifest says to derive by, refused before the events are folded or parsed
+        options = _derive_options(prefix, manifest, attachments)
+    except TdprovError as exc:
+        report.add(events_key, "malformed", exc.what)
+        return None
+    expected = _derived_as_written(manifest, files[layout.EVENTS_FILE], events_key, options)
     if expected is None:  # not as a bundle is written: parsed whole, which names what is wrong as ever
-        expected = _derived_parsed(prefix, manifest, files[layout.EVENTS_FILE], attachments, report)
+        expected = _derived_parsed(manifest, files[layout.EVENTS_FILE], events_key, options, report)
     if expected is None:
         return None
     if files[layout.EVENTS_FILE] != expected.files[layout.EVENTS_FILE]:
@@ -416,7 +422,9 @@ def _check_consistency(
 
 def _derive_options(prefix: str, manifest: Manifest, attachments: list[str]) -> dict[str, Any]:
     """What the manifest says to derive its bundle by (the files were hashed against it: they are not re-derived);
-    :class:`TdprovError` for an attachment path or a seal time that no bundle holds."""
+    :class:`TdprovError` for a digest-set version this tdprov does not know, an attachment path or a seal time that no
+    bundle holds."""
+    check_version(manifest.digest_sets)
     for path in attachments:
         layout.check_attachment_path(path)
     sealed_at = parse_time(manifest.sealed_at, f"{prefix}{layout.MANIFEST_FILE} sealedAt", sealed=True)
@@ -425,29 +433,28 @@ def _derive_options(prefix: str, manifest: Manifest, attachments: list[str]) -> 
             "versions_apart": folds_versions_apart(manifest.mapping)}
 
 
-def _derived_as_written(prefix: str, manifest: Manifest, data: bytes, attachments: list[str]) -> Derived | None:
+def _derived_as_written(manifest: Manifest, data: bytes, events_key: str, options: dict[str, Any]) -> Derived | None:
     """What the events ``data`` of this manifest's run give, folded line by line when they are as a bundle is written
     (:func:`~prov_common.bundle.build.derive_written`: 177 MB of 110,002 events folded whole took 1.52 GB); None when
     they are not, or anything about them is wrong (:func:`_derived_parsed` names it)."""
     try:
-        expected = derive_written(data, prefix + layout.EVENTS_FILE, **_derive_options(prefix, manifest, attachments))
+        expected = derive_written(data, events_key, **options)
     except TdprovError:
         return None
     return expected if expected is not None and expected.state.run_id == manifest.run_id else None
 
 
-def _derived_parsed(prefix: str, manifest: Manifest, data: bytes, attachments: list[str],
+def _derived_parsed(manifest: Manifest, data: bytes, events_key: str, options: dict[str, Any],
                     report: VerificationReport) -> Derived | None:
     """What the events ``data`` of this manifest's run give, parsed whole and ordered (so that the events of a file not
     as a bundle is written are named as ever); None with a finding when they cannot give the run."""
-    events_key = prefix + layout.EVENTS_FILE
     try:
         events = parse_events_jsonl(data, events_key)
         others = sorted({_run_id_named(e) for e in events} - {manifest.run_id})
         if others:
             report.add(events_key, "inconsistent", f"holds events of other runs: {', '.join(others[:3])}")
             return None
-        return derive_bundle(events, None, sealed=True, **_derive_options(prefix, manifest, attachments))
+        return derive_bundle(events, None, sealed=True, **options)
     except TdprovError as exc:
         report.add(events_key, "malformed", exc.what)
         return None
