@@ -62,8 +62,8 @@ def _slow_index_writes(seconds: float) -> None:
         store = opened(*args, **kwargs)
         return SlowIndex(store.root) if type(store) is LocalStore else store
 
-    def make(settings):  # noqa: ANN001, ANN202
-        made_transport = made(settings)
+    def make(settings, *args):  # noqa: ANN001, ANN002, ANN202 - make_transport's signature
+        made_transport = made(settings, *args)
         made_transport.config = attr.evolve(made_transport.config, timeout=0.5)
         return made_transport
 
