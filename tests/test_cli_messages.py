@@ -557,6 +557,39 @@ def test_verify_and_show_of_a_run_whose_index_entry_alone_is_left_say_it_was_sea
     assert capsys.readouterr().err == f"tdprov show: {told}"
 
 
+def test_a_missing_bundle_is_told_by_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """why_missing gave words, and verify chose its fix by the prefix 'not in the store' of them: of a run with nothing
+    in the store, verify said "'tdprov audit' checks the store ..." before its own fix, which says it again. It gives a
+    kind (sealed, staged, absent) with the words and the fix apart; verify and show say the words and their fix."""
+    from prov_common.bundle.missing import why_missing
+    from prov_common.cli.verify import missing_error
+    from prov_common.store import open_store
+
+    store = str(tmp_path / "store")
+    (run_id,) = record_runs(store, 1)
+    shutil.rmtree(tmp_path / "store" / "bundles" / run_id)
+    opened = open_store(store)
+    sealed = why_missing(opened, run_id)
+    assert sealed.kind == "sealed" and sealed.said.startswith("sealed, then missing from the store: its index entry")
+    assert main(["verify", run_id, "--store", store]) == 1
+    assert capsys.readouterr().err.startswith(f"tdprov verify: no object of run {run_id}'s bundle is in {store}: {sealed}\n")
+    for entry in (tmp_path / "store" / "index").rglob(f"*{run_id}.json"):
+        entry.unlink()
+    staged = why_missing(opened, run_id)
+    assert staged.kind == "staged" and staged.fix == f"once the task has ended, seal it with 'tdprov store seal {run_id}'"
+    assert main(["show", run_id, "--store", store]) == 2
+    assert capsys.readouterr().err == f"tdprov show: no object of run {run_id}'s bundle is in {store}: {staged}\n"
+    shutil.rmtree(tmp_path / "store" / "staging" / run_id)
+    absent = why_missing(opened, run_id)
+    assert absent.kind == "absent" and str(absent) == (
+        "not in the store: the bundle may wait in the worker's spool ('tdprov flush' on that worker delivers it), or it "
+        "was removed. Fix: 'tdprov audit' checks the store for runs that are missing or unsealed")
+    assert str(missing_error(opened, run_id)) == (  # verify checks the id: it was typed
+        f"no object of run {run_id}'s bundle is in {store}: {absent.said}. Fix: check the id with 'tdprov runs', then "
+        "run 'tdprov flush' on that worker, or 'tdprov audit' (a run that was there and is gone is a finding: it names a "
+        "logged run that was deleted)")
+
+
 def test_tdprov_debug_adds_the_traceback_of_a_refusal_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     """README: exit 2 is one line naming the thing and the fix, never a traceback, and TDPROV_DEBUG=1 adds it. It was

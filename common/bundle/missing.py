@@ -1,9 +1,28 @@
-"""Why a run has no bundle in the store, and what to do (shared by 'tdprov verify RUN_ID' and the Airflow page)."""
+"""Why a run has no bundle in the store, and what to do (shared by 'tdprov verify RUN_ID', 'tdprov show RUN_ID' and the
+Airflow page)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
+
+MissingKind = Literal["sealed", "staged", "absent"]
+"""What the store holds of a run with no bundle object: its index entry (sealed, then removed), staged events and no
+index entry (never sealed), or nothing (spooled on its worker, or removed with its entry)."""
+
+
+@dataclass(frozen=True)
+class MissingBundle:
+    """Why a run has no bundle in the store (:func:`why_missing`): its ``kind``, which readers choose by, what is wrong
+    (``said``) and what to do (``fix``)."""
+
+    kind: MissingKind
+    said: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.said}. Fix: {self.fix}"
 
 
 def checked_nothing(report: Any, run_id: str) -> bool:
@@ -13,7 +32,7 @@ def checked_nothing(report: Any, run_id: str) -> bool:
     return [(f.key, f.problem) for f in report.findings] == [(bundle_prefix(run_id), "missing")]
 
 
-def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] | None = None) -> str:
+def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] | None = None) -> MissingBundle:
     """Why a run has no bundle in the store, and what to do: it was sealed (its index entry says so) and its files
     were removed since; its events are staged but no bundle was sealed from them; or nothing of it is in the store
     (still in the worker's spool, or removed).
@@ -22,9 +41,9 @@ def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] 
     is listed from its oldest staged event (less :data:`~prov_common.bundle.layout.SETTLE_SECONDS` for clocks that
     differ) for the entry written when it was sealed. Not from its newest: an event delivered after the sealing is
     keyed by the time it was delivered (:mod:`prov_common.bundle.late`), which may be any time after the entry. With
-    nothing staged (removed with the bundle), any entry of the run tells it was sealed: ``entries_of`` gives the run's
-    entries (:class:`~prov_common.bundle.storage.EntriesOfRuns`, one listing for a page of runs); by default the index
-    is listed for this run."""
+    nothing staged (removed with the bundle), any entry of the run tells it was
+    sealed: ``entries_of`` gives the run's entries (:class:`~prov_common.bundle.storage.EntriesOfRuns`, one listing for
+    a page of runs); by default the index is listed for this run."""
     from prov_common.audit.unfinished import staged_events
     from prov_common.bundle.layout import SETTLE_SECONDS, bundle_prefix, staging_prefix
     from prov_common.bundle.storage import index_key_since, index_keys_since
@@ -39,12 +58,15 @@ def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] 
     else:  # the index entry is written after the bundle: sealed, whatever else was removed since
         entry = next(iter(entries_of(run_id) if entries_of else index_keys_since(store, run_id, None)), None)
     if entry is not None:
-        return (f"sealed, then missing from the store: its index entry ({entry}) says its bundle was sealed, but "
-                f"{bundle_prefix(run_id)} holds nothing. Fix: run 'tdprov verify {run_id}' and 'tdprov audit' to see what "
-                f"else is missing, and restore the bundle from a backup or replica of the store")
+        return MissingBundle("sealed", f"sealed, then missing from the store: its index entry ({entry}) says its bundle "
+                                       f"was sealed, but {bundle_prefix(run_id)} holds nothing",
+                             f"run 'tdprov verify {run_id}' and 'tdprov audit' to see what else is missing, and restore "
+                             "the bundle from a backup or replica of the store")
     if keys:
-        return (f"not sealed: its events are staged ({staged}) but no bundle was sealed from them; the task may still "
-                f"be running, or its worker stopped before sealing, or the bundle was removed. Fix: once the task has "
-                f"ended, seal it with 'tdprov store seal {run_id}'")
-    return ("not in the store: the bundle may wait in the worker's spool ('tdprov flush' on that worker delivers it), "
-            "or it was removed. 'tdprov audit' checks the store for runs that are missing or unsealed")
+        return MissingBundle("staged", f"not sealed: its events are staged ({staged}) but no bundle was sealed from "
+                                       "them; the task may still be running, or its worker stopped before sealing, or the "
+                                       "bundle was removed",
+                             f"once the task has ended, seal it with 'tdprov store seal {run_id}'")
+    return MissingBundle("absent", "not in the store: the bundle may wait in the worker's spool ('tdprov flush' on that "
+                                   "worker delivers it), or it was removed",
+                         "'tdprov audit' checks the store for runs that are missing or unsealed")

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from typing import Any
 
 from tqdm import tqdm
 
 from prov_common.bundle import layout
-from prov_common.bundle.missing import why_missing
+from prov_common.bundle.missing import MissingBundle, why_missing
 from prov_common.bundle.model import VerificationReport
 from prov_common.bundle.verify_pool import PoolProgress
 from prov_common.bundle.verify_runs import verify_runs
@@ -58,23 +59,23 @@ def describe(report: VerificationReport) -> list[str]:
     return [f"FAIL  {report.run_id}  {signer}"] + [f"      {finding}" for finding in report.findings] + notes
 
 
-def missing_story(store: Any, run_id: str) -> str:
-    """What a run with no bundle object is: sealed and since removed, or staged and never sealed (each with its fix,
-    as the Airflow page says it); with nothing of it in the store, that story (the worker's spool, 'tdprov flush') and
-    a check of the id."""
-    story = why_missing(store, run_id)
-    if story.startswith("not in the store"):
-        return (f"{story}. Fix: check the id with 'tdprov runs', then run 'tdprov flush' on that worker, or 'tdprov "
-                "audit' (a run that was there and is gone is a finding: it names a logged run that was deleted)")
-    return story
+def missing_story(store: Any, run_id: str) -> MissingBundle:
+    """What a run with no bundle object is (:func:`~prov_common.bundle.missing.why_missing`, as the Airflow page says
+    it): sealed and since removed, or staged and never sealed, each with its fix; with nothing of it in the store, the
+    fix checks the id too (a run id is typed here)."""
+    missing = why_missing(store, run_id)
+    if missing.kind == "absent":
+        return replace(missing, fix="check the id with 'tdprov runs', then run 'tdprov flush' on that worker, or 'tdprov "
+                                    "audit' (a run that was there and is gone is a finding: it names a logged run that "
+                                    "was deleted)")
+    return missing
 
 
 def missing_error(store: Any, run_id: str) -> ObjectNotFoundError:
     """The error of a run with no bundle object: :func:`missing_story` as what is wrong and its fix, as 'tdprov verify
     RUN_ID' tells it and 'tdprov show RUN_ID' refuses it."""
-    said, _, fix = missing_story(store, run_id).partition(" Fix: ")
-    return ObjectNotFoundError(f"no object of run {run_id}'s bundle is in {store.uri}" + (f": {said}" if fix else ""),
-                               fix=fix or said)
+    missing = missing_story(store, run_id)
+    return ObjectNotFoundError(f"no object of run {run_id}'s bundle is in {store.uri}: {missing.said}", fix=missing.fix)
 
 
 def run(args: argparse.Namespace) -> int:

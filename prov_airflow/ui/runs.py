@@ -128,7 +128,7 @@ def check(store: Any, trust: Any, store_uri: str, key: RunKey, entries_of: Calla
     report, manifest = checked.report, checked.manifest
     location = bundle_location(store_uri, key.run_id)
     if manifest is None and not report.ok:
-        findings = (why_missing(store, key.run_id, entries_of),) if checked_nothing(report, key.run_id) else tuple(str(f) for f in report.findings)
+        findings = (str(why_missing(store, key.run_id, entries_of)),) if checked_nothing(report, key.run_id) else tuple(str(f) for f in report.findings)
         return BundleStatus(key, location, "missing", findings=findings)
     if report.ok and manifest is not None and (other := another_runs(manifest, key)) is not None:
         return BundleStatus(key, location, "missing", findings=(other,))
