@@ -223,7 +223,8 @@ def test_page_says_why_a_bundle_is_missing_and_what_to_do(client, page_run: dict
     finally:
         aside.rename(bundle)
     assert deleted.startswith("sealed, then missing from the store") and entry_key in deleted, deleted
-    assert f"'tdprov verify {run_id}'" in deleted and "'tdprov audit'" in deleted and "not sealed" not in deleted, deleted
+    assert deleted.endswith("Fix: restore the bundle from a backup or replica of the store; 'tdprov audit' names this "
+                            "deletion and what else is missing") and "not sealed" not in deleted, deleted
     assert swept == deleted, swept
     assert gone.startswith("not in the store") and "'tdprov flush'" in gone and "tdprov audit" in gone
     assert unsealed.startswith("not sealed") and f"'tdprov store seal {run_id}'" in unsealed

@@ -374,7 +374,7 @@ def test_show_says_what_verify_says_of_a_run_with_no_bundle(tmp_path: Path, caps
     err = capsys.readouterr().err.strip()
     assert err == told.replace("tdprov verify:", "tdprov show:", 1) and "'tdprov runs'" not in err
     assert "sealed, then missing from the store: its index entry (index/" in err
-    assert "Fix: run 'tdprov verify" in err and "restore the bundle from a backup or replica of the store" in err
+    assert "Fix: restore the bundle from a backup or replica of the store; 'tdprov audit' names this deletion" in err
     for entry in (tmp_path / "store" / "index").rglob(f"*{run_id}.json"):  # left staged only, as a worker that never sealed
         raw_delete(store, entry.relative_to(tmp_path / "store").as_posix())
     assert main(["show", run_id, "--store", store]) == 2

@@ -549,8 +549,8 @@ def test_verify_and_show_of_a_run_whose_index_entry_alone_is_left_say_it_was_sea
         shutil.rmtree(tmp_path / "store" / folder / run_id)
     [entry] = [p.relative_to(tmp_path / "store").as_posix() for p in (tmp_path / "store" / "index").rglob(f"*{run_id}.json")]
     told = (f"no object of run {run_id}'s bundle is in {store}: sealed, then missing from the store: its index entry "
-            f"({entry}) says its bundle was sealed, but bundles/{run_id}/ holds nothing. Fix: run 'tdprov verify {run_id}' "
-            "and 'tdprov audit' to see what else is missing, and restore the bundle from a backup or replica of the store\n")
+            f"({entry}) says its bundle was sealed, but bundles/{run_id}/ holds nothing. Fix: restore the bundle from a "
+            "backup or replica of the store; 'tdprov audit' names this deletion and what else is missing\n")
     assert main(["verify", run_id, "--store", store]) == 1
     assert capsys.readouterr().err.startswith(f"tdprov verify: {told}")
     assert main(["show", run_id, "--store", store]) == 2
@@ -588,6 +588,23 @@ def test_a_missing_bundle_is_told_by_kind(tmp_path: Path, capsys: pytest.Capture
         f"no object of run {run_id}'s bundle is in {store}: {absent.said}. Fix: check the id with 'tdprov runs', then "
         "run 'tdprov flush' on that worker, or 'tdprov audit' (a run that was there and is gone is a finding: it names a "
         "logged run that was deleted)")
+
+
+def test_verify_of_a_sealed_run_whose_bundle_is_gone_does_not_tell_to_run_verify_again(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov verify RUN_ID' of a run sealed and since removed told its user to run 'tdprov verify RUN_ID' (what they
+    had just run, saying the same) and 'tdprov audit'. Its fix is to restore the bundle, and the audit it names does
+    name the deletion."""
+    store = str(tmp_path / "store")
+    (run_id,) = record_runs(store, 1)
+    shutil.rmtree(tmp_path / "store" / "bundles" / run_id)
+    assert main(["verify", run_id, "--store", store]) == 1
+    told = capsys.readouterr().err.splitlines()[0]
+    assert f"'tdprov verify {run_id}'" not in told
+    assert told.endswith(" holds nothing. Fix: restore the bundle from a backup or replica of the store; 'tdprov audit' "
+                         "names this deletion and what else is missing"), told
+    assert main(["audit", "--store", store]) == 1
+    assert f"error: bundles/{run_id}/: missing: no bundle objects for this run" in capsys.readouterr().out
 
 
 def test_tdprov_debug_adds_the_traceback_of_a_refusal_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -60,8 +60,8 @@ def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] 
     if entry is not None:
         return MissingBundle("sealed", f"sealed, then missing from the store: its index entry ({entry}) says its bundle "
                                        f"was sealed, but {bundle_prefix(run_id)} holds nothing",
-                             f"run 'tdprov verify {run_id}' and 'tdprov audit' to see what else is missing, and restore "
-                             "the bundle from a backup or replica of the store")
+                             "restore the bundle from a backup or replica of the store; 'tdprov audit' names this "
+                             "deletion and what else is missing")
     if keys:
         return MissingBundle("staged", f"not sealed: its events are staged ({staged}) but no bundle was sealed from "
                                        "them; the task may still be running, or its worker stopped before sealing, or the "
