@@ -607,6 +607,29 @@ def test_verify_of_a_sealed_run_whose_bundle_is_gone_does_not_tell_to_run_verify
     assert f"error: bundles/{run_id}/: missing: no bundle objects for this run" in capsys.readouterr().out
 
 
+def test_verify_of_a_run_whose_index_entry_and_a_staged_attachment_alone_are_left_says_it_was_sealed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run whose bundle and staged events are removed, its index entry and a staged attachment left: with staged
+    objects and no event among them, the index entry was not looked for, and verify and show said the run was not
+    sealed (seal it: there is nothing to seal). The entry says it was sealed, as when nothing is staged."""
+    from bundle_support import raw_put
+
+    store = str(tmp_path / "store")
+    (run_id,) = record_runs(store, 1)
+    shutil.rmtree(tmp_path / "store" / "bundles" / run_id)
+    for event in (tmp_path / "store" / "staging" / run_id).glob("*.json"):
+        event.unlink()
+    raw_put(store, f"staging/{run_id}/attachments/report.html", b"<p>report</p>")
+    [entry] = [p.relative_to(tmp_path / "store").as_posix() for p in (tmp_path / "store" / "index").rglob(f"*{run_id}.json")]
+    told = (f"no object of run {run_id}'s bundle is in {store}: sealed, then missing from the store: its index entry "
+            f"({entry}) says its bundle was sealed, but bundles/{run_id}/ holds nothing. Fix: restore the bundle from a "
+            "backup or replica of the store; 'tdprov audit' names this deletion and what else is missing\n")
+    assert main(["verify", run_id, "--store", store]) == 1
+    assert capsys.readouterr().err.startswith(f"tdprov verify: {told}")
+    assert main(["show", run_id, "--store", store]) == 2
+    assert capsys.readouterr().err == f"tdprov show: {told}"
+
+
 def test_tdprov_debug_adds_the_traceback_of_a_refusal_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     """README: exit 2 is one line naming the thing and the fix, never a traceback, and TDPROV_DEBUG=1 adds it. It was

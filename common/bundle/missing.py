@@ -41,7 +41,7 @@ def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] 
     is listed from its oldest staged event (less :data:`~prov_common.bundle.layout.SETTLE_SECONDS` for clocks that
     differ) for the entry written when it was sealed. Not from its newest: an event delivered after the sealing is
     keyed by the time it was delivered (:mod:`prov_common.bundle.late`), which may be any time after the entry. With
-    nothing staged (removed with the bundle), any entry of the run tells it was
+    no staged event (removed with the bundle, staged attachments left or not), any entry of the run tells it was
     sealed: ``entries_of`` gives the run's entries (:class:`~prov_common.bundle.storage.EntriesOfRuns`, one listing for
     a page of runs); by default the index is listed for this run."""
     from prov_common.audit.unfinished import staged_events
@@ -53,8 +53,6 @@ def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] 
     oldest = min((moment for *_, moment in staged_events(keys)), default=None)
     if oldest is not None:
         entry = index_key_since(store, run_id, oldest - timedelta(seconds=SETTLE_SECONDS))
-    elif keys:  # staged objects, no event among them: as unsealed as an event
-        entry = None
     else:  # the index entry is written after the bundle: sealed, whatever else was removed since
         entry = next(iter(entries_of(run_id) if entries_of else index_keys_since(store, run_id, None)), None)
     if entry is not None:
