@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 import concurrent.futures
@@ -33,7 +34,7 @@ from prov_common.bundle.events import is_terminal
 from prov_common.bundle.outlived import Worker
 from prov_common.bundle.staged import opened_event
 from prov_common.bundle.transport import SPOOL_SECONDS, settle_first
-from prov_common.config import Settings
+from prov_common.config import Settings, exit_timeout
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.identity import writer_store_id
@@ -670,8 +671,12 @@ class Recorder:
         attempt's run a retry closed here and that was not sealed (the store stopped answering as it was) has its Dagster
         run tagged, for ``provenance_store_sensor`` to close it once the run ended (:meth:`step`'s ``left``); what was
         staged here for a run another process sealed meanwhile (a sensor, a retry) is named (the transport's
-        ``name_late_events``: no store request when every run started here ended here). Strict mode raises that check's
-        error past its bound only after the tagging and the wait for the other backends, which it would have skipped."""
+        ``name_late_events``: no store request when every run started here ended here), within what is left of the exit
+        bound (``TDPROV_EXIT_TIMEOUT``, counted from the call) when it is shorter than the transport's: a store that
+        hangs on that check holds the teardown no longer than the process's exit would wait. Strict mode raises that
+        check's error past its bound only after the tagging and the wait for the other backends, which it would have
+        skipped."""
+        deadline = time.monotonic() + exit_timeout()
         with self._lock:  # those that failed before come first: one worker delivers them in order
             pending, self._pending, failed, self._failed = list(self._pending), {}, self._failed, FailedDeliveries()
             closed, self._closed_earlier = list(self._closed_earlier.items()), OrderedDict()
@@ -684,7 +689,7 @@ class Recorder:
             log.warning("%s", report)
         try:
             if self._transport is not None:  # a run whose START was staged here and that another process sealed since
-                self._transport.name_late_events()
+                self._transport.name_late_events(deadline - time.monotonic())
         finally:  # strict: the check's error past its bound is raised once the runs are tagged and the backends drained
             self._leave_unsealed(closed)
             self._drain_forwarder()

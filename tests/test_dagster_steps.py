@@ -1410,6 +1410,41 @@ def test_a_process_whose_store_holds_a_recorder_delivery_past_the_exit_bound_nam
     assert {s.run_id: s.state for s in list_bundles(open_store(store))} == {queued: "COMPLETE"}
 
 
+_HUNG_CHECK = """
+import sys, time, uuid
+from prov_common.config import Settings
+from prov_common.store.local import LocalStore
+from prov_dagster.model import DatasetRecord, StepIdentity
+from prov_dagster.recorder import recorder_for_namespace
+
+recorder = recorder_for_namespace(Settings(store=sys.argv[1]), "default")
+run = recorder.step(StepIdentity(str(uuid.uuid4()), "pair_job", "pair"))
+run.input(DatasetRecord(name="raw", digest=None))  # its START staged, no end: taken for open (left to a retry, a sensor)
+recorder.wait()
+LocalStore.exists = lambda self, key: time.sleep(600)  # then the mount hangs, on the check of the run taken for open
+began = time.monotonic()
+recorder.wait()  # the IO manager's teardown
+print(run.ol_run_id, time.monotonic() - began, flush=True)
+"""
+
+
+def test_a_teardown_whose_store_hangs_on_the_check_of_the_runs_taken_for_open_waits_no_longer_than_the_exit_bound(
+        tmp_path: Path) -> None:
+    """The recorder's wait (the IO manager's teardown) checks the runs its process took for open (a START staged, no
+    end) with the transport's own bound (10 s), though the process's exit waits for that check TDPROV_EXIT_TIMEOUT
+    at most: a step process whose store hangs on it (a hung mount) was held 10 s at its teardown with a 1 s exit bound.
+    The wait gives the check what is left of the exit bound; the exit then names the check as left, with the fix."""
+    store = str(tmp_path / "store")
+    done = subprocess.run([sys.executable, "-c", _HUNG_CHECK, store], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TDPROV_SPOOL": str(tmp_path / "spool"), "TDPROV_EXIT_TIMEOUT": "1"})
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    run_id, waited = done.stdout.split()[-2:]
+    assert float(waited) < 3, (waited, done.stderr[-3000:])  # 10 s before: the transport's bound
+    assert (f"tdprov: the check of the runs this process took for open ({run_id}) was still under way after 1.0s as "
+            f"this process ends (store {store} does not answer)" in done.stderr
+            and f"Fix: run 'tdprov audit --store {store}' once the store answers" in done.stderr), done.stderr[-3000:]
+
+
 _QUEUED_SEAL = """
 import sys
 from bundle_support import run_events
