@@ -123,20 +123,30 @@ def end_open_steps(recorder: Recorder, instance: Any, run_id: str, dagster_run: 
 
 
 def _end_failed(run: StepRun, outcome: StepOutcome) -> list[str]:
-    """End ``run``, whose step failed, with FAIL and the step's error: its bundle location. A run whose START the store
-    did not take as its load was refused (``run.start_error``: strict mode raised it with the refusal, the step's error)
-    and whose FAIL it does not take either is named in a warning, not raised again: the teardown would fail for an
-    error the step's error already reports."""
+    """End ``run``, whose step failed, with FAIL and the step's error: its bundle location. A FAIL that fails (the
+    store refused it, or raised any other error, such as an ``OSError`` a backend let through) is named in a warning
+    that says what the store holds of the run, with the fix, and the steps after it are ended still: recording never
+    breaks the teardown by accident. Strict mode raises it, except for a run whose START the store did not take as its
+    load was refused (``run.start_error``: strict mode raised it with the refusal, the step's error): the teardown would
+    fail for an error the step's error already reports."""
     try:
         return [run.fail(error=outcome.error or f"step {run.identity.step_key} failed", at=outcome.ended_at)]
-    except TdprovError as exc:
-        if run.start_error is None:
+    except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
+        if run.recorder.settings.strict and run.start_error is None:
             raise
         run.recorder.forget(run)
-        log.warning("tdprov: run %s of the failed step %r is not recorded: the store did not take its FAIL either (%s), "
-                    "as the step's error says of its START. Fix: %s, then materialize the step again", run.ol_run_id,
-                    run.identity.step_key, exc.what.rstrip("."), exc.fix or f"make the store {run.recorder.settings.store} "
-                    "writable")
+        known = isinstance(exc, TdprovError)
+        error = exc.what.rstrip(".") if known else f"{type(exc).__name__}: {exc}"
+        fix = exc.fix if known and exc.fix else f"make the store {run.recorder.settings.store} reachable and writable"
+        if known and run.start_error is not None:  # the store refused it as it refused the START
+            log.warning("tdprov: run %s of the failed step %r is not recorded: the store did not take its FAIL either "
+                        "(%s), as the step's error says of its START. Fix: %s, then materialize the step again",
+                        run.ol_run_id, run.identity.step_key, error, fix.rstrip("."))
+        else:  # a FAIL the store may have staged before the error
+            log.warning("tdprov: run %s of the failed step %r is not sealed: its FAIL could not be recorded (%s); what "
+                        "the store took of the run stays staged there. Fix: %s, then run 'tdprov store seal --force %s' "
+                        "(provenance_failure_sensor seals it as the run fails)", run.ol_run_id, run.identity.step_key,
+                        error, fix.rstrip("."), run.ol_run_id)
         return []
 
 

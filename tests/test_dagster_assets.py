@@ -1,6 +1,7 @@
 """ProvenanceIOManager and provenance_asset under real ``materialize`` runs, with the bundles they write."""
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from decimal import Decimal
@@ -47,6 +48,7 @@ from prov_common.hashing import hash_path
 from prov_common.signing import signing_key_from_settings, trust_from_settings
 from prov_common.sources import SourceRecord, register_source
 from prov_common.store import open_store
+from prov_common.store.local import LocalStore
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, pandera_checks, provenance_asset
 from prov_dagster.naming import step_run_id
 
@@ -322,15 +324,22 @@ def test_a_refused_load_is_no_prov_use_of_the_recorded_version_it_never_read(sto
     assert {(i["namespace"], i["name"]) for i in events[-1]["inputs"]} == {(o.namespace, o.name) for o in written.outputs}
 
 
-def _refused_load_with_an_unusable_store(store: Path, instance: DagsterInstance, tmp_path: Path) -> Any:
-    """The chain materialized, raw's data then changed, and orders_clean run again in strict mode with a store path
-    under a file (the store takes nothing, the START of the refused load included): its result."""
+def _changed_upstream(store: Path, instance: DagsterInstance) -> Path:
+    """The chain materialized, then raw's data changed, so that loading it for orders_clean is refused: the data
+    folder."""
     run(pipeline.CHAIN, instance)
     data = Path(str(store) + "-data")
     path = data / "raw" / "orders.parquet"
     df = pd.read_parquet(path)
     df.loc[0, "amount"] = 999.0
     df.to_parquet(path)
+    return data
+
+
+def _refused_load_with_an_unusable_store(store: Path, instance: DagsterInstance, tmp_path: Path) -> Any:
+    """The chain materialized, raw's data then changed, and orders_clean run again in strict mode with a store path
+    under a file (the store takes nothing, the START of the refused load included): its result."""
+    data = _changed_upstream(store, instance)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the store folder should be")
     return run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean], strict=True,
@@ -376,6 +385,68 @@ def test_a_refused_load_in_strict_mode_whose_start_the_store_refused_does_not_fa
             "is not recorded: the store did not take its FAIL either (" in warned and "not-a-folder" in warned
             and "as the step's error says of its START. Fix: " in warned
             and warned.endswith(", then materialize the step again")), warned
+
+
+class _FailingMount(LocalStore):
+    """A local store on a mount gone bad once ``failing`` is set: its next write is lost, and, with ``listings``,
+    every listing fails with the ``OSError`` (EIO) as a backend may let it through untranslated."""
+
+    failing = False
+    listings = False
+    lost = 0
+
+    def put(self, key: str, data: Any) -> bool:
+        if type(self).failing and not type(self).lost:
+            type(self).lost += 1
+            raise OSError(errno.EIO, "Input/output error", key)
+        return super().put(key, data)
+
+    def _list(self, prefix: str, start_after: str | None) -> Any:
+        if type(self).failing and type(self).listings:
+            raise OSError(errno.EIO, "Input/output error", prefix)
+        return super()._list(prefix, start_after)
+
+    def _list_info(self, prefix: str, start_after: str | None, tags_for: Any = None) -> Any:
+        if type(self).failing and type(self).listings:
+            raise OSError(errno.EIO, "Input/output error", prefix)
+        return super()._list_info(prefix, start_after, tags_for)
+
+
+def _refused_load_on_a_failing_mount(store: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch, *,
+                                     listings: bool) -> tuple[Any, type[_FailingMount]]:
+    """orders_clean run again in strict mode after raw's data changed, its store a :class:`_FailingMount` that lost the
+    START of the refused load (and, with ``listings``, fails every listing after it): its result, and the mount."""
+    from prov_common.bundle import transport
+
+    mount = type("Mount", (_FailingMount,), {"listings": listings})
+    opened = transport.open_store
+    monkeypatch.setattr(transport, "open_store", lambda *args, **kwargs: mount(opened(*args, **kwargs).root))
+    _changed_upstream(store, instance)
+    mount.failing = True
+    return run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean], strict=True), mount
+
+
+def test_a_failed_steps_fail_that_meets_an_os_error_of_the_store_is_named_not_raised_in_the_teardown(
+    store: Path, instance, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Strict mode, the START of a refused load lost (the step's error says so): the teardown's FAIL was staged, and its
+    seal met an OSError (EIO) the store let through untranslated. Only the store's own errors were named: this one
+    failed the teardown ("Teardown of resources [io_manager] failed") for the step's error already reported. It is
+    named in a warning with the run, the step, the error and the fix; the FAIL stays staged, and 'tdprov store seal
+    --force' seals it once the store answers."""
+    with caplog.at_level(logging.WARNING, logger="prov_dagster"):
+        result, mount = _refused_load_on_a_failing_mount(store, instance, monkeypatch, listings=True)
+    assert not result.success
+    said = [str(e.message) for e in result.all_events if e.message]
+    assert not [m for m in said if "Teardown of resources" in m], said
+    run_id = step_run_id(result.run_id, "clean__orders_clean")
+    [warned] = [r.getMessage() for r in caplog.records if "of the failed step" in r.getMessage()]
+    assert warned.startswith(f"tdprov: run {run_id} of the failed step 'clean__orders_clean' is not sealed: its FAIL could not "
+                      "be recorded (OSError: [Errno 5] Input/output error: 'staging/"), warned
+    mount.failing = False  # the store answers again
+    assert cli_main(["store", "seal", "--force", "--store", str(store), run_id]) == 0
+    events = bundle_events(store, run_id)
+    assert [e["eventType"] for e in events] == ["FAIL"], events
 
 
 def test_tamper_is_caught_by_the_sidecar_without_dagster_history(store: Path) -> None:
