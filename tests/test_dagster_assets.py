@@ -426,6 +426,23 @@ def _refused_load_on_a_failing_mount(store: Path, instance: DagsterInstance, mon
     return run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean], strict=True), mount
 
 
+def test_a_refused_load_whose_start_the_store_lost_is_sealed_with_the_fail_the_teardown_tries_once_more(
+    store: Path, instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Strict mode: the store lost the START of a refused load (the step fails with the refusal, the store's error named
+    in it); the IO manager's teardown tries the run's FAIL once more, the store has come back, and the run is sealed
+    with that FAIL and the refusal as its error."""
+    result, _ = _refused_load_on_a_failing_mount(store, instance, monkeypatch, listings=False)
+    assert not result.success
+    said = [str(e.message) for e in result.all_events if e.message]
+    assert not [m for m in said if "Teardown of resources" in m], said
+    assert "could not be recorded either: cannot write 'staging/" in _failure(result)
+    run_id = step_run_id(result.run_id, "clean__orders_clean")
+    events = bundle_events(store, run_id)
+    assert [e["eventType"] for e in events] == ["START", "FAIL"], events  # the START as staging kept it
+    assert "does not hold the recorded data" in events[-1]["run"]["facets"]["errorMessage"]["message"], events[-1]
+
+
 def test_a_failed_steps_fail_that_meets_an_os_error_of_the_store_is_named_not_raised_in_the_teardown(
     store: Path, instance, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
