@@ -12,8 +12,8 @@ import pytest
 
 from prov_common.signing.dsse import FIX_RETIRED
 from prov_common.audit.memory import memory_path
-from prov_common.bundle.verify_pool import map_bundles
-from prov_common.bundle.verify_runs import _verify_one
+from prov_common.bundle.verify_pool import map_batches
+from prov_common.bundle.verify_runs import _verify_batch
 from prov_common.cli import main
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
@@ -93,7 +93,7 @@ def test_verify_and_the_readers_apply_the_same_rule(rotated, capsys) -> None:
     from prov_common.bundle.trust import bundle_trust
 
     trust = bundle_trust(Settings.from_env(store=store.uri), store)  # verification workers get the same rule
-    reports = list(map_bundles(_verify_one, [(r, None) for r in (a, b, c, d)], store, trust, workers=2, parallel_from=2))
+    reports = list(map_batches(_verify_batch, [(r, None) for r in (a, b, c, d)], store, trust, workers=2, parallel_from=2))
     assert [r.ok for r in reports] == [True, True, True, False], [r.findings for r in reports]
 
 

@@ -79,6 +79,39 @@ def test_workers_read_the_bundles_not_this_process_and_serial_reads_each_object_
     assert read_here and all(k.startswith(first) for k in read_here)
 
 
+def test_workers_list_the_index_once_per_batch_for_named_runs_whose_indexed_record_is_gone(s3_store_uri: str, tmp_path,
+                                                                                              monkeypatch) -> None:
+    """Named runs whose indexed record is gone are checked against every index entry of theirs, found by listing the
+    whole index: the workers listed it once per such run (17 runs, 17 listings). Each batch a worker is given lists it
+    once (16 runs after the first, in chunks of 2 on 2 workers: 8), the first run's, verified here, once. Counted in the
+    S3 server's record of the requests, whichever process sent them."""
+    from urllib.parse import parse_qs, urlparse
+
+    from moto.moto_api import recorder
+
+    from prov_common.store.identity import writer_store_id
+
+    key, store = SigningKey.generate(), open_store(s3_store_uri)
+    runs = []
+    for _ in range(17):
+        bundle = build_bundle(run_events(), {}, key, sealed_at=SEALED, store_id=writer_store_id(store))
+        assert write_bundle(store, bundle).status == "written"
+        raw_delete(s3_store_uri, layout.bundle_key(bundle.run_id, layout.INDEXED_FILE))
+        runs.append(bundle.run_id)
+    monkeypatch.setattr(recorder, "_location", str(tmp_path / "requests.jsonl"))
+    recorder.start_recording()
+    try:
+        reports = list(verify_runs(store, TrustStore.of([key.public]), runs, workers=2))
+    finally:
+        recorder.stop_recording()
+    gone = "the bundle's indexed record, which names its index entry, is gone though the run has an index entry"
+    assert [[(f.key, f.reason) for f in r.findings] for r in reports] == [
+        [(layout.bundle_key(run_id, layout.INDEXED_FILE), gone)] for run_id in runs]
+    asked = [parse_qs(urlparse(json.loads(line)["url"]).query) for line in (tmp_path / "requests.jsonl").read_text().splitlines()]
+    index = [q for q in asked if "list-type" in q and q.get("prefix", [""])[0].endswith(f"/{layout.INDEX}/")]
+    assert len(index) == 1 + 8, index
+
+
 def test_cli_verify_with_workers_prints_what_serial_prints(tampered, tmp_path, capsys) -> None:
     uri, _store, _trust, key, _runs = tampered
     trusted = tmp_path / "trusted.pub"

@@ -163,7 +163,7 @@ def entry_differences(wrong: list[str], expected: dict[str, Any], actual: dict[s
 
 
 def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iterable[str] | None = None, *,
-                  recorded_entry: bool = False) -> VerificationReport:
+                  recorded_entry: bool = False, entries_of: Callable[[str], list[str]] | None = None) -> VerificationReport:
     """Check one bundle and name every object that fails and why.
 
     Findings: ``missing`` (no bundle, no commit marker, listed file absent, the bundle's recorded
@@ -177,9 +177,9 @@ def verify_bundle(store: Store, run_id: str, trust: TrustStore, index_keys: Iter
     ``index_keys``: the run's index entries, when the caller listed the index (see
     :func:`~prov_common.bundle.verify_runs.verify_runs`); None when it did not. ``recorded_entry`` (with
     ``index_keys`` None): check the entry that the bundle's ``indexed`` record names (a run named by the
-    user, its index not listed).
+    user, its index not listed; ``entries_of``: see :func:`verify_and_derive`).
     """
-    return verify_and_derive(store, run_id, trust, index_keys, recorded_entry=recorded_entry).report
+    return verify_and_derive(store, run_id, trust, index_keys, recorded_entry=recorded_entry, entries_of=entries_of).report
 
 
 def _planted_in_place(store: Store, run_id: str, report: VerificationReport) -> bool:

@@ -13,8 +13,9 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
 
 from tqdm import tqdm
@@ -29,6 +30,7 @@ R = TypeVar("R")
 PARALLEL_FROM = 64  # verify in worker processes from this many bundles on
 CHUNK = 50  # bundles per task: few round trips, and the results of a chunk are small
 BundleTask = Callable[[Store, TrustStore, Any], Any]  # (store, trust, item) -> result; a module-level function
+BatchTask = Callable[[Store, TrustStore, list[Any]], Iterable[Any]]  # (store, trust, items) -> their results, in order
 
 _WORKER: dict[str, Any] = {}
 _PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -68,9 +70,13 @@ def _start_worker(uri: str, trust: TrustStore, parent: int | None) -> None:
     _WORKER["trust"] = trust
 
 
-def _run_chunk(job: tuple[BundleTask, list[Any]]) -> list[Any]:
+def _run_chunk(job: tuple[BatchTask, list[Any]]) -> list[Any]:
     fn, items = job
-    return [fn(_WORKER["store"], _WORKER["trust"], item) for item in items]
+    return list(fn(_WORKER["store"], _WORKER["trust"], items))
+
+
+def _each(fn: BundleTask, store: Store, trust: TrustStore, items: list[Any]) -> Iterator[Any]:
+    return (fn(store, trust, item) for item in items)
 
 
 def map_bundles(fn: Callable[[Store, TrustStore, T], R], items: Sequence[T], store: Store, trust: TrustStore, *,
@@ -83,14 +89,25 @@ def map_bundles(fn: Callable[[Store, TrustStore, T], R], items: Sequence[T], sto
     fork unless this process runs other threads (then they ``spawn``: forking a threaded process is unsafe).
     A daemonic process (a Celery prefork worker's task) may not start processes: it verifies serially.
     """
+    return map_batches(partial(_each, fn), items, store, trust, workers=workers, parallel_from=parallel_from)
+
+
+def map_batches(fn: Callable[[Store, TrustStore, list[T]], Iterable[R]], items: Sequence[T], store: Store,
+                trust: TrustStore, *, workers: int | None = None, parallel_from: int | None = None,
+                here: Callable[[list[T]], Iterable[R]] | None = None) -> Iterator[R]:
+    """:func:`map_bundles` of a task that takes a batch of items, so that what they have in common (a listing) is
+    done once per batch: ``fn(store, trust, batch)`` gives the batch's results in order. In this process all the items
+    are one batch; with workers, the first item is one and each chunk (at most :data:`CHUNK` items) another.
+    ``here``: how this process does its batch (default ``fn`` with ``store`` and ``trust``), which, unlike ``fn``, is
+    never sent to a worker (it may hold what this process shares with its caller)."""
     workers = workers if workers is not None else usable_cpus()
+    here = here or partial(fn, store, trust)
     if multiprocessing.current_process().daemon:  # a daemonic process (a Celery worker's) may not have children
         workers = 1
     if workers <= 1 or len(items) < max(PARALLEL_FROM if parallel_from is None else parallel_from, 2):
-        for item in items:
-            yield fn(store, trust, item)
+        yield from here(list(items))
         return
-    yield fn(store, trust, items[0])
+    yield from here([items[0]])
     rest = list(items[1:])
     size = max(1, min(CHUNK, -(-len(rest) // (workers * 4))))  # at most CHUNK, and a few chunks per worker
     chunks = [(fn, rest[i:i + size]) for i in range(0, len(rest), size)]

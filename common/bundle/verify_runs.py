@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from prov_common.bundle import layout
 from prov_common.bundle.model import VerificationReport
-from prov_common.bundle.storage import index_keys
+from prov_common.bundle.storage import EntriesOfRuns, index_keys
 from prov_common.bundle.verify import verify_bundle
-from prov_common.bundle.verify_pool import map_bundles
+from prov_common.bundle.verify_pool import map_batches
 from prov_common.errors import BadInputError
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
@@ -36,7 +37,7 @@ def stored_runs(store: Store, since: datetime | None = None) -> dict[str, list[s
 class RunsVerification:
     """The bundles to verify, with the index entries of each (None: the index was not listed).
     ``len()`` is the number of runs; iterating verifies them, in order, in ``workers`` processes
-    (default: one per CPU) when there are many (:func:`~prov_common.bundle.verify_pool.map_bundles`)."""
+    (default: one per CPU) when there are many (:func:`~prov_common.bundle.verify_pool.map_batches`)."""
 
     store: Store
     trust: TrustStore
@@ -46,14 +47,34 @@ class RunsVerification:
     def __len__(self) -> int:
         return len(self.runs)
 
+    @cached_property
+    def entries_of(self) -> EntriesOfRuns:
+        """The index entries of the named runs, from one listing of the index made on first need, shared by the
+        verification done in this process and by what tells of a run with no bundle ('tdprov verify' RUN_ID's
+        :func:`~prov_common.bundle.missing.why_missing`)."""
+        return _named_entries(self.store, self.runs.items())
+
     def __iter__(self) -> Iterator[VerificationReport]:
-        return map_bundles(_verify_one, list(self.runs.items()), self.store, self.trust, workers=self.workers)
+        return map_batches(_verify_batch, list(self.runs.items()), self.store, self.trust, workers=self.workers,
+                           here=lambda runs: _verified(self.store, self.trust, runs, self.entries_of))
 
 
-def _verify_one(store: Store, trust: TrustStore, run: tuple[str, list[str] | None]) -> VerificationReport:
-    run_id, keys = run
-    # a named run's index is not listed, yet its entry, which 'tdprov runs' shows, is checked too
-    return verify_bundle(store, run_id, trust, keys, recorded_entry=keys is None)
+def _named_entries(store: Store, runs: Iterable[tuple[str, list[str] | None]]) -> EntriesOfRuns:
+    """The index entries of the named runs among ``runs`` (their index not listed), from one listing at most."""
+    return EntriesOfRuns(store, (run_id for run_id, keys in runs if keys is None))
+
+
+def _verify_batch(store: Store, trust: TrustStore, runs: list[tuple[str, list[str] | None]]) -> Iterator[VerificationReport]:
+    # in a worker process: one listing of the index at most per batch (a chunk, at most CHUNK runs), for the runs whose
+    # indexed record is gone, not one per such run (this process's listing is not shared with the workers)
+    return _verified(store, trust, runs, _named_entries(store, runs))
+
+
+def _verified(store: Store, trust: TrustStore, runs: list[tuple[str, list[str] | None]],
+              entries_of: EntriesOfRuns) -> Iterator[VerificationReport]:
+    for run_id, keys in runs:
+        # a named run's index is not listed, yet its entry, which 'tdprov runs' shows, is checked too
+        yield verify_bundle(store, run_id, trust, keys, recorded_entry=keys is None, entries_of=entries_of)
 
 
 def verify_runs(store: Store, trust: TrustStore, runs: Iterable[str] | None = None, *,
