@@ -603,3 +603,34 @@ def test_events_a_trusted_key_signed_not_as_a_bundle_writes_them_are_named(tmp_p
     report = verify_bundle(store, forged.run_id, TrustStore.of([key.public]))
     assert _problems(report) == [(f"bundles/{forged.run_id}/events.jsonl", "inconsistent")], report.findings
     assert "not canonical JSON lines" in report.findings[0].reason
+
+
+def test_verify_of_named_runs_lists_the_index_once(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """'tdprov verify RUN1 RUN2 ...' listed the whole index once per named run whose indexed record is gone, and once more
+    (from its oldest staged event) per run whose bundle is gone, to say it was sealed: 5 of each, 10 listings. The named
+    runs' entries come from one listing, shared by the verification and by what it says of the missing runs."""
+    import shutil
+
+    from bundle_support import record_runs
+    from counting_store import CountingStore
+    from prov_common.bundle import layout
+    from prov_common.cli import main
+
+    uri = str(tmp_path / "store")
+    runs = record_runs(uri, 10)  # sealed from staged events, which stay
+    gone, unrecorded = runs[:5], runs[5:]
+    for run_id in gone:
+        shutil.rmtree(tmp_path / "store" / layout.bundle_prefix(run_id))
+    for run_id in unrecorded:
+        raw_delete(uri, layout.bundle_key(run_id, layout.INDEXED_FILE))
+    counting = CountingStore(uri)
+    monkeypatch.setattr("prov_common.cli.verify.open_store", lambda **_: counting)
+    capsys.readouterr()
+    assert main(["verify", *runs, "--store", uri]) == 1
+    out, err = capsys.readouterr()
+    assert counting.lists[f"{layout.INDEX}/"] == 1, counting.lists
+    for run_id in gone:
+        assert f"no object of run {run_id}'s bundle is in {uri}: sealed, then missing from the store" in err, err
+    for run_id in unrecorded:
+        assert (f"{layout.bundle_key(run_id, layout.INDEXED_FILE)}: missing: the bundle's indexed record, which names its "
+                "index entry, is gone though the run has an index entry") in out, out

@@ -42,17 +42,20 @@ def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] 
     differ) for the entry written when it was sealed. Not from its newest: an event delivered after the sealing is
     keyed by the time it was delivered (:mod:`prov_common.bundle.late`), which may be any time after the entry. With
     no staged event (removed with the bundle, staged attachments left or not), any entry of the run tells it was
-    sealed: ``entries_of`` gives the run's entries (:class:`~prov_common.bundle.storage.EntriesOfRuns`, one listing for
-    a page of runs); by default the index is listed for this run."""
+    sealed. ``entries_of`` gives the run's entries (:class:`~prov_common.bundle.storage.EntriesOfRuns`, one listing for
+    a page of runs, or for the runs 'tdprov verify' is given), from which those since its oldest event are taken; by
+    default the index is listed for this run."""
     from prov_common.audit.unfinished import staged_events
-    from prov_common.bundle.layout import SETTLE_SECONDS, bundle_prefix, staging_prefix
+    from prov_common.bundle.layout import SETTLE_SECONDS, bundle_prefix, index_cursor, staging_prefix
     from prov_common.bundle.storage import index_key_since, index_keys_since
 
     staged = staging_prefix(run_id)
     keys = list(store.list(staged))  # listed once: its oldest event, and whether anything is staged at all
     oldest = min((moment for *_, moment in staged_events(keys)), default=None)
     if oldest is not None:
-        entry = index_key_since(store, run_id, oldest - timedelta(seconds=SETTLE_SECONDS))
+        since = oldest - timedelta(seconds=SETTLE_SECONDS)
+        entry = (index_key_since(store, run_id, since) if entries_of is None else  # what a listing from there gives
+                 next((key for key in entries_of(run_id) if key > index_cursor(since)), None))
     else:  # the index entry is written after the bundle: sealed, whatever else was removed since
         entry = next(iter(entries_of(run_id) if entries_of else index_keys_since(store, run_id, None)), None)
     if entry is not None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -59,11 +60,11 @@ def describe(report: VerificationReport) -> list[str]:
     return [f"FAIL  {report.run_id}  {signer}"] + [f"      {finding}" for finding in report.findings] + notes
 
 
-def missing_story(store: Any, run_id: str) -> MissingBundle:
+def missing_story(store: Any, run_id: str, entries_of: Callable[[str], list[str]] | None = None) -> MissingBundle:
     """What a run with no bundle object is (:func:`~prov_common.bundle.missing.why_missing`, as the Airflow page says
     it): sealed and since removed, or staged and never sealed, each with its fix; with nothing of it in the store, the
-    fix checks the id too (a run id is typed here)."""
-    missing = why_missing(store, run_id)
+    fix checks the id too (a run id is typed here). ``entries_of``: see :func:`~prov_common.bundle.missing.why_missing`."""
+    missing = why_missing(store, run_id, entries_of)
     if missing.kind == "absent":
         return replace(missing, fix="check the id with 'tdprov runs', then run 'tdprov flush' on that worker, or 'tdprov "
                                     "audit' (a run that was there and is gone is a finding: it names a logged run that "
@@ -71,10 +72,11 @@ def missing_story(store: Any, run_id: str) -> MissingBundle:
     return missing
 
 
-def missing_error(store: Any, run_id: str) -> ObjectNotFoundError:
+def missing_error(store: Any, run_id: str, entries_of: Callable[[str], list[str]] | None = None) -> ObjectNotFoundError:
     """The error of a run with no bundle object: :func:`missing_story` as what is wrong and its fix, as 'tdprov verify
-    RUN_ID' tells it and 'tdprov show RUN_ID' refuses it."""
-    missing = missing_story(store, run_id)
+    RUN_ID' tells it and 'tdprov show RUN_ID' refuses it (``entries_of``: the runs' index entries, listed once for
+    all the runs verified)."""
+    missing = missing_story(store, run_id, entries_of)
     return ObjectNotFoundError(f"no object of run {run_id}'s bundle is in {store.uri}: {missing.said}", fix=missing.fix)
 
 
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     for report in PoolProgress(verification, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(verification) < 2 or None):
         failed += not report.ok
         if args.run_ids and any(f.problem == "missing" and f.key == layout.bundle_prefix(report.run_id) for f in report.findings):
-            tell("verify", str(missing_error(store, report.run_id)))
+            tell("verify", str(missing_error(store, report.run_id, verification.entries_of)))
         if args.json:
             emit_json_line(report.to_dict(), sort_keys=True)
         else:
