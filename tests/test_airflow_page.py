@@ -269,6 +269,39 @@ def test_page_lists_the_index_once_for_the_bundles_whose_indexed_record_is_gone(
     assert [b["status"] for b in page["bundles"]] == ["failed"] * 3 and [b["status"] for b in before["bundles"]] == ["verified"] * 3
 
 
+def test_page_lists_the_index_once_for_the_bundles_sealed_and_then_removed(client, page_run: dict) -> None:
+    """A bundle sealed and then removed, its staged events kept, is told 'sealed' by its index entry, looked for from its
+    oldest staged event: the page listed the index from there once per such bundle (3 for a DAG run and its 2 task
+    tries). It takes them from the page's one listing of the index, and says the same of each bundle."""
+    from counting_store import CountingStore
+
+    from airflow.utils.session import create_session
+    from prov_common.bundle import layout
+    from prov_common.signing import TrustStore
+    from prov_common.signing.keyfiles import load_public_key
+
+    from prov_airflow.ui.runs import dag_run_bundles
+
+    store = page_run["store"]
+    trust = TrustStore.of([load_public_key(page_run["root"] / "keys" / "airflow.key.pub")])
+    folders = {store / layout.bundle_prefix(s.run_id): page_run["root"] / f"aside-{s.run_id}" for s in page_run["summaries"].values()}
+    assert all(any((store / layout.staging_prefix(s.run_id)).iterdir()) for s in page_run["summaries"].values())
+    for folder, aside in folders.items():
+        folder.rename(aside)
+    try:
+        counting = CountingStore(store)
+        with create_session() as session:
+            runs = dag_run_bundles(DAG_ID, page_run["run_id"], session, counting, trust, str(store))
+        page = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()
+    finally:
+        for folder, aside in folders.items():
+            aside.rename(folder)
+    assert len(runs.bundles) == 3 and counting.lists[f"{layout.INDEX}/"] == 1, counting.lists
+    assert {b.status for b in runs.bundles} == {"missing"}
+    assert all(len(b.findings) == 1 and b.findings[0].startswith("sealed, then missing from the store") for b in runs.bundles)
+    assert [b["findings"] for b in page["bundles"]] == [list(b.findings) for b in runs.bundles]
+
+
 def test_page_verifies_one_page_of_bundles_and_links_to_the_rest(client, page_run: dict) -> None:
     """A DAG run of thousands of mapped task tries was verified whole on every view (one full verify per try per page
     load): the page verifies ``limit`` bundles from ``offset`` on, says how many the DAG run has in all, and links to
