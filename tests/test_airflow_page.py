@@ -302,6 +302,35 @@ def test_page_lists_the_index_once_for_the_bundles_sealed_and_then_removed(clien
     assert [b["findings"] for b in page["bundles"]] == [list(b.findings) for b in runs.bundles]
 
 
+def test_page_checks_the_page_asked_for_once_and_refuses_a_bad_one_before_opening_the_store(
+        client, page_run: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page checked the offset and limit asked for twice per request (before opening the store, and again where it
+    verified the page): once, still refusing a bad page (400) before the store is opened."""
+    from prov_airflow.hooks.provenance import ProvenanceHook
+    from prov_airflow.ui import runs
+
+    checked: list[tuple[int, int]] = []
+    opened: list[str] = []
+    check_page, get_conn = runs.check_page, ProvenanceHook.get_conn
+
+    def counted_check(offset: int, limit: int) -> None:
+        checked.append((offset, limit))
+        check_page(offset, limit)
+
+    def counted_conn(hook: ProvenanceHook):
+        opened.append("store")
+        return get_conn(hook)
+
+    monkeypatch.setattr(runs, "check_page", counted_check)
+    monkeypatch.setattr(ProvenanceHook, "get_conn", counted_conn)
+    api = f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}"
+    assert client.get(api + "?offset=1&limit=2").status_code == 200
+    assert checked == [(1, 2)] and len(opened) == 1, (checked, opened)
+    refused = client.get(api + "?limit=0")
+    assert refused.status_code == 400 and "Fix: ask for ?offset=0&limit=100" in refused.json()["detail"], refused.text
+    assert checked == [(1, 2), (0, 0)] and len(opened) == 1, (checked, opened)
+
+
 def test_page_verifies_one_page_of_bundles_and_links_to_the_rest(client, page_run: dict) -> None:
     """A DAG run of thousands of mapped task tries was verified whole on every view (one full verify per try per page
     load): the page verifies ``limit`` bundles from ``offset`` on, says how many the DAG run has in all, and links to

@@ -28,10 +28,10 @@ def _bundles(dag_id: str, run_id: str, offset: int, limit: int) -> Any:
 
     from prov_airflow.hooks.provenance import ProvenanceHook
     from prov_airflow.settings import conf_get
-    from prov_airflow.ui.runs import check_page, dag_run_bundles
+    from prov_airflow.ui.runs import check_page, run_keys, verified_page
 
     try:
-        check_page(offset, limit)
+        check_page(offset, limit)  # before the store is opened: a bad page is refused with no read (checked once)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     hook = ProvenanceHook(conf_get("conn_id") or None)
@@ -40,8 +40,8 @@ def _bundles(dag_id: str, run_id: str, offset: int, limit: int) -> Any:
         store = hook.get_conn()
         with create_session() as session:
             # a local store by its absolute path: a relative [tdprov] store is a folder of the API server's working folder
-            return dag_run_bundles(dag_id, run_id, session, store, trust_from_settings(settings),
-                                   absolute_location(settings.store), offset=offset, limit=limit)
+            return verified_page(dag_id, run_id, run_keys(dag_id, run_id, session), store, trust_from_settings(settings),
+                                 absolute_location(settings.store), offset, limit)
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from None
     except TdprovError as exc:

@@ -176,7 +176,7 @@ def dag_run_bundles(dag_id: str, run_id: str, session: Any, store: Any, trust: A
 def verified_page(dag_id: str, run_id: str, every: list[RunKey], store: Any, trust: Any, store_uri: str, offset: int,
                   limit: int) -> DagRunBundles:
     """The page of ``every`` run of the DAG run from ``offset``, at most ``limit`` runs, each verified (see
-    :func:`dag_run_bundles`)."""
+    :func:`dag_run_bundles`); the caller has checked the page (:func:`check_page`)."""
     from prov_common.bundle.storage import EntriesOfRuns
     from prov_common.errors import BadInputError
     from prov_common.store.identity import reread_identity
