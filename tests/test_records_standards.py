@@ -31,7 +31,7 @@ from prov_common.sources.registry import source_key
 from prov_common.canonical_json import canonical_bytes
 from prov_common.store import open_store
 
-from test_audit_support import T0, dataset, run_events, seal
+from test_audit_support import T0, dataset, digest, run_events, seal
 
 SC = rdflib.Namespace("https://schema.org/")
 RAI = rdflib.Namespace("http://mlcommons.org/croissant/RAI/")
@@ -860,3 +860,50 @@ def test_croissant_and_dta_of_a_source_registered_twice_give_one_licence(tmp_pat
     assert dta["datasetTitle"] == doc["name"] == "Orders" and doc["description"].startswith(f"Orders version {digest},")
     assert _croissant_issues(path) == []
     assert mlc.Dataset(jsonld=str(path)).metadata.license == ["Apache-2.0"]
+
+
+def test_records_of_every_way_to_name_a_source_are_read_by_outside_tools(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A source read by a run and registered twice at its location with two licences, the same location registered at a
+    digest no run read, and a source at a location no run read: the Croissant record of each way to name a source (its
+    digest, its LOCATION, LOCATION@DIGEST) and of the data made from it loads in mlcroissant with no error or warning
+    and its rows read; each D&TA record states the 22 fields and the gaps the repository's checks find; the PROV
+    exported of the store validates against prov.xsd, and in its Turtle every derivation reaches a typed entity."""
+    from importlib.resources import files
+
+    from lxml import etree
+
+    store, data = str(tmp_path / "store"), tmp_path / "data"
+    data.mkdir()
+    raw, unread = data / "raw.csv", data / "unread.csv"
+    raw.write_text("id,amount\n1,9.5\n2,3.0\n")
+    unread.write_text("a,b\n1,2\n")
+    read, other = hash_path(raw).digest, "blake3:" + "1" * 64
+    seal(open_store(store), run_events("prepare", [_ds(str(raw), read)], [_ds(str(data / "f.parquet"), digest("f"))]))
+    for location, name, extra in ((raw, "raw", ["--license", "CC-BY-4.0", "--issuer", "Acme", "--title", "Raw claims"]),
+                                  (raw, "raw-cc0", ["--license", "CC0-1.0", "--issuer", "Mirror"]),
+                                  (raw, "raw-old", ["--digest", other, "--license", "MIT", "--issuer", "Acme"]),
+                                  (unread, "unread", ["--license", "MIT", "--issuer", "Vendor"])):
+        assert main(["source", "add", str(location), "--name", name, *extra, "--store", store]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    refs = [read, read[:len("blake3:") + 12], str(raw), f"{raw}@{read}", f"{raw}@{other}", other, str(unread),
+            f"{unread}@{hash_path(unread).digest}", str(data / "f.parquet")]
+    read_rows = []
+    for ref in refs:
+        path = _croissant_file(tmp_path, store, ref, capsys)
+        doc = json.loads(path.read_text())
+        assert _croissant_issues(path) == [], (ref, doc)
+        if "distribution" in doc:
+            read_rows += [ref] if _mlcroissant_rows(path) else []
+        dta = _record(store, ref, "dta", capsys)
+        assert tuple(dta)[:22] == DTA_KEYS and set(dta_gaps(dta)) <= set(dta["knownGaps"]), (ref, dta)
+    assert read_rows == [read, read[:len("blake3:") + 12], str(raw), f"{raw}@{read}", str(unread), refs[7]]
+    xml, ttl = tmp_path / "all.xml", tmp_path / "all.ttl"
+    for fmt, out in (("xml", xml), ("ttl", ttl)):
+        assert main(["export", "--format", fmt, "-o", str(out), "--store", store]) == 0, capsys.readouterr().err
+    schema = etree.XMLSchema(etree.parse(str(files("prov") / "tests" / "schemas" / "prov.xsd")))
+    assert schema.validate(etree.parse(str(xml))), schema.error_log
+    graph = rdflib.Graph().parse(ttl, format="turtle")
+    prov = "PREFIX prov: <http://www.w3.org/ns/prov#>\n"
+    derivations = list(graph.query(prov + "SELECT ?a ?b WHERE { ?a prov:wasDerivedFrom ?b }"))
+    assert derivations and not list(graph.query(prov + "SELECT ?b WHERE { ?a prov:wasDerivedFrom ?b FILTER NOT EXISTS { ?b a prov:Entity } }"))
+    assert not list(graph.query(prov + "SELECT ?e WHERE { { ?e prov:wasGeneratedBy ?x } UNION { ?x prov:used ?e } FILTER NOT EXISTS { ?e a ?t } }"))
