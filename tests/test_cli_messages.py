@@ -630,6 +630,34 @@ def test_verify_of_a_run_whose_index_entry_and_a_staged_attachment_alone_are_lef
     assert capsys.readouterr().err == f"tdprov show: {told}"
 
 
+def test_a_run_of_which_only_a_staged_attachment_is_left_is_not_told_to_be_sealed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run whose bundle, staged events and index entry are removed, a staged attachment left: verify and show said its
+    events were staged and to seal it with 'tdprov store seal RUN', which refuses it (no event is staged, nothing to
+    seal it from). They say that no event is staged, only the attachment, and where its events may be."""
+    from bundle_support import raw_put
+
+    store = str(tmp_path / "store")
+    (run_id,) = record_runs(store, 1)
+    for folder in ("bundles", "staging"):
+        shutil.rmtree(tmp_path / "store" / folder / run_id)
+    for entry in (tmp_path / "store" / "index").rglob(f"*{run_id}.json"):
+        entry.unlink()
+    raw_put(store, f"staging/{run_id}/attachments/report.html", b"<p>report</p>")
+    told = (f"no object of run {run_id}'s bundle is in {store}: not sealed, and nothing to seal it from: no event of it "
+            f"is staged, only 1 other object under staging/{run_id}/ (staging/{run_id}/attachments/report.html); its "
+            f"events may wait in the worker's spool, or were removed. Fix: run 'tdprov flush' on that worker, then, once "
+            f"the task has ended, 'tdprov store seal {run_id}'; if its events were removed, restore staging/{run_id}/ "
+            "from a backup or replica of the store\n")
+    assert main(["verify", run_id, "--store", store]) == 1
+    assert capsys.readouterr().err.startswith(f"tdprov verify: {told}")
+    assert main(["show", run_id, "--store", store]) == 2
+    assert capsys.readouterr().err == f"tdprov show: {told}"
+    assert main(["store", "seal", run_id, "--store", store]) == 2  # what the fix names it once its events are staged
+    assert capsys.readouterr().err.startswith(f"tdprov store seal: no events are staged for run {run_id} in {store}, "
+                                              "so there is nothing to seal it from.")
+
+
 def test_tdprov_debug_adds_the_traceback_of_a_refusal_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     """README: exit 2 is one line naming the thing and the fix, never a traceback, and TDPROV_DEBUG=1 adds it. It was

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-MissingKind = Literal["sealed", "staged", "absent"]
+MissingKind = Literal["sealed", "staged", "eventless", "absent"]
 """What the store holds of a run with no bundle object: its index entry (sealed, then removed), staged events and no
-index entry (never sealed), or nothing (spooled on its worker, or removed with its entry)."""
+index entry (never sealed), staged objects and no event or index entry (never sealed, and nothing to seal it from), or
+nothing (spooled on its worker, or removed with its entry)."""
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,9 @@ def checked_nothing(report: Any, run_id: str) -> bool:
 
 def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] | None = None) -> MissingBundle:
     """Why a run has no bundle in the store, and what to do: it was sealed (its index entry says so) and its files
-    were removed since; its events are staged but no bundle was sealed from them; or nothing of it is in the store
-    (still in the worker's spool, or removed).
+    were removed since; its events are staged but no bundle was sealed from them; only other objects of it are staged
+    (its attachments), no event, which no seal takes; or nothing of it is in the store (still in the worker's spool, or
+    removed).
 
     A run's staged events stay after sealing, so they do not tell an unsealed run from a deleted bundle: the index
     is listed from its oldest staged event (less :data:`~prov_common.bundle.layout.SETTLE_SECONDS` for clocks that
@@ -48,6 +50,7 @@ def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] 
     from prov_common.audit.unfinished import staged_events
     from prov_common.bundle.layout import SETTLE_SECONDS, bundle_prefix, index_cursor, staging_prefix
     from prov_common.bundle.storage import index_key_since, index_keys_since
+    from prov_common.text import counted, first_of
 
     staged = staging_prefix(run_id)
     keys = list(store.list(staged))  # listed once: its oldest event, and whether anything is staged at all
@@ -63,6 +66,13 @@ def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] 
                                        f"was sealed, but {bundle_prefix(run_id)} holds nothing",
                              "restore the bundle from a backup or replica of the store; 'tdprov audit' names this "
                              "deletion and what else is missing")
+    if keys and oldest is None:  # what 'tdprov store seal' refuses: no event to seal the run from
+        return MissingBundle("eventless", f"not sealed, and nothing to seal it from: no event of it is staged, only "
+                                          f"{counted(len(keys), 'other object')} under {staged} ({first_of(keys, 3)}); "
+                                          "its events may wait in the worker's spool, or were removed",
+                             f"run 'tdprov flush' on that worker, then, once the task has ended, 'tdprov store seal "
+                             f"{run_id}'; if its events were removed, restore {staged} from a backup or replica of the "
+                             "store")
     if keys:
         return MissingBundle("staged", f"not sealed: its events are staged ({staged}) but no bundle was sealed from "
                                        "them; the task may still be running, or its worker stopped before sealing, or the "
