@@ -17,13 +17,17 @@ def wants_snapshot(config: Any, asked: bool | None) -> bool:
 
 def restore_fix(config: Any, digest: str, uri: str) -> str:
     """How to bring back version ``digest`` of the data at ``uri`` (what the fix of a digest mismatch says): from its
-    snapshot when the store of ``config`` holds one (one lookup, on the error path), else by re-materializing."""
+    snapshot when the store of ``config`` holds one (one lookup, on the error path), else by re-materializing. A store
+    that cannot be asked (its error, or an ``OSError`` a backend lets through) does not take the place of the refusal
+    this fix is for: the fix says so and offers no command that may fail."""
     from prov_common.store.snapshots import has_snapshot
 
     try:
         kept = has_snapshot(recorder_for(config).transport().store, digest)
-    except TdprovError:
-        kept = False  # a store that cannot be asked now: offer no command that may fail
+    except (TdprovError, OSError) as exc:
+        error = exc.what.rstrip(".") if isinstance(exc, TdprovError) else f"{type(exc).__name__}: {exc}"
+        return (f"re-materialize the upstream asset (whether the store keeps a snapshot of {digest} to restore is not "
+                f"known: it could not be asked ({error}))")
     if not kept:
         return (f"re-materialize the upstream asset (the store holds no snapshot of {digest} to restore; with snapshots "
                 "on, provenance_asset(snapshot=True) or TDPROV_SNAPSHOT=1, the next change can be undone with 'tdprov checkout')")

@@ -466,6 +466,39 @@ def test_a_failed_steps_fail_that_meets_an_os_error_of_the_store_is_named_not_ra
     assert [e["eventType"] for e in events] == ["FAIL"], events
 
 
+class _UnreadableSnapshots(LocalStore):
+    """A local store whose snapshots folder (``objects/``) cannot be read, the ``OSError`` let through untranslated."""
+
+    def _exists(self, key: str) -> bool:
+        if key.startswith("objects/"):
+            raise OSError(errno.EACCES, "Permission denied", key)
+        return super()._exists(key)
+
+
+def test_a_refused_load_whose_snapshot_check_meets_an_os_error_fails_with_the_refusal(
+    store: Path, instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load refused for its changed data asks the store whether it keeps a snapshot to restore, for its fix: a store
+    that let an OSError through there failed the step with that OSError, the refusal lost. The step fails with the
+    refusal, its fix saying the store could not be asked and offering no 'tdprov checkout' that may fail."""
+    from prov_common.bundle import transport
+
+    opened = transport.open_store
+    monkeypatch.setattr(transport, "open_store", lambda *args, **kwargs: _UnreadableSnapshots(opened(*args, **kwargs).root))
+    expected = materializations(run(pipeline.CHAIN, instance))[RAW].metadata["tdprov/digest"].value
+    data = _changed_upstream(store, instance)
+    result = run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean])
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error
+    shown = error.cause if error.cause is not None else error  # the user's error, under Dagster's wrapper
+    assert "VerificationError" in shown.cls_name, error.to_string()
+    assert f"at {data / 'raw' / 'orders.parquet'} does not hold the recorded data: expected digest {expected}" in shown.message
+    assert (f"Fix: re-materialize the upstream asset (whether the store keeps a snapshot of {expected} to restore is not "
+            f"known: it could not be asked (PermissionError: [Errno 13] Permission denied: 'objects/") in shown.message, shown.message
+    assert "tdprov checkout" not in shown.message
+
+
 def test_tamper_is_caught_by_the_sidecar_without_dagster_history(store: Path) -> None:
     with DagsterInstance.ephemeral() as first:
         run(pipeline.CHAIN, first)
