@@ -691,6 +691,18 @@ def test_tdprov_debug_adds_the_traceback_of_a_refusal_of_one_of_several_paths(tm
     assert err.endswith(quiet)  # the same line last
 
 
+def test_a_json_lines_file_pyarrow_cannot_parse_is_refused_with_its_words_quoted(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov hash' of a JSON-lines file cut inside a line said "as jsonl: JSON parse error: Invalid value. in row 1.":
+    pyarrow's full stop stood inside the sentence. Its text is quoted as pyarrow said it, then the fix."""
+    bad = tmp_path / "cut.jsonl"
+    bad.write_text('{"a":1}\n{"a":\n')
+    assert main(["hash", str(bad)]) == 2
+    assert capsys.readouterr().err == (
+        f"tdprov hash: cannot read {str(bad)!r} as jsonl: pyarrow says \"JSON parse error: Invalid value. in row 1\". "
+        "Fix: check that the file is valid jsonl, or hash the file's bytes (tdprov hash --bytes).\n")
+
+
 def test_a_long_word_in_brackets_is_cut_without_its_brackets() -> None:
     """A long word after '(' kept the bracket inside what was cut, counted in its size: '(bundles/r1/ppp… (70,013
     characters))' for a key of 70,012. The brackets stay outside, the size is the word's own."""

@@ -119,7 +119,15 @@ def _reading(path_or_uri: str | Path, fmt: str, open_source: PassOpener | None =
             located = csv_not_utf8(str(path_or_uri), open_source)
             if located is not None:
                 raise located from exc
-        raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: {exc}", fix=_check_format(fmt)) from exc
+        raise BadInputError(f"cannot read {str(path_or_uri)!r} as {fmt}: {_reason(exc)}", fix=_check_format(fmt)) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a reader refused a file: pyarrow's text quoted as it said it (its own punctuation, such as the full stop of
+    'JSON parse error: Invalid value. in row 1', stays inside the quotes), any other error's as it is."""
+    if isinstance(exc, pa.ArrowException):
+        return f'pyarrow says "{" ".join(str(exc).split())}"'
+    return str(exc)
 
 
 def _csv_no_header_error() -> type[Exception] | tuple[()]:
