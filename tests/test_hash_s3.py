@@ -305,6 +305,30 @@ def test_an_s3_key_that_begins_with_a_slash_is_refused_not_taken_for_another_obj
     assert hash_path(f"s3://{bucket}/y.csv").digest == hash_path(tmp_path / "y.csv").digest  # the object without '/' reads
 
 
+def test_an_s3_prefix_with_an_empty_name_under_which_nothing_is_listed_names_the_slashes(
+        objects: dict[str, tuple[Path, str]], s3_server, capsys: pytest.CaptureFixture) -> None:
+    """``s3://b/x//shards/`` (shards at ``x/shards/``) said only "no shards in ...", and ``s3://b//shards/`` too, where
+    ``s3://b//y.csv`` is refused naming its leading '/': both name the empty name and the prefix meant. A prefix holding
+    '//' whose keys do hold it is hashed as written, as S3 keeps it."""
+    bucket, _ = split_s3_uri(objects["t.csv"][1])
+    client = s3_server.client()
+    for key in ("x/shards/part-0.csv", "shards/part-0.csv", "y//shards/part-0.csv"):
+        client.put_object(Bucket=bucket, Key=key, Body=b"id\n1\n")
+    capsys.readouterr()
+    assert main(["hash", f"s3://{bucket}/x//shards/"]) == 2
+    assert capsys.readouterr().err == (
+        f"tdprov hash: no shards in 's3://{bucket}/x//shards/', whose key holds '//' ('x//shards/'): S3 takes a key as "
+        "written, the empty name between the two '/' included, and holds no data file under it. Fix: write "
+        f"s3://{bucket}/x/shards/ if that is meant (one '/' between names)\n")
+    assert main(["hash", f"s3://{bucket}/x//shards/*.csv"]) == 2
+    assert f"Fix: write s3://{bucket}/x/shards/*.csv if that is meant" in capsys.readouterr().err
+    assert main(["hash", f"s3://{bucket}//shards/"]) == 2
+    assert capsys.readouterr().err.startswith(f"tdprov hash: 's3://{bucket}//shards/' names an S3 key that begins with '/'")
+    assert main(["hash", f"s3://{bucket}/x/shards/", f"s3://{bucket}/y//shards/"]) == 0
+    (first, _), (second, _) = (line.split("  ") for line in capsys.readouterr().out.splitlines())
+    assert first == second  # the same one shard, each under the prefix its key holds
+
+
 def test_an_s3_version_id_holding_a_slash_unencoded_is_named_as_such(objects: dict[str, tuple[Path, str]], s3_server,
                                                                      capsys: pytest.CaptureFixture) -> None:
     """``s3://b/k?versionId=a/b`` was refused as holding 'more than a version id', though it holds one id, written

@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import re
 import stat
 from collections.abc import Iterator, Sequence
 from fnmatch import fnmatchcase
@@ -16,7 +17,7 @@ from urllib.parse import unquote
 
 from prov_common.errors import BadInputError
 from prov_common.file_uri import home_hint
-from prov_common.hashing.remote import S3_SCHEMES, is_s3_object, s3_client, s3_version, versioned_uri
+from prov_common.hashing.remote import S3_SCHEMES, is_s3_object, s3_client, s3_key, s3_version, versioned_uri
 from prov_common.hashing.shard_model import LocalState, ShardRef
 from prov_common.once import Once
 from prov_common.regular_file import kind_of
@@ -215,6 +216,20 @@ def _list_s3(target: str) -> list[ShardRef]:
     return refs
 
 
+def _check_key_segments(target: str) -> None:
+    """Refuse the S3 prefix or glob ``target``, under which nothing was listed, when its key has an empty name in it:
+    at its start (:func:`~prov_common.hashing.remote.s3_key` names the leading '/'), or as '//' inside it, which S3
+    keeps as written (``s3://b/x//shards/`` lists other keys than ``s3://b/x/shards/``)."""
+    key = s3_key(target)
+    if "//" in key:
+        scheme, _, rest = target.partition("://")
+        meant = re.sub("/{2,}", "/", key)
+        raise BadInputError(
+            f"no shards in {target!r}, whose key holds '//' ({key!r}): S3 takes a key as written, the empty name "
+            "between the two '/' included, and holds no data file under it.",
+            fix=f"write {scheme}://{rest.partition('/')[0]}/{meant} if that is meant (one '/' between names)")
+
+
 def list_shards(target: str) -> list[ShardRef]:
     """The shards of ``target`` (a folder, a glob, ``s3://bucket/prefix/`` or an S3 glob), sorted by path."""
     refs = _list_s3(target) if is_s3(target) else _list_local(target)
@@ -236,6 +251,8 @@ def list_shards(target: str) -> list[ShardRef]:
             "named by '?versionId=<id>' at the end of its URI, so this one was read as a glob of keys, and no key matches.",
             fix=f"to hash a version, write {key}?versionId=<id> with nothing after the id (an id holding '/', '&' or "
                 "'=' percent-encoded: %2F, %26, %3D); to hash an object whose key holds '?', name its key as written")
+    if not refs and is_s3(target):
+        _check_key_segments(target)
     if not refs:
         raise BadInputError(f"no shards in {target!r}.",
                             fix=home_hint(target, "name a folder, an s3://bucket/prefix/ or a glob that holds data files "
