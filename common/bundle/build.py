@@ -20,6 +20,7 @@ from prov_common.hashing.raw import blake3_digest
 from prov_common.w3cprov.mapping import PROV_MAPPING
 from prov_common.store.buffers import Buffer, byte_view, checked_buffer
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, SigningKey, Subject, digest_map, make_statement, sign_envelope
+from prov_common.w3cprov.event_lines import EventBytes
 from prov_common.w3cprov.events import DatasetState, RunState
 from prov_common.w3cprov.identity import iso_z
 
@@ -171,12 +172,13 @@ def derive_bundle(
                     digest_sets=digest_sets, prov_mapping=prov_mapping, store_id=store_id)
 
 
-def derive_written(data: bytes, name: str, *, sealed_at: datetime, hashed: Sequence[FileEntry], digest_sets: str | None,
-                   prov_mapping: str, local_names: bool, versions_apart: bool) -> Derived | None:
-    """:func:`derive_bundle` of a sealed bundle's ``events.jsonl`` bytes ``data`` (named ``name``; the other arguments
-    as there, ``sealed``), folded line by line (:func:`~prov_common.bundle.events.fold_written_lines`), so that what is
-    held beside ``data`` grows with the run's PROV and count of events, not with the file: its ``events`` are what
-    ``tdprov show`` lists of each (:func:`~prov_common.bundle.events.event_listed`), its ``events.jsonl`` is ``data``.
+def derive_written(data: bytes | EventBytes, name: str, *, sealed_at: datetime, hashed: Sequence[FileEntry],
+                   digest_sets: str | None, prov_mapping: str, local_names: bool, versions_apart: bool) -> Derived | None:
+    """:func:`derive_bundle` of a sealed bundle's ``events.jsonl`` bytes ``data`` (named ``name``; held whole, or read
+    in parts; the other arguments as there, ``sealed``), folded line by line
+    (:func:`~prov_common.bundle.events.fold_written_lines`), so that what is held grows with the run's PROV and count
+    of events, not with the file: its ``events`` are what ``tdprov show`` lists of each
+    (:func:`~prov_common.bundle.events.event_listed`); its files hold no ``events.jsonl``: it is ``data``, as given.
     None when ``data`` is not what :func:`derive_bundle` writes of its events (a line not canonical, repeated, out of
     order; events of several runs): :func:`derive_bundle` of them parsed then tells how. :class:`BadInputError` as
     there, a digest-set version this tdprov does not know refused before any line is read."""
@@ -185,15 +187,16 @@ def derive_written(data: bytes, name: str, *, sealed_at: datetime, hashed: Seque
     if folded is None:
         return None
     state, listed = folded
-    return _derived(state, listed, data, None, sealed_at=sealed_at, hashed=hashed, digest_sets=digest_sets,
+    return _derived(state, listed, None, None, sealed_at=sealed_at, hashed=hashed, digest_sets=digest_sets,
                     prov_mapping=prov_mapping)
 
 
-def _derived(state: RunState, events: list[dict[str, Any]], events_file: bytes, attachments: Mapping[str, bytes] | None, *,
-             sealed_at: datetime | None, hashed: Sequence[FileEntry] | None, digest_sets: str | None, prov_mapping: str,
-             store_id: str | None = None) -> Derived:
+def _derived(state: RunState, events: list[dict[str, Any]], events_file: bytes | None,
+             attachments: Mapping[str, bytes] | None, *, sealed_at: datetime | None, hashed: Sequence[FileEntry] | None,
+             digest_sets: str | None, prov_mapping: str, store_id: str | None = None) -> Derived:
     """What :func:`derive_bundle` gives of the run ``state`` folded from its ``events`` (as ordered), which
-    ``events_file`` holds (the other arguments as there)."""
+    ``events_file`` holds (None: the caller has it, with ``hashed``; its files then hold none; the other arguments as
+    there)."""
     sets = check_version(digest_sets)
     layout.check_run_id(state.run_id)
     inputs, outputs = _refs(state.inputs, sets), _refs(state.outputs, sets)
@@ -201,7 +204,9 @@ def _derived(state: RunState, events: list[dict[str, Any]], events_file: bytes, 
         datasets = state.inputs + state.outputs
         digest_sets = next(v for v in KNOWN[KNOWN.index(DIGESTS_V2):] if _refs(datasets, v) == inputs + outputs)
     attachments = within_bound(state.run_id, attachments or {})
-    files: dict[str, bytes] = {layout.EVENTS_FILE: events_file, layout.PROV_FILE: prov_json(state, prov_mapping)}
+    files: dict[str, bytes] = {layout.PROV_FILE: prov_json(state, prov_mapping)}
+    if events_file is not None:
+        files[layout.EVENTS_FILE] = events_file
     for path, data in sorted(attachments.items()):
         files[layout.check_attachment_path(path)] = byte_view(attachment_buffer(path, data))  # type: ignore[assignment]  # a bytearray's, not copied
     manifest = Manifest(

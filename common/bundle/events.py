@@ -1,8 +1,8 @@
 """The events of one run as bundle bytes: normalised, ordered, canonical JSON lines; PROV derived from them."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
@@ -197,30 +197,49 @@ class _AsWritten:
         self.pending, self.last = None, key
         self.listed.append(event_listed(checked.event))
 
-    def of(self, size: int) -> bool:
-        """Whether the lines were as written, and every byte of the ``size`` bytes of the file is one of them or their
-        line end, counted as one byte (none blank, none ending in ``\\r\\n``; a file holding a ``\\r`` is not given)."""
+    def of(self, size: int | None) -> bool:
+        """Whether the lines were as written, and every byte of the ``size`` bytes of the file (None: not known, so
+        not) is one of them or their line end, counted as one byte (none blank, none ending in ``\\r\\n``; a file
+        holding a ``\\r`` is not given)."""
         return self.written and self.pending is None and self.size == size
 
 
-def fold_written_lines(data: bytes, name: str, *, local_names: bool, versions_apart: bool
+class _RawReturn(Exception):
+    """A part of an ``events.jsonl`` holds a raw ``\r``: not as :func:`events_jsonl` writes it."""
+
+
+def _without_raw_return(parts: Iterable[bytes]) -> Iterator[bytes]:
+    """``parts`` as they come, up to one that holds a ``\r`` (:class:`_RawReturn`): a line cut at a lone ``\r`` is
+    counted as one cut at ``\n`` (no canonical line holds a raw ``\r``)."""
+    for part in parts:
+        if b"\r" in part:
+            raise _RawReturn
+        yield part
+
+
+def fold_written_lines(data: bytes | EventBytes, name: str, *, local_names: bool, versions_apart: bool
                        ) -> tuple[RunState, list[dict[str, Any]]] | None:
-    """The one run of a sealed bundle's ``events.jsonl`` bytes ``data`` (named ``name``) and what ``tdprov show`` lists
-    of each of its events (:func:`event_listed`), folded line by line
-    (:func:`~prov_common.w3cprov.event_lines.fold_event_lines`: what is held grows with the run's PROV and count of
-    events, not with the file), when they are the bytes :func:`events_jsonl` writes of the events :func:`order_events`
-    gives (so the events give the same run folded whole); None when they are not, or are events of several runs
-    (:class:`BadInputError` for a line that is not an event). Parsing the events whole then names what is wrong."""
-    if b"\r" in data:  # a line cut at a lone \r is counted as one cut at \n (no canonical line holds a raw \r)
+    """The one run of a sealed bundle's ``events.jsonl`` bytes ``data`` (named ``name``; held whole, or read in parts
+    of a file of the size ``data.size``) and what ``tdprov show`` lists of each of its events (:func:`event_listed`),
+    folded line by line (:func:`~prov_common.w3cprov.event_lines.fold_event_lines`: what is held grows with the run's
+    PROV and count of events, not with the file), when they are the bytes :func:`events_jsonl` writes of the events
+    :func:`order_events` gives (so the events give the same run folded whole); None when they are not, or are events
+    of several runs (:class:`BadInputError` for a line that is not an event). Parsing the events whole then names what
+    is wrong."""
+    source, lines = EventBytes.of(data), _AsWritten()
+    try:
+        states = fold_event_lines(replace(source, parts=_without_raw_return(source.parts)), name, sealed=True,
+                                  local_names=local_names, versions_apart=versions_apart, each=lines.event,
+                                  each_line=lines.line)
+    except _RawReturn:
         return None
-    lines = _AsWritten()
-    states = fold_event_lines(data, name, sealed=True, local_names=local_names, versions_apart=versions_apart,
-                              each=lines.event, each_line=lines.line)
-    return (states[0], lines.listed) if len(states) == 1 and lines.of(len(data)) else None
+    return (states[0], lines.listed) if len(states) == 1 and lines.of(source.size) else None
 
 
-def parse_events_jsonl(data: bytes, name: str = "events.jsonl") -> list[dict[str, Any]]:
-    return parse_event_lines(data.splitlines(), name)
+def parse_events_jsonl(data: bytes | EventBytes, name: str = "events.jsonl") -> list[dict[str, Any]]:
+    """:func:`parse_event_lines` of the lines of ``data``, held whole, or read in parts (the bytes then never held
+    whole: :meth:`~prov_common.w3cprov.event_lines.EventBytes.lines`)."""
+    return parse_event_lines(data.lines() if isinstance(data, EventBytes) else data.splitlines(), name)
 
 
 def parse_event_lines(lines: Iterable[bytes], name: str = "events.jsonl") -> list[dict[str, Any]]:

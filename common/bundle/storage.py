@@ -388,8 +388,8 @@ def sealed_run_events(store: Store, run_id: str, manifest: Manifest | None = Non
     return manifest, events_run(run_id, data), line_digests(data)
 
 
-def events_run(run_id: str, data: bytes) -> RunIdentity:
-    """The run the sealed ``events.jsonl`` bytes ``data`` of ``run_id`` are of (:meth:`RunIdentity.of
+def events_run(run_id: str, data: bytes | EventBytes) -> RunIdentity:
+    """The run the sealed ``events.jsonl`` bytes ``data`` (held whole, or read in parts) of ``run_id`` are of (:meth:`RunIdentity.of
     <prov_common.bundle.events.RunIdentity.of>`: its terminal event's job and parent, else its earliest's).
     :class:`BadInputError` naming a line that is not JSON, or not a JSON object (as an altered file may hold)."""
     name = f"sealed {layout.EVENTS_FILE} of run {run_id}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, groupby
@@ -42,6 +43,12 @@ class EventBytes:
     def of(cls, data: bytes | EventBytes) -> EventBytes:
         """``data`` as read in parts: itself when it is, else held whole (:meth:`whole`)."""
         return data if isinstance(data, EventBytes) else cls.whole(data)
+
+    def lines(self) -> Iterator[bytes]:
+        """The lines of the bytes as ``bytes.splitlines`` cuts them, read part by part (:func:`part_lines`: a part and
+        a line held at once, however long the line)."""
+        limit = sys.maxsize if self.size is None else self.size  # no line is longer than the bytes: none given as None
+        return (line for *_, line in part_lines(self.parts, limit) if line is not None)
 
     def stream(self) -> io.BufferedReader:
         """The ``parts`` as a stream, for a parser that reads one (holding a part and a buffer)."""
