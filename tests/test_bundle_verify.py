@@ -227,7 +227,8 @@ def test_a_signature_added_to_the_envelope_is_found(signed, store_uri: str, adde
 
 def test_building_and_verifying_fold_the_events_once_and_hash_each_file_once(signed, monkeypatch) -> None:
     """The events are folded into a run state once, and no bytes are hashed twice, when building
-    and when verifying (the manifest's entries and digest are reused, not recomputed)."""
+    and when verifying (the manifest's entries and digest are reused, not recomputed); verifying streams the events
+    (hashed in one pass, folded from ranged parts), never held whole."""
     import collections
 
     from prov_common.bundle import build as build_module
@@ -252,8 +253,9 @@ def test_building_and_verifying_fold_the_events_once_and_hash_each_file_once(sig
     report = verify_bundle(store, bundle.run_id, trust, [store.get(f"bundles/{bundle.run_id}/indexed").decode()])
     assert report.ok, report.findings
     assert len(folds) == 1 and set(hashed.values()) == {1}
-    assert set(hashed) == {*(d for p, d in bundle.files.items() if p != SAMPLES), bundle.manifest_bytes}
-    assert streamed == {f"bundles/{bundle.run_id}/{SAMPLES}": 1}  # the attachment: one streamed pass
+    assert set(hashed) == {bundle.files["prov.json"], bundle.manifest_bytes}
+    # the attachment and the events: one streamed pass each
+    assert streamed == {f"bundles/{bundle.run_id}/{SAMPLES}": 1, f"bundles/{bundle.run_id}/events.jsonl": 1}
     assert rebuilt.files == bundle.files
 
 
@@ -634,3 +636,33 @@ def test_verify_of_named_runs_lists_the_index_once(tmp_path, monkeypatch: pytest
     for run_id in unrecorded:
         assert (f"{layout.bundle_key(run_id, layout.INDEXED_FILE)}: missing: the bundle's indexed record, which names its "
                 "index entry, is gone though the run has an index entry") in out, out
+
+
+@pytest.mark.parametrize("written", [True, False], ids=["as written", "out of order"])
+def test_verify_of_a_trusted_bundle_never_holds_its_events_whole(tmp_path, monkeypatch, written: bool) -> None:
+    """Verifying a bundle a trusted key signed read its events.jsonl with one get and kept it (177 MB of events held
+    about three times over: the file, by the audit's digests of its lines and the sensor's run, and the events parsed
+    whole and written again when they are not as a bundle is written). They are hashed as a stream, folded or parsed
+    from ranged parts of a bounded size, and read again in parts for the audit's digests, with the same findings."""
+    from counting_store import CountingStore
+
+    from bundle_support import seal_events_file
+    from prov_common.audit.examine import examine_checked
+    from prov_common.bundle import layout, list_bundles, storage
+    from prov_common.bundle.events import events_jsonl, line_digests, order_events
+    from prov_common.signing import default_signing_key
+
+    monkeypatch.setattr(storage, "LINES_CHUNK", 100)
+    events = order_events(run_events())
+    data = events_jsonl(events if written else events[::-1])
+    store = CountingStore(tmp_path / "store")
+    run_id = seal_events_file(str(tmp_path / "store"), events, data)
+    key = f"bundles/{run_id}/{layout.EVENTS_FILE}"
+    store.gets.clear()
+    record, _, checked = examine_checked(store, next(iter(list_bundles(store))), TrustStore.of([default_signing_key().public]))
+    expected = [] if written else [(key, "inconsistent")]
+    assert _problems(checked.report) == expected and checked.derived is not None, checked.report.findings
+    assert layout.EVENTS_FILE not in checked.objects and key not in store.gets, store.gets
+    hashed, *parts = store.ranges[key]
+    assert hashed == (0, len(data)) and 0 < max(n for _, n in parts) <= 100  # one streamed pass, then parts
+    assert record.held_events == line_digests(data)

@@ -22,8 +22,9 @@ from prov_common.bundle import layout
 from prov_common.bundle.events import fold_bundle_events, line_digests
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import listed_parts
-from prov_common.bundle.verify import OTHER_STORE, UNLISTED, CheckedBundle, entry_differences, verify_and_derive
-from prov_common.errors import StoreUnavailableError, TdprovError
+from prov_common.bundle.verify import (OTHER_STORE, UNLISTED, CheckedBundle, entry_differences, intact_events,
+                                       verify_and_derive)
+from prov_common.errors import StoreUnavailableError, TdprovError, VerificationError
 from prov_common.hashing.raw import blake3_digest, short_digest
 from prov_common.signing import TrustStore
 from prov_common.signing.dsse import FIX_RETIRED
@@ -234,8 +235,7 @@ def examine_checked(store: Store, summary: BundleSummary, trust: TrustStore, *,
     if derived is not None:  # as verification read them (and parsed and folded them)
         record = record_from_state(derived.state, summary, manifest_digest, report.key_id)
         findings += unwritten_notes(derived.state, run_id)
-        events = checked.objects.get(layout.EVENTS_FILE)
-        held = None if events is None else line_digests(events)
+        held = _intact_digests(store, checked)
     else:  # as stored: read once, folded and digested in that reading
         record, held = _from_stored_events(store, checked, summary, manifest_digest)
     if record is None:
@@ -277,6 +277,18 @@ def _entry_findings(summary: BundleSummary, checked: CheckedBundle) -> list[Find
         out.append(Finding(CHECK_SIGNATURES, key, f"index entry is keyed at {keyed}, before the bundle was sealed ({sealed}): back-dated",
                            _ALTERED, run_id=summary.run_id))
     return out
+
+
+def _intact_digests(store: Store, checked: CheckedBundle) -> frozenset[str] | None:
+    """The digests of the lines (:func:`~prov_common.bundle.events.line_digests`) of the events verification derived the
+    run from, read again in ranged parts (:func:`~prov_common.bundle.verify.intact_events`); None when they are gone or
+    changed since (the next verification names that)."""
+    if layout.EVENTS_FILE not in checked.intact:
+        return None
+    try:
+        return line_digests(intact_events(store, checked))
+    except (ObjectNotFoundError, UnreadableObjectError, VerificationError):
+        return None
 
 
 def _from_stored_events(store: Store, checked: CheckedBundle, summary: BundleSummary,

@@ -9,8 +9,7 @@ from typing import Any
 
 from prov_common.bundle import layout
 from prov_common.bundle.events import event_listed, fold_bundle_events
-from prov_common.bundle.storage import listed_parts
-from prov_common.bundle.verify import CheckedBundle
+from prov_common.bundle.verify import CheckedBundle, intact_events
 from prov_common.errors import BadInputError
 from prov_common.store.base import Store
 from prov_common.w3cprov.events import CheckedEvent, RunState
@@ -52,9 +51,7 @@ def claimed_run(store: Store, checked: CheckedBundle) -> ClaimedRun | None:
         if len(claimed) < EVENTS_LISTED:
             claimed.append(event_listed(event.event))
 
-    data = checked.objects.get(layout.EVENTS_FILE)  # verification hashed them unheld: read in parts, checked again
-    state = fold_bundle_events(listed_parts(store, checked.report.run_id, manifest, layout.EVENTS_FILE) if data is None
-                               else data, name, manifest.mapping, listed)
+    state = fold_bundle_events(intact_events(store, checked), name, manifest.mapping, listed)
     if state.run_id != manifest.run_id:
         raise BadInputError(f"{name} holds events of run {state.run_id}, not of run {manifest.run_id}.")
     return ClaimedRun(state, claimed, counted[0] - len(claimed))

@@ -11,8 +11,9 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.bundle.model import Manifest, VerificationReport
 from prov_common.bundle.naming import NAMINGS, namings_of
 from prov_common.bundle.subjects import check_version
-from prov_common.bundle.storage import index_keys_since, load_index_entry, more_than_listed, recorded_index_key
-from prov_common.errors import StoreError, StoreUnavailableError, TdprovError
+from prov_common.bundle.storage import (index_keys_since, listed_parts, load_index_entry, more_than_listed,
+                                        recorded_index_key)
+from prov_common.errors import StoreError, StoreUnavailableError, TdprovError, VerificationError
 from prov_common.hashing.model import FileDigest
 from prov_common.hashing.raw import ALGORITHM, blake3_digest, hash_stream
 from prov_common.lineage.validate import to_utc
@@ -22,6 +23,7 @@ from prov_common.store.errors import NotAFolderError, ObjectNotFoundError, Objec
 from prov_common.store.identity import foreign_store
 from prov_common.store.ranges import RangeReader
 from prov_common.tlog.model import sha256_digest
+from prov_common.w3cprov.event_lines import EventBytes
 from prov_common.w3cprov.events import folds_local_names, folds_versions_apart, parse_time
 from prov_common.w3cprov.mapping import DERIVABLE_MAPPINGS, PROV_MAPPING
 
@@ -95,9 +97,10 @@ def read_pinned(store: Store, key: str, digest: str | None) -> bytes:
 class CheckedBundle:
     """What verifying one bundle found and read, so that callers need not read it again: the report,
     every bundle object read whole (by path in the bundle, whatever its digest: statement, manifest,
-    events, PROV; attachments are hashed as a stream and not kept, and so are the events and PROV when no trusted key's
-    statement names the manifest: they are then not parsed, see :func:`~prov_common.bundle.claimed.claimed_run`, and
-    anyone can plant them at any size), the parsed manifest and its digest, what the events give (None when they could
+    PROV; attachments and events are hashed as a stream and not kept, the events then folded in ranged parts (a file of
+    any size: :func:`intact_events` reads them again), and so is the PROV when no trusted key's statement names the
+    manifest: the files are then not parsed, see :func:`~prov_common.bundle.claimed.claimed_run`, and anyone can plant
+    them at any size), the parsed manifest and its digest, what the events give (None when they could
     not be read or were not parsed), the index key that the bundle's ``indexed`` record names (None when it names none
     of this run's), and the paths of the events and PROV whose bytes are the size and digest the manifest gives
     (``intact``, held in ``objects`` or not)."""
@@ -272,15 +275,16 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         report.add(manifest_key, OTHER_STORE, elsewhere)
 
     vouched = statement is not None and signed and _manifest_digest_in(statement) == manifest_digest
-    files: dict[str, bytes] = {}  # events and PROV, read whole to be parsed
+    files: dict[str, bytes] = {}  # PROV, read whole to be parsed
     attachments: list[str] = []  # hashed as a stream, never held
     listed_from = len(report.findings)
     for entry in manifest.files:
-        if entry.path in layout.RESERVED and vouched:
-            data = read(entry.path, entry.size)  # events and PROV: never more than the manifest says they hold
+        if entry.path == layout.PROV_FILE and vouched:
+            data = read(entry.path, entry.size)  # never more than the manifest says it holds
             found = None if data is None else FileDigest(blake3_digest(data), len(data))
-        else:  # attachments, and events and PROV no trusted statement vouches for (not parsed below): hashed, never held,
-            # no further than listed (and one byte): more bytes than that are not the file sealed, however many
+        else:  # attachments, events (folded in parts below), and PROV no trusted statement vouches for (not parsed
+            # below): hashed, never held, no further than listed (and one byte): more bytes than that are not the file
+            # sealed, however many
             data, found = None, _fetch(prefix + entry.path, report, present,
                                        lambda key: hash_stored(store, key, limit=entry.size), entry.size)
         if found is None:
@@ -301,7 +305,9 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         report.add(key, UNLISTED, "in the bundle's prefix but not in its manifest")
     report.fold(listed_from, prefix)  # many files listed and not stored, or planted: one finding of each problem
     if vouched:
-        checked.derived = _check_consistency(prefix, manifest, manifest_digest, files, attachments, statement, report)
+        events = (lambda: intact_events(store, checked)) if layout.EVENTS_FILE in checked.intact else None
+        checked.derived = _check_consistency(prefix, manifest, manifest_digest, files, events, attachments, statement,
+                                             report)
     # else the manifest is vouched for by no trusted signature (a finding above): its events are not parsed to rebuild
     # the bundle, which anyone can plant at any size (130,000 repeats of one event, 139 MB, cost 950 MB and 46 s)
     named = checked.indexed_entry = (_check_indexed_record(store, indexed_key, run_id, index_keys, report, present)
@@ -316,6 +322,15 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         index_keys = [named]
     for key in index_keys or ():
         _check_index_entry(store, key, manifest, manifest_digest, report)
+
+
+def intact_events(store: Store, checked: CheckedBundle) -> EventBytes:
+    """The events of ``checked``'s bundle, which verification found the size and digest its manifest gives (in
+    ``checked.intact``), read again in ranged parts (:func:`~prov_common.bundle.storage.listed_parts`: a part and a
+    line held, whatever the file's size) and checked against that digest again after the last part
+    (:class:`~prov_common.errors.VerificationError` when they changed since)."""
+    assert checked.manifest is not None and layout.EVENTS_FILE in checked.intact
+    return listed_parts(store, checked.report.run_id, checked.manifest, layout.EVENTS_FILE)
 
 
 def _entries_of_run(store: Store, run_id: str) -> list[str]:
@@ -384,27 +399,36 @@ def _check_consistency(
     manifest: Manifest,
     manifest_digest: str,
     files: dict[str, bytes],
+    events: Callable[[], EventBytes] | None,
     attachments: list[str],
     statement: Statement,
     report: VerificationReport,
 ) -> Derived | None:
-    """Re-derive PROV, manifest summary and statement from the events and compare (``attachments``:
-    the paths of the attachments whose digests matched; their bytes are not needed again; ``statement``: signed by a
-    trusted key and naming this manifest's digest, as only such a bundle is re-derived)."""
+    """Re-derive PROV, manifest summary and statement from the events and compare (``files``: the PROV when its digest
+    matched; ``events``: each call a new reading of the events in parts, None when they are not the file the manifest
+    lists; ``attachments``: the paths of the attachments whose digests matched; their bytes are not needed again;
+    ``statement``: signed by a trusted key and naming this manifest's digest, as only such a bundle is re-derived)."""
     events_key = prefix + layout.EVENTS_FILE
-    if layout.EVENTS_FILE not in files:
+    if events is None:
         return None
     try:  # what the manifest says to derive by, refused before the events are folded or parsed
         options = _derive_options(prefix, manifest, attachments)
     except TdprovError as exc:
         report.add(events_key, "malformed", exc.what)
         return None
-    expected = _derived_as_written(manifest, files[layout.EVENTS_FILE], events_key, options)
-    if expected is None:  # not as a bundle is written: parsed whole, which names what is wrong as ever
-        expected = _derived_parsed(manifest, files[layout.EVENTS_FILE], events_key, options, report)
+    try:
+        expected = written = _derived_as_written(manifest, events(), events_key, options)
+        if written is None:  # not as a bundle is written: parsed whole, which names what is wrong as ever
+            expected = _derived_parsed(manifest, events(), events_key, options, report)
+    except ObjectNotFoundError:
+        report.add(events_key, "missing", "the object vanished while verifying")
+        return None
+    except (UnreadableObjectError, VerificationError) as exc:  # read again, no longer the file it was
+        report.add(events_key, "digest mismatch", f"changed while verifying: {exc.what}")
+        return None
     if expected is None:
         return None
-    if files[layout.EVENTS_FILE] != expected.files[layout.EVENTS_FILE]:
+    if written is None and blake3_digest(expected.files[layout.EVENTS_FILE]) != manifest.by_path[layout.EVENTS_FILE].digest:
         report.add(events_key, "inconsistent", "events are not canonical JSON lines in eventTime order")
     if layout.PROV_FILE in files:
         _check_prov(prefix + layout.PROV_FILE, files[layout.PROV_FILE], expected.files[layout.PROV_FILE], manifest.mapping, report)
@@ -433,21 +457,26 @@ def _derive_options(prefix: str, manifest: Manifest, attachments: list[str]) -> 
             "versions_apart": folds_versions_apart(manifest.mapping)}
 
 
-def _derived_as_written(manifest: Manifest, data: bytes, events_key: str, options: dict[str, Any]) -> Derived | None:
-    """What the events ``data`` of this manifest's run give, folded line by line when they are as a bundle is written
-    (:func:`~prov_common.bundle.build.derive_written`: 177 MB of 110,002 events folded whole took 1.52 GB); None when
-    they are not, or anything about them is wrong (:func:`_derived_parsed` names it)."""
+def _derived_as_written(manifest: Manifest, data: EventBytes, events_key: str, options: dict[str, Any]
+                        ) -> Derived | None:
+    """What the events ``data`` (read in parts) of this manifest's run give, folded line by line when they are as a
+    bundle is written (:func:`~prov_common.bundle.build.derive_written`: 177 MB of 110,002 events folded whole took
+    1.52 GB); None when they are not, or anything about them is wrong (:func:`_derived_parsed` names it); the store's
+    errors, and :class:`VerificationError` for events that changed since they were hashed, as raised."""
     try:
         expected = derive_written(data, events_key, **options)
+    except (StoreError, VerificationError):
+        raise
     except TdprovError:
         return None
     return expected if expected is not None and expected.state.run_id == manifest.run_id else None
 
 
-def _derived_parsed(manifest: Manifest, data: bytes, events_key: str, options: dict[str, Any],
+def _derived_parsed(manifest: Manifest, data: EventBytes, events_key: str, options: dict[str, Any],
                     report: VerificationReport) -> Derived | None:
-    """What the events ``data`` of this manifest's run give, parsed whole and ordered (so that the events of a file not
-    as a bundle is written are named as ever); None with a finding when they cannot give the run."""
+    """What the events ``data`` of this manifest's run give, parsed whole (from its parts, the bytes never held whole)
+    and ordered (so that the events of a file not as a bundle is written are named as ever); None with a finding when
+    they cannot give the run; the store's errors and :class:`VerificationError` as raised."""
     try:
         events = parse_events_jsonl(data, events_key)
         others = sorted({_run_id_named(e) for e in events} - {manifest.run_id})
@@ -455,6 +484,8 @@ def _derived_parsed(manifest: Manifest, data: bytes, events_key: str, options: d
             report.add(events_key, "inconsistent", f"holds events of other runs: {', '.join(others[:3])}")
             return None
         return derive_bundle(events, None, sealed=True, **options)
+    except (StoreError, VerificationError):
+        raise
     except TdprovError as exc:
         report.add(events_key, "malformed", exc.what)
         return None
