@@ -1,7 +1,7 @@
 """Verify a stored bundle: commit marker, signature and trust, manifest digests, events versus PROV."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -483,12 +483,20 @@ def _derived_parsed(manifest: Manifest, data: EventBytes, events_key: str, optio
         if others:
             report.add(events_key, "inconsistent", f"holds events of other runs: {', '.join(others[:3])}")
             return None
-        return derive_bundle(events, None, sealed=True, **options)
+        return derive_bundle(_let_go(events), None, sealed=True, **options)
     except (StoreError, VerificationError):
         raise
     except TdprovError as exc:
         report.add(events_key, "malformed", exc.what)
         return None
+
+
+def _let_go(events: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The ``events`` in their order, each taken out of the list as it is given (the list is left empty), so that the
+    events parsed are let go of while they are ordered (each in canonical form again), not held beside them."""
+    events.reverse()
+    while events:
+        yield events.pop()
 
 
 def _run_id_named(event: dict[str, Any]) -> str:
