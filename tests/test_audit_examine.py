@@ -30,11 +30,8 @@ def test_examine_reads_each_object_once_and_logs_the_verified_digests(tmp_path: 
     record, leaf = examine_bundle(store, summary, trust)
     assert record.bundle_findings == [] and record.key_id == bundle.key_id and record.started_at
     prefix = f"bundles/{bundle.run_id}/"
-    assert set(store.gets.values()) == {1} and len(store.gets) == 4, store.gets  # statement, manifest, PROV, indexed
-    events = (Path(uri) / prefix / "events.jsonl").stat().st_size
-    # the attachment: streamed, read once; the events: never held whole, read front to back in ranged parts when hashed,
-    # folded and their lines digested
-    assert dict(store.ranges) == {f"{prefix}extra/notes.txt": [(0, len(b"notes"))], f"{prefix}events.jsonl": [(0, events)] * 3}
+    assert set(store.gets.values()) == {1} and len(store.gets) == 5, store.gets  # statement, manifest, events, PROV, indexed
+    assert dict(store.ranges) == {f"{prefix}extra/notes.txt": [(0, len(b"notes"))]}  # the attachment: streamed, read once
     assert leaf.manifest_digest == "blake3:" + blake3.blake3((Path(uri) / prefix / "manifest.json").read_bytes()).hexdigest()
     assert leaf.statement_digest == "sha256:" + hashlib.sha256((Path(uri) / prefix / "statement.dsse.json").read_bytes()).hexdigest()
     assert leaf.index_key == summary.cursor

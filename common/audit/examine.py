@@ -281,8 +281,9 @@ def _entry_findings(summary: BundleSummary, checked: CheckedBundle) -> list[Find
 
 def _intact_digests(store: Store, checked: CheckedBundle) -> frozenset[str] | None:
     """The digests of the lines (:func:`~prov_common.bundle.events.line_digests`) of the events verification derived the
-    run from, read again in ranged parts (:func:`~prov_common.bundle.verify.intact_events`); None when they are gone or
-    changed since (the next verification names that)."""
+    run from, as it held them, or read again in ranged parts when larger
+    (:func:`~prov_common.bundle.verify.intact_events`); None when they are gone or changed since (the next verification
+    names that)."""
     if layout.EVENTS_FILE not in checked.intact:
         return None
     try:

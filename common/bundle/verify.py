@@ -5,10 +5,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from prov_common.bundle import layout
+from prov_common.bundle import layout, storage
 from prov_common.bundle.build import Derived, derive_bundle, derive_written, statement_for
 from prov_common.bundle.events import parse_events_jsonl
-from prov_common.bundle.model import Manifest, VerificationReport
+from prov_common.bundle.model import FileEntry, Manifest, VerificationReport
 from prov_common.bundle.naming import NAMINGS, namings_of
 from prov_common.bundle.subjects import check_version
 from prov_common.bundle.storage import (index_keys_since, listed_parts, load_index_entry, more_than_listed,
@@ -95,15 +95,15 @@ def read_pinned(store: Store, key: str, digest: str | None) -> bytes:
 
 @dataclass
 class CheckedBundle:
-    """What verifying one bundle found and read, so that callers need not read it again: the report,
-    every bundle object read whole (by path in the bundle, whatever its digest: statement, manifest,
-    PROV; attachments and events are hashed as a stream and not kept, the events then folded in ranged parts (a file of
-    any size: :func:`intact_events` reads them again), and so is the PROV when no trusted key's statement names the
-    manifest: the files are then not parsed, see :func:`~prov_common.bundle.claimed.claimed_run`, and anyone can plant
-    them at any size), the parsed manifest and its digest, what the events give (None when they could
-    not be read or were not parsed), the index key that the bundle's ``indexed`` record names (None when it names none
-    of this run's), and the paths of the events and PROV whose bytes are the size and digest the manifest gives
-    (``intact``, held in ``objects`` or not)."""
+    """What verifying one bundle found and read, so that callers need not read it again: the report, every bundle object
+    read whole (by path in the bundle, whatever its digest: statement, manifest, PROV, and events of at most a part
+    (:func:`_held_whole`); attachments and larger events are hashed as a stream and not kept, the events then folded in
+    ranged parts (a file of any size: :func:`intact_events` reads them again), and so are the events and PROV when no
+    trusted key's statement names the manifest: the files are then not parsed, see
+    :func:`~prov_common.bundle.claimed.claimed_run`, and anyone can plant them at any size), the parsed manifest and its
+    digest, what the events give (None when they could not be read or were not parsed), the index key that the bundle's
+    ``indexed`` record names (None when it names none of this run's), and the paths of the events and PROV whose bytes
+    are the size and digest the manifest gives (``intact``, held in ``objects`` or not)."""
 
     report: VerificationReport
     objects: dict[str, bytes] = field(default_factory=dict)
@@ -275,16 +275,16 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         report.add(manifest_key, OTHER_STORE, elsewhere)
 
     vouched = statement is not None and signed and _manifest_digest_in(statement) == manifest_digest
-    files: dict[str, bytes] = {}  # PROV, read whole to be parsed
+    files: dict[str, bytes] = {}  # PROV, and events of at most a part, read whole to be parsed
     attachments: list[str] = []  # hashed as a stream, never held
     listed_from = len(report.findings)
     for entry in manifest.files:
-        if entry.path == layout.PROV_FILE and vouched:
+        if vouched and _held_whole(entry):
             data = read(entry.path, entry.size)  # never more than the manifest says it holds
             found = None if data is None else FileDigest(blake3_digest(data), len(data))
-        else:  # attachments, events (folded in parts below), and PROV no trusted statement vouches for (not parsed
-            # below): hashed, never held, no further than listed (and one byte): more bytes than that are not the file
-            # sealed, however many
+        else:  # attachments, larger events (folded in parts below), and events and PROV no trusted statement vouches
+            # for (not parsed below): hashed, never held, no further than listed (and one byte): more bytes than that
+            # are not the file sealed, however many
             data, found = None, _fetch(prefix + entry.path, report, present,
                                        lambda key: hash_stored(store, key, limit=entry.size), entry.size)
         if found is None:
@@ -324,12 +324,24 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         _check_index_entry(store, key, manifest, manifest_digest, report)
 
 
-def intact_events(store: Store, checked: CheckedBundle) -> EventBytes:
+def _held_whole(entry: FileEntry) -> bool:
+    """Whether verification reads the file ``entry`` of a bundle a trusted key signed whole and keeps it: the PROV, and
+    events of at most one ranged part (:data:`~prov_common.bundle.storage.LINES_CHUNK`, 8 MiB: a run's events are a few
+    KB, read once for verification and the readers after it); larger events are hashed as a stream, then read in
+    parts."""
+    return entry.path == layout.PROV_FILE or (entry.path == layout.EVENTS_FILE and entry.size <= storage.LINES_CHUNK)
+
+
+def intact_events(store: Store, checked: CheckedBundle) -> bytes | EventBytes:
     """The events of ``checked``'s bundle, which verification found the size and digest its manifest gives (in
-    ``checked.intact``), read again in ranged parts (:func:`~prov_common.bundle.storage.listed_parts`: a part and a
-    line held, whatever the file's size) and checked against that digest again after the last part
-    (:class:`~prov_common.errors.VerificationError` when they changed since)."""
+    ``checked.intact``): as verification held them (at most a part, :func:`_held_whole`), else read again in ranged
+    parts (:func:`~prov_common.bundle.storage.listed_parts`: a part and a line held, whatever the file's size) and
+    checked against that digest again after the last part (:class:`~prov_common.errors.VerificationError` when they
+    changed since)."""
     assert checked.manifest is not None and layout.EVENTS_FILE in checked.intact
+    held = checked.objects.get(layout.EVENTS_FILE)
+    if held is not None:
+        return held
     return listed_parts(store, checked.report.run_id, checked.manifest, layout.EVENTS_FILE)
 
 
@@ -399,15 +411,16 @@ def _check_consistency(
     manifest: Manifest,
     manifest_digest: str,
     files: dict[str, bytes],
-    events: Callable[[], EventBytes] | None,
+    events: Callable[[], bytes | EventBytes] | None,
     attachments: list[str],
     statement: Statement,
     report: VerificationReport,
 ) -> Derived | None:
     """Re-derive PROV, manifest summary and statement from the events and compare (``files``: the PROV when its digest
-    matched; ``events``: each call a new reading of the events in parts, None when they are not the file the manifest
-    lists; ``attachments``: the paths of the attachments whose digests matched; their bytes are not needed again;
-    ``statement``: signed by a trusted key and naming this manifest's digest, as only such a bundle is re-derived)."""
+    matched; ``events``: each call the events as held, or a new reading of them in parts (:func:`intact_events`), None
+    when they are not the file the manifest lists; ``attachments``: the paths of the attachments whose digests matched;
+    their bytes are not needed again; ``statement``: signed by a trusted key and naming this manifest's digest, as only
+    such a bundle is re-derived)."""
     events_key = prefix + layout.EVENTS_FILE
     if events is None:
         return None
@@ -457,12 +470,12 @@ def _derive_options(prefix: str, manifest: Manifest, attachments: list[str]) -> 
             "versions_apart": folds_versions_apart(manifest.mapping)}
 
 
-def _derived_as_written(manifest: Manifest, data: EventBytes, events_key: str, options: dict[str, Any]
+def _derived_as_written(manifest: Manifest, data: bytes | EventBytes, events_key: str, options: dict[str, Any]
                         ) -> Derived | None:
-    """What the events ``data`` (read in parts) of this manifest's run give, folded line by line when they are as a
-    bundle is written (:func:`~prov_common.bundle.build.derive_written`: 177 MB of 110,002 events folded whole took
-    1.52 GB); None when they are not, or anything about them is wrong (:func:`_derived_parsed` names it); the store's
-    errors, and :class:`VerificationError` for events that changed since they were hashed, as raised."""
+    """What the events ``data`` (held whole, or read in parts) of this manifest's run give, folded line by line when
+    they are as a bundle is written (:func:`~prov_common.bundle.build.derive_written`: 177 MB of 110,002 events folded
+    whole took 1.52 GB); None when they are not, or anything about them is wrong (:func:`_derived_parsed` names it); the
+    store's errors, and :class:`VerificationError` for events that changed since they were hashed, as raised."""
     try:
         expected = derive_written(data, events_key, **options)
     except (StoreError, VerificationError):
@@ -472,11 +485,11 @@ def _derived_as_written(manifest: Manifest, data: EventBytes, events_key: str, o
     return expected if expected is not None and expected.state.run_id == manifest.run_id else None
 
 
-def _derived_parsed(manifest: Manifest, data: EventBytes, events_key: str, options: dict[str, Any],
+def _derived_parsed(manifest: Manifest, data: bytes | EventBytes, events_key: str, options: dict[str, Any],
                     report: VerificationReport) -> Derived | None:
-    """What the events ``data`` of this manifest's run give, parsed whole (from its parts, the bytes never held whole)
-    and ordered (so that the events of a file not as a bundle is written are named as ever); None with a finding when
-    they cannot give the run; the store's errors and :class:`VerificationError` as raised."""
+    """What the events ``data`` of this manifest's run give, parsed whole (from its parts, if so read: the bytes never
+    held) and ordered (so that the events of a file not as a bundle is written are named as ever); None with a finding
+    when they cannot give the run; the store's errors and :class:`VerificationError` as raised."""
     try:
         events = parse_events_jsonl(data, events_key)
         others = sorted({_run_id_named(e) for e in events} - {manifest.run_id})
