@@ -666,3 +666,44 @@ def test_verify_of_a_trusted_bundle_never_holds_its_events_whole(tmp_path, monke
     assert hashed == (0, len(data)) and 0 < max(n for _, n in parts) <= 100  # one streamed pass, then parts
     assert record.held_events == line_digests(data)
 
+
+@pytest.mark.parametrize("change", ["replaced", "deleted"])
+def test_events_changed_between_their_hash_and_their_fold_are_named(tmp_path, monkeypatch, change: str) -> None:
+    """Events larger than a part are hashed, then read again in parts to be folded: a file replaced (or deleted) in
+    between is named (digest mismatch, or missing, while verifying), never folded into the run as if it were the file
+    hashed."""
+    from counting_store import CountingStore
+
+    from bundle_support import seal_events_file
+    from prov_common.bundle import layout, storage
+    from prov_common.bundle.events import events_jsonl, order_events
+    from prov_common.bundle.verify import verify_and_derive
+    from prov_common.signing import default_signing_key
+
+    monkeypatch.setattr(storage, "LINES_CHUNK", 100)
+    events = order_events(run_events())
+    data, other = events_jsonl(events), events_jsonl(events[:-1])  # other: as a bundle is written, another file
+    store_uri = str(tmp_path / "store")
+    run_id = seal_events_file(store_uri, events, data)
+    key = f"bundles/{run_id}/{layout.EVENTS_FILE}"
+
+    class ChangingStore(CountingStore):
+        """Replaces (or deletes) the events once the hashing pass has read them."""
+
+        def get_range(self, name: str, start: int, length: int) -> bytes:
+            read = super().get_range(name, start, length)
+            if name == key and self.ranges[key] == [(0, len(data))]:  # the hashing pass
+                if change == "replaced":
+                    raw_put(store_uri, key, other)
+                else:
+                    raw_delete(store_uri, key)
+            return read
+
+    store = ChangingStore(store_uri)
+    checked = verify_and_derive(store, run_id, TrustStore.of([default_signing_key().public]))
+    assert store.ranges[key][0] == (0, len(data))  # hashed in one pass, then changed before it is read again
+    assert checked.derived is None, checked.derived
+    problem, words = (("digest mismatch", "changed while verifying") if change == "replaced"
+                      else ("missing", "vanished while verifying"))
+    assert _problems(checked.report) == [(key, problem)], checked.report.findings
+    assert words in checked.report.findings[0].reason, checked.report.findings
