@@ -118,8 +118,8 @@ def _wait_until_staged(ol_run_id: str, events: int) -> None:
 
 # Spawned step processes take the environment of the test that starts them (a fork server, shared by
 # every later run of the test process, would keep the environment of the first).
-pair_job = define_asset_job(  # not raw's check: a step process that no test of the job reads
-    "pair_job", selection=AssetSelection.assets("raw", "first", "second").without_checks(),
+pair_job = define_asset_job(  # pair alone: raw is materialized before, in the test's process (materialize_raw)
+    "pair_job", selection=AssetSelection.assets("first", "second").without_checks(),
     executor_def=multiprocess_executor.configured({"start_method": {"spawn": {}}}))
 checked_job = define_asset_job("checked_job", selection=["raw", "counted"], executor_def=pair_job.executor_def)
 raw_job = define_asset_job("raw_job", selection=AssetSelection.assets(raw).without_checks(), executor_def=pair_job.executor_def)
@@ -128,7 +128,8 @@ defs = Definitions(assets=[raw, pair, uses_first, counted], asset_checks=[raw_ha
 
 
 def get_pair_job():
-    """``raw`` and ``pair`` as a multiprocess job (one process per step attempt)."""
+    """``pair`` as a multiprocess job (one process per step attempt); ``raw``, which it loads, is materialized before
+    (:func:`materialize_raw`)."""
     return defs.resolve_job_def("pair_job")
 
 
@@ -137,10 +138,25 @@ def get_raw_job():
     return defs.resolve_job_def("raw_job")
 
 
+def local_data_io_manager() -> ProvenanceIOManager:
+    """A ProvenanceIOManager with its data in the folder ``$PAIR_DATA_ROOT``, apart from the store (which may be down)."""
+    return ProvenanceIOManager(data_root=os.environ["PAIR_DATA_ROOT"])
+
+
+def materialize_raw(instance, io_manager: ProvenanceIOManager | None = None) -> None:  # noqa: ANN001 - a DagsterInstance
+    """``raw`` materialized in this process into ``instance`` with ``io_manager`` (default: its data in
+    ``$PAIR_DATA_ROOT``): the upstream asset of a job of a retried step alone, which then spends no step process (a new
+    interpreter) on it."""
+    from dagster import materialize
+
+    materialize([raw], instance=instance, resources={"io_manager": io_manager or local_data_io_manager()})
+
+
 def get_pair_job_with_local_data():
-    """``pair_job`` with its data in the folder ``$PAIR_DATA_ROOT``, apart from the store (which may be down)."""
-    io_manager = ProvenanceIOManager(data_root=os.environ["PAIR_DATA_ROOT"])
-    return Definitions(assets=[raw, pair], jobs=[pair_job], resources={"io_manager": io_manager}).resolve_job_def("pair_job")
+    """``pair_job`` with its data in the folder ``$PAIR_DATA_ROOT``, apart from the store (which may be down); ``raw``
+    is materialized before (:func:`materialize_raw`)."""
+    return Definitions(assets=[raw, pair], jobs=[pair_job],
+                       resources={"io_manager": local_data_io_manager()}).resolve_job_def("pair_job")
 
 
 def get_checked_job():
@@ -172,12 +188,12 @@ def retried_twice(context, raw: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001 -
 
 
 def get_retried_twice_job():
-    """``raw`` and ``retried_twice`` as a multiprocess job (each attempt in a process of its own), with their data in
-    the folder ``$PAIR_DATA_ROOT``, apart from the store."""
-    job = define_asset_job("retried_twice_job", selection=["raw", "retried_twice"], executor_def=pair_job.executor_def)
-    io_manager = ProvenanceIOManager(data_root=os.environ["PAIR_DATA_ROOT"])
+    """``retried_twice`` alone as a multiprocess job (each attempt in a process of its own), with its data in the
+    folder ``$PAIR_DATA_ROOT``, apart from the store: ``raw``, which it loads, is materialized before
+    (:func:`materialize_raw`)."""
+    job = define_asset_job("retried_twice_job", selection=["retried_twice"], executor_def=pair_job.executor_def)
     return Definitions(assets=[raw, retried_twice], jobs=[job],
-                       resources={"io_manager": io_manager}).resolve_job_def("retried_twice_job")
+                       resources={"io_manager": local_data_io_manager()}).resolve_job_def("retried_twice_job")
 
 
 @asset(io_manager_key="elsewhere")

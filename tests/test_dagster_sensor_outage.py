@@ -332,6 +332,7 @@ def test_a_retry_that_cannot_close_its_failed_attempt_leaves_the_run_to_the_stor
     (tmp_path / "dagster_home").mkdir()
     try:
         with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+            steps.materialize_raw(instance)
             result = dg.execute_job(dg.reconstructable(steps.get_pair_job_with_local_data), instance=instance)
             err = capfd.readouterr().err  # the step processes' stderr
             assert result.success, err[-3000:]

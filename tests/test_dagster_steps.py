@@ -265,6 +265,7 @@ def test_a_retry_in_another_process_seals_the_output_the_failed_attempt_wrote(
     monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
     (tmp_path / "dagster_home").mkdir()
     with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        steps.materialize_raw(instance, ProvenanceIOManager())
         result = execute_job(reconstructable(steps.get_pair_job), instance=instance)
         assert result.success
         pids = {e.pid for e in result.all_events if e.event_type_value in ("STEP_START", "STEP_RESTARTED") and e.step_key == "pair"}
@@ -286,9 +287,11 @@ def test_a_retry_in_another_process_seals_the_output_the_failed_attempt_wrote(
 
 
 def _retried_twice(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> tuple[Any, str]:
-    """Run the job of ``retried_twice`` (set up by :func:`_retried_on_a_faulty_store`) to its success: its result and
-    its step processes' stderr."""
+    """Run the job of ``retried_twice`` (set up by :func:`_retried_on_a_faulty_store`) to its success, ``raw`` sealed
+    before in this process: its result and its step processes' stderr."""
     with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        steps.materialize_raw(instance)
+        delivered(os.environ["TDPROV_STORE"])  # raw's bundle is the first written
         result = execute_job(reconstructable(steps.get_retried_twice_job), instance=instance)
     err = capfd.readouterr().err  # the step processes' stderr
     assert result.success, err[-3000:]
@@ -424,6 +427,7 @@ def test_a_retry_whose_close_of_its_failed_attempt_was_not_sealed_leaves_the_run
     store = _retried_on_a_faulty_store(s3_server, fault_proxy, listing_after_a_close_fails(failed), tmp_path, monkeypatch,
                                        TDPROV_TEST_CRASH="retry")
     with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        steps.materialize_raw(instance)
         result = execute_job(reconstructable(steps.get_pair_job_with_local_data), instance=instance)
         err = capfd.readouterr().err  # the step processes' stderr
         assert result.success, err[-3000:]
