@@ -169,6 +169,25 @@ def test_source_records_deleted_are_found_by_an_auditor_that_remembers_nothing(t
             "record in it: they were deleted since") in out, out
 
 
+def test_a_resolution_planted_in_an_emptied_store_does_not_hide_its_reports(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Reports older than the newest resolution were no evidence, and the newest was taken by its key, unverified: whoever
+    emptied the store planted one keyed last, and an auditor with a fresh memory refused the store as empty (exit 2, the
+    scheduled job passed it). Only a signed acceptance of the log counts: the deletion is still a finding."""
+    store = tmp_path / "store"
+    _register_and_audit(store, capsys)
+    [report] = (store / "audit" / "reports").rglob("report.json")
+    shutil.rmtree(store / "sources")
+    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")
+    (store / "audit" / "resolutions").mkdir(parents=True, exist_ok=True)
+    (store / "audit" / "resolutions" / "99991231T235959999999Z-ffffffff.json").write_text("{}")
+    assert main(["audit", "--store", str(store)]) == 1
+    out, err = capsys.readouterr()
+    assert "no runs in" not in err
+    key = report.relative_to(store).as_posix()
+    assert f"the audit that wrote report '{key}' found 1 source record in it: they were deleted since" in out, out
+
+
 def test_the_header_says_what_the_auditor_remembers_of_a_store_without_a_log(tmp_path: Path,
                                                                               capsys: pytest.CaptureFixture[str]) -> None:
     """An auditor that remembers a store's source records said '(none remembered)' on its second audit of it."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from prov_common.audit.model import CHECK_INVENTORY, Finding
 from prov_common.audit.published import REPORTS_PREFIX, check_report
-from prov_common.audit.resolve import RESOLUTIONS_PREFIX
+from prov_common.audit.resolve import RESOLUTIONS_PREFIX, check_resolution
 from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
@@ -35,7 +35,7 @@ def forgotten(store: Store, remembered: str) -> Finding:
 def emptied(store: Store, trust: TrustStore) -> Finding | None:
     """The finding of a store that holds no record now (the caller checked) but whose newest evidence-bearing audit
     report (see the module docstring) found records; None when no such report verifies."""
-    resolved = max((key[len(RESOLUTIONS_PREFIX):] for key in store.list(RESOLUTIONS_PREFIX)), default="")
+    resolved = _resolved(store, trust)
     reports = sorted((key for key in store.list(REPORTS_PREFIX) if key.endswith("/" + REPORT_FILE)), reverse=True)
     for key in reports:
         if key[len(REPORTS_PREFIX):] < resolved:
@@ -45,6 +45,21 @@ def emptied(store: Store, trust: TrustStore) -> Finding | None:
             return Finding(CHECK_INVENTORY, key, f"the store holds no record, but the audit that wrote report '{key}' "
                            f"{held}: they were deleted since", FIX_EMPTIED)
     return None
+
+
+def _resolved(store: Store, trust: TrustStore) -> str:
+    """The name of the newest resolution that accepted the store's log and verifies under the auditors' keys ('' when
+    none): a key planted under ``audit/resolutions/``, or an acceptance of one run's findings, accepts no emptying."""
+    for key in sorted(store.list(RESOLUTIONS_PREFIX), reverse=True):
+        try:
+            record = check_resolution(store, trust, key)
+        except StoreUnavailableError:
+            raise
+        except (TdprovError, ValueError):
+            continue  # the inventory's finding, and a resolution of nothing
+        if record.get("runId") is None:
+            return key[len(RESOLUTIONS_PREFIX):]
+    return ""
 
 
 def _held(store: Store, trust: TrustStore, key: str) -> str | None:
