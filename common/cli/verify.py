@@ -62,8 +62,9 @@ def describe(report: VerificationReport) -> list[str]:
 
 def missing_story(store: Any, run_id: str, entries_of: Callable[[str], list[str]] | None = None) -> MissingBundle:
     """What a run with no bundle object is (:func:`~prov_common.bundle.missing.why_missing`, as the Airflow page says
-    it): sealed and since removed, or staged and never sealed, each with its fix; with nothing of it in the store, the
-    fix checks the id too (a run id is typed here). ``entries_of``: see :func:`~prov_common.bundle.missing.why_missing`."""
+    it): sealed and since removed, staged and never sealed, or never sealed with no event staged to seal it from, each
+    with its fix; with nothing of it in the store, the fix checks the id too (a run id is typed here). ``entries_of``:
+    see :func:`~prov_common.bundle.missing.why_missing`."""
     missing = why_missing(store, run_id, entries_of)
     if missing.kind == "absent":
         return replace(missing, fix="check the id with 'tdprov runs', then run 'tdprov flush' on that worker, or 'tdprov "
