@@ -552,6 +552,20 @@ def test_runs_help_says_which_command_names_a_bundle_with_no_index_entry(
             "writer stopped before that record as OK)") in told, told
 
 
+def _told_sealed_then_missing(tmp_path: Path, run_id: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Verify and show of ``run_id`` in the store ``tmp_path/store`` say it was sealed (its one index entry) and its
+    bundle is gone, with the fix to restore it."""
+    store = str(tmp_path / "store")
+    [entry] = [p.relative_to(tmp_path / "store").as_posix() for p in (tmp_path / "store" / "index").rglob(f"*{run_id}.json")]
+    told = (f"no object of run {run_id}'s bundle is in {store}: sealed, then missing from the store: its index entry "
+            f"({entry}) says its bundle was sealed, but bundles/{run_id}/ holds nothing. Fix: restore the bundle from a "
+            "backup or replica of the store; 'tdprov audit' names this deletion and what else is missing\n")
+    assert main(["verify", run_id, "--store", store]) == 1
+    assert capsys.readouterr().err.startswith(f"tdprov verify: {told}")
+    assert main(["show", run_id, "--store", store]) == 2
+    assert capsys.readouterr().err == f"tdprov show: {told}"
+
+
 def test_verify_and_show_of_a_run_whose_index_entry_alone_is_left_say_it_was_sealed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A run whose index entry is all the store holds of it (its bundle and staged events removed): verify and show
@@ -566,14 +580,7 @@ def test_verify_and_show_of_a_run_whose_index_entry_alone_is_left_say_it_was_sea
     (run_id,) = record_runs(store, 1)
     for folder in ("bundles", "staging"):
         shutil.rmtree(tmp_path / "store" / folder / run_id)
-    [entry] = [p.relative_to(tmp_path / "store").as_posix() for p in (tmp_path / "store" / "index").rglob(f"*{run_id}.json")]
-    told = (f"no object of run {run_id}'s bundle is in {store}: sealed, then missing from the store: its index entry "
-            f"({entry}) says its bundle was sealed, but bundles/{run_id}/ holds nothing. Fix: restore the bundle from a "
-            "backup or replica of the store; 'tdprov audit' names this deletion and what else is missing\n")
-    assert main(["verify", run_id, "--store", store]) == 1
-    assert capsys.readouterr().err.startswith(f"tdprov verify: {told}")
-    assert main(["show", run_id, "--store", store]) == 2
-    assert capsys.readouterr().err == f"tdprov show: {told}"
+    _told_sealed_then_missing(tmp_path, run_id, capsys)
 
 
 def test_a_missing_bundle_is_told_by_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -639,14 +646,7 @@ def test_verify_of_a_run_whose_index_entry_and_a_staged_attachment_alone_are_lef
     for event in (tmp_path / "store" / "staging" / run_id).glob("*.json"):
         event.unlink()
     raw_put(store, f"staging/{run_id}/attachments/report.html", b"<p>report</p>")
-    [entry] = [p.relative_to(tmp_path / "store").as_posix() for p in (tmp_path / "store" / "index").rglob(f"*{run_id}.json")]
-    told = (f"no object of run {run_id}'s bundle is in {store}: sealed, then missing from the store: its index entry "
-            f"({entry}) says its bundle was sealed, but bundles/{run_id}/ holds nothing. Fix: restore the bundle from a "
-            "backup or replica of the store; 'tdprov audit' names this deletion and what else is missing\n")
-    assert main(["verify", run_id, "--store", store]) == 1
-    assert capsys.readouterr().err.startswith(f"tdprov verify: {told}")
-    assert main(["show", run_id, "--store", store]) == 2
-    assert capsys.readouterr().err == f"tdprov show: {told}"
+    _told_sealed_then_missing(tmp_path, run_id, capsys)
 
 
 def test_a_run_of_which_only_a_staged_attachment_is_left_is_not_told_to_be_sealed(
