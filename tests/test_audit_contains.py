@@ -241,3 +241,19 @@ def test_contains_of_a_registered_source_no_run_read_names_it(tmp_path: Path, ca
                 "through tdprov at row granularity") in err, err
     assert main(["contains", "/data/w.csv", "--record", '{"id": 1}', "--store", store]) == 2
     assert "no dataset or version '/data/w.csv' in the recorded runs" in capsys.readouterr().err
+
+
+def test_contains_of_a_digest_recorded_datasets_and_a_source_hold_names_the_datasets(tmp_path: Path,
+                                                                                   capsys: pytest.CaptureFixture) -> None:
+    """A digest two recorded datasets hold (equal bytes), also registered as a source elsewhere: 'tdprov contains' said
+    it was the registered source 'which no recorded run wrote or read', losing the refusal naming the recorded datasets
+    (and the DATASET@DIGEST of each). It refuses as 'tdprov record' does, naming the datasets."""
+    store, data = str(tmp_path / "store"), digest("vendor rows")
+    seal(open_store(store), run_events("split", [], [dataset("/data/a.parquet", data), dataset("/data/b.parquet", data)]))
+    assert main(["source", "add", "/data/v.csv", "--digest", data, "--name", "v", "--license", "MIT", "--issuer", "Acme",
+                 "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["contains", data, "--record", '{"id": 1}', "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert "is held by 2 datasets" in err and "'/data/a.parquet@blake3:" in err, err
+    assert "registered source" not in err, err

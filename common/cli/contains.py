@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             digest, version = recorded.index().resolve(args.digest)  # one dataset at one digest
         except BadInputError as exc:
-            raise _source_named(store, recorded.trust, args.digest) or exc from None
+            raise _source_named(store, recorded.trust, recorded.index(), args.digest) or exc from None
         recorded.read_all(lambda index: answer_runs(index, version))  # the runs the answer lists, verified
         try:
             answer = contains(store, recorded.index(), version, record, recorded.trust)
@@ -174,15 +174,16 @@ def run(args: argparse.Namespace) -> int:
     return 0 if answer.contained else 1
 
 
-def _source_named(store: Any, trust: Any, ref: str) -> BadInputError | None:
-    """The refusal of ``ref``, which names no recorded version, where it names a registered source version (its
-    digest, ``LOCATION`` or ``LOCATION@DIGEST``, resolved as 'tdprov record' resolves it, refused as it refuses several):
-    no run recorded its rows, so there is no answer; None where no verified source record has it."""
-    from prov_common.audit.lineage import LineageIndex
+def _source_named(store: Any, trust: Any, index: Any, ref: str) -> BadInputError | None:
+    """The refusal of ``ref``, which names no recorded version of ``index`` (the recorded runs'), where it names a
+    registered source version (its digest, ``LOCATION`` or ``LOCATION@DIGEST``) with those runs and the sources resolved
+    as 'tdprov record' resolves it, refused as it refuses several: no run recorded its rows, so there is no answer;
+    None where it does not (a digest that recorded datasets hold too keeps the refusal that names them)."""
+    from prov_common.audit.lineage import LineageIndex, SourceUse
     from prov_common.sources.registry import iter_sources
 
-    use = LineageIndex((), [s.record for s in iter_sources(store, trust, [])]).source_named(ref)
-    if use is None or use.source is None:
+    _, use = LineageIndex(index.runs.values(), [s.record for s in iter_sources(store, trust, [])]).resolve(ref)
+    if not isinstance(use, SourceUse) or use.source is None:
         return None
     where = use.source.location or "no location"
     return BadInputError(
