@@ -205,6 +205,24 @@ def test_a_registered_source_version_is_named_as_lineage_names_it(tmp_path: Path
     assert code == 2 and f"no snapshot of {some_digest('older')}" in said, said
 
 
+def test_a_source_record_that_does_not_verify_is_named_and_makes_checkout_exit_1(tmp_path: Path, capsys: Any) -> None:
+    """Checkout of a short digest reads the registered sources, as lineage does: a source record that does not verify
+    is left out, named on stderr, and the checkout (the version restored) exits 1, a finding; no test took that path."""
+    good, _ = _frames(tmp_path)
+    store_uri = str(tmp_path / "store")
+    digest = snapshot_path(open_store(store_uri), good)
+    for name in ("good", "altered"):
+        assert main(["source", "add", str(good), "--name", name, "--license", "MIT", "--issuer", "Acme",
+                     "--store", store_uri]) == 0
+    [altered] = (tmp_path / "store" / "sources" / "altered").glob("*.json")
+    altered.write_bytes(altered.read_bytes().replace(b'"payload":"ey', b'"payload":"eY'))
+    out = tmp_path / "back.parquet"
+    code, said = _checkout(digest[:len("blake3:") + 12], out, store_uri, capsys)
+    assert code == 1 and f"restored {digest} to {out}" in said, said
+    assert "tdprov checkout: left out source record 'sources/altered/" in said and "the version was found without it" in said, said
+    assert out.read_bytes() == good.read_bytes()
+
+
 def test_no_verify_table_is_the_documented_escape(tmp_path: Path, capsys: Any) -> None:
     good, other = _frames(tmp_path)
     store_uri = str(tmp_path / "store")
