@@ -257,3 +257,19 @@ def test_contains_of_a_digest_recorded_datasets_and_a_source_hold_names_the_data
     err = capsys.readouterr().err
     assert "is held by 2 datasets" in err and "'/data/a.parquet@blake3:" in err, err
     assert "registered source" not in err, err
+
+
+def test_contains_names_a_source_record_that_does_not_verify(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """'tdprov contains' of a name no recorded run holds looked it up in the source records, leaving out one that does
+    not verify without a word: its refusal said 'no dataset or version' only. The record left out is named on stderr."""
+    store, data = str(tmp_path / "store"), digest("vendor rows")
+    seal(open_store(store), run_events("other", [], [dataset("/data/out.parquet", digest("out"))]))
+    assert main(["source", "add", "/data/v.csv", "--digest", data, "--name", "v", "--license", "MIT", "--issuer", "Acme",
+                 "--store", store]) == 0
+    [record] = (tmp_path / "store" / "sources" / "v").glob("*.json")
+    record.write_bytes(record.read_bytes().replace(b'"payload":"ey', b'"payload":"eY'))
+    capsys.readouterr()
+    assert main(["contains", "/data/v.csv", "--record", '{"id": 1}', "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert "tdprov contains: left out source record 'sources/v/" in err and "'/data/v.csv' was looked up without it" in err, err
+    assert "no dataset or version '/data/v.csv' in the recorded runs" in err, err

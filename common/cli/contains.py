@@ -178,11 +178,16 @@ def _source_named(store: Any, trust: Any, index: Any, ref: str) -> BadInputError
     """The refusal of ``ref``, which names no recorded version of ``index`` (the recorded runs'), where it names a
     registered source version (its digest, ``LOCATION`` or ``LOCATION@DIGEST``) with those runs and the sources resolved
     as 'tdprov record' resolves it, refused as it refuses several: no run recorded its rows, so there is no answer;
-    None where it does not (a digest that recorded datasets hold too keeps the refusal that names them)."""
+    None where it does not (a digest that recorded datasets hold too keeps the refusal that names them). A source
+    record that does not verify is left out and named on stderr, as 'tdprov record' names it."""
     from prov_common.audit.lineage import LineageIndex, SourceUse
+    from prov_common.cli.record import tell_sources_left_out
     from prov_common.sources.registry import iter_sources
 
-    _, use = LineageIndex(index.runs.values(), [s.record for s in iter_sources(store, trust, [])]).resolve(ref)
+    problems: list[tuple[str, TdprovError]] = []
+    sources = [s.record for s in iter_sources(store, trust, problems)]
+    tell_sources_left_out(problems, "contains", f"{ref!r} was looked up without it")
+    _, use = LineageIndex(index.runs.values(), sources).resolve(ref)
     if not isinstance(use, SourceUse) or use.source is None:
         return None
     where = use.source.location or "no location"
