@@ -21,7 +21,7 @@ from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.audit.quality_gaps import Results, failed_validation, lineage_quality
 from prov_common.audit.rehash import version_at
 from prov_common.sources.gaps import source_gaps
-from prov_common.sources.merged import SourceVersion, by_version, source_version_key
+from prov_common.sources.merged import SourceVersion, by_version, records_of
 from prov_common.sources.model import SourceRecord
 from prov_common.w3cprov.identity import VersionKey
 
@@ -92,8 +92,7 @@ def _gaps(trace: Trace, quality: list[dict[str, Any]], d: DatasetUse, changed: M
 def _matched_by(v: SourceVersion, trace: Trace) -> str:
     """``location`` when a record of the version (its digest at its location) was registered where the dataset lives,
     else ``content``: equal bytes registered at another location are matched apart."""
-    key = source_version_key(v.record.digest, v.record.location)
-    on_trace = [s for s in trace.sources if source_version_key(s.digest, s.location) == key]
+    on_trace = records_of(trace.sources, v.record.digest, v.record.location)
     return "content" if all(s in trace.by_content for s in on_trace) else "location"  # records: a name may be reused elsewhere
 
 
