@@ -239,9 +239,9 @@ def hash_dataframe(df: pd.DataFrame, *, granularity: Granularity = "column", blo
 
     ``threads``: worker threads (default: one per CPU, at most 8, for large frames; else 1).
     ``block_rows`` is part of the algorithm: change it only to compare with digests made with it.
-    ``arrow``: ``df`` as an Arrow table already made (``pa.Table.from_pandas(df)``, or the table ``df`` was read
-    from with ``to_pandas``): its date-time columns are hashed from it rather than converted again; the digest
-    is the same.
+    ``arrow``: ``df`` as an Arrow table just made from it (``pa.Table.from_pandas(df)``, with ``df`` unchanged since):
+    its date-time columns are hashed from it rather than converted again; the digest is the same. Not a table ``df``
+    was read from (a frame changed after ``to_pandas`` would be hashed from its stale columns).
     """
     import pandas as pd  # here: Arrow tables and files are hashed without pandas
 
