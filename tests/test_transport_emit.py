@@ -1170,3 +1170,24 @@ def test_an_event_sent_again_after_its_runs_seal_is_staged_once_whoever_delivers
     audit = run_audit(store, stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
     [finding] = audit.check(CHECK_UNFINISHED).findings
     assert finding.run_id == run_id and "and 1 event was staged for it after that" in finding.what, finding.what
+
+
+def test_a_store_error_whose_fix_names_another_store_reads_as_a_sentence_with_the_setting_it_came_from(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that refuses a write for its permissions told to "choose another TDPROV_STORE"; a transport whose store
+    came from elsewhere put its setting in place of the name, so an IO manager's said "choose another the
+    ProvenanceIOManager's 'store' config". The fix points the setting it names at another folder."""
+    import errno
+
+    uri = str(tmp_path / "s")
+    transport = ProvenanceTransport(ProvenanceConfig(store=uri, strict=True,
+                                                     store_source="the ProvenanceIOManager's 'store' config"))
+
+    def refused(self: LocalStore, key: str, source: object) -> bool:
+        raise self._os_error("write", key, PermissionError(errno.EACCES, "Permission denied"))
+
+    monkeypatch.setattr(LocalStore, "_create", refused)
+    with pytest.raises(StoreError) as raised:
+        transport.emit(run_events()[0])
+    assert raised.value.fix == (f"make {LocalStore(uri).root} writable by this user, or point the "
+                                "ProvenanceIOManager's 'store' config at another folder"), raised.value.fix

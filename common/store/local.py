@@ -393,7 +393,7 @@ class LocalStore(BaseStore):
     def _os_error(self, action: str, key: str, exc: OSError) -> StoreError:
         what = f"cannot {action} '{key}' in {self.describe()}: {exc.strerror or exc}."
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return StoreError(what, fix=f"make {self.root} writable by this user or choose another TDPROV_STORE")
+            return StoreError(what, fix=f"make {self.root} writable by this user, or point TDPROV_STORE at another folder")
         if (no_room := no_room_fix(exc, f"the volume of {self.root}")) is not None:
             return StoreError(what, fix=no_room)
         if exc.errno == errno.ELOOP:  # a link that leads to itself: no outage, it stays until removed
