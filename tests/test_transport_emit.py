@@ -1191,3 +1191,41 @@ def test_a_store_error_whose_fix_names_another_store_reads_as_a_sentence_with_th
         transport.emit(run_events()[0])
     assert raised.value.fix == (f"make {LocalStore(uri).root} writable by this user, or point the "
                                 "ProvenanceIOManager's 'store' config at another folder"), raised.value.fix
+
+
+def test_a_start_staged_as_the_check_of_the_runs_taken_for_open_is_asked_for_is_checked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check of the runs taken for open is skipped when none is taken and no write is under way; it asked the runs
+    first, then the writes, so a START staged between the two (its write under way at the first, done at the second)
+    was in neither, and the check of its run was skipped. The writes are asked first."""
+    import threading
+
+    uri = str(tmp_path / "s")
+    transport = ProvenanceTransport(ProvenanceConfig(store=uri, timeout=0.1))
+    gate = threading.Event()
+    created = LocalStore._create
+
+    def held(self: LocalStore, key: str, source: object) -> bool:
+        gate.wait(10)
+        return created(self, key, source)
+
+    monkeypatch.setattr(LocalStore, "_create", held)
+    transport.emit(run_events()[0])  # past its bound: the START's write goes on in the background
+    assert transport._outlived
+    taken, asked = transport._taken_for_open, []
+
+    def staged_meanwhile() -> list[str]:  # the runs as they were, then the START's write ends
+        runs = taken()
+        if threading.current_thread() is threading.main_thread() and not gate.is_set():
+            gate.set()
+            deadline = time.monotonic() + 10
+            while transport._outlived and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return runs
+
+    monkeypatch.setattr(transport, "_taken_for_open", staged_meanwhile)
+    monkeypatch.setattr(transport, "_name_late_events", lambda: asked.append(True))
+    threading.Timer(0.5, gate.set).start()  # asked for the writes first, the check waits for the START's write
+    transport.name_late_events()
+    assert transport.settle(5) == []  # waits for the check past its bound (the transport's 0.1 s)
+    assert asked == [True]

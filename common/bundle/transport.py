@@ -460,7 +460,7 @@ class ProvenanceTransport(Transport):
         nothing."""
         if self._executor is None or self._pid != os.getpid():  # nothing was staged by this process
             return
-        if not self._taken_for_open() and not self._outlived:
+        if not self._outlived and not self._taken_for_open():  # in this order: a write done between is seen in both
             return
         try:
             self._bounded(self._name_late_events, what=LATE_CHECK, writes=False, within=timeout, past=past)
