@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -922,13 +923,18 @@ def test_closing_a_strict_transport_whose_check_outlives_its_bound_waits_for_its
 
 
 class _HungCheck(LocalStore):
-    """A store whose existence checks hang once ``hang`` is set (a mount that stops answering after the writes)."""
+    """A store whose existence checks hang once ``hang`` is set (a mount that stops answering after the writes), 3 s at
+    most, or until ``answers`` is set."""
 
     hang = False
 
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        self.answers = threading.Event()
+
     def exists(self, key: str) -> bool:
         if self.hang:
-            time.sleep(3)
+            self.answers.wait(3)
         return super().exists(key)
 
 
@@ -942,9 +948,12 @@ def test_a_check_of_the_runs_taken_for_open_on_a_hung_store_is_named_once_with_i
     transport._store = store = _HungCheck(uri)
     start = run_events()[0]
     transport.emit(start)  # taken for open: its START staged here, no end
-    store.hang = True
+    store.hang, worker = True, transport._executor
     with caplog.at_level(logging.DEBUG, logger="prov_common"):
         assert not transport.close(1.0)
+    store.answers.set()  # the check left in the background ends here, not inside a later test that patches LocalStore
+    worker._thread.join(5)
+    assert not worker._thread.is_alive()
     warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warned) == 1, warned
     assert warned[0].startswith(f"tdprov: the check of the runs this process took for open ({start['run']['runId']}) was "
@@ -1198,8 +1207,6 @@ def test_a_start_staged_as_the_check_of_the_runs_taken_for_open_is_asked_for_is_
     """The check of the runs taken for open is skipped when none is taken and no write is under way; it asked the runs
     first, then the writes, so a START staged between the two (its write under way at the first, done at the second)
     was in neither, and the check of its run was skipped. The writes are asked first."""
-    import threading
-
     uri = str(tmp_path / "s")
     transport = ProvenanceTransport(ProvenanceConfig(store=uri, timeout=0.1))
     gate = threading.Event()
