@@ -231,14 +231,12 @@ def test_page_says_why_a_bundle_is_missing_and_what_to_do(client, page_run: dict
     assert client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()["bundles"][-1]["status"] == "verified"
 
 
-def test_page_lists_the_index_once_for_the_bundles_whose_indexed_record_is_gone(client, page_run: dict) -> None:
-    """A bundle whose ``indexed`` record is gone is checked against every index entry of its run, found by listing the
-    whole index; the page listed it once per such bundle (a DAG run and its 2 task tries, each record gone: 3 listings of
-    an index of every run in the store). It lists the index once per page, and says the same of each bundle."""
+def _read_through_a_counting_store(client, page_run: dict) -> tuple:
+    """The page of the DAG run verified through a store that counts its reads, and the page the API gives (the same
+    store, uncounted): ``(runs, counting, page)``."""
     from counting_store import CountingStore
 
     from airflow.utils.session import create_session
-    from prov_common.bundle import layout
     from prov_common.signing import TrustStore
     from prov_common.signing.keyfiles import load_public_key
 
@@ -246,16 +244,26 @@ def test_page_lists_the_index_once_for_the_bundles_whose_indexed_record_is_gone(
 
     store = page_run["store"]
     trust = TrustStore.of([load_public_key(page_run["root"] / "keys" / "airflow.key.pub")])
+    counting = CountingStore(store)
+    with create_session() as session:
+        runs = dag_run_bundles(DAG_ID, page_run["run_id"], session, counting, trust, str(store))
+    return runs, counting, client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()
+
+
+def test_page_lists_the_index_once_for_the_bundles_whose_indexed_record_is_gone(client, page_run: dict) -> None:
+    """A bundle whose ``indexed`` record is gone is checked against every index entry of its run, found by listing the
+    whole index; the page listed it once per such bundle (a DAG run and its 2 task tries, each record gone: 3 listings of
+    an index of every run in the store). It lists the index once per page, and says the same of each bundle."""
+    from prov_common.bundle import layout
+
+    store = page_run["store"]
     records = [store / layout.bundle_key(s.run_id, layout.INDEXED_FILE) for s in page_run["summaries"].values()]
     kept = {path: (path.read_bytes(), path.stat().st_mode) for path in records}
     before = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()
     for path in records:
         path.unlink()
     try:
-        counting = CountingStore(store)
-        with create_session() as session:
-            runs = dag_run_bundles(DAG_ID, page_run["run_id"], session, counting, trust, str(store))
-        page = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()
+        runs, counting, page = _read_through_a_counting_store(client, page_run)
     finally:
         for path, (data, mode) in kept.items():
             path.write_bytes(data)
@@ -273,26 +281,15 @@ def test_page_lists_the_index_once_for_the_bundles_sealed_and_then_removed(clien
     """A bundle sealed and then removed, its staged events kept, is told 'sealed' by its index entry, looked for from its
     oldest staged event: the page listed the index from there once per such bundle (3 for a DAG run and its 2 task
     tries). It takes them from the page's one listing of the index, and says the same of each bundle."""
-    from counting_store import CountingStore
-
-    from airflow.utils.session import create_session
     from prov_common.bundle import layout
-    from prov_common.signing import TrustStore
-    from prov_common.signing.keyfiles import load_public_key
-
-    from prov_airflow.ui.runs import dag_run_bundles
 
     store = page_run["store"]
-    trust = TrustStore.of([load_public_key(page_run["root"] / "keys" / "airflow.key.pub")])
     folders = {store / layout.bundle_prefix(s.run_id): page_run["root"] / f"aside-{s.run_id}" for s in page_run["summaries"].values()}
     assert all(any((store / layout.staging_prefix(s.run_id)).iterdir()) for s in page_run["summaries"].values())
     for folder, aside in folders.items():
         folder.rename(aside)
     try:
-        counting = CountingStore(store)
-        with create_session() as session:
-            runs = dag_run_bundles(DAG_ID, page_run["run_id"], session, counting, trust, str(store))
-        page = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()
+        runs, counting, page = _read_through_a_counting_store(client, page_run)
     finally:
         for folder, aside in folders.items():
             aside.rename(folder)
