@@ -379,3 +379,37 @@ def test_an_s3_uri_ending_in_an_empty_version_query_is_named_as_such(objects: di
     assert f"Fix: to hash a version, write {uri}?versionId=<id>; to hash the object as it is now, write {uri}\n" in err, err
     capture = hash_one(empty, ListenerLimits(), 30.0)
     assert capture.status == "error" and "ends in '?versionId=' with no version id" in capture.message, capture.message
+
+
+def test_an_s3_object_that_is_not_there_is_named_with_the_fix(objects: dict[str, tuple[Path, str]], s3_server,
+                                                              tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """An object not in its bucket (or a bucket that does not exist) was reported as an 'unexpected NoSuchKey' to
+    report with its traceback; the refusal says what S3 lacks, as a local path's does, and gives the URI meant: a
+    prefix named without its '/', or a key written with '//'. The listener's capture still calls it missing."""
+    from prov_airflow.capture import hash_one
+    from prov_airflow.settings import ListenerLimits
+
+    _, uri = objects["t.csv"]
+    bucket, _ = split_s3_uri(uri)
+
+    def refusal(target: str) -> str:
+        capsys.readouterr()
+        assert main(["hash", target]) == 2
+        err = capsys.readouterr().err
+        assert "unexpected" not in err and "TDPROV_DEBUG" not in err, err
+        return err
+
+    assert (f"cannot read 's3://{bucket}/data/nope.csv': bucket '{bucket}' holds no object 'data/nope.csv'. "
+            "Fix: check the key; a prefix of objects is hashed with a URI that ends in '/'\n") in refusal(f"s3://{bucket}/data/nope.csv")
+    assert (f"bucket '{bucket}' holds no object 'data', but keys under 'data/'. Fix: to hash them as one sharded "
+            f"dataset, end the URI with '/': s3://{bucket}/data/\n") in refusal(f"s3://{bucket}/data")
+    assert (f"bucket '{bucket}' holds no object 'x//data': its key holds '//', which S3 takes as written. "
+            f"Fix: write s3://{bucket}/x/data if that is meant") in refusal(f"s3://{bucket}/x//data")
+    s3_server.client().put_object(Bucket=bucket, Key="x/data/t.csv", Body=b"id\n1\n")
+    assert f"Fix: write s3://{bucket}/x/data/ if that is meant" in refusal(f"s3://{bucket}/x//data")
+    assert f"Fix: write s3://{bucket}/x/data/t.csv if that is meant" in refusal(f"s3://{bucket}/x//data/t.csv")
+    assert ("cannot read 's3://no-such-bucket-here/t.parquet': S3 has no bucket 'no-such-bucket-here'. "
+            "Fix: check the bucket name") in refusal("s3://no-such-bucket-here/t.parquet")
+    assert f"cannot read '{tmp_path / 'nope.csv'}': No such file or directory." in refusal(str(tmp_path / "nope.csv"))
+    gone = hash_one(f"s3://{bucket}/data/nope.csv", ListenerLimits(), 30.0)
+    assert gone.status == "missing", gone.message

@@ -100,6 +100,55 @@ def without_query(path_or_uri: str) -> str:
     return path_or_uri.split("?", 1)[0] if scheme else path_or_uri
 
 
+class S3ObjectMissingError(BadInputError):
+    """The object an ``s3://`` URI names is not in its bucket (S3 answered NoSuchKey, or 404 to a HEAD)."""
+
+
+def missing_in_s3(uri: str, exc: BaseException) -> BadInputError | None:
+    """The refusal to read ``uri`` that names what S3 lacks, when ``exc`` (botocore's error for a read of it) says
+    that the object (:class:`S3ObjectMissingError`) or its bucket is not there; else None. The fix gives the URI
+    meant where keys are stored under ``<uri>/`` (a prefix, named without its '/'), or under the key with one '/'
+    between names (one written with '//')."""
+    from prov_common.store.s3 import NOT_FOUND_CODES, s3_error_code
+
+    code = s3_error_code(exc)
+    bucket, key = split_s3_uri(uri)
+    if code == "NoSuchBucket":
+        return BadInputError(f"cannot read {uri!r}: S3 has no bucket {bucket!r}.",
+                             fix="check the bucket name (and AWS_ENDPOINT_URL_S3, for an S3-compatible store)")
+    if code not in NOT_FOUND_CODES:
+        return None
+    what = f"cannot read {uri!r}: bucket {bucket!r} holds no object {key!r}"
+    if s3_version(uri) is None and is_s3_prefix(uri):
+        return S3ObjectMissingError(f"{what}, but keys under {key + '/'!r}.",
+                                    fix=f"to hash them as one sharded dataset, end the URI with '/': {uri}/")
+    meant = single_slashed(without_query(uri))
+    if "//" in key and s3_version(uri) is None:
+        meant += "/" if is_s3_prefix(meant) else ""
+        return S3ObjectMissingError(f"{what}: its key holds '//', which S3 takes as written.",
+                                    fix=f"write {meant} if that is meant (one '/' between names)")
+    return S3ObjectMissingError(f"{what}.", fix="check the key; a prefix of objects is hashed with a URI that ends in '/'")
+
+
+def is_s3_prefix(uri: str) -> bool:
+    """Whether keys are stored under ``<uri>/`` (one listing of at most one key); False when S3 cannot be asked
+    (e.g. no ``s3:ListBucket``)."""
+    bucket, key = split_s3_uri(uri)
+    try:
+        listed = s3_client().list_objects_v2(Bucket=bucket, Prefix=key + "/", MaxKeys=1)
+    except Exception:  # noqa: BLE001 - botocore's errors: denied, endpoint down
+        return False
+    return bool(listed.get("KeyCount", 0))
+
+
+def single_slashed(uri: str) -> str:
+    """``uri`` (an ``s3://`` URI) with every run of '/' in its key made one '/' (``s3://b/x//k`` -> ``s3://b/x/k``):
+    the URI meant where S3, which takes a key as written, holds nothing under the one written."""
+    scheme, _, rest = uri.partition("://")
+    bucket, _, key = rest.partition("/")
+    return f"{scheme}://{bucket}/{re.sub('/{2,}', '/', key)}"
+
+
 def s3_key(uri: str) -> str:
     """The object key of ``s3://bucket/key`` as S3 takes it: everything after the bucket as written (``%``, ``#``
     and ``?`` are part of the key, which S3 does not decode), without a trailing ``?versionId=<id>``
@@ -165,7 +214,14 @@ def open_s3(uri: str) -> IO[bytes]:
     """Stream the object (version) at ``s3://bucket/key``; Parquet, which readers seek in, is spooled to a
     temporary file first."""
     where = s3_object_params(uri)
-    return readable_body(where["Key"], s3_client().get_object(**where)["Body"])
+    try:
+        answer = s3_client().get_object(**where)
+    except Exception as exc:  # botocore's ClientError
+        missing = missing_in_s3(uri, exc)
+        if missing is None:
+            raise
+        raise missing from exc
+    return readable_body(where["Key"], answer["Body"])
 
 
 def is_spooled(key: str) -> bool:

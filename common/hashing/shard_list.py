@@ -8,7 +8,6 @@ from __future__ import annotations
 import glob
 import logging
 import os
-import re
 import stat
 from collections.abc import Iterator, Sequence
 from fnmatch import fnmatchcase
@@ -17,7 +16,7 @@ from urllib.parse import unquote
 
 from prov_common.errors import BadInputError
 from prov_common.file_uri import home_hint
-from prov_common.hashing.remote import S3_SCHEMES, is_s3_object, s3_client, s3_key, s3_version, versioned_uri
+from prov_common.hashing.remote import S3_SCHEMES, is_s3_object, s3_client, s3_key, s3_version, single_slashed, versioned_uri
 from prov_common.hashing.shard_model import LocalState, ShardRef
 from prov_common.once import Once
 from prov_common.regular_file import kind_of
@@ -222,12 +221,10 @@ def _check_key_segments(target: str) -> None:
     keeps as written (``s3://b/x//shards/`` lists other keys than ``s3://b/x/shards/``)."""
     key = s3_key(target)
     if "//" in key:
-        scheme, _, rest = target.partition("://")
-        meant = re.sub("/{2,}", "/", key)
         raise BadInputError(
             f"no shards in {target!r}, whose key holds '//' ({key!r}): S3 takes a key as written, the empty name "
             "between the two '/' included, and holds no data file under it.",
-            fix=f"write {scheme}://{rest.partition('/')[0]}/{meant} if that is meant (one '/' between names)")
+            fix=f"write {single_slashed(target)} if that is meant (one '/' between names)")
 
 
 def list_shards(target: str) -> list[ShardRef]:

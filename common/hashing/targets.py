@@ -35,9 +35,10 @@ def is_sharded_target(target: str) -> bool:
 
 def is_not_found(exc: BaseException) -> bool:
     """Whether ``exc`` says the file or S3 object does not exist."""
+    from prov_common.hashing.remote import S3ObjectMissingError
     from prov_common.store.s3 import NOT_FOUND_CODES, s3_error_code
 
-    return isinstance(exc, FileNotFoundError) or s3_error_code(exc) in NOT_FOUND_CODES
+    return isinstance(exc, (FileNotFoundError, S3ObjectMissingError)) or s3_error_code(exc) in NOT_FOUND_CODES
 
 
 def folder_target(target: str) -> str:
@@ -50,7 +51,7 @@ def resolve_target(target: str) -> tuple[str, int | None]:
     """:func:`folder_target`'s answer, with the object's size when finding it out read it (else ``None``):
     a HEAD request, then a listing of one key, only for an ``s3://`` URI that names no object. A glob that names
     no object is a prefix when keys are under it (``s3://b/run[1]``, as a local folder of that name is that folder)."""
-    from prov_common.hashing.remote import S3_SCHEMES, s3_client, s3_object_size, split_s3_uri
+    from prov_common.hashing.remote import S3_SCHEMES, is_s3_prefix, s3_object_size
 
     if urlsplit(target).scheme not in S3_SCHEMES or target.endswith("/"):
         return target, None
@@ -59,12 +60,7 @@ def resolve_target(target: str) -> tuple[str, int | None]:
     except Exception as exc:  # botocore's ClientError; anything but "not found" is left to the hashing
         if not is_not_found(exc):
             return target, None
-    bucket, key = split_s3_uri(target)
-    try:
-        listed = s3_client().list_objects_v2(Bucket=bucket, Prefix=key + "/", MaxKeys=1)
-    except Exception:  # noqa: BLE001 - no listing (e.g. no s3:ListBucket): the object is reported missing
-        return target, None
-    return (target + "/" if listed.get("KeyCount", 0) else target), None
+    return (target + "/" if is_s3_prefix(target) else target), None  # no listing (no s3:ListBucket): reported missing
 
 
 def listed_shards(target: str) -> list[ShardRef] | None:
