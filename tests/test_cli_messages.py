@@ -649,6 +649,35 @@ def test_verify_of_a_run_whose_index_entry_and_a_staged_attachment_alone_are_lef
     _told_sealed_then_missing(tmp_path, run_id, capsys)
 
 
+def test_the_audit_names_a_run_of_which_only_a_staged_attachment_is_left(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A run of which only a staged attachment is left (no event, no index entry, no bundle) was passed over: the audit
+    said it was clean, while 'tdprov verify RUN' said it was not sealed, with nothing to seal it from. The check of runs
+    that never ended names it so, with verify's fix: a note while its newest staged object was stored within
+    --stale-hours (its events may still come from a spool), an error after."""
+    from bundle_support import raw_put
+
+    store = str(tmp_path / "store")
+    _, run_id = record_runs(store, 2)
+    for folder in ("bundles", "staging"):
+        shutil.rmtree(tmp_path / "store" / folder / run_id)
+    for entry in (tmp_path / "store" / "index").rglob(f"*{run_id}.json"):
+        entry.unlink()
+    raw_put(store, f"staging/{run_id}/attachments/report.html", b"<p>report</p>")
+    said = (f"staging/{run_id}/: run {run_id} is not sealed, and nothing to seal it from: no event of it is staged, only 1 "
+            f"other object under staging/{run_id}/ (staging/{run_id}/attachments/report.html); its events may wait in the "
+            "worker's spool, or were removed")
+    fix = (f"      fix: run 'tdprov flush' on that worker, then, once the task has ended, 'tdprov store seal {run_id}'; if its "
+           f"events were removed, restore staging/{run_id}/ from a backup or replica of the store\n")
+    main(["audit", "--store", store, "--report", str(tmp_path / "r1")])
+    out = capsys.readouterr().out
+    assert f"[unfinished] note: {said} (its newest staged object was stored within 1 day, 0:00:00: its events may still be delivered)\n{fix}" in out, out
+    assert main(["audit", "--store", store, "--report", str(tmp_path / "r2"), "--stale-hours", "0"]) == 1
+    out = capsys.readouterr().out
+    assert f"[unfinished] error: {said}\n{fix}" in out, out
+    assert "fail  Runs that started and never ended" in out, out
+
+
 def test_a_run_of_which_only_a_staged_attachment_is_left_is_not_told_to_be_sealed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A run whose bundle, staged events and index entry are removed, a staged attachment left: verify and show said its

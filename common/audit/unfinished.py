@@ -183,6 +183,9 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
                                            UNSIGNED_END_FIX if unsigned else FIX,
                                            severity="error" if stale else NOTE, run_id=run_id))
         unsealed.append(earlier.get(run_id) or UnsealedRun(run_id, audit_id, iso_z(now)))
+    for run_id in sorted(set(attached).difference(moments, sealed, earlier)):  # (one named before: its events were removed)
+        result.checked += 1
+        result.findings += _eventless(store, run_id, stale_after, now)
     gone = [r for r in reported if r.run_id not in moments and r.run_id not in sealed]  # the listing above found no event of theirs
     lost, kept = _removed(store, gone)
     result.findings += lost
@@ -301,6 +304,26 @@ def _since(moment: datetime, reported: UnsealedRun | None, now: datetime) -> dat
     that never ends from being stale."""
     first = utc_moment(reported.reported_at) if reported is not None else None
     return min(moment, first or now)
+
+
+def _eventless(store: Store, run_id: str, stale_after: timedelta, now: datetime) -> list[Finding]:
+    """A finding for a run of which only other objects than events are staged (its attachments), with no bundle and no
+    index entry: never sealed, and no seal takes it (:func:`~prov_common.bundle.missing.why_missing` says so, as 'tdprov
+    verify' does). A note while the store took its newest staged object within ``stale_after`` (its events may still be
+    delivered from a spool), an error after; none when its bundle or index entry is there (other checks name those)."""
+    from prov_common.bundle.missing import why_missing
+
+    if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
+        return []
+    missing = why_missing(store, run_id)
+    if missing.kind != "eventless":
+        return []
+    stored = [info.stored for info in store.list_info(layout.staging_prefix(run_id), tags_for=lambda _: True)]
+    newest = max((when for when in stored if when is not None), default=None)
+    recent = newest is not None and now - newest <= stale_after
+    return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
+                    f"run {run_id} is {missing.said}" + (f" (its newest staged object was stored within {stale_after}: its events may still be delivered)" if recent else ""),
+                    missing.fix, severity=NOTE if recent else "error", run_id=run_id)]
 
 
 def _future_dated(run_id: str, moment: datetime, now: datetime) -> list[Finding]:
