@@ -91,6 +91,39 @@ def test_a_store_emptied_after_an_audit_is_a_finding_not_bad_input(tmp_path: Pat
     assert "no runs in" not in capsys.readouterr().err
 
 
+def test_an_emptied_store_whose_reports_another_auditor_signed_is_refused_naming_their_key(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An auditor with a fresh TDPROV_HOME and a key of its own, on a store emptied of its records whose audit report
+    another auditor signed, was told 'no audit report of it found any', though one is there: it does not verify under
+    this auditor's keys. The refusal says so, names the report and why, and the fix: trust that auditor's key; trusted,
+    the report tells the deletion."""
+    from prov_common.signing.keyfiles import default_key_path, public_path_for
+
+    store = tmp_path / "store"
+    Pipeline(str(store))
+    assert main(["audit", "--store", str(store), "--quiet"]) == 0
+    first = public_path_for(default_key_path())
+    [report] = [p.relative_to(store).as_posix() for p in (store / "audit" / "reports").rglob("report.json")]
+    for folder in store.iterdir():
+        if folder.name != "audit":
+            shutil.rmtree(folder)
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "other-auditor"))
+    capsys.readouterr()
+    assert main(["audit", "--store", str(store), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "no audit report of it found any" not in err, err
+    assert (f"tdprov audit: no runs in {store}, and nothing this auditor can audit: it holds no bundle, no run in progress, "
+            "no source record and no audit log, and this auditor remembers none of it; it holds 1 audit report, but none "
+            "verifies under the trusted auditor keys, so none can tell whether the store held records (report "
+            f"'{report}': audit record 'audit/runs/") in err, err
+    assert "signed by untrusted key ed25519:" in err, err
+    assert ("Fix: if another auditor audits this store, trust that auditor's key: add its .pub to TDPROV_AUDITOR_KEYS "
+            "(else TDPROV_TRUSTED_KEYS), see docs/audit.md, then audit again") in err, err
+    monkeypatch.setenv("TDPROV_AUDITOR_KEYS", str(first))
+    assert main(["audit", "--store", str(store), "--read-only", "--report", str(tmp_path / "rep")]) == 1
+    assert f"[inventory] error: {report}: the store holds no record, but the audit that wrote report '{report}'" in capsys.readouterr().out
+
+
 def test_a_store_holding_only_source_records_is_audited_and_a_forged_one_named(store_uri: str,
                                                                                capsys: pytest.CaptureFixture[str]) -> None:
     """A team that registered its sources and ran no pipeline yet: the audit checked nothing and refused the store as

@@ -35,11 +35,7 @@ def forgotten(store: Store, remembered: str) -> Finding:
 def emptied(store: Store, trust: TrustStore) -> Finding | None:
     """The finding of a store that holds no record now (the caller checked) but whose newest evidence-bearing audit
     report (see the module docstring) found records; None when no such report verifies."""
-    resolved = _resolved(store, trust)
-    reports = sorted((key for key in store.list(REPORTS_PREFIX) if key.endswith("/" + REPORT_FILE)), reverse=True)
-    for key in reports:
-        if key[len(REPORTS_PREFIX):] < resolved:
-            break  # at or before the newest resolution: the store as a person accepted it
+    for key in _reports(store, trust):
         held = _held(store, trust, key)
         if held:
             return Finding(CHECK_INVENTORY, key, f"the store holds no record, but the audit that wrote report '{key}' "
@@ -62,6 +58,29 @@ def _resolved(store: Store, trust: TrustStore) -> str:
     return ""
 
 
+def unverified_reports(store: Store, trust: TrustStore) -> list[tuple[str, str]]:
+    """The audit reports :func:`emptied` reads (newest first) that do not verify under the auditors' keys ``trust``, each
+    with why (another auditor's key, not trusted here; or altered): evidence of nothing to this auditor, which the
+    refusal of a store with nothing to audit names, so that an auditor not given the store's auditor key is told so."""
+    found = []
+    for key in _reports(store, trust):
+        try:
+            check_report(store, trust, key)
+        except StoreUnavailableError:
+            raise
+        except TdprovError as exc:
+            found.append((key, exc.what))
+    return found
+
+
+def _reports(store: Store, trust: TrustStore) -> list[str]:
+    """The keys of the store's audit reports (``report.json``), newest first, down to the newest verified acceptance of
+    the log (:func:`_resolved`): older ones describe a store a person accepted as it was then."""
+    resolved = _resolved(store, trust)
+    reports = sorted((key for key in store.list(REPORTS_PREFIX) if key.endswith("/" + REPORT_FILE)), reverse=True)
+    return [key for key in reports if key[len(REPORTS_PREFIX):] >= resolved]
+
+
 def _held(store: Store, trust: TrustStore, key: str) -> str | None:
     """What the verified report at ``key`` found in the store (its log, runs and source records; or that it named records
     as deleted), None when it found none or does not verify."""
@@ -82,4 +101,4 @@ def _held(store: Store, trust: TrustStore, key: str) -> str | None:
     return "named records that an earlier audit found in it as deleted" if told else None
 
 
-__all__ = ["FIX_EMPTIED", "emptied", "forgotten"]
+__all__ = ["FIX_EMPTIED", "emptied", "forgotten", "unverified_reports"]

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from prov_common.audit.access import ReadOnlyStore, not_logged, require_auditor_key, require_report_dir, require_write_access
 from prov_common.audit.catalog import Binding, Catalog, Written, catalog_key, load_catalog, write_catalog, write_summary
 from prov_common.audit.checks import Evaluation, evaluate
-from prov_common.audit.emptied import emptied, forgotten
+from prov_common.audit.emptied import emptied, forgotten, unverified_reports
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
 from prov_common.audit.identity import check_identity
@@ -185,7 +185,7 @@ def _audit(
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
         if (require_runs and head is None and result.first_audit and not _remembered_records(memory)
                 and not _holds_records(store, Listing.take(store)) and emptied(store, audit_trust) is None):
-            raise _nothing_to_audit(store)  # accepting an empty or mistyped store would make it pass as audited
+            raise _nothing_to_audit(store, audit_trust)  # accepting an empty or mistyped store would make it pass as audited
         require_write_access(store)  # the resolution is written into the store (a read-only audit records none)
         removed, _ = staging_removed(store, unsealed)  # runs whose staged events are gone: the person accepts their loss too
         result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id,
@@ -221,7 +221,7 @@ def _audit(
     deleted = None if held else forgotten(store, remembered) if remembered else emptied(store, audit_trust)
     if (require_runs and accept_checkpoint is None and head is None and not blocked and not held and deleted is None
             and result.first_audit):
-        raise _nothing_to_audit(store)
+        raise _nothing_to_audit(store, audit_trust)
     if not read_only and accept_checkpoint is None:  # before the work (accepting checked it already): not at its end
         require_write_access(store)
     inventory = CheckResult(CHECK_INVENTORY, findings=[*identity.findings, *([deleted] if deleted else [])])
@@ -596,8 +596,21 @@ def _settled(listing: Listing, summaries: list[BundleSummary], cursor: str | Non
     return {run_id for run_id, keys in listing.index.items() if keys[0] <= horizon}
 
 
-def _nothing_to_audit(store: Store) -> BadInputError:
-    """The refusal of an audit of a store that holds nothing to audit: empty, or a typo for the store meant."""
+def _nothing_to_audit(store: Store, audit_trust: TrustStore) -> BadInputError:
+    """The refusal of an audit of a store that holds nothing to audit: empty, or a typo for the store meant; or, where it
+    holds audit reports none of which verifies under the auditors' keys (``audit_trust``), audited by an auditor whose
+    key this one does not trust (its reports may say the store held records, which this auditor cannot read)."""
+    unverified = unverified_reports(store, audit_trust)
+    if unverified:
+        (key, why), more = unverified[0], len(unverified) - 1
+        return BadInputError(
+            f"no runs in {store.uri}, and nothing this auditor can audit: it holds no bundle, no run in progress, no source "
+            f"record and no audit log, and this auditor remembers none of it; it holds {counted(len(unverified), 'audit report')}, "
+            f"but none verifies under the trusted auditor keys, so none can tell whether the store held records (report "
+            f"'{key}': {why.rstrip('.')}{f'; and {more} more' if more else ''}).",
+            fix="if another auditor audits this store, trust that auditor's key: add its .pub to TDPROV_AUDITOR_KEYS (else "
+                "TDPROV_TRUSTED_KEYS), see docs/audit.md, then audit again; if no auditor of yours wrote those "
+                "reports, find who can write the store's audit/")
     return BadInputError(f"no runs in {store.uri}: is this the store your pipelines write to? It holds no bundle, no run in "
                          "progress, no source record and no audit log, no audit report of it found any, and this auditor "
                          "remembers none of it, so there is nothing to audit.",
