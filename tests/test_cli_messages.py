@@ -221,6 +221,63 @@ def test_a_resolution_planted_in_an_emptied_store_does_not_hide_its_reports(tmp_
     assert f"the audit that wrote report '{key}' found 1 source record in it: they were deleted since" in out, out
 
 
+def test_an_emptied_store_report_past_the_read_bound_is_hashed_not_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A report was verified, hashed, then read again whole (any size, and bytes other than those checked). It is read
+    once, to a bound: a signed report past it is hashed in ranged reads, never read whole, and is evidence itself."""
+    from prov_common.audit import emptied
+
+    store = tmp_path / "store"
+    _register_and_audit(store, capsys)
+    [report] = (store / "audit" / "reports").rglob("report.json")
+    shutil.rmtree(store / "sources")
+    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")
+    monkeypatch.setattr(emptied, "REPORT_LIMIT", 100)  # the report, a few kilobytes, is past it
+    assert main(["audit", "--store", str(store)]) == 1
+    out = capsys.readouterr().out
+    key = report.relative_to(store).as_posix()
+    assert (f"the audit that wrote report '{key}' wrote a report larger than 100 bytes, not read further (one of a store "
+            "that held no record is a few kilobytes): they were deleted since") in out, out
+
+
+def test_a_signed_report_copied_from_another_store_is_no_evidence_of_this_one(tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A correctly signed report copied in from another store (with its audit's record) made an empty store, never
+    written to, a finding of records 'deleted since'. The report names its store: another's is no evidence here."""
+    other, store = tmp_path / "other", tmp_path / "store"
+    _register_and_audit(other, capsys)
+    assert main(["store", "init", str(store)]) == 0
+    shutil.copytree(other / "audit", store / "audit")
+    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")
+    capsys.readouterr()
+    assert main(["audit", "--store", str(store)]) == 2
+    out, err = capsys.readouterr()
+    assert f"no runs in {store}: is this the store your pipelines write to?" in err, err
+    assert "deleted since" not in out
+
+
+def test_a_report_naming_an_emptied_store_is_known_by_its_kind_not_its_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A report that named the deletion was recognised by its finding's fix, word for word: with the words changed, an
+    auditor that remembers nothing passed over it. The finding has ``kind: emptied`` in the report, and that counts."""
+    from prov_common.audit import emptied
+
+    store = tmp_path / "store"
+    _register_and_audit(store, capsys)
+    shutil.rmtree(store / "sources")
+    assert main(["audit", "--store", str(store), "--quiet"]) == 1  # this auditor remembers the record: the finding
+    [named] = sorted((store / "audit" / "reports").rglob("report.json"))[-1:]
+    said = [f for c in json.loads(named.read_bytes())["checks"] if c["name"] == "inventory" for f in c["findings"]]
+    assert [f["kind"] for f in said if "deleted since" in f["what"]] == ["emptied"], said
+    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")
+    monkeypatch.setattr(emptied, "FIX_EMPTIED", "restore the store, in other words")
+    capsys.readouterr()
+    assert main(["audit", "--store", str(store)]) == 1
+    out = capsys.readouterr().out
+    key = named.relative_to(store).as_posix()
+    assert f"the audit that wrote report '{key}' named records that an earlier audit found in it as deleted" in out, out
+
+
 def test_the_header_says_what_the_auditor_remembers_of_a_store_without_a_log(tmp_path: Path,
                                                                               capsys: pytest.CaptureFixture[str]) -> None:
     """An auditor that remembers a store's source records said '(none remembered)' on its second audit of it."""

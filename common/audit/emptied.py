@@ -3,9 +3,13 @@
 An auditor that remembers nothing of a store (a fresh ``TDPROV_HOME``, a CI runner, the scheduled job's first run) cannot
 compare it with a memory; the store's own signed audit reports can. When the store holds no record (no bundle, index
 entry, source record, log object or run in progress), the newest report that verifies under the auditors' keys and found
-records in it (a log, runs or source records), or that named such an emptying itself, is evidence that the records were
-deleted: a finding, not an empty store to refuse or to pass as clean. Reports older than the newest signed resolution
-(``--accept-checkpoint``) are not: a person accepted the store as it was then.
+records in it (a log, runs or source records), or that named such an emptying itself (its finding of kind
+:data:`EMPTIED`, or by the words of :data:`FIX_EMPTIED` in a report written before findings had kinds), is evidence that
+the records were deleted: a finding, not an empty store to refuse or to pass as clean. A report is read once, at most
+:data:`REPORT_LIMIT` bytes, and parsed from the bytes checked against its signed digest; one larger that verifies (hashed
+in ranged reads) is evidence too, a report of a store that held no record being a few kilobytes. Reports of another store
+(their ``store``, copied in from it) are none, nor are those older than the newest signed resolution
+(``--accept-checkpoint``): a person accepted the store as it was then.
 """
 from __future__ import annotations
 
@@ -15,12 +19,16 @@ from typing import Any
 from prov_common.audit.model import CHECK_INVENTORY, Finding
 from prov_common.audit.published import REPORTS_PREFIX, check_report
 from prov_common.audit.resolve import RESOLUTIONS_PREFIX, check_resolution
+from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
+from prov_common.store.errors import ObjectTooLargeError
 from prov_common.text import counted
 
 REPORT_FILE = "report.json"
+REPORT_LIMIT = SMALL_OBJECT_LIMIT  # bytes at most read of a report: a larger one is hashed, never read whole
+EMPTIED = "emptied"  # the kind of the finding of a store emptied of its records, in the report's JSON
 FIX_EMPTIED = ("restore the store from a backup or replica taken after that audit, then audit again; if the loss is understood and "
                "accepted, record it with 'tdprov audit --accept-checkpoint --reason TEXT'")
 
@@ -29,7 +37,7 @@ def forgotten(store: Store, remembered: str) -> Finding:
     """The finding of a store that holds no record now where this auditor remembers ``remembered`` (what it verified):
     said in the report too, so that an auditor that remembers nothing still finds the deletion in it (:func:`emptied`)."""
     return Finding(CHECK_INVENTORY, store.uri, f"the store holds no record, but this auditor remembers {remembered} in it: they "
-                   "were deleted since", FIX_EMPTIED)
+                   "were deleted since", FIX_EMPTIED, kind=EMPTIED)
 
 
 def emptied(store: Store, trust: TrustStore) -> Finding | None:
@@ -39,7 +47,7 @@ def emptied(store: Store, trust: TrustStore) -> Finding | None:
         held = _held(store, trust, key)
         if held:
             return Finding(CHECK_INVENTORY, key, f"the store holds no record, but the audit that wrote report '{key}' "
-                           f"{held}: they were deleted since", FIX_EMPTIED)
+                           f"{held}: they were deleted since", FIX_EMPTIED, kind=EMPTIED)
     return None
 
 
@@ -83,22 +91,30 @@ def _reports(store: Store, trust: TrustStore) -> list[str]:
 
 def _held(store: Store, trust: TrustStore, key: str) -> str | None:
     """What the verified report at ``key`` found in the store (its log, runs and source records; or that it named records
-    as deleted), None when it found none or does not verify."""
+    as deleted), None when it found none, does not verify or is another store's."""
     try:
-        check_report(store, trust, key)
-        report: dict[str, Any] = json.loads(store.get(key))
+        try:
+            data: bytes | None = store.get(key, REPORT_LIMIT)
+        except ObjectTooLargeError:
+            data = None
+        check_report(store, trust, key, data)
+        if data is None:
+            return f"wrote a report larger than {REPORT_LIMIT:,} bytes, not read further (one of a store that held no record is a few kilobytes)"
+        report: dict[str, Any] = json.loads(data)
     except StoreUnavailableError:
         raise
     except (TdprovError, ValueError):
         return None  # a report that does not verify is the inventory's finding, and evidence of nothing
+    if not isinstance(report, dict) or str(report.get("store") or "").rstrip("/") != store.uri.rstrip("/"):
+        return None  # another store's report, signed there and copied in: evidence of nothing here
     summary, size = report.get("summary") or {}, (report.get("log") or {}).get("treeSize") or 0
     parts = [f"a log of {size} leaves" if size else "", counted(int(summary.get("runs") or 0), "run") if summary.get("runs") else "",
              counted(int(summary.get("sources") or 0), "source record") if summary.get("sources") else ""]
     if any(parts):
         return f"found {', '.join(p for p in parts if p)} in it"
-    told = any(f.get("fix") == FIX_EMPTIED for c in report.get("checks") or () if c.get("name") == CHECK_INVENTORY
-               for f in c.get("findings") or ())
+    told = any(f.get("kind") == EMPTIED or f.get("fix") == FIX_EMPTIED for c in report.get("checks") or ()
+               if c.get("name") == CHECK_INVENTORY for f in c.get("findings") or ())
     return "named records that an earlier audit found in it as deleted" if told else None
 
 
-__all__ = ["FIX_EMPTIED", "emptied", "forgotten", "unverified_reports"]
+__all__ = ["EMPTIED", "FIX_EMPTIED", "emptied", "forgotten", "unverified_reports"]

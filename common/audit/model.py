@@ -75,7 +75,8 @@ class Finding:
     run_id: str | None = None
     items: tuple[str, ...] = field(default=(), compare=False)  # all a long finding names, ``what`` the first few
     # which of its check's findings it is, for the code that tells them apart (never by their words, which change): the
-    # unfinished check's "unended" and "planted" errors (audit/unended.py); "" for the others
+    # unfinished check's "unended" and "planted" errors (audit/unended.py), the inventory's "emptied" (audit/emptied.py);
+    # "" for the others
     kind: str = field(default="", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,8 +85,9 @@ class Finding:
         return {k: v for k, v in asdict(self).items() if v is not None and k not in ("items", "kind")}
 
     def report_dict(self) -> dict[str, Any]:
-        """:meth:`to_dict` with ``items``, when it has them: the report's JSON lists all that ``what`` counts."""
-        return dict(self.to_dict(), items=list(self.items)) if self.items else self.to_dict()
+        """:meth:`to_dict` with ``items`` and ``kind``, when it has them: the report's JSON lists all that ``what`` counts,
+        and marks the findings a reader tells apart by their kind, not by their words."""
+        return {**self.to_dict(), **({"items": list(self.items)} if self.items else {}), **({"kind": self.kind} if self.kind else {})}
 
 
 ITEMS_KEPT = 1_000

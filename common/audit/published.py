@@ -9,6 +9,7 @@ from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.bundle.verify import hash_stored
 from prov_common.canonical_json import loads
 from prov_common.errors import TdprovError, VerificationError
+from prov_common.hashing.raw import hash_bytes
 from prov_common.signing import TrustStore, open_envelope
 from prov_common.store.base import Store
 
@@ -65,9 +66,10 @@ def _checkpoint_size(payload: bytes) -> int:
                 for attrs in entities.values() if isinstance(attrs, dict) and "tdprov:treeSize" in attrs), default=0)
 
 
-def check_report(store: Store, trust: TrustStore, key: str) -> None:
+def check_report(store: Store, trust: TrustStore, key: str, data: bytes | None = None) -> None:
     """Raise :class:`VerificationError` unless report ``key`` is what its audit's signed record names: the record of
-    the audit its folder names (``<time>-<audit id>``), for that audit, naming this key and its digest. A record
+    the audit its folder names (``<time>-<audit id>``), for that audit, naming this key and its digest (of ``data``, the
+    report's bytes a caller read and parses, when given: else hashed in ranged reads, never held whole). A record
     written before the HTML page was signed names the JSON report only: its folder's page is then taken as it is. A
     failure of the record names it as its ``subject`` (see :class:`~prov_common.errors.TdprovError`): the report is not
     blamed for it."""
@@ -83,6 +85,6 @@ def check_report(store: Store, trust: TrustStore, key: str) -> None:
         location.endswith("report.html") for location in digests)
     if digest is None and not older_page:
         raise VerificationError(f"report '{key}' is not named by its audit's signed record '{record_key(name)}'.", fix=_FIX_PLANTED)
-    if digest is not None and hash_stored(store, key).digest != digest:
+    if digest is not None and (hash_stored(store, key) if data is None else hash_bytes(data)).digest != digest:
         raise VerificationError(f"report '{key}' is not the one its audit signed ({record_key(name)} names {digest}).",
                                 fix="restore the report from a backup or replica, or run the audit again")
