@@ -1236,3 +1236,35 @@ def test_a_start_staged_as_the_check_of_the_runs_taken_for_open_is_asked_for_is_
     transport.name_late_events()
     assert transport.settle(5) == []  # waits for the check past its bound (the transport's 0.1 s)
     assert asked == [True]
+
+
+def test_an_openlineage_python_event_is_serialised_once_as_it_is_emitted_and_its_write_named_as_its_dict(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each write is named as it is handed to the transport's worker (for a settle that finds it under way): the name is
+    read from the event's type and run id, not from the whole event serialised a second time, and is the name its
+    dict gets."""
+    from openlineage.client.serde import Serde
+
+    from prov_common.bundle import transport as core
+
+    serialised = []
+    to_dict = Serde.to_dict.__func__
+
+    def counted(cls: type, obj: object) -> object:
+        serialised.append(type(obj).__name__)
+        return to_dict(cls, obj)
+    monkeypatch.setattr(Serde, "to_dict", classmethod(counted))
+    store = tmp_path / "store"
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(store)))
+    run_id, digest = str(uuid.uuid4()), "blake3:" + "c" * 64
+    events = [_ol_event(run_id, state, digest) for state in (RunState.START, RunState.COMPLETE)]
+    for one in events:
+        transport.emit(one)
+    assert serialised == ["RunEvent", "RunEvent"]
+    assert verify_bundle(open_store(store), run_id, trust_from_settings(Settings.from_env())).ok
+    for one in events:
+        as_dict = to_dict(Serde, one)
+        assert core._named((one,), "event") == core._named((as_dict,), "event") == (
+            f"the {as_dict['eventType']} event of run {run_id}")
+        assert core._run_of((one,)) == core._run_of((as_dict,)) == run_id
+    assert core._named(({"eventType": "START"},), "event") == "an event"

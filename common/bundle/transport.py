@@ -1096,8 +1096,8 @@ def _named(args: tuple[Any, ...], what: str) -> str:
     if what != "event":
         return f"the {what}" + (f" of run {args[0]}" if args else "")
     try:
-        raw = event_dict(args[0])
-        return f"the {raw.get('eventType') or 'OTHER'} event of run {raw['run']['runId']}"
+        state, run_id = _state_and_run(args[0])
+        return f"the {state or 'OTHER'} event of run {run_id}"
     except Exception:  # noqa: BLE001 - naming never fails the producer
         return "an event"
 
@@ -1106,9 +1106,23 @@ def _run_of(args: tuple[Any, ...]) -> str | None:
     """The run a bounded call with ``args`` writes for: an event's, or the run id an attachment is given with; None
     when it cannot be told."""
     try:
-        return args[0] if isinstance(args[0], str) else str(event_dict(args[0])["run"]["runId"])
+        return args[0] if isinstance(args[0], str) else str(_state_and_run(args[0])[1])
     except Exception:  # noqa: BLE001 - naming never fails the producer
         return None
+
+
+def _state_and_run(event: Any) -> tuple[Any, Any]:
+    """The type (an enum as its value) and run id of ``event``, a dict or an openlineage-python object, read as they
+    are: each write is named as it is handed to the worker, where serialising the whole event (``event_dict``) did
+    the serialisation ``emit`` does a second time. Raises when the event names no run id."""
+    def field(value: Any, name: str) -> Any:
+        return value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
+
+    run_id = field(field(event, "run"), "runId")
+    if run_id is None:
+        raise ValueError("no run id")
+    state = field(event, "eventType")
+    return getattr(state, "value", state), run_id
 
 
 def settle_first(feeder: Any) -> None:
