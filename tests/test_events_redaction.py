@@ -153,3 +153,34 @@ def test_the_name_of_a_name_value_pair_is_kept_and_a_bare_key_setting_is_not() -
                                    {"key": REDACTED, "value": "1"}]
     assert redact_mapping({"encryption": {"key": "hunter2", "algorithm": "aes"}}) == {"encryption": {"key": REDACTED, "algorithm": "aes"}}
     assert redact_mapping({"key": ["hunter2"], "value": "x"})["key"] == REDACTED  # a name is text, not a structure
+
+
+def test_the_keys_of_events_redacted_one_after_another_are_judged_once_and_a_key_holding_a_secret_is_not_kept(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each event's mappings have the same keys (facet and field names): redacting a second event judges none of them
+    again, and gives what redacting it alone gives. A key that holds a secret by its shape is redacted each time and
+    never kept in memory."""
+    from prov_common.lineage import redact
+
+    judged: list[str] = []
+    is_secret_key = redact.is_secret_key
+
+    def counted(name: str) -> bool:
+        judged.append(name)
+        return is_secret_key(name)
+    monkeypatch.setattr(redact, "is_secret_key", counted)
+    monkeypatch.setattr(redact, "_KEYS", {}, raising=False)  # none kept from other tests
+    token = "ghp_abcdefghijklmnopqrstuvwxyz012345"
+
+    def one_event(n: int) -> dict:
+        return {"run": {"runId": str(n), "facets": {"env": {"api_password": f"pw{n}", "owner": "team", token: n}}},
+                "job": {"namespace": "tests", "name": f"job{n}"}}
+    first = redact_value(one_event(1))
+    keys = sorted(judged)
+    assert first["run"]["facets"]["env"] == {"api_password": "***", "owner": "team", "***": 1}
+    judged.clear()
+    assert redact_value(one_event(2)) == {"run": {"runId": "2", "facets": {"env": {"api_password": "***", "owner": "team",
+                                                                                   "***": 2}}},
+                                          "job": {"namespace": "tests", "name": "job2"}}
+    assert sorted(judged) == sorted([token, "job2"]) and token in keys  # the token again, not kept; a name field's value
+    assert token not in redact._KEYS and redact._KEYS["api_password"] is True

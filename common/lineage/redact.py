@@ -55,6 +55,26 @@ def redact_mapping(mapping: Mapping[Any, Any]) -> dict[str, Any]:
     return _Redactor().mapping(mapping, 0)
 
 
+KEYS_KEPT = 4096  # mapping keys whose answer is kept (:func:`_key_facts`): about 1.5 MB at most
+KEY_KEPT_LENGTH = 256  # the longest key kept (is_secret_key reads no further)
+_KEYS: dict[str, bool] = {}  # a key redaction leaves as it is -> whether it names a secret
+
+
+def _key_facts(key: str) -> tuple[str, bool]:
+    """A mapping key redacted as text, and whether it names a secret (:func:`is_secret_key`). An event's keys are few
+    and the same from one event to the next (facet and field names): the answers for up to :data:`KEYS_KEPT` short
+    keys that hold nothing to redact are kept (a key that does, a secret by its shape, is never kept)."""
+    secret = _KEYS.get(key)
+    if secret is not None:
+        return key, secret
+    name, secret = redact_text(key), is_secret_key(key)
+    if name == key and len(key) <= KEY_KEPT_LENGTH:
+        if len(_KEYS) >= KEYS_KEPT:
+            _KEYS.clear()  # bounded without a lock: each operation is atomic
+        _KEYS[key] = secret
+    return name, secret
+
+
 class _Identity(str):
     """The name of a dataset or a job, redacted by :func:`redact_identity`."""
 
@@ -101,11 +121,11 @@ class _Redactor:
         is_pair = not data_names and any(f in mapping for f in _PAIR_FIELDS)
         out: dict[str, Any] = {}
         for key, item in mapping.items():
-            name = redact_text(str(key))
+            name, secret_key = _key_facts(str(key))
             names_pair = is_pair and key in _NAME_FIELDS and isinstance(item, str)  # {"key": "api_key", ...}: redacted by shape only
             if item in (None, ""):
                 out[name] = item
-            elif not data_names and ((is_secret_key(str(key)) and not names_pair) or (named_secret and key in _VALUE_FIELDS)):
+            elif not data_names and ((secret_key and not names_pair) or (named_secret and key in _VALUE_FIELDS)):
                 out[name] = REDACTED
             elif key in _KEYED_BY_COLUMN and isinstance(item, Mapping) and depth < MAX_DEPTH:
                 out[name] = self.mapping(item, depth + 1, data_names=True)
