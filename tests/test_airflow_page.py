@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import pytest
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
@@ -231,23 +232,19 @@ def test_page_says_why_a_bundle_is_missing_and_what_to_do(client, page_run: dict
     assert client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()["bundles"][-1]["status"] == "verified"
 
 
-def _read_through_a_counting_store(client, page_run: dict) -> tuple:
-    """The page of the DAG run verified through a store that counts its reads, and the page the API gives (the same
-    store, uncounted): ``(runs, counting, page)``."""
+def _read_through_a_counting_store(client, page_run: dict, query: str = "") -> tuple[dict, Any]:
+    """The API page of the DAG run (``query``: its ``?offset=&limit=``), read by the page's own route with its store, as
+    the hook opens it, replaced by one that counts its reads: ``(page, counting)``."""
     from counting_store import CountingStore
 
-    from airflow.utils.session import create_session
-    from prov_common.signing import TrustStore
-    from prov_common.signing.keyfiles import load_public_key
+    from prov_airflow.hooks.provenance import ProvenanceHook
 
-    from prov_airflow.ui.runs import dag_run_bundles
-
-    store = page_run["store"]
-    trust = TrustStore.of([load_public_key(page_run["root"] / "keys" / "airflow.key.pub")])
-    counting = CountingStore(store)
-    with create_session() as session:
-        runs = dag_run_bundles(DAG_ID, page_run["run_id"], session, counting, trust, str(store))
-    return runs, counting, client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()
+    counting = CountingStore(page_run["store"])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ProvenanceHook, "get_conn", lambda hook: counting)
+        got = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}{query}")
+    assert got.status_code == 200, got.text
+    return got.json(), counting
 
 
 def test_page_lists_the_index_once_for_the_bundles_whose_indexed_record_is_gone(client, page_run: dict) -> None:
@@ -263,17 +260,16 @@ def test_page_lists_the_index_once_for_the_bundles_whose_indexed_record_is_gone(
     for path in records:
         path.unlink()
     try:
-        runs, counting, page = _read_through_a_counting_store(client, page_run)
+        page, counting = _read_through_a_counting_store(client, page_run)
     finally:
         for path, (data, mode) in kept.items():
             path.write_bytes(data)
             path.chmod(mode)
-    assert len(runs.bundles) == len(records) == 3 and counting.lists[f"{layout.INDEX}/"] == 1, counting.lists
+    assert len(page["bundles"]) == len(records) == 3 and counting.lists[f"{layout.INDEX}/"] == 1, counting.lists
     gone = {s.run_id: [f"{layout.bundle_key(s.run_id, layout.INDEXED_FILE)}: missing: the bundle's indexed record, which "
                        "names its index entry, is gone though the run has an index entry"]
             for s in page_run["summaries"].values()}
-    assert {b.key.run_id: list(b.findings) for b in runs.bundles} == gone
-    assert [b["findings"] for b in page["bundles"]] == [list(b.findings) for b in runs.bundles]
+    assert {b["runId"]: b["findings"] for b in page["bundles"]} == gone
     assert [b["status"] for b in page["bundles"]] == ["failed"] * 3 and [b["status"] for b in before["bundles"]] == ["verified"] * 3
 
 
@@ -289,14 +285,14 @@ def test_page_lists_the_index_once_for_the_bundles_sealed_and_then_removed(clien
     for folder, aside in folders.items():
         folder.rename(aside)
     try:
-        runs, counting, page = _read_through_a_counting_store(client, page_run)
+        page, counting = _read_through_a_counting_store(client, page_run)
     finally:
         for folder, aside in folders.items():
             aside.rename(folder)
-    assert len(runs.bundles) == 3 and counting.lists[f"{layout.INDEX}/"] == 1, counting.lists
-    assert {b.status for b in runs.bundles} == {"missing"}
-    assert all(len(b.findings) == 1 and b.findings[0].startswith("sealed, then missing from the store") for b in runs.bundles)
-    assert [b["findings"] for b in page["bundles"]] == [list(b.findings) for b in runs.bundles]
+    assert len(page["bundles"]) == 3 and counting.lists[f"{layout.INDEX}/"] == 1, counting.lists
+    assert {b["status"] for b in page["bundles"]} == {"missing"}
+    assert all(len(b["findings"]) == 1 and b["findings"][0].startswith("sealed, then missing from the store")
+               for b in page["bundles"]), page["bundles"]
 
 
 def test_page_checks_the_page_asked_for_once_and_refuses_a_bad_one_before_opening_the_store(
@@ -334,14 +330,9 @@ def test_page_verifies_one_page_of_bundles_and_links_to_the_rest(client, page_ru
     the previous and next pages; the other pages' bundles are not read."""
     from urllib.parse import urljoin
 
-    from counting_store import CountingStore
-
-    from airflow.utils.session import create_session
     from prov_common.bundle import layout
-    from prov_common.signing import TrustStore
-    from prov_common.signing.keyfiles import load_public_key
 
-    from prov_airflow.ui.runs import PAGE_SIZE, dag_run_bundles
+    from prov_airflow.ui.runs import PAGE_SIZE
 
     api, route = f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}", f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}"
     whole = client.get(api).json()
@@ -363,14 +354,11 @@ def test_page_verifies_one_page_of_bundles_and_links_to_the_rest(client, page_ru
     refused = client.get(api + "?limit=0")
     assert refused.status_code == 400 and "Fix: ask for ?offset=0&limit=100" in refused.json()["detail"], refused.text
 
-    counting = CountingStore(page_run["store"])
-    trust = TrustStore.of([load_public_key(page_run["root"] / "keys" / "airflow.key.pub")])
-    with create_session() as session:
-        runs = dag_run_bundles(DAG_ID, page_run["run_id"], session, counting, trust, str(page_run["store"]), offset=1, limit=1)
-    [shown] = runs.bundles
-    assert (shown.key.run_id, shown.status, runs.total) == (whole["bundles"][1]["runId"], "verified", 3)
+    page, counting = _read_through_a_counting_store(client, page_run, "?offset=1&limit=1")
+    [shown] = page["bundles"]
+    assert (shown["runId"], shown["status"], page["total"]) == (whole["bundles"][1]["runId"], "verified", 3)
     read = {key.split("/")[1] for key in [*counting.gets, *counting.ranges] if key.startswith(f"{layout.BUNDLES}/")}
-    assert read == {shown.key.run_id}, read
+    assert read == {shown["runId"]}, read
 
 
 def test_page_links_back_from_an_offset_between_pages_to_the_bundles_before_it(client, page_run: dict) -> None:

@@ -163,20 +163,13 @@ def check_page(offset: int, limit: int) -> None:
                          f"not offset {offset} and limit {limit}. Fix: ask for ?offset=0&limit={PAGE_SIZE}")
 
 
-def dag_run_bundles(dag_id: str, run_id: str, session: Any, store: Any, trust: Any, store_uri: str, *, offset: int = 0,
-                    limit: int = PAGE_SIZE) -> DagRunBundles:
-    """The bundles of the DAG run from ``offset`` on, at most ``limit`` of them, verified, with how many it has in all
-    (counted from the metadata database: the other pages' bundles are not read); ``store_uri`` as configured (it names
-    the bundles' locations). The store's identity is read afresh first: the API server is a long-running process,
-    whose copy may be out of date. The index is listed once at most, for the bundles whose ``indexed`` record is gone."""
-    check_page(offset, limit)
-    return verified_page(dag_id, run_id, run_keys(dag_id, run_id, session), store, trust, store_uri, offset, limit)
-
-
 def verified_page(dag_id: str, run_id: str, every: list[RunKey], store: Any, trust: Any, store_uri: str, offset: int,
                   limit: int) -> DagRunBundles:
-    """The page of ``every`` run of the DAG run from ``offset``, at most ``limit`` runs, each verified (see
-    :func:`dag_run_bundles`); the caller has checked the page (:func:`check_page`)."""
+    """The bundles of the DAG run from ``offset`` on, at most ``limit`` of ``every`` run of it (:func:`run_keys`),
+    verified, with how many it has in all (the other pages' bundles are not read); ``store_uri`` as configured (it names
+    the bundles' locations). The caller has checked the page (:func:`check_page`), before opening the store. The store's
+    identity is read afresh first: the API server is a long-running process, whose copy may be out of date. The index is
+    listed once at most, for the bundles whose ``indexed`` record is gone."""
     from prov_common.bundle.storage import EntriesOfRuns
     from prov_common.errors import BadInputError
     from prov_common.store.identity import reread_identity
