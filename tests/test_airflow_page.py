@@ -185,6 +185,8 @@ def test_page_says_why_a_bundle_is_missing_and_what_to_do(client, page_run: dict
     the command that helps. A bundle sealed and then deleted was called 'not sealed' (its staged events stay after
     sealing): its index entry says it was sealed, so it is 'sealed, then missing from the store', as it is when its staged
     events are removed with it (it said 'not in the store': the entry was looked for from the oldest staged event)."""
+    from html import escape
+
     from prov_common.bundle import layout
     from prov_common.bundle.storage import index_keys
     from prov_common.store import open_store
@@ -201,6 +203,9 @@ def test_page_says_why_a_bundle_is_missing_and_what_to_do(client, page_run: dict
         status = {b["job"]: b for b in body["bundles"]}[f"{DAG_ID}.use"]
         assert status["status"] == "missing"
         [text] = status["findings"]
+        html = client.get(f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}").text  # the words as the page shows them
+        row = html.split(f"<tr data-run-id='{run_id}'>", 1)[1].split("</tr>", 1)[0]
+        assert "missing" in row and f"<li>{escape(text)}</li>" in row and "2 of 3 bundles verified" in html, row
         return text
 
     bundle.rename(aside)
@@ -322,6 +327,9 @@ def test_page_checks_the_page_asked_for_once_and_refuses_a_bad_one_before_openin
     refused = client.get(api + "?limit=0")
     assert refused.status_code == 400 and "Fix: ask for ?offset=0&limit=100" in refused.json()["detail"], refused.text
     assert checked == [(1, 2), (0, 0)] and len(opened) == 1, (checked, opened)
+    page = client.get(f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}?offset=-1")  # the HTML page, as linked
+    assert page.status_code == 400 and "not offset -1 and limit 100" in page.json()["detail"], page.text
+    assert checked == [(1, 2), (0, 0), (-1, 100)] and len(opened) == 1, (checked, opened)
 
 
 def test_page_verifies_one_page_of_bundles_and_links_to_the_rest(client, page_run: dict) -> None:
