@@ -636,6 +636,31 @@ def test_verify_of_named_runs_lists_the_index_once(tmp_path, monkeypatch: pytest
                 "index entry, is gone though the run has an index entry") in out, out
 
 
+def test_verify_of_a_run_left_only_in_the_index_lists_the_index_once(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """'tdprov verify RUN' of a run whose bundle and staged events are gone, its index entry left, listed the whole index
+    twice: once to find the id among the indexed runs, once more to find the run's entries and say it was sealed. The
+    listing that found the id is the one the verification and its words take the entries from."""
+    import shutil
+
+    from bundle_support import record_runs
+    from counting_store import CountingStore
+    from prov_common.bundle import layout
+    from prov_common.cli import main
+
+    uri = str(tmp_path / "store")
+    run_id, kept = record_runs(uri, 2)
+    for prefix in (layout.bundle_prefix(run_id), layout.staging_prefix(run_id)):
+        shutil.rmtree(tmp_path / "store" / prefix)
+    counting = CountingStore(uri)
+    monkeypatch.setattr("prov_common.cli.verify.open_store", lambda **_: counting)
+    capsys.readouterr()
+    assert main(["verify", run_id[-12:], kept, "--store", uri]) == 1  # one typed by its ending: found in the index
+    out, err = capsys.readouterr()
+    assert counting.lists[f"{layout.INDEX}/"] == 1, counting.lists
+    assert f"no object of run {run_id}'s bundle is in {uri}: sealed, then missing from the store" in err, err
+    assert out.startswith(f"FAIL  {run_id}") and f"OK    {kept}" in out, out
+
+
 @pytest.mark.parametrize("written", [True, False], ids=["as written", "out of order"])
 def test_verify_of_a_trusted_bundle_never_holds_its_events_whole(tmp_path, monkeypatch, written: bool) -> None:
     """Verifying a bundle a trusted key signed read its events.jsonl with one get and kept it (177 MB of events held

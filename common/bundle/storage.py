@@ -60,12 +60,14 @@ def index_keys_since(store: Store, run_id: str, since: datetime | None) -> Itera
 class EntriesOfRuns:
     """The index keys of each of ``run_ids``, as :func:`index_keys_since` finds one run's (every key ending in
     ``-<run id>.json``), from one listing of the whole index made on first need, however many of the runs are asked
-    for (a page of a DAG run's bundles whose ``indexed`` records are gone listed the index once per bundle)."""
+    for (a page of a DAG run's bundles whose ``indexed`` records are gone listed the index once per bundle).
+    ``listed``: the index keys of a listing already made (:func:`index_keys`), taken instead of listing again."""
 
-    def __init__(self, store: Store, run_ids: Iterable[str]) -> None:
+    def __init__(self, store: Store, run_ids: Iterable[str], listed: Iterable[str] | None = None) -> None:
         self._store = store
         self._suffixes = {f"-{run_id}.json": run_id for run_id in run_ids}
         self._found: dict[str, list[str]] | None = None
+        self._listed = listed
 
     def __call__(self, run_id: str) -> list[str]:
         if f"-{run_id}.json" not in self._suffixes:  # a run not named at first: listed on its own
@@ -77,7 +79,7 @@ class EntriesOfRuns:
     def _list(self) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {run_id: [] for run_id in self._suffixes.values()}
         lengths = {len(suffix) for suffix in self._suffixes}
-        for key in self._store.list(f"{layout.INDEX}/"):
+        for key in self._store.list(f"{layout.INDEX}/") if self._listed is None else self._listed:
             for length in lengths:  # every run whose suffix the key ends in, as endswith() tells
                 if (run_id := self._suffixes.get(key[-length:])) is not None:
                     found[run_id].append(key)

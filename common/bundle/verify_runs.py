@@ -37,12 +37,14 @@ def stored_runs(store: Store, since: datetime | None = None) -> dict[str, list[s
 class RunsVerification:
     """The bundles to verify, with the index entries of each (None: the index was not listed).
     ``len()`` is the number of runs; iterating verifies them, in order, in ``workers`` processes
-    (default: one per CPU) when there are many (:func:`~prov_common.bundle.verify_pool.map_batches`)."""
+    (default: one per CPU) when there are many (:func:`~prov_common.bundle.verify_pool.map_batches`). ``index``: the
+    index keys of a listing already made, which the named runs' entries are taken from (None: listed on first need)."""
 
     store: Store
     trust: TrustStore
     runs: dict[str, list[str] | None]
     workers: int | None = None
+    index: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.runs)
@@ -52,16 +54,18 @@ class RunsVerification:
         """The index entries of the named runs, from one listing of the index made on first need, shared by the
         verification done in this process and by what tells of a run with no bundle ('tdprov verify' RUN_ID's
         :func:`~prov_common.bundle.missing.why_missing`)."""
-        return _named_entries(self.store, self.runs.items())
+        return _named_entries(self.store, self.runs.items(), self.index)
 
     def __iter__(self) -> Iterator[VerificationReport]:
         return map_batches(_verify_batch, list(self.runs.items()), self.store, self.trust, workers=self.workers,
                            here=lambda runs: _verified(self.store, self.trust, runs, self.entries_of))
 
 
-def _named_entries(store: Store, runs: Iterable[tuple[str, list[str] | None]]) -> EntriesOfRuns:
-    """The index entries of the named runs among ``runs`` (their index not listed), from one listing at most."""
-    return EntriesOfRuns(store, (run_id for run_id, keys in runs if keys is None))
+def _named_entries(store: Store, runs: Iterable[tuple[str, list[str] | None]],
+                   listed: Iterable[str] | None = None) -> EntriesOfRuns:
+    """The index entries of the named runs among ``runs`` (their index not listed), from one listing at most (``listed``
+    when one was made)."""
+    return EntriesOfRuns(store, (run_id for run_id, keys in runs if keys is None), listed)
 
 
 def _verify_batch(store: Store, trust: TrustStore, runs: list[tuple[str, list[str] | None]]) -> Iterator[VerificationReport]:
@@ -78,17 +82,21 @@ def _verified(store: Store, trust: TrustStore, runs: list[tuple[str, list[str] |
 
 
 def verify_runs(store: Store, trust: TrustStore, runs: Iterable[str] | None = None, *,
-                since: datetime | None = None, workers: int | None = None) -> RunsVerification:
+                since: datetime | None = None, workers: int | None = None,
+                index: Iterable[str] | None = None) -> RunsVerification:
     """The verification of the named ``runs`` (their index is not listed: each one's entry is the one its
     ``indexed`` record names), or of every run in the
     store (only those indexed at or after ``since`` when given), each index entry checked against
     its bundle and each bundle's recorded entry required to exist. ``workers``: processes that verify
     (default one per CPU, from 64 bundles on; 1 verifies in this process); the reports are the same.
-    The store's identity is read afresh first, as it is now (:func:`~prov_common.store.identity.reread_identity`)."""
+    The store's identity is read afresh first, as it is now (:func:`~prov_common.store.identity.reread_identity`).
+    ``index``: the index keys of a listing of it already made (the one that resolved the named runs' ids), which
+    their entries are taken from rather than listing the index again."""
     try:
         reread_identity(store)
     except BadInputError:
         pass  # each bundle that names a store says why (it reads the identity again)
     if runs is not None:
-        return RunsVerification(store, trust, {run_id: None for run_id in dict.fromkeys(runs)}, workers)
+        return RunsVerification(store, trust, {run_id: None for run_id in dict.fromkeys(runs)}, workers,
+                                None if index is None else tuple(index))
     return RunsVerification(store, trust, dict(stored_runs(store, since)), workers)

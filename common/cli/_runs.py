@@ -5,6 +5,7 @@ A run id that names nothing in the store is bad input (exit 2), never a finding:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from prov_common.bundle import layout
 from prov_common.bundle.storage import index_keys
@@ -13,20 +14,36 @@ from prov_common.store.base import Store
 from prov_common.store.errors import NotAFolderError
 
 
+@dataclass(frozen=True)
+class ResolvedRuns:
+    """The run ids typed, resolved (:func:`resolve_runs`), and the index keys listed to resolve them (None when no
+    listing was needed), for what verifies them to take the runs' entries from rather than list the index again."""
+
+    run_ids: list[str]
+    index: list[str] | None
+
+
 def resolve_run_ids(store: Store, typed: Sequence[str], *, staged: bool = False) -> list[str]:
+    """The run id each of ``typed`` names in ``store`` (:func:`resolve_runs`)."""
+    return resolve_runs(store, typed, staged=staged).run_ids
+
+
+def resolve_runs(store: Store, typed: Sequence[str], *, staged: bool = False) -> ResolvedRuns:
     """The run id each of ``typed`` names in ``store``: itself when the store holds an object of that run (bundle
     or staged event), else the indexed run it is, begins or ends (:func:`~prov_common.bundle.layout.runs_meant`);
     with ``staged``, also a run that has staged events and no index entry (one never sealed). The index (and
     ``staging/``) is listed once, and only when an id names no object."""
-    known: list[str] | None = None
+    index: list[str] | None = None
+    known: list[str] = []
     out = []
     for text in typed:
         layout.check_run_id(text)
         if _has_objects(store, text):
             out.append(text)
             continue
-        if known is None:
-            known = [layout.run_id_of_index_key(key) for key in index_keys(store)]
+        if index is None:
+            index = list(index_keys(store))
+            known = [layout.run_id_of_index_key(key) for key in index]
             if staged:
                 known += _staged_runs(store)
         found = layout.one_run_meant(text, known, store.uri)  # an index entry whose bundle is gone: a finding to show
@@ -36,7 +53,7 @@ def resolve_run_ids(store: Store, typed: Sequence[str], *, staged: bool = False)
                                 fix=f"list the runs with 'tdprov runs --store {store.uri}'{listed} and give a full run id or a "
                                     f"unique beginning or ending of at least {layout.RUN_ID_PREFIX_MIN} characters")
         out.append(found)
-    return out
+    return ResolvedRuns(out, index)
 
 
 def resolve_run_id(store: Store, typed: str) -> str:

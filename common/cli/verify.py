@@ -17,7 +17,7 @@ from prov_common.bundle.verify_runs import verify_runs
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb, no_bundles_text, worker_count
 from prov_common.cli._output import emit_json_line, tell
-from prov_common.cli._runs import resolve_run_ids
+from prov_common.cli._runs import resolve_runs
 from prov_common.config import Settings
 from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
@@ -85,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
     trust = bundle_trust(settings, store)
-    run_ids = resolve_run_ids(store, args.run_ids)  # typed by a person: one that names no bundle is bad input, not a finding
-    verification = verify_runs(store, trust, run_ids or None, workers=args.workers)
+    resolved = resolve_runs(store, args.run_ids)  # typed by a person: one that names no bundle is bad input, not a finding
+    verification = verify_runs(store, trust, resolved.run_ids or None, workers=args.workers, index=resolved.index)
     failed = 0
     for report in PoolProgress(verification, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(verification) < 2 or None):
         failed += not report.ok
