@@ -78,7 +78,9 @@ def _hostile_pair(data: st.DataObject) -> list[dict]:
     return [_mutate(copy.deepcopy(e), data) if data.draw(st.booleans()) else e for e in events]
 
 
-@settings(max_examples=int(1000 * SCALE), **FUZZ)
+# Lines of prov_common the examples run, traced over runs of each size: 300 run 137-145, 500 run 141-147, 1000 run
+# 147-148, in twice the time of 500. TDPROV_FUZZ_SCALE=2 runs 1000.
+@settings(max_examples=int(500 * SCALE), **FUZZ)
 @given(st.data())
 def test_parse_event_accepts_or_raises_bad_input(data) -> None:
     event = _mutate(run_events()[data.draw(st.integers(0, 1))], data)
