@@ -38,13 +38,13 @@ from prov_common.bundle import layout
 from prov_common.bundle.storage import recent_bundles
 from prov_common.config import Settings
 from prov_common.signing import Envelope, Signature, SigningKey, default_signing_key, sign_envelope
-from prov_common.store import identity, open_store
+from prov_common.store import open_store
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX
 from prov_common.tlog.model import sha256_digest
 from prov_common.w3cprov.identity import iso_z
 from prov_common.hashing.raw import blake3_digest
 
-from test_audit_support import (T0, Pipeline, copy_bucket, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events,
+from test_audit_support import (T0, Pipeline, S3Snapshot, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events,
                                 seal)
 from test_audit_support import audit as _audit
 
@@ -68,8 +68,7 @@ class Store:
     def restored(cls, template: "Store") -> "Store":
         """The Store ``template`` describes, for its URI as it now is (its objects and the auditor's home put back)."""
         s = copy.copy(template)
-        s.pipe = copy.copy(template.pipe)
-        s.pipe.store, s.pipe.key = open_store(template.uri), default_signing_key()
+        s.pipe = template.pipe.reopened()
         return s
 
     def keys(self, prefix: str) -> list[str]:
@@ -89,44 +88,7 @@ class Store:
         return self.keys(prefix)[-1]
 
 
-class S3Base:
-    """The base state of :class:`Store` on S3, built once per test process and put back for each test that asks.
-
-    The auditor's memory and inventory objects name the store's URI, so each copy is put back at the same URI: the
-    bucket is emptied (a test's other stores, ``URI-other``, with it) and refilled with server-side copies of the
-    objects the build left (their bytes and ETags, which the memory fingerprints); the test's TDPROV_HOME receives the
-    build's home (signing key, memory); the identity this process knows of the store is the one copied. (A local folder
-    is built afresh: a copied file has a new inode and change time, which the memory's fingerprints hold.)"""
-
-    def __init__(self, server, folder: Path) -> None:
-        self.server, self.folder = server, folder
-        self.template: Store | None = None
-        self.identity: identity.StoreIdentity | None = None
-        self.bucket = self.snapshot = ""  # the store's bucket, and the bucket that keeps the objects as built
-
-    def restore(self, home: Path) -> Store:
-        if self.template is None:
-            self._build()
-        copy_bucket(self.snapshot, self.bucket)
-        shutil.copytree(self.folder / "home", home, dirs_exist_ok=True)
-        for cache in (identity._known, identity._bound):  # the process caches: as for a new store
-            for uri in [u for u in cache if u.startswith(f"s3://{self.bucket}/")]:
-                del cache[uri]
-        s = Store.restored(self.template)
-        identity.remember(s.pipe.store, self.identity)
-        return s
-
-    def _build(self) -> None:
-        self.bucket, self.snapshot = self.server.create_bucket(), self.server.create_bucket()
-        with pytest.MonkeyPatch.context() as build:
-            build.setenv("TDPROV_HOME", str(self.folder / "home"))
-            template = Store(f"s3://{self.bucket}/prefix")
-        self.identity = identity.read_identity(template.pipe.store)
-        copy_bucket(self.bucket, self.snapshot)
-        self.template = template
-
-
-_S3_BASES: dict[str, S3Base] = {}  # S3 endpoint -> its base state, for this test process (other modules use the fixture too)
+_S3_BASES: dict[str, S3Snapshot[Store]] = {}  # S3 endpoint -> its base state, for this test process (other modules use the fixture too)
 
 
 BOTH, LOCAL = ("local", "s3"), ("local",)  # the stores a test runs on: see the module's docstring
@@ -155,8 +117,8 @@ def base_fixture(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: py
     for name, value in server.env.items():
         monkeypatch.setenv(name, value)
     if server.endpoint not in _S3_BASES:
-        _S3_BASES[server.endpoint] = S3Base(server, request.getfixturevalue("tmp_path_factory").mktemp("s3-base"))
-    return _S3_BASES[server.endpoint].restore(Path(os.environ["TDPROV_HOME"]))
+        _S3_BASES[server.endpoint] = S3Snapshot(server, request.getfixturevalue("tmp_path_factory").mktemp("s3-base"), Store)
+    return Store.restored(_S3_BASES[server.endpoint].restore(Path(os.environ["TDPROV_HOME"])))
 
 
 def _later_key(key: str, seconds: int) -> str:

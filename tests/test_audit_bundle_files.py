@@ -22,7 +22,7 @@ from prov_common.config import Settings
 from prov_common.signing import auditor_trust_from_settings
 from prov_common.store import open_store
 
-from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_read, raw_write, run_events, seal, audit as _audit
+from test_audit_support import T0, Pipeline, S3Snapshot, dataset, digest, flip_byte, raw_read, raw_write, run_events, seal, audit as _audit
 
 
 def _shown(result) -> list[str]:
@@ -40,6 +40,27 @@ def _logged(uri: str) -> tuple[Pipeline, str]:
     return pipe, run
 
 
+Logged = tuple[str, Pipeline, str]  # a store's URI, its pipeline and the run tampered with
+_S3_LOGGED: dict[str, S3Snapshot[tuple[Pipeline, str]]] = {}  # S3 endpoint -> the store _logged builds, for this test process
+
+
+@pytest.fixture(params=["local", "s3"])
+def logged(request: pytest.FixtureRequest, tmp_path: Path) -> Logged:
+    """The store of :func:`_logged` and its pipeline and third run: built on a local folder, and on S3 a copy of the one
+    built once (see :class:`S3Snapshot`)."""
+    if request.param == "local":
+        uri = str(tmp_path / "store")
+        return (uri, *_logged(uri))
+    server = request.getfixturevalue("s3_server")
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    server.point(monkeypatch)
+    if server.endpoint not in _S3_LOGGED:
+        _S3_LOGGED[server.endpoint] = S3Snapshot(server, request.getfixturevalue("tmp_path_factory").mktemp("s3-logged"), _logged)
+    snapshot = _S3_LOGGED[server.endpoint]
+    pipe, run = snapshot.restore(Path(os.environ["TDPROV_HOME"]))
+    return snapshot.uri, pipe.reopened(), run
+
+
 def _edit_word(uri: str, key: str) -> None:
     """One word changed, at the same size: written anew (a new ETag; locally a new modification and change time)."""
     data = raw_read(uri, key)
@@ -48,8 +69,8 @@ def _edit_word(uri: str, key: str) -> None:
 
 
 @pytest.mark.parametrize("name", [layout.PROV_FILE, layout.EVENTS_FILE])
-def test_a_rewritten_bundle_file_is_verified_again_by_the_default_audit_and_stays_found(store_uri: str, name: str) -> None:
-    pipe, run = _logged(store_uri)
+def test_a_rewritten_bundle_file_is_verified_again_by_the_default_audit_and_stays_found(logged: Logged, name: str) -> None:
+    store_uri, pipe, run = logged
     key = layout.bundle_key(run, name)
     _edit_word(store_uri, key)
     for attempt in ("found", "still found"):
@@ -77,16 +98,16 @@ def test_a_rewrite_in_place_with_the_modification_time_put_back_is_found_by_the_
     assert result.exit_code == 1 and [f for f in result.check(CHECK_SIGNATURES).errors if f.run_id == run], _shown(result)
 
 
-def test_a_flipped_byte_in_a_file_of_a_logged_bundle_is_found(store_uri: str) -> None:
-    pipe, run = _logged(store_uri)
+def test_a_flipped_byte_in_a_file_of_a_logged_bundle_is_found(logged: Logged) -> None:
+    store_uri, pipe, run = logged
     flip_byte(store_uri, layout.bundle_key(run, layout.PROV_FILE))
     result = _audit(pipe)
     assert result.exit_code == 1 and [f for f in result.check(CHECK_PROV).errors if f.run_id == run], _shown(result)
 
 
-def test_a_file_rewritten_with_its_own_bytes_verifies_again_and_its_new_fingerprint_is_taken(store_uri: str) -> None:
+def test_a_file_rewritten_with_its_own_bytes_verifies_again_and_its_new_fingerprint_is_taken(logged: Logged) -> None:
     """Restored from a backup (the same bytes; locally a new change time): verified again, a note, then clean."""
-    pipe, run = _logged(store_uri)
+    store_uri, pipe, run = logged
     key = layout.bundle_key(run, layout.PROV_FILE)
     _edit_word(store_uri, key)
     assert _audit(pipe).exit_code == 1
@@ -101,10 +122,10 @@ def test_a_file_rewritten_with_its_own_bytes_verifies_again_and_its_new_fingerpr
     assert after.clean and not after.findings, [f.what for f in after.findings]
 
 
-def test_an_inventory_from_before_bundle_files_were_tracked_records_them_on_the_first_audit(store_uri: str) -> None:
+def test_an_inventory_from_before_bundle_files_were_tracked_records_them_on_the_first_audit(logged: Logged) -> None:
     """The auditor's inventory as an earlier tdprov wrote it (each logged run's manifest, statement and indexed record only):
     the first audit after the upgrade records the other files' fingerprints as listed; from then on a rewrite is found."""
-    pipe, run = _logged(store_uri)
+    store_uri, pipe, run = logged
     settings = Settings.from_env(store=store_uri)
     memory = load_memory(pipe.store.uri)
     assert not load_inventory(memory, pipe.store, auditor_trust_from_settings(settings))
@@ -147,7 +168,7 @@ def test_a_memory_of_the_older_inline_format_still_reads(tmp_path: Path) -> None
 
 # --- an auditor with no memory of the store ------------------------------------------------------------------------
 
-def test_an_auditor_with_no_memory_examines_every_bundle_on_its_first_audit(store_uri: str, tmp_path: Path,
+def test_an_auditor_with_no_memory_examines_every_bundle_on_its_first_audit(logged: Logged, tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch,
                                                                            capsys: pytest.CaptureFixture[str]) -> None:
     """The team audits; a logged bundle's events are edited; an outside auditor (its own TDPROV_HOME, the team's public
@@ -155,7 +176,7 @@ def test_an_auditor_with_no_memory_examines_every_bundle_on_its_first_audit(stor
     from prov_common.signing.keyfiles import default_key_path, public_path_for
 
     team_home = Path(os.environ["TDPROV_HOME"])
-    pipe, run = _logged(store_uri)
+    store_uri, pipe, run = logged
     _edit_word(store_uri, layout.bundle_key(run, layout.EVENTS_FILE))
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "outside-auditor"))
     monkeypatch.setenv("TDPROV_TRUSTED_KEYS", str(public_path_for(default_key_path(team_home))))

@@ -4,19 +4,22 @@
 """
 from __future__ import annotations
 
+import copy
 import os
+import shutil
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from prov_common import PRODUCER
 from prov_common.bundle import build_bundle
 from prov_common.bundle.storage import deliver_bundle
 from prov_common.signing import SigningKey, default_signing_key
 from prov_common.sources import SourceRecord, register_source
-from prov_common.store import open_store
+from prov_common.store import identity, open_store
 from prov_common.store.base import Store
 from prov_common.store.identity import writer_store_id
 
@@ -108,6 +111,12 @@ class Pipeline:
         self.train = seal(self.store, run_events("train_model", [dataset("/data/features.parquet", self.features)],
                                                  [dataset("/models/churn.pkl", self.model)], start=T0 + timedelta(hours=1), job_type="TRAINING"))
 
+    def reopened(self) -> "Pipeline":
+        """This pipeline with its store opened again and the signing key of TDPROV_HOME as it now is."""
+        pipe = copy.copy(self)
+        pipe.store, pipe.key = open_store(self.store.uri), default_signing_key()
+        return pipe
+
 
 # --- raw access that bypasses the write-once store (what an attacker or an accident would do) -----------
 
@@ -175,6 +184,53 @@ def copy_bucket(source: str, target: str) -> None:
         list(pool.map(lambda key: client.copy_object(Bucket=target, Key=key, CopySource={"Bucket": source, "Key": key}), missing))
     copied = bucket_listing(client, target)
     assert copied == wanted, f"bucket {target} is not a copy of {source}: {set(copied.items()) ^ set(wanted.items())}"
+
+
+T = TypeVar("T")
+
+
+class S3Snapshot(Generic[T]):
+    """A store on S3 that ``build(uri)`` fills once per test process, put back for each test that asks.
+
+    The auditor's memory and inventory objects name the store's URI, so each copy is put back at the same URI: the
+    bucket is emptied (a test's other stores, ``URI-other``, with it) and refilled with server-side copies of the
+    objects the build left (their bytes and ETags, which the memory fingerprints); the test's TDPROV_HOME receives the
+    build's home (signing key, memory); the identity this process knows of the store is the one copied. (A local folder
+    is built afresh: a copied file has a new inode and change time, which the memory's fingerprints hold.)"""
+
+    def __init__(self, server: Any, folder: Path, build: Callable[[str], T]) -> None:
+        self.server, self.folder, self.build = server, folder, build
+        self.built: T | None = None
+        self.identity: identity.StoreIdentity | None = None
+        self.bucket = self.snapshot = ""  # the store's bucket, and the bucket that keeps the objects as built
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/prefix"
+
+    def restore(self, home: Path) -> T:
+        """Put the built store back at :attr:`uri` and its home in ``home``; what ``build`` returned."""
+        if self.built is None:
+            self._build()
+        copy_bucket(self.snapshot, self.bucket)
+        shutil.copytree(self.folder / "home", home, dirs_exist_ok=True)
+        for cache in (identity._known, identity._bound):  # the process caches: as for a new store
+            for uri in [u for u in cache if u.startswith(f"s3://{self.bucket}/")]:
+                del cache[uri]
+        identity.remember(open_store(self.uri), self.identity)
+        assert self.built is not None
+        return self.built
+
+    def _build(self) -> None:
+        import pytest
+
+        self.bucket, self.snapshot = self.server.create_bucket(), self.server.create_bucket()
+        with pytest.MonkeyPatch.context() as build:
+            build.setenv("TDPROV_HOME", str(self.folder / "home"))
+            built = self.build(self.uri)
+        self.identity = identity.read_identity(open_store(self.uri))
+        copy_bucket(self.bucket, self.snapshot)
+        self.built = built
 
 
 def flip_byte(uri: str, key: str, at: float = 0.5) -> None:
