@@ -7,6 +7,7 @@ import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -276,6 +277,58 @@ def test_a_report_naming_an_emptied_store_is_known_by_its_kind_not_its_words(tmp
     out = capsys.readouterr().out
     key = named.relative_to(store).as_posix()
     assert f"the audit that wrote report '{key}' named records that an earlier audit found in it as deleted" in out, out
+
+
+def _signed_anew(store: Path, report: Path, change: Callable[[dict], object]) -> None:
+    """Rewrite the JSON report ``report`` as ``change`` makes it and sign its audit's record anew, naming the new bytes:
+    a report of another shape that the store's auditor key signed."""
+    from prov_common.audit.published import PROV_PAYLOAD_TYPE, record_key, report_bytes
+    from prov_common.hashing.raw import hash_bytes
+    from prov_common.signing import Envelope, default_signing_key, sign_envelope
+
+    old = report.read_bytes()
+    new = report_bytes(change(json.loads(old)))  # type: ignore[arg-type]
+    report.write_bytes(new)
+    record = store / record_key(report.parent.name)
+    payload = Envelope.from_json(record.read_bytes()).payload.replace(hash_bytes(old).digest.encode(), hash_bytes(new).digest.encode())
+    record.write_bytes(sign_envelope(payload, PROV_PAYLOAD_TYPE, [default_signing_key()]).to_json())
+
+
+_REPORT_SHAPES = {
+    "summary a list": lambda r: {**r, "summary": [1, 2]},
+    "runs a word": lambda r: {**r, "summary": {"runs": "many"}},
+    "sources 1e999": lambda r: {**r, "summary": {"sources": float("inf")}},
+    "treeSize a word": lambda r: {**r, "summary": {}, "log": {"treeSize": "huge"}},
+    "log a list": lambda r: {**r, "summary": {}, "log": [1]},
+    "checks a word": lambda r: {**r, "summary": {}, "checks": "inventory"},
+    "checks not objects": lambda r: {**r, "summary": {}, "checks": [1, None]},
+    "findings not objects": lambda r: {**r, "summary": {}, "checks": [{"name": "inventory", "findings": [1, "x"]}]},
+    "findings a word": lambda r: {**r, "summary": {}, "checks": [{"name": "inventory", "findings": "emptied"}]},
+    "kind a number": lambda r: {**r, "summary": {}, "checks": [{"name": "inventory", "findings": [{"kind": 5, "fix": []}]}]},
+}
+
+
+@pytest.mark.parametrize("shape", list(_REPORT_SHAPES))
+def test_a_signed_report_of_another_shape_is_no_evidence_and_an_older_one_still_is(
+        shape: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The newest report of an emptied store, signed but with a field of another shape (a summary that is a list, a count
+    that is a word or 1e999, checks or findings that are not lists of objects), failed the audit with an unexpected
+    AttributeError, TypeError, ValueError or OverflowError. A field of another shape found nothing: the older report
+    that found the source record is the evidence."""
+    store = tmp_path / "store"
+    _register_and_audit(store, capsys)
+    [older] = (store / "audit" / "reports").rglob("report.json")
+    assert main(["audit", "--store", str(store), "--quiet"]) == 0
+    [newest] = set((store / "audit" / "reports").rglob("report.json")) - {older}
+    _signed_anew(store, newest, _REPORT_SHAPES[shape])
+    shutil.rmtree(store / "sources")
+    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")
+    capsys.readouterr()
+    assert main(["audit", "--store", str(store)]) == 1
+    out, err = capsys.readouterr()
+    assert "unexpected" not in err, err
+    key = older.relative_to(store).as_posix()
+    assert f"the audit that wrote report '{key}' found 1 source record in it: they were deleted since" in out, out
 
 
 def test_the_header_says_what_the_auditor_remembers_of_a_store_without_a_log(tmp_path: Path,

@@ -25,6 +25,7 @@ from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectTooLargeError
 from prov_common.text import counted
+from prov_common.w3cprov.events import whole_count
 
 REPORT_FILE = "report.json"
 REPORT_LIMIT = SMALL_OBJECT_LIMIT  # bytes at most read of a report: a larger one is hashed, never read whole
@@ -107,14 +108,25 @@ def _held(store: Store, trust: TrustStore, key: str) -> str | None:
         return None  # a report that does not verify is the inventory's finding, and evidence of nothing
     if not isinstance(report, dict) or str(report.get("store") or "").rstrip("/") != store.uri.rstrip("/"):
         return None  # another store's report, signed there and copied in: evidence of nothing here
-    summary, size = report.get("summary") or {}, (report.get("log") or {}).get("treeSize") or 0
-    parts = [f"a log of {size} leaves" if size else "", counted(int(summary.get("runs") or 0), "run") if summary.get("runs") else "",
-             counted(int(summary.get("sources") or 0), "source record") if summary.get("sources") else ""]
+    summary, log = _object(report.get("summary")), _object(report.get("log"))
+    size, runs, sources = (whole_count(value) or 0 for value in (log.get("treeSize"), summary.get("runs"), summary.get("sources")))
+    parts = [f"a log of {size} leaves" if size else "", counted(runs, "run") if runs else "",
+             counted(sources, "source record") if sources else ""]
     if any(parts):
         return f"found {', '.join(p for p in parts if p)} in it"
-    told = any(f.get("kind") == EMPTIED or f.get("fix") == FIX_EMPTIED for c in report.get("checks") or ()
-               if c.get("name") == CHECK_INVENTORY for f in c.get("findings") or ())
+    told = any(f.get("kind") == EMPTIED or f.get("fix") == FIX_EMPTIED for c in _objects(report.get("checks"))
+               if c.get("name") == CHECK_INVENTORY for f in _objects(c.get("findings")))
     return "named records that an earlier audit found in it as deleted" if told else None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """``value`` if the report holds an object there, else an empty one: a field of another shape found nothing."""
+    return value if isinstance(value, dict) else {}
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """The objects of the list ``value`` (none when it is no list): an item of another shape names nothing."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 __all__ = ["EMPTIED", "FIX_EMPTIED", "emptied", "forgotten", "unverified_reports"]
