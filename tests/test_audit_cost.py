@@ -113,3 +113,24 @@ def test_inventory_listing_stats_only_what_it_compares(tmp_path: Path) -> None:
     commits = [k for k in run_files if k.rsplit("/", 1)[1] in (layout.MANIFEST_FILE, layout.STATEMENT_FILE, layout.INDEXED_FILE)]
     assert len(commits) == 3 * 53 and len(run_files) >= 5 * 53  # and each bundle's events and PROV document, at least
     assert store.stats == len(keys)  # every file of every bundle is compared (what its manifest lists too): one stat each
+
+
+def test_runs_of_which_only_staged_attachments_are_left_list_the_index_once(tmp_path: Path) -> None:
+    """The check of runs of which only staged attachments are left (no event, index entry or bundle) listed the whole
+    index once per such run, to tell one sealed and then removed: a writer planting an attachment under each of thousands
+    of run ids made the audit take time in their count times the index's size. The index is listed once for them all."""
+    import uuid
+
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    root = tmp_path / "store"
+    Pipeline(str(root))
+    store = CountingStore(root)
+    planted = [str(uuid.UUID(int=n)) for n in range(1, 41)]
+    for run_id in planted:
+        store.put(f"{layout.staging_prefix(run_id)}attachments/report.html", b"<p>report</p>")
+    result = run_audit(store, Settings.from_env(store=str(root)), progress=False)
+    told = {f.run_id for check in result.checks if check.name == CHECK_UNFINISHED for f in check.findings
+            if "nothing to seal it from" in f.what}
+    assert told == set(planted), told
+    assert store.lists[f"{layout.INDEX}/"] <= 3, store.lists

@@ -13,7 +13,7 @@ from prov_common.bundle.events import (SHARED_RUN_ID_FIX, event_digest, job_of, 
                                        with_parent)
 from prov_common.bundle.model import FILES_SHOWN, BundleSummary, Manifest
 from prov_common.bundle.refusal import is_refusal, parsed_record, refusals_in, run_id_or_none
-from prov_common.bundle.storage import listed_file, listed_lines, load_index_entry, sealed_manifest
+from prov_common.bundle.storage import EntriesOfRuns, listed_file, listed_lines, load_index_entry, sealed_manifest
 from prov_common.bundle.verify import hash_stored, verify_and_derive
 from prov_common.bundle.staged import trusted_event, unverified_event
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
@@ -183,9 +183,11 @@ def unfinished_runs(store: Store, sealed: Mapping[str, str | None], *, stale_aft
                                            UNSIGNED_END_FIX if unsigned else FIX,
                                            severity="error" if stale else NOTE, run_id=run_id))
         unsealed.append(earlier.get(run_id) or UnsealedRun(run_id, audit_id, iso_z(now)))
-    for run_id in sorted(set(attached).difference(moments, sealed, earlier)):  # (one named before: its events were removed)
+    eventless = sorted(set(attached).difference(moments, sealed, earlier))  # (one named before: its events were removed)
+    entries_of = EntriesOfRuns(store, eventless)  # the index listed once for them all, not once a run
+    for run_id in eventless:
         result.checked += 1
-        result.findings += _eventless(store, run_id, stale_after, now)
+        result.findings += _eventless(store, run_id, stale_after, now, entries_of)
     gone = [r for r in reported if r.run_id not in moments and r.run_id not in sealed]  # the listing above found no event of theirs
     lost, kept = _removed(store, gone)
     result.findings += lost
@@ -306,16 +308,17 @@ def _since(moment: datetime, reported: UnsealedRun | None, now: datetime) -> dat
     return min(moment, first or now)
 
 
-def _eventless(store: Store, run_id: str, stale_after: timedelta, now: datetime) -> list[Finding]:
+def _eventless(store: Store, run_id: str, stale_after: timedelta, now: datetime, entries_of: EntriesOfRuns) -> list[Finding]:
     """A finding for a run of which only other objects than events are staged (its attachments), with no bundle and no
     index entry: never sealed, and no seal takes it (:func:`~prov_common.bundle.missing.why_missing` says so, as 'tdprov
     verify' does). A note while the store took its newest staged object within ``stale_after`` (its events may still be
-    delivered from a spool), an error after; none when its bundle or index entry is there (other checks name those)."""
+    delivered from a spool), an error after; none when its bundle or index entry is there (other checks name those).
+    ``entries_of``: the index entries of the runs checked so, from one listing."""
     from prov_common.bundle.missing import why_missing
 
     if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
         return []
-    missing = why_missing(store, run_id)
+    missing = why_missing(store, run_id, entries_of)
     if missing.kind != "eventless":
         return []
     stored = [info.stored for info in store.list_info(layout.staging_prefix(run_id), tags_for=lambda _: True)]
