@@ -184,3 +184,19 @@ def test_the_keys_of_events_redacted_one_after_another_are_judged_once_and_a_key
                                           "job": {"namespace": "tests", "name": "job2"}}
     assert sorted(judged) == sorted([token, "job2"]) and token in keys  # the token again, not kept; a name field's value
     assert token not in redact._KEYS and redact._KEYS["api_password"] is True
+
+
+def test_the_keys_kept_are_bounded_in_number_and_length_and_redaction_is_the_same_past_the_bound(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answers kept for mapping keys are at most KEYS_KEPT, each key at most KEY_KEPT_LENGTH characters: past either
+    bound a key is judged afresh, and the redacted mapping is the one redaction gives with nothing kept."""
+    from prov_common.lineage import redact
+
+    monkeypatch.setattr(redact, "_KEYS", {}, raising=False)
+    monkeypatch.setattr(redact, "KEYS_KEPT", 8)
+    many = {f"field_{n}": "x" for n in range(20)} | {"db_password": "hunter2", "token_" + "a" * 300: "hunter2"}
+    expected = {**{f"field_{n}": "x" for n in range(20)}, "db_password": REDACTED, "token_" + "a" * 300: REDACTED}
+    for _ in range(3):  # kept, cleared at the bound, kept again: the same each time
+        assert redact_mapping(many) == expected
+        assert len(redact._KEYS) <= 8 and all(len(key) <= redact.KEY_KEPT_LENGTH for key in redact._KEYS), redact._KEYS
+    assert "token_" + "a" * 300 not in redact._KEYS
