@@ -66,6 +66,14 @@ def test_secret_key_names() -> None:
         assert not is_secret_key(name), name
 
 
+def test_a_long_key_naming_a_secret_past_its_first_256_characters_is_a_secret_key() -> None:
+    """A key was judged by its first 256 characters only, so 'x' * 300 + '_password' kept its value unredacted."""
+    long_name = "column_" + "x" * 300 + "_password"
+    assert is_secret_key(long_name)
+    assert redact_mapping({long_name: "hunter2-hunter2"}) == {long_name: "***"}
+    assert not is_secret_key("column_" + "x" * 300 + "_count")
+
+
 def test_redact_mapping_recurses_and_stays_json_ready() -> None:
     params = {
         "epochs": 3,

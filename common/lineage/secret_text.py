@@ -106,8 +106,9 @@ _OPAQUE_ENTROPY = 3.0  # bits per character; English-like identifiers and paths 
 
 
 def is_secret_key(name: str) -> bool:
-    """True when a key, variable or parameter name says its value is a secret."""
-    words = [w.lower() for w in _WORD.findall(str(name)[:256])]
+    """True when a key, variable or parameter name says its value is a secret (any part of it: a long name ending in
+    ``_password`` is one; the name is read in one linear pass, bounded by the event that holds it)."""
+    words = [w.lower() for w in _WORD.findall(str(name))]
     if any(w in _SECRET_WORDS for w in words):
         return True
     joined = "".join(words)
