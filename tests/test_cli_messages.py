@@ -792,21 +792,26 @@ def test_verify_of_a_run_whose_index_entry_and_a_staged_attachment_alone_are_lef
     _told_sealed_then_missing(tmp_path, run_id, capsys)
 
 
+def _only_an_attachment_left(tmp_path: Path, store: str, run_id: str) -> str:
+    """``run_id`` with its bundle, staged events and index entry removed, a staged attachment left."""
+    from bundle_support import raw_put
+
+    for folder in ("bundles", "staging"):
+        shutil.rmtree(tmp_path / "store" / folder / run_id)
+    for entry in (tmp_path / "store" / "index").rglob(f"*{run_id}.json"):
+        entry.unlink()
+    raw_put(store, f"staging/{run_id}/attachments/report.html", b"<p>report</p>")
+    return run_id
+
+
 def test_the_audit_names_a_run_of_which_only_a_staged_attachment_is_left(tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """A run of which only a staged attachment is left (no event, no index entry, no bundle) was passed over: the audit
     said it was clean, while 'tdprov verify RUN' said it was not sealed, with nothing to seal it from. The check of runs
     that never ended names it so, with verify's fix: a note while its newest staged object was stored within
     --stale-hours (its events may still come from a spool), an error after."""
-    from bundle_support import raw_put
-
     store = str(tmp_path / "store")
-    _, run_id = record_runs(store, 2)
-    for folder in ("bundles", "staging"):
-        shutil.rmtree(tmp_path / "store" / folder / run_id)
-    for entry in (tmp_path / "store" / "index").rglob(f"*{run_id}.json"):
-        entry.unlink()
-    raw_put(store, f"staging/{run_id}/attachments/report.html", b"<p>report</p>")
+    run_id = _only_an_attachment_left(tmp_path, store, record_runs(store, 2)[-1])
     said = (f"staging/{run_id}/: run {run_id} is not sealed, and nothing to seal it from: no event of it is staged, only 1 "
             f"other object under staging/{run_id}/ (staging/{run_id}/attachments/report.html); its events may wait in the "
             "worker's spool, or were removed")
@@ -826,15 +831,8 @@ def test_a_run_of_which_only_a_staged_attachment_is_left_is_not_told_to_be_seale
     """A run whose bundle, staged events and index entry are removed, a staged attachment left: verify and show said its
     events were staged and to seal it with 'tdprov store seal RUN', which refuses it (no event is staged, nothing to
     seal it from). They say that no event is staged, only the attachment, and where its events may be."""
-    from bundle_support import raw_put
-
     store = str(tmp_path / "store")
-    (run_id,) = record_runs(store, 1)
-    for folder in ("bundles", "staging"):
-        shutil.rmtree(tmp_path / "store" / folder / run_id)
-    for entry in (tmp_path / "store" / "index").rglob(f"*{run_id}.json"):
-        entry.unlink()
-    raw_put(store, f"staging/{run_id}/attachments/report.html", b"<p>report</p>")
+    run_id = _only_an_attachment_left(tmp_path, store, record_runs(store, 1)[0])
     told = (f"no object of run {run_id}'s bundle is in {store}: not sealed, and nothing to seal it from: no event of it "
             f"is staged, only 1 other object under staging/{run_id}/ (staging/{run_id}/attachments/report.html); its "
             f"events may wait in the worker's spool, or were removed. Fix: run 'tdprov flush' on that worker, then, once "
