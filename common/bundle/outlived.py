@@ -87,9 +87,8 @@ class EndingStore:
     """The store as the process ends (or its transport is closed) with work on it left: it takes nothing, as in an outage, so the outbox spools
     what the work writes (``tdprov flush`` delivers it). ``uri`` is the store's, so the entries name it."""
 
-    def __init__(self, uri: str, waited: float, ending: str = "the process is ending") -> None:
-        """``ending``: why the store takes nothing now, as its errors say it ("the process is ending", "the transport
-        was closed")."""
+    def __init__(self, uri: str, waited: float, ending: str) -> None:
+        """``ending``: why the store takes nothing now, as its errors say it (the transport's ``_ENDED`` gives them)."""
         self.uri = uri
         self._why = f"{ending} and store {uri} did not finish its writes within {waited:g}s"
 
