@@ -36,7 +36,7 @@ from prov_common.bundle.staged import opened_event
 from prov_common.bundle.transport import SPOOL_SECONDS, settle_first
 from prov_common.config import Settings, exit_timeout
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
-from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError, name_setting
 from prov_common.store.identity import writer_store_id
 from prov_common.text import counted
 from prov_common.w3cprov.events import TERMINAL
@@ -638,6 +638,7 @@ class Recorder:
         try:  # what staged_end read of it: not read again
             sealed = self.transport().seal(ol_run_id, read=self._taken_read(ol_run_id))
         except TdprovError as exc:
+            self.named(exc)
             if self.settings.strict:
                 raise
             log.warning("tdprov: run %s is not sealed: %s Fix: %s", ol_run_id, exc.what,
@@ -801,8 +802,12 @@ class Recorder:
                 self.transport().store  # noqa: B018
                 self._problem = None
             except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
-                self._problem = str(exc) or type(exc).__name__
+                self._problem = str(self.named(exc)) or type(exc).__name__
         return self._problem
+
+    def named(self, exc: BaseException) -> BaseException:
+        """``exc``, a store's error's fix naming the setting this recorder's store comes from (:func:`name_setting`)."""
+        return name_setting(exc, self.store_source)
 
     def status(self) -> BundleStatus:
         """Whether bundles can be sealed now (:meth:`problem`, read once) and, when they can, whether records wait

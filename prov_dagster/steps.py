@@ -135,7 +135,7 @@ def _end_failed(run: StepRun, outcome: StepOutcome) -> list[str]:
         if run.recorder.settings.strict and run.start_error is None:
             raise
         run.recorder.forget(run)
-        known = isinstance(exc, TdprovError)
+        known = isinstance(run.recorder.named(exc), TdprovError)
         error = exc.what.rstrip(".") if known else f"{type(exc).__name__}: {exc}"
         fix = exc.fix if known and exc.fix else f"make the store {run.recorder.settings.store} reachable and writable"
         if known and run.start_error is not None:  # the store refused it as it refused the START

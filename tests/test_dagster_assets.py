@@ -1336,3 +1336,44 @@ def test_a_step_whose_outputs_go_to_another_io_manager_records_its_read(store: P
     assert runs["unrecorded"].state == "COMPLETE" and [(i.name, i.version) for i in runs["unrecorded"].inputs] == read
     unrecorded_run = step_run_id(result.run_id, "unrecorded")
     assert runs["unrecorded"].run_id == unrecorded_run
+
+
+def test_an_unusable_store_set_by_the_io_manager_is_named_so_in_every_warning(
+    tmp_path: Path, instance, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store the IO manager's 'store' config sets, a file where its folder should be: the outbox's spool warnings
+    and the store identity's warning named TDPROV_STORE in their fix; every warning now names the config."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store folder should be")
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        result = materialize([pipeline.orders], instance=instance, raise_on_error=False, resources={
+            "io_manager": ProvenanceIOManager(store=str(blocker / "store"), data_root=str(tmp_path / "data"))})
+    assert result.success
+    said = [r.getMessage() for r in caplog.records]
+    assert [r for r in caplog.records if r.name == "prov_common.store.outbox" and "spooled" in r.getMessage()], said
+    assert [m for m in said if "cannot read or create the identity of store" in m], said
+    config = "Fix: point the ProvenanceIOManager's 'store' config at a folder (or move "
+    for message in said:
+        if "not-a-folder" in message:
+            assert config in message and "TDPROV_STORE" not in message, message
+
+
+def test_a_store_the_io_manager_cannot_open_is_named_by_its_config_in_the_not_recorded_metadata(
+    tmp_path: Path, instance
+) -> None:
+    """The IO manager's 'store' config names a file: a write's 'tdprov/not_recorded' said to point TDPROV_STORE at a
+    folder, a setting the user never gave; it now names the config."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store folder should be")
+
+    @asset
+    def plain() -> pd.DataFrame:
+        return pd.DataFrame({"a": [1]})
+
+    result = materialize([plain], instance=instance, raise_on_error=False, resources={
+        "io_manager": ProvenanceIOManager(store=str(blocker), data_root=str(tmp_path / "data"))})
+    assert result.success
+    metadata = materializations(result)[AssetKey("plain")].metadata
+    assert metadata["tdprov/recorded"].value is False
+    assert metadata["tdprov/not_recorded"].value == (f"store path '{blocker}' exists and is not a folder. "
+                                                     "Fix: point the ProvenanceIOManager's 'store' config at a folder")

@@ -18,7 +18,6 @@ import concurrent.futures
 import contextvars
 import logging
 import os
-import re
 import threading
 import time
 import weakref
@@ -60,7 +59,7 @@ from prov_common.signing.keyfiles import sealing_trust
 from prov_common.store import open_store
 from prov_common.store.base import Store
 from prov_common.store.buffers import Buffer, held_view
-from prov_common.store.errors import UnreadableObjectError
+from prov_common.store.errors import UnreadableObjectError, name_setting
 from prov_common.store.factory import cannot_open
 from prov_common.store.identity import writer_store_id
 from prov_common.store.outbox import Outbox, writer_spool_dir
@@ -389,7 +388,8 @@ class ProvenanceTransport(Transport):
     def outbox(self) -> Outbox:
         with self._lock:
             if self._outbox is None:
-                self._outbox = Outbox(writer_spool_dir(self.settings), arrival=put_arrived, same=staged_already)
+                self._outbox = Outbox(writer_spool_dir(self.settings), arrival=put_arrived, same=staged_already,
+                                      setting=self.config.where_store_is_set())
             return self._outbox
 
     # -- Transport API ------------------------------------------------------------------------
@@ -595,7 +595,7 @@ class ProvenanceTransport(Transport):
             # a check left unfinished is named once, with the runs it leaves and the whole bound, as it is left (settle)
             log.log(logging.WARNING if writes else logging.DEBUG, message)
         except Exception as exc:  # noqa: BLE001 - never break the producer by accident
-            self._name_store_setting(exc)
+            self.name_store_setting(exc)
             if self._strict:
                 raise
             if isinstance(exc, StagedNotSealedError):
@@ -604,12 +604,9 @@ class ProvenanceTransport(Transport):
                 log.warning("tdprov: could not record the %s (%s); the pipeline continues", what, exc)
         return None
 
-    def _name_store_setting(self, exc: BaseException) -> None:
-        """Have the fix of a store's error ``exc`` name the setting the store comes from where it says
-        ``TDPROV_STORE`` (a store does not know where it was set: an IO manager's config, an Airflow connection)."""
-        where = self.config.where_store_is_set()
-        if isinstance(exc, StoreError) and exc.fix and "TDPROV_STORE" in exc.fix and where != "TDPROV_STORE":
-            exc.refixed(re.sub(r"\bTDPROV_STORE\b", lambda _: where, exc.fix))
+    def name_store_setting(self, exc: BaseException) -> BaseException:
+        """``exc``, a store's error's fix naming the setting this transport's store comes from (:func:`name_setting`)."""
+        return name_setting(exc, self.config.where_store_is_set())
 
     def _put(self, key: str, data: bytes) -> bool:
         """Stage one object through the outbox (spooled if the store is unreachable) and remember it; True when it
@@ -707,7 +704,7 @@ class ProvenanceTransport(Transport):
             return None
         try:
             store, _ = self._open_store()
-            store_id = writer_store_id(store) if store is not None else None
+            store_id = writer_store_id(store, setting=self.config.where_store_is_set()) if store is not None else None
         except StoreError:
             store_id = None
         if store_id is None:
@@ -1040,7 +1037,7 @@ class ProvenanceTransport(Transport):
                    for key, exc in unreadable.items()]  # not an UnreadableObjectError: a key no writer makes ('..')
         trust = self.staging_trust(run_id)
         # strict: refuses a store that is not write-once; what was staged for another store is refused
-        store_id = writer_store_id(self.store, strict=self._strict)
+        store_id = writer_store_id(self.store, strict=self._strict, setting=self.config.where_store_is_set())
         signatures = {path: data for key, data in staged.items() if (path := _signature_path(key)) is not None}
         read: list[tuple[str, dict[str, Any]]] = []
         kept = 0  # bytes of refused attachments kept in their records

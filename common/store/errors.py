@@ -1,12 +1,25 @@
 """Store errors beyond the shared ones in :mod:`prov_common.errors`."""
 from __future__ import annotations
 
+import re
+
 from prov_common.errors import StoreError
+
+STORE_VARIABLE = "TDPROV_STORE"
+"""The setting a store comes from unless its writer was given one (an IO manager's config, a transport option)."""
 
 FIX_NOT_WRITE_ONCE = ("use a server that honours conditional writes (If-None-Match: * on PutObject, as AWS S3 does since "
                       "2024; for another S3-compatible server, a version that supports it), then run 'tdprov store init URI' "
                       "to check; set TDPROV_STRICT=1 to have writers refuse such a store")
 """What to do about an S3 endpoint that ignores ``If-None-Match: *`` (objects there are not write-once)."""
+
+
+def name_setting(exc: BaseException, where: str) -> BaseException:
+    """``exc``, with the fix of a store's error naming ``where``, the setting the store comes from, where it says
+    ``TDPROV_STORE`` (a store does not know where it was set: an IO manager's config, an Airflow connection)."""
+    if isinstance(exc, StoreError) and exc.fix and STORE_VARIABLE in exc.fix and where != STORE_VARIABLE:
+        exc.refixed(re.sub(rf"\b{STORE_VARIABLE}\b", lambda _: where, exc.fix))
+    return exc
 
 
 class ObjectNotFoundError(StoreError):

@@ -33,7 +33,8 @@ from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, TdprovError
 from prov_common.once import Once
 from prov_common.store.base import Store
-from prov_common.store.errors import FIX_NOT_WRITE_ONCE, ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.errors import (FIX_NOT_WRITE_ONCE, STORE_VARIABLE, ObjectNotFoundError, UnreadableObjectError,
+                                      name_setting)
 from prov_common.text import clause
 
 log = logging.getLogger(__name__)
@@ -243,7 +244,7 @@ def read_afresh() -> None:
         _absent.clear()
 
 
-def writer_store_id(store: Store, *, strict: bool = False) -> str | None:
+def writer_store_id(store: Store, *, strict: bool = False, setting: str = STORE_VARIABLE) -> str | None:
     """The id a writer signs into its records: read (or created) once per process and store, then kept whatever this
     process's readers read since (:func:`read_afresh`, :func:`reread_identity`). None when it cannot be had (the
     store unreachable, its identity object damaged): the record is written without it, as records written before
@@ -252,7 +253,8 @@ def writer_store_id(store: Store, *, strict: bool = False) -> str | None:
 
     A store found not to hold objects write-once (:func:`write_once_problem`, asked when the identity is first had
     in this process) is warned about once per process and store, and written to all the same (a pipeline is never
-    broken over it); ``strict``: :class:`StoreError` instead, for every record."""
+    broken over it); ``strict``: :class:`StoreError` instead, for every record. ``setting``: where the store was set,
+    named in the fix of its error (:func:`~prov_common.store.errors.name_setting`)."""
     bound = _bound.get(store.uri)
     if bound is None:
         known, created = (_known.get(store.uri) if store.uri in _fresh else None), False  # readers' copy, if read afresh
@@ -260,6 +262,7 @@ def writer_store_id(store: Store, *, strict: bool = False) -> str | None:
             try:
                 known, created = ensure_identity(store)
             except TdprovError as exc:  # never break the pipeline over it
+                name_setting(exc, setting)
                 level = logging.WARNING if _UNREADABLE_WARNED.first(store.uri) else logging.DEBUG
                 log.log(level, "tdprov: cannot read or create the identity of store %s (%s); this record is written without it. "
                         "Fix: %s", store.uri, exc.what, exc.fix or "check that the store is reachable")

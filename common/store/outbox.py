@@ -25,7 +25,7 @@ from prov_common.scratch import remove_orphans
 from prov_common.store import spool
 from prov_common.store.base import Store
 from prov_common.store.buffers import byte_view, checked_buffer
-from prov_common.store.errors import SpoolError
+from prov_common.store.errors import STORE_VARIABLE, SpoolError, name_setting
 from prov_common.store.keys import validate_key
 from prov_common.store.latekey import LateKey, put_late
 from prov_common.store.location import local_folder
@@ -150,15 +150,18 @@ class Outbox:
     elsewhere when it must be (``(key, created)``; None: put as it is), such as
     :func:`prov_common.bundle.late.put_arrived`. ``same`` tells a write-once conflict with an object that holds the
     same record (:func:`~prov_common.store.same.put_or_same`), which then counts as delivered, such as
-    :func:`prov_common.bundle.restaged.staged_already`."""
+    :func:`prov_common.bundle.restaged.staged_already`. ``setting``: where the store it delivers to was set, named in
+    the fix of a store's error (:func:`~prov_common.store.errors.name_setting`)."""
 
     def __init__(self, spool_dir: str | os.PathLike[str] | None = None, *, flush_limit: int = 100,
-                 log_set_aside: bool = True, arrival: Arrival | None = None, same: Same | None = None) -> None:
+                 log_set_aside: bool = True, arrival: Arrival | None = None, same: Same | None = None,
+                 setting: str = STORE_VARIABLE) -> None:
         self.spool_dir = Path(spool_dir).expanduser() if spool_dir is not None else default_spool_dir()
         self.flush_limit = flush_limit
         self.log_set_aside = log_set_aside
         self.arrival = arrival
         self.same = same
+        self.setting = setting
         self._held: set[Path] = set()  # claims this outbox could not give back: every flush counts them until it can
         # an entry's name (claimed or not) -> its store and keys, for the entries of the latest listing :meth:`holds` made:
         # an entry never changes once it has its name, so its header is read once while it waits
@@ -213,6 +216,7 @@ class Outbox:
             try:
                 key, created = _put(store, obj, same=self.same)
             except StoreError as exc:
+                name_setting(exc, self.setting)
                 if ahead is not None and (strict or isinstance(exc, ObjectConflictError)):
                     _remove(ahead)
                 if strict or isinstance(exc, ObjectConflictError):
@@ -390,7 +394,7 @@ class Outbox:
             return "failed"
         except StoreError as exc:
             self._unclaim(claimed)  # it waits for the next flush
-            report.errors.append(str(exc))
+            report.errors.append(str(name_setting(exc, self.setting)))
             return "unavailable"
         with contextlib.suppress(FileNotFoundError):
             os.unlink(claimed)
