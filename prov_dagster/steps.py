@@ -20,7 +20,7 @@ from dagster import AssetCheckKey, DagsterEventType
 from dagster._core.execution.plan.objects import ErrorSource
 from dagster._core.execution.stats import StepEventStatus
 
-from prov_common.errors import TdprovError
+from prov_common.errors import StoreError, TdprovError
 from prov_common.lineage.secret_text import REDACTED
 from prov_common.once import Once
 from prov_common.text import clause
@@ -137,7 +137,7 @@ def _end_failed(run: StepRun, outcome: StepOutcome) -> list[str]:
         run.recorder.forget(run)
         known = isinstance(run.recorder.named(exc), TdprovError)
         error = exc.what.rstrip(".") if known else f"{type(exc).__name__}: {exc}"
-        fix = exc.fix if known and exc.fix else f"make the store {run.recorder.settings.store} reachable and writable"
+        fix = exc.fix if known and exc.fix else _fail_fix(exc, run.recorder.settings.store)
         if known and run.start_error is not None:  # the store refused it as it refused the START
             log.warning("tdprov: run %s of the failed step %r is not recorded: the store did not take its FAIL either "
                         "(%s), as the step's error says of its START. Fix: %s, then materialize the step again",
@@ -146,8 +146,17 @@ def _end_failed(run: StepRun, outcome: StepOutcome) -> list[str]:
             log.warning("tdprov: run %s of the failed step %r is not sealed: its FAIL could not be recorded (%s); what "
                         "the store took of the run stays staged there. Fix: %s, then run 'tdprov store seal --force %s' "
                         "(provenance_failure_sensor seals it as the run fails)", run.ol_run_id, run.identity.step_key,
-                        error, fix.rstrip("."), run.ol_run_id)
+                        error, fix.rstrip("."), run.ol_run_id,
+                        exc_info=None if isinstance(exc, (StoreError, OSError)) else exc)
         return []
+
+
+def _fail_fix(exc: BaseException, store: str | None) -> str:
+    """The fix of a FAIL that failed with ``exc`` (one that gives none): the store's, for an error of the store
+    (tdprov's or an ``OSError`` a backend let through); for any other error, a report of it (a fault of tdprov's)."""
+    if isinstance(exc, (StoreError, OSError)):
+        return f"make the store {store} reachable and writable"
+    return "report this error to tdprov's maintainers with the traceback logged below it"
 
 
 def _unrecorded(recorder: Recorder, events: RunEvents, dagster_run: Any) -> set[str]:

@@ -412,13 +412,30 @@ class _FailingMount(LocalStore):
         return super()._list_info(prefix, start_after, tags_for)
 
 
+class _BuggyMount(_FailingMount):
+    """A :class:`_FailingMount` whose listings, with ``listings`` once ``failing``, meet a fault of the code (a
+    ``TypeError``), no error of the store."""
+
+    def _list(self, prefix: str, start_after: str | None) -> Any:
+        if type(self).failing and type(self).listings:
+            raise TypeError("'NoneType' object is not iterable")
+        return LocalStore._list(self, prefix, start_after)
+
+    def _list_info(self, prefix: str, start_after: str | None, tags_for: Any = None) -> Any:
+        if type(self).failing and type(self).listings:
+            raise TypeError("'NoneType' object is not iterable")
+        return LocalStore._list_info(self, prefix, start_after, tags_for)
+
+
 def _refused_load_on_a_failing_mount(store: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch, *,
-                                     listings: bool) -> tuple[Any, type[_FailingMount]]:
-    """orders_clean run again in strict mode after raw's data changed, its store a :class:`_FailingMount` that lost the
-    START of the refused load (and, with ``listings``, fails every listing after it): its result, and the mount."""
+                                     listings: bool, kind: type[_FailingMount] = _FailingMount
+                                     ) -> tuple[Any, type[_FailingMount]]:
+    """orders_clean run again in strict mode after raw's data changed, its store a :class:`_FailingMount` (or ``kind``)
+    that lost the START of the refused load (and, with ``listings``, fails every listing after it): its result, and the
+    mount."""
     from prov_common.bundle import transport
 
-    mount = type("Mount", (_FailingMount,), {"listings": listings})
+    mount = type("Mount", (kind,), {"listings": listings})
     opened = transport.open_store
     monkeypatch.setattr(transport, "open_store", lambda *args, **kwargs: mount(opened(*args, **kwargs).root))
     _changed_upstream(store, instance)
@@ -464,6 +481,26 @@ def test_a_failed_steps_fail_that_meets_an_os_error_of_the_store_is_named_not_ra
     assert cli_main(["store", "seal", "--force", "--store", str(store), run_id]) == 0
     events = bundle_events(store, run_id)
     assert [e["eventType"] for e in events] == ["FAIL"], events
+
+
+def test_a_failed_steps_fail_that_meets_a_fault_of_the_code_asks_for_a_report_not_a_store_fix(
+    store: Path, instance, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As above, the seal of the teardown's FAIL meeting a TypeError (a fault of the code, not of the store): the warning
+    told to make the store reachable and writable, which it was; it now names the error, asks for a report with the
+    traceback it logs, and keeps the seal fix."""
+    with caplog.at_level(logging.WARNING, logger="prov_dagster"):
+        result, _ = _refused_load_on_a_failing_mount(store, instance, monkeypatch, listings=True, kind=_BuggyMount)
+    assert not result.success
+    run_id = step_run_id(result.run_id, "clean__orders_clean")
+    [record] = [r for r in caplog.records if "of the failed step" in r.getMessage()]
+    assert record.getMessage() == (
+        f"tdprov: run {run_id} of the failed step 'clean__orders_clean' is not sealed: its FAIL could not be recorded "
+        "(TypeError: 'NoneType' object is not iterable); what the store took of the run stays staged there. Fix: report "
+        "this error to tdprov's maintainers with the traceback logged below it, then run 'tdprov store seal --force "
+        f"{run_id}' (provenance_failure_sensor seals it as the run fails)"), record.getMessage()
+    assert "reachable and writable" not in record.getMessage()
+    assert record.exc_info is not None and record.exc_info[0] is TypeError
 
 
 class _UnreadableSnapshots(LocalStore):
