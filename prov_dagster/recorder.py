@@ -59,6 +59,9 @@ _UNRESOLVED: Any = object()
 ENDED_KEPT = 4096  # ended step runs a recorder remembers (their inputs), so that a later output continues them
 CLAIMS_KEPT = 4 * ENDED_KEPT  # OpenLineage run ids of steps this process remembers the recorder of
 CLOSED_KEPT = ENDED_KEPT  # earlier attempts a recorder closed and has not yet seen sealed (see Recorder.wait)
+# seconds the teardown's check of the runs taken for open gets at least, whatever the deliveries left of the exit bound:
+# a check that asks the store nothing (or a store that answers at once) finishes, not 0 s (strict mode: an error)
+LATE_CHECK_FLOOR = 0.5
 READ_KEPT_BYTES = 64 << 20  # staged events read for seals a recorder keeps in all, newest runs first (Recorder._read_of)
 
 
@@ -673,7 +676,8 @@ class Recorder:
         run tagged, for ``provenance_store_sensor`` to close it once the run ended (:meth:`step`'s ``left``); what was
         staged here for a run another process sealed meanwhile (a sensor, a retry) is named (the transport's
         ``name_late_events``: no store request when every run started here ended here), within what is left of the exit
-        bound (``TDPROV_EXIT_TIMEOUT``, counted from the call) when it is shorter than the transport's: a store that
+        bound (``TDPROV_EXIT_TIMEOUT``, counted from the call; half a second at least, ``LATE_CHECK_FLOOR``) when it is
+        shorter than the transport's: a store that
         hangs on that check holds the teardown no longer than the process's exit would wait. Strict mode raises that
         check's error past its bound only after the tagging and the wait for the other backends, which it would have
         skipped."""
@@ -690,7 +694,7 @@ class Recorder:
             log.warning("%s", report)
         try:
             if self._transport is not None:  # a run whose START was staged here and that another process sealed since
-                self._transport.name_late_events(deadline - time.monotonic())
+                self._transport.name_late_events(max(deadline - time.monotonic(), LATE_CHECK_FLOOR))
         finally:  # strict: the check's error past its bound is raised once the runs are tagged and the backends drained
             self._leave_unsealed(closed)
             self._drain_forwarder()

@@ -1490,3 +1490,20 @@ def test_a_seal_from_staging_queued_as_the_process_ends_is_named_with_its_fix_an
     assert main(["store", "seal", "--store", store, run_id]) == 0
     sealed = parse_events_jsonl(read_bundle(open_store(store), run_id).files["events.jsonl"])
     assert [e["eventType"] for e in sealed] == ["START", "COMPLETE"]
+
+
+def test_a_strict_teardown_whose_deliveries_used_the_exit_bound_still_checks_the_runs_taken_for_open(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strict mode, a run taken for open (its START staged, no end), the exit bound used up by the deliveries before
+    the check (TDPROV_EXIT_TIMEOUT at 1 ns here): the check got 0 s and the teardown raised "took more than 0s" for a
+    store that answers at once. The check gets a floor; the teardown ends cleanly, the run still taken for open."""
+    from prov_common.config import Settings
+    from prov_dagster.model import DatasetRecord, StepIdentity
+    from prov_dagster.recorder import recorder_for_namespace
+
+    monkeypatch.setenv("TDPROV_EXIT_TIMEOUT", "1e-9")
+    recorder = recorder_for_namespace(Settings(store=str(tmp_path / "store"), strict=True), "default")
+    run = recorder.step(StepIdentity(str(uuid.uuid4()), "pair_job", "pair"))
+    run.input(DatasetRecord(name="raw", digest=None))  # its START staged (strict: now), no end: taken for open
+    recorder.wait()  # the IO manager's teardown
+    assert recorder.transport()._taken_for_open() == [run.ol_run_id]
