@@ -1,10 +1,13 @@
 """Snapshots of what Dagster steps write: one place for the IO manager and ``ProvenanceResource``."""
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from prov_common.bundle.outlived import Worker
+from prov_common.config import exit_timeout
 from prov_common.errors import TdprovError
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import recorder_for
@@ -18,16 +21,25 @@ def wants_snapshot(config: Any, asked: bool | None) -> bool:
 def restore_fix(config: Any, digest: str, uri: str) -> str:
     """How to bring back version ``digest`` of the data at ``uri`` (what the fix of a digest mismatch says): from its
     snapshot when the store of ``config`` holds one (one lookup, on the error path), else by re-materializing. A store
-    that cannot be asked (its error, or an ``OSError`` a backend lets through) does not take the place of the refusal
-    this fix is for: the fix says so and offers no command that may fail."""
+    that cannot be asked (any error it raises or lets through, or no answer within the transport's bound or the exit
+    bound, ``TDPROV_EXIT_TIMEOUT``, whichever is shorter: a hung mount) does not take the place of the refusal this fix
+    is for, nor hold it: the fix says so and offers no command that may fail."""
     from prov_common.store.snapshots import has_snapshot
 
+    lookup = Worker("tdprov-snapshot-lookup")  # a daemon thread: a lookup that hangs is left to it, never joined
     try:
-        kept = has_snapshot(recorder_for(config).transport().store, digest)
-    except (TdprovError, OSError) as exc:
+        transport = recorder_for(config).transport()
+        bound = min(transport.config.timeout, exit_timeout())
+        kept = lookup.submit(lambda: has_snapshot(transport.store, digest)).result(timeout=bound)
+    except concurrent.futures.TimeoutError:
+        return (f"re-materialize the upstream asset (whether the store keeps a snapshot of {digest} to restore is not "
+                f"known: the store did not answer within {bound:g}s)")
+    except Exception as exc:  # noqa: BLE001 - the refusal this fix is for always stands
         error = exc.what.rstrip(".") if isinstance(exc, TdprovError) else f"{type(exc).__name__}: {exc}"
         return (f"re-materialize the upstream asset (whether the store keeps a snapshot of {digest} to restore is not "
                 f"known: it could not be asked ({error}))")
+    finally:
+        lookup.shutdown(wait=False)
     if not kept:
         return (f"re-materialize the upstream asset (the store holds no snapshot of {digest} to restore; with snapshots "
                 "on, provenance_asset(snapshot=True) or TDPROV_SNAPSHOT=1, the next change can be undone with 'tdprov checkout')")

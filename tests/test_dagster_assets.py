@@ -4,6 +4,8 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -534,6 +536,75 @@ def test_a_refused_load_whose_snapshot_check_meets_an_os_error_fails_with_the_re
     assert (f"Fix: re-materialize the upstream asset (whether the store keeps a snapshot of {expected} to restore is not "
             f"known: it could not be asked (PermissionError: [Errno 13] Permission denied: 'objects/") in shown.message, shown.message
     assert "tdprov checkout" not in shown.message
+
+
+class _HungSnapshots(LocalStore):
+    """A local store whose snapshots folder (``objects/``) does not answer (a hung mount) until ``answer`` is set."""
+
+    answer = threading.Event()
+
+    def _exists(self, key: str) -> bool:
+        if key.startswith("objects/"):
+            type(self).answer.wait(600)
+        return super()._exists(key)
+
+
+def test_a_refused_load_whose_snapshot_check_hangs_fails_with_the_refusal_within_the_exit_bound(
+    store: Path, instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load refused for its changed data asks the store whether it keeps a snapshot to restore, for its fix, with no
+    time bound: a store that hangs there held the refused load for good. The lookup is bounded (TDPROV_EXIT_TIMEOUT, 1 s
+    here); the step fails with the refusal, its fix saying the store did not answer."""
+    from prov_common.bundle import transport
+
+    opened = transport.open_store
+    monkeypatch.setattr(transport, "open_store", lambda *args, **kwargs: _HungSnapshots(opened(*args, **kwargs).root))
+    expected = materializations(run(pipeline.CHAIN, instance))[RAW].metadata["tdprov/digest"].value
+    _changed_upstream(store, instance)
+    monkeypatch.setenv("TDPROV_EXIT_TIMEOUT", "1")
+    _HungSnapshots.answer.clear()
+    began = time.monotonic()
+    try:
+        result = run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean])
+    finally:
+        _HungSnapshots.answer.set()  # the lookup left behind ends with the test
+    assert time.monotonic() - began < 10
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error
+    shown = error.cause if error.cause is not None else error  # the user's error, under Dagster's wrapper
+    assert "VerificationError" in shown.cls_name, error.to_string()
+    assert (f"Fix: re-materialize the upstream asset (whether the store keeps a snapshot of {expected} to restore is not "
+            "known: the store did not answer within 1s)") in shown.message, shown.message
+    assert "tdprov checkout" not in shown.message
+
+
+class _BrokenSnapshots(LocalStore):
+    """A local store whose snapshot lookup meets a fault of the code (a ``TypeError``), no store or OS error."""
+
+    def _exists(self, key: str) -> bool:
+        if key.startswith("objects/"):
+            raise TypeError("'NoneType' object is not subscriptable")
+        return super()._exists(key)
+
+
+def test_a_refused_load_whose_snapshot_check_meets_any_error_fails_with_the_refusal(
+    store: Path, instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a store's error or an OSError was caught there: any other (a TypeError) failed the step with it, the refusal
+    lost. The step fails with the refusal, its fix naming the error."""
+    from prov_common.bundle import transport
+
+    opened = transport.open_store
+    monkeypatch.setattr(transport, "open_store", lambda *args, **kwargs: _BrokenSnapshots(opened(*args, **kwargs).root))
+    _changed_upstream(store, instance)
+    result = run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean])
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error
+    shown = error.cause if error.cause is not None else error
+    assert "VerificationError" in shown.cls_name, error.to_string()
+    assert "it could not be asked (TypeError: 'NoneType' object is not subscriptable))" in shown.message, shown.message
 
 
 def test_tamper_is_caught_by_the_sidecar_without_dagster_history(store: Path) -> None:
