@@ -692,11 +692,14 @@ def test_verify_of_a_trusted_bundle_never_holds_its_events_whole(tmp_path, monke
     assert record.held_events == line_digests(data)
 
 
-@pytest.mark.parametrize("change", ["replaced", "deleted"])
+@pytest.mark.parametrize("change", ["replaced", "deleted", "replaced after the fold's parts"])
 def test_events_changed_between_their_hash_and_their_fold_are_named(tmp_path, monkeypatch, change: str) -> None:
     """Events larger than a part are hashed, then read again in parts to be folded: a file replaced (or deleted) in
     between is named (digest mismatch, or missing, while verifying), never folded into the run as if it were the file
-    hashed."""
+    hashed. The lines the fold did not keep parsed (past 8 MiB of them, none here) are read again to be folded after
+    the parts were checked against the digest: a file replaced then (another name of the same length) was folded from
+    its new bytes, its signed PROV and manifest named as not what the events give; those lines are checked as read
+    first."""
     from counting_store import CountingStore
 
     from bundle_support import seal_events_file
@@ -704,31 +707,38 @@ def test_events_changed_between_their_hash_and_their_fold_are_named(tmp_path, mo
     from prov_common.bundle.events import events_jsonl, order_events
     from prov_common.bundle.verify import verify_and_derive
     from prov_common.signing import default_signing_key
+    from prov_common.w3cprov import event_lines
 
     monkeypatch.setattr(storage, "LINES_CHUNK", 100)
+    monkeypatch.setattr(event_lines, "KEPT_BYTES", 0)  # no line kept parsed: every one read again to be folded
     events = order_events(run_events())
-    data, other = events_jsonl(events), events_jsonl(events[:-1])  # other: as a bundle is written, another file
+    data = events_jsonl(events)
+    late = change.endswith("the fold's parts")
+    other = (data.replace(b"clean/users.parquet", b"clean/users.parqueX") if late  # the same size: the parts pass
+             else events_jsonl(events[:-1]))  # as a bundle is written, another file
+    assert other != data and (len(other) == len(data)) == late
     store_uri = str(tmp_path / "store")
     run_id = seal_events_file(store_uri, events, data)
     key = f"bundles/{run_id}/{layout.EVENTS_FILE}"
 
     class ChangingStore(CountingStore):
-        """Replaces (or deletes) the events once the hashing pass has read them."""
+        """Replaces (or deletes) the events once the hashing pass has read them, or the fold's last part."""
 
         def get_range(self, name: str, start: int, length: int) -> bytes:
             read = super().get_range(name, start, length)
-            if name == key and self.ranges[key] == [(0, len(data))]:  # the hashing pass
-                if change == "replaced":
-                    raw_put(store_uri, key, other)
-                else:
+            if name == key and (start + len(read) == len(data) and len(self.ranges[key]) > 1 if late
+                                else self.ranges[key] == [(0, len(data))]):
+                if change == "deleted":
                     raw_delete(store_uri, key)
+                else:
+                    raw_put(store_uri, key, other)
             return read
 
     store = ChangingStore(store_uri)
     checked = verify_and_derive(store, run_id, TrustStore.of([default_signing_key().public]))
     assert store.ranges[key][0] == (0, len(data))  # hashed in one pass, then changed before it is read again
     assert checked.derived is None, checked.derived
-    problem, words = (("digest mismatch", "changed while verifying") if change == "replaced"
-                      else ("missing", "vanished while verifying"))
+    problem, words = (("missing", "vanished while verifying") if change == "deleted"
+                      else ("digest mismatch", "changed while verifying"))
     assert _problems(checked.report) == [(key, problem)], checked.report.findings
     assert words in checked.report.findings[0].reason, checked.report.findings

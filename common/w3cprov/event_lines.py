@@ -14,7 +14,7 @@ from typing import Any
 
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.canonical_json import loads
-from prov_common.errors import BadInputError
+from prov_common.errors import BadInputError, VerificationError
 from prov_common.w3cprov.events import CheckedEvent, RunState, check_event, fold_ordered, order_head, order_tail
 
 KEPT_BYTES = 8 << 20
@@ -79,13 +79,15 @@ class _PartsStream(io.RawIOBase):
 
 @dataclass
 class _Line:
-    """One event line: where it is in the bytes, and its checked event while it is kept parsed."""
+    """One event line: where it is in the bytes, and its checked event while it is kept parsed, else the digest of its
+    bytes (:func:`_line_digest`), which they must have when they are read again."""
 
     start: int
     stop: int
     index: int
     head: tuple[Any, ...]
     checked: CheckedEvent | None
+    digest: bytes | None = None
 
 
 def fold_event_lines(data: bytes | EventBytes, name: str, *, local_names: bool = True, versions_apart: bool = True,
@@ -115,7 +117,7 @@ def fold_event_lines(data: bytes | EventBytes, name: str, *, local_names: bool =
         if each_line is not None:
             each_line(line)
         index += 1
-        digest = hashlib.blake2b(line, digest_size=16).digest()
+        digest = _line_digest(line)
         if digest in seen:  # checked as its first copy, which its run's fold applies it right after: it changes nothing
             continue
         seen.add(digest)
@@ -125,7 +127,7 @@ def fold_event_lines(data: bytes | EventBytes, name: str, *, local_names: bool =
         keep = kept + len(line) <= KEPT_BYTES
         kept += len(line) if keep else 0
         runs.setdefault(checked.run_id, []).append(
-            _Line(start, stop, checked.index, order_head(checked), checked if keep else None))
+            _Line(start, stop, checked.index, order_head(checked), checked if keep else None, None if keep else digest))
     if not runs:
         raise BadInputError("no OpenLineage run events given.", fix="pass the events of a run (JSON lines, one event per line)")
     return [fold_ordered(_in_order(runs[run_id], source.read, name, sealed), local_names, versions_apart)
@@ -195,11 +197,22 @@ class _Reread:
 
 def _checked(again: _Reread, at: int, name: str, sealed: bool) -> CheckedEvent:
     """The checked event of the line ``at`` of ``again``, kept or read and parsed again (it was checked once: it checks
-    again)."""
+    again). Bytes read again that are not the line read first (the file changed since, after a reader checked it whole
+    against its digest) are a :class:`VerificationError`: they are not folded as the line that was checked."""
     line = again.lines[at]
     if line.checked is not None:
         return line.checked
-    return check_event(line.index, _parsed(again.line(at), name, 0), sealed=sealed)
+    data = again.line(at)
+    if _line_digest(data) != line.digest:
+        raise VerificationError(f"{name} changed while it was read: bytes {line.start}-{line.stop}, read again to be "
+                                "folded, are not the line read there first.",
+                                fix="verify it again; if it changes again, find who rewrites the store's objects")
+    return check_event(line.index, _parsed(data, name, 0), sealed=sealed)
+
+
+def _line_digest(line: bytes) -> bytes:
+    """The digest a line is known by while it is folded: one repeated is folded once, one read again checked by it."""
+    return hashlib.blake2b(line, digest_size=16).digest()
 
 
 def _parsed(line: bytes, name: str, number: int) -> Any:
