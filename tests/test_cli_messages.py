@@ -222,6 +222,27 @@ def test_a_resolution_planted_in_an_emptied_store_does_not_hide_its_reports(tmp_
     assert f"the audit that wrote report '{key}' found 1 source record in it: they were deleted since" in out, out
 
 
+def test_a_resolution_copied_from_another_store_does_not_hide_an_emptied_stores_reports(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Reports copied in from another store are no evidence, but a resolution was taken whatever store it accepted: one
+    signed by the same auditor for another store, copied in keyed after this store's reports, hid them, and the emptied
+    store was refused as holding nothing to audit. Only an acceptance of this store's log counts."""
+    store, other = tmp_path / "store", tmp_path / "other"
+    _register_and_audit(store, capsys)
+    [report] = (store / "audit" / "reports").rglob("report.json")
+    _register_and_audit(other, capsys)
+    assert main(["audit", "--store", str(other), "--accept-checkpoint", "--reason", "checked", "--quiet"]) == 0
+    shutil.copytree(other / "audit" / "resolutions", store / "audit" / "resolutions")
+    shutil.rmtree(store / "sources")
+    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")
+    capsys.readouterr()
+    assert main(["audit", "--store", str(store)]) == 1
+    out, err = capsys.readouterr()
+    assert "no runs in" not in err, err
+    key = report.relative_to(store).as_posix()
+    assert f"the audit that wrote report '{key}' found 1 source record in it: they were deleted since" in out, out
+
+
 def test_an_emptied_store_report_past_the_read_bound_is_hashed_not_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                              capsys: pytest.CaptureFixture[str]) -> None:
     """A report was verified, hashed, then read again whole (any size, and bytes other than those checked). It is read

@@ -8,8 +8,8 @@ records in it (a log, runs or source records), or that named such an emptying it
 the records were deleted: a finding, not an empty store to refuse or to pass as clean. A report is read once, at most
 :data:`REPORT_LIMIT` bytes, and parsed from the bytes checked against its signed digest; one larger that verifies (hashed
 in ranged reads) is evidence too, a report of a store that held no record being a few kilobytes. Reports of another store
-(their ``store``, copied in from it) are none, nor are those older than the newest signed resolution
-(``--accept-checkpoint``): a person accepted the store as it was then.
+(their ``store``, copied in from it) are none, nor are those older than the newest signed resolution of this
+store (``--accept-checkpoint``; one of another store copied in hides none): a person accepted the store as it was then.
 """
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def emptied(store: Store, trust: TrustStore) -> Finding | None:
 
 def _resolved(store: Store, trust: TrustStore) -> str:
     """The name of the newest resolution that accepted the store's log and verifies under the auditors' keys ('' when
-    none): a key planted under ``audit/resolutions/``, or an acceptance of one run's findings, accepts no emptying."""
+    none): a key planted under ``audit/resolutions/``, an acceptance of one run's findings, or one of another store
+    copied in (its ``store``, as a report's), accepts no emptying."""
     for key in sorted(store.list(RESOLUTIONS_PREFIX), reverse=True):
         try:
             record = check_resolution(store, trust, key)
@@ -62,7 +63,7 @@ def _resolved(store: Store, trust: TrustStore) -> str:
             raise
         except (TdprovError, ValueError):
             continue  # the inventory's finding, and a resolution of nothing
-        if record.get("runId") is None:
+        if record.get("runId") is None and _of_this_store(record, store):
             return key[len(RESOLUTIONS_PREFIX):]
     return ""
 
@@ -106,7 +107,7 @@ def _held(store: Store, trust: TrustStore, key: str) -> str | None:
         raise
     except (TdprovError, ValueError):
         return None  # a report that does not verify is the inventory's finding, and evidence of nothing
-    if not isinstance(report, dict) or str(report.get("store") or "").rstrip("/") != store.uri.rstrip("/"):
+    if not isinstance(report, dict) or not _of_this_store(report, store):
         return None  # another store's report, signed there and copied in: evidence of nothing here
     summary, log = _object(report.get("summary")), _object(report.get("log"))
     size, runs, sources = (whole_count(value) or 0 for value in (log.get("treeSize"), summary.get("runs"), summary.get("sources")))
@@ -117,6 +118,12 @@ def _held(store: Store, trust: TrustStore, key: str) -> str | None:
     told = any(f.get("kind") == EMPTIED or f.get("fix") == FIX_EMPTIED for c in _objects(report.get("checks"))
                if c.get("name") == CHECK_INVENTORY for f in _objects(c.get("findings")))
     return "named records that an earlier audit found in it as deleted" if told else None
+
+
+def _of_this_store(record: dict[str, Any], store: Store) -> bool:
+    """Whether the signed audit report or resolution ``record`` names ``store`` as its ``store`` (one signed for
+    another store and copied in says nothing of this one)."""
+    return str(record.get("store") or "").rstrip("/") == store.uri.rstrip("/")
 
 
 def _object(value: Any) -> dict[str, Any]:
