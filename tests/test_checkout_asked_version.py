@@ -223,6 +223,23 @@ def test_a_source_record_that_does_not_verify_is_named_and_makes_checkout_exit_1
     assert out.read_bytes() == good.read_bytes()
 
 
+def test_a_source_record_that_does_not_verify_is_named_when_the_lookup_is_refused(tmp_path: Path, capsys: Any) -> None:
+    """Checkout of a location whose one source record does not verify was refused ('no dataset or version') without a
+    word of that record, which checkout named only after a lookup that succeeded: it is named before the refusal, as
+    'tdprov contains' names it."""
+    good, _ = _frames(tmp_path)
+    store_uri = str(tmp_path / "store")
+    snapshot_path(open_store(store_uri), good)
+    assert main(["source", "add", str(good), "--name", "altered", "--license", "MIT", "--issuer", "Acme",
+                 "--store", store_uri]) == 0
+    [altered] = (tmp_path / "store" / "sources" / "altered").glob("*.json")
+    altered.write_bytes(altered.read_bytes().replace(b'"payload":"ey', b'"payload":"eY'))
+    code, said = _checkout(str(good), tmp_path / "back.parquet", store_uri, capsys)
+    assert code == 2 and "tdprov checkout: left out source record 'sources/altered/" in said, said
+    assert f"'{good}' was looked up without it" in said and "no dataset or version" in said, said
+    assert not (tmp_path / "back.parquet").exists()
+
+
 def test_no_verify_table_is_the_documented_escape(tmp_path: Path, capsys: Any) -> None:
     good, other = _frames(tmp_path)
     store_uri = str(tmp_path / "store")

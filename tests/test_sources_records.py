@@ -219,6 +219,23 @@ def test_a_location_names_its_one_registered_source_version_and_refuses_several(
     assert capsys.readouterr().out == f"/data/v.csv  {second}  [source: v-2 (Acme, GPL-3.0)]\n"
 
 
+def test_record_names_a_source_record_that_does_not_verify_when_the_lookup_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """'tdprov record' of a location whose one source record does not verify said 'no dataset or version' only, naming
+    the record left out only after a lookup that succeeded: it is named before the refusal, as 'tdprov contains' does."""
+    store = str(tmp_path / "store")
+    seal(open_store(store), run_events("other", [], [dataset("/data/out.parquet", digest("out"))]))
+    assert main(["source", "add", "/data/v.csv", "--digest", digest("v"), "--name", "v", "--license", "MIT",
+                 "--issuer", "Acme", "--store", store]) == 0
+    [record] = (tmp_path / "store" / "sources" / "v").glob("*.json")
+    record.write_bytes(record.read_bytes().replace(b'"payload":"ey', b'"payload":"eY'))
+    capsys.readouterr()
+    assert main(["record", "/data/v.csv", "--store", store, "--no-checksum"]) == 2
+    err = capsys.readouterr().err
+    assert "tdprov record: left out source record 'sources/v/" in err and "'/data/v.csv' was looked up without it" in err, err
+    assert "no dataset or version '/data/v.csv' in the recorded runs" in err, err
+
+
 def test_a_source_named_by_its_digest_is_shown_by_its_location(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The Croissant record of a source that a digest names showed it as 'source:v' (its description, its citation's
     title), a namespace no dataset has; its citation shows its location, as a dataset read there is shown, and its

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     from prov_common.bundle.trust import bundle_trust
     from prov_common.cli._versions import is_full_digest, recorded_runs, version_digest
-    from prov_common.cli.record import tell_sources_left_out
+    from prov_common.cli.record import sources_told_if_refused, tell_sources_left_out
     from prov_common.config import Settings
     from prov_common.errors import TdprovError
     from prov_common.sources.registry import iter_sources
@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         trust = bundle_trust(settings, store)
         problems: list[tuple[str, TdprovError]] = []
         sources = [s.record for s in iter_sources(store, trust, problems)]
-        with recorded_runs(store, settings, args.digest, sources, trust, verb=args.verb) as recorded:
+        with sources_told_if_refused(problems, args.verb, args.digest), \
+                recorded_runs(store, settings, args.digest, sources, trust, verb=args.verb) as recorded:
             digest = version_digest(args.digest, recorded.index())
         tell_sources_left_out(problems, args.verb, "the version was found without it")
         left_out = bool(recorded.left_out or problems)  # the version meant may be one left out made or holds: a finding

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
@@ -72,13 +74,14 @@ def run(args: argparse.Namespace) -> int:
     trust = bundle_trust(settings, store)
     problems: list[tuple[str, TdprovError]] = []
     sources = [s.record for s in iter_sources(store, trust, problems)]
-    with on_terminal(), recorded_runs(store, settings, args.ref, sources, trust, verb=args.verb) as recorded:
-        recorded.read_trace(args.ref)  # every run the record cites, read from its bundle and verified (a catalog only finds runs)
-    options = RecordOptions(store.uri, settings.issuer, tuple(args.processing_geography), tuple(args.storage_geography),
-                            None if args.no_checksum else file_facts,
-                            bundle_locator(store, trust))
-    with on_terminal():  # a sharded version's shards are read for their SHA-256
-        doc = training_record(recorded.index(), args.ref, args.format, options)
+    with sources_told_if_refused(problems, args.verb, args.ref):
+        with on_terminal(), recorded_runs(store, settings, args.ref, sources, trust, verb=args.verb) as recorded:
+            recorded.read_trace(args.ref)  # every run the record cites, read from its bundle and verified (a catalog only finds runs)
+        options = RecordOptions(store.uri, settings.issuer, tuple(args.processing_geography), tuple(args.storage_geography),
+                                None if args.no_checksum else file_facts,
+                                bundle_locator(store, trust))
+        with on_terminal():  # a sharded version's shards are read for their SHA-256
+            doc = training_record(recorded.index(), args.ref, args.format, options)
     emit_json(doc, args.output)
     tell_written(args.output, f"{RECORD_NAMES[args.format]} of {args.ref}")
     tell_sources_left_out(problems, args.verb)
@@ -97,6 +100,17 @@ def tell_runs_left_out(left_out: dict[str, str], verb: str = "record") -> None:
         tell(verb, f"the record was written without {runs} (named above), so it may lack a step "
              f"of the lineage or a quality result recorded on it. Fix: '{verify}' names every problem; "
              "restore a damaged bundle from a backup or replica")
+
+
+@contextmanager
+def sources_told_if_refused(problems: list[tuple[str, TdprovError]], verb: str, ref: str) -> Iterator[None]:
+    """Around the lookup of ``ref``: when it is refused, name first the source records left out (``problems``), which
+    the version meant may be one of, as 'tdprov contains' names them (:func:`tell_sources_left_out`)."""
+    try:
+        yield
+    except TdprovError:
+        tell_sources_left_out(problems, verb, f"{ref!r} was looked up without it")
+        raise
 
 
 def tell_sources_left_out(problems: list[tuple[str, TdprovError]], verb: str = "record",
