@@ -211,12 +211,31 @@ def test_a_location_names_its_one_registered_source_version_and_refuses_several(
         assert main([verb[0], "/data/v.csv", *verb[1:], "--store", store]) == 2
         err = capsys.readouterr().err
         assert (f"'/data/v.csv' is the location of 2 registered source versions (a digest each, none of them recorded by "
-                f"a run): 'v' {first}, 'v-2' {second}.") in err, err
+                f"a run at this location): 'v' {first}, 'v-2' {second}.") in err, err
         assert f"Fix: name the version meant as LOCATION@DIGEST: '/data/v.csv@{short[0]}', '/data/v.csv@{short[1]}'" in err
     assert main(["record", f"/data/v.csv@{short[1]}", "--store", store, "--no-checksum"]) == 0
     assert json.loads(capsys.readouterr().out)["licenseToUse"] == "GPL-3.0"
     assert main(["lineage", f"/data/v.csv@{short[1]}", "--store", store]) == 0
     assert capsys.readouterr().out == f"/data/v.csv  {second}  [source: v-2 (Acme, GPL-3.0)]\n"
+
+
+def test_a_location_of_several_source_versions_names_equal_bytes_runs_recorded_elsewhere(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Two sources registered at /data/v.csv, a run having read one of their digests at /mirror/v.csv: the refusal of
+    /data/v.csv said none of them was recorded by a run, untrue of that digest. It says that no run recorded them at
+    this location, and names the dataset a run recorded one of them as."""
+    store, first, second = str(tmp_path / "store"), digest("first"), digest("second")
+    seal(open_store(store), run_events("copy", [dataset("/mirror/v.csv", first)], [dataset("/data/out.parquet", digest("out"))]))
+    for at, name in ((first, "v"), (second, "v-2")):
+        assert main(["source", "add", "/data/v.csv", "--digest", at, "--name", name, "--license", "MIT", "--issuer", "Acme",
+                     "--store", store]) == 0
+    capsys.readouterr()
+    for verb in (["record", "--no-checksum"], ["lineage"]):
+        assert main([verb[0], "/data/v.csv", *verb[1:], "--store", store]) == 2
+        err = capsys.readouterr().err
+        assert (f"'/data/v.csv' is the location of 2 registered source versions (a digest each, none of them recorded by "
+                f"a run at this location; runs recorded {first} as /mirror/v.csv: equal bytes in another dataset, no "
+                f"version of this one): 'v' {first}, 'v-2' {second}.") in err, err
 
 
 def test_record_names_a_source_record_that_does_not_verify_when_the_lookup_is_refused(
@@ -234,6 +253,26 @@ def test_record_names_a_source_record_that_does_not_verify_when_the_lookup_is_re
     err = capsys.readouterr().err
     assert "tdprov record: left out source record 'sources/v/" in err and "'/data/v.csv' was looked up without it" in err, err
     assert "no dataset or version '/data/v.csv' in the recorded runs" in err, err
+
+
+def test_a_location_runs_named_without_a_digest_is_its_source_and_the_record_says_they_named_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A run read /data/v.csv without a digest, and a source is registered there: 'tdprov record /data/v.csv' is that
+    source version (a run that recorded no version gives it none), and its record said nothing of the run. Its gaps
+    now say that the location was recorded without a digest, by which run, and how to record one."""
+    store, at = str(tmp_path / "store"), digest("v")
+    run = seal(open_store(store), run_events("job", [dataset("/data/v.csv", None)], [dataset("/data/out.parquet", digest("out"))]))
+    assert main(["source", "add", "/data/v.csv", "--digest", at, "--name", "v", "--license", "MIT", "--issuer", "Acme",
+                 "--store", store]) == 0
+    capsys.readouterr()
+    for fmt, gaps in (("dta", "knownGaps"), ("croissant", "rai:dataLimitations")):
+        assert main(["record", "/data/v.csv", "-f", fmt, "--store", store, "--no-checksum"]) == 0, capsys.readouterr().err
+        doc = json.loads(capsys.readouterr().out)
+        assert doc.get("uniqueMetadataIdentifier", doc.get("identifier")) == at, doc
+        assert (f"/data/v.csv is recorded without a content digest (read by run {run}): which version those runs wrote or "
+                "read is not recorded, so their lineage does not reach the registered source (have the step that writes "
+                "or reads it record its digest: write it through the tdprov IO manager (Dagster) or the provenance "
+                "operator/hook (Airflow), then re-run that step)") in doc[gaps], doc[gaps]
 
 
 def test_a_source_named_by_its_digest_is_shown_by_its_location(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

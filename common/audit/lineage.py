@@ -314,7 +314,7 @@ class LineageIndex:
         query = digest_query(ref)
         held = self.source_versions(self.expand_digest(query) if query is not None and self._digests_starting(query) else ref)
         if len(held) > 1 and query is None and split_version(ref)[1] is None:  # a location: one dataset, several digests
-            raise several_source_versions(given or ref, held)
+            raise several_source_versions(given or ref, held, self.recorded_elsewhere(held))
         if len(held) > 1:
             raise several_sources(given or ref, held)
         if not held:
@@ -337,6 +337,18 @@ class LineageIndex:
             here = source_dataset(ref)
             held = [s for same in self.sources.values() for s in same if source_dataset(s.location) == here]
         return [records[0] for records in by_key(sorted(held, key=lambda s: sortable_time(s.registered_at))).values()]
+
+    def recorded_elsewhere(self, sources: Iterable[SourceRecord]) -> dict[str, list[str]]:
+        """Per digest of ``sources`` that runs recorded, the labels of the datasets they recorded at it (equal bytes at
+        those datasets' own locations), each once, in order."""
+        found: dict[str, list[str]] = {}
+        for s in sources:
+            digest = normal_version(s.digest)
+            labels = [use.label for table in (self.generated, self.used_by) for key, uses in table.items()
+                      if key[2] == digest for _, use in uses[:1]]
+            if labels:
+                found[digest] = list(dict.fromkeys(labels))
+        return found
 
     def recorded_without_digest(self, ref: str) -> list[tuple[RunRecord, bool]]:
         """The runs that name the dataset ``ref`` names without a digest, each with whether it wrote it (else read
@@ -439,13 +451,29 @@ def no_version_recorded(ref: str, runs: list[tuple[RunRecord, bool]]) -> BadInpu
     digest only: it is recorded, but has no version to name."""
     from prov_common.audit.article10 import FIX_HASHED, SOURCE_ADD  # imported on use: article10 imports this module
 
-    named = first_of([f"{'written' if wrote else 'read'} by run {r.run_id}" for r, wrote in runs], SHOWN_RUNS)
+    named = recorded_by(runs)
     return BadInputError(
         f"dataset '{ref}' is recorded ({named}) but without a content digest, so it has no version "
         "to name.",
         fix=f"have the step that writes it record its digest ({FIX_HASHED}), then re-run that step; data from outside "
             f"the pipelines gets a digest when registered with '{SOURCE_ADD}'; 'tdprov lineage {ref}' shows the runs",
     )
+
+
+def recorded_by(runs: list[tuple[RunRecord, bool]]) -> str:
+    """The runs (each with whether it wrote the dataset, else read it) as messages name them: ``read by run R, ...``."""
+    return first_of([f"{'written' if wrote else 'read'} by run {r.run_id}" for r, wrote in runs], SHOWN_RUNS)
+
+
+def recorded_without_version(location: str, runs: list[tuple[RunRecord, bool]]) -> str:
+    """The fact that the ``runs`` (:meth:`LineageIndex.recorded_without_digest`) named the dataset at ``location``, a
+    registered source's, without a content digest: which version they wrote or read is not recorded, so no lineage
+    joins them to the source's."""
+    from prov_common.audit.article10 import FIX_HASHED  # imported on use: article10 imports this module
+
+    return (f"{location} is recorded without a content digest ({recorded_by(runs)}): which version those runs wrote or "
+            f"read is not recorded, so their lineage does not reach the registered source (have the step that writes or "
+            f"reads it record its digest: {FIX_HASHED}, then re-run that step)")
 
 
 def several_sources(ref: str, sources: list[SourceRecord]) -> BadInputError:
@@ -462,15 +490,20 @@ def several_sources(ref: str, sources: list[SourceRecord]) -> BadInputError:
         fix=f"name the one meant by its location as LOCATION@DIGEST: {pastes}{unplaced}")
 
 
-def several_source_versions(ref: str, sources: list[SourceRecord]) -> BadInputError:
+def several_source_versions(ref: str, sources: list[SourceRecord],
+                            elsewhere: dict[str, list[str]] | None = None) -> BadInputError:
     """The error for ``ref``, a location where sources of several digests are registered (one dataset, several
-    versions: :meth:`LineageIndex.source_versions`), naming each (name, digest) and the ``LOCATION@DIGEST`` text that
-    names it alone."""
+    versions: :meth:`LineageIndex.source_versions`) and no run recorded a version, naming each (name, digest) and the
+    ``LOCATION@DIGEST`` text that names it alone; ``elsewhere`` (:meth:`LineageIndex.recorded_elsewhere`): the
+    datasets of equal bytes that runs recorded at those digests, named as what they are."""
     shown = first_of([f"'{s.name}' {s.digest}" for s in sources], SHOWN_DATASETS)
     pastes = quoted_list([pasted(s.location or ref, s.digest) for s in sources], SHOWN_DATASETS)
+    others = first_of([f"{digest} as {first_of(labels, SHOWN_DATASETS, ' and ')}"
+                       for digest, labels in (elsewhere or {}).items()], SHOWN_DATASETS, "; ")
+    equal = f"; runs recorded {others}: equal bytes in another dataset, no version of this one" if others else ""
     return BadInputError(
         f"'{ref}' is the location of {len(sources)} registered source versions (a digest each, none of them recorded by "
-        f"a run): {shown}.",
+        f"a run at this location{equal}): {shown}.",
         fix=f"name the version meant as LOCATION@DIGEST: {pastes}")
 
 

@@ -163,14 +163,16 @@ def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, 
     return graph, trees
 
 
-def _source_trees(graph: LineageGraph, target: str, sources: SourcesByDigest) -> list[LineageTree]:
+def _source_trees(graph: LineageGraph, target: str, sources: SourcesByDigest, found: list[BundleSummary]) -> list[LineageTree]:
     """The tree of the registered source version that ``target`` (a digest, or ``LOCATION@DIGEST``) names where no
     recorded run holds it, as 'tdprov record' resolves it (:meth:`~prov_common.audit.lineage.LineageIndex.source_named`:
-    refused where sources registered at several locations hold it), its dataset that at its location (else its name):
-    none when no source does."""
+    refused where sources registered at several locations hold it, naming what the runs ``found`` recorded at their
+    digests elsewhere), its dataset that at its location (else its name): none when no source does."""
+    from prov_common.audit.examine import record_from_summary
     from prov_common.audit.lineage import LineageIndex
 
-    use = LineageIndex((), (s for same in sources.values() for s in same)).source_named(target)
+    runs = [record_from_summary(s, "") for s in found]
+    use = LineageIndex(runs, (s for same in sources.values() for s in same)).source_named(target)
     if use is None or use.source is None or not use.version:
         return []
     return [source_tree(graph, use.namespace, use.name, use.version,
@@ -388,7 +390,7 @@ def _run(args: argparse.Namespace) -> int:
                 found = as_bundles_say(store, [s for s in found if s.run_id not in left_out], corrected.keys() - before)
                 graph, trees = _traced(store, found, args, targets, direction, sources, left_out)
             if not trees:  # a digest only a registered source holds: the source is the whole lineage
-                trees = _source_trees(graph, args.target, sources)
+                trees = _source_trees(graph, args.target, sources, found)
             if not trees:
                 raise _nothing_named(args.target, store, found, left_out)
             shown = (_runs_of(trees) | (_recorders_of(trees, found) if args.checks else set())) - verified

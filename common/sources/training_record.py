@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from prov_common.audit.lineage import LineageIndex, SourceUse, Trace, run_order
+from prov_common.audit.lineage import LineageIndex, SourceUse, Trace, recorded_without_version, run_order
 from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.audit.quality_gaps import failed_validation, lineage_quality
 from prov_common.audit.rehash import data_location
@@ -80,6 +80,9 @@ class RecordFacts:
     quality: list[dict[str, Any]] = field(default_factory=list)
     # every registered source record of the store (:meth:`source_issues` numbers a source that no run generated)
     registered: list[SourceRecord] = field(default_factory=list)
+    # for a registered source no run generated: the runs that named its location without a digest, each with whether
+    # it wrote it (:meth:`~prov_common.audit.lineage.LineageIndex.recorded_without_digest`)
+    unversioned: list[tuple[RunRecord, bool]] = field(default_factory=list)
 
     @property
     def generator(self) -> RunRecord | None:
@@ -256,6 +259,8 @@ class RecordFacts:
         gaps = [f"{b.described}: {b.reason}" for b in self.trace.broken]
         if not self.sources:
             gaps.append("no registered source")
+        if self.unversioned and self.location:
+            gaps.append(recorded_without_version(self.location, self.unversioned))
         return gaps + [failed_validation(q) for q in self.quality if not q["passed"]]
 
 
@@ -365,9 +370,11 @@ def record_facts(index: LineageIndex, ref: str, options: RecordOptions) -> Recor
     trace = index.trace(dataset)
     # a source a digest names: the others of equal bytes too, each another dataset (matched by content)
     equal = index.sources.get(version, []) if isinstance(dataset, SourceUse) else []
+    location = dataset.source.location if isinstance(dataset, SourceUse) and dataset.source is not None else None
     return RecordFacts(version, dataset, trace, options, unique([*equal, *trace.sources]),
                        dataset_history(index.runs.values(), dataset),
-                       lineage_quality(index, [dataset, *trace.validated]), [s for same in index.sources.values() for s in same])
+                       lineage_quality(index, [dataset, *trace.validated]), [s for same in index.sources.values() for s in same],
+                       index.recorded_without_digest(location) if location else [])
 
 
 def training_record(index: LineageIndex, ref: str, fmt: str, options: RecordOptions | None = None) -> dict[str, Any]:
