@@ -214,3 +214,21 @@ def test_a_name_reused_at_another_location_does_not_make_the_located_source_one_
     origins = prepared_origins(store, data, ("/copies/other.csv", other), tmp_path / "r")
     matched = sorted((o["name"], o["location"], o["matchedBy"]) for o in origins)
     assert matched == [("cancer", DATA, "location"), ("cancer", "/mirror/other.csv", "content")]
+
+
+def test_records_of_one_source_version_that_disagree_on_the_licence_are_a_gap_of_the_training_data(tmp_path: Path) -> None:
+    """The data registered as CC-BY-4.0, then again at its location as CC0-1.0: the training-data section gave the
+    newest licence only, the attribution licence gone without a word. It still gives the newest, and its gaps say
+    what each record states."""
+    store, data = str(tmp_path / "store"), digest("breast cancer")
+    assert add_source(store, "breast-cancer", data) == 0
+    assert tdprov(["source", "add", DATA, "--digest", data, "--name", "breast-cancer-cc0", "--license", "CC0-1.0",
+                   "--store", store]) == 0
+    seal(open_store(store), run_events("train_model", [dataset(DATA, data)], [dataset("/models/m.pkl", digest("m"))],
+                                       start=T0, job_type="TRAINING"))
+    _, items = audit(store, tmp_path / "r")
+    assert "issued by UCI Machine Learning Repository under CC0-1.0" in items["10(2)(b)"]["recordsShow"][0]
+    assert (f"the records of source 'breast-cancer' (also recorded as 'breast-cancer-cc0') at {DATA} ({data}) state other "
+            "licences: CC0-1.0 by 'breast-cancer-cc0', the newest, given here; CC-BY-4.0 by 'breast-cancer' (check which "
+            "applies before use; records are never rewritten, so each stays stated)") in items["10(2)(h)"]["gaps"]
+    assert not any("other issuers" in g for g in items["10(2)(h)"]["gaps"])  # the later record took the issuer

@@ -907,3 +907,39 @@ def test_records_of_every_way_to_name_a_source_are_read_by_outside_tools(tmp_pat
     derivations = list(graph.query(prov + "SELECT ?a ?b WHERE { ?a prov:wasDerivedFrom ?b }"))
     assert derivations and not list(graph.query(prov + "SELECT ?b WHERE { ?a prov:wasDerivedFrom ?b FILTER NOT EXISTS { ?b a prov:Entity } }"))
     assert not list(graph.query(prov + "SELECT ?e WHERE { { ?e prov:wasGeneratedBy ?x } UNION { ?x prov:used ?e } FILTER NOT EXISTS { ?e a ?t } }"))
+
+
+def test_records_of_one_source_version_that_disagree_on_licence_and_issuer_are_a_fact_shown(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A file registered as CC-BY-4.0 by Acme, then again (same bytes, same location) as CC0-1.0 by Mirror: the records
+    of the source and of data made from it gave CC0-1.0 alone, CC-BY-4.0 (an attribution licence) gone without a word,
+    and linked the first record while taking the newest's licence. The newest's licence and issuer are still the ones
+    given, linked to the newest record; D&TA's knownGaps and Croissant's rai:dataLimitations say what each record
+    states, and outside tools load both records."""
+    store, raw = str(tmp_path / "store"), tmp_path / "raw.csv"
+    raw.write_text("id,amount\n1,9.5\n")
+    read = hash_path(raw).digest
+    seal(open_store(store), run_events("prepare", [_ds(str(raw), read)], [_ds(str(tmp_path / "f.parquet"), digest("f"))]))
+    for name, licence, issuer in (("raw", "CC-BY-4.0", "Acme"), ("raw-cc0", "CC0-1.0", "Mirror")):
+        assert main(["source", "add", str(raw), "--name", name, "--license", licence, "--issuer", issuer,
+                     "--store", store]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    said = [f"the records of source 'raw' (also recorded as 'raw-cc0') at {raw} ({read}) state other licences: CC0-1.0 by "
+            "'raw-cc0', the newest, given here; CC-BY-4.0 by 'raw' (check which applies before use; records are never "
+            "rewritten, so each stays stated)",
+            f"the records of source 'raw' (also recorded as 'raw-cc0') at {raw} ({read}) state other issuers: Mirror by "
+            "'raw-cc0', the newest, given here; Acme by 'raw' (check which applies before use; records are never "
+            "rewritten, so each stays stated)"]
+    newest = f"{source_key('raw-cc0', read)}"
+    for ref in (read, str(tmp_path / "f.parquet")):
+        dta = _record(store, ref, "dta", capsys, "--no-checksum")
+        assert tuple(dta)[:22] == DTA_KEYS and set(dta_gaps(dta)) <= set(dta["knownGaps"]), dta
+        assert [g for g in dta["knownGaps"] if g.startswith("the records of")] == said, dta["knownGaps"]
+        assert dta["licenseToUse"] in ("CC0-1.0", ["CC0-1.0"]), dta
+        links = [dta["metadataLocation"]] if ref == read else [s["metadataLocation"] for s in dta["sourceMetadataForDataset"]]
+        assert len(links) == 1 and links[0].endswith(newest), links
+        path = _croissant_file(tmp_path, store, ref, capsys)
+        doc = json.loads(path.read_text())
+        assert [g for g in doc["rai:dataLimitations"] if g.startswith("the records of")] == said, doc
+        assert _croissant_issues(path) == []
+        assert mlc.Dataset(jsonld=str(path)).metadata.license == ["CC0-1.0"]

@@ -21,7 +21,7 @@ from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.audit.quality_gaps import Results, failed_validation, lineage_quality
 from prov_common.audit.rehash import version_at
 from prov_common.sources.gaps import source_gaps
-from prov_common.sources.merged import SourceVersion, by_version, records_of
+from prov_common.sources.merged import SourceVersion, by_version, disagreements, records_of
 from prov_common.sources.model import SourceRecord
 from prov_common.w3cprov.identity import VersionKey
 
@@ -81,7 +81,7 @@ def _gaps(trace: Trace, quality: list[dict[str, Any]], d: DatasetUse, changed: M
         if missing:
             gaps.append(f"{v.label} does not record: {', '.join(label for label, _ in missing)} "
                         f"({SOURCE_ADD} {' '.join(option for _, option in missing)})")
-        gaps += [f"{v.label}: {gap}" for gap in source_gaps(v.record)]
+        gaps += [f"{v.label}: {gap}" for gap in source_gaps(v.record)] + disagreements(v)
     gaps += [failed_validation(q, _QUALITY_FIX) for q in quality if not q["passed"]]
     if not quality:
         gaps.append(f"no data quality validation was recorded along this lineage ({FIX_SCHEMA})")

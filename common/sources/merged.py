@@ -23,10 +23,17 @@ _FIELDS = tuple(f.name for f in fields(SourceRecord) if f.name not in _OWN)
 @dataclass(frozen=True)
 class SourceVersion:
     """A source version's records merged (:func:`by_version`): ``record`` holds every field any of them sets,
-    ``names`` every record's name, the first registered first (``record.name``)."""
+    ``names`` every record's name, the first registered first (``record.name``), ``records`` the records themselves,
+    oldest first."""
 
     record: SourceRecord
     names: tuple[str, ...]
+    records: tuple[SourceRecord, ...] = ()
+
+    @property
+    def newest(self) -> SourceRecord:
+        """The record registered last: the one whose fields the merged record gives where it sets them."""
+        return self.records[-1] if self.records else self.record
 
     @property
     def quoted(self) -> str:
@@ -58,7 +65,32 @@ def merge_records(records: Sequence[SourceRecord]) -> SourceVersion:
         dated = next(r for r in newest_first if r.collection_start or r.collection_end)
         values["collection_start"], values["collection_end"] = dated.collection_start, dated.collection_end
     merged = replace(ordered[0], registered_at=ordered[-1].registered_at, **values)
-    return SourceVersion(merged, tuple(dict.fromkeys(r.name for r in ordered)))
+    return SourceVersion(merged, tuple(dict.fromkeys(r.name for r in ordered)), tuple(ordered))
+
+
+DISAGREEING = (("license", "licences"), ("issuer", "issuers"))
+"""The fields whose records of one source version may state other values that a reader must see (field, plural)."""
+
+
+def disagreements(version: SourceVersion) -> list[str]:
+    """One sentence per field of :data:`DISAGREEING` that the records of ``version`` state otherwise: the value given
+    (the newest record's that sets it) and each other value with the records stating it. Records are never rewritten,
+    so the older statement stays a fact beside the one given."""
+    said: list[str] = []
+    where = version.record.location or "no location"
+    for name, plural in DISAGREEING:
+        stated: dict[Any, list[str]] = {}
+        for r in version.records:
+            if _set(getattr(r, name)):
+                stated.setdefault(getattr(r, name), []).append(f"'{r.name}'")
+        if len(stated) < 2:
+            continue
+        given = getattr(version.record, name)
+        others = "; ".join(f"{value} by {', '.join(names)}" for value, names in stated.items() if value != given)
+        said.append(f"the records of {version.label} at {where} ({version.record.digest}) state other {plural}: "
+                    f"{given} by {', '.join(stated[given])}, the newest, given here; {others} (check which applies "
+                    f"before use; records are never rewritten, so each stays stated)")
+    return said
 
 
 def source_dataset(location: str | None) -> tuple[str, str] | str:
@@ -99,5 +131,5 @@ def by_version(records: Iterable[SourceRecord]) -> list[SourceVersion]:
     return [merge_records(group) for group in by_key(records).values()]
 
 
-__all__ = ["SourceVersion", "SourceVersionKey", "by_key", "by_version", "merge_records", "records_of", "source_dataset",
-           "source_version_key"]
+__all__ = ["DISAGREEING", "SourceVersion", "SourceVersionKey", "by_key", "by_version", "disagreements", "merge_records",
+           "records_of", "source_dataset", "source_version_key"]

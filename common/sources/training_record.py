@@ -22,7 +22,7 @@ from prov_common.sources.bundle_location import Locator, SignedOutput
 from prov_common.sources.checksums import FileFacts
 from prov_common.sources.dta import NOT_APPLICABLE, UNKNOWN, date_range, dta_document, dta_gaps, if_personal, unknown_required
 from prov_common.sources.media import media_type_of_path
-from prov_common.sources.merged import by_version, records_of, source_dataset
+from prov_common.sources.merged import SourceVersion, by_version, disagreements, records_of, source_dataset
 from prov_common.sources.model import CONFIDENTIALITY, PERSONAL_DATA, SourceRecord
 from prov_common.sources.registry import source_key
 from prov_common.store.keys import location_uri, object_uri
@@ -101,11 +101,16 @@ class RecordFacts:
         return records_of(self.sources, resolved.digest, resolved.location)
 
     @cached_property
+    def source_versions(self) -> list[SourceVersion]:
+        """The own sources read per source version, as the audit reads them
+        (:func:`~prov_common.sources.merged.by_version`)."""
+        return by_version(self.own_sources)
+
+    @property
     def own_versions(self) -> list[SourceRecord]:
-        """The own sources read per source version, as the audit reads them and as both record shapes give their facts:
-        one record per digest and location, each field from the newest record that sets it, named by the first
-        registered (:func:`~prov_common.sources.merged.by_version`)."""
-        return [v.record for v in by_version(self.own_sources)]
+        """The own sources as both record shapes give their facts: one record per digest and location, each field from
+        the newest record that sets it, named by the first registered (:attr:`source_versions`)."""
+        return [v.record for v in self.source_versions]
 
     @property
     def content_matches(self) -> list[SourceRecord]:
@@ -115,15 +120,20 @@ class RecordFacts:
         return [s for s in self.sources if s not in own]
 
     @cached_property
-    def own_source(self) -> SourceRecord | None:
-        """The registered source that is this version, when no recorded run generated it: the records registered at the
-        dataset's own location with its digest, never one of equal bytes elsewhere, read together as the audit reads a
-        source version (:func:`~prov_common.sources.merged.by_version`: named by the first registered, each field from
-        the newest record that sets it)."""
+    def own_source_version(self) -> SourceVersion | None:
+        """The registered source version that is this version, when no recorded run generated it: the records
+        registered at the dataset's own location with its digest, never one of equal bytes elsewhere, read together as
+        the audit reads a source version (:func:`~prov_common.sources.merged.by_version`: named by the first
+        registered, each field from the newest record that sets it)."""
         if self.generator is not None:
             return None
         wanted = normal_version(self.version)
-        return next((s for s in self.own_versions if normal_version(s.digest) == wanted), None)
+        return next((v for v in self.source_versions if normal_version(v.record.digest) == wanted), None)
+
+    @property
+    def own_source(self) -> SourceRecord | None:
+        """The merged record of :attr:`own_source_version`."""
+        return self.own_source_version.record if self.own_source_version is not None else None
 
     @cached_property
     def location(self) -> str | None:
@@ -213,8 +223,8 @@ class RecordFacts:
     @property
     def metadata_location(self) -> str | None:
         """URI of the signed metadata of this version: its generating run's bundle, or the source record."""
-        if self.own_source is not None:
-            return self.source_metadata_location(self.own_source)
+        if self.own_source_version is not None:
+            return self.version_metadata_location(self.own_source_version)
         if self.generator is None or not self.options.store_uri:
             return None
         return object_uri(self.options.store_uri, bundle_prefix(self.generator.run_id))
@@ -224,6 +234,16 @@ class RecordFacts:
         if s.metadata_location or not self.options.store_uri:
             return s.metadata_location
         return object_uri(self.options.store_uri, source_key(s.name, s.digest))
+
+    def version_metadata_location(self, v: SourceVersion) -> str | None:
+        """Where a source version's metadata is published: as registered (the newest record that sets it), else the
+        signed record of its newest record, the one whose fields the record gives first; every record read together is
+        named where they disagree (:func:`~prov_common.sources.merged.disagreements`)."""
+        return v.record.metadata_location or self.source_metadata_location(v.newest)
+
+    def disagreements(self) -> list[str]:
+        """The licences and issuers that the records of a source version of the lineage state otherwise (a fact)."""
+        return [said for v in self.source_versions for said in disagreements(v)]
 
     @property
     def media_type(self) -> str | None:
@@ -308,15 +328,16 @@ def _transformation(r: RunRecord) -> dict[str, Any]:
 def dta_record(facts: RecordFacts) -> dict[str, Any]:
     """All 22 D&TA Data Provenance Standards (v1.0.0) fields of the version, then the transformations and gaps."""
     sources, d = facts.own_versions, facts.dataset
-    if facts.own_source is not None:
-        return _with_lineage(facts.own_source.dta(facts.source_metadata_location(facts.own_source)), facts)
+    if facts.own_source_version is not None:
+        own = facts.own_source_version
+        return _with_lineage(own.record.dta(facts.version_metadata_location(own)), facts)
     values = {
         "datasetTitle": d.label,
         "uniqueMetadataIdentifier": facts.version,
         "metadataLocation": facts.metadata_location,
         "datasetIssuer": facts.issuer,
         "descriptionOfTheDataset": f"{d.label} version {facts.version}" + (f", {counted(d.rows, 'row')}" if d.rows is not None else ""),
-        "sourceMetadataForDataset": [s.dta(facts.source_metadata_location(s)) for s in sources],
+        "sourceMetadataForDataset": [v.record.dta(facts.version_metadata_location(v)) for v in facts.source_versions],
         "source": unique([s.source or s.issuer for s in sources]),
         "dataOriginGeography": unique([g for s in sources for g in s.origin_geography]),
         "datasetIssueDate": facts.issued,
@@ -360,7 +381,8 @@ def _with_lineage(doc: dict[str, Any], facts: RecordFacts) -> dict[str, Any]:
         "qualityChecks": facts.quality,
         "lineageComplete": facts.complete,
         "unknownRequiredFields": [f.key for f in unknown_required(doc)],
-        "knownGaps": facts.lineage_gaps() + [content_match(s) for s in facts.content_matches] + dta_gaps(doc),
+        "knownGaps": (facts.lineage_gaps() + facts.disagreements() + [content_match(s) for s in facts.content_matches]
+                      + dta_gaps(doc)),
     }
 
 
