@@ -413,3 +413,21 @@ def test_an_s3_object_that_is_not_there_is_named_with_the_fix(objects: dict[str,
     assert f"cannot read '{tmp_path / 'nope.csv'}': No such file or directory." in refusal(str(tmp_path / "nope.csv"))
     gone = hash_one(f"s3://{bucket}/data/nope.csv", ListenerLimits(), 30.0)
     assert gone.status == "missing", gone.message
+
+
+def test_an_s3_version_that_does_not_exist_is_named_with_the_listing_of_its_versions(
+        objects: dict[str, tuple[Path, str]], s3_server, capsys: pytest.CaptureFixture) -> None:
+    """``s3://b/k.csv?versionId=NOPE`` (no such version: S3 answers NoSuchVersion) was refused as 'S3 request failed:
+    ... NoSuchVersion ...' with a fix to check the bucket name and credentials; the refusal names the object and the
+    version, and the fix lists the object's versions."""
+    _, uri = objects["t.csv"]
+    bucket, _ = split_s3_uri(uri)
+    client = s3_server.client()
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    client.put_object(Bucket=bucket, Key="k.csv", Body=b"id\n1\n")
+    capsys.readouterr()
+    assert main(["hash", f"s3://{bucket}/k.csv?versionId=NOPE"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"tdprov hash: cannot read 's3://{bucket}/k.csv?versionId=NOPE': bucket '{bucket}' holds no version 'NOPE' "
+                   f"of object 'k.csv'. Fix: list the object's versions with 'aws s3api list-object-versions --bucket {bucket} "
+                   f"--prefix k.csv' and give one of their VersionId values, or s3://{bucket}/k.csv for the object as it is now\n"), err

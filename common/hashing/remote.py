@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -100,13 +101,18 @@ def without_query(path_or_uri: str) -> str:
     return path_or_uri.split("?", 1)[0] if scheme else path_or_uri
 
 
+_NO_VERSION_CODES = frozenset({"NoSuchVersion", "InvalidArgument"})  # S3's answers to a version id it holds no version of
+# (InvalidArgument: an id not of S3's form, which real S3 refuses with 400 before looking)
+
+
 class S3ObjectMissingError(BadInputError):
-    """The object an ``s3://`` URI names is not in its bucket (S3 answered NoSuchKey, or 404 to a HEAD)."""
+    """The object (version) an ``s3://`` URI names is not in its bucket (S3 answered NoSuchKey or NoSuchVersion, or 404
+    to a HEAD)."""
 
 
 def missing_in_s3(uri: str, exc: BaseException) -> BadInputError | None:
     """The refusal to read ``uri`` that names what S3 lacks, when ``exc`` (botocore's error for a read of it) says
-    that the object (:class:`S3ObjectMissingError`) or its bucket is not there; else None. The fix gives the URI
+    that the object or the version the URI names (:class:`S3ObjectMissingError`) or its bucket is not there; else None. The fix gives the URI
     meant where keys are stored under ``<uri>/`` (a prefix, named without its '/'), or under the key with one '/'
     between names (one written with '//')."""
     from prov_common.store.s3 import NOT_FOUND_CODES, s3_error_code
@@ -116,6 +122,13 @@ def missing_in_s3(uri: str, exc: BaseException) -> BadInputError | None:
     if code == "NoSuchBucket":
         return BadInputError(f"cannot read {uri!r}: S3 has no bucket {bucket!r}.",
                              fix="check the bucket name (and AWS_ENDPOINT_URL_S3, for an S3-compatible store)")
+    version = s3_version(uri)
+    if version is not None and code in _NO_VERSION_CODES:
+        return S3ObjectMissingError(
+            f"cannot read {uri!r}: bucket {bucket!r} holds no version {version!r} of object {key!r}"
+            f"{' (S3 refused the id as invalid)' if code == 'InvalidArgument' else ''}.",
+            fix=f"list the object's versions with 'aws s3api list-object-versions --bucket {shlex.quote(bucket)} --prefix "
+                f"{shlex.quote(key)}' and give one of their VersionId values, or {without_query(uri)} for the object as it is now")
     if code not in NOT_FOUND_CODES:
         return None
     what = f"cannot read {uri!r}: bucket {bucket!r} holds no object {key!r}"
