@@ -275,6 +275,27 @@ def test_a_location_runs_named_without_a_digest_is_its_source_and_the_record_say
                 "operator/hook (Airflow), then re-run that step)") in doc[gaps], doc[gaps]
 
 
+def test_source_versions_whose_digests_share_their_first_hex_digits_are_suggested_apart(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Two sources registered at one location whose digests share their first 12 hex digits were both suggested as
+    '/data/v.csv@blake3:<those 12>', which is refused again when pasted; each suggestion is lengthened until they
+    differ, and each names its version."""
+    store = str(tmp_path / "store")
+    first, second = "blake3:" + "abcdef012345" + "6" + "0" * 51, "blake3:" + "abcdef012345" + "7" + "0" * 51
+    seal(open_store(store), run_events("other", [], [dataset("/data/out.parquet", digest("out"))]))
+    for name, data in (("v", first), ("v-2", second)):
+        assert main(["source", "add", "/data/v.csv", "--digest", data, "--name", name, "--license", "MIT", "--issuer", "Acme",
+                     "--store", store]) == 0
+    capsys.readouterr()
+    assert main(["lineage", "/data/v.csv", "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert ("Fix: name the version meant as LOCATION@DIGEST: '/data/v.csv@blake3:abcdef0123456', "
+            "'/data/v.csv@blake3:abcdef0123457'") in err, err
+    for data in (first, second):
+        assert main(["lineage", f"/data/v.csv@{data[:len('blake3:') + 13]}", "--store", store]) == 0
+        assert capsys.readouterr().out.startswith(f"/data/v.csv  {data}  [source: ")
+
+
 def test_a_source_named_by_its_digest_is_shown_by_its_location(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The Croissant record of a source that a digest names showed it as 'source:v' (its description, its citation's
     title), a namespace no dataset has; its citation shows its location, as a dataset read there is shown, and its

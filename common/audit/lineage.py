@@ -45,7 +45,7 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     version_key,
     written_as_pair,
 )
-from prov_common.w3cprov.version_ref import SHOWN_VERSIONS, no_version_at, pasted, quoted_list, split_version
+from prov_common.w3cprov.version_ref import SHOWN_VERSIONS, distinct_short_digests, no_version_at, pasted, quoted_list, split_version
 
 
 NO_DIGEST = "no content digest was recorded for it"
@@ -497,7 +497,8 @@ def several_source_versions(ref: str, sources: list[SourceRecord],
     ``LOCATION@DIGEST`` text that names it alone; ``elsewhere`` (:meth:`LineageIndex.recorded_elsewhere`): the
     datasets of equal bytes that runs recorded at those digests, named as what they are."""
     shown = first_of([f"'{s.name}' {s.digest}" for s in sources], SHOWN_DATASETS)
-    pastes = quoted_list([pasted(s.location or ref, s.digest) for s in sources], SHOWN_DATASETS)
+    shorts = distinct_short_digests([s.digest for s in sources])  # digests that share a beginning are told apart
+    pastes = quoted_list([f"{s.location or ref}@{short}" for s, short in zip(sources, shorts)], SHOWN_DATASETS)
     others = first_of([f"{digest} as {first_of(labels, SHOWN_DATASETS, ' and ')}"
                        for digest, labels in (elsewhere or {}).items()], SHOWN_DATASETS, "; ")
     equal = f"; runs recorded {others}: equal bytes in another dataset, no version of this one" if others else ""

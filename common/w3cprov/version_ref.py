@@ -30,13 +30,27 @@ def split_version(ref: str) -> tuple[str, str | None]:
 
 def short_digest(version: str) -> str:
     """A content digest as ``tdprov runs`` prints it: ``algo:`` and its first :data:`DIGEST_PREFIX_MIN` hex digits."""
-    algo, sep, hexdigits = version.partition(":")
-    return f"{algo}:{hexdigits[:DIGEST_PREFIX_MIN]}" if sep else version[:DIGEST_PREFIX_MIN]
+    return _prefix(version, DIGEST_PREFIX_MIN)
 
 
 def pasted(label: str, version: str) -> str:
     """The ``REF@DIGEST`` text naming the version ``version`` of the dataset shown as ``label`` (its path or URI)."""
     return f"{label}@{short_digest(version)}"
+
+
+def distinct_short_digests(versions: Sequence[str]) -> list[str]:
+    """:func:`short_digest` of each of ``versions``, each lengthened until no other of them begins the same way: two
+    digests that share their first :data:`DIGEST_PREFIX_MIN` hex digits are shown by as many more as tell them apart."""
+    width = DIGEST_PREFIX_MIN
+    unique = set(versions)
+    while len({_prefix(v, width) for v in unique}) < len(unique) and any(len(v) > len(_prefix(v, width)) for v in unique):
+        width += 1
+    return [_prefix(v, width) for v in versions]
+
+
+def _prefix(version: str, width: int) -> str:
+    algo, sep, hexdigits = version.partition(":")
+    return f"{algo}:{hexdigits[:width]}" if sep else version[:width]
 
 
 def quoted_list(texts: Sequence[str], shown: int) -> str:
