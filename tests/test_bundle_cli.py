@@ -543,6 +543,28 @@ def test_a_stray_index_entry_left_out_is_named_as_an_entry_with_a_fix_that_works
     assert f"{stray}: malformed: the index entry's key names no run" in capsys.readouterr().out
 
 
+def test_an_index_entry_whose_name_does_not_parse_is_named_by_the_audit_as_it_is(tmp_path: Path,
+                                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """An index entry 'index/2026/12/06/notastamp-<run>.json' (a copy of a run's entry under a name no writer makes)
+    was named by the audit under a run id cut from its name at a fixed width ('-4751-aa1a-...'), as the entry of that
+    run 'dated in the future' and 'a copied or renamed entry': it is named by its key as an entry whose name does not
+    parse, and nothing else is said of it."""
+    from prov_common.store import open_store
+
+    store = str(tmp_path / "store")
+    (run_id,) = record_runs(store, 1)
+    entry = next(iter(open_store(store).list("index/")))
+    planted = f"index/2026/12/06/notastamp-{run_id}.json"
+    raw_put(store, planted, open_store(store).get(entry, 1 << 20))
+    capsys.readouterr()
+    assert main(["audit", "--store", store, "--report", str(tmp_path / "report")]) == 1
+    out = capsys.readouterr().out
+    assert (f"[inventory] error: {planted}: index entry '{planted}' has a name that does not parse as <stamp>-<run id>.json: "
+            "tdprov wrote no such entry\n      fix: remove it and find out who wrote it; see 'tdprov verify'") in out, out
+    cut = run_id[len("YYYYMMDDTHHMMSSffffffZ") - len("notastamp"):]  # what the name gave for a run id
+    assert out.count(planted) == 2 and f"run {cut}" not in out and f"bundles/{cut}" not in out, out
+
+
 def test_an_index_entry_that_cannot_be_read_is_named_without_a_full_stop_in_its_brackets(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An index entry that is a named pipe: the store's reason stands in brackets inside the message without its own

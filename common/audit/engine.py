@@ -29,7 +29,7 @@ from prov_common.audit.identity import check_identity
 from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.audit.inventory import (FIX_MOVED_BACK, Listing, adopt_new, changed_runs, compare, entry_moved, pin_written,
                                          planted_gone, planted_removed, record_bundle_files, refresh_fingerprints, remember_runs,
-                                         removed_note, retake_rechecked, retake_verified)
+                                         removed_note, retake_rechecked, retake_verified, unparsed_entries)
 from prov_common.audit.memory import AuditorMemory, KnownCheckpoint, load_memory, memory_lock, save_memory
 from prov_common.audit.memory import memory_path as default_memory_path
 from prov_common.audit.memory_objects import keep_inline, load_inventory, save_inventory
@@ -243,7 +243,7 @@ def _audit(
         if summary.run_id not in plan.logged and not _no_bundle(leaf):  # an entry of a run never sealed here: a finding, never a leaf
             new_leaves.append(leaf)
     result.bundles_examined = len(summaries)
-    inventory.findings += _future_dated(listing.index, started)
+    inventory.findings += _future_dated(listing.index, started) + unparsed_entries(listing)
     if head is not None:
         log_check.findings += _late_arrivals([records[x.run_id] for x in new_leaves], head.checkpoint.time, head.key, bool(plan.problems))
 
@@ -662,7 +662,8 @@ def _plan_full(store: Store, tlog: TransparencyLog, size: int, pins: dict[str, s
     if state.problems:  # leaves past a gap or a damaged batch are still logged: never log them twice
         logged |= {x.run_id for x in tlog.readable_leaves()}
         listed = None  # what an unreadable leaf batch held cannot be told from a back-dated entry: logged again (a note says so)
-    entries = [key for key in index_keys(store) if listed is None or key > listed or layout.run_id_of_index_key(key) in logged]
+    entries = [key for key in index_keys(store) if layout.index_name_parses(key)  # others: the inventory names them
+               and (listed is None or key > listed or layout.run_id_of_index_key(key) in logged)]
     return _Plan(entries, logged, leaves, size, [(x.index_key, x.run_id) for x in leaves], len(state.checkpoints),
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], load_catalog(store, tlog.trust, Binding(tlog, pins, logged)),
                  set(store.list(GENERATED_PREFIX)), cursor=listed)
@@ -800,7 +801,7 @@ def _late_arrivals(new: list[RunRecord], head_time: str, head_key: str, damaged:
 
 def _new_entries(store: Store, cursor: str | None, logged: set[str]) -> Iterator[str]:
     """Keys of the index entries after ``cursor`` of runs not yet logged (the run id is in the key)."""
-    return (key for key in index_keys(store, cursor) if layout.run_id_of_index_key(key) not in logged)
+    return (key for key in index_keys(store, cursor) if layout.index_name_parses(key) and layout.run_id_of_index_key(key) not in logged)
 
 
 def _logged_entry(listing: Listing, run_id: str, key: str) -> str | _MovedEntry:

@@ -57,6 +57,14 @@ FIX_UNLOGGED = ("find out who wrote the entry (a run copied from another store, 
                 "redelivery, or 'tdprov store repair'), a person accepts it with 'tdprov audit --full --accept-checkpoint --reason TEXT', "
                 "which logs it")
 FIX_MOVED_BACK = "move the entry back to the key the log names"
+FIX_UNPARSED = "remove it and find out who wrote it; see 'tdprov verify'"
+
+
+def unparsed_entries(listing: Listing) -> list[Finding]:
+    """Index keys whose name does not parse as ``<stamp>-<run id>.json``, each named as it is: such a key names no
+    run (a run id cut from it would name one that does not exist) and no time, so it is neither examined nor logged."""
+    return [Finding(CHECK_INVENTORY, key, f"index entry '{key}' has a name that does not parse as <stamp>-<run id>.json: "
+                    "tdprov wrote no such entry", FIX_UNPARSED) for key in listing.unparsed]
 
 
 RUN_FILES = {layout.MANIFEST_FILE: "manifest", layout.STATEMENT_FILE: "signed statement", layout.INDEXED_FILE: "'indexed' record"}
@@ -99,6 +107,7 @@ class Listing:
     index: dict[str, list[str]] = field(default_factory=dict)
     requests: int = 0
     files: dict[str, list[str]] = field(default_factory=dict)  # run id -> keys of its bundle's files (see bundle_files)
+    unparsed: list[str] = field(default_factory=list)  # index keys whose name is no <stamp>-<run id>.json: they name no run
 
     @classmethod
     def take(cls, store: Store) -> "Listing":
@@ -110,7 +119,10 @@ class Listing:
                 count += 1
                 out.tags[info.key] = info.fingerprint
                 if prefix == layout.INDEX + "/" and info.key.endswith(".json"):
-                    out.index.setdefault(layout.run_id_of_index_key(info.key), []).append(info.key)
+                    if layout.index_name_parses(info.key):
+                        out.index.setdefault(layout.run_id_of_index_key(info.key), []).append(info.key)
+                    else:
+                        out.unparsed.append(info.key)
             out.requests += count // 1000 + 1
         out.files = bundle_files(out.tags)
         return out

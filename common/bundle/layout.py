@@ -229,6 +229,17 @@ def run_id_of_index_key(key: str) -> str:
     return name[len("YYYYMMDDTHHMMSSffffffZ") + 1 : -len(".json")]
 
 
+def index_name_parses(key: str) -> bool:
+    """Whether the name of the index key ``key`` is ``<stamp>-<run id>.json`` with a time stamp, as tdprov writes it:
+    :func:`run_id_of_index_key` of any other name is cut from it at a fixed width, and names no run."""
+    stamp, dash, _ = key.rsplit("/", 1)[-1].partition("-")
+    try:
+        parse_stamp(stamp)
+    except ValueError:
+        return False
+    return bool(dash) and key.endswith(".json")
+
+
 def safe_name(text: str) -> str:
     """A key-safe file name fragment for a dataset name (unsafe runs become ``_``; its last 120 characters).
     Readable, not unique: ``a/b`` and ``a_b`` give the same fragment (:func:`dataset_stem` is unique)."""
