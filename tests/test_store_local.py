@@ -1,8 +1,10 @@
 """Local folder store: atomic exclusive creation under concurrency, pruned listings, URIs."""
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -168,6 +170,61 @@ def test_fsync_can_be_turned_off_for_scratch_stores(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("TDPROV_STORE_FSYNC", "0")
     store = open_store(tmp_path / "b")
     assert store.fsync is False and store.put("k", b"1") and store.get("k") == b"1"
+
+
+
+def _folder_fsync_fails(monkeypatch: pytest.MonkeyPatch, code: int, spared: Path) -> list[str]:
+    """Make ``os.fsync`` of a folder fail with ``code`` (a file's, or the folder ``spared``'s, works as before); the
+    names of the folders it failed for."""
+    failed, real_fsync = [], os.fsync
+
+    def fsync(fd: int) -> None:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode) and not os.path.samestat(st, os.stat(spared)):
+            failed.append(os.readlink(f"/proc/self/fd/{fd}"))
+            raise OSError(code, os.strerror(code))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return failed
+
+
+def test_an_i_o_error_of_a_folder_fsync_fails_the_put_and_the_outbox_keeps_the_objects(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """Every error of a folder's fsync was suppressed: an EIO left the new name of an object perhaps never on disk, and
+    the put counted as stored (the outbox dropped its entry). The put fails with the store's error, the outbox spools
+    the objects, and 'tdprov flush' delivers them once the folder syncs again."""
+    from prov_common.cli import main
+    from prov_common.store import Outbox
+
+    store, spool_dir = LocalStore(tmp_path / "store"), tmp_path / "spool"
+    spool_dir.mkdir()
+    objects = [("bundles/r1/events.jsonl", b'{"e":1}\n'), ("bundles/r1/manifest.json", b'{"m":1}')]
+    store.put("bundles/r1/started", b"")  # its folder made: the fsync that fails is the one after an object's link
+    with monkeypatch.context() as patch:
+        failed = _folder_fsync_fails(patch, errno.EIO, spool_dir)
+        with pytest.raises(StoreUnavailableError) as caught:
+            store.put("staging/r1/e.json", b"1")
+        assert caught.value.what == (f"cannot write 'staging/r1/e.json' in local folder {store.root}: "
+                                     "Input/output error."), caught.value.what
+        assert failed
+        result = Outbox(spool_dir).deliver(store, objects)
+        assert result.spooled and result.delivered == 0 and "Input/output error" in result.error
+        assert len(Outbox(spool_dir).pending()) == 1
+    monkeypatch.setenv("TDPROV_SPOOL", str(spool_dir))
+    assert main(["flush"]) == 0
+    assert "delivered 1 spooled entry (2 objects, 1 new); 0 left" in capsys.readouterr().out
+    assert [store.get(key) for key, _ in objects] == [data for _, data in objects] and os.listdir(spool_dir) == []
+
+
+@pytest.mark.parametrize("code", [errno.EINVAL, errno.ENOTSUP, errno.EBADF])
+def test_a_file_system_that_cannot_sync_folders_still_takes_puts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 code: int) -> None:
+    """A folder's fsync answered as a file system without folder syncs answers it is no failure of the put."""
+    store = LocalStore(tmp_path / "store")
+    failed = _folder_fsync_fails(monkeypatch, code, tmp_path)
+    assert store.put("bundles/r1/manifest.json", b"1") and store.get("bundles/r1/manifest.json") == b"1"
+    assert failed
 
 
 def _slow_writer(root: str, fifo: str) -> None:
