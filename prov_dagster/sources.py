@@ -10,13 +10,13 @@ from collections.abc import Callable
 from functools import cache, partial
 
 from prov_common.config import Settings
-from prov_common.errors import StoreUnavailableError
 from prov_common.lineage.datasets import registered_content_facet
 from prov_common.lineage.naming import dataset_from_uri
 from prov_common.sources import find_source
 from prov_common.sources.registry import Listing, settings_source_listing
 from prov_common.sources.model import ALL_COLUMNS, SOURCE_NAMESPACE
 from prov_common.sources.unverified import records_of, unverified_warning
+from prov_common.store.errors import STORE_VARIABLE, store_read
 from prov_common.w3cprov.identity import sortable_time
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import StepRun
@@ -29,31 +29,32 @@ def sources_once(settings: Settings) -> Callable[[], Listing]:
     return cache(partial(settings_source_listing, settings))
 
 
-def source_input(settings: Settings, ref: str,
-                 listing: Callable[[], Listing]) -> tuple[DatasetRecord, tuple[str, ...], str | None]:
+def source_input(settings: Settings, ref: str, listing: Callable[[], Listing], *, where: str = STORE_VARIABLE,
+                 run: str | None = None) -> tuple[DatasetRecord, tuple[str, ...], str | None]:
     """The input record of the source ``ref`` (name or digest), the columns its registered record flags as
     personal or confidential, and a warning when it is not registered, its records cannot be read, or source
     records do not verify.
 
     With several registered versions under one name, the newest registration is used; name the digest
-    to pin one. While the store cannot be reached (and the settings are not strict), the source is recorded
-    without a version and every column is flagged (a sample never shows what its record might flag), with a
-    warning, as the step's bundle is spooled. A source record that does not verify is never used and never fails the step: one of ``ref``
+    to pin one. While the store cannot be used (unreachable, or its setting cannot be opened, a file say) and the
+    settings are not strict, the source is recorded without a version and every column is flagged (a sample never
+    shows what its record might flag), with a warning naming ``run``, the store's error and its fix (naming ``where``,
+    the setting the store comes from), as the step's records are spooled or kept in the outbox; strict mode raises
+    the store's error, its fix naming ``where``. A source record that does not verify is never used and never fails the step: one of ``ref``
     (by its key) flags every column (it may be the record that flags them) and, unless ``ref`` is a digest
     that a verified record registers, leaves the source without a version (it may be the newest version);
     the warning names it with the fix, and names the others, left out. ``listing`` gives the store's source records
     (:func:`sources_once`).
     """
     unversioned = DatasetRecord(name=ref, digest=None, namespace=SOURCE_NAMESPACE)
-    try:
-        records, problems = listing()
-        matches = find_source(records, ref)
-    except StoreUnavailableError as exc:
-        if settings.strict:
-            raise
-        return unversioned, (ALL_COLUMNS,), (f"the source records in {settings.store} cannot be read ({exc}); "
+    listed, error = store_read(listing, where, strict=settings.strict)
+    if listed is None:
+        of_run = f"run {run}: " if run else ""
+        return unversioned, (ALL_COLUMNS,), (f"{of_run}the source records in {settings.store} cannot be read ({error}); "
                                              f"source {ref!r} is recorded without a version (the audit reports it) "
                                              "and every column is flagged")
+    records, problems = listed
+    matches = find_source(records, ref)
     own, others = records_of(problems, [ref])
     pinned = any(s.record.digest == ref for s in matches)  # a digest is its version, whichever record registers it
     kept = "with its digest" if pinned else "without a version (the audit reports it)"
@@ -83,7 +84,7 @@ def declare_source(step: StepRun, settings: Settings, ref: str, warn: Callable[[
     Returns the columns the source's record flags as personal or confidential (none when it is not registered,
     every one when its records cannot be read or do not verify).
     """
-    source, flagged, warning = source_input(settings, ref, listing)
+    source, flagged, warning = source_input(settings, ref, listing, where=step.recorder.store_source, run=step.ol_run_id)
     if warning:
         warn(warning)
     if all(i.dataset != source.dataset for i in step.inputs):  # read already (by any name): what it read is its input

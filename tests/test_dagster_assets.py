@@ -1485,3 +1485,48 @@ def test_a_store_the_io_manager_cannot_open_is_named_by_its_config_in_the_not_re
     assert metadata["tdprov/recorded"].value is False
     assert metadata["tdprov/not_recorded"].value == (f"store path '{blocker}' exists and is not a folder. "
                                                      "Fix: point the ProvenanceIOManager's 'store' config at a folder")
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_declared_source_with_a_store_that_cannot_be_opened_never_breaks_the_step_unless_strict(
+    strict: bool, tmp_path: Path, instance, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The IO manager's 'store' config names a file: reading the source records an asset declares (the IO manager's
+    write, ProvenanceResource.record) raised the store's error, fixing TDPROV_STORE, and failed the step outside strict
+    mode too. Now the data is written, a warning names the run, the error and the fix naming the config, and the run's
+    records are kept in the outbox; strict mode fails the step with the store's error, its fix naming the config."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store folder should be")
+
+    @provenance_asset(source=pipeline.SOURCE)
+    def written(context, provenance: ProvenanceResource) -> MaterializeResult:
+        out = tmp_path / "written.parquet"
+        pd.DataFrame({"a": [1]}).to_parquet(out)
+        done = provenance.record(outputs={"written": str(out)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    settings = {"store": str(blocker), "strict": strict}
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        result = materialize([pipeline.orders, written], instance=instance, raise_on_error=False, resources={
+            "io_manager": ProvenanceIOManager(data_root=str(tmp_path / "data"), **settings),
+            "provenance": ProvenanceResource(**settings)})
+    config = "Fix: point the ProvenanceIOManager's 'store' config at a folder"  # the recorder both steps share
+    if strict:
+        failures = [e.step_failure_data.error for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert len(failures) == 2, [e.to_string() for e in failures]
+        for error in failures:
+            shown = error.cause if error.cause is not None else error
+            assert "StoreError" in shown.cls_name and f"store path '{blocker}' exists and is not a folder" in shown.message
+            assert config in shown.message and "TDPROV_STORE" not in shown.message, shown.message
+        return
+    assert result.success
+    assert (tmp_path / "data" / "raw" / "orders.parquet").exists() and (tmp_path / "written.parquet").exists()
+    said = {e.step_key: e.user_message for e in instance.all_logs(result.run_id)
+            if e.level == logging.WARNING and "source records in" in (e.user_message or "")}
+    assert set(said) == {"raw__orders", "written"}, said
+    for step, message in said.items():
+        assert message.startswith(f"run {step_run_id(result.run_id, step)}: the source records in {blocker} cannot be "
+                                  f"read (store path '{blocker}' exists and is not a folder. {config}); source "
+                                  f"'{pipeline.SOURCE}' is recorded without a version"), message
+    kept = [r.getMessage() for r in caplog.records if "kept in the outbox" in r.getMessage()]
+    assert kept and str(blocker) in kept[0], kept

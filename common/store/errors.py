@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
-from prov_common.errors import StoreError
+from prov_common.errors import BadInputError, StoreError, TdprovError
+
+T = TypeVar("T")
 
 STORE_VARIABLE = "TDPROV_STORE"
 """The setting a store comes from unless its writer was given one (an IO manager's config, a transport option)."""
@@ -20,6 +24,20 @@ def name_setting(exc: BaseException, where: str) -> BaseException:
     if isinstance(exc, StoreError) and exc.fix and STORE_VARIABLE in exc.fix and where != STORE_VARIABLE:
         exc.refixed(re.sub(rf"\b{STORE_VARIABLE}\b", lambda _: where, exc.fix))
     return exc
+
+
+def store_read(read: Callable[[], T], where: str, *, strict: bool) -> tuple[T, None] | tuple[None, TdprovError]:
+    """``(read(), None)``, or ``(None, error)`` when ``read`` (what opens the store or reads from it) met a store that
+    cannot be used: its setting cannot be opened (a file, an unsupported URI) or the store cannot be read. The error's
+    fix names ``where``, the setting the store comes from (:func:`name_setting`); strict mode raises it. Any other
+    error is raised: a fault in the code is not the store's."""
+    try:
+        return read(), None
+    except (BadInputError, StoreError) as exc:
+        name_setting(exc, where)  # in place
+        if strict:
+            raise
+        return None, exc
 
 
 class ObjectNotFoundError(StoreError):
