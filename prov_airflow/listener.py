@@ -147,10 +147,7 @@ class ProvenanceListener:
         if error is None and wrote_outlets:
             outputs, not_written = hashed if hashed is not None else self._written(task, _named(outlets), started, before)
             if any(c.snapshot for c in outputs):
-                from prov_airflow.emitter import listener_transport
-                from prov_airflow.rows import snapshot_outlets
-
-                outputs = snapshot_outlets(outputs, listener_transport().store, ListenerLimits.from_conf())
+                outputs = self._snapshots(info, outputs)
             outcome = TryOutlets(tuple(not_written))
         else:
             reason = FAILED if error is not None else SKIPPED
@@ -170,6 +167,23 @@ class ProvenanceListener:
         ones held when it ``started``)."""
         return split_written(capture_named(outlets, ListenerLimits.from_conf(), _options(task), stamp=True), started,
                              before)
+
+    @staticmethod
+    def _snapshots(info: RunInfo, outputs: list[DatasetCapture]) -> list[DatasetCapture]:
+        """``outputs``, each asking for a snapshot with the copy kept for it (:func:`~prov_airflow.rows.snapshot_outlets`).
+        A store that cannot be used (its setting cannot be opened, it cannot be reached) keeps none: a warning names the
+        run, the store's error and its fix, and the try's event still goes to the transport (kept in its outbox)."""
+        from prov_airflow.emitter import listener_transport
+        from prov_airflow.rows import snapshot_outlets
+        from prov_common.store.errors import store_read
+
+        transport = listener_transport()
+        store, error = store_read(lambda: transport.store, transport.config.where_store_is_set(), strict=False)
+        if store is None:
+            log.warning("tdprov: no snapshot of the outlets of run %s of %s was kept (%s); the task is not affected and "
+                        "its events go to the outbox", info.run_id, info.job_name, error)
+            return outputs
+        return snapshot_outlets(outputs, store, ListenerLimits.from_conf())
 
     def _state_set_outside(self, info: RunInfo, error: Any, ended: datetime) -> None:
         """The scheduler (a worker that stopped heartbeating) or the API server (a state set in the UI or API)

@@ -248,3 +248,36 @@ def test_a_process_other_than_a_task_waits_the_exit_bound_of_every_process_at_ex
     assert done.returncode == 0 and waited < 10, (waited, said[-3000:])  # 30 s before
     assert "1 write still under way after 1.0s as this process ends (the START event of run" in said, said[-3000:]
     assert "1 event not delivered within TDPROV_EXIT_TIMEOUT (1s) as this process ends (the queued event)" in said, said
+
+
+def test_an_outlet_snapshot_with_a_store_that_cannot_be_opened_still_records_the_try(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """[tdprov] store names a file and snapshots are on: the listener opened the store to keep the outlet's snapshot,
+    its error escaped the task's end and the try's COMPLETE was never recorded (only 'could not record provenance' was
+    logged). Now no snapshot is kept, a warning names the run, the error and the fix naming [tdprov] store, and the
+    COMPLETE goes to the outbox with the START: once the store is a folder, flush and seal record the try."""
+    import logging
+
+    blocker, spool, table = tmp_path / "not-a-folder", tmp_path / "spool", tmp_path / "t.csv"
+    blocker.write_text("a file where the store should be")
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(blocker))
+    monkeypatch.setenv("AIRFLOW__TDPROV__SPOOL", str(spool))
+    monkeypatch.setenv("AIRFLOW__TDPROV__SNAPSHOT", "True")
+    with DAG("tdprov_snapshot_unopened", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="writes", outlets=[str(table)],
+                       python_callable=lambda: pd.DataFrame({"id": [1]}).to_csv(table, index=False))
+    with caplog.at_level(logging.WARNING, logger="prov_airflow"):
+        run = run_dag(dag, logical_date=START)
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {"writes": "success"}
+    said = [r.getMessage() for r in caplog.records]
+    assert not [m for m in said if "could not record provenance" in m], said
+    [warned] = [m for m in said if "no snapshot of the outlets of run" in m]
+    assert (f"of tdprov_snapshot_unopened.writes was kept (store path '{blocker}' exists and is not a folder. Fix: point "
+            "[tdprov] store at a folder); the task is not affected" in warned), warned
+    blocker.unlink()
+    assert main(["flush", "--spool", str(spool), "--store", str(blocker)]) == 0
+    store = open_store(str(blocker))
+    waiting = {key.split("/")[1] for key in store.list("staging/")} - {s.run_id for s in bundles_of(str(blocker))}
+    assert main(["store", "seal", *waiting, "--store", str(blocker)]) == 0
+    [task] = [s for s in bundles_of(str(blocker)) if s.job_name == "tdprov_snapshot_unopened.writes"]
+    assert task.state == "COMPLETE" and [o.name for o in task.outputs] == [str(table)]
