@@ -535,12 +535,13 @@ def test_a_stray_index_entry_left_out_is_named_as_an_entry_with_a_fix_that_works
     for verb in (["record", version], ["export", "--training-record", version]):
         assert main([*verb, "-o", str(tmp_path / "record.json"), "--store", store]) == 1
         err = capsys.readouterr().err
-        assert (f"left out index entry {stray}: it names no run (index entry {stray} is not a bundle summary (NaN is not a JSON "
-                "number)). Fix: 'tdprov verify' lists it and what is wrong with it; remove it if tdprov did not write it") in err, err
+        assert (f"left out index entry {stray}: it names no run (index entry '{stray}' has a name that does not parse as "
+                "<stamp>-<run id>.json: tdprov wrote no such entry). Fix: 'tdprov verify' lists it and what is wrong with it; "
+                "remove it if tdprov did not write it") in err, err
         assert f"the record was written without index entry {stray} (named above)" in err and "Fix: 'tdprov verify' names" in err
         assert "left out run" not in err and f"tdprov verify {stray}" not in err, err
     assert main(["verify", "--store", store]) == 1
-    assert f"{stray}: malformed: the index entry's key names no run" in capsys.readouterr().out
+    assert f"{stray}: malformed: index entry '{stray}' has a name that does not parse" in capsys.readouterr().out
 
 
 def test_an_index_entry_whose_name_does_not_parse_is_named_by_the_audit_as_it_is(tmp_path: Path,
@@ -565,13 +566,69 @@ def test_an_index_entry_whose_name_does_not_parse_is_named_by_the_audit_as_it_is
     assert out.count(planted) == 2 and f"run {cut}" not in out and f"bundles/{cut}" not in out, out
 
 
+def _plant_unparsed_entry(store: str, run_id: str, data: bytes | None = None) -> str:
+    """A copy of ``run_id``'s index entry (or ``data``) at 'notastamp-<run id>.json' beside it: a name no writer makes."""
+    from prov_common.store import open_store
+
+    entry = next(iter(open_store(store).list("index/")))
+    planted = f"{entry.rsplit('/', 1)[0]}/notastamp-{run_id}.json"  # listed after the run's own entry: newest first
+    raw_put(store, planted, open_store(store).get(entry, 1 << 20) if data is None else data)
+    return planted
+
+
+@pytest.mark.parametrize("junk", [False, True])
+def test_verify_names_an_index_entry_whose_name_does_not_parse_and_no_run_cut_from_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], junk: bool) -> None:
+    """'tdprov verify' of a store with 'notastamp-<run>.json' under index/ verified a run '-4751-...' cut from the
+    name at a fixed width ('bundles/-4751-.../: missing'): it names the key as the audit does, and no such run."""
+    store = str(tmp_path / "store")
+    (run_id,) = record_runs(store, 1)
+    planted = _plant_unparsed_entry(store, run_id, b"junk" if junk else None)
+    capsys.readouterr()
+    assert main(["verify", "--store", store]) == 1
+    out = capsys.readouterr().out
+    assert (f"{planted}: malformed: index entry '{planted}' has a name that does not parse as <stamp>-<run id>.json: "
+            "tdprov wrote no such entry") in out, out
+    cut = run_id[len("YYYYMMDDTHHMMSSffffffZ") - len("notastamp"):]
+    assert f"bundles/{cut}" not in out and f"bundles/{run_id}/" not in out and out.count(planted) == 2, out
+
+
+def test_runs_lists_the_run_an_index_entry_whose_name_does_not_parse_copies_and_names_that_entry(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A copy of a run's entry at 'notastamp-<run>.json' (listed first, newest first) was listed as the run, its own
+    entry left out as 'a second entry' of it: a planted object hid the run's entry. The run is listed by its own entry
+    and the planted one is named on stderr, a finding (exit 1), as an entry that names no run."""
+    store = str(tmp_path / "store")
+    (run_id,) = record_runs(store, 1)
+    planted = _plant_unparsed_entry(store, run_id)
+    capsys.readouterr()
+    assert main(["runs", "--store", store, "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert [row["runId"] for row in json.loads(out)] == [run_id]
+    assert (f"tdprov runs: left out index entry {planted}: it names no run (index entry '{planted}' has a name that does not "
+            "parse as <stamp>-<run id>.json: tdprov wrote no such entry). Fix: 'tdprov verify' lists it") in err, err
+    assert "second entry" not in err, err
+
+
+def test_show_of_a_run_id_ending_is_not_refused_for_an_index_entry_whose_name_does_not_parse(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov show <last 12 hex of a run id>' was refused as ambiguous with 'notastamp-<run>.json' under index/: the
+    run id cut from its name ends the same way. Such a key names no run: the run id ending names the one run."""
+    store = str(tmp_path / "store")
+    (run_id,) = record_runs(store, 1)
+    _plant_unparsed_entry(store, run_id)
+    capsys.readouterr()
+    assert main(["show", run_id[-12:], "--store", store, "--json"]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["manifest"]["runId"] == run_id
+
+
 def test_an_index_entry_that_cannot_be_read_is_named_without_a_full_stop_in_its_brackets(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An index entry that is a named pipe: the store's reason stands in brackets inside the message without its own
     full stop ('... not a regular file.))' before)."""
     store = str(tmp_path / "store")
     record_runs(store, 1)
-    stray = "index/2026/01/x.json"
+    stray = "index/2026/01/20260101T000000000000Z-.x.json"  # '.x': no run id (a name that does not parse is not read)
     (tmp_path / "store" / "index" / "2026" / "01").mkdir(parents=True, exist_ok=True)
     os.mkfifo(tmp_path / "store" / stray)
     assert main(["record", "blake3:" + "2" * 64, "-o", str(tmp_path / "record.json"), "--store", store]) == 1
@@ -601,8 +658,9 @@ def test_an_index_entry_left_out_of_a_listing_is_a_finding(s3_store_uri: str, tm
         assert run_id in out or (tmp_path / "prov.json").read_text().count(run_id), argv
         assert (f"tdprov {argv[0]}: left out run {other}: its bundle does not verify (index entry {damaged} is not a bundle "
                 "summary (NaN is not a JSON number)). Fix: 'tdprov verify") in err, err
-        assert argv[0] == "runs" or (f"tdprov {argv[0]}: left out index entry {stray}: it names no run (index entry {stray} is "
-                                     "not a bundle summary: its name is no key tdprov writes). Fix: 'tdprov verify' lists it") in err, err
+        assert argv[0] == "runs" or (f"tdprov {argv[0]}: left out index entry {stray}: it names no run (index entry '{stray}' has "
+                                     "a name that does not parse as <stamp>-<run id>.json: tdprov wrote no such entry). "
+                                     "Fix: 'tdprov verify' lists it") in err, err
 
 
 def test_counts_of_one_read_in_the_singular(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -266,6 +266,40 @@ def test_the_index_watch_takes_an_entry_copied_after_its_window_for_a_copy(store
     assert copy in {f.key for f in reports[first.run_id].findings}, reports[first.run_id].findings
 
 
+def test_the_index_watch_takes_no_run_for_an_index_entry_whose_name_does_not_parse(store_uri: str,
+                                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """A copy of a run's entry at 'notastamp-<run>.json' was taken as a new run '-4751-...' cut from its name at a fixed
+    width (the Dagster sensor asked for an audit of it): it names no run, so it is passed over and named once."""
+    from bundle_support import raw_put
+    from prov_common.bundle import IndexWatch, watch_index
+
+    store = open_store(store_uri)
+    bundle = _bundle(SigningKey.generate())
+    first = write_bundle(store, bundle)
+    planted = f"{first.index_key.rsplit('/', 1)[0]}/notastamp-{bundle.run_id}.json"
+    raw_put(store_uri, planted, store.get(first.index_key))
+    caplog.clear()
+    new, watch = watch_index(store, IndexWatch(), now=T0 + timedelta(seconds=1))
+    assert new == [first.index_key] and watch.passed == (planted,), (new, watch)
+    assert [r.getMessage() for r in caplog.records if planted in r.getMessage()] == [
+        f"tdprov: index entry '{planted}' has a name that does not parse as <stamp>-<run id>.json: tdprov wrote no such "
+        "entry: it names no run, and it is not taken as a new run. Fix: remove it and find out who wrote it; see 'tdprov verify'"]
+    assert watch_index(store, watch, now=T0 + timedelta(seconds=2))[0] == []
+
+
+def test_the_run_id_of_an_index_key_is_what_follows_its_stamp() -> None:
+    """A key whose stamp has a year of 1-3 digits (written unpadded) lost the first characters of its run id, cut at the
+    width of a 4-digit stamp, and its cursor did not rewind; a name with no stamp gave a run id cut from it."""
+    from prov_common.bundle import layout
+
+    assert layout.run_id_of_index_key("index/999/12/31/9991231T235959000000Z-run-1.json") == "run-1"
+    assert layout.rewind_cursor("index/999/12/31/9991231T235959000000Z-run-1.json", 59) == "index/0999/12/31/09991231T235900000000Z"
+    assert layout.run_id_of_index_key("index/2026/12/06/20261206T000000000000Z-run-1.json") == "run-1"
+    for name in ("notastamp-run-1.json", "x.json", "20261206T000000000000Z.json", "20261206T000000000000Z-run-1"):
+        assert layout.run_id_of_index_key(f"index/2026/12/06/{name}") == "", name
+        assert not layout.index_name_parses(f"index/2026/12/06/{name}"), name
+
+
 def test_a_bundle_folder_that_is_a_link_is_never_written_through(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
     """A run's bundle folder made, before the run seals, a symbolic link to a folder outside the store: the bundle was
     written there, and each later read of it was refused (a link). The write is refused naming the key, the link and

@@ -57,14 +57,13 @@ FIX_UNLOGGED = ("find out who wrote the entry (a run copied from another store, 
                 "redelivery, or 'tdprov store repair'), a person accepts it with 'tdprov audit --full --accept-checkpoint --reason TEXT', "
                 "which logs it")
 FIX_MOVED_BACK = "move the entry back to the key the log names"
-FIX_UNPARSED = "remove it and find out who wrote it; see 'tdprov verify'"
+FIX_UNPARSED = layout.UNPARSED_INDEX_FIX
 
 
 def unparsed_entries(listing: Listing) -> list[Finding]:
     """Index keys whose name does not parse as ``<stamp>-<run id>.json``, each named as it is: such a key names no
     run (a run id cut from it would name one that does not exist) and no time, so it is neither examined nor logged."""
-    return [Finding(CHECK_INVENTORY, key, f"index entry '{key}' has a name that does not parse as <stamp>-<run id>.json: "
-                    "tdprov wrote no such entry", FIX_UNPARSED) for key in listing.unparsed]
+    return [Finding(CHECK_INVENTORY, key, layout.unparsed_index_entry(key), FIX_UNPARSED) for key in listing.unparsed]
 
 
 RUN_FILES = {layout.MANIFEST_FILE: "manifest", layout.STATEMENT_FILE: "signed statement", layout.INDEXED_FILE: "'indexed' record"}

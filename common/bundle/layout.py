@@ -219,25 +219,41 @@ def index_cursor(moment: datetime) -> str:
 
 def rewind_cursor(cursor: str, seconds: float) -> str:
     """``cursor`` moved ``seconds`` back: re-list a settle window, as writers finish out of order."""
-    stamp_text = cursor.rsplit("/", 1)[-1][: len("YYYYMMDDTHHMMSSffffffZ")]
+    stamp_text = cursor.rsplit("/", 1)[-1].partition("-")[0]  # a stamp holds no '-' (its year may have 1-3 digits)
     return index_cursor(parse_stamp(stamp_text) - timedelta(seconds=seconds))
 
 
 def run_id_of_index_key(key: str) -> str:
-    """The run id in an index key (``.../<stamp>-<run_id>.json``)."""
-    name = key.rsplit("/", 1)[-1]
-    return name[len("YYYYMMDDTHHMMSSffffffZ") + 1 : -len(".json")]
+    """The run id in an index key (``.../<stamp>-<run_id>.json``); "" when its name does not parse so
+    (:func:`index_name_parses`): such a key names no run, whatever a cut of its name would give."""
+    return _run_id_in_name(key) or ""
 
 
 def index_name_parses(key: str) -> bool:
     """Whether the name of the index key ``key`` is ``<stamp>-<run id>.json`` with a time stamp, as tdprov writes it:
-    :func:`run_id_of_index_key` of any other name is cut from it at a fixed width, and names no run."""
-    stamp, dash, _ = key.rsplit("/", 1)[-1].partition("-")
+    any other name names no run (:func:`run_id_of_index_key` gives "")."""
+    return _run_id_in_name(key) is not None
+
+
+def _run_id_in_name(key: str) -> str | None:
+    """What follows the stamp of the name ``<stamp>-<run id>.json`` of the index key ``key`` (None for another name)."""
+    stamp_text, dash, rest = key.rsplit("/", 1)[-1].partition("-")
+    if not dash or not rest.endswith(".json"):
+        return None
     try:
-        parse_stamp(stamp)
+        parse_stamp(stamp_text)
     except ValueError:
-        return False
-    return bool(dash) and key.endswith(".json")
+        return None
+    return rest.removesuffix(".json")
+
+
+UNPARSED_INDEX_FIX = "remove it and find out who wrote it; see 'tdprov verify'"
+
+
+def unparsed_index_entry(key: str) -> str:
+    """What the index key ``key``, whose name does not parse (:func:`index_name_parses`), is, as the audit,
+    'tdprov verify' and the listings name it (with :data:`UNPARSED_INDEX_FIX`)."""
+    return f"index entry '{key}' has a name that does not parse as <stamp>-<run id>.json: tdprov wrote no such entry"
 
 
 def safe_name(text: str) -> str:

@@ -218,7 +218,8 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         if run_id or not index_keys:  # an index key that holds no run id at all names no folder either
             report.add(f"{layout.BUNDLES}/{run_id}/", "malformed", f"{run_id!r} is not a run id: no bundle of tdprov's is named so")
         for key in index_keys or ():
-            report.add(key, "malformed", f"the index entry's key names no run ({run_id!r} is not a run id): tdprov wrote no such entry")
+            report.add(key, "malformed", f"the index entry's key names no run ({run_id!r} is not a run id): tdprov wrote no such entry"
+                       if layout.index_name_parses(key) else layout.unparsed_index_entry(key))
         return
     prefix = layout.bundle_prefix(run_id)
     try:

@@ -67,7 +67,7 @@ class IndexWatch:
         """The keys of ``listed`` whose run was not taken yet (a run's key once, however often it is listed); ``own``:
         whether a key is its run's own entry (one that is not, such as a copy, is passed over and takes no run). A key
         passed over before is passed over again without asking ``own``."""
-        taken, passed = {layout.run_id_of_index_key(k) for k in self.seen}, set(self.passed)
+        taken, passed = {layout.run_id_of_index_key(k) for k in self.seen} - {""}, set(self.passed)  # "": a key naming no run
         for key in listed:
             run_id = layout.run_id_of_index_key(key)
             if run_id not in taken and key not in passed and (own is None or own(key)):
@@ -125,7 +125,12 @@ def watch_index(store: Store, watch: IndexWatch, limit: int | None = None,
 
 
 def _the_runs_own(store: Store, key: str) -> bool:
-    """Whether the index entry ``key`` is its run's own; if not, a warning names it and why."""
+    """Whether the index entry ``key`` is its run's own; if not, a warning names it and why (an entry whose name does not
+    parse names no run: it is no run's own)."""
+    if not layout.index_name_parses(key):
+        log.warning("tdprov: %s: it names no run, and it is not taken as a new run. Fix: %s", layout.unparsed_index_entry(key),
+                    layout.UNPARSED_INDEX_FIX)
+        return False
     why = not_the_runs_entry(store, key)
     if why is not None:
         run_id = layout.run_id_of_index_key(key)

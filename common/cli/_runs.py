@@ -43,7 +43,7 @@ def resolve_runs(store: Store, typed: Sequence[str], *, staged: bool = False) ->
             continue
         if index is None:
             index = list(index_keys(store))
-            known = [layout.run_id_of_index_key(key) for key in index]
+            known = [run_id for key in index if (run_id := layout.run_id_of_index_key(key))]  # "": a key that names no run
             if staged:
                 known += _staged_runs(store)
         found = layout.one_run_meant(text, known, store.uri)  # an index entry whose bundle is gone: a finding to show
