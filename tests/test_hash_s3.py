@@ -329,15 +329,20 @@ def test_an_s3_prefix_with_an_empty_name_under_which_nothing_is_listed_names_the
     assert first == second  # the same one shard, each under the prefix its key holds
 
 
+def _versioned_object(objects: dict[str, tuple[Path, str]], s3_server, key: str) -> str:  # noqa: ANN001 - the fixture
+    """The objects' bucket, versioning enabled, with a small CSV put at ``key``."""
+    bucket, _ = split_s3_uri(objects["t.csv"][1])
+    client = s3_server.client()
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    client.put_object(Bucket=bucket, Key=key, Body=b"id\n1\n")
+    return bucket
+
+
 def test_an_s3_version_id_holding_a_slash_unencoded_is_named_as_such(objects: dict[str, tuple[Path, str]], s3_server,
                                                                      capsys: pytest.CaptureFixture) -> None:
     """``s3://b/k?versionId=a/b`` was refused as holding 'more than a version id', though it holds one id, written
     with a '/' its URI must percent-encode: the refusal says so and gives the URI with the id encoded."""
-    _, uri = objects["t.csv"]
-    bucket, _ = split_s3_uri(uri)
-    client = s3_server.client()
-    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    client.put_object(Bucket=bucket, Key="data/v.csv", Body=b"id\n1\n")
+    bucket = _versioned_object(objects, s3_server, "data/v.csv")
     capsys.readouterr()
     assert main(["hash", f"s3://{bucket}/data/v.csv?versionId=a/b="]) == 2
     err = capsys.readouterr().err
@@ -420,11 +425,7 @@ def test_an_s3_version_that_does_not_exist_is_named_with_the_listing_of_its_vers
     """``s3://b/k.csv?versionId=NOPE`` (no such version: S3 answers NoSuchVersion) was refused as 'S3 request failed:
     ... NoSuchVersion ...' with a fix to check the bucket name and credentials; the refusal names the object and the
     version, and the fix lists the object's versions."""
-    _, uri = objects["t.csv"]
-    bucket, _ = split_s3_uri(uri)
-    client = s3_server.client()
-    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    client.put_object(Bucket=bucket, Key="k.csv", Body=b"id\n1\n")
+    bucket = _versioned_object(objects, s3_server, "k.csv")
     capsys.readouterr()
     assert main(["hash", f"s3://{bucket}/k.csv?versionId=NOPE"]) == 2
     err = capsys.readouterr().err
