@@ -17,7 +17,8 @@ from urllib.parse import unquote, urlsplit
 
 from prov_common.hashing.model import ContentDigest  # no pandas: hashing loads it on first use
 from prov_common.hashing.shard_model import LocalState, ShardedDigest
-from prov_common.hashing.remote import S3_NAMED_SCHEMES, S3_SCHEMES, s3_object_size, s3_version, versioned_uri
+from prov_common.hashing.remote import (S3_NAMED_SCHEMES, S3_SCHEMES, named_if_missing, s3_object_size, s3_version,
+                                        versioned_uri)
 
 from prov_airflow.settings import ListenerLimits, setting_source
 from prov_common.once import Once
@@ -195,7 +196,8 @@ def _size(target: str, shards: list | None) -> int | None:
     if path is not None:
         return path.stat().st_size  # FileNotFoundError is reported as "missing"
     if urlsplit(target).scheme in S3_SCHEMES:
-        return s3_object_size(target)
+        with named_if_missing(target):  # worded as tdprov hash words it, not as S3's answer to a HEAD
+            return s3_object_size(target)
     return None
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import time
@@ -113,6 +114,29 @@ def test_hashing_that_would_hang_is_abandoned_and_marked_partial(tmp_path: Path,
     assert [m.split(" recorded without")[0] for m in said] == [f"tdprov: {fifo.as_uri()}", "tdprov: s3://silent-bucket/never.bin"]
     assert f"(error): BadInputError: {str(fifo)!r} is a named pipe, not a regular file, so it has no content" in said[0]
     assert "(timeout): hashing s3://silent-bucket/never.bin took longer than [tdprov] hash_timeout=1.0s" in said[1]
+
+
+def test_a_missing_s3_inlet_or_outlet_is_logged_as_tdprov_hash_words_it(
+        s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """An s3:// inlet or outlet that is not there was logged with S3's raw answer to the HEAD that looked for it
+    ('ClientError: An error occurred (404) when calling the HeadObject operation: Not Found'); the warning words it
+    as ``tdprov hash`` refuses it, naming the bucket, the key and the fix. It is still recorded as missing."""
+    store = tmp_path / "store"
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))
+    inlet, outlet = f"s3://{s3_bucket}/data/never.csv", f"s3://{s3_bucket}/data/out.csv"
+    with DAG("tdprov_s3_missing", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="writes_nothing", python_callable=lambda: None, inlets=[inlet], outlets=[outlet])
+    with caplog.at_level(logging.WARNING, logger="prov_airflow.capture"):
+        assert run_dag(dag, logical_date=START).state == "success"
+    said = [r.getMessage() for r in caplog.records if "recorded without a content hash" in r.getMessage()]
+    for uri in (inlet, outlet):
+        capsys.readouterr()
+        assert main(["hash", uri]) == 2
+        refusal = capsys.readouterr().err.strip().partition("cannot read ")[2]
+        assert refusal.startswith(f"{uri!r}: bucket '{s3_bucket}' holds no object "), refusal
+        assert f"tdprov: {uri} recorded without a content hash (missing): S3ObjectMissingError: cannot read {refusal}" in said, said
+    assert not any("HeadObject" in message for message in said), said
 
 
 def test_strict_mode_fails_the_operator_never_the_listener(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -143,6 +143,19 @@ def missing_in_s3(uri: str, exc: BaseException) -> BadInputError | None:
     return S3ObjectMissingError(f"{what}.", fix="check the key; a prefix of objects is hashed with a URI that ends in '/'")
 
 
+@contextmanager
+def named_if_missing(uri: str) -> Iterator[None]:
+    """Within this block, botocore's error for a request about ``uri`` (a GET, a HEAD) that says what S3 lacks is
+    raised as :func:`missing_in_s3`'s refusal, the error its cause; any other error as it is."""
+    try:
+        yield
+    except Exception as exc:  # botocore's ClientError
+        missing = missing_in_s3(uri, exc)
+        if missing is None:
+            raise
+        raise missing from exc
+
+
 def is_s3_prefix(uri: str) -> bool:
     """Whether keys are stored under ``<uri>/`` (one listing of at most one key); False when S3 cannot be asked
     (e.g. no ``s3:ListBucket``)."""
@@ -227,13 +240,8 @@ def open_s3(uri: str) -> IO[bytes]:
     """Stream the object (version) at ``s3://bucket/key``; Parquet, which readers seek in, is spooled to a
     temporary file first."""
     where = s3_object_params(uri)
-    try:
+    with named_if_missing(uri):
         answer = s3_client().get_object(**where)
-    except Exception as exc:  # botocore's ClientError
-        missing = missing_in_s3(uri, exc)
-        if missing is None:
-            raise
-        raise missing from exc
     return readable_body(where["Key"], answer["Body"])
 
 

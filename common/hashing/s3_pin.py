@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.file_sha256 import sha256_stream
-from prov_common.hashing.remote import missing_in_s3, readable_body, s3_client, s3_object_params
+from prov_common.hashing.remote import named_if_missing, readable_body, s3_client, s3_object_params
 from prov_common.store.s3 import NOT_FOUND_CODES, PRECONDITION_CODES, s3_error_code
 
 _CHANGED_CODES = PRECONDITION_CODES | NOT_FOUND_CODES | {"NoSuchVersion"}
@@ -56,10 +56,8 @@ class PinnedS3Object:
             except Exception as exc:  # botocore's ClientError
                 if self.etag is not None and s3_error_code(exc) in _CHANGED_CODES:
                     raise self._changed() from exc
-                missing = missing_in_s3(self.uri, exc)
-                if missing is None:
+                with named_if_missing(self.uri):
                     raise
-                raise missing from exc
             if self.etag is None:
                 self.etag = answer.get("ETag")  # an S3-compatible store that gives none: later reads are not pinned
             if self.version is None and answer.get("VersionId") not in (None, "null"):  # "null": not versioned
