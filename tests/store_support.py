@@ -4,7 +4,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import stat
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -23,6 +25,27 @@ def run_processes(target: Callable[..., None], args: Sequence[tuple[Any, ...]], 
         proc.join(timeout)
         assert proc.exitcode == 0, f"worker {proc.pid} exited with {proc.exitcode}"
     return outcomes
+
+
+def folder_fsync_fails(monkeypatch: Any, code: int, *, spared: Path | None = None, only: Path | None = None) -> list[str]:
+    """Make ``os.fsync`` of a folder fail with ``code`` (``monkeypatch``: pytest's): of every folder but ``spared``, or
+    of the folder ``only`` alone; a file's works as before. The names of the folders it failed for."""
+    failed, real_fsync = [], os.fsync
+
+    def fails(st: os.stat_result) -> bool:
+        if only is not None:
+            return os.path.samestat(st, os.stat(only))
+        return spared is None or not os.path.samestat(st, os.stat(spared))
+
+    def fsync(fd: int) -> None:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode) and fails(st):
+            failed.append(os.readlink(f"/proc/self/fd/{fd}"))
+            raise OSError(code, os.strerror(code))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return failed
 
 
 def flush_killed(spool_dir: str | os.PathLike[str], store_uri: str, before: Callable[[str], bool]) -> int | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import errno
 import multiprocessing
 import os
-import stat
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from prov_common.store.errors import UnreadableObjectError
 from prov_common.store.local import LocalStore
 
 from mount_support import read_only
-from store_support import run_processes
+from store_support import folder_fsync_fails, run_processes
 
 
 def _race(root: str, index: int, payload: bytes, barrier, results) -> None:
@@ -172,23 +171,6 @@ def test_fsync_can_be_turned_off_for_scratch_stores(tmp_path: Path, monkeypatch:
     assert store.fsync is False and store.put("k", b"1") and store.get("k") == b"1"
 
 
-
-def _folder_fsync_fails(monkeypatch: pytest.MonkeyPatch, code: int, spared: Path) -> list[str]:
-    """Make ``os.fsync`` of a folder fail with ``code`` (a file's, or the folder ``spared``'s, works as before); the
-    names of the folders it failed for."""
-    failed, real_fsync = [], os.fsync
-
-    def fsync(fd: int) -> None:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode) and not os.path.samestat(st, os.stat(spared)):
-            failed.append(os.readlink(f"/proc/self/fd/{fd}"))
-            raise OSError(code, os.strerror(code))
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    return failed
-
-
 def test_an_i_o_error_of_a_folder_fsync_fails_the_put_and_the_outbox_keeps_the_objects(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     """Every error of a folder's fsync was suppressed: an EIO left the new name of an object perhaps never on disk, and
@@ -202,7 +184,7 @@ def test_an_i_o_error_of_a_folder_fsync_fails_the_put_and_the_outbox_keeps_the_o
     objects = [("bundles/r1/events.jsonl", b'{"e":1}\n'), ("bundles/r1/manifest.json", b'{"m":1}')]
     store.put("bundles/r1/started", b"")  # its folder made: the fsync that fails is the one after an object's link
     with monkeypatch.context() as patch:
-        failed = _folder_fsync_fails(patch, errno.EIO, spool_dir)
+        failed = folder_fsync_fails(patch, errno.EIO, spared=spool_dir)
         with pytest.raises(StoreUnavailableError) as caught:
             store.put("staging/r1/e.json", b"1")
         assert caught.value.what == (f"cannot write 'staging/r1/e.json' in local folder {store.root}: "
@@ -222,7 +204,7 @@ def test_a_file_system_that_cannot_sync_folders_still_takes_puts(tmp_path: Path,
                                                                  code: int) -> None:
     """A folder's fsync answered as a file system without folder syncs answers it is no failure of the put."""
     store = LocalStore(tmp_path / "store")
-    failed = _folder_fsync_fails(monkeypatch, code, tmp_path)
+    failed = folder_fsync_fails(monkeypatch, code, spared=tmp_path)
     assert store.put("bundles/r1/manifest.json", b"1") and store.get("bundles/r1/manifest.json") == b"1"
     assert failed
 

@@ -1,6 +1,7 @@
 """Outbox: an unavailable store spools, flush delivers exactly once, crashes and races are harmless."""
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 from pathlib import Path
@@ -13,7 +14,7 @@ from prov_common.errors import BadInputError, ObjectConflictError, StoreUnavaila
 from prov_common.store import Outbox, SpoolError, open_store
 from prov_common.store.outbox import CLAIM, default_spool_dir
 
-from store_support import run_processes
+from store_support import folder_fsync_fails, run_processes
 
 BUNDLE = [("runs/r1/events.jsonl", b'{"e":1}\n'), ("runs/r1/prov.json", b"{}"), ("runs/r1/manifest.json", b'{"m":1}')]
 
@@ -440,6 +441,39 @@ def test_unwritable_spool_is_a_clear_error(tmp_path: Path, s3_fault) -> None:
         outbox.deliver(down, BUNDLE)
     message = str(info.value)
     assert "NOT recorded" in message and "runs/r1/events.jsonl" in message and "TDPROV_SPOOL" in message
+
+
+def test_a_spool_folder_that_fails_to_sync_names_the_entry_spooled_not_unrecorded(
+        s3_server, s3_fault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """The spool folder's fsync failing (EIO) after the entry was renamed into place was reported as the objects NOT
+    recorded, though the entry is in the spool and a flush delivers it. The error names the entry, that it may not be
+    durable, that 'tdprov flush' delivers it if it survives, and the fix; the flush does."""
+    from prov_common.cli import main
+
+    bucket, spool_dir = s3_server.create_bucket(), tmp_path / "spool"
+    spool_dir.mkdir()
+    down = open_store(s3_fault("closed", bucket))
+    with monkeypatch.context() as patch:
+        failed = folder_fsync_fails(patch, errno.EIO, only=spool_dir)
+        with pytest.raises(SpoolError) as info:
+            Outbox(spool_dir).deliver(down, BUNDLE)
+    assert failed == [str(spool_dir)]
+    [entry] = Outbox(spool_dir).pending()
+    what, _, fix = str(info.value).partition(" Fix: ")
+    assert "NOT recorded" not in what, what
+    assert what.startswith(f"spool entry {entry} holds 3 objects (runs/r1/events.jsonl, runs/r1/prov.json, "
+                           f"runs/r1/manifest.json), but the sync of spool folder {spool_dir} failed: Input/output "
+                           "error; the entry may not survive a crash or power loss, and 'tdprov flush' delivers it if it "
+                           "does. The store did not take them: "), what
+    assert fix.startswith(f"check the disk of {spool_dir} (the kernel log names the I/O error) or set TDPROV_SPOOL to "
+                          "a folder on another disk; run 'tdprov flush' now to deliver the entry once the store answers; "
+                          "and the store: "), fix
+    _back_up(s3_server, monkeypatch)
+    monkeypatch.setenv("TDPROV_SPOOL", str(spool_dir))
+    assert main(["flush"]) == 0
+    assert "delivered 1 spooled entry (3 objects, 3 new); 0 left" in capsys.readouterr().out
+    up = open_store(down.uri)
+    assert [(k, up.get(k)) for k in up.list()] == sorted(BUNDLE) and os.listdir(spool_dir) == []
 
 
 def test_default_spool_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

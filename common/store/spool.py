@@ -143,8 +143,14 @@ def _parse_header(line: bytes, name: str) -> dict:
     return header
 
 
+def _named(entry: SpoolEntry) -> str:
+    """The keys of ``entry``'s objects, the first three of them, as its errors name them."""
+    return f"{', '.join(_item(o)[0] for o in entry.objects[:3])}{', ...' if len(entry.objects) > 3 else ''}"
+
+
 def write_entry(folder: Path, entry: SpoolEntry) -> Path:
-    """Write ``entry`` atomically into ``folder`` (temp file, fsync, rename); SpoolError if impossible."""
+    """Write ``entry`` atomically into ``folder`` (temp file, fsync, rename, folder fsync); SpoolError if impossible,
+    or when the folder's fsync fails after the rename (the entry is there, perhaps not durable)."""
     final = folder / entry_name()
     tmp = folder / f"{UNFINISHED}{final.name}"
     try:
@@ -158,15 +164,24 @@ def write_entry(folder: Path, entry: SpoolEntry) -> Path:
             out.flush()
             os.fsync(out.fileno())
         os.rename(tmp, final)
-        fsync_dir(folder)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         fix = no_room_fix(exc, "that volume") or "make the folder writable or set TDPROV_SPOOL to a writable folder"
         raise SpoolError(
             f"cannot write the spool entry for {counted(len(entry.objects), 'object')} to {folder}: {exc.strerror or exc}; "
-            f"they are NOT recorded ({', '.join(_item(o)[0] for o in entry.objects[:3])}{', ...' if len(entry.objects) > 3 else ''}).",
+            f"they are NOT recorded ({_named(entry)}).",
             fix=fix,
+        ) from exc
+    try:
+        fsync_dir(folder)
+    except OSError as exc:  # the entry has its name: it is spooled, but the name may never reach the disk
+        raise SpoolError(
+            f"spool entry {final} holds {counted(len(entry.objects), 'object')} ({_named(entry)}), but the sync of "
+            f"spool folder {folder} failed: {exc.strerror or exc}; the entry may not survive a crash or power loss, "
+            "and 'tdprov flush' delivers it if it does.",
+            fix=f"check the disk of {folder} (the kernel log names the I/O error) or set TDPROV_SPOOL to a folder on "
+                "another disk; run 'tdprov flush' now to deliver the entry once the store answers",
         ) from exc
     return final
 
