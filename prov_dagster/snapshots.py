@@ -55,13 +55,16 @@ def keep_snapshot(config: Any, record: DatasetRecord, warn: Callable[[str], None
     copy is kept before the event that names the version is sent).
 
     A store that cannot take it raises only in strict mode; otherwise ``warn`` says that this version
-    has no snapshot, the step goes on and ``record`` is returned as it was (no snapshot recorded)."""
+    has no snapshot, the step goes on and ``record`` is returned as it was (no snapshot recorded). Either way the
+    store's error's fix names the setting the store came from (:meth:`~prov_dagster.recorder.Recorder.named`)."""
     assert record.digest is not None and record.uri is not None
     from prov_common.store.shard_snapshots import keep_dataset
 
+    recorder = recorder_for(config)
     try:
-        kept = keep_dataset(recorder_for(config).transport().store, record.uri, record.digest)
+        kept = keep_dataset(recorder.transport().store, record.uri, record.digest)
     except TdprovError as exc:
+        recorder.named(exc)  # in place
         if config.settings().strict:
             raise
         warn(f"tdprov: no snapshot of {record.name} version {record.digest.digest} was kept: {exc}")

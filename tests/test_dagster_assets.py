@@ -1530,3 +1530,23 @@ def test_a_declared_source_with_a_store_that_cannot_be_opened_never_breaks_the_s
                                   f"'{pipeline.SOURCE}' is recorded without a version"), message
     kept = [r.getMessage() for r in caplog.records if "kept in the outbox" in r.getMessage()]
     assert kept and str(blocker) in kept[0], kept
+
+
+def test_a_snapshot_the_store_set_by_the_io_manager_config_cannot_take_names_that_config(tmp_path: Path, instance) -> None:
+    """The IO manager's 'store' config names a file and an asset asks for a snapshot: the warning that no snapshot was
+    kept said to point TDPROV_STORE at a folder; it names the config now. (Strict mode fails the step at its START
+    first, with the config named.)"""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store folder should be")
+
+    @provenance_asset(snapshot=True)
+    def kept() -> pd.DataFrame:
+        return pd.DataFrame({"a": [1]})
+
+    result = materialize([kept], instance=instance, resources={
+        "io_manager": ProvenanceIOManager(data_root=str(tmp_path / "data"), store=str(blocker))})
+    assert result.success and (tmp_path / "data" / "kept.parquet").exists()
+    said = [e.user_message for e in instance.all_logs(result.run_id)
+            if e.level == logging.WARNING and "no snapshot of kept" in (e.user_message or "")]
+    error = f"store path '{blocker}' exists and is not a folder. Fix: point the ProvenanceIOManager's 'store' config at a folder"
+    assert len(said) == 1 and said[0].endswith(f" was kept: {error}"), said
