@@ -21,7 +21,6 @@ from pydantic import Field
 from prov_common.errors import BadInputError, VerificationError
 from prov_common.hashing import TableDigest, hash_dataframe
 from prov_common.rowset.capture import row_set_of, without_rows
-from prov_common.sources.registry import Listing
 from prov_dagster import _compat
 from prov_dagster.backfills import PartitionRangeError, range_refusal
 from prov_dagster.check_results import RunEvents, note_set_up
@@ -39,7 +38,7 @@ from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import Recorder, configured, recorder_for
 from prov_dagster.snapshots import keep_snapshot, restore_fix, wants_snapshot
 from prov_dagster.steps import close_open_steps, teardown_events
-from prov_dagster.sources import declare_source, sources_once
+from prov_dagster.sources import SourceListing, declare_source, step_sources
 from prov_dagster.validation import check_output, masked_samples, refuse, warn_written
 from prov_dagster.storage import DataLocation, MissingDataError, free_replaced
 
@@ -92,7 +91,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             step = recorder_for(self).step_for(context)
             step.training = step.training or wants.training
             location = self.data_location()
-            listing = sources_once(self.settings())  # the store's source records, read once for the source and the masking
+            listing = step_sources(step, self.settings())  # the store's source records, read once for the source and the masking
             warn = step.warn_once(context.log.warning)  # the two may say the same of them
             flagged = {*wants.masked_columns, *self._start_step(context, step, wants.source, listing, warn),
                        *self._graph_reads(context, step), *inherited(context)}
@@ -161,7 +160,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
             forget_events(run.run_id)
 
     def _start_step(self, context: OutputContext, step: Any, source_ref: str | None,
-                    listing: Callable[[], Listing], warn: Callable[[str], None]) -> tuple[str, ...]:
+                    listing: SourceListing, warn: Callable[[str], None]) -> tuple[str, ...]:
         """START the step's run (or stage what it read since); an asset's declared source becomes one of its inputs
         (once per step; ``listing``: the store's source records; ``warn``: what the source's records say).
 

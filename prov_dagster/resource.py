@@ -28,7 +28,7 @@ from prov_dagster.policy import marks_training
 from prov_dagster.recorded_tables import schema_targets, step_assets
 from prov_dagster.recorder import StepRun, configured, recorder_for, step_namespaces
 from prov_dagster.snapshots import keep_snapshot, wants_snapshot
-from prov_dagster.sources import declare_source, sources_once
+from prov_dagster.sources import declare_source, step_sources
 from prov_dagster.validation import check_output, masked_samples, refuse, warn_written
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         sources = dict.fromkeys(wants.source for wants in assets.values() if wants.source is not None)
         # flagged by the assets the IO manager loaded for the step and by the sources its assets declare (inputs too)
         settings = self.settings()  # resolved once (environment and configuration) for the sources and the masking
-        listing = sources_once(settings)  # the store's source records, read once for the sources and the masking
+        listing = step_sources(step, settings)  # the store's source records, read once for the sources and the masking
         loaded = {*inherited(context),
                   *(c for ref in sources for c in declare_source(step, settings, ref, warn, listing))}
         checks = [(t, check_output(t.frame, t.wants, {*t.wants.masked_columns, *loaded})) for t in targets]

@@ -14,11 +14,12 @@ from prov_common.errors import BadInputError
 from prov_common.quality.model import QualityResult
 from prov_common.quality.samples import check_known_columns, data_index_names
 from prov_common.sources.masking import mask_by_sources
-from prov_common.sources.registry import Listing
+from prov_common.sources.model import ALL_COLUMNS
 from prov_dagster.metadata import failed_schema_text, output_metadata
 from prov_dagster.model import DatasetRecord
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.recorder import StepRun
+from prov_dagster.sources import SourceListing
 
 
 class PanderaValidationError(BadInputError):
@@ -50,16 +51,25 @@ def check_output(df: pd.DataFrame, wants: AssetProvenance, masked: Iterable[str]
 
 
 def masked_samples(checked: Checked, wants: AssetProvenance, settings: Settings, *, digest: str, uri: str | None,
-                   warn: Callable[[str], None], listing: Callable[[], Listing]) -> tuple[Checked, set[str]]:
+                   warn: Callable[[str], None], listing: SourceListing) -> tuple[Checked, set[str]]:
     """``checked`` with the sample columns that the dataset's registered source flags shown as ``***``, and the
-    columns the schema flags as personal or confidential (``listing``: the store's source records, as for
-    :func:`~prov_common.sources.masking.source_masking`)."""
+    columns the schema flags as personal or confidential (``listing``: the step's source records, as for
+    :func:`~prov_common.sources.masking.source_masking`, read only when there is a sample to store). When they cannot
+    be read every value is masked, and ``warn`` says so unless a warning of the step said already that they cannot be
+    read (a declared source's: every column is flagged)."""
     if checked.quality is None:
         return checked, set()
     from prov_common.quality.schema import load_schema
     from prov_common.quality.validate import flagged_columns
 
-    quality = mask_by_sources(checked.quality, settings, digest=digest, uri=uri, warn=warn, listing=listing)
+    quality = checked.quality
+    error = listing.read()[1] if quality.has_samples else None
+    if error is not None:
+        if not listing.told:
+            warn(listing.unreadable(error, "every value of the failure sample is masked"))
+        quality = quality.masked((ALL_COLUMNS,))
+    else:
+        quality = mask_by_sources(quality, settings, digest=digest, uri=uri, warn=warn, listing=listing)
     return replace(checked, quality=quality), set(flagged_columns(load_schema(wants.schema)))
 
 

@@ -1532,6 +1532,43 @@ def test_a_declared_source_with_a_store_that_cannot_be_opened_never_breaks_the_s
     assert kept and str(blocker) in kept[0], kept
 
 
+@pytest.mark.parametrize("source", [pipeline.SOURCE, None])
+def test_source_records_that_cannot_be_read_for_a_failure_sample_are_warned_of_once_a_step(
+    source: str | None, tmp_path: Path, instance
+) -> None:
+    """A sample kept under the 'warn' policy with the IO manager's 'store' config a file: the masking of the sample read
+    the source records again after the declared source's read failed, and warned a second time, fixing TDPROV_STORE and
+    naming no run (with no source declared, its one warning did so). The step's first read is its only one: one warning a
+    step, naming its run and the config (the IO manager's write, ProvenanceResource.record)."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store folder should be")
+    schema = pa.DataFrameSchema({"email": pa.Column(str, pa.Check.str_length(max_value=3))})  # fails: a sample is kept
+
+    @provenance_asset(source=source, schema=schema, quality_policy="warn")
+    def prices() -> pd.DataFrame:
+        return pd.DataFrame({"email": ["alice@example.com"]})
+
+    @provenance_asset(source=source, schema=schema, quality_policy="warn")
+    def written(context, provenance: ProvenanceResource) -> MaterializeResult:
+        out = tmp_path / "written.parquet"
+        pd.DataFrame({"email": ["alice@example.com"]}).to_parquet(out)
+        done = provenance.record(outputs={"written": str(out)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    result = materialize([prices, written], instance=instance, resources={
+        "io_manager": ProvenanceIOManager(data_root=str(tmp_path / "data"), store=str(blocker)),
+        "provenance": ProvenanceResource(store=str(blocker))})
+    said = sorted((e.step_key, e.user_message) for e in instance.all_logs(result.run_id)
+                  if e.level == logging.WARNING and "source records in" in (e.user_message or ""))
+    assert [step for step, _ in said] == ["prices", "written"], said
+    error = f"store path '{blocker}' exists and is not a folder. Fix: point the ProvenanceIOManager's 'store' config at a folder"
+    then = (f"source '{source}' is recorded without a version (the audit reports it) and every column is flagged" if source
+            else "every value of the failure sample is masked")
+    for step, message in said:
+        assert message == (f"run {step_run_id(result.run_id, step)}: the source records in {blocker} cannot be read "
+                           f"({error}); {then}"), message
+
+
 def test_a_snapshot_the_store_set_by_the_io_manager_config_cannot_take_names_that_config(tmp_path: Path, instance) -> None:
     """The IO manager's 'store' config names a file and an asset asks for a snapshot: the warning that no snapshot was
     kept said to point TDPROV_STORE at a folder; it names the config now. (Strict mode fails the step at its START
