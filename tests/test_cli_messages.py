@@ -262,10 +262,16 @@ def test_an_emptied_store_report_past_the_read_bound_is_hashed_not_read_whole(tm
             "that held no record is a few kilobytes): they were deleted since") in out, out
 
 
-def test_a_signed_report_copied_from_another_store_is_no_evidence_of_this_one(tmp_path: Path,
-                                                                              capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("bound", [None, 100], ids=["read", "past the read bound"])
+def test_a_signed_report_copied_from_another_store_is_no_evidence_of_this_one(
+        tmp_path: Path, bound: int | None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A correctly signed report copied in from another store (with its audit's record) made an empty store, never
-    written to, a finding of records 'deleted since'. The report names its store: another's is no evidence here."""
+    written to, a finding of records 'deleted since'. The report names its store: another's is no evidence here. One
+    past the read bound, not parsed, was evidence whatever its store: its audit's signed record names the store."""
+    from prov_common.audit import emptied
+
+    if bound is not None:
+        monkeypatch.setattr(emptied, "REPORT_LIMIT", bound)
     other, store = tmp_path / "other", tmp_path / "store"
     _register_and_audit(other, capsys)
     assert main(["store", "init", str(store)]) == 0

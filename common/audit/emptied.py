@@ -7,8 +7,9 @@ records in it (a log, runs or source records), or that named such an emptying it
 :data:`EMPTIED`, or by the words of :data:`FIX_EMPTIED` in a report written before findings had kinds), is evidence that
 the records were deleted: a finding, not an empty store to refuse or to pass as clean. A report is read once, at most
 :data:`REPORT_LIMIT` bytes, and parsed from the bytes checked against its signed digest; one larger that verifies (hashed
-in ranged reads) is evidence too, a report of a store that held no record being a few kilobytes. Reports of another store
-(their ``store``, copied in from it) are none, nor are those older than the newest signed resolution of this
+in ranged reads) is evidence too, a report of a store that held no record being a few kilobytes, when its audit's signed
+record names this store (a report's ``store`` comes after its runs). Reports of another store (their ``store``, copied
+in from it) are none, nor are those older than the newest signed resolution of this
 store (``--accept-checkpoint``; one of another store copied in hides none): a person accepted the store as it was then.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 from typing import Any
 
 from prov_common.audit.model import CHECK_INVENTORY, Finding
-from prov_common.audit.published import REPORTS_PREFIX, check_report
+from prov_common.audit.published import REPORTS_PREFIX, audited_store, check_report
 from prov_common.audit.resolve import RESOLUTIONS_PREFIX, check_resolution
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.errors import StoreUnavailableError, TdprovError
@@ -99,16 +100,16 @@ def _held(store: Store, trust: TrustStore, key: str) -> str | None:
             data: bytes | None = store.get(key, REPORT_LIMIT)
         except ObjectTooLargeError:
             data = None
-        check_report(store, trust, key, data)
-        if data is None:
-            return f"wrote a report larger than {REPORT_LIMIT:,} bytes, not read further (one of a store that held no record is a few kilobytes)"
-        report: dict[str, Any] = json.loads(data)
+        record = check_report(store, trust, key, data)
+        report: dict[str, Any] = json.loads(data) if data is not None else {"store": audited_store(record)}
     except StoreUnavailableError:
         raise
     except (TdprovError, ValueError):
         return None  # a report that does not verify is the inventory's finding, and evidence of nothing
     if not isinstance(report, dict) or not _of_this_store(report, store):
         return None  # another store's report, signed there and copied in: evidence of nothing here
+    if data is None:  # its store is the one its audit's signed record names
+        return f"wrote a report larger than {REPORT_LIMIT:,} bytes, not read further (one of a store that held no record is a few kilobytes)"
     summary, log = _object(report.get("summary")), _object(report.get("log"))
     size, runs, sources = (whole_count(value) or 0 for value in (log.get("treeSize"), summary.get("runs"), summary.get("sources")))
     parts = [f"a log of {size} leaves" if size else "", counted(runs, "run") if runs else "",

@@ -17,7 +17,7 @@ REPORTS_PREFIX = "audit/reports/"
 RUNS_PREFIX = "audit/runs/"
 RECORD_SUFFIX = ".prov.dsse.json"  # of an audit's signed record, after its name (:func:`record_key`)
 PROV_PAYLOAD_TYPE = "application/vnd.tdprov.prov+json"
-_DIGEST, _LOCATION = "tdprov:digest", "tdprov:location"
+_DIGEST, _LOCATION, _STORE = "tdprov:digest", "tdprov:location", "tdprov:store"
 
 
 def report_bytes(report: dict[str, Any]) -> bytes:
@@ -66,8 +66,9 @@ def _checkpoint_size(payload: bytes) -> int:
                 for attrs in entities.values() if isinstance(attrs, dict) and "tdprov:treeSize" in attrs), default=0)
 
 
-def check_report(store: Store, trust: TrustStore, key: str, data: bytes | None = None) -> None:
-    """Raise :class:`VerificationError` unless report ``key`` is what its audit's signed record names: the record of
+def check_report(store: Store, trust: TrustStore, key: str, data: bytes | None = None) -> bytes:
+    """The PROV-JSON of the signed record of the audit that wrote report ``key``, verified. Raise
+    :class:`VerificationError` unless the report is what that record names: the record of
     the audit its folder names (``<time>-<audit id>``), for that audit, naming this key and its digest (of ``data``, the
     report's bytes a caller read and parses, when given: else hashed in ranged reads, never held whole). A record
     written before the HTML page was signed names the JSON report only: its folder's page is then taken as it is. A
@@ -88,3 +89,12 @@ def check_report(store: Store, trust: TrustStore, key: str, data: bytes | None =
     if digest is not None and (hash_stored(store, key) if data is None else hash_bytes(data)).digest != digest:
         raise VerificationError(f"report '{key}' is not the one its audit signed ({record_key(name)} names {digest}).",
                                 fix="restore the report from a backup or replica, or run the audit again")
+    return record
+
+
+def audited_store(prov_json: bytes) -> str | None:
+    """The store an audit's PROV-JSON record names as the one it audited (``tdprov:store`` of its activity; None when it
+    names none): what a report too large to read is known by."""
+    activities = loads(prov_json).get("activity")
+    named = [attrs.get(_STORE) for attrs in activities.values() if isinstance(attrs, dict)] if isinstance(activities, dict) else []
+    return named[0] if len(named) == 1 and isinstance(named[0], str) else None
