@@ -125,6 +125,34 @@ def test_an_emptied_store_whose_reports_another_auditor_signed_is_refused_naming
     assert f"[inventory] error: {report}: the store holds no record, but the audit that wrote report '{report}'" in capsys.readouterr().out
 
 
+def test_an_emptied_store_whose_trusted_report_found_nothing_says_how_many_do_not_verify(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store emptied of its records holds one report another auditor signed (it found the records) and one of this
+    auditor's, written by a job's audit of the emptied store, that found nothing. The refusal said "none verifies under
+    the trusted auditor keys", untrue of the second: it counts both, and says which do not verify."""
+    from prov_common.audit import run_audit
+    from prov_common.store import open_store
+
+    store = tmp_path / "store"
+    Pipeline(str(store))
+    assert main(["audit", "--store", str(store), "--quiet"]) == 0
+    [report] = [p.relative_to(store).as_posix() for p in (store / "audit" / "reports").rglob("report.json")]
+    for folder in store.iterdir():
+        if folder.name != "audit":
+            shutil.rmtree(folder)
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "other-auditor"))
+    run_audit(open_store(str(store)), progress=False)  # a job's audit: an empty store is audited (its report names the other)
+    shutil.rmtree(tmp_path / "other-auditor" / "audits")
+    capsys.readouterr()
+    assert main(["audit", "--store", str(store), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "none verifies" not in err, err
+    assert ("this auditor remembers none of it; it holds 2 audit reports, none of those that verify found records in it, and "
+            "1 does not verify under the trusted auditor keys, so it cannot tell whether the store held records (report "
+            f"'{report}': audit record 'audit/runs/") in err, err
+    assert "Fix: if another auditor audits this store, trust that auditor's key" in err, err
+
+
 def test_a_store_holding_only_source_records_is_audited_and_a_forged_one_named(store_uri: str,
                                                                                capsys: pytest.CaptureFixture[str]) -> None:
     """A team that registered its sources and ran no pipeline yet: the audit checked nothing and refused the store as

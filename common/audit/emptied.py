@@ -69,19 +69,21 @@ def _resolved(store: Store, trust: TrustStore) -> str:
     return ""
 
 
-def unverified_reports(store: Store, trust: TrustStore) -> list[tuple[str, str]]:
+def unverified_reports(store: Store, trust: TrustStore) -> tuple[list[tuple[str, str]], int]:
     """The audit reports :func:`emptied` reads (newest first) that do not verify under the auditors' keys ``trust``, each
-    with why (another auditor's key, not trusted here; or altered): evidence of nothing to this auditor, which the
-    refusal of a store with nothing to audit names, so that an auditor not given the store's auditor key is told so."""
+    with why (another auditor's key, not trusted here; or altered), and how many it reads: evidence of nothing to this
+    auditor, which the refusal of a store with nothing to audit names, so that an auditor not given the store's auditor
+    key is told so."""
     found = []
-    for key in _reports(store, trust):
+    reports = _reports(store, trust)
+    for key in reports:
         try:
             check_report(store, trust, key)
         except StoreUnavailableError:
             raise
         except TdprovError as exc:
             found.append((key, exc.what))
-    return found
+    return found, len(reports)
 
 
 def _reports(store: Store, trust: TrustStore) -> list[str]:

@@ -598,16 +598,20 @@ def _settled(listing: Listing, summaries: list[BundleSummary], cursor: str | Non
 
 def _nothing_to_audit(store: Store, audit_trust: TrustStore) -> BadInputError:
     """The refusal of an audit of a store that holds nothing to audit: empty, or a typo for the store meant; or, where it
-    holds audit reports none of which verifies under the auditors' keys (``audit_trust``), audited by an auditor whose
-    key this one does not trust (its reports may say the store held records, which this auditor cannot read)."""
-    unverified = unverified_reports(store, audit_trust)
+    holds audit reports some or all of which do not verify under the auditors' keys (``audit_trust``; both counted, one
+    that verifies having found nothing), audited by an auditor whose key this one does not trust (its reports may say
+    the store held records, which this auditor cannot read)."""
+    unverified, reports = unverified_reports(store, audit_trust)
     if unverified:
-        (key, why), more = unverified[0], len(unverified) - 1
+        (key, why), more, one = unverified[0], len(unverified) - 1, len(unverified) == 1
+        held = (f"{counted(reports, 'audit report')}, but none verifies under the trusted auditor keys, so none can tell" if
+                len(unverified) == reports else
+                f"{counted(reports, 'audit report')}, none of those that verify found records in it, and {len(unverified)} "
+                f"{'does' if one else 'do'} not verify under the trusted auditor keys, so {'it cannot' if one else 'they cannot'} tell")
         return BadInputError(
             f"no runs in {store.uri}, and nothing this auditor can audit: it holds no bundle, no run in progress, no source "
-            f"record and no audit log, and this auditor remembers none of it; it holds {counted(len(unverified), 'audit report')}, "
-            f"but none verifies under the trusted auditor keys, so none can tell whether the store held records (report "
-            f"'{key}': {why.rstrip('.')}{f'; and {more} more' if more else ''}).",
+            f"record and no audit log, and this auditor remembers none of it; it holds {held} whether the store held records "
+            f"(report '{key}': {why.rstrip('.')}{f'; and {more} more' if more else ''}).",
             fix="if another auditor audits this store, trust that auditor's key: add its .pub to TDPROV_AUDITOR_KEYS (else "
                 "TDPROV_TRUSTED_KEYS), see docs/audit.md, then audit again; if no auditor of yours wrote those "
                 "reports, find who can write the store's audit/")
