@@ -134,3 +134,4 @@ def test_runs_of_which_only_staged_attachments_are_left_list_the_index_once(tmp_
             if "nothing to seal it from" in f.what}
     assert told == set(planted), told
     assert store.lists[f"{layout.INDEX}/"] <= 3, store.lists
+    assert {store.lists[layout.staging_prefix(r)] for r in planted} == {1}, store.lists  # each run's staging listed once

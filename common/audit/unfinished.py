@@ -313,16 +313,16 @@ def _eventless(store: Store, run_id: str, stale_after: timedelta, now: datetime,
     index entry: never sealed, and no seal takes it (:func:`~prov_common.bundle.missing.why_missing` says so, as 'tdprov
     verify' does). A note while the store took its newest staged object within ``stale_after`` (its events may still be
     delivered from a spool), an error after; none when its bundle or index entry is there (other checks name those).
-    ``entries_of``: the index entries of the runs checked so, from one listing."""
+    ``entries_of``: the index entries of the runs checked so, from one listing. The run's staging is listed once."""
     from prov_common.bundle.missing import why_missing
 
     if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
         return []
-    missing = why_missing(store, run_id, entries_of)
+    staged = list(store.list_info(layout.staging_prefix(run_id), tags_for=lambda _: True))
+    missing = why_missing(store, run_id, entries_of, [info.key for info in staged])
     if missing.kind != "eventless":
         return []
-    stored = [info.stored for info in store.list_info(layout.staging_prefix(run_id), tags_for=lambda _: True)]
-    newest = max((when for when in stored if when is not None), default=None)
+    newest = max((info.stored for info in staged if info.stored is not None), default=None)
     recent = newest is not None and now - newest <= stale_after
     return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
                     f"run {run_id} is {missing.said}" + (f" (its newest staged object was stored within {stale_after}: its events may still be delivered)" if recent else ""),

@@ -2,7 +2,7 @@
 Airflow page)."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -33,7 +33,8 @@ def checked_nothing(report: Any, run_id: str) -> bool:
     return [(f.key, f.problem) for f in report.findings] == [(bundle_prefix(run_id), "missing")]
 
 
-def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] | None = None) -> MissingBundle:
+def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] | None = None,
+                staged_keys: Sequence[str] | None = None) -> MissingBundle:
     """Why a run has no bundle in the store, and what to do: it was sealed (its index entry says so) and its files
     were removed since; its events are staged but no bundle was sealed from them; only other objects of it are staged
     (its attachments), no event, which no seal takes; or nothing of it is in the store (still in the worker's spool, or
@@ -46,14 +47,15 @@ def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] 
     no staged event (removed with the bundle, staged attachments left or not), any entry of the run tells it was
     sealed. ``entries_of`` gives the run's entries (:class:`~prov_common.bundle.storage.EntriesOfRuns`, one listing for
     a page of runs, or for the runs 'tdprov verify' is given), from which those since its oldest event are taken; by
-    default the index is listed for this run."""
+    default the index is listed for this run. ``staged_keys``: the keys under the run's staging as a caller listed them
+    (by default listed here)."""
     from prov_common.audit.unfinished import staged_events
     from prov_common.bundle.layout import SETTLE_SECONDS, bundle_prefix, index_cursor, staging_prefix
     from prov_common.bundle.storage import index_key_since, index_keys_since
     from prov_common.text import counted, first_of
 
     staged = staging_prefix(run_id)
-    keys = list(store.list(staged))  # listed once: its oldest event, and whether anything is staged at all
+    keys = list(store.list(staged) if staged_keys is None else staged_keys)  # its oldest event, and whether any is staged
     oldest = min((moment for *_, moment in staged_events(keys)), default=None)
     if oldest is not None:
         since = oldest - timedelta(seconds=SETTLE_SECONDS)
@@ -81,3 +83,4 @@ def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] 
     return MissingBundle("absent", "not in the store: the bundle may wait in the worker's spool ('tdprov flush' on that "
                                    "worker delivers it), or it was removed",
                          "'tdprov audit' checks the store for runs that are missing or unsealed")
+
