@@ -881,6 +881,40 @@ def test_the_audit_names_a_run_of_which_only_a_staged_attachment_is_left(tmp_pat
     assert "fail  Runs that started and never ended" in out, out
 
 
+def test_an_incomplete_bundle_with_only_a_staged_attachment_is_named_incomplete_not_told_to_be_sealed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run whose bundle folder holds its files but no signed statement (a writer stopped while it wrote it), its staged
+    events and index entry gone and a staged attachment left: the audit said "not sealed, and nothing to seal it from"
+    and to seal it after a flush, as of a run with no bundle object, while 'tdprov verify' names the bundle incomplete.
+    The audit names the folder incomplete too, and the fix moves it aside before a seal."""
+    from bundle_support import raw_put
+    from prov_common.bundle import layout
+
+    store = str(tmp_path / "store")
+    run_id = record_runs(store, 2)[-1]
+    folder = tmp_path / "store" / "bundles" / run_id
+    (folder / layout.STATEMENT_FILE).unlink()
+    (folder / layout.INDEXED_FILE).unlink(missing_ok=True)
+    held = len([p for p in folder.rglob("*") if p.is_file()])
+    shutil.rmtree(tmp_path / "store" / "staging" / run_id)
+    for entry in (tmp_path / "store" / "index").rglob(f"*{run_id}.json"):
+        entry.unlink()
+    raw_put(store, f"staging/{run_id}/attachments/report.html", b"<p>report</p>")
+    assert main(["verify", run_id, "--store", store]) == 1
+    assert "the bundle was never sealed (no signed statement: incomplete)" in capsys.readouterr().out
+    assert main(["audit", "--store", store, "--report", str(tmp_path / "r"), "--stale-hours", "0"]) == 1
+    out = capsys.readouterr().out
+    assert "nothing to seal it from" not in out, out
+    assert (f"[unfinished] error: staging/{run_id}/: run {run_id} is not sealed: its bundle folder bundles/{run_id}/ holds "
+            f"{held} objects and no signed statement (incomplete), and nothing to seal it again from: no event of it is "
+            f"staged, only 1 other object under staging/{run_id}/ (staging/{run_id}/attachments/report.html); its events "
+            "may wait in the worker's spool, or were removed\n"
+            "      fix: run 'tdprov flush' on its worker (it delivers a bundle spooled there); if its events were "
+            f"removed, restore staging/{run_id}/ from a backup or replica of the store, move bundles/{run_id}/ aside and "
+            f"seal the run ('tdprov store seal {run_id}'); if no writer of this store wrote the folder, find out who did, "
+            "and remove it\n") in out, out
+
+
 def test_a_run_of_which_only_a_staged_attachment_is_left_is_not_told_to_be_sealed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A run whose bundle, staged events and index entry are removed, a staged attachment left: verify and show said its

@@ -309,14 +309,18 @@ def _since(moment: datetime, reported: UnsealedRun | None, now: datetime) -> dat
 
 
 def _eventless(store: Store, run_id: str, stale_after: timedelta, now: datetime, entries_of: EntriesOfRuns) -> list[Finding]:
-    """A finding for a run of which only other objects than events are staged (its attachments), with no bundle and no
-    index entry: never sealed, and no seal takes it (:func:`~prov_common.bundle.missing.why_missing` says so, as 'tdprov
-    verify' does). A note while the store took its newest staged object within ``stale_after`` (its events may still be
-    delivered from a spool), an error after; none when its bundle or index entry is there (other checks name those).
-    ``entries_of``: the index entries of the runs checked so, from one listing. The run's staging is listed once."""
-    from prov_common.bundle.missing import why_missing
+    """A finding for a run of which only other objects than events are staged (its attachments), with no sealed bundle
+    and no index entry: never sealed, and no seal takes it (:func:`~prov_common.bundle.missing.why_missing` says so, as
+    'tdprov verify' does); when its bundle folder holds objects but no signed statement, that folder is named incomplete
+    too, as 'tdprov verify' names it. A note while the store took its newest staged object within ``stale_after`` (its
+    events may still be delivered from a spool), an error after; none when its statement or index entry is there (other
+    checks name those). ``entries_of``: the index entries of the runs checked so, from one listing. The run's staging
+    and its bundle folder are listed once each."""
+    from prov_common.bundle.missing import no_event_staged, why_missing
 
-    if store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
+    folder = layout.bundle_prefix(run_id)
+    held = list(store.list(folder))
+    if layout.bundle_key(run_id, layout.STATEMENT_FILE) in held:
         return []
     staged = list(store.list_info(layout.staging_prefix(run_id), tags_for=lambda _: True))
     missing = why_missing(store, run_id, entries_of, [info.key for info in staged])
@@ -324,9 +328,15 @@ def _eventless(store: Store, run_id: str, stale_after: timedelta, now: datetime,
         return []
     newest = max((info.stored for info in staged if info.stored is not None), default=None)
     recent = newest is not None and now - newest <= stale_after
+    said, fix = (missing.said, missing.fix) if not held else (
+        f"not sealed: its bundle folder {folder} holds {counted(len(held), 'object')} and no signed statement (incomplete), and "
+        f"nothing to seal it again from: {no_event_staged(run_id, [info.key for info in staged])}",
+        f"run 'tdprov flush' on its worker (it delivers a bundle spooled there); if its events were removed, restore "
+        f"{layout.staging_prefix(run_id)} from a backup or replica of the store, move {folder} aside and seal the run "
+        f"('tdprov store seal {run_id}'); if no writer of this store wrote the folder, find out who did, and remove it")
     return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
-                    f"run {run_id} is {missing.said}" + (f" (its newest staged object was stored within {stale_after}: its events may still be delivered)" if recent else ""),
-                    missing.fix, severity=NOTE if recent else "error", run_id=run_id)]
+                    f"run {run_id} is {said}" + (f" (its newest staged object was stored within {stale_after}: its events may still be delivered)" if recent else ""),
+                    fix, severity=NOTE if recent else "error", run_id=run_id)]
 
 
 def _future_dated(run_id: str, moment: datetime, now: datetime) -> list[Finding]:

@@ -52,7 +52,6 @@ def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] 
     from prov_common.audit.unfinished import staged_events
     from prov_common.bundle.layout import SETTLE_SECONDS, bundle_prefix, index_cursor, staging_prefix
     from prov_common.bundle.storage import index_key_since, index_keys_since
-    from prov_common.text import counted, first_of
 
     staged = staging_prefix(run_id)
     keys = list(store.list(staged) if staged_keys is None else staged_keys)  # its oldest event, and whether any is staged
@@ -69,9 +68,7 @@ def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] 
                              "restore the bundle from a backup or replica of the store; 'tdprov audit' names this "
                              "deletion and what else is missing")
     if keys and oldest is None:  # what 'tdprov store seal' refuses: no event to seal the run from
-        return MissingBundle("eventless", f"not sealed, and nothing to seal it from: no event of it is staged, only "
-                                          f"{counted(len(keys), 'other object')} under {staged} ({first_of(keys, 3)}); "
-                                          "its events may wait in the worker's spool, or were removed",
+        return MissingBundle("eventless", f"not sealed, and nothing to seal it from: {no_event_staged(run_id, keys)}",
                              f"run 'tdprov flush' on that worker, then, once the task has ended, 'tdprov store seal "
                              f"{run_id}'; if its events were removed, restore {staged} from a backup or replica of the "
                              "store")
@@ -84,3 +81,12 @@ def why_missing(store: Any, run_id: str, entries_of: Callable[[str], list[str]] 
                                    "worker delivers it), or it was removed",
                          "'tdprov audit' checks the store for runs that are missing or unsealed")
 
+
+def no_event_staged(run_id: str, keys: Sequence[str]) -> str:
+    """What is staged of ``run_id`` when no event of it is (``keys``: the other objects under its staging): what no seal
+    takes."""
+    from prov_common.bundle.layout import staging_prefix
+    from prov_common.text import counted, first_of
+
+    return (f"no event of it is staged, only {counted(len(keys), 'other object')} under {staging_prefix(run_id)} "
+            f"({first_of(keys, 3)}); its events may wait in the worker's spool, or were removed")
