@@ -56,7 +56,7 @@ def redact_mapping(mapping: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 KEYS_KEPT = 4096  # mapping keys whose answer is kept (:func:`_key_facts`): 1.4 MB of ASCII keys, 4.6 MB at most (4-byte characters)
-KEY_KEPT_LENGTH = 256  # the longest key kept (is_secret_key reads no further)
+KEY_KEPT_LENGTH = 256  # the longest key kept (longer keys are judged afresh each time: few, and a bound on the memory)
 _KEYS: dict[str, bool] = {}  # a key redaction leaves as it is -> whether it names a secret
 
 
