@@ -214,6 +214,15 @@ def _register_and_audit(store: Path, capsys: pytest.CaptureFixture[str]) -> str:
     return record.relative_to(store).as_posix()
 
 
+def _audited_afresh(store: Path, capsys: pytest.CaptureFixture[str], code: int) -> tuple[str, str]:
+    """'tdprov audit' of ``store`` by an auditor with a fresh memory (the same keys), its exit ``code`` checked; what it
+    printed (out, err)."""
+    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")
+    capsys.readouterr()
+    assert main(["audit", "--store", str(store)]) == code
+    return capsys.readouterr()
+
+
 def test_source_records_deleted_are_found_by_an_auditor_that_remembers_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A store that only ever held a source record, audited, then the record deleted: an auditor with a fresh memory refused
     it as empty or mistyped (exit 2, 'nothing to audit'), though its audit's signed report says it held the record. The
@@ -222,9 +231,7 @@ def test_source_records_deleted_are_found_by_an_auditor_that_remembers_nothing(t
     _register_and_audit(store, capsys)
     [report] = (store / "audit" / "reports").rglob("report.json")
     shutil.rmtree(store / "sources")
-    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")  # an auditor with a fresh memory (the same keys)
-    assert main(["audit", "--store", str(store)]) == 1
-    out, err = capsys.readouterr()
+    out, err = _audited_afresh(store, capsys, 1)
     assert "no runs in" not in err
     key = report.relative_to(store).as_posix()
     assert (f"[inventory] error: {key}: the store holds no record, but the audit that wrote report '{key}' found 1 source "
@@ -240,11 +247,9 @@ def test_a_resolution_planted_in_an_emptied_store_does_not_hide_its_reports(tmp_
     _register_and_audit(store, capsys)
     [report] = (store / "audit" / "reports").rglob("report.json")
     shutil.rmtree(store / "sources")
-    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")
     (store / "audit" / "resolutions").mkdir(parents=True, exist_ok=True)
     (store / "audit" / "resolutions" / "99991231T235959999999Z-ffffffff.json").write_text("{}")
-    assert main(["audit", "--store", str(store)]) == 1
-    out, err = capsys.readouterr()
+    out, err = _audited_afresh(store, capsys, 1)
     assert "no runs in" not in err
     key = report.relative_to(store).as_posix()
     assert f"the audit that wrote report '{key}' found 1 source record in it: they were deleted since" in out, out
@@ -262,10 +267,7 @@ def test_a_resolution_copied_from_another_store_does_not_hide_an_emptied_stores_
     assert main(["audit", "--store", str(other), "--accept-checkpoint", "--reason", "checked", "--quiet"]) == 0
     shutil.copytree(other / "audit" / "resolutions", store / "audit" / "resolutions")
     shutil.rmtree(store / "sources")
-    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")
-    capsys.readouterr()
-    assert main(["audit", "--store", str(store)]) == 1
-    out, err = capsys.readouterr()
+    out, err = _audited_afresh(store, capsys, 1)
     assert "no runs in" not in err, err
     key = report.relative_to(store).as_posix()
     assert f"the audit that wrote report '{key}' found 1 source record in it: they were deleted since" in out, out
@@ -281,10 +283,8 @@ def test_an_emptied_store_report_past_the_read_bound_is_hashed_not_read_whole(tm
     _register_and_audit(store, capsys)
     [report] = (store / "audit" / "reports").rglob("report.json")
     shutil.rmtree(store / "sources")
-    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")
     monkeypatch.setattr(emptied, "REPORT_LIMIT", 100)  # the report, a few kilobytes, is past it
-    assert main(["audit", "--store", str(store)]) == 1
-    out = capsys.readouterr().out
+    out, _ = _audited_afresh(store, capsys, 1)
     key = report.relative_to(store).as_posix()
     assert (f"the audit that wrote report '{key}' wrote a report larger than 100 bytes, not read further (one of a store "
             "that held no record is a few kilobytes): they were deleted since") in out, out
@@ -304,10 +304,7 @@ def test_a_signed_report_copied_from_another_store_is_no_evidence_of_this_one(
     _register_and_audit(other, capsys)
     assert main(["store", "init", str(store)]) == 0
     shutil.copytree(other / "audit", store / "audit")
-    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")
-    capsys.readouterr()
-    assert main(["audit", "--store", str(store)]) == 2
-    out, err = capsys.readouterr()
+    out, err = _audited_afresh(store, capsys, 2)
     assert f"no runs in {store}: is this the store your pipelines write to?" in err, err
     assert "deleted since" not in out
 
@@ -325,11 +322,8 @@ def test_a_report_naming_an_emptied_store_is_known_by_its_kind_not_its_words(tmp
     [named] = sorted((store / "audit" / "reports").rglob("report.json"))[-1:]
     said = [f for c in json.loads(named.read_bytes())["checks"] if c["name"] == "inventory" for f in c["findings"]]
     assert [f["kind"] for f in said if "deleted since" in f["what"]] == ["emptied"], said
-    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")
     monkeypatch.setattr(emptied, "FIX_EMPTIED", "restore the store, in other words")
-    capsys.readouterr()
-    assert main(["audit", "--store", str(store)]) == 1
-    out = capsys.readouterr().out
+    out, _ = _audited_afresh(store, capsys, 1)
     key = named.relative_to(store).as_posix()
     assert f"the audit that wrote report '{key}' named records that an earlier audit found in it as deleted" in out, out
 
@@ -377,10 +371,7 @@ def test_a_signed_report_of_another_shape_is_no_evidence_and_an_older_one_still_
     [newest] = set((store / "audit" / "reports").rglob("report.json")) - {older}
     _signed_anew(store, newest, _REPORT_SHAPES[shape])
     shutil.rmtree(store / "sources")
-    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")
-    capsys.readouterr()
-    assert main(["audit", "--store", str(store)]) == 1
-    out, err = capsys.readouterr()
+    out, err = _audited_afresh(store, capsys, 1)
     assert "unexpected" not in err, err
     key = older.relative_to(store).as_posix()
     assert f"the audit that wrote report '{key}' found 1 source record in it: they were deleted since" in out, out
