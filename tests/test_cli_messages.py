@@ -699,11 +699,8 @@ def test_runs_and_verify_of_a_store_with_no_bundle_say_where_runs_may_be(tmp_pat
     assert capsys.readouterr() == ("[]\n", "")
 
 
-def test_runs_of_a_store_whose_one_bundle_has_no_index_entry_does_not_say_none_is_sealed(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """'tdprov runs' lists the index only: of a store whose one sealed bundle has no index entry (nor its 'indexed'
-    record: its writer stopped before them) it said 'no run is sealed into this store yet'; it now says that no run is
-    indexed and what lists such a bundle, while 'verify' lists the bundle."""
+def _one_run_indexed_nowhere(tmp_path: Path) -> tuple[str, str]:
+    """A store of one sealed run whose index entry and 'indexed' record are gone (its writer stopped before them)."""
     from bundle_support import record_runs
 
     store = str(tmp_path / "store")
@@ -711,6 +708,15 @@ def test_runs_of_a_store_whose_one_bundle_has_no_index_entry_does_not_say_none_i
     for entry in (tmp_path / "store" / "index").rglob("*.json"):
         entry.unlink()
     (tmp_path / "store" / "bundles" / run_id / "indexed").unlink()
+    return store, run_id
+
+
+def test_runs_of_a_store_whose_one_bundle_has_no_index_entry_does_not_say_none_is_sealed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov runs' lists the index only: of a store whose one sealed bundle has no index entry (nor its 'indexed'
+    record: its writer stopped before them) it said 'no run is sealed into this store yet'; it now says that no run is
+    indexed and what lists such a bundle, while 'verify' lists the bundle."""
+    store, run_id = _one_run_indexed_nowhere(tmp_path)
     assert main(["runs", "--store", store]) == 0
     err = capsys.readouterr().err
     assert "no run is sealed" not in err and "no run is indexed in this store" in err
@@ -723,13 +729,7 @@ def test_runs_help_says_which_command_names_a_bundle_with_no_index_entry(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """'tdprov runs --help' said that 'tdprov verify' and 'tdprov audit' name a sealed bundle with no index entry, but
     verify lists one whose writer stopped before its 'indexed' record as OK; the help says what each command does."""
-    from bundle_support import record_runs
-
-    store = str(tmp_path / "store")
-    (run_id,) = record_runs(store, 1)
-    for entry in (tmp_path / "store" / "index").rglob("*.json"):
-        entry.unlink()
-    (tmp_path / "store" / "bundles" / run_id / "indexed").unlink()
+    store, run_id = _one_run_indexed_nowhere(tmp_path)
     assert main(["verify", "--store", store]) == 0
     assert capsys.readouterr().out.startswith(f"OK    {run_id}  signed by ")
     with pytest.raises(SystemExit):
