@@ -741,6 +741,14 @@ def test_runs_help_says_which_command_names_a_bundle_with_no_index_entry(
             "writer stopped before that record as OK)") in told, told
 
 
+def _verify_and_show_tell(store: str, run_id: str, told: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov verify RUN_ID' (exit 1) and 'tdprov show RUN_ID' (exit 2) of a run with no bundle object both say ``told``."""
+    assert main(["verify", run_id, "--store", store]) == 1
+    assert capsys.readouterr().err.startswith(f"tdprov verify: {told}")
+    assert main(["show", run_id, "--store", store]) == 2
+    assert capsys.readouterr().err == f"tdprov show: {told}"
+
+
 def _told_sealed_then_missing(tmp_path: Path, run_id: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Verify and show of ``run_id`` in the store ``tmp_path/store`` say it was sealed (its one index entry) and its
     bundle is gone, with the fix to restore it."""
@@ -749,10 +757,7 @@ def _told_sealed_then_missing(tmp_path: Path, run_id: str, capsys: pytest.Captur
     told = (f"no object of run {run_id}'s bundle is in {store}: sealed, then missing from the store: its index entry "
             f"({entry}) says its bundle was sealed, but bundles/{run_id}/ holds nothing. Fix: restore the bundle from a "
             "backup or replica of the store; 'tdprov audit' names this deletion and what else is missing\n")
-    assert main(["verify", run_id, "--store", store]) == 1
-    assert capsys.readouterr().err.startswith(f"tdprov verify: {told}")
-    assert main(["show", run_id, "--store", store]) == 2
-    assert capsys.readouterr().err == f"tdprov show: {told}"
+    _verify_and_show_tell(store, run_id, told, capsys)
 
 
 def test_verify_and_show_of_a_run_whose_index_entry_alone_is_left_say_it_was_sealed(
@@ -918,10 +923,7 @@ def test_a_run_of_which_only_a_staged_attachment_is_left_is_not_told_to_be_seale
             f"events may wait in the worker's spool, or were removed. Fix: run 'tdprov flush' on that worker, then, once "
             f"the task has ended, 'tdprov store seal {run_id}'; if its events were removed, restore staging/{run_id}/ "
             "from a backup or replica of the store\n")
-    assert main(["verify", run_id, "--store", store]) == 1
-    assert capsys.readouterr().err.startswith(f"tdprov verify: {told}")
-    assert main(["show", run_id, "--store", store]) == 2
-    assert capsys.readouterr().err == f"tdprov show: {told}"
+    _verify_and_show_tell(store, run_id, told, capsys)
     assert main(["store", "seal", run_id, "--store", store]) == 2  # what the fix names it once its events are staged
     assert capsys.readouterr().err.startswith(f"tdprov store seal: no events are staged for run {run_id} in {store}, "
                                               "so there is nothing to seal it from.")
