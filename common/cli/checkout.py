@@ -55,16 +55,15 @@ def run(args: argparse.Namespace) -> int:
     from prov_common.cli._versions import is_full_digest, recorded_runs, version_digest
     from prov_common.cli.record import sources_told_if_refused, tell_sources_left_out
     from prov_common.config import Settings
-    from prov_common.errors import TdprovError
-    from prov_common.sources.registry import iter_sources
+    from prov_common.sources.registry import source_listing
 
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
     digest, left_out = args.digest, False
     if not is_full_digest(digest):  # a name, a short digest or LOCATION@DIGEST: resolved as 'tdprov lineage' resolves it
         trust = bundle_trust(settings, store)
-        problems: list[tuple[str, TdprovError]] = []
-        sources = [s.record for s in iter_sources(store, trust, problems)]
+        stored, problems = source_listing(store, trust)
+        sources = [s.record for s in stored]
         with sources_told_if_refused(problems, args.verb, args.digest), \
                 recorded_runs(store, settings, args.digest, sources, trust, verb=args.verb) as recorded:
             digest = version_digest(args.digest, recorded.index())

@@ -182,10 +182,10 @@ def _source_named(store: Any, trust: Any, index: Any, ref: str) -> BadInputError
     record that does not verify is left out and named on stderr, as 'tdprov record' names it."""
     from prov_common.audit.lineage import LineageIndex, SourceUse
     from prov_common.cli.record import tell_sources_left_out
-    from prov_common.sources.registry import iter_sources
+    from prov_common.sources.registry import source_listing
 
-    problems: list[tuple[str, TdprovError]] = []
-    sources = [s.record for s in iter_sources(store, trust, problems)]
+    stored, problems = source_listing(store, trust)
+    sources = [s.record for s in stored]
     tell_sources_left_out(problems, "contains", f"{ref!r} was looked up without it")
     _, use = LineageIndex(index.runs.values(), sources).resolve(ref)
     if not isinstance(use, SourceUse) or use.source is None:

@@ -64,7 +64,7 @@ def record_options_given(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from prov_common.progress import on_terminal
-    from prov_common.sources.registry import iter_sources
+    from prov_common.sources.registry import source_listing
     from prov_common.sources.bundle_location import bundle_locator
     from prov_common.sources.checksums import file_facts
     from prov_common.sources.training_record import RecordOptions, training_record
@@ -72,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store, issuer=args.issuer)
     store = open_store(settings=settings)
     trust = bundle_trust(settings, store)
-    problems: list[tuple[str, TdprovError]] = []
-    sources = [s.record for s in iter_sources(store, trust, problems)]
+    stored, problems = source_listing(store, trust)
+    sources = [s.record for s in stored]
     with sources_told_if_refused(problems, args.verb, args.ref):
         with on_terminal(), recorded_runs(store, settings, args.ref, sources, trust, verb=args.verb) as recorded:
             recorded.read_trace(args.ref)  # every run the record cites, read from its bundle and verified (a catalog only finds runs)
