@@ -9,8 +9,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from prov_common.bundle import layout
-from prov_common.bundle.missing import MissingBundle, why_missing
+from prov_common.bundle.missing import MissingBundle, checked_nothing, why_missing
 from prov_common.bundle.model import VerificationReport
 from prov_common.bundle.verify_pool import PoolProgress
 from prov_common.bundle.verify_runs import verify_runs
@@ -90,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     for report in PoolProgress(verification, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(verification) < 2 or None):
         failed += not report.ok
-        if args.run_ids and any(f.problem == "missing" and f.key == layout.bundle_prefix(report.run_id) for f in report.findings):
+        if args.run_ids and checked_nothing(report, report.run_id):
             tell("verify", str(missing_error(store, report.run_id, verification.entries_of)))
         if args.json:
             emit_json_line(report.to_dict(), sort_keys=True)
