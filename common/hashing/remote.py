@@ -132,11 +132,11 @@ def missing_in_s3(uri: str, exc: BaseException) -> BadInputError | None:
     if code not in NOT_FOUND_CODES:
         return None
     what = f"cannot read {uri!r}: bucket {bucket!r} holds no object {key!r}"
-    if s3_version(uri) is None and is_s3_prefix(uri):
+    if version is None and is_s3_prefix(uri):
         return S3ObjectMissingError(f"{what}, but keys under {key + '/'!r}.",
                                     fix=f"to hash them as one sharded dataset, end the URI with '/': {uri}/")
     meant = single_slashed(without_query(uri))
-    if "//" in key and s3_version(uri) is None:
+    if "//" in key and version is None:
         meant += "/" if is_s3_prefix(meant) else ""
         return S3ObjectMissingError(f"{what}: its key holds '//', which S3 takes as written.",
                                     fix=f"write {meant} if that is meant (one '/' between names)")
