@@ -49,7 +49,7 @@ class SourceListing:
             raise error
         return listed
 
-    def unreadable(self, error: TdprovError, consequence: str) -> str:
+    def unreadable(self, error: Exception, consequence: str) -> str:
         """The warning that the records cannot be read, naming the run, the store, ``error`` and ``consequence``."""
         self.told = True
         of_run = f"run {self.run}: " if self.run else ""

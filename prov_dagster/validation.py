@@ -63,7 +63,10 @@ def masked_samples(checked: Checked, wants: AssetProvenance, settings: Settings,
     from prov_common.quality.validate import flagged_columns
 
     quality = checked.quality
-    error = listing.read()[1] if quality.has_samples else None
+    try:
+        error: Exception | None = listing.read()[1] if quality.has_samples else None
+    except Exception as exc:  # noqa: BLE001 - as source_masking: reading the records never breaks the step; all masked
+        error = exc
     if error is not None:
         if not listing.told:
             warn(listing.unreadable(error, "every value of the failure sample is masked"))

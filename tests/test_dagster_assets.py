@@ -1587,3 +1587,37 @@ def test_a_snapshot_the_store_set_by_the_io_manager_config_cannot_take_names_tha
             if e.level == logging.WARNING and "no snapshot of kept" in (e.user_message or "")]
     error = f"store path '{blocker}' exists and is not a folder. Fix: point the ProvenanceIOManager's 'store' config at a folder"
     assert len(said) == 1 and said[0].endswith(f" was kept: {error}"), said
+
+
+class _BuggySourceListing(LocalStore):
+    """A local store whose listing of the source records meets a fault of the code (a ``TypeError``)."""
+
+    def _list(self, prefix: str, start_after: str | None) -> Any:
+        if prefix.startswith("sources/"):
+            raise TypeError("'NoneType' object is not iterable")
+        return super()._list(prefix, start_after)
+
+
+def test_a_fault_reading_the_source_records_for_a_failure_sample_masks_it_and_the_step_goes_on(
+    tmp_path: Path, instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The masking of a failure sample caught any error reading the source records (the sample masked whole, the step
+    going on); reading them through the step's one listing let a fault that is not the store's (a TypeError) fail the
+    step. It is caught again: one warning naming it, every value masked, the data written."""
+    import prov_common.store as stores
+
+    opened = stores.open_store
+    monkeypatch.setattr(stores, "open_store", lambda *args, **kwargs: _BuggySourceListing(opened(*args, **kwargs).root))
+    schema = pa.DataFrameSchema({"email": pa.Column(str, pa.Check.str_length(max_value=3))})  # fails: a sample is kept
+
+    @provenance_asset(schema=schema, quality_policy="warn")
+    def prices() -> pd.DataFrame:
+        return pd.DataFrame({"email": ["alice@example.com"]})
+
+    result = materialize([prices], instance=instance, resources={
+        "io_manager": ProvenanceIOManager(data_root=str(tmp_path / "data"), store=str(tmp_path / "store"))})
+    assert result.success and (tmp_path / "data" / "prices.parquet").exists()
+    said = [e.user_message for e in instance.all_logs(result.run_id)
+            if e.level == logging.WARNING and "source records in" in (e.user_message or "")]
+    assert len(said) == 1 and said[0].endswith("cannot be read ('NoneType' object is not iterable); every value of the "
+                                               "failure sample is masked"), said
