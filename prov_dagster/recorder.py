@@ -36,7 +36,7 @@ from prov_common.bundle.staged import opened_event
 from prov_common.bundle.transport import SPOOL_SECONDS, settle_first
 from prov_common.config import Settings, exit_timeout
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
-from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError, name_setting
+from prov_common.store.errors import STORE_VARIABLE, ObjectNotFoundError, UnreadableObjectError, name_setting
 from prov_common.store.identity import writer_store_id
 from prov_common.text import counted
 from prov_common.w3cprov.events import TERMINAL
@@ -290,7 +290,7 @@ class StepRun:
 class Recorder:
     """Emits the OpenLineage events of steps to one store, in one namespace."""
 
-    def __init__(self, settings: Settings, namespace: str, store_source: str = "TDPROV_STORE") -> None:
+    def __init__(self, settings: Settings, namespace: str, store_source: str = STORE_VARIABLE) -> None:
         """``store_source``: the setting ``settings.store`` comes from, named when the store cannot be used."""
         self.settings = settings
         self.namespace = namespace
@@ -917,7 +917,7 @@ def recorder_for(config: Any) -> Recorder:
     return recorder_for_namespace(config.settings(), config.namespace_uri(), config.store_setting())
 
 
-def recorder_for_namespace(settings: Settings, namespace: str, store_source: str = "TDPROV_STORE") -> Recorder:
+def recorder_for_namespace(settings: Settings, namespace: str, store_source: str = STORE_VARIABLE) -> Recorder:
     """The process's recorder for store ``settings`` and ``dagster://`` ``namespace`` (``store_source``: see
     :class:`Recorder`; that of the first config that asked for it)."""
     with _recorders_lock:

@@ -8,10 +8,11 @@ from prov_common.bundle.transport import ProvenanceConfig as TransportConfig
 from prov_common.bundle.transport import ProvenanceTransport
 from prov_common.config import Settings
 from prov_common.lineage.secret_text import redact_uri
+from prov_common.store.errors import STORE_VARIABLE
 from prov_common.store.location import local_store_path
 
 
-def make_transport(settings: Settings, store_source: str = "TDPROV_STORE") -> ProvenanceTransport:
+def make_transport(settings: Settings, store_source: str = STORE_VARIABLE) -> ProvenanceTransport:
     """A transport writing to ``settings.store`` (signing key, spool and strictness from ``settings``);
     ``store_source``: the setting the store comes from, named when it cannot be used."""
     return ProvenanceTransport(
