@@ -666,8 +666,8 @@ def _plan_full(store: Store, tlog: TransparencyLog, size: int, pins: dict[str, s
     if state.problems:  # leaves past a gap or a damaged batch are still logged: never log them twice
         logged |= {x.run_id for x in tlog.readable_leaves()}
         listed = None  # what an unreadable leaf batch held cannot be told from a back-dated entry: logged again (a note says so)
-    entries = [key for key in index_keys(store) if layout.index_name_parses(key)  # others: the inventory names them
-               and (listed is None or key > listed or layout.run_id_of_index_key(key) in logged)]
+    entries = [key for key in index_keys(store) if (run_id := layout.index_run_id(key)) is not None  # others: the inventory names them
+               and (listed is None or key > listed or run_id in logged)]
     return _Plan(entries, logged, leaves, size, [(x.index_key, x.run_id) for x in leaves], len(state.checkpoints),
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], load_catalog(store, tlog.trust, Binding(tlog, pins, logged)),
                  set(store.list(GENERATED_PREFIX)), cursor=listed)
@@ -805,7 +805,7 @@ def _late_arrivals(new: list[RunRecord], head_time: str, head_key: str, damaged:
 
 def _new_entries(store: Store, cursor: str | None, logged: set[str]) -> Iterator[str]:
     """Keys of the index entries after ``cursor`` of runs not yet logged (the run id is in the key)."""
-    return (key for key in index_keys(store, cursor) if layout.index_name_parses(key) and layout.run_id_of_index_key(key) not in logged)
+    return (key for key in index_keys(store, cursor) if (run_id := layout.index_run_id(key)) is not None and run_id not in logged)
 
 
 def _logged_entry(listing: Listing, run_id: str, key: str) -> str | _MovedEntry:

@@ -118,8 +118,8 @@ class Listing:
                 count += 1
                 out.tags[info.key] = info.fingerprint
                 if prefix == layout.INDEX + "/" and info.key.endswith(".json"):
-                    if layout.index_name_parses(info.key):
-                        out.index.setdefault(layout.run_id_of_index_key(info.key), []).append(info.key)
+                    if (run_id := layout.index_run_id(info.key)) is not None:
+                        out.index.setdefault(run_id, []).append(info.key)
                     else:
                         out.unparsed.append(info.key)
             out.requests += count // 1000 + 1

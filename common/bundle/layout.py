@@ -226,17 +226,18 @@ def rewind_cursor(cursor: str, seconds: float) -> str:
 def run_id_of_index_key(key: str) -> str:
     """The run id in an index key (``.../<stamp>-<run_id>.json``); "" when its name does not parse so
     (:func:`index_name_parses`): such a key names no run, whatever a cut of its name would give."""
-    return _run_id_in_name(key) or ""
+    return index_run_id(key) or ""
 
 
 def index_name_parses(key: str) -> bool:
     """Whether the name of the index key ``key`` is ``<stamp>-<run id>.json`` with a time stamp, as tdprov writes it:
     any other name names no run (:func:`run_id_of_index_key` gives "")."""
-    return _run_id_in_name(key) is not None
+    return index_run_id(key) is not None
 
 
-def _run_id_in_name(key: str) -> str | None:
-    """What follows the stamp of the name ``<stamp>-<run id>.json`` of the index key ``key`` (None for another name)."""
+def index_run_id(key: str) -> str | None:
+    """What follows the stamp of the name ``<stamp>-<run id>.json`` of the index key ``key`` (None for another name):
+    whether the name parses and its run id, in one reading of it."""
     stamp_text, dash, rest = key.rsplit("/", 1)[-1].partition("-")
     if not dash or not rest.endswith(".json"):
         return None
