@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +20,7 @@ from test_audit_support import Pipeline, dataset, run_events
 # Verbs whose only output is JSON (always, or in the format chosen here), besides those with --json.
 JSON_VERBS = {"prove", "record", "export", "prov"}
 JSON_LINES = {"hash", "verify"}  # one JSON document per line: one per path or bundle
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _verbs_with_json_option() -> set[str]:
@@ -142,3 +144,13 @@ def test_every_verb_writing_a_file_says_what_it_wrote(recorded: dict[str, str], 
     assert said.err == f"wrote {out}.dot: upstream lineage of /data/features.parquet: 1 run, 2 datasets/versions\n"
     assert main(["record", "/data/features.parquet", "-o", "-", *s]) == 0
     assert capsys.readouterr().err == ""  # written to stdout: nothing to say
+
+
+def test_readme_names_every_field_of_show_json(recorded: dict[str, str], capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    """The README tour's 'tdprov show --json' line lists the document's fields; it left out mappingKey and
+    stagedAfterSealing, which the document has for every run."""
+    line = re.search(r"^tdprov show --json RUN_ID\s+# (.*)$", (REPO / "README.md").read_text(), re.MULTILINE).group(1)
+    assert main(["show", recorded["run"], "--json", "--store", recorded["store"]]) == 0
+    fields = set(json.loads(capsysbinary.readouterr().out))
+    named = set(re.findall(r"[A-Za-z]+", line))
+    assert fields - named == set(), f"fields of 'tdprov show --json' the README does not name: {sorted(fields - named)}"
