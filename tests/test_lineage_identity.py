@@ -1907,3 +1907,31 @@ def test_the_lineage_help_says_what_names_a_registered_source(capsys: pytest.Cap
             "('tdprov source add') of that digest, at that location: the source is the whole tree") in out, out
     assert "refused (exit 2), listing the LOCATION@DIGEST of each" in out
     assert "a registered source by its digest, LOCATION or LOCATION@DIGEST" in out
+
+
+def test_names_unicode_normalisation_alone_tells_apart_look_apart(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``/data/café.csv`` composed (NFC) and decomposed (NFD) are two files, two datasets, as the export keeps them
+    (two IRIs, no lineage between them). The tree said '/data/café.csv (same content as /data/café.csv)' and the
+    pictures drew both alike; where only normalisation tells two labels apart, each is shown with its non-ASCII
+    characters escaped."""
+    import unicodedata
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    same = digest("same")
+    nfc, nfd = (unicodedata.normalize(form, "/data/café.csv") for form in ("NFC", "NFD"))
+    writer = run_events("w", [], [dataset(nfc, same), dataset(nfd, same)])
+    seal(store, writer)
+    assert main(["lineage", nfd, "-o", str(tmp_path / "x.dot"), "--store", uri]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"/data/cafe\\u0301.csv  {same}  (same content as /data/caf\\xe9.csv)\n"), out
+    assert 'label="/data/cafe\\\\u0301.csv\\n' in (tmp_path / "x.dot").read_text()
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in writer))
+    assert main(["graph", str(events), "-o", str(tmp_path / "events.dot")]) == 0
+    drawn = (tmp_path / "events.dot").read_text()
+    assert 'label="/data/caf\\\\xe9.csv\\n' in drawn and 'label="/data/cafe\\\\u0301.csv\\n' in drawn, drawn
+    graph = _turtle(type("S", (), {"store": store})())
+    named = {str(n): str(d) for d, n in graph.query(PROV_O + "SELECT ?d ?n WHERE { ?d a tdprov:Dataset ; tdprov:name ?n }")}
+    assert set(named) == {nfc, nfd} and named[nfc] != named[nfd], named
+    assert not list(graph.query(PROV_O + "SELECT ?a WHERE { ?a prov:used|prov:wasDerivedFrom ?b }"))

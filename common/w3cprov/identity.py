@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
@@ -89,11 +90,20 @@ def distinct_labels(datasets: Iterable[tuple[str | None, str]],
     or another way a listing shows a dataset), or its :func:`pair_text` where another of them has that label too, so
     that each text shown names one of them (and, pasted back, that one: :func:`written_as_pair`); only two pairs that
     are one text (a namespace ending in ``:`` or holding ``::`` beside a name so written: ``(a:, :c)``, ``(a, ::c)``)
-    stay alike."""
+    stay alike. Labels that differ only in Unicode normalisation (``café`` composed and decomposed: two files, shown
+    alike) are shown with their non-ASCII characters escaped (:func:`spelled_out`), so that they look apart too."""
     unique = list(dict.fromkeys(datasets))
     labels = {d: label(d[0] or "", d[1]) for d in unique}
     shared = Counter(labels.values())
-    return {d: pair_text(*d) if shared[label] > 1 else label for d, label in labels.items()}
+    alike = Counter(unicodedata.normalize("NFC", text) for text in shared)
+    return {d: pair_text(*d) if shared[text] > 1 else spelled_out(text) if alike[unicodedata.normalize("NFC", text)] > 1
+            else text for d, text in labels.items()}
+
+
+def spelled_out(text: str) -> str:
+    """``text`` with each non-ASCII character escaped by its code point (``caf\\xe9``, ``cafe\\u0301``), as
+    :func:`distinct_labels` shows two labels that only Unicode normalisation tells apart."""
+    return text.encode("ascii", "backslashreplace").decode("ascii")
 
 
 JobLabels = dict[tuple[str | None, str], str]
