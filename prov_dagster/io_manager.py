@@ -117,7 +117,7 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         location.write_sidecar(place.relpath, {**owner, "digest": record.version_id, "run": step.ol_run_id,
                                                **_sidecar_flags(place, flagged)})
         if wants_snapshot(self, wants.snapshot):
-            record = keep_snapshot(self, record, context.log.warning)
+            record = keep_snapshot(self, record, step.ol_run_id, context.log.warning)
         warn_written(place.what, checked, context.log.warning)
         if place.asset_key is not None:
             _compat.set_output_data_version(context, place.asset_key, record.version_id)

@@ -135,7 +135,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
                 refuse(step, written[target.index], target.what, target.wants.policy)
             warn_written(target.what, checked, warn)
         if wants_snapshot(self, snapshot):
-            written = [keep_snapshot(self, r, log.warning) if r.uri is not None else r for r in written]
+            written = [keep_snapshot(self, r, step.ol_run_id, log.warning) if r.uri is not None else r for r in written]
         for record in written:
             step.outputs.append(record)
         bundle = step.complete()

@@ -49,14 +49,14 @@ def restore_fix(config: Any, digest: str, uri: str) -> str:
     return f"re-materialize the upstream asset, restore it from its snapshot with 'tdprov checkout {digest} -o {uri} --force'"
 
 
-def keep_snapshot(config: Any, record: DatasetRecord, warn: Callable[[str], None]) -> DatasetRecord:
+def keep_snapshot(config: Any, record: DatasetRecord, run_id: str, warn: Callable[[str], None]) -> DatasetRecord:
     """Keep a content-addressed copy of the file or sharded dataset ``record`` names (unchanged bytes, and
     unchanged shards, are stored once); returns ``record`` with what was kept, which its facet records (the
     copy is kept before the event that names the version is sent).
 
-    A store that cannot take it raises only in strict mode; otherwise ``warn`` says that this version
-    has no snapshot, the step goes on and ``record`` is returned as it was (no snapshot recorded). Either way the
-    store's error's fix names the setting the store came from (:meth:`~prov_dagster.recorder.Recorder.named`)."""
+    A store that cannot take it raises only in strict mode; otherwise ``warn`` says that this version has no
+    snapshot in run ``run_id`` (the step's), the step goes on and ``record`` is returned as it was (no snapshot
+    recorded). Either way the store's error's fix names the setting the store came from (:meth:`~prov_dagster.recorder.Recorder.named`)."""
     assert record.digest is not None and record.uri is not None
     from prov_common.store.shard_snapshots import keep_dataset
 
@@ -67,6 +67,6 @@ def keep_snapshot(config: Any, record: DatasetRecord, warn: Callable[[str], None
         recorder.named(exc)  # in place
         if config.settings().strict:
             raise
-        warn(f"tdprov: no snapshot of {record.name} version {record.digest.digest} was kept: {exc}")
+        warn(f"tdprov: no snapshot of {record.name} version {record.digest.digest} of run {run_id} was kept: {exc}")
         return record
     return replace(record, snapshot=kept)

@@ -1571,8 +1571,9 @@ def test_source_records_that_cannot_be_read_for_a_failure_sample_are_warned_of_o
 
 def test_a_snapshot_the_store_set_by_the_io_manager_config_cannot_take_names_that_config(tmp_path: Path, instance) -> None:
     """The IO manager's 'store' config names a file and an asset asks for a snapshot: the warning that no snapshot was
-    kept said to point TDPROV_STORE at a folder; it names the config now. (Strict mode fails the step at its START
-    first, with the config named.)"""
+    kept said to point TDPROV_STORE at a folder; it names the config now. It named the asset and version but not the
+    run, as every other warning of a step does; it names the run. (Strict mode fails the step at its START first, with
+    the config named.)"""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the store folder should be")
 
@@ -1586,7 +1587,9 @@ def test_a_snapshot_the_store_set_by_the_io_manager_config_cannot_take_names_tha
     said = [e.user_message for e in instance.all_logs(result.run_id)
             if e.level == logging.WARNING and "no snapshot of kept" in (e.user_message or "")]
     error = f"store path '{blocker}' exists and is not a folder. Fix: point the ProvenanceIOManager's 'store' config at a folder"
-    assert len(said) == 1 and said[0].endswith(f" was kept: {error}"), said
+    digest = hash_path(tmp_path / "data" / "kept.parquet").digest
+    assert said == [f"tdprov: no snapshot of kept version {digest} of run {step_run_id(result.run_id, 'kept')} was kept: "
+                    f"{error}"], said
 
 
 class _BuggySourceListing(LocalStore):
