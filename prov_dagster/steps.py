@@ -136,8 +136,9 @@ def _end_failed(run: StepRun, outcome: StepOutcome) -> list[str]:
             raise
         run.recorder.forget(run)
         known = isinstance(run.recorder.named(exc), TdprovError)
+        of_store = _of_store(exc)
         error = exc.what.rstrip(".") if known else f"{type(exc).__name__}: {exc}"
-        fix = exc.fix if known and exc.fix else _fail_fix(exc, run.recorder.settings.store)
+        fix = exc.fix if known and exc.fix else _fail_fix(of_store, run.recorder.settings.store)
         if known and run.start_error is not None:  # the store refused it as it refused the START
             log.warning("tdprov: run %s of the failed step %r is not recorded: the store did not take its FAIL either "
                         "(%s), as the step's error says of its START. Fix: %s, then materialize the step again",
@@ -147,14 +148,20 @@ def _end_failed(run: StepRun, outcome: StepOutcome) -> list[str]:
                         "the store took of the run stays staged there. Fix: %s, then run 'tdprov store seal --force %s' "
                         "(provenance_failure_sensor seals it as the run fails)", run.ol_run_id, run.identity.step_key,
                         error, fix.rstrip("."), run.ol_run_id,
-                        exc_info=None if isinstance(exc, (StoreError, OSError)) else exc)
+                        exc_info=None if of_store else exc)
         return []
 
 
-def _fail_fix(exc: BaseException, store: str | None) -> str:
-    """The fix of a FAIL that failed with ``exc`` (one that gives none): the store's, for an error of the store
-    (tdprov's or an ``OSError`` a backend let through); for any other error, a report of it (a fault of tdprov's)."""
-    if isinstance(exc, (StoreError, OSError)):
+def _of_store(exc: BaseException) -> bool:
+    """Whether ``exc`` is an error of the store: tdprov's, or an ``OSError`` a backend let through (not a fault of
+    tdprov's, which is logged with its traceback)."""
+    return isinstance(exc, (StoreError, OSError))
+
+
+def _fail_fix(of_store: bool, store: str | None) -> str:
+    """The fix of a FAIL that failed with an error that gives none: the store's, for an error of the store
+    (:func:`_of_store`); for any other error, a report of it (a fault of tdprov's)."""
+    if of_store:
         return f"make the store {store} reachable and writable"
     return "report this error to tdprov's maintainers with the traceback logged below it"
 
