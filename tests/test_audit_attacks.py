@@ -1605,3 +1605,39 @@ def test_an_unsealed_bundle_folder_written_again_in_a_store_with_no_log_stays_a_
     errors = [(f.check, f.object) for f in result.errors if f.check != "completeness"]  # raw.csv: no registered source
     assert errors == [(CHECK_UNFINISHED, prefix)], [f"{f.check} {f.object}: {f.what}" for f in result.findings]
     assert result.checkpoint.checkpoint.size == 1
+
+
+@on(*BOTH)
+def test_a_file_swapped_between_the_audits_listing_and_its_read_is_found_once_put_back(
+        base: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new run's prov.json is forged; right after the audit lists the store (the forgery's fingerprint), the sealed
+    bytes are put back for the audit to read, and the forgery once it has read them. The audit remembered the listed
+    fingerprint of bytes it never verified: on S3 (whose ETag is the bytes' MD5) the forgery put back had it again, and
+    every later default audit was clean. A local file put back has a new change time."""
+    from prov_common.audit import inventory
+
+    s = base
+    run = seal(s.pipe.store, run_events("prepare_swapped", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
+    key = layout.bundle_key(run, layout.PROV_FILE)
+    sealed = raw_read(s.uri, key)
+    forged = sealed.replace(b'"COMPLETE"', b'"COMPLEXE"', 1)
+    raw_write(s.uri, key, forged)
+    listed = inventory.Listing.take
+    take = listed.__func__
+
+    def listed_then_swapped(cls: type, store: object) -> object:
+        listing = take(cls, store)
+        raw_write(s.uri, key, sealed)
+        return listing
+
+    monkeypatch.setattr(inventory.Listing, "take", classmethod(listed_then_swapped))
+    first = _audit(s.pipe)
+    monkeypatch.setattr(inventory.Listing, "take", listed)
+    if s.uri.startswith("s3://"):  # read at the listed ETag: the swap itself is named
+        assert [f for f in first.errors if f.object == key and "changed after it was listed" in f.what], [f.what for f in first.errors]
+    raw_write(s.uri, key, forged)
+    for attempt in ("found", "still found"):
+        result = _audit(s.pipe)
+        shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
+        assert result.exit_code == 1, (attempt, [f.what for f in first.findings], shown)
+        assert [f for f in result.errors if f.object == key], (attempt, shown)

@@ -82,7 +82,19 @@ def run_audit(store: Store, settings: Settings | None = None, *, memory_path: Pa
     ``TDPROV_HOME`` take turns instead of one replacing what the other remembered."""
     path = memory_path or default_memory_path(store.uri)
     with memory_lock(path):
-        return _audit(store, settings, memory_path=path, **options)
+        try:
+            return _audit(store, settings, memory_path=path, **options)
+        finally:
+            _pin_listing(store, None)
+
+
+def _pin_listing(store: Store, tags: Mapping[str, str] | None) -> None:
+    """Have ``store`` read each listed object as the bytes its listing fingerprinted (S3: at the listed ETag), so the
+    fingerprint the inventory remembers is that of the bytes verified; a local folder's fingerprint holds the change time,
+    which bytes put back renew, and needs nothing."""
+    pin = getattr(store, "pin_listing", None)
+    if pin is not None:
+        pin(tags)
 
 
 def _audit(
@@ -212,6 +224,7 @@ def _audit(
     blocked = result.log_gap or head_unread
     result.remembered = memory.checkpoint
     listing = Listing.take(store)
+    _pin_listing(store, listing.tags)
     refresh_fingerprints(memory, listing)
     recorded = record_bundle_files(memory, listing, store)  # an inventory kept by an earlier tdprov: its runs' files, as listed now
     # a store that holds no record now: the records this auditor remembers, or those the store's own audits found, were

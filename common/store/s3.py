@@ -12,13 +12,13 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.store._base import BaseStore, ObjectInfo, Source
-from prov_common.store.errors import FIX_NOT_WRITE_ONCE, ObjectNotFoundError
+from prov_common.store.errors import FIX_NOT_WRITE_ONCE, ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.location import split_s3
 
 _UNAVAILABLE_CODES = {
@@ -98,6 +98,28 @@ class S3Store(BaseStore):
         self.uri = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
         self.options = options or S3Options.from_env()
         self.client = client or (client_factory or fresh_s3_client)(client_config(self.options))
+        self._listed: dict[str, str] = {}  # key -> the ETag a listing gave it: reads get those bytes or fail (pin_listing)
+
+    def pin_listing(self, tags: Mapping[str, str] | None) -> None:
+        """From now on read each key of ``tags`` (key -> listed fingerprint ``size:ETag``) only as those bytes (``IfMatch``),
+        so that what a reader checks is what it listed; ``None``: read whatever is there again. An ETag is the bytes'
+        digest: bytes swapped in between a listing and a read, then put back, would show the listed fingerprint again."""
+        self._listed = {key: tag.partition(":")[2] for key, tag in (tags or {}).items()}
+
+    def _get_object(self, key: str, **extra: Any) -> Any:
+        """GetObject of ``key``, at its listed ETag when :meth:`pin_listing` pinned it."""
+        etag = self._listed.get(key)
+        if etag:
+            extra["IfMatch"] = f'"{etag}"'
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key, **extra)
+        except Exception as exc:  # noqa: BLE001
+            if etag and s3_error_code(exc) in PRECONDITION_CODES:
+                raise UnreadableObjectError(
+                    f"'{key}' changed after it was listed: {self.describe()} no longer holds the bytes with ETag {etag} that "
+                    "the listing showed, so they were replaced while being read",
+                    fix="find out who rewrites the store's objects; the next audit verifies it again") from exc
+            raise
 
     def describe(self) -> str:
         endpoint = getattr(getattr(self.client, "meta", None), "endpoint_url", None)
@@ -126,7 +148,9 @@ class S3Store(BaseStore):
     @contextlib.contextmanager
     def _open(self, key: str) -> Iterator[BinaryIO]:
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"]
+            body = self._get_object(key)["Body"]
+        except UnreadableObjectError:
+            raise
         except Exception as exc:  # noqa: BLE001
             raise self._translate(exc, "read", key) from exc
         try:
@@ -138,8 +162,9 @@ class S3Store(BaseStore):
     def _open_range(self, key: str, start: int, length: int) -> Iterator[BinaryIO]:
         """One ranged GET: only the asked bytes cross the network."""
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key,
-                                          Range=f"bytes={start}-{start + max(length, 1) - 1}")["Body"]
+            body = self._get_object(key, Range=f"bytes={start}-{start + max(length, 1) - 1}")["Body"]
+        except UnreadableObjectError:
+            raise
         except Exception as exc:  # noqa: BLE001
             if s3_error_code(exc) in ("InvalidRange", "416"):
                 yield io.BytesIO(b"")
