@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from prov.model import ProvDocument
 
@@ -19,7 +19,7 @@ from prov_common.w3cprov.graph import lineage_graph
 from prov_common.w3cprov.links import link_runs
 from prov_common.w3cprov.event_lines import EventBytes, fold_event_lines
 from prov_common.w3cprov.events import RunState
-from prov_common.w3cprov.events_bound import events_past
+from prov_common.w3cprov.events_bound import RecordCount
 from prov_common.w3cprov.mapping import PROV_MAPPING, runs_to_document, too_many_records
 from prov_common.w3cprov.serialize import TooManyRecords, deserialize, merge_documents
 from prov_common.w3cprov.source_links import name_sources
@@ -63,21 +63,26 @@ def bundle_document(store: Store, run_id: str) -> ProvDocument:
         except BadInputError as exc:
             raise exc.about(bundle_key(run_id, PROV_FILE)) from None
     try:
-        runs = _bounded_runs(lambda: listed_parts(store, run_id, bundle.manifest, EVENTS_FILE, checked=False),
+        runs = _bounded_runs(listed_parts(store, run_id, bundle.manifest, EVENTS_FILE, checked=False),
                              f"bundle {run_id} {EVENTS_FILE}")
         return runs_to_document(runs, max_records=PROV_RECORDS_MAX)
     except TooManyRecords as exc:
         raise exc.about(bundle_key(run_id, EVENTS_FILE)) from None
 
 
-def _bounded_runs(read: Callable[[], EventBytes], name: str) -> list[RunState]:
-    """The runs of the ``events.jsonl`` that ``read`` reads in parts (named ``name``; each call a new reading, so that
-    no more than a part of it is held), folded line by line (:func:`~prov_common.w3cprov.event_lines.fold_event_lines`),
-    refused before they are parsed when the datasets they name already make more than :data:`PROV_RECORDS_MAX` records
-    (:func:`~prov_common.w3cprov.events_bound.events_past`: a second reading, when the file is large enough to)."""
-    if events_past(read(), PROV_RECORDS_MAX):
-        raise too_many_records(PROV_RECORDS_MAX)
-    return fold_event_lines(read(), name, sealed=True)
+def _bounded_runs(events: EventBytes, name: str) -> list[RunState]:
+    """The runs of the ``events.jsonl`` read in parts ``events`` (named ``name``; no more than a part of it held),
+    folded line by line (:func:`~prov_common.w3cprov.event_lines.fold_event_lines`) and refused before a line is parsed
+    once the datasets the lines up to it name make more than :data:`PROV_RECORDS_MAX` records
+    (:class:`~prov_common.w3cprov.events_bound.RecordCount`, given each line as the fold reads it: the file is read
+    once)."""
+    count = RecordCount(PROV_RECORDS_MAX)
+
+    def counted(line: bytes) -> None:
+        if count.past(line):
+            raise too_many_records(PROV_RECORDS_MAX)
+
+    return fold_event_lines(events, name, sealed=True, each_line=counted if count.may_pass(events.size) else None)
 
 
 def shard_counts(store: Store, generations: Mapping[str, str]) -> dict[str, int]:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from prov_common.file_uri import local_dataset
-from prov_common.w3cprov.event_lines import EventBytes
 from prov_common.w3cprov.serialize import skip_value
 
 _WEIGHTS = {"inputs": 1, "outputs": 2}
@@ -19,44 +18,51 @@ _ENTRY_BYTES = len(b'{"namespace":"","name":""}')
 Events = Iterator[tuple[str, Any]]
 
 
-def events_past(data: bytes | EventBytes, bound: int) -> bool:
-    """Whether the JSON-lines run events ``data`` make more than ``bound`` PROV records by this mapping, by a count
-    never above the records they make: the datasets each run reads and writes, named as the folding names them
-    (:func:`~prov_common.file_uri.local_dataset`), each counted once (a hash of each held, never more than ``bound``)
-    by an incremental parser that stops once they pass it. Parsing the events whole costs several times their size
-    (140 MB of 400,000 outputs: 1 GB) before their records could be counted. False for a file too small to name
-    that many datasets (no parse), and for one the counted datasets keep within ``bound`` (left to the folding,
-    which counts every record, and to the parser that names a line that is not JSON). ``data`` held whole, or read in
-    parts (:class:`~prov_common.w3cprov.event_lines.EventBytes`: a part and the parser's buffer held at once)."""
-    source = EventBytes.of(data)
-    if source.size is not None and source.size * max(_WEIGHTS.values()) <= _ENTRY_BYTES * bound:
-        return False
-    import ijson
+class RecordCount:
+    """A count of the PROV records JSON-lines run events make at least, added to by each piece of them given to
+    :meth:`past` (the whole file as a stream, or each line as a fold reads it, so that the file is read once): the
+    datasets each run reads and writes, named as the folding names them (:func:`~prov_common.file_uri.local_dataset`),
+    each counted once (a hash of each held, never more than ``bound``) by an incremental parser that stops once they
+    pass it. Parsing the events whole costs several times their size (140 MB of 400,000 outputs: 1 GB) before their
+    records could be counted."""
 
-    events = ijson.basic_parse(source.stream(), use_float=True, multiple_values=True)
-    seen: set[int] = set()
-    count = 0
-    try:
-        for first, _ in events:
-            if first != "start_map":
-                skip_value(events, first)
-                continue
-            run_id, named = _event(events, bound)
-            if run_id is None:  # no run: an event the folding refuses
-                continue
-            if None in named.values():  # one side alone past the bound
-                return True
-            for side, keys in named.items():
-                for key in keys or ():
-                    pair = hash((run_id, side, key))
-                    if pair not in seen:
-                        seen.add(pair)
-                        count += _WEIGHTS[side]
-                        if count > bound:
-                            return True
-    except (ijson.JSONError, StopIteration, UnicodeDecodeError, ValueError):
-        pass
-    return False
+    def __init__(self, bound: int) -> None:
+        self.bound, self.count = bound, 0
+        self.seen: set[int] = set()
+
+    def may_pass(self, size: int | None) -> bool:
+        """Whether events of ``size`` bytes (None: not known) may name datasets enough to pass the bound (no count
+        is needed of a smaller file)."""
+        return size is None or size * max(_WEIGHTS.values()) > _ENTRY_BYTES * self.bound
+
+    def past(self, data: bytes | io.BufferedReader) -> bool:
+        """Whether the records counted pass the bound once the events of ``data`` (a line, or a stream of lines) are
+        counted. Events after one that is not JSON are not counted (the parser that names that line refuses them),
+        nor is an event without a run (the folding refuses it)."""
+        import ijson
+
+        events = ijson.basic_parse(data, use_float=True, multiple_values=True)
+        try:
+            for first, _ in events:
+                if first != "start_map":
+                    skip_value(events, first)
+                    continue
+                run_id, named = _event(events, self.bound)
+                if run_id is None:  # no run: an event the folding refuses
+                    continue
+                if None in named.values():  # one side alone past the bound
+                    return True
+                for side, keys in named.items():
+                    for key in keys or ():
+                        pair = hash((run_id, side, key))
+                        if pair not in self.seen:
+                            self.seen.add(pair)
+                            self.count += _WEIGHTS[side]
+                            if self.count > self.bound:
+                                return True
+        except (ijson.JSONError, StopIteration, UnicodeDecodeError, ValueError):
+            pass
+        return False
 
 
 def _event(events: Events, bound: int) -> tuple[str | None, dict[str, set[int] | None]]:
