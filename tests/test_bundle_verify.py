@@ -666,8 +666,9 @@ def test_verify_of_a_trusted_bundle_never_holds_its_events_whole(tmp_path, monke
     """Verifying a bundle a trusted key signed read its events.jsonl with one get and kept it (177 MB of events held
     about three times over: the file, by the audit's digests of its lines and the sensor's run, and the events parsed
     whole and written again when they are not as a bundle is written). Events larger than one ranged part (lowered here
-    to 100 bytes) are hashed as a stream, folded or parsed from ranged parts of that size, and read again in parts for
-    the audit's digests, with the same findings."""
+    to 100 bytes) are hashed as a stream, folded or parsed from ranged parts of that size, with the same findings; the
+    audit's digests of their lines are taken as the fold reads them (they were read again in parts for them): after
+    the hashing pass the file is read once more (as written), or twice (out of order: folded, then parsed whole)."""
     from counting_store import CountingStore
 
     from bundle_support import seal_events_file
@@ -689,6 +690,7 @@ def test_verify_of_a_trusted_bundle_never_holds_its_events_whole(tmp_path, monke
     assert layout.EVENTS_FILE not in checked.objects and key not in store.gets, store.gets
     hashed, *parts = store.ranges[key]
     assert hashed == (0, len(data)) and 0 < max(n for _, n in parts) <= 100  # one streamed pass, then parts
+    assert sum(n for _, n in parts) == (1 if written else 2) * len(data), parts
     assert record.held_events == line_digests(data)
 
 

@@ -19,13 +19,13 @@ from prov_common.audit.model import (
 from prov_common.audit.rehash import symlinked_location
 from prov_common.audit.unended import refused_in_bundle
 from prov_common.bundle import layout
-from prov_common.bundle.events import fold_bundle_events, line_digests
+from prov_common.bundle.events import LineDigests, fold_bundle_events, line_digests
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import listed_parts
 from prov_common.bundle.verify import (OTHER_STORE, UNLISTED, CheckedBundle, entry_differences, intact_events,
                                        verify_and_derive)
 from prov_common.errors import StoreUnavailableError, TdprovError, VerificationError
-from prov_common.hashing.raw import blake3_digest, short_digest
+from prov_common.hashing.raw import blake3_digest
 from prov_common.signing import TrustStore
 from prov_common.signing.dsse import FIX_RETIRED
 from prov_common.store.base import Store
@@ -281,11 +281,14 @@ def _entry_findings(summary: BundleSummary, checked: CheckedBundle) -> list[Find
 
 def _intact_digests(store: Store, checked: CheckedBundle) -> frozenset[str] | None:
     """The digests of the lines (:func:`~prov_common.bundle.events.line_digests`) of the events verification derived the
-    run from, as it held them, or read again in ranged parts when larger
-    (:func:`~prov_common.bundle.verify.intact_events`); None when they are gone or changed since (the next verification
-    names that)."""
+    run from, as it held them, or as it took them while it folded them in ranged parts when larger
+    (``checked.line_digests``), else read again in ranged parts (:func:`~prov_common.bundle.verify.intact_events`:
+    events not folded to their end as a bundle is written); None when they are gone or changed since (the next
+    verification names that)."""
     if layout.EVENTS_FILE not in checked.intact:
         return None
+    if checked.line_digests is not None:  # taken as verification folded them in parts
+        return checked.line_digests
     try:
         return line_digests(intact_events(store, checked))
     except (ObjectNotFoundError, UnreadableObjectError, VerificationError):
@@ -302,14 +305,15 @@ def _from_stored_events(store: Store, checked: CheckedBundle, summary: BundleSum
     read = _stored_events(store, checked)
     if read is None:
         return None, None
-    digests: set[str] = set()
+    digests = LineDigests()
     try:
         try:
             record = record_from_events(read(), layout.bundle_key(checked.report.run_id, layout.EVENTS_FILE), summary,
                                         manifest_digest, checked.report.key_id,
                                         checked.manifest.mapping if checked.manifest is not None else None,
-                                        lambda line: digests.add(short_digest(line)))
-            return record, frozenset(digests)
+                                        digests.line)
+            digests.done()
+            return record, digests.found
         except (StoreUnavailableError, ObjectNotFoundError, UnreadableObjectError):
             raise
         except TdprovError:  # malformed: a finding of verification; its lines are digested still

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -173,7 +173,8 @@ def derive_bundle(
 
 
 def derive_written(data: bytes | EventBytes, name: str, *, sealed_at: datetime, hashed: Sequence[FileEntry],
-                   digest_sets: str | None, prov_mapping: str, local_names: bool, versions_apart: bool) -> Derived | None:
+                   digest_sets: str | None, prov_mapping: str, local_names: bool, versions_apart: bool,
+                   each_line: Callable[[bytes], None] | None = None) -> Derived | None:
     """:func:`derive_bundle` of a sealed bundle's ``events.jsonl`` bytes ``data`` (named ``name``; held whole, or read
     in parts; the other arguments as there, ``sealed``), folded line by line
     (:func:`~prov_common.bundle.events.fold_written_lines`), so that what is held grows with the run's PROV and count
@@ -181,9 +182,10 @@ def derive_written(data: bytes | EventBytes, name: str, *, sealed_at: datetime, 
     (:func:`~prov_common.bundle.events.event_listed`); its files hold no ``events.jsonl``: it is ``data``, as given.
     None when ``data`` is not what :func:`derive_bundle` writes of its events (a line not canonical, repeated, out of
     order; events of several runs): :func:`derive_bundle` of them parsed then tells how. :class:`BadInputError` as
-    there, a digest-set version this tdprov does not know refused before any line is read."""
+    there, a digest-set version this tdprov does not know refused before any line is read. ``each_line``: as
+    :func:`~prov_common.w3cprov.event_lines.fold_event_lines` takes it."""
     check_version(digest_sets)
-    folded = fold_written_lines(data, name, local_names=local_names, versions_apart=versions_apart)
+    folded = fold_written_lines(data, name, local_names=local_names, versions_apart=versions_apart, each_line=each_line)
     if folded is None:
         return None
     state, listed = folded

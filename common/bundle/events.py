@@ -59,6 +59,22 @@ def line_digests(data: bytes | EventBytes) -> frozenset[str]:
     return frozenset(short_digest(line) for *_, line in part_lines(source.parts, SMALL_OBJECT_LIMIT) if line and line.strip())
 
 
+class LineDigests:
+    """:func:`line_digests` of an events file taken as a fold reads its lines (:meth:`line`, the fold's ``each_line``,
+    given each line that is not blank, none longer than a fold takes), so that the file is not read again for them:
+    ``found`` once the fold has read every line (:meth:`done`), else None."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+        self.found: frozenset[str] | None = None
+
+    def line(self, line: bytes) -> None:
+        self.taken.add(short_digest(line))
+
+    def done(self) -> None:
+        self.found = frozenset(self.taken)
+
+
 def parent_of(event: Mapping[str, Any]) -> tuple[str, str, str] | None:
     """(run id, job namespace, job name) of the run the event's ``parent`` run facet names, ``None`` when it names
     none in full."""
@@ -217,20 +233,26 @@ def _without_raw_return(parts: Iterable[bytes]) -> Iterator[bytes]:
         yield part
 
 
-def fold_written_lines(data: bytes | EventBytes, name: str, *, local_names: bool, versions_apart: bool
-                       ) -> tuple[RunState, list[dict[str, Any]]] | None:
+def fold_written_lines(data: bytes | EventBytes, name: str, *, local_names: bool, versions_apart: bool,
+                       each_line: Callable[[bytes], None] | None = None) -> tuple[RunState, list[dict[str, Any]]] | None:
     """The one run of a sealed bundle's ``events.jsonl`` bytes ``data`` (named ``name``; held whole, or read in parts
     of a file of the size ``data.size``) and what ``tdprov show`` lists of each of its events (:func:`event_listed`),
     folded line by line (:func:`~prov_common.w3cprov.event_lines.fold_event_lines`: what is held grows with the run's
     PROV and count of events, not with the file), when they are the bytes :func:`events_jsonl` writes of the events
     :func:`order_events` gives (so the events give the same run folded whole); None when they are not, or are events
     of several runs (:class:`BadInputError` for a line that is not an event). Parsing the events whole then names what
-    is wrong."""
+    is wrong. ``each_line``: as :func:`~prov_common.w3cprov.event_lines.fold_event_lines` takes it."""
     source, lines = EventBytes.of(data), _AsWritten()
+
+    def line(read: bytes) -> None:
+        lines.line(read)
+        if each_line is not None:
+            each_line(read)
+
     try:
         states = fold_event_lines(replace(source, parts=_without_raw_return(source.parts)), name, sealed=True,
                                   local_names=local_names, versions_apart=versions_apart, each=lines.event,
-                                  each_line=lines.line)
+                                  each_line=line)
     except _RawReturn:
         return None
     return (states[0], lines.listed) if len(states) == 1 and lines.of(source.size) else None

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from prov_common.bundle import layout, storage
 from prov_common.bundle.build import Derived, derive_bundle, derive_written, statement_for
-from prov_common.bundle.events import parse_events_jsonl
+from prov_common.bundle.events import LineDigests, parse_events_jsonl
 from prov_common.bundle.model import FileEntry, Manifest, VerificationReport
 from prov_common.bundle.naming import NAMINGS, namings_of
 from prov_common.bundle.subjects import check_version
@@ -103,7 +103,9 @@ class CheckedBundle:
     :func:`~prov_common.bundle.claimed.claimed_run`, and anyone can plant them at any size), the parsed manifest and its
     digest, what the events give (None when they could not be read or were not parsed), the index key that the bundle's
     ``indexed`` record names (None when it names none of this run's), and the paths of the events and PROV whose bytes
-    are the size and digest the manifest gives (``intact``, held in ``objects`` or not)."""
+    are the size and digest the manifest gives (``intact``, held in ``objects`` or not), and the digests of the lines of
+    events read in parts (:func:`~prov_common.bundle.events.line_digests`) taken as their fold read them, for the audit
+    (``line_digests``: None when they are held, or were not folded to their end as a bundle is written)."""
 
     report: VerificationReport
     objects: dict[str, bytes] = field(default_factory=dict)
@@ -112,6 +114,7 @@ class CheckedBundle:
     derived: Derived | None = None
     indexed_entry: str | None = None
     intact: set[str] = field(default_factory=set)
+    line_digests: frozenset[str] | None = None
 
     @property
     def statement_digest(self) -> str | None:
@@ -307,8 +310,10 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     report.fold(listed_from, prefix)  # many files listed and not stored, or planted: one finding of each problem
     if vouched:
         events = (lambda: intact_events(store, checked)) if layout.EVENTS_FILE in checked.intact else None
+        digests = LineDigests()
         checked.derived = _check_consistency(prefix, manifest, manifest_digest, files, events, attachments, statement,
-                                             report)
+                                             report, digests)
+        checked.line_digests = digests.found
     # else the manifest is vouched for by no trusted signature (a finding above): its events are not parsed to rebuild
     # the bundle, which anyone can plant at any size (130,000 repeats of one event, 139 MB, cost 950 MB and 46 s)
     named = checked.indexed_entry = (_check_indexed_record(store, indexed_key, run_id, index_keys, report, present)
@@ -416,12 +421,14 @@ def _check_consistency(
     attachments: list[str],
     statement: Statement,
     report: VerificationReport,
+    digests: LineDigests,
 ) -> Derived | None:
     """Re-derive PROV, manifest summary and statement from the events and compare (``files``: the PROV when its digest
     matched; ``events``: each call the events as held, or a new reading of them in parts (:func:`intact_events`), None
     when they are not the file the manifest lists; ``attachments``: the paths of the attachments whose digests matched;
     their bytes are not needed again; ``statement``: signed by a trusted key and naming this manifest's digest, as only
-    such a bundle is re-derived)."""
+    such a bundle is re-derived; ``digests``: given the lines of events read in parts as they are folded, so that the
+    audit need not read them again)."""
     events_key = prefix + layout.EVENTS_FILE
     if events is None:
         return None
@@ -431,7 +438,7 @@ def _check_consistency(
         report.add(events_key, "malformed", exc.what)
         return None
     try:
-        expected = written = _derived_as_written(manifest, events(), events_key, options)
+        expected = written = _derived_as_written(manifest, events(), events_key, options, digests)
         if written is None:  # not as a bundle is written: parsed whole, which names what is wrong as ever
             expected = _derived_parsed(manifest, events(), events_key, options, report)
     except ObjectNotFoundError:
@@ -471,18 +478,23 @@ def _derive_options(prefix: str, manifest: Manifest, attachments: list[str]) -> 
             "versions_apart": folds_versions_apart(manifest.mapping)}
 
 
-def _derived_as_written(manifest: Manifest, data: bytes | EventBytes, events_key: str, options: dict[str, Any]
-                        ) -> Derived | None:
+def _derived_as_written(manifest: Manifest, data: bytes | EventBytes, events_key: str, options: dict[str, Any],
+                        digests: LineDigests) -> Derived | None:
     """What the events ``data`` (held whole, or read in parts) of this manifest's run give, folded line by line when
     they are as a bundle is written (:func:`~prov_common.bundle.build.derive_written`: 177 MB of 110,002 events folded
     whole took 1.52 GB); None when they are not, or anything about them is wrong (:func:`_derived_parsed` names it); the
-    store's errors, and :class:`VerificationError` for events that changed since they were hashed, as raised."""
+    store's errors, and :class:`VerificationError` for events that changed since they were hashed, as raised. Events
+    read in parts give ``digests`` each line as it is folded, done once the fold has read them all (checked against the
+    file's digest after the last part: a file changed since raises)."""
+    parts = isinstance(data, EventBytes)
     try:
-        expected = derive_written(data, events_key, **options)
+        expected = derive_written(data, events_key, **options, each_line=digests.line if parts else None)
     except (StoreError, VerificationError):
         raise
     except TdprovError:
         return None
+    if parts:
+        digests.done()
     return expected if expected is not None and expected.state.run_id == manifest.run_id else None
 
 
