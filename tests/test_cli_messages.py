@@ -153,6 +153,29 @@ def test_an_emptied_store_whose_trusted_report_found_nothing_says_how_many_do_no
     assert "Fix: if another auditor audits this store, trust that auditor's key" in err, err
 
 
+def test_an_emptied_store_refused_reads_each_audit_object_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refusal of an emptied store whose report another auditor signed verified the store's audit reports twice:
+    once for the evidence of its emptying, again to name those that do not verify (the audit's signed record read twice).
+    Each is read and verified once, and the refusal names it as before."""
+    from counting_store import CountingStore
+    from prov_common.audit import run_audit
+    from prov_common.errors import BadInputError
+
+    store = tmp_path / "store"
+    Pipeline(str(store))
+    assert main(["audit", "--store", str(store), "--quiet"]) == 0
+    for folder in store.iterdir():
+        if folder.name != "audit":
+            shutil.rmtree(folder)
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "other-auditor"))
+    counted = CountingStore(store)
+    with pytest.raises(BadInputError, match="none verifies under the trusted auditor keys"):
+        run_audit(counted, progress=False, require_runs=True)
+    reads = {key: counted.gets[key] + len(counted.ranges[key]) for key in [*counted.gets, *counted.ranges]}
+    audit_reads = {key: n for key, n in reads.items() if key.startswith(("audit/runs/", "audit/reports/"))}
+    assert audit_reads and set(audit_reads.values()) == {1}, audit_reads
+
+
 def test_a_store_holding_only_source_records_is_audited_and_a_forged_one_named(store_uri: str,
                                                                                capsys: pytest.CaptureFixture[str]) -> None:
     """A team that registered its sources and ran no pipeline yet: the audit checked nothing and refused the store as

@@ -15,6 +15,7 @@ store (``--accept-checkpoint``; one of another store copied in hides none): a pe
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from prov_common.audit.model import CHECK_INVENTORY, Finding
@@ -42,15 +43,39 @@ def forgotten(store: Store, remembered: str) -> Finding:
                    "were deleted since", FIX_EMPTIED, kind=EMPTIED)
 
 
-def emptied(store: Store, trust: TrustStore) -> Finding | None:
-    """The finding of a store that holds no record now (the caller checked) but whose newest evidence-bearing audit
-    report (see the module docstring) found records; None when no such report verifies."""
-    for key in _reports(store, trust):
-        held = _held(store, trust, key)
+@dataclass(frozen=True)
+class ReportEvidence:
+    """What the store's audit reports (newest first, see the module docstring) tell of a store that holds no record:
+    ``finding``, that of its emptying (None when no report tells it); ``unverified``, the reports read that do not verify
+    under the auditors' keys, each with why (another auditor's key, not trusted here; or altered), evidence of nothing
+    to this auditor, which the refusal of a store with nothing to audit names; ``reports``, how many reports there are to
+    read (all are read when ``finding`` is None)."""
+
+    finding: Finding | None
+    unverified: tuple[tuple[str, str], ...]
+    reports: int
+
+
+def emptied(store: Store, trust: TrustStore) -> ReportEvidence:
+    """What the store's audit reports tell of a store that holds no record now (the caller checked): the finding of the
+    newest evidence-bearing report (see the module docstring) that found records, if one verifies under the auditors'
+    keys ``trust``; each report is read and verified once, up to that one."""
+    reports, unverified = _reports(store, trust), []
+    for key in reports:
+        try:
+            held = _held(store, trust, key)
+        except StoreUnavailableError:
+            raise
+        except TdprovError as exc:  # a report that does not verify is the inventory's finding, and evidence of nothing
+            unverified.append((key, exc.what))
+            continue
+        except ValueError:  # a report (or its signed record) not of its shape: evidence of nothing either
+            continue
         if held:
-            return Finding(CHECK_INVENTORY, key, f"the store holds no record, but the audit that wrote report '{key}' "
-                           f"{held}: they were deleted since", FIX_EMPTIED, kind=EMPTIED)
-    return None
+            return ReportEvidence(Finding(CHECK_INVENTORY, key, f"the store holds no record, but the audit that wrote report "
+                                          f"'{key}' {held}: they were deleted since", FIX_EMPTIED, kind=EMPTIED),
+                                  tuple(unverified), len(reports))
+    return ReportEvidence(None, tuple(unverified), len(reports))
 
 
 def _resolved(store: Store, trust: TrustStore) -> str:
@@ -69,23 +94,6 @@ def _resolved(store: Store, trust: TrustStore) -> str:
     return ""
 
 
-def unverified_reports(store: Store, trust: TrustStore) -> tuple[list[tuple[str, str]], int]:
-    """The audit reports :func:`emptied` reads (newest first) that do not verify under the auditors' keys ``trust``, each
-    with why (another auditor's key, not trusted here; or altered), and how many it reads: evidence of nothing to this
-    auditor, which the refusal of a store with nothing to audit names, so that an auditor not given the store's auditor
-    key is told so."""
-    found = []
-    reports = _reports(store, trust)
-    for key in reports:
-        try:
-            check_report(store, trust, key)
-        except StoreUnavailableError:
-            raise
-        except TdprovError as exc:
-            found.append((key, exc.what))
-    return found, len(reports)
-
-
 def _reports(store: Store, trust: TrustStore) -> list[str]:
     """The keys of the store's audit reports (``report.json``), newest first, down to the newest verified acceptance of
     the log (:func:`_resolved`): older ones describe a store a person accepted as it was then."""
@@ -95,19 +103,15 @@ def _reports(store: Store, trust: TrustStore) -> list[str]:
 
 
 def _held(store: Store, trust: TrustStore, key: str) -> str | None:
-    """What the verified report at ``key`` found in the store (its log, runs and source records; or that it named records
-    as deleted), None when it found none, does not verify or is another store's."""
+    """What the report at ``key``, verified, found in the store (its log, runs and source records; or that it named records
+    as deleted), None when it found none or is another store's. Raises :class:`TdprovError` when it does not verify, ``ValueError``
+    when it or its record is not of its shape."""
     try:
-        try:
-            data: bytes | None = store.get(key, REPORT_LIMIT)
-        except ObjectTooLargeError:
-            data = None
-        record = check_report(store, trust, key, data)
-        report: dict[str, Any] = json.loads(data) if data is not None else {"store": audited_store(record)}
-    except StoreUnavailableError:
-        raise
-    except (TdprovError, ValueError):
-        return None  # a report that does not verify is the inventory's finding, and evidence of nothing
+        data: bytes | None = store.get(key, REPORT_LIMIT)
+    except ObjectTooLargeError:
+        data = None
+    record = check_report(store, trust, key, data)
+    report: dict[str, Any] = json.loads(data) if data is not None else {"store": audited_store(record)}
     if not isinstance(report, dict) or not _of_this_store(report, store):
         return None  # another store's report, signed there and copied in: evidence of nothing here
     if data is None:  # its store is the one its audit's signed record names
@@ -139,4 +143,4 @@ def _objects(value: Any) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-__all__ = ["EMPTIED", "FIX_EMPTIED", "emptied", "forgotten", "unverified_reports"]
+__all__ = ["EMPTIED", "FIX_EMPTIED", "ReportEvidence", "emptied", "forgotten"]

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from prov_common.audit.access import ReadOnlyStore, not_logged, require_auditor_key, require_report_dir, require_write_access
 from prov_common.audit.catalog import Binding, Catalog, Written, catalog_key, load_catalog, write_catalog, write_summary
 from prov_common.audit.checks import Evaluation, evaluate
-from prov_common.audit.emptied import emptied, forgotten, unverified_reports
+from prov_common.audit.emptied import ReportEvidence, emptied, forgotten
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
 from prov_common.audit.identity import check_identity
@@ -196,8 +196,8 @@ def _audit(
     unsealed = list(loaded.state.checks.unsealed) if loaded.state else []  # kept by --full too: their evidence may be gone
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
         if (require_runs and head is None and result.first_audit and not _remembered_records(memory)
-                and not _holds_records(store, Listing.take(store)) and emptied(store, audit_trust) is None):
-            raise _nothing_to_audit(store, audit_trust)  # accepting an empty or mistyped store would make it pass as audited
+                and not _holds_records(store, Listing.take(store)) and (evidence := emptied(store, audit_trust)).finding is None):
+            raise _nothing_to_audit(store, evidence)  # accepting an empty or mistyped store would make it pass as audited
         require_write_access(store)  # the resolution is written into the store (a read-only audit records none)
         removed, _ = staging_removed(store, unsealed)  # runs whose staged events are gone: the person accepts their loss too
         result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id,
@@ -231,10 +231,11 @@ def _audit(
     # deleted (a finding, its report saying so for the next auditor); with neither, an empty or mistyped store
     held, remembered = _holds_records(store, listing), _remembered_records(memory)
     result.remembered_records = remembered if result.first_audit else ""
-    deleted = None if held else forgotten(store, remembered) if remembered else emptied(store, audit_trust)
-    if (require_runs and accept_checkpoint is None and head is None and not blocked and not held and deleted is None
+    told = None if held or remembered else emptied(store, audit_trust)  # what the store's audit reports tell
+    deleted = told.finding if told else None if held else forgotten(store, remembered)
+    if (require_runs and accept_checkpoint is None and head is None and not blocked and told and told.finding is None
             and result.first_audit):
-        raise _nothing_to_audit(store, audit_trust)
+        raise _nothing_to_audit(store, told)
     if not read_only and accept_checkpoint is None:  # before the work (accepting checked it already): not at its end
         require_write_access(store)
     inventory = CheckResult(CHECK_INVENTORY, findings=[*identity.findings, *([deleted] if deleted else [])])
@@ -609,12 +610,12 @@ def _settled(listing: Listing, summaries: list[BundleSummary], cursor: str | Non
     return {run_id for run_id, keys in listing.index.items() if keys[0] <= horizon}
 
 
-def _nothing_to_audit(store: Store, audit_trust: TrustStore) -> BadInputError:
+def _nothing_to_audit(store: Store, told: ReportEvidence) -> BadInputError:
     """The refusal of an audit of a store that holds nothing to audit: empty, or a typo for the store meant; or, where it
-    holds audit reports some or all of which do not verify under the auditors' keys (``audit_trust``; both counted, one
-    that verifies having found nothing), audited by an auditor whose key this one does not trust (its reports may say
-    the store held records, which this auditor cannot read)."""
-    unverified, reports = unverified_reports(store, audit_trust)
+    holds audit reports some or all of which do not verify under the auditors' keys (``told``, what :func:`emptied` read
+    of them; both counted, one that verifies having found nothing), audited by an auditor whose key this one does not
+    trust (its reports may say the store held records, which this auditor cannot read)."""
+    unverified, reports = told.unverified, told.reports
     if unverified:
         (key, why), more, one = unverified[0], len(unverified) - 1, len(unverified) == 1
         held = (f"{counted(reports, 'audit report')}, but none verifies under the trusted auditor keys, so none can tell" if
