@@ -317,8 +317,7 @@ def test_an_s3_prefix_with_an_empty_name_under_which_nothing_is_listed_names_the
     capsys.readouterr()
     assert main(["hash", f"s3://{bucket}/x//shards/"]) == 2
     assert capsys.readouterr().err == (
-        f"tdprov hash: no shards in 's3://{bucket}/x//shards/', whose key holds '//' ('x//shards/'): S3 takes a key as "
-        "written, the empty name between the two '/' included, and holds no data file under it. Fix: write "
+        f"tdprov hash: no shards in 's3://{bucket}/x//shards/': its key holds '//', which S3 takes as written. Fix: write "
         f"s3://{bucket}/x/shards/ if that is meant (one '/' between names)\n")
     assert main(["hash", f"s3://{bucket}/x//shards/*.csv"]) == 2
     assert f"Fix: write s3://{bucket}/x/shards/*.csv if that is meant" in capsys.readouterr().err

@@ -137,9 +137,7 @@ def missing_in_s3(uri: str, exc: BaseException) -> BadInputError | None:
                                     fix=f"to hash them as one sharded dataset, end the URI with '/': {uri}/")
     meant = single_slashed(without_query(uri))
     if "//" in key and version is None:
-        meant += "/" if is_s3_prefix(meant) else ""
-        return S3ObjectMissingError(f"{what}: its key holds '//', which S3 takes as written.",
-                                    fix=f"write {meant} if that is meant (one '/' between names)")
+        return doubled_slash_refusal(what, meant + ("/" if is_s3_prefix(meant) else ""), S3ObjectMissingError)
     return S3ObjectMissingError(f"{what}.", fix="check the key; a prefix of objects is hashed with a URI that ends in '/'")
 
 
@@ -165,6 +163,13 @@ def is_s3_prefix(uri: str) -> bool:
     except Exception:  # noqa: BLE001 - botocore's errors: denied, endpoint down
         return False
     return bool(listed.get("KeyCount", 0))
+
+
+def doubled_slash_refusal(what: str, meant: str, error: type[BadInputError] = BadInputError) -> BadInputError:
+    """The refusal ``what`` (what S3 does not hold, as a clause) of a URI whose key holds '//', which S3 takes as written
+    (``s3://b/x//k`` is not ``s3://b/x/k``); ``meant``: the URI with one '/' between names (:func:`single_slashed`)."""
+    return error(f"{what}: its key holds '//', which S3 takes as written.",
+                 fix=f"write {meant} if that is meant (one '/' between names)")
 
 
 def single_slashed(uri: str) -> str:

@@ -16,7 +16,8 @@ from urllib.parse import unquote
 
 from prov_common.errors import BadInputError
 from prov_common.file_uri import home_hint
-from prov_common.hashing.remote import S3_SCHEMES, is_s3_object, s3_client, s3_key, s3_version, single_slashed, versioned_uri
+from prov_common.hashing.remote import (S3_SCHEMES, doubled_slash_refusal, is_s3_object, s3_client, s3_key, s3_version,
+                                        single_slashed, versioned_uri)
 from prov_common.hashing.shard_model import LocalState, ShardRef
 from prov_common.once import Once
 from prov_common.regular_file import kind_of
@@ -216,15 +217,11 @@ def _list_s3(target: str) -> list[ShardRef]:
 
 
 def _check_key_segments(target: str) -> None:
-    """Refuse the S3 prefix or glob ``target``, under which nothing was listed, when its key has an empty name in it:
-    at its start (:func:`~prov_common.hashing.remote.s3_key` names the leading '/'), or as '//' inside it, which S3
-    keeps as written (``s3://b/x//shards/`` lists other keys than ``s3://b/x/shards/``)."""
-    key = s3_key(target)
-    if "//" in key:
-        raise BadInputError(
-            f"no shards in {target!r}, whose key holds '//' ({key!r}): S3 takes a key as written, the empty name "
-            "between the two '/' included, and holds no data file under it.",
-            fix=f"write {single_slashed(target)} if that is meant (one '/' between names)")
+    """Refuse the S3 prefix or glob ``target``, under which nothing was listed, when its key holds '//', which S3 keeps
+    as written (``s3://b/x//shards/`` lists other keys than ``s3://b/x/shards/``); a key that begins with '/' is refused
+    by :func:`~prov_common.hashing.remote.s3_key`, which names the leading '/'."""
+    if "//" in s3_key(target):
+        raise doubled_slash_refusal(f"no shards in {target!r}", single_slashed(target))
 
 
 def list_shards(target: str) -> list[ShardRef]:
