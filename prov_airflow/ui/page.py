@@ -4,6 +4,7 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import quote
 
+from prov_airflow.ui.app import RUN_ROUTE
 from prov_airflow.ui.runs import BundleStatus, DagRunBundles
 from prov_common.text import counted
 
@@ -41,12 +42,17 @@ def _row(bundle: BundleStatus) -> str:
             f"<td><code>{escape(bundle.location)}</code></td></tr>")
 
 
+def _run_link(dag_id: str, run_id: str) -> str:
+    """The link from the index (the app's root) to the DAG run's bundles page: :data:`RUN_ROUTE`, relative."""
+    return RUN_ROUTE.lstrip("/").format(dag_id=quote(dag_id, safe=""), run_id=quote(run_id, safe=""))
+
+
 def render_index(runs: list[tuple[str, str, str]]) -> str:
     """The index: recent DAG runs ``(dag_id, run_id, state)``, each linking to its bundles page; with none, what
     brings one here."""
     rows = "".join(
-        f"<tr><td>{escape(dag_id)}</td><td><a href='dag-runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}'>"
-        f"{escape(run_id)}</a></td><td>{escape(state)}</td></tr>" for dag_id, run_id, state in runs)
+        f"<tr><td>{escape(dag_id)}</td><td><a href='{escape(_run_link(dag_id, run_id))}'>{escape(run_id)}</a></td>"
+        f"<td>{escape(state)}</td></tr>" for dag_id, run_id, state in runs)
     listed = ("<p class='meta'>No DAG runs you may read yet: a DAG run of a DAG you may read is listed here once it is "
               "created, and links to its bundles, verified.</p>" if not runs else
               "<p class='meta'>The most recent DAG run you may read; it links to its bundles, verified.</p>" if len(runs) == 1 else
@@ -73,8 +79,7 @@ def _pages(runs: DagRunBundles) -> str:
     """Links to the previous and next pages of the DAG run's bundles (relative: they keep the page's own route), each
     saying how many bundles it leads to: the previous link those before this page (fewer than a page from an offset
     that is not a multiple of the limit), the next link those of the next page."""
-    start = min(runs.offset, runs.total)  # this page's first bundle (the end, from past it)
-    pages = (("prev", "previous", runs.previous_offset, start - (runs.previous_offset or 0)),
+    pages = (("prev", "previous", runs.previous_offset, runs.start - (runs.previous_offset or 0)),
              ("next", "next", runs.next_offset, runs.total - (runs.next_offset or 0)))
     links = [f"<a rel='{rel}' href='?offset={at}&amp;limit={runs.limit}'>{word} {counted(min(runs.limit, count), 'bundle')}</a>"
              for rel, word, at, count in pages if at is not None]

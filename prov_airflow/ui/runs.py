@@ -71,6 +71,11 @@ class DagRunBundles:
     limit: int = PAGE_SIZE
 
     @property
+    def start(self) -> int:
+        """The offset of this page's first bundle, ``total`` for a page past the end."""
+        return min(self.offset, self.total)
+
+    @property
     def next_offset(self) -> int | None:
         """The offset of the next page (None on the last)."""
         after = self.offset + self.limit
@@ -79,7 +84,7 @@ class DagRunBundles:
     @property
     def previous_offset(self) -> int | None:
         """The offset of the previous page (None on the first)."""
-        return max(0, min(self.offset, self.total) - self.limit) if self.offset > 0 else None
+        return max(0, self.start - self.limit) if self.offset > 0 else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"dagId": self.dag_id, "runId": self.run_id, "store": self.store, "total": self.total,
