@@ -20,18 +20,18 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
+from bundle_support import dataset, event  # noqa: E402 - the OpenLineage events the tests seal
 from harness import OUT_HELP, machine, report, s3_stores, start_moto  # noqa: E402
 
 DAG_ID = "bench_mapped"
 
 
 def _events(run_id: str, job: str) -> list[dict]:
-    data = [{"namespace": "s3://lake", "name": name, "facets": {}} for name in ("raw/part.parquet", "clean/part.parquet")]
-    return [{"eventType": kind, "eventTime": f"2026-03-01T10:00:0{i}.000Z", "producer": "https://github.com/tdprov/tdprov/benchmarks",
-             "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent", "run": {"runId": run_id, "facets": {}},
-             "job": {"namespace": "bench", "name": job, "facets": {}}, "inputs": data[:1], "outputs": data[1:] if i else []}
+    raw, clean = (dataset("s3://lake", name) for name in ("raw/part.parquet", "clean/part.parquet"))
+    return [event(run_id, kind, f"2026-03-01T10:00:0{i}.000Z", inputs=[raw], outputs=[clean] if i else None, job=job)
             for i, kind in enumerate(("START", "COMPLETE"))]
 
 

@@ -19,8 +19,10 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
+from bundle_support import event  # noqa: E402 - the OpenLineage events the tests seal
 from peak_memory import measure  # noqa: E402
 from harness import OUT_HELP, machine, report, s3_stores, start_moto  # noqa: E402
 
@@ -52,10 +54,7 @@ def sealed_stores(mib: int, root: Path, s3: bool) -> tuple[str, str, list[str]]:
 
     private, public = write_keypair(root / "bench.key")
     run_id = str(uuid.uuid4())
-    events = [{"eventType": kind, "eventTime": f"2026-03-01T10:00:0{i}.000Z", "producer": "https://github.com/tdprov/tdprov/benchmarks",
-               "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent", "run": {"runId": run_id, "facets": {}},
-               "job": {"namespace": "bench", "name": "rows", "facets": {}}, "inputs": [], "outputs": []}
-              for i, kind in enumerate(("START", "COMPLETE"))]
+    events = [event(run_id, kind, f"2026-03-01T10:00:0{i}.000Z", job="rows") for i, kind in enumerate(("START", "COMPLETE"))]
     bundle = build_bundle(events, {rows_path("file", "train"): os.urandom(mib << 20)}, load_signing_key(private),
                           sealed_at=datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc))
     uris = [str(root / "store")]
