@@ -39,7 +39,7 @@ from prov_common.store import open_store
 BODY = """
 store = open_store(path)
 if how == "whole":  # verification as it was: the attachment read with one get, then hashed
-    verify.hash_stored = lambda s, k: FileDigest(blake3_digest(data := s.get(k)), len(data))
+    verify.hash_stored = lambda s, k, **_: FileDigest(blake3_digest(data := s.get(k)), len(data))
 report = verify.verify_bundle(store, {run_id!r}, TrustStore.of([load_public_key({public!r})]))
 assert report.ok, report.findings
 td = types.SimpleNamespace(digest="verified", rows=report.checked)
