@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -146,11 +147,32 @@ def test_every_verb_writing_a_file_says_what_it_wrote(recorded: dict[str, str], 
     assert capsys.readouterr().err == ""  # written to stdout: nothing to say
 
 
+def _unnamed(fields: Iterable[str], text: str) -> list[str]:
+    """The ``fields`` of a JSON document that ``text`` (a help or a page that lists them) does not name."""
+    return sorted(set(fields) - set(re.findall(r"[A-Za-z]+", text)))
+
+
 def test_readme_names_every_field_of_show_json(recorded: dict[str, str], capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     """The README tour's 'tdprov show --json' line lists the document's fields; it left out mappingKey and
     stagedAfterSealing, which the document has for every run."""
     line = re.search(r"^tdprov show --json RUN_ID\s+# (.*)$", (REPO / "README.md").read_text(), re.MULTILINE).group(1)
     assert main(["show", recorded["run"], "--json", "--store", recorded["store"]]) == 0
-    fields = set(json.loads(capsysbinary.readouterr().out))
-    named = set(re.findall(r"[A-Za-z]+", line))
-    assert fields - named == set(), f"fields of 'tdprov show --json' the README does not name: {sorted(fields - named)}"
+    fields = json.loads(capsysbinary.readouterr().out)
+    assert not _unnamed(fields, line), f"fields of 'tdprov show --json' the README does not name: {_unnamed(fields, line)}"
+
+
+def test_help_and_docs_name_every_field_of_audit_json(recorded: dict[str, str], tmp_path: Path,
+                                                      capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    """'tdprov audit --json' was said to hold "the summary, the checkpoint (size, root, digest) and the findings"; it
+    also has auditId, format, remembered, report and store. Its help names every field, docs/audit.md every field and
+    those of summary, checkpoint and report."""
+    argv = ["audit", "--json", "--report", str(tmp_path / "again"), "--store", recorded["store"]]
+    assert main(argv) == 0
+    doc = json.loads(capsysbinary.readouterr().out)
+    page = re.search(r"^`tdprov audit --json` prints .*?(?=\n\n)", (REPO / "docs" / "audit.md").read_text(),
+                     re.MULTILINE | re.DOTALL).group(0)
+    fields = [*doc, *doc["summary"], *doc["checkpoint"], *doc["report"], *doc["remembered"]]
+    assert not _unnamed(fields, page), f"fields of 'tdprov audit --json' docs/audit.md does not name: {_unnamed(fields, page)}"
+    verbs = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    help_text = next(a.help for a in verbs.choices["audit"]._actions if "--json" in a.option_strings)
+    assert not _unnamed(doc, help_text), f"fields of 'tdprov audit --json' its help does not name: {_unnamed(doc, help_text)}"

@@ -44,7 +44,10 @@ def register(subparsers: Any) -> None:
                              "bundles are examined, not logged); the report and the audit's signed record go to --report DIR (needed)")
     parser.add_argument("--stale-hours", type=finite_hours, default=24.0, help="a run with no new event for this long and no bundle is a finding (default 24)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary line")
-    parser.add_argument("--json", action="store_true", help="print the summary, the checkpoint (size, root, digest) and the findings as JSON")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON document: format, auditId, store, summary (the counts and each check's result), "
+                             "checkpoint (the one verified: size, root, digest), remembered (the one remembered before), "
+                             "findings (those that fail the audit) and report (json, html and the digest of report.json)")
     parser.add_argument("--witness", metavar="FILE|URI", action="append", default=[],
                         help="a published checkpoint (report, --json output, file or s3:// object) the log must still extend; repeatable")
     parser.add_argument("--remember-in", metavar="URI", action="append", default=[],
