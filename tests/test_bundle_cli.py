@@ -675,7 +675,7 @@ def test_counts_of_one_read_in_the_singular(store_uri: str, capsys: pytest.Captu
     assert main(["runs", "--limit", "1", "--store", store_uri]) == 0
     assert "the 1 run sealed last; there are more" in capsys.readouterr().err
     assert main(["lineage", "/no/such/data", "--store", store_uri]) == 2
-    assert f"no dataset or version matching '/no/such/data' in 2 bundles of {store_uri}." in capsys.readouterr().err
+    assert f"no dataset or version '/no/such/data' in the recorded runs of {store_uri} (2 bundles)." in capsys.readouterr().err
 
 
 def test_show_says_one_row_and_one_failure_in_the_singular(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

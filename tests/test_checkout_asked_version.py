@@ -253,12 +253,12 @@ def test_no_verify_table_is_the_documented_escape(tmp_path: Path, capsys: Any) -
 
 
 def test_checkout_help_names_its_argument_as_it_is_written(capsys: Any) -> None:
-    """The help's exit codes speak of the argument as VERSION, its name in the usage line: it said 'no snapshot of
-    DIGEST', a name the command has nowhere else."""
+    """The help's exit codes speak of the argument as DATASET|DIGEST, its name in the usage line: it said 'no snapshot
+    of DIGEST', a name the command has nowhere else (and 'VERSION', where the other verbs said 'DATASET|DIGEST')."""
     with pytest.raises(SystemExit) as done:
         main(["checkout", "--help"])
     assert done.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "[--store STORE] VERSION Write the bytes" in out
-    assert "2 if there is no snapshot of VERSION, PATH exists" in out
-    assert "DIGEST" not in out.replace("DATASET@DIGEST", "")
+    assert "[--store STORE] DATASET|DIGEST Write the bytes that were snapshotted as DATASET|DIGEST to PATH" in out
+    assert "2 if there is no snapshot of DATASET|DIGEST, PATH exists" in out
+    assert "VERSION" not in out

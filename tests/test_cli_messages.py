@@ -642,22 +642,33 @@ def test_an_option_value_that_begins_with_a_dash_is_not_taken_for_an_unknown_opt
     assert capsys.readouterr().err.startswith("tdprov export: error: unrecognized arguments: --bogus. ")
 
 
+VERSION_FORMS = ("a dataset name, namespace/name, URI or Dagster asset key (its newest recorded version), a digest (blake3:<64 "
+                 "hex>, or its first 12 or more hex digits, with or without 'blake3:'), or DATASET@DIGEST (that dataset's version "
+                 "at that digest), as 'tdprov runs' shows them")
+
+
 def test_a_version_that_names_nothing_is_refused_as_the_help_names_a_version(tmp_path: Path,
                                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    """A name that is no recorded dataset or version is refused naming the form of a version that each verb's --help
-    and 'tdprov runs' name, DATASET@DIGEST (a dataset may be an xcom:// or inmemory:// URI, no path): it said
-    PATH@DIGEST."""
+    """A name that is no recorded dataset or version is refused in the same words by every verb that takes one,
+    naming the forms that each verb's --help names under one metavar, DATASET|DIGEST (a dataset may be an xcom:// or
+    inmemory:// URI, no path: it said PATH@DIGEST). 'contains' and 'checkout' called it VERSION, 'record' and
+    'lineage' DATASET|DIGEST; 'record' said "a digest (blake3:...)" where 'lineage' said "with or without 'blake3:'",
+    and "in the recorded runs" where 'lineage' said "matching ... in 1 bundle of STORE"."""
     store = str(tmp_path / "store")
     record_runs(store, 1)
-    for argv in (["record", "nothing"], ["checkout", "nothing", "-o", str(tmp_path / "out")],
-                 ["contains", "nothing", "--record", "{}"]):
+    for argv, where in ((["record", "nothing"], ""), (["checkout", "nothing", "-o", str(tmp_path / "out")], ""),
+                        (["contains", "nothing", "--record", "{}"], ""), (["lineage", "nothing"], f" of {store} (1 bundle)")):
         assert main([*argv, "--store", store]) == 2
         assert capsys.readouterr().err == (
-            f"tdprov {argv[0]}: no dataset or version 'nothing' in the recorded runs. Fix: pass a digest (blake3:...), a "
-            "dataset name, or a dataset's version as DATASET@DIGEST, as 'tdprov runs' shows them\n"), argv
+            f"tdprov {argv[0]}: no dataset or version 'nothing' in the recorded runs{where}. Fix: give {VERSION_FORMS}\n"), argv
         with pytest.raises(SystemExit):
             main([argv[0], "--help"])
-        assert "DATASET@DIGEST" in capsys.readouterr().out
+        said = " ".join(capsys.readouterr().out.split())
+        assert f"--store STORE] DATASET|DIGEST " in said and f"DATASET|DIGEST {VERSION_FORMS}" in said, (argv, said)
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    assert f"--training-record DATASET|DIGEST export the training-data record (D&TA or Croissant RAI) of this dataset " \
+           f"version: {VERSION_FORMS}" in " ".join(capsys.readouterr().out.split())
 
 
 def test_a_digest_that_is_not_hex_is_refused_as_no_digest_by_every_verb_that_takes_one(tmp_path: Path,
@@ -1021,10 +1032,9 @@ def test_a_long_argument_is_cut_in_every_refusal_and_its_size_named(tmp_path: Pa
     for argv, said in (
         (["show", long, *at], f"tdprov show: run id {quoted} cannot name a bundle. Fix: use the OpenLineage run.runId (a UUID) of the run"),
         (["verify", long, *at], f"tdprov verify: run id {quoted} cannot name a bundle. Fix: use the OpenLineage run.runId (a UUID) of the run"),
-        (["lineage", long, *at], f"tdprov lineage: no dataset or version matching {quoted} in 1 bundle of {store}. Fix: give a dataset "
-                            "name, namespace/name, URI, Dagster asset key, digest or DATASET@DIGEST as 'tdprov runs' shows them"),
-        (["record", long, *at], f"tdprov record: no dataset or version {quoted} in the recorded runs. Fix: pass a digest (blake3:...), "
-                           "a dataset name, or a dataset's version as DATASET@DIGEST, as 'tdprov runs' shows them"),
+        (["lineage", long, *at], f"tdprov lineage: no dataset or version {quoted} in the recorded runs of {store} (1 bundle). "
+                                 f"Fix: give {VERSION_FORMS}"),
+        (["record", long, *at], f"tdprov record: no dataset or version {quoted} in the recorded runs. Fix: give {VERSION_FORMS}"),
         (["hash", long], f"tdprov hash: cannot use {word}: File name too long. Fix: check the path and its permissions"),
         (["export", "-o", long, *at], f"tdprov export: cannot use {word}: File name too long. Fix: check the path and its permissions"),
         (["show", "x", long, *at], f"tdprov show: error: unrecognized arguments: {word}. Fix: run 'tdprov show --help' for the options "

@@ -178,7 +178,7 @@ def test_downstream_and_checks(store_path: str, capsys) -> None:
 
 def test_unknown_target_is_bad_input(store_path: str, capsys) -> None:
     assert main(["lineage", "/nope.csv", "--store", store_path]) == 2
-    assert "no dataset or version matching '/nope.csv'" in capsys.readouterr().err
+    assert "no dataset or version '/nope.csv'" in capsys.readouterr().err
 
 
 def test_lineage_picture_shows_only_the_tree(store_path: str, tmp_path: Path, capsys) -> None:

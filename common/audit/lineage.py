@@ -34,7 +34,7 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     located_dataset,
     location_of_ref,
     normal_version,
-    not_a_digest,
+    nothing_named,
     pair_text,
     pick_generation,
     read_time as first_read,
@@ -297,13 +297,7 @@ class LineageIndex:
         unversioned = self.recorded_without_digest(ref)
         if unversioned:
             raise no_version_recorded(given, unversioned)
-        if (refused := not_a_digest(given)) is not None:
-            raise refused
-        raise BadInputError(
-            f"no dataset or version '{ref}' in the recorded runs.",
-            fix=DIGEST_RULE if TOO_SHORT_DIGEST.fullmatch(ref.strip().lower()) else
-            "pass a digest (blake3:...), a dataset name, or a dataset's version as DATASET@DIGEST, as 'tdprov runs' shows them",
-        )
+        raise nothing_named(given)
 
     def source_named(self, ref: str, given: str | None = None) -> SourceUse | None:
         """The registered source version that ``ref`` (a digest, whole or its first hex digits, ``LOCATION@DIGEST``, or

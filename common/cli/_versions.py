@@ -1,5 +1,5 @@
 """A dataset version named on the command line: a digest as given, or a dataset name meaning its newest
-recorded version (``tdprov contains``, ``checkout`` and ``snapshot``)."""
+recorded version (``tdprov lineage``, ``record``, ``contains``, ``checkout`` and ``snapshot``)."""
 from __future__ import annotations
 
 import re
@@ -12,6 +12,19 @@ from prov_common.config import Settings
 from prov_common.text import clause, counted, first_of
 
 _DIGEST = re.compile(r"[a-z0-9]+:[0-9a-f]{64}\Z")
+
+
+SOURCE_FORMS = "a registered source by its digest, LOCATION or LOCATION@DIGEST"
+"""How a verb that resolves registered sources ('tdprov lineage', 'record', 'checkout') says so after :data:`VERSION_FORMS`."""
+
+
+def add_version_argument(parser: Any, *names: str, said: str = "", more: str = "", **options: Any) -> None:
+    """Add the argument ``names`` that takes a dataset version, in the words of every verb that takes one: metavar
+    :data:`VERSION_ARGUMENT`, help ``said``, then :data:`VERSION_FORMS`, then ``more``."""
+    from prov_common.w3cprov.identity import VERSION_ARGUMENT, VERSION_FORMS
+
+    parser.add_argument(*names, metavar=VERSION_ARGUMENT, help=f"{said}{VERSION_FORMS}" + (f"; {more}" if more else ""),
+                        **options)
 
 
 def is_full_digest(ref: str) -> bool:

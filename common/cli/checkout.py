@@ -5,6 +5,7 @@ import argparse
 from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
+from prov_common.cli._versions import SOURCE_FORMS, add_version_argument
 
 
 def register(subparsers: Any) -> None:
@@ -13,31 +14,29 @@ def register(subparsers: Any) -> None:
         "checkout",
         help="restore a dataset version (file or table digest) from its snapshot in the store",
         description=(
-            "Write the bytes that were snapshotted as VERSION to PATH. VERSION is a file digest, the "
+            "Write the bytes that were snapshotted as DATASET|DIGEST to PATH. DATASET|DIGEST is a file digest, the "
             "table digest that lineage records for Parquet/CSV/JSON-lines datasets, or a dataset name "
             "(as 'tdprov runs' shows it: its newest recorded version), or a registered source version by its digest or "
             "its location, alone or with '@' and the digest, where no recorded run holds it, as 'tdprov lineage' names it. The bytes are "
             "verified before they are written: each file against its file digest, and a table (or the "
-            "shards of a sharded version) re-hashed against VERSION itself. PATH may be a folder (the file "
+            "shards of a sharded version) re-hashed against the version's digest itself. PATH may be a folder (the file "
             "keeps its recorded name). A table is restored in the format it was snapshotted in (that of the "
             "first file of it snapshotted: CSV, Parquet or JSON lines); a PATH whose suffix names another "
             "format is refused. A sharded version (a folder or prefix of shards) is restored into the folder "
             "PATH, every shard at its path. Exit 0 on success, 1 if the stored bytes do not verify or a run was "
             "left out finding the version of a dataset name or short digest, its bundle not verifying, or a source "
             "record not verifying (the version is restored; each is named on stderr, as 'tdprov lineage' does), 2 if there "
-            "is no snapshot of VERSION, PATH exists (use --force to replace it) or names another format."
+            "is no snapshot of DATASET|DIGEST, PATH exists (use --force to replace it) or names another format."
         ),
         example="tdprov checkout blake3:9f2c...e1 -o data/train.parquet --force",
     )
-    parser.add_argument("digest", metavar="VERSION",
-                        help="blake3:<64 hex> of a file or table (or its first 12 or more hex digits, with or "
-                             "without 'blake3:': a recorded version's, whichever datasets hold it), a dataset name "
-                             "(its newest recorded version), or DATASET@DIGEST as 'tdprov runs' prints it")
+    add_version_argument(parser, "digest", more="a digest that several datasets hold names its bytes, whichever dataset's; "
+                                                + SOURCE_FORMS)
     parser.add_argument("-o", "--output", required=True, metavar="PATH", help="file (or folder) to write")
     parser.add_argument("--force", action="store_true",
                         help="replace PATH if it exists: a file, or a symbolic link itself (not what it leads to)")
     parser.add_argument("--no-verify-table", dest="verify_table", action="store_false",
-                        help="do not re-hash a restored table (or the shards of a sharded version) against VERSION: "
+                        help="do not re-hash a restored table (or the shards of a sharded version) against its digest: "
                              "trusts the unsigned snapshot index, which anyone who can write the store can edit; "
                              "only for data too large to hash twice")
     parser.add_argument("--verify-table", dest="verify_table", action="store_true",

@@ -11,6 +11,7 @@ from prov_common.canonical_json import json_reason
 from prov_common.cli._common import add_store_option, add_verb, check_writable_file
 from prov_common.cli._output import emit_json, json_bytes, tell
 from prov_common.cli._terminal import one_line
+from prov_common.cli._versions import add_version_argument
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError, VerificationError
 from prov_common.store import open_store
@@ -45,9 +46,7 @@ def register(subparsers: Any) -> None:
         ),
         example="tdprov contains blake3:3f2a... --record '{\"customer_id\": 1042, \"email\": \"a@example.com\"}'",
     )
-    parser.add_argument("digest", metavar="VERSION",
-                        help="the dataset version: a digest (blake3:..., held by one dataset), a dataset name (its newest recorded "
-                             "version), or DATASET@DIGEST (that dataset's version at that digest)")
+    add_version_argument(parser, "digest", more="a digest several datasets hold is refused, naming the DATASET@DIGEST of each")
     parser.add_argument("--record", required=True, help="the record as a JSON object, or @FILE to read it from a file; dates, "
                         "date-times, times and durations as ISO-8601 text (2024-01-31T12:00:00Z where the column has a time zone)")
     parser.add_argument("--json", action="store_true", help="print the whole answer as JSON, the proof with every digest of its bucket")

@@ -7,7 +7,7 @@ from typing import Any
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli import record
 from prov_common.cli._output import tell_written, write_output
-from prov_common.cli._versions import tell_entries_not_taken, verified_summaries
+from prov_common.cli._versions import SOURCE_FORMS, add_version_argument, tell_entries_not_taken, verified_summaries
 from prov_common.bundle.trust import bundle_trust
 from prov_common.errors import BadInputError, TdprovError
 from prov_common.config import Settings
@@ -16,6 +16,7 @@ from prov_common.store import open_store
 from prov_common.text import counted
 from prov_common.w3cprov import FORMATS, serialize
 from prov_common.w3cprov.collect import merged_document, summaries
+from prov_common.w3cprov.identity import VERSION_ARGUMENT
 
 RECORD_FORMATS = ("dta", "croissant")
 
@@ -40,9 +41,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--format", "-f", choices=(*FORMATS, *RECORD_FORMATS), default=None, metavar="FORMAT",
                         help="output format: json (default), provn, xml, ttl; with --training-record: dta (default) or croissant")
-    parser.add_argument("--training-record", metavar="DATASET|DIGEST", default=None,
-                        help="export the training-data record (D&TA or Croissant RAI) of this dataset version "
-                             "(a dataset, a digest, or DATASET@DIGEST as 'tdprov runs' prints it)")
+    add_version_argument(parser, "--training-record", default=None, more=SOURCE_FORMS,
+                         said="export the training-data record (D&TA or Croissant RAI) of this dataset version: ")
     parser.add_argument("--since", default=None,
                         help="only bundles stored at or after this date or date-time (UTC unless an offset is given), "
                              "or after an index key; listing starts there, so this costs only what is new (not with --training-record)")
@@ -60,11 +60,11 @@ def run(args: argparse.Namespace) -> int:
         return _training_record(args)
     if args.format in RECORD_FORMATS:
         raise BadInputError(f"--format {args.format} is a training-record format.",
-                            fix=f"add --training-record DATASET|DIGEST, or use one of {', '.join(FORMATS)}")
+                            fix=f"add --training-record {VERSION_ARGUMENT}, or use one of {', '.join(FORMATS)}")
     given = record.record_options_given(args)
     if given:
         raise BadInputError(f"{', '.join(given)} {'is an option' if len(given) == 1 else 'are options'} of a training-data record.",
-                            fix="add --training-record DATASET|DIGEST, or leave them out of a PROV export")
+                            fix=f"add --training-record {VERSION_ARGUMENT}, or leave them out of a PROV export")
     args.format = args.format or "json"
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)

@@ -5,12 +5,12 @@ import argparse
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from prov_common.audit.lineage import DIGEST_PREFIX_MIN, DIGEST_RULE, TOO_SHORT_DIGEST, Naming
+from prov_common.audit.lineage import DIGEST_PREFIX_MIN, Naming
 from prov_common.bundle.model import BundleSummary
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json, stderr_note, tell, tell_written, write_output
-from prov_common.cli._versions import as_bundles_say, is_digest, tell_entries_not_taken
+from prov_common.cli._versions import SOURCE_FORMS, add_version_argument, as_bundles_say, is_digest, tell_entries_not_taken
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError, with_fix
 from prov_common.bundle.trust import bundle_trust
@@ -25,7 +25,7 @@ from prov_common.w3cprov.drawing import CHECKS_NAMED, drawn, same_content
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, content_holders_json, lineage_graph, named_holders
 from prov_common.w3cprov.identity import (
-    DatasetLabels, VersionKey, distinct_jobs, distinct_labels, not_a_digest, utc_text, version_key,
+    DatasetLabels, VersionKey, distinct_jobs, distinct_labels, nothing_named, utc_text, version_key,
 )
 from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.lineage import (
@@ -73,8 +73,7 @@ def register(subparsers: Any) -> None:
         ),
         example="tdprov lineage /data/clean/customers.parquet --store ./.tdprov",
     )
-    parser.add_argument("target", metavar="DATASET|DIGEST", help="dataset name, namespace/name, URI, version digest, or DATASET@DIGEST (one dataset's version); "
-                        "a registered source by its digest, LOCATION or LOCATION@DIGEST")
+    add_version_argument(parser, "target", more=SOURCE_FORMS)
     parser.add_argument("--downstream", action="store_true", help="show what was made from it instead of where it came from")
     parser.add_argument("--all-versions", action="store_true", help="every recorded version of the dataset, not only the newest")
     parser.add_argument("--depth", type=int, default=None, help="stop after this many runs along each path")
@@ -180,16 +179,9 @@ def _source_trees(graph: LineageGraph, target: str, sources: SourcesByDigest, fo
 
 
 def _nothing_named(target: str, store: Store, found: list[BundleSummary], left_out: dict[str, str]) -> BadInputError:
-    if (refused := not_a_digest(target)) is not None:
-        return refused
-    unverified = f" ({len(left_out)} more left out: their bundles do not verify)" if left_out else ""
-    short = TOO_SHORT_DIGEST.fullmatch(target.strip().lower())
-    return BadInputError(
-        f"no dataset or version matching {target!r} in {counted(len(found), 'bundle')} of {store.uri}{unverified}.",
-        fix=(DIGEST_RULE if short else
-             "give a dataset name, namespace/name, URI, Dagster asset key, digest or DATASET@DIGEST as 'tdprov runs' shows them")
-        + ("; for the bundles left out, see why above ('tdprov verify' names every problem)" if left_out else ""),
-    )
+    unverified = f"; {len(left_out)} more left out: their bundles do not verify" if left_out else ""
+    return nothing_named(target, f" of {store.uri} ({counted(len(found), 'bundle')}{unverified})",
+                         "; for the bundles left out, see why above ('tdprov verify' names every problem)" if left_out else "")
 
 
 def _runs_of(trees: list[LineageTree]) -> set[str]:

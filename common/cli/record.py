@@ -8,7 +8,7 @@ from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json, tell, tell_written
-from prov_common.cli._versions import SHOWN_AT_MOST, recorded_runs
+from prov_common.cli._versions import SHOWN_AT_MOST, SOURCE_FORMS, add_version_argument, recorded_runs
 from prov_common.config import Settings
 from prov_common.errors import TdprovError
 from prov_common.bundle.trust import bundle_trust
@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
         ),
         example="tdprov record /data/features.parquet --format croissant > features.croissant.json",
     )
-    parser.add_argument("ref", metavar="DATASET|DIGEST", help="a dataset name or URI, a version digest (blake3:...), or DATASET@DIGEST (that dataset's version at that digest); a registered source by its digest, LOCATION or LOCATION@DIGEST")
+    add_version_argument(parser, "ref", more=SOURCE_FORMS)
     parser.add_argument("--format", "-f", choices=("dta", "croissant"), default="dta", help="record shape (default dta)")
     add_record_options(parser)
     parser.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")

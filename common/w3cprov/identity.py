@@ -247,6 +247,15 @@ DIGEST_RULE = (f"a digest is matched in full or by at least its first {DIGEST_PR
                "'blake3:', as 'tdprov runs' prints them")
 
 
+VERSION_ARGUMENT = "DATASET|DIGEST"
+"""The name of a dataset version given on a command line, in every verb's help ('tdprov lineage', 'record',
+'contains', 'checkout', 'export --training-record')."""
+VERSION_FORMS = ("a dataset name, namespace/name, URI or Dagster asset key (its newest recorded version), a digest "
+                 f"(blake3:<64 hex>, or its first {DIGEST_PREFIX_MIN} or more hex digits, with or without 'blake3:'), or "
+                 "DATASET@DIGEST (that dataset's version at that digest), as 'tdprov runs' shows them")
+"""What :data:`VERSION_ARGUMENT` may be, in the help of each verb that takes it and the fix of :func:`nothing_named`."""
+
+
 DIGEST_ALGORITHMS = ("blake3", "sha256")
 """The algorithms whose ``algo:`` begins a digest tdprov records (a dataset version, a registered source)."""
 
@@ -265,6 +274,17 @@ def not_a_digest(ref: str) -> BadInputError | None:
            else f"no hex digits (0-9, a-f) follow '{algo}:'")
     what = f"{ref!r} names no version: after its '@', {why}" if versioned else f"{given!r} is not a digest: {why}"
     return BadInputError(f"{what}.", fix=f"give its hex digits (0-9, a-f): {DIGEST_RULE}")
+
+
+def nothing_named(ref: str, where: str = "", fix: str = "") -> BadInputError:
+    """The refusal of ``ref``, a :data:`VERSION_ARGUMENT` that names no recorded dataset or version, in the same words
+    whichever verb looked it up: :func:`not_a_digest` where it is written as a digest of no hex digits, else naming
+    the recorded runs (``where``: what more the verb can say of them), with the fix :data:`DIGEST_RULE` for too short a
+    digest, else the forms :data:`VERSION_FORMS` (``fix``: what the verb adds)."""
+    if (refused := not_a_digest(ref)) is not None:
+        return refused
+    rule = DIGEST_RULE if TOO_SHORT_DIGEST.fullmatch(ref.strip().lower()) else f"give {VERSION_FORMS}"
+    return BadInputError(f"no dataset or version {ref!r} in the recorded runs{where}.", fix=rule + fix)
 
 
 def digest_query(ref: str) -> str | None:
