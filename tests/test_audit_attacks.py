@@ -1641,3 +1641,38 @@ def test_a_file_swapped_between_the_audits_listing_and_its_read_is_found_once_pu
         shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
         assert result.exit_code == 1, (attempt, [f.what for f in first.findings], shown)
         assert [f for f in result.errors if f.object == key], (attempt, shown)
+
+
+@on("s3")
+def test_a_file_swapped_between_the_listing_and_a_workers_read_is_found(base: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The swap above where the audit examines new bundles in worker processes (many bundles; here from 2 on): each
+    worker opens the store again from its URI, and read the key as it then was, not at its listed ETag, so the
+    forgery's listed fingerprint was remembered as verified."""
+    from prov_common.audit import engine, inventory
+
+    monkeypatch.setattr(engine, "PARALLEL_FROM", 2)
+    s = base
+    runs = [seal(s.pipe.store, run_events(f"prepare_pooled_{i}", [dataset(s.pipe.raw_name, s.pipe.raw)], [],
+                                          start=T0 + timedelta(hours=4, minutes=i))) for i in range(3)]
+    key = layout.bundle_key(runs[-1], layout.PROV_FILE)  # the last entry: examined by a worker
+    assert max(map(s.index_key, runs)) == s.index_key(runs[-1])
+    sealed = raw_read(s.uri, key)
+    forged = sealed.replace(b'"COMPLETE"', b'"COMPLEXE"', 1)
+    raw_write(s.uri, key, forged)
+    listed = inventory.Listing.take
+    take = listed.__func__
+
+    def listed_then_swapped(cls: type, store: object) -> object:
+        listing = take(cls, store)
+        raw_write(s.uri, key, sealed)
+        return listing
+
+    monkeypatch.setattr(inventory.Listing, "take", classmethod(listed_then_swapped))
+    first = _audit(s.pipe, workers=2)
+    monkeypatch.setattr(inventory.Listing, "take", listed)
+    shown = [f"{f.check} {f.object}: {f.what}" for f in first.findings]
+    assert first.bundles_examined == 3, shown
+    assert [f for f in first.errors if f.object == key and "changed after it was listed" in f.what], shown
+    raw_write(s.uri, key, forged)
+    result = _audit(s.pipe, workers=2)
+    assert result.exit_code == 1 and [f for f in result.errors if f.object == key], [f.what for f in result.errors]

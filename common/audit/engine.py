@@ -16,6 +16,7 @@ from collections import ChainMap
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -51,13 +52,14 @@ from prov_common.bundle import layout
 from prov_common.bundle.layout import SETTLE_SECONDS
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import index_keys, load_index_entry
-from prov_common.bundle.verify_pool import PoolProgress, map_bundles
+from prov_common.bundle.verify_pool import Pins, PoolProgress, map_bundles
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.signing import EnvelopeError, TrustStore, auditor_trust_from_settings, signing_key_from_settings, trust_from_settings
 from prov_common.sources.registry import SOURCES_PREFIX, iter_sources
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.pinning import pin_listing
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, StoredCheckpoint, TransparencyLog, statement_positions
 from prov_common.tlog.model import EMPTY_CHECKPOINT, LogLeaf
 from prov_common.w3cprov.identity import CLOCK_SKEW, VersionKey, iso_z, sortable_time
@@ -85,16 +87,7 @@ def run_audit(store: Store, settings: Settings | None = None, *, memory_path: Pa
         try:
             return _audit(store, settings, memory_path=path, **options)
         finally:
-            _pin_listing(store, None)
-
-
-def _pin_listing(store: Store, tags: Mapping[str, str] | None) -> None:
-    """Have ``store`` read each listed object as the bytes its listing fingerprinted (S3: at the listed ETag), so the
-    fingerprint the inventory remembers is that of the bytes verified; a local folder's fingerprint holds the change time,
-    which bytes put back renew, and needs nothing."""
-    pin = getattr(store, "pin_listing", None)
-    if pin is not None:
-        pin(tags)
+            pin_listing(store, None)
 
 
 def _audit(
@@ -224,7 +217,7 @@ def _audit(
     blocked = result.log_gap or head_unread
     result.remembered = memory.checkpoint
     listing = Listing.take(store)
-    _pin_listing(store, listing.tags)
+    pin_listing(store, listing.tags)
     refresh_fingerprints(memory, listing)
     recorded = record_bundle_files(memory, listing, store)  # an inventory kept by an earlier tdprov: its runs' files, as listed now
     # a store that holds no record now: the records this auditor remembers, or those the store's own audits found, were
@@ -245,7 +238,8 @@ def _audit(
     new_leaves: list[LogLeaf] = []
     examined: dict[str, LogLeaf] = {}
     summaries: list[BundleSummary] = []
-    entries = map_bundles(_examine_entry, plan.entries, store, trust, workers=workers, parallel_from=PARALLEL_FROM)
+    as_listed = partial(_listed_pins, listing)
+    entries = map_bundles(_examine_entry, plan.entries, store, trust, workers=workers, parallel_from=PARALLEL_FROM, pins=as_listed)
     for summary, outcome in _bar(entries, len(plan.entries), "auditing bundles", progress):
         if outcome is None:  # a copied or renamed index entry: a finding, not a bundle to examine
             inventory.findings.append(_misfiled(summary))
@@ -272,7 +266,7 @@ def _audit(
     again = {summary.run_id: outcome[0] for summary, outcome in
              map_bundles(_examine_entry, [*(_logged_entry(listing, r, memory.runs[r]) for r in changed),
                                           *(k for r, k in gone.items() if r not in changed)],
-                         store, trust, workers=workers, parallel_from=PARALLEL_FROM)
+                         store, trust, workers=workers, parallel_from=PARALLEL_FROM, pins=as_listed)
              if outcome is not None}
 
     # 4. append new bundles and checkpoint; bundles another auditor logged meanwhile are examined too
@@ -296,7 +290,7 @@ def _audit(
     others = [_summary_of_leaf(store, x) for x in logged_now if x.run_id not in records]
     if trust.retired and others:
         trust = trust.logged_at(statement_positions(logged_now, plan.first_unread))
-    for summary, record, _leaf in _examine_all(store, others, trust, workers):
+    for summary, record, _leaf in _examine_all(store, others, trust, workers, as_listed):
         records[summary.run_id] = record
     result.checkpoint = new_head
     result.bundles_logged = 0 if read_only else len(new_leaves)
@@ -794,10 +788,18 @@ def _examine_entry(store: Store, trust: TrustStore,
     return summary, None if _misfiled_entry(summary) else examine_bundle(store, summary, trust, entry_problem=problem, entry_fix=fix)
 
 
-def _examine_all(store: Store, summaries: list[BundleSummary], trust: TrustStore,
-                 workers: int | None) -> Iterator[tuple[BundleSummary, RunRecord, LogLeaf]]:
-    """Examine bundles in order; in worker processes when there are many (verification is CPU-bound)."""
-    return map_bundles(_examine, summaries, store, trust, workers=workers, parallel_from=PARALLEL_FROM)
+def _examine_all(store: Store, summaries: list[BundleSummary], trust: TrustStore, workers: int | None,
+                 pins: Pins | None = None) -> Iterator[tuple[BundleSummary, RunRecord, LogLeaf]]:
+    """Examine bundles in order; in worker processes when there are many (verification is CPU-bound), which read the
+    objects ``pins`` gives as listed."""
+    return map_bundles(_examine, summaries, store, trust, workers=workers, parallel_from=PARALLEL_FROM, pins=pins)
+
+
+def _listed_pins(listing: Listing, entries: list[str | BundleSummary | _MovedEntry]) -> dict[str, str]:
+    """The listed fingerprints of the objects examining ``entries`` reads (:meth:`Listing.pins`), by the run id each
+    names (an index key's, or its summary's)."""
+    return listing.pins(e.run_id if isinstance(e, BundleSummary) else layout.run_id_of_index_key(e if isinstance(e, str) else e.key)
+                        for e in entries)
 
 
 def _late_arrivals(new: list[RunRecord], head_time: str, head_key: str, damaged: bool = False) -> list[Finding]:

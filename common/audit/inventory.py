@@ -126,6 +126,16 @@ class Listing:
         out.files = bundle_files(out.tags)
         return out
 
+    def pins(self, run_ids: Iterable[str]) -> dict[str, str]:
+        """The fingerprints of the objects examining ``run_ids`` reads: their index entries and every object of their
+        bundle folders (the folder itself when it is an object), for a worker to read them as listed."""
+        out: dict[str, str] = {}
+        for run_id in run_ids:
+            keys = [*self.index.get(run_id, ()), *self.files.get(run_id, ()), _BUNDLES + run_id,
+                    *(layout.bundle_key(run_id, name) for name in RUN_FILES)]
+            out.update((key, self.tags[key]) for key in keys if key in self.tags)
+        return out
+
     def sealed(self, run_ids: Iterable[str]) -> set[str]:
         """Those of ``run_ids`` whose bundle folder the listing shows with a signed statement (the commit marker)."""
         return {r for r in run_ids if layout.bundle_key(r, layout.STATEMENT_FILE) in self.tags}

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from tqdm import tqdm
 from prov_common.config import usable_cpus
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
+from prov_common.store.pinning import pin_listing
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,6 +32,7 @@ PARALLEL_FROM = 64  # verify in worker processes from this many bundles on
 CHUNK = 50  # bundles per task: few round trips, and the results of a chunk are small
 BundleTask = Callable[[Store, TrustStore, Any], Any]  # (store, trust, item) -> result; a module-level function
 BatchTask = Callable[[Store, TrustStore, list[Any]], Iterable[Any]]  # (store, trust, items) -> their results, in order
+Pins = Callable[[list[Any]], Mapping[str, str]]  # items -> the listed fingerprints of the objects they read (key -> tag)
 
 _WORKER: dict[str, Any] = {}
 _PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -70,8 +72,11 @@ def _start_worker(uri: str, trust: TrustStore, parent: int | None) -> None:
     _WORKER["trust"] = trust
 
 
-def _run_chunk(job: tuple[BatchTask, list[Any]]) -> list[Any]:
-    fn, items = job
+def _run_chunk(job: tuple[BatchTask, list[Any], Mapping[str, str] | None]) -> list[Any]:
+    """A chunk's results, its objects read as the listing that ``pins`` holds showed them (when given)."""
+    fn, items, pins = job
+    if pins is not None:
+        pin_listing(_WORKER["store"], pins)
     return list(fn(_WORKER["store"], _WORKER["trust"], items))
 
 
@@ -80,21 +85,24 @@ def _each(fn: BundleTask, store: Store, trust: TrustStore, items: list[Any]) -> 
 
 
 def map_bundles(fn: Callable[[Store, TrustStore, T], R], items: Sequence[T], store: Store, trust: TrustStore, *,
-                workers: int | None = None, parallel_from: int | None = None) -> Iterator[R]:
+                workers: int | None = None, parallel_from: int | None = None, pins: Pins | None = None) -> Iterator[R]:
     """``fn(store, trust, item)`` for every item, in order; in ``workers`` processes (default: one per
     CPU) when there are at least ``parallel_from`` items (default :data:`PARALLEL_FROM`), else in this process.
+    ``pins``: the listed fingerprints of the objects some items read, which a worker's store (opened again from its
+    URI) is to read as listed, as ``store`` does (:func:`~prov_common.store.pinning.pin_listing`); each chunk is sent
+    those of its own items only, not the whole listing.
 
     The first item is done here before the workers start: it loads what verification needs (PROV
     serialisers, dataset naming), which forked workers then inherit instead of loading each. Workers
     fork unless this process runs other threads (then they ``spawn``: forking a threaded process is unsafe).
     A daemonic process (a Celery prefork worker's task) may not start processes: it verifies serially.
     """
-    return map_batches(partial(_each, fn), items, store, trust, workers=workers, parallel_from=parallel_from)
+    return map_batches(partial(_each, fn), items, store, trust, workers=workers, parallel_from=parallel_from, pins=pins)
 
 
 def map_batches(fn: Callable[[Store, TrustStore, list[T]], Iterable[R]], items: Sequence[T], store: Store,
                 trust: TrustStore, *, workers: int | None = None, parallel_from: int | None = None,
-                here: Callable[[list[T]], Iterable[R]] | None = None) -> Iterator[R]:
+                here: Callable[[list[T]], Iterable[R]] | None = None, pins: Pins | None = None) -> Iterator[R]:
     """:func:`map_bundles` of a task that takes a batch of items, so that what they have in common (a listing) is
     done once per batch: ``fn(store, trust, batch)`` gives the batch's results in order. In this process all the items
     are one batch; with workers, the first item is one and each chunk (at most :data:`CHUNK` items) another.
@@ -110,7 +118,7 @@ def map_batches(fn: Callable[[Store, TrustStore, list[T]], Iterable[R]], items: 
     yield from here([items[0]])
     rest = list(items[1:])
     size = max(1, min(CHUNK, -(-len(rest) // (workers * 4))))  # at most CHUNK, and a few chunks per worker
-    chunks = [(fn, rest[i:i + size]) for i in range(0, len(rest), size)]
+    chunks = [(fn, part, None if pins is None else dict(pins(part))) for part in (rest[i:i + size] for i in range(0, len(rest), size))]
     context = multiprocessing.get_context("spawn" if threading.active_count() > 1 else None)
     parent = None if context.get_start_method() == "forkserver" else os.getpid()  # a forkserver's workers are its children
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(store.uri, trust, parent)) as pool:
