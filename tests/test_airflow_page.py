@@ -97,6 +97,41 @@ def test_page_lists_the_bundles_of_the_dag_run_verified(client, page_run: dict) 
     assert "3 of 3 bundles verified" in html.text and hash_path(table).digest in html.text
 
 
+def test_page_names_each_run_by_its_run_id_as_text(client, page_run: dict) -> None:
+    """The page names each bundle's run by its task and try, and tells readers to run 'tdprov verify RUN_ID', but the
+    run id was only in the row's ``data-run-id`` attribute (no text a reader sees or copies); each row's run cell shows
+    it in full, as the page shows digests and locations."""
+    from html.parser import HTMLParser
+
+    class RunCells(HTMLParser):
+        """The visible text of each row's first cell, by the row's ``data-run-id``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.cells: dict[str, str] = {}
+            self._row: str | None = None
+            self._cell = 0
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            if tag == "tr":
+                self._row, self._cell = dict(attrs).get("data-run-id"), 0
+            elif tag == "td":
+                self._cell += 1
+
+        def handle_data(self, data: str) -> None:
+            if self._row is not None and self._cell == 1:
+                self.cells[self._row] = (self.cells.get(self._row, "") + " " + data).strip()
+
+    html = client.get(f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}")
+    assert html.status_code == 200, html.text
+    parser = RunCells()
+    parser.feed(html.text)
+    run_ids = {job: s.run_id for job, s in page_run["summaries"].items()}
+    assert parser.cells == {run_ids[DAG_ID]: f"DAG run {run_ids[DAG_ID]}",
+                            run_ids[f"{DAG_ID}.build"]: f"build (try 1) {run_ids[f'{DAG_ID}.build']}",
+                            run_ids[f"{DAG_ID}.use"]: f"use (try 1) {run_ids[f'{DAG_ID}.use']}"}, parser.cells
+
+
 def test_page_names_the_bundles_of_a_relative_store_by_their_absolute_path(client, page_run: dict,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """With [tdprov] store = ./store the page said 'in store ./store' and gave ./store/bundles/<run>/, a folder of

@@ -31,11 +31,13 @@ def _datasets(refs: tuple) -> str:
 
 
 def _row(bundle: BundleStatus) -> str:
+    """A bundle's row: its run (the DAG run, or a task try) named with the OpenLineage run id that 'tdprov verify'
+    and 'tdprov show' take, its verification, state, datasets and location."""
     key = bundle.key
     task = "DAG run" if key.task_id is None else escape(key.task_id) + (
         f" [{key.map_index}]" if key.map_index >= 0 else "") + f" (try {key.try_number})"
     findings = "".join(f"<li>{escape(f)}</li>" for f in bundle.findings)
-    return (f"<tr data-run-id='{escape(key.run_id)}'><td>{task}</td>"
+    return (f"<tr data-run-id='{escape(key.run_id)}'><td>{task}<br><code class='run-id'>{escape(key.run_id)}</code></td>"
             f"<td><span class='status {bundle.status}'>{bundle.status}</span>"
             f"{f'<ul>{findings}</ul>' if findings else ''}</td>"
             f"<td>{escape(bundle.state or '')}</td><td>{_datasets(bundle.outputs)}</td><td>{_datasets(bundle.inputs)}</td>"
@@ -100,7 +102,7 @@ def render(runs: DagRunBundles) -> str:
         f"<p class='meta'>{verified:,} of {counted(len(runs.bundles), 'bundle')} verified{_span(runs)} as 'tdprov verify RUN_ID' checks "
         "them (signature, manifest, events, and the index entry 'tdprov runs' lists), "
         f"in store <code>{escape(runs.store)}</code></p>"
-        f"{pages}<table><thead><tr><th style='width:13%'>run</th><th style='width:11%'>verification</th>"
+        f"{pages}<table><thead><tr><th style='width:17%'>run</th><th style='width:11%'>verification</th>"
         "<th style='width:11%'>state</th><th>outputs</th><th>inputs</th><th style='width:20%'>bundle</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>{pages}</body></html>"
     )
