@@ -671,6 +671,23 @@ def test_a_version_that_names_nothing_is_refused_as_the_help_names_a_version(tmp
            f"version: {VERSION_FORMS}" in " ".join(capsys.readouterr().out.split())
 
 
+def test_a_digest_prefix_that_begins_no_version_is_refused_alike_by_every_verb_that_takes_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A digest prefix that no recorded version's digest begins was refused by 'record', 'contains' and 'checkout'
+    saying so, and by 'lineage' as a name of nothing ("no dataset or version ... Fix: give a dataset name, ..."): every
+    verb says that no recorded version's digest starts with it, exit 2."""
+    store = str(tmp_path / "store")
+    record_runs(store, 1)
+    prefix = "blake3:" + "0" * 16
+    for argv in (["record", prefix], ["contains", prefix, "--record", "{}"],
+                 ["checkout", prefix, "-o", str(tmp_path / "out")], ["lineage", prefix]):
+        assert main([*argv, "--store", store]) == 2, argv
+        assert capsys.readouterr().err == (
+            f"tdprov {argv[0]}: no recorded version's digest starts with '{prefix}'. Fix: pass the digest as 'tdprov runs' "
+            "or 'tdprov lineage' shows it\n"), argv
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_digest_that_is_not_hex_is_refused_as_no_digest_by_every_verb_that_takes_one(tmp_path: Path,
                                                                                          capsys: pytest.CaptureFixture[str]) -> None:
     """'blake3:zz' (letters past f, a mistyped or cut digest) was refused as "no dataset or version matching

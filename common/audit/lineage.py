@@ -33,6 +33,7 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     is_location,
     located_dataset,
     location_of_ref,
+    no_version_starting,
     normal_version,
     nothing_named,
     pair_text,
@@ -368,8 +369,7 @@ class LineageIndex:
         if len(found) == 1:
             return found.pop()
         if not found:
-            raise BadInputError(f"no recorded version's digest starts with '{prefix}'.",
-                                fix="pass the digest as 'tdprov runs' or 'tdprov lineage' shows it")
+            raise no_version_starting(prefix)
         raise BadInputError(f"'{prefix}' begins {len(found)} recorded digests ({', '.join(sorted(found)[:3])}...).",
                             fix="pass more of the digest")
 

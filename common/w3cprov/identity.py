@@ -276,13 +276,23 @@ def not_a_digest(ref: str) -> BadInputError | None:
     return BadInputError(f"{what}.", fix=f"give its hex digits (0-9, a-f): {DIGEST_RULE}")
 
 
+def no_version_starting(query: str, fix: str = "") -> BadInputError:
+    """The refusal of the :func:`digest_query` ``query`` that begins no recorded version's digest, in the same words
+    whichever verb looked it up (``fix``: what the verb adds to the fix)."""
+    return BadInputError(f"no recorded version's digest starts with '{query}'.",
+                         fix="pass the digest as 'tdprov runs' or 'tdprov lineage' shows it" + fix)
+
+
 def nothing_named(ref: str, where: str = "", fix: str = "") -> BadInputError:
     """The refusal of ``ref``, a :data:`VERSION_ARGUMENT` that names no recorded dataset or version, in the same words
-    whichever verb looked it up: :func:`not_a_digest` where it is written as a digest of no hex digits, else naming
-    the recorded runs (``where``: what more the verb can say of them), with the fix :data:`DIGEST_RULE` for too short a
-    digest, else the forms :data:`VERSION_FORMS` (``fix``: what the verb adds)."""
+    whichever verb looked it up: :func:`not_a_digest` where it is written as a digest of no hex digits,
+    :func:`no_version_starting` where it is written as a digest with its ``algo:`` (no name; ``where`` is not said, as
+    no verb says it there), else naming the recorded runs (``where``: what more the verb can say of them), with the fix
+    :data:`DIGEST_RULE` for too short a digest, else the forms :data:`VERSION_FORMS` (``fix``: what the verb adds)."""
     if (refused := not_a_digest(ref)) is not None:
         return refused
+    if (query := digest_query(ref)) is not None and ":" in query:
+        return no_version_starting(query, fix)
     rule = DIGEST_RULE if TOO_SHORT_DIGEST.fullmatch(ref.strip().lower()) else f"give {VERSION_FORMS}"
     return BadInputError(f"no dataset or version {ref!r} in the recorded runs{where}.", fix=rule + fix)
 
