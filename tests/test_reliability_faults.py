@@ -383,3 +383,52 @@ def test_staging_signs_for_no_store_while_its_identity_cannot_be_had_and_binds_i
     assert bundle.files["events.jsonl"] == events_jsonl([start, running, complete])
     assert bundle.manifest.store_id == store_id
     assert_delivered_once(store_uri, [run_id], s3_server.endpoint)
+
+
+@pytest.mark.parametrize("status, code", [(403, "InvalidAccessKeyId"), (403, "SignatureDoesNotMatch"), (400, "ExpiredToken")])
+@pytest.mark.parametrize("strict", [False, True])
+def test_dagster_step_whose_credentials_are_refused_mid_run_names_the_credentials(
+        s3_server, fault_proxy: FaultProxy, tmp_path: Path, caplog, capsys, status: int, code: str, strict: bool) -> None:
+    """A real ``materialize``: b's START is staged, then S3 refuses the credentials (an unknown key id, a wrong secret,
+    an expired session token). The error says to check the credentials, not to grant permissions to them; without
+    strict mode the run goes on, the rest of b's run is spooled, and ``tdprov flush`` delivers it once they are valid."""
+    import pandas as pd
+    from dagster import DagsterInstance, asset, materialize
+
+    from prov_dagster import ProvenanceIOManager
+
+    bucket = s3_server.create_bucket()
+    store_uri, spool, direct = f"s3://{bucket}/p", tmp_path / "spool", s3_server.client()
+
+    @asset
+    def a():
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    def staged_runs() -> set[str]:
+        listed = direct.list_objects_v2(Bucket=bucket, Prefix=f"p/{layout.STAGING}/").get("Contents", [])
+        return {item["Key"].split("/")[2] for item in listed}
+
+    @asset
+    def b(a):
+        deadline = time.monotonic() + 30  # b's START goes to the store from the transport's thread: wait for it
+        while len(staged_runs()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        fault_proxy.fault = lambda method, path: ("status", status, code)
+        return a * 2
+
+    io_manager = ProvenanceIOManager(store=store_uri, spool=str(spool), data_root=str(tmp_path / "data"), strict=strict)
+    with DagsterInstance.ephemeral() as instance, caplog.at_level(logging.WARNING):
+        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+    fault_proxy.fault = None
+    said = f"the credentials were refused ({code}). Fix: check the AWS credentials this process uses"
+    if strict:
+        [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert failure.step_key == "b" and said in failure.step_failure_data.error.to_string()
+        assert not spool.exists() or not Outbox(spool).pending()
+        return
+    assert result.success and said in caplog.text and "grant s3:GetObject" not in caplog.text.split(code, 1)[1][:200]
+    staged = staged_runs()
+    assert len(staged) == 2 and Outbox(spool).pending()  # b's START made it before the credentials were refused
+    capsys.readouterr()
+    assert main(["flush", "--spool", str(spool)]) == 0 and not Outbox(spool).pending()
+    assert_delivered_once(store_uri, sorted(staged), s3_server.endpoint)

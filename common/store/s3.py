@@ -25,6 +25,12 @@ _UNAVAILABLE_CODES = {
     "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "ThrottlingException",
     "RequestThrottled", "TooManyRequests", "RequestLimitExceeded", "BandwidthLimitExceeded", "503", "500",
 }
+#: The codes of an S3 error saying the credentials themselves were refused (an unknown key id, a wrong secret, an
+#: expired or invalid session token): no permission granted to them would help.
+CREDENTIAL_CODES = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+                              "TokenRefreshRequired"})
+FIX_CREDENTIALS = ("check the AWS credentials this process uses (AWS_PROFILE, or AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY "
+                   "and AWS_SESSION_TOKEN): fix the key id or secret, or renew them if they expired")
 #: The codes (or HTTP statuses, :func:`s3_error_code`) of an S3 error saying the object is not there, and that a
 #: condition (``If-None-Match``, ``If-Match``) did not hold.
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
@@ -261,7 +267,9 @@ class S3Store(BaseStore):
             return ObjectNotFoundError(f"no object '{key}' in {self.describe()}.", fix="check the key with 'tdprov runs' or the store listing")
         if code == "NoSuchBucket":
             return StoreError(f"{where}: bucket '{self.bucket}' does not exist.", fix="create the bucket or fix the store URI")
-        if code in ("AccessDenied", "403", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"):
+        if code in CREDENTIAL_CODES:
+            return StoreError(f"{where}: the credentials were refused ({code}).", fix=FIX_CREDENTIALS)
+        if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled"):
             return StoreError(
                 f"{where}: access denied ({code}).",
                 fix=f"grant s3:GetObject, s3:PutObject and s3:ListBucket on {self.bucket}/{self.prefix}* to these credentials",
