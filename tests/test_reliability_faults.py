@@ -385,13 +385,22 @@ def test_staging_signs_for_no_store_while_its_identity_cannot_be_had_and_binds_i
     assert_delivered_once(store_uri, [run_id], s3_server.endpoint)
 
 
-@pytest.mark.parametrize("status, code", [(403, "InvalidAccessKeyId"), (403, "SignatureDoesNotMatch"), (400, "ExpiredToken")])
+CREDENTIALS_REFUSED = "the credentials were refused ({code}). Fix: check the AWS credentials this process uses"
+
+
+@pytest.mark.parametrize("status, code, said", [(403, "InvalidAccessKeyId", CREDENTIALS_REFUSED),
+                                                (403, "SignatureDoesNotMatch", CREDENTIALS_REFUSED),
+                                                (400, "ExpiredToken", CREDENTIALS_REFUSED),
+                                                (503, "SlowDown", "SlowDown (injected). Fix: retry later")],
+                         ids=["unknown-key-id", "wrong-secret", "expired-token", "slow-down"])
 @pytest.mark.parametrize("strict", [False, True])
-def test_dagster_step_whose_credentials_are_refused_mid_run_names_the_credentials(
-        s3_server, fault_proxy: FaultProxy, tmp_path: Path, caplog, capsys, status: int, code: str, strict: bool) -> None:
+def test_dagster_step_whose_store_refuses_it_mid_run_names_the_cause_and_fix(
+        s3_server, fault_proxy: FaultProxy, tmp_path: Path, caplog, capsys, status: int, code: str, said: str,
+        strict: bool) -> None:
     """A real ``materialize``: b's START is staged, then S3 refuses the credentials (an unknown key id, a wrong secret,
-    an expired session token). The error says to check the credentials, not to grant permissions to them; without
-    strict mode the run goes on, the rest of b's run is spooled, and ``tdprov flush`` delivers it once they are valid."""
+    an expired session token) or slows down. Refused credentials are named as such, not as missing permissions to grant;
+    strict mode fails the step, saying of an outage that nothing was spooled (not that 'tdprov flush' delivers it); without it the
+    run goes on, the rest of b's run is spooled, and ``tdprov flush`` delivers it once the store takes it."""
     import pandas as pd
     from dagster import DagsterInstance, asset, materialize
 
@@ -420,10 +429,14 @@ def test_dagster_step_whose_credentials_are_refused_mid_run_names_the_credential
     with DagsterInstance.ephemeral() as instance, caplog.at_level(logging.WARNING):
         result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
     fault_proxy.fault = None
-    said = f"the credentials were refused ({code}). Fix: check the AWS credentials this process uses"
+    said = said.format(code=code)
     if strict:
         [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-        assert failure.step_key == "b" and said in failure.step_failure_data.error.to_string()
+        error = failure.step_failure_data.error.to_string()
+        assert failure.step_key == "b" and said in error and "grant s3:GetObject" not in error
+        assert "spooled bundles are delivered" not in error
+        assert (code != "SlowDown" or "SlowDown (injected). Fix: retry later; nothing was spooled (strict mode): retry "
+                "when the store is back, or run without strict mode to spool" in error)
         assert not spool.exists() or not Outbox(spool).pending()
         return
     assert result.success and said in caplog.text and "grant s3:GetObject" not in caplog.text.split(code, 1)[1][:200]

@@ -17,6 +17,20 @@ FIX_NOT_WRITE_ONCE = ("use a server that honours conditional writes (If-None-Mat
                       "to check; set TDPROV_STRICT=1 to have writers refuse such a store")
 """What to do about an S3 endpoint that ignores ``If-None-Match: *`` (objects there are not write-once)."""
 
+FLUSH_NOTE = "spooled bundles are delivered by 'tdprov flush'"
+"""How an unavailable store's fix ends: what delivers what an outage spooled."""
+
+FIX_STRICT = "retry when the store is back, or run without strict mode to spool"
+"""What to do about a write strict mode raised for, spooling nothing."""
+
+
+def strict_refix(exc: StoreError) -> StoreError:
+    """``exc`` as strict mode raises it, which spools nothing: a fix ending in :data:`FLUSH_NOTE` says so instead and
+    gives :data:`FIX_STRICT`; any other fix is kept."""
+    if not exc.fix or not exc.fix.endswith(FLUSH_NOTE):
+        return exc
+    return exc.refixed(f"{exc.fix.removesuffix(FLUSH_NOTE).rstrip('; ')}; nothing was spooled (strict mode): {FIX_STRICT}")
+
 
 def name_setting(exc: BaseException, where: str) -> BaseException:
     """``exc``, with the fix of a store's error naming ``where``, the setting the store comes from, where it says

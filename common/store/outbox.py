@@ -25,7 +25,7 @@ from prov_common.scratch import remove_orphans
 from prov_common.store import spool
 from prov_common.store.base import Store
 from prov_common.store.buffers import byte_view, checked_buffer
-from prov_common.store.errors import STORE_VARIABLE, SpoolError, name_setting
+from prov_common.store.errors import FIX_STRICT, STORE_VARIABLE, SpoolError, name_setting, strict_refix
 from prov_common.store.keys import validate_key
 from prov_common.store.latekey import LateKey, put_late
 from prov_common.store.location import local_folder
@@ -219,8 +219,10 @@ class Outbox:
                 name_setting(exc, self.setting)
                 if ahead is not None and (strict or isinstance(exc, ObjectConflictError)):
                     _remove(ahead)
-                if strict or isinstance(exc, ObjectConflictError):
+                if isinstance(exc, ObjectConflictError):
                     raise
+                if strict:
+                    raise strict_refix(exc)
                 if ahead is not None:
                     result.spool_entry, result.spooled, result.error = ahead, True, str(exc)
                     log.warning("tdprov: %s; the objects stay spooled in %s", exc, ahead)
@@ -248,7 +250,7 @@ class Outbox:
     def _spool_or_raise(self, store: Store, batch: list[tuple[str, bytes] | LateKey], start: int, result: DeliveryResult,
                         strict: bool, cause: str) -> DeliveryResult:
         if strict:
-            raise StoreUnavailableError(cause, fix="retry when the store is back, or run without strict mode to spool")
+            raise StoreUnavailableError(cause, fix=FIX_STRICT)
         rest = tuple(batch[start:])
         try:
             result.spool_entry = spool.write_entry(self.spool_dir, spool.SpoolEntry(store=store.uri, objects=rest))

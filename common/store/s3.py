@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.store._base import BaseStore, ObjectInfo, Source
-from prov_common.store.errors import FIX_NOT_WRITE_ONCE, ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.errors import FIX_NOT_WRITE_ONCE, FLUSH_NOTE, ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.location import split_s3
 
 _UNAVAILABLE_CODES = {
@@ -257,7 +257,7 @@ class S3Store(BaseStore):
         if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
             return StoreError(f"{where}: no AWS credentials.", fix="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
         if isinstance(exc, BotoCoreError):
-            return StoreUnavailableError(f"{where}: {exc}.", fix="check the endpoint (AWS_ENDPOINT_URL_S3) and network; spooled bundles are delivered by 'tdprov flush'")
+            return StoreUnavailableError(f"{where}: {exc}.", fix=f"check the endpoint (AWS_ENDPOINT_URL_S3) and network; {FLUSH_NOTE}")
         if not isinstance(exc, ClientError):
             return exc
         code = s3_error_code(exc)
@@ -275,7 +275,7 @@ class S3Store(BaseStore):
                 fix=f"grant s3:GetObject, s3:PutObject and s3:ListBucket on {self.bucket}/{self.prefix}* to these credentials",
             )
         if code in _UNAVAILABLE_CODES or status >= 500 or status == 429:
-            return StoreUnavailableError(f"{where}: {code} ({message}).", fix="retry later; spooled bundles are delivered by 'tdprov flush'")
+            return StoreUnavailableError(f"{where}: {code} ({message}).", fix=f"retry later; {FLUSH_NOTE}")
         return StoreError(f"{where}: {code} ({message}).", fix="check the store URI, bucket settings and credentials")
 
 
