@@ -223,14 +223,42 @@ def _tmpfs_store(folder: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(folder)], check=False)
 
 
-def _flush_while_read_only_then_writable(store_dir: Path, spool: Path, entries: int, capsys) -> None:
-    """``tdprov flush`` on the read-only store exits 1 and leaves every entry; once writable it delivers them."""
+#: How a tmpfs store is made to refuse writes (``_break_store``), and the error the store then names.
+STORE_FAULTS = {"read-only": "Read-only file system", "full": "No space left on device"}
+
+
+def _break_store(store_dir: Path, fault: str) -> None:
+    """Make the tmpfs store refuse writes: remounted read-only (EROFS), or filled to its last byte (ENOSPC)."""
+    if fault == "read-only":
+        assert mount(["-o", "remount,ro", str(store_dir)])
+        return
+    descriptor = os.open(store_dir / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(descriptor, bytes(65536))
+    except OSError:  # the disk is full
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def _mend_store(store_dir: Path, fault: str) -> None:
+    """Undo :func:`_break_store`."""
+    if fault == "read-only":
+        assert mount(["-o", "remount,rw", str(store_dir)])
+    else:
+        (store_dir / "filler").unlink()
+
+
+def _flush_while_read_only_then_writable(store_dir: Path, spool: Path, entries: int, capsys,
+                                         fault: str = "read-only") -> None:
+    """``tdprov flush`` on the read-only (or full) store exits 1 and leaves every entry; once writable it delivers them."""
     capsys.readouterr()
     assert main(["flush", "--spool", str(spool)]) == 1
     captured = capsys.readouterr()
-    assert f"{entries} left" in captured.out and "Read-only file system" in captured.err
+    assert f"{entries} left" in captured.out and STORE_FAULTS[fault] in captured.err
     assert len(Outbox(spool).pending()) == entries and not [p for p in spool.iterdir() if ".claim-" in p.name]
-    assert mount(["-o", "remount,rw", str(store_dir)])
+    _mend_store(store_dir, fault)
     assert main(["flush", "--spool", str(spool)]) == 0 and Outbox(spool).pending() == []
 
 
@@ -257,9 +285,11 @@ def test_local_store_turning_read_only_mid_run_spools_the_rest_of_the_run(tmp_pa
         assert [json.loads(line)["eventType"] for line in bundle_events] == ["START", "COMPLETE"]
 
 
-def test_dagster_step_whose_store_turns_read_only_is_spooled_then_flushed(tmp_path: Path, fast_tmp: Path,
-                                                                          caplog, capsys) -> None:
-    """A real ``materialize``: loading ``a`` stages b's START, then b's body makes the store read-only."""
+@pytest.mark.parametrize("fault", sorted(STORE_FAULTS))
+def test_dagster_step_whose_store_turns_read_only_or_full_is_spooled_then_flushed(tmp_path: Path, fast_tmp: Path,
+                                                                                  caplog, capsys, fault: str) -> None:
+    """A real ``materialize``: loading ``a`` stages b's START, then b's body makes the store read-only, or fills its
+    disk. Nothing half-written is left in the store; what it could not take is spooled and named."""
     import pandas as pd
     from dagster import DagsterInstance, asset, materialize
 
@@ -279,17 +309,19 @@ def test_dagster_step_whose_store_turns_read_only_is_spooled_then_flushed(tmp_pa
             deadline = time.monotonic() + 30  # b's START goes to the store from the transport's thread: wait for it
             while len(staged_runs()) < 2 and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert mount(["-o", "remount,ro", str(store_dir)])
+            _break_store(store_dir, fault)
             return a * 2
 
         io_manager = ProvenanceIOManager(store=str(store_dir), spool=str(spool), data_root=str(tmp_path / "data"))
         with DagsterInstance.ephemeral() as instance, caplog.at_level(logging.WARNING):
             assert materialize([a, b], instance=instance, resources={"io_manager": io_manager}).success
-        assert "could not record" not in caplog.text and "spooled" in caplog.text
+        assert "could not record" not in caplog.text and "spooled" in caplog.text and STORE_FAULTS[fault] in caplog.text
+        assert fault != "full" or "free disk space" in caplog.text
         staged = staged_runs()
         assert len(staged) == 2 and Outbox(spool).pending()  # b's START made it before the store turned
+        assert not [p for p in store_dir.rglob("*") if p.name.startswith(".")]  # no temporary file left behind
         entries = len(Outbox(spool).pending())
-        _flush_while_read_only_then_writable(store_dir, spool, entries, capsys)
+        _flush_while_read_only_then_writable(store_dir, spool, entries, capsys, fault)
         assert_delivered_once(str(store_dir), sorted(staged))
 
 
