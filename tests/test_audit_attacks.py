@@ -1224,6 +1224,30 @@ def test_a_report_planted_with_a_copied_record_or_beside_a_report_dir_audit_is_a
     assert {f.object for f in found.check(CHECK_INVENTORY).errors} == {planted[0], planted[2]}, [f"{f.object}: {f.what}" for f in found.errors]
 
 
+def test_another_stores_audit_reports_and_records_copied_in_are_a_finding(store_uri: str) -> None:
+    """Another store's audit reports, with the signed records of their audits (the same auditor key), copied into this
+    store: every audit, '--full' too, was clean, and the store showed another store's clean reports as its own. Each
+    record names the store its audit was made for: one that names another store is named, with that store and the fix;
+    the reports checked against it are not taken (nor named apart from it)."""
+    from prov_common.audit.published import FIX_OTHER_STORE, REPORTS_PREFIX, RUNS_PREFIX
+
+    other = store_uri + "-other"
+    for uri in (store_uri, other):
+        seal(open_store(uri), run_events("staging", [], [dataset("/staging/0.parquet", digest(uri))]))
+        assert _audit(uri).clean
+    copied = [*open_store(other).list(REPORTS_PREFIX), *open_store(other).list(RUNS_PREFIX)]
+    for key in copied:
+        raw_write(store_uri, key, raw_read(other, key))
+    record = next(k for k in copied if k.startswith(RUNS_PREFIX))
+    for full in (False, True):  # found, and still found by --full
+        found = _audit(store_uri, full=full)
+        named = [f for f in found.check(CHECK_INVENTORY).errors if f.object in copied]
+        assert found.exit_code == 1 and [f.object for f in named] == [record], (full, [f"{f.object}: {f.what}" for f in found.errors])
+        assert (f"'{record}' is the record of an audit of another store ({other}), not of this store ({store_uri}): it and the "
+                "reports it names were copied from that store.") in named[0].what, named[0].what
+        assert named[0].fix == FIX_OTHER_STORE
+
+
 @on(*LOCAL)
 def test_a_published_report_grown_sparse_is_hashed_in_ranged_parts_not_read_whole(base: Store) -> None:
     """A report its audit signed, grown (sparse) to 256 MiB: checking it against its signed record read it whole to hash

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prov_common.audit.model import CHECK_INVENTORY, Finding
-from prov_common.audit.published import REPORTS_PREFIX, audited_store, check_report
+from prov_common.audit.published import REPORTS_PREFIX, audited_store, check_report, of_store
 from prov_common.audit.resolve import RESOLUTIONS_PREFIX, check_resolution
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.errors import StoreUnavailableError, TdprovError
@@ -89,7 +89,7 @@ def _resolved(store: Store, trust: TrustStore) -> str:
             raise
         except (TdprovError, ValueError):
             continue  # the inventory's finding, and a resolution of nothing
-        if record.get("runId") is None and _of_this_store(record, store):
+        if record.get("runId") is None and of_store(record.get("store"), store):
             return key[len(RESOLUTIONS_PREFIX):]
     return ""
 
@@ -112,7 +112,7 @@ def _held(store: Store, trust: TrustStore, key: str) -> str | None:
         data = None
     record = check_report(store, trust, key, data)
     report: dict[str, Any] = json.loads(data) if data is not None else {"store": audited_store(record)}
-    if not isinstance(report, dict) or not _of_this_store(report, store):
+    if not isinstance(report, dict) or not of_store(report.get("store"), store):
         return None  # another store's report, signed there and copied in: evidence of nothing here
     if data is None:  # its store is the one its audit's signed record names
         return f"wrote a report larger than {REPORT_LIMIT:,} bytes, not read further (one of a store that held no record is a few kilobytes)"
@@ -125,12 +125,6 @@ def _held(store: Store, trust: TrustStore, key: str) -> str | None:
     told = any(f.get("kind") == EMPTIED or f.get("fix") == FIX_EMPTIED for c in _objects(report.get("checks"))
                if c.get("name") == CHECK_INVENTORY for f in _objects(c.get("findings")))
     return "named records that an earlier audit found in it as deleted" if told else None
-
-
-def _of_this_store(record: dict[str, Any], store: Store) -> bool:
-    """Whether the signed audit report or resolution ``record`` names ``store`` as its ``store`` (one signed for
-    another store and copied in says nothing of this one)."""
-    return str(record.get("store") or "").rstrip("/") == store.uri.rstrip("/")
 
 
 def _object(value: Any) -> dict[str, Any]:

@@ -8,7 +8,8 @@ its manifest does not list (the audit verifies such a bundle again, see :func:`c
 earlier audit named and is gone, see :func:`planted_gone`); an index entry moved to another key; a
 run id indexed twice; an index entry of a run the log does not hold; a checkpoint, leaf batch,
 audit state, catalog or lookup object, audit report or record, source record or signed resolution that is missing or
-changed; a new object there that does not verify (forged), or a catalog or lookup object that is not of this store's log (another store's, copied in); a
+changed; a new object there that does not verify (forged), a catalog or lookup object that is not of this store's log, or an
+audit's signed record that names another store (another store's, copied in, with its reports); a
 lookup object, resolution, audit record or report this auditor wrote that no longer holds the bytes it wrote when first listed.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from prov_common.audit.examine import planted
 from prov_common.audit.generated import GENERATED_PREFIX, read_lookup
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, NOTE, Finding, RunRecord, failed_in
-from prov_common.audit.published import REPORTS_PREFIX, RUNS_PREFIX, check_record, check_report
+from prov_common.audit.published import FIX_OTHER_STORE, REPORTS_PREFIX, RUNS_PREFIX, check_record, check_report
 from prov_common.audit.resolve import RESOLUTIONS_PREFIX, check_resolution
 from prov_common.audit.state import STATE_PREFIX, read_state
 from prov_common.bundle import layout
@@ -437,7 +438,7 @@ def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: Trans
         if not _tracked(key) or (known and not known.startswith(WRITTEN)):
             continue
         if known:
-            problem: tuple[str, str] | None = _not_written(store, tlog, key, known.removeprefix(WRITTEN))
+            problem: _Problem | None = _not_written(store, tlog, key, known.removeprefix(WRITTEN))
         elif trust_all:
             problem = None
         else:
@@ -448,10 +449,10 @@ def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: Trans
         if problem is None:
             memory.tags[key] = tag
             continue
-        where, what = problem
+        where, what, fix = problem
         if where == key or where not in failed:
             failed.add(key)
-            out.append(Finding(CHECK_INVENTORY, key, what, FIX_WRITTEN if known else FIX_FORGED))
+            out.append(Finding(CHECK_INVENTORY, key, what, fix or (FIX_WRITTEN if known else FIX_FORGED)))
     return out
 
 
@@ -461,18 +462,21 @@ def _read_through(key: str) -> int:
     return 0 if key.startswith(CHECKPOINTS_PREFIX) else 1 if key.startswith(RUNS_PREFIX) else 2
 
 
-def _not_written(store: Store, tlog: TransparencyLog, key: str, digest: str) -> tuple[str, str] | None:
+_Problem = tuple[str, str, "str | None"]  # the object a failure is in, the finding's text, and its fix (None: the inventory's)
+
+
+def _not_written(store: Store, tlog: TransparencyLog, key: str, digest: str) -> _Problem | None:
     """What is wrong with the object at ``key``, which this auditor wrote with SHA-256 ``digest`` (None: it holds those bytes)."""
     try:
         found = _digest_of(store, tlog, key)
     except StoreUnavailableError:
         raise
     except TdprovError as exc:
-        return key, f"{_kind(key)} '{key}' that this auditor wrote cannot be read: {exc.what}"
+        return key, f"{_kind(key)} '{key}' that this auditor wrote cannot be read: {exc.what}", None
     if found == digest:
         return None
     return key, (f"{_kind(key)} '{key}' is not the object this auditor wrote: it was replaced before it was first listed "
-                 f"(its SHA-256 is {found}, the auditor wrote {digest})")
+                 f"(its SHA-256 is {found}, the auditor wrote {digest})"), None
 
 
 def _digest_of(store: Store, tlog: TransparencyLog, key: str) -> str:
@@ -502,9 +506,10 @@ def _after_retirement(store: Store, tlog: TransparencyLog, trust: TrustStore, bi
     return strict_log, strict, replace(binding, log=strict_log)
 
 
-def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding, key: str) -> tuple[str, str] | None:
+def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding, key: str) -> _Problem | None:
     """What does not verify in the object at ``key`` listed for the first time: the object the failure is in (``key``, or
-    the checkpoint read to check it) and the finding's text; None when it verifies."""
+    the checkpoint or audit record read to check it), the finding's text, and its fix when the failure names its own (an
+    audit record of another store, copied in); None when it verifies."""
     try:
         if key.startswith(CHECKPOINTS_PREFIX):
             tlog.read_checkpoint(key)
@@ -515,9 +520,9 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Bin
         elif key.startswith(GENERATED_PREFIX):
             read_lookup(store, key, binding)
         elif key.startswith(REPORTS_PREFIX):
-            check_report(store, trust, key)
+            check_report(store, trust, key, this_store=True)
         elif key.startswith(RUNS_PREFIX):
-            check_record(store, trust, key)
+            check_record(store, trust, key, this_store=True)
         elif key.startswith(STATE_PREFIX):
             read_state(store, trust, key)
         elif key.startswith(RESOLUTIONS_PREFIX):
@@ -525,7 +530,9 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Bin
     except StoreUnavailableError:
         raise
     except (TdprovError, ValueError, KeyError, TypeError) as exc:
-        return failed_in(key, exc), f"'{key}' appeared or was replaced since the last audit and does not verify: {getattr(exc, 'what', exc)}"
+        fix = FIX_OTHER_STORE if getattr(exc, "fix", None) == FIX_OTHER_STORE else None
+        what = f"'{key}' appeared or was replaced since the last audit and does not verify: {getattr(exc, 'what', exc)}"
+        return failed_in(key, exc), what, fix
     return None
 
 

@@ -46,16 +46,29 @@ def signed_digests(prov_json: bytes) -> dict[str, str]:
 
 
 _FIX_PLANTED = "remove the object and find out who wrote it: an audit writes its reports and names them in its signed record"
+FIX_OTHER_STORE = ("remove the record and the reports it names (audit/reports/<its name>/), and find out who copied them here: an "
+                   "audit signs the store it audited into its record, and another store's reports say nothing of this one")
 
 
-def check_record(store: Store, trust: TrustStore, key: str) -> bytes:
+def of_store(named: Any, store: Store) -> bool:
+    """Whether ``named``, the store a signed audit record (:func:`audited_store`), report or resolution names as the one
+    it was made for, is ``store`` (one signed for another store and copied in says nothing of this one)."""
+    return str(named or "").rstrip("/") == store.uri.rstrip("/")
+
+
+def check_record(store: Store, trust: TrustStore, key: str, *, this_store: bool = False) -> bytes:
     """The PROV-JSON of the audit's signed record at ``key``, verified: signed by a trusted auditor, and the record of
-    the audit its key names (``audit/runs/<time>-<audit id>.prov.dsse.json``), not another audit's copied there."""
+    the audit its key names (``audit/runs/<time>-<audit id>.prov.dsse.json``), not another audit's copied there;
+    ``this_store``: and of an audit of ``store``, not another store's record copied in (:data:`FIX_OTHER_STORE`)."""
     payload = open_envelope(store.get(key, SMALL_OBJECT_LIMIT), trust, PROV_PAYLOAD_TYPE, what=f"audit record '{key}'", position=_checkpoint_size).payload
     audit_id = key[len(RUNS_PREFIX):].removesuffix(RECORD_SUFFIX).split("-", 1)[-1]
     if f'"tdprov:audit-{audit_id}"'.encode() not in payload:
         raise VerificationError(f"'{key}' is not the record of audit {audit_id}: another audit's record copied under its name.",
                                 fix=_FIX_PLANTED)
+    named = audited_store(payload)
+    if this_store and not of_store(named, store):
+        raise VerificationError(f"'{key}' is the record of an audit of another store ({named or 'none named'}), not of this "
+                                f"store ({store.uri}): it and the reports it names were copied from that store.", fix=FIX_OTHER_STORE)
     return payload
 
 
@@ -66,17 +79,17 @@ def _checkpoint_size(payload: bytes) -> int:
                 for attrs in entities.values() if isinstance(attrs, dict) and "tdprov:treeSize" in attrs), default=0)
 
 
-def check_report(store: Store, trust: TrustStore, key: str, data: bytes | None = None) -> bytes:
+def check_report(store: Store, trust: TrustStore, key: str, data: bytes | None = None, *, this_store: bool = False) -> bytes:
     """The PROV-JSON of the signed record of the audit that wrote report ``key``, verified. Raise
     :class:`VerificationError` unless the report is what that record names: the record of
     the audit its folder names (``<time>-<audit id>``), for that audit, naming this key and its digest (of ``data``, the
     report's bytes a caller read and parses, when given: else hashed in ranged reads, never held whole). A record
     written before the HTML page was signed names the JSON report only: its folder's page is then taken as it is. A
     failure of the record names it as its ``subject`` (see :class:`~prov_common.errors.TdprovError`): the report is not
-    blamed for it."""
+    blamed for it. ``this_store``: that record must be of an audit of ``store`` (see :func:`check_record`)."""
     name = key[len(REPORTS_PREFIX):].split("/", 1)[0]
     try:
-        record = check_record(store, trust, record_key(name))
+        record = check_record(store, trust, record_key(name), this_store=this_store)
     except TdprovError as exc:
         exc.subject = exc.subject or record_key(name)
         raise
