@@ -44,7 +44,7 @@ from prov_common.tlog.model import sha256_digest
 from prov_common.w3cprov.identity import iso_z
 from prov_common.hashing.raw import blake3_digest
 
-from test_audit_support import (T0, Pipeline, S3Snapshot, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events,
+from test_audit_support import (T0, Pipeline, S3Snapshot, _s3, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events,
                                 seal)
 from test_audit_support import audit as _audit
 
@@ -309,6 +309,32 @@ def copy_another_stores_lookup_object(s: Store) -> tuple[str, str, str]:
     return "default", CHECK_INVENTORY, "another store's"
 
 
+def copy_another_stores_newer_checkpoint(s: Store) -> tuple[str, str, str]:
+    """A checkpoint the same auditor signed for another store, whose log is longer, copied in under its own key (one this
+    store's log has not reached): it would stand for leaves this store's log does not hold."""
+    other = s.uri + "-other"
+    for i in range(6):
+        seal(open_store(other), run_events(f"staging_{i}", [], [dataset(f"/staging/{i}.parquet", digest(f"s{i}"))],
+                                           start=T0 + timedelta(hours=i)))
+    assert run_audit(open_store(other), Settings.from_env(store=other), progress=False).clean
+    key = "log/checkpoints/000000000006.json"
+    raw_write(s.uri, key, raw_read(other, key))
+    return "default", CHECK_LOG, f"checkpoint '{key}' covers 6 leaves but the log holds only"
+
+
+def replace_a_source_record_with_another_stores(s: Store) -> tuple[str, str, str]:
+    """This store's source record replaced, at its key, by the record of the same source (name and digest) that the same
+    writer key signed for another store: a valid signature, another store's record."""
+    from prov_common.sources import SourceRecord, register_source
+    from prov_common.store.identity import writer_store_id
+
+    other = open_store(s.uri + "-other")
+    key = register_source(other, SourceRecord(name="vendor-raw", digest=s.pipe.raw, license="CC0-1.0", issuer="Elsewhere"), s.pipe.key).key
+    assert key in s.keys("sources/")
+    raw_write(s.uri, key, raw_read(other.uri, key))
+    return "default", CHECK_SOURCES, f"source record '{key}' is signed for store {writer_store_id(other)}, not this store"
+
+
 def _lookup_of(name: str, tag: str) -> str:
     from prov_common.audit.generated import generated_key
 
@@ -499,6 +525,7 @@ ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     delete_index_entry_and_marker,
     move_index_entry_later, delete_audit_state, delete_lookup_object, delete_catalog, truncate_leaf_batch, truncate_leaf_batch_full,
     truncate_newest_leaf_batch, replace_newest_catalog_with_an_older_one, copy_another_stores_catalog_segment, copy_another_stores_lookup_object,
+    copy_another_stores_newer_checkpoint, replace_a_source_record_with_another_stores,
     flip_lookup_object_the_last_audit_wrote, flip_lookup_object_the_last_audit_wrote_full, copy_a_lookup_object_over_the_one_the_last_audit_wrote,
     inject_leaf_batch_after_the_head,
     delete_first_checkpoint,
@@ -514,7 +541,8 @@ ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
 S3_ATTACKS = {a.__name__ for a in (  # an object rewritten at its key, or planted at the key the next audit writes
     edit_index_state, edit_index_state_in_place_keeping_its_times, edit_logged_prov_document,
     edit_logged_events_in_place_keeping_their_times, truncate_leaf_batch, truncate_leaf_batch_full, truncate_newest_leaf_batch,
-    replace_newest_catalog_with_an_older_one, copy_another_stores_catalog_segment, flip_lookup_object_the_last_audit_wrote,
+    replace_newest_catalog_with_an_older_one, copy_another_stores_catalog_segment, replace_a_source_record_with_another_stores,
+    flip_lookup_object_the_last_audit_wrote,
     flip_lookup_object_the_last_audit_wrote_full, copy_a_lookup_object_over_the_one_the_last_audit_wrote,
     inject_leaf_batch_after_the_head,
 )}
@@ -523,8 +551,8 @@ S3_ATTACKS = {a.__name__ for a in (  # an object rewritten at its key, or plante
 @store_cases("attack", {a.__name__: a for a in ATTACKS}, S3_ATTACKS)
 def test_attack_is_found_and_stays_found(base: Store, attack: Callable[[Store], tuple[str, str, str]]) -> None:
     s = base
-    size_before = len(s.keys(CHECKPOINTS_PREFIX))
     mode, check, words = attack(s)
+    size_before = len(s.keys(CHECKPOINTS_PREFIX))  # as the attack left them (it may delete some, or plant one)
     for attempt in ("found", "still found"):
         # a new run arrives meanwhile: an audit over a gap must not log it under a checkpoint that skips the gap
         seal(s.pipe.store, run_events(f"prepare_after_{attempt.replace(' ', '_')}", [dataset(s.pipe.raw_name, s.pipe.raw)], [],
@@ -1246,6 +1274,26 @@ def test_another_stores_audit_reports_and_records_copied_in_are_a_finding(store_
         assert (f"'{record}' is the record of an audit of another store ({other}), not of this store ({store_uri}): it and the "
                 "reports it names were copied from that store.") in named[0].what, named[0].what
         assert named[0].fix == FIX_OTHER_STORE
+
+
+@pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
+def test_a_delete_marker_on_a_logged_file_of_a_versioned_bucket_is_found(store_uri: str) -> None:
+    """On a versioned bucket, a logged run's prov.json deleted without a version id: its bytes stay as an older version
+    under a delete marker, and neither a listing nor a read finds it. Every audit, '--full' too, names it missing, as a
+    deletion (the inventory, by the listing), and so does verify."""
+    from prov_common.cli import main
+
+    run_id = seal(open_store(store_uri), run_events("prepare", [], [dataset("/data/x.parquet", digest("x"))]))
+    assert _audit(store_uri).clean
+    client, bucket, prefix = _s3(store_uri)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    key = layout.bundle_key(run_id, layout.PROV_FILE)
+    assert client.delete_object(Bucket=bucket, Key=prefix + key)["DeleteMarker"]
+    assert main(["verify", "--store", store_uri]) == 1
+    for full in (False, True):
+        found = _audit(store_uri, full=full)
+        assert found.exit_code == 1 and [f for f in found.check(CHECK_INVENTORY).errors if f.object == key and "is missing" in f.what], \
+            (full, [f"{f.object}: {f.what}" for f in found.errors])
 
 
 @on(*LOCAL)
