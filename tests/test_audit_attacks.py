@@ -1020,6 +1020,31 @@ def test_a_published_report_edited_to_an_empty_log_is_refused_as_a_witness(tmp_p
     assert main(["audit", "--store", fresh.uri, "--quiet", "--witness", str(tmp_path / "genuine.json")]) == 0
 
 
+def test_another_stores_report_of_the_empty_log_is_refused_as_a_witness_with_its_record_copied_in(tmp_path, capsys) -> None:
+    """A genuine report of the empty log of another store, given as a witness with the signed record of its audit (the
+    same auditor key) copied into this store: that record vouched for it, so the witness was taken (checking nothing,
+    of another store). A record that names another store vouches for nothing here: the witness is refused, exit 2,
+    naming the record, the store it names and the fix."""
+    from prov_common.audit.published import FIX_OTHER_STORE, RUNS_PREFIX
+    from prov_common.cli import main
+
+    this, other = (open_store(str(tmp_path / name)) for name in ("this", "other"))
+    for store in (this, other):
+        (tmp_path / Path(store.uri).name).mkdir(exist_ok=True)
+        _audit(store)
+    [report] = [k for k in other.list("audit/reports/") if k.endswith("report.json")]
+    [record] = other.list(RUNS_PREFIX)
+    raw_write(this.uri, record, raw_read(other.uri, record))
+    (tmp_path / "witness.json").write_bytes(raw_read(other.uri, report))
+    Pipeline(this.uri)  # this store holds runs: its audit is not refused for holding none
+    capsys.readouterr()
+    assert main(["audit", "--store", this.uri, "--quiet", "--witness", str(tmp_path / "witness.json")]) == 2
+    err = capsys.readouterr().err
+    assert (f"witness '{tmp_path / 'witness.json'}' gives the empty log (tree size 0), but '{record}' is the record of an "
+            f"audit of another store ({other.uri}), not of this store ({this.uri})") in err, err
+    assert FIX_OTHER_STORE in err, err
+
+
 def test_a_witness_larger_than_its_bound_is_refused_unread(tmp_path: Path, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A witness (file or s3:// object) was read whole: a 1 GiB report.json planted as the witness cost that much
     memory. One larger than WITNESS_LIMIT (scaled down here) is refused naming the witness and the fix, having read no
