@@ -190,3 +190,17 @@ def test_audit_report_names_datasets_written_alike_apart(tmp_path: Path, capsys:
     assert "inmemory://x" not in texts, texts
     page = (tmp_path / "report" / "report.html").read_text()
     assert "inmemory://::x" in page and "inmemory://::/x" in page and "inmemory://x" not in page
+
+
+def test_runs_lists_outputs_of_two_runs_written_alike_apart(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Two runs, one writing the key '/k' of a bucket and one 'k' (two datasets, both shown 's3://c/k'): 'tdprov runs'
+    told a run's own outputs apart only, so both were listed as 's3://c/k@DIGEST'; each is now shown as NAMESPACE::NAME,
+    which names that dataset's version when pasted, as the lineage tree and 'record' name them."""
+    store = open_store(str(tmp_path / "store"))
+    for name in ("/k", "k"):
+        seal(store, run_events(f"write{name.replace('/', '_')}", [], [dataset(name, digest(name), namespace="s3://c")]))
+    assert main(["runs", "--store", store.uri]) == 0
+    out = capsys.readouterr().out
+    for name in ("/k", "k"):
+        assert f"  s3://c::{name}@{digest(name)[:19]}\n" in out + "\n", out
+    assert "s3://c/k@" not in out, out

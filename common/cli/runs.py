@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from prov_common.bundle import BundleSummary, recent_bundles
@@ -18,7 +18,7 @@ from prov_common.errors import BadInputError
 from prov_common.progress import bar, on_terminal
 from prov_common.store import open_store
 from prov_common.text import cells, counted, padded, shortened
-from prov_common.w3cprov.identity import distinct_labels
+from prov_common.w3cprov.identity import DatasetLabels, distinct_labels
 from prov_common.w3cprov.version_ref import pasted
 
 
@@ -62,9 +62,15 @@ def instance_text(summary: BundleSummary) -> str:
     return f"mapping key {summary.mapping_key}" if summary.mapping_key is not None else "-"
 
 
-def row(summary: BundleSummary, instances: bool = False) -> list[str]:
-    """The cells of ``summary``'s line; with ``instances``, its task instance (:func:`instance_text`) after its state."""
-    labels = distinct_labels(((o.namespace, o.name) for o in summary.outputs), dataset_shown)  # two written alike: told apart
+def output_labels(summaries: Iterable[BundleSummary]) -> DatasetLabels:
+    """How a listing of ``summaries`` shows each of their outputs: two written alike (``s3://c//k`` and ``s3://c/k``, both
+    shown ``s3://c/k``) as ``NAMESPACE::NAME``, in one run or in two (:func:`~prov_common.w3cprov.identity.distinct_labels`)."""
+    return distinct_labels(((o.namespace, o.name) for s in summaries for o in s.outputs), dataset_shown)
+
+
+def row(summary: BundleSummary, labels: DatasetLabels, instances: bool = False) -> list[str]:
+    """The cells of ``summary``'s line, its outputs shown by ``labels`` (:func:`output_labels` of the listing); with
+    ``instances``, its task instance (:func:`instance_text`) after its state."""
     outputs = [pasted(labels[o.namespace, o.name], o.version) if o.version else labels[o.namespace, o.name]
                for o in summary.outputs]  # an output without a digest as its dataset, which names it when pasted
     instance = [instance_text(summary)] if instances else []
@@ -156,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
               else no_bundles_text(store.uri, index_only=True), file=sys.stderr)
     else:
         instances = any(s.task_instance or s.mapping_key is not None for s in summaries)  # the column only where a run has one
-        print(table([row(s, instances) for s in summaries],
+        labels = output_labels(summaries)
+        print(table([row(s, labels, instances) for s in summaries],
                     ["RUN ID", "JOB", "STATE", *(["TASK INSTANCE"] * instances), "ENDED", "OUTPUTS"]))
     return 1 if left_out or unlisted else 0  # a run left out, its bundle not verifying, is a finding (as in 'tdprov verify')
