@@ -153,6 +153,23 @@ def test_strict_mode_fails_the_task_on_503(s3_server, fault_proxy: FaultProxy, t
     assert Outbox(tmp_path / "spool").pending() == []
 
 
+def test_strict_mode_failing_to_list_a_runs_staged_events_says_nothing_was_spooled(
+        s3_server, fault_proxy: FaultProxy, tmp_path: Path) -> None:
+    """A strict seal whose listing of the run's staged events meets a 503: its error's fix ended "spooled bundles are
+    delivered by 'tdprov flush'", though strict mode spooled nothing; it says so, and to retry, as a strict write does."""
+    store_uri = f"s3://{s3_server.create_bucket()}/prov"
+    transport = _transport(store_uri, tmp_path / "spool", strict=True, timeout=5)
+    start, complete = run_events()
+    transport.emit(start)
+    fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown") if method == "GET" and "list-type" in path else None
+    with pytest.raises(StoreUnavailableError) as raised:
+        transport.emit(complete)
+    assert f"cannot list '{layout.staging_prefix(start['run']['runId'])}'" in raised.value.what, raised.value
+    assert raised.value.fix == ("retry later; nothing was spooled (strict mode): retry when the store is back, or run "
+                                "without strict mode to spool"), raised.value.fix
+    assert Outbox(tmp_path / "spool").pending() == []
+
+
 def test_moto_server_stopped_mid_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real server that stops between runs and comes back on the same port."""
     import boto3

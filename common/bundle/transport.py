@@ -59,7 +59,7 @@ from prov_common.signing.keyfiles import sealing_trust
 from prov_common.store import open_store
 from prov_common.store.base import Store
 from prov_common.store.buffers import Buffer, held_view
-from prov_common.store.errors import UnreadableObjectError, name_setting
+from prov_common.store.errors import UnreadableObjectError, name_setting, strict_refix
 from prov_common.store.factory import cannot_open
 from prov_common.store.identity import writer_store_id
 from prov_common.store.outbox import Outbox, writer_spool_dir
@@ -891,8 +891,10 @@ class ProvenanceTransport(Transport):
                 except (UnreadableObjectError, BadInputError) as exc:  # BadInputError: a key no writer makes ('..')
                     unreadable[info.key] = exc
         except StoreError as exc:
-            if self._strict or isinstance(exc, ObjectConflictError):
+            if isinstance(exc, ObjectConflictError):
                 raise
+            if self._strict:  # strict mode spools nothing: its fix says so
+                raise strict_refix(exc)
             if not any(not _is_attachment(key) and unverified_event(bytes(data)).get("eventType") == "START"
                        for key, data in staged.items()):  # what this process staged: its own envelopes
                 raise StagedNotSealedError(
