@@ -365,16 +365,18 @@ def test_a_dataset_is_found_by_its_location_or_its_symlink_name(tmp_path: Path) 
 
 def test_lineage_leaves_out_a_run_whose_bundle_does_not_verify_also_on_every_cpu(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """A chain of 70 runs (verified in worker processes: more than the pool's threshold); one run's signed
-    statement is damaged. Upstream lineage stops where that run was: its output is an origin, the run is
-    named on stderr, and every other run is still shown."""
+    """A chain of 16 runs (verified in worker processes: more than the pool's threshold, lowered to 10 here and in the
+    script's process); one run's signed statement is damaged. Upstream lineage stops where that run was: its output is
+    an origin, the run is named on stderr, and every other run is still shown."""
     from bundle_support import raw_put
-    from prov_common.bundle.verify_pool import PARALLEL_FROM
+    from prov_common.bundle import verify_pool
     from prov_common.signing import default_signing_key
 
+    parallel_from = 10  # the pool's threshold (64): a chain past it costs as many seals and verifications
+    monkeypatch.setattr(verify_pool, "PARALLEL_FROM", parallel_from)
     uri = str(tmp_path / "store")
     store = open_store(uri)
-    steps = PARALLEL_FROM + 6
+    steps = parallel_from + 6
     runs = [seal(store, run_events(f"step{i}", [dataset(f"/data/step{i - 1}.parquet", digest(f"step{i - 1}"))],
                                    [dataset(f"/data/step{i}.parquet", digest(f"step{i}"))], start=T0 + timedelta(minutes=10 * i)))
             for i in range(1, steps + 1)]
@@ -384,7 +386,8 @@ def test_lineage_leaves_out_a_run_whose_bundle_does_not_verify_also_on_every_cpu
     # from a script with no __main__ guard: the workers fork (a progress bar's thread would make them spawn,
     # and each would run the script again)
     script = tmp_path / "lineage_script.py"
-    script.write_text("import sys\nfrom prov_common.cli import main\n"
+    script.write_text("import sys\nfrom prov_common.bundle import verify_pool\nfrom prov_common.cli import main\n"
+                      f"verify_pool.PARALLEL_FROM = {parallel_from}\n"
                       f"sys.exit(main(['lineage', '/data/step{steps}.parquet', '--json', '--store', {uri!r}]))\n")
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
