@@ -1,6 +1,6 @@
 """Damaged bundle files through verification: flipped, inserted, deleted and truncated bytes and
 whole files replaced by hostile JSON, in every file of a bundle. ``verify_bundle`` never raises;
-it names the damaged object; the other run's bundle still verifies. 500 x ``TDPROV_FUZZ_SCALE`` cases.
+it names the damaged object; the other run's bundle still verifies. 250 x ``TDPROV_FUZZ_SCALE`` cases.
 """
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def _damage(data: bytes, draw) -> bytes:
     return data[:at]
 
 
-@settings(max_examples=int(500 * SCALE), deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=int(250 * SCALE), deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(st.data())
 def test_damaged_bundle_files_are_named_and_nothing_else_is_affected(data) -> None:
     store = MemoryStore(BASE.objects)
