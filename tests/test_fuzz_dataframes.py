@@ -1,7 +1,7 @@
 """Hostile DataFrames through hashing and Pandera validation: every dtype, empty, all-null, huge
 strings, mixed objects, odd column names. Each call works (and is deterministic) or raises the
 documented ``BadInputError``/``UnsupportedTypeError``; a masked column's values never appear in the
-failure sample. Example counts: 500 x ``TDPROV_FUZZ_SCALE`` (hash), 60 x (validate) and 100 x (not a frame).
+failure sample. Example counts: 250 x ``TDPROV_FUZZ_SCALE`` (hash), 60 x (validate) and 100 x (not a frame).
 """
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def frames(draw) -> pd.DataFrame:
     return df
 
 
-@settings(max_examples=int(500 * SCALE), **FUZZ)
+@settings(max_examples=int(250 * SCALE), **FUZZ)
 @given(frames())
 def test_hash_dataframe_works_deterministically_or_raises_bad_input(df: pd.DataFrame) -> None:
     try:
