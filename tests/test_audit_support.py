@@ -186,6 +186,14 @@ def copy_bucket(source: str, target: str) -> None:
     assert copied == wanted, f"bucket {target} is not a copy of {source}: {set(copied.items()) ^ set(wanted.items())}"
 
 
+def forget_identities(uri_prefix: str) -> None:
+    """Forget the identity this process's readers and writers know of each store whose URI starts with ``uri_prefix``:
+    as for a new store made there."""
+    for cache in (identity._known, identity._bound):
+        for uri in [u for u in cache if u.startswith(uri_prefix)]:
+            del cache[uri]
+
+
 T = TypeVar("T")
 
 
@@ -214,9 +222,7 @@ class S3Snapshot(Generic[T]):
             self._build()
         copy_bucket(self.snapshot, self.bucket)
         shutil.copytree(self.folder / "home", home, dirs_exist_ok=True)
-        for cache in (identity._known, identity._bound):  # the process caches: as for a new store
-            for uri in [u for u in cache if u.startswith(f"s3://{self.bucket}/")]:
-                del cache[uri]
+        forget_identities(f"s3://{self.bucket}/")
         identity.remember(open_store(self.uri), self.identity)
         assert self.built is not None
         return self.built
