@@ -1283,6 +1283,7 @@ def test_another_stores_audit_reports_and_records_copied_in_are_a_finding(store_
     record names the store its audit was made for: one that names another store is named, with that store and the fix;
     the reports checked against it are not taken (nor named apart from it)."""
     from prov_common.audit.published import FIX_OTHER_STORE, REPORTS_PREFIX, RUNS_PREFIX
+    from prov_common.store.identity import read_identity
 
     other = store_uri + "-other"
     for uri in (store_uri, other):
@@ -1291,13 +1292,15 @@ def test_another_stores_audit_reports_and_records_copied_in_are_a_finding(store_
     copied = [*open_store(other).list(REPORTS_PREFIX), *open_store(other).list(RUNS_PREFIX)]
     for key in copied:
         raw_write(store_uri, key, raw_read(other, key))
+    ids = {uri: read_identity(open_store(uri)).store_id for uri in (store_uri, other)}  # told apart by them
     record = next(k for k in copied if k.startswith(RUNS_PREFIX))
     for full in (False, True):  # found, and still found by --full
         found = _audit(store_uri, full=full)
         named = [f for f in found.check(CHECK_INVENTORY).errors if f.object in copied]
         assert found.exit_code == 1 and [f.object for f in named] == [record], (full, [f"{f.object}: {f.what}" for f in found.errors])
-        assert (f"'{record}' is the record of an audit of another store ({other}), not of this store ({store_uri}): it and the "
-                "reports it names were copied from that store.") in named[0].what, named[0].what
+        assert (f"'{record}' is the record of an audit of another store ({other}, store id {ids[other]}), not of this store "
+                f"({store_uri}, store id {ids[store_uri]}): it and the reports it names were copied from that store.") in named[0].what, \
+            named[0].what
         assert named[0].fix == FIX_OTHER_STORE
 
 

@@ -9,7 +9,11 @@ created with a conditional write, then replaced or deleted); a record copied in 
 signed bytes, the same on both stores, and is tried on the local folder only."""
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import threading
+from collections.abc import Container
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +28,7 @@ from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 from prov_common.bundle.verify import OTHER_STORE
 from prov_common.bundle.verify_runs import verify_runs
 from prov_common.config import Settings
-from prov_common.signing import default_signing_key, sign_envelope, trust_from_settings
+from prov_common.signing import Envelope, default_signing_key, sign_envelope, trust_from_settings
 from prov_common.sources import SourceRecord, register_source
 from prov_common.sources.model import SOURCE_PAYLOAD_TYPE
 from prov_common.sources.registry import source_key
@@ -32,7 +36,8 @@ from prov_common.store import open_store
 from prov_common.store.identity import IDENTITY_KEY, ensure_identity, read_identity, writer_store_id
 
 from counting_store import CountingStore
-from test_audit_support import T0, Pipeline, dataset, digest, raw_delete, raw_read, raw_write, run_events, seal, audit as _audit
+from test_audit_support import (T0, Pipeline, dataset, digest, forget_identities, raw_delete, raw_read, raw_write, run_events, seal,
+                                audit as _audit)
 from test_reliability_proxy import FaultProxy, fault_proxy  # noqa: F401 - fixtures
 
 X = digest("x")
@@ -132,6 +137,63 @@ def test_records_written_before_stores_had_an_identity_are_still_taken(store_uri
     assert _audit(store).clean and _audit(store, full=True).clean
     settings = Settings.from_env(store=store_uri)
     assert all(r.ok for r in verify_runs(store, trust_from_settings(settings), workers=1))
+
+
+def _audit_objects(uri: str, since: Container[str] = ()) -> list[str]:
+    """The keys of the audits' signed records and reports in the store at ``uri``, but those of ``since``."""
+    from prov_common.audit.published import REPORTS_PREFIX, RUNS_PREFIX
+
+    store = open_store(uri)
+    return [k for prefix in (RUNS_PREFIX, REPORTS_PREFIX) for k in store.list(prefix) if k not in since]
+
+
+def test_a_store_copied_to_another_place_keeps_its_audit_records(store_uri: str) -> None:
+    """A store copied to another place (a folder, a prefix), audited there afresh, then its audit records synced again
+    from the old place: each named the old URI, and every one was 'another store's', with the fix to remove the record
+    and its reports. Records and reports sign the store's id beside its URI, and a store is known by its id wherever it
+    is now."""
+    from prov_common.audit.published import FIX_OTHER_STORE, RUNS_PREFIX, audited_store
+
+    seal(open_store(store_uri), run_events("prepare", [], [dataset("/d/y", digest("y"))]))
+    moved = store_uri.rsplit("/", 1)[0] + "/moved"
+    _copy(store_uri, moved, list(open_store(store_uri).list()))
+    assert _audit(moved).clean
+    before = _audit_objects(moved)
+    assert _audit(store_uri).clean  # a last audit at the old place, synced after it
+    _copy(store_uri, moved, _audit_objects(store_uri, before))
+    found = _audit(moved)
+    assert found.clean and not [f for f in found.errors if f.fix == FIX_OTHER_STORE], [f"{f.object}: {f.what}" for f in found.errors]
+    store_id = read_identity(open_store(moved)).store_id
+    record = max(key for key in _audit_objects(moved, before) if key.startswith(RUNS_PREFIX))  # the last audit's, at the new place
+    assert audited_store(Envelope.from_json(raw_read(moved, record)).payload) == (moved, store_id)
+    report = json.loads(raw_read(moved, f"audit/reports/{record[len(RUNS_PREFIX):].removesuffix('.prov.dsse.json')}/report.json"))
+    assert (report["store"], report["storeId"]) == (moved, store_id)
+
+
+@LOCAL_ONLY
+def test_an_audit_record_of_a_store_made_before_at_this_uri_is_another_stores(store_uri: str) -> None:
+    """A store removed and made again at the same URI (a new identity), then the first store's audit records copied
+    in: they name this URI, and passed as this store's. They name another store's id: a finding, with the fix."""
+    from prov_common.audit.published import FIX_OTHER_STORE, RUNS_PREFIX
+
+    seal(open_store(store_uri), run_events("prepare", [], [dataset("/d/y", digest("y"))]))
+    assert _audit(store_uri).clean
+    first = {key: raw_read(store_uri, key) for key in _audit_objects(store_uri)}
+    was = read_identity(open_store(store_uri)).store_id
+    shutil.rmtree(store_uri)
+    forget_identities(store_uri)
+    shutil.rmtree(Path(os.environ["TDPROV_HOME"]) / "audits")  # an auditor that never saw the first store (the same keys)
+    seal(open_store(store_uri), run_events("prepare", [], [dataset("/d/z", digest("z"))]))
+    now = read_identity(open_store(store_uri)).store_id
+    assert now != was and _audit(store_uri).clean
+    for key, data in first.items():
+        raw_write(store_uri, key, data)
+    found = _audit(store_uri)
+    named = [f for f in found.check(CHECK_INVENTORY).errors if f.object in first]
+    [record] = [key for key in first if key.startswith(RUNS_PREFIX)]
+    assert [f.object for f in named] == [record] and named[0].fix == FIX_OTHER_STORE, [f"{f.object}: {f.what}" for f in found.errors]
+    assert (f"is the record of an audit of another store ({store_uri}, store id {was}), not of this store ({store_uri}, store id "
+            f"{now})") in named[0].what, named[0].what
 
 
 def test_a_replaced_or_deleted_store_identity_is_a_lasting_finding(store_uri: str) -> None:

@@ -366,6 +366,71 @@ def _signed_anew(store: Path, report: Path, change: Callable[[dict], object]) ->
     record.write_bytes(sign_envelope(payload, PROV_PAYLOAD_TYPE, [default_signing_key()]).to_json())
 
 
+def _without_store_id(store: Path, report: Path) -> None:
+    """Rewrite ``report`` and its audit's signed record without the store's id (``storeId``), as an audit wrote them
+    before it signed one, signed anew with the store's auditor key."""
+    from prov_common.audit.published import PROV_PAYLOAD_TYPE, record_key
+    from prov_common.signing import Envelope, default_signing_key, sign_envelope
+
+    record = store / record_key(report.parent.name)
+    prov = json.loads(Envelope.from_json(record.read_bytes()).payload)
+    assert [attrs.pop("tdprov:storeId") for attrs in prov["activity"].values()]
+    record.write_bytes(sign_envelope(json.dumps(prov).encode(), PROV_PAYLOAD_TYPE, [default_signing_key()]).to_json())
+    _signed_anew(store, report, lambda r: {k: v for k, v in r.items() if k != "storeId"})
+
+
+@pytest.mark.parametrize("older", [False, True], ids=["store id signed", "written before it was"])
+def test_a_store_moved_and_emptied_is_told_by_the_reports_of_its_own_audits(
+        tmp_path: Path, older: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    """A store moved to another folder (its identity with it), then emptied: its reports named its old place, and an
+    auditor that remembers nothing took them for another store's and refused the store as holding nothing to audit.
+    They sign the store's id, by which they are its own wherever it is; one that names no id is judged by its URI."""
+    store, moved = tmp_path / "store", tmp_path / "moved"
+    _register_and_audit(store, capsys)
+    [report] = (store / "audit" / "reports").rglob("report.json")
+    if older:
+        _without_store_id(store, report)
+    shutil.copytree(store, moved)
+    shutil.rmtree(moved / "sources")
+    out, err = _audited_afresh(moved, capsys, 2 if older else 1)
+    if older:  # another store's, by its URI
+        assert f"no runs in {moved}: is this the store your pipelines write to?" in err and "deleted since" not in out, (out, err)
+    else:
+        key = report.relative_to(store).as_posix()
+        assert f"the audit that wrote report '{key}' found 1 source record in it: they were deleted since" in out, out
+
+
+def test_a_moved_stores_acceptance_of_its_emptying_still_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A store emptied, its loss accepted ('--accept-checkpoint'), then moved: the resolution named the old place and was
+    taken for another store's, so the reports it closed were evidence of a deletion again. It signs the store's id too."""
+    store, moved = tmp_path / "store", tmp_path / "moved"
+    _register_and_audit(store, capsys)
+    shutil.rmtree(store / "sources")
+    assert main(["audit", "--store", str(store), "--accept-checkpoint", "--reason", "sources retired", "--quiet"]) == 0
+    [resolution] = (store / "audit" / "resolutions").glob("*.json")
+    from prov_common.signing import Envelope
+
+    assert json.loads(Envelope.from_json(resolution.read_bytes()).payload)["storeId"], resolution
+    shutil.copytree(store, moved)
+    out, err = _audited_afresh(moved, capsys, 2)
+    assert f"no runs in {moved}: is this the store your pipelines write to?" in err and "deleted since" not in out, (out, err)
+
+
+def test_reports_of_a_store_made_before_at_this_uri_are_no_evidence_of_this_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A store removed and another made at its URI (a new identity), then the first one's audit folder copied in: its
+    reports name this URI and were evidence that the records of the new, empty store were deleted. They name another
+    store's id: none."""
+    store, kept = tmp_path / "store", tmp_path / "kept"
+    _register_and_audit(store, capsys)
+    shutil.copytree(store / "audit", kept)
+    shutil.rmtree(store)
+    assert main(["store", "init", str(store)]) == 0
+    shutil.copytree(kept, store / "audit")
+    out, err = _audited_afresh(store, capsys, 2)
+    assert f"no runs in {store}: is this the store your pipelines write to?" in err, err
+    assert "deleted since" not in out
+
+
 _REPORT_SHAPES = {
     "summary a list": lambda r: {**r, "summary": [1, 2]},
     "runs a word": lambda r: {**r, "summary": {"runs": "many"}},

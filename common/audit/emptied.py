@@ -8,9 +8,11 @@ records in it (a log, runs or source records), or that named such an emptying it
 the records were deleted: a finding, not an empty store to refuse or to pass as clean. A report is read once, at most
 :data:`REPORT_LIMIT` bytes, and parsed from the bytes checked against its signed digest; one larger that verifies (hashed
 in ranged reads) is evidence too, a report of a store that held no record being a few kilobytes, when its audit's signed
-record names this store (a report's ``store`` comes after its runs). Reports of another store (their ``store``, copied
-in from it) are none, nor are those older than the newest signed resolution of this
+record names this store (a report's ``store`` comes after its runs). Reports of another store (their ``storeId``, copied
+in from it; or their ``store``, for a report that names no id or a store whose identity cannot be read: see
+:func:`~prov_common.audit.published.of_store`) are none, nor are those older than the newest signed resolution of this
 store (``--accept-checkpoint``; one of another store copied in hides none): a person accepted the store as it was then.
+A store moved or copied to another place (its ``_tdprov/store.json`` with it) keeps its reports as evidence.
 """
 from __future__ import annotations
 
@@ -56,14 +58,15 @@ class ReportEvidence:
     reports: int
 
 
-def emptied(store: Store, trust: TrustStore) -> ReportEvidence:
+def emptied(store: Store, trust: TrustStore, store_id: str | None) -> ReportEvidence:
     """What the store's audit reports tell of a store that holds no record now (the caller checked): the finding of the
     newest evidence-bearing report (see the module docstring) that found records, if one verifies under the auditors'
-    keys ``trust``; each report is read and verified once, up to that one."""
-    reports, unverified = _reports(store, trust), []
+    keys ``trust``; each report is read and verified once, up to that one. ``store_id``: the id the audit judges the
+    store's records by (:attr:`~prov_common.audit.identity.IdentityCheck.store_id`)."""
+    reports, unverified = _reports(store, trust, store_id), []
     for key in reports:
         try:
-            held = _held(store, trust, key)
+            held = _held(store, trust, key, store_id)
         except StoreUnavailableError:
             raise
         except TdprovError as exc:  # a report that does not verify is the inventory's finding, and evidence of nothing
@@ -78,7 +81,7 @@ def emptied(store: Store, trust: TrustStore) -> ReportEvidence:
     return ReportEvidence(None, tuple(unverified), len(reports))
 
 
-def _resolved(store: Store, trust: TrustStore) -> str:
+def _resolved(store: Store, trust: TrustStore, store_id: str | None) -> str:
     """The name of the newest resolution that accepted the store's log and verifies under the auditors' keys ('' when
     none): a key planted under ``audit/resolutions/``, an acceptance of one run's findings, or one of another store
     copied in (its ``store``, as a report's), accepts no emptying."""
@@ -89,20 +92,20 @@ def _resolved(store: Store, trust: TrustStore) -> str:
             raise
         except (TdprovError, ValueError):
             continue  # the inventory's finding, and a resolution of nothing
-        if record.get("runId") is None and of_store(record.get("store"), store):
+        if record.get("runId") is None and of_store(record.get("store"), record.get("storeId"), store, store_id):
             return key[len(RESOLUTIONS_PREFIX):]
     return ""
 
 
-def _reports(store: Store, trust: TrustStore) -> list[str]:
+def _reports(store: Store, trust: TrustStore, store_id: str | None) -> list[str]:
     """The keys of the store's audit reports (``report.json``), newest first, down to the newest verified acceptance of
     the log (:func:`_resolved`): older ones describe a store a person accepted as it was then."""
-    resolved = _resolved(store, trust)
+    resolved = _resolved(store, trust, store_id)
     reports = sorted((key for key in store.list(REPORTS_PREFIX) if key.endswith("/" + REPORT_FILE)), reverse=True)
     return [key for key in reports if key[len(REPORTS_PREFIX):] >= resolved]
 
 
-def _held(store: Store, trust: TrustStore, key: str) -> str | None:
+def _held(store: Store, trust: TrustStore, key: str, store_id: str | None) -> str | None:
     """What the report at ``key``, verified, found in the store (its log, runs and source records; or that it named records
     as deleted), None when it found none or is another store's. Raises :class:`TdprovError` when it does not verify, ``ValueError``
     when it or its record is not of its shape."""
@@ -111,8 +114,8 @@ def _held(store: Store, trust: TrustStore, key: str) -> str | None:
     except ObjectTooLargeError:
         data = None
     record = check_report(store, trust, key, data)
-    report: dict[str, Any] = json.loads(data) if data is not None else {"store": audited_store(record)}
-    if not isinstance(report, dict) or not of_store(report.get("store"), store):
+    report: dict[str, Any] = json.loads(data) if data is not None else dict(zip(("store", "storeId"), audited_store(record)))
+    if not isinstance(report, dict) or not of_store(report.get("store"), report.get("storeId"), store, store_id):
         return None  # another store's report, signed there and copied in: evidence of nothing here
     if data is None:  # its store is the one its audit's signed record names
         return f"wrote a report larger than {REPORT_LIMIT:,} bytes, not read further (one of a store that held no record is a few kilobytes)"

@@ -185,16 +185,17 @@ def _audit(
     else:
         memory.add_open(lost)
     identity = check_identity(store, memory, accepting=accept_checkpoint is not None)  # the store's id: read once, remembered
+    result.store_id = identity.current.store_id if identity.current else None  # signed into the record and report
     places = open_places([*settings.witnesses, *remember_in], store.uri, signer, audit_trust)
     unsealed = list(loaded.state.checks.unsealed) if loaded.state else []  # kept by --full too: their evidence may be gone
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
         if (require_runs and head is None and result.first_audit and not _remembered_records(memory)
-                and not _holds_records(store, Listing.take(store)) and (evidence := emptied(store, audit_trust)).finding is None):
+                and not _holds_records(store, Listing.take(store)) and (evidence := emptied(store, audit_trust, identity.store_id)).finding is None):
             raise _nothing_to_audit(store, evidence)  # accepting an empty or mistyped store would make it pass as audited
         require_write_access(store)  # the resolution is written into the store (a read-only audit records none)
         removed, _ = staging_removed(store, unsealed)  # runs whose staged events are gone: the person accepts their loss too
         result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id,
-                                   places=[p.name for p in places], also=[*removed, *identity.closed])
+                                   places=[p.name for p in places], also=[*removed, *identity.closed], store_id=result.store_id)
         unsealed = [r for r in unsealed if r.run_id not in {f.run_id for f in removed}]
     first_audit = memory.checkpoint is None and not memory.runs
     gaps: list[Finding] = []
@@ -224,7 +225,7 @@ def _audit(
     # deleted (a finding, its report saying so for the next auditor); with neither, an empty or mistyped store
     held, remembered = _holds_records(store, listing), _remembered_records(memory)
     result.remembered_records = remembered if result.first_audit else ""
-    told = None if held or remembered else emptied(store, audit_trust)  # what the store's audit reports tell
+    told = None if held or remembered else emptied(store, audit_trust, identity.store_id)  # what the store's audit reports tell
     deleted = told.finding if told else None if held else forgotten(store, remembered)
     if (require_runs and accept_checkpoint is None and head is None and not blocked and told and told.finding is None
             and result.first_audit):
@@ -430,7 +431,7 @@ def _audit(
         inventory.findings += retake_verified(memory, listing, _as_logged(plan.logged_leaves, examined, records))
     inventory.findings += compare(memory, listing, settled=settled)
     inventory.findings += adopt_new(memory, listing, store, tlog, audit_trust, binding, trust_all=first_audit,
-                                    failed={f.object for f in inventory.findings})
+                                    failed={f.object for f in inventory.findings}, store_id=identity.store_id)
     inventory.checked = len(listing.tags)
     inventory.detail = (f"{counted(len(listing.tags), 'object')} in {counted(listing.requests, 'listing request')}; "
                         f"{counted(len(memory.runs), 'logged run')} expected")

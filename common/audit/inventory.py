@@ -418,7 +418,7 @@ def pin_written(memory: AuditorMemory, listing: Listing, written: Iterable[Writt
 
 
 def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding, *,
-              trust_all: bool = False, failed: Container[str] = ()) -> list[Finding]:
+              trust_all: bool = False, failed: Container[str] = (), store_id: str | None = None) -> list[Finding]:
     """Record audit and log objects listed for the first time, once each verifies (a checkpoint by its
     signature, a signed object by its envelope, a catalog segment or summary and a lookup object also by the
     checkpoint of this store's log it names, see ``binding``; a leaf batch by the tree check against the
@@ -427,7 +427,8 @@ def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: Trans
     ``trust_all``: a first audit by this auditor records the store as it is. Objects that do not verify stay unknown
     and are findings on every audit. ``failed``: objects already named as changed or missing: one that does not verify
     only because such a checkpoint or audit record (or one new here that does not verify) is read to check it is left
-    unknown, not named (it is checked again by the next audit)."""
+    unknown, not named (it is checked again by the next audit). ``store_id``: the id the audit judges the store's records
+    by, an audit's record naming another is another store's (:func:`~prov_common.audit.published.of_store`)."""
     out: list[Finding] = []
     failed = set(failed)
     late = _after_retirement(store, tlog, trust, binding) if trust.retired else None
@@ -445,7 +446,7 @@ def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: Trans
             # written by no audit this auditor knows: what a retired key signed counts no longer, whatever size it names
             # (reports and records of the last audit are listed only after it: theirs are checked by the size they name)
             fresh = late is not None and key not in memory.tags and key.startswith(_BOUND_PREFIXES)
-            problem = _verify(store, *(late if fresh else (tlog, trust, binding)), key)
+            problem = _verify(store, *(late if fresh else (tlog, trust, binding)), key, store_id)
         if problem is None:
             memory.tags[key] = tag
             continue
@@ -506,10 +507,10 @@ def _after_retirement(store: Store, tlog: TransparencyLog, trust: TrustStore, bi
     return strict_log, strict, replace(binding, log=strict_log)
 
 
-def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding, key: str) -> _Problem | None:
+def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding, key: str, store_id: str | None) -> _Problem | None:
     """What does not verify in the object at ``key`` listed for the first time: the object the failure is in (``key``, or
     the checkpoint or audit record read to check it), the finding's text, and its fix when the failure names its own (an
-    audit record of another store, copied in); None when it verifies."""
+    audit record of another store, copied in: ``store_id`` is this store's); None when it verifies."""
     try:
         if key.startswith(CHECKPOINTS_PREFIX):
             tlog.read_checkpoint(key)
@@ -520,9 +521,9 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Bin
         elif key.startswith(GENERATED_PREFIX):
             read_lookup(store, key, binding)
         elif key.startswith(REPORTS_PREFIX):
-            check_report(store, trust, key, this_store=True)
+            check_report(store, trust, key, this_store=True, store_id=store_id)
         elif key.startswith(RUNS_PREFIX):
-            check_record(store, trust, key, this_store=True)
+            check_record(store, trust, key, this_store=True, store_id=store_id)
         elif key.startswith(STATE_PREFIX):
             read_state(store, trust, key)
         elif key.startswith(RESOLUTIONS_PREFIX):

@@ -44,7 +44,8 @@ def audit_prov(result: AuditResult, signer: SigningKey, report_digest: str, repo
     activity = doc.activity(
         TDPROV[f"audit-{result.audit_id}"], result.started, result.ended,
         {"prov:type": TDPROV["Audit"], TDPROV["mode"]: "full" if result.full else "incremental", TDPROV["rehash"]: result.rehash,
-         TDPROV["clean"]: result.clean, TDPROV["findings"]: len(result.errors), TDPROV["store"]: result.store},
+         TDPROV["clean"]: result.clean, TDPROV["findings"]: len(result.errors), TDPROV["store"]: result.store,
+         **({TDPROV["storeId"]: result.store_id} if result.store_id else {})},  # the identity read: it travels with the store
     )
     agent = doc.agent(TDPROV[f"auditor-{signer.key_id.split(':', 1)[1][:16]}"], {"prov:type": TDPROV["Auditor"], TDPROV["keyId"]: signer.key_id})
     doc.wasAssociatedWith(activity, agent)

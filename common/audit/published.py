@@ -17,7 +17,7 @@ REPORTS_PREFIX = "audit/reports/"
 RUNS_PREFIX = "audit/runs/"
 RECORD_SUFFIX = ".prov.dsse.json"  # of an audit's signed record, after its name (:func:`record_key`)
 PROV_PAYLOAD_TYPE = "application/vnd.tdprov.prov+json"
-_DIGEST, _LOCATION, _STORE = "tdprov:digest", "tdprov:location", "tdprov:store"
+_DIGEST, _LOCATION, _STORE, _STORE_ID = "tdprov:digest", "tdprov:location", "tdprov:store", "tdprov:storeId"
 
 
 def report_bytes(report: dict[str, Any]) -> bytes:
@@ -50,25 +50,39 @@ FIX_OTHER_STORE = ("remove the record and the reports it names (audit/reports/<i
                    "audit signs the store it audited into its record, and another store's reports say nothing of this one")
 
 
-def of_store(named: Any, store: Store) -> bool:
+def of_store(named: Any, named_id: Any, store: Store, store_id: str | None) -> bool:
     """Whether ``named``, the store a signed audit record (:func:`audited_store`), report or resolution names as the one
-    it was made for, is ``store`` (one signed for another store and copied in says nothing of this one)."""
+    it was made for, is ``store`` (one signed for another store and copied in says nothing of this one). Judged by the
+    store's identity when both have one (``named_id``, the ``storeId`` it names; ``store_id``, the id the audit judges
+    staged objects by, see :class:`~prov_common.audit.identity.IdentityCheck`), so that a store moved or copied to
+    another place keeps its audits; by URI when the record names no id (written before records named one) or the store
+    has no identity that can be read."""
+    if isinstance(named_id, str) and named_id and store_id:
+        return named_id == store_id
     return str(named or "").rstrip("/") == store.uri.rstrip("/")
 
 
-def check_record(store: Store, trust: TrustStore, key: str, *, this_store: bool = False) -> bytes:
+def _which(uri: Any, store_id: Any) -> str:
+    """A store as a record names it: its URI, and its id when it names one."""
+    return f"{uri or 'none named'}, store id {store_id}" if store_id else str(uri or "none named")
+
+
+def check_record(store: Store, trust: TrustStore, key: str, *, this_store: bool = False, store_id: str | None = None) -> bytes:
     """The PROV-JSON of the audit's signed record at ``key``, verified: signed by a trusted auditor, and the record of
     the audit its key names (``audit/runs/<time>-<audit id>.prov.dsse.json``), not another audit's copied there;
-    ``this_store``: and of an audit of ``store``, not another store's record copied in (:data:`FIX_OTHER_STORE`)."""
+    ``this_store``: and of an audit of ``store``, not another store's record copied in (:data:`FIX_OTHER_STORE`), judged by
+    ``store_id`` when the record names an id too (:func:`of_store`)."""
     payload = open_envelope(store.get(key, SMALL_OBJECT_LIMIT), trust, PROV_PAYLOAD_TYPE, what=f"audit record '{key}'", position=_checkpoint_size).payload
     audit_id = key[len(RUNS_PREFIX):].removesuffix(RECORD_SUFFIX).split("-", 1)[-1]
     if f'"tdprov:audit-{audit_id}"'.encode() not in payload:
         raise VerificationError(f"'{key}' is not the record of audit {audit_id}: another audit's record copied under its name.",
                                 fix=_FIX_PLANTED)
-    named = audited_store(payload)
-    if this_store and not of_store(named, store):
-        raise VerificationError(f"'{key}' is the record of an audit of another store ({named or 'none named'}), not of this "
-                                f"store ({store.uri}): it and the reports it names were copied from that store.", fix=FIX_OTHER_STORE)
+    named, named_id = audited_store(payload)
+    if this_store and not of_store(named, named_id, store, store_id):
+        by_id = bool(named_id and store_id)  # the ids told them apart: both are named
+        raise VerificationError(f"'{key}' is the record of an audit of another store ({_which(named, named_id if by_id else None)}), not "
+                                f"of this store ({_which(store.uri, store_id if by_id else None)}): it and the reports it names were "
+                                "copied from that store.", fix=FIX_OTHER_STORE)
     return payload
 
 
@@ -79,17 +93,19 @@ def _checkpoint_size(payload: bytes) -> int:
                 for attrs in entities.values() if isinstance(attrs, dict) and "tdprov:treeSize" in attrs), default=0)
 
 
-def check_report(store: Store, trust: TrustStore, key: str, data: bytes | None = None, *, this_store: bool = False) -> bytes:
+def check_report(store: Store, trust: TrustStore, key: str, data: bytes | None = None, *, this_store: bool = False,
+                 store_id: str | None = None) -> bytes:
     """The PROV-JSON of the signed record of the audit that wrote report ``key``, verified. Raise
     :class:`VerificationError` unless the report is what that record names: the record of
     the audit its folder names (``<time>-<audit id>``), for that audit, naming this key and its digest (of ``data``, the
     report's bytes a caller read and parses, when given: else hashed in ranged reads, never held whole). A record
     written before the HTML page was signed names the JSON report only: its folder's page is then taken as it is. A
     failure of the record names it as its ``subject`` (see :class:`~prov_common.errors.TdprovError`): the report is not
-    blamed for it. ``this_store``: that record must be of an audit of ``store`` (see :func:`check_record`)."""
+    blamed for it. ``this_store``: that record must be of an audit of ``store``, whose id is ``store_id`` (see
+    :func:`check_record`)."""
     name = key[len(REPORTS_PREFIX):].split("/", 1)[0]
     try:
-        record = check_record(store, trust, record_key(name), this_store=this_store)
+        record = check_record(store, trust, record_key(name), this_store=this_store, store_id=store_id)
     except TdprovError as exc:
         exc.subject = exc.subject or record_key(name)
         raise
@@ -105,9 +121,13 @@ def check_report(store: Store, trust: TrustStore, key: str, data: bytes | None =
     return record
 
 
-def audited_store(prov_json: bytes) -> str | None:
-    """The store an audit's PROV-JSON record names as the one it audited (``tdprov:store`` of its activity; None when it
-    names none): what a report too large to read is known by."""
+def audited_store(prov_json: bytes) -> tuple[str | None, str | None]:
+    """The store an audit's PROV-JSON record names as the one it audited: its URI and its id (``tdprov:store`` and
+    ``tdprov:storeId`` of its activity; each None when it names none, as records written before the id was signed name
+    no id): what a report too large to read is known by."""
     activities = loads(prov_json).get("activity")
-    named = [attrs.get(_STORE) for attrs in activities.values() if isinstance(attrs, dict)] if isinstance(activities, dict) else []
-    return named[0] if len(named) == 1 and isinstance(named[0], str) else None
+    named = [attrs for attrs in activities.values() if isinstance(attrs, dict)] if isinstance(activities, dict) else []
+    if len(named) != 1:
+        return None, None
+    uri, store_id = named[0].get(_STORE), named[0].get(_STORE_ID)
+    return uri if isinstance(uri, str) else None, store_id if isinstance(store_id, str) and store_id else None

@@ -45,15 +45,18 @@ FIX_NOT_KEPT = "resolve the log's gap first (see the log check's findings), then
 
 
 def accept_checkpoint(memory: AuditorMemory, store: Store, head: StoredCheckpoint | None, signer: SigningKey, reason: str,
-                      *, now: datetime, audit_id: str, places: Sequence[str] = (), also: Sequence[Finding] = ()) -> dict[str, Any]:
+                      *, now: datetime, audit_id: str, places: Sequence[str] = (), also: Sequence[Finding] = (),
+                      store_id: str | None = None) -> dict[str, Any]:
     """Record the resolution and reset ``memory`` (and the witness ``places`` named) to the store's log as it is now;
     returns the record. ``also``: findings kept elsewhere than the memory that the resolution closes too (listed with
-    the gaps it closed)."""
+    the gaps it closed). ``store_id``: the store's identity as the audit read it, recorded beside its URI (none: not
+    recorded)."""
     if not reason or not reason.strip():
         raise BadInputError("accepting the store's checkpoint needs a reason.",
                             fix="pass --reason 'restored from backup of 2026-05-01, runs X and Y lost' (it is recorded)")
     record = {"acceptedAt": iso_z(now), "by": who(), "signer": signer.key_id, "reason": reason.strip(),
-              "store": store.uri, "before": memory.checkpoint.published() if memory.checkpoint else None,
+              "store": store.uri, **({"storeId": store_id} if store_id else {}),
+              "before": memory.checkpoint.published() if memory.checkpoint else None,
               "after": KnownCheckpoint.of(head).published() if head else None, "closed": [f.to_dict() for f in [*memory.open, *also]],
               "witnessesReset": list(places)}
     key = _record(memory, store, signer, record, f"{stamp(now)}-{audit_id[:8]}")

@@ -44,6 +44,7 @@ class AuditResult:
     audit_id: str
     store: str
     started: datetime
+    store_id: str | None = None  # the store's identity as this audit read it (None: it read none), signed beside its URI
     full: bool = False
     rehash: bool = False
     ended: datetime | None = None
@@ -141,6 +142,7 @@ class AuditResult:
             "tool": {"name": "tdprov", "version": __version__},
             "auditId": self.audit_id,
             "store": self.store,
+            **({"storeId": self.store_id} if self.store_id else {}),
             "mode": "full" if self.full else "incremental",
             "firstAudit": self.first_audit,
             **({"rememberedRecords": self.remembered_records} if self.first_audit and self.remembered_records else {}),
