@@ -1045,6 +1045,22 @@ def test_another_stores_report_of_the_empty_log_is_refused_as_a_witness_with_its
     assert FIX_OTHER_STORE in err, err
 
 
+def test_a_moved_stores_own_report_of_the_empty_log_is_taken_as_a_witness(tmp_path, capsys) -> None:
+    """A store audited while its log was empty, then moved to another folder (its identity with it): its own report of
+    the empty log, given as a witness, was refused there as another store's (its record names the old path). The record
+    names the store's id, by which it vouches for the report wherever the store is now."""
+    from prov_common.cli import main
+
+    old, moved = tmp_path / "old", tmp_path / "moved"
+    assert main(["store", "init", str(old)]) == 0
+    _audit(open_store(str(old)))
+    [report] = (old / "audit" / "reports").rglob("report.json")
+    shutil.copytree(old, moved)
+    Pipeline(str(moved))  # the moved store holds runs: its audit is not refused for holding none
+    capsys.readouterr()
+    assert main(["audit", "--store", str(moved), "--quiet", "--witness", str(report)]) == 0, capsys.readouterr().err
+
+
 def test_a_witness_larger_than_its_bound_is_refused_unread(tmp_path: Path, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A witness (file or s3:// object) was read whole: a 1 GiB report.json planted as the witness cost that much
     memory. One larger than WITNESS_LIMIT (scaled down here) is refused naming the witness and the fix, having read no

@@ -210,7 +210,7 @@ def _audit(
         elif kept is not None:
             gaps += check_extends(kept, tlog, head, place.name)[0]
     for witness in witnesses if not head_unread else ():
-        known = read_witness(witness, store, audit_trust) if isinstance(witness, str) else witness
+        known = read_witness(witness, store, audit_trust, identity.store_id) if isinstance(witness, str) else witness
         gaps += check_extends(known, tlog, head, known.source or f"witness {known.key or known.size}", FIX_WITNESS)[0]
     memory.add_open(gaps)
     log_check.findings += memory.open

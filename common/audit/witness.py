@@ -128,12 +128,12 @@ def _fix_lost(size: int) -> str:
             "'tdprov audit --accept-checkpoint --reason TEXT'")
 
 
-def read_witness(spec: str, store: Store | None = None, trust: TrustStore | None = None) -> KnownCheckpoint:
+def read_witness(spec: str, store: Store | None = None, trust: TrustStore | None = None, store_id: str | None = None) -> KnownCheckpoint:
     """A published checkpoint from a file or an object URI (``s3://bucket/key``): an audit report,
     ``tdprov audit --json`` output, or ``{"treeSize", "rootHash", "checkpointDigest"}``; one larger than
     :data:`WITNESS_LIMIT`, or a file that is no regular file, is refused before more of it is read. A report of the
-    empty log is taken only as its audit's signed record in ``store`` (verified with ``trust``) vouches for it
-    (:func:`_vouched_empty`)."""
+    empty log is taken only as its audit's signed record in ``store`` (verified with ``trust``, and of ``store``, whose
+    id is ``store_id``) vouches for it (:func:`_vouched_empty`)."""
     if spec.startswith("s3://"):
         from prov_common.store import open_store
 
@@ -159,16 +159,16 @@ def read_witness(spec: str, store: Store | None = None, trust: TrustStore | None
         raise BadInputError(f"witness '{spec}' is not JSON ({exc}).", fix="pass an audit report or 'tdprov audit --json' output") from exc
     known = published_checkpoint(doc, f"witness '{spec}'")
     if known.size == 0 and store is not None and trust is not None and isinstance(doc, dict) and isinstance(doc.get("log"), dict):
-        _vouched_empty(doc, spec, store, trust)
+        _vouched_empty(doc, spec, store, trust, store_id)
     return known
 
 
-def _vouched_empty(report: dict[str, Any], spec: str, store: Store, trust: TrustStore) -> None:
+def _vouched_empty(report: dict[str, Any], spec: str, store: Store, trust: TrustStore, store_id: str | None) -> None:
     """Refuse a report of the empty log (tree size 0, which every log extends, so it checks nothing) that the signed
     record of its audit in ``store`` does not name (by the digest of the report as the audit wrote it, whatever its
     indentation): a report edited all the way to the empty log's (no root, checkpoint or digest) reads the same as a
     genuine one otherwise. A record of an audit of another store (copied in with its report) vouches for nothing here
-    (:func:`~prov_common.audit.published.check_record`'s ``this_store``)."""
+    (:func:`~prov_common.audit.published.check_record`'s ``this_store``, judged by ``store_id``, the store's)."""
     audit_id = str(report.get("auditId"))
     what = f"witness '{spec}' gives the empty log (tree size 0)"
     fix = ("pass the report as the audit published it, with its signed record (audit/runs/) in the store, and find out who "
@@ -178,7 +178,7 @@ def _vouched_empty(report: dict[str, Any], spec: str, store: Store, trust: Trust
         raise BadInputError(f"{what}, but the store holds no signed record of audit {audit_id} that vouches for it: a report "
                             "edited to the empty log's reads the same, and would check nothing.", fix=fix)
     try:
-        signed = signed_digests(check_record(store, trust, keys[0], this_store=True))
+        signed = signed_digests(check_record(store, trust, keys[0], this_store=True, store_id=store_id))
     except TdprovError as exc:
         if exc.fix == FIX_OTHER_STORE:
             raise BadInputError(f"{what}, but {exc.what.removesuffix('.')}: its report checks nothing of this store.",
