@@ -159,3 +159,31 @@ def test_a_mapped_row_set_is_hashed_a_part_at_a_time_into_the_same_bundle(tmp_pa
     assert max(held for _, held in [*hashed, (0, resident(view))]) <= (8 << 20) // 2, hashed
     assert (mapped_bundle.manifest_bytes, mapped_bundle.statement_bytes) == (as_bytes.manifest_bytes, as_bytes.statement_bytes)
     assert {p: bytes(d) for p, d in mapped_bundle.files.items()} == {p: bytes(d) for p, d in as_bytes.files.items()}
+
+
+def test_a_seal_checks_each_event_once(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sealing a run checked each event twice: once to order the events and again to fold them into the run's PROV
+    (40,004 checks for a run of 20,002 events, about half the seal's CPU). A run sealed through the transport checks
+    each of its events once, and its bundle holds the same events and PROV."""
+    import prov_common.bundle.events as bundle_events
+    import prov_common.w3cprov.event_lines as event_lines
+    import prov_common.w3cprov.events as w3c_events
+    from prov_common.bundle import read_bundle
+    from prov_common.bundle.events import events_jsonl
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+    from prov_common.store import open_store
+
+    start, complete = run_events()
+    running = {**start, "eventType": "RUNNING", "eventTime": "2026-03-01T10:00:02.000Z"}
+    checked: list[str] = []
+    for module in (bundle_events, w3c_events, event_lines):
+        real = module.check_event
+        monkeypatch.setattr(module, "check_event", lambda index, event, *, _real=real, **options:
+                            checked.append(event["eventType"]) or _real(index, event, **options))
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "store"), strict=True))
+    for e in (start, running, complete):
+        transport.emit(e)
+    assert sorted(checked) == ["COMPLETE", "RUNNING", "START"], checked
+    files = read_bundle(open_store(str(tmp_path / "store")), start["run"]["runId"]).files
+    assert files["events.jsonl"] == events_jsonl([start, running, complete])
+    assert files["prov.json"] == serialize(events_to_document([start, running, complete]), "json")

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import short_digest
 from prov_common.w3cprov.event_lines import EventBytes, fold_event_lines, part_lines
-from prov_common.w3cprov.events import (TERMINAL, CheckedEvent, RunState, check_event, fold_runs, folds_local_names,
+from prov_common.w3cprov.events import (TERMINAL, CheckedEvent, RunState, check_event, fold_checked, folds_local_names,
                                         folds_versions_apart, order_head, parse_time)
 
 def event_dict(event: Any) -> dict[str, Any]:
@@ -169,6 +169,12 @@ def order_events(events: Iterable[Any], *, sealed: bool = False) -> list[dict[st
     ``sealed``: read from a sealed bundle, see :func:`~prov_common.w3cprov.events.parse_time`); :class:`BadInputError`
     naming the first (``#index`` among them, once each) that is not a run event
     (:func:`~prov_common.w3cprov.events.check_event`: an ``eventType`` that is a list, a ``run`` that is no object)."""
+    return [cast(dict[str, Any], checked.event) for checked in order_checked(events, sealed=sealed)]
+
+
+def order_checked(events: Iterable[Any], *, sealed: bool = False) -> list[CheckedEvent]:
+    """:func:`order_events` as the events were checked to order them, so that folding them checks none again
+    (:func:`fold_one_run`); each :attr:`~prov_common.w3cprov.events.CheckedEvent.event` is its JSON dict."""
     unique: dict[bytes, dict[str, Any]] = {}
     for event in events:
         raw = event_dict(event)
@@ -176,7 +182,8 @@ def order_events(events: Iterable[Any], *, sealed: bool = False) -> list[dict[st
         data = canonical_bytes(raw)
         unique.setdefault(data, loads(data))
     # each checked as a run event before its fields order it: an event of any other shape is refused by name
-    keyed = [(*order_head(check_event(i, e, sealed=sealed)), d, e) for i, (d, e) in enumerate(unique.items())]
+    checked = [check_event(i, e, sealed=sealed) for i, e in enumerate(unique.values())]
+    keyed = [(*order_head(c), d, c) for d, c in zip(unique, checked)]
     keyed.sort(key=lambda item: item[:3])
     return [item[3] for item in keyed]
 
@@ -286,11 +293,10 @@ def numbered_event_lines(lines: Iterable[bytes], name: str = "events.jsonl") -> 
     return events
 
 
-def fold_one_run(events: list[dict[str, Any]], *, local_names: bool = True, versions_apart: bool = True,
-                 sealed: bool = False) -> RunState:
-    """The run state of events that must all belong to one run (``local_names``, ``versions_apart``, ``sealed``: see
-    :func:`fold_runs`)."""
-    return one_run(fold_runs(events, local_names=local_names, versions_apart=versions_apart, sealed=sealed))
+def fold_one_run(events: Iterable[CheckedEvent], *, local_names: bool = True, versions_apart: bool = True) -> RunState:
+    """The run state of checked events (:func:`order_checked`) that must all belong to one run, none checked again
+    (``local_names``, ``versions_apart``: see :func:`~prov_common.w3cprov.events.fold_runs`)."""
+    return one_run(fold_checked(events, local_names=local_names, versions_apart=versions_apart))
 
 
 def one_run(states: list[RunState]) -> RunState:

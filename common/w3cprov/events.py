@@ -291,9 +291,15 @@ def fold_runs(events: Iterable[Any], *, local_names: bool = True, versions_apart
     for a bundle sealed before this, which kept the version named last (:func:`folds_versions_apart`).
     ``sealed``: the events were read from a sealed bundle (their times as :func:`parse_time` reads them).
     ``places``: where each event was read (``events.jsonl line 3``), named in errors instead of its position."""
+    return fold_checked((check_event(index, event, sealed=sealed, where=places[index] if places else None)
+                         for index, event in enumerate(events)), local_names=local_names, versions_apart=versions_apart)
+
+
+def fold_checked(events: Iterable[CheckedEvent], *, local_names: bool = True, versions_apart: bool = True) -> list[RunState]:
+    """:func:`fold_runs` of events checked already (:func:`check_event`, as ordering them checks them), in any order:
+    none is checked again (``local_names``, ``versions_apart``: see :func:`fold_runs`)."""
     by_run: dict[str, list[CheckedEvent]] = {}
-    for index, event in enumerate(events):
-        checked = check_event(index, event, sealed=sealed, where=places[index] if places else None)
+    for checked in events:
         by_run.setdefault(checked.run_id, []).append(checked)
     if not by_run:
         raise BadInputError("no OpenLineage run events given.", fix="pass the events of a run (JSON lines, one event per line)")
