@@ -41,13 +41,21 @@ def canonical_bytes(value: Any) -> bytes:
     same key order); anything else (floats, big integers, astral keys, lone surrogates) goes
     through ``rfc8785``.
     """
+    return canonical_form(value)[0]
+
+
+def canonical_form(value: Any) -> tuple[bytes, bool]:
+    """:func:`canonical_bytes` of ``value``, and whether they are ``value`` parsed (:func:`loads`) written again: so
+    for plain JSON values (the C encoder's); not always for one with floats (``1e20`` is written
+    ``100000000000000000000``, which parses as an integer too large to write), so a writer of the parsed value writes
+    it again."""
     if _plain(value):
         try:
-            return _ENCODER.encode(value).encode("utf-8")
+            return _ENCODER.encode(value).encode("utf-8"), True
         except UnicodeEncodeError:
             pass  # a lone surrogate: rfc8785 raises its own error
     try:
-        return rfc8785.dumps(value)
+        return rfc8785.dumps(value), False
     except rfc8785.CanonicalizationError as exc:
         from prov_common.errors import BadInputError
 

@@ -187,3 +187,34 @@ def test_a_seal_checks_each_event_once(tmp_path, monkeypatch: pytest.MonkeyPatch
     files = read_bundle(open_store(str(tmp_path / "store")), start["run"]["runId"]).files
     assert files["events.jsonl"] == events_jsonl([start, running, complete])
     assert files["prov.json"] == serialize(events_to_document([start, running, complete]), "json")
+
+
+def test_a_bundle_writes_each_events_canonical_json_once() -> None:
+    """Building a bundle wrote each event's canonical JSON twice: to read it back before it was ordered, and again for
+    ``events.jsonl``. It is written once and kept for the file, but for an event whose floats do not come back as
+    they were (``1e20`` reads back as an integer too large to write: refused as before), written again from what was
+    read back; the file is the same."""
+    import prov_common.bundle.events as bundle_events
+    from prov_common.bundle.events import events_jsonl
+
+    start, complete = run_events()
+    floats = {**complete, "run": {**complete["run"], "facets": {"x": {"_producer": "p", "_schemaURL": "https://p/s.json",
+                                                                      "half": 1.5, "two": 2.0}}}}
+    written: list[str] = []
+
+    def counted(real):  # noqa: ANN001, ANN202 - a wrapper of either writer of canonical JSON
+        return lambda value: (written.append(value["eventType"]) if "eventType" in value else None) or real(value)
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("canonical_form", "canonical_bytes"):
+            if hasattr(bundle_events, name):
+                patch.setattr(bundle_events, name, counted(getattr(bundle_events, name)))
+        plain = build_bundle([complete, start], None, SigningKey.generate(), sealed_at=SEALED)
+        assert sorted(written) == ["COMPLETE", "START"], written
+        with_floats = build_bundle([floats, start], None, SigningKey.generate(), sealed_at=SEALED)
+    assert plain.files["events.jsonl"] == events_jsonl([start, complete])
+    assert with_floats.files["events.jsonl"] == events_jsonl([start, loads(canonical_bytes(floats))])
+    assert b'{"_producer":"p","_schemaURL":"https://p/s.json","half":1.5,"two":2}' in with_floats.files["events.jsonl"]
+    floats["run"]["facets"]["x"]["two"] = 1e20
+    with pytest.raises(BadInputError, match="100000000000000000000 exceeds safe integer domain"):
+        build_bundle([floats, start], None, SigningKey.generate(), sealed_at=SEALED)

@@ -5,10 +5,10 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, cast
+from typing import Any
 
 from prov_common.bundle import layout, model
-from prov_common.bundle.events import events_jsonl, fold_one_run, fold_written_lines, order_checked, prov_json
+from prov_common.bundle.events import fold_one_run, fold_written_lines, order_checked, prov_json
 from prov_common.bundle.model import PREDICATE_TYPE, TASK_INSTANCE_KEYS, Bundle, DatasetRef, FileEntry, Manifest
 from prov_common.bundle.naming import DATASET_NAMING, dataset_annotations, dataset_name
 from prov_common.bundle.refusal import combined, is_refusal
@@ -164,12 +164,11 @@ def derive_bundle(
     ``sealed``: re-derive a sealed bundle (its event times read as :func:`~prov_common.w3cprov.events.parse_time` does).
     """
     check_version(digest_sets)  # before the events are read, as ever
-    checked = order_checked(events, sealed=sealed)
-    if not checked:
+    ordered = order_checked(events, sealed=sealed)
+    if not ordered.checked:
         raise BadInputError("no events given for the bundle.", fix="pass the OpenLineage events of one run")
-    state = fold_one_run(checked, local_names=local_names, versions_apart=versions_apart)  # each event checked once
-    ordered = [cast(dict[str, Any], c.event) for c in checked]
-    return _derived(state, ordered, events_jsonl(ordered), attachments, sealed_at=sealed_at, hashed=hashed,
+    state = fold_one_run(ordered.checked, local_names=local_names, versions_apart=versions_apart)  # each checked once
+    return _derived(state, ordered.events(), ordered.jsonl(), attachments, sealed_at=sealed_at, hashed=hashed,
                     digest_sets=digest_sets, prov_mapping=prov_mapping, store_id=store_id)
 
 

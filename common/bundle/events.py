@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
-from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.canonical_json import canonical_bytes, canonical_form, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import short_digest
 from prov_common.w3cprov.event_lines import EventBytes, fold_event_lines, part_lines
@@ -169,23 +169,42 @@ def order_events(events: Iterable[Any], *, sealed: bool = False) -> list[dict[st
     ``sealed``: read from a sealed bundle, see :func:`~prov_common.w3cprov.events.parse_time`); :class:`BadInputError`
     naming the first (``#index`` among them, once each) that is not a run event
     (:func:`~prov_common.w3cprov.events.check_event`: an ``eventType`` that is a list, a ``run`` that is no object)."""
-    return [cast(dict[str, Any], checked.event) for checked in order_checked(events, sealed=sealed)]
+    return order_checked(events, sealed=sealed).events()
 
 
-def order_checked(events: Iterable[Any], *, sealed: bool = False) -> list[CheckedEvent]:
+@dataclass(frozen=True)
+class OrderedEvents:
+    """A run's events as :func:`order_checked` gives them: ``checked``, in order, each checked once, and ``lines``, the
+    canonical JSON each was read back from, where writing its event again gives the same bytes
+    (:func:`~prov_common.canonical_json.canonical_form`; None: written again)."""
+
+    checked: list[CheckedEvent]
+    lines: list[bytes | None]
+
+    def events(self) -> list[dict[str, Any]]:
+        """The events as JSON dicts, in order."""
+        return [cast(dict[str, Any], checked.event) for checked in self.checked]
+
+    def jsonl(self) -> bytes:
+        """:func:`events_jsonl` of the events, each line made once."""
+        return b"".join((canonical_bytes(c.event) if line is None else line) + b"\n" for line, c in zip(self.lines, self.checked))
+
+
+def order_checked(events: Iterable[Any], *, sealed: bool = False) -> OrderedEvents:
     """:func:`order_events` as the events were checked to order them, so that folding them checks none again
-    (:func:`fold_one_run`); each :attr:`~prov_common.w3cprov.events.CheckedEvent.event` is its JSON dict."""
-    unique: dict[bytes, dict[str, Any]] = {}
+    (:func:`fold_one_run`), with the canonical JSON they were read back from."""
+    unique: dict[bytes, tuple[dict[str, Any], bool]] = {}
     for event in events:
         raw = event_dict(event)
         # round-trip through canonical JSON: what is stored is exactly what PROV is derived from
-        data = canonical_bytes(raw)
-        unique.setdefault(data, loads(data))
+        data, same = canonical_form(raw)
+        if data not in unique:
+            unique[data] = (loads(data), same)
     # each checked as a run event before its fields order it: an event of any other shape is refused by name
-    checked = [check_event(i, e, sealed=sealed) for i, e in enumerate(unique.values())]
-    keyed = [(*order_head(c), d, c) for d, c in zip(unique, checked)]
+    checked = [check_event(i, e, sealed=sealed) for i, (e, _) in enumerate(unique.values())]
+    keyed = [(*order_head(c), d, c, same) for (d, (_, same)), c in zip(unique.items(), checked)]
     keyed.sort(key=lambda item: item[:3])
-    return [item[3] for item in keyed]
+    return OrderedEvents([item[3] for item in keyed], [item[2] if item[4] else None for item in keyed])
 
 
 def events_jsonl(events: Iterable[Mapping[str, Any]]) -> bytes:
