@@ -1340,6 +1340,31 @@ def test_a_delete_marker_on_a_logged_file_of_a_versioned_bucket_is_found(store_u
             (full, [f"{f.object}: {f.what}" for f in found.errors])
 
 
+@pytest.mark.parametrize("store_uri", ["local"], indirect=True)  # objects added under keys of their own (the module's rule)
+def test_another_stores_audit_record_copied_into_a_store_audited_while_empty_is_a_finding(store_uri: str) -> None:
+    """A store audited once while it held nothing (no log, no run: the auditor remembers neither), then another store's
+    audit record and reports copied in: the next audit took them as a first audit takes what it lists, and was clean.
+    The auditor audited the store before: the record is another store's, named with the fix on every audit, and its
+    reports are not taken."""
+    from prov_common.audit.published import FIX_OTHER_STORE, REPORTS_PREFIX, RUNS_PREFIX
+
+    os.makedirs(store_uri)
+    assert _audit(store_uri).clean
+    other = store_uri + "-other"
+    seal(open_store(other), run_events("staging", [], [dataset("/staging/0.parquet", digest("s"))]))
+    assert _audit(other).clean
+    copied = [*open_store(other).list(REPORTS_PREFIX), *open_store(other).list(RUNS_PREFIX)]
+    for key in copied:
+        raw_write(store_uri, key, raw_read(other, key))
+    record = next(k for k in copied if k.startswith(RUNS_PREFIX))
+    for _ in range(2):  # found, and still found by the audit after
+        found = _audit(store_uri)
+        named = [f for f in found.check(CHECK_INVENTORY).errors if f.object in copied]
+        assert found.exit_code == 1 and [(f.object, f.fix) for f in named] == [(record, FIX_OTHER_STORE)], \
+            [f"{f.object}: {f.what}" for f in found.errors]
+        assert (f"'{record}' is the record of an audit of another store ({other}), not of this store ({store_uri})") in named[0].what
+
+
 @on(*LOCAL)
 def test_a_published_report_grown_sparse_is_hashed_in_ranged_parts_not_read_whole(base: Store) -> None:
     """A report its audit signed, grown (sparse) to 256 MiB: checking it against its signed record read it whole to hash

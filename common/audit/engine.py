@@ -197,7 +197,9 @@ def _audit(
         result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id,
                                    places=[p.name for p in places], also=[*removed, *identity.closed], store_id=result.store_id)
         unsealed = [r for r in unsealed if r.run_id not in {f.run_id for f in removed}]
-    first_audit = memory.checkpoint is None and not memory.runs
+    # the inventory is taken as listed (trust on first use) only by an auditor that never audited the store, or that a person
+    # just reset to it; one that audited it while it was empty has no log nor runs to remember, and checks what appears since
+    trust_listed = accept_checkpoint is not None or not memory.kept
     gaps: list[Finding] = []
     # a newest checkpoint that does not verify is this audit's finding (above), not a gap to keep: with it unread, the
     # log cannot be compared with what the memory and witnesses hold (it is not "deleted"); nothing is appended either
@@ -430,7 +432,7 @@ def _audit(
     if previous is None and not blocked and not plan.problems:  # every logged bundle was examined against its verified leaf
         inventory.findings += retake_verified(memory, listing, _as_logged(plan.logged_leaves, examined, records))
     inventory.findings += compare(memory, listing, settled=settled)
-    inventory.findings += adopt_new(memory, listing, store, tlog, audit_trust, binding, trust_all=first_audit,
+    inventory.findings += adopt_new(memory, listing, store, tlog, audit_trust, binding, trust_all=trust_listed,
                                     failed={f.object for f in inventory.findings}, store_id=identity.store_id)
     inventory.checked = len(listing.tags)
     inventory.detail = (f"{counted(len(listing.tags), 'object')} in {counted(listing.requests, 'listing request')}; "

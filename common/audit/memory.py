@@ -102,6 +102,7 @@ class AuditorMemory:
     saved_tags: dict[str, str] = field(default_factory=dict, repr=False)
     identity: dict[str, str] | None = None  # the store's identity as first seen: {"storeId", "digest"[, "gone"]} (audit/identity.py)
     newest_runs: list[str] = field(default_factory=list)  # run ids of the leaves just below checkpoint.size, oldest first
+    kept: bool = field(default=False, compare=False)  # loaded from a file: this auditor audited the store before, even while empty
 
     def move_to(self, head: StoredCheckpoint, leaves: Iterable[LogLeaf]) -> None:
         """Remember ``head``, proved to extend the checkpoint remembered by ``leaves`` (those logged after it, in order)."""
@@ -128,7 +129,7 @@ class AuditorMemory:
                    dict(raw.get("tags") or {}), [Finding(**f) for f in raw.get("open") or []], list(raw.get("resolutions") or []), path,
                    [{"key": str(p["key"]), "digest": str(p["digest"])} for p in raw.get("inventory") or []], inline,
                    identity=_identity(identity) if identity else None,
-                   newest_runs=[str(r) for r in raw.get("newestRuns") or ()])
+                   newest_runs=[str(r) for r in raw.get("newestRuns") or ()], kept=True)
 
     def add_open(self, findings: list[Finding]) -> None:
         """Keep ``findings`` open (once each) until a resolution."""
