@@ -161,6 +161,32 @@ def test_the_audited_store_cannot_witness_itself(tmp_path: Path, capsys) -> None
         assert len(err) == 1 and f"witness place '{bad}'" in err[0] and "--remember-in" in err[0], err
 
 
+def test_the_audited_store_reached_by_another_path_cannot_witness_itself(tmp_path: Path, capsys) -> None:
+    """The store's folder mounted at a second path and given as its witness place: the URIs differ, so the place was
+    taken and the store kept its own checkpoint as its witness. The place holds the store's identity: refused, exit 2."""
+    import subprocess
+
+    from prov_common.cli import main
+    from prov_common.store import open_store
+    from mount_support import mount
+    from test_audit_support import dataset, digest, run_events, seal
+
+    store, other = tmp_path / "store", tmp_path / "mounted"
+    main(["store", "init", str(store)])
+    seal(open_store(str(store)), run_events("prepare", [], [dataset("/d/x.parquet", digest("x"))]))
+    other.mkdir()
+    if not mount(["--bind", str(store), str(other)]):
+        pytest.skip("cannot mount here")
+    try:
+        capsys.readouterr()
+        assert main(["audit", "--store", str(store), "--remember-in", str(other)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"witness place '{other}' is the audited store itself" in err[0], err
+        assert not list(open_store(str(store)).list("witness/"))
+    finally:
+        subprocess.run(["umount", str(other)], check=False)
+
+
 def test_accepting_an_emptied_store_resets_the_places(tmp_path: Path) -> None:
     """Everything deleted: the place keeps the gap until a person accepts the empty store; then it holds the
     empty log and later audits are clean."""

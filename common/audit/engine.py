@@ -186,7 +186,7 @@ def _audit(
         memory.add_open(lost)
     identity = check_identity(store, memory, accepting=accept_checkpoint is not None)  # the store's id: read once, remembered
     result.store_id = identity.current.store_id if identity.current else None  # signed into the record and report
-    places = open_places([*settings.witnesses, *remember_in], store.uri, signer, audit_trust)
+    places = open_places([*settings.witnesses, *remember_in], store, signer, audit_trust, identity.store_id)
     unsealed = list(loaded.state.checks.unsealed) if loaded.state else []  # kept by --full too: their evidence may be gone
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
         if (require_runs and head is None and result.first_audit and not _remembered_records(memory)

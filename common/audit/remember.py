@@ -19,12 +19,14 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from prov_common.audit.memory import KnownCheckpoint, store_id
+from prov_common.audit.published import of_store
 from prov_common.audit.witness import published_checkpoint
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT, stamp
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.store.base import Store
+from prov_common.store.identity import read_identity
 from prov_common.w3cprov.identity import moment
 from prov_common.w3cprov.identity import iso_z
 
@@ -120,8 +122,10 @@ class StoreWitness:
         self.place.put(key, sign_envelope(canonical_bytes(record), WITNESS_PAYLOAD_TYPE, [self.signer]).to_json())
 
 
-def open_places(uris: Any, audited: str, signer: SigningKey, trust: TrustStore) -> list[WitnessPlace]:
-    """Witness places from URIs (folders or ``s3://bucket/prefix``) and ready-made places."""
+def open_places(uris: Any, audited: Store, signer: SigningKey, trust: TrustStore, audited_id: str | None = None) -> list[WitnessPlace]:
+    """Witness places of the store ``audited`` from URIs (folders or ``s3://bucket/prefix``) and ready-made places; a URI
+    that is the audited store itself is refused (see :func:`_is_audited`; ``audited_id``: the id the audit judges the
+    store's records by)."""
     from prov_common.store import open_store
 
     places: list[WitnessPlace] = []
@@ -134,11 +138,22 @@ def open_places(uris: Any, audited: str, signer: SigningKey, trust: TrustStore) 
         except BadInputError as exc:
             raise BadInputError(f"witness place '{item}': {exc.what}",
                                 fix="pass a folder or s3://bucket/prefix to --remember-in / TDPROV_WITNESS") from exc
-        if place.uri.rstrip("/") == audited.rstrip("/"):
+        if _is_audited(place, audited, audited_id):
             raise BadInputError(f"witness place '{item}' is the audited store itself: it cannot witness its own log.",
                                 fix="pass another folder or bucket to --remember-in / TDPROV_WITNESS")
-        places.append(StoreWitness(place, audited, signer, trust))
+        places.append(StoreWitness(place, audited.uri, signer, trust))
     return places
+
+
+def _is_audited(place: Store, audited: Store, audited_id: str | None) -> bool:
+    """Whether ``place`` is the store ``audited``, also when reached by another path (a bind mount, a share mounted
+    elsewhere): known by the identity it holds, as the audit's records are (:func:`~prov_common.audit.published.of_store`),
+    by URI when either has none (one read; an identity object that holds none is taken as none)."""
+    try:
+        held = read_identity(place)
+    except BadInputError:
+        held = None
+    return of_store(place.uri, held.store_id if held else None, audited, audited_id)
 
 
 def read_place(place: WitnessPlace) -> tuple[KnownCheckpoint | None, str | None]:
