@@ -87,6 +87,22 @@ class FailedDeliveries:
         return f"tdprov: could not deliver {self.count} OpenLineage events: {errors}"
 
 
+def seal_left(ol_run_id: str) -> str:
+    """How run ``ol_run_id``, left staged and unsealed by a store that stopped taking it, is sealed once it does."""
+    return f"run 'tdprov store seal --force {ol_run_id}' (provenance_failure_sensor seals it as the run fails)"
+
+
+def left_staged(exc: TdprovError, ol_run_id: str) -> TdprovError:
+    """``exc``, raised for an event of run ``ol_run_id`` after its START was staged (strict mode: the store refused
+    it), saying that the run is left staged and unsealed, its fix ending in :func:`seal_left`; one whose fix names a
+    seal already (a bundle folder that holds other bytes) is kept as it is."""
+    if "tdprov store seal" in (exc.fix or ""):
+        return exc
+    exc.what = f"run {ol_run_id} is left staged in the store, not sealed: {exc.what}"  # refixed words both anew
+    return exc.refixed(f"{exc.fix}; once the store is back, {seal_left(ol_run_id)}" if exc.fix
+                       else f"once the store is back, {seal_left(ol_run_id)}")
+
+
 @dataclass
 class StepRun:
     """What one step loaded and wrote so far, and whether its OpenLineage run has started or ended."""
@@ -109,6 +125,7 @@ class StepRun:
     warned: set[str] = field(default_factory=set)  # what warn_once let through in this step
     refused: set[str] = field(default_factory=set)  # assets whose load the IO manager refused (see refused_load)
     start_error: str | None = None  # why the store did not take the START of a refused load (strict: raised with it)
+    staged: bool = False  # an event of the run was emitted (strict mode: the store took it, delivered at once)
 
     @property
     def ol_run_id(self) -> str:
@@ -252,8 +269,14 @@ class StepRun:
             self.outputs[i] = self._attach(self.outputs[i], attachments)
         self.staged_inputs = len(self.inputs)
         self.staged_outputs += len(new)
-        self.recorder.emit_step(self, state, inputs=inputs, attachments=attachments, error=error,
-                                event_time=self._stamp(state, at))
+        try:
+            self.recorder.emit_step(self, state, inputs=inputs, attachments=attachments, error=error,
+                                    event_time=self._stamp(state, at))
+        except TdprovError as exc:  # strict mode (delivered at once): after an event the store took, left staged
+            if not (self.staged and self.recorder.settings.strict):
+                raise
+            raise left_staged(exc, self.ol_run_id)
+        self.staged = True
 
     def _stamp(self, state: str, at: datetime | None) -> datetime:
         """The time of the next ``state`` event: ``at`` (None: now); a START's is ``started_at`` (None: now), no later

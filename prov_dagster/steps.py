@@ -145,9 +145,8 @@ def _end_failed(run: StepRun, outcome: StepOutcome) -> list[str]:
                         run.ol_run_id, run.identity.step_key, error, fix.rstrip("."))
         else:  # a FAIL the store may have staged before the error
             log.warning("tdprov: run %s of the failed step %r is not sealed: its FAIL could not be recorded (%s); what "
-                        "the store took of the run stays staged there. Fix: %s, then run 'tdprov store seal --force %s' "
-                        "(provenance_failure_sensor seals it as the run fails)", run.ol_run_id, run.identity.step_key,
-                        error, fix.rstrip("."), run.ol_run_id,
+                        "the store took of the run stays staged there. Fix: %s, then %s", run.ol_run_id,
+                        run.identity.step_key, error, fix.rstrip("."), seal_left(run.ol_run_id),
                         exc_info=None if of_store else exc)
         return []
 

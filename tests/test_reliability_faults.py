@@ -342,6 +342,51 @@ def test_dagster_step_whose_store_turns_read_only_or_full_is_spooled_then_flushe
         assert_delivered_once(str(store_dir), sorted(staged))
 
 
+def test_strict_dagster_step_whose_store_fails_after_its_start_names_the_run_left_staged(tmp_path: Path,
+                                                                                          capsys) -> None:
+    """A real strict ``materialize``: loading ``a`` stages b's START, then b's body makes the local store unusable (a
+    file where its folder was). Step b's error named the store's fault only, though b's run is left staged and unsealed
+    (the audit later calls it unfinished); it names the run, that it is left staged, and the seal that ends it, which
+    seals the run once the store is back."""
+    import pandas as pd
+    from dagster import DagsterInstance, asset, materialize
+
+    from prov_dagster import ProvenanceIOManager
+
+    store_dir, away = tmp_path / "store", tmp_path / "away"
+
+    def staged_runs(folder: Path) -> set[str]:
+        return {key.split("/")[1] for key in open_store(str(folder)).list(f"{layout.STAGING}/")}
+
+    @asset
+    def a():  # (no annotations: this module's are strings, which Dagster cannot resolve in a local scope)
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @asset
+    def b(a):
+        assert len(staged_runs(store_dir)) == 2  # strict: b's START was staged as its input was loaded
+        store_dir.rename(away)
+        store_dir.write_bytes(b"")
+        return a * 2
+
+    io_manager = ProvenanceIOManager(store=str(store_dir), spool=str(tmp_path / "spool"), data_root=str(tmp_path / "data"),
+                                     strict=True)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error.to_string()
+    store_dir.unlink()
+    away.rename(store_dir)
+    [left] = staged_runs(store_dir) - set(indexed_runs(open_store(str(store_dir))))  # a's run is sealed
+    assert failure.step_key == "b" and f"run {left} is left staged in the store, not sealed: cannot write" in error
+    assert (f"Fix: point the ProvenanceIOManager's 'store' config at a folder (or move {store_dir} away); once the store "
+            f"is back, run 'tdprov store seal --force {left}' (provenance_failure_sensor seals it as the run fails)"
+            in error), error
+    capsys.readouterr()
+    assert main(["store", "seal", "--force", left, "--store", str(store_dir)]) == 0, capsys.readouterr()
+    assert_delivered_once(str(store_dir), sorted(staged_runs(store_dir)))
+
+
 def test_full_disk_for_the_spool_is_loud_and_strict_fails(s3_server, fault_proxy: FaultProxy, tmp_path: Path,
                                                            caplog) -> None:
     """Store down and the spool on a full 64 KiB tmpfs: non-strict emits return and say loudly that
