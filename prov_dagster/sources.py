@@ -17,7 +17,7 @@ from prov_common.sources import find_source
 from prov_common.sources.registry import Listing, settings_source_listing
 from prov_common.sources.model import ALL_COLUMNS, SOURCE_NAMESPACE
 from prov_common.sources.unverified import records_of, unverified_warning
-from prov_common.store.errors import STORE_VARIABLE, store_read
+from prov_common.store.errors import STORE_VARIABLE, store_read, strict_refix
 from prov_common.w3cprov.identity import sortable_time
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import StepRun
@@ -67,7 +67,9 @@ def source_input(settings: Settings, ref: str,
     settings are not strict, the source is recorded without a version and every column is flagged (a sample never
     shows what its record might flag), with a warning naming the step's run, the store's error and its fix (naming
     the setting the store comes from, :class:`SourceListing`), as the step's records are spooled or kept in the
-    outbox; strict mode raises the store's error, its fix naming that setting. A source record that does not verify is never used and never fails the step: one of ``ref``
+    outbox; strict mode raises the store's error, its fix naming that setting and, for an outage, saying that nothing
+    was spooled (:func:`~prov_common.store.errors.strict_refix`). A source record that does not verify is never used
+    and never fails the step: one of ``ref``
     (by its key) flags every column (it may be the record that flags them) and, unless ``ref`` is a digest
     that a verified record registers, leaves the source without a version (it may be the newest version);
     the warning names it with the fix, and names the others, left out. ``listing`` gives the store's source records.
@@ -75,8 +77,8 @@ def source_input(settings: Settings, ref: str,
     unversioned = DatasetRecord(name=ref, digest=None, namespace=SOURCE_NAMESPACE)
     listed, error = listing.read()
     if error is not None:
-        if settings.strict:
-            raise error
+        if settings.strict:  # strict mode spools nothing: its fix says so
+            raise strict_refix(error)
         return unversioned, (ALL_COLUMNS,), listing.unreadable(error, f"source {ref!r} is recorded without a version "
                                                                       "(the audit reports it) and every column is flagged")
     records, problems = listed

@@ -159,6 +159,33 @@ def test_strict_mode_fails_the_operator_never_the_listener(tmp_path: Path, monke
     assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {"plain": "success", "check": "success"}
 
 
+def test_a_strict_operator_whose_store_is_down_says_nothing_was_spooled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_fault, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A strict Pandera task whose own connection's S3 store answers 503 SlowDown: its error quoted the connection
+    check's output, the store's fix ending "spooled bundles are delivered by 'tdprov flush'", though strict mode spools
+    nothing; it gives the store's error in strict mode's words, as a strict write does, naming where strict is set."""
+    store = s3_fault("503 SlowDown")
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(tmp_path / "store"))  # the listener's, which takes the run
+    monkeypatch.setenv("AIRFLOW__TDPROV__SPOOL", str(tmp_path / "spool"))
+    monkeypatch.setenv("AIRFLOW_CONN_TDPROV_DOWN", json.dumps({"conn_type": "tdprov", "host": store,
+                                                               "extra": {"strict": True}}))
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"id": [1], "x": [1.0]}).to_csv(table, index=False)
+    with DAG("tdprov_strict_down", start_date=START, schedule=None) as dag:
+        PanderaValidationOperator(task_id="check", source=str(table), schema="airflow_dags.schemas:FEATURES",
+                                  tdprov_conn_id="tdprov_down")
+    capsys.readouterr()
+    assert run_dag(dag, logical_date=START).state == "failed"
+    out, err = capsys.readouterr()
+    said = [line for line in (caplog.text + out + err).splitlines() if "tdprov strict mode" in line]
+    assert said and not [line for line in said if "tdprov flush" in line], said
+    assert all(("tdprov strict mode (strict in the extra of Airflow connection 'tdprov_down'): store "
+                f"{store} cannot be used: cannot list '/' in S3 store {store}") in line for line in said), said
+    assert all(line.endswith("SlowDown (injected fault). Fix: retry later; nothing was spooled (strict mode): retry "
+                             "when the store is back, or run without strict mode to spool") for line in said), said
+
+
 def test_a_strict_transports_check_past_its_bound_leaves_the_task_end_waiting_for_its_writes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """A strict operator's transport raised from the check of the runs it took for open once the check outlived its

@@ -1532,6 +1532,22 @@ def test_a_declared_source_with_a_store_that_cannot_be_opened_never_breaks_the_s
     assert kept and str(blocker) in kept[0], kept
 
 
+def test_a_declared_source_whose_records_an_outage_hides_fails_a_strict_step_saying_nothing_was_spooled(
+    tmp_path: Path, instance, s3_fault
+) -> None:
+    """Strict mode, the store answering 503 SlowDown: the listing of the source records an asset declares failed the
+    step with the store's error as it was, its fix ending "spooled bundles are delivered by 'tdprov flush'", though
+    strict mode spools nothing; the fix ends in strict mode's words, as a strict write's does."""
+    store = s3_fault("503 SlowDown")
+    result = materialize([pipeline.orders], instance=instance, raise_on_error=False, resources={
+        "io_manager": ProvenanceIOManager(store=store, strict=True, data_root=str(tmp_path / "data"))})
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error.to_string()
+    assert "cannot list 'sources/'" in error and "SlowDown" in error, error
+    assert ("Fix: retry later; nothing was spooled (strict mode): retry when the store is back, or run without strict "
+            "mode to spool" in error and "tdprov flush" not in error), error
+
+
 @pytest.mark.parametrize("source", [pipeline.SOURCE, None])
 def test_source_records_that_cannot_be_read_for_a_failure_sample_are_warned_of_once_a_step(
     source: str | None, tmp_path: Path, instance

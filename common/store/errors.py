@@ -8,6 +8,7 @@ from typing import TypeVar
 from prov_common.errors import BadInputError, StoreError, TdprovError
 
 T = TypeVar("T")
+E = TypeVar("E", bound=TdprovError)
 
 STORE_VARIABLE = "TDPROV_STORE"
 """The setting a store comes from unless its writer was given one (an IO manager's config, a transport option)."""
@@ -24,9 +25,9 @@ FIX_STRICT = "retry when the store is back, or run without strict mode to spool"
 """What to do about a write strict mode raised for, spooling nothing."""
 
 
-def strict_refix(exc: StoreError) -> StoreError:
-    """``exc`` as strict mode raises it, which spools nothing: a fix ending in :data:`FLUSH_NOTE` says so instead and
-    gives :data:`FIX_STRICT`; any other fix is kept."""
+def strict_refix(exc: E) -> E:
+    """``exc`` (a store's error, or one met opening or reading it) as strict mode raises it, which spools nothing: a
+    fix ending in :data:`FLUSH_NOTE` says so instead and gives :data:`FIX_STRICT`; any other fix is kept."""
     if not exc.fix or not exc.fix.endswith(FLUSH_NOTE):
         return exc
     return exc.refixed(f"{exc.fix.removesuffix(FLUSH_NOTE).rstrip('; ')}; nothing was spooled (strict mode): {FIX_STRICT}")

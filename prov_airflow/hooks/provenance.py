@@ -190,11 +190,16 @@ class ProvenanceHook(BaseHook):
             raise type(exc)(cannot_open(where, settings.store, exc) + ".",
                             fix=f"correct {where} (a folder path, file:///absolute/path or s3://bucket/prefix)") from exc
 
+    def read_store(self) -> Any:
+        """The store (:meth:`get_conn`), once it answered a listing: its error is raised when it cannot be read."""
+        store = self.get_conn()
+        next(iter(store.list("")), None)
+        return store
+
     def test_connection(self) -> tuple[bool, str]:
         """Airflow UI "Test": list the store."""
         try:
-            store = self.get_conn()
-            next(iter(store.list("")), None)
+            store = self.read_store()
             return True, f"store {store.uri} is readable"
         except Exception as exc:  # noqa: BLE001 - reported to the UI
             return False, f"{type(exc).__name__}: {exc}"
