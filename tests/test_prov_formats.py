@@ -218,3 +218,27 @@ def test_prov_xml_of_a_re_execution_and_a_check_that_raised_validates() -> None:
     xml = serialize(events_to_document([event]), "xml")
     assert b"wasInformedBy" in xml and b"reexecutionRoot" in xml and b"<tdprov:status>error</tdprov:status>" in xml
     assert _prov_xsd().validate(etree.fromstring(xml)), _prov_xsd().error_log
+
+
+def test_the_audit_record_is_read_by_outside_tools_and_names_the_store_id(tmp_path: Path) -> None:
+    """The signed PROV record of an audit (audit/runs/*.prov.dsse.json) verifies with securesystemslib's DSSE, reads in
+    the ``prov`` package, validates against prov.xsd as PROV-XML, and its Turtle (rdflib) names the store's id as its
+    identity file ``_tdprov/store.json`` holds it: the record does not need tdprov to be read."""
+    from securesystemslib.dsse import Envelope
+
+    from intoto_support import sslib_key
+    from prov_common.signing import default_signing_key
+    from test_audit_support import Pipeline, audit
+
+    pipe = Pipeline(str(tmp_path / "store"))
+    result = audit(pipe.store, report_dir=tmp_path / "report")
+    assert result.clean
+    envelope = Envelope.from_dict(json.loads((tmp_path / "store" / result.prov_key).read_bytes()))
+    envelope.verify([sslib_key(default_signing_key().public.to_pem())], 1)
+    document = ProvDocument.deserialize(content=envelope.payload.decode(), format="json")
+    schema = _prov_xsd()
+    assert schema.validate(etree.fromstring(document.serialize(format="xml").encode())), schema.error_log
+    graph = rdflib.Graph().parse(data=document.serialize(format="rdf", rdf_format="turtle"), format="turtle")
+    store_id = json.loads((tmp_path / "store" / "_tdprov" / "store.json").read_bytes())["storeId"]
+    named = {str(o) for o in graph.objects(None, rdflib.URIRef(ids.TDPROV.uri + "storeId"))}
+    assert named == {store_id}, named
