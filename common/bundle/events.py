@@ -67,12 +67,18 @@ class LineDigests:
     def __init__(self) -> None:
         self.taken: set[str] = set()
         self.found: frozenset[str] | None = None
+        self.read = 0  # bytes of the lines given, each with its line end
 
     def line(self, line: bytes) -> None:
         self.taken.add(short_digest(line))
+        self.read += len(line) + 1
 
-    def done(self) -> None:
-        self.found = frozenset(self.taken)
+    def done(self, size: int | None = None) -> None:
+        """The fold has ended; ``size``: the file's, when the fold may have stopped before its end without an error
+        (:func:`fold_written_lines` at a raw ``\r``): ``found`` only when the lines given are every byte of it (a file
+        with a blank line, or one ending ``\r\n``, is then left to be read again)."""
+        if size is None or self.read == size:
+            self.found = frozenset(self.taken)
 
 
 def parent_of(event: Mapping[str, Any]) -> tuple[str, str, str] | None:
