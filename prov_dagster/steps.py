@@ -32,7 +32,7 @@ from prov_dagster.metadata import BUNDLE_KEY, DIGEST_KEY
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import step_job
 from prov_dagster.recorder import (Recorder, StepRun, asset_recorders, recorded_step_keys, recorder_for_namespace,
-                                   store_recorder)
+                                   seal_left, store_recorder)
 from prov_dagster.transport import store_uri
 from prov_dagster.step_times import attempt_times
 
