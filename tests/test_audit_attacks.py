@@ -954,6 +954,26 @@ def test_a_key_that_names_no_run_is_a_finding_not_a_stop(base: Store, capsys: py
     assert _audit(s.pipe, full=True).exit_code == 1
 
 
+@on(*LOCAL)
+def test_a_key_that_names_no_run_is_a_finding_not_a_stop_in_worker_processes(base: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stray index entry above where the audit examines bundles in worker processes (here from 2 on): the listed
+    fingerprints sent with each chunk were looked up by the run id its key names, which cannot name a bundle folder,
+    and the audit stopped (BadInputError) instead of naming it."""
+    from prov_common.audit import engine
+
+    monkeypatch.setattr(engine, "PARALLEL_FROM", 2)
+    s = base
+    for i in range(3):  # new bundles beside the stray entry: examined by workers, the stray one last
+        seal(s.pipe.store, run_events(f"prepare_pooled_{i}", [dataset(s.pipe.raw_name, s.pipe.raw)], [],
+                                      start=T0 + timedelta(hours=4, minutes=i)))
+    entry = s.index_key(s.extra)
+    stray_entry = entry.rsplit("/", 1)[0] + "/20990101T000000000000Z-0 stray.json"
+    raw_write(s.uri, stray_entry, raw_read(s.uri, entry))
+    result = _audit(s.pipe, workers=2)
+    shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
+    assert [f for f in result.check(CHECK_INVENTORY).errors if f.object == stray_entry and "names no run" in f.what], shown
+
+
 def test_a_witness_is_compared_by_its_root_too_and_may_leave_out_the_digest(tmp_path) -> None:
     """A published {treeSize, rootHash} is a witness (it was refused for lacking checkpointDigest); a witness whose
     root differs from the stored checkpoint's is a finding (only the digest was compared), whose fix asks whether

@@ -129,11 +129,13 @@ class Listing:
 
     def pins(self, run_ids: Iterable[str]) -> dict[str, str]:
         """The fingerprints of the objects examining ``run_ids`` reads: their index entries and every object of their
-        bundle folders (the folder itself when it is an object), for a worker to read them as listed."""
+        bundle folders (the folder itself when it is an object), for a worker to read them as listed. A run id that
+        cannot name a bundle folder (an index entry's key that names no run: a finding) has its index entries only."""
         out: dict[str, str] = {}
         for run_id in run_ids:
-            keys = [*self.index.get(run_id, ()), *self.files.get(run_id, ()), _BUNDLES + run_id,
-                    *(layout.bundle_key(run_id, name) for name in RUN_FILES)]
+            keys = [*self.index.get(run_id, ()), *self.files.get(run_id, ())]
+            if layout.is_run_id(run_id):
+                keys += [_BUNDLES + run_id, *(layout.bundle_key(run_id, name) for name in RUN_FILES)]
             out.update((key, self.tags[key]) for key in keys if key in self.tags)
         return out
 
