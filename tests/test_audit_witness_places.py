@@ -187,6 +187,27 @@ def test_the_audited_store_reached_by_another_path_cannot_witness_itself(tmp_pat
         subprocess.run(["umount", str(other)], check=False)
 
 
+def test_a_place_whose_identity_cannot_be_read_is_taken_by_its_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A witness place whose identity the auditor may not read (access denied: a StoreError) stopped the audit as it
+    opened its places, where an unreadable place is a finding of the log check (read_place); it is now judged by its URI,
+    as a place that holds no identity is, and the store's own folder is refused still."""
+    from prov_common.audit import remember
+    from prov_common.errors import StoreError
+    from prov_common.signing import TrustStore
+    from prov_common.store import open_store
+
+    def denied(place: object) -> None:
+        raise StoreError("reading _tdprov/store.json: access denied (AccessDenied).")
+
+    store = open_store(str(tmp_path / "store"))
+    monkeypatch.setattr(remember, "read_identity", denied)
+    key = default_signing_key()
+    places = remember.open_places([str(tmp_path / "place")], store, key, TrustStore.of([key.public]), "a-store-id")
+    assert len(places) == 1, places
+    with pytest.raises(Exception, match="is the audited store itself"):
+        remember.open_places([str(tmp_path / "store")], store, key, TrustStore.of([key.public]), "a-store-id")
+
+
 def test_accepting_an_emptied_store_resets_the_places(tmp_path: Path) -> None:
     """Everything deleted: the place keeps the gap until a person accepts the empty store; then it holds the
     empty log and later audits are clean."""

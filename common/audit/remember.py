@@ -148,10 +148,13 @@ def open_places(uris: Any, audited: Store, signer: SigningKey, trust: TrustStore
 def _is_audited(place: Store, audited: Store, audited_id: str | None) -> bool:
     """Whether ``place`` is the store ``audited``, also when reached by another path (a bind mount, a share mounted
     elsewhere): known by the identity it holds, as the audit's records are (:func:`~prov_common.audit.published.of_store`),
-    by URI when either has none (one read; an identity object that holds none is taken as none)."""
+    by URI when either has none (one read; an identity object that holds none, or that the place does not let this auditor
+    read, is taken as none: a place that cannot be read is the log check's finding, :func:`read_place`)."""
     try:
         held = read_identity(place)
-    except BadInputError:
+    except StoreUnavailableError:
+        raise
+    except TdprovError:
         held = None
     return of_store(place.uri, held.store_id if held else None, audited, audited_id)
 
