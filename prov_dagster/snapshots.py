@@ -8,7 +8,8 @@ from typing import Any
 
 from prov_common.bundle.outlived import Worker
 from prov_common.config import exit_timeout
-from prov_common.errors import TdprovError
+from prov_common.errors import StoreError, TdprovError
+from prov_common.store.errors import strict_refix
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import recorder_for
 
@@ -54,18 +55,22 @@ def keep_snapshot(config: Any, record: DatasetRecord, run_id: str, warn: Callabl
     unchanged shards, are stored once); returns ``record`` with what was kept, which its facet records (the
     copy is kept before the event that names the version is sent).
 
-    A store that cannot take it raises only in strict mode; otherwise ``warn`` says that this version has no
-    snapshot in run ``run_id`` (the step's), the step goes on and ``record`` is returned as it was (no snapshot
-    recorded). Either way the store's error's fix names the setting the store came from (:meth:`~prov_dagster.recorder.Recorder.named`)."""
+    A store that cannot take it (tdprov's error, or an ``OSError`` its backend or the copy of the data let through,
+    such as a full disk) raises only in strict mode, which spools nothing and says so (:func:`strict_refix`);
+    otherwise ``warn`` says that this version has no snapshot in run ``run_id`` (the step's), the step goes on and
+    ``record`` is returned as it was (no snapshot recorded). Either way the store's error's fix names the setting the
+    store came from (:meth:`~prov_dagster.recorder.Recorder.named`)."""
     assert record.digest is not None and record.uri is not None
     from prov_common.store.shard_snapshots import keep_dataset
 
     recorder = recorder_for(config)
     try:
         kept = keep_dataset(recorder.transport().store, record.uri, record.digest)
-    except TdprovError as exc:
+    except (TdprovError, OSError) as exc:
         recorder.named(exc)  # in place
         if config.settings().strict:
+            if isinstance(exc, StoreError):
+                strict_refix(exc)  # in place: nothing was spooled
             raise
         warn(f"tdprov: no snapshot of {record.name} version {record.digest.digest} of run {run_id} was kept: {exc}")
         return record

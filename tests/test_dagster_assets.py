@@ -1608,6 +1608,47 @@ def test_a_snapshot_the_store_set_by_the_io_manager_config_cannot_take_names_tha
                     f"{error}"], said
 
 
+
+def test_a_snapshot_the_disk_or_an_outage_refuses_warns_or_fails_the_step_as_the_policy_says(
+        tmp_path: Path, instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """keep_snapshot caught only tdprov's errors: an ``OSError`` the copy let through (a full disk under the temporary
+    copy of an S3 object, a backend's own) failed a step that is not strict, which a store that cannot take the
+    snapshot must not do; it is warned of. A strict step failing on an outage raised the store's fix "spooled bundles
+    are delivered by 'tdprov flush'", though a snapshot is never spooled; it says nothing was spooled, as a strict
+    write does."""
+    import prov_common.store.shard_snapshots as shard_snapshots
+    from prov_common.errors import StoreUnavailableError
+    from prov_common.store.errors import FLUSH_NOTE
+
+    @provenance_asset(snapshot=True)
+    def kept() -> pd.DataFrame:
+        return pd.DataFrame({"a": [1]})
+
+    def full(*_: Any, **__: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device", "/tmp/tdprov-snapshot-x/part.parquet")
+
+    monkeypatch.setattr(shard_snapshots, "keep_dataset", full)
+    result = materialize([kept], instance=instance, resources={
+        "io_manager": ProvenanceIOManager(data_root=str(tmp_path / "data"), store=str(tmp_path / "store"))})
+    assert result.success
+    said = [e.user_message for e in instance.all_logs(result.run_id)
+            if e.level == logging.WARNING and "no snapshot of kept" in (e.user_message or "")]
+    assert len(said) == 1 and said[0].endswith(" was kept: [Errno 28] No space left on device: "
+                                               "'/tmp/tdprov-snapshot-x/part.parquet'"), said
+
+    def outage(*_: Any, **__: Any) -> Any:
+        raise StoreUnavailableError("cannot write 'objects/blake3/x' in s3://b/p: SlowDown (injected).",
+                                    fix=f"retry later; {FLUSH_NOTE}")
+
+    monkeypatch.setattr(shard_snapshots, "keep_dataset", outage)
+    result = materialize([kept], instance=instance, raise_on_error=False, resources={
+        "io_manager": ProvenanceIOManager(data_root=str(tmp_path / "data"), store=str(tmp_path / "store"), strict=True)})
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error.to_string()
+    assert ("SlowDown (injected). Fix: retry later; nothing was spooled (strict mode): retry when the store is back, "
+            "or run without strict mode to spool") in error and FLUSH_NOTE not in error, error
+
+
 class _BuggySourceListing(LocalStore):
     """A local store whose listing of the source records meets a fault of the code (a ``TypeError``)."""
 
