@@ -17,13 +17,14 @@ gives and from the objects' bytes and signatures, read the same way on both stor
 only. (The stores' listings, ``start_after`` included, are the subject of tests/test_store_backends.py, on both.)"""
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -1768,6 +1769,30 @@ def test_an_unsealed_bundle_folder_written_again_in_a_store_with_no_log_stays_a_
     assert result.checkpoint.checkpoint.size == 1
 
 
+@contextlib.contextmanager
+def _put_back_after_listing(uri: str, key: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[bytes]:
+    """The bundle file ``key`` of the store at ``uri`` forged (its run's COMPLETE made COMPLEXE); within the block, each
+    audit's listing puts the sealed bytes back right after it has listed the forgery's fingerprint. Yields the forgery."""
+    from prov_common.audit import inventory
+
+    sealed = raw_read(uri, key)
+    forged = sealed.replace(b'"COMPLETE"', b'"COMPLEXE"', 1)
+    raw_write(uri, key, forged)
+    listed = inventory.Listing.take
+    take = listed.__func__
+
+    def listed_then_swapped(cls: type, store: object) -> object:
+        listing = take(cls, store)
+        raw_write(uri, key, sealed)
+        return listing
+
+    monkeypatch.setattr(inventory.Listing, "take", classmethod(listed_then_swapped))
+    try:
+        yield forged
+    finally:
+        monkeypatch.setattr(inventory.Listing, "take", listed)
+
+
 @on(*BOTH)
 def test_a_file_swapped_between_the_audits_listing_and_its_read_is_found_once_put_back(
         base: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1775,25 +1800,11 @@ def test_a_file_swapped_between_the_audits_listing_and_its_read_is_found_once_pu
     bytes are put back for the audit to read, and the forgery once it has read them. The audit remembered the listed
     fingerprint of bytes it never verified: on S3 (whose ETag is the bytes' MD5) the forgery put back had it again, and
     every later default audit was clean. A local file put back has a new change time."""
-    from prov_common.audit import inventory
-
     s = base
     run = seal(s.pipe.store, run_events("prepare_swapped", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
     key = layout.bundle_key(run, layout.PROV_FILE)
-    sealed = raw_read(s.uri, key)
-    forged = sealed.replace(b'"COMPLETE"', b'"COMPLEXE"', 1)
-    raw_write(s.uri, key, forged)
-    listed = inventory.Listing.take
-    take = listed.__func__
-
-    def listed_then_swapped(cls: type, store: object) -> object:
-        listing = take(cls, store)
-        raw_write(s.uri, key, sealed)
-        return listing
-
-    monkeypatch.setattr(inventory.Listing, "take", classmethod(listed_then_swapped))
-    first = _audit(s.pipe)
-    monkeypatch.setattr(inventory.Listing, "take", listed)
+    with _put_back_after_listing(s.uri, key, monkeypatch) as forged:
+        first = _audit(s.pipe)
     if s.uri.startswith("s3://"):  # read at the listed ETag: the swap itself is named
         assert [f for f in first.errors if f.object == key and "changed after it was listed" in f.what], [f.what for f in first.errors]
     raw_write(s.uri, key, forged)
@@ -1809,7 +1820,7 @@ def test_a_file_swapped_between_the_listing_and_a_workers_read_is_found(base: St
     """The swap above where the audit examines new bundles in worker processes (many bundles; here from 2 on): each
     worker opens the store again from its URI, and read the key as it then was, not at its listed ETag, so the
     forgery's listed fingerprint was remembered as verified."""
-    from prov_common.audit import engine, inventory
+    from prov_common.audit import engine
 
     monkeypatch.setattr(engine, "PARALLEL_FROM", 2)
     s = base
@@ -1817,20 +1828,8 @@ def test_a_file_swapped_between_the_listing_and_a_workers_read_is_found(base: St
                                           start=T0 + timedelta(hours=4, minutes=i))) for i in range(3)]
     key = layout.bundle_key(runs[-1], layout.PROV_FILE)  # the last entry: examined by a worker
     assert max(map(s.index_key, runs)) == s.index_key(runs[-1])
-    sealed = raw_read(s.uri, key)
-    forged = sealed.replace(b'"COMPLETE"', b'"COMPLEXE"', 1)
-    raw_write(s.uri, key, forged)
-    listed = inventory.Listing.take
-    take = listed.__func__
-
-    def listed_then_swapped(cls: type, store: object) -> object:
-        listing = take(cls, store)
-        raw_write(s.uri, key, sealed)
-        return listing
-
-    monkeypatch.setattr(inventory.Listing, "take", classmethod(listed_then_swapped))
-    first = _audit(s.pipe, workers=2)
-    monkeypatch.setattr(inventory.Listing, "take", listed)
+    with _put_back_after_listing(s.uri, key, monkeypatch) as forged:
+        first = _audit(s.pipe, workers=2)
     shown = [f"{f.check} {f.object}: {f.what}" for f in first.findings]
     assert first.bundles_examined == 3, shown
     assert [f for f in first.errors if f.object == key and "changed after it was listed" in f.what], shown
