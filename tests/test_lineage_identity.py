@@ -1938,3 +1938,47 @@ def test_names_unicode_normalisation_alone_tells_apart_look_apart(tmp_path: Path
     named = {str(n): str(d) for d, n in graph.query(PROV_O + "SELECT ?d ?n WHERE { ?d a tdprov:Dataset ; tdprov:name ?n }")}
     assert set(named) == {nfc, nfd} and named[nfc] != named[nfd], named
     assert not list(graph.query(PROV_O + "SELECT ?a WHERE { ?a prov:used|prov:wasDerivedFrom ?b }"))
+
+
+def test_a_label_spelled_out_pasted_back_names_its_dataset(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Three outputs at one digest: ``/data/café.csv`` composed and decomposed, and ``/data/caf\\xe9.csv`` (a backslash
+    in its name). The refusal of the digest showed the composed one as ``/data/caf\\xe9.csv`` too, and its texts to
+    paste named nothing ('no dataset or version ... in the recorded runs', exit 2); each now names its own dataset."""
+    import ast
+    import re
+    import unicodedata
+
+    from prov_common.store.snapshots import snapshot_path
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    data = tmp_path / "x.csv"
+    data.write_text("a\n1\n")
+    version = snapshot_path(store, data)
+    nfc, nfd = (unicodedata.normalize(form, "/data/café.csv") for form in ("NFC", "NFD"))
+    literal = "/data/caf\\xe9.csv"
+    seal(store, run_events("w", [], [dataset(name, version) for name in (nfc, nfd, literal)]))
+    assert main(["record", version, "--store", uri]) == 2
+    err = capsys.readouterr().err
+    pastes = [ast.literal_eval(t) for t in re.search(r"paste one of (.*) \('tdprov lineage", err)[1].split(", ")]
+    assert pastes == [f"{literal}@{version[:19]}", f"/data/cafe\\u0301.csv@{version[:19]}",
+                      f"/data/caf\\U000000e9.csv@{version[:19]}"], err
+    for name, pasted in zip((literal, nfd, nfc), pastes):
+        for text in (pasted, pasted.partition("@")[0]):
+            assert main(["record", text, "--store", uri]) == 0, (text, capsys.readouterr().err)
+            assert json.loads(capsys.readouterr().out)["datasetTitle"] == name
+            assert main(["lineage", text, "--json", "--store", uri]) == 0, (text, capsys.readouterr().err)
+            assert [t["dataset"] for t in json.loads(capsys.readouterr().out)["lineage"]] == [name]
+            out = tmp_path / f"back{len(pasted)}.csv"
+            assert main(["checkout", text, "-o", str(out), "--store", uri, "--force"]) == 0, capsys.readouterr().err
+            assert out.read_bytes() == data.read_bytes()
+            capsys.readouterr()
+
+
+def test_unescaped_reads_back_only_what_spelled_out_writes() -> None:
+    """A label spelled out is read back exactly, in either width; no other escape (an ASCII code point, ``\\n``) is read."""
+    from prov_common.w3cprov.identity import spelled_out, unescaped
+
+    for text in ("/data/café.csv", "/data/cafe\u0301.csv", "s3://b/\U0001f600/ß"):
+        assert unescaped(spelled_out(text)) == unescaped(spelled_out(text, wide=True)) == text
+    assert unescaped("/data/a\\x41\\n\\u0041\\xE9.csv") is None and unescaped("/data/plain.csv") is None

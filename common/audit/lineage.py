@@ -24,6 +24,7 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     SHORT_DIGEST,
     TOO_SHORT_DIGEST,
     VersionKey,
+    as_written_else_unescaped,
     at_location,
     dataset_label,
     digest_query,
@@ -375,8 +376,12 @@ class LineageIndex:
 
     def namings(self, ref: str, *, skip: Container[str] = ()) -> list["Naming"]:
         """Every way a run names ``ref``: as a version it wrote or read, or a dataset of that name at any version
-        (of ``NAMESPACE::NAME``, only that dataset: :func:`~prov_common.w3cprov.identity.written_as_pair`).
-        ``skip``: run ids whose namings do not count."""
+        (of ``NAMESPACE::NAME``, only that dataset: :func:`~prov_common.w3cprov.identity.written_as_pair`); of a label
+        shown spelled out, that dataset's where ``ref`` as written names none
+        (:func:`~prov_common.w3cprov.identity.as_written_else_unescaped`). ``skip``: run ids whose namings do not count."""
+        return as_written_else_unescaped(ref, lambda text: self._namings_as_written(text, skip))
+
+    def _namings_as_written(self, ref: str, skip: Container[str]) -> list["Naming"]:
         located = location_of_ref(ref)
         found = [Naming(table is self.generated, run_order(run), key[2], d, run.run_id)
                  for table in (self.generated, self.used_by) for key, uses in table.items() for run, d in uses

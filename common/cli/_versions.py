@@ -148,11 +148,16 @@ def version_digest(ref: str, index: Any) -> str:
 
 
 def names_version(index: Any, dataset: str, digest: str) -> list[str]:
-    """Run ids of the runs that wrote or read ``digest`` as the dataset named ``dataset``."""
+    """Run ids of the runs that wrote or read ``digest`` as the dataset named ``dataset`` (a label shown spelled out
+    too: :func:`~prov_common.w3cprov.identity.as_written_else_unescaped`)."""
     from prov_common.audit.lineage import names_dataset
-    from prov_common.w3cprov.identity import location_of_ref, normal_version
+    from prov_common.w3cprov.identity import as_written_else_unescaped, location_of_ref, normal_version
 
     wrote, read = index.with_digest(digest)
-    located = location_of_ref(dataset)
-    return [run.run_id for run in [*wrote, *read]
-            if any(normal_version(d.version) == digest and names_dataset(dataset, located, d) for d in [*run.outputs, *run.inputs])]
+
+    def naming(ref: str) -> list[str]:
+        located = location_of_ref(ref)
+        return [run.run_id for run in [*wrote, *read]
+                if any(normal_version(d.version) == digest and names_dataset(ref, located, d) for d in [*run.outputs, *run.inputs])]
+
+    return as_written_else_unescaped(dataset, naming)

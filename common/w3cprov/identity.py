@@ -91,19 +91,57 @@ def distinct_labels(datasets: Iterable[tuple[str | None, str]],
     that each text shown names one of them (and, pasted back, that one: :func:`written_as_pair`); only two pairs that
     are one text (a namespace ending in ``:`` or holding ``::`` beside a name so written: ``(a:, :c)``, ``(a, ::c)``)
     stay alike. Labels that differ only in Unicode normalisation (``café`` composed and decomposed: two files, shown
-    alike) are shown with their non-ASCII characters escaped (:func:`spelled_out`), so that they look apart too."""
+    alike) are shown with their non-ASCII characters escaped (:func:`spelled_out`), so that they look apart too, and named
+    when pasted back (:func:`as_written_else_unescaped`); where that text is another of them as written (a name
+    ``caf\\xe9`` beside ``café``), in a form that is not (:func:`_spelled_apart`)."""
     unique = list(dict.fromkeys(datasets))
     labels = {d: label(d[0] or "", d[1]) for d in unique}
     shared = Counter(labels.values())
     alike = Counter(unicodedata.normalize("NFC", text) for text in shared)
-    return {d: pair_text(*d) if shared[text] > 1 else spelled_out(text) if alike[unicodedata.normalize("NFC", text)] > 1
-            else text for d, text in labels.items()}
+    shown = {d: pair_text(*d) if shared[text] > 1 else text for d, text in labels.items()}
+    taken = {*labels.values(), *shown.values(), *(pair_text(*d) for d in unique)}  # each names its dataset as written
+    return {d: _spelled_apart(text, labels[d], pair_text(*d), taken) if text == labels[d] and alike[
+        unicodedata.normalize("NFC", text)] > 1 else text for d, text in shown.items()}
 
 
-def spelled_out(text: str) -> str:
-    """``text`` with each non-ASCII character escaped by its code point (``caf\\xe9``, ``cafe\\u0301``), as
-    :func:`distinct_labels` shows two labels that only Unicode normalisation tells apart."""
+def _spelled_apart(text: str, label: str, pair: str, taken: set[str]) -> str:
+    """How :func:`distinct_labels` shows a dataset whose label ``text`` only Unicode normalisation tells apart from
+    another's: :func:`spelled_out`, else (that text is another dataset's as written: ``caf\\xe9`` beside ``café``)
+    spelled out wide, else its :func:`pair_text` spelled out, whichever is first none of ``taken`` but its own."""
+    forms = [spelled_out(text), spelled_out(text, wide=True), spelled_out(pair), spelled_out(pair, wide=True)]
+    return next((form for form in forms if form not in taken - {label, pair}), forms[-1])
+
+
+_ESCAPE = re.compile(r"\\(?:x([0-9a-f]{2})|u([0-9a-f]{4})|U([0-9a-f]{8}))")
+
+
+def spelled_out(text: str, wide: bool = False) -> str:
+    """``text`` with each non-ASCII character escaped by its code point (``caf\\xe9``, ``cafe\\u0301``; ``wide``:
+    each as ``\\U`` and 8 hex digits, ``caf\\U000000e9``), as :func:`distinct_labels` shows two labels that only
+    Unicode normalisation tells apart; :func:`unescaped` reads it back."""
+    if wide:
+        return "".join(c if c.isascii() else f"\\U{ord(c):08x}" for c in text)
     return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def unescaped(text: str) -> str | None:
+    """``text`` (given by a user) with the escapes :func:`spelled_out` writes (``\\xe9``, ``\\u0301``,
+    ``\\U0001f600``: non-ASCII code points) read back, or None where it holds none: how a label shown spelled out
+    names its dataset when pasted (:func:`as_written_else_unescaped`). No other escape is read."""
+    def char(match: re.Match[str]) -> str:
+        point = int(next(g for g in match.groups() if g), 16)
+        return chr(point) if 0x80 <= point <= 0x10FFFF else match[0]
+
+    plain = _ESCAPE.sub(char, text)
+    return plain if plain != text else None
+
+
+def as_written_else_unescaped(ref: str, named: Callable[[str], list[T]]) -> list[T]:
+    """What ``named`` finds for ``ref`` (given by a user) as written, else, where that is nothing and ``ref`` holds the
+    escapes of :func:`spelled_out`, for ``ref`` :func:`unescaped`: a label :func:`distinct_labels` showed spelled out,
+    pasted back, names its dataset; a name so written names itself first."""
+    found = named(ref)
+    return found if found or (plain := unescaped(ref)) is None else named(plain)
 
 
 JobLabels = dict[tuple[str | None, str], str]

@@ -21,7 +21,7 @@ from prov_common.w3cprov.graph import (
     DATASET, GENERATED, RUN, USED, VERSION, Edge, LineageGraph, Node, dataset_identity, named_ids, resolve_reads, sourceable,
 )
 from prov_common.w3cprov.identity import (
-    at_location, dataset_label, digest_query, digest_starts, is_location, location_of_ref, normal_version, sortable_time, spells,
+    as_written_else_unescaped, at_location, dataset_label, digest_query, digest_starts, is_location, location_of_ref, normal_version, sortable_time, spells,
     written_as_pair,
 )
 from prov_common.w3cprov.version_ref import split_version
@@ -143,7 +143,12 @@ def find_nodes(graph: LineageGraph, query: str, all_versions: bool = False) -> l
 
 def _datasets_named(data: list[Node], query: str) -> list[Node]:
     """The data nodes of the datasets ``query`` names (by location, label, ``namespace/name`` or, not a location, name;
-    of ``NAMESPACE::NAME``, that dataset's only: :func:`~prov_common.w3cprov.identity.written_as_pair`)."""
+    of ``NAMESPACE::NAME``, that dataset's only: :func:`~prov_common.w3cprov.identity.written_as_pair`; of a label
+    shown spelled out, that dataset's: :func:`~prov_common.w3cprov.identity.as_written_else_unescaped`)."""
+    return as_written_else_unescaped(query, lambda text: _named_as_written(data, text))
+
+
+def _named_as_written(data: list[Node], query: str) -> list[Node]:
     located = location_of_ref(query)
     bare = not is_location(query)
     found = [n for n in data if at_location(located, n.namespace or "", n.dataset or "")
