@@ -189,6 +189,37 @@ def test_a_seal_checks_each_event_once(tmp_path, monkeypatch: pytest.MonkeyPatch
     assert files["prov.json"] == serialize(events_to_document([start, running, complete]), "json")
 
 
+def test_a_seal_does_not_check_again_the_events_this_process_staged(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sealing a run checked each event this process had staged against the facet schemas again as it read it back,
+    though the process had checked it before staging it (two such checks of each event of a run sealed where it ran).
+    An event whose bytes the process holds since that check is taken without it (an event read from the store is
+    checked: see test_transport_refusal.py), and the bundle holds the same events and PROV."""
+    import prov_common.lineage.validate as validate
+    from prov_common.bundle import read_bundle
+    from prov_common.bundle.events import events_jsonl
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+    from prov_common.store import open_store
+
+    start, complete = run_events()
+    running = {**start, "eventType": "RUNNING", "eventTime": "2026-03-01T10:00:02.000Z"}
+    checked: list[str] = []
+    real = validate.parse_run_event
+
+    def counted(event, **options):  # noqa: ANN001, ANN202
+        if options.get("facet_schemas"):
+            checked.append((event if isinstance(event, dict) else loads(event))["eventType"])
+        return real(event, **options)
+
+    monkeypatch.setattr(validate, "parse_run_event", counted)
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "store"), strict=True))
+    for e in (start, running, complete):
+        transport.emit(e)
+    assert sorted(checked) == ["COMPLETE", "RUNNING", "START"], checked
+    files = read_bundle(open_store(str(tmp_path / "store")), start["run"]["runId"]).files
+    assert files["events.jsonl"] == events_jsonl([start, running, complete])
+    assert files["prov.json"] == serialize(events_to_document([start, running, complete]), "json")
+
+
 def test_a_bundle_writes_each_events_canonical_json_once() -> None:
     """Building a bundle wrote each event's canonical JSON twice: to read it back before it was ordered, and again for
     ``events.jsonl``. It is written once and kept for the file, but for an event whose floats do not come back as

@@ -593,6 +593,25 @@ def test_a_staged_event_whose_standard_facet_breaks_its_schema_is_refused_at_sea
     assert refused["stagedAs"].endswith("-old.json") and REASONS["parent run id not a UUID"] in refused["reason"]
 
 
+def test_an_event_planted_beside_the_events_this_process_staged_is_checked_at_seal(tmp_path: Path) -> None:
+    """A seal takes the events this process staged without checking them again, by the bytes it holds of them; an
+    event planted in the run's staging meanwhile is read from the store and checked, though signed with this
+    process's own key: its standard facet that breaks its schema refuses it, and the run is sealed without it."""
+    store = tmp_path / "store"
+    run_id = str(uuid.uuid4())
+    start, complete = run_events(run_id)
+    running = _malformed("parent run id not a UUID", dict(start, eventType="RUNNING", eventTime="2026-03-01T10:00:01.000Z"))
+    transport = _transport(store)
+    transport.emit(start)
+    raw_put(str(store), f"staging/{run_id}/20260301T100001000000Z-planted.json", signed_staged(running))
+    transport.emit(complete)
+    transport.close()
+    _verified(store, run_id)
+    assert _event_types(store, run_id) == ["START", "COMPLETE"]
+    [refused] = _refusals(store, run_id)
+    assert refused["stagedAs"].endswith("-planted.json") and REASONS["parent run id not a UUID"] in refused["reason"]
+
+
 def test_a_staged_object_too_large_or_no_object_is_refused_alone(tmp_path: Path) -> None:
     """A staged event larger than any bundle object tdprov reads whole (a writer never stages one: it would read
     it without bound when sealing), and a named pipe planted in staging (reading it would block), are each refused

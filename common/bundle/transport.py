@@ -908,7 +908,7 @@ class ProvenanceTransport(Transport):
     @staticmethod
     def _add_staged_event(run_id: str, key: str, data: bytes, trust: TrustStore, events: list[tuple[str, dict[str, Any]]],
                           attachments: dict[str, bytes], *, accept_unsigned: bool = False,
-                          store_id: str | None = None) -> BadInputError | None:
+                          store_id: str | None = None, own: bool = False) -> BadInputError | None:
         """A staged event joins ``events`` (with its key) if a key of ``trust`` signed it and it is valid and of this run;
         otherwise (unsigned, signed by a key not trusted, damaged) it is recorded as refused instead of blocking the
         run, with what it holds when that can be read, and the error is returned; ``accept_unsigned``: an unsigned event
@@ -916,7 +916,9 @@ class ProvenanceTransport(Transport):
         that staged it, so it is read as a sealed bundle's event is (a time without offset, taken before event times
         had to be RFC 3339, is UTC), but for its standard facets, which are checked against their official schemas as
         a new event's are: a writer older than that check staged them unchecked (one that checked them costs a lookup
-        per facet here, the answers being remembered by content)."""
+        per facet here, the answers being remembered by content). ``own``: this process staged it, and ``data`` is the
+        object it holds in memory since :meth:`_emit` checked the event in full, so it is not checked again (its
+        signature is; building the bundle checks it as a run event)."""
         from prov_common.lineage.validate import parse_run_event
 
         try:
@@ -924,7 +926,7 @@ class ProvenanceTransport(Transport):
         except BadInputError as error:
             return _refused_as_sent(key, data, error, attachments)
         try:
-            event = parse_run_event(data, sealed=True, facet_schemas=True)
+            event = loads(data) if own else parse_run_event(data, sealed=True, facet_schemas=True)
             if run_id_of(event) != run_id:
                 raise BadInputError(f"staged event of run {run_id_of(event)!r} is under run {run_id}.")
         except (BadInputError, RecursionError, ValueError, TypeError, OverflowError) as exc:  # whatever the staged bytes hold
@@ -1032,7 +1034,7 @@ class ProvenanceTransport(Transport):
             self._deliver_spooled(prefix)
         events: list[Any] = [terminal] if terminal is not None else []  # never miss its own terminal event
         attachments: dict[str, bytes] = {}
-        own = set(self._pending.get(run_id, {}))  # staged by this process, held in its memory: its own bytes
+        own = dict(self._pending.get(run_id, {}))  # staged by this process, held in its memory: its own bytes
         staged, unreadable = self._staged(run_id, read or {})
         refused = [_refused(key, BadInputError(f"staged object cannot be read: {exc.what}", fix=exc.fix), attachments,
                             cause=CAUSE_UNREADABLE if isinstance(exc, UnreadableObjectError) else CAUSE_PLACE)
@@ -1055,7 +1057,7 @@ class ProvenanceTransport(Transport):
                 refused.append(_refused(key, error, attachments, data if keep else None))
             elif key.endswith(".json") and (error := self._add_staged_event(run_id, key, data, trust, read, attachments,
                                                                                 accept_unsigned=accept_unsigned,
-                                                                                store_id=store_id)):
+                                                                                store_id=store_id, own=own.get(key) == data)):
                 refused.append(error)  # an event refused (an attachment's signed record, .dsse, is read with it above)
         refused += _of_one_run(run_id, terminal, read, events, attachments)
         if not events and refused:
