@@ -138,3 +138,25 @@ def test_prov_and_graph_read_an_event_file_with_times_without_offset_as_utc(tmp_
     assert '"prov:startTime":"2026-03-01T10:00:00+00:00"' in (tmp_path / "p.json").read_text()
     assert main(["graph", str(file), "-o", str(tmp_path / "g.dot")]) == 0
     assert "taken as UTC" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, sealed", [("2026-03-01T10:00:00.250+02:00", False), ("2026-03-01T10:00:00.250+02:00", True),
+                                          ("2026-03-01T10:00:00", True)])
+def test_checking_an_event_reads_its_time_once(text: str, sealed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checking a run event to order and fold it read its ``eventTime`` twice: once as the event was checked, again
+    for the time that orders it. It is read once, to the same instant (a time without offset read as UTC in a sealed
+    event)."""
+    from datetime import datetime, timezone
+
+    import prov_common.lineage.validate as validate
+    import prov_common.times as times
+    from prov_common.w3cprov.events import check_event
+
+    reads: list[str] = []
+    for module in (times, validate):
+        real = module.rfc3339
+        monkeypatch.setattr(module, "rfc3339", lambda value, _real=real: reads.append(value) or _real(value))
+    checked = check_event(0, dict(GOOD, eventTime=text), sealed=sealed)
+    assert reads == [text]
+    assert checked.time == (datetime(2026, 3, 1, 8, 0, 0, 250000, tzinfo=timezone.utc) if "+" in text
+                            else datetime(2026, 3, 1, 10, tzinfo=timezone.utc))

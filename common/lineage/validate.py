@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 from prov_common.errors import BadInputError
@@ -42,7 +42,7 @@ def parse_event(event: Mapping[str, Any] | str | bytes, *, where: str | None = N
     position) is named in errors. ``sealed``: the event was read from a sealed bundle, whose ``eventTime`` may be any
     ISO 8601 date-time with a time (no offset = UTC) if it was sealed before event times had to be RFC 3339.
     """
-    return _check(_as_mapping(event, where), where, run_event=False, sealed=sealed)
+    return _check(_as_mapping(event, where), where, run_event=False, sealed=sealed)[0]
 
 
 def parse_run_event(event: Mapping[str, Any] | str | bytes, *, where: str | None = None, sealed: bool = False,
@@ -50,6 +50,13 @@ def parse_run_event(event: Mapping[str, Any] | str | bytes, *, where: str | None
     """:func:`parse_event` for a run event: job and dataset events (no ``eventType``) are refused. ``facet_schemas``:
     each standard facet must also follow the official schema its ``_schemaURL`` names
     (:mod:`prov_common.lineage.facet_schemas`; a facet that cannot be checked is left as it is)."""
+    return timed_run_event(event, where=where, sealed=sealed, facet_schemas=facet_schemas)[0]
+
+
+def timed_run_event(event: Mapping[str, Any] | str | bytes, *, where: str | None = None, sealed: bool = False,
+                    facet_schemas: bool = False) -> tuple[dict[str, Any], datetime]:
+    """:func:`parse_run_event`, with the event's ``eventTime`` as an aware UTC datetime (:func:`to_utc`), read once by
+    the check."""
     return _check(_as_mapping(event, where), where, run_event=True, sealed=sealed, facet_schemas=facet_schemas)
 
 
@@ -99,10 +106,12 @@ def check_nesting(value: Any, what: str = "OpenLineage event", limit: int = MAX_
         stack.extend((child, depth + 1) for child in children)
 
 
-def _check(event: Any, where: str | None, *, run_event: bool, sealed: bool = False, facet_schemas: bool = False) -> Any:
+def _check(event: Any, where: str | None, *, run_event: bool, sealed: bool = False,
+           facet_schemas: bool = False) -> tuple[Any, datetime]:
+    """``event`` checked, with its ``eventTime`` read."""
     check_nesting(event, f"OpenLineage event{at_place(where)}")
     checker = _Checker(event, where, facet_schemas)
-    checker.time("eventTime", sealed=sealed)
+    moment = checker.time("eventTime", sealed=sealed)
     checker.text("producer")
     is_run = "run" in event or "eventType" in event
     if run_event and not is_run:
@@ -126,7 +135,7 @@ def _check(event: Any, where: str | None, *, run_event: bool, sealed: bool = Fal
             checker.fail(side, f"must be a list, got {type(datasets).__name__}")
         for i in range(len(datasets)):
             checker.dataset(f"{side}.{i}", extra)
-    return event
+    return event, moment
 
 
 class _Checker:
@@ -148,7 +157,7 @@ class _Checker:
         label = " ".join(parts) or "without type, job or run"
         return f"OpenLineage event{at_place(self.where)} ({label})"
 
-    def fail(self, field: str, problem: str, fix: str | None = None) -> None:
+    def fail(self, field: str, problem: str, fix: str | None = None) -> NoReturn:
         raise BadInputError(f"{self._name()}: field '{field}' {problem}", fix=fix or SPEC_FIX)
 
     def optional(self, path: str) -> Any:
@@ -198,12 +207,13 @@ class _Checker:
             self.fail(path, f"must be a UUID, got {value!r:.60}",
                       fix="use a UUID (uuid7 recommended) as the run id, written as 8-4-4-4-12 hex digits (as str() of a uuid.UUID gives it)")
 
-    def time(self, path: str, *, sealed: bool = False) -> None:
+    def time(self, path: str, *, sealed: bool = False) -> datetime:
+        """The date-time at ``path`` (``sealed``: as :func:`to_utc` reads a sealed event's)."""
         value = self.text(path)
-        if sealed and to_utc(value, sealed=True) is not None:
-            return
+        if sealed and (moment := to_utc(value, sealed=True)) is not None:
+            return moment
         try:
-            rfc3339(value)
+            return rfc3339(value)
         except ValueError as exc:
             self.fail(path, f"must be an RFC 3339 date-time, got {value!r:.60}: {exc}", fix=TIME_FIX)
 

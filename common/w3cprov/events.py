@@ -23,7 +23,7 @@ from prov_common import PRODUCER
 from prov_common.errors import BadInputError
 from prov_common.file_uri import local_dataset
 from prov_common.lineage.facet_names import CONTENT_HASH
-from prov_common.lineage.validate import TIME_FIX, at_place, parse_run_event, to_utc
+from prov_common.lineage.validate import TIME_FIX, timed_run_event, to_utc
 from prov_common.w3cprov.identity import normal_version
 from prov_common.w3cprov.ids import names_content
 from prov_common.times import why_not_rfc3339
@@ -164,10 +164,9 @@ def check_event(index: int, event: Any, *, sealed: bool = False, where: str | No
     ``where`` names its place, such as ``events.jsonl line 3``; ``sealed``: read from a sealed bundle, see
     :func:`parse_time`)."""
     where = where or f"#{index}"
-    event = parse_run_event(event, where=where, sealed=sealed)
+    event, moment = timed_run_event(event, where=where, sealed=sealed)  # its time read once, as parse_time reads it
     job = event["job"]
-    return CheckedEvent(index, event, event["eventType"], parse_time(event["eventTime"], f"event{at_place(where)}", sealed=sealed),
-                    event["run"]["runId"], (job["namespace"], job["name"]))
+    return CheckedEvent(index, event, event["eventType"], moment, event["run"]["runId"], (job["namespace"], job["name"]))
 
 
 def _order_key(checked: CheckedEvent) -> tuple[Any, ...]:
