@@ -1476,7 +1476,7 @@ def test_the_count_of_records_before_the_parse_is_never_above_what_the_events_ma
     from prov_common.w3cprov.events_bound import RecordCount
     from prov_common.w3cprov.mapping import events_to_document
 
-    def events_past(data: bytes, bound: int) -> bool:  # counted whole, and line by line as export's fold gives them
+    def counted_past(data: bytes, bound: int) -> bool:  # counted whole, and line by line as export's fold gives them
         whole, count = RecordCount(bound).past(data), RecordCount(bound)
         assert any([count.past(line) for line in data.splitlines()]) == whole, (data, bound)
         return whole
@@ -1494,12 +1494,12 @@ def test_the_count_of_records_before_the_parse_is_never_above_what_the_events_ma
     for name, (events, counted) in named.items():
         data = b"".join(canonical_bytes(e) + b"\n" for e in events)
         made = len(events_to_document(events, sealed=True).get_records())
-        assert made >= counted and not events_past(data, made), name
-        assert events_past(data, counted - 1) and not events_past(data, counted), name
+        assert made >= counted and not counted_past(data, made), name
+        assert counted_past(data, counted - 1) and not counted_past(data, counted), name
     many = [dataset("s3://lake", f"part/{i}.parquet") for i in range(40)]
     twice = json.dumps(event(run, "COMPLETE", "2026-03-01T10:00:05Z", outputs=first[3:]))
     twice = twice.replace('"outputs":', '"outputs": ' + json.dumps(many) + ', "outputs":', 1).encode()  # JSON reads the last
-    assert json.loads(twice)["outputs"] == first[3:] and not events_past(twice, 2) and events_past(twice, 1)
+    assert json.loads(twice)["outputs"] == first[3:] and not counted_past(twice, 2) and counted_past(twice, 1)
 
 
 def test_graph_and_prov_read_an_events_file_line_by_line_and_refuse_a_line_past_the_bound(

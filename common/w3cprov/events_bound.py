@@ -37,8 +37,9 @@ class RecordCount:
 
     def past(self, data: bytes | io.BufferedReader) -> bool:
         """Whether the records counted pass the bound once the events of ``data`` (a line, or a stream of lines) are
-        counted. Events after one that is not JSON are not counted (the parser that names that line refuses them),
-        nor is an event without a run (the folding refuses it)."""
+        counted. Within ``data``, events after one that is not JSON are not counted (the parser that names that line
+        refuses them; counted a line at a time, as export's fold gives them, each line is counted on its own), nor is
+        an event without a run (the folding refuses it)."""
         import ijson
 
         events = ijson.basic_parse(data, use_float=True, multiple_values=True)
