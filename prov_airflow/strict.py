@@ -21,7 +21,8 @@ def require_store(tdprov_conn_id: str | None) -> None:
     try:
         hook.read_store()
     except TdprovError as exc:
-        raise _unusable(hook, settings.store, strict_refix(exc).what, exc.fix) from exc
+        strict_refix(exc)  # in place: its fix (read below) in strict mode's words
+        raise _unusable(hook, settings.store, exc.what, exc.fix) from exc
     except Exception as exc:  # noqa: BLE001 - any error reading the store fails the task, named
         raise _unusable(hook, settings.store, f"{type(exc).__name__}: {exc}", None) from exc
 
