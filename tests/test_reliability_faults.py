@@ -387,6 +387,21 @@ def test_strict_dagster_step_whose_store_fails_after_its_start_names_the_run_lef
     assert_delivered_once(str(store_dir), sorted(staged_runs(store_dir)))
 
 
+def test_left_staged_names_the_run_and_its_seal_once_and_keeps_a_fix_that_names_a_seal() -> None:
+    """The two branches the real ``materialize`` above does not take: an error with no fix gets the seal as its fix,
+    and one whose fix names a seal already (a bundle folder that holds other bytes) is kept as it was."""
+    from prov_common.errors import StoreError
+    from prov_dagster.recorder import left_staged, seal_left
+
+    run_id = "0190f2c4-0000-7000-8000-000000000001"
+    bare = left_staged(StoreError("cannot write 'x'."), run_id)
+    assert bare.what == f"run {run_id} is left staged in the store, not sealed: cannot write 'x'."
+    assert bare.fix == f"once the store is back, {seal_left(run_id)}" and str(bare).endswith(seal_left(run_id)), str(bare)
+    sealed = StoreError("bundles/x holds other bytes.", fix=f"run 'tdprov store seal --force {run_id}' to seal it again")
+    assert left_staged(sealed, run_id) is sealed and sealed.what == "bundles/x holds other bytes."
+    assert sealed.fix == f"run 'tdprov store seal --force {run_id}' to seal it again"
+
+
 def test_full_disk_for_the_spool_is_loud_and_strict_fails(s3_server, fault_proxy: FaultProxy, tmp_path: Path,
                                                            caplog) -> None:
     """Store down and the spool on a full 64 KiB tmpfs: non-strict emits return and say loudly that
