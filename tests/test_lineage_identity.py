@@ -1982,3 +1982,21 @@ def test_unescaped_reads_back_only_what_spelled_out_writes() -> None:
     for text in ("/data/café.csv", "/data/cafe\u0301.csv", "s3://b/\U0001f600/ß"):
         assert unescaped(spelled_out(text)) == unescaped(spelled_out(text, wide=True)) == text
     assert unescaped("/data/a\\x41\\n\\u0041\\xE9.csv") is None and unescaped("/data/plain.csv") is None
+
+
+def test_a_label_spelled_out_of_a_dataset_without_a_version_is_named_as_recorded_without_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``/data/café.csv`` composed and decomposed, both written without a digest: pasting the composed one's label as
+    shown spelled out (``/data/caf\\xe9.csv``) said that no dataset of that name was recorded, where its text as
+    recorded says the dataset has no version; both now say the latter, of the composed one's run only."""
+    import unicodedata
+
+    uri = str(tmp_path / "store")
+    nfc, nfd = (unicodedata.normalize(form, "/data/café.csv") for form in ("NFC", "NFD"))
+    seal(open_store(uri), run_events("w", [], [dataset(nfc, None)]))
+    seal(open_store(uri), run_events("v", [], [dataset(nfd, None)], start=T0 + timedelta(hours=1)))
+    for text in (nfc, "/data/caf\\xe9.csv"):
+        assert main(["record", text, "--store", uri]) == 2
+        err = capsys.readouterr().err
+        assert f"dataset '{text}' is recorded (written by run " in err and "without a content digest" in err, err
+        assert err.count("written by run") == 1 and "no dataset or version" not in err, err

@@ -348,7 +348,11 @@ class LineageIndex:
 
     def recorded_without_digest(self, ref: str) -> list[tuple[RunRecord, bool]]:
         """The runs that name the dataset ``ref`` names without a digest, each with whether it wrote it (else read
-        it), newest first: none of them gave it a version (:meth:`resolve` finds none)."""
+        it), newest first: none of them gave it a version (:meth:`resolve` finds none). A label shown spelled out names
+        its dataset here too (:func:`~prov_common.w3cprov.identity.as_written_else_unescaped`), as in :meth:`namings`."""
+        return as_written_else_unescaped(ref, self._without_digest_as_written)
+
+    def _without_digest_as_written(self, ref: str) -> list[tuple[RunRecord, bool]]:
         located = location_of_ref(ref)
         return [(r, wrote) for r in sorted(self.runs.values(), key=run_order, reverse=True)
                 for wrote, uses in ((True, r.outputs), (False, r.inputs))
