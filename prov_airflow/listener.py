@@ -178,7 +178,7 @@ class ProvenanceListener:
         from prov_common.store.errors import store_read
 
         transport = listener_transport()
-        store, error = store_read(lambda: transport.store, transport.config.where_store_is_set(), strict=False)
+        store, error = store_read(lambda: transport.store, transport.config.where_store_is_set())
         if store is None:
             log.warning("tdprov: no snapshot of the outlets of run %s of %s was kept (%s); the task is not affected and "
                         "its events go to the outbox", info.run_id, info.job_name, error)

@@ -39,7 +39,7 @@ class SourceListing:
         """``(records, None)``, or ``(None, error)`` when the store cannot be used (:func:`store_read`, its fix naming
         ``where``; never raised here, whatever strict mode says: the caller decides)."""
         if self._read is None:
-            self._read = store_read(partial(settings_source_listing, self.settings), self.where, strict=False)
+            self._read = store_read(partial(settings_source_listing, self.settings), self.where)
         return self._read
 
     def __call__(self) -> Listing:

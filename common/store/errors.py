@@ -41,17 +41,15 @@ def name_setting(exc: BaseException, where: str) -> BaseException:
     return exc
 
 
-def store_read(read: Callable[[], T], where: str, *, strict: bool) -> tuple[T, None] | tuple[None, TdprovError]:
+def store_read(read: Callable[[], T], where: str) -> tuple[T, None] | tuple[None, TdprovError]:
     """``(read(), None)``, or ``(None, error)`` when ``read`` (what opens the store or reads from it) met a store that
     cannot be used: its setting cannot be opened (a file, an unsupported URI) or the store cannot be read. The error's
-    fix names ``where``, the setting the store comes from (:func:`name_setting`); strict mode raises it. Any other
-    error is raised: a fault in the code is not the store's."""
+    fix names ``where``, the setting the store comes from (:func:`name_setting`). Any other error is raised: a fault in
+    the code is not the store's."""
     try:
         return read(), None
     except (BadInputError, StoreError) as exc:
         name_setting(exc, where)  # in place
-        if strict:
-            raise
         return None, exc
 
 
