@@ -9,7 +9,7 @@ from typing import Any
 from prov_common.bundle.outlived import Worker
 from prov_common.config import exit_timeout
 from prov_common.errors import StoreError, TdprovError
-from prov_common.store.errors import strict_refix
+from prov_common.store.errors import FIX_SNAPSHOT, outage_refix, strict_refix
 from prov_dagster.model import DatasetRecord
 from prov_dagster.recorder import recorder_for
 
@@ -57,7 +57,8 @@ def keep_snapshot(config: Any, record: DatasetRecord, run_id: str, warn: Callabl
 
     A store that cannot take it (tdprov's error, or an ``OSError`` its backend or the copy of the data let through,
     such as a full disk) raises only in strict mode, which spools nothing and says so (:func:`strict_refix`);
-    otherwise ``warn`` says that this version has no snapshot in run ``run_id`` (the step's), the step goes on and
+    otherwise ``warn`` says that this version has no snapshot in run ``run_id`` (the step's), an outage's fix saying
+    that a snapshot is never spooled (:data:`~prov_common.store.errors.FIX_SNAPSHOT`), the step goes on and
     ``record`` is returned as it was (no snapshot recorded). Either way the store's error's fix names the setting the
     store came from (:meth:`~prov_dagster.recorder.Recorder.named`)."""
     assert record.digest is not None and record.uri is not None
@@ -72,6 +73,8 @@ def keep_snapshot(config: Any, record: DatasetRecord, run_id: str, warn: Callabl
             if isinstance(exc, StoreError):
                 strict_refix(exc)  # in place: nothing was spooled
             raise
+        if isinstance(exc, StoreError):
+            outage_refix(exc, FIX_SNAPSHOT)  # in place: a flush delivers no snapshot
         warn(f"tdprov: no snapshot of {record.name} version {record.digest.digest} of run {run_id} was kept: {exc}")
         return record
     return replace(record, snapshot=kept)

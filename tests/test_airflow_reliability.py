@@ -182,8 +182,8 @@ def test_a_strict_operator_whose_store_is_down_says_nothing_was_spooled(
     assert said and not [line for line in said if "tdprov flush" in line], said
     assert all(("tdprov strict mode (strict in the extra of Airflow connection 'tdprov_down'): store "
                 f"{store} cannot be used: cannot list '/' in S3 store {store}") in line for line in said), said
-    assert all(line.endswith("SlowDown (injected fault). Fix: retry later; nothing was spooled (strict mode): retry "
-                             "when the store is back, or run without strict mode to spool") for line in said), said
+    assert all(line.endswith("SlowDown (injected fault). Fix: nothing was spooled (strict mode): retry when "
+                             "the store is back, or run without strict mode to spool") for line in said), said
 
 
 def test_a_strict_transports_check_past_its_bound_leaves_the_task_end_waiting_for_its_writes(

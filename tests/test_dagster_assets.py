@@ -1544,8 +1544,8 @@ def test_a_declared_source_whose_records_an_outage_hides_fails_a_strict_step_say
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     error = failure.step_failure_data.error.to_string()
     assert "cannot list 'sources/'" in error and "SlowDown" in error, error
-    assert ("Fix: retry later; nothing was spooled (strict mode): retry when the store is back, or run without strict "
-            "mode to spool" in error and "tdprov flush" not in error), error
+    assert ("SlowDown (injected fault). Fix: nothing was spooled (strict mode): retry when the store is back, or run "
+            "without strict mode to spool" in error and "tdprov flush" not in error and "retry later" not in error), error
 
 
 @pytest.mark.parametrize("source", [pipeline.SOURCE, None])
@@ -1645,8 +1645,27 @@ def test_a_snapshot_the_disk_or_an_outage_refuses_warns_or_fails_the_step_as_the
         "io_manager": ProvenanceIOManager(data_root=str(tmp_path / "data"), store=str(tmp_path / "store"), strict=True)})
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     error = failure.step_failure_data.error.to_string()
-    assert ("SlowDown (injected). Fix: retry later; nothing was spooled (strict mode): retry when the store is back, "
-            "or run without strict mode to spool") in error and FLUSH_NOTE not in error, error
+    assert ("SlowDown (injected). Fix: nothing was spooled (strict mode): retry when the store is back, or run without "
+            "strict mode to spool") in error and FLUSH_NOTE not in error and "retry later" not in error, error
+
+
+def test_a_snapshot_an_outage_refuses_is_warned_of_with_a_fix_that_keeps_one(tmp_path: Path, instance, s3_fault) -> None:
+    """Not strict, the store answering 503 SlowDown: the warning that no snapshot was kept quoted the store's fix,
+    "retry later; spooled bundles are delivered by 'tdprov flush'", though a flush never delivers a snapshot; it says
+    that a snapshot is never spooled and to re-run the step once the store is back."""
+    from prov_common.store.errors import FIX_SNAPSHOT
+
+    @provenance_asset(snapshot=True)
+    def kept() -> pd.DataFrame:
+        return pd.DataFrame({"a": [1]})
+
+    result = materialize([kept], instance=instance, resources={
+        "io_manager": ProvenanceIOManager(data_root=str(tmp_path / "data"), store=s3_fault("503 SlowDown"))})
+    assert result.success
+    said = [e.user_message for e in instance.all_logs(result.run_id)
+            if e.level == logging.WARNING and "no snapshot of kept" in (e.user_message or "")]
+    assert len(said) == 1 and said[0].endswith(f"SlowDown (injected fault). Fix: {FIX_SNAPSHOT}"), said
+    assert FIX_SNAPSHOT == "a snapshot is never spooled: re-run the step once the store is back to keep one"
 
 
 class _BuggySourceListing(LocalStore):

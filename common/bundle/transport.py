@@ -416,7 +416,21 @@ class ProvenanceTransport(Transport):
         key, or by a tdprov before staged events were signed; but anyone who can write the store may have put them
         there): for a person who knows who staged them. ``read``: staged events of the run the caller has just read
         from the store (key -> bytes as stored), taken as they are rather than read again; checked as any other."""
-        return self._seal(layout.check_run_id(run_id), None, accept_unsigned=accept_unsigned, read=read or {})
+        try:
+            return self._seal(layout.check_run_id(run_id), None, accept_unsigned=accept_unsigned, read=read or {})
+        except TdprovError as exc:
+            if self._strict:
+                self._strict_words(exc)  # in place
+            raise
+
+    @staticmethod
+    def _strict_words(exc: BaseException) -> None:
+        """Give ``exc``, raised out of the transport in strict mode (:meth:`emit`, :meth:`attach`, :meth:`seal`, the
+        check of :meth:`name_late_events`), strict mode's words in place: a store's error whose fix says that spooled
+        bundles are delivered by 'tdprov flush' says that nothing was spooled instead (:func:`strict_refix`), whichever
+        store call raised it (a write, a listing, a read or write of a sealed run's bundle)."""
+        if isinstance(exc, TdprovError):
+            strict_refix(exc)
 
     def close(self, timeout: float = -1) -> bool:
         """Finish the work under way within ``timeout`` seconds (negative, OpenLineage's "until done": the exit bound,
@@ -597,6 +611,7 @@ class ProvenanceTransport(Transport):
         except Exception as exc:  # noqa: BLE001 - never break the producer by accident
             self.name_store_setting(exc)
             if self._strict:
+                self._strict_words(exc)  # in place
                 raise
             if isinstance(exc, StagedNotSealedError):
                 log.warning("tdprov: %s; the pipeline continues", exc)
@@ -893,8 +908,8 @@ class ProvenanceTransport(Transport):
         except StoreError as exc:
             if isinstance(exc, ObjectConflictError):
                 raise
-            if self._strict:  # strict mode spools nothing: its fix says so
-                raise strict_refix(exc)
+            if self._strict:  # strict mode spools nothing: its fix says so as it leaves the transport (_strict_words)
+                raise
             if not any(not _is_attachment(key) and unverified_event(bytes(data)).get("eventType") == "START"
                        for key, data in staged.items()):  # what this process staged: its own envelopes
                 raise StagedNotSealedError(

@@ -21,16 +21,29 @@ FIX_NOT_WRITE_ONCE = ("use a server that honours conditional writes (If-None-Mat
 FLUSH_NOTE = "spooled bundles are delivered by 'tdprov flush'"
 """How an unavailable store's fix ends: what delivers what an outage spooled."""
 
+RETRY_LATER = "retry later"
+"""What an unavailable store's fix says first when the store answered that it is busy (S3's 503)."""
+
 FIX_STRICT = "retry when the store is back, or run without strict mode to spool"
 """What to do about a write strict mode raised for, spooling nothing."""
+
+FIX_SNAPSHOT = "a snapshot is never spooled: re-run the step once the store is back to keep one"
+"""What to do about a snapshot an unavailable store did not keep."""
+
+
+def outage_refix(exc: E, instead: str) -> E:
+    """``exc`` with a fix ending in :data:`FLUSH_NOTE` (an unavailable store's) ending in ``instead``, for what is not
+    spooled; its :data:`RETRY_LATER`, which ``instead`` says in its own words, is dropped. Any other fix is kept."""
+    if not exc.fix or not exc.fix.endswith(FLUSH_NOTE):
+        return exc
+    kept = [part for part in exc.fix.removesuffix(FLUSH_NOTE).split(";") if part.strip() not in ("", RETRY_LATER)]
+    return exc.refixed("; ".join([*(part.strip() for part in kept), instead]))
 
 
 def strict_refix(exc: E) -> E:
     """``exc`` (a store's error, or one met opening or reading it) as strict mode raises it, which spools nothing: a
-    fix ending in :data:`FLUSH_NOTE` says so instead and gives :data:`FIX_STRICT`; any other fix is kept."""
-    if not exc.fix or not exc.fix.endswith(FLUSH_NOTE):
-        return exc
-    return exc.refixed(f"{exc.fix.removesuffix(FLUSH_NOTE).rstrip('; ')}; nothing was spooled (strict mode): {FIX_STRICT}")
+    fix ending in :data:`FLUSH_NOTE` says so instead and gives :data:`FIX_STRICT` (:func:`outage_refix`)."""
+    return outage_refix(exc, f"nothing was spooled (strict mode): {FIX_STRICT}")
 
 
 def name_setting(exc: BaseException, where: str) -> BaseException:

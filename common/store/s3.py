@@ -18,7 +18,8 @@ from typing import Any, BinaryIO
 
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.store._base import BaseStore, ObjectInfo, Source
-from prov_common.store.errors import FIX_NOT_WRITE_ONCE, FLUSH_NOTE, ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.errors import (FIX_NOT_WRITE_ONCE, FLUSH_NOTE, RETRY_LATER, ObjectNotFoundError,
+                                     UnreadableObjectError)
 from prov_common.store.location import split_s3
 
 _UNAVAILABLE_CODES = {
@@ -275,7 +276,7 @@ class S3Store(BaseStore):
                 fix=f"grant s3:GetObject, s3:PutObject and s3:ListBucket on {self.bucket}/{self.prefix}* to these credentials",
             )
         if code in _UNAVAILABLE_CODES or status >= 500 or status == 429:
-            return StoreUnavailableError(f"{where}: {code} ({message}).", fix=f"retry later; {FLUSH_NOTE}")
+            return StoreUnavailableError(f"{where}: {code} ({message}).", fix=f"{RETRY_LATER}; {FLUSH_NOTE}")
         return StoreError(f"{where}: {code} ({message}).", fix="check the store URI, bucket settings and credentials")
 
 
