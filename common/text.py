@@ -7,6 +7,7 @@ name cannot reorder a line or pass for another name."""
 from __future__ import annotations
 
 import re
+import shlex
 import unicodedata
 from collections.abc import Sequence
 
@@ -72,6 +73,17 @@ def first_of(items: Sequence[str], shown: int, sep: str = ", ", *, total: int | 
     total = len(items) if total is None else total
     more = f" and {total - shown:,} more" if total > shown else ""
     return sep.join(items[:shown]) + more
+
+
+def pasteable(text: str) -> str:
+    """``text`` quoted so that, pasted into a POSIX shell as shown, it is that one argument exactly: in single quotes,
+    backslashes as they are, a ``'`` in it as ``'"'"'`` (:func:`shlex.quote`); plain text thus as ``repr`` shows it
+    (``'/data/a.csv'``). A text with a character a message cannot show as it is (a control, bidi or zero-width
+    character, which :func:`visible` escapes) is shown as ``repr`` shows it."""
+    if not text.isprintable():
+        return repr(text)
+    quoted = shlex.quote(text)
+    return quoted if quoted.startswith("'") else f"'{quoted}'"
 
 
 VALUE_AT_MOST = 200  # characters of a value (quoted, or a word: a path, an argument) shown in a message

@@ -1943,9 +1943,10 @@ def test_names_unicode_normalisation_alone_tells_apart_look_apart(tmp_path: Path
 def test_a_label_spelled_out_pasted_back_names_its_dataset(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Three outputs at one digest: ``/data/café.csv`` composed and decomposed, and ``/data/caf\\xe9.csv`` (a backslash
     in its name). The refusal of the digest showed the composed one as ``/data/caf\\xe9.csv`` too, and its texts to
-    paste named nothing ('no dataset or version ... in the recorded runs', exit 2); each now names its own dataset."""
-    import ast
+    paste named nothing ('no dataset or version ... in the recorded runs', exit 2); each now names its own dataset.
+    The texts are taken as a shell takes them pasted (``shlex.split``): quoted by ``repr``, a backslash was doubled."""
     import re
+    import shlex
     import unicodedata
 
     from prov_common.store.snapshots import snapshot_path
@@ -1960,7 +1961,9 @@ def test_a_label_spelled_out_pasted_back_names_its_dataset(tmp_path: Path, capsy
     seal(store, run_events("w", [], [dataset(name, version) for name in (nfc, nfd, literal)]))
     assert main(["record", version, "--store", uri]) == 2
     err = capsys.readouterr().err
-    pastes = [ast.literal_eval(t) for t in re.search(r"paste one of (.*) \('tdprov lineage", err)[1].split(", ")]
+    words = [shlex.split(t) for t in re.search(r"paste one of (.*) \('tdprov lineage", err)[1].split(", ")]
+    assert all(len(w) == 1 for w in words), err
+    pastes = [w[0] for w in words]
     assert pastes == [f"{literal}@{version[:19]}", f"/data/cafe\\u0301.csv@{version[:19]}",
                       f"/data/caf\\U000000e9.csv@{version[:19]}"], err
     for name, pasted in zip((literal, nfd, nfc), pastes):
@@ -2000,3 +2003,17 @@ def test_a_label_spelled_out_of_a_dataset_without_a_version_is_named_as_recorded
         err = capsys.readouterr().err
         assert f"dataset '{text}' is recorded (written by run " in err and "without a content digest" in err, err
         assert err.count("written by run") == 1 and "no dataset or version" not in err, err
+
+
+def test_texts_to_paste_are_shown_as_a_shell_takes_them() -> None:
+    """A text a refusal asks to paste is shown so that a POSIX shell gives it back exactly (``repr`` doubled a
+    backslash, and wrapped a ``'`` in double quotes); plain text as before, one a message cannot show as ``repr``."""
+    import shlex
+
+    from prov_common.w3cprov.version_ref import quoted_list
+
+    texts = ["/data/a.csv@blake3:0123", "/data/caf\\xe9.csv", "/data/it's.csv", 's3://b/"q" $HOME `x`', "/data/café.csv"]
+    shown = quoted_list(texts, 5)
+    assert [shlex.split(t) for t in shown.split(", ")] == [[t] for t in texts], shown
+    assert shown.startswith("'/data/a.csv@blake3:0123', '/data/caf\\xe9.csv', ") and shown.endswith(", '/data/café.csv'")
+    assert quoted_list(["a\nb", "x"], 1) == "'a\\nb' and 1 more"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from prov_common.errors import BadInputError
-from prov_common.text import first_of
+from prov_common.text import first_of, pasteable
 from prov_common.w3cprov.identity import DIGEST_PREFIX_MIN, digest_query
 
 SHOWN_VERSIONS = 5
@@ -54,8 +54,9 @@ def _prefix(version: str, width: int) -> str:
 
 
 def quoted_list(texts: Sequence[str], shown: int) -> str:
-    """``texts`` quoted, at most ``shown`` of them, the rest counted."""
-    return first_of([repr(t) for t in texts], shown)
+    """``texts`` (each a text to paste: a dataset's label, ``REF@DIGEST``) quoted as a shell takes them
+    (:func:`~prov_common.text.pasteable`), at most ``shown`` of them, the rest counted."""
+    return first_of([pasteable(t) for t in texts], shown)
 
 
 def no_version_at(ref: str, query: str, labels: Sequence[str], versions: Sequence[tuple[str, str]]) -> BadInputError:
@@ -66,6 +67,6 @@ def no_version_at(ref: str, query: str, labels: Sequence[str], versions: Sequenc
     has = "has no recorded version" if len(labels) == 1 else "has a recorded version"
     return BadInputError(
         f"{which} {has} at {query!r}; its recorded versions, newest first: {quoted_list(texts, SHOWN_VERSIONS)}.",
-        fix=f"paste one of those, or give {ref!r} alone for its newest version "
+        fix=f"paste one of those, or give {pasteable(ref)} alone for its newest version "
             f"('tdprov lineage {ref} --all-versions' shows every version)",
     )
