@@ -2017,3 +2017,27 @@ def test_texts_to_paste_are_shown_as_a_shell_takes_them() -> None:
     assert [shlex.split(t) for t in shown.split(", ")] == [[t] for t in texts], shown
     assert shown.startswith("'/data/a.csv@blake3:0123', '/data/caf\\xe9.csv', ") and shown.endswith(", '/data/café.csv'")
     assert quoted_list(["a\nb", "x"], 1) == "'a\\nb' and 1 more"
+
+
+def test_reading_the_runs_a_spelled_out_label_names_reads_its_writer_only(tmp_path: Path) -> None:
+    """``/data/café.csv`` composed and decomposed written by two runs, and an unrelated run; none read yet. The composed
+    one's label shown spelled out (``/data/caf\\xe9.csv``), pasted back, was taken for a name no run gives, so every
+    bundle was read before answering; now only the newest run's, which wrote the dataset it spells."""
+    import unicodedata
+
+    from prov_common.audit.recorded import RecordedRuns
+    from prov_common.signing import trust_from_settings
+    from prov_common.w3cprov.identity import spelled_out
+    from rows_support import count_reads
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    nfc, nfd = (unicodedata.normalize(form, "/data/café.csv") for form in ("NFC", "NFD"))
+    seal(store, run_events("other", [], [dataset("/data/other.csv", digest("o"))]))
+    seal(store, run_events("nfd", [], [dataset(nfd, digest("d"))], start=T0 + timedelta(minutes=1)))
+    writer = seal(store, run_events("nfc", [], [dataset(nfc, digest("c"))], start=T0 + timedelta(minutes=2)))
+    reads = count_reads(store)
+    recorded = RecordedRuns.of(store, trust_from_settings(Settings.from_env(store=uri)))
+    recorded.read_naming(spelled_out(nfc))
+    assert {k.split("/")[1] for k in reads if k.startswith("bundles/") and k.endswith("/events.jsonl")} == {writer}
+    assert recorded.index().resolve(spelled_out(nfc))[1].name == nfc

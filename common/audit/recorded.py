@@ -15,7 +15,7 @@ from prov_common.signing import TrustStore
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
 from prov_common.text import clause
-from prov_common.w3cprov.identity import at_location, location_of_ref, spells
+from prov_common.w3cprov.identity import as_written_else_unescaped, at_location, location_of_ref, spells
 from prov_common.w3cprov.version_ref import split_version
 
 if TYPE_CHECKING:
@@ -132,14 +132,17 @@ class RecordedRuns:
         does not verify thus never stands for it, at the cost of a few bundle reads. Any other name (an
         asset key, a ``symlinks`` identifier's ``namespace/name``, a name no run wrote) may be another name
         of several datasets (an asset key names each of its partitions), known only from the signed events:
-        every unread run is read. Of ``REF@DIGEST``, the runs that could name ``REF``."""
+        every unread run is read. Of ``REF@DIGEST``, the runs that could name ``REF``; of a label shown spelled out
+        (``/data/caf\\xe9.csv``) where no run names a dataset at it as written, those that could name the location it
+        spells (:func:`~prov_common.w3cprov.identity.as_written_else_unescaped`)."""
         base, version = split_version(name)
         if version is not None and not self.index().namings(name):  # REF@DIGEST: the runs that could name REF
             name = base
-        located = location_of_ref(name)
-        if located is None or not self._lives_at(name, located):
+        living = as_written_else_unescaped(name, self._living_at)
+        if not living:
             self.read(list(self.unread))
             return
+        name = living[0]
         best = self.index().newest_naming(name, skip=self.unread)
         floor = best.order if best is not None and best.generated else ""
         for order, run_ids in _by_time_newest_first({i: run_order(self.runs[i]) for i in self.unread}):
@@ -150,10 +153,12 @@ class RecordedRuns:
                    for named in (LineageIndex([self.runs[i]]).newest_naming(name) for i in run_ids if i in self.runs)):
                 return
 
-    def _lives_at(self, name: str, located: tuple[str, str]) -> bool:
-        """Whether a run names a dataset that lives at ``name`` (``located``: its dataset), by its own name."""
-        return any(spells(name, d.namespace, d.name) or at_location(located, d.namespace, d.name)
-                   for run in self.runs.values() for d in (*run.inputs, *run.outputs))
+    def _living_at(self, name: str) -> list[str]:
+        """``[name]`` where it is a location and a run names a dataset that lives there, by its own name; else none."""
+        located = location_of_ref(name)
+        return [name] if located is not None and any(
+            spells(name, d.namespace, d.name) or at_location(located, d.namespace, d.name)
+            for run in self.runs.values() for d in (*run.inputs, *run.outputs)) else []
 
     def read_trace(self, name: str) -> None:
         """Read the bundles of the unread runs in the lineage of ``name`` (a digest, or a dataset name
