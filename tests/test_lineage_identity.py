@@ -2041,3 +2041,26 @@ def test_reading_the_runs_a_spelled_out_label_names_reads_its_writer_only(tmp_pa
     recorded.read_naming(spelled_out(nfc))
     assert {k.split("/")[1] for k in reads if k.startswith("bundles/") and k.endswith("/events.jsonl")} == {writer}
     assert recorded.index().resolve(spelled_out(nfc))[1].name == nfc
+
+
+def test_a_source_location_spelled_out_pasted_back_names_its_source(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Sources registered at ``/data/café.csv`` composed and decomposed: each location spelled out
+    (``/data/caf\\xe9.csv``, ``/data/cafe\\u0301.csv``), alone or as ``LOCATION@DIGEST``, said 'no dataset or version'
+    (exit 2), where a dataset's label so shown names it; each now names its own source."""
+    import unicodedata
+
+    from prov_common.w3cprov.identity import spelled_out
+
+    store = str(tmp_path / "store")
+    seal(open_store(store), run_events("other", [], [dataset("/data/out.parquet", CLEAN)]))
+    nfc, nfd = (unicodedata.normalize(form, "/data/café.csv") for form in ("NFC", "NFD"))
+    for location, version, name in ((nfc, VENDOR, "composed"), (nfd, OTHER_MODEL, "decomposed")):
+        register_source(open_store(store), SourceRecord(name=name, digest=version, license="CC-BY-4.0", issuer="Acme",
+                                                        location=location), _key())
+    for location, version, name in ((nfc, VENDOR, "composed"), (nfd, OTHER_MODEL, "decomposed")):
+        for text in (spelled_out(location), f"{spelled_out(location)}@{version[:19]}"):
+            assert main(["record", text, "--store", store]) == 0, (text, capsys.readouterr().err)
+            assert json.loads(capsys.readouterr().out)["datasetTitle"] == name
+            assert main(["lineage", text, "--json", "--store", store]) == 0, (text, capsys.readouterr().err)
+            (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+            assert tree["dataset"] == location and tree["version"] == version, tree

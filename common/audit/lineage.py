@@ -306,9 +306,12 @@ class LineageIndex:
         ``LOCATION``) names where no recorded run holds it (:meth:`source_versions`), as :meth:`resolve` gives it; None
         where none does. Refused where sources registered at several locations hold it (:func:`several_sources`,
         naming ``given``, else ``ref``), where sources of several digests are registered at ``LOCATION``
-        (:func:`several_source_versions`), or where a prefix begins several digests."""
+        (:func:`several_source_versions`), or where a prefix begins several digests. A location shown spelled out
+        (``/data/caf\\xe9.csv``) names the sources there where none is registered at it as written
+        (:func:`~prov_common.w3cprov.identity.as_written_else_unescaped`)."""
         query = digest_query(ref)
-        held = self.source_versions(self.expand_digest(query) if query is not None and self._digests_starting(query) else ref)
+        target = self.expand_digest(query) if query is not None and self._digests_starting(query) else ref
+        held = as_written_else_unescaped(target, self.source_versions)
         if len(held) > 1 and query is None and split_version(ref)[1] is None:  # a location: one dataset, several digests
             raise several_source_versions(given or ref, held, self.recorded_elsewhere(held))
         if len(held) > 1:
@@ -419,7 +422,7 @@ class LineageIndex:
             return found
         namings = self.namings(base, skip=skip)
         meant = [n for n in namings if digest_starts(n.version, query)]
-        if namings and not meant and not self.source_versions(ref):
+        if namings and not meant and not as_written_else_unescaped(ref, self.source_versions):
             newest = sorted(namings, key=Naming.rank, reverse=True)
             shown = labels_as_named(base, [n.dataset for n in newest])
             raise no_version_at(base, query, list(dict.fromkeys(shown.values())),
