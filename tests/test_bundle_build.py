@@ -168,25 +168,13 @@ def test_a_seal_checks_each_event_once(tmp_path, monkeypatch: pytest.MonkeyPatch
     import prov_common.bundle.events as bundle_events
     import prov_common.w3cprov.event_lines as event_lines
     import prov_common.w3cprov.events as w3c_events
-    from prov_common.bundle import read_bundle
-    from prov_common.bundle.events import events_jsonl
-    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
-    from prov_common.store import open_store
 
-    start, complete = run_events()
-    running = {**start, "eventType": "RUNNING", "eventTime": "2026-03-01T10:00:02.000Z"}
     checked: list[str] = []
     for module in (bundle_events, w3c_events, event_lines):
         real = module.check_event
         monkeypatch.setattr(module, "check_event", lambda index, event, *, _real=real, **options:
                             checked.append(event["eventType"]) or _real(index, event, **options))
-    transport = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "store"), strict=True))
-    for e in (start, running, complete):
-        transport.emit(e)
-    assert sorted(checked) == ["COMPLETE", "RUNNING", "START"], checked
-    files = read_bundle(open_store(str(tmp_path / "store")), start["run"]["runId"]).files
-    assert files["events.jsonl"] == events_jsonl([start, running, complete])
-    assert files["prov.json"] == serialize(events_to_document([start, running, complete]), "json")
+    _seal_here_each_checked_once(tmp_path, checked)
 
 
 def test_a_seal_does_not_check_again_the_events_this_process_staged(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,13 +183,7 @@ def test_a_seal_does_not_check_again_the_events_this_process_staged(tmp_path, mo
     An event whose bytes the process holds since that check is taken without it (an event read from the store is
     checked: see test_transport_refusal.py), and the bundle holds the same events and PROV."""
     import prov_common.lineage.validate as validate
-    from prov_common.bundle import read_bundle
-    from prov_common.bundle.events import events_jsonl
-    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
-    from prov_common.store import open_store
 
-    start, complete = run_events()
-    running = {**start, "eventType": "RUNNING", "eventTime": "2026-03-01T10:00:02.000Z"}
     checked: list[str] = []
     real = validate.parse_run_event
 
@@ -211,6 +193,20 @@ def test_a_seal_does_not_check_again_the_events_this_process_staged(tmp_path, mo
         return real(event, **options)
 
     monkeypatch.setattr(validate, "parse_run_event", counted)
+    _seal_here_each_checked_once(tmp_path, checked)
+
+
+def _seal_here_each_checked_once(tmp_path, checked: list[str]) -> None:  # noqa: ANN001
+    """Emit a run's START, RUNNING and COMPLETE through a strict transport (sealed where it ran), then assert that
+    ``checked`` (filled by the caller's counting wrapper) names each event once and that the bundle holds the events
+    and PROV of the three, byte for byte."""
+    from prov_common.bundle import read_bundle
+    from prov_common.bundle.events import events_jsonl
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+    from prov_common.store import open_store
+
+    start, complete = run_events()
+    running = {**start, "eventType": "RUNNING", "eventTime": "2026-03-01T10:00:02.000Z"}
     transport = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "store"), strict=True))
     for e in (start, running, complete):
         transport.emit(e)
