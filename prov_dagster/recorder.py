@@ -204,7 +204,10 @@ class StepRun:
         end, whenever it is closed again. Returns the bundle location."""
         self.started = self.ended = True
         self.recorder.forget(self)
-        self.recorder.seal_staged(self.ol_run_id)
+        try:
+            self.recorder.seal_staged(self.ol_run_id)
+        except TdprovError as exc:  # strict mode (sealed at once): what the run staged, its end among it, is left
+            raise left_staged(exc, self.ol_run_id)
         return self.recorder.bundle_location(self.ol_run_id)
 
     def start(self) -> None:

@@ -408,6 +408,50 @@ def test_strict_dagster_step_whose_store_fails_after_its_start_names_the_run_lef
     assert_delivered_once(str(store_dir), sorted(staged_runs(store_dir)))
 
 
+def test_strict_failure_sensor_whose_seal_of_a_staged_end_fails_names_the_run_left_staged(
+        s3_server, fault_proxy: FaultProxy, tmp_path: Path) -> None:
+    """Step b of a real strict ``materialize`` loaded ``a`` (its START staged), then the store began to answer 503 to
+    writes of bundles and b failed: its FAIL was staged and not sealed (the teardown's warning). The strict failure
+    sensor's closing seals b's run with that FAIL, and the seal fails: its error named the store's fault only; it
+    names b's run as left staged, with the seal that ends it, which seals the run once the store is back."""
+    import pandas as pd
+    from dagster import DagsterInstance, asset, materialize
+
+    from prov_dagster import ProvenanceIOManager, ProvenanceResource
+    from prov_dagster.sensors import close_or_leave
+
+    store_uri = f"s3://{s3_server.create_bucket()}/prov"
+
+    @asset
+    def a():
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @asset
+    def b(a):
+        fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown") if method == "PUT" and "/bundles/" in path else None
+        raise ValueError("b broke")
+
+    spool = str(tmp_path / "spool")
+    io_manager = ProvenanceIOManager(store=store_uri, spool=spool, data_root=str(tmp_path / "data"), strict=True)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+        with pytest.raises(StoreUnavailableError) as raised:
+            close_or_leave(instance, instance.get_run_by_id(result.run_id),
+                           ProvenanceResource(store=store_uri, spool=spool, strict=True),
+                           state="FAIL", sensor_name="provenance_failure_sensor", remembered=False)
+    fault_proxy.fault = None
+    store = open_store(store_uri)
+    staged = {key.split("/")[1] for key in store.list(f"{layout.STAGING}/")}
+    [left] = staged - set(indexed_runs(store))
+    assert raised.value.what.startswith(f"run {left} is left staged in the store, not sealed: cannot write "), raised.value
+    assert raised.value.fix == (
+        "nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool; once the "
+        f"store is back, run 'tdprov store seal --force {left}' (provenance_failure_sensor seals it as the run fails)"), \
+        raised.value.fix
+    assert main(["store", "seal", "--force", left, "--store", store_uri]) == 0
+    assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
+
+
 def test_left_staged_names_the_run_and_its_seal_once_and_keeps_a_fix_that_names_a_seal() -> None:
     """The two branches the real ``materialize`` above does not take: an error with no fix gets the seal as its fix,
     and one whose fix names a seal already (a bundle folder that holds other bytes) is kept as it was."""
