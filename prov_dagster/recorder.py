@@ -35,7 +35,7 @@ from prov_common.bundle.outlived import Worker
 from prov_common.bundle.staged import opened_event
 from prov_common.bundle.transport import SPOOL_SECONDS, settle_first
 from prov_common.config import Settings, exit_timeout
-from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
+from prov_common.errors import BadInputError, StoreError, StoreUnavailableError, TdprovError
 from prov_common.store.errors import STORE_VARIABLE, ObjectNotFoundError, UnreadableObjectError, name_setting
 from prov_common.store.identity import writer_store_id
 from prov_common.text import counted
@@ -93,14 +93,15 @@ def seal_left(ol_run_id: str) -> str:
 
 
 def left_staged(exc: TdprovError, ol_run_id: str) -> TdprovError:
-    """``exc``, raised for an event of run ``ol_run_id`` after its START was staged (strict mode: the store refused
-    it), saying that the run is left staged and unsealed, its fix ending in :func:`seal_left`; one whose fix names a
-    seal already (a bundle folder that holds other bytes) is kept as it is."""
+    """``exc``, raised for run ``ol_run_id`` after its START was staged (strict mode: an event or the seal failed),
+    saying that the run is left staged and unsealed, its fix ending in :func:`seal_left`, worded by the cause: once the
+    store is back (a store's error), or to seal what the store took (an event it will not take, such as one too large:
+    the store is fine). One whose fix names a seal already (a bundle folder that holds other bytes) is kept as it is."""
     if "tdprov store seal" in (exc.fix or ""):
         return exc
     exc.what = f"run {ol_run_id} is left staged in the store, not sealed: {exc.what}"  # refixed words both anew
-    return exc.refixed(f"{exc.fix}; once the store is back, {seal_left(ol_run_id)}" if exc.fix
-                       else f"once the store is back, {seal_left(ol_run_id)}")
+    when = "once the store is back" if isinstance(exc, StoreError) else "to seal what the store took of the run"
+    return exc.refixed(f"{exc.fix}; {when}, {seal_left(ol_run_id)}" if exc.fix else f"{when}, {seal_left(ol_run_id)}")
 
 
 @dataclass

@@ -408,6 +408,42 @@ def test_strict_dagster_step_whose_store_fails_after_its_start_names_the_run_lef
     assert_delivered_once(str(store_dir), sorted(staged_runs(store_dir)))
 
 
+def test_strict_dagster_step_whose_end_the_store_will_not_take_names_the_seal_of_what_it_took(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real strict ``materialize`` whose step b writes a table too wide for its COMPLETE to be staged (the bound a seal
+    reads lowered to 64 KiB), after its START was: b's error said to seal the run "once the store is back", though the
+    store is fine; it says to seal what the store took, which seals b's START."""
+    import pandas as pd
+    from dagster import DagsterInstance, asset, materialize
+
+    from prov_dagster import ProvenanceIOManager
+
+    monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", 64 << 10)
+    store_dir = tmp_path / "store"
+
+    @asset
+    def a():
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @asset
+    def b(a):
+        return pd.DataFrame({f"column_{n:04d}_" + "w" * 60: a["x"] for n in range(1200)})
+
+    io_manager = ProvenanceIOManager(store=str(store_dir), spool=str(tmp_path / "spool"), data_root=str(tmp_path / "data"),
+                                     strict=True)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error.to_string()
+    staged = {key.split("/")[1] for key in open_store(str(store_dir)).list(f"{layout.STAGING}/")}
+    [left] = staged - set(indexed_runs(open_store(str(store_dir))))
+    assert failure.step_key == "b" and f"run {left} is left staged in the store, not sealed: the COMPLETE event" in error
+    assert (f"; to seal what the store took of the run, run 'tdprov store seal --force {left}' "
+            "(provenance_failure_sensor seals it as the run fails)" in error and "once the store is back" not in error), error
+    assert main(["store", "seal", "--force", left, "--store", str(store_dir)]) == 0
+    assert_delivered_once(str(store_dir), sorted(staged))
+
+
 def test_strict_failure_sensor_whose_seal_of_a_staged_end_fails_names_the_run_left_staged(
         s3_server, fault_proxy: FaultProxy, tmp_path: Path) -> None:
     """Step b of a real strict ``materialize`` loaded ``a`` (its START staged), then the store began to answer 503 to
