@@ -36,7 +36,8 @@ from prov_common.bundle.staged import opened_event
 from prov_common.bundle.transport import SPOOL_SECONDS, settle_first
 from prov_common.config import Settings, exit_timeout
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError, TdprovError
-from prov_common.store.errors import STORE_VARIABLE, ObjectNotFoundError, UnreadableObjectError, name_setting
+from prov_common.store.errors import (STORE_VARIABLE, ObjectNotFoundError, UnreadableObjectError, name_setting,
+                                      strict_refix)
 from prov_common.store.identity import writer_store_id
 from prov_common.text import counted
 from prov_common.w3cprov.events import TERMINAL
@@ -392,8 +393,8 @@ class Recorder:
                 if recorded_elsewhere or not _make_up(earlier):
                     continue  # the attempt is a run of the namespaces it recorded in only
             except TdprovError as exc:
-                if self.settings.strict:
-                    raise
+                if self.settings.strict:  # the store's error of this recorder's own reads too: strict mode spools nothing
+                    raise strict_refix(exc)
                 log.warning("tdprov: cannot tell whether run %s (attempt %d of step %s, which Dagster retried) was "
                             "sealed: %s. It is left as it is, and the Dagster run is tagged %s=%s: once the run ended, "
                             "provenance_store_sensor closes it at its first tick where the store answers; if it stays "

@@ -488,6 +488,33 @@ def test_strict_failure_sensor_whose_seal_of_a_staged_end_fails_names_the_run_le
     assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
 
 
+def test_strict_retry_whose_store_fails_closing_its_earlier_attempt_says_nothing_was_spooled(
+        tmp_path: Path, s3_fault) -> None:
+    """A real strict ``materialize`` whose step is retried, the store answering 503 SlowDown: the retry's own check of
+    its failed attempt (is it sealed?) failed the step with the store's error as it was, its fix ending "spooled
+    bundles are delivered by 'tdprov flush'", though strict mode spools nothing; it ends in strict mode's words."""
+    import pandas as pd
+    from dagster import DagsterInstance, RetryPolicy, asset, materialize
+
+    from prov_dagster import ProvenanceIOManager
+
+    @asset(retry_policy=RetryPolicy(max_retries=1))
+    def flaky(context):
+        if context.retry_number == 0:
+            raise ValueError("first attempt broke")
+        return pd.DataFrame({"x": [1]})
+
+    io_manager = ProvenanceIOManager(store=s3_fault("503 SlowDown"), spool=str(tmp_path / "spool"),
+                                     data_root=str(tmp_path / "data"), strict=True)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([flaky], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+    [*_, failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error.to_string()
+    assert "cannot check 'bundles/" in error and "503 (Service Unavailable)" in error, error
+    assert ("Fix: nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool"
+            in error and "tdprov flush" not in error and "retry later" not in error), error
+
+
 def test_left_staged_names_the_run_and_its_seal_once_and_keeps_a_fix_that_names_a_seal() -> None:
     """The two branches the real ``materialize`` above does not take: an error with no fix gets the seal as its fix,
     and one whose fix names a seal already (a bundle folder that holds other bytes) is kept as it was."""
