@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import rdflib
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prov_common.audit.model import CHECK_QUALITY
 from prov_common.cli import main
@@ -2064,3 +2066,81 @@ def test_a_source_location_spelled_out_pasted_back_names_its_source(tmp_path: Pa
             assert main(["lineage", text, "--json", "--store", store]) == 0, (text, capsys.readouterr().err)
             (tree,) = json.loads(capsys.readouterr().out)["lineage"]
             assert tree["dataset"] == location and tree["version"] == version, tree
+
+
+def _pastes(err: str, before: str, after: str) -> list[str]:
+    """The texts to paste a refusal lists between ``before`` and ``after``, each as a shell takes it pasted."""
+    import re
+    import shlex
+
+    words = [shlex.split(t) for t in re.search(rf"{re.escape(before)} (.*?){re.escape(after)}", err)[1].split(", ")]
+    assert all(len(w) == 1 for w in words), err
+    return [w[0] for w in words]
+
+
+def test_forms_spelled_out_are_shown_once() -> None:
+    """A label spelled out that another dataset's label spelled out is too (``file::café`` in no namespace beside
+    ``café``'s ``NAMESPACE::NAME``, where the texts ``café`` is spelled out as are other datasets' names) was shown as
+    that one; each form taken is now no other's."""
+    import unicodedata
+
+    from prov_common.w3cprov.identity import distinct_labels
+
+    pair = "file::café"
+    datasets = [(None, pair), (None, unicodedata.normalize("NFD", pair)), ("file", "café"), ("file", "cafe\u0301"),
+                (None, "caf\\xe9"), (None, "caf\\U000000e9")]
+    shown = distinct_labels(datasets)
+    assert len(set(shown.values())) == len(datasets), shown
+    assert shown[None, pair] == "file::caf\\xe9" and shown["file", "café"] == "file::caf\\U000000e9", shown
+
+
+TRICKY = ["a\\xe9é", "aéé", "a\\\\é", "é\\", "\\\\xe9é", "é\\u0301", "\\U000000e9é", "\U0001f600\\x", "K\u212a"]
+
+
+def test_spelled_out_is_read_back_exactly() -> None:
+    """``a\\xe9é`` (a backslash in it) was spelled out ``a\\xe9\\xe9``, as ``aéé`` is, and read back as ``aéé``; a
+    backslash of a text spelled out is now doubled, and read back, so every text spelled out is read back as it is.
+    Plain text is as it was."""
+    from prov_common.w3cprov.identity import spelled_out, unescaped
+
+    assert spelled_out("a\\xe9é") == "a\\\\xe9\\xe9" and spelled_out("aéé") == "a\\xe9\\xe9"
+    assert spelled_out("a\\b.csv") == "a\\b.csv"  # plain text as it was
+    assert spelled_out("/data/caf\\xe9.csv", wide=True) == "/data/caf\\xe9.csv"
+    for text in TRICKY:
+        assert unescaped(spelled_out(text)) == unescaped(spelled_out(text, wide=True)) == text, text
+    assert len({spelled_out(t) for t in TRICKY}) == len(TRICKY)
+    assert unescaped("a\\\\b") is None  # a doubled backslash alone is no text spelled out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["\\", "\\xe9", "\\u0301", "\\U000000e9", "x", "é"]) | st.characters()).map("".join))
+def test_spelled_out_round_trips(text: str) -> None:
+    """Any text that spelling out changes is read back as it is, in either width (drawn often of escapes written
+    literally and of what they escape)."""
+    from prov_common.w3cprov.identity import spelled_out, unescaped
+
+    for wide in (False, True):
+        if spelled_out(text, wide=wide) != text:
+            assert unescaped(spelled_out(text, wide=wide)) == text
+
+
+def test_labels_alike_but_for_a_backslash_are_named_apart_pasted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Outputs ``/data/a\\xe9é.csv`` (a backslash in the name) and ``/data/aéé.csv``, each beside its decomposed
+    spelling, at one digest: the refusal of the digest listed the first two alike (``/data/a\\xe9\\xe9.csv``), and
+    that text named the second only; each text to paste now names its own dataset."""
+    import unicodedata
+
+    uri = str(tmp_path / "store")
+    version = digest("alike")
+    names = [unicodedata.normalize(form, name) for name in ("/data/a\\xe9é.csv", "/data/aéé.csv")
+             for form in ("NFC", "NFD")]
+    seal(open_store(uri), run_events("w", [], [dataset(name, version) for name in names]))
+    assert main(["record", version, "--store", uri]) == 2
+    pastes = _pastes(capsys.readouterr().err, "paste one of", " ('tdprov lineage")
+    assert len(set(pastes)) == len(names) and "/data/a\\\\xe9\\xe9.csv" in {p.partition("@")[0] for p in pastes}, pastes
+    named = []
+    for text in pastes:
+        assert main(["lineage", text, "--json", "--store", uri]) == 0, (text, capsys.readouterr().err)
+        (tree,) = json.loads(capsys.readouterr().out)["lineage"]
+        named.append(tree["dataset"])
+    assert sorted(named) == sorted(names), (pastes, named)

@@ -100,25 +100,33 @@ def distinct_labels(datasets: Iterable[tuple[str | None, str]],
     alike = Counter(unicodedata.normalize("NFC", text) for text in shared)
     shown = {d: pair_text(*d) if shared[text] > 1 else text for d, text in labels.items()}
     taken = {*labels.values(), *shown.values(), *(pair_text(*d) for d in unique)}  # each names its dataset as written
-    return {d: _spelled_apart(text, labels[d], pair_text(*d), taken) if text == labels[d] and alike[
-        unicodedata.normalize("NFC", text)] > 1 else text for d, text in shown.items()}
+    for d, text in shown.items():
+        if text == labels[d] and alike[unicodedata.normalize("NFC", text)] > 1:
+            shown[d] = _spelled_apart(text, labels[d], pair_text(*d), taken)
+            taken.add(shown[d])  # a form taken here is no other's
+    return shown
 
 
 def _spelled_apart(text: str, label: str, pair: str, taken: set[str]) -> str:
     """How :func:`distinct_labels` shows a dataset whose label ``text`` only Unicode normalisation tells apart from
-    another's: :func:`spelled_out`, else (that text is another dataset's as written: ``caf\\xe9`` beside ``café``)
-    spelled out wide, else its :func:`pair_text` spelled out, whichever is first none of ``taken`` but its own."""
+    another's: :func:`spelled_out`, else (that text is another dataset's as written, ``caf\\xe9`` beside ``café``, or
+    shown already) spelled out wide, else its :func:`pair_text` spelled out, whichever is first none of ``taken`` but
+    its own."""
     forms = [spelled_out(text), spelled_out(text, wide=True), spelled_out(pair), spelled_out(pair, wide=True)]
     return next((form for form in forms if form not in taken - {label, pair}), forms[-1])
 
 
-_ESCAPE = re.compile(r"\\(?:x([0-9a-f]{2})|u([0-9a-f]{4})|U([0-9a-f]{8}))")
+_ESCAPE = re.compile(r"\\(?:(\\)|x([0-9a-f]{2})|u([0-9a-f]{4})|U([0-9a-f]{8}))")
 
 
 def spelled_out(text: str, wide: bool = False) -> str:
     """``text`` with each non-ASCII character escaped by its code point (``caf\\xe9``, ``cafe\\u0301``; ``wide``:
-    each as ``\\U`` and 8 hex digits, ``caf\\U000000e9``), as :func:`distinct_labels` shows two labels that only
-    Unicode normalisation tells apart; :func:`unescaped` reads it back."""
+    each as ``\\U`` and 8 hex digits, ``caf\\U000000e9``) and, where it has one, each backslash doubled (``a\\\\b\\xe9``
+    of ``a\\bé``: no text of its own is read as an escape), as :func:`distinct_labels` shows two labels that only
+    Unicode normalisation tells apart; :func:`unescaped` reads it back. ASCII text is as it is."""
+    if text.isascii():
+        return text
+    text = text.replace("\\", "\\\\")
     if wide:
         return "".join(c if c.isascii() else f"\\U{ord(c):08x}" for c in text)
     return text.encode("ascii", "backslashreplace").decode("ascii")
@@ -126,14 +134,22 @@ def spelled_out(text: str, wide: bool = False) -> str:
 
 def unescaped(text: str) -> str | None:
     """``text`` (given by a user) with the escapes :func:`spelled_out` writes (``\\xe9``, ``\\u0301``,
-    ``\\U0001f600``: non-ASCII code points) read back, or None where it holds none: how a label shown spelled out
-    names its dataset when pasted (:func:`as_written_else_unescaped`). No other escape is read."""
+    ``\\U0001f600``: non-ASCII code points; ``\\\\``: a backslash) read back, or None where it holds no escape of a
+    non-ASCII code point (no text :func:`spelled_out` writes): how a label shown spelled out names its dataset when
+    pasted (:func:`as_written_else_unescaped`). No other escape is read."""
+    read = False
+
     def char(match: re.Match[str]) -> str:
-        point = int(next(g for g in match.groups() if g), 16)
-        return chr(point) if 0x80 <= point <= 0x10FFFF else match[0]
+        nonlocal read
+        if match[1]:
+            return "\\"
+        point = int(next(g for g in match.groups()[1:] if g), 16)
+        non_ascii = 0x80 <= point <= 0x10FFFF
+        read = read or non_ascii
+        return chr(point) if non_ascii else match[0]
 
     plain = _ESCAPE.sub(char, text)
-    return plain if plain != text else None
+    return plain if read else None
 
 
 def as_written_else_unescaped(ref: str, named: Callable[[str], list[T]]) -> list[T]:
