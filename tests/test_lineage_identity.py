@@ -2078,6 +2078,29 @@ def _pastes(err: str, before: str, after: str) -> list[str]:
     return [w[0] for w in words]
 
 
+def test_sources_at_look_alike_locations_are_listed_apart(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Sources of one digest registered at ``/data/café.csv`` composed and decomposed: the refusal of the digest listed
+    both locations as registered, alike, so its two texts to paste looked one; each is now listed spelled out, and its
+    text to paste names its own source."""
+    import unicodedata
+
+    store = str(tmp_path / "store")
+    seal(open_store(store), run_events("other", [], [dataset("/data/out.parquet", CLEAN)]))
+    nfc, nfd = (unicodedata.normalize(form, "/data/café.csv") for form in ("NFC", "NFD"))
+    for location, name in ((nfc, "composed"), (nfd, "decomposed")):
+        register_source(open_store(store), SourceRecord(name=name, digest=VENDOR, license="CC-BY-4.0", issuer="Acme",
+                                                        location=location), _key())
+    for ref in (VENDOR, VENDOR[:19]):
+        assert main(["record", ref, "--store", store]) == 2
+        err = capsys.readouterr().err
+        assert "'composed' at /data/caf\\xe9.csv, 'decomposed' at /data/cafe\\u0301.csv." in " ".join(err.split()), err
+        pastes = _pastes(err, "LOCATION@DIGEST:", "\n")
+        assert pastes == [f"/data/caf\\xe9.csv@{VENDOR[:19]}", f"/data/cafe\\u0301.csv@{VENDOR[:19]}"], err
+        for text, name in zip(pastes, ("composed", "decomposed")):
+            assert main(["record", text, "--store", store]) == 0, (text, capsys.readouterr().err)
+            assert json.loads(capsys.readouterr().out)["datasetTitle"] == name
+
+
 def test_forms_spelled_out_are_shown_once() -> None:
     """A label spelled out that another dataset's label spelled out is too (``file::café`` in no namespace beside
     ``café``'s ``NAMESPACE::NAME``, where the texts ``café`` is spelled out as are other datasets' names) was shown as

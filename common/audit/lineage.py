@@ -485,15 +485,25 @@ def recorded_without_version(location: str, runs: list[tuple[RunRecord, bool]]) 
 def several_sources(ref: str, sources: list[SourceRecord]) -> BadInputError:
     """The error for ``ref``, a digest that registered sources at several locations hold (equal bytes, each location a
     dataset of its own: :meth:`LineageIndex.source_versions`), naming each (name, location) and the ``LOCATION@DIGEST``
-    text that names it alone."""
-    shown = first_of([f"'{s.name}' at {s.location or 'no location'}" for s in sources], SHOWN_DATASETS)
-    pastes = quoted_list([pasted(s.location, s.digest) for s in sources if s.location], SHOWN_DATASETS)
+    text that names it alone, each location as :func:`source_locations` shows it."""
+    places = source_locations(sources)
+    shown = first_of([f"'{s.name}' at {places.get(s.location, 'no location')}" for s in sources], SHOWN_DATASETS)
+    pastes = quoted_list([pasted(places[s.location], s.digest) for s in sources if s.location], SHOWN_DATASETS)
     unplaced = ("; a source registered with no location has no dataset to name: register it again at its location "
                 "('tdprov source add LOCATION --digest ...')" if any(not s.location for s in sources) else "")
     return BadInputError(
         f"'{ref}' is held by {len(sources)} registered sources at different locations (equal bytes in each, which is no "
         f"lineage between them): {shown}.",
         fix=f"name the one meant by its location as LOCATION@DIGEST: {pastes}{unplaced}")
+
+
+def source_locations(sources: Iterable[SourceRecord]) -> dict[str, str]:
+    """How a message listing ``sources`` shows each one's location: as registered, or, where only Unicode normalisation
+    tells it apart from another of them (``/data/café.csv`` composed and decomposed), spelled out as a listing of
+    datasets shows a label (:func:`~prov_common.w3cprov.identity.distinct_labels`), which names that source when
+    pasted back (:meth:`LineageIndex.source_versions`)."""
+    shown = distinct_labels((None, s.location) for s in sources if s.location)  # a location is its own label
+    return {location: text for (_, location), text in shown.items()}
 
 
 def several_source_versions(ref: str, sources: list[SourceRecord],
