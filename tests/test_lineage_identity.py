@@ -2101,6 +2101,24 @@ def test_sources_at_look_alike_locations_are_listed_apart(tmp_path: Path, capsys
             assert json.loads(capsys.readouterr().out)["datasetTitle"] == name
 
 
+def test_the_source_versions_of_a_location_spelled_out_are_those_registered_there() -> None:
+    """``LineageIndex.source_versions`` took a location shown spelled out only as written (its callers read it back
+    themselves); it now reads it back as :meth:`~prov_common.audit.lineage.LineageIndex.namings` does."""
+    import unicodedata
+
+    from prov_common.audit.lineage import LineageIndex
+    from prov_common.w3cprov.identity import spelled_out
+
+    nfc, nfd = (unicodedata.normalize(form, "/data/café.csv") for form in ("NFC", "NFD"))
+    sources = [SourceRecord(name=n, digest=v, license="CC-BY-4.0", issuer="Acme", location=loc)
+               for n, v, loc in (("composed", VENDOR, nfc), ("decomposed", MODEL, nfd))]
+    index = LineageIndex([], sources)
+    for source in sources:
+        for text in (spelled_out(source.location), f"{spelled_out(source.location)}@{source.digest[:19]}"):
+            assert [s.name for s in index.source_versions(text)] == [source.name], text
+    assert index.source_versions(f"{spelled_out(nfc)}@{MODEL[:19]}") == []
+
+
 def test_forms_spelled_out_are_shown_once() -> None:
     """A label spelled out that another dataset's label spelled out is too (``file::café`` in no namespace beside
     ``café``'s ``NAMESPACE::NAME``, where the texts ``café`` is spelled out as are other datasets' names) was shown as

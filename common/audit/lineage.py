@@ -306,12 +306,9 @@ class LineageIndex:
         ``LOCATION``) names where no recorded run holds it (:meth:`source_versions`), as :meth:`resolve` gives it; None
         where none does. Refused where sources registered at several locations hold it (:func:`several_sources`,
         naming ``given``, else ``ref``), where sources of several digests are registered at ``LOCATION``
-        (:func:`several_source_versions`), or where a prefix begins several digests. A location shown spelled out
-        (``/data/caf\\xe9.csv``) names the sources there where none is registered at it as written
-        (:func:`~prov_common.w3cprov.identity.as_written_else_unescaped`)."""
+        (:func:`several_source_versions`), or where a prefix begins several digests."""
         query = digest_query(ref)
-        target = self.expand_digest(query) if query is not None and self._digests_starting(query) else ref
-        held = as_written_else_unescaped(target, self.source_versions)
+        held = self.source_versions(self.expand_digest(query) if query is not None and self._digests_starting(query) else ref)
         if len(held) > 1 and query is None and split_version(ref)[1] is None:  # a location: one dataset, several digests
             raise several_source_versions(given or ref, held, self.recorded_elsewhere(held))
         if len(held) > 1:
@@ -326,7 +323,13 @@ class LineageIndex:
         """The registered source versions (digest and location: :func:`~prov_common.sources.merged.source_version_key`)
         that ``ref`` names where no recorded run holds it, one record of each, first registered first: those of the digest
         ``ref``; of ``LOCATION@DIGEST``, those registered at ``LOCATION`` with a digest that ``DIGEST`` means; of
-        ``LOCATION`` (a path or URI: :func:`~prov_common.w3cprov.identity.location_of_ref`), those registered there."""
+        ``LOCATION`` (a path or URI: :func:`~prov_common.w3cprov.identity.location_of_ref`), those registered there. A
+        location shown spelled out (``/data/caf\\xe9.csv``, alone or as ``LOCATION@DIGEST``) names the sources there
+        where none is registered at it as written (:func:`~prov_common.w3cprov.identity.as_written_else_unescaped`),
+        as a dataset's label does (:meth:`namings`)."""
+        return as_written_else_unescaped(ref, self._source_versions_as_written)
+
+    def _source_versions_as_written(self, ref: str) -> list[SourceRecord]:
         held = self.sources.get(normal_version(ref), [])
         base, query = split_version(ref)
         if not held and query is not None and (here := source_dataset(base)):
@@ -422,7 +425,7 @@ class LineageIndex:
             return found
         namings = self.namings(base, skip=skip)
         meant = [n for n in namings if digest_starts(n.version, query)]
-        if namings and not meant and not as_written_else_unescaped(ref, self.source_versions):
+        if namings and not meant and not self.source_versions(ref):
             newest = sorted(namings, key=Naming.rank, reverse=True)
             shown = labels_as_named(base, [n.dataset for n in newest])
             raise no_version_at(base, query, list(dict.fromkeys(shown.values())),
