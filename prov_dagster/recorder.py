@@ -89,7 +89,8 @@ class FailedDeliveries:
 
 
 def seal_left(ol_run_id: str) -> str:
-    """How run ``ol_run_id``, left staged and unsealed by a store that stopped taking it, is sealed once it does."""
+    """How run ``ol_run_id``, left staged and unsealed (a store that stopped taking it, or an event it will not take),
+    is sealed from what the store took."""
     return f"run 'tdprov store seal --force {ol_run_id}' (provenance_failure_sensor seals it as the run fails)"
 
 

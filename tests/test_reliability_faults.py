@@ -516,15 +516,18 @@ def test_strict_retry_whose_store_fails_closing_its_earlier_attempt_says_nothing
 
 
 def test_left_staged_names_the_run_and_its_seal_once_and_keeps_a_fix_that_names_a_seal() -> None:
-    """The two branches the real ``materialize`` above does not take: an error with no fix gets the seal as its fix,
-    and one whose fix names a seal already (a bundle folder that holds other bytes) is kept as it was."""
-    from prov_common.errors import StoreError
+    """The branches the real ``materialize`` above does not take: an error with no fix gets the seal as its fix (worded
+    by its cause: a store's, or one the store is not at fault for), and one whose fix names a seal already (a bundle
+    folder that holds other bytes) is kept as it was."""
+    from prov_common.errors import BadInputError, StoreError
     from prov_dagster.recorder import left_staged, seal_left
 
     run_id = "0190f2c4-0000-7000-8000-000000000001"
     bare = left_staged(StoreError("cannot write 'x'."), run_id)
     assert bare.what == f"run {run_id} is left staged in the store, not sealed: cannot write 'x'."
     assert bare.fix == f"once the store is back, {seal_left(run_id)}" and str(bare).endswith(seal_left(run_id)), str(bare)
+    refused = left_staged(BadInputError("the COMPLETE event is too large."), run_id)  # not the store's: no outage
+    assert refused.fix == f"to seal what the store took of the run, {seal_left(run_id)}", refused.fix
     sealed = StoreError("bundles/x holds other bytes.", fix=f"run 'tdprov store seal --force {run_id}' to seal it again")
     assert left_staged(sealed, run_id) is sealed and sealed.what == "bundles/x holds other bytes."
     assert sealed.fix == f"run 'tdprov store seal --force {run_id}' to seal it again"
