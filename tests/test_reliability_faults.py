@@ -370,9 +370,7 @@ def test_strict_dagster_step_whose_store_fails_after_its_start_names_the_run_lef
     (the audit later calls it unfinished); it names the run, that it is left staged, and the seal that ends it, which
     seals the run once the store is back."""
     import pandas as pd
-    from dagster import DagsterInstance, asset, materialize
-
-    from prov_dagster import ProvenanceIOManager
+    from dagster import asset
 
     store_dir, away = tmp_path / "store", tmp_path / "away"
 
@@ -390,12 +388,7 @@ def test_strict_dagster_step_whose_store_fails_after_its_start_names_the_run_lef
         store_dir.write_bytes(b"")
         return a * 2
 
-    io_manager = ProvenanceIOManager(store=str(store_dir), spool=str(tmp_path / "spool"), data_root=str(tmp_path / "data"),
-                                     strict=True)
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
-    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    error = failure.step_failure_data.error.to_string()
+    failure, error = _strict_step_failure(tmp_path, store_dir, [a, b])
     store_dir.unlink()
     away.rename(store_dir)
     [left] = staged_runs(store_dir) - set(indexed_runs(open_store(str(store_dir))))  # a's run is sealed
@@ -408,15 +401,28 @@ def test_strict_dagster_step_whose_store_fails_after_its_start_names_the_run_lef
     assert_delivered_once(str(store_dir), sorted(staged_runs(store_dir)))
 
 
+def _strict_step_failure(tmp_path: Path, store_dir: Path, assets: list) -> tuple:
+    """Materialize ``assets`` with a strict ProvenanceIOManager writing to ``store_dir``: the one step failure and its
+    error's text."""
+    from dagster import DagsterInstance, materialize
+
+    from prov_dagster import ProvenanceIOManager
+
+    io_manager = ProvenanceIOManager(store=str(store_dir), spool=str(tmp_path / "spool"), data_root=str(tmp_path / "data"),
+                                     strict=True)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(assets, instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    return failure, failure.step_failure_data.error.to_string()
+
+
 def test_strict_dagster_step_whose_end_the_store_will_not_take_names_the_seal_of_what_it_took(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real strict ``materialize`` whose step b writes a table too wide for its COMPLETE to be staged (the bound a seal
     reads lowered to 64 KiB), after its START was: b's error said to seal the run "once the store is back", though the
     store is fine; it says to seal what the store took, which seals b's START."""
     import pandas as pd
-    from dagster import DagsterInstance, asset, materialize
-
-    from prov_dagster import ProvenanceIOManager
+    from dagster import asset
 
     monkeypatch.setattr(layout, "SMALL_OBJECT_LIMIT", 64 << 10)
     store_dir = tmp_path / "store"
@@ -429,12 +435,7 @@ def test_strict_dagster_step_whose_end_the_store_will_not_take_names_the_seal_of
     def b(a):
         return pd.DataFrame({f"column_{n:04d}_" + "w" * 60: a["x"] for n in range(1200)})
 
-    io_manager = ProvenanceIOManager(store=str(store_dir), spool=str(tmp_path / "spool"), data_root=str(tmp_path / "data"),
-                                     strict=True)
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
-    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    error = failure.step_failure_data.error.to_string()
+    failure, error = _strict_step_failure(tmp_path, store_dir, [a, b])
     staged = {key.split("/")[1] for key in open_store(str(store_dir)).list(f"{layout.STAGING}/")}
     [left] = staged - set(indexed_runs(open_store(str(store_dir))))
     assert failure.step_key == "b" and f"run {left} is left staged in the store, not sealed: the COMPLETE event" in error
