@@ -1361,6 +1361,26 @@ def test_a_delete_marker_on_a_logged_file_of_a_versioned_bucket_is_found(store_u
             (full, [f"{f.object}: {f.what}" for f in found.errors])
 
 
+@pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
+def test_a_delete_marker_on_a_logged_file_is_named_with_the_version_that_removing_it_restores(store_uri: str) -> None:
+    """On a versioned bucket, a logged run's prov.json hidden by a delete marker: the inventory's fix said to restore it
+    from a backup, though removing the marker restores it. The fix names the marker's version id and the version it
+    restores."""
+    run_id = seal(open_store(store_uri), run_events("prepare", [], [dataset("/data/x.parquet", digest("x"))]))
+    assert _audit(store_uri).clean
+    client, bucket, prefix = _s3(store_uri)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    key = layout.bundle_key(run_id, layout.PROV_FILE)
+    marker = client.delete_object(Bucket=bucket, Key=prefix + key)["VersionId"]
+    kept = client.list_object_versions(Bucket=bucket, Prefix=prefix + key)["Versions"][0]["VersionId"]
+    found = _audit(store_uri)
+    named = [f for f in found.check(CHECK_INVENTORY).errors if f.object == key]
+    assert [f.fix for f in named] == [
+        f"a delete marker (version id '{marker}') hides the object on this versioned bucket: remove the marker ('aws s3api "
+        f"delete-object --bucket {bucket} --key {prefix}{key} --version-id {marker}'), which makes version '{kept}' the object "
+        "again, with its sealed bytes and ETag; then audit again"], [f"{f.object}: {f.what} / {f.fix}" for f in found.errors]
+
+
 @pytest.mark.parametrize("store_uri", ["local"], indirect=True)  # objects added under keys of their own (the module's rule)
 def test_another_stores_audit_record_copied_into_a_store_audited_while_empty_is_a_finding(store_uri: str) -> None:
     """A store audited once while it held nothing (no log, no run: the auditor remembers neither), then another store's

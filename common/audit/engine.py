@@ -28,8 +28,8 @@ from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
 from prov_common.audit.identity import check_identity
 from prov_common.audit.lineage import LineageIndex, version_of
-from prov_common.audit.inventory import (FIX_MOVED_BACK, Listing, adopt_new, changed_runs, compare, entry_moved, pin_written,
-                                         planted_gone, planted_removed, record_bundle_files, refresh_fingerprints, remember_runs,
+from prov_common.audit.inventory import (FIX_MOVED_BACK, Listing, adopt_new, changed_runs, compare, entry_moved, hidden_by_markers,
+                                         pin_written, planted_gone, planted_removed, record_bundle_files, refresh_fingerprints, remember_runs,
                                          removed_note, retake_rechecked, retake_verified, unparsed_entries)
 from prov_common.audit.memory import AuditorMemory, KnownCheckpoint, load_memory, memory_lock, save_memory
 from prov_common.audit.memory import memory_path as default_memory_path
@@ -431,7 +431,7 @@ def _audit(
         settled -= {x.run_id for x in new_leaves}
     if previous is None and not blocked and not plan.problems:  # every logged bundle was examined against its verified leaf
         inventory.findings += retake_verified(memory, listing, _as_logged(plan.logged_leaves, examined, records))
-    inventory.findings += compare(memory, listing, settled=settled)
+    inventory.findings += hidden_by_markers(store, compare(memory, listing, settled=settled), listing)
     inventory.findings += adopt_new(memory, listing, store, tlog, audit_trust, binding, trust_all=trust_listed,
                                     failed={f.object for f in inventory.findings}, store_id=identity.store_id)
     inventory.checked = len(listing.tags)

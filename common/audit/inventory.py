@@ -368,6 +368,20 @@ def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> li
     return out
 
 
+def hidden_by_markers(store: Store, findings: Iterable[Finding], listing: Listing) -> list[Finding]:
+    """``findings``, those of an object missing from ``listing`` with :data:`FIX_RESTORE` given the fix that removes the
+    delete marker hiding it, where the store can tell (a versioned S3 bucket: one request per such object, none when
+    nothing is missing)."""
+    find = getattr(store, "delete_marker", None)
+    out = list(findings)
+    if find is None:
+        return out
+    for i, f in enumerate(out):
+        if f.fix == FIX_RESTORE and f.object not in listing.tags and (marker := find(f.object)) is not None:
+            out[i] = replace(f, fix=marker.fix("then audit again"))
+    return out
+
+
 _LOCAL_BEFORE_CTIME = re.compile(r"\d+:\d+-\d+\Z")  # size:mtime-inode, a local fingerprint remembered before ctime was in it
 
 
@@ -539,5 +553,5 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Bin
     return None
 
 
-__all__ = ["Listing", "adopt_new", "bundle_files", "changed_runs", "compare", "pin_written", "record_bundle_files", "remember_runs",
+__all__ = ["Listing", "adopt_new", "bundle_files", "changed_runs", "compare", "hidden_by_markers", "pin_written", "record_bundle_files", "remember_runs",
            "retake_rechecked", "retake_verified", "run_objects"]

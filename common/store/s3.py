@@ -90,6 +90,31 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return parts.netloc, prefix + "/" if prefix else ""
 
 
+MARKER_LISTING = 100
+"""How many version entries :meth:`S3Store.delete_marker` lists of a key (one request)."""
+
+
+@dataclass(frozen=True)
+class DeleteMarker:
+    """A delete marker hiding object ``key`` (the bucket's key, prefix included) of a versioned bucket: its version id,
+    and that of the newest version under it."""
+
+    bucket: str
+    key: str
+    marker: str
+    restore: str | None
+
+    def fix(self, then: str) -> str:
+        """What restores the object: removing the marker makes the version under it the object again; ``then``: what
+        to do after."""
+        if self.restore is None:
+            return (f"a delete marker (version id '{self.marker}') hides the object and no earlier version of it is kept: restore "
+                    f"it from a backup or replica of the store; {then}")
+        return (f"a delete marker (version id '{self.marker}') hides the object on this versioned bucket: remove the marker "
+                f"('aws s3api delete-object --bucket {self.bucket} --key {self.key} --version-id {self.marker}'), which makes "
+                f"version '{self.restore}' the object again, with its sealed bytes and ETag; {then}")
+
+
 class S3Store(BaseStore):
     """Write-once objects under ``s3://bucket/prefix``.
 
@@ -196,6 +221,21 @@ class S3Store(BaseStore):
                 yield self.client.get_object(Bucket=self.bucket, Key=self.prefix + key, VersionId=version["VersionId"])["Body"].read()
             except Exception as exc:  # noqa: BLE001
                 raise self._translate(exc, "read a retained version of", key) from exc
+
+    def delete_marker(self, key: str) -> "DeleteMarker | None":
+        """The delete marker that hides ``key`` in a versioned bucket (its newest entry), with the newest version under it;
+        None when its newest entry is no delete marker, or the versions cannot be listed. One request of at most
+        :data:`MARKER_LISTING` entries (the key's own come first)."""
+        try:
+            page = self.client.list_object_versions(Bucket=self.bucket, Prefix=self.prefix + key, MaxKeys=MARKER_LISTING)
+        except Exception:  # noqa: BLE001 - only the words of a finding depend on it
+            return None
+        full = self.prefix + key
+        marker = next((m["VersionId"] for m in page.get("DeleteMarkers", ()) if m["Key"] == full and m.get("IsLatest")), None)
+        if marker is None:
+            return None
+        kept = sorted((v for v in page.get("Versions", ()) if v["Key"] == full), key=lambda v: v["LastModified"], reverse=True)
+        return DeleteMarker(self.bucket, full, marker, kept[0]["VersionId"] if kept else None)
 
     def _exists(self, key: str) -> bool:
         try:
