@@ -368,16 +368,25 @@ def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> li
     return out
 
 
+MARKERS_ASKED = 100
+"""How many missing objects an audit asks the store about a delete marker (one request each): a store emptied of
+thousands of objects is not asked thousands of times; the rest keep the fix to restore from a backup."""
+
+
 def hidden_by_markers(store: Store, findings: Iterable[Finding], listing: Listing) -> list[Finding]:
     """``findings``, those of an object missing from ``listing`` with :data:`FIX_RESTORE` given the fix that removes the
-    delete marker hiding it, where the store can tell (a versioned S3 bucket: one request per such object, none when
-    nothing is missing)."""
+    delete marker hiding it, where the store can tell (a versioned S3 bucket: one request per such object, for the
+    first :data:`MARKERS_ASKED` of them, none when nothing is missing)."""
     find = getattr(store, "delete_marker", None)
     out = list(findings)
     if find is None:
         return out
+    asked = 0
     for i, f in enumerate(out):
-        if f.fix == FIX_RESTORE and f.object not in listing.tags and (marker := find(f.object)) is not None:
+        if f.fix != FIX_RESTORE or f.object in listing.tags or asked >= MARKERS_ASKED:
+            continue
+        asked += 1
+        if (marker := find(f.object)) is not None:
             out[i] = replace(f, fix=marker.fix("then audit again"))
     return out
 
