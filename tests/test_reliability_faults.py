@@ -450,7 +450,9 @@ def test_strict_failure_sensor_whose_seal_of_a_staged_end_fails_names_the_run_le
     """Step b of a real strict ``materialize`` loaded ``a`` (its START staged), then the store began to answer 503 to
     writes of bundles and b failed: its FAIL was staged and not sealed (the teardown's warning). The strict failure
     sensor's closing seals b's run with that FAIL, and the seal fails: its error named the store's fault only; it
-    names b's run as left staged, with the seal that ends it, which seals the run once the store is back."""
+    names b's run as left staged, with the seal that ends it, which seals the run once the store is back. Its fix said
+    provenance_failure_sensor seals the run, though that sensor's own seal just failed; it names the sensor that does,
+    provenance_store_sensor (the run is tagged for it), as the sensor's warning does."""
     import pandas as pd
     from dagster import DagsterInstance, asset, materialize
 
@@ -476,6 +478,7 @@ def test_strict_failure_sensor_whose_seal_of_a_staged_end_fails_names_the_run_le
             close_or_leave(instance, instance.get_run_by_id(result.run_id),
                            ProvenanceResource(store=store_uri, spool=spool, strict=True),
                            state="FAIL", sensor_name="provenance_failure_sensor", remembered=False)
+        tags = instance.get_run_by_id(result.run_id).tags
     fault_proxy.fault = None
     store = open_store(store_uri)
     staged = {key.split("/")[1] for key in store.list(f"{layout.STAGING}/")}
@@ -483,8 +486,9 @@ def test_strict_failure_sensor_whose_seal_of_a_staged_end_fails_names_the_run_le
     assert raised.value.what.startswith(f"run {left} is left staged in the store, not sealed: cannot write "), raised.value
     assert raised.value.fix == (
         "nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool; once the "
-        f"store is back, run 'tdprov store seal --force {left}' (provenance_failure_sensor seals it as the run fails)"), \
-        raised.value.fix
+        f"store is back, run 'tdprov store seal --force {left}' (provenance_store_sensor seals it at its first tick once "
+        "the store answers)"), raised.value.fix
+    assert tags["tdprov/closing"] == "left"  # the tag of the runs provenance_store_sensor closes
     assert main(["store", "seal", "--force", left, "--store", store_uri]) == 0
     assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
 
