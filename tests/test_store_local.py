@@ -142,6 +142,33 @@ def test_unwritable_store_is_a_clear_error(tmp_path: Path) -> None:
         assert not any(root.iterdir())
 
 
+def test_flush_into_an_unwritable_store_says_only_to_make_it_writable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """An event spooled as its local store refused writes, flushed while it still does: the fix said "or point
+    TDPROV_STORE at another folder", though a flush delivers each entry to the store it names whatever TDPROV_STORE
+    says (and ``--store`` takes only entries whose store cannot be opened); it says to make the store writable only."""
+    from bundle_support import run_events
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+    from prov_common.cli import main
+    from prov_common.store import Outbox
+
+    root, spool, other = tmp_path / "ro", tmp_path / "spool", tmp_path / "other"
+    root.mkdir()
+    monkeypatch.setenv("TDPROV_STORE", str(other))
+    with read_only(root):
+        transport = ProvenanceTransport(ProvenanceConfig(store=str(root), spool=str(spool)))
+        transport.emit(run_events()[0])
+        transport.close()
+        [entry] = Outbox(spool).pending()
+        capsys.readouterr()
+        for flush in (["flush", "--spool", str(spool)], ["flush", "--spool", str(spool), "--store", str(root)]):
+            assert main(flush) == 1
+            err = capsys.readouterr().err
+            assert err.rstrip().endswith(f"Fix: make {root} writable by this user"), err
+            assert "TDPROV_STORE" not in err and "another folder" not in err, err
+    assert Outbox(spool).pending() == [entry] and not other.exists()
+
+
 def test_the_write_check_never_writes_through_a_link(tmp_path: Path) -> None:
     """The write check (an audit's, before it writes log/ and audit/) followed links: with 'bundles' a link to a folder
     outside the store, it created and removed its probe file there. It reaches the folder as a write does, so the link is

@@ -54,13 +54,15 @@ def run(args: argparse.Namespace) -> int:
     from prov_common.bundle.late import put_arrived
     from prov_common.bundle.restaged import staged_already
     from prov_common.store import Outbox, open_store
+    from prov_common.store.errors import ENTRY_STORE
     from prov_common.store.location import local_folder
     from prov_common.store.outbox import WHY_SUFFIX
 
     if args.spool is not None:
         args.spool = local_folder(args.spool, "--spool")
         check_spool(args.spool)
-    outbox = Outbox(args.spool, log_set_aside=False, arrival=put_arrived, same=staged_already)  # each entry set aside is named below, once
+    outbox = Outbox(args.spool, log_set_aside=False, arrival=put_arrived, same=staged_already,  # each set aside named below
+                    setting=ENTRY_STORE)  # a store's error names no setting that would move an entry elsewhere
     store = open_store(args.store) if args.store else None
     report = outbox.flush(store, take_unopened=True)  # entries held for a store setting that could not be opened
     if report.spool_error is not None:  # its entries stay in the spool: exit 2, naming the folder and the fix

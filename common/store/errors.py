@@ -46,11 +46,22 @@ def strict_refix(exc: E) -> E:
     return outage_refix(exc, f"nothing was spooled (strict mode): {FIX_STRICT}")
 
 
+ENTRY_STORE = "the store the spool entry names"
+"""Where ``tdprov flush`` delivers an entry: the store the entry names, which no setting changes (not TDPROV_STORE, and
+``--store`` takes only entries whose store cannot be opened)."""
+
+ELSEWHERE = re.compile(rf", or point {STORE_VARIABLE} at another folder\b")
+"""A local store's other way out of a write it refuses, which moves no spooled entry."""
+
+
 def name_setting(exc: BaseException, where: str) -> BaseException:
     """``exc``, with the fix of a store's error naming ``where``, the setting the store comes from, where it says
-    ``TDPROV_STORE`` (a store does not know where it was set: an IO manager's config, an Airflow connection)."""
+    ``TDPROV_STORE`` (a store does not know where it was set: an IO manager's config, an Airflow connection). For
+    :data:`ENTRY_STORE` (a spooled entry's delivery), a fix's way out by pointing the setting at another folder is
+    dropped: the entry goes to its own store whatever the settings say."""
     if isinstance(exc, StoreError) and exc.fix and STORE_VARIABLE in exc.fix and where != STORE_VARIABLE:
-        exc.refixed(re.sub(rf"\b{STORE_VARIABLE}\b", lambda _: where, exc.fix))
+        fix = ELSEWHERE.sub("", exc.fix) if where == ENTRY_STORE else exc.fix
+        exc.refixed(re.sub(rf"\b{STORE_VARIABLE}\b", lambda _: where, fix))
     return exc
 
 
