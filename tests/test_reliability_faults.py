@@ -520,6 +520,49 @@ def test_strict_retry_whose_store_fails_closing_its_earlier_attempt_says_nothing
             in error and "tdprov flush" not in error and "retry later" not in error), error
 
 
+def test_strict_retry_whose_seal_of_its_earlier_attempt_fails_names_that_run_left_staged(
+        s3_server, fault_proxy: FaultProxy, tmp_path: Path) -> None:
+    """A real strict ``materialize`` whose step loads ``a`` (its START staged) and fails, the store then answering 503 to
+    writes of bundles: the retry seals the failed attempt with a FAIL, which is staged and not sealed. The retry's error
+    names that attempt's run as left staged, in strict mode's words, with the seal that ends it (regression test: the
+    retry closes the attempt as a step ends its own run; :meth:`StepRun.seal_staged`, for an attempt whose end another
+    process staged, gives the same words)."""
+    import pandas as pd
+    from dagster import DagsterInstance, RetryPolicy, asset, materialize
+
+    from prov_dagster import ProvenanceIOManager
+
+    store_uri = f"s3://{s3_server.create_bucket()}/prov"
+
+    @asset
+    def a():
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @asset(retry_policy=RetryPolicy(max_retries=1))
+    def flaky(context, a):
+        if context.retry_number == 0:
+            fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown") if method == "PUT" and "/bundles/" in path else None
+            raise ValueError("first attempt broke")
+        return a
+
+    io_manager = ProvenanceIOManager(store=store_uri, spool=str(tmp_path / "spool"), data_root=str(tmp_path / "data"),
+                                     strict=True)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([a, flaky], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+    fault_proxy.fault = None
+    [*_, failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error.to_string()
+    store = open_store(store_uri)
+    staged = {key.split("/")[1] for key in store.list(f"{layout.STAGING}/")}
+    [left] = staged - set(indexed_runs(store))  # the first attempt's run: a's is sealed
+    assert f"run {left} is left staged in the store, not sealed: cannot write 'bundles/{left}/" in error, error
+    assert ("Fix: nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool; "
+            f"once the store is back, run 'tdprov store seal --force {left}' (provenance_failure_sensor seals it as the run "
+            "fails)" in error), error
+    assert main(["store", "seal", "--force", left, "--store", store_uri]) == 0
+    assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
+
+
 def test_left_staged_names_the_run_and_its_seal_once_and_keeps_a_fix_that_names_a_seal() -> None:
     """The branches the real ``materialize`` above does not take: an error with no fix gets the seal as its fix (worded
     by its cause: a store's, or one the store is not at fault for), and one whose fix names a seal already (a bundle
