@@ -405,28 +405,25 @@ class _FailingMount(LocalStore):
 
     def _list(self, prefix: str, start_after: str | None) -> Any:
         if type(self).failing and type(self).listings:
-            raise OSError(errno.EIO, "Input/output error", prefix)
+            raise self._listing_fault(prefix)
         return super()._list(prefix, start_after)
 
     def _list_info(self, prefix: str, start_after: str | None, tags_for: Any = None) -> Any:
         if type(self).failing and type(self).listings:
-            raise OSError(errno.EIO, "Input/output error", prefix)
+            raise self._listing_fault(prefix)
         return super()._list_info(prefix, start_after, tags_for)
+
+    def _listing_fault(self, prefix: str) -> Exception:
+        """What a listing of ``prefix`` raises once ``failing`` with ``listings``."""
+        return OSError(errno.EIO, "Input/output error", prefix)
 
 
 class _BuggyMount(_FailingMount):
     """A :class:`_FailingMount` whose listings, with ``listings`` once ``failing``, meet a fault of the code (a
     ``TypeError``), no error of the store."""
 
-    def _list(self, prefix: str, start_after: str | None) -> Any:
-        if type(self).failing and type(self).listings:
-            raise TypeError("'NoneType' object is not iterable")
-        return LocalStore._list(self, prefix, start_after)
-
-    def _list_info(self, prefix: str, start_after: str | None, tags_for: Any = None) -> Any:
-        if type(self).failing and type(self).listings:
-            raise TypeError("'NoneType' object is not iterable")
-        return LocalStore._list_info(self, prefix, start_after, tags_for)
+    def _listing_fault(self, prefix: str) -> Exception:
+        return TypeError("'NoneType' object is not iterable")
 
 
 def _refused_load_on_a_failing_mount(store: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch, *,
