@@ -192,8 +192,6 @@ def test_a_strict_transports_check_past_its_bound_leaves_the_task_end_waiting_fo
     bound, and the raise skipped the rest of ``finish`` (``before_stopping`` only logged it): the write the check
     waited behind, which the store took well within ``flush_timeout``, was never waited for and was lost with the task
     process's ``os._exit``. The check's timeout is now a warning, and the end waits for the write within the bound."""
-    import logging
-
     from bundle_support import run_events, strict_on_slow_writes
 
     from prov_airflow import delivery, emitter
@@ -307,8 +305,6 @@ def test_an_outlet_snapshot_with_a_store_that_cannot_be_opened_still_records_the
     its error escaped the task's end and the try's COMPLETE was never recorded (only 'could not record provenance' was
     logged). Now no snapshot is kept, a warning names the run, the error and the fix naming [tdprov] store, and the
     COMPLETE goes to the outbox with the START: once the store is a folder, flush and seal record the try."""
-    import logging
-
     blocker, spool, table = tmp_path / "not-a-folder", tmp_path / "spool", tmp_path / "t.csv"
     blocker.write_text("a file where the store should be")
     monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(blocker))
