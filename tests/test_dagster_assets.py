@@ -1605,7 +1605,6 @@ def test_a_snapshot_the_store_set_by_the_io_manager_config_cannot_take_names_tha
                     f"{error}"], said
 
 
-
 def test_a_snapshot_the_disk_or_an_outage_refuses_warns_or_fails_the_step_as_the_policy_says(
         tmp_path: Path, instance, monkeypatch: pytest.MonkeyPatch) -> None:
     """keep_snapshot caught only tdprov's errors: an ``OSError`` the copy let through (a full disk under the temporary
