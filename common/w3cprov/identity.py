@@ -102,18 +102,18 @@ def distinct_labels(datasets: Iterable[tuple[str | None, str]],
     taken = {*labels.values(), *shown.values(), *(pair_text(*d) for d in unique)}  # each names its dataset as written
     for d, text in shown.items():
         if text == labels[d] and alike[unicodedata.normalize("NFC", text)] > 1:
-            shown[d] = _spelled_apart(text, labels[d], pair_text(*d), taken)
+            shown[d] = _spelled_apart(text, pair_text(*d), taken)
             taken.add(shown[d])  # a form taken here is no other's
     return shown
 
 
-def _spelled_apart(text: str, label: str, pair: str, taken: set[str]) -> str:
+def _spelled_apart(text: str, pair: str, taken: set[str]) -> str:
     """How :func:`distinct_labels` shows a dataset whose label ``text`` only Unicode normalisation tells apart from
     another's: :func:`spelled_out`, else (that text is another dataset's as written, ``caf\\xe9`` beside ``café``, or
     shown already) spelled out wide, else its :func:`pair_text` spelled out, whichever is first none of ``taken`` but
     its own."""
     forms = [spelled_out(text), spelled_out(text, wide=True), spelled_out(pair), spelled_out(pair, wide=True)]
-    return next((form for form in forms if form not in taken - {label, pair}), forms[-1])
+    return next((form for form in forms if form not in taken - {text, pair}), forms[-1])
 
 
 _ESCAPE = re.compile(r"\\(?:(\\)|x([0-9a-f]{2})|u([0-9a-f]{4})|U([0-9a-f]{8}))")
