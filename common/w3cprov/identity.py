@@ -113,7 +113,7 @@ def _spelled_apart(text: str, pair: str, taken: set[str]) -> str:
     shown already) spelled out wide, else its :func:`pair_text` spelled out, whichever is first none of ``taken`` but
     its own."""
     forms = [spelled_out(text), spelled_out(text, wide=True), spelled_out(pair), spelled_out(pair, wide=True)]
-    return next((form for form in forms if form not in taken - {text, pair}), forms[-1])
+    return next((form for form in forms if form not in taken or form in (text, pair)), forms[-1])
 
 
 _ESCAPE = re.compile(r"\\(?:(\\)|x([0-9a-f]{2})|u([0-9a-f]{4})|U([0-9a-f]{8}))")
