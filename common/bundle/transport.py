@@ -906,9 +906,8 @@ class ProvenanceTransport(Transport):
                 except (UnreadableObjectError, BadInputError) as exc:  # BadInputError: a key no writer makes ('..')
                     unreadable[info.key] = exc
         except StoreError as exc:
-            if isinstance(exc, ObjectConflictError):
-                raise
-            if self._strict:  # strict mode spools nothing: its fix says so as it leaves the transport (_strict_words)
+            # strict mode spools nothing: its fix says so as it leaves the transport (_strict_words)
+            if self._strict or isinstance(exc, ObjectConflictError):
                 raise
             if not any(not _is_attachment(key) and unverified_event(bytes(data)).get("eventType") == "START"
                        for key, data in staged.items()):  # what this process staged: its own envelopes
