@@ -322,19 +322,21 @@ def _eventless(store: Store, run_id: str, stale_after: timedelta, now: datetime,
     held = list(store.list(folder))
     if layout.bundle_key(run_id, layout.STATEMENT_FILE) in held:
         return []
-    staged = list(store.list_info(layout.staging_prefix(run_id), tags_for=lambda _: True))
-    missing = why_missing(store, run_id, entries_of, [info.key for info in staged])
+    staging = layout.staging_prefix(run_id)
+    staged = list(store.list_info(staging, tags_for=lambda _: True))
+    keys = [info.key for info in staged]
+    missing = why_missing(store, run_id, entries_of, keys)
     if missing.kind != "eventless":
         return []
     newest = max((info.stored for info in staged if info.stored is not None), default=None)
     recent = newest is not None and now - newest <= stale_after
     said, fix = (missing.said, missing.fix) if not held else (
         f"not sealed: its bundle folder {folder} holds {counted(len(held), 'object')} and no signed statement (incomplete), and "
-        f"nothing to seal it again from: {no_event_staged(run_id, [info.key for info in staged])}",
+        f"nothing to seal it again from: {no_event_staged(run_id, keys)}",
         f"run 'tdprov flush' on its worker (it delivers a bundle spooled there); if its events were removed, restore "
-        f"{layout.staging_prefix(run_id)} from a backup or replica of the store, move {folder} aside and seal the run "
+        f"{staging} from a backup or replica of the store, move {folder} aside and seal the run "
         f"('tdprov store seal {run_id}'); if no writer of this store wrote the folder, find out who did, and remove it")
-    return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
+    return [Finding(CHECK_UNFINISHED, staging,
                     f"run {run_id} is {said}" + (f" (its newest staged object was stored within {stale_after}: its events may still be delivered)" if recent else ""),
                     fix, severity=NOTE if recent else "error", run_id=run_id)]
 
