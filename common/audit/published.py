@@ -77,7 +77,7 @@ def check_record(store: Store, trust: TrustStore, key: str, *, this_store: bool 
     if f'"tdprov:audit-{audit_id}"'.encode() not in payload:
         raise VerificationError(f"'{key}' is not the record of audit {audit_id}: another audit's record copied under its name.",
                                 fix=_FIX_PLANTED)
-    named, named_id = audited_store(payload)
+    named, named_id = audited_store(payload) if this_store else (None, None)  # parsed only when the store is judged
     if this_store and not of_store(named, named_id, store, store_id):
         by_id = bool(named_id and store_id)  # the ids told them apart: both are named
         raise VerificationError(f"'{key}' is the record of an audit of another store ({_which(named, named_id if by_id else None)}), not "
