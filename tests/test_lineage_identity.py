@@ -2135,6 +2135,34 @@ def test_forms_spelled_out_are_shown_once() -> None:
     assert shown[None, pair] == "file::caf\\xe9" and shown["file", "café"] == "file::caf\\U000000e9", shown
 
 
+def test_a_look_alike_whose_every_form_is_taken_is_still_shown_apart() -> None:
+    """Datasets named by every text ``café`` is spelled out as (``caf\\xe9``, ``caf\\U000000e9`` and both of its
+    ``NAMESPACE::NAME``): ``café`` was shown as the last of them, alike to the dataset of that name; it is now shown
+    with a number after it (``LAST_RESORT``), and no two datasets are shown alike."""
+    from prov_common.w3cprov.identity import distinct_labels
+
+    taken = [(None, "caf\\xe9"), (None, "caf\\U000000e9"), (None, "file::caf\\xe9"), (None, "file::caf\\U000000e9"),
+             (None, "file::caf\\U000000e9 #2")]
+    datasets = [*taken, ("file", "café"), ("file", "cafe\u0301")]
+    shown = distinct_labels(datasets)
+    assert len(set(shown.values())) == len(datasets), shown
+    assert shown["file", "café"] == "file::caf\\U000000e9 #3" and [shown[d] for d in taken] == [d[1] for d in taken], shown
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([None, "file", "s3://b"]),
+                          st.text(alphabet=["c", "\\", "x", "e", "9", "U", "0", ":", "#", " ", "2", "é", "\u0301"],
+                                  max_size=6)), min_size=1, max_size=8))
+def test_no_look_alike_is_shown_as_another_dataset(datasets: list) -> None:
+    """Whatever the names (look-alikes, names that are others' spelled-out forms), a dataset shown spelled out (by
+    neither its label nor its ``NAMESPACE::NAME``) is shown as no other dataset is."""
+    from prov_common.w3cprov.identity import dataset_label, distinct_labels, pair_text
+
+    shown = distinct_labels(datasets)
+    spelled = {d: text for d, text in shown.items() if text not in (dataset_label(*d), pair_text(*d))}
+    assert all(list(shown.values()).count(text) == 1 for text in spelled.values()), shown
+
+
 TRICKY = ["a\\xe9é", "aéé", "a\\\\é", "é\\", "\\\\xe9é", "é\\u0301", "\\U000000e9é", "\U0001f600\\x", "K\u212a"]
 
 

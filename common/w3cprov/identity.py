@@ -17,6 +17,7 @@ never a generation or a use of what was read: readers show it as "same content a
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 import unicodedata
@@ -111,9 +112,17 @@ def _spelled_apart(text: str, pair: str, taken: set[str]) -> str:
     """How :func:`distinct_labels` shows a dataset whose label ``text`` only Unicode normalisation tells apart from
     another's: :func:`spelled_out`, else (that text is another dataset's as written, ``caf\\xe9`` beside ``café``, or
     shown already) spelled out wide, else its :func:`pair_text` spelled out, whichever is first none of ``taken`` but
-    its own."""
+    its own; else (every one of them taken: contrived names, such as datasets named by those very texts) the last
+    of them followed by the first :data:`LAST_RESORT` number that makes it none of ``taken``, a text shown apart that
+    names nothing when pasted (its ``--json`` gives the dataset's namespace and name)."""
     forms = [spelled_out(text), spelled_out(text, wide=True), spelled_out(pair), spelled_out(pair, wide=True)]
-    return next((form for form in forms if form not in taken or form in (text, pair)), forms[-1])
+    free = (form for form in forms if form not in taken or form in (text, pair))
+    return next(free, None) or next(form for n in itertools.count(2) if (form := LAST_RESORT.format(forms[-1], n)) not in taken)
+
+
+LAST_RESORT = "{} #{}"
+"""How :func:`distinct_labels` shows a look-alike dataset none of whose spelled-out forms is free: the last of them, a
+space, ``#`` and a number from 2 (``file::caf\\U000000e9.csv #2``)."""
 
 
 _ESCAPE = re.compile(r"\\(?:(\\)|x([0-9a-f]{2})|u([0-9a-f]{4})|U([0-9a-f]{8}))")
