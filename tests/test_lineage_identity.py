@@ -2213,3 +2213,39 @@ def test_labels_alike_but_for_a_backslash_are_named_apart_pasted(tmp_path: Path,
         (tree,) = json.loads(capsys.readouterr().out)["lineage"]
         named.append(tree["dataset"])
     assert sorted(named) == sorted(names), (pastes, named)
+
+
+def test_hex_digits_alone_are_read_alike_by_every_verb(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A dataset named like the first hex digits of another version's digest: 'tdprov lineage', 'record', 'export
+    --training-record', 'contains' and 'checkout' took the text for that digest without a word (and 'checkout' refused a
+    hex name that begins no digest); each now refuses it alike, giving both texts to paste, each of which names its
+    own; a hex name that begins no digest names its dataset in every verb."""
+    from prov_common.store.snapshots import snapshot_path
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    first, second = tmp_path / "x.csv", tmp_path / "y.csv"
+    first.write_text("id\n1\n")
+    second.write_text("id\n2\n")
+    version, other = snapshot_path(store, first), snapshot_path(store, second)
+    hexname = version.partition(":")[2][:12]
+    lone = next(h for h in ("0123456789ab", "ba9876543210") if not other.partition(":")[2].startswith(h))
+    seal(store, run_events("prep", [], [dataset(str(first), version)]))
+    seal(store, run_events("named", [], [dataset(hexname, other, namespace="warehouse"), dataset(lone, other, namespace="lake")],
+                           start=T0 + timedelta(hours=1)))
+    verbs = (["lineage"], ["record"], ["export", "--training-record"], ["contains", "--record", '{"id": 1}'])
+    said = (f"'{hexname}' is both a dataset's name and the start of a recorded digest: paste 'warehouse::{hexname}' "
+            f"for the dataset, '{version}' for the version at that digest. Fix: give the text of the one meant (a dataset "
+            "as NAMESPACE::NAME, a digest with its 'blake3:')\n")
+    for verb in (*verbs, ["checkout", "-o", str(tmp_path / "back.csv")]):
+        assert main([*verb, hexname, "--store", uri]) == 2, verb
+        assert capsys.readouterr().err == f"tdprov {verb[0]}: {said}", verb
+    for text, shown in ((f"warehouse::{hexname}", other), (version, version), (lone, other)):
+        for verb in verbs[:3]:
+            assert main([*verb, text, "--store", uri]) == 0, (text, verb)
+            assert shown in capsys.readouterr().out, (text, verb)
+        assert main(["contains", text, "--record", '{"id": 1}', "--store", uri]) == 2  # resolved: no row digests
+        assert f"no row digests were recorded for version {shown}" in capsys.readouterr().err, text
+        assert main(["checkout", text, "-o", str(tmp_path / "back.csv"), "--force", "--store", uri]) == 0, text
+        assert capsys.readouterr().out.startswith(f"restored {shown} to "), text
+        assert (tmp_path / "back.csv").read_bytes() == (first if shown == version else second).read_bytes()

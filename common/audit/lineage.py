@@ -47,7 +47,9 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     version_key,
     written_as_pair,
 )
-from prov_common.w3cprov.version_ref import SHOWN_VERSIONS, distinct_short_digests, no_version_at, pasted, quoted_list, split_version
+from prov_common.w3cprov.version_ref import (
+    SHOWN_VERSIONS, distinct_short_digests, name_and_digest, no_version_at, pasted, quoted_list, split_version,
+)
 
 
 NO_DIGEST = "no content digest was recorded for it"
@@ -285,9 +287,7 @@ class LineageIndex:
         (equal bytes), is refused, naming them and the ``REF@DIGEST`` of each: which one's version is meant is the
         user's to say; so is ``REF@DIGEST`` where ``REF``'s dataset has no version at that digest, naming its versions."""
         given = ref
-        query = digest_query(ref)
-        if query is not None and (":" in query or self._digests_starting(query)):  # hex alone may be a name too
-            ref = self.expand_digest(query)
+        ref = self.digest_meant(ref) or ref
         named = self.datasets_named(ref)
         if len(named) > 1:
             raise several_datasets(given, [n.dataset for n in named], digest=ref == named[0].version)
@@ -368,6 +368,18 @@ class LineageIndex:
         """Recorded versions and registered sources' digests that the digest query ``query`` means."""
         found = {key[2] for table in (self.generated, self.used_by) for key in table if digest_starts(key[2], query)}
         return found | {d for d in self.sources if digest_starts(d, query)}
+
+    def digest_meant(self, ref: str) -> str | None:
+        """The recorded digest (a version's or a registered source's) that ``ref`` gives as a digest, else None (``ref``
+        is read as a dataset). With ``algo:``, a digest (:meth:`expand_digest`); of hex digits alone, a digest where it
+        begins one and names no dataset, and refused where it does both (:func:`name_and_digest`): a dataset may be
+        named so."""
+        query = digest_query(ref)
+        if query is None or ":" not in query and not (digests := self._digests_starting(query)):
+            return None
+        if ":" not in query and (named := self.namings(ref)):
+            raise name_and_digest(ref, [(n.dataset.namespace, n.dataset.name) for n in named], sorted(digests))
+        return self.expand_digest(query)
 
     def expand_digest(self, prefix: str) -> str:
         """The recorded version (of any dataset, or a registered source's digest) whose digest starts with

@@ -139,12 +139,12 @@ def _tell(runs: Mapping[str, str], one: Callable[[str, str], str], several: Call
 
 def version_digest(ref: str, index: Any) -> str:
     """``ref`` if it is a digest, the recorded digest it begins (with or without ``blake3:``, whichever datasets hold
-    it), else the newest recorded version of the dataset it names."""
-    from prov_common.w3cprov.identity import digest_query
-
+    it; hex digits alone only where they name no dataset:
+    :meth:`~prov_common.audit.lineage.LineageIndex.digest_meant`), else the newest recorded version of the dataset it
+    names."""
     if is_full_digest(ref):
         return ref.strip().lower()
-    return index.expand_digest(ref) if digest_query(ref) is not None else index.resolve(ref)[0]
+    return index.digest_meant(ref) or index.resolve(ref)[0]
 
 
 def names_version(index: Any, dataset: str, digest: str) -> list[str]:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from prov_common.errors import BadInputError
 from prov_common.text import first_of, pasteable
-from prov_common.w3cprov.identity import DIGEST_PREFIX_MIN, digest_query
+from prov_common.w3cprov.identity import DIGEST_PREFIX_MIN, digest_query, pair_text
 
 SHOWN_VERSIONS = 5
 """Versions an error names as text to paste; the rest are counted."""
@@ -70,3 +70,15 @@ def no_version_at(ref: str, query: str, labels: Sequence[str], versions: Sequenc
         fix=f"paste one of those, or give {pasteable(ref)} alone for its newest version "
             f"('tdprov lineage {ref} --all-versions' shows every version)",
     )
+
+
+def name_and_digest(ref: str, datasets: Sequence[tuple[str | None, str]], digests: Sequence[str]) -> BadInputError:
+    """The refusal of ``ref``, hex digits alone (no ``algo:``), that names the ``datasets`` (``(namespace, name)``)
+    and begins the recorded ``digests`` too: which is meant is the user's to say, by each one's text to paste (a
+    dataset's ``NAMESPACE::NAME``, a digest in full), as every verb that takes a
+    :data:`~prov_common.w3cprov.identity.VERSION_ARGUMENT` says it."""
+    names = quoted_list([pair_text(*d) for d in dict.fromkeys(datasets)], SHOWN_VERSIONS)
+    whole = quoted_list(sorted(set(digests)), SHOWN_VERSIONS)
+    return BadInputError(f"{ref!r} is both a dataset's name and the start of a recorded digest: paste {names} for the "
+                         f"dataset, {whole} for the version at that digest.",
+                         fix="give the text of the one meant (a dataset as NAMESPACE::NAME, a digest with its 'blake3:')")
