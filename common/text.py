@@ -86,6 +86,12 @@ def pasteable(text: str) -> str:
     return quoted if quoted.startswith("'") else f"'{quoted}'"
 
 
+def shell_word(text: str) -> str:
+    """``text`` as one argument of a command shown to paste: as it is where a POSIX shell takes it so (``abc-1``), else
+    :func:`pasteable` (a value given by a store, such as an S3 version id, never runs as a command of its own)."""
+    return text if text and shlex.quote(text) == text else pasteable(text)
+
+
 VALUE_AT_MOST = 200  # characters of a value (quoted, or a word: a path, an argument) shown in a message
 _QUOTED = re.compile(r"""(?<![\w'"])b?(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
 _REPR_CHAR = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|.)|.", re.DOTALL)

@@ -1380,12 +1380,30 @@ def test_a_delete_marker_on_a_logged_file_is_named_with_the_version_that_removin
     found = _audit(store_uri)
     named = [f for f in found.check(CHECK_INVENTORY).errors if f.object == key]
     assert [f.fix for f in named] == [
-        f"a delete marker (version id '{marker}') hides the object on this versioned bucket: remove the marker ('aws s3api "
-        f"delete-object --bucket {bucket} --key {prefix}{key} --version-id {marker}'), which makes version '{kept}' the object "
-        "again, with its sealed bytes and ETag; then audit again"], [f"{f.object}: {f.what} / {f.fix}" for f in found.errors]
+        f"a delete marker (version id '{marker}') hides the object on this versioned bucket: remove the marker, which makes version "
+        f"'{kept}' the object again, with its sealed bytes and ETag; then audit again. The marker is removed by: aws s3api "
+        f"delete-object --bucket {bucket} --key {prefix}{key} --version-id {marker}"], [f"{f.object}: {f.what} / {f.fix}" for f in found.errors]
     monkeypatch.setattr(inventory, "MARKERS_ASKED", 0)
     found = _audit(store_uri)
     assert [f.fix for f in found.check(CHECK_INVENTORY).errors if f.object == key] == [inventory.FIX_RESTORE], found.errors
+
+
+@pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
+def test_a_delete_marker_whose_version_id_is_shell_text_is_named_quoted(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An S3-compatible server that gives a delete marker the version id "x; touch pwned" and a new line: the fix's
+    command put it in as it was, so pasting it ran a second command. Each value of the command is quoted as a shell
+    takes it, and the version id in the sentence is shown escaped, on one line."""
+    from moto.s3.models import FakeDeleteMarker
+
+    run_id = seal(open_store(store_uri), run_events("prepare", [], [dataset("/data/x.parquet", digest("x"))]))
+    assert _audit(store_uri).clean
+    client, bucket, prefix = _s3(store_uri)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    key = layout.bundle_key(run_id, layout.PROV_FILE)
+    client.delete_object(Bucket=bucket, Key=prefix + key)
+    monkeypatch.setattr(FakeDeleteMarker, "version_id", property(lambda _: "x; touch pwned\nid"))  # as listed: no header holds it
+    [fix] = [f.fix for f in _audit(store_uri).check(CHECK_INVENTORY).errors if f.object == key]
+    assert "(version id 'x; touch pwned\\nid')" in fix and fix.endswith("--version-id 'x; touch pwned\\nid'") and "\n" not in fix, fix
 
 
 @pytest.mark.parametrize("store_uri", ["local"], indirect=True)  # objects added under keys of their own (the module's rule)

@@ -21,6 +21,7 @@ from prov_common.store._base import BaseStore, ObjectInfo, Source
 from prov_common.store.errors import (FIX_NOT_WRITE_ONCE, FLUSH_NOTE, RETRY_LATER, ObjectNotFoundError,
                                      UnreadableObjectError)
 from prov_common.store.location import split_s3
+from prov_common.text import pasteable, shell_word
 
 _UNAVAILABLE_CODES = {
     "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "ThrottlingException",
@@ -106,13 +107,15 @@ class DeleteMarker:
 
     def fix(self, then: str) -> str:
         """What restores the object: removing the marker makes the version under it the object again; ``then``: what
-        to do after."""
+        to do after. The command that removes it comes last, each value as a shell takes it (:func:`shell_word`): a
+        version id is the store's text."""
         if self.restore is None:
-            return (f"a delete marker (version id '{self.marker}') hides the object and no earlier version of it is kept: restore "
-                    f"it from a backup or replica of the store; {then}")
-        return (f"a delete marker (version id '{self.marker}') hides the object on this versioned bucket: remove the marker "
-                f"('aws s3api delete-object --bucket {self.bucket} --key {self.key} --version-id {self.marker}'), which makes "
-                f"version '{self.restore}' the object again, with its sealed bytes and ETag; {then}")
+            return (f"a delete marker (version id {pasteable(self.marker)}) hides the object and no earlier version of it is kept: "
+                    f"restore it from a backup or replica of the store; {then}")
+        command = " ".join(shell_word(word) for word in ("--bucket", self.bucket, "--key", self.key, "--version-id", self.marker))
+        return (f"a delete marker (version id {pasteable(self.marker)}) hides the object on this versioned bucket: remove the marker, "
+                f"which makes version {pasteable(self.restore)} the object again, with its sealed bytes and ETag; {then}. The marker "
+                f"is removed by: aws s3api delete-object {command}")
 
 
 class S3Store(BaseStore):
