@@ -1881,3 +1881,21 @@ def test_a_file_swapped_between_the_listing_and_a_workers_read_is_found(base: St
     raw_write(s.uri, key, forged)
     result = _audit(s.pipe, workers=2)
     assert result.exit_code == 1 and [f for f in result.errors if f.object == key], [f.what for f in result.errors]
+
+
+@pytest.mark.parametrize("store_uri", ["s3"], indirect=True)
+def test_an_etag_listed_with_a_new_line_is_an_unreadable_object_not_an_outage(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An S3-compatible server that lists a logged file with an ETag holding a new line: reading it at that ETag
+    (If-Match) raised the HTTP client's error as an outage, with the fix to check the network, and stopped the audit.
+    The file is named as unreadable at the ETag listed, with the fix, and the audit goes on."""
+    from moto.s3.models import FakeKey
+
+    run_id = seal(open_store(store_uri), run_events("prepare", [], [dataset("/data/x.parquet", digest("x"))]))
+    assert _audit(store_uri).clean
+    key = layout.bundle_key(run_id, layout.PROV_FILE)
+    etag = FakeKey.etag
+    monkeypatch.setattr(FakeKey, "etag", property(lambda k: '"a\nb"' if k.name.endswith(key) else etag.fget(k)))
+    found = _audit(store_uri)
+    named = [f for f in found.errors if f.object == key and "unreadable" in f.what]
+    assert found.exit_code == 1 and named, [f"{f.object}: {f.what}" for f in found.errors]
+    assert "was listed with an ETag no request can ask for ('a\\nb')" in named[0].what, named[0].what

@@ -21,7 +21,7 @@ from prov_common.store._base import BaseStore, ObjectInfo, Source
 from prov_common.store.errors import (FIX_NOT_WRITE_ONCE, FLUSH_NOTE, RETRY_LATER, ObjectNotFoundError,
                                      UnreadableObjectError)
 from prov_common.store.location import split_s3
-from prov_common.text import pasteable, shell_word
+from prov_common.text import VALUE_AT_MOST, cut, pasteable, shell_word
 
 _UNAVAILABLE_CODES = {
     "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "ThrottlingException",
@@ -144,6 +144,12 @@ class S3Store(BaseStore):
     def _get_object(self, key: str, **extra: Any) -> Any:
         """GetObject of ``key``, at its listed ETag when :meth:`pin_listing` pinned it."""
         etag = self._listed.get(key)
+        if etag and not (etag.isascii() and etag.isprintable()):  # no HTTP header holds it: the client would refuse to send it
+            raise UnreadableObjectError(
+                f"'{key}' was listed with an ETag no request can ask for ({cut(repr(etag), VALUE_AT_MOST)}): {self.describe()} "
+                "gave it characters an HTTP header cannot hold, so its bytes cannot be read as they were listed",
+                fix="check what answers at the store's endpoint (S3 gives each object an ETag of printable ASCII); the next "
+                    "audit verifies it again")
         if etag:
             extra["IfMatch"] = f'"{etag}"'
         try:
