@@ -221,6 +221,45 @@ def test_a_replaced_or_deleted_store_identity_is_a_lasting_finding(store_uri: st
     assert not [f for f in _errors(_audit(pipe.store), CHECK_INVENTORY) if f.object == IDENTITY_KEY]
 
 
+def _hostile_identity(path: Path, form: str) -> None:
+    """Write ``form`` of a hostile store identity at ``path``."""
+    if form == "sparse 4 GiB":
+        with open(path, "r+b") as f:
+            f.truncate(4 << 30)
+        return
+    held = json.loads(path.read_bytes())
+    data = {"not JSON": b"not json", "nested": b"[" * 30_000 + b"]" * 30_000,
+            "id a list": json.dumps({**held, "storeId": [held["storeId"]]}).encode(),
+            "id of controls": json.dumps({**held, "storeId": "../x\n\u202eclean\x1b[2J"}).encode()}[form]
+    path.write_bytes(data)
+
+
+@LOCAL_ONLY
+@pytest.mark.parametrize("form", ["sparse 4 GiB", "not JSON", "nested", "id a list", "id of controls"])
+def test_a_hostile_store_identity_is_an_inventory_finding_read_bounded(store_uri: str, form: str) -> None:
+    """_tdprov/store.json replaced by one hostile object (grown sparse to 4 GiB, not JSON, nested 30,000 deep, a storeId
+    that is a list, or one of a path, a new line, a bidi control and an escape sequence): the audit reads at most 64 KiB
+    of it and names it with the fix to restore it, no store error or traceback; the id is quoted escaped."""
+    import tracemalloc
+
+    from prov_common.cli._terminal import one_line
+
+    pipe = Pipeline(store_uri)
+    assert _audit(pipe.store).clean
+    _hostile_identity(Path(store_uri) / IDENTITY_KEY, form)
+    tracemalloc.start()
+    try:
+        result = _audit(pipe.store)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    [found] = [f for f in _errors(result, CHECK_INVENTORY) if f.object == IDENTITY_KEY]
+    assert result.exit_code == 1 and f"restore {IDENTITY_KEY} from a backup" in found.fix and peak < 64 << 20, (found.what, peak)
+    assert ("not a store identity" in found.what) != (form == "id of controls"), found.what
+    if form == "id of controls":
+        assert "the store's identity is now ../x\\n\\u202eclean\\x1b[2J, not " in one_line(found.what), found.what
+
+
 def _stage_unsealed_runs(pipe: Pipeline, store_uri: str, ids: dict[str, str]) -> dict[str, str]:
     """Stage, for each ``name: store_id`` of ``ids``, the START and COMPLETE of a run of job ``<name>_job`` signed by
     ``pipe``'s key for that store id, never sealed; the run id of each name."""

@@ -2249,3 +2249,20 @@ def test_hex_digits_alone_are_read_alike_by_every_verb(tmp_path: Path, capsys: p
         assert main(["checkout", text, "-o", str(tmp_path / "back.csv"), "--force", "--store", uri]) == 0, text
         assert capsys.readouterr().out.startswith(f"restored {shown} to "), text
         assert (tmp_path / "back.csv").read_bytes() == (first if shown == version else second).read_bytes()
+
+
+@pytest.mark.parametrize("verb", ["lineage", "record"])
+def test_a_pasted_text_of_hostile_escapes_is_refused_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture, verb: str) -> None:
+    """Texts pasted where a label shown spelled out is read back: escapes of a lone surrogate, of C1 control characters
+    (CSI, NEL), past U+10FFFF, and 100,000 characters of backslashes and escapes. Each names no dataset: refused (exit 2)
+    naming the text as given, escaped, in bounded time, never a traceback."""
+    import time
+
+    uri = str(tmp_path / "store")
+    seal(open_store(uri), run_events("w", [], [dataset("/data/café.csv", digest("c"))]))
+    for text in ("/data/caf\\ud800.csv", "/data/\\x9b31m\\x85.csv", "/data/\\U00110000.csv", "\\" * 50_000 + "\\xe9" * 12_500):
+        began = time.monotonic()
+        assert main([verb, text, "--store", uri]) == 2, text[:40]
+        err = capsys.readouterr().err
+        assert "no dataset or version" in err and "Traceback" not in err and time.monotonic() - began < 10, err[:400]
+        assert "\x9b" not in err and "\ud800" not in err, err[:400]
