@@ -1174,8 +1174,22 @@ def _repeated_lines(store: Path, run: str, times: int) -> bytes:
     return data
 
 
+@pytest.fixture(scope="module")
+def repeated_events(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], str, bytes, bytes]:
+    """A store of one sealed run whose terminal event :func:`_repeated_lines` repeats 20,000 times (about 14 MB, past
+    what is counted unparsed), its environment, the run id, its events.jsonl and the JSON PROV of those events parsed
+    whole. Built once: the tests that take it only read it."""
+    from prov_common.w3cprov.mapping import events_to_document
+    from prov_common.w3cprov.serialize import serialize
+
+    store, env, run = _sealed_store(tmp_path_factory.mktemp("repeated"))
+    data = _repeated_lines(store, run, 20_000)
+    whole = events_to_document([json.loads(line) for line in data.splitlines()], sealed=True)
+    return store, env, run, data, serialize(whole, "json")
+
+
 def test_events_of_few_prov_records_are_folded_line_by_line_never_parsed_whole(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        repeated_events, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bundle's events.jsonl was parsed whole before it was folded: 130,000 repeats of one event (139 MB, a few PROV
     records) cost 'tdprov export' 950 MB (180 MB then, the file's bytes), and one event of 400,000 repeats of one
     output (140 MB) 892 MB. The lines are folded one at a time, a repeated line once, and the file read in ranged parts
@@ -1187,12 +1201,12 @@ def test_events_of_few_prov_records_are_folded_line_by_line_never_parsed_whole(
     from prov_common.bundle import storage
     from prov_common.store import open_store
     from prov_common.w3cprov import collect, event_lines
-    from prov_common.w3cprov.mapping import events_to_document
     from prov_common.w3cprov.serialize import serialize
 
     monkeypatch.setattr(storage, "LINES_CHUNK", 1 << 20)
-    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
-    data = _repeated_lines(store, run, 20_000)  # about 14 MB, past what is counted unparsed
+    store, env, run, data, whole = repeated_events
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     opened = open_store(str(store))
     collect.bundle_document(opened, run)  # its modules loaded before the memory is traced
     tracemalloc.start()
@@ -1202,8 +1216,7 @@ def test_events_of_few_prov_records_are_folded_line_by_line_never_parsed_whole(
     finally:
         tracemalloc.stop()
     assert peak < len(data) // 4, (peak, len(data))  # read whole: the file and more; parsed whole: 7 times it
-    whole = events_to_document([json.loads(line) for line in data.splitlines()], sealed=True)
-    assert serialize(document, "json") == serialize(whole, "json")
+    assert serialize(document, "json") == whole
     bound = max(len(line) for line in data.splitlines()) - 1  # the repeated terminal event, from line 2 on
     monkeypatch.setattr(event_lines, "SMALL_OBJECT_LIMIT", bound)
     with pytest.raises(BadInputError) as refused:
@@ -1305,7 +1318,7 @@ def test_the_events_a_forged_bundle_claims_are_read_in_ranged_parts_never_held_w
 
 
 def test_export_reads_an_events_file_once_its_records_counted_as_it_is_folded(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        repeated_events, monkeypatch: pytest.MonkeyPatch) -> None:
     """Export read the events.jsonl of a bundle it derives PROV from twice when the file was large enough to name more
     datasets than the bound: its records counted by a parser of the whole file, then folded. They are counted line by
     line as the fold reads them: here 14 MB read once, in ranged parts, and the PROV is the PROV of the events parsed
@@ -1314,16 +1327,15 @@ def test_export_reads_an_events_file_once_its_records_counted_as_it_is_folded(
 
     from prov_common.bundle import layout, storage
     from prov_common.w3cprov import collect
-    from prov_common.w3cprov.mapping import events_to_document
     from prov_common.w3cprov.serialize import TooManyRecords, serialize
 
     monkeypatch.setattr(storage, "LINES_CHUNK", 1 << 20)
-    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
-    data = _repeated_lines(store, run, 20_000)  # about 14 MB, past what is folded uncounted
+    store, env, run, data, whole = repeated_events  # about 14 MB, past what is folded uncounted
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     counting, key = CountingStore(store), layout.bundle_key(run, layout.EVENTS_FILE)
     document = collect.bundle_document(counting, run)
-    whole = events_to_document([json.loads(line) for line in data.splitlines()], sealed=True)
-    assert serialize(document, "json") == serialize(whole, "json")
+    assert serialize(document, "json") == whole
     assert counting.gets[key] == 0 and sum(size for _, size in counting.ranges[key]) == len(data), counting.ranges[key]
     monkeypatch.setattr(collect, "PROV_RECORDS_MAX", 5)  # the run's datasets pass it
     with pytest.raises(TooManyRecords):
