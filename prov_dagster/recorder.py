@@ -90,28 +90,39 @@ class FailedDeliveries:
 
 FAILURE_SENSOR_SEALS = "provenance_failure_sensor seals it as the run fails"  # a run a step or a retry left staged
 STORE_SENSOR_SEALS = "provenance_store_sensor seals it at its first tick once the store answers"  # one a sensor left
+# a run a sensor's seal left for a cause not the store's (a bundle that cannot be built from a staged event): not tagged
+NO_SENSOR_SEALS = "no sensor seals it: provenance_store_sensor closes only the runs a store's error left"
 
 
 def seal_left(ol_run_id: str, later: str = FAILURE_SENSOR_SEALS) -> str:
     """How run ``ol_run_id``, left staged and unsealed (a store that stopped taking it, or an event it will not take),
     is sealed from what the store took; ``later``: what seals it without the command, by the caller that left it
     (:data:`FAILURE_SENSOR_SEALS` for a step or a retry, :data:`STORE_SENSOR_SEALS` for a run-status sensor, which
-    tags the run it could not close for ``provenance_store_sensor``)."""
+    tags the run it could not close for ``provenance_store_sensor`` on a store's error, :data:`NO_SENSOR_SEALS` on
+    another)."""
     return f"run 'tdprov store seal --force {ol_run_id}' ({later})"
 
 
-def left_staged(exc: TdprovError, ol_run_id: str, later: str = FAILURE_SENSOR_SEALS) -> TdprovError:
+def left_staged(exc: TdprovError, ol_run_id: str, later: str = FAILURE_SENSOR_SEALS,
+                otherwise: str | None = None) -> TdprovError:
     """``exc``, raised for run ``ol_run_id`` after its START was staged (strict mode: an event or the seal failed),
     saying that the run is left staged and unsealed, its fix ending in :func:`seal_left` (``later``: its caller's
-    words), worded by the cause: once the store is back (a store's error), or to seal what the store took (an event it
-    will not take, such as one too large: the store is fine). One whose fix names a seal already (a bundle folder that
-    holds other bytes) is kept as it is."""
+    words; ``otherwise``, when given: its words for an error that is not the store's), worded by the cause: once the
+    store is back (a store's error), or to seal what the store took (an event it will not take, such as one too large:
+    the store is fine). One whose fix names a seal already (a bundle folder that holds other bytes) is kept as it is."""
     if "tdprov store seal" in (exc.fix or ""):
         return exc
     exc.what = f"run {ol_run_id} is left staged in the store, not sealed: {exc.what}"  # refixed words both anew
-    when = "once the store is back" if isinstance(exc, StoreError) else "to seal what the store took of the run"
-    seal = seal_left(ol_run_id, later)
-    return exc.refixed(f"{exc.fix}; {when}, {seal}" if exc.fix else f"{when}, {seal}")
+    of_store = isinstance(exc, StoreError)
+    seal = _seal_when(of_store, ol_run_id, later if of_store or otherwise is None else otherwise)
+    return exc.refixed(f"{exc.fix}; {seal}" if exc.fix else seal)
+
+
+def _seal_when(of_store: bool, ol_run_id: str, later: str) -> str:
+    """:func:`seal_left`, saying when: once the store is back (``of_store``: the store's error), else to seal what the
+    store took of the run."""
+    when = "once the store is back" if of_store else "to seal what the store took of the run"
+    return f"{when}, {seal_left(ol_run_id, later)}"
 
 
 @dataclass
@@ -209,17 +220,18 @@ class StepRun:
         the bundle location."""
         return self._end("ABORT", error=error, failed_output=None, at=at)
 
-    def seal_staged(self, later: str = FAILURE_SENSOR_SEALS) -> str:
+    def seal_staged(self, later: str = FAILURE_SENSOR_SEALS, otherwise: str | None = None) -> str:
         """End the run with the terminal event already staged for it (:meth:`Recorder.staged_end`: an earlier closing
         staged it and the store stopped answering before the seal): sealed from what is staged, so the run has one
         end, whenever it is closed again. Returns the bundle location. Strict mode raises a failed seal through
-        :func:`left_staged`, ``later`` saying what seals the run then (the caller's words)."""
+        :func:`left_staged`, ``later`` saying what seals the run then (the caller's words; ``otherwise``: for an error
+        that is not the store's, when they differ)."""
         self.started = self.ended = True
         self.recorder.forget(self)
         try:
             self.recorder.seal_staged(self.ol_run_id)
         except TdprovError as exc:  # strict mode (sealed at once): what the run staged, its end among it, is left
-            raise left_staged(exc, self.ol_run_id, later)
+            raise left_staged(exc, self.ol_run_id, later, otherwise)
         return self.recorder.bundle_location(self.ol_run_id)
 
     def start(self) -> None:

@@ -39,8 +39,8 @@ from prov_dagster.check_results import RunEvents
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.model import Staging, StepIdentity
 from prov_dagster.naming import mapped_step, namespace_uri
-from prov_dagster.recorder import (AFTER_RUN, CLOSED, CLOSING_TAG, LEFT, STORE_SENSOR_SEALS, Recorder, StepRun,
-                                   configured_in, recorder_for, recorder_for_namespace, retried_error)
+from prov_dagster.recorder import (AFTER_RUN, CLOSED, CLOSING_TAG, LEFT, NO_SENSOR_SEALS, STORE_SENSOR_SEALS, Recorder,
+                                   StepRun, configured_in, recorder_for, recorder_for_namespace, retried_error)
 from prov_dagster.resource import ProvenanceResource
 from prov_dagster.step_times import run_ended
 from prov_dagster.transport import store_uri
@@ -114,7 +114,8 @@ def close_failed_run(
         end."""
         ended_runs.append(run)
         if staging is not None and run.recorder.staged_end(run.identity, staging):
-            return run.seal_staged(STORE_SENSOR_SEALS)  # a failed seal: the run is tagged for provenance_store_sensor
+            # a seal the store failed: the run is tagged for provenance_store_sensor (close_or_leave); another error is not
+            return run.seal_staged(STORE_SENSOR_SEALS, otherwise=NO_SENSOR_SEALS)
         return run.abort(error=error, at=at) if state == "ABORT" else run.fail(error=error, at=at)
 
     @contextmanager

@@ -453,11 +453,37 @@ def test_strict_failure_sensor_whose_seal_of_a_staged_end_fails_names_the_run_le
     names b's run as left staged, with the seal that ends it, which seals the run once the store is back. Its fix said
     provenance_failure_sensor seals the run, though that sensor's own seal just failed; it names the sensor that does,
     provenance_store_sensor (the run is tagged for it), as the sensor's warning does."""
+    from prov_dagster import ProvenanceResource
+    from prov_dagster.sensors import close_or_leave
+
+    with _failed_fail_staged(s3_server, fault_proxy, tmp_path) as (instance, dagster_run, store_uri, spool):
+        with pytest.raises(StoreUnavailableError) as raised:
+            close_or_leave(instance, dagster_run, ProvenanceResource(store=store_uri, spool=spool, strict=True),
+                           state="FAIL", sensor_name="provenance_failure_sensor", remembered=False)
+        tags = instance.get_run_by_id(dagster_run.run_id).tags
+    fault_proxy.fault = None
+    store = open_store(store_uri)
+    staged = {key.split("/")[1] for key in store.list(f"{layout.STAGING}/")}
+    [left] = staged - set(indexed_runs(store))
+    assert raised.value.what.startswith(f"run {left} is left staged in the store, not sealed: cannot write "), raised.value
+    assert raised.value.fix == (
+        "nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool; once the "
+        f"store is back, run 'tdprov store seal --force {left}' (provenance_store_sensor seals it at its first tick once "
+        "the store answers)"), raised.value.fix
+    assert tags["tdprov/closing"] == "left"  # the tag of the runs provenance_store_sensor closes
+    assert main(["store", "seal", "--force", left, "--store", store_uri]) == 0
+    assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
+
+
+@contextlib.contextmanager
+def _failed_fail_staged(s3_server, fault_proxy: FaultProxy, tmp_path: Path) -> Iterator[tuple]:
+    """A real strict ``materialize`` whose step b loaded ``a`` (its START staged), then failed as the store began to
+    answer 503 to writes of bundles: b's FAIL is staged, not sealed. Yields the instance (open), the failed Dagster run,
+    the store's URI and the spool folder; the store still answers 503 to writes of bundles."""
     import pandas as pd
     from dagster import DagsterInstance, asset, materialize
 
-    from prov_dagster import ProvenanceIOManager, ProvenanceResource
-    from prov_dagster.sensors import close_or_leave
+    from prov_dagster import ProvenanceIOManager
 
     store_uri = f"s3://{s3_server.create_bucket()}/prov"
 
@@ -474,21 +500,44 @@ def test_strict_failure_sensor_whose_seal_of_a_staged_end_fails_names_the_run_le
     io_manager = ProvenanceIOManager(store=store_uri, spool=spool, data_root=str(tmp_path / "data"), strict=True)
     with DagsterInstance.ephemeral() as instance:
         result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
-        with pytest.raises(StoreUnavailableError) as raised:
-            close_or_leave(instance, instance.get_run_by_id(result.run_id),
-                           ProvenanceResource(store=store_uri, spool=spool, strict=True),
-                           state="FAIL", sensor_name="provenance_failure_sensor", remembered=False)
-        tags = instance.get_run_by_id(result.run_id).tags
-    fault_proxy.fault = None
+        yield instance, instance.get_run_by_id(result.run_id), store_uri, spool
+
+
+def test_strict_failure_sensor_whose_seal_fails_for_no_store_error_names_no_sensor_that_seals_the_run(
+        s3_server, fault_proxy: FaultProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As above, but the store is back when the strict failure sensor is evaluated and its seal of b's staged FAIL fails
+    for a cause that is not the store's (the bundle cannot be built: a fault injected there). Its fix said
+    provenance_store_sensor seals the run at its first tick, though the sensor tags a run for it only on a store's
+    error; it says that no sensor seals it, and the command that does."""
+    from dagster import DagsterEventType, build_run_status_sensor_context
+
+    from prov_common.bundle import transport
+    from prov_common.errors import BadInputError
+    from prov_dagster import ProvenanceResource, provenance_failure_sensor
+
+    def unbuildable(*args, **kwargs):
+        raise BadInputError("the bundle cannot be built from the staged events.", fix="report it")
+
+    with (_failed_fail_staged(s3_server, fault_proxy, tmp_path) as (instance, dagster_run, store_uri, spool),
+          monkeypatch.context() as patched):
+        fault_proxy.fault = None
+        patched.setattr(transport, "build_bundle", unbuildable)
+        [ended] = instance.all_logs(dagster_run.run_id, of_type=DagsterEventType.RUN_FAILURE)
+        with build_run_status_sensor_context(
+                sensor_name="provenance_failure_sensor", dagster_event=ended.dagster_event, dagster_instance=instance,
+                dagster_run=dagster_run,
+                resources={"provenance": ProvenanceResource(store=store_uri, spool=spool, strict=True)}) as context:
+            with pytest.raises(BadInputError) as raised:
+                provenance_failure_sensor(context)
+        tags = instance.get_run_by_id(dagster_run.run_id).tags
     store = open_store(store_uri)
     staged = {key.split("/")[1] for key in store.list(f"{layout.STAGING}/")}
     [left] = staged - set(indexed_runs(store))
-    assert raised.value.what.startswith(f"run {left} is left staged in the store, not sealed: cannot write "), raised.value
+    assert raised.value.what.startswith(f"run {left} is left staged in the store, not sealed: the bundle cannot"), raised.value
     assert raised.value.fix == (
-        "nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool; once the "
-        f"store is back, run 'tdprov store seal --force {left}' (provenance_store_sensor seals it at its first tick once "
-        "the store answers)"), raised.value.fix
-    assert tags["tdprov/closing"] == "left"  # the tag of the runs provenance_store_sensor closes
+        f"report it; to seal what the store took of the run, run 'tdprov store seal --force {left}' (no sensor seals "
+        "it: provenance_store_sensor closes only the runs a store's error left)"), raised.value.fix
+    assert "tdprov/closing" not in tags  # no tick of provenance_store_sensor closes it
     assert main(["store", "seal", "--force", left, "--store", store_uri]) == 0
     assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
 
