@@ -118,6 +118,16 @@ def left_staged(exc: TdprovError, ol_run_id: str, later: str = FAILURE_SENSOR_SE
     return exc.refixed(f"{exc.fix}; {seal}" if exc.fix else seal)
 
 
+def left_staged_note(exc: BaseException, ol_run_id: str) -> str:
+    """The note added to ``exc``, an error that is not tdprov's (an ``OSError`` a backend let through, a fault of the
+    code), raised for run ``ol_run_id`` after its START was staged (strict mode): its type is kept for the caller, and
+    the note names the run left staged and the seal that ends it (:func:`left_staged`'s words)."""
+    of_store = isinstance(exc, OSError)
+    report = "" if of_store else "report this error to tdprov's maintainers with its traceback; "
+    return (f"tdprov: run {ol_run_id} is left staged in the store, not sealed. Fix: {report}"
+            f"{_seal_when(of_store, ol_run_id, FAILURE_SENSOR_SEALS)}")
+
+
 def _seal_when(of_store: bool, ol_run_id: str, later: str) -> str:
     """:func:`seal_left`, saying when: once the store is back (``of_store``: the store's error), else to seal what the
     store took of the run."""
@@ -303,6 +313,10 @@ class StepRun:
             if not (self.staged and self.recorder.settings.strict):
                 raise
             raise left_staged(exc, self.ol_run_id)
+        except Exception as exc:  # not tdprov's: raised as it is (its type kept), the run it left staged noted
+            if self.staged and self.recorder.settings.strict:
+                exc.add_note(left_staged_note(exc, self.ol_run_id))
+            raise
         self.staged = True
 
     def _stamp(self, state: str, at: datetime | None) -> datetime:

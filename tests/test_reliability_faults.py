@@ -401,6 +401,50 @@ def test_strict_dagster_step_whose_store_fails_after_its_start_names_the_run_lef
     assert_delivered_once(str(store_dir), sorted(staged_runs(store_dir)))
 
 
+def test_strict_dagster_step_whose_store_raises_an_error_not_tdprovs_after_its_start_names_the_run_left_staged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real strict ``materialize``: loading ``a`` stages b's START, then b's body makes the store's writes raise a
+    ``ValueError`` (a fault of a backend, not a tdprov error). It was raised as it was, naming neither b's run, left
+    staged and unsealed, nor the seal that ends it; it keeps its type, with a note that names both."""
+    import pandas as pd
+    from dagster import asset
+
+    from prov_common.bundle import transport
+    from prov_common.store.local import LocalStore
+
+    class Faulty(LocalStore):
+        failing = False
+
+        def put(self, key, data):
+            if type(self).failing:
+                raise ValueError(f"no room for {key} in the backend's table")
+            return super().put(key, data)
+
+    opened = transport.open_store
+    monkeypatch.setattr(transport, "open_store", lambda *args, **kwargs: Faulty(opened(*args, **kwargs).root))
+    store_dir = tmp_path / "store"
+
+    @asset
+    def a():
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @asset
+    def b(a):
+        Faulty.failing = True
+        return a * 2
+
+    failure, error = _strict_step_failure(tmp_path, store_dir, [a, b])
+    staged = {key.split("/")[1] for key in open_store(str(store_dir)).list(f"{layout.STAGING}/")}
+    [left] = staged - set(indexed_runs(open_store(str(store_dir))))  # a's run is sealed
+    assert failure.step_key == "b" and "ValueError: no room for staging/" in error, error
+    assert (f"tdprov: run {left} is left staged in the store, not sealed. Fix: report this error to tdprov's maintainers "
+            f"with its traceback; to seal what the store took of the run, run 'tdprov store seal --force {left}' "
+            "(provenance_failure_sensor seals it as the run fails)" in error), error
+    Faulty.failing = False
+    assert main(["store", "seal", "--force", left, "--store", str(store_dir)]) == 0
+    assert_delivered_once(str(store_dir), sorted(staged))
+
+
 def _strict_step_failure(tmp_path: Path, store_dir: Path, assets: list) -> tuple:
     """Materialize ``assets`` with a strict ProvenanceIOManager writing to ``store_dir``: the one step failure and its
     error's text."""
