@@ -500,6 +500,28 @@ def test_flush_cli_exit_codes(s3_server, s3_fault, monkeypatch, tmp_path: Path, 
     assert sorted(open_store(down.uri).list()) == sorted(k for k, _ in BUNDLE)
 
 
+def test_flush_of_one_store_names_the_entries_left_for_other_stores_and_the_command(tmp_path: Path, capsys) -> None:
+    """'tdprov flush --store A' delivers A's entries only: those for other stores were left with no word but "3 left";
+    it names how many are left for which store, and the command that delivers them, which does."""
+    from prov_common.cli import main
+    from prov_common.store import spool
+
+    outbox = Outbox(tmp_path / "spool")
+    here, b, c = (open_store(tmp_path / name) for name in ("a", "b", "c"))
+    for target, run in ((here, "a"), (b, "b1"), (c, "c"), (b, "b2")):
+        spool.write_entry(outbox.spool_dir, spool.SpoolEntry(target.uri, tuple(_bundle(run))))
+    assert main(["flush", "--store", here.uri, "--spool", str(outbox.spool_dir)]) == 1
+    out = capsys.readouterr().out
+    assert "delivered 1 spooled entry (3 objects, 3 new); 3 left" in out, out
+    assert (f"3 entries left for other stores than {here.uri} (2 for {b.uri}, 1 for {c.uri}): "
+            f"'tdprov flush --spool {outbox.spool_dir}' delivers each to its own store") in out, out
+    assert main(["flush", "--spool", str(outbox.spool_dir)]) == 0
+    assert "delivered 3 spooled entries (9 objects, 9 new); 0 left" in capsys.readouterr().out
+    assert sorted(b.list()) == sorted(k for run in ("b1", "b2") for k, _ in _bundle(run)), list(b.list())
+    assert main(["flush", "--store", here.uri, "--spool", str(outbox.spool_dir)]) == 0
+    assert "other stores" not in capsys.readouterr().out  # nothing left elsewhere: no word of it
+
+
 def test_flush_exits_1_while_another_flush_is_delivering_an_entry(tmp_path: Path, monkeypatch, capsys) -> None:
     """An entry claimed by a flush in another process (alive, still putting it) is not delivered yet: 'tdprov flush'
     said '0 left' and exited 0, so a script that flushes, then seals and audits went on without it."""

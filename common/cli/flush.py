@@ -14,6 +14,7 @@ from prov_common.text import counted
 if TYPE_CHECKING:
     from prov_common.signing import TrustStore
     from prov_common.store.base import Store
+    from prov_common.store.outbox import Outbox
 
 
 def register(subparsers: Any) -> None:
@@ -79,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
            if claimed > report.claimed else "")
         + (f"; {count} set aside in {failed_dir}" if count else "")
     )
+    if store is not None:
+        print_left_elsewhere(outbox, store.uri, args.spool)
     print_runs_to_seal(report.delivered_to)
     for error in report.unfiled + report.errors:  # a set-aside entry with its note is named below
         tell("flush", error)
@@ -91,6 +94,17 @@ def run(args: argparse.Namespace) -> int:
              "bundle, or one sealed elsewhere from its staged events ('tdprov verify RUN_ID'); keep a copy of the entry, "
              f"then move it and its note out of {failed_dir}")
     return 1 if remaining or count else 0
+
+
+def print_left_elsewhere(outbox: Outbox, store_uri: str, spool: str | None) -> None:
+    """After ``tdprov flush --store STORE_URI``: name how many entries are left in the spool for each other store (that
+    flush does not deliver them), with the command that delivers each to its own store."""
+    others = {uri: n for uri, n in outbox.waiting_stores().items() if uri != store_uri}
+    if others:
+        command = "tdprov flush" + (f" --spool {spool}" if spool is not None else "")
+        print(f"{counted(sum(others.values()), 'entry', 'entries')} left for other stores than {store_uri} ("
+              + ", ".join(f"{n} for {uri}" for uri, n in others.items())
+              + f"): '{command}' delivers each to its own store")
 
 
 def runs_or_keys(keys: list[str], shown: int = 3) -> str:
