@@ -2,9 +2,11 @@
 
 Every verb lives in a module of this package that defines ``register(subparsers)``; the module adds
 its parser and sets ``func`` (``args -> int`` exit code) with ``parser.set_defaults(func=...)``.
-Modules are discovered, so adding a verb touches no other file.
-Every module is imported to build the parser: a verb imports pandas, pyarrow and the like inside its
-``func``, so that ``tdprov --help`` and ``--version`` stay fast (a test checks that none is loaded).
+Modules are discovered, so adding a verb touches no other file; a module is named after its verb.
+A command that begins with a verb builds that verb's parser alone (its help, options and errors are the same as in the
+full parser); ``tdprov --help``, a command without a verb or with a misspelt one builds every verb's, importing every
+module: a verb imports pandas, pyarrow and the like inside its ``func``, so that ``tdprov --help`` and ``--version``
+stay fast (a test checks that none is loaded).
 
 Each verb reads a store's identity (``_tdprov/store.json``) afresh before it judges a record by it
 (:func:`~prov_common.store.identity.read_afresh`), as a new process would: ``main`` may run in a long-running one.
@@ -23,7 +25,7 @@ from prov_common import __version__
 from prov_common.cli._common import HelpFormatter, check_store_exists
 from prov_common.cli._failures import as_refusal
 from prov_common.cli._output import said_logs, tell
-from prov_common.cli._parser import EXIT_BAD_INPUT, Parser, unrecognized_message
+from prov_common.cli._parser import EXIT_BAD_INPUT, Parser, unrecognized_message, verbs_action
 from prov_common.cli._terminal import visible_stdout
 from prov_common.errors import TdprovError, with_fix
 
@@ -31,8 +33,8 @@ EXIT_OK = 0
 EXIT_FINDING = 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser with every discovered verb."""
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The full parser with every discovered verb, or with ``verb``'s alone (the module of that name's)."""
     parser = Parser(
         prog="tdprov",
         description="Training-data provenance: hash datasets, inspect and verify lineage bundles.",
@@ -40,25 +42,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tdprov {__version__}")
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
+    for name in _verb_modules():
+        if verb is not None and name != verb:
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+        module = importlib.import_module(f"{__name__}.{name}")
         register = getattr(module, "register", None)
         if register is not None:
             register(subparsers)
     return parser
 
 
+def _verb_modules() -> list[str]:
+    """The names of the modules that may define a verb, sorted."""
+    return sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_"))
+
+
+def _parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser that parses ``argv``: its verb's alone when it begins with one (building all of them costs about
+    7 ms, mostly argparse's gettext and terminal-size look-ups, on every command), else the full one, whose help and
+    errors list every verb."""
+    if argv and argv[0] in _verb_modules():
+        parser = build_parser(argv[0])
+        if (verbs := verbs_action(parser)) is not None and argv[0] in verbs.choices:
+            return parser
+    return build_parser()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tdprov`` console script."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = _parser_for(argv)
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # said by the verb's parser, whose --help lists its options (the top-level help does not)
         verb_parser = _verb_parser(parser, args)  # exits, naming each argument and the option it was probably meant as
         verb_parser.error(unrecognized_message(verb_parser, unknown))
     func = getattr(args, "func", None)
-    if func is None:
+    if func is None:  # no verb given (every verb sets its func): the full parser, listing them all
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
     verb = _verb_parser(parser, args).prog.split(" ", 1)[-1]  # 'store seal', not 'store'

@@ -29,7 +29,7 @@ class Parser(argparse.ArgumentParser):
         unknown, verb = scan(self, self._given)
         if unknown:  # 'required: --name' for '--nme': the option typed is what is wrong
             message = unrecognized_message(self, unknown)
-        elif verb is not None and (verbs := _verbs(self)) is not None and verb not in verbs.choices:
+        elif verb is not None and (verbs := verbs_action(self)) is not None and verb not in verbs.choices:
             message = invalid_verb_message(verbs, verb)  # the options after a misspelt verb are its, not wrong
         message = cut_long_values(" ".join(message.split()))
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}. Fix: run '{self.prog} --help' for the options and an example.\n")
@@ -49,7 +49,8 @@ def _is_known(parser: argparse.ArgumentParser, arg: str, options: list[str]) -> 
     return name[:2] in options  # a short option with its value attached
 
 
-def _verbs(parser: argparse.ArgumentParser) -> argparse._SubParsersAction | None:
+def verbs_action(parser: argparse.ArgumentParser) -> argparse._SubParsersAction | None:
+    """The action holding the verbs of ``parser``, if it has verbs."""
     return next((action for action in parser._actions if isinstance(action, argparse._SubParsersAction)), None)
 
 
@@ -70,7 +71,7 @@ def scan(parser: argparse.ArgumentParser, args: Sequence[str]) -> tuple[list[str
     with sub-verbs, the word in the verb's place (valid or not), where the scan stops: the verb's parser reads the rest.
     The scan also stops at ``--``."""
     options = _option_strings(parser)
-    has_verbs = _verbs(parser) is not None
+    has_verbs = verbs_action(parser) is not None
     unknown: list[str] = []
     value_next = False
     for arg in args:
