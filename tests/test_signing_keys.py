@@ -127,3 +127,17 @@ def test_a_key_pair_that_cannot_be_written_whole_leaves_neither_file(tmp_path: P
         with pytest.raises(BadInputError, match="neither it nor its public key was written.*TDPROV_SIGNING_KEY"):
             default_signing_key(folder)
         assert os.listdir(folder) == []
+
+
+def test_a_key_names_itself_once() -> None:
+    """A run computed its key's id (SHA-256 of the public key) about 8 times, once per envelope signed or opened and
+    per trust store it joined: each key object computes it once, the same id as before."""
+    from prov_common.signing.keys import PublicKey, SigningKey, key_id_of
+
+    private = SigningKey.generate()
+    public = PublicKey.from_pem(private.public.to_pem())
+    for key in (private, public):
+        assert key.key_id is key.key_id
+    assert private.key_id == public.key_id == key_id_of(public.key)
+    assert private.key_id.startswith("ed25519:") and len(private.key_id) == len("ed25519:") + 64
+    assert public == PublicKey.from_pem(public.to_pem())  # the cached id takes no part in equality

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -26,8 +27,9 @@ class PublicKey:
     key: Ed25519PublicKey
     source: str = ""
 
-    @property
+    @cached_property
     def key_id(self) -> str:
+        """Computed once per key object (a run names its keys in each envelope it signs or opens)."""
         return key_id_of(self.key)
 
     def verify(self, signature: bytes, message: bytes) -> bool:
@@ -75,8 +77,9 @@ class SigningKey:
     def public(self) -> PublicKey:
         return PublicKey(self.key.public_key(), self.source)
 
-    @property
+    @cached_property
     def key_id(self) -> str:
+        """Computed once per key object, as :attr:`PublicKey.key_id`."""
         return key_id_of(self.key.public_key())
 
     def sign(self, message: bytes) -> bytes:
