@@ -1369,6 +1369,7 @@ def test_a_delete_marker_on_a_logged_file_is_named_with_the_version_that_removin
     restores; past the number of missing objects an audit asks about (a store emptied of thousands), the fix is as
     before."""
     from prov_common.audit import inventory
+    from prov_common.store import markers
 
     run_id = seal(open_store(store_uri), run_events("prepare", [], [dataset("/data/x.parquet", digest("x"))]))
     assert _audit(store_uri).clean
@@ -1383,7 +1384,7 @@ def test_a_delete_marker_on_a_logged_file_is_named_with_the_version_that_removin
         f"a delete marker (version id '{marker}') hides the object on this versioned bucket: remove the marker, which makes version "
         f"'{kept}' the object again, with its sealed bytes and ETag; then audit again. The marker is removed by: aws s3api "
         f"delete-object --bucket {bucket} --key {prefix}{key} --version-id {marker}"], [f"{f.object}: {f.what} / {f.fix}" for f in found.errors]
-    monkeypatch.setattr(inventory, "MARKERS_ASKED", 0)
+    monkeypatch.setattr(markers, "MARKERS_ASKED", 0)
     found = _audit(store_uri)
     assert [f.fix for f in found.check(CHECK_INVENTORY).errors if f.object == key] == [inventory.FIX_RESTORE], found.errors
 
@@ -1404,6 +1405,38 @@ def test_a_delete_marker_whose_version_id_is_shell_text_is_named_quoted(store_ur
     monkeypatch.setattr(FakeDeleteMarker, "version_id", property(lambda _: "x; touch pwned\nid"))  # as listed: no header holds it
     [fix] = [f.fix for f in _audit(store_uri).check(CHECK_INVENTORY).errors if f.object == key]
     assert "(version id 'x; touch pwned\\nid')" in fix and fix.endswith("--version-id 'x; touch pwned\\nid'") and "\n" not in fix, fix
+
+
+@pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
+def test_verify_names_the_delete_marker_hiding_a_missing_file_as_the_audit_does(
+        store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """On a versioned bucket, a run's prov.json hidden by a delete marker: the audit's inventory named the marker, but
+    'tdprov verify' and the audit's own verification of the bundle (the PROV check, which a --full audit carries) said
+    only that it is missing, to restore from a backup. Both name the marker, its version id and the version that
+    removing it restores."""
+    from prov_common.audit.model import CHECK_PROV
+    from prov_common.cli import main
+
+    run_id = seal(open_store(store_uri), run_events("prepare", [], [dataset("/data/x.parquet", digest("x"))]))
+    assert _audit(store_uri).clean
+    client, bucket, prefix = _s3(store_uri)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    key = layout.bundle_key(run_id, layout.PROV_FILE)
+    marker = client.delete_object(Bucket=bucket, Key=prefix + key)["VersionId"]
+    kept = client.list_object_versions(Bucket=bucket, Prefix=prefix + key)["Versions"][0]["VersionId"]
+    def removal(then: str) -> str:
+        return (f"a delete marker (version id '{marker}') hides the object on this versioned bucket: remove the marker, "
+                f"which makes version '{kept}' the object again, with its sealed bytes and ETag; then {then}. The marker is "
+                f"removed by: aws s3api delete-object --bucket {bucket} --key {prefix}{key} --version-id {marker}")
+    capsys.readouterr()
+    assert main(["verify", "--store", store_uri]) == 1
+    assert f"      {key}: missing: the object is listed but not in the store; {removal('verify again')}\n" in capsys.readouterr().out
+    assert main(["verify", "--json", run_id, "--store", store_uri]) == 1
+    assert json.loads(capsys.readouterr().out)["findings"] == [
+        {"key": key, "problem": "missing", "reason": f"the object is listed but not in the store; {removal('verify again')}"}]
+    found = _audit(store_uri, full=True)
+    assert [f.fix for f in found.check(CHECK_PROV).errors if f.object == key] == [removal("audit again")], \
+        [f"{f.object}: {f.what} / {f.fix}" for f in found.errors]
 
 
 @pytest.mark.parametrize("store_uri", ["local"], indirect=True)  # objects added under keys of their own (the module's rule)

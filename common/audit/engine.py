@@ -59,6 +59,7 @@ from prov_common.signing import EnvelopeError, TrustStore, auditor_trust_from_se
 from prov_common.sources.registry import SOURCES_PREFIX, iter_sources
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.markers import DeleteMarkers
 from prov_common.store.pinning import pin_listing
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, StoredCheckpoint, TransparencyLog, statement_positions
 from prov_common.tlog.model import EMPTY_CHECKPOINT, LogLeaf
@@ -295,6 +296,9 @@ def _audit(
         trust = trust.logged_at(statement_positions(logged_now, plan.first_unread))
     for summary, record, _leaf in _examine_all(store, others, trust, workers, as_listed):
         records[summary.run_id] = record
+    markers = DeleteMarkers(store)  # a file found missing that a delete marker hides: the fix names the marker
+    for record in [*records.values(), *again.values()]:
+        record.bundle_findings = hidden_by_markers(markers, record.bundle_findings, listing)
     result.checkpoint = new_head
     result.bundles_logged = 0 if read_only else len(new_leaves)
     fresh = [r for r in records.values() if r.run_id not in plan.catalog.runs]
@@ -431,7 +435,7 @@ def _audit(
         settled -= {x.run_id for x in new_leaves}
     if previous is None and not blocked and not plan.problems:  # every logged bundle was examined against its verified leaf
         inventory.findings += retake_verified(memory, listing, _as_logged(plan.logged_leaves, examined, records))
-    inventory.findings += hidden_by_markers(store, compare(memory, listing, settled=settled), listing)
+    inventory.findings += hidden_by_markers(markers, compare(memory, listing, settled=settled), listing)
     inventory.findings += adopt_new(memory, listing, store, tlog, audit_trust, binding, trust_all=trust_listed,
                                     failed={f.object for f in inventory.findings}, store_id=identity.store_id)
     inventory.checked = len(listing.tags)

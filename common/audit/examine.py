@@ -38,9 +38,11 @@ from prov_common.w3cprov.quality import RunTests, other_checks, run_test_measure
 from prov_common.w3cprov.identity import dataset_label, iso_z, moment
 
 MISSING = "missing"
+FIX_MISSING = "restore the object from a backup or replica of the store: bundles are written once, so a missing object was deleted"
+"""The fix of a bundle's file that verification found missing (a delete marker may hide it: the audit says so)."""
 
 _FIXES = {
-    "missing": "restore the object from a backup or replica of the store: bundles are written once, so a missing object was deleted",
+    MISSING: FIX_MISSING,
     "untrusted key": "if you trust the signer, add its public key to TDPROV_TRUSTED_KEYS; otherwise treat the bundle as forged",
     "unsigned": "the bundle was not written by tdprov's sealing; treat it as forged or re-seal the run from its source events",
     UNLISTED: "find out who wrote the object and remove it; a sealed bundle holds only the files its manifest lists",

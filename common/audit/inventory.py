@@ -19,7 +19,7 @@ from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from prov_common.audit.catalog import CATALOG_PREFIX, SUMMARY_PREFIX, Binding, Written, read_object
-from prov_common.audit.examine import planted
+from prov_common.audit.examine import FIX_MISSING, planted
 from prov_common.audit.generated import GENERATED_PREFIX, read_lookup
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, NOTE, Finding, RunRecord, failed_in
@@ -35,6 +35,7 @@ from prov_common.signing import TrustStore
 from prov_common.sources.registry import SOURCES_PREFIX
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectTooLargeError
+from prov_common.store.markers import DeleteMarkers
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, TransparencyLog
 from prov_common.text import counted, first_of
 from prov_common.tlog.model import sha256_digest
@@ -368,26 +369,16 @@ def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> li
     return out
 
 
-MARKERS_ASKED = 100
-"""How many missing objects an audit asks the store about a delete marker (one request each): a store emptied of
-thousands of objects is not asked thousands of times; the rest keep the fix to restore from a backup."""
-
-
-def hidden_by_markers(store: Store, findings: Iterable[Finding], listing: Listing) -> list[Finding]:
-    """``findings``, those of an object missing from ``listing`` with :data:`FIX_RESTORE` given the fix that removes the
-    delete marker hiding it, where the store can tell (a versioned S3 bucket: one request per such object, for the
-    first :data:`MARKERS_ASKED` of them, none when nothing is missing)."""
-    find = getattr(store, "delete_marker", None)
+def hidden_by_markers(markers: DeleteMarkers, findings: Iterable[Finding], listing: Listing) -> list[Finding]:
+    """``findings``, those of an object missing from ``listing`` whose fix is to restore it (:data:`FIX_RESTORE`, or a
+    bundle verification's ``missing``, :data:`~prov_common.audit.examine.FIX_MISSING`) given the fix that removes the
+    delete marker hiding it, where the store can tell (:class:`~prov_common.store.markers.DeleteMarkers`: a versioned S3
+    bucket, one request per such object, none when nothing is missing)."""
     out = list(findings)
-    if find is None:
-        return out
-    asked = 0
     for i, f in enumerate(out):
-        if f.fix != FIX_RESTORE or f.object in listing.tags or asked >= MARKERS_ASKED:
-            continue
-        asked += 1
-        if (marker := find(f.object)) is not None:
-            out[i] = replace(f, fix=marker.fix("then audit again"))
+        if (f.fix in (FIX_RESTORE, FIX_MISSING) and f.object not in listing.tags and not f.object.endswith("/")  # not a folder's folded finding
+                and (fix := markers.fix(f.object, "then audit again"))):
+            out[i] = replace(f, fix=fix)
     return out
 
 

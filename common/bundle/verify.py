@@ -30,6 +30,8 @@ from prov_common.w3cprov.mapping import DERIVABLE_MAPPINGS, PROV_MAPPING
 
 OTHER_STORE = "other store"
 """The problem of a bundle whose manifest names another store's identity than this store's."""
+MISSING = "missing"
+"""The problem of an object the bundle needs that is not in the store."""
 UNLISTED = "unlisted object"
 """The problem of a file in a bundle's prefix that its signed manifest does not list (planted)."""
 ATTACHMENT_CHUNK = 8 << 20
@@ -45,12 +47,12 @@ def _fetch(key: str, report: VerificationReport, present: set[str], read: Callab
     size the manifest lists for an object ``read`` takes no further, so that a larger one is a ``digest mismatch`` (not
     the file sealed, as one of other bytes is), not an unreadable object."""
     if key not in present:
-        report.add(key, "missing", "the object is listed but not in the store")
+        report.add(key, MISSING, "the object is listed but not in the store")
         return None
     try:
         found = read(key)
     except ObjectNotFoundError:
-        report.add(key, "missing", "the object vanished while verifying")
+        report.add(key, MISSING, "the object vanished while verifying")
         return None
     except UnreadableObjectError as exc:  # an ObjectTooLargeError among them: larger than ``listed`` is other bytes
         if listed is not None and isinstance(exc, ObjectTooLargeError):
@@ -251,11 +253,11 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         except ObjectNotFoundError:
             pass
         if not _planted_in_place(store, run_id, report):
-            report.add(prefix, "missing", "no bundle objects for this run")
+            report.add(prefix, MISSING, "no bundle objects for this run")
         return
     _planted_in_place(store, run_id, report)  # an object store holds one beside the folder's objects
     if statement_key not in present:
-        report.add(statement_key, "missing", "the bundle was never sealed (no signed statement: incomplete)")
+        report.add(statement_key, MISSING, "the bundle was never sealed (no signed statement: incomplete)")
 
     raw_statement = read(layout.STATEMENT_FILE) if statement_key in present else None
     statement, signed = (None, False) if raw_statement is None else _read_statement(raw_statement, trust, statement_key, report)
@@ -371,7 +373,7 @@ def _check_indexed_record(store: Store, key: str, run_id: str, index_keys: list[
         report.add(key, "inconsistent", f"names {data.decode('ascii', 'replace')[:200]!r}, not an index key of run {run_id}")
         return None
     if index_keys is not None and named not in index_keys:
-        report.add(named, "missing", "the bundle's recorded index entry is not in the store")
+        report.add(named, MISSING, "the bundle's recorded index entry is not in the store")
     return named
 
 
@@ -380,7 +382,7 @@ def _check_indexed_once(run_id: str, indexed_key: str, named: str | None, index_
     """A run is indexed once, under the key its ``indexed`` record names (``named``): a bundle with an index entry has the
     record when a tdprov that writes it sealed it (its manifest names its store), and any other entry of the run was copied."""
     if index_keys and indexed_key not in present and manifest.store_id is not None:
-        report.add(indexed_key, "missing", f"the bundle's indexed record, which names its index entry, is gone though the run has "
+        report.add(indexed_key, MISSING, f"the bundle's indexed record, which names its index entry, is gone though the run has "
                                            f"{'an index entry' if len(index_keys) == 1 else f'{len(index_keys)} index entries'}")
     if len(index_keys) > 1:
         recorded = f"the bundle's indexed record names {named}, not this one" if named else "the bundle's indexed record names none"
@@ -395,7 +397,7 @@ def _check_index_entry(store: Store, key: str, manifest: Manifest, manifest_dige
     try:
         summary = load_index_entry(store, key)
     except ObjectNotFoundError:
-        report.add(key, "missing", "the bundle's recorded index entry is not in the store")
+        report.add(key, MISSING, "the bundle's recorded index entry is not in the store")
         return
     except TdprovError as exc:
         report.add(key, "malformed", exc.what)
@@ -442,7 +444,7 @@ def _check_consistency(
         if written is None:  # not as a bundle is written: parsed whole, which names what is wrong as ever
             expected = _derived_parsed(manifest, events(), events_key, options, report)
     except ObjectNotFoundError:
-        report.add(events_key, "missing", "the object vanished while verifying")
+        report.add(events_key, MISSING, "the object vanished while verifying")
         return None
     except (UnreadableObjectError, VerificationError) as exc:  # read again, no longer the file it was
         report.add(events_key, "digest mismatch", f"changed while verifying: {exc.what}")
