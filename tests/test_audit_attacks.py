@@ -631,6 +631,33 @@ def test_a_file_planted_in_a_logged_bundle_is_found_by_every_audit_until_removed
                       "bundle was verified again and holds only what its signed manifest lists"], [], []], notes
 
 
+@on(*BOTH)  # restored on S3: the same bytes have the ETag listed before; on a local folder, a new change time
+def test_a_file_found_missing_by_full_and_restored_since_is_dropped_by_the_next_audit(base: Store) -> None:
+    """Two logged runs' prov.json deleted, named missing by --full: one restored after, it stayed a finding of every
+    default audit until the next --full (what --full found is carried by the audits after it). The default audit sees it
+    listed again, verifies its bundle again and drops the finding, with a note saying it was restored; the one still
+    missing stays."""
+    s = base
+    back, still = (layout.bundle_key(run, layout.PROV_FILE) for run in (s.extra, s.last))
+    sealed = raw_read(s.uri, back)
+    for key in (back, still):
+        raw_delete(s.uri, key)
+    found = _audit(s.pipe, full=True)
+    assert [f.object for f in found.check(CHECK_PROV).errors] == [back, still], [f"{f.object}: {f.what}" for f in found.errors]
+    raw_write(s.uri, back, sealed)
+    notes = []
+    for _ in range(2):
+        after = _audit(s.pipe)
+        shown = [f"{f.check} {f.object}: {f.what}" for f in after.errors]
+        assert [(f.object, f.what) for f in after.check(CHECK_PROV).errors] == [
+            (still, "missing: the object is listed but not in the store")], shown
+        assert not [f for f in after.errors if f.object == back], shown
+        notes.append([f.what for f in after.check(CHECK_INVENTORY).findings if f.object == back and f.severity == "note"])
+    assert notes[0][-1:] == [f"the object '{back}' of logged run {s.extra} that an earlier audit found missing is restored: the "
+                             "bundle was verified again and each has the digest its signed manifest names"], notes
+    assert not [n for n in notes[1] if "found missing" in n], notes
+
+
 @on(*LOCAL)
 def test_a_file_planted_in_a_bundle_that_fails_for_another_reason_is_dropped_once_removed(base: Store) -> None:
     """A bundle logged with a file planted in it and its PROV document altered: the planted file, removed, stayed a finding

@@ -29,8 +29,9 @@ from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_gene
 from prov_common.audit.identity import check_identity
 from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.audit.inventory import (FIX_MOVED_BACK, Listing, adopt_new, changed_runs, compare, entry_moved, hidden_by_markers,
-                                         pin_written, planted_gone, planted_removed, record_bundle_files, refresh_fingerprints, remember_runs,
-                                         removed_note, retake_rechecked, retake_verified, unparsed_entries)
+                                         missing_back, missing_restored, pin_written, planted_gone, planted_removed, record_bundle_files,
+                                         refresh_fingerprints, remember_runs, removed_note, restored_note, retake_rechecked,
+                                         retake_verified, unparsed_entries)
 from prov_common.audit.memory import AuditorMemory, KnownCheckpoint, load_memory, memory_lock, save_memory
 from prov_common.audit.memory import memory_path as default_memory_path
 from prov_common.audit.memory_objects import keep_inline, load_inventory, save_inventory
@@ -263,10 +264,12 @@ def _audit(
     log_check.findings += _changed_since_logged(store, plan.logged_leaves, examined, full=previous is None)
     log_check.checked += len(plan.logged_leaves)
     # logged bundles not examined now whose files the listing shows changed or missing are verified again, and so are
-    # those whose planted file an earlier audit named (a finding it carries) and the listing no longer holds
+    # those whose planted file an earlier audit named (a finding it carries) and the listing no longer holds, or whose
+    # missing file it named and the listing holds again (restored)
     changed = {run_id: keys for run_id, keys in changed_runs(memory, listing).items() if run_id not in records}
     carried = previous.checks.findings if previous else ()
-    gone = {run_id: key for run_id, key in planted_gone(memory, listing, carried).items() if run_id not in records}
+    gone = {run_id: key for run_id, key in {**planted_gone(memory, listing, carried), **missing_back(memory, listing, carried)}.items()
+            if run_id not in records}
     again = {summary.run_id: outcome[0] for summary, outcome in
              map_bundles(_examine_entry, [*(_logged_entry(listing, r, memory.runs[r]) for r in changed),
                                           *(k for r, k in gone.items() if r not in changed)],
@@ -348,9 +351,10 @@ def _audit(
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
     verified = _verified_again(again, evaluation.checks)
     inventory.findings += retake_rechecked(memory, listing, changed, verified)
-    removed = planted_removed(carried, {run_id: again[run_id] for run_id in gone if run_id in again})
-    evaluation.forget(removed)
-    inventory.findings += [removed_note(f) for f in removed]
+    rechecked = {run_id: again[run_id] for run_id in gone if run_id in again}
+    removed, restored = planted_removed(carried, rechecked), missing_restored(carried, rechecked)
+    evaluation.forget([*removed, *restored])
+    inventory.findings += [removed_note(f) for f in removed] + [restored_note(f) for f in restored]
     # (a --full or first audit compares every sealed run's staged events with its bundle; an incremental one what is new)
     unfinished, evaluation.state.unsealed, evaluation.state.staged = unfinished_runs(
         store, {run_id: r.sealed_at for run_id, r in everything_known.items()}, stale_after=stale_after, now=started,

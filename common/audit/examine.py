@@ -68,6 +68,11 @@ def planted(finding: Finding) -> bool:
     return finding.what.startswith(UNLISTED + ": ")
 
 
+def found_missing(finding: Finding) -> bool:
+    """Whether ``finding`` is a bundle verification's of an object it found missing (:data:`MISSING`)."""
+    return finding.run_id is not None and finding.what.startswith(MISSING + ": ")
+
+
 def bundle_finding(key: str, problem: str, reason: str, run_id: str, keys: tuple[str, ...] = ()) -> Finding:
     """A bundle verification finding, filed under the PROV check when it concerns the PROV document; ``keys``: every
     file a finding of the bundle's folder counts (its ``items``)."""

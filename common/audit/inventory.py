@@ -19,7 +19,7 @@ from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from prov_common.audit.catalog import CATALOG_PREFIX, SUMMARY_PREFIX, Binding, Written, read_object
-from prov_common.audit.examine import FIX_MISSING, planted
+from prov_common.audit.examine import FIX_MISSING, found_missing, planted
 from prov_common.audit.generated import GENERATED_PREFIX, read_lookup
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, NOTE, Finding, RunRecord, failed_in
@@ -278,6 +278,44 @@ def planted_gone(memory: AuditorMemory, listing: Listing, carried: Iterable[Find
         if key is not None:
             out[f.run_id] = key
     return out
+
+
+def missing_back(memory: AuditorMemory, listing: Listing, carried: Iterable[Finding]) -> dict[str, str]:
+    """The index key of each run of the findings ``carried`` from the last audit's state (a full audit's, or that of the
+    audit that logged the run) of objects its bundle's verification found missing that ``listing`` holds again (restored
+    since: the listing every audit takes tells, no request more), as :func:`planted_gone` gives them. Each such bundle is
+    verified again, and the findings dropped once its verification names none of those objects (:func:`missing_restored`)."""
+    out: dict[str, str] = {}
+    for f in carried:
+        if f.run_id is None or not found_missing(f) or any(k not in listing.tags for k in f.items or (f.object,)):
+            continue
+        key = memory.runs.get(f.run_id) or next(iter(listing.index.get(f.run_id, ())), None)
+        if key is not None:
+            out[f.run_id] = key
+    return out
+
+
+def missing_restored(carried: Iterable[Finding], again: Mapping[str, RunRecord]) -> list[Finding]:
+    """The findings ``carried`` of objects found missing in a bundle verified again now (``again``, by run id) whose
+    verification names none of those objects (each has the digest its signed manifest names): no longer findings. One it
+    still names (other bytes restored, or missing again) stays, beside what the verification says now."""
+    out = []
+    for f in carried:
+        if not found_missing(f) or f.run_id not in again:
+            continue
+        keys = set(f.items or (f.object,))
+        if not any(keys & {x.object, *x.items} for x in again[f.run_id].bundle_findings if x.severity != NOTE):
+            out.append(f)
+    return out
+
+
+def restored_note(found: Finding) -> Finding:
+    """The note that the object (or objects) that ``found`` named missing are back in their logged bundle, which verifies."""
+    count = counted(len(found.items), "object") if found.items else f"object '{found.object}'"
+    return Finding(CHECK_INVENTORY, found.object, f"the {count} of logged run {found.run_id} that an earlier audit found missing "
+                   f"{'are' if len(found.items) > 1 else 'is'} restored: the bundle was verified again and each has the digest "
+                   "its signed manifest names", "nothing to do; find out who deleted it and who restored it",
+                   severity=NOTE, run_id=found.run_id)
 
 
 def planted_removed(carried: Iterable[Finding], again: Mapping[str, RunRecord]) -> list[Finding]:
@@ -553,5 +591,6 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Bin
     return None
 
 
-__all__ = ["Listing", "adopt_new", "bundle_files", "changed_runs", "compare", "hidden_by_markers", "pin_written", "record_bundle_files", "remember_runs",
+__all__ = ["Listing", "adopt_new", "bundle_files", "changed_runs", "compare", "hidden_by_markers", "missing_back", "missing_restored",
+           "restored_note", "pin_written", "record_bundle_files", "remember_runs",
            "retake_rechecked", "retake_verified", "run_objects"]
