@@ -2,6 +2,7 @@
 that names no bundle, a relative path or a bare digest, a mistyped option, and the audit's summary line."""
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -78,7 +79,7 @@ def test_first_audit_says_so_and_a_log_without_new_runs_still_audits_clean(tmp_p
     assert "new since the last audit" not in out
     assert main(["audit", "--store", store]) == 0  # a log and no new run: clean, as before
     out = capsys.readouterr().out
-    assert out.startswith("Incremental audit: 0 bundles new since the last audit were examined now"), out
+    assert out.startswith("Incremental audit: 0 bundles new since the last audit were examined now")
     assert "\naudit clean; log size 2;" in out
 
 
@@ -467,16 +468,40 @@ def test_a_signed_report_of_another_shape_is_no_evidence_and_an_older_one_still_
 
 def test_the_header_says_what_the_auditor_remembers_of_a_store_without_a_log(tmp_path: Path,
                                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    """An auditor that remembers a store's source records said '(none remembered)' on its second audit of it."""
+    """An auditor that remembers a store's source records said '(none remembered)' on its second audit of it, then that
+    it was its first audit; it is a full audit, since no log is remembered, and says what is."""
     store = tmp_path / "store"
     _register_and_audit(store, capsys)
     assert main(["audit", "--store", str(store)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("First audit of this store by this auditor (it remembers 1 source record, and no log): every bundle was "
-                          "examined now (0)"), out
+    assert out.startswith("Full audit: this auditor audited this store before but remembers no log of it (it remembers 1 source "
+                          "record, and no log), so every bundle was examined now (0), as 'tdprov audit --full' does."), out
     [report] = sorted((store / "audit" / "reports").rglob("report.json"))[-1:]
-    assert json.loads(report.read_bytes())["rememberedRecords"] == "1 source record"
+    written = json.loads(report.read_bytes())
+    assert (written["rememberedRecords"], written["firstAudit"], written["mode"]) == ("1 source record", False, "full")
     assert "it remembers 1 source record, and no log" in (report.parent / "report.html").read_text()
+
+
+def test_an_audit_after_one_of_an_empty_store_is_no_first_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A store the Dagster job audited while it held nothing (the auditor remembers auditing it, no log: the next audit
+    checks what appears since, not taking it as listed): its next audit, still a full one with no log to continue from,
+    said "First audit of this store by this auditor (none remembered)", and its report "firstAudit": true."""
+    from test_audit_support import audit
+
+    store = tmp_path / "store"
+    store.mkdir()
+    first = audit(str(store))  # as the Dagster job and the Airflow operator audit: an empty store is not refused
+    assert first.clean and first.first_audit and first.full
+    Pipeline(str(store))
+    second = audit(str(store), report_dir=str(tmp_path / "report"))
+    assert second.clean and not second.first_audit and second.full and second.bundles_examined == 2, second.errors
+    written = json.loads((tmp_path / "report" / "report.json").read_bytes())
+    assert (written["firstAudit"], written["mode"], "rememberedRecords" in written) == (False, "full", False)
+    note = ("Full audit: this auditor audited this store before but remembers no log of it (the store held no record then), "
+            "so every bundle was examined now (2), as 'tdprov audit --full' does.")
+    assert html.escape(note) in (tmp_path / "report" / "report.html").read_text()
+    assert main(["audit", "--store", str(store)]) == 0  # the log remembered now: incremental
+    assert capsys.readouterr().out.startswith("Incremental audit: 0 bundles new since the last audit were examined now")
 
 
 # --- run ids, paths and digests as people type them ---------------------------------------------------

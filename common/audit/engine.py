@@ -160,9 +160,10 @@ def _audit(
     # the auditor's memory: an auditor that remembers nothing of this store has no audit of its own to continue from, so
     # its first audit examines every bundle, as --full does (an earlier audit's signed state is another auditor's word)
     memory = load_memory(store.uri, memory_path)
-    result.first_audit = memory.checkpoint is None and not memory.runs
+    result.first_audit = not memory.kept  # never audited the store: one that audited it while it held no log did
+    unlogged = memory.checkpoint is None and not memory.runs  # no log of its own to continue from
     lost = load_inventory(memory, store, audit_trust)  # a lost inventory object is a gap until resolved
-    if result.first_audit:
+    if unlogged:
         full = result.full = True
     loaded = load_state(store, tlog, audit_trust)
     log_check.findings += loaded.problems
@@ -191,7 +192,7 @@ def _audit(
     places = open_places([*settings.witnesses, *remember_in], store, signer, audit_trust, identity.store_id)
     unsealed = list(loaded.state.checks.unsealed) if loaded.state else []  # kept by --full too: their evidence may be gone
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
-        if (require_runs and head is None and result.first_audit and not _remembered_records(memory)
+        if (require_runs and head is None and unlogged and not _remembered_records(memory)
                 and not _holds_records(store, Listing.take(store)) and (evidence := emptied(store, audit_trust, identity.store_id)).finding is None):
             raise _nothing_to_audit(store, evidence)  # accepting an empty or mistyped store would make it pass as audited
         require_write_access(store)  # the resolution is written into the store (a read-only audit records none)
@@ -228,11 +229,11 @@ def _audit(
     # a store that holds no record now: the records this auditor remembers, or those the store's own audits found, were
     # deleted (a finding, its report saying so for the next auditor); with neither, an empty or mistyped store
     held, remembered = _holds_records(store, listing), _remembered_records(memory)
-    result.remembered_records = remembered if result.first_audit else ""
+    result.remembered_records = remembered if unlogged else ""
     told = None if held or remembered else emptied(store, audit_trust, identity.store_id)  # what the store's audit reports tell
     deleted = told.finding if told else None if held else forgotten(store, remembered)
     if (require_runs and accept_checkpoint is None and head is None and not blocked and told and told.finding is None
-            and result.first_audit):
+            and unlogged):
         raise _nothing_to_audit(store, told)
     if not read_only and accept_checkpoint is None:  # before the work (accepting checked it already): not at its end
         require_write_access(store)

@@ -172,7 +172,7 @@ def _checks(report: dict[str, Any]) -> str:
              str(sum(1 for f in c["findings"] if f.get("severity", "error") == "error")),
              str(sum(1 for f in c["findings"] if f.get("severity", "error") != "error")), _e(c["detail"])] for c in report["checks"]]
     note = scope_note(report["mode"], report["summary"]["bundlesExamined"], first=bool(report.get("firstAudit")),
-                      remembered=str(report.get("rememberedRecords") or ""))
+                      remembered=str(report.get("rememberedRecords") or ""), unlogged=report["log"].get("remembered") is None)
     return _table(["check", "result", "checked", "findings", "notes", "detail"], rows, "checks") + f'<p class="note">{_shown(note)}</p>'
 
 

@@ -20,15 +20,19 @@ REPORT_FORMAT = "https://tdprov.dev/audit-report/v1"
 MAX_QUALITY_ROWS = 1000  # failing versions listed in the report (all failures are also findings or notes)
 
 
-def scope_note(mode: str, examined: int, *, first: bool = False, remembered: str = "") -> str:
+def scope_note(mode: str, examined: int, *, first: bool = False, remembered: str = "", unlogged: bool = False) -> str:
     """What the checks' counts cover: a full audit re-checked everything now; an incremental one examined
     only the bundles new since the last audit and continues the earlier audits' counts. ``first``: this
-    auditor has no memory of an earlier audit of the store's log, so it examined every bundle itself (a full audit);
-    ``remembered``: the records it does remember (source records of a store with no run yet), in words."""
+    auditor never audited the store, so it examined every bundle itself (a full audit); ``unlogged``: it audited the
+    store before but remembers no log of it (it held none then), so this audit is a full one too; ``remembered``: the
+    records it does remember (source records of a store with no run yet), in words."""
     if first and mode == "full":
-        what = f"it remembers {remembered}, and no log" if remembered else "none remembered"
-        return (f"First audit of this store by this auditor ({what}): every bundle was examined now ({examined:,}), as "
+        return (f"First audit of this store by this auditor (none remembered): every bundle was examined now ({examined:,}), as "
                 "'tdprov audit --full' does, since it has no earlier audit of its own to continue from.")
+    if unlogged and mode == "full":
+        what = f"it remembers {remembered}, and no log" if remembered else "the store held no record then"
+        return (f"Full audit: this auditor audited this store before but remembers no log of it ({what}), so every bundle was "
+                f"examined now ({examined:,}), as 'tdprov audit --full' does.")
     if mode == "full":
         return f"Full audit: every bundle was examined now ({examined:,})."
     return (f"Incremental audit: {counted(examined, 'bundle')} new since the last audit {'was' if examined == 1 else 'were'} "
@@ -53,8 +57,8 @@ class AuditResult:
     previous_checkpoint: int = 0
     bundles_examined: int = 0
     bundles_logged: int = 0
-    first_audit: bool = False  # this auditor remembered no earlier audit of the store('s log)
-    remembered_records: str = ""  # on a first audit: the records this auditor remembers all the same (source records), in words
+    first_audit: bool = False  # this auditor never audited the store (its memory holds nothing of it)
+    remembered_records: str = ""  # with no log remembered: the records this auditor remembers all the same (source records), in words
     index: LineageIndex | None = None
     sources: list[StoredSource] = field(default_factory=list)
     quality_rows: list[QualityRow] = field(default_factory=list)
@@ -145,7 +149,7 @@ class AuditResult:
             **({"storeId": self.store_id} if self.store_id else {}),
             "mode": "full" if self.full else "incremental",
             "firstAudit": self.first_audit,
-            **({"rememberedRecords": self.remembered_records} if self.first_audit and self.remembered_records else {}),
+            **({"rememberedRecords": self.remembered_records} if self.remembered_records else {}),
             "readOnly": self.read_only,
             "rehash": self.rehash,
             "startedAt": iso_z(self.started),

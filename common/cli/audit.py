@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         for line in untrusted_lines(f.to_dict() for f in result.findings):  # one cause of many findings, said first
             print(line)
         print(scope_note("full" if result.full else "incremental", result.bundles_examined, first=result.first_audit,
-                         remembered=result.remembered_records))
+                         remembered=result.remembered_records, unlogged=result.remembered is None))
         for check in result.checks:
             print(f"{check.status:>7}  {check.title} ({check.checked} checked)" + (f"; {check.detail}" if check.detail else ""))
         for f in result.findings:  # a finding names records: their names hold any character, newlines too
