@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
+from airflow_dags import outlets_run
 from airflow_dags.harness import airflow_db  # noqa: F401 (fixtures)
 from airflow_dags.harness import bundles_of, child_env, events_of, tdprov_env
 
@@ -27,19 +28,29 @@ PROVIDER = {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "prov_common.
 
 
 @pytest.mark.parametrize("mode", ["alone", "provider"])
-def test_only_the_outlets_a_try_changed_are_its_outputs(tmp_path: Path, mode: str, ol_validator) -> None:
-    """The three DAGs run in one process per mode (outlets_run.py; the deferred task's DAG last); the audit of their
-    store has a note for each outlet a try left as it found it, and no error."""
+def test_only_the_outlets_a_try_changed_are_its_outputs(tmp_path: Path, mode: str, ol_validator,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capfd: pytest.CaptureFixture[str],
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """The three DAGs run in one process per mode (outlets_run.py; the deferred task's DAG last): with tdprov alone,
+    this one (the provider is off in it); beside the provider, a subprocess whose provider feeds ProvenanceTransport.
+    The audit of their store has a note for each outlet a try left as it found it, and no error."""
     store = tmp_path / "store"
-    env = child_env(**tdprov_env(store), **(PROVIDER if mode == "provider" else {}))
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "outlets_run.py"), str(tmp_path)],
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    states = json.loads(done.stdout.strip().splitlines()[-1])
+    if mode == "alone":  # no Airflow start-up of its own (a subprocess cost one: about 11 s of CPU)
+        for key, value in tdprov_env(store).items():
+            monkeypatch.setenv(key, value)
+        states, said = outlets_run.run_dags(tmp_path), capfd.readouterr()
+        output = said.out + said.err + caplog.text  # where Airflow's logging set-up in this process sends warnings
+    else:
+        done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "outlets_run.py"), str(tmp_path)],
+                              env=child_env(**tdprov_env(store), **PROVIDER), capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        states, output = json.loads(done.stdout.strip().splitlines()[-1]), done.stdout + done.stderr
     tasks = [s for s in bundles_of(store) if "." in s.job_name]
     unchanged = _only_what_a_try_wrote(tmp_path, store, states["tdprov_outlets_written"], tasks, ol_validator)
     unchanged += _a_try_that_left_an_outlet_as_it_found_it(tmp_path, store, states["tdprov_outlets_shared"], tasks,
-                                                            done.stdout + done.stderr, ol_validator)
+                                                            output, ol_validator)
     _an_outlet_written_while_its_task_was_deferred_is_an_output(tmp_path, store, states["tdprov_deferred_outlet"], tasks,
                                                                 mode, ol_validator)
     audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
