@@ -79,6 +79,26 @@ def test_contains_record_and_downstream_training(tmp_path: Path, capsys: pytest.
                                            "dataset holds it (a number within a double, or a string)\n")
 
 
+def test_a_record_with_none_of_the_versions_columns_names_them_once(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A record of other columns listed the version's 31 columns twice: as the ones it gives no value for, then as the
+    version's columns."""
+    store = open_store(str(tmp_path / "store"))
+    td = hash_dataframe(pd.DataFrame({f"f{i}": [float(i)] for i in range(31)}), granularity="row")
+    sidecar = write_row_digests(td, tmp_path / "rows.parquet")
+    events = run_events("load_cells", [], [dataset("/data/cells.parquet", td.digest)])
+    deliver_bundle(store, build_bundle(events, {"rows/data_cells.parquet.rows.parquet": sidecar.read_bytes()}, default_signing_key()))
+    assert main(["contains", td.digest, "--record", json.dumps({"id": 1, "label": "x"}), "--store", store.uri]) == 2
+    columns = ", ".join(f"'f{i}'" for i in range(31))
+    assert capsys.readouterr().err == (
+        f"tdprov contains: the record gives no value for any of the version's 31 columns: {columns}; names columns the "
+        "version does not have: 'id', 'label'. Fix: give a value for every column of the version, null where the value "
+        "is missing: a row is matched on all its columns\n")
+    assert main(["contains", td.digest, "--record", json.dumps({"f0": 0.0}), "--store", store.uri]) == 2
+    err = capsys.readouterr().err  # some given: the version's columns follow, the list to pick the others from
+    assert err.startswith("tdprov contains: the record gives no value for the columns 'f1', 'f2', ") and \
+        f"(the version's columns: {columns}). Fix:" in err, err
+
+
 def test_a_catalogued_run_whose_bundle_was_altered_after_the_audit_is_left_out_of_the_answer(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The audit's catalog finds the runs downstream; each one the answer lists is verified from its bundle, as lineage

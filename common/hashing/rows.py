@@ -25,7 +25,7 @@ from prov_common.hashing.encode import validity_mask, fixed_values, list_childre
 from prov_common.hashing.iso_values import is_iso_typed, iso_value
 from prov_common.hashing.object_columns import holds_negative_zero
 from prov_common.hashing.types import canonicalize, parse_logical_type
-from prov_common.text import noun_for
+from prov_common.text import counted, noun_for
 
 ROW_ALGORITHM = "tdprov-row-v1"
 LANE_SEEDS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
@@ -219,17 +219,26 @@ def row_digest_for_record(record: Mapping[str, Any], schema_fields: Sequence[tup
     missing = [n for n in names if n not in record]
     unknown = [k for k in record if k not in known]
     if missing or unknown:
-        raise BadInputError(
-            "the record " + "; ".join(part for part in (
-                f"gives no value for the {noun_for(len(missing), 'column')} {', '.join(map(repr, missing))}" if missing else "",
-                f"names {noun_for(len(unknown), 'a column', 'columns')} the version does not have: {', '.join(map(repr, unknown))}" if unknown else "") if part)
-            + f" (the version's columns: {', '.join(map(repr, names))}).",
-            fix="give a value for every column of the version, null where the value is missing: a row is matched on all its columns")
+        raise BadInputError(_columns_not_matched(names, missing, unknown),
+                            fix="give a value for every column of the version, null where the value is missing: a row is "
+                                "matched on all its columns")
     acc = RowAccumulator()
     for name, logical in schema_fields:
         value = record.get(name)
         acc.add_block(0, block_row_hashes(_record_value(name, value, logical)))
     return digests_matrix(acc.table(1))[0].tobytes()
+
+
+def _columns_not_matched(names: Sequence[str], missing: Sequence[str], unknown: Sequence[str]) -> str:
+    """Why a record's columns are not the version's ``names`` (``missing`` of them, ``unknown`` others), each column
+    named once: a record that gives none of them is told so, not given the same list twice."""
+    listed = ", ".join(map(repr, names))
+    none_given = bool(missing) and len(missing) == len(names)
+    parts = [f"gives no value for any of the version's {counted(len(names), 'column')}: {listed}" if none_given else
+             f"gives no value for the {noun_for(len(missing), 'column')} {', '.join(map(repr, missing))}" if missing else "",
+             f"names {noun_for(len(unknown), 'a column', 'columns')} the version does not have: {', '.join(map(repr, unknown))}"
+             if unknown else ""]
+    return "the record " + "; ".join(part for part in parts if part) + ("" if none_given else f" (the version's columns: {listed})") + "."
 
 
 def _record_value(name: str, value: Any, logical: str) -> pa.Array:
