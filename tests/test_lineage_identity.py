@@ -2149,6 +2149,29 @@ def test_a_look_alike_whose_every_form_is_taken_is_still_shown_apart() -> None:
     assert shown["file", "café"] == "file::caf\\U000000e9 #3" and [shown[d] for d in taken] == [d[1] for d in taken], shown
 
 
+def test_a_look_alike_shown_numbered_is_not_read_back_as_another_dataset(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    """The numbered text of a look-alike whose every spelled-out form is taken (``LAST_RESORT``) was read back, pasted,
+    as another dataset's ``NAMESPACE::NAME`` where one is named so unescaped (``café #2`` for ``caf\\U000000e9 #2``):
+    it takes the next number, and pasted names no dataset."""
+    from prov_common.w3cprov.identity import distinct_labels, pair_text, unescaped
+
+    taken = [(None, "caf\\xe9"), (None, "caf\\U000000e9"), (None, "file::caf\\xe9"), (None, "file::caf\\U000000e9")]
+    datasets = [*taken, ("file", "café"), ("file", "cafe\u0301"), ("file", "café #2")]
+    shown = distinct_labels(datasets)
+    assert len(set(shown.values())) == len(datasets), shown
+    assert shown["file", "café"] == "file::caf\\U000000e9 #3", shown
+    pairs = {pair_text(*d) for d in datasets}
+    assert all(unescaped(text) not in pairs for text in shown.values() if " #" in text), shown
+    uri = str(tmp_path / "store")  # recorded so, each dataset in 'file' (shown alike: a name alone)
+    seal(open_store(uri), run_events("w", [], [dataset(name, digest(str(i)), namespace=namespace or "file")
+                                                for i, (namespace, name) in enumerate(datasets)]))
+    assert main(["lineage", "file::caf\\U000000e9 #2", "--store", uri, "--json"]) == 0  # read back: 'café #2'
+    assert json.loads(capsys.readouterr().out)["lineage"][0]["dataset"] == "café #2"
+    assert main(["lineage", shown["file", "café"], "--store", uri]) == 2
+    assert "no dataset or version" in capsys.readouterr().err
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([None, "file", "s3://b"]),
                           st.text(alphabet=["c", "\\", "x", "e", "9", "U", "0", ":", "#", " ", "2", "é", "\u0301"],

@@ -113,11 +113,13 @@ def _spelled_apart(text: str, pair: str, taken: set[str]) -> str:
     another's: :func:`spelled_out`, else (that text is another dataset's as written, ``caf\\xe9`` beside ``café``, or
     shown already) spelled out wide, else its :func:`pair_text` spelled out, whichever is first none of ``taken`` but
     its own; else (every one of them taken: contrived names, such as datasets named by those very texts) the last
-    of them followed by the first :data:`LAST_RESORT` number that makes it none of ``taken``, a text shown apart that
-    names nothing when pasted (its ``--json`` gives the dataset's namespace and name)."""
+    of them followed by the first :data:`LAST_RESORT` number that makes it, and the text it is read back as
+    (:func:`unescaped`: ``file::café.csv #2``, another dataset's ``NAMESPACE::NAME``), none of ``taken``: a text shown
+    apart that names nothing when pasted (its ``--json`` gives the dataset's namespace and name)."""
     forms = [spelled_out(text), spelled_out(text, wide=True), spelled_out(pair), spelled_out(pair, wide=True)]
     free = (form for form in forms if form not in taken or form in (text, pair))
-    return next(free, None) or next(form for n in itertools.count(2) if (form := LAST_RESORT.format(forms[-1], n)) not in taken)
+    return next(free, None) or next(form for n in itertools.count(2) if (form := LAST_RESORT.format(forms[-1], n)) not in taken
+                                    and unescaped(form) not in taken)
 
 
 LAST_RESORT = "{} #{}"
