@@ -236,3 +236,11 @@ def test_a_record_date_time_read_in_a_zone_it_does_not_name_or_a_number_read_as_
         row_digest_for_record(row | {"paris": dt.datetime(2024, 1, 1, 11)}, fields)
     assert paris.value.what.endswith("it would be read as Timestamp('2024-01-01 12:00:00+0100', tz='Europe/Paris'), which is "
                                      "another value."), paris.value.what
+
+
+def test_a_record_of_none_of_one_columns_names_it_as_the_only_one() -> None:
+    """A record that gives no value for a one-column version was told 'no value for any of the version's 1 column'."""
+    with pytest.raises(BadInputError) as refused:
+        row_digest_for_record({"x": 1}, [("a", "int64")])
+    assert refused.value.what == ("the record gives no value for the version's only column, 'a'; names a column the "
+                                  "version does not have: 'x'."), refused.value.what

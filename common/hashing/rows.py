@@ -234,7 +234,8 @@ def _columns_not_matched(names: Sequence[str], missing: Sequence[str], unknown: 
     named once: a record that gives none of them is told so, not given the same list twice."""
     listed = ", ".join(map(repr, names))
     none_given = bool(missing) and len(missing) == len(names)
-    parts = [f"gives no value for any of the version's {counted(len(names), 'column')}: {listed}" if none_given else
+    every = "the version's only column," if len(names) == 1 else f"any of the version's {counted(len(names), 'column')}:"
+    parts = [f"gives no value for {every} {listed}" if none_given else
              f"gives no value for the {noun_for(len(missing), 'column')} {', '.join(map(repr, missing))}" if missing else "",
              f"names {noun_for(len(unknown), 'a column', 'columns')} the version does not have: {', '.join(map(repr, unknown))}"
              if unknown else ""]
