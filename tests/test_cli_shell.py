@@ -4,6 +4,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from prov_common.cli import EXIT_BAD_INPUT, main
 
 
@@ -69,14 +71,12 @@ def test_each_verb_says_what_the_full_parser_says(capsys, monkeypatch) -> None:
     verbs = leaves(build_parser(), [])[1:]
     assert len(verbs) == 23, [words for words, _ in verbs]
     for words, parser in verbs:
-        try:
+        with pytest.raises(SystemExit) as done:  # a help that returned instead of exiting is no verb's --help
             main([*words, "--help"])
-        except SystemExit as exc:
-            assert exc.code == 0, words
+        assert done.value.code == 0, words
         assert capsys.readouterr() == (parser.format_help(), ""), words
-    try:
+    with pytest.raises(SystemExit) as done:
         main(["store", "init", "--bogus", "x"])
-    except SystemExit as exc:
-        assert exc.code == EXIT_BAD_INPUT
+    assert done.value.code == EXIT_BAD_INPUT
     assert capsys.readouterr().err == ("tdprov store init: error: unrecognized arguments: --bogus. "
                                        "Fix: run 'tdprov store init --help' for the options and an example.\n")
