@@ -119,6 +119,9 @@ def render() -> str:
         *(f"- [`tdprov {name}`](#tdprov-{name.replace(' ', '-')}): {_text(summary)}" for name, summary, _ in verbs),
         "",
     ]
+    stale = sorted(set(JSON_FIELDS) - {name for name, _, verb in verbs if "--json" in verb._option_string_actions})
+    if stale:  # a verb renamed, removed or without --json: its link would be silently left out
+        raise SystemExit(f"JSON_FIELDS in {__file__} names {', '.join(stale)}, which no verb with --json is: remove it")
     for name, summary, verb in verbs:
         if "--json" in verb._option_string_actions and name not in JSON_FIELDS:
             raise SystemExit(f"'tdprov {name}' has --json: add where its fields are documented to JSON_FIELDS in {__file__}")

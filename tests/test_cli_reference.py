@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "cli_reference.py"
 PAGE = REPO / "docs" / "cli.md"
@@ -41,3 +43,16 @@ def test_every_verb_is_on_the_page_and_every_link_of_it_leads_to_a_heading() -> 
     for target, anchor in links:
         text = (PAGE.parent / target).read_text(encoding="utf-8") if target else page
         assert anchor in _anchors(text), f"docs/cli.md links to {target or 'itself'}#{anchor}, which is no heading"
+
+
+def test_a_json_fields_entry_of_no_verb_with_json_is_refused(monkeypatch) -> None:
+    """JSON_FIELDS naming a verb that has no --json (renamed, removed) was skipped without a word: the page lost the
+    link; making the page now stops, naming the entry."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import cli_reference
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    monkeypatch.setitem(cli_reference.JSON_FIELDS, "keygen", "bundles.md#verifying")
+    with pytest.raises(SystemExit, match="names keygen, which no verb with --json is"):
+        cli_reference.render()
