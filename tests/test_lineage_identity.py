@@ -2132,7 +2132,8 @@ def test_forms_spelled_out_are_shown_once() -> None:
                 (None, "caf\\xe9"), (None, "caf\\U000000e9")]
     shown = distinct_labels(datasets)
     assert len(set(shown.values())) == len(datasets), shown
-    assert shown[None, pair] == "file::caf\\xe9" and shown["file", "café"] == "file::caf\\U000000e9", shown
+    # (None, 'file::café') is ('file', 'café') written as a pair: it is shown as its own pair, spelled out
+    assert shown[None, pair] == "::file::caf\\xe9" and shown["file", "café"] == "file::caf\\xe9", shown
 
 
 def test_a_look_alike_whose_every_form_is_taken_is_still_shown_apart() -> None:
@@ -2184,6 +2185,38 @@ def test_no_look_alike_is_shown_as_another_dataset(datasets: list) -> None:
     shown = distinct_labels(datasets)
     spelled = {d: text for d, text in shown.items() if text not in (dataset_label(*d), pair_text(*d))}
     assert all(list(shown.values()).count(text) == 1 for text in spelled.values()), shown
+
+
+PAIRED = st.lists(st.sampled_from(["f", "x", ":", "::", "/", "é", "e\u0301", "\\xe9"]), max_size=4).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.sampled_from(["file", "file:", "s3://b", "s3://b/", "x://"]), PAIRED),
+                          PAIRED), min_size=1, max_size=8))
+def test_distinct_datasets_are_shown_apart_each_naming_itself(datasets: list) -> None:
+    """One dataset's plain label was another's ``NAMESPACE::NAME`` (``(None, 'file::x')`` beside ``('file', 'x')``
+    and ``(None, 'x')``; ``('file:', '')`` beside ``('file', '')``), so two were shown alike, or one named the other
+    when pasted back; whatever the names (``:`` and ``::`` in either part, look-alikes), no two datasets are shown
+    alike, even but for Unicode normalisation, and each text shown pasted back names its own dataset as the resolvers
+    read it (``NAMESPACE::NAME`` first, else the label; as written, else unescaped), but a numbered last resort (it
+    names none) and the first of two pairs that are one text (it names both)."""
+    import unicodedata
+
+    from prov_common.w3cprov.identity import (
+        as_written_else_unescaped, dataset_label, distinct_labels, written_as_pair)
+
+    listed = list(dict.fromkeys(datasets))
+    shown = distinct_labels(listed)
+    assert len({unicodedata.normalize("NFC", text) for text in shown.values()}) == len(listed), shown
+
+    def named(ref: str) -> list:
+        return [d for d in listed if written_as_pair(ref, *d)] or [d for d in listed if dataset_label(*d) == ref]
+
+    for d, text in shown.items():
+        found = as_written_else_unescaped(text, named)
+        numbered = not found and text.rpartition(" #")[2].isdigit()  # LAST_RESORT: names nothing
+        one_text = d in found and all(shown[o].startswith(f"{text} #") for o in found if o != d)  # (a:, :c), (a, ::c)
+        assert found == [d] or numbered or one_text, (d, text, found, shown)
 
 
 TRICKY = ["a\\xe9é", "aéé", "a\\\\é", "é\\", "\\\\xe9é", "é\\u0301", "\\U000000e9é", "\U0001f600\\x", "K\u212a"]

@@ -87,44 +87,60 @@ DatasetLabels = dict[tuple[str | None, str], str]
 
 def distinct_labels(datasets: Iterable[tuple[str | None, str]],
                     label: Callable[[str, str], str] = dataset_label) -> DatasetLabels:
-    """How a listing of ``datasets`` (``(namespace, name)`` pairs) shows each one: its ``label`` (:func:`dataset_label`,
-    or another way a listing shows a dataset), or its :func:`pair_text` where another of them has that label too, so
-    that each text shown names one of them (and, pasted back, that one: :func:`written_as_pair`); only two pairs that
-    are one text (a namespace ending in ``:`` or holding ``::`` beside a name so written: ``(a:, :c)``, ``(a, ::c)``)
-    stay alike. Labels that differ only in Unicode normalisation (``café`` composed and decomposed: two files, shown
-    alike) are shown with their non-ASCII characters escaped (:func:`spelled_out`), so that they look apart too, and named
-    when pasted back (:func:`as_written_else_unescaped`); where that text is another of them as written (a name
-    ``caf\\xe9`` beside ``café``), in a form that is not (:func:`_spelled_apart`)."""
+    """How a listing of ``datasets`` (``(namespace, name)`` pairs) shows each one, no two alike: its ``label``
+    (:func:`dataset_label`, or another way a listing shows a dataset), or its :func:`pair_text` where another of them
+    has that label too or is that text written as a pair (``file::x`` of the name ``(None, 'file::x')`` beside
+    ``('file', 'x')``), so that each text shown names one of them (and, pasted back, that one: :func:`written_as_pair`).
+    Texts that differ only in Unicode normalisation (``café`` composed and decomposed: two files, shown alike) are
+    shown with their non-ASCII characters escaped (:func:`spelled_out`), so that they look apart too, and named when
+    pasted back (:func:`as_written_else_unescaped`); where that text is another of them as written (a name
+    ``caf\\xe9`` beside ``café``), in a form that is not (:func:`_spelled_apart`). Two pairs that are one text (a
+    namespace ending in ``:`` or holding ``::`` beside a name so written: ``(a:, :c)``, ``(a, ::c)``) are the first
+    of them shown so, each other as that text and a number (:func:`_numbered`)."""
     unique = list(dict.fromkeys(datasets))
     labels = {d: label(d[0] or "", d[1]) for d in unique}
     shared = Counter(labels.values())
-    alike = Counter(unicodedata.normalize("NFC", text) for text in shared)
-    shown = {d: pair_text(*d) if shared[text] > 1 else text for d, text in labels.items()}
-    taken = {*labels.values(), *shown.values(), *(pair_text(*d) for d in unique)}  # each names its dataset as written
+    pairs = Counter(pair_text(*d) for d in unique)
+    shown = {d: text if shared[text] == 1 and pairs[text] == (text == pair_text(*d)) else pair_text(*d)
+             for d, text in labels.items()}  # a plain label no other dataset has, nor is as a pair
+    taken = {*labels.values(), *shown.values(), *pairs}  # each names its dataset as written
+    alike = Counter(unicodedata.normalize("NFC", text) for text in set(shown.values()))
     for d, text in shown.items():
-        if text == labels[d] and alike[unicodedata.normalize("NFC", text)] > 1:
+        if alike[unicodedata.normalize("NFC", text)] > 1:
             shown[d] = _spelled_apart(text, pair_text(*d), taken)
             taken.add(shown[d])  # a form taken here is no other's
+    first: set[str] = set()
+    for d, text in shown.items():
+        if text in first:  # a pair that is another's pair too
+            shown[d] = _numbered(text, taken)
+            taken.add(shown[d])
+        first.add(text)
     return shown
 
 
 def _spelled_apart(text: str, pair: str, taken: set[str]) -> str:
-    """How :func:`distinct_labels` shows a dataset whose label ``text`` only Unicode normalisation tells apart from
-    another's: :func:`spelled_out`, else (that text is another dataset's as written, ``caf\\xe9`` beside ``café``, or
-    shown already) spelled out wide, else its :func:`pair_text` spelled out, whichever is first none of ``taken`` but
-    its own; else (every one of them taken: contrived names, such as datasets named by those very texts) the last
-    of them followed by the first :data:`LAST_RESORT` number that makes it, and the text it is read back as
-    (:func:`unescaped`: ``file::café.csv #2``, another dataset's ``NAMESPACE::NAME``), none of ``taken``: a text shown
-    apart that names nothing when pasted (its ``--json`` gives the dataset's namespace and name)."""
+    """How :func:`distinct_labels` shows a dataset whose ``text`` (its label or :func:`pair_text` ``pair``) only Unicode
+    normalisation tells apart from another's: :func:`spelled_out`, else (that text is another dataset's as written,
+    ``caf\\xe9`` beside ``café``, or shown already) spelled out wide, else its :func:`pair_text` spelled out,
+    whichever is first none of ``taken`` but its own; else (every one of them taken: contrived names, such as datasets
+    named by those very texts) the last of them :func:`_numbered`."""
     forms = [spelled_out(text), spelled_out(text, wide=True), spelled_out(pair), spelled_out(pair, wide=True)]
     free = (form for form in forms if form not in taken or form in (text, pair))
-    return next(free, None) or next(form for n in itertools.count(2) if (form := LAST_RESORT.format(forms[-1], n)) not in taken
-                                    and unescaped(form) not in taken)
+    return next(free, None) or _numbered(forms[-1], taken)
+
+
+def _numbered(text: str, taken: set[str]) -> str:
+    """``text`` followed by the first :data:`LAST_RESORT` number that makes it, and the text it is read back as
+    (:func:`unescaped`: ``file::café.csv #2``, another dataset's ``NAMESPACE::NAME``), none of ``taken``: a text shown
+    apart that names nothing when pasted (its ``--json`` gives the dataset's namespace and name)."""
+    return next(form for n in itertools.count(2)
+                if (form := LAST_RESORT.format(text, n)) not in taken and unescaped(form) not in taken)
 
 
 LAST_RESORT = "{} #{}"
-"""How :func:`distinct_labels` shows a look-alike dataset none of whose spelled-out forms is free: the last of them, a
-space, ``#`` and a number from 2 (``file::caf\\U000000e9.csv #2``)."""
+"""How :func:`distinct_labels` shows a look-alike dataset none of whose spelled-out forms is free (the last of them), or
+a pair that is another's pair too (that text): the text, a space, ``#`` and a number from 2
+(``file::caf\\U000000e9.csv #2``, ``a:::c #2``)."""
 
 
 _ESCAPE = re.compile(r"\\(?:(\\)|x([0-9a-f]{2})|u([0-9a-f]{4})|U([0-9a-f]{8}))")
