@@ -88,8 +88,28 @@ def pasteable(text: str) -> str:
 
 def shell_word(text: str) -> str:
     """``text`` as one argument of a command shown to paste: as it is where a POSIX shell takes it so (``abc-1``), else
-    :func:`pasteable` (a value given by a store, such as an S3 version id, never runs as a command of its own)."""
-    return text if text and shlex.quote(text) == text else pasteable(text)
+    in single quotes (:func:`pasteable`); one holding a character a message cannot show as it is (a new line, a
+    control) in ``$'...'`` with each such character escaped (``$'a\\nb'``), as bash, zsh, ksh and POSIX.1-2024 shells
+    read it: never as ``repr`` shows it, whose double quotes a shell expands (``$(...)``). A value given by a store,
+    such as an S3 version id, thus never runs as a command of its own."""
+    if text and shlex.quote(text) == text:
+        return text
+    if text.isprintable():
+        return pasteable(text)
+    return "$'" + "".join(_ansi_c(ch) for ch in text) + "'"
+
+
+def _ansi_c(ch: str) -> str:
+    """``ch`` inside ``$'...'``: a backslash or a quote escaped, a character a message cannot show as UTF-8 bytes
+    (``\\n``, ``\\xHH``), any other as it is."""
+    if ch in "\\'":
+        return "\\" + ch
+    if ch.isprintable():
+        return ch
+    return _ANSI_C.get(ch) or "".join(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogatepass"))
+
+
+_ANSI_C = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 VALUE_AT_MOST = 200  # characters of a value (quoted, or a word: a path, an argument) shown in a message

@@ -1417,10 +1417,16 @@ def test_a_delete_marker_on_a_logged_file_is_named_with_the_version_that_removin
 
 
 @pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
-def test_a_delete_marker_whose_version_id_is_shell_text_is_named_quoted(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("version_id", ["x; touch pwned\nid", "x'; touch pwned $(touch pwned)\nid"])
+def test_a_delete_marker_whose_version_id_is_shell_text_is_named_quoted(
+        store_uri: str, version_id: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """An S3-compatible server that gives a delete marker the version id "x; touch pwned" and a new line: the fix's
     command put it in as it was, so pasting it ran a second command. Each value of the command is quoted as a shell
-    takes it, and the version id in the sentence is shown escaped, on one line."""
+    takes it, and the version id in the sentence is shown escaped, on one line. One holding a quote too was put in
+    as ``repr`` shows it, in double quotes, in which a shell runs ``$(...)``: it is in ``$'...'``, which bash takes as
+    the version id itself, running nothing."""
+    import subprocess
+
     from moto.s3.models import FakeDeleteMarker
 
     run_id = seal(open_store(store_uri), run_events("prepare", [], [dataset("/data/x.parquet", digest("x"))]))
@@ -1429,9 +1435,14 @@ def test_a_delete_marker_whose_version_id_is_shell_text_is_named_quoted(store_ur
     client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     key = layout.bundle_key(run_id, layout.PROV_FILE)
     client.delete_object(Bucket=bucket, Key=prefix + key)
-    monkeypatch.setattr(FakeDeleteMarker, "version_id", property(lambda _: "x; touch pwned\nid"))  # as listed: no header holds it
+    monkeypatch.setattr(FakeDeleteMarker, "version_id", property(lambda _: version_id))  # as listed: no header holds it
     [fix] = [f.fix for f in _audit(store_uri).check(CHECK_INVENTORY).errors if f.object == key]
-    assert "(version id 'x; touch pwned\\nid')" in fix and fix.endswith("--version-id 'x; touch pwned\\nid'") and "\n" not in fix, fix
+    assert f"(version id {version_id!r})" in fix and "\n" not in fix, fix
+    pasted = fix.partition("--version-id ")[2]
+    assert pasted.startswith("$'x") and pasted.endswith("\\nid'"), fix
+    (here := tmp_path / "pasted").mkdir()
+    taken = subprocess.run(["bash", "-c", f"printf %s {pasted}"], cwd=here, capture_output=True, text=True, check=True)
+    assert taken.stdout == version_id and not list(here.iterdir()), (taken.stdout, list(here.iterdir()))
 
 
 @pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
