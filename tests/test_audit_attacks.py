@@ -1416,6 +1416,31 @@ def test_a_delete_marker_on_a_logged_file_is_named_with_the_version_that_removin
     assert [f.fix for f in found.check(CHECK_INVENTORY).errors if f.object == key] == [inventory.FIX_RESTORE], found.errors
 
 
+@pytest.mark.parametrize("page", [
+    {"DeleteMarkers": [{"Key": "p/k", "IsLatest": True}]},  # no version id
+    {"DeleteMarkers": [{"VersionId": "m", "IsLatest": True}]},  # no key
+    {"DeleteMarkers": [{"Key": "p/k", "VersionId": ["m"], "IsLatest": True}]},
+    {"DeleteMarkers": [{"Key": "p/k", "VersionId": "m", "IsLatest": True}], "Versions": [{"Key": "p/k", "VersionId": "v"}]},
+    {"DeleteMarkers": [{"Key": "p/k", "VersionId": "m", "IsLatest": True}],
+     "Versions": [{"Key": "p/k", "VersionId": "v", "LastModified": 1}, {"Key": "p/k", "VersionId": "w", "LastModified": "x"}]},
+    {"DeleteMarkers": 7},
+])
+def test_a_delete_marker_listed_without_its_fields_names_no_marker_and_stops_nothing(page: dict) -> None:
+    """A server's ListObjectVersions answer whose entry lacks a field or has one of another type: reading it raised
+    (a KeyError, a TypeError) out of 'tdprov verify' and the audit, which ask only for a finding's words; the store
+    tells no marker, and the fix stays to restore from a backup."""
+    from prov_common.store.markers import DeleteMarkers
+    from prov_common.store.s3 import S3Store
+
+    class Client:
+        def list_object_versions(self, **_: object) -> dict:
+            return page
+
+    store = S3Store("s3://bucket/p", client=Client())
+    assert store.delete_marker("k") is None
+    assert DeleteMarkers(store).fix("k", "then verify again") is None
+
+
 @pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
 @pytest.mark.parametrize("version_id", ["x; touch pwned\nid", "x'; touch pwned $(touch pwned)\nid"])
 def test_a_delete_marker_whose_version_id_is_shell_text_is_named_quoted(

@@ -235,16 +235,17 @@ class S3Store(BaseStore):
         """The delete marker that hides ``key`` in a versioned bucket (its newest entry), with the newest version under it;
         None when its newest entry is no delete marker, or the versions cannot be listed. One request of at most
         :data:`MARKER_LISTING` entries (the key's own come first)."""
-        try:
-            page = self.client.list_object_versions(Bucket=self.bucket, Prefix=self.prefix + key, MaxKeys=MARKER_LISTING)
+        full = self.prefix + key
+        try:  # the listing read too: a server's entry without a field, or of another type, tells nothing
+            page = self.client.list_object_versions(Bucket=self.bucket, Prefix=full, MaxKeys=MARKER_LISTING)
+            marker = next((m["VersionId"] for m in page.get("DeleteMarkers", ()) if m["Key"] == full and m.get("IsLatest")), None)
+            if not isinstance(marker, str):
+                return None
+            kept = sorted((v for v in page.get("Versions", ()) if v["Key"] == full), key=lambda v: v["LastModified"], reverse=True)
+            restore = kept[0]["VersionId"] if kept else None
         except Exception:  # noqa: BLE001 - only the words of a finding depend on it
             return None
-        full = self.prefix + key
-        marker = next((m["VersionId"] for m in page.get("DeleteMarkers", ()) if m["Key"] == full and m.get("IsLatest")), None)
-        if marker is None:
-            return None
-        kept = sorted((v for v in page.get("Versions", ()) if v["Key"] == full), key=lambda v: v["LastModified"], reverse=True)
-        return DeleteMarker(self.bucket, full, marker, kept[0]["VersionId"] if kept else None)
+        return DeleteMarker(self.bucket, full, marker, restore) if restore is None or isinstance(restore, str) else None
 
     def _exists(self, key: str) -> bool:
         try:
