@@ -270,14 +270,7 @@ def planted_gone(memory: AuditorMemory, listing: Listing, carried: Iterable[Find
     :func:`changed_runs` names them too): the key the memory tracks, or for a run it does not track (logged with an
     error) its first index entry listed. Each such bundle is verified again, and the findings dropped once it names no
     planted file (:func:`planted_removed`)."""
-    out: dict[str, str] = {}
-    for f in carried:
-        if f.run_id is None or not planted(f) or f.object in listing.tags:
-            continue
-        key = memory.runs.get(f.run_id) or next(iter(listing.index.get(f.run_id, ())), None)
-        if key is not None:
-            out[f.run_id] = key
-    return out
+    return _index_keys(memory, listing, (f for f in carried if planted(f) and f.object not in listing.tags))
 
 
 def missing_back(memory: AuditorMemory, listing: Listing, carried: Iterable[Finding]) -> dict[str, str]:
@@ -285,11 +278,15 @@ def missing_back(memory: AuditorMemory, listing: Listing, carried: Iterable[Find
     audit that logged the run) of objects its bundle's verification found missing that ``listing`` holds again (restored
     since: the listing every audit takes tells, no request more), as :func:`planted_gone` gives them. Each such bundle is
     verified again, and the findings dropped once its verification names none of those objects (:func:`missing_restored`)."""
+    return _index_keys(memory, listing, (f for f in carried if found_missing(f) and all(k in listing.tags for k in f.items or (f.object,))))
+
+
+def _index_keys(memory: AuditorMemory, listing: Listing, found: Iterable[Finding]) -> dict[str, str]:
+    """The index key of the run of each of ``found`` (those with a run): the key the memory tracks, or for a run it
+    does not track (logged with an error) its first index entry listed."""
     out: dict[str, str] = {}
-    for f in carried:
-        if f.run_id is None or not found_missing(f) or any(k not in listing.tags for k in f.items or (f.object,)):
-            continue
-        key = memory.runs.get(f.run_id) or next(iter(listing.index.get(f.run_id, ())), None)
+    for f in found:
+        key = None if f.run_id is None else memory.runs.get(f.run_id) or next(iter(listing.index.get(f.run_id, ())), None)
         if key is not None:
             out[f.run_id] = key
     return out
