@@ -2291,7 +2291,7 @@ def test_hex_digits_alone_are_read_alike_by_every_verb(tmp_path: Path, capsys: p
                            start=T0 + timedelta(hours=1)))
     verbs = (["lineage"], ["record"], ["export", "--training-record"], ["contains", "--record", '{"id": 1}'])
     said = (f"'{hexname}' is both a dataset's name and the start of a recorded digest: paste 'warehouse::{hexname}' "
-            f"for the dataset, '{version}' for the version at that digest. Fix: give the text of the one meant (a dataset "
+            f"for the dataset, '{version}' for the digest. Fix: give the text of the one meant (a dataset "
             "as NAMESPACE::NAME, a digest with its 'blake3:')\n")
     for verb in (*verbs, ["checkout", "-o", str(tmp_path / "back.csv")]):
         assert main([*verb, hexname, "--store", uri]) == 2, verb
@@ -2322,3 +2322,54 @@ def test_a_pasted_text_of_hostile_escapes_is_refused_naming_it(tmp_path: Path, c
         err = capsys.readouterr().err
         assert "no dataset or version" in err and "Traceback" not in err and time.monotonic() - began < 10, err[:400]
         assert "\x9b" not in err and "\ud800" not in err, err[:400]
+
+
+def _hex_of(version: str) -> str:
+    """The first 12 hex digits of ``version``, as a dataset may be named."""
+    return version.partition(":")[2][:12]
+
+
+def _corner_store(root: Path, case: str) -> tuple[str, str, str]:
+    """A store where hex digits alone both name a dataset and begin a digest, in the corner ``case``: its URI, the digits
+    and the message every verb refuses them with."""
+    uri = str(root / case / "store")
+    store = open_store(uri)
+    held, shown = digest(f"{case} held"), digest(f"{case} shown")
+    seal(store, run_events("prep", [], [dataset(f"/data/{case}.csv", held)]))
+    if case == "source":  # the digits begin only a registered source's digest, which no run holds
+        held = digest("registered only")
+        register_source(store, SourceRecord(name="vendor", digest=held, license="MIT", issuer="Acme", location="/data/v.csv"), _key())
+    named = _hex_of(held)
+    if case == "source":
+        outputs, texts = [dataset(named, shown, namespace="warehouse")], [f"warehouse::{named}"]
+    elif case == "asset key":  # the digits name a dataset only by its Dagster asset key (in the events' symlinks)
+        outputs, texts = [dataset("/data/dagster/model.pkl", shown)], ["file::/data/dagster/model.pkl"]
+        outputs[0]["facets"]["symlinks"] = {"_producer": "https://x", "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/SymlinksDatasetFacet.json",
+                                            "identifiers": [{"namespace": "dagster://default", "name": named, "type": "DAGSTER_ASSET"}]}
+    elif case == "no digest":  # the dataset named so was recorded without a digest
+        outputs, texts = [dataset(named, None, namespace="lake")], [f"lake::{named}"]
+    else:  # several datasets are named so
+        outputs, texts = [dataset(named, shown, namespace="a"), dataset(named, shown, namespace="b")], [f"a::{named}", f"b::{named}"]
+    seal(store, run_events("named", [], outputs, start=T0 + timedelta(hours=1)))
+    several = "s" if len(texts) > 1 else ""
+    said = (f"'{named}' is both a dataset's name and the start of a recorded digest: paste "
+            f"{', '.join(repr(t) for t in texts)} for the dataset{several}, '{held}' for the digest. Fix: give the "
+            "text of the one meant (a dataset as NAMESPACE::NAME, a digest with its 'blake3:')\n")
+    return uri, named, said
+
+
+@pytest.mark.parametrize("case", ["source", "asset key", "no digest", "several"])
+def test_hex_digits_alone_are_read_alike_by_every_verb_in_the_corner_cases(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                             case: str) -> None:
+    """Hex digits alone that begin only a registered source's digest ('tdprov lineage' showed the dataset named so), that
+    name a dataset only by its asset key ('lineage' read them as the digest), that name a dataset recorded without a
+    digest ('record' read them as the digest), or that name several datasets (the refusal said 'for the dataset'): every
+    verb now refuses them alike, exit 2, with the one message listing each text to paste."""
+    uri, named, said = _corner_store(tmp_path, case)
+    verbs = (["lineage"], ["record"], ["export", "--training-record"], ["contains", "--record", '{"id": 1}'],
+             ["checkout", "-o", str(tmp_path / "back.csv")])
+    told = {}
+    for verb in verbs:
+        code = main([*verb, named, "--store", uri])
+        told[verb[0]] = (code, capsys.readouterr().err)
+    assert told == {verb[0]: (2, f"tdprov {verb[0]}: {said}") for verb in verbs}

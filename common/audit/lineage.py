@@ -48,7 +48,7 @@ from prov_common.w3cprov.identity import (  # noqa: F401 - the digest rule is al
     written_as_pair,
 )
 from prov_common.w3cprov.version_ref import (
-    SHOWN_VERSIONS, distinct_short_digests, name_and_digest, no_version_at, pasted, quoted_list, split_version,
+    SHOWN_VERSIONS, distinct_short_digests, no_version_at, pasted, quoted_list, read_as_digest, split_version,
 )
 
 
@@ -359,10 +359,16 @@ class LineageIndex:
         return as_written_else_unescaped(ref, self._without_digest_as_written)
 
     def _without_digest_as_written(self, ref: str) -> list[tuple[RunRecord, bool]]:
+        found = self._uses_without_digest(ref)
+        return list({(r.run_id, wrote): (r, wrote) for r, wrote, _ in found}.values())
+
+    def _uses_without_digest(self, ref: str) -> list[tuple[RunRecord, bool, DatasetUse]]:
+        """Each use without a digest of a dataset ``ref`` names as written, with its run and whether it wrote it (else
+        read it), newest run first."""
         located = location_of_ref(ref)
-        return [(r, wrote) for r in sorted(self.runs.values(), key=run_order, reverse=True)
+        return [(r, wrote, d) for r in sorted(self.runs.values(), key=run_order, reverse=True)
                 for wrote, uses in ((True, r.outputs), (False, r.inputs))
-                if any(not d.version and names_dataset(ref, located, d) for d in uses)]
+                for d in uses if not d.version and names_dataset(ref, located, d)]
 
     def _digests_starting(self, query: str) -> set[str]:
         """Recorded versions and registered sources' digests that the digest query ``query`` means."""
@@ -371,15 +377,18 @@ class LineageIndex:
 
     def digest_meant(self, ref: str) -> str | None:
         """The recorded digest (a version's or a registered source's) that ``ref`` gives as a digest, else None (``ref``
-        is read as a dataset). With ``algo:``, a digest (:meth:`expand_digest`); of hex digits alone, a digest where it
-        begins one and names no dataset, and refused where it does both (:func:`name_and_digest`): a dataset may be
-        named so."""
+        is read as a dataset), by the rule of every verb (:func:`~prov_common.w3cprov.version_ref.read_as_digest`): with
+        ``algo:``, a digest (:meth:`expand_digest`); hex digits alone, a digest where they begin one and name no dataset
+        (by any of its names, recorded with a digest or without), refused where they do both."""
         query = digest_query(ref)
-        if query is None or ":" not in query and not (digests := self._digests_starting(query)):
+        if query is None or not read_as_digest(ref, self._digests_starting(query), lambda: self._datasets_naming(ref)):
             return None
-        if ":" not in query and (named := self.namings(ref)):
-            raise name_and_digest(ref, [(n.dataset.namespace, n.dataset.name) for n in named], sorted(digests))
         return self.expand_digest(query)
+
+    def _datasets_naming(self, ref: str) -> list[tuple[str, str]]:
+        """``(namespace, name)`` of each dataset a run names ``ref``, at a version (:meth:`namings`) or without one."""
+        return [*((n.dataset.namespace, n.dataset.name) for n in self.namings(ref)),
+                *((d.namespace, d.name) for _, _, d in as_written_else_unescaped(ref, self._uses_without_digest))]
 
     def expand_digest(self, prefix: str) -> str:
         """The recorded version (of any dataset, or a registered source's digest) whose digest starts with

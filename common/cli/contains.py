@@ -21,6 +21,7 @@ from prov_common.text import first_of
 if TYPE_CHECKING:
     from prov_common.audit.membership import Membership
     from prov_common.audit.model import RunRecord
+    from prov_common.sources import SourceRecord
 
 
 def register(subparsers: Any) -> None:
@@ -135,19 +136,25 @@ def _record(text: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from prov_common.audit.lineage import SourceUse
     from prov_common.audit.membership import answer_runs, contains
+    from prov_common.bundle.trust import bundle_trust
     from prov_common.cli._versions import recorded_runs
+    from prov_common.cli.record import sources_told_if_refused
+    from prov_common.sources.registry import source_listing
 
     if args.proof:
         check_writable_file(args.proof, "proof file")  # before any work: a missing folder is said first
     record = _record(args.record)
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    with recorded_runs(store, settings, args.digest, verb=args.verb) as recorded:
-        try:
+    trust = bundle_trust(settings, store)
+    stored, problems = source_listing(store, trust)  # hex digits alone may begin a source's digest: read as in 'record'
+    with recorded_runs(store, settings, args.digest, [s.record for s in stored], trust, verb=args.verb) as recorded:
+        with sources_told_if_refused(problems, args.verb, args.digest):
             digest, version = recorded.index().resolve(args.digest)  # one dataset at one digest
-        except BadInputError as exc:
-            raise _source_named(store, recorded.trust, recorded.index(), args.digest) or exc from None
+            if isinstance(version, SourceUse) and version.source is not None:
+                raise _no_rows_of_source(args.digest, version.source, version.version or "")
         recorded.read_all(lambda index: answer_runs(index, version))  # the runs the answer lists, verified
         try:
             answer = contains(store, recorded.index(), version, record, recorded.trust)
@@ -173,25 +180,13 @@ def run(args: argparse.Namespace) -> int:
     return 0 if answer.contained else 1
 
 
-def _source_named(store: Any, trust: Any, index: Any, ref: str) -> BadInputError | None:
-    """The refusal of ``ref``, which names no recorded version of ``index`` (the recorded runs'), where it names a
-    registered source version (its digest, ``LOCATION`` or ``LOCATION@DIGEST``) with those runs and the sources resolved
-    as 'tdprov record' resolves it, refused as it refuses several: no run recorded its rows, so there is no answer;
-    None where it does not (a digest that recorded datasets hold too keeps the refusal that names them). A source
-    record that does not verify is left out and named on stderr, as 'tdprov record' names it."""
-    from prov_common.audit.lineage import LineageIndex, SourceUse
-    from prov_common.cli.record import tell_sources_left_out
-    from prov_common.sources.registry import source_listing
-
-    stored, problems = source_listing(store, trust)
-    sources = [s.record for s in stored]
-    tell_sources_left_out(problems, "contains", f"{ref!r} was looked up without it")
-    _, use = LineageIndex(index.runs.values(), sources).resolve(ref)
-    if not isinstance(use, SourceUse) or use.source is None:
-        return None
-    where = use.source.location or "no location"
+def _no_rows_of_source(ref: str, source: SourceRecord, version: str) -> BadInputError:
+    """The refusal of ``ref``, which names the registered ``source`` at ``version`` that no recorded run holds (its
+    digest, ``LOCATION`` or ``LOCATION@DIGEST``, resolved as 'tdprov record' resolves it): no run recorded its rows, so
+    there is no answer."""
+    where = source.location or "no location"
     return BadInputError(
-        f"{ref!r} is the registered source '{use.source.name}' at {where} ({use.version}), which no recorded run wrote "
+        f"{ref!r} is the registered source '{source.name}' at {where} ({version}), which no recorded run wrote "
         "or read: no row digests of it are recorded, so there is no answer.",
         fix="record a run that reads it through tdprov at row granularity (docs/dagster.md, docs/airflow.md), then ask "
             "for the version that run read ('tdprov runs' shows it); or look for the record in the data itself")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +27,7 @@ from prov_common.w3cprov.drawing import CHECKS_NAMED, drawn, same_content
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.graph import LineageGraph, content_holders_json, lineage_graph, named_holders
 from prov_common.w3cprov.identity import (
-    DatasetLabels, VersionKey, distinct_jobs, distinct_labels, nothing_named, utc_text, version_key,
+    DatasetLabels, VersionKey, digest_query, distinct_jobs, distinct_labels, nothing_named, utc_text, version_key,
 )
 from prov_common.w3cprov.ids import xml_text
 from prov_common.w3cprov.lineage import (
@@ -37,7 +39,7 @@ from prov_common.w3cprov.serialize import merge_documents
 from prov_common.text import counted, first_of
 
 if TYPE_CHECKING:
-    from prov_common.audit.recorded import Catalogued
+    from prov_common.audit.recorded import Catalogued, RecordedRuns
     from prov_common.audit.scope import LineageScope
 
 
@@ -123,22 +125,44 @@ def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSu
     ``catalogued``: the store's catalog, as loaded for the lineage; ``sources``: the registered sources, so that
     ``LOCATION@DIGEST`` of a source registered where runs recorded other versions names no recorded version (its
     tree is the source's, :func:`_source_trees`) rather than being refused."""
-    from prov_common.audit.recorded import RecordedRuns
-
     if is_digest(name):
         return []
-    recorded = RecordedRuns.of(store, trust, (s for same in sources.values() for s in same), summaries=found,
-                               catalogued=catalogued)
-    try:
+    with _recorded(store, trust, found, catalogued, sources, left_out, corrected) as recorded:
         recorded.read_naming(name)
-    finally:
-        left_out.update(recorded.left_out)
-        corrected.update(recorded.corrected)
     index = recorded.index()
     # DATASET@DIGEST of a dataset with no such version is refused, naming its versions
     named = sorted(index.version_namings(name), key=Naming.rank, reverse=True) if all_versions else index.datasets_named(name)
     return list(dict.fromkeys(data_node_id(n.dataset.namespace, n.dataset.name, n.dataset.version, index.generation_named(n))
                               for n in named))
+
+
+@contextmanager
+def _recorded(store: Store, trust: TrustStore, found: list[BundleSummary], catalogued: Catalogued, sources: SourcesByDigest,
+              left_out: dict[str, str], corrected: dict[str, str]) -> Iterator[RecordedRuns]:
+    """The runs ``found`` with the registered ``sources`` (:class:`~prov_common.audit.recorded.RecordedRuns`; ``catalogued``:
+    the store's catalog, as loaded for the lineage), for the caller to read bundles of; on leaving, the runs whose bundles
+    do not verify are added to ``left_out``, those whose index entries differ from their sound bundles to ``corrected``."""
+    from prov_common.audit.recorded import RecordedRuns
+
+    recorded = RecordedRuns.of(store, trust, (s for same in sources.values() for s in same), summaries=found,
+                               catalogued=catalogued)
+    try:
+        yield recorded
+    finally:
+        left_out.update(recorded.left_out)
+        corrected.update(recorded.corrected)
+
+
+def _refuse_both(store: Store, trust: TrustStore, scope: LineageScope, target: str, sources: SourcesByDigest,
+                 left_out: dict[str, str], corrected: dict[str, str]) -> None:
+    """Refuse ``target``, hex digits alone, where it begins a recorded digest (a version's or a registered source's) and
+    names a dataset too, as every verb refuses it (:meth:`~prov_common.audit.lineage.LineageIndex.digest_meant`): by any
+    of its names, with a version or without. A Dagster asset key is in the events' ``symlinks`` only, which the index
+    summaries leave out: the bundles are read where the digits begin a digest and the summaries name no dataset so."""
+    with _recorded(store, trust, scope.every(), scope.catalogued, sources, left_out, corrected) as recorded:
+        if recorded.index().digest_meant(target) is not None:
+            recorded.read_naming(target)
+            recorded.index().digest_meant(target)
 
 
 def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, targets: list[str], direction: str,
@@ -372,6 +396,9 @@ def _run(args: argparse.Namespace) -> int:
     corrected: dict[str, str] = {}
     targets = [args.target]
     try:
+        if (query := digest_query(args.target)) is not None and ":" not in query:  # hex digits alone: a name too?
+            _refuse_both(store, trust, scope, args.target, sources, left_out, corrected)
+            found = as_bundles_say(store, [s for s in found if s.run_id not in left_out], corrected)
         while True:  # a run left out can change what the target means: trace again until every run shown verifies
             graph, trees = _traced(store, found, args, targets, direction, sources, left_out)
             if not trees and targets == [args.target]:  # no dataset is named so in the index: another name (an asset key)?

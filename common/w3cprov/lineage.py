@@ -24,7 +24,7 @@ from prov_common.w3cprov.identity import (
     as_written_else_unescaped, at_location, dataset_label, digest_query, digest_starts, is_location, location_of_ref, normal_version, sortable_time, spells,
     written_as_pair,
 )
-from prov_common.w3cprov.version_ref import name_and_digest, split_version
+from prov_common.w3cprov.version_ref import read_as_digest, split_version
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 
@@ -130,10 +130,10 @@ def find_nodes(graph: LineageGraph, query: str, all_versions: bool = False) -> l
     exact = [n.id for n in data if query in (n.id, n.id.split(":", 1)[1], n.version)]
     digest = digest_query(query)
     if not exact and digest is not None:
-        exact = [n.id for n in data if digest_starts(n.version, digest)]
-        if exact and ":" not in digest and (named := _datasets_named(data, query)):  # hex digits alone: a name too
-            raise name_and_digest(query, [(n.namespace, n.dataset or "") for n in named],
-                                  [graph.nodes[k].version or "" for k in exact])
+        begun = [n for n in data if digest_starts(n.version, digest)]
+        if read_as_digest(query, {n.version or "" for n in begun},
+                          lambda: [(n.namespace, n.dataset or "") for n in _datasets_named(data, query)]):
+            exact = [n.id for n in begun]
     if exact:
         return _newest_per_dataset(graph, [graph.nodes[k] for k in set(exact)], all_versions)
     matches = _datasets_named(data, query)

@@ -10,7 +10,7 @@ references as a whole.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from prov_common.errors import BadInputError
 from prov_common.text import first_of, pasteable
@@ -72,13 +72,29 @@ def no_version_at(ref: str, query: str, labels: Sequence[str], versions: Sequenc
     )
 
 
-def name_and_digest(ref: str, datasets: Sequence[tuple[str | None, str]], digests: Sequence[str]) -> BadInputError:
+def read_as_digest(ref: str, digests: Collection[str], datasets: Callable[[], Sequence[tuple[str | None, str]]]) -> bool:
+    """Whether ``ref``, a digest or its start (:func:`~prov_common.w3cprov.identity.digest_query` gives it), is read as a
+    digest, the one rule of every verb that takes a :data:`~prov_common.w3cprov.identity.VERSION_ARGUMENT`: with
+    ``algo:``, always; hex digits alone, where they begin the recorded ``digests`` (versions' and registered sources')
+    and name none of the ``datasets`` (``(namespace, name)``, by any of their names, with or without a version: asked
+    only then), else a name. Hex digits alone that do both are refused (:func:`name_and_digest`): a dataset may be
+    named so."""
+    if ":" in ref:
+        return True
+    if not digests:
+        return False
+    if named := datasets():
+        raise name_and_digest(ref, named, digests)
+    return True
+
+
+def name_and_digest(ref: str, datasets: Sequence[tuple[str | None, str]], digests: Collection[str]) -> BadInputError:
     """The refusal of ``ref``, hex digits alone (no ``algo:``), that names the ``datasets`` (``(namespace, name)``)
-    and begins the recorded ``digests`` too: which is meant is the user's to say, by each one's text to paste (a
-    dataset's ``NAMESPACE::NAME``, a digest in full), as every verb that takes a
-    :data:`~prov_common.w3cprov.identity.VERSION_ARGUMENT` says it."""
-    names = quoted_list([pair_text(*d) for d in dict.fromkeys(datasets)], SHOWN_VERSIONS)
-    whole = quoted_list(sorted(set(digests)), SHOWN_VERSIONS)
-    return BadInputError(f"{ref!r} is both a dataset's name and the start of a recorded digest: paste {names} for the "
-                         f"dataset, {whole} for the version at that digest.",
+    and begins the recorded ``digests`` too (a version's, a registered source's): which is meant is the user's to say,
+    by each one's text to paste (a dataset's ``NAMESPACE::NAME``, a digest in full)."""
+    names = sorted({pair_text(*d) for d in datasets})
+    whole = sorted(set(digests))
+    return BadInputError(f"{ref!r} is both a dataset's name and the start of a recorded digest: paste "
+                         f"{quoted_list(names, SHOWN_VERSIONS)} for the dataset{'s' if len(names) > 1 else ''}, "
+                         f"{quoted_list(whole, SHOWN_VERSIONS)} for the digest{'s' if len(whole) > 1 else ''}.",
                          fix="give the text of the one meant (a dataset as NAMESPACE::NAME, a digest with its 'blake3:')")
