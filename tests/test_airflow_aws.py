@@ -160,3 +160,35 @@ def test_hook_store_uses_the_connection_and_reports_a_wrong_endpoint(connections
         "extra": {"endpoint_url": f"http://127.0.0.1:{free_port()}", "region_name": "us-east-1"}}))
     ok, message = ProvenanceHook("tdprov_s3").test_connection()
     assert ok is False and "127.0.0.1" in message
+
+
+def test_verify_mode_names_the_delete_marker_hiding_a_missing_file(tmp_path: Path, connections: dict) -> None:
+    """On a versioned bucket, a bundle's prov.json deleted without a version id: 'tdprov verify' named the marker that
+    hides it, but the audit operator's verify mode said only that it is missing. Its report and its error name the
+    marker, the version that removing it restores and the command that removes it, as 'tdprov verify' does."""
+    from prov_airflow.operators.audit import ProvenanceAuditOperator
+
+    out = tmp_path / "out.csv"
+    with DAG("tdprov_aws_marker", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="write", python_callable=lambda: out.write_text("a,b\n1,x\n"), outlets=[Asset(out.as_uri())])
+    assert run_dag(dag, logical_date=START).state == "success"
+    client, bucket = connections["client"], connections["bucket"]
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    listed = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="lineage/bundles/")["Contents"]]
+    full = next(k for k in listed if k.endswith("/prov.json"))
+    key = full.removeprefix("lineage/")
+    marker = client.delete_object(Bucket=bucket, Key=full)["VersionId"]
+    kept = client.list_object_versions(Bucket=bucket, Prefix=full)["Versions"][0]["VersionId"]
+    removal = (f"a delete marker (version id '{marker}') hides the object on this versioned bucket: remove the marker, "
+               f"which makes version '{kept}' the object again, with its sealed bytes and ETag; then verify again. The marker is "
+               f"removed by: aws s3api delete-object --bucket {bucket} --key {full} --version-id {marker}")
+
+    report = tmp_path / "verify.json"
+    with DAG("tdprov_aws_marker_verify", start_date=START, schedule=None) as dag:
+        verify = ProvenanceAuditOperator(task_id="verify", mode="verify", report_dir=str(report), tdprov_conn_id="tdprov_s3")
+    assert run_dag(dag, logical_date=START).state == "failed"
+    assert [(f["key"], f["problem"], f["reason"]) for f in json.loads(report.read_text())["findings"]] == [
+        (key, "missing", f"the object is listed but not in the store; {removal}")]
+    with pytest.raises(Exception, match="tdprov verify found 1 finding") as raised:
+        verify.execute({})
+    assert f"{key}: missing: the object is listed but not in the store; {removal} (report: " in str(raised.value)

@@ -3,19 +3,20 @@ audit operator's verify mode run."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 
 from prov_common.bundle import layout
 from prov_common.bundle.model import VerificationReport
 from prov_common.bundle.storage import EntriesOfRuns, index_keys
-from prov_common.bundle.verify import verify_bundle
+from prov_common.bundle.verify import MISSING, verify_bundle
 from prov_common.bundle.verify_pool import map_batches
 from prov_common.errors import BadInputError
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 from prov_common.store.identity import reread_identity
+from prov_common.store.markers import DeleteMarkers
 
 
 def stored_runs(store: Store, since: datetime | None = None) -> dict[str, list[str]]:
@@ -57,8 +58,22 @@ class RunsVerification:
         return _named_entries(self.store, self.runs.items(), self.index)
 
     def __iter__(self) -> Iterator[VerificationReport]:
-        return map_batches(_verify_batch, list(self.runs.items()), self.store, self.trust, workers=self.workers,
-                           here=lambda runs: _verified(self.store, self.trust, runs, self.entries_of))
+        """The reports, each object found missing that a delete marker hides named with the fix that removes it
+        (:func:`hidden_by_markers`, asked in this process, at most :data:`~prov_common.store.markers.MARKERS_ASKED`
+        times a verification)."""
+        markers = DeleteMarkers(self.store)
+        for report in map_batches(_verify_batch, list(self.runs.items()), self.store, self.trust, workers=self.workers,
+                                  here=lambda runs: _verified(self.store, self.trust, runs, self.entries_of)):
+            hidden_by_markers(report, markers)
+            yield report
+
+
+def hidden_by_markers(report: VerificationReport, markers: DeleteMarkers) -> None:
+    """Each object of ``report`` found missing that a delete marker hides (a versioned S3 bucket) told so, with the fix
+    that removes the marker, as the audit's fix says it (not a folded finding of many files: its key is the bundle's
+    folder)."""
+    report.findings = [replace(f, reason=f"{f.reason}; {fix}") if f.problem == MISSING and not f.key.endswith("/")
+                       and (fix := markers.fix(f.key, "then verify again")) else f for f in report.findings]
 
 
 def _named_entries(store: Store, runs: Iterable[tuple[str, list[str] | None]],

@@ -11,7 +11,6 @@ from tqdm import tqdm
 
 from prov_common.bundle.missing import MissingBundle, checked_nothing, why_missing
 from prov_common.bundle.model import VerificationReport
-from prov_common.bundle.verify import MISSING
 from prov_common.bundle.verify_pool import PoolProgress
 from prov_common.bundle.verify_runs import verify_runs
 from prov_common.cli._terminal import one_line
@@ -22,7 +21,6 @@ from prov_common.config import Settings
 from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError
-from prov_common.store.markers import DeleteMarkers
 from prov_common.text import counted
 
 
@@ -61,14 +59,6 @@ def describe(report: VerificationReport) -> list[str]:
     return [f"FAIL  {report.run_id}  {signer}"] + [f"      {finding}" for finding in report.findings] + notes
 
 
-def hidden_by_markers(report: VerificationReport, markers: DeleteMarkers) -> None:
-    """Each object of ``report`` found missing that a delete marker hides (a versioned S3 bucket) told so, with the fix
-    that removes the marker, as the audit's fix says it (not a folded finding of many files: its key is the bundle's
-    folder)."""
-    report.findings = [replace(f, reason=f"{f.reason}; {fix}") if f.problem == MISSING and not f.key.endswith("/")
-                       and (fix := markers.fix(f.key, "then verify again")) else f for f in report.findings]
-
-
 def missing_story(store: Any, run_id: str, entries_of: Callable[[str], list[str]] | None = None) -> MissingBundle:
     """What a run with no bundle object is (:func:`~prov_common.bundle.missing.why_missing`, as the Airflow page says
     it): sealed and since removed, staged and never sealed, or never sealed with no event staged to seal it from, each
@@ -96,10 +86,9 @@ def run(args: argparse.Namespace) -> int:
     trust = bundle_trust(settings, store)
     resolved = resolve_runs(store, args.run_ids)  # typed by a person: one that names no bundle is bad input, not a finding
     verification = verify_runs(store, trust, resolved.run_ids or None, workers=args.workers, index=resolved.index)
-    failed, markers = 0, DeleteMarkers(store)
+    failed = 0
     for report in PoolProgress(verification, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(verification) < 2 or None):
         failed += not report.ok
-        hidden_by_markers(report, markers)
         if args.run_ids and checked_nothing(report, report.run_id):
             tell("verify", str(missing_error(store, report.run_id, verification.entries_of)))
         if args.json:
