@@ -431,3 +431,26 @@ def test_an_s3_version_that_does_not_exist_is_named_with_the_listing_of_its_vers
     assert err == (f"tdprov hash: cannot read 's3://{bucket}/k.csv?versionId=NOPE': bucket '{bucket}' holds no version 'NOPE' "
                    f"of object 'k.csv'. Fix: list the object's versions with 'aws s3api list-object-versions --bucket {bucket} "
                    f"--prefix k.csv' and give one of their VersionId values, or s3://{bucket}/k.csv for the object as it is now\n"), err
+
+
+def test_a_shard_listed_with_an_etag_holding_a_new_line_is_named_with_the_fix(s3_server, monkeypatch: pytest.MonkeyPatch,
+                                                                             tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """An S3-compatible server that lists a shard with an ETag holding a new line: reading the shard at that ETag
+    (If-Match) raised the HTTP client's error, which named neither the shard nor a fix. The shard is named with the
+    ETag listed and the fix, as the audit names such an object."""
+    from moto.s3.models import FakeKey
+
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    s3_server.point(monkeypatch)
+    bucket = s3_server.create_bucket()
+    for i in range(2):
+        s3_server.client().put_object(Bucket=bucket, Key=f"corpus/part-{i}.csv", Body=f"id\n{i}\n".encode())
+    etag = FakeKey.etag
+    monkeypatch.setattr(FakeKey, "etag", property(lambda k: '"a\nb"' if k.name == "corpus/part-1.csv" else etag.fget(k)))
+    capsys.readouterr()
+    assert main(["hash", f"s3://{bucket}/corpus/"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"tdprov hash: 's3://{bucket}/corpus/part-1.csv' was listed with an ETag no request can ask for ('a\\nb'): "
+                   f"the S3 endpoint {s3_server.endpoint} gave it characters an HTTP header cannot hold, so its bytes cannot be "
+                   "read as they were listed. Fix: check what answers at the S3 endpoint (S3 gives each object an ETag of "
+                   "printable ASCII), then hash it again\n"), err

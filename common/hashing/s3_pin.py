@@ -8,7 +8,8 @@ copy a Parquet object is spooled into, or as a CSV or JSON-lines body streams to
 would describe two contents. Here the first read
 takes the object's ETag (and version, on a versioned bucket); every later read asks for that ETag (``IfMatch``)
 and version, so it reads the same bytes or S3 refuses it (412 Precondition Failed), which is an
-:class:`ObjectChangedError` naming the object. A shard is read at the ETag its listing gave it.
+:class:`ObjectChangedError` naming the object. A shard is read at the ETag its listing gave it; one listed with an
+ETag no request can send is refused naming it.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import IO, Any
 from prov_common.errors import BadInputError
 from prov_common.hashing.file_sha256 import sha256_stream
 from prov_common.hashing.remote import named_if_missing, readable_body, s3_client, s3_object_params
-from prov_common.store.s3 import NOT_FOUND_CODES, PRECONDITION_CODES, s3_error_code
+from prov_common.store.s3 import NOT_FOUND_CODES, PRECONDITION_CODES, s3_error_code, unaskable_etag
 
 _CHANGED_CODES = PRECONDITION_CODES | NOT_FOUND_CODES | {"NoSuchVersion"}
 
@@ -40,19 +41,22 @@ class PinnedS3Object:
         self.version: str | None = None
         self._wants_sha256 = sha256
         self._sha256: str | None = None  # taken by the first read that reached the end
-        self._listed = etag is not None
+        self._listed = etag  # the ETag a listing gave it
         self._lock = threading.Lock()
 
     def open(self) -> IO[bytes]:
         """A new read of the object from its start, of the bytes every other read of this object gets."""
         where: dict[str, Any] = s3_object_params(self.uri)
+        client = s3_client()
+        if self._listed:
+            self._refuse_unaskable(self._listed, client)
         with self._lock:  # of passes started together, the first read takes the ETag the others then ask for
             if self.etag is not None:
                 where["IfMatch"] = self.etag
             if self.version is not None and "VersionId" not in where:
                 where["VersionId"] = self.version
             try:
-                answer = s3_client().get_object(**where)
+                answer = client.get_object(**where)
             except Exception as exc:  # botocore's ClientError
                 if self.etag is not None and s3_error_code(exc) in _CHANGED_CODES:
                     raise self._changed() from exc
@@ -76,8 +80,16 @@ class PinnedS3Object:
                 return self._sha256 or sha256_stream(body)
         return self._sha256
 
+    def _refuse_unaskable(self, etag: str, client: Any) -> None:
+        """Refuse the object, naming it, when ``etag``, which its listing gave it, cannot be asked for (``client``
+        would refuse to send it: :func:`~prov_common.store.s3.unaskable_etag`)."""
+        endpoint = getattr(client.meta, "endpoint_url", None)
+        if unaskable := unaskable_etag(repr(self.uri), etag, f"the S3 endpoint{f' {endpoint}' if endpoint else ''}"):
+            raise BadInputError(unaskable, fix="check what answers at the S3 endpoint (S3 gives each object an ETag of "
+                                               "printable ASCII), then hash it again")
+
     def _changed(self) -> ObjectChangedError:
-        first = "its listing named" if self._listed else "the first read found"
+        first = "its listing named" if self._listed is not None else "the first read found"
         return ObjectChangedError(
             f"{self.uri!r} changed while it was being hashed: S3 no longer holds the bytes with ETag {self.etag} that "
             f"{first} (overwritten or removed since), so its digests would describe two contents.",

@@ -91,6 +91,16 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return parts.netloc, prefix + "/" if prefix else ""
 
 
+def unaskable_etag(name: str, etag: str, where: str) -> str | None:
+    """What is wrong with object ``name`` that ``where`` (an S3 endpoint) listed with ``etag`` when no request can ask
+    for that ETag (``IfMatch``): characters an HTTP header cannot hold, which the HTTP client refuses to send; None
+    when a request can. The one rule of the store's reads and of a shard's (:mod:`prov_common.hashing.s3_pin`)."""
+    if etag.isascii() and etag.isprintable():
+        return None
+    return (f"{name} was listed with an ETag no request can ask for ({cut(repr(etag), VALUE_AT_MOST)}): {where} gave it "
+            "characters an HTTP header cannot hold, so its bytes cannot be read as they were listed")
+
+
 MARKER_LISTING = 100
 """How many version entries :meth:`S3Store.delete_marker` lists of a key (one request)."""
 
@@ -135,21 +145,20 @@ class S3Store(BaseStore):
         self.client = client or (client_factory or fresh_s3_client)(client_config(self.options))
         self._listed: dict[str, str] = {}  # key -> the ETag a listing gave it: reads get those bytes or fail (pin_listing)
 
-    def pin_listing(self, tags: Mapping[str, str] | None) -> None:
+    def pin_listing(self, tags: Mapping[str, str] | None) -> list[str]:
         """From now on read each key of ``tags`` (key -> listed fingerprint ``size:ETag``) only as those bytes (``IfMatch``),
         so that what a reader checks is what it listed; ``None``: read whatever is there again. An ETag is the bytes'
-        digest: bytes swapped in between a listing and a read, then put back, would show the listed fingerprint again."""
+        digest: bytes swapped in between a listing and a read, then put back, would show the listed fingerprint again.
+        The keys listed with no ETag, which are read as they are when read (nothing to ask for)."""
         self._listed = {key: tag.partition(":")[2] for key, tag in (tags or {}).items()}
+        return [key for key, etag in self._listed.items() if not etag]
 
     def _get_object(self, key: str, **extra: Any) -> Any:
         """GetObject of ``key``, at its listed ETag when :meth:`pin_listing` pinned it."""
         etag = self._listed.get(key)
-        if etag and not (etag.isascii() and etag.isprintable()):  # no HTTP header holds it: the client would refuse to send it
-            raise UnreadableObjectError(
-                f"'{key}' was listed with an ETag no request can ask for ({cut(repr(etag), VALUE_AT_MOST)}): {self.describe()} "
-                "gave it characters an HTTP header cannot hold, so its bytes cannot be read as they were listed",
-                fix="check what answers at the store's endpoint (S3 gives each object an ETag of printable ASCII); the next "
-                    "audit verifies it again")
+        if etag and (unaskable := unaskable_etag(f"'{key}'", etag, self.describe())):
+            raise UnreadableObjectError(unaskable, fix="check what answers at the store's endpoint (S3 gives each object an "
+                                                       "ETag of printable ASCII); the next audit verifies it again")
         if etag:
             extra["IfMatch"] = f'"{etag}"'
         try:
