@@ -1995,3 +1995,26 @@ def test_an_etag_listed_with_a_new_line_is_an_unreadable_object_not_an_outage(st
     named = [f for f in found.errors if f.object == key and "unreadable" in f.what]
     assert found.exit_code == 1 and named, [f"{f.object}: {f.what}" for f in found.errors]
     assert "was listed with an ETag no request can ask for ('a\\nb')" in named[0].what, named[0].what
+
+
+@pytest.mark.parametrize("store_uri", ["s3"], indirect=True)
+def test_an_object_listed_with_an_empty_etag_is_noted_as_read_unpinned(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An S3-compatible server that lists a logged file with an empty ETag: the audit read it as it was when read, not
+    at the bytes listed, and remembered its size alone as its fingerprint, without a word. The audit notes it (not a
+    finding), naming the file and the fix."""
+    from moto.s3.models import FakeKey
+
+    from prov_common.audit.model import CHECK_INVENTORY, NOTE
+
+    run_id = seal(open_store(store_uri), run_events("prepare", [], [dataset("/data/x.parquet", digest("x"))]))
+    assert _audit(store_uri).clean
+    key = layout.bundle_key(run_id, layout.PROV_FILE)
+    etag = FakeKey.etag
+    monkeypatch.setattr(FakeKey, "etag", property(lambda k: '""' if k.name.endswith(key) else etag.fget(k)))
+    found = _audit(store_uri)
+    noted = [f for f in found.check(CHECK_INVENTORY).findings if f.severity == NOTE and "no ETag" in f.what]
+    assert found.exit_code == 0 and [(f.object, f.items) for f in noted] == [(key, (key,))], \
+        [f"{f.object}: {f.what}" for f in found.check(CHECK_INVENTORY).findings]
+    assert noted[0].what == (f"1 object ({key}) listed with no ETag by {open_store(store_uri).describe()}: each is read as it is "
+                             "when read, not at the bytes listed, and its fingerprint is its size alone, so bytes of the same "
+                             "size put in its place are not seen as a change until a full audit verifies it"), noted[0].what

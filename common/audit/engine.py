@@ -29,8 +29,8 @@ from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_gene
 from prov_common.audit.identity import check_identity
 from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.audit.inventory import (FIX_MOVED_BACK, Listing, adopt_new, changed_runs, compare, entry_moved, hidden_by_markers,
-                                         missing_back, missing_restored, pin_written, planted_gone, planted_removed, record_bundle_files,
-                                         refresh_fingerprints, remember_runs, removed_note, restored_note, retake_rechecked,
+                                         listed_without_etag, missing_back, missing_restored, pin_written, planted_gone, planted_removed,
+                                         record_bundle_files, refresh_fingerprints, remember_runs, removed_note, restored_note, retake_rechecked,
                                          retake_verified, unparsed_entries)
 from prov_common.audit.memory import AuditorMemory, KnownCheckpoint, load_memory, memory_lock, save_memory
 from prov_common.audit.memory import memory_path as default_memory_path
@@ -223,7 +223,7 @@ def _audit(
     blocked = result.log_gap or head_unread
     result.remembered = memory.checkpoint
     listing = Listing.take(store)
-    pin_listing(store, listing.tags)
+    unpinned = pin_listing(store, listing.tags)
     refresh_fingerprints(memory, listing)
     recorded = record_bundle_files(memory, listing, store)  # an inventory kept by an earlier tdprov: its runs' files, as listed now
     # a store that holds no record now: the records this auditor remembers, or those the store's own audits found, were
@@ -237,7 +237,8 @@ def _audit(
         raise _nothing_to_audit(store, told)
     if not read_only and accept_checkpoint is None:  # before the work (accepting checked it already): not at its end
         require_write_access(store)
-    inventory = CheckResult(CHECK_INVENTORY, findings=[*identity.findings, *([deleted] if deleted else [])])
+    inventory = CheckResult(CHECK_INVENTORY, findings=[*identity.findings, *([deleted] if deleted else []),
+                                                       *listed_without_etag(store, unpinned)])
 
     # 2. examine what is new (everything without a state to continue from); the workers read the index entries
     records: dict[str, RunRecord] = {}

@@ -357,6 +357,25 @@ def _rewritten(memory: AuditorMemory, listing: Listing, key: str) -> bool:
     return key in listing.tags and memory.tags.get(key) not in ("", None, UNVERIFIED) and memory.tags[key] != listing.tags[key]
 
 
+UNPINNED_SHOWN = 5
+"""How many of the objects listed with no ETag the note names (all are in its ``items``)."""
+
+
+def listed_without_etag(store: Store, keys: list[str]) -> list[Finding]:
+    """A note of the objects ``store`` listed with no ETag (``keys``, which :func:`~prov_common.store.pinning.pin_listing`
+    could not pin): each is read as it is when read, not as listed, and its fingerprint is its size alone; none when
+    there are none."""
+    if not keys:
+        return []
+    return [Finding(CHECK_INVENTORY, keys[0] if len(keys) == 1 else store.uri,
+                    f"{counted(len(keys), 'object')} ({first_of(keys, UNPINNED_SHOWN)}) listed with no ETag by {store.describe()}: "
+                    "each is read as it is when read, not at the bytes listed, and its fingerprint is its size alone, so "
+                    "bytes of the same size put in its place are not seen as a change until a full audit verifies it",
+                    "check what answers at the store's endpoint (S3 gives every object an ETag); until it gives one, "
+                    "audit with --full to verify every bundle's files against their signed digests",
+                    severity=NOTE, items=tuple(keys))]
+
+
 def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> list[Finding]:
     """Findings of ``listing`` against ``memory``. ``settled``: run ids whose index entries this audit
     listed and did not log (so an entry of a run the log lacks is a finding, not a run still arriving)."""
@@ -588,6 +607,7 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Bin
     return None
 
 
-__all__ = ["Listing", "adopt_new", "bundle_files", "changed_runs", "compare", "hidden_by_markers", "missing_back", "missing_restored",
+__all__ = ["Listing", "adopt_new", "bundle_files", "changed_runs", "compare", "hidden_by_markers", "listed_without_etag",
+           "missing_back", "missing_restored",
            "restored_note", "pin_written", "record_bundle_files", "remember_runs",
            "retake_rechecked", "retake_verified", "run_objects"]
