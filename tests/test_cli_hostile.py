@@ -888,7 +888,8 @@ def test_verify_of_a_large_trusted_bundle_holds_the_file_not_its_events_parsed_t
                           capture_output=True, text=True, timeout=300, env={**os.environ, **env})
     head, said = done.stdout.split("\n", 1)
     code, peak_kib = map(int, head.split())
-    assert code == 0 and f"OK    {run}" in said and peak_kib < 300_000, (head, said, done.stderr)
+    # folded as written about 150 MB; the events parsed whole as well, about 300 MB
+    assert code == 0 and f"OK    {run}" in said and peak_kib < 220_000, (head, said, done.stderr)
     shown = _tdprov("show", run, "--json", env=env)
     assert shown.returncode == 0, shown.stderr
     listed = json.loads(shown.stdout)["events"]
@@ -919,7 +920,8 @@ def test_bundle_sensor_of_a_large_trusted_bundle_parses_no_event_again(tmp_path:
         done = subprocess.run([sys.executable, "-c", measured, sys.executable, "-c", sensor, str(store), dag], capture_output=True,
                               text=True, timeout=300, env={**os.environ, **env})
         code, taken, peak_kib = done.stdout.split()[:3]
-        assert (code, taken) == ("0", found) and int(peak_kib) < 210_000, (dag, done.stdout, done.stderr)
+        # verifying it costs about 145 MB; the events parsed again, about 50 MB more
+        assert (code, taken) == ("0", found) and int(peak_kib) < 175_000, (dag, done.stdout, done.stderr)
 
 
 def test_verify_reads_an_attachment_no_further_than_its_listed_size_and_one_byte(tmp_path: Path) -> None:
