@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
-from airflow_dags.harness import airflow_db  # noqa: F401 (fixtures)
+from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
 from airflow_dags.harness import bundles_of, child_env, events_of, run_dag, tdprov_env
 
 import pandas as pd
@@ -260,3 +260,17 @@ def test_a_dag_run_the_provider_ends_again_after_its_seal_keeps_its_bundle_and_t
     audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
     [late] = audit.check(CHECK_UNFINISHED).findings
     assert late.run_id == dag_run.run_id and "1 event was staged for it after that" in late.what, late.what
+
+
+def test_a_test_process_builds_the_in_process_execution_api_for_the_version_its_task_sdk_speaks(store: Path) -> None:
+    """The suite's processes build dag.test()'s execution API for the latest version alone (Cadwyn generating every
+    version Airflow serves cost each new process about 4 s of CPU); the task SDK speaks that version and a run is
+    recorded as before."""
+    from airflow.sdk.api.datamodels._generated import API_VERSION
+    from airflow.sdk.execution_time.supervisor import in_process_api_server
+
+    with DAG("tdprov_latest_api", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="work", python_callable=lambda: None)
+    assert run_dag(dag, logical_date=START).state == "success"
+    assert [v.value for v in in_process_api_server().app.versions] == [API_VERSION]
+    assert {s.job_name for s in bundles_of(store)} == {"tdprov_latest_api", "tdprov_latest_api.work"}

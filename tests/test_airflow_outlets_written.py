@@ -36,7 +36,7 @@ def test_only_the_outlets_a_try_changed_are_its_outputs(tmp_path: Path, mode: st
     this one (the provider is off in it); beside the provider, a subprocess whose provider feeds ProvenanceTransport.
     The audit of their store has a note for each outlet a try left as it found it, and no error."""
     store = tmp_path / "store"
-    if mode == "alone":  # no Airflow start-up of its own (a subprocess cost one: about 11 s of CPU)
+    if mode == "alone":  # no Airflow start-up of its own (a subprocess cost one: about 8 s of CPU)
         for key, value in tdprov_env(store).items():
             monkeypatch.setenv(key, value)
         states, said = outlets_run.run_dags(tmp_path), capfd.readouterr()

@@ -15,6 +15,7 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
+from airflow_dags.execution_api import serve_latest_version_only
 from prov_airflow.testing import register_dag  # noqa: F401  (re-exported: tests and the benchmark import it from here; airflow loads on use)
 
 HERE = Path(__file__).resolve().parent
@@ -111,6 +112,7 @@ def warm_forked_emitters() -> None:
 
 def run_dag(dag, **kwargs):
     """``dag.test()`` of a DAG defined in a test (in a test's subprocess, after :func:`warm_forked_emitters`)."""
+    serve_latest_version_only()
     register_dag(dag)
     if _CHILD:
         warm_forked_emitters()
@@ -145,7 +147,9 @@ try:  # fixtures for the test modules (imported there by name)
 
     @pytest.fixture(scope="module", autouse=True)
     def airflow_db() -> Path:
-        """The migrated metadata DB, in place before a module's first test."""
+        """The migrated metadata DB, in place before a module's first test; ``dag.test()``'s execution API built for
+        the version its client speaks (:mod:`airflow_dags.execution_api`)."""
+        serve_latest_version_only()
         return prepare_database()
 
     @pytest.fixture()

@@ -18,7 +18,7 @@ START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
 def main(dag_id: str, inlet: str) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from airflow_dags.harness import register_dag
+    from airflow_dags.harness import register_dag, serve_latest_version_only
 
     from airflow.providers.standard.operators.python import PythonOperator
     from airflow.sdk import DAG
@@ -31,6 +31,7 @@ def main(dag_id: str, inlet: str) -> int:
 
     with DAG(dag_id, start_date=START, schedule=None) as dag:
         PythonOperator(task_id="work", python_callable=work, inlets=[inlet])
+    serve_latest_version_only()
     register_dag(dag)
     dag.test(logical_date=START)
     return 1  # not reached
