@@ -14,11 +14,17 @@ from typing import Any
 
 @functools.cache
 def serve_latest_version_only() -> None:
-    """Build this process's in-process execution API for the latest version alone (once; before its first use)."""
-    import airflow.api_fastapi.execution_api.app as app_module
-    import airflow.api_fastapi.execution_api.versions as versions
-    from cadwyn import HeadVersion, Version, VersionBundle
-    from cadwyn.route_generation import _DELETED_ROUTE_TAG
+    """Build this process's in-process execution API for the latest version alone (once; before its first use).
+    Where Airflow or Cadwyn no longer have the pieces this reads, the API is built as Airflow builds it (slower, the
+    same answers): ``test_a_test_process_builds_the_in_process_execution_api_for_the_version_its_task_sdk_speaks``
+    then fails, naming what to update, and no other test does."""
+    try:
+        import airflow.api_fastapi.execution_api.app as app_module
+        import airflow.api_fastapi.execution_api.versions as versions
+        from cadwyn import HeadVersion, Version, VersionBundle
+        from cadwyn.route_generation import _DELETED_ROUTE_TAG
+    except ImportError:
+        return
 
     create = app_module.create_task_execution_api_app
 
@@ -30,8 +36,9 @@ def serve_latest_version_only() -> None:
             app = create(*args, **kwargs)
         finally:
             versions.bundle = every
-        latest = app._latest_version_router  # a route kept for older versions only is served by none of the latest
-        latest.routes = [r for r in latest.routes if _DELETED_ROUTE_TAG not in getattr(r, "tags", ())]
+        latest = getattr(app, "_latest_version_router", None)  # a route kept for older versions only is served by none of the latest
+        if latest is not None:
+            latest.routes = [r for r in latest.routes if _DELETED_ROUTE_TAG not in getattr(r, "tags", ())]
         return app
 
     app_module.create_task_execution_api_app = create_latest
