@@ -658,6 +658,37 @@ def test_a_file_found_missing_by_full_and_restored_since_is_dropped_by_the_next_
     assert not [n for n in notes[1] if "found missing" in n], notes
 
 
+@on(*BOTH)
+def test_a_bundle_found_missing_whole_by_full_and_restored_since_is_dropped_by_the_next_audit(base: Store) -> None:
+    """Two logged runs' bundles deleted whole, named missing by --full under their folder (never listed): one restored
+    after, it stayed a finding of every default audit until the next --full. The default audit sees its files listed
+    again, verifies the bundle again and drops the finding, with a note saying it was restored; the one still gone stays."""
+    s = base
+    back, still = (layout.bundle_prefix(run) for run in (s.extra, s.last))
+    sealed = {key: raw_read(s.uri, key) for key in s.keys(back)}
+    s.delete(*sealed, *s.keys(still))
+    found = _audit(s.pipe, full=True)
+    gone = "missing: no bundle objects for this run"
+    assert [(f.check, f.what) for f in found.errors if f.object == back] == [
+        (CHECK_SIGNATURES, gone), (CHECK_LOG, f"the bundle of run {s.extra} (log leaf 2) is gone from the store"),
+        (CHECK_INVENTORY, f"the bundle of logged run {s.extra} is gone from the store")], [f"{f.object}: {f.what}" for f in found.errors]
+    for key, data in sealed.items():
+        raw_write(s.uri, key, data)
+    notes = []
+    for _ in range(2):
+        after = _audit(s.pipe)
+        shown = [f"{f.check} {f.object}: {f.what}" for f in after.errors]
+        assert [(f.check, f.what) for f in after.errors if f.object == still] == [
+            (CHECK_SIGNATURES, gone), (CHECK_INVENTORY, f"the bundle of logged run {s.last} is gone from the store")], shown
+        # on a local folder the restored files have a new change time: its manifest's is taken back by --full alone
+        kept = [f.what for f in after.errors if f.object.startswith(back)]
+        assert all(" changed after it was first listed (size:tag " in w for w in kept) and (not kept or base.uri[:5] != "s3://"), shown
+        notes.append([f.what for f in after.check(CHECK_INVENTORY).findings if f.object == back and f.severity == "note"])
+    assert notes[0][-1:] == [f"the bundle of logged run {s.extra} that an earlier audit found missing whole is "
+                             "restored: the bundle was verified again and each file has the digest its signed manifest names"], notes
+    assert not [n for n in notes[1] if "found missing" in n], notes
+
+
 @on(*LOCAL)
 def test_a_file_planted_in_a_bundle_that_fails_for_another_reason_is_dropped_once_removed(base: Store) -> None:
     """A bundle logged with a file planted in it and its PROV document altered: the planted file, removed, stayed a finding

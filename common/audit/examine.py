@@ -22,7 +22,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.events import LineDigests, fold_bundle_events, line_digests
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import listed_parts
-from prov_common.bundle.verify import (OTHER_STORE, UNLISTED, CheckedBundle, entry_differences, intact_events,
+from prov_common.bundle.verify import (NO_OBJECTS, OTHER_STORE, UNLISTED, CheckedBundle, entry_differences, intact_events,
                                        verify_and_derive)
 from prov_common.errors import StoreUnavailableError, TdprovError, VerificationError
 from prov_common.hashing.raw import blake3_digest
@@ -71,6 +71,12 @@ def planted(finding: Finding) -> bool:
 def found_missing(finding: Finding) -> bool:
     """Whether ``finding`` is a bundle verification's of an object it found missing (:data:`MISSING`)."""
     return finding.run_id is not None and finding.what.startswith(MISSING + ": ")
+
+
+def gone_whole(finding: Finding) -> bool:
+    """Whether ``finding`` is a bundle verification's of a bundle none of whose objects it found (:data:`NO_OBJECTS`),
+    filed under the bundle's folder."""
+    return found_missing(finding) and finding.what == f"{MISSING}: {NO_OBJECTS}"
 
 
 def bundle_finding(key: str, problem: str, reason: str, run_id: str, keys: tuple[str, ...] = ()) -> Finding:

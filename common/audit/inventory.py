@@ -19,7 +19,7 @@ from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from prov_common.audit.catalog import CATALOG_PREFIX, SUMMARY_PREFIX, Binding, Written, read_object
-from prov_common.audit.examine import FIX_MISSING, found_missing, planted
+from prov_common.audit.examine import FIX_MISSING, found_missing, gone_whole, planted
 from prov_common.audit.generated import GENERATED_PREFIX, read_lookup
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, NOTE, Finding, RunRecord, failed_in
@@ -276,9 +276,18 @@ def planted_gone(memory: AuditorMemory, listing: Listing, carried: Iterable[Find
 def missing_back(memory: AuditorMemory, listing: Listing, carried: Iterable[Finding]) -> dict[str, str]:
     """The index key of each run of the findings ``carried`` from the last audit's state (a full audit's, or that of the
     audit that logged the run) of objects its bundle's verification found missing that ``listing`` holds again (restored
-    since: the listing every audit takes tells, no request more), as :func:`planted_gone` gives them. Each such bundle is
-    verified again, and the findings dropped once its verification names none of those objects (:func:`missing_restored`)."""
-    return _index_keys(memory, listing, (f for f in carried if found_missing(f) and all(k in listing.tags for k in f.items or (f.object,))))
+    since: the listing every audit takes tells, no request more), or of a bundle found missing whole (its folder, never
+    listed) one of whose files it holds again, as :func:`planted_gone` gives them. Each such bundle is verified again, and
+    the findings dropped once its verification names none of those objects (:func:`missing_restored`)."""
+    return _index_keys(memory, listing, (f for f in carried if found_missing(f) and _back(f, listing)))
+
+
+def _back(found: Finding, listing: Listing) -> bool:
+    """Whether ``listing`` holds again what ``found`` (of objects found missing) named: each of its objects, or a file of
+    the bundle it found missing whole."""
+    if gone_whole(found):
+        return bool(listing.files.get(found.run_id))
+    return all(k in listing.tags for k in found.items or (found.object,))
 
 
 def _index_keys(memory: AuditorMemory, listing: Listing, found: Iterable[Finding]) -> dict[str, str]:
@@ -294,23 +303,28 @@ def _index_keys(memory: AuditorMemory, listing: Listing, found: Iterable[Finding
 
 def missing_restored(carried: Iterable[Finding], again: Mapping[str, RunRecord]) -> list[Finding]:
     """The findings ``carried`` of objects found missing in a bundle verified again now (``again``, by run id) whose
-    verification names none of those objects (each has the digest its signed manifest names): no longer findings. One it
-    still names (other bytes restored, or missing again) stays, beside what the verification says now."""
+    verification names none of those objects (each has the digest its signed manifest names), or of a bundle found
+    missing whole whose verification names no object missing: no longer findings. One it still names (other bytes
+    restored, or missing again) stays, beside what the verification says now."""
     out = []
     for f in carried:
         if not found_missing(f) or f.run_id not in again:
             continue
         keys = set(f.items or (f.object,))
-        if not any(keys & {x.object, *x.items} for x in again[f.run_id].bundle_findings if x.severity != NOTE):
+        named = found_missing if gone_whole(f) else lambda x: bool(keys & {x.object, *x.items})
+        if not any(named(x) for x in again[f.run_id].bundle_findings if x.severity != NOTE):
             out.append(f)
     return out
 
 
 def restored_note(found: Finding) -> Finding:
-    """The note that the object (or objects) that ``found`` named missing are back in their logged bundle, which verifies."""
+    """The note that the object (or objects, or whole bundle) that ``found`` named missing are back in their logged
+    bundle, which verifies."""
     count = counted(len(found.items), "object") if found.items else f"object '{found.object}'"
-    return Finding(CHECK_INVENTORY, found.object, f"the {count} of logged run {found.run_id} that an earlier audit found missing "
-                   f"{'are' if len(found.items) > 1 else 'is'} restored: the bundle was verified again and each has the digest "
+    what, each = f"the {count} of logged run {found.run_id} that an earlier audit found missing {'are' if len(found.items) > 1 else 'is'}", "each"
+    if gone_whole(found):
+        what, each = f"the bundle of logged run {found.run_id} that an earlier audit found missing whole is", "each file"
+    return Finding(CHECK_INVENTORY, found.object, f"{what} restored: the bundle was verified again and {each} has the digest "
                    "its signed manifest names", "nothing to do; find out who deleted it and who restored it",
                    severity=NOTE, run_id=found.run_id)
 

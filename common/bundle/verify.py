@@ -32,6 +32,8 @@ OTHER_STORE = "other store"
 """The problem of a bundle whose manifest names another store's identity than this store's."""
 MISSING = "missing"
 """The problem of an object the bundle needs that is not in the store."""
+NO_OBJECTS = "no bundle objects for this run"
+"""Why a bundle none of whose objects is in the store is :data:`MISSING` (a finding of its folder, which no listing holds)."""
 UNLISTED = "unlisted object"
 """The problem of a file in a bundle's prefix that its signed manifest does not list (planted)."""
 ATTACHMENT_CHUNK = 8 << 20
@@ -253,7 +255,7 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         except ObjectNotFoundError:
             pass
         if not _planted_in_place(store, run_id, report):
-            report.add(prefix, MISSING, "no bundle objects for this run")
+            report.add(prefix, MISSING, NO_OBJECTS)
         return
     _planted_in_place(store, run_id, report)  # an object store holds one beside the folder's objects
     if statement_key not in present:
