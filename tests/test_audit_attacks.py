@@ -28,6 +28,7 @@ from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -1399,6 +1400,20 @@ def test_another_stores_audit_reports_and_records_copied_in_are_a_finding(store_
         assert named[0].fix == FIX_OTHER_STORE
 
 
+def _logged_file_under_a_delete_marker(store_uri: str) -> tuple[Any, str, str, str, str]:
+    """A run sealed in the S3 store ``store_uri`` and audited, then its bucket versioned and the run's prov.json deleted
+    without a version id (a delete marker hides its bytes): the client, bucket and prefix, the file's key and the
+    marker's version id."""
+    run_id = seal(open_store(store_uri), run_events("prepare", [], [dataset("/data/x.parquet", digest("x"))]))
+    assert _audit(store_uri).clean
+    client, bucket, prefix = _s3(store_uri)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    key = layout.bundle_key(run_id, layout.PROV_FILE)
+    deleted = client.delete_object(Bucket=bucket, Key=prefix + key)
+    assert deleted["DeleteMarker"], deleted
+    return client, bucket, prefix, key, deleted["VersionId"]
+
+
 @pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
 def test_a_delete_marker_on_a_logged_file_of_a_versioned_bucket_is_found(store_uri: str) -> None:
     """On a versioned bucket, a logged run's prov.json deleted without a version id: its bytes stay as an older version
@@ -1406,12 +1421,7 @@ def test_a_delete_marker_on_a_logged_file_of_a_versioned_bucket_is_found(store_u
     deletion (the inventory, by the listing), and so does verify."""
     from prov_common.cli import main
 
-    run_id = seal(open_store(store_uri), run_events("prepare", [], [dataset("/data/x.parquet", digest("x"))]))
-    assert _audit(store_uri).clean
-    client, bucket, prefix = _s3(store_uri)
-    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    key = layout.bundle_key(run_id, layout.PROV_FILE)
-    assert client.delete_object(Bucket=bucket, Key=prefix + key)["DeleteMarker"]
+    client, bucket, prefix, key, _ = _logged_file_under_a_delete_marker(store_uri)
     assert main(["verify", "--store", store_uri]) == 1
     for full in (False, True):
         found = _audit(store_uri, full=full)
@@ -1429,12 +1439,7 @@ def test_a_delete_marker_on_a_logged_file_is_named_with_the_version_that_removin
     from prov_common.audit import inventory
     from prov_common.store import markers
 
-    run_id = seal(open_store(store_uri), run_events("prepare", [], [dataset("/data/x.parquet", digest("x"))]))
-    assert _audit(store_uri).clean
-    client, bucket, prefix = _s3(store_uri)
-    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    key = layout.bundle_key(run_id, layout.PROV_FILE)
-    marker = client.delete_object(Bucket=bucket, Key=prefix + key)["VersionId"]
+    client, bucket, prefix, key, marker = _logged_file_under_a_delete_marker(store_uri)
     kept = client.list_object_versions(Bucket=bucket, Prefix=prefix + key)["Versions"][0]["VersionId"]
     found = _audit(store_uri)
     named = [f for f in found.check(CHECK_INVENTORY).errors if f.object == key]
@@ -1485,12 +1490,7 @@ def test_a_delete_marker_whose_version_id_is_shell_text_is_named_quoted(
 
     from moto.s3.models import FakeDeleteMarker
 
-    run_id = seal(open_store(store_uri), run_events("prepare", [], [dataset("/data/x.parquet", digest("x"))]))
-    assert _audit(store_uri).clean
-    client, bucket, prefix = _s3(store_uri)
-    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    key = layout.bundle_key(run_id, layout.PROV_FILE)
-    client.delete_object(Bucket=bucket, Key=prefix + key)
+    client, bucket, prefix, key, _ = _logged_file_under_a_delete_marker(store_uri)
     monkeypatch.setattr(FakeDeleteMarker, "version_id", property(lambda _: version_id))  # as listed: no header holds it
     [fix] = [f.fix for f in _audit(store_uri).check(CHECK_INVENTORY).errors if f.object == key]
     assert f"(version id {version_id!r})" in fix and "\n" not in fix, fix
@@ -1511,12 +1511,8 @@ def test_verify_names_the_delete_marker_hiding_a_missing_file_as_the_audit_does(
     from prov_common.audit.model import CHECK_PROV
     from prov_common.cli import main
 
-    run_id = seal(open_store(store_uri), run_events("prepare", [], [dataset("/data/x.parquet", digest("x"))]))
-    assert _audit(store_uri).clean
-    client, bucket, prefix = _s3(store_uri)
-    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    key = layout.bundle_key(run_id, layout.PROV_FILE)
-    marker = client.delete_object(Bucket=bucket, Key=prefix + key)["VersionId"]
+    client, bucket, prefix, key, marker = _logged_file_under_a_delete_marker(store_uri)
+    run_id = key.split("/")[1]  # bundles/RUN_ID/prov.json
     kept = client.list_object_versions(Bucket=bucket, Prefix=prefix + key)["Versions"][0]["VersionId"]
     def removal(then: str) -> str:
         return (f"a delete marker (version id '{marker}') hides the object on this versioned bucket: remove the marker, "

@@ -28,6 +28,7 @@ from prov_common.cli import main
 from prov_common.errors import StoreUnavailableError
 from prov_common.signing import trust_from_settings
 from prov_common.store import Outbox, open_store
+from prov_common.store.base import Store
 from test_reliability_proxy import FaultProxy, fast_tmp, fault_proxy  # noqa: F401 - fixtures
 
 
@@ -340,7 +341,7 @@ def test_dagster_step_whose_store_turns_read_only_or_full_is_spooled_then_flushe
             return pd.DataFrame({"x": [1, 2, 3]})
 
         def staged_runs() -> set[str]:
-            return {key.split("/")[1] for key in open_store(str(store_dir)).list(f"{layout.STAGING}/")}
+            return _staged_runs(open_store(str(store_dir)))
 
         @asset
         def b(a):
@@ -374,16 +375,13 @@ def test_strict_dagster_step_whose_store_fails_after_its_start_names_the_run_lef
 
     store_dir, away = tmp_path / "store", tmp_path / "away"
 
-    def staged_runs(folder: Path) -> set[str]:
-        return {key.split("/")[1] for key in open_store(str(folder)).list(f"{layout.STAGING}/")}
-
     @asset
     def a():  # (no annotations: this module's are strings, which Dagster cannot resolve in a local scope)
         return pd.DataFrame({"x": [1, 2, 3]})
 
     @asset
     def b(a):
-        assert len(staged_runs(store_dir)) == 2  # strict: b's START was staged as its input was loaded
+        assert len(_staged_runs(open_store(str(store_dir)))) == 2  # strict: b's START was staged as its input was loaded
         store_dir.rename(away)
         store_dir.write_bytes(b"")
         return a * 2
@@ -391,14 +389,14 @@ def test_strict_dagster_step_whose_store_fails_after_its_start_names_the_run_lef
     failure, error = _strict_step_failure(tmp_path, store_dir, [a, b])
     store_dir.unlink()
     away.rename(store_dir)
-    [left] = staged_runs(store_dir) - set(indexed_runs(open_store(str(store_dir))))  # a's run is sealed
+    staged, left = _left_staged(open_store(str(store_dir)))  # a's run is sealed
     assert failure.step_key == "b" and f"run {left} is left staged in the store, not sealed: cannot write" in error
     assert (f"Fix: point the ProvenanceIOManager's 'store' config at a folder (or move {store_dir} away); once the store "
             f"is back, run 'tdprov store seal --force {left}' (provenance_failure_sensor seals it as the run fails)"
             in error), error
     capsys.readouterr()
     assert main(["store", "seal", "--force", left, "--store", str(store_dir)]) == 0, capsys.readouterr()
-    assert_delivered_once(str(store_dir), sorted(staged_runs(store_dir)))
+    assert_delivered_once(str(store_dir), sorted(staged))
 
 
 def test_strict_dagster_step_whose_store_raises_an_error_not_tdprovs_after_its_start_names_the_run_left_staged(
@@ -434,8 +432,7 @@ def test_strict_dagster_step_whose_store_raises_an_error_not_tdprovs_after_its_s
         return a * 2
 
     failure, error = _strict_step_failure(tmp_path, store_dir, [a, b])
-    staged = {key.split("/")[1] for key in open_store(str(store_dir)).list(f"{layout.STAGING}/")}
-    [left] = staged - set(indexed_runs(open_store(str(store_dir))))  # a's run is sealed
+    staged, left = _left_staged(open_store(str(store_dir)))  # a's run is sealed
     assert failure.step_key == "b" and "ValueError: no room for staging/" in error, error
     assert (f"tdprov: run {left} is left staged in the store, not sealed. Fix: report this error to tdprov's maintainers "
             f"with its traceback; to seal what the store took of the run, run 'tdprov store seal --force {left}' "
@@ -443,6 +440,18 @@ def test_strict_dagster_step_whose_store_raises_an_error_not_tdprovs_after_its_s
     Faulty.failing = False
     assert main(["store", "seal", "--force", left, "--store", str(store_dir)]) == 0
     assert_delivered_once(str(store_dir), sorted(staged))
+
+
+def _staged_runs(store: Store) -> set[str]:
+    """The runs that have objects staged in ``store``."""
+    return {key.split("/")[1] for key in store.list(f"{layout.STAGING}/")}
+
+
+def _left_staged(store: Store) -> tuple[set[str], str]:
+    """The runs staged in ``store`` and the one of them left unsealed (it has no index entry; the others are sealed)."""
+    staged = _staged_runs(store)
+    [left] = staged - set(indexed_runs(store))
+    return staged, left
 
 
 def _strict_step_failure(tmp_path: Path, store_dir: Path, assets: list) -> tuple:
@@ -480,8 +489,7 @@ def test_strict_dagster_step_whose_end_the_store_will_not_take_names_the_seal_of
         return pd.DataFrame({f"column_{n:04d}_" + "w" * 60: a["x"] for n in range(1200)})
 
     failure, error = _strict_step_failure(tmp_path, store_dir, [a, b])
-    staged = {key.split("/")[1] for key in open_store(str(store_dir)).list(f"{layout.STAGING}/")}
-    [left] = staged - set(indexed_runs(open_store(str(store_dir))))
+    staged, left = _left_staged(open_store(str(store_dir)))
     assert failure.step_key == "b" and f"run {left} is left staged in the store, not sealed: the COMPLETE event" in error
     assert (f"; to seal what the store took of the run, run 'tdprov store seal --force {left}' "
             "(provenance_failure_sensor seals it as the run fails)" in error and "once the store is back" not in error), error
@@ -507,8 +515,7 @@ def test_strict_failure_sensor_whose_seal_of_a_staged_end_fails_names_the_run_le
         tags = instance.get_run_by_id(dagster_run.run_id).tags
     fault_proxy.fault = None
     store = open_store(store_uri)
-    staged = {key.split("/")[1] for key in store.list(f"{layout.STAGING}/")}
-    [left] = staged - set(indexed_runs(store))
+    staged, left = _left_staged(store)
     assert raised.value.what.startswith(f"run {left} is left staged in the store, not sealed: cannot write "), raised.value
     assert raised.value.fix == (
         "nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool; once the "
@@ -575,8 +582,7 @@ def test_strict_failure_sensor_whose_seal_fails_for_no_store_error_names_no_sens
                 provenance_failure_sensor(context)
         tags = instance.get_run_by_id(dagster_run.run_id).tags
     store = open_store(store_uri)
-    staged = {key.split("/")[1] for key in store.list(f"{layout.STAGING}/")}
-    [left] = staged - set(indexed_runs(store))
+    staged, left = _left_staged(store)
     assert raised.value.what.startswith(f"run {left} is left staged in the store, not sealed: the bundle cannot"), raised.value
     assert raised.value.fix == (
         f"report it; to seal what the store took of the run, run 'tdprov store seal --force {left}' (no sensor seals "
@@ -646,8 +652,7 @@ def test_strict_retry_whose_seal_of_its_earlier_attempt_fails_names_that_run_lef
     [*_, failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     error = failure.step_failure_data.error.to_string()
     store = open_store(store_uri)
-    staged = {key.split("/")[1] for key in store.list(f"{layout.STAGING}/")}
-    [left] = staged - set(indexed_runs(store))  # the first attempt's run: a's is sealed
+    staged, left = _left_staged(store)  # the first attempt's run: a's is sealed
     assert f"run {left} is left staged in the store, not sealed: cannot write 'bundles/{left}/" in error, error
     assert ("Fix: nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool; "
             f"once the store is back, run 'tdprov store seal --force {left}' (provenance_failure_sensor seals it as the run "
