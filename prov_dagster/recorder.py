@@ -17,8 +17,9 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 import concurrent.futures
+from contextlib import contextmanager
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -118,14 +119,33 @@ def left_staged(exc: TdprovError, ol_run_id: str, later: str = FAILURE_SENSOR_SE
     return exc.refixed(f"{exc.fix}; {seal}" if exc.fix else seal)
 
 
-def left_staged_note(exc: BaseException, ol_run_id: str) -> str:
+def left_staged_note(exc: BaseException, ol_run_id: str, later: str = FAILURE_SENSOR_SEALS, otherwise: str | None = None) -> str:
     """The note added to ``exc``, an error that is not tdprov's (an ``OSError`` a backend let through, a fault of the
     code), raised for run ``ol_run_id`` after its START was staged (strict mode): its type is kept for the caller, and
-    the note names the run left staged and the seal that ends it (:func:`left_staged`'s words)."""
+    the note names the run left staged and the seal that ends it (:func:`left_staged`'s words, ``later`` and
+    ``otherwise`` alike)."""
     of_store = isinstance(exc, OSError)
     report = "" if of_store else "report this error to tdprov's maintainers with its traceback; "
     return (f"tdprov: run {ol_run_id} is left staged in the store, not sealed. Fix: {report}"
-            f"{_seal_when(of_store, ol_run_id, FAILURE_SENSOR_SEALS)}")
+            f"{_seal_when(of_store, ol_run_id, later if of_store or otherwise is None else otherwise)}")
+
+
+@contextmanager
+def naming_left_staged(ol_run_id: str, staged: bool, later: str = FAILURE_SENSOR_SEALS,
+                       otherwise: str | None = None) -> Iterator[None]:
+    """Raise an error of the block, when run ``ol_run_id`` is ``staged`` (strict mode, after its START was staged),
+    naming the run left staged and the seal that ends it: tdprov's in :func:`left_staged`'s words, any other with its
+    type kept and :func:`left_staged_note` added (``later`` and ``otherwise``: theirs). Not ``staged``: as it is."""
+    try:
+        yield
+    except TdprovError as exc:
+        if not staged:
+            raise
+        raise left_staged(exc, ol_run_id, later, otherwise)
+    except Exception as exc:  # not tdprov's: raised as it is (its type kept), the run it left staged noted
+        if staged:
+            exc.add_note(left_staged_note(exc, ol_run_id, later, otherwise))
+        raise
 
 
 def _seal_when(of_store: bool, ol_run_id: str, later: str) -> str:
@@ -238,10 +258,9 @@ class StepRun:
         that is not the store's, when they differ)."""
         self.started = self.ended = True
         self.recorder.forget(self)
-        try:
+        # strict mode (sealed at once): what the run staged, its end among it, is left
+        with naming_left_staged(self.ol_run_id, True, later, otherwise):
             self.recorder.seal_staged(self.ol_run_id)
-        except TdprovError as exc:  # strict mode (sealed at once): what the run staged, its end among it, is left
-            raise left_staged(exc, self.ol_run_id, later, otherwise)
         return self.recorder.bundle_location(self.ol_run_id)
 
     def start(self) -> None:
@@ -271,7 +290,8 @@ class StepRun:
     def _end(self, state: str, error: BaseException | str | None, failed_output: DatasetRecord | None,
              at: datetime | None = None) -> str:
         if not self.ended:
-            self._add_declared()
+            with naming_left_staged(self.ol_run_id, self._left_if_raised()):  # strict mode raises what it cannot read
+                self._add_declared()
         self.start()
         if failed_output is not None:
             self.outputs.append(failed_output)
@@ -302,22 +322,19 @@ class StepRun:
         inputs = self.inputs[self.staged_inputs:] if state == "RUNNING" else self.inputs
         attachments: list[tuple[str, bytes]] = []
         new = range(self.staged_outputs, len(self.outputs)) if state != "START" else range(0)
-        for i in new:
-            self.outputs[i] = self._attach(self.outputs[i], attachments)
-        self.staged_inputs = len(self.inputs)
-        self.staged_outputs += len(new)
-        try:
+        with naming_left_staged(self.ol_run_id, self._left_if_raised()):  # strict mode: after an event the store took
+            for i in new:
+                self.outputs[i] = self._attach(self.outputs[i], attachments)
+            self.staged_inputs = len(self.inputs)
+            self.staged_outputs += len(new)
             self.recorder.emit_step(self, state, inputs=inputs, attachments=attachments, error=error,
                                     event_time=self._stamp(state, at))
-        except TdprovError as exc:  # strict mode (delivered at once): after an event the store took, left staged
-            if not (self.staged and self.recorder.settings.strict):
-                raise
-            raise left_staged(exc, self.ol_run_id)
-        except Exception as exc:  # not tdprov's: raised as it is (its type kept), the run it left staged noted
-            if self.staged and self.recorder.settings.strict:
-                exc.add_note(left_staged_note(exc, self.ol_run_id))
-            raise
         self.staged = True
+
+    def _left_if_raised(self) -> bool:
+        """Whether an error raised now leaves the run staged and unsealed: strict mode (delivered at once), after an
+        event the store took."""
+        return self.staged and self.recorder.settings.strict
 
     def _stamp(self, state: str, at: datetime | None) -> datetime:
         """The time of the next ``state`` event: ``at`` (None: now); a START's is ``started_at`` (None: now), no later

@@ -442,6 +442,45 @@ def test_strict_dagster_step_whose_store_raises_an_error_not_tdprovs_after_its_s
     assert_delivered_once(str(store_dir), sorted(staged))
 
 
+def test_strict_dagster_step_whose_declared_upstream_cannot_be_read_after_its_start_names_the_run_left_staged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real strict ``materialize``: loading ``a`` stages b's START, then, as b ends, reading the version of ``c`` (an
+    upstream b declares and does not load) from the Dagster instance raises a ``RuntimeError`` (injected). It was raised
+    as it was, naming neither b's run, left staged and unsealed, nor the seal that ends it; it keeps its type, with the
+    note an event's error gets (the run's failure, in its process, then seals it from what was staged)."""
+    import pandas as pd
+    from dagster import asset
+
+    from prov_dagster import deps
+
+    def unreadable(*args, **kwargs):
+        raise RuntimeError("the instance's event log is locked")
+
+    monkeypatch.setattr(deps, "event_metadata", unreadable)
+    store_dir = tmp_path / "store"
+
+    @asset
+    def a():
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @asset
+    def c():
+        return pd.DataFrame({"y": [1]})
+
+    @asset(deps=[c])
+    def b(a):
+        return a * 2
+
+    failure, error = _strict_step_failure(tmp_path, store_dir, [a, c, b])
+    staged = _staged_runs(open_store(str(store_dir)))
+    [left] = [run_id for run_id in staged if f"tdprov: run {run_id} is left staged" in error]
+    assert failure.step_key == "b" and "RuntimeError: the instance's event log is locked" in error, error
+    assert (f"tdprov: run {left} is left staged in the store, not sealed. Fix: report this error to tdprov's maintainers "
+            f"with its traceback; to seal what the store took of the run, run 'tdprov store seal --force {left}' "
+            "(provenance_failure_sensor seals it as the run fails)" in error), error
+    assert_delivered_once(str(store_dir), sorted(staged))  # the run's failure sealed it in the run's process
+
+
 def _staged_runs(store: Store) -> set[str]:
     """The runs that have objects staged in ``store``."""
     return {key.split("/")[1] for key in store.list(f"{layout.STAGING}/")}
