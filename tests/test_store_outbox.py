@@ -4,6 +4,8 @@ from __future__ import annotations
 import errno
 import multiprocessing
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -513,13 +515,63 @@ def test_flush_of_one_store_names_the_entries_left_for_other_stores_and_the_comm
     assert main(["flush", "--store", here.uri, "--spool", str(outbox.spool_dir)]) == 1
     out = capsys.readouterr().out
     assert "delivered 1 spooled entry (3 objects, 3 new); 3 left" in out, out
-    assert (f"3 entries left for other stores than {here.uri} (2 for {b.uri}, 1 for {c.uri}): "
-            f"'tdprov flush --spool {outbox.spool_dir}' delivers each to its own store") in out, out
+    assert (f"3 entries left for other stores than {here.uri} (2 for {b.uri}, 1 for {c.uri}); "
+            f"to deliver each to its own store, run: tdprov flush --spool {outbox.spool_dir}\n") in out, out
     assert main(["flush", "--spool", str(outbox.spool_dir)]) == 0
     assert "delivered 3 spooled entries (9 objects, 9 new); 0 left" in capsys.readouterr().out
     assert sorted(b.list()) == sorted(k for run in ("b1", "b2") for k, _ in _bundle(run)), list(b.list())
     assert main(["flush", "--store", here.uri, "--spool", str(outbox.spool_dir)]) == 0
     assert "other stores" not in capsys.readouterr().out  # nothing left elsewhere: no word of it
+
+
+def test_flush_of_one_store_gives_a_command_that_pastes_for_a_spool_path_with_a_space_and_a_quote(tmp_path: Path) -> None:
+    """The command 'tdprov flush --store A' named for the entries left for other stores put the --spool path in it as it
+    was, inside single quotes: one holding a space or a quote broke it when pasted. The path is quoted as a shell takes
+    it, the command last and unquoted; run as printed through bash, it delivers them."""
+    from prov_common.store import spool
+
+    spool_dir = tmp_path / "it's a spool"
+    outbox = Outbox(spool_dir)
+    here, other = (open_store(tmp_path / name) for name in ("a", "b"))
+    for target, run in ((here, "a"), (other, "b")):
+        spool.write_entry(outbox.spool_dir, spool.SpoolEntry(target.uri, tuple(_bundle(run))))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    flushed = subprocess.run([sys.executable, "-m", "prov_common", "flush", "--store", here.uri, "--spool", str(spool_dir)],
+                             capture_output=True, text=True, env=env, check=False)
+    assert flushed.returncode == 1, flushed.stdout + flushed.stderr
+    [line] = [x for x in flushed.stdout.splitlines() if "left for other stores" in x]
+    prefix = "; to deliver each to its own store, run: "
+    assert line.endswith(f"{prefix}tdprov flush --spool '{tmp_path}/it'\"'\"'s a spool'"), line
+    pasted = subprocess.run(["bash", "-c", line.partition(prefix)[2]], capture_output=True, text=True, env=env, check=False)
+    assert pasted.returncode == 0 and "delivered 1 spooled entry (3 objects, 3 new); 0 left" in pasted.stdout, pasted.stdout + pasted.stderr
+    assert sorted(other.list()) == sorted(k for k, _ in _bundle("b"))
+
+
+def test_flush_of_one_store_that_stops_early_names_the_entries_held_for_a_store_never_opened_apart(
+        s3_server, s3_fault, monkeypatch, tmp_path: Path, capsys) -> None:
+    """'tdprov flush --store A' that stopped at A's entry (A down) listed the entries held for a store that could not be
+    opened among those "left for other stores", with 'tdprov flush' as the fix, though only a flush naming a store
+    delivers them; they are named apart, with that command, which delivers them once A is back."""
+    from prov_common.cli import main
+    from prov_common.store import spool
+
+    bucket = s3_server.create_bucket()
+    down = open_store(s3_fault("closed", bucket))
+    outbox, other = Outbox(tmp_path / "spool"), open_store(tmp_path / "b")
+    spool.write_entry(outbox.spool_dir, spool.SpoolEntry(down.uri, tuple(_bundle("a"))))
+    outbox.hold("nope://typo", _bundle("h"), "unsupported scheme 'nope'")
+    spool.write_entry(outbox.spool_dir, spool.SpoolEntry(other.uri, tuple(_bundle("b"))))
+    assert main(["flush", "--store", down.uri, "--spool", str(outbox.spool_dir)]) == 1
+    out = capsys.readouterr().out
+    assert (f"1 entry left for other stores than {down.uri} (1 for {other.uri}); to deliver each to its own store, run: "
+            f"tdprov flush --spool {outbox.spool_dir}\n") in out, out
+    assert (f"1 entry left that was spooled for a store that could not be opened (1 for nope://typo), which 'tdprov flush' "
+            f"alone does not deliver; to deliver it to {down.uri} once it answers, run: tdprov flush --store {down.uri} "
+            f"--spool {outbox.spool_dir}\n") in out, out
+    _back_up(s3_server, monkeypatch)
+    assert main(["flush", "--store", down.uri, "--spool", str(outbox.spool_dir)]) == 1  # the entry for b is left
+    assert "could not be opened" not in capsys.readouterr().out
+    assert sorted(open_store(down.uri).list()) == sorted(k for run in ("a", "h") for k, _ in _bundle(run))
 
 
 def test_flush_exits_1_while_another_flush_is_delivering_an_entry(tmp_path: Path, monkeypatch, capsys) -> None:

@@ -98,13 +98,26 @@ def run(args: argparse.Namespace) -> int:
 
 def print_left_elsewhere(outbox: Outbox, store_uri: str, spool: str | None) -> None:
     """After ``tdprov flush --store STORE_URI``: name how many entries are left in the spool for each other store (that
-    flush does not deliver them), with the command that delivers each to its own store."""
+    flush does not deliver them), with the command that delivers each to its own store; and, when it stopped early, those
+    spooled for a store that could not be opened, which only a flush naming a store delivers, with that command."""
+    from prov_common.text import shell_word
+
+    spool_option = f" --spool {shell_word(spool)}" if spool is not None else ""
     others = {uri: n for uri, n in outbox.waiting_stores().items() if uri != store_uri}
     if others:
-        command = "tdprov flush" + (f" --spool {spool}" if spool is not None else "")
-        print(f"{counted(sum(others.values()), 'entry', 'entries')} left for other stores than {store_uri} ("
-              + ", ".join(f"{n} for {uri}" for uri, n in others.items())
-              + f"): '{command}' delivers each to its own store")
+        print(f"{counted(sum(others.values()), 'entry', 'entries')} left for other stores than {store_uri} ({_per_store(others)}); "
+              f"to deliver each to its own store, run: tdprov flush{spool_option}")
+    held = outbox.waiting_stores(held=True)
+    if held:
+        print(f"{counted(sum(held.values()), 'entry', 'entries')} left that {'was' if sum(held.values()) == 1 else 'were'} "
+              f"spooled for a store that could not be opened ({_per_store(held)}), which 'tdprov flush' alone does not "
+              f"deliver; to deliver {'it' if sum(held.values()) == 1 else 'them'} to {store_uri} once it answers, run: "
+              f"tdprov flush --store {shell_word(store_uri)}{spool_option}")
+
+
+def _per_store(counts: dict[str, int]) -> str:
+    """``2 for URI, 1 for URI2``: how many entries each store's count holds."""
+    return ", ".join(f"{n} for {uri}" for uri, n in counts.items())
 
 
 def runs_or_keys(keys: list[str], shown: int = 3) -> str:

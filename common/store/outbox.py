@@ -507,16 +507,19 @@ class Outbox:
         """Entries waiting in the spool, oldest first."""
         return spool.pending(self.spool_dir)
 
-    def waiting_stores(self) -> dict[str, int]:
-        """How many entries wait in the spool (claimed or not) for each store, by URI, most first; an entry whose header
-        cannot be read (a flush sets it aside) is left out."""
+    def waiting_stores(self, *, held: bool = False) -> dict[str, int]:
+        """How many entries wait in the spool (claimed or not) for each store, by URI, most first: those a flush
+        delivers to the store they name, or with ``held`` those spooled because their store could not be opened
+        (:meth:`hold`: only ``tdprov flush --store`` delivers them); an entry whose header cannot be read (a flush sets
+        it aside) is left out."""
         counts: dict[str, int] = {}
         for path in self._listing().waiting:
             try:
-                entry_store, _ = self._target(path)
+                entry_store, unopened, _ = spool.read_target(path)
             except (OSError, ValueError, KeyError):  # delivered since the listing, or unreadable
                 continue
-            counts[entry_store] = counts.get(entry_store, 0) + 1
+            if bool(unopened) == held:
+                counts[entry_store] = counts.get(entry_store, 0) + 1
         return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
     def claimed(self) -> list[Path]:
