@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import rdflib
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from prov_common.audit.model import CHECK_QUALITY
@@ -2193,17 +2193,19 @@ PAIRED = st.lists(st.sampled_from(["f", "x", ":", "::", "/", "é", "e\u0301", "\
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.tuples(st.one_of(st.none(), st.sampled_from(["file", "file:", "s3://b", "s3://b/", "x://"]), PAIRED),
                           PAIRED), min_size=1, max_size=8))
+@example([(None, ""), (None, ":"), (":", "")])  # (':', '') shown ':::', its label '::' (None, '')'s pair; (None, ':') ':'
 def test_distinct_datasets_are_shown_apart_each_naming_itself(datasets: list) -> None:
     """One dataset's plain label was another's ``NAMESPACE::NAME`` (``(None, 'file::x')`` beside ``('file', 'x')``
     and ``(None, 'x')``; ``('file:', '')`` beside ``('file', '')``), so two were shown alike, or one named the other
     when pasted back; whatever the names (``:`` and ``::`` in either part, look-alikes), no two datasets are shown
     alike, even but for Unicode normalisation, and each text shown pasted back names its own dataset as the resolvers
     read it (``NAMESPACE::NAME`` first, else the label; as written, else unescaped), but a numbered last resort (it
-    names none) and the first of two pairs that are one text (it names both)."""
+    names none) and the first of two pairs that are one text (it names both; the other is shown numbered, or by its own
+    label where that is free: ``(None, ':')`` as ``:`` beside ``(':', '')`` shown ``:::``)."""
     import unicodedata
 
     from prov_common.w3cprov.identity import (
-        as_written_else_unescaped, dataset_label, distinct_labels, written_as_pair)
+        as_written_else_unescaped, dataset_label, distinct_labels, pair_text, written_as_pair)
 
     listed = list(dict.fromkeys(datasets))
     shown = distinct_labels(listed)
@@ -2215,7 +2217,8 @@ def test_distinct_datasets_are_shown_apart_each_naming_itself(datasets: list) ->
     for d, text in shown.items():
         found = as_written_else_unescaped(text, named)
         numbered = not found and text.rpartition(" #")[2].isdigit()  # LAST_RESORT: names nothing
-        one_text = d in found and all(shown[o].startswith(f"{text} #") for o in found if o != d)  # (a:, :c), (a, ::c)
+        one_text = d in found and text == pair_text(*d) and all(  # (a:, :c), (a, ::c): each other shown apart
+            pair_text(*o) == text and shown[o] != text for o in found if o != d)
         assert found == [d] or numbered or one_text, (d, text, found, shown)
 
 
