@@ -96,7 +96,8 @@ def distinct_labels(datasets: Iterable[tuple[str | None, str]],
     pasted back (:func:`as_written_else_unescaped`); where that text is another of them as written (a name
     ``caf\\xe9`` beside ``café``), in a form that is not (:func:`_spelled_apart`). Two pairs that are one text (a
     namespace ending in ``:`` or holding ``::`` beside a name so written: ``(a:, :c)``, ``(a, ::c)``) are the first
-    of them shown so, each other as that text and a number (:func:`_numbered`)."""
+    of them shown so, each other as that text and a number (:func:`_numbered`); one whose own label names it alone is
+    shown so instead (``(None, ':')`` as ``:`` beside ``(':', '')``, whose label ``::`` is ``(None, '')``'s pair)."""
     unique = list(dict.fromkeys(datasets))
     labels = {d: label(d[0] or "", d[1]) for d in unique}
     shared = Counter(labels.values())
