@@ -2376,3 +2376,29 @@ def test_hex_digits_alone_are_read_alike_by_every_verb_in_the_corner_cases(tmp_p
         code = main([*verb, named, "--store", uri])
         told[verb[0]] = (code, capsys.readouterr().err)
     assert told == {verb[0]: (2, f"tdprov {verb[0]}: {said}") for verb in verbs}
+
+
+def test_hex_digits_alone_naming_look_alikes_and_a_digest_name_each_apart(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    """The refusal of hex digits alone that name datasets and begin a digest gave each dataset's ``NAMESPACE::NAME`` as
+    it is, so two namespaces that differ only in Unicode normalisation (``café`` composed and decomposed) were shown
+    alike; they are shown spelled apart, as a listing shows them, and each text pasted names its own dataset."""
+    import re
+    import unicodedata
+
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    held = digest("held")
+    named = _hex_of(held)
+    seal(store, run_events("prep", [], [dataset("/data/held.csv", held)]))
+    spaces = [unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")]
+    seal(store, run_events("named", [], [dataset(named, digest(space), namespace=space) for space in spaces],
+                           start=T0 + timedelta(hours=1)))
+    assert main(["lineage", named, "--store", uri]) == 2
+    err = capsys.readouterr().err
+    texts = re.findall(r"'([^']*::" + named + ")'", err)
+    assert len(texts) == 2 and len({unicodedata.normalize("NFC", t) for t in texts}) == 2, err
+    for text in texts:
+        assert main(["lineage", text, "--store", uri, "--json"]) == 0
+        shown = json.loads(capsys.readouterr().out)["lineage"]
+        assert [(t["namespace"], t["dataset"]) for t in shown] in ([(s, named)] for s in spaces), (text, shown)

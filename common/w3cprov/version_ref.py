@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from prov_common.errors import BadInputError
 from prov_common.text import first_of, pasteable
-from prov_common.w3cprov.identity import DIGEST_PREFIX_MIN, digest_query, pair_text
+from prov_common.w3cprov.identity import DIGEST_PREFIX_MIN, digest_query, distinct_labels, pair_text
 
 SHOWN_VERSIONS = 5
 """Versions an error names as text to paste; the rest are counted."""
@@ -91,8 +91,9 @@ def read_as_digest(ref: str, digests: Collection[str], datasets: Callable[[], Se
 def name_and_digest(ref: str, datasets: Sequence[tuple[str | None, str]], digests: Collection[str]) -> BadInputError:
     """The refusal of ``ref``, hex digits alone (no ``algo:``), that names the ``datasets`` (``(namespace, name)``)
     and begins the recorded ``digests`` too (a version's, a registered source's): which is meant is the user's to say,
-    by each one's text to paste (a dataset's ``NAMESPACE::NAME``, a digest in full)."""
-    names = sorted({pair_text(*d) for d in datasets})
+    by each one's text to paste (a dataset's ``NAMESPACE::NAME``, spelled apart where two look alike as a listing shows
+    them, :func:`~prov_common.w3cprov.identity.distinct_labels`; a digest in full)."""
+    names = sorted(distinct_labels(datasets, pair_text).values())
     whole = sorted(set(digests))
     return BadInputError(f"{ref!r} is both a dataset's name and the start of a recorded digest: paste "
                          f"{quoted_list(names, SHOWN_VERSIONS)} for the dataset{'s' if len(names) > 1 else ''}, "
