@@ -691,6 +691,28 @@ def test_a_bundle_found_missing_whole_by_full_and_restored_since_is_dropped_by_t
 
 
 @on(*LOCAL)
+def test_a_bundle_found_missing_whole_and_restored_with_other_bytes_stays_a_finding(base: Store) -> None:
+    """A logged bundle deleted whole, named missing by --full, then restored with its PROV document altered: the default
+    audit dropped the finding, as no object was missing, with a note that each file has the digest its signed manifest
+    names, beside the digest mismatch it named. The finding stays, beside the mismatch, and no note says it is restored."""
+    s = base
+    back = layout.bundle_prefix(s.extra)
+    sealed = {key: raw_read(s.uri, key) for key in s.keys(back)}
+    s.delete(*sealed)
+    gone = "missing: no bundle objects for this run"
+    assert (CHECK_SIGNATURES, gone) in [(f.check, f.what) for f in _audit(s.pipe, full=True).errors if f.object == back]
+    for key, data in sealed.items():
+        raw_write(s.uri, key, data)
+    prov = layout.bundle_key(s.extra, layout.PROV_FILE)
+    flip_byte(s.uri, prov)
+    after = _audit(s.pipe)
+    shown = [f"{f.check} {f.object}: {f.what}" for f in after.errors]
+    assert (CHECK_SIGNATURES, gone) in [(f.check, f.what) for f in after.errors if f.object == back], shown
+    assert [f for f in after.check(CHECK_PROV).errors if f.object == prov and f.what.startswith("digest mismatch")], shown
+    assert not [f for f in after.check(CHECK_INVENTORY).findings if "found missing whole is restored" in f.what], shown
+
+
+@on(*LOCAL)
 def test_a_file_planted_in_a_bundle_that_fails_for_another_reason_is_dropped_once_removed(base: Store) -> None:
     """A bundle logged with a file planted in it and its PROV document altered: the planted file, removed, stayed a finding
     of every default audit until --full (the audit that logged the run carried it, and only a bundle that verified again

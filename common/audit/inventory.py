@@ -304,14 +304,15 @@ def _index_keys(memory: AuditorMemory, listing: Listing, found: Iterable[Finding
 def missing_restored(carried: Iterable[Finding], again: Mapping[str, RunRecord]) -> list[Finding]:
     """The findings ``carried`` of objects found missing in a bundle verified again now (``again``, by run id) whose
     verification names none of those objects (each has the digest its signed manifest names), or of a bundle found
-    missing whole whose verification names no object missing: no longer findings. One it still names (other bytes
-    restored, or missing again) stays, beside what the verification says now."""
+    missing whole whose verification finds nothing (each of its files has that digest): no longer findings. One it still
+    names (other bytes restored, or missing again; of a bundle found missing whole, any finding) stays, beside what the
+    verification says now."""
     out = []
     for f in carried:
         if not found_missing(f) or f.run_id not in again:
             continue
         keys = set(f.items or (f.object,))
-        named = found_missing if gone_whole(f) else lambda x: bool(keys & {x.object, *x.items})
+        named = (lambda x: True) if gone_whole(f) else lambda x: bool(keys & {x.object, *x.items})
         if not any(named(x) for x in again[f.run_id].bundle_findings if x.severity != NOTE):
             out.append(f)
     return out
