@@ -123,11 +123,12 @@ def left_staged_note(exc: BaseException, ol_run_id: str, later: str = FAILURE_SE
     """The note added to ``exc``, an error that is not tdprov's (an ``OSError`` a backend let through, a fault of the
     code), raised for run ``ol_run_id`` after its START was staged (strict mode): its type is kept for the caller, and
     the note names the run left staged and the seal that ends it (:func:`left_staged`'s words, ``later`` and
-    ``otherwise`` alike)."""
+    ``otherwise`` alike). Such an error is never a :class:`StoreError`, the one a sensor tags its run for
+    ``provenance_store_sensor`` on, so ``otherwise``, when given, says what seals it, an ``OSError``'s too."""
     of_store = isinstance(exc, OSError)
     report = "" if of_store else "report this error to tdprov's maintainers with its traceback; "
     return (f"tdprov: run {ol_run_id} is left staged in the store, not sealed. Fix: {report}"
-            f"{_seal_when(of_store, ol_run_id, later if of_store or otherwise is None else otherwise)}")
+            f"{_seal_when(of_store, ol_run_id, later if otherwise is None else otherwise)}")
 
 
 @contextmanager
