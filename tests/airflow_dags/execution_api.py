@@ -25,13 +25,18 @@ def serve_latest_version_only() -> None:
         from cadwyn.route_generation import _DELETED_ROUTE_TAG
     except ImportError:
         return
-
-    create = app_module.create_task_execution_api_app
+    create = getattr(app_module, "create_task_execution_api_app", None)
+    if create is None:
+        return
 
     @functools.wraps(create)
     def create_latest(*args: Any, **kwargs: Any) -> Any:
-        every = versions.bundle
-        versions.bundle = VersionBundle(HeadVersion(), Version(every.versions[0].value))  # read by create()
+        try:
+            every = versions.bundle
+            latest_only = VersionBundle(HeadVersion(), Version(every.versions[0].value))
+        except Exception:  # noqa: BLE001 - Airflow or Cadwyn changed their internals: the API as Airflow builds it
+            return create(*args, **kwargs)
+        versions.bundle = latest_only  # read by create()
         try:
             app = create(*args, **kwargs)
         finally:
