@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("airflow")
+from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
 
 
 def test_the_execution_api_is_built_as_airflow_builds_it_where_the_internals_the_harness_reads_changed(
