@@ -566,7 +566,7 @@ def test_flush_of_one_store_that_stops_early_names_the_entries_held_for_a_store_
     assert (f"1 entry left for other stores than {down.uri} (1 for {other.uri}); to deliver each to its own store, run: "
             f"tdprov flush --spool {outbox.spool_dir}\n") in out, out
     assert (f"1 entry left that was spooled for a store that could not be opened (1 for nope://typo), which 'tdprov flush' "
-            f"alone does not deliver; to deliver it to {down.uri} once it answers, run: tdprov flush --store {down.uri} "
+            f"alone delivers only once that store opens; to deliver it to {down.uri} once it answers, run: tdprov flush --store {down.uri} "
             f"--spool {outbox.spool_dir}\n") in out, out
     _back_up(s3_server, monkeypatch)
     assert main(["flush", "--store", down.uri, "--spool", str(outbox.spool_dir)]) == 1  # the entry for b is left

@@ -110,8 +110,8 @@ def print_left_elsewhere(outbox: Outbox, store_uri: str, spool: str | None) -> N
     held = outbox.waiting_stores(held=True)
     if held:
         print(f"{counted(sum(held.values()), 'entry', 'entries')} left that {'was' if sum(held.values()) == 1 else 'were'} "
-              f"spooled for a store that could not be opened ({_per_store(held)}), which 'tdprov flush' alone does not "
-              f"deliver; to deliver {'it' if sum(held.values()) == 1 else 'them'} to {store_uri} once it answers, run: "
+              f"spooled for a store that could not be opened ({_per_store(held)}), which 'tdprov flush' alone "
+              f"delivers only once that store opens; to deliver {'it' if sum(held.values()) == 1 else 'them'} to {store_uri} once it answers, run: "
               f"tdprov flush --store {shell_word(store_uri)}{spool_option}")
 
 
