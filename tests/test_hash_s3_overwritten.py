@@ -197,3 +197,29 @@ def test_a_shard_overwritten_after_the_listing_is_not_recorded_under_the_listed_
     writer.put_object(Bucket=s3_bucket, Key=key, Body=original)  # the listed ETag again: no digest of other bytes under it
     assert hash_shards(f"s3://{s3_bucket}/corpus/", scheduler="none").shards[1].digest == hash_dataframe(NEW.assign(
         id=OLD["id"] + 10, label=OLD["label"])).digest
+
+
+def test_a_shard_listed_with_an_empty_etag_that_keeps_changing_names_the_read_that_found_its_etag(
+        s3_server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An S3-compatible server that lists a shard with an empty ETag names no bytes to read it at: its first read's
+    ETag pins the later passes. One overwritten between two passes was refused at once, saying S3 no longer held the
+    bytes with ETag "" that 'its listing named'; it is hashed once more from the start, as an object no listing named
+    is, and one that changes again is refused with the ETag the first read found, saying so."""
+    from moto.s3.models import FakeKey
+
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    key = "corpus/events.jsonl"
+    old = _two_pass_jsonl("1.5")
+    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=old)
+    etag = FakeKey.etag
+    monkeypatch.setattr(FakeKey, "etag", property(lambda k: '""' if k.name == key and k.value == old else etag.fget(k)))
+    writes = [_two_pass_jsonl("2.5"), _two_pass_jsonl("3.5"), _two_pass_jsonl("4.5")]
+    with overwritten_between_reads(s3_server, s3_bucket, key, writes) as calls, \
+            pytest.raises(BadInputError) as refused:
+        hash_shards(f"s3://{s3_bucket}/corpus/", scheduler="none", cache=False)
+    assert calls[0] == 4  # read, refused; read again whole (the write before it: its first read), refused
+    assert str(refused.value) == (
+        f"'s3://{s3_bucket}/{key}' changed while it was being hashed: S3 no longer holds the bytes with ETag "
+        f"\"{hashlib.md5(writes[1]).hexdigest()}\" that the first read found (overwritten or removed since), so its digests "
+        "would describe two contents. Fix: hash it again once writes to it have stopped (writers that put each version "
+        "under a new key, or a versioned bucket, never cause this)."), str(refused.value)

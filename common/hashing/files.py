@@ -350,7 +350,8 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
     (:mod:`prov_common.hashing.one_open`). Every read of an ``s3://`` object asks for the ETag the first
     read found (:mod:`prov_common.hashing.s3_pin`): one overwritten between two reads is hashed once more
     from the start, and refused (:class:`~prov_common.hashing.s3_pin.ObjectChangedError`) when it changes
-    again. ``etag``: the ETag an ``s3://`` object must have (as a listing gave it); other bytes are refused.
+    again. ``etag``: the ETag an ``s3://`` object must have (as a listing gave it); other bytes are refused. An empty
+    one pins nothing (the object is read as one no listing named).
     """
     return _again_if_changed(lambda: _hash_path(path_or_uri, granularity, csv_dtypes, as_bytes, block_rows, threads,
                                                 file_sha256, etag), etag)
@@ -359,11 +360,11 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
 def _again_if_changed(read: Callable[[], T], etag: str | None = None) -> T:
     """``read()``, once more from the start when the ``s3://`` object it reads was overwritten between two of its
     reads (:class:`~prov_common.hashing.s3_pin.ObjectChangedError`); refused when it changes again, and at once when
-    ``etag`` (a listing's) pinned it: that listing is out of date, and reading again cannot mend it."""
+    ``etag`` (a listing's, not empty) pinned it: that listing is out of date, and reading again cannot mend it."""
     try:
         return read()
     except ObjectChangedError:
-        if etag is not None:
+        if etag:
             raise
     return read()
 

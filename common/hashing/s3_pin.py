@@ -9,7 +9,8 @@ would describe two contents. Here the first read
 takes the object's ETag (and version, on a versioned bucket); every later read asks for that ETag (``IfMatch``)
 and version, so it reads the same bytes or S3 refuses it (412 Precondition Failed), which is an
 :class:`ObjectChangedError` naming the object. A shard is read at the ETag its listing gave it; one listed with an
-ETag no request can send is refused naming it.
+ETag no request can send is refused naming it. An empty ETag (an S3-compatible server's listing) pins nothing: that
+shard is read as an object no listing named, pinned by its first read.
 """
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ class ObjectChangedError(BadInputError):
 class PinnedS3Object:
     """The S3 object at ``uri`` (``s3://bucket/key``, or a version of it), read by every pass of one hashing.
 
-    ``etag``: the ETag its bytes must have (as a listing gave it); default: the one the first read finds.
+    ``etag``: the ETag its bytes must have (as a listing gave it); default (and for an empty one): the one the first
+    read finds.
     ``sha256``: the SHA-256 of its bytes is wanted (:meth:`sha256`): each read hashes the bytes it passes on until
     one has reached the end. :meth:`open` may be called from several threads."""
 
@@ -41,14 +43,14 @@ class PinnedS3Object:
         self.version: str | None = None
         self._wants_sha256 = sha256
         self._sha256: str | None = None  # taken by the first read that reached the end
-        self._listed = etag  # the ETag a listing gave it
+        self._listed = etag or None  # the ETag a listing gave it (an empty one names no bytes)
         self._lock = threading.Lock()
 
     def open(self) -> IO[bytes]:
         """A new read of the object from its start, of the bytes every other read of this object gets."""
         where: dict[str, Any] = s3_object_params(self.uri)
         client = s3_client()
-        if self._listed:
+        if self._listed is not None:
             self._refuse_unaskable(self._listed, client)
         with self._lock:  # of passes started together, the first read takes the ETag the others then ask for
             if self.etag is not None:
