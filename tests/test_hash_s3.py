@@ -454,3 +454,48 @@ def test_a_shard_listed_with_an_etag_holding_a_new_line_is_named_with_the_fix(s3
                    f"the S3 endpoint {s3_server.endpoint} gave it characters an HTTP header cannot hold, so its bytes cannot be "
                    "read as they were listed. Fix: check what answers at the S3 endpoint (S3 gives each object an ETag of "
                    "printable ASCII), then hash it again\n"), err
+
+
+def test_shards_listed_with_an_empty_etag_are_named_and_read_every_time(s3_server, monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    """An S3-compatible server that lists a shard with an empty ETag: the shard was read as it was when read, without
+    a word, and its digest was cached under the stamp 'etag:', so bytes of the same size put in its place took the
+    digest of the bytes read before. The hashing names such shards in a warning on stderr, reads them every time and
+    keeps no digest of theirs."""
+    import json
+    import sqlite3
+    import subprocess
+    import sys
+
+    from moto.s3.models import FakeKey
+
+    from prov_common.hashing.shard_cache import default_cache_path
+    from prov_common.hashing.shards import ShardOptions, hash_shards
+
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    s3_server.point(monkeypatch)
+    bucket = s3_server.create_bucket()
+    for i in range(3):
+        s3_server.client().put_object(Bucket=bucket, Key=f"corpus/part-{i}.csv", Body=f"id\n{i}\n".encode())
+    etag = FakeKey.etag
+    monkeypatch.setattr(FakeKey, "etag", property(lambda k: '""' if k.name in ("corpus/part-1.csv", "corpus/part-2.csv")
+                                                  else etag.fget(k)))
+    prefix = f"s3://{bucket}/corpus/"
+    done = subprocess.run([sys.executable, "-m", "prov_common", "hash", prefix], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (f"tdprov: 2 shards of {prefix} (part-1.csv, part-2.csv) listed with no ETag: each is read as it "
+                           "is when read, not at the bytes listed, so its digest cannot be tied to the listing, and none is "
+                           "taken from the shard digest cache. Fix: check what answers at the S3 endpoint (S3 gives every "
+                           "object an ETag), then hash it again\n"), done.stderr
+    first = hash_shards(prefix, scheduler="none", cache=False)
+    assert done.stdout.split()[0] == first.digest
+    with sqlite3.connect(default_cache_path()) as db:
+        assert [row[0] for row in db.execute("SELECT location FROM shard_digests")] == [f"{prefix}part-0.csv"]
+        db.execute("INSERT INTO shard_digests VALUES (?, ?, ?, ?, ?)",  # as an earlier tdprov kept it
+                   (f"{prefix}part-2.csv", ShardOptions().key(), 5, "etag:", json.dumps(first.shards[2].to_dict())))
+    db.close()
+    s3_server.client().put_object(Bucket=bucket, Key="corpus/part-1.csv", Body=b"id\n7\n")  # the same size
+    s3_server.client().put_object(Bucket=bucket, Key="corpus/part-2.csv", Body=b"id\n8\n")
+    again = hash_shards(prefix, scheduler="none")
+    assert again.read == ("part-1.csv", "part-2.csv")
+    assert again.digest == hash_shards(prefix, scheduler="none", cache=False).digest

@@ -2,7 +2,8 @@
 
 A digest is reused when the shard's location, size and stamp are the ones it was recorded with: the
 modification time in nanoseconds and the inode for a local file, the ETag for an S3 object, and the
-hashing options (docs/content-hash.md, "Sharded datasets", says when this is safe). The cache is a
+hashing options (docs/content-hash.md, "Sharded datasets", says when this is safe). An S3 shard listed with an
+empty ETag has no stamp that names its bytes: it is read every time, and its digest is not kept. The cache is a
 SQLite file per user, ``$TDPROV_HOME/cache/shard-digests.sqlite``; losing it only costs a full read. So does a cache
 that cannot be used (damaged, not a file, in a folder this user cannot write): it is skipped with a warning, once
 per process, and every shard is read; a recorded digest that cannot be read is not taken.
@@ -49,8 +50,9 @@ class ShardCache:
         return db
 
     def lookup(self, refs: Iterable[ShardRef], options: str) -> dict[str, ShardDigest]:
-        """Location -> recorded digest, for the shards whose size and stamp did not change."""
-        wanted = {r.location: r for r in refs}
+        """Location -> recorded digest, for the shards whose size and stamp did not change (none of a shard listed
+        with an empty ETag, which a cache of an earlier tdprov may hold)."""
+        wanted = {r.location: r for r in refs if not r.unpinned}
         found: dict[str, ShardDigest] = {}
         if not wanted:
             return found
@@ -75,9 +77,9 @@ class ShardCache:
 
     def record(self, done: Iterable[tuple[ShardRef, ShardDigest]], options: str, started_ns: int) -> int:
         """Keep the digests of shards read; local files modified within :data:`RACY_NS` of ``started_ns``
-        (when listing began) are left out. Returns how many were kept."""
+        (when listing began), and S3 shards listed with an empty ETag, are left out. Returns how many were kept."""
         rows = [(ref.location, options, ref.size, ref.stamp, json.dumps(d.to_dict(), sort_keys=True))
-                for ref, d in done if ref.mtime_ns is None or ref.mtime_ns < started_ns - RACY_NS]
+                for ref, d in done if not ref.unpinned and (ref.mtime_ns is None or ref.mtime_ns < started_ns - RACY_NS)]
         if rows:
             try:
                 with closing(self._connect()) as db, db:

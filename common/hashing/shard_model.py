@@ -40,8 +40,15 @@ class ShardRef:
 
     @property
     def etag(self) -> str | None:
-        """The ETag the listing gave an S3 shard (it is read at that ETag, so its digest is of those bytes), else None."""
+        """The ETag the listing gave an S3 shard (it is read at that ETag, so its digest is of those bytes), else None;
+        ``""`` when it gave an empty one (:attr:`unpinned`)."""
         return self.stamp.removeprefix("etag:") if self.stamp.startswith("etag:") else None
+
+    @property
+    def unpinned(self) -> bool:
+        """An S3 shard listed with an empty ETag (an S3-compatible server's): its stamp names no bytes, so it is read
+        as it is when read, and no digest recorded under that stamp is of its bytes."""
+        return self.etag == ""
 
 
 @dataclass(frozen=True)

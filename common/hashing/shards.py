@@ -33,7 +33,7 @@ from prov_common.progress import bar
 from prov_common.rowset.format import sorted_keys
 from prov_common.rowset.runs import KeyRuns, copied_here, key_run, spill_folder
 from prov_common.rowset.spill import is_s3_spill, remove_prefix, shared_spill, spill_setting, version_prefix
-from prov_common.text import counted
+from prov_common.text import counted, first_of
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,9 @@ class ShardOptions:
         return json.dumps({"tdprov": __version__, "table": TABLE_TAG.decode(), "bytes": self.as_bytes,
                            "csvDtypes": list(self.csv_dtypes), "blockRows": self.block_rows}, sort_keys=True)
 
+
+UNPINNED_SHOWN = 5
+"""How many of the shards listed with an empty ETag their warning names."""
 
 TASK_BYTES = 64 << 20  # shards are sent to Dask in batches of about this many bytes ...
 MIN_TASKS = 32  # ... and in at least this many batches (when there are as many shards), to spread them
@@ -129,10 +132,12 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     ``spill`` was taken from, as messages name it (``dask_spill``, ``[tdprov] dask_spill``).
     ``shards``: the shards of ``target`` as a listing just found them (default: listed here). ``file_sha256``: each
     shard read here also gets the SHA-256 of its bytes (``ShardDigest.sha256``), from the same read, and a table shard
-    its columns (``ShardDigest.table``); a shard whose digest the cache gave has neither.
+    its columns (``ShardDigest.table``); a shard whose digest the cache gave has neither. S3 shards listed with an
+    empty ETag are named in a warning (:func:`_warn_unpinned`) and read every time.
     """
     started = now_ns()
     refs = sorted(shards, key=lambda r: r.path) if shards is not None else list_shards(target)
+    _warn_unpinned(target, refs)
     dtypes = tuple(sorted((str(k), str(v)) for k, v in (csv_dtypes or {}).items()))
     options = ShardOptions(as_bytes, dtypes, block_rows, threads, rows=granularity == "row", sha256=file_sha256)
     store = ShardCache() if cache else None
@@ -170,6 +175,18 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
     shards = in_tree_order([*known.values(), *results])
     found = ShardedDigest(dataset_digest(shards), target, tuple(shards), tuple(r.path for r in todo), engine)
     return with_row_keys(found, folder) if options.rows else found
+
+
+def _warn_unpinned(target: str, refs: Sequence[ShardRef]) -> None:
+    """Name in a warning the shards of ``target`` listed with an empty ETag (:attr:`ShardRef.unpinned`, an
+    S3-compatible server's): nothing ties the bytes read to those listed, so their digests cannot be tied to the
+    listing either; none is taken from the shard-digest cache."""
+    unpinned = [r.path for r in refs if r.unpinned]
+    if unpinned:
+        log.warning("tdprov: %s of %s (%s) listed with no ETag: each is read as it is when read, not at the bytes "
+                    "listed, so its digest cannot be tied to the listing, and none is taken from the shard digest cache. "
+                    "Fix: check what answers at the S3 endpoint (S3 gives every object an ETag), then hash it again",
+                    counted(len(unpinned), "shard"), target, first_of(unpinned, UNPINNED_SHOWN))
 
 
 def _runs_copied_here(results: list[ShardDigest], folder: str, remote: str, setting: str) -> list[ShardDigest]:
