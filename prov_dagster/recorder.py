@@ -241,15 +241,17 @@ class StepRun:
                        training=self.training, started_at=datetime.now(UTC))
 
     def fail(self, *, error: BaseException | str, failed_output: DatasetRecord | None = None,
-             at: datetime | None = None) -> str:
+             at: datetime | None = None, later: str = FAILURE_SENSOR_SEALS, otherwise: str | None = None) -> str:
         """Emit FAIL (with the failed output, if any, and the error) at ``at`` (None: now); returns the bundle
-        location."""
-        return self._end("FAIL", error=error, failed_output=failed_output, at=at)
+        location. Strict mode raises an error after the run's START was staged through :func:`naming_left_staged`
+        (``later`` and ``otherwise``: the caller's words, as :meth:`seal_staged` takes them)."""
+        return self._end("FAIL", error=error, failed_output=failed_output, at=at, later=later, otherwise=otherwise)
 
-    def abort(self, *, error: BaseException | str, at: datetime | None = None) -> str:
+    def abort(self, *, error: BaseException | str, at: datetime | None = None, later: str = FAILURE_SENSOR_SEALS,
+              otherwise: str | None = None) -> str:
         """Emit ABORT (the step was stopped, e.g. its run canceled) with the reason, at ``at`` (None: now); returns
-        the bundle location."""
-        return self._end("ABORT", error=error, failed_output=None, at=at)
+        the bundle location (``later`` and ``otherwise``: as :meth:`fail` takes them)."""
+        return self._end("ABORT", error=error, failed_output=None, at=at, later=later, otherwise=otherwise)
 
     def seal_staged(self, later: str = FAILURE_SENSOR_SEALS, otherwise: str | None = None) -> str:
         """End the run with the terminal event already staged for it (:meth:`Recorder.staged_end`: an earlier closing
@@ -289,16 +291,17 @@ class StepRun:
             self.started_at = step_started(step_context, self.identity)
 
     def _end(self, state: str, error: BaseException | str | None, failed_output: DatasetRecord | None,
-             at: datetime | None = None) -> str:
+             at: datetime | None = None, later: str = FAILURE_SENSOR_SEALS, otherwise: str | None = None) -> str:
         if not self.ended:
-            with naming_left_staged(self.ol_run_id, self._left_if_raised()):  # strict mode raises what it cannot read
+            # strict mode raises what it cannot read
+            with naming_left_staged(self.ol_run_id, self._left_if_raised(), later, otherwise):
                 self._add_declared()
         self.start()
         if failed_output is not None:
             self.outputs.append(failed_output)
         if not self.ended:
             self.ended = True
-            self._emit(state, error=error, at=at)
+            self._emit(state, error=error, at=at, later=later, otherwise=otherwise)
             self.recorder.forget(self)
         return self.recorder.bundle_location(self.ol_run_id)
 
@@ -316,14 +319,17 @@ class StepRun:
             log.warning("tdprov: could not read which versions of its upstream assets step %r used from the Dagster "
                         "instance (%s); its run records only what it loaded through the IO manager", self.identity.step_key, exc)
 
-    def _emit(self, state: str, error: BaseException | str | None = None, at: datetime | None = None) -> None:
+    def _emit(self, state: str, error: BaseException | str | None = None, at: datetime | None = None,
+              later: str = FAILURE_SENSOR_SEALS, otherwise: str | None = None) -> None:
         """Emit ``state``: a RUNNING event names only the inputs no earlier event named (START and the
         terminal event name them all); the attachments of each output go with the first event naming it.
-        Stamped at ``at`` (START: ``started_at``; None: now), never before an event emitted earlier."""
+        Stamped at ``at`` (START: ``started_at``; None: now), never before an event emitted earlier. Strict mode
+        raises an error after an event the store took through :func:`naming_left_staged` (``later``, ``otherwise``)."""
         inputs = self.inputs[self.staged_inputs:] if state == "RUNNING" else self.inputs
         attachments: list[tuple[str, bytes]] = []
         new = range(self.staged_outputs, len(self.outputs)) if state != "START" else range(0)
-        with naming_left_staged(self.ol_run_id, self._left_if_raised()):  # strict mode: after an event the store took
+        # strict mode: after an event the store took
+        with naming_left_staged(self.ol_run_id, self._left_if_raised(), later, otherwise):
             for i in new:
                 self.outputs[i] = self._attach(self.outputs[i], attachments)
             self.staged_inputs = len(self.inputs)

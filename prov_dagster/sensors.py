@@ -113,10 +113,11 @@ def close_failed_run(
         closing staged (the store stopped answering before the seal) is sealed with it, so a run closed again has one
         end."""
         ended_runs.append(run)
+        # a seal the store failed: the run is tagged for provenance_store_sensor (close_or_leave); another error is not
         if staging is not None and run.recorder.staged_end(run.identity, staging):
-            # a seal the store failed: the run is tagged for provenance_store_sensor (close_or_leave); another error is not
             return run.seal_staged(STORE_SENSOR_SEALS, otherwise=NO_SENSOR_SEALS)
-        return run.abort(error=error, at=at) if state == "ABORT" else run.fail(error=error, at=at)
+        ender = run.abort if state == "ABORT" else run.fail
+        return ender(error=error, at=at, later=STORE_SENSOR_SEALS, otherwise=NO_SENSOR_SEALS)
 
     @contextmanager
     def on(owner: Recorder) -> Iterator[None]:  # calls to ``owner``'s store: ready first, its errors naming it

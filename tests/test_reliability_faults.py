@@ -565,6 +565,50 @@ def test_strict_failure_sensor_whose_seal_of_a_staged_end_fails_names_the_run_le
     assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
 
 
+@pytest.mark.parametrize("state", ["FAIL", "ABORT"])
+def test_strict_run_status_sensor_whose_seal_of_a_run_it_made_up_fails_names_provenance_store_sensor(
+        s3_server, fault_proxy: FaultProxy, tmp_path: Path, state: str) -> None:
+    """Step b of a real strict ``materialize`` failed before it loaded or wrote anything through tdprov: the strict
+    failure sensor (a real evaluation) makes its run up, a START and a FAIL, and the store answers 503 to writes of
+    bundles, so the FAIL's seal fails with the START staged. Its fix said provenance_failure_sensor seals the run as the
+    run fails, though that sensor's own seal just failed; it names provenance_store_sensor, which closes the run (tagged
+    for it), as the sensor's seal of a staged end does. ``ABORT``: the canceled-run sensor's closing, an ABORT made up."""
+    from dagster import DagsterInstance, asset, materialize
+
+    from dagster_support import evaluate_failure_sensor
+    from prov_dagster import ProvenanceIOManager, ProvenanceResource
+    from prov_dagster.sensors import close_or_leave
+
+    store_uri, spool = f"s3://{s3_server.create_bucket()}/prov", str(tmp_path / "spool")
+
+    @asset
+    def b():
+        raise ValueError("b broke")
+
+    io_manager = ProvenanceIOManager(store=store_uri, spool=spool, data_root=str(tmp_path / "data"), strict=True)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+        fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown") if method == "PUT" and "/bundles/" in path else None
+        provenance = ProvenanceResource(store=store_uri, spool=spool, strict=True)
+        with pytest.raises(StoreUnavailableError) as raised:
+            if state == "FAIL":
+                evaluate_failure_sensor(result, instance, provenance)
+            else:
+                close_or_leave(instance, result.dagster_run, provenance, state=state,
+                               sensor_name="provenance_canceled_sensor", remembered=False)
+        tags = instance.get_run_by_id(result.run_id).tags
+    fault_proxy.fault = None
+    staged, left = _left_staged(open_store(store_uri))
+    assert raised.value.what.startswith(f"run {left} is left staged in the store, not sealed: cannot write "), raised.value
+    assert raised.value.fix == (
+        "nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool; once the "
+        f"store is back, run 'tdprov store seal --force {left}' (provenance_store_sensor seals it at its first tick once "
+        "the store answers)"), raised.value.fix
+    assert tags["tdprov/closing"] == "left"  # the tag of the runs provenance_store_sensor closes
+    assert main(["store", "seal", "--force", left, "--store", store_uri]) == 0
+    assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
+
+
 @contextlib.contextmanager
 def _failed_fail_staged(s3_server, fault_proxy: FaultProxy, tmp_path: Path) -> Iterator[tuple]:
     """A real strict ``materialize`` whose step b loaded ``a`` (its START staged), then failed as the store began to
