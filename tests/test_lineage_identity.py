@@ -2402,3 +2402,41 @@ def test_hex_digits_alone_naming_look_alikes_and_a_digest_name_each_apart(tmp_pa
         assert main(["lineage", text, "--store", uri, "--json"]) == 0
         shown = json.loads(capsys.readouterr().out)["lineage"]
         assert [(t["namespace"], t["dataset"]) for t in shown] in ([(s, named)] for s in spaces), (text, shown)
+
+
+def _cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_refusal_shows_datasets_written_as_one_pair_or_placed_alike_apart(tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture) -> None:
+    """A name of several datasets showed each as ``NAMESPACE::NAME`` where the name was so written or the datasets sat
+    at one location, on top of distinct_labels: ``a::::c`` (the pair of both ``(a:, :c)`` and ``(a, ::c)``) refused
+    showing ``'a::::c', 'a::::c'``, and four datasets ``café.csv`` composed and decomposed in ``s3://b`` and
+    ``s3a://b`` were shown as two pairs alike twice. They are now told apart as every listing tells them, each
+    pasted back naming its own (the other of one pair text numbered, as prov-mapping.md says)."""
+    import re
+    import shlex
+    import unicodedata
+
+    nfc, nfd = (unicodedata.normalize(form, "café.csv") for form in ("NFC", "NFD"))
+    for datasets, ref, shown in (
+            ([("a:", ":c"), ("a", "::c")], "a::::c", ["a::::c", "a::::c #2"]),
+            ([("s3://b", nfc), ("s3a://b", nfc), ("s3://b", nfd), ("s3a://b", nfd)], None,
+             ["s3://b::cafe\\u0301.csv", "s3://b::caf\\xe9.csv", "s3a://b::cafe\\u0301.csv", "s3a://b::caf\\xe9.csv"])):
+        uri = str(tmp_path / f"store{len(datasets)}")
+        same = digest("same")
+        seal(open_store(uri), run_events("w", [], [dataset(name, same, namespace=ns) for ns, name in datasets]))
+        code, _, err = _cli(capsys, "record", ref or same, "--store", uri)
+        assert code == 2, err
+        listed = [shlex.split(t)[0] for t in re.search(r"\): (.*?)\. Fix", err)[1].split(", ")]
+        assert listed == shown, err
+        if ref is not None:  # one text of two pairs: the first shown so names both, the other numbered names none
+            continue
+        for text, meant in zip(listed, [datasets[i] for i in (2, 0, 3, 1)]):
+            code, out, err = _cli(capsys, "lineage", text, "--json", "--store", uri)
+            assert code == 0, err
+            assert [(t["namespace"], t["dataset"]) for t in json.loads(out)["lineage"]] == [meant], text
+

@@ -586,10 +586,19 @@ def labels_as_named(ref: str, datasets: Iterable[DatasetUse]) -> dict[tuple[str 
 
 
 def _named(ref: str, datasets: Iterable[DatasetUse]) -> tuple[dict[tuple[str | None, str], str], set[tuple[str | None, str]]]:
-    """:func:`labels_as_named` and the datasets among them placed alike (:func:`_placed_alike`)."""
-    labels = distinct_labels((d.namespace, d.name) for d in datasets)
-    placed = _placed_alike(labels)
-    return {d: pair_text(*d) if d in placed or written_as_pair(ref, *d) else text for d, text in labels.items()}, placed
+    """:func:`labels_as_named` and the datasets among them placed alike (:func:`_placed_alike`). Each is labelled as
+    ``NAMESPACE::NAME`` where placed alike or written so in ``ref``, else by its label, and the labels told apart by
+    :func:`~prov_common.w3cprov.identity.distinct_labels`: two pairs that are one text (``a::::c`` of ``(a:, :c)`` and
+    ``(a, ::c)``, both written so by ``ref``) or look alike (``s3://b::café`` composed and decomposed) were shown alike."""
+    unique = list(dict.fromkeys((d.namespace, d.name) for d in datasets))
+    placed = _placed_alike(unique)
+    as_pair = {ref, *(pair_text(*d) for d in placed)}
+
+    def label(namespace: str, name: str) -> str:
+        pair = pair_text(namespace, name)
+        return pair if pair in as_pair else dataset_label(namespace, name)
+
+    return distinct_labels(unique, label), placed
 
 
 def _placed_alike(datasets: Iterable[tuple[str | None, str]]) -> set[tuple[str | None, str]]:
