@@ -2440,3 +2440,46 @@ def test_a_refusal_shows_datasets_written_as_one_pair_or_placed_alike_apart(tmp_
             assert code == 0, err
             assert [(t["namespace"], t["dataset"]) for t in json.loads(out)["lineage"]] == [meant], text
 
+
+def test_contains_shows_look_alike_versions_recorded_at_row_granularity_apart(tmp_path: Path,
+                                                                               capsys: pytest.CaptureFixture) -> None:
+    """``tdprov contains`` of one row version held by two look-alike datasets (``/data/café.csv`` composed and
+    decomposed; the name ``s::x`` beside ``(s:, x)``, whose label ``s::x`` is the first's ``NAMESPACE::NAME``) shows
+    them apart in its text and ``--json``, and each text it shows, pasted back with the digest, answers for its own."""
+    import unicodedata
+
+    import pandas as pd
+
+    from prov_common.bundle import build_bundle
+    from prov_common.bundle.storage import deliver_bundle
+    from prov_common.hashing import hash_dataframe
+    from prov_common.lineage.facet_names import CONTENT_HASH
+    from prov_common.rowset import row_set_of
+    from prov_common.signing import default_signing_key
+    from prov_common.store.identity import writer_store_id
+
+    rows = hash_dataframe(pd.DataFrame({"id": [1, 2]}), granularity="row")
+    record = json.dumps({"id": 1})
+    nfc, nfd = (unicodedata.normalize(form, "/data/café.csv") for form in ("NFC", "NFD"))
+    for pair, shown in ((("file", nfc), ("file", nfd)), ["/data/caf\\xe9.csv", "/data/cafe\\u0301.csv"]), \
+                       ((("s", "x"), ("s:", "x")), ["s:x", "s:::x"]):
+        store = open_store(str(tmp_path / f"store-{shown[0][:2]}"))
+        outputs, attached = [], {}
+        for ns, name in pair:
+            built = row_set_of(rows, ns, name)
+            out = dataset(name, rows.digest, namespace=ns)
+            out["facets"][CONTENT_HASH] = {"_producer": "tests", "_schemaURL": "https://example.invalid/ContentHash.json",
+                                          "digest": rows.digest, "rowDigestsFile": built.path, "rowsRoot": built.root}
+            attached[built.path] = bytes(built.data)
+            outputs.append(out)
+        deliver_bundle(store, build_bundle(run_events("w", [], outputs), attached, default_signing_key(),
+                                           store_id=writer_store_id(store)))
+        for mine, other, (ns, name) in ((shown[0], shown[1], pair[0]), (shown[1], shown[0], pair[1])):
+            code, out, err = _cli(capsys, "contains", f"{mine}@{rows.digest}", "--record", record, "--store", store.uri)
+            assert code == 0, err
+            assert f"  version        {mine}@{rows.digest[:19]} ({rows.digest})\n" in out, out
+            assert f"same content, not lineage: {other}\n" in out, out
+            code, out, err = _cli(capsys, "contains", f"{mine}@{rows.digest}", "--record", record, "--json", "--store", store.uri)
+            answer = json.loads(out)
+            assert code == 0 and (answer["dataset"], answer["namespace"], answer["name"]) == (mine, ns, name), err
+            assert [s["dataset"] for s in answer["sameContent"]] == [other], answer
