@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from collections import Counter
+import unicodedata
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -126,14 +126,24 @@ RecordedNames = dict[tuple[str, tuple[str, str]], str]
 def recorded_names(records: Iterable[DatasetRecord]) -> RecordedNames:
     """How ``record()``'s ``digests`` and its ``tdprov/digest/<name>``, ``tdprov/rows/<name>`` and
     ``tdprov/shards/<name>`` metadata name each of ``records``: by the name it was recorded under, or where another
-    dataset has that name too (one key in two S3 buckets), by a text that names it alone (its URI:
-    :func:`~prov_common.w3cprov.identity.distinct_labels`), so neither hides the other."""
+    dataset's is that text too or looks alike (one key in two S3 buckets, ``café`` composed and decomposed), by a text
+    that names it alone (its URI, spelled out where alike: :func:`~prov_common.w3cprov.identity.distinct_labels`), so
+    neither hides the other; a name that is such a text of another dataset (a frame named ``inmemory://x`` beside one
+    named ``x``) is told apart the same way."""
     from prov_common.w3cprov.identity import distinct_labels
 
-    pairs = {(r.name, r.dataset) for r in records}
-    shared = Counter(name for name, _ in pairs)
-    labels = distinct_labels(d for name, d in pairs if shared[name] > 1)
-    return {(name, d): labels[d] if shared[name] > 1 else name for name, d in pairs}
+    pairs = list(dict.fromkeys((r.name, r.dataset) for r in records))
+    apart: set[tuple[str, tuple[str, str]]] = set()  # named by distinct_labels, not by their name
+    while True:
+        labels = distinct_labels(d for name, d in pairs if (name, d) in apart)
+        shown = {(name, d): labels[d] if (name, d) in apart else name for name, d in pairs}
+        alike: dict[str, set[tuple[str, str]]] = {}
+        for (_, d), text in shown.items():
+            alike.setdefault(unicodedata.normalize("NFC", text), set()).add(d)
+        more = {p for p, text in shown.items() if len(alike[unicodedata.normalize("NFC", text)]) > 1} - apart
+        if not more:
+            return shown
+        apart |= more
 
 
 def extent_metadata(written: Iterable[DatasetRecord], names: RecordedNames) -> dict[str, Any]:

@@ -1696,3 +1696,32 @@ def test_a_fault_reading_the_source_records_for_a_failure_sample_masks_it_and_th
             if e.level == logging.WARNING and "source records in" in (e.user_message or "")]
     assert len(said) == 1 and said[0].endswith("cannot be read ('NoneType' object is not iterable); every value of the "
                                                "failure sample is masked"), said
+
+
+def test_record_metadata_tells_look_alike_and_colliding_names_apart(store: Path, instance, tmp_path: Path) -> None:
+    """record()'s metadata and digests are keyed by each dataset's name, told apart only where two shared one: files
+    ``café.csv`` composed and decomposed were two keys that look alike, and a frame named ``inmemory://x`` beside a
+    frame named ``x`` that a read file shares (so shown by its URI, ``inmemory://x``) had one key for both, one digest
+    hiding the other. Each is now keyed by a text no other has or looks like."""
+    import unicodedata
+
+    nfc, nfd = (tmp_path / unicodedata.normalize(form, "café.csv") for form in ("NFC", "NFD"))
+    read = tmp_path / "x.csv"
+    for i, path in enumerate((nfc, nfd, read)):
+        path.write_text(f"a\n{i + 5}\n")
+    recorded: dict[str, Any] = {}
+
+    @provenance_asset
+    def written(context, provenance: ProvenanceResource) -> MaterializeResult:
+        files = provenance.record(outputs=[str(nfc), str(nfd)], context=context)
+        frames = provenance.record(inputs={"x": str(read)}, context=context,
+                                   outputs={"x": pd.DataFrame({"a": [1]}), "inmemory://x": pd.DataFrame({"a": [2]})})
+        recorded.update(files=files.digests, frames=frames.digests)
+        return MaterializeResult(metadata={**files.metadata, **frames.metadata})
+
+    result = run([written], instance)
+    assert result.success
+    keys = [k for k in materializations(result)[AssetKey("written")].metadata if k.startswith("tdprov/digest/")]
+    assert sorted(keys) == sorted(f"tdprov/digest/{tmp_path}/{name}" for name in ("caf\\xe9.csv", "cafe\\u0301.csv")) + [
+        "tdprov/digest/inmemory://inmemory://x", "tdprov/digest/inmemory://x"], keys
+    assert len(set(recorded["files"].values())) == 2 and len(set(recorded["frames"].values())) == 3, recorded
