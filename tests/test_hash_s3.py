@@ -433,20 +433,28 @@ def test_an_s3_version_that_does_not_exist_is_named_with_the_listing_of_its_vers
                    f"--prefix k.csv' and give one of their VersionId values, or s3://{bucket}/k.csv for the object as it is now\n"), err
 
 
-def test_a_shard_listed_with_an_etag_holding_a_new_line_is_named_with_the_fix(s3_server, monkeypatch: pytest.MonkeyPatch,
-                                                                             tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """An S3-compatible server that lists a shard with an ETag holding a new line: reading the shard at that ETag
-    (If-Match) raised the HTTP client's error, which named neither the shard nor a fix. The shard is named with the
-    ETag listed and the fix, as the audit names such an object."""
+def _corpus_listed_with(s3_server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, count: int,  # noqa: ANN001 - the fixture
+                        etags: dict[str, str]) -> str:
+    """A new bucket of ``count`` small CSV shards under ``corpus/`` that the S3 server lists (and answers) with the
+    ETags ``etags`` gives by key, the others as S3 makes them; TDPROV_HOME and the S3 endpoint set for the test."""
     from moto.s3.models import FakeKey
 
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
     s3_server.point(monkeypatch)
     bucket = s3_server.create_bucket()
-    for i in range(2):
+    for i in range(count):
         s3_server.client().put_object(Bucket=bucket, Key=f"corpus/part-{i}.csv", Body=f"id\n{i}\n".encode())
     etag = FakeKey.etag
-    monkeypatch.setattr(FakeKey, "etag", property(lambda k: '"a\nb"' if k.name == "corpus/part-1.csv" else etag.fget(k)))
+    monkeypatch.setattr(FakeKey, "etag", property(lambda k: etags.get(k.name) or etag.fget(k)))
+    return bucket
+
+
+def test_a_shard_listed_with_an_etag_holding_a_new_line_is_named_with_the_fix(s3_server, monkeypatch: pytest.MonkeyPatch,
+                                                                             tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """An S3-compatible server that lists a shard with an ETag holding a new line: reading the shard at that ETag
+    (If-Match) raised the HTTP client's error, which named neither the shard nor a fix. The shard is named with the
+    ETag listed and the fix, as the audit names such an object."""
+    bucket = _corpus_listed_with(s3_server, monkeypatch, tmp_path, 2, {"corpus/part-1.csv": '"a\nb"'})
     capsys.readouterr()
     assert main(["hash", f"s3://{bucket}/corpus/"]) == 2
     err = capsys.readouterr().err
@@ -467,19 +475,10 @@ def test_shards_listed_with_an_empty_etag_are_named_and_read_every_time(s3_serve
     import subprocess
     import sys
 
-    from moto.s3.models import FakeKey
-
     from prov_common.hashing.shard_cache import default_cache_path
     from prov_common.hashing.shards import ShardOptions, hash_shards
 
-    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
-    s3_server.point(monkeypatch)
-    bucket = s3_server.create_bucket()
-    for i in range(3):
-        s3_server.client().put_object(Bucket=bucket, Key=f"corpus/part-{i}.csv", Body=f"id\n{i}\n".encode())
-    etag = FakeKey.etag
-    monkeypatch.setattr(FakeKey, "etag", property(lambda k: '""' if k.name in ("corpus/part-1.csv", "corpus/part-2.csv")
-                                                  else etag.fget(k)))
+    bucket = _corpus_listed_with(s3_server, monkeypatch, tmp_path, 3, {"corpus/part-1.csv": '""', "corpus/part-2.csv": '""'})
     prefix = f"s3://{bucket}/corpus/"
     done = subprocess.run([sys.executable, "-m", "prov_common", "hash", prefix], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
