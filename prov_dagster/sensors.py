@@ -192,6 +192,8 @@ def close_failed_run(
                 step = owner.step(named(identity, staging), elsewhere=lambda: namespaces)
                 if not step.started:
                     step.started, step.started_at = not made_up, outcome.started_at
+                # its START staged by the step's process: a strict end that fails names the run left staged
+                step.staged = step.staged or staging is not None
                 if made_up:  # a check step's: the versions it checked and its checks' results, as the teardown records them
                     step.inputs.extend(checked.inputs)
                     step.checks = list(checked.checks)

@@ -609,6 +609,57 @@ def test_strict_run_status_sensor_whose_seal_of_a_run_it_made_up_fails_names_pro
     assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
 
 
+@pytest.mark.parametrize("state", ["FAIL", "ABORT"])
+def test_strict_run_status_sensor_whose_end_of_a_run_its_step_staged_fails_names_the_run_left_staged(
+        s3_server, fault_proxy: FaultProxy, tmp_path: Path, state: str) -> None:
+    """Step b of a real strict ``materialize`` loaded ``a`` (its START staged), then the store began to answer 503 to
+    staged writes and b failed: its FAIL was not staged, its run is a START and no end. The strict failure sensor (a
+    real evaluation) ends that run with a FAIL the store does not take either: its error was the store's only, naming
+    neither b's run, left staged, nor the seal that ends it; it names both, as for a run the sensor made up.
+    ``ABORT``: the canceled-run sensor's closing."""
+    import pandas as pd
+    from dagster import DagsterInstance, asset, materialize
+
+    from dagster_support import evaluate_failure_sensor
+    from prov_dagster import ProvenanceIOManager, ProvenanceResource, recorder
+    from prov_dagster.sensors import close_or_leave
+
+    store_uri, spool = f"s3://{s3_server.create_bucket()}/prov", str(tmp_path / "spool")
+
+    @asset
+    def a():
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @asset
+    def b(a):
+        fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown") if method == "PUT" and "/staging/" in path else None
+        raise ValueError("b broke")
+
+    io_manager = ProvenanceIOManager(store=store_uri, spool=spool, data_root=str(tmp_path / "data"), strict=True)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+        staged, left = _left_staged(open_store(store_uri))  # b's START, and no end
+        provenance = ProvenanceResource(store=store_uri, spool=spool, strict=True)
+        with pytest.raises(StoreUnavailableError) as raised, pytest.MonkeyPatch.context() as daemon:
+            for held in ("_recorders", "_claims", "_configured"):  # the daemon's process: none of the step's recorders
+                daemon.setattr(recorder, held, type(getattr(recorder, held))())
+            if state == "FAIL":
+                evaluate_failure_sensor(result, instance, provenance)
+            else:
+                close_or_leave(instance, result.dagster_run, provenance, state=state,
+                               sensor_name="provenance_canceled_sensor", remembered=False)
+        tags = instance.get_run_by_id(result.run_id).tags
+    fault_proxy.fault = None
+    assert raised.value.what.startswith(f"run {left} is left staged in the store, not sealed: cannot write "), raised.value
+    assert raised.value.fix == (
+        "nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool; once the "
+        f"store is back, run 'tdprov store seal --force {left}' (provenance_store_sensor seals it at its first tick once "
+        "the store answers)"), raised.value.fix
+    assert tags["tdprov/closing"] == "left"  # the tag of the runs provenance_store_sensor closes
+    assert main(["store", "seal", "--force", left, "--store", store_uri]) == 0
+    assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
+
+
 @contextlib.contextmanager
 def _failed_fail_staged(s3_server, fault_proxy: FaultProxy, tmp_path: Path) -> Iterator[tuple]:
     """A real strict ``materialize`` whose step b loaded ``a`` (its START staged), then failed as the store began to
