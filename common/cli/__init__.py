@@ -16,6 +16,7 @@ Exit codes: 0 success, 1 a finding (verification failed, digests differ, ...), 2
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import pkgutil
 import sys
@@ -52,9 +53,10 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _verb_modules() -> list[str]:
-    """The names of the modules that may define a verb, sorted."""
-    return sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_"))
+@functools.cache
+def _verb_modules() -> tuple[str, ...]:
+    """The names of the modules that may define a verb, sorted (the package is scanned once a process)."""
+    return tuple(sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")))
 
 
 def _parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
