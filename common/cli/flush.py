@@ -103,11 +103,11 @@ def print_left_elsewhere(outbox: Outbox, store_uri: str, spool: str | None) -> N
     from prov_common.text import shell_word
 
     spool_option = f" --spool {shell_word(spool)}" if spool is not None else ""
-    others = {uri: n for uri, n in outbox.waiting_stores().items() if uri != store_uri}
+    named, held = outbox.waiting_stores()
+    others = {uri: n for uri, n in named.items() if uri != store_uri}
     if others:
         print(f"{counted(sum(others.values()), 'entry', 'entries')} left for other stores than {store_uri} ({_per_store(others)}); "
               f"to deliver each to its own store, run: tdprov flush{spool_option}")
-    held = outbox.waiting_stores(held=True)
     if held:
         print(f"{counted(sum(held.values()), 'entry', 'entries')} left that {'was' if sum(held.values()) == 1 else 'were'} "
               f"spooled for a store that could not be opened ({_per_store(held)}), which 'tdprov flush' alone "

@@ -507,20 +507,25 @@ class Outbox:
         """Entries waiting in the spool, oldest first."""
         return spool.pending(self.spool_dir)
 
-    def waiting_stores(self, *, held: bool = False) -> dict[str, int]:
-        """How many entries wait in the spool (claimed or not) for each store, by URI, most first: those a flush
-        delivers to the store they name, or with ``held`` those spooled because their store could not be opened
+    def waiting_stores(self) -> tuple[dict[str, int], dict[str, int]]:
+        """How many entries wait in the spool (claimed or not) for each store, by URI, most first, read in one pass: those
+        a flush delivers to the store they name, and those spooled because their store could not be opened
         (:meth:`hold`: only ``tdprov flush --store`` delivers them); an entry whose header cannot be read (a flush sets
         it aside) is left out."""
-        counts: dict[str, int] = {}
+        named: dict[str, int] = {}
+        held: dict[str, int] = {}
         for path in self._listing().waiting:
             try:
                 entry_store, unopened, _ = spool.read_target(path)
             except (OSError, ValueError, KeyError):  # delivered since the listing, or unreadable
                 continue
-            if bool(unopened) == held:
-                counts[entry_store] = counts.get(entry_store, 0) + 1
-        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+            counts = held if unopened else named
+            counts[entry_store] = counts.get(entry_store, 0) + 1
+
+        def most_first(counts: dict[str, int]) -> dict[str, int]:
+            return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+        return most_first(named), most_first(held)
 
     def claimed(self) -> list[Path]:
         """Entries a flush (of this process or another) has claimed and not delivered yet, oldest first."""
