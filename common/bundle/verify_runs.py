@@ -59,16 +59,16 @@ class RunsVerification:
 
     def __iter__(self) -> Iterator[VerificationReport]:
         """The reports, each object found missing that a delete marker hides named with the fix that removes it
-        (:func:`hidden_by_markers`, asked in this process, at most :data:`~prov_common.store.markers.MARKERS_ASKED`
+        (:func:`marked_hidden`, asked in this process, at most :data:`~prov_common.store.markers.MARKERS_ASKED`
         times a verification)."""
         markers = DeleteMarkers(self.store)
         for report in map_batches(_verify_batch, list(self.runs.items()), self.store, self.trust, workers=self.workers,
                                   here=lambda runs: _verified(self.store, self.trust, runs, self.entries_of)):
-            hidden_by_markers(report, markers)
+            marked_hidden(report, markers)
             yield report
 
 
-def hidden_by_markers(report: VerificationReport, markers: DeleteMarkers) -> None:
+def marked_hidden(report: VerificationReport, markers: DeleteMarkers) -> None:
     """Each object of ``report`` found missing that a delete marker hides (a versioned S3 bucket) told so, with the fix
     that removes the marker, as the audit's fix says it (not a folded finding of many files: its key is the bundle's
     folder)."""
