@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -555,14 +555,7 @@ def test_strict_failure_sensor_whose_seal_of_a_staged_end_fails_names_the_run_le
     fault_proxy.fault = None
     store = open_store(store_uri)
     staged, left = _left_staged(store)
-    assert raised.value.what.startswith(f"run {left} is left staged in the store, not sealed: cannot write "), raised.value
-    assert raised.value.fix == (
-        "nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool; once the "
-        f"store is back, run 'tdprov store seal --force {left}' (provenance_store_sensor seals it at its first tick once "
-        "the store answers)"), raised.value.fix
-    assert tags["tdprov/closing"] == "left"  # the tag of the runs provenance_store_sensor closes
-    assert main(["store", "seal", "--force", left, "--store", store_uri]) == 0
-    assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
+    _left_for_the_store_sensor(raised.value, tags, store_uri, s3_server, staged, left)
 
 
 @pytest.mark.parametrize("state", ["FAIL", "ABORT"])
@@ -575,9 +568,7 @@ def test_strict_run_status_sensor_whose_seal_of_a_run_it_made_up_fails_names_pro
     for it), as the sensor's seal of a staged end does. ``ABORT``: the canceled-run sensor's closing, an ABORT made up."""
     from dagster import DagsterInstance, asset, materialize
 
-    from dagster_support import evaluate_failure_sensor
     from prov_dagster import ProvenanceIOManager, ProvenanceResource
-    from prov_dagster.sensors import close_or_leave
 
     store_uri, spool = f"s3://{s3_server.create_bucket()}/prov", str(tmp_path / "spool")
 
@@ -591,22 +582,11 @@ def test_strict_run_status_sensor_whose_seal_of_a_run_it_made_up_fails_names_pro
         fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown") if method == "PUT" and "/bundles/" in path else None
         provenance = ProvenanceResource(store=store_uri, spool=spool, strict=True)
         with pytest.raises(StoreUnavailableError) as raised:
-            if state == "FAIL":
-                evaluate_failure_sensor(result, instance, provenance)
-            else:
-                close_or_leave(instance, result.dagster_run, provenance, state=state,
-                               sensor_name="provenance_canceled_sensor", remembered=False)
+            _close_as_the_sensor_would(state, result, instance, provenance)
         tags = instance.get_run_by_id(result.run_id).tags
     fault_proxy.fault = None
     staged, left = _left_staged(open_store(store_uri))
-    assert raised.value.what.startswith(f"run {left} is left staged in the store, not sealed: cannot write "), raised.value
-    assert raised.value.fix == (
-        "nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool; once the "
-        f"store is back, run 'tdprov store seal --force {left}' (provenance_store_sensor seals it at its first tick once "
-        "the store answers)"), raised.value.fix
-    assert tags["tdprov/closing"] == "left"  # the tag of the runs provenance_store_sensor closes
-    assert main(["store", "seal", "--force", left, "--store", store_uri]) == 0
-    assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
+    _left_for_the_store_sensor(raised.value, tags, store_uri, s3_server, staged, left)
 
 
 @pytest.mark.parametrize("state", ["FAIL", "ABORT"])
@@ -620,9 +600,7 @@ def test_strict_run_status_sensor_whose_end_of_a_run_its_step_staged_fails_names
     import pandas as pd
     from dagster import DagsterInstance, asset, materialize
 
-    from dagster_support import evaluate_failure_sensor
     from prov_dagster import ProvenanceIOManager, ProvenanceResource, recorder
-    from prov_dagster.sensors import close_or_leave
 
     store_uri, spool = f"s3://{s3_server.create_bucket()}/prov", str(tmp_path / "spool")
 
@@ -643,18 +621,34 @@ def test_strict_run_status_sensor_whose_end_of_a_run_its_step_staged_fails_names
         with pytest.raises(StoreUnavailableError) as raised, pytest.MonkeyPatch.context() as daemon:
             for held in ("_recorders", "_claims", "_configured"):  # the daemon's process: none of the step's recorders
                 daemon.setattr(recorder, held, type(getattr(recorder, held))())
-            if state == "FAIL":
-                evaluate_failure_sensor(result, instance, provenance)
-            else:
-                close_or_leave(instance, result.dagster_run, provenance, state=state,
-                               sensor_name="provenance_canceled_sensor", remembered=False)
+            _close_as_the_sensor_would(state, result, instance, provenance)
         tags = instance.get_run_by_id(result.run_id).tags
     fault_proxy.fault = None
-    assert raised.value.what.startswith(f"run {left} is left staged in the store, not sealed: cannot write "), raised.value
-    assert raised.value.fix == (
+    _left_for_the_store_sensor(raised.value, tags, store_uri, s3_server, staged, left)
+
+
+def _close_as_the_sensor_would(state: str, result, instance, provenance) -> None:  # noqa: ANN001 - Dagster's objects
+    """Close the failed ``materialize`` ``result``'s run as the sensor of ``state`` does: ``FAIL``, a real evaluation of
+    the failure sensor; ``ABORT``, the canceled-run sensor's closing."""
+    from dagster_support import evaluate_failure_sensor
+    from prov_dagster.sensors import close_or_leave
+
+    if state == "FAIL":
+        evaluate_failure_sensor(result, instance, provenance)
+    else:
+        close_or_leave(instance, result.dagster_run, provenance, state=state, sensor_name="provenance_canceled_sensor",
+                       remembered=False)
+
+
+def _left_for_the_store_sensor(error: Exception, tags: Mapping[str, str], store_uri: str, s3_server, staged: set[str],  # noqa: ANN001
+                               left: str) -> None:
+    """``error`` names run ``left`` as left staged, with the seal that ends it and provenance_store_sensor, for which the
+    run is tagged (``tags``); that seal, the store back, delivers every staged object (``staged``) once."""
+    assert error.what.startswith(f"run {left} is left staged in the store, not sealed: cannot write "), error
+    assert error.fix == (
         "nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool; once the "
         f"store is back, run 'tdprov store seal --force {left}' (provenance_store_sensor seals it at its first tick once "
-        "the store answers)"), raised.value.fix
+        "the store answers)"), error.fix
     assert tags["tdprov/closing"] == "left"  # the tag of the runs provenance_store_sensor closes
     assert main(["store", "seal", "--force", left, "--store", store_uri]) == 0
     assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
