@@ -88,7 +88,7 @@ def test_a_record_with_none_of_the_versions_columns_names_them_once(tmp_path: Pa
     events = run_events("load_cells", [], [dataset("/data/cells.parquet", td.digest)])
     deliver_bundle(store, build_bundle(events, {"rows/data_cells.parquet.rows.parquet": sidecar.read_bytes()}, default_signing_key()))
     assert main(["contains", td.digest, "--record", json.dumps({"id": 1, "label": "x"}), "--store", store.uri]) == 2
-    columns = ", ".join(f"'f{i}'" for i in range(31))
+    columns = ", ".join(f"'f{i}'" for i in range(20)) + " and 11 more"
     assert capsys.readouterr().err == (
         f"tdprov contains: the record gives no value for any of the version's 31 columns: {columns}; names columns the "
         "version does not have: 'id', 'label'. Fix: give a value for every column of the version, null where the value "
@@ -97,6 +97,29 @@ def test_a_record_with_none_of_the_versions_columns_names_them_once(tmp_path: Pa
     err = capsys.readouterr().err  # some given: the version's columns follow, the list to pick the others from
     assert err.startswith("tdprov contains: the record gives no value for the columns 'f1', 'f2', ") and \
         f"(the version's columns: {columns}). Fix:" in err, err
+
+
+def test_a_refused_record_of_a_wide_version_names_the_first_columns_and_counts_the_rest(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A record of one known and two unknown columns of a version of 200 columns was refused on one line naming the
+    199 columns it gives no value for and then all 200 of the version's (about 3,000 characters); each list names
+    its first 20 columns and counts the rest."""
+    store = open_store(str(tmp_path / "store"))
+    td = hash_dataframe(pd.DataFrame({f"c{i:03d}": [i] for i in range(200)}), granularity="row")
+    sidecar = write_row_digests(td, tmp_path / "rows.parquet")
+    events = run_events("load_wide", [], [dataset("/data/wide.parquet", td.digest)])
+    deliver_bundle(store, build_bundle(events, {"rows/data_wide.parquet.rows.parquet": sidecar.read_bytes()}, default_signing_key()))
+    unknown = {f"x{i:02d}": i for i in range(30)}
+    assert main(["contains", td.digest, "--record", json.dumps({"c000": 0, **unknown}), "--store", store.uri]) == 2
+
+    def first(start: int) -> str:
+        return ", ".join(f"'c{i:03d}'" for i in range(start, start + 20))
+
+    assert capsys.readouterr().err == (
+        f"tdprov contains: the record gives no value for the columns {first(1)} and 179 more; names columns the version "
+        f"does not have: {', '.join(repr(k) for k in list(unknown)[:20])} and 10 more (the version's columns: {first(0)} "
+        "and 180 more). Fix: give a value for every column of the version, null where the value is missing: a row is "
+        "matched on all its columns\n")
 
 
 def test_a_catalogued_run_whose_bundle_was_altered_after_the_audit_is_left_out_of_the_answer(

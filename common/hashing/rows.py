@@ -25,7 +25,7 @@ from prov_common.hashing.encode import validity_mask, fixed_values, list_childre
 from prov_common.hashing.iso_values import is_iso_typed, iso_value
 from prov_common.hashing.object_columns import holds_negative_zero
 from prov_common.hashing.types import canonicalize, parse_logical_type
-from prov_common.text import counted, noun_for
+from prov_common.text import counted, first_of, noun_for
 
 ROW_ALGORITHM = "tdprov-row-v1"
 LANE_SEEDS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
@@ -229,15 +229,23 @@ def row_digest_for_record(record: Mapping[str, Any], schema_fields: Sequence[tup
     return digests_matrix(acc.table(1))[0].tobytes()
 
 
+COLUMNS_NAMED = 20
+"""Columns a refusal of a record names of each list (the version's, those missing, those unknown); the rest counted."""
+
+
 def _columns_not_matched(names: Sequence[str], missing: Sequence[str], unknown: Sequence[str]) -> str:
     """Why a record's columns are not the version's ``names`` (``missing`` of them, ``unknown`` others), each column
-    named once: a record that gives none of them is told so, not given the same list twice."""
-    listed = ", ".join(map(repr, names))
+    named once: a record that gives none of them is told so, not given the same list twice. Each list names its first
+    :data:`COLUMNS_NAMED` columns and counts the others (``and 180 more``), so a wide version makes no line of thousands."""
+    def named(columns: Sequence[str]) -> str:
+        return first_of([repr(c) for c in columns[:COLUMNS_NAMED]], COLUMNS_NAMED, total=len(columns))
+
+    listed = named(names)
     none_given = bool(missing) and len(missing) == len(names)
     every = "the version's only column," if len(names) == 1 else f"any of the version's {counted(len(names), 'column')}:"
     parts = [f"gives no value for {every} {listed}" if none_given else
-             f"gives no value for the {noun_for(len(missing), 'column')} {', '.join(map(repr, missing))}" if missing else "",
-             f"names {noun_for(len(unknown), 'a column', 'columns')} the version does not have: {', '.join(map(repr, unknown))}"
+             f"gives no value for the {noun_for(len(missing), 'column')} {named(missing)}" if missing else "",
+             f"names {noun_for(len(unknown), 'a column', 'columns')} the version does not have: {named(unknown)}"
              if unknown else ""]
     return "the record " + "; ".join(part for part in parts if part) + ("" if none_given else f" (the version's columns: {listed})") + "."
 
