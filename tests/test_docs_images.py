@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,3 +52,29 @@ def test_scripts_screenshots_makes_every_picture_the_docs_show_and_no_other() ->
 def test_every_picture_under_docs_is_shown() -> None:
     pictures = {path.resolve() for path in (REPO / "docs").rglob("*") if path.suffix in {".png", ".jpg", ".gif", ".svg"}}
     assert _named(pictures - set(_shown())) == [], "pictures in docs/ that no page shows: remove them or show them"
+
+
+def _dag_run_checked(run: str, state: str) -> subprocess.CompletedProcess[str]:
+    """scripts/screenshots' ``dag_run_checked`` function alone, run in bash on ``run`` and ``state``."""
+    script = SCRIPT.read_text(encoding="utf-8")
+    function = re.search(r"^dag_run_checked\(\) \{.*?^\}$", script, flags=re.M | re.S)
+    assert function, "scripts/screenshots defines no dag_run_checked function"
+    return subprocess.run(["bash", "-c", function[0] + '\ndag_run_checked "$@"', "check", run, state, "/w/airflow.log"],
+                          capture_output=True, text=True, env={"AIRFLOW_HOME": "/w/airflow-home", "PATH": "/usr/bin:/bin"})
+
+
+def test_scripts_screenshots_stops_naming_the_dag_run_that_did_not_succeed() -> None:
+    """The script shot the Airflow pages whatever the example DAG run's state: a failed run, or none listed, gave
+    pictures of an error page. It now checks the run first and stops, naming what failed, where a run did not succeed."""
+    script = SCRIPT.read_text(encoding="utf-8")
+    assert script.index('dag_run_checked "${DAG_RUN:-}" "${STATE:-}"') < script.index('shot "http://127.0.0.1:8080/')
+    assert _dag_run_checked("manual__2026-01-01", "success").returncode == 0
+    for run, state, said in (
+            ("", "", "the example DAG breast_cancer_training lists no run after 'airflow dags trigger': see /w/airflow.log"),
+            ("manual__2026-01-01", "failed",
+             "the example DAG's run manual__2026-01-01 failed: see its task logs in the Airflow UI or under /w/airflow-home/logs"),
+            ("manual__2026-01-01", "running",
+             "the example DAG's run manual__2026-01-01 is running after 5 minutes, not done: see /w/airflow.log")):
+        done = _dag_run_checked(run, state)
+        assert done.returncode == 1 and done.stdout == "", (state, done)
+        assert done.stderr == f"{said}; no Airflow screenshot taken\n", done.stderr
