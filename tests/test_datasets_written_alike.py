@@ -204,3 +204,27 @@ def test_runs_lists_outputs_of_two_runs_written_alike_apart(tmp_path: Path, caps
     for name in ("/k", "k"):
         assert f"  s3://c::{name}@{digest(name)[:19]}\n" in out + "\n", out
     assert "s3://c/k@" not in out, out
+
+
+def test_runs_lists_outputs_named_alike_but_for_unicode_normalisation_apart(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    """Two runs writing ``café.csv`` composed (NFC) and decomposed (NFD), as local files and as S3 objects: 'tdprov
+    runs' shows each output as the URI the statements write (a file's percent-encoded, ``file:///data/caf%C3%A9.csv``,
+    so the two differ as shown; an S3 key as written, the two spelled out, ``s3://b/caf\\xe9.csv``), and each text,
+    pasted into 'tdprov lineage', names its own dataset at its own digest."""
+    import unicodedata
+
+    store = open_store(str(tmp_path / "store"))
+    nfc, nfd = (unicodedata.normalize(form, "café.csv") for form in ("NFC", "NFD"))
+    written = {("file", f"/data/{nfc}"): "file:///data/caf%C3%A9.csv", ("file", f"/data/{nfd}"): "file:///data/cafe%CC%81.csv",
+               ("s3://b", nfc): "s3://b/caf\\xe9.csv", ("s3://b", nfd): "s3://b/cafe\\u0301.csv"}
+    for namespace, name in written:
+        seal(store, run_events("write", [], [dataset(name, digest(namespace + name), namespace=namespace)]))
+    assert main(["runs", "--store", store.uri]) == 0
+    cells = [line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert sorted(cells) == sorted(f"{shown}@{digest(ns + name)[:19]}" for (ns, name), shown in written.items()), cells
+    for (namespace, name), shown in written.items():
+        for pasted in (shown, f"{shown}@{digest(namespace + name)[:19]}"):
+            assert main(["lineage", pasted, "--json", "--store", store.uri]) == 0, (pasted, capsys.readouterr().err)
+            trees = json.loads(capsys.readouterr().out)["lineage"]
+            assert [(t["namespace"], t["dataset"], t["version"]) for t in trees] == [(namespace, name, digest(namespace + name))], pasted
