@@ -52,6 +52,7 @@ def test_main_command_runs_both_pipelines_and_audits_clean(main_run, monkeypatch
     monkeypatch.setenv("TDPROV_HOME", env["TDPROV_HOME"])  # trust the key the main command signed with
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert "audit clean" in proc.stdout + proc.stderr
+    assert "(incremental: the example DAG's audit task audited this store first (audit " in proc.stdout  # why, in one line
     store = open_store(str(root / "store"))
     settings = Settings.from_env(env)
     summaries = list(list_bundles(store))
