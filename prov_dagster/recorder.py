@@ -179,6 +179,7 @@ class StepRun:
     refused: set[str] = field(default_factory=set)  # assets whose load the IO manager refused (see refused_load)
     start_error: str | None = None  # why the store did not take the START of a refused load (strict: raised with it)
     staged: bool = False  # an event of the run was emitted (strict mode: the store took it, delivered at once)
+    end_failed: bool = False  # its terminal event's delivery raised (strict mode): not ended, a later close ends it
 
     @property
     def ol_run_id(self) -> str:
@@ -300,8 +301,18 @@ class StepRun:
         if failed_output is not None:
             self.outputs.append(failed_output)
         if not self.ended:
+            if self.end_failed:  # an earlier end staged and not sealed is the run's end: sealed with it, never a second
+                with naming_left_staged(self.ol_run_id, self._left_if_raised(), later, otherwise):
+                    staged_end = self.recorder.staged_end(self.identity)
+                if staged_end:
+                    return self.seal_staged(later, otherwise)
             self.ended = True
-            self._emit(state, error=error, at=at, later=later, otherwise=otherwise)
+            try:
+                self._emit(state, error=error, at=at, later=later, otherwise=otherwise)
+            except Exception:
+                # not ended, still staged: a later close in this process (a sensor, a retry) ends it, or names it
+                self.ended, self.end_failed = False, True
+                raise
             self.recorder.forget(self)
         return self.recorder.bundle_location(self.ol_run_id)
 

@@ -508,6 +508,44 @@ def _strict_step_failure(tmp_path: Path, store_dir: Path, assets: list) -> tuple
     return failure, failure.step_failure_data.error.to_string()
 
 
+def test_strict_failure_sensor_in_the_steps_process_seals_a_run_whose_fail_could_not_be_written(tmp_path: Path) -> None:
+    """A real strict ``materialize``: loading ``a`` stages b's START, then b's body makes the local store unusable (a
+    file where its folder was) and fails, so the FAIL of b's run cannot be written. The failure sensor evaluated next in
+    the same process (a real evaluation, the store back) took b's run for ended and closed nothing, saying nothing: the
+    run stayed a START with no end. A run whose end could not be written counts as not ended: the sensor seals it with
+    its FAIL."""
+    import pandas as pd
+    from dagster import DagsterInstance, asset, materialize
+
+    from dagster_support import evaluate_failure_sensor
+    from prov_dagster import ProvenanceIOManager, ProvenanceResource
+
+    store_dir, away, spool = tmp_path / "store", tmp_path / "away", str(tmp_path / "spool")
+
+    @asset
+    def a():
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @asset
+    def b(a):
+        store_dir.rename(away)
+        store_dir.write_bytes(b"")
+        raise ValueError("b broke")
+
+    io_manager = ProvenanceIOManager(store=str(store_dir), spool=spool, data_root=str(tmp_path / "data"), strict=True)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+        store_dir.unlink()
+        away.rename(store_dir)
+        staged, left = _left_staged(open_store(str(store_dir)))  # b's START, and no end
+        evaluate_failure_sensor(result, instance, ProvenanceResource(store=str(store_dir), spool=spool, strict=True))
+    assert_delivered_once(str(store_dir), sorted(staged))
+    sealed = open_store(str(store_dir)).get(layout.bundle_key(left, layout.EVENTS_FILE))
+    events = [json.loads(line) for line in sealed.splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "FAIL"], events
+    assert "b broke" in json.dumps(events[-1]), events[-1]
+
+
 def test_strict_dagster_step_whose_end_the_store_will_not_take_names_the_seal_of_what_it_took(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real strict ``materialize`` whose step b writes a table too wide for its COMPLETE to be staged (the bound a seal
