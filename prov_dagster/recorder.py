@@ -506,7 +506,7 @@ class Recorder:
             staging = self.staging(identity)
             if staging is None:  # its START staged (or spooled), or none
                 return False
-            run = StepRun(self, identity, started=True)
+            run = StepRun(self, identity, started=True, staged=True)  # its START staged: a strict end that fails names it
             if self.staged_end(identity, staging):
                 run.seal_staged()
                 return True

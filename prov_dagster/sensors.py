@@ -163,7 +163,7 @@ def close_failed_run(
             earlier = replace(attempt, attempt=number, namespace=namespace)  # Dagster retried it; the retry left it
             if recorder.sealed(earlier) or (staging := closer(namespace).staging(earlier)) is None:
                 continue  # sealed, or not staged in a namespace the retry skipped
-            failed = StepRun(closer(namespace), named(earlier, staging), started=True)
+            failed = StepRun(closer(namespace), named(earlier, staging), started=True, staged=True)
             bundles.append(end(failed, retried_error(step_key, number, number + 1), ended or run_end(), staging))
         if not unfinished:
             continue

@@ -827,6 +827,50 @@ def test_strict_retry_whose_seal_of_its_earlier_attempt_fails_names_that_run_lef
     assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
 
 
+def test_strict_retry_in_another_process_whose_fail_of_its_earlier_attempt_fails_names_that_run_left_staged(
+        s3_server, fault_proxy: FaultProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real strict ``materialize`` whose step loads ``a`` (its START staged) and fails, the store then answering 503 to
+    staged writes, and whose retry runs as in a process of its own (the recorders of the first attempt's process let
+    go): the retry finds the attempt's START staged and no end, and its FAIL cannot be written. The retry's error was the
+    store's only, naming neither that run, left staged, nor the seal that ends it; it names both, as for an attempt
+    closed in its own process."""
+    import pandas as pd
+    from dagster import DagsterInstance, RetryPolicy, asset, materialize
+
+    from prov_dagster import ProvenanceIOManager, recorder
+
+    store_uri = f"s3://{s3_server.create_bucket()}/prov"
+
+    @asset
+    def a():
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @asset(retry_policy=RetryPolicy(max_retries=1))
+    def flaky(context, a):
+        if context.retry_number == 0:
+            fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown") if method == "PUT" and "/staging/" in path else None
+            for held in ("_recorders", "_claims", "_configured"):  # the retry's process: none of the attempt's recorders
+                monkeypatch.setattr(recorder, held, type(getattr(recorder, held))())
+            raise ValueError("first attempt broke")
+        return a
+
+    io_manager = ProvenanceIOManager(store=store_uri, spool=str(tmp_path / "spool"), data_root=str(tmp_path / "data"),
+                                     strict=True)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([a, flaky], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+    fault_proxy.fault = None
+    [*_, failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error.to_string()
+    store = open_store(store_uri)
+    staged, left = _left_staged(store)  # the first attempt's run: a's is sealed
+    assert f"run {left} is left staged in the store, not sealed: cannot write 'staging/{left}/" in error, error
+    assert ("Fix: nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool; "
+            f"once the store is back, run 'tdprov store seal --force {left}' (provenance_failure_sensor seals it as the run "
+            "fails)" in error), error
+    assert main(["store", "seal", "--force", left, "--store", store_uri]) == 0
+    assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
+
+
 def test_left_staged_names_the_run_and_its_seal_once_and_keeps_a_fix_that_names_a_seal() -> None:
     """The branches the real ``materialize`` above does not take: an error with no fix gets the seal as its fix (worded
     by its cause: a store's, or one the store is not at fault for), and one whose fix names a seal already (a bundle
