@@ -105,6 +105,66 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture
+def s3_ignoring_if_match(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory):
+    """The session's S3 server behind a proxy on localhost that drops ``If-Match`` from every request it passes on,
+    as an S3-compatible server (or a proxy before one) that ignores conditional reads: a :class:`S3Server` for the
+    proxy (``point`` it at a test). Everything else of each request and answer is passed on as it is."""
+    import http.client
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    target = s3_server.endpoint.removeprefix("http://")
+    hop = {"connection", "keep-alive", "transfer-encoding", "content-length"}  # this hop's own; set again below
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0], 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # the trailer
+                pass
+            return b"".join(chunks)
+
+        def _forward(self) -> None:
+            body = self._body()
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in hop | {"if-match"}}
+            upstream = http.client.HTTPConnection(target, timeout=30)
+            try:
+                upstream.request(self.command, self.path, body=body if body or self.command in ("PUT", "POST") else None,
+                                 headers=headers)
+                answer = upstream.getresponse()
+                data = answer.read()
+            finally:
+                upstream.close()
+            self.send_response_only(answer.status, answer.reason)
+            for name, value in answer.getheaders():
+                if name.lower() not in hop:
+                    self.send_header(name, value)
+            length = answer.getheader("Content-Length") if self.command == "HEAD" else None
+            self.send_header("Content-Length", length or str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _forward
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{proxy.server_address[1]}"
+    yield S3Server(endpoint=endpoint, env=s3_env(endpoint, tmp_path_factory.mktemp("aws")))
+    proxy.shutdown()
+    proxy.server_close()
+
+
+@pytest.fixture
 def s3_store_uri(s3_bucket: str) -> str:
     """A fresh bucket on the local S3 server, as ``s3://bucket/prefix``."""
     return f"s3://{s3_bucket}/prefix"

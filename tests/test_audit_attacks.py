@@ -2028,6 +2028,29 @@ def test_a_file_swapped_between_the_listing_and_a_workers_read_is_found(base: St
     assert result.exit_code == 1 and [f for f in result.errors if f.object == key], [f.what for f in result.errors]
 
 
+@on("s3")
+def test_a_file_swapped_between_the_listing_and_its_read_is_found_where_the_endpoint_ignores_if_match(
+        base: Store, s3_ignoring_if_match, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The swap above through an endpoint that ignores ``If-Match`` (a proxy that drops it): the read at the listed
+    ETag was answered with the sealed bytes, which verified, and the forgery's listed fingerprint was remembered as
+    theirs, so every later default audit was clean. The answer's ETag is not the one listed: the file is named, saying
+    so, and the forgery put back is found by every later audit."""
+    s = base
+    run = seal(s.pipe.store, run_events("prepare_swapped", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
+    key = layout.bundle_key(run, layout.PROV_FILE)
+    s3_ignoring_if_match.point(monkeypatch)  # every audit below reads through it
+    with _put_back_after_listing(s.uri, key, monkeypatch) as forged:
+        first = _audit(s.uri)
+    named = [f for f in first.errors if f.object == key and "changed after it was listed" in f.what]
+    assert named, [f"{f.object}: {f.what}" for f in first.errors]
+    assert f"'{key}' changed after it was listed in {open_store(s.uri).describe()}: a read of the bytes with ETag \"" in named[0].what
+    assert "ignored the condition, which would have refused the read" in named[0].what, named[0].what
+    raw_write(s.uri, key, forged)
+    for attempt in ("found", "still found"):
+        result = _audit(s.uri)
+        assert result.exit_code == 1 and [f for f in result.errors if f.object == key], (attempt, [f.what for f in result.errors])
+
+
 @pytest.mark.parametrize("store_uri", ["s3"], indirect=True)
 def test_an_etag_listed_with_a_new_line_is_an_unreadable_object_not_an_outage(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """An S3-compatible server that lists a logged file with an ETag holding a new line: reading it at that ETag

@@ -5,6 +5,8 @@ its first pass reads it, so it adds no read.
 
 The overwrite comes from a second client, at a real seam: when tdprov's client is about to send its second
 GetObject for the object, the first one having been answered (botocore's ``provide-client-params`` event).
+Where the tests say so, tdprov reads through a proxy that drops ``If-Match`` (a server that ignores conditional reads):
+the answer's own ETag then tells the other bytes apart.
 """
 from __future__ import annotations
 
@@ -83,6 +85,14 @@ def overwritten_between_reads(s3_server, bucket: str, key: str, versions: list[b
         events.unregister("after-call.s3.GetObject", after)
 
 
+@pytest.fixture(params=["honoured", "ignored"])
+def if_match(request: pytest.FixtureRequest, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """tdprov's reads go to the S3 server (which honours ``If-Match``), or through a proxy that drops it."""
+    if request.param == "ignored":
+        request.getfixturevalue("s3_ignoring_if_match").point(monkeypatch)
+    return request.param
+
+
 def _digests(read: str, uri: str, fmt: str) -> tuple[str, str | None]:
     """The table digest and the SHA-256 of the bytes, as ``hash_path`` gives them, or of the table and bytes the
     operator's ``read_table_and_sha256`` read."""
@@ -94,10 +104,12 @@ def _digests(read: str, uri: str, fmt: str) -> tuple[str, str | None]:
 
 
 @pytest.mark.parametrize("read", ["hash_path", "read_table_and_sha256"])
-def test_an_object_overwritten_between_two_passes_is_hashed_again_whole(s3_server, s3_bucket: str, read: str) -> None:
+def test_an_object_overwritten_between_two_passes_is_hashed_again_whole(s3_server, s3_bucket: str, read: str,
+                                                                       if_match: str) -> None:
     """A JSON-lines object whose column types change part way is hashed in two passes (and one read whole is
     checked in a second); a write between the two reads was recorded as the table digest of one content beside
-    the SHA-256 of the other. The second read asks for the ETag the first found; S3 refuses it (412), and the
+    the SHA-256 of the other. The second read asks for the ETag the first found; S3 refuses it (412), or a server
+    that ignores the condition answers the new bytes under their own ETag, which is refused as well, and the
     hashing starts again once, reading the new content."""
     key = "data/events.jsonl"
     old, new = _two_pass_jsonl("1.5"), _two_pass_jsonl("2.5")
@@ -170,9 +182,11 @@ def test_a_versioned_object_is_read_at_the_version_the_first_read_found(s3_serve
 
 def test_a_shard_overwritten_after_the_listing_is_not_recorded_under_the_listed_etag(s3_server, s3_bucket: str,
                                                                                    monkeypatch: pytest.MonkeyPatch,
-                                                                                   tmp_path: Path) -> None:
+                                                                                   tmp_path: Path, if_match: str) -> None:
     """A shard is read at the ETag the listing found (the shard cache keeps its digest under that ETag): one
-    overwritten between the listing and its read is refused naming it, and nothing is cached for it."""
+    overwritten between the listing and its read is refused naming it, and nothing is cached for it. A server that
+    ignores ``If-Match`` answered the new bytes, whose digest was then cached under the listed ETag; the answer's own
+    ETag refuses them alike."""
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
     writer = s3_server.client()
     for i in range(2):
@@ -192,6 +206,8 @@ def test_a_shard_overwritten_after_the_listing_is_not_recorded_under_the_listed_
     finally:
         events.unregister("provide-client-params.s3.GetObject", overwrite)
     assert f"s3://{s3_bucket}/{key}" in str(refused.value) and "changed while it was being hashed" in str(refused.value)
+    if if_match == "ignored":
+        assert "ignored the condition" in str(refused.value) and "honour conditional reads (If-Match)" in str(refused.value)
     again = hash_shards(f"s3://{s3_bucket}/corpus/", scheduler="none")  # once the writes stopped: the new content
     assert again.shards[1].digest == hash_dataframe(NEW).digest
     writer.put_object(Bucket=s3_bucket, Key=key, Body=original)  # the listed ETag again: no digest of other bytes under it
@@ -223,3 +239,36 @@ def test_a_shard_listed_with_an_empty_etag_that_keeps_changing_names_the_read_th
         f"\"{hashlib.md5(writes[1]).hexdigest()}\" that the first read found (overwritten or removed since), so its digests "
         "would describe two contents. Fix: hash it again once writes to it have stopped (writers that put each version "
         "under a new key, or a versioned bucket, never cause this)."), str(refused.value)
+
+
+
+def test_tdprov_hash_names_a_shard_a_server_answered_with_other_bytes_than_listed(
+        s3_server, s3_bucket: str, s3_ignoring_if_match, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``tdprov hash`` of a prefix through a server that ignores ``If-Match``, a shard overwritten between the listing
+    and its read: exit 2 naming the shard, the ETag listed, the one answered and the fix (it printed the new bytes'
+    digest, exit 0)."""
+    from prov_common.cli import main
+
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    s3_ignoring_if_match.point(monkeypatch)
+    writer, key = s3_server.client(), "corpus/part-0.csv"
+    writer.put_object(Bucket=s3_bucket, Key=key, Body=_csv(OLD))
+
+    def overwrite(params: dict, **_: object) -> None:  # the listing was answered; the shard is written before its read
+        if params.get("Key") == key:
+            writer.put_object(Bucket=s3_bucket, Key=key, Body=_csv(NEW))
+
+    events = s3_client().meta.events
+    events.register("provide-client-params.s3.GetObject", overwrite)
+    try:
+        code = main(["hash", f"s3://{s3_bucket}/corpus/"])
+    finally:
+        events.unregister("provide-client-params.s3.GetObject", overwrite)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert (f"'s3://{s3_bucket}/{key}' changed while it was being hashed: a read of the bytes with ETag "
+            f"\"{hashlib.md5(_csv(OLD)).hexdigest()}\" (If-Match) was answered with bytes with ETag "
+            f"\"{hashlib.md5(_csv(NEW)).hexdigest()}\": the endpoint (or a proxy before it) ignored the condition") in err, err
+    assert "read through an S3 endpoint (and proxies) that honour conditional reads (If-Match)" in err, err
+

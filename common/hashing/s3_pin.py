@@ -8,7 +8,8 @@ copy a Parquet object is spooled into, or as a CSV or JSON-lines body streams to
 would describe two contents. Here the first read
 takes the object's ETag (and version, on a versioned bucket); every later read asks for that ETag (``IfMatch``)
 and version, so it reads the same bytes or S3 refuses it (412 Precondition Failed), which is an
-:class:`ObjectChangedError` naming the object. A shard is read at the ETag its listing gave it; one listed with an
+:class:`ObjectChangedError` naming the object; so is an answer of other bytes (its ``ETag`` header not the one asked
+for: a server that ignores ``If-Match``). A shard is read at the ETag its listing gave it; one listed with an
 ETag no request can send is refused naming it. An empty ETag (an S3-compatible server's listing) pins nothing: that
 shard is read as an object no listing named, pinned by its first read.
 """
@@ -20,7 +21,8 @@ from typing import IO, Any
 from prov_common.errors import BadInputError
 from prov_common.hashing.file_sha256 import sha256_stream
 from prov_common.hashing.remote import named_if_missing, readable_body, s3_client, s3_object_params
-from prov_common.store.s3 import NOT_FOUND_CODES, PRECONDITION_CODES, s3_error_code, unaskable_etag
+from prov_common.store.s3 import (FIX_HONOUR_IF_MATCH, NOT_FOUND_CODES, PRECONDITION_CODES, PinIgnoredError, get_pinned,
+                                  quoted_etag, s3_error_code, unaskable_etag)
 
 _CHANGED_CODES = PRECONDITION_CODES | NOT_FOUND_CODES | {"NoSuchVersion"}
 
@@ -39,7 +41,7 @@ class PinnedS3Object:
 
     def __init__(self, uri: str, etag: str | None = None, *, sha256: bool = False) -> None:
         self.uri = uri
-        self.etag = _quoted(etag) if etag else None
+        self.etag = quoted_etag(etag) if etag else None
         self.version: str | None = None
         self._wants_sha256 = sha256
         self._sha256: str | None = None  # taken by the first read that reached the end
@@ -53,12 +55,12 @@ class PinnedS3Object:
         if self._listed is not None:
             self._refuse_unaskable(self._listed, client)
         with self._lock:  # of passes started together, the first read takes the ETag the others then ask for
-            if self.etag is not None:
-                where["IfMatch"] = self.etag
             if self.version is not None and "VersionId" not in where:
                 where["VersionId"] = self.version
             try:
-                answer = client.get_object(**where)
+                answer = get_pinned(client, self.etag, **where)
+            except PinIgnoredError as exc:
+                raise self._changed(exc) from exc
             except Exception as exc:  # botocore's ClientError
                 if self.etag is not None and s3_error_code(exc) in _CHANGED_CODES:
                     raise self._changed() from exc
@@ -90,15 +92,18 @@ class PinnedS3Object:
             raise BadInputError(unaskable, fix="check what answers at the S3 endpoint (S3 gives each object an ETag of "
                                                "printable ASCII), then hash it again")
 
-    def _changed(self) -> ObjectChangedError:
+    def _changed(self, ignored: PinIgnoredError | None = None) -> ObjectChangedError:
+        """The refusal of the object, overwritten or removed since its ETag was taken; ``ignored``: a read answered
+        with other bytes (or bytes given no ETag), as a server that ignores ``If-Match`` answers."""
         first = "its listing named" if self._listed is not None else "the first read found"
-        return ObjectChangedError(
-            f"{self.uri!r} changed while it was being hashed: S3 no longer holds the bytes with ETag {self.etag} that "
-            f"{first} (overwritten or removed since), so its digests would describe two contents.",
-            fix="hash it again once writes to it have stopped (writers that put each version under a new key, "
-                "or a versioned bucket, never cause this).")
+        if ignored is None:
+            return ObjectChangedError(
+                f"{self.uri!r} changed while it was being hashed: S3 no longer holds the bytes with ETag {self.etag} that "
+                f"{first} (overwritten or removed since), so its digests would describe two contents.", fix=_AGAIN)
+        what = "changed while it was being hashed" if ignored.changed else "cannot be read as the bytes hashed"
+        return ObjectChangedError(f"{self.uri!r} {what}: {ignored.reason}; so they are not the bytes {first}, and were "
+                                  "not hashed.", fix=f"{FIX_HONOUR_IF_MATCH}; then {_AGAIN}")
 
 
-def _quoted(etag: str) -> str:
-    """An ETag as S3 gives it in a header, in double quotes (a listing's stamp keeps it without them)."""
-    return etag if etag.startswith('"') else f'"{etag}"'
+_AGAIN = ("hash it again once writes to it have stopped (writers that put each version under a new key, or a versioned "
+          "bucket, never cause this).")

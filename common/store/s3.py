@@ -101,6 +101,56 @@ def unaskable_etag(name: str, etag: str, where: str) -> str | None:
             "characters an HTTP header cannot hold, so its bytes cannot be read as they were listed")
 
 
+def quoted_etag(etag: str) -> str:
+    """An ETag as S3 gives it in a header, in double quotes (a listing's stamp keeps it without them)."""
+    return etag if etag.startswith('"') else f'"{etag}"'
+
+
+class PinIgnoredError(Exception):
+    """A read pinned to ETag ``asked`` (``If-Match``) was answered with other bytes (ETag ``answered``), or with bytes
+    given no ETag (``answered`` None): the server, or a proxy before it, ignored the condition."""
+
+    def __init__(self, asked: str, answered: str | None) -> None:
+        self.asked, self.answered = asked, answered
+        super().__init__(self.reason)
+
+    @property
+    def changed(self) -> bool:
+        """Whether the answer named other bytes than those asked for (else it named none)."""
+        return self.answered is not None
+
+    @property
+    def reason(self) -> str:
+        """What happened, as a clause."""
+        asked = f"a read of the bytes with ETag {quoted_etag(self.asked)} (If-Match) was answered with"
+        if self.answered is None:
+            return (f"{asked} bytes given no ETag, so they cannot be told from others: the endpoint (or a proxy before "
+                    "it) may ignore the condition")
+        answered = quoted_etag(cut(self.answered.strip('"'), VALUE_AT_MOST))
+        return (f"{asked} bytes with ETag {answered}: the endpoint (or a proxy before it) ignored the condition, which "
+                "would have refused the read")
+
+
+FIX_HONOUR_IF_MATCH = "read through an S3 endpoint (and proxies) that honour conditional reads (If-Match), as S3 does"
+"""The fix's first words for a :class:`PinIgnoredError`."""
+
+
+def get_pinned(client: Any, etag: str | None, **params: Any) -> Any:
+    """``client.get_object(**params)``, at the bytes with ``etag`` (quoted or not) when given: S3 answers them or
+    refuses (412 Precondition Failed, raised as botocore's error). The answer's own ``ETag`` header is checked
+    against it too, at no cost (it comes with the bytes): a server that ignores ``If-Match`` answers whatever the key
+    holds, and an answer of other bytes, or of none named, is refused (:class:`PinIgnoredError`, its body closed).
+    The one pinned read of the store's reads and of a hashing's (:mod:`prov_common.hashing.s3_pin`)."""
+    if not etag:
+        return client.get_object(**params)
+    answer = client.get_object(**params, IfMatch=quoted_etag(etag))
+    answered = answer.get("ETag")
+    if not isinstance(answered, str) or answered.strip('"') != etag.strip('"'):
+        answer["Body"].close()
+        raise PinIgnoredError(etag, answered if isinstance(answered, str) else None)
+    return answer
+
+
 MARKER_LISTING = 100
 """How many version entries :meth:`S3Store.delete_marker` lists of a key (one request)."""
 
@@ -159,10 +209,12 @@ class S3Store(BaseStore):
         if etag and (unaskable := unaskable_etag(f"'{key}'", etag, self.describe())):
             raise UnreadableObjectError(unaskable, fix="check what answers at the store's endpoint (S3 gives each object an "
                                                        "ETag of printable ASCII); the next audit verifies it again")
-        if etag:
-            extra["IfMatch"] = f'"{etag}"'
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key, **extra)
+            return get_pinned(self.client, etag, Bucket=self.bucket, Key=self.prefix + key, **extra)
+        except PinIgnoredError as exc:
+            what = "changed after it was listed" if exc.changed else "cannot be read as it was listed"
+            raise UnreadableObjectError(f"'{key}' {what} in {self.describe()}: {exc.reason}",
+                                        fix=f"{FIX_HONOUR_IF_MATCH}; the next audit verifies it again") from exc
         except Exception as exc:  # noqa: BLE001
             if etag and s3_error_code(exc) in PRECONDITION_CODES:
                 raise UnreadableObjectError(
