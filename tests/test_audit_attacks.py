@@ -2051,6 +2051,29 @@ def test_a_file_swapped_between_the_listing_and_its_read_is_found_where_the_endp
         assert result.exit_code == 1 and [f for f in result.errors if f.object == key], (attempt, [f.what for f in result.errors])
 
 
+@on("s3")
+def test_a_file_uploaded_in_parts_is_read_at_its_multipart_etag(base: Store) -> None:
+    """A new run's files put again, before an audit listed them, with the same bytes in multipart uploads: each has an
+    ETag of the parts (``"<digest>-1"``), no MD5 of its bytes. Each is read at that ETag, the answer's taken as the
+    same, and the audits are clean."""
+    import io
+
+    from boto3.s3.transfer import TransferConfig
+
+    s = base
+    run = seal(s.pipe.store, run_events("prepare_parts", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
+    client, bucket, prefix = _s3(s.uri)
+    keys = s.keys(layout.bundle_prefix(run))
+    for key in keys:
+        data = raw_read(s.uri, key)
+        client.upload_fileobj(io.BytesIO(data), bucket, prefix + key, Config=TransferConfig(multipart_threshold=1))
+        assert client.head_object(Bucket=bucket, Key=prefix + key)["ETag"].endswith('-1"'), key
+    for attempt in ("examined", "again"):
+        result = _audit(s.pipe)
+        assert result.clean, (attempt, [f"{f.object}: {f.what}" for f in result.errors])
+    assert result.bundles_examined == 0 and len(keys) >= 3
+
+
 @pytest.mark.parametrize("store_uri", ["s3"], indirect=True)
 def test_an_etag_listed_with_a_new_line_is_an_unreadable_object_not_an_outage(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """An S3-compatible server that lists a logged file with an ETag holding a new line: reading it at that ETag

@@ -272,3 +272,33 @@ def test_tdprov_hash_names_a_shard_a_server_answered_with_other_bytes_than_liste
             f"\"{hashlib.md5(_csv(NEW)).hexdigest()}\": the endpoint (or a proxy before it) ignored the condition") in err, err
     assert "read through an S3 endpoint (and proxies) that honour conditional reads (If-Match)" in err, err
 
+
+def test_a_shard_uploaded_in_parts_is_read_at_its_multipart_etag_and_its_digest_reused(
+        s3_server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, if_match: str) -> None:
+    """A shard uploaded in two parts has a multipart ETag (``"<md5 of the parts' md5s>-2"``, no digest of its bytes):
+    it is read at that ETag, the answer's ETag taken as the same, its digest is that of the local file, cached under
+    it, and taken again with no read."""
+    import io
+
+    from boto3.s3.transfer import TransferConfig
+
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    frame = pd.DataFrame({"id": np.arange(400_000), "label": [f"row-{i % 97}" for i in range(400_000)]})
+    local = tmp_path / "part-0.csv"
+    local.write_bytes(_csv(frame))
+    assert local.stat().st_size > 5 << 20  # two parts of at least 5 MiB but the last, as S3 asks
+    parts = TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20)
+    s3_server.client().upload_fileobj(io.BytesIO(local.read_bytes()), s3_bucket, "corpus/part-0.csv", Config=parts)
+    assert s3_server.client().head_object(Bucket=s3_bucket, Key="corpus/part-0.csv")["ETag"].endswith('-2"')
+    reads = []
+    events = s3_client().meta.events
+    count = lambda params, **_: reads.append(params.get("Key"))  # noqa: E731
+    events.register("provide-client-params.s3.GetObject", count)
+    try:
+        first = hash_shards(f"s3://{s3_bucket}/corpus/", scheduler="none")
+        assert reads == ["corpus/part-0.csv"]
+        again = hash_shards(f"s3://{s3_bucket}/corpus/", scheduler="none")
+    finally:
+        events.unregister("provide-client-params.s3.GetObject", count)
+    assert reads == ["corpus/part-0.csv"]  # the second hashing took the digest cached under the multipart ETag
+    assert first.shards[0].digest == again.shards[0].digest == hash_path(local).digest
