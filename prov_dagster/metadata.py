@@ -146,6 +146,26 @@ def recorded_names(records: Iterable[DatasetRecord]) -> RecordedNames:
         apart |= more
 
 
+def read_back_names(read: Iterable[DatasetRecord], written: Iterable[DatasetRecord], names: RecordedNames) -> RecordedNames:
+    """How ``record()`` names the version it read of a dataset the same call also writes (one name read and written,
+    an asset that reads its last version): ``<name> (read)`` (``names``: :func:`recorded_names`), or ``<name> (read
+    2)``, ... where another dataset is shown as that text, so the version read and the version written are two
+    entries of ``digests`` and two ``tdprov/digest/...`` metadata keys, neither hiding the other."""
+    out = {(r.name, r.dataset) for r in written}
+    taken = {unicodedata.normalize("NFC", text) for text in names.values()}
+    shown: RecordedNames = {}
+    for key in dict.fromkeys((r.name, r.dataset) for r in read):
+        if key not in out:
+            continue
+        text, n = f"{names[key]} (read)", 1
+        while unicodedata.normalize("NFC", text) in taken:
+            n += 1
+            text = f"{names[key]} (read {n})"
+        taken.add(unicodedata.normalize("NFC", text))
+        shown[key] = text
+    return shown
+
+
 def extent_metadata(written: Iterable[DatasetRecord], names: RecordedNames) -> dict[str, Any]:
     """Rows and shard counts of recorded outputs, as ``tdprov/rows/<name>`` and ``tdprov/shards/<name>`` (``names``:
     :func:`recorded_names`; where the digest knows them): what the Dagster UI plots for a sharded corpus over time."""

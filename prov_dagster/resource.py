@@ -21,7 +21,8 @@ from prov_common.scratch import spool_folder
 from prov_dagster import _compat
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.masking import flags_metadata, inherited
-from prov_dagster.metadata import bundle_metadata, extent_metadata, quality_metadata, recorded_names, version_metadata
+from prov_dagster.metadata import (bundle_metadata, extent_metadata, quality_metadata, read_back_names, recorded_names,
+                                   version_metadata)
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import dataset_name, direct_run_id
 from prov_dagster.policy import marks_training
@@ -142,9 +143,15 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         recorder = recorder_for(self)
         recorder.wait()  # the bundle is written when record() returns
         names = recorded_names([*step.inputs, *written])
-        digests = {names[r.name, r.dataset]: r.version_id for r in [*step.inputs, *written] if r.version_id}
+        read_back = read_back_names(step.inputs, written, names)  # a dataset read and written: its two versions
+        digests = {read_back.get((r.name, r.dataset), names[r.name, r.dataset]): r.version_id
+                   for r in step.inputs if r.version_id}
+        digests.update({names[r.name, r.dataset]: r.version_id for r in written if r.version_id})
         version = DataVersion(written[0].version_id) if len(written) == 1 and written[0].version_id else None
-        metadata = {f"tdprov/digest/{names[r.name, r.dataset]}": MetadataValue.text(r.version_id) for r in written if r.version_id}
+        metadata = {f"tdprov/digest/{read_back[r.name, r.dataset]}": MetadataValue.text(r.version_id)
+                    for r in step.inputs if r.version_id and (r.name, r.dataset) in read_back}
+        metadata.update({f"tdprov/digest/{names[r.name, r.dataset]}": MetadataValue.text(r.version_id)
+                         for r in written if r.version_id})
         if version is not None and written[0].uri is not None:  # where the asset's one version lives: deps=[...] of it
             metadata.update(version_metadata(written[0].digest, written[0].uri, step.recorder.namespace))
         metadata.update(extent_metadata(written, names))
