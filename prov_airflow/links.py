@@ -47,7 +47,7 @@ def _another_runs(info: Any) -> bool:
         manifest = sealed_manifest(open_store(listener_settings().store), info.run_id)
     except (TdprovError, OSError):
         return False
-    key = RunKey(info.job_name, info.run_id, tried.task_id, tried.map_index, tried.try_number,
+    key = RunKey(info.namespace, info.job_name, info.run_id, tried.task_id, tried.map_index, tried.try_number,
                  (info.parent_run_id,) if info.parent_run_id else ())
     return manifest is not None and another_runs(manifest, key) is not None
 

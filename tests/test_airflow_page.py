@@ -485,7 +485,7 @@ def test_page_does_not_show_another_dag_runs_task_as_this_task_s_bundle(client, 
     from prov_airflow.ui.runs import RunKey, another_runs
 
     sealed = sealed_manifest(open_store(str(page_run["store"])), own["runId"])
-    key = RunKey("tdprov_clash.daily.load", own["runId"], "load", -1, 1, ("earlier", pages[0][0]["runId"]))
+    key = RunKey("default", "tdprov_clash.daily.load", own["runId"], "load", -1, 1, ("earlier", pages[0][0]["runId"]))
     assert another_runs(sealed, key) is None  # its own DAG run's
     assert another_runs(sealed, replace(key, parents=(pages[0][0]["runId"], "cleared"))) is None  # a try before a clear
     assert layout.staging_prefix(own["runId"]) in another_runs(sealed, replace(key, parents=("another",)))

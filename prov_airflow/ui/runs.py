@@ -22,8 +22,10 @@ MAX_PAGE_SIZE = 500
 @dataclass(frozen=True)
 class RunKey:
     """One OpenLineage run of a DAG run: the DAG run itself (``task_id`` None) or a task instance try, whose parent is
-    one of ``parents``, the run ids its DAG run had (one per clear: a try before a clear names the earlier one)."""
+    one of ``parents``, the run ids its DAG run had (one per clear: a try before a clear names the earlier one); its job
+    is ``job_name`` in ``job_namespace``, the deployment's OpenLineage namespace (``[openlineage] namespace``)."""
 
+    job_namespace: str
     job_name: str
     run_id: str
     task_id: str | None = None
@@ -107,7 +109,8 @@ def run_keys(dag_id: str, run_id: str, session: Any) -> list[RunKey]:
         raise LookupError(f"DAG run {run_id!r} of DAG {dag_id!r} is not in the Airflow metadata database")
     date = naming.dag_run_date(dag_run)
     parents = tuple(naming.dag_run_id(dag_id, date, clear) for clear in range((dag_run.clear_number or 0) + 1))
-    keys = [RunKey(naming.dag_job_name(dag_id), parents[-1])]
+    namespace = naming.namespace()
+    keys = [RunKey(namespace, naming.dag_job_name(dag_id), parents[-1])]
     tries: set[tuple[str, int, int]] = set()
     for model in (TaskInstance, TaskInstanceHistory):
         for task_id, map_index, try_number in session.execute(
@@ -116,7 +119,7 @@ def run_keys(dag_id: str, run_id: str, session: Any) -> list[RunKey]:
             if try_number:  # 0: never started, so no run
                 tries.add((task_id, map_index, try_number))
     for task_id, map_index, try_number in sorted(tries):
-        keys.append(RunKey(f"{dag_id}.{task_id}", naming.task_run_id(dag_id, task_id, try_number, date, map_index),
+        keys.append(RunKey(namespace, f"{dag_id}.{task_id}", naming.task_run_id(dag_id, task_id, try_number, date, map_index),
                            task_id, map_index, try_number, parents))
     return keys
 
@@ -146,10 +149,11 @@ def check(store: Any, trust: Any, store_uri: str, key: RunKey, entries_of: Calla
 
 def another_runs(manifest: Any, key: RunKey) -> str | None:
     """Why the bundle sealed at ``key``'s run id, whose ``manifest`` is given, is another run's (None when it is the run
-    of ``key``): of another job, or of a task try of another DAG run. The provider gives task 'c' of DAG 'a.b' and task
-    'b.c' of DAG 'a' one job and, at one logical date, one run id; the run sealed first keeps it."""
+    of ``key``): of another job (a job is its namespace and name: a deployment of another ``[openlineage] namespace``
+    whose DAG has this one's id shares its run ids), or of a task try of another DAG run. The provider gives task 'c'
+    of DAG 'a.b' and task 'b.c' of DAG 'a' one job and, at one logical date, one run id; the run sealed first keeps it."""
     parent = manifest.parent_run_id
-    if manifest.job_name == key.job_name and (not key.parents or parent in (None, *key.parents)):
+    if (manifest.job_namespace, manifest.job_name) == (key.job_namespace, key.job_name) and (not key.parents or parent in (None, *key.parents)):
         return None
     from prov_common.bundle.events import SHARED_RUN_ID_FIX
     from prov_common.bundle.layout import staging_prefix
