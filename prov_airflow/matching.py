@@ -92,10 +92,12 @@ class BundleQuery:
         """None when the sealed run of ``summary`` is of a run of DAG ``job_dag`` (or no ``job_dag`` is asked for), as
         the parent run its signed events name tells (``run``, as verification read them; None: not read): the DAG's own
         run is of job ``job_dag`` and not a task try of a DAG whose id it starts with, a task try's parent run is of job
-        ``job_dag``; else the DAG whose run it is of (or 'no DAG' when its parent cannot be told)."""
+        ``job_dag`` in the try's own namespace (a deployment's DAG runs are of its namespace); else the DAG whose run it
+        is of, as ``namespace/dag_id`` when of another namespace (or 'no DAG' when its parent cannot be told)."""
         if self.job_dag is None:
             return None
-        dag = _dag_of(summary.job_name, run.parent if run is not None else None)
+        of = _dag_of(summary.job_name, run.parent if run is not None else None)
+        dag = None if of is None else of[1] if of[0] == summary.job_namespace else f"{of[0]}/{of[1]}"
         if summary.job_name == self.job_dag:
             return None if dag is None else dag  # a DAG run, or a task try of another DAG named like it
         return None if dag == self.job_dag else dag or "no DAG"
@@ -165,11 +167,11 @@ def find_bundle(store: Any, query: BundleQuery, trust: TrustStore, told: set[tup
     return None
 
 
-def _dag_of(job_name: str, parent: tuple[str, str, str] | None) -> str | None:
+def _dag_of(job_name: str, parent: tuple[str, str, str] | None) -> tuple[str, str] | None:
     """The DAG whose task try the run of job ``job_name`` is, by its ``parent`` run (run id, job namespace, job name):
-    the parent's job when it is the start of the job's name (``<dag>.<task>``); None for a run with no parent (a DAG's
-    own run) or one whose parent is of another job."""
-    return parent[2] if parent is not None and job_name.startswith(parent[2] + ".") else None
+    the parent's job, namespace and name, when its name is the start of the job's name (``<dag>.<task>``); None for a
+    run with no parent (a DAG's own run) or one whose parent is of another job."""
+    return (parent[1], parent[2]) if parent is not None and job_name.startswith(parent[2] + ".") else None
 
 
 def _tell_taken(query: BundleQuery, summary: BundleSummary, run: RunIdentity | None) -> None:
@@ -183,7 +185,8 @@ def _tell_taken(query: BundleQuery, summary: BundleSummary, run: RunIdentity | N
     if parent is None:
         log.info("tdprov: took run %s of job %s, which names no parent run (of Airflow: a DAG's own run)", summary.run_id,
                  job)
-    elif (dag := _dag_of(summary.job_name, parent)) is not None:
+    elif _dag_of(summary.job_name, parent) == (summary.job_namespace, parent[2]):  # a try of its deployment's DAG
+        dag = parent[2]
         log.info("tdprov: took run %s of job %s: a try of task %r of DAG %r (its DAG run %s). job= alone also takes a "
                  "task of another DAG named alike; job_dag=%r waits for this DAG's task only", summary.run_id, job,
                  summary.job_name[len(dag) + 1:], dag, parent[0], dag)

@@ -321,7 +321,7 @@ def test_bundle_sensor_tells_a_candidate_s_dag_from_the_events_its_verification_
     events = run_events("tdprov_told.daily.load", [], [])
     for e in events:
         e["run"]["facets"] = {"parent": {"_producer": "https://example.com", "_schemaURL": "https://example.com",
-                                         "run": {"runId": parent}, "job": {"namespace": "default", "name": "tdprov_told"}}}
+                                         "run": {"runId": parent}, "job": {"namespace": "tests", "name": "tdprov_told"}}}
     run_id = seal(counting, events)
     events_key = f"bundles/{run_id}/events.jsonl"
     trust = trust_from_settings()
