@@ -333,7 +333,7 @@ class StepRun:
     def _emit(self, state: str, error: BaseException | str | None = None, at: datetime | None = None,
               later: str = FAILURE_SENSOR_SEALS, otherwise: str | None = None) -> None:
         """Emit ``state``: a RUNNING event names only the inputs no earlier event named (START and the
-        terminal event name them all); the attachments of each output go with the first event naming it.
+        terminal event name them all); the attachments of each output go with the first event naming it that was sent.
         Stamped at ``at`` (START: ``started_at``; None: now), never before an event emitted earlier. Strict mode
         raises an error after an event the store took through :func:`naming_left_staged` (``later``, ``otherwise``)."""
         inputs = self.inputs[self.staged_inputs:] if state == "RUNNING" else self.inputs
@@ -343,10 +343,11 @@ class StepRun:
         with naming_left_staged(self.ol_run_id, self._left_if_raised(), later, otherwise):
             for i in new:
                 self.outputs[i] = self._attach(self.outputs[i], attachments)
-            self.staged_inputs = len(self.inputs)
-            self.staged_outputs += len(new)
             self.recorder.emit_step(self, state, inputs=inputs, attachments=attachments, error=error,
                                     event_time=self._stamp(state, at))
+        # counted once sent: an event that failed (strict mode) leaves them to the next, such as its end tried again
+        self.staged_inputs = len(self.inputs)
+        self.staged_outputs += len(new)
         self.staged = True
 
     def _left_if_raised(self) -> bool:

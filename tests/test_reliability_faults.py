@@ -546,6 +546,57 @@ def test_strict_failure_sensor_in_the_steps_process_seals_a_run_whose_fail_could
     assert "b broke" in json.dumps(events[-1]), events[-1]
 
 
+def test_strict_failure_sensor_seals_a_refused_output_whose_fail_could_not_be_written_with_its_failure_sample(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real strict ``materialize``: loading ``a`` stages b's START, then b's body makes the local store unusable and
+    returns a table that fails its schema under the ``fail`` policy, so neither the failure sample of that output nor
+    the FAIL naming it can be written. The failure sensor evaluated next in the same process (the store back), once the
+    transport no longer holds what it could not write (it remembers the newest ``MAX_PENDING_RUNS`` runs only; none
+    here), emitted the FAIL again without the sample, counted as sent by the first try: the bundle named a failure
+    sample it did not hold. It holds it now, its FAIL naming the refused output once."""
+    import io
+
+    import pandas as pd
+    import pandera.pandas as pa
+    from dagster import DagsterInstance, asset, materialize
+
+    from dagster_support import evaluate_failure_sensor
+    from prov_common.bundle import read_bundle, transport
+    from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_asset
+
+    class Positive(pa.DataFrameModel):
+        x: int = pa.Field(ge=0)
+
+    store_dir, away, spool = tmp_path / "store", tmp_path / "away", str(tmp_path / "spool")
+
+    @asset
+    def a():
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @provenance_asset(schema=Positive, quality_policy="fail")
+    def b(a):
+        store_dir.rename(away)
+        store_dir.write_bytes(b"")
+        return pd.DataFrame({"x": [1, -2, -3]})
+
+    monkeypatch.setattr(transport, "MAX_PENDING_RUNS", 0)  # as once the process emitted more runs since
+    io_manager = ProvenanceIOManager(store=str(store_dir), spool=spool, data_root=str(tmp_path / "data"), strict=True)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+        store_dir.unlink()
+        away.rename(store_dir)
+        staged, left = _left_staged(open_store(str(store_dir)))  # b's START, and no end
+        evaluate_failure_sensor(result, instance, ProvenanceResource(store=str(store_dir), spool=spool, strict=True))
+    assert_delivered_once(str(store_dir), sorted(staged))
+    bundle = read_bundle(open_store(str(store_dir)), left)
+    events = [json.loads(line) for line in bundle.files[layout.EVENTS_FILE].splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "FAIL"], events
+    [output] = events[-1]["outputs"]
+    samples = output["facets"]["tdprov_pandera"]["samplesFile"]
+    assert samples in bundle.files, sorted(bundle.files)
+    assert len(pd.read_parquet(io.BytesIO(bundle.files[samples]))) == output["facets"]["tdprov_pandera"]["failureCount"] == 2
+
+
 def test_strict_dagster_step_whose_end_the_store_will_not_take_names_the_seal_of_what_it_took(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real strict ``materialize`` whose step b writes a table too wide for its COMPLETE to be staged (the bound a seal
