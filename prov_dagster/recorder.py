@@ -298,8 +298,8 @@ class StepRun:
             with naming_left_staged(self.ol_run_id, self._left_if_raised(), later, otherwise):
                 self._add_declared()
         self.start()
-        if failed_output is not None:
-            self.outputs.append(failed_output)
+        if failed_output is not None and all(o is not failed_output for o in self.outputs):
+            self.outputs.append(failed_output)  # once: an end tried again (see end_failed) names it already
         if not self.ended:
             if self.end_failed:  # an earlier end staged and not sealed is the run's end: sealed with it, never a second
                 with naming_left_staged(self.ol_run_id, self._left_if_raised(), later, otherwise):

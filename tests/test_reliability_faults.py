@@ -597,6 +597,36 @@ def test_strict_failure_sensor_seals_a_refused_output_whose_fail_could_not_be_wr
     assert len(pd.read_parquet(io.BytesIO(bundle.files[samples]))) == output["facets"]["tdprov_pandera"]["failureCount"] == 2
 
 
+def test_a_strict_end_with_a_failed_output_tried_again_names_that_output_once(tmp_path: Path) -> None:
+    """A strict run's FAIL with a failed output (as a refused schema gives) cannot be written (the local store's folder
+    is a file for a moment), and the same end (stamped as Dagster recorded it) is tried again once the store is back:
+    the output was appended to the run a second time, and the bundle held a FAIL naming it twice beside the FAIL the
+    first try left in the transport's memory. The run has one FAIL, naming it once."""
+    from datetime import UTC, datetime
+
+    from prov_common.config import Settings
+    from prov_dagster.model import DatasetRecord, StepIdentity
+    from prov_dagster.recorder import Recorder
+
+    store_dir, away = tmp_path / "store", tmp_path / "away"
+    settings = Settings(store=str(store_dir), spool=str(tmp_path / "spool"), strict=True)
+    run = Recorder(settings, "dagster://default").step(StepIdentity(str(uuid.uuid4()), "pair_job", "pair"))
+    run.input(DatasetRecord(name="raw", digest=None))  # its START staged
+    failed, ended = DatasetRecord(name="pair", digest=None), datetime.now(UTC)
+    store_dir.rename(away)
+    store_dir.write_bytes(b"")
+    with pytest.raises(Exception, match="is left staged in the store, not sealed"):
+        run.fail(failed_output=failed, error="pair failed its schema", at=ended)
+    store_dir.unlink()
+    away.rename(store_dir)
+    run.fail(failed_output=failed, error="pair failed its schema", at=ended)
+    assert_delivered_once(str(store_dir), [run.ol_run_id])
+    sealed = open_store(str(store_dir)).get(layout.bundle_key(run.ol_run_id, layout.EVENTS_FILE))
+    events = [json.loads(line) for line in sealed.splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "FAIL"], events
+    assert [o["name"] for o in events[-1]["outputs"]] == ["pair"], events[-1]["outputs"]
+
+
 def test_strict_dagster_step_whose_end_the_store_will_not_take_names_the_seal_of_what_it_took(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real strict ``materialize`` whose step b writes a table too wide for its COMPLETE to be staged (the bound a seal
