@@ -95,6 +95,20 @@ STORE_SENSOR_SEALS = "provenance_store_sensor seals it at its first tick once th
 NO_SENSOR_SEALS = "no sensor seals it: provenance_store_sensor closes only the runs a store's error left"
 
 
+@dataclass(frozen=True)
+class SealWords:
+    """What seals a run its closer left staged and unsealed, in that closer's words (for :func:`seal_left`): after a
+    store's error (a :class:`StoreError`), and after any other."""
+
+    store_error: str = FAILURE_SENSOR_SEALS
+    other_error: str = FAILURE_SENSOR_SEALS
+
+
+STEP_SEALS = SealWords()  # a step's or a retry's: the failure sensor seals the run, whatever the error
+# a run-status sensor's: it tags the run it could not close for provenance_store_sensor on a store's error only
+SENSOR_SEALS = SealWords(STORE_SENSOR_SEALS, NO_SENSOR_SEALS)
+
+
 def seal_left(ol_run_id: str, later: str = FAILURE_SENSOR_SEALS) -> str:
     """How run ``ol_run_id``, left staged and unsealed (a store that stopped taking it, or an event it will not take),
     is sealed from what the store took; ``later``: what seals it without the command, by the caller that left it
@@ -104,48 +118,46 @@ def seal_left(ol_run_id: str, later: str = FAILURE_SENSOR_SEALS) -> str:
     return f"run 'tdprov store seal --force {ol_run_id}' ({later})"
 
 
-def left_staged(exc: TdprovError, ol_run_id: str, later: str = FAILURE_SENSOR_SEALS,
-                otherwise: str | None = None) -> TdprovError:
+def left_staged(exc: TdprovError, ol_run_id: str, words: SealWords = STEP_SEALS) -> TdprovError:
     """``exc``, raised for run ``ol_run_id`` after its START was staged (strict mode: an event or the seal failed),
-    saying that the run is left staged and unsealed, its fix ending in :func:`seal_left` (``later``: its caller's
-    words; ``otherwise``, when given: its words for an error that is not the store's), worded by the cause: once the
-    store is back (a store's error), or to seal what the store took (an event it will not take, such as one too large:
-    the store is fine). One whose fix names a seal already (a bundle folder that holds other bytes) is kept as it is."""
+    saying that the run is left staged and unsealed, its fix ending in :func:`seal_left` (``words``: its caller's, for
+    a store's error or another), worded by the cause: once the store is back (a store's error), or to seal what the
+    store took (an event it will not take, such as one too large: the store is fine). One whose fix names a seal
+    already (a bundle folder that holds other bytes) is kept as it is."""
     if "tdprov store seal" in (exc.fix or ""):
         return exc
     exc.what = f"run {ol_run_id} is left staged in the store, not sealed: {exc.what}"  # refixed words both anew
     of_store = isinstance(exc, StoreError)
-    seal = _seal_when(of_store, ol_run_id, later if of_store or otherwise is None else otherwise)
+    seal = _seal_when(of_store, ol_run_id, words.store_error if of_store else words.other_error)
     return exc.refixed(f"{exc.fix}; {seal}" if exc.fix else seal)
 
 
-def left_staged_note(exc: BaseException, ol_run_id: str, later: str = FAILURE_SENSOR_SEALS, otherwise: str | None = None) -> str:
+def left_staged_note(exc: BaseException, ol_run_id: str, words: SealWords = STEP_SEALS) -> str:
     """The note added to ``exc``, an error that is not tdprov's (an ``OSError`` a backend let through, a fault of the
     code), raised for run ``ol_run_id`` after its START was staged (strict mode): its type is kept for the caller, and
-    the note names the run left staged and the seal that ends it (:func:`left_staged`'s words, ``later`` and
-    ``otherwise`` alike). Such an error is never a :class:`StoreError`, the one a sensor tags its run for
-    ``provenance_store_sensor`` on, so ``otherwise``, when given, says what seals it, an ``OSError``'s too."""
+    the note names the run left staged and the seal that ends it (:func:`left_staged`'s words, ``words`` alike). Such
+    an error is never a :class:`StoreError`, the one a sensor tags its run for ``provenance_store_sensor`` on, so
+    ``words.other_error`` says what seals it, an ``OSError``'s too."""
     of_store = isinstance(exc, OSError)
     report = "" if of_store else "report this error to tdprov's maintainers with its traceback; "
     return (f"tdprov: run {ol_run_id} is left staged in the store, not sealed. Fix: {report}"
-            f"{_seal_when(of_store, ol_run_id, later if otherwise is None else otherwise)}")
+            f"{_seal_when(of_store, ol_run_id, words.other_error)}")
 
 
 @contextmanager
-def naming_left_staged(ol_run_id: str, staged: bool, later: str = FAILURE_SENSOR_SEALS,
-                       otherwise: str | None = None) -> Iterator[None]:
+def naming_left_staged(ol_run_id: str, staged: bool, words: SealWords = STEP_SEALS) -> Iterator[None]:
     """Raise an error of the block, when run ``ol_run_id`` is ``staged`` (strict mode, after its START was staged),
     naming the run left staged and the seal that ends it: tdprov's in :func:`left_staged`'s words, any other with its
-    type kept and :func:`left_staged_note` added (``later`` and ``otherwise``: theirs). Not ``staged``: as it is."""
+    type kept and :func:`left_staged_note` added (``words``: theirs). Not ``staged``: as it is."""
     try:
         yield
     except TdprovError as exc:
         if not staged:
             raise
-        raise left_staged(exc, ol_run_id, later, otherwise)
+        raise left_staged(exc, ol_run_id, words)
     except Exception as exc:  # not tdprov's: raised as it is (its type kept), the run it left staged noted
         if staged:
-            exc.add_note(left_staged_note(exc, ol_run_id, later, otherwise))
+            exc.add_note(left_staged_note(exc, ol_run_id, words))
         raise
 
 
@@ -242,28 +254,26 @@ class StepRun:
                        training=self.training, started_at=datetime.now(UTC))
 
     def fail(self, *, error: BaseException | str, failed_output: DatasetRecord | None = None,
-             at: datetime | None = None, later: str = FAILURE_SENSOR_SEALS, otherwise: str | None = None) -> str:
+             at: datetime | None = None, words: SealWords = STEP_SEALS) -> str:
         """Emit FAIL (with the failed output, if any, and the error) at ``at`` (None: now); returns the bundle
         location. Strict mode raises an error after the run's START was staged through :func:`naming_left_staged`
-        (``later`` and ``otherwise``: the caller's words, as :meth:`seal_staged` takes them)."""
-        return self._end("FAIL", error=error, failed_output=failed_output, at=at, later=later, otherwise=otherwise)
+        (``words``: the caller's, as :meth:`seal_staged` takes them)."""
+        return self._end("FAIL", error=error, failed_output=failed_output, at=at, words=words)
 
-    def abort(self, *, error: BaseException | str, at: datetime | None = None, later: str = FAILURE_SENSOR_SEALS,
-              otherwise: str | None = None) -> str:
+    def abort(self, *, error: BaseException | str, at: datetime | None = None, words: SealWords = STEP_SEALS) -> str:
         """Emit ABORT (the step was stopped, e.g. its run canceled) with the reason, at ``at`` (None: now); returns
-        the bundle location (``later`` and ``otherwise``: as :meth:`fail` takes them)."""
-        return self._end("ABORT", error=error, failed_output=None, at=at, later=later, otherwise=otherwise)
+        the bundle location (``words``: as :meth:`fail` takes them)."""
+        return self._end("ABORT", error=error, failed_output=None, at=at, words=words)
 
-    def seal_staged(self, later: str = FAILURE_SENSOR_SEALS, otherwise: str | None = None) -> str:
+    def seal_staged(self, words: SealWords = STEP_SEALS) -> str:
         """End the run with the terminal event already staged for it (:meth:`Recorder.staged_end`: an earlier closing
         staged it and the store stopped answering before the seal): sealed from what is staged, so the run has one
         end, whenever it is closed again. Returns the bundle location. Strict mode raises a failed seal through
-        :func:`left_staged`, ``later`` saying what seals the run then (the caller's words; ``otherwise``: for an error
-        that is not the store's, when they differ)."""
+        :func:`left_staged`, ``words`` saying what seals the run then (the caller's)."""
         self.started = self.ended = True
         self.recorder.forget(self)
         # strict mode (sealed at once): what the run staged, its end among it, is left
-        with naming_left_staged(self.ol_run_id, True, later, otherwise):
+        with naming_left_staged(self.ol_run_id, True, words):
             self.recorder.seal_staged(self.ol_run_id)
         return self.recorder.bundle_location(self.ol_run_id)
 
@@ -292,23 +302,23 @@ class StepRun:
             self.started_at = step_started(step_context, self.identity)
 
     def _end(self, state: str, error: BaseException | str | None, failed_output: DatasetRecord | None,
-             at: datetime | None = None, later: str = FAILURE_SENSOR_SEALS, otherwise: str | None = None) -> str:
+             at: datetime | None = None, words: SealWords = STEP_SEALS) -> str:
         if not self.ended:
             # strict mode raises what it cannot read
-            with naming_left_staged(self.ol_run_id, self._left_if_raised(), later, otherwise):
+            with naming_left_staged(self.ol_run_id, self._left_if_raised(), words):
                 self._add_declared()
         self.start()
         if failed_output is not None and all(o is not failed_output for o in self.outputs):
             self.outputs.append(failed_output)  # once: an end tried again (see end_failed) names it already
         if not self.ended:
             if self.end_failed:  # an earlier end staged and not sealed is the run's end: sealed with it, never a second
-                with naming_left_staged(self.ol_run_id, self._left_if_raised(), later, otherwise):
+                with naming_left_staged(self.ol_run_id, self._left_if_raised(), words):
                     staged_end = self.recorder.staged_end(self.identity)
                 if staged_end:
-                    return self.seal_staged(later, otherwise)
+                    return self.seal_staged(words)
             self.ended = True
             try:
-                self._emit(state, error=error, at=at, later=later, otherwise=otherwise)
+                self._emit(state, error=error, at=at, words=words)
             except Exception:
                 # not ended, still staged: a later close in this process (a sensor, a retry) ends it, or names it
                 self.ended, self.end_failed = False, True
@@ -331,16 +341,16 @@ class StepRun:
                         "instance (%s); its run records only what it loaded through the IO manager", self.identity.step_key, exc)
 
     def _emit(self, state: str, error: BaseException | str | None = None, at: datetime | None = None,
-              later: str = FAILURE_SENSOR_SEALS, otherwise: str | None = None) -> None:
+              words: SealWords = STEP_SEALS) -> None:
         """Emit ``state``: a RUNNING event names only the inputs no earlier event named (START and the
         terminal event name them all); the attachments of each output go with the first event naming it that was sent.
         Stamped at ``at`` (START: ``started_at``; None: now), never before an event emitted earlier. Strict mode
-        raises an error after an event the store took through :func:`naming_left_staged` (``later``, ``otherwise``)."""
+        raises an error after an event the store took through :func:`naming_left_staged` (``words``)."""
         inputs = self.inputs[self.staged_inputs:] if state == "RUNNING" else self.inputs
         attachments: list[tuple[str, bytes]] = []
         new = range(self.staged_outputs, len(self.outputs)) if state != "START" else range(0)
         # strict mode: after an event the store took
-        with naming_left_staged(self.ol_run_id, self._left_if_raised(), later, otherwise):
+        with naming_left_staged(self.ol_run_id, self._left_if_raised(), words):
             for i in new:
                 self.outputs[i] = self._attach(self.outputs[i], attachments)
             self.recorder.emit_step(self, state, inputs=inputs, attachments=attachments, error=error,

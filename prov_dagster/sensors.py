@@ -39,7 +39,7 @@ from prov_dagster.check_results import RunEvents
 from prov_dagster.config import ProvenanceConfig
 from prov_dagster.model import Staging, StepIdentity
 from prov_dagster.naming import mapped_step, namespace_uri
-from prov_dagster.recorder import (AFTER_RUN, CLOSED, CLOSING_TAG, LEFT, NO_SENSOR_SEALS, STORE_SENSOR_SEALS, Recorder,
+from prov_dagster.recorder import (AFTER_RUN, CLOSED, CLOSING_TAG, LEFT, SENSOR_SEALS, Recorder,
                                    StepRun, configured_in, recorder_for, recorder_for_namespace, retried_error)
 from prov_dagster.resource import ProvenanceResource
 from prov_dagster.step_times import run_ended
@@ -115,9 +115,9 @@ def close_failed_run(
         ended_runs.append(run)
         # a seal the store failed: the run is tagged for provenance_store_sensor (close_or_leave); another error is not
         if staging is not None and run.recorder.staged_end(run.identity, staging):
-            return run.seal_staged(STORE_SENSOR_SEALS, otherwise=NO_SENSOR_SEALS)
+            return run.seal_staged(SENSOR_SEALS)
         ender = run.abort if state == "ABORT" else run.fail
-        return ender(error=error, at=at, later=STORE_SENSOR_SEALS, otherwise=NO_SENSOR_SEALS)
+        return ender(error=error, at=at, words=SENSOR_SEALS)
 
     @contextmanager
     def on(owner: Recorder) -> Iterator[None]:  # calls to ``owner``'s store: ready first, its errors naming it

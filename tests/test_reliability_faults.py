@@ -974,21 +974,21 @@ def test_a_sensors_seal_failing_with_an_oserror_names_no_sensor_that_seals_the_r
     """A run-status sensor's seal of a staged end that fails with an ``OSError`` a backend let through (not tdprov's):
     its note said provenance_store_sensor seals the run at its first tick, though the sensor tags a run for that sensor
     only on a StoreError (``close_or_leave``) and did not tag it; it says no sensor seals it, as for any error not the
-    store's. A step's words (no ``otherwise``) and a StoreError's are as they were."""
+    store's. A step's words (the default) and a StoreError's are as they were."""
     from prov_common.errors import StoreError
-    from prov_dagster.recorder import (FAILURE_SENSOR_SEALS, NO_SENSOR_SEALS, STORE_SENSOR_SEALS, naming_left_staged,
-                                       seal_left)
+    from prov_dagster.recorder import (FAILURE_SENSOR_SEALS, NO_SENSOR_SEALS, SENSOR_SEALS, STORE_SENSOR_SEALS,
+                                       naming_left_staged, seal_left)
 
     run_id = "0190f2c4-0000-7000-8000-000000000002"
     for error, when, later in ((OSError(28, "No space left on device"), "once the store is back", NO_SENSOR_SEALS),
                                (ValueError("bad"), "to seal what the store took of the run", NO_SENSOR_SEALS)):
-        with pytest.raises(type(error)) as raised, naming_left_staged(run_id, True, STORE_SENSOR_SEALS, NO_SENSOR_SEALS):
+        with pytest.raises(type(error)) as raised, naming_left_staged(run_id, True, SENSOR_SEALS):
             raise error
         assert raised.value is error and raised.value.__notes__[-1].endswith(f"{when}, {seal_left(run_id, later)}"), raised.value.__notes__
     with pytest.raises(OSError) as raised, naming_left_staged(run_id, True):  # a step's: the failure sensor seals it
         raise OSError(28, "No space left on device")
     assert raised.value.__notes__[-1].endswith(f"once the store is back, {seal_left(run_id, FAILURE_SENSOR_SEALS)}")
-    with pytest.raises(StoreError) as refused, naming_left_staged(run_id, True, STORE_SENSOR_SEALS, NO_SENSOR_SEALS):
+    with pytest.raises(StoreError) as refused, naming_left_staged(run_id, True, SENSOR_SEALS):
         raise StoreError("cannot write 'x'.")
     assert refused.value.fix == f"once the store is back, {seal_left(run_id, STORE_SENSOR_SEALS)}", refused.value.fix
     with pytest.raises(ValueError) as bare, naming_left_staged(run_id, False):  # not staged: raised as it is
