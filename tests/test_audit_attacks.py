@@ -2052,6 +2052,33 @@ def test_a_file_swapped_between_the_listing_and_its_read_is_found_where_the_endp
 
 
 @on("s3")
+def test_a_file_read_through_an_endpoint_that_ignores_if_match_is_named_with_the_fix_of_that_endpoint(
+        base: Store, s3_ignoring_if_match, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The swap above, audited by 'tdprov audit': its finding said the file was altered after the run was sealed and
+    to restore it from a backup, though the store held the sealed bytes and the endpoint ignored If-Match. The
+    finding carries the fix of the error that named it, in the text report, --json and report.html alike."""
+    from prov_common.cli import main
+    from prov_common.store.s3 import FIX_HONOUR_IF_MATCH
+
+    s = base
+    run = seal(s.pipe.store, run_events("prepare_swapped", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
+    key = layout.bundle_key(run, layout.PROV_FILE)
+    fix = f"{FIX_HONOUR_IF_MATCH}; the next audit verifies it again"
+    s3_ignoring_if_match.point(monkeypatch)
+    capsys.readouterr()
+    with _put_back_after_listing(s.uri, key, monkeypatch):
+        assert main(["audit", "--json", "--store", s.uri, "--report", str(tmp_path / "r")]) == 1
+        found = [f for f in json.loads(capsys.readouterr().out)["findings"] if f["object"] == key]
+        assert main(["audit", "--store", s.uri, "--report", str(tmp_path / "r2")]) == 1
+        text = capsys.readouterr().out
+    assert [f["fix"] for f in found] == [fix] and "changed after it was listed" in found[0]["what"], found
+    assert f"fix: {fix}" in text and "the object was altered after the run was sealed" not in text, text
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert fix in html and "the object was altered after the run was sealed" not in html
+
+
+@on("s3")
 def test_a_file_uploaded_in_parts_is_read_at_its_multipart_etag(base: Store) -> None:
     """A new run's files put again, before an audit listed them, with the same bytes in multipart uploads: each has an
     ETag of the parts (``"<digest>-1"``), no MD5 of its bytes. Each is read at that ETag, the answer's taken as the

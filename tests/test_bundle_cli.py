@@ -769,3 +769,29 @@ def test_verify_tells_a_sealed_run_whose_bundle_is_gone_though_an_event_came_lat
         raw_delete(store, f"bundles/{run_id}/{path.name}")
     assert main(["verify", run_id, "--store", store]) == 1
     assert f"no object of run {run_id}'s bundle is in {store}: sealed, then missing from the store" in capsys.readouterr().err
+
+
+def test_verify_names_an_unreadable_file_with_the_fix_its_store_gives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bundle file that is a named pipe in a local store was an 'unreadable' finding that kept only the store's words,
+    so 'tdprov audit' gave it the fix of an altered object and 'tdprov verify' none. The finding carries the store's
+    own fix: in verify's text after 'Fix:', in its --json as 'fix', and as the audit finding's fix."""
+    from prov_common.audit import run_audit
+    from prov_common.config import Settings
+
+    store_uri = str(tmp_path / "store")
+    (run_id,) = record_runs(store_uri, 1)
+    pipe = tmp_path / "store" / "bundles" / run_id / "prov.json"
+    pipe.unlink()
+    os.mkfifo(pipe)
+    fix = ("tdprov writes only regular files: find out who put it there, remove it, and restore the object from a backup "
+           "or replica")
+    capsys.readouterr()
+    assert main(["verify", run_id, "--store", store_uri]) == 1
+    out = capsys.readouterr().out
+    assert f"bundles/{run_id}/prov.json: unreadable: object 'bundles/{run_id}/prov.json' in local folder " in out, out
+    assert f"is a named pipe, not a regular file. Fix: {fix}\n" in out, out
+    assert main(["verify", run_id, "--store", store_uri, "--json"]) == 1
+    [found] = json.loads(capsys.readouterr().out)["findings"]
+    assert (found["problem"], found["fix"]) == ("unreadable", fix) and "Fix:" not in found["reason"], found
+    result = run_audit(open_store(store_uri), Settings.from_env(store=store_uri), progress=False, report_dir=tmp_path / "r")
+    assert [f.fix for f in result.errors if f.object == f"bundles/{run_id}/prov.json"] == [fix], [str(f) for f in result.errors]

@@ -20,7 +20,7 @@ from prov_common.audit.rehash import symlinked_location
 from prov_common.audit.unended import refused_in_bundle
 from prov_common.bundle import layout
 from prov_common.bundle.events import LineDigests, fold_bundle_events, line_digests
-from prov_common.bundle.model import BundleSummary
+from prov_common.bundle.model import BundleSummary, Finding as VerifiedFinding
 from prov_common.bundle.storage import listed_parts
 from prov_common.bundle.verify import (NO_OBJECTS, OTHER_STORE, UNLISTED, CheckedBundle, entry_differences, intact_events,
                                        verify_and_derive)
@@ -79,11 +79,13 @@ def gone_whole(finding: Finding) -> bool:
     return found_missing(finding) and finding.what == f"{MISSING}: {NO_OBJECTS}"
 
 
-def bundle_finding(key: str, problem: str, reason: str, run_id: str, keys: tuple[str, ...] = ()) -> Finding:
-    """A bundle verification finding, filed under the PROV check when it concerns the PROV document; ``keys``: every
-    file a finding of the bundle's folder counts (its ``items``)."""
-    check = CHECK_PROV if key.endswith("/" + layout.PROV_FILE) else CHECK_SIGNATURES
-    return Finding(check, key, f"{problem}: {reason}", _FIXES.get(problem, _ALTERED), run_id=run_id, items=keys)
+def bundle_finding(found: VerifiedFinding, run_id: str) -> Finding:
+    """The audit's finding of a bundle verification's ``found``, filed under the PROV check when it concerns the PROV
+    document, with the fix of the error that found it when it gave one (an object replaced while read, an endpoint that
+    ignores If-Match), else the fix of its problem; every file a finding of the bundle's folder counts is its ``items``."""
+    check = CHECK_PROV if found.key.endswith("/" + layout.PROV_FILE) else CHECK_SIGNATURES
+    return Finding(check, found.key, f"{found.problem}: {found.reason}", found.fix or _FIXES.get(found.problem, _ALTERED),
+                   run_id=run_id, items=found.keys)
 
 
 def _quality(ds: DatasetState) -> QualityResult | None:
@@ -227,11 +229,11 @@ def examine_checked(store: Store, summary: BundleSummary, trust: TrustStore, *,
     checked = verify_and_derive(store, run_id, trust, indexed_under=entry)
     if not layout.is_run_id(run_id):  # verification named it; there is no bundle to read
         record = record_from_summary(summary, MISSING)
-        record.bundle_findings = [bundle_finding(f.key, f.problem, f.reason, run_id, f.keys) for f in checked.report.findings]
+        record.bundle_findings = [bundle_finding(f, run_id) for f in checked.report.findings]
         return record, LogLeaf(run_id, MISSING, MISSING, summary.cursor or f"{layout.BUNDLES}/{run_id}/"), checked
     report, derived = checked.report, checked.derived
-    findings = [bundle_finding(f.key, f.problem, f.reason, run_id, f.keys) for f in report.findings]
-    findings += [replace(bundle_finding(f.key, f.problem, f.reason, run_id), fix=_NOTED, severity=NOTE) for f in report.notes]
+    findings = [bundle_finding(f, run_id) for f in report.findings]
+    findings += [replace(bundle_finding(f, run_id), fix=_NOTED, severity=NOTE) for f in report.notes]
     prefix = layout.bundle_prefix(run_id)
     manifest_digest = checked.manifest_digest or MISSING
     statement_digest = checked.statement_digest or MISSING

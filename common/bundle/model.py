@@ -8,7 +8,7 @@ from typing import Any
 
 
 from prov_common.canonical_json import INT_LIMIT, canonical_bytes, loads
-from prov_common.errors import BadInputError
+from prov_common.errors import BadInputError, with_fix
 from prov_common.hashing.raw import blake3_digest
 from prov_common.text import counted, first_of
 
@@ -352,18 +352,21 @@ class Bundle:
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing wrong with a bundle: the object (store key) and why."""
+    """One thing wrong with a bundle: the object (store key) and why; ``fix``: what to do, when the error that found it
+    says (an object the store could not read as listed), else None (the audit chooses one by its problem)."""
 
     key: str
     problem: str
     reason: str
     keys: tuple[str, ...] = field(default=(), compare=False)  # every key a folded finding counts (:meth:`VerificationReport.fold`)
+    fix: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.problem}: {self.reason}"
+        said = f"{self.key}: {self.problem}: {self.reason}"
+        return said if self.fix is None else with_fix(said, self.fix)
 
     def to_dict(self) -> dict[str, str]:
-        return {"key": self.key, "problem": self.problem, "reason": self.reason}
+        return {"key": self.key, "problem": self.problem, "reason": self.reason, **({"fix": self.fix} if self.fix else {})}
 
 
 FILES_SHOWN = 10
@@ -385,8 +388,8 @@ class VerificationReport:
     def ok(self) -> bool:
         return not self.findings and self.key_id is not None
 
-    def add(self, key: str, problem: str, reason: str) -> None:
-        self.findings.append(Finding(key, problem, reason))
+    def add(self, key: str, problem: str, reason: str, fix: str | None = None) -> None:
+        self.findings.append(Finding(key, problem, reason, fix=fix))
 
     def note(self, key: str, problem: str, reason: str) -> None:
         self.notes.append(Finding(key, problem, reason))
@@ -407,7 +410,7 @@ class VerificationReport:
             return
         self.findings[since:] = [f for f in added if not (f.problem in many and f.key.startswith(prefix))] + [
             Finding(prefix, problem, f"{counted(len(found), 'file')} of the bundle ({first_of([f.key[len(prefix):] for f in found], shown)}); "
-                                     f"{found[0].key[len(prefix):]}: {found[0].reason}", tuple(f.key for f in found))
+                                     f"{found[0].key[len(prefix):]}: {found[0].reason}", tuple(f.key for f in found), found[0].fix)
             for problem, found in many.items()]
 
     def to_dict(self) -> dict[str, Any]:

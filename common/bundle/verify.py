@@ -61,7 +61,7 @@ def _fetch(key: str, report: VerificationReport, present: set[str], read: Callab
             report.checked += 1
             report.add(key, "digest mismatch", more_than_listed(listed))
         else:
-            report.add(key, "unreadable", exc.what)
+            report.add(key, "unreadable", exc.what, exc.fix)
         return None
     report.checked += 1
     return found
@@ -236,7 +236,7 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     except StoreUnavailableError:
         raise
     except StoreError as exc:  # a folder no listing walks (a link to itself): this bundle's finding, not the store's
-        report.add(prefix, "unreadable", exc.what)
+        report.add(prefix, "unreadable", exc.what, exc.fix)
         return
 
     def read(path: str, listed: int | None = None) -> bytes | None:
@@ -250,7 +250,7 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         try:  # a folder that lists nothing may be one no read goes through (a local link, listed as one object)
             store.get(manifest_key, layout.SMALL_OBJECT_LIMIT)
         except UnreadableObjectError as exc:
-            report.add(manifest_key, "unreadable", exc.what)
+            report.add(manifest_key, "unreadable", exc.what, exc.fix)
             return
         except ObjectNotFoundError:
             pass
@@ -449,7 +449,8 @@ def _check_consistency(
         report.add(events_key, MISSING, "the object vanished while verifying")
         return None
     except (UnreadableObjectError, VerificationError) as exc:  # read again, no longer the file it was
-        report.add(events_key, "digest mismatch", f"changed while verifying: {exc.what}")
+        report.add(events_key, "digest mismatch", f"changed while verifying: {exc.what}",
+                   exc.fix if isinstance(exc, UnreadableObjectError) else None)  # a verification's fix sends here
         return None
     if expected is None:
         return None
