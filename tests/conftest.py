@@ -34,8 +34,10 @@ def ol_validator():
 
 
 # --- S3 on localhost (moto's ThreadedMotoServer through real boto3) ------------------------------
+import contextlib  # noqa: E402
 import socket  # noqa: E402
 import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 
@@ -109,6 +111,26 @@ def s3_ignoring_if_match(s3_server: S3Server, tmp_path_factory: pytest.TempPathF
     """The session's S3 server behind a proxy on localhost that drops ``If-Match`` from every request it passes on,
     as an S3-compatible server (or a proxy before one) that ignores conditional reads: a :class:`S3Server` for the
     proxy (``point`` it at a test). Everything else of each request and answer is passed on as it is."""
+    with _rewriting_proxy(s3_server, tmp_path_factory, drop_if_match=True) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def s3_answering_pinned_reads_without_etag(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory):
+    """The session's S3 server behind a proxy on localhost that drops the ``ETag`` header from the answer to every
+    read of a bundle's object (a key under ``bundles/``) asked with ``If-Match`` (which the server honours), as an
+    S3-compatible server (or a proxy before one) that gives no ETag with the bytes: a :class:`S3Server` for the proxy.
+    Everything else (the audit's own objects, which it reads at their ETag too) is passed on as it is."""
+    with _rewriting_proxy(s3_server, tmp_path_factory, drop_pinned_etag_under="/bundles/") as proxy:
+        yield proxy
+
+
+@contextlib.contextmanager
+def _rewriting_proxy(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory, *, drop_if_match: bool = False,
+                     drop_pinned_etag_under: str | None = None) -> Iterator[S3Server]:
+    """A proxy on localhost before the session's S3 server that passes each request and answer on as it is, but
+    for ``If-Match`` dropped from requests (``drop_if_match``) or ``ETag`` from the answers to requests that hold
+    ``If-Match`` of a path holding ``drop_pinned_etag_under``: a :class:`S3Server` for the proxy."""
     import http.client
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -132,7 +154,10 @@ def s3_ignoring_if_match(s3_server: S3Server, tmp_path_factory: pytest.TempPathF
 
         def _forward(self) -> None:
             body = self._body()
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in hop | {"if-match"}}
+            dropped = hop | ({"if-match"} if drop_if_match else set())
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in dropped}
+            pinned = "If-Match" in self.headers and drop_pinned_etag_under is not None and drop_pinned_etag_under in self.path
+            unanswered = hop | ({"etag"} if pinned else set())
             upstream = http.client.HTTPConnection(target, timeout=30)
             try:
                 upstream.request(self.command, self.path, body=body if body or self.command in ("PUT", "POST") else None,
@@ -143,7 +168,7 @@ def s3_ignoring_if_match(s3_server: S3Server, tmp_path_factory: pytest.TempPathF
                 upstream.close()
             self.send_response_only(answer.status, answer.reason)
             for name, value in answer.getheaders():
-                if name.lower() not in hop:
+                if name.lower() not in unanswered:
                     self.send_header(name, value)
             length = answer.getheader("Content-Length") if self.command == "HEAD" else None
             self.send_header("Content-Length", length or str(len(data)))
@@ -159,9 +184,11 @@ def s3_ignoring_if_match(s3_server: S3Server, tmp_path_factory: pytest.TempPathF
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{proxy.server_address[1]}"
-    yield S3Server(endpoint=endpoint, env=s3_env(endpoint, tmp_path_factory.mktemp("aws")))
-    proxy.shutdown()
-    proxy.server_close()
+    try:
+        yield S3Server(endpoint=endpoint, env=s3_env(endpoint, tmp_path_factory.mktemp("aws")))
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
 
 
 @pytest.fixture

@@ -2079,6 +2079,31 @@ def test_a_file_read_through_an_endpoint_that_ignores_if_match_is_named_with_the
 
 
 @on("s3")
+def test_a_file_read_at_its_listed_etag_and_answered_with_no_etag_is_named(
+        base: Store, s3_answering_pinned_reads_without_etag, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An endpoint (or a proxy before it) that answers a read at the listed ETag (If-Match) with bytes that carry no
+    ETag: nothing tells them from others, so a new run's signed statement and manifest read so are each named as one
+    that cannot be read as it was listed, with the fix to read through an endpoint that honours If-Match, and the run is
+    not logged from them: the next audit through S3 itself verifies and logs it, clean."""
+    from prov_common.store.s3 import FIX_HONOUR_IF_MATCH
+
+    s = base
+    run = seal(s.pipe.store, run_events("prepare_unanswered", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
+    with monkeypatch.context() as proxied:
+        s3_answering_pinned_reads_without_etag.point(proxied)
+        result = _audit(s.uri)
+    unread = {f.object: f for f in result.errors if f.what.startswith("unreadable: ")}
+    assert sorted(unread) == [layout.bundle_key(run, layout.MANIFEST_FILE), layout.bundle_key(run, layout.STATEMENT_FILE)], (
+        [f"{f.object}: {f.what}" for f in result.errors])
+    for key, found in unread.items():
+        assert found.what.startswith(f"unreadable: '{key}' cannot be read as it was listed in S3 store "), found.what
+        assert "was answered with bytes given no ETag, so they cannot be told from others" in found.what, found.what
+        assert found.fix == f"{FIX_HONOUR_IF_MATCH}; the next audit verifies it again", found.fix
+    again = _audit(s.uri)
+    assert again.clean, [f"{f.object}: {f.what}" for f in again.errors]
+
+
+@on("s3")
 def test_a_file_uploaded_in_parts_is_read_at_its_multipart_etag(base: Store) -> None:
     """A new run's files put again, before an audit listed them, with the same bytes in multipart uploads: each has an
     ETag of the parts (``"<digest>-1"``), no MD5 of its bytes. Each is read at that ETag, the answer's taken as the
