@@ -714,3 +714,28 @@ def test_after_a_deleted_identity_is_accepted_verify_and_the_full_audit_judge_re
     assert [f.object for f in _errors(full, CHECK_SOURCES)] == [source_key("whatever", X)]
     assert main(["verify", "--store", store_uri]) == 1
     assert made in capsys.readouterr().out
+
+
+def test_a_resolution_copied_from_another_store_is_named_as_closing_nothing(store_uri: str) -> None:
+    """A person's signed resolution of dev's log (--accept-checkpoint, its storeId dev's), copied into prod, where the
+    same auditor key signs: it verified and was taken into prod's inventory without a word, though it closes nothing
+    there. It is an inventory finding naming both stores, with the fix to remove it, on every audit until it is."""
+    from prov_common.audit.resolve import FIX_OTHER_STORE, RESOLUTIONS_PREFIX
+
+    pipe = Pipeline(store_uri)
+    dev = Pipeline(_dev_uri(store_uri))
+    assert _audit(pipe.store).clean and _audit(dev.store).clean
+    accepted = _audit(dev.store, accept_checkpoint="dev's log as it is now")
+    key = accepted.resolution["key"]
+    dev_id, prod_id = (read_identity(p.store).store_id for p in (dev, pipe))
+    assert key.startswith(RESOLUTIONS_PREFIX) and accepted.resolution["storeId"] == dev_id != prod_id
+    _copy(dev.store.uri, pipe.store.uri, [key])
+    for full in (False, False, True):
+        found = _audit(pipe.store, full=full)
+        named = [f for f in found.check(CHECK_INVENTORY).errors if f.object == key]
+        assert [f.object for f in found.errors] == [key] and named[0].fix == FIX_OTHER_STORE, (
+            full, [f"{f.object}: {f.what}" for f in found.errors])
+        assert (f"resolution '{key}' is a resolution of another store ({dev.store.uri}, store id {dev_id}), not of this store "
+                f"({pipe.store.uri}, store id {prod_id}): it was copied from that store and closes nothing here") in named[0].what
+    raw_delete(pipe.store.uri, key)
+    assert _audit(pipe.store).clean

@@ -24,7 +24,7 @@ from prov_common.audit.generated import GENERATED_PREFIX, read_lookup
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, NOTE, Finding, RunRecord, failed_in
 from prov_common.audit.published import FIX_OTHER_STORE, REPORTS_PREFIX, RUNS_PREFIX, check_record, check_report
-from prov_common.audit.resolve import RESOLUTIONS_PREFIX, check_resolution
+from prov_common.audit.resolve import FIX_OTHER_STORE as FIX_OTHER_STORES_RESOLUTION, RESOLUTIONS_PREFIX, check_resolution
 from prov_common.audit.state import STATE_PREFIX, read_state
 from prov_common.bundle import layout
 from prov_common.bundle.model import FILES_SHOWN
@@ -513,7 +513,7 @@ def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: Trans
     and are findings on every audit. ``failed``: objects already named as changed or missing: one that does not verify
     only because such a checkpoint or audit record (or one new here that does not verify) is read to check it is left
     unknown, not named (it is checked again by the next audit). ``store_id``: the id the audit judges the store's records
-    by, an audit's record naming another is another store's (:func:`~prov_common.audit.published.of_store`)."""
+    by, an audit's record or a resolution naming another is another store's (:func:`~prov_common.audit.published.of_store`)."""
     out: list[Finding] = []
     failed = set(failed)
     late = _after_retirement(store, tlog, trust, binding) if trust.retired else None
@@ -548,6 +548,8 @@ def _read_through(key: str) -> int:
     return 0 if key.startswith(CHECKPOINTS_PREFIX) else 1 if key.startswith(RUNS_PREFIX) else 2
 
 
+_OWN_FIXES = (FIX_OTHER_STORE, FIX_OTHER_STORES_RESOLUTION)
+"""The fixes of failures that :func:`_verify` names with their own: an audit record or resolution of another store."""
 _Problem = tuple[str, str, "str | None"]  # the object a failure is in, the finding's text, and its fix (None: the inventory's)
 
 
@@ -595,7 +597,7 @@ def _after_retirement(store: Store, tlog: TransparencyLog, trust: TrustStore, bi
 def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding, key: str, store_id: str | None) -> _Problem | None:
     """What does not verify in the object at ``key`` listed for the first time: the object the failure is in (``key``, or
     the checkpoint or audit record read to check it), the finding's text, and its fix when the failure names its own (an
-    audit record of another store, copied in: ``store_id`` is this store's); None when it verifies."""
+    audit record or resolution of another store, copied in: ``store_id`` is this store's); None when it verifies."""
     try:
         if key.startswith(CHECKPOINTS_PREFIX):
             tlog.read_checkpoint(key)
@@ -612,11 +614,11 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Bin
         elif key.startswith(STATE_PREFIX):
             read_state(store, trust, key)
         elif key.startswith(RESOLUTIONS_PREFIX):
-            check_resolution(store, trust, key)
+            check_resolution(store, trust, key, store_id=store_id)
     except StoreUnavailableError:
         raise
     except (TdprovError, ValueError, KeyError, TypeError) as exc:
-        fix = FIX_OTHER_STORE if getattr(exc, "fix", None) == FIX_OTHER_STORE else None
+        fix = getattr(exc, "fix", None) if getattr(exc, "fix", None) in _OWN_FIXES else None
         what = f"'{key}' appeared or was replaced since the last audit and does not verify: {getattr(exc, 'what', exc)}"
         return failed_in(key, exc), what, fix
     return None

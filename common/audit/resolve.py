@@ -28,6 +28,7 @@ from prov_common.audit.checks import Evaluation, registered_names
 from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.memory import AuditorMemory, KnownCheckpoint, who
 from prov_common.audit.model import CHECK_COMPLETENESS, NOTE, Finding
+from prov_common.audit.published import of_store
 from prov_common.audit.state import AcceptedRun
 from prov_common.bundle.layout import RUN_ID_PREFIX_MIN, SMALL_OBJECT_LIMIT, stamp
 from prov_common.canonical_json import canonical_bytes, loads
@@ -42,6 +43,8 @@ RESOLUTIONS_PREFIX = "audit/resolutions/"
 RESOLUTION_PAYLOAD_TYPE = "application/vnd.tdprov.audit-resolution+json"
 FIX_COPIED = "remove the object and find out who wrote it: an audit writes a resolution under the time and run it records"
 FIX_NOT_KEPT = "resolve the log's gap first (see the log check's findings), then accept the findings again"
+FIX_OTHER_STORE = ("remove the resolution and find out who copied it here: a resolution accepts what an audit of the store "
+                   "it names found, and another store's closes nothing in this one")
 
 
 def accept_checkpoint(memory: AuditorMemory, store: Store, head: StoredCheckpoint | None, signer: SigningKey, reason: str,
@@ -79,10 +82,12 @@ def signed_since(memory: AuditorMemory, count: int) -> list[Written]:
     return [Written(r["key"], r["digest"]) for r in memory.resolutions[count:]]
 
 
-def check_resolution(store: Store, trust: TrustStore, key: str) -> dict[str, Any]:
+def check_resolution(store: Store, trust: TrustStore, key: str, *, store_id: str | None = None) -> dict[str, Any]:
     """The record of the resolution at ``key``, verified: signed by a trusted auditor, and the one its key names
     (``<time>-<audit id>[-<run id>].json``: the time it was accepted and, for an acceptance of findings, the run), not
-    another's copied there."""
+    another's copied there; with ``store_id`` (this store's identity), not one whose ``storeId`` is another store's
+    (:data:`FIX_OTHER_STORE`: copied from it; one that names no id is not judged here, see
+    :func:`~prov_common.audit.published.of_store`)."""
     what = f"resolution '{key}'"
     record = loads(open_envelope(store.get(key, SMALL_OBJECT_LIMIT), trust, RESOLUTION_PAYLOAD_TYPE, what=what, position=_checkpoint_size).payload)
     if not isinstance(record, dict):
@@ -94,6 +99,11 @@ def check_resolution(store: Store, trust: TrustStore, key: str) -> dict[str, Any
         raise VerificationError(f"{what} is not the resolution its key names (accepted at {record.get('acceptedAt')!r}"
                                 f"{f', for run {run_id}' if run_id is not None else ''}): another resolution copied under its name.",
                                 fix=FIX_COPIED)
+    named_id = record.get("storeId")
+    if store_id and named_id and not of_store(record.get("store"), named_id, store, store_id):
+        raise VerificationError(f"{what} is a resolution of another store ({record.get('store')}, store id {named_id}), not of "
+                                f"this store ({store.uri}, store id {store_id}): it was copied from that store and closes "
+                                "nothing here.", fix=FIX_OTHER_STORE)
     return record
 
 
@@ -162,5 +172,5 @@ def accept_findings(evaluation: Evaluation, index: LineageIndex, kept: Sequence[
     return entries
 
 
-__all__ = ["RESOLUTIONS_PREFIX", "accept_checkpoint", "accept_findings", "check_acceptance", "check_reason", "check_resolution",
+__all__ = ["FIX_OTHER_STORE", "RESOLUTIONS_PREFIX", "accept_checkpoint", "accept_findings", "check_acceptance", "check_reason", "check_resolution",
            "signed_since"]
