@@ -9,6 +9,7 @@ from prov_common.bundle import layout, storage
 from prov_common.bundle.build import Derived, derive_bundle, derive_written, statement_for
 from prov_common.bundle.events import LineDigests, parse_events_jsonl
 from prov_common.bundle.model import FileEntry, Manifest, VerificationReport
+from prov_common.bundle.named_files import named_files
 from prov_common.bundle.naming import NAMINGS, namings_of
 from prov_common.bundle.subjects import check_version
 from prov_common.bundle.storage import (index_keys_since, listed_parts, load_index_entry, more_than_listed,
@@ -24,7 +25,7 @@ from prov_common.store.identity import foreign_store
 from prov_common.store.ranges import RangeReader
 from prov_common.tlog.model import sha256_digest
 from prov_common.w3cprov.event_lines import EventBytes
-from prov_common.w3cprov.events import folds_local_names, folds_versions_apart, parse_time
+from prov_common.w3cprov.events import RunState, folds_local_names, folds_versions_apart, parse_time
 from prov_common.w3cprov.mapping import DERIVABLE_MAPPINGS, PROV_MAPPING
 
 
@@ -36,6 +37,12 @@ NO_OBJECTS = "no bundle objects for this run"
 """Why a bundle none of whose objects is in the store is :data:`MISSING` (a finding of its folder, which no listing holds)."""
 UNLISTED = "unlisted object"
 """The problem of a file in a bundle's prefix that its signed manifest does not list (planted)."""
+NOT_HELD = "attachment not held"
+"""The problem of a file of the bundle that its events name (failure samples, a row set) and its manifest does not list."""
+FIX_NOT_HELD = ("the file was left out when the run was sealed, and a bundle is never changed after: keep it as the "
+                "record of a run that lacks the file, and re-run the step or task to record the version with it; a record "
+                "of the file in the bundle's refused/ folder says why the sealing refused it")
+"""The fix of a :data:`NOT_HELD` finding."""
 ATTACHMENT_CHUNK = 8 << 20
 """Attachments (row sets, failure samples) are hashed in ranged reads of this many bytes, never held whole, and no
 further than the size their manifest lists and one byte."""
@@ -454,6 +461,7 @@ def _check_consistency(
         return None
     if expected is None:
         return None
+    _check_named_files(prefix, manifest, expected.state, report)
     if written is None and blake3_digest(expected.files[layout.EVENTS_FILE]) != manifest.by_path[layout.EVENTS_FILE].digest:
         report.add(events_key, "inconsistent", "events are not canonical JSON lines in eventTime order")
     if layout.PROV_FILE in files:
@@ -468,6 +476,28 @@ def _check_consistency(
         report.add(prefix + layout.MANIFEST_FILE, "inconsistent", f"fields {', '.join(wrong)} differ from what the events give")
     _check_statement(prefix + layout.STATEMENT_FILE, statement, manifest, manifest_digest, report)
     return expected
+
+
+def _check_named_files(prefix: str, manifest: Manifest, state: RunState, report: VerificationReport) -> None:
+    """Each file of the bundle that the events name (:func:`~prov_common.bundle.named_files.named_files`) and its manifest
+    does not list as an attachment is a :data:`NOT_HELD` finding: the record says it has what it lacks (the file was
+    never sealed with it, so no other check finds it); many are one finding of the bundle's folder."""
+    since = len(report.findings)
+    held = {f.path for f in manifest.files} - set(layout.RESERVED)
+    for named in named_files(state):
+        if named.path not in held:
+            key = prefix + named.path if _attachment_path(named.path) else prefix + layout.EVENTS_FILE
+            report.add(key, NOT_HELD, f"{named.said()}, which the bundle's manifest does not list", FIX_NOT_HELD)
+    report.fold(since, prefix)
+
+
+def _attachment_path(path: str) -> bool:
+    """Whether ``path`` is one an attachment may have (a finding is filed under it; else under the events)."""
+    try:
+        layout.check_attachment_path(path)
+    except TdprovError:
+        return False
+    return True
 
 
 def _derive_options(prefix: str, manifest: Manifest, attachments: list[str]) -> dict[str, Any]:
