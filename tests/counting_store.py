@@ -10,7 +10,7 @@ from prov_common.store.local import LocalStore
 
 class CountingStore(LocalStore):
     """:class:`LocalStore` that counts ``get`` calls per key, records each ranged read per key, and counts listings
-    (``list`` and ``list_info``) per prefix."""
+    per prefix as the folder is listed (one answered from a job's listing memo lists nothing)."""
 
     def __init__(self, root: str | Path) -> None:
         super().__init__(root)
@@ -27,11 +27,10 @@ class CountingStore(LocalStore):
         self.ranges[key].append((start, len(data)))
         return data
 
-    def list(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[str]:
+    def _list(self, prefix: str, start_after: str | None) -> Iterator[str]:
         self.lists[prefix] += 1
-        return super().list(prefix, start_after=start_after)
+        return super()._list(prefix, start_after)
 
-    def list_info(self, prefix: str = "", *, start_after: str | None = None,
-                  tags_for: Callable[[str], bool] | None = None) -> Iterator:
+    def _list_info(self, prefix: str, start_after: str | None, tags_for: Callable[[str], bool] | None = None) -> Iterator:
         self.lists[prefix] += 1
-        return super().list_info(prefix, start_after=start_after, tags_for=tags_for)
+        return super()._list_info(prefix, start_after, tags_for)

@@ -23,15 +23,19 @@ from test_audit_support import T0, Pipeline, dataset, digest, run_events, seal
 
 
 class AuditCounter(CountingStore):
-    """Counts gets by key (CountingStore), listings, keys listed and files stat'ed by the inventory's listing."""
+    """Counts gets by key (CountingStore), listings, and the keys listed and files stat'ed as the folder is listed
+    for the inventory (a listing that asks for tags: the others stat nothing)."""
 
     def __init__(self, root: str | Path) -> None:
         super().__init__(root)
         self.listed: list[str] = []
         self.stats = 0
 
-    def list_info(self, prefix: str = "", *, start_after: str | None = None, tags_for=None):
-        for info in super().list_info(prefix, start_after=start_after, tags_for=tags_for):
+    def _list_info(self, prefix: str, start_after: str | None, tags_for=None):
+        for info in super()._list_info(prefix, start_after, tags_for):
+            if tags_for is None:
+                yield info
+                continue
             self.listed.append(info.key)
             self.stats += info.size >= 0
             yield info

@@ -60,6 +60,7 @@ from prov_common.signing import EnvelopeError, TrustStore, auditor_trust_from_se
 from prov_common.sources.registry import SOURCES_PREFIX, iter_sources
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.store.listing_memo import memo_listings
 from prov_common.store.markers import DeleteMarkers
 from prov_common.store.pinning import pin_listing
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, StoredCheckpoint, TransparencyLog, statement_positions
@@ -85,7 +86,7 @@ def run_audit(store: Store, settings: Settings | None = None, *, memory_path: Pa
     lock of this auditor's memory of the store from start to end, so two auditors sharing
     ``TDPROV_HOME`` take turns instead of one replacing what the other remembered."""
     path = memory_path or default_memory_path(store.uri)
-    with memory_lock(path):
+    with memory_lock(path), memo_listings(store):
         try:
             return _audit(store, settings, memory_path=path, **options)
         finally:
@@ -142,6 +143,7 @@ def _audit(
     audit_trust = auditor_trust_from_settings(settings)  # what audits wrote (TDPROV_AUDITOR_KEYS, else the trusted keys)
     if not read_only:
         require_auditor_key(signer, audit_trust)
+    Listing.first(store)
     tlog = TransparencyLog(store, audit_trust, read_once=True)  # the audit reads the newest checkpoint for several checks
     result = AuditResult(audit_id=str(uuid.uuid4()), store=store.uri, started=started, full=full, rehash=rehash, read_only=read_only)
     log_check = CheckResult(CHECK_LOG)

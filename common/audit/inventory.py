@@ -128,6 +128,13 @@ class Listing:
         out.files = bundle_files(out.tags)
         return out
 
+    @classmethod
+    def first(cls, store: Store) -> None:
+        """Take the listing at the start of an audit, within its listing memo (``BaseStore.memo_listings``): every
+        reader of these prefixes before the inventory (the log's checkpoints and leaves, the audit state, the index)
+        and :meth:`take` itself then have their keys from it, each prefix listed once until the audit writes there."""
+        cls.take(store)
+
     def pins(self, run_ids: Iterable[str]) -> dict[str, str]:
         """The fingerprints of the objects examining ``run_ids`` reads: their index entries and every object of their
         bundle folders (the folder itself when it is an object), for a worker to read them as listed. A run id that

@@ -16,6 +16,7 @@ from prov_common.errors import BadInputError, ObjectConflictError
 from prov_common.store.buffers import Buffer, byte_view, checked_buffer, open_buffer
 from prov_common.store.errors import TOO_LARGE_FIX, ObjectTooLargeError
 from prov_common.store.keys import validate_key, validate_prefix
+from prov_common.store.listing_memo import ListingMemo
 
 CHUNK = 1 << 20
 WRITE_PROBE = "write-probe"  # under each prefix checked by ``check_writable`` (object stores)
@@ -86,6 +87,7 @@ class BaseStore(ABC):
     """Write-once semantics on top of a backend's create-if-absent and open primitives."""
 
     uri: str
+    _memo: ListingMemo | None = None  # the listings of the job under way (:meth:`memo_listings`)
 
     # -- backend primitives -------------------------------------------------------------------
     @abstractmethod
@@ -163,14 +165,48 @@ class BaseStore(ABC):
 
     def list(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[str]:
         """Keys starting with ``prefix`` in lexicographic order, only those ``> start_after`` if given."""
-        return self._list(validate_prefix(prefix), start_after)
+        prefix = validate_prefix(prefix)
+        if self._memo is None:
+            return self._list(prefix, start_after)
+        return (info.key for info in self._memoized(prefix, start_after, None))
 
     def list_info(self, prefix: str = "", *, start_after: str | None = None,
                   tags_for: Callable[[str], bool] | None = None) -> Iterator[ObjectInfo]:
         """Like :meth:`list`, with each object's size and tag (what the listing itself says, no reads).
         ``tags_for``: the keys whose size and tag the caller needs, where the backend pays for each (a
         local file's stat); the others may come with size -1 and an empty tag."""
-        return self._list_info(validate_prefix(prefix), start_after, tags_for)
+        prefix = validate_prefix(prefix)
+        if self._memo is None:
+            return self._list_info(prefix, start_after, tags_for)
+        return self._memoized(prefix, start_after, tags_for)
+
+    @contextlib.contextmanager
+    def memo_listings(self) -> Iterator[None]:
+        """Within this block, a listing taken in full answers every later listing of its keys until this store writes
+        one of them (:class:`~prov_common.store.listing_memo.ListingMemo`); after it, every listing asks the store
+        again. Blocks nest: the outermost one's listings are kept."""
+        if self._memo is not None:
+            yield
+            return
+        self._memo = ListingMemo()
+        try:
+            yield
+        finally:
+            self._memo = None
+
+    def _memoized(self, prefix: str, start_after: str | None, tags_for: Callable[[str], bool] | None) -> Iterator[ObjectInfo]:
+        """The listing from :attr:`_memo` when it holds one; else from the backend, kept once listed to its end (a
+        reader that stops early keeps nothing, and costs no more requests than without a memo)."""
+        memo = self._memo
+        assert memo is not None
+        if (kept := memo.answer(prefix, start_after, tags_for)) is not None:
+            yield from kept
+            return
+        mark, infos = memo.started(), []
+        for info in self._list_info(prefix, start_after, tags_for):
+            infos.append(info)
+            yield info
+        memo.keep(prefix, start_after, tags_for, infos, mark)
 
     def check_writable(self, prefix: str) -> None:
         """Raise StoreError unless these credentials may create objects under ``prefix``: puts ``<prefix>write-probe``,
@@ -181,17 +217,33 @@ class BaseStore(ABC):
     def refuses_rewrite(self, key: str, data: bytes) -> bool:
         """Whether a second create of ``key``, which holds ``data``, is refused: one create of those same bytes, so
         that a store that accepts it (no write-once) is left holding what it held."""
-        return not self._create(validate_key(key), Source(data=bytes(data)))
+        key = validate_key(key)
+        try:
+            return not self._create(key, Source(data=bytes(data)))
+        finally:
+            self._wrote(key)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.uri!r})"
 
     # -- shared logic -------------------------------------------------------------------------
     def _put(self, key: str, source: Source) -> bool:
-        if self._create(key, source):
-            return True
-        self._check_same(key, source)
+        try:
+            if self._create(key, source):
+                self._wrote(key)
+                return True
+            self._check_same(key, source)
+        except BaseException:
+            self._wrote(key)
+            raise
+        self._wrote(key, held=True)
         return False
+
+    def _wrote(self, key: str, *, held: bool = False) -> None:
+        """A write of ``key`` was made, refused or failed: no kept listing may hide it (:meth:`memo_listings`);
+        ``held``: refused as ``key`` holds those bytes already."""
+        if self._memo is not None:
+            self._memo.wrote(key, held=held)
 
     def _check_same(self, key: str, source: Source) -> None:
         with self._open(key) as existing, source.open() as new:

@@ -350,6 +350,7 @@ class S3Store(BaseStore):
         except ObjectConflictError:  # overwritten by an earlier probe, on a server that ignored the condition then
             kept = self.get(key, PROBE_LIMIT)
         created = self._create(key, Source(data=PROBE_OVERWRITE))
+        self._wrote(key)
         if created or self.get(key, PROBE_LIMIT) != kept:
             raise StoreError(
                 f"{self.describe()} accepted an overwrite of '{key}' despite If-None-Match: *; "

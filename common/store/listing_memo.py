@@ -1,0 +1,82 @@
+"""Listings taken once and handed to every later reader of the same keys, for the length of one job (an audit).
+
+A listing a reader took in full is kept by its prefix; a later listing of that prefix, or of a longer one, is answered
+from it (filtered), with no request. A write through the store forgets every kept listing that could show the key
+written, whatever the write's outcome, so a listing taken before a write never hides it from a reader after it; a
+listing still under way when a write happens is not kept. Writes by others are seen by the next job, as a single
+listing of the store would see them. No I/O here: the store consults and feeds it (:mod:`prov_common.store._base`).
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prov_common.store._base import ObjectInfo
+
+TagsFor = "Callable[[str], bool] | None"
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """One listing in full (from after key ``after``, when given): its objects in order, the ``tags_for`` it was taken
+    with, and whether every object in it came with its size and tag (then it answers a listing asked with any
+    ``tags_for``)."""
+
+    infos: tuple[ObjectInfo, ...]
+    after: str | None
+    tags_for: TagsFor
+    tagged: bool
+    keys: frozenset[str]
+
+    def answers(self, start_after: str | None, tags_for: TagsFor) -> bool:
+        begun = self.after is None or (start_after is not None and start_after >= self.after)
+        return begun and (tags_for is None or tags_for is self.tags_for or self.tagged)
+
+
+class ListingMemo:
+    """The listings one job took in full, by prefix (thread-safe: a job's threads share it)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, _Kept] = {}
+        self._writes = 0  # writes so far: a listing taken across one is not kept
+        self._lock = threading.Lock()
+
+    def answer(self, prefix: str, start_after: str | None, tags_for: TagsFor) -> list[ObjectInfo] | None:
+        """The listing of ``prefix`` (after ``start_after``) from a kept listing that holds it, or None."""
+        with self._lock:
+            kept = next((k for p, k in self._kept.items() if prefix.startswith(p) and k.answers(start_after, tags_for)), None)
+        if kept is None:
+            return None
+        return [i for i in kept.infos if i.key.startswith(prefix) and (start_after is None or i.key > start_after)]
+
+    def started(self) -> int:
+        """A mark to hand to :meth:`keep` once the listing begun now is complete."""
+        with self._lock:
+            return self._writes
+
+    def keep(self, prefix: str, start_after: str | None, tags_for: TagsFor, infos: Iterable[ObjectInfo], mark: int) -> None:
+        """Keep the listing of ``prefix`` (after ``start_after``) begun at ``mark`` and taken to its end, unless a write
+        happened since."""
+        infos = tuple(infos)
+        with self._lock:
+            if self._writes == mark:
+                self._kept[prefix] = _Kept(infos, start_after, tags_for, all(i.size >= 0 for i in infos),
+                                           frozenset(i.key for i in infos))
+
+    def wrote(self, key: str, *, held: bool = False) -> None:
+        """A write of ``key`` (made, refused or failed): forget every listing that could show it. ``held``: the write was
+        refused because ``key`` already held the very bytes written, so a listing that shows ``key`` still tells the
+        truth and is kept (a write probe of a prefix, the same object written again)."""
+        with self._lock:
+            self._writes += 1
+            self._kept = {p: k for p, k in self._kept.items() if not key.startswith(p) or (held and key in k.keys)}
+
+
+def memo_listings(store: object) -> contextlib.AbstractContextManager[None]:
+    """``store.memo_listings()`` (:class:`~prov_common.store._base.BaseStore`), or nothing for a store without one."""
+    memo = getattr(store, "memo_listings", None)
+    return memo() if memo is not None else contextlib.nullcontext()

@@ -1,0 +1,79 @@
+"""What one incremental audit of an S3 store asks of it, counted on the store's own client (moto, real boto3): each
+prefix listed once until the audit writes there, so the requests follow what is new, and a listing taken before a
+write never hides that write from a reader after it."""
+from __future__ import annotations
+
+import collections
+from datetime import timedelta
+
+import pytest
+
+from prov_common.errors import ObjectConflictError
+from prov_common.store import open_store
+
+from test_audit_support import T0, Pipeline, audit, dataset, run_events, seal
+
+NEW = 3  # runs sealed before each audit
+
+
+def _counted(store) -> collections.Counter[str]:
+    calls: collections.Counter[str] = collections.Counter()
+    store.client.meta.events.register("before-call.s3", lambda model, **_: calls.update([model.name]))
+    return calls
+
+
+def _seal_new(pipe: Pipeline, store, audit_number: int) -> None:
+    for i in range(NEW):
+        seal(store, run_events(f"prepare_{audit_number}_{i}", [dataset(pipe.raw_name, pipe.raw)],
+                               [dataset(f"/d/{audit_number}-{i}.parquet", None)], start=T0 + timedelta(minutes=10 * audit_number + i)))
+
+
+def test_an_incremental_audit_lists_each_prefix_once(s3_store_uri: str) -> None:
+    """Measured: 81 requests of them 29 listings before (the log's checkpoints and leaves, the state, catalog and index
+    listed again by each reader), 67 and 15 now, 11 of them the inventory's one listing of each prefix."""
+    pipe = Pipeline(s3_store_uri)
+    store = open_store(s3_store_uri)
+    calls = _counted(store)
+    counts = []
+    for n in range(3):
+        _seal_new(pipe, store, n)
+        calls.clear()
+        result = audit(store)
+        assert result.clean and result.bundles_examined == NEW + 2 * (n == 0), [f.what for f in result.errors]
+        counts.append(dict(calls))
+    later = counts[1:]
+    assert later[0] == later[1], counts  # the same work for the same news, whatever the store holds
+    assert later[0]["ListObjectsV2"] <= 15, later[0]
+    assert sum(later[0].values()) <= 70, later[0]
+    assert later[0].get("HeadObject", 0) <= NEW, later[0]  # one per new bundle (an object where its folder belongs)
+
+
+@pytest.mark.parametrize("store_kind", ["local", "s3"])
+def test_a_kept_listing_never_hides_a_write(store_kind: str, tmp_path, request: pytest.FixtureRequest) -> None:
+    """Within one job's listing memo: a later listing of the same keys asks the store nothing; a write through the
+    store (made, or refused with other bytes) is seen by the next listing; one refused for the same bytes keeps it."""
+    uri = str(tmp_path / "store") if store_kind == "local" else request.getfixturevalue("s3_store_uri")
+    store = open_store(uri)
+    store.put("log/a", b"a")
+    listings = collections.Counter()
+    backend = store._list_info
+
+    def counted(prefix, start_after, tags_for=None):
+        listings[prefix] += 1
+        return backend(prefix, start_after, tags_for)
+
+    store._list_info = counted
+    with store.memo_listings():
+        assert list(store.list("log/")) == ["log/a"]
+        assert list(store.list("log/")) == ["log/a"] and [i.key for i in store.list_info("log/a")] == ["log/a"]
+        assert listings == {"log/": 1}
+        assert store.put("log/a", b"a") is False  # the same bytes again: the kept listing still tells the truth
+        assert list(store.list("log/")) == ["log/a"] and listings == {"log/": 1}
+        store.put("log/b", b"b")
+        assert list(store.list("log/")) == ["log/a", "log/b"] and listings == {"log/": 2}
+        raw = open_store(uri)  # another writer: the store's own writes alone forget what was listed
+        raw.put("log/c", b"c")
+        with pytest.raises(ObjectConflictError):
+            store.put("log/c", b"other")  # refused: it holds other bytes, which the kept listing does not show
+        assert list(store.list("log/")) == ["log/a", "log/b", "log/c"] and listings == {"log/": 3}
+    assert store._memo is None  # after the job nothing is kept: the next one lists again
