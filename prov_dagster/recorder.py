@@ -168,6 +168,18 @@ def _seal_when(of_store: bool, ol_run_id: str, later: str) -> str:
     return f"{when}, {seal_left(ol_run_id, later)}"
 
 
+@dataclass(frozen=True)
+class Sending:
+    """An event of a step run as built, with the attachments that go before it and how many of the run's inputs and
+    outputs it carries once sent: one whose delivery raised (strict mode) is sent again as it is, the same bytes."""
+
+    state: str
+    event: Any
+    attachments: tuple[tuple[str, bytes], ...]
+    inputs: int
+    outputs: int
+
+
 @dataclass
 class StepRun:
     """What one step loaded and wrote so far, and whether its OpenLineage run has started or ended."""
@@ -191,7 +203,10 @@ class StepRun:
     refused: set[str] = field(default_factory=set)  # assets whose load the IO manager refused (see refused_load)
     start_error: str | None = None  # why the store did not take the START of a refused load (strict: raised with it)
     staged: bool = False  # an event of the run was emitted (strict mode: the store took it, delivered at once)
-    end_failed: bool = False  # its terminal event's delivery raised (strict mode): not ended, a later close ends it
+    # the START, and the end (COMPLETE, FAIL, ABORT), whose delivery raised (strict mode): sent again as first built, so
+    # that the run has one of each whoever closes it later in this process (an end so held: not ended)
+    unsent_start: Sending | None = None
+    unsent_end: Sending | None = None
 
     @property
     def ol_run_id(self) -> str:
@@ -278,10 +293,13 @@ class StepRun:
         return self.recorder.bundle_location(self.ol_run_id)
 
     def start(self) -> None:
-        """Emit START once (with the inputs recorded so far)."""
+        """Emit START once (with the inputs recorded so far); one whose delivery raised (strict mode) is sent again as
+        first built (its time, its inputs) before the run's next event."""
         if not self.started:
             self.started = True
             self._emit("START")
+        elif self.unsent_start is not None:
+            self._send_again(self.unsent_start)
 
     def stage(self) -> None:
         """Emit what the step recorded since its last event: START the first time, then RUNNING with the
@@ -308,20 +326,23 @@ class StepRun:
             with naming_left_staged(self.ol_run_id, self._left_if_raised(), words):
                 self._add_declared()
         self.start()
-        if failed_output is not None and all(o is not failed_output for o in self.outputs):
-            self.outputs.append(failed_output)  # once: an end tried again (see end_failed) names it already
+        if failed_output is not None and self.unsent_end is None and all(o is not failed_output for o in self.outputs):
+            self.outputs.append(failed_output)  # once, and never after an end was built: that end is the run's
         if not self.ended:
-            if self.end_failed:  # an earlier end staged and not sealed is the run's end: sealed with it, never a second
+            if self.unsent_end is not None:  # an earlier end is the run's end: sealed with it, never a second
                 with naming_left_staged(self.ol_run_id, self._left_if_raised(), words):
                     staged_end = self.recorder.staged_end(self.identity)
                 if staged_end:
                     return self.seal_staged(words)
             self.ended = True
             try:
-                self._emit(state, error=error, at=at, words=words)
+                if self.unsent_end is not None:  # as first built: the same bytes, whatever this close's state and time
+                    self._send_again(self.unsent_end, words)
+                else:
+                    self._emit(state, error=error, at=at, words=words)
             except Exception:
                 # not ended, still staged: a later close in this process (a sensor, a retry) ends it, or names it
-                self.ended, self.end_failed = False, True
+                self.ended = False
                 raise
             self.recorder.forget(self)
         return self.recorder.bundle_location(self.ol_run_id)
@@ -345,7 +366,8 @@ class StepRun:
         """Emit ``state``: a RUNNING event names only the inputs no earlier event named (START and the
         terminal event name them all); the attachments of each output go with the first event naming it that was sent.
         Stamped at ``at`` (START: ``started_at``; None: now), never before an event emitted earlier. Strict mode
-        raises an error after an event the store took through :func:`naming_left_staged` (``words``)."""
+        raises an error after an event the store took through :func:`naming_left_staged` (``words``); a START or an end
+        that raised is kept, to be sent again as built (:meth:`_send`)."""
         inputs = self.inputs[self.staged_inputs:] if state == "RUNNING" else self.inputs
         attachments: list[tuple[str, bytes]] = []
         new = range(self.staged_outputs, len(self.outputs)) if state != "START" else range(0)
@@ -353,11 +375,30 @@ class StepRun:
         with naming_left_staged(self.ol_run_id, self._left_if_raised(), words):
             for i in new:
                 self.outputs[i] = self._attach(self.outputs[i], attachments)
-            self.recorder.emit_step(self, state, inputs=inputs, attachments=attachments, error=error,
-                                    event_time=self._stamp(state, at))
+            event = self.recorder.step_event(self, state, inputs=inputs, error=error, event_time=self._stamp(state, at))
+            self._send(Sending(state, event, tuple(attachments), len(self.inputs), self.staged_outputs + len(new)))
+
+    def _send_again(self, sending: Sending, words: SealWords = STEP_SEALS) -> None:
+        """Send ``sending`` again, as it was built (strict mode: its first delivery raised)."""
+        with naming_left_staged(self.ol_run_id, self._left_if_raised(), words):
+            self._send(sending)
+
+    def _send(self, sending: Sending) -> None:
+        """Deliver ``sending``; a START or an end whose delivery raises is kept (:attr:`unsent_start`,
+        :attr:`unsent_end`), so that the run's later events and closes send it again as built rather than one of another
+        time, or none (the transport forgets what it could not write past its newest runs)."""
+        first, end = sending.state == "START", sending.state in TERMINAL
+        try:
+            self.recorder.deliver_step(self.ol_run_id, sending.event, sending.attachments, terminal=end)
+        except Exception:
+            if first or end:
+                setattr(self, "unsent_start" if first else "unsent_end", sending)
+            raise
+        if first or end:
+            setattr(self, "unsent_start" if first else "unsent_end", None)
         # counted once sent: an event that failed (strict mode) leaves them to the next, such as its end tried again
-        self.staged_inputs = len(self.inputs)
-        self.staged_outputs += len(new)
+        self.staged_inputs = max(self.staged_inputs, sending.inputs)
+        self.staged_outputs = max(self.staged_outputs, sending.outputs)
         self.staged = True
 
     def _left_if_raised(self) -> bool:
@@ -661,6 +702,13 @@ class Recorder:
             if isinstance(event, dict):
                 yield event
 
+    def open_run(self, identity: StepIdentity) -> StepRun | None:
+        """The run of step attempt ``identity`` in this recorder's namespace when it started in this process and has not
+        ended (as :meth:`open_steps`; it may hold an end it could not deliver, :attr:`StepRun.unsent_end`), else None."""
+        with self._lock:
+            run = self._steps.get(replace(identity, namespace=self.namespace))
+        return run if run is not None and run.started and not run.ended else None
+
     def open_steps(self, dagster_run_id: str) -> list[StepRun]:
         """The step runs of Dagster run ``dagster_run_id`` that started in this process and have not ended."""
         with self._lock:
@@ -687,22 +735,22 @@ class Recorder:
             self._steps.pop(step, None)
             keep_newest(self._ended, step, run, ENDED_KEPT)
 
-    def emit_step(
-        self, run: StepRun, state: str, *, inputs: list[DatasetRecord], attachments: list[tuple[str, bytes]],
-        error: BaseException | str | None = None, event_time: datetime | None = None,
-    ) -> None:
-        """Build the event now (``inputs`` and what the step has written so far; at ``event_time``, None: now) and
-        deliver it in order, in the background, after ``attachments`` (bundle path, bytes: failure samples and row
-        sets of its outputs).
+    def step_event(self, run: StepRun, state: str, *, inputs: list[DatasetRecord], error: BaseException | str | None = None,
+                   event_time: datetime | None = None) -> Any:
+        """The ``state`` event of ``run`` in this recorder's namespace, built now (``inputs`` and what the step has
+        written so far; at ``event_time``, None: now)."""
+        return step_event(run, state, namespace=self.namespace, inputs=inputs, error=error, event_time=event_time)
+
+    def deliver_step(self, ol_run_id: str, event: Any, attachments: Sequence[tuple[str, bytes]], *, terminal: bool) -> None:
+        """Deliver ``event`` of run ``ol_run_id`` (``terminal``: its end, which seals the bundle) in order, in the
+        background, after ``attachments`` (bundle path, bytes: failure samples and row sets of its outputs).
 
         Delivery (staging, sealing, signing, writing the bundle) overlaps the rest of the step; ``wait``
         blocks until all is delivered. In strict mode delivery is synchronous so that its errors fail the step.
         """
-        event = step_event(run, state, namespace=self.namespace, inputs=inputs, error=error, event_time=event_time)
-        terminal = state in TERMINAL
-        self._in_order(self._deliver, run.ol_run_id, attachments, event, terminal)
+        self._in_order(self._deliver, ol_run_id, attachments, event, terminal)
 
-    def _deliver(self, ol_run_id: str, attachments: list[tuple[str, bytes]], event: Any, terminal: bool = False) -> None:
+    def _deliver(self, ol_run_id: str, attachments: Sequence[tuple[str, bytes]], event: Any, terminal: bool = False) -> None:
         try:
             for name, data in attachments:  # attachments first: the terminal event seals the bundle
                 self.transport().attach(ol_run_id, name, data)

@@ -163,7 +163,9 @@ def close_failed_run(
             earlier = replace(attempt, attempt=number, namespace=namespace)  # Dagster retried it; the retry left it
             if recorder.sealed(earlier) or (staging := closer(namespace).staging(earlier)) is None:
                 continue  # sealed, or not staged in a namespace the retry skipped
-            failed = StepRun(closer(namespace), named(earlier, staging), started=True, staged=True)
+            # open here (its retry's FAIL could not be delivered): ended as that FAIL, the run's one end
+            failed = (closer(namespace).open_run(earlier)
+                      or StepRun(closer(namespace), named(earlier, staging), started=True, staged=True))
             bundles.append(end(failed, retried_error(step_key, number, number + 1), ended or run_end(), staging))
         if not unfinished:
             continue

@@ -1382,7 +1382,7 @@ from prov_dagster.model import StepIdentity
 """ + _HUNG_STORE + """
 recorder.seal_staged(sys.argv[2])  # as a retry closing an earlier attempt whose end is staged
 queued = recorder.step(StepIdentity(sys.argv[3], None, "queued"))  # another step runs and ends behind it
-queued.complete()  # its START and COMPLETE (recorder.emit_step)
+queued.complete()  # its START and COMPLETE (recorder.deliver_step)
 print(queued.ol_run_id)
 time.sleep(0.2)
 """

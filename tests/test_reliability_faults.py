@@ -597,6 +597,94 @@ def test_strict_failure_sensor_seals_a_refused_output_whose_fail_could_not_be_wr
     assert len(pd.read_parquet(io.BytesIO(bundle.files[samples]))) == output["facets"]["tdprov_pandera"]["failureCount"] == 2
 
 
+def _sealed_events(store_dir: Path, run_id: str) -> list[dict]:
+    """The events of run ``run_id``'s bundle in the local store ``store_dir``."""
+    return [json.loads(line) for line in open_store(str(store_dir)).get(layout.bundle_key(run_id, layout.EVENTS_FILE)).splitlines()]
+
+
+def test_strict_start_that_could_not_be_written_is_sent_again_as_built_by_the_close_that_seals_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real strict ``materialize`` whose step b makes the local store unusable (a file where its folder was) before
+    its output, so b's START, sent with that output, cannot be written, nor the teardown's FAIL. The failure sensor
+    evaluated next in the same process (the store back), once the transport no longer holds what it could not write
+    (it remembers the newest ``MAX_PENDING_RUNS`` runs only; none here), sealed a bundle of the FAIL alone: the START,
+    counted as sent by its first try, was never sent again. It is sent again as first built (its time Dagster's start
+    of the step), so the bundle holds START and FAIL, and verifies (a's run, sealed before, too)."""
+    import pandas as pd
+    from dagster import DagsterInstance, asset, materialize
+
+    from dagster_support import evaluate_failure_sensor
+    from prov_common.bundle import transport
+    from prov_dagster import ProvenanceIOManager, ProvenanceResource
+
+    store_dir, away, spool = tmp_path / "store", tmp_path / "away", str(tmp_path / "spool")
+
+    @asset
+    def a():
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @asset(deps=[a])  # a written first, b loads nothing: its START goes with its output
+    def b():
+        store_dir.rename(away)
+        store_dir.write_bytes(b"")
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    monkeypatch.setattr(transport, "MAX_PENDING_RUNS", 0)  # as once the process emitted more runs since
+    io_manager = ProvenanceIOManager(store=str(store_dir), spool=spool, data_root=str(tmp_path / "data"), strict=True)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+        store_dir.unlink()
+        away.rename(store_dir)
+        sealed = set(indexed_runs(open_store(str(store_dir))))  # a's run
+        assert _staged_runs(open_store(str(store_dir))) == sealed  # a's: neither b's START nor its FAIL was written
+        evaluate_failure_sensor(result, instance, ProvenanceResource(store=str(store_dir), spool=spool, strict=True))
+    runs = indexed_runs(open_store(str(store_dir)))
+    [run] = set(runs) - sealed
+    assert_delivered_once(str(store_dir), runs)
+    assert [e["eventType"] for e in _sealed_events(store_dir, run)] == ["START", "FAIL"]
+
+
+def test_strict_end_of_an_earlier_attempt_that_could_not_be_written_is_the_one_the_failure_sensor_seals(
+        tmp_path: Path) -> None:
+    """A real strict ``materialize``: b's attempt 0 stages its START, makes the local store unusable and fails; its
+    retry closes attempt 0 with a FAIL stamped then, which cannot be written (the retry fails on it). The failure
+    sensor evaluated next in the same process (the store back) gave attempt 0 a FAIL of its own, stamped when Dagster
+    recorded the attempt's end, while the transport still held the first: the bundle held START, FAIL, FAIL. The end
+    first tried is the run's end, sent again as built: START and that FAIL, and every run verifies."""
+    import pandas as pd
+    from dagster import DagsterInstance, RetryPolicy, asset, materialize
+
+    from dagster_support import evaluate_failure_sensor
+    from prov_dagster import ProvenanceIOManager, ProvenanceResource
+
+    store_dir, away, spool = tmp_path / "store", tmp_path / "away", str(tmp_path / "spool")
+
+    @asset
+    def a():
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @asset(retry_policy=RetryPolicy(max_retries=1))
+    def b(context, a):
+        if context.retry_number == 0:
+            store_dir.rename(away)
+            store_dir.write_bytes(b"")
+        raise ValueError("b broke")
+
+    io_manager = ProvenanceIOManager(store=str(store_dir), spool=spool, data_root=str(tmp_path / "data"), strict=True)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+        store_dir.unlink()
+        away.rename(store_dir)
+        staged, earlier = _left_staged(open_store(str(store_dir)))  # attempt 0's START, and no end
+        evaluate_failure_sensor(result, instance, ProvenanceResource(store=str(store_dir), spool=spool, strict=True))
+    runs = indexed_runs(open_store(str(store_dir)))
+    assert len(runs) == 3, runs  # a, b's attempt 0 and its retry
+    assert_delivered_once(str(store_dir), runs)
+    events = _sealed_events(store_dir, earlier)
+    assert [e["eventType"] for e in events] == ["START", "FAIL"], events
+    assert "attempt 0 failed; Dagster retried it as attempt 1" in json.dumps(events[-1]), events[-1]
+
+
 def test_a_strict_end_with_a_failed_output_tried_again_names_that_output_once(tmp_path: Path) -> None:
     """A strict run's FAIL with a failed output (as a refused schema gives) cannot be written (the local store's folder
     is a file for a moment), and the same end (stamped as Dagster recorded it) is tried again once the store is back:
