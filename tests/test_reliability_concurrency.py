@@ -1,4 +1,4 @@
-"""Everything at once on one S3 store (moto on localhost): 8 writer processes sealing bundles, 2
+"""Everything at once on one S3 store (moto on localhost): 4 writer processes sealing bundles, 2
 processes flushing one spool of bundles from an earlier outage, and 2 audits appending to the log.
 
 Afterwards: every run has exactly one index entry and a bundle that verifies, the spool is empty,
@@ -26,7 +26,9 @@ from prov_common.store import Outbox, open_store
 from prov_common.tlog.log import TransparencyLog
 from test_reliability_proxy import fast_tmp  # noqa: F401 - fixture
 
-WRITERS, RUNS_PER_WRITER, SPOOLED = 8, 6, 24
+# Enough for every kind to overlap every other on 2 CPUs: each auditor's first audit spans the writers' and the
+# flushers' whole work, both flushers deliver part of the spool, and the two auditors' audits overlap each other.
+WRITERS, RUNS_PER_WRITER, SPOOLED = 4, 3, 12
 
 
 class _Down:
@@ -45,7 +47,7 @@ class _Down:
 def _fork_server() -> Iterator[multiprocessing.context.BaseContext]:
     """The forkserver start method with this module (and rdflib) preloaded in a fork server started here and stopped
     afterwards, not fork: this process runs the S3 server's threads, and a child forked while one of them
-    holds a lock would wait on it forever. Not spawn either: each of the twelve children imported the
+    holds a lock would wait on it forever. Not spawn either: each of the eight children imported the
     whole library again. The server is started inside the test, so its children see this test's
     environment (TDPROV_HOME, the S3 endpoint), and stopped after it, so no other test inherits it."""
     from multiprocessing import forkserver
