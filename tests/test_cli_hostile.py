@@ -874,21 +874,38 @@ def _many_events(count: int, pad: int) -> list[dict[str, Any]]:
     return [start, *running, complete]
 
 
-def test_verify_of_a_large_trusted_bundle_holds_the_file_not_its_events_parsed_twice(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def large_trusted_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], str]:
+    """One local store (:func:`_sealed_store`) of one run of :func:`_many_events` (20,000 RUNNING events of 1,500
+    characters each, a 42 MB events.jsonl) in job 'big.load' of DAG 'big': every event names its parent run, the
+    progress events no dataset (verifying them holds no more than the file and its fold). Only read by the tests
+    that take it."""
+    events = _many_events(20_000, 1_500)
+    parent = {"parent": {"_producer": "p", "_schemaURL": "https://p/s.json#/$defs/P",
+                         "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "tests", "name": "big"}}}
+    for e in events:
+        e["job"] = {**e["job"], "name": "big.load"}
+        e.update({"inputs": [], "outputs": []} if e["eventType"] == "RUNNING" else {})
+        e["run"] = {**e["run"], "facets": {**e["run"]["facets"], **parent}}
+    return _sealed_store(tmp_path_factory.mktemp("large"), events)
+
+
+def test_verify_of_a_large_trusted_bundle_holds_the_file_not_its_events_parsed_twice(
+        large_trusted_bundle: tuple[Path, dict[str, str], str]) -> None:
     """Verifying a bundle a trusted key signed parsed its events.jsonl whole, ordered the events again and rebuilt the
     file: 45 MB of 20,002 events cost 406 MB (177 MB of 110,002 events, 1.52 GB). Events as a bundle is written are
     folded line by line, checked canonical, unique and in order as they come: about the file and a bounded part of it
-    parsed (186 MB), with the same verdict, and 'tdprov show' lists every event as before."""
-    store, env, run = _sealed_store(tmp_path, _many_events(20_000, 1_500))
+    parsed, with the same verdict, and 'tdprov show' lists every event as before."""
+    store, env, run = large_trusted_bundle
     size = (store / "bundles" / run / "events.jsonl").stat().st_size
-    assert size > 45_000_000
+    assert size > 40_000_000
     measured = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
                 "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(done.stdout + done.stderr)")
     done = subprocess.run([sys.executable, "-c", measured, sys.executable, "-m", "prov_common", "verify", run],
                           capture_output=True, text=True, timeout=300, env={**os.environ, **env})
     head, said = done.stdout.split("\n", 1)
     code, peak_kib = map(int, head.split())
-    # folded as written about 150 MB; the events parsed whole as well, about 300 MB
+    # folded as written about 145 MB; the events parsed whole as well, about 285 MB
     assert code == 0 and f"OK    {run}" in said and peak_kib < 220_000, (head, said, done.stderr)
     shown = _tdprov("show", run, "--json", env=env)
     assert shown.returncode == 0, shown.stderr
@@ -896,19 +913,13 @@ def test_verify_of_a_large_trusted_bundle_holds_the_file_not_its_events_parsed_t
     assert len(listed) == 20_002 and [e["eventType"] for e in (listed[0], listed[1], listed[-1])] == ["START", "RUNNING", "COMPLETE"]
 
 
-def test_bundle_sensor_of_a_large_trusted_bundle_parses_no_event_again(tmp_path: Path) -> None:
+def test_bundle_sensor_of_a_large_trusted_bundle_parses_no_event_again(
+        large_trusted_bundle: tuple[Path, dict[str, str], str]) -> None:
     """The Airflow bundle sensor told a verified candidate's DAG run by parsing its events.jsonl whole (233 MB of
     110,002 events: 1.16 GB at peak; 42 MB of 20,002: 247 MB). It takes the parent run from the events as its
     verification folded them, parsing none again: about what verifying it costs (181 MB here), and the task of the DAG
     is still told from the parent run its signed events name (another DAG's job_dag= does not take it)."""
-    events = _many_events(20_000, 1_500)
-    parent = {"parent": {"_producer": "p", "_schemaURL": "https://p/s.json#/$defs/P",
-                         "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "tests", "name": "big"}}}
-    for e in events:  # progress events naming no dataset: verifying them holds no more than the file and its fold
-        e["job"] = {**e["job"], "name": "big.load"}
-        e.update({"inputs": [], "outputs": []} if e["eventType"] == "RUNNING" else {})
-        e["run"] = {**e["run"], "facets": {**e["run"]["facets"], **parent}}
-    store, env, run = _sealed_store(tmp_path, events)
+    store, env, run = large_trusted_bundle
     assert (store / "bundles" / run / "events.jsonl").stat().st_size > 40_000_000
     sensor = ("import sys; from prov_airflow.matching import BundleQuery, find_bundle; "
               "from prov_common.signing import trust_from_settings; from prov_common.store import open_store; "
