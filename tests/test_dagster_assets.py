@@ -466,7 +466,8 @@ def test_a_failed_steps_fail_that_meets_an_os_error_of_the_store_is_named_not_ra
     seal met an OSError (EIO) the store let through untranslated. Only the store's own errors were named: this one
     failed the teardown ("Teardown of resources [io_manager] failed") for the step's error already reported. It is
     named in a warning with the run, the step, the error and the fix; the FAIL stays staged, and 'tdprov store seal
-    --force' seals it once the store answers."""
+    --force' seals it once the store answers, with the START the teardown sent again as first built (the bundle held the
+    FAIL alone before the START was kept)."""
     with caplog.at_level(logging.WARNING, logger="prov_dagster"):
         result, mount = _refused_load_on_a_failing_mount(store, instance, monkeypatch, listings=True)
     assert not result.success
@@ -479,7 +480,8 @@ def test_a_failed_steps_fail_that_meets_an_os_error_of_the_store_is_named_not_ra
     mount.failing = False  # the store answers again
     assert cli_main(["store", "seal", "--force", "--store", str(store), run_id]) == 0
     events = bundle_events(store, run_id)
-    assert [e["eventType"] for e in events] == ["FAIL"], events
+    assert [e["eventType"] for e in events] == ["START", "FAIL"], events
+    assert [d["name"] for d in events[0]["inputs"]] == [d["name"] for d in events[1]["inputs"]], events
 
 
 def test_a_failed_steps_fail_that_meets_a_fault_of_the_code_asks_for_a_report_not_a_store_fix(
