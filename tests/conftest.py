@@ -16,6 +16,22 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep ``--dist loadgroup`` grouping (scripts/test): an xdist worker tells the controller a test's
+    ``xdist_group`` by the suffix ``@group`` of its node id, which pytest-xdist 3.8 writes where pytest 9.2 no longer
+    reads it (pytest-dev/pytest-xdist#1386): every group was spread over the workers, and each worker built the
+    group's module fixtures again. The suffix is written where pytest reads it, unless xdist's own took."""
+    if not getattr(config.option, "loadgroup", False):  # set on the workers of a loadgroup run only
+        return
+    from _pytest.nodeid import NodeId  # pytest >= 9.2: structured node ids (older pytest takes xdist's own suffix)
+
+    for item in items:
+        groups = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
+        if groups and "@" not in item.nodeid.rsplit("]", 1)[-1]:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(groups))}")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_tdprov(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test gets its own TDPROV_HOME (keys) and no inherited TDPROV_* settings."""
