@@ -18,6 +18,9 @@ from airflow.sdk import DAG, Asset
 
 from prov_common.hashing import hash_path
 
+# one xdist worker runs this module (scripts/test: --dist loadgroup), so the DAG run, the app and the API server is built once, not once per worker
+pytestmark = pytest.mark.xdist_group("test_airflow_page")
+
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 DAG_ID = "tdprov_page"
 

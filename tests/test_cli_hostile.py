@@ -1187,6 +1187,10 @@ def _repeated_lines(store: Path, run: str, times: int) -> bytes:
     return data
 
 
+# the tests of repeated_events run on one xdist worker (scripts/test: --dist loadgroup): the 14 MB store is built once
+REPEATED_EVENTS_GROUP = pytest.mark.xdist_group("test_cli_hostile.repeated_events")
+
+
 @pytest.fixture(scope="module")
 def repeated_events(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], str, bytes, bytes]:
     """A store of one sealed run whose terminal event :func:`_repeated_lines` repeats 20,000 times (about 14 MB, past
@@ -1201,6 +1205,7 @@ def repeated_events(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
     return store, env, run, data, serialize(whole, "json")
 
 
+@REPEATED_EVENTS_GROUP
 def test_events_of_few_prov_records_are_folded_line_by_line_never_parsed_whole(
         repeated_events, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bundle's events.jsonl was parsed whole before it was folded: 130,000 repeats of one event (139 MB, a few PROV
@@ -1330,6 +1335,7 @@ def test_the_events_a_forged_bundle_claims_are_read_in_ranged_parts_never_held_w
         claimed_run(store, checked)
 
 
+@REPEATED_EVENTS_GROUP
 def test_export_reads_an_events_file_once_its_records_counted_as_it_is_folded(
         repeated_events, monkeypatch: pytest.MonkeyPatch) -> None:
     """Export read the events.jsonl of a bundle it derives PROV from twice when the file was large enough to name more

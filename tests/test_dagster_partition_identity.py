@@ -38,7 +38,8 @@ from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource
 
 # prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
-pytestmark = pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning"),
+              pytest.mark.xdist_group("test_dagster_partition_identity")]  # one xdist worker (--dist loadgroup) makes the runs once
 
 PROV_O = "PREFIX prov: <http://www.w3.org/ns/prov#>\nPREFIX tdprov: <https://github.com/tdprov/tdprov/ns#>\n"
 USED = PROV_O + """SELECT ?name ?run WHERE { ?reader prov:used ?read . ?read prov:wasGeneratedBy ?by .

@@ -854,6 +854,10 @@ def test_a_failed_blocking_check_fails_its_step_and_a_failed_non_blocking_check_
     no_unfinished_run(store)
 
 
+# the tests of checked_run run on one xdist worker (scripts/test: --dist loadgroup): its step processes start once
+CHECKED_RUN_GROUP = pytest.mark.xdist_group("test_dagster_steps.checked_run")
+
+
 @pytest.fixture(scope="module")
 def checked_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any, dict[str, tuple[datetime, datetime]]]:
     """``checked_job`` run once with a step process per step (the store, the run's result and the steps' times
@@ -871,6 +875,7 @@ def checked_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any, dic
             return path, result, dagster_times(instance, result.run_id) if result.success else {}
 
 
+@CHECKED_RUN_GROUP
 def test_steps_in_processes_of_their_own_end_when_their_process_does(checked_run: tuple[str, Any, Any]) -> None:
     store, result, _ = checked_run
     assert result.success and [e.passed for e in result.get_asset_check_evaluations()] == [True]
@@ -1226,6 +1231,7 @@ def test_a_step_ended_at_teardown_ends_when_dagster_recorded_its_end_not_when_th
     assert end < times["slow_afterwards"][0]  # a later step's reader sees this generation as ended before it started
 
 
+@CHECKED_RUN_GROUP
 def test_steps_in_processes_of_their_own_end_when_dagster_recorded_their_end(checked_run: tuple[str, Any, Any]) -> None:
     store, result, times = checked_run
     assert result.success

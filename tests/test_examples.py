@@ -28,7 +28,8 @@ from prov_common.store import open_store
 REPO = Path(__file__).resolve().parents[1]
 MAIN_TIMEOUT = 900  # seconds: the whole main job runs in the first test's set-up, slower on a loaded machine
 
-pytestmark = pytest.mark.timeout(MAIN_TIMEOUT)  # the suite's 300 s would stop the main job before its own bound
+pytestmark = [pytest.mark.timeout(MAIN_TIMEOUT),  # the suite's 300 s would stop the main job before its own bound
+              pytest.mark.xdist_group("test_examples")]  # one xdist worker (scripts/test: --dist loadgroup) runs the main job once
 
 
 @pytest.fixture(scope="module")

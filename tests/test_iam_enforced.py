@@ -60,6 +60,9 @@ from prov_common.store import open_store
 from prov_common.store.snapshots import snapshot_path
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX
 
+# one xdist worker runs this module (scripts/test: --dist loadgroup), so the IAM-enforcing S3 server is built once, not once per worker
+pytestmark = pytest.mark.xdist_group("test_iam_enforced")
+
 IAM = Path(__file__).resolve().parents[1] / "docs" / "iam"
 PREFIX = "prod/tdprov"
 MOTO_ACTION_NAMES = {"s3:ListBucket": "s3:HeadBucket", "s3:PutBucketObjectLockConfiguration": "s3:CreateBucket"}

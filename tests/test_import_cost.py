@@ -19,6 +19,9 @@ import prov_common.quality
 import prov_common.w3cprov
 import prov_dagster
 
+# one xdist worker runs this module (scripts/test: --dist loadgroup), so the plugin's interpreter is built once, not once per worker
+pytestmark = pytest.mark.xdist_group("test_import_cost")
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Loaded when used, never by importing the integrations: the audit engine (the audit job, `tdprov audit`), the

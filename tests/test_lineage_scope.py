@@ -22,6 +22,9 @@ from prov_common.store import open_store
 
 from test_audit_support import T0, dataset, digest, raw_read, raw_write, run_events, seal, seal_chain
 
+# one xdist worker runs this module (scripts/test: --dist loadgroup), so each backend's shared store is built once, not once per worker
+pytestmark = pytest.mark.xdist_group("test_lineage_scope")
+
 RUNS = 40  # the store the reading tests share
 OWN_RUNS = 12  # a store a test changes: runs 0..11 catalogued (f10 and m/11 among them), 12 and 13 sealed after the audit
 

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+# one xdist worker runs this module (scripts/test: --dist loadgroup), so the wheel is built once, not once per worker
+pytestmark = pytest.mark.xdist_group("test_packaging")
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "common", "prov_dagster", "prov_airflow")
 

@@ -32,6 +32,9 @@ from prov_common.audit.svg import PICTURE_WIDTH
 from browser_support import browser, needs_chromium, new_page  # noqa: F401 (browser: a fixture)
 from layout_geometry import edges_through_nodes, graphviz_edges_through_nodes, outside, overlaps, read_graphviz, read_picture
 
+# one xdist worker runs this module (scripts/test: --dist loadgroup), so the audited store and its Chromium is built once, not once per worker
+pytestmark = pytest.mark.xdist_group("test_report_render")
+
 WIDTH, HEIGHT = 1280, 1600
 PRINT_WIDTH = 688  # CSS pixels across an A4 page inside 14 mm margins: (210 - 28) mm at 96 px per inch
 
