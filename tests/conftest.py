@@ -24,7 +24,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     group's module fixtures again. The suffix is written where pytest reads it, unless xdist's own took."""
     if not getattr(config.option, "loadgroup", False):  # set on the workers of a loadgroup run only
         return
-    from _pytest.nodeid import NodeId  # pytest >= 9.2: structured node ids (older pytest takes xdist's own suffix)
+    try:
+        from _pytest.nodeid import NodeId  # pytest >= 9.2: structured node ids (older pytest takes xdist's own suffix)
+    except ImportError:  # a pytest before 9.2 (xdist's own suffix works there) or one that moved it: scheduling only
+        return
 
     for item in items:
         groups = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
