@@ -6,6 +6,7 @@ Each check runs in a fresh interpreter, which names the modules it loaded.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 import prov_common.audit
 import prov_common.bundle
 import prov_common.quality
+import prov_common.rowset
 import prov_common.w3cprov
 import prov_dagster
 
@@ -25,16 +27,18 @@ pytestmark = pytest.mark.xdist_group("test_import_cost")
 ROOT = Path(__file__).resolve().parent.parent
 
 # Loaded when used, never by importing the integrations: the audit engine (the audit job, `tdprov audit`), the
-# lineage picture, Pandera (an asset with a schema), SQLAlchemy (a read of Dagster's event log) and FastAPI (the
-# plugin's page, in the API server only).
+# lineage picture, Pandera (an asset with a schema), SQLAlchemy (a read of Dagster's event log), FastAPI (the
+# plugin's page, in the API server only) and the row-set builder and reader (a dataset recorded at row granularity,
+# `tdprov contains`).
+ROW_SETS_AND_FILES = ("prov_common.rowset.format", "prov_common.rowset.runs", "prov_common.rowset.lookup")
 DEFERRED = ("prov_common.audit.engine", "prov_common.audit.memory", "prov_common.w3cprov.drawing",
-            "prov_common.w3cprov.graph", "pandera", "sqlalchemy", "fastapi")
+            "prov_common.w3cprov.graph", "pandera", "sqlalchemy", "fastapi", *ROW_SETS_AND_FILES)
 
 
-def loaded(code: str, watched: tuple[str, ...] = DEFERRED) -> list[str]:
-    """The ``watched`` modules that a fresh interpreter running ``code`` has loaded."""
+def loaded(code: str, watched: tuple[str, ...] = DEFERRED, env: dict[str, str] | None = None) -> list[str]:
+    """The ``watched`` modules that a fresh interpreter running ``code`` (in ``env``, default this one's) has loaded."""
     script = f"{code}\nimport json, sys; print(json.dumps([m for m in {watched!r} if m in sys.modules]))"
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -45,6 +49,22 @@ def test_importing_prov_dagster_loads_neither_dagster_nor_the_rest() -> None:
 def test_a_code_location_loads_no_audit_engine_drawing_pandera_nor_sqlalchemy() -> None:
     code = "from prov_dagster import ProvenanceIOManager, ProvenanceResource, definitions, provenance_asset"
     assert loaded(code) == []
+
+
+def test_a_step_recording_a_table_by_its_columns_loads_no_row_set_nor_file_reader(tmp_path: Path) -> None:
+    """Every step process pays for what recording loads: a table recorded at column granularity (the default) needs
+    neither the row-set builder and reader nor the readers of table files; one at row granularity loads the builder."""
+    code = ("import os, sys\nimport pandas as pd\nfrom dagster import asset, materialize\n"
+            "from prov_dagster import ProvenanceIOManager, provenance_asset\n"
+            "@asset\ndef cells() -> pd.DataFrame:\n    return pd.DataFrame({'x': [1, 2]})\n"
+            "@provenance_asset(granularity=os.environ['GRANULARITY'])\ndef rows(cells: pd.DataFrame) -> pd.DataFrame:\n"
+            "    return cells\n"
+            "assert materialize([cells, rows], resources={'io_manager': ProvenanceIOManager()}).success")
+    watched = ("prov_common.rowset.capture", *ROW_SETS_AND_FILES)
+    env = {**os.environ, "TDPROV_HOME": str(tmp_path / "home"), "TDPROV_STORE": str(tmp_path / "store")}
+    assert loaded(code, watched, {**env, "GRANULARITY": "column"}) == ["prov_common.rowset.capture"]
+    assert loaded(code, watched, {**env, "GRANULARITY": "row"}) == ["prov_common.rowset.capture", "prov_common.rowset.format",
+                                                                    "prov_common.rowset.runs"]
 
 
 # Loaded by an Airflow process on its first event, never by loading the plugin: the OpenLineage transport (and its
@@ -100,7 +120,7 @@ def test_every_documented_name_is_public() -> None:
     assert names <= set(prov_dagster.__all__)
 
 
-PACKAGES = (prov_dagster, prov_common.audit, prov_common.bundle, prov_common.quality, prov_common.w3cprov)
+PACKAGES = (prov_dagster, prov_common.audit, prov_common.bundle, prov_common.quality, prov_common.rowset, prov_common.w3cprov)
 
 
 def test_every_public_name_imports() -> None:

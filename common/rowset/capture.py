@@ -1,4 +1,6 @@
-"""The row set of a table or sharded digest, as a lineage-bundle attachment (what the integrations record; no I/O)."""
+"""The row set of a table or sharded digest, as a lineage-bundle attachment (what the integrations record; no I/O).
+
+Light to import: every recorded output passes through :func:`without_rows`; the builders load with the first row set."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -7,8 +9,6 @@ from prov_common.bundle.layout import dataset_stem
 from prov_common.errors import BadInputError
 from prov_common.hashing.model import FileDigest, TableDigest
 from prov_common.hashing.shard_model import ShardedDigest
-from prov_common.rowset.format import build
-from prov_common.rowset.runs import build_from_runs
 
 ROW_SET_SUFFIX = ".rowset"
 
@@ -38,6 +38,8 @@ def row_set_of(digest: TableDigest | ShardedDigest | FileDigest, namespace: str,
     attached to the bundle of its run (the dataset ``namespace``/``dataset_name`` names its path; the path's
     readable part and errors show it as ``shown_as``, default ``dataset_name``)."""
     from prov_common.hashing.rows import digests_chunks
+    from prov_common.rowset.format import build
+    from prov_common.rowset.runs import build_from_runs
 
     shown = dataset_name if shown_as is None else shown_as
 
