@@ -14,7 +14,6 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from prov_common.hashing.files import read_table_file, table_format
 from prov_dagster.model import DatasetRecord
 from prov_dagster.naming import dataset_name
 from prov_dagster.policy import AssetProvenance
@@ -71,6 +70,8 @@ def _frame(data: Any) -> pd.DataFrame | None:
     """``data`` as a DataFrame, read the way its digest was taken; ``None`` for data that is no table."""
     if isinstance(data, pd.DataFrame):
         return data
+    from prov_common.hashing.files import read_table_file, table_format  # the file readers load with the first file
+
     fmt = table_format(str(data))
     if fmt is None:
         return None

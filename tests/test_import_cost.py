@@ -28,9 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Loaded when used, never by importing the integrations: the audit engine (the audit job, `tdprov audit`), the
 # lineage picture, Pandera (an asset with a schema), SQLAlchemy (a read of Dagster's event log), FastAPI (the
-# plugin's page, in the API server only) and the row-set builder and reader (a dataset recorded at row granularity,
-# `tdprov contains`).
-ROW_SETS_AND_FILES = ("prov_common.rowset.format", "prov_common.rowset.runs", "prov_common.rowset.lookup")
+# plugin's page, in the API server only), the row-set builder and reader (a dataset recorded at row granularity,
+# `tdprov contains`) and the readers of table files (a file recorded, JSON lines hashed).
+ROW_SETS_AND_FILES = ("prov_common.rowset.format", "prov_common.rowset.runs", "prov_common.rowset.lookup",
+                      "prov_common.hashing.files", "ijson")
 DEFERRED = ("prov_common.audit.engine", "prov_common.audit.memory", "prov_common.w3cprov.drawing",
             "prov_common.w3cprov.graph", "pandera", "sqlalchemy", "fastapi", *ROW_SETS_AND_FILES)
 
