@@ -44,6 +44,7 @@ SIGNED_PREFIXES = (STATE_PREFIX, CATALOG_PREFIX, SUMMARY_PREFIX, GENERATED_PREFI
 # reports are checked by the digests their audit's signed record gives; source records by the sources check
 TRACKED_PREFIXES = (CHECKPOINTS_PREFIX, LEAVES_PREFIX, *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
 LISTED_PREFIXES = (layout.BUNDLES + "/", layout.INDEX + "/", "log/", *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
+_INDEX = layout.INDEX + "/"  # listed first (see Listing.take)
 _KINDS = {SOURCES_PREFIX: "source record", REPORTS_PREFIX: "audit report", RUNS_PREFIX: "audit's signed record",
           RESOLUTIONS_PREFIX: "signed resolution", CHECKPOINTS_PREFIX: "checkpoint", LEAVES_PREFIX: "leaf batch"}
 FIX_RESTORE = ("restore the object from a backup or replica of the store (objects are written once); then audit again. On a local "
@@ -114,12 +115,16 @@ class Listing:
     def take(cls, store: Store) -> "Listing":
         """One listing of the store; on a local folder only the tracked objects are stat'ed (S3 lists tags for free)."""
         out = cls()
+        # the index before the bundles: a writer writes a run's files before its index entry, so each entry listed has
+        # its files in the listing of bundles/ taken after it (the other order misses the files of a run sealed between
+        # the two, which the audit's listing memo then hides from the run's verification: "missing", for the audit's length)
+        index = list(store.list_info(_INDEX, tags_for=_fingerprinted))
         for prefix in LISTED_PREFIXES:
             count = 0
-            for info in store.list_info(prefix, tags_for=_fingerprinted):
+            for info in index if prefix == _INDEX else store.list_info(prefix, tags_for=_fingerprinted):
                 count += 1
                 out.tags[info.key] = info.fingerprint
-                if prefix == layout.INDEX + "/" and info.key.endswith(".json"):
+                if prefix == _INDEX and info.key.endswith(".json"):
                     if (run_id := layout.index_run_id(info.key)) is not None:
                         out.index.setdefault(run_id, []).append(info.key)
                     else:
