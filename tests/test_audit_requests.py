@@ -102,3 +102,22 @@ def test_a_run_sealed_while_the_audit_lists_the_store_is_no_finding(sealed_at: s
     store._list_info = backend
     after = audit(store)
     assert sealed and during.clean and after.clean, [f"{f.object}: {f.what}" for f in (*during.errors, *after.errors)]
+
+
+def test_a_kept_listing_answers_a_folder_of_it_as_the_store_would(tmp_path) -> None:
+    """A listing of a folder (after a key, or not) answered from a kept listing of the whole prefix holds what the
+    store lists there, found by bisection in an ordered listing (a scan of every kept key made each bundle's folder
+    listing in an audit cost what the store holds), and by a scan in one a server gave out of order."""
+    from prov_common.store._base import ObjectInfo
+    from prov_common.store.listing_memo import ListingMemo
+
+    keys = sorted(f"bundles/{run}/{name}" for run in ("a", "a-b", "a0", "b", "bb") for name in ("m", "p.json", "x/y"))
+    cases = [(p, after) for p in ("bundles/", "bundles/a", "bundles/a/", "bundles/a-", "bundles/b/", "bundles/c/", "bundles/bb/x")
+             for after in (None, "bundles/", "bundles/a/m", "bundles/a0/x/y", "bundles/b", "bundles/zz")]
+    for listed in (keys, keys[::-1]):
+        memo = ListingMemo()
+        memo.keep("bundles/", None, None, [ObjectInfo(k, 1, "t") for k in listed], memo.started())
+        for prefix, after in cases:
+            expected = [k for k in listed if k.startswith(prefix) and (after is None or k > after)]
+            assert [i.key for i in memo.answer(prefix, after, None)] == expected, (prefix, after)
+

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,10 +32,24 @@ class _Kept:
     tags_for: TagsFor
     tagged: bool
     keys: frozenset[str]
+    ordered: tuple[str, ...] | None  # the keys, when the listing gave them in ascending order (as stores list): searched
 
     def answers(self, start_after: str | None, tags_for: TagsFor) -> bool:
         begun = self.after is None or (start_after is not None and start_after >= self.after)
         return begun and (tags_for is None or tags_for is self.tags_for or self.tagged)
+
+    def select(self, prefix: str, start_after: str | None) -> list[ObjectInfo]:
+        """Its objects under ``prefix`` (after ``start_after``): found by bisection in an ordered listing, so a folder's
+        listing answered from one of the whole store costs what the folder holds, not what the store does."""
+        if self.ordered is None:
+            return [i for i in self.infos if i.key.startswith(prefix) and (start_after is None or i.key > start_after)]
+        at = bisect_left(self.ordered, prefix)
+        if start_after is not None:
+            at = max(at, bisect_right(self.ordered, start_after))
+        end = at
+        while end < len(self.ordered) and self.ordered[end].startswith(prefix):
+            end += 1
+        return list(self.infos[at:end])
 
 
 class ListingMemo:
@@ -49,9 +64,7 @@ class ListingMemo:
         """The listing of ``prefix`` (after ``start_after``) from a kept listing that holds it, or None."""
         with self._lock:
             kept = next((k for p, k in self._kept.items() if prefix.startswith(p) and k.answers(start_after, tags_for)), None)
-        if kept is None:
-            return None
-        return [i for i in kept.infos if i.key.startswith(prefix) and (start_after is None or i.key > start_after)]
+        return None if kept is None else kept.select(prefix, start_after)
 
     def started(self) -> int:
         """A mark to hand to :meth:`keep` once the listing begun now is complete."""
@@ -62,10 +75,12 @@ class ListingMemo:
         """Keep the listing of ``prefix`` (after ``start_after``) begun at ``mark`` and taken to its end, unless a write
         happened since."""
         infos = tuple(infos)
+        keys = tuple(i.key for i in infos)
+        ordered = keys if all(a < b for a, b in zip(keys, keys[1:])) else None
         with self._lock:
             if self._writes == mark:
-                self._kept[prefix] = _Kept(infos, start_after, tags_for, all(i.size >= 0 for i in infos),
-                                           frozenset(i.key for i in infos))
+                self._kept[prefix] = _Kept(infos, start_after, tags_for, all(i.size >= 0 for i in infos), frozenset(keys),
+                                           ordered)
 
     def wrote(self, key: str, *, held: bool = False) -> None:
         """A write of ``key`` (made, refused or failed): forget every listing that could show it. ``held``: the write was
