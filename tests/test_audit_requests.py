@@ -121,3 +121,14 @@ def test_a_kept_listing_answers_a_folder_of_it_as_the_store_would(tmp_path) -> N
             expected = [k for k in listed if k.startswith(prefix) and (after is None or k > after)]
             assert [i.key for i in memo.answer(prefix, after, None)] == expected, (prefix, after)
 
+
+def test_a_listing_read_after_the_job_asks_the_store(tmp_path) -> None:
+    """A listing asked for within a job's memo and read after it ended failed an assertion (the memo gone); it is
+    answered by the store, with what was written since."""
+    store = open_store(str(tmp_path / "store"))
+    store.put("log/a", b"a")
+    with store.memo_listings():
+        assert list(store.list("log/")) == ["log/a"]
+        later, later_info = store.list("log/"), store.list_info("log/")
+    store.put("log/b", b"b")
+    assert list(later) == ["log/a", "log/b"] and [i.key for i in later_info] == ["log/a", "log/b"]

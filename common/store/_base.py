@@ -198,7 +198,9 @@ class BaseStore(ABC):
         """The listing from :attr:`_memo` when it holds one; else from the backend, kept once listed to its end (a
         reader that stops early keeps nothing, and costs no more requests than without a memo)."""
         memo = self._memo
-        assert memo is not None
+        if memo is None:  # read after the job ended (a listing is read when iterated): the store answers, as after it
+            yield from self._list_info(prefix, start_after, tags_for)
+            return
         if (kept := memo.answer(prefix, start_after, tags_for)) is not None:
             yield from kept
             return
