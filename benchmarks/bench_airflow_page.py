@@ -27,6 +27,7 @@ from bundle_support import dataset, event  # noqa: E402 - the OpenLineage events
 from harness import OUT_HELP, machine, report, s3_stores, start_moto  # noqa: E402
 
 DAG_ID = "bench_mapped"
+NAMESPACE = "tests"  # the job namespace of bundle_support's events
 
 
 def _events(run_id: str, job: str) -> list[dict]:
@@ -46,8 +47,8 @@ def sealed_run(tries: int, root: Path, uris: list[str]) -> tuple[list, object]:
 
     private, public = write_keypair(root / "bench.key")
     signer, stores = load_signing_key(private), [open_store(uri) for uri in uris]
-    keys = [RunKey(DAG_ID, str(uuid.uuid4()))]
-    keys += [RunKey(f"{DAG_ID}.shard", str(uuid.uuid4()), "shard", i, 1, (keys[0].run_id,)) for i in range(tries)]
+    keys = [RunKey(NAMESPACE, DAG_ID, str(uuid.uuid4()))]
+    keys += [RunKey(NAMESPACE, f"{DAG_ID}.shard", str(uuid.uuid4()), "shard", i, 1, (keys[0].run_id,)) for i in range(tries)]
     for key in keys:
         bundle = build_bundle(_events(key.run_id, key.job_name), None, signer, sealed_at=datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc))
         for store in stores:
