@@ -85,6 +85,22 @@ def overwritten_between_reads(s3_server, bucket: str, key: str, versions: list[b
         events.unregister("after-call.s3.GetObject", after)
 
 
+@contextmanager
+def overwritten_before_read(writer, bucket: str, key: str, body: bytes) -> Iterator[None]:
+    """Within the block, ``key`` is overwritten with ``body`` (by ``writer``, a second client) right before each read
+    of it by tdprov's client: after its listing was answered."""
+    def overwrite(params: dict, **_: object) -> None:
+        if params.get("Key") == key:
+            writer.put_object(Bucket=bucket, Key=key, Body=body)
+
+    events = s3_client().meta.events
+    events.register("provide-client-params.s3.GetObject", overwrite)
+    try:
+        yield
+    finally:
+        events.unregister("provide-client-params.s3.GetObject", overwrite)
+
+
 @pytest.fixture(params=["honoured", "ignored"])
 def if_match(request: pytest.FixtureRequest, s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """tdprov's reads go to the S3 server (which honours ``If-Match``), or through a proxy that drops it."""
@@ -193,18 +209,8 @@ def test_a_shard_overwritten_after_the_listing_is_not_recorded_under_the_listed_
         writer.put_object(Bucket=s3_bucket, Key=f"corpus/part-{i}.csv", Body=_csv(OLD.assign(id=OLD["id"] + 10 * i)))
     key = "corpus/part-1.csv"
     original = _csv(OLD.assign(id=OLD["id"] + 10))
-
-    def overwrite(params: dict, **_: object) -> None:  # the listing was answered; the shard is written before its read
-        if params.get("Key") == key:
-            writer.put_object(Bucket=s3_bucket, Key=key, Body=_csv(NEW))
-
-    events = s3_client().meta.events
-    events.register("provide-client-params.s3.GetObject", overwrite)
-    try:
-        with pytest.raises(BadInputError) as refused:
-            hash_shards(f"s3://{s3_bucket}/corpus/", scheduler="none")
-    finally:
-        events.unregister("provide-client-params.s3.GetObject", overwrite)
+    with overwritten_before_read(writer, s3_bucket, key, _csv(NEW)), pytest.raises(BadInputError) as refused:
+        hash_shards(f"s3://{s3_bucket}/corpus/", scheduler="none")
     assert f"s3://{s3_bucket}/{key}" in str(refused.value) and "changed while it was being hashed" in str(refused.value)
     if if_match == "ignored":
         assert "ignored the condition" in str(refused.value) and "honour conditional reads (If-Match)" in str(refused.value)
@@ -254,17 +260,8 @@ def test_tdprov_hash_names_a_shard_a_server_answered_with_other_bytes_than_liste
     s3_ignoring_if_match.point(monkeypatch)
     writer, key = s3_server.client(), "corpus/part-0.csv"
     writer.put_object(Bucket=s3_bucket, Key=key, Body=_csv(OLD))
-
-    def overwrite(params: dict, **_: object) -> None:  # the listing was answered; the shard is written before its read
-        if params.get("Key") == key:
-            writer.put_object(Bucket=s3_bucket, Key=key, Body=_csv(NEW))
-
-    events = s3_client().meta.events
-    events.register("provide-client-params.s3.GetObject", overwrite)
-    try:
+    with overwritten_before_read(writer, s3_bucket, key, _csv(NEW)):
         code = main(["hash", f"s3://{s3_bucket}/corpus/"])
-    finally:
-        events.unregister("provide-client-params.s3.GetObject", overwrite)
     err = capsys.readouterr().err
     assert code == 2, err
     assert (f"'s3://{s3_bucket}/{key}' changed while it was being hashed: a read of the bytes with ETag "
