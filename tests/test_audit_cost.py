@@ -17,6 +17,7 @@ from prov_common.audit.memory_objects import COMPACT_AFTER as MEMORY_COMPACT_AFT
 from prov_common.audit.memory_objects import INVENTORY_PREFIX
 from prov_common.bundle import layout
 from prov_common.config import Settings
+from prov_common.store.listing_memo import no_tags
 
 from counting_store import CountingStore
 from test_audit_support import T0, Pipeline, dataset, digest, run_events, seal
@@ -24,7 +25,7 @@ from test_audit_support import T0, Pipeline, dataset, digest, run_events, seal
 
 class AuditCounter(CountingStore):
     """Counts gets by key (CountingStore), listings, and the keys listed and files stat'ed as the folder is listed
-    for the inventory (a listing that asks for tags: the others stat nothing)."""
+    for the inventory (a listing that asks for tags, or for every one: one of keys alone stats nothing)."""
 
     def __init__(self, root: str | Path) -> None:
         super().__init__(root)
@@ -33,7 +34,7 @@ class AuditCounter(CountingStore):
 
     def _list_info(self, prefix: str, start_after: str | None, tags_for=None):
         for info in super()._list_info(prefix, start_after, tags_for):
-            if tags_for is None:
+            if tags_for is no_tags:  # keys alone (Store.list within the audit's listing memo): no stat
                 yield info
                 continue
             self.listed.append(info.key)

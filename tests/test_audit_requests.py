@@ -65,7 +65,7 @@ def test_a_kept_listing_never_hides_a_write(store_kind: str, tmp_path, request: 
     store._list_info = counted
     with store.memo_listings():
         assert list(store.list("log/")) == ["log/a"]
-        assert list(store.list("log/")) == ["log/a"] and [i.key for i in store.list_info("log/a")] == ["log/a"]
+        assert list(store.list("log/")) == ["log/a"] and list(store.list("log/a")) == ["log/a"]
         assert listings == {"log/": 1}
         assert store.put("log/a", b"a") is False  # the same bytes again: the kept listing still tells the truth
         assert list(store.list("log/")) == ["log/a"] and listings == {"log/": 1}
@@ -132,3 +132,26 @@ def test_a_listing_read_after_the_job_asks_the_store(tmp_path) -> None:
         later, later_info = store.list("log/"), store.list_info("log/")
     store.put("log/b", b"b")
     assert list(later) == ["log/a", "log/b"] and [i.key for i in later_info] == ["log/a", "log/b"]
+
+
+def test_a_local_listing_of_keys_stats_no_file_and_a_listing_of_sizes_has_every_size(tmp_path) -> None:
+    """On a local folder, within a job's memo: a listing of keys alone asked the folder for every file's size and tag
+    (a stat each, which a listing of keys never cost); and a listing asking for every size (``tags_for`` None) was
+    answered from a kept one that had only some (size -1 for the others)."""
+    store = open_store(str(tmp_path / "store"))
+    for key in ("log/a", "log/b"):
+        store.put(key, b"x")
+    asked, backend = [], store._list_info
+
+    def spied(prefix, start_after, tags_for=None):
+        asked.append(tags_for)
+        return backend(prefix, start_after, tags_for)
+
+    store._list_info = spied
+    with store.memo_listings():
+        assert list(store.list("log/")) == ["log/a", "log/b"]
+        assert asked[0] is not None and not asked[0]("log/a")  # no size or tag asked for: no stat
+        assert [(i.key, i.size) for i in store.list_info("log/")] == [("log/a", 1), ("log/b", 1)]
+    with store.memo_listings():
+        assert [i.size for i in store.list_info("log/", tags_for=lambda key: key == "log/a")] == [1, -1]
+        assert [(i.key, i.size) for i in store.list_info("log/")] == [("log/a", 1), ("log/b", 1)]

@@ -16,7 +16,7 @@ from prov_common.errors import BadInputError, ObjectConflictError
 from prov_common.store.buffers import Buffer, byte_view, checked_buffer, open_buffer
 from prov_common.store.errors import TOO_LARGE_FIX, ObjectTooLargeError
 from prov_common.store.keys import validate_key, validate_prefix
-from prov_common.store.listing_memo import ListingMemo
+from prov_common.store.listing_memo import ListingMemo, no_tags
 
 CHUNK = 1 << 20
 WRITE_PROBE = "write-probe"  # under each prefix checked by ``check_writable`` (object stores)
@@ -168,7 +168,7 @@ class BaseStore(ABC):
         prefix = validate_prefix(prefix)
         if self._memo is None:
             return self._list(prefix, start_after)
-        return (info.key for info in self._memoized(prefix, start_after, None))
+        return (info.key for info in self._memoized(prefix, start_after, no_tags))
 
     def list_info(self, prefix: str = "", *, start_after: str | None = None,
                   tags_for: Callable[[str], bool] | None = None) -> Iterator[ObjectInfo]:

@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 TagsFor = "Callable[[str], bool] | None"
 
 
+def no_tags(_key: str) -> bool:
+    """The ``tags_for`` of a listing of keys alone (``Store.list``): no size or tag asked for (a local folder stats no
+    file), so any kept listing answers it. ``None`` asks for every object's, as a backend takes it."""
+    return False
+
+
 @dataclass(frozen=True)
 class _Kept:
     """One listing in full (from after key ``after``, when given): its objects in order, the ``tags_for`` it was taken
@@ -36,7 +42,7 @@ class _Kept:
 
     def answers(self, start_after: str | None, tags_for: TagsFor) -> bool:
         begun = self.after is None or (start_after is not None and start_after >= self.after)
-        return begun and (tags_for is None or tags_for is self.tags_for or self.tagged)
+        return begun and (tags_for is no_tags or tags_for is self.tags_for or self.tagged)
 
     def select(self, prefix: str, start_after: str | None) -> list[ObjectInfo]:
         """Its objects under ``prefix`` (after ``start_after``): found by bisection in an ordered listing, so a folder's
