@@ -155,3 +155,30 @@ def test_a_local_listing_of_keys_stats_no_file_and_a_listing_of_sizes_has_every_
     with store.memo_listings():
         assert [i.size for i in store.list_info("log/", tags_for=lambda key: key == "log/a")] == [1, -1]
         assert [(i.key, i.size) for i in store.list_info("log/")] == [("log/a", 1), ("log/b", 1)]
+
+
+def test_a_listing_too_large_to_keep_is_listed_again_and_the_memo_stays_bounded(tmp_path, monkeypatch) -> None:
+    """The memo kept every listing of the audit whole (about 0.5 KB an object: gigabytes for a store of millions of
+    objects); a listing over MAX_KEPT_OBJECTS is not kept (nor held while read), nor one that would take the memo past
+    MAX_MEMO_OBJECTS: each is listed again when asked for again, as without a memo, and gives the same keys."""
+    from prov_common.store import listing_memo
+
+    monkeypatch.setattr(listing_memo, "MAX_KEPT_OBJECTS", 3)
+    monkeypatch.setattr(listing_memo, "MAX_MEMO_OBJECTS", 5)
+    store = open_store(str(tmp_path / "store"))
+    for key in ("big/1", "big/2", "big/3", "big/4", "a/1", "a/2", "a/3", "b/1", "b/2", "b/3"):
+        store.put(key, b"x")
+    listings: collections.Counter[str] = collections.Counter()
+    backend = store._list_info
+
+    def counted(prefix, start_after, tags_for=None):
+        listings[prefix] += 1
+        return backend(prefix, start_after, tags_for)
+
+    store._list_info = counted
+    with store.memo_listings():
+        for prefix in ("big/", "a/", "b/"):
+            first, again = list(store.list(prefix)), list(store.list(prefix))
+            assert first == again == [f"{prefix}{i}" for i in range(1, 4 + (prefix == "big/"))]
+        assert listings == {"big/": 2, "a/": 1, "b/": 2}  # big/: over 3 objects; b/: a/'s 3 and its 3 are over 5
+        assert sum(len(kept.infos) for kept in store._memo._kept.values()) <= 5

@@ -16,6 +16,7 @@ from prov_common.errors import BadInputError, ObjectConflictError
 from prov_common.store.buffers import Buffer, byte_view, checked_buffer, open_buffer
 from prov_common.store.errors import TOO_LARGE_FIX, ObjectTooLargeError
 from prov_common.store.keys import validate_key, validate_prefix
+from prov_common.store import listing_memo
 from prov_common.store.listing_memo import ListingMemo, no_tags
 
 CHUNK = 1 << 20
@@ -206,9 +207,13 @@ class BaseStore(ABC):
             return
         mark, infos = memo.started(), []
         for info in self._list_info(prefix, start_after, tags_for):
-            infos.append(info)
+            if infos is not None:
+                infos.append(info)
+                if len(infos) > listing_memo.MAX_KEPT_OBJECTS:  # too large to keep: not held in memory while it is read either
+                    infos = None
             yield info
-        memo.keep(prefix, start_after, tags_for, infos, mark)
+        if infos is not None:
+            memo.keep(prefix, start_after, tags_for, infos, mark)
 
     def check_writable(self, prefix: str) -> None:
         """Raise StoreError unless these credentials may create objects under ``prefix``: puts ``<prefix>write-probe``,

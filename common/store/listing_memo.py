@@ -5,6 +5,11 @@ from it (filtered), with no request. A write through the store forgets every kep
 written, whatever the write's outcome, so a listing taken before a write never hides it from a reader after it; a
 listing still under way when a write happens is not kept. Writes by others are seen by the next job, as a single
 listing of the store would see them. No I/O here: the store consults and feeds it (:mod:`prov_common.store._base`).
+
+Memory is bounded: a listing of more than :data:`MAX_KEPT_OBJECTS` objects is not kept (it is listed again when asked
+for again, as without a memo), nor one that would take the memo past :data:`MAX_MEMO_OBJECTS` (about 0.5 KB an object
+kept), so a store of millions of objects costs its audit no more memory than before; the small prefixes read by several
+readers (the log's checkpoints and leaves, the state, the catalog) are the ones kept.
 """
 from __future__ import annotations
 
@@ -19,6 +24,11 @@ if TYPE_CHECKING:
     from prov_common.store._base import ObjectInfo
 
 TagsFor = "Callable[[str], bool] | None"
+
+MAX_KEPT_OBJECTS = 20_000
+"""A listing of more objects is not kept (listed again when asked for again)."""
+MAX_MEMO_OBJECTS = 100_000
+"""The objects all kept listings of one job hold at most (about 50 MB)."""
 
 
 def no_tags(_key: str) -> bool:
@@ -81,10 +91,13 @@ class ListingMemo:
         """Keep the listing of ``prefix`` (after ``start_after``) begun at ``mark`` and taken to its end, unless a write
         happened since."""
         infos = tuple(infos)
+        if len(infos) > MAX_KEPT_OBJECTS:  # read as a module global: a test may lower it
+            return
         keys = tuple(i.key for i in infos)
         ordered = keys if all(a < b for a, b in zip(keys, keys[1:])) else None
         with self._lock:
-            if self._writes == mark:
+            held = sum(len(k.infos) for p, k in self._kept.items() if p != prefix)
+            if self._writes == mark and held + len(infos) <= MAX_MEMO_OBJECTS:
                 self._kept[prefix] = _Kept(infos, start_after, tags_for, all(i.size >= 0 for i in infos), frozenset(keys),
                                            ordered)
 
