@@ -207,6 +207,7 @@ class StepRun:
     # that the run has one of each whoever closes it later in this process (an end so held: not ended)
     unsent_start: Sending | None = None
     unsent_end: Sending | None = None
+    end_staged: bool = False  # its end is staged and the seal of it failed (strict mode): a later close seals it
 
     @property
     def ol_run_id(self) -> str:
@@ -284,12 +285,17 @@ class StepRun:
         """End the run with the terminal event already staged for it (:meth:`Recorder.staged_end`: an earlier closing
         staged it and the store stopped answering before the seal): sealed from what is staged, so the run has one
         end, whenever it is closed again. Returns the bundle location. Strict mode raises a failed seal through
-        :func:`left_staged`, ``words`` saying what seals the run then (the caller's)."""
+        :func:`left_staged`, ``words`` saying what seals the run then (the caller's); the run is then not taken for
+        ended, so that a later close in this process seals it (never a next part of it, nor a second end)."""
         self.started = self.ended = True
+        try:
+            # strict mode (sealed at once): what the run staged, its end among it, is left
+            with naming_left_staged(self.ol_run_id, True, words):
+                self.recorder.seal_staged(self.ol_run_id)
+        except Exception:
+            self.ended, self.end_staged = False, True
+            raise
         self.recorder.forget(self)
-        # strict mode (sealed at once): what the run staged, its end among it, is left
-        with naming_left_staged(self.ol_run_id, True, words):
-            self.recorder.seal_staged(self.ol_run_id)
         return self.recorder.bundle_location(self.ol_run_id)
 
     def start(self) -> None:
@@ -329,7 +335,7 @@ class StepRun:
         if failed_output is not None and self.unsent_end is None and all(o is not failed_output for o in self.outputs):
             self.outputs.append(failed_output)  # once, and never after an end was built: that end is the run's
         if not self.ended:
-            if self.unsent_end is not None:  # an earlier end is the run's end: sealed with it, never a second
+            if self.unsent_end is not None or self.end_staged:  # an earlier end is the run's: sealed with it, never a second
                 with naming_left_staged(self.ol_run_id, self._left_if_raised(), words):
                     staged_end = self.recorder.staged_end(self.identity)
                 if staged_end:

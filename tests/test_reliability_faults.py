@@ -715,6 +715,34 @@ def test_a_strict_end_with_a_failed_output_tried_again_names_that_output_once(tm
     assert [o["name"] for o in events[-1]["outputs"]] == ["pair"], events[-1]["outputs"]
 
 
+def test_a_strict_run_whose_seal_of_its_staged_end_fails_again_is_sealed_by_the_next_close(tmp_path: Path) -> None:
+    """A strict run's FAIL is staged and its seal fails (the local store's bundles folder is a file), and so does the
+    next close's seal of that staged end: the run was then taken for ended, so a third close, the store back, sealed
+    nothing and returned its bundle's location, and the step's next touch started a next part. The run stays open
+    until its staged end is sealed: the third close seals it, START and the one FAIL."""
+    from prov_common.config import Settings
+    from prov_dagster.model import DatasetRecord, StepIdentity
+    from prov_dagster.recorder import Recorder
+
+    store_dir = tmp_path / "store"
+    recorder = Recorder(Settings(store=str(store_dir), spool=str(tmp_path / "spool"), strict=True), "dagster://default")
+    identity = StepIdentity(str(uuid.uuid4()), "pair_job", "pair")
+    run = recorder.step(identity)
+    run.input(DatasetRecord(name="raw", digest=None))  # its START staged
+    (store_dir / "bundles").write_bytes(b"")
+    for _ in range(2):  # the FAIL staged, not sealed; then its seal from what is staged
+        with pytest.raises(Exception, match=f"run {run.ol_run_id} is not sealed"):
+            run.fail(error="pair broke")
+        assert recorder.open_run(identity) is run
+    (store_dir / "bundles").unlink()
+    recorder.step(identity).fail(error="closed again")  # the same run, not a next part
+    assert recorder.open_run(identity) is None
+    assert_delivered_once(str(store_dir), [run.ol_run_id])
+    events = _sealed_events(store_dir, run.ol_run_id)
+    assert [e["eventType"] for e in events] == ["START", "FAIL"], events
+    assert "pair broke" in json.dumps(events[-1]) and "closed again" not in json.dumps(events), events
+
+
 def test_strict_dagster_step_whose_end_the_store_will_not_take_names_the_seal_of_what_it_took(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real strict ``materialize`` whose step b writes a table too wide for its COMPLETE to be staged (the bound a seal
