@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -982,13 +982,11 @@ def test_strict_retry_whose_store_fails_closing_its_earlier_attempt_says_nothing
             in error and "tdprov flush" not in error and "retry later" not in error), error
 
 
-def test_strict_retry_whose_seal_of_its_earlier_attempt_fails_names_that_run_left_staged(
-        s3_server, fault_proxy: FaultProxy, tmp_path: Path) -> None:
+def _strict_retry_leaving_its_earlier_attempt(s3_server, fault_proxy: FaultProxy, tmp_path: Path, failing: str,
+                                              as_apart: Callable[[], None] = lambda: None) -> None:
     """A real strict ``materialize`` whose step loads ``a`` (its START staged) and fails, the store then answering 503 to
-    writes of bundles: the retry seals the failed attempt with a FAIL, which is staged and not sealed. The retry's error
-    names that attempt's run as left staged, in strict mode's words, with the seal that ends it (regression test: the
-    retry closes the attempt as a step ends its own run; :meth:`StepRun.seal_staged`, for an attempt whose end another
-    process staged, gives the same words)."""
+    writes under ``failing`` (``bundles``, ``staging``), ``as_apart`` called as it fails: the retry's error names the
+    attempt's run left staged, in strict mode's words, with the seal that ends it, and that seal seals it."""
     import pandas as pd
     from dagster import DagsterInstance, RetryPolicy, asset, materialize
 
@@ -1003,7 +1001,8 @@ def test_strict_retry_whose_seal_of_its_earlier_attempt_fails_names_that_run_lef
     @asset(retry_policy=RetryPolicy(max_retries=1))
     def flaky(context, a):
         if context.retry_number == 0:
-            fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown") if method == "PUT" and "/bundles/" in path else None
+            fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown") if method == "PUT" and f"/{failing}/" in path else None
+            as_apart()
             raise ValueError("first attempt broke")
         return a
 
@@ -1016,12 +1015,22 @@ def test_strict_retry_whose_seal_of_its_earlier_attempt_fails_names_that_run_lef
     error = failure.step_failure_data.error.to_string()
     store = open_store(store_uri)
     staged, left = _left_staged(store)  # the first attempt's run: a's is sealed
-    assert f"run {left} is left staged in the store, not sealed: cannot write 'bundles/{left}/" in error, error
+    assert f"run {left} is left staged in the store, not sealed: cannot write '{failing}/{left}/" in error, error
     assert ("Fix: nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool; "
             f"once the store is back, run 'tdprov store seal --force {left}' (provenance_failure_sensor seals it as the run "
             "fails)" in error), error
     assert main(["store", "seal", "--force", left, "--store", store_uri]) == 0
     assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
+
+
+def test_strict_retry_whose_seal_of_its_earlier_attempt_fails_names_that_run_left_staged(
+        s3_server, fault_proxy: FaultProxy, tmp_path: Path) -> None:
+    """A real strict ``materialize`` whose step loads ``a`` (its START staged) and fails, the store then answering 503 to
+    writes of bundles: the retry seals the failed attempt with a FAIL, which is staged and not sealed. The retry's error
+    names that attempt's run as left staged, in strict mode's words, with the seal that ends it (regression test: the
+    retry closes the attempt as a step ends its own run; :meth:`StepRun.seal_staged`, for an attempt whose end another
+    process staged, gives the same words)."""
+    _strict_retry_leaving_its_earlier_attempt(s3_server, fault_proxy, tmp_path, "bundles")
 
 
 def test_strict_retry_in_another_process_whose_fail_of_its_earlier_attempt_fails_names_that_run_left_staged(
@@ -1031,41 +1040,13 @@ def test_strict_retry_in_another_process_whose_fail_of_its_earlier_attempt_fails
     go): the retry finds the attempt's START staged and no end, and its FAIL cannot be written. The retry's error was the
     store's only, naming neither that run, left staged, nor the seal that ends it; it names both, as for an attempt
     closed in its own process."""
-    import pandas as pd
-    from dagster import DagsterInstance, RetryPolicy, asset, materialize
+    from prov_dagster import recorder
 
-    from prov_dagster import ProvenanceIOManager, recorder
+    def as_apart() -> None:  # the retry's process: none of the attempt's recorders
+        for held in ("_recorders", "_claims", "_configured"):
+            monkeypatch.setattr(recorder, held, type(getattr(recorder, held))())
 
-    store_uri = f"s3://{s3_server.create_bucket()}/prov"
-
-    @asset
-    def a():
-        return pd.DataFrame({"x": [1, 2, 3]})
-
-    @asset(retry_policy=RetryPolicy(max_retries=1))
-    def flaky(context, a):
-        if context.retry_number == 0:
-            fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown") if method == "PUT" and "/staging/" in path else None
-            for held in ("_recorders", "_claims", "_configured"):  # the retry's process: none of the attempt's recorders
-                monkeypatch.setattr(recorder, held, type(getattr(recorder, held))())
-            raise ValueError("first attempt broke")
-        return a
-
-    io_manager = ProvenanceIOManager(store=store_uri, spool=str(tmp_path / "spool"), data_root=str(tmp_path / "data"),
-                                     strict=True)
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([a, flaky], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
-    fault_proxy.fault = None
-    [*_, failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    error = failure.step_failure_data.error.to_string()
-    store = open_store(store_uri)
-    staged, left = _left_staged(store)  # the first attempt's run: a's is sealed
-    assert f"run {left} is left staged in the store, not sealed: cannot write 'staging/{left}/" in error, error
-    assert ("Fix: nothing was spooled (strict mode): retry when the store is back, or run without strict mode to spool; "
-            f"once the store is back, run 'tdprov store seal --force {left}' (provenance_failure_sensor seals it as the run "
-            "fails)" in error), error
-    assert main(["store", "seal", "--force", left, "--store", store_uri]) == 0
-    assert_delivered_once(store_uri, sorted(staged), direct=s3_server.endpoint)
+    _strict_retry_leaving_its_earlier_attempt(s3_server, fault_proxy, tmp_path, "staging", as_apart)
 
 
 def test_left_staged_names_the_run_and_its_seal_once_and_keeps_a_fix_that_names_a_seal() -> None:
