@@ -508,6 +508,27 @@ def _strict_step_failure(tmp_path: Path, store_dir: Path, assets: list) -> tuple
     return failure, failure.step_failure_data.error.to_string()
 
 
+def _failed_then_sensed(tmp_path: Path, assets: list) -> tuple[set[str], set[str]]:
+    """Materialize ``assets`` with a strict ProvenanceIOManager writing to the local store ``tmp_path / "store"``, which
+    one of them makes unusable (its folder moved to ``tmp_path / "away"``, a file in its place); put the store back and
+    evaluate the failure sensor in this process (strict). The runs staged, and those sealed, before the sensor."""
+    from dagster import DagsterInstance, materialize
+
+    from dagster_support import evaluate_failure_sensor
+    from prov_dagster import ProvenanceIOManager, ProvenanceResource
+
+    store_dir, away, spool = tmp_path / "store", tmp_path / "away", str(tmp_path / "spool")
+    io_manager = ProvenanceIOManager(store=str(store_dir), spool=spool, data_root=str(tmp_path / "data"), strict=True)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(assets, instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+        store_dir.unlink()
+        away.rename(store_dir)
+        store = open_store(str(store_dir))
+        staged, sealed = _staged_runs(store), set(indexed_runs(store))
+        evaluate_failure_sensor(result, instance, ProvenanceResource(store=str(store_dir), spool=spool, strict=True))
+    return staged, sealed
+
+
 def test_strict_failure_sensor_in_the_steps_process_seals_a_run_whose_fail_could_not_be_written(tmp_path: Path) -> None:
     """A real strict ``materialize``: loading ``a`` stages b's START, then b's body makes the local store unusable (a
     file where its folder was) and fails, so the FAIL of b's run cannot be written. The failure sensor evaluated next in
@@ -515,12 +536,9 @@ def test_strict_failure_sensor_in_the_steps_process_seals_a_run_whose_fail_could
     run stayed a START with no end. A run whose end could not be written counts as not ended: the sensor seals it with
     its FAIL."""
     import pandas as pd
-    from dagster import DagsterInstance, asset, materialize
+    from dagster import asset
 
-    from dagster_support import evaluate_failure_sensor
-    from prov_dagster import ProvenanceIOManager, ProvenanceResource
-
-    store_dir, away, spool = tmp_path / "store", tmp_path / "away", str(tmp_path / "spool")
+    store_dir, away = tmp_path / "store", tmp_path / "away"
 
     @asset
     def a():
@@ -532,13 +550,8 @@ def test_strict_failure_sensor_in_the_steps_process_seals_a_run_whose_fail_could
         store_dir.write_bytes(b"")
         raise ValueError("b broke")
 
-    io_manager = ProvenanceIOManager(store=str(store_dir), spool=spool, data_root=str(tmp_path / "data"), strict=True)
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
-        store_dir.unlink()
-        away.rename(store_dir)
-        staged, left = _left_staged(open_store(str(store_dir)))  # b's START, and no end
-        evaluate_failure_sensor(result, instance, ProvenanceResource(store=str(store_dir), spool=spool, strict=True))
+    staged, indexed = _failed_then_sensed(tmp_path, [a, b])
+    [left] = staged - indexed  # b's START, and no end
     assert_delivered_once(str(store_dir), sorted(staged))
     sealed = open_store(str(store_dir)).get(layout.bundle_key(left, layout.EVENTS_FILE))
     events = [json.loads(line) for line in sealed.splitlines()]
@@ -558,16 +571,15 @@ def test_strict_failure_sensor_seals_a_refused_output_whose_fail_could_not_be_wr
 
     import pandas as pd
     import pandera.pandas as pa
-    from dagster import DagsterInstance, asset, materialize
+    from dagster import asset
 
-    from dagster_support import evaluate_failure_sensor
     from prov_common.bundle import read_bundle, transport
-    from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_asset
+    from prov_dagster import provenance_asset
 
     class Positive(pa.DataFrameModel):
         x: int = pa.Field(ge=0)
 
-    store_dir, away, spool = tmp_path / "store", tmp_path / "away", str(tmp_path / "spool")
+    store_dir, away = tmp_path / "store", tmp_path / "away"
 
     @asset
     def a():
@@ -580,13 +592,8 @@ def test_strict_failure_sensor_seals_a_refused_output_whose_fail_could_not_be_wr
         return pd.DataFrame({"x": [1, -2, -3]})
 
     monkeypatch.setattr(transport, "MAX_PENDING_RUNS", 0)  # as once the process emitted more runs since
-    io_manager = ProvenanceIOManager(store=str(store_dir), spool=spool, data_root=str(tmp_path / "data"), strict=True)
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
-        store_dir.unlink()
-        away.rename(store_dir)
-        staged, left = _left_staged(open_store(str(store_dir)))  # b's START, and no end
-        evaluate_failure_sensor(result, instance, ProvenanceResource(store=str(store_dir), spool=spool, strict=True))
+    staged, indexed = _failed_then_sensed(tmp_path, [a, b])
+    [left] = staged - indexed  # b's START, and no end
     assert_delivered_once(str(store_dir), sorted(staged))
     bundle = read_bundle(open_store(str(store_dir)), left)
     events = [json.loads(line) for line in bundle.files[layout.EVENTS_FILE].splitlines()]
@@ -611,13 +618,11 @@ def test_strict_start_that_could_not_be_written_is_sent_again_as_built_by_the_cl
     counted as sent by its first try, was never sent again. It is sent again as first built (its time Dagster's start
     of the step), so the bundle holds START and FAIL, and verifies (a's run, sealed before, too)."""
     import pandas as pd
-    from dagster import DagsterInstance, asset, materialize
+    from dagster import asset
 
-    from dagster_support import evaluate_failure_sensor
     from prov_common.bundle import transport
-    from prov_dagster import ProvenanceIOManager, ProvenanceResource
 
-    store_dir, away, spool = tmp_path / "store", tmp_path / "away", str(tmp_path / "spool")
+    store_dir, away = tmp_path / "store", tmp_path / "away"
 
     @asset
     def a():
@@ -630,14 +635,8 @@ def test_strict_start_that_could_not_be_written_is_sent_again_as_built_by_the_cl
         return pd.DataFrame({"x": [1, 2, 3]})
 
     monkeypatch.setattr(transport, "MAX_PENDING_RUNS", 0)  # as once the process emitted more runs since
-    io_manager = ProvenanceIOManager(store=str(store_dir), spool=spool, data_root=str(tmp_path / "data"), strict=True)
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
-        store_dir.unlink()
-        away.rename(store_dir)
-        sealed = set(indexed_runs(open_store(str(store_dir))))  # a's run
-        assert _staged_runs(open_store(str(store_dir))) == sealed  # a's: neither b's START nor its FAIL was written
-        evaluate_failure_sensor(result, instance, ProvenanceResource(store=str(store_dir), spool=spool, strict=True))
+    staged, sealed = _failed_then_sensed(tmp_path, [a, b])  # a's run sealed
+    assert staged == sealed  # a's: neither b's START nor its FAIL was written
     runs = indexed_runs(open_store(str(store_dir)))
     [run] = set(runs) - sealed
     assert_delivered_once(str(store_dir), runs)
@@ -652,12 +651,9 @@ def test_strict_end_of_an_earlier_attempt_that_could_not_be_written_is_the_one_t
     recorded the attempt's end, while the transport still held the first: the bundle held START, FAIL, FAIL. The end
     first tried is the run's end, sent again as built: START and that FAIL, and every run verifies."""
     import pandas as pd
-    from dagster import DagsterInstance, RetryPolicy, asset, materialize
+    from dagster import RetryPolicy, asset
 
-    from dagster_support import evaluate_failure_sensor
-    from prov_dagster import ProvenanceIOManager, ProvenanceResource
-
-    store_dir, away, spool = tmp_path / "store", tmp_path / "away", str(tmp_path / "spool")
+    store_dir, away = tmp_path / "store", tmp_path / "away"
 
     @asset
     def a():
@@ -670,13 +666,8 @@ def test_strict_end_of_an_earlier_attempt_that_could_not_be_written_is_the_one_t
             store_dir.write_bytes(b"")
         raise ValueError("b broke")
 
-    io_manager = ProvenanceIOManager(store=str(store_dir), spool=spool, data_root=str(tmp_path / "data"), strict=True)
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
-        store_dir.unlink()
-        away.rename(store_dir)
-        staged, earlier = _left_staged(open_store(str(store_dir)))  # attempt 0's START, and no end
-        evaluate_failure_sensor(result, instance, ProvenanceResource(store=str(store_dir), spool=spool, strict=True))
+    staged, indexed = _failed_then_sensed(tmp_path, [a, b])
+    [earlier] = staged - indexed  # attempt 0's START, and no end
     runs = indexed_runs(open_store(str(store_dir)))
     assert len(runs) == 3, runs  # a, b's attempt 0 and its retry
     assert_delivered_once(str(store_dir), runs)
