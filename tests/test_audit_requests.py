@@ -22,6 +22,19 @@ def _counted(store) -> collections.Counter[str]:
     return calls
 
 
+def _backend_listings(store) -> collections.Counter[str]:
+    """The listings ``store`` asks its backend for from now on, counted by prefix (what the memo did not answer)."""
+    listings: collections.Counter[str] = collections.Counter()
+    backend = store._list_info
+
+    def counted(prefix, start_after, tags_for=None):
+        listings[prefix] += 1
+        return backend(prefix, start_after, tags_for)
+
+    store._list_info = counted
+    return listings
+
+
 def _seal_new(pipe: Pipeline, store, audit_number: int) -> None:
     for i in range(NEW):
         seal(store, run_events(f"prepare_{audit_number}_{i}", [dataset(pipe.raw_name, pipe.raw)],
@@ -55,14 +68,7 @@ def test_a_kept_listing_never_hides_a_write(store_kind: str, tmp_path, request: 
     uri = str(tmp_path / "store") if store_kind == "local" else request.getfixturevalue("s3_store_uri")
     store = open_store(uri)
     store.put("log/a", b"a")
-    listings = collections.Counter()
-    backend = store._list_info
-
-    def counted(prefix, start_after, tags_for=None):
-        listings[prefix] += 1
-        return backend(prefix, start_after, tags_for)
-
-    store._list_info = counted
+    listings = _backend_listings(store)
     with store.memo_listings():
         assert list(store.list("log/")) == ["log/a"]
         assert list(store.list("log/")) == ["log/a"] and list(store.list("log/a")) == ["log/a"]
@@ -168,14 +174,7 @@ def test_a_listing_too_large_to_keep_is_listed_again_and_the_memo_stays_bounded(
     store = open_store(str(tmp_path / "store"))
     for key in ("big/1", "big/2", "big/3", "big/4", "a/1", "a/2", "a/3", "b/1", "b/2", "b/3"):
         store.put(key, b"x")
-    listings: collections.Counter[str] = collections.Counter()
-    backend = store._list_info
-
-    def counted(prefix, start_after, tags_for=None):
-        listings[prefix] += 1
-        return backend(prefix, start_after, tags_for)
-
-    store._list_info = counted
+    listings = _backend_listings(store)
     with store.memo_listings():
         for prefix in ("big/", "a/", "b/"):
             first, again = list(store.list(prefix)), list(store.list(prefix))
