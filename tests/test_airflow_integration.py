@@ -5,7 +5,10 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
@@ -29,8 +32,16 @@ from prov_common.store import open_store
 
 from ol_receiver import Receiver
 
+if TYPE_CHECKING:
+    from prov_common.audit.result import AuditResult
+
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 HERE = Path(__file__).resolve().parent
+_RUN_JOBS = ["tdprov_with_ol_provider", "tdprov_with_ol_provider.check", "tdprov_with_ol_provider.double",
+             "tdprov_with_ol_provider.write"]  # ol_provider_run.py's DAG and its tasks
+_LATE_JOBS = ["tdprov_provider_marked_later", "tdprov_provider_marked_later.work"]  # ol_provider_late.py's
+# the tests reading documented_run share an xdist worker (scripts/test: --dist loadgroup), which runs its process once
+DOCUMENTED_RUN_GROUP = pytest.mark.xdist_group("test_airflow_integration.documented_run")
 
 
 def _verify_all(store_uri: str) -> list:
@@ -139,15 +150,15 @@ def test_official_provider_sends_content_digests_to_its_other_backends(tmp_path:
     assert {o.version for o in double.outputs} == {hash_path(doubled).digest}
 
 
-def _one_bundle_per_run_with_both_producers(store: Path, tmp_path: Path) -> dict:
-    """The provider feeding ProvenanceTransport: one bundle per run of ol_provider_run.py's DAG, each verified, holding the
-    provider's START/COMPLETE (one COMPLETE) and tdprov's events with the content digests. The summaries by job."""
+def _one_bundle_per_run_with_both_producers(store: Path, tmp_path: Path, also: Sequence[str] = ()) -> dict:
+    """The provider feeding ProvenanceTransport: one bundle per run of ol_provider_run.py's DAG (and of the jobs ``also``
+    in the store), each verified, holding the provider's START/COMPLETE (one COMPLETE) and tdprov's events with the
+    content digests. The summaries by job."""
     summaries = _verify_all(str(store))
     runs = Counter(s.run_id for s in summaries)
     assert all(count == 1 for count in runs.values())
     jobs = sorted(s.job_name for s in summaries)
-    assert jobs == ["tdprov_with_ol_provider", "tdprov_with_ol_provider.check", "tdprov_with_ol_provider.double",
-                    "tdprov_with_ol_provider.write"]
+    assert jobs == sorted([*_RUN_JOBS, *also])
     double = {s.job_name: s for s in summaries}["tdprov_with_ol_provider.double"]
     events = events_of(store, double.run_id)
     producers = {e["producer"] for e in events}
@@ -181,36 +192,66 @@ def _file_likes_named_once(store: Path, tmp_path: Path, by_job: dict) -> None:
         assert not [p for p in files if p.startswith("refused/")]
 
 
-@pytest.mark.parametrize("configured", ["section", "connection"])
-def test_provider_transport_without_options_writes_where_the_listener_writes(tmp_path: Path, configured: str) -> None:
+@dataclass(frozen=True)
+class _DocumentedRun:
+    """ol_provider_late.py's process (ol_provider_run.py's DAG, then the DAG run marked failed after its seal) with the
+    documented set-up, the home whose keys signed its bundles, and the audit of its store."""
+    out: Path
+    store: Path
+    home: Path
+    output: str  # stdout and stderr
+    audit: AuditResult
+
+
+@pytest.fixture(scope="module", params=["section", "connection"])
+def _documented_once(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> _DocumentedRun:
     """The documented set-up: the transport names only its type and the store is set for the plugin, in
-    ``[tdprov] store`` or in the ``[tdprov] conn_id`` connection (TDPROV_STORE unset). The provider's
-    ProvenanceTransport takes the listener's settings: every bundle is sealed in that store, with the digests
-    of the listener's events, and nothing lands in the worker's ``./.tdprov``."""
+    ``[tdprov] store`` or in the ``[tdprov] conn_id`` connection (TDPROV_STORE unset), from a worker folder. One process
+    runs both DAGs (the provider reads these settings once, when Airflow starts), once per module and set-up."""
     from datetime import timedelta
 
     from prov_common.audit.engine import run_audit
-    from prov_common.audit.model import CHECK_UNFINISHED
 
-    store, worker = tmp_path / "store", tmp_path / "worker"
+    out, home = tmp_path_factory.mktemp(f"documented-{request.param}"), tmp_path_factory.mktemp("documented-home")
+    store, worker = out / "store", out / "worker"
     worker.mkdir()
-    tdprov = tdprov_env(store) if configured == "section" else {
+    tdprov = tdprov_env(store) if request.param == "section" else {
         "AIRFLOW__TDPROV__CONN_ID": "tdprov_lineage",
         "AIRFLOW_CONN_TDPROV_LINEAGE": json.dumps({"conn_type": "tdprov", "host": str(store)})}
-    env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"}),
-                    **tdprov)
-    assert "TDPROV_STORE" not in env
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_run.py"), str(tmp_path)],
-                          env=env, cwd=worker, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert not (worker / ".tdprov").exists()
-    summaries = _one_bundle_per_run_with_both_producers(store, tmp_path)
-    assert sorted(summaries) == ["tdprov_with_ol_provider", "tdprov_with_ol_provider.check",
-                                 "tdprov_with_ol_provider.double", "tdprov_with_ol_provider.write"]
-    doubled = tmp_path / "doubled.parquet"
+    with pytest.MonkeyPatch.context() as build:
+        build.setenv("TDPROV_HOME", str(home))
+        env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(
+            {"type": "prov_common.bundle.transport.ProvenanceTransport"}), **tdprov)
+        assert "TDPROV_STORE" not in env
+        done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_late.py"), str(out)],
+                              env=env, cwd=worker, capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert not (worker / ".tdprov").exists()
+        audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=out / "report", progress=False)
+    return _DocumentedRun(out, store, home, done.stdout + done.stderr, audit)
+
+
+@pytest.fixture
+def documented_run(_documented_once: _DocumentedRun, monkeypatch: pytest.MonkeyPatch) -> _DocumentedRun:
+    """The run of :func:`_documented_once`, with its home, for tests that only read it."""
+    monkeypatch.setenv("TDPROV_HOME", str(_documented_once.home))
+    return _documented_once
+
+
+@DOCUMENTED_RUN_GROUP
+def test_provider_transport_without_options_writes_where_the_listener_writes(documented_run: _DocumentedRun) -> None:
+    """The provider's ProvenanceTransport takes the listener's settings: every bundle is sealed in that store, with the
+    digests of the listener's events, nothing lands in the worker's ``./.tdprov`` (asserted by the fixture), and the
+    audit names no run of the DAG (its one finding is the late event of the other DAG's run)."""
+    from prov_common.audit.model import CHECK_UNFINISHED
+
+    run = documented_run
+    summaries = _one_bundle_per_run_with_both_producers(run.store, run.out, also=_LATE_JOBS)
+    assert sorted(summaries) == sorted(_RUN_JOBS + _LATE_JOBS)
+    doubled = run.out / "doubled.parquet"
     assert [o.version for o in summaries["tdprov_with_ol_provider.double"].outputs] == [hash_path(doubled).digest]
-    audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
-    assert audit.check(CHECK_UNFINISHED).errors == []
+    late_run = summaries["tdprov_provider_marked_later"].run_id
+    assert [f.run_id for f in run.audit.check(CHECK_UNFINISHED).errors] == [late_run]
 
 
 def test_openlineage_disabled_stops_the_provider_and_the_tdprov_listener_records_every_run(tmp_path: Path) -> None:
@@ -223,42 +264,33 @@ def test_openlineage_disabled_stops_the_provider_and_the_tdprov_listener_records
                           env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     summaries = _verify_all(str(store))
-    assert sorted(s.job_name for s in summaries) == ["tdprov_with_ol_provider", "tdprov_with_ol_provider.check",
-                                                     "tdprov_with_ol_provider.double", "tdprov_with_ol_provider.write"]
+    assert sorted(s.job_name for s in summaries) == _RUN_JOBS
     for summary in summaries:
         assert all("tdprov" in e["producer"] for e in events_of(store, summary.run_id))  # the provider sent nothing
     doubled = {s.job_name: s for s in summaries}["tdprov_with_ol_provider.double"]
     assert [o.version for o in doubled.outputs] == [hash_path(tmp_path / "doubled.parquet").digest]
 
 
+@DOCUMENTED_RUN_GROUP
 def test_a_dag_run_the_provider_ends_again_after_its_seal_keeps_its_bundle_and_the_audit_names_the_late_event(
-        tmp_path: Path) -> None:
+        documented_run: _DocumentedRun) -> None:
     """The provider feeds the bundles; the DAG run is sealed COMPLETE, then the UI or API marks it failed and the
     provider sends a FAIL for it, timed at the DAG run's end as the COMPLETE was: staged after the seal, in no bundle,
     and since its time was before the sealing no audit named it (the writer's log only). The bundle stays as it was
     (one, same run id and job), the FAIL is kept staged under that run id and job, and the audit names it late."""
-    from datetime import timedelta
-
-    from prov_common.audit.engine import run_audit
     from prov_common.audit.model import CHECK_UNFINISHED
     from prov_common.bundle.staged import unverified_event
 
-    store = tmp_path / "store"
-    env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"}),
-                    **tdprov_env(store))
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_late.py")], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-3000:]
+    store = documented_run.store
     by_job = {s.job_name: s for s in _verify_all(str(store))}
-    assert sorted(by_job) == ["tdprov_provider_marked_later", "tdprov_provider_marked_later.work"]
+    assert sorted(j for j in by_job if j.split(".")[0] == "tdprov_provider_marked_later") == _LATE_JOBS
     dag_run = by_job["tdprov_provider_marked_later"]
     assert dag_run.state == "COMPLETE" and [e["eventType"] for e in events_of(store, dag_run.run_id)] == ["COMPLETE"]
     staged = [unverified_event(p.read_bytes()) for p in sorted((store / "staging" / dag_run.run_id).glob("*.json"))]
     assert sorted((e["eventType"], e["run"]["runId"], e["job"]["name"]) for e in staged) == [
         ("COMPLETE", dag_run.run_id, dag_run.job_name), ("FAIL", dag_run.run_id, dag_run.job_name)]
-    assert f"run {dag_run.run_id} was sealed with 1 event before 1 more arrived" in done.stdout + done.stderr
-    audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=tmp_path / "report", progress=False)
-    [late] = audit.check(CHECK_UNFINISHED).findings
+    assert f"run {dag_run.run_id} was sealed with 1 event before 1 more arrived" in documented_run.output
+    [late] = documented_run.audit.check(CHECK_UNFINISHED).findings
     assert late.run_id == dag_run.run_id and "1 event was staged for it after that" in late.what, late.what
 
 

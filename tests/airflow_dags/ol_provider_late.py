@@ -1,8 +1,9 @@
-"""A DAG run sealed by the OpenLineage provider feeding ProvenanceTransport, then marked failed through the API (run in
-a subprocess; the provider reads its transport from the environment when Airflow starts).
+"""ol_provider_run.py's DAG, then a DAG run sealed by the OpenLineage provider feeding ProvenanceTransport and marked
+failed through the API, in one process (run in a subprocess; the provider reads its transport from the environment when
+Airflow starts, so both DAGs share one start of it).
 
-Usage: python ol_provider_late.py   (AIRFLOW_HOME, AIRFLOW__OPENLINEAGE__TRANSPORT, AIRFLOW__TDPROV__STORE set); prints
-the DAG run's dag_id and run_id as JSON.
+Usage: python ol_provider_late.py OUT_DIR   (AIRFLOW_HOME, AIRFLOW__OPENLINEAGE__TRANSPORT and the plugin's store set);
+exit 1 if ol_provider_run.py's DAG run fails, else prints the second DAG run's state, dag_id and run_id as JSON.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from airflow.sdk import DAG
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
 
-def main() -> int:
+def main(out: Path) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from airflow.api_fastapi.core_api.datamodels.dag_run import DagRunMutableStates
     from airflow.api_fastapi.core_api.services.public.dag_run import patch_dag_run_state
@@ -27,9 +28,12 @@ def main() -> int:
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    from airflow_dags import ol_provider_run
     from airflow_dags.harness import run_dag
     from prov_airflow import naming
 
+    if ol_provider_run.main(out) != 0:
+        return 1
     assert naming.provider_feeds_bundles(), "the OpenLineage provider is not configured as expected"
     with DAG("tdprov_provider_marked_later", start_date=START, schedule=None) as dag:
         PythonOperator(task_id="work", python_callable=lambda: None)
@@ -44,4 +48,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(Path(sys.argv[1])))
