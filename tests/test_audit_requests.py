@@ -110,6 +110,34 @@ def test_a_run_sealed_while_the_audit_lists_the_store_is_no_finding(sealed_at: s
     assert sealed and during.clean and after.clean, [f"{f.object}: {f.what}" for f in (*during.errors, *after.errors)]
 
 
+def test_the_inventory_lists_the_index_first_and_holds_no_listing_whole() -> None:
+    """The inventory lists index/ before bundles/ (a run sealed in between is then seen whole or not at all); it did so
+    by reading the index's listing whole into a list first: every listed object held at once (about 0.5 KB each, on top
+    of what the inventory keeps), which the listing memo's bound no longer holds for a large store. Each object is let
+    go as the next is read now."""
+    import weakref
+
+    from prov_common.audit.inventory import LISTED_PREFIXES, Listing
+    from prov_common.store._base import ObjectInfo
+
+    asked, alive = [], []
+
+    class Store:
+        def list_info(self, prefix, *, start_after=None, tags_for=None):
+            asked.append(prefix)
+            for i in range(50 if prefix in ("index/", "bundles/") else 0):
+                if len(alive) > 2:  # the one before the last yielded is no longer held by the reader
+                    assert alive[-2]() is None, f"{prefix}: {len(alive)} objects read, the earlier ones all held"
+                info = ObjectInfo(f"{prefix}2026/01/01/{i:04d}.json", 1, "t")
+                alive.append(weakref.ref(info))
+                yield info
+            alive.clear()
+
+    listing = Listing.take(Store())
+    assert asked == list(LISTED_PREFIXES) and asked[:2] == ["index/", "bundles/"]
+    assert len(listing.tags) == 100
+
+
 def test_a_kept_listing_answers_a_folder_of_it_as_the_store_would(tmp_path) -> None:
     """A listing of a folder (after a key, or not) answered from a kept listing of the whole prefix holds what the
     store lists there, found by bisection in an ordered listing (a scan of every kept key made each bundle's folder

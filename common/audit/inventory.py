@@ -43,8 +43,9 @@ from prov_common.tlog.model import sha256_digest
 SIGNED_PREFIXES = (STATE_PREFIX, CATALOG_PREFIX, SUMMARY_PREFIX, GENERATED_PREFIX, RUNS_PREFIX, RESOLUTIONS_PREFIX)  # what audits write, signed
 # reports are checked by the digests their audit's signed record gives; source records by the sources check
 TRACKED_PREFIXES = (CHECKPOINTS_PREFIX, LEAVES_PREFIX, *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
-LISTED_PREFIXES = (layout.BUNDLES + "/", layout.INDEX + "/", "log/", *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
-_INDEX = layout.INDEX + "/"  # listed first (see Listing.take)
+_INDEX = layout.INDEX + "/"
+# the index first, before the bundles (see Listing.take)
+LISTED_PREFIXES = (_INDEX, layout.BUNDLES + "/", "log/", *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
 _KINDS = {SOURCES_PREFIX: "source record", REPORTS_PREFIX: "audit report", RUNS_PREFIX: "audit's signed record",
           RESOLUTIONS_PREFIX: "signed resolution", CHECKPOINTS_PREFIX: "checkpoint", LEAVES_PREFIX: "leaf batch"}
 FIX_RESTORE = ("restore the object from a backup or replica of the store (objects are written once); then audit again. On a local "
@@ -117,11 +118,11 @@ class Listing:
         out = cls()
         # the index before the bundles: a writer writes a run's files before its index entry, so each entry listed has
         # its files in the listing of bundles/ taken after it (the other order misses the files of a run sealed between
-        # the two, which the audit's listing memo then hides from the run's verification: "missing", for the audit's length)
-        index = list(store.list_info(_INDEX, tags_for=_fingerprinted))
+        # the two, which the audit's listing memo then hides from the run's verification: "missing", for the audit's length);
+        # each prefix read as it is listed, none held whole beside what the inventory keeps of it
         for prefix in LISTED_PREFIXES:
             count = 0
-            for info in index if prefix == _INDEX else store.list_info(prefix, tags_for=_fingerprinted):
+            for info in store.list_info(prefix, tags_for=_fingerprinted):
                 count += 1
                 out.tags[info.key] = info.fingerprint
                 if prefix == _INDEX and info.key.endswith(".json"):
