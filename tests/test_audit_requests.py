@@ -209,3 +209,27 @@ def test_a_listing_too_large_to_keep_is_listed_again_and_the_memo_stays_bounded(
             assert first == again == [f"{prefix}{i}" for i in range(1, 4 + (prefix == "big/"))]
         assert listings == {"big/": 2, "a/": 1, "b/": 2}  # big/: over 3 objects; b/: a/'s 3 and its 3 are over 5
         assert sum(len(kept.infos) for kept in store._memo._kept.values()) <= 5
+
+
+def test_a_prefix_too_large_to_keep_is_listed_in_full_once_an_audit(tmp_path, monkeypatch) -> None:
+    """The audit's first listing of the store (``Listing.first``, which fills the memo for the readers before the
+    inventory) read every prefix in full, the inventory then listing again each one the memo could not keep: a large
+    store's bundles and index listed twice an audit. The first listing reads such a prefix no further than the bound."""
+    from prov_common.store import listing_memo
+
+    uri = str(tmp_path / "store")
+    Pipeline(uri)
+    store = open_store(uri)
+    files = sum(1 for _ in store.list("bundles/"))
+    monkeypatch.setattr(listing_memo, "MAX_KEPT_OBJECTS", 3)
+    yielded: collections.Counter[str] = collections.Counter()
+    backend = store._list_info
+
+    def counted(prefix, start_after, tags_for=None):
+        for info in backend(prefix, start_after, tags_for):
+            yielded[prefix] += 1
+            yield info
+
+    store._list_info = counted
+    assert files > 4 and audit(store).clean
+    assert yielded["bundles/"] <= files + 4, (yielded["bundles/"], files)  # once in full, and the bound's 4 objects

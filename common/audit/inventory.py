@@ -34,6 +34,7 @@ from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore
 from prov_common.sources.registry import SOURCES_PREFIX
 from prov_common.store.base import Store
+from prov_common.store import listing_memo
 from prov_common.store.errors import ObjectTooLargeError
 from prov_common.store.markers import DeleteMarkers
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, TransparencyLog
@@ -134,12 +135,18 @@ class Listing:
         out.files = bundle_files(out.tags)
         return out
 
-    @classmethod
-    def first(cls, store: Store) -> None:
-        """Take the listing at the start of an audit, within its listing memo (``BaseStore.memo_listings``): every
+    @staticmethod
+    def first(store: Store) -> None:
+        """List the store at the start of an audit, within its listing memo (``BaseStore.memo_listings``): every
         reader of these prefixes before the inventory (the log's checkpoints and leaves, the audit state, the index)
-        and :meth:`take` itself then have their keys from it, each prefix listed once until the audit writes there."""
-        cls.take(store)
+        and :meth:`take` itself then have their keys from it, each prefix listed once until the audit writes there.
+        A prefix the memo cannot keep (more than :data:`~prov_common.store.listing_memo.MAX_KEPT_OBJECTS` objects: a
+        large store's index and bundles) is read no further than that bound here, so it is listed in full once, by
+        :meth:`take`, not twice."""
+        for prefix in LISTED_PREFIXES:
+            for seen, _ in enumerate(store.list_info(prefix, tags_for=_fingerprinted), 1):
+                if seen > listing_memo.MAX_KEPT_OBJECTS:  # not kept: the listing stops (a reader that stops keeps nothing)
+                    break
 
     def pins(self, run_ids: Iterable[str]) -> dict[str, str]:
         """The fingerprints of the objects examining ``run_ids`` reads: their index entries and every object of their
