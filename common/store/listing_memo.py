@@ -47,12 +47,18 @@ class _Kept:
     after: str | None
     tags_for: TagsFor
     tagged: bool
-    keys: frozenset[str]
     ordered: tuple[str, ...] | None  # the keys, when the listing gave them in ascending order (as stores list): searched
 
     def answers(self, start_after: str | None, tags_for: TagsFor) -> bool:
         begun = self.after is None or (start_after is not None and start_after >= self.after)
         return begun and (tags_for is no_tags or tags_for is self.tags_for or self.tagged)
+
+    def holds(self, key: str) -> bool:
+        """Whether ``key`` is in it (by bisection in an ordered listing)."""
+        if self.ordered is None:
+            return any(i.key == key for i in self.infos)
+        at = bisect_left(self.ordered, key)
+        return at < len(self.ordered) and self.ordered[at] == key
 
     def select(self, prefix: str, start_after: str | None) -> list[ObjectInfo]:
         """Its objects under ``prefix`` (after ``start_after``): found by bisection in an ordered listing, so a folder's
@@ -98,8 +104,7 @@ class ListingMemo:
         with self._lock:
             held = sum(len(k.infos) for p, k in self._kept.items() if p != prefix)
             if self._writes == mark and held + len(infos) <= MAX_MEMO_OBJECTS:
-                self._kept[prefix] = _Kept(infos, start_after, tags_for, all(i.size >= 0 for i in infos), frozenset(keys),
-                                           ordered)
+                self._kept[prefix] = _Kept(infos, start_after, tags_for, all(i.size >= 0 for i in infos), ordered)
 
     def wrote(self, key: str, *, held: bool = False) -> None:
         """A write of ``key`` (made, refused or failed): forget every listing that could show it. ``held``: the write was
@@ -107,7 +112,7 @@ class ListingMemo:
         truth and is kept (a write probe of a prefix, the same object written again)."""
         with self._lock:
             self._writes += 1
-            self._kept = {p: k for p, k in self._kept.items() if not key.startswith(p) or (held and key in k.keys)}
+            self._kept = {p: k for p, k in self._kept.items() if not key.startswith(p) or (held and k.holds(key))}
 
 
 def memo_listings(store: object) -> contextlib.AbstractContextManager[None]:
