@@ -56,7 +56,7 @@ def ol_validator():
 import contextlib  # noqa: E402
 import socket  # noqa: E402
 import uuid  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 
@@ -151,8 +151,7 @@ def _rewriting_proxy(s3_server: S3Server, tmp_path_factory: pytest.TempPathFacto
     for ``If-Match`` dropped from requests (``drop_if_match``) or ``ETag`` from the answers to requests that hold
     ``If-Match`` of a path holding ``drop_pinned_etag_under``: a :class:`S3Server` for the proxy."""
     import http.client
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     target = s3_server.endpoint.removeprefix("http://")
     hop = {"connection", "keep-alive", "transfer-encoding", "content-length"}  # this hop's own; set again below
@@ -200,14 +199,23 @@ def _rewriting_proxy(s3_server: S3Server, tmp_path_factory: pytest.TempPathFacto
         def log_message(self, *args: object) -> None:
             pass
 
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{proxy.server_address[1]}"
+    port, stop = _serving(Handler)
+    endpoint = f"http://127.0.0.1:{port}"
     try:
         yield S3Server(endpoint=endpoint, env=s3_env(endpoint, tmp_path_factory.mktemp("aws")))
     finally:
-        proxy.shutdown()
-        proxy.server_close()
+        stop()
+
+
+def _serving(handler: type) -> tuple[int, Callable[[], None]]:
+    """A threading HTTP server of ``handler`` on a free port of 127.0.0.1, serving from a thread of its own: its port,
+    and what stops it."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server.server_address[1], lambda: (server.shutdown(), server.server_close())
 
 
 @pytest.fixture
@@ -237,8 +245,7 @@ def s3_fault(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     returns a store URI for it (``s3_fault(kind, bucket)`` names the bucket). Kinds: ``closed`` (nothing listens), ``hang`` (accepts, never answers),
     or an HTTP error ``"<status> <Code>"`` such as ``"503 SlowDown"``, ``"500 InternalError"``,
     ``"403 AccessDenied"``. Calls are bounded (1 s connect, 0.5 s read) to one attempt so tests stay fast."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     cleanups = []
 
@@ -261,10 +268,9 @@ def s3_fault(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
             def log_message(self, *args: object) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        cleanups.append(lambda: (server.shutdown(), server.server_close()))
-        return server.server_address[1]
+        port, stop = _serving(Handler)
+        cleanups.append(stop)
+        return port
 
     def hanging_server() -> int:
         listener = socket.socket()
