@@ -823,25 +823,15 @@ def test_strict_run_status_sensor_whose_end_of_a_run_its_step_staged_fails_names
     real evaluation) ends that run with a FAIL the store does not take either: its error was the store's only, naming
     neither b's run, left staged, nor the seal that ends it; it names both, as for a run the sensor made up.
     ``ABORT``: the canceled-run sensor's closing."""
-    import pandas as pd
-    from dagster import DagsterInstance, asset, materialize
+    from dagster import DagsterInstance, materialize
 
     from prov_dagster import ProvenanceIOManager, ProvenanceResource, recorder
 
     store_uri, spool = f"s3://{s3_server.create_bucket()}/prov", str(tmp_path / "spool")
-
-    @asset
-    def a():
-        return pd.DataFrame({"x": [1, 2, 3]})
-
-    @asset
-    def b(a):
-        fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown") if method == "PUT" and "/staging/" in path else None
-        raise ValueError("b broke")
-
     io_manager = ProvenanceIOManager(store=store_uri, spool=spool, data_root=str(tmp_path / "data"), strict=True)
     with DagsterInstance.ephemeral() as instance:
-        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
+        result = materialize(_a_then_b_failing_writes_under(fault_proxy, "/staging/"), instance=instance,
+                             resources={"io_manager": io_manager}, raise_on_error=False)
         staged, left = _left_staged(open_store(store_uri))  # b's START, and no end
         provenance = ProvenanceResource(store=store_uri, spool=spool, strict=True)
         with pytest.raises(StoreUnavailableError) as raised, pytest.MonkeyPatch.context() as daemon:
@@ -885,12 +875,24 @@ def _failed_fail_staged(s3_server, fault_proxy: FaultProxy, tmp_path: Path) -> I
     """A real strict ``materialize`` whose step b loaded ``a`` (its START staged), then failed as the store began to
     answer 503 to writes of bundles: b's FAIL is staged, not sealed. Yields the instance (open), the failed Dagster run,
     the store's URI and the spool folder; the store still answers 503 to writes of bundles."""
-    import pandas as pd
-    from dagster import DagsterInstance, asset, materialize
+    from dagster import DagsterInstance, materialize
 
     from prov_dagster import ProvenanceIOManager
 
-    store_uri = f"s3://{s3_server.create_bucket()}/prov"
+    store_uri, spool = f"s3://{s3_server.create_bucket()}/prov", str(tmp_path / "spool")
+    io_manager = ProvenanceIOManager(store=store_uri, spool=spool, data_root=str(tmp_path / "data"), strict=True)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(_a_then_b_failing_writes_under(fault_proxy, "/bundles/"), instance=instance,
+                             resources={"io_manager": io_manager}, raise_on_error=False)
+        yield instance, instance.get_run_by_id(result.run_id), store_uri, spool
+
+
+def _a_then_b_failing_writes_under(fault_proxy: FaultProxy, under: str) -> list:
+    """Assets ``a`` (a small frame) and ``b``, which loads it (its START staged), then has the store answer 503 to
+    every PUT of a key under ``under`` (``/staging/``: b's FAIL is not staged; ``/bundles/``: staged, not sealed) and
+    fails ("b broke")."""
+    import pandas as pd
+    from dagster import asset
 
     @asset
     def a():
@@ -898,14 +900,10 @@ def _failed_fail_staged(s3_server, fault_proxy: FaultProxy, tmp_path: Path) -> I
 
     @asset
     def b(a):
-        fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown") if method == "PUT" and "/bundles/" in path else None
+        fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown") if method == "PUT" and under in path else None
         raise ValueError("b broke")
 
-    spool = str(tmp_path / "spool")
-    io_manager = ProvenanceIOManager(store=store_uri, spool=spool, data_root=str(tmp_path / "data"), strict=True)
-    with DagsterInstance.ephemeral() as instance:
-        result = materialize([a, b], instance=instance, resources={"io_manager": io_manager}, raise_on_error=False)
-        yield instance, instance.get_run_by_id(result.run_id), store_uri, spool
+    return [a, b]
 
 
 def test_strict_failure_sensor_whose_seal_fails_for_no_store_error_names_no_sensor_that_seals_the_run(
