@@ -90,6 +90,20 @@ def test_identity_fields_keep_long_names_and_lose_credentials_and_tokens() -> No
     assert redact_text(f"s3://b/{opaque}/x.csv") == "s3:***.csv"  # in free text, as before
 
 
+def test_redaction_changes_nothing_of_a_name_but_its_credentials() -> None:
+    """A URI namespace or name was rebuilt through urlsplit, which drops tabs and line breaks anywhere and blanks
+    before the scheme, lower-cases the scheme and drops an empty '?' or '#': 's3://la\\nke' was recorded as 's3://lake',
+    another dataset. Everything but a credential stays as written, and a credential is still redacted there."""
+    from prov_common.lineage import redact_identity, redact_namespace
+
+    for text in ("s3://la\nke", "s3://la\tke", " s3://lake", "HTTPS://vendor.example", "s3://lake?", "kafka://b:9092#",
+                 "https://vendor.example/a\nb?c#d", "HTTPS://vendor.example/a?"):
+        assert redact_namespace(text) == text and redact_identity(text) == text, text
+    assert redact_identity("https://x.example/a\n?sig=abc&v=1#") == "https://x.example/a\n?sig=***&v=1#"
+    assert redact_identity("HTTPS://user:pw@x.example/a?") == "HTTPS://user:***@x.example/a?"
+    assert redact_namespace("Postgres://bob:pw@db\n:5432") == "Postgres://db\n:5432"
+
+
 # Token bodies of each vendor's shape (random, not real): Hugging Face, npm, an OpenAI project key, a bearer token
 HF_TOKEN = "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"
 NPM_TOKEN = "npm_ocJ2isAjIhKtJ0RlgLKOmxgJTeKdNnFRIBXu"

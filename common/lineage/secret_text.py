@@ -9,7 +9,7 @@ import functools
 import math
 import re
 from collections import Counter
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit
 
 REDACTED = "***"
 MAX_SECRET = 4096  # characters of one quoted or unquoted secret value that a pattern reaches
@@ -146,15 +146,11 @@ def redact_namespace(namespace: str) -> str:
     text = redact_identity(namespace)
     if "://" not in text:
         return text
-    try:
-        parts = urlsplit(text)
-    except ValueError:  # an authority urlsplit refuses: taken apart by its delimiters
-        scheme, authority, rest = split_authority(text)
-        user, _, host = authority.rpartition("@")
-        return f"{scheme}://{host}{rest}" if REDACTED in user else text
-    if "@" not in parts.netloc or (parts.scheme.lower() in CONTAINER_SCHEMES and REDACTED not in parts.netloc):
+    scheme, authority, rest = split_authority(text)
+    user, at, host = authority.rpartition("@")
+    if not at or (scheme.lower() in CONTAINER_SCHEMES and REDACTED not in authority):
         return text
-    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment))
+    return f"{scheme}://{host}{rest}"  # all else as written
 
 
 def _redact_uri(text: str, *, shapes: bool) -> str:
@@ -163,9 +159,9 @@ def _redact_uri(text: str, *, shapes: bool) -> str:
     if userinfo:  # user:password@host, where the password may hold characters that confuse urlsplit
         text = f"{userinfo['scheme']}{userinfo['user']}:{REDACTED}@{userinfo['rest']}"
     try:
-        parts = urlsplit(text)
+        parts = _split_as_written(text)
     except ValueError:  # an authority urlsplit refuses ("[::1" with no "]"): taken apart here, never re-read as a URI
-        return _redact_shapes(_redact_authority(text)) if shapes else redact_tokens(_redact_authority(text), opaque=False)
+        return _redact_shapes(_redact_authority(text)) if shapes else redact_tokens(_redact_name_query(_redact_authority(text)), opaque=False)
     if not parts.scheme or "://" not in text:
         return redact_tokens(text if shapes else _redact_name_query(text), opaque=shapes)
     netloc = parts.netloc
@@ -176,9 +172,24 @@ def _redact_uri(text: str, *, shapes: bool) -> str:
             netloc = f"{quote(user, safe='%')}:{REDACTED}@{hostport}"
         elif not (parts.scheme.lower() in CONTAINER_SCHEMES and user):
             netloc = f"{REDACTED}@{hostport}"
-    rest = urlunsplit(("", "", parts.path, _redact_query(parts.query), _redact_query(parts.fragment)))
-    clean = f"{parts.scheme}://{netloc}{rest}"  # keeps an empty authority ("inmemory://")
-    return redact_tokens(clean, opaque=shapes)
+    scheme, _, rest = split_authority(text)  # as written: urlunsplit would lower-case the scheme, drop an empty ? or #
+    query, fragment = _redact_query(parts.query), _redact_query(parts.fragment)
+    if (query, fragment) != (parts.query, parts.fragment):
+        head, hash_mark, _ = rest.partition("#")
+        rest = f"{parts.path}{head.partition('?')[1]}{query}{hash_mark}{fragment}"
+    return redact_tokens(f"{scheme}://{netloc}{rest}", opaque=shapes)  # keeps an empty authority ("inmemory://")
+
+
+_ALTERED_BY_URLSPLIT = re.compile(r"^[\x00-\x20]|[\t\r\n]")
+
+
+def _split_as_written(text: str) -> SplitResult:
+    """``urlsplit(text)``, or ValueError where urlsplit would read another text: it removes tabs and line breaks
+    anywhere and blanks or control characters before the scheme, so ``s3://la\\nke`` would be redacted as
+    ``s3://lake``, another namespace."""
+    if _ALTERED_BY_URLSPLIT.search(text):
+        raise ValueError(f"{text!r} is not a URI as written")
+    return urlsplit(text)
 
 
 def _redact_name_query(name: str) -> str:
