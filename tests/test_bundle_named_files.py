@@ -81,3 +81,21 @@ def test_each_file_the_bundle_lacks_is_named(tmp_path: Path) -> None:
         (layout.bundle_key(run_id, path), NOT_HELD) for path in (SAMPLES, ROWS))
     assert any(f.reason.startswith("tdprov_contentHash.rowDigestsFile of input s3://lake/raw/users.parquet names its "
                                    f"row set {ROWS!r}") for f in report.findings), report.findings
+
+
+def test_events_read_in_parts_and_folded_name_the_file_the_bundle_lacks(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events larger than one ranged part (lowered here to 100 bytes, as a run of many events is) are folded from
+    their parts, never held whole, none kept parsed: the file they name and the bundle lacks is named all the same."""
+    from prov_common.bundle import storage
+    from prov_common.bundle.verify import verify_and_derive
+    from prov_common.w3cprov import event_lines
+
+    monkeypatch.setattr(storage, "LINES_CHUNK", 100)
+    monkeypatch.setattr(event_lines, "KEPT_BYTES", 0)
+    store = str(tmp_path / "store")
+    run_id = _seal(store, attached=(ROWS,))
+    checked = verify_and_derive(open_store(store), run_id, TrustStore.of([default_signing_key().public]))
+    assert layout.EVENTS_FILE not in checked.objects and checked.derived is not None
+    assert [(f.key, f.problem) for f in checked.report.findings] == [(layout.bundle_key(run_id, SAMPLES), NOT_HELD)]
+
