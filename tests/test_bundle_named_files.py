@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bundle_support import dataset, event
+from prov_common.audit import run_audit
 from prov_common.audit.model import CHECK_SIGNATURES
 from prov_common.bundle import layout, rows_path, samples_path, verify_bundle
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
@@ -99,3 +100,28 @@ def test_events_read_in_parts_and_folded_name_the_file_the_bundle_lacks(tmp_path
     assert layout.EVENTS_FILE not in checked.objects and checked.derived is not None
     assert [(f.key, f.problem) for f in checked.report.findings] == [(layout.bundle_key(run_id, SAMPLES), NOT_HELD)]
 
+
+def test_a_person_accepts_the_finding_of_a_bundle_that_lacks_a_file(tmp_path: Path) -> None:
+    """A bundle is never changed, so its finding came back on every audit, and --accept-finding of the run accepted
+    nothing ('no open completeness finding names run ...'). Its fix now names the acceptance, which covers it (signed,
+    kept in the audit state) in incremental and --full audits alike; 'tdprov verify' still names it."""
+    from prov_common.config import Settings
+
+    store = str(tmp_path / "store")
+    run_id = _seal(store, attached=(ROWS,))
+    key = layout.bundle_key(run_id, SAMPLES)
+    [found] = audit(store, report_dir=tmp_path / "r1").check(CHECK_SIGNATURES).errors
+    assert (found.object, found.run_id) == (key, run_id) and "--accept-finding RUN_ID --reason" in found.fix, found
+
+    result = audit(store, report_dir=tmp_path / "r2", accept_findings=[run_id[:8]], reason="samples lost in 2026-03")
+    assert result.check(CHECK_SIGNATURES).errors == [] and not result.errors, result.errors
+    [accepted] = result.accepted
+    assert accepted["runId"] == run_id and key in [f["object"] for f in accepted["findings"]], accepted  # its input too
+    for n, full in enumerate((False, True, False)):
+        later = run_audit(open_store(store), Settings.from_env(store=store), full=full, report_dir=tmp_path / f"r{3 + n}",
+                          progress=False)
+        assert not later.errors and [a["runId"] for a in later.accepted] == [run_id], (full, later.errors)
+    assert not verify_bundle(open_store(store), run_id, TrustStore.of([default_signing_key().public])).ok
+    (tmp_path / "store" / layout.bundle_key(run_id, "planted")).write_bytes(b"x")  # another finding of it stays one
+    assert {(f.object, f.what.split(":")[0]) for f in audit(store, report_dir=tmp_path / "r6").errors} == {
+        (layout.bundle_key(run_id, "planted"), "unlisted object")}

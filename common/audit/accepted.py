@@ -14,6 +14,10 @@ the event's producer, say) is an error of the unfinished check on every audit fo
 changes. An acceptance of that run covers that finding too (:func:`unended_key`), and the error of staged objects of
 the run its seal refused for their signature (planted by someone who can write ``staging/``), once the person has found
 who: under a key of its own (:func:`end_key`), so that an acceptance of the missing end does not cover it.
+
+A bundle whose events name a file it does not hold (:data:`~prov_common.bundle.verify.NOT_HELD`: failure samples or a
+row set left out when the run was sealed) is an error of the signatures check on every audit for the same reason. An
+acceptance of that run covers each such finding too, by its file (:func:`end_key`), never the bundle's other findings.
 """
 from __future__ import annotations
 
@@ -22,14 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prov_common.audit.checks import Evaluation, completeness_findings
-from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_UNFINISHED, NOTE, Finding
+from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_SIGNATURES, CHECK_UNFINISHED, NOTE, Finding
 from prov_common.audit.state import AcceptedRun, CheckState, OpenLink, TrainingGap
 from prov_common.audit.unended import PLANTED, PLANTED_FIXES, UNENDED
 from prov_common.bundle.layout import runs_meant
+from prov_common.bundle.verify import NOT_HELD
 
-FIX_RUN_ID = ("pass the run id that a completeness finding, or an unfinished error of a run (sealed without its refused "
-              "terminal event, or holding staged objects refused for their signature), names (its run_id), in full or its "
-              "first or last 8 or more characters")
+FIX_RUN_ID = ("pass the run id that a completeness finding, an unfinished error of a run (sealed without its refused "
+              f"terminal event, or holding staged objects refused for their signature), or an {NOT_HELD} error of its "
+              "bundle names (its run_id), in full or its first or last 8 or more characters")
 
 
 def unended_key(run_id: str) -> tuple[str, ...]:
@@ -37,24 +42,37 @@ def unended_key(run_id: str) -> tuple[str, ...]:
     return (UNENDED, run_id)
 
 
+def not_held(finding: Finding) -> bool:
+    """Whether ``finding`` is a bundle verification's :data:`~prov_common.bundle.verify.NOT_HELD` error of a run."""
+    return finding.check == CHECK_SIGNATURES and bool(finding.run_id) and finding.what.startswith(NOT_HELD + ": ")
+
+
 def end_key(finding: Finding) -> tuple[str, ...]:
-    """What an acceptance names an unfinished error of a run (:func:`refused_ends`) by: :func:`unended_key`, or for staged
-    objects its seal refused for their signature, a key of their own. Told apart by the finding's kind
-    (:attr:`Finding.kind`), not its words; a finding of an audit state written before findings had one, by its fix (any
-    of :data:`~prov_common.audit.unended.PLANTED_FIXES`)."""
+    """What an acceptance names an error of a run :func:`refused_ends` gives by: the file of a :func:`not_held` one;
+    :func:`unended_key`, or for staged objects its seal refused for their signature, a key of their own. Told apart by
+    the finding's kind (:attr:`Finding.kind`), not its words; a finding of an audit state written before findings had
+    one, by its fix (any of :data:`~prov_common.audit.unended.PLANTED_FIXES`)."""
     run_id = finding.run_id or ""
+    if not_held(finding):
+        return (NOT_HELD, run_id, finding.object)
     planted = finding.kind == PLANTED if finding.kind else finding.fix in PLANTED_FIXES
     return (PLANTED, run_id) if planted else unended_key(run_id)
 
 
+def is_accepted(finding: Finding, accepted: Sequence[AcceptedRun]) -> bool:
+    """Whether an acceptance of ``accepted`` covers ``finding``, an error :func:`refused_ends` gives."""
+    key = end_key(finding)
+    return any(key in a.covers for a in accepted)
+
+
 def refused_ends(findings: Sequence[Finding]) -> dict[str, list[Finding]]:
     """The errors of ``findings`` (:func:`prov_common.audit.unended.sealed_unended`'s and
-    :func:`~prov_common.audit.unended.refused_in_bundle`'s) by run: runs sealed without their terminal event, which was
-    refused, and runs holding staged objects refused for their signature; the notes fail no audit and need no
-    acceptance."""
+    :func:`~prov_common.audit.unended.refused_in_bundle`'s, and the :func:`not_held` ones of the signatures check) by
+    run: runs sealed without their terminal event, which was refused, runs holding staged objects refused for their
+    signature, and bundles that lack a file their events name; the notes fail no audit and need no acceptance."""
     out: dict[str, list[Finding]] = {}
     for f in findings:
-        if f.check == CHECK_UNFINISHED and f.severity != NOTE and f.run_id:
+        if (f.check == CHECK_UNFINISHED and f.severity != NOTE and f.run_id) or not_held(f):
             out.setdefault(f.run_id, []).append(f)
     return out
 
@@ -121,7 +139,7 @@ def propose(ref: str, state: CheckState, accepted: Sequence[AcceptedRun], regist
     run_id = resolve_run(ref, state, ends)
     if isinstance(run_id, list):
         what = (f"{ref!r} begins or ends the ids of {len(run_id)} runs that completeness findings name ({', '.join(run_id[:3])})" if run_id
-                else f"no open completeness finding names run {ref}, nor does an unfinished error name it")
+                else f"no open completeness finding names run {ref}, nor does an unfinished or {NOT_HELD} error name it")
         return Proposal(ref, nothing=Finding(CHECK_COMPLETENESS, f"run {ref}", f"--accept-finding {ref}: {what}; nothing was accepted",
                                              FIX_RUN_ID, severity=NOTE))
     done = {c for a in accepted for c in a.covers}
@@ -136,9 +154,9 @@ def propose(ref: str, state: CheckState, accepted: Sequence[AcceptedRun], regist
 
 def apply_acceptances(evaluation: Evaluation, accepted: Sequence[AcceptedRun], registered: Container[str] = (), *,
                       unended: list[Finding]) -> list[dict[str, Any]]:
-    """Take the findings ``accepted`` cover out of the completeness check and out of ``unended`` (changed in place; each
-    item goes to the first acceptance that covers it) and return the report's entries: each acceptance with the findings
-    it covers now (``findings``)."""
+    """Take the findings ``accepted`` cover out of the completeness check, out of ``unended`` (changed in place) and out
+    of the signatures check (its :func:`not_held` ones; each item goes to the first acceptance that covers it) and return
+    the report's entries: each acceptance with the findings it covers now (``findings``)."""
     covered: list[list[OpenLink | TrainingGap]] = [[] for _ in accepted]
     owner = {c: i for i, a in reversed(list(enumerate(accepted))) for c in a.covers}
     left: list[OpenLink | TrainingGap] = []
@@ -150,10 +168,12 @@ def apply_acceptances(evaluation: Evaluation, accepted: Sequence[AcceptedRun], r
     others = [f for f in check.findings if f not in derived]  # not of a link or gap (notes on undeclared outputs, ...)
     check.findings = completeness_findings(*_split(left), registered, evaluation.unverified, evaluation.same_file) + others
     ends: list[list[Finding]] = [[] for _ in accepted]
-    taken = [f for found in refused_ends(unended).values() for f in found if end_key(f) in owner]
+    signatures = evaluation.check(CHECK_SIGNATURES)
+    taken = [f for found in refused_ends([*unended, *signatures.findings]).values() for f in found if end_key(f) in owner]
     for f in taken:
         ends[owner[end_key(f)]].append(f)
     unended[:] = [f for f in unended if not any(f is t for t in taken)]
+    signatures.findings = [f for f in signatures.findings if not any(f is t for t in taken)]
     return [dict(a.to_dict(), recorded=[f.to_dict() for f in a.findings],
                  findings=[f.to_dict() for f in completeness_findings(*_split(items), registered, evaluation.unverified, evaluation.same_file)
                            + end])
@@ -164,4 +184,5 @@ def _split(items: list[OpenLink | TrainingGap]) -> tuple[list[OpenLink], list[Tr
     return [x for x in items if isinstance(x, OpenLink)], [x for x in items if isinstance(x, TrainingGap)]
 
 
-__all__ = ["Proposal", "apply_acceptances", "end_key", "item_key", "item_keys", "propose", "refused_ends", "resolve_run", "unended_key"]
+__all__ = ["Proposal", "apply_acceptances", "end_key", "item_key", "is_accepted", "item_keys", "not_held", "propose", "refused_ends", "resolve_run",
+           "unended_key"]

@@ -40,8 +40,9 @@ from prov_common.audit.model import (CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, C
                                      distinct, name_apart, REHASH_HINT, rehash_not_run)
 from prov_common.audit.remember import WitnessPlace, open_places, read_place
 from prov_common.audit.resolve import accept_checkpoint as accept, accept_findings as accept_runs, check_acceptance, signed_since
+from prov_common.audit.accepted import is_accepted, not_held
 from prov_common.audit.result import AuditResult
-from prov_common.audit.state import AuditState, CheckState, LoadedState, load_state, state_key, write_state
+from prov_common.audit.state import AcceptedRun, AuditState, CheckState, LoadedState, load_state, state_key, write_state
 from prov_common.audit.unended import sealed_unended
 from prov_common.audit.unfinished import (misnamed_folders, objects_in_place, staging_removed, unfinished_runs, unindexed_bundles,
                                           unsealed_folders)
@@ -353,7 +354,7 @@ def _audit(
                                   store, signer, now=started, audit_id=result.audit_id, state_at=new_head if appended else None,
                                   unended=unended)
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
-    verified = _verified_again(again, evaluation.checks)
+    verified = _verified_again(again, evaluation.checks, evaluation.state.accepted)
     inventory.findings += retake_rechecked(memory, listing, changed, verified)
     rechecked = {run_id: again[run_id] for run_id in gone if run_id in again}
     removed, restored = planted_removed(carried, rechecked), missing_restored(carried, rechecked)
@@ -509,9 +510,12 @@ def _unvouched(store: Store, leaves: list[LogLeaf]) -> str | None:
     return None
 
 
-def _verified_again(records: Mapping[str, RunRecord], checks: Sequence[CheckResult]) -> list[str]:
-    """Add the errors of the logged bundles verified again (``records``) to their checks, once each, and return the run ids
-    that verified. Not kept in the state: the inventory finds the changed file again on every audit until it is restored."""
+def _verified_again(records: Mapping[str, RunRecord], checks: Sequence[CheckResult],
+                    accepted: Sequence[AcceptedRun] = ()) -> list[str]:
+    """Add the errors of the logged bundles verified again (``records``) to their checks, once each, but those a person
+    accepted (``accepted``: a bundle that lacks a file its events name, verified again on every audit), and return the
+    run ids that verified. Not kept in the state: the inventory finds the changed file again on every audit until it is
+    restored."""
     by_name = {c.name: c for c in checks}
     verified = []
     for run_id, record in records.items():
@@ -520,7 +524,7 @@ def _verified_again(records: Mapping[str, RunRecord], checks: Sequence[CheckResu
             verified.append(run_id)
         for f in errors:
             check = by_name.get(f.check)
-            if check is not None and f not in check.findings:
+            if check is not None and f not in check.findings and not (not_held(f) and is_accepted(f, accepted)):
                 check.findings.append(f)
     return verified
 

@@ -27,7 +27,7 @@ from prov_common.audit.catalog import Written
 from prov_common.audit.checks import Evaluation, registered_names
 from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.memory import AuditorMemory, KnownCheckpoint, who
-from prov_common.audit.model import CHECK_COMPLETENESS, NOTE, Finding
+from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_SIGNATURES, NOTE, Finding
 from prov_common.audit.published import of_store
 from prov_common.audit.state import AcceptedRun
 from prov_common.bundle.layout import RUN_ID_PREFIX_MIN, SMALL_OBJECT_LIMIT, stamp
@@ -145,13 +145,15 @@ def accept_findings(evaluation: Evaluation, index: LineageIndex, kept: Sequence[
     bound to, which each record names; a run that no open finding names, or an audit that writes no state (``state_at``
     None: the log was not appended), accepts nothing: a note says so. ``unended``: the
     findings of sealed runs without their end (:func:`~prov_common.audit.unended.sealed_unended`); those of runs sealed
-    without their refused terminal event are accepted alike, and those accepted are taken out of it (in place)."""
+    without their refused terminal event are accepted alike, and those accepted are taken out of it (in place), as the
+    signatures check's findings of a bundle that lacks a file its events name
+    (:func:`~prov_common.audit.accepted.not_held`) are out of that check."""
     registered = registered_names(index)
     accepted = list(kept)
     notes: list[Finding] = []
     for ref in dict.fromkeys(runs):
         proposal = propose(ref, evaluation.state, accepted, registered, evaluation.unverified, evaluation.same_file,
-                           unended=unended)
+                           unended=[*unended, *evaluation.check(CHECK_SIGNATURES).findings])
         if proposal.nothing is not None:
             notes.append(proposal.nothing)
             continue

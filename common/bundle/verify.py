@@ -39,9 +39,11 @@ UNLISTED = "unlisted object"
 """The problem of a file in a bundle's prefix that its signed manifest does not list (planted)."""
 NOT_HELD = "attachment not held"
 """The problem of a file of the bundle that its events name (failure samples, a row set) and its manifest does not list."""
-FIX_NOT_HELD = ("the file was left out when the run was sealed, and a bundle is never changed after: keep it as the "
-                "record of a run that lacks the file, and re-run the step or task to record the version with it; a record "
-                "of the file in the bundle's refused/ folder says why the sealing refused it")
+FIX_NOT_HELD = ("the file was left out when the run was sealed, and a bundle is never changed after, so this finding "
+                "stays: keep it as the record of a run that lacks the file, and re-run the step or task to record the "
+                "version with it (a record of the file in the bundle's refused/ folder says why the sealing refused it); "
+                "a person who has checked it accepts it in the audit with 'tdprov audit --accept-finding RUN_ID --reason "
+                "TEXT'")
 """The fix of a :data:`NOT_HELD` finding."""
 ATTACHMENT_CHUNK = 8 << 20
 """Attachments (row sets, failure samples) are hashed in ranged reads of this many bytes, never held whole, and no

@@ -57,7 +57,8 @@ def register(subparsers: Any) -> None:
                         help="accept the store's log as it is now and close the open gaps (needs --reason; recorded in the store)")
     parser.add_argument("--accept-finding", metavar="RUN_ID", action="append", default=[],
                         help="accept the completeness findings that name this run (a run that read a source before it was "
-                             "registered), or its finding of being sealed without its refused terminal event: they are listed as accepted and no longer fail the audit (needs --reason; recorded in "
+                             "registered), or its finding of being sealed without its refused terminal event, or of its "
+                             "bundle lacking a file its events name: they are listed as accepted and no longer fail the audit (needs --reason; recorded in "
                              "the store); repeatable")
     parser.add_argument("--reason", default=None,
                         help="why the gap or the findings are accepted (with --accept-checkpoint or --accept-finding; recorded)")
