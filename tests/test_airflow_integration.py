@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 HERE = Path(__file__).resolve().parent
-_RUN_JOBS = ["tdprov_with_ol_provider", "tdprov_with_ol_provider.check", "tdprov_with_ol_provider.double",
-             "tdprov_with_ol_provider.write"]  # ol_provider_run.py's DAG and its tasks
+_RUN_JOBS = ["tdprov_with_ol_provider", "tdprov_with_ol_provider.check", "tdprov_with_ol_provider.check_warned",
+             "tdprov_with_ol_provider.double", "tdprov_with_ol_provider.write"]  # ol_provider_run.py's DAG and its tasks
 _LATE_JOBS = ["tdprov_provider_marked_later", "tdprov_provider_marked_later.work"]  # ol_provider_late.py's
 # the tests reading documented_run share an xdist worker (scripts/test: --dist loadgroup), which runs its process once
 DOCUMENTED_RUN_GROUP = pytest.mark.xdist_group("test_airflow_integration.documented_run")
@@ -170,7 +170,22 @@ def _one_bundle_per_run_with_both_producers(store: Path, tmp_path: Path, also: S
     assert digests[str(tmp_path / "doubled.parquet")] == hash_path(tmp_path / "doubled.parquet").digest
     assert double.outputs and any(o.version == digests[str(tmp_path / "doubled.parquet")] for o in double.outputs)
     _file_likes_named_once(store, tmp_path, {s.job_name: s for s in summaries})
+    _attachments_held(store, {s.job_name: s for s in summaries}["tdprov_with_ol_provider.check_warned"].run_id)
     return {s.job_name: s for s in summaries}
+
+
+def _attachments_held(store: Path, run_id: str) -> None:
+    """The failing check's bundle (verified above, so holding every file its events name: no 'attachment not held')
+    names its failure samples and row set in the provider's own terminal event, and holds both."""
+    from prov_common.bundle.named_files import named_files
+    from prov_common.w3cprov.events import fold_runs
+
+    files = read_bundle(open_store(str(store)), run_id).files
+    events = parse_events_jsonl(files["events.jsonl"])
+    end = next(e for e in events if e["eventType"] in ("COMPLETE", "FAIL"))
+    assert "openlineage" in end["producer"] and "airflow" in end["producer"], end["producer"]
+    named = {n.what: n.path for n in named_files(fold_runs(events, sealed=True)[0])}
+    assert set(named) == {"failure samples", "row set"} and set(named.values()) <= set(files), (named, sorted(files))
 
 
 def _file_likes_named_once(store: Path, tmp_path: Path, by_job: dict) -> None:
