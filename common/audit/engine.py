@@ -144,7 +144,7 @@ def _audit(
     audit_trust = auditor_trust_from_settings(settings)  # what audits wrote (TDPROV_AUDITOR_KEYS, else the trusted keys)
     if not read_only:
         require_auditor_key(signer, audit_trust)
-    Listing.first(store)
+    states_listed = Listing.first(store)  # their fingerprints before the state is read
     tlog = TransparencyLog(store, audit_trust, read_once=True)  # the audit reads the newest checkpoint for several checks
     result = AuditResult(audit_id=str(uuid.uuid4()), store=store.uri, started=started, full=full, rehash=rehash, read_only=read_only)
     log_check = CheckResult(CHECK_LOG)
@@ -446,7 +446,8 @@ def _audit(
         inventory.findings += retake_verified(memory, listing, _as_logged(plan.logged_leaves, examined, records))
     inventory.findings += hidden_by_markers(markers, compare(memory, listing, settled=settled), listing)
     inventory.findings += adopt_new(memory, listing, store, tlog, audit_trust, binding, trust_all=trust_listed,
-                                    failed={f.object for f in inventory.findings}, store_id=identity.store_id)
+                                    failed={f.object for f in inventory.findings}, store_id=identity.store_id,
+                                    read=_read_whole(catalog, loaded, listing, states_listed))
     inventory.checked = len(listing.tags)
     inventory.detail = (f"{counted(len(listing.tags), 'object')} in {counted(listing.requests, 'listing request')}; "
                         f"{counted(len(memory.runs), 'logged run')} expected")
@@ -715,6 +716,17 @@ def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loade
     return _Plan(entries, logged, later, previous.checkpoint_size + len(later), recent, len(state.checkpoints) + 1,
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], cursor=cursor,
                  leaves_from=loaded.checkpoint.checkpoint.size)
+
+
+def _read_whole(catalog: Catalog | None, loaded: LoadedState, listing: Listing, states_listed: dict[str, str]) -> dict[str, str]:
+    """The SHA-256 of the objects the audit read whole before the inventory (key -> digest), for it to compare with what
+    this auditor wrote without reading them again: the catalog an incremental audit read after the inventory's listing,
+    and the state it continued from, when the inventory lists it as it was listed before it was read (so it was not
+    replaced in between unseen)."""
+    read = dict(catalog.digests) if catalog is not None else {}
+    if loaded.key and loaded.digest and states_listed.get(loaded.key, "") == listing.tags.get(loaded.key):
+        read[loaded.key] = loaded.digest
+    return read
 
 
 def _logged_since(tlog: TransparencyLog, first: int, head: StoredCheckpoint | None, log_check: CheckResult) -> list[LogLeaf]:

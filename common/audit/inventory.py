@@ -136,17 +136,22 @@ class Listing:
         return out
 
     @staticmethod
-    def first(store: Store) -> None:
+    def first(store: Store) -> dict[str, str]:
         """List the store at the start of an audit, within its listing memo (``BaseStore.memo_listings``): every
         reader of these prefixes before the inventory (the log's checkpoints and leaves, the audit state, the index)
         and :meth:`take` itself then have their keys from it, each prefix listed once until the audit writes there.
         A prefix the memo cannot keep (more than :data:`~prov_common.store.listing_memo.MAX_KEPT_OBJECTS` objects: a
         large store's index and bundles) is read no further than that bound here, so it is listed in full once, by
-        :meth:`take`, not twice."""
+        :meth:`take`, not twice. Returns the fingerprints of the audit states listed (key -> fingerprint): what they
+        were before the audit read one (see :func:`adopt_new`'s ``read``)."""
+        states: dict[str, str] = {}
         for prefix in LISTED_PREFIXES:
-            for seen, _ in enumerate(store.list_info(prefix, tags_for=_fingerprinted), 1):
+            for seen, info in enumerate(store.list_info(prefix, tags_for=_fingerprinted), 1):
                 if seen > listing_memo.MAX_KEPT_OBJECTS:  # not kept: the listing stops (a reader that stops keeps nothing)
                     break
+                if info.key.startswith(STATE_PREFIX):
+                    states[info.key] = info.fingerprint
+        return states
 
     def pins(self, run_ids: Iterable[str]) -> dict[str, str]:
         """The fingerprints of the objects examining ``run_ids`` reads: their index entries and every object of their
@@ -523,7 +528,8 @@ def pin_written(memory: AuditorMemory, listing: Listing, written: Iterable[Writt
 
 
 def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding, *,
-              trust_all: bool = False, failed: Container[str] = (), store_id: str | None = None) -> list[Finding]:
+              trust_all: bool = False, failed: Container[str] = (), store_id: str | None = None,
+              read: Mapping[str, str] | None = None) -> list[Finding]:
     """Record audit and log objects listed for the first time, once each verifies (a checkpoint by its
     signature, a signed object by its envelope, a catalog segment or summary and a lookup object also by the
     checkpoint of this store's log it names, see ``binding``; a leaf batch by the tree check against the
@@ -533,8 +539,12 @@ def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: Trans
     and are findings on every audit. ``failed``: objects already named as changed or missing: one that does not verify
     only because such a checkpoint or audit record (or one new here that does not verify) is read to check it is left
     unknown, not named (it is checked again by the next audit). ``store_id``: the id the audit judges the store's records
-    by, an audit's record or a resolution naming another is another store's (:func:`~prov_common.audit.published.of_store`)."""
+    by, an audit's record or a resolution naming another is another store's (:func:`~prov_common.audit.published.of_store`).
+    ``read``: the SHA-256 of objects this audit read whole already (key -> digest: the state and catalog it continued
+    from), compared with what this auditor wrote instead of reading them again; each read after ``listing`` showed it,
+    or after a listing that showed it as ``listing`` does (so it cannot have been replaced in between unseen)."""
     out: list[Finding] = []
+    read = read or {}
     failed = set(failed)
     late = _after_retirement(store, tlog, trust, binding) if trust.retired else None
     # checkpoints, then audit records, first: what is read through one that fails (a state, catalog or lookup object; a
@@ -544,7 +554,7 @@ def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: Trans
         if not _tracked(key) or (known and not known.startswith(WRITTEN)):
             continue
         if known:
-            problem: _Problem | None = _not_written(store, tlog, key, known.removeprefix(WRITTEN))
+            problem: _Problem | None = _not_written(store, tlog, key, known.removeprefix(WRITTEN), read.get(key))
         elif trust_all:
             problem = None
         else:
@@ -573,10 +583,11 @@ _OWN_FIXES = (FIX_OTHER_STORE, FIX_OTHER_STORES_RESOLUTION)
 _Problem = tuple[str, str, "str | None"]  # the object a failure is in, the finding's text, and its fix (None: the inventory's)
 
 
-def _not_written(store: Store, tlog: TransparencyLog, key: str, digest: str) -> _Problem | None:
-    """What is wrong with the object at ``key``, which this auditor wrote with SHA-256 ``digest`` (None: it holds those bytes)."""
+def _not_written(store: Store, tlog: TransparencyLog, key: str, digest: str, read: str | None = None) -> _Problem | None:
+    """What is wrong with the object at ``key``, which this auditor wrote with SHA-256 ``digest`` (None: it holds those bytes);
+    ``read``: the SHA-256 of its bytes as this audit read them already (not read again)."""
     try:
-        found = _digest_of(store, tlog, key)
+        found = read or _digest_of(store, tlog, key)
     except StoreUnavailableError:
         raise
     except TdprovError as exc:

@@ -27,7 +27,7 @@ from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_enve
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
-from prov_common.tlog.model import EMPTY_CHECKPOINT
+from prov_common.tlog.model import EMPTY_CHECKPOINT, sha256_digest
 from prov_common.w3cprov.identity import version_key
 
 STATE_PREFIX = "audit/state/"
@@ -237,18 +237,22 @@ class AuditState:
 
 @dataclass
 class LoadedState:
-    """The newest audit state and the checkpoint it is bound to; ``problems`` when it did not verify."""
+    """The newest audit state and the checkpoint it is bound to; ``problems`` when it did not verify; ``digest``: the
+    SHA-256 of the state's bytes as read (None when none were read), so that no later reader of the audit reads it again."""
 
     state: AuditState | None = None
     key: str | None = None
     checkpoint: StoredCheckpoint | None = None
     problems: list[Finding] = field(default_factory=list)
+    digest: str | None = None
 
 
-def read_state(store: Store, trust: TrustStore, key: str) -> AuditState:
+def read_state(store: Store, trust: TrustStore, key: str, data: bytes | None = None) -> AuditState:
     """The signed audit state under ``key``, which must name the checkpoint size it holds (an older state copied
-    under a newer key would be continued from, re-examining or skipping what came after it)."""
-    state = AuditState.from_payload(open_envelope(store.get(key, SMALL_OBJECT_LIMIT), trust, STATE_PAYLOAD_TYPE, what=f"audit state '{key}'",
+    under a newer key would be continued from, re-examining or skipping what came after it); ``data``: its bytes, when
+    the caller read them."""
+    data = store.get(key, SMALL_OBJECT_LIMIT) if data is None else data
+    state = AuditState.from_payload(open_envelope(data, trust, STATE_PAYLOAD_TYPE, what=f"audit state '{key}'",
                                                   position=lambda payload: AuditState.from_payload(payload).checkpoint_size).payload)
     if not key[len(STATE_PREFIX):].startswith(f"{state.checkpoint_size:012d}-"):
         raise VerificationError(f"audit state '{key}' holds the state at checkpoint {state.checkpoint_size}, which its key does not "
@@ -265,12 +269,14 @@ def load_state(store: Store, tlog: TransparencyLog, trust: TrustStore) -> Loaded
     key = keys[-1]
     what = f"audit state '{key}'"
     try:
-        state = read_state(store, trust, key)
+        data = store.get(key, SMALL_OBJECT_LIMIT)
+        state = read_state(store, trust, key, data)
+        digest = sha256_digest(data)
         if state.checkpoint_size == 0:  # written while the log was empty: bound to no checkpoint
             if (state.checkpoint_root, state.checkpoint_digest) != (EMPTY_CHECKPOINT.root, ""):
                 raise VerificationError(f"{what} is bound to checkpoint 0, but names the root {state.checkpoint_root} and digest "
                                         f"{state.checkpoint_digest!r} of a checkpoint an empty log has not", fix=FIX_STATE)
-            return LoadedState(state, key, None)
+            return LoadedState(state, key, None, digest=digest)
         bound = checkpoint_key(state.checkpoint_size)
         try:
             cp = tlog.read_checkpoint(bound)
@@ -286,7 +292,7 @@ def load_state(store: Store, tlog: TransparencyLog, trust: TrustStore) -> Loaded
         blamed = failed_in(key, exc)  # the checkpoint it is bound to, when that is what fails
         fix = FIX_STATE if blamed == key or not isinstance(exc, TdprovError) else exc.fix or FIX_STATE
         return LoadedState(key=key, problems=[Finding(CHECK_LOG, blamed, detail, fix)])
-    return LoadedState(state, key, cp)
+    return LoadedState(state, key, cp, digest=digest)
 
 
 def write_state(store: Store, key: str, state: AuditState, signer: SigningKey) -> Written | None:
