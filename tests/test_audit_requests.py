@@ -44,8 +44,9 @@ def _seal_new(pipe: Pipeline, store, audit_number: int) -> None:
 
 def test_an_incremental_audit_lists_each_prefix_once(s3_store_uri: str) -> None:
     """Measured: 81 requests of them 29 listings before (the log's checkpoints and leaves, the state, catalog and index
-    listed again by each reader), then 67 and 15, 11 of them the inventory's one listing of each prefix; 65 now (the
-    state and catalog segment the audit before wrote read once, not again by the inventory)."""
+    listed again by each reader), then 67 and 15, 11 of them the inventory's one listing of each prefix; then 65 (the
+    state and catalog segment the audit before wrote read once, not again by the inventory); 63 and 14 now (the log's
+    new leaves listed and read once, not again to prove the log extends the auditor's checkpoint)."""
     pipe = Pipeline(s3_store_uri)
     store = open_store(s3_store_uri)
     calls = _counted(store)
@@ -58,8 +59,8 @@ def test_an_incremental_audit_lists_each_prefix_once(s3_store_uri: str) -> None:
         counts.append(dict(calls))
     later = counts[1:]
     assert later[0] == later[1], counts  # the same work for the same news, whatever the store holds
-    assert later[0]["ListObjectsV2"] <= 15, later[0]
-    assert sum(later[0].values()) <= 65, later[0]
+    assert later[0]["ListObjectsV2"] <= 14, later[0]
+    assert sum(later[0].values()) <= 63, later[0]
     assert later[0].get("HeadObject", 0) <= NEW, later[0]  # one per new bundle (an object where its folder belongs)
 
 
@@ -283,3 +284,12 @@ def test_a_state_replaced_after_the_audit_read_it_is_still_named(tmp_path, monke
     result = audit(store)
     assert replaced and [f.object for f in result.errors if "is not the object this auditor wrote" in f.what] == [state], \
         [f"{f.object}: {f.what}" for f in result.errors]
+
+
+def test_an_incremental_audit_lists_the_logs_leaves_once_and_reads_each_batch_once(tmp_path) -> None:
+    """After appending, the audit read the leaves logged since the state (a listing of log/leaves/ from there) and, to prove
+    the log extends this auditor's checkpoint, listed log/leaves/ whole and read the same batches again; the proof takes
+    the leaves read first when they hold every leaf after that checkpoint."""
+    store = _third_audit_counted(tmp_path)
+    batches = {k: n for k, n in store.gets.items() if k.startswith("log/leaves/")}
+    assert store.lists["log/leaves/"] == 1 and batches and set(batches.values()) == {1}, (store.lists, batches)

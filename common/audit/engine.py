@@ -426,7 +426,9 @@ def _audit(
     # the inventory: one listing against what the log and the memory expect; then the memory moves on
     if not blocked and new_head is not None:
         try:
-            _proof, leaves = tlog.prove_extends(memory.checkpoint.checkpoint() if memory.checkpoint else EMPTY_CHECKPOINT, new_head)
+            # the leaves logged since the state, read above, hold those after this auditor's checkpoint unless it is older
+            _proof, leaves = tlog.prove_extends(memory.checkpoint.checkpoint() if memory.checkpoint else EMPTY_CHECKPOINT, new_head,
+                                                (plan.first_unread, logged_now))
         except StoreUnavailableError:
             raise
         except TdprovError as exc:

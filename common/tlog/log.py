@@ -221,9 +221,12 @@ class TransparencyLog:
         start = max((f for f in firsts if f <= index), default=0)
         return self.read_leaves(start)[index - start:]
 
-    def prove_extends(self, old: Checkpoint, head: StoredCheckpoint) -> tuple[ConsistencyProof, list[LogLeaf]]:
+    def prove_extends(self, old: Checkpoint, head: StoredCheckpoint, read: tuple[int, Sequence[LogLeaf]] | None = None,
+                      ) -> tuple[ConsistencyProof, list[LogLeaf]]:
         """RFC 6962 consistency proof that ``head`` extends ``old`` (a checkpoint remembered outside the
         store), built from ``old``'s frontier and the leaves after it, and verified; with those leaves.
+        ``read``: the leaves a caller read already from an index on (to ``head``); when they hold every leaf after
+        ``old``, they are taken instead of reading the log again (the proof checks them as it checks those read).
 
         Raises :class:`VerificationError` naming what does not hold: the log is shorter, leaves after
         ``old`` are missing, or the trees are not consistent (history was rewritten).
@@ -232,7 +235,12 @@ class TransparencyLog:
         if new.size < old.size:
             raise VerificationError(f"the log has {new.size} leaves (checkpoint '{head.key}') but a checkpoint of {old.size} leaves was "
                                     "verified before: it was rolled back or checkpoints were deleted", fix=FIX_CHANGED)
-        leaves = self.leaves_from(old.size)[: new.size - old.size] if new.size > old.size else []
+        if new.size <= old.size:
+            leaves: list[LogLeaf] = []
+        elif read is not None and read[0] <= old.size and read[0] + len(read[1]) >= new.size:
+            leaves = list(read[1][old.size - read[0]: new.size - read[0]])
+        else:
+            leaves = self.leaves_from(old.size)[: new.size - old.size]
         if len(leaves) < new.size - old.size:
             raise VerificationError(f"checkpoint '{head.key}' covers {new.size} leaves but the log holds only {old.size + len(leaves)}",
                                     fix=FIX_CHANGED)
