@@ -11,17 +11,18 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from prov_common.audit.published import REPORTS_PREFIX
+from prov_common.audit.published import REPORTS_PREFIX, read_report
 from prov_common.store.base import Store
 from prov_common.times import iso_utc
 
 
 def audit_reports(store: Store) -> Iterator[dict[str, Any]]:
     """The JSON reports of the audits of ``store``, newest first (their folders begin with the audit's start time),
-    read one at a time: the first is the main job's own audit, which has just run."""
+    read one at a time, each at most :data:`~prov_common.audit.published.REPORT_LIMIT` bytes (a larger one is refused,
+    naming it): the first is the main job's own audit, which has just run."""
     keys = sorted((k for k in store.list(REPORTS_PREFIX) if k.endswith("/report.json")), reverse=True)
     for key in keys:
-        yield json.loads(store.get(key))
+        yield json.loads(read_report(store, key))
 
 
 def incremental_reason(report: dict[str, Any], earlier: Iterable[dict[str, Any]],

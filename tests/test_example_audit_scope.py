@@ -33,3 +33,27 @@ def test_the_main_jobs_audit_says_the_dag_audit_task_audited_the_store_first(tmp
         "so this audit examined only the bundles new since)")  # an audit before the DAG ran: not the DAG's task
     assert incremental_reason(earlier[0], [], dag) is None  # a full audit: the audit's own line says why
     assert incremental_reason(newest, [], dag) is None  # the earlier audit's report is gone: nothing to name
+
+
+def test_a_report_larger_than_the_bound_is_refused_not_read_whole(tmp_path: Path, monkeypatch) -> None:
+    """The reports were read whole, whatever their size (a store's writer could hand the main job gigabytes); each is read
+    no further than REPORT_LIMIT, and a larger one is refused naming it and the fix."""
+    import pytest
+
+    from prov_common.audit import published
+    from prov_common.store.errors import ObjectTooLargeError
+
+    store = open_store(str(tmp_path / "store"))
+    seal(store, run_events("prepare", [], [dataset("/data/a.csv", digest("a"))]))
+    result = audit(store)
+    size = len((tmp_path / "store" / result.report_json).read_bytes())
+    monkeypatch.setattr(published, "REPORT_LIMIT", size - 1)
+    read, get = [], store.get
+    store.get = lambda key, limit=None: read.append((key, limit)) or get(key, limit)
+    with pytest.raises(ObjectTooLargeError) as refused:
+        next(audit_reports(store))
+    assert read == [(result.report_json, size - 1)]
+    assert f"audit report '{result.report_json}'" in refused.value.what and f"larger than {size - 1:,} bytes" in refused.value.what
+    assert "tdprov audit" in refused.value.fix
+    monkeypatch.setattr(published, "REPORT_LIMIT", size)
+    assert next(audit_reports(store))["auditId"] == result.audit_id

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from prov_common.audit.model import CHECK_INVENTORY, Finding
-from prov_common.audit.published import REPORTS_PREFIX, audited_store, check_report, of_store
+from prov_common.audit.published import REPORT_LIMIT, REPORTS_PREFIX, audited_store, check_report, of_store
 from prov_common.audit.resolve import RESOLUTIONS_PREFIX, check_resolution
-from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.errors import StoreUnavailableError, TdprovError
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
@@ -32,7 +31,6 @@ from prov_common.text import counted
 from prov_common.w3cprov.events import whole_count
 
 REPORT_FILE = "report.json"
-REPORT_LIMIT = SMALL_OBJECT_LIMIT  # bytes at most read of a report: a larger one is hashed, never read whole
 EMPTIED = "emptied"  # the kind of the finding of a store emptied of its records, in the report's JSON
 FIX_EMPTIED = ("restore the store from a backup or replica taken after that audit, then audit again; if the loss is understood and "
                "accepted, record it with 'tdprov audit --accept-checkpoint --reason TEXT'")

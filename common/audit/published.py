@@ -12,11 +12,15 @@ from prov_common.errors import TdprovError, VerificationError
 from prov_common.hashing.raw import hash_bytes
 from prov_common.signing import TrustStore, open_envelope
 from prov_common.store.base import Store
+from prov_common.store.errors import ObjectTooLargeError
 
 REPORTS_PREFIX = "audit/reports/"
 RUNS_PREFIX = "audit/runs/"
 RECORD_SUFFIX = ".prov.dsse.json"  # of an audit's signed record, after its name (:func:`record_key`)
 PROV_PAYLOAD_TYPE = "application/vnd.tdprov.prov+json"
+REPORT_LIMIT = SMALL_OBJECT_LIMIT
+"""Bytes at most read of an audit's JSON report (64 MiB): a larger one is refused (:func:`read_report`), or hashed in
+ranged reads where its signed digest is all that is needed, never read whole."""
 _DIGEST, _LOCATION, _STORE, _STORE_ID = "tdprov:digest", "tdprov:location", "tdprov:store", "tdprov:storeId"
 
 
@@ -33,6 +37,18 @@ def record_key(name: str) -> str:
 def report_folder(name: str) -> str:
     """The folder of the reports of the audit published as ``name``."""
     return f"{REPORTS_PREFIX}{name}/"
+
+
+def read_report(store: Store, key: str) -> bytes:
+    """The bytes of the JSON report at ``key``, at most :data:`REPORT_LIMIT`; a larger one is refused
+    (:class:`~prov_common.store.errors.ObjectTooLargeError` naming it and the fix), read no further."""
+    try:
+        return store.get(key, REPORT_LIMIT)
+    except ObjectTooLargeError as exc:
+        raise ObjectTooLargeError(f"audit report '{key}' in {store.describe()} is larger than {REPORT_LIMIT:,} bytes: it was not "
+                                  "read", fix="run 'tdprov audit', which names a report that is not what its audit signed (restore "
+                                  "that one from a backup, or remove it); read one it does not name with a streaming JSON "
+                                  "reader") from exc
 
 
 def signed_digests(prov_json: bytes) -> dict[str, str]:
