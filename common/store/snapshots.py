@@ -21,7 +21,6 @@ from typing import Any
 from prov_common.hashing.raw import blake3_digest
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, ObjectConflictError, VerificationError
-from prov_common.progress import bar
 from prov_common.regular_file import kind_of
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
@@ -453,6 +452,8 @@ def _staged(store: Store, items: list[tuple[str, str, Path]], *,
     version that verifies); yields ``(temporary file, target)`` pairs for :func:`_commit`. The temporary files end
     in ``suffix`` (default: their target's), which says how a table among them is hashed. Temporary files left
     (all of them on any failure) are removed on exit."""
+    from prov_common.progress import bar  # tqdm: a restore's bar, never a step's
+
     staged: list[tuple[Path, Path]] = []
     made: list[Path] = []
     try:
