@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prov_common.bundle.layout import samples_path
 from prov_common.hashing import FileDigest, ShardedDigest, TableDigest
 from prov_common.lineage.facets import ContentHashDatasetFacet
 from prov_common.quality import QualityResult
 from prov_common.rowset.capture import RowSet
-from prov_common.store.snapshots import KeptSnapshot
 from prov_dagster.naming import DEFAULT_NAMESPACE, located_dataset, mapped_step, step_run_id
+
+if TYPE_CHECKING:  # pragma: no cover - the snapshots load when a step keeps a copy of its data
+    from prov_common.store.snapshots import KeptSnapshot
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 # Loaded when used, never by importing the integrations: the audit engine (the audit job, `tdprov audit`), the
 # lineage picture, Pandera (an asset with a schema), SQLAlchemy (a read of Dagster's event log), FastAPI (the
 # plugin's page, in the API server only), the row-set builder and reader (a dataset recorded at row granularity,
-# `tdprov contains`), the readers of table files (a file recorded, JSON lines hashed), the S3 store (a store on S3)
-# and tqdm (the progress bars of verbs and restores).
+# `tdprov contains`), the readers of table files (a file recorded, JSON lines hashed), the S3 store (a store on S3),
+# the data snapshots (a step keeping a copy of its data, the audit reading one) and tqdm (the progress bars of verbs
+# and restores).
 ROW_SETS_AND_FILES = ("prov_common.rowset.format", "prov_common.rowset.runs", "prov_common.rowset.lookup",
                       "prov_common.hashing.files", "ijson")
 DEFERRED = ("prov_common.audit.engine", "prov_common.audit.memory", "prov_common.w3cprov.drawing",
             "prov_common.w3cprov.graph", "pandera", "sqlalchemy", "fastapi", *ROW_SETS_AND_FILES,
-            "prov_common.store.s3", "tqdm")
+            "prov_common.store.s3", "prov_common.store.snapshots", "tqdm")
 
 
 def loaded(code: str, watched: tuple[str, ...] = DEFERRED, env: dict[str, str] | None = None) -> list[str]:
@@ -57,14 +58,14 @@ def test_a_code_location_loads_no_audit_engine_drawing_pandera_nor_sqlalchemy() 
 def test_a_step_recording_a_table_by_its_columns_loads_no_row_set_nor_file_reader(tmp_path: Path) -> None:
     """Every step process pays for what recording loads: a table recorded at column granularity (the default) needs
     neither the row-set builder and reader nor the readers of table files; one at row granularity loads the builder.
-    Neither loads the S3 store, the store being a local folder."""
+    Neither loads the S3 store (the store is a local folder) nor the data snapshots (no copy is kept)."""
     code = ("import os, sys\nimport pandas as pd\nfrom dagster import asset, materialize\n"
             "from prov_dagster import ProvenanceIOManager, provenance_asset\n"
             "@asset\ndef cells() -> pd.DataFrame:\n    return pd.DataFrame({'x': [1, 2]})\n"
             "@provenance_asset(granularity=os.environ['GRANULARITY'])\ndef rows(cells: pd.DataFrame) -> pd.DataFrame:\n"
             "    return cells\n"
             "assert materialize([cells, rows], resources={'io_manager': ProvenanceIOManager()}).success")
-    watched = ("prov_common.rowset.capture", *ROW_SETS_AND_FILES, "prov_common.store.s3")
+    watched = ("prov_common.rowset.capture", *ROW_SETS_AND_FILES, "prov_common.store.s3", "prov_common.store.snapshots")
     env = {**os.environ, "TDPROV_HOME": str(tmp_path / "home"), "TDPROV_STORE": str(tmp_path / "store")}
     assert loaded(code, watched, {**env, "GRANULARITY": "column"}) == ["prov_common.rowset.capture"]
     assert loaded(code, watched, {**env, "GRANULARITY": "row"}) == ["prov_common.rowset.capture", "prov_common.rowset.format",

@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from prov_common.errors import TdprovError
-from prov_common.store.snapshots import KeptSnapshot
 from prov_common.text import counted
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.identity import VersionKey, dataset_label, distinct_labels, version_key
@@ -210,6 +209,8 @@ class RecordedSnapshot:
     def parse(cls, raw: Any) -> "RecordedSnapshot | None":
         """The snapshot a facet (or catalog) records, or None when there is none or it is not one tdprov writes
         (:meth:`~prov_common.store.snapshots.KeptSnapshot.read_facet`)."""
+        from prov_common.store.snapshots import KeptSnapshot  # the audit's reading of facets, not the audit job's definition
+
         found = KeptSnapshot.read_facet(raw)
         return None if found is None else cls(*found)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openlineage.client.event_v2 import InputDataset, OutputDataset
 from openlineage.client.facet_v2 import (
@@ -26,7 +26,9 @@ from prov_common.lineage.naming import clean_namespace, dataset_from_uri
 from prov_common.lineage.redact import redact_identity
 from prov_common.quality.model import QualityResult
 from prov_common.sources.model import SourceRecord
-from prov_common.store.snapshots import KeptSnapshot
+
+if TYPE_CHECKING:  # pragma: no cover - the snapshots load when a step keeps a copy of its data
+    from prov_common.store.snapshots import KeptSnapshot
 
 
 @dataclass(frozen=True)
