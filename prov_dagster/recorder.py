@@ -298,6 +298,16 @@ class StepRun:
         self.recorder.forget(self)
         return self.recorder.bundle_location(self.ol_run_id)
 
+    def send_kept_end(self) -> None:
+        """Send the end this run kept (strict mode: its delivery or its seal raised) again as first built, or seal it
+        from what is staged, before the step records more: what it records then is the run's next part, never an event
+        after the end, nor an output no event carries. Raises as the end's first try did when it fails again (the run
+        stays open for a later close)."""
+        if self.unsent_end is not None:
+            self._end(self.unsent_end.state, error=None, failed_output=None)
+        elif self.end_staged:
+            self.seal_staged()
+
     def start(self) -> None:
         """Emit START once (with the inputs recorded so far); one whose delivery raised (strict mode) is sent again as
         first built (its time, its inputs) before the run's next event."""
@@ -476,8 +486,8 @@ class Recorder:
         step_context = _compat.step_context_of(context)
         identity = (_compat.step_identity(step_context) if step_context is not None
                     else StepIdentity(direct_run_id(), None, context.name or "direct"))
-        run = self.step(identity, elsewhere=None if step_context is None else partial(step_namespaces, step_context),
-                        left=None if step_context is None else partial(leave_run, step_context))
+        run = self.recording(identity, elsewhere=None if step_context is None else partial(step_namespaces, step_context),
+                             left=None if step_context is None else partial(leave_run, step_context))
         run.declare(step_context)
         return run
 
@@ -501,6 +511,17 @@ class Recorder:
         if fresh and identity.attempt:
             self._close_earlier_attempts(identity, elsewhere or (lambda: ()), left or (lambda: None))
         return run
+
+    def recording(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]] | None = None,
+                  left: Callable[[], None] | None = None) -> StepRun:
+        """:meth:`step`, for the step to record more in (not to close it): a run that kept its end (strict mode: its
+        delivery or its seal raised, and the step went on) sends it again first (:meth:`StepRun.send_kept_end`), so
+        what the step records now is the attempt's next part; an end that fails again raises, nothing recorded."""
+        run = self.step(identity, elsewhere, left)
+        if run.unsent_end is None and not run.end_staged:
+            return run
+        run.send_kept_end()
+        return self.step(identity, elsewhere, left)
 
     def _close_earlier_attempts(self, identity: StepIdentity, elsewhere: Callable[[], Iterable[str]],
                                 left: Callable[[], None]) -> None:

@@ -167,10 +167,10 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
     def _step(self, context: Any, job_name: str) -> StepRun:
         recorder = recorder_for(self)
         if context is None:
-            return recorder.step(StepIdentity(direct_run_id(), None, job_name))
+            return recorder.recording(StepIdentity(direct_run_id(), None, job_name))
         op_context = getattr(context, "op_execution_context", context)
         step = op_context.get_step_execution_context()
-        run = recorder.step(_compat.step_identity(step), elsewhere=partial(step_namespaces, step))
+        run = recorder.recording(_compat.step_identity(step), elsewhere=partial(step_namespaces, step))
         run.declare(step)
         return run
 

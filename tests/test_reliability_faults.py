@@ -1235,3 +1235,58 @@ def test_dagster_step_whose_store_refuses_it_mid_run_names_the_cause_and_fix(
     capsys.readouterr()
     assert main(["flush", "--spool", str(spool)]) == 0 and not Outbox(spool).pending()
     assert_delivered_once(store_uri, sorted(staged), s3_server.endpoint)
+
+
+@pytest.mark.parametrize("failing, refused", [("staging", False), ("bundles", True)])
+def test_strict_step_that_goes_on_after_its_end_could_not_be_written_records_what_follows_in_a_next_part(
+        s3_server, fault_proxy: FaultProxy, tmp_path: Path, failing: str, refused: bool) -> None:
+    """A real strict ``materialize`` whose step b loads ``a`` (its START staged), then calls ``record()`` while the store
+    answers 503 to writes under ``failing`` (``staging``: its COMPLETE is not staged; ``bundles``: staged, not sealed),
+    catches the error and, the store back, returns its output (``refused``: one that fails its schema under the
+    ``fail`` policy). That output went into the run whose end was kept: a RUNNING after that end, and the end sent again
+    as first built, so b's output was in no event of any bundle (a refused one left out of the FAIL, though the step's
+    error said it was recorded in the bundle). The kept end is sent again first, as the step records more: b's first
+    run is START and that COMPLETE, and its output a next part of its own, as after any ended run."""
+    import pandas as pd
+    import pandera.pandas as pa
+    from dagster import DagsterInstance, materialize
+
+    from prov_common.errors import TdprovError
+    from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_asset
+
+    class Positive(pa.DataFrameModel):
+        x: int = pa.Field(ge=0)
+
+    store_uri, caught = f"s3://{s3_server.create_bucket()}/prov", []
+    settings = {"store": store_uri, "spool": str(tmp_path / "spool"), "strict": True}
+
+    @provenance_asset
+    def a():
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    @provenance_asset(schema=Positive, quality_policy="fail", required_resource_keys={"provenance"})
+    def b(context, a):
+        fault_proxy.fault = lambda method, path: ("status", 503, "SlowDown") if method == "PUT" and f"/{failing}/" in path else None
+        try:
+            context.resources.provenance.record(outputs={"first": a}, context=context)
+        except TdprovError as exc:  # the user's code goes on
+            caught.append(exc)
+        fault_proxy.fault = None
+        return a.assign(x=-a.x) if refused else a
+
+    resources = {"io_manager": ProvenanceIOManager(**settings, data_root=str(tmp_path / "data")),
+                 "provenance": ProvenanceResource(**settings)}
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([a, b], instance=instance, resources=resources, raise_on_error=False)
+    assert result.success is not refused and len(caught) == 1, caught
+    store = open_store(store_uri)
+    runs = indexed_runs(store)
+    assert_delivered_once(store_uri, runs, direct=s3_server.endpoint)
+    with pytest.MonkeyPatch.context() as direct:
+        direct.setenv("AWS_ENDPOINT_URL_S3", s3_server.endpoint)
+        sealed = {run: [json.loads(line) for line in open_store(store_uri).get(layout.bundle_key(run, layout.EVENTS_FILE)).splitlines()]
+                  for run in runs}
+    shown = sorted(([e["eventType"] for e in events], [Path(o["name"]).stem for o in events[-1]["outputs"]])
+                   for events in sealed.values())
+    assert shown == sorted([(["START", "COMPLETE"], ["a"]), (["START", "COMPLETE"], ["first"]),
+                            (["START", "FAIL" if refused else "COMPLETE"], ["b"])]), shown
