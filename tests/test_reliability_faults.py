@@ -52,8 +52,8 @@ def _emit_runs(transport: ProvenanceTransport, count: int) -> tuple[list[str], f
 def assert_delivered_once(store_uri: str, run_ids: list[str], direct: str | None = None) -> None:
     """Every run has one index entry and one bundle that verifies; no other bundle exists.
 
-    ``direct``: the S3 server's own endpoint, checked with the default time bounds: the fault proxy and
-    its 1-second bounds are for the writes under test, not for this check, which a loaded machine slows."""
+    ``direct``: the S3 server's own endpoint, checked with the store's default bounds and retries: the fault proxy
+    and its one attempt per call are for the writes under test, not for this check."""
     with pytest.MonkeyPatch.context() as checker:
         if direct is not None:
             checker.setenv("AWS_ENDPOINT_URL_S3", direct)

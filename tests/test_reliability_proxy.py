@@ -140,12 +140,14 @@ class FaultProxy:
 
 @pytest.fixture
 def fault_proxy(s3_server, monkeypatch: pytest.MonkeyPatch):
-    """A FaultProxy in front of the session's moto server; the AWS environment points at the proxy
-    with short time bounds (1 s connect, 1 s read, 1 attempt) so that faults show up at once."""
+    """A FaultProxy in front of the session's moto server; the AWS environment points at the proxy with one attempt per
+    call, so that an injected reply shows up at once. The time bounds stay the store's defaults: a request the proxy
+    and moto (threads of the test's own process) are slow to answer on a loaded machine is no fault; a test of a slow
+    or silent store sets the bound its fault exceeds."""
     proxy = FaultProxy(s3_server.endpoint)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.endpoint)
-    monkeypatch.setenv("TDPROV_STORE_CONNECT_TIMEOUT", "1")
-    monkeypatch.setenv("TDPROV_STORE_READ_TIMEOUT", "1")
+    for name in ("TDPROV_STORE_CONNECT_TIMEOUT", "TDPROV_STORE_READ_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TDPROV_STORE_MAX_ATTEMPTS", "1")
     yield proxy
     proxy.close()
