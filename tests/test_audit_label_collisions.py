@@ -11,7 +11,7 @@ from pathlib import Path
 from prov_common.audit import run_audit
 from prov_common.audit.accepted import apply_acceptances, item_key, propose
 from prov_common.audit.checks import Evaluation
-from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_QUALITY, NOTE, CheckResult, DatasetUse
+from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_QUALITY, CHECK_SIGNATURES, NOTE, CheckResult, DatasetUse
 from prov_common.audit.state import STATE_PREFIX, AcceptedRun, CheckState, OpenLink, read_state
 from prov_common.config import Settings
 from prov_common.signing import TrustStore, default_signing_key
@@ -115,7 +115,7 @@ def test_an_acceptance_recorded_with_the_printed_name_still_covers_its_finding()
                          (("input", "run-1", "s3://lake/x", SAME),))
     assert propose("run-1", state, [legacy], unended=[]).nothing is not None  # nothing more to accept
     findings = [f"run run-1 (tests/prepare) used s3://lake/x version {SAME}: no origin"]
-    evaluation = Evaluation([CheckResult(CHECK_COMPLETENESS)], [], state)
+    evaluation = Evaluation([CheckResult(CHECK_COMPLETENESS), CheckResult(CHECK_SIGNATURES)], [], state)
     evaluation.check(CHECK_COMPLETENESS).findings = []
     [entry] = apply_acceptances(evaluation, [legacy], unended=[])
     assert [f["what"] for f in entry["findings"]] == findings and evaluation.check(CHECK_COMPLETENESS).findings == []
