@@ -8,9 +8,10 @@ from botocore.exceptions import ClientError
 
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
 from prov_common.store import open_store
-from prov_common.store.s3 import S3Options, parse_s3_uri
+from prov_common.store.s3 import FIX_CREDENTIALS, S3Options, parse_s3_uri
 
 from conftest import free_port, s3_env
+from test_reliability_proxy import FaultProxy, fault_proxy  # noqa: F401 - fixtures
 
 
 def test_moto_server_honours_if_none_match(s3_server) -> None:
@@ -64,6 +65,47 @@ def test_access_denied_names_the_permissions(s3_fault) -> None:
         open_store(s3_fault("403 AccessDenied")).put("runs/x", b"1")
     assert not isinstance(info.value, StoreUnavailableError)
     assert "s3:PutObject" in str(info.value) and "runs/x" in str(info.value)
+
+
+GRANT = "grant s3:GetObject, s3:PutObject and s3:ListBucket on {bucket}/p/* to these credentials"
+
+
+@pytest.mark.parametrize("status, code, said, fix", [
+    (403, "InvalidAccessKeyId", "the credentials were refused (InvalidAccessKeyId).", FIX_CREDENTIALS),
+    (403, "SignatureDoesNotMatch", "the credentials were refused (SignatureDoesNotMatch).", FIX_CREDENTIALS),
+    (400, "ExpiredToken", "the credentials were refused (ExpiredToken).", FIX_CREDENTIALS),
+    (403, "AccessDenied", "access denied (AccessDenied).", GRANT)],
+    ids=["unknown-key-id", "wrong-secret", "expired-token", "access-denied"])
+def test_a_head_refused_without_a_body_names_the_cause_a_ranged_get_is_given(
+        s3_server, fault_proxy: FaultProxy, status: int, code: str, said: str, fix: str) -> None:
+    """S3 answers a HEAD request it refuses with no body, so its status alone says nothing of the cause: refused
+    credentials (an unknown key id, a wrong secret, an expired token) were called access denied, with permissions to
+    grant. The one GET of the key's first byte that follows names S3's code, and the error its cause and fix."""
+    bucket = s3_server.create_bucket()
+    store = open_store(f"s3://{bucket}/p")
+    assert store.put("runs/k", b"1")
+    fault_proxy.fault = lambda method, path: ("status", status, code)
+    with pytest.raises(StoreError) as info:
+        store.exists("runs/k")
+    assert not isinstance(info.value, StoreUnavailableError)
+    assert info.value.what == f"cannot check 'runs/k' in {store.describe()}: {said}", info.value.what
+    assert info.value.fix == fix.format(bucket=bucket)
+    assert [(method, outcome) for method, _, outcome in fault_proxy.log[-2:]] == [("HEAD", str(status)), ("GET", str(status))]
+
+
+def test_a_head_refused_without_a_body_that_a_get_does_not_explain_names_both_causes(
+        s3_server, fault_proxy: FaultProxy) -> None:
+    """A HEAD refused with no body whose GET is answered tells neither cause: both are named, with both fixes."""
+    bucket = s3_server.create_bucket()
+    store = open_store(f"s3://{bucket}/p")
+    assert store.put("runs/k", b"1")
+    fault_proxy.fault = lambda method, path: ("status", 403, "InvalidAccessKeyId") if method == "HEAD" else None
+    with pytest.raises(StoreError) as info:
+        store.exists("runs/k")
+    assert info.value.what == (f"cannot check 'runs/k' in {store.describe()}: refused (403) with no error code, as S3 "
+                               "answers a HEAD request: the credentials were refused, or they lack a permission.")
+    assert info.value.fix == f"{FIX_CREDENTIALS}; else {GRANT.format(bucket=bucket)}"
+    assert [(method, outcome) for method, _, outcome in fault_proxy.log[-2:]] == [("HEAD", "403"), ("GET", "forward")]
 
 
 def test_default_bounds_give_up_within_seconds(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

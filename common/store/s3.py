@@ -36,6 +36,11 @@ FIX_CREDENTIALS = ("check the AWS credentials this process uses (AWS_PROFILE, or
 #: The codes (or HTTP statuses, :func:`s3_error_code`) of an S3 error saying the object is not there, and that a
 #: condition (``If-None-Match``, ``If-Match``) did not hold.
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+#: The codes of an S3 error saying these credentials lack a permission.
+DENIED_CODES = frozenset({"AccessDenied", "Forbidden", "AllAccessDisabled"})
+#: The codes botocore gives a refusal answered without a body, as S3 answers a HEAD request: its HTTP status alone,
+#: which does not tell refused credentials (``InvalidAccessKeyId``, ``ExpiredToken``) from a missing permission.
+BODYLESS_REFUSALS = frozenset({"400", "403"})
 PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
 _CONFLICT_RETRIES = 5
 PROBE_KEY = "_tdprov/conditional-write-probe"
@@ -313,7 +318,7 @@ class S3Store(BaseStore):
             self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
             return True
         except Exception as exc:  # noqa: BLE001
-            error = self._translate(exc, "check", key)
+            error = self._translate(self._named_refusal(exc, key), "check", key)
             if isinstance(error, ObjectNotFoundError):
                 return False
             raise error from exc
@@ -359,6 +364,19 @@ class S3Store(BaseStore):
             )
 
     # -- errors -------------------------------------------------------------------------------
+    def _named_refusal(self, exc: Exception, key: str) -> Exception:
+        """``exc``, the error of a HEAD request of ``key``; for a refusal S3 answered without a body (a HEAD's answer
+        has none, so botocore knows its status alone: :data:`BODYLESS_REFUSALS`), the error of one ranged GET of the
+        key's first byte instead when that one names S3's code of refused credentials or of a missing permission."""
+        if s3_error_code(exc) not in BODYLESS_REFUSALS:
+            return exc
+        try:
+            self.client.get_object(Bucket=self.bucket, Key=self.prefix + key, Range="bytes=0-0")["Body"].close()
+        except Exception as named:  # noqa: BLE001 - only the words of the HEAD's error depend on it
+            if s3_error_code(named) in CREDENTIAL_CODES | DENIED_CODES:
+                return named
+        return exc
+
     def _translate(self, exc: Exception, action: str, key: str) -> Exception:
         """Map a boto3/botocore error to the tdprov error that says what to do."""
         from botocore.exceptions import (BotoCoreError, ClientError, NoCredentialsError, ParamValidationError,
@@ -382,11 +400,12 @@ class S3Store(BaseStore):
             return StoreError(f"{where}: bucket '{self.bucket}' does not exist.", fix="create the bucket or fix the store URI")
         if code in CREDENTIAL_CODES:
             return StoreError(f"{where}: the credentials were refused ({code}).", fix=FIX_CREDENTIALS)
-        if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled"):
-            return StoreError(
-                f"{where}: access denied ({code}).",
-                fix=f"grant s3:GetObject, s3:PutObject and s3:ListBucket on {self.bucket}/{self.prefix}* to these credentials",
-            )
+        grant = f"grant s3:GetObject, s3:PutObject and s3:ListBucket on {self.bucket}/{self.prefix}* to these credentials"
+        if code == "403":  # an answer without a body (a HEAD's) tells no cause: both, and both fixes
+            return StoreError(f"{where}: refused (403) with no error code, as S3 answers a HEAD request: the "
+                              "credentials were refused, or they lack a permission.", fix=f"{FIX_CREDENTIALS}; else {grant}")
+        if code in DENIED_CODES:
+            return StoreError(f"{where}: access denied ({code}).", fix=grant)
         if code in _UNAVAILABLE_CODES or status >= 500 or status == 429:
             return StoreUnavailableError(f"{where}: {code} ({message}).", fix=f"{RETRY_LATER}; {FLUSH_NOTE}")
         return StoreError(f"{where}: {code} ({message}).", fix="check the store URI, bucket settings and credentials")
