@@ -144,12 +144,22 @@ def s3_answering_pinned_reads_without_etag(s3_server: S3Server, tmp_path_factory
         yield proxy
 
 
+@pytest.fixture
+def s3_weakening_etags(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory):
+    """The session's S3 server behind a proxy on localhost that makes the ``ETag`` header of every answer weak
+    (``W/"..."``), as a proxy or CDN that compresses answers does: a :class:`S3Server` for the proxy. Everything else
+    (the bytes, and the ETags a listing's body holds) is passed on as it is."""
+    with _rewriting_proxy(s3_server, tmp_path_factory, weaken_etags=True) as proxy:
+        yield proxy
+
+
 @contextlib.contextmanager
 def _rewriting_proxy(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory, *, drop_if_match: bool = False,
-                     drop_pinned_etag_under: str | None = None) -> Iterator[S3Server]:
+                     drop_pinned_etag_under: str | None = None, weaken_etags: bool = False) -> Iterator[S3Server]:
     """A proxy on localhost before the session's S3 server that passes each request and answer on as it is, but
-    for ``If-Match`` dropped from requests (``drop_if_match``) or ``ETag`` from the answers to requests that hold
-    ``If-Match`` of a path holding ``drop_pinned_etag_under``: a :class:`S3Server` for the proxy."""
+    for ``If-Match`` dropped from requests (``drop_if_match``), ``ETag`` dropped from the answers to requests that hold
+    ``If-Match`` of a path holding ``drop_pinned_etag_under``, or made weak in every answer (``weaken_etags``): a
+    :class:`S3Server` for the proxy."""
     import http.client
     from http.server import BaseHTTPRequestHandler
 
@@ -187,7 +197,7 @@ def _rewriting_proxy(s3_server: S3Server, tmp_path_factory: pytest.TempPathFacto
             self.send_response_only(answer.status, answer.reason)
             for name, value in answer.getheaders():
                 if name.lower() not in unanswered:
-                    self.send_header(name, value)
+                    self.send_header(name, f"W/{value}" if weaken_etags and name.lower() == "etag" else value)
             length = answer.getheader("Content-Length") if self.command == "HEAD" else None
             self.send_header("Content-Length", length or str(len(data)))
             self.end_headers()

@@ -270,6 +270,57 @@ def test_tdprov_hash_names_a_shard_a_server_answered_with_other_bytes_than_liste
     assert "read through an S3 endpoint (and proxies) that honour conditional reads (If-Match)" in err, err
 
 
+def test_tdprov_hash_names_a_shard_answered_with_a_weak_etag_and_the_proxy_to_blame(
+        s3_server, s3_bucket: str, s3_weakening_etags, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``tdprov hash`` of a prefix through a proxy that makes S3's ETags weak (as one that compresses answers does): the
+    shard, read at its listed ETag, is refused (a weak ETag proves no bytes) naming the weak ETag and a proxy that
+    altered the answer, with the fix of that proxy; it said the endpoint ignored If-Match."""
+    from prov_common.cli import main
+    from prov_common.store.s3 import FIX_WEAK_ETAG
+
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    key = "corpus/part-0.csv"
+    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=_csv(OLD))
+    s3_weakening_etags.point(monkeypatch)
+    code = main(["hash", f"s3://{s3_bucket}/corpus/"])
+    err = capsys.readouterr().err
+    etag = hashlib.md5(_csv(OLD)).hexdigest()
+    assert code == 2, err
+    assert (f"'s3://{s3_bucket}/{key}' cannot be read as the bytes hashed: a read of the bytes with ETag \"{etag}\" "
+            f"(If-Match) was answered with bytes with the weak ETag W/\"{etag}\", which S3 never gives: a proxy (or CDN) "
+            "before the endpoint altered the answer") in err, err
+    assert FIX_WEAK_ETAG in err and "ignored the condition" not in err and "honour conditional reads" not in err, err
+
+
+def test_an_object_read_twice_through_a_proxy_that_weakens_etags_names_the_proxy_not_an_overwrite(
+        s3_server, s3_bucket: str, s3_weakening_etags, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An object hashed in two passes through a proxy that makes S3's ETags weak: the second read asks for the weak
+    ETag the first found, which S3 never matches (412). It was refused as overwritten while hashed, after hashing it
+    all once more; it is refused at once naming the weak ETag and the proxy, with that proxy's fix."""
+    from prov_common.store.s3 import FIX_WEAK_ETAG
+
+    key, data = "data/events.jsonl", _two_pass_jsonl("1.5")
+    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=data)
+    s3_weakening_etags.point(monkeypatch)
+    reads = []
+    events = s3_client().meta.events
+    count = lambda params, **_: reads.append(params.get("Key"))  # noqa: E731
+    events.register("provide-client-params.s3.GetObject", count)
+    try:
+        with pytest.raises(BadInputError) as info:
+            hash_path(f"s3://{s3_bucket}/{key}", file_sha256=True)
+    finally:
+        events.unregister("provide-client-params.s3.GetObject", count)
+    etag = hashlib.md5(data).hexdigest()
+    assert info.value.what == (
+        f"'s3://{s3_bucket}/{key}' cannot be read again as the bytes hashed: its first read was answered with the weak "
+        f"ETag W/\"{etag}\", which S3 never gives: a proxy (or CDN) before the endpoint altered the answer (compressed or "
+        "otherwise transformed it), and a later read cannot ask for those bytes by it (If-Match), so they were not "
+        "hashed."), info.value.what
+    assert info.value.fix == f"{FIX_WEAK_ETAG}; then hash it again" and len(reads) == 2, reads
+
+
 def test_a_shard_uploaded_in_parts_is_read_at_its_multipart_etag_and_its_digest_reused(
         s3_server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, if_match: str) -> None:
     """A shard uploaded in two parts has a multipart ETag (``"<md5 of the parts' md5s>-2"``, no digest of its bytes):

@@ -8,7 +8,9 @@ from botocore.exceptions import ClientError
 
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
 from prov_common.store import open_store
-from prov_common.store.s3 import FIX_CREDENTIALS, S3Options, parse_s3_uri
+from prov_common.store.errors import UnreadableObjectError
+from prov_common.store.pinning import pin_listing
+from prov_common.store.s3 import FIX_CREDENTIALS, FIX_WEAK_ETAG, S3Options, parse_s3_uri
 
 from conftest import free_port, s3_env
 from test_reliability_proxy import FaultProxy, fault_proxy  # noqa: F401 - fixtures
@@ -106,6 +108,27 @@ def test_a_head_refused_without_a_body_that_a_get_does_not_explain_names_both_ca
                                "answers a HEAD request: the credentials were refused, or they lack a permission.")
     assert info.value.fix == f"{FIX_CREDENTIALS}; else {GRANT.format(bucket=bucket)}"
     assert [(method, outcome) for method, _, outcome in fault_proxy.log[-2:]] == [("HEAD", "403"), ("GET", "forward")]
+
+
+def test_a_pinned_read_answered_with_a_weak_etag_names_the_proxy_that_altered_the_answer(
+        s3_store_uri: str, s3_weakening_etags, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy or CDN that compresses S3's answers makes their ETag weak (``W/"..."``), which proves no bytes: a read
+    at the listed ETag so answered is refused, as it was, but said the endpoint ignored If-Match, with its fix."""
+    import hashlib
+
+    assert open_store(s3_store_uri).put("runs/k", b"1")
+    s3_weakening_etags.point(monkeypatch)
+    store = open_store(s3_store_uri)
+    etag = hashlib.md5(b"1").hexdigest()
+    assert pin_listing(store, {"runs/k": f"1:{etag}"}) == []
+    with pytest.raises(UnreadableObjectError) as info:
+        store.get("runs/k")
+    assert info.value.what == (
+        f"'runs/k' cannot be read as it was listed in {store.describe()}: a read of the bytes with ETag \"{etag}\" "
+        f"(If-Match) was answered with bytes with the weak ETag W/\"{etag}\", which S3 never gives: a proxy (or CDN) "
+        "before the endpoint altered the answer (compressed or otherwise transformed it), and a weak ETag does not prove "
+        "they are the bytes asked for"), info.value.what
+    assert info.value.fix == f"{FIX_WEAK_ETAG}; the next audit verifies it again"
 
 
 def test_default_bounds_give_up_within_seconds(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

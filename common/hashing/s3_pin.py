@@ -9,9 +9,10 @@ would describe two contents. Here the first read
 takes the object's ETag (and version, on a versioned bucket); every later read asks for that ETag (``IfMatch``)
 and version, so it reads the same bytes or S3 refuses it (412 Precondition Failed), which is an
 :class:`ObjectChangedError` naming the object; so is an answer of other bytes (its ``ETag`` header not the one asked
-for: a server that ignores ``If-Match``). A shard is read at the ETag its listing gave it; one listed with an
-ETag no request can send is refused naming it. An empty ETag (an S3-compatible server's listing) pins nothing: that
-shard is read as an object no listing named, pinned by its first read.
+for: a server that ignores ``If-Match``). An answer given a weak ETag (``W/"..."``: a proxy that compresses or
+transforms answers) is refused naming it, never taken for an overwrite. A shard is read at the ETag its listing gave
+it; one listed with an ETag no request can send is refused naming it. An empty ETag (an S3-compatible server's
+listing) pins nothing: that shard is read as an object no listing named, pinned by its first read.
 """
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from typing import IO, Any
 from prov_common.errors import BadInputError
 from prov_common.hashing.file_sha256 import sha256_stream
 from prov_common.hashing.remote import named_if_missing, readable_body, s3_client, s3_object_params
-from prov_common.store.s3 import (FIX_HONOUR_IF_MATCH, NOT_FOUND_CODES, PRECONDITION_CODES, PinIgnoredError, get_pinned,
-                                  quoted_etag, s3_error_code, unaskable_etag)
+from prov_common.store.s3 import (FIX_WEAK_ETAG, NOT_FOUND_CODES, PRECONDITION_CODES, WEAK_ETAG_CAUSE, PinIgnoredError,
+                                  get_pinned, quoted_etag, s3_error_code, unaskable_etag)
+from prov_common.text import VALUE_AT_MOST, cut
 
 _CHANGED_CODES = PRECONDITION_CODES | NOT_FOUND_CODES | {"NoSuchVersion"}
 
@@ -63,7 +65,7 @@ class PinnedS3Object:
                 raise self._changed(exc) from exc
             except Exception as exc:  # botocore's ClientError
                 if self.etag is not None and s3_error_code(exc) in _CHANGED_CODES:
-                    raise self._changed() from exc
+                    raise self._weak() or self._changed() from exc
                 with named_if_missing(self.uri):
                     raise
             if self.etag is None:
@@ -92,9 +94,19 @@ class PinnedS3Object:
             raise BadInputError(unaskable, fix="check what answers at the S3 endpoint (S3 gives each object an ETag of "
                                                "printable ASCII), then hash it again")
 
+    def _weak(self) -> BadInputError | None:
+        """The refusal of the object when the ETag its first read found is weak (``W/"..."``): no read can ask for it
+        (S3 matches ``If-Match`` to a strong ETag only), so a later read's refusal says nothing of a write; else None."""
+        if self._listed is not None or not self.etag or not self.etag.startswith("W/"):
+            return None
+        return BadInputError(f"{self.uri!r} cannot be read again as the bytes hashed: its first read was answered with the "
+                             f"weak ETag {cut(self.etag, VALUE_AT_MOST)}, {WEAK_ETAG_CAUSE}, and a later read cannot ask "
+                             "for those bytes by it (If-Match), so they were not hashed.",
+                             fix=f"{FIX_WEAK_ETAG}; then hash it again")
+
     def _changed(self, ignored: PinIgnoredError | None = None) -> ObjectChangedError:
         """The refusal of the object, overwritten or removed since its ETag was taken; ``ignored``: a read answered
-        with other bytes (or bytes given no ETag), as a server that ignores ``If-Match`` answers."""
+        with other bytes (or bytes given no ETag), as a server that ignores ``If-Match`` answers, or given a weak ETag."""
         first = "its listing named" if self._listed is not None else "the first read found"
         if ignored is None:
             return ObjectChangedError(
@@ -102,7 +114,7 @@ class PinnedS3Object:
                 f"{first} (overwritten or removed since), so its digests would describe two contents.", fix=_AGAIN)
         what = "changed while it was being hashed" if ignored.changed else "cannot be read as the bytes hashed"
         return ObjectChangedError(f"{self.uri!r} {what}: {ignored.reason}; so they are not the bytes {first}, and were "
-                                  "not hashed.", fix=f"{FIX_HONOUR_IF_MATCH}; then {_AGAIN}")
+                                  "not hashed.", fix=f"{ignored.fix}; then {_AGAIN}")
 
 
 _AGAIN = ("hash it again once writes to it have stopped (writers that put each version under a new key, or a versioned "

@@ -112,17 +112,23 @@ def quoted_etag(etag: str) -> str:
 
 
 class PinIgnoredError(Exception):
-    """A read pinned to ETag ``asked`` (``If-Match``) was answered with other bytes (ETag ``answered``), or with bytes
-    given no ETag (``answered`` None): the server, or a proxy before it, ignored the condition."""
+    """A read pinned to ETag ``asked`` (``If-Match``) was answered with other bytes (ETag ``answered``), with bytes
+    given no ETag (``answered`` None): the server, or a proxy before it, ignored the condition; or with bytes given a
+    weak ETag (``W/"..."``): a proxy before the server altered the answer."""
 
     def __init__(self, asked: str, answered: str | None) -> None:
         self.asked, self.answered = asked, answered
         super().__init__(self.reason)
 
     @property
+    def weak(self) -> bool:
+        """Whether the answer's ETag is weak (``W/"..."``), which S3 never gives: it names no bytes for certain."""
+        return self.answered is not None and self.answered.startswith("W/")
+
+    @property
     def changed(self) -> bool:
-        """Whether the answer named other bytes than those asked for (else it named none)."""
-        return self.answered is not None
+        """Whether the answer named other bytes than those asked for (else it named none for certain)."""
+        return self.answered is not None and not self.weak
 
     @property
     def reason(self) -> str:
@@ -131,20 +137,35 @@ class PinIgnoredError(Exception):
         if self.answered is None:
             return (f"{asked} bytes given no ETag, so they cannot be told from others: the endpoint (or a proxy before "
                     "it) may ignore the condition")
+        if self.weak:
+            return (f"{asked} bytes with the weak ETag {cut(self.answered, VALUE_AT_MOST)}, {WEAK_ETAG_CAUSE}, and a weak "
+                    "ETag does not prove they are the bytes asked for")
         answered = quoted_etag(cut(self.answered.strip('"'), VALUE_AT_MOST))
         return (f"{asked} bytes with ETag {answered}: the endpoint (or a proxy before it) ignored the condition, which "
                 "would have refused the read")
 
+    @property
+    def fix(self) -> str:
+        """The fix's first words: :data:`FIX_WEAK_ETAG` for a weak ETag, else :data:`FIX_HONOUR_IF_MATCH`."""
+        return FIX_WEAK_ETAG if self.weak else FIX_HONOUR_IF_MATCH
+
 
 FIX_HONOUR_IF_MATCH = "read through an S3 endpoint (and proxies) that honour conditional reads (If-Match), as S3 does"
-"""The fix's first words for a :class:`PinIgnoredError`."""
+"""The fix's first words for a :class:`PinIgnoredError` of an endpoint that ignored the condition."""
+WEAK_ETAG_CAUSE = ("which S3 never gives: a proxy (or CDN) before the endpoint altered the answer (compressed or "
+                   "otherwise transformed it)")
+"""Why an answer's ETag is weak (``W/"..."``), as a clause after it."""
+FIX_WEAK_ETAG = ("reach S3 without the proxy that alters its answers, or turn off that proxy's compression and "
+                 "transformation of them")
+"""The fix's first words for a :class:`PinIgnoredError` of an answer given a weak ETag."""
 
 
 def get_pinned(client: Any, etag: str | None, **params: Any) -> Any:
     """``client.get_object(**params)``, at the bytes with ``etag`` (quoted or not) when given: S3 answers them or
     refuses (412 Precondition Failed, raised as botocore's error). The answer's own ``ETag`` header is checked
     against it too, at no cost (it comes with the bytes): a server that ignores ``If-Match`` answers whatever the key
-    holds, and an answer of other bytes, or of none named, is refused (:class:`PinIgnoredError`, its body closed).
+    holds, and an answer of other bytes, or of none named, is refused (:class:`PinIgnoredError`, its body closed), as
+    is one given a weak ETag (``W/"..."``, a proxy's that altered the answer), which proves no bytes.
     The one pinned read of the store's reads and of a hashing's (:mod:`prov_common.hashing.s3_pin`)."""
     if not etag:
         return client.get_object(**params)
@@ -219,7 +240,7 @@ class S3Store(BaseStore):
         except PinIgnoredError as exc:
             what = "changed after it was listed" if exc.changed else "cannot be read as it was listed"
             raise UnreadableObjectError(f"'{key}' {what} in {self.describe()}: {exc.reason}",
-                                        fix=f"{FIX_HONOUR_IF_MATCH}; the next audit verifies it again") from exc
+                                        fix=f"{exc.fix}; the next audit verifies it again") from exc
         except Exception as exc:  # noqa: BLE001
             if etag and s3_error_code(exc) in PRECONDITION_CODES:
                 raise UnreadableObjectError(
