@@ -411,6 +411,17 @@ def forge_state(s: Store) -> tuple[str, str, str]:
     return "default", CHECK_INVENTORY, f"'{forged}' appeared or was replaced since the last audit and does not verify"
 
 
+def copy_an_older_state_under_a_later_key_of_its_size(s: Store) -> tuple[str, str, str]:
+    """An audit with nothing new writes a state of the tree size the last one did; the older of the two, validly signed,
+    copied under a later key of that size would be continued from, dropping what the newer one kept."""
+    assert _audit(s.pipe).clean
+    older, newest = s.keys("audit/state/")[-2:]
+    assert older[:25] == newest[:25], (older, newest)  # the same tree size
+    copy = newest.replace("-2", "-3", 1)  # stamped later
+    raw_write(s.uri, copy, raw_read(s.uri, older))
+    return "default", CHECK_INVENTORY, f"'{copy}' appeared or was replaced since the last audit and does not verify: audit state"
+
+
 def wipe_log_and_audit(s: Store) -> tuple[str, str, str]:
     s.delete(*s.keys("log/"), *s.keys("audit/"))
     s.delete_run(s.extra)
@@ -531,7 +542,7 @@ ATTACKS: list[Callable[[Store], tuple[str, str, str]]] = [
     flip_lookup_object_the_last_audit_wrote, flip_lookup_object_the_last_audit_wrote_full, copy_a_lookup_object_over_the_one_the_last_audit_wrote,
     inject_leaf_batch_after_the_head,
     delete_first_checkpoint,
-    forge_state, wipe_log_and_audit, copy_bundle_under_new_run_id_without_index_entry, copy_bundle_under_upper_case_run_id_full,
+    forge_state, copy_an_older_state_under_a_later_key_of_its_size, wipe_log_and_audit, copy_bundle_under_new_run_id_without_index_entry, copy_bundle_under_upper_case_run_id_full,
     copy_bundle_under_new_run_id_whose_indexed_record_names_no_key,
     plant_a_leaf_batch_inside_the_log, plant_a_leaf_batch_inside_the_log_full, add_a_signature_to_a_source_record_no_audit_saw,
     plant_unsealed_folder_with_a_manifest, plant_unsealed_folder_with_events_full, copy_a_bundle_under_a_name_that_is_no_run_id,

@@ -375,6 +375,34 @@ def test_the_staged_events_of_an_unfinished_run_removed_after_an_audit_named_it_
     assert _audit(pipe.store).clean and _audit(pipe.store, full=True).clean
 
 
+def test_an_older_audit_state_copied_under_a_newer_key_is_a_finding_and_not_continued_from(tmp_path: Path) -> None:
+    """Audits of a store with no new bundle write states of the same tree size. An older one, validly signed, copied
+    under a later key of that size verified (its key named the size it holds) and was continued from: what the audits
+    after it kept was dropped, here the run one named unfinished, whose staged events could then be removed with no
+    finding. A state names the key it was written under: the copy is a finding, and the audit continues from the
+    newest state under its own key."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    assert _audit(pipe.store).clean
+    [older] = pipe.store.list("audit/state/")
+    events = run_events("prepare_lost", [dataset(pipe.raw_name, pipe.raw)], [dataset("/m/lost", digest("lost"))],
+                        start=datetime.now(timezone.utc) - timedelta(days=3))
+    staged = [_stage(pipe.store, e) for e in events]
+    lost = events[0]["run"]["runId"]
+    named = _audit(pipe.store)
+    assert set(_unfinished(named)) == {lost}
+    newest = list(pipe.store.list("audit/state/"))[-1]
+    copy = newest.replace("-2", "-3", 1)  # the same tree size, stamped later
+    raw_write(pipe.store.uri, copy, raw_read(pipe.store.uri, older))
+    for key in staged:
+        raw_delete(pipe.store.uri, key)
+    result = _audit(pipe.store)
+    copied = [f for f in result.errors if f.object == copy]
+    assert {f.check for f in copied} == {CHECK_LOG, CHECK_INVENTORY}, [f.what for f in result.errors]
+    assert all(f"is the state written as '{older}', copied under another key" in f.what for f in copied)
+    assert "remove the copy" in copied[0].fix
+    assert f"run {lost} was unfinished at audit {named.audit_id}" in _unfinished(result)[lost]
+
+
 def test_a_run_examined_before_the_failing_result_of_what_it_read_is_named_as_its_user(tmp_path: Path) -> None:
     """A training run reads a version that no result says failed, and is audited; the result comes later: a validation
     task checks that version after the fact, and the run that made another version delivers its failing result late

@@ -13,7 +13,7 @@ not verify is a finding and the audit re-checks everything.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prov_common.audit.catalog import Written
@@ -220,11 +220,13 @@ class AuditState:
     recent: list[tuple[str, str]] = field(default_factory=list)  # (index key, run id) logged after the next listing cursor
     previous: str | None = None  # the state this one continued from
     catalog: dict[str, str] = field(default_factory=dict)  # catalog object key -> SHA-256 of its bytes, each of this log
+    key: str | None = None  # the key it was written under (None: written before states named it)
 
     def payload(self) -> bytes:
         return canonical_bytes({"checkpoint": {"size": self.checkpoint_size, "root": self.checkpoint_root, "digest": self.checkpoint_digest},
                                 "checks": self.checks.to_dict(), "lastIndexKey": self.last_index_key,
-                                "recent": [list(x) for x in self.recent], "previous": self.previous, "catalog": self.catalog})
+                                "recent": [list(x) for x in self.recent], "previous": self.previous, "catalog": self.catalog,
+                                **({"key": self.key} if self.key is not None else {})})
 
     @classmethod
     def from_payload(cls, data: bytes) -> "AuditState":
@@ -232,7 +234,8 @@ class AuditState:
         cp = raw["checkpoint"]
         return cls(int(cp["size"]), str(cp["root"]), str(cp["digest"]), CheckState.from_dict(raw["checks"]), raw["lastIndexKey"],
                    [(str(k), str(r)) for k, r in raw["recent"]], raw["previous"],
-                   {str(k): str(v) for k, v in (raw.get("catalog") or {}).items()})  # states before catalog pins have none
+                   {str(k): str(v) for k, v in (raw.get("catalog") or {}).items()},  # states before catalog pins have none
+                   None if raw.get("key") is None else str(raw["key"]))  # states before keys were named have none
 
 
 @dataclass
@@ -247,26 +250,48 @@ class LoadedState:
     digest: str | None = None
 
 
+class CopiedStateError(VerificationError):
+    """A signed audit state under another key than the one it was written under: a copy."""
+
+
+FIX_COPIED = ("remove the copy and find out who wrote it: an audit writes its state once, under the key the state names; "
+              "audits continue from the newest state under its own key")
+
+
 def read_state(store: Store, trust: TrustStore, key: str, data: bytes | None = None) -> AuditState:
-    """The signed audit state under ``key``, which must name the checkpoint size it holds (an older state copied
-    under a newer key would be continued from, re-examining or skipping what came after it); ``data``: its bytes, when
-    the caller read them."""
+    """The signed audit state under ``key``, which must name the checkpoint size it holds and, when it names one, be the
+    key it was written under (an older state copied under a newer key would be continued from, re-examining or skipping
+    what came after it, or dropping what later audits kept: :class:`CopiedStateError`); ``data``: its bytes, when the
+    caller read them."""
     data = store.get(key, SMALL_OBJECT_LIMIT) if data is None else data
     state = AuditState.from_payload(open_envelope(data, trust, STATE_PAYLOAD_TYPE, what=f"audit state '{key}'",
                                                   position=lambda payload: AuditState.from_payload(payload).checkpoint_size).payload)
     if not key[len(STATE_PREFIX):].startswith(f"{state.checkpoint_size:012d}-"):
         raise VerificationError(f"audit state '{key}' holds the state at checkpoint {state.checkpoint_size}, which its key does not "
                                 "name: a state copied under another key.", fix=FIX_STATE)
+    if state.key is not None and state.key != key:
+        raise CopiedStateError(f"audit state '{key}' is the state written as '{state.key}', copied under another key: continued "
+                               "from, it would drop what the audits after it kept (runs named unfinished, findings, acceptances)",
+                               fix=FIX_COPIED)
     return state
 
 
 def load_state(store: Store, tlog: TransparencyLog, trust: TrustStore) -> LoadedState:
     """The newest state, verified: signed by a trusted key and bound to a checkpoint in the store (or, a state written
-    while the log was empty, to none: ``checkpoint`` is None)."""
-    keys = list(store.list(STATE_PREFIX))
-    if not keys:
-        return LoadedState()
-    key = keys[-1]
+    while the log was empty, to none: ``checkpoint`` is None). A newer state that is a copy of another under a key it was
+    not written under (:class:`CopiedStateError`) is a finding, and the newest state under its own key is loaded."""
+    copies: list[Finding] = []
+    for key in reversed(list(store.list(STATE_PREFIX))):
+        loaded = _load(store, tlog, trust, key)
+        if not isinstance(loaded, CopiedStateError):
+            loaded.problems[:0] = copies
+            return loaded
+        copies.append(Finding(CHECK_LOG, key, loaded.what, loaded.fix))
+    return LoadedState(problems=copies)
+
+
+def _load(store: Store, tlog: TransparencyLog, trust: TrustStore, key: str) -> LoadedState | CopiedStateError:
+    """The state under ``key`` as :func:`load_state` loads it, or the error of a copy."""
     what = f"audit state '{key}'"
     try:
         data = store.get(key, SMALL_OBJECT_LIMIT)
@@ -287,6 +312,8 @@ def load_state(store: Store, tlog: TransparencyLog, trust: TrustStore) -> Loaded
         if (cp.digest, cp.checkpoint.root) != (state.checkpoint_digest, state.checkpoint_root):
             return LoadedState(key=key, problems=[Finding(CHECK_LOG, key, f"{what} is bound to checkpoint {state.checkpoint_size} with digest "
                                                           f"{state.checkpoint_digest}, but that checkpoint is now {cp.digest}", FIX_STATE)])
+    except CopiedStateError as exc:
+        return exc
     except (TdprovError, KeyError, TypeError, ValueError, IndexError) as exc:
         detail = exc.what if isinstance(exc, TdprovError) else f"{what} is damaged ({exc!r})"
         blamed = failed_in(key, exc)  # the checkpoint it is bound to, when that is what fails
@@ -298,10 +325,10 @@ def load_state(store: Store, tlog: TransparencyLog, trust: TrustStore) -> Loaded
 def write_state(store: Store, key: str, state: AuditState, signer: SigningKey) -> Written | None:
     """Write ``state`` signed under ``key``, with the SHA-256 of the bytes written; None if the key is taken."""
     try:
-        return Written.put(store, key, sign_envelope(state.payload(), STATE_PAYLOAD_TYPE, [signer]).to_json())
+        return Written.put(store, key, sign_envelope(replace(state, key=key).payload(), STATE_PAYLOAD_TYPE, [signer]).to_json())
     except ObjectConflictError:
         return None
 
 
-__all__ = ["AcceptedRun", "AuditState", "CheckState", "LoadedState", "OpenLink", "StagedSeen", "TrainingGap", "UnsealedRun", "load_state", "state_key",
+__all__ = ["AcceptedRun", "AuditState", "CheckState", "CopiedStateError", "LoadedState", "OpenLink", "StagedSeen", "TrainingGap", "UnsealedRun", "load_state", "state_key",
            "write_state"]
