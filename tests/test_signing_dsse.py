@@ -163,6 +163,36 @@ def test_a_signature_whose_key_id_was_changed_is_named_altered_not_untrusted(nam
                           f"{key.key_id}: its key id was changed after it was signed.")
 
 
+@pytest.mark.parametrize("also_trusted", [False, True])
+@pytest.mark.parametrize("named", ["", "ed25519:" + "0" * 64])
+def test_a_retired_keys_signature_whose_key_id_was_changed_is_judged_by_the_keys_cut_off(named: str, also_trusted: bool) -> None:
+    """Whoever holds a lost, retired key and signs with it after its cut-off can change the key id of the signature: it
+    was then named 'untrusted key', with the fix to trust the signer's key, or (the key still listed as trusted too)
+    'altered', with the fix to restore the object from a trusted copy, not as the retired key's forgery to remove. It is
+    judged as the retired key's: after its cut-off a 'retired key' finding, before it an altered key id."""
+    lost, kept = SigningKey.generate(), SigningKey.generate()
+    trust = TrustStore.of([kept.public, *([lost.public] if also_trusted else [])])
+    trust.retire(lost.public, 5)
+    env = sign_envelope(b'{"size":3}', CHECKPOINT_TYPE, [lost])
+    renamed = Envelope(env.payload, env.payload_type, (Signature(named, env.signatures[0].sig),)).to_json()
+    with pytest.raises(EnvelopeError) as caught:
+        open_envelope(renamed, trust, CHECKPOINT_TYPE, what="checkpoint 'c/9.json'", position=9)
+    error = caught.value
+    assert error.problem == "retired key" and "TDPROV_RETIRED_KEYS" in error.fix, (error.what, error.fix)
+    assert error.what.startswith(f"checkpoint 'c/9.json': signed by retired key {lost.key_id} after its cut-off at log size 5")
+    with pytest.raises(EnvelopeError) as caught:
+        open_envelope(renamed, trust, CHECKPOINT_TYPE, what="checkpoint 'c/3.json'", position=3)
+    assert (caught.value.problem, caught.value.fix) == ("altered", "restore it from a trusted copy")
+    assert f"but was made by trusted key {lost.key_id}: its key id was changed" in caught.value.what
+    logged = trust.logged_at({"sha256:" + hashlib.sha256(env.to_json()).hexdigest(): 3})  # as signed, where the log holds it
+    with pytest.raises(EnvelopeError) as caught:
+        open_envelope(renamed, logged, CHECKPOINT_TYPE, what="statement")
+    assert caught.value.problem == "altered", caught.value.what
+    with pytest.raises(EnvelopeError) as caught:
+        open_envelope(renamed, trust, CHECKPOINT_TYPE, what="statement")
+    assert caught.value.problem == "retired key" and "(the log does not hold it)" in caught.value.what
+
+
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 

@@ -108,11 +108,14 @@ FIX_RETIRED = ("the key was retired at that log size (TDPROV_RETIRED_KEYS, TDPRO
                "treat the object as forged by whoever holds the key, and remove it")
 
 
-def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope", position: int | None = None) -> str:
+def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope",
+                    position: int | Callable[[], int | None] | None = None) -> str:
     """Return the key id of the first trusted key whose signature verifies.
 
     A retired key's signature counts only when ``position`` (the log size by which the log fixed the object: a
-    bundle's leaf index + 1, the size of a checkpoint an audit object belongs to) is at most its cut-off.
+    bundle's leaf index + 1, the size of a checkpoint an audit object belongs to; or a function giving it, asked only
+    when a retired key's signature is met) is at most its cut-off. A signature a retired key made under another key id
+    (changed after signing) is judged as that key's.
     Raises :class:`EnvelopeError` naming ``name`` and the key ids when no signature is valid under a
     trusted key: ``unsigned``, ``bad signature``, signed by a retired key after its cut-off or for nothing the
     log holds (``retired key``), or signed only by keys not in ``trust`` (``untrusted key``; ``altered`` when a trusted
@@ -125,28 +128,36 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
     untrusted: list[str] = []
     late: list[RetiredKey] = []
     renamed: list[tuple[str, str]] = []
+    if callable(position):
+        position = _once(position)
     for sig in envelope.signatures:
         key = trust.get(sig.keyid)
         retired = trust.retired.get(sig.keyid)  # retired wins: a lost key still listed as trusted counts as retired
         if retired is not None:
             if not retired.key.verify(sig.sig, message):
                 bad.append(sig.keyid)
-            elif trust.retired_count and position is not None and position <= retired.cutoff:
+            elif trust.retired_count and (at := _at(position)) is not None and at <= retired.cutoff:
                 return retired.key_id
             else:
                 late.append(retired)
+        elif key is not None and key.verify(sig.sig, message):
+            return key.key_id
+        elif (made := _by_retired(sig, message, trust)) is not None:  # its key id changed: judged as the retired key's
+            if trust.retired_count and (at := _at(position)) is not None and at <= made.cutoff:
+                renamed.append((sig.keyid or "<no keyid>", made.key_id))
+            else:
+                late.append(made)
         elif key is None:
             untrusted.append(sig.keyid or "<no keyid>")
             _renamed(sig, message, trust, renamed)
-        elif key.verify(sig.sig, message):
-            return key.key_id
         elif not _renamed(sig, message, trust, renamed):
             bad.append(sig.keyid)
     if bad:
         raise EnvelopeError(name, "bad signature", f"bad signature by {', '.join(bad)} (the signed bytes were changed)",
                             FIX_BAD_SIGNATURE, envelope)
     if late:
-        raise EnvelopeError(name, "retired key", _after_cutoff(late[0], position if trust.retired_count else -1), FIX_RETIRED, envelope)
+        raise EnvelopeError(name, "retired key", _after_cutoff(late[0], _at(position) if trust.retired_count else -1), FIX_RETIRED,
+                            envelope)
     if renamed:
         named, signer = renamed[0]
         raise EnvelopeError(name, "altered", f"the signature names key {named} but was made by trusted key {signer}: its key id "
@@ -184,23 +195,60 @@ def _renamed(sig: Signature, message: bytes, trust: TrustStore, renamed: list[tu
     return signer is not None
 
 
+def _once(find: Callable[[], int | None]) -> Callable[[], int | None]:
+    """``find``, called at most once."""
+    found: list[int | None] = []
+
+    def at() -> int | None:
+        if not found:
+            found.append(find())
+        return found[0]
+    return at
+
+
+def _at(position: int | Callable[[], int | None] | None) -> int | None:
+    return position() if callable(position) else position
+
+
+def _by_retired(sig: Signature, message: bytes, trust: TrustStore) -> RetiredKey | None:
+    """The retired key that made ``sig`` though its key id (an unsigned hint) names another key, or None: a signature by a
+    lost key renamed so as not to be judged by the key's cut-off."""
+    return next((r for r in trust.retired.values() if r.key_id != sig.keyid and r.key.verify(sig.sig, message)), None)
+
+
 def _after_cutoff(retired: RetiredKey, position: int | None) -> str:
     where = ("the log does not hold it" if position is None else "it appeared after the key was retired" if position < 0
              else f"the log fixed it at log size {position}")
     return f"signed by retired key {retired.key_id} after its cut-off at log size {retired.cutoff} ({where})"
 
 
-def _position(position: Position, payload: bytes, data: bytes, trust: TrustStore) -> int | None:
-    """The log size by which the log fixed the object (None: unknown, or not in the log)."""
+def _position(position: Position, envelope: Envelope, data: bytes, trust: TrustStore) -> int | None:
+    """The log size by which the log fixed the object (None: unknown, or not in the log): by default where ``trust`` knows
+    its bytes logged, or the bytes signed when the key id of its one signature was changed from a retired key's since."""
     if callable(position):
         try:
-            found = position(payload)
+            found = position(envelope.payload)
         except (ValueError, KeyError, TypeError, AttributeError, TdprovError):
             return None  # a payload that does not say: the object's own check names what is wrong with it
         return found if isinstance(found, int) and not isinstance(found, bool) else None
     if position is None:
-        return trust.position_of("sha256:" + hashlib.sha256(data).hexdigest())
+        return trust.position_of(_sha256(data)) or _logged_as_signed(envelope, trust)
     return position
+
+
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _logged_as_signed(envelope: Envelope, trust: TrustStore) -> int | None:
+    """Where the log holds ``envelope`` as written, when its one signature names another key id than the retired key
+    that made it (see :func:`_by_retired`)."""
+    if len(envelope.signatures) != 1:
+        return None
+    sig = envelope.signatures[0]
+    made = _by_retired(sig, pae(envelope.payload_type, envelope.payload), trust)
+    return None if made is None else trust.position_of(_sha256(Envelope(envelope.payload, envelope.payload_type,
+                                                                              (Signature(made.key_id, sig.sig),)).to_json()))
 
 
 @dataclass(frozen=True)
@@ -232,9 +280,9 @@ def open_envelope(data: bytes, trust: TrustStore, payload_type: str, what: str =
         envelope = Envelope.from_json(data, name=what)
     except BadInputError as exc:
         raise EnvelopeError(what, "malformed", _not_an_envelope(exc.__cause__), _DAMAGED) from exc
-    if trust.retired and any(s.keyid in trust.retired for s in envelope.signatures):
-        position = _position(position, envelope.payload, data, trust)
-    key_id = verify_envelope(envelope, trust, name=what, position=position if isinstance(position, int) else None)
+    given = position
+    key_id = verify_envelope(envelope, trust, name=what,
+                             position=(lambda: _position(given, envelope, data, trust)) if trust.retired else None)
     if not (accepts(envelope.payload_type) if accepts is not None else envelope.payload_type == payload_type):
         raise EnvelopeError(what, "wrong payload type", f"payload type is '{envelope.payload_type}', not '{payload_type}'",
                             FIX_WRONG_TYPE, envelope)
