@@ -57,6 +57,14 @@ def local_dataset(namespace: str, name: str) -> tuple[str, str]:
     return namespace, name
 
 
+def one_root(path: str) -> str:
+    """An absolute ``path`` as normalised by ``os.path.abspath``, its leading ``//`` as ``/``: POSIX leaves exactly two
+    leading slashes to the system and Python keeps them, while Linux and macOS open the root there (``//data/x`` is the
+    file ``/data/x``, one dataset). Not applied to the names a sealed bundle's events give (:func:`local_dataset`: its
+    PROV is re-derived with them)."""
+    return path[1:] if path.startswith("//") and not path.startswith("///") else path
+
+
 def home_hint(path: str, fix: str) -> str:
     """``fix`` for a local path that names no file, led, when the path starts with ``~``, by the reminder that
     tdprov does not expand ``~`` (no shell did: it is a folder of that name to the naming and the hashing alike)."""

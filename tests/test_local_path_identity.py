@@ -17,6 +17,7 @@ from prov_common.errors import BadInputError
 from prov_common.hashing import hash_path
 from prov_common.hashing.targets import hash_dataset
 from prov_common.lineage import dataset_from_uri
+from prov_common.lineage.naming import file_dataset
 from prov_common.lineage.enrich import ContentHashTransformer
 from prov_common.store import open_store
 from prov_common.w3cprov.identity import location_of_ref
@@ -222,3 +223,16 @@ def test_a_run_that_rewrites_what_it_read_is_recorded_reading_it_once(tmp_path: 
     (folded,) = fold_runs([started, completed])
     assert [d.version for d in folded.inputs] == [before]
     assert [d.version for d in folded.outputs] == [hash_path(x).digest] != [before]
+
+
+def test_a_path_with_two_leading_slashes_is_the_file_at_the_root(tmp_path: Path) -> None:
+    """``//data/x.csv`` opens ``/data/x.csv`` (Linux and macOS take a leading ``//`` as the root), but Python's
+    ``abspath`` keeps it, so one file was two datasets: the one a path built as ``f"{root}/{rel}"`` with ``root="/"``
+    named, and the one every other spelling of it names."""
+    (tmp_path / "x.csv").write_text("a\n1\n")
+    plain = ("file", str(tmp_path / "x.csv"))
+    doubled = f"/{tmp_path}/x.csv"
+    assert dataset_from_uri(doubled) == dataset_from_uri(f"file://{doubled}") == plain
+    assert dataset_from_uri(f"file://localhost/{doubled}") == dataset_from_uri(f"/{tmp_path}/sub/../x.csv") == plain
+    assert location_of_ref(doubled) == plain  # what 'tdprov lineage //...' looks up
+    assert file_dataset("", doubled) == plain  # the official provider's File given by that path

@@ -11,7 +11,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 from prov_common.errors import BadInputError
 from prov_common.hashing.remote import S3_NAMED_SCHEMES, s3_key
 from prov_common.hashing.targets import local_target
-from prov_common.file_uri import is_local_host, local_dataset, local_namespace, split_uri  # noqa: F401 - local_namespace: part of the naming API
+from prov_common.file_uri import is_local_host, local_dataset, local_namespace, one_root, split_uri  # noqa: F401 - local_namespace: part of the naming API
 from prov_common.lineage.redact import redact_identity, redact_namespace
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -390,12 +390,12 @@ def _local(path: str) -> tuple[str, str]:
 def opened_path(path: str) -> str:
     """The absolute path of the file the OS opens for ``path``, as a local dataset is named.
 
-    That is ``os.path.abspath(path)`` (``.``, ``//`` and ``..`` removed as written), but where a ``..`` follows a
-    symbolic link: the OS takes ``lnk/..`` as the parent of the link's target, not the folder holding ``lnk``. Then the
-    part up to the last ``..`` is resolved as the OS does (``os.path.realpath``) and the rest kept as written, so the
-    name is the file whose bytes are hashed. Symbolic links are otherwise kept as written (``lnk/x.csv`` stays).
+    That is ``os.path.abspath(path)`` (``.``, ``//`` and ``..`` removed as written, a leading ``//`` too:
+    :func:`~prov_common.file_uri.one_root`), but where a ``..`` follows a symbolic link: the OS takes ``lnk/..`` as the
+    parent of the link's target, not the folder holding ``lnk``. Then the part up to the last ``..`` is resolved as the
+    OS does (``os.path.realpath``) and the rest kept as written, so the name is the file whose bytes are hashed. Symbolic links are otherwise kept as written (``lnk/x.csv`` stays).
     """
-    lexical = os.path.abspath(path)
+    lexical = one_root(os.path.abspath(path))
     segments = path.split("/")
     if ".." not in segments:
         return lexical
