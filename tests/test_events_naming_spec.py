@@ -212,6 +212,22 @@ def test_an_asset_uri_is_named_as_the_airflow_provider_names_it(uri: str) -> Non
     assert dataset_from_uri(uri) == (converted.namespace, converted.name)
 
 
+@pytest.mark.parametrize("uri", ["file://nas/share/corpus/", "hdfs://nn:8020/corpus/v3/", "sftp://h/corpus/",
+                                 "abfss://c@acct.dfs.core.windows.net/corpus/v3/", "wasbs://c@acct.blob.core.windows.net/corpus/"])
+def test_a_prefix_with_a_trailing_slash_is_the_dataset_its_airflow_asset_names(uri: str) -> None:
+    """Airflow drops the trailing ``/`` of an Asset URI, so the listener and the provider name ``Asset(uri)`` without
+    it; tdprov named the URI as written with it (``("file://nas", "/share/corpus/")``), so a prefix a Dagster step or
+    'tdprov source add' named so was another dataset than the Airflow task's, as only ``s3://`` and ``gs://`` were not."""
+    from airflow.providers.openlineage.utils.utils import translate_airflow_asset
+    from airflow.sdk import Asset
+
+    asset = Asset(uri)
+    assert dataset_from_uri(uri) == dataset_from_uri(asset.uri) == dataset_from_uri(uri.rstrip("/"))
+    converted = translate_airflow_asset(asset, None)  # None where the provider is not installed here
+    if uri.startswith("file:"):  # the common.io provider is
+        assert (converted.namespace, converted.name) == dataset_from_uri(uri)
+
+
 @pytest.mark.parametrize(("namespace", "name", "uri"), [
     ("redshift://wh.eu-west-1:5439", "dev.public.sales", "redshift://wh.eu-west-1:5439/dev/public/sales"),
     ("s3://my-bucket", "raw/x.parquet", "s3://my-bucket/raw/x.parquet"),

@@ -87,7 +87,8 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
       written, ``%`` escapes included (the object store reads it so), and of an S3 object ``#`` and ``?`` too
       (``s3://b/eu#1.parquet`` is the object ``eu#1.parquet``; a trailing ``?versionId=<id>`` names a version
       of the object, not another one); a prefix ``s3://bucket/shards/`` is
-      ``("s3://bucket", "shards")``, as a local folder and an Airflow ``Asset`` URI drop the ``/``
+      ``("s3://bucket", "shards")``, as a local folder and an Airflow ``Asset`` URI drop the ``/`` (a path of any
+      other scheme too: ``hdfs://h:8020/shards/`` is ``("hdfs://h:8020", "/shards")``)
     - ``abfss://container@account.dfs.core.windows.net/path``:
       ``("abfss://container@account.dfs.core.windows.net", "path")``; ``wasbs://`` alike
     - ``hdfs://host:port/p``: ``("hdfs://host:port", "/p")``; ``kafka://host[:port]/topic``: ``("kafka://host[:port]", "topic")``, the servers as
@@ -126,7 +127,7 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     parts = split_uri(text)
     scheme, host = parts.scheme.lower(), parts.hostname or ""
     scheme = _SCHEME_ALIASES.get(scheme.split("+", 1)[0], scheme.split("+", 1)[0])
-    path = unquote(parts.path)
+    path = unquote(parts.path).rstrip("/") or parts.path[:1]  # a folder without its "/", as Airflow keeps an Asset URI
     if scheme == "file":
         if is_local_host(host):
             return _local(path)
