@@ -12,7 +12,7 @@ from prov_common.bundle.model import DatasetRef
 from prov_common.bundle.watch import missing_store
 from prov_common.errors import BadInputError
 from prov_common.signing import TrustStore
-from prov_common.w3cprov.identity import DIGEST_RULE, digest_query, digest_starts, moment
+from prov_common.w3cprov.identity import DIGEST_RULE, at_location, digest_query, digest_starts, moment
 
 if TYPE_CHECKING:
     from prov_common.bundle.events import RunIdentity
@@ -109,10 +109,11 @@ class BundleQuery:
                 and replace(self, job_namespace=None).matches(summary))
 
     def _output_matches(self, output: DatasetRef, wanted: tuple[str, str] | None) -> bool:
-        """One output that is the dataset (``wanted``, as :func:`dataset_key` names it) and has the digest asked for:
-        both at once when both are given (``dataset`` at version ``digest``, never the dataset from one output and the
-        digest from another)."""
-        if wanted is not None and (output.namespace, output.name) != wanted:
+        """One output that is the dataset (``wanted``, as :func:`dataset_key` names it; an output another producer
+        named in a namespace spelled otherwise, ``s3a://b``, or a prefix recorded with its ``/``, is it too:
+        :func:`~prov_common.w3cprov.identity.at_location`) and has the digest asked for: both at once when both are
+        given (``dataset`` at version ``digest``, never the dataset from one output and the digest from another)."""
+        if wanted is not None and not at_location(wanted, output.namespace, output.name):
             return False
         return not self.digest or digest_starts(output.version, self.digest)
 

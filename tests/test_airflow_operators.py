@@ -435,6 +435,25 @@ def test_bundle_query_takes_dataset_and_digest_from_one_output() -> None:
     assert not BundleQuery(dataset="/z.csv").matches(summary)
 
 
+def test_bundle_query_takes_an_output_another_producer_named_in_s3a_as_the_s3_object() -> None:
+    """A producer that names objects in Hadoop's namespaces (Spark's ``("s3a://lake", "raw/x.csv")``) records the
+    object that tdprov names ``("s3://lake", "raw/x.csv")``, as 'tdprov lineage' finds it; the sensor compared the
+    pair as written, so ``dataset="s3a://lake/raw/x.csv"`` (or the ``s3://`` URI) never matched that run's bundle
+    and the wait timed out; so did a prefix recorded with its trailing ``/``."""
+    from prov_airflow.matching import BundleQuery
+    from prov_common.bundle.model import BundleSummary, DatasetRef
+
+    aa = "blake3:" + "aa" * 32
+    summary = BundleSummary("r", "spark", "ingest", "COMPLETE", None, "2024-01-01T00:00:00Z",
+                            outputs=(DatasetRef("s3a://lake", "raw/x.csv", aa), DatasetRef("gcs://bucket", "y.csv", aa),
+                                     DatasetRef("s3://lake", "shards/", aa)))  # a prefix as tdprov once named it
+    for uri in ("s3a://lake/raw/x.csv", "s3://lake/raw/x.csv", "gs://bucket/y.csv", "s3://lake/shards/"):
+        assert BundleQuery(dataset=uri).matches(summary)
+        assert BundleQuery(dataset=uri, digest=aa).matches(summary)
+    assert not BundleQuery(dataset="s3://lake/raw").matches(summary)
+    assert not BundleQuery(dataset="s3://other/raw/x.csv").matches(summary)
+
+
 def test_sensor_takes_a_digest_in_upper_case_or_as_tdprov_runs_prints_it(tmp_path: Path, store: Path) -> None:
     """A digest's hex digits in either case are one digest, and its first 12 hex digits (as ``tdprov runs`` prints
     them, here from a template) name it: the sensor (poke) and the trigger match the version; a digest
