@@ -1103,15 +1103,16 @@ def test_tdprov_debug_adds_the_traceback_of_a_refusal_of_one_of_several_paths(tm
     assert err.endswith(quiet)  # the same line last
 
 
-def test_a_json_lines_file_pyarrow_cannot_parse_is_refused_with_its_words_quoted(
+def test_a_json_lines_file_pyarrow_cannot_parse_is_refused_naming_its_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """'tdprov hash' of a JSON-lines file cut inside a line said "as jsonl: JSON parse error: Invalid value. in row 1.":
-    pyarrow's full stop stood inside the sentence. Its text is quoted as pyarrow said it, then the fix."""
+    pyarrow's full stop stood inside the sentence, and its row counts from 0 within a chunk of lines. The line is named
+    as the file numbers it, with the parser's reason, then the fix."""
     bad = tmp_path / "cut.jsonl"
-    bad.write_text('{"a":1}\n{"a":\n')
+    bad.write_text('{"a":1}\n\n{"a":\n')
     assert main(["hash", str(bad)]) == 2
     assert capsys.readouterr().err == (
-        f"tdprov hash: cannot read {str(bad)!r} as jsonl: pyarrow says \"JSON parse error: Invalid value. in row 1\". "
+        f"tdprov hash: cannot read {str(bad)!r} as jsonl: line 3: not valid JSON (parse error: premature EOF). "
         "Fix: check that the file is valid jsonl, or hash the file's bytes (tdprov hash --bytes).\n")
 
 

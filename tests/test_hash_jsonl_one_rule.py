@@ -190,3 +190,39 @@ def test_a_line_that_crashes_arrow_is_refused_first(tmp_path: Path, data, refusa
     refusals = done.stdout.splitlines()
     assert len(refusals) == 2 and refusals[0] == refusals[1]
     assert "part-3.jsonl" in refusals[0] and refusal in refusals[0]
+
+
+MANY = b"".join(b'{"a":%d.0}\n' % i for i in range(40)) + b"\n"  # lines 1-41: the next is far past Arrow's row 0
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize(("line", "refusal"), [(b'{"a":1.0,"a":2.0}', "line 42: field /a appears twice in one object."),
+                                               (b'{"a":1.0,}', "line 42: not valid JSON (parse error: invalid object key"),
+                                               (b'{"a":', "line 42: not valid JSON (parse error: premature EOF")])
+def test_json_arrow_cannot_parse_is_refused_naming_the_files_line_on_both_paths(tmp_path: Path, path, line, refusal):
+    """Arrow's refusal named a row counted from 0 within a chunk of lines, blank lines left out ('Column(/a) was
+    specified twice in row 0' for line 42): the hash (on both paths) and the whole-file read refuse such a line as the
+    incremental parser does, naming the file's line."""
+    from prov_common.hashing.files import read_table_file
+
+    data = MANY + line + b"\n" + LONG_LINE + b"\n"
+    for chunk_bytes in (16, 1 << 19):  # a chunk of that line alone, and one chunk of every line
+        with pytest.raises(ValueError) as refused:
+            stream(data, path, chunk_bytes=chunk_bytes)
+        assert str(refused.value).startswith(refusal), refused.value
+    file = tmp_path / "part-3.jsonl"
+    file.write_bytes(data)
+    with pytest.raises(BadInputError) as read:
+        read_table_file(file, "jsonl")
+    assert f"{file}' as jsonl: {refusal}" in str(read.value), read.value
+
+
+def test_a_type_change_the_whole_file_read_refuses_names_its_line(tmp_path: Path):
+    """Arrow's refusal of the whole file said 'Column(/a) changed from number to string in row 40' for line 42."""
+    from prov_common.hashing.files import read_table_file
+
+    file = tmp_path / "part-3.jsonl"
+    file.write_bytes(MANY + b'{"a":"x"}\n')
+    with pytest.raises(BadInputError, match=r"part-3\.jsonl': line 42: field /a changed from double to string between "
+                                            r"lines\. Fix: give the field one JSON type in every line"):
+        read_table_file(file, "jsonl")

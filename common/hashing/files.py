@@ -28,7 +28,7 @@ from prov_common.hashing.csv_utf8 import csv_not_utf8
 from prov_common.hashing.file_sha256 import sha256_stream
 from prov_common.hashing.jsonl_events import JsonLineError
 from prov_common.hashing.jsonl_stream import check_json_lines, check_json_numbers, hash_jsonl_stream
-from prov_common.hashing.jsonl_strict import reads_infinity
+from prov_common.hashing.jsonl_strict import check_refused, reads_infinity
 from prov_common.hashing.one_open import Opener as PassOpener, opened_once
 from prov_common.hashing.raw import hash_stream
 from prov_common.hashing.remote import S3_SCHEMES, open_s3, s3_key, without_query
@@ -254,7 +254,8 @@ def _read_json_lines(source: IO[bytes], open_source: PassOpener) -> pa.Table:
     newline is (``read_json`` refuses it: ``Empty JSON file``), and what the hash refuses (``NaN``, several
     objects on one line, a line that is no object: :func:`~prov_common.hashing.jsonl_stream.check_json_lines`) is
     refused, before Arrow parses the file; a number past the range of a double, once Arrow read it as infinity or
-    refused it (:func:`~prov_common.hashing.jsonl_stream.check_json_numbers` names its line)."""
+    refused it (:func:`~prov_common.hashing.jsonl_stream.check_json_numbers` names its line); any other line Arrow
+    refuses as the incremental parser refuses it (:func:`~prov_common.hashing.jsonl_strict.check_refused`)."""
     with open_source() as again:
         check_json_lines(again)
     try:
@@ -265,6 +266,7 @@ def _read_json_lines(source: IO[bytes], open_source: PassOpener) -> pa.Table:
                 return pa.table({})
         with open_source() as again:
             check_json_numbers(again)  # 1e400: refused naming its line
+        check_refused(open_source)  # Arrow's row counts from 0 within a block of lines
         raise
     if reads_infinity(table):  # an integer past the range of a double
         with open_source() as again:

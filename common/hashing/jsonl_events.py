@@ -55,13 +55,13 @@ class JsonLineError(ValueError):
 class _Lines:
     """Cuts a binary file into lines, handing each line out in pieces."""
 
-    def __init__(self, f: IO[bytes], chunk_bytes: int) -> None:
+    def __init__(self, f: IO[bytes], chunk_bytes: int, first_line: int = 1) -> None:
         self.f = f
         self.chunk_bytes = chunk_bytes
         self.read_bytes = chunk_bytes  # the next read's size (grown inside a long token)
         self.buf = b""
         self.pos = 0
-        self.number = 0  # line number of the line being read (1-based)
+        self.number = first_line - 1  # line number of the line being read (1-based; 0: none yet, a BOM is skipped)
 
     def next_line(self) -> bool:
         """Move to the next line; False at the end of the file."""
@@ -152,13 +152,14 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
 
 
 def json_lines(open_source: Opener, chunk_bytes: int = READ_BYTES, *, keep_strings: bool = True,
-               keep_bytes: int = KEEP_BYTES) -> Iterator[tuple[int, Iterator[Event]]]:
-    """``(line number, events of that line)`` for every line; consume each line's events before the next.
+               keep_bytes: int = KEEP_BYTES, first_line: int = 1) -> Iterator[tuple[int, Iterator[Event]]]:
+    """``(line number, events of that line)`` for every line; consume each line's events before the next. Lines are
+    numbered from ``first_line`` (a part of a file that begins at that line; a BOM is skipped only at line 1).
 
     A string of more than ``keep_bytes`` UTF-8 bytes comes as a :class:`~prov_common.hashing.jsonl_strings.LongString`
     (its bytes kept in a temporary file only when ``keep_strings``)."""
     with open_source() as f:
-        lines = _Lines(f, chunk_bytes)
+        lines = _Lines(f, chunk_bytes, first_line)
         while lines.next_line():
             events = _line_events(lines, keep_strings, keep_bytes)
             yield lines.number, events

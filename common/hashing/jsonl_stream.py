@@ -30,7 +30,7 @@ from prov_common.hashing.columns import table_sources
 from prov_common.hashing.jsonl_events import BOM
 from prov_common.hashing.jsonl_long import hash_jsonl_long
 from prov_common.hashing.jsonl_schema import type_change
-from prov_common.hashing.jsonl_strict import check_before_parse, check_chunk, check_numbers, reads_infinity
+from prov_common.hashing.jsonl_strict import check_before_parse, check_chunk, check_numbers, check_refused, reads_infinity
 from prov_common.hashing.model import Granularity, TableDigest
 from prov_common.hashing.streaming import StreamingTableHasher, ordered_map
 from prov_common.hashing.table import BLOCK_ROWS
@@ -146,6 +146,8 @@ def _tables(open_source: Opener, chunk_bytes: int | Callable[[], int], schema: p
             table = pajson.read_json(pa.BufferReader(chunk), read_options=read, parse_options=options)
         except pa.ArrowInvalid:
             check_numbers(chunk, line)  # 1e400: refused naming its line
+            if schema is None:
+                check_refused(lambda: pa.BufferReader(chunk), line)  # Arrow's row counts from 0 in the chunk
             raise
         if schema is None:  # the first pass: what the second reads again was checked there
             check_chunk(chunk, table.num_rows, line)

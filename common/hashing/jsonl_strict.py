@@ -7,7 +7,9 @@ incremental parser takes (``MAX_DEPTH``). Arrow's parser ends the process on the
 ``null``, a line some thousands of levels deep), so :func:`check_before_parse` looks for them before Arrow parses.
 A number past the range of a double, which Arrow reads as infinity (an integer of hundreds of digits, so any two would
 share a digest) or refuses naming no line (``1e400``), is refused naming its line (:func:`check_numbers`) once Arrow
-has read infinity (:func:`reads_infinity`) or refused the chunk.
+has read infinity (:func:`reads_infinity`) or refused the chunk. Any other chunk Arrow refuses is refused as the
+incremental parser refuses it (:func:`check_refused`), naming the file's line: Arrow's words count rows from 0 within
+a chunk of lines, blank lines left out.
 
 Cheap on ordinary data: a chunk is looked at line by line only when a pattern that may be such a token (``: NaN``)
 or two values (``}{``, ``} null``) appears in its bytes, and then only those lines are parsed again (with :mod:`json`).
@@ -22,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prov_common.hashing.jsonl_events import FIX_LARGE, FIX_OBJECT, JsonLineError, TooLarge, json_lines, too_large
+from prov_common.hashing.jsonl_events import FIX_LARGE, FIX_OBJECT, JsonLineError, Opener, TooLarge, json_lines, too_large
 from prov_common.hashing.jsonl_schema import MAX_DEPTH, Node, TooDeep, read_row
 from prov_common.hashing.bytes_fix import OR_HASH_BYTES
 
@@ -143,6 +145,16 @@ def check_numbers(chunk: bytes, first_line: int) -> None:
             raise JsonLineError(number, str(exc), FIX_LARGE) from exc
         except (RecursionError, ValueError):  # blank, not JSON, or not UTF-8: Arrow's verdict stands
             pass
+
+
+def check_refused(open_source: Opener, first_line: int = 1) -> None:
+    """Raise the refusal of the incremental parser (:func:`~prov_common.hashing.jsonl_schema.read_row`: not JSON, a
+    field twice in one object, a field whose type changes between lines) for the first line of ``open_source``'s
+    lines (the first being line ``first_line`` of the file) that it refuses, naming that line: call it once Arrow
+    refused them. Returns when it takes every line (Arrow's verdict stands)."""
+    root = Node("")
+    for number, events in json_lines(open_source, keep_strings=False, first_line=first_line):
+        read_row(root, number, events)
 
 
 def _deep(numbers: list[int], lines: list[bytes]) -> list[int]:
