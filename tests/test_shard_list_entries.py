@@ -133,3 +133,34 @@ def test_a_subfolder_that_cannot_be_listed_is_refused_not_left_out(tmp_path: Pat
     finally:
         for folder in ("sub", "_hidden"):
             (tmp_path / "d" / folder).chmod(0o755)
+
+
+@pytest.mark.parametrize("target", ["d", "d/*.parquet", "d/**/*.parquet"])
+@pytest.mark.parametrize(("link", "leads"), [("gone.parquet", "to nothing"), ("part-9.parquet", "round a loop of links")],
+                         ids=["dangling", "to itself"])
+def test_a_link_that_leads_to_no_file_is_refused_by_name(tmp_path: Path, target, link, leads, monkeypatch):
+    """A shard that is a symbolic link to nothing (or round a loop of links) was the OSError of its stat: 'cannot use
+    d/part-9.parquet: No such file or directory. Fix: check the path for a typo', of a path no one typed."""
+    monkeypatch.chdir(tmp_path)
+    shard(tmp_path / "d" / "part-0.parquet", 0)
+    (tmp_path / "d" / "part-9.parquet").symlink_to(link)
+    with pytest.raises(BadInputError) as refused:
+        list_shards(target)
+    assert str(refused.value).startswith(f"'d/part-9.parquet' is a symbolic link that leads {leads} ('{link}'), so it "
+                                         "cannot be a shard."), refused.value
+    assert refused.value.fix.startswith("remove the link or restore what it names, give it a name starting with")
+
+
+def test_an_outlet_folder_holding_a_dangling_link_is_no_missing_outlet(tmp_path: Path):
+    """The Airflow listener took the link's FileNotFoundError for an outlet the task did not write ('missing'): the
+    folder of shards it wrote was recorded as not written. It is an outlet that could not be hashed, naming the link."""
+    from prov_airflow.capture import hash_one
+    from prov_airflow.settings import ListenerLimits
+
+    shard(tmp_path / "d" / "part-0.parquet", 0)
+    (tmp_path / "d" / "part-9.parquet").symlink_to("gone.parquet")
+    capture = hash_one((tmp_path / "d").as_uri(), ListenerLimits(dask_scheduler="none"), 30.0)
+    assert (capture.status, capture.message) == (
+        "error", f"BadInputError: {str(tmp_path / 'd' / 'part-9.parquet')!r} is a symbolic link that leads to nothing "
+                 "('gone.parquet'), so it cannot be a shard. Fix: remove the link or restore what it names, give it a "
+                 "name starting with '.' or '_', or name the shards with a glob that leaves it out.")

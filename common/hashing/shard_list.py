@@ -5,6 +5,7 @@ folder or glob last changed (:func:`local_changed_at`) and what it holds (:func:
 """
 from __future__ import annotations
 
+import errno
 import glob
 import logging
 import os
@@ -65,13 +66,29 @@ def local_ref(path: str, relpath: str = "") -> ShardRef:
 
 def _shard_ref(path: str, relpath: str) -> ShardRef:
     """The listed shard at ``path``, which must be (or a symbolic link must lead to) a regular file: a named pipe,
-    device or socket would block its reader forever or feed it without end."""
-    st = os.stat(path)
+    device or socket would block its reader forever or feed it without end; a link to nothing (or round a loop of
+    links) is refused naming it, not taken for a file that is not there (an outlet not written)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ELOOP) or not os.path.islink(path):
+            raise  # gone since it was listed, or unreadable: as any file
+        raise _dead_link(path, "to nothing" if exc.errno == errno.ENOENT else "round a loop of links") from exc
     if not stat.S_ISREG(st.st_mode):
         raise BadInputError(f"{path!r} is {kind_of(st.st_mode)}, not a regular file, so it cannot be a shard.",
                             fix="move it out of the dataset's folder, give it a name starting with '.' or '_', "
                                 "or name the shards with a glob that leaves it out.")
     return _ref_of(path, relpath, st)
+
+
+def _dead_link(path: str, leads: str) -> BadInputError:
+    try:
+        named = f" ({os.readlink(path)!r})"
+    except OSError:  # removed since
+        named = ""
+    return BadInputError(f"{path!r} is a symbolic link that leads {leads}{named}, so it cannot be a shard.",
+                         fix="remove the link or restore what it names, give it a name starting with '.' or '_', "
+                             "or name the shards with a glob that leaves it out.")
 
 
 def _ref_of(path: str, relpath: str, st: os.stat_result) -> ShardRef:
