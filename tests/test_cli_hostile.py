@@ -190,7 +190,9 @@ def _tdprov(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
                           env={**os.environ, **env})
 
 
-def test_a_named_pipe_or_device_in_a_local_store_is_a_finding_never_a_hang(tmp_path: Path) -> None:
+def test_a_named_pipe_or_device_in_a_local_store_is_a_finding_never_a_hang(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                          caplog: pytest.LogCaptureFixture,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A named pipe in place of a bundle's events (and a link to a device in place of its PROV) would block
     or feed a reader without end: verify and the full audit name each as unreadable (the link as a link, which no read
     follows in a store) and finish (exit 1);
@@ -198,16 +200,15 @@ def test_a_named_pipe_or_device_in_a_local_store_is_a_finding_never_a_hang(tmp_p
     large is refused in one line (exit 2)."""
     from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 
-    store, env, run = _sealed_store(tmp_path)
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
     bundle = store / "bundles" / run
     (bundle / "events.jsonl").unlink()
     os.mkfifo(bundle / "events.jsonl")
     (bundle / "prov.json").unlink()
     (bundle / "prov.json").symlink_to("/dev/zero")
     for args in (["verify", run], ["audit", "--full", "--json"]):
-        done = _tdprov(*args, env=env)
-        out = done.stdout + done.stderr
-        assert done.returncode == 1, (args, out)
+        code, out = _verb(args, capsys, caplog)  # a read that blocked would hang here until the suite's timeout
+        assert code == 1, (args, out)
         assert "events.jsonl is a named pipe, not a regular file" in out and "prov.json is a symbolic link (to /dev/zero)" in out, (args, out)
     staged = str(uuid.uuid4())
     (store / "staging" / staged).mkdir(parents=True)
@@ -218,31 +219,30 @@ def test_a_named_pipe_or_device_in_a_local_store_is_a_finding_never_a_hang(tmp_p
     (tmp_path / "zero.pub").symlink_to("/dev/zero")
     (tmp_path / "big.pub").write_bytes(b"-" * 100_000)
     for key, said in (("zero.pub", "is a device"), ("big.pub", "is larger than 65,536 bytes")):
-        done = _tdprov("verify", run, env={**env, "TDPROV_TRUSTED_KEYS": str(tmp_path / key)})
-        assert done.returncode == 2 and said in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        monkeypatch.setenv("TDPROV_TRUSTED_KEYS", str(tmp_path / key))
+        code, out, err = _said_here(["verify", run], capsys, caplog)
+        assert code == 2 and not out and said in err and len(err.strip().splitlines()) == 1, err
 
 
-def test_a_socket_in_a_local_store_is_a_finding_not_an_outage(tmp_path: Path) -> None:
+def test_a_socket_in_a_local_store_is_a_finding_not_an_outage(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                              caplog: pytest.LogCaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A socket in place of a bundle's events stopped verify and the full audit (exit 2) with 'cannot read ... No such
     device or address. Fix: check that the folder (or its network mount) is reachable', so one planted file hid every
     other finding of the store: each names it as unreadable and finishes (exit 1), as for a named pipe."""
     import socket
 
-    store, env, run = _sealed_store(tmp_path)
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
     bundle = store / "bundles" / run
     (bundle / "events.jsonl").unlink()
-    here = os.getcwd()
-    os.chdir(bundle)  # a socket's path is short: bound relative to its folder
-    try:
-        with socket.socket(socket.AF_UNIX) as planted:
+    with socket.socket(socket.AF_UNIX) as planted:
+        with monkeypatch.context() as here:
+            here.chdir(bundle)  # a socket's path is short: bound relative to its folder
             planted.bind("events.jsonl")
-            for args in (["verify", run], ["audit", "--full", "--json"]):
-                done = _tdprov(*args, env=env)
-                out = done.stdout + done.stderr
-                assert done.returncode == 1, (args, out)
-                assert "events.jsonl is a socket, not a regular file" in out and "No such device" not in out, (args, out)
-    finally:
-        os.chdir(here)
+        for args in (["verify", run], ["audit", "--full", "--json"]):
+            code, out = _verb(args, capsys, caplog)
+            assert code == 1, (args, out)
+            assert "events.jsonl is a socket, not a regular file" in out and "No such device" not in out, (args, out)
 
 
 def test_an_object_far_larger_than_it_can_be_is_refused_not_read_whole(tmp_path: Path) -> None:
@@ -264,15 +264,17 @@ def test_an_object_far_larger_than_it_can_be_is_refused_not_read_whole(tmp_path:
     assert f"events.jsonl: digest mismatch: more bytes than the {listed:,} the manifest says it holds" in out, out
 
 
-def test_a_symlink_loop_in_a_local_store_is_a_failing_bundle_not_a_crash(tmp_path: Path) -> None:
+def test_a_symlink_loop_in_a_local_store_is_a_failing_bundle_not_a_crash(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                          caplog: pytest.LogCaptureFixture,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A link from inside the store back to its root (tdprov never writes links) is walked once: verify and
     the audit finish and name it, instead of stopping with a file-system error."""
-    store, env, run = _sealed_store(tmp_path)
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
     (store / "bundles" / "zloop").symlink_to("..")
-    done = _tdprov("verify", env=env)
-    assert done.returncode == 1 and f"OK    {run}" in done.stdout and "FAIL  zloop" in done.stdout, done.stdout + done.stderr
-    audited = _tdprov("audit", "--quiet", env=env)
-    assert audited.returncode in (0, 1) and "Traceback" not in audited.stderr, audited.stderr
+    code, out, err = _said_here(["verify"], capsys, caplog)
+    assert code == 1 and f"OK    {run}" in out and "FAIL  zloop" in out, out + err
+    code, said = _verb(["audit", "--quiet"], capsys, caplog)  # no traceback, as _verb checks
+    assert code in (0, 1), said
 
 
 
@@ -299,19 +301,21 @@ def test_a_link_to_itself_in_a_local_store_is_one_object_named_not_a_stop(tmp_pa
         assert argv[0] == "record" or run in said, (argv, said)
 
 
-def test_a_named_pipe_in_place_of_an_index_entry_is_a_damaged_entry(tmp_path: Path) -> None:
+def test_a_named_pipe_in_place_of_an_index_entry_is_a_damaged_entry(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                     caplog: pytest.LogCaptureFixture,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Every reader of an index entry reads it one way (bounded, regular files only): a named pipe there is
     a damaged entry to verify, the audit and the listing alike, which name it and go on; none stops."""
-    store, env, run = _sealed_store(tmp_path)
+    store, run = _sealed_store_read_here(tmp_path, monkeypatch)
     (entry,) = (store / "index").rglob("*.json")
     entry.unlink()
     os.mkfifo(entry)
-    done = _tdprov("verify", env=env)
-    assert done.returncode == 1 and "is not a bundle summary" in done.stdout and "named pipe" in done.stdout, done.stdout + done.stderr
-    audited = _tdprov("audit", "--json", env=env)
-    assert audited.returncode == 1 and "named pipe" in audited.stdout, audited.stderr
-    listed = _tdprov("runs", env=env)
-    assert listed.returncode == 0 and run in listed.stdout and "named pipe" in listed.stderr, listed.stderr
+    code, out, err = _said_here(["verify"], capsys, caplog)
+    assert code == 1 and "is not a bundle summary" in out and "named pipe" in out, out + err
+    code, out, err = _said_here(["audit", "--json"], capsys, caplog)
+    assert code == 1 and "named pipe" in out, err
+    code, out, err = _said_here(["runs"], capsys, caplog)
+    assert code == 0 and run in out and "named pipe" in err and "named pipe" not in out, (out, err)
 
 
 @pytest.mark.parametrize("field, value", [("endedAt", 5), ("keyId", ["k"]), ("version", True), ("startedAt", 5),
@@ -765,14 +769,23 @@ def test_the_files_of_a_logged_bundle_taken_back_alike_are_one_note(
     assert said.count(f"of logged run {run} was rewritten (size:tag ") == 2 and "files of logged run" not in said, said
 
 
-def _verb(argv: list[str], capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> tuple[int, str]:
-    """Exit code and everything ``tdprov argv`` said (stdout, stderr, warnings), run in this process."""
+def _said_here(argv: list[str], capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``tdprov argv`` run in this process (its warnings, which the command line prints
+    on stderr, are on stderr here too); no traceback. What was said before it is left out."""
+    capsys.readouterr()
+    caplog.clear()
     code = main(argv)
     out, err = capsys.readouterr()
-    said = out + err + caplog.text
+    err += caplog.text
     caplog.clear()
-    assert "Traceback" not in said, (argv, said)
-    return code, said
+    assert "Traceback" not in out + err, (argv, out, err)
+    return code, out, err
+
+
+def _verb(argv: list[str], capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> tuple[int, str]:
+    """Exit code and everything ``tdprov argv`` said (stdout, stderr, warnings), run in this process."""
+    code, out, err = _said_here(argv, capsys, caplog)
+    return code, out + err
 
 
 def test_one_deeply_nested_object_is_one_damaged_object_not_a_stop(tmp_path: Path, capsys: pytest.CaptureFixture,
@@ -837,7 +850,9 @@ def test_a_file_name_that_is_not_utf8_is_a_finding_shown_escaped(tmp_path: Path,
     assert run in _verb(["runs"], capsys, caplog)[1]
 
 
-def test_export_reads_a_bundle_file_no_further_than_its_manifest_says(tmp_path: Path) -> None:
+def test_export_reads_a_bundle_file_no_further_than_its_manifest_says(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                      caplog: pytest.LogCaptureFixture,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """'tdprov export' read every file a manifest lists whole: events.jsonl grown (sparse) to 256 MiB cost 256 MB of
     memory. It reads only the file it needs (prov.json, or the events when their mapping is older), and no
     further than the size the manifest gives it: a file grown past that is refused, named as 'tdprov verify' names it
@@ -854,14 +869,16 @@ def test_export_reads_a_bundle_file_no_further_than_its_manifest_says(tmp_path: 
     prov = bundle / "prov.json"
     listed = prov.stat().st_size
     os.truncate(prov, listed + 1)
-    done = _tdprov("export", "-o", str(tmp_path / "p.json"), env=env)
-    assert done.returncode == 1 and f"left out run {run}: " in done.stderr, done.stderr
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code, _out, err = _said_here(["export", "-o", str(tmp_path / "p.json")], capsys, caplog)
+    assert code == 1 and f"left out run {run}: " in err, err
     # in the words of 'tdprov verify' (a digest mismatch, read no further), with the store
     assert (f"(bundles/{run}/prov.json in local folder {store}: digest mismatch: more bytes than the {listed:,} the manifest "
-            "says it holds (not read further))") in done.stderr, done.stderr
-    done = _tdprov("verify", run, env=env)
+            "says it holds (not read further))") in err, err
+    said = _verb(["verify", run], capsys, caplog)[1]
     assert f"bundles/{run}/prov.json: digest mismatch: more bytes than the {listed:,} the manifest says it holds (not read " \
-           "further)" in done.stdout + done.stderr, done.stdout + done.stderr
+           "further)" in said, said
 
 
 def _many_events(count: int, pad: int) -> list[dict[str, Any]]:
@@ -935,7 +952,9 @@ def test_bundle_sensor_of_a_large_trusted_bundle_parses_no_event_again(
         assert (code, taken) == ("0", found) and int(peak_kib) < 175_000, (dag, done.stdout, done.stderr)
 
 
-def test_verify_reads_an_attachment_no_further_than_its_listed_size_and_one_byte(tmp_path: Path) -> None:
+def test_verify_reads_an_attachment_no_further_than_its_listed_size_and_one_byte(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                                 caplog: pytest.LogCaptureFixture,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """An attachment was hashed to its end however large: one listed at 10 bytes whose object grew (sparse) to 50 GB
     made 'tdprov verify' read 50 GB. More bytes than listed cannot be the file sealed: it is read no further than its
     listed size and one byte, and named as a grown events or PROV file is (a digest mismatch of more bytes than
@@ -948,22 +967,18 @@ def test_verify_reads_an_attachment_no_further_than_its_listed_size_and_one_byte
     from prov_common.store import open_store
     from prov_common.store.identity import writer_store_id
 
-    store, home = tmp_path / "store", tmp_path / "home"
-    env = {"TDPROV_HOME": str(home), "TDPROV_STORE": str(store)}
-    os.environ.update(env)
-    try:
-        opened = open_store(str(store))
-        bundle = build_bundle(run_events(), {"quality/samples.json": b"0123456789"}, default_signing_key(),
-                              store_id=writer_store_id(opened))
-        deliver_bundle(opened, bundle)
-    finally:
-        for name in env:
-            os.environ.pop(name, None)
+    store = tmp_path / "store"
+    monkeypatch.setenv("TDPROV_STORE", str(store))  # and this test's TDPROV_HOME (conftest), which the process below takes
+    opened = open_store(str(store))
+    bundle = build_bundle(run_events(), {"quality/samples.json": b"0123456789"}, default_signing_key(),
+                          store_id=writer_store_id(opened))
+    deliver_bundle(opened, bundle)
     attachment = store / "bundles" / bundle.run_id / "quality" / "samples.json"
-    assert _tdprov("verify", bundle.run_id, env=env).returncode == 0
+    assert _verb(["verify", bundle.run_id], capsys, caplog)[0] == 0
     os.truncate(attachment, 50 << 30)
+    # a process of its own, ended if it reads on: a read to the end would take minutes
     done = subprocess.run([sys.executable, "-m", "prov_common", "verify", bundle.run_id], capture_output=True, text=True,
-                          timeout=20, env={**os.environ, **env})
+                          timeout=20)
     assert done.returncode == 1 and (f"bundles/{bundle.run_id}/quality/samples.json: digest mismatch: more bytes than "
                                      "the 10 the manifest says it holds (not read further)") in done.stdout, done.stdout
 
