@@ -67,9 +67,13 @@ def test_a_process_that_finds_the_public_key_placed_waits_for_the_private_key(tm
         placing.join()
 
 
-def test_a_public_key_left_without_its_private_key_is_said_as_such(tmp_path: Path) -> None:
+def test_a_public_key_left_without_its_private_key_is_said_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A ``signing.key.pub`` with no ``signing.key`` that no process completes (one stopped half-way, or the private
-    key was removed): the error says so and how to start again, after a short wait for a process placing it."""
+    key was removed): the error says so and how to start again, after a short wait for a process placing it (here
+    0.1 s: none does)."""
+    from prov_common.signing import keyfiles
+
+    monkeypatch.setattr(keyfiles, "PAIR_WAIT_SECONDS", 0.1)
     made = tmp_path / "made" / "signing.key"
     write_keypair(made)
     home = tmp_path / "home"
@@ -79,7 +83,7 @@ def test_a_public_key_left_without_its_private_key_is_said_as_such(tmp_path: Pat
         default_signing_key(home)
     said = str(refused.value)
     assert f"signing key {home / 'signing.key'} is missing beside its public key {home / 'signing.key.pub'}" in said, said
-    assert f"move {home / 'signing.key.pub'} aside" in said, said
+    assert f"move {home / 'signing.key.pub'} aside" in said and "still absent after 0.1 s" in said, said
     assert not (home / "signing.key").exists()  # nothing made in its place: the public key may be trusted elsewhere
 
 
