@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import subprocess
 import sys
 from datetime import timedelta
@@ -15,7 +14,7 @@ import pytest
 
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
 from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
-from airflow_dags.harness import bundles_of, child_env, events_of, run_dag
+from airflow_dags.harness import bundles_of, child_env, events_of, run_dag, tdprov_env
 
 import pendulum
 from airflow.providers.common.compat.sdk import AirflowSkipException
@@ -58,11 +57,37 @@ def test_a_task_that_skips_itself_is_sealed_with_its_inputs(tmp_path: Path, stor
     assert audit.check(CHECK_UNFINISHED).errors == []
 
 
-def _killed_task(dag_id: str, inlet: Path) -> None:
-    """Run ``dag_id`` in a process that dies in its task after staging the START (a killed worker)."""
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "killed_task_run.py"), dag_id, str(inlet)],
-                          env=child_env(), capture_output=True, text=True, timeout=300)
-    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+KILLED_DAGS = ("tdprov_killed_fail", "tdprov_killed_complete", "tdprov_killed_unopened")
+KILLED_GROUP = pytest.mark.xdist_group("test_airflow_task_states.killed")
+
+
+@pytest.fixture(scope="module")
+def _killed_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """Each of :data:`KILLED_DAGS` run once, in a process that dies in its task after staging the START (a killed
+    worker), each with its own store and inlet: DAG id -> (store, inlet), and "home" -> (the tdprov home whose key
+    signed them, None). One process imports Airflow for all of them and forks one per DAG; the tests that take them
+    are :data:`KILLED_GROUP`, each reading its own DAG's."""
+    home = tmp_path_factory.mktemp("killed-home")
+    runs, argv = {"home": (home, None)}, []
+    for dag_id in KILLED_DAGS:
+        folder = tmp_path_factory.mktemp(dag_id)
+        raw = folder / "in.csv"
+        raw.write_text("a\n1\n")
+        runs[dag_id] = (folder / "store", raw)
+        argv += [dag_id, str(raw), str(folder / "store")]
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "killed_task_run.py"), *argv],
+                          env=child_env(TDPROV_HOME=str(home)), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return runs
+
+
+def _killed_task(runs: dict[str, tuple[Path, Path]], dag_id: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """The store and inlet of ``dag_id``'s killed run, its store set for the plugin in this process (and the tdprov
+    home whose key signed its START)."""
+    store, raw = runs[dag_id]
+    for key, value in {**tdprov_env(store), "TDPROV_HOME": str(runs["home"][0])}.items():
+        monkeypatch.setenv(key, value)
+    return store, raw
 
 
 def test_a_task_process_ends_once_its_seal_that_outlived_the_bound_is_written(tmp_path: Path, store: Path) -> None:
@@ -182,15 +207,15 @@ def _marked_success(dag_id: str) -> None:
         get_listener_manager().hook.on_task_instance_success(previous_state=None, task_instance=ti)
 
 
+@KILLED_GROUP
 @pytest.mark.parametrize(("set_state", "state"), [(_heartbeat_timeout, "FAIL"), (_marked_success, "COMPLETE")])
-def test_a_state_set_outside_the_task_process_seals_its_start(tmp_path: Path, store: Path, set_state: Any,
-                                                              state: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_state_set_outside_the_task_process_seals_its_start(tmp_path: Path, _killed_runs: dict, set_state: Any,
+                                                              state: str, caplog: pytest.LogCaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """The scheduler or the API server calls the listener with the metadata DB's TaskInstance: the START the task
     staged before its process died is sealed under the same run id, with the new state and the START's inputs."""
-    raw = tmp_path / "in.csv"
-    raw.write_text("a\n1\n")
     dag_id = f"tdprov_killed_{state.lower()}"
-    _killed_task(dag_id, raw)
+    store, raw = _killed_task(_killed_runs, dag_id, monkeypatch)
     assert not (store / "index").exists()  # staged, not sealed
     set_state(dag_id)
     from airflow.listeners.listener import get_listener_manager
@@ -208,8 +233,9 @@ def test_a_state_set_outside_the_task_process_seals_its_start(tmp_path: Path, st
     assert audit.check(CHECK_UNFINISHED).errors == []
 
 
+@KILLED_GROUP
 def test_a_state_set_outside_the_task_process_is_kept_when_the_store_setting_cannot_be_opened(
-        tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+        tmp_path: Path, _killed_runs: dict, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """The API server marks a killed task success while its ``[tdprov] store`` cannot be opened: the COMPLETE is kept
     in the outbox with the warning every such event gets, as when the store cannot be reached; it was dropped
     ("could not deliver ... BadInputError"), as the check that the run is open let the setting's refusal escape."""
@@ -219,10 +245,8 @@ def test_a_state_set_outside_the_task_process_is_kept_when_the_store_setting_can
     from prov_common.store import spool
     from prov_common.store.outbox import Outbox
 
-    raw = tmp_path / "in.csv"
-    raw.write_text("a\n1\n")
     dag_id = "tdprov_killed_unopened"
-    _killed_task(dag_id, raw)
+    store, _raw = _killed_task(_killed_runs, dag_id, monkeypatch)
     (run_id,) = {key.split("/")[1] for key in open_store(str(store)).list("staging/")}  # the START the task staged
     UNOPENED_WARNED.clear()
     monkeypatch.setenv("AIRFLOW__TDPROV__STORE", "gs://b/unopened")
