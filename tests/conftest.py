@@ -263,6 +263,7 @@ def s3_fault(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     def error_server(status: int, code: str) -> int:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms wait for an ACK between them
 
             def _fail(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
