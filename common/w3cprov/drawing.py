@@ -142,7 +142,9 @@ def same_content(also: Sequence[tuple[str, str]], labels: DatasetLabels) -> str:
 
 
 def _dot_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    """``text`` as a quoted DOT string; its '&' escaped, since Graphviz decodes an HTML entity in one ('&#8238;' drew a
+    right-to-left override, '&lt;' a '<')."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("&", "&amp;") + '"'
 
 
 def to_dot(graph: LineageGraph, title: str = "lineage") -> str:
