@@ -228,6 +228,27 @@ def test_a_store_with_no_validation_says_so_and_how_one_is_recorded(tmp_path: Pa
                     '(<code>@task.provenance(schema=...)</code>) records one with every version it writes.'), said
 
 
+def test_failed_validations_beyond_the_rows_listed_are_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report lists at most MAX_QUALITY_ROWS failed validations: past it, the page said '1000 failed (below)' of
+    1,002 and report.json gave no count. Both count every failed version and the page says how many it lists."""
+    from html import unescape
+
+    import prov_common.audit.result as result_module
+
+    monkeypatch.setattr(result_module, "MAX_QUALITY_ROWS", 2)
+    store = str(tmp_path / "store")
+    outputs = [dataset(f"/data/v{i}.csv", digest(f"v{i}"), passed=False, failed=("in_range(0, 1)",)) for i in range(3)]
+    seal(open_store(store), run_events("validate", [], outputs))
+    result = run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "r", progress=False)
+    report = json.loads(Path(str(result.report_json)).read_text())
+    assert len(report["quality"]) == 2 and report["qualityFailedVersions"] == 3
+    named = {f["object"] for c in report["checks"] for f in c["findings"] if "/data/v" in f["object"]}
+    assert named == {f"/data/v{i}.csv@{digest(f'v{i}')}" for i in range(3)}  # as the page says: each is a note
+    page = unescape(Path(str(result.report_html)).read_text())
+    said = page[page.find('id="quality-counts">'):].split("</p>", 1)[0]
+    assert "0 validated dataset versions passed their Pandera schema; 3 failed (the first 2 below" in said, said
+
+
 def test_the_lineage_picture_marks_an_unexplained_origin_as_the_audit_picture_does(tmp_path: Path, capsys) -> None:
     """'tdprov lineage -o' drew an input no run made and no source has as a plain version, where the text tree ends it
     as '[origin: no recorded run generated it]' and the audit's picture calls it a broken link: it is drawn as the

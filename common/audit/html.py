@@ -203,10 +203,11 @@ def _quality(report: dict[str, Any]) -> str:
         return ('<p id="quality-counts">No Pandera validation is recorded: no dataset version in the store was validated. '
                 'A schema on an asset (<code>provenance_asset(schema=...)</code>) or a task '
                 '(<code>@task.provenance(schema=...)</code>) records one with every version it writes.</p>')
-    versions = report["qualityPassedVersions"]
+    versions, failed = report["qualityPassedVersions"], report.get("qualityFailedVersions", len(rows))
+    below = "" if not rows else " (below)" if len(rows) == failed else \
+        f" (the first {len(rows):,} below, as in report.json; the findings and notes name each)"
     passed = (f'<p id="quality-counts">{counted(versions, "validated dataset version")} passed {"its" if versions == 1 else "their"} '
-              'Pandera schema; '
-              f'{len(rows)} failed{" (below)" if rows else ""}. Each failed check is counted once.</p>')
+              f'Pandera schema; {failed:,} failed{below}. Each failed check is counted once.</p>')
     if not rows:
         return passed
     return passed + _table(["dataset", "version", "schema", "failures", "failed checks", "used by runs"],

@@ -141,6 +141,7 @@ class AuditResult:
         """The machine-readable report (the HTML page shows the same content)."""
         cp = self.checkpoint.checkpoint if self.checkpoint else None
         index = self.report_index or self.index  # the whole store, whatever this audit examined
+        failed = [r for r in self.quality_rows if r.failed or r.used_by]  # listed up to MAX_QUALITY_ROWS, all counted
         return {
             "format": REPORT_FORMAT,
             "tool": {"name": "tdprov", "version": __version__},
@@ -167,7 +168,8 @@ class AuditResult:
             },
             "checks": [c.to_dict() for c in self.checks],
             "accepted": self.accepted,
-            "quality": [r.to_dict() for r in self.quality_rows if r.failed or r.used_by][:MAX_QUALITY_ROWS],
+            "quality": [r.to_dict() for r in failed[:MAX_QUALITY_ROWS]],
+            "qualityFailedVersions": len(failed),
             "qualityPassedVersions": validated_versions(index) if index is not None else sum(1 for r in self.quality_rows if not r.failed),
             "sources": [dict(s.record.to_dict(), key=s.key, signer=s.signer) for s in self.sources],
             "trainingData": training or [],
