@@ -102,8 +102,15 @@ def test_json_to_output_file_and_dash(recorded: dict[str, str], tmp_path: Path, 
 
 
 def test_store_init_json(s3_store_uri: str, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    """The store's id is 'storeId', as a local folder's 'store init --json' and store-layout.md name it (it was
+    'store_id' on S3)."""
+    from prov_common.store import open_store
+    from prov_common.store.identity import read_identity
+
     assert main(["store", "init", s3_store_uri, "--json"]) in (0, 1)  # 1: versioning and Object Lock are off
-    assert "conditional_writes" in json.loads(capsysbinary.readouterr().out)
+    found = json.loads(capsysbinary.readouterr().out)
+    assert "conditional_writes" in found and "store_id" not in found
+    assert found["storeId"] == read_identity(open_store(s3_store_uri)).store_id
 
 
 def test_store_init_json_of_a_local_folder(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:

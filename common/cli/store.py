@@ -44,6 +44,12 @@ class BucketState:
     changed: list[str] | None = None
     problems: list[str] | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """What ``store init --json`` prints: the fields as named here, the store's id as ``storeId`` (as a local
+        folder's and the identity's own JSON name it)."""
+        found = asdict(self)
+        return {("storeId" if k == "store_id" else k): v for k, v in found.items()}
+
     def lines(self) -> list[str]:
         period = (counted(self.retention_days, "day") if self.retention_days else
                   counted(self.retention_years, "year") if self.retention_years else None)
@@ -153,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     state = init_s3(args.uri, versioning=args.versioning, lock_mode=args.object_lock, retention_days=args.retention_days,
                     store_id=args.store_id)
     if args.json:
-        print(json.dumps(asdict(state), indent=2))
+        print(json.dumps(state.to_dict(), indent=2))
     else:
         print("\n".join(state.lines()))
         for change in state.changed or []:
