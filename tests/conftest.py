@@ -7,7 +7,18 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+import fork_env
+
 REPO = Path(__file__).resolve().parents[1]
+
+# A fork server's children (the Dagster step processes of the tests' multiprocess jobs) take the environment of the
+# test that asks for them, as spawned ones would; the server is stopped and reaped when the session ends.
+fork_env.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    fork_env.stop_server()
+
 
 # Property tests draw the same examples on every run of the suite (a run of CI must not pass or fail by the draw);
 # HYPOTHESIS_PROFILE=explore draws new ones each run, to look for what the fixed draw misses.

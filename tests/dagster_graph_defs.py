@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+import fork_env
 import pandas as pd
 from dagster import (
     Definitions,
@@ -46,9 +47,10 @@ def features(raw: pd.DataFrame) -> pd.DataFrame:
     return add_feature(clean_rows(raw))
 
 
-# one process per step, spawned with the environment of the test that starts the run
-graph_job = define_asset_job("graph_job", selection=["raw", "features"],
-                             executor_def=multiprocess_executor.configured({"start_method": {"spawn": {}}}))
+# one process per step, forked from the test process's fork server with the environment of the test that starts the
+# run (tests/fork_env.py)
+graph_job = define_asset_job("graph_job", selection=["raw", "features"], executor_def=multiprocess_executor.configured(
+    {"start_method": {"forkserver": {"preload_modules": fork_env.PRELOAD}}}))
 defs = Definitions(assets=[raw, features], jobs=[graph_job],
                    resources={"io_manager": ProvenanceIOManager(),
                               "ops": FilesystemIOManager(base_dir=os.environ.get("TDPROV_TEST_OPS_DIR", "ops"))})

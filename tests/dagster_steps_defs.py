@@ -19,6 +19,7 @@ import signal
 import time
 import attr
 
+import fork_env
 import pandas as pd
 from dagster import (
     AssetCheckResult,
@@ -116,13 +117,17 @@ def _wait_until_staged(ol_run_id: str, events: int) -> None:
         time.sleep(0.05)
 
 
-# Spawned step processes take the environment of the test that starts them (a fork server, shared by
-# every later run of the test process, would keep the environment of the first).
+# Step processes forked from the test process's fork server, which preloads Dagster, pandas and the like (not this
+# module nor tdprov: they read the environment at their import); each takes the environment, standard output and error
+# of the test that starts it (tests/fork_env.py), as a spawned one would, and imports this module anew.
 pair_job = define_asset_job(  # pair alone: raw is materialized before, in the test's process (materialize_raw)
     "pair_job", selection=AssetSelection.assets("first", "second").without_checks(),
-    executor_def=multiprocess_executor.configured({"start_method": {"spawn": {}}}))
+    executor_def=multiprocess_executor.configured({"start_method": {"forkserver": {"preload_modules": fork_env.PRELOAD}}}))
 checked_job = define_asset_job("checked_job", selection=["raw", "counted"], executor_def=pair_job.executor_def)
-raw_job = define_asset_job("raw_job", selection=AssetSelection.assets(raw).without_checks(), executor_def=pair_job.executor_def)
+# Spawned, as by Dagster's default: the tests of how a step process ends (a fork server's child ends with os._exit,
+# which runs no atexit hook, tdprov's wait for its writes included)
+raw_job = define_asset_job("raw_job", selection=AssetSelection.assets(raw).without_checks(),
+                           executor_def=multiprocess_executor.configured({"start_method": {"spawn": {}}}))
 defs = Definitions(assets=[raw, pair, uses_first, counted], asset_checks=[raw_has_rows], jobs=[pair_job, checked_job, raw_job],
                    resources={"io_manager": ProvenanceIOManager()})
 
@@ -134,7 +139,8 @@ def get_pair_job():
 
 
 def get_raw_job():
-    """``raw`` alone (not its check) as a multiprocess job: one step process, the least that writes a seal there."""
+    """``raw`` alone (not its check) as a multiprocess job: one spawned step process, the least that writes a seal
+    there, ending as a process of Dagster's default start method does."""
     return defs.resolve_job_def("raw_job")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
+import fork_env
 import pandas as pd
 import pandera.pandas as pa
 from dagster import (
@@ -95,13 +96,12 @@ def regional_summary(regional: pd.DataFrame) -> pd.DataFrame:
 
 
 CHAIN = [orders, orders_clean, features]
-# One process per step; the fork server preloads the heavy imports so that each step starts fast.
+# One process per step; the fork server preloads the heavy imports so that each step starts fast, and each step takes
+# the environment of the test that starts it (tests/fork_env.py).
 chain_job = define_asset_job(
     "chain_job",
     selection=AssetSelection.assets(*CHAIN).without_checks(),
-    executor_def=multiprocess_executor.configured(
-        {"start_method": {"forkserver": {"preload_modules": ["dagster", "pandas", "pandera.pandas", "prov_dagster"]}}}
-    ),
+    executor_def=multiprocess_executor.configured({"start_method": {"forkserver": {"preload_modules": fork_env.PRELOAD}}}),
 )
 defs = Definitions(
     assets=[*CHAIN, regional, regional_summary],
