@@ -86,7 +86,7 @@ def _listener_hook() -> Any:
         return None
     from prov_airflow.hooks.provenance import ProvenanceHook
 
-    return ProvenanceHook(conn_id, strict=False)
+    return ProvenanceHook(conn_id, named_by="[tdprov] conn_id", strict=False)
 
 
 def _store_source(hook: Any) -> str:

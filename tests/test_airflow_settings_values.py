@@ -214,3 +214,24 @@ def test_an_operators_own_connection_that_cannot_be_opened_is_named_not_the_list
     assert "[tdprov] store" not in logged and "TDPROV_STORE" not in logged  # the listener's store is fine
     task = [s for s in bundles_of(store) if s.job_name == f"{dag_id}.check"]
     assert [s.state for s in task] == (["FAIL"] if strict else ["COMPLETE"])
+
+
+def test_a_listener_connection_that_is_not_defined_is_named_with_the_setting_that_names_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[tdprov] conn_id`` naming no connection: the listener's error (logged at every hook) said to pass
+    ``tdprov_conn_id=None``, an operator's argument the listener has none of. It names ``[tdprov] conn_id`` and says
+    to unset it; an operator's own ``tdprov_conn_id`` is still told to pass None."""
+    from prov_airflow.emitter import listener_settings
+    from prov_airflow.hooks.provenance import ProvenanceHook
+    from prov_common.errors import BadInputError
+
+    monkeypatch.setenv("AIRFLOW__TDPROV__CONN_ID", "tdprov_nowhere")
+    with pytest.raises(BadInputError) as raised:
+        listener_settings()
+    assert raised.value.what == ("Airflow connection 'tdprov_nowhere' (type tdprov) (named by [tdprov] conn_id) is not "
+                                 "defined"), raised.value.what
+    assert raised.value.fix == ("create it (airflow connections add tdprov_nowhere --conn-type tdprov --conn-host "
+                                "<store URI>) or unset [tdprov] conn_id to use [tdprov]"), raised.value.fix
+    with pytest.raises(BadInputError) as raised:
+        ProvenanceHook("tdprov_nowhere").get_settings()
+    assert raised.value.fix.endswith("or pass tdprov_conn_id=None to use [tdprov]"), raised.value.fix

@@ -84,9 +84,13 @@ class ProvenanceHook(BaseHook):
     conn_type = "tdprov"
     hook_name = "tdprov provenance store"
 
-    def __init__(self, tdprov_conn_id: str | None = default_conn_name, **overrides: Any) -> None:
+    def __init__(self, tdprov_conn_id: str | None = default_conn_name, *, named_by: str | None = None,
+                 **overrides: Any) -> None:
+        """``named_by``: the setting that gave ``tdprov_conn_id`` (``[tdprov] conn_id``), named in the error of a
+        connection that is not defined; None: an operator's ``tdprov_conn_id``."""
         super().__init__()
         self.tdprov_conn_id = tdprov_conn_id
+        self.named_by = named_by
         self.overrides = {k: v for k, v in overrides.items() if v is not None}
         self._extra: dict[str, Any] | None = None
         self._host: str | None = None
@@ -113,16 +117,21 @@ class ProvenanceHook(BaseHook):
                     conn = self.get_connection(self.tdprov_conn_id)
                 except Exception:
                     if self.tdprov_conn_id != self.default_conn_name:
-                        raise BadInputError(
-                            f"Airflow connection {self.tdprov_conn_id!r} (type tdprov) is not defined",
-                            fix=f"create it (airflow connections add {self.tdprov_conn_id} --conn-type tdprov "
-                                "--conn-host <store URI>) or pass tdprov_conn_id=None to use [tdprov]") from None
+                        raise self._undefined() from None
                 else:
                     host = conn.host or None
                     extra = checked_extra(conn.extra_dejson or {}, self.tdprov_conn_id)
                     unknown_keys(extra, EXTRA_KEYS, f"the extra of Airflow connection {self.tdprov_conn_id!r}")
             self._host, self._extra = host, extra
         return self._host, self._extra
+
+    def _undefined(self) -> BadInputError:
+        """The error of a connection that is not defined, naming where its id was given and how to do without it."""
+        given = f" (named by {self.named_by})" if self.named_by else ""
+        without = f"unset {self.named_by}" if self.named_by else "pass tdprov_conn_id=None"
+        return BadInputError(f"Airflow connection {self.tdprov_conn_id!r} (type tdprov){given} is not defined",
+                             fix=f"create it (airflow connections add {self.tdprov_conn_id} --conn-type tdprov "
+                                 f"--conn-host <store URI>) or {without} to use [tdprov]")
 
     def get_settings(self) -> Settings:
         """The resolved tdprov settings (explicit overrides > connection > [tdprov] > TDPROV_* > defaults)."""

@@ -34,7 +34,7 @@ def _bundles(dag_id: str, run_id: str, offset: int, limit: int) -> Any:
         check_page(offset, limit)  # before the store is opened: a bad page is refused with no read (checked once)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
-    hook = ProvenanceHook(conf_get("conn_id") or None)
+    hook = ProvenanceHook(conf_get("conn_id") or None, named_by="[tdprov] conn_id")
     try:
         settings = hook.get_settings()
         store = hook.get_conn()
