@@ -91,15 +91,15 @@ class ProvenanceListener:
     # -- DAG runs (on the scheduler, or in the dag.test() process) ------------------------------
     @hookimpl(tryfirst=True)
     def on_dag_run_running(self, dag_run: Any, msg: str) -> None:
-        self._guard("DAG run running", self._dag_run, dag_run, "START", None)
+        self._guard(_of_dag_run("DAG run running", dag_run), self._dag_run, dag_run, "START", None)
 
     @hookimpl(tryfirst=True)
     def on_dag_run_success(self, dag_run: Any, msg: str) -> None:
-        self._guard("DAG run success", self._dag_run, dag_run, "COMPLETE", None)
+        self._guard(_of_dag_run("DAG run success", dag_run), self._dag_run, dag_run, "COMPLETE", None)
 
     @hookimpl(tryfirst=True)
     def on_dag_run_failed(self, dag_run: Any, msg: str) -> None:
-        self._guard("DAG run failed", self._dag_run, dag_run, "FAIL", msg or "DAG run failed")
+        self._guard(_of_dag_run("DAG run failed", dag_run), self._dag_run, dag_run, "FAIL", msg or "DAG run failed")
 
     # -- implementation ------------------------------------------------------------------------
     @staticmethod
@@ -110,8 +110,9 @@ class ProvenanceListener:
             func(*args)
         except Exception as exc:  # noqa: BLE001 - provenance must never fail a task
             problem, fix = _problem_and_fix(exc)
-            log.warning("tdprov: could not record provenance on %s (%s); the task is not affected. Fix: %s",
-                        what, problem, fix, exc_info=log.isEnabledFor(logging.DEBUG))
+            log.warning("tdprov: could not record provenance on %s (%s); the %s is not affected. Fix: %s",
+                        what, problem, "DAG run" if what.startswith("DAG run") else "task", fix,
+                        exc_info=log.isEnabledFor(logging.DEBUG))
 
     def _task_running(self, task_instance: Any) -> None:
         started = try_started(task_instance, time.time())  # the clock of this host, which stamps the files the try writes here
@@ -274,8 +275,16 @@ class ProvenanceListener:
 
 
 def _of(what: str, task_instance: Any) -> str:
-    """``what`` and the task instance it concerns, for a log line."""
-    return f"{what} of {getattr(task_instance, 'dag_id', '?')}.{getattr(task_instance, 'task_id', '?')}"
+    """``what`` and the task instance try it concerns, for a log line: its task, DAG run, map index and try."""
+    index = getattr(task_instance, "map_index", -1)
+    mapped = f", map index {index}" if isinstance(index, int) and index >= 0 else ""
+    return (f"{what} of {getattr(task_instance, 'dag_id', '?')}.{getattr(task_instance, 'task_id', '?')} (DAG run "
+            f"{getattr(task_instance, 'run_id', '?')}{mapped}, try {getattr(task_instance, 'try_number', '?')})")
+
+
+def _of_dag_run(what: str, dag_run: Any) -> str:
+    """``what`` and the DAG run it concerns, for a log line."""
+    return f"{what} of {getattr(dag_run, 'dag_id', '?')} (DAG run {getattr(dag_run, 'run_id', '?')})"
 
 
 STORE_FIX = "check [tdprov] store (or the [tdprov] conn_id connection) and the messages above."

@@ -235,3 +235,29 @@ def test_a_listener_connection_that_is_not_defined_is_named_with_the_setting_tha
     with pytest.raises(BadInputError) as raised:
         ProvenanceHook("tdprov_nowhere").get_settings()
     assert raised.value.fix.endswith("or pass tdprov_conn_id=None to use [tdprov]"), raised.value.fix
+
+
+def test_a_hook_that_cannot_record_names_the_dag_run_map_index_and_try(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Each hook that cannot record (here: ``[tdprov] conn_id`` naming no connection) is warned of; the warning named a
+    task only by its DAG and task ids, so the tries of a mapped task (or of two runs of a DAG) could not be told apart,
+    and a DAG run's named neither its DAG nor its run (and said the task was not affected). Each names its DAG run, a
+    mapped task's index and the try."""
+    import logging
+
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("AIRFLOW__TDPROV__CONN_ID", "tdprov_nowhere")
+    with DAG("tdprov_hook_named", start_date=START, schedule=None) as dag:
+        PythonOperator.partial(task_id="m", python_callable=lambda x: None).expand(op_args=[[1], [2]])
+    run = run_dag(dag, logical_date=START)
+    assert run.state == "success"
+    warned = [r.getMessage() for r in caplog.records
+              if r.levelno >= logging.WARNING and "could not record provenance" in r.getMessage()]
+    for index in (0, 1):
+        for hook in ("task running", "task success"):
+            said = f"could not record provenance on {hook} of tdprov_hook_named.m (DAG run {run.run_id}, map index {index}, try 1)"
+            assert len([m for m in warned if said in m]) == 1, (said, warned)
+    said = f"could not record provenance on DAG run success of tdprov_hook_named (DAG run {run.run_id})"
+    named = [m for m in warned if said in m]
+    assert len(named) == 1 and "; the DAG run is not affected. Fix: " in named[0], warned
+    assert not (tmp_path / "store").exists()  # nothing recorded: the connection is not defined
