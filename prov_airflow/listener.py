@@ -271,7 +271,7 @@ class ProvenanceListener:
                 return
             emit(event, attachments, transport=transport)
 
-        DELIVERY.submit(f"{event_type} event of {info.job_name}", deliver)
+        DELIVERY.submit(f"{event_type} event of run {info.run_id} ({info.job_name})", deliver)
 
 
 def _of(what: str, task_instance: Any) -> str:

@@ -330,3 +330,36 @@ def test_an_outlet_snapshot_with_a_store_that_cannot_be_opened_still_records_the
     assert main(["store", "seal", *waiting, "--store", str(blocker)]) == 0
     [task] = [s for s in bundles_of(str(blocker)) if s.job_name == "tdprov_snapshot_unopened.writes"]
     assert task.state == "COMPLETE" and [o.name for o in task.outputs] == [str(table)]
+
+
+def test_the_listeners_events_left_in_its_queue_as_the_process_ends_are_named_by_their_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The events still in the listener's queue when a task's end runs out of ``[tdprov] flush_timeout`` are spooled and
+    named in one warning (a real ``dag.test()``, its task's events queued behind a held delivery): the listener named
+    each only by its type and job ("COMPLETE event of DAG.TASK"), the same for every try and map index, so one that
+    could not be spooled named no run. Each is named by its run (and job)."""
+    import threading
+
+    from prov_airflow import delivery, emitter
+
+    store, spool, out = tmp_path / "store", tmp_path / "spool", tmp_path / "out.csv"
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))
+    monkeypatch.setenv("AIRFLOW__TDPROV__SPOOL", str(spool))
+    monkeypatch.setenv("AIRFLOW__TDPROV__FLUSH_TIMEOUT", "0.3")  # the task's end (before_stopping) waits no longer
+    monkeypatch.setattr(emitter, "_transports", {})  # only this test's transports are ended at the bound
+    release = threading.Event()
+    delivery.DELIVERY.submit("a held delivery", lambda: release.wait(30))  # the task's events queue behind it
+    try:
+        with DAG("tdprov_queued_named", start_date=START, schedule=None) as dag:
+            PythonOperator(task_id="write", python_callable=lambda: out.write_text("a\n1\n"), outlets=[str(out)])
+        with caplog.at_level(logging.WARNING):
+            assert run_dag(dag, logical_date=START).state == "success"
+    finally:
+        release.set()
+    assert main(["flush", "--store", str(store), "--spool", str(spool)]) == 0
+    task = [s.run_id for s in bundles_of(store) if s.job_name == "tdprov_queued_named.write"]
+    assert len(task) == 1, bundles_of(store)
+    warned = [r.getMessage() for r in caplog.records if "not delivered within [tdprov] flush_timeout" in r.getMessage()]
+    assert len(warned) == 1, caplog.text
+    for event in ("START", "COMPLETE"):
+        assert f"{event} event of run {task[0]} (tdprov_queued_named.write)" in warned[0], warned[0]
