@@ -141,10 +141,13 @@ def _shortcomings(gaps: list[str]) -> Item:
 def _quality(quality: list[dict[str, Any]], trace: Trace, d: DatasetUse, sources: list[SourceVersion]) -> Item:
     item = Item("10(3)", "Relevant, sufficiently representative, free of errors and complete")
     pandera, others = _kinds(quality)
-    failed = [q for q in pandera if not q["passed"]]
+    failed = [q for q in pandera if q["passed"] is False]
+    unknown = [q for q in pandera if q["passed"] is None]
     if quality:
-        said = [f"{counted(len(pandera) - len(failed), 'Pandera validation')} passed, {len(failed)} failed"
-                + "".join(f"; {q['dataset']} failed {q['schema']} ({counted(q['failureCount'], 'failure')})" for q in failed)]
+        said = [f"{counted(len(pandera) - len(failed) - len(unknown), 'Pandera validation')} passed, {len(failed)} failed"
+                + (f", {len(unknown)} with no known outcome" if unknown else "")
+                + "".join(f"; {q['dataset']} failed {q['schema']} ({counted(q['failureCount'], 'failure')})" for q in failed)
+                + "".join(f"; {failed_validation(q)}" for q in unknown)]
         if others:
             bad = [q for q in others if q["status"] in ("fail", "error")]
             raised = sum(1 for q in bad if q["status"] == "error")

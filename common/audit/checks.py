@@ -51,6 +51,11 @@ FIX_QUALITY = (
     "re-run on data that passes its Pandera schema (or fix the schema); to stop this from happening, make the step fail on "
     "Pandera failures"
 )
+FIX_NO_OUTCOME = ("validate the version again with a producer that records its outcome, then re-run what used it if it "
+                  "failed; to stop this from happening, make the step fail on Pandera failures")
+FIX_PANDERA_FAULT = ("fix what emitted the run's events so that tdprov_pandera.passed is true or false (the PanderaDatasetFacet "
+                     "schema, docs/events.md), then re-run the step or task to record the validation again; until a run "
+                     "records its outcome the version does not count as passed, and this record stays as it is")
 FIX_CHECK = ("re-run on data that passes its checks (or fix the check that failed or raised); to stop this from happening, "
              "make the check blocking (@asset_check(blocking=True)): its failure then fails the step and blocks what reads it")
 
@@ -283,6 +288,28 @@ def _only_checked(run: RunRecord, d: DatasetUse) -> bool:
     return d.checked and not went_on
 
 
+def _used_fix(d: DatasetUse) -> str:
+    """The fix of a finding of a run that used ``d`` while it failed (or has no known outcome of its Pandera schema)."""
+    q = d.quality
+    return FIX_CHECK if q is None or q.passed else FIX_QUALITY if q.passed is False else FIX_NO_OUTCOME
+
+
+def _faults(new: Sequence[RunRecord]) -> list[Finding]:
+    """A finding for each dataset version a run recorded a Pandera result of with no outcome (its ``passed`` missing or
+    not a boolean): naming the run, the dataset and the field, once a run and version."""
+    found: dict[tuple[str, str], Finding] = {}
+    for run in new:
+        for role, d in [*(("output", d) for d in run.outputs), *(("input", d) for d in run.inputs)]:
+            q = d.quality
+            if q is not None and q.fault and (run.run_id, f"{d.label}@{d.version}") not in found:
+                found[run.run_id, f"{d.label}@{d.version}"] = Finding(
+                    CHECK_QUALITY, f"{d.label}@{d.version}",
+                    f"run {run.run_id} ({run.job}) recorded a Pandera result of {role} {d.label} version {d.version} "
+                    f"(schema {q.schema or '(unnamed)'}) with no outcome: {q.fault}; not counted as passed",
+                    FIX_PANDERA_FAULT, run_id=run.run_id)
+    return list(found.values())
+
+
 def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord],
              index: LineageIndex) -> tuple[CheckResult, list[QualityRow], list[Finding], int]:
     """Versions whose Pandera validation or other check (a Dagster asset check) failed, or whose check raised, and the
@@ -305,7 +332,7 @@ def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord],
             if run.run_id not in recorded.setdefault(row.key, set()):
                 recorded[row.key].add(run.run_id)
                 row.recorded_by.append(run.run_id)
-    used = [f for f in kept if f.check == CHECK_QUALITY and f.severity != NOTE]
+    used = [f for f in kept if f.check == CHECK_QUALITY and f.severity != NOTE] + _faults(new)
     ids = {r.run_id for r in new}
     earlier = [(run, d) for key in sorted(seen_new) if rows[key].failed for run, d in index.used_by.get(key, ())
                if run.run_id not in ids and run.run_id not in users.get(key, ())]  # those named before keep their finding
@@ -319,12 +346,12 @@ def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord],
         used.append(Finding(CHECK_QUALITY, f"{d.label}@{d.version}",
                             f"run {run.run_id} ({run.job}) used {d.label} version {d.version}, which "
                             f"{'; '.join(row.dataset.failures())}",
-                            FIX_QUALITY if row.dataset.quality and not row.dataset.quality.passed else FIX_CHECK, run_id=run.run_id))
+                            _used_fix(row.dataset), run_id=run.run_id))
     result.findings = list(used)
     for row in rows.values():
         if row.failed and not row.used_by:
             q = row.dataset.quality
-            said = [f"failed Pandera schema {q.schema}"] if q is not None and not q.passed else []
+            said = [f"failed Pandera schema {q.schema}" if q.passed is False else q.said()] if q is not None and not q.passed else []
             result.findings.append(Finding(CHECK_QUALITY, f"{row.dataset.label}@{row.dataset.version}",
                                            f"{row.dataset.label} version {row.dataset.version} "
                                            f"{'; '.join(said + [c.said() for c in row.dataset.checks if c.failed])}; "

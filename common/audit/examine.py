@@ -34,7 +34,7 @@ from prov_common.store.identity import FIX_OTHER_STORE
 from prov_common.tlog.model import LogLeaf, sha256_digest
 from prov_common.w3cprov.event_lines import EventBytes
 from prov_common.w3cprov.events import DatasetState, RunState, check_label
-from prov_common.w3cprov.quality import RunTests, other_checks, run_test_measurements
+from prov_common.w3cprov.quality import RunTests, other_checks, pandera_fault, run_test_measurements
 from prov_common.w3cprov.identity import dataset_label, iso_z, moment
 
 MISSING = "missing"
@@ -89,13 +89,17 @@ def bundle_finding(found: VerifiedFinding, run_id: str) -> Finding:
 
 
 def _quality(ds: DatasetState) -> QualityResult | None:
+    """The Pandera result the dataset's ``tdprov_pandera`` facet records, if any: one whose ``passed`` is missing or no
+    boolean has no outcome (``passed`` None), its ``fault`` saying why (:func:`~prov_common.w3cprov.quality.pandera_fault`)."""
     facet = ds.facet("tdprov_pandera")
-    if "passed" not in facet:
+    if not facet:
         return None
     failed, passed = (tuple(check_label(str(c.get("name")), c.get("column"))
                             for c in facet.get("checks") or () if isinstance(c, dict) and c.get("passed") is outcome)
                       for outcome in (False, True))
-    return QualityResult(bool(facet.get("passed")), facet.get("schemaName"), int(facet.get("failureCount") or 0), failed, passed)
+    fault = pandera_fault(facet)
+    return QualityResult(None if fault else facet["passed"], facet.get("schemaName"), int(facet.get("failureCount") or 0),
+                         failed, passed, fault)
 
 
 def _aliases(symlinks: dict) -> tuple[str, ...]:

@@ -249,6 +249,7 @@ def _dataset(entry: dict[str, Any]) -> str:
                      [[_shown(q["dataset"]), f"<code>{_e(q['version'])}</code>",
                        _e(q["schema"]) if q.get("check") is None else f"check {_e(q['check'])}",
                        '<span class="pass">passed</span>' if q["passed"] else
+                       '<span class="fail">no known outcome</span>' if q["passed"] is None and q.get("check") is None else
                        '<span class="fail">raised an error</span>' if q.get("status") == "error" else
                        '<span class="fail">failed</span>', str(q["failureCount"]),
                        _e(q["failedChecks"])] for q in a10["qualityChecks"]]) if a10["qualityChecks"] else '<p class="note">None recorded.</p>'

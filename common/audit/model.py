@@ -142,24 +142,38 @@ def failed_in(key: str, exc: BaseException) -> str:
     return (exc.subject or key) if isinstance(exc, TdprovError) else key
 
 
+_RANK = {False: 0, None: 1, True: 2}  # which of two Pandera results of one version a row keeps: the lower
+
+
 @dataclass(slots=True)
 class QualityResult:
-    """The Pandera outcome recorded for a dataset version."""
+    """The Pandera outcome recorded for a dataset version: ``passed`` None when the record holds none (``fault`` says
+    why: its ``passed`` missing or not a boolean), which does not count as passed."""
 
-    passed: bool
+    passed: bool | None
     schema: str | None = None
     failure_count: int = 0
     failed_checks: tuple[str, ...] = ()
     passed_checks: tuple[str, ...] = ()  # none in a record examined before they were kept
+    fault: str | None = None
+
+    def said(self) -> str:
+        """How reports say a result that did not pass, of the version: ``failed Pandera schema S: 2 failures in C`` or
+        ``has no known outcome of Pandera schema S (FAULT)``."""
+        if self.passed is None:
+            return f"has no known outcome of Pandera schema {self.schema or '(unnamed)'} ({self.fault})"
+        return (f"failed Pandera schema {self.schema or '(unnamed)'}: {counted(self.failure_count, 'failure')} in "
+                f"{', '.join(self.failed_checks) or 'see the samples in the bundle'}")
 
     def to_dict(self) -> dict[str, Any]:
         doc = {"passed": self.passed, "schema": self.schema, "failureCount": self.failure_count, "failedChecks": list(self.failed_checks)}
-        return dict(doc, passedChecks=list(self.passed_checks)) if self.passed_checks else doc
+        doc = dict(doc, passedChecks=list(self.passed_checks)) if self.passed_checks else doc
+        return dict(doc, fault=self.fault) if self.fault else doc
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "QualityResult":
-        return cls(bool(raw["passed"]), raw.get("schema"), int(raw.get("failureCount") or 0), tuple(raw.get("failedChecks") or ()),
-                   tuple(raw.get("passedChecks") or ()))
+        return cls(None if raw["passed"] is None else bool(raw["passed"]), raw.get("schema"), int(raw.get("failureCount") or 0),
+                   tuple(raw.get("failedChecks") or ()), tuple(raw.get("passedChecks") or ()), raw.get("fault"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,22 +290,20 @@ class DatasetUse:
 
     @property
     def failed(self) -> bool:
-        """Its Pandera schema failed, or another check failed or raised."""
+        """Its Pandera schema failed or has no known outcome, or another check failed or raised."""
         return bool(self.quality and not self.quality.passed) or any(c.failed for c in self.checks)
 
     def failures(self) -> list[str]:
-        """What failed on it, as reports say it: ``failed Pandera schema S: 2 failures in C``, ``failed check C``,
-        ``check C raised an error``."""
+        """What failed on it, as reports say it: ``failed Pandera schema S: 2 failures in C``, ``has no known outcome of
+        Pandera schema S (FAULT)``, ``failed check C``, ``check C raised an error``."""
         q = self.quality
-        said = [f"failed Pandera schema {q.schema or '(unnamed)'}: {counted(q.failure_count, 'failure')} in "
-                f"{', '.join(q.failed_checks) or 'see the samples in the bundle'}"] if q is not None and not q.passed else []
-        return said + [c.said() for c in self.checks if c.failed]
+        return ([q.said()] if q is not None and not q.passed else []) + [c.said() for c in self.checks if c.failed]
 
     def with_results_of(self, other: "DatasetUse") -> "DatasetUse":
         """This use, with the results ``other`` (a use of the same version) recorded besides: a failing Pandera result
-        wins over a passing one, and each other check is kept once."""
+        wins over one of no known outcome, which wins over a passing one, and each other check is kept once."""
         mine, theirs = self.quality, other.quality
-        quality = theirs if mine is None or (theirs is not None and mine.passed and not theirs.passed) else mine
+        quality = theirs if mine is None or (theirs is not None and _RANK[theirs.passed] < _RANK[mine.passed]) else mine
         return replace(self, quality=quality, checks=tuple(dict.fromkeys([*self.checks, *other.checks])))
 
     @property

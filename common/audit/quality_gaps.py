@@ -15,16 +15,18 @@ Results = dict[str, dict[str, Any]]  # :func:`quality_results`
 
 def quality_results(uses: Iterable[DatasetUse]) -> dict[str, dict[str, Any]]:
     """The check results recorded in ``uses``, each once, in first-seen order (keyed by the version, never by how it
-    prints, and all the result says): a Pandera schema's result (``schema``), then each other check (``check``, a
+    prints, and all the result says): a Pandera schema's result (``schema``; ``passed`` None and its ``fault`` when it
+    has no known outcome), then each other check (``check``, a
     Dagster asset check: its ``status`` ``pass``, ``fail`` or ``error``, the check raised; ``passed`` only when it
     passed)."""
     out: dict[str, dict[str, Any]] = {}
     for v in uses:
         q = v.quality
         if q is not None:
-            out.setdefault(repr((version_of(v), q.schema, q.passed, q.failure_count, q.failed_checks)),  # any JSON value
+            out.setdefault(repr((version_of(v), q.schema, q.passed, q.failure_count, q.failed_checks, q.fault)),  # any JSON value
                            {"dataset": v.label, "version": v.version, "schema": q.schema, "passed": q.passed,
-                            "failureCount": q.failure_count, "failedChecks": list(q.failed_checks)})
+                            "failureCount": q.failure_count, "failedChecks": list(q.failed_checks),
+                            **({"fault": q.fault} if q.fault else {})})
         for c in v.checks:
             out.setdefault(repr((version_of(v), "check", c.name, c.status, c.severity, c.description)),
                            {"dataset": v.label, "version": v.version, "schema": None, "passed": c.status == "pass",
@@ -82,12 +84,15 @@ def _said(use: DatasetUse) -> set[str]:
 
 
 def failed_validation(result: Mapping[str, Any], fix: str | None = None) -> str:
-    """``X@v failed Pandera schema S (n failures)``, ``X@v failed check C (error: why)`` or ``X@v: check C raised an
-    error, no outcome (why)`` for one result of :func:`quality_results`; ``fix`` is added inside the parentheses (the
-    audit names what would close the gap)."""
+    """``X@v failed Pandera schema S (n failures)``, ``X@v has no known outcome of Pandera schema S (FAULT)``, ``X@v
+    failed check C (error: why)`` or ``X@v: check C raised an error, no outcome (why)`` for one result of
+    :func:`quality_results`; ``fix`` is added inside the parentheses (the audit names what would close the gap)."""
     if result.get("check") is not None:
         said = CheckOutcome(result["check"], result["status"], result.get("severity"), result.get("description")).said(fix)
         return f"{result['dataset']}@{result['version']}{':' if result['status'] == 'error' else ''} {said}"
+    if result["passed"] is None:
+        return (f"{result['dataset']}@{result['version']} has no known outcome of Pandera schema {result['schema']} "
+                f"({result.get('fault')}{f'; {fix}' if fix else ''})")
     n = result["failureCount"]
     return (f"{result['dataset']}@{result['version']} failed Pandera schema {result['schema']} "
             f"({n} failure{'' if n == 1 else 's'}{f'; {fix}' if fix else ''})")

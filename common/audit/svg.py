@@ -28,11 +28,12 @@ def _short(version: str | None) -> str:
 
 def _version_node(index: LineageIndex, d: DatasetUse, writer: RunRecord | None) -> Node:
     """What ``writer`` wrote (one node per generation), or what a reader read that no recorded run wrote; its checks
-    failed and passed (Pandera's and the others', a Dagster asset check's), each once, drawn as the lineage picture
+    failed and passed (Pandera's and the others', a Dagster asset check's; a Pandera result with no known outcome is
+    neither, as in its PROV), each once, drawn as the lineage picture
     draws them: those every run that wrote or read the version recorded on it (a validation task that read it), as
     the report's quality results count them (:func:`~prov_common.audit.quality_gaps.lineage_quality`)."""
     uses = [d, *index.uses(version_of(d))] if d.version else [d]
-    failed = {name: None for u in uses for name in (u.quality.failed_checks or ("pandera",) if u.quality and not u.quality.passed else ())}
+    failed = {name: None for u in uses for name in (u.quality.failed_checks or ("pandera",) if u.quality and u.quality.passed is False else ())}
     failed |= {c.name: None for u in uses for c in u.checks if c.failed}
     passed = {name: None for u in uses for name in (u.quality.passed_checks if u.quality else ())}
     passed |= {c.name: None for u in uses for c in u.checks if c.status == "pass"}

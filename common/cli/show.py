@@ -26,7 +26,7 @@ from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.ranges import RangeReader
 from prov_common.w3cprov.events import RunState, extent_text, whole_count
 from prov_common.w3cprov.identity import DatasetLabels, distinct_labels, utc_text
-from prov_common.w3cprov.quality import other_checks, run_test_measurements
+from prov_common.w3cprov.quality import other_checks, pandera_fault, run_test_measurements
 from prov_common.w3cprov.serialize import section_counts
 from prov_common.text import counted, first_of
 
@@ -40,7 +40,8 @@ def register(subparsers: Any) -> None:
         help="show one run's bundle: events, PROV, quality, signature",
         description="Show the lineage bundle of one run: an Airflow task's try and map index, why a failed run failed "
         "(its errorMessage facet), its datasets with rows (and shards), its events, a summary of its PROV document, "
-        "Pandera quality results with attached failure samples, the other checks recorded (a Dagster asset check: passed, "
+        "Pandera quality results with attached failure samples (passed, FAILED, or NO KNOWN OUTCOME where the facet's "
+        "passed is not true or false, as its PROV states it), the other checks recorded (a Dagster asset check: passed, "
         "FAILED, or raised an error), its attachments (the first ten, the rest counted; --json lists them all), whether its "
         "bundle verifies as 'tdprov verify RUN_ID' checks it (signature, files, the index entry 'tdprov runs' lists), "
         "and how many events were staged for it after its sealing (in no bundle: 'tdprov audit' names them). A bundle "
@@ -58,6 +59,7 @@ def register(subparsers: Any) -> None:
 
 
 _UNVERIFIED = "not verified: what the bundle's events claim, see the findings below"
+_PANDERA_STATUS = {True: "passed", False: "FAILED", None: "NO KNOWN OUTCOME"}
 _CHECK_STATUS = {"pass": "passed", "fail": "FAILED", "error": "RAISED AN ERROR (no outcome)", "skip": "skipped"}
 
 
@@ -70,15 +72,17 @@ def shown_names(manifest: dict[str, Any], state: RunState | None) -> DatasetLabe
 
 
 def quality(state: RunState, names: DatasetLabels) -> list[dict[str, Any]]:
-    """Pandera results per dataset (inputs and outputs) from the ``tdprov_pandera`` facets."""
+    """Pandera results per dataset (inputs and outputs) from the ``tdprov_pandera`` facets: ``passed`` null and a
+    ``fault`` saying why where the facet holds no outcome (its ``passed`` missing or not a boolean), as its PROV."""
     rows = []
     for side, datasets in (("input", state.inputs), ("output", state.outputs)):
         for ds in datasets:
             facet = ds.facet("tdprov_pandera")
             if facet:
+                fault = pandera_fault(facet)
                 rows.append({"side": side, "dataset": names[ds.namespace, ds.name], "schema": facet.get("schemaName"),
-                             "passed": facet.get("passed"), "failureCount": facet.get("failureCount"),
-                             "samplesFile": facet.get("samplesFile")})
+                             "passed": None if fault else facet["passed"], "fault": fault,
+                             "failureCount": facet.get("failureCount"), "samplesFile": facet.get("samplesFile")})
     return rows
 
 
@@ -220,8 +224,9 @@ def run(args: argparse.Namespace) -> int:
         out.append(f"  and {counted(info['eventsUnlisted'], 'more event')} not listed")
     out.append("prov: " + ", ".join(f"{n} {k}" for k, n in info["prov"].items() if n))
     out.append("quality (not verified):" if claimed else "quality:")
-    out += [f"  {q['side']:<6} {q['dataset']}  {q['schema']}: {'passed' if q['passed'] else 'FAILED'}"
-            f" ({_failures(q['failureCount'])}{', samples ' + q['samplesFile'] if q['samplesFile'] else ''})"
+    out += [f"  {q['side']:<6} {q['dataset']}  {q['schema']}: {_PANDERA_STATUS[q['passed']]}"
+            f" ({q['fault'] + '; ' if q['fault'] else ''}{_failures(q['failureCount'])}"
+            f"{', samples ' + q['samplesFile'] if q['samplesFile'] else ''})"
             for q in info["quality"]] or ([] if info["checks"] else ["  no Pandera results recorded"])
     out += [f"  {c['side']:<6} {c['dataset']}  {c['check']}: {_CHECK_STATUS.get(c['status'], c['status'])}"
             + (f" ({c['severity']})" if c["severity"] else "") + (f": {c['description']}" if c["description"] else "")

@@ -6,10 +6,12 @@ A check becomes a boolean measurement (``True`` = passed); a metric becomes a nu
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from prov_common.text import cut
 from prov_common.w3cprov.events import DatasetState, RunState
 
 _METRIC_FIELDS = ("rowCount", "bytes", "fileCount")
@@ -42,6 +44,22 @@ def _int(value: Any) -> int | None:
 
 def _number(value: Any) -> int | float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+PANDERA_PASSED = "tdprov_pandera.passed"
+_FAULT_VALUE_AT_MOST = 60  # characters of a recorded value that a fault quotes
+
+
+def pandera_fault(facet: dict[str, Any]) -> str | None:
+    """Why a recorded ``tdprov_pandera`` facet has no outcome: its ``passed`` is missing or not a boolean (text such
+    as ``"false"``, null, a number: any producer can send the facet), as the audit and ``tdprov show`` name it, its value
+    in JSON; None when the facet is absent (empty) or its ``passed`` is true or false. Its PROV measurement has no value
+    (status ``unknown``), as :func:`_check` makes it."""
+    if not facet or isinstance(facet.get("passed"), bool):
+        return None
+    if "passed" not in facet:
+        return f"{PANDERA_PASSED} is missing"
+    return f"{PANDERA_PASSED} is {cut(json.dumps(facet['passed'], default=repr), _FAULT_VALUE_AT_MOST)}, not true or false"
 
 
 _STATUSES = frozenset({"pass", "fail", "skip"})

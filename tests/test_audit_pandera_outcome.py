@@ -1,0 +1,91 @@
+"""A Pandera facet whose ``passed`` is no boolean has no known outcome: the audit names it and does not count it as
+passed, and ``tdprov show`` shows it so, as its PROV states it (a measurement with no value)."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prov_common.audit import run_audit
+from prov_common.audit.checks import FIX_NO_OUTCOME, FIX_PANDERA_FAULT
+from prov_common.audit.model import CHECK_QUALITY, NOTE
+from prov_common.cli import main
+from prov_common.config import Settings
+from prov_common.store import open_store
+from prov_common.w3cprov.events import fold_runs
+from prov_common.w3cprov.quality import dataset_measurements
+
+from test_audit_support import T0, dataset, digest, run_events, seal
+
+MISSING = object()
+RECORDED = {"text": "false", "null": None, "number": 0, "missing": MISSING}  # dataset /data/<name> -> its passed
+
+
+def _outputs() -> list[dict[str, Any]]:
+    out = [dataset("/data/good", digest("good"), passed=True)]
+    for name, value in RECORDED.items():
+        out.append(dataset(f"/data/{name}", digest(name), passed=False))
+        facet = out[-1]["facets"]["tdprov_pandera"]
+        del facet["passed"]
+        if value is not MISSING:
+            facet["passed"] = value
+    return out
+
+
+def _audit(store: Any, out: Path) -> tuple[Any, dict[str, Any]]:
+    result = run_audit(store, Settings.from_env(store=store.uri), report_dir=out, progress=False)
+    return result, json.loads((out / "report.json").read_text())
+
+
+def test_a_pandera_result_with_no_boolean_outcome_is_a_finding_and_not_counted_as_passed(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A facet whose ``passed`` was text (``"false"``) or a number other than 0 was counted as a passed validation (and
+    ``show`` printed it as passed), null or 0 as a failed one with no word of why, and a missing ``passed`` as no
+    validation; the PROV states each as unknown. Each is now a finding naming the run, the dataset and the field."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    store = open_store(str(tmp_path / "store"))
+    events = run_events("validate", [], _outputs())
+    writer = seal(store, events)
+    reader = seal(store, run_events("train", [dataset("/data/text", digest("text"))], [dataset("/m/1", digest("m1"))],
+                                    start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    result, report = _audit(store, tmp_path / "first")
+    errors = [f for f in result.check(CHECK_QUALITY).findings if f.severity != NOTE]
+    faults = {f.object.split("@")[0]: f for f in errors if f.run_id == writer}
+    assert set(faults) == {f"/data/{name}" for name in RECORDED}, [f.what for f in errors]
+    for name, shown in {"text": '"false"', "null": "null", "number": "0"}.items():
+        assert (f"run {writer} (tests/validate) recorded a Pandera result of output /data/{name} version {digest(name)} "
+                f"(schema /data/{name}_schema) with no outcome: tdprov_pandera.passed is {shown}, not true or false; "
+                "not counted as passed") == faults[f"/data/{name}"].what
+    assert "with no outcome: tdprov_pandera.passed is missing;" in faults["/data/missing"].what
+    assert {f.fix for f in faults.values()} == {FIX_PANDERA_FAULT}
+    (used,) = [f for f in errors if f.run_id == reader]
+    assert used.what.endswith(f"used /data/text version {digest('text')}, which has no known outcome of Pandera schema "
+                              '/data/text_schema (tdprov_pandera.passed is "false", not true or false)') and used.fix == FIX_NO_OUTCOME
+    assert report["qualityPassedVersions"] == 1  # /data/good alone
+    assert {q["name"] for q in report["quality"]} == {f"/data/{name}" for name in RECORDED}
+    (entry,) = report["trainingData"]
+    assert [q["fault"] for q in entry["article10"]["qualityChecks"]] == ['tdprov_pandera.passed is "false", not true or false']
+    assert any("has no known outcome of Pandera schema /data/text_schema" in g for g in entry["article10"]["knownGaps"])
+
+    again, _ = _audit(store, tmp_path / "again")  # incremental: what the first audit found stands
+    assert {(f.run_id, f.what) for f in again.check(CHECK_QUALITY).findings if f.severity != NOTE} == {(f.run_id, f.what) for f in errors}
+
+    (state,) = fold_runs(events)  # the PROV states each with no value, as unknown
+    unknown = {ds.name: [(m.value, m.status) for m in dataset_measurements(ds) if m.schema and m.name.startswith("pandera:")]
+               for ds in state.outputs}
+    assert unknown == {"/data/good": [(True, "pass")], **{f"/data/{name}": [(None, "unknown")] for name in RECORDED}}
+
+    monkeypatch.setenv("TDPROV_STORE", store.uri)
+    capsys.readouterr()
+    assert main(["show", writer]) == 0
+    shown = capsys.readouterr().out
+    assert "/data/good_schema: passed (0 failures)" in shown, shown
+    assert '/data/text_schema: NO KNOWN OUTCOME (tdprov_pandera.passed is "false", not true or false; 0 failures)' in shown, shown
+    assert "/data/missing_schema: NO KNOWN OUTCOME (tdprov_pandera.passed is missing; 0 failures)" in shown, shown
+    assert main(["show", writer, "--json"]) == 0
+    rows = {q["schema"]: (q["passed"], q["fault"]) for q in json.loads(capsys.readouterr().out)["quality"]}
+    assert rows["/data/good_schema"] == (True, None), rows
+    assert rows["/data/null_schema"] == (None, "tdprov_pandera.passed is null, not true or false"), rows
