@@ -89,3 +89,20 @@ def test_a_pandera_result_with_no_boolean_outcome_is_a_finding_and_not_counted_a
     rows = {q["schema"]: (q["passed"], q["fault"]) for q in json.loads(capsys.readouterr().out)["quality"]}
     assert rows["/data/good_schema"] == (True, None), rows
     assert rows["/data/null_schema"] == (None, "tdprov_pandera.passed is null, not true or false"), rows
+
+
+@pytest.mark.parametrize("count", ["many", 2.5, True, [3]])
+def test_a_failure_count_that_is_no_integer_does_not_stop_the_audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     count: Any) -> None:
+    """A facet's ``failureCount`` that is no integer (any producer can send the facet) stopped the whole audit with a
+    ValueError (``int("many")``); the failed validation is a finding, its count none, as its PROV has it."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    store = open_store(str(tmp_path / "store"))
+    out = dataset("/data/bad", digest("bad"), passed=False)
+    out["facets"]["tdprov_pandera"]["failureCount"] = count
+    seal(store, run_events("validate", [], [out]))
+    result, report = _audit(store, tmp_path / "report")
+    (failed,) = [q for q in report["quality"] if q["name"] == "/data/bad"]
+    assert failed["passed"] is False and failed["failureCount"] == 0, failed
+    said = [f.what for f in result.check(CHECK_QUALITY).findings]
+    assert f"/data/bad version {digest('bad')} failed Pandera schema /data/bad_schema; no recorded run used it" in said, said

@@ -34,7 +34,7 @@ from prov_common.store.identity import FIX_OTHER_STORE
 from prov_common.tlog.model import LogLeaf, sha256_digest
 from prov_common.w3cprov.event_lines import EventBytes
 from prov_common.w3cprov.events import DatasetState, RunState, check_label
-from prov_common.w3cprov.quality import RunTests, other_checks, pandera_fault, run_test_measurements
+from prov_common.w3cprov.quality import RunTests, other_checks, pandera_fault, recorded_int, run_test_measurements
 from prov_common.w3cprov.identity import dataset_label, iso_z, moment
 
 MISSING = "missing"
@@ -98,7 +98,8 @@ def _quality(ds: DatasetState) -> QualityResult | None:
                             for c in facet.get("checks") or () if isinstance(c, dict) and c.get("passed") is outcome)
                       for outcome in (False, True))
     fault = pandera_fault(facet)
-    return QualityResult(None if fault else facet["passed"], facet.get("schemaName"), int(facet.get("failureCount") or 0),
+    # a count that is no integer (text such as "many": any producer can send the facet) counts no failure, as in its PROV
+    return QualityResult(None if fault else facet["passed"], facet.get("schemaName"), recorded_int(facet.get("failureCount")) or 0,
                          failed, passed, fault)
 
 

@@ -38,7 +38,8 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _int(value: Any) -> int | None:
+def recorded_int(value: Any) -> int | None:
+    """``value`` when it is an integer (never a boolean), else None: a count as any producer may record it."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -83,13 +84,13 @@ def _pandera(facet: dict[str, Any]) -> Iterator[Measurement]:
         return
     schema = _text(facet.get("schemaName")) or "schema"
     whole = _check("pandera", f"pandera:{schema}", None, facet.get("passed"),
-                   failure_count=_int(facet.get("failureCount")), schema=schema)
+                   failure_count=recorded_int(facet.get("failureCount")), schema=schema)
     if whole:
         yield whole
     for check in facet.get("checks") or ():
         if isinstance(check, dict):
             found = _check("pandera", _text(check.get("name")), _text(check.get("column")), check.get("passed"),
-                           check.get("status"), failure_count=_int(check.get("failureCount")), schema=schema)
+                           check.get("status"), failure_count=recorded_int(check.get("failureCount")), schema=schema)
             if found:
                 yield found
 
