@@ -20,21 +20,27 @@ SEALED = datetime(2026, 3, 1, 10, 1, tzinfo=timezone.utc)
 BUNDLES = 9
 
 
-def _tampered_store(store_uri: str):
-    """Nine bundles, three of them tampered with (a flipped byte, a deleted file, an object added)."""
+def _sound_store(store_uri: str, bundles: int = BUNDLES):
+    """``bundles`` sound bundles, an attachment each: the store, the trust, the signing key and the run ids."""
     key = SigningKey.generate()
     store = open_store(store_uri)
     runs = []
-    for i in range(BUNDLES):
+    for i in range(bundles):
         bundle = build_bundle(run_events(), {samples_path("s3://lake", f"clean/t{i}"): f"PAR1 {i} PAR1".encode()}, key, sealed_at=SEALED)
         assert write_bundle(store, bundle).status == "written"
         runs.append(bundle.run_id)
+    return store, TrustStore.of([key.public]), key, runs
+
+
+def _tampered_store(store_uri: str):
+    """Nine bundles, three of them tampered with (a flipped byte, a deleted file, an object added)."""
+    store, trust, key, runs = _sound_store(store_uri)
     prefix = [layout.bundle_prefix(r) for r in runs]
     events = store.get(prefix[2] + layout.EVENTS_FILE)
     raw_put(store_uri, prefix[2] + layout.EVENTS_FILE, events.replace(b"COMPLETE", b"COMPLETf", 1))
     raw_delete(store_uri, prefix[5] + layout.PROV_FILE)
     raw_put(store_uri, prefix[7] + "extra.bin", b"not in the manifest")
-    return store, TrustStore.of([key.public]), key, runs
+    return store, trust, key, runs
 
 
 @pytest.fixture(autouse=True)
@@ -269,3 +275,29 @@ def test_workers_started_by_another_method_verify(tmp_path, method: str) -> None
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == serial
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["here", "in workers"])
+def test_runs_are_checked_as_the_bytes_held_not_read_again(tmp_path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    """'tdprov lineage' holds each bundle's statement, manifest and PROV as it read them for its tree
+    (:class:`~prov_common.store.held_reads.HeldReads`) and verifies those very bytes, here or in worker processes (each
+    opening the store again), never bytes read a second time: a PROV held otherwise than stored is what fails."""
+    from prov_common.audit.recorded import check_runs
+    from prov_common.bundle import list_bundles
+    from prov_common.store.held_reads import HeldReads
+
+    store, trust, _key, runs = _sound_store(str(tmp_path / "store"), 3)
+    held = HeldReads(store, layout.is_read_whole)
+    summaries = list(list_bundles(held))
+    for summary in summaries:
+        for path in layout.READ_WHOLE:
+            held.get(layout.bundle_key(summary.run_id, path))
+    last = summaries[-1].run_id  # with workers, verified in one of them
+    altered = layout.bundle_key(last, layout.PROV_FILE)
+    flipped = bytearray(held.held[altered])
+    flipped[-2] ^= 1
+    held.held[altered] = bytes(flipped)
+    monkeypatch.setattr(verify_pool, "usable_cpus", lambda: workers)
+    checked = check_runs(held, trust, summaries)
+    assert set(checked.sound) == set(runs) - {last} and list(checked.left_out) == [last], checked
+    assert f"{altered}: digest mismatch" in checked.left_out[last], checked.left_out

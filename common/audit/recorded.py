@@ -318,12 +318,16 @@ def check_runs(store: Store, trust: TrustStore, summaries: Sequence[BundleSummar
     (:func:`~prov_common.bundle.verify_pool.map_bundles`, the same results in the same order), with a progress bar
     (``desc``) on a terminal; without ``desc``, the shared bar ('verifying bundles', for two bundles or more, as ``tdprov
     verify`` draws it), drawn only where a verb turned bars on (:func:`~prov_common.progress.on_terminal`), as ``tdprov
-    record`` does."""
+    record`` does. The objects of a bundle that ``store`` holds as read (:class:`~prov_common.store.held_reads.HeldReads`)
+    are verified as held, in a worker process too: never read again."""
+    from prov_common.bundle.layout import BUNDLES, READ_WHOLE
     from prov_common.bundle.verify_pool import PoolProgress, map_bundles
     from prov_common.progress import bar
+    from prov_common.store.held_reads import held_of
 
     checked = CheckedRuns()
-    results: Iterable[tuple[RunRecord, str | None, bool]] = map_bundles(examined, summaries, store, trust)
+    items = [(s, held_of(store, (f"{BUNDLES}/{s.run_id}/{path}" for path in READ_WHOLE))) for s in summaries]
+    results: Iterable[tuple[RunRecord, str | None, bool]] = map_bundles(_examined_held, items, store, trust)
     if desc is not None:
         results = PoolProgress(results, total=len(summaries), desc=desc, unit="bundle", file=sys.stderr, disable=None,
                                leave=False)
@@ -335,6 +339,19 @@ def check_runs(store: Store, trust: TrustStore, summaries: Sequence[BundleSummar
         if why is not None:
             (checked.corrected if sound else checked.left_out)[summary.run_id] = why
     return checked
+
+
+def _examined_held(store: Store, trust: TrustStore, item: tuple[BundleSummary, dict[str, bytes]]) -> tuple[RunRecord, str | None, bool]:
+    """:func:`examined` of an item of :func:`check_runs`: an index entry with the bytes of its bundle that the checking
+    process holds (:class:`~prov_common.store.held_reads.HeldReads`), which a worker process, its store opened again,
+    verifies as that process would, not bytes read again."""
+    from prov_common.bundle.layout import is_read_whole
+    from prov_common.store.held_reads import HeldReads
+
+    summary, held = item
+    if held and not isinstance(store, HeldReads):
+        store = HeldReads(store, is_read_whole, held)
+    return examined(store, trust, summary)
 
 
 def doubted_runs(store: Store, trust: TrustStore, summaries: list[BundleSummary], desc: str) -> tuple[dict[str, str], dict[str, str]]:

@@ -124,6 +124,17 @@ def bundle_key(run_id: str, path: str) -> str:
     return bundle_prefix(run_id) + path
 
 
+READ_WHOLE = (STATEMENT_FILE, MANIFEST_FILE, PROV_FILE)
+"""The files of a bundle that a reader of its lineage and its verification both read whole."""
+
+
+def is_read_whole(key: str) -> bool:
+    """Whether ``key`` is a bundle's file of :data:`READ_WHOLE` (``bundles/RUN_ID/prov.json``)."""
+    top, _, rest = key.partition("/")
+    run_id, _, path = rest.partition("/")
+    return top == BUNDLES and bool(run_id) and path in READ_WHOLE
+
+
 def staging_prefix(run_id: str) -> str:
     return f"{STAGING}/{check_run_id(run_id)}/"
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from prov_common.audit.lineage import DIGEST_PREFIX_MIN, Naming
+from prov_common.bundle.layout import is_read_whole
 from prov_common.bundle.model import BundleSummary
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
@@ -22,6 +23,7 @@ from prov_common.sources.matching import SourcesByDigest, sources_by_digest
 from prov_common.sources.merged import records_of
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
+from prov_common.store.held_reads import HeldReads
 from prov_common.w3cprov.collect import bundle_documents, index_starts, shard_counts
 from prov_common.w3cprov.drawing import CHECKS_NAMED, drawn, same_content
 from prov_common.w3cprov.events import extent_text
@@ -70,7 +72,8 @@ def register(subparsers: Any) -> None:
             "('tdprov source add') of that digest, at that location: the source is the whole tree; a digest that sources at "
             "several locations hold, or a location where sources of several digests are registered, is refused (exit 2), "
             "listing the LOCATION@DIGEST of each. "
-            "The bundle of every run shown is verified: a run whose bundle does not verify is left out and named on stderr, "
+            "The bundle of every run shown is verified, from the very bytes the tree is read from (each bundle's statement, "
+            "manifest and PROV are read once): a run whose bundle does not verify is left out and named on stderr, "
             "and the verb exits 1 (a finding), as it does when a registered source record that does not verify is left out."
         ),
         example="tdprov lineage /data/clean/customers.parquet --store ./.tdprov",
@@ -383,7 +386,8 @@ def _run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--depth {args.depth} is negative.", fix="give 0 or more runs")
     picture = picture_format(args.output) if args.output else None
     settings = Settings.from_env(store=args.store)
-    store = open_store(settings=settings)
+    # each bundle's statement, manifest and PROV read once: the tree is drawn from the bytes its runs are verified by
+    store = HeldReads(open_store(settings=settings), is_read_whole)
     trust = bundle_trust(settings, store)
     direction = DOWNSTREAM if args.downstream else UPSTREAM
     scope = LineageScope.of(store, trust, auditor_trust_from_settings(settings))

@@ -1,0 +1,50 @@
+"""A store that holds the bytes of chosen objects as first read, for one command: every later read of such an object
+(verification after a reader, a second trace) gets those very bytes with no request of its own, so what a command
+verifies is what it read and shows, and each object is read once."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from prov_common.store.base import Store
+from prov_common.store.errors import TOO_LARGE_FIX, ObjectTooLargeError
+
+
+class HeldReads:
+    """``store``, whose whole reads (``get``) of the keys ``keep`` takes are held and answered from then on; everything
+    else is the store's own. ``held``: bytes read already (by another process), by key. A held object read with a
+    ``limit`` below its size is an :class:`ObjectTooLargeError`, as the store raises it. Objects are write-once: held
+    bytes are what the store holds, or held since a reader took them."""
+
+    def __init__(self, store: Store, keep: Callable[[str], bool], held: Mapping[str, bytes] | None = None) -> None:
+        self.store, self.uri = store, store.uri
+        self.keep = keep
+        self.held: dict[str, bytes] = dict(held or {})
+
+    def get(self, key: str, limit: int | None = None) -> bytes:
+        data = self.held.get(key)
+        if data is None:
+            data = self.store.get(key, limit)
+            if self.keep(key):
+                self.held[key] = data
+        elif limit is not None and len(data) > limit:
+            raise ObjectTooLargeError(f"object '{key}' in {self.describe()} is larger than {limit:,} bytes.", fix=TOO_LARGE_FIX)
+        return data
+
+    def held_of(self, keys: Iterable[str]) -> dict[str, bytes]:
+        """The bytes held of the objects ``keys``, by key (for another process to read as this one did)."""
+        return {key: self.held[key] for key in keys if key in self.held}
+
+    def describe(self) -> str:
+        describe = getattr(self.store, "describe", None)
+        return describe() if callable(describe) else self.uri
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "store":  # not set yet (unpickling): no store to ask
+            raise AttributeError(name)
+        return getattr(self.store, name)
+
+
+def held_of(store: Store, keys: Iterable[str]) -> dict[str, bytes]:
+    """:meth:`HeldReads.held_of` of ``store``; none for a store that holds nothing."""
+    return store.held_of(keys) if isinstance(store, HeldReads) else {}
