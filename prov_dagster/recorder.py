@@ -469,6 +469,7 @@ class Recorder:
         self._forwarder: Any = _UNRESOLVED
         # a daemon thread: the process's exit waits for its deliveries a bound (settle), a hung store's no longer forever
         self._worker = Worker("tdprov-recorder")
+        self._pid = os.getpid()  # the process whose exit waits for these deliveries (settle)
         settle_first(self)
         # deliveries not yet done, each with its work and arguments (named for a person by settle, when left)
         self._pending: dict[Future[None], tuple[Callable[..., None], tuple[Any, ...]]] = {}
@@ -899,7 +900,10 @@ class Recorder:
         queued behind them, not begun, are done again in a thread of their own after the transport :meth:`ends
         <prov_common.bundle.transport.ProvenanceTransport.end>`, so that its outbox spools them (``tdprov flush``
         delivers them), as the transport does with its own writes, and named in another. Returns what was left.
-        ``waited``: the process's whole bound, named (default ``timeout``)."""
+        ``waited``: the process's whole bound, named (default ``timeout``). None in a forked child (a worker of a
+        multiprocessing pool a step started): they are its parent's."""
+        if self._pid != os.getpid():
+            return []
         with self._lock:
             pending = dict(self._pending)
         if not pending:

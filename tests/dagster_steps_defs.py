@@ -124,10 +124,9 @@ pair_job = define_asset_job(  # pair alone: raw is materialized before, in the t
     "pair_job", selection=AssetSelection.assets("first", "second").without_checks(),
     executor_def=multiprocess_executor.configured({"start_method": {"forkserver": {"preload_modules": fork_env.PRELOAD}}}))
 checked_job = define_asset_job("checked_job", selection=["raw", "counted"], executor_def=pair_job.executor_def)
-# Spawned, as by Dagster's default: the tests of how a step process ends (a fork server's child ends with os._exit,
-# which runs no atexit hook, tdprov's wait for its writes included)
-raw_job = define_asset_job("raw_job", selection=AssetSelection.assets(raw).without_checks(),
-                           executor_def=multiprocess_executor.configured({"start_method": {"spawn": {}}}))
+# On the fork server too: the tests of how a step process ends (a fork server's child ends with os._exit, which runs no
+# atexit hook: tdprov's wait for its writes runs among multiprocessing's exit finalizers there)
+raw_job = define_asset_job("raw_job", selection=AssetSelection.assets(raw).without_checks(), executor_def=pair_job.executor_def)
 defs = Definitions(assets=[raw, pair, uses_first, counted], asset_checks=[raw_has_rows], jobs=[pair_job, checked_job, raw_job],
                    resources={"io_manager": ProvenanceIOManager()})
 
@@ -139,8 +138,8 @@ def get_pair_job():
 
 
 def get_raw_job():
-    """``raw`` alone (not its check) as a multiprocess job: one spawned step process, the least that writes a seal
-    there, ending as a process of Dagster's default start method does."""
+    """``raw`` alone (not its check) as a multiprocess job: one step process forked from the fork server, the least
+    that writes a seal there, ending with ``os._exit`` as a child of a fork server does."""
     return defs.resolve_job_def("raw_job")
 
 

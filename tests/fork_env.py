@@ -17,8 +17,8 @@ Two sides, one module:
   it reads what to run. The working directory and ``sys.path`` come with multiprocessing's own preparation data, as
   for a spawned process.
 
-A child of a fork server ends with ``os._exit``, as a forked one does: ``atexit`` hooks do not run there (tdprov's
-wait for its writes at a process's exit is one), so a test of how a step process ends runs it spawned.
+A child of a fork server ends with ``os._exit``, as a forked one does: ``atexit`` hooks do not run there, only
+multiprocessing's exit finalizers (tdprov's wait for its writes at a process's exit is one of those there).
 
 Preload only third-party modules (:data:`PRELOAD`) with it, never tdprov nor a tests' defs module: they read the
 environment at their import, which in a fork server is the environment of the test that started it.

@@ -210,6 +210,37 @@ def test_a_strict_transports_check_past_its_bound_leaves_the_task_end_waiting_fo
     assert [key.split("/")[1] for key in staged] == [start["run"]["runId"]], staged
 
 
+def _queued_in_child(delivery, said) -> None:  # noqa: ANN001 - a Delivery and a multiprocessing Connection
+    """In a forked child: whether ``delivery`` drains at once, and the jobs it holds."""
+    said.send((delivery.drain(0.5), [what for what, _ in delivery.take_waiting()]))
+
+
+def test_a_child_forked_while_the_listener_delivers_leaves_its_parents_jobs_to_it() -> None:
+    """A child a process forks with jobs in the listener's queue (a scheduler's worker, whose exit drains the queue as
+    a multiprocessing child's now does) held them with no thread to run them: its exit waited for them
+    TDPROV_EXIT_TIMEOUT, then spooled its parent's events as left. The child's queue starts empty."""
+    import multiprocessing
+    import threading
+
+    from prov_airflow.delivery import Delivery
+
+    delivery, release = Delivery(), threading.Event()
+    delivery.submit("held", lambda: release.wait(30))
+    delivery.submit("queued", lambda: None)
+    ours, theirs = multiprocessing.Pipe()
+    child = multiprocessing.get_context("fork").Process(target=_queued_in_child, args=(delivery, theirs))
+    child.start()
+    try:
+        assert ours.poll(30) and ours.recv() == (True, [])
+    finally:
+        release.set()
+        child.join(30)
+        if child.is_alive():  # it deadlocked on the parent's lock
+            child.kill()
+            child.join()
+    assert child.exitcode == 0 and delivery.drain(5)
+
+
 def test_a_job_not_begun_when_the_drain_runs_out_is_the_callers_never_the_threads() -> None:
     """The delivery thread ends the job it runs as the drain's bound runs out, before the queue's jobs are taken for
     the outbox: it begins none of them (it took the next, which then ran against the ended transport, spooled but never

@@ -1318,8 +1318,9 @@ def test_a_step_process_ends_once_the_seal_that_outlived_its_bound_is_written(
 ) -> None:
     """A step process whose store writes the seal's index entry past the transport's bound (it goes on in the
     background, and ``Recorder.wait`` at the teardown returns without it) ends only when the entry is written: the
-    interpreter's exit waits for the transport's writing thread, so the run's bundle is listed as soon as Dagster's run
-    is over, with nothing waited for in the test process and nothing spooled. One step process shows it."""
+    process's exit waits for the transport's writing thread, so the run's bundle is listed as soon as Dagster's run is
+    over, with nothing waited for in the test process and nothing spooled. One step process forked from the fork server
+    shows it: it ends with os._exit, which runs no atexit hook (it ended at once, the seal lost without a word)."""
     monkeypatch.setenv("STEPS_SLOW_INDEX", "1.5")
     monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
     monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
@@ -1361,6 +1362,48 @@ def test_a_step_process_whose_store_holds_its_seal_past_the_exit_bound_spools_it
     assert not list(list_bundles(open_store(store)))
     assert main(["flush", "--store", store, "--spool", str(spool)]) == 0
     assert {s.run_id: s.state for s in list_bundles(open_store(store))} == {run_id: "COMPLETE"}
+
+
+def _note_exit_wait(note: str) -> None:
+    """In a forked child: make its exit wait (the highest rank) append this process's id to the file ``note``."""
+    from prov_common import exiting
+
+    def wait() -> None:
+        with open(note, "a") as handle:
+            handle.write(f"{os.getpid()}\n")
+
+    exiting.ends_with(99, wait)
+
+
+def test_a_child_forked_by_multiprocessing_after_tdprov_loaded_waits_for_its_writes_once_as_it_ends(tmp_path: Path) -> None:
+    """A child multiprocessing forks from a process that loaded tdprov (or from a fork server that preloaded it) ends
+    with os._exit: it ran no exit wait. It now runs it, once, among multiprocessing's exit finalizers."""
+    note = tmp_path / "waited"
+    child = multiprocessing.get_context("fork").Process(target=_note_exit_wait, args=(str(note),))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert note.read_text() == f"{child.pid}\n"
+
+
+def test_a_child_forked_while_a_recorder_delivers_leaves_its_parents_deliveries_to_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """A multiprocessing child forked by a step while its recorder delivers (a worker of a pool the asset starts) runs
+    the exit wait as it ends: it waited for its parent's deliveries, which no thread of it runs, TDPROV_EXIT_TIMEOUT,
+    then named them as its own. They are its parent's: the child ends at once."""
+    monkeypatch.setenv("TDPROV_EXIT_TIMEOUT", "20")
+    recorder, release = Recorder(Settings(store=str(tmp_path / "store")), "dagster://default"), threading.Event()
+    recorder._submit(release.wait, 30)  # a delivery under way in this process
+    child = multiprocessing.get_context("fork").Process(target=os.getpid)
+    began = time.monotonic()
+    child.start()
+    try:
+        child.join(60)
+        assert child.exitcode == 0 and time.monotonic() - began < 10  # 20 s before
+    finally:
+        release.set()
+        recorder.wait()
+    assert "as this process ends" not in capfd.readouterr().err
 
 
 _HUNG_STORE = """
