@@ -104,6 +104,17 @@ def test_redaction_changes_nothing_of_a_name_but_its_credentials() -> None:
     assert redact_namespace("Postgres://bob:pw@db\n:5432") == "Postgres://db\n:5432"
 
 
+def test_a_name_whose_scheme_is_not_before_its_double_slash_is_kept_whole() -> None:
+    """urlsplit takes 'a:b://c/d' as the scheme 'a' and the path 'b://c/d', while the name was rebuilt round the '://'
+    (scheme 'a:b', then urlsplit's empty authority): 'a:b:///d', its 'c' dropped, another name. Such a name is no
+    URI with an authority: kept as written, its query's secrets still redacted."""
+    from prov_common.lineage import redact_identity, redact_namespace
+
+    for text in ("a:b://c/d", "s3:/x://y", "mailto:x://y/z", "db:prod://host:5432/t"):
+        assert redact_namespace(text) == text and redact_identity(text) == text, text
+    assert redact_identity("a:b://c/d?sig=abc&v=1") == "a:b://c/d?sig=***&v=1"
+
+
 # Token bodies of each vendor's shape (random, not real): Hugging Face, npm, an OpenAI project key, a bearer token
 HF_TOKEN = "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"
 NPM_TOKEN = "npm_ocJ2isAjIhKtJ0RlgLKOmxgJTeKdNnFRIBXu"

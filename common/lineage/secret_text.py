@@ -160,9 +160,9 @@ def _redact_uri(text: str, *, shapes: bool) -> str:
         text = f"{userinfo['scheme']}{userinfo['user']}:{REDACTED}@{userinfo['rest']}"
     try:
         parts = _split_as_written(text)
-    except ValueError:  # an authority urlsplit refuses ("[::1" with no "]"): taken apart here, never re-read as a URI
+    except ValueError:  # an authority urlsplit refuses ("[::1" with no "]"), or a text it would alter: taken apart here
         return _redact_shapes(_redact_authority(text)) if shapes else redact_tokens(_redact_name_query(_redact_authority(text)), opaque=False)
-    if not parts.scheme or "://" not in text:
+    if not parts.scheme or text[len(parts.scheme):len(parts.scheme) + 3] != "://":  # "a:b://c": no authority
         return redact_tokens(text if shapes else _redact_name_query(text), opaque=shapes)
     netloc = parts.netloc
     if "@" in netloc:
