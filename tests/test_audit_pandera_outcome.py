@@ -91,11 +91,12 @@ def test_a_pandera_result_with_no_boolean_outcome_is_a_finding_and_not_counted_a
     assert rows["/data/null_schema"] == (None, "tdprov_pandera.passed is null, not true or false"), rows
 
 
-@pytest.mark.parametrize("count", ["many", 2.5, True, [3]])
+@pytest.mark.parametrize("count", ["many", 2.5, True, [3], -3])
 def test_a_failure_count_that_is_no_integer_does_not_stop_the_audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                      count: Any) -> None:
     """A facet's ``failureCount`` that is no integer (any producer can send the facet) stopped the whole audit with a
-    ValueError (``int("many")``); the failed validation is a finding, its count none, as its PROV has it."""
+    ValueError (``int("many")``); the failed validation is a finding, its count none, as its PROV has it. A negative
+    one (the facet's schema refuses it) was counted as it was, '-3 failures'; it counts none, as 'tdprov show' has it."""
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
     store = open_store(str(tmp_path / "store"))
     out = dataset("/data/bad", digest("bad"), passed=False)

@@ -33,8 +33,8 @@ from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.identity import FIX_OTHER_STORE
 from prov_common.tlog.model import LogLeaf, sha256_digest
 from prov_common.w3cprov.event_lines import EventBytes
-from prov_common.w3cprov.events import DatasetState, RunState, check_label
-from prov_common.w3cprov.quality import RunTests, other_checks, pandera_fault, recorded_int, run_test_measurements
+from prov_common.w3cprov.events import DatasetState, RunState, check_label, whole_count
+from prov_common.w3cprov.quality import RunTests, other_checks, pandera_fault, run_test_measurements
 from prov_common.w3cprov.identity import dataset_label, iso_z, moment
 
 MISSING = "missing"
@@ -98,8 +98,9 @@ def _quality(ds: DatasetState) -> QualityResult | None:
                             for c in facet.get("checks") or () if isinstance(c, dict) and c.get("passed") is outcome)
                       for outcome in (False, True))
     fault = pandera_fault(facet)
-    # a count that is no integer (text such as "many": any producer can send the facet) counts no failure, as in its PROV
-    return QualityResult(None if fault else facet["passed"], facet.get("schemaName"), recorded_int(facet.get("failureCount")) or 0,
+    # a count that is no whole number (text such as "many", -3: any producer can send the facet) counts no failure, as
+    # 'tdprov show' counts it; its PROV records none but a negative one, as sent (the mapping derives sealed bytes again)
+    return QualityResult(None if fault else facet["passed"], facet.get("schemaName"), whole_count(facet.get("failureCount")) or 0,
                          failed, passed, fault)
 
 
