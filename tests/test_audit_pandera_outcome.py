@@ -107,3 +107,27 @@ def test_a_failure_count_that_is_no_integer_does_not_stop_the_audit(tmp_path: Pa
     assert failed["passed"] is False and failed["failureCount"] == 0, failed
     said = [f.what for f in result.check(CHECK_QUALITY).findings]
     assert f"/data/bad version {digest('bad')} failed Pandera schema /data/bad_schema; no recorded run used it" in said, said
+
+
+@pytest.mark.parametrize("passed", [False, "false"])
+def test_a_pandera_result_of_no_named_schema_is_said_unnamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, passed: Any) -> None:
+    """A facet without ``schemaName`` (any producer can send one) was said to fail, or to have no known outcome of,
+    'Pandera schema None' in the quality notes, the Article 10 items and the training data's known gaps, where the
+    findings say '(unnamed)'; each says '(unnamed)' now."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    store = open_store(str(tmp_path / "store"))
+    bad, unread = (dataset(f"/data/{n}", digest(n), passed=False) for n in ("bad", "unread"))
+    for out in (bad, unread):
+        facet = out["facets"]["tdprov_pandera"]
+        del facet["schemaName"]
+        facet["passed"] = passed
+    seal(store, run_events("validate", [], [bad, unread]))
+    seal(store, run_events("train", [dataset("/data/bad", digest("bad"))], [dataset("/m/1", digest("m1"))],
+                           start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    result, report = _audit(store, tmp_path / "report")
+    (entry,) = report["trainingData"]
+    said = [f.what for f in result.check(CHECK_QUALITY).findings] + entry["article10"]["knownGaps"] + [
+        shown for item in entry["article10"]["items"] for shown in item["recordsShow"]]
+    assert not [s for s in said if "schema None" in s], said
+    assert [s for s in said if "/data/unread" in s and "Pandera schema (unnamed)" in s], said
+    assert [s for s in entry["article10"]["knownGaps"] if "/data/bad" in s and "Pandera schema (unnamed)" in s], said

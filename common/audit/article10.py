@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prov_common.audit.lineage import Trace, version_of
-from prov_common.audit.model import RULE_TEXT, DatasetUse, RunRecord
+from prov_common.audit.model import RULE_TEXT, DatasetUse, RunRecord, schema_said
 from prov_common.audit.quality_gaps import failed_validation
 from prov_common.sources.merged import SourceVersion
 from prov_common.sources.model import ALL_COLUMNS, SourceRecord
@@ -146,7 +146,7 @@ def _quality(quality: list[dict[str, Any]], trace: Trace, d: DatasetUse, sources
     if quality:
         said = [f"{counted(len(pandera) - len(failed) - len(unknown), 'Pandera validation')} passed, {len(failed)} failed"
                 + (f", {len(unknown)} with no known outcome" if unknown else "")
-                + "".join(f"; {q['dataset']} failed {q['schema']} ({counted(q['failureCount'], 'failure')})" for q in failed)
+                + "".join(f"; {q['dataset']} failed {schema_said(q['schema'])} ({counted(q['failureCount'], 'failure')})" for q in failed)
                 + "".join(f"; {failed_validation(q)}" for q in unknown)]
         if others:
             bad = [q for q in others if q["status"] in ("fail", "error")]

@@ -23,6 +23,7 @@ from prov_common.audit.model import (
     Finding,
     QualityRow,
     RunRecord,
+    schema_said,
 )
 from prov_common.audit.state import CheckState, OpenLink, TrainingGap
 from prov_common.sources.model import SOURCE_NAMESPACE
@@ -305,7 +306,7 @@ def _faults(new: Sequence[RunRecord]) -> list[Finding]:
                 found[run.run_id, f"{d.label}@{d.version}"] = Finding(
                     CHECK_QUALITY, f"{d.label}@{d.version}",
                     f"run {run.run_id} ({run.job}) recorded a Pandera result of {role} {d.label} version {d.version} "
-                    f"(schema {q.schema or '(unnamed)'}) with no outcome: {q.fault}; not counted as passed",
+                    f"(schema {schema_said(q.schema)}) with no outcome: {q.fault}; not counted as passed",
                     FIX_PANDERA_FAULT, run_id=run.run_id)
     return list(found.values())
 
@@ -351,7 +352,7 @@ def _quality(before: CheckState, kept: list[Finding], new: Sequence[RunRecord],
     for row in rows.values():
         if row.failed and not row.used_by:
             q = row.dataset.quality
-            said = [f"failed Pandera schema {q.schema}" if q.passed is False else q.said()] if q is not None and not q.passed else []
+            said = [f"failed Pandera schema {schema_said(q.schema)}" if q.passed is False else q.said()] if q is not None and not q.passed else []
             result.findings.append(Finding(CHECK_QUALITY, f"{row.dataset.label}@{row.dataset.version}",
                                            f"{row.dataset.label} version {row.dataset.version} "
                                            f"{'; '.join(said + [c.said() for c in row.dataset.checks if c.failed])}; "

@@ -142,6 +142,12 @@ def failed_in(key: str, exc: BaseException) -> str:
     return (exc.subject or key) if isinstance(exc, TdprovError) else key
 
 
+def schema_said(schema: str | None) -> str:
+    """A Pandera schema's name as reports say it: ``(unnamed)`` for a result whose record names none (any producer can
+    send the facet)."""
+    return schema or "(unnamed)"
+
+
 _RANK = {False: 0, None: 1, True: 2}  # which of two Pandera results of one version a row keeps: the lower
 
 
@@ -161,8 +167,8 @@ class QualityResult:
         """How reports say a result that did not pass, of the version: ``failed Pandera schema S: 2 failures in C`` or
         ``has no known outcome of Pandera schema S (FAULT)``."""
         if self.passed is None:
-            return f"has no known outcome of Pandera schema {self.schema or '(unnamed)'} ({self.fault})"
-        return (f"failed Pandera schema {self.schema or '(unnamed)'}: {counted(self.failure_count, 'failure')} in "
+            return f"has no known outcome of Pandera schema {schema_said(self.schema)} ({self.fault})"
+        return (f"failed Pandera schema {schema_said(self.schema)}: {counted(self.failure_count, 'failure')} in "
                 f"{', '.join(self.failed_checks) or 'see the samples in the bundle'}")
 
     def to_dict(self) -> dict[str, Any]:
