@@ -391,3 +391,44 @@ def test_a_source_read_at_its_location_is_drawn_so_whichever_input_reaches_it_fi
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     [entry] = [e for e in report["trainingData"] if e["dataset"] == "/data/prepared.parquet"]
     assert {o["name"]: o["matchedBy"] for o in entry["article10"]["origin"]} == {"breast-cancer": "location", "cancer-mirror": "content"}
+
+
+def test_the_findings_notes_and_sources_past_the_page_bound_are_counted_and_named(tmp_path: Path,
+                                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page listed every finding, note and source (a store with tens of thousands of findings made a page of many
+    megabytes); it now lists at most MAX_FINDINGS_SHOWN of each kind, each check's first in turn, and
+    MAX_SOURCES_SHOWN sources, saying how many it does not show and that report.json lists them all; the counts stay exact."""
+    from html import unescape
+
+    import prov_common.audit.html as html_module
+    from prov_common.sources import SourceRecord, register_source
+
+    monkeypatch.setattr(html_module, "MAX_FINDINGS_SHOWN", 2)
+    monkeypatch.setattr(html_module, "MAX_SOURCES_SHOWN", 1)
+    pipe = Pipeline(str(tmp_path / "store"))
+    for i in range(2):
+        register_source(pipe.store, SourceRecord(name=f"extra-{i}", digest=digest(f"s{i}"), license="CC0-1.0", issuer="Acme"), pipe.key)
+    failed = [dataset(f"/data/v{i}.csv", digest(f"v{i}"), passed=False, failed=("in_range(0, 1)",)) for i in range(4)]
+    seal(pipe.store, run_events("validate", [], failed))  # notes: failed validations nobody used (v1 to v3)
+    seal(pipe.store, run_events("prep", [dataset(f"/in/{i}.csv", digest(f"in{i}")) for i in range(3)], [dataset("/data/p.csv", digest("p"))],
+                                start=T0 + timedelta(hours=2)))  # three completeness findings: reads nothing explains
+    seal(pipe.store, run_events("train_v", [dataset("/data/v0.csv", digest("v0"))], [dataset("/m/v.pkl", digest("mv"))],
+                                start=T0 + timedelta(hours=3), job_type="TRAINING"))  # a quality finding: a failed version used
+    result = run_audit(pipe.store, Settings.from_env(store=pipe.store.uri), report_dir=tmp_path / "r", progress=False)
+    report = json.loads(Path(str(result.report_json)).read_text())
+    found = [(c["name"], f) for c in report["checks"] for f in c["findings"]]
+    errors = [(c, f) for c, f in found if f.get("severity", "error") == "error"]
+    notes = [(c, f) for c, f in found if f.get("severity") == "note"]
+    assert {c for c, _ in errors} == {"completeness", "quality"} and len(errors) > 2 and len(notes) > 2, found
+    assert len(report["sources"]) == 3
+    page = unescape(Path(str(result.report_html)).read_text())
+    findings = page.split(f"<h2>Findings ({len(errors)})</h2>", 1)[1].split("<h2>Runs</h2>", 1)[0]
+    table, rest = findings.split('<table class="notes">', 1) if notes else (findings, "")
+    assert table.count("<tr><td>") == 2 and "<tr><td>completeness</td>" in table and "<tr><td>quality</td>" in table, table
+    assert (f"2 of {len(errors)} findings shown, each check's first in turn; the other {len(errors) - 2} are not shown here: "
+            f"report.json lists all {len(errors)} (the <code>findings</code> of each of its <code>checks</code>)") in table, table
+    assert rest.count("<tr><td>") == 2 and f"2 of {len(notes)} notes shown" in rest and f"the other {len(notes) - 2} are not shown" in rest
+    sources = page.split("<h2>Sources</h2>", 1)[1].split('<h2 class="training">', 1)[0]
+    assert sources.count("<h3>") == 1 and ("1 of 3 registered sources shown; the other 2 are not shown here: report.json lists all 3 "
+                                           "(<code>sources</code>)") in sources, sources
+    assert f"<tr><th>findings</th><td>{len(errors)}</td></tr>" in page and f"<tr><th>notes</th><td>{len(notes)}</td></tr>" in page  # exact counts

@@ -176,9 +176,35 @@ def _checks(report: dict[str, Any]) -> str:
     return _table(["check", "result", "checked", "findings", "notes", "detail"], rows, "checks") + f'<p class="note">{_shown(note)}</p>'
 
 
-def _finding_table(found: list[dict[str, Any]], css: str) -> str:
-    return _table(["check", "object", "what was found", "fix"],
-                  [[_shown(f["check"]), f"<code>{_shown(f['object'])}</code>", _shown(f["what"]), _shown(f["fix"])] for f in found], css)
+MAX_FINDINGS_SHOWN = 200
+"""Rows at most of the findings table, and of the notes table: a store with tens of thousands of findings made a page of
+many megabytes. The rest are counted on the page, and report.json lists them all."""
+
+
+def _in_turn(found: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """At most ``limit`` of ``found``, each check's first taken in turn (a check with thousands of findings hides none
+    of another's), in their order."""
+    if len(found) <= limit:
+        return found
+    by_check: dict[str, list[int]] = {}
+    for i, f in enumerate(found):
+        by_check.setdefault(f["check"], []).append(i)
+    in_turn = [rows[depth] for depth in range(limit) for rows in by_check.values() if depth < len(rows)]
+    picked = set(in_turn[:limit])
+    return [f for i, f in enumerate(found) if i in picked]
+
+
+def _finding_table(found: list[dict[str, Any]], css: str, noun: str) -> str:
+    """The table of ``found`` (findings or notes, ``noun``), at most :data:`MAX_FINDINGS_SHOWN` rows, saying how many
+    it leaves out and where they are."""
+    shown = _in_turn(found, MAX_FINDINGS_SHOWN)
+    table = _table(["check", "object", "what was found", "fix"],
+                   [[_shown(f["check"]), f"<code>{_shown(f['object'])}</code>", _shown(f["what"]), _shown(f["fix"])] for f in shown], css)
+    if len(shown) == len(found):
+        return table
+    return table + (f'<p class="note" id="{css}-not-shown">{len(shown):,} of {counted(len(found), noun)} shown, each check\'s first '
+                    f"in turn; the other {len(found) - len(shown):,} are not shown here: report.json lists all {len(found):,} "
+                    f"(the <code>findings</code> of each of its <code>checks</code>), and the checks table above counts each check's.</p>")
 
 
 MAX_RUNS_SHOWN = 50
@@ -223,12 +249,23 @@ _SOURCE_FIELDS = (("digest", "digest"), ("issuer", "issuer"), ("license", "licen
                   ("legal_basis", "legal basis"), ("privacy_technologies", "privacy technologies"), ("intended_use", "intended use"))
 
 
+MAX_SOURCES_SHOWN = 50
+"""Registered sources at most shown on the page (each a table of its fields); report.json lists them all."""
+
+
 def _sources(report: dict[str, Any]) -> str:
-    if not report["sources"]:
+    """Each registered source's fields, at most :data:`MAX_SOURCES_SHOWN`, saying how many it leaves out and where they are."""
+    sources = report["sources"]
+    if not sources:
         return '<p class="note">No sources registered (<code>tdprov source add</code>).</p>'
-    return "".join(f"<h3>{_shown(s['name'])}</h3>" + _fields([(label, f"<code>{_e(s.get(k))}</code>" if k == "digest" else _e(s.get(k)))
-                                                               for k, label in _SOURCE_FIELDS], "fields source")
-                   for s in report["sources"])
+    shown = "".join(f"<h3>{_shown(s['name'])}</h3>" + _fields([(label, f"<code>{_e(s.get(k))}</code>" if k == "digest" else _e(s.get(k)))
+                                                                for k, label in _SOURCE_FIELDS], "fields source")
+                    for s in sources[:MAX_SOURCES_SHOWN])
+    if len(sources) <= MAX_SOURCES_SHOWN:
+        return shown
+    return shown + (f'<p class="note" id="sources-not-shown">{MAX_SOURCES_SHOWN:,} of {counted(len(sources), "registered source")} shown; the other '
+                    f"{len(sources) - MAX_SOURCES_SHOWN:,} are not shown here: report.json lists all {len(sources):,} "
+                    "(<code>sources</code>), and <code>tdprov source list</code> lists them.</p>")
 
 
 def _article10(items: list[dict[str, Any]]) -> str:
@@ -333,9 +370,9 @@ def render_html(report: dict[str, Any], lineage_svg: str, drawn_by: str = "", sc
     """The report page; ``report`` is the JSON report (``AuditResult.to_dict``), ``drawn_by`` what drew the picture,
     ``scope`` what it shows of the store's runs and leaves out."""
     errors, notes = _findings(report, "error"), _findings(report, "note")
-    found = _finding_table(errors, "findings") if errors else "<p>No findings.</p>"
+    found = _finding_table(errors, "findings", "finding") if errors else "<p>No findings.</p>"
     noted = f"<h3>Notes ({len(notes)})</h3><p class=\"note\">Shown for information; they do not fail the audit.</p>" \
-            + _finding_table(notes, "notes") if notes else ""
+            + _finding_table(notes, "notes", "note") if notes else ""
     training = _training(report)
     scope_note = f'<p class="note" id="picture-scope">{_shown(scope)}</p>' if scope else ""
     caption = f"Data flows top-down: sources and versions (ellipses), runs (boxes); red marks a failed check or run. Drawn by {_shown(drawn_by)}." \
