@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from prov_common.audit import run_audit
-from prov_common.audit.model import CHECK_COMPLETENESS
+from prov_common.audit.model import CHECK_COMPLETENESS, Finding
 from prov_common.cli import main as tdprov
 from prov_common.config import Settings
 from prov_common.signing import open_envelope, trust_from_settings
@@ -176,3 +176,22 @@ def test_a_training_run_with_many_open_links_upstream_has_a_short_finding_the_js
     assert rc == 0 and completeness(report) == [], completeness(report)
     [accepted] = report["accepted"]
     assert len(accepted["findings"]) == 4 and all("items" not in f for f in accepted["recorded"])
+
+
+def test_a_run_id_that_begins_the_ids_of_several_named_runs_names_the_findings_that_name_them() -> None:
+    """A beginning of the ids of a run a completeness finding names, of one with an unfinished error and of one whose
+    bundle lacks a file its events name accepts nothing, and the note says which findings name those runs."""
+    from prov_common.audit.accepted import propose
+    from prov_common.audit.model import CHECK_SIGNATURES, CHECK_UNFINISHED, DatasetUse
+    from prov_common.audit.state import CheckState, OpenLink
+    from prov_common.bundle.verify import NOT_HELD
+
+    read, unended, unheld = (f"0190c1d2-7e4f-7000-8000-00000000000{n}" for n in (1, 2, 3))
+    state = CheckState(broken=[OpenLink(read, "tests/prepare", "index/1", DatasetUse("tdprov://sources", "vendor-orders", None),
+                                        "no origin")])
+    ends = [Finding(CHECK_UNFINISHED, f"run {unended}", "sealed without its terminal event", "accept it", run_id=unended),
+            Finding(CHECK_SIGNATURES, f"bundles/{unheld}/quality/x", f"{NOT_HELD}: failure samples", "re-run it", run_id=unheld)]
+    note = propose("0190c1d2-7e4f", state, [], unended=ends).nothing
+    assert note is not None and note.what == (
+        f"--accept-finding 0190c1d2-7e4f: '0190c1d2-7e4f' begins or ends the ids of 3 runs that open completeness findings, "
+        f"unfinished errors or attachment not held errors name ({read}, {unended}, {unheld}); nothing was accepted"), note.what

@@ -111,9 +111,10 @@ def _items(state: CheckState) -> list[OpenLink | TrainingGap]:
 
 def resolve_run(ref: str, state: CheckState, ends: Container[str]) -> str | list[str]:
     """The run id that ``ref`` (a run id, or its first or last 8 or more characters) means among the runs that open
-    links and training gaps name, and the runs ``ends`` (those with an unfinished error, :func:`refused_ends`: sealed
-    without their refused terminal event, or holding staged objects their seal refused for their signature or place);
-    else the ids it could mean (none, or several)."""
+    links and training gaps name, and the runs ``ends`` (those :func:`refused_ends` gives: with an unfinished error,
+    sealed without their refused terminal event or holding staged objects their seal refused for their signature or
+    place, or with a :func:`not_held` error, their bundle lacking a file its events name); else the ids it could mean
+    (none, or several)."""
     named = {r for item in _items(state) for r in ((item.run_id, item.link.run_id) if isinstance(item, TrainingGap) else (item.run_id,))}
     named.update(ends)
     found = runs_meant(ref, named)
@@ -138,7 +139,8 @@ def propose(ref: str, state: CheckState, accepted: Sequence[AcceptedRun], regist
     ends = refused_ends(unended)
     run_id = resolve_run(ref, state, ends)
     if isinstance(run_id, list):
-        what = (f"{ref!r} begins or ends the ids of {len(run_id)} runs that completeness findings name ({', '.join(run_id[:3])})" if run_id
+        what = (f"{ref!r} begins or ends the ids of {len(run_id)} runs that open completeness findings, unfinished errors "
+                f"or {NOT_HELD} errors name ({', '.join(run_id[:3])})" if run_id
                 else f"no open completeness finding names run {ref}, nor does an unfinished or {NOT_HELD} error name it")
         return Proposal(ref, nothing=Finding(CHECK_COMPLETENESS, f"run {ref}", f"--accept-finding {ref}: {what}; nothing was accepted",
                                              FIX_RUN_ID, severity=NOTE))
