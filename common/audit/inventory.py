@@ -25,7 +25,7 @@ from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, NOTE, Finding, RunRecord, failed_in
 from prov_common.audit.published import FIX_OTHER_STORE, REPORTS_PREFIX, RUNS_PREFIX, check_record, check_report
 from prov_common.audit.resolve import FIX_OTHER_STORE as FIX_OTHER_STORES_RESOLUTION, RESOLUTIONS_PREFIX, check_resolution
-from prov_common.audit.state import STATE_PREFIX, read_state
+from prov_common.audit.state import FIX_COPIED as FIX_COPIED_STATE, STATE_PREFIX, read_state
 from prov_common.bundle import layout
 from prov_common.bundle.model import FILES_SHOWN
 from prov_common.bundle.storage import sealed_manifest
@@ -578,8 +578,9 @@ def _read_through(key: str) -> int:
     return 0 if key.startswith(CHECKPOINTS_PREFIX) else 1 if key.startswith(RUNS_PREFIX) else 2
 
 
-_OWN_FIXES = (FIX_OTHER_STORE, FIX_OTHER_STORES_RESOLUTION)
-"""The fixes of failures that :func:`_verify` names with their own: an audit record or resolution of another store."""
+_OWN_FIXES = (FIX_OTHER_STORE, FIX_OTHER_STORES_RESOLUTION, FIX_COPIED_STATE)
+"""The fixes of failures that :func:`_verify` names with their own: an audit record or resolution of another store, an
+audit state copied under another key than the one it was written under."""
 _Problem = tuple[str, str, "str | None"]  # the object a failure is in, the finding's text, and its fix (None: the inventory's)
 
 

@@ -254,8 +254,8 @@ class CopiedStateError(VerificationError):
     """A signed audit state under another key than the one it was written under: a copy."""
 
 
-FIX_COPIED = ("remove the copy and find out who wrote it: an audit writes its state once, under the key the state names; "
-              "audits continue from the newest state under its own key")
+FIX_COPIED = ("remove the copy and find out who wrote it: the state under the key it names is the audit's (an audit writes "
+              "its state once, under that key), and audits continue from the newest state under its own key")
 
 
 def read_state(store: Store, trust: TrustStore, key: str, data: bytes | None = None) -> AuditState:
