@@ -110,10 +110,11 @@ def test_a_failure_count_that_is_no_integer_does_not_stop_the_audit(tmp_path: Pa
 
 
 @pytest.mark.parametrize("passed", [False, "false"])
-def test_a_pandera_result_of_no_named_schema_is_said_unnamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, passed: Any) -> None:
+def test_a_pandera_result_of_no_named_schema_is_said_unnamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, passed: Any,
+                                                             capsys: pytest.CaptureFixture) -> None:
     """A facet without ``schemaName`` (any producer can send one) was said to fail, or to have no known outcome of,
     'Pandera schema None' in the quality notes, the Article 10 items and the training data's known gaps, where the
-    findings say '(unnamed)'; each says '(unnamed)' now."""
+    findings say '(unnamed)', and 'tdprov show' printed its schema as 'None'; each says '(unnamed)' now."""
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
     store = open_store(str(tmp_path / "store"))
     bad, unread = (dataset(f"/data/{n}", digest(n), passed=False) for n in ("bad", "unread"))
@@ -121,7 +122,7 @@ def test_a_pandera_result_of_no_named_schema_is_said_unnamed(tmp_path: Path, mon
         facet = out["facets"]["tdprov_pandera"]
         del facet["schemaName"]
         facet["passed"] = passed
-    seal(store, run_events("validate", [], [bad, unread]))
+    validate = seal(store, run_events("validate", [], [bad, unread]))
     seal(store, run_events("train", [dataset("/data/bad", digest("bad"))], [dataset("/m/1", digest("m1"))],
                            start=T0 + timedelta(hours=1), job_type="TRAINING"))
     result, report = _audit(store, tmp_path / "report")
@@ -131,3 +132,10 @@ def test_a_pandera_result_of_no_named_schema_is_said_unnamed(tmp_path: Path, mon
     assert not [s for s in said if "schema None" in s], said
     assert [s for s in said if "/data/unread" in s and "Pandera schema (unnamed)" in s], said
     assert [s for s in entry["article10"]["knownGaps"] if "/data/bad" in s and "Pandera schema (unnamed)" in s], said
+    monkeypatch.setenv("TDPROV_STORE", store.uri)
+    capsys.readouterr()
+    assert main(["show", validate]) == 0
+    status = "FAILED" if passed is False else 'NO KNOWN OUTCOME (tdprov_pandera.passed is "false", not true or false;'
+    shown = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  output ")]
+    assert shown == [f"  output file:///data/{n}  (unnamed): {status}{' (' if passed is False else ' '}0 failures)"
+                     for n in ("bad", "unread")], shown

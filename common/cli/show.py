@@ -5,6 +5,7 @@ import argparse
 import io
 from typing import Any
 
+from prov_common.audit.model import schema_said
 from prov_common.audit.unfinished import staged_after_sealing
 from prov_common.bundle import layout
 from prov_common.bundle.build import mapping_key_of, task_instance_of
@@ -224,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
         out.append(f"  and {counted(info['eventsUnlisted'], 'more event')} not listed")
     out.append("prov: " + ", ".join(f"{n} {k}" for k, n in info["prov"].items() if n))
     out.append("quality (not verified):" if claimed else "quality:")
-    out += [f"  {q['side']:<6} {q['dataset']}  {q['schema']}: {_PANDERA_STATUS[q['passed']]}"
+    out += [f"  {q['side']:<6} {q['dataset']}  {schema_said(q['schema'])}: {_PANDERA_STATUS[q['passed']]}"
             f" ({q['fault'] + '; ' if q['fault'] else ''}{_failures(q['failureCount'])}"
             f"{', samples ' + q['samplesFile'] if q['samplesFile'] else ''})"
             for q in info["quality"]] or ([] if info["checks"] else ["  no Pandera results recorded"])
