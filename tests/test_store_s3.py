@@ -95,19 +95,25 @@ def test_a_head_refused_without_a_body_names_the_cause_a_ranged_get_is_given(
     assert [(method, outcome) for method, _, outcome in fault_proxy.log[-2:]] == [("HEAD", str(status)), ("GET", str(status))]
 
 
+@pytest.mark.parametrize("status, code, causes, other", [
+    (403, "InvalidAccessKeyId", ", or they lack a permission", GRANT),
+    (400, "ExpiredToken", " (S3 answers an expired or invalid session token so), or S3 could not take the request "
+     "as sent", "check the store URI and the endpoint and region the requests are sent to and signed for "
+     "(AWS_ENDPOINT_URL_S3, AWS_REGION)")], ids=["403", "400"])
 def test_a_head_refused_without_a_body_that_a_get_does_not_explain_names_both_causes(
-        s3_server, fault_proxy: FaultProxy) -> None:
-    """A HEAD refused with no body whose GET is answered tells neither cause: both are named, with both fixes."""
+        s3_server, fault_proxy: FaultProxy, status: int, code: str, causes: str, other: str) -> None:
+    """A HEAD refused with no body whose GET is answered tells neither cause: both are named, with both fixes. A bare 400
+    said '400 (Bad Request)' with a general fix; S3 answers a missing permission 403, so its other cause is the request."""
     bucket = s3_server.create_bucket()
     store = open_store(f"s3://{bucket}/p")
     assert store.put("runs/k", b"1")
-    fault_proxy.fault = lambda method, path: ("status", 403, "InvalidAccessKeyId") if method == "HEAD" else None
+    fault_proxy.fault = lambda method, path: ("status", status, code) if method == "HEAD" else None
     with pytest.raises(StoreError) as info:
         store.exists("runs/k")
-    assert info.value.what == (f"cannot check 'runs/k' in {store.describe()}: refused (403) with no error code, as S3 "
-                               "answers a HEAD request: the credentials were refused, or they lack a permission.")
-    assert info.value.fix == f"{FIX_CREDENTIALS}; else {GRANT.format(bucket=bucket)}"
-    assert [(method, outcome) for method, _, outcome in fault_proxy.log[-2:]] == [("HEAD", "403"), ("GET", "forward")]
+    assert info.value.what == (f"cannot check 'runs/k' in {store.describe()}: refused ({status}) with no error code, as S3 "
+                               f"answers a HEAD request: the credentials were refused{causes}."), info.value.what
+    assert info.value.fix == f"{FIX_CREDENTIALS}; else {other.format(bucket=bucket)}", info.value.fix
+    assert [(method, outcome) for method, _, outcome in fault_proxy.log[-2:]] == [("HEAD", str(status)), ("GET", "forward")]
 
 
 def test_a_pinned_read_answered_with_a_weak_etag_names_the_proxy_that_altered_the_answer(

@@ -41,6 +41,10 @@ DENIED_CODES = frozenset({"AccessDenied", "Forbidden", "AllAccessDisabled"})
 #: The codes botocore gives a refusal answered without a body, as S3 answers a HEAD request: its HTTP status alone,
 #: which does not tell refused credentials (``InvalidAccessKeyId``, ``ExpiredToken``) from a missing permission.
 BODYLESS_REFUSALS = frozenset({"400", "403"})
+#: The other cause of a refusal answered ``400`` without a body (S3 answers a missing permission ``403``), and its fix.
+_MALFORMED = " (S3 answers an expired or invalid session token so), or S3 could not take the request as sent"
+FIX_MALFORMED = ("check the store URI and the endpoint and region the requests are sent to and signed for "
+                 "(AWS_ENDPOINT_URL_S3, AWS_REGION)")
 PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
 _CONFLICT_RETRIES = 5
 PROBE_KEY = "_tdprov/conditional-write-probe"
@@ -422,9 +426,10 @@ class S3Store(BaseStore):
         if code in CREDENTIAL_CODES:
             return StoreError(f"{where}: the credentials were refused ({code}).", fix=FIX_CREDENTIALS)
         grant = f"grant s3:GetObject, s3:PutObject and s3:ListBucket on {self.bucket}/{self.prefix}* to these credentials"
-        if code == "403":  # an answer without a body (a HEAD's) tells no cause: both, and both fixes
-            return StoreError(f"{where}: refused (403) with no error code, as S3 answers a HEAD request: the "
-                              "credentials were refused, or they lack a permission.", fix=f"{FIX_CREDENTIALS}; else {grant}")
+        if code in BODYLESS_REFUSALS:  # an answer without a body (a HEAD's) tells no cause: both, and both fixes
+            cause, other = ((", or they lack a permission", grant) if code == "403" else (_MALFORMED, FIX_MALFORMED))
+            return StoreError(f"{where}: refused ({code}) with no error code, as S3 answers a HEAD request: the "
+                              f"credentials were refused{cause}.", fix=f"{FIX_CREDENTIALS}; else {other}")
         if code in DENIED_CODES:
             return StoreError(f"{where}: access denied ({code}).", fix=grant)
         if code in _UNAVAILABLE_CODES or status >= 500 or status == 429:
