@@ -237,7 +237,7 @@ class BaseStore(ABC):
     def _put(self, key: str, source: Source) -> bool:
         try:
             if self._create(key, source):
-                self._wrote(key)
+                self._wrote(key, created=True)
                 return True
             self._check_same(key, source)
         except BaseException:
@@ -246,11 +246,11 @@ class BaseStore(ABC):
         self._wrote(key, held=True)
         return False
 
-    def _wrote(self, key: str, *, held: bool = False) -> None:
+    def _wrote(self, key: str, *, held: bool = False, created: bool = False) -> None:
         """A write of ``key`` was made, refused or failed: no kept listing may hide it (:meth:`memo_listings`);
-        ``held``: refused as ``key`` holds those bytes already."""
+        ``held``: refused as ``key`` holds those bytes already; ``created``: made by this create-if-absent."""
         if self._memo is not None:
-            self._memo.wrote(key, held=held)
+            self._memo.wrote(key, held=held, created=created)
 
     def _check_same(self, key: str, source: Source) -> None:
         with self._open(key) as existing, source.open() as new:

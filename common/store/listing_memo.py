@@ -2,7 +2,9 @@
 
 A listing a reader took in full is kept by its prefix; a later listing of that prefix, or of a longer one, is answered
 from it (filtered), with no request. A write through the store forgets every kept listing that could show the key
-written, whatever the write's outcome, so a listing taken before a write never hides it from a reader after it; a
+written, whatever the write's outcome, so a listing taken before a write never hides it from a reader after it; but an
+object the store's create-if-absent made (absent until then) is added to them instead, so the job lists no prefix
+again to see what it wrote itself, and a write another writer's object at that key refused still forgets them. A
 listing still under way when a write happens is not kept. Writes by others are seen by the next job, as a single
 listing of the store would see them. No I/O here: the store consults and feeds it (:mod:`prov_common.store._base`).
 
@@ -60,6 +62,19 @@ class _Kept:
         at = bisect_left(self.ordered, key)
         return at < len(self.ordered) and self.ordered[at] == key
 
+    def adding(self, key: str) -> _Kept | None:
+        """This listing with ``key``, just created, in its place (None when it cannot say so: given out of order, or
+        showing ``key`` already), as one of keys alone: it answers a listing asked with no size or tag only."""
+        from prov_common.store._base import ObjectInfo
+
+        if self.after is not None and key <= self.after:
+            return self
+        if self.ordered is None or self.holds(key) or len(self.infos) >= MAX_KEPT_OBJECTS:
+            return None
+        at = bisect_left(self.ordered, key)
+        return _Kept((*self.infos[:at], ObjectInfo(key, -1, ""), *self.infos[at:]), self.after, no_tags, False,
+                     (*self.ordered[:at], key, *self.ordered[at:]))
+
     def select(self, prefix: str, start_after: str | None) -> list[ObjectInfo]:
         """Its objects under ``prefix`` (after ``start_after``): found by bisection in an ordered listing, so a folder's
         listing answered from one of the whole store costs what the folder holds, not what the store does."""
@@ -106,13 +121,22 @@ class ListingMemo:
             if self._writes == mark and held + len(infos) <= MAX_MEMO_OBJECTS:
                 self._kept[prefix] = _Kept(infos, start_after, tags_for, all(i.size >= 0 for i in infos), ordered)
 
-    def wrote(self, key: str, *, held: bool = False) -> None:
+    def wrote(self, key: str, *, held: bool = False, created: bool = False) -> None:
         """A write of ``key`` (made, refused or failed): forget every listing that could show it. ``held``: the write was
         refused because ``key`` already held the very bytes written, so a listing that shows ``key`` still tells the
-        truth and is kept (a write probe of a prefix, the same object written again)."""
+        truth and is kept (a write probe of a prefix, the same object written again). ``created``: the store's
+        create-if-absent made ``key``, which was absent then: a listing that could show it and does not, in order, is
+        kept with ``key`` added (as a listing of keys alone then, its size and tag unknown), so a reader lists what it
+        wrote no second time; any other is forgotten."""
         with self._lock:
             self._writes += 1
-            self._kept = {p: k for p, k in self._kept.items() if not key.startswith(p) or (held and k.holds(key))}
+            kept, room = {}, MAX_MEMO_OBJECTS - sum(len(k.infos) for k in self._kept.values())
+            for p, k in self._kept.items():
+                if not key.startswith(p) or (held and k.holds(key)):
+                    kept[p] = k
+                elif created and room > 0 and (grown := k.adding(key)) is not None:
+                    kept[p], room = grown, room - (len(grown.infos) - len(k.infos))
+            self._kept = kept
 
 
 def memo_listings(store: object) -> contextlib.AbstractContextManager[None]:
