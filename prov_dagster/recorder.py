@@ -810,6 +810,7 @@ class Recorder:
         """Deliver ``work(*args)`` in order in the background, kept for :meth:`wait` until it is done (a failed one is
         counted, its error kept if it is the first or the last, until ``wait`` reports them): a recorder never waited on
         keeps no record of what it delivered."""
+        self._here()
         with self._lock:
             future = self._worker.submit(work, *args)
             self._pending[future] = (work, args)
@@ -850,6 +851,7 @@ class Recorder:
         if self.settings.strict:
             action()
         else:
+            self._here()
             self._worker.submit(action)
 
     def wait(self) -> None:
@@ -868,6 +870,7 @@ class Recorder:
         check's error past its bound only after the tagging and the wait for the other backends, which it would have
         skipped."""
         deadline = time.monotonic() + exit_timeout()
+        self._here()
         with self._lock:  # those that failed before come first: one worker delivers them in order
             pending, self._pending, failed, self._failed = list(self._pending), {}, self._failed, FailedDeliveries()
             closed, self._closed_earlier = list(self._closed_earlier.items()), OrderedDict()
@@ -885,6 +888,14 @@ class Recorder:
             self._leave_unsealed(closed)
             self._drain_forwarder()
 
+    def _here(self) -> None:
+        """In a process forked from the one that made this recorder (a worker of a pool a step started), which has
+        neither its parent's thread nor a lock it can trust: take a thread and lock of its own and none of the parent's
+        deliveries (the parent does and waits for them), so what the child delivers is done, waited for and named."""
+        if self._pid != os.getpid():
+            self._pid, self._lock, self._worker = os.getpid(), threading.Lock(), Worker("tdprov-recorder")
+            self._pending, self._failed = {}, FailedDeliveries()
+
     def _drain_forwarder(self) -> None:
         """Wait :data:`FORWARD_WAIT` at most for the events queued for the other backends; say how many are left."""
         forwarder = self._forwarder if isinstance(self._forwarder, Forwarder) else None
@@ -900,10 +911,9 @@ class Recorder:
         queued behind them, not begun, are done again in a thread of their own after the transport :meth:`ends
         <prov_common.bundle.transport.ProvenanceTransport.end>`, so that its outbox spools them (``tdprov flush``
         delivers them), as the transport does with its own writes, and named in another. Returns what was left.
-        ``waited``: the process's whole bound, named (default ``timeout``). None in a forked child (a worker of a
-        multiprocessing pool a step started): they are its parent's."""
-        if self._pid != os.getpid():
-            return []
+        ``waited``: the process's whole bound, named (default ``timeout``). In a forked child (a worker of a
+        multiprocessing pool a step started) only the child's own: its parent's are its parent's (:meth:`_here`)."""
+        self._here()
         with self._lock:
             pending = dict(self._pending)
         if not pending:

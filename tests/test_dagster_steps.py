@@ -1406,6 +1406,23 @@ def test_a_child_forked_while_a_recorder_delivers_leaves_its_parents_deliveries_
     assert "as this process ends" not in capfd.readouterr().err
 
 
+def _deliver_note(recorder: Recorder, note: str) -> None:
+    """In a forked child: have ``recorder`` (its parent's) deliver the appending of this process's id to ``note``."""
+    recorder._submit(lambda: open(note, "a").write(f"{os.getpid()}\n"))
+
+
+def test_a_child_forked_after_a_recorder_was_made_delivers_through_it(tmp_path: Path) -> None:
+    """A child forked from a process whose recorder was made (a worker of a pool a step started) records through that
+    recorder: its deliveries went to its parent's thread, which a forked child has not, and its exit wait skipped them
+    as its parent's, so they were neither done nor named. The child delivers them with a thread of its own."""
+    recorder, note = Recorder(Settings(store=str(tmp_path / "store")), "dagster://default"), tmp_path / "delivered"
+    child = multiprocessing.get_context("fork").Process(target=_deliver_note, args=(recorder, str(note)))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert note.read_text() == f"{child.pid}\n"
+
+
 _HUNG_STORE = """
 import time
 from prov_common.bundle import transport
