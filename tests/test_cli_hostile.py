@@ -1099,9 +1099,17 @@ def test_a_prov_document_past_the_bound_is_refused_before_it_is_parsed_whole(lis
         deserialize(named, "json", 1_000)
 
 
+def _listed_as(manifest: dict, events: bytes) -> None:
+    """Have ``manifest`` list ``events`` as its events.jsonl (their size and digest)."""
+    from prov_common.bundle.model import blake3_digest
+
+    listed = next(f for f in manifest["files"] if f["path"] == "events.jsonl")
+    listed["size"], listed["digest"] = len(events), blake3_digest(events)
+
+
 def _forge_events(store: Path, run: str, outputs: int, manifest_change: Callable[[dict], None]) -> None:
     """Add ``outputs`` made-up outputs to the last event in the ``events.jsonl`` of ``run``, its manifest stating its
-    new size and changed by ``manifest_change`` (so that export derives the run's PROV from its events; no signature is
+    new size and digest and changed by ``manifest_change`` (so that export derives the run's PROV from its events; no signature is
     checked without --verified)."""
     bundle = store / "bundles" / run
     events = [json.loads(line) for line in (bundle / "events.jsonl").read_text().splitlines()]
@@ -1109,7 +1117,7 @@ def _forge_events(store: Path, run: str, outputs: int, manifest_change: Callable
     written += [{**written[0], "name": f"forged/{i}.parquet"} for i in range(len(written) - 1, len(written) - 1 + outputs)]
     data = "".join(json.dumps(e) + "\n" for e in events).encode()
     manifest = json.loads((bundle / "manifest.json").read_text())
-    next(f for f in manifest["files"] if f["path"] == "events.jsonl")["size"] = len(data)
+    _listed_as(manifest, data)
     manifest_change(manifest)
     for name, content in (("events.jsonl", data), ("manifest.json", json.dumps(manifest).encode())):
         (bundle / name).unlink()
@@ -1189,12 +1197,12 @@ def test_events_past_the_bound_are_refused_before_they_are_parsed_whole(tmp_path
 
 def _repeated_lines(store: Path, run: str, times: int) -> bytes:
     """Repeat the terminal event of ``run`` ``times`` times in its events.jsonl, its manifest stating the new size and
-    no prov.json (so export derives the run's PROV from its events); the new events.jsonl."""
+    digest and no prov.json (so export derives the run's PROV from its events); the new events.jsonl."""
     bundle = store / "bundles" / run
     lines = (bundle / "events.jsonl").read_bytes().splitlines(keepends=True)
     data = b"".join(lines[:-1]) + lines[-1] * times
     manifest = json.loads((bundle / "manifest.json").read_text())
-    next(f for f in manifest["files"] if f["path"] == "events.jsonl")["size"] = len(data)
+    _listed_as(manifest, data)
     _no_prov_file(manifest)
     for name, content in (("events.jsonl", data), ("manifest.json", json.dumps(manifest).encode())):
         (bundle / name).unlink()

@@ -53,7 +53,9 @@ refused (the bundle left out, named) before any record is built, so that one pla
 
 def bundle_document(store: Store, run_id: str) -> ProvDocument:
     """The PROV of one sealed bundle: its signed ``prov.json`` when this version's mapping made it, else derived from
-    its events by this mapping, so that bundles of every age merge into one graph; either at most
+    its events by this mapping (checked against the digest the manifest lists: a
+    :class:`~prov_common.errors.VerificationError` when they are not its file), so that bundles of every age merge
+    into one graph; either at most
     :data:`PROV_RECORDS_MAX` records (a manifest stating an older mapping, or listing no ``prov.json``, is no way
     around the bound)."""
     bundle = read_bundle(store, run_id, paths=())  # the one file needed is read next, not every attachment
@@ -63,7 +65,8 @@ def bundle_document(store: Store, run_id: str) -> ProvDocument:
         except BadInputError as exc:
             raise exc.about(bundle_key(run_id, PROV_FILE)) from None
     try:
-        runs = _bounded_runs(listed_parts(store, run_id, bundle.manifest, EVENTS_FILE, checked=False),
+        # checked against the manifest's digest as read: what is drawn is what the manifest verification reads lists
+        runs = _bounded_runs(listed_parts(store, run_id, bundle.manifest, EVENTS_FILE),
                              f"bundle {run_id} {EVENTS_FILE}")
         return runs_to_document(runs, max_records=PROV_RECORDS_MAX)
     except TooManyRecords as exc:
