@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -129,7 +130,7 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
     late: list[RetiredKey] = []
     renamed: list[tuple[str, str]] = []
     if callable(position):
-        position = _once(position)
+        position = functools.cache(position)  # asked once, and only when a retired key's signature is met
     for sig in envelope.signatures:
         key = trust.get(sig.keyid)
         retired = trust.retired.get(sig.keyid)  # retired wins: a lost key still listed as trusted counts as retired
@@ -193,17 +194,6 @@ def _renamed(sig: Signature, message: bytes, trust: TrustStore, renamed: list[tu
     if signer is not None:
         renamed.append((sig.keyid or "<no keyid>", signer.key_id))
     return signer is not None
-
-
-def _once(find: Callable[[], int | None]) -> Callable[[], int | None]:
-    """``find``, called at most once."""
-    found: list[int | None] = []
-
-    def at() -> int | None:
-        if not found:
-            found.append(find())
-        return found[0]
-    return at
 
 
 def _at(position: int | Callable[[], int | None] | None) -> int | None:
