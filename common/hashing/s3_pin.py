@@ -23,7 +23,7 @@ from prov_common.errors import BadInputError
 from prov_common.hashing.file_sha256 import sha256_stream
 from prov_common.hashing.remote import named_if_missing, readable_body, s3_client, s3_object_params
 from prov_common.store.s3 import (FIX_WEAK_ETAG, NOT_FOUND_CODES, PRECONDITION_CODES, WEAK_ETAG_CAUSE, PinIgnoredError,
-                                  get_pinned, quoted_etag, s3_error_code, unaskable_etag)
+                                  get_pinned, quoted_etag, s3_error_code, unaskable_etag, weak_etag)
 from prov_common.text import VALUE_AT_MOST, cut
 
 _CHANGED_CODES = PRECONDITION_CODES | NOT_FOUND_CODES | {"NoSuchVersion"}
@@ -97,7 +97,7 @@ class PinnedS3Object:
     def _weak(self) -> BadInputError | None:
         """The refusal of the object when the ETag its first read found is weak (``W/"..."``): no read can ask for it
         (S3 matches ``If-Match`` to a strong ETag only), so a later read's refusal says nothing of a write; else None."""
-        if self._listed is not None or not self.etag or not self.etag.startswith("W/"):
+        if self._listed is not None or not weak_etag(self.etag):
             return None
         return BadInputError(f"{self.uri!r} cannot be read again as the bytes hashed: its first read was answered with the "
                              f"weak ETag {cut(self.etag, VALUE_AT_MOST)}, {WEAK_ETAG_CAUSE}, and a later read cannot ask "

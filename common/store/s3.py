@@ -115,6 +115,12 @@ def quoted_etag(etag: str) -> str:
     return etag if etag.startswith('"') else f'"{etag}"'
 
 
+def weak_etag(etag: str | None) -> bool:
+    """Whether ``etag`` is weak (``W/"..."``), which S3 never gives (a proxy's, that altered the answer): it names no
+    bytes for certain, and no ``If-Match`` can ask for it."""
+    return etag is not None and etag.startswith("W/")
+
+
 class PinIgnoredError(Exception):
     """A read pinned to ETag ``asked`` (``If-Match``) was answered with other bytes (ETag ``answered``), with bytes
     given no ETag (``answered`` None): the server, or a proxy before it, ignored the condition; or with bytes given a
@@ -126,8 +132,8 @@ class PinIgnoredError(Exception):
 
     @property
     def weak(self) -> bool:
-        """Whether the answer's ETag is weak (``W/"..."``), which S3 never gives: it names no bytes for certain."""
-        return self.answered is not None and self.answered.startswith("W/")
+        """Whether the answer's ETag is weak (:func:`weak_etag`)."""
+        return weak_etag(self.answered)
 
     @property
     def changed(self) -> bool:
