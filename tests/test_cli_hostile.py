@@ -1032,14 +1032,14 @@ def test_a_bundle_that_cannot_be_read_costs_its_run_not_the_export(tmp_path: Pat
 
 def _forge_prov(store: Path, run: str, records: int) -> None:
     """Grow the ``prov.json`` of ``run`` to ``records`` records with made-up entities, its manifest stating its new size
-    (so the two agree; no signature is checked without --verified)."""
+    and digest (so the two agree; no signature is checked without --verified)."""
     bundle = store / "bundles" / run
     prov = json.loads((bundle / "prov.json").read_text())
     stated = sum(len(records) for section, records in prov.items() if section != "prefix")
     prov["entity"].update({f"tdprov:forged-{i}": {"prov:label": "forged"} for i in range(stated, records)})
     data = json.dumps(prov).encode()
     manifest = json.loads((bundle / "manifest.json").read_text())
-    next(f for f in manifest["files"] if f["path"] == "prov.json")["size"] = len(data)
+    _listed_as(manifest, data, "prov.json")
     for name, content in (("prov.json", data), ("manifest.json", json.dumps(manifest).encode())):
         (bundle / name).unlink()
         (bundle / name).write_bytes(content)
@@ -1099,12 +1099,12 @@ def test_a_prov_document_past_the_bound_is_refused_before_it_is_parsed_whole(lis
         deserialize(named, "json", 1_000)
 
 
-def _listed_as(manifest: dict, events: bytes) -> None:
-    """Have ``manifest`` list ``events`` as its events.jsonl (their size and digest)."""
+def _listed_as(manifest: dict, data: bytes, path: str = "events.jsonl") -> None:
+    """Have ``manifest`` list ``data`` as its file ``path`` (its size and digest)."""
     from prov_common.bundle.model import blake3_digest
 
-    listed = next(f for f in manifest["files"] if f["path"] == "events.jsonl")
-    listed["size"], listed["digest"] = len(events), blake3_digest(events)
+    listed = next(f for f in manifest["files"] if f["path"] == path)
+    listed["size"], listed["digest"] = len(data), blake3_digest(data)
 
 
 def _forge_events(store: Path, run: str, outputs: int, manifest_change: Callable[[dict], None]) -> None:

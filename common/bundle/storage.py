@@ -229,10 +229,17 @@ def _not_listed_file(run_id: str, path: str) -> VerificationError:
 def signed_file(store: Store, run_id: str, manifest: Manifest, path: str) -> bytes:
     """The bytes of file ``path`` of the bundle of ``run_id``, checked against the digest ``manifest`` gives."""
     try:
-        data: bytes | None = listed_file(store, run_id, manifest, path)  # no further than it holds
+        data = listed_file(store, run_id, manifest, path)  # no further than it holds
     except (BadInputError, ObjectTooLargeError):  # not listed, or larger than the file it names: not that file
-        data = None
-    if data is None or manifest.by_path[path].digest != blake3_digest(data):
+        raise _not_listed_file(run_id, path) from None
+    return listed_bytes(run_id, manifest, path, data)
+
+
+def listed_bytes(run_id: str, manifest: Manifest, path: str, data: bytes) -> bytes:
+    """``data``, read as the file ``path`` of the bundle of ``run_id``, when it has the digest ``manifest`` lists for that
+    file; else a :class:`~prov_common.errors.VerificationError` naming it, as :func:`signed_file` raises."""
+    entry = manifest.by_path.get(path)
+    if entry is None or entry.digest != blake3_digest(data):
         raise _not_listed_file(run_id, path)
     return data
 

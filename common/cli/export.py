@@ -33,7 +33,8 @@ def register(subparsers: Any) -> None:
             "licence, issuer and signed record; source records are always verified, and one that does not verify is left out, "
             "named on stderr, with exit status 1. "
             "Bundle signatures are not checked unless --verified (or run 'tdprov verify' first): then a run whose bundle does "
-            "not verify is left out, named on stderr, with exit status 1 (a bundle that cannot be read is, always). With --training-record, export "
+            "not verify is left out, named on stderr, with exit status 1 (a bundle that cannot be read is, always, and so is one whose PROV, or the "
+            "events it is derived from, is not the file its manifest lists by digest). With --training-record, export "
             "instead the provenance record of one training dataset version (same as 'tdprov record', with its options)."
         ),
         example="tdprov export --format ttl --since 2024-06-01 -o lineage.ttl --store s3://ml-lineage/prod\n"

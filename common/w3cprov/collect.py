@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from prov.model import ProvDocument
 
 from prov_common.bundle import BundleSummary, list_bundles, read_bundle
-from prov_common.bundle.storage import bundle_file, listed_parts
+from prov_common.bundle.storage import bundle_file, listed_bytes, listed_parts
 from prov_common.bundle.layout import EVENTS_FILE, INDEX, PROV_FILE, bundle_key, index_cursor
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.progress import Bar, stream as bar_stream
@@ -53,15 +53,17 @@ refused (the bundle left out, named) before any record is built, so that one pla
 
 def bundle_document(store: Store, run_id: str) -> ProvDocument:
     """The PROV of one sealed bundle: its signed ``prov.json`` when this version's mapping made it, else derived from
-    its events by this mapping (checked against the digest the manifest lists: a
-    :class:`~prov_common.errors.VerificationError` when they are not its file), so that bundles of every age merge
+    its events by this mapping (either checked against the digest the manifest lists: a
+    :class:`~prov_common.errors.VerificationError` when it is not its file), so that bundles of every age merge
     into one graph; either at most
     :data:`PROV_RECORDS_MAX` records (a manifest stating an older mapping, or listing no ``prov.json``, is no way
     around the bound)."""
     bundle = read_bundle(store, run_id, paths=())  # the one file needed is read next, not every attachment
     if PROV_FILE in bundle.manifest.by_path and bundle.manifest.mapping == PROV_MAPPING:
         try:
-            return deserialize(bundle_file(store, bundle, PROV_FILE), "json", PROV_RECORDS_MAX)
+            # checked against the manifest's digest, as the events of an older mapping are: what is drawn is what it lists
+            prov = listed_bytes(run_id, bundle.manifest, PROV_FILE, bundle_file(store, bundle, PROV_FILE))
+            return deserialize(prov, "json", PROV_RECORDS_MAX)
         except BadInputError as exc:
             raise exc.about(bundle_key(run_id, PROV_FILE)) from None
     try:
