@@ -1679,11 +1679,13 @@ def _accepted_resolution(s: Store) -> str:
     return entry["key"]
 
 
-@store_cases("attack", {a: a for a in ["deleted", "flipped", "flipped-before-listed", "copied-under-another-run", "forged"]},
+@store_cases("attack", {a: a for a in ["deleted", "flipped", "flipped-before-listed", "copied-under-another-run",
+                                      "copied-under-another-audit", "forged"]},
              {"flipped", "flipped-before-listed"})
 def test_signed_resolutions_are_in_the_inventory(base: Store, attack: str) -> None:
     """A person's signed acceptance (``audit/resolutions/``) deleted, changed (after the next audit listed it, or before:
-    the auditor pinned what it wrote), copied under a key naming another run, or forged under a new key: the verdict
+    the auditor pinned what it wrote), copied under a key naming another run or another audit (the record names the audit
+    that wrote it), or forged under a new key: the verdict
     uses the audit state's copy, and no audit named the object. Each is an inventory finding naming it, on every audit."""
     from prov_common.audit.resolve import RESOLUTIONS_PREFIX
 
@@ -1693,12 +1695,13 @@ def test_signed_resolutions_are_in_the_inventory(base: Store, attack: str) -> No
         assert _audit(s.pipe).clean  # lists it
     name = key[len(RESOLUTIONS_PREFIX):]
     target = {"copied-under-another-run": f"{RESOLUTIONS_PREFIX}{name[:31]}{s.extra}.json",
+              "copied-under-another-audit": f"{RESOLUTIONS_PREFIX}{name[:23]}{'f' * 8}{name[31:]}",
               "forged": f"{RESOLUTIONS_PREFIX}{name[:22]}-00000000.json"}.get(attack, key)
     if attack == "deleted":
         s.delete(key)
     elif attack in ("flipped", "flipped-before-listed"):
         flip_byte(s.uri, key)
-    elif attack == "copied-under-another-run":
+    elif attack.startswith("copied-under-another"):
         raw_write(s.uri, target, raw_read(s.uri, key))
     else:
         record = {"acceptedAt": "2026-05-01T12:00:00Z", "by": "mallory", "reason": "accepted", "store": s.uri, "closed": []}

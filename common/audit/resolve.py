@@ -5,7 +5,7 @@ decision is recorded.
 checkpoint and inventory this auditor remembered, so that the audit re-takes both from the store as
 it is (as a first audit does),
 and records the resolution twice: in the auditor's memory, and signed in the store under
-``audit/resolutions/<time>-<audit id>.json`` (who, when, why, the checkpoints before and after, the
+``audit/resolutions/<time>-<audit id>.json`` (who, when, by which audit, why, the checkpoints before and after, the
 findings it closed and the witness places it resets), so that every later reader sees that history was accepted, and by whom.
 
 ``tdprov audit --accept-finding RUN_ID --reason TEXT`` accepts the completeness findings that name a run (see
@@ -57,7 +57,7 @@ def accept_checkpoint(memory: AuditorMemory, store: Store, head: StoredCheckpoin
     if not reason or not reason.strip():
         raise BadInputError("accepting the store's checkpoint needs a reason.",
                             fix="pass --reason 'restored from backup of 2026-05-01, runs X and Y lost' (it is recorded)")
-    record = {"acceptedAt": iso_z(now), "by": who(), "signer": signer.key_id, "reason": reason.strip(),
+    record = {"acceptedAt": iso_z(now), "auditId": audit_id, "by": who(), "signer": signer.key_id, "reason": reason.strip(),
               "store": store.uri, **({"storeId": store_id} if store_id else {}),
               "before": memory.checkpoint.published() if memory.checkpoint else None,
               "after": KnownCheckpoint.of(head).published() if head else None, "closed": [f.to_dict() for f in [*memory.open, *also]],
@@ -84,8 +84,9 @@ def signed_since(memory: AuditorMemory, count: int) -> list[Written]:
 
 def check_resolution(store: Store, trust: TrustStore, key: str, *, store_id: str | None = None) -> dict[str, Any]:
     """The record of the resolution at ``key``, verified: signed by a trusted auditor, and the one its key names
-    (``<time>-<audit id>[-<run id>].json``: the time it was accepted and, for an acceptance of findings, the run), not
-    another's copied there; with ``store_id`` (this store's identity), not one whose ``storeId`` is another store's
+    (``<time>-<audit id>[-<run id>].json``: the time it was accepted, the audit that recorded it (``auditId``; records
+    written before they named it are not judged by it) and, for an acceptance of findings, the run), not another's
+    copied there; with ``store_id`` (this store's identity), not one whose ``storeId`` is another store's
     (:data:`FIX_OTHER_STORE`: copied from it; one that names no id is not judged here, see
     :func:`~prov_common.audit.published.of_store`)."""
     what = f"resolution '{key}'"
@@ -95,8 +96,11 @@ def check_resolution(store: Store, trust: TrustStore, key: str, *, store_id: str
     when, run_id = moment(str(record.get("acceptedAt") or "")), record.get("runId")
     name = key[len(RESOLUTIONS_PREFIX):].removesuffix(".json")
     audit = name[len(stamp(when)) + 1:][:8] if when else ""
-    if not when or len(audit) != 8 or "-" in audit or name != f"{stamp(when)}-{audit}{'' if run_id is None else f'-{run_id}'}":
+    audit_id = record.get("auditId", audit)  # a record written before records named their audit: its key's
+    if (not when or len(audit) != 8 or "-" in audit or name != f"{stamp(when)}-{audit}{'' if run_id is None else f'-{run_id}'}"
+            or not isinstance(audit_id, str) or audit_id[:8] != audit):
         raise VerificationError(f"{what} is not the resolution its key names (accepted at {record.get('acceptedAt')!r}"
+                                f"{f' by audit {audit_id!r}' if 'auditId' in record else ''}"
                                 f"{f', for run {run_id}' if run_id is not None else ''}): another resolution copied under its name.",
                                 fix=FIX_COPIED)
     named_id = record.get("storeId")
@@ -162,7 +166,8 @@ def accept_findings(evaluation: Evaluation, index: LineageIndex, kept: Sequence[
                                  "writes no audit state to keep it in (the log was not appended)", FIX_NOT_KEPT, severity=NOTE,
                                  run_id=proposal.run_id))
             continue
-        record = {"acceptedAt": iso_z(now), "by": who(), "signer": signer.key_id, "reason": check_reason(reason, "--accept-finding"),
+        record = {"acceptedAt": iso_z(now), "auditId": audit_id, "by": who(), "signer": signer.key_id,
+                  "reason": check_reason(reason, "--accept-finding"),
                   "store": store.uri, "runId": proposal.run_id, "covers": [list(c) for c in proposal.covers],
                   "findings": [f.to_dict() for f in proposal.findings], "checkpoint": KnownCheckpoint.of(state_at).published()}
         key = _record(memory, store, signer, record, f"{stamp(now)}-{audit_id[:8]}-{proposal.run_id}")
