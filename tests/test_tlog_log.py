@@ -1,6 +1,7 @@
 """The Merkle log in a store: append, checkpoint chain, proofs, races and tampering."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -132,3 +133,24 @@ def test_tampering_is_found(tlog: TransparencyLog, key: SigningKey, tmp_path: Pa
         other.read_checkpoint(checkpoint_key(3))
     cp_file.write_bytes(saved)
     assert other.verify().problems == []
+
+
+@pytest.mark.parametrize("frontier", [[1], [None], [["ab"]]], ids=["number", "null", "list"])
+def test_a_signed_checkpoint_whose_frontier_holds_no_text_is_named_not_raised(tlog: TransparencyLog, key: SigningKey,
+                                                                               frontier: list) -> None:
+    """A checkpoint signed by a trusted key (a stolen one, or a retired one at a size before its cut-off) whose frontier
+    holds a number, null or a list where hex belongs raised TypeError out of every read of the log, so one such object
+    stopped every audit and proof. It is a damaged checkpoint, named with the fix, as a frontier of other text is."""
+    from prov_common.signing import sign_envelope
+    from prov_common.tlog.model import CHECKPOINT_PAYLOAD_TYPE, LOG_ORIGIN
+
+    _grow(tlog, key, 2)
+    payload = {"size": 3, "root": "00" * 32, "time": "2030-01-01T00:00:00Z", "previous": tlog.head().digest,
+               "frontier": frontier, "keyid": key.key_id, "origin": LOG_ORIGIN}
+    (Path(tlog.store.uri) / checkpoint_key(3)).write_bytes(
+        sign_envelope(json.dumps(payload).encode(), CHECKPOINT_PAYLOAD_TYPE, [key]).to_json())
+    with pytest.raises(VerificationError) as caught:
+        tlog.head()
+    assert caught.value.what == "checkpoint of size 3: root or frontier is not hex" and caught.value.subject == checkpoint_key(3)
+    assert "restore it from a backup" in caught.value.fix
+    assert [(p.key, p.what) for p in tlog.verify().problems] == [(checkpoint_key(3), "checkpoint of size 3: root or frontier is not hex")]

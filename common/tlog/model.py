@@ -127,8 +127,9 @@ class Checkpoint:
         try:
             nodes = self.frontier_bytes
             bytes.fromhex(self.root)
-        except ValueError as exc:
-            raise VerificationError(f"checkpoint of size {self.size}: root or frontier is not hex") from exc
+        except (ValueError, TypeError) as exc:  # TypeError: a frontier that holds a number, null or a list, not text
+            raise VerificationError(f"checkpoint of size {self.size}: root or frontier is not hex",
+                                    fix="the checkpoint was altered; restore it from a backup") from exc
         if len(nodes) != bin(self.size).count("1") or merkle.frontier_root(nodes) != self.root_bytes:
             raise VerificationError(
                 f"checkpoint of size {self.size}: its frontier does not hash to its root",
