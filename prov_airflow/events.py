@@ -16,7 +16,7 @@ from prov_common.lineage.events import ParentRef, build_run_event
 from prov_common.w3cprov.identity import normal_version
 
 from prov_airflow.capture import DatasetCapture, dataset_key
-from prov_airflow.runinfo import RunInfo, TaskTry
+from prov_airflow.runinfo import RunInfo, RunLink, TaskTry
 
 
 @lru_cache(maxsize=64)
@@ -104,13 +104,15 @@ def airflow_facet(task_try: TaskTry, run_id: str) -> Any:
 def build_event(info: RunInfo, event_type: str, inputs: Iterable[DatasetRef], outputs: Iterable[DatasetRef],
                 error: Any = None, *, partial: bool = False, run_facets: dict[str, Any] | None = None,
                 event_time: datetime | None = None) -> RunEvent:
-    """One RunEvent of a task run or DAG run at ``event_time`` (None: now), its parent the DAG run (as the OpenLineage
-    provider does)."""
+    """One RunEvent of a task run or DAG run at ``event_time`` (None: now): a task run's parent is its DAG run, a DAG
+    run's the run its conf names as its OpenLineage parent, and the root that run's (as the OpenLineage provider
+    does)."""
     parent = None
     if info.parent_run_id and info.parent_job_name:
-        parent = ParentRef(run_id=info.parent_run_id, job_namespace=info.namespace, job_name=info.parent_job_name,
-                           root_run_id=info.parent_run_id, root_job_namespace=info.namespace,
-                           root_job_name=info.parent_job_name)
+        namespace = info.parent_namespace or info.namespace
+        root = info.root or RunLink(namespace, info.parent_job_name, info.parent_run_id)
+        parent = ParentRef(run_id=info.parent_run_id, job_namespace=namespace, job_name=info.parent_job_name,
+                           root_run_id=root.run_id, root_job_namespace=root.namespace, root_job_name=root.job_name)
     job_type = job_type_job.JobTypeJobFacet(processingType="BATCH", integration="AIRFLOW", jobType=info.job_type,
                                             producer=PRODUCER)
     return build_run_event(

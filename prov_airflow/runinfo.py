@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,15 @@ class TaskTry:
 
 
 @dataclass(frozen=True)
+class RunLink:
+    """A run named as the ``parent`` run facet names runs: its job's namespace and name, and its run id."""
+
+    namespace: str
+    job_name: str
+    run_id: str
+
+
+@dataclass(frozen=True)
 class RunInfo:
     """Identity of one OpenLineage run: a task instance try or a DAG run."""
 
@@ -32,6 +42,8 @@ class RunInfo:
     job_type: str  # "TASK", "DAG", or "TRAINING" for a task marked as training
     parent_job_name: str | None = None
     parent_run_id: str | None = None
+    parent_namespace: str | None = None  # None: the run's own namespace
+    root: RunLink | None = None  # the root of the run's hierarchy; None: its parent
     owners: tuple[str, ...] = ()
     parameters: dict[str, Any] = field(default_factory=dict)
     operator: str | None = None
@@ -78,6 +90,7 @@ def task_run_info(task_instance: Any) -> tuple[RunInfo, Any]:
         dag_run, task = _dag_run_of(task_instance), getattr(task_instance, "task", None)
         dag, operator, own = getattr(task, "dag", None), getattr(task_instance, "operator", None), None
     date = naming.dag_run_date(dag_run)
+    triggered_by, root = conf_parent(getattr(dag_run, "conf", None))
     info = RunInfo(
         namespace=naming.namespace(),
         job_name=naming.task_job_name(task_instance),
@@ -86,6 +99,7 @@ def task_run_info(task_instance: Any) -> tuple[RunInfo, Any]:
         job_type="TRAINING" if is_training_task(task) else "TASK",
         parent_job_name=naming.dag_job_name(task_instance.dag_id),
         parent_run_id=naming.dag_run_id(task_instance.dag_id, date, getattr(dag_run, "clear_number", 0) or 0),
+        root=root or triggered_by,
         owners=_owners(getattr(task, "owner", None)),
         parameters=dict(getattr(dag_run, "conf", None) or {}),
         operator=operator,
@@ -135,16 +149,46 @@ def dag_run_info(dag_run: Any) -> RunInfo:
     """RunInfo of a DAG run (scheduler side)."""
     dag = getattr(dag_run, "dag", None)
     date = naming.dag_run_date(dag_run)
+    parent, root = conf_parent(getattr(dag_run, "conf", None))
     return RunInfo(
         namespace=naming.namespace(),
         job_name=naming.dag_job_name(dag_run.dag_id),
         run_id=naming.dag_run_id(dag_run.dag_id, date, getattr(dag_run, "clear_number", 0) or 0),
         job_type="DAG",
+        parent_job_name=parent.job_name if parent else None,
+        parent_run_id=parent.run_id if parent else None,
+        parent_namespace=parent.namespace if parent else None,
+        root=root,
         owners=_owners(getattr(dag, "owner", None)),
         parameters=dict(getattr(dag_run, "conf", None) or {}),
         code_dir=_code_dir(dag),
         code_version=_bundle_version(dag_run),
     )
+
+
+def conf_parent(conf: Any) -> tuple[RunLink | None, RunLink | None]:
+    """The run that triggered a DAG run and the root of its hierarchy, as its ``conf`` names them for the OpenLineage
+    provider (``{"openlineage": {"parentRunId", "parentJobNamespace", "parentJobName", "rootParentRunId",
+    "rootParentJobNamespace", "rootParentJobName"}}``), read by the provider's rules: each run is named by all three
+    of its fields, its run id a UUID, else not at all; no root without a parent."""
+    section = conf.get("openlineage") if isinstance(conf, Mapping) else None
+    if not isinstance(section, Mapping):
+        return None, None
+    parent = _run_link(section, "parentJobNamespace", "parentJobName", "parentRunId")
+    if parent is None:
+        return None, None
+    return parent, _run_link(section, "rootParentJobNamespace", "rootParentJobName", "rootParentRunId")
+
+
+def _run_link(section: Mapping[str, Any], *keys: str) -> RunLink | None:
+    """The run the fields ``keys`` (namespace, job name, run id) of ``section`` name; None unless all three are text and
+    the run id a UUID in the spec's form (one the ``parent`` facet's schema refuses would have its events refused)."""
+    from prov_common.lineage.validate import UUID_TEXT
+
+    namespace, job_name, run_id = (section.get(key) for key in keys)
+    if not all(isinstance(v, str) and v for v in (namespace, job_name, run_id)) or not UUID_TEXT.match(run_id):
+        return None
+    return RunLink(namespace, job_name, run_id)
 
 
 def _code_dir(dag: Any) -> str | None:

@@ -547,3 +547,35 @@ def test_mapped_instances_and_tries_carry_the_providers_airflow_facet_and_show_n
     listed_json = {r["runId"]: r for r in json.loads(_tdprov(["runs", "--store", str(store), "--json"], capsys))}
     assert {key: listed_json[run_id]["taskInstance"] for key, run_id in tries.items()} == {
         (1, 0): {"try_number": 1, "map_index": 0}, (1, 1): {"try_number": 1, "map_index": 1}, (2, 1): {"try_number": 2, "map_index": 1}}
+
+
+def test_a_dag_run_triggered_with_an_openlineage_parent_names_it_as_the_provider_does(store: Path, ol_validator) -> None:
+    """A DAG run whose conf carries the ``openlineage`` parent (and root) of the run that triggered it is that run's
+    child, and its task runs are of that root, in tdprov's events as in the OpenLineage provider's own (its helpers
+    build the facets compared with)."""
+    from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter
+    from airflow.providers.openlineage.utils.utils import get_dag_parent_run_facet, get_task_parent_run_facet
+    from openlineage.client.serde import Serde
+
+    conf = {"openlineage": {"parentRunId": "0195f1a6-5b7e-7c1a-9d3e-2f4a5b6c7d8e", "parentJobNamespace": "upstream",
+                            "parentJobName": "trigger.load", "rootParentRunId": "0195f1a6-5b7e-7c1a-9d3e-2f4a5b6c7d8f",
+                            "rootParentJobNamespace": "upstream", "rootParentJobName": "trigger"}}
+    with DAG("tdprov_triggered", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="work", python_callable=lambda: None)
+    run = run_dag(dag, logical_date=START, run_conf=conf)
+    by_job = {s.job_name: s for s in bundles_of(store)}
+    dag_run_id = OpenLineageAdapter.build_dag_run_id("tdprov_triggered", START, run.clear_number)
+    expected = {
+        "tdprov_triggered.work": Serde.to_dict(get_task_parent_run_facet(dag_run_id, "tdprov_triggered", "default",
+                                                                        dr_conf=conf)["parent"]),
+        "tdprov_triggered": Serde.to_dict(get_dag_parent_run_facet(conf)["parent"]),
+    }
+    for job, facet in expected.items():
+        for event in events_of(store, by_job[job].run_id):
+            ol_validator.validate_event(event)
+            assert _runs_named(event["run"]["facets"]["parent"]) == _runs_named(facet), (job, event["eventType"])
+
+
+def _runs_named(parent: dict) -> list[tuple[str, str, str]]:
+    """The parent and root runs a ``parent`` facet names, as (job namespace, job name, run id)."""
+    return [(p["job"]["namespace"], p["job"]["name"], p["run"]["runId"]) for p in (parent, parent["root"])]
