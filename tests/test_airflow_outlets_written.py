@@ -81,7 +81,7 @@ def _only_what_a_try_wrote(tmp_path: Path, store: Path, states: dict, tasks: lis
     def not_written(task: str) -> list[dict]:
         events = events_of(store, by_job[task].run_id)
         for event in events:
-            ol_validator.validate_event(event)
+            ol_validator.validate_event(event, custom_schemas=True)
         facets = [e["run"]["facets"]["tdprov_outlets"] for e in events if "tdprov_outlets" in e["run"]["facets"]]
         return [{k: v for k, v in o.items() if k in ("name", "reason", "version")} for o in facets[-1]["notWritten"]]
 
@@ -110,7 +110,7 @@ def _an_outlet_written_while_its_task_was_deferred_is_an_output(tmp_path: Path, 
     assert [(o.name, o.version) for o in export.outputs] == [(str(target), hash_path(target).digest)]
     events = events_of(store, export.run_id)
     for event in events:
-        ol_validator.validate_event(event)
+        ol_validator.validate_event(event, custom_schemas=True)
     assert [e["eventType"] for e in events if e["eventType"] in ("START", "COMPLETE", "FAIL", "ABORT")] == [
         "START", "START", "COMPLETE"]
     assert parse_time(export.started_at, "started_at") == parse_time(events[0]["eventTime"], "START")
@@ -135,7 +135,7 @@ def _a_try_that_left_an_outlet_as_it_found_it(tmp_path: Path, store: Path, state
     def not_written(run_id: str) -> list[tuple]:
         events = events_of(store, run_id)
         for event in events:
-            ol_validator.validate_event(event)
+            ol_validator.validate_event(event, custom_schemas=True)
         facets = [e["run"]["facets"]["tdprov_outlets"] for e in events if "tdprov_outlets" in e["run"]["facets"]]
         return [(o["name"], o["reason"], o.get("version")) for o in facets[-1]["notWritten"]] if facets else []
 
