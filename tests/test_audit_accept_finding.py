@@ -195,3 +195,21 @@ def test_a_run_id_that_begins_the_ids_of_several_named_runs_names_the_findings_t
     assert note is not None and note.what == (
         f"--accept-finding 0190c1d2-7e4f: '0190c1d2-7e4f' begins or ends the ids of 3 runs that open completeness findings, "
         f"unfinished errors or attachment not held errors name ({read}, {unended}, {unheld}); nothing was accepted"), note.what
+
+
+def test_the_accepted_findings_past_the_page_bound_are_counted_and_named(tmp_path: Path, monkeypatch) -> None:
+    """The page listed every finding a person accepted, with no bound (the findings and notes tables show at most
+    MAX_FINDINGS_SHOWN): it lists as many, saying how many it does not show and that report.json lists them all."""
+    from html import unescape
+
+    import prov_common.audit.html as html_module
+
+    monkeypatch.setattr(html_module, "MAX_FINDINGS_SHOWN", 1)
+    store = str(tmp_path / "store")
+    prepare, _ = _pipeline(store)
+    rc, report, html = audit(store, tmp_path / "r", "--accept-finding", prepare, "--reason", REASON)
+    assert rc == 0 and len(report["accepted"][0]["findings"]) == 2
+    section = unescape(html).split("<h2>Accepted by a person</h2>", 1)[1].split("</section>", 1)[0]
+    assert section.count("<tr><td>") == 1 and "2 findings now, below" in section, section
+    assert ("1 of 2 findings shown; the other 1 are not shown here: report.json lists all 2 (the <code>findings</code> "
+            "of this one of its <code>accepted</code>)") in section, section

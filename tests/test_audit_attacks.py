@@ -1221,9 +1221,13 @@ def test_one_audit_with_the_wrong_trusted_key_leaves_no_lasting_gap(tmp_path, mo
     assert right.clean, [f.what for f in right.errors]
 
 
-def test_an_accepted_checkpoint_is_shown_in_the_text_and_the_report(tmp_path, capsys) -> None:
+def test_an_accepted_checkpoint_is_shown_in_the_text_and_the_report(tmp_path, capsys, monkeypatch) -> None:
     """A person overriding tamper evidence is what an auditor must see: the summary line and the HTML report name
-    the acceptance, its reason and what it closed (only the JSON had it)."""
+    the acceptance, its reason and what it closed (only the JSON had it); what it closed at most MAX_FINDINGS_SHOWN
+    rows, as the findings table (it listed every one), counting the rest."""
+    from html import unescape
+
+    import prov_common.audit.html as html_module
     from prov_common.cli import main
 
     s = Store(str(tmp_path / "store"))
@@ -1236,6 +1240,13 @@ def test_an_accepted_checkpoint_is_shown_in_the_text_and_the_report(tmp_path, ca
     assert f"accepted the store's log as it is, closing 1 finding: {reason!r}" in out, out
     html = (tmp_path / "r" / "report.html").read_text()
     assert "Accepted by a person" in html and reason in html and "rolled back" in html
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    report["log"]["resolution"]["closed"] *= 3  # the page of a resolution that closed three findings
+    monkeypatch.setattr(html_module, "MAX_FINDINGS_SHOWN", 2)
+    section = unescape(html_module.render_html(report, "")).split("<h2>Accepted by a person</h2>", 1)[1].split("</section>", 1)[0]
+    assert section.count("<tr><td>") == 2 and "closing 3 findings" in section, section
+    assert ("2 of 3 findings shown; the other 1 are not shown here: report.json lists all 3 (the <code>closed</code> "
+            "findings of its <code>log</code>'s <code>resolution</code>)") in section, section
 
 
 def test_with_auditor_keys_a_writers_key_cannot_forge_what_audits_write(tmp_path, monkeypatch) -> None:

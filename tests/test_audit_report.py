@@ -249,6 +249,26 @@ def test_failed_validations_beyond_the_rows_listed_are_counted(tmp_path: Path, m
     assert "0 validated dataset versions passed their Pandera schema; 3 failed (the first 2 below" in said, said
 
 
+def test_failed_validations_past_the_page_bound_are_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's quality table listed every failed validation report.json lists (up to MAX_QUALITY_ROWS, 1,000), where
+    the findings and notes tables show at most MAX_FINDINGS_SHOWN: it shows as many, and says how many report.json lists."""
+    from html import unescape
+
+    import prov_common.audit.html as html_module
+
+    monkeypatch.setattr(html_module, "MAX_FINDINGS_SHOWN", 1)
+    store = str(tmp_path / "store")
+    outputs = [dataset(f"/data/v{i}.csv", digest(f"v{i}"), passed=False, failed=("in_range(0, 1)",)) for i in range(2)]
+    seal(open_store(store), run_events("validate", [], outputs))
+    result = run_audit(open_store(store), Settings.from_env(store=store), report_dir=tmp_path / "r", progress=False)
+    assert len(json.loads(Path(str(result.report_json)).read_text())["quality"]) == 2
+    page = unescape(Path(str(result.report_html)).read_text())
+    quality = page.split("<h2>Quality</h2>", 1)[1].split("<h2>Sources</h2>", 1)[0]
+    assert quality.count("<tr><td>") == 1, quality
+    assert ("2 failed (the first 1 below of the 2 report.json lists (<code>quality</code>); the findings and notes name "
+            "each)") in quality, quality
+
+
 def test_the_lineage_picture_marks_an_unexplained_origin_as_the_audit_picture_does(tmp_path: Path, capsys) -> None:
     """'tdprov lineage -o' drew an input no run made and no source has as a plain version, where the text tree ends it
     as '[origin: no recorded run generated it]' and the audit's picture calls it a broken link: it is drawn as the

@@ -177,8 +177,9 @@ def _checks(report: dict[str, Any]) -> str:
 
 
 MAX_FINDINGS_SHOWN = 200
-"""Rows at most of the findings table, and of the notes table: a store with tens of thousands of findings made a page of
-many megabytes. The rest are counted on the page, and report.json lists them all."""
+"""Rows at most of the findings table, of the notes table, of each table of findings a person accepted and of the quality
+table: a store with tens of thousands of findings made a page of many megabytes. The rest are counted on the page, and
+report.json lists them (the quality table's first :data:`~prov_common.audit.result.MAX_QUALITY_ROWS`)."""
 
 
 def _in_turn(found: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
@@ -200,11 +201,18 @@ def _finding_table(found: list[dict[str, Any]], css: str, noun: str) -> str:
     shown = _in_turn(found, MAX_FINDINGS_SHOWN)
     table = _table(["check", "object", "what was found", "fix"],
                    [[_shown(f["check"]), f"<code>{_shown(f['object'])}</code>", _shown(f["what"]), _shown(f["fix"])] for f in shown], css)
-    if len(shown) == len(found):
-        return table
-    return table + (f'<p class="note" id="{css}-not-shown">{len(shown):,} of {counted(len(found), noun)} shown, each check\'s first '
-                    f"in turn; the other {len(found) - len(shown):,} are not shown here: report.json lists all {len(found):,} "
-                    f"(the <code>findings</code> of each of its <code>checks</code>), and the checks table above counts each check's.</p>")
+    return table + _not_shown(len(shown), len(found), noun, "the <code>findings</code> of each of its <code>checks</code>",
+                              anchor=css, how=", each check's first in turn", also=", and the checks table above counts each check's")
+
+
+def _not_shown(shown: int, total: int, noun: str, listed: str, *, anchor: str | None = None, how: str = "", also: str = "") -> str:
+    """The note under a table or list of ``total`` things (``noun``) that shows ``shown`` of them (``how`` chosen), saying
+    how many it leaves out and where report.json lists them all (``listed``, HTML); ``""`` when it shows them all."""
+    if shown >= total:
+        return ""
+    where = f' id="{anchor}-not-shown"' if anchor else ""
+    return (f'<p class="note"{where}>{shown:,} of {counted(total, noun)} shown{how}; the other {total - shown:,} are not shown '
+            f"here: report.json lists all {total:,} ({listed}){also}.</p>")
 
 
 MAX_RUNS_SHOWN = 50
@@ -230,8 +238,10 @@ def _quality(report: dict[str, Any]) -> str:
                 'A schema on an asset (<code>provenance_asset(schema=...)</code>) or a task '
                 '(<code>@task.provenance(schema=...)</code>) records one with every version it writes.</p>')
     versions, failed = report["qualityPassedVersions"], report.get("qualityFailedVersions", len(rows))
-    below = "" if not rows else " (below)" if len(rows) == failed else \
-        f" (the first {len(rows):,} below, as in report.json; the findings and notes name each)"
+    shown = rows[:MAX_FINDINGS_SHOWN]
+    listed = ", as in report.json" if len(shown) == len(rows) else f" of the {len(rows):,} report.json lists (<code>quality</code>)"
+    below = "" if not rows else " (below)" if len(shown) == failed else \
+        f" (the first {len(shown):,} below{listed}; the findings and notes name each)"
     passed = (f'<p id="quality-counts">{counted(versions, "validated dataset version")} passed {"its" if versions == 1 else "their"} '
               f'Pandera schema; {failed:,} failed{below}. Each failed check is counted once.</p>')
     if not rows:
@@ -239,7 +249,7 @@ def _quality(report: dict[str, Any]) -> str:
     return passed + _table(["dataset", "version", "schema", "failures", "failed checks", "used by runs"],
                            [[_shown(q["dataset"]), f"<code>{_e(q['version'])}</code>", _e(q["schema"]), str(q["failureCount"]),
                              _e([*q["failedChecks"], *(f for f in q["failures"] if not f.startswith("failed Pandera schema"))]),
-                             _e(q["usedBy"])] for q in rows], "quality")
+                             _e(q["usedBy"])] for q in shown], "quality")
 
 
 _SOURCE_FIELDS = (("digest", "digest"), ("issuer", "issuer"), ("license", "licence"), ("location", "location"),
@@ -261,11 +271,8 @@ def _sources(report: dict[str, Any]) -> str:
     shown = "".join(f"<h3>{_shown(s['name'])}</h3>" + _fields([(label, f"<code>{_e(s.get(k))}</code>" if k == "digest" else _e(s.get(k)))
                                                                 for k, label in _SOURCE_FIELDS], "fields source")
                     for s in sources[:MAX_SOURCES_SHOWN])
-    if len(sources) <= MAX_SOURCES_SHOWN:
-        return shown
-    return shown + (f'<p class="note" id="sources-not-shown">{MAX_SOURCES_SHOWN:,} of {counted(len(sources), "registered source")} shown; the other '
-                    f"{len(sources) - MAX_SOURCES_SHOWN:,} are not shown here: report.json lists all {len(sources):,} "
-                    "(<code>sources</code>), and <code>tdprov source list</code> lists them.</p>")
+    return shown + _not_shown(min(len(sources), MAX_SOURCES_SHOWN), len(sources), "registered source", "<code>sources</code>",
+                              anchor="sources", also=", and <code>tdprov source list</code> lists them")
 
 
 def _article10(items: list[dict[str, Any]]) -> str:
@@ -344,12 +351,22 @@ def _accepted(report: dict[str, Any]) -> str:
 def _acceptance(a: dict[str, Any]) -> str:
     """A person's acceptance of the completeness findings that name a run, with the findings it covers now."""
     found = a.get("findings") or []
-    rows = _table(["check", "object", "what"], [[_shown(str(f.get("check"))), f"<code>{_shown(str(f.get('object')))}</code>",
-                                                 _shown(str(f.get("what")))] for f in found], "accepted") if found else ""
+    rows = _accepted_table(found, "the <code>findings</code> of this one of its <code>accepted</code>", "accepted")
     return (f'<p>{_shown(str(a.get("by")))} accepted at {_shown(str(a.get("acceptedAt")))} the completeness findings that name run '
             f'<code>{_shown(str(a.get("runId")))}</code> ({len(a.get("covers") or [])} recorded; {counted(len(found), "finding")} now, below, '
             f'which do not fail the audit; any other finding about the run still does). Reason: <q>{_shown(str(a.get("reason")))}</q>. '
             f'The signed record is <code>{_shown(str(a.get("key")))}</code>.</p>{rows}')
+
+
+def _accepted_table(found: list[dict[str, Any]], listed: str, css: str = "") -> str:
+    """The table of the findings a person accepted (or an acceptance closed), at most :data:`MAX_FINDINGS_SHOWN` rows
+    (an acceptance may cover thousands), saying how many it leaves out and where report.json lists them (``listed``)."""
+    if not found:
+        return ""
+    shown = found[:MAX_FINDINGS_SHOWN]
+    return _table(["check", "object", "what"], [[_shown(str(f.get("check"))), f"<code>{_shown(str(f.get('object')))}</code>",
+                                                 _shown(str(f.get("what")))] for f in shown], css) \
+        + _not_shown(len(shown), len(found), "finding", listed)
 
 
 def _resolution(record: dict[str, Any] | None) -> str:
@@ -358,8 +375,7 @@ def _resolution(record: dict[str, Any] | None) -> str:
         return ""
     before, after = record.get("before") or {}, record.get("after") or {}
     closed = record.get("closed") or []
-    rows = _table(["check", "object", "what"], [[_shown(str(f.get("check"))), f"<code>{_shown(str(f.get('object')))}</code>",
-                                                 _shown(str(f.get("what")))] for f in closed]) if closed else ""
+    rows = _accepted_table(closed, "the <code>closed</code> findings of its <code>log</code>'s <code>resolution</code>")
     return (f'<p>{_shown(str(record.get("by")))} accepted the store\'s log '
             f'at {_shown(str(record.get("acceptedAt")))} (log size {_shown(str(before.get("treeSize")))} remembered, '
             f'{_shown(str(after.get("treeSize")))} in the store), closing {counted(len(closed), "finding")}. Reason: '
