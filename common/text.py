@@ -62,6 +62,12 @@ def noun_for(count: int, noun: str, plural: str | None = None) -> str:
     return noun if count == 1 else plural or noun + "s"
 
 
+def camel_case(name: str) -> str:
+    """A snake_case field name as tdprov's JSON names it (``lock_mode`` -> ``lockMode``)."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """``count`` and ``noun``, in the plural (``plural``, else ``noun`` + s) unless one: ``1 run``, ``1,200 runs``."""
     return f"{count:,} {noun_for(count, noun, plural)}"

@@ -103,13 +103,16 @@ def test_json_to_output_file_and_dash(recorded: dict[str, str], tmp_path: Path, 
 
 def test_store_init_json(s3_store_uri: str, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     """The store's id is 'storeId', as a local folder's 'store init --json' and store-layout.md name it (it was
-    'store_id' on S3)."""
+    'store_id' on S3); its other fields are camelCase too, as in all of tdprov's JSON (they were 'object_lock',
+    'lock_mode', 'retention_days', 'retention_years' and 'conditional_writes')."""
     from prov_common.store import open_store
     from prov_common.store.identity import read_identity
 
-    assert main(["store", "init", s3_store_uri, "--json"]) in (0, 1)  # 1: versioning and Object Lock are off
+    assert main(["store", "init", s3_store_uri, "--json"]) == 1  # versioning and Object Lock are off
     found = json.loads(capsysbinary.readouterr().out)
-    assert "conditional_writes" in found and "store_id" not in found
+    assert list(found) == ["store", "versioning", "objectLock", "lockMode", "retentionDays", "retentionYears",
+                           "conditionalWrites", "storeId", "changed", "problems"], found
+    assert (found["objectLock"], found["lockMode"], found["conditionalWrites"]) == (False, None, True)
     assert found["storeId"] == read_identity(open_store(s3_store_uri)).store_id
 
 

@@ -42,7 +42,7 @@ def test_object_lock_bucket_gets_default_retention_that_refuses_deletes(s3_serve
     assert (rule["Mode"], rule["Days"]) == ("COMPLIANCE", 30)
     assert main(["store", "init", f"s3://{bucket}/prov", "--json"]) == 0
     found = json.loads(capsys.readouterr().out)
-    assert found["lock_mode"] == "compliance" and found["retention_days"] == 30 and found["conditional_writes"] is True
+    assert found["lockMode"] == "compliance" and found["retentionDays"] == 30 and found["conditionalWrites"] is True
     # the probe object written by the check is now under retention: its version cannot be deleted
     version = client.list_object_versions(Bucket=bucket, Prefix="prov/")["Versions"][0]
     from botocore.exceptions import ClientError

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._common import add_store_option, add_verb, check_store_exists
 from prov_common.errors import BadInputError, StoreError
-from prov_common.text import counted
+from prov_common.text import camel_case, counted
 
 if TYPE_CHECKING:
     from prov_common.bundle.repair import RepairOutcome
@@ -45,10 +45,9 @@ class BucketState:
     problems: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """What ``store init --json`` prints: the fields as named here, the store's id as ``storeId`` (as a local
-        folder's and the identity's own JSON name it)."""
-        found = asdict(self)
-        return {("storeId" if k == "store_id" else k): v for k, v in found.items()}
+        """What ``store init --json`` prints: the fields named in camelCase, as in all of tdprov's JSON (the store's id
+        ``storeId``, as a local folder's and the identity's own JSON name it)."""
+        return {camel_case(k): v for k, v in asdict(self).items()}
 
     def lines(self) -> list[str]:
         period = (counted(self.retention_days, "day") if self.retention_days else
