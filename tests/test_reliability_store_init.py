@@ -57,3 +57,23 @@ def test_bad_input_and_local_folder(tmp_path: Path, capsys) -> None:
     assert main(["store", "init", str(tmp_path / "s"), "--versioning"]) == 2
     assert main(["store", "init", str(tmp_path / "s")]) == 0
     assert (tmp_path / "s").is_dir() and "no WORM" in capsys.readouterr().out
+
+
+def test_a_bucket_it_cannot_reach_is_named_with_the_cause(s3_server, s3_fault, monkeypatch, capsys) -> None:
+    """The HEAD of the bucket was passed on as botocore wrote it ('An error occurred (403) when calling the HeadBucket
+    operation (reached max retries: 0): Forbidden', fix 'create it'): it is named as the store's own reads name it,
+    refused credentials by the code one ranged GET is answered with, a missing bucket as missing."""
+    from prov_common.store.s3 import FIX_CREDENTIALS
+
+    s3_server.point(monkeypatch)
+    missing = f"tdprov-none-{uuid.uuid4().hex[:10]}"
+    assert main(["store", "init", f"s3://{missing}/prov"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot reach bucket '{missing}' in S3 store s3://{missing}/prov" in err, err
+    assert f": bucket '{missing}' does not exist. Fix: create the bucket or fix the store URI" in err, err
+    down = s3_fault("403 InvalidAccessKeyId")
+    assert main(["store", "init", down]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot reach bucket 'tdprov-down' in S3 store {down}" in err, err
+    assert f": the credentials were refused (InvalidAccessKeyId). Fix: {FIX_CREDENTIALS}" in err, err
+    assert "HeadBucket" not in err and "create it" not in err

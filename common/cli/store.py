@@ -259,7 +259,7 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError as exc:
-        raise StoreError(f"bucket '{bucket}' cannot be reached: {exc}", fix="create it, or fix the URI and credentials") from exc
+        raise store.bucket_refusal(exc) from exc
     if versioning and _versioning(s3, bucket) != "Enabled":
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         state.changed.append("versioning turned on")

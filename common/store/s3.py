@@ -408,8 +408,15 @@ class S3Store(BaseStore):
                 return named
         return exc
 
-    def _translate(self, exc: Exception, action: str, key: str) -> Exception:
-        """Map a boto3/botocore error to the tdprov error that says what to do."""
+    def bucket_refusal(self, exc: Exception) -> Exception:
+        """``exc``, the error of a HEAD request of the store's bucket (``head_bucket``), named as the store's reads name
+        theirs: a 404 (a HEAD's answer has no body) as the bucket missing, a refusal by the code a ranged GET in the
+        store is answered with (:meth:`_named_refusal`)."""
+        return self._translate(self._named_refusal(exc, PROBE_KEY), "reach bucket", self.bucket, of_bucket=True)
+
+    def _translate(self, exc: Exception, action: str, key: str, *, of_bucket: bool = False) -> Exception:
+        """Map a boto3/botocore error to the tdprov error that says what to do; ``of_bucket``: of a request about the
+        bucket, whose "not found" is the bucket's."""
         from botocore.exceptions import (BotoCoreError, ClientError, NoCredentialsError, ParamValidationError,
                                          PartialCredentialsError)
 
@@ -425,10 +432,10 @@ class S3Store(BaseStore):
         code = s3_error_code(exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         message = exc.response.get("Error", {}).get("Message") or code
+        if code == "NoSuchBucket" or (of_bucket and code in NOT_FOUND_CODES):
+            return StoreError(f"{where}: bucket '{self.bucket}' does not exist.", fix="create the bucket or fix the store URI")
         if code in NOT_FOUND_CODES:
             return ObjectNotFoundError(f"no object '{key}' in {self.describe()}.", fix="check the key with 'tdprov runs' or the store listing")
-        if code == "NoSuchBucket":
-            return StoreError(f"{where}: bucket '{self.bucket}' does not exist.", fix="create the bucket or fix the store URI")
         if code in CREDENTIAL_CODES:
             return StoreError(f"{where}: the credentials were refused ({code}).", fix=FIX_CREDENTIALS)
         grant = f"grant s3:GetObject, s3:PutObject and s3:ListBucket on {self.bucket}/{self.prefix}* to these credentials"
