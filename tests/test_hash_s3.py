@@ -498,3 +498,18 @@ def test_shards_listed_with_an_empty_etag_are_named_and_read_every_time(s3_serve
     again = hash_shards(prefix, scheduler="none")
     assert again.read == ("part-1.csv", "part-2.csv")
     assert again.digest == hash_shards(prefix, scheduler="none", cache=False).digest
+
+
+@pytest.mark.parametrize("code", ["InvalidAccessKeyId", "AccessDenied"])
+def test_a_refused_read_or_listing_gives_the_fix_of_its_cause(s3_fault, capsys: pytest.CaptureFixture[str], code: str) -> None:
+    """A read or listing S3 refused for its credentials gave the general fix ('check the bucket name, AWS_ENDPOINT_URL_S3
+    and your credentials'), and a read refused AccessDenied (a class botocore makes of the code) was called an unexpected
+    error to report with its traceback; each now gives the fix the store's reads give its cause."""
+    from prov_common.store.s3 import FIX_CREDENTIALS
+
+    uri = s3_fault(f"403 {code}")
+    for target, permission in ((f"{uri}/data.csv", "s3:GetObject on the object"), (f"{uri}/shards/", "s3:ListBucket on bucket")):
+        assert main(["hash", target]) == 2
+        err = capsys.readouterr().err
+        fix = FIX_CREDENTIALS if code == "InvalidAccessKeyId" else f"grant these credentials {permission}"
+        assert f"An error occurred ({code})" in err and f"Fix: {fix}" in err and "unexpected" not in err, err

@@ -54,8 +54,18 @@ def as_bad_input(exc: BaseException) -> BadInputError:
     if name in ("NoCredentialsError", "PartialCredentialsError", "NoRegionError", "ProfileNotFound"):
         return BadInputError(f"S3 cannot be reached: {exc}.",
                              fix="set AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and AWS_REGION")
-    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ClientError"):
-        return BadInputError(f"S3 request failed: {exc}.", fix="check the bucket name, AWS_ENDPOINT_URL_S3 and your credentials")
+    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError") or _is_client_error(exc):
+        from prov_common.store.s3 import refused_fix
+
+        grant = "grant these credentials s3:GetObject on the object (and s3:ListBucket on its bucket, for a prefix or glob)"
+        return BadInputError(f"S3 request failed: {exc}.",
+                             fix=refused_fix(exc, grant) or "check the bucket name, AWS_ENDPOINT_URL_S3 and your credentials")
     message = " ".join(str(exc).split())[:300].rstrip(".")  # the sentence is ended once, below
     return BadInputError(f"unexpected {name}{where}: {message}.",
                          fix="check the arguments; if they are right, rerun with TDPROV_DEBUG=1 and report the traceback")
+
+
+def _is_client_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is botocore's ``ClientError``, or one of the classes it makes of S3's error codes
+    (``NoSuchKey``, ``AccessDenied``: an ``AccessDenied`` was told as an unexpected error to report)."""
+    return any(cls.__name__ == "ClientError" and cls.__module__.startswith("botocore") for cls in type(exc).__mro__)

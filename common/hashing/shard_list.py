@@ -226,8 +226,11 @@ def _list_s3(target: str) -> list[ShardRef]:
     except BadInputError:
         raise
     except Exception as exc:  # botocore's errors: no such bucket, denied, endpoint down
+        from prov_common.store.s3 import refused_fix
+
         raise BadInputError(f"cannot list {target}: {exc}",
-                            fix="check the bucket, the prefix, the credentials and AWS_ENDPOINT_URL_S3.") from exc
+                            fix=refused_fix(exc, f"grant these credentials s3:ListBucket on bucket {bucket!r}")
+                            or "check the bucket, the prefix, the credentials and AWS_ENDPOINT_URL_S3.") from exc
     if pattern is not None:
         _warn_if_file_name(target, literal_exists, sorted(ref.path for ref in refs))
     return refs

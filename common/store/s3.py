@@ -469,6 +469,18 @@ class _GuardedStream:
         self._body.close()
 
 
+def refused_fix(exc: BaseException, grant: str) -> str | None:
+    """The fix of ``exc`` when it is S3's refusal, as the store's errors give it: to check or renew the credentials S3
+    refused (:data:`CREDENTIAL_CODES`), ``grant`` (the permission to give) for one they lack (:data:`DENIED_CODES`),
+    both for a refusal answered with no code (a HEAD's bare ``403``); None for any other error."""
+    code = s3_error_code(exc)
+    if code in CREDENTIAL_CODES:
+        return FIX_CREDENTIALS
+    if code in DENIED_CODES:
+        return grant
+    return f"{FIX_CREDENTIALS}; else {grant}" if code == "403" else None
+
+
 def s3_error_code(exc: BaseException) -> str:
     """The S3 error code of a botocore ``ClientError`` (``NoSuchKey``, ``PreconditionFailed``), else its HTTP status
     (``"404"``); ``""`` for an exception that carries no S3 response."""
