@@ -189,4 +189,4 @@ def versioned(result: Any) -> Any:
 def _output(df: pd.DataFrame, **kwargs: Any) -> Output:
     with warnings.catch_warnings():  # Output(data_version=...) is marked beta; it is the documented public path
         warnings.simplefilter("ignore", BetaWarning)
-        return Output(df, data_version=DataVersion(digest_of(df).digest), **kwargs)
+        return Output(df, data_version=DataVersion(digest_of(df, keep=True).digest), **kwargs)

@@ -264,6 +264,33 @@ def test_unchanged_data_keeps_its_versions_changed_data_gets_a_new_one_and_downs
     assert resolver.get_status(FEATURES) == StaleStatus.FRESH
 
 
+def test_a_frame_changed_in_place_and_returned_again_is_versioned_by_its_new_content(store: Path, instance) -> None:
+    """An asset that returns the same DataFrame object again after changing it in place (a frame a module keeps) in
+    one process got the digest of what the object held when first hashed as its data version and recorded version,
+    while its file held the new rows; each return is hashed again."""
+    from prov_common.hashing import hash_dataframe
+
+    kept = pd.DataFrame({"x": [1, 2, 3]})
+
+    @asset(name="kept")
+    def plain() -> pd.DataFrame:
+        return kept
+
+    @provenance_asset(name="kept_too")
+    def versioned() -> pd.DataFrame:
+        return kept
+
+    first = materializations(run([plain, versioned], instance))
+    kept.loc[0, "x"] = 100
+    again = materializations(run([plain, versioned], instance))
+    new = hash_dataframe(kept).digest
+    for key in (AssetKey("kept"), AssetKey("kept_too")):
+        assert first[key].tags["dagster/data_version"] != new
+        assert again[key].tags["dagster/data_version"] == again[key].metadata["tdprov/digest"].value == new
+    recorded = {(asset_of(store, o.name), o.version) for s in summaries(store) for o in s.outputs}
+    assert recorded >= {("kept", new), ("kept_too", new)}, recorded
+
+
 def test_tampered_parquet_is_refused_on_load_naming_asset_and_digests(store: Path, instance) -> None:
     mats = materializations(run(pipeline.CHAIN, instance))
     path = Path(str(store) + "-data") / "raw" / "orders.parquet"
