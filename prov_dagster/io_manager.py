@@ -178,6 +178,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
                 fix="ProvenanceIOManager loads assets and op outputs it stored; give this input another input manager",
             )
         places = _input_places(context)
+        if not places:  # mapped to no partition (a self-dependent asset's first partition): nothing read, as Dagster's IO managers
+            return None
         step = self._reading_step(context, places[0])
         read: list[DatasetRecord] = []  # the versions read so far (a refused one included)
         try:

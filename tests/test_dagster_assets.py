@@ -27,11 +27,13 @@ from dagster import (
     AssetSelection,
     AssetSpec,
     DagsterInstance,
+    DailyPartitionsDefinition,
     DataVersion,
     MaterializeResult,
     Output,
     RetryPolicy,
     StaticPartitionsDefinition,
+    TimeWindowPartitionMapping,
     asset,
     materialize,
     multi_asset,
@@ -873,6 +875,33 @@ def test_partitions_get_one_version_each_and_downstream_records_the_partition_it
     assert mat.partition == "us"
     summary = next(s for s in summaries(store) if s.job_name == "regional_summary")
     assert [(asset_of(store, i.name), i.version) for i in summary.inputs] == [("regional/us", versions["us"])]  # one file per partition
+
+
+def _self_dependent(days: DailyPartitionsDefinition) -> Any:
+    """``grown``: a daily asset that reads its own partition of the day before (Dagster's incremental pattern), None on
+    its first day; one row more each day."""
+    @asset(partitions_def=days,
+           ins={"grown": AssetIn(partition_mapping=TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))})
+    def grown(grown: pd.DataFrame | None) -> pd.DataFrame:
+        return pd.DataFrame({"n": range(1 if grown is None else len(grown) + 1)})
+    return grown
+
+
+def test_a_self_dependent_assets_first_partition_reads_nothing_and_the_next_reads_the_version_it_wrote(
+        store: Path, instance) -> None:
+    """The first partition of an asset that reads its own previous partition maps its input to no partition: the IO
+    manager failed it with an IndexError. The input is None, as Dagster's own IO managers give it, and its run records
+    no input; the next partition's run records the version the first wrote."""
+    grown = _self_dependent(DailyPartitionsDefinition("2024-01-01", end_date="2024-01-04"))
+    written = {}
+    for day in ("2024-01-01", "2024-01-02"):
+        result = materialize([grown], partition_key=day, instance=instance, resources={"io_manager": ProvenanceIOManager()},
+                             raise_on_error=False)
+        assert result.success, _failure(result)
+        [mat] = materializations(result).values()
+        written[day] = mat.metadata["tdprov/digest"].value
+    read = {Path(s.outputs[0].name).stem: [(i.name, i.version) for i in s.inputs] for s in summaries(store)}
+    assert read == {"2024-01-01": [], "2024-01-02": [(located(store, "grown/2024-01-01"), written["2024-01-01"])]}
 
 
 def test_a_partitioned_assets_key_names_every_partition(store: Path, instance, tmp_path: Path,
