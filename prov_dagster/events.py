@@ -57,12 +57,15 @@ def step_event(
     ident = run.identity
     owners = [o for r in run.outputs for o in r.owners]
     failed = state in ("FAIL", "ABORT")
+    # a check of an asset the step writes (its check_specs) is of the version written, never of one it read of that
+    # asset (a self-dependent asset reads its own earlier partition)
+    read_checks = [c for c in run.checks if not c.own]
     return build_run_event(
         state,
         run_id=run.ol_run_id,
         job_name=ident.job_ol_name,
         job_namespace=namespace,
-        inputs=[dataset_ref(r, namespace, checks=run.checks, records=run.inputs) for r in (run.inputs if inputs is None else inputs)],
+        inputs=[dataset_ref(r, namespace, checks=read_checks, records=run.inputs) for r in (run.inputs if inputs is None else inputs)],
         outputs=[dataset_ref(r, namespace, failed=failed, checks=run.checks, records=run.outputs) for r in run.outputs]
         if state != "START" else [],
         parent=_parent(run, namespace),

@@ -877,13 +877,15 @@ def test_partitions_get_one_version_each_and_downstream_records_the_partition_it
     assert [(asset_of(store, i.name), i.version) for i in summary.inputs] == [("regional/us", versions["us"])]  # one file per partition
 
 
-def _self_dependent(days: DailyPartitionsDefinition) -> Any:
+def _self_dependent(days: DailyPartitionsDefinition, *, checked: bool = False) -> Any:
     """``grown``: a daily asset that reads its own partition of the day before (Dagster's incremental pattern), None on
-    its first day; one row more each day."""
-    @asset(partitions_def=days,
+    its first day; one row more each day. ``checked``: its own check ``grows`` fails on 2024-01-02 only."""
+    @asset(partitions_def=days, check_specs=[AssetCheckSpec("grows", asset="grown")] if checked else None,
            ins={"grown": AssetIn(partition_mapping=TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))})
-    def grown(grown: pd.DataFrame | None) -> pd.DataFrame:
-        return pd.DataFrame({"n": range(1 if grown is None else len(grown) + 1)})
+    def grown(context, grown: pd.DataFrame | None):  # noqa: ANN001, ANN202
+        yield Output(pd.DataFrame({"n": range(1 if grown is None else len(grown) + 1)}))
+        if checked:
+            yield AssetCheckResult(check_name="grows", passed=context.partition_key != "2024-01-02")
     return grown
 
 
@@ -902,6 +904,28 @@ def test_a_self_dependent_assets_first_partition_reads_nothing_and_the_next_read
         written[day] = mat.metadata["tdprov/digest"].value
     read = {Path(s.outputs[0].name).stem: [(i.name, i.version) for i in s.inputs] for s in summaries(store)}
     assert read == {"2024-01-01": [], "2024-01-02": [(located(store, "grown/2024-01-01"), written["2024-01-01"])]}
+
+
+
+def test_the_check_a_self_dependent_asset_evaluates_on_its_output_is_no_assertion_on_the_partition_it_read(
+        store: Path, instance) -> None:
+    """The run of an asset's step that reads its own previous partition put the results of the asset's own checks
+    (``check_specs``, evaluated on the version the step wrote) on that read version too, as ``dataQualityAssertions``:
+    the version of 2024-01-01, whose check passed, was recorded as failing the check of 2024-01-02."""
+    grown = _self_dependent(DailyPartitionsDefinition("2024-01-01", end_date="2024-01-04"), checked=True)
+    runs = {}
+    for day in ("2024-01-01", "2024-01-02"):
+        result = materialize([grown], partition_key=day, instance=instance, resources={"io_manager": ProvenanceIOManager()},
+                             raise_on_error=False)
+        assert result.success, _failure(result)
+        runs[day] = step_run_id(result.run_id, "grown")
+    [end] = [e for e in bundle_events(store, runs["2024-01-02"]) if e["eventType"] == "COMPLETE"]
+    [read] = end["inputs"]
+    assert read["name"] == located(store, "grown/2024-01-01")
+    assert "dataQualityAssertions" not in read.get("inputFacets", {}), read
+    tests = end["run"]["facets"]["test"]["tests"]
+    assert [(t["type"], t["status"], t["params"]["dataset"]) for t in tests] == [
+        ("grows", "fail", located(store, "grown/2024-01-02"))]
 
 
 def test_a_partitioned_assets_key_names_every_partition(store: Path, instance, tmp_path: Path,
