@@ -1272,3 +1272,29 @@ def test_an_openlineage_python_event_is_serialised_once_as_it_is_emitted_and_its
             f"the {as_dict['eventType']} event of run {run_id}")
         assert core._run_of((one,)) == core._run_of((as_dict,)) == run_id
     assert core._named(({"eventType": "START"},), "event") == "an event"
+
+
+def test_an_emitted_event_is_written_as_canonical_json_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An event was written as canonical JSON twice as it was emitted: once redacted (then parsed back, for a
+    ``prepare_event`` to read), once again after its check, to the same bytes. Without a ``prepare_event`` the first
+    bytes are staged, when they write themselves again (the staged bytes, and so the bundle, are unchanged)."""
+    from prov_common.bundle import transport as core
+
+    written: list[str] = []
+
+    def counting(function):  # noqa: ANN001, ANN202
+        def wrapped(value, *args, **kwargs):  # noqa: ANN001, ANN202
+            if isinstance(value, dict) and "eventType" in value:
+                written.append(value["eventType"])
+            return function(value, *args, **kwargs)
+        return wrapped
+    for name in ("canonical_bytes", "canonical_form"):
+        if hasattr(core, name):
+            monkeypatch.setattr(core, name, counting(getattr(core, name)))
+    store = tmp_path / "store"
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(store)))
+    run_id, digest = str(uuid.uuid4()), "blake3:" + "d" * 64
+    for state in (RunState.START, RunState.COMPLETE):
+        transport.emit(_ol_event(run_id, state, digest))
+    assert written == ["START", "COMPLETE"], written
+    assert verify_bundle(open_store(store), run_id, trust_from_settings(Settings.from_env())).ok

@@ -49,7 +49,7 @@ from prov_common import exiting
 from prov_common.bundle.outlived import EndingStore, Outlived, Worker
 from prov_common.bundle.storage import (FoundManifest, WriteResult, events_run, listed_file, sealed_manifest, sealed_run_events,
                                         warn_another_run, warn_came_after, write_bundle)
-from prov_common.canonical_json import canonical_bytes, loads
+from prov_common.canonical_json import canonical_bytes, canonical_form, loads
 from prov_common.config import Settings, exit_timeout, flag, positive_number, unknown_keys
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError
 from prov_common.once import Once
@@ -658,9 +658,11 @@ class ProvenanceTransport(Transport):
         store_id = self._store_id()  # signed into the event's envelope, whose size depends on it
         try:  # validated in full before anything is staged; checked for depth before it is walked
             check_nesting(raw)
-            clean = self._prepared(loads(canonical_bytes(redact_value(raw))))
+            redacted, again = canonical_form(redact_value(raw))
+            clean = self._prepared(parsed := loads(redacted))
             parse_run_event(clean, facet_schemas=True)
-            data = canonical_bytes(clean)
+            # canonical once: the redacted event's bytes are the staged ones when they write themselves again unprepared
+            data = redacted if again and clean is parsed else canonical_bytes(clean)
             check_event_size(clean, data, store_id)  # never staged larger than its own seal reads
         except BadInputError as exc:
             return self._refuse(raw, exc)
