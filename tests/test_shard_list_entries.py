@@ -84,6 +84,24 @@ def test_a_link_loop_is_refused_by_name(with_link, target, link, monkeypatch):
     assert "symbolic link" in str(caught.value)
 
 
+@pytest.mark.parametrize("target", ["ds", "ds/**/*.parquet"])
+def test_a_link_loop_renamed_as_its_refusal_says_is_listed(with_link, target, monkeypatch):
+    """The refusal of a loop told a glob holding ``**`` to give the link a name starting with '.' or '_', but such a
+    glob walks folders starting with '_', so a link renamed ``_again`` was refused again; each name it offers now
+    lists the shards."""
+    monkeypatch.chdir(with_link)
+    link = with_link / "ds" / "real" / "again"
+    link.symlink_to("..")
+    with pytest.raises(BadInputError) as caught:
+        list_shards(target)
+    offered = [c for c in "._" if f"'{c}'" in caught.value.fix]
+    assert offered
+    for c in offered:
+        link.rename(link.with_name(f"{c}again"))
+        assert [ref.path for ref in list_shards(target)] == ["linked/part-1.parquet", "real/part-0.parquet"]
+        link.with_name(f"{c}again").rename(link)
+
+
 def test_two_links_to_one_folder_list_it_twice_in_every_form(with_link, monkeypatch):
     monkeypatch.chdir(with_link)
     (with_link / "ds" / "real" / "same").symlink_to("../../other")

@@ -143,9 +143,9 @@ def _list_local(target: str) -> list[ShardRef]:
 def _walk(target: str, hidden: str = "._") -> Iterator[tuple[str, list[str]]]:
     """The folder ``target`` and those below it whose name does not start with a character of ``hidden``, each with
     the names of its files. Symbolic links to folders are followed (as a glob and ``pyarrow.dataset`` follow them);
-    one that leads back to a folder above it is a ``BadInputError`` naming both: its files would be listed without
-    end. Two links to one folder list its files under both paths, as a glob does. A folder that cannot be listed
-    raises its ``OSError``."""
+    one that leads back to a folder above it is a ``BadInputError`` naming both (its files would be listed without
+    end), whose fix offers the names that ``hidden`` skips. Two links to one folder list its files under both paths,
+    as a glob does. A folder that cannot be listed raises its ``OSError``."""
     above: dict[str, dict[tuple[int, int], str]] = {}  # folder -> the folders from target down to it, by identity
     for folder, dirs, files in os.walk(target, followlinks=True, onerror=_unlistable):
         st = os.stat(folder)
@@ -154,8 +154,8 @@ def _walk(target: str, hidden: str = "._") -> Iterator[tuple[str, list[str]]]:
         if key in chain:
             raise BadInputError(f"{folder!r} leads back to the folder {chain[key]!r} through a symbolic link, so its "
                                 "files would be listed without end.",
-                                fix="remove the link, give it a name starting with '.' or '_', or name the shards "
-                                    "with a glob that leaves it out.")
+                                fix=f"remove the link, give it a name starting with {' or '.join(map(repr, hidden))}, "
+                                    "or name the shards with a glob that leaves it out.")
         chain = {**chain, key: folder}
         dirs[:] = [d for d in dirs if d[:1] not in hidden]
         for d in dirs:
