@@ -226,3 +226,23 @@ def test_a_type_change_the_whole_file_read_refuses_names_its_line(tmp_path: Path
     with pytest.raises(BadInputError, match=r"part-3\.jsonl': line 42: field /a changed from double to string between "
                                             r"lines\. Fix: give the field one JSON type in every line"):
         read_table_file(file, "jsonl")
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_a_field_twice_in_one_object_is_refused_with_a_fix_for_it(tmp_path: Path, path):
+    """A field twice in one object was refused with the fix for a file that is not JSON lines at all ('check that the
+    file is valid jsonl'); the fix now says to give the field once."""
+    from prov_common.hashing.files import read_table_file
+
+    data = MANY + b'{"o":{"b":1.0,"b":2.0}}\n' + LONG_LINE + b"\n"
+    with pytest.raises(ValueError) as refused:
+        stream(data, path, chunk_bytes=1 << 19)
+    assert str(refused.value).startswith("line 42: field /o/b appears twice in one object.")
+    assert refused.value.fix.startswith("give the field once in each object (keep the value you mean)")
+    file = tmp_path / "part-3.jsonl"
+    file.write_bytes(data)
+    for read in (hash_path, lambda p: read_table_file(p, "jsonl")):
+        with pytest.raises(BadInputError) as whole:
+            read(file)
+        assert "line 42: field /o/b appears twice" in whole.value.what
+        assert whole.value.fix.startswith("give the field once in each object"), whole.value.fix

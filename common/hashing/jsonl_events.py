@@ -29,6 +29,7 @@ MAX_READ_BYTES = 1 << 25  # reads grow inside a long token up to 32 MiB
 FIX_OBJECT = f"write one JSON object on each line ({{}} for a row whose values are all missing), {OR_HASH_BYTES}."
 FIX_DEEP = f"flatten it (at most 256 levels of arrays and objects), {OR_HASH_BYTES}."
 FIX_LARGE = f"write a number that large as a JSON string (text keeps every digit), {OR_HASH_BYTES}."
+FIX_TWICE = f"give the field once in each object (keep the value you mean), {OR_HASH_BYTES}."
 
 
 class TooLarge(ValueError):

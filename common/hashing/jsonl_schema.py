@@ -20,7 +20,8 @@ import pyarrow.json as pajson
 
 from prov_common.errors import BadInputError
 from prov_common.text import shortened, visible
-from prov_common.hashing.jsonl_events import FIX_DEEP, FIX_LARGE, FIX_OBJECT, Event, JsonLineError, TooLarge, too_large
+from prov_common.hashing.jsonl_events import (FIX_DEEP, FIX_LARGE, FIX_OBJECT, FIX_TWICE, Event, JsonLineError, TooLarge,
+                                              too_large)
 from prov_common.hashing.bytes_fix import OR_HASH_BYTES
 
 INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -30,6 +31,10 @@ _ENDS, _KEY_CELLS = 3, 24  # a long path is named by its first and last keys, ea
 
 class TooDeep(ValueError):
     """A value nested deeper than :data:`MAX_DEPTH` levels."""
+
+
+class Twice(ValueError):
+    """An object that holds one field twice (Arrow refuses it)."""
 
 
 _STAMP = re.compile(r"\d{4}-\d\d-\d\d([T ]\d\d(:\d\d(:\d\d)?)?)?(Z|[+-]\d\d(:?\d\d)?)?")
@@ -168,7 +173,7 @@ def _value(node: Node, event: str, value: object, events: Iterator[Event]) -> No
             if kind == "end_map":
                 return
             if key in seen:
-                raise ValueError(f"field {node.path}/{key} appears twice in one object.")
+                raise Twice(f"field {node.path}/{key} appears twice in one object.")
             seen.add(key)  # type: ignore[arg-type]
             _value(node.child(key), *next(events), events)  # type: ignore[arg-type]
     elif event == "start_array":
@@ -208,6 +213,8 @@ def read_row(root: Node, line: int, events: Iterator[Event]) -> bool:
         raise JsonLineError(line, str(exc), FIX_DEEP) from exc
     except TooLarge as exc:
         raise JsonLineError(line, str(exc), FIX_LARGE) from exc
+    except Twice as exc:
+        raise JsonLineError(line, str(exc), FIX_TWICE) from exc
     except BadInputError as exc:
         raise BadInputError(f"line {line}: {exc.what}", fix=exc.fix) from exc
     except ValueError as exc:
