@@ -246,3 +246,32 @@ def test_a_field_twice_in_one_object_is_refused_with_a_fix_for_it(tmp_path: Path
             read(file)
         assert "line 42: field /o/b appears twice" in whole.value.what
         assert whole.value.fix.startswith("give the field once in each object"), whole.value.fix
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize(("line", "named"), [(b"\x0c", "a form feed"), (b" \x0b ", "a vertical tab"),
+                                             (b'\x0c{"a":1.0}', "a form feed"), (b'{"a":\x0b1.0}', "a vertical tab")])
+def test_a_form_feed_or_vertical_tab_is_refused_on_both_paths(tmp_path: Path, path, line, named):
+    """Arrow refuses a form feed or vertical tab between values (JSON's whitespace is spaces, tabs and line ends) in
+    its own words, naming a row counted within a chunk ('Invalid value. in row 1'), where the incremental parser
+    took either as whitespace: a file holding a line longer than ``LONG_LINE_BYTES`` was hashed, the same lines
+    without it refused. Both paths and the whole-file read now refuse it naming the file's line."""
+    from prov_common.hashing.files import read_table_file
+
+    data = MANY + line + b"\n" + LONG_LINE + b"\n"
+    for chunk_bytes in (16, 1 << 19):
+        with pytest.raises(ValueError) as refused:
+            stream(data, path, chunk_bytes=chunk_bytes)
+        assert str(refused.value).startswith(f"line 42: not valid JSON ({named}, which JSON allows only escaped in a "
+                                             "string"), refused.value
+    file = tmp_path / "part-3.jsonl"
+    file.write_bytes(data)
+    with pytest.raises(BadInputError, match=r"part-3\.jsonl' as jsonl: line 42: not valid JSON \(a "):
+        read_table_file(file, "jsonl")
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_a_file_of_form_feeds_is_refused_not_the_empty_table(path):
+    """A file whose lines held only form feeds was taken as blank and hashed as the empty table (Arrow refuses it)."""
+    with pytest.raises(ValueError, match=r"^line 2: not valid JSON \(a form feed"):
+        stream(b"\n\x0c\n\n", path, chunk_bytes=1 << 19)

@@ -30,6 +30,21 @@ FIX_OBJECT = f"write one JSON object on each line ({{}} for a row whose values a
 FIX_DEEP = f"flatten it (at most 256 levels of arrays and objects), {OR_HASH_BYTES}."
 FIX_LARGE = f"write a number that large as a JSON string (text keeps every digit), {OR_HASH_BYTES}."
 FIX_TWICE = f"give the field once in each object (keep the value you mean), {OR_HASH_BYTES}."
+FIX_SPACE = f"write a space in its place between values (the escape in a string), {OR_HASH_BYTES}."
+JSON_SPACE = b" \t\r\n"  # JSON's whitespace: bytes.strip() strips a vertical tab and a form feed too
+_NOT_SPACE = {0x0B: ("a vertical tab", "\\u000b"), 0x0C: ("a form feed", "\\f")}
+
+
+def check_spaces(data: bytes, first_line: int) -> None:
+    """Raise :class:`JsonLineError` for the first vertical tab or form feed in ``data`` (lines, or a piece of one,
+    the first being line ``first_line`` of the file): the incremental parser takes either as whitespace and Arrow
+    refuses both, which JSON allows nowhere but escaped in a string. Quick (two searches in C)."""
+    at = min((i for i in (data.find(b"\x0b"), data.find(b"\x0c")) if i >= 0), default=-1)
+    if at >= 0:
+        name, escape = _NOT_SPACE[data[at]]
+        raise JsonLineError(first_line + data.count(b"\n", 0, at),
+                            f"not valid JSON ({name}, which JSON allows only escaped in a string, {escape}: its "
+                            "whitespace is spaces, tabs and line ends).", FIX_SPACE)
 
 
 class TooLarge(ValueError):
@@ -108,11 +123,12 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
     pieces = lines.pieces()
     try:
         for piece in pieces:
-            if blank and not piece.strip():
+            if blank and not piece.strip(JSON_SPACE):
                 continue
             blank = False
             while (quote := open_string(piece)) >= 0:
                 if quote:  # the parser takes an empty piece for the end of its input
+                    check_spaces(piece[:quote], line)
                     check_surrogates(piece[:quote])
                     coro.send(piece[:quote])
                 lines.read_bytes = lines.chunk_bytes
@@ -125,6 +141,7 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
                 del sink[:]
             if not piece:
                 continue
+            check_spaces(piece, line)
             check_surrogates(piece)
             coro.send(piece)
             lines.read_bytes = lines.chunk_bytes if sink else max(lines.chunk_bytes, min(2 * lines.read_bytes, MAX_READ_BYTES))

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 
 from prov_common.hashing.columns import table_sources
-from prov_common.hashing.jsonl_events import BOM
+from prov_common.hashing.jsonl_events import BOM, JSON_SPACE
 from prov_common.hashing.jsonl_long import hash_jsonl_long
 from prov_common.hashing.jsonl_schema import type_change
 from prov_common.hashing.jsonl_strict import check_before_parse, check_chunk, check_numbers, check_refused, reads_infinity
@@ -49,8 +49,8 @@ class LongLine(Exception):
 def line_chunks(f: IO[bytes], chunk_bytes: int | Callable[[], int] = CHUNK_BYTES,
                 long_line: int | None = None) -> Iterator[tuple[int, bytes]]:
     """About ``chunk_bytes`` of whole lines at a time (a longer line is one chunk), each with the number of its
-    first line in the file; blank chunks skipped, and a UTF-8 BOM at the file's start (as ``pyarrow.json`` skips
-    it). ``chunk_bytes`` may be a function, asked before each read.
+    first line in the file; blank chunks (of JSON's whitespace) skipped, and a UTF-8 BOM at the file's start (as
+    ``pyarrow.json`` skips it). ``chunk_bytes`` may be a function, asked before each read.
 
     The pieces of a long line are kept in a list and joined once, so a line of any length costs time
     linear in its length (not one copy of the growing line per read). With ``long_line``, a line
@@ -76,12 +76,12 @@ def line_chunks(f: IO[bytes], chunk_bytes: int | Callable[[], int] = CHUNK_BYTES
         chunk = b"".join([*pieces, data[:cut]])
         pieces = [data[cut:]] if cut < len(data) else []
         held = len(data) - cut
-        if chunk.strip():
+        if chunk.strip(JSON_SPACE):
             yield line, chunk
         line += chunk.count(b"\n")
         data = f.read(size())
     rest = b"".join(pieces)
-    if rest.strip():
+    if rest.strip(JSON_SPACE):
         yield line, rest
 
 

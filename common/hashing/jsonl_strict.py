@@ -24,7 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prov_common.hashing.jsonl_events import FIX_LARGE, FIX_OBJECT, JsonLineError, Opener, TooLarge, json_lines, too_large
+from prov_common.hashing.jsonl_events import (FIX_LARGE, FIX_OBJECT, JsonLineError, Opener, TooLarge, check_spaces, json_lines,
+                                              too_large)
 from prov_common.hashing.jsonl_schema import MAX_DEPTH, Node, TooDeep, read_row
 from prov_common.hashing.bytes_fix import OR_HASH_BYTES
 
@@ -89,9 +90,17 @@ def check_chunk(chunk: bytes, rows: int | None, first_line: int) -> None:
 
 def check_before_parse(chunk: bytes, first_line: int) -> None:
     """Raise :class:`JsonLineError` for the first line of ``chunk`` (whole lines, the first being line ``first_line``
-    of the file) that is no object (``null``, ``null null``, ``true``) or nested deeper than ``MAX_DEPTH`` levels, as
-    the incremental parser refuses it: call it before Arrow parses the chunk, which such a line can crash. Quick (searches in C) unless a line starts
-    with no ``{`` or holds more ``[`` and ``{`` than levels allowed."""
+    of the file) that is no object (``null``, ``null null``, ``true``), nested deeper than ``MAX_DEPTH`` levels or
+    holds a vertical tab or form feed (:func:`~prov_common.hashing.jsonl_events.check_spaces`), as the incremental
+    parser refuses it: call it before Arrow parses the chunk, which such a line can crash. Quick (searches in C)
+    unless a line starts with no ``{`` or holds more ``[`` and ``{`` than levels allowed."""
+    try:
+        check_spaces(chunk, first_line)
+    except JsonLineError as spaced:  # a line before it refused first, as the incremental parser refuses it
+        before = b"\n".join(chunk.split(b"\n", spaced.line - first_line)[:-1])
+        if before.strip():
+            check_before_parse(before, first_line)
+        raise
     data = np.frombuffer(chunk, np.uint8)
     starts = np.concatenate(([0], np.flatnonzero(data[:-1] == _NEWLINE) + 1))  # where each line starts
     for number in np.flatnonzero(data[starts] != _BRACE).tolist():  # lines that start with no "{": blank, or no object
