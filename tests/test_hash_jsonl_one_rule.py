@@ -50,10 +50,14 @@ def test_two_objects_on_one_line_are_refused_on_both_paths(path, line):
 @pytest.mark.parametrize("path", list(PATHS))
 @pytest.mark.parametrize(("line", "shown"), [(b'{"a":' + b"9" * 400 + b'}', "99999999999999999999…, 400 digits"),
                                              (b'{"o":{"b":[2, -' + b"8" * 309 + b']}}', "-8888888888888888888…, 309 digits"),
-                                             (b'{"a":1e400}', "1E+400"), (b'{"a":-15e308}', "-1.5E+309")])
+                                             (b'{"a":1e400}', "1E+400"), (b'{"a":-15e308}', "-1.5E+309"),
+                                             (b'{"a":1e999999999999999999995}', "1e999999999999999999995"),
+                                             (b'{"o":[-25E+9999999999999999999]}', "-25E+9999999999999999999")])
 def test_numbers_past_the_double_range_are_refused_on_both_paths(path, line, shown):
     """Arrow reads an integer of hundreds of digits as infinity (two of them shared a digest) and refuses ``1e400``
-    naming no line: both are refused naming the line, the number and the fix."""
+    naming no line: both are refused naming the line, the number and the fix. A number whose exponent is past the
+    range of Python's ``Decimal`` (``1e999999999999999999995``) stopped the hash with ``decimal.InvalidOperation``
+    (``tdprov hash``: "unexpected InvalidOperation"); it is refused as the others are, shown as written."""
     data = b'{"a":1.0}\n\n' + line + b"\n" + LONG_LINE + b"\n"
     with pytest.raises(ValueError) as refused:
         stream(data, path)
@@ -87,6 +91,7 @@ def test_the_refusal_names_the_file(tmp_path: Path):
                                            (b'{"o":{"b" : -Infinity}}', "write a missing value as null"),
                                            (b'{"a":' + b"7" * 400 + b'}', "write a number that large as a JSON string"),
                                            (b'{"a":[1e999]}', "write a number that large as a JSON string"),
+                                           (b'{"a":1e999999999999999999995}', "write a number that large as a JSON string"),
                                            (b'{"a":1.0}{"a":3.0}', "write one JSON object on each line")])
 def test_the_whole_file_read_refuses_what_the_hash_refuses(tmp_path: Path, line, fix):
     """``read_table_file`` (what the Airflow operators and Dagster's recorded tables validate) follows the rule too:
@@ -275,3 +280,18 @@ def test_a_file_of_form_feeds_is_refused_not_the_empty_table(path):
     """A file whose lines held only form feeds was taken as blank and hashed as the empty table (Arrow refuses it)."""
     with pytest.raises(ValueError, match=r"^line 2: not valid JSON \(a form feed"):
         stream(b"\n\x0c\n\n", path, chunk_bytes=1 << 19)
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize(("number", "refusal"), [
+    (b"1e999999999999999999995", "has a number too large for a double (1e999999999999999999995)"),
+    (b"-2e-999999999999999999995", "has a number too close to 0 for the parser to read (-2e-999999999999999999995)")])
+def test_an_exponent_past_decimals_range_is_refused_on_both_paths(path, number, refusal):
+    """The incremental parser reads a number as a ``Decimal``, which cannot hold an exponent of more than about 18
+    digits: such a number in a line longer than ``LONG_LINE_BYTES`` stopped the hash with ``decimal.InvalidOperation``,
+    and one close to 0 was read as 0 by Arrow when the lines were short. Both paths refuse both, naming the line."""
+    data = b'{"a":1.0}\n{"a":' + number + b',"s":"' + b"x" * (2 * LONG) + b'"}\n'
+    with pytest.raises(ValueError) as refused:
+        stream(data, path)
+    assert str(refused.value).startswith(f"line 2: {refusal}"), refused.value
+    assert refused.value.fix.startswith("write a number")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from decimal import Decimal
+import re
+from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
 import ijson
@@ -53,7 +54,10 @@ class TooLarge(ValueError):
 
 def too_large(text: str) -> TooLarge:
     """The error for the number written ``text`` (as :class:`~decimal.Decimal` writes it), past the range of a double."""
-    text = str(Decimal(text))  # one spelling whichever parser read it: 1e400 is 1E+400
+    try:
+        text = str(Decimal(text))  # one spelling whichever parser read it: 1e400 is 1E+400
+    except InvalidOperation:  # an exponent past Decimal's range (1e999999999999999999995): shown as written
+        pass
     digits = sum(c.isdigit() for c in text)
     shown = f"{text[:20]}…, {digits:,} digits" if len(text) > 24 else text
     return TooLarge(f"has a number too large for a double ({shown}): a double holds at most about 1.8e308.")
@@ -66,6 +70,36 @@ class JsonLineError(ValueError):
         super().__init__(f"line {line}: {reason}")
         self.line = line
         self.fix = fix
+
+
+_EXPONENT = re.compile(rb"-?\d+(?:\.\d+)?[eE][+-]?\d+")
+FIX_EXPONENT = f"write a number that small as 0, or as a JSON string (text keeps every digit), {OR_HASH_BYTES}."
+
+
+def decimal_refusal(line: int, text: str) -> JsonLineError | None:
+    """The refusal of the number written ``text`` (in line ``line``) when the incremental parser cannot read it as a
+    ``Decimal``, its exponent past about 18 digits: too large for a double, or so close to 0 that a double reads it
+    as 0; None when it can."""
+    try:
+        Decimal(text)
+        return None
+    except InvalidOperation:
+        pass
+    if "-" not in text.lstrip("-"):
+        return JsonLineError(line, str(too_large(text)), FIX_LARGE)
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    return JsonLineError(line, f"has a number too close to 0 for the parser to read ({shown}): its exponent has "
+                               "more than 18 digits (a double reads it as 0).", FIX_EXPONENT)
+
+
+def _past_decimal(line: int, sent: bytes) -> JsonLineError:
+    """The refusal of a line the parser could not read a number of as a ``Decimal``, naming the number when it is in
+    ``sent``, the parser's last piece."""
+    for found in _EXPONENT.finditer(sent):
+        refusal = decimal_refusal(line, found[0].decode())
+        if refusal is not None:
+            return refusal
+    return JsonLineError(line, "has a number whose exponent has more than 18 digits.", FIX_LARGE)
 
 
 class _Lines:
@@ -121,6 +155,7 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
     blank = True
     line = lines.number
     pieces = lines.pieces()
+    sent = b""  # the parser's last piece
     try:
         for piece in pieces:
             if blank and not piece.strip(JSON_SPACE):
@@ -130,7 +165,8 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
                 if quote:  # the parser takes an empty piece for the end of its input
                     check_spaces(piece[:quote], line)
                     check_surrogates(piece[:quote])
-                    coro.send(piece[:quote])
+                    sent = piece[:quote]
+                    coro.send(sent)
                 lines.read_bytes = lines.chunk_bytes
                 value, piece = scan_string(piece[quote + 1:], pieces, keep_strings, keep_bytes)
                 coro.send(b'""')
@@ -143,7 +179,8 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
                 continue
             check_spaces(piece, line)
             check_surrogates(piece)
-            coro.send(piece)
+            sent = piece
+            coro.send(sent)
             lines.read_bytes = lines.chunk_bytes if sink else max(lines.chunk_bytes, min(2 * lines.read_bytes, MAX_READ_BYTES))
             yield from sink
             del sink[:]
@@ -152,6 +189,8 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
             return
         coro.close()
         yield from sink
+    except InvalidOperation as exc:  # a number the parser cannot read as a Decimal
+        raise _past_decimal(line, sent) from exc
     except ijson.JSONError as exc:
         said = exc.args[0] if exc.args else exc
         text = said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)  # yajl may say it in bytes

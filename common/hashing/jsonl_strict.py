@@ -24,13 +24,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prov_common.hashing.jsonl_events import (FIX_LARGE, FIX_OBJECT, JsonLineError, Opener, TooLarge, check_spaces, json_lines,
-                                              too_large)
+from prov_common.hashing.jsonl_events import (FIX_LARGE, FIX_OBJECT, JsonLineError, Opener, TooLarge, check_spaces,
+                                              decimal_refusal, json_lines, too_large)
 from prov_common.hashing.jsonl_schema import MAX_DEPTH, Node, TooDeep, read_row
 from prov_common.hashing.bytes_fix import OR_HASH_BYTES
 
 _CONSTANT = re.compile(rb"[:\[,][ \t\r]*-?(?:NaN|Inf(?:inity)?)[ \t\r]*[,\]}]")  # may be a NaN or Infinity value
 _JOINED = re.compile(rb"\}[ \t\r]*(?:\{|null)")  # an object or null right after an object: not JSON outside a string
+_TINY = re.compile(rb"[eE]-0*[1-9]\d{17}")  # an exponent below 0 of 18 digits or more: maybe past what a Decimal holds
 _NEWLINE, _BRACE, _QUOTE = ord("\n"), ord("{"), ord('"')
 _OPENINGS = bytes(b for b in range(256) if b not in b"[{\n")  # deleted: what is left are a line's openings
 _NOT_MARKS = bytes(b for b in range(256) if b not in b'[]{}"\n')
@@ -75,17 +76,38 @@ def _values(chunk: bytes) -> int:
 def check_chunk(chunk: bytes, rows: int | None, first_line: int) -> None:
     """Raise :class:`JsonLineError` for the first line of ``chunk`` (whole lines, the first being line
     ``first_line`` of the file; Arrow read ``rows`` rows from it, None: not known) that holds ``NaN``/``Infinity``
-    or several objects."""
+    or several objects, or a number the incremental parser cannot read (:func:`_check_tiny`)."""
     constant = _CONSTANT.search(chunk) is not None
     joined = _JOINED.search(chunk) is not None and (rows is None or rows != _values(chunk))
-    if not (constant or joined):
+    tiny = _TINY.search(chunk) is not None
+    if not (constant or joined or tiny):
         return
     for number, line in enumerate(chunk.split(b"\n"), first_line):
+        if tiny and _TINY.search(line):
+            _check_tiny(line, number)
         if (constant and _CONSTANT.search(line)) or (joined and _JOINED.search(line)):
             refusal = _refusal(line)
             if refusal is not None:
                 reason, fix = refusal
                 raise JsonLineError(number, f"not valid JSON ({reason}).", fix)
+
+
+def _check_tiny(line: bytes, number: int) -> None:
+    """Refuse ``line`` (line ``number`` of the file) when it holds a number so close to 0 that the incremental parser
+    cannot read it as a ``Decimal`` (``1e-999999999999999999995``, which Arrow reads as 0), as that parser refuses it;
+    a line :mod:`json` cannot parse is left to Arrow."""
+    def readable(text: str) -> float:
+        refusal = decimal_refusal(number, text)
+        if refusal is not None:
+            raise refusal
+        return 0.0
+
+    try:
+        json.loads(line, parse_float=readable, strict=False)
+    except JsonLineError:
+        raise
+    except (RecursionError, ValueError):  # blank, not JSON, or not UTF-8: Arrow's verdict stands
+        pass
 
 
 def check_before_parse(chunk: bytes, first_line: int) -> None:
