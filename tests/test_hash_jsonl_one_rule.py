@@ -295,3 +295,21 @@ def test_an_exponent_past_decimals_range_is_refused_on_both_paths(path, number, 
         stream(data, path)
     assert str(refused.value).startswith(f"line 2: {refusal}"), refused.value
     assert refused.value.fix.startswith("write a number")
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("spread", [b'{"a":1.0,"d":\n{"e":false}}', b'{"a":1.0,"d":[\n\n{"e":false}]}'])
+def test_an_object_spread_over_lines_is_refused_wherever_the_chunks_end(tmp_path: Path, path, spread):
+    """An object whose line ended inside it, the next starting with ``{``, was read by Arrow as one row when both lines
+    fell in one chunk of lines, so hashed, and refused when a chunk ended between them or a line of the file was longer
+    than ``LONG_LINE_BYTES``; the whole-file read took it. Each now refuses it as the incremental parser does."""
+    from prov_common.hashing.files import read_table_file
+
+    data = b'{"a":3.0}\n' + spread + b"\n" + LONG_LINE + b"\n"
+    for chunk_bytes in (16, 1 << 19):
+        with pytest.raises(ValueError, match=r"^line 2: not valid JSON \(parse error: premature EOF"):
+            stream(data, path, chunk_bytes=chunk_bytes)
+    file = tmp_path / "part-3.jsonl"
+    file.write_bytes(data)
+    with pytest.raises(BadInputError, match=r"part-3\.jsonl' as jsonl: line 2: not valid JSON \(parse error: premature"):
+        read_table_file(file, "jsonl")

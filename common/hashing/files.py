@@ -255,9 +255,10 @@ def _read_json_lines(source: IO[bytes], open_source: PassOpener) -> pa.Table:
     objects on one line, a line that is no object: :func:`~prov_common.hashing.jsonl_stream.check_json_lines`) is
     refused, before Arrow parses the file; a number past the range of a double, once Arrow read it as infinity or
     refused it (:func:`~prov_common.hashing.jsonl_stream.check_json_numbers` names its line); any other line Arrow
-    refuses as the incremental parser refuses it (:func:`~prov_common.hashing.jsonl_strict.check_refused`)."""
+    refuses as the incremental parser refuses it (:func:`~prov_common.hashing.jsonl_strict.check_refused`), as is an
+    object over several lines, which Arrow reads."""
     with open_source() as again:
-        check_json_lines(again)
+        lines = check_json_lines(again)
     try:
         table = pajson.read_json(source)
     except pa.ArrowInvalid:
@@ -271,6 +272,8 @@ def _read_json_lines(source: IO[bytes], open_source: PassOpener) -> pa.Table:
     if reads_infinity(table):  # an integer past the range of a double
         with open_source() as again:
             check_json_numbers(again)
+    if table.num_rows < lines:  # an object over several lines, which the hash refuses
+        check_refused(open_source)
     return table
 
 

@@ -138,8 +138,9 @@ def _tables(open_source: Opener, chunk_bytes: int | Callable[[], int], schema: p
 
     def parse(numbered: tuple[int, bytes]) -> pa.Table:
         line, chunk = numbered
+        lines = 0
         if schema is None:  # the first pass: what the second reads again was checked there
-            check_before_parse(chunk, line)
+            lines = check_before_parse(chunk, line)
         # one block per chunk: a line longer than Arrow's default block would otherwise be refused
         read = _READ if len(chunk) < _READ.block_size else pajson.ReadOptions(use_threads=False, block_size=len(chunk) + 1)
         try:
@@ -151,6 +152,8 @@ def _tables(open_source: Opener, chunk_bytes: int | Callable[[], int], schema: p
             raise
         if schema is None:  # the first pass: what the second reads again was checked there
             check_chunk(chunk, table.num_rows, line)
+            if table.num_rows < lines:  # an object over several lines: refused wherever the chunks end
+                check_refused(lambda: pa.BufferReader(chunk), line)
             if reads_infinity(table):
                 check_numbers(chunk, line)
         return table
@@ -159,13 +162,17 @@ def _tables(open_source: Opener, chunk_bytes: int | Callable[[], int], schema: p
         yield from ordered_map(parse, line_chunks(f, chunk_bytes, long_line))
 
 
-def check_json_lines(f: IO[bytes]) -> None:
+def check_json_lines(f: IO[bytes]) -> int:
     """Refuse what ``pyarrow.json`` reads that the hash refuses (:mod:`~prov_common.hashing.jsonl_strict`), line
     by line in chunks of lines: for a file read whole (``read_table_file``), so it is read as it is hashed. Call it
-    before the file is parsed (:func:`~prov_common.hashing.jsonl_strict.check_before_parse`)."""
+    before the file is parsed (:func:`~prov_common.hashing.jsonl_strict.check_before_parse`). Returns the number of
+    lines that are not blank: fewer rows read means an object over several lines (refuse it with
+    :func:`~prov_common.hashing.jsonl_strict.check_refused`)."""
+    lines = 0
     for line, chunk in line_chunks(f):
-        check_before_parse(chunk, line)
+        lines += check_before_parse(chunk, line)
         check_chunk(chunk, None, line)
+    return lines
 
 
 def check_json_numbers(f: IO[bytes]) -> None:

@@ -110,12 +110,14 @@ def _check_tiny(line: bytes, number: int) -> None:
         pass
 
 
-def check_before_parse(chunk: bytes, first_line: int) -> None:
+def check_before_parse(chunk: bytes, first_line: int) -> int:
     """Raise :class:`JsonLineError` for the first line of ``chunk`` (whole lines, the first being line ``first_line``
     of the file) that is no object (``null``, ``null null``, ``true``), nested deeper than ``MAX_DEPTH`` levels or
     holds a vertical tab or form feed (:func:`~prov_common.hashing.jsonl_events.check_spaces`), as the incremental
     parser refuses it: call it before Arrow parses the chunk, which such a line can crash. Quick (searches in C)
-    unless a line starts with no ``{`` or holds more ``[`` and ``{`` than levels allowed."""
+    unless a line starts with no ``{`` or holds more ``[`` and ``{`` than levels allowed. Returns the number of lines
+    that are not blank: Arrow reading fewer rows means an object over several lines, which it reads when the next
+    starts with ``{`` (refuse it with :func:`check_refused`)."""
     try:
         check_spaces(chunk, first_line)
     except JsonLineError as spaced:  # a line before it refused first, as the incremental parser refuses it
@@ -125,19 +127,21 @@ def check_before_parse(chunk: bytes, first_line: int) -> None:
         raise
     data = np.frombuffer(chunk, np.uint8)
     starts = np.concatenate(([0], np.flatnonzero(data[:-1] == _NEWLINE) + 1))  # where each line starts
+    blank = 0
     for number in np.flatnonzero(data[starts] != _BRACE).tolist():  # lines that start with no "{": blank, or no object
         start = int(starts[number])
         end = chunk.find(b"\n", start)
         line = chunk[start:end if end >= 0 else None].strip()
+        blank += not line
         if line and not line.startswith(b"{"):  # null (also "null null", "null,"), or a value that is no object
             raise JsonLineError(first_line + number, "is not a JSON object.", FIX_OBJECT)
     openings = chunk.translate(None, _OPENINGS).split(b"\n")
-    if max(map(len, openings)) <= MAX_DEPTH:
-        return
-    lines = chunk.split(b"\n")
-    many = [number for number, count in enumerate(map(len, openings)) if count > MAX_DEPTH]
-    for number in _deep(many, lines):
-        _check_depth(lines[number], first_line + number)
+    if max(map(len, openings)) > MAX_DEPTH:
+        lines = chunk.split(b"\n")
+        many = [number for number, count in enumerate(map(len, openings)) if count > MAX_DEPTH]
+        for number in _deep(many, lines):
+            _check_depth(lines[number], first_line + number)
+    return len(starts) - blank
 
 
 def _finite(text: str) -> float:
