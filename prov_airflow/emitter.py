@@ -18,26 +18,29 @@ if TYPE_CHECKING:  # the transport loads the OpenLineage client and the bundle b
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
-_transports: dict[tuple[Settings, str | None], ProvenanceTransport] = {}
+_transports: dict[tuple[Settings, str | None, tuple[str, str | None] | None], ProvenanceTransport] = {}
 
 
-def transport_for(settings: Settings, aws_conn_id: str | None, store_source: str) -> ProvenanceTransport:
+def transport_for(settings: Settings, aws_conn_id: str | None, store_source: str,
+                  refused: TdprovError | None = None) -> ProvenanceTransport:
     """One transport per process, settings and AWS connection (it opens the store and key on first use).
 
     With ``aws_conn_id``, an ``s3://`` store is reached through that connection's ``AwsBaseHook``
     session; the connection is read here, on the calling thread. ``store_source``: where ``settings.store`` is
-    set, named when it cannot be opened.
+    set, named when it cannot be opened. ``refused``: why the store must not be opened (the listener's connection
+    cannot be read): the transport keeps every object in the outbox of ``settings.spool``.
     """
     from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 
+    key = (settings, aws_conn_id, None if refused is None else (refused.what, refused.fix))
     with _lock:
-        transport = _transports.get((settings, aws_conn_id))
+        transport = _transports.get(key)
         if transport is None:
             transport = ProvenanceTransport(ProvenanceConfig(
                 store=settings.store, signing_key=settings.signing_key, spool=settings.spool, strict=settings.strict,
-                store_source=store_source),
+                store_source=store_source, refused=refused),
                 s3_client_factory=_s3_client_factory(aws_conn_id))
-            _transports[(settings, aws_conn_id)] = transport
+            _transports[key] = transport
         return transport
 
 
@@ -89,42 +92,62 @@ def _listener_hook() -> Any:
     return ProvenanceHook(conn_id, named_by="[tdprov] conn_id", strict=False)
 
 
-def _store_source(hook: Any) -> str:
-    from prov_airflow.settings import store_source
+class _Listening:
+    """What the listener delivers with: its settings, the AWS connection of its store, where the store is set and,
+    when the ``[tdprov] conn_id`` connection cannot be read (not defined, an extra refused), why (``refused``): the
+    ``[tdprov]`` settings then give the spool and the options, and every event is kept in the outbox for ``tdprov flush
+    --store`` (the store the connection should have named is not known; writing to ``[tdprov]``'s would record the run
+    in another store)."""
 
-    return hook.store_source() if hook is not None else store_source()
+    def __init__(self) -> None:
+        from prov_airflow.settings import resolve_settings, store_source
+
+        hook = _listener_hook()
+        self.refused: TdprovError | None = None
+        if hook is not None:
+            try:
+                self.settings = hook.get_settings()
+                self.aws_conn_id, self.store_source = hook.aws_conn_id, hook.store_source()
+                return
+            except TdprovError as exc:
+                self.refused = exc
+        self.settings, self.aws_conn_id = resolve_settings(strict=False), None
+        self.store_source = "[tdprov] conn_id" if self.refused is not None else store_source()
 
 
 def listener_settings() -> Settings:
-    """Settings of the listener: the ``[tdprov] conn_id`` connection if set, else ``[tdprov]``/``TDPROV_*``.
+    """Settings of the listener: the ``[tdprov] conn_id`` connection if set, else ``[tdprov]``/``TDPROV_*``; the
+    connection's error when it cannot be read (where the listener's bundles go is then not known).
 
     The listener never runs strict: strict mode fails tasks from operators only.
     """
-    return _settings_of(_listener_hook())
+    given = _Listening()
+    if given.refused is not None:
+        raise given.refused
+    return given.settings
+
+
+def listener_snapshot() -> bool:
+    """Whether the listener keeps a snapshot of every outlet recorded (``[tdprov]``'s setting when the connection
+    cannot be read: the events are kept in the outbox all the same)."""
+    return bool(_Listening().settings.snapshot)
 
 
 def listener_spool() -> Path | None:
-    """The spool folder of :func:`listener_settings`, as the listener's transport takes it
-    (:func:`~prov_common.scratch.spool_folder`); None where those settings cannot be read (the connection is refused
-    when the listener delivers), and then the environment's is used."""
+    """The spool folder of the listener's transport (:func:`~prov_common.scratch.spool_folder`; ``[tdprov]``'s when the
+    connection cannot be read); None where its settings cannot be read, and then the environment's is used."""
     from prov_common.scratch import spool_folder
 
     try:
-        return spool_folder(listener_settings())
+        return spool_folder(_Listening().settings)
     except TdprovError:
         return None
 
 
-def _settings_of(hook: Any) -> Settings:
-    from prov_airflow.settings import resolve_settings
-
-    return hook.get_settings() if hook is not None else resolve_settings(strict=False)
-
-
 def listener_transport() -> ProvenanceTransport:
     """The listener's transport: its settings, and the AWS connection of its tdprov connection (read once)."""
-    hook = _listener_hook()
-    return transport_for(_settings_of(hook), hook.aws_conn_id if hook is not None else None, _store_source(hook))
+    given = _Listening()
+    return transport_for(given.settings, given.aws_conn_id, given.store_source, given.refused)
 
 
 def configuration_defaults() -> ConfigurationDefaults:
@@ -133,9 +156,9 @@ def configuration_defaults() -> ConfigurationDefaults:
     provider's events only declare are not recorded as written (:func:`~prov_airflow.unwritten.provider_event`)."""
     from prov_airflow.unwritten import provider_event
 
-    hook = _listener_hook()
-    return ConfigurationDefaults(_settings_of(hook), _s3_client_factory(hook.aws_conn_id if hook is not None else None),
-                                 prepare_event=provider_event, store_source=_store_source(hook))
+    given = _Listening()
+    return ConfigurationDefaults(given.settings, _s3_client_factory(given.aws_conn_id), prepare_event=provider_event,
+                                 store_source=given.store_source, refused=given.refused)
 
 
 def run_is_open(transport: ProvenanceTransport, run_id: str) -> bool:

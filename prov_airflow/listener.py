@@ -314,10 +314,10 @@ def _inlets(task: Any) -> list[Any]:
 
 def _options(task: Any) -> Any:
     """Per-dataset options (granularity, snapshot) of ``task``'s inlets and outlets."""
-    from prov_airflow.emitter import listener_settings
+    from prov_airflow.emitter import listener_snapshot
     from prov_airflow.rows import options_for
 
-    store_snapshot = listener_settings().snapshot
+    store_snapshot = listener_snapshot()
     return lambda item: options_for(item, task, store_snapshot)
 
 

@@ -239,14 +239,20 @@ def test_a_listener_connection_that_is_not_defined_is_named_with_the_setting_tha
 
 def test_a_hook_that_cannot_record_names_the_dag_run_map_index_and_try(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    """Each hook that cannot record (here: ``[tdprov] conn_id`` naming no connection) is warned of; the warning named a
-    task only by its DAG and task ids, so the tries of a mapped task (or of two runs of a DAG) could not be told apart,
-    and a DAG run's named neither its DAG nor its run (and said the task was not affected). Each names its DAG run, a
-    mapped task's index and the try."""
+    """Each hook that cannot record (here: a defect of the listener, its transport failing, as no setting makes it
+    fail: one that cannot be used keeps the events in the outbox) is warned of; the warning named a task only by its DAG
+    and task ids, so the tries of a mapped task (or of two runs of a DAG) could not be told apart, and a DAG run's named
+    neither its DAG nor its run (and said the task was not affected). Each names its DAG run, a mapped task's index
+    and the try."""
     import logging
 
+    from prov_airflow import emitter
+
+    def defect() -> None:
+        raise RuntimeError("a defect of the listener")
+
     monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(tmp_path / "store"))
-    monkeypatch.setenv("AIRFLOW__TDPROV__CONN_ID", "tdprov_nowhere")
+    monkeypatch.setattr(emitter, "listener_transport", defect)
     with DAG("tdprov_hook_named", start_date=START, schedule=None) as dag:
         PythonOperator.partial(task_id="m", python_callable=lambda x: None).expand(op_args=[[1], [2]])
     run = run_dag(dag, logical_date=START)
@@ -260,4 +266,46 @@ def test_a_hook_that_cannot_record_names_the_dag_run_map_index_and_try(
     said = f"could not record provenance on DAG run success of tdprov_hook_named (DAG run {run.run_id})"
     named = [m for m in warned if said in m]
     assert len(named) == 1 and "; the DAG run is not affected. Fix: " in named[0], warned
-    assert not (tmp_path / "store").exists()  # nothing recorded: the connection is not defined
+    assert "this is an error in tdprov's listener" in named[0], named
+    assert not (tmp_path / "store").exists()  # nothing recorded: no transport
+
+
+def test_a_listener_connection_that_is_not_defined_keeps_the_events_in_the_outbox(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture) -> None:
+    """``[tdprov] conn_id`` naming no connection lost every event of the run (each hook warned), whereas a store setting
+    that cannot be opened keeps them. They are kept in the outbox of ``[tdprov] spool``, not written to the ``[tdprov]``
+    store; one warning names the connection, ``[tdprov] conn_id`` and the fix; ``tdprov flush --store URI`` delivers
+    them."""
+    assert _run(tmp_path, monkeypatch, "tdprov_conn_nowhere", conn_id="tdprov_nowhere") == {}
+    assert not _warnings_naming(caplog, "could not record provenance")  # each hook recorded
+    warned = [m for m in _warnings_naming(caplog, "tdprov_nowhere") if "kept in the outbox" in m]
+    assert len(warned) == 1, "\n".join(warned)
+    assert ("Airflow connection 'tdprov_nowhere' (type tdprov) (named by [tdprov] conn_id) is not defined" in warned[0]
+            and "kept in the outbox" in warned[0] and "Fix: create it" in warned[0]), warned[0]
+    _events_kept_for(tmp_path / "spool", tmp_path / "good", "tdprov_conn_nowhere.t", monkeypatch, capsys)
+
+
+def test_the_providers_transport_keeps_the_events_of_a_listener_connection_that_is_not_defined(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """The transport the OpenLineage provider makes takes the listener's settings (the plugin's configuration defaults):
+    with ``[tdprov] conn_id`` naming no connection they fell back to ``TDPROV_*``, so its bundles went to another store
+    than the connection's. Its events are kept in the outbox of ``[tdprov] spool``, as the listener's are."""
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
+    from openlineage.client.uuid import generate_new_uuid
+
+    from prov_airflow.emitter import configuration_defaults
+    from prov_common.bundle import defaults
+
+    UNOPENED_WARNED.clear()
+    monkeypatch.setattr(defaults, "_defaults_source", configuration_defaults)  # as the plugin sets it
+    for option, value in {"store": tmp_path / "store", "spool": tmp_path / "spool", "conn_id": "tdprov_nowhere"}.items():
+        monkeypatch.setenv(f"AIRFLOW__TDPROV__{option.upper()}", str(value))
+    monkeypatch.setenv("TDPROV_STORE", str(tmp_path / "env-store"))
+    client = OpenLineageClient(config={"transport": {"type": "prov_common.bundle.transport.ProvenanceTransport"}})
+    run_id = str(generate_new_uuid())
+    for state in (RunState.START, RunState.COMPLETE):
+        client.emit(RunEvent(eventType=state, eventTime="2026-01-01T00:00:00Z", run=Run(runId=run_id),
+                             job=Job(namespace="ns", name="job"), producer="https://example.org/p"))
+    assert not (tmp_path / "store").exists() and not (tmp_path / "env-store").exists()
+    _events_kept_for(tmp_path / "spool", tmp_path / "good", "job", monkeypatch, capsys)

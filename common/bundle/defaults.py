@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prov_common.config import Settings
+    from prov_common.errors import TdprovError
     from prov_common.store.s3 import S3ClientFactory
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class ConfigurationDefaults:
     s3_client_factory: S3ClientFactory | None = None
     prepare_event: EventPreparer | None = None
     store_source: str = "TDPROV_STORE"  # where ``settings.store`` was set, named in the fix when it cannot be opened
+    refused: TdprovError | None = None  # why ``settings.store`` must not be opened (``ProvenanceConfig.refused``)
 
 
 DefaultsSource = Callable[[], ConfigurationDefaults]

@@ -106,6 +106,9 @@ class ProvenanceConfig(Config):
     timeout: float = DEFAULT_TIMEOUT
     defaults: ConfigurationDefaults | None = attr.field(default=None, repr=False)
     store_source: str | None = None  # where ``store`` was set (None: the option, the defaults' source or TDPROV_STORE)
+    # why the store must not be opened: the connection that should have named it cannot be read (the Airflow plugin's
+    # [tdprov] conn_id); every object is then kept in the outbox, as for a store setting that cannot be opened
+    refused: TdprovError | None = attr.field(default=None, eq=False, repr=False)
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> "ProvenanceConfig":
@@ -139,6 +142,12 @@ class ProvenanceConfig(Config):
         if self.store is not None:
             return "transport option 'store'"
         return self.defaults.store_source if self.defaults is not None else "TDPROV_STORE"
+
+    def refusal(self) -> TdprovError | None:
+        """Why the store must not be opened (:attr:`refused`, or the defaults' when the store is theirs); None: open it."""
+        if self.refused is not None or self.defaults is None or self.store is not None:
+            return self.refused
+        return self.defaults.refused
 
     def s3_client_factory(self) -> S3ClientFactory | None:
         """The defaults' S3 client factory, when the store is theirs (another store is reached as ``TDPROV_*`` says)."""
@@ -349,12 +358,14 @@ class ProvenanceTransport(Transport):
     def store(self) -> Store:
         with self._lock:
             if self._store is None:
+                if (refused := self.config.refusal()) is not None:
+                    raise BadInputError(refused.what, fix=refused.fix)
                 self._store = open_store(settings=self.settings, s3_client_factory=self._s3_client_factory)
             return self._store
 
     def _open_store(self) -> tuple[Store | None, str]:
         """The store, or ``None`` and why when its setting cannot be opened (an unsupported URI, a file; the reason
-        names where the setting comes from): the caller keeps the objects in the outbox instead. Strict mode raises;
+        names where the setting comes from) or is refused (:meth:`ProvenanceConfig.refusal`): the caller keeps the objects in the outbox instead. Strict mode raises;
         an unreachable store raises as always (the outbox spools)."""
         try:
             return self.store, ""
@@ -363,6 +374,8 @@ class ProvenanceTransport(Transport):
         except (BadInputError, StoreError) as exc:
             if self._strict:
                 raise
+            if self.config.refusal() is not None:
+                return None, exc.what.rstrip(".")
             return None, cannot_open(self.config.where_store_is_set(), self.settings.store, exc)
 
     def _hold(self, objects: list[tuple[str, bytes]], run_id: str, why: str) -> None:
@@ -371,13 +384,15 @@ class ProvenanceTransport(Transport):
         after that): every event of every run would repeat it."""
         entry = self.outbox.hold(self.settings.store, objects, why)
         source = self.config.where_store_is_set()
+        refused = self.config.refusal()
+        fix = refused.fix if refused is not None and refused.fix else f"correct {source}"
         if not UNOPENED_WARNED.first(source, str(self.settings.store)):
             log.debug("tdprov: %s; the objects of run %s are kept in the outbox (%s)", why, run_id, entry)
             return
         log.warning("tdprov: %s; the objects of run %s are kept in the outbox (%s), as are those of every later run "
-                    "of this process until it is corrected (warned once per process). Fix: correct %s, then run "
+                    "of this process until it is corrected (warned once per process). Fix: %s, then run "
                     "'tdprov flush --store <store>' and 'tdprov store seal --store <store> RUN_ID' for each run kept "
-                    "(this one is %s; 'tdprov audit' names those left unsealed)", why, run_id, entry, source, run_id)
+                    "(this one is %s; 'tdprov audit' names those left unsealed)", why, run_id, entry, fix, run_id)
 
     @property
     def signer(self) -> SigningKey:
