@@ -22,13 +22,14 @@ _transports: dict[tuple[Settings, str | None, tuple[str, str | None] | None], Pr
 
 
 def transport_for(settings: Settings, aws_conn_id: str | None, store_source: str,
-                  refused: TdprovError | None = None) -> ProvenanceTransport:
+                  refused: TdprovError | None = None, conn_id: str | None = None) -> ProvenanceTransport:
     """One transport per process, settings and AWS connection (it opens the store and key on first use).
 
     With ``aws_conn_id``, an ``s3://`` store is reached through that connection's ``AwsBaseHook``
     session; the connection is read here, on the calling thread. ``store_source``: where ``settings.store`` is
     set, named when it cannot be opened. ``refused``: why the store must not be opened (the listener's connection
-    cannot be read): the transport keeps every object in the outbox of ``settings.spool``.
+    cannot be read): the transport keeps every object in the outbox of ``settings.spool``. ``conn_id``: the tdprov
+    connection whose ``aws_conn_id`` it is, named when that AWS connection cannot be used.
     """
     from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 
@@ -39,7 +40,7 @@ def transport_for(settings: Settings, aws_conn_id: str | None, store_source: str
             transport = ProvenanceTransport(ProvenanceConfig(
                 store=settings.store, signing_key=settings.signing_key, spool=settings.spool, strict=settings.strict,
                 store_source=store_source, refused=refused),
-                s3_client_factory=_s3_client_factory(aws_conn_id))
+                s3_client_factory=_s3_client_factory(aws_conn_id, conn_id))
             _transports[key] = transport
         return transport
 
@@ -71,13 +72,14 @@ def name_late_events(timeout: float) -> None:
                         f"tdprov: could not check the runs this process took for open ({type(exc).__name__}: {exc})")
 
 
-def _s3_client_factory(aws_conn_id: str | None) -> S3ClientFactory | None:
-    """The S3 clients of the AWS connection ``aws_conn_id`` (read now), or None: the AWS environment."""
+def _s3_client_factory(aws_conn_id: str | None, named_by: str | None = None) -> S3ClientFactory | None:
+    """The S3 clients of the AWS connection ``aws_conn_id`` (read now; ``named_by``: the tdprov connection naming it),
+    or None: the AWS environment."""
     if not aws_conn_id:
         return None
     from prov_airflow.hooks.provenance import aws_s3_client_factory
 
-    return aws_s3_client_factory(aws_conn_id)
+    return aws_s3_client_factory(aws_conn_id, named_by)
 
 
 def _listener_hook() -> Any:
@@ -104,6 +106,7 @@ class _Listening:
 
         hook = _listener_hook()
         self.refused: TdprovError | None = None
+        self.conn_id: str | None = None if hook is None else hook.tdprov_conn_id
         if hook is not None:
             try:
                 self.settings = hook.get_settings()
@@ -113,6 +116,11 @@ class _Listening:
                 self.refused = exc
         self.settings, self.aws_conn_id = resolve_settings(strict=False), None
         self.store_source = "[tdprov] conn_id" if self.refused is not None else store_source()
+
+    def unusable_aws(self, exc: TdprovError) -> None:
+        """The connection's AWS connection cannot be used (``exc``): its store is not opened, its events are kept in
+        the outbox of its spool."""
+        self.refused, self.aws_conn_id = exc, None
 
 
 def listener_settings() -> Settings:
@@ -147,7 +155,13 @@ def listener_spool() -> Path | None:
 def listener_transport() -> ProvenanceTransport:
     """The listener's transport: its settings, and the AWS connection of its tdprov connection (read once)."""
     given = _Listening()
-    return transport_for(given.settings, given.aws_conn_id, given.store_source, given.refused)
+    try:
+        return transport_for(given.settings, given.aws_conn_id, given.store_source, given.refused, given.conn_id)
+    except TdprovError as exc:
+        if not given.aws_conn_id:
+            raise
+        given.unusable_aws(exc)
+        return transport_for(given.settings, None, given.store_source, given.refused)
 
 
 def configuration_defaults() -> ConfigurationDefaults:
@@ -157,8 +171,13 @@ def configuration_defaults() -> ConfigurationDefaults:
     from prov_airflow.unwritten import provider_event
 
     given = _Listening()
-    return ConfigurationDefaults(given.settings, _s3_client_factory(given.aws_conn_id), prepare_event=provider_event,
-                                 store_source=given.store_source, refused=given.refused)
+    try:
+        factory = _s3_client_factory(given.aws_conn_id, given.conn_id)
+    except TdprovError as exc:
+        factory = None
+        given.unusable_aws(exc)
+    return ConfigurationDefaults(given.settings, factory, prepare_event=provider_event, store_source=given.store_source,
+                                 refused=given.refused)
 
 
 def run_is_open(transport: ProvenanceTransport, run_id: str) -> bool:

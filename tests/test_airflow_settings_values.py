@@ -309,3 +309,31 @@ def test_the_providers_transport_keeps_the_events_of_a_listener_connection_that_
                              job=Job(namespace="ns", name="job"), producer="https://example.org/p"))
     assert not (tmp_path / "store").exists() and not (tmp_path / "env-store").exists()
     _events_kept_for(tmp_path / "spool", tmp_path / "good", "job", monkeypatch, capsys)
+
+
+def test_an_aws_connection_of_the_listeners_connection_that_cannot_be_used_is_named_and_the_events_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture) -> None:
+    """The ``aws_conn_id`` of the ``[tdprov] conn_id`` connection naming an AWS connection the Amazon provider refuses
+    (an ``assume_role_method`` it does not know): every hook warned of "an error in tdprov's listener" to report, and
+    the run's events were lost. One warning names the AWS connection, what is wrong with it and the fix, and the events
+    are kept in the outbox of the connection's spool for ``tdprov flush --store URI``."""
+    import json
+
+    WARNED.clear()
+    UNOPENED_WARNED.clear()
+    spool = tmp_path / "spool"
+    monkeypatch.setenv("AIRFLOW_CONN_TDPROV_AWSBAD", json.dumps({
+        "conn_type": "tdprov", "host": "s3://lineage/tdprov", "extra": {"aws_conn_id": "aws_bad", "spool": str(spool)}}))
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_BAD", json.dumps({"conn_type": "aws", "extra": {
+        "role_arn": "arn:aws:iam::123456789012:role/lineage", "assume_role_method": "assume_rol"}}))
+    monkeypatch.setenv("AIRFLOW__TDPROV__CONN_ID", "tdprov_awsbad")
+    with DAG("tdprov_aws_bad", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="t", python_callable=lambda: None)
+    assert run_dag(dag, logical_date=START).state == "success"
+    assert not _warnings_naming(caplog, "could not record provenance")
+    warned = _warnings_naming(caplog, "kept in the outbox")
+    assert len(warned) == 1, "\n".join(warned)
+    assert ("AWS connection 'aws_bad' (aws_conn_id of Airflow connection 'tdprov_awsbad') cannot be used: "
+            "NotImplementedError: Found assume_role_method='assume_rol'" in warned[0]
+            and "Fix: correct AWS connection 'aws_bad'" in warned[0]), warned[0]
+    _events_kept_for(spool, tmp_path / "good", "tdprov_aws_bad.t", monkeypatch, capsys)

@@ -47,12 +47,14 @@ def checked_extra(extra: Any, conn_id: str) -> dict[str, Any]:
     return extra
 
 
-def aws_s3_client_factory(aws_conn_id: str) -> Callable[[Any], Any]:
+def aws_s3_client_factory(aws_conn_id: str, named_by: str | None = None) -> Callable[[Any], Any]:
     """A maker of S3 clients from the AWS connection ``aws_conn_id``, through the Amazon provider's
     ``AwsBaseHook`` (its boto3 session: keys, region, ``endpoint_url``, assumed roles, profiles).
 
     The connection is read now (on the calling thread); clients are made later, from the botocore
-    ``Config`` the store passes. Nothing is written to ``os.environ``.
+    ``Config`` the store passes. Nothing is written to ``os.environ``. A connection the provider refuses (an
+    ``assume_role_method`` it does not know, a ``config_kwargs`` that is no object) raises :class:`BadInputError`
+    naming it (``named_by``: the tdprov connection whose ``aws_conn_id`` it is).
     """
     try:
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -61,7 +63,12 @@ def aws_s3_client_factory(aws_conn_id: str) -> Callable[[Any], Any]:
                             "is not installed", fix="pip install 'tdprov[airflow]' (it brings "
                             "apache-airflow-providers-amazon)") from None
     hook = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="s3")
-    hook.conn_config  # noqa: B018 - reads the connection here, not in a delivery thread
+    try:
+        hook.conn_config  # noqa: B018 - reads the connection here, not in a delivery thread
+    except Exception as exc:  # noqa: BLE001 - the provider's refusal of the connection, named
+        given = f" (aws_conn_id of Airflow connection {named_by!r})" if named_by else ""
+        raise BadInputError(f"AWS connection {aws_conn_id!r}{given} cannot be used: {type(exc).__name__}: {exc}",
+                            fix=f"correct AWS connection {aws_conn_id!r} (its extra), or name another in aws_conn_id") from exc
 
     def make_client(config: Any) -> Any:
         return hook.get_client_type(config=config)
@@ -179,7 +186,7 @@ class ProvenanceHook(BaseHook):
 
     def s3_client_factory(self) -> Callable[[Any], Any] | None:
         """Maker of the store's S3 client from ``aws_conn_id`` (None: the standard AWS environment)."""
-        return aws_s3_client_factory(self.aws_conn_id) if self.aws_conn_id else None
+        return aws_s3_client_factory(self.aws_conn_id, self.tdprov_conn_id) if self.aws_conn_id else None
 
     def get_conn(self) -> Any:
         """The tdprov store (``prov_common.store.Store``) these settings point at; an ``s3://`` store
