@@ -337,3 +337,25 @@ def test_an_aws_connection_of_the_listeners_connection_that_cannot_be_used_is_na
             "NotImplementedError: Found assume_role_method='assume_rol'" in warned[0]
             and "Fix: correct AWS connection 'aws_bad'" in warned[0]), warned[0]
     _events_kept_for(spool, tmp_path / "good", "tdprov_aws_bad.t", monkeypatch, capsys)
+
+
+def test_a_listener_connection_the_secrets_backend_denies_is_named_not_taken_for_none(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture) -> None:
+    """Any error reading the connection was taken for "not defined", and ``tdprov_default`` not defined for no
+    connection: with a secrets backend denying access to it (a vault policy), the listener quietly wrote the run to the
+    ``[tdprov]`` store, not the connection's. The denial is named with the connection and the fix, and the events are
+    kept in the outbox for ``tdprov flush --store URI``."""
+    from airflow.sdk.configuration import clear_secrets_backends_cache
+
+    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", "airflow_dags.denied_secrets.DeniedBackend")
+    clear_secrets_backends_cache()
+    try:
+        assert _run(tmp_path, monkeypatch, "tdprov_conn_denied", conn_id="tdprov_default") == {}
+    finally:
+        monkeypatch.delenv("AIRFLOW__SECRETS__BACKEND")
+        clear_secrets_backends_cache()
+    warned = [m for m in _warnings_naming(caplog, "tdprov_default") if "kept in the outbox" in m]
+    assert len(warned) == 1, "\n".join(warned)
+    assert ("Airflow connection 'tdprov_default' (named by [tdprov] conn_id) could not be read: "
+            "AirflowSecretsBackendAccessDenied: policy denies reading tdprov_default" in warned[0]), warned[0]
+    _events_kept_for(tmp_path / "spool", tmp_path / "good", "tdprov_conn_denied.t", monkeypatch, capsys)

@@ -5,7 +5,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from airflow.providers.common.compat.sdk import BaseHook
+from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
 
 from prov_common.config import Settings, unknown_keys
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
@@ -116,13 +116,17 @@ class ProvenanceHook(BaseHook):
 
     def _load(self) -> tuple[str | None, dict[str, Any]]:
         """The connection's host and checked extra, read once; a connection refused is refused again on every call
-        (never read as no connection: a trigger polling with this hook would wait on the [tdprov] store)."""
+        (never read as no connection: a trigger polling with this hook would wait on the [tdprov] store). Only a
+        connection that is not defined is that (``tdprov_default``: none); any other error reading it (a secrets
+        backend denying access) is named as it is."""
         if self._extra is None:
             host, extra = None, {}
             if self.tdprov_conn_id:
                 try:
                     conn = self.get_connection(self.tdprov_conn_id)
-                except Exception:
+                except Exception as exc:  # noqa: BLE001 - named below
+                    if not isinstance(exc, AirflowNotFoundException):
+                        raise self._unreadable(exc) from exc
                     if self.tdprov_conn_id != self.default_conn_name:
                         raise self._undefined() from None
                 else:
@@ -139,6 +143,13 @@ class ProvenanceHook(BaseHook):
         return BadInputError(f"Airflow connection {self.tdprov_conn_id!r} (type tdprov){given} is not defined",
                              fix=f"create it (airflow connections add {self.tdprov_conn_id} --conn-type tdprov "
                                  f"--conn-host <store URI>) or {without} to use [tdprov]")
+
+    def _unreadable(self, exc: Exception) -> BadInputError:
+        """The error of a connection that could not be read (``exc``), naming where its id was given."""
+        given = f" (named by {self.named_by})" if self.named_by else ""
+        return BadInputError(f"Airflow connection {self.tdprov_conn_id!r}{given} could not be read: "
+                             f"{type(exc).__name__}: {exc}",
+                             fix="let this process read it (the secrets backend's access policy, or [secrets] backend)")
 
     def get_settings(self) -> Settings:
         """The resolved tdprov settings (explicit overrides > connection > [tdprov] > TDPROV_* > defaults)."""
