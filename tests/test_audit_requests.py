@@ -245,6 +245,28 @@ def test_a_prefix_too_large_to_keep_is_listed_in_full_once_an_audit(tmp_path, mo
     assert yielded["bundles/"] <= files + 4, (yielded["bundles/"], files)  # once in full, and the bound's 4 objects
 
 
+def test_a_prefix_too_large_to_keep_is_listed_by_one_request_per_page_an_audit(s3_store_uri: str, monkeypatch) -> None:
+    """The audit's first listing read up to the bound's objects of bundles/ (20,001 of a store of 10,000 bundles: 21
+    requests), which no reader before the inventory lists, only for the memo, which cannot keep them; the inventory then
+    listed bundles/ again in full. bundles/ is listed by the inventory alone now: one request a page, in a full audit and
+    an incremental one (measured on the inventory's listing of 2,500 bundles holding 22,500 keys: 23 requests of
+    bundles/, 44 before)."""
+    from prov_common.store import listing_memo
+
+    pipe = Pipeline(s3_store_uri)
+    store = open_store(s3_store_uri)
+    assert sum(1 for _ in store.list("bundles/")) > 4
+    monkeypatch.setattr(listing_memo, "MAX_KEPT_OBJECTS", 3)
+    asked: list[str] = []
+    store.client.meta.events.register("before-parameter-build.s3.ListObjectsV2", lambda params, **_: asked.append(params.get("Prefix", "")))
+    for n in range(2):  # full (this auditor's first), then incremental
+        _seal_new(pipe, store, n)
+        asked.clear()
+        result = audit(store)
+        assert result.clean and result.full == (n == 0), [f.what for f in result.errors]
+        assert sum(p.endswith("/bundles/") for p in asked) == 1, asked
+
+
 def _third_audit_counted(tmp_path) -> CountingStore:
     """A local store counting what its third audit (incremental, :data:`NEW` runs new) reads and lists."""
     uri = str(tmp_path / "store")

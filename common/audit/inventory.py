@@ -47,6 +47,8 @@ TRACKED_PREFIXES = (CHECKPOINTS_PREFIX, LEAVES_PREFIX, *SIGNED_PREFIXES, REPORTS
 _INDEX = layout.INDEX + "/"
 # the index first, before the bundles (see Listing.take)
 LISTED_PREFIXES = (_INDEX, layout.BUNDLES + "/", "log/", *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
+# what Listing.first lists: the prefixes of readers before the inventory; bundles/ has none, so the inventory lists it alone
+FIRST_LISTED = tuple(p for p in LISTED_PREFIXES if p != layout.BUNDLES + "/")
 _KINDS = {SOURCES_PREFIX: "source record", REPORTS_PREFIX: "audit report", RUNS_PREFIX: "audit's signed record",
           RESOLUTIONS_PREFIX: "signed resolution", CHECKPOINTS_PREFIX: "checkpoint", LEAVES_PREFIX: "leaf batch"}
 FIX_RESTORE = ("restore the object from a backup or replica of the store (objects are written once); then audit again. On a local "
@@ -140,12 +142,13 @@ class Listing:
         """List the store at the start of an audit, within its listing memo (``BaseStore.memo_listings``): every
         reader of these prefixes before the inventory (the log's checkpoints and leaves, the audit state, the index)
         and :meth:`take` itself then have their keys from it, each prefix listed once until the audit writes there.
-        A prefix the memo cannot keep (more than :data:`~prov_common.store.listing_memo.MAX_KEPT_OBJECTS` objects: a
-        large store's index and bundles) is read no further than that bound here, so it is listed in full once, by
-        :meth:`take`, not twice. Returns the fingerprints of the audit states listed (key -> fingerprint): what they
-        were before the audit read one (see :func:`adopt_new`'s ``read``)."""
+        ``bundles/``, which no reader before the inventory lists, is not listed here: :meth:`take` lists it once (and
+        the memo keeps that listing for the bundles' readers after it, as it would keep this one). A prefix the memo
+        cannot keep (more than :data:`~prov_common.store.listing_memo.MAX_KEPT_OBJECTS` objects: a large store's index)
+        is read no further than that bound here. Returns the fingerprints of the audit states listed (key ->
+        fingerprint): what they were before the audit read one (see :func:`adopt_new`'s ``read``)."""
         states: dict[str, str] = {}
-        for prefix in LISTED_PREFIXES:
+        for prefix in FIRST_LISTED:
             for seen, info in enumerate(store.list_info(prefix, tags_for=_fingerprinted), 1):
                 if seen > listing_memo.MAX_KEPT_OBJECTS:  # not kept: the listing stops (a reader that stops keeps nothing)
                     break
