@@ -196,7 +196,7 @@ def _check_result_fields(check: CheckResult, result: "AuditResult") -> dict[str,
         "status": MetadataValue.text(check.status),
         "checked": MetadataValue.int(check.checked),
         "findings": MetadataValue.int(len(check.errors)),
-        "findings_list": MetadataValue.json([f.to_dict() for f in check.findings[:MAX_LISTED_FINDINGS]]),
+        "findings_list": MetadataValue.json([f.view() for f in check.findings[:MAX_LISTED_FINDINGS]]),
         "store": MetadataValue.text(result.store),
         **_report_metadata(result),
     }

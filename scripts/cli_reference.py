@@ -48,6 +48,19 @@ process ends with its verb's code even while native worker threads are busy: `py
 `tdprov hash --diff` many times at once and counts the codes ([reliability](reliability.md#exit-codes-at-interpreter-exit)).
 """
 
+JSON_NAMES = """\
+## Names in JSON
+
+Every `--json` output, report.json and the Airflow page's JSON name their fields in camelCase, one name for each thing
+(`runId`, `storeId`, `registeredAt`). A signed record they show (a source record, the findings an acceptance or a
+resolution of the log recorded) keeps its own field names in the store (`store_id`, `registered_at`, `run_id`: they
+are part of what was signed), and is shown with the common ones. Keys that are not tdprov's names are as written:
+terms and ids of PROV-JSON and JSON-LD (`prov:type`, `@id`, `tdprov:run-...`, a literal's `$`), the names under
+PROV-JSON's `prefix`, the data's column names (`columns` and `columnTypes` of `hash --json`) and the names under a
+source's `extra` (its issuer's). The keys of Dagster metadata follow Dagster's (`dagster/row_count`, `findings_list`);
+the JSON under them is camelCase too. tests/test_cli_json.py checks every output of its verbs against this.
+"""
+
 _MARKDOWN = re.compile(r"([\\`*_<>|\[\]])")
 
 
@@ -114,6 +127,7 @@ def render() -> str:
         "its `--json` output are documented. `tdprov --version` prints the version.",
         "",
         EXIT_CODES,
+        JSON_NAMES,
         "## Verbs",
         "",
         *(f"- [`tdprov {name}`](#tdprov-{name.replace(' ', '-')}): {_text(summary)}" for name, summary, _ in verbs),

@@ -15,14 +15,18 @@ from prov_common.config import Settings
 from prov_common.signing import open_envelope, trust_from_settings
 from prov_common.store import open_store
 
-from test_audit_support import T0, dataset, digest, flip_byte, run_events, seal
+from test_audit_support import T0, dataset, digest, flip_byte, not_camel_case, run_events, seal
 
 REASON = "first run of the pipeline, made before vendor-orders was registered"
 
 
 def audit(store: str, out: Path, *options: str) -> tuple[int, dict, str]:
+    """The audit's exit code, report.json (its fields, those of findings and acceptances too, named in camelCase: they
+    were 'run_id' where the acceptance says 'runId') and report.html."""
     rc = tdprov(["audit", "--store", store, "--report", str(out), *options])
-    return rc, json.loads((out / "report.json").read_text()), (out / "report.html").read_text()
+    report = json.loads((out / "report.json").read_text())
+    assert not not_camel_case(report), not_camel_case(report)
+    return rc, report, (out / "report.html").read_text()
 
 
 def completeness(report: dict) -> list[dict]:
@@ -52,7 +56,7 @@ def test_findings_of_a_run_made_before_its_source_was_registered_are_accepted_by
     prepare, train = _pipeline(store)
     rc, report, _ = audit(store, tmp_path / "r1")
     assert rc == 1
-    found = {f["run_id"]: f for f in completeness(report)}
+    found = {f["runId"]: f for f in completeness(report)}
     assert set(found) == {prepare, train}
     assert "read it before source 'vendor-orders' was registered" in found[train]["what"], found[train]["what"]
     assert "read it before source 'vendor-orders' was registered" in found[prepare]["what"]
@@ -71,7 +75,7 @@ def test_findings_of_a_run_made_before_its_source_was_registered_are_accepted_by
     assert completeness(report) == [] and report["summary"]["accepted"] == 2
     [accepted] = report["accepted"]
     assert (accepted["runId"], accepted["reason"]) == (prepare, REASON) and accepted["by"] and accepted["acceptedAt"]
-    assert {f["run_id"] for f in accepted["findings"]} == {prepare, train} and len(accepted["covers"]) == 2
+    assert {f["runId"] for f in accepted["findings"]} == {prepare, train} and len(accepted["covers"]) == 2
     # signed, in the store
     settings = Settings.from_env(store=store)
     opened = open_envelope(open_store(store).get(accepted["key"]), trust_from_settings(settings),
@@ -91,7 +95,7 @@ def test_findings_of_a_run_made_before_its_source_was_registered_are_accepted_by
     later = seal(s, run_events("model", [dataset("/data/clean.parquet", digest("clean"))], [dataset("/models/m.pkl", digest("m3"))],
                                start=T0 + timedelta(hours=4), job_type="TRAINING"))
     rc, report, _ = audit(store, tmp_path / "r4")
-    assert rc == 1 and [f["run_id"] for f in completeness(report)] == [later]
+    assert rc == 1 and [f["runId"] for f in completeness(report)] == [later]
     assert report["summary"]["accepted"] == 2
     flip_byte(store, f"bundles/{prepare}/manifest.json")
     result = run_audit(open_store(store), settings, full=True, report_dir=tmp_path / "r5", progress=False)
@@ -132,7 +136,7 @@ def test_a_run_sealed_after_its_terminal_event_was_refused_is_accepted_by_a_pers
         return [f for f in next(c for c in report["checks"] if c["name"] == CHECK_UNFINISHED)["findings"] if f.get("severity") != "note"]
 
     rc, report, _ = audit(store, tmp_path / "r1")
-    assert rc == 1 and [f["run_id"] for f in unfinished(report)] == [run_id], report["checks"]
+    assert rc == 1 and [f["runId"] for f in unfinished(report)] == [run_id], report["checks"]
     capsys.readouterr()
     rc, report, html = audit(store, tmp_path / "r2", "--accept-finding", run_id[-8:], "--reason", "the leap second of 2016")
     out = capsys.readouterr().out

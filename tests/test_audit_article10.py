@@ -99,7 +99,7 @@ def test_personal_data_without_consent_or_legal_basis_is_a_finding(tmp_path: Pat
     result, report, _ = audit(pipe, tmp_path / "r2")
     assert result.clean, [f.what for f in result.errors]
     listed = {s["name"]: s for s in report["sources"]}
-    assert listed["crm-people-v2"]["legal_basis"] == "GDPR Art. 6(1)(f) legitimate interest"
+    assert listed["crm-people-v2"]["legalBasis"] == "GDPR Art. 6(1)(f) legitimate interest"
 
 
 def _count(html: str, label: str) -> int:

@@ -23,7 +23,7 @@ from prov_common.tlog.log import checkpoint_key
 from prov_common.tlog.model import CHECKPOINT_PAYLOAD_TYPE, Checkpoint
 
 from bundle_support import signed_staged
-from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, raw_delete, raw_read, raw_write, run_events, seal, seal_chain, audit
+from test_audit_support import T0, Pipeline, dataset, digest, flip_byte, not_camel_case, raw_delete, raw_read, raw_write, run_events, seal, seal_chain, audit
 
 
 class CountingStore(LocalStore):
@@ -371,7 +371,9 @@ def test_the_staged_events_of_an_unfinished_run_removed_after_an_audit_named_it_
     assert main(["store", "seal", kept, "--store", pipe.store.uri]) == 0
     assert set(_unfinished(_audit(pipe.store))) == {lost}
     accepted = _audit(pipe.store, accept_checkpoint="the worker's disk with run's events was lost")
-    assert [c.get("run_id") for c in accepted.resolution["closed"]] == [lost] and not _unfinished(accepted)
+    assert [c.get("run_id") for c in accepted.resolution["closed"]] == [lost] and not _unfinished(accepted)  # as signed
+    closed = accepted.to_dict()["log"]["resolution"]["closed"]  # report.json names them as its findings: 'runId'
+    assert [c.get("runId") for c in closed] == [lost] and not not_camel_case(closed), closed
     assert _audit(pipe.store).clean and _audit(pipe.store, full=True).clean
 
 

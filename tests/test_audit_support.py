@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -92,6 +93,28 @@ def seal_chain(store: Store, first: int, count: int) -> None:
         else:
             seal(store, run_events("train_model", [dataset(f"/data/f{i - 1}.parquet", digest(f"f{i - 1}"))], [dataset(f"/m/{i}", digest(f"m{i}"))],
                                    start=start, job_type="TRAINING"))
+
+NAMED_BY_DATA = {"prefix", "columns", "columnTypes", "extra"}
+"""Keys of tdprov's JSON whose keys are not tdprov's names (docs/cli.md, "Names in JSON"): PROV-JSON's namespace
+prefixes, the data's column names ('hash --json') and a source's extra fields, named by its issuer."""
+
+
+def not_camel_case(doc: Any, where: str = "") -> list[str]:
+    """Where parsed JSON ``doc`` names a field other than in camelCase, as tdprov's JSON names all of its own; a key
+    holding ':' or starting '@' is a term of a vocabulary (``prov:type``, ``@id``) or a PROV-JSON id, ``$`` a PROV-JSON
+    literal's value, and the keys under :data:`NAMED_BY_DATA` are the data's."""
+    found: list[str] = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if not (re.fullmatch(r"[a-z][a-zA-Z0-9]*", key) or ":" in key or key.startswith("@") or key == "$"):
+                found.append(f"{where}.{key}")
+            if key not in NAMED_BY_DATA:
+                found += not_camel_case(value, f"{where}.{key}")
+    elif isinstance(doc, list):
+        for value in doc:
+            found += not_camel_case(value, f"{where}[]")
+    return sorted(set(found))
+
 
 class Pipeline:
     """A small training pipeline: registered source -> prepare -> train; run ids and versions by name."""

@@ -756,7 +756,7 @@ def test_the_files_of_a_logged_bundle_taken_back_alike_are_one_note(
     rewrite(12, files.__getitem__)
     _verb(["audit", "--report", str(tmp_path / "report")], capsys, caplog)  # an input of no recorded run: exit 1
     report = json.loads((tmp_path / "report" / "report.json").read_text())
-    [note] = [f for c in report["checks"] for f in c["findings"] if f.get("run_id") == run and "fingerprint" in f["what"]]
+    [note] = [f for c in report["checks"] for f in c["findings"] if f.get("runId") == run and "fingerprint" in f["what"]]
     assert note["object"] == f"bundles/{run}/" and note["what"].startswith(
         f"12 files of logged run {run} did not verify when first listed ({shown} and 2 more); the bundle was verified")
     assert note["items"] == [f"bundles/{run}/{p}" for p in list(files)[:12]]

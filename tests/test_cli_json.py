@@ -16,7 +16,7 @@ from prov_common.cli import build_parser, main
 from prov_common.hashing import hash_dataframe, write_row_digests
 from prov_common.signing import default_signing_key
 
-from test_audit_support import Pipeline, dataset, run_events
+from test_audit_support import Pipeline, dataset, not_camel_case, run_events
 
 # Verbs whose only output is JSON (always, or in the format chosen here), besides those with --json.
 JSON_VERBS = {"prove", "record", "export", "prov"}
@@ -80,6 +80,9 @@ def test_every_verb_with_json_output_is_covered() -> None:
 
 
 def test_every_verb_prints_parseable_json(recorded: dict[str, str], capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    """Each output parses, and names its fields in camelCase as all of tdprov's JSON does (docs/cli.md, "Names in
+    JSON"), report.json too: 'source list --json' and report.json's sources named the signed record's fields as it
+    does (store_id, registered_at, origin_geography, ...)."""
     for verb, argvs in _cases(recorded).items():
         for argv in argvs:
             code = main(argv)
@@ -90,6 +93,11 @@ def test_every_verb_prints_parseable_json(recorded: dict[str, str], capsysbinary
             assert all(isinstance(doc, (dict, list)) for doc in docs), argv
             canonical_prov = verb in {"export", "prov"} and "--training-record" not in argv  # the exact bytes that are hashed
             assert canonical_prov or out.endswith(b"\n"), f"{argv}: output does not end with a newline"
+            assert not [n for doc in docs for n in not_camel_case(doc)], f"{argv}: {[not_camel_case(doc) for doc in docs]}"
+    reports = sorted(Path(recorded["dir"]).glob("report*/report.json"))
+    assert len(reports) == 2 and json.loads(reports[0].read_bytes())["sources"]
+    for report in reports:
+        assert not not_camel_case(json.loads(report.read_bytes())), f"{report}: {not_camel_case(json.loads(report.read_bytes()))}"
 
 
 def test_json_to_output_file_and_dash(recorded: dict[str, str], tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:

@@ -87,7 +87,7 @@ def test_tampered_bundle_fails_the_signatures_check_with_the_finding(store: str)
     signatures = checks["signatures"]
     assert not signatures.passed and signatures.severity.value == "ERROR"
     listed = signatures.metadata["findings_list"].value
-    assert any(f["object"] == f"bundles/{run_id}/events.jsonl" and f.get("run_id") == run_id for f in listed), listed
+    assert any(f["object"] == f"bundles/{run_id}/events.jsonl" and f.get("runId") == run_id for f in listed), listed
     assert f"bundles/{run_id}/events.jsonl" in signatures.description
     assert checks["sources"].passed and checks["rehash"].metadata["status"].value == "skipped"
     [mat] = result.asset_materializations_for_node(AUDIT_OP)

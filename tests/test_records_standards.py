@@ -272,7 +272,7 @@ def test_source_add_options_round_trip_into_the_source_record(tmp_path: Path, ca
     (src,) = derived["sourceMetadataForDataset"]
     assert {k: src[k] for k in EXPECTED_DTA} == EXPECTED_DTA
     listed = json.loads((main(["source", "list", "--json", "--store", store]), capsys.readouterr().out)[1])
-    assert listed[0]["data_format"] == "text/csv" and listed[0]["proprietary_data"] == ["copyright"]
+    assert listed[0]["dataFormat"] == "text/csv" and listed[0]["proprietaryData"] == ["copyright"]
     # without --metadata-location the metadata location is the signed record's URI in the store
     assert main(["source", "add", t.features, "--name", "plain", "--license", "MIT", "--issuer", "I", "--store", store]) == 0
     capsys.readouterr()

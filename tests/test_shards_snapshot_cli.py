@@ -153,7 +153,7 @@ def test_source_add_of_a_sharded_folder_records_the_version_a_pipeline_records_w
     shards = [p for p in folder.iterdir() if p.name != "_SUCCESS"]
     assert (record["digest"], record["bytes"]) == (version, sum(p.stat().st_size for p in shards)), record
     assert record["rows"] == sum(len(pd.read_parquet(p)) for p in shards)
-    assert record["data_format"] == "application/vnd.apache.parquet", record  # the shards' (the folder's name has none)
+    assert record["dataFormat"] == "application/vnd.apache.parquet", record  # the shards' (the folder's name has none)
 
 
 def test_hash_snapshot_and_checkout_of_shards_show_progress_on_stderr_of_a_terminal(tmp_path: Path, monkeypatch: Any,

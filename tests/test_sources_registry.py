@@ -94,7 +94,7 @@ def test_cli_add_and_list(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
     assert "already registered" in capsys.readouterr().err
     assert main(["source", "list", "--json", "--store", store]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert listed[0]["name"] == "claims" and listed[0]["origin_geography"] == ["DE"] and listed[0]["key"] == source_key("claims", DIGEST)
+    assert listed[0]["name"] == "claims" and listed[0]["originGeography"] == ["DE"] and listed[0]["key"] == source_key("claims", DIGEST)
     assert main(["source", "add", "x", "--name", "n", "--license", "l", "--issuer", "i", "--digest", "nope", "--store", store]) == 2
     assert list(iter_sources(open_store(store), trust_from_settings()))[0].record.location == "s3://vendor/claims.parquet"
 

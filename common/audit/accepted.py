@@ -176,8 +176,8 @@ def apply_acceptances(evaluation: Evaluation, accepted: Sequence[AcceptedRun], r
         ends[owner[end_key(f)]].append(f)
     unended[:] = [f for f in unended if not any(f is t for t in taken)]
     signatures.findings = [f for f in signatures.findings if not any(f is t for t in taken)]
-    return [dict(a.to_dict(), recorded=[f.to_dict() for f in a.findings],
-                 findings=[f.to_dict() for f in completeness_findings(*_split(items), registered, evaluation.unverified, evaluation.same_file)
+    return [dict(a.to_dict(), recorded=[f.view() for f in a.findings],
+                 findings=[f.view() for f in completeness_findings(*_split(items), registered, evaluation.unverified, evaluation.same_file)
                            + end])
             for a, items, end in zip(accepted, covered, ends)]
 

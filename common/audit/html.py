@@ -253,10 +253,10 @@ def _quality(report: dict[str, Any]) -> str:
 
 
 _SOURCE_FIELDS = (("digest", "digest"), ("issuer", "issuer"), ("license", "licence"), ("location", "location"),
-                  ("description", "description"), ("origin_geography", "origin geography"), ("generation_method", "method"),
-                  ("collection_start", "collected from"), ("collection_end", "collected to"), ("personal_data", "personal data"),
-                  ("personal_columns", "personal columns"), ("confidentiality", "confidentiality"), ("consent", "consent documentation"),
-                  ("legal_basis", "legal basis"), ("privacy_technologies", "privacy technologies"), ("intended_use", "intended use"))
+                  ("description", "description"), ("originGeography", "origin geography"), ("generationMethod", "method"),
+                  ("collectionStart", "collected from"), ("collectionEnd", "collected to"), ("personalData", "personal data"),
+                  ("personalColumns", "personal columns"), ("confidentiality", "confidentiality"), ("consent", "consent documentation"),
+                  ("legalBasis", "legal basis"), ("privacyTechnologies", "privacy technologies"), ("intendedUse", "intended use"))
 
 
 MAX_SOURCES_SHOWN = 50

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from prov_common.errors import TdprovError
-from prov_common.text import counted
+from prov_common.text import camel_case, counted
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.identity import VersionKey, dataset_label, distinct_labels, version_key
 from prov_common.w3cprov.ids import names_content
@@ -83,10 +83,15 @@ class Finding:
         before it had them (an older tdprov reads it); a finding is known by its text."""
         return {k: v for k, v in asdict(self).items() if v is not None and k not in ("items", "kind")}
 
+    def view(self) -> dict[str, Any]:
+        """:meth:`to_dict` with its fields named as in the rest of tdprov's JSON (``runId``): a finding as report.json,
+        ``tdprov audit --json`` and the Dagster audit's metadata show it. What is kept and signed keeps ``run_id``."""
+        return {camel_case(k): v for k, v in self.to_dict().items()}
+
     def report_dict(self) -> dict[str, Any]:
-        """:meth:`to_dict` with ``items`` and ``kind``, when it has them: the report's JSON lists all that ``what`` counts,
+        """:meth:`view` with ``items`` and ``kind``, when it has them: the report's JSON lists all that ``what`` counts,
         and marks the findings a reader tells apart by their kind, not by their words."""
-        return {**self.to_dict(), **({"items": list(self.items)} if self.items else {}), **({"kind": self.kind} if self.kind else {})}
+        return {**self.view(), **({"items": list(self.items)} if self.items else {}), **({"kind": self.kind} if self.kind else {})}
 
 
 ITEMS_KEPT = 1_000

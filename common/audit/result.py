@@ -41,6 +41,12 @@ def scope_note(mode: str, examined: int, *, first: bool = False, remembered: str
             "bundle with a changed, missing or unlisted file is verified again), not read: 'tdprov audit --full' re-verifies every bundle.")
 
 
+def resolution_view(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A signed resolution of the log (``--accept-checkpoint``) as report.json shows it: its ``closed`` findings named
+    as the report's own (:meth:`~prov_common.audit.model.Finding.view`, ``runId``); the record keeps ``run_id``."""
+    return dict(record, closed=[Finding(**f).view() for f in record.get("closed") or ()]) if record else record
+
+
 @dataclass
 class AuditResult:
     """What one audit found. ``exit_code``: 0 clean, 1 findings."""
@@ -164,14 +170,14 @@ class AuditResult:
                 "checkpointDigest": self.checkpoint.digest if self.checkpoint else None,
                 "signer": cp.keyid if cp else None,
                 "remembered": self.remembered.published() if self.remembered else None,
-                "resolution": self.resolution,
+                "resolution": resolution_view(self.resolution),
             },
             "checks": [c.to_dict() for c in self.checks],
             "accepted": self.accepted,
             "quality": [r.to_dict() for r in failed[:MAX_QUALITY_ROWS]],
             "qualityFailedVersions": len(failed),
             "qualityPassedVersions": validated_versions(index) if index is not None else sum(1 for r in self.quality_rows if not r.failed),
-            "sources": [dict(s.record.to_dict(), key=s.key, signer=s.signer) for s in self.sources],
+            "sources": [s.view() for s in self.sources],
             "trainingData": training or [],
             "trainingDataTotal": len(training or []),
             "runs": self.runs_listed(),

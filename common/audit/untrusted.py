@@ -17,12 +17,12 @@ _UNTRUSTED = re.compile(r"signed by untrusted key (.+?), not among the \d+ trust
 
 def untrusted_signers(findings: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """Key id -> how many bundles (runs) are signed by it and by no trusted key, from the signature findings
-    (``Finding.to_dict()`` forms), the most first."""
+    (``Finding.view()`` forms, as report.json lists them), the most first."""
     runs: dict[str, set[str]] = {}
     for f in findings:
         found = _UNTRUSTED.search(str(f.get("what", ""))) if f.get("check") == CHECK_SIGNATURES else None
         for key in found.group(1).split(", ") if found else ():
-            runs.setdefault(key, set()).add(str(f.get("run_id") or f.get("object")))
+            runs.setdefault(key, set()).add(str(f.get("runId") or f.get("object")))
     return {key: len(ids) for key, ids in sorted(runs.items(), key=lambda item: (-len(item[1]), item[0]))}
 
 

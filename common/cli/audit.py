@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"accepted the store's log as it is, closing {counted(closed, 'finding')}: {result.resolution.get('reason')!r} "
               f"(recorded in {result.resolution.get('key')})")
     if not args.quiet:
-        for line in untrusted_lines(f.to_dict() for f in result.findings):  # one cause of many findings, said first
+        for line in untrusted_lines(f.view() for f in result.findings):  # one cause of many findings, said first
             print(line)
         print(scope_note("full" if result.full else "incremental", result.bundles_examined, first=result.first_audit,
                          remembered=result.remembered_records, unlogged=result.remembered is None))

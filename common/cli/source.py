@@ -90,7 +90,7 @@ def register(subparsers: Any) -> None:
                                "by an older one, is not named here; 'tdprov audit' checks the records against what it listed "
                                "before.",
                    example="tdprov source list --json")
-    lst.add_argument("--json", action="store_true", help="print JSON records")
+    lst.add_argument("--json", action="store_true", help="print the records as JSON, their fields in camelCase (registeredAt, storeId)")
     add_store_option(lst)
     lst.set_defaults(func=run_list)
     parser.set_defaults(func=lambda args: (parser.print_help(sys.stderr), 2)[1])
@@ -232,7 +232,7 @@ def run_list(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store)
     sources, problems = settings_source_listing(settings)
     if args.json:
-        emit_json([dict(s.record.to_dict(), key=s.key, signer=s.signer) for s in sources], sort_keys=True)
+        emit_json([s.view() for s in sources], sort_keys=True)
     else:
         if sources:
             rows = [[s.record.name, s.record.digest, s.record.license, s.record.issuer, s.record.location or "-"] for s in sources]
