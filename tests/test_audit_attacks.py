@@ -1496,6 +1496,34 @@ def test_a_delete_marker_on_a_logged_file_is_named_with_the_version_that_removin
     assert [f.fix for f in found.check(CHECK_INVENTORY).errors if f.object == key] == [inventory.FIX_RESTORE], found.errors
 
 
+@pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
+def test_a_logged_file_under_two_delete_markers_is_named_with_both(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A logged run's prov.json deleted twice without a version id: S3 puts a second delete marker over the first. The
+    fix named the newest marker alone and said removing it makes the sealed version the object again, but the marker
+    under it still hid the object. It names every marker over the version, newest first, and a command for each."""
+    from prov_common.cli import main
+
+    client, bucket, prefix, key, first = _logged_file_under_a_delete_marker(store_uri)
+    second = client.delete_object(Bucket=bucket, Key=prefix + key)["VersionId"]
+    [version] = client.list_object_versions(Bucket=bucket, Prefix=prefix + key)["Versions"]
+    kept = version["VersionId"]
+    def removal(then: str) -> str:
+        return (f"2 delete markers (version ids '{second}', '{first}') hide the object on this versioned bucket: remove "
+                f"them, which makes version '{kept}' the object again, with its sealed bytes and ETag; then {then}. The "
+                f"markers are removed by: aws s3api delete-object --bucket {bucket} --key {prefix}{key} --version-id "
+                f"{second} && aws s3api delete-object --bucket {bucket} --key {prefix}{key} --version-id {first}")
+    assert [f.fix for f in _audit(store_uri).check(CHECK_INVENTORY).errors if f.object == key] == [removal("audit again")]
+    capsys.readouterr()
+    assert main(["verify", "--store", store_uri]) == 1
+    assert removal("verify again") in capsys.readouterr().out
+    fix = removal("audit again")
+    for command in fix.partition("removed by: ")[2].split(" && "):  # as pasted: the sealed version is the object again
+        words = command.split()
+        client.delete_object(Bucket=words[4], Key=words[6], VersionId=words[8])
+    assert client.head_object(Bucket=bucket, Key=prefix + key)["ETag"] == version["ETag"]
+    assert _audit(store_uri).clean
+
+
 @pytest.mark.parametrize("page", [
     {"DeleteMarkers": [{"Key": "p/k", "IsLatest": True}]},  # no version id
     {"DeleteMarkers": [{"VersionId": "m", "IsLatest": True}]},  # no key

@@ -193,25 +193,29 @@ MARKER_LISTING = 100
 
 @dataclass(frozen=True)
 class DeleteMarker:
-    """A delete marker hiding object ``key`` (the bucket's key, prefix included) of a versioned bucket: its version id,
-    and that of the newest version under it."""
+    """The delete markers hiding object ``key`` (the bucket's key, prefix included) of a versioned bucket: the version
+    ids of every marker over its newest version, newest first (a delete repeated without a version id puts one more),
+    and that of the newest version under them."""
 
     bucket: str
     key: str
-    marker: str
+    markers: tuple[str, ...]
     restore: str | None
 
     def fix(self, then: str) -> str:
-        """What restores the object: removing the marker makes the version under it the object again; ``then``: what
-        to do after. The command that removes it comes last, each value as a shell takes it (:func:`shell_word`): a
-        version id is the store's text."""
+        """What restores the object: removing the markers makes the version under them the object again; ``then``: what
+        to do after. The commands that remove them come last, newest first, each value as a shell takes it
+        (:func:`shell_word`): a version id is the store's text."""
+        ids = ", ".join(pasteable(marker) for marker in self.markers)
+        some = (f"{len(self.markers)} delete markers (version ids {ids}) hide" if len(self.markers) > 1
+                else f"a delete marker (version id {ids}) hides")
         if self.restore is None:
-            return (f"a delete marker (version id {pasteable(self.marker)}) hides the object and no earlier version of it is kept: "
-                    f"restore it from a backup or replica of the store; {then}")
-        command = " ".join(shell_word(word) for word in ("--bucket", self.bucket, "--key", self.key, "--version-id", self.marker))
-        return (f"a delete marker (version id {pasteable(self.marker)}) hides the object on this versioned bucket: remove the marker, "
-                f"which makes version {pasteable(self.restore)} the object again, with its sealed bytes and ETag; {then}. The marker "
-                f"is removed by: aws s3api delete-object {command}")
+            return f"{some} the object and no earlier version of it is kept: restore it from a backup or replica of the store; {then}"
+        them, are = ("them", "markers are") if len(self.markers) > 1 else ("the marker", "marker is")
+        commands = " && ".join("aws s3api delete-object " + " ".join(
+            shell_word(word) for word in ("--bucket", self.bucket, "--key", self.key, "--version-id", marker)) for marker in self.markers)
+        return (f"{some} the object on this versioned bucket: remove {them}, which makes version {pasteable(self.restore)} the "
+                f"object again, with its sealed bytes and ETag; {then}. The {are} removed by: {commands}")
 
 
 class S3Store(BaseStore):
@@ -335,14 +339,18 @@ class S3Store(BaseStore):
         full = self.prefix + key
         try:  # the listing read too: a server's entry without a field, or of another type, tells nothing
             page = self.client.list_object_versions(Bucket=self.bucket, Prefix=full, MaxKeys=MARKER_LISTING)
-            marker = next((m["VersionId"] for m in page.get("DeleteMarkers", ()) if m["Key"] == full and m.get("IsLatest")), None)
-            if not isinstance(marker, str):
+            marks = sorted((m for m in page.get("DeleteMarkers", ()) if m["Key"] == full), key=lambda m: m["LastModified"], reverse=True)
+            if not (marks and marks[0].get("IsLatest") and isinstance(marks[0]["VersionId"], str)):
                 return None
             kept = sorted((v for v in page.get("Versions", ()) if v["Key"] == full), key=lambda v: v["LastModified"], reverse=True)
             restore = kept[0]["VersionId"] if kept else None
+            # every marker over the newest version hides it (one of the same time too: removing it changes nothing else)
+            over = tuple(m["VersionId"] for m in marks if not kept or m["LastModified"] >= kept[0]["LastModified"])
         except Exception:  # noqa: BLE001 - only the words of a finding depend on it
             return None
-        return DeleteMarker(self.bucket, full, marker, restore) if restore is None or isinstance(restore, str) else None
+        if not all(isinstance(marker, str) for marker in over) or not (restore is None or isinstance(restore, str)):
+            return None
+        return DeleteMarker(self.bucket, full, over, restore)
 
     def _exists(self, key: str) -> bool:
         try:
