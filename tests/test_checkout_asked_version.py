@@ -13,7 +13,8 @@ import pytest
 from prov_common.cli import main
 from prov_common.hashing import hash_path
 from prov_common.store import open_store
-from prov_common.store.snapshots import SnapshotIndex, SnapshotSet, index_key, snapshot_files, snapshot_path
+from prov_common.store.snapshots import (SnapshotIndex, SnapshotSet, index_key, object_key, snapshot_bytes, snapshot_files,
+                                         snapshot_path)
 
 
 def _overwrite(store_uri: str, key: str, data: bytes) -> None:
@@ -262,3 +263,44 @@ def test_checkout_help_names_its_argument_as_it_is_written(capsys: Any) -> None:
     assert "[--store STORE] DATASET|DIGEST Write the bytes that were snapshotted as DATASET|DIGEST to PATH" in out
     assert "2 if there is no snapshot of DATASET|DIGEST, PATH exists" in out
     assert "VERSION" not in out
+
+
+def test_a_snapshot_hidden_by_a_delete_marker_restores_the_version_kept_under_it(s3_store_uri: str, tmp_path: Path,
+                                                                                  capsys: Any) -> None:
+    """On a versioned (Object Lock) bucket, a snapshot's object deleted without a version id, which Object Lock does not
+    refuse: a delete marker hides it and its bytes stay as the version under it. Checkout read the version kept of an
+    overwritten object, but took a hidden one as gone: 'no object', to check the key with 'tdprov runs' (a table), and
+    'no snapshot' of a file's digest. Both restore the version kept whose bytes hash to the digest; one hidden with no
+    such version is named so; an index entry hidden so is named with its marker and the fix that removes it."""
+    import boto3
+
+    bucket, prefix = s3_store_uri[5:].split("/", 1)
+    client = boto3.client("s3")
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    good, _ = _frames(tmp_path)
+    store = open_store(s3_store_uri)
+    table = snapshot_path(store, good)
+    file_digest = snapshot_bytes(store, b"kept bytes\n")
+    replaced = snapshot_bytes(store, b"replaced, then deleted\n")  # a forgery over it: the version kept that hashes is read
+    lost = snapshot_bytes(store, b"lost\n")  # its bytes deleted (no Object Lock here), a forgery put and hidden
+    [version] = client.list_object_versions(Bucket=bucket, Prefix=f"{prefix}/{object_key(lost)}")["Versions"]
+    client.delete_object(Bucket=bucket, Key=f"{prefix}/{object_key(lost)}", VersionId=version["VersionId"])
+    for key in (object_key(replaced), object_key(lost)):
+        _overwrite(s3_store_uri, key, b"forged\n")
+    hidden = [object_key(SnapshotIndex.from_json(store.get(index_key(table)), index_key(table)).object),
+              object_key(file_digest), object_key(replaced), object_key(lost)]
+    for key in hidden:
+        client.delete_object(Bucket=bucket, Key=f"{prefix}/{key}")
+    for digest, name, data in ((table, "back.parquet", good.read_bytes()), (file_digest, "back.bin", b"kept bytes\n"),
+                               (replaced, "replaced.bin", b"replaced, then deleted\n")):
+        code, said = _checkout(digest, tmp_path / name, s3_store_uri, capsys)
+        assert code == 0 and (tmp_path / name).read_bytes() == data, said
+    code, said = _checkout(lost, tmp_path / "lost.bin", s3_store_uri, capsys)
+    assert code == 1 and not (tmp_path / "lost.bin").exists(), said
+    assert (f"snapshot object '{hidden[3]}' in {store.describe()} is hidden by a delete marker and no version kept under it "
+            f"hashes to {lost}. Fix: the stored copy is damaged; restore it from a replica") in said, said
+    marker = client.delete_object(Bucket=bucket, Key=f"{prefix}/{index_key(table)}")["VersionId"]
+    code, said = _checkout(table, tmp_path / "again.parquet", s3_store_uri, capsys)
+    assert code == 2 and (f"the snapshot index '{index_key(table)}' of {table} in {store.describe()} is hidden by a delete "
+                          f"marker. Fix: a delete marker (version id '{marker}') hides the object on this versioned bucket: "
+                          "remove the marker") in said and "then check out again" in said, said

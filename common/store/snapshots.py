@@ -16,7 +16,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prov_common.hashing.raw import blake3_digest
 from prov_common.canonical_json import canonical_bytes, loads
@@ -24,6 +24,9 @@ from prov_common.errors import BadInputError, ObjectConflictError, VerificationE
 from prov_common.regular_file import kind_of
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
+
+if TYPE_CHECKING:
+    from prov_common.store.s3 import DeleteMarker
 
 ALGORITHM = "blake3"
 INDEX_FORMAT = "tdprov-snapshot-index/1"
@@ -338,14 +341,17 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
     """
     hex_ = parse_digest(digest)
     asked = f"{ALGORITHM}:{hex_}"
-    if store.exists(object_key(digest)):
+    ikey = index_key(digest)
+    if store.exists(object_key(digest)) or (not store.exists(ikey) and _hidden(store, object_key(digest)) is not None):
         target = Path(dest) / hex_ if Path(dest).is_dir() else Path(dest)
         _refuse_existing([target], force)
         with _staged(store, [(object_key(digest), asked, target)]) as staged:
             _commit(staged)
         return target
-    ikey = index_key(digest)
     if not store.exists(ikey):
+        if (marker := _hidden(store, ikey)) is not None:
+            raise ObjectNotFoundError(f"the snapshot index '{ikey}' of {digest} in {store.describe()} is hidden by a delete marker.",
+                                      fix=marker.fix("then check out again"))
         raise ObjectNotFoundError(
             f"no snapshot of {digest} in {store.describe()}.",
             fix=("a copy is kept only by a run that writes the dataset with snapshots on (TDPROV_SNAPSHOT, or snapshot=True "
@@ -489,13 +495,28 @@ def _download(store: Store, key: str, expected: str, tmp: Path) -> None:
     """Write ``key`` to ``tmp`` and verify it hashes to ``expected`` (else read a retained version that does)."""
     from prov_common.hashing import hash_stream
 
-    store.get_file(key, tmp)
+    try:
+        store.get_file(key, tmp)
+    except ObjectNotFoundError:  # a delete marker may hide it: its bytes are then kept as a version under the marker
+        if _hidden(store, key) is None:
+            raise
+        if not _retained(store, key, expected, tmp):
+            raise VerificationError(f"snapshot object '{key}' in {store.describe()} is hidden by a delete marker and no "
+                                    f"version kept under it hashes to {expected}.",
+                                    fix="the stored copy is damaged; restore it from a replica") from None
+        return
     got = _file_digest(tmp, hash_stream).digest
     if got != expected and _retained(store, key, expected, tmp):
         got = expected
     if got != expected:
         raise VerificationError(f"snapshot object '{key}' in {store.describe()} hashes to {got}, not {expected}.",
                                 fix="the stored copy is damaged; restore it from a replica")
+
+
+def _hidden(store: Store, key: str) -> "DeleteMarker | None":
+    """The delete marker that hides ``key`` on a versioned S3 bucket; None when none does or the store cannot tell."""
+    find = getattr(store, "delete_marker", None)
+    return None if find is None else find(key)
 
 
 def _retained(store: Store, key: str, expected: str, tmp: Path) -> bool:
