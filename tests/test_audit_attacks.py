@@ -1524,6 +1524,50 @@ def test_a_logged_file_under_two_delete_markers_is_named_with_both(store_uri: st
     assert _audit(store_uri).clean
 
 
+@pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
+def test_a_logged_file_overwritten_then_hidden_by_a_delete_marker_is_named_with_its_sealed_version(store_uri: str) -> None:
+    """A logged run's prov.json overwritten (an unconditional put, where the endpoint takes one) and then deleted
+    without a version id: the version under the delete marker is the forgery, the sealed bytes a version under it.
+    The audit's fix said removing the marker makes the forgery 'the object again, with its sealed bytes and ETag'. It
+    names the version that holds the bytes the audit first listed, and copies it back, as removing the marker would
+    not restore it."""
+    client, bucket, prefix, key, _ = _logged_file_under_a_delete_marker(store_uri)
+    [sealed] = client.list_object_versions(Bucket=bucket, Prefix=prefix + key)["Versions"]
+    client.delete_object(Bucket=bucket, Key=prefix + key, VersionId=client.list_object_versions(
+        Bucket=bucket, Prefix=prefix + key)["DeleteMarkers"][0]["VersionId"])  # the object again, then forged and hidden
+    forged = client.put_object(Bucket=bucket, Key=prefix + key, Body=b"forged")["VersionId"]
+    marker = client.delete_object(Bucket=bucket, Key=prefix + key)["VersionId"]
+    [fix] = [f.fix for f in _audit(store_uri).check(CHECK_INVENTORY).errors if f.object == key]
+    assert fix == (
+        f"a delete marker (version id '{marker}') hides the object on this versioned bucket, and the version under it "
+        f"('{forged}') is not the one first listed (ETag {sealed['ETag']}): version '{sealed['VersionId']}' holds "
+        f"those bytes; copy it back as the object, then audit again. It is copied back by: aws s3api copy-object --bucket "
+        f"{bucket} --key {prefix}{key} --copy-source '{bucket}/{prefix}{key}?versionId={sealed['VersionId']}'"), fix
+    source = fix.partition("--copy-source ")[2].strip("'")
+    client.copy_object(Bucket=bucket, Key=prefix + key, CopySource=source)  # as pasted: the listed bytes are the object again
+    assert _audit(store_uri).clean
+
+
+def test_a_hidden_object_whose_listed_bytes_no_version_keeps_is_named_so() -> None:
+    """The version under a delete marker is not the one first listed, and no version kept has its ETag: removing the
+    marker would restore other bytes, so the fix is to restore them from a backup."""
+    from prov_common.store.markers import DeleteMarkers
+    from prov_common.store.s3 import S3Store
+
+    class Client:
+        def list_object_versions(self, **_: object) -> dict:
+            return {"DeleteMarkers": [{"Key": "p/k", "VersionId": "m", "IsLatest": True, "LastModified": 2}],
+                    "Versions": [{"Key": "p/k", "VersionId": "v", "ETag": '"bad"', "LastModified": 1}]}
+
+    markers = DeleteMarkers(S3Store("s3://bucket/p", client=Client()))
+    assert markers.fix("k", "then audit again", "sealed") == (
+        "a delete marker (version id 'm') hides the object on this versioned bucket, and the version under it ('v') is not "
+        'the one first listed (ETag "sealed"), and no version kept holds those bytes: restore them from a backup or '
+        "replica of the store; then audit again")
+    assert markers.fix("k", "then audit again", "bad").startswith("a delete marker (version id 'm') hides the object on "
+                                                                  "this versioned bucket: remove the marker, which makes version 'v'")
+
+
 @pytest.mark.parametrize("page", [
     {"DeleteMarkers": [{"Key": "p/k", "IsLatest": True}]},  # no version id
     {"DeleteMarkers": [{"VersionId": "m", "IsLatest": True}]},  # no key

@@ -306,7 +306,7 @@ def _audit(
         records[summary.run_id] = record
     markers = DeleteMarkers(store)  # a file found missing that a delete marker hides: the fix names the marker
     for record in [*records.values(), *again.values()]:
-        record.bundle_findings = hidden_by_markers(markers, record.bundle_findings, listing)
+        record.bundle_findings = hidden_by_markers(markers, record.bundle_findings, listing, memory.tags)
     result.checkpoint = new_head
     result.bundles_logged = 0 if read_only else len(new_leaves)
     fresh = [r for r in records.values() if r.run_id not in plan.catalog.runs]
@@ -446,7 +446,7 @@ def _audit(
         settled -= {x.run_id for x in new_leaves}
     if previous is None and not blocked and not plan.problems:  # every logged bundle was examined against its verified leaf
         inventory.findings += retake_verified(memory, listing, _as_logged(plan.logged_leaves, examined, records))
-    inventory.findings += hidden_by_markers(markers, compare(memory, listing, settled=settled), listing)
+    inventory.findings += hidden_by_markers(markers, compare(memory, listing, settled=settled), listing, memory.tags)
     inventory.findings += adopt_new(memory, listing, store, tlog, audit_trust, binding, trust_all=trust_listed,
                                     failed={f.object for f in inventory.findings}, store_id=identity.store_id,
                                     read=_read_whole(catalog, loaded, listing, states_listed))

@@ -466,15 +466,19 @@ def compare(memory: AuditorMemory, listing: Listing, *, settled: set[str]) -> li
     return out
 
 
-def hidden_by_markers(markers: DeleteMarkers, findings: Iterable[Finding], listing: Listing) -> list[Finding]:
+def hidden_by_markers(markers: DeleteMarkers, findings: Iterable[Finding], listing: Listing,
+                      remembered: Mapping[str, str]) -> list[Finding]:
     """``findings``, those of an object missing from ``listing`` whose fix is to restore it (:data:`FIX_RESTORE`, or a
     bundle verification's ``missing``, :data:`~prov_common.audit.examine.FIX_MISSING`) given the fix that removes the
     delete marker hiding it, where the store can tell (:class:`~prov_common.store.markers.DeleteMarkers`: a versioned S3
-    bucket, one request per such object, none when nothing is missing)."""
+    bucket, one request per such object, none when nothing is missing): the version kept with the ETag of its
+    ``remembered`` fingerprint (the memory's ``size:ETag``), when the version under the marker has another."""
     out = list(findings)
     for i, f in enumerate(out):
+        tag = remembered.get(f.object, "")
+        etag = None if tag.startswith(WRITTEN) else tag.partition(":")[2] or None
         if (f.fix in (FIX_RESTORE, FIX_MISSING) and f.object not in listing.tags and not f.object.endswith("/")  # not a folder's folded finding
-                and (fix := markers.fix(f.object, "then audit again"))):
+                and (fix := markers.fix(f.object, "then audit again", etag))):
             out[i] = replace(f, fix=fix)
     return out
 

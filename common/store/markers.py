@@ -23,9 +23,10 @@ class DeleteMarkers:
         self._find = getattr(store, "delete_marker", None)
         self._asked: dict[str, DeleteMarker | None] = {}
 
-    def fix(self, key: str, then: str) -> str | None:
-        """The fix that removes the delete marker hiding ``key`` and what to do ``then``; None when no marker hides it, the
-        store cannot tell, or :data:`MARKERS_ASKED` other keys were asked already."""
+    def fix(self, key: str, then: str, etag: str | None = None) -> str | None:
+        """The fix that removes the delete marker hiding ``key`` and what to do ``then`` (``etag``: that of the bytes it
+        held when first listed, :meth:`~prov_common.store.s3.DeleteMarker.fix`); None when no marker hides it, the store
+        cannot tell, or :data:`MARKERS_ASKED` other keys were asked already."""
         if self._find is None:
             return None
         if key not in self._asked:
@@ -33,7 +34,7 @@ class DeleteMarkers:
                 return None
             self._asked[key] = self._find(key)
         marker = self._asked[key]
-        return marker.fix(then) if marker is not None else None
+        return marker.fix(then, etag) if marker is not None else None
 
 
 __all__ = ["MARKERS_ASKED", "DeleteMarkers"]

@@ -12,6 +12,7 @@ import math
 import os
 import threading
 import time
+from urllib.parse import quote
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -195,23 +196,39 @@ MARKER_LISTING = 100
 class DeleteMarker:
     """The delete markers hiding object ``key`` (the bucket's key, prefix included) of a versioned bucket: the version
     ids of every marker over its newest version, newest first (a delete repeated without a version id puts one more),
-    and that of the newest version under them."""
+    and the version id and ETag (unquoted) of each version kept under them, newest first."""
 
     bucket: str
     key: str
     markers: tuple[str, ...]
-    restore: str | None
+    kept: tuple[tuple[str, str], ...]
 
-    def fix(self, then: str) -> str:
+    @property
+    def restore(self) -> str | None:
+        """The version that removing the markers makes the object again; None when no version is kept."""
+        return self.kept[0][0] if self.kept else None
+
+    def fix(self, then: str, etag: str | None = None) -> str:
         """What restores the object: removing the markers makes the version under them the object again; ``then``: what
-        to do after. The commands that remove them come last, newest first, each value as a shell takes it
-        (:func:`shell_word`): a version id is the store's text."""
+        to do after. ``etag``: that of the bytes the object held when first listed: when the version under the markers
+        has another (the object was overwritten before it was deleted), the version kept with it is copied back instead.
+        The commands come last, each value as a shell takes it (:func:`shell_word`): a version id is the store's text."""
         ids = ", ".join(pasteable(marker) for marker in self.markers)
         some = (f"{len(self.markers)} delete markers (version ids {ids}) hide" if len(self.markers) > 1
                 else f"a delete marker (version id {ids}) hides")
         if self.restore is None:
             return f"{some} the object and no earlier version of it is kept: restore it from a backup or replica of the store; {then}"
         them, are = ("them", "markers are") if len(self.markers) > 1 else ("the marker", "marker is")
+        if etag and self.kept[0][1] != etag.strip('"'):
+            under = (f"{some} the object on this versioned bucket, and the version under {them.replace('the marker', 'it')} "
+                     f"({pasteable(self.restore)}) is not the one first listed (ETag {quoted_etag(etag.strip(chr(34)))})")
+            sealed = next((version for version, tag in self.kept if tag == etag.strip('"')), None)
+            if sealed is None:
+                return f"{under}, and no version kept holds those bytes: restore them from a backup or replica of the store; {then}"
+            source = quote(f"{self.bucket}/{self.key}", safe="/") + "?versionId=" + quote(sealed, safe="")
+            command = " ".join(shell_word(word) for word in ("--bucket", self.bucket, "--key", self.key, "--copy-source", source))
+            return (f"{under}: version {pasteable(sealed)} holds those bytes; copy it back as the object, {then}. It is "
+                    f"copied back by: aws s3api copy-object {command}")
         commands = " && ".join("aws s3api delete-object " + " ".join(
             shell_word(word) for word in ("--bucket", self.bucket, "--key", self.key, "--version-id", marker)) for marker in self.markers)
         return (f"{some} the object on this versioned bucket: remove {them}, which makes version {pasteable(self.restore)} the "
@@ -343,14 +360,14 @@ class S3Store(BaseStore):
             if not (marks and marks[0].get("IsLatest") and isinstance(marks[0]["VersionId"], str)):
                 return None
             kept = sorted((v for v in page.get("Versions", ()) if v["Key"] == full), key=lambda v: v["LastModified"], reverse=True)
-            restore = kept[0]["VersionId"] if kept else None
             # every marker over the newest version hides it (one of the same time too: removing it changes nothing else)
             over = tuple(m["VersionId"] for m in marks if not kept or m["LastModified"] >= kept[0]["LastModified"])
+            versions = tuple((v["VersionId"], v.get("ETag", "")) for v in kept)
         except Exception:  # noqa: BLE001 - only the words of a finding depend on it
             return None
-        if not all(isinstance(marker, str) for marker in over) or not (restore is None or isinstance(restore, str)):
+        if not all(isinstance(marker, str) for marker in over) or not all(isinstance(v, str) and isinstance(t, str) for v, t in versions):
             return None
-        return DeleteMarker(self.bucket, full, over, restore)
+        return DeleteMarker(self.bucket, full, over, tuple((v, t.strip('"')) for v, t in versions))
 
     def _exists(self, key: str) -> bool:
         try:
