@@ -16,6 +16,7 @@ from typing import Any
 from dagster import AssetKey, DagsterEventType, DataVersion, InputContext, IOManager, OutputContext
 from dagster._core.definitions.metadata import normalize_metadata
 
+from prov_dagster.config import run_namespace
 from prov_dagster.model import StepIdentity
 from prov_dagster.naming import mapped_step, step_job
 
@@ -88,6 +89,7 @@ def step_identity(step_context: Any) -> StepIdentity:
 
     return StepIdentity(step_context.run_id, step_context.job_name, step.key, step_context.previous_attempt_count,
                         job=_job_of(step.key, step.step_outputs, planned, step_context.job_name, keys),
+                        run_namespace=run_namespace(defined_configs(step_context.job_def.resource_defs)),
                         **reexecution(step_context.dagster_run))
 
 
@@ -352,9 +354,14 @@ def is_materializable(step_context: Any, key: AssetKey) -> bool:
 def resource_configs(repository_def: Any) -> list[tuple[type, Mapping[str, Any]]]:
     """The class and the config given in code of each top-level resource of a code location that is a Pythonic
     (``ConfigurableResource``) one; an ``EnvVar`` field is ``{"env": <name>}``. Empty without a repository."""
-    found = []
     top_level = getattr(repository_def, "get_top_level_resources", None)
-    resources = top_level() if top_level is not None else {}
+    return defined_configs(top_level() if top_level is not None else {})
+
+
+def defined_configs(resources: Mapping[str, Any]) -> list[tuple[type, Mapping[str, Any]]]:
+    """The class and the config given in code of each Pythonic (``ConfigurableResource``) resource definition of
+    ``resources`` (a code location's top-level resources, a Dagster job's ``resource_defs``)."""
+    found = []
     for resource in resources.values():
         cls = getattr(resource, "configurable_resource_cls", None)
         schema = getattr(resource, "config_schema", None)
@@ -362,3 +369,12 @@ def resource_configs(repository_def: Any) -> list[tuple[type, Mapping[str, Any]]
         if isinstance(cls, type) and isinstance(config, Mapping):
             found.append((cls, config))
     return found
+
+
+def job_resource_defs(repository_def: Any, job_name: str | None) -> Mapping[str, Any]:
+    """The resource definitions of Dagster job ``job_name`` of a code location (none when the job cannot be read from
+    it, or without a repository: another code location's, an ephemeral job's)."""
+    try:
+        return repository_def.get_job(job_name).resource_defs
+    except Exception:  # noqa: BLE001 - a sensor closing the run never stops on it: each run is named as its step's
+        return {}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dagster import Config
@@ -117,3 +118,26 @@ class ProvenanceConfig(Config):
 
     def namespace_uri(self) -> str:
         return namespace_uri(self.namespace)
+
+
+def namespaces_in(configs: Iterable[tuple[type, Mapping[str, Any]]]) -> set[str]:
+    """The ``dagster://`` namespaces of the ``ProvenanceIOManager``s and ``ProvenanceResource``s among ``configs``
+    (class, config given in code: :func:`~prov_dagster._compat.defined_configs`); one set by an ``EnvVar`` is read
+    from this process's environment (unset: left out)."""
+    found = set()
+    for cls, config in configs:
+        if issubclass(cls, ProvenanceConfig):
+            namespace = config.get("namespace", "default")
+            if isinstance(namespace, Mapping):
+                namespace = os.environ.get(str(namespace.get("env")))
+            if isinstance(namespace, str):
+                found.add(namespace_uri(namespace))
+    return found
+
+
+def run_namespace(configs: Iterable[tuple[type, Mapping[str, Any]]]) -> str | None:
+    """The namespace of the job of a Dagster run, the ``parent`` of its steps' runs: the first in order of the
+    namespaces its job's tdprov resources are configured with in code (``configs``: its ``resource_defs``', see
+    :func:`namespaces_in`), so every step of the run, whatever its IO managers' namespaces, and every
+    sensor closing it name one job; None when none is configured in code (each step then names its own)."""
+    return min(namespaces_in(configs), default=None)

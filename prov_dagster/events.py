@@ -2,7 +2,8 @@
 
 Job: ``dagster://<namespace>`` / ``<step key>`` (stable however the run was launched; ``asset:<asset key>`` for an
 asset's step whose key the step key does not name); parent: the
-Dagster run (``<namespace>`` / ``job:<Dagster job name>``, never a step's job). Datasets: named after where the data lives
+Dagster run (``<run namespace>`` / ``job:<Dagster job name>``, never a step's job; one namespace for all the run's
+steps, :func:`~prov_dagster.config.run_namespace`). Datasets: named after where the data lives
 (OpenLineage naming, see :mod:`prov_dagster.naming`), version = content digest; the asset key rides
 along in the standard ``symlinks`` facet (``dagster://<namespace>`` / ``<asset key>``).
 """
@@ -77,11 +78,13 @@ def step_event(
 
 
 def _parent(run: StepRun, namespace: str) -> ParentRef | None:
-    """The Dagster run of a step, as a run of its Dagster job (None: recorded outside a Dagster run)."""
+    """The Dagster run of a step, as a run of its Dagster job in the run's namespace, one for all its steps (the step's
+    own ``namespace`` when none is known; None: recorded outside a Dagster run)."""
     ident = run.identity
     if ident.job_name is None:
         return None
-    return ParentRef(run_id=ident.dagster_run_id, job_namespace=namespace, job_name=dagster_job(ident.job_name))
+    return ParentRef(run_id=ident.dagster_run_id, job_namespace=ident.run_namespace or namespace,
+                     job_name=dagster_job(ident.job_name))
 
 
 def dataset_ref(record: DatasetRecord, namespace: str, *, failed: bool = False, checks: Sequence[AssetCheck] = (),

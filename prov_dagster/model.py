@@ -82,6 +82,7 @@ class StepIdentity:
     job: str | None = field(default=None, compare=False)  # its OpenLineage job name (naming.step_job; None: the step key)
     reexecution_of: str | None = field(default=None, compare=False)  # the Dagster run its Dagster run re-executes
     reexecution_root: str | None = field(default=None, compare=False)  # the first run of those re-executions
+    run_namespace: str | None = field(default=None, compare=False)  # its Dagster run's job's (config.run_namespace; None: its own)
 
     @property
     def job_ol_name(self) -> str:

@@ -31,7 +31,7 @@ from dagster import InputContext, OutputContext
 
 from prov_common.bounded import keep_newest
 from prov_common.bundle import Attachments, layout
-from prov_common.bundle.events import is_terminal
+from prov_common.bundle.events import is_terminal, parent_of
 from prov_common.bundle.outlived import Worker
 from prov_common.bundle.staged import opened_event
 from prov_common.bundle.transport import SPOOL_SECONDS, settle_first
@@ -641,11 +641,24 @@ class Recorder:
         """The job name that the first readable event staged in the store for the run of step attempt ``identity``, and
         signed by a key the seal trusts, names (the job the step ran as), or None when none does. ``staging``: what
         :meth:`staging` just found (its staged events are then not listed again)."""
+        return self._first_staged(identity, staging, lambda event: event.get("job", {}).get("name")
+                                  if isinstance(event.get("job"), dict) else None)
+
+    def staged_parent_namespace(self, identity: StepIdentity, staging: Staging | None = None) -> str | None:
+        """The job namespace of the parent run (the Dagster run) that the first readable event staged for the run of
+        step attempt ``identity``, and signed by a key the seal trusts, names (as the step's process named its run), or
+        None when none does. ``staging``: as for :meth:`staged_job`."""
+        return self._first_staged(identity, staging, lambda event: (parent[1] if (parent := parent_of(event)) else None))
+
+    def _first_staged(self, identity: StepIdentity, staging: Staging | None,
+                      pick: Callable[[dict[str, Any]], Any]) -> str | None:
+        """The first non-empty text ``pick`` takes from the readable events staged for ``identity``'s run and signed by
+        a key the seal trusts (None: none)."""
         read = self._read_of(identity.ol_run_id)  # kept for its seal, as staged_end's
         for event in self._staged_events(identity, read, staging.keys if staging is not None else None):
-            name = event.get("job", {}).get("name") if isinstance(event.get("job"), dict) else None
-            if isinstance(name, str) and name:
-                return name
+            found = pick(event)
+            if isinstance(found, str) and found:
+                return found
         return None
 
     def staged_end(self, identity: StepIdentity, staging: Staging | None = None) -> bool:

@@ -4,9 +4,8 @@ Each sensor's Dagster name is its name here, and all are running as soon as the 
 """
 
 import logging
-import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -33,10 +32,11 @@ from prov_common.bundle.watch import missing_store
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
 from prov_common.store import open_store
 from prov_common.text import counted
-from prov_dagster._compat import defined_assets, planned_step_job, planned_steps, reexecution, resource_configs
+from prov_dagster._compat import (defined_assets, defined_configs, job_resource_defs, planned_step_job, planned_steps,
+                                  reexecution, resource_configs)
 from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.check_results import RunEvents
-from prov_dagster.config import ProvenanceConfig
+from prov_dagster.config import namespaces_in, run_namespace
 from prov_dagster.model import Staging, StepIdentity
 from prov_dagster.naming import mapped_step, namespace_uri
 from prov_dagster.recorder import (AFTER_RUN, CLOSED, CLOSING_TAG, LEFT, SENSOR_SEALS, Recorder,
@@ -102,6 +102,7 @@ def close_failed_run(
     plan = cache(lambda: planned_steps(instance, dagster_run))  # read once, for the first step to close
     assets_defs = cache(lambda: defined_assets(repository_def))  # for a step of an op the run selected some keys of
     recorded = recorded_namespaces(instance, dagster_run.run_id)
+    job_resources = cache(lambda: job_resource_defs(repository_def, dagster_run.job_name))  # name the run as its steps do
     events = RunEvents(instance, dagster_run.run_id)  # its check events read once, for the first step made up
     everywhere = set(map(namespace_uri, (namespaces,) if isinstance(namespaces, str) else namespaces))
 
@@ -130,7 +131,10 @@ def close_failed_run(
             raise
 
     def named(identity: StepIdentity, staging: Staging | None) -> StepIdentity:
-        """``identity`` with the job it ran as, when the plan could not name it (``staging``: what is staged for it)."""
+        """``identity`` with the job it ran as, when the plan could not name it, and its Dagster run in the namespace
+        its staged events name it in, as its step's process did (``staging``: what is staged for it)."""
+        if staging is not None and (run_in := closer(identity.namespace).staged_parent_namespace(identity, staging)):
+            identity = replace(identity, run_namespace=run_in)
         if identity.job is not None:
             return identity
         job = closer(identity.namespace).staged_job(identity, staging)
@@ -157,6 +161,7 @@ def close_failed_run(
         attempt = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt,  # job None: not planned
                                job=planned_step_job(plan(), step_key, dagster_run.job_name, assets_defs) if plan()
                                else None,
+                               run_namespace=run_namespace(defined_configs(job_resources())),
                                **reexecution(dagster_run))
         namespaces = sorted({recorder.namespace, *everywhere, *recorded.get(step_key, ())})
         for namespace, (number, (_, ended)) in product(namespaces, enumerate(outcome.earlier)):
@@ -219,15 +224,7 @@ def configured_namespaces(repository_def: Any) -> set[str]:
     """The ``dagster://`` namespaces of the ``ProvenanceIOManager``s and ``ProvenanceResource``s of a code location's
     top-level resources (``Definitions(resources=...)``), as configured in code; one set by an ``EnvVar`` is read from
     this process's environment (unset: left out)."""
-    found = set()
-    for cls, config in resource_configs(repository_def):
-        if issubclass(cls, ProvenanceConfig):
-            namespace = config.get("namespace", "default")
-            if isinstance(namespace, Mapping):
-                namespace = os.environ.get(str(namespace.get("env")))
-            if isinstance(namespace, str):
-                found.add(namespace_uri(namespace))
-    return found
+    return namespaces_in(resource_configs(repository_def))
 
 
 def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResource, *, state: str, sensor_name: str,

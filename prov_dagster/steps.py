@@ -24,9 +24,10 @@ from prov_common.errors import StoreError, TdprovError
 from prov_common.lineage.secret_text import REDACTED
 from prov_common.once import Once
 from prov_common.text import clause
-from prov_dagster._compat import planned_step_job, planned_steps, reexecution
+from prov_dagster._compat import defined_configs, planned_step_job, planned_steps, reexecution
 from prov_dagster.check_results import (AssetCheck, RunEvents, checked_versions, set_up_at, step_checks, unplaced,
                                         unrecorded_check_steps)
+from prov_dagster.config import run_namespace
 from prov_dagster.deps import writer_namespace, writer_store
 from prov_dagster.metadata import BUNDLE_KEY, DIGEST_KEY
 from prov_dagster.model import DatasetRecord, StepIdentity
@@ -88,7 +89,7 @@ def recorded_namespaces(instance: Any, run_id: str) -> dict[str, set[str]]:
 
 
 def end_open_steps(recorder: Recorder, instance: Any, run_id: str, dagster_run: Any = None,
-                   events: RunEvents | None = None) -> list[str]:
+                   events: RunEvents | None = None, run_namespace: str | None = None) -> list[str]:
     """End the runs of the steps of Dagster run ``run_id`` that this process started and nothing ended:
     COMPLETE (with what the step read) for a step that succeeded, FAIL with its error for one that
     failed (a failed asset check fails its step only when it is blocking), with the results of the asset
@@ -98,14 +99,15 @@ def end_open_steps(recorder: Recorder, instance: Any, run_id: str, dagster_run: 
 
     With ``dagster_run`` (the run itself), an asset check step that this process ran and that loaded nothing through
     tdprov, so no run was opened for it, is a run of its own too (:func:`_check_runs`), recorded in the store of the
-    version it checked when this process recorded that version in another. ``events``: the run's, as read for the
-    teardown (default: read here, all of the run's steps')."""
+    version it checked when this process recorded that version in another, its parent the Dagster run as a job of
+    ``run_namespace`` (:func:`~prov_dagster.config.run_namespace`; None: its own). ``events``: the run's, as read for
+    the teardown (default: read here, all of the run's steps')."""
     runs, events = recorder.open_steps(run_id), events or RunEvents(instance, run_id)
     unrecorded = _unrecorded(recorder, events, dagster_run) if dagster_run is not None else set()
     steps = {r.identity.step_key for r in runs} | unrecorded  # only their events are asked for
     outcomes = step_outcomes(instance, run_id, steps, events) if steps else {}
     checks = _checks_read(recorder, events, outcomes) if steps else {}
-    runs += _check_runs(recorder, events, dagster_run, unrecorded, outcomes, checks)
+    runs += _check_runs(recorder, events, dagster_run, unrecorded, outcomes, checks, run_namespace)
     bundles = []
     for run in runs:
         outcome = outcomes.get(run.identity.step_key)
@@ -180,7 +182,7 @@ def _unrecorded(recorder: Recorder, events: RunEvents, dagster_run: Any) -> set[
 
 
 def _check_runs(recorder: Recorder, events: RunEvents, dagster_run: Any, steps: set[str], outcomes: dict[str, StepOutcome],
-                checks: dict[str, list[AssetCheck]]) -> list[StepRun]:
+                checks: dict[str, list[AssetCheck]], run_namespace: str | None = None) -> list[StepRun]:
     """A run for each check step of ``steps`` (loaded nothing through tdprov; they started in this process, so their
     starts are among the run's ``events`` read) that ended (not stopped), in the job a
     step of ``dagster_run`` is a run of (named by the checks it evaluated when the run's execution plan cannot be
@@ -206,7 +208,7 @@ def _check_runs(recorder: Recorder, events: RunEvents, dagster_run: Any, steps: 
                if plan()  # else by the checks it evaluated
                else step_job(step, (), checks=[AssetCheckKey(c.key, c.result.name) for c in checks[step]]))
         identity = StepIdentity(dagster_run.run_id, dagster_run.job_name, step, outcome.attempt, job=job,
-                                **reexecution(dagster_run))
+                                run_namespace=run_namespace, **reexecution(dagster_run))
         run = _checked_recorder(recorder, dagster_run.run_id, step, checks[step], kept).step(identity)
         run.started_at = outcome.started_at
         run.inputs.extend(records)
@@ -380,7 +382,8 @@ def close_open_steps(config: Any, context: Any, run: Any, events: RunEvents | No
     instance = getattr(context, "instance", None)
     if run is not None and instance is not None:
         try:
-            end_open_steps(recorder, instance, run.run_id, run, events)
+            end_open_steps(recorder, instance, run.run_id, run, events,
+                           run_namespace(defined_configs(getattr(context, "all_resource_defs", None) or {})))
         except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
             if config.settings().strict:
                 raise

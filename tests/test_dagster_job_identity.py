@@ -497,3 +497,61 @@ def test_the_ops_of_a_graph_backed_multi_asset_are_one_job_each_in_every_subset(
     assert not failed.success
     evaluate_failure_sensor(failed, instance, ProvenanceResource(), repository_def=defs.get_repository_def())
     assert [e["job"]["name"] for e in _events(store) if e["eventType"] == "FAIL"] == ["asset:a:load_or_fail"]
+
+
+@asset(io_manager_key="alpha_io")
+def in_alpha() -> pd.DataFrame:
+    return pd.DataFrame({"x": [1]})
+
+
+@asset(io_manager_key="beta_io")
+def in_beta() -> pd.DataFrame:
+    return pd.DataFrame({"x": [2]})
+
+
+RUN_JOBS = PROV_O + """SELECT DISTINCT ?namespace ?name WHERE {
+  ?run tdprov:job ?plan . ?plan tdprov:namespace ?namespace ; tdprov:name ?name .
+  FILTER (STRENDS(STR(?run), ?id)) }"""
+
+
+def test_one_dagster_run_is_a_run_of_one_job_whatever_namespaces_its_steps_record_in(
+        store: Path, instance: DagsterInstance, tmp_path: Path) -> None:
+    """Each step named its Dagster run as a run of job:<Dagster job> in its own IO manager's namespace, so one run
+    was of two jobs (dagster://alpha and dagster://beta); it is of one now, in the first of the namespaces the run's
+    job configures in order, while each step's own job stays in its IO manager's namespace."""
+    result = materialize([in_alpha, in_beta], instance=instance, resources={
+        "alpha_io": ProvenanceIOManager(namespace="alpha"), "beta_io": ProvenanceIOManager(namespace="beta")})
+    assert result.success
+    events = _events(store)
+    assert {(e["job"]["namespace"], e["job"]["name"]) for e in events} == {
+        ("dagster://alpha", "in_alpha"), ("dagster://beta", "in_beta")}
+    parents = {(p["job"]["namespace"], p["job"]["name"], p["run"]["runId"]) for p in (e["run"]["facets"]["parent"] for e in events)}
+    assert parents == {("dagster://alpha", "job:__ephemeral_asset_job__", result.run_id)}
+    out = tmp_path / "store.ttl"
+    assert cli_main(["export", "--format", "ttl", "-o", str(out), "--store", str(store)]) == 0
+    rows = rdflib.Graph().parse(out, format="turtle").query(RUN_JOBS, initBindings={"id": rdflib.Literal(f"run-{result.run_id}")})
+    assert [(str(r.namespace), str(r.name)) for r in rows] == [("dagster://alpha", "job:__ephemeral_asset_job__")]
+
+
+@asset(io_manager_key="beta_io")
+def broken_in_beta() -> pd.DataFrame:
+    raise RuntimeError("the feature store is down")
+
+
+def test_the_failure_sensor_names_the_dagster_run_in_the_namespace_its_steps_do(
+        store: Path, instance: DagsterInstance) -> None:
+    """The run of a step that failed before it recorded anything, which the sensor makes up in its provenance
+    resource's namespace (dagster://default), names its Dagster run as the run's other steps do, in dagster://alpha,
+    the first namespace the job configures."""
+    provenance = ProvenanceResource()
+    defs = Definitions(assets=[in_alpha, in_beta, broken_in_beta], jobs=[define_asset_job("both")], resources={
+        "alpha_io": ProvenanceIOManager(namespace="alpha"), "beta_io": ProvenanceIOManager(namespace="beta"),
+        "provenance": provenance})
+    result = defs.resolve_job_def("both").execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    evaluate_failure_sensor(result, instance, provenance, defs.get_repository_def())
+    events = _events(store)
+    assert ("FAIL", "dagster://default", "broken_in_beta") in {(e["eventType"], e["job"]["namespace"], e["job"]["name"])
+                                                               for e in events}
+    parents = {(p["job"]["namespace"], p["job"]["name"], p["run"]["runId"]) for p in (e["run"]["facets"]["parent"] for e in events)}
+    assert parents == {("dagster://alpha", "job:both", result.run_id)}
