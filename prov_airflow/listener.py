@@ -20,6 +20,7 @@ from prov_common.hashing.shard_model import LocalState
 from prov_airflow import naming
 from prov_airflow.capture import DatasetCapture, Named, capture_all, capture_named, named_items, start_states
 from prov_airflow.outlets import after_execute, alias_events, annotate, is_alias
+from prov_airflow.provider_names import note_assets
 from prov_airflow.refs import resolve_inlets
 from prov_airflow.runinfo import RunInfo, dag_run_info, task_run_info
 from prov_airflow.settings import ListenerLimits, conf_flag
@@ -117,8 +118,9 @@ class ProvenanceListener:
     def _task_running(self, task_instance: Any) -> None:
         started = try_started(task_instance, time.time())  # the clock of this host, which stamps the files the try writes here
         info, task = task_run_info(task_instance)
-        before = start_states(list(getattr(task, "outlets", None) or [])) if started is not None else None
-        inputs = capture_all(_inlets(task), ListenerLimits.from_conf(), _options(task))
+        outlets, inlets = list(getattr(task, "outlets", None) or []), _inlets(task)
+        before = start_states(outlets) if started is not None else None
+        inputs = capture_all(inlets, ListenerLimits.from_conf(), _options(task))
         with self._lock:
             self._inputs[info.run_id] = inputs
             if started is not None:
@@ -127,6 +129,8 @@ class ProvenanceListener:
                 self._before.setdefault(info.run_id, before)
         after_execute(task, lambda context: self._outlets_written(info, task, context))
         companion = naming.provider_feeds_bundles()  # the provider's own START then opens the run
+        if companion:  # its events name an Asset as it does: noted before its hooks run (provider_names)
+            note_assets(info.run_id, named_items(inlets) + _named(outlets))
         self._emit(info, "RUNNING" if companion else "START", inputs, [], None, task, background=not companion,
                    event_time=None if companion else start_time(task_instance))
 

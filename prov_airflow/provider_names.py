@@ -6,21 +6,59 @@ The provider names a lineage ``File`` by its URL split as an object-store URI: a
 ``Asset("file://localhost/p")`` (``("file://localhost", "/p")``). tdprov names each of these as its listener
 does (:func:`~prov_common.lineage.naming.file_dataset`: ``("file", "/abs/p")``), so one file is one dataset
 whichever of them named it. Other datasets keep the provider's name.
+
+The provider names an ``Asset`` by its URI's path with its escapes (``Asset(Path("/d/a b.csv").as_uri())`` is
+``("file", "/d/a%20b.csv")``), which an OpenLineage ``Dataset`` it passes on as given would name the file
+``a%20b.csv``: the listener notes, for each try, the provider's name of each ``Asset`` it declares that tdprov names
+otherwise (:func:`note_assets`, before the provider's hooks run), and the try's events are named by that note.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from prov_common.bounded import keep_newest
 from prov_common.lineage.naming import file_dataset
 from prov_common.w3cprov.events import DatasetState
 
 
-def renamed(datasets: Any) -> Any:
+Key = tuple[str, str]
+_ASSETS: OrderedDict[str, dict[Key, Key]] = OrderedDict()
+_LOCK = threading.Lock()
+_NOTED = 1000
+
+
+def note_assets(run_id: str, items: Iterable[Any]) -> None:
+    """Note, for the try ``run_id``, the provider's name of each ``Asset`` among ``items`` (its declared inlets and
+    outlets, :class:`~prov_airflow.capture.Named`) that tdprov names otherwise (``named.key``)."""
+    from airflow.providers.openlineage.utils.utils import translate_airflow_asset
+    from airflow.sdk import Asset
+
+    aliases: dict[Key, Key] = {}
+    for named in items:
+        if not isinstance(named.item, Asset):
+            continue
+        theirs = translate_airflow_asset(named.item, None)
+        key = file_dataset(theirs.namespace, theirs.name) if theirs is not None else None
+        if key is not None and key != named.key:
+            aliases[key] = named.key
+    with _LOCK:
+        keep_newest(_ASSETS, run_id, aliases, _NOTED)
+
+
+def noted_assets(run_id: str) -> dict[Key, Key]:
+    """What :func:`note_assets` noted for the try ``run_id`` (the provider's name -> tdprov's), empty when nothing."""
+    with _LOCK:
+        return dict(_ASSETS.get(run_id) or {})
+
+
+def renamed(datasets: Any, assets: Mapping[Key, Key] | None = None) -> Any:
     """``datasets`` (an event's ``inputs`` or ``outputs``), each named by
-    :func:`~prov_common.lineage.naming.file_dataset`; entries that then name one dataset are one entry (the first
-    with a version, else the first). Anything but a list of datasets is returned as it is (the event's validation
-    then says what is wrong)."""
+    :func:`~prov_common.lineage.naming.file_dataset`, then by ``assets`` (:func:`noted_assets` of its run); entries
+    that then name one dataset are one entry (the first with a version, else the first). Anything but a list of
+    datasets is returned as it is (the event's validation then says what is wrong)."""
     if not isinstance(datasets, list) or not all(
             isinstance(d, Mapping) and isinstance(d.get("namespace"), str) and isinstance(d.get("name"), str)
             for d in datasets):
@@ -28,6 +66,7 @@ def renamed(datasets: Any) -> Any:
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for dataset in datasets:
         key = file_dataset(dataset["namespace"], dataset["name"])
+        key = (assets or {}).get(key, key)
         entry = {**dataset, "namespace": key[0], "name": key[1]}
         kept = found.get(key)
         if kept is None or (dataset_version(kept) is None and dataset_version(entry) is not None):

@@ -34,7 +34,7 @@ from prov_common.lineage.facet_names import OUTLETS
 from prov_common.w3cprov.identity import iso_z
 
 from prov_airflow.capture import DatasetCapture, dataset_key, named_key, to_uri
-from prov_airflow.provider_names import dataset_version, renamed
+from prov_airflow.provider_names import dataset_version, noted_assets, renamed
 
 if TYPE_CHECKING:  # the facets load the OpenLineage client: when a try's outlets are told, not with the plugin
     from prov_common.lineage.facets import OutletsRunFacet, UnwrittenOutlet
@@ -152,8 +152,9 @@ def provider_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
         return event
     from prov_common.lineage.facets import OutletsRunFacet, UnwrittenOutlet
 
-    event = {**event, **{side: renamed(event[side]) for side in ("inputs", "outputs") if side in event}}
     kind, run = event.get("eventType"), event.get("run")
+    assets = noted_assets(str(run.get("runId"))) if isinstance(run, Mapping) else {}
+    event = {**event, **{side: renamed(event[side], assets) for side in ("inputs", "outputs") if side in event}}
     known = _recalled(str(run.get("runId"))) if isinstance(run, Mapping) else None
     reason = {"START": DECLARED, "FAIL": FAILED, "ABORT": FAILED}.get(str(kind))
     if kind != "START" and known is not None and known.wrote_nothing_because:

@@ -29,13 +29,14 @@ def main(out: Path) -> int:
     assert naming.provider_feeds_bundles() is not disabled, "the OpenLineage provider is not configured as expected"
     raw, doubled = out / "raw.csv", out / "doubled.parquet"
     # the same files as the provider names them otherwise: a lineage File by path ("", "/p") and by file:///p
-    # ("file://", "p"), and an Asset on file://localhost ("file://localhost", "/p")
+    # ("file://", "p"), an Asset on file://localhost ("file://localhost", "/p"), and an Asset whose URI escapes its path
+    # (Path.as_uri(): "by uri é.csv" as "by%20uri%20%C3%A9.csv", which the provider keeps in its name)
     file_likes = [File(url=str(out / "by_path.csv")), File(url=(out / "by_uri.csv").as_uri()),
-                  Asset(f"file://localhost{out / 'on_localhost.csv'}")]
+                  Asset(f"file://localhost{out / 'on_localhost.csv'}"), Asset((out / "escaped é.csv").as_uri())]
 
     def write() -> None:
         pd.DataFrame({"x": [1, 2, 3]}).to_csv(raw, index=False)
-        for name in ("by_path", "by_uri", "on_localhost"):
+        for name in ("by_path", "by_uri", "on_localhost", "escaped é"):
             pd.DataFrame({"name": [name]}).to_csv(out / f"{name}.csv", index=False)
 
     def double() -> None:
