@@ -21,7 +21,7 @@ from prov_airflow import naming
 from prov_airflow.capture import DatasetCapture, Named, capture_all, capture_named, named_items, start_states
 from prov_airflow.outlets import after_execute, alias_events, annotate, is_alias
 from prov_airflow.provider_names import note_assets
-from prov_airflow.refs import resolve_inlets
+from prov_airflow.refs import resolve_inlets, resolve_outlets
 from prov_airflow.runinfo import RunInfo, dag_run_info, task_run_info
 from prov_airflow.settings import ListenerLimits, conf_flag
 from prov_airflow.times import end_time, start_time
@@ -118,7 +118,7 @@ class ProvenanceListener:
     def _task_running(self, task_instance: Any) -> None:
         started = try_started(task_instance, time.time())  # the clock of this host, which stamps the files the try writes here
         info, task = task_run_info(task_instance)
-        outlets, inlets = list(getattr(task, "outlets", None) or []), _inlets(task)
+        outlets, inlets = _outlets(task), _inlets(task)
         before = start_states(outlets) if started is not None else None
         inputs = capture_all(inlets, ListenerLimits.from_conf(), _options(task))
         with self._lock:
@@ -148,7 +148,7 @@ class ProvenanceListener:
         if inputs is None:  # the running hook ran in another process (or not at all): hash inputs now
             inputs = capture_all(_inlets(task), ListenerLimits.from_conf(), _options(task))
         outputs: list[DatasetCapture] = []
-        outlets = list(getattr(task, "outlets", None) or [])
+        outlets = _outlets(task)
         if error is None and wrote_outlets:
             outputs, not_written = hashed if hashed is not None else self._written(task, _named(outlets), started, before)
             if any(c.snapshot for c in outputs):
@@ -206,7 +206,7 @@ class ProvenanceListener:
         ``AssetAlias``), and put digest and bundle URI in the asset events of those the try wrote."""
         from prov_airflow.links import bundle_of_run
 
-        outlets = list(getattr(task, "outlets", None) or [])
+        outlets = _outlets(task)
         aliased = alias_events(context["outlet_events"])
         added = [asset for asset, _ in aliased]
         with self._lock:
@@ -314,6 +314,11 @@ def _named(outlets: list[Any]) -> list[Named]:
 def _inlets(task: Any) -> list[Any]:
     """The inlets of ``task``, each reference and alias resolved to its assets (:func:`~prov_airflow.refs.resolve_inlets`)."""
     return resolve_inlets(list(getattr(task, "inlets", None) or []))
+
+
+def _outlets(task: Any) -> list[Any]:
+    """The outlets of ``task``, each reference by name resolved to its asset (:func:`~prov_airflow.refs.resolve_outlets`)."""
+    return resolve_outlets(list(getattr(task, "outlets", None) or []))
 
 
 def _options(task: Any) -> Any:

@@ -1,9 +1,10 @@
-"""Inlets named by reference, resolved in the task process to the assets they stand for.
+"""Inlets and outlets named by reference, resolved in the task process to the assets they stand for.
 
 ``Asset.ref(name=...)`` (what an ``@asset`` consuming another ``@asset`` gets as inlet) names an asset by name
 only, and an ``AssetAlias`` stands for the assets added through it so far. Airflow resolves them for the task's
-``inlet_events`` through the task runner's supervisor; :func:`resolve_inlets` asks it the same questions, so
-their data is hashed as the task's inputs.
+``inlet_events`` (and an outlet's reference for its asset event) through the task runner's supervisor;
+:func:`resolve_inlets` and :func:`resolve_outlets` ask it the same questions, so their data is hashed as the task's
+inputs and outputs.
 """
 from __future__ import annotations
 
@@ -18,22 +19,35 @@ def resolve_inlets(items: list[Any]) -> list[Any]:
     the assets added through it. One that cannot be resolved (no supervisor: not a task process; an unknown name)
     is left out with a warning naming it."""
     from airflow.sdk import AssetAlias
+
+    return _resolved(items, "inlet", (AssetAlias,))
+
+
+def resolve_outlets(items: list[Any]) -> list[Any]:
+    """``items`` with each ``Asset.ref(name=...)`` replaced by the asset of that name (an ``AssetAlias`` is kept: the
+    assets added through it come with its events). One that cannot be resolved is left out with a warning naming it."""
+    return _resolved(items, "outlet", ())
+
+
+def _resolved(items: list[Any], what: str, aliases: tuple[type, ...]) -> list[Any]:
+    """``items`` (a task's inlets or outlets: ``what``), each reference by name and each of ``aliases`` resolved."""
     from airflow.sdk.definitions.asset import AssetNameRef
 
     resolved: list[Any] = []
     for item in items:
-        if not isinstance(item, (AssetNameRef, AssetAlias)):
+        if not isinstance(item, (AssetNameRef, *aliases)):
             resolved.append(item)
             continue
         try:
-            assets = _assets_of_alias(item.name) if isinstance(item, AssetAlias) else [_asset_named(item.name)]
+            assets = _assets_of_alias(item.name) if isinstance(item, aliases) else [_asset_named(item.name)]
         except Exception as exc:  # noqa: BLE001 - reported, never raised into the task
-            log.warning("tdprov: inlet %r could not be resolved to its assets (%s: %s): not recorded as an input. "
-                        "Fix: declare the asset itself as inlet (Asset('file:///abs/path') or Asset('s3://bucket/key'))",
-                        item, type(exc).__name__, exc)
+            side = "an input" if what == "inlet" else "an output"
+            log.warning("tdprov: %s %r could not be resolved to its assets (%s: %s): not recorded as %s. "
+                        "Fix: declare the asset itself as %s (Asset('file:///abs/path') or Asset('s3://bucket/key'))",
+                        what, item, type(exc).__name__, exc, side, what)
             continue
         if not assets:
-            log.info("tdprov: inlet %r stands for no asset yet: no input recorded for it", item)
+            log.info("tdprov: %s %r stands for no asset yet: nothing recorded for it", what, item)
         resolved.extend(assets)
     return resolved
 

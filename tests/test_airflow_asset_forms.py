@@ -33,7 +33,8 @@ NAMED = "tdprov_forms_named"
 def forms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict]]:
     """Run the DAG once: ``write`` declares an alias, a named asset, an OpenLineage ``Dataset`` and an
     ``ObjectStoragePath`` and adds ``via_alias.csv`` through the alias; ``read`` declares them all as inlets (the
-    alias and the named asset by reference). Gives the data folder and the bundles by task."""
+    alias and the named asset by reference); ``rewrite`` writes the named asset's bytes again, its outlet declared by
+    reference. Gives the data folder and the bundles by task."""
     data = tmp_path_factory.mktemp("forms")
     store = data / "store"
     saved = {key: os.environ.get(key) for key in tdprov_env(store)}
@@ -52,7 +53,9 @@ def forms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict
                                  ObjectStoragePath((data / "osp.csv").as_uri())])
          >> PythonOperator(task_id="read", python_callable=lambda: None,
                            inlets=[ALIAS, Asset.ref(name=NAMED), Dataset(namespace="file", name=str(data / "ol.csv")),
-                                   ObjectStoragePath((data / "osp.csv").as_uri())]))
+                                   ObjectStoragePath((data / "osp.csv").as_uri())])
+         >> PythonOperator(task_id="rewrite", outlets=[Asset.ref(name=NAMED)],
+                           python_callable=lambda: pd.DataFrame({"x": [5]}).to_csv(data / "named.csv", index=False)))
     try:
         assert run_dag(dag, logical_date=START).state == "success"
         yield data, {s.job_name.split(".", 1)[1]: s for s in bundles_of(store) if "." in s.job_name}
@@ -83,6 +86,15 @@ def test_inlets_named_by_reference_or_alias_are_resolved_and_hashed(forms) -> No
     inputs = _versions(by_task["read"].inputs)
     for name in ("named", "via_alias"):
         assert inputs[("file", str(data / f"{name}.csv"))] == hash_path(data / f"{name}.csv").digest
+
+
+def test_an_outlet_named_by_reference_is_resolved_and_an_output_of_the_try(forms) -> None:
+    """``outlets=[Asset.ref(name=...)]``, for which Airflow sends the asset of that name an event, is resolved in the
+    task process as an inlet is: the try that rewrote the asset's file records it as its output, hashed."""
+    data, by_task = forms
+    named = data / "named.csv"
+    assert _versions(by_task["rewrite"].outputs) == {("file", str(named)): hash_path(named).digest}
+    assert asset_events(DAG_ID, "rewrite")[named.as_uri()]["extra"]["tdprov"]["digest"] == hash_path(named).digest
 
 
 def test_openlineage_datasets_and_object_storage_paths_are_recorded(forms) -> None:

@@ -129,8 +129,9 @@ def run_and_print_states(dag, **kwargs) -> int:
     return 0
 
 
-def asset_events(dag_id: str) -> dict[str, dict]:
-    """Asset URI -> extra of the asset events of ``dag_id``, read back from the metadata DB."""
+def asset_events(dag_id: str, task_id: str | None = None) -> dict[str, dict]:
+    """Asset URI -> extra of the asset events of ``dag_id`` (of its task ``task_id`` only, when given), read back from
+    the metadata DB."""
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -139,6 +140,7 @@ def asset_events(dag_id: str) -> dict[str, dict]:
         rows = session.execute(select(AssetModel.uri, AssetEvent.extra, AssetEvent.source_task_id)
                                .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
                                .where(AssetEvent.source_dag_id == dag_id)).all()
+    rows = [row for row in rows if task_id in (None, row[2])]
     return {uri: {"extra": extra, "task": task} for uri, extra, task in rows}
 
 
