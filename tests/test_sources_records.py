@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from prov_common.cli import main
 from prov_common.config import Settings
 from prov_common.store import open_store
 
-from test_audit_support import Pipeline, dataset, digest, run_events, seal
+from test_audit_support import T0, Pipeline, dataset, digest, run_events, seal
 
 RAI = rdflib.Namespace("http://mlcommons.org/croissant/RAI/")
 SC = rdflib.Namespace("https://schema.org/")
@@ -85,6 +86,31 @@ def test_croissant_names_one_generation_with_typed_times_and_merges_with_the_exp
     generations = graph.query("""PREFIX prov: <http://www.w3.org/ns/prov#>
         SELECT ?e WHERE { ?e prov:wasGeneratedBy ?a, ?b FILTER (?a != ?b) }""")
     assert list(generations) == []
+
+
+def test_croissant_states_no_start_of_a_run_whose_events_hold_no_start(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A run whose events hold no START (RUNNING then COMPLETE; a lone COMPLETE) has no known start: the exported PROV
+    states none (mapping version 5), and neither does the Croissant record merged with it. The record stated the time
+    of the run's first event as its prov:startedAtTime (the RUNNING's, the end of a lone COMPLETE), a start the run
+    never reported. A run with a START states it in both."""
+    store = open_store(str(tmp_path / "store"))
+    seal(store, run_events("raw", [], [dataset("/d/raw.csv", digest("raw"))]))
+    running = run_events("prep", [dataset("/d/raw.csv", digest("raw"))], [dataset("/d/x.csv", digest("x"))], start=T0 + timedelta(minutes=10))
+    running[0]["eventType"], running[0]["eventTime"] = "RUNNING", "2026-05-01T12:13:00Z"
+    seal(store, running)
+    seal(store, run_events("train_model", [dataset("/d/x.csv", digest("x"))], [dataset("/m/z", digest("z"))],
+                           start=T0 + timedelta(minutes=20), job_type="TRAINING")[1:])  # its COMPLETE alone
+    assert main(["record", digest("z"), "--format", "croissant", "--no-checksum", "--store", store.uri]) == 0
+    record = rdflib.Graph().parse(data=capsys.readouterr().out, format="json-ld")
+    assert main(["export", "--format", "ttl", "--store", store.uri]) == 0
+    exported = rdflib.Graph().parse(data=capsys.readouterr().out, format="turtle")
+    runs = {str(record.value(r, SC.name)).rsplit("/", 1)[1]: r for r in record.subjects(rdflib.RDF.type, PROV.Activity)}
+    assert set(runs) == {"raw", "prep", "train_model"}
+    for name, run in runs.items():
+        for when in (PROV.startedAtTime, PROV.endedAtTime):
+            assert set(record.objects(run, when)) == set(exported.objects(run, when)), (name, when)
+    assert [str(t) for t in record.objects(runs["raw"], PROV.startedAtTime)] == ["2026-05-01T12:00:00+00:00"]
+    assert not [*record.objects(runs["prep"], PROV.startedAtTime), *record.objects(runs["train_model"], PROV.startedAtTime)]
 
 
 def test_record_gaps_and_bad_input(pipe: Pipeline, capsys: pytest.CaptureFixture) -> None:

@@ -169,6 +169,7 @@ def record_from_state(state: RunState, summary: BundleSummary, manifest_digest: 
         job_type=job_type if isinstance(job_type, str) else None,
         inputs=[_use(state, d, tests) for d in state.inputs],
         outputs=[_use(state, d, tests) for d in state.outputs],
+        start_recorded=state.start_recorded,
     )
 
 

@@ -368,6 +368,9 @@ class RunRecord:
     # the digests of the events its events.jsonl holds (events.line_digests) as verification read it, when this audit
     # examined it (None: not read): compared with the run's staged events without reading them again; not kept
     held_events: frozenset[str] | None = field(default=None, compare=False, repr=False)
+    # whether its events hold a START, so that its PROV states ``started_at`` as its start (mapping 5; else
+    # ``started_at`` is its first event's time), when read from its events (None: not read); not kept in the catalog
+    start_recorded: bool | None = field(default=None, compare=False, repr=False)
 
     @property
     def job(self) -> str:
@@ -400,7 +403,7 @@ class RunRecord:
         """The record as the catalog keeps it, its findings without their items (an older tdprov reads it): a catalog
         object keeps those beside its records (:func:`items_apart`)."""
         doc = {k: v for k, v in asdict(self).items() if k not in ("inputs", "outputs", "bundle_findings", "files", "refusals",
-                                                                    "held_events")}
+                                                                    "held_events", "start_recorded")}
         doc["inputs"] = [d.to_dict() for d in self.inputs]
         doc["outputs"] = [d.to_dict() for d in self.outputs]
         doc["bundle_findings"] = [f.to_dict() for f in self.bundle_findings]

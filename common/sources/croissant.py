@@ -290,8 +290,9 @@ def croissant_record(facts: RecordFacts) -> dict[str, Any]:
 
 
 def _activity(run: RunRecord) -> dict[str, Any]:
+    """A run as ``tdprov export`` states it: its start only when its events hold a START (mapping 5)."""
     return {"@id": run_iri(run.run_id), "@type": "prov:Activity", "name": run.job,
-            "prov:startedAtTime": run.started_at, "prov:endedAtTime": run.ended_at}
+            "prov:startedAtTime": run.started_at if run.start_recorded else None, "prov:endedAtTime": run.ended_at}
 
 
 def _drop_empty(value: Any) -> Any:
