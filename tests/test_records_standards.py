@@ -522,6 +522,24 @@ def test_croissant_of_a_file_whose_name_holds_a_question_mark_and_a_hash(tmp_pat
     assert _record(store, str(location), "dta", capsys)["dataFormat"] == "application/vnd.apache.parquet"
 
 
+def test_croissant_of_a_file_without_an_extension_loads_in_mlcroissant(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A file whose name has no extension (a model's ``weights``) is described as bytes of no known format,
+    ``application/octet-stream``, as a shard of no known extension is: Croissant requires every FileObject's
+    encodingFormat, and mlcroissant refused the record, whose FileObject had none."""
+    from prov_dagster import ProvenanceResource
+
+    store, location = str(tmp_path / "store"), tmp_path / "model.v2" / "weights"
+    location.parent.mkdir()
+    location.write_bytes(bytes(range(256)))
+    ProvenanceResource(store=store, dask_scheduler="none").record(outputs={"weights": str(location)}, job_name="train_model")
+    path = _croissant_file(tmp_path, store, str(location), capsys)
+    meta = mlc.Dataset(jsonld=str(path)).metadata  # raises on any error
+    assert [w for w in meta.ctx.issues.warnings if "schema.org/license" not in w] == []  # no source: no licence known
+    (obj,) = meta.distribution
+    assert (obj.name, obj.content_url, obj.encoding_formats) == ("weights", location.as_uri(), ["application/octet-stream"])
+    assert obj.sha256 == hashlib.sha256(location.read_bytes()).hexdigest()
+
+
 def test_dta_description_of_a_one_row_dataset_says_one_row(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The D&TA description of a version of one row ends ', 1 row'; it read ', 1 rows'."""
     store = str(tmp_path / "store")

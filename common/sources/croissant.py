@@ -22,7 +22,7 @@ from prov_common.audit.model import RunRecord
 from prov_common.hashing.remote import without_query
 from prov_common.sources.checksums import FileFacts, ShardFacts
 from prov_common.sources.dta import UNKNOWN
-from prov_common.sources.media import media_type_of_name
+from prov_common.sources.media import OCTET_STREAM, media_type_of_name
 from prov_common.sources.model import SourceRecord, source_iri
 from prov_common.sources.training_record import RecordFacts, dta_record, personal_data, unique
 from prov_common.store.keys import location_uri
@@ -125,7 +125,8 @@ def distribution(facts: RecordFacts, checked: FileFacts) -> list[dict[str, Any]]
     version = version_iri(facts)
     if checked.sha256:
         name = without_query(facts.location or facts.dataset.name).rstrip("/").rsplit("/", 1)[-1] or facts.dataset.name
-        return [_file_object(file_iri(version), name, facts.content_url, facts.media_type, checked.sha256, checked.size, facts.version)]
+        return [_file_object(file_iri(version), name, facts.content_url, facts.media_type or OCTET_STREAM, checked.sha256,  # required
+                             checked.size, facts.version)]
     return [_file_object(shard_iri(version, s.path), s.path, location_uri(s.location), media_type_of_name(s.path), s.sha256, s.size, s.digest)
             for s in checked.shards]
 
