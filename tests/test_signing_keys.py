@@ -145,3 +145,25 @@ def test_a_key_names_itself_once() -> None:
     assert private.key_id == public.key_id == key_id_of(public.key)
     assert private.key_id.startswith("ed25519:") and len(private.key_id) == len("ed25519:") + 64
     assert public == PublicKey.from_pem(public.to_pem())  # the cached id takes no part in equality
+
+
+def test_a_key_file_holding_two_keys_is_refused(tmp_path: Path) -> None:
+    """A key file read only its first key: a retired file of two lost keys (``cat a.pub b.pub``) left the second
+    trusted, its signatures counting past the cut-off. A file with more than one PEM block is refused, named."""
+    from prov_common.signing import sign_envelope, verify_envelope
+
+    team = tmp_path / "team"
+    _, a_pub = write_keypair(team / "a.key")
+    b_priv, b_pub = write_keypair(team / "b.key")
+    lost = tmp_path / "lost.pub"
+    lost.write_bytes(a_pub.read_bytes() + b_pub.read_bytes())
+    settings = Settings.from_env(trusted_keys=[str(team)], retired_keys=[f"{lost}@5"])
+    with pytest.raises(BadInputError, match=f"{lost} holds 2 PEM blocks.*one key per file") as info:
+        trust = trust_from_settings(settings)
+        envelope = sign_envelope(b"forged later", "text/plain", [load_signing_key(b_priv)])
+        verify_envelope(envelope, trust, position=100)  # before: passed, signed by b after its cut-off
+    assert "a folder of them" in str(info.value.fix)  # the fix names how to give several keys
+    both = tmp_path / "both.key"
+    both.write_bytes(load_signing_key(b_priv).to_pem() * 2)
+    with pytest.raises(BadInputError, match=f"{both} holds 2 PEM blocks"):
+        load_signing_key(both)

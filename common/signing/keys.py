@@ -12,6 +12,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from prov_common.errors import BadInputError
 
 KEY_ID_PREFIX = "ed25519:"
+PEM_BEGIN = b"-----BEGIN "
+
+
+def _one_pem(data: bytes, name: str) -> None:
+    """Refuse a key file of more than one PEM block: the loader reads the first key only, and the others would be
+    dropped unsaid (a retired or trusted key file of two keys, ``cat a.pub b.pub``, would name one of them)."""
+    if (blocks := data.count(PEM_BEGIN)) > 1:
+        raise BadInputError(f"{name} holds {blocks} PEM blocks where a key file holds one key.",
+                            fix="put one key per file, and name several public keys one by one or as a folder of them "
+                                "(TDPROV_TRUSTED_KEYS, TDPROV_RETIRED_KEYS=FOLDER@SIZE)")
 
 
 def key_id_of(public_key: Ed25519PublicKey) -> str:
@@ -51,6 +61,7 @@ class PublicKey:
     def from_pem(cls, data: bytes, source: str = "") -> "PublicKey":
         """Parse a PEM ``PUBLIC KEY`` (SubjectPublicKeyInfo); anything but Ed25519 is refused."""
         name = source or "public key"
+        _one_pem(data, name)
         try:
             key = serialization.load_pem_public_key(data)
         except ValueError as exc:
@@ -95,6 +106,7 @@ class SigningKey:
     def from_pem(cls, data: bytes, source: str = "", password: bytes | None = None) -> "SigningKey":
         """Parse a PEM PKCS#8 private key; anything but Ed25519 is refused."""
         name = source or "signing key"
+        _one_pem(data, name)
         try:
             key = serialization.load_pem_private_key(data, password=password)
         except (ValueError, TypeError) as exc:
