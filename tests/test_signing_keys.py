@@ -167,3 +167,14 @@ def test_a_key_file_holding_two_keys_is_refused(tmp_path: Path) -> None:
     both.write_bytes(load_signing_key(b_priv).to_pem() * 2)
     with pytest.raises(BadInputError, match=f"{both} holds 2 PEM blocks"):
         load_signing_key(both)
+
+
+def test_a_retired_entry_that_names_no_key_is_refused(tmp_path: Path) -> None:
+    """A TDPROV_RETIRED_KEYS folder that held no .pub or .pem file retired nothing, unsaid: the lost key, still trusted
+    (retiring wins, so it may stay listed), kept signing past the cut-off. Such an entry is refused, named."""
+    _, lost = write_keypair(tmp_path / "team" / "lost.key")
+    (tmp_path / "retired").mkdir()
+    (tmp_path / "retired" / "lost.key.public").write_bytes(lost.read_bytes())  # misnamed: not read as a key
+    settings = Settings.from_env(trusted_keys=[str(tmp_path / "team")], retired_keys=[f"{tmp_path / 'retired'}@5"])
+    with pytest.raises(BadInputError, match=f"TDPROV_RETIRED_KEYS entry '{tmp_path / 'retired'}@5' names no key"):
+        trust_from_settings(settings)

@@ -223,7 +223,11 @@ def _retire(trust: TrustStore, entries: tuple[str, ...], setting: str) -> None:
             raise BadInputError(f"{setting} entry {entry!r} is not PATH@SIZE.",
                                 fix=f"name each retired public key with the log size when it was retired, e.g. {setting}=old.key.pub@1200 "
                                     "(the size of the newest checkpoint: 'tdprov audit --json' prints it)")
-        for key in _keys_in(path, setting):
+        keys = _keys_in(path, setting)
+        if not keys:  # else the lost key, which may stay listed as trusted, would count past its cut-off
+            raise BadInputError(f"{setting} entry {entry!r} names no key: the folder {path} holds no .pub or .pem file.",
+                                fix=f"name the retired public key's file, or put it in {path} with a .pub name")
+        for key in keys:
             trust.retire(key, int(size))
 
 
