@@ -1152,3 +1152,18 @@ def test_a_long_argument_is_cut_in_every_refusal_and_its_size_named(tmp_path: Pa
         out, err = capsys.readouterr()
         assert out == "" and err == said + "\n", argv
 
+
+
+def test_verify_with_trusted_keys_that_hold_no_key_says_so_not_that_none_are_configured(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --trusted-keys folder holding no public key trusts nothing, so every bundle fails; the summary said 'no
+    trusted keys configured (set TDPROV_TRUSTED_KEYS)', wrong when they are set: it names what was given."""
+    store = str(tmp_path / "store")
+    Pipeline(store)
+    empty = tmp_path / "keys"
+    empty.mkdir()
+    capsys.readouterr()
+    assert main(["verify", "--store", store, "--trusted-keys", str(empty)]) == 1
+    err = capsys.readouterr().err
+    assert f"no trusted key: the trusted keys named ({empty}, by --trusted-keys or TDPROV_TRUSTED_KEYS) hold no .pub" in err, err
+    assert "no trusted keys configured" not in err

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -80,6 +81,14 @@ def missing_error(store: Any, run_id: str, entries_of: Callable[[str], list[str]
     return ObjectNotFoundError(f"no object of run {run_id}'s bundle is in {store.uri}: {missing.said}", fix=missing.fix)
 
 
+def _no_trust_text(settings: Settings) -> str:
+    """Why no key is trusted: none named, or the named files and folders hold none."""
+    if not settings.trusted_keys:
+        return "; no trusted keys configured (set TDPROV_TRUSTED_KEYS)"
+    return (f"; no trusted key: the trusted keys named ({os.pathsep.join(settings.trusted_keys)}, by --trusted-keys or "
+            "TDPROV_TRUSTED_KEYS) hold no .pub or .pem file (name the public key files, or a folder holding them)")
+
+
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
@@ -99,5 +108,5 @@ def run(args: argparse.Namespace) -> int:
         print(no_bundles_text(store.uri), file=sys.stderr)
     elif not args.json:
         print(f"{len(verification) - failed:,} of {counted(len(verification), 'bundle')} verified"
-              + ("" if len(trust) else "; no trusted keys configured (set TDPROV_TRUSTED_KEYS)"), file=sys.stderr)
+              + ("" if len(trust) else _no_trust_text(settings)), file=sys.stderr)
     return 1 if failed else 0
