@@ -304,3 +304,44 @@ def test_a_snapshot_hidden_by_a_delete_marker_restores_the_version_kept_under_it
     assert code == 2 and (f"the snapshot index '{index_key(table)}' of {table} in {store.describe()} is hidden by a delete "
                           f"marker. Fix: a delete marker (version id '{marker}') hides the object on this versioned bucket: "
                           "remove the marker") in said and "then check out again" in said, said
+
+
+def test_the_kept_version_of_an_overwritten_object_is_hashed_as_it_streams(s3_store_uri: str, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checkout of an object overwritten on a versioned (Object Lock) bucket read each version kept whole into memory,
+    so whoever can put versions (or a large snapshot overwritten a few times) made it use memory in proportion to them:
+    each version is now hashed as it streams to the file, one chunk of the store's reads at a time."""
+    import boto3
+
+    from prov_common.store import _base
+    from prov_common.store.snapshots import checkout
+
+    bucket, prefix = s3_store_uri[5:].split("/", 1)
+    boto3.client("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    store = open_store(s3_store_uri)
+    kept = bytes(range(256)) * 1024  # 256 KiB
+    digest = snapshot_bytes(store, kept)
+    for n in (2, 3):  # larger forgeries over it, the newest first to be read
+        _overwrite(s3_store_uri, object_key(digest), b"forged " * (40_000 * n))
+    reads: list[int] = []
+
+    class Counted:
+        def __init__(self, body: Any) -> None:
+            self._body = body
+
+        def read(self, n: int | None = None) -> bytes:
+            data = self._body.read(n)
+            reads.append(len(data))
+            return data
+
+        def close(self) -> None:
+            self._body.close()
+
+    def count_reads(parsed: dict, **_: Any) -> None:
+        parsed["Body"] = Counted(parsed["Body"])
+
+    store.client.meta.events.register("after-call.s3.GetObject", count_reads)
+    monkeypatch.setattr(_base, "CHUNK", 64 << 10)
+    out = checkout(store, digest, tmp_path / "back.bin")
+    assert out.read_bytes() == kept and sorted(p.name for p in tmp_path.iterdir()) == ["back.bin"]
+    assert sum(reads) >= len(kept) + 2 * 280_000 and max(reads) <= 64 << 10, max(reads)  # every version read, a chunk a time

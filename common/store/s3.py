@@ -334,8 +334,9 @@ class S3Store(BaseStore):
         finally:
             body.close()
 
-    def retained_versions(self, key: str) -> Iterator[bytes]:
-        """The bytes of every earlier version of ``key`` a versioned (Object Lock) bucket keeps, newest first."""
+    def retained_versions(self, key: str) -> Iterator[BinaryIO]:
+        """A stream of each earlier version of ``key`` a versioned (Object Lock) bucket keeps, newest first: each is
+        read as the caller reads it (never whole) and closed when the next is asked for or the iteration ends."""
         try:
             pages = self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=self.prefix + key)
             versions = [v for page in pages for v in page.get("Versions", []) if v["Key"] == self.prefix + key]
@@ -345,9 +346,11 @@ class S3Store(BaseStore):
             if version.get("IsLatest"):
                 continue
             try:
-                yield self.client.get_object(Bucket=self.bucket, Key=self.prefix + key, VersionId=version["VersionId"])["Body"].read()
+                body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key, VersionId=version["VersionId"])["Body"]
             except Exception as exc:  # noqa: BLE001
                 raise self._translate(exc, "read a retained version of", key) from exc
+            with _GuardedStream(body, self, key) as stream:
+                yield stream
 
     def delete_marker(self, key: str) -> "DeleteMarker | None":
         """The delete marker that hides ``key`` in a versioned bucket (its newest entry), with the newest version under it;

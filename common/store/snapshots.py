@@ -16,12 +16,13 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from prov_common.hashing.raw import blake3_digest
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, ObjectConflictError, VerificationError
 from prov_common.regular_file import kind_of
+from prov_common.store import _base
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
 
@@ -521,12 +522,28 @@ def _hidden(store: Store, key: str) -> "DeleteMarker | None":
 
 def _retained(store: Store, key: str, expected: str, tmp: Path) -> bool:
     """On a versioned (Object Lock) bucket whose current object was overwritten: write the retained
-    version that hashes to ``expected`` to ``tmp``. False when there is none (or no versions)."""
+    version that hashes to ``expected`` to ``tmp``. False when there is none (or no versions). Each version is
+    hashed as it streams into ``tmp`` (a chunk of :data:`~prov_common.store._base.CHUNK` at a time), so neither
+    its size nor how many versions there are sets the memory used."""
+    from prov_common.hashing import hash_stream
+
     versions = getattr(store, "retained_versions", None)
     if versions is None:
         return False
-    for data in versions(key):
-        if blake3_digest(data) == expected:
-            tmp.write_bytes(data)
-            return True
+    for stream in versions(key):
+        with open(tmp, "wb") as out:
+            if hash_stream(_Copying(stream, out), _base.CHUNK).digest == expected:
+                return True
     return False
+
+
+class _Copying:
+    """A stream that writes to ``out`` every chunk read from it (so one pass hashes and stores it)."""
+
+    def __init__(self, stream: BinaryIO, out: BinaryIO) -> None:
+        self._stream, self._out = stream, out
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self._out.write(data)
+        return data
