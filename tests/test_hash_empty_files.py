@@ -55,3 +55,24 @@ def test_several_paths_print_the_good_digests_and_name_the_bad_ones(tmp_path):
     assert lines[0].split()[0] == hash_path(tmp_path / "good.jsonl").digest
     errors = done.stderr.splitlines()
     assert len(errors) == 2 and "empty.csv" in errors[0] and "missing.parquet" in errors[1], done.stderr
+
+
+def test_a_0_byte_parquet_file_is_named_as_empty_with_its_fix(tmp_path, capsys):
+    """A 0-byte .parquet (given to 'tdprov hash', or a shard of a folder) was refused with pyarrow's "Parquet file size
+    is 0 bytes" and the fix to check that the file is valid parquet: it is named as empty, with the fix to remove it or
+    write it again, since an empty table is a Parquet file with a footer."""
+    from prov_common.cli import main
+
+    said = ("is empty (0 bytes), not a Parquet file: an empty table is a Parquet file with a footer (its schema). Fix: "
+            "remove it, or write it again (a table without rows written as Parquet, such as df.head(0).to_parquet(path), "
+            "is read as the empty table), or hash the file's bytes (tdprov hash --bytes).")
+    (tmp_path / "d").mkdir()
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "d" / "part-0.parquet")
+    (tmp_path / "d" / "part-1.parquet").write_bytes(b"")
+    with pytest.raises(BadInputError) as refused:
+        hash_shards(str(tmp_path / "d"), cache=False)
+    assert str(refused.value) == f"{str(tmp_path / 'd' / 'part-1.parquet')!r} {said}"
+    assert main(["hash", str(tmp_path / "d" / "part-1.parquet")]) == 2
+    assert capsys.readouterr().err == f"tdprov hash: {str(tmp_path / 'd' / 'part-1.parquet')!r} {said}\n"
+    pd.DataFrame({"a": [1]}).head(0).to_parquet(tmp_path / "d" / "part-1.parquet")  # the fix it gives
+    assert len(hash_shards(str(tmp_path / "d"), cache=False).shards) == 2

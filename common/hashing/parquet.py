@@ -7,6 +7,7 @@ per hashing thread, never a whole row group (whose size the file's writer chose)
 from __future__ import annotations
 
 import bisect
+import io
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,9 @@ _DAMAGED = f"write the file again, {OR_HASH_BYTES}."
 def open_parquet(source: IO[bytes], name: str) -> tuple[pq.ParquetFile, list[int]]:
     """``source`` as a :class:`~pyarrow.parquet.ParquetFile` that reads a column chunk :data:`READ_BUFFER` bytes
     at a time as its pages are decoded, and its row groups' row counts (checked by :func:`row_group_sizes`). A
-    footer that cannot be read is refused naming the file ``name`` (Arrow's own errors are mapped by the caller)."""
+    footer that cannot be read is refused naming the file ``name`` (Arrow's own errors are mapped by the caller), and
+    so is a 0-byte file (:func:`refuse_empty`)."""
+    refuse_empty(source, name)
     try:
         pf = pq.ParquetFile(source, buffer_size=READ_BUFFER, pre_buffer=False)
         pf.schema_arrow  # noqa: B018 - the schema is read from the footer here, once
@@ -36,6 +39,17 @@ def open_parquet(source: IO[bytes], name: str) -> tuple[pq.ParquetFile, list[int
     except (IndexError, OverflowError) as exc:
         raise BadInputError(f"{name!r} is not a valid Parquet file: its footer cannot be read ({exc}).",
                             fix=_DAMAGED) from exc
+
+
+def refuse_empty(source: IO[bytes], name: str) -> None:
+    """Refuse (naming the file ``name``) a 0-byte ``source``, which Arrow calls a "Parquet file size is 0 bytes" to be
+    checked as damaged: no table is a 0-byte Parquet file. ``source`` is left at its start."""
+    if source.seek(0, io.SEEK_END) == 0:
+        raise BadInputError(f"{name!r} is empty (0 bytes), not a Parquet file: an empty table is a Parquet file with "
+                            "a footer (its schema).",
+                            fix="remove it, or write it again (a table without rows written as Parquet, such as "
+                                f"df.head(0).to_parquet(path), is read as the empty table), {OR_HASH_BYTES}.")
+    source.seek(0)
 
 
 def row_group_sizes(pf: pq.ParquetFile, name: str) -> list[int]:
