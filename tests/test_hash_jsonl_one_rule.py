@@ -66,6 +66,24 @@ def test_numbers_past_the_double_range_are_refused_on_both_paths(path, line, sho
 
 
 @pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("ends", [b"\r", b"\r\r", b"\r \t"])
+def test_lines_ended_by_a_carriage_return_alone_are_named_on_both_paths(path, ends):
+    """A file whose lines end with CR alone (as old Mac OS wrote them) was refused as "more than one JSON value on the
+    line" ('parse error: trailing garbage', without a fix, on the long lines' path) with the fix to write one object
+    on each line, which it seemed to do: the CR line ends are named, with the fix to convert them to LF."""
+    body = b'{"a":5.0}' + ends + b'{"a":1.0}' + ends + LONG_LINE + ends
+    with pytest.raises(ValueError) as refused:
+        stream(b'{"a":2.0}\n' + body, path)
+    assert str(refused.value) == ("line 2: not valid JSON (more than one JSON value on the line, the next after a carriage "
+                                  "return (CR) alone: its lines end with CR, as old Mac OS wrote them, where JSON lines "
+                                  "end with LF).")
+    assert refused.value.fix == ("convert its line ends to LF, one object on each line (such as tr '\\r' '\\n' < old.jsonl "
+                                 "> new.jsonl), or hash the file's bytes (tdprov hash --bytes).")
+    converted = b'{"a":2.0}\n' + body.replace(b"\r", b"\n")
+    assert stream(converted, path).digest == hash_table(pajson.read_json(pa.BufferReader(converted))).digest
+
+
+@pytest.mark.parametrize("path", list(PATHS))
 def test_the_largest_numbers_a_double_holds_hash_as_arrow_reads_them(path):
     body = b'{"a":' + b"9" * 308 + b', "s":"' + b"9" * 400 + b'"}\n{"a":1.7e308,"s":"1e400"}\n' + LONG_LINE + b"\n"
     expected = hash_table(pajson.read_json(pa.BufferReader(body))).digest
@@ -92,7 +110,8 @@ def test_the_refusal_names_the_file(tmp_path: Path):
                                            (b'{"a":' + b"7" * 400 + b'}', "write a number that large as a JSON string"),
                                            (b'{"a":[1e999]}', "write a number that large as a JSON string"),
                                            (b'{"a":1e999999999999999999995}', "write a number that large as a JSON string"),
-                                           (b'{"a":1.0}{"a":3.0}', "write one JSON object on each line")])
+                                           (b'{"a":1.0}{"a":3.0}', "write one JSON object on each line"),
+                                           (b'{"a":1.0}\r{"a":3.0}\r', "convert its line ends to LF")])
 def test_the_whole_file_read_refuses_what_the_hash_refuses(tmp_path: Path, line, fix):
     """``read_table_file`` (what the Airflow operators and Dagster's recorded tables validate) follows the rule too:
     the same refusal as the hash's, naming the file, the line and the fix; strings holding those tokens are data."""

@@ -32,6 +32,11 @@ FIX_DEEP = f"flatten it (at most 256 levels of arrays and objects), {OR_HASH_BYT
 FIX_LARGE = f"write a number that large as a JSON string (text keeps every digit), {OR_HASH_BYTES}."
 FIX_TWICE = f"give the field once in each object (keep the value you mean), {OR_HASH_BYTES}."
 FIX_SPACE = f"write a space in its place between values (the escape in a string), {OR_HASH_BYTES}."
+FIX_CR = ("convert its line ends to LF, one object on each line (such as tr '\\r' '\\n' < old.jsonl > new.jsonl), "
+          f"{OR_HASH_BYTES}.")
+CR_JOINED = re.compile(rb"\}[ \t]*\r[ \t\r]*[^ \t\r\n]")  # an object, a carriage return alone, then a value
+CR_ENDS = ("more than one JSON value on the line, the next after a carriage return (CR) alone: its lines end with CR, "
+           "as old Mac OS wrote them, where JSON lines end with LF")
 JSON_SPACE = b" \t\r\n"  # JSON's whitespace: bytes.strip() strips a vertical tab and a form feed too
 _NOT_SPACE = {0x0B: ("a vertical tab", "\\u000b"), 0x0C: ("a form feed", "\\f")}
 
@@ -156,6 +161,7 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
     line = lines.number
     pieces = lines.pieces()
     sent = b""  # the parser's last piece
+    before = b""  # the end of the pieces sent before it: where a line end of CR alone may be
     try:
         for piece in pieces:
             if blank and not piece.strip(JSON_SPACE):
@@ -165,7 +171,7 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
                 if quote:  # the parser takes an empty piece for the end of its input
                     check_spaces(piece[:quote], line)
                     check_surrogates(piece[:quote])
-                    sent = piece[:quote]
+                    before, sent = (before + sent[-64:])[-64:], piece[:quote]
                     coro.send(sent)
                 lines.read_bytes = lines.chunk_bytes
                 value, piece = scan_string(piece[quote + 1:], pieces, keep_strings, keep_bytes)
@@ -179,7 +185,7 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
                 continue
             check_spaces(piece, line)
             check_surrogates(piece)
-            sent = piece
+            before, sent = (before + sent[-64:])[-64:], piece
             coro.send(sent)
             lines.read_bytes = lines.chunk_bytes if sink else max(lines.chunk_bytes, min(2 * lines.read_bytes, MAX_READ_BYTES))
             yield from sink
@@ -195,6 +201,8 @@ def _line_events(lines: _Lines, keep_strings: bool, keep_bytes: int) -> Iterator
         said = exc.args[0] if exc.args else exc
         text = said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)  # yajl may say it in bytes
         reason = " ".join(text.split()).replace("(right here) ------^", "").strip()
+        if reason.startswith("parse error: trailing garbage") and CR_JOINED.search(before + sent):
+            raise JsonLineError(line, f"not valid JSON ({CR_ENDS}).", FIX_CR) from exc
         raise JsonLineError(line, f"not valid JSON ({reason}).") from exc
     except StringError as exc:
         raise JsonLineError(line, f"not valid JSON ({exc}).") from exc

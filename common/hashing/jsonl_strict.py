@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prov_common.hashing.jsonl_events import (FIX_LARGE, FIX_OBJECT, JsonLineError, Opener, TooLarge, check_spaces,
+from prov_common.hashing.jsonl_events import (CR_ENDS, CR_JOINED, FIX_CR, FIX_LARGE, FIX_OBJECT, JsonLineError, Opener, TooLarge, check_spaces,
                                               decimal_refusal, json_lines, too_large)
 from prov_common.hashing.jsonl_schema import MAX_DEPTH, Node, TooDeep, read_row
 from prov_common.hashing.bytes_fix import OR_HASH_BYTES
@@ -60,6 +60,8 @@ def _refusal(line: bytes) -> tuple[str, str] | None:
         return str(exc), FIX_CONSTANT
     except json.JSONDecodeError as exc:
         rest = exc.doc[exc.pos:exc.pos + 4]
+        if exc.msg == "Extra data" and CR_JOINED.search(line):
+            return CR_ENDS, FIX_CR
         if exc.msg == "Extra data":
             return f"more than one JSON value on the line, the next at column {exc.colno}", FIX_JOINED
         if rest.lstrip("-").startswith("Inf"):
