@@ -63,9 +63,20 @@ def too_large(text: str) -> TooLarge:
         text = str(Decimal(text))  # one spelling whichever parser read it: 1e400 is 1E+400
     except InvalidOperation:  # an exponent past Decimal's range (1e999999999999999999995): shown as written
         pass
-    digits = sum(c.isdigit() for c in text)
-    shown = f"{text[:20]}…, {digits:,} digits" if len(text) > 24 else text
+    mantissa, e, exponent = text.partition("e") if "e" in text else text.partition("E")
+    digits = sum(c.isdigit() for c in mantissa)
+    if len(text) <= 24:
+        shown = text
+    elif e:  # the digits counted are the mantissa's: an exponent's only scale it
+        shown = f"{_head(mantissa, 20)}{e}{_head(exponent, 24)}, {digits:,} digits before its exponent"
+    else:
+        shown = f"{_head(text, 20)}, {digits:,} digits"
     return TooLarge(f"has a number too large for a double ({shown}): a double holds at most about 1.8e308.")
+
+
+def _head(text: str, most: int) -> str:
+    """``text``, its first ``most`` characters and an ellipsis when it is longer."""
+    return text if len(text) <= most else f"{text[:most]}…"
 
 
 class JsonLineError(ValueError):
