@@ -14,7 +14,7 @@ from prov_common.quality.mask_key import check_mask_key
 from prov_common.store.errors import STORE_VARIABLE
 from prov_common.store.location import parse_location
 from prov_common.store.outbox import default_spool_dir
-from prov_dagster.naming import namespace_uri
+from prov_dagster.naming import DEFAULT_NAMESPACE, namespace_uri
 from prov_dagster.storage import DataLocation, default_data_root
 
 
@@ -137,7 +137,10 @@ def namespaces_in(configs: Iterable[tuple[type, Mapping[str, Any]]]) -> set[str]
 
 def run_namespace(configs: Iterable[tuple[type, Mapping[str, Any]]]) -> str | None:
     """The namespace of the job of a Dagster run, the ``parent`` of its steps' runs: the first in order of the
-    namespaces its job's tdprov resources are configured with in code (``configs``: its ``resource_defs``', see
-    :func:`namespaces_in`), so every step of the run, whatever its IO managers' namespaces, and every
-    sensor closing it name one job; None when none is configured in code (each step then names its own)."""
-    return min(namespaces_in(configs), default=None)
+    namespaces other than ``dagster://default`` its job's tdprov resources are configured with in code (``configs``:
+    its ``resource_defs``', see :func:`namespaces_in`), ``dagster://default`` when they have no other, so every step of
+    the run, whatever its IO managers' namespaces, and every sensor closing it name one job; None when none is
+    configured in code (each step then names its own). Dagster's resource definition holds every field's value, its
+    default filled in, so a namespace left at the default and one set to ``default`` are alike."""
+    found = namespaces_in(configs)
+    return min(found - {DEFAULT_NAMESPACE} or found, default=None)

@@ -555,3 +555,18 @@ def test_the_failure_sensor_names_the_dagster_run_in_the_namespace_its_steps_do(
                                                                for e in events}
     parents = {(p["job"]["namespace"], p["job"]["name"], p["run"]["runId"]) for p in (e["run"]["facets"]["parent"] for e in events)}
     assert parents == {("dagster://alpha", "job:both", result.run_id)}
+
+
+def _parents(store: Path) -> set[tuple[str, str, str]]:
+    """(job namespace, job name, run id) of the parent of every event of the store."""
+    return {(p["job"]["namespace"], p["job"]["name"], p["run"]["runId"])
+            for p in (e["run"]["facets"]["parent"] for e in _events(store))}
+
+
+def test_a_namespace_left_at_default_does_not_name_the_dagster_run(store: Path, instance: DagsterInstance) -> None:
+    """An IO manager of namespace prod and a ProvenanceResource left at its default named the run dagster://default,
+    first in order; the default namespace names it only when no other is configured."""
+    result = materialize([in_alpha], instance=instance, resources={
+        "alpha_io": ProvenanceIOManager(namespace="prod"), "provenance": ProvenanceResource()})
+    assert result.success
+    assert _parents(store) == {("dagster://prod", "job:__ephemeral_asset_job__", result.run_id)}
