@@ -89,7 +89,8 @@ def step_identity(step_context: Any) -> StepIdentity:
 
     return StepIdentity(step_context.run_id, step_context.job_name, step.key, step_context.previous_attempt_count,
                         job=_job_of(step.key, step.step_outputs, planned, step_context.job_name, keys),
-                        run_namespace=run_namespace(defined_configs(step_context.job_def.resource_defs)),
+                        run_namespace=run_namespace(defined_configs(step_context.job_def.resource_defs,
+                                                                    step_context.dagster_run)),
                         **reexecution(step_context.dagster_run))
 
 
@@ -358,17 +359,28 @@ def resource_configs(repository_def: Any) -> list[tuple[type, Mapping[str, Any]]
     return defined_configs(top_level() if top_level is not None else {})
 
 
-def defined_configs(resources: Mapping[str, Any]) -> list[tuple[type, Mapping[str, Any]]]:
-    """The class and the config given in code of each Pythonic (``ConfigurableResource``) resource definition of
-    ``resources`` (a code location's top-level resources, a Dagster job's ``resource_defs``)."""
+def defined_configs(resources: Mapping[str, Any], dagster_run: Any = None) -> list[tuple[type, Mapping[str, Any]]]:
+    """The class and the config of each Pythonic (``ConfigurableResource``) resource definition of ``resources`` (a
+    code location's top-level resources, a Dagster job's ``resource_defs``): as given in code, with the fields that
+    the run config of ``dagster_run`` (given at launch, the same for every step of the run) gives it instead."""
+    launched = _launched_configs(getattr(dagster_run, "run_config", None))
     found = []
-    for resource in resources.values():
+    for key, resource in resources.items():
         cls = getattr(resource, "configurable_resource_cls", None)
         schema = getattr(resource, "config_schema", None)
-        config = schema.default_value if schema is not None and schema.default_provided else None
+        config = schema.default_value if schema is not None and schema.default_provided else {}
         if isinstance(cls, type) and isinstance(config, Mapping):
-            found.append((cls, config))
+            found.append((cls, {**config, **launched.get(key, {})}))
     return found
+
+
+def _launched_configs(run_config: Any) -> dict[str, Mapping[str, Any]]:
+    """Resource key -> the config a Dagster run config gives that resource (``{"resources": {key: {"config": ...}}}``)."""
+    resources = run_config.get("resources") if isinstance(run_config, Mapping) else None
+    if not isinstance(resources, Mapping):
+        return {}
+    return {key: entry["config"] for key, entry in resources.items()
+            if isinstance(entry, Mapping) and isinstance(entry.get("config"), Mapping)}
 
 
 def job_resource_defs(repository_def: Any, job_name: str | None) -> Mapping[str, Any]:

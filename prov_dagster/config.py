@@ -122,8 +122,8 @@ class ProvenanceConfig(Config):
 
 def namespaces_in(configs: Iterable[tuple[type, Mapping[str, Any]]]) -> set[str]:
     """The ``dagster://`` namespaces of the ``ProvenanceIOManager``s and ``ProvenanceResource``s among ``configs``
-    (class, config given in code: :func:`~prov_dagster._compat.defined_configs`); one set by an ``EnvVar`` is read
-    from this process's environment (unset: left out)."""
+    (class, config given in code or at launch: :func:`~prov_dagster._compat.defined_configs`); one set by an
+    ``EnvVar`` is read from this process's environment (unset: left out)."""
     found = set()
     for cls, config in configs:
         if issubclass(cls, ProvenanceConfig):
@@ -137,10 +137,10 @@ def namespaces_in(configs: Iterable[tuple[type, Mapping[str, Any]]]) -> set[str]
 
 def run_namespace(configs: Iterable[tuple[type, Mapping[str, Any]]]) -> str | None:
     """The namespace of the job of a Dagster run, the ``parent`` of its steps' runs: the first in order of the
-    namespaces other than ``dagster://default`` its job's tdprov resources are configured with in code (``configs``:
-    its ``resource_defs``', see :func:`namespaces_in`), ``dagster://default`` when they have no other, so every step of
-    the run, whatever its IO managers' namespaces, and every sensor closing it name one job; None when none is
-    configured in code (each step then names its own). Dagster's resource definition holds every field's value, its
-    default filled in, so a namespace left at the default and one set to ``default`` are alike."""
+    namespaces other than ``dagster://default`` its job's tdprov resources are configured with, in code or in the run's
+    config (``configs``: its ``resource_defs``', see :func:`namespaces_in`), ``dagster://default`` when they have no
+    other, so every step of the run, whatever its IO managers' namespaces, and every sensor closing it name one job;
+    None when none is configured (each step then names its own). Dagster's resource definition holds every field's
+    value, its default filled in, so a namespace left at the default and one set to ``default`` are alike."""
     found = namespaces_in(configs)
     return min(found - {DEFAULT_NAMESPACE} or found, default=None)

@@ -161,7 +161,7 @@ def close_failed_run(
         attempt = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt,  # job None: not planned
                                job=planned_step_job(plan(), step_key, dagster_run.job_name, assets_defs) if plan()
                                else None,
-                               run_namespace=run_namespace(defined_configs(job_resources())),
+                               run_namespace=run_namespace(defined_configs(job_resources(), dagster_run)),
                                **reexecution(dagster_run))
         namespaces = sorted({recorder.namespace, *everywhere, *recorded.get(step_key, ())})
         for namespace, (number, (_, ended)) in product(namespaces, enumerate(outcome.earlier)):

@@ -383,7 +383,7 @@ def close_open_steps(config: Any, context: Any, run: Any, events: RunEvents | No
     if run is not None and instance is not None:
         try:
             end_open_steps(recorder, instance, run.run_id, run, events,
-                           run_namespace(defined_configs(getattr(context, "all_resource_defs", None) or {})))
+                           run_namespace(defined_configs(getattr(context, "all_resource_defs", None) or {}, run)))
         except Exception as exc:  # noqa: BLE001 - recording never breaks the pipeline by accident
             if config.settings().strict:
                 raise

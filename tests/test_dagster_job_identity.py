@@ -570,3 +570,23 @@ def test_a_namespace_left_at_default_does_not_name_the_dagster_run(store: Path, 
         "alpha_io": ProvenanceIOManager(namespace="prod"), "provenance": ProvenanceResource()})
     assert result.success
     assert _parents(store) == {("dagster://prod", "job:__ephemeral_asset_job__", result.run_id)}
+
+
+def test_a_namespace_given_at_launch_names_the_dagster_run_in_every_step_and_sensor(
+        store: Path, instance: DagsterInstance) -> None:
+    """An IO manager configured at launch (run config: namespace alpha) beside one of namespace beta in code: the steps
+    named the run dagster://beta, the only namespace configured in code, though a step wrote in dagster://alpha; every
+    step, and the failure sensor closing one that recorded nothing, reads the run's config and names it dagster://alpha."""
+    provenance = ProvenanceResource()
+    defs = Definitions(assets=[in_alpha, broken_in_beta], jobs=[define_asset_job("both")], resources={
+        "alpha_io": ProvenanceIOManager.configure_at_launch(), "beta_io": ProvenanceIOManager(namespace="beta"),
+        "provenance": provenance})
+    result = defs.resolve_job_def("both").execute_in_process(
+        instance=instance, raise_on_error=False,
+        run_config={"resources": {"alpha_io": {"config": {"namespace": "alpha"}}}})
+    assert not result.success
+    evaluate_failure_sensor(result, instance, provenance, defs.get_repository_def())
+    assert {(e["eventType"], e["job"]["namespace"], e["job"]["name"]) for e in _events(store)} == {
+        ("START", "dagster://alpha", "in_alpha"), ("COMPLETE", "dagster://alpha", "in_alpha"),
+        ("START", "dagster://default", "broken_in_beta"), ("FAIL", "dagster://default", "broken_in_beta")}
+    assert _parents(store) == {("dagster://alpha", "job:both", result.run_id)}
