@@ -2068,8 +2068,8 @@ def _put_back_after_listing(uri: str, key: str, monkeypatch: pytest.MonkeyPatch)
     listed = inventory.Listing.take
     take = listed.__func__
 
-    def listed_then_swapped(cls: type, store: object) -> object:
-        listing = take(cls, store)
+    def listed_then_swapped(cls: type, store: object, *indexed: object) -> object:
+        listing = take(cls, store, *indexed)
         raw_write(uri, key, sealed)
         return listing
 

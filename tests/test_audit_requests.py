@@ -267,6 +267,35 @@ def test_a_prefix_too_large_to_keep_is_listed_by_one_request_per_page_an_audit(s
         assert sum(p.endswith("/bundles/") for p in asked) == 1, asked
 
 
+def test_an_index_too_large_to_keep_is_listed_once_an_audit(s3_store_uri: str, monkeypatch) -> None:
+    """An index the memo cannot keep was listed three times an audit: up to the bound by the first listing, in full (or
+    its new entries) by the planning step, and in full again by the inventory (at 20,000+ runs: 21 requests, then one a
+    page twice). The first listing lists it once, in full, before bundles/, and the planning step and the inventory
+    take its keys from that: one listing of index/, in a full audit, an incremental one, and a first audit that accepts
+    the store's log with ``require_runs`` (which also took the inventory's listing twice: bundles/ listed twice). Measured
+    with the bound lowered to 1: index/ listed 3 times in a full and an incremental audit and 4 times in the accepting
+    one (38, 21 and 20 listings of the store in all now, 40, 23 and 24 before)."""
+    from prov_common.store import listing_memo
+
+    pipe = Pipeline(s3_store_uri)
+    store = open_store(s3_store_uri)
+    asked: list[str] = []
+    store.client.meta.events.register("before-parameter-build.s3.ListObjectsV2", lambda params, **_: asked.append(params.get("Prefix", "")))
+    monkeypatch.setattr(listing_memo, "MAX_KEPT_OBJECTS", 1)
+    _seal_new(pipe, store, 0)
+    assert sum(1 for _ in store.list("index/")) > 2
+    asked.clear()
+    accepted = audit(store, accept_checkpoint="a first audit of a store with runs and no log", require_runs=True)
+    assert accepted.clean and accepted.full, [f.what for f in accepted.errors]
+    assert [sum(p.endswith(f"/{folder}/") for p in asked) for folder in ("index", "bundles")] == [1, 1], asked
+    for n in range(1, 3):  # incremental, then full
+        _seal_new(pipe, store, n)
+        asked.clear()
+        result = audit(store, full=n == 2)
+        assert result.clean and result.full == (n == 2) and result.bundles_examined, [f.what for f in result.errors]
+        assert [sum(p.endswith(f"/{folder}/") for p in asked) for folder in ("index", "bundles")] == [1, 1], asked
+
+
 def _third_audit_counted(tmp_path) -> CountingStore:
     """A local store counting what its third audit (incremental, :data:`NEW` runs new) reads and lists."""
     uri = str(tmp_path / "store")

@@ -190,11 +190,11 @@ def test_an_index_entry_deleted_while_the_audit_lists_is_a_finding(tmp_path: Pat
     class DeletingStore(LocalStore):
         """Deletes the entry right after a listing of the index shows it (as a concurrent writer would)."""
 
-        def list(self, prefix: str = "", *, start_after: str | None = None):
-            keys = list(super().list(prefix, start_after=start_after))
-            if prefix == layout.INDEX + "/" and entry in keys:
+        def list_info(self, prefix: str = "", *, start_after: str | None = None, tags_for=None):
+            infos = list(super().list_info(prefix, start_after=start_after, tags_for=tags_for))
+            if prefix == layout.INDEX + "/" and entry in [i.key for i in infos]:
                 raw_delete(self.uri, entry)
-            return iter(keys)
+            return iter(infos)
 
     result = run_audit(DeletingStore(tmp_path / "store"), Settings.from_env(store=str(tmp_path / "store")), progress=False)
     found = _found(result, CHECK_SIGNATURES, entry)

@@ -53,7 +53,7 @@ from prov_common.audit.witness import FIX_GAP, FIX_WITNESS, check_extends, read_
 from prov_common.bundle import layout
 from prov_common.bundle.layout import SETTLE_SECONDS
 from prov_common.bundle.model import BundleSummary
-from prov_common.bundle.storage import index_keys, load_index_entry
+from prov_common.bundle.storage import load_index_entry
 from prov_common.bundle.verify_pool import Pins, PoolProgress, map_bundles
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
@@ -144,7 +144,7 @@ def _audit(
     audit_trust = auditor_trust_from_settings(settings)  # what audits wrote (TDPROV_AUDITOR_KEYS, else the trusted keys)
     if not read_only:
         require_auditor_key(signer, audit_trust)
-    states_listed = Listing.first(store)  # their fingerprints before the state is read
+    indexed, states_listed = Listing.first(store)  # the index, listed once an audit; the states' fingerprints before one is read
     tlog = TransparencyLog(store, audit_trust, read_once=True)  # the audit reads the newest checkpoint for several checks
     result = AuditResult(audit_id=str(uuid.uuid4()), store=store.uri, started=started, full=full, rehash=rehash, read_only=read_only)
     log_check = CheckResult(CHECK_LOG)
@@ -175,8 +175,8 @@ def _audit(
     # index keys up to here were listed by an earlier audit: an entry of a run not logged there is back-dated, in --full too
     # (unless a person accepts the store as it is)
     listed = _listing_cursor(loaded.state) if loaded.state and accept_checkpoint is None else None
-    plan = (_plan_full(store, tlog, head.checkpoint.size if head else 0, pins, listed) if previous is None
-            else _plan_since(store, tlog, previous, loaded))
+    plan = (_plan_full(store, tlog, head.checkpoint.size if head else 0, pins, indexed, listed) if previous is None
+            else _plan_since(store, tlog, previous, loaded, indexed))
     log_check.findings += plan.problems
     log_check.checked = plan.checkpoints
     result.previous_checkpoint = head.checkpoint.size if head else 0
@@ -196,7 +196,7 @@ def _audit(
     unsealed = list(loaded.state.checks.unsealed) if loaded.state else []  # kept by --full too: their evidence may be gone
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
         if (require_runs and head is None and unlogged and not _remembered_records(memory)
-                and not _holds_records(store, Listing.take(store)) and (evidence := emptied(store, audit_trust, identity.store_id)).finding is None):
+                and not _holds_records(store, indexed, whole=False) and (evidence := emptied(store, audit_trust, identity.store_id)).finding is None):
             raise _nothing_to_audit(store, evidence)  # accepting an empty or mistyped store would make it pass as audited
         require_write_access(store)  # the resolution is written into the store (a read-only audit records none)
         removed, _ = staging_removed(store, unsealed)  # runs whose staged events are gone: the person accepts their loss too
@@ -225,7 +225,7 @@ def _audit(
     result.log_gap = bool(memory.open)
     blocked = result.log_gap or head_unread
     result.remembered = memory.checkpoint
-    listing = Listing.take(store)
+    listing = Listing.take(store, indexed)
     unpinned = pin_listing(store, listing.tags)
     refresh_fingerprints(memory, listing)
     recorded = record_bundle_files(memory, listing, store)  # an inventory kept by an earlier tdprov: its runs' files, as listed now
@@ -655,11 +655,15 @@ def _nothing_to_audit(store: Store, told: ReportEvidence) -> BadInputError:
 _RECORDED = (layout.BUNDLES + "/", layout.INDEX + "/", SOURCES_PREFIX, LEAVES_PREFIX, CHECKPOINTS_PREFIX)  # not audit/: what audits wrote
 
 
-def _holds_records(store: Store, listing: Listing) -> bool:
+def _holds_records(store: Store, listing: Listing, *, whole: bool = True) -> bool:
     """Whether the store holds a bundle, an index entry, a source record, a log object (not the audit's write probe) or
     a run in progress. The audits' own reports and records are not records: an audit of an empty store writes them too
-    (an earlier audit's report that found records is evidence of their deletion, see ``emptied.py``)."""
-    return any(key.startswith(_RECORDED) for key in listing.tags) or next(iter(store.list(layout.STAGING + "/")), None) is not None
+    (an earlier audit's report that found records is evidence of their deletion, see ``emptied.py``). ``listing``: the
+    inventory's listing of the store, or with ``whole`` False the index's alone (:meth:`Listing.first`), before the
+    inventory's: the other prefixes are then asked for their first key, not listed."""
+    unlisted = () if whole else tuple(p for p in _RECORDED if p != layout.INDEX + "/")
+    return (any(key.startswith(_RECORDED) for key in listing.tags)
+            or any(next(iter(store.list(prefix)), None) is not None for prefix in (*unlisted, layout.STAGING + "/")))
 
 
 def _remembered_records(memory: AuditorMemory) -> str:
@@ -685,8 +689,9 @@ def _listing_cursor(state: AuditState) -> str | None:
     return layout.rewind_cursor(state.last_index_key, SETTLE_SECONDS) if state.last_index_key else None
 
 
-def _plan_full(store: Store, tlog: TransparencyLog, size: int, pins: dict[str, str], listed: str | None = None) -> _Plan:
-    """Every bundle in the index, against the whole log (whose leaves decide whether an older catalog object is this log's).
+def _plan_full(store: Store, tlog: TransparencyLog, size: int, pins: dict[str, str], indexed: Listing, listed: str | None = None) -> _Plan:
+    """Every bundle in the index (as ``indexed`` lists it, :meth:`Listing.first`), against the whole log (whose leaves
+    decide whether an older catalog object is this log's).
     ``listed``: the cursor up to which an earlier audit listed the index; an entry up to it of a run the log does not hold
     appeared behind that listing (back-dated, or copied in): it is not logged, and the inventory names it, as an
     incremental audit does."""
@@ -696,16 +701,16 @@ def _plan_full(store: Store, tlog: TransparencyLog, size: int, pins: dict[str, s
     if state.problems:  # leaves past a gap or a damaged batch are still logged: never log them twice
         logged |= {x.run_id for x in tlog.readable_leaves()}
         listed = None  # what an unreadable leaf batch held cannot be told from a back-dated entry: logged again (a note says so)
-    entries = [key for key in index_keys(store) if (run_id := layout.index_run_id(key)) is not None  # others: the inventory names them
+    entries = [key for key in indexed.entries() if (run_id := layout.index_run_id(key)) is not None  # others: the inventory names them
                and (listed is None or key > listed or run_id in logged)]
     return _Plan(entries, logged, leaves, size, [(x.index_key, x.run_id) for x in leaves], len(state.checkpoints),
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], load_catalog(store, tlog.trust, Binding(tlog, pins, logged)),
                  set(store.list(GENERATED_PREFIX)), cursor=listed)
 
 
-def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loaded: LoadedState) -> _Plan:
-    """Bundles indexed since the state's listing window, and any logged after its checkpoint (by an audit
-    that wrote no state), against the log from the state's checkpoint on."""
+def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loaded: LoadedState, indexed: Listing) -> _Plan:
+    """Bundles indexed since the state's listing window (as ``indexed`` lists the index, :meth:`Listing.first`), and any
+    logged after its checkpoint (by an audit that wrote no state), against the log from the state's checkpoint on."""
     assert loaded.checkpoint is not None
     state = tlog.verify(since=loaded.checkpoint)
     later = state.leaves  # logged after the state's checkpoint: not in its results
@@ -714,7 +719,7 @@ def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loade
     recent = [*previous.recent, *((x.index_key, x.run_id) for x in later)]
     logged = {r for _, r in recent}
     cursor = _listing_cursor(previous)
-    entries: list[str | BundleSummary] = [*_new_entries(store, cursor, logged), *(_summary_of_leaf(store, x) for x in later)]
+    entries: list[str | BundleSummary] = [*_new_entries(indexed, cursor, logged), *(_summary_of_leaf(store, x) for x in later)]
     return _Plan(entries, logged, later, previous.checkpoint_size + len(later), recent, len(state.checkpoints) + 1,
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], cursor=cursor,
                  leaves_from=loaded.checkpoint.checkpoint.size)
@@ -852,9 +857,9 @@ def _late_arrivals(new: list[RunRecord], head_time: str, head_key: str, damaged:
     return out
 
 
-def _new_entries(store: Store, cursor: str | None, logged: set[str]) -> Iterator[str]:
-    """Keys of the index entries after ``cursor`` of runs not yet logged (the run id is in the key)."""
-    return (key for key in index_keys(store, cursor) if (run_id := layout.index_run_id(key)) is not None and run_id not in logged)
+def _new_entries(indexed: Listing, cursor: str | None, logged: set[str]) -> Iterator[str]:
+    """Keys of the index entries ``indexed`` lists after ``cursor`` of runs not yet logged (the run id is in the key)."""
+    return (key for key in indexed.entries(cursor) if (run_id := layout.index_run_id(key)) is not None and run_id not in logged)
 
 
 def _logged_entry(listing: Listing, run_id: str, key: str) -> str | _MovedEntry:

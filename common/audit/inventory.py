@@ -47,8 +47,8 @@ TRACKED_PREFIXES = (CHECKPOINTS_PREFIX, LEAVES_PREFIX, *SIGNED_PREFIXES, REPORTS
 _INDEX = layout.INDEX + "/"
 # the index first, before the bundles (see Listing.take)
 LISTED_PREFIXES = (_INDEX, layout.BUNDLES + "/", "log/", *SIGNED_PREFIXES, REPORTS_PREFIX, SOURCES_PREFIX)
-# what Listing.first lists: the prefixes of readers before the inventory; bundles/ has none, so the inventory lists it alone
-FIRST_LISTED = tuple(p for p in LISTED_PREFIXES if p != layout.BUNDLES + "/")
+# what Listing.first lists after the index, for the readers before the inventory; bundles/ has none, so the inventory lists it alone
+FIRST_LISTED = tuple(p for p in LISTED_PREFIXES if p not in (_INDEX, layout.BUNDLES + "/"))
 _KINDS = {SOURCES_PREFIX: "source record", REPORTS_PREFIX: "audit report", RUNS_PREFIX: "audit's signed record",
           RESOLUTIONS_PREFIX: "signed resolution", CHECKPOINTS_PREFIX: "checkpoint", LEAVES_PREFIX: "leaf batch"}
 FIX_RESTORE = ("restore the object from a backup or replica of the store (objects are written once); then audit again. On a local "
@@ -116,37 +116,49 @@ class Listing:
     unparsed: list[str] = field(default_factory=list)  # index keys whose name is no <stamp>-<run id>.json: they name no run
 
     @classmethod
-    def take(cls, store: Store) -> "Listing":
-        """One listing of the store; on a local folder only the tracked objects are stat'ed (S3 lists tags for free)."""
-        out = cls()
+    def take(cls, store: Store, indexed: Listing | None = None) -> Listing:
+        """One listing of the store; on a local folder only the tracked objects are stat'ed (S3 lists tags for free).
+        ``indexed``: the listing of the index that :meth:`first` took, continued here with the other prefixes (the
+        index is not listed again: it was listed before bundles/ all the same)."""
+        out = cls() if indexed is None else indexed
         # the index before the bundles: a writer writes a run's files before its index entry, so each entry listed has
         # its files in the listing of bundles/ taken after it (the other order misses the files of a run sealed between
         # the two, which the audit's listing memo then hides from the run's verification: "missing", for the audit's length);
         # each prefix read as it is listed, none held whole beside what the inventory keeps of it
         for prefix in LISTED_PREFIXES:
-            count = 0
-            for info in store.list_info(prefix, tags_for=_fingerprinted):
-                count += 1
-                out.tags[info.key] = info.fingerprint
-                if prefix == _INDEX and info.key.endswith(".json"):
-                    if (run_id := layout.index_run_id(info.key)) is not None:
-                        out.index.setdefault(run_id, []).append(info.key)
-                    else:
-                        out.unparsed.append(info.key)
-            out.requests += count // 1000 + 1
+            if indexed is None or prefix != _INDEX:
+                out._list(store, prefix)
         out.files = bundle_files(out.tags)
         return out
 
-    @staticmethod
-    def first(store: Store) -> dict[str, str]:
+    def _list(self, store: Store, prefix: str) -> None:
+        """Add the objects under ``prefix``, as listed now, and the index keys among them by run id."""
+        count = 0
+        for info in store.list_info(prefix, tags_for=_fingerprinted):
+            count += 1
+            self.tags[info.key] = info.fingerprint
+            if prefix == _INDEX and info.key.endswith(".json"):
+                if (run_id := layout.index_run_id(info.key)) is not None:
+                    self.index.setdefault(run_id, []).append(info.key)
+                else:
+                    self.unparsed.append(info.key)
+        self.requests += count // 1000 + 1
+
+    @classmethod
+    def first(cls, store: Store) -> tuple[Listing, dict[str, str]]:
         """List the store at the start of an audit, within its listing memo (``BaseStore.memo_listings``): every
-        reader of these prefixes before the inventory (the log's checkpoints and leaves, the audit state, the index)
-        and :meth:`take` itself then have their keys from it, each prefix listed once until the audit writes there.
-        ``bundles/``, which no reader before the inventory lists, is not listed here: :meth:`take` lists it once (and
-        the memo keeps that listing for the bundles' readers after it, as it would keep this one). A prefix the memo
-        cannot keep (more than :data:`~prov_common.store.listing_memo.MAX_KEPT_OBJECTS` objects: a large store's index)
-        is read no further than that bound here. Returns the fingerprints of the audit states listed (key ->
-        fingerprint): what they were before the audit read one (see :func:`adopt_new`'s ``read``)."""
+        reader of these prefixes before the inventory (the log's checkpoints and leaves, the audit state) then has its
+        keys from it, each prefix listed once until the audit writes there. The index is listed here once, in full,
+        whatever its size: the audit's planning step (:meth:`entries`) and :meth:`take` (given it) have its keys from
+        the listing returned, which the inventory keeps anyway, so a large store's index, which the memo cannot keep,
+        is not listed again by either. ``bundles/``, which no reader before the inventory lists, is not listed here:
+        :meth:`take` lists it once, after the index (and the memo keeps that listing for the bundles' readers after it,
+        as it would keep this one). Any other prefix the memo cannot keep (more than
+        :data:`~prov_common.store.listing_memo.MAX_KEPT_OBJECTS` objects) is read no further than that bound here.
+        Returns the listing of the index and the fingerprints of the audit states listed (key -> fingerprint): what
+        they were before the audit read one (see :func:`adopt_new`'s ``read``)."""
+        indexed = cls()
+        indexed._list(store, _INDEX)
         states: dict[str, str] = {}
         for prefix in FIRST_LISTED:
             for seen, info in enumerate(store.list_info(prefix, tags_for=_fingerprinted), 1):
@@ -154,7 +166,12 @@ class Listing:
                     break
                 if info.key.startswith(STATE_PREFIX):
                     states[info.key] = info.fingerprint
-        return states
+        return indexed, states
+
+    def entries(self, after: str | None = None) -> list[str]:
+        """The keys of the index entries listed (``*.json``) after ``after``, in the order listed: what
+        :func:`~prov_common.bundle.storage.index_keys` gives, without listing the index again."""
+        return [key for key in self.tags if key.startswith(_INDEX) and key.endswith(".json") and (after is None or key > after)]
 
     def pins(self, run_ids: Iterable[str]) -> dict[str, str]:
         """The fingerprints of the objects examining ``run_ids`` reads: their index entries and every object of their
