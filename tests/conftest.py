@@ -164,13 +164,24 @@ def s3_weakening_etags(s3_server: S3Server, tmp_path_factory: pytest.TempPathFac
         yield proxy
 
 
+@pytest.fixture
+def s3_refusing_bucket_settings(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory):
+    """The session's S3 server behind a proxy on localhost that refuses (403 AccessDenied) reads of a bucket's
+    versioning and Object Lock configuration, as S3 refuses credentials without s3:GetBucketVersioning and
+    s3:GetBucketObjectLockConfiguration: a :class:`S3Server` for the proxy."""
+    with _rewriting_proxy(s3_server, tmp_path_factory, refuse=("versioning", "object-lock")) as proxy:
+        yield proxy
+
+
 @contextlib.contextmanager
 def _rewriting_proxy(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory, *, drop_if_match: bool = False,
-                     drop_pinned_etag_under: str | None = None, weaken_etags: bool = False) -> Iterator[S3Server]:
+                     drop_pinned_etag_under: str | None = None, weaken_etags: bool = False,
+                     refuse: tuple[str, ...] = ()) -> Iterator[S3Server]:
     """A proxy on localhost before the session's S3 server that passes each request and answer on as it is, but
     for ``If-Match`` dropped from requests (``drop_if_match``), ``ETag`` dropped from the answers to requests that hold
-    ``If-Match`` of a path holding ``drop_pinned_etag_under``, or made weak in every answer (``weaken_etags``): a
-    :class:`S3Server` for the proxy."""
+    ``If-Match`` of a path holding ``drop_pinned_etag_under``, or made weak in every answer (``weaken_etags``), and
+    a GET of a bucket's subresource named in ``refuse`` (``versioning``) answered 403 AccessDenied, as S3 answers
+    credentials without the permission: a :class:`S3Server` for the proxy."""
     import http.client
     from http.server import BaseHTTPRequestHandler
 
@@ -194,6 +205,14 @@ def _rewriting_proxy(s3_server: S3Server, tmp_path_factory: pytest.TempPathFacto
 
         def _forward(self) -> None:
             body = self._body()
+            if self.command == "GET" and set(self.path.partition("?")[2].replace("=", "&").split("&")) & set(refuse):
+                denied = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+                self.send_response_only(403)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(denied)))
+                self.end_headers()
+                self.wfile.write(denied)
+                return
             dropped = hop | ({"if-match"} if drop_if_match else set())
             headers = {k: v for k, v in self.headers.items() if k.lower() not in dropped}
             pinned = "If-Match" in self.headers and drop_pinned_etag_under is not None and drop_pinned_etag_under in self.path

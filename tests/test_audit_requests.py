@@ -49,7 +49,8 @@ def test_an_incremental_audit_lists_each_prefix_once(s3_store_uri: str) -> None:
     state and catalog segment the audit before wrote read once, not again by the inventory); 63 and 14 (the log's
     new leaves listed and read once, not again to prove the log extends the auditor's checkpoint); 61 and 12 now (what
     the audit created, its catalog segment and leaf batch, added to the kept listing: audit/catalog/ and log/leaves/ are
-    not listed again)."""
+    not listed again); 63 with the bucket's versioning and Object Lock configuration read once each, to compare with what
+    the auditor saw before."""
     pipe = Pipeline(s3_store_uri)
     store = open_store(s3_store_uri)
     calls = _counted(store)
@@ -63,7 +64,8 @@ def test_an_incremental_audit_lists_each_prefix_once(s3_store_uri: str) -> None:
     later = counts[1:]
     assert later[0] == later[1], counts  # the same work for the same news, whatever the store holds
     assert later[0]["ListObjectsV2"] <= 12, later[0]
-    assert sum(later[0].values()) <= 61, later[0]
+    assert sum(later[0].values()) <= 63, later[0]
+    assert later[0]["GetBucketVersioning"] == later[0]["GetObjectLockConfiguration"] == 1, later[0]
     assert later[0].get("HeadObject", 0) <= NEW, later[0]  # one per new bundle (an object where its folder belongs)
 
 

@@ -217,8 +217,9 @@ def test_unknown_and_unsigned_keys_are_refused(aws: IamS3) -> None:
 def test_admin_initialises_the_store_and_nobody_else_can(aws: IamS3, monkeypatch, capsys) -> None:
     uri, roles = aws.store(lock=True)
     bucket = _bucket_of(uri)
+    _denied(init_s3, uri, versioning=True, client=roles["writer"].client())  # it cannot even read the bucket's settings
     for role in ("writer", "auditor"):
-        _denied(init_s3, uri, versioning=True, client=roles[role].client())
+        _denied(roles[role].client().put_bucket_versioning, Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
         _denied(roles[role].client().put_object_lock_configuration, Bucket=bucket, ObjectLockConfiguration={
             "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
     roles["admin"].use(monkeypatch)
@@ -237,6 +238,10 @@ def test_admin_initialises_the_store_and_nobody_else_can(aws: IamS3, monkeypatch
     _denied(admin.delete_object, Bucket=bucket, Key=probe)
     _denied(admin.delete_object, Bucket=bucket, Key=probe, VersionId=version)
     _denied(admin.delete_bucket, Bucket=bucket)
+    # the auditor reads the versioning and Object Lock configuration (every audit compares them with what it saw), sets none
+    checked = init_s3(uri, lock_mode="governance", retention_days=1, client=roles["auditor"].client())
+    assert checked.versioning == "Enabled" and checked.object_lock and checked.lock_mode == "compliance" and checked.retention_days == 1, checked
+    assert any("could not set Object Lock" in p and "AccessDenied" in p for p in checked.problems), checked.problems
 
 
 def test_writer_records_runs_and_cannot_rewrite_history(aws: IamS3, monkeypatch, tmp_path: Path) -> None:
@@ -308,6 +313,7 @@ def test_auditor_audits_reads_everything_and_writes_no_record(aws: IamS3, monkey
     audit = run_audit(store, stale_after=timedelta(0), progress=False)  # the report goes into the store
     assert audit.checkpoint is not None and audit.checkpoint.checkpoint.size == 2
     assert {f.run_id for f in audit.findings if f.check == CHECK_UNFINISHED} == {runs[2]}
+    assert not [f for f in audit.findings if f.object.startswith("bucket ")]  # its template lets it read the bucket's protection
     written = set(store.list()) - {k for k in store.list() if k.split("/")[0] in ("bundles", "index", "staging")}
     assert {p for p in AUDIT_PREFIXES if any(k.startswith(p) for k in written)} == set(AUDIT_PREFIXES)
     assert main(["verify", "--store", uri, runs[0], runs[1]]) == 0

@@ -38,6 +38,7 @@ from prov_common.audit.memory_objects import keep_inline, load_inventory, save_i
 from prov_common.audit.personal import undocumented_personal_data
 from prov_common.audit.model import (CHECK_INVENTORY, CHECK_LOG, CHECK_REHASH, CHECK_SOURCES, ERROR, NOTE, CheckResult, Finding, RunRecord,
                                      distinct, name_apart, REHASH_HINT, rehash_not_run)
+from prov_common.audit.protection import check_protection
 from prov_common.audit.remember import WitnessPlace, open_places, read_place
 from prov_common.audit.resolve import accept_checkpoint as accept, accept_findings as accept_runs, check_acceptance, signed_since
 from prov_common.audit.accepted import is_accepted, not_held
@@ -192,6 +193,7 @@ def _audit(
         memory.add_open(lost)
     identity = check_identity(store, memory, accepting=accept_checkpoint is not None)  # the store's id: read once, remembered
     result.store_id = identity.current.store_id if identity.current else None  # signed into the record and report
+    protection = check_protection(store, memory, accepting=accept_checkpoint is not None)  # an S3 bucket's: two requests
     places = open_places([*settings.witnesses, *remember_in], store, signer, audit_trust, identity.store_id)
     unsealed = list(loaded.state.checks.unsealed) if loaded.state else []  # kept by --full too: their evidence may be gone
     if accept_checkpoint is not None:  # the places are reset with the memory: the new checkpoint goes to each
@@ -201,7 +203,8 @@ def _audit(
         require_write_access(store)  # the resolution is written into the store (a read-only audit records none)
         removed, _ = staging_removed(store, unsealed)  # runs whose staged events are gone: the person accepts their loss too
         result.resolution = accept(memory, store, head, signer, accept_checkpoint, now=started, audit_id=result.audit_id,
-                                   places=[p.name for p in places], also=[*removed, *identity.closed], store_id=result.store_id)
+                                   places=[p.name for p in places], also=[*removed, *identity.closed, *protection.closed],
+                                   store_id=result.store_id)
         unsealed = [r for r in unsealed if r.run_id not in {f.run_id for f in removed}]
     # the inventory is taken as listed (trust on first use) only by an auditor that never audited the store, or that a person
     # just reset to it; one that audited it while it was empty has no log nor runs to remember, and checks what appears since
@@ -240,7 +243,7 @@ def _audit(
         raise _nothing_to_audit(store, told)
     if not read_only and accept_checkpoint is None:  # before the work (accepting checked it already): not at its end
         require_write_access(store)
-    inventory = CheckResult(CHECK_INVENTORY, findings=[*identity.findings, *([deleted] if deleted else []),
+    inventory = CheckResult(CHECK_INVENTORY, findings=[*identity.findings, *protection.findings, *([deleted] if deleted else []),
                                                        *listed_without_etag(store, unpinned)])
 
     # 2. examine what is new (everything without a state to continue from); the workers read the index entries

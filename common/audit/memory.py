@@ -13,6 +13,7 @@ rolled back, truncated or rewritten cannot pass as a fresh one. One small JSON f
   written), so the file does not grow with the store;
 - open gaps: log findings that stay until a person resolves them (``tdprov audit --accept-checkpoint``);
 - the store's identity (``_tdprov/store.json``: its id and the SHA-256 of its bytes), as first seen;
+- an S3 store's bucket protection (versioning, Object Lock default retention), the strongest seen (``protection.py``);
 - the resolutions made, each with who, when, why, the checkpoints before and after, and the SHA-256 of the
   object signed into the store.
 
@@ -101,6 +102,7 @@ class AuditorMemory:
     saved_runs: dict[str, str] = field(default_factory=dict, repr=False)  # as loaded: what is new goes to a segment
     saved_tags: dict[str, str] = field(default_factory=dict, repr=False)
     identity: dict[str, str] | None = None  # the store's identity as first seen: {"storeId", "digest"[, "gone"]} (audit/identity.py)
+    protection: dict[str, object] | None = None  # an S3 bucket's versioning and Object Lock, as BucketProtection.to_dict()
     newest_runs: list[str] = field(default_factory=list)  # run ids of the leaves just below checkpoint.size, oldest first
     kept: bool = field(default=False, compare=False)  # loaded from a file: this auditor audited the store before, even while empty
 
@@ -114,6 +116,8 @@ class AuditorMemory:
                "inventory": self.inventory, "open": [f.to_dict() for f in self.open], "resolutions": self.resolutions}
         if self.identity is not None:
             out["storeIdentity"] = self.identity
+        if self.protection is not None:
+            out["bucketProtection"] = self.protection
         if self.newest_runs:
             out["newestRuns"] = self.newest_runs
         if self.inline:  # kept in the file (a read-only audit cannot write inventory objects): the next writing audit moves them
@@ -129,6 +133,7 @@ class AuditorMemory:
                    dict(raw.get("tags") or {}), [Finding(**f) for f in raw.get("open") or []], list(raw.get("resolutions") or []), path,
                    [{"key": str(p["key"]), "digest": str(p["digest"])} for p in raw.get("inventory") or []], inline,
                    identity=_identity(identity) if identity else None,
+                   protection=dict(raw["bucketProtection"]) if isinstance(raw.get("bucketProtection"), dict) else None,
                    newest_runs=[str(r) for r in raw.get("newestRuns") or ()], kept=True)
 
     def add_open(self, findings: list[Finding]) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._common import add_store_option, add_verb, check_store_exists
 from prov_common.errors import BadInputError, StoreError
+from prov_common.store.protection import LOCK_MODES
 from prov_common.text import camel_case, counted
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from prov_common.store.base import Store
     from prov_common.store.identity import StoreIdentity
 
-LOCK_MODES = ("compliance", "governance")
 
 
 @dataclass
@@ -251,6 +251,7 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
     from botocore.exceptions import ClientError
 
     from prov_common.store.identity import IDENTITY_KEY, ensure_identity
+    from prov_common.store.protection import protection_refused, read_protection
     from prov_common.store.s3 import S3Store
 
     store = S3Store(uri, client=client)
@@ -260,7 +261,7 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
         s3.head_bucket(Bucket=bucket)
     except ClientError as exc:
         raise store.bucket_refusal(exc) from exc
-    if versioning and _versioning(s3, bucket) != "Enabled":
+    if versioning and s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         state.changed.append("versioning turned on")
     if lock_mode:
@@ -274,8 +275,14 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
                 "create the bucket with Object Lock enabled (aws s3api create-bucket --object-lock-enabled-for-bucket) "
                 "or enable versioning first where the endpoint allows enabling it later"
             )
-    state.versioning = _versioning(s3, bucket)
-    _read_lock(s3, bucket, state)
+    found = None
+    try:
+        found = read_protection(s3, bucket)
+    except ClientError as exc:
+        state.problems.append("{}: {}".format(*protection_refused(exc, bucket)))
+    else:
+        state.versioning, state.object_lock, state.lock_mode = found.versioning, found.object_lock, found.lock_mode
+        state.retention_days, state.retention_years = found.retention_days, found.retention_years
     try:
         store.check_write_once()
         state.conditional_writes = True
@@ -290,30 +297,14 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
         recorded = record_write_once(store, identity)
         if recorded:
             state.changed.append(recorded)
+    if found is None:  # unknown: named above
+        return state
     if state.versioning != "Enabled":
         state.problems.append("versioning is off: a deleted or overwritten object cannot be recovered (use --versioning)")
     if not (state.object_lock and (state.retention_days or state.retention_years)):
         state.problems.append("no Object Lock default retention: a store admin can delete bundles "
                               "(use --object-lock compliance --retention-days N on a bucket created with Object Lock)")
     return state
-
-
-def _versioning(s3: Any, bucket: str) -> str:
-    return s3.get_bucket_versioning(Bucket=bucket).get("Status") or "off"
-
-
-def _read_lock(s3: Any, bucket: str, state: BucketState) -> None:
-    from botocore.exceptions import ClientError
-
-    try:
-        config = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
-    except ClientError:
-        return  # ObjectLockConfigurationNotFoundError: the bucket has no Object Lock
-    state.object_lock = config.get("ObjectLockEnabled") == "Enabled"
-    retention = config.get("Rule", {}).get("DefaultRetention", {})
-    state.lock_mode = retention.get("Mode", "").lower() or None
-    state.retention_days = retention.get("Days")
-    state.retention_years = retention.get("Years")
 
 
 RUNNING_FOR = timedelta(hours=24)  # a run with no terminal event is taken as over this long after its newest event

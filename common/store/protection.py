@@ -1,0 +1,95 @@
+"""What protects an S3 store's bucket against deletion and overwrite: versioning and the Object Lock default retention.
+
+Read with two requests (GetBucketVersioning, GetObjectLockConfiguration) by ``tdprov store init``, which prints them,
+and by every audit, which holds them against what its auditor saw before (``prov_common.audit.protection``).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from prov_common.text import camel_case, counted
+
+NO_LOCK_CODE = "ObjectLockConfigurationNotFoundError"  # the answer of a bucket without Object Lock
+GRANTS = {"GetBucketVersioning": "s3:GetBucketVersioning", "GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration"}
+"""The permission each read needs (the IAM action of GetObjectLockConfiguration is named after the bucket setting)."""
+LOCK_MODES = ("compliance", "governance")  # strongest first: no one can shorten a compliance retention, root included
+YEAR_DAYS = 365  # a retention of N years compared as N * 365 days (S3 counts a year as 365 days)
+
+
+@dataclass(frozen=True)
+class BucketProtection:
+    """A bucket's versioning (``Enabled``, ``Suspended`` or ``off``: never enabled) and Object Lock: enabled or not, and
+    its default retention, if any: mode (``compliance`` or ``governance``) and period, in days or years."""
+
+    versioning: str = "off"
+    object_lock: bool = False
+    lock_mode: str | None = None
+    retention_days: int | None = None
+    retention_years: int | None = None
+
+    @property
+    def retention(self) -> int:
+        """The default retention period in days (0: none)."""
+        if not self.lock_mode:
+            return 0
+        return (self.retention_days or 0) or (self.retention_years or 0) * YEAR_DAYS
+
+    def period(self) -> str:
+        """The default retention period as set ('30 days', '10 years'), or 'none'."""
+        if self.retention_days:
+            return counted(self.retention_days, "day")
+        return counted(self.retention_years, "year") if self.retention_years else "none"
+
+    def mode(self) -> str:
+        """The default retention mode, or 'none'."""
+        return self.lock_mode if self.lock_mode and self.retention else "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings in camelCase, as ``store init --json`` prints them and the auditor's memory keeps them."""
+        return {camel_case(k): v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "BucketProtection":
+        def number(name: str) -> int | None:
+            value = raw.get(name)
+            return int(value) if value else None
+
+        mode = raw.get("lockMode")
+        return cls(str(raw.get("versioning") or "off"), bool(raw.get("objectLock")), str(mode).lower() if mode else None,
+                   number("retentionDays"), number("retentionYears"))
+
+
+def read_protection(client: Any, bucket: str) -> BucketProtection:
+    """``bucket``'s protection as it is now (two requests). Any error but a bucket without Object Lock is raised as
+    botocore raised it: the caller names the request (``exc.operation_name``) and what to grant (:data:`GRANTS`)."""
+    from botocore.exceptions import ClientError
+
+    versioning = client.get_bucket_versioning(Bucket=bucket).get("Status") or "off"
+    try:
+        config = client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != NO_LOCK_CODE:
+            raise
+        return BucketProtection(versioning)
+    retention = config.get("Rule", {}).get("DefaultRetention", {})
+    return BucketProtection(versioning, config.get("ObjectLockEnabled") == "Enabled", retention.get("Mode", "").lower() or None,
+                            retention.get("Days") or None, retention.get("Years") or None)
+
+
+def protection_refused(exc: Exception, bucket: str) -> tuple[str, str]:
+    """What a failed :func:`read_protection` of ``bucket`` (``exc``) leaves unknown, and the fix: the permission to
+    grant for a refusal, else to check the endpoint."""
+    from prov_common.store.s3 import refused_fix, s3_error_code
+
+    request = getattr(exc, "operation_name", "") or "GetBucketVersioning"
+    code = s3_error_code(exc) or type(exc).__name__
+    grant = (f"grant {GRANTS.get(request, request)} on arn:aws:s3:::{bucket} to these credentials (the auditor's and the "
+             "admin's templates in docs/iam/ have it)")
+    fix = refused_fix(exc, grant)
+    what = (f"the versioning and Object Lock settings of bucket '{bucket}' could not be read: {request} was "
+            f"{'refused' if fix else 'answered'} with {code}")
+    return what, fix or f"check that the endpoint answers {request} (S3 does); {grant}"
+
+
+__all__ = ["BucketProtection", "GRANTS", "LOCK_MODES", "protection_refused", "read_protection"]

@@ -1,0 +1,110 @@
+"""Every audit of an S3 store reads its bucket's versioning and Object Lock default retention (moto's server, which
+honours changing both, and suspending versioning even on an Object Lock bucket, which AWS refuses) and holds them
+against what its auditor saw: a weakening is a finding naming the setting, both values and the fix until restored or
+accepted, a strengthening a note; a refused read names the permission to grant."""
+from __future__ import annotations
+
+import json
+import uuid
+
+from prov_common.audit.memory import memory_path
+from prov_common.audit.model import CHECK_INVENTORY, NOTE
+from prov_common.cli.store import init_s3
+from prov_common.store import open_store
+from prov_common.store.s3 import S3Store
+
+from test_audit_support import T0, audit, dataset, digest, run_events, seal
+
+
+def _store(s3_server, *, lock: bool) -> tuple[str, object]:
+    """A store in a fresh bucket (with Object Lock when ``lock``) that holds one sealed run; its URI and the admin's client."""
+    bucket = f"tdprov-lock-{uuid.uuid4().hex[:10]}"
+    client = s3_server.client()
+    client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=lock)
+    uri = f"s3://{bucket}/prov"
+    init_s3(uri, versioning=True, lock_mode="compliance" if lock else None, retention_days=30 if lock else None)
+    seal(open_store(uri), run_events("prepare", [], [dataset("/d/f.parquet", digest("f"))], start=T0))
+    return uri, client
+
+
+def _bucket_findings(result) -> list:
+    return [f for f in result.findings if f.check == CHECK_INVENTORY and f.object.startswith("bucket ")]
+
+
+def test_a_weakened_retention_is_a_finding_until_restored_or_accepted(s3_server, monkeypatch, tmp_path) -> None:
+    """moto sets an Object Lock configuration on an empty bucket only ("Bucket needs to be empty"; AWS has no such
+    rule), so the audits that see each change are read-only ones of a store with nothing in it yet."""
+    s3_server.point(monkeypatch)
+    bucket = f"tdprov-lock-{uuid.uuid4().hex[:10]}"
+    client = s3_server.client()
+    client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    uri = f"s3://{bucket}/prov"
+
+    def lock(mode: str, **period: int) -> None:
+        client.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": mode, **period}}})
+
+    def looked(**kw):
+        return audit(uri, read_only=True, report_dir=tmp_path, **kw)
+
+    lock("COMPLIANCE", Days=30)
+    first = looked()
+    assert first.clean and not _bucket_findings(first), [f.what for f in first.errors]
+    kept = json.loads(memory_path(uri).read_text())["bucketProtection"]
+    assert kept == {"versioning": "Enabled", "objectLock": True, "lockMode": "compliance", "retentionDays": 30, "retentionYears": None}
+
+    lock("GOVERNANCE", Days=1)  # a bucket admin weakens both
+    for _ in range(2):  # every audit, not only the first to see it
+        found = looked()
+        whats = sorted(f.what for f in _bucket_findings(found))
+        assert not found.clean and len(whats) == 2 and all(f.severity != NOTE for f in _bucket_findings(found)), whats
+        assert "default retention mode is governance, not compliance as this auditor saw it before" in whats[0], whats
+        assert "default retention period is 1 day, not 30 days as this auditor saw it before" in whats[1], whats
+        fixes = {f.fix for f in _bucket_findings(found)}
+        assert all(f"'tdprov store init {uri} --object-lock compliance --retention-days 30'" in fix and "--accept-checkpoint" in fix
+                   for fix in fixes), fixes
+
+    lock("COMPLIANCE", Years=1)  # restored, and longer: a note, remembered
+    stronger = looked()
+    notes = [f.what for f in _bucket_findings(stronger)]
+    assert stronger.clean and notes == ["the bucket's Object Lock default retention period is 1 year now (it was 30 days)"], notes
+    assert not _bucket_findings(looked())  # noted once
+
+    lock("COMPLIANCE", Days=30)  # shorter than the year remembered; the fix keeps it in years
+    (shorter,) = _bucket_findings(looked())
+    assert "period is 30 days, not 1 year" in shorter.what and "aws s3api put-object-lock-configuration --bucket" in shorter.fix \
+        and "Mode=COMPLIANCE,Years=1" in shorter.fix, shorter
+
+    accepted = audit(uri, accept_checkpoint="retention shortened for the migration, ticket 42")  # writes the resolution
+    assert accepted.clean and [f["what"] for f in accepted.resolution["closed"]] == [shorter.what], accepted.resolution
+    assert not _bucket_findings(audit(uri))  # the bucket as it is now is what this auditor expects
+
+
+def test_suspended_versioning_is_a_finding(s3_server, monkeypatch) -> None:
+    s3_server.point(monkeypatch)
+    uri, client = _store(s3_server, lock=False)
+    assert audit(uri).clean
+    client.put_bucket_versioning(Bucket=uri[5:].split("/")[0], VersioningConfiguration={"Status": "Suspended"})
+    found = _bucket_findings(audit(uri))
+    assert [f.what.split(":")[0] for f in found] == ["the bucket's versioning is Suspended, not Enabled as this auditor saw it before"]
+    assert f"'tdprov store init {uri} --versioning'" in found[0].fix
+
+
+def test_a_refused_read_names_the_permission(s3_server, s3_refusing_bucket_settings, monkeypatch) -> None:
+    s3_server.point(monkeypatch)
+    uri, _ = _store(s3_server, lock=True)
+    refused = S3Store(uri, client=s3_refusing_bucket_settings.client())
+    bucket = refused.bucket
+    first = audit(refused)  # never seen: a note, the audit goes on
+    (note,) = _bucket_findings(first)
+    assert first.clean and note.severity == NOTE, note
+    assert note.what == (f"the versioning and Object Lock settings of bucket '{bucket}' could not be read: GetBucketVersioning "
+                         "was refused with AccessDenied"), note.what
+    assert note.fix.startswith(f"grant s3:GetBucketVersioning on arn:aws:s3:::{bucket} to these credentials"), note.fix
+    assert "bucketProtection" not in json.loads(memory_path(uri).read_text())
+
+    assert audit(uri).clean  # read directly: remembered
+    later = audit(refused)  # seen before, now unreadable: a finding
+    (finding,) = _bucket_findings(later)
+    assert not later.clean and finding.severity != NOTE and "cannot be told whether they are still versioning Enabled, Object Lock " \
+        "enabled, compliance mode, 30 days, as this auditor saw them before" in finding.what, finding.what
