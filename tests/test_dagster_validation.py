@@ -230,6 +230,31 @@ def test_a_range_in_one_step_is_refused_naming_the_policy_and_sealed_fail(store:
     assert summary.state == "FAIL" and "BackfillPolicy.single_run()" in json.dumps(events[-1])
 
 
+class Raising(pa.DataFrameModel):
+    """A schema that fails itself, not a check: its parser raises."""
+    x: int
+
+    @pa.dataframe_parser
+    def widen(cls, df: pd.DataFrame) -> pd.DataFrame:
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+
+
+def test_a_schema_that_raises_fails_the_step_naming_the_schema_and_the_fix_and_seals_the_run_fail(store: Path, instance) -> None:
+    @asset(metadata={"pandera_schema": Raising})
+    def raised() -> pd.DataFrame:
+        return pd.DataFrame({"x": [1, 2]})
+
+    result = materialize([raised], resources={"io_manager": ProvenanceIOManager()}, instance=instance, raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    text = str(failure.event_specific_data.error)
+    said = ("Pandera schema 'Raising' raised TypeError (unsupported operand type(s) for +: 'int' and 'str') while validating "
+            "the DataFrame")
+    assert said in text and "Fix: correct the schema" in text
+    [(summary, events)] = runs_of(store, "raised")
+    assert summary.state == "FAIL" and said in json.dumps(events[-1])
+
+
 # -- allow_missing_partitions ---------------------------------------------------------------------------------
 PAIR = StaticPartitionsDefinition(["p1", "p2"])
 

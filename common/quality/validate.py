@@ -66,6 +66,12 @@ def validate(
             f"Pandera schema {schema_name(resolved)!r} cannot be applied: {exc}",
             fix="correct the schema definition",
         ) from exc
+    except Exception as exc:  # a parser or dtype of the schema failed itself (a check that raises is a failed check)
+        raise BadInputError(
+            f"Pandera schema {schema_name(resolved)!r} raised {type(exc).__name__} ({exc}) while validating the DataFrame: "
+            "the schema failed, not a check, so nothing was validated",
+            fix="correct the schema (a parser or dtype that raised), or the data it cannot take",
+        ) from exc
     failures = failures.reset_index(drop=True)
     index = data_index_names(df)
     expected, shared = _expected_checks(resolved, df)
