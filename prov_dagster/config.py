@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from prov_common.config import Settings
 from prov_common.hashing.shard_engine import ENV, check_scheduler
 from prov_common.quality.mask_key import check_mask_key
+from prov_common.signing.keyfiles import KEY_VARIABLE
 from prov_common.store.errors import STORE_VARIABLE
 from prov_common.store.location import parse_location
 from prov_common.store.outbox import default_spool_dir
@@ -96,6 +97,11 @@ class ProvenanceConfig(Config):
         """The setting the store is taken from, as messages name it: this resource's ``store`` config where it is
         configured, else ``TDPROV_STORE``."""
         return f"the {type(self).__name__}'s 'store' config" if self.store else STORE_VARIABLE
+
+    def signing_key_setting(self) -> str:
+        """The setting the signing key is taken from, as messages name it: this resource's ``signing_key`` config where it
+        is configured, else ``TDPROV_SIGNING_KEY``."""
+        return f"the {type(self).__name__}'s 'signing_key' config" if self.signing_key else KEY_VARIABLE
 
     def strict_setting(self) -> str | None:
         """The setting that turns strict mode on, as messages name it (``strict`` where it is configured, else

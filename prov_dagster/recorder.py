@@ -39,6 +39,7 @@ from prov_common.config import Settings, exit_timeout
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError, TdprovError
 from prov_common.store.errors import (STORE_VARIABLE, ObjectNotFoundError, UnreadableObjectError, name_setting,
                                       strict_refix)
+from prov_common.signing.keyfiles import KEY_VARIABLE
 from prov_common.store.identity import writer_store_id
 from prov_common.text import counted
 from prov_common.w3cprov.events import TERMINAL
@@ -457,11 +458,14 @@ class StepRun:
 class Recorder:
     """Emits the OpenLineage events of steps to one store, in one namespace."""
 
-    def __init__(self, settings: Settings, namespace: str, store_source: str = STORE_VARIABLE) -> None:
-        """``store_source``: the setting ``settings.store`` comes from, named when the store cannot be used."""
+    def __init__(self, settings: Settings, namespace: str, store_source: str = STORE_VARIABLE,
+                 key_source: str = KEY_VARIABLE) -> None:
+        """``store_source``, ``key_source``: the settings ``settings.store`` and ``settings.signing_key`` come from,
+        named when the store or the key cannot be used."""
         self.settings = settings
         self.namespace = namespace
         self.store_source = store_source
+        self.key_source = key_source
         self._steps: dict[StepIdentity, StepRun] = {}
         self._ended: OrderedDict[StepIdentity, StepRun] = OrderedDict()  # the newest ended runs, by step
         self._lock = threading.Lock()
@@ -1002,7 +1006,7 @@ class Recorder:
     def transport(self) -> Any:
         """The core ``ProvenanceTransport`` of this store (made on first use)."""
         if self._transport is None:
-            self._transport = make_transport(self.settings, self.store_source)
+            self._transport = make_transport(self.settings, self.store_source, self.key_source)
         return self._transport
 
     def bundle_location(self, ol_run_id: str) -> str:
@@ -1126,16 +1130,18 @@ def _claimed(identity: StepIdentity, recorder: Recorder) -> StepIdentity:
 
 def recorder_for(config: Any) -> Recorder:
     """The process's recorder for a ``ProvenanceConfig`` (same store and namespace -> same recorder)."""
-    return recorder_for_namespace(config.settings(), config.namespace_uri(), config.store_setting())
+    return recorder_for_namespace(config.settings(), config.namespace_uri(), config.store_setting(),
+                                  config.signing_key_setting())
 
 
-def recorder_for_namespace(settings: Settings, namespace: str, store_source: str = STORE_VARIABLE) -> Recorder:
-    """The process's recorder for store ``settings`` and ``dagster://`` ``namespace`` (``store_source``: see
-    :class:`Recorder`; that of the first config that asked for it)."""
+def recorder_for_namespace(settings: Settings, namespace: str, store_source: str = STORE_VARIABLE,
+                           key_source: str = KEY_VARIABLE) -> Recorder:
+    """The process's recorder for store ``settings`` and ``dagster://`` ``namespace`` (``store_source``,
+    ``key_source``: see :class:`Recorder`; those of the first config that asked for it)."""
     with _recorders_lock:
         recorder = _recorders.get((settings, namespace))
         if recorder is None:
-            recorder = _recorders[(settings, namespace)] = Recorder(settings, namespace, store_source)
+            recorder = _recorders[(settings, namespace)] = Recorder(settings, namespace, store_source, key_source)
         return recorder
 
 

@@ -8,16 +8,18 @@ from prov_common.bundle.transport import ProvenanceConfig as TransportConfig
 from prov_common.bundle.transport import ProvenanceTransport
 from prov_common.config import Settings
 from prov_common.lineage.secret_text import redact_uri
+from prov_common.signing.keyfiles import KEY_VARIABLE
 from prov_common.store.errors import STORE_VARIABLE
 from prov_common.store.location import local_store_path
 
 
-def make_transport(settings: Settings, store_source: str = STORE_VARIABLE) -> ProvenanceTransport:
+def make_transport(settings: Settings, store_source: str = STORE_VARIABLE, key_source: str = KEY_VARIABLE) -> ProvenanceTransport:
     """A transport writing to ``settings.store`` (signing key, spool and strictness from ``settings``);
-    ``store_source``: the setting the store comes from, named when it cannot be used."""
+    ``store_source``, ``key_source``: the settings the store and the signing key come from, named when they cannot be
+    used."""
     return ProvenanceTransport(
         TransportConfig(store=settings.store, signing_key=settings.signing_key, spool=settings.spool, strict=settings.strict,
-                        store_source=store_source)
+                        store_source=store_source, signing_key_source=key_source)
     )
 
 

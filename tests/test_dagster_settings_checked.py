@@ -237,6 +237,23 @@ def test_a_mask_key_file_that_is_missing_fails_the_step_before_the_asset_compute
     assert run().success and computed  # the same step, once the file is there
 
 
+
+# -- the signing key ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_signing_key_configured_on_the_io_manager_that_is_missing_is_named_as_that_config(
+        cwd: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, strict: bool) -> None:
+    """The fix names the IO manager's ``signing_key`` config the key came from: ``TDPROV_SIGNING_KEY`` would not
+    replace it."""
+    missing = cwd / "keys" / "writer.key"
+    monkeypatch.setenv("TDPROV_SIGNING_KEY", str(cwd / "unused.key"))
+    with caplog.at_level("WARNING"):
+        result = _materialize(ProvenanceIOManager(signing_key=str(missing), strict=strict))
+    said = _failure(result) if strict else caplog.text
+    assert result.success is not strict and f"signing key {missing} cannot be read" in said, said
+    assert "Fix: set the ProvenanceIOManager's 'signing_key' config to a file from 'tdprov keygen'" in said, said
+    assert "TDPROV_SIGNING_KEY" not in said
+
 # -- the resource's Dask scheduler -----------------------------------------------------------------------
 
 def test_a_dask_scheduler_that_is_not_an_address_is_refused_when_the_resource_is_made() -> None:

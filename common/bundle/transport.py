@@ -18,6 +18,7 @@ import concurrent.futures
 import contextvars
 import logging
 import os
+import re
 import threading
 import time
 import weakref
@@ -55,7 +56,7 @@ from prov_common.errors import BadInputError, ObjectConflictError, StoreError, S
 from prov_common.once import Once
 from prov_common.scratch import places, scratch_folder
 from prov_common.signing import SigningKey, TrustStore, signing_key_from_settings
-from prov_common.signing.keyfiles import sealing_trust
+from prov_common.signing.keyfiles import KEY_VARIABLE, sealing_trust
 from prov_common.store import open_store
 from prov_common.store.base import Store
 from prov_common.store.buffers import Buffer, held_view
@@ -106,6 +107,7 @@ class ProvenanceConfig(Config):
     timeout: float = DEFAULT_TIMEOUT
     defaults: ConfigurationDefaults | None = attr.field(default=None, repr=False)
     store_source: str | None = None  # where ``store`` was set (None: the option, the defaults' source or TDPROV_STORE)
+    signing_key_source: str | None = None  # where ``signing_key`` was set, named in the fix of a key that cannot be had
     # why the store must not be opened: the connection that should have named it cannot be read (the Airflow plugin's
     # [tdprov] conn_id); every object is then kept in the outbox, as for a store setting that cannot be opened
     refused: TdprovError | None = attr.field(default=None, eq=False, repr=False)
@@ -142,6 +144,10 @@ class ProvenanceConfig(Config):
         if self.store is not None:
             return "transport option 'store'"
         return self.defaults.store_source if self.defaults is not None else "TDPROV_STORE"
+
+    def where_signing_key_is_set(self) -> str:
+        """Where the signing key setting comes from, named when the key cannot be had (None given: TDPROV_SIGNING_KEY)."""
+        return self.signing_key_source or KEY_VARIABLE
 
     def refusal(self) -> TdprovError | None:
         """Why the store must not be opened (:attr:`refused`, or the defaults' when the store is theirs); None: open it."""
@@ -398,7 +404,13 @@ class ProvenanceTransport(Transport):
     def signer(self) -> SigningKey:
         with self._lock:
             if self._signer is None:
-                self._signer = signing_key_from_settings(self.settings)
+                try:
+                    self._signer = signing_key_from_settings(self.settings)
+                except BadInputError as exc:  # its fix names the setting the key came from, not always the variable
+                    where = self.config.where_signing_key_is_set()
+                    if exc.fix and where != KEY_VARIABLE:
+                        exc.refixed(re.sub(rf"\b{KEY_VARIABLE}\b", lambda _: where, exc.fix))
+                    raise
             return self._signer
 
     @property

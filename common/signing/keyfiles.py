@@ -172,6 +172,9 @@ def _wait_for_private_key(path: Path) -> None:
         time.sleep(0.05)
 
 
+KEY_VARIABLE = "TDPROV_SIGNING_KEY"  # the setting a signing key's fix names, where no other was given
+
+
 def signing_key_from_settings(settings: Settings | None = None) -> SigningKey:
     """``TDPROV_SIGNING_KEY`` when set, else the per-user default key."""
     settings = settings or Settings.from_env()
