@@ -563,6 +563,20 @@ def test_page_names_a_store_it_cannot_open(client, page_run: dict, monkeypatch: 
     assert "ftp://lineage/tdprov" in got.json()["detail"] and "Fix:" in got.json()["detail"]
 
 
+def test_page_names_trusted_keys_it_cannot_read_as_such(client, page_run: dict, monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path) -> None:
+    """A [tdprov] trusted_keys path that does not exist was refused as 'the tdprov store cannot be read', with the CLI's
+    fix (--trusted-keys, or TDPROV_TRUSTED_KEYS), though the store was readable and the API server reads neither; it is
+    named as the trusted keys, with the setting that gave them."""
+    missing = tmp_path / "no-keys"
+    monkeypatch.setenv("AIRFLOW__TDPROV__TRUSTED_KEYS", str(missing))
+    got = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}")
+    assert got.status_code == 503
+    assert got.json()["detail"] == (
+        f"the trusted keys the page verifies bundles with cannot be read: trusted key path {missing} does not exist. "
+        "Fix: name existing .pub files or folders of them in [tdprov] trusted_keys")
+
+
 def test_menu_page_links_the_recent_dag_runs(client, page_run: dict) -> None:
     from html.parser import HTMLParser
     from urllib.parse import urljoin

@@ -180,14 +180,19 @@ class ProvenanceHook(BaseHook):
     def strict_source(self) -> str:
         """Where strict mode of :meth:`get_settings` is set, named in a fix (the connection's extra, ``[tdprov] strict``
         or ``TDPROV_STRICT``)."""
+        return self.option_source("strict")
+
+    def option_source(self, option: str) -> str:
+        """Where ``option`` (``strict``, ``trusted_keys``...) of :meth:`get_settings` is set, named in a fix (the
+        connection's extra, ``[tdprov] <option>`` or ``TDPROV_<OPTION>``)."""
         from prov_airflow.settings import setting_source
 
         _, extra = self._load()
-        if self.overrides.get("strict") is not None:
-            return "the strict given to the hook"
-        if extra.get("strict") is not None:
-            return f"strict in the extra of Airflow connection {self.tdprov_conn_id!r}"
-        return setting_source("strict")
+        if self.overrides.get(option) is not None:
+            return f"the {option} given to the hook"
+        if extra.get(option) not in (None, "", []):  # an empty one is unset (get_settings)
+            return f"{option} in the extra of Airflow connection {self.tdprov_conn_id!r}"
+        return setting_source(option)
 
     @property
     def aws_conn_id(self) -> str | None:

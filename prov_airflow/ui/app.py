@@ -23,7 +23,6 @@ def _bundles(dag_id: str, run_id: str, offset: int, limit: int) -> Any:
     from fastapi import HTTPException
 
     from prov_common.errors import TdprovError
-    from prov_common.signing import trust_from_settings
     from prov_common.store.location import absolute_location
 
     from prov_airflow.hooks.provenance import ProvenanceHook
@@ -40,12 +39,36 @@ def _bundles(dag_id: str, run_id: str, offset: int, limit: int) -> Any:
         store = hook.get_conn()
         with create_session() as session:
             # a local store by its absolute path: a relative [tdprov] store is a folder of the API server's working folder
-            return verified_page(dag_id, run_id, run_keys(dag_id, run_id, session), store, trust_from_settings(settings),
+            return verified_page(dag_id, run_id, run_keys(dag_id, run_id, session), store, _trust(hook, settings),
                                  absolute_location(settings.store), offset, limit)
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from None
     except TdprovError as exc:
         raise HTTPException(503, f"the tdprov store cannot be read: {exc}") from None
+
+
+_CLI_TRUST = (("(--trusted-keys, or TDPROV_TRUSTED_KEYS when no option is given)", "in {source}"),
+              ("--trusted-keys or TDPROV_TRUSTED_KEYS", "{source}"))
+"""How a trusted-keys error's fix names the CLI's settings, and how the page names where its own are set instead."""
+
+
+def _trust(hook: Any, settings: Any) -> Any:
+    """The keys the page verifies bundles with; trusted keys that cannot be read are refused with 503 as such (not as
+    the store), the fix naming where they are set (``hook``: the :class:`ProvenanceHook` of ``settings``)."""
+    from fastapi import HTTPException
+
+    from prov_common.errors import BadInputError
+    from prov_common.signing import trust_from_settings
+
+    try:
+        return trust_from_settings(settings)
+    except BadInputError as exc:
+        source = hook.option_source("trusted_keys")
+        fix = exc.fix or ""
+        for cli, ours in _CLI_TRUST:
+            fix = fix.replace(cli, ours.format(source=source))
+        raise HTTPException(503, f"the trusted keys the page verifies bundles with cannot be read: "
+                                 f"{exc.refixed(fix) if fix else exc}") from None
 
 
 RECENT_RUNS = 50
