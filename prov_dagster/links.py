@@ -1,15 +1,14 @@
 """Links the Dagster UI shows for tdprov locations (bundles, audit reports): something a user can click.
 
 A local path becomes a ``file://`` URL; an ``s3://`` location on AWS becomes its S3 console page, and
-on any other S3-compatible endpoint (``AWS_ENDPOINT_URL_S3``) stays an ``s3://`` URI, since there is
-no console to point at.
+on any other S3-compatible endpoint (``AWS_ENDPOINT_URL_S3``, or ``endpoint_url`` in the AWS config file: where the
+store's S3 client sends its requests) stays an ``s3://`` URI, since there is no console to point at.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from dagster import MetadataValue, UrlMetadataValue
 
@@ -20,8 +19,7 @@ _ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 def location_url(location: str, environ: Mapping[str, str] | None = None) -> str:
     """The URL of ``location`` (a local path or ``s3://bucket/key``); a trailing ``/`` (a folder) is kept."""
     if location.startswith("s3://"):
-        env = os.environ if environ is None else environ
-        if any(env.get(name) for name in _ENDPOINT_VARIABLES):
+        if not _on_aws(environ):
             return location
         bucket, _, key = location[len("s3://"):].partition("/")
         page = "buckets" if not key or key.endswith("/") else "object"
@@ -30,6 +28,22 @@ def location_url(location: str, environ: Mapping[str, str] | None = None) -> str
         return location
     url = Path(location).expanduser().absolute().as_uri()
     return url + "/" if location.endswith("/") and not url.endswith("/") else url
+
+
+def _on_aws(environ: Mapping[str, str] | None) -> bool:
+    """Whether S3 requests go to AWS: with ``environ`` given, whether it sets no endpoint; else whether the endpoint of
+    an S3 client made as the store makes one (the environment and the AWS config file) is AWS's. A client that cannot be
+    made is not taken for AWS (the location stays an ``s3://`` URI: never a link to a bucket that may be another's)."""
+    if environ is not None:
+        return not any(environ.get(name) for name in _ENDPOINT_VARIABLES)
+    from prov_common.store.s3 import fresh_s3_client
+
+    try:
+        endpoint = fresh_s3_client().meta.endpoint_url
+    except Exception:  # noqa: BLE001 - a link is never a reason for a step to fail
+        return False
+    host = urlsplit(endpoint or "").hostname or ""
+    return host == "amazonaws.com" or host.endswith(".amazonaws.com")
 
 
 def location_link(location: str) -> UrlMetadataValue:

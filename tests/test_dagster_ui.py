@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import boto3
+import pytest
 import pandas as pd
 from dagster import (
     AssetKey,
@@ -71,6 +72,21 @@ def test_s3_locations_on_aws_link_to_the_console_and_other_endpoints_keep_s3_uri
     )
     assert location_url("s3://bkt/p/bundles/r1/", {"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000"}) == "s3://bkt/p/bundles/r1/"
     assert location_url("/data/my store/bundles/r1/") == "file:///data/my%20store/bundles/r1/"
+
+
+def test_s3_locations_of_an_endpoint_set_in_the_aws_config_file_keep_s3_uris(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """An endpoint set in the AWS config file (``endpoint_url`` of the profile: MinIO), where the store's requests go,
+    was not read: its bundles and reports were linked to the AWS console page of a bucket of that name, which is not
+    theirs; they keep their s3:// URI, as with AWS_ENDPOINT_URL_S3. With no endpoint set they link to the console."""
+    config = tmp_path / "aws-config"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
+        monkeypatch.delenv(name, raising=False)
+    config.write_text("[default]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:9000\n")
+    assert location_url("s3://bkt/p/bundles/r1/") == "s3://bkt/p/bundles/r1/"
+    config.write_text("[default]\nregion = us-east-1\n")
+    assert location_url("s3://bkt/p/bundles/r1/") == "https://s3.console.aws.amazon.com/s3/buckets/bkt?prefix=p/bundles/r1/"
 
 
 def test_audit_job_links_its_report(tmp_path: Path) -> None:
