@@ -70,10 +70,13 @@ def quality_metadata(record: DatasetRecord, policy: str) -> dict[str, Any]:
 
 def failed_checks_text(result: dict[str, Any], shown: int = 5) -> str:
     """The checks a recorded Pandera outcome (``QualityResult.to_dict()``, the ``tdprov/pandera`` metadata) did not
-    pass, as the step failure and the ``pandera`` check name them: ``column: check (failure cases)``, the first
-    ``shown`` and how many more."""
-    failed = [f"{c.get('column') or '<table>'}: {c.get('name')} ({c.get('failureCount', 0)})"
-              for c in result.get("checks") or [] if not c.get("passed")]
+    pass, as the step failure and the ``pandera`` check name them: ``column: check (failure cases)`` for those that
+    failed, then ``column: check (not run)`` for those skipped (a missing column's), the first ``shown`` and how many
+    more: what failed (the missing column) is never left out for what could not run."""
+    unpassed = [c for c in result.get("checks") or [] if not c.get("passed")]
+    failed = [f"{c.get('column') or '<table>'}: {c.get('name')} "
+              f"({'not run' if c.get('status') == 'skip' else c.get('failureCount', 0)})"
+              for c in sorted(unpassed, key=lambda c: c.get("status") == "skip")]
     return first_of(failed, shown)
 
 

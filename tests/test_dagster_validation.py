@@ -94,6 +94,33 @@ def test_record_validates_a_table_under_block_and_the_pandera_check_reads_it(sto
     assert summary.state == "COMPLETE"
 
 
+class Scaled(pa.DataFrameModel):
+    x: int = pa.Field(ge=0)
+    y: float = pa.Field(gt=0, lt=10)
+
+
+def test_the_pandera_check_names_a_missing_column_before_the_checks_that_could_not_run(store: Path, instance,
+                                                                                      tmp_path: Path) -> None:
+    """A table without column y failed 'y: column_in_dataframe', and y's other checks did not run; the check's
+    description listed those first, each as a failure of 0 cases (y: dtype('float64') (0)), and, past the 5 it shows,
+    left out the one that failed ('and 1 more'): it never said y is missing. The checks that failed come first, then
+    those that did not run, said so."""
+
+    @provenance_asset(schema=Scaled, quality_policy="block")
+    def scaled(context, provenance: ProvenanceResource) -> MaterializeResult:
+        path = tmp_path / "scaled.csv"
+        pd.DataFrame({"x": [-1, 2]}).to_csv(path, index=False)
+        done = provenance.record(outputs={"scaled": str(path)}, context=context)
+        return MaterializeResult(metadata=done.metadata, data_version=done.data_version)
+
+    check = check_results(run_all([scaled], instance, store))["pandera"]
+    assert not check.passed
+    assert check.description == (
+        "scaled: the latest materialization failed Pandera schema 'Scaled': 2 failure cases [x: greater_than_or_equal_to(0) "
+        "(1), y: column_in_dataframe (1), y: dtype('float64') (not run), y: not_nullable (not run), y: greater_than(0) "
+        "(not run) and 1 more]. Fix: materialize it again with data that passes the schema."), check.description
+
+
 def test_each_asset_of_a_multi_asset_step_gets_its_own_pandera_outcome(store: Path, instance, tmp_path: Path) -> None:
     """A @multi_asset whose step validates two assets in one record(): each asset's pandera check reads its own
     outcome through ``metadata_for`` (one failing, one passing); ``metadata`` alone holds neither."""
