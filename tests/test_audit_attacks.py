@@ -1568,6 +1568,38 @@ def test_a_hidden_object_whose_listed_bytes_no_version_keeps_is_named_so() -> No
                                                                   "this versioned bucket: remove the marker, which makes version 'v'")
 
 
+def test_a_hidden_object_whose_versions_one_listing_does_not_show_is_not_said_lost(
+        s3_store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fix's one listing of a hidden object's versions stops at :data:`~prov_common.store.s3.MARKER_LISTING`
+    entries (lowered here to 2): an object deleted that often without a version id (or overwritten that often before)
+    was said to have no earlier version kept, or none with the bytes first listed, while its sealed version was past
+    the listing. The fix now says the versions are past the listing and how to list them and copy one back."""
+    from prov_common.store import s3
+    from prov_common.store.markers import DeleteMarkers
+
+    store = s3.S3Store(s3_store_uri)
+    client, bucket, full = store.client, store.bucket, store.prefix + "k"
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    sealed = client.put_object(Bucket=bucket, Key=full, Body=b"sealed")["ETag"]
+    for _ in range(3):  # three markers over the sealed version: a listing of two shows none of the versions
+        client.delete_object(Bucket=bucket, Key=full)
+    monkeypatch.setattr(s3, "MARKER_LISTING", 2)
+    listing = f"aws s3api list-object-versions --bucket {bucket} --prefix {full}"
+    fix = DeleteMarkers(store).fix("k", "then audit again")
+    assert fix is not None and fix.startswith("at least 2 delete markers (version ids ") and "no earlier version" not in fix, fix
+    assert (f"hide the object on this versioned bucket, and the versions under them are past what one listing of the key shows: "
+            f"find the version under the delete markers in the listing of all of them ({listing}) and copy it back as the "
+            f"object (aws s3api copy-object --bucket {bucket} --key {full} --copy-source '{bucket}/{full}?versionId=' followed by "
+            "its version id), or restore it from a backup or replica of the store; then audit again") in fix, fix
+    client.delete_object(Bucket=bucket, Key=full, VersionId=client.list_object_versions(Bucket=bucket, Prefix=full)["DeleteMarkers"][0]["VersionId"])
+    client.put_object(Bucket=bucket, Key=full, Body=b"forged")
+    client.delete_object(Bucket=bucket, Key=full)  # a marker over the forgery: a listing of two shows no other version
+    fix = DeleteMarkers(store).fix("k", "then audit again", sealed)
+    assert fix is not None and "no version kept" not in fix and (
+        f"and no version of those one listing of the key shows has the ETag first listed ({sealed}): find the version with "
+        f"that ETag in the listing of all of them ({listing})") in fix, fix
+
+
 @pytest.mark.parametrize("page", [
     {"DeleteMarkers": [{"Key": "p/k", "IsLatest": True}]},  # no version id
     {"DeleteMarkers": [{"VersionId": "m", "IsLatest": True}]},  # no key

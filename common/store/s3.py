@@ -196,12 +196,14 @@ MARKER_LISTING = 100
 class DeleteMarker:
     """The delete markers hiding object ``key`` (the bucket's key, prefix included) of a versioned bucket: the version
     ids of every marker over its newest version, newest first (a delete repeated without a version id puts one more),
-    and the version id and ETag (unquoted) of each version kept under them, newest first."""
+    and the version id and ETag (unquoted) of each version kept under them, newest first. ``complete``: whether those are
+    all of the key's (its listing ended within one request): a key deleted or overwritten more often keeps more."""
 
     bucket: str
     key: str
     markers: tuple[str, ...]
     kept: tuple[tuple[str, str], ...]
+    complete: bool = True
 
     @property
     def restore(self) -> str | None:
@@ -214,25 +216,45 @@ class DeleteMarker:
         has another (the object was overwritten before it was deleted), the version kept with it is copied back instead.
         The commands come last, each value as a shell takes it (:func:`shell_word`): a version id is the store's text."""
         ids = ", ".join(pasteable(marker) for marker in self.markers)
-        some = (f"{len(self.markers)} delete markers (version ids {ids}) hide" if len(self.markers) > 1
-                else f"a delete marker (version id {ids}) hides")
+        some = (f"{'at least ' if self.restore is None and not self.complete else ''}{len(self.markers)} delete markers "
+                f"(version ids {ids}) hide" if len(self.markers) > 1 else f"a delete marker (version id {ids}) hides")
+        listed = etag.strip('"') if etag else None
+        sealed = next((version for version, tag in self.kept if tag == listed), None)
+        if not self.complete and (self.restore is None or (listed and self.kept[0][1] != listed and sealed is None)):
+            return self._past_listing(some, then, listed)
         if self.restore is None:
             return f"{some} the object and no earlier version of it is kept: restore it from a backup or replica of the store; {then}"
         them, are = ("them", "markers are") if len(self.markers) > 1 else ("the marker", "marker is")
-        if etag and self.kept[0][1] != etag.strip('"'):
+        if listed and self.kept[0][1] != listed:
             under = (f"{some} the object on this versioned bucket, and the version under {them.replace('the marker', 'it')} "
-                     f"({pasteable(self.restore)}) is not the one first listed (ETag {quoted_etag(etag.strip(chr(34)))})")
-            sealed = next((version for version, tag in self.kept if tag == etag.strip('"')), None)
+                     f"({pasteable(self.restore)}) is not the one first listed (ETag {quoted_etag(listed)})")
             if sealed is None:
                 return f"{under}, and no version kept holds those bytes: restore them from a backup or replica of the store; {then}"
-            source = quote(f"{self.bucket}/{self.key}", safe="/") + "?versionId=" + quote(sealed, safe="")
-            command = " ".join(shell_word(word) for word in ("--bucket", self.bucket, "--key", self.key, "--copy-source", source))
             return (f"{under}: version {pasteable(sealed)} holds those bytes; copy it back as the object, {then}. It is "
-                    f"copied back by: aws s3api copy-object {command}")
+                    f"copied back by: {self._copy_command(sealed)}")
         commands = " && ".join("aws s3api delete-object " + " ".join(
             shell_word(word) for word in ("--bucket", self.bucket, "--key", self.key, "--version-id", marker)) for marker in self.markers)
         return (f"{some} the object on this versioned bucket: remove {them}, which makes version {pasteable(self.restore)} the "
                 f"object again, with its sealed bytes and ETag; {then}. The {are} removed by: {commands}")
+
+    def _copy_command(self, version: str) -> str:
+        """The ``aws s3api copy-object`` command that copies ``version`` of the object back as the object (its
+        ``--copy-source`` URL-encoded, as the command takes it; ending at ``versionId=`` when ``version`` is "")."""
+        source = quote(f"{self.bucket}/{self.key}", safe="/") + "?versionId=" + quote(version, safe="")
+        return "aws s3api copy-object " + " ".join(shell_word(word) for word in ("--bucket", self.bucket, "--key", self.key,
+                                                                                  "--copy-source", source))
+
+    def _past_listing(self, some: str, then: str, listed: str | None) -> str:
+        """The fix when the version to restore is not among those one listing of the key shows (:attr:`complete` False):
+        no version listed under the markers, or none with the ETag first listed (``listed``); the rest are listed by the
+        command given, and nothing is said to be lost."""
+        shown = ("and the versions under them are past what one listing of the key shows" if self.restore is None else
+                 f"and no version of those one listing of the key shows has the ETag first listed ({quoted_etag(listed or '')})")
+        listing = " ".join(shell_word(word) for word in ("--bucket", self.bucket, "--prefix", self.key))
+        return (f"{some} the object on this versioned bucket, {shown}: find the version "
+                f"{'under the delete markers' if listed is None else 'with that ETag'} in the listing of all of them "
+                f"(aws s3api list-object-versions {listing}) and copy it back as the object ({self._copy_command('')}"
+                f" followed by its version id), or restore it from a backup or replica of the store; {then}")
 
 
 class S3Store(BaseStore):
@@ -366,11 +388,13 @@ class S3Store(BaseStore):
             # every marker over the newest version hides it (one of the same time too: removing it changes nothing else)
             over = tuple(m["VersionId"] for m in marks if not kept or m["LastModified"] >= kept[0]["LastModified"])
             versions = tuple((v["VersionId"], v.get("ETag", "")) for v in kept)
+            # past one request, the key's own entries end within the page only when another key's follow them
+            complete = not page.get("IsTruncated") or any(e["Key"] != full for e in (*page.get("DeleteMarkers", ()), *page.get("Versions", ())))
         except Exception:  # noqa: BLE001 - only the words of a finding depend on it
             return None
         if not all(isinstance(marker, str) for marker in over) or not all(isinstance(v, str) and isinstance(t, str) for v, t in versions):
             return None
-        return DeleteMarker(self.bucket, full, over, tuple((v, t.strip('"')) for v, t in versions))
+        return DeleteMarker(self.bucket, full, over, tuple((v, t.strip('"')) for v, t in versions), complete)
 
     def _exists(self, key: str) -> bool:
         try:
