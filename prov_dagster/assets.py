@@ -12,7 +12,7 @@ import pandas as pd
 from dagster import AssetsDefinition, BetaWarning, DataVersion, MaterializeResult, Output, asset, get_dagster_logger
 
 from prov_common.config import check_flag, flag
-
+from prov_common.hashing import Granularity
 from prov_dagster.digests import digest_of
 from prov_dagster.metadata import schema_metadata
 from prov_dagster.policy import (
@@ -107,7 +107,7 @@ def provenance_asset(
         if snapshot is not None:
             meta[SNAPSHOT_KEY] = check_flag(snapshot, "snapshot", where)
 
-        wrapped = _versioning(compute)
+        wrapped = _versioning(compute, granularity)
         _return_output(wrapped, compute)
         if schema is not None:  # shown by its import path and checks, never as an unserializable object
             meta.update(schema_metadata(schema, compute.__module__))
@@ -119,18 +119,19 @@ def provenance_asset(
     return decorate(fn) if fn is not None else decorate
 
 
-def _versioning(compute: Callable[..., Any]) -> Callable[..., Any]:
-    """``compute`` with each DataFrame it returns, or yields (a generator stays a generator), versioned."""
+def _versioning(compute: Callable[..., Any], granularity: Granularity = "column") -> Callable[..., Any]:
+    """``compute`` with each DataFrame it returns, or yields (a generator stays a generator), versioned (hashed at the
+    asset's ``granularity``, the digest the IO manager takes over)."""
     if inspect.isgeneratorfunction(compute):
         @functools.wraps(compute)
         def each(*args: Any, **kwargs: Any) -> Iterator[Any]:
             for item in compute(*args, **kwargs):
-                yield versioned(item)
+                yield versioned(item, granularity)
         return each
 
     @functools.wraps(compute)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        return versioned(compute(*args, **kwargs))
+        return versioned(compute(*args, **kwargs), granularity)
     return wrapped
 
 
@@ -170,13 +171,15 @@ def returns_nothing_to_store(returns: Any) -> bool:
     return returns is type(None) or (isinstance(returns, type) and issubclass(returns, MaterializeResult))
 
 
-def versioned(result: Any) -> Any:
-    """``result`` with its content digest as data version (DataFrames and ``Output``s of DataFrames); a data
-    version the function set on its ``Output`` gives way to the digest, with a warning naming it."""
+def versioned(result: Any, granularity: Granularity = "column") -> Any:
+    """``result`` with its content digest as data version (DataFrames and ``Output``s of DataFrames), hashed at
+    ``granularity`` (the asset's: the IO manager takes that digest over); a data version the function set on its
+    ``Output`` gives way to the digest, with a warning naming it."""
     if isinstance(result, pd.DataFrame):
-        return _output(result)
+        return _output(result, granularity)
     if isinstance(result, Output) and isinstance(result.value, pd.DataFrame):
-        output = _output(result.value, output_name=result.output_name, metadata=result.metadata, tags=result.tags)
+        output = _output(result.value, granularity, output_name=result.output_name, metadata=result.metadata,
+                         tags=result.tags)
         if result.data_version is not None and result.data_version != output.data_version:
             get_dagster_logger().warning(
                 f"tdprov: output {result.output_name!r} sets data version {result.data_version.value!r}; a provenance_asset "
@@ -186,7 +189,7 @@ def versioned(result: Any) -> Any:
     return result
 
 
-def _output(df: pd.DataFrame, **kwargs: Any) -> Output:
+def _output(df: pd.DataFrame, granularity: Granularity, **kwargs: Any) -> Output:
     with warnings.catch_warnings():  # Output(data_version=...) is marked beta; it is the documented public path
         warnings.simplefilter("ignore", BetaWarning)
-        return Output(df, data_version=DataVersion(digest_of(df, keep=True).digest), **kwargs)
+        return Output(df, data_version=DataVersion(digest_of(df, keep=True, granularity=granularity).digest), **kwargs)

@@ -340,15 +340,14 @@ def _versions_not_digests(events: RunEvents, step_keys: set[str]) -> list[str]:
 
 
 def _digest_for(df: pd.DataFrame, granularity: str, table: pa.Table) -> TableDigest:
-    """The asset's digest: the one ``provenance_asset`` already took, or with row digests at row granularity;
-    ``table``: ``df`` as it is written, whose date-time columns are hashed as Arrow made them (not converted twice).
+    """The asset's digest at ``granularity`` (with row digests at row granularity): the one ``provenance_asset``
+    already took, else hashed now; ``table``: ``df`` as it is written, whose date-time columns are hashed as Arrow
+    made them (not converted twice).
 
     One thread: it runs beside the Parquet write, which keeps a core busy; a second hash thread would
     take that core from the write (measured in benchmarks/results/dagster.md).
     """
-    if granularity == "row":
-        return hash_dataframe(df, granularity="row", threads=1, arrow=table)
-    return digest_of(df, threads=1, arrow=table)
+    return digest_of(df, threads=1, arrow=table, granularity="row" if granularity == "row" else "column")
 
 
 @dataclass(frozen=True)

@@ -293,6 +293,29 @@ def test_a_frame_changed_in_place_and_returned_again_is_versioned_by_its_new_con
     assert recorded >= {("kept", new), ("kept_too", new)}, recorded
 
 
+def test_a_frame_versioned_at_row_granularity_leaves_no_digest_for_its_next_return(store: Path, instance) -> None:
+    """A provenance_asset at row granularity hashed its frame for its data version and the IO manager hashed it again
+    with its rows, leaving the first digest kept for the object: an asset returning that object after changing it in
+    place got that digest, of the old rows. The IO manager now takes the row digest the asset took, once."""
+    from prov_common.hashing import hash_dataframe
+
+    kept = pd.DataFrame({"x": [1, 2, 3]})
+
+    @provenance_asset(name="rows_first", granularity="row")
+    def by_rows() -> pd.DataFrame:
+        return kept
+
+    @asset(name="plain_next")
+    def plain() -> pd.DataFrame:
+        return kept
+
+    first = materializations(run([by_rows], instance))
+    assert first[AssetKey("rows_first")].metadata["tdprov/digest"].value == hash_dataframe(kept).digest
+    kept.loc[0, "x"] = 100
+    again = materializations(run([plain], instance))
+    assert again[AssetKey("plain_next")].metadata["tdprov/digest"].value == hash_dataframe(kept).digest
+
+
 def test_tampered_parquet_is_refused_on_load_naming_asset_and_digests(store: Path, instance) -> None:
     mats = materializations(run(pipeline.CHAIN, instance))
     path = Path(str(store) + "-data") / "raw" / "orders.parquet"
