@@ -53,6 +53,7 @@ class ProvenanceListener:
         self._outputs: dict[str, tuple[list[DatasetCapture], list[Any]]] = {}
         self._started: dict[str, float] = {}
         self._before: dict[str, dict[str, LocalState]] = {}  # run id -> what its local outlets held at its start
+        self._resolved_outlets: dict[str, list[Any]] = {}  # run id -> its outlets, resolved once a try
         self._lock = threading.Lock()
 
     # -- task instances (in the task process; the scheduler and the API server call the terminal ones
@@ -123,6 +124,7 @@ class ProvenanceListener:
         inputs = capture_all(inlets, ListenerLimits.from_conf(), _options(task))
         with self._lock:
             self._inputs[info.run_id] = inputs
+            self._resolved_outlets[info.run_id] = outlets
             if started is not None:
                 self._started.setdefault(info.run_id, started)  # a rescheduled sensor starts again: its first start
             if before is not None:
@@ -145,10 +147,11 @@ class ProvenanceListener:
             hashed = self._outputs.pop(info.run_id, None)
             started = self._started.pop(info.run_id, None)
             before = self._before.pop(info.run_id, None)
+            outlets = self._resolved_outlets.pop(info.run_id, None)
         if inputs is None:  # the running hook ran in another process (or not at all): hash inputs now
             inputs = capture_all(_inlets(task), ListenerLimits.from_conf(), _options(task))
         outputs: list[DatasetCapture] = []
-        outlets = _outlets(task)
+        outlets = _outlets(task) if outlets is None else outlets
         if error is None and wrote_outlets:
             outputs, not_written = hashed if hashed is not None else self._written(task, _named(outlets), started, before)
             if any(c.snapshot for c in outputs):
@@ -206,12 +209,13 @@ class ProvenanceListener:
         ``AssetAlias``), and put digest and bundle URI in the asset events of those the try wrote."""
         from prov_airflow.links import bundle_of_run
 
-        outlets = _outlets(task)
-        aliased = alias_events(context["outlet_events"])
-        added = [asset for asset, _ in aliased]
         with self._lock:
             started = self._started.get(info.run_id)
             before = self._before.get(info.run_id)
+            outlets = self._resolved_outlets.get(info.run_id)
+        outlets = _outlets(task) if outlets is None else outlets  # resolved when the try started, in this process
+        aliased = alias_events(context["outlet_events"])
+        added = [asset for asset, _ in aliased]
         named = _named(outlets + added)  # once, for the hashing and for the asset events
         outputs, not_written = self._written(task, named, started, before)
         with self._lock:

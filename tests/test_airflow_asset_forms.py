@@ -97,6 +97,20 @@ def test_an_outlet_named_by_reference_is_resolved_and_an_output_of_the_try(forms
     assert asset_events(DAG_ID, "rewrite")[named.as_uri()]["extra"]["tdprov"]["digest"] == hash_path(named).digest
 
 
+def test_an_outlet_reference_that_names_no_asset_is_warned_of_once_per_try(
+        store: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """An outlet ``Asset.ref(name=...)`` naming no asset was resolved, and warned of, by each of the try's hooks (three
+    times); it is resolved once, when the try starts, and the try runs on."""
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))
+    with DAG("tdprov_forms_no_asset", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="t", outlets=[Asset.ref(name="tdprov_forms_no_such_asset")], python_callable=lambda: None)
+    with caplog.at_level("WARNING", logger="prov_airflow.refs"):
+        assert run_dag(dag, logical_date=START).state == "success"
+    warned = [r.getMessage() for r in caplog.records if "tdprov_forms_no_such_asset" in r.getMessage()]
+    assert len(warned) == 1, warned
+    assert "could not be resolved to its assets" in warned[0] and "not recorded as an output" in warned[0], warned[0]
+
+
 def test_openlineage_datasets_and_object_storage_paths_are_recorded(forms) -> None:
     """An OpenLineage ``Dataset(namespace, name)`` and an ``ObjectStoragePath`` are named as the provider's naming
     spec gives them (``file`` + the absolute path) and hashed, as inlets and as outlets."""
