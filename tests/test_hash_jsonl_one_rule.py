@@ -56,14 +56,16 @@ def test_two_objects_on_one_line_are_refused_on_both_paths(path, line):
                                              (b'{"a":' + b"1" * 25 + b'e400}',
                                               "1.111111111111111111…E+424, 25 digits before its exponent"),
                                              (b'{"a":-' + b"9" * 30 + b'e9999999999999999999999}',
-                                              "-9999999999999999999…e9999999999999999999999, 30 digits before its exponent")])
+                                              "-9999999999999999999…e9999999999999999999999, 30 digits before its exponent"),
+                                             (b'{"a":1e' + b"9" * 23 + b'}', "1e" + "9" * 23)])
 def test_numbers_past_the_double_range_are_refused_on_both_paths(path, line, shown):
     """Arrow reads an integer of hundreds of digits as infinity (two of them shared a digest) and refuses ``1e400``
     naming no line: both are refused naming the line, the number and the fix. A number whose exponent is past the
     range of Python's ``Decimal`` (``1e999999999999999999995``) stopped the hash with ``decimal.InvalidOperation``
     (``tdprov hash``: "unexpected InvalidOperation"); it is refused as the others are, shown as written. The digits
     counted of a long number with an exponent were its mantissa's and its exponent's together ("28 digits" of 25 and
-    E+424): they are the mantissa's, said so, and the exponent is shown."""
+    E+424): they are the mantissa's, said so, and the exponent is shown; a mantissa shown whole is not counted (it
+    was "1 digits before its exponent")."""
     data = b'{"a":1.0}\n\n' + line + b"\n" + LONG_LINE + b"\n"
     with pytest.raises(ValueError) as refused:
         stream(data, path)

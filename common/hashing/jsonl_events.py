@@ -67,8 +67,9 @@ def too_large(text: str) -> TooLarge:
     digits = sum(c.isdigit() for c in mantissa)
     if len(text) <= 24:
         shown = text
-    elif e:  # the digits counted are the mantissa's: an exponent's only scale it
-        shown = f"{_head(mantissa, 20)}{e}{_head(exponent, 24)}, {digits:,} digits before its exponent"
+    elif e:  # the digits counted are the mantissa's (an exponent's only scale it), where it is not shown whole
+        shown = f"{_head(mantissa, 20)}{e}{_head(exponent, 24)}"
+        shown += f", {digits:,} digits before its exponent" if len(mantissa) > 20 else ""
     else:
         shown = f"{_head(text, 20)}, {digits:,} digits"
     return TooLarge(f"has a number too large for a double ({shown}): a double holds at most about 1.8e308.")
