@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import uuid
 from pathlib import Path
@@ -333,6 +334,31 @@ def test_verify_without_configured_trust_uses_the_local_key(tmp_path: Path, caps
     assert "no bundles" in capsys.readouterr().err
     assert main(["audit", "--quiet", "--store", str(tmp_path / "empty"), "--report", str(tmp_path / "r")]) == 2  # not clean: nothing
     assert f"no runs in {tmp_path / 'empty'}: is this the store your pipelines write to?" in capsys.readouterr().err
+
+
+def test_a_key_copied_over_the_signing_key_is_named_at_the_seal_and_by_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """A team key copied over ``signing.key`` left the old ``signing.key.pub``, which local trust takes: every bundle the
+    new key sealed failed verification as signed by an untrusted key, and nothing said why."""
+    home, store = Path(os.environ["TDPROV_HOME"]), str(tmp_path / "store")
+    record_runs(store, 1)  # the per-user pair, made on first use
+    key, pub = home / "signing.key", home / "signing.key.pub"
+    team, _ = write_keypair(tmp_path / "team.key")
+    key.write_bytes(team.read_bytes())  # the old .pub stays
+    with caplog.at_level(logging.WARNING, logger="prov_common"):
+        record_runs(store, 1)
+        record_runs(store, 1)  # another transport loads the key again: warned once per process
+    warned = [r.getMessage() for r in caplog.records if "is not that of the signing key" in r.getMessage()]
+    assert len(warned) == 1, warned
+    assert f"the public key {pub} (ed25519:" in warned[0] and f"signing key {key} beside it" in warned[0]
+    assert f"rewrite its public key: openssl pkey -in {key} -pubout -out {pub}" in warned[0]
+    assert main(["verify", "--store", store]) == 1
+    assert capsys.readouterr().err.endswith(
+        f"1 of 3 bundles verified; 2 bundles are signed by an untrusted key: local trust takes your key from {pub}, which is "
+        f"stale if another key was copied over {key} (a seal with it warns); if so, rewrite it: openssl pkey -in {key} "
+        f"-pubout -out {pub}\n")
+    assert main(["verify", "--store", store, "--trusted-keys", f"{team}.pub"]) == 1  # trust named: no local .pub to blame
+    assert capsys.readouterr().err.endswith("2 of 3 bundles verified\n")
 
 
 def test_show_reads_each_object_once_and_shows_what_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

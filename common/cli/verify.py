@@ -20,6 +20,7 @@ from prov_common.cli._output import emit_json_line, tell
 from prov_common.cli._runs import resolve_runs
 from prov_common.config import Settings
 from prov_common.bundle.trust import bundle_trust
+from prov_common.signing.keyfiles import local_public_file, own_key_path, rewrite_public_command
 from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.text import counted
@@ -89,15 +90,28 @@ def _no_trust_text(settings: Settings) -> str:
             "TDPROV_TRUSTED_KEYS) hold no .pub or .pem file (name the public key files, or a folder holding them)")
 
 
+def _stale_public_text(settings: Settings, untrusted: int) -> str:
+    """With ``untrusted`` bundles signed by an untrusted key under local trust: that the ``.pub`` beside the signing key,
+    which local trust takes, may be stale (a key copied over the signing key leaves it), and the command that rewrites
+    it. The private key is not read: verification never needs it."""
+    if not untrusted or (pub := local_public_file(settings)) is None:
+        return ""
+    own = own_key_path(settings)
+    return (f"; {counted(untrusted, 'bundle')} {'is' if untrusted == 1 else 'are'} signed by an untrusted key: local trust "
+            f"takes your key from {pub}, which is stale if another key was copied over {own} (a seal with it warns); "
+            f"if so, rewrite it: {rewrite_public_command(own)}")
+
+
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
     trust = bundle_trust(settings, store)
     resolved = resolve_runs(store, args.run_ids)  # typed by a person: one that names no bundle is bad input, not a finding
     verification = verify_runs(store, trust, resolved.run_ids or None, workers=args.workers, index=resolved.index)
-    failed = 0
+    failed = untrusted = 0
     for report in PoolProgress(verification, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(verification) < 2 or None):
         failed += not report.ok
+        untrusted += any(f.problem == "untrusted key" for f in report.findings)
         if args.run_ids and checked_nothing(report, report.run_id):
             tell("verify", str(missing_error(store, report.run_id, verification.entries_of)))
         if args.json:
@@ -108,5 +122,5 @@ def run(args: argparse.Namespace) -> int:
         print(no_bundles_text(store.uri), file=sys.stderr)
     elif not args.json:
         print(f"{len(verification) - failed:,} of {counted(len(verification), 'bundle')} verified"
-              + ("" if len(trust) else _no_trust_text(settings)), file=sys.stderr)
+              + ("" if len(trust) else _no_trust_text(settings)) + _stale_public_text(settings, untrusted), file=sys.stderr)
     return 1 if failed else 0

@@ -6,11 +6,13 @@ import errno
 import logging
 import os
 import secrets
+import shlex
 import time
 from pathlib import Path
 
 from prov_common.config import Settings, default_home
 from prov_common.errors import BadInputError
+from prov_common.once import Once
 from prov_common.regular_file import read_regular
 from prov_common.signing.keys import PublicKey, SigningKey
 from prov_common.signing.trust import TrustStore
@@ -25,6 +27,32 @@ KEY_FILE_LIMIT = 64 * 1024  # a PEM key is a few hundred bytes: a larger "key fi
 
 def public_path_for(private_path: Path) -> Path:
     return private_path.with_name(private_path.name + PUBLIC_SUFFIX)
+
+
+def rewrite_public_command(private_path: Path) -> str:
+    """The command that writes the public key of ``private_path`` over the ``.pub`` beside it."""
+    return f"openssl pkey -in {shlex.quote(str(private_path))} -pubout -out {shlex.quote(str(public_path_for(private_path)))}"
+
+
+STALE_PUBLIC_WARNED = Once()
+
+
+def _check_public_beside(path: Path, key: SigningKey) -> None:
+    """Warn (once per process for each pair of keys) when the ``.pub`` beside the signing key ``path`` holds another
+    key than its public key: a key copied over ``path`` leaves the old ``.pub``, which local trust takes, so every
+    bundle the key signs would fail verification as signed by an untrusted key. A missing or unreadable ``.pub`` is
+    left to whoever reads it (local trust names it)."""
+    pub = public_path_for(path)
+    try:
+        beside = PublicKey.from_pem(read_regular(pub, limit=KEY_FILE_LIMIT), source=str(pub))
+    except (OSError, BadInputError):
+        return
+    if beside.key_id == key.key_id or not STALE_PUBLIC_WARNED.first(str(path), key.key_id, beside.key_id):
+        return
+    log.warning("tdprov: the public key %s (%s) is not that of the signing key %s beside it (%s): local trust (no "
+                "TDPROV_TRUSTED_KEYS) takes %s, so what this key signs fails 'tdprov verify' as 'untrusted key' (warned "
+                "once per process). Fix: if %s is the key to sign with, rewrite its public key: %s",
+                pub, beside.key_id, path, key.key_id, pub, path, rewrite_public_command(path))
 
 
 def _stage(final: Path, data: bytes, mode: int) -> Path:
@@ -107,7 +135,7 @@ def write_keypair(private_path: str | os.PathLike[str], key: SigningKey | None =
 
 
 def load_signing_key(path: str | os.PathLike[str]) -> SigningKey:
-    """Read a private key file; warns when other users can read it."""
+    """Read a private key file; warns when other users can read it, and when the ``.pub`` beside it holds another key."""
     p = Path(path)
     try:
         data = read_regular(p, limit=KEY_FILE_LIMIT)
@@ -117,7 +145,9 @@ def load_signing_key(path: str | os.PathLike[str]) -> SigningKey:
         ) from exc
     if os.name == "posix" and p.stat().st_mode & 0o077:
         log.warning("signing key %s is readable by other users; run: chmod 600 %s", p, p)
-    return SigningKey.from_pem(data, source=str(p))
+    key = SigningKey.from_pem(data, source=str(p))
+    _check_public_beside(p, key)
+    return key
 
 
 def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
@@ -183,11 +213,24 @@ def signing_key_from_settings(settings: Settings | None = None) -> SigningKey:
     return default_signing_key()
 
 
+def own_key_path(settings: Settings, home: Path | None = None) -> Path:
+    """The configured signing key's file: ``TDPROV_SIGNING_KEY``, else the per-user default key (existing or not)."""
+    return Path(settings.signing_key) if settings.signing_key else default_key_path(home)
+
+
+def local_public_file(settings: Settings, home: Path | None = None) -> Path | None:
+    """The ``.pub`` beside the signing key that local trust takes as the own key's (read as it is, whatever private
+    key is beside it), or None when ``TDPROV_TRUSTED_KEYS`` is set or there is no such file."""
+    if settings.trusted_keys:
+        return None
+    pub = public_path_for(own_key_path(settings, home))
+    return pub if pub.exists() else None
+
+
 def own_public_key(settings: Settings | None = None, home: Path | None = None) -> PublicKey | None:
     """The public key of the configured signing key (``TDPROV_SIGNING_KEY`` or the per-user default key) when it
     exists; None when it does not (none is created, unlike :func:`signing_key_from_settings`)."""
-    settings = settings or Settings.from_env()
-    own = Path(settings.signing_key) if settings.signing_key else default_key_path(home)
+    own = own_key_path(settings or Settings.from_env(), home)
     own_pub = public_path_for(own)
     if own_pub.exists():
         return load_public_key(own_pub)
