@@ -22,16 +22,19 @@ _transports: dict[tuple[Settings, str | None, tuple[str, str | None] | None], Pr
 
 
 def transport_for(settings: Settings, aws_conn_id: str | None, store_source: str,
-                  refused: TdprovError | None = None, conn_id: str | None = None) -> ProvenanceTransport:
+                  refused: TdprovError | None = None, conn_id: str | None = None,
+                  key_source: str | None = None) -> ProvenanceTransport:
     """One transport per process, settings and AWS connection (it opens the store and key on first use).
 
     With ``aws_conn_id``, an ``s3://`` store is reached through that connection's ``AwsBaseHook``
     session; the connection is read here, on the calling thread. ``store_source``: where ``settings.store`` is
     set, named when it cannot be opened. ``refused``: why the store must not be opened (the listener's connection
     cannot be read): the transport keeps every object in the outbox of ``settings.spool``. ``conn_id``: the tdprov
-    connection whose ``aws_conn_id`` it is, named when that AWS connection cannot be used.
+    connection whose ``aws_conn_id`` it is, named when that AWS connection cannot be used. ``key_source``: where
+    ``settings.signing_key`` is set, named when the key cannot be read (None: ``TDPROV_SIGNING_KEY``).
     """
     from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+    from prov_common.signing.keyfiles import KEY_VARIABLE
 
     key = (settings, aws_conn_id, None if refused is None else (refused.what, refused.fix))
     with _lock:
@@ -39,7 +42,8 @@ def transport_for(settings: Settings, aws_conn_id: str | None, store_source: str
         if transport is None:
             transport = ProvenanceTransport(ProvenanceConfig(
                 store=settings.store, signing_key=settings.signing_key, spool=settings.spool, strict=settings.strict,
-                store_source=store_source, refused=refused),
+                store_source=store_source, signing_key_source=key_source or KEY_VARIABLE,
+                refused=refused),
                 s3_client_factory=_s3_client_factory(aws_conn_id, conn_id))
             _transports[key] = transport
         return transport
@@ -95,14 +99,14 @@ def _listener_hook() -> Any:
 
 
 class _Listening:
-    """What the listener delivers with: its settings, the AWS connection of its store, where the store is set and,
-    when the ``[tdprov] conn_id`` connection cannot be read (not defined, an extra refused), why (``refused``): the
-    ``[tdprov]`` settings then give the spool and the options, and every event is kept in the outbox for ``tdprov flush
-    --store`` (the store the connection should have named is not known; writing to ``[tdprov]``'s would record the run
-    in another store)."""
+    """What the listener delivers with: its settings, the AWS connection of its store, where the store and the signing
+    key are set and, when the ``[tdprov] conn_id`` connection cannot be read (not defined, an extra refused), why
+    (``refused``): the ``[tdprov]`` settings then give the spool and the options, and every event is kept in the outbox
+    for ``tdprov flush --store`` (the store the connection should have named is not known; writing to ``[tdprov]``'s
+    would record the run in another store)."""
 
     def __init__(self) -> None:
-        from prov_airflow.settings import resolve_settings, store_source
+        from prov_airflow.settings import resolve_settings, setting_source, store_source
 
         hook = _listener_hook()
         self.refused: TdprovError | None = None
@@ -111,11 +115,13 @@ class _Listening:
             try:
                 self.settings = hook.get_settings()
                 self.aws_conn_id, self.store_source = hook.aws_conn_id, hook.store_source()
+                self.key_source = hook.signing_key_source()
                 return
             except TdprovError as exc:
                 self.refused = exc
         self.settings, self.aws_conn_id = resolve_settings(strict=False), None
         self.store_source = "[tdprov] conn_id" if self.refused is not None else store_source()
+        self.key_source = setting_source("signing_key")
 
     def unusable_aws(self, exc: TdprovError) -> None:
         """The connection's AWS connection cannot be used (``exc``): its store is not opened, its events are kept in
@@ -156,12 +162,13 @@ def listener_transport() -> ProvenanceTransport:
     """The listener's transport: its settings, and the AWS connection of its tdprov connection (read once)."""
     given = _Listening()
     try:
-        return transport_for(given.settings, given.aws_conn_id, given.store_source, given.refused, given.conn_id)
+        return transport_for(given.settings, given.aws_conn_id, given.store_source, given.refused, given.conn_id,
+                             given.key_source)
     except TdprovError as exc:
         if not given.aws_conn_id:
             raise
         given.unusable_aws(exc)
-        return transport_for(given.settings, None, given.store_source, given.refused)
+        return transport_for(given.settings, None, given.store_source, given.refused, key_source=given.key_source)
 
 
 def configuration_defaults() -> ConfigurationDefaults:
@@ -177,7 +184,7 @@ def configuration_defaults() -> ConfigurationDefaults:
         factory = None
         given.unusable_aws(exc)
     return ConfigurationDefaults(given.settings, factory, prepare_event=provider_event, store_source=given.store_source,
-                                 refused=given.refused)
+                                 signing_key_source=given.key_source, refused=given.refused)
 
 
 def run_is_open(transport: ProvenanceTransport, run_id: str) -> bool:

@@ -359,3 +359,78 @@ def test_a_listener_connection_the_secrets_backend_denies_is_named_not_taken_for
     assert ("Airflow connection 'tdprov_default' (named by [tdprov] conn_id) could not be read: "
             "AirflowSecretsBackendAccessDenied: policy denies reading tdprov_default" in warned[0]), warned[0]
     _events_kept_for(tmp_path / "spool", tmp_path / "good", "tdprov_conn_denied.t", monkeypatch, capsys)
+
+
+# -- the signing key ------------------------------------------------------------------------------------
+
+def _said_of_signing_key(logged: str, missing: Path) -> list[str]:
+    """The lines that tell of the signing key ``missing`` that cannot be read (that events are staged unsigned, that
+    their run is not sealed)."""
+    return [line for line in logged.splitlines() if f"signing key {missing} cannot be read" in line]
+
+
+@pytest.mark.parametrize("where", ["[tdprov] signing_key", "signing_key in the extra of Airflow connection 'tdprov_keyed'"])
+def test_a_listeners_signing_key_that_is_missing_is_named_as_the_setting_that_names_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str], where: str) -> None:
+    """A listener whose ``[tdprov] signing_key`` (or its connection's extra) named a missing file warned that its events
+    were staged unsigned and their run not sealed, with the fix to set ``TDPROV_SIGNING_KEY``, which that setting
+    overrides. The fix names the setting the key came from."""
+    import json
+
+    from prov_common.bundle.transport import UNSIGNED_WARNED
+
+    UNSIGNED_WARNED.clear()
+    missing = tmp_path / "keys" / "writer.key"
+    monkeypatch.setenv("TDPROV_SIGNING_KEY", str(tmp_path / "unused.key"))
+    if where.startswith("[tdprov]"):
+        options = {"signing_key": str(missing)}
+    else:
+        monkeypatch.setenv("AIRFLOW_CONN_TDPROV_KEYED", json.dumps({
+            "conn_type": "tdprov", "host": str(tmp_path / "store"), "extra": {"signing_key": str(missing)}}))
+        options = {"conn_id": "tdprov_keyed"}
+    capsys.readouterr()
+    assert _run(tmp_path, monkeypatch, f"tdprov_key_{len(where)}", **options) == {}  # staged, none sealed
+    out, err = capsys.readouterr()
+    said = _said_of_signing_key(caplog.text + out + err, missing)
+    assert any("not sealed" in line for line in said) and any("not signed" in line for line in said), said
+    for line in said:
+        assert f"Fix: set {where} to a file from 'tdprov keygen'" in line and "TDPROV_SIGNING_KEY" not in line, line
+
+
+@pytest.mark.parametrize("option", [True, False])
+def test_the_providers_transport_names_the_signing_key_setting_it_took_when_the_key_is_missing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, option: bool) -> None:
+    """The transport made from an OpenLineage configuration (the provider's ``[openlineage] transport``) gave the fix to
+    set ``TDPROV_SIGNING_KEY`` for a missing key, though its ``signing_key`` option or the plugin's ``[tdprov]
+    signing_key`` (its configuration defaults) overrides it. The fix names the one the key came from."""
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
+    from openlineage.client.uuid import generate_new_uuid
+
+    from prov_airflow.emitter import configuration_defaults
+    from prov_common.bundle import defaults
+    from prov_common.bundle.transport import UNSIGNED_WARNED
+
+    UNSIGNED_WARNED.clear()
+    missing = tmp_path / "keys" / "writer.key"
+    monkeypatch.setattr(defaults, "_defaults_source", configuration_defaults)  # as the plugin sets it
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("TDPROV_SIGNING_KEY", str(tmp_path / "unused.key"))
+    transport = {"type": "prov_common.bundle.transport.ProvenanceTransport"}
+    if option:
+        transport["signing_key"] = str(missing)
+        monkeypatch.setenv("AIRFLOW__TDPROV__SIGNING_KEY", str(tmp_path / "overridden.key"))
+    else:
+        monkeypatch.setenv("AIRFLOW__TDPROV__SIGNING_KEY", str(missing))
+    client = OpenLineageClient(config={"transport": transport})
+    run_id = str(generate_new_uuid())
+    for state in (RunState.START, RunState.COMPLETE):
+        client.emit(RunEvent(eventType=state, eventTime="2026-01-01T00:00:00Z", run=Run(runId=run_id),
+                             job=Job(namespace="ns", name="job"), producer="https://example.org/p"))
+    client.transport.close()
+    said = _said_of_signing_key(caplog.text, missing)
+    where = "transport option 'signing_key'" if option else "[tdprov] signing_key"
+    assert any("not sealed" in line for line in said) and any("not signed" in line for line in said), caplog.text
+    for line in said:
+        assert f"Fix: set {where} to a file from 'tdprov keygen'" in line and "TDPROV_SIGNING_KEY" not in line, line

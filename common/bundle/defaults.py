@@ -34,6 +34,7 @@ class ConfigurationDefaults:
     s3_client_factory: S3ClientFactory | None = None
     prepare_event: EventPreparer | None = None
     store_source: str = "TDPROV_STORE"  # where ``settings.store`` was set, named in the fix when it cannot be opened
+    signing_key_source: str | None = None  # where ``settings.signing_key`` was set (None: TDPROV_SIGNING_KEY)
     refused: TdprovError | None = None  # why ``settings.store`` must not be opened (``ProvenanceConfig.refused``)
 
 

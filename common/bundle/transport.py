@@ -146,8 +146,13 @@ class ProvenanceConfig(Config):
         return self.defaults.store_source if self.defaults is not None else "TDPROV_STORE"
 
     def where_signing_key_is_set(self) -> str:
-        """Where the signing key setting comes from, named when the key cannot be had (None given: TDPROV_SIGNING_KEY)."""
-        return self.signing_key_source or KEY_VARIABLE
+        """Where the signing key setting comes from, named when the key cannot be had: :attr:`signing_key_source`, else
+        the option, the defaults' source or ``TDPROV_SIGNING_KEY``."""
+        if self.signing_key_source:
+            return self.signing_key_source
+        if self.signing_key is not None:
+            return "transport option 'signing_key'"
+        return (self.defaults.signing_key_source if self.defaults is not None else None) or KEY_VARIABLE
 
     def refusal(self) -> TdprovError | None:
         """Why the store must not be opened (:attr:`refused`, or the defaults' when the store is theirs); None: open it."""

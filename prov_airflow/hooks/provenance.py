@@ -177,6 +177,18 @@ class ProvenanceHook(BaseHook):
             return f"the store in the extra of Airflow connection {self.tdprov_conn_id!r}"
         return store_source()
 
+    def signing_key_source(self) -> str:
+        """Where the signing key of :meth:`get_settings` is set, named in a fix (the connection's extra, ``[tdprov]
+        signing_key`` or ``TDPROV_SIGNING_KEY``)."""
+        from prov_airflow.settings import setting_source
+
+        _, extra = self._load()
+        if self.overrides.get("signing_key"):
+            return "the signing_key given to the hook"
+        if extra.get("signing_key"):
+            return f"signing_key in the extra of Airflow connection {self.tdprov_conn_id!r}"
+        return setting_source("signing_key")
+
     def strict_source(self) -> str:
         """Where strict mode of :meth:`get_settings` is set, named in a fix (the connection's extra, ``[tdprov] strict``
         or ``TDPROV_STRICT``)."""
