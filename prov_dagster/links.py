@@ -6,6 +6,8 @@ store's S3 client sends its requests) stays an ``s3://`` URI, since there is no 
 """
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -14,6 +16,9 @@ from dagster import MetadataValue, UrlMetadataValue
 
 CONSOLE = "https://s3.console.aws.amazon.com/s3"
 _ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+_CLIENT_ENDPOINT_VARIABLES = (*_ENDPOINT_VARIABLES, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+                              "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE")
+"""What decides where a fresh S3 client sends its requests, besides the AWS config file's bytes."""
 
 
 def location_url(location: str, environ: Mapping[str, str] | None = None) -> str:
@@ -36,6 +41,18 @@ def _on_aws(environ: Mapping[str, str] | None) -> bool:
     made is not taken for AWS (the location stays an ``s3://`` URI: never a link to a bucket that may be another's)."""
     if environ is not None:
         return not any(environ.get(name) for name in _ENDPOINT_VARIABLES)
+    config = os.environ.get("AWS_CONFIG_FILE") or os.path.join("~", ".aws", "config")
+    try:
+        config_bytes = Path(config).expanduser().read_bytes()
+    except OSError:
+        config_bytes = b""
+    return _endpoint_on_aws(tuple(os.environ.get(name) for name in _CLIENT_ENDPOINT_VARIABLES), config_bytes)
+
+
+@functools.lru_cache(maxsize=8)
+def _endpoint_on_aws(variables: tuple[str | None, ...], config: bytes) -> bool:
+    """Whether a fresh S3 client's endpoint is AWS's, made once per process for each environment (``variables``) and
+    AWS config file (``config``): making a client takes tens of milliseconds, and every output's link asks."""
     from prov_common.store.s3 import fresh_s3_client
 
     try:

@@ -89,6 +89,31 @@ def test_s3_locations_of_an_endpoint_set_in_the_aws_config_file_keep_s3_uris(tmp
     assert location_url("s3://bkt/p/bundles/r1/") == "https://s3.console.aws.amazon.com/s3/buckets/bkt?prefix=p/bundles/r1/"
 
 
+def test_s3_links_make_one_s3_client_per_process_for_an_aws_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each link asked a fresh S3 client where its requests go (tens of milliseconds each, for every output of every
+    step on an S3 store): one client answers for as long as the environment and the AWS config file stay as they are,
+    and a changed config file is asked again."""
+    import prov_common.store.s3 as s3
+
+    config = tmp_path / "aws-config"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
+        monkeypatch.delenv(name, raising=False)
+    made: list[str] = []
+    fresh = s3.fresh_s3_client
+
+    def counted(*args, **kwargs):
+        made.append("client")
+        return fresh(*args, **kwargs)
+
+    monkeypatch.setattr(s3, "fresh_s3_client", counted)
+    config.write_text("[default]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:9000\n")
+    assert {location_url(f"s3://bkt/p/bundles/r{n}/") for n in range(5)} == {f"s3://bkt/p/bundles/r{n}/" for n in range(5)}
+    assert len(made) == 1, made
+    config.write_text("[default]\nregion = us-east-1\n")
+    assert location_url("s3://bkt/p/") == "https://s3.console.aws.amazon.com/s3/buckets/bkt?prefix=p/" and len(made) == 2, made
+
+
 def test_audit_job_links_its_report(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
     _register_source(store)
