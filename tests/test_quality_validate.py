@@ -211,3 +211,31 @@ def test_checks_pandera_names_alike_on_one_column_are_told_apart_by_number() -> 
     both = validate(pd.DataFrame({"x": [-1], "y": [1]}), pa.DataFrameSchema(  # one row failing both table checks
         {"x": pa.Column(int)}, checks=[pa.Check(lambda d: d.x > 0), pa.Check(lambda d: d.x > 5)]))
     assert [(c.name, c.failure_count) for c in both.checks if c.column is None] == [("<lambda>#0", 1), ("<lambda>#1", 1)]
+
+
+class RejectingParser(pa.DataFrameModel):
+    """A parser that rejects the data with a SchemaError, which Pandera raises as it is even when validating lazily."""
+    age: int
+
+    @pa.dataframe_parser
+    def adults_only(cls, df: pd.DataFrame) -> pd.DataFrame:
+        if (df["age"] < 18).any():
+            raise pa.errors.SchemaError(None, df, "minors in the table")
+        return df
+
+    @pa.dataframe_parser
+    def nested(cls, df: pd.DataFrame) -> pd.DataFrame:
+        return pa.DataFrameSchema({"age": pa.Column(int, pa.Check.le(120))}).validate(df)  # not lazy: one SchemaError
+
+
+def test_a_parser_that_raises_schema_error_fails_the_validation_and_no_check_ran() -> None:
+    """A SchemaError a parser raises rejects the data: a failed validation (the policy decides), not a schema that
+    failed itself; the checks it stopped are listed as not run, never as passed."""
+    minors = validate(pd.DataFrame({"age": [30, 7]}), RejectingParser, raw_samples=True)
+    assert not minors.passed and minors.failure_count == 1
+    assert [(c.column, c.name, c.status) for c in minors.checks] == [
+        ("age", "dtype('int64')", "skip"), ("age", "not_nullable", "skip"), (None, "SchemaError", "fail")]
+    assert minors.failure_sample["failure_case"].tolist() == ["minors in the table"]
+    old = validate(pd.DataFrame({"age": [30, 200]}), RejectingParser, raw_samples=True)
+    assert not old.passed and outcome(old, "age", "less_than_or_equal_to(120)").failure_count == 1
+    assert old.failure_sample["failure_case"].tolist() == ["200"]

@@ -56,11 +56,14 @@ def validate(
     check_sample_rows(sample_rows, "validate()")
     check_known_columns(public_columns, [*map(str, df.columns), *data_index_names(df)], "public_columns", "the DataFrame")
     resolved = load_schema(schema)
+    ran = True  # the checks ran (a parser that raised stops them all)
     try:
         resolved.validate(df, lazy=True)
         failures = pd.DataFrame(columns=_SAMPLE_COLUMNS)
     except pa.errors.SchemaErrors as exc:
         failures = exc.failure_cases
+    except pa.errors.SchemaError as exc:  # raised as it is, lazy or not, by a parser of the schema: the data failed it
+        failures, ran = _raised_failures(resolved, df, exc), False
     except pa.errors.SchemaDefinitionError as exc:
         raise BadInputError(
             f"Pandera schema {schema_name(resolved)!r} cannot be applied: {exc}",
@@ -77,7 +80,7 @@ def validate(
     expected, shared = _expected_checks(resolved, df)
     keys = _failure_keys(failures, shared)
     counts = _counts(keys, _counted(failures))
-    outcomes = _outcomes(expected, counts)
+    outcomes = _outcomes(expected, counts, ran=ran)
     return QualityResult(
         passed=len(failures) == 0,
         schema_name=schema_name(resolved),
@@ -90,6 +93,20 @@ def validate(
                                    index, shown=ALL_COLUMNS if raw_samples else column_names(public_columns) | public_flagged(resolved)),
         index_names=index,
     )
+
+
+RAISED_CHECK = "SchemaError"
+"""The check name of a ``SchemaError`` that names no check (a parser of the schema raised it)."""
+
+
+def _raised_failures(schema: pa.DataFrameSchema, df: pd.DataFrame, exc: pa.errors.SchemaError) -> pd.DataFrame:
+    """The failure cases of a ``SchemaError`` that Pandera's lazy validation let through (a parser raised it): its own,
+    as Pandera collects them, when it names its schema; else one case of the table, its message the failure case."""
+    if exc.schema is not None:
+        return pa.errors.SchemaErrors(schema, [exc], df).failure_cases
+    check = _check_id(exc.check) if isinstance(exc.check, pa.Check) else str(exc.check or RAISED_CHECK)
+    return pd.DataFrame([{"schema_context": "DataFrameSchema", "column": None, "check": check, "check_number": None,
+                          "failure_case": str(exc), "index": None}], columns=_SAMPLE_COLUMNS)
 
 
 FLAGS = ("personal", "confidential")
@@ -201,8 +218,9 @@ def _counts(keys: pd.DataFrame, counted: np.ndarray) -> dict[CheckKey, int]:
     return {(None if pd.isna(col) else str(col), str(check)): int(n) for (col, check), n in sizes.items()}
 
 
-def _outcomes(expected: list[CheckKey], counts: dict[CheckKey, int]) -> tuple[CheckOutcome, ...]:
-    # Presence checks (column_in_dataframe, column_in_schema...) are listed only when they fail.
+def _outcomes(expected: list[CheckKey], counts: dict[CheckKey, int], *, ran: bool = True) -> tuple[CheckOutcome, ...]:
+    # Presence checks (column_in_dataframe, column_in_schema...) are listed only when they fail; with ``ran`` false (a
+    # parser raised before any check ran) every check that did not fail is skipped.
     missing = {col for (col, name), n in counts.items() if n and _is_presence(name)}
     outcomes = []
     for key in [*expected, *(k for k in counts if k not in expected)]:
@@ -210,7 +228,7 @@ def _outcomes(expected: list[CheckKey], counts: dict[CheckKey, int]) -> tuple[Ch
         failed = counts.get(key, 0)
         if failed:
             status = "fail"
-        elif column in missing and not _is_presence(name):
+        elif not ran or (column in missing and not _is_presence(name)):
             status = "skip"
         else:
             status = "pass"
