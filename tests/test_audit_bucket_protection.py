@@ -108,3 +108,15 @@ def test_a_refused_read_names_the_permission(s3_server, s3_refusing_bucket_setti
     (finding,) = _bucket_findings(later)
     assert not later.clean and finding.severity != NOTE and "cannot be told whether they are still versioning Enabled, Object Lock " \
         "enabled, compliance mode, 30 days, as this auditor saw them before" in finding.what, finding.what
+
+
+def test_store_init_prints_settings_it_could_not_read_as_unknown(s3_server, s3_refusing_bucket_settings, monkeypatch) -> None:
+    """A refused read of the bucket's versioning and Object Lock was named, and yet printed as 'versioning: off' and
+    'object lock: off', which the bucket may not be: they are unknown."""
+    s3_server.point(monkeypatch)
+    uri, _ = _store(s3_server, lock=True)
+    state = init_s3(uri, client=s3_refusing_bucket_settings.client())
+    assert "versioning:         unknown" in state.lines() and "object lock:        unknown" in state.lines(), state.lines()
+    assert state.to_dict()["versioning"] == "unknown" and state.to_dict()["objectLock"] is None
+    assert [p.split(":")[0] for p in state.problems] == [f"the versioning and Object Lock settings of bucket '{uri[5:].split('/')[0]}' "
+                                                         "could not be read"], state.problems

@@ -28,14 +28,16 @@ if TYPE_CHECKING:
     from prov_common.store.identity import StoreIdentity
 
 
+UNKNOWN = "unknown"  # a bucket setting that could not be read
+
 
 @dataclass
 class BucketState:
     """What ``store init`` found (and set) on a bucket."""
 
     store: str
-    versioning: str = "off"  # Enabled | Suspended | off
-    object_lock: bool = False
+    versioning: str = "off"  # Enabled | Suspended | off | unknown (could not be read)
+    object_lock: bool | None = False  # None: could not be read
     lock_mode: str | None = None
     retention_days: int | None = None
     retention_years: int | None = None
@@ -56,7 +58,7 @@ class BucketState:
         return [
             f"store:              {self.store}",
             f"versioning:         {self.versioning}",
-            f"object lock:        {'enabled, ' + retention if self.object_lock else 'off'}",
+            f"object lock:        {UNKNOWN if self.object_lock is None else 'enabled, ' + retention if self.object_lock else 'off'}",
             f"conditional writes: {'honoured (If-None-Match: *)' if self.conditional_writes else 'NOT honoured' if self.conditional_writes is False else 'not checked'}",
             f"store id:           {self.store_id or 'none'}",
         ]
@@ -280,6 +282,7 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
         found = read_protection(s3, bucket)
     except ClientError as exc:
         state.problems.append("{}: {}".format(*protection_refused(exc, bucket)))
+        state.versioning, state.object_lock = UNKNOWN, None
     else:
         state.versioning, state.object_lock, state.lock_mode = found.versioning, found.object_lock, found.lock_mode
         state.retention_days, state.retention_years = found.retention_days, found.retention_years
