@@ -2483,3 +2483,21 @@ def test_contains_shows_look_alike_versions_recorded_at_row_granularity_apart(tm
             answer = json.loads(out)
             assert code == 0 and (answer["dataset"], answer["namespace"], answer["name"]) == (mine, ns, name), err
             assert [s["dataset"] for s in answer["sameContent"]] == [other], answer
+
+
+def test_a_name_tables_of_two_databases_share_is_refused_saying_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A table ``orders`` in Postgres and one in BigQuery are two datasets that one bare name names: the refusal says
+    that the name is each one's in its namespace (it said they were an asset's partitions, or data it wrote to several
+    places), and the text it names each by finds that one alone."""
+    uri = str(tmp_path / "store")
+    store = open_store(uri)
+    seal(store, run_events("pg.load", [], [dataset("orders", CLEAN, namespace="postgres://db:5432")]))
+    seal(store, run_events("bq.load", [], [dataset("orders", VENDOR, namespace="bigquery")], start=T0 + timedelta(hours=1)))
+    assert main(["record", "orders", "--store", uri]) == 2
+    err = capsys.readouterr().err
+    assert ("'orders' names 2 datasets (a name of a dataset in each of several namespaces, each a dataset of its own): "
+            "'bigquery:orders', 'postgres://db:5432/orders'.") in err, err
+    assert "partitions" not in err, err
+    for ref, digest_ in (("bigquery:orders", VENDOR), ("postgres://db:5432/orders", CLEAN)):
+        assert main(["record", ref, "--store", uri]) == 0, ref
+        assert digest_ in capsys.readouterr().out, ref

@@ -550,7 +550,8 @@ def several_source_versions(ref: str, sources: list[SourceRecord],
 
 def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False) -> BadInputError:
     """The error for a name that means several datasets where one version is needed (an asset key of a
-    partitioned asset, a location that is also another namespace's ``namespace/name``), or (``digest``) a digest
+    partitioned asset, a location that is also another namespace's ``namespace/name``, the name of a dataset in each
+    of several namespaces), or (``digest``) a digest
     several datasets hold, naming each by a text that names it alone (its label, or ``NAMESPACE::NAME`` where
     another of them shares the label: :func:`~prov_common.w3cprov.identity.distinct_labels`) and the
     ``REF@DIGEST`` text that names each one's version (for a name, its newest)."""
@@ -570,6 +571,8 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
         apart = alike or spelled or any(spelled_apart(d.namespace) for d in datasets)
         why = ("datasets whose paths or URIs are written alike, each a dataset of its own" if alike
                else "a location that several OpenLineage namespaces spell, each a dataset of its own" if apart
+               else "a name of a dataset in each of several namespaces, each a dataset of its own"
+               if len({d.name for d in datasets}) == 1  # postgres://db:5432 and bigquery tables alike named
                else "the partitions of an asset, or data it wrote to several places")
         what = f"'{ref}' names {len(datasets)} datasets ({why})"
         shares = ("one whose path or URI another shares" if alike else "one at a location another's URI also spells"
