@@ -2501,3 +2501,22 @@ def test_a_name_tables_of_two_databases_share_is_refused_saying_so(tmp_path: Pat
     for ref, digest_ in (("bigquery:orders", VENDOR), ("postgres://db:5432/orders", CLEAN)):
         assert main(["record", ref, "--store", uri]) == 0, ref
         assert digest_ in capsys.readouterr().out, ref
+
+
+def test_a_relative_file_name_as_runs_shows_it_names_its_version(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another producer's file recorded by a relative path, ``("file", "exports/x.csv")``, has no URI: 'tdprov runs'
+    shows it as ``file:exports/x.csv@DIGEST``, which its help says names that version when pasted; pasted into
+    lineage or record it named nothing. It names that version, as the dataset's path does."""
+    monkeypatch.chdir(tmp_path)  # no file exports/x.csv here: the text is no location
+    uri = str(tmp_path / "store")
+    run = seal(open_store(uri), run_events("spark.export", [], [dataset("exports/x.csv", CLEAN, namespace="file")]))
+    assert main(["runs", "--store", uri]) == 0
+    shown = f"file:exports/x.csv@{CLEAN[:19]}"
+    assert shown in capsys.readouterr().out
+    for ref in (shown, "file:exports/x.csv", "exports/x.csv"):
+        assert main(["lineage", ref, "--json", "--store", uri]) == 0, ref
+        assert [(t["namespace"], t["dataset"], t["version"]) for t in json.loads(capsys.readouterr().out)["lineage"]] == \
+            [("file", "exports/x.csv", CLEAN)], ref
+        assert main(["record", ref, "--store", uri]) == 0, ref
+        assert run in capsys.readouterr().out, ref

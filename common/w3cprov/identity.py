@@ -209,12 +209,14 @@ def written_as_pair(ref: str, namespace: str | None, name: str) -> bool:
 def spells(ref: str, namespace: str | None, name: str) -> bool:
     """Whether ``ref`` (given by a user) writes the dataset ``(namespace, name)`` out: as its
     :func:`dataset_label`, as ``NAMESPACE::NAME`` (:func:`pair_text`), or as ``namespace/name`` (the OpenLineage
-    dataset URI; a leading ``/`` of the name once), a trailing ``/`` aside. ``namespace/name`` of a namespace with a
-    path is also another dataset's location: the caller finds both, and a name of several datasets is the user's to
-    choose among (a text that is one's ``NAMESPACE::NAME`` means that one: :func:`written_as_pair`)."""
+    dataset URI; a leading ``/`` of the name once), a trailing ``/`` aside; a local file recorded by a relative path,
+    which has no URI, also as ``file:name``, as ``tdprov runs`` and ``tdprov show`` print it. ``namespace/name`` of a
+    namespace with a path is also another dataset's location: the caller finds both, and a name of several datasets is
+    the user's to choose among (a text that is one's ``NAMESPACE::NAME`` means that one: :func:`written_as_pair`)."""
     texts = {ref, ref.rstrip("/")}
     return (dataset_label(namespace, name) in texts or pair_text(namespace, name) in texts
-            or f"{namespace}/{name}" in texts or f"{namespace}/{name.lstrip('/')}" in texts)
+            or f"{namespace}/{name}" in texts or f"{namespace}/{name.lstrip('/')}" in texts
+            or (namespace == "file" and f"file:{name}" in texts))
 
 
 def version_key(namespace: str, name: str, version: str | None) -> VersionKey:
