@@ -162,6 +162,23 @@ def test_a_tilde_is_not_expanded_and_the_refusal_says_so(tmp_path: Path, monkeyp
     assert "'~' is not expanded" in refused.value.fix and os.path.expanduser("~/d/x.csv") in refused.value.fix
 
 
+def test_a_tilde_in_a_dataset_argument_is_refused_saying_it_is_not_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                             capsys: pytest.CaptureFixture) -> None:
+    """'~/d/x.csv' reaching the CLI unexpanded (quoted, or --training-record=~/... in zsh) named no dataset, with a fix
+    listing the forms of a name, none of them wrong: the refusal now says that '~' is not expanded and gives the path."""
+    from test_audit_support import dataset, digest, run_events, seal
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    uri, path = str(tmp_path / "store"), str(tmp_path / "home" / "d" / "x.csv")
+    seal(open_store(uri), run_events("write", [], [dataset(path, digest("x"))]))
+    for argv in (["lineage", "~/d/x.csv"], ["record", "~/d/x.csv"], ["export", "--training-record", f"~/d/x.csv@{digest('x')}"]):
+        assert main([*argv, "--store", uri]) == 2, argv
+        err = capsys.readouterr().err
+        assert f"Fix: '~' is not expanded: give the absolute path (e.g. '{path}" in err, (argv, err)
+    assert main(["lineage", path, "--store", uri]) == 0
+
+
 def test_a_file_read_through_a_symlinked_folder_is_its_own_dataset_and_the_audit_names_the_writer(tmp_path: Path) -> None:
     """Names are kept as written (as the official provider keeps them): ``lnk/mid.csv`` and ``real/mid.csv`` are two
     datasets; the reader's completeness finding says which recorded run wrote that file under the other name."""

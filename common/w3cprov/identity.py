@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
 from prov_common.errors import BadInputError
-from prov_common.file_uri import is_file_uri
+from prov_common.file_uri import home_hint, is_file_uri
 from prov_common.times import iso_utc
 
 CLOCK_SKEW = timedelta(minutes=15)
@@ -372,13 +372,14 @@ def nothing_named(ref: str, where: str = "", fix: str = "") -> BadInputError:
     whichever verb looked it up: :func:`not_a_digest` where it is written as a digest of no hex digits,
     :func:`no_version_starting` where it is written as a digest with its ``algo:`` (no name; ``where`` is not said, as
     no verb says it there), else naming the recorded runs (``where``: what more the verb can say of them), with the fix
-    :data:`DIGEST_RULE` for too short a digest, else the forms :data:`VERSION_FORMS` (``fix``: what the verb adds)."""
+    :data:`DIGEST_RULE` for too short a digest, else the forms :data:`VERSION_FORMS` (``fix``: what the verb adds), led
+    for a ``ref`` starting with ``~`` by the reminder that ``~`` is not expanded (:func:`~prov_common.file_uri.home_hint`)."""
     if (refused := not_a_digest(ref)) is not None:
         return refused
     if (query := digest_query(ref)) is not None and ":" in query:
         return no_version_starting(query, fix)
     rule = DIGEST_RULE if TOO_SHORT_DIGEST.fullmatch(ref.strip().lower()) else f"give {VERSION_FORMS}"
-    return BadInputError(f"no dataset or version {ref!r} in the recorded runs{where}.", fix=rule + fix)
+    return BadInputError(f"no dataset or version {ref!r} in the recorded runs{where}.", fix=home_hint(ref, rule + fix))
 
 
 def digest_query(ref: str) -> str | None:
