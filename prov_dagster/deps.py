@@ -49,32 +49,38 @@ class DeclaredDeps:
         started = cache(partial(step_start_id, context.instance, context.run_id, context.step.key))  # read once, if needed
         out = []
         for key in missing:
-            for record in self._versions(key, started):
+            for record, event in self._versions(key, started):
                 if record.dataset in places:
                     continue  # recorded already by its location (record(inputs=[path]))
                 if record.name in refused:
                     continue
                 if record.version is None:
                     written = _compat.is_materializable(self.step_context, key)
-                    self.step_context.log.warning(_unversioned(self.step_context.step.key, record, written=written))
+                    self.step_context.log.warning(_unversioned(self.step_context.step.key, record, written=written,
+                                                               event=event))
                 places.add(record.dataset)
                 out.append(record)
         return out
 
-    def _versions(self, key: AssetKey, started: Callable[[], int | None]) -> list[DatasetRecord]:
-        """The versions of ``key`` the step used; ``started`` gives the step's STEP_START storage id (a partitioned
+    def _versions(self, key: AssetKey, started: Callable[[], int | None]) -> list[tuple[DatasetRecord, str | None]]:
+        """The versions of ``key`` the step used, each with the kind of Dagster event it comes from (``MATERIALIZED``,
+        ``OBSERVED``; None: Dagster holds none); ``started`` gives the step's STEP_START storage id (a partitioned
         upstream's latest materialization before it)."""
         instance = self.step_context.instance
         partitions = _compat.upstream_partitions(self.step_context, key)
         if partitions is not None:
             before = started()
-            return [declared_version(key, partition, latest_metadata(instance, key, partition, before=before))
-                    for partition in partitions]
+            found = [(partition, latest_event(instance, key, partition, before=before)) for partition in partitions]
+            return [(declared_version(key, partition, event.metadata if event is not None else {}),
+                     MATERIALIZED if event is not None else None) for partition, event in found]
         pointer = _compat.upstream_pointer(self.step_context, key)
-        return [declared_version(key, None, event_metadata(instance, key, *pointer) if pointer is not None else {})]
+        if pointer is None:
+            return [(declared_version(key, None, {}), None)]
+        return [(declared_version(key, None, event_metadata(instance, key, *pointer)), MATERIALIZED if pointer[1] else OBSERVED)]
 
 
 NO_DEPS = DeclaredDeps()
+MATERIALIZED, OBSERVED = "materialized", "observed"  # the kinds of Dagster event a declared version comes from
 
 
 def declared_deps(step_context: Any | None) -> DeclaredDeps:
@@ -97,11 +103,16 @@ def latest_metadata(instance: Any, key: AssetKey, partition: str | None = None, 
                     before: int | None = None) -> Mapping[str, Any]:
     """The metadata of the latest materialization of ``key`` (of ``partition``, when given; stored before the event
     log's storage id ``before``, when given); empty when there is none."""
+    event = latest_event(instance, key, partition, before=before)
+    return event.metadata if event is not None else {}
+
+
+def latest_event(instance: Any, key: AssetKey, partition: str | None = None, *, before: int | None = None) -> Any | None:
+    """The latest ``AssetMaterialization`` of ``key`` as :func:`latest_metadata` selects it; None when there is none."""
     query = AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition is not None else None,
                                before_storage_id=before)
     records = instance.fetch_materializations(query, limit=1).records
-    event = records[0].asset_materialization if records else None
-    return event.metadata if event is not None else {}
+    return records[0].asset_materialization if records else None
 
 
 STARTS_PAGE = 100  # STEP_START events read at a time, newest first, looking for a step's
@@ -150,19 +161,30 @@ def _text(value: Any) -> str | None:
     return str(found) if found else None
 
 
-def _unversioned(step_key: str, record: DatasetRecord, *, written: bool) -> str:
-    """The warning for an upstream asset recorded without a version; ``written``: a step of the asset graph materializes
-    it (another IO manager), else it is external or an observable source, which no step writes."""
+def _unversioned(step_key: str, record: DatasetRecord, *, written: bool, event: str | None) -> str:
+    """The warning for an upstream asset recorded without a version; ``event``: the kind of Dagster event the step used
+    (None: Dagster holds none); ``written``: the run's asset graph materializes it (a job leaves out the assets it does
+    not select: only an event tells that another IO manager wrote it, or that none did), else it is external or an
+    observable source."""
     partition = f" partition {record.partition!r}" if record.partition is not None else ""
-    if written:
+    read = f"record the data this step read with ProvenanceResource.record(inputs={{{record.name!r}: <path or URI>}}, context=context)"
+    source = "register it as a source (tdprov source add) and declare it with provenance_asset(source=...)"
+    materialize = f"materialize {record.name!r}{partition} through the ProvenanceIOManager before this step"
+    wiped = "never materialized, or its history was wiped ('dagster asset wipe')"
+    if event is None and written:
+        why = f"Dagster holds no materialization of it: it was {wiped}"
+        fix = f"{materialize}, or {read}"
+    elif event is None:  # a job knows the assets it does not select, and every observable source, as external alike
+        why = f"it is an external asset or an observable source, which no step writes, or an asset Dagster holds no " \
+              f"materialization of: {wiped}"
+        fix = f"{read}, or {source}; for an asset, {materialize}"
+    elif written or event == MATERIALIZED:
         why = "another IO manager wrote it"
         fix = ("write it through the ProvenanceIOManager or record it with ProvenanceResource.record(outputs=..., "
                "context=context) to record its content digest")
     else:
         why = "it is an external asset or an observable source, which no step writes"
-        fix = (f"record the data this step read with ProvenanceResource.record(inputs={{{record.name!r}: <path or URI>}}, "
-               "context=context), or register it as a source (tdprov source add) and declare it with "
-               "provenance_asset(source=...)")
+        fix = f"{read}, or {source}"
     return (f"tdprov: step {step_key!r} depends on asset {record.name!r}{partition}, which no tdprov record versions "
             f"({why}); it is recorded as an input without a version, which the audit reports. Fix: {fix}")
 

@@ -191,7 +191,7 @@ def test_upstream_assets_no_tdprov_record_versions_are_inputs_without_a_version(
     assert "another IO manager wrote it" in warned["scratch"] and "through the ProvenanceIOManager" in warned["scratch"]
     assert "external asset or an observable source" in warned["vendor_feed"]  # no step writes it: record it by key
     assert "record(inputs={'vendor_feed': <path or URI>}" in warned["vendor_feed"]
-    assert "ProvenanceIOManager" not in warned["vendor_feed"]
+    assert "write it through the ProvenanceIOManager" not in warned["vendor_feed"]
     summary = step_run(store, "blended")
     assert sorted((i.namespace, i.name, i.version) for i in summary.inputs) == [
         ("inmemory://", "scratch", None), ("inmemory://", "vendor_feed", None)]
@@ -326,3 +326,41 @@ def test_a_step_finds_its_start_reading_only_the_starts_logged_after_it(instance
         pages.clear()
         read.append((dagster_deps.step_start_id(instance, result.run_id, step), list(pages)))
     assert read == [(starts[-1][1], [1]), (starts[0][1], [1, 1, 1]), (None, [1, 1, 1, 0])]
+
+
+def test_an_unversioned_upstream_a_job_does_not_select_is_named_by_what_dagster_holds_of_it(
+        store: Path, instance, tmp_path: Path) -> None:
+    """A step run alone (a job that does not select its upstream assets, which Dagster makes external in it) reading
+    ``rows`` (written through the ProvenanceIOManager, then its history wiped: ``dagster asset wipe``) and ``scratch``
+    (kept by another IO manager) itself: both were said to be external assets or observable sources, with the fix to
+    register them as sources. ``scratch`` is now said to be written by another IO manager, with the fix to write it
+    through the ProvenanceIOManager;
+    ``rows`` may also be an asset Dagster holds no materialization of (the job cannot tell it from an external one),
+    with the fix to materialize it first."""
+
+    @asset
+    def rows() -> pd.DataFrame:
+        return pd.DataFrame({"x": [1.0, 2.0]})
+
+    @asset(io_manager_key="mem")
+    def scratch() -> pd.DataFrame:
+        return pd.DataFrame({"x": [1.0]})
+
+    @asset(deps=[rows, scratch])
+    def model(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001
+        return recorded_model(context, provenance, tmp_path / "model.bin", pd.read_parquet(located(store, "rows")))
+
+    run([rows, scratch], instance)
+    instance.wipe_assets([AssetKey("rows")])
+    result = materialize([rows, scratch, model], selection=[model], instance=instance, resources={
+        "io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource(), "mem": InMemoryIOManager()})
+    assert result.success
+    warned = {m.split("'")[3]: m for m in (e.user_message for e in instance.all_logs(result.run_id))
+              if m.startswith("tdprov: step 'model' depends on asset")}
+    assert "or an asset Dagster holds no materialization of: never materialized, or its history was wiped ('dagster " \
+           "asset wipe'))" in warned["rows"], warned["rows"]
+    assert warned["rows"].endswith("; for an asset, materialize 'rows' through the ProvenanceIOManager before this "
+                                   "step"), warned["rows"]
+    assert "(another IO manager wrote it)" in warned["scratch"] and "through the ProvenanceIOManager" in warned["scratch"]
+    assert "tdprov source add" not in warned["scratch"], warned["scratch"]
+    assert sorted((i.name, i.version) for i in step_run(store, "model").inputs) == [("rows", None), ("scratch", None)]
