@@ -65,7 +65,9 @@ def _pandera_check(key: AssetKey, wants: AssetProvenance, *, partitioned: bool) 
 def pandera_check_result(instance: Any, key: AssetKey, severity: AssetCheckSeverity) -> AssetCheckResult:
     """The check result for the latest materialization of ``key`` from its recorded Pandera outcome."""
     records = instance.fetch_materializations(key, limit=1).records
-    result = _recorded(records[0]) if records else None
+    if not records:
+        return _never_materialized(key, severity)
+    result = _recorded(records[0])
     if result is None:
         return _not_recorded(key, severity)
     passed = bool(result.get("passed"))
@@ -91,7 +93,7 @@ def partitioned_check_result(instance: Any, key: AssetKey, severity: AssetCheckS
     """
     latest = _latest_by_partition(instance, key)
     if not latest:
-        return _not_recorded(key, severity)
+        return _never_materialized(key, severity)
     results = {p: _recorded(r) for p, r in latest.items()}
     failed = sorted(p for p, result in results.items() if result is not None and not result.get("passed"))
     unrecorded = sorted(p for p, result in results.items() if result is None)
@@ -152,6 +154,17 @@ NOT_RECORDED_FIX = ("return its DataFrame through ProvenanceIOManager, or, for a
 
 def _not_recorded(key: AssetKey, severity: AssetCheckSeverity) -> AssetCheckResult:
     text = f"No Pandera result is recorded on the latest materialization of {dataset_name(key)}. Fix: {NOT_RECORDED_FIX}."
+    return _failed_for(text, severity)
+
+
+def _never_materialized(key: AssetKey, severity: AssetCheckSeverity) -> AssetCheckResult:
+    """The check of an asset (of any partition) Dagster holds no materialization of: nothing was validated."""
+    name = dataset_name(key)
+    return _failed_for(f"Dagster holds no materialization of {name} to check: it was never materialized, or its history "
+                       f"was wiped ('dagster asset wipe'). Fix: materialize {name}, then run its check.", severity)
+
+
+def _failed_for(text: str, severity: AssetCheckSeverity) -> AssetCheckResult:
     return AssetCheckResult(passed=False, severity=severity, description=text, metadata={"reason": MetadataValue.text(text)})
 
 

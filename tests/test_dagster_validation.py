@@ -313,3 +313,29 @@ def test_allow_missing_partitions_skips_what_was_never_written_and_records_what_
     refused = materialize([up, strict_total], selection=["strict_total"], instance=instance, resources=resources,
                           raise_on_error=False)
     assert not refused.success  # without the metadata a missing partition is still refused
+
+
+@pytest.mark.parametrize("partitioned", [False, True])
+def test_the_pandera_check_of_an_asset_dagster_holds_no_materialization_of_says_so(store: Path, instance,
+                                                                                   partitioned: bool) -> None:
+    """The asset's history wiped (``dagster asset wipe``) and its check run alone: it said no Pandera result was recorded
+    on the latest materialization, which does not exist, with the fix to write the asset through the IO manager it is
+    written through. It says Dagster holds no materialization of it, and the fix is to materialize it."""
+    from dagster import AssetCheckKey, AssetKey
+
+    @provenance_asset(schema=Positive, partitions_def=StaticPartitionsDefinition(["a"]) if partitioned else None)
+    def table() -> pd.DataFrame:
+        return pd.DataFrame({"x": [1, 2]})
+
+    defs = definitions([table], store=str(store), audit_cron=None, watch_store=False)
+    written = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, partition_key="a" if partitioned else None)
+    assert check_results(written)["pandera"].passed
+    instance.wipe_assets([AssetKey("table")])
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection=set(), asset_check_selection={AssetCheckKey(AssetKey("table"), "pandera")})
+    check = check_results(job.execute_in_process(instance=instance, raise_on_error=False))["pandera"]
+    assert not check.passed
+    assert check.description == ("Dagster holds no materialization of table to check: it was never materialized, or "
+                                 "its history was wiped ('dagster asset wipe'). Fix: materialize table, then run its "
+                                 "check."), check.description
