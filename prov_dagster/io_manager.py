@@ -44,6 +44,7 @@ from prov_dagster.storage import DataLocation, MissingDataError, free_replaced
 
 DIGEST_METADATA_KEY = DIGEST_KEY
 DATA_VERSION_TAG = "dagster/data_version"  # the tag of a materialization that holds its data version
+DATA_VERSION_IS_USER_PROVIDED_TAG = "dagster/data_version_is_user_provided"  # "true": the step gave it, not Dagster
 
 
 class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
@@ -320,7 +321,7 @@ def _versions_not_digests(events: RunEvents, step_keys: set[str]) -> list[str]:
     """A warning for each materialization of the Dagster run of ``events``, by the steps ``step_keys`` (this process
     ran them: their materializations are among the run's recent ones), whose data version is not the content digest
     the IO manager recorded: the asset's ``Output(data_version=...)`` set it, and Dagster keeps that over the IO
-    manager's."""
+    manager's, or the asset gave none (a ``MaterializeResult`` without its record's) and Dagster computed one."""
     warnings = []
     for record in events.recent(DagsterEventType.ASSET_MATERIALIZATION) if step_keys else ():
         event = record.event_log_entry.dagster_event
@@ -332,10 +333,15 @@ def _versions_not_digests(events: RunEvents, step_keys: set[str]) -> list[str]:
         digest = str(getattr(recorded, "value", recorded)) if recorded is not None else None
         if digest is not None and version is not None and version != digest:
             asset = dataset_name(materialization.asset_key) + (f" partition {materialization.partition!r}" if materialization.partition else "")
+            if (materialization.tags or {}).get(DATA_VERSION_IS_USER_PROVIDED_TAG) == "true":
+                why, fix = "set by its Output(data_version=...)", ("leave data_version out of the Output (the IO manager "
+                                                                   "versions by content)")
+            else:  # none given (a MaterializeResult without the record's): Dagster's own, of code and input versions
+                why, fix = "which Dagster computed (the asset gave none)", (
+                    "return MaterializeResult(metadata=<record() result>.metadata, data_version=<record() result>.data_version)")
             warnings.append(
-                f"tdprov: asset {asset!r} has data version {version!r}, set by its Output(data_version=...), not its content "
-                f"digest {digest} (recorded as {DIGEST_METADATA_KEY} and in its lineage bundle); leave data_version out of "
-                "the Output (the IO manager versions by content) to make the digest its data version")
+                f"tdprov: asset {asset!r} has data version {version!r}, {why}, not its content digest {digest} (recorded "
+                f"as {DIGEST_METADATA_KEY} and in its lineage bundle); {fix} to make the digest its data version")
     return warnings
 
 

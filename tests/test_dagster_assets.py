@@ -1027,6 +1027,28 @@ def test_a_data_version_the_asset_sets_itself_is_never_silently_the_version_inst
     assert not [w for w in said if "own_version_wrapped" in w and "Output(data_version=...)" in w]
 
 
+def test_a_data_version_dagster_computed_is_not_said_to_be_set_by_the_asset(store: Path, instance, tmp_path: Path) -> None:
+    """An asset that records its file with ProvenanceResource.record and returns MaterializeResult without the result's
+    data_version: Dagster computes one (of code and input versions). The warning said the asset's
+    Output(data_version=...) set it, with the fix to leave data_version out, which the asset did. It says Dagster
+    computed it, as the asset gave none, and the fix is to return the record's data_version."""
+
+    @asset
+    def weights(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001
+        path = tmp_path / "weights.bin"
+        path.write_bytes(b"w1")
+        return MaterializeResult(metadata=provenance.record(outputs={"weights": str(path)}, context=context).metadata)
+
+    result = run([weights], instance)
+    version = materializations(result)[AssetKey("weights")].tags["dagster/data_version"]
+    [said] = [w for w in warnings_of(instance, result.run_id) if f"{version!r}" in w]
+    digest = hash_path(tmp_path / "weights.bin").digest
+    assert said == (f"tdprov: asset 'weights' has data version {version!r}, which Dagster computed (the asset gave none), "
+                    f"not its content digest {digest} (recorded as tdprov/digest and in its lineage bundle); return "
+                    "MaterializeResult(metadata=<record() result>.metadata, data_version=<record() result>.data_version) "
+                    "to make the digest its data version"), said
+
+
 # -- the resource -----------------------------------------------------------------------------------
 @asset(ins={"orders": AssetIn(key=RAW)})
 def exported_csv(context, orders: pd.DataFrame, provenance: ProvenanceResource) -> MaterializeResult:
