@@ -1,6 +1,7 @@
 """The "tdprov bundle" extra link of tdprov's operators and ``@task.provenance`` tasks."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import attrs
@@ -9,6 +10,7 @@ from airflow.sdk import BaseOperatorLink
 from prov_airflow.ui.app import RUN_ROUTE, URL_PREFIX
 
 LINK_NAME = "tdprov bundle"
+log = logging.getLogger(__name__)
 
 
 PAGE = URL_PREFIX + RUN_ROUTE
@@ -20,15 +22,23 @@ def bundle_of(task_instance: Any) -> str:
     """Where the listener seals the bundle of this task instance try (``<store>/bundles/<run id>/``), or the bundles
     page of its DAG run when the bundle sealed at its run id is another run's (task 'load' of DAG 'etl.daily' and task
     'daily.load' of DAG 'etl' are one job and, at one logical date, one run id: the run sealed first keeps it), which
-    names that run and what this try left."""
+    names that run and what this try left. Empty (no link, and a warning naming why and the fix) when the listener's
+    store is not known: its ``[tdprov] conn_id`` connection cannot be read, and its events are kept in the outbox."""
     from urllib.parse import quote
+
+    from prov_common.errors import TdprovError
 
     from prov_airflow.runinfo import task_run_info
 
     info, _ = task_run_info(task_instance)
     if info.task_try is not None and _another_runs(info):
         return PAGE.format(dag_id=quote(info.task_try.dag_id, safe=""), run_id=quote(info.task_try.dag_run_id, safe=""))
-    return bundle_of_run(info.run_id)
+    try:
+        return bundle_of_run(info.run_id)
+    except TdprovError as exc:
+        log.warning("tdprov: no '%s' link for run %s of %s: %s; the task is not affected. Fix: %s", LINK_NAME,
+                    info.run_id, info.job_name, exc.what.rstrip("."), exc.fix or "correct the listener's settings")
+        return ""
 
 
 def _another_runs(info: Any) -> bool:

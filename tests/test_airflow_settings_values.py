@@ -434,3 +434,33 @@ def test_the_providers_transport_names_the_signing_key_setting_it_took_when_the_
     assert any("not sealed" in line for line in said) and any("not signed" in line for line in said), caplog.text
     for line in said:
         assert f"Fix: set {where} to a file from 'tdprov keygen'" in line and "TDPROV_SIGNING_KEY" not in line, line
+
+
+def test_the_bundle_link_of_a_listener_connection_that_is_not_defined_is_one_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """With ``[tdprov] conn_id`` naming no connection, the events are kept in the outbox, but the "tdprov bundle" link
+    of tdprov's operators, resolved when the task ends, logged the connection's error with a full traceback. It is one
+    warning naming the connection and the fix, and the task gets no link (where its bundle will be is not known)."""
+    from prov_airflow.decorators.provenance import provenance_task
+
+    WARNED.clear()
+    UNOPENED_WARNED.clear()
+    for option, value in {"store": tmp_path / "store", "spool": tmp_path / "spool", "conn_id": "tdprov_nowhere"}.items():
+        monkeypatch.setenv(f"AIRFLOW__TDPROV__{option.upper()}", str(value))
+    with DAG("tdprov_link_nowhere", start_date=START, schedule=None) as dag:
+        @provenance_task
+        def make() -> pd.DataFrame:
+            return pd.DataFrame({"id": [1, 2]})
+
+        make()
+    capsys.readouterr()
+    assert run_dag(dag, logical_date=START).state == "success"
+    out, err = capsys.readouterr()
+    logged = caplog.text + out + err  # the task's own log goes through Airflow's structlog to the terminal
+    assert "Traceback" not in logged, logged
+    named = [line for line in logged.splitlines() if "no 'tdprov bundle' link" in line]
+    assert len(named) == 1, logged
+    assert ("Airflow connection 'tdprov_nowhere' (type tdprov) (named by [tdprov] conn_id) is not defined" in named[0]
+            and "Fix: create it" in named[0]), named
+    assert not (tmp_path / "store").exists()
