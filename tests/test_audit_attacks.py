@@ -1444,15 +1444,15 @@ def test_another_stores_audit_reports_and_records_copied_in_are_a_finding(store_
         assert named[0].fix == FIX_OTHER_STORE
 
 
-def _logged_file_under_a_delete_marker(store_uri: str) -> tuple[Any, str, str, str, str]:
-    """A run sealed in the S3 store ``store_uri`` and audited, then its bucket versioned and the run's prov.json deleted
-    without a version id (a delete marker hides its bytes): the client, bucket and prefix, the file's key and the
-    marker's version id."""
+def _logged_file_under_a_delete_marker(store_uri: str, name: str = layout.PROV_FILE) -> tuple[Any, str, str, str, str]:
+    """A run sealed in the S3 store ``store_uri`` and audited, then its bucket versioned and the run's prov.json (or its
+    file ``name``) deleted without a version id (a delete marker hides its bytes): the client, bucket and prefix, the
+    file's key and the marker's version id."""
     run_id = seal(open_store(store_uri), run_events("prepare", [], [dataset("/data/x.parquet", digest("x"))]))
     assert _audit(store_uri).clean
     client, bucket, prefix = _s3(store_uri)
     client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    key = layout.bundle_key(run_id, layout.PROV_FILE)
+    key = layout.bundle_key(run_id, name)
     deleted = client.delete_object(Bucket=bucket, Key=prefix + key)
     assert deleted["DeleteMarker"], deleted
     return client, bucket, prefix, key, deleted["VersionId"]
@@ -1675,6 +1675,79 @@ def test_verify_names_the_delete_marker_hiding_a_missing_file_as_the_audit_does(
     found = _audit(store_uri, full=True)
     assert [f.fix for f in found.check(CHECK_PROV).errors if f.object == key] == [removal("audit again")], \
         [f"{f.object}: {f.what} / {f.fix}" for f in found.errors]
+
+
+@pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
+@pytest.mark.parametrize("name", [layout.PROV_FILE, layout.MANIFEST_FILE])
+def test_verify_names_the_sealed_version_of_a_file_overwritten_then_hidden_by_a_delete_marker(
+        store_uri: str, name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run's prov.json (or manifest) overwritten and then deleted without a version id: the version under the delete
+    marker is the forgery. 'tdprov verify' said removing the marker makes it 'the object again, with its sealed bytes
+    and ETag'. It reads the versions kept and names the one whose bytes hash to the digest the manifest lists (the
+    signed statement, for the manifest), with the command that copies it back; once copied back and hidden again, the
+    marker's removal; and with no version holding those bytes, says so."""
+    from prov_common.cli import main
+
+    client, bucket, prefix, key, first = _logged_file_under_a_delete_marker(store_uri, name)
+    run_id = key.split("/")[1]
+    [sealed] = client.list_object_versions(Bucket=bucket, Prefix=prefix + key)["Versions"]
+    sealed_digest = blake3_digest(client.get_object(Bucket=bucket, Key=prefix + key, VersionId=sealed["VersionId"])["Body"].read())
+    client.delete_object(Bucket=bucket, Key=prefix + key, VersionId=first)  # the object again, then forged and hidden
+    forged = client.put_object(Bucket=bucket, Key=prefix + key, Body=b"forged")["VersionId"]
+    marker = client.delete_object(Bucket=bucket, Key=prefix + key)["VersionId"]
+
+    def reason() -> str:
+        capsys.readouterr()
+        assert main(["verify", "--json", run_id, "--store", store_uri]) == 1
+        [found] = [f["reason"] for f in json.loads(capsys.readouterr().out)["findings"] if f["key"] == key]
+        return found.partition("the object is listed but not in the store; ")[2]
+
+    fix = reason()
+    assert fix == (
+        f"a delete marker (version id '{marker}') hides the object on this versioned bucket, and the version under it "
+        f"('{forged}') does not hold the bytes sealed ({sealed_digest}): version '{sealed['VersionId']}' holds them; copy "
+        f"it back as the object, then verify again. It is copied back by: aws s3api copy-object --bucket {bucket} --key "
+        f"{prefix}{key} --copy-source '{bucket}/{prefix}{key}?versionId={sealed['VersionId']}'"), fix
+    client.copy_object(Bucket=bucket, Key=prefix + key, CopySource=fix.partition("--copy-source ")[2].strip("'"))
+    assert main(["verify", run_id, "--store", store_uri]) == 0  # as pasted: the sealed bytes are the object again
+    copied = client.head_object(Bucket=bucket, Key=prefix + key)["VersionId"]  # hidden again: the copy is under it
+    again = client.delete_object(Bucket=bucket, Key=prefix + key)["VersionId"]
+    fix = reason()  # the first marker too where it has the copy's time (the listing's): removing it changes nothing else
+    assert f"which makes version '{copied}' the object again, with its sealed bytes and ETag; then verify again" in fix, fix
+    for version in (copied, sealed["VersionId"]):  # no version keeps the sealed bytes: the forgery is under the markers
+        client.delete_object(Bucket=bucket, Key=prefix + key, VersionId=version)
+    fix = reason()
+    assert fix.startswith(f"2 delete markers (version ids '{again}', ") and fix.endswith(
+        f") hide the object on this versioned bucket, and the version under them ('{forged}') does not hold the bytes "
+        f"sealed ({sealed_digest}), and no version kept holds them: restore them from a backup or replica of the store; "
+        f"then verify again"), fix
+
+
+@pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
+def test_the_versions_read_for_the_sealed_bytes_under_a_delete_marker_are_bounded(store_uri: str) -> None:
+    """The versions kept under a delete marker read to find the sealed bytes are those of the size sealed (a forgery of
+    another size is not read), at most VERSIONS_READ of them: past those the fix says none of them holds the bytes and
+    gives the command that lists all of them, not that the bytes are lost."""
+    from prov_common.store.markers import VERSIONS_READ, DeleteMarkers
+
+    client, bucket, prefix = _s3(store_uri)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    key, body = "k.json", b"sealed"
+    sealed = client.put_object(Bucket=bucket, Key=prefix + key, Body=body)["VersionId"]
+    for i in range(VERSIONS_READ - 1):
+        client.put_object(Bucket=bucket, Key=prefix + key, Body=f"f{i:05d}".encode())  # as long as the sealed bytes
+    client.put_object(Bucket=bucket, Key=prefix + key, Body=b"a longer forgery")
+    client.delete_object(Bucket=bucket, Key=prefix + key)
+    fix = DeleteMarkers(open_store(store_uri)).fix(key, "then verify again", sealed=(blake3_digest(body), len(body)))
+    assert f": version '{sealed}' holds them; copy it back as the object, then verify again." in (fix or ""), fix
+    client.put_object(Bucket=bucket, Key=prefix + key, Body=b"f99999")  # one more of that size: the sealed one is past
+    client.delete_object(Bucket=bucket, Key=prefix + key)
+    fix = DeleteMarkers(open_store(store_uri)).fix(key, "then verify again", sealed=(blake3_digest(body), len(body)))
+    assert fix is not None and fix.endswith(
+        f", and none of the {VERSIONS_READ} versions read holds them: find the version with those bytes among all of them "
+        f"(aws s3api list-object-versions --bucket {bucket} --prefix {prefix}{key}) and copy it back as the object (aws "
+        f"s3api copy-object --bucket {bucket} --key {prefix}{key} --copy-source '{bucket}/{prefix}{key}?versionId=' followed "
+        f"by its version id), or restore them from a backup or replica of the store; then verify again"), fix
 
 
 @pytest.mark.parametrize("store_uri", ["local"], indirect=True)  # objects added under keys of their own (the module's rule)

@@ -360,6 +360,9 @@ class Finding:
     reason: str
     keys: tuple[str, ...] = field(default=(), compare=False)  # every key a folded finding counts (:meth:`VerificationReport.fold`)
     fix: str | None = field(default=None, compare=False)
+    # a missing object's sealed digest and size (None: not listed), where the bundle tells (its manifest, or for the
+    # manifest its signed statement): what finds those bytes among the versions a delete marker hides
+    sealed: tuple[str, int | None] | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         said = f"{self.key}: {self.problem}: {self.reason}"
@@ -388,8 +391,9 @@ class VerificationReport:
     def ok(self) -> bool:
         return not self.findings and self.key_id is not None
 
-    def add(self, key: str, problem: str, reason: str, fix: str | None = None) -> None:
-        self.findings.append(Finding(key, problem, reason, fix=fix))
+    def add(self, key: str, problem: str, reason: str, fix: str | None = None,
+            sealed: tuple[str, int | None] | None = None) -> None:
+        self.findings.append(Finding(key, problem, reason, fix=fix, sealed=sealed))
 
     def note(self, key: str, problem: str, reason: str) -> None:
         self.notes.append(Finding(key, problem, reason))

@@ -53,17 +53,19 @@ T = TypeVar("T")
 
 
 def _fetch(key: str, report: VerificationReport, present: set[str], read: Callable[[str], T],
-           listed: int | None = None) -> T | None:
+           listed: int | None = None, digest: str | None = None) -> T | None:
     """``read(key)``, or None with a ``missing`` finding when the object is not (or no longer) there. ``listed``: the
     size the manifest lists for an object ``read`` takes no further, so that a larger one is a ``digest mismatch`` (not
-    the file sealed, as one of other bytes is), not an unreadable object."""
+    the file sealed, as one of other bytes is), not an unreadable object. ``digest``: that of the bytes sealed, which a
+    ``missing`` finding carries with ``listed`` (:attr:`~prov_common.bundle.model.Finding.sealed`)."""
+    sealed = None if digest is None else (digest, listed)
     if key not in present:
-        report.add(key, MISSING, "the object is listed but not in the store")
+        report.add(key, MISSING, "the object is listed but not in the store", sealed=sealed)
         return None
     try:
         found = read(key)
     except ObjectNotFoundError:
-        report.add(key, MISSING, "the object vanished while verifying")
+        report.add(key, MISSING, "the object vanished while verifying", sealed=sealed)
         return None
     except UnreadableObjectError as exc:  # an ObjectTooLargeError among them: larger than ``listed`` is other bytes
         if listed is not None and isinstance(exc, ObjectTooLargeError):
@@ -76,12 +78,13 @@ def _fetch(key: str, report: VerificationReport, present: set[str], read: Callab
     return found
 
 
-def _get(store: Store, key: str, report: VerificationReport, present: set[str], listed: int | None = None) -> bytes | None:
+def _get(store: Store, key: str, report: VerificationReport, present: set[str], listed: int | None = None,
+         digest: str | None = None) -> bytes | None:
     """The object's bytes, or None with a finding: at most :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT` (a
     larger object is an ``unreadable`` finding), or with ``listed``, the size its manifest lists: a larger object is
-    then a ``digest mismatch``, read no further."""
+    then a ``digest mismatch``, read no further. ``digest``: that of the bytes sealed (:func:`_fetch`)."""
     limit = layout.SMALL_OBJECT_LIMIT if listed is None else listed
-    return _fetch(key, report, present, lambda k: store.get(k, limit), listed)
+    return _fetch(key, report, present, lambda k: store.get(k, limit), listed, digest)
 
 
 def hash_stored(store: Store, key: str, chunk: int = ATTACHMENT_CHUNK, *, sha256: bool = False,
@@ -248,8 +251,8 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         report.add(prefix, "unreadable", exc.what, exc.fix)
         return
 
-    def read(path: str, listed: int | None = None) -> bytes | None:
-        data = _get(store, prefix + path, report, present, listed)
+    def read(path: str, listed: int | None = None, digest: str | None = None) -> bytes | None:
+        data = _get(store, prefix + path, report, present, listed, digest)
         if data is not None:
             checked.objects[path] = data
         return data
@@ -273,7 +276,9 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     raw_statement = read(layout.STATEMENT_FILE) if statement_key in present else None
     statement, signed = (None, False) if raw_statement is None else _read_statement(raw_statement, trust, statement_key, report)
 
-    manifest_bytes = read(layout.MANIFEST_FILE)
+    # a manifest found missing carries the digest its signed statement names (what finds it under a delete marker)
+    manifest_bytes = read(layout.MANIFEST_FILE, digest=_manifest_digest_in(statement) if statement is not None and signed
+                          else None)
     if manifest_bytes is None:
         return
     manifest_digest = checked.manifest_digest = blake3_digest(manifest_bytes)
@@ -297,13 +302,13 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     listed_from = len(report.findings)
     for entry in manifest.files:
         if vouched and _held_whole(entry):
-            data = read(entry.path, entry.size)  # never more than the manifest says it holds
+            data = read(entry.path, entry.size, entry.digest)  # never more than the manifest says it holds
             found = None if data is None else FileDigest(blake3_digest(data), len(data))
         else:  # attachments, larger events (folded in parts below), and events and PROV no trusted statement vouches
             # for (not parsed below): hashed, never held, no further than listed (and one byte): more bytes than that
             # are not the file sealed, however many
             data, found = None, _fetch(prefix + entry.path, report, present,
-                                       lambda key: hash_stored(store, key, limit=entry.size), entry.size)
+                                       lambda key: hash_stored(store, key, limit=entry.size), entry.size, entry.digest)
         if found is None:
             continue
         if found.digest != entry.digest or found.bytes != entry.size:

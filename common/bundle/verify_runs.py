@@ -70,10 +70,12 @@ class RunsVerification:
 
 def marked_hidden(report: VerificationReport, markers: DeleteMarkers) -> None:
     """Each object of ``report`` found missing that a delete marker hides (a versioned S3 bucket) told so, with the fix
-    that removes the marker, as the audit's fix says it (not a folded finding of many files: its key is the bundle's
-    folder)."""
+    that removes the marker, as the audit's fix says it, or where the version under it does not hold the bytes sealed
+    (by the digest the finding carries: the object was overwritten before it was deleted), the one kept that does,
+    copied back (not a folded finding of many files: its key is the bundle's folder)."""
     report.findings = [replace(f, reason=f"{f.reason}; {fix}") if f.problem == MISSING and not f.key.endswith("/")
-                       and (fix := markers.fix(f.key, "then verify again")) else f for f in report.findings]
+                       and (fix := markers.fix(f.key, "then verify again", sealed=f.sealed)) else f
+                       for f in report.findings]
 
 
 def _named_entries(store: Store, runs: Iterable[tuple[str, list[str] | None]],

@@ -2,17 +2,24 @@
 ``tdprov verify`` and ``tdprov audit`` give, asked of the store a bounded number of times."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, BinaryIO
 
 from prov_common.store.base import Store
+from prov_common.store.errors import StoreError
 
 if TYPE_CHECKING:
-    from prov_common.store.s3 import DeleteMarker
+    from prov_common.store.s3 import DeleteMarker, SealedVersion
 
 MARKERS_ASKED = 100
 """How many missing objects one verification or audit asks the store about a delete marker (one request each): a
 store emptied of thousands of objects is not asked thousands of times; the rest keep their fix to restore from a
 backup."""
+VERSIONS_READ = 10
+"""How many versions kept under one key's delete markers are read (newest first, those of the size sealed) to find the
+one holding the bytes sealed, by their digest; the fix says where the rest are listed."""
+UNSIZED_READ = 64 << 20
+"""How far a version is read whose bytes sealed have no size known (a manifest, by its statement's digest)."""
 
 
 class DeleteMarkers:
@@ -21,12 +28,14 @@ class DeleteMarkers:
 
     def __init__(self, store: Store) -> None:
         self._find = getattr(store, "delete_marker", None)
+        self._versions = getattr(store, "retained_versions", None)
         self._asked: dict[str, DeleteMarker | None] = {}
 
-    def fix(self, key: str, then: str, etag: str | None = None) -> str | None:
+    def fix(self, key: str, then: str, etag: str | None = None, sealed: tuple[str, int | None] | None = None) -> str | None:
         """The fix that removes the delete marker hiding ``key`` and what to do ``then`` (``etag``: that of the bytes it
-        held when first listed, :meth:`~prov_common.store.s3.DeleteMarker.fix`); None when no marker hides it, the store
-        cannot tell, or :data:`MARKERS_ASKED` other keys were asked already."""
+        held when first listed, :meth:`~prov_common.store.s3.DeleteMarker.fix`; ``sealed``: the digest and size of the
+        bytes sealed, which the versions kept are read to find, :func:`holding`); None when no marker hides it, the
+        store cannot tell, or :data:`MARKERS_ASKED` other keys were asked already."""
         if self._find is None:
             return None
         if key not in self._asked:
@@ -34,7 +43,46 @@ class DeleteMarkers:
                 return None
             self._asked[key] = self._find(key)
         marker = self._asked[key]
-        return marker.fix(then, etag) if marker is not None else None
+        if marker is None:
+            return None
+        found = None if sealed is None or self._versions is None or not marker.kept else holding(
+            marker, self._versions, key, *sealed)
+        return marker.fix(then, etag, found)
 
 
-__all__ = ["MARKERS_ASKED", "DeleteMarkers"]
+def holding(marker: "DeleteMarker", versions: Callable[[str, list[str]], Generator[tuple[str, BinaryIO], None, None]],
+            key: str, digest: str, size: int | None) -> "SealedVersion | None":
+    """The version of ``key`` kept under ``marker`` whose bytes hash to ``digest``, found by reading, newest first, those
+    listed with ``size`` (or with none: a version of another size does not hold them), at most :data:`VERSIONS_READ`,
+    each by its version id (``versions``: the store's ``retained_versions``) and streamed no further than ``size`` and
+    one byte (:data:`UNSIZED_READ` when None); None when they cannot be read (the fix is then the marker's alone)."""
+    from prov_common.hashing import hash_stream
+    from prov_common.store.s3 import SealedVersion
+
+    sized = [version for version, _, listed in marker.kept if size is None or listed is None or listed == size]
+    asked = sized[:VERSIONS_READ]
+    streams = versions(key, asked)
+    try:
+        for version, stream in streams:
+            if hash_stream(_Capped(stream, (UNSIZED_READ if size is None else size) + 1)).digest == digest:
+                return SealedVersion(digest, version, asked.index(version) + 1, True)
+    except StoreError:
+        return None
+    finally:
+        streams.close()
+    return SealedVersion(digest, None, len(asked), marker.complete and len(sized) == len(asked))
+
+
+class _Capped:
+    """A stream that yields at most ``limit`` bytes of ``stream``."""
+
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
+        self._stream, self._left = stream, limit
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(self._left if n is None or n < 0 else min(n, self._left)) if self._left else b""
+        self._left -= len(data)
+        return data
+
+
+__all__ = ["MARKERS_ASKED", "UNSIZED_READ", "VERSIONS_READ", "DeleteMarkers", "holding"]

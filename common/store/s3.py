@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from urllib.parse import quote
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -196,13 +196,14 @@ MARKER_LISTING = 100
 class DeleteMarker:
     """The delete markers hiding object ``key`` (the bucket's key, prefix included) of a versioned bucket: the version
     ids of every marker over its newest version, newest first (a delete repeated without a version id puts one more),
-    and the version id and ETag (unquoted) of each version kept under them, newest first. ``complete``: whether those are
-    all of the key's (its listing ended within one request): a key deleted or overwritten more often keeps more."""
+    and the version id, ETag (unquoted) and size (None: not listed) of each version kept under them, newest first.
+    ``complete``: whether those are all of the key's (its listing ended within one request): a key deleted or
+    overwritten more often keeps more."""
 
     bucket: str
     key: str
     markers: tuple[str, ...]
-    kept: tuple[tuple[str, str], ...]
+    kept: tuple[tuple[str, str, int | None], ...]
     complete: bool = True
 
     @property
@@ -210,21 +211,24 @@ class DeleteMarker:
         """The version that removing the markers makes the object again; None when no version is kept."""
         return self.kept[0][0] if self.kept else None
 
-    def fix(self, then: str, etag: str | None = None) -> str:
+    def fix(self, then: str, etag: str | None = None, found: "SealedVersion | None" = None) -> str:
         """What restores the object: removing the markers makes the version under them the object again; ``then``: what
         to do after. ``etag``: that of the bytes the object held when first listed: when the version under the markers
-        has another (the object was overwritten before it was deleted), the version kept with it is copied back instead.
+        has another (the object was overwritten before it was deleted), the version kept with it is copied back instead;
+        ``found``: alike, the version a reader found holding the bytes sealed, by their digest.
         The commands come last, each value as a shell takes it (:func:`shell_word`): a version id is the store's text."""
         ids = ", ".join(pasteable(marker) for marker in self.markers)
         some = (f"{'at least ' if self.restore is None and not self.complete else ''}{len(self.markers)} delete markers "
                 f"(version ids {ids}) hide" if len(self.markers) > 1 else f"a delete marker (version id {ids}) hides")
         listed = etag.strip('"') if etag else None
-        sealed = next((version for version, tag in self.kept if tag == listed), None)
+        sealed = next((version for version, tag, _ in self.kept if tag == listed), None)
         if not self.complete and (self.restore is None or (listed and self.kept[0][1] != listed and sealed is None)):
             return self._past_listing(some, then, listed)
         if self.restore is None:
             return f"{some} the object and no earlier version of it is kept: restore it from a backup or replica of the store; {then}"
         them, are = ("them", "markers are") if len(self.markers) > 1 else ("the marker", "marker is")
+        if found is not None and found.version != self.restore:
+            return self._not_under(some, them, then, found)
         if listed and self.kept[0][1] != listed:
             under = (f"{some} the object on this versioned bucket, and the version under {them.replace('the marker', 'it')} "
                      f"({pasteable(self.restore)}) is not the one first listed (ETag {quoted_etag(listed)})")
@@ -236,6 +240,22 @@ class DeleteMarker:
             shell_word(word) for word in ("--bucket", self.bucket, "--key", self.key, "--version-id", marker)) for marker in self.markers)
         return (f"{some} the object on this versioned bucket: remove {them}, which makes version {pasteable(self.restore)} the "
                 f"object again, with its sealed bytes and ETag; {then}. The {are} removed by: {commands}")
+
+    def _not_under(self, some: str, them: str, then: str, found: "SealedVersion") -> str:
+        """The fix when the version under the markers does not hold the bytes sealed (by their digest, ``found``): the
+        version that does, copied back; or that none of those read does, and where the rest are listed."""
+        under = (f"{some} the object on this versioned bucket, and the version under {them.replace('the marker', 'it')} "
+                 f"({pasteable(self.restore or '')}) does not hold the bytes sealed ({found.digest})")
+        if found.version is not None:
+            return (f"{under}: version {pasteable(found.version)} holds them; copy it back as the object, {then}. It is "
+                    f"copied back by: {self._copy_command(found.version)}")
+        if found.complete:
+            return f"{under}, and no version kept holds them: restore them from a backup or replica of the store; {then}"
+        listing = " ".join(shell_word(word) for word in ("--bucket", self.bucket, "--prefix", self.key))
+        return (f"{under}, and none of the {found.read} versions read holds them: find the version with those bytes among "
+                f"all of them (aws s3api list-object-versions {listing}) and copy it back as the object "
+                f"({self._copy_command('')} followed by its version id), or restore them from a backup or replica of the "
+                f"store; {then}")
 
     def _copy_command(self, version: str) -> str:
         """The ``aws s3api copy-object`` command that copies ``version`` of the object back as the object (its
@@ -255,6 +275,18 @@ class DeleteMarker:
                 f"{'under the delete markers' if listed is None else 'with that ETag'} in the listing of all of them "
                 f"(aws s3api list-object-versions {listing}) and copy it back as the object ({self._copy_command('')}"
                 f" followed by its version id), or restore it from a backup or replica of the store; {then}")
+
+
+@dataclass(frozen=True)
+class SealedVersion:
+    """Which version kept under a key's delete markers holds the bytes sealed there, found by their ``digest``: its
+    version id (None: none of those read), how many versions were ``read``, and whether they are all those kept
+    (``complete``)."""
+
+    digest: str
+    version: str | None
+    read: int
+    complete: bool
 
 
 class S3Store(BaseStore):
@@ -356,23 +388,26 @@ class S3Store(BaseStore):
         finally:
             body.close()
 
-    def retained_versions(self, key: str) -> Iterator[BinaryIO]:
-        """A stream of each earlier version of ``key`` a versioned (Object Lock) bucket keeps, newest first: each is
-        read as the caller reads it (never whole) and closed when the next is asked for or the iteration ends."""
-        try:
-            pages = self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=self.prefix + key)
-            versions = [v for page in pages for v in page.get("Versions", []) if v["Key"] == self.prefix + key]
-        except Exception as exc:  # noqa: BLE001
-            raise self._translate(exc, "list versions of", key) from exc
-        for version in sorted(versions, key=lambda v: v["LastModified"], reverse=True):
-            if version.get("IsLatest"):
-                continue
+    def retained_versions(self, key: str,
+                          versions: Iterable[str] | None = None) -> Generator[tuple[str, BinaryIO], None, None]:
+        """The version id and a stream of each earlier version of ``key`` a versioned (Object Lock) bucket keeps, newest
+        first, or of each of ``versions`` (version ids, in their order, not listed again): each is read as the caller
+        reads it (never whole) and closed when the next is asked for or the iteration ends."""
+        if versions is None:
             try:
-                body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key, VersionId=version["VersionId"])["Body"]
+                pages = self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=self.prefix + key)
+                listed = [v for page in pages for v in page.get("Versions", []) if v["Key"] == self.prefix + key]
+            except Exception as exc:  # noqa: BLE001
+                raise self._translate(exc, "list versions of", key) from exc
+            versions = [v["VersionId"] for v in sorted(listed, key=lambda v: v["LastModified"], reverse=True)
+                        if not v.get("IsLatest")]
+        for version in versions:
+            try:
+                body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key, VersionId=version)["Body"]
             except Exception as exc:  # noqa: BLE001
                 raise self._translate(exc, "read a retained version of", key) from exc
             with _GuardedStream(body, self, key) as stream:
-                yield stream
+                yield version, stream
 
     def delete_marker(self, key: str) -> "DeleteMarker | None":
         """The delete marker that hides ``key`` in a versioned bucket (its newest entry), with the newest version under it;
@@ -388,13 +423,17 @@ class S3Store(BaseStore):
             # every marker over the newest version hides it (one of the same time too: removing it changes nothing else)
             over = tuple(m["VersionId"] for m in marks if not kept or m["LastModified"] >= kept[0]["LastModified"])
             versions = tuple((v["VersionId"], v.get("ETag", "")) for v in kept)
+            sizes = tuple(v.get("Size") for v in kept)
             # past one request, the key's own entries end within the page only when another key's follow them
             complete = not page.get("IsTruncated") or any(e["Key"] != full for e in (*page.get("DeleteMarkers", ()), *page.get("Versions", ())))
         except Exception:  # noqa: BLE001 - only the words of a finding depend on it
             return None
         if not all(isinstance(marker, str) for marker in over) or not all(isinstance(v, str) and isinstance(t, str) for v, t in versions):
             return None
-        return DeleteMarker(self.bucket, full, over, tuple((v, t.strip('"')) for v, t in versions), complete)
+        if not all(size is None or isinstance(size, int) for size in sizes):
+            return None
+        return DeleteMarker(self.bucket, full, over, tuple((v, t.strip('"'), size) for (v, t), size in zip(versions, sizes)),
+                            complete)
 
     def _exists(self, key: str) -> bool:
         try:

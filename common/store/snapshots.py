@@ -530,7 +530,7 @@ def _retained(store: Store, key: str, expected: str, tmp: Path) -> bool:
     versions = getattr(store, "retained_versions", None)
     if versions is None:
         return False
-    for stream in versions(key):
+    for _, stream in versions(key):
         with open(tmp, "wb") as out:
             if hash_stream(_Copying(stream, out), _base.CHUNK).digest == expected:
                 return True
