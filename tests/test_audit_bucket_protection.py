@@ -5,7 +5,10 @@ accepted, a strengthening a note; a refused read names the permission to grant."
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+
+import pytest
 
 from prov_common.audit.memory import memory_path
 from prov_common.audit.model import CHECK_INVENTORY, NOTE
@@ -14,6 +17,7 @@ from prov_common.store import open_store
 from prov_common.store.s3 import S3Store
 
 from test_audit_support import T0, audit, dataset, digest, run_events, seal
+from test_reliability_proxy import fault_proxy  # noqa: F401 - fixture
 
 
 def _store(s3_server, *, lock: bool) -> tuple[str, object]:
@@ -120,3 +124,21 @@ def test_store_init_prints_settings_it_could_not_read_as_unknown(s3_server, s3_r
     assert state.to_dict()["versioning"] == "unknown" and state.to_dict()["objectLock"] is None
     assert [p.split(":")[0] for p in state.problems] == [f"the versioning and Object Lock settings of bucket '{uri[5:].split('/')[0]}' "
                                                          "could not be read"], state.problems
+
+
+def test_a_bucket_that_stops_answering_is_the_store_unavailable(s3_server, fault_proxy, monkeypatch) -> None:
+    """A connection dropped while reading the bucket's settings was a raw botocore traceback: it is the store's
+    StoreUnavailableError, as for any other read of the store, naming the bucket and the endpoint to check."""
+    from prov_common.errors import StoreUnavailableError
+
+    uri, _ = _store(s3_server, lock=False)
+    assert audit(uri).clean
+    dropped = threading.Event()
+    dropped.set()  # the proxy reads the request and drops the connection at once
+    fault_proxy.fault = lambda method, path: ("hang", dropped) if "versioning" in path.partition("?")[2] else None
+    with pytest.raises(StoreUnavailableError) as raised:
+        audit(uri)
+    bucket = uri[5:].split("/")[0]
+    assert raised.value.what.startswith(f"cannot read the versioning and Object Lock of bucket '{bucket}' in S3 store {uri}"), \
+        raised.value.what
+    assert "check the endpoint (AWS_ENDPOINT_URL_S3) and network" in raised.value.fix, raised.value.fix

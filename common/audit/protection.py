@@ -7,7 +7,8 @@ So every audit of an S3 store reads them (two requests: GetBucketVersioning, Get
 them against the auditor's memory, which keeps the strongest it saw (trust on first use, as the store's identity):
 each setting weaker now is an inventory finding of every audit until it is restored or a person accepts the bucket as
 it is (``--accept-checkpoint``); one stronger is a note, and remembered. A setting that cannot be read is named with
-the permission to grant: a finding when this auditor saw the settings before, else a note. A local folder has none.
+the permission to grant: a finding when this auditor saw the settings before, else a note; an endpoint that does not
+answer fails the audit as unavailable, as any read of the store does. A local folder has none.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, ERROR, NOTE, Finding
 from prov_common.store.base import Store
-from prov_common.store.protection import LOCK_MODES, BucketProtection, protection_refused, read_protection
+from prov_common.store.protection import LOCK_MODES, BucketProtection, protection_refused
 from prov_common.text import shell_word
 
 MODE_RANK = {mode: len(LOCK_MODES) - i for i, mode in enumerate(LOCK_MODES)}  # compliance 2, governance 1, none 0
@@ -36,12 +37,12 @@ def check_protection(store: Store, memory: AuditorMemory, *, accepting: bool = F
     which takes it when it has none or ``accepting``, and keeps the stronger of each setting otherwise."""
     from botocore.exceptions import ClientError
 
-    client, bucket = getattr(store, "client", None), getattr(store, "bucket", None)
-    if client is None or bucket is None:
+    read, bucket = getattr(store, "protection", None), getattr(store, "bucket", None)  # an S3 store's, wrapped or not
+    if read is None or bucket is None:
         return ProtectionCheck()
     kept = BucketProtection.from_dict(memory.protection) if memory.protection is not None else None
     try:
-        current = read_protection(client, bucket)
+        current = read()  # an endpoint that does not answer: StoreUnavailableError, as any read of the store
     except ClientError as exc:
         what, fix = protection_refused(exc, bucket)
         if kept is not None:

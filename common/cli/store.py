@@ -253,7 +253,7 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
     from botocore.exceptions import ClientError
 
     from prov_common.store.identity import IDENTITY_KEY, ensure_identity
-    from prov_common.store.protection import protection_refused, read_protection
+    from prov_common.store.protection import protection_refused
     from prov_common.store.s3 import S3Store
 
     store = S3Store(uri, client=client)
@@ -279,7 +279,7 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
             )
     found = None
     try:
-        found = read_protection(s3, bucket)
+        found = store.protection()
     except ClientError as exc:
         state.problems.append("{}: {}".format(*protection_refused(exc, bucket)))
         state.versioning, state.object_lock = UNKNOWN, None

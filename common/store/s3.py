@@ -15,7 +15,7 @@ import time
 from urllib.parse import quote
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
 from prov_common.store._base import BaseStore, ObjectInfo, Source
@@ -23,6 +23,9 @@ from prov_common.store.errors import (FIX_NOT_WRITE_ONCE, FLUSH_NOTE, RETRY_LATE
                                      UnreadableObjectError)
 from prov_common.store.location import split_s3
 from prov_common.text import VALUE_AT_MOST, cut, pasteable, shell_word
+
+if TYPE_CHECKING:
+    from prov_common.store.protection import BucketProtection
 
 _UNAVAILABLE_CODES = {
     "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling", "ThrottlingException",
@@ -484,6 +487,21 @@ class S3Store(BaseStore):
                 "objects would not be write-once there.",
                 fix=FIX_NOT_WRITE_ONCE,
             )
+
+    def protection(self) -> "BucketProtection":
+        """The bucket's versioning and Object Lock default retention (two requests: :func:`read_protection`). An
+        endpoint that does not answer (a network error, or S3's 5xx or throttling past the retries) is
+        :class:`StoreUnavailableError`, as for every read of the store; any other error is raised as botocore raised
+        it, for the caller to name the permission to grant (:func:`protection_refused`)."""
+        from prov_common.store.protection import read_protection
+
+        try:
+            return read_protection(self.client, self.bucket)
+        except Exception as exc:  # noqa: BLE001 - only an unavailable endpoint is translated
+            error = self._translate(exc, "read the versioning and Object Lock of bucket", self.bucket, of_bucket=True)
+            if isinstance(error, StoreUnavailableError):
+                raise error from exc
+            raise
 
     # -- errors -------------------------------------------------------------------------------
     def _named_refusal(self, exc: Exception, key: str) -> Exception:
