@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -35,10 +36,11 @@ def _bucket_findings(result) -> list:
     return [f for f in result.findings if f.check == CHECK_INVENTORY and f.object.startswith("bucket ")]
 
 
-def test_a_weakened_retention_is_a_finding_until_restored_or_accepted(s3_server, monkeypatch, tmp_path) -> None:
-    """moto sets an Object Lock configuration on an empty bucket only ("Bucket needs to be empty"; AWS has no such
-    rule), so the audits that see each change are read-only ones of a store with nothing in it yet."""
-    s3_server.point(monkeypatch)
+def _empty_locked(s3_server, tmp_path) -> tuple[str, Callable[..., None], Callable[..., object]]:
+    """A store in a fresh, empty bucket with Object Lock: its URI, how to set the bucket's default retention
+    (``lock("COMPLIANCE", Days=30)``) and a read-only audit of it. moto sets an Object Lock configuration on an empty
+    bucket only ("Bucket needs to be empty"; AWS has no such rule), so the audits that see each change are read-only
+    ones of a store with nothing in it yet."""
     bucket = f"tdprov-lock-{uuid.uuid4().hex[:10]}"
     client = s3_server.client()
     client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
@@ -51,6 +53,12 @@ def test_a_weakened_retention_is_a_finding_until_restored_or_accepted(s3_server,
     def looked(**kw):
         return audit(uri, read_only=True, report_dir=tmp_path, **kw)
 
+    return uri, lock, looked
+
+
+def test_a_weakened_retention_is_a_finding_until_restored_or_accepted(s3_server, monkeypatch, tmp_path) -> None:
+    s3_server.point(monkeypatch)
+    uri, lock, looked = _empty_locked(s3_server, tmp_path)
     lock("COMPLIANCE", Days=30)
     first = looked()
     assert first.clean and not _bucket_findings(first), [f.what for f in first.errors]
@@ -82,6 +90,31 @@ def test_a_weakened_retention_is_a_finding_until_restored_or_accepted(s3_server,
     accepted = audit(uri, accept_checkpoint="retention shortened for the migration, ticket 42")  # writes the resolution
     assert accepted.clean and [f["what"] for f in accepted.resolution["closed"]] == [shorter.what], accepted.resolution
     assert not _bucket_findings(audit(uri))  # the bucket as it is now is what this auditor expects
+
+
+def test_the_fix_restores_a_configuration_the_bucket_had(s3_server, monkeypatch, tmp_path) -> None:
+    """Compliance 30 days, then governance 60 days: the mode is weaker, the period longer. The auditor kept the stronger
+    of each setting, compliance and 60 days, and from the next audit on its fix set that, a retention the bucket never
+    had and that no one can shorten once set. It keeps the configuration it saw whole, and its fix restores that."""
+    s3_server.point(monkeypatch)
+    uri, lock, looked = _empty_locked(s3_server, tmp_path)
+    lock("COMPLIANCE", Days=30)
+    assert looked().clean
+    seen = json.loads(memory_path(uri).read_text())["bucketProtection"]
+
+    lock("GOVERNANCE", Days=60)
+    for _ in range(2):  # every audit, the second too
+        found = _bucket_findings(looked())
+        assert [f.what.split(":")[0] for f in found] == [
+            "the bucket's Object Lock default retention mode is governance, not compliance as this auditor saw it before"], found
+        assert f"restore the default retention (compliance mode, 30 days): 'tdprov store init {uri} --object-lock compliance " \
+               "--retention-days 30'" in found[0].fix, found[0].fix
+        assert json.loads(memory_path(uri).read_text())["bucketProtection"] == seen
+
+    lock("COMPLIANCE", Days=60)  # stronger than what was seen in every setting: a note, and the new expectation
+    notes = [f.what for f in _bucket_findings(looked())]
+    assert notes == ["the bucket's Object Lock default retention period is 60 days now (it was 30 days)"], notes
+    assert json.loads(memory_path(uri).read_text())["bucketProtection"]["retentionDays"] == 60
 
 
 def test_suspended_versioning_is_a_finding(s3_server, monkeypatch) -> None:

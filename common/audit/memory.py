@@ -13,7 +13,7 @@ rolled back, truncated or rewritten cannot pass as a fresh one. One small JSON f
   written), so the file does not grow with the store;
 - open gaps: log findings that stay until a person resolves them (``tdprov audit --accept-checkpoint``);
 - the store's identity (``_tdprov/store.json``: its id and the SHA-256 of its bytes), as first seen;
-- an S3 store's bucket protection (versioning, Object Lock default retention), the strongest seen (``protection.py``);
+- an S3 store's bucket protection (versioning, Object Lock default retention), as seen, whole, until a weaker one is restored or accepted (``protection.py``);
 - the resolutions made, each with who, when, why, the checkpoints before and after, and the SHA-256 of the
   object signed into the store.
 

@@ -4,15 +4,17 @@ What keeps a store's history is the bucket's versioning and its Object Lock defa
 can weaken later (suspend versioning, shorten the retention, switch compliance mode to governance, remove the default
 retention), after which objects written are kept no longer, or not at all, and overwrites and deletes leave nothing.
 So every audit of an S3 store reads them (two requests: GetBucketVersioning, GetObjectLockConfiguration) and holds
-them against the auditor's memory, which keeps the strongest it saw (trust on first use, as the store's identity):
-each setting weaker now is an inventory finding of every audit until it is restored or a person accepts the bucket as
-it is (``--accept-checkpoint``); one stronger is a note, and remembered. A setting that cannot be read is named with
+them against the auditor's memory, which keeps them as it saw them, whole (trust on first use, as the store's
+identity): each setting weaker now is an inventory finding of every audit until it is restored or a person accepts the
+bucket as it is (``--accept-checkpoint``), and its fix restores what was seen, a configuration the bucket had (never
+the stronger of each setting taken apart: a compliance retention longer than any the bucket had could not be undone);
+settings no weaker in any way, and stronger in one, are a note, and remembered. A setting that cannot be read is named with
 the permission to grant: a finding when this auditor saw the settings before, else a note; an endpoint that does not
 answer fails the audit as unavailable, as any read of the store does. A local folder has none.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, ERROR, NOTE, Finding
@@ -34,7 +36,7 @@ class ProtectionCheck:
 
 def check_protection(store: Store, memory: AuditorMemory, *, accepting: bool = False) -> ProtectionCheck:
     """Read the protection of ``store``'s bucket (an S3 store's; nothing for another) and compare it with ``memory``'s,
-    which takes it when it has none or ``accepting``, and keeps the stronger of each setting otherwise."""
+    which takes it when it has none, when ``accepting``, or when no setting is weaker than it remembers."""
     from botocore.exceptions import ClientError
 
     read, bucket = getattr(store, "protection", None), getattr(store, "bucket", None)  # an S3 store's, wrapped or not
@@ -53,12 +55,12 @@ def check_protection(store: Store, memory: AuditorMemory, *, accepting: bool = F
         return ProtectionCheck()
     weaker = [Finding(CHECK_INVENTORY, _object(bucket), what, _fix(store, bucket, kept, setting))
               for setting, what in _weakened(kept, current)]
-    stronger = [Finding(CHECK_INVENTORY, _object(bucket), what, "nothing to do: this auditor remembers the stronger setting now",
-                        severity=NOTE) for what in _strengthened(kept, current)]
-    if weaker and not accepting:
-        memory.protection = _strongest(kept, current).to_dict()
-        return ProtectionCheck([*weaker, *stronger])
-    memory.protection = (current if accepting else _strongest(kept, current)).to_dict()
+    if weaker and not accepting:  # what was seen stays expected, whole: a stronger setting beside is not taken from it
+        return ProtectionCheck(weaker)
+    stronger = [] if weaker else [
+        Finding(CHECK_INVENTORY, _object(bucket), what, "nothing to do: this auditor remembers the stronger setting now",
+                severity=NOTE) for what in _strengthened(kept, current)]
+    memory.protection = current.to_dict()  # as strong as what was seen in every setting, or accepted as it is
     return ProtectionCheck(stronger, closed=weaker)
 
 
@@ -98,18 +100,6 @@ def _strengthened(kept: BucketProtection, now: BucketProtection) -> list[str]:
     if now.retention > kept.retention and kept.retention:
         out.append(f"the bucket's Object Lock default retention period is {now.period()} now (it was {kept.period()})")
     return out
-
-
-def _strongest(kept: BucketProtection, now: BucketProtection) -> BucketProtection:
-    """Each setting as the stronger of ``kept`` and ``now`` has it: what this auditor goes on expecting."""
-    best = replace(kept, versioning="Enabled" if "Enabled" in (kept.versioning, now.versioning) else now.versioning,
-                   object_lock=kept.object_lock or now.object_lock)
-    if MODE_RANK.get(now.mode(), 0) > MODE_RANK.get(kept.mode(), 0):
-        best = replace(best, lock_mode=now.lock_mode)
-    if now.retention > kept.retention:
-        best = replace(best, retention_days=now.retention_days, retention_years=now.retention_years,
-                       lock_mode=best.lock_mode or now.lock_mode)
-    return best
 
 
 def _fix(store: Store, bucket: str, kept: BucketProtection, setting: str) -> str:
