@@ -240,7 +240,8 @@ def test_admin_initialises_the_store_and_nobody_else_can(aws: IamS3, monkeypatch
     _denied(admin.delete_bucket, Bucket=bucket)
     # the auditor reads the versioning and Object Lock configuration (every audit compares them with what it saw), sets none
     checked = init_s3(uri, lock_mode="governance", retention_days=1, client=roles["auditor"].client())
-    assert checked.versioning == "Enabled" and checked.object_lock and checked.lock_mode == "compliance" and checked.retention_days == 1, checked
+    found = checked.protection
+    assert found and found.versioning == "Enabled" and found.object_lock and found.lock_mode == "compliance" and found.retention_days == 1, checked
     assert any("could not set Object Lock" in p and "AccessDenied" in p for p in checked.problems), checked.problems
 
 

@@ -69,8 +69,7 @@ def _object(bucket: str) -> str:
 
 
 def _describe(p: BucketProtection) -> str:
-    retention = f"{p.mode()} mode, {p.period()}" if p.retention else "no default retention"
-    return f"versioning {p.versioning}, Object Lock {'enabled, ' + retention if p.object_lock else 'off'}"
+    return f"versioning {p.versioning}, Object Lock {p.lock()}"
 
 
 def _weakened(kept: BucketProtection, now: BucketProtection) -> list[tuple[str, str]]:

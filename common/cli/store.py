@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._common import add_store_option, add_verb, check_store_exists
 from prov_common.errors import BadInputError, StoreError
-from prov_common.store.protection import LOCK_MODES
+from prov_common.store.protection import LOCK_MODES, BucketProtection
 from prov_common.text import camel_case, counted
 
 if TYPE_CHECKING:
@@ -33,14 +33,11 @@ UNKNOWN = "unknown"  # a bucket setting that could not be read
 
 @dataclass
 class BucketState:
-    """What ``store init`` found (and set) on a bucket."""
+    """What ``store init`` found (and set) on a bucket: its ``protection`` as read after any change (None: it could
+    not be read, printed as unknown)."""
 
     store: str
-    versioning: str = "off"  # Enabled | Suspended | off | unknown (could not be read)
-    object_lock: bool | None = False  # None: could not be read
-    lock_mode: str | None = None
-    retention_days: int | None = None
-    retention_years: int | None = None
+    protection: BucketProtection | None = None
     conditional_writes: bool | None = None
     store_id: str | None = None  # the store's identity (_tdprov/store.json), created by init when it had none
     changed: list[str] | None = None
@@ -48,17 +45,18 @@ class BucketState:
 
     def to_dict(self) -> dict[str, Any]:
         """What ``store init --json`` prints: the fields named in camelCase, as in all of tdprov's JSON (the store's id
-        ``storeId``, as a local folder's and the identity's own JSON name it)."""
-        return {camel_case(k): v for k, v in asdict(self).items()}
+        ``storeId``, as a local folder's and the identity's own JSON name it), the protection's among them (versioning
+        ``unknown`` and objectLock null when it could not be read)."""
+        found = self.protection.to_dict() if self.protection else {**BucketProtection().to_dict(), "versioning": UNKNOWN,
+                                                                   "objectLock": None}
+        rest = {camel_case(k): v for k, v in asdict(self).items() if k not in ("store", "protection")}
+        return {"store": self.store, **found, **rest}
 
     def lines(self) -> list[str]:
-        period = (counted(self.retention_days, "day") if self.retention_days else
-                  counted(self.retention_years, "year") if self.retention_years else None)
-        retention = f"{self.lock_mode} mode, {period}" if period else "no default retention"
         return [
             f"store:              {self.store}",
-            f"versioning:         {self.versioning}",
-            f"object lock:        {UNKNOWN if self.object_lock is None else 'enabled, ' + retention if self.object_lock else 'off'}",
+            f"versioning:         {self.protection.versioning if self.protection else UNKNOWN}",
+            f"object lock:        {self.protection.lock() if self.protection else UNKNOWN}",
             f"conditional writes: {'honoured (If-None-Match: *)' if self.conditional_writes else 'NOT honoured' if self.conditional_writes is False else 'not checked'}",
             f"store id:           {self.store_id or 'none'}",
         ]
@@ -277,15 +275,10 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
                 "create the bucket with Object Lock enabled (aws s3api create-bucket --object-lock-enabled-for-bucket) "
                 "or enable versioning first where the endpoint allows enabling it later"
             )
-    found = None
     try:
-        found = store.protection()
+        state.protection = store.protection()
     except ClientError as exc:
         state.problems.append("{}: {}".format(*protection_refused(exc, bucket)))
-        state.versioning, state.object_lock = UNKNOWN, None
-    else:
-        state.versioning, state.object_lock, state.lock_mode = found.versioning, found.object_lock, found.lock_mode
-        state.retention_days, state.retention_years = found.retention_days, found.retention_years
     try:
         store.check_write_once()
         state.conditional_writes = True
@@ -300,11 +293,12 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
         recorded = record_write_once(store, identity)
         if recorded:
             state.changed.append(recorded)
+    found = state.protection
     if found is None:  # unknown: named above
         return state
-    if state.versioning != "Enabled":
+    if found.versioning != "Enabled":
         state.problems.append("versioning is off: a deleted or overwritten object cannot be recovered (use --versioning)")
-    if not (state.object_lock and (state.retention_days or state.retention_years)):
+    if not (found.object_lock and (found.retention_days or found.retention_years)):
         state.problems.append("no Object Lock default retention: a store admin can delete bundles "
                               "(use --object-lock compliance --retention-days N on a bucket created with Object Lock)")
     return state

@@ -45,6 +45,12 @@ class BucketProtection:
         """The default retention mode, or 'none'."""
         return self.lock_mode if self.lock_mode and self.retention else "none"
 
+    def lock(self) -> str:
+        """The Object Lock in words: 'enabled, compliance mode, 30 days', 'enabled, no default retention' or 'off'."""
+        if not self.object_lock:
+            return "off"
+        return f"enabled, {self.mode()} mode, {self.period()}" if self.retention else "enabled, no default retention"
+
     def to_dict(self) -> dict[str, Any]:
         """The settings in camelCase, as ``store init --json`` prints them and the auditor's memory keeps them."""
         return {camel_case(k): v for k, v in asdict(self).items()}
