@@ -18,7 +18,6 @@ import concurrent.futures
 import contextvars
 import logging
 import os
-import re
 import threading
 import time
 import weakref
@@ -409,13 +408,8 @@ class ProvenanceTransport(Transport):
     def signer(self) -> SigningKey:
         with self._lock:
             if self._signer is None:
-                try:
-                    self._signer = signing_key_from_settings(self.settings)
-                except BadInputError as exc:  # its fix names the setting the key came from, not always the variable
-                    where = self.config.where_signing_key_is_set()
-                    if exc.fix and where != KEY_VARIABLE:
-                        exc.refixed(re.sub(rf"\b{KEY_VARIABLE}\b", lambda _: where, exc.fix))
-                    raise
+                # the fix of a key that cannot be had names the setting it came from, not always the variable
+                self._signer = signing_key_from_settings(self.settings, self.config.where_signing_key_is_set())
             return self._signer
 
     @property

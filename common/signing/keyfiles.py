@@ -14,7 +14,7 @@ from prov_common.config import Settings, default_home
 from prov_common.errors import BadInputError
 from prov_common.once import Once
 from prov_common.regular_file import read_regular
-from prov_common.signing.keys import PublicKey, SigningKey
+from prov_common.signing.keys import KEY_VARIABLE, PublicKey, SigningKey
 from prov_common.signing.trust import TrustStore
 
 log = logging.getLogger(__name__)
@@ -134,28 +134,33 @@ def write_keypair(private_path: str | os.PathLike[str], key: SigningKey | None =
     return priv, pub
 
 
-def load_signing_key(path: str | os.PathLike[str]) -> SigningKey:
-    """Read a private key file; warns when other users can read it, and when the ``.pub`` beside it holds another key."""
+def load_signing_key(path: str | os.PathLike[str], setting: str = KEY_VARIABLE) -> SigningKey:
+    """Read a private key file; warns when other users can read it, and when the ``.pub`` beside it holds another key
+    (``setting``: where the key is set, named in the fix when it cannot be had)."""
     p = Path(path)
     try:
         data = read_regular(p, limit=KEY_FILE_LIMIT)
     except OSError as exc:
         raise BadInputError(
-            f"signing key {p} cannot be read ({exc.strerror or exc}).", fix="set TDPROV_SIGNING_KEY to a file from 'tdprov keygen'"
+            f"signing key {p} cannot be read ({exc.strerror or exc}).", fix=f"set {setting} to a file from 'tdprov keygen'"
         ) from exc
     if os.name == "posix" and p.stat().st_mode & 0o077:
         log.warning("signing key %s is readable by other users; run: chmod 600 %s", p, p)
-    key = SigningKey.from_pem(data, source=str(p))
+    key = SigningKey.from_pem(data, source=str(p), setting=setting)
     _check_public_beside(p, key)
     return key
 
 
-def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
+TRUSTED_GIVEN = "--trusted-keys or TDPROV_TRUSTED_KEYS"  # where the CLI's trusted keys are set, as its fixes name it
+
+
+def load_public_key(path: str | os.PathLike[str], given: str = TRUSTED_GIVEN) -> PublicKey:
+    """Read a public key file (``given``: where its path is set, named in the fix when it cannot be read)."""
     p = Path(path)
     try:
         data = read_regular(p, limit=KEY_FILE_LIMIT)
     except OSError as exc:
-        raise BadInputError(f"public key {p} cannot be read ({exc.strerror or exc}).", fix="check the path given by --trusted-keys or TDPROV_TRUSTED_KEYS") from exc
+        raise BadInputError(f"public key {p} cannot be read ({exc.strerror or exc}).", fix=f"check the path given by {given}") from exc
     return PublicKey.from_pem(data, source=str(p))
 
 
@@ -163,31 +168,31 @@ def default_key_path(home: Path | None = None) -> Path:
     return (home or default_home()) / DEFAULT_KEY_NAME
 
 
-def default_signing_key(home: Path | None = None) -> SigningKey:
+def default_signing_key(home: Path | None = None, setting: str = KEY_VARIABLE) -> SigningKey:
     """The per-user key under ``TDPROV_HOME``, created on first use (as ssh does).
 
     Raises :class:`BadInputError` naming the path and the fix when the key cannot be created there
-    (a read-only or full home folder)."""
+    (a read-only or full home folder); the fix names ``setting`` as where another key can be set."""
     path = default_key_path(home)
     if not path.exists():
         try:
             _create_pair(path, SigningKey.generate())
             log.info("created signing key %s (public key %s)", path, public_path_for(path))
         except FileExistsError:  # another process is creating the pair: read theirs once it is whole
-            _wait_for_private_key(path)
+            _wait_for_private_key(path, setting)
         except OSError as exc:
             raise BadInputError(f"cannot create the signing key {path} ({exc.strerror or exc}); neither it nor its public key "
                                 "was written.",
                                 fix=f"free disk space in TDPROV_HOME ({path.parent}) or make it writable, or set "
-                                    "TDPROV_SIGNING_KEY to a key file from 'tdprov keygen'") from exc
-    return load_signing_key(path)
+                                    f"{setting} to a key file from 'tdprov keygen'") from exc
+    return load_signing_key(path, setting)
 
 
 PAIR_WAIT_SECONDS = 2.0
 """How long a process that finds the default public key placed waits for the private key, placed last beside it."""
 
 
-def _wait_for_private_key(path: Path) -> None:
+def _wait_for_private_key(path: Path, setting: str = KEY_VARIABLE) -> None:
     """Return once the private key ``path`` exists; another process placed its public key first and places it last,
     a moment later. Raises :class:`BadInputError` when it is still missing after :data:`PAIR_WAIT_SECONDS`."""
     deadline = time.monotonic() + PAIR_WAIT_SECONDS
@@ -197,20 +202,18 @@ def _wait_for_private_key(path: Path) -> None:
             raise BadInputError(
                 f"signing key {path} is missing beside its public key {pub} (still absent after {PAIR_WAIT_SECONDS:g} s: "
                 "a process creating the pair stopped half-way, or the private key was removed).",
-                fix=f"move {pub} aside to have a new pair created on the next run, or set TDPROV_SIGNING_KEY to a key "
+                fix=f"move {pub} aside to have a new pair created on the next run, or set {setting} to a key "
                     "file from 'tdprov keygen'")
         time.sleep(0.05)
 
 
-KEY_VARIABLE = "TDPROV_SIGNING_KEY"  # the setting a signing key's fix names, where no other was given
-
-
-def signing_key_from_settings(settings: Settings | None = None) -> SigningKey:
-    """``TDPROV_SIGNING_KEY`` when set, else the per-user default key."""
+def signing_key_from_settings(settings: Settings | None = None, setting: str = KEY_VARIABLE) -> SigningKey:
+    """``TDPROV_SIGNING_KEY`` when set, else the per-user default key; ``setting``: where the key is set (a
+    configuration that overrides the variable), named in the fix of a key that cannot be had."""
     settings = settings or Settings.from_env()
     if settings.signing_key:
-        return load_signing_key(settings.signing_key)
-    return default_signing_key()
+        return load_signing_key(settings.signing_key, setting)
+    return default_signing_key(setting=setting)
 
 
 def own_key_path(settings: Settings, home: Path | None = None) -> Path:
@@ -237,16 +240,17 @@ def own_public_key(settings: Settings | None = None, home: Path | None = None) -
     return load_signing_key(own).public if own.exists() else None
 
 
-def _keys_in(entry: str, setting: str = "TDPROV_TRUSTED_KEYS") -> list[PublicKey]:
+def _keys_in(entry: str, setting: str = "TDPROV_TRUSTED_KEYS", source: str | None = None) -> list[PublicKey]:
+    """The public keys of ``entry``, a file or a folder of them given by ``setting`` of the CLI, or by ``source``
+    (another configuration, named in the fix when it cannot be read)."""
     p = Path(entry)
+    given = source or TRUSTED_GIVEN
     if p.is_dir():
-        return [load_public_key(f) for f in sorted(p.iterdir()) if f.is_file() and f.suffix in (".pub", ".pem")]
+        return [load_public_key(f, given) for f in sorted(p.iterdir()) if f.is_file() and f.suffix in (".pub", ".pem")]
     if not p.exists():
-        raise BadInputError(
-            f"trusted key path {p} does not exist.",
-            fix=f"name existing .pub files or folders of them (--trusted-keys, or {setting} when no option is given)"
-        )
-    return [load_public_key(p)]
+        where = f"in {source}" if source else f"(--trusted-keys, or {setting} when no option is given)"
+        raise BadInputError(f"trusted key path {p} does not exist.", fix=f"name existing .pub files or folders of them {where}")
+    return [load_public_key(p, given)]
 
 
 def auditor_trust_from_settings(settings: Settings | None = None, home: Path | None = None) -> TrustStore:
@@ -277,24 +281,26 @@ def _retire(trust: TrustStore, entries: tuple[str, ...], setting: str) -> None:
             trust.retire(key, int(size))
 
 
-def _trust_in(entries: tuple[str, ...], setting: str) -> TrustStore:
-    """The keys in ``entries`` (public key files or folders of them, given by ``setting``)."""
+def _trust_in(entries: tuple[str, ...], setting: str, source: str | None = None) -> TrustStore:
+    """The keys in ``entries`` (public key files or folders of them, given by ``setting``, or ``source``: see
+    :func:`_keys_in`)."""
     trust = TrustStore()
     for entry in entries:
-        for key in _keys_in(entry, setting):
+        for key in _keys_in(entry, setting, source):
             trust.add(key)
     return trust
 
 
-def trust_from_settings(settings: Settings | None = None, home: Path | None = None) -> TrustStore:
+def trust_from_settings(settings: Settings | None = None, home: Path | None = None, source: str | None = None) -> TrustStore:
     """Trusted keys: ``TDPROV_TRUSTED_KEYS`` (files or folders) when set, with the retired keys of
-    ``TDPROV_RETIRED_KEYS``.
+    ``TDPROV_RETIRED_KEYS``. ``source``: where the trusted keys are set when not by the CLI (``--trusted-keys``,
+    or ``TDPROV_TRUSTED_KEYS``), named in the fix of keys that cannot be read.
 
     Without ``TDPROV_TRUSTED_KEYS``, local trust: the public key of the configured signing key (``TDPROV_SIGNING_KEY`` or the
     per-user default key, if it exists) and every key in ``TDPROV_HOME/trusted_keys/``.
     """
     settings = settings or Settings.from_env()
-    trust = _trusted(settings, home)
+    trust = _trusted(settings, home, source)
     _retire(trust, settings.retired_keys, "TDPROV_RETIRED_KEYS")
     return trust
 
@@ -312,9 +318,9 @@ def sealing_trust(settings: Settings, own: PublicKey | None = None) -> TrustStor
     return trust
 
 
-def _trusted(settings: Settings, home: Path | None) -> TrustStore:
+def _trusted(settings: Settings, home: Path | None, source: str | None = None) -> TrustStore:
     if settings.trusted_keys:
-        return _trust_in(settings.trusted_keys, "TDPROV_TRUSTED_KEYS")
+        return _trust_in(settings.trusted_keys, "TDPROV_TRUSTED_KEYS", source)
     folder = home or default_home()
     if folder.exists() and not folder.is_dir():  # else every bundle would be "signed by an untrusted key"
         raise BadInputError(f"the tdprov home {folder} (TDPROV_HOME) is not a folder: the trusted keys are read from it.",
@@ -324,6 +330,6 @@ def _trusted(settings: Settings, home: Path | None) -> TrustStore:
         trust.add(own)
     local = folder / TRUSTED_DIR
     if local.is_dir():
-        for key in _keys_in(str(local)):
+        for key in _keys_in(str(local), source=source):
             trust.add(key)
     return trust

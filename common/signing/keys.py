@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from prov_common.errors import BadInputError
 
 KEY_ID_PREFIX = "ed25519:"
+KEY_VARIABLE = "TDPROV_SIGNING_KEY"  # the setting a signing key's fix names, where no other was given
 PEM_BEGIN = b"-----BEGIN "
 
 
@@ -103,8 +104,10 @@ class SigningKey:
         )
 
     @classmethod
-    def from_pem(cls, data: bytes, source: str = "", password: bytes | None = None) -> "SigningKey":
-        """Parse a PEM PKCS#8 private key; anything but Ed25519 is refused."""
+    def from_pem(cls, data: bytes, source: str = "", password: bytes | None = None,
+                 setting: str = KEY_VARIABLE) -> "SigningKey":
+        """Parse a PEM PKCS#8 private key; anything but Ed25519 is refused (``setting``: where the key is set, named
+        in the fix)."""
         name = source or "signing key"
         _one_pem(data, name)
         try:
@@ -112,7 +115,7 @@ class SigningKey:
         except (ValueError, TypeError) as exc:
             raise BadInputError(
                 f"{name} is not a readable PEM private key ({exc}).",
-                fix="point TDPROV_SIGNING_KEY at the private key file that 'tdprov keygen' wrote",
+                fix=f"point {setting} at the private key file that 'tdprov keygen' wrote",
             ) from exc
         if not isinstance(key, Ed25519PrivateKey):
             raise BadInputError(f"{name} is a {type(key).__name__}, not an Ed25519 key.", fix="run 'tdprov keygen'")

@@ -47,11 +47,6 @@ def _bundles(dag_id: str, run_id: str, offset: int, limit: int) -> Any:
         raise HTTPException(503, f"the tdprov store cannot be read: {exc}") from None
 
 
-_CLI_TRUST = (("(--trusted-keys, or TDPROV_TRUSTED_KEYS when no option is given)", "in {source}"),
-              ("--trusted-keys or TDPROV_TRUSTED_KEYS", "{source}"))
-"""How a trusted-keys error's fix names the CLI's settings, and how the page names where its own are set instead."""
-
-
 def _trust(hook: Any, settings: Any) -> Any:
     """The keys the page verifies bundles with; trusted keys that cannot be read are refused with 503 as such (not as
     the store), the fix naming where they are set (``hook``: the :class:`ProvenanceHook` of ``settings``)."""
@@ -61,14 +56,9 @@ def _trust(hook: Any, settings: Any) -> Any:
     from prov_common.signing import trust_from_settings
 
     try:
-        return trust_from_settings(settings)
+        return trust_from_settings(settings, source=hook.option_source("trusted_keys"))
     except BadInputError as exc:
-        source = hook.option_source("trusted_keys")
-        fix = exc.fix or ""
-        for cli, ours in _CLI_TRUST:
-            fix = fix.replace(cli, ours.format(source=source))
-        raise HTTPException(503, f"the trusted keys the page verifies bundles with cannot be read: "
-                                 f"{exc.refixed(fix) if fix else exc}") from None
+        raise HTTPException(503, f"the trusted keys the page verifies bundles with cannot be read: {exc}") from None
 
 
 RECENT_RUNS = 50
