@@ -1092,7 +1092,8 @@ def test_a_published_report_edited_to_an_empty_log_is_refused_as_a_witness(tmp_p
     exit 0; a negative size was named as a checkpoint '-00000000003' deleted from the store. Each is refused naming
     the witness, exit 2. A report edited all the way to the empty log's (size 0, no root, no checkpoint, no digest) was
     taken as a genuine one's twin: it is checked against the digest its audit signed (audit/runs/), so it is refused as
-    edited too, as it is with that record gone; a genuine report of the empty log is still taken, re-indented too."""
+    edited too, as it is with that record gone; a genuine report of the empty log is still taken, re-indented too, and
+    so is one an older tdprov wrote indented (reports are now compact), whose record names the indented bytes."""
     from prov_common.cli import main
 
     s = Store(str(tmp_path / "store"))
@@ -1131,6 +1132,19 @@ def test_a_published_report_edited_to_an_empty_log_is_refused_as_a_witness(tmp_p
     (tmp_path / "genuine.json").write_text(json.dumps(report))  # published re-indented: the same report
     Pipeline(fresh.uri)
     assert main(["audit", "--store", fresh.uri, "--quiet", "--witness", str(tmp_path / "genuine.json")]) == 0
+
+    # a report of the empty log as an older tdprov wrote it, indented: its audit's record names those bytes' digest
+    from prov_common.audit.published import PROV_PAYLOAD_TYPE
+    from prov_common.audit.witness import read_witness
+    from prov_common.signing.keyfiles import auditor_trust_from_settings
+
+    [record] = [k for k in fresh.list("audit/runs/") if report["auditId"] in k]
+    older = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
+    payload = Envelope.from_json(raw_read(fresh.uri, record)).payload
+    signed = payload.replace(blake3_digest(raw_read(fresh.uri, genuine)).encode(), blake3_digest(older).encode())
+    assert signed != payload
+    raw_write(fresh.uri, record, sign_envelope(signed, PROV_PAYLOAD_TYPE, [default_signing_key()]).to_json())
+    assert read_witness(str(tmp_path / "genuine.json"), fresh, auditor_trust_from_settings(), report.get("storeId")).size == 0
 
 
 def test_another_stores_report_of_the_empty_log_is_refused_as_a_witness_with_its_record_copied_in(tmp_path, capsys) -> None:

@@ -452,3 +452,17 @@ def test_the_findings_notes_and_sources_past_the_page_bound_are_counted_and_name
     assert sources.count("<h3>") == 1 and ("1 of 3 registered sources shown; the other 2 are not shown here: report.json lists all 3 "
                                            "(<code>sources</code>)") in sources, sources
     assert f"<tr><th>findings</th><td>{len(errors)}</td></tr>" in page and f"<tr><th>notes</th><td>{len(notes)}</td></tr>" in page  # exact counts
+
+
+def test_report_json_is_written_compact_and_its_digest_is_of_those_bytes(tmp_path: Path) -> None:
+    """report.json was indented by two spaces, which Python's pure-Python encoder writes (a 10,000-bundle store's 66 MB
+    report took about 0.8 s of CPU): it is written compact, keys sorted, one line, and the digest its audit signs is
+    that of those bytes."""
+    from prov_common.hashing.raw import blake3_digest
+
+    store = open_store(str(tmp_path / "store"))
+    seal(store, run_events("prepare", [], [dataset("/data/a.csv", digest("a"))]))
+    result = run_audit(store, Settings.from_env(store=store.uri), report_dir=tmp_path / "r", progress=False)
+    data = (tmp_path / "r" / "report.json").read_bytes()
+    assert data == (json.dumps(json.loads(data), separators=(",", ":"), sort_keys=True) + "\n").encode()
+    assert data.count(b"\n") == 1 and data.startswith(b'{"accepted":') and result.report_digest == blake3_digest(data)

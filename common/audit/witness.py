@@ -12,7 +12,7 @@ from typing import Any
 
 from prov_common.audit.memory import KnownCheckpoint
 from prov_common.audit.model import CHECK_LOG, Finding
-from prov_common.audit.published import FIX_OTHER_STORE, RECORD_SUFFIX, RUNS_PREFIX, check_record, report_bytes, signed_digests
+from prov_common.audit.published import FIX_OTHER_STORE, RECORD_SUFFIX, RUNS_PREFIX, check_record, report_forms, signed_digests
 from prov_common.canonical_json import loads
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.hashing.raw import blake3_digest
@@ -165,9 +165,9 @@ def read_witness(spec: str, store: Store | None = None, trust: TrustStore | None
 
 def _vouched_empty(report: dict[str, Any], spec: str, store: Store, trust: TrustStore, store_id: str | None) -> None:
     """Refuse a report of the empty log (tree size 0, which every log extends, so it checks nothing) that the signed
-    record of its audit in ``store`` does not name (by the digest of the report as the audit wrote it, whatever its
-    indentation): a report edited all the way to the empty log's (no root, checkpoint or digest) reads the same as a
-    genuine one otherwise. A record of an audit of another store (copied in with its report) vouches for nothing here
+    record of its audit in ``store`` does not name (by the digest of the report as the audit wrote it, compact or, by an
+    older audit, indented, whatever its indentation now): a report edited all the way to the empty log's (no root,
+    checkpoint or digest) reads the same as a genuine one otherwise. A record of an audit of another store (copied in with its report) vouches for nothing here
     (:func:`~prov_common.audit.published.check_record`'s ``this_store``, judged by ``store_id``, the store's)."""
     audit_id = str(report.get("auditId"))
     what = f"witness '{spec}' gives the empty log (tree size 0)"
@@ -184,7 +184,7 @@ def _vouched_empty(report: dict[str, Any], spec: str, store: Store, trust: Trust
             raise BadInputError(f"{what}, but {exc.what.removesuffix('.')}: its report checks nothing of this store.",
                                 fix=f"pass a report of an audit of this store; {FIX_OTHER_STORE}") from exc
         raise BadInputError(f"{what}, but the signed record of audit {audit_id} does not verify ({exc.what}).", fix=fix) from exc
-    if blake3_digest(report_bytes(report)) not in signed.values():
+    if not any(blake3_digest(form) in signed.values() for form in report_forms(report)):
         raise BadInputError(f"{what}, but audit {audit_id} signed another report: it was edited and would check nothing.", fix=fix)
 
 
