@@ -1738,6 +1738,32 @@ def test_verify_names_the_sealed_version_of_a_file_overwritten_then_hidden_by_a_
 
 
 @pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
+def test_verify_names_no_version_by_the_digest_of_a_manifest_no_trusted_statement_vouches_for(
+        store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A forged manifest (the signed statement names another) lists prov.json with the digest of a forgery put under a
+    delete marker: that digest is no sealed one, and verify does not name the forgery's version as holding the bytes
+    sealed, to copy back."""
+    from prov_common.cli import main
+
+    client, bucket, prefix, key, first = _logged_file_under_a_delete_marker(store_uri)
+    run_id = key.split("/")[1]
+    client.delete_object(Bucket=bucket, Key=prefix + key, VersionId=first)  # the object again
+    forgery, junk = b"forged prov", b"other bytes"
+    manifest_key = prefix + layout.bundle_key(run_id, layout.MANIFEST_FILE)
+    manifest = json.loads(client.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
+    [entry] = [f for f in manifest["files"] if f["path"] == layout.PROV_FILE]
+    entry.update(digest=blake3_digest(forgery), size=len(forgery))
+    client.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode())
+    forged = client.put_object(Bucket=bucket, Key=prefix + key, Body=forgery)["VersionId"]
+    client.put_object(Bucket=bucket, Key=prefix + key, Body=junk)
+    client.delete_object(Bucket=bucket, Key=prefix + key)
+    capsys.readouterr()
+    assert main(["verify", "--json", run_id, "--store", store_uri]) == 1
+    [reason] = [f["reason"] for f in json.loads(capsys.readouterr().out)["findings"] if f["key"] == key]
+    assert "delete marker" in reason and forged not in reason and "holds them" not in reason, reason
+
+
+@pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
 def test_the_versions_read_for_the_sealed_bytes_under_a_delete_marker_are_bounded(store_uri: str) -> None:
     """The versions kept under a delete marker read to find the sealed bytes are those of the size sealed (a forgery of
     another size is not read), at most VERSIONS_READ of them: past those the fix says none of them holds the bytes and

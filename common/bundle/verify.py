@@ -301,14 +301,15 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     attachments: list[str] = []  # hashed as a stream, never held
     listed_from = len(report.findings)
     for entry in manifest.files:
+        sealed = entry.digest if vouched else None  # an unvouched manifest's digest finds no version under a marker
         if vouched and _held_whole(entry):
-            data = read(entry.path, entry.size, entry.digest)  # never more than the manifest says it holds
+            data = read(entry.path, entry.size, sealed)  # never more than the manifest says it holds
             found = None if data is None else FileDigest(blake3_digest(data), len(data))
         else:  # attachments, larger events (folded in parts below), and events and PROV no trusted statement vouches
             # for (not parsed below): hashed, never held, no further than listed (and one byte): more bytes than that
             # are not the file sealed, however many
             data, found = None, _fetch(prefix + entry.path, report, present,
-                                       lambda key: hash_stored(store, key, limit=entry.size), entry.size, entry.digest)
+                                       lambda key: hash_stored(store, key, limit=entry.size), entry.size, sealed)
         if found is None:
             continue
         if found.digest != entry.digest or found.bytes != entry.size:
