@@ -178,3 +178,25 @@ def test_a_retired_entry_that_names_no_key_is_refused(tmp_path: Path) -> None:
     settings = Settings.from_env(trusted_keys=[str(tmp_path / "team")], retired_keys=[f"{tmp_path / 'retired'}@5"])
     with pytest.raises(BadInputError, match=f"TDPROV_RETIRED_KEYS entry '{tmp_path / 'retired'}@5' names no key"):
         trust_from_settings(settings)
+
+
+@pytest.mark.parametrize("source", [None, "[tdprov] trusted_keys"])  # the CLI's, and the Airflow bundles page's
+@pytest.mark.parametrize("which", ["own", "folder"])
+def test_a_local_trust_key_that_cannot_be_read_is_named_with_its_own_fix(tmp_path: Path, which: str,
+                                                                         source: str | None) -> None:
+    """Local trust (no trusted keys set) reads the signing key's .pub and TDPROV_HOME/trusted_keys/: a file there that
+    cannot be read (one larger than a key file) had the fix to check the path given by the trusted keys setting, which
+    gave none; it now names the file and what to do with it."""
+    home = Path(os.environ["TDPROV_HOME"])
+    if which == "own":
+        signing_key_from_settings(Settings.from_env())
+        bad = home / "signing.key.pub"
+    else:
+        (home / "trusted_keys").mkdir()
+        bad = home / "trusted_keys" / "team.pub"
+    bad.write_bytes(b"x" * (64 * 1024 + 1))
+    with pytest.raises(BadInputError) as raised:
+        trust_from_settings(Settings.from_env(), source=source)
+    fix = raised.value.fix or ""
+    assert "trusted-keys" not in fix and "TDPROV_TRUSTED_KEYS" not in fix and (source is None or source not in fix), fix
+    assert str(bad) in fix, fix

@@ -154,13 +154,15 @@ def load_signing_key(path: str | os.PathLike[str], setting: str = KEY_VARIABLE) 
 TRUSTED_GIVEN = "--trusted-keys or TDPROV_TRUSTED_KEYS"  # where the CLI's trusted keys are set, as its fixes name it
 
 
-def load_public_key(path: str | os.PathLike[str], given: str = TRUSTED_GIVEN) -> PublicKey:
-    """Read a public key file (``given``: where its path is set, named in the fix when it cannot be read)."""
+def load_public_key(path: str | os.PathLike[str], given: str = TRUSTED_GIVEN, *, fix: str | None = None) -> PublicKey:
+    """Read a public key file (``given``: where its path is set, named in the fix when it cannot be read; ``fix``:
+    that fix in full, for a file no setting names)."""
     p = Path(path)
     try:
         data = read_regular(p, limit=KEY_FILE_LIMIT)
     except OSError as exc:
-        raise BadInputError(f"public key {p} cannot be read ({exc.strerror or exc}).", fix=f"check the path given by {given}") from exc
+        raise BadInputError(f"public key {p} cannot be read ({exc.strerror or exc}).",
+                            fix=fix or f"check the path given by {given}") from exc
     return PublicKey.from_pem(data, source=str(p))
 
 
@@ -235,8 +237,9 @@ def own_public_key(settings: Settings | None = None, home: Path | None = None) -
     exists; None when it does not (none is created, unlike :func:`signing_key_from_settings`)."""
     own = own_key_path(settings or Settings.from_env(), home)
     own_pub = public_path_for(own)
-    if own_pub.exists():
-        return load_public_key(own_pub)
+    if own_pub.exists():  # beside the key, named by no trusted keys setting
+        return load_public_key(own_pub, fix=f"replace {own_pub} with the public key of {own}, or move it aside (the key "
+                                            f"is then taken from {own})")
     return load_signing_key(own).public if own.exists() else None
 
 
@@ -246,7 +249,7 @@ def _keys_in(entry: str, setting: str = "TDPROV_TRUSTED_KEYS", source: str | Non
     p = Path(entry)
     given = source or TRUSTED_GIVEN
     if p.is_dir():
-        return [load_public_key(f, given) for f in sorted(p.iterdir()) if f.is_file() and f.suffix in (".pub", ".pem")]
+        return [load_public_key(f, given) for f in _key_files(p)]
     if not p.exists():
         where = f"in {source}" if source else f"(--trusted-keys, or {setting} when no option is given)"
         raise BadInputError(f"trusted key path {p} does not exist.", fix=f"name existing .pub files or folders of them {where}")
@@ -324,12 +327,19 @@ def _trusted(settings: Settings, home: Path | None, source: str | None = None) -
     folder = home or default_home()
     if folder.exists() and not folder.is_dir():  # else every bundle would be "signed by an untrusted key"
         raise BadInputError(f"the tdprov home {folder} (TDPROV_HOME) is not a folder: the trusted keys are read from it.",
-                            fix="set TDPROV_HOME to a folder (default ~/.config/tdprov), or name the keys in TDPROV_TRUSTED_KEYS")
+                            fix="set TDPROV_HOME to a folder (default ~/.config/tdprov), or name the keys in "
+                                f"{source or 'TDPROV_TRUSTED_KEYS'}")
     trust = TrustStore()
     if (own := own_public_key(settings, home)) is not None:
         trust.add(own)
     local = folder / TRUSTED_DIR
-    if local.is_dir():
-        for key in _keys_in(str(local), source=source):
-            trust.add(key)
+    if local.is_dir():  # named by no trusted keys setting
+        for f in _key_files(local):
+            trust.add(load_public_key(f, fix=f"replace {f} with a public key file from 'tdprov keygen', or remove it: "
+                                             f"local trust takes every .pub and .pem file in {local}"))
     return trust
+
+
+def _key_files(folder: Path) -> list[Path]:
+    """The public key files of ``folder`` (``.pub`` and ``.pem``), sorted."""
+    return [f for f in sorted(folder.iterdir()) if f.is_file() and f.suffix in (".pub", ".pem")]
