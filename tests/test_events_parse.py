@@ -83,6 +83,16 @@ def test_not_an_object(raw, message: str) -> None:
         parse_event(raw)
 
 
+def test_event_text_giving_a_key_twice_is_refused_naming_the_key() -> None:
+    """Event text (a staged event replayed from the outbox, another producer's JSON) whose object gives a key twice was
+    read with its last value, where another reader takes the first: it is refused, naming the key."""
+    text = json.dumps(FOREIGN).replace('"name": "etl.join"', '"name": "etl.join", "name": "etl.other"')
+    with pytest.raises(BadInputError) as info:
+        parse_event(text.encode(), where="#3")
+    assert str(info.value).startswith("OpenLineage event #3 gives the key 'name' more than once in one object: ")
+    assert info.value.fix and "each key of an object once" in info.value.fix
+
+
 @pytest.mark.parametrize(("change", "message"), MALFORMED)
 def test_prov_and_bundles_refuse_what_parse_event_refuses(change, message: str) -> None:
     """One validator: the path to PROV, bundles and verify checks events exactly as parse_event does."""

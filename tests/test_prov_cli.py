@@ -87,6 +87,25 @@ def test_a_bad_event_is_named_by_its_file_and_line(tmp_path: Path, verb: str, ca
         capsys.readouterr().err
 
 
+@pytest.mark.parametrize("verb", ["prov", "graph"])
+def test_an_event_giving_a_key_twice_is_refused_naming_its_place_and_the_key(tmp_path: Path, verb: str, capsys) -> None:
+    """Python's reader kept the last of {"eventType": "START", "eventType": "COMPLETE"}, another reader (or a signature
+    over the bytes) the first: one event read two ways. The line, list item or file and the key are named."""
+    first, second = (json.dumps(e) for e in events()[:2])
+    twice = second.replace('"eventType": ', '"eventType": "START", "eventType": ', 1)
+    lines, listed, one = tmp_path / "e.jsonl", tmp_path / "listed.json", tmp_path / "one.json"
+    lines.write_text(f"{first}\n\n{twice}\n")
+    listed.write_text(f"[{first},\n {twice}]")
+    one.write_text(second.replace('"runId": ', '"runId": "x", "runId": ', 1))
+    fix = " Fix: write each key of an object once (its producer wrote one twice: only it knows which value it meant)\n"
+    for path, place, key in ((lines, f"{lines} line 3", "eventType"), (listed, f"{listed} item 2", "eventType"),
+                             (one, str(one), "runId")):
+        assert main([verb, str(path), "-o", str(tmp_path / "out.dot")]) == 2
+        assert capsys.readouterr().err == (f"tdprov {verb}: {place} gives the key {key!r} more than once in one object: one "
+                                           "reader takes its first value, another its last, so it is not one record." + fix)
+    assert not (tmp_path / "out.dot").exists()
+
+
 def test_prov_bad_format_is_a_usage_error(capsys) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["prov", str(STEP), "--format", "yaml"])

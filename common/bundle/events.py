@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
-from prov_common.canonical_json import canonical_bytes, canonical_form, loads
+from prov_common.canonical_json import RepeatedKeyError, canonical_bytes, canonical_form, loads
 from prov_common.errors import BadInputError
 from prov_common.hashing.raw import short_digest
 from prov_common.w3cprov.event_lines import EventBytes, fold_event_lines, part_lines
@@ -305,14 +305,18 @@ def parse_event_lines(lines: Iterable[bytes], name: str = "events.jsonl") -> lis
     return [event for _, event in numbered]
 
 
-def numbered_event_lines(lines: Iterable[bytes], name: str = "events.jsonl") -> list[tuple[int, Any]]:
-    """:func:`parse_event_lines` with each event's 1-based line number."""
+def numbered_event_lines(lines: Iterable[bytes], name: str = "events.jsonl", *, once: bool = False) -> list[tuple[int, Any]]:
+    """:func:`parse_event_lines` with each event's 1-based line number; ``once``: a line whose JSON gives a key twice
+    in an object is refused (:meth:`~prov_common.canonical_json.RepeatedKeyError.refused`), as another producer's
+    events are read."""
     events = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            events.append((number, loads(line)))
+            events.append((number, loads(line, once=once)))
+        except RepeatedKeyError as exc:
+            raise exc.refused(f"{name} line {number}") from None
         except ValueError as exc:
             raise BadInputError(f"{name} line {number} is not JSON ({exc}).") from exc
     return events

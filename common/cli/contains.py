@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Container
 from typing import TYPE_CHECKING, Any
 
-from prov_common.canonical_json import json_reason
+from prov_common.canonical_json import RepeatedKeyError, json_reason, unique_keys
 from prov_common.cli._common import add_store_option, add_verb, check_writable_file
 from prov_common.cli._output import emit_json, json_bytes, tell
 from prov_common.cli._terminal import one_line
@@ -73,16 +73,6 @@ def _no_constant(name: str) -> Any:
     raise BadInputError(f"--record holds {name}, which is not JSON.", fix="give null for a missing value, or the number itself")
 
 
-def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object whose keys are each given once (a column given twice would be answered with one of its values)."""
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise BadInputError(f"--record gives column {key!r} more than once.", fix="give each column once")
-        seen[key] = value
-    return seen
-
-
 class _PastDouble(str):
     """A number of ``--record`` past the range of a double, as written (``1e400`` was read as infinity)."""
 
@@ -118,10 +108,12 @@ def _record(text: str) -> dict[str, Any]:
         except (NotRegularFileError, UnicodeDecodeError) as exc:
             raise BadInputError(f"--record {text}: {exc}.", fix="pass a JSON file of one record (a regular file, UTF-8)") from None
     try:
-        value = json.loads(text, object_pairs_hook=_no_repeated_keys, parse_constant=_no_constant,
+        value = json.loads(text, object_pairs_hook=unique_keys, parse_constant=_no_constant,
                            parse_float=_number(float), parse_int=_number(int))
     except BadInputError:
         raise
+    except RepeatedKeyError as exc:  # a column given twice would be answered with one of its values
+        raise BadInputError(f"--record gives column {exc.key!r} more than once.", fix="give each column once") from None
     except ValueError as exc:
         raise BadInputError(f"--record is not JSON ({json_reason(exc)}).", fix='pass an object like \'{"id": 1, "name": "x"}\'') from exc
     if not isinstance(value, dict):

@@ -6,7 +6,7 @@ from typing import Any
 
 from prov_common.cli._common import add_verb
 from prov_common.cli._output import stderr_note, tell_written, write_output
-from prov_common.cli.prov import events_file_runs, read_all_events
+from prov_common.cli.prov import EVENTS_HELP, events_file_runs, read_all_events
 from prov_common.errors import BadInputError
 from prov_common.w3cprov.drawing import PAGE_WIDTH, drawn
 from prov_common.w3cprov.graph import lineage_graph
@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
         example="tdprov graph events.jsonl -o lineage.svg",
     )
     parser.add_argument("events", metavar="EVENTS.jsonl", nargs="+",
-                        help="OpenLineage events, one JSON object per line ('-' = stdin); several files are merged")
+                        help=EVENTS_HELP)
     parser.add_argument("-o", "--output", required=True, help="picture file: lineage.svg, lineage.png or lineage.dot")
     parser.add_argument("--renderer", choices=RENDERERS, default="auto",
                         help="auto: Graphviz if installed, else built-in (SVG only); for SVG also built-in above "

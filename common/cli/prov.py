@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -10,7 +12,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from prov_common.bundle.events import numbered_event_lines
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
-from prov_common.canonical_json import loads
+from prov_common.canonical_json import RepeatedKeyError, loads, unique_keys
 from prov_common.cli._common import add_verb
 from prov_common.cli._output import tell, tell_written, write_output
 from prov_common.errors import BadInputError
@@ -27,6 +29,10 @@ if TYPE_CHECKING:
 
 EVENTS_FILE_FIX = ("write one OpenLineage run event per line, each a JSON object, as a transport's file or "
                    "events.jsonl of a bundle holds them (or one JSON document: an event or a list of events)")
+
+
+EVENTS_HELP = ("OpenLineage events, one JSON object per line ('-' = stdin); several files are merged; an event whose "
+               "JSON gives a key twice in one object is refused, naming its line and the key")
 
 
 EVENT_LIMIT = SMALL_OBJECT_LIMIT
@@ -62,17 +68,49 @@ def read_placed_events(path: str) -> list[Placed]:
     except BadInputError as exc:
         raise BadInputError(exc.what, fix=EVENTS_FILE_FIX) from exc
     try:
-        whole = loads(data)
-    except ValueError:
+        whole = loads(data, once=True)
+    except ValueError as exc:
+        if isinstance(exc, RepeatedKeyError) and _one_document(data):
+            item = _item_giving_twice(data) if data.lstrip()[:1] == b"[" else None
+            raise exc.refused(name if item is None else f"{name} item {item}") from None
         try:
             return _lines_placed(data.splitlines(), name)
         except BadInputError as exc:
-            raise BadInputError(exc.what, fix=EVENTS_FILE_FIX) from exc
+            raise BadInputError(exc.what, fix=exc.fix or EVENTS_FILE_FIX) from exc
     return [(f"{name} item {number}", event) for number, event in enumerate(whole, 1)] if isinstance(whole, list) else [(name, whole)]
 
 
 def _lines_placed(lines: Iterable[bytes], name: str) -> list[Placed]:
-    return [(f"{name} line {number}", event) for number, event in numbered_event_lines(lines, name)]
+    return [(f"{name} line {number}", event) for number, event in numbered_event_lines(lines, name, once=True)]
+
+
+def _one_document(data: bytes) -> bool:
+    """Whether ``data`` is one JSON document (not JSON lines), read as a key given twice is read."""
+    try:
+        loads(data)
+    except ValueError:
+        return False
+    return True
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _item_giving_twice(data: bytes) -> int | None:
+    """The 1-based item of the JSON list ``data`` (one document) whose JSON gives a key twice in an object."""
+    text, decoder = data.decode("utf-8", "replace"), json.JSONDecoder(object_pairs_hook=unique_keys)
+    at, number = _SPACE.match(text, text.index("[") + 1).end(), 1  # type: ignore[union-attr]
+    while True:
+        try:
+            _, at = decoder.raw_decode(text, at)
+        except RepeatedKeyError:
+            return number
+        except ValueError:
+            return None
+        at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+        if text[at:at + 1] != ",":
+            return None
+        at, number = _SPACE.match(text, at + 1).end(), number + 1  # type: ignore[union-attr]
 
 
 def _bounded_lines(head: bytes, stream: BinaryIO, name: str) -> Iterator[bytes]:
@@ -144,7 +182,7 @@ def register(subparsers: Any) -> None:
         example="tdprov prov events.jsonl --format provn -o run.provn",
     )
     parser.add_argument("events", metavar="EVENTS.jsonl", nargs="+",
-                        help="OpenLineage events, one JSON object per line ('-' = stdin); several files are merged")
+                        help=EVENTS_HELP)
     parser.add_argument("--format", "-f", choices=FORMATS, default="json", help="output format (default: json)")
     parser.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
     parser.set_defaults(func=run)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 from uuid import UUID
 
+from prov_common.canonical_json import RepeatedKeyError, unique_keys
 from prov_common.errors import BadInputError
 from prov_common.times import TIME_FIX, iso_utc, rfc3339, rfc3339_or_none
 
@@ -70,7 +71,9 @@ def at_place(where: str | None) -> str:
 def _as_mapping(event: Any, where: str | None) -> Any:
     if isinstance(event, (str, bytes, bytearray)):
         try:
-            event = json.loads(event)
+            event = json.loads(event, object_pairs_hook=unique_keys)
+        except RepeatedKeyError as exc:
+            raise exc.refused(f"OpenLineage event{at_place(where)}") from None
         except json.JSONDecodeError as exc:
             raise BadInputError(
                 f"OpenLineage event{at_place(where)} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
