@@ -175,3 +175,28 @@ def test_a_bucket_that_stops_answering_is_the_store_unavailable(s3_server, fault
     assert raised.value.what.startswith(f"cannot read the versioning and Object Lock of bucket '{bucket}' in S3 store {uri}"), \
         raised.value.what
     assert "check the endpoint (AWS_ENDPOINT_URL_S3) and network" in raised.value.fix, raised.value.fix
+
+
+@pytest.mark.parametrize("method, query, action, options", [
+    ("HEAD", "", "reach bucket", {}),
+    ("GET", "versioning", "read the versioning of bucket", {"versioning": True}),
+    ("PUT", "versioning", "turn on versioning of bucket", {"versioning": True}),
+    ("PUT", "object-lock", "set the Object Lock default retention of bucket", {"lock_mode": "compliance", "retention_days": 1}),
+])
+def test_store_init_on_a_bucket_that_stops_answering_is_the_store_unavailable(s3_server, fault_proxy, method, query,
+                                                                               action, options) -> None:
+    """tdprov store init's own requests of the bucket (its HEAD, and when asked, the versioning read and put and the
+    Object Lock put) dropped by the endpoint were a raw botocore traceback: each is the store's StoreUnavailableError
+    naming the request and the bucket, with the fix to check the endpoint and network."""
+    from prov_common.errors import StoreUnavailableError
+
+    bucket = f"tdprov-lock-{uuid.uuid4().hex[:10]}"
+    s3_server.client().create_bucket(Bucket=bucket)
+    dropped = threading.Event()
+    dropped.set()  # the proxy reads the request and drops the connection at once
+    fault_proxy.fault = lambda m, path: ("hang", dropped) if m == method and path.partition("?")[2].split("=")[0] == query else None
+    with pytest.raises(StoreUnavailableError) as raised:
+        init_s3(f"s3://{bucket}/prov", **options)
+    assert fault_proxy.count("hang", method) == 1
+    assert raised.value.what.startswith(f"cannot {action} '{bucket}' in S3 store s3://{bucket}/prov "), raised.value.what
+    assert "check the endpoint (AWS_ENDPOINT_URL_S3) and network" in raised.value.fix, raised.value.fix

@@ -248,7 +248,7 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
             client: Any = None, store_id: str | None = None) -> BucketState:
     """Read, and when asked set, versioning and the Object Lock default retention of ``uri``'s bucket; give the store its
     identity (with ``store_id`` when given) when it has none."""
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     from prov_common.store.identity import IDENTITY_KEY, ensure_identity
     from prov_common.store.protection import protection_refused
@@ -259,15 +259,21 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
     state = BucketState(store=store.uri, changed=[], problems=[])
     try:
         s3.head_bucket(Bucket=bucket)
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:  # a network error too: the store unavailable, with its fix
         raise store.bucket_refusal(exc) from exc
-    if versioning and s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        state.changed.append("versioning turned on")
+    # an endpoint that stops answering these: StoreUnavailableError naming the request, as every read of the store
+    if versioning:
+        with store.answering("read the versioning of bucket"):
+            enabled = s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
+        if not enabled:
+            with store.answering("turn on versioning of bucket"):
+                s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+            state.changed.append("versioning turned on")
     if lock_mode:
         rule = {"DefaultRetention": {"Mode": lock_mode.upper(), "Days": retention_days}}
         try:
-            s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": rule})
+            with store.answering("set the Object Lock default retention of bucket"):
+                s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": rule})
             state.changed.append(f"default retention set: {lock_mode} mode, {counted(retention_days, 'day')}")
         except ClientError as exc:
             state.problems.append(

@@ -495,10 +495,19 @@ class S3Store(BaseStore):
         it, for the caller to name the permission to grant (:func:`protection_refused`)."""
         from prov_common.store.protection import read_protection
 
-        try:
+        with self.answering("read the versioning and Object Lock of bucket"):
             return read_protection(self.client, self.bucket)
+
+    @contextlib.contextmanager
+    def answering(self, action: str) -> Iterator[None]:
+        """Runs requests about the store's bucket (``action``: what they do, as the error says it: ``cannot ACTION
+        'bucket' in STORE``): an endpoint that does not answer (a network error, or S3's 5xx or throttling past the
+        retries) is :class:`StoreUnavailableError`, as for every read of the store; any other error is raised as
+        botocore raised it, for the caller to name."""
+        try:
+            yield
         except Exception as exc:  # noqa: BLE001 - only an unavailable endpoint is translated
-            error = self._translate(exc, "read the versioning and Object Lock of bucket", self.bucket, of_bucket=True)
+            error = self._translate(exc, action, self.bucket, of_bucket=True)
             if isinstance(error, StoreUnavailableError):
                 raise error from exc
             raise
