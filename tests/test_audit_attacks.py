@@ -17,6 +17,7 @@ gives and from the objects' bytes and signatures, read the same way on both stor
 only. (The stores' listings, ``start_after`` included, are the subject of tests/test_store_backends.py, on both.)"""
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import json
@@ -1761,6 +1762,46 @@ def test_verify_names_no_version_by_the_digest_of_a_manifest_no_trusted_statemen
     assert main(["verify", "--json", run_id, "--store", store_uri]) == 1
     [reason] = [f["reason"] for f in json.loads(capsys.readouterr().out)["findings"] if f["key"] == key]
     assert "delete marker" in reason and forged not in reason and "holds them" not in reason, reason
+
+
+@pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
+def test_verify_says_removing_the_marker_over_a_signed_statement_makes_the_version_under_it_checked(
+        store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run's signed statement hidden by a delete marker: nothing verify holds names its digest, yet the fix said
+    removing the marker makes the version under it the object again 'with its sealed bytes and ETag', also when that
+    version is a forgery. It says that removing it makes that version current (the newest of those kept, when there are
+    several) and that verify then checks its signature; removed as pasted over a forgery, verify fails it."""
+    from prov_common.cli import main
+
+    client, bucket, prefix, key, first = _logged_file_under_a_delete_marker(store_uri, layout.STATEMENT_FILE)
+    run_id = key.split("/")[1]
+    [sealed] = client.list_object_versions(Bucket=bucket, Prefix=prefix + key)["Versions"]
+
+    def reason() -> str:
+        capsys.readouterr()
+        assert main(["verify", "--json", run_id, "--store", store_uri]) == 1
+        [found] = [f["reason"] for f in json.loads(capsys.readouterr().out)["findings"] if f["key"] == key]
+        return found.partition("; ")[2]
+
+    removed = f"The marker is removed by: aws s3api delete-object --bucket {bucket} --key {prefix}{key} --version-id"
+    assert reason() == (
+        f"a delete marker (version id '{first}') hides the object on this versioned bucket: remove the marker, which makes "
+        f"version '{sealed['VersionId']}' the object again; then verify again, which checks the signature of the version "
+        f"made current (a forgery fails it). {removed} {first}")
+    client.delete_object(Bucket=bucket, Key=prefix + key, VersionId=first)  # the object again, then forged and hidden
+    envelope = json.loads(client.get_object(Bucket=bucket, Key=prefix + key)["Body"].read())
+    envelope["signatures"][0]["sig"] = base64.b64encode(bytes(64)).decode()  # a statement signed by no one
+    forged = client.put_object(Bucket=bucket, Key=prefix + key, Body=json.dumps(envelope).encode())["VersionId"]
+    marker = client.delete_object(Bucket=bucket, Key=prefix + key)["VersionId"]
+    fix = reason()
+    assert fix == (
+        f"a delete marker (version id '{marker}') hides the object on this versioned bucket: remove the marker, which makes "
+        f"version '{forged}' (the newest of the 2 versions kept) the object again; then verify again, which checks the "
+        f"signature of the version made current (a forgery fails it). {removed} {marker}"), fix
+    client.delete_object(Bucket=bucket, Key=prefix + key, VersionId=fix.rpartition(" ")[2])  # as pasted
+    capsys.readouterr()
+    assert main(["verify", "--json", run_id, "--store", store_uri]) == 1
+    assert [f["problem"] for f in json.loads(capsys.readouterr().out)["findings"] if f["key"] == key] == ["bad signature"]
 
 
 @pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled

@@ -72,10 +72,18 @@ def marked_hidden(report: VerificationReport, markers: DeleteMarkers) -> None:
     """Each object of ``report`` found missing that a delete marker hides (a versioned S3 bucket) told so, with the fix
     that removes the marker, as the audit's fix says it, or where the version under it does not hold the bytes sealed
     (by the digest the finding carries: the object was overwritten before it was deleted), the one kept that does,
-    copied back (not a folded finding of many files: its key is the bundle's folder)."""
+    copied back (not a folded finding of many files: its key is the bundle's folder). A signed statement, whose digest
+    nothing names, is checked by its signature once the version under the marker is current: the fix says so."""
     report.findings = [replace(f, reason=f"{f.reason}; {fix}") if f.problem == MISSING and not f.key.endswith("/")
-                       and (fix := markers.fix(f.key, "then verify again", sealed=f.sealed)) else f
+                       and (fix := markers.fix(f.key, _then(f.key), sealed=f.sealed)) else f
                        for f in report.findings]
+
+
+def _then(key: str) -> str:
+    """What to do once the marker hiding ``key`` is removed, and what verify then checks of a signed statement."""
+    if key.endswith("/" + layout.STATEMENT_FILE):
+        return "then verify again, which checks the signature of the version made current (a forgery fails it)"
+    return "then verify again"
 
 
 def _named_entries(store: Store, runs: Iterable[tuple[str, list[str] | None]],

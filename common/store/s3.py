@@ -218,7 +218,8 @@ class DeleteMarker:
         """What restores the object: removing the markers makes the version under them the object again; ``then``: what
         to do after. ``etag``: that of the bytes the object held when first listed: when the version under the markers
         has another (the object was overwritten before it was deleted), the version kept with it is copied back instead;
-        ``found``: alike, the version a reader found holding the bytes sealed, by their digest.
+        ``found``: alike, the version a reader found holding the bytes sealed, by their digest. With neither, nothing
+        vouches for the version under the markers: the fix names it (the newest of those kept) and no sealed bytes.
         The commands come last, each value as a shell takes it (:func:`shell_word`): a version id is the store's text."""
         ids = ", ".join(pasteable(marker) for marker in self.markers)
         some = (f"{'at least ' if self.restore is None and not self.complete else ''}{len(self.markers)} delete markers "
@@ -241,8 +242,12 @@ class DeleteMarker:
                     f"copied back by: {self._copy_command(sealed)}")
         commands = " && ".join("aws s3api delete-object " + " ".join(
             shell_word(word) for word in ("--bucket", self.bucket, "--key", self.key, "--version-id", marker)) for marker in self.markers)
-        return (f"{some} the object on this versioned bucket: remove {them}, which makes version {pasteable(self.restore)} the "
-                f"object again, with its sealed bytes and ETag; {then}. The {are} removed by: {commands}")
+        vouched = bool(listed) or found is not None  # by the ETag first listed, or the digest of the bytes sealed
+        kept = f"the {len(self.kept)}" if self.complete else f"at least {len(self.kept)}"
+        newest = "" if vouched or len(self.kept) == 1 else f" (the newest of {kept} versions kept)"
+        return (f"{some} the object on this versioned bucket: remove {them}, which makes version {pasteable(self.restore)}"
+                f"{newest} the object again{', with its sealed bytes and ETag' if vouched else ''}; {then}. The {are} "
+                f"removed by: {commands}")
 
     def _not_under(self, some: str, them: str, then: str, found: "SealedVersion") -> str:
         """The fix when the version under the markers does not hold the bytes sealed (by their digest, ``found``): the
