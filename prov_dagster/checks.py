@@ -16,7 +16,8 @@ from dagster import (
     asset_check,
 )
 
-from prov_dagster.metadata import BUNDLE_KEY, NOT_RECORDED_KEY, failed_schema_text
+from prov_common.quality.failed import failed_schema_text
+from prov_dagster.metadata import BUNDLE_KEY, NOT_RECORDED_KEY
 from prov_dagster.naming import dataset_name
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.recorded_tables import spec_provenance

@@ -10,7 +10,6 @@ from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
 from prov_common.errors import BadInputError
 from prov_common.hashing.shard_model import extent_counts
-from prov_common.text import counted, first_of
 from prov_dagster.links import location_link
 from prov_dagster.model import BundleStatus, DatasetRecord
 from prov_dagster.policy import SCHEMA_KEY
@@ -66,26 +65,6 @@ def quality_metadata(record: DatasetRecord, policy: str) -> dict[str, Any]:
         meta["tdprov/pandera"] = MetadataValue.json(record.quality.to_dict())
         meta["tdprov/pandera_passed"] = MetadataValue.bool(record.quality.passed)
     return meta
-
-
-def failed_checks_text(result: dict[str, Any], shown: int = 5) -> str:
-    """The checks a recorded Pandera outcome (``QualityResult.to_dict()``, the ``tdprov/pandera`` metadata) did not
-    pass, as the step failure and the ``pandera`` check name them: ``column: check (failure cases)`` for those that
-    failed, then ``column: check (not run)`` for those skipped (a missing column's), the first ``shown`` and how many
-    more: what failed (the missing column) is never left out for what could not run."""
-    unpassed = [c for c in result.get("checks") or [] if not c.get("passed")]
-    failed = [f"{c.get('column') or '<table>'}: {c.get('name')} "
-              f"({'not run' if c.get('status') == 'skip' else c.get('failureCount', 0)})"
-              for c in sorted(unpassed, key=lambda c: c.get("status") == "skip")]
-    return first_of(failed, shown)
-
-
-def failed_schema_text(what: str, result: dict[str, Any]) -> str:
-    """``what`` (an asset, a partition, its latest materialization) failed a recorded Pandera outcome's schema
-    (``QualityResult.to_dict()``): the schema, the failure cases and :func:`failed_checks_text`, as the step failure
-    and the ``pandera`` check say it."""
-    return (f"{what} failed Pandera schema {result.get('schemaName')!r}: {counted(result.get('failureCount', 0), 'failure case')} "
-            f"[{failed_checks_text(result)}]")
 
 
 def version_metadata(digest: Any, uri: str | None, namespace: str) -> dict[str, Any]:

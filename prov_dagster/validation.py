@@ -11,11 +11,12 @@ from dagster import Failure
 
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
+from prov_common.quality.failed import failed_schema_text
 from prov_common.quality.model import QualityResult
 from prov_common.quality.samples import check_known_columns, data_index_names
 from prov_common.sources.masking import mask_by_sources
 from prov_common.sources.model import ALL_COLUMNS
-from prov_dagster.metadata import failed_schema_text, output_metadata
+from prov_dagster.metadata import output_metadata
 from prov_dagster.model import DatasetRecord
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.recorder import StepRun

@@ -71,6 +71,23 @@ def test_pandera_operator_records_failures_and_fails_or_warns(tmp_path: Path, st
     assert pandera["samplesFile"] in files
 
 
+def test_pandera_operator_names_a_missing_column_before_the_checks_that_could_not_run(tmp_path: Path, store: Path) -> None:
+    """A table without column x failed 'column_in_dataframe' on 'x', and the task's failure listed x's other checks,
+    which did not run, as failures of 0 cases beside it. It says it as Dagster's pandera check does: the checks that
+    failed first, then those that could not run, said so."""
+    bad = tmp_path / "no_x.csv"
+    pd.DataFrame({"id": [-1, 2]}).to_csv(bad, index=False)
+    with DAG("tdprov_pandera_no_x", start_date=START, schedule=None) as dag:
+        PanderaValidationOperator(task_id="check", source=str(bad), schema=SCHEMA)
+    assert run_dag(dag, logical_date=START).state == "failed"
+    summary = _by_job(store)["tdprov_pandera_no_x.check"]
+    said = events_of(store, summary.run_id)[-1]["run"]["facets"]["errorMessage"]["message"]
+    assert said == (
+        f"AirflowException: {bad} failed Pandera schema 'features': 2 failure cases [id: greater_than_or_equal_to(0) (1), "
+        "x: column_in_dataframe (1), x: dtype('float64') (not run), x: not_nullable (not run), "
+        "x: in_range(0.0, 10.0) (not run)]"), said
+
+
 def test_pandera_operator_passes_from_xcom_and_feeds_the_openlineage_provider(tmp_path: Path, store: Path) -> None:
     good = tmp_path / "good.parquet"
     GOOD.to_parquet(good, index=False)

@@ -11,9 +11,9 @@ from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 from prov_common.errors import BadInputError
 from prov_common.lineage.datasets import DatasetRef
 from prov_common.lineage.naming import XCOM_SCHEME
+from prov_common.quality.failed import failed_schema_text
 from prov_common.quality.mask_key import check_mask_key
 from prov_common.quality.samples import DEFAULT_SAMPLE_ROWS
-from prov_common.text import counted
 
 from prov_airflow.capture import data_clients, reading_data_with
 from prov_airflow.lineage import LineageMixin
@@ -68,9 +68,9 @@ def validate_into(lineage: Any, table: Table, schema: Any, ref: DatasetRef, on_f
 
 
 def failure_message(what: str, result: Any) -> str:
-    failed = ", ".join(f"{c.name}" + (f" on {c.column!r}" if c.column else "") + f" ({c.failure_count})"
-                       for c in result.failed_checks)
-    return f"{what} failed Pandera schema {result.schema_name!r}: {counted(result.failure_count, 'failure')}: {failed}"
+    """``what`` failed ``result``'s schema (a :class:`~prov_common.quality.QualityResult`), said as Dagster's step
+    failure and ``pandera`` check say it: the checks that failed first, then those that could not run."""
+    return failed_schema_text(what, result.to_dict())
 
 
 class PanderaValidationOperator(LineageMixin, BaseOperator):
