@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import quote
 from typing import Any
 
 import pytest
@@ -366,7 +367,8 @@ def test_page_checks_the_page_asked_for_once_and_refuses_a_bad_one_before_openin
     assert refused.status_code == 400 and "Fix: ask for ?offset=0&limit=100" in refused.json()["detail"], refused.text
     assert checked == [(1, 2), (0, 0)] and len(opened) == 1, (checked, opened)
     page = client.get(f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}?offset=-1")  # the HTML page, as linked
-    assert page.status_code == 400 and "not offset -1 and limit 100" in page.json()["detail"], page.text
+    assert page.status_code == 400 and "not offset -1 and limit 100" in page.text, page.text
+    assert "<p class='error' data-status='400'>" in page.text, page.text  # a page in the tab, not JSON
     assert checked == [(1, 2), (0, 0), (-1, 100)] and len(opened) == 1, (checked, opened)
 
 
@@ -561,6 +563,39 @@ def test_page_names_a_store_it_cannot_open(client, page_run: dict, monkeypatch: 
     got = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}")
     assert got.status_code == 503
     assert "ftp://lineage/tdprov" in got.json()["detail"] and "Fix:" in got.json()["detail"]
+
+
+def test_page_tells_the_tab_what_is_wrong_as_a_page_and_a_json_client_as_json(client, page_run: dict,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DAG run's tab (a browser asking for HTML) got an error as JSON, {"detail": ...} shown raw where the page
+    is; it gets a page saying what is wrong and the fix, escaped. A request asking for JSON still gets the JSON."""
+    from html import escape
+
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    missing = "no-<b>such-run"
+    got = client.get(f"/tdprov/dag-runs/{DAG_ID}/{quote(missing, safe='')}", headers=browser)
+    said = f"DAG run {missing!r} of DAG {DAG_ID!r} is not in the Airflow metadata database"
+    assert (got.status_code, got.headers["content-type"].split(";")[0]) == (404, "text/html"), got.text
+    assert f"<p class='error' data-status='404'>{escape(said)}</p>" in got.text and "<b>" not in got.text, got.text
+    asked = client.get(f"/tdprov/dag-runs/{DAG_ID}/{quote(missing, safe='')}", headers={"Accept": "application/json"})
+    assert (asked.status_code, asked.json()) == (404, {"detail": said}), asked.text
+
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", "ftp://lineage/tdprov")
+    page = f"/tdprov/dag-runs/{DAG_ID}/{quote(page_run['run_id'], safe='')}"
+    detail = client.get(page, headers={"Accept": "application/json"}).json()["detail"]
+    assert "ftp://lineage/tdprov" in detail and "Fix:" in detail, detail
+    got = client.get(page, headers=browser)
+    assert got.status_code == 503 and f"<p class='error' data-status='503'>{escape(detail)}</p>" in got.text, got.text
+
+
+@pytest.mark.parametrize(("accept", "json"), [
+    ("", False), ("*/*", False), ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", False),
+    ("application/json", True), ("application/json, text/plain, */*", True), ("text/html;q=0.5, application/json", True),
+    ("application/json;q=0", False)])
+def test_page_answers_json_to_a_request_that_prefers_it(accept: str, json: bool) -> None:
+    from prov_airflow.ui.app import wants_json
+
+    assert wants_json(accept) is json
 
 
 def test_page_names_trusted_keys_it_cannot_read_as_such(client, page_run: dict, monkeypatch: pytest.MonkeyPatch,

@@ -2,6 +2,8 @@
 
 ``GET /tdprov/dag-runs/{dag_id}/{run_id}``: the page (HTML) of a DAG run's bundles with their
 verification status, :data:`~prov_airflow.ui.runs.PAGE_SIZE` at a time (``?offset=&limit=``);
+an error (no such DAG run, a store that cannot be read) as a page saying it and the fix, or as JSON
+``{"detail": ...}`` to a request that asks for JSON (:func:`wants_json`);
 ``GET /tdprov/api/dag-runs/{dag_id}/{run_id}``: the same as JSON, with how many bundles the DAG run has in all;
 ``GET /tdprov/``: the most recent DAG runs the caller may read, each linking to its page. Access is
 Airflow's own: the caller must be allowed to read the DAG's runs (the UI's session cookie or a token).
@@ -61,6 +63,26 @@ def _trust(hook: Any, settings: Any) -> Any:
         raise HTTPException(503, f"the trusted keys the page verifies bundles with cannot be read: {exc}") from None
 
 
+def wants_json(accept: str) -> bool:
+    """Whether a request's ``Accept`` header prefers JSON to HTML: ``application/json`` of a higher quality than
+    ``text/html`` (or ``text/*``, ``*/*``), or of the same when it is named and ``text/html`` is not (a script's
+    ``application/json, */*``). The page's errors answer it as JSON, a browser's tab as HTML."""
+    quality: dict[str, float] = {}
+    for part in accept.split(","):
+        kind, *params = (p.strip() for p in part.split(";"))
+        q = next((p[2:] for p in params if p.startswith("q=")), "1")
+        try:
+            quality[kind.lower()] = float(q)
+        except ValueError:
+            quality[kind.lower()] = 0.0
+
+    def of(*kinds: str) -> float:
+        return next((quality[k] for k in kinds if k in quality), 0.0)
+
+    json, html = of("application/json", "application/*", "*/*"), of("text/html", "text/*", "*/*")
+    return json > html or (json == html > 0 and "application/json" in quality and "text/html" not in quality)
+
+
 RECENT_RUNS = 50
 
 
@@ -89,18 +111,24 @@ def _read_access() -> Any:
 def create_app() -> FastAPI:
     """The app of the tdprov pages (mounted by the plugin under :data:`URL_PREFIX`)."""
     from airflow.api_fastapi.core_api.security import get_user
-    from fastapi import Depends, FastAPI
+    from fastapi import Depends, FastAPI, Header, HTTPException
     from fastapi.responses import HTMLResponse
 
-    from prov_airflow.ui.page import render, render_index
+    from prov_airflow.ui.page import render, render_error, render_index
     from prov_airflow.ui.runs import PAGE_SIZE
 
     app = FastAPI(title="tdprov lineage bundles", docs_url=None, redoc_url=None, openapi_url=None)
     access = [_read_access()]
 
     @app.get(RUN_ROUTE, response_class=HTMLResponse, dependencies=access)
-    def dag_run_page(dag_id: str, run_id: str, offset: int = 0, limit: int = PAGE_SIZE) -> str:
-        return render(_bundles(dag_id, run_id, offset, limit))
+    def dag_run_page(dag_id: str, run_id: str, offset: int = 0, limit: int = PAGE_SIZE,
+                     accept: str = Header("")) -> Any:  # noqa: B008 - FastAPI's dependency idiom
+        try:
+            return render(_bundles(dag_id, run_id, offset, limit))
+        except HTTPException as exc:  # the DAG run's tab shows a page saying why, a JSON client gets its detail
+            if wants_json(accept):
+                raise
+            return HTMLResponse(render_error(dag_id, run_id, exc.status_code, str(exc.detail)), exc.status_code)
 
     @app.get("/", response_class=HTMLResponse)
     def index(user: Any = Depends(get_user)) -> str:  # noqa: B008 - FastAPI's dependency idiom

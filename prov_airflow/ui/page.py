@@ -17,6 +17,7 @@ th, td { border-bottom: 1px solid #e2e8f0; padding: .45rem .5rem; text-align: le
 th { background: #f7fafc; } code { font-size: .8rem; }
 .verified { color: #22543d; background: #c6f6d5; } .failed { color: #742a2a; background: #fed7d7; }
 .missing { color: #744210; background: #fefcbf; }
+.error { color: #742a2a; background: #fed7d7; padding: .6rem .8rem; border-radius: .3rem; }
 .status { padding: .1rem .4rem; border-radius: .3rem; font-weight: 600; }
 ul { margin: 0; padding-left: 1rem; } .pages a { margin-right: 1rem; }
 """
@@ -64,6 +65,17 @@ def render_index(runs: list[tuple[str, str, str]]) -> str:
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>tdprov lineage bundles</title>"
         f"<style>{_STYLE}</style></head><body><h1>Lineage bundles by DAG run</h1>{listed}{table}</body></html>"
+    )
+
+
+def render_error(dag_id: str, run_id: str, status: int, detail: str) -> str:
+    """The page of a DAG run whose bundles cannot be shown (HTTP ``status``): ``detail``, what is wrong and its fix."""
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>tdprov bundles of {escape(dag_id)} / {escape(run_id)}</title>"
+        f"<style>{_STYLE}</style></head><body>"
+        f"<h1>Lineage bundles of DAG run <code>{escape(run_id)}</code> ({escape(dag_id)})</h1>"
+        f"<p class='error' data-status='{status}'>{escape(detail)}</p></body></html>"
     )
 
 
