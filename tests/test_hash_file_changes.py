@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -92,3 +93,25 @@ def test_the_sha256_and_the_table_digest_are_of_the_same_bytes(tmp_path) -> None
     td = hash_path(path, file_sha256=True)
     assert td.file_sha256 == hashlib.sha256(A_CSV.encode()).hexdigest()
     assert td.digest == hash_dataframe(pd.read_csv(path)).digest
+
+
+def rewrite_keeping_times(path: Path, text: str) -> Callable[[], None]:
+    """``text`` (as long as what ``path`` holds) written into it in place, then its old modification time set back
+    (``rsync -t --inplace``, ``cp -p`` over it): size, modification time and inode are as before."""
+    def change() -> None:
+        st = path.stat()
+        assert len(text.encode()) == st.st_size
+        time.sleep(0.02)  # past the file system's timestamp tick, as a writer some time later
+        with open(path, "r+b") as f:
+            f.write(text.encode())
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    return change
+
+
+def test_a_file_rewritten_in_place_with_its_old_times_while_it_is_hashed_is_refused(tmp_path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(A_CSV)
+    with pytest.raises(BadInputError, match=r"t\.csv' changed while it was hashed"):
+        with _sources(path) as opener:
+            hash_csv_stream(before_pass(opener, 2, rewrite_keeping_times(path, A_CSV.replace("1", "2"))), chunk_rows=8)
+

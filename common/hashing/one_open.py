@@ -5,7 +5,7 @@ of its bytes is read beside them. Were each pass to open the path again, a file 
 (a writer publishing a new version by rename) would give a digest of neither version. Here the file is
 opened once; each pass reads it from the start through a :class:`FileView` of that one descriptor (its
 own position, ``os.pread``), so a rename meanwhile does not reach the passes. A file written in place
-meanwhile (its size or modification time changes) is refused: its bytes may mix two versions.
+meanwhile (its size, modification time or change time moves) is refused: its bytes may mix two versions.
 """
 from __future__ import annotations
 
@@ -66,17 +66,26 @@ def view(fd: int) -> IO[bytes]:
 @contextmanager
 def opened_once(f: IO[bytes], name: str) -> Iterator[Opener]:
     """An opener for every pass over the open local file ``f`` (each call: a new view at its start).
-    Raises :class:`BadInputError` on leaving when the file's size or modification time changed while
-    it was read (a write into it); a rename or removal of its path meanwhile is no change of the file."""
+    Raises :class:`BadInputError` on leaving when the file's size, modification time or change time moved while
+    it was read (a write into it: the change time also when the writer set the old modification time back, as
+    ``rsync -t --inplace`` and ``cp -p`` do); a rename or removal of its path meanwhile is no change of the file
+    (:func:`_changed`)."""
     fd = f.fileno()
     before = _state(fd)
     yield lambda: view(fd)
-    if _state(fd) != before:
+    if _changed(before, _state(fd)):
         raise BadInputError(f"{name!r} changed while it was hashed: its bytes may mix two versions.",
                             fix="hash it again when it is no longer being written (writers that publish "
                                 "by renaming a finished file over it never cause this)")
 
 
-def _state(fd: int) -> tuple[int, int]:
+def _state(fd: int) -> tuple[int, int, int, int]:
     st = os.fstat(fd)
-    return st.st_size, st.st_mtime_ns
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_nlink
+
+
+def _changed(before: tuple[int, int, int, int], after: tuple[int, int, int, int]) -> bool:
+    """Whether the file was written between the two states: its size or modification time moved, or its change
+    time, which no user can set back, while its link count stayed (removing a link, as renaming a new version
+    over its path does, moves the change time alone)."""
+    return before[:2] != after[:2] or (before[3] == after[3] and before[2] != after[2])
