@@ -8,6 +8,7 @@ changed at a fixed point, just before the second pass opens it, by wrapping the 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import time
 from collections.abc import Callable
@@ -19,7 +20,9 @@ import pytest
 from prov_common.errors import BadInputError
 from prov_common.hashing import hash_dataframe, hash_path
 from prov_common.hashing.csv_stream import hash_csv_stream
+from prov_common.hashing import files
 from prov_common.hashing.files import _sources
+from prov_common.hashing.raw import CHUNK, hash_bytes
 from prov_common.hashing.jsonl_stream import hash_jsonl_stream
 
 A_CSV = "a\n" + "".join(f"{i}\n" for i in range(1, 40)) + "0.5\n"  # ints, then a float: float64, in two passes
@@ -115,3 +118,35 @@ def test_a_file_rewritten_in_place_with_its_old_times_while_it_is_hashed_is_refu
         with _sources(path) as opener:
             hash_csv_stream(before_pass(opener, 2, rewrite_keeping_times(path, A_CSV.replace("1", "2"))), chunk_rows=8)
 
+
+def test_a_file_hashed_as_bytes_written_while_it_is_read_is_refused(tmp_path, monkeypatch) -> None:
+    """The bytes of a file that is not a table are read in one pass: a writer that rewrites it after the first
+    chunk was read would give the digest of the old first half and the new second half, a content it never had."""
+    path = tmp_path / "t.bin"
+    old, new = b"a" * (2 * CHUNK), b"b" * (2 * CHUNK)
+    path.write_bytes(old)
+
+    class WrittenAfterFirstChunk(io.RawIOBase):
+        def __init__(self, source) -> None:
+            super().__init__()
+            self.source, self.chunks = source, 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            n = self.source.readinto(buffer)
+            self.chunks += 1
+            if self.chunks == 1:
+                time.sleep(0.02)  # past the file system's timestamp tick
+                with open(path, "r+b") as f:
+                    f.write(new)
+            return n
+
+    real = files.hash_stream
+    monkeypatch.setattr(files, "hash_stream", lambda f, *a, **k: real(WrittenAfterFirstChunk(f), *a, **k))
+    with pytest.raises(BadInputError, match=r"t\.bin' changed while it was hashed") as caught:
+        hash_path(path, file_sha256=True)
+    assert "hash it again" in caught.value.fix
+    monkeypatch.undo()
+    assert hash_path(path).digest == hash_bytes(new).digest  # once written, the file is hashed as it is

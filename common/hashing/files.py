@@ -9,7 +9,7 @@ import contextvars
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -152,9 +152,10 @@ def _pinned_s3(path_or_uri: str | Path, etag: str | None, *, sha256: bool = Fals
 
 @contextmanager
 def _sources(path_or_uri: str | Path) -> Iterator[PassOpener]:
-    """What each pass of a table reader opens, for a file or URI not read through tdprov's S3 reader: a local file
-    is opened once, and every pass (and the SHA-256 beside them) reads that one file
-    (:mod:`prov_common.hashing.one_open`); another URI is opened again per pass."""
+    """What each pass of a table reader (or the one pass over a file's bytes) opens, for a file or URI not read
+    through tdprov's S3 reader: a local file is opened once, and every pass (and the SHA-256 beside them) reads that
+    one file, refused when written meanwhile (:mod:`prov_common.hashing.one_open`); another URI is opened again per
+    pass."""
     scheme, target = _split(path_or_uri)
     if scheme is not None:
         yield lambda: open_binary(path_or_uri)
@@ -352,7 +353,7 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
     a file hashed as bytes, and for an ``s3://`` object (a table's taken as its first pass reads it: one GET);
     for a local table file, read once more in a thread while the table is hashed.
     A local table file is opened once for all its passes; one written while it is hashed is refused
-    (:mod:`prov_common.hashing.one_open`). Every read of an ``s3://`` object asks for the ETag the first
+    (:mod:`prov_common.hashing.one_open`), and so is a local file hashed as bytes. Every read of an ``s3://`` object asks for the ETag the first
     read found (:mod:`prov_common.hashing.s3_pin`): one overwritten between two reads is hashed once more
     from the start, and refused (:class:`~prov_common.hashing.s3_pin.ObjectChangedError`) when it changes
     again. ``etag``: the ETag an ``s3://`` object must have (as a listing gave it); other bytes are refused. An empty
@@ -378,9 +379,9 @@ def _hash_path(path_or_uri: str | Path, granularity: Granularity, csv_dtypes: Ma
                as_bytes: bool, block_rows: int, threads: int | None, file_sha256: bool, etag: str | None
                ) -> TableDigest | FileDigest:
     fmt = None if as_bytes else table_format(path_or_uri)
-    if fmt is None:
+    if fmt is None:  # one pass, checked as a table's passes are: a local file written meanwhile is refused
         pinned = _pinned_s3(path_or_uri, etag)
-        with pinned.open() if pinned is not None else open_binary(path_or_uri) as f:
+        with _sources(path_or_uri) if pinned is None else nullcontext(pinned.open) as open_source, open_source() as f:
             return hash_stream(f, sha256=file_sha256)
     options: dict[str, Any] = {"granularity": granularity, "block_rows": block_rows, "threads": threads}
     with _passes(path_or_uri, etag, file_sha256) as (open_source, sha256):
