@@ -331,6 +331,7 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
         try:
             target, size = resolve_target(uri)  # an Asset("s3://bucket/prefix/") arrives without its "/"
             shards = listed_shards(target)  # listed once: for the size check and the hashing
+            hashed = local_state(target, shards) if stamp else None  # what the hash reads, taken before it
             size = _size(target, shards) if size is None else size
             if size is not None and size > limits.max_bytes:
                 result["capture"] = DatasetCapture(
@@ -343,6 +344,9 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
                                                       setting=setting_source("dask_scheduler"), file_sha256=True,
                                                       granularity=granularity, shards=shards, spill=limits.dask_spill,
                                                       spill_named=setting_source("dask_spill"), spool=spool)
+            state = local_state(target) if stamp else None
+            if hashed is not None and state is not None and state != hashed:
+                raise changed_while_hashed(uri)
             rows = _row_set(uri, digest) if has_rows(digest) else None
             why = getattr(digest, "no_rows_because", None)
             if granularity == "row" and rows is None and why is None:  # one file that is not a table
@@ -350,7 +354,7 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
             result["capture"] = DatasetCapture(uri, "hashed", digest=without_rows(digest), row_set=rows,
                                                message=f"no row set: {why}" if why else "",
                                                changed_at=changed_at(target, shards) if stamp else None,
-                                               state=local_state(target, shards) if stamp else None)
+                                               state=state)
         except BaseException as exc:  # noqa: BLE001 - reported, never raised into the task
             status: Status = "missing" if is_not_found(exc) else "error"
             result["capture"] = DatasetCapture(uri, status, message=f"{type(exc).__name__}: {exc}",
@@ -363,6 +367,16 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
         return DatasetCapture(uri, "timeout",
                               message=f"hashing {uri} took longer than [tdprov] hash_timeout={limits.timeout}s")
     return result["capture"]
+
+
+def changed_while_hashed(uri: str) -> Exception:
+    """The refusal of an outlet whose files changed between its listing and the end of its hash: the digest may be of
+    a version another writer published, or one the try did not write, so it is credited to no try."""
+    from prov_common.errors import BadInputError
+
+    return BadInputError(f"{uri!r} changed while it was hashed: another writer wrote it meanwhile, so the digest cannot "
+                         "be tied to what it holds or to this try.",
+                         fix="let one task write it at a time, or declare it an outlet only of the task that writes it.")
 
 
 def data_clients_or_why(limits: ListenerLimits) -> tuple[Callable[[], Any] | None, str]:

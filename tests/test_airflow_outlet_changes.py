@@ -1,0 +1,44 @@
+"""An outlet another writer changes while the Airflow listener captures it at the end of a try: the version
+recorded must be one the try can be credited with, or none.
+
+The listener hashes an outlet, then notes what it holds, to tell whether the try wrote it (its state at the
+try's start against this one). Here a new version is published over the outlet just as its hash ends, by
+wrapping the hashing the listener calls.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
+
+from prov_airflow.capture import hash_one, start_states
+from prov_airflow.settings import ListenerLimits
+from prov_airflow.unwritten import split_written
+from prov_common.hashing import targets
+
+
+def test_an_outlet_published_over_while_it_is_captured_is_not_credited_to_the_try(tmp_path: Path, monkeypatch) -> None:
+    """The try did not write the outlet; another task renamed a new version over it as the hash ended. The
+    listener credited the try with writing the old version (the one it hashed), which an earlier run wrote."""
+    path = tmp_path / "out.csv"
+    path.write_text("a\n1\n")
+    uri = path.as_uri()
+    before = start_states([uri])  # the try starts; it writes nothing to the outlet
+    real = targets.hash_dataset_here_if_unreachable
+
+    def hashed_then_published(*args, **kwargs):
+        digest = real(*args, **kwargs)
+        fresh = tmp_path / "out.csv.new"
+        fresh.write_text("a\n2\n")
+        os.replace(fresh, path)  # another writer publishes, as the listener ends its hash
+        return digest
+
+    monkeypatch.setattr(targets, "hash_dataset_here_if_unreachable", hashed_then_published)
+    capture = hash_one(uri, ListenerLimits(dask_scheduler="none"), 30.0, stamp=True)
+    written, _ = split_written([capture], started=None, before=before)
+    assert [c.digest for c in written if c.digest is not None] == []  # no version credited to the try
+    assert capture.status == "error"
+    assert capture.message == (f"BadInputError: {uri!r} changed while it was hashed: another writer wrote it meanwhile, "
+                               "so the digest cannot be tied to what it holds or to this try. Fix: let one task "
+                               "write it at a time, or declare it an outlet only of the task that writes it.")
