@@ -768,7 +768,7 @@ class ProvenanceTransport(Transport):
             if UNSIGNED_WARNED.first(exc.what):
                 log.warning("tdprov: staged events and attachments are not signed: %s A seal refuses unsigned ones (each "
                             "kept or named in its run's bundle under refused/). Fix: %s (warned once per process)", exc.what,
-                            exc.fix or "set TDPROV_SIGNING_KEY to a key file from 'tdprov keygen'")
+                            exc.fix)
             return None
 
     def _after_seal(self, run_id: str, event: Mapping[str, Any]) -> tuple[bool, FoundSealed | None]:
@@ -1018,8 +1018,8 @@ class ProvenanceTransport(Transport):
             raise StagedNotSealedError(
                 f"run {run_id} is not sealed: {exc.what} Its events are staged unsigned (or spooled, to be staged by "
                 "'tdprov flush'), and a seal refuses unsigned events.",
-                fix=f"{exc.fix or 'set TDPROV_SIGNING_KEY to a key file from tdprov keygen'}; then run 'tdprov store seal "
-                    f"--accept-unsigned {run_id}' once you know that this process alone staged its events") from exc
+                fix=f"{exc.fix}; then run 'tdprov store seal --accept-unsigned {run_id}' once you know that this process "
+                    "alone staged its events") from exc
         if late and not behind and terminal is not None and (met := self._met_sealed(run_id, terminal, found, sealed)):
             return met
         return self._seal(run_id, terminal, behind=behind, found=found, read=read)
@@ -1064,7 +1064,7 @@ class ProvenanceTransport(Transport):
             return sealing_trust(self.settings, own)
         except BadInputError as exc:
             raise StagedNotSealedError(f"run {run_id} is not sealed: the keys it trusts cannot be read: {exc.what} Its "
-                                       "events stay staged.", fix=f"{exc.fix or 'correct TDPROV_TRUSTED_KEYS'}; then run "
+                                       "events stay staged.", fix=f"{exc.fix}; then run "
                                        f"'tdprov store seal {run_id}'") from exc
 
     def _seal(self, run_id: str, terminal: Mapping[str, Any] | None, *, behind: bool = False,
