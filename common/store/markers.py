@@ -18,8 +18,6 @@ backup."""
 VERSIONS_READ = 10
 """How many versions kept under one key's delete markers are read (newest first, those of the size sealed) to find the
 one holding the bytes sealed, by their digest; the fix says where the rest are listed."""
-UNSIZED_READ = 64 << 20
-"""How far a version is read whose bytes sealed have no size known (a manifest, by its statement's digest)."""
 
 
 class DeleteMarkers:
@@ -55,7 +53,10 @@ def holding(marker: "DeleteMarker", versions: Callable[[str, list[str]], Generat
     """The version of ``key`` kept under ``marker`` whose bytes hash to ``digest``, found by reading, newest first, those
     listed with ``size`` (or with none: a version of another size does not hold them), at most :data:`VERSIONS_READ`,
     each by its version id (``versions``: the store's ``retained_versions``) and streamed no further than ``size`` and
-    one byte (:data:`UNSIZED_READ` when None); None when they cannot be read (the fix is then the marker's alone)."""
+    one byte (when None, as a manifest, found by its statement's digest: no further than
+    :data:`~prov_common.bundle.layout.SMALL_OBJECT_LIMIT`, the bound verify reads it by); None when they cannot be read
+    (the fix is then the marker's alone)."""
+    from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
     from prov_common.hashing import hash_stream
     from prov_common.store.s3 import SealedVersion
 
@@ -64,7 +65,7 @@ def holding(marker: "DeleteMarker", versions: Callable[[str, list[str]], Generat
     streams = versions(key, asked)
     try:
         for version, stream in streams:
-            if hash_stream(_Capped(stream, (UNSIZED_READ if size is None else size) + 1)).digest == digest:
+            if hash_stream(_Capped(stream, (SMALL_OBJECT_LIMIT if size is None else size) + 1)).digest == digest:
                 return SealedVersion(digest, version, asked.index(version) + 1, True)
     except StoreError:
         return None
@@ -85,4 +86,4 @@ class _Capped:
         return data
 
 
-__all__ = ["MARKERS_ASKED", "UNSIZED_READ", "VERSIONS_READ", "DeleteMarkers", "holding"]
+__all__ = ["MARKERS_ASKED", "VERSIONS_READ", "DeleteMarkers", "holding"]
