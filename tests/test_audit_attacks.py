@@ -1831,6 +1831,31 @@ def test_the_versions_read_for_the_sealed_bytes_under_a_delete_marker_are_bounde
         f"by its version id), or restore them from a backup or replica of the store; then verify again"), fix
 
 
+def test_no_version_of_the_sealed_size_among_those_one_listing_shows_is_said_so(
+        s3_store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forgery under a delete marker and the sealed version past what one listing of the key shows (lowered here to
+    2 entries), no version listed being of the size sealed: none was read, and the fix said that none of the 0
+    versions read holds the bytes. It says that no version listed is of their size, with the command that lists them
+    all."""
+    from prov_common.store import s3
+    from prov_common.store.markers import DeleteMarkers
+
+    store = s3.S3Store(s3_store_uri)
+    client, bucket, full = store.client, store.bucket, store.prefix + "k"
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    client.put_object(Bucket=bucket, Key=full, Body=b"sealed")
+    forged = client.put_object(Bucket=bucket, Key=full, Body=b"a longer forgery")["VersionId"]
+    client.delete_object(Bucket=bucket, Key=full)
+    monkeypatch.setattr(s3, "MARKER_LISTING", 2)  # the marker and the forgery: the sealed version is past the listing
+    fix = DeleteMarkers(store).fix("k", "then verify again", sealed=(blake3_digest(b"sealed"), 6))
+    assert fix is not None and fix.endswith(
+        f"the version under it ('{forged}') does not hold the bytes sealed ({blake3_digest(b'sealed')}), and no version "
+        "of those one listing of the key shows is of their size (6 bytes): find the version with those bytes among all "
+        f"of them (aws s3api list-object-versions --bucket {bucket} --prefix {full}) and copy it back as the object (aws "
+        f"s3api copy-object --bucket {bucket} --key {full} --copy-source '{bucket}/{full}?versionId=' followed by its "
+        "version id), or restore them from a backup or replica of the store; then verify again"), fix
+
+
 @pytest.mark.parametrize("store_uri", ["local"], indirect=True)  # objects added under keys of their own (the module's rule)
 def test_another_stores_audit_record_copied_into_a_store_audited_while_empty_is_a_finding(store_uri: str) -> None:
     """A store audited once while it held nothing (no log, no run: the auditor remembers neither), then another store's

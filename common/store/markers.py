@@ -71,7 +71,7 @@ def holding(marker: "DeleteMarker", versions: Callable[[str, list[str]], Generat
         return None
     finally:
         streams.close()
-    return SealedVersion(digest, None, len(asked), marker.complete and len(sized) == len(asked))
+    return SealedVersion(digest, None, len(asked), marker.complete and len(sized) == len(asked), size)
 
 
 class _Capped:

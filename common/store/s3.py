@@ -251,7 +251,8 @@ class DeleteMarker:
 
     def _not_under(self, some: str, them: str, then: str, found: "SealedVersion") -> str:
         """The fix when the version under the markers does not hold the bytes sealed (by their digest, ``found``): the
-        version that does, copied back; or that none of those read does, and where the rest are listed."""
+        version that does, copied back; or that none of those read does (or, none read, that none listed is of the size
+        sealed), and where the rest are listed."""
         under = (f"{some} the object on this versioned bucket, and the version under {them.replace('the marker', 'it')} "
                  f"({pasteable(self.restore or '')}) does not hold the bytes sealed ({found.digest})")
         if found.version is not None:
@@ -260,10 +261,11 @@ class DeleteMarker:
         if found.complete:
             return f"{under}, and no version kept holds them: restore them from a backup or replica of the store; {then}"
         listing = " ".join(shell_word(word) for word in ("--bucket", self.bucket, "--prefix", self.key))
-        return (f"{under}, and none of the {found.read} versions read holds them: find the version with those bytes among "
-                f"all of them (aws s3api list-object-versions {listing}) and copy it back as the object "
-                f"({self._copy_command('')} followed by its version id), or restore them from a backup or replica of the "
-                f"store; {then}")
+        none = (f"none of the {found.read} versions read holds them" if found.read or found.size is None else
+                f"no version of those one listing of the key shows is of their size ({found.size:,} bytes)")
+        return (f"{under}, and {none}: find the version with those bytes among all of them (aws s3api "
+                f"list-object-versions {listing}) and copy it back as the object ({self._copy_command('')} followed by its "
+                f"version id), or restore them from a backup or replica of the store; {then}")
 
     def _copy_command(self, version: str) -> str:
         """The ``aws s3api copy-object`` command that copies ``version`` of the object back as the object (its
@@ -288,13 +290,14 @@ class DeleteMarker:
 @dataclass(frozen=True)
 class SealedVersion:
     """Which version kept under a key's delete markers holds the bytes sealed there, found by their ``digest``: its
-    version id (None: none of those read), how many versions were ``read``, and whether they are all those kept
-    (``complete``)."""
+    version id (None: none of those read), how many versions were ``read``, whether they are all those kept
+    (``complete``), and the ``size`` sealed (None: not known), which a version read is of."""
 
     digest: str
     version: str | None
     read: int
     complete: bool
+    size: int | None = None
 
 
 class S3Store(BaseStore):
