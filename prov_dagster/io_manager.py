@@ -317,11 +317,28 @@ def _expected(context: OutputContext, recorder: Recorder) -> tuple[str, ...] | N
     return _compat.expected_outputs(context, lambda other: isinstance(other, ProvenanceIOManager) and recorder_for(other) is recorder)
 
 
+RECORDED_VERSION_FIX = ("return MaterializeResult(metadata=<record() result>.metadata, "
+                        "data_version=<record() result>.data_version)")  # an asset that records with the resource
+
+
+def _handed_over(events: RunEvents, materialization: Any) -> bool:
+    """Whether the asset materialization ``materialization`` (a :meth:`RunEvents.recent` record) is of a value its step
+    handed to an IO manager (an ``Output``), not a ``MaterializeResult``: a ``HANDLED_OUTPUT`` of its step is logged
+    between the ``STEP_OUTPUT`` before it and the step's next one."""
+    step, at = materialization.event_log_entry.step_key, materialization.storage_id
+    logged = [(r.storage_id, r.event_log_entry.dagster_event.event_type) for r in events.recent(
+        DagsterEventType.STEP_OUTPUT, DagsterEventType.HANDLED_OUTPUT) if r.event_log_entry.step_key == step]
+    after = max((i for i, kind in logged if kind == DagsterEventType.STEP_OUTPUT and i < at), default=-1)
+    before = min((i for i, kind in logged if kind == DagsterEventType.STEP_OUTPUT and i > at), default=float("inf"))
+    return any(kind == DagsterEventType.HANDLED_OUTPUT and after < i < before for i, kind in logged)
+
+
 def _versions_not_digests(events: RunEvents, step_keys: set[str]) -> list[str]:
     """A warning for each materialization of the Dagster run of ``events``, by the steps ``step_keys`` (this process
     ran them: their materializations are among the run's recent ones), whose data version is not the content digest
-    the IO manager recorded: the asset's ``Output(data_version=...)`` set it, and Dagster keeps that over the IO
-    manager's, or the asset gave none (a ``MaterializeResult`` without its record's) and Dagster computed one."""
+    the IO manager recorded: the asset's ``Output(data_version=...)`` (or ``MaterializeResult(data_version=...)``) set
+    it, and Dagster keeps that over the IO manager's, or the asset gave none (a ``MaterializeResult`` without its
+    record's) and Dagster computed one."""
     warnings = []
     for record in events.recent(DagsterEventType.ASSET_MATERIALIZATION) if step_keys else ():
         event = record.event_log_entry.dagster_event
@@ -333,12 +350,14 @@ def _versions_not_digests(events: RunEvents, step_keys: set[str]) -> list[str]:
         digest = str(getattr(recorded, "value", recorded)) if recorded is not None else None
         if digest is not None and version is not None and version != digest:
             asset = dataset_name(materialization.asset_key) + (f" partition {materialization.partition!r}" if materialization.partition else "")
-            if (materialization.tags or {}).get(DATA_VERSION_IS_USER_PROVIDED_TAG) == "true":
+            if (materialization.tags or {}).get(DATA_VERSION_IS_USER_PROVIDED_TAG) != "true":
+                # none given (a MaterializeResult without the record's): Dagster's own, of code and input versions
+                why, fix = "which Dagster computed (the asset gave none)", RECORDED_VERSION_FIX
+            elif _handed_over(events, record):
                 why, fix = "set by its Output(data_version=...)", ("leave data_version out of the Output (the IO manager "
                                                                    "versions by content)")
-            else:  # none given (a MaterializeResult without the record's): Dagster's own, of code and input versions
-                why, fix = "which Dagster computed (the asset gave none)", (
-                    "return MaterializeResult(metadata=<record() result>.metadata, data_version=<record() result>.data_version)")
+            else:  # a MaterializeResult: no IO manager took a value
+                why, fix = "set by its MaterializeResult(data_version=...)", RECORDED_VERSION_FIX
             warnings.append(
                 f"tdprov: asset {asset!r} has data version {version!r}, {why}, not its content digest {digest} (recorded "
                 f"as {DIGEST_METADATA_KEY} and in its lineage bundle); {fix} to make the digest its data version")

@@ -1049,6 +1049,33 @@ def test_a_data_version_dagster_computed_is_not_said_to_be_set_by_the_asset(stor
                     "to make the digest its data version"), said
 
 
+@pytest.mark.filterwarnings("ignore::dagster.BetaWarning")
+def test_a_data_version_a_materialize_result_sets_is_said_to_be_set_by_it(store: Path, instance, tmp_path: Path) -> None:
+    """An asset that records its file with ProvenanceResource.record and returns MaterializeResult with a data version
+    of its own was warned of as set by its Output(data_version=...), with the fix to leave data_version out of the
+    Output, which it returned none of. The warning names the MaterializeResult, with the fix to return the record's
+    data_version; an Output's data version in the same run is still named as the Output's."""
+
+    @asset
+    def own_weights(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001
+        path = tmp_path / "weights.bin"
+        path.write_bytes(b"w4")
+        recorded = provenance.record(outputs={"weights": str(path)}, context=context)
+        return MaterializeResult(metadata=recorded.metadata, data_version=DataVersion("mine-4"))
+
+    result = run([own_weights, own_version_plain], instance)
+    said = warnings_of(instance, result.run_id)
+    [mine] = [w for w in said if "'mine-4'" in w]
+    assert mine == (f"tdprov: asset 'own_weights' has data version 'mine-4', set by its MaterializeResult(data_version=...), "
+                    f"not its content digest {hash_path(tmp_path / 'weights.bin').digest} (recorded as tdprov/digest and in "
+                    "its lineage bundle); return MaterializeResult(metadata=<record() result>.metadata, data_version=<record() "
+                    "result>.data_version) to make the digest its data version"), mine
+    [plain] = [w for w in said if "'mine-2'" in w]
+    assert "'mine-2', set by its Output(data_version=...), not its content digest" in plain, plain
+    assert plain.endswith("leave data_version out of the Output (the IO manager versions by content) to make the digest "
+                          "its data version"), plain
+
+
 # -- the resource -----------------------------------------------------------------------------------
 @asset(ins={"orders": AssetIn(key=RAW)})
 def exported_csv(context, orders: pd.DataFrame, provenance: ProvenanceResource) -> MaterializeResult:
