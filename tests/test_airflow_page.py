@@ -612,6 +612,24 @@ def test_page_names_trusted_keys_it_cannot_read_as_such(client, page_run: dict, 
         "Fix: name existing .pub files or folders of them in [tdprov] trusted_keys")
 
 
+def test_page_names_its_own_signing_key_setting_for_a_key_it_cannot_read(client, page_run: dict, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no trusted keys set, the page trusts the public key of the signing key [tdprov] signing_key names: one that
+    cannot be read had the fix to point TDPROV_SIGNING_KEY at a key file, a variable the setting overrides. The fix
+    names [tdprov] signing_key."""
+    bad = tmp_path / "airflow.key"
+    bad.write_bytes(b"not a key\n")
+    monkeypatch.delenv("AIRFLOW__TDPROV__TRUSTED_KEYS")
+    monkeypatch.delenv("TDPROV_TRUSTED_KEYS", raising=False)
+    monkeypatch.setenv("AIRFLOW__TDPROV__SIGNING_KEY", str(bad))
+    got = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}")
+    assert got.status_code == 503
+    detail = got.json()["detail"]
+    assert detail.startswith(f"the trusted keys the page verifies bundles with cannot be read: {bad} is not a readable "
+                             "PEM private key (") and detail.endswith(
+        "Fix: point [tdprov] signing_key at the private key file that 'tdprov keygen' wrote"), detail
+
+
 def test_menu_page_links_the_recent_dag_runs(client, page_run: dict) -> None:
     from html.parser import HTMLParser
     from urllib.parse import urljoin

@@ -232,15 +232,17 @@ def local_public_file(settings: Settings, home: Path | None = None) -> Path | No
     return pub if pub.exists() else None
 
 
-def own_public_key(settings: Settings | None = None, home: Path | None = None) -> PublicKey | None:
+def own_public_key(settings: Settings | None = None, home: Path | None = None,
+                   setting: str = KEY_VARIABLE) -> PublicKey | None:
     """The public key of the configured signing key (``TDPROV_SIGNING_KEY`` or the per-user default key) when it
-    exists; None when it does not (none is created, unlike :func:`signing_key_from_settings`)."""
+    exists; None when it does not (none is created, unlike :func:`signing_key_from_settings`). ``setting``: where the
+    key is set, named in the fix when it cannot be read."""
     own = own_key_path(settings or Settings.from_env(), home)
     own_pub = public_path_for(own)
     if own_pub.exists():  # beside the key, named by no trusted keys setting
         return load_public_key(own_pub, fix=f"replace {own_pub} with the public key of {own}, or move it aside (the key "
                                             f"is then taken from {own})")
-    return load_signing_key(own).public if own.exists() else None
+    return load_signing_key(own, setting).public if own.exists() else None
 
 
 def _keys_in(entry: str, setting: str = "TDPROV_TRUSTED_KEYS", source: str | None = None) -> list[PublicKey]:
@@ -294,16 +296,18 @@ def _trust_in(entries: tuple[str, ...], setting: str, source: str | None = None)
     return trust
 
 
-def trust_from_settings(settings: Settings | None = None, home: Path | None = None, source: str | None = None) -> TrustStore:
+def trust_from_settings(settings: Settings | None = None, home: Path | None = None, source: str | None = None,
+                        key_setting: str = KEY_VARIABLE) -> TrustStore:
     """Trusted keys: ``TDPROV_TRUSTED_KEYS`` (files or folders) when set, with the retired keys of
     ``TDPROV_RETIRED_KEYS``. ``source``: where the trusted keys are set when not by the CLI (``--trusted-keys``,
-    or ``TDPROV_TRUSTED_KEYS``), named in the fix of keys that cannot be read.
+    or ``TDPROV_TRUSTED_KEYS``), named in the fix of keys that cannot be read; ``key_setting``: where the signing key
+    is set, named in the fix of one local trust cannot read.
 
     Without ``TDPROV_TRUSTED_KEYS``, local trust: the public key of the configured signing key (``TDPROV_SIGNING_KEY`` or the
     per-user default key, if it exists) and every key in ``TDPROV_HOME/trusted_keys/``.
     """
     settings = settings or Settings.from_env()
-    trust = _trusted(settings, home, source)
+    trust = _trusted(settings, home, source, key_setting)
     _retire(trust, settings.retired_keys, "TDPROV_RETIRED_KEYS")
     return trust
 
@@ -321,7 +325,7 @@ def sealing_trust(settings: Settings, own: PublicKey | None = None) -> TrustStor
     return trust
 
 
-def _trusted(settings: Settings, home: Path | None, source: str | None = None) -> TrustStore:
+def _trusted(settings: Settings, home: Path | None, source: str | None = None, key_setting: str = KEY_VARIABLE) -> TrustStore:
     if settings.trusted_keys:
         return _trust_in(settings.trusted_keys, "TDPROV_TRUSTED_KEYS", source)
     folder = home or default_home()
@@ -330,7 +334,7 @@ def _trusted(settings: Settings, home: Path | None, source: str | None = None) -
                             fix="set TDPROV_HOME to a folder (default ~/.config/tdprov), or name the keys in "
                                 f"{source or 'TDPROV_TRUSTED_KEYS'}")
     trust = TrustStore()
-    if (own := own_public_key(settings, home)) is not None:
+    if (own := own_public_key(settings, home, key_setting)) is not None:
         trust.add(own)
     local = folder / TRUSTED_DIR
     if local.is_dir():  # named by no trusted keys setting

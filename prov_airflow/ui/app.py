@@ -51,14 +51,15 @@ def _bundles(dag_id: str, run_id: str, offset: int, limit: int) -> Any:
 
 def _trust(hook: Any, settings: Any) -> Any:
     """The keys the page verifies bundles with; trusted keys that cannot be read are refused with 503 as such (not as
-    the store), the fix naming where they are set (``hook``: the :class:`ProvenanceHook` of ``settings``)."""
+    the store), the fix naming where they are set, or where the signing key is, whose public key local trust takes
+    (``hook``: the :class:`ProvenanceHook` of ``settings``)."""
     from fastapi import HTTPException
 
     from prov_common.errors import BadInputError
     from prov_common.signing import trust_from_settings
 
     try:
-        return trust_from_settings(settings, source=hook.option_source("trusted_keys"))
+        return trust_from_settings(settings, source=hook.option_source("trusted_keys"), key_setting=hook.signing_key_source())
     except BadInputError as exc:
         raise HTTPException(503, f"the trusted keys the page verifies bundles with cannot be read: {exc}") from None
 
