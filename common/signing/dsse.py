@@ -116,7 +116,8 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
     A retired key's signature counts only when ``position`` (the log size by which the log fixed the object: a
     bundle's leaf index + 1, the size of a checkpoint an audit object belongs to; or a function giving it, asked only
     when a retired key's signature is met) is at most its cut-off. A signature a retired key made under another key id
-    (changed after signing) is judged as that key's.
+    (changed after signing, also to a trusted key's) is judged as that key's: ``altered`` naming the retired key and its
+    cut-off when it counts, as the log holds the envelope under the key's own id.
     Raises :class:`EnvelopeError` naming ``name`` and the key ids when no signature is valid under a
     trusted key: ``unsigned``, ``bad signature``, signed by a retired key after its cut-off or for nothing the
     log holds (``retired key``), or signed only by keys not in ``trust`` (``untrusted key``; ``altered`` when a trusted
@@ -145,7 +146,8 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
             return key.key_id
         elif (made := _by_retired(sig, message, trust)) is not None:  # its key id changed: judged as the retired key's
             if trust.retired_count and (at := _at(position)) is not None and at <= made.cutoff:
-                renamed.append((sig.keyid or "<no keyid>", made.key_id))
+                renamed.append((sig.keyid or "<no keyid>", f"retired key {made.key_id} before its cut-off at log size "
+                                f"{made.cutoff} (the log fixed it at log size {at})"))
             else:
                 late.append(made)
         elif key is None:
@@ -161,7 +163,7 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
                             envelope)
     if renamed:
         named, signer = renamed[0]
-        raise EnvelopeError(name, "altered", f"the signature names key {named} but was made by trusted key {signer}: its key id "
+        raise EnvelopeError(name, "altered", f"the signature names key {named} but was made by {signer}: its key id "
                             "was changed after it was signed", FIX_RENAMED, envelope)
     raise EnvelopeError(name, "untrusted key",
                         f"signed by untrusted key {', '.join(untrusted)}, not among the {counted(len(trust), 'trusted key')}",
@@ -189,10 +191,10 @@ FIX_ALTERED = "restore it from a backup or replica of the store"
 
 def _renamed(sig: Signature, message: bytes, trust: TrustStore, renamed: list[tuple[str, str]]) -> bool:
     """Whether another trusted key than the one ``sig`` names made it (its key id, an unsigned hint, was changed); if so
-    the pair (key id named, key id of the signer) is added to ``renamed``."""
+    the pair (key id named, the signer: ``trusted key <key id>``) is added to ``renamed``."""
     signer = next((k for k in trust if k.key_id != sig.keyid and k.verify(sig.sig, message)), None)
     if signer is not None:
-        renamed.append((sig.keyid or "<no keyid>", signer.key_id))
+        renamed.append((sig.keyid or "<no keyid>", f"trusted key {signer.key_id}"))
     return signer is not None
 
 
