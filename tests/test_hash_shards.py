@@ -232,6 +232,31 @@ def test_a_same_size_same_mtime_rewrite_is_seen_by_its_change_time(shards: Path)
         == ["part-5.jsonl"]
 
 
+def test_a_shard_renamed_over_after_its_listing_is_recorded_and_cached_as_the_file_read(shards: Path) -> None:
+    """A shard replaced (a new version renamed over it) between the listing and its hash was recorded with the size
+    listed beside the digest of the new bytes, and that digest was kept in the shard-digest cache under the stamp of
+    the file listed. Its size and stamp are now those of the one open its digest is read from."""
+    from prov_common.hashing.shard_cache import ShardCache
+    from prov_common.hashing.shard_list import list_shards
+    from prov_common.hashing.shards import ShardOptions
+
+    listed = list_shards(str(shards))
+    target, new = shards / "part-5.jsonl", shards / ".part-5.jsonl.tmp"
+    _frame(5).head(50).to_json(new, orient="records", lines=True)
+    _age(new, 60)
+    os.replace(new, target)  # the writer publishes its new version between the listing and the hash
+    found = hash_shards(str(shards), shards=listed, scheduler="none")
+    shard = {s.path: s for s in found.shards}["part-5.jsonl"]
+    listed_size = {r.path: r.size for r in listed}["part-5.jsonl"]
+    assert (shard.size, shard.digest) == (target.stat().st_size, hash_path(target).digest)
+    assert shard.size != listed_size
+    cache, key = ShardCache(), ShardOptions().key()
+    assert str(target) not in cache.lookup(listed, key)  # nothing kept under the stamp of the file listed
+    assert cache.lookup(list_shards(str(shards)), key)[str(target)] == shard  # but under the file read
+    again = hash_shards(str(shards), scheduler="none")
+    assert again.read == () and again.digest == found.digest
+
+
 def test_files_written_just_now_are_not_cached(shards: Path) -> None:
     (shards / "part-0.parquet").touch()  # modified now: another write may follow within the same timestamp tick
     hash_shards(str(shards), scheduler="none")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextvars
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -150,22 +151,25 @@ def _pinned_s3(path_or_uri: str | Path, etag: str | None, *, sha256: bool = Fals
     return None
 
 
+Opened = Callable[[os.stat_result], None]  # told a local file's status as it was opened for a hash
+
+
 @contextmanager
-def _sources(path_or_uri: str | Path) -> Iterator[PassOpener]:
+def _sources(path_or_uri: str | Path, opened: Opened | None = None) -> Iterator[PassOpener]:
     """What each pass of a table reader (or the one pass over a file's bytes) opens, for a file or URI not read
     through tdprov's S3 reader: a local file is opened once, and every pass (and the SHA-256 beside them) reads that
-    one file, refused when written meanwhile (:mod:`prov_common.hashing.one_open`); another URI is opened again per
-    pass."""
+    one file, refused when written meanwhile (:mod:`prov_common.hashing.one_open`; ``opened`` is told its status as
+    opened); another URI is opened again per pass."""
     scheme, target = _split(path_or_uri)
     if scheme is not None:
         yield lambda: open_binary(path_or_uri)
         return
-    with open_binary(target) as f, opened_once(f, target) as opener:
+    with open_binary(target) as f, opened_once(f, target, opened) as opener:
         yield opener
 
 
 @contextmanager
-def _passes(path_or_uri: str | Path, etag: str | None, file_sha256: bool
+def _passes(path_or_uri: str | Path, etag: str | None, file_sha256: bool, opened: Opened | None = None
             ) -> Iterator[tuple[PassOpener, Callable[[], str | None]]]:
     """What each pass of a table reader opens, and ``sha256()``: the SHA-256 of the bytes the passes read (None
     unless ``file_sha256``), to call once they are done. An S3 object is read by every pass at the ETag the first
@@ -176,7 +180,7 @@ def _passes(path_or_uri: str | Path, etag: str | None, file_sha256: bool
     if pinned is not None:
         yield pinned.open, pinned.sha256 if file_sha256 else _no_sha256
         return
-    with _sources(path_or_uri) as open_source, _sha256_beside(open_source, file_sha256) as sha256:
+    with _sources(path_or_uri, opened) as open_source, _sha256_beside(open_source, file_sha256) as sha256:
         yield open_source, sha256
 
 
@@ -346,7 +350,8 @@ def _sha256_beside(open_source: PassOpener, wanted: bool) -> Iterator[Callable[[
 
 def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", csv_dtypes: Mapping[str, Any] | None = None,
               as_bytes: bool = False, block_rows: int = BLOCK_ROWS, threads: int | None = None,
-              file_sha256: bool = False, etag: str | None = None) -> TableDigest | FileDigest:
+              file_sha256: bool = False, etag: str | None = None, opened: Opened | None = None
+              ) -> TableDigest | FileDigest:
     """Table digest of a .parquet/.csv/.jsonl/.ndjson file, else (or with ``as_bytes``) a digest of its bytes.
 
     ``file_sha256``: also give the SHA-256 of the file's bytes (``.file_sha256``): in the same pass for
@@ -357,10 +362,12 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
     read found (:mod:`prov_common.hashing.s3_pin`): one overwritten between two reads is hashed once more
     from the start, and refused (:class:`~prov_common.hashing.s3_pin.ObjectChangedError`) when it changes
     again. ``etag``: the ETag an ``s3://`` object must have (as a listing gave it); other bytes are refused. An empty
-    one pins nothing (the object is read as one no listing named).
+    one pins nothing (the object is read as one no listing named). ``opened``: told the status (``os.fstat``) of a
+    local file as it was opened for the hash, so that what a record states of it beside the digest (size, modification
+    time, inode) is of the bytes hashed, not of a file a listing found at its path before (not told for a URI).
     """
     return _again_if_changed(lambda: _hash_path(path_or_uri, granularity, csv_dtypes, as_bytes, block_rows, threads,
-                                                file_sha256, etag), etag)
+                                                file_sha256, etag, opened), etag)
 
 
 def _again_if_changed(read: Callable[[], T], etag: str | None = None) -> T:
@@ -376,15 +383,16 @@ def _again_if_changed(read: Callable[[], T], etag: str | None = None) -> T:
 
 
 def _hash_path(path_or_uri: str | Path, granularity: Granularity, csv_dtypes: Mapping[str, Any] | None,
-               as_bytes: bool, block_rows: int, threads: int | None, file_sha256: bool, etag: str | None
-               ) -> TableDigest | FileDigest:
+               as_bytes: bool, block_rows: int, threads: int | None, file_sha256: bool, etag: str | None,
+               opened: Opened | None) -> TableDigest | FileDigest:
     fmt = None if as_bytes else table_format(path_or_uri)
     if fmt is None:  # one pass, checked as a table's passes are: a local file written meanwhile is refused
         pinned = _pinned_s3(path_or_uri, etag)
-        with _sources(path_or_uri) if pinned is None else nullcontext(pinned.open) as open_source, open_source() as f:
+        with _sources(path_or_uri, opened) if pinned is None else nullcontext(pinned.open) as open_source, \
+                open_source() as f:
             return hash_stream(f, sha256=file_sha256)
     options: dict[str, Any] = {"granularity": granularity, "block_rows": block_rows, "threads": threads}
-    with _passes(path_or_uri, etag, file_sha256) as (open_source, sha256):
+    with _passes(path_or_uri, etag, file_sha256, opened) as (open_source, sha256):
         if fmt == "parquet":
             table = _hash_parquet(path_or_uri, open_source, **options)
         else:

@@ -61,7 +61,7 @@ def _hidden(relpath: str) -> bool:
 def local_ref(path: str, relpath: str = "") -> ShardRef:
     """The local file at ``path`` as it is now (``relpath``: its path in the dataset): its size and its stamp,
     the modification time, inode and change time that any write moves. Raises ``OSError`` when it cannot be read."""
-    return _ref_of(path, relpath, os.stat(path))
+    return stat_ref(path, relpath, os.stat(path))
 
 
 def _shard_ref(path: str, relpath: str) -> ShardRef:
@@ -78,7 +78,7 @@ def _shard_ref(path: str, relpath: str) -> ShardRef:
         raise BadInputError(f"{path!r} is {kind_of(st.st_mode)}, not a regular file, so it cannot be a shard.",
                             fix="move it out of the dataset's folder, give it a name starting with '.' or '_', "
                                 "or name the shards with a glob that leaves it out.")
-    return _ref_of(path, relpath, st)
+    return stat_ref(path, relpath, st)
 
 
 def _dead_link(path: str, leads: str) -> BadInputError:
@@ -91,8 +91,9 @@ def _dead_link(path: str, leads: str) -> BadInputError:
                              "or name the shards with a glob that leaves it out.")
 
 
-def _ref_of(path: str, relpath: str, st: os.stat_result) -> ShardRef:
-    # the change time too: a rewrite in place that puts the modification time back still moves it
+def stat_ref(path: str, relpath: str, st: os.stat_result) -> ShardRef:
+    """The local file at ``path`` (``relpath`` in the dataset) of status ``st``: its size and stamp (the change time
+    too: a rewrite in place that puts the modification time back still moves it)."""
     return ShardRef(os.path.abspath(path), relpath, st.st_size, f"{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}", st.st_mtime_ns)
 
 

@@ -75,6 +75,9 @@ class ShardDigest:
     # with hash_shards(file_sha256=True), the columns and index levels (name, logical type, role) of a table shard
     # read there (never cached: empty for a digest the cache gave), which a Croissant record set describes
     table: tuple[ColumnDigest, ...] = field(default=(), compare=False, repr=False)
+    # the shard as the read its digest came from found it (a local file: size and stamp of that one open, which a
+    # shard renamed over since its listing moves), under which the shard-digest cache keeps the digest (never cached)
+    read_as: ShardRef | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (also what the shard-digest cache keeps)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 from contextlib import nullcontext
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,7 @@ from prov_common.hashing.rows import digests_chunks
 from prov_common.hashing.remote import uses_environment_clients
 from prov_common.hashing.shard_cache import ShardCache, now_ns
 from prov_common.hashing.shard_engine import resolve_scheduler, run_map
-from prov_common.hashing.shard_list import is_s3, list_shards
+from prov_common.hashing.shard_list import is_s3, list_shards, stat_ref
 from prov_common.hashing.shard_model import ShardDigest, ShardedDigest, ShardRef, ShardsDiff
 from prov_common.hashing.shard_tree import dataset_digest, in_tree_order
 from prov_common.hashing.table import BLOCK_ROWS, TABLE_TAG
@@ -89,24 +90,28 @@ def hash_shard_batch(refs: list[ShardRef], options: ShardOptions) -> list[ShardD
 
 
 def hash_one_shard(ref: ShardRef, options: ShardOptions) -> ShardDigest:
-    """The digest of one shard, of the bytes it was listed with (an S3 shard is read at its listed ETag); a
-    shard that cannot be hashed, or changed since it was listed, is refused naming it (any other failure
-    carries its location as a note)."""
+    """The digest of one shard, of the bytes it was listed with (an S3 shard is read at its listed ETag), or of a
+    local shard as it was opened: its size and stamp (``read_as``) are then of that one open, not of a file its
+    listing found at its path before a new one was renamed over it. A shard that cannot be hashed, or an S3 shard
+    changed since it was listed, is refused naming it (any other failure carries its location as a note)."""
+    opened: list[os.stat_result] = []
     try:
         d = hash_path(ref.location, as_bytes=options.as_bytes, csv_dtypes=dict(options.csv_dtypes) or None,
                       block_rows=options.block_rows, threads=options.threads,
-                      granularity="row" if options.rows else "column", etag=ref.etag, file_sha256=options.sha256)
+                      granularity="row" if options.rows else "column", etag=ref.etag, file_sha256=options.sha256,
+                      opened=opened.append)
     except BadInputError as exc:
         raise exc.about(ref.location)
     except Exception as exc:
         exc.add_note(f"shard {ref.location}")
         raise
+    read = stat_ref(ref.location, ref.path, opened[-1]) if opened else ref
     if isinstance(d, TableDigest):
         keys = key_run(sorted_keys(digests_chunks(d.row_digests)), options.spill_dir) if options.rows else None
-        return ShardDigest(ref.path, "table", d.digest, ref.size, d.bytes, d.rows, d.column_digests(),
+        return ShardDigest(ref.path, "table", d.digest, read.size, d.bytes, d.rows, d.column_digests(),
                            tuple(d.schema_fields()) if options.rows else (), keys, d.file_sha256,
-                           d.columns if options.sha256 else ())
-    return ShardDigest(ref.path, "file", d.digest, ref.size, d.bytes, sha256=d.file_sha256)
+                           d.columns if options.sha256 else (), read)
+    return ShardDigest(ref.path, "file", d.digest, read.size, d.bytes, sha256=d.file_sha256, read_as=read)
 
 
 def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str, Any] | None = None,
@@ -171,7 +176,8 @@ def hash_shards(target: str, *, as_bytes: bool = False, csv_dtypes: Mapping[str,
         if remote is not None:
             remove_prefix(remote)
     if store is not None:
-        store.record(zip(todo, results, strict=True), options.key(), started)
+        # under the stamp of the read each digest came from: a shard renamed over since its listing is another file
+        store.record(((d.read_as or ref, d) for ref, d in zip(todo, results, strict=True)), options.key(), started)
     shards = in_tree_order([*known.values(), *results])
     found = ShardedDigest(dataset_digest(shards), target, tuple(shards), tuple(r.path for r in todo), engine)
     return with_row_keys(found, folder) if options.rows else found
