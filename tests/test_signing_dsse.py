@@ -146,37 +146,44 @@ def test_open_envelope_names_the_object_the_problem_and_the_fix(case: str) -> No
         assert CHECKPOINT_TYPE in error.what and INTOTO_PAYLOAD_TYPE in error.what
 
 
-@pytest.mark.parametrize("named", ["", "ed25519:" + "0" * 64, "other trusted key"])
+@pytest.mark.parametrize("named", ["", "ed25519:" + "0" * 64, "other trusted key", "retired key"])
 def test_a_signature_whose_key_id_was_changed_is_named_altered_not_untrusted(named: str) -> None:
-    """The key id is an unsigned hint: changed (erased, made up, or another trusted key's), the signature still verifies
-    under the key that made it. It was called 'untrusted key' (or 'bad signature' by the other key), with the fix to
-    trust a key that does not exist; it is named as altered, with the key that signed."""
-    key, other = SigningKey.generate(), SigningKey.generate()
+    """The key id is an unsigned hint: changed (erased, made up, another trusted key's or a retired key's), the signature
+    still verifies under the key that made it. It was called 'untrusted key' (or 'bad signature' by the other key, the
+    retired key too, with the fix to restore it as changed bytes), with the fix to trust a key that does not exist; it is
+    named as altered, with the key that signed, which the error and a bundle's report hold as ``key_id``."""
+    key, other, lost = SigningKey.generate(), SigningKey.generate(), SigningKey.generate()
+    trust = TrustStore.of([key.public, other.public])
+    trust.retire(lost.public, 5)
     env = sign_envelope(b'{"size":3}', CHECKPOINT_TYPE, [key])
-    keyid = other.key_id if named == "other trusted key" else named
+    keyid = {"other trusted key": other.key_id, "retired key": lost.key_id}.get(named, named)
     renamed = Envelope(env.payload, env.payload_type, (Signature(keyid, env.signatures[0].sig),))
     with pytest.raises(EnvelopeError) as caught:
-        open_envelope(renamed.to_json(), TrustStore.of([key.public, other.public]), CHECKPOINT_TYPE, what="checkpoint 'c/3.json'")
+        open_envelope(renamed.to_json(), trust, CHECKPOINT_TYPE, what="checkpoint 'c/3.json'", position=3)
     error = caught.value
     assert (error.problem, error.fix) == ("altered", "restore it from a trusted copy") and error.problem in ENVELOPE_PROBLEMS
     assert error.what == (f"checkpoint 'c/3.json': the signature names key {keyid or '<no keyid>'} but was made by trusted key "
                           f"{key.key_id}: its key id was changed after it was signed.")
+    assert error.key_id == key.key_id
 
 
 @pytest.mark.parametrize("also_trusted", [False, True])
-@pytest.mark.parametrize("named", ["", "ed25519:" + "0" * 64, "another trusted key"])
+@pytest.mark.parametrize("named", ["", "ed25519:" + "0" * 64, "another trusted key", "another retired key"])
 def test_a_retired_keys_signature_whose_key_id_was_changed_is_judged_by_the_keys_cut_off(named: str, also_trusted: bool) -> None:
     """Whoever holds a lost, retired key and signs with it after its cut-off can change the key id of the signature: it
-    was then named 'untrusted key', with the fix to trust the signer's key, or (the key still listed as trusted too)
-    'altered', with the fix to restore the object from a trusted copy, not as the retired key's forgery to remove. It is
-    judged as the retired key's: after its cut-off a 'retired key' finding, before it an altered key id. Before it the
+    was then named 'untrusted key', with the fix to trust the signer's key, or (the key still listed as trusted too, or
+    the id another retired key's) 'altered' or 'bad signature', with the fix to restore the object from a trusted copy,
+    not as the retired key's forgery to remove. It is judged as the retired key's, by its own cut-off, not that of a
+    retired key it names: after its cut-off a 'retired key' finding, before it an altered key id. Before it the
     signature counts, but the envelope is not the one the log holds (relabelled with a current key's id, it passes a
-    retired key's object off as that key's): it is named altered, by the retired key, not a trusted one, and its cut-off."""
-    lost, kept = SigningKey.generate(), SigningKey.generate()
+    retired key's object off as that key's): it is named altered, by the retired key, not a trusted one, and its cut-off,
+    which the error holds as ``key_id``."""
+    lost, kept, also_lost = SigningKey.generate(), SigningKey.generate(), SigningKey.generate()
     trust = TrustStore.of([kept.public, *([lost.public] if also_trusted else [])])
     trust.retire(lost.public, 5)
+    trust.retire(also_lost.public, 20)  # whose cut-off would pass the signature at log size 9
     env = sign_envelope(b'{"size":3}', CHECKPOINT_TYPE, [lost])
-    named = kept.key_id if named == "another trusted key" else named
+    named = {"another trusted key": kept.key_id, "another retired key": also_lost.key_id}.get(named, named)
     renamed = Envelope(env.payload, env.payload_type, (Signature(named, env.signatures[0].sig),)).to_json()
     with pytest.raises(EnvelopeError) as caught:
         open_envelope(renamed, trust, CHECKPOINT_TYPE, what="checkpoint 'c/9.json'", position=9)
@@ -189,6 +196,7 @@ def test_a_retired_keys_signature_whose_key_id_was_changed_is_judged_by_the_keys
     assert caught.value.what == (f"checkpoint 'c/3.json': the signature names key {named or '<no keyid>'} but was made by "
                                  f"retired key {lost.key_id} before its cut-off at log size 5 (the log fixed it at log size 3): "
                                  "its key id was changed after it was signed.")
+    assert caught.value.key_id == lost.key_id
     logged = trust.logged_at({"sha256:" + hashlib.sha256(env.to_json()).hexdigest(): 3})  # as signed, where the log holds it
     with pytest.raises(EnvelopeError) as caught:
         open_envelope(renamed, logged, CHECKPOINT_TYPE, what="statement")

@@ -87,7 +87,7 @@ class EnvelopeError(VerificationError):
 
     ``problem`` names the kind (one of :data:`ENVELOPE_PROBLEMS`), ``reason`` says why without naming
     the object, ``envelope`` is the parsed envelope when the bytes parsed (a report may still read it), and ``key_id``
-    the trusted key whose signature verifies when only the bytes around it were changed (``altered``).
+    the key whose signature verifies when only the bytes around it, or its key id, were changed (``altered``).
     """
 
     def __init__(self, name: str, problem: str, reason: str, fix: str, envelope: Envelope | None = None,
@@ -116,8 +116,9 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
     A retired key's signature counts only when ``position`` (the log size by which the log fixed the object: a
     bundle's leaf index + 1, the size of a checkpoint an audit object belongs to; or a function giving it, asked only
     when a retired key's signature is met) is at most its cut-off. A signature a retired key made under another key id
-    (changed after signing, also to a trusted key's) is judged as that key's: ``altered`` naming the retired key and its
-    cut-off when it counts, as the log holds the envelope under the key's own id.
+    (changed after signing, also to a trusted or another retired key's) is judged as that key's: ``altered`` naming the
+    retired key and its cut-off when it counts, as the log holds the envelope under the key's own id. One a trusted key
+    made under a retired key's id is ``altered`` as under any other id.
     Raises :class:`EnvelopeError` naming ``name`` and the key ids when no signature is valid under a
     trusted key: ``unsigned``, ``bad signature``, signed by a retired key after its cut-off or for nothing the
     log holds (``retired key``), or signed only by keys not in ``trust`` (``untrusted key``; ``altered`` when a trusted
@@ -129,31 +130,29 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
     bad: list[str] = []
     untrusted: list[str] = []
     late: list[RetiredKey] = []
-    renamed: list[tuple[str, str]] = []
+    renamed: list[tuple[str, str, str]] = []
     if callable(position):
         position = functools.cache(position)  # asked once, and only when a retired key's signature is met
     for sig in envelope.signatures:
         key = trust.get(sig.keyid)
         retired = trust.retired.get(sig.keyid)  # retired wins: a lost key still listed as trusted counts as retired
-        if retired is not None:
-            if not retired.key.verify(sig.sig, message):
-                bad.append(sig.keyid)
-            elif trust.retired_count and (at := _at(position)) is not None and at <= retired.cutoff:
+        if retired is not None and retired.key.verify(sig.sig, message):
+            if trust.retired_count and (at := _at(position)) is not None and at <= retired.cutoff:
                 return retired.key_id
-            else:
-                late.append(retired)
-        elif key is not None and key.verify(sig.sig, message):
+            late.append(retired)
+        elif retired is None and key is not None and key.verify(sig.sig, message):
             return key.key_id
         elif (made := _by_retired(sig, message, trust)) is not None:  # its key id changed: judged as the retired key's
             if trust.retired_count and (at := _at(position)) is not None and at <= made.cutoff:
                 renamed.append((sig.keyid or "<no keyid>", f"retired key {made.key_id} before its cut-off at log size "
-                                f"{made.cutoff} (the log fixed it at log size {at})"))
+                                f"{made.cutoff} (the log fixed it at log size {at})", made.key_id))
             else:
                 late.append(made)
-        elif key is None:
+        elif _renamed(sig, message, trust, renamed):
+            pass
+        elif key is None and retired is None:
             untrusted.append(sig.keyid or "<no keyid>")
-            _renamed(sig, message, trust, renamed)
-        elif not _renamed(sig, message, trust, renamed):
+        else:
             bad.append(sig.keyid)
     if bad:
         raise EnvelopeError(name, "bad signature", f"bad signature by {', '.join(bad)} (the signed bytes were changed)",
@@ -162,9 +161,9 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
         raise EnvelopeError(name, "retired key", _after_cutoff(late[0], _at(position) if trust.retired_count else -1), FIX_RETIRED,
                             envelope)
     if renamed:
-        named, signer = renamed[0]
+        named, signer, signer_id = renamed[0]
         raise EnvelopeError(name, "altered", f"the signature names key {named} but was made by {signer}: its key id "
-                            "was changed after it was signed", FIX_RENAMED, envelope)
+                            "was changed after it was signed", FIX_RENAMED, envelope, signer_id)
     raise EnvelopeError(name, "untrusted key",
                         f"signed by untrusted key {', '.join(untrusted)}, not among the {counted(len(trust), 'trusted key')}",
                         FIX_UNTRUSTED, envelope)
@@ -189,12 +188,12 @@ def changed_around(envelope: Envelope, data: bytes, key_id: str) -> str | None:
 FIX_ALTERED = "restore it from a backup or replica of the store"
 
 
-def _renamed(sig: Signature, message: bytes, trust: TrustStore, renamed: list[tuple[str, str]]) -> bool:
+def _renamed(sig: Signature, message: bytes, trust: TrustStore, renamed: list[tuple[str, str, str]]) -> bool:
     """Whether another trusted key than the one ``sig`` names made it (its key id, an unsigned hint, was changed); if so
-    the pair (key id named, the signer: ``trusted key <key id>``) is added to ``renamed``."""
+    (key id named, the signer: ``trusted key <key id>``, its key id) is added to ``renamed``."""
     signer = next((k for k in trust if k.key_id != sig.keyid and k.verify(sig.sig, message)), None)
     if signer is not None:
-        renamed.append((sig.keyid or "<no keyid>", f"trusted key {signer.key_id}"))
+        renamed.append((sig.keyid or "<no keyid>", f"trusted key {signer.key_id}", signer.key_id))
     return signer is not None
 
 
