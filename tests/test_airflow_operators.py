@@ -799,6 +799,41 @@ def test_trigger_refuses_a_bad_connection_on_every_poll(store: Path, monkeypatch
         assert caplog.text.count(said) == 2 and "(2/2 failed in a row)" in caplog.text, caplog.text
 
 
+def test_sensor_and_trigger_name_where_their_keys_are_set_when_they_cannot_be_read(
+        tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Trusted keys the sensor or trigger cannot read had the CLI's fix (--trusted-keys or TDPROV_TRUSTED_KEYS), a
+    setting Airflow's do not use: it names where they are set (the connection's extra), or, with none set, where the
+    signing key is whose public key local trust takes."""
+    big = tmp_path / "team.pub"
+    big.write_bytes(b"x" * (64 * 1024 + 1))  # larger than a key file
+    bad = tmp_path / "bad.key"
+    bad.write_bytes(b"not a key\n")
+    for conn_id, extra in (("tdprov_trusted", {"trusted_keys": str(big)}), ("tdprov_own", {"signing_key": str(bad)})):
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "tdprov", "host": str(store),
+                                                                           "extra": extra}))
+    told = {"tdprov_trusted": "Fix: check the path given by trusted_keys in the extra of Airflow connection "
+                              "'tdprov_trusted'",
+            "tdprov_own": "Fix: point signing_key in the extra of Airflow connection 'tdprov_own' at the private key "
+                          "file that 'tdprov keygen' wrote"}
+    with DAG("tdprov_waits_with_keys_unread", start_date=START, schedule=None) as dag:
+        for conn_id in told:
+            LineageBundleSensor(task_id=conn_id, job="tdprov_keys.write", tdprov_conn_id=conn_id, mode="poke",
+                                poke_interval=0.05, timeout=30, max_errors=1)
+    with caplog.at_level("WARNING", logger="prov_airflow.matching"):
+        assert run_dag(dag, logical_date=START).state == "failed"
+    for fix in told.values():
+        assert fix in caplog.text, caplog.text
+    assert "TDPROV_TRUSTED_KEYS" not in caplog.text and "TDPROV_SIGNING_KEY" not in caplog.text, caplog.text
+
+    async def wait(conn_id: str) -> dict:
+        return (await anext(LineageBundleTrigger({"job": "tdprov_keys.write"}, conn_id, poll_interval=0.05,
+                                                 max_errors=1).run())).payload
+
+    for conn_id, fix in told.items():
+        event = asyncio.run(asyncio.wait_for(wait(conn_id), timeout=10))
+        assert event["status"] == "error" and event["message"].endswith(fix), event
+
+
 def test_audit_operator_publishes_the_checkpoint_and_keeps_it_in_a_variable(tmp_path: Path, store: Path) -> None:
     """The checkpoint goes to XCom and to an Airflow Variable; the Variable is a witness of the next
     audit, so a roll back is found even after the auditor's own memory was lost."""

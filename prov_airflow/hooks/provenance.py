@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
 
@@ -11,6 +11,9 @@ from prov_common.config import Settings, unknown_keys
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
 
 from prov_airflow.settings import resolve_settings
+
+if TYPE_CHECKING:
+    from prov_common.signing import TrustStore
 
 EXTRA_KEYS: tuple[str, ...] = ("store", "signing_key", "trusted_keys", "spool", "strict", "snapshot", "issuer",
                                "aws_conn_id")
@@ -188,6 +191,15 @@ class ProvenanceHook(BaseHook):
         if extra.get("signing_key"):
             return f"signing_key in the extra of Airflow connection {self.tdprov_conn_id!r}"
         return setting_source("signing_key")
+
+    def get_trust(self, settings: Settings | None = None) -> TrustStore:
+        """The trusted keys of :meth:`get_settings` (or of ``settings``, this hook's); keys that cannot be read are
+        refused naming where they are set here (the connection's extra, ``[tdprov] trusted_keys``...), or where the
+        signing key is, whose public key local trust takes, not the CLI's ``--trusted-keys``."""
+        from prov_common.signing import trust_from_settings
+
+        return trust_from_settings(settings or self.get_settings(), source=self.option_source("trusted_keys"),
+                                   key_setting=self.signing_key_source())
 
     def strict_source(self) -> str:
         """Where strict mode of :meth:`get_settings` is set, named in a fix (the connection's extra, ``[tdprov] strict``

@@ -77,8 +77,6 @@ class LineageBundleSensor(BaseSensorOperator):
     def poke(self, context: Any) -> PokeReturnValue:
         from prov_airflow.hooks.provenance import ProvenanceHook
 
-        from prov_common.signing import trust_from_settings
-
         kept = context.get("task_state_store") if self.reschedule else None
         try_number = getattr(context.get("ti"), "try_number", None)
         if self._wait is None:
@@ -88,7 +86,7 @@ class LineageBundleSensor(BaseSensorOperator):
         before = self._wait.errors
         hook = ProvenanceHook(self.tdprov_conn_id)
         try:
-            summary = self._wait.poll(lambda: (hook.get_conn(), trust_from_settings(hook.get_settings())))
+            summary = self._wait.poll(lambda: (hook.get_conn(), hook.get_trust()))
         except Exception:
             self._wait.errors = 0  # the wait failed: a retry starts counting afresh
             raise

@@ -34,8 +34,6 @@ class LineageBundleTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from prov_airflow.hooks.provenance import ProvenanceHook
 
-        from prov_common.signing import trust_from_settings
-
         wait = BundleWait(BundleQuery(**self.query), self.max_errors)
         hook = ProvenanceHook(self.tdprov_conn_id)
         stores: list[Any] = []
@@ -43,7 +41,7 @@ class LineageBundleTrigger(BaseTrigger):
         def connect() -> tuple[Any, Any]:
             if not stores:
                 stores.append(hook.get_conn())
-            return stores[0], trust_from_settings(hook.get_settings())  # keys added since count
+            return stores[0], hook.get_trust()  # keys added since count
 
         while True:
             try:

@@ -56,10 +56,9 @@ def _trust(hook: Any, settings: Any) -> Any:
     from fastapi import HTTPException
 
     from prov_common.errors import BadInputError
-    from prov_common.signing import trust_from_settings
 
     try:
-        return trust_from_settings(settings, source=hook.option_source("trusted_keys"), key_setting=hook.signing_key_source())
+        return hook.get_trust(settings)
     except BadInputError as exc:
         raise HTTPException(503, f"the trusted keys the page verifies bundles with cannot be read: {exc}") from None
 
