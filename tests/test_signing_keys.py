@@ -12,6 +12,7 @@ from prov_common.cli import main
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.signing import (
+    SigningKey,
     default_signing_key,
     load_public_key,
     load_signing_key,
@@ -167,6 +168,18 @@ def test_a_key_file_holding_two_keys_is_refused(tmp_path: Path) -> None:
     both.write_bytes(load_signing_key(b_priv).to_pem() * 2)
     with pytest.raises(BadInputError, match=f"{both} holds 2 PEM blocks"):
         load_signing_key(both)
+
+
+def test_a_signing_key_file_holding_two_keys_names_where_the_key_is_set(tmp_path: Path) -> None:
+    """A signing key file of two PEM blocks had the fix of a public key file, naming TDPROV_TRUSTED_KEYS and
+    TDPROV_RETIRED_KEYS, which do not set it: the fix names the setting the key came from."""
+    both = tmp_path / "both.key"
+    both.write_bytes(SigningKey.generate().to_pem() + SigningKey.generate().to_pem())
+    settings = Settings.from_env(signing_key=str(both))
+    for setting in ("TDPROV_SIGNING_KEY", "the ProvenanceIOManager's 'signing_key' config"):
+        with pytest.raises(BadInputError, match=f"{both} holds 2 PEM blocks") as info:
+            signing_key_from_settings(settings, setting)
+        assert info.value.fix == f"point {setting} at a file of one private key, as 'tdprov keygen' writes"
 
 
 def test_a_retired_entry_that_names_no_key_is_refused(tmp_path: Path) -> None:

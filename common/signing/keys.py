@@ -16,13 +16,15 @@ KEY_VARIABLE = "TDPROV_SIGNING_KEY"  # the setting a signing key's fix names, wh
 PEM_BEGIN = b"-----BEGIN "
 
 
-def _one_pem(data: bytes, name: str) -> None:
+def _one_pem(data: bytes, name: str, setting: str | None = None) -> None:
     """Refuse a key file of more than one PEM block: the loader reads the first key only, and the others would be
-    dropped unsaid (a retired or trusted key file of two keys, ``cat a.pub b.pub``, would name one of them)."""
+    dropped unsaid (a retired or trusted key file of two keys, ``cat a.pub b.pub``, would name one of them).
+    ``setting``: where a signing key is set, named in its fix (a public key's names the trusted keys settings)."""
     if (blocks := data.count(PEM_BEGIN)) > 1:
-        raise BadInputError(f"{name} holds {blocks} PEM blocks where a key file holds one key.",
-                            fix="put one key per file, and name several public keys one by one or as a folder of them "
-                                "(TDPROV_TRUSTED_KEYS, TDPROV_RETIRED_KEYS=FOLDER@SIZE)")
+        fix = (f"point {setting} at a file of one private key, as 'tdprov keygen' writes" if setting else
+               "put one key per file, and name several public keys one by one or as a folder of them "
+               "(TDPROV_TRUSTED_KEYS, TDPROV_RETIRED_KEYS=FOLDER@SIZE)")
+        raise BadInputError(f"{name} holds {blocks} PEM blocks where a key file holds one key.", fix=fix)
 
 
 def key_id_of(public_key: Ed25519PublicKey) -> str:
@@ -109,7 +111,7 @@ class SigningKey:
         """Parse a PEM PKCS#8 private key; anything but Ed25519 is refused (``setting``: where the key is set, named
         in the fix)."""
         name = source or "signing key"
-        _one_pem(data, name)
+        _one_pem(data, name, setting)
         try:
             key = serialization.load_pem_private_key(data, password=password)
         except (ValueError, TypeError) as exc:
