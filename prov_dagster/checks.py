@@ -22,8 +22,13 @@ from prov_dagster.naming import dataset_name
 from prov_dagster.policy import AssetProvenance
 from prov_dagster.recorded_tables import spec_provenance
 from prov_common.text import counted, first_of
+from prov_common.w3cprov.quality import pandera_fault, pandera_outcome, recorded_int
 
 CHECK_NAME = "pandera"
+RECORDED_KEY = "tdprov/pandera"
+"""The materialization metadata that holds the Pandera result the IO manager (or ProvenanceResource.record) recorded."""
+FIX_UNKNOWN = ("materialize it again through ProvenanceIOManager or ProvenanceResource.record, which record its outcome; "
+               f"leave the {RECORDED_KEY} metadata to them (an asset that sets it itself must give passed as true or false)")
 
 
 def pandera_checks(assets: Iterable[Any]) -> list[AssetChecksDefinition]:
@@ -71,9 +76,18 @@ def pandera_check_result(instance: Any, key: AssetKey, severity: AssetCheckSever
     result = _recorded(records[0])
     if result is None:
         return _not_recorded(key, severity)
-    passed = bool(result.get("passed"))
-    return AssetCheckResult(passed=passed, severity=severity, metadata=_result_metadata(records[0], result),
+    passed = pandera_outcome(result)
+    metadata = _result_metadata(records[0], result)
+    if passed is None:
+        return AssetCheckResult(passed=False, severity=severity, metadata=metadata, description=_unknown_text(key, result))
+    return AssetCheckResult(passed=passed, severity=severity, metadata=metadata,
                             description=None if passed else _failed_text(key, result))
+
+
+def _unknown_text(key: AssetKey, result: Any) -> str:
+    """What the check says of a recorded result with no known outcome (:func:`~prov_common.w3cprov.quality.pandera_fault`)."""
+    return (f"{dataset_name(key)}: the Pandera result recorded on the latest materialization has no known outcome "
+            f"({pandera_fault(result, RECORDED_KEY)}), so it does not count as passed. Fix: {FIX_UNKNOWN}.")
 
 
 def _failed_text(key: AssetKey, result: dict[str, Any]) -> str:
@@ -96,9 +110,10 @@ def partitioned_check_result(instance: Any, key: AssetKey, severity: AssetCheckS
     if not latest:
         return _never_materialized(key, severity)
     results = {p: _recorded(r) for p, r in latest.items()}
-    failed = sorted(p for p, result in results.items() if result is not None and not result.get("passed"))
+    failed = sorted(p for p, result in results.items() if result is not None and pandera_outcome(result) is False)
+    unknown = sorted(p for p, result in results.items() if result is not None and pandera_outcome(result) is None)
     unrecorded = sorted(p for p, result in results.items() if result is None)
-    bad = sorted({*failed, *unrecorded})
+    bad = sorted({*failed, *unknown, *unrecorded})
     shown = latest[bad[0]] if bad else max(latest.values(), key=lambda r: r.storage_id)
     shown_result = results[shown.partition_key]
     metadata = _result_metadata(shown, shown_result) if shown_result is not None else {}
@@ -107,6 +122,7 @@ def partitioned_check_result(instance: Any, key: AssetKey, severity: AssetCheckS
         "partitions_checked": MetadataValue.int(len(latest)),
         "failed_partitions": MetadataValue.json(failed),
         "unrecorded_partitions": MetadataValue.json(unrecorded),
+        "unknown_partitions": MetadataValue.json(unknown),
     })
     if not bad:
         return AssetCheckResult(passed=True, severity=severity, metadata=metadata,
@@ -114,17 +130,25 @@ def partitioned_check_result(instance: Any, key: AssetKey, severity: AssetCheckS
     ours = [r for r in latest.values() if r.run_id == run_id]
     if ours and not any(r.partition_key in bad for r in ours):
         severity = AssetCheckSeverity.WARN
-    return AssetCheckResult(passed=False, severity=severity, metadata=metadata, description=_failure_text(key, failed, unrecorded))
+    text = _failure_text(key, failed, unrecorded, {p: results[p] for p in unknown})
+    return AssetCheckResult(passed=False, severity=severity, metadata=metadata, description=text)
 
 
-def _failure_text(key: AssetKey, failed: list[str], unrecorded: list[str]) -> str:
+def _failure_text(key: AssetKey, failed: list[str], unrecorded: list[str], unknown: dict[str, Any]) -> str:
+    """What the check of a partitioned asset says of the partitions that failed, have no result recorded, or one of no
+    known outcome (``unknown``: each with its result; the first one's fault is named)."""
     parts = []
     if failed:
         parts.append(f"the latest materialization of partitions {_names(failed)} failed Pandera validation")
+    if unknown:
+        first = next(iter(unknown))
+        parts.append(f"the Pandera result recorded on the latest materialization of partitions {_names(list(unknown))} has "
+                     f"no known outcome (of {first!r}: {pandera_fault(unknown[first], RECORDED_KEY)})")
     if unrecorded:
         parts.append(f"partitions {_names(unrecorded)} have no Pandera result recorded")
     return (f"{dataset_name(key)}: {'; '.join(parts)}. Fix: materialize those partitions again with data that "
-            f"passes the schema" + (f"; where no result is recorded, {NOT_RECORDED_FIX}." if unrecorded else "."))
+            f"passes the schema" + (f"; where no result is recorded, {NOT_RECORDED_FIX}" if unrecorded else "")
+            + (f"; where it has no known outcome, {FIX_UNKNOWN}" if unknown else "") + ".")
 
 
 def _names(partitions: list[str], shown: int = 10) -> str:
@@ -143,7 +167,7 @@ def _latest_by_partition(instance: Any, key: AssetKey) -> dict[str, Any]:
 
 def _recorded(record: Any) -> dict[str, Any] | None:
     """The Pandera result the IO manager recorded on a materialization record; ``None`` when there is none."""
-    value = record.asset_materialization.metadata.get("tdprov/pandera")
+    value = record.asset_materialization.metadata.get(RECORDED_KEY)
     return value.value if value is not None else None
 
 
@@ -172,11 +196,13 @@ def _failed_for(text: str, severity: AssetCheckSeverity) -> AssetCheckResult:
 def _result_metadata(record: Any, result: dict[str, Any]) -> dict[str, Any]:
     """The check metadata for a materialization record and the Pandera result recorded on it."""
     mat = record.asset_materialization
+    result = result if isinstance(result, dict) else {}
+    checks = result.get("checks") if isinstance(result.get("checks"), list) else []
     metadata: dict[str, Any] = {
         "schema": MetadataValue.text(str(result.get("schemaName"))),
         "schema_digest": MetadataValue.text(str(result.get("schemaDigest"))),
-        "failure_count": MetadataValue.int(int(result.get("failureCount", 0))),
-        "failed_checks": MetadataValue.json([c for c in result.get("checks", []) if not c.get("passed")]),
+        "failure_count": MetadataValue.int(recorded_int(result.get("failureCount")) or 0),
+        "failed_checks": MetadataValue.json([c for c in checks if isinstance(c, dict) and c.get("passed") is not True]),
         "digest": mat.metadata.get("tdprov/digest", MetadataValue.text("")),
         "run_id": MetadataValue.text(record.run_id),
     }

@@ -139,3 +139,58 @@ def test_a_pandera_result_of_no_named_schema_is_said_unnamed(tmp_path: Path, mon
     shown = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  output ")]
     assert shown == [f"  output file:///data/{n}  (unnamed): {status}{' (' if passed is False else ' '}0 failures)"
                      for n in ("bad", "unread")], shown
+
+
+def _checked(name: str, passed: bool, *checks: tuple[str, Any]) -> dict[str, Any]:
+    """An output whose Pandera facet's ``passed`` is ``passed`` and whose checks (on ``amount``) recorded ``checks``."""
+    out = dataset(f"/data/{name}", digest(name), passed=passed)
+    out["facets"]["tdprov_pandera"]["checks"] = [{"name": check, "column": "amount", "passed": value, "failureCount": 0}
+                                                 for check, value in checks]
+    return out
+
+
+def test_a_pandera_check_whose_passed_is_no_boolean_has_no_known_outcome(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check of a Pandera facet whose ``passed`` was no boolean (``"false"`` as text, null) was left out by the audit
+    and ``tdprov show``, which took the facet's own ``passed`` true as a passed validation, where the PROV states the
+    check as unknown. The check now has no known outcome, named with the run, the dataset and the field; the facet's
+    outcome is then unknown, unless it or another of its checks failed (a known failure stays a failure)."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    store = open_store(str(tmp_path / "store"))
+    writer = seal(store, run_events("validate", [], [
+        _checked("text", True, ("in_range", True), ("not_null", "false")),
+        _checked("failed", False, ("in_range", False), ("not_null", None)),
+        _checked("other", True, ("in_range", False), ("not_null", 1)),
+        _checked("good", True, ("in_range", True))]))
+    reader = seal(store, run_events("train", [dataset("/data/text", digest("text"))], [dataset("/m/1", digest("m1"))],
+                                    start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    result, report = _audit(store, tmp_path / "report")
+    errors = [f for f in result.check(CHECK_QUALITY).findings if f.severity != NOTE]
+    faults = {f.object.split("@")[0]: f for f in errors if f.run_id == writer and "no outcome:" in f.what}
+    field = 'tdprov_pandera.checks[1].passed of check not_null[amount] is {}, not true or false'
+    assert {name: f.what for name, f in faults.items()} == {
+        "/data/text": f"run {writer} (tests/validate) recorded a Pandera result of output /data/text version {digest('text')} "
+                      f"(schema /data/text_schema) with no outcome: {field.format(json.dumps('false'))}; not counted as passed",
+        "/data/failed": f"run {writer} (tests/validate) recorded a Pandera result of output /data/failed version "
+                        f"{digest('failed')} (schema /data/failed_schema) that failed, with a check of no outcome: "
+                        f"{field.format('null')}; not counted as passed",
+        "/data/other": f"run {writer} (tests/validate) recorded a Pandera result of output /data/other version "
+                       f"{digest('other')} (schema /data/other_schema) that failed, with a check of no outcome: "
+                       f"{field.format(1)}; not counted as passed"}, [f.what for f in errors]
+    assert {f.fix for f in faults.values()} == {FIX_PANDERA_FAULT}
+    (used,) = [f for f in errors if f.run_id == reader]
+    assert used.what.endswith(f"which has no known outcome of Pandera schema /data/text_schema ({field.format(json.dumps('false'))})")
+    assert used.fix == FIX_NO_OUTCOME
+    assert report["qualityPassedVersions"] == 1  # /data/good alone
+    rows = {q["name"]: q["failures"] for q in report["quality"]}
+    assert set(rows) == {"/data/text", "/data/failed", "/data/other"}, rows
+    assert rows["/data/text"] == [f"has no known outcome of Pandera schema /data/text_schema ({field.format(json.dumps('false'))})"]
+    assert rows["/data/failed"] == ["failed Pandera schema /data/failed_schema: 0 failures in in_range[amount]"], rows
+
+    monkeypatch.setenv("TDPROV_STORE", store.uri)
+    capsys.readouterr()
+    assert main(["show", writer]) == 0
+    shown = capsys.readouterr().out
+    assert f"/data/text_schema: NO KNOWN OUTCOME ({field.format(json.dumps('false'))}; 0 failures)" in shown, shown
+    assert f"/data/failed_schema: FAILED ({field.format('null')}; 0 failures)" in shown, shown
+    assert "/data/good_schema: passed (0 failures)" in shown, shown

@@ -19,6 +19,7 @@ import pytest
 import rdflib
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
@@ -30,6 +31,7 @@ from dagster import (
     DailyPartitionsDefinition,
     DataVersion,
     MaterializeResult,
+    MetadataValue,
     Output,
     RetryPolicy,
     StaticPartitionsDefinition,
@@ -54,6 +56,7 @@ from prov_common.sources import SourceRecord, register_source
 from prov_common.store import open_store
 from prov_common.store.local import LocalStore
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, pandera_checks, provenance_asset
+from prov_dagster.checks import FIX_UNKNOWN, pandera_check_result, partitioned_check_result
 from prov_dagster.naming import step_run_id
 
 RAW, CLEAN, FEATURES = AssetKey(["raw", "orders"]), AssetKey(["clean", "orders_clean"]), AssetKey("features")
@@ -1879,3 +1882,32 @@ def test_record_metadata_tells_look_alike_and_colliding_names_apart(store: Path,
     assert sorted(keys) == sorted(f"tdprov/digest/{tmp_path}/{name}" for name in ("caf\\xe9.csv", "cafe\\u0301.csv")) + [
         "tdprov/digest/inmemory://inmemory://x", "tdprov/digest/inmemory://x"], keys
     assert len(set(recorded["files"].values())) == 2 and len(set(recorded["frames"].values())) == 3, recorded
+
+
+HAND_RECORDED = {"text": {"passed": "false", "checks": []},
+                 "check": {"passed": True, "checks": [{"name": "not_null", "column": "amount", "passed": "false"}]}}
+
+
+@asset(partitions_def=StaticPartitionsDefinition([*HAND_RECORDED, "good"]))
+def hand_recorded(context) -> MaterializeResult:  # noqa: ANN001 (Dagster reads the hint; this module defers annotations)
+    """Sets tdprov's Pandera metadata itself, as any asset can: a result whose passed is no boolean."""
+    result = HAND_RECORDED.get(context.partition_key, {"passed": True, "checks": []})
+    return MaterializeResult(metadata={"tdprov/pandera": MetadataValue.json({"schemaName": "s", "failureCount": 0, **result})})
+
+
+@pytest.mark.parametrize("partition", sorted(HAND_RECORDED))
+def test_the_pandera_check_of_a_result_whose_passed_is_no_boolean_fails_naming_it(instance, partition: str) -> None:
+    """The check read a recorded result's passed with bool(): "false" (text), or a check of it whose passed was "false",
+    passed. A result whose passed, or that of one of its checks, is no boolean has no known outcome: the check fails
+    naming the field, of the asset (the latest materialization) and of its partitions alike."""
+    assert materialize([hand_recorded], instance=instance, partition_key=partition).success
+    field = "tdprov/pandera.passed" if partition == "text" else "tdprov/pandera.checks[0].passed of check not_null[amount]"
+    unpartitioned = pandera_check_result(instance, AssetKey("hand_recorded"), AssetCheckSeverity.ERROR)
+    assert not unpartitioned.passed and unpartitioned.description == (
+        f"hand_recorded: the Pandera result recorded on the latest materialization has no known outcome ({field} is "
+        f'"false", not true or false), so it does not count as passed. Fix: {FIX_UNKNOWN}.'), unpartitioned.description
+    assert materialize([hand_recorded], instance=instance, partition_key="good").success
+    partitioned = partitioned_check_result(instance, AssetKey("hand_recorded"), AssetCheckSeverity.ERROR)
+    assert not partitioned.passed and partitioned.metadata["unknown_partitions"].value == [partition]
+    assert (f"the Pandera result recorded on the latest materialization of partitions {partition!r} has no known outcome "
+            f'(of {partition!r}: {field} is "false", not true or false)') in partitioned.description, partitioned.description

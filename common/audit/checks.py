@@ -54,9 +54,10 @@ FIX_QUALITY = (
 )
 FIX_NO_OUTCOME = ("validate the version again with a producer that records its outcome, then re-run what used it if it "
                   "failed; to stop this from happening, make the step fail on Pandera failures")
-FIX_PANDERA_FAULT = ("fix what emitted the run's events so that tdprov_pandera.passed is true or false (the PanderaDatasetFacet "
-                     "schema, docs/events.md), then re-run the step or task to record the validation again; until a run "
-                     "records its outcome the version does not count as passed, and this record stays as it is")
+FIX_PANDERA_FAULT = ("fix what emitted the run's events so that tdprov_pandera.passed, and the passed of each of its checks, is "
+                     "true or false (the PanderaDatasetFacet schema, docs/events.md), then re-run the step or task to record "
+                     "the validation again; until a run records its outcome the version does not count as passed, and this "
+                     "record stays as it is")
 FIX_CHECK = ("re-run on data that passes its checks (or fix the check that failed or raised); to stop this from happening, "
              "make the check blocking (@asset_check(blocking=True)): its failure then fails the step and blocks what reads it")
 
@@ -296,17 +297,19 @@ def _used_fix(d: DatasetUse) -> str:
 
 
 def _faults(new: Sequence[RunRecord]) -> list[Finding]:
-    """A finding for each dataset version a run recorded a Pandera result of with no outcome (its ``passed`` missing or
-    not a boolean): naming the run, the dataset and the field, once a run and version."""
+    """A finding for each dataset version a run recorded a Pandera result of with no outcome (its ``passed``, or that of
+    one of its checks, missing or not a boolean; one that failed all the same, with a check of no outcome): naming the
+    run, the dataset, the check and the field, once a run and version."""
     found: dict[tuple[str, str], Finding] = {}
     for run in new:
         for role, d in [*(("output", d) for d in run.outputs), *(("input", d) for d in run.inputs)]:
             q = d.quality
             if q is not None and q.fault and (run.run_id, f"{d.label}@{d.version}") not in found:
+                lacking = "that failed, with a check of no outcome" if q.passed is False else "with no outcome"
                 found[run.run_id, f"{d.label}@{d.version}"] = Finding(
                     CHECK_QUALITY, f"{d.label}@{d.version}",
                     f"run {run.run_id} ({run.job}) recorded a Pandera result of {role} {d.label} version {d.version} "
-                    f"(schema {schema_said(q.schema)}) with no outcome: {q.fault}; not counted as passed",
+                    f"(schema {schema_said(q.schema)}) {lacking}: {q.fault}; not counted as passed",
                     FIX_PANDERA_FAULT, run_id=run.run_id)
     return list(found.values())
 

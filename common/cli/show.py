@@ -27,7 +27,7 @@ from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.ranges import RangeReader
 from prov_common.w3cprov.events import RunState, extent_text, whole_count
 from prov_common.w3cprov.identity import DatasetLabels, distinct_labels, utc_text
-from prov_common.w3cprov.quality import other_checks, pandera_fault, run_test_measurements
+from prov_common.w3cprov.quality import other_checks, pandera_fault, pandera_outcome, run_test_measurements
 from prov_common.w3cprov.serialize import section_counts
 from prov_common.text import counted, first_of
 
@@ -74,7 +74,8 @@ def shown_names(manifest: dict[str, Any], state: RunState | None) -> DatasetLabe
 
 def quality(state: RunState, names: DatasetLabels) -> list[dict[str, Any]]:
     """Pandera results per dataset (inputs and outputs) from the ``tdprov_pandera`` facets: ``passed`` null and a
-    ``fault`` saying why where the facet holds no outcome (its ``passed`` missing or not a boolean), as its PROV."""
+    ``fault`` saying why where the facet holds no known outcome (its ``passed``, or that of one of its checks, missing or
+    not a boolean; false where it, or a check, failed: :func:`~prov_common.w3cprov.quality.pandera_outcome`), as its PROV."""
     rows = []
     for side, datasets in (("input", state.inputs), ("output", state.outputs)):
         for ds in datasets:
@@ -82,7 +83,7 @@ def quality(state: RunState, names: DatasetLabels) -> list[dict[str, Any]]:
             if facet:
                 fault = pandera_fault(facet)
                 rows.append({"side": side, "dataset": names[ds.namespace, ds.name], "schema": facet.get("schemaName"),
-                             "passed": None if fault else facet["passed"], "fault": fault,
+                             "passed": pandera_outcome(facet), "fault": fault,
                              "failureCount": facet.get("failureCount"), "samplesFile": facet.get("samplesFile")})
     return rows
 

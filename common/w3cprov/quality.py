@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prov_common.text import cut
-from prov_common.w3cprov.events import DatasetState, RunState
+from prov_common.w3cprov.events import DatasetState, RunState, check_label
 
 _METRIC_FIELDS = ("rowCount", "bytes", "fileCount")
 _COLUMN_METRIC_FIELDS = ("nullCount", "distinctCount", "sum", "count", "min", "max")
@@ -47,20 +47,51 @@ def _number(value: Any) -> int | float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-PANDERA_PASSED = "tdprov_pandera.passed"
+PANDERA_FACET = "tdprov_pandera"
 _FAULT_VALUE_AT_MOST = 60  # characters of a recorded value that a fault quotes
 
 
-def pandera_fault(facet: dict[str, Any]) -> str | None:
-    """Why a recorded ``tdprov_pandera`` facet has no outcome: its ``passed`` is missing or not a boolean (text such
-    as ``"false"``, null, a number: any producer can send the facet), as the audit and ``tdprov show`` name it, its value
-    in JSON; None when the facet is absent (empty) or its ``passed`` is true or false. Its PROV measurement has no value
-    (status ``unknown``), as :func:`_check` makes it."""
-    if not facet or isinstance(facet.get("passed"), bool):
+def _shown(value: Any) -> str:
+    return cut(json.dumps(value, default=repr), _FAULT_VALUE_AT_MOST)
+
+
+def pandera_faults(facet: Any, field: str = PANDERA_FACET) -> list[str]:
+    """Why a recorded Pandera result (a ``tdprov_pandera`` facet, or the ``tdprov/pandera`` metadata Dagster keeps of it:
+    ``field``) lacks an outcome, each naming the field and its value in JSON: its ``passed`` missing or not a boolean
+    (text such as ``"false"``, null, a number: any producer can send the facet), or the ``passed`` of one of its
+    ``checks`` not a boolean, naming the check; none when the result is absent (empty) or every ``passed`` is true or
+    false. Its PROV measurement of each has no value (status ``unknown``), as :func:`_check` makes it."""
+    if not isinstance(facet, dict):
+        return [f"{field} is {_shown(facet)}, not a JSON object"] if facet is not None else []
+    found = []
+    if facet and not isinstance(facet.get("passed"), bool):
+        found.append(f"{field}.passed is missing" if "passed" not in facet
+                     else f"{field}.passed is {_shown(facet['passed'])}, not true or false")
+    checks = facet.get("checks")
+    for at, check in enumerate(checks if isinstance(checks, list) else ()):
+        if isinstance(check, dict) and not isinstance(check.get("passed"), bool):
+            found.append(f"{field}.checks[{at}].passed of check {check_label(str(check.get('name')), check.get('column'))} is "
+                         f"{_shown(check['passed']) if 'passed' in check else 'missing'}"
+                         f"{', not true or false' if 'passed' in check else ''}")
+    return found
+
+
+def pandera_fault(facet: Any, field: str = PANDERA_FACET) -> str | None:
+    """:func:`pandera_faults` in one text (``; `` between them), as the audit and ``tdprov show`` name it; None when
+    there is none."""
+    return "; ".join(pandera_faults(facet, field)) or None
+
+
+def pandera_outcome(facet: Any) -> bool | None:
+    """The outcome of a recorded Pandera result (see :func:`pandera_faults`): its ``passed`` when that and the ``passed``
+    of each of its checks are booleans; None (no known outcome) when its own ``passed`` is no boolean; when that of a
+    check is none, None unless its own is false or another check failed: False (a known failure stays a failure)."""
+    if not isinstance(facet, dict) or not isinstance(facet.get("passed"), bool):
         return None
-    if "passed" not in facet:
-        return f"{PANDERA_PASSED} is missing"
-    return f"{PANDERA_PASSED} is {cut(json.dumps(facet['passed'], default=repr), _FAULT_VALUE_AT_MOST)}, not true or false"
+    if facet["passed"] is False or not pandera_faults(facet):
+        return facet["passed"]
+    checks = facet.get("checks")
+    return False if any(isinstance(c, dict) and c.get("passed") is False for c in checks) else None
 
 
 _STATUSES = frozenset({"pass", "fail", "skip"})
