@@ -137,14 +137,11 @@ def _reads_by_key(store: Any) -> Counter[str]:
     return reads
 
 
-@pytest.mark.parametrize("every", [True, False], ids=["every entry", "the catalog's"])
-def test_lineage_with_checks_reads_each_bundle_object_once(
-        shared: str, every: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """'tdprov lineage --checks' read the statement, manifest and PROV of each run unchecked to build the tree, then again
-    to verify them: on S3, 283 GetObject requests reading every entry and 207 the entries the catalog connects, 66 of
-    each repeats (22 bundles, 3 objects). Each object is now read once and verified as read (217 and 141)."""
+def _verb_reads(monkeypatch: pytest.MonkeyPatch, verb: Any, *args: str) -> Counter[str]:
+    """The objects ``tdprov ARGS`` (exit 0) reads from the store it opens through ``verb``'s ``open_store``, counted
+    by key (:func:`_reads_by_key`)."""
     counted: list[Counter[str]] = []
-    real_open = lineage_cli.open_store
+    real_open = verb.open_store
 
     def counted_store(*a: Any, **kw: Any) -> Any:
         store = real_open(*a, **kw)
@@ -152,14 +149,55 @@ def test_lineage_with_checks_reads_each_bundle_object_once(
         return store
 
     with monkeypatch.context() as patch:
-        patch.setattr(lineage_cli, "open_store", counted_store)
+        patch.setattr(verb, "open_store", counted_store)
+        assert main(list(args)) == 0
+    [reads] = counted
+    return reads
+
+
+@pytest.mark.parametrize("every", [True, False], ids=["every entry", "the catalog's"])
+def test_lineage_with_checks_reads_each_bundle_object_once(
+        shared: str, every: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov lineage --checks' read the statement, manifest and PROV of each run unchecked to build the tree, then again
+    to verify them: on S3, 283 GetObject requests reading every entry and 207 the entries the catalog connects, 66 of
+    each repeats (22 bundles, 3 objects). Each object is now read once and verified as read (217 and 141)."""
+    with monkeypatch.context() as patch:
         if every:
             patch.setattr(LineageScope, "reaching", lambda *a, **kw: None)
-        assert main(["lineage", "--checks", "/m/11", "--store", shared]) == 0
+        reads = _verb_reads(monkeypatch, lineage_cli, "lineage", "--checks", "/m/11", "--store", shared)
     assert "/m/11" in capsys.readouterr().out
-    [reads] = counted
     assert sum(k.endswith("/prov.json") for k in reads) >= 22, sorted(reads)  # the runs shown and the readers of their versions
     assert {k: n for k, n in reads.items() if n > 1} == {}
+
+
+@pytest.mark.parametrize("store_uri", ["local", "s3"], indirect=True)
+def test_record_export_verified_and_show_read_each_bundle_object_once(
+        store_uri: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Of four runs, 'tdprov export --verified' verified each bundle, then read its statement, manifest and PROV again to
+    export it (37 reads, on S3 GetObject requests, 12 of them repeats), and a Croissant 'tdprov record' verified the run
+    that made the version again to find the SHA-256 it signed (25 reads, 5 repeats). Those objects are now read once and
+    what is exported or recorded is what was verified: 25 and 22 reads (the record's second verification still reads
+    the run's events and its indexed record, not held). 'tdprov show' reads each object of the bundle once (7)."""
+    import prov_common.cli.export as export_cli
+    import prov_common.cli.record as record_cli
+    import prov_common.cli.show as show_cli
+    from prov_common.bundle.layout import is_read_whole, run_id_of_index_key
+    from prov_common.bundle.storage import index_keys
+
+    store = open_store(store_uri)
+    seal_chain(store, 0, 4)
+    assert main(["export", "--store", store_uri]) == 0
+    plain = capsys.readouterr().out
+    exported = _verb_reads(monkeypatch, export_cli, "export", "--verified", "--store", store_uri)
+    assert capsys.readouterr().out == plain  # the same PROV, from the bytes verified
+    recorded = _verb_reads(monkeypatch, record_cli, "record", "/m/3", "--format", "croissant", "--store", store_uri)
+    assert "/m/3" in capsys.readouterr().out
+    run_id = run_id_of_index_key(max(index_keys(store)))
+    shown = _verb_reads(monkeypatch, show_cli, "show", run_id, "--store", store_uri)
+    assert run_id in capsys.readouterr().out
+    for reads, count in ((exported, 25), (recorded, 22), (shown, 7)):
+        assert {k: n for k, n in reads.items() if n > 1 and is_read_whole(k.removeprefix("prefix/"))} == {}
+        assert sum(reads.values()) == count, sorted(reads.items())
 
 
 def test_a_forged_entry_is_still_left_out_and_a_run_sealed_after_the_audit_still_shown(

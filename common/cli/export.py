@@ -13,6 +13,7 @@ from prov_common.errors import BadInputError, TdprovError
 from prov_common.config import Settings
 from prov_common.sources.registry import iter_sources
 from prov_common.store import open_store
+from prov_common.store.held_reads import bundle_reads_held
 from prov_common.text import counted
 from prov_common.w3cprov import FORMATS, serialize
 from prov_common.w3cprov.collect import merged_document, summaries
@@ -49,7 +50,8 @@ def register(subparsers: Any) -> None:
                              "or after an index key; listing starts there, so this costs only what is new (not with --training-record)")
     parser.add_argument("--verified", action="store_true",
                         help="verify every bundle first (signature, digests, index entry; on every CPU, as 'tdprov verify') "
-                             "and leave out those that do not verify, naming them on stderr (a training record always verifies its runs)")
+                             "and leave out those that do not verify, naming them on stderr (a training record always verifies its runs); "
+                             "a bundle verified in this process is exported from the bytes verified, not read again")
     record.add_record_options(parser)
     parser.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
     add_store_option(parser)
@@ -69,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     args.format = args.format or "json"
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
+    if args.verified:  # each bundle's statement, manifest and PROV read once: what is exported is what was verified
+        store = bundle_reads_held(store)
     unlisted: dict[str, str] = {}  # index entries that cannot be read, nor their bundles: left out, named, a finding
     found = summaries(store, args.since, unlisted)
     trust = bundle_trust(settings, store)  # read once: with retired keys it reads the store's log

@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from prov_common.audit.lineage import DIGEST_PREFIX_MIN, Naming
-from prov_common.bundle.layout import is_read_whole
 from prov_common.bundle.model import BundleSummary
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
@@ -23,7 +22,7 @@ from prov_common.sources.matching import SourcesByDigest, sources_by_digest
 from prov_common.sources.merged import records_of
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
-from prov_common.store.held_reads import HeldReads
+from prov_common.store.held_reads import bundle_reads_held
 from prov_common.w3cprov.collect import bundle_documents, index_starts, shard_counts
 from prov_common.w3cprov.drawing import CHECKS_NAMED, drawn, same_content
 from prov_common.w3cprov.events import extent_text
@@ -387,7 +386,7 @@ def _run(args: argparse.Namespace) -> int:
     picture = picture_format(args.output) if args.output else None
     settings = Settings.from_env(store=args.store)
     # each bundle's statement, manifest and PROV read once: the tree is drawn from the bytes its runs are verified by
-    store = HeldReads(open_store(settings=settings), is_read_whole)
+    store = bundle_reads_held(open_store(settings=settings))
     trust = bundle_trust(settings, store)
     direction = DOWNSTREAM if args.downstream else UPSTREAM
     scope = LineageScope.of(store, trust, auditor_trust_from_settings(settings))

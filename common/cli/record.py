@@ -13,6 +13,7 @@ from prov_common.config import Settings
 from prov_common.errors import TdprovError
 from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
+from prov_common.store.held_reads import bundle_reads_held
 
 
 def register(subparsers: Any) -> None:
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     from prov_common.sources.training_record import RecordOptions, training_record
 
     settings = Settings.from_env(store=args.store, issuer=args.issuer)
-    store = open_store(settings=settings)
+    # each bundle's statement, manifest and PROV read once: the bundle the record locates its data by is verified as read
+    store = bundle_reads_held(open_store(settings=settings))
     trust = bundle_trust(settings, store)
     stored, problems = source_listing(store, trust)
     sources = [s.record for s in stored]

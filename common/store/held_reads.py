@@ -48,3 +48,13 @@ class HeldReads:
 def held_of(store: Store, keys: Iterable[str]) -> dict[str, bytes]:
     """:meth:`HeldReads.held_of` of ``store``; none for a store that holds nothing."""
     return store.held_of(keys) if isinstance(store, HeldReads) else {}
+
+
+def bundle_reads_held(store: Store) -> HeldReads:
+    """``store`` holding each bundle's statement, manifest and PROV as first read
+    (:data:`~prov_common.bundle.layout.READ_WHOLE`): a verb that reads bundles and verifies them (``lineage --checks``,
+    ``record``, ``export --verified``) verifies the very bytes it shows, each of those objects read once by this
+    process."""
+    from prov_common.bundle.layout import is_read_whole
+
+    return HeldReads(store, is_read_whole)
