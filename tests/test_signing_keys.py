@@ -182,6 +182,25 @@ def test_a_signing_key_file_holding_two_keys_names_where_the_key_is_set(tmp_path
         assert info.value.fix == f"point {setting} at a file of one private key, as 'tdprov keygen' writes"
 
 
+def test_a_signing_key_of_another_kind_names_where_the_key_is_set(tmp_path: Path) -> None:
+    """A signing key that is not Ed25519 (an EC key) had the fix "run 'tdprov keygen'", which leaves the setting naming
+    the key as it was: the fix names the setting the key came from, to point at a key 'tdprov keygen' writes."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    other = tmp_path / "ec.key"
+    other.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    other.chmod(0o600)
+    settings = Settings.from_env(signing_key=str(other))
+    for setting in ("TDPROV_SIGNING_KEY", "the ProvenanceIOManager's 'signing_key' config"):
+        with pytest.raises(BadInputError) as info:
+            signing_key_from_settings(settings, setting)
+        assert info.value.what.startswith(f"{other} is a ") and info.value.what.endswith(", not an Ed25519 key."), \
+            info.value.what
+        assert info.value.fix == f"point {setting} at an Ed25519 key file that 'tdprov keygen' writes", info.value.fix
+
+
 def test_a_retired_entry_that_names_no_key_is_refused(tmp_path: Path) -> None:
     """A TDPROV_RETIRED_KEYS folder that held no .pub or .pem file retired nothing, unsaid: the lost key, still trusted
     (retiring wins, so it may stay listed), kept signing past the cut-off. Such an entry is refused, named."""

@@ -120,5 +120,6 @@ class SigningKey:
                 fix=f"point {setting} at the private key file that 'tdprov keygen' wrote",
             ) from exc
         if not isinstance(key, Ed25519PrivateKey):
-            raise BadInputError(f"{name} is a {type(key).__name__}, not an Ed25519 key.", fix="run 'tdprov keygen'")
+            raise BadInputError(f"{name} is a {type(key).__name__}, not an Ed25519 key.",
+                                fix=f"point {setting} at an Ed25519 key file that 'tdprov keygen' writes")
         return cls(key, source)
