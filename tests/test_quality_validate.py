@@ -239,3 +239,17 @@ def test_a_parser_that_raises_schema_error_fails_the_validation_and_no_check_ran
     old = validate(pd.DataFrame({"age": [30, 200]}), RejectingParser, raw_samples=True)
     assert not old.passed and outcome(old, "age", "less_than_or_equal_to(120)").failure_count == 1
     assert old.failure_sample["failure_case"].tolist() == ["200"]
+
+
+def test_the_failure_text_names_a_check_whose_passed_is_no_boolean_as_of_no_known_outcome() -> None:
+    """The failure text of Dagster's pandera check and step and of Airflow's operator listed the checks whose ``passed``
+    was falsy: a check recorded with ``"false"`` as text was read as passed and left out. It is named, after the checks
+    that failed and before those that could not run."""
+    from prov_common.quality.failed import failed_checks_text
+
+    result = {"checks": [{"name": "in_range(0, 9)", "column": "y", "status": "skip", "passed": False},
+                         {"name": "not_null", "column": "x", "passed": "false", "failureCount": 2},
+                         {"name": "column_in_dataframe", "column": "y", "passed": False, "failureCount": 1},
+                         {"name": "unique", "column": "id", "passed": True}]}
+    assert failed_checks_text(result) == ("y: column_in_dataframe (1), x: not_null (no known outcome), "
+                                          "y: in_range(0, 9) (not run)")

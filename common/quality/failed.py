@@ -9,13 +9,25 @@ from prov_common.text import counted, first_of
 
 def failed_checks_text(result: dict[str, Any], shown: int = 5) -> str:
     """The checks a recorded Pandera outcome (``QualityResult.to_dict()``) did not pass: ``column: check (failure
-    cases)`` for those that failed, then ``column: check (not run)`` for those skipped (a missing column's), the first
+    cases)`` for those that failed, ``column: check (no known outcome)`` for a ``passed`` that is no boolean, then
+    ``column: check (not run)`` for those skipped (a missing column's), the first
     ``shown`` and how many more: what failed (the missing column) is never left out for what could not run."""
-    unpassed = [c for c in result.get("checks") or [] if not c.get("passed")]
-    failed = [f"{c.get('column') or '<table>'}: {c.get('name')} "
-              f"({'not run' if c.get('status') == 'skip' else c.get('failureCount', 0)})"
-              for c in sorted(unpassed, key=lambda c: c.get("status") == "skip")]
+    unpassed = [c for c in result.get("checks") or [] if c.get("passed") is not True]
+    failed = [f"{c.get('column') or '<table>'}: {c.get('name')} ({_said(c)})" for c in sorted(unpassed, key=_order)]
     return first_of(failed, shown)
+
+
+def _said(check: dict[str, Any]) -> Any:
+    """What one check that did not pass came to: its failure cases, ``not run``, or ``no known outcome`` (a ``passed``
+    that is no boolean: ``"false"`` as text is no pass)."""
+    if check.get("status") == "skip":
+        return "not run"
+    return check.get("failureCount", 0) if isinstance(check.get("passed"), bool) else "no known outcome"
+
+
+def _order(check: dict[str, Any]) -> int:
+    """Failed checks first, then those of no known outcome, then those that could not run."""
+    return 2 if check.get("status") == "skip" else 0 if isinstance(check.get("passed"), bool) else 1
 
 
 def failed_schema_text(what: str, result: dict[str, Any]) -> str:
