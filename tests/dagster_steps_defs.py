@@ -95,6 +95,17 @@ def pair(context, raw: pd.DataFrame):  # noqa: ANN001 - Dagster refuses a string
     yield Output(raw.assign(k=2), output_name="second")
 
 
+@multi_asset(outs={"kept": AssetOut(), "lost": AssetOut()})  # no retry policy: Dagster retries a stopped step that has one
+def stopped(context, raw: pd.DataFrame):  # noqa: ANN001 - Dagster refuses a string annotation of context
+    """``kept`` written and staged, then the step's process is sent SIGTERM (a pod evicted): Dagster fails the step
+    as interrupted, which the IO manager's teardown leaves to the failure sensor."""
+    yield Output(raw.assign(k=1), output_name="kept")
+    _wait_until_staged(step_run_id(context.run_id, "stopped", namespace=namespace_uri(NAMESPACE)), 2)  # START, kept
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)  # interrupted before this ends
+    yield Output(raw.assign(k=2), output_name="lost")
+
+
 @asset
 def uses_first(first: pd.DataFrame) -> pd.DataFrame:
     return first.head(1)
@@ -126,8 +137,10 @@ pair_job = define_asset_job(  # pair alone: raw is materialized before, in the t
 checked_job = define_asset_job("checked_job", selection=["raw", "counted"], executor_def=pair_job.executor_def)
 # On the fork server too: the tests of how a step process ends (a fork server's child ends with os._exit, which runs no
 # atexit hook: tdprov's wait for its writes runs among multiprocessing's exit finalizers there)
+stopped_job = define_asset_job("stopped_job", selection=AssetSelection.assets("kept", "lost"), executor_def=pair_job.executor_def)
 raw_job = define_asset_job("raw_job", selection=AssetSelection.assets(raw).without_checks(), executor_def=pair_job.executor_def)
-defs = Definitions(assets=[raw, pair, uses_first, counted], asset_checks=[raw_has_rows], jobs=[pair_job, checked_job, raw_job],
+defs = Definitions(assets=[raw, pair, stopped, uses_first, counted], asset_checks=[raw_has_rows],
+                   jobs=[pair_job, checked_job, raw_job, stopped_job],
                    resources={"io_manager": ProvenanceIOManager()})
 
 
@@ -135,6 +148,11 @@ def get_pair_job():
     """``pair`` as a multiprocess job (one process per step attempt); ``raw``, which it loads, is materialized before
     (:func:`materialize_raw`)."""
     return defs.resolve_job_def("pair_job")
+
+
+def get_stopped_job():
+    """``stopped`` (see there) as a multiprocess job; ``raw`` is materialized before (:func:`materialize_raw`)."""
+    return defs.resolve_job_def("stopped_job")
 
 
 def get_raw_job():

@@ -1573,3 +1573,30 @@ def test_a_strict_teardown_whose_deliveries_used_the_exit_bound_still_checks_the
     run.input(DatasetRecord(name="raw", digest=None))  # its START staged (strict: now), no end: taken for open
     recorder.wait()  # the IO manager's teardown
     assert recorder.transport()._taken_for_open() == [run.ol_run_id]
+
+
+
+def test_the_failure_sensor_seals_the_output_of_a_step_stopped_by_sigterm(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ol_validator: Any
+) -> None:
+    """A step process sent SIGTERM (a pod evicted) after its first output was written and staged: Dagster fails the
+    step as interrupted and the run as failed; the IO manager's teardown leaves the step's run staged, and the failure
+    sensor seals it FAIL with what the step read and the version it wrote, the one Dagster shows."""
+    monkeypatch.chdir(TESTS)  # step processes import dagster_steps_defs from the working directory
+    (tmp_path / "dagster_home").mkdir()
+    with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        steps.materialize_raw(instance, ProvenanceIOManager())
+        result = execute_job(reconstructable(steps.get_stopped_job), instance=instance, raise_on_error=False)
+        run = instance.get_run_by_id(result.run_id)
+        [failure] = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE)
+        assert failure.dagster_event.step_failure_data.error_source.value == "INTERRUPT"
+        assert run.status.value == "FAILURE"
+        stopped = step_run_id(run.run_id, "stopped")
+        assert stopped not in bundles(store) and len(list(open_store(store).list(f"staging/{stopped}/"))) == 2
+        kept = digest_of(instance, "kept")
+        [bundle] = close_failed_run(instance, run, ProvenanceResource(store=store), "the Dagster run failed")
+    summary = bundles(store)[stopped]
+    assert bundle.rstrip("/").endswith(stopped) and summary.state == "FAIL"
+    assert [asset_of(store, i.name) for i in summary.inputs] == ["raw"] and written(store, summary) == [("kept", kept)]
+    assert check_events(store, stopped, ol_validator) == ["START", "RUNNING", "FAIL"]
+    no_unfinished_run(store)
