@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from prov_common.cli import main
+from prov_common.cli import main, prov
 from prov_common.w3cprov import FORMATS, deserialize, events_to_document, serialize
 
 # prov's RDF serialiser uses an rdflib API that rdflib deprecates; not ours to fix
@@ -104,6 +104,24 @@ def test_an_event_giving_a_key_twice_is_refused_naming_its_place_and_the_key(tmp
         assert capsys.readouterr().err == (f"tdprov {verb}: {place} gives the key {key!r} more than once in one object: one "
                                            "reader takes its first value, another its last, so it is not one record." + fix)
     assert not (tmp_path / "out.dot").exists()
+
+
+@pytest.mark.parametrize("verb", ["prov", "graph"])
+def test_a_large_events_file_giving_a_key_twice_is_refused_with_its_own_fix(tmp_path: Path, verb: str, capsys,
+                                                                             monkeypatch) -> None:
+    """A file past EVENT_LIMIT is read line by line: the refusal of a line giving a key twice had its fix replaced by
+    the one for a file that is not JSON lines, which the file is."""
+    first, second = (json.dumps(e) for e in events()[:2])
+    twice = second.replace('"eventType": ', '"eventType": "START", "eventType": ', 1)
+    lines = tmp_path / "e.jsonl"
+    lines.write_text(f"{first}\n{twice}\n")
+    monkeypatch.setattr(prov, "EVENT_LIMIT", max(len(first), len(twice)) + 10, raising=False)
+    assert lines.stat().st_size > prov.EVENT_LIMIT
+    assert main([verb, str(lines), "-o", str(tmp_path / "out.dot")]) == 2
+    assert capsys.readouterr().err == (f"tdprov {verb}: {lines} line 2 gives the key 'eventType' more than once in one "
+                                       "object: one reader takes its first value, another its last, so it is not one "
+                                       "record. Fix: write each key of an object once (its producer wrote one twice: "
+                                       "only it knows which value it meant)\n")
 
 
 def test_prov_bad_format_is_a_usage_error(capsys) -> None:

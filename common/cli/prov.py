@@ -66,7 +66,7 @@ def read_placed_events(path: str) -> list[Placed]:
             if len(data) > EVENT_LIMIT:
                 return _lines_placed(_bounded_lines(data, opened, name), name)
     except BadInputError as exc:
-        raise BadInputError(exc.what, fix=EVENTS_FILE_FIX) from exc
+        raise _with_file_fix(exc) from exc
     try:
         whole = loads(data, once=True)
     except ValueError as exc:
@@ -76,8 +76,14 @@ def read_placed_events(path: str) -> list[Placed]:
         try:
             return _lines_placed(data.splitlines(), name)
         except BadInputError as exc:
-            raise BadInputError(exc.what, fix=exc.fix or EVENTS_FILE_FIX) from exc
+            raise _with_file_fix(exc) from exc
     return [(f"{name} item {number}", event) for number, event in enumerate(whole, 1)] if isinstance(whole, list) else [(name, whole)]
+
+
+def _with_file_fix(exc: BadInputError) -> BadInputError:
+    """``exc`` of an events file, with the fix of what an events file holds where it names none of its own (a line
+    giving a key twice has its own)."""
+    return BadInputError(exc.what, fix=exc.fix or EVENTS_FILE_FIX)
 
 
 def _lines_placed(lines: Iterable[bytes], name: str) -> list[Placed]:
