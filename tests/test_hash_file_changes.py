@@ -12,6 +12,7 @@ import io
 import os
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -150,3 +151,27 @@ def test_a_file_hashed_as_bytes_written_while_it_is_read_is_refused(tmp_path, mo
     assert "hash it again" in caught.value.fix
     monkeypatch.undo()
     assert hash_path(path).digest == hash_bytes(new).digest  # once written, the file is hashed as it is
+
+
+@pytest.mark.parametrize("name", ["t.bin", "t.csv"])
+def test_a_file_whose_status_alone_changes_while_it_is_hashed_is_hashed_once_more(tmp_path, monkeypatch, name) -> None:
+    """A chmod (or chown, an extended attribute, a backup tool setting the access time back) moves a file's change
+    time and nothing else: the hash refused a file whose bytes never changed. It now reads the file once more from the
+    start, as an S3 object overwritten between two reads is; one written into again is refused (above)."""
+    path = tmp_path / name
+    path.write_text(A_CSV)
+    expected = hash_path(path, file_sha256=True)
+    real, moved = files.opened_once, []
+
+    @contextmanager
+    def chmod_once(f, *args, **kwargs):
+        with real(f, *args, **kwargs) as opener:
+            if not moved:
+                time.sleep(0.02)  # past the file system's timestamp tick
+                os.chmod(path, 0o600)
+                moved.append(path.stat().st_ctime_ns)
+            yield opener
+
+    monkeypatch.setattr(files, "opened_once", chmod_once)
+    found = hash_path(path, file_sha256=True)
+    assert moved and (found.digest, found.file_sha256) == (expected.digest, expected.file_sha256)

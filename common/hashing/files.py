@@ -30,7 +30,7 @@ from prov_common.hashing.file_sha256 import sha256_stream
 from prov_common.hashing.jsonl_events import JsonLineError
 from prov_common.hashing.jsonl_stream import check_json_lines, check_json_numbers, hash_jsonl_stream
 from prov_common.hashing.jsonl_strict import check_refused, reads_infinity
-from prov_common.hashing.one_open import Opener as PassOpener, opened_once
+from prov_common.hashing.one_open import FileChangedError, Opener as PassOpener, opened_once
 from prov_common.hashing.raw import hash_stream
 from prov_common.hashing.remote import S3_SCHEMES, open_s3, s3_key, without_query
 from prov_common.hashing.s3_pin import ObjectChangedError, PinnedS3Object
@@ -357,7 +357,8 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
     ``file_sha256``: also give the SHA-256 of the file's bytes (``.file_sha256``): in the same pass for
     a file hashed as bytes, and for an ``s3://`` object (a table's taken as its first pass reads it: one GET);
     for a local table file, read once more in a thread while the table is hashed.
-    A local table file is opened once for all its passes; one written while it is hashed is refused
+    A local table file is opened once for all its passes; one written while it is hashed (or whose change time
+    alone moves: a chmod) is hashed once more from the start, and refused when it changes again
     (:mod:`prov_common.hashing.one_open`), and so is a local file hashed as bytes. Every read of an ``s3://`` object asks for the ETag the first
     read found (:mod:`prov_common.hashing.s3_pin`): one overwritten between two reads is hashed once more
     from the start, and refused (:class:`~prov_common.hashing.s3_pin.ObjectChangedError`) when it changes
@@ -372,10 +373,14 @@ def hash_path(path_or_uri: str | Path, *, granularity: Granularity = "column", c
 
 def _again_if_changed(read: Callable[[], T], etag: str | None = None) -> T:
     """``read()``, once more from the start when the ``s3://`` object it reads was overwritten between two of its
-    reads (:class:`~prov_common.hashing.s3_pin.ObjectChangedError`); refused when it changes again, and at once when
-    ``etag`` (a listing's, not empty) pinned it: that listing is out of date, and reading again cannot mend it."""
+    reads (:class:`~prov_common.hashing.s3_pin.ObjectChangedError`) or the local file it reads changed while read
+    (:class:`~prov_common.hashing.one_open.FileChangedError`: a chmod, chown or backup tool moves its change time
+    alone); refused when it changes again, and at once when ``etag`` (a listing's, not empty) pinned an object: that
+    listing is out of date, and reading again cannot mend it."""
     try:
         return read()
+    except FileChangedError:
+        pass
     except ObjectChangedError:
         if etag:
             raise

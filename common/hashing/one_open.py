@@ -18,6 +18,11 @@ from typing import IO
 from prov_common.errors import BadInputError
 
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
+
+
+class FileChangedError(BadInputError):
+    """A local file's size, modification time or change time moved while it was read (:func:`opened_once`)."""
+
 BUFFER_BYTES = 1 << 16
 _HAS_PREADV = hasattr(os, "preadv")
 
@@ -67,7 +72,7 @@ def view(fd: int) -> IO[bytes]:
 def opened_once(f: IO[bytes], name: str, opened: Callable[[os.stat_result], None] | None = None) -> Iterator[Opener]:
     """An opener for every pass over the open local file ``f`` (each call: a new view at its start); ``opened`` is
     told its status as the passes find it (what a record states of the bytes they read: size, times, inode).
-    Raises :class:`BadInputError` on leaving when the file's size, modification time or change time moved while
+    Raises :class:`FileChangedError` on leaving when the file's size, modification time or change time moved while
     it was read (a write into it: the change time also when the writer set the old modification time back, as
     ``rsync -t --inplace`` and ``cp -p`` do); a rename or removal of its path meanwhile is no change of the file
     (:func:`_changed`)."""
@@ -78,9 +83,9 @@ def opened_once(f: IO[bytes], name: str, opened: Callable[[os.stat_result], None
         opened(found)
     yield lambda: view(fd)
     if _changed(before, _state(os.fstat(fd))):
-        raise BadInputError(f"{name!r} changed while it was hashed: its bytes may mix two versions.",
-                            fix="hash it again when it is no longer being written (writers that publish "
-                                "by renaming a finished file over it never cause this)")
+        raise FileChangedError(f"{name!r} changed while it was hashed: its bytes may mix two versions.",
+                               fix="hash it again when it is no longer being written (writers that publish "
+                                   "by renaming a finished file over it never cause this)")
 
 
 def _state(st: os.stat_result) -> tuple[int, int, int, int]:
