@@ -1911,3 +1911,25 @@ def test_the_pandera_check_of_a_result_whose_passed_is_no_boolean_fails_naming_i
     assert not partitioned.passed and partitioned.metadata["unknown_partitions"].value == [partition]
     assert (f"the Pandera result recorded on the latest materialization of partitions {partition!r} has no known outcome "
             f'(of {partition!r}: {field} is "false", not true or false)') in partitioned.description, partitioned.description
+
+
+HAND_FAILED = {"schemaName": "s", "passed": False, "failureCount": "many",
+               "checks": ["not_null", {"name": "in_range", "column": "amount", "passed": "false"}]}
+
+
+@asset
+def hand_failed() -> MaterializeResult:
+    """Sets tdprov's Pandera metadata itself: a failed result with a count and checks no producer of tdprov's writes."""
+    return MaterializeResult(metadata={"tdprov/pandera": MetadataValue.json(HAND_FAILED)})
+
+
+def test_the_pandera_check_of_a_failed_result_set_by_hand_names_its_checks_whatever_their_fields(instance) -> None:
+    """The check of a failed result read its failureCount and its checks as tdprov writes them: a count that is no
+    number, or a check that is no object, raised out of the check (ValueError, AttributeError), and a check whose passed
+    was "false" (text) was not named among those that did not pass, where the check's failed_checks lists it."""
+    assert materialize([hand_failed], instance=instance).success
+    result = pandera_check_result(instance, AssetKey("hand_failed"), AssetCheckSeverity.ERROR)
+    assert not result.passed and result.description == (
+        "hand_failed: the latest materialization failed Pandera schema 's': 0 failure cases [amount: in_range (0)]. "
+        "Fix: materialize it again with data that passes the schema.")
+    assert result.metadata["failed_checks"].value == [HAND_FAILED["checks"][1]]

@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from prov_common.text import counted, first_of
+from prov_common.w3cprov.quality import recorded_int
 
 
 def failed_checks_text(result: dict[str, Any], shown: int = 5) -> str:
-    """The checks a recorded Pandera outcome (``QualityResult.to_dict()``) did not pass: ``column: check (failure
-    cases)`` for those that failed, ``column: check (no known outcome)`` for a ``passed`` that is no boolean, then
-    ``column: check (not run)`` for those skipped (a missing column's), the first
+    """The checks a recorded Pandera outcome (``QualityResult.to_dict()``, or one an asset recorded itself: a check
+    that is no object is left out, a count that is no whole number is read as none) did not pass (``passed`` not
+    true): ``column: check (failure cases)`` for those that failed, ``column: check (no known outcome)`` for a
+    ``passed`` that is no boolean, then ``column: check (not run)`` for those skipped (a missing column's), the first
     ``shown`` and how many more: what failed (the missing column) is never left out for what could not run."""
-    unpassed = [c for c in result.get("checks") or [] if c.get("passed") is not True]
+    checks = result.get("checks")
+    listed = checks if isinstance(checks, list) else []
+    unpassed = [c for c in listed if isinstance(c, dict) and c.get("passed") is not True]
     failed = [f"{c.get('column') or '<table>'}: {c.get('name')} ({_said(c)})" for c in sorted(unpassed, key=_order)]
     return first_of(failed, shown)
 
@@ -22,7 +26,7 @@ def _said(check: dict[str, Any]) -> Any:
     that is no boolean: ``"false"`` as text is no pass)."""
     if check.get("status") == "skip":
         return "not run"
-    return check.get("failureCount", 0) if isinstance(check.get("passed"), bool) else "no known outcome"
+    return (recorded_int(check.get("failureCount")) or 0) if isinstance(check.get("passed"), bool) else "no known outcome"
 
 
 def _order(check: dict[str, Any]) -> int:
@@ -33,5 +37,6 @@ def _order(check: dict[str, Any]) -> int:
 def failed_schema_text(what: str, result: dict[str, Any]) -> str:
     """``what`` (an asset, a partition, a table) failed a recorded Pandera outcome's schema (``QualityResult.to_dict()``):
     the schema, the failure cases and :func:`failed_checks_text`."""
-    return (f"{what} failed Pandera schema {result.get('schemaName')!r}: {counted(result.get('failureCount', 0), 'failure case')} "
+    return (f"{what} failed Pandera schema {result.get('schemaName')!r}: "
+            f"{counted(recorded_int(result.get('failureCount')) or 0, 'failure case')} "
             f"[{failed_checks_text(result)}]")
