@@ -337,7 +337,7 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
                 result["capture"] = DatasetCapture(
                     uri, "too_large",
                     message=f"{uri} has {size} bytes, above [tdprov] max_bytes={limits.max_bytes}; not hashed",
-                    state=local_state(target, shards) if stamp else None)
+                    state=hashed)
                 return
             # s3:// objects are read through prov_common.hashing.remote; file:// URIs are taken as paths
             digest = hash_dataset_here_if_unreachable(target, scheduler=limits.dask_scheduler, warn=log.warning,
