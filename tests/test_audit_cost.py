@@ -106,6 +106,9 @@ def test_second_audit_reads_what_is_new_whatever_the_store_size(tmp_path: Path) 
     assert (reads_small["audit/generated"], reads_large["audit/generated"]) == (50 // 2 + 2, 200 // (2 * COMPACT_AFTER) + 2), reads_large
     rest = lambda reads: {k: v for k, v in reads.items() if k not in ("catalog", "auditor inventory", "audit/generated")}  # noqa: E731
     assert rest(reads_small) == rest(reads_large), (reads_small, reads_large)
+    for store, new in ((small, new_small), (large, new_large)):  # the new run's index entry read once (by its examination), no other
+        entries = {k: n for k, n in store.gets.items() if k.startswith(layout.INDEX + "/")}
+        assert [(layout.index_run_id(k), n) for k, n in entries.items()] == [(new, 1)], entries
     checkpoints = {k: n for k, n in large.gets.items() if k.startswith("log/checkpoints/")}
     assert checkpoints and set(checkpoints.values()) == {1}, checkpoints  # each checkpoint read once (it was 5 times)
 
