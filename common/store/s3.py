@@ -240,8 +240,7 @@ class DeleteMarker:
                 return f"{under}, and no version kept holds those bytes: restore them from a backup or replica of the store; {then}"
             return (f"{under}: version {pasteable(sealed)} holds those bytes; copy it back as the object, {then}. It is "
                     f"copied back by: {self._copy_command(sealed)}")
-        commands = " && ".join("aws s3api delete-object " + " ".join(
-            shell_word(word) for word in ("--bucket", self.bucket, "--key", self.key, "--version-id", marker)) for marker in self.markers)
+        commands = " && ".join(self._aws("delete-object", "--key", self.key, "--version-id", marker) for marker in self.markers)
         vouched = bool(listed) or found is not None  # by the ETag first listed, or the digest of the bytes sealed
         kept = f"the {len(self.kept)}" if self.complete else f"at least {len(self.kept)}"
         newest = "" if vouched or len(self.kept) == 1 else f" (the newest of {kept} versions kept)"
@@ -260,19 +259,15 @@ class DeleteMarker:
                     f"copied back by: {self._copy_command(found.version)}")
         if found.complete:
             return f"{under}, and no version kept holds them: restore them from a backup or replica of the store; {then}"
-        listing = " ".join(shell_word(word) for word in ("--bucket", self.bucket, "--prefix", self.key))
         none = (f"none of the {found.read} versions read holds them" if found.read or found.size is None else
                 f"no version of those one listing of the key shows is of their size ({found.size:,} bytes)")
-        return (f"{under}, and {none}: find the version with those bytes among all of them (aws s3api "
-                f"list-object-versions {listing}) and copy it back as the object ({self._copy_command('')} followed by its "
-                f"version id), or restore them from a backup or replica of the store; {then}")
+        return f"{under}, and {none}: find the version with those bytes among all of them {self._find_and_copy('them', then)}"
 
     def _copy_command(self, version: str) -> str:
         """The ``aws s3api copy-object`` command that copies ``version`` of the object back as the object (its
         ``--copy-source`` URL-encoded, as the command takes it; ending at ``versionId=`` when ``version`` is "")."""
         source = quote(f"{self.bucket}/{self.key}", safe="/") + "?versionId=" + quote(version, safe="")
-        return "aws s3api copy-object " + " ".join(shell_word(word) for word in ("--bucket", self.bucket, "--key", self.key,
-                                                                                  "--copy-source", source))
+        return self._aws("copy-object", "--key", self.key, "--copy-source", source)
 
     def _past_listing(self, some: str, then: str, listed: str | None) -> str:
         """The fix when the version to restore is not among those one listing of the key shows (:attr:`complete` False):
@@ -280,11 +275,20 @@ class DeleteMarker:
         command given, and nothing is said to be lost."""
         shown = ("and the versions under them are past what one listing of the key shows" if self.restore is None else
                  f"and no version of those one listing of the key shows has the ETag first listed ({quoted_etag(listed or '')})")
-        listing = " ".join(shell_word(word) for word in ("--bucket", self.bucket, "--prefix", self.key))
         return (f"{some} the object on this versioned bucket, {shown}: find the version "
                 f"{'under the delete markers' if listed is None else 'with that ETag'} in the listing of all of them "
-                f"(aws s3api list-object-versions {listing}) and copy it back as the object ({self._copy_command('')}"
-                f" followed by its version id), or restore it from a backup or replica of the store; {then}")
+                f"{self._find_and_copy('it', then)}")
+
+    def _find_and_copy(self, lost: str, then: str) -> str:
+        """The end of a fix whose version is to be found among all those of the key: the command that lists them, the
+        one that copies the version found back, and the backup that restores ``lost`` (``it``, ``them``) else."""
+        return (f"({self._aws('list-object-versions', '--prefix', self.key)}) and copy it back as the object "
+                f"({self._copy_command('')} followed by its version id), or restore {lost} from a backup or replica of "
+                f"the store; {then}")
+
+    def _aws(self, command: str, *words: str) -> str:
+        """``aws s3api COMMAND --bucket BUCKET WORDS``, each value as a shell takes it (:func:`shell_word`)."""
+        return " ".join((f"aws s3api {command}", *(shell_word(word) for word in ("--bucket", self.bucket, *words))))
 
 
 @dataclass(frozen=True)
