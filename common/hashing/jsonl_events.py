@@ -104,9 +104,8 @@ def decimal_refusal(line: int, text: str) -> JsonLineError | None:
         pass
     if "-" not in text.lstrip("-"):
         return JsonLineError(line, str(too_large(text)), FIX_LARGE)
-    shown = text if len(text) <= 40 else text[:40] + "…"
-    return JsonLineError(line, f"has a number too close to 0 for the parser to read ({shown}): its exponent has "
-                               "more than 18 digits (a double reads it as 0).", FIX_EXPONENT)
+    return JsonLineError(line, f"has a number too close to 0 for the parser to read ({_head(text, 40)}): its "
+                               "exponent has more than 18 digits (a double reads it as 0).", FIX_EXPONENT)
 
 
 def _past_decimal(line: int, sent: bytes) -> JsonLineError:
