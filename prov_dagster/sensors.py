@@ -102,7 +102,8 @@ def close_failed_run(
     plan = cache(lambda: planned_steps(instance, dagster_run))  # read once, for the first step to close
     assets_defs = cache(lambda: defined_assets(repository_def))  # for a step of an op the run selected some keys of
     recorded = recorded_namespaces(instance, dagster_run.run_id)
-    job_resources = cache(lambda: job_resource_defs(repository_def, dagster_run.job_name))  # name the run as its steps do
+    run_names_in = cache(lambda: run_namespace(defined_configs(job_resource_defs(repository_def, dagster_run.job_name),
+                                                               dagster_run)))  # the run named as its steps named it
     events = RunEvents(instance, dagster_run.run_id)  # its check events read once, for the first step made up
     everywhere = set(map(namespace_uri, (namespaces,) if isinstance(namespaces, str) else namespaces))
 
@@ -161,7 +162,7 @@ def close_failed_run(
         attempt = StepIdentity(dagster_run.run_id, dagster_run.job_name, step_key, outcome.attempt,  # job None: not planned
                                job=planned_step_job(plan(), step_key, dagster_run.job_name, assets_defs) if plan()
                                else None,
-                               run_namespace=run_namespace(defined_configs(job_resources(), dagster_run)),
+                               run_namespace=run_names_in(),
                                **reexecution(dagster_run))
         namespaces = sorted({recorder.namespace, *everywhere, *recorded.get(step_key, ())})
         for namespace, (number, (_, ended)) in product(namespaces, enumerate(outcome.earlier)):
