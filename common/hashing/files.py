@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import contextvars
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +29,7 @@ from prov_common.hashing.file_sha256 import sha256_stream
 from prov_common.hashing.jsonl_events import JsonLineError
 from prov_common.hashing.jsonl_stream import check_json_lines, check_json_numbers, hash_jsonl_stream
 from prov_common.hashing.jsonl_strict import check_refused, reads_infinity
-from prov_common.hashing.one_open import FileChangedError, Opener as PassOpener, opened_once
+from prov_common.hashing.one_open import FileChangedError, Opened, Opener as PassOpener, opened_once
 from prov_common.hashing.raw import hash_stream
 from prov_common.hashing.remote import S3_SCHEMES, open_s3, s3_key, without_query
 from prov_common.hashing.s3_pin import ObjectChangedError, PinnedS3Object
@@ -149,9 +148,6 @@ def _pinned_s3(path_or_uri: str | Path, etag: str | None, *, sha256: bool = Fals
     if scheme in S3_SCHEMES and _OPENERS.get(scheme) is open_s3:
         return PinnedS3Object(target, etag, sha256=sha256)
     return None
-
-
-Opened = Callable[[os.stat_result], None]  # told a local file's status as it was opened for a hash
 
 
 @contextmanager

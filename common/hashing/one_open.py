@@ -18,6 +18,7 @@ from typing import IO
 from prov_common.errors import BadInputError
 
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
+Opened = Callable[[os.stat_result], None]  # told a local file's status as it was opened for a hash
 
 
 class FileChangedError(BadInputError):
@@ -69,7 +70,7 @@ def view(fd: int) -> IO[bytes]:
 
 
 @contextmanager
-def opened_once(f: IO[bytes], name: str, opened: Callable[[os.stat_result], None] | None = None) -> Iterator[Opener]:
+def opened_once(f: IO[bytes], name: str, opened: Opened | None = None) -> Iterator[Opener]:
     """An opener for every pass over the open local file ``f`` (each call: a new view at its start); ``opened`` is
     told its status as the passes find it (what a record states of the bytes they read: size, times, inode).
     Raises :class:`FileChangedError` on leaving when the file's size, modification time or change time moved while
