@@ -70,12 +70,16 @@ def render_index(runs: list[tuple[str, str, str]]) -> str:
 
 def render_error(dag_id: str, run_id: str, status: int, detail: str) -> str:
     """The page of a DAG run whose bundles cannot be shown (HTTP ``status``): ``detail``, what is wrong and its fix."""
+    return f"{_run_page_head(dag_id, run_id)}<p class='error' data-status='{status}'>{escape(detail)}</p></body></html>"
+
+
+def _run_page_head(dag_id: str, run_id: str) -> str:
+    """The start of a DAG run's page, up to its heading: what :func:`render` and :func:`render_error` share."""
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>tdprov bundles of {escape(dag_id)} / {escape(run_id)}</title>"
         f"<style>{_STYLE}</style></head><body>"
         f"<h1>Lineage bundles of DAG run <code>{escape(run_id)}</code> ({escape(dag_id)})</h1>"
-        f"<p class='error' data-status='{status}'>{escape(detail)}</p></body></html>"
     )
 
 
@@ -107,10 +111,7 @@ def render(runs: DagRunBundles) -> str:
     rows = "".join(_row(b) for b in runs.bundles)
     pages = _pages(runs)
     return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>tdprov bundles of {escape(runs.dag_id)} / {escape(runs.run_id)}</title>"
-        f"<style>{_STYLE}</style></head><body>"
-        f"<h1>Lineage bundles of DAG run <code>{escape(runs.run_id)}</code> ({escape(runs.dag_id)})</h1>"
+        f"{_run_page_head(runs.dag_id, runs.run_id)}"
         f"<p class='meta'>{verified:,} of {counted(len(runs.bundles), 'bundle')} verified{_span(runs)} as 'tdprov verify RUN_ID' checks "
         "them (signature, manifest, events, and the index entry 'tdprov runs' lists), "
         f"in store <code>{escape(runs.store)}</code></p>"
