@@ -31,17 +31,18 @@ class Delivery:
     """A FIFO of delivery jobs run by one daemon thread; jobs never raise out of it."""
 
     def __init__(self) -> None:
+        self._forget()
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        """An empty queue: a new one's, and a forked child's (a worker a scheduler forks, whose exit drains this
+        queue): the jobs queued are its parent's, which delivers them; the child starts with none, and a lock no thread
+        of the parent holds."""
         self._jobs: deque[tuple[str, Callable[[], Any]]] = deque()
         self._thread: threading.Thread | None = None
         self._lock = threading.Condition()  # the thread takes each job under it
         self._busy = False  # a job taken is running
         self._held = False  # a drain ran out: no job is taken until take_waiting
-        os.register_at_fork(after_in_child=self._forget)
-
-    def _forget(self) -> None:
-        """In a forked child (a worker a scheduler forks, whose exit drains this queue): the jobs queued are its
-        parent's, which delivers them; the child starts with none, and a lock no thread of the parent holds."""
-        self._jobs, self._thread, self._lock, self._busy, self._held = deque(), None, threading.Condition(), False, False
 
     def submit(self, what: str, job: Callable[[], Any]) -> None:
         with self._lock:
