@@ -121,7 +121,8 @@ class ProvenanceListener:
         info, task = task_run_info(task_instance)
         outlets, inlets = _outlets(task), _inlets(task)
         before = start_states(outlets) if started is not None else None
-        inputs = capture_all(inlets, ListenerLimits.from_conf(), _options(task))
+        named_inlets = named_items(inlets)  # named once: hashed here, and noted below
+        inputs = capture_named(named_inlets, ListenerLimits.from_conf(), _options(task))
         with self._lock:
             self._inputs[info.run_id] = inputs
             self._resolved_outlets[info.run_id] = outlets
@@ -132,7 +133,7 @@ class ProvenanceListener:
         after_execute(task, lambda context: self._outlets_written(info, task, context))
         companion = naming.provider_feeds_bundles()  # the provider's own START then opens the run
         if companion:  # its events name an Asset as it does: noted before its hooks run (provider_names)
-            note_assets(info.run_id, named_items(inlets) + _named(outlets))
+            note_assets(info.run_id, named_inlets + _named(outlets))
         self._emit(info, "RUNNING" if companion else "START", inputs, [], None, task, background=not companion,
                    event_time=None if companion else start_time(task_instance))
 
