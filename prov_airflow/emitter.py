@@ -18,13 +18,17 @@ if TYPE_CHECKING:  # the transport loads the OpenLineage client and the bundle b
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
-_transports: dict[tuple[Settings, str | None, tuple[str, str | None] | None], ProvenanceTransport] = {}
+# what shapes a transport: its settings, AWS connection and the tdprov connection naming it, where its store and
+# signing key are set (named in its fixes) and why its store must not be opened
+_Shape = tuple[Settings, str | None, str | None, str, str, tuple[str, str | None] | None]
+_transports: dict[_Shape, ProvenanceTransport] = {}
 
 
 def transport_for(settings: Settings, aws_conn_id: str | None, store_source: str,
                   refused: TdprovError | None = None, conn_id: str | None = None,
                   key_source: str | None = None) -> ProvenanceTransport:
-    """One transport per process, settings and AWS connection (it opens the store and key on first use).
+    """One transport per process and what shapes it: its settings, AWS connection, tdprov connection, where its store
+    and key are set and why its store is refused (it opens the store and key on first use).
 
     With ``aws_conn_id``, an ``s3://`` store is reached through that connection's ``AwsBaseHook``
     session; the connection is read here, on the calling thread. ``store_source``: where ``settings.store`` is
@@ -36,16 +40,18 @@ def transport_for(settings: Settings, aws_conn_id: str | None, store_source: str
     from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
     from prov_common.signing.keyfiles import KEY_VARIABLE
 
-    key = (settings, aws_conn_id, None if refused is None else (refused.what, refused.fix))
+    key_source = key_source or KEY_VARIABLE
+    shape: _Shape = (settings, aws_conn_id, conn_id, store_source, key_source,
+                     None if refused is None else (refused.what, refused.fix))
     with _lock:
-        transport = _transports.get(key)
+        transport = _transports.get(shape)
         if transport is None:
             transport = ProvenanceTransport(ProvenanceConfig(
                 store=settings.store, signing_key=settings.signing_key, spool=settings.spool, strict=settings.strict,
-                store_source=store_source, signing_key_source=key_source or KEY_VARIABLE,
+                store_source=store_source, signing_key_source=key_source,
                 refused=refused),
                 s3_client_factory=_s3_client_factory(aws_conn_id, conn_id))
-            _transports[key] = transport
+            _transports[shape] = transport
         return transport
 
 

@@ -398,6 +398,33 @@ def test_a_listeners_signing_key_that_is_missing_is_named_as_the_setting_that_na
         assert f"Fix: set {where} to a file from 'tdprov keygen'" in line and "TDPROV_SIGNING_KEY" not in line, line
 
 
+def test_two_settings_naming_one_signing_key_each_name_their_own_setting_in_one_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The listener keeps one transport per process for what shapes it. ``[tdprov] signing_key`` and a connection's
+    extra naming the same missing key (same store, same spool) shared the first one's transport, so the second run was
+    told to fix the first one's setting. Each now names its own."""
+    import json
+
+    from prov_common.bundle.transport import UNSIGNED_WARNED
+
+    missing = tmp_path / "keys" / "writer.key"
+    monkeypatch.setenv("AIRFLOW_CONN_TDPROV_KEYED", json.dumps({
+        "conn_type": "tdprov", "host": str(tmp_path / "store"), "extra": {"signing_key": str(missing)}}))
+    for dag_id, options, where in (
+            ("tdprov_key_setting", {"signing_key": str(missing)}, "[tdprov] signing_key"),
+            ("tdprov_key_extra", {"conn_id": "tdprov_keyed"},
+             "signing_key in the extra of Airflow connection 'tdprov_keyed'")):
+        UNSIGNED_WARNED.clear()  # the warning is once per process and key: each run is told afresh
+        monkeypatch.delenv("AIRFLOW__TDPROV__SIGNING_KEY", raising=False)
+        caplog.clear()
+        capsys.readouterr()
+        assert _run(tmp_path, monkeypatch, dag_id, **options) == {}  # staged, none sealed
+        out, err = capsys.readouterr()
+        said = _said_of_signing_key(caplog.text + out + err, missing)
+        assert said and all(f"Fix: set {where} to a file from 'tdprov keygen'" in line for line in said), (where, said)
+
+
 @pytest.mark.parametrize("option", [True, False])
 def test_the_providers_transport_names_the_signing_key_setting_it_took_when_the_key_is_missing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, option: bool) -> None:
