@@ -327,6 +327,14 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
         with reading_data_with(clients):  # a new thread starts in a context of its own
             _work()
 
+    def digest_of(target: str, shards: list | None) -> Any:
+        """The digest of ``target`` (``shards``: its listing, None for one file or object); s3:// objects are read
+        through prov_common.hashing.remote, file:// URIs are taken as paths."""
+        return hash_dataset_here_if_unreachable(target, scheduler=limits.dask_scheduler, warn=log.warning,
+                                                setting=setting_source("dask_scheduler"), file_sha256=True,
+                                                granularity=granularity, shards=shards, spill=limits.dask_spill,
+                                                spill_named=setting_source("dask_spill"), spool=spool)
+
     def _work() -> None:
         try:
             target, size = resolve_target(uri)  # an Asset("s3://bucket/prefix/") arrives without its "/"
@@ -339,14 +347,18 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
                     message=f"{uri} has {size} bytes, above [tdprov] max_bytes={limits.max_bytes}; not hashed",
                     state=hashed)
                 return
-            # s3:// objects are read through prov_common.hashing.remote; file:// URIs are taken as paths
-            digest = hash_dataset_here_if_unreachable(target, scheduler=limits.dask_scheduler, warn=log.warning,
-                                                      setting=setting_source("dask_scheduler"), file_sha256=True,
-                                                      granularity=granularity, shards=shards, spill=limits.dask_spill,
-                                                      spill_named=setting_source("dask_spill"), spool=spool)
+            digest = digest_of(target, shards)
             state = local_state(target) if stamp else None
             if hashed is not None and state is not None and state != hashed:
-                raise changed_while_hashed(uri)
+                if not hashed.status_only_change(state):
+                    raise changed_while_hashed(uri)
+                # a change of status alone (a chmod): hashed once more, as one file is, and taken when that hash finds
+                # the same bytes and nothing moves meanwhile; else another writer's, as any other change
+                shards = listed_shards(target)
+                again = digest_of(target, shards)
+                if local_state(target) != state or again.digest != digest.digest:
+                    raise changed_while_hashed(uri)
+                digest = again
             rows = _row_set(uri, digest) if has_rows(digest) else None
             why = getattr(digest, "no_rows_because", None)
             if granularity == "row" and rows is None and why is None:  # one file that is not a table

@@ -42,3 +42,53 @@ def test_an_outlet_published_over_while_it_is_captured_is_not_credited_to_the_tr
     assert capture.message == (f"BadInputError: {uri!r} changed while it was hashed: another writer wrote it meanwhile, "
                                "so the digest cannot be tied to what it holds or to this try. Fix: let one task "
                                "write it at a time, or declare it an outlet only of the task that writes it.")
+
+
+def _captured_with(tmp_path: Path, monkeypatch, during_first_hash) -> tuple:
+    """The capture of an outlet the try wrote, with ``during_first_hash(path)`` done as the listener's first hash of
+    it ends; the capture and the digest of its file hashed on its own afterwards."""
+    from prov_common.hashing.files import hash_path
+
+    path = tmp_path / "out.csv"
+    uri = path.as_uri()
+    before = start_states([uri])  # the try starts: no outlet yet
+    path.write_text("a\n1\n")  # the try writes it
+    real = targets.hash_dataset_here_if_unreachable
+    calls = []
+
+    def hashed_then(*args, **kwargs):
+        digest = real(*args, **kwargs)
+        if not calls:
+            during_first_hash(path)
+        calls.append(1)
+        return digest
+
+    monkeypatch.setattr(targets, "hash_dataset_here_if_unreachable", hashed_then)
+    capture = hash_one(uri, ListenerLimits(dask_scheduler="none"), 30.0, stamp=True)
+    written, _ = split_written([capture], started=None, before=before)
+    return capture, written, hash_path(path).digest
+
+
+def test_an_outlet_whose_change_time_alone_moved_while_it_was_hashed_is_recorded_as_written(
+        tmp_path: Path, monkeypatch) -> None:
+    """A chmod of the outlet as its hash ended (its change time moved; size, modification time, inode and bytes the
+    same) had the outlet recorded without a digest, as written by another writer. It is hashed once more, as the
+    hashing of one file does for a change of status alone, and recorded with its digest."""
+    capture, written, digest = _captured_with(tmp_path, monkeypatch, lambda path: os.chmod(path, 0o600))
+    assert (capture.status, capture.message) == ("hashed", "")
+    assert capture.digest.digest == digest and [c.digest.digest for c in written] == [digest]
+
+
+def test_an_outlet_rewritten_in_place_with_its_old_times_while_it_was_hashed_is_not_credited(
+        tmp_path: Path, monkeypatch) -> None:
+    """A rewrite in place that sets the old modification time back (``rsync -t --inplace``) moves the change time
+    alone too, but the bytes differ: the outlet is still recorded without a digest, as written by another writer."""
+    def rewritten_with_old_times(path: Path) -> None:
+        st = os.stat(path)
+        with open(path, "r+b") as f:
+            f.write(b"a\n2\n")
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    capture, written, _ = _captured_with(tmp_path, monkeypatch, rewritten_with_old_times)
+    assert capture.status == "error" and "changed while it was hashed: another writer" in capture.message
+    assert [c.digest for c in written if c.digest is not None] == []

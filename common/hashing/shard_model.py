@@ -22,6 +22,18 @@ class LocalState:
         """Nothing is there: no file, no shard in the folder or glob."""
         return not self.stamps
 
+    def status_only_change(self, later: LocalState) -> bool:
+        """Whether ``later`` differs from this state in change times alone: the same shards, sizes, modification
+        times and inodes (a chmod, chown or backup tool; also a rewrite in place that sets the old modification time
+        back, so a hash read again must find the same bytes), the change of status alone that the hashing of one file
+        reads once more rather than refuse (:func:`~prov_common.hashing.files.hash_path`)."""
+        return self != later and _written(self) == _written(later)
+
+
+def _written(state: LocalState) -> frozenset[tuple[str, int, str]]:
+    """``state``'s stamps without their change times (a local stamp is ``<mtime_ns>:<inode>:<ctime_ns>``)."""
+    return frozenset((path, size, stamp.rsplit(":", 1)[0]) for path, size, stamp in state.stamps)
+
 
 @dataclass(frozen=True)
 class ShardRef:
