@@ -173,15 +173,23 @@ def s3_refusing_bucket_settings(s3_server: S3Server, tmp_path_factory: pytest.Te
         yield proxy
 
 
+@pytest.fixture
+def s3_refusing_versioning_change(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory):
+    """The session's S3 server behind a proxy on localhost that refuses (403 AccessDenied) a change of a bucket's
+    versioning, as S3 refuses credentials without s3:PutBucketVersioning: a :class:`S3Server` for the proxy."""
+    with _rewriting_proxy(s3_server, tmp_path_factory, refuse_puts=("versioning",)) as proxy:
+        yield proxy
+
+
 @contextlib.contextmanager
 def _rewriting_proxy(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory, *, drop_if_match: bool = False,
                      drop_pinned_etag_under: str | None = None, weaken_etags: bool = False,
-                     refuse: tuple[str, ...] = ()) -> Iterator[S3Server]:
+                     refuse: tuple[str, ...] = (), refuse_puts: tuple[str, ...] = ()) -> Iterator[S3Server]:
     """A proxy on localhost before the session's S3 server that passes each request and answer on as it is, but
     for ``If-Match`` dropped from requests (``drop_if_match``), ``ETag`` dropped from the answers to requests that hold
     ``If-Match`` of a path holding ``drop_pinned_etag_under``, or made weak in every answer (``weaken_etags``), and
-    a GET of a bucket's subresource named in ``refuse`` (``versioning``) answered 403 AccessDenied, as S3 answers
-    credentials without the permission: a :class:`S3Server` for the proxy."""
+    a GET of a bucket's subresource named in ``refuse`` (``versioning``), or a PUT of one named in ``refuse_puts``,
+    answered 403 AccessDenied, as S3 answers credentials without the permission: a :class:`S3Server` for the proxy."""
     import http.client
     from http.server import BaseHTTPRequestHandler
 
@@ -205,7 +213,8 @@ def _rewriting_proxy(s3_server: S3Server, tmp_path_factory: pytest.TempPathFacto
 
         def _forward(self) -> None:
             body = self._body()
-            if self.command == "GET" and set(self.path.partition("?")[2].replace("=", "&").split("&")) & set(refuse):
+            asked = set(self.path.partition("?")[2].replace("=", "&").split("&"))
+            if asked & set({"GET": refuse, "PUT": refuse_puts}.get(self.command, ())):
                 denied = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
                 self.send_response_only(403)
                 self.send_header("Content-Type", "application/xml")

@@ -217,7 +217,9 @@ def test_unknown_and_unsigned_keys_are_refused(aws: IamS3) -> None:
 def test_admin_initialises_the_store_and_nobody_else_can(aws: IamS3, monkeypatch, capsys) -> None:
     uri, roles = aws.store(lock=True)
     bucket = _bucket_of(uri)
-    _denied(init_s3, uri, versioning=True, client=roles["writer"].client())  # it cannot even read the bucket's settings
+    with pytest.raises(StoreError, match=r"GetBucketVersioning was refused with AccessDenied\. Fix: grant "
+                                         r"s3:GetBucketVersioning on arn:aws:s3:::"):
+        init_s3(uri, versioning=True, client=roles["writer"].client())  # it cannot even read the bucket's settings
     for role in ("writer", "auditor"):
         _denied(roles[role].client().put_bucket_versioning, Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
         _denied(roles[role].client().put_object_lock_configuration, Bucket=bucket, ObjectLockConfiguration={

@@ -77,3 +77,23 @@ def test_a_bucket_it_cannot_reach_is_named_with_the_cause(s3_server, s3_fault, m
     assert f"cannot reach bucket 'tdprov-down' in S3 store {down}" in err, err
     assert f": the credentials were refused (InvalidAccessKeyId). Fix: {FIX_CREDENTIALS}" in err, err
     assert "HeadBucket" not in err and "create it" not in err
+
+
+@pytest.mark.parametrize("refusing, request_, templates", [
+    ("s3_refusing_bucket_settings", "GetBucketVersioning", "the auditor's and the admin's templates in docs/iam/ have it"),
+    ("s3_refusing_versioning_change", "PutBucketVersioning", "the admin's template in docs/iam/ has it")])
+def test_a_refused_versioning_read_or_change_names_the_permission(
+        s3_server, monkeypatch, capsys, request, refusing: str, request_: str, templates: str) -> None:
+    """``--versioning`` on credentials S3 refuses the versioning's read or change was told in botocore's words on one
+    line ('An error occurred (AccessDenied) when calling the GetBucketVersioning operation: Access Denied'). The error
+    names the request refused, the permission to grant and where it is, as init's other refused reads do."""
+    bucket = _bucket(s3_server, lock=False)
+    request.getfixturevalue(refusing).point(monkeypatch)
+    assert main(["store", "init", f"s3://{bucket}/prov", "--versioning"]) == 2
+    err = capsys.readouterr().err
+    action = "read the versioning of bucket" if request_.startswith("Get") else "turn on versioning of bucket"
+    assert f"cannot {action} '{bucket}' in S3 store s3://{bucket}/prov" in err, err
+    assert (f": {request_} was refused with AccessDenied. Fix: grant s3:{request_} on arn:aws:s3:::{bucket} to these "
+            f"credentials ({templates})") in err, err
+    assert "An error occurred" not in err, err
+    assert s3_server.client().get_bucket_versioning(Bucket=bucket).get("Status") is None  # nothing changed

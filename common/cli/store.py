@@ -9,9 +9,11 @@ or overwrite an object version before the retention ends.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from prov_common.bundle.transport import ProvenanceTransport
     from prov_common.store.base import Store
     from prov_common.store.identity import StoreIdentity
+    from prov_common.store.s3 import S3Store
 
 
 UNKNOWN = "unknown"  # a bucket setting that could not be read
@@ -94,7 +97,9 @@ def register(subparsers: Any) -> None:
                                 "records are signed for. Exit 1 when a check fails.",
                     example="tdprov store init s3://ml-lineage/prod --versioning --object-lock compliance --retention-days 3650")
     init.add_argument("uri", metavar="PATH|URI", help="a local folder to create (no WORM protection) or s3://bucket/prefix to check")
-    init.add_argument("--versioning", action="store_true", help="turn bucket versioning on")
+    init.add_argument("--versioning", action="store_true",
+                      help="turn bucket versioning on (needs s3:GetBucketVersioning and s3:PutBucketVersioning; a "
+                           "refusal names the request and the permission to grant, exit 2)")
     init.add_argument("--object-lock", choices=LOCK_MODES, default=None, help="set the default retention in this mode")
     init.add_argument("--retention-days", type=int, default=None, help="default retention period in days")
     init.add_argument("--store-id", default=None, metavar="ID", type=_store_id,
@@ -263,10 +268,10 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
         raise store.bucket_refusal(exc) from exc
     # an endpoint that stops answering these: StoreUnavailableError naming the request, as every read of the store
     if versioning:
-        with store.answering("read the versioning of bucket"):
+        with _versioning(store, "read the versioning of bucket"):
             enabled = s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
         if not enabled:
-            with store.answering("turn on versioning of bucket"):
+            with _versioning(store, "turn on versioning of bucket"):
                 s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
             state.changed.append("versioning turned on")
     if lock_mode:
@@ -308,6 +313,25 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
         state.problems.append("no Object Lock default retention: a store admin can delete bundles "
                               "(use --object-lock compliance --retention-days N on a bucket created with Object Lock)")
     return state
+
+
+@contextlib.contextmanager
+def _versioning(store: S3Store, action: str) -> Iterator[None]:
+    """Runs a request about the versioning of ``store``'s bucket (``action``: what it does, as the error says it), as
+    :meth:`~prov_common.store.s3.S3Store.answering` does; S3's refusal is the error naming the request, the permission
+    to grant and the fix (:func:`~prov_common.store.protection.versioning_refused`)."""
+    from botocore.exceptions import ClientError
+
+    from prov_common.store.protection import versioning_refused
+
+    try:
+        with store.answering(action):
+            yield
+    except ClientError as exc:
+        refused = versioning_refused(exc, store.bucket, f"cannot {action} '{store.bucket}' in {store.describe()}")
+        if refused is None:
+            raise
+        raise refused from exc
 
 
 RUNNING_FOR = timedelta(hours=24)  # a run with no terminal event is taken as over this long after its newest event

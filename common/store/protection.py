@@ -8,11 +8,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from prov_common.errors import StoreError
 from prov_common.text import camel_case, counted
 
 NO_LOCK_CODE = "ObjectLockConfigurationNotFoundError"  # the answer of a bucket without Object Lock
-GRANTS = {"GetBucketVersioning": "s3:GetBucketVersioning", "GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration"}
-"""The permission each read needs (the IAM action of GetObjectLockConfiguration is named after the bucket setting)."""
+GRANTS = {"GetBucketVersioning": "s3:GetBucketVersioning", "GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
+          "PutBucketVersioning": "s3:PutBucketVersioning"}
+"""The permission each request needs (the IAM action of GetObjectLockConfiguration is named after the bucket setting)."""
+_ADMINS_ONLY = {"PutBucketVersioning"}  # of those, the ones the writer's and the auditor's templates in docs/iam/ deny
 LOCK_MODES = ("compliance", "governance")  # strongest first: no one can shorten a compliance retention, root included
 YEAR_DAYS = 365  # a retention of N years compared as N * 365 days (S3 counts a year as 365 days)
 
@@ -90,12 +93,32 @@ def protection_refused(exc: Exception, bucket: str) -> tuple[str, str]:
 
     request = getattr(exc, "operation_name", "") or "GetBucketVersioning"
     code = s3_error_code(exc) or type(exc).__name__
-    grant = (f"grant {GRANTS.get(request, request)} on arn:aws:s3:::{bucket} to these credentials (the auditor's and the "
-             "admin's templates in docs/iam/ have it)")
+    grant = _grant(request, bucket)
     fix = refused_fix(exc, grant)
     what = (f"the versioning and Object Lock settings of bucket '{bucket}' could not be read: {request} was "
             f"{'refused' if fix else 'answered'} with {code}")
     return what, fix or f"check that the endpoint answers {request} (S3 does); {grant}"
 
 
-__all__ = ["BucketProtection", "GRANTS", "LOCK_MODES", "protection_refused", "read_protection"]
+def _grant(request: str, bucket: str) -> str:
+    """The fix of S3's refusal of ``request`` (``GetBucketVersioning``...) about ``bucket``: the permission to grant
+    (:data:`GRANTS`) and the templates in docs/iam/ that have it."""
+    held = ("the admin's template in docs/iam/ has it" if request in _ADMINS_ONLY
+            else "the auditor's and the admin's templates in docs/iam/ have it")
+    return f"grant {GRANTS.get(request, request)} on arn:aws:s3:::{bucket} to these credentials ({held})"
+
+
+def versioning_refused(exc: Exception, bucket: str, where: str) -> StoreError | None:
+    """S3's refusal (``exc``) of a read or change of ``bucket``'s versioning, as the error naming the request refused,
+    the permission to grant and the templates that have it (``where``: ``cannot ACTION 'bucket' in STORE``); None for
+    any other error."""
+    from prov_common.store.s3 import refused_fix, s3_error_code
+
+    request = getattr(exc, "operation_name", "") or "GetBucketVersioning"
+    fix = refused_fix(exc, _grant(request, bucket))
+    if fix is None:
+        return None
+    return StoreError(f"{where}: {request} was refused with {s3_error_code(exc)}.", fix=fix)
+
+
+__all__ = ["BucketProtection", "GRANTS", "LOCK_MODES", "protection_refused", "read_protection", "versioning_refused"]
