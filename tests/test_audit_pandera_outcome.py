@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from prov_common.audit import run_audit
-from prov_common.audit.checks import FIX_NO_OUTCOME, FIX_PANDERA_FAULT
+from prov_common.audit.checks import FIX_NO_OUTCOME, FIX_PANDERA_FAULT, FIX_QUALITY
 from prov_common.audit.model import CHECK_QUALITY, NOTE
 from prov_common.cli import main
 from prov_common.config import Settings
@@ -194,3 +194,44 @@ def test_a_pandera_check_whose_passed_is_no_boolean_has_no_known_outcome(
     assert f"/data/text_schema: NO KNOWN OUTCOME ({field.format(json.dumps('false'))}; 0 failures)" in shown, shown
     assert f"/data/failed_schema: FAILED ({field.format('null')}; 0 failures)" in shown, shown
     assert "/data/good_schema: passed (0 failures)" in shown, shown
+
+
+@pytest.mark.parametrize("own", ["false", None, 3])
+def test_a_pandera_result_whose_passed_is_no_boolean_with_a_failed_check_failed(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, own: Any) -> None:
+    """A facet whose own ``passed`` was no boolean (``"false"`` as text, null, 3) had no known outcome even when one of
+    its checks had failed (``passed`` false): the validation failed, and the audit, its report and ``tdprov show`` now
+    say so, naming the facet's field all the same; its PROV states the facet's own outcome as unknown and the check as
+    failed, as before."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    store = open_store(str(tmp_path / "store"))
+    out = _checked("text", True, ("in_range", False), ("not_null", True))
+    out["facets"]["tdprov_pandera"]["passed"] = own
+    writer = seal(store, run_events("validate", [], [out]))
+    reader = seal(store, run_events("train", [dataset("/data/text", digest("text"))], [dataset("/m/1", digest("m1"))],
+                                    start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    fault = f"tdprov_pandera.passed is {json.dumps(own)}, not true or false"
+    result, report = _audit(store, tmp_path / "report")
+    errors = [f for f in result.check(CHECK_QUALITY).findings if f.severity != NOTE]
+    (recorded,) = [f for f in errors if f.run_id == writer]
+    assert recorded.what == (f"run {writer} (tests/validate) recorded a Pandera result of output /data/text version "
+                             f"{digest('text')} (schema /data/text_schema) that failed by its checks, with no outcome of "
+                             f"its own: {fault}; not counted as passed"), recorded.what
+    (used,) = [f for f in errors if f.run_id == reader]
+    assert used.what.endswith(f"used /data/text version {digest('text')}, which failed Pandera schema /data/text_schema: "
+                              "0 failures in in_range[amount]") and used.fix == FIX_QUALITY, used
+    (row,) = report["quality"]
+    assert row["passed"] is False and row["failures"] == ["failed Pandera schema /data/text_schema: 0 failures in in_range[amount]"]
+    (entry,) = report["trainingData"]
+    assert [(q["passed"], q["fault"]) for q in entry["article10"]["qualityChecks"]] == [(False, fault)]
+
+    monkeypatch.setenv("TDPROV_STORE", store.uri)
+    capsys.readouterr()
+    assert main(["show", writer]) == 0
+    shown = capsys.readouterr().out
+    assert f"/data/text_schema: FAILED ({fault}; 0 failures)" in shown, shown
+    assert main(["show", writer, "--json"]) == 0
+    assert [(q["passed"], q["fault"]) for q in json.loads(capsys.readouterr().out)["quality"]] == [(False, fault)]
+    (state,) = fold_runs(run_events("validate", [], [out]))
+    assert sorted((m.name, m.value, m.status) for m in dataset_measurements(state.outputs[0]) if m.source == "pandera") == [
+        ("in_range", False, "fail"), ("not_null", True, "pass"), ("pandera:/data/text_schema", None, "unknown")]

@@ -1913,6 +1913,24 @@ def test_the_pandera_check_of_a_result_whose_passed_is_no_boolean_fails_naming_i
             f'(of {partition!r}: {field} is "false", not true or false)') in partitioned.description, partitioned.description
 
 
+@asset
+def hand_failed_check() -> MaterializeResult:
+    """Sets tdprov's Pandera metadata itself: a result whose passed is text, one of whose checks failed."""
+    return MaterializeResult(metadata={"tdprov/pandera": MetadataValue.json(
+        {"schemaName": "s", "passed": "false", "failureCount": 2,
+         "checks": [{"name": "in_range", "column": "amount", "passed": False, "failureCount": 2}]})})
+
+
+def test_the_pandera_check_of_a_result_whose_passed_is_no_boolean_with_a_failed_check_fails_as_failed(instance) -> None:
+    """A recorded result whose passed was no boolean ("false" as text) had no known outcome even though one of its
+    checks had failed: the check now fails it as a failed validation, naming the check that failed."""
+    assert materialize([hand_failed_check], instance=instance).success
+    result = pandera_check_result(instance, AssetKey("hand_failed_check"), AssetCheckSeverity.ERROR)
+    assert not result.passed and result.description == (
+        "hand_failed_check: the latest materialization failed Pandera schema 's': 2 failure cases [amount: in_range (2)]. "
+        "Fix: materialize it again with data that passes the schema."), result.description
+
+
 HAND_FAILED = {"schemaName": "s", "passed": False, "failureCount": "many",
                "checks": ["not_null", {"name": "in_range", "column": "amount", "passed": "false"}]}
 

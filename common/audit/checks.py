@@ -29,6 +29,7 @@ from prov_common.audit.state import CheckState, OpenLink, TrainingGap
 from prov_common.sources.model import SOURCE_NAMESPACE
 from prov_common.text import counted, first_of
 from prov_common.w3cprov.identity import COMPLETE, VersionKey
+from prov_common.w3cprov.quality import PANDERA_FACET
 
 FIX_ORIGIN = (
     "register the origin with 'tdprov source add <data> --name ... --license ... --issuer ...', or record the run that "
@@ -298,14 +299,15 @@ def _used_fix(d: DatasetUse) -> str:
 
 def _faults(new: Sequence[RunRecord]) -> list[Finding]:
     """A finding for each dataset version a run recorded a Pandera result of with no outcome (its ``passed``, or that of
-    one of its checks, missing or not a boolean; one that failed all the same, with a check of no outcome): naming the
-    run, the dataset, the check and the field, once a run and version."""
+    one of its checks, missing or not a boolean; one that failed all the same: with a check of no outcome, or by a failed
+    check with no outcome of its own): naming the run, the dataset, the check and the field, once a run and version."""
     found: dict[tuple[str, str], Finding] = {}
     for run in new:
         for role, d in [*(("output", d) for d in run.outputs), *(("input", d) for d in run.inputs)]:
             q = d.quality
             if q is not None and q.fault and (run.run_id, f"{d.label}@{d.version}") not in found:
-                lacking = "that failed, with a check of no outcome" if q.passed is False else "with no outcome"
+                lacking = ("with no outcome" if q.passed is not False else "that failed by its checks, with no outcome of its own"
+                           if q.fault.startswith(f"{PANDERA_FACET}.passed ") else "that failed, with a check of no outcome")
                 found[run.run_id, f"{d.label}@{d.version}"] = Finding(
                     CHECK_QUALITY, f"{d.label}@{d.version}",
                     f"run {run.run_id} ({run.job}) recorded a Pandera result of {role} {d.label} version {d.version} "

@@ -84,14 +84,16 @@ def pandera_fault(facet: Any, field: str = PANDERA_FACET) -> str | None:
 
 def pandera_outcome(facet: Any) -> bool | None:
     """The outcome of a recorded Pandera result (see :func:`pandera_faults`): its ``passed`` when that and the ``passed``
-    of each of its checks are booleans; None (no known outcome) when its own ``passed`` is no boolean; when that of a
-    check is none, None unless its own is false or another check failed: False (a known failure stays a failure)."""
-    if not isinstance(facet, dict) or not isinstance(facet.get("passed"), bool):
+    of each of its checks are booleans; where one of them is none (its own, or a check's), False when its own is false
+    or one of its checks failed (a known failure stays a failure: a failed check is a failed validation), else None (no
+    known outcome)."""
+    if not isinstance(facet, dict):
         return None
-    if facet["passed"] is False or not pandera_faults(facet):
+    if isinstance(facet.get("passed"), bool) and (facet["passed"] is False or not pandera_faults(facet)):
         return facet["passed"]
     checks = facet.get("checks")
-    return False if any(isinstance(c, dict) and c.get("passed") is False for c in checks) else None
+    return False if any(isinstance(c, dict) and c.get("passed") is False
+                        for c in (checks if isinstance(checks, list) else ())) else None
 
 
 _STATUSES = frozenset({"pass", "fail", "skip"})
