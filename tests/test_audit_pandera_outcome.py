@@ -235,3 +235,28 @@ def test_a_pandera_result_whose_passed_is_no_boolean_with_a_failed_check_failed(
     (state,) = fold_runs(run_events("validate", [], [out]))
     assert sorted((m.name, m.value, m.status) for m in dataset_measurements(state.outputs[0]) if m.source == "pandera") == [
         ("in_range", False, "fail"), ("not_null", True, "pass"), ("pandera:/data/text_schema", None, "unknown")]
+
+
+def test_a_version_of_no_known_outcome_is_told_apart_from_a_failed_one_in_the_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """report.json's quality rows said ``"passed": false`` of a version whose Pandera result has no known outcome, as of
+    one that failed, and the HTML page counted and listed it among the failed. Its row now says ``"passed": null``,
+    ``qualityUnknownVersions`` counts such versions (``qualityFailedVersions`` still counts every row), and the page
+    shows its result as no known outcome and counts it apart."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    store = open_store(str(tmp_path / "store"))
+    text = dataset("/data/text", digest("text"), passed=True)
+    text["facets"]["tdprov_pandera"]["passed"] = "false"
+    seal(store, run_events("validate", [], [dataset("/data/bad", digest("bad"), passed=False), text,
+                                            dataset("/data/good", digest("good"), passed=True)]))
+    result, report = _audit(store, tmp_path / "report")
+    assert {q["name"]: q["passed"] for q in report["quality"]} == {"/data/bad": False, "/data/text": None}, report["quality"]
+    assert (report["qualityFailedVersions"], report["qualityUnknownVersions"], report["qualityPassedVersions"]) == (2, 1, 1)
+    page = Path(result.report_html).read_text()
+    counts = page[page.index('<p id="quality-counts">'):]
+    assert counts.startswith('<p id="quality-counts">1 validated dataset version passed its Pandera schema; 1 failed and 1 '
+                             'has no known outcome (below).'), counts[:300]
+    table = counts[:counts.index("</table>")]
+    bad, unknown = (next(row for row in table.split("<tr>")[2:] if f"/data/{name}<" in row) for name in ("bad", "text"))
+    assert '<span class="fail">failed</span>' in bad, bad
+    assert '<span class="fail">no known outcome</span>' in unknown and "failed" not in unknown, unknown

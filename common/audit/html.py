@@ -238,18 +238,30 @@ def _quality(report: dict[str, Any]) -> str:
                 'A schema on an asset (<code>provenance_asset(schema=...)</code>) or a task '
                 '(<code>@task.provenance(schema=...)</code>) records one with every version it writes.</p>')
     versions, failed = report["qualityPassedVersions"], report.get("qualityFailedVersions", len(rows))
+    unknown = report.get("qualityUnknownVersions", 0)
     shown = rows[:MAX_FINDINGS_SHOWN]
     listed = ", as in report.json" if len(shown) == len(rows) else f" of the {len(rows):,} report.json lists (<code>quality</code>)"
     below = "" if not rows else " (below)" if len(shown) == failed else \
         f" (the first {len(shown):,} below{listed}; the findings and notes name each)"
+    apart = f" and {unknown:,} {'has' if unknown == 1 else 'have'} no known outcome" if unknown else ""
     passed = (f'<p id="quality-counts">{counted(versions, "validated dataset version")} passed {"its" if versions == 1 else "their"} '
-              f'Pandera schema; {failed:,} failed{below}. Each failed check is counted once.</p>')
+              f'Pandera schema; {failed - unknown:,} failed{apart}{below}. Each failed check is counted once.</p>')
     if not rows:
         return passed
-    return passed + _table(["dataset", "version", "schema", "failures", "failed checks", "used by runs"],
-                           [[_shown(q["dataset"]), f"<code>{_e(q['version'])}</code>", _e(q["schema"]), str(q["failureCount"]),
+    return passed + _table(["dataset", "version", "schema", "result", "failures", "failed checks", "used by runs"],
+                           [[_shown(q["dataset"]), f"<code>{_e(q['version'])}</code>", _e(q["schema"]), _outcome(q),
+                             str(q["failureCount"]),
                              _e([*q["failedChecks"], *(f for f in q["failures"] if not f.startswith("failed Pandera schema"))]),
                              _e(q["usedBy"])] for q in shown], "quality")
+
+
+def _outcome(result: dict[str, Any]) -> str:
+    """A quality result's outcome as the page shows it (``passed`` null: no known outcome, never failed): a row of the
+    report's ``quality`` or one of a training-data record's ``qualityChecks`` (a check's: raised an error)."""
+    return ('<span class="pass">passed</span>' if result["passed"] else
+            '<span class="fail">no known outcome</span>' if result["passed"] is None and result.get("check") is None else
+            '<span class="fail">raised an error</span>' if result.get("status") == "error" else
+            '<span class="fail">failed</span>')
 
 
 _SOURCE_FIELDS = (("digest", "digest"), ("issuer", "issuer"), ("license", "licence"), ("location", "location"),
@@ -292,10 +304,7 @@ def _dataset(entry: dict[str, Any]) -> str:
     quality = _table(["dataset", "version", "schema", "result", "failures", "failed checks"],
                      [[_shown(q["dataset"]), f"<code>{_e(q['version'])}</code>",
                        _e(q["schema"]) if q.get("check") is None else f"check {_e(q['check'])}",
-                       '<span class="pass">passed</span>' if q["passed"] else
-                       '<span class="fail">no known outcome</span>' if q["passed"] is None and q.get("check") is None else
-                       '<span class="fail">raised an error</span>' if q.get("status") == "error" else
-                       '<span class="fail">failed</span>', str(q["failureCount"]),
+                       _outcome(q), str(q["failureCount"]),
                        _e(q["failedChecks"])] for q in a10["qualityChecks"]]) if a10["qualityChecks"] else '<p class="note">None recorded.</p>'
     annex = _fields([
         ("General description of the data set", _e(a4["generalDescription"])), ("Provenance", _e(a4["provenance"])),

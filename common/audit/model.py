@@ -304,6 +304,16 @@ class DatasetUse:
         """Its Pandera schema failed or has no known outcome, or another check failed or raised."""
         return bool(self.quality and not self.quality.passed) or any(c.failed for c in self.checks)
 
+    @property
+    def passed(self) -> bool | None:
+        """Its outcome as reports give it: False when its Pandera schema or another check failed (or raised), None when
+        none did but its Pandera result has no known outcome (or no result is recorded), else True."""
+        if not self.checked:
+            return None
+        if (self.quality is not None and self.quality.passed is False) or any(c.failed for c in self.checks):
+            return False
+        return None if self.failed else True
+
     def failures(self) -> list[str]:
         """What failed on it, as reports say it: ``failed Pandera schema S: 2 failures in C``, ``has no known outcome of
         Pandera schema S (FAULT)``, ``failed check C``, ``check C raised an error``."""
@@ -442,7 +452,7 @@ class QualityRow:
         q = self.dataset.quality
         return {"dataset": self.dataset.label, "namespace": self.dataset.namespace, "name": self.dataset.name,
                 "version": self.dataset.version, "schema": q.schema if q else None,
-                "passed": not self.failed if self.dataset.checked else None, "failureCount": q.failure_count if q else 0,
+                "passed": self.dataset.passed, "failureCount": q.failure_count if q else 0,
                 "failedChecks": list(q.failed_checks) if q else [], "checks": [c.to_dict() for c in self.dataset.checks],
                 "failures": self.dataset.failures(), "recordedBy": self.recorded_by, "usedBy": self.used_by}
 

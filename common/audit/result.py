@@ -176,6 +176,7 @@ class AuditResult:
             "accepted": self.accepted,
             "quality": [r.to_dict() for r in failed[:MAX_QUALITY_ROWS]],
             "qualityFailedVersions": len(failed),
+            "qualityUnknownVersions": sum(1 for r in failed if r.dataset.passed is None),
             "qualityPassedVersions": validated_versions(index) if index is not None else sum(1 for r in self.quality_rows if not r.failed),
             "sources": [s.view() for s in self.sources],
             "trainingData": training or [],
