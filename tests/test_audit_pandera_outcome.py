@@ -260,3 +260,14 @@ def test_a_version_of_no_known_outcome_is_told_apart_from_a_failed_one_in_the_re
     bad, unknown = (next(row for row in table.split("<tr>")[2:] if f"/data/{name}<" in row) for name in ("bad", "text"))
     assert '<span class="fail">failed</span>' in bad, bad
     assert '<span class="fail">no known outcome</span>' in unknown and "failed" not in unknown, unknown
+
+
+def test_show_help_says_when_a_pandera_result_has_no_known_outcome(capsys: pytest.CaptureFixture) -> None:
+    """``tdprov show --help`` said NO KNOWN OUTCOME was shown where the facet's ``passed`` is not true or false, and
+    nothing of a check's ``passed``, nor that a failed check makes it FAILED whatever the facet says; it says each now."""
+    with pytest.raises(SystemExit):
+        main(["show", "--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert ("Pandera quality results with attached failure samples (passed, FAILED, or NO KNOWN OUTCOME where the facet's "
+            "passed, or that of one of its checks, is not true or false, unless it or one of its checks failed: then "
+            "FAILED, naming the field all the same)") in said, said
