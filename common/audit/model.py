@@ -153,6 +153,12 @@ def schema_said(schema: str | None) -> str:
     return schema or "(unnamed)"
 
 
+def no_outcome_said(schema: str | None, fault: str | None, fix: str | None = None) -> str:
+    """How reports say a Pandera result of no known outcome, of a version: ``has no known outcome of Pandera schema S
+    (FAULT)``, with ``fix`` added inside the parentheses (the audit names what would close the gap)."""
+    return f"has no known outcome of Pandera schema {schema_said(schema)} ({fault}{f'; {fix}' if fix else ''})"
+
+
 _RANK = {False: 0, None: 1, True: 2}  # which of two Pandera results of one version a row keeps: the lower
 
 
@@ -172,7 +178,7 @@ class QualityResult:
         """How reports say a result that did not pass, of the version: ``failed Pandera schema S: 2 failures in C`` or
         ``has no known outcome of Pandera schema S (FAULT)``."""
         if self.passed is None:
-            return f"has no known outcome of Pandera schema {schema_said(self.schema)} ({self.fault})"
+            return no_outcome_said(self.schema, self.fault)
         return (f"failed Pandera schema {schema_said(self.schema)}: {counted(self.failure_count, 'failure')} in "
                 f"{', '.join(self.failed_checks) or 'see the samples in the bundle'}")
 

@@ -7,7 +7,7 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import Any
 
 from prov_common.audit.lineage import LineageIndex, version_of
-from prov_common.audit.model import CheckOutcome, DatasetUse, schema_said
+from prov_common.audit.model import CheckOutcome, DatasetUse, no_outcome_said, schema_said
 from prov_common.w3cprov.identity import VersionKey
 
 Results = dict[str, dict[str, Any]]  # :func:`quality_results`
@@ -91,8 +91,7 @@ def failed_validation(result: Mapping[str, Any], fix: str | None = None) -> str:
         said = CheckOutcome(result["check"], result["status"], result.get("severity"), result.get("description")).said(fix)
         return f"{result['dataset']}@{result['version']}{':' if result['status'] == 'error' else ''} {said}"
     if result["passed"] is None:
-        return (f"{result['dataset']}@{result['version']} has no known outcome of Pandera schema {schema_said(result['schema'])} "
-                f"({result.get('fault')}{f'; {fix}' if fix else ''})")
+        return f"{result['dataset']}@{result['version']} {no_outcome_said(result['schema'], result.get('fault'), fix)}"
     n = result["failureCount"]
     return (f"{result['dataset']}@{result['version']} failed Pandera schema {schema_said(result['schema'])} "
             f"({n} failure{'' if n == 1 else 's'}{f'; {fix}' if fix else ''})")
