@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Collection, Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from prov_common.bundle import BundleSummary, recent_bundles
@@ -37,15 +38,19 @@ def register(subparsers: Any) -> None:
                     "(an output recorded without a digest, such as another producer's or a logical Airflow asset's, "
                     "as DATASET alone: it has no version); "
                     "a run's outputs beyond 60 characters are counted (+N more), and --json lists them all. "
+                    "--job lists only the runs of one job, named as the JOB column shows it (NAMESPACE/NAME) or by its name "
+                    "alone (that job in any namespace); --limit then counts its runs. "
                     "The index entries listed are not signed: --verified lists only runs whose bundles verify. "
                     "Only the index is listed: a sealed bundle with no index entry is not ('tdprov store repair "
                     "--dry-run' lists those and 'tdprov audit' names them; 'tdprov verify' fails one only while its "
                     "'indexed' record is there, and lists one whose writer stopped before that record as OK). "
                     "Exit 0, or 1 when a run was left out (a finding, named on stderr): its index entry and bundle cannot be "
-                    "read, or with --verified its bundle does not verify.",
+                    "read, or with --verified its bundle does not verify; 2 when --job names no job of an indexed run.",
         example="tdprov runs --limit 5 --store s3://ml-lineage/prod",
     )
     parser.add_argument("--limit", type=int, default=20, help="show at most this many runs (default 20; 0 for all)")
+    parser.add_argument("--job", default=None, metavar="JOB",
+                        help="list only the runs of this job: NAMESPACE/NAME as the JOB column shows it, or NAME (in any namespace)")
     parser.add_argument("--json", action="store_true", help="print JSON (one array of run summaries)")
     parser.add_argument("--verified", action="store_true",
                         help="list only runs whose bundles verify (signature, digests, index entry; as 'tdprov verify'), "
@@ -60,6 +65,12 @@ def instance_text(summary: BundleSummary) -> str:
     if summary.task_instance:
         return task_instance_text(summary.task_instance)
     return f"mapping key {summary.mapping_key}" if summary.mapping_key is not None else "-"
+
+
+def of_job(summary: BundleSummary, job: str) -> bool:
+    """Whether ``summary`` is a run of the job ``job`` as a user types it: ``NAMESPACE/NAME`` as the JOB column shows
+    it, or its name alone (in any namespace; a name holding '/' is matched whole)."""
+    return job in (summary.job_name, f"{summary.job_namespace}/{summary.job_name}")
 
 
 def output_labels(summaries: Iterable[BundleSummary]) -> DatasetLabels:
@@ -114,8 +125,6 @@ def _verified(store: Any, settings: Settings, listing: Iterator[BundleSummary], 
               left_out: dict[str, str]) -> Iterator[BundleSummary]:
     """The newest ``limit`` runs (0: all) of ``listing`` whose bundles verify, read in batches of what is
     still missing (a run left out makes room for an older one); the runs left out are added to ``left_out``."""
-    from itertools import islice
-
     from prov_common.bundle.trust import bundle_trust
     from prov_common.cli._versions import verified_summaries
 
@@ -147,14 +156,22 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(settings=settings)
     left_out: dict[str, str] = {}
     unlisted: dict[str, str] = {}  # index entries that cannot be read, nor their bundles: named, a finding
-    listing = recent_bundles(store, limit=None if args.verified or not args.limit else args.limit + 1, left_out=unlisted)  # one more: are there more?
+    wanted = args.limit + 1 if args.limit and not args.verified else None  # one more: are there more?
+    listing = recent_bundles(store, limit=wanted if args.job is None else None, left_out=unlisted)
+    if args.job is not None:  # the newest runs of the job, however many runs of other jobs were sealed after them
+        listing = islice((s for s in listing if of_job(s, args.job)), wanted)
     with on_terminal():
         summaries = list(bar(listing if not args.verified else _verified(store, settings, listing, args.limit, left_out),
                              desc="reading the index", unit="run"))
     tell_entries_not_taken(unlisted, {}, args.verb)
+    if args.job is not None and not summaries and not left_out:
+        raise BadInputError(f"no run of job '{args.job}' is indexed in {store.uri}.",
+                            fix=f"list the runs and their jobs with 'tdprov runs --store {store.uri}' and give a job as its JOB "
+                                "column shows it (NAMESPACE/NAME) or by its name alone")
     if args.limit and len(summaries) > args.limit:
         summaries = summaries[: args.limit]
-        print(f"the {counted(args.limit, 'run')} sealed last; there are more: --limit N for more, --limit 0 for all", file=sys.stderr)
+        of = f" of job '{args.job}'" if args.job is not None else ""
+        print(f"the {counted(args.limit, 'run')}{of} sealed last; there are more: --limit N for more, --limit 0 for all", file=sys.stderr)
     if args.json:
         emit_json([s.to_dict() for s in summaries], sort_keys=True)
     elif not summaries:
