@@ -1,22 +1,93 @@
-"""Runs as users type them: ``tdprov runs --job`` lists the runs of one job, by its name or as ``runs`` prints it
-(``NAMESPACE/NAME``)."""
+"""Runs as users type them: a Dagster run id (the parent of the step runs tdprov seals bundles for) given to
+``tdprov show`` names the runs it is the parent of, which ``tdprov runs --parent`` lists; ``tdprov runs --job`` lists
+the runs of one job, by its name or as ``runs`` prints it (``NAMESPACE/NAME``)."""
 from __future__ import annotations
 
 import json
 from datetime import timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from dagster import DagsterInstance, Definitions, asset, define_asset_job
 
+from prov_common.bundle import layout
+from prov_common.bundle.storage import index_keys
+from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.cli import main
 from prov_common.store import open_store
 from prov_common.store.base import Store
+from prov_dagster import ProvenanceIOManager, ProvenanceResource
 from test_audit_support import T0, dataset, digest, run_events, seal
+
+from dagster_support import delivered, instance, store  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
 
 
 def _listed(argv: list[str], capsys: pytest.CaptureFixture) -> list[dict]:
     assert main(argv) == 0, capsys.readouterr().err
     return json.loads(capsys.readouterr().out)
+
+
+@asset
+def raw_rows() -> pd.DataFrame:
+    return pd.DataFrame({"v": [1, 2, 3]})
+
+
+@asset
+def clean_rows(raw_rows: pd.DataFrame) -> pd.DataFrame:
+    return raw_rows[raw_rows.v > 1]
+
+
+def test_a_dagster_run_id_names_the_step_runs_it_is_the_parent_of(
+        store: Path, instance: DagsterInstance, capsys: pytest.CaptureFixture) -> None:
+    defs = Definitions(assets=[raw_rows, clean_rows], jobs=[define_asset_job("rows", selection=["raw_rows", "clean_rows"])],
+                       resources={"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()})
+    result = defs.resolve_job_def("rows").execute_in_process(instance=instance)
+    assert result.success
+    delivered(store)
+    steps = _listed(["runs", "--json", "--store", str(store)], capsys)
+    assert sorted(s["job"]["name"] for s in steps) == ["clean_rows", "raw_rows"], steps
+    children = sorted(s["runId"] for s in steps)
+    assert all(s["parentRunId"] == result.run_id for s in steps), steps
+    listed = _listed(["runs", "--parent", result.run_id, "--json", "--store", str(store)], capsys)
+    assert sorted(s["runId"] for s in listed) == children
+    assert main(["runs", "--parent", result.run_id, "--store", str(store)]) == 0
+    table = capsys.readouterr().out
+    assert all(child in table for child in children), table
+
+    assert main(["show", result.run_id, "--store", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert f"run {result.run_id} has no bundle of its own: it is the parent run of 2 runs" in err, err
+    assert all(child in err for child in children), err
+    assert "'tdprov show RUN_ID'" in err and f"'tdprov runs --parent {result.run_id} --store {store}'" in err, err
+
+    assert main(["runs", "--parent", children[0], "--store", str(store)]) == 2  # a step run is the parent of none
+    assert f"no run with parent run {children[0]} is indexed in {store}" in capsys.readouterr().err
+
+
+def test_an_index_entry_written_before_entries_held_the_parent_still_verifies_and_one_naming_another_does_not(
+        store: Path, instance: DagsterInstance, capsys: pytest.CaptureFixture) -> None:
+    defs = Definitions(assets=[raw_rows], jobs=[define_asset_job("raw", selection=["raw_rows"])],
+                       resources={"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()})
+    result = defs.resolve_job_def("raw").execute_in_process(instance=instance)
+    assert result.success
+    target = open_store(str(store))
+    delivered(target)
+    [key] = list(index_keys(target))
+    entry = loads(target.get(key, layout.SMALL_OBJECT_LIMIT))
+    assert entry.pop("parentRunId") == result.run_id
+    (store / key).write_bytes(canonical_bytes(entry))  # as a tdprov that did not index the parent wrote it
+    run_id = layout.run_id_of_index_key(key)
+    assert main(["verify", run_id, "--store", str(store)]) == 0, capsys.readouterr().err
+    assert main(["runs", "--parent", result.run_id, "--store", str(store)]) == 2  # its entry names no parent
+    assert "names no parent: 'tdprov show RUN_ID' of the run names it" in capsys.readouterr().err
+    assert main(["show", run_id, "--store", str(store)]) == 0
+    assert f"parent run {result.run_id}" in capsys.readouterr().out
+    (store / key).write_bytes(canonical_bytes({**entry, "parentRunId": run_id}))  # a parent its bundle does not name
+    assert main(["verify", run_id, "--store", str(store)]) == 1
+    assert "parentRunId" in capsys.readouterr().out
 
 
 def _seal_job(target: Store, namespace: str, name: str, minutes: int) -> str:

@@ -263,6 +263,7 @@ class BundleSummary:
     store_id: str | None = None  # the store its manifest names (None: sealed before stores had an identity)
     task_instance: Mapping[str, int] | None = field(default=None, hash=False)  # the manifest's (None: no Airflow try, or older)
     mapping_key: str | None = None  # the manifest's (None: no mapped Dagster step, or older)
+    parent_run_id: str | None = None  # the manifest's (None: no parent run, or an entry written before entries held it)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -274,6 +275,8 @@ class BundleSummary:
             out["startedAt"] = self.started_at
         if self.store_id is not None:
             out["storeId"] = self.store_id
+        if self.parent_run_id is not None:
+            out["parentRunId"] = self.parent_run_id
         return out
 
     def to_json(self) -> bytes:
@@ -290,6 +293,7 @@ class BundleSummary:
                 cursor=cursor,
                 started_at=_text_or_none(raw, "startedAt"),
                 store_id=_text_or_none(raw, "storeId"),
+                parent_run_id=_text_or_none(raw, "parentRunId"),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BadInputError(f"index entry {cursor or ''} is not a bundle summary ({exc}).",
@@ -314,6 +318,7 @@ class BundleSummary:
             store_id=manifest.store_id,
             task_instance=manifest.task_instance,
             mapping_key=manifest.mapping_key,
+            parent_run_id=manifest.parent_run_id,
         )
 
     def expected_of(self, manifest: Manifest, manifest_digest: str, key_id: str | None = None) -> "BundleSummary":
@@ -321,8 +326,11 @@ class BundleSummary:
         the bundle's statement verified; None when none did: the entry's is taken): :meth:`of_manifest`, without the
         start when this entry may have been written before entries held it (a missing start is then no alteration). A
         manifest that names its store, an Airflow task instance or a mapping key, was sealed by a tdprov whose entries
-        hold them, so an entry of it without one was altered."""
+        hold them, so an entry of it without one was altered. An entry without the manifest's parent run may have been
+        written before entries held it: it is expected without one (it is then not listed by its parent run)."""
         expected = BundleSummary.of_manifest(manifest, key_id or self.key_id, manifest_digest)
+        if self.parent_run_id is None:
+            expected = replace(expected, parent_run_id=None)
         older = manifest.store_id is None and manifest.task_instance is None and manifest.mapping_key is None  # entries held the start before manifests named their store
         return replace(expected, started_at=None) if self.started_at is None and older else expected
 

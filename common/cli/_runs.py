@@ -4,14 +4,16 @@ A run id that names nothing in the store is bad input (exit 2), never a finding:
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from prov_common.bundle import layout
-from prov_common.bundle.storage import index_keys
+from prov_common.bundle.model import BundleSummary
+from prov_common.bundle.storage import index_keys, recent_bundles
 from prov_common.errors import BadInputError
 from prov_common.store.base import Store
 from prov_common.store.errors import NotAFolderError
+from prov_common.text import counted, first_of
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,25 @@ def resolve_runs(store: Store, typed: Sequence[str], *, staged: bool = False) ->
 def resolve_run_id(store: Store, typed: str) -> str:
     """:func:`resolve_run_ids` of one run id."""
     return resolve_run_ids(store, [typed])[0]
+
+
+def child_runs(store: Store, parent_run_id: str, left_out: dict[str, str] | None = None) -> Iterator[BundleSummary]:
+    """The indexed runs whose parent run is ``parent_run_id`` (the ``parent`` run facet of their events, such as a
+    Dagster step's run names its Dagster run), newest sealed first, from the index entries alone (no bundle is read).
+    An entry written before entries held the parent run names none. ``left_out``: as :func:`~prov_common.bundle.recent_bundles`."""
+    return (s for s in recent_bundles(store, left_out=left_out) if s.parent_run_id == parent_run_id)
+
+
+def parent_run_error(store: Store, typed: str, missing: BadInputError) -> BadInputError:
+    """What to say of ``typed``, a run id that names no bundle (``missing``: that error): where it is the parent run of
+    indexed runs (a Dagster run, whose steps' runs tdprov seals), that, naming them and how to show them; else ``missing``."""
+    children = list(child_runs(store, typed)) if layout.is_run_id(typed) else []
+    if not children:
+        return missing
+    named = [f"{s.run_id} ({s.job_namespace}/{s.job_name})" for s in children]
+    return BadInputError(f"run {typed} has no bundle of its own: it is the parent run of {counted(len(children), 'run')} in "
+                         f"{store.uri}, whose events name it as their parent: {first_of(named, layout.SHOWN_RUNS)}.",
+                         fix=f"show one with 'tdprov show RUN_ID'; 'tdprov runs --parent {typed} --store {store.uri}' lists them")
 
 
 def _staged_runs(store: Store) -> list[str]:

@@ -11,6 +11,7 @@ from prov_common.bundle import BundleSummary, recent_bundles
 from prov_common.bundle.model import task_instance_text
 from prov_common.bundle.naming import dataset_shown
 from prov_common.cli._terminal import one_line
+from prov_common.cli._runs import child_runs
 from prov_common.cli._common import add_store_option, add_verb, no_bundles_text
 from prov_common.cli._output import emit_json
 from prov_common.cli._versions import tell_entries_not_taken
@@ -39,18 +40,22 @@ def register(subparsers: Any) -> None:
                     "as DATASET alone: it has no version); "
                     "a run's outputs beyond 60 characters are counted (+N more), and --json lists them all. "
                     "--job lists only the runs of one job, named as the JOB column shows it (NAMESPACE/NAME) or by its name "
-                    "alone (that job in any namespace); --limit then counts its runs. "
+                    "alone (that job in any namespace); --parent only the runs whose parent run is RUN_ID (the steps of a "
+                    "Dagster run, by the run id its UI shows; the parent facet of their events names it); --limit then "
+                    "counts those runs. "
                     "The index entries listed are not signed: --verified lists only runs whose bundles verify. "
                     "Only the index is listed: a sealed bundle with no index entry is not ('tdprov store repair "
                     "--dry-run' lists those and 'tdprov audit' names them; 'tdprov verify' fails one only while its "
                     "'indexed' record is there, and lists one whose writer stopped before that record as OK). "
                     "Exit 0, or 1 when a run was left out (a finding, named on stderr): its index entry and bundle cannot be "
-                    "read, or with --verified its bundle does not verify; 2 when --job names no job of an indexed run.",
+                    "read, or with --verified its bundle does not verify; 2 when no indexed run is of the --job or --parent given.",
         example="tdprov runs --limit 5 --store s3://ml-lineage/prod",
     )
     parser.add_argument("--limit", type=int, default=20, help="show at most this many runs (default 20; 0 for all)")
     parser.add_argument("--job", default=None, metavar="JOB",
                         help="list only the runs of this job: NAMESPACE/NAME as the JOB column shows it, or NAME (in any namespace)")
+    parser.add_argument("--parent", default=None, metavar="RUN_ID",
+                        help="list only the runs whose parent run is RUN_ID (a Dagster run's steps), in full")
     parser.add_argument("--json", action="store_true", help="print JSON (one array of run summaries)")
     parser.add_argument("--verified", action="store_true",
                         help="list only runs whose bundles verify (signature, digests, index entry; as 'tdprov verify'), "
@@ -157,20 +162,25 @@ def run(args: argparse.Namespace) -> int:
     left_out: dict[str, str] = {}
     unlisted: dict[str, str] = {}  # index entries that cannot be read, nor their bundles: named, a finding
     wanted = args.limit + 1 if args.limit and not args.verified else None  # one more: are there more?
-    listing = recent_bundles(store, limit=wanted if args.job is None else None, left_out=unlisted)
-    if args.job is not None:  # the newest runs of the job, however many runs of other jobs were sealed after them
-        listing = islice((s for s in listing if of_job(s, args.job)), wanted)
+    narrowed = args.job is not None or args.parent is not None
+    listing = (recent_bundles(store, limit=None if narrowed else wanted, left_out=unlisted) if args.parent is None
+               else child_runs(store, args.parent, left_out=unlisted))
+    if narrowed:  # the newest runs asked for, however many other runs were sealed after them
+        listing = islice((s for s in listing if args.job is None or of_job(s, args.job)), wanted)
     with on_terminal():
         summaries = list(bar(listing if not args.verified else _verified(store, settings, listing, args.limit, left_out),
                              desc="reading the index", unit="run"))
     tell_entries_not_taken(unlisted, {}, args.verb)
-    if args.job is not None and not summaries and not left_out:
-        raise BadInputError(f"no run of job '{args.job}' is indexed in {store.uri}.",
-                            fix=f"list the runs and their jobs with 'tdprov runs --store {store.uri}' and give a job as its JOB "
-                                "column shows it (NAMESPACE/NAME) or by its name alone")
+    of = "".join([f" of job '{args.job}'" if args.job is not None else "",
+                  f" with parent run {args.parent}" if args.parent is not None else ""])
+    if narrowed and not summaries and not left_out:
+        raise BadInputError(f"no run{of} is indexed in {store.uri}.", fix="; ".join([
+            f"list the runs and their jobs with 'tdprov runs --store {store.uri}'",
+            *(["give a job as its JOB column shows it (NAMESPACE/NAME) or by its name alone"] if args.job is not None else []),
+            *(["give a parent run by its full id (the index entry of a run sealed by an earlier tdprov names no parent: "
+               "'tdprov show RUN_ID' of the run names it)"] if args.parent is not None else [])]))
     if args.limit and len(summaries) > args.limit:
         summaries = summaries[: args.limit]
-        of = f" of job '{args.job}'" if args.job is not None else ""
         print(f"the {counted(args.limit, 'run')}{of} sealed last; there are more: --limit N for more, --limit 0 for all", file=sys.stderr)
     if args.json:
         emit_json([s.to_dict() for s in summaries], sort_keys=True)

@@ -17,10 +17,10 @@ from prov_common.bundle.verify import ATTACHMENT_CHUNK, CheckedBundle, verify_an
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
-from prov_common.cli._runs import resolve_run_id
+from prov_common.cli._runs import parent_run_error, resolve_run_id
 from prov_common.cli.verify import describe, missing_error
 from prov_common.config import Settings
-from prov_common.errors import TdprovError
+from prov_common.errors import BadInputError, TdprovError
 from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
@@ -51,7 +51,8 @@ def register(subparsers: Any) -> None:
         "events claim it, marked not verified. "
         "Exit 0 when the bundle verifies, 1 when it is shown with findings, 2 when there is no readable bundle (for a run "
         "with no bundle object, stderr says, as 'tdprov verify RUN_ID' does, whether it was sealed and removed or staged "
-        "and never sealed, and what to do).",
+        "and never sealed, and what to do; for the id of a parent run, such as a Dagster run whose steps' runs are sealed, "
+        "it names those runs, which 'tdprov runs --parent RUN_ID' lists).",
         example="tdprov show 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11",
     )
     parser.add_argument("run_id", metavar="RUN_ID", help="the run: its full id or a unique beginning or ending of at least 8 characters")
@@ -189,7 +190,11 @@ def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    info = gather(store, resolve_run_id(store, args.run_id), settings)
+    try:
+        run_id = resolve_run_id(store, args.run_id)
+    except BadInputError as missing:  # a Dagster run's id, as its UI shows it: the parent of the runs sealed
+        raise parent_run_error(store, args.run_id, missing) from None
+    info = gather(store, run_id, settings)
     report = info.pop("_report")
     names = info.pop("_names")
     unread = info.pop("_unread")
