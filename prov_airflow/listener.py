@@ -207,7 +207,9 @@ class ProvenanceListener:
 
     def _outlets_written(self, info: RunInfo, task: Any, context: Any) -> None:
         """After ``execute``: hash the outlets once (the declared ones and those the task added through an
-        ``AssetAlias``), and put digest and bundle URI in the asset events of those the try wrote."""
+        ``AssetAlias``), and put digest and bundle URI in the asset events of those the try wrote. Beside the
+        OpenLineage provider, the provider's names of the assets added through an alias are noted too
+        (:func:`~prov_airflow.provider_names.note_assets`), as those of the declared ones were at the start."""
         from prov_airflow.links import bundle_of_run
 
         with self._lock:
@@ -217,7 +219,10 @@ class ProvenanceListener:
         outlets = _outlets(task) if outlets is None else outlets  # resolved when the try started, in this process
         aliased = alias_events(context["outlet_events"])
         added = [asset for asset, _ in aliased]
-        named = _named(outlets + added)  # once, for the hashing and for the asset events
+        named = _named(outlets + added)  # once, for the hashing, the provider's names and the asset events
+        if added and naming.provider_feeds_bundles():  # its COMPLETE names them too, as it names an Asset
+            added_ids = {id(asset) for asset in added}
+            note_assets(info.run_id, [n for n in named if id(n.item) in added_ids])
         outputs, not_written = self._written(task, named, started, before)
         with self._lock:
             self._outputs[info.run_id] = (outputs, not_written)

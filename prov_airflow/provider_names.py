@@ -10,7 +10,9 @@ whichever of them named it. Other datasets keep the provider's name.
 The provider names an ``Asset`` by its URI's path with its escapes (``Asset(Path("/d/a b.csv").as_uri())`` is
 ``("file", "/d/a%20b.csv")``), which an OpenLineage ``Dataset`` it passes on as given would name the file
 ``a%20b.csv``: the listener notes, for each try, the provider's name of each ``Asset`` it declares that tdprov names
-otherwise (:func:`note_assets`, before the provider's hooks run), and the try's events are named by that note.
+otherwise (:func:`note_assets`, before the provider's hooks run; an ``Asset`` the task adds through an
+``AssetAlias``, which the provider's COMPLETE names too, after ``execute``), and the try's events are named by that
+note.
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ _NOTED = 1000
 
 def note_assets(run_id: str, items: Iterable[Any]) -> None:
     """Note, for the try ``run_id``, the provider's name of each ``Asset`` among ``items`` (its declared inlets and
-    outlets, :class:`~prov_airflow.capture.Named`) that tdprov names otherwise (``named.key``)."""
+    outlets, or the assets it added through an alias: :class:`~prov_airflow.capture.Named`) that tdprov names
+    otherwise (``named.key``), beside what was noted for it before."""
     from airflow.providers.openlineage.utils.utils import translate_airflow_asset
     from airflow.sdk import Asset
 
@@ -45,7 +48,7 @@ def note_assets(run_id: str, items: Iterable[Any]) -> None:
         if key is not None and key != named.key:
             aliases[key] = named.key
     with _LOCK:
-        keep_newest(_ASSETS, run_id, aliases, _NOTED)
+        keep_newest(_ASSETS, run_id, {**_ASSETS.get(run_id, {}), **aliases}, _NOTED)
 
 
 def noted_assets(run_id: str) -> dict[Key, Key]:

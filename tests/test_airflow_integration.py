@@ -189,21 +189,24 @@ def _attachments_held(store: Path, run_id: str) -> None:
 
 
 def _file_likes_named_once(store: Path, tmp_path: Path, by_job: dict) -> None:
-    """The lineage ``File`` inlets/outlets (by path, by ``file:///`` URI) and the ``file://localhost`` Asset that the
-    provider names otherwise: both tasks end COMPLETE, and each file is one dataset, named as tdprov names it, with
-    its digest, in every event of their bundles."""
+    """The lineage ``File`` inlets/outlets (by path, by ``file:///`` URI), the ``file://localhost`` Asset and the Assets
+    whose URI escapes its path (one declared, one added through an alias) that the provider names otherwise: both tasks
+    end COMPLETE, and each file is one dataset, named as tdprov names it, with its digest, in every event of their
+    bundles."""
     files = [tmp_path / f"{name}.csv" for name in ("raw", "by_path", "by_uri", "on_localhost", "escaped é")]
     expected = {("file", str(f)): hash_path(f).digest for f in files}
+    aliased = tmp_path / "aliased é.csv"
+    written = {**expected, ("file", str(aliased)): hash_path(aliased).digest}
     write, double = by_job["tdprov_with_ol_provider.write"], by_job["tdprov_with_ol_provider.double"]
     assert (write.state, double.state) == ("COMPLETE", "COMPLETE")
-    assert {(o.namespace, o.name): o.version for o in write.outputs} == expected
-    assert len(write.outputs) == len(expected)
+    assert {(o.namespace, o.name): o.version for o in write.outputs} == written
+    assert len(write.outputs) == len(written)
     assert {(i.namespace, i.name): i.version for i in double.inputs} == expected and len(double.inputs) == len(expected)
     for summary in (write, double):
         files = read_bundle(open_store(str(store)), summary.run_id).files
         named = {(d["namespace"], d["name"]) for e in parse_events_jsonl(files["events.jsonl"])
                  for d in e.get("inputs", []) + e.get("outputs", [])}
-        assert named <= set(expected) | {("file", str(tmp_path / "doubled.parquet"))}, named
+        assert named <= set(written) | {("file", str(tmp_path / "doubled.parquet"))}, named
         assert not [p for p in files if p.startswith("refused/")]
 
 

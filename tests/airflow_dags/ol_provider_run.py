@@ -13,7 +13,7 @@ import pandas as pd
 import pendulum
 from airflow.providers.common.compat.lineage.entities import File
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, Asset
+from airflow.sdk import DAG, Asset, AssetAlias
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
@@ -33,17 +33,20 @@ def main(out: Path) -> int:
     # (Path.as_uri(): "by uri é.csv" as "by%20uri%20%C3%A9.csv", which the provider keeps in its name)
     file_likes = [File(url=str(out / "by_path.csv")), File(url=(out / "by_uri.csv").as_uri()),
                   Asset(f"file://localhost{out / 'on_localhost.csv'}"), Asset((out / "escaped é.csv").as_uri())]
+    # an Asset whose URI escapes its path, added at run time through an alias (the provider's COMPLETE names it too)
+    alias = AssetAlias("tdprov_with_ol_provider_alias")
 
-    def write() -> None:
+    def write(outlet_events=None, **_) -> None:
         pd.DataFrame({"x": [1, 2, 3]}).to_csv(raw, index=False)
-        for name in ("by_path", "by_uri", "on_localhost", "escaped é"):
+        for name in ("by_path", "by_uri", "on_localhost", "escaped é", "aliased é"):
             pd.DataFrame({"name": [name]}).to_csv(out / f"{name}.csv", index=False)
+        outlet_events[alias].add(Asset((out / "aliased é.csv").as_uri()))
 
     def double() -> None:
         pd.read_csv(raw).mul(2).to_parquet(doubled, index=False)
 
     with DAG("tdprov_with_ol_provider", start_date=START, schedule=None) as dag:
-        first = PythonOperator(task_id="write", python_callable=write, outlets=[Asset(raw.as_uri()), *file_likes])
+        first = PythonOperator(task_id="write", python_callable=write, outlets=[Asset(raw.as_uri()), *file_likes, alias])
         second = PythonOperator(task_id="double", python_callable=double, inlets=[Asset(raw.as_uri()), *file_likes],
                                 outlets=[Asset(doubled.as_uri())])
         check = PanderaValidationOperator(task_id="check", source=str(raw), schema="airflow_dags.schemas:RAW")
