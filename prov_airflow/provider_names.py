@@ -5,7 +5,8 @@ The provider names a lineage ``File`` by its URL split as an object-store URI: a
 ``("file://", "abs/p")`` and ``file://host/p`` is ``("file://host", "p")``; it keeps the host of an
 ``Asset("file://localhost/p")`` (``("file://localhost", "/p")``). tdprov names each of these as its listener
 does (:func:`~prov_common.lineage.naming.file_dataset`: ``("file", "/abs/p")``), so one file is one dataset
-whichever of them named it. Other datasets keep the provider's name.
+whichever of them named it. It names a ``File("hdfs://nn:8020/p")`` ``("hdfs://nn:8020", "p")``, which tdprov names
+as the OpenLineage naming spec does, ``("hdfs://nn:8020", "/p")``. Other datasets keep the provider's name.
 
 The provider names an ``Asset`` by its URI's path with its escapes (``Asset(Path("/d/a b.csv").as_uri())`` is
 ``("file", "/d/a%20b.csv")``), which an OpenLineage ``Dataset`` it passes on as given would name the file

@@ -253,13 +253,15 @@ def file_dataset(namespace: str, name: str) -> tuple[str, str]:
     """``(namespace, name)`` of a file a producer named ``(namespace, name)``, as tdprov names it: namespace ``""``
     (the official Airflow provider's name for a lineage ``File`` given by path) with the path as the name, and a
     ``file://[host]`` namespace with a name that has lost its leading ``/`` (the provider's ``("file://", "abs/p")``
-    for a ``File`` given by ``file:///abs/p``: the path of the URL, ``%`` escapes and all), as
-    :func:`dataset_from_uri` names that path or URL; any other local file as
-    :func:`~prov_common.file_uri.local_dataset` names it (``("file://localhost", "/p")`` is ``("file", "/p")``).
-    Anything else, or a name that names no file, is returned as given."""
+    for a ``File`` given by ``file:///abs/p``: the path of the URL, ``%`` escapes and all), and so an
+    ``hdfs://host:port`` namespace (the provider's ``("hdfs://nn:8020", "p")`` for a ``File`` given by
+    ``hdfs://nn:8020/p``, where the OpenLineage naming spec writes the path ``/p``), as :func:`dataset_from_uri` names
+    that path or URL; any other local file as :func:`~prov_common.file_uri.local_dataset` names it
+    (``("file://localhost", "/p")`` is ``("file", "/p")``). Anything else, or a name that names no file, is returned
+    as given."""
     if namespace == "":
         uri = name
-    elif namespace.lower().startswith("file://") and not name.startswith("/"):
+    elif namespace.lower().startswith(("file://", "hdfs://")) and not name.startswith("/"):
         uri = f"{namespace}/{name}"
     else:
         return local_dataset(namespace, name)
