@@ -232,3 +232,31 @@ def test_a_local_trust_key_that_cannot_be_read_is_named_with_its_own_fix(tmp_pat
     fix = raised.value.fix or ""
     assert "trusted-keys" not in fix and "TDPROV_TRUSTED_KEYS" not in fix and (source is None or source not in fix), fix
     assert str(bad) in fix, fix
+
+
+@pytest.mark.parametrize("setting", ["TDPROV_RETIRED_KEYS", "TDPROV_AUDITOR_KEYS", "TDPROV_RETIRED_AUDITOR_KEYS"])
+@pytest.mark.parametrize("bad", ["too large", "not PEM", "missing"])
+def test_a_retired_or_auditor_key_file_that_cannot_be_had_names_its_own_setting(tmp_path: Path, setting: str, bad: str) -> None:
+    """A retired or auditor public key file that could not be read, was not a PEM key or did not exist had the fix of
+    the trusted keys (check the path given by --trusted-keys or TDPROV_TRUSTED_KEYS), which did not name it; the error
+    names the file, and the fix the setting that gave it."""
+    from prov_common.signing import auditor_trust_from_settings
+
+    _, team = write_keypair(tmp_path / "team.key")
+    given = tmp_path / "given.pub"
+    if bad == "too large":
+        given.write_bytes(b"x" * (64 * 1024 + 1))
+    elif bad == "not PEM":
+        given.write_bytes(b"not a key\n")
+    entry = f"{given}@5" if "RETIRED" in setting else str(given)
+    settings = Settings.from_env(trusted_keys=[str(team)], **{
+        "TDPROV_RETIRED_KEYS": {"retired_keys": [entry]},
+        "TDPROV_AUDITOR_KEYS": {"auditor_keys": [entry]},
+        "TDPROV_RETIRED_AUDITOR_KEYS": {"auditor_keys": [str(team)], "retired_auditor_keys": [entry]},
+    }[setting])
+    with pytest.raises(BadInputError) as raised:
+        auditor_trust_from_settings(settings) if "AUDITOR" in setting else trust_from_settings(settings)
+    fix = raised.value.fix or ""
+    assert str(given) in raised.value.what and "trusted" not in raised.value.what, raised.value.what
+    assert setting in fix and "TRUSTED_KEYS" not in fix and "--trusted-keys" not in fix, fix
+

@@ -155,15 +155,15 @@ TRUSTED_GIVEN = "--trusted-keys or TDPROV_TRUSTED_KEYS"  # where the CLI's trust
 
 
 def load_public_key(path: str | os.PathLike[str], given: str = TRUSTED_GIVEN, *, fix: str | None = None) -> PublicKey:
-    """Read a public key file (``given``: where its path is set, named in the fix when it cannot be read; ``fix``:
-    that fix in full, for a file no setting names)."""
+    """Read a public key file (``given``: where its path is set, named in the fix when it cannot be read or is not an
+    Ed25519 public key; ``fix``: the fix of a file that cannot be read in full, for a file no setting names)."""
     p = Path(path)
     try:
         data = read_regular(p, limit=KEY_FILE_LIMIT)
     except OSError as exc:
         raise BadInputError(f"public key {p} cannot be read ({exc.strerror or exc}).",
                             fix=fix or f"check the path given by {given}") from exc
-    return PublicKey.from_pem(data, source=str(p))
+    return PublicKey.from_pem(data, source=str(p), given=None if fix else given)
 
 
 def default_key_path(home: Path | None = None) -> Path:
@@ -246,15 +246,17 @@ def own_public_key(settings: Settings | None = None, home: Path | None = None,
 
 
 def _keys_in(entry: str, setting: str = "TDPROV_TRUSTED_KEYS", source: str | None = None) -> list[PublicKey]:
-    """The public keys of ``entry``, a file or a folder of them given by ``setting`` of the CLI, or by ``source``
-    (another configuration, named in the fix when it cannot be read)."""
+    """The public keys of ``entry``, a file or a folder of them given by ``setting`` of the CLI (its trusted keys,
+    retired keys or auditor keys), or by ``source`` (another configuration), named in the fix when it cannot be read."""
     p = Path(entry)
-    given = source or TRUSTED_GIVEN
+    trusted = setting == "TDPROV_TRUSTED_KEYS"
+    given = source or (TRUSTED_GIVEN if trusted else setting)
     if p.is_dir():
         return [load_public_key(f, given) for f in _key_files(p)]
     if not p.exists():
-        where = f"in {source}" if source else f"(--trusted-keys, or {setting} when no option is given)"
-        raise BadInputError(f"trusted key path {p} does not exist.", fix=f"name existing .pub files or folders of them {where}")
+        where = "(--trusted-keys, or TDPROV_TRUSTED_KEYS when no option is given)" if given == TRUSTED_GIVEN else f"in {given}"
+        raise BadInputError(f"{'trusted key' if trusted else setting} path {p} does not exist.",
+                            fix=f"name existing .pub files or folders of them {where}")
     return [load_public_key(p, given)]
 
 

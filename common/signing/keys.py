@@ -61,18 +61,21 @@ class PublicKey:
         return PublicKey.from_pem, (self.to_pem(), self.source)
 
     @classmethod
-    def from_pem(cls, data: bytes, source: str = "") -> "PublicKey":
-        """Parse a PEM ``PUBLIC KEY`` (SubjectPublicKeyInfo); anything but Ed25519 is refused."""
+    def from_pem(cls, data: bytes, source: str = "", given: str | None = None) -> "PublicKey":
+        """Parse a PEM ``PUBLIC KEY`` (SubjectPublicKeyInfo); anything but Ed25519 is refused (``given``: the setting
+        that named the file, named in the fix)."""
         name = source or "public key"
         _one_pem(data, name)
         try:
             key = serialization.load_pem_public_key(data)
         except ValueError as exc:
             raise BadInputError(
-                f"{name} is not a PEM public key ({exc}).", fix="pass the .pub file that 'tdprov keygen' wrote"
+                f"{name} is not a PEM public key ({exc}).",
+                fix=f"name in {given} the .pub file that 'tdprov keygen' wrote" if given else "pass the .pub file that 'tdprov keygen' wrote",
             ) from exc
         if not isinstance(key, Ed25519PublicKey):
-            raise BadInputError(f"{name} is a {type(key).__name__}, not an Ed25519 key.", fix="run 'tdprov keygen'")
+            raise BadInputError(f"{name} is a {type(key).__name__}, not an Ed25519 key.",
+                                fix=f"name in {given} an Ed25519 .pub file that 'tdprov keygen' wrote" if given else "run 'tdprov keygen'")
         return cls(key, source)
 
 
