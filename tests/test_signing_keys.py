@@ -260,3 +260,21 @@ def test_a_retired_or_auditor_key_file_that_cannot_be_had_names_its_own_setting(
     assert str(given) in raised.value.what and "trusted" not in raised.value.what, raised.value.what
     assert setting in fix and "TRUSTED_KEYS" not in fix and "--trusted-keys" not in fix, fix
 
+
+
+def test_a_public_key_file_of_two_keys_named_by_another_setting_names_that_setting(tmp_path: Path) -> None:
+    """A trusted key file of two PEM blocks named by another configuration than the CLI's (Airflow's [tdprov]
+    trusted_keys) had the fix naming the CLI's variables, TDPROV_TRUSTED_KEYS and TDPROV_RETIRED_KEYS, which that
+    configuration overrides: the fix names the setting that gave the file."""
+    _, a_pub = write_keypair(tmp_path / "a.key")
+    _, b_pub = write_keypair(tmp_path / "b.key")
+    both = tmp_path / "both.pub"
+    both.write_bytes(a_pub.read_bytes() + b_pub.read_bytes())
+    settings = Settings.from_env(trusted_keys=[str(both)])
+    with pytest.raises(BadInputError, match=f"{both} holds 2 PEM blocks") as raised:
+        trust_from_settings(settings, source="[tdprov] trusted_keys")
+    assert raised.value.fix == ("put one key per file, and name several public keys one by one or as a folder of them in "
+                                "[tdprov] trusted_keys"), raised.value.fix
+    with pytest.raises(BadInputError, match=f"{both} holds 2 PEM blocks") as raised:
+        trust_from_settings(settings)
+    assert "--trusted-keys or TDPROV_TRUSTED_KEYS" in (raised.value.fix or ""), raised.value.fix

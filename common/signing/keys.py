@@ -16,14 +16,15 @@ KEY_VARIABLE = "TDPROV_SIGNING_KEY"  # the setting a signing key's fix names, wh
 PEM_BEGIN = b"-----BEGIN "
 
 
-def _one_pem(data: bytes, name: str, setting: str | None = None) -> None:
+def _one_pem(data: bytes, name: str, setting: str | None = None, given: str | None = None) -> None:
     """Refuse a key file of more than one PEM block: the loader reads the first key only, and the others would be
     dropped unsaid (a retired or trusted key file of two keys, ``cat a.pub b.pub``, would name one of them).
-    ``setting``: where a signing key is set, named in its fix (a public key's names the trusted keys settings)."""
+    ``setting``: where a signing key is set, named in its fix; ``given``: where a public key file is named (a public
+    key's fix names the trusted keys settings without it)."""
     if (blocks := data.count(PEM_BEGIN)) > 1:
         fix = (f"point {setting} at a file of one private key, as 'tdprov keygen' writes" if setting else
                "put one key per file, and name several public keys one by one or as a folder of them "
-               "(TDPROV_TRUSTED_KEYS, TDPROV_RETIRED_KEYS=FOLDER@SIZE)")
+               + (f"in {given}" if given else "(TDPROV_TRUSTED_KEYS, TDPROV_RETIRED_KEYS=FOLDER@SIZE)"))
         raise BadInputError(f"{name} holds {blocks} PEM blocks where a key file holds one key.", fix=fix)
 
 
@@ -65,7 +66,7 @@ class PublicKey:
         """Parse a PEM ``PUBLIC KEY`` (SubjectPublicKeyInfo); anything but Ed25519 is refused (``given``: the setting
         that named the file, named in the fix)."""
         name = source or "public key"
-        _one_pem(data, name)
+        _one_pem(data, name, given=given)
         try:
             key = serialization.load_pem_public_key(data)
         except ValueError as exc:
