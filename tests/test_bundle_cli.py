@@ -361,6 +361,31 @@ def test_a_key_copied_over_the_signing_key_is_named_at_the_seal_and_by_verify(tm
     assert capsys.readouterr().err.endswith("2 of 3 bundles verified\n")
 
 
+
+def test_audit_names_a_stale_public_key_beside_the_signing_key_as_verify_does(tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov audit' listed the bundles signed by an untrusted key with the fix to trust it, and said nothing of the
+    stale .pub beside a signing key that another key was copied over (the cause 'tdprov verify' names): it says so, in
+    the words of verify's summary."""
+    home, store = Path(os.environ["TDPROV_HOME"]), str(tmp_path / "store")
+    record_runs(store, 1)  # the per-user pair, made on first use
+    key, pub = home / "signing.key", home / "signing.key.pub"
+    team, _ = write_keypair(tmp_path / "team.key")
+    key.write_bytes(team.read_bytes())  # the old .pub stays
+    record_runs(store, 2)
+    stale = (f"2 bundles are signed by an untrusted key: local trust takes your key from {pub}, which is stale if another "
+             f"key was copied over {key} (a seal with it warns); if so, rewrite it: openssl pkey -in {key} -pubout -out {pub}")
+    assert main(["verify", "--store", store]) == 1
+    assert capsys.readouterr().err.endswith(f"; {stale}\n")
+    assert main(["audit", "--read-only", "--store", store, "--report", str(tmp_path / "report")]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    signed = [i for i, line in enumerate(lines) if "which is not trusted here" in line]
+    assert len(signed) == 1 and lines[signed[0]].startswith("2 bundles are signed by key ed25519:"), lines
+    assert lines[signed[0] + 1] == stale, lines
+    assert main(["audit", "--read-only", "--store", store, "--report", str(tmp_path / "report2"), "--quiet"]) == 1
+    assert stale not in capsys.readouterr().out
+
+
 def test_show_reads_each_object_once_and_shows_what_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from counting_store import CountingStore
 
@@ -584,7 +609,7 @@ def test_an_index_entry_whose_name_does_not_parse_is_named_by_the_audit_as_it_is
     planted = f"index/2026/12/06/notastamp-{run_id}.json"
     raw_put(store, planted, open_store(store).get(entry, 1 << 20))
     capsys.readouterr()
-    assert main(["audit", "--store", store, "--report", str(tmp_path / "report")]) == 1
+    assert main(["audit", "--read-only", "--store", store, "--report", str(tmp_path / "report")]) == 1
     out = capsys.readouterr().out
     assert (f"[inventory] error: {planted}: index entry '{planted}' has a name that does not parse as <stamp>-<run id>.json: "
             "tdprov wrote no such entry\n      fix: remove it and find out who wrote it; see 'tdprov verify'") in out, out

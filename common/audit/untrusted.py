@@ -15,15 +15,27 @@ from prov_common.text import counted
 _UNTRUSTED = re.compile(r"signed by untrusted key (.+?), not among the \d+ trusted key")
 
 
-def untrusted_signers(findings: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """Key id -> how many bundles (runs) are signed by it and by no trusted key, from the signature findings
-    (``Finding.view()`` forms, as report.json lists them), the most first."""
+def _untrusted_runs(findings: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
+    """Key id -> the bundles (runs) signed by it and by no trusted key, from the signature findings."""
     runs: dict[str, set[str]] = {}
     for f in findings:
         found = _UNTRUSTED.search(str(f.get("what", ""))) if f.get("check") == CHECK_SIGNATURES else None
         for key in found.group(1).split(", ") if found else ():
             runs.setdefault(key, set()).add(str(f.get("runId") or f.get("object")))
+    return runs
+
+
+def untrusted_signers(findings: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Key id -> how many bundles (runs) are signed by it and by no trusted key, from the signature findings
+    (``Finding.view()`` forms, as report.json lists them), the most first."""
+    runs = _untrusted_runs(findings)
     return {key: len(ids) for key, ids in sorted(runs.items(), key=lambda item: (-len(item[1]), item[0]))}
+
+
+def untrusted_bundles(findings: Iterable[Mapping[str, Any]]) -> int:
+    """How many bundles (runs) are signed by no trusted key but by an untrusted one, from the signature findings (a
+    bundle signed by two such keys counts once)."""
+    return len(set().union(*_untrusted_runs(findings).values()))
 
 
 def untrusted_lines(findings: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -37,4 +49,4 @@ def unverified_source_digests(problems: Iterable[tuple[str, TdprovError]]) -> fr
     return frozenset(parts[1] for key, _ in problems if (parts := source_key_parts(key)) is not None)
 
 
-__all__ = ["unverified_source_digests", "untrusted_lines", "untrusted_signers"]
+__all__ = ["unverified_source_digests", "untrusted_bundles", "untrusted_lines", "untrusted_signers"]

@@ -69,7 +69,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from prov_common.audit import run_audit
     from prov_common.audit.result import scope_note
-    from prov_common.audit.untrusted import untrusted_lines
+    from prov_common.audit.untrusted import untrusted_bundles, untrusted_lines
+    from prov_common.signing.keyfiles import stale_public_note
 
     if args.accept_checkpoint and not (args.reason or "").strip():
         raise BadInputError("--accept-checkpoint needs --reason: the resolution is recorded with it.",
@@ -91,8 +92,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"accepted the store's log as it is, closing {counted(closed, 'finding')}: {result.resolution.get('reason')!r} "
               f"(recorded in {result.resolution.get('key')})")
     if not args.quiet:
-        for line in untrusted_lines(f.view() for f in result.findings):  # one cause of many findings, said first
+        views = [f.view() for f in result.findings]
+        for line in untrusted_lines(views):  # one cause of many findings, said first
             print(line)
+        if stale := stale_public_note(settings, untrusted_bundles(views)):  # and why your own key may be among them
+            print(stale)
         print(scope_note("full" if result.full else "incremental", result.bundles_examined, first=result.first_audit,
                          remembered=result.remembered_records, unlogged=result.remembered is None))
         for check in result.checks:

@@ -20,7 +20,7 @@ from prov_common.cli._output import emit_json_line, tell
 from prov_common.cli._runs import resolve_runs
 from prov_common.config import Settings
 from prov_common.bundle.trust import bundle_trust
-from prov_common.signing.keyfiles import local_public_file, own_key_path, rewrite_public_command
+from prov_common.signing.keyfiles import stale_public_note
 from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.text import counted
@@ -90,18 +90,6 @@ def _no_trust_text(settings: Settings) -> str:
             "TDPROV_TRUSTED_KEYS) hold no .pub or .pem file (name the public key files, or a folder holding them)")
 
 
-def _stale_public_text(settings: Settings, untrusted: int) -> str:
-    """With ``untrusted`` bundles signed by an untrusted key under local trust: that the ``.pub`` beside the signing key,
-    which local trust takes, may be stale (a key copied over the signing key leaves it), and the command that rewrites
-    it. The private key is not read: verification never needs it."""
-    if not untrusted or (pub := local_public_file(settings)) is None:
-        return ""
-    own = own_key_path(settings)
-    return (f"; {counted(untrusted, 'bundle')} {'is' if untrusted == 1 else 'are'} signed by an untrusted key: local trust "
-            f"takes your key from {pub}, which is stale if another key was copied over {own} (a seal with it warns); "
-            f"if so, rewrite it: {rewrite_public_command(own)}")
-
-
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
@@ -122,5 +110,6 @@ def run(args: argparse.Namespace) -> int:
         print(no_bundles_text(store.uri), file=sys.stderr)
     elif not args.json:
         print(f"{len(verification) - failed:,} of {counted(len(verification), 'bundle')} verified"
-              + ("" if len(trust) else _no_trust_text(settings)) + _stale_public_text(settings, untrusted), file=sys.stderr)
+              + ("" if len(trust) else _no_trust_text(settings))
+              + (f"; {stale}" if (stale := stale_public_note(settings, untrusted)) else ""), file=sys.stderr)
     return 1 if failed else 0

@@ -16,6 +16,7 @@ from prov_common.once import Once
 from prov_common.regular_file import read_regular
 from prov_common.signing.keys import KEY_VARIABLE, PublicKey, SigningKey
 from prov_common.signing.trust import TrustStore
+from prov_common.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +231,20 @@ def local_public_file(settings: Settings, home: Path | None = None) -> Path | No
         return None
     pub = public_path_for(own_key_path(settings, home))
     return pub if pub.exists() else None
+
+
+def stale_public_note(settings: Settings, untrusted: int, home: Path | None = None) -> str | None:
+    """With ``untrusted`` bundles signed by an untrusted key under local trust: that the ``.pub`` beside the signing key,
+    which local trust takes, may be stale (a key copied over the signing key leaves it), and the command that rewrites
+    it; None when there is none to blame (no such bundle, trusted keys named, no ``.pub``). The private key is not
+    read: verification never needs it. 'tdprov verify' ends its summary with it, 'tdprov audit' says it after the keys
+    that are not trusted."""
+    if not untrusted or (pub := local_public_file(settings, home)) is None:
+        return None
+    own = own_key_path(settings, home)
+    return (f"{counted(untrusted, 'bundle')} {'is' if untrusted == 1 else 'are'} signed by an untrusted key: local trust "
+            f"takes your key from {pub}, which is stale if another key was copied over {own} (a seal with it warns); "
+            f"if so, rewrite it: {rewrite_public_command(own)}")
 
 
 def own_public_key(settings: Settings | None = None, home: Path | None = None,
