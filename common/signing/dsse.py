@@ -137,13 +137,13 @@ def verify_envelope(envelope: Envelope, trust: TrustStore, name: str = "envelope
         key = trust.get(sig.keyid)
         retired = trust.retired.get(sig.keyid)  # retired wins: a lost key still listed as trusted counts as retired
         if retired is not None and retired.key.verify(sig.sig, message):
-            if trust.retired_count and (at := _at(position)) is not None and at <= retired.cutoff:
+            if _before_cutoff(retired, trust, position) is not None:
                 return retired.key_id
             late.append(retired)
         elif retired is None and key is not None and key.verify(sig.sig, message):
             return key.key_id
         elif (made := _by_retired(sig, message, trust)) is not None:  # its key id changed: judged as the retired key's
-            if trust.retired_count and (at := _at(position)) is not None and at <= made.cutoff:
+            if (at := _before_cutoff(made, trust, position)) is not None:
                 renamed.append((sig.keyid or "<no keyid>", f"retired key {made.key_id} before its cut-off at log size "
                                 f"{made.cutoff} (the log fixed it at log size {at})", made.key_id))
             else:
@@ -199,6 +199,13 @@ def _renamed(sig: Signature, message: bytes, trust: TrustStore, renamed: list[tu
 
 def _at(position: int | Callable[[], int | None] | None) -> int | None:
     return position() if callable(position) else position
+
+
+def _before_cutoff(retired: RetiredKey, trust: TrustStore, position: int | Callable[[], int | None] | None) -> int | None:
+    """The log size by which the log fixed the object when the signature of ``retired`` on it counts (``trust`` lets
+    retired keys count, and the log fixed it by the key's cut-off), else None."""
+    at = _at(position) if trust.retired_count else None
+    return at if at is not None and at <= retired.cutoff else None
 
 
 def _by_retired(sig: Signature, message: bytes, trust: TrustStore) -> RetiredKey | None:
