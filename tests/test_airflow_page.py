@@ -591,8 +591,11 @@ def test_page_tells_the_tab_what_is_wrong_as_a_page_and_a_json_client_as_json(cl
 @pytest.mark.parametrize(("accept", "json"), [
     ("", False), ("*/*", False), ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", False),
     ("application/json", True), ("application/json, text/plain, */*", True), ("text/html;q=0.5, application/json", True),
-    ("application/json;q=0", False)])
+    ("application/json;q=0", False), ("application/json;Q=0", False), ("application/json; Q=0.5, text/html;q=0.4", True),
+    ("text/html;Q=0.1, application/json;Q=0.2", True)])
 def test_page_answers_json_to_a_request_that_prefers_it(accept: str, json: bool) -> None:
+    """A weight's name is case-insensitive (RFC 9110): 'application/json;Q=0' (JSON not acceptable) was taken as JSON
+    of quality 1, and 'Q=' weights were read as 1 whatever they said."""
     from prov_airflow.ui.app import wants_json
 
     assert wants_json(accept) is json

@@ -66,11 +66,12 @@ def _trust(hook: Any, settings: Any) -> Any:
 def wants_json(accept: str) -> bool:
     """Whether a request's ``Accept`` header prefers JSON to HTML: ``application/json`` of a higher quality than
     ``text/html`` (or ``text/*``, ``*/*``), or of the same when it is named and ``text/html`` is not (a script's
-    ``application/json, */*``). The page's errors answer it as JSON, a browser's tab as HTML."""
+    ``application/json, */*``). The page's errors answer it as JSON, a browser's tab as HTML. Media types and
+    parameter names are case-insensitive (RFC 9110): ``application/json;Q=0`` refuses JSON as ``q=0`` does."""
     quality: dict[str, float] = {}
     for part in accept.split(","):
         kind, *params = (p.strip() for p in part.split(";"))
-        q = next((p[2:] for p in params if p.startswith("q=")), "1")
+        q = next((value.strip() for name, _, value in (p.partition("=") for p in params) if name.strip().lower() == "q"), "1")
         try:
             quality[kind.lower()] = float(q)
         except ValueError:
