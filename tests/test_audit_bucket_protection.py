@@ -159,6 +159,28 @@ def test_store_init_prints_settings_it_could_not_read_as_unknown(s3_server, s3_r
                                                          "could not be read"], state.problems
 
 
+def test_store_init_prints_the_versioning_it_read_when_only_the_object_lock_is_refused(
+        s3_server, s3_refusing_object_lock, monkeypatch) -> None:
+    """Credentials with s3:GetBucketVersioning but not s3:GetBucketObjectLockConfiguration: the versioning was read,
+    and yet printed as 'unknown' beside the Object Lock, and the problem said neither could be read. The versioning is
+    printed as read (and a bucket without it is still told so); the Object Lock alone is unknown, with the permission."""
+    s3_server.point(monkeypatch)
+    uri, client = _store(s3_server, lock=True)
+    bucket = uri[5:].split("/")[0]
+    state = init_s3(uri, client=s3_refusing_object_lock.client())
+    assert "versioning:         Enabled" in state.lines() and "object lock:        unknown" in state.lines(), state.lines()
+    assert (state.to_dict()["versioning"], state.to_dict()["objectLock"]) == ("Enabled", None), state.to_dict()
+    (problem,) = state.problems
+    assert problem.startswith(f"the Object Lock settings of bucket '{bucket}' could not be read: GetObjectLockConfiguration "
+                              f"was refused with AccessDenied: grant s3:GetBucketObjectLockConfiguration on arn:aws:s3:::{bucket}"), problem
+
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    suspended = init_s3(uri, client=s3_refusing_object_lock.client())
+    assert "versioning:         Suspended" in suspended.lines(), suspended.lines()
+    assert [p.split(":")[0] for p in suspended.problems] == [f"the Object Lock settings of bucket '{bucket}' could not be read",
+                                                             "versioning is off"], suspended.problems
+
+
 def test_a_bucket_that_stops_answering_is_the_store_unavailable(s3_server, fault_proxy, monkeypatch) -> None:
     """A connection dropped while reading the bucket's settings was a raw botocore traceback: it is the store's
     StoreUnavailableError, as for any other read of the store, naming the bucket and the endpoint to check."""

@@ -37,10 +37,12 @@ UNKNOWN = "unknown"  # a bucket setting that could not be read
 @dataclass
 class BucketState:
     """What ``store init`` found (and set) on a bucket: its ``protection`` as read after any change (None: it could
-    not be read, printed as unknown)."""
+    not be read, printed as unknown), and its ``versioning`` as read (what is printed of it when the Object Lock could not be
+    read)."""
 
     store: str
     protection: BucketProtection | None = None
+    versioning: str | None = None
     conditional_writes: bool | None = None
     store_id: str | None = None  # the store's identity (_tdprov/store.json), created by init when it had none
     changed: list[str] | None = None
@@ -49,16 +51,16 @@ class BucketState:
     def to_dict(self) -> dict[str, Any]:
         """What ``store init --json`` prints: the fields named in camelCase, as in all of tdprov's JSON (the store's id
         ``storeId``, as a local folder's and the identity's own JSON name it), the protection's among them (versioning
-        ``unknown`` and objectLock null when it could not be read)."""
-        found = self.protection.to_dict() if self.protection else {**BucketProtection().to_dict(), "versioning": UNKNOWN,
-                                                                   "objectLock": None}
-        rest = {camel_case(k): v for k, v in asdict(self).items() if k not in ("store", "protection")}
+        ``unknown`` and objectLock null when they could not be read)."""
+        found = self.protection.to_dict() if self.protection else {**BucketProtection().to_dict(),
+                                                                   "versioning": self.versioning or UNKNOWN, "objectLock": None}
+        rest = {camel_case(k): v for k, v in asdict(self).items() if k not in ("store", "protection", "versioning")}
         return {"store": self.store, **found, **rest}
 
     def lines(self) -> list[str]:
         return [
             f"store:              {self.store}",
-            f"versioning:         {self.protection.versioning if self.protection else UNKNOWN}",
+            f"versioning:         {self.protection.versioning if self.protection else self.versioning or UNKNOWN}",
             f"object lock:        {self.protection.lock() if self.protection else UNKNOWN}",
             f"conditional writes: {'honoured (If-None-Match: *)' if self.conditional_writes else 'NOT honoured' if self.conditional_writes is False else 'not checked'}",
             f"store id:           {self.store_id or 'none'}",
@@ -256,7 +258,7 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
     from botocore.exceptions import BotoCoreError, ClientError
 
     from prov_common.store.identity import IDENTITY_KEY, ensure_identity
-    from prov_common.store.protection import protection_refused
+    from prov_common.store.protection import protection_refused, read_versioning
     from prov_common.store.s3 import S3Store
 
     store = S3Store(uri, client=client)
@@ -269,7 +271,7 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
     # an endpoint that stops answering these: StoreUnavailableError naming the request, as every read of the store
     if versioning:
         with _versioning(store, "read the versioning of bucket"):
-            enabled = s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
+            enabled = read_versioning(s3, bucket) == "Enabled"
         if not enabled:
             with _versioning(store, "turn on versioning of bucket"):
                 s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
@@ -287,9 +289,10 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
                 "or enable versioning first where the endpoint allows enabling it later"
             )
     try:
-        state.protection = store.protection()
+        state.versioning = store.versioning()
+        state.protection = store.protection(state.versioning)
     except ClientError as exc:
-        state.problems.append("{}: {}".format(*protection_refused(exc, bucket)))
+        state.problems.append("{}: {}".format(*protection_refused(exc, bucket, versioning_read=state.versioning is not None)))
     try:
         store.check_write_once()
         state.conditional_writes = True
@@ -305,10 +308,10 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
         if recorded:
             state.changed.append(recorded)
     found = state.protection
-    if found is None:  # unknown: named above
-        return state
-    if found.versioning != "Enabled":
+    if state.versioning not in (None, "Enabled"):  # None: unknown, named above
         state.problems.append("versioning is off: a deleted or overwritten object cannot be recovered (use --versioning)")
+    if found is None:  # the Object Lock unknown: named above
+        return state
     if not (found.object_lock and (found.retention_days or found.retention_years)):
         state.problems.append("no Object Lock default retention: a store admin can delete bundles "
                               "(use --object-lock compliance --retention-days N on a bucket created with Object Lock)")

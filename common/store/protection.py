@@ -69,12 +69,19 @@ class BucketProtection:
                    number("retentionDays"), number("retentionYears"))
 
 
-def read_protection(client: Any, bucket: str) -> BucketProtection:
-    """``bucket``'s protection as it is now (two requests). Any error but a bucket without Object Lock is raised as
-    botocore raised it: the caller names the request (``exc.operation_name``) and what to grant (:data:`GRANTS`)."""
+def read_versioning(client: Any, bucket: str) -> str:
+    """``bucket``'s versioning as it is now: ``Enabled``, ``Suspended`` or ``off`` (one request, GetBucketVersioning)."""
+    return client.get_bucket_versioning(Bucket=bucket).get("Status") or "off"
+
+
+def read_protection(client: Any, bucket: str, versioning: str | None = None) -> BucketProtection:
+    """``bucket``'s protection as it is now (two requests; one when ``versioning``, as :func:`read_versioning` read it,
+    is given). Any error but a bucket without Object Lock is raised as botocore raised it: the caller names the request
+    (``exc.operation_name``) and what to grant (:data:`GRANTS`)."""
     from botocore.exceptions import ClientError
 
-    versioning = client.get_bucket_versioning(Bucket=bucket).get("Status") or "off"
+    if versioning is None:
+        versioning = read_versioning(client, bucket)
     try:
         config = client.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
     except ClientError as exc:
@@ -86,16 +93,17 @@ def read_protection(client: Any, bucket: str) -> BucketProtection:
                             retention.get("Days") or None, retention.get("Years") or None)
 
 
-def protection_refused(exc: Exception, bucket: str) -> tuple[str, str]:
+def protection_refused(exc: Exception, bucket: str, *, versioning_read: bool = False) -> tuple[str, str]:
     """What a failed :func:`read_protection` of ``bucket`` (``exc``) leaves unknown, and the fix: the permission to
-    grant for a refusal, else to check the endpoint."""
+    grant for a refusal, else to check the endpoint. ``versioning_read``: the caller read the versioning and keeps it,
+    so only the Object Lock settings are unknown."""
     from prov_common.store.s3 import refused_fix, s3_error_code
 
     request = getattr(exc, "operation_name", "") or "GetBucketVersioning"
     code = s3_error_code(exc) or type(exc).__name__
     grant = _grant(request, bucket)
     fix = refused_fix(exc, grant)
-    what = (f"the versioning and Object Lock settings of bucket '{bucket}' could not be read: {request} was "
+    what = (f"the {'' if versioning_read else 'versioning and '}Object Lock settings of bucket '{bucket}' could not be read: {request} was "
             f"{'refused' if fix else 'answered'} with {code}")
     return what, fix or f"check that the endpoint answers {request} (S3 does); {grant}"
 
@@ -121,4 +129,4 @@ def versioning_refused(exc: Exception, bucket: str, where: str) -> StoreError | 
     return StoreError(f"{where}: {request} was refused with {s3_error_code(exc)}.", fix=fix)
 
 
-__all__ = ["BucketProtection", "GRANTS", "LOCK_MODES", "protection_refused", "read_protection", "versioning_refused"]
+__all__ = ["BucketProtection", "GRANTS", "LOCK_MODES", "protection_refused", "read_protection", "read_versioning", "versioning_refused"]

@@ -500,15 +500,23 @@ class S3Store(BaseStore):
                 fix=FIX_NOT_WRITE_ONCE,
             )
 
-    def protection(self) -> "BucketProtection":
-        """The bucket's versioning and Object Lock default retention (two requests: :func:`read_protection`). An
-        endpoint that does not answer (a network error, or S3's 5xx or throttling past the retries) is
-        :class:`StoreUnavailableError`, as for every read of the store; any other error is raised as botocore raised
-        it, for the caller to name the permission to grant (:func:`protection_refused`)."""
+    def protection(self, versioning: str | None = None) -> "BucketProtection":
+        """The bucket's versioning and Object Lock default retention (two requests: :func:`read_protection`; the
+        Object Lock's alone when ``versioning`` is given, as :meth:`versioning` read it). An endpoint that does not
+        answer (a network error, or S3's 5xx or throttling past the retries) is :class:`StoreUnavailableError`, as for
+        every read of the store; any other error is raised as botocore raised it, for the caller to name the
+        permission to grant (:func:`protection_refused`)."""
         from prov_common.store.protection import read_protection
 
-        with self.answering("read the versioning and Object Lock of bucket"):
-            return read_protection(self.client, self.bucket)
+        with self.answering("read the versioning and Object Lock of bucket" if versioning is None else "read the Object Lock of bucket"):
+            return read_protection(self.client, self.bucket, versioning)
+
+    def versioning(self) -> str:
+        """The bucket's versioning (one request: :func:`read_versioning`), unanswered or refused as :meth:`protection`."""
+        from prov_common.store.protection import read_versioning
+
+        with self.answering("read the versioning of bucket"):
+            return read_versioning(self.client, self.bucket)
 
     @contextlib.contextmanager
     def answering(self, action: str) -> Iterator[None]:
