@@ -88,9 +88,10 @@ def test_page_lists_the_bundles_of_the_dag_run_verified(client, page_run: dict) 
     got = client.get(url)
     assert got.status_code == 200, got.text
     body = got.json()
-    by_job = {b["job"]: b for b in body["bundles"]}
+    by_job = {b["job"]["name"]: b for b in body["bundles"]}
     assert set(by_job) == {DAG_ID, f"{DAG_ID}.build", f"{DAG_ID}.use"} == set(summaries)
-    for job, bundle in by_job.items():
+    for job, bundle in by_job.items():  # the job as 'tdprov runs --json' and 'tdprov show --json' give it: it was the name alone
+        assert bundle["job"] == {"namespace": summaries[job].job_namespace, "name": job} == {"namespace": "default", "name": job}
         assert bundle["runId"] == summaries[job].run_id
         assert bundle["status"] == "verified" and bundle["findings"] == [], bundle["findings"]
         assert bundle["bundle"] == f"{page_run['store']}/bundles/{summaries[job].run_id}/"
@@ -159,7 +160,7 @@ def test_page_shows_a_damaged_bundle_as_failed_and_refuses_strangers(client, pag
         body = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()
     finally:
         events.write_bytes(original)
-    status = {b["job"]: b for b in body["bundles"]}[f"{DAG_ID}.use"]
+    status = {b["job"]["name"]: b for b in body["bundles"]}[f"{DAG_ID}.use"]
     assert status["status"] == "failed" and any("digest mismatch" in f for f in status["findings"])
     assert client.get(f"/tdprov/api/dag-runs/{DAG_ID}/no-such-run").status_code == 404
     assert client.get(f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}", headers={"Authorization": ""}).status_code in (401, 403)
@@ -188,7 +189,7 @@ def test_page_checks_the_index_entry_of_each_bundle_as_verify_does(client, page_
     finding = f"{entry_key}: inconsistent: index entry fields state differ from the bundle's manifest"
     said = capsys.readouterr().out
     assert verified == 1 and said.startswith(f"FAIL  {run_id}") and [x.strip() for x in said.splitlines()[1:]] == [finding], said
-    by_job = {b["job"]: b for b in body["bundles"]}
+    by_job = {b["job"]["name"]: b for b in body["bundles"]}
     assert by_job[f"{DAG_ID}.build"]["status"] == "failed" and by_job[f"{DAG_ID}.build"]["findings"] == [finding]
     assert {by_job[j]["status"] for j in (DAG_ID, f"{DAG_ID}.use")} == {"verified"}
     assert "2 of 3 bundles verified" in html and entry_key in html, html
@@ -239,7 +240,7 @@ def test_page_says_why_a_bundle_is_missing_and_what_to_do(client, page_run: dict
 
     def finding() -> str:
         body = client.get(f"/tdprov/api/dag-runs/{DAG_ID}/{page_run['run_id']}").json()
-        status = {b["job"]: b for b in body["bundles"]}[f"{DAG_ID}.use"]
+        status = {b["job"]["name"]: b for b in body["bundles"]}[f"{DAG_ID}.use"]
         assert status["status"] == "missing"
         [text] = status["findings"]
         html = client.get(f"/tdprov/dag-runs/{DAG_ID}/{page_run['run_id']}").text  # the words as the page shows them
@@ -469,9 +470,9 @@ def test_page_does_not_show_another_dag_runs_task_as_this_task_s_bundle(client, 
     runs = [run_dag(dag, logical_date=START) for dag in (first, second)]
     assert [r.state for r in runs] == ["success", "success"]
     pages = [client.get(f"/tdprov/api/dag-runs/{r.dag_id}/{r.run_id}").json()["bundles"] for r in runs]
-    own = {b["job"]: b for b in pages[0]}["tdprov_clash.daily.load"]
+    own = {b["job"]["name"]: b for b in pages[0]}["tdprov_clash.daily.load"]
     assert own["status"] == "verified" and [o["name"] for o in own["outputs"]] == [str(one)]
-    dag_run, task = ({b["job"]: b for b in pages[1]}[job] for job in ("tdprov_clash", "tdprov_clash.daily.load"))
+    dag_run, task = ({b["job"]["name"]: b for b in pages[1]}[job] for job in ("tdprov_clash", "tdprov_clash.daily.load"))
     assert task["runId"] == own["runId"] and dag_run["status"] == "verified"
     assert (task["status"], task["state"], task["outputs"], task["inputs"]) == ("missing", None, [], []), task
     [finding] = task["findings"]

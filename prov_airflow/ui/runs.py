@@ -51,8 +51,9 @@ class BundleStatus:
         return self.status == "verified"
 
     def to_dict(self) -> dict[str, Any]:
+        """The bundle as the page's JSON gives it, its job as ``tdprov runs --json`` gives it: ``{namespace, name}``."""
         return {
-            "job": self.key.job_name, "runId": self.key.run_id, "taskId": self.key.task_id,
+            "job": {"namespace": self.key.job_namespace, "name": self.key.job_name}, "runId": self.key.run_id, "taskId": self.key.task_id,
             "mapIndex": self.key.map_index, "tryNumber": self.key.try_number, "bundle": self.location,
             "status": self.status, "state": self.state, "findings": list(self.findings),
             "inputs": [d.to_dict() for d in self.inputs], "outputs": [d.to_dict() for d in self.outputs],
