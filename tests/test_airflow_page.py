@@ -675,3 +675,32 @@ def test_menu_page_of_no_dag_run_or_one_says_so() -> None:
     one = " ".join(text(render_index([("sales", "manual__1", "success")])))
     assert "The most recent DAG run you may read; it links to its bundles, verified. DAG DAG run state sales manual__1 success" in one
     assert "The 2 most recent DAG runs you may read" in " ".join(text(render_index([("a", "r1", "success"), ("a", "r2", "")])))
+
+
+def test_page_says_when_its_namespace_names_none_of_the_dag_run_s_bundles(client, page_run: dict,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """With [openlineage] namespace set on the workers but not on the API server (or set otherwise there), the page
+    computes the DAG run's run ids with another namespace than the workers sealed its bundles at (the provider makes run
+    ids from it): every bundle showed as 'not in the store', with the fix to flush the workers' spools alone, and the
+    page did not say that the namespace may be why. It says so, naming the namespace it looked with and the setting
+    to set on the API server; with the namespaces alike (a bundle found) it says nothing of it."""
+    from html import escape
+
+    api, url = (f"/tdprov{at}/dag-runs/{DAG_ID}/{page_run['run_id']}" for at in ("/api", ""))
+    assert client.get(api).json()["warning"] is None
+    assert "class='warning'" not in client.get(url).text
+    with monkeypatch.context() as api_server:  # the API server's namespace, read afresh (the provider caches it outside tests)
+        api_server.setenv("AIRFLOW__OPENLINEAGE__NAMESPACE", "api-server")
+        body = client.get(api).json()
+        html = client.get(url).text
+    assert {b["status"] for b in body["bundles"]} == {"missing"}
+    assert {b["job"]["namespace"] for b in body["bundles"]} == {"api-server"}
+    assert [b["findings"][0].split(":")[0] for b in body["bundles"]] == ["not in the store"] * 3, body["bundles"]
+    warning = body["warning"]
+    assert warning == ("nothing of this DAG run's 3 bundles is in the store at the run ids of job namespace 'api-server', "
+                       "the API server's [openlineage] namespace: the OpenLineage provider makes run ids from the namespace, "
+                       "so workers of another namespace seal their bundles at run ids this page does not look at. Fix: set "
+                       "[openlineage] namespace (AIRFLOW__OPENLINEAGE__NAMESPACE) for the API server as for the workers; if "
+                       "it is, the bundles may wait in the workers' spools ('tdprov flush' on each worker delivers them)"), warning
+    assert f"<p class='warning'>{escape(warning)}</p>" in html, html
+    assert client.get(api).json()["warning"] is None  # the namespace restored

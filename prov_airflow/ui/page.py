@@ -18,6 +18,7 @@ th { background: #f7fafc; } code { font-size: .8rem; }
 .verified { color: #22543d; background: #c6f6d5; } .failed { color: #742a2a; background: #fed7d7; }
 .missing { color: #744210; background: #fefcbf; }
 .error { color: #742a2a; background: #fed7d7; padding: .6rem .8rem; border-radius: .3rem; }
+.warning { color: #744210; background: #fefcbf; padding: .6rem .8rem; border-radius: .3rem; }
 .status { padding: .1rem .4rem; border-radius: .3rem; font-weight: 600; }
 ul { margin: 0; padding-left: 1rem; } .pages a { margin-right: 1rem; }
 """
@@ -105,16 +106,18 @@ def _pages(runs: DagRunBundles) -> str:
 
 
 def render(runs: DagRunBundles) -> str:
-    """The page: one row per bundle (DAG run, then task tries) with status, state, datasets and location, and links to
-    the other pages of a DAG run with more bundles than a page holds."""
+    """The page: one row per bundle (DAG run, then task tries) with status, state, datasets and location, links to
+    the other pages of a DAG run with more bundles than a page holds, and the page's ``warning``, if any."""
     verified = sum(b.verified for b in runs.bundles)
     rows = "".join(_row(b) for b in runs.bundles)
     pages = _pages(runs)
+    warning = f"<p class='warning'>{escape(runs.warning)}</p>" if runs.warning else ""  # the namespace it expects names no bundle
     return (
         f"{_run_page_head(runs.dag_id, runs.run_id)}"
         f"<p class='meta'>{verified:,} of {counted(len(runs.bundles), 'bundle')} verified{_span(runs)} as 'tdprov verify RUN_ID' checks "
         "them (signature, manifest, events, and the index entry 'tdprov runs' lists), "
         f"in store <code>{escape(runs.store)}</code></p>"
+        f"{warning}"
         f"{pages}<table><thead><tr><th style='width:17%'>run</th><th style='width:11%'>verification</th>"
         "<th style='width:11%'>state</th><th>outputs</th><th>inputs</th><th style='width:20%'>bundle</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>{pages}</body></html>"

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prov_common.bundle.model import DatasetRef
+from prov_common.text import counted
 
 from prov_airflow import naming
 
@@ -45,6 +46,8 @@ class BundleStatus:
     outputs: tuple[DatasetRef, ...] = ()
     inputs: tuple[DatasetRef, ...] = ()
     findings: tuple[str, ...] = ()
+    missing: str | None = None
+    """Why the bundle is missing, as :func:`why_missing` tells its kind (``absent``: nothing of its run is in the store)."""
 
     @property
     def verified(self) -> bool:
@@ -72,6 +75,8 @@ class DagRunBundles:
     total: int
     offset: int = 0
     limit: int = PAGE_SIZE
+    warning: str | None = None
+    """What the page says when nothing of its bundles is in the store: the namespace may differ (:func:`namespace_warning`)."""
 
     @property
     def start(self) -> int:
@@ -92,7 +97,8 @@ class DagRunBundles:
     def to_dict(self) -> dict[str, Any]:
         return {"dagId": self.dag_id, "runId": self.run_id, "store": self.store, "total": self.total,
                 "offset": self.offset, "limit": self.limit, "nextOffset": self.next_offset,
-                "previousOffset": self.previous_offset, "bundles": [b.to_dict() for b in self.bundles]}
+                "previousOffset": self.previous_offset, "warning": self.warning,
+                "bundles": [b.to_dict() for b in self.bundles]}
 
 
 def run_keys(dag_id: str, run_id: str, session: Any) -> list[RunKey]:
@@ -137,8 +143,10 @@ def check(store: Any, trust: Any, store_uri: str, key: RunKey, entries_of: Calla
     report, manifest = checked.report, checked.manifest
     location = bundle_location(store_uri, key.run_id)
     if manifest is None and not report.ok:
-        findings = (str(why_missing(store, key.run_id, entries_of)),) if checked_nothing(report, key.run_id) else tuple(str(f) for f in report.findings)
-        return BundleStatus(key, location, "missing", findings=findings)
+        if not checked_nothing(report, key.run_id):
+            return BundleStatus(key, location, "missing", findings=tuple(str(f) for f in report.findings))
+        why = why_missing(store, key.run_id, entries_of)
+        return BundleStatus(key, location, "missing", findings=(str(why),), missing=why.kind)
     if report.ok and manifest is not None and (other := another_runs(manifest, key)) is not None:
         return BundleStatus(key, location, "missing", findings=(other,))
     status = "verified" if report.ok else "failed"
@@ -166,6 +174,20 @@ def another_runs(manifest: Any, key: RunKey) -> str | None:
             f"{staging_prefix(key.run_id)}; 'tdprov audit' names them). Fix: {SHARED_RUN_ID_FIX}")
 
 
+def namespace_warning(bundles: tuple[BundleStatus, ...]) -> str | None:
+    """What the page says when nothing of any of ``bundles`` is in the store (each ``absent``): the provider makes run ids
+    from the job namespace, so workers of another ``[openlineage] namespace`` than the API server's, which the page
+    computes them with, seal every bundle at run ids the page does not look at. None when a bundle is found."""
+    if not bundles or any(b.missing != "absent" for b in bundles):
+        return None
+    namespace = bundles[0].key.job_namespace
+    return (f"nothing of this DAG run's {counted(len(bundles), 'bundle')} is in the store at the run ids of job namespace "
+            f"'{namespace}', the API server's [openlineage] namespace: the OpenLineage provider makes run ids from the "
+            "namespace, so workers of another namespace seal their bundles at run ids this page does not look at. Fix: "
+            "set [openlineage] namespace (AIRFLOW__OPENLINEAGE__NAMESPACE) for the API server as for the workers; if it "
+            "is, the bundles may wait in the workers' spools ('tdprov flush' on each worker delivers them)")
+
+
 def check_page(offset: int, limit: int) -> None:
     """Raise ``ValueError`` naming the bounds unless a page from ``offset`` of ``limit`` bundles is one that may be asked for."""
     if offset < 0 or not 0 < limit <= MAX_PAGE_SIZE:
@@ -190,5 +212,5 @@ def verified_page(dag_id: str, run_id: str, every: list[RunKey], store: Any, tru
     except BadInputError:
         pass  # each bundle that names a store says why (it reads the identity again)
     entries_of = EntriesOfRuns(store, (k.run_id for k in keys))
-    return DagRunBundles(dag_id, run_id, store_uri, tuple(check(store, trust, store_uri, k, entries_of) for k in keys),
-                         len(every), offset, limit)
+    bundles = tuple(check(store, trust, store_uri, k, entries_of) for k in keys)
+    return DagRunBundles(dag_id, run_id, store_uri, bundles, len(every), offset, limit, namespace_warning(bundles))
