@@ -170,7 +170,23 @@ def set_output_data_version(context: OutputContext, asset_key: AssetKey, version
 
 def run_context(context: OutputContext | InputContext) -> tuple[str, str, str, int] | None:
     """(dagster run id, job name, step key, attempt) of the step running the IO manager, ``None`` outside a run."""
-    step_context = _step_context(context)
+    return _attempt_of(_step_context(context))
+
+
+def computing_step() -> tuple[str, str, str, int] | None:
+    """(dagster run id, job name, step key, attempt) of the step whose compute function is running, as
+    :func:`run_context` gives it to that step's IO manager; ``None`` outside one (an asset called directly)."""
+    from dagster import OpExecutionContext
+    from dagster._check import CheckError
+    from dagster._core.errors import DagsterInvariantViolationError
+
+    try:
+        return _attempt_of(OpExecutionContext.get().get_step_execution_context())
+    except (DagsterInvariantViolationError, CheckError):  # no step in scope, or a context built for a direct call
+        return None
+
+
+def _attempt_of(step_context: Any | None) -> tuple[str, str, str, int] | None:
     if step_context is None:
         return None
     return step_context.run_id, step_context.job_name, step_context.step.key, step_context.previous_attempt_count

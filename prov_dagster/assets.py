@@ -13,6 +13,7 @@ from dagster import AssetsDefinition, BetaWarning, DataVersion, MaterializeResul
 
 from prov_common.config import check_flag, flag
 from prov_common.hashing import Granularity
+from prov_dagster import _compat
 from prov_dagster.digests import digest_of
 from prov_dagster.metadata import schema_metadata
 from prov_dagster.policy import (
@@ -192,4 +193,5 @@ def versioned(result: Any, granularity: Granularity = "column") -> Any:
 def _output(df: pd.DataFrame, granularity: Granularity, **kwargs: Any) -> Output:
     with warnings.catch_warnings():  # Output(data_version=...) is marked beta; it is the documented public path
         warnings.simplefilter("ignore", BetaWarning)
-        return Output(df, data_version=DataVersion(digest_of(df, keep=True, granularity=granularity).digest), **kwargs)
+        digest = digest_of(df, keep=True, granularity=granularity, step=_compat.computing_step())
+        return Output(df, data_version=DataVersion(digest.digest), **kwargs)

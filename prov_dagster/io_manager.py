@@ -88,7 +88,8 @@ class ProvenanceIOManager(ConfigurableIOManager, ProvenanceConfig):
         owner = {"namespace": self.namespace_uri(), **place.sidecar}
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tdprov-hash") as pool:
             table = parquet_table(df, place.what)  # a frame Parquet would not give back is refused before any record
-            hashing = pool.submit(_digest_for, df, wants.granularity, table)  # releases the GIL: overlaps what follows
+            hashing = pool.submit(_digest_for, df, wants.granularity, table,  # releases the GIL: overlaps what follows
+                                  _compat.run_context(context))
             step = recorder_for(self).step_for(context)
             step.training = step.training or wants.training
             location = self.data_location()
@@ -364,15 +365,15 @@ def _versions_not_digests(events: RunEvents, step_keys: set[str]) -> list[str]:
     return warnings
 
 
-def _digest_for(df: pd.DataFrame, granularity: str, table: pa.Table) -> TableDigest:
+def _digest_for(df: pd.DataFrame, granularity: str, table: pa.Table, step: Any) -> TableDigest:
     """The asset's digest at ``granularity`` (with row digests at row granularity): the one ``provenance_asset``
-    already took, else hashed now; ``table``: ``df`` as it is written, whose date-time columns are hashed as Arrow
-    made them (not converted twice).
+    already took in this ``step`` (:func:`_compat.run_context`), else hashed now; ``table``: ``df`` as it is written,
+    whose date-time columns are hashed as Arrow made them (not converted twice).
 
     One thread: it runs beside the Parquet write, which keeps a core busy; a second hash thread would
     take that core from the write (measured in benchmarks/results/dagster.md).
     """
-    return digest_of(df, threads=1, arrow=table, granularity="row" if granularity == "row" else "column")
+    return digest_of(df, threads=1, arrow=table, granularity="row" if granularity == "row" else "column", step=step)
 
 
 @dataclass(frozen=True)

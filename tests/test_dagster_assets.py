@@ -319,6 +319,59 @@ def test_a_frame_versioned_at_row_granularity_leaves_no_digest_for_its_next_retu
     assert again[AssetKey("plain_next")].metadata["tdprov/digest"].value == hash_dataframe(kept).digest
 
 
+@pytest.mark.parametrize("elsewhere", ["other_io_manager", "refused"])
+def test_a_digest_kept_for_a_frame_never_written_is_not_taken_by_a_later_step(store: Path, instance, elsewhere: str) -> None:
+    """A provenance_asset keeps the digest of the frame it returns for the IO manager that writes it; when no
+    ProvenanceIOManager hashed that frame (it went to another IO manager, or was refused before its hash was taken),
+    the digest stayed kept, and a later step returning that object, changed in place since, was credited with it:
+    data version and recorded version of rows its file does not hold. A kept digest is now taken only by the step
+    that kept it."""
+    from dagster import mem_io_manager
+    from prov_common.hashing import hash_dataframe
+
+    kept = pd.DataFrame({"x": [1, 2, 3]})
+    if elsewhere == "refused":  # two columns labelled "x": refused before the IO manager hashes it
+        kept = pd.DataFrame([[1, 4], [2, 5], [3, 6]], columns=["x", "x"])
+
+    @provenance_asset(name="first", io_manager_key="memory" if elsewhere == "other_io_manager" else "io_manager")
+    def first() -> pd.DataFrame:
+        return kept
+
+    @asset(name="next")
+    def later() -> pd.DataFrame:
+        return kept
+
+    resources = {"io_manager": ProvenanceIOManager(), "memory": mem_io_manager}
+    done = materialize([first], instance=instance, resources=resources, raise_on_error=False)
+    assert done.success is (elsewhere == "other_io_manager")
+    if elsewhere == "refused":
+        kept.columns = ["x", "y"]
+    kept.loc[0, "x"] = 100
+    again = materializations(materialize([later], instance=instance, resources=resources))
+    new = hash_dataframe(kept).digest
+    assert again[AssetKey("next")].metadata["tdprov/digest"].value == again[AssetKey("next")].tags["dagster/data_version"] == new
+    recorded = {(asset_of(store, o.name), o.version) for s in summaries(store) for o in s.outputs}
+    assert ("next", new) in recorded, recorded
+
+
+def test_the_io_manager_takes_the_digest_its_step_kept(store: Path, instance, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The frame a provenance_asset returns is hashed once: the IO manager of its step takes the digest kept."""
+    import prov_dagster.digests as digests
+
+    hashed: list[int] = []
+    real = digests.hash_dataframe
+    monkeypatch.setattr(digests, "hash_dataframe", lambda df, **kw: hashed.append(id(df)) or real(df, **kw))
+    frame = pd.DataFrame({"x": [1, 2, 3]})
+
+    @provenance_asset(name="once")
+    def once() -> pd.DataFrame:
+        return frame
+
+    mats = materializations(run([once], instance))
+    assert hashed == [id(frame)]
+    assert mats[AssetKey("once")].metadata["tdprov/digest"].value == real(frame).digest
+
+
 def test_tampered_parquet_is_refused_on_load_naming_asset_and_digests(store: Path, instance) -> None:
     mats = materializations(run(pipeline.CHAIN, instance))
     path = Path(str(store) + "-data") / "raw" / "orders.parquet"
