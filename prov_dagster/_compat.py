@@ -368,11 +368,12 @@ def is_materializable(step_context: Any, key: AssetKey) -> bool:
     return graph.get(key).is_materializable if graph.has(key) else True
 
 
-def resource_configs(repository_def: Any) -> list[tuple[type, Mapping[str, Any]]]:
+def resource_configs(repository_def: Any, dagster_run: Any = None) -> list[tuple[type, Mapping[str, Any]]]:
     """The class and the config given in code of each top-level resource of a code location that is a Pythonic
-    (``ConfigurableResource``) one; an ``EnvVar`` field is ``{"env": <name>}``. Empty without a repository."""
+    (``ConfigurableResource``) one, with the fields the run config of ``dagster_run`` gives it at launch
+    (:func:`defined_configs`); an ``EnvVar`` field is ``{"env": <name>}``. Empty without a repository."""
     top_level = getattr(repository_def, "get_top_level_resources", None)
-    return defined_configs(top_level() if top_level is not None else {})
+    return defined_configs(top_level() if top_level is not None else {}, dagster_run)
 
 
 def defined_configs(resources: Mapping[str, Any], dagster_run: Any = None) -> list[tuple[type, Mapping[str, Any]]]:

@@ -221,11 +221,12 @@ def close_failed_run(
     return bundles
 
 
-def configured_namespaces(repository_def: Any) -> set[str]:
+def configured_namespaces(repository_def: Any, dagster_run: Any = None) -> set[str]:
     """The ``dagster://`` namespaces of the ``ProvenanceIOManager``s and ``ProvenanceResource``s of a code location's
-    top-level resources (``Definitions(resources=...)``), as configured in code; one set by an ``EnvVar`` is read from
-    this process's environment (unset: left out)."""
-    return namespaces_in(resource_configs(repository_def))
+    top-level resources (``Definitions(resources=...)``), as configured in code and, for ``dagster_run``, in the run
+    config it was launched with (as its steps had them); one set by an ``EnvVar`` is read from this process's
+    environment (unset: left out)."""
+    return namespaces_in(resource_configs(repository_def, dagster_run))
 
 
 def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResource, *, state: str, sensor_name: str,
@@ -249,7 +250,7 @@ def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResour
     configured_in(resource_configs(repository_def))  # whose keys sign checks in their stores
     try:
         bundles = close_failed_run(instance, dagster_run, provenance, REASONS[state], state=state,
-                                   namespaces=configured_namespaces(repository_def), ready=ready,
+                                   namespaces=configured_namespaces(repository_def, dagster_run), ready=ready,
                                    repository_def=repository_def)
     except _Remembered as skipped:
         _leave(instance, dagster_run, sensor_name, skipped.error, settings.strict,

@@ -116,23 +116,30 @@ def check_events(store: str, ol_run_id: str, ol_validator: Any) -> list[str]:
     return [e["eventType"] for e in events]
 
 
-def _run_killed_in_pair(home: str, crash: str, namespace: str) -> None:
+def _run_killed_in_pair(home: str, crash: str, namespace: str, launched: bool = False) -> None:
     """The body of a killed run's process: raw and pair materialized into the Dagster home ``home``."""
     os.environ.update(TDPROV_TEST_CRASH=crash, TDPROV_TEST_NAMESPACE=namespace)
     steps.NAMESPACE = namespace  # as dagster_steps_defs reads it at its import in a process of its own
     with DagsterInstance.from_config(home) as instance:
-        materialize([steps.raw, steps.pair], instance=instance,
-                    resources={"io_manager": ProvenanceIOManager(namespace=namespace)})
+        if launched:  # the namespace given in the run's config
+            materialize([steps.raw, steps.pair], instance=instance,
+                        resources={"io_manager": ProvenanceIOManager.configure_at_launch()},
+                        run_config={"resources": {"io_manager": {"config": {"namespace": namespace}}}})
+        else:
+            materialize([steps.raw, steps.pair], instance=instance,
+                        resources={"io_manager": ProvenanceIOManager(namespace=namespace)})
 
 
-def killed_run(tmp_path: Path, crash: str, namespace: str = "default") -> str:
-    """The Dagster home of a run of raw and pair, with a ProvenanceIOManager of ``namespace``, whose process was
-    killed in pair (``TDPROV_TEST_CRASH``, see dagster_steps_defs). The process is forked from this one, as
-    store_support forks a killed flusher: it starts with Dagster, pandas and tdprov imported (a new interpreter spent
-    some 2.5 s of CPU importing them) and with no recorder on the test's store, which is new."""
+def killed_run(tmp_path: Path, crash: str, namespace: str = "default", launched: bool = False) -> str:
+    """The Dagster home of a run of raw and pair, with a ProvenanceIOManager of ``namespace`` (``launched``: given at
+    launch, in the run's config), whose process was killed in pair (``TDPROV_TEST_CRASH``, see dagster_steps_defs).
+    The process is forked from this one, as store_support forks a killed flusher: it starts with Dagster, pandas and
+    tdprov imported (a new interpreter spent some 2.5 s of CPU importing them) and with no recorder on the test's
+    store, which is new."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    process = multiprocessing.get_context("fork").Process(target=_run_killed_in_pair, args=(str(home), crash, namespace))
+    process = multiprocessing.get_context("fork").Process(target=_run_killed_in_pair,
+                                                          args=(str(home), crash, namespace, launched))
     process.start()
     process.join(300)
     hung = process.is_alive()
@@ -244,6 +251,31 @@ def test_the_failure_sensor_seals_a_step_killed_after_a_read_in_its_code_locatio
     assert check_events(store, team_a, ol_validator) == ["START", "FAIL"]
     no_unfinished_run(store)
 
+
+def test_the_failure_sensor_seals_a_step_killed_after_a_read_in_the_namespace_its_run_was_launched_with(
+    store: str, tmp_path: Path, ol_validator: Any
+) -> None:
+    """A step killed after it loaded its input through an IO manager configured at launch (run config: namespace
+    team_a) staged only its team_a START: the failure sensor read its code location's namespaces as configured in
+    code (the default), left that run staged and made up a START and a FAIL of its default namespace's job, a run the
+    step never ran as. It reads the run's config as the steps did, and seals the team_a run with what the step read."""
+    team_a_defs = Definitions(resources={"io_manager": ProvenanceIOManager.configure_at_launch(),
+                                         "provenance": ProvenanceResource(store=store)})
+    with DagsterInstance.from_config(killed_run(tmp_path, "kill-at-once", "team_a", launched=True)) as instance:
+        [run] = instance.get_runs()
+        [started] = instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_START)
+        with build_run_status_sensor_context(
+                sensor_name="provenance_failure_sensor", dagster_event=started.dagster_event, dagster_instance=instance,
+                dagster_run=run, resources={"provenance": ProvenanceResource(store=store)},
+                repository_def=team_a_defs.get_repository_def()) as context:
+            provenance_failure_sensor(context)
+    team_a = step_run_id(run.run_id, "pair", namespace="dagster://team_a")
+    found = bundles(store)
+    assert step_run_id(run.run_id, "pair") not in found, sorted(found)
+    pair = found[team_a]
+    assert pair.state == "FAIL" and [asset_of(store, i.name) for i in pair.inputs] == ["raw"] and not pair.outputs
+    assert check_events(store, team_a, ol_validator) == ["START", "FAIL"]
+    no_unfinished_run(store)
 
 def test_close_failed_run_takes_one_namespace_given_as_a_string(store: str, tmp_path: Path, ol_validator: Any) -> None:
     """namespaces="team_a" names one namespace: it was taken as the namespaces t, e, a, m, _ and a (a string is an
