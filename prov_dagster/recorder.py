@@ -767,10 +767,14 @@ class Recorder:
     def wrote(self, dagster_run_id: str, assets: Collection[str]) -> bool:
         """Whether a step run of Dagster run ``dagster_run_id`` this recorder recorded (open or ended) wrote a version
         of one of ``assets`` (asset names)."""
+        return any(o.namespace is None and o.name in assets for _, o in self.written(dagster_run_id))
+
+    def written(self, dagster_run_id: str) -> list[tuple[str, DatasetRecord]]:
+        """(step key, version) of each version the step runs of Dagster run ``dagster_run_id`` this recorder recorded
+        (open or ended) wrote."""
         with self._lock:
-            return any(r.identity.dagster_run_id == dagster_run_id and any(o.namespace is None and o.name in assets
-                                                                           for o in r.outputs)
-                       for r in (*self._steps.values(), *self._ended.values()))
+            runs = [r for r in (*self._steps.values(), *self._ended.values()) if r.identity.dagster_run_id == dagster_run_id]
+        return [(r.identity.step_key, o) for r in runs for o in list(r.outputs)]
 
     def forget(self, run: StepRun) -> None:
         """``run`` ended: the step's next touch starts its next part (remembered for the newest
@@ -1193,6 +1197,14 @@ def asset_recorders(dagster_run_id: str, assets: Collection[str]) -> list[Record
     with _recorders_lock:
         recorders = list(_recorders.values())
     return [r for r in recorders if r.wrote(dagster_run_id, assets)]
+
+
+def written_in_run(dagster_run_id: str) -> list[tuple[str, DatasetRecord]]:
+    """(step key, version) of each version a step of Dagster run ``dagster_run_id`` wrote, as the recorders of this
+    process recorded it (:meth:`Recorder.written`: the steps this process ran)."""
+    with _recorders_lock:
+        recorders = list(_recorders.values())
+    return [written for r in recorders for written in r.written(dagster_run_id)]
 
 
 def recorded_step_keys(dagster_run_id: str) -> set[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Union
@@ -27,7 +27,7 @@ from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import dataset_name, direct_run_id
 from prov_dagster.policy import marks_training
 from prov_dagster.recorded_tables import schema_targets, step_assets
-from prov_dagster.recorder import StepRun, configured, recorder_for, step_namespaces
+from prov_dagster.recorder import StepRun, configured, recorder_for, step_namespaces, written_in_run
 from prov_dagster.snapshots import keep_snapshot, wants_snapshot
 from prov_dagster.sources import declare_source, step_sources
 from prov_dagster.validation import check_output, masked_samples, refuse, warn_written
@@ -123,6 +123,8 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         flagged = {*loaded, *(c for wants in assets.values() for c in wants.masked_columns)}
         step.training = step.training or _marked_training(context)
         step.stage()  # START (or RUNNING) with what the step read
+        if context is not None:
+            _warn_written_in_run(step, written, warn)
         policies: dict[int, tuple[str, str]] = {}  # output index -> the asset validated on it, its policy
         for target, checked in checks:
             record = written[target.index]
@@ -202,6 +204,23 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
             namespace, name = dataset_from_uri(uri)
             return DatasetRecord(name=name, namespace=namespace, digest=digest, uri=uri)
         return DatasetRecord(name=name, digest=digest, uri=uri)
+
+
+def _warn_written_in_run(step: StepRun, written: list[DatasetRecord], warn: Callable[[str], None]) -> None:
+    """Warn of each location among ``written`` that another step of ``step``'s Dagster run wrote too (as this process
+    recorded it, :func:`written_in_run`), naming the steps, the run and the location. Both versions stay recorded, each
+    as its step made it; the earlier is no longer where it was written."""
+    mine = step.identity
+    earlier = [(key, record) for key, record in written_in_run(mine.dagster_run_id) if key != mine.step_key]
+    for record in dict.fromkeys((r.dataset, r.uri) for r in written if r.uri is not None):
+        dataset, uri = record
+        others = {key: found.version_id for key, found in earlier if found.uri is not None and found.dataset == dataset}
+        if others:
+            wrote = ", ".join(f"step {key!r} (version {version})" for key, version in others.items())
+            warn(f"tdprov: step {mine.step_key!r} of Dagster run {mine.dagster_run_id} writes {uri}, which {wrote} of the "
+                 f"same run also wrote: both versions are recorded, each by its step, and the earlier one is no longer at "
+                 f"{uri} (write each step's data to a location of its own, or record with snapshot=True to keep a copy "
+                 "of each version for tdprov checkout)")
 
 
 def _items(datasets: Datasets) -> list[tuple[str | None, Data]]:

@@ -50,3 +50,41 @@ def test_a_name_read_and_written_by_one_call_shows_both_versions(tmp_path: Path)
     complete = next(e for e in events if e["eventType"] == "COMPLETE")
     assert _digest(complete, "inputs") == [("inmemory://", "x", read)]
     assert _digest(complete, "outputs") == [("inmemory://", "x", written)]
+
+
+def test_two_steps_of_one_run_writing_one_path_are_both_recorded_and_named_in_a_warning(tmp_path: Path) -> None:
+    """Two steps of one Dagster run wrote one file through record(): two versions, and nothing said that the version
+    the run's first step made was overwritten within the run. Both are still recorded as they were; the second step's
+    log now names both steps, the run and the file."""
+    import logging
+
+    path = tmp_path / "orders.parquet"
+
+    @asset
+    def first(context, provenance: ProvenanceResource) -> MaterializeResult:  # type: ignore[no-untyped-def]
+        BEFORE.to_parquet(path)
+        return MaterializeResult(metadata=provenance.record(outputs=[str(path)], context=context).metadata)
+
+    @asset(deps=[first])
+    def second(context, provenance: ProvenanceResource) -> MaterializeResult:  # type: ignore[no-untyped-def]
+        AFTER.to_parquet(tmp_path / "next.parquet")
+        (tmp_path / "next.parquet").replace(path)
+        return MaterializeResult(metadata=provenance.record(outputs=[str(path)], context=context).metadata)
+
+    store = tmp_path / "store"
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([first, second], instance=instance, resources={"provenance": ProvenanceResource(store=str(store))})
+        assert result.success
+        said = [(e.step_key, e.user_message) for e in instance.all_logs(result.run_id)
+                if e.level == logging.WARNING and "also wrote" in (e.user_message or "")]
+    delivered(store)
+    assert len(said) == 1, said
+    step, message = said[0]
+    assert step == "second" and "'first'" in message and str(path) in message and result.run_id in message, message
+    opened = open_store(str(store))
+    runs = {s.job_name: s for s in list_bundles(opened)}
+    written = {name: [(o.name, o.version) for o in s.outputs] for name, s in runs.items()}
+    name = str(path)
+    assert [n for n, _ in written["first"]] == [name] and [n for n, _ in written["second"]] == [name]
+    assert written["first"] != written["second"]
+    assert dict(written["first"])[name] in message
