@@ -18,6 +18,7 @@ from prov_common.cli import main
 from prov_common.config import Settings
 from prov_common.signing import Envelope, SigningKey, default_signing_key, sign_envelope
 from prov_common.sources import SourceRecord, register_source
+from prov_common.store import open_store
 from prov_common.store.local import LocalStore
 from prov_common.tlog.log import checkpoint_key
 from prov_common.tlog.model import CHECKPOINT_PAYLOAD_TYPE, Checkpoint
@@ -58,18 +59,65 @@ def test_incremental_audit_reads_grow_with_what_is_new_not_with_the_store(tmp_pa
         seal_chain(store, 0, size)
         assert _audit(store).clean
         seal_chain(store, size, 6)
-        assert _audit(store).clean  # reads the lookup objects the first audit wrote, once each (against the bytes it wrote)
+        assert _audit(store).clean
         seal_chain(store, size + 6, 6)
         store.reads.clear()
         result = _audit(store)
         assert result.clean and result.bundles_examined == 6 and result.summary()["runs"] == size + 12, [f.what for f in result.errors]
         reads[size] = dict(store.reads)
-    # the same objects for 6 new bundles (and the lookups the audit before wrote for its 6) whether the store holds 20 or 120:
-    # nothing old is re-read
+    # the same objects for 6 new bundles whether the store holds 20 or 120: nothing old is re-read (not the lookups the audit
+    # before wrote either, see the test below)
     assert reads[20] == reads[120], reads
     bundle_reads = reads[120]["get bundles"]
     assert bundle_reads <= 6 * 6, reads  # each new bundle's objects, at most
     assert sum(reads[120].values()) <= 6 * 12 + 30, reads
+
+
+class _CountsReads:
+    """Counts the objects read (``get``) from the store it is mixed into, by key."""
+
+    gets: Counter[str]
+
+    def get(self, key: str, limit: int | None = None) -> bytes:
+        self.gets[key] += 1
+        return super().get(key, limit)  # type: ignore[misc]
+
+
+def _counting(uri: str):
+    """The real store at ``uri`` (a local folder, or S3 through moto), counting the objects read from it."""
+    store = type("Counting", (_CountsReads, type(open_store(uri))), {})(uri)
+    store.gets = Counter()
+    return store
+
+
+def test_the_audit_after_a_full_one_reads_no_lookup_it_wrote_and_still_names_one_changed_or_deleted(store_uri: str) -> None:
+    store = _counting(store_uri)
+    register_source(store, SourceRecord(name="raw", digest=digest("raw"), license="CC0-1.0", issuer="tests"), default_signing_key())
+    seal_chain(store, 0, 20)
+    assert _audit(store, full=True).clean
+    written = list(store.list("audit/generated/"))
+    assert len(written) == 20  # one per version the 20 runs generated
+    seal_chain(store, 20, 2)
+    store.gets.clear()
+    result = _audit(store)
+    assert result.clean and result.bundles_examined == 2, [f.what for f in result.errors]
+    # the audit remembered each lookup it wrote as the store lists it: none is read again to be known
+    assert [k for k in store.gets if k in written] == [], sorted(store.gets)
+    # changed or deleted after the full audit that wrote them, before any listing showed them: named, on every audit after
+    before = set(store.list("audit/generated/"))
+    seal_chain(store, 22, 2)
+    assert _audit(store, full=True).clean
+    flipped, deleted = sorted(set(store.list("audit/generated/")) - before)  # the lookups of the two runs it logged
+    flip_byte(store_uri, flipped)
+    raw_delete(store_uri, deleted)
+    seal_chain(store, 24, 2)
+    for _ in range(2):
+        store.gets.clear()
+        result = _audit(store)
+        named = {f.object: f.what for f in result.check(CHECK_INVENTORY).errors}
+        assert named.get(flipped, "").startswith(f"audit object '{flipped}' changed after it was first listed"), named
+        assert named.get(deleted) == f"audit object '{deleted}' is missing: it was deleted", named
+        assert [k for k in store.gets if k in before] == [], sorted(store.gets)
 
 
 def test_incremental_audit_results_equal_a_full_audit(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def test_an_incremental_audit_lists_each_prefix_once(s3_store_uri: str) -> None:
     new leaves listed and read once, not again to prove the log extends the auditor's checkpoint); 61 and 12 now (what
     the audit created, its catalog segment and leaf batch, added to the kept listing: audit/catalog/ and log/leaves/ are
     not listed again); 63 with the bucket's versioning and Object Lock configuration read once each, to compare with what
-    the auditor saw before."""
+    the auditor saw before; then two reads fewer: the lookup objects the audit before wrote are not read again."""
     pipe = Pipeline(s3_store_uri)
     store = open_store(s3_store_uri)
     calls = _counted(store)
@@ -62,7 +62,9 @@ def test_an_incremental_audit_lists_each_prefix_once(s3_store_uri: str) -> None:
         assert result.clean and result.bundles_examined == NEW + 2 * (n == 0), [f.what for f in result.errors]
         counts.append(dict(calls))
     later = counts[1:]
-    assert later[0] == later[1], counts  # the same work for the same news, whatever the store holds
+    # the same work for the same news, whatever the store holds, but one catalog segment and one segment of the auditor's
+    # inventory more (each read until a summary covers it, at most 8 of each)
+    assert later[0] == {**later[1], "GetObject": later[1]["GetObject"] - 2}, counts
     assert later[0]["ListObjectsV2"] <= 12, later[0]
     assert sum(later[0].values()) <= 63, later[0]
     assert later[0]["GetBucketVersioning"] == later[0]["GetObjectLockConfiguration"] == 1, later[0]

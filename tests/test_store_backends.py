@@ -139,3 +139,17 @@ def test_a_get_under_a_limit_reads_the_object_not_a_buffer_of_the_limit(store_ur
     assert store.get("staging/large.json", len(large)) == large
     with pytest.raises(ObjectTooLargeError, match="staging/large.json"):
         store.get("staging/large.json", len(large) - 1)
+
+
+def test_put_listed_gives_the_fingerprint_the_listing_gives_the_object_it_created(store_uri: str) -> None:
+    """What an audit remembers of a lookup object it wrote, unread: the fingerprint the next listing shows while the
+    object holds those bytes; nothing when the call created nothing (the key held the bytes already)."""
+    store = open_store(store_uri)
+    created, listed = store.put_listed("audit/generated/a.json", b'{"a":1}')
+    [info] = store.list_info("audit/generated/", tags_for=lambda key: True)
+    assert created and listed == info.fingerprint and listed.startswith("7:"), (listed, info)
+    assert store.put_listed("audit/generated/a.json", b'{"a":1}') == (False, None)
+    with pytest.raises(ObjectConflictError):
+        store.put_listed("audit/generated/a.json", b'{"a":2}')
+    [again] = store.list_info("audit/generated/", tags_for=lambda key: True)
+    assert again.fingerprint == listed

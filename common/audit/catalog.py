@@ -61,10 +61,13 @@ def written_at(head: StoredCheckpoint) -> dict[str, Any]:
 
 class Written(NamedTuple):
     """A catalog or lookup object an audit wrote, with the SHA-256 of its bytes (for the audit state to vouch for a catalog
-    object, and for the auditor's memory to know a lookup object by when it is first listed)."""
+    object, and for the auditor's memory to know an object by when it is first listed) and, for a lookup object, the
+    fingerprint the store's listing gives it where the store told it when it created it (``listed``: the auditor's memory
+    knows it by that, as listed, and no audit reads it to know it)."""
 
     key: str
     digest: str
+    listed: str | None = None  # the fingerprint the store's listing gives it, where the store told when it created it
 
     @classmethod
     def put(cls, store: Store, key: str, data: bytes) -> Written:

@@ -25,6 +25,7 @@ from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, StoreUnavailableError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, open_envelope, sign_envelope
+from prov_common.store._base import put_listed
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.tlog.log import StoredCheckpoint
@@ -50,7 +51,8 @@ def _content_key(version: str) -> str:
 def write_generated(store: Store, records: Iterable[RunRecord], signer: SigningKey, head: StoredCheckpoint, *,
                     present: set[str] | frozenset[str] = frozenset()) -> list[Written]:
     """Write the object of each version the ``records`` (logged by checkpoint ``head``) generated, skipping keys in
-    ``present``; returns those it created, with the SHA-256 of the bytes written."""
+    ``present``; returns those it created, with the SHA-256 of the bytes written and, where the store tells, the fingerprint
+    its listing gives each (so that the auditor knows it as listed, unread, see :func:`~prov_common.audit.inventory.pin_written`)."""
     todo: dict[str, bytes] = {}
     for r in records:
         for d in r.outputs:
@@ -61,9 +63,10 @@ def write_generated(store: Store, records: Iterable[RunRecord], signer: SigningK
     def put(item: tuple[str, bytes]) -> Written | None:
         data = sign_envelope(item[1], GENERATED_PAYLOAD_TYPE, [signer]).to_json()
         try:
-            return Written(item[0], sha256_digest(data)) if store.put(item[0], data) else None
+            created, listed = put_listed(store, item[0], data)
         except ObjectConflictError:
             return None
+        return Written(item[0], sha256_digest(data), listed) if created else None
 
     with ThreadPoolExecutor(WRITE_THREADS) as pool:
         return [w for w in pool.map(put, todo.items()) if w]

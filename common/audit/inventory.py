@@ -10,7 +10,8 @@ run id indexed twice; an index entry of a run the log does not hold; a checkpoin
 audit state, catalog or lookup object, audit report or record, source record or signed resolution that is missing or
 changed; a new object there that does not verify (forged), a catalog or lookup object that is not of this store's log, or an
 audit's signed record that names another store (another store's, copied in, with its reports); a
-lookup object, resolution, audit record or report this auditor wrote that no longer holds the bytes it wrote when first listed.
+resolution, audit record or report this auditor wrote that no longer holds the bytes it wrote when first listed; a lookup
+object this auditor wrote that changed or is gone since (known by the fingerprint the store gave it when it created it).
 """
 from __future__ import annotations
 
@@ -544,11 +545,13 @@ def _changed(key: str, what: str, was: str, now: str, run_id: str | None) -> Fin
 
 def pin_written(memory: AuditorMemory, listing: Listing, written: Iterable[Written]) -> None:
     """Objects this audit wrote after its ``listing`` (its leaf batches, audit state, catalog and lookup objects,
-    resolutions, and its signed record and reports in the store), remembered by the SHA-256 of the bytes written: the next
-    listing takes one only when it still holds those bytes (see :func:`adopt_new`)."""
+    resolutions, and its signed record and reports in the store), remembered by the fingerprint the store's listing gives
+    the object created where the store told it when it created it (``Written.listed``: a lookup object, known unread as
+    a logged run's objects are, :func:`compare`), else by the SHA-256 of the bytes written: the next listing takes one
+    only when it still holds those bytes (see :func:`adopt_new`)."""
     for w in written:
         if w.key not in listing.tags:
-            memory.tags.setdefault(w.key, WRITTEN + w.digest)
+            memory.tags.setdefault(w.key, w.listed or WRITTEN + w.digest)
 
 
 def adopt_new(memory: AuditorMemory, listing: Listing, store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Binding, *,

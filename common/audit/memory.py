@@ -86,8 +86,9 @@ class KnownCheckpoint:
 @dataclass
 class AuditorMemory:
     """See the module docstring. ``runs``: run id -> logged index key; ``tags``: key -> fingerprint
-    ('' until a listing shows the object; for a lookup object, resolution, audit record or report this auditor wrote, the
-    SHA-256 of the bytes written until then, see ``inventory.WRITTEN``); both are loaded from the pinned ``inventory``
+    ('' until a listing shows the object; for a resolution, audit record or report this auditor wrote, the SHA-256 of the
+    bytes written until then, see ``inventory.WRITTEN``; for a lookup object it wrote, the fingerprint the store gave it
+    when it created it, where the store told); both are loaded from the pinned ``inventory``
     objects (``memory_objects.py``), or from the file itself in the older format (``inline``)."""
 
     store: str

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from prov_common.errors import BadInputError, ObjectConflictError
 from prov_common.store.buffers import Buffer, byte_view, checked_buffer, open_buffer
@@ -18,6 +18,9 @@ from prov_common.store.errors import TOO_LARGE_FIX, ObjectTooLargeError
 from prov_common.store.keys import validate_key, validate_prefix
 from prov_common.store import listing_memo
 from prov_common.store.listing_memo import ListingMemo, no_tags
+
+if TYPE_CHECKING:
+    from prov_common.store.base import Store
 
 CHUNK = 1 << 20
 WRITE_PROBE = "write-probe"  # under each prefix checked by ``check_writable`` (object stores)
@@ -48,6 +51,7 @@ class Source:
     def __init__(self, data: Buffer | None = None, path: Path | None = None) -> None:
         self.data = None if data is None else byte_view(data)
         self.path = path
+        self.created_tag: str | None = None  # set by a backend that created an object of these bytes: the tag its listing gives it
 
     def open(self) -> BinaryIO:
         if self.data is not None:
@@ -117,8 +121,15 @@ class BaseStore(ABC):
     def put(self, key: str, data: Buffer) -> bool:
         """Create ``key`` with ``data`` (a bytearray or memoryview is read in place, not copied); False if it already
         holds these bytes; ObjectConflictError if others."""
-        data = checked_buffer(data, f"data for store key {key!r}", "encode it first")
-        return self._put(validate_key(key), Source(data=data))
+        return self.put_listed(key, data)[0]
+
+    def put_listed(self, key: str, data: Buffer) -> tuple[bool, str | None]:
+        """Like :meth:`put`, with the fingerprint (``size:tag``, :attr:`ObjectInfo.fingerprint`) that this store's listing
+        gives the object this call created, as the backend saw it created (S3: the ETag its PutObject answered; a local
+        folder: the stat of the file it linked in place); None when the call created nothing, or the backend cannot tell."""
+        source = Source(data=checked_buffer(data, f"data for store key {key!r}", "encode it first"))
+        created = self._put(validate_key(key), source)
+        return created, f"{source.size()}:{source.created_tag}" if created and source.created_tag else None
 
     def put_file(self, key: str, path: Path) -> bool:
         """Like :meth:`put`, streaming the bytes of the file at ``path``."""
@@ -295,3 +306,9 @@ def _skipped(opened: contextlib.AbstractContextManager[BinaryIO], start: int) ->
             while start > 0 and (chunk := stream.read(min(start, CHUNK))):
                 start -= len(chunk)
         yield stream
+
+
+def put_listed(store: Store, key: str, data: Buffer) -> tuple[bool, str | None]:
+    """:meth:`BaseStore.put_listed` of ``store``: whether it created ``key``, and the fingerprint its listing gives the object
+    created; a store of another kind creates as its ``put`` does and tells none."""
+    return store.put_listed(key, data) if isinstance(store, BaseStore) else (store.put(key, data), None)

@@ -30,6 +30,23 @@ _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 _LINK_FIX = "find out who put the link there, remove it and restore what it replaced from a backup or replica of the store"
 
 
+def _tag(st: os.stat_result) -> str:
+    """A file's tag as a listing gives it: modification time, inode and change time (which no user can set)."""
+    return f"{st.st_mtime_ns}-{st.st_ino}-{st.st_ctime_ns}"
+
+
+def _created_tag(fd: int, name: str, written: os.stat_result) -> str | None:
+    """The tag (:func:`_tag`) of the file ``name`` in folder ``fd`` that a create just linked there, when it is still the
+    file written (``written``: its stat as its bytes were written: the same inode, size and modification time); None
+    when it is not (replaced or changed meanwhile: the reader of the tag then knows the object otherwise)."""
+    try:
+        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except OSError:
+        return None
+    same = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns) == (written.st_ino, written.st_dev, written.st_size, written.st_mtime_ns)
+    return _tag(st) if same and stat.S_ISREG(st.st_mode) else None
+
+
 def key_name(name: str) -> str:
     """A file name as a key segment: a name that is not valid UTF-8 (which no S3 key and no key tdprov writes can
     be) is listed with its bytes escaped (``\\xff``), so that it reaches findings and reports as text, never
@@ -92,6 +109,7 @@ class LocalStore(BaseStore):
                 out.flush()
                 if self.fsync:
                     os.fsync(out.fileno())
+                written = os.fstat(out.fileno())
             try:
                 os.link(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
             except FileExistsError:
@@ -99,8 +117,11 @@ class LocalStore(BaseStore):
                 if (there := _there(fd, name)) is not None and stat.S_ISDIR(there.st_mode):
                     raise self._shadowed(key) from None
                 return False
+            with contextlib.suppress(OSError):  # now, not only below: it changes the change time, which the tag holds
+                os.unlink(tmp, dir_fd=fd)
             if self.fsync:
                 fsync_dir(".", dir_fd=fd)
+            source.created_tag = _created_tag(fd, name, written)
             return True
         finally:
             with contextlib.suppress(OSError):  # never there (ENOENT) or cannot go (EROFS): the real error stands
@@ -198,8 +219,7 @@ class LocalStore(BaseStore):
                 st = entry.stat(follow_symlinks=False)  # a link's own: a file replaced by a link to a copy is another object
             except FileNotFoundError:
                 continue
-            yield ObjectInfo(key, st.st_size, f"{st.st_mtime_ns}-{st.st_ino}-{st.st_ctime_ns}",  # ctime: no user can set it
-                             datetime.fromtimestamp(st.st_ctime_ns / 1e9, timezone.utc))
+            yield ObjectInfo(key, st.st_size, _tag(st), datetime.fromtimestamp(st.st_ctime_ns / 1e9, timezone.utc))
 
     def _entries(self, prefix: str, start_after: str | None) -> Iterator[tuple[str, os.DirEntry]]:
         """The keys from ``prefix`` on (after ``start_after``) with their entries, in S3's lexicographic order, listed by

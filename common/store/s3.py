@@ -358,10 +358,12 @@ class S3Store(BaseStore):
         for attempt in range(_CONFLICT_RETRIES):
             try:
                 with source.open() as body:
-                    self.client.put_object(
+                    answer = self.client.put_object(
                         Bucket=self.bucket, Key=self.prefix + key, Body=body, IfNoneMatch="*",
                         ContentLength=source.size(),
                     )
+                etag = answer.get("ETag") if isinstance(answer, dict) else None
+                source.created_tag = etag.strip('"') if isinstance(etag, str) and etag.strip('"') and not weak_etag(etag) else None
                 return True
             except Exception as exc:  # noqa: BLE001 - translated below
                 code = s3_error_code(exc)
