@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 import shlex
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 _CONTROLS = [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]  # all but tab and newline
 _BIDI = [0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
@@ -66,6 +67,12 @@ def camel_case(name: str) -> str:
     """A snake_case field name as tdprov's JSON names it (``lock_mode`` -> ``lockMode``)."""
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+def camel_keys(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` with each key named as tdprov's JSON names it (:func:`camel_case`), in their order, values as they
+    are: how a record's view, a finding's and the settings' JSON name what their dataclass fields hold."""
+    return {camel_case(k): v for k, v in fields.items()}
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from prov_common.errors import TdprovError
-from prov_common.text import camel_case, counted
+from prov_common.text import camel_keys, counted
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.identity import VersionKey, dataset_label, distinct_labels, version_key
 from prov_common.w3cprov.ids import names_content
@@ -86,7 +86,7 @@ class Finding:
     def view(self) -> dict[str, Any]:
         """:meth:`to_dict` with its fields named as in the rest of tdprov's JSON (``runId``): a finding as report.json,
         ``tdprov audit --json`` and the Dagster audit's metadata show it. What is kept and signed keeps ``run_id``."""
-        return {camel_case(k): v for k, v in self.to_dict().items()}
+        return camel_keys(self.to_dict())
 
     def report_dict(self) -> dict[str, Any]:
         """:meth:`view` with ``items`` and ``kind``, when it has them: the report's JSON lists all that ``what`` counts,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from prov_common.cli._common import add_store_option, add_verb, check_store_exists
 from prov_common.errors import BadInputError, StoreError
 from prov_common.store.protection import LOCK_MODES, BucketProtection
-from prov_common.text import camel_case, counted
+from prov_common.text import camel_keys, counted
 
 if TYPE_CHECKING:
     from prov_common.bundle.repair import RepairOutcome
@@ -54,7 +54,7 @@ class BucketState:
         ``unknown`` and objectLock null when they could not be read)."""
         found = self.protection.to_dict() if self.protection else {**BucketProtection().to_dict(),
                                                                    "versioning": self.versioning or UNKNOWN, "objectLock": None}
-        rest = {camel_case(k): v for k, v in asdict(self).items() if k not in ("store", "protection", "versioning")}
+        rest = camel_keys({k: v for k, v in asdict(self).items() if k not in ("store", "protection", "versioning")})
         return {"store": self.store, **found, **rest}
 
     def lines(self) -> list[str]:

@@ -14,7 +14,7 @@ from prov_common.sources.merged import SourceVersion, by_version
 from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord, check_name
 from prov_common.store.base import Store
 from prov_common.store.identity import FIX_OTHER_STORE, foreign_store, writer_store_id
-from prov_common.text import camel_case
+from prov_common.text import camel_keys
 from prov_common.w3cprov.identity import iso_z, normal_version
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class StoredSource:
         """The source as ``tdprov source list --json`` and report.json show it: the record's fields named as in the rest
         of tdprov's JSON (``registeredAt``, ``storeId``, ``originGeography``), its ``key`` and its ``signer``. The signed
         record keeps its own names (:meth:`SourceRecord.to_dict`); the names inside ``extra`` are the issuer's."""
-        return {**{camel_case(k): v for k, v in self.record.to_dict().items()}, "key": self.key, "signer": self.signer}
+        return {**camel_keys(self.record.to_dict()), "key": self.key, "signer": self.signer}
 
 
 def absolute_location(location: str) -> str:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from prov_common.errors import StoreError
-from prov_common.text import camel_case, counted
+from prov_common.text import camel_keys, counted
 
 NO_LOCK_CODE = "ObjectLockConfigurationNotFoundError"  # the answer of a bucket without Object Lock
 GRANTS = {"GetBucketVersioning": "s3:GetBucketVersioning", "GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
@@ -56,7 +56,7 @@ class BucketProtection:
 
     def to_dict(self) -> dict[str, Any]:
         """The settings in camelCase, as ``store init --json`` prints them and the auditor's memory keeps them."""
-        return {camel_case(k): v for k, v in asdict(self).items()}
+        return camel_keys(asdict(self))
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "BucketProtection":

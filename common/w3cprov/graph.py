@@ -16,7 +16,7 @@ from prov.constants import PROV, PROV_LABEL, PROV_TYPE
 from prov.identifier import QualifiedName
 from prov.model import ProvDocument, ProvRecord
 
-from prov_common.text import camel_case, shortened
+from prov_common.text import camel_keys, shortened
 from prov_common.w3cprov.events import check_label, whole_count
 from prov_common.w3cprov.identity import (
     COMPLETE,
@@ -136,8 +136,8 @@ class Node:
         picture draws) left out; an opaque version says so (``opaqueVersion: true``), and a version other datasets
         hold the same content as names its digest (``sameContentAs``), under which :func:`content_holders_json` lists
         them all once for every holder (each holder's own list would grow with the square of their number)."""
-        out = {camel_case(k): (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
-               if v not in (None, ()) and k not in _NOT_IN_JSON}
+        out = camel_keys({k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
+                          if v not in (None, ()) and k not in _NOT_IN_JSON})
         if self.also:
             out["sameContentAs"] = normal_version(self.version)
         if self.opaque:
