@@ -239,7 +239,7 @@ def examine_checked(store: Store, summary: BundleSummary, trust: TrustStore, *,
     if not layout.is_run_id(run_id):  # verification named it; there is no bundle to read
         record = record_from_summary(summary, MISSING)
         record.bundle_findings = [bundle_finding(f, run_id) for f in checked.report.findings]
-        return record, LogLeaf(run_id, MISSING, MISSING, summary.cursor or f"{layout.BUNDLES}/{run_id}/"), checked
+        return record, LogLeaf(run_id, MISSING, MISSING, summary.cursor or layout.unchecked_bundle_key(run_id)), checked
     report, derived = checked.report, checked.derived
     findings = [bundle_finding(f, run_id) for f in report.findings]
     findings += [replace(bundle_finding(f, run_id), fix=_NOTED, severity=NOTE) for f in report.notes]

@@ -112,7 +112,7 @@ def prefix_hint(typed: str) -> str:
 
 
 def bundle_prefix(run_id: str) -> str:
-    return f"{BUNDLES}/{check_run_id(run_id)}/"
+    return unchecked_bundle_key(check_run_id(run_id))
 
 
 def bundle_location(store_uri: str, run_id: str) -> str:
@@ -121,7 +121,14 @@ def bundle_location(store_uri: str, run_id: str) -> str:
 
 
 def bundle_key(run_id: str, path: str) -> str:
-    return bundle_prefix(run_id) + path
+    return unchecked_bundle_key(check_run_id(run_id), path)
+
+
+def unchecked_bundle_key(run_id: str, path: str = "") -> str:
+    """``bundles/<run_id>/<path>`` (the bundle's folder without ``path``) for a run id as it was read, unchecked: the
+    key a listing or an unsigned index entry names, which a finding names as it is (:func:`bundle_key` refuses what
+    no run id is)."""
+    return f"{BUNDLES}/{run_id}/{path}"
 
 
 READ_WHOLE = (STATEMENT_FILE, MANIFEST_FILE, PROV_FILE)

@@ -235,7 +235,7 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     report, run_id = checked.report, checked.report.run_id
     if not layout.is_run_id(run_id):  # a key or folder in the store that no bundle of tdprov's has
         if run_id or not index_keys:  # an index key that holds no run id at all names no folder either
-            report.add(f"{layout.BUNDLES}/{run_id}/", "malformed", f"{run_id!r} is not a run id: no bundle of tdprov's is named so")
+            report.add(layout.unchecked_bundle_key(run_id), "malformed", f"{run_id!r} is not a run id: no bundle of tdprov's is named so")
         for key in index_keys or ():
             report.add(key, "malformed", f"the index entry's key names no run ({run_id!r} is not a run id): tdprov wrote no such entry"
                        if layout.index_name_parses(key) else layout.unparsed_index_entry(key))
