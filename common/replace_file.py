@@ -11,7 +11,7 @@ import contextlib
 import os
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,20 +31,31 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
                 yield out
             return
         target = Path(os.path.realpath(path))
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)  # umask applies
-        try:
-            with os.fdopen(fd, "wb") as out:
-                if mode is not None:
-                    os.fchmod(out.fileno(), stat.S_IMODE(mode))  # as a write in place would keep them
-                yield out
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):  # a cleanup that fails must not hide why the write failed
-                os.unlink(tmp)
-            raise
+        with part_file(target, 0o666, lambda tmp: os.replace(tmp, target)) as (_, out):  # umask applies
+            if mode is not None:
+                os.fchmod(out.fileno(), stat.S_IMODE(mode))  # as a write in place would keep them
+            yield out
     except OSError as exc:
         code = exc.errno
         raise OSError(code, os.strerror(code) if code else exc.strerror or str(exc), os.fspath(path)) from exc
+
+
+@contextlib.contextmanager
+def part_file(final: Path, mode: int, place: Callable[[Path], object] | None = None) -> Iterator[tuple[Path, BinaryIO]]:
+    """A new temporary file beside ``final`` (``.<name>.<random>.part``), created with ``mode`` (the umask applies),
+    and a binary file to write it through; once the block ends without an error it is flushed and synced to disk,
+    then handed to ``place`` (which gives it its name), if given. When the block, the sync or ``place`` raises, the
+    temporary file is removed and the error raised again."""
+    tmp = final.with_name(f".{final.name}.{secrets.token_hex(4)}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield tmp, out
+            out.flush()
+            os.fsync(out.fileno())
+        if place is not None:
+            place(tmp)
+    except BaseException:
+        with contextlib.suppress(OSError):  # a cleanup that fails must not hide why the write failed
+            os.unlink(tmp)
+        raise

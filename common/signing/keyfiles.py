@@ -5,7 +5,6 @@ import contextlib
 import errno
 import logging
 import os
-import secrets
 import shlex
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from prov_common.config import Settings, default_home
 from prov_common.errors import BadInputError
 from prov_common.once import Once
 from prov_common.regular_file import read_regular
+from prov_common.replace_file import part_file
 from prov_common.signing.keys import KEY_VARIABLE, PublicKey, SigningKey
 from prov_common.signing.trust import TrustStore
 from prov_common.text import counted
@@ -59,17 +59,8 @@ def _check_public_beside(path: Path, key: SigningKey) -> None:
 def _stage(final: Path, data: bytes, mode: int) -> Path:
     """``data`` written whole and synced to a new temporary file beside ``final``, created with ``mode`` (never
     readable by more users, not even briefly); nothing is left behind when the write fails."""
-    tmp = final.with_name(f".{final.name}.{secrets.token_hex(4)}.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):  # a cleanup that fails must not hide why the write failed
-            os.unlink(tmp)
-        raise
+    with part_file(final, mode) as (tmp, fh):
+        fh.write(data)
     return tmp
 
 
