@@ -190,6 +190,15 @@ def s3_refusing_object_lock(s3_server: S3Server, tmp_path_factory: pytest.TempPa
         yield proxy
 
 
+@pytest.fixture
+def s3_refusing_object_lock_change(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory):
+    """The session's S3 server behind a proxy on localhost that refuses (403 AccessDenied) a change of a bucket's Object
+    Lock configuration, as S3 refuses credentials without s3:PutBucketObjectLockConfiguration: a :class:`S3Server` for
+    the proxy."""
+    with _rewriting_proxy(s3_server, tmp_path_factory, refuse_puts=("object-lock",)) as proxy:
+        yield proxy
+
+
 @contextlib.contextmanager
 def _rewriting_proxy(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory, *, drop_if_match: bool = False,
                      drop_pinned_etag_under: str | None = None, weaken_etags: bool = False,

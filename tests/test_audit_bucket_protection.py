@@ -181,6 +181,28 @@ def test_store_init_prints_the_versioning_it_read_when_only_the_object_lock_is_r
                                                              "versioning is off"], suspended.problems
 
 
+def test_store_init_names_the_permission_when_setting_the_object_lock_is_refused(
+        s3_server, s3_refusing_object_lock_change, monkeypatch) -> None:
+    """Credentials without s3:PutBucketObjectLockConfiguration: the refused PutObjectLockConfiguration was a problem
+    naming only the error code, with the fix to create the bucket with Object Lock, which it was. It names the request
+    refused and the permission to grant, as a refused change of the versioning does; a bucket created without Object
+    Lock keeps its fix."""
+    s3_server.point(monkeypatch)
+    bucket = f"tdprov-lock-{uuid.uuid4().hex[:10]}"
+    s3_server.client().create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    state = init_s3(f"s3://{bucket}/prov", lock_mode="compliance", retention_days=30, client=s3_refusing_object_lock_change.client())
+    assert state.problems[0] == (f"could not set Object Lock on '{bucket}': PutObjectLockConfiguration was refused with "
+                                 f"AccessDenied: grant s3:PutBucketObjectLockConfiguration on arn:aws:s3:::{bucket} to these "
+                                 "credentials (the admin's template in docs/iam/ has it)"), state.problems
+    assert "no Object Lock default retention" in state.problems[-1] and not any("retention" in c for c in state.changed), state
+
+    plain = f"tdprov-lock-{uuid.uuid4().hex[:10]}"
+    s3_server.client().create_bucket(Bucket=plain)
+    unlocked = init_s3(f"s3://{plain}/prov", lock_mode="compliance", retention_days=30)
+    assert unlocked.problems[0].startswith(f"could not set Object Lock on '{plain}': ") and \
+        "create the bucket with Object Lock enabled" in unlocked.problems[0], unlocked.problems
+
+
 def test_a_bucket_that_stops_answering_is_the_store_unavailable(s3_server, fault_proxy, monkeypatch) -> None:
     """A connection dropped while reading the bucket's settings was a raw botocore traceback: it is the store's
     StoreUnavailableError, as for any other read of the store, naming the bucket and the endpoint to check."""

@@ -258,7 +258,7 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
     from botocore.exceptions import BotoCoreError, ClientError
 
     from prov_common.store.identity import IDENTITY_KEY, ensure_identity
-    from prov_common.store.protection import protection_refused, read_versioning
+    from prov_common.store.protection import lock_change_refused, protection_refused, read_versioning
     from prov_common.store.s3 import S3Store
 
     store = S3Store(uri, client=client)
@@ -283,11 +283,11 @@ def init_s3(uri: str, *, versioning: bool = False, lock_mode: str | None = None,
                 s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": rule})
             state.changed.append(f"default retention set: {lock_mode} mode, {counted(retention_days, 'day')}")
         except ClientError as exc:
-            state.problems.append(
+            state.problems.append(lock_change_refused(exc, bucket) or (  # refused: the permission; else the bucket's state
                 f"could not set Object Lock on '{bucket}': {exc.response.get('Error', {}).get('Code')}: "
                 "create the bucket with Object Lock enabled (aws s3api create-bucket --object-lock-enabled-for-bucket) "
                 "or enable versioning first where the endpoint allows enabling it later"
-            )
+            ))
     try:
         state.versioning = store.versioning()
         state.protection = store.protection(state.versioning)

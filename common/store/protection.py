@@ -13,9 +13,9 @@ from prov_common.text import camel_keys, counted
 
 NO_LOCK_CODE = "ObjectLockConfigurationNotFoundError"  # the answer of a bucket without Object Lock
 GRANTS = {"GetBucketVersioning": "s3:GetBucketVersioning", "GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
-          "PutBucketVersioning": "s3:PutBucketVersioning"}
-"""The permission each request needs (the IAM action of GetObjectLockConfiguration is named after the bucket setting)."""
-_ADMINS_ONLY = {"PutBucketVersioning"}  # of those, the ones the writer's and the auditor's templates in docs/iam/ deny
+          "PutBucketVersioning": "s3:PutBucketVersioning", "PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration"}
+"""The permission each request needs (the IAM actions of the Object Lock requests are named after the bucket setting)."""
+_ADMINS_ONLY = {"PutBucketVersioning", "PutObjectLockConfiguration"}  # of those, the ones the writer's and the auditor's templates in docs/iam/ deny
 LOCK_MODES = ("compliance", "governance")  # strongest first: no one can shorten a compliance retention, root included
 YEAR_DAYS = 365  # a retention of N years compared as N * 365 days (S3 counts a year as 365 days)
 
@@ -120,13 +120,27 @@ def versioning_refused(exc: Exception, bucket: str, where: str) -> StoreError | 
     """S3's refusal (``exc``) of a read or change of ``bucket``'s versioning, as the error naming the request refused,
     the permission to grant and the templates that have it (``where``: ``cannot ACTION 'bucket' in STORE``); None for
     any other error."""
+    refused = _refused(exc, bucket, "GetBucketVersioning")
+    return None if refused is None else StoreError(f"{where}: {refused[0]}.", fix=refused[1])
+
+
+def lock_change_refused(exc: Exception, bucket: str) -> str | None:
+    """S3's refusal (``exc``) of a change of ``bucket``'s Object Lock default retention (PutObjectLockConfiguration),
+    as the problem naming the request refused, the permission to grant and the template that has it; None for any
+    other error (a bucket created without Object Lock, say)."""
+    refused = _refused(exc, bucket, "PutObjectLockConfiguration")
+    return None if refused is None else f"could not set Object Lock on '{bucket}': {refused[0]}: {refused[1]}"
+
+
+def _refused(exc: Exception, bucket: str, request: str) -> tuple[str, str] | None:
+    """S3's refusal (``exc``) of a request about ``bucket`` (botocore's ``operation_name``, else ``request``) in words,
+    '``REQUEST`` was refused with ``CODE``', and its fix (:func:`_grant`); None for any other error."""
     from prov_common.store.s3 import refused_fix, s3_error_code
 
-    request = getattr(exc, "operation_name", "") or "GetBucketVersioning"
+    request = getattr(exc, "operation_name", "") or request
     fix = refused_fix(exc, _grant(request, bucket))
-    if fix is None:
-        return None
-    return StoreError(f"{where}: {request} was refused with {s3_error_code(exc)}.", fix=fix)
+    return None if fix is None else (f"{request} was refused with {s3_error_code(exc)}", fix)
 
 
-__all__ = ["BucketProtection", "GRANTS", "LOCK_MODES", "protection_refused", "read_protection", "read_versioning", "versioning_refused"]
+__all__ = ["BucketProtection", "GRANTS", "LOCK_MODES", "lock_change_refused", "protection_refused", "read_protection", "read_versioning",
+           "versioning_refused"]
