@@ -147,6 +147,39 @@ def test_a_refused_read_names_the_permission(s3_server, s3_refusing_bucket_setti
         "enabled, compliance mode, 30 days, as this auditor saw them before" in finding.what, finding.what
 
 
+def test_an_unread_object_lock_alone_is_named_and_the_versioning_read_is_still_checked(
+        s3_server, s3_refusing_object_lock, monkeypatch) -> None:
+    """Credentials with s3:GetBucketVersioning but not s3:GetBucketObjectLockConfiguration: the audit said "the
+    versioning and Object Lock settings ... could not be read" though it had read the versioning, and a versioning
+    suspended since was not named. The Object Lock alone is named as unread, with its permission; the versioning read
+    is held against what this auditor saw, and the memory keeps the configuration it saw whole."""
+    s3_server.point(monkeypatch)
+    uri, client = _store(s3_server, lock=True)
+    refused = S3Store(uri, client=s3_refusing_object_lock.client())
+    bucket = refused.bucket
+    unread = (f"the Object Lock settings of bucket '{bucket}' could not be read: GetObjectLockConfiguration was refused "
+              "with AccessDenied")
+    first = audit(refused)  # never seen: a note naming the Object Lock alone, nothing remembered
+    (note,) = _bucket_findings(first)
+    assert first.clean and note.severity == NOTE and note.what == unread, note
+    assert note.fix.startswith(f"grant s3:GetBucketObjectLockConfiguration on arn:aws:s3:::{bucket} to these credentials"), note.fix
+    assert "bucketProtection" not in json.loads(memory_path(uri).read_text())
+
+    assert audit(uri).clean  # read whole: remembered
+    kept = json.loads(memory_path(uri).read_text())["bucketProtection"]
+    (finding,) = _bucket_findings(audit(refused))
+    assert finding.severity != NOTE and finding.what == (f"{unread}, so it cannot be told whether it is still Object Lock "
+                                                         "enabled, compliance mode, 30 days, as this auditor saw it before"), finding.what
+
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    for accept in (None, "versioning suspended"):  # a configuration not read whole is never taken, even when accepting
+        found = _bucket_findings(audit(refused, accept_checkpoint=accept))
+        assert [f.what.split(":")[0] for f in found] == ["the bucket's versioning is Suspended, not Enabled as this auditor saw it before",
+                                                         unread.split(":")[0]], [f.what for f in found]
+        assert f"'tdprov store init {uri} --versioning'" in found[0].fix, found[0].fix
+        assert json.loads(memory_path(uri).read_text())["bucketProtection"] == kept
+
+
 def test_store_init_prints_settings_it_could_not_read_as_unknown(s3_server, s3_refusing_bucket_settings, monkeypatch) -> None:
     """A refused read of the bucket's versioning and Object Lock was named, and yet printed as 'versioning: off' and
     'object lock: off', which the bucket may not be: they are unknown."""
@@ -216,7 +249,7 @@ def test_a_bucket_that_stops_answering_is_the_store_unavailable(s3_server, fault
     with pytest.raises(StoreUnavailableError) as raised:
         audit(uri)
     bucket = uri[5:].split("/")[0]
-    assert raised.value.what.startswith(f"cannot read the versioning and Object Lock of bucket '{bucket}' in S3 store {uri}"), \
+    assert raised.value.what.startswith(f"cannot read the versioning of bucket '{bucket}' in S3 store {uri}"), \
         raised.value.what
     assert "check the endpoint (AWS_ENDPOINT_URL_S3) and network" in raised.value.fix, raised.value.fix
 

@@ -9,12 +9,14 @@ identity): each setting weaker now is an inventory finding of every audit until 
 bucket as it is (``--accept-checkpoint``), and its fix restores what was seen, a configuration the bucket had (never
 the stronger of each setting taken apart: a compliance retention longer than any the bucket had could not be undone);
 settings no weaker in any way, and stronger in one, are a note, and remembered. A setting that cannot be read is named with
-the permission to grant: a finding when this auditor saw the settings before, else a note; an endpoint that does not
-answer fails the audit as unavailable, as any read of the store does. A local folder has none.
+the permission to grant: a finding when this auditor saw the settings before, else a note; when the versioning was read
+and the Object Lock was not, the Object Lock alone is named so and the versioning is held against what was seen, while
+the memory keeps the configuration it last saw whole. An endpoint that does not answer fails the audit as unavailable,
+as any read of the store does. A local folder has none.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from prov_common.audit.memory import AuditorMemory
 from prov_common.audit.model import CHECK_INVENTORY, ERROR, NOTE, Finding
@@ -39,17 +41,17 @@ def check_protection(store: Store, memory: AuditorMemory, *, accepting: bool = F
     which takes it when it has none, when ``accepting``, or when no setting is weaker than it remembers."""
     from botocore.exceptions import ClientError
 
-    read, bucket = getattr(store, "protection", None), getattr(store, "bucket", None)  # an S3 store's, wrapped or not
-    if read is None or bucket is None:
+    bucket = getattr(store, "bucket", None)  # an S3 store's, wrapped or not
+    read, read_versioning = getattr(store, "protection", None), getattr(store, "versioning", None)
+    if read is None or read_versioning is None or bucket is None:
         return ProtectionCheck()
     kept = BucketProtection.from_dict(memory.protection) if memory.protection is not None else None
-    try:
-        current = read()  # an endpoint that does not answer: StoreUnavailableError, as any read of the store
+    versioning = None
+    try:  # an endpoint that does not answer: StoreUnavailableError, as any read of the store
+        versioning = read_versioning()
+        current = read(versioning)
     except ClientError as exc:
-        what, fix = protection_refused(exc, bucket)
-        if kept is not None:
-            what += f", so it cannot be told whether they are still {_describe(kept)}, as this auditor saw them before"
-        return ProtectionCheck([Finding(CHECK_INVENTORY, _object(bucket), what, fix, severity=NOTE if kept is None else ERROR)])
+        return _unread(store, bucket, kept, versioning, exc)
     if kept is None:
         memory.protection = current.to_dict()
         return ProtectionCheck()
@@ -62,6 +64,23 @@ def check_protection(store: Store, memory: AuditorMemory, *, accepting: bool = F
                 severity=NOTE) for what in _strengthened(kept, current)]
     memory.protection = current.to_dict()  # as strong as what was seen in every setting, or accepted as it is
     return ProtectionCheck(stronger, closed=weaker)
+
+
+def _unread(store: Store, bucket: str, kept: BucketProtection | None, versioning: str | None, exc: Exception) -> ProtectionCheck:
+    """The settings of ``bucket`` that could not be read (``exc``: the refusal, or another error of the read) named with
+    the fix: a note when this auditor never saw them (``kept`` None), else an error. When the versioning was read
+    (``versioning``; the Object Lock's read failed), the Object Lock alone is named, and a versioning weaker than
+    ``kept``'s is a finding as when both are read. Nothing is remembered: the memory takes the settings whole."""
+    what, fix = protection_refused(exc, bucket, versioning_read=versioning is not None)
+    if kept is None:
+        return ProtectionCheck([Finding(CHECK_INVENTORY, _object(bucket), what, fix, severity=NOTE)])
+    if versioning is None:
+        what += f", so it cannot be told whether they are still {_describe(kept)}, as this auditor saw them before"
+        return ProtectionCheck([Finding(CHECK_INVENTORY, _object(bucket), what, fix, severity=ERROR)])
+    weaker = [Finding(CHECK_INVENTORY, _object(bucket), weakened, _fix(store, bucket, kept, setting))
+              for setting, weakened in _weakened(kept, replace(kept, versioning=versioning))]  # the versioning's alone
+    what += f", so it cannot be told whether it is still Object Lock {kept.lock()}, as this auditor saw it before"
+    return ProtectionCheck([*weaker, Finding(CHECK_INVENTORY, _object(bucket), what, fix, severity=ERROR)])
 
 
 def _object(bucket: str) -> str:
