@@ -199,6 +199,15 @@ def s3_refusing_object_lock_change(s3_server: S3Server, tmp_path_factory: pytest
         yield proxy
 
 
+@pytest.fixture
+def s3_refusing_version_reads(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory):
+    """The session's S3 server behind a proxy on localhost that refuses (403 AccessDenied) a GET of one version of an
+    object (``?versionId=``), as S3 refuses credentials with s3:GetObject but without s3:GetObjectVersion, and listings
+    (``?list-type=2``), as S3 refuses credentials without s3:ListBucket: a :class:`S3Server` for the proxy."""
+    with _rewriting_proxy(s3_server, tmp_path_factory, refuse=("versionId", "list-type")) as proxy:
+        yield proxy
+
+
 @contextlib.contextmanager
 def _rewriting_proxy(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory, *, drop_if_match: bool = False,
                      drop_pinned_etag_under: str | None = None, weaken_etags: bool = False,

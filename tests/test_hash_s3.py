@@ -17,7 +17,7 @@ import pytest
 
 from prov_common.cli import main
 from prov_common.hashing import hash_dataframe, hash_path
-from prov_common.hashing.remote import open_s3, s3_client, s3_object_size, split_s3_uri
+from prov_common.hashing.remote import open_s3, s3_client, s3_object_size, split_s3_uri, versioned_uri
 from prov_common.errors import BadInputError
 
 FRAME = pd.DataFrame({"id": [1, 2, 3], "name": ["a", "b", None], "score": [0.5, -0.0, float("nan")]})
@@ -508,8 +508,44 @@ def test_a_refused_read_or_listing_gives_the_fix_of_its_cause(s3_fault, capsys: 
     from prov_common.store.s3 import FIX_CREDENTIALS
 
     uri = s3_fault(f"403 {code}")
-    for target, permission in ((f"{uri}/data.csv", "s3:GetObject on the object"), (f"{uri}/shards/", "s3:ListBucket on bucket")):
+    for target, permission, refused in ((f"{uri}/data.csv", "s3:GetObject on the object", f"GetObject was refused with {code}."),
+                                        (f"{uri}/shards/", "s3:ListBucket on bucket", f"An error occurred ({code})")):
         assert main(["hash", target]) == 2
         err = capsys.readouterr().err
         fix = FIX_CREDENTIALS if code == "InvalidAccessKeyId" else f"grant these credentials {permission}"
-        assert f"An error occurred ({code})" in err and f"Fix: {fix}" in err and "unexpected" not in err, err
+        assert refused in err and f"Fix: {fix}" in err and "unexpected" not in err, err
+
+
+def test_a_refused_read_of_a_version_names_its_permission(objects: dict[str, tuple[Path, str]], s3_server, s3_refusing_version_reads,
+                                                          monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A read of one version of an object (``?versionId=``) refused for want of s3:GetObjectVersion, which S3 grants
+    apart from s3:GetObject, was told in botocore's words with the fix to grant s3:GetObject, which the credentials
+    had. tdprov hash and tdprov snapshot name the object, the request refused and s3:GetObjectVersion; the object as
+    it is now is read as before."""
+    bucket = _versioned_object(objects, s3_server, "data/v.csv")
+    version = s3_server.client().head_object(Bucket=bucket, Key="data/v.csv")["VersionId"]
+    uri = versioned_uri(f"s3://{bucket}/data/v.csv", version)
+    (tmp_path / "store").mkdir()
+    s3_refusing_version_reads.point(monkeypatch)
+    capsys.readouterr()
+    for argv in (["hash", uri], ["snapshot", uri, "--store", str(tmp_path / "store")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"cannot read {uri!r}: GetObject was refused with AccessDenied. Fix: grant these credentials " \
+               "s3:GetObjectVersion on the object (and s3:ListBucket on its bucket" in err, (argv, err)
+    assert main(["hash", f"s3://{bucket}/data/v.csv"]) == 0, capsys.readouterr().err
+
+
+def test_a_refusal_reaching_the_command_line_names_the_permission_of_its_request(s3_server, s3_refusing_version_reads) -> None:
+    """Botocore's refusal of a request that no verb names itself was given the fix to grant s3:GetObject on the object,
+    whatever the request: a listing refused is now told to grant s3:ListBucket on the bucket, from the one table of
+    the permission each request needs."""
+    from botocore.exceptions import ClientError
+
+    from prov_common.cli._failures import as_bad_input
+
+    bucket = s3_server.create_bucket()
+    with pytest.raises(ClientError) as refused:
+        s3_refusing_version_reads.client().list_objects_v2(Bucket=bucket)
+    assert as_bad_input(refused.value).fix == "grant these credentials s3:ListBucket on the bucket"

@@ -55,9 +55,10 @@ def as_bad_input(exc: BaseException) -> BadInputError:
         return BadInputError(f"S3 cannot be reached: {exc}.",
                              fix="set AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and AWS_REGION")
     if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError") or _is_client_error(exc):
+        from prov_common.store.protection import request_grant
         from prov_common.store.s3 import refused_fix
 
-        grant = "grant these credentials s3:GetObject on the object (and s3:ListBucket on its bucket, for a prefix or glob)"
+        grant = request_grant(getattr(exc, "operation_name", "") or "GetObject")  # the permission of the request refused
         return BadInputError(f"S3 request failed: {exc}.",
                              fix=refused_fix(exc, grant) or "check the bucket name, AWS_ENDPOINT_URL_S3 and your credentials")
     message = " ".join(str(exc).split())[:300].rstrip(".")  # the sentence is ended once, below

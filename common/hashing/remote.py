@@ -141,17 +141,30 @@ def missing_in_s3(uri: str, exc: BaseException) -> BadInputError | None:
     return S3ObjectMissingError(f"{what}.", fix="check the key; a prefix of objects is hashed with a URI that ends in '/'")
 
 
+def refused_in_s3(uri: str, exc: BaseException) -> BadInputError | None:
+    """The refusal to read ``uri`` naming the request S3 refused and the permission to grant (``s3:GetObjectVersion``
+    for a version the URI names: :func:`~prov_common.store.protection.request_grant`), or the credentials to check,
+    when ``exc`` (botocore's error for a read of it) is S3's refusal; else None."""
+    from prov_common.store.protection import request_grant
+    from prov_common.store.s3 import refused_fix, s3_error_code
+
+    request = getattr(exc, "operation_name", "") or "GetObject"
+    fix = refused_fix(exc, request_grant(request, version=s3_version(uri) is not None))
+    return None if fix is None else BadInputError(f"cannot read {uri!r}: {request} was refused with {s3_error_code(exc)}.", fix=fix)
+
+
 @contextmanager
 def named_if_missing(uri: str) -> Iterator[None]:
-    """Within this block, botocore's error for a request about ``uri`` (a GET, a HEAD) that says what S3 lacks is
-    raised as :func:`missing_in_s3`'s refusal, the error its cause; any other error as it is."""
+    """Within this block, botocore's error for a request about ``uri`` (a GET, a HEAD) that says what S3 lacks, or that
+    S3 refused it, is raised as :func:`missing_in_s3`'s or :func:`refused_in_s3`'s refusal, the error its cause; any
+    other error as it is."""
     try:
         yield
     except Exception as exc:  # botocore's ClientError
-        missing = missing_in_s3(uri, exc)
-        if missing is None:
+        named = missing_in_s3(uri, exc) or refused_in_s3(uri, exc)
+        if named is None:
             raise
-        raise missing from exc
+        raise named from exc
 
 
 def is_s3_prefix(uri: str) -> bool:

@@ -13,8 +13,13 @@ from prov_common.text import camel_keys, counted
 
 NO_LOCK_CODE = "ObjectLockConfigurationNotFoundError"  # the answer of a bucket without Object Lock
 GRANTS = {"GetBucketVersioning": "s3:GetBucketVersioning", "GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
-          "PutBucketVersioning": "s3:PutBucketVersioning", "PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration"}
-"""The permission each request needs (the IAM actions of the Object Lock requests are named after the bucket setting)."""
+          "PutBucketVersioning": "s3:PutBucketVersioning", "PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration",
+          "GetObject": "s3:GetObject", "HeadObject": "s3:GetObject", "PutObject": "s3:PutObject",
+          "ListObjectsV2": "s3:ListBucket", "HeadBucket": "s3:ListBucket", "ListObjectVersions": "s3:ListBucketVersions"}
+"""The permission each S3 request (botocore's ``operation_name``) needs (the IAM actions of the Object Lock requests are
+named after the bucket setting; a HEAD needs what its GET needs)."""
+_OF_OBJECT = {"GetObject", "HeadObject", "PutObject"}  # the requests granted on an object; the others on its bucket
+_OF_VERSION = {"GetObject": "s3:GetObjectVersion", "HeadObject": "s3:GetObjectVersion"}  # of an object version (VersionId)
 _ADMINS_ONLY = {"PutBucketVersioning", "PutObjectLockConfiguration"}  # of those, the ones the writer's and the auditor's templates in docs/iam/ deny
 LOCK_MODES = ("compliance", "governance")  # strongest first: no one can shorten a compliance retention, root included
 YEAR_DAYS = 365  # a retention of N years compared as N * 365 days (S3 counts a year as 365 days)
@@ -116,6 +121,18 @@ def _grant(request: str, bucket: str) -> str:
     return f"grant {GRANTS.get(request, request)} on arn:aws:s3:::{bucket} to these credentials ({held})"
 
 
+def request_grant(request: str, *, version: bool = False) -> str:
+    """What to grant for S3's refusal of ``request`` (botocore's ``operation_name``: ``GetObject``, ``ListObjectsV2``...)
+    of a dataset's object or bucket, in words: the permission (:data:`GRANTS`; ``version``: of one version of the object,
+    which S3 grants apart) and what it is granted on. A read of an object adds ``s3:ListBucket``, without which S3
+    refuses a missing object too."""
+    permission = (_OF_VERSION.get(request) if version else None) or GRANTS.get(request, "s3:GetObject")
+    if request not in _OF_OBJECT:
+        return f"grant these credentials {permission} on the bucket"
+    missing = " (and s3:ListBucket on its bucket: without it S3 refuses a missing object too)" if request != "PutObject" else ""
+    return f"grant these credentials {permission} on the object{missing}"
+
+
 def versioning_refused(exc: Exception, bucket: str, where: str) -> StoreError | None:
     """S3's refusal (``exc``) of a read or change of ``bucket``'s versioning, as the error naming the request refused,
     the permission to grant and the templates that have it (``where``: ``cannot ACTION 'bucket' in STORE``); None for
@@ -143,4 +160,4 @@ def _refused(exc: Exception, bucket: str, request: str) -> tuple[str, str] | Non
 
 
 __all__ = ["BucketProtection", "GRANTS", "LOCK_MODES", "lock_change_refused", "protection_refused", "read_protection", "read_versioning",
-           "versioning_refused"]
+           "request_grant", "versioning_refused"]
