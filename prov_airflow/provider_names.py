@@ -6,7 +6,9 @@ The provider names a lineage ``File`` by its URL split as an object-store URI: a
 ``Asset("file://localhost/p")`` (``("file://localhost", "/p")``). tdprov names each of these as its listener
 does (:func:`~prov_common.lineage.naming.file_dataset`: ``("file", "/abs/p")``), so one file is one dataset
 whichever of them named it. It names a ``File("hdfs://nn:8020/p")`` ``("hdfs://nn:8020", "p")``, which tdprov names
-as the OpenLineage naming spec does, ``("hdfs://nn:8020", "/p")``. Other datasets keep the provider's name.
+as the OpenLineage naming spec does, ``("hdfs://nn:8020", "/p")``, and a ``File("sftp://user@h/p")`` (or of another
+of :data:`~prov_common.lineage.naming.PROVIDER_URL_SCHEMES`) ``("sftp", "user@h/p")``, which tdprov names as its
+listener names that URL, ``("sftp://h", "/p")``. Other datasets keep the provider's name.
 
 The provider names an ``Asset`` by its URI's path with its escapes (``Asset(Path("/d/a b.csv").as_uri())`` is
 ``("file", "/d/a%20b.csv")``), which an OpenLineage ``Dataset`` it passes on as given would name the file

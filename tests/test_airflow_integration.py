@@ -328,26 +328,32 @@ def test_a_test_process_builds_the_in_process_execution_api_for_the_version_its_
     assert {s.job_name for s in bundles_of(store)} == {"tdprov_latest_api", "tdprov_latest_api.work"}
 
 
-def test_an_hdfs_file_the_provider_names_without_its_leading_slash_is_one_dataset(tmp_path: Path) -> None:
-    """The provider names a lineage ``File("hdfs://nn:8020/p")`` ``("hdfs://nn:8020", "p")`` (its own helper says so),
-    where the OpenLineage naming spec and the listener name it ``("hdfs://nn:8020", "/p")``: the run's bundle names it
-    once, as the listener does, in the provider's events and in tdprov's."""
+@pytest.mark.parametrize(("url", "provider", "named"), [
+    ("hdfs://nn:8020/corpus/part-0.csv", ("hdfs://nn:8020", "corpus/part-0.csv"), ("hdfs://nn:8020", "/corpus/part-0.csv")),
+    ("sftp://etl@files.example:2222/corpus/part-0.csv", ("sftp", "etl@files.example:2222/corpus/part-0.csv"),
+     ("sftp://files.example:2222", "/corpus/part-0.csv")),
+], ids=["hdfs", "sftp"])
+def test_a_remote_file_the_provider_names_otherwise_is_one_dataset(
+        tmp_path: Path, url: str, provider: tuple[str, str], named: tuple[str, str]) -> None:
+    """The provider names a lineage ``File("hdfs://nn:8020/p")`` ``("hdfs://nn:8020", "p")`` and a
+    ``File("sftp://user@host:port/p")`` ``("sftp", "user@host:port/p")`` (its own helper says so), where the
+    OpenLineage naming spec and the listener name them ``("hdfs://nn:8020", "/p")`` and ``("sftp://host:port", "/p")``:
+    the run's bundle names each once, as the listener does, in the provider's events and in tdprov's."""
     from airflow.providers.common.compat.lineage.entities import File
     from airflow.providers.openlineage.extractors.manager import ExtractorManager
 
-    from airflow_dags.ol_provider_hdfs import HDFS_FILE
+    from airflow_dags.ol_provider_file import DAG_ID
 
-    theirs = ExtractorManager.convert_to_ol_dataset(File(url=HDFS_FILE))
-    assert (theirs.namespace, theirs.name) == ("hdfs://nn:8020", "corpus/part-0.csv")
+    theirs = ExtractorManager.convert_to_ol_dataset(File(url=url))
+    assert (theirs.namespace, theirs.name) == provider
     store = tmp_path / "store"
     env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"}),
                     **tdprov_env(store))
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_hdfs.py"), str(tmp_path)],
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_file.py"), str(tmp_path), url],
                           env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
-    (read,) = [s for s in _verify_all(str(store)) if s.job_name == "tdprov_provider_hdfs.read"]
+    (read,) = [s for s in _verify_all(str(store)) if s.job_name == f"{DAG_ID}.read"]
     events = events_of(store, read.run_id)
     assert {"openlineage" in e["producer"] for e in events} == {True, False}  # the provider's events and tdprov's
-    named = {(d["namespace"], d["name"]) for e in events for d in e.get("inputs", [])}
-    assert named == {("hdfs://nn:8020", "/corpus/part-0.csv")}, named
-    assert [(i.namespace, i.name) for i in read.inputs] == [("hdfs://nn:8020", "/corpus/part-0.csv")]
+    assert {(d["namespace"], d["name"]) for e in events for d in e.get("inputs", [])} == {named}
+    assert [(i.namespace, i.name) for i in read.inputs] == [named]

@@ -212,6 +212,41 @@ def test_an_asset_uri_is_named_as_the_airflow_provider_names_it(uri: str) -> Non
     assert dataset_from_uri(uri) == (converted.namespace, converted.name)
 
 
+
+@pytest.mark.parametrize("url", [
+    "sftp://etl@files.example:2222/corpus/part-0.csv", "ftp://mirror.example/pub/x.csv", "http://h.example/data/x.csv",
+    "https://u:pw@h.example:8443/data/a%20b.csv?sig=c2VjcmV0", "webhdfs://nn:9870/corpus/x.csv",
+    "abfss://raw@lake01.dfs.core.windows.net/events/x.parquet", "abfs://raw@lake01.dfs.core.windows.net/x.csv",
+    "wasbs://models@blob01.blob.core.windows.net/m/model.pkl", "wasb://models@blob01.blob.core.windows.net/m.pkl",
+    "gcs://g-bucket/dir/f.jsonl", "gs://g-bucket/dir/f.jsonl",
+])
+def test_a_file_url_the_airflow_provider_names_is_named_as_tdprov_names_its_url(url: str) -> None:
+    """The OpenLineage Airflow provider names a lineage ``File`` of a scheme but s3, gs, hdfs and file by the scheme
+    alone and the rest of its URL, ``sftp://h/p`` as ``("sftp", "h/p")`` (user and port included), where tdprov and
+    the OpenLineage naming spec (ABFSS, WASBS) name it ``("sftp://h", "/p")``: tdprov takes the provider's name as the
+    name of that URL (credentials and query left out)."""
+    from urllib.parse import urlsplit
+
+    from airflow.providers.openlineage.extractors.manager import ExtractorManager
+
+    from prov_common.lineage.naming import file_dataset
+
+    theirs = ExtractorManager.convert_to_ol_dataset_from_object_storage_uri(url)
+    if not url.startswith("g"):  # the form renamed, as the provider writes it
+        assert (theirs.namespace, theirs.name) == (urlsplit(url).scheme, url.partition("://")[2].partition("?")[0])
+    assert file_dataset(theirs.namespace, theirs.name) == dataset_from_uri(url)
+
+
+@pytest.mark.parametrize(("namespace", "name"), [("bigquery", "proj.sales.orders"), ("pubsub", "topic:proj:events"),
+                                                 ("sftp", "/no/host"), ("https", "[::1/p"), ("sftp://h", "/p")])
+def test_a_namespace_without_a_host_the_provider_does_not_write_so_is_kept(namespace: str, name: str) -> None:
+    """Only the schemes the provider names by the scheme alone are renamed; a spec's namespace without ``://``
+    (BigQuery, Pub/Sub), a name that names no host, and tdprov's own name are kept as given."""
+    from prov_common.lineage.naming import file_dataset
+
+    assert file_dataset(namespace, name) == (namespace, name)
+
+
 @pytest.mark.parametrize("uri", ["file://nas/share/corpus/", "hdfs://nn:8020/corpus/v3/", "sftp://h/corpus/",
                                  "abfss://c@acct.dfs.core.windows.net/corpus/v3/", "wasbs://c@acct.blob.core.windows.net/corpus/"])
 def test_a_prefix_with_a_trailing_slash_is_the_dataset_its_airflow_asset_names(uri: str) -> None:

@@ -68,6 +68,10 @@ _SNOWFLAKE_DEFAULTS = ("us-west-1", "aws")
 GLUE_PREFIX = "arn:aws:glue:"
 PUBSUB = "pubsub"
 _PUBSUB_KINDS = ("topic", "subscription")
+# The schemes the official Airflow OpenLineage provider names a lineage File of by the scheme alone and the rest of its
+# URL (convert_to_ol_dataset_from_object_storage_uri: sftp://h/p is ("sftp", "h/p")), which file_dataset reads as that
+# URL; a scheme is added here only with a test showing the provider's helper writes it so.
+PROVIDER_URL_SCHEMES = frozenset({"sftp", "ftp", "http", "https", "webhdfs", "abfs", "abfss", "wasb", "wasbs"})
 
 
 def _ol_naming() -> ModuleType:
@@ -255,14 +259,19 @@ def file_dataset(namespace: str, name: str) -> tuple[str, str]:
     ``file://[host]`` namespace with a name that has lost its leading ``/`` (the provider's ``("file://", "abs/p")``
     for a ``File`` given by ``file:///abs/p``: the path of the URL, ``%`` escapes and all), and so an
     ``hdfs://host:port`` namespace (the provider's ``("hdfs://nn:8020", "p")`` for a ``File`` given by
-    ``hdfs://nn:8020/p``, where the OpenLineage naming spec writes the path ``/p``), as :func:`dataset_from_uri` names
-    that path or URL; any other local file as :func:`~prov_common.file_uri.local_dataset` names it
-    (``("file://localhost", "/p")`` is ``("file", "/p")``). Anything else, or a name that names no file, is returned
-    as given."""
+    ``hdfs://nn:8020/p``, where the OpenLineage naming spec writes the path ``/p``), and a namespace of one of
+    :data:`PROVIDER_URL_SCHEMES` alone with the rest of the URL as the name (the provider's ``("sftp", "user@h/p")``
+    for ``sftp://user@h/p``, ``("abfss", "c@acct.dfs.core.windows.net/p")`` for an ABFSS path), as
+    :func:`dataset_from_uri` names that path or URL (``("sftp://h", "/p")``; ABFSS and WASBS as the spec names them);
+    any other local file as :func:`~prov_common.file_uri.local_dataset` names it (``("file://localhost", "/p")`` is
+    ``("file", "/p")``). Anything else (a spec's namespace without ``://``, such as ``bigquery``), or a name that names
+    no file, is returned as given."""
     if namespace == "":
         uri = name
     elif namespace.lower().startswith(("file://", "hdfs://")) and not name.startswith("/"):
         uri = f"{namespace}/{name}"
+    elif namespace in PROVIDER_URL_SCHEMES and not name.startswith("/"):
+        uri = f"{namespace}://{name}"
     else:
         return local_dataset(namespace, name)
     try:
