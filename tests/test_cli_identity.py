@@ -62,6 +62,14 @@ def test_a_dagster_run_id_names_the_step_runs_it_is_the_parent_of(
     assert f"run {result.run_id} has no bundle of its own: it is the parent run of 2 runs" in err, err
     assert all(child in err for child in children), err
     assert "'tdprov show RUN_ID'" in err and f"'tdprov runs --parent {result.run_id} --store {store}'" in err, err
+    assert main(["audit", "--store", str(store), "--quiet", "--report", str(store.parent / "report")]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    for verb in ("verify", "prove"):  # the other verbs of one run id answer as 'show' does
+        assert main([verb, result.run_id, "--store", str(store)]) == 2
+        err = capsys.readouterr().err
+        assert f"run {result.run_id} has no bundle of its own: it is the parent run of 2 runs" in err, err
+        assert all(child in err for child in children), err
+        assert f"'tdprov {verb} RUN_ID'" in err and f"'tdprov runs --parent {result.run_id} --store {store}'" in err, err
 
     assert main(["runs", "--parent", children[0], "--store", str(store)]) == 2  # a step run is the parent of none
     assert f"no run with parent run {children[0]} is indexed in {store}" in capsys.readouterr().err

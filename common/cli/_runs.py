@@ -25,16 +25,18 @@ class ResolvedRuns:
     index: list[str] | None
 
 
-def resolve_run_ids(store: Store, typed: Sequence[str], *, staged: bool = False) -> list[str]:
+def resolve_run_ids(store: Store, typed: Sequence[str], *, staged: bool = False, verb: str | None = None) -> list[str]:
     """The run id each of ``typed`` names in ``store`` (:func:`resolve_runs`)."""
-    return resolve_runs(store, typed, staged=staged).run_ids
+    return resolve_runs(store, typed, staged=staged, verb=verb).run_ids
 
 
-def resolve_runs(store: Store, typed: Sequence[str], *, staged: bool = False) -> ResolvedRuns:
+def resolve_runs(store: Store, typed: Sequence[str], *, staged: bool = False, verb: str | None = None) -> ResolvedRuns:
     """The run id each of ``typed`` names in ``store``: itself when the store holds an object of that run (bundle
     or staged event), else the indexed run it is, begins or ends (:func:`~prov_common.bundle.layout.runs_meant`);
     with ``staged``, also a run that has staged events and no index entry (one never sealed). The index (and
-    ``staging/``) is listed once, and only when an id names no object."""
+    ``staging/``) is listed once, and only when an id names no object. With ``verb`` (the command taking the run ids,
+    ``show``), one that names no run but is the parent run of indexed runs is refused as :func:`parent_run_error`
+    says."""
     index: list[str] | None = None
     known: list[str] = []
     out = []
@@ -51,16 +53,17 @@ def resolve_runs(store: Store, typed: Sequence[str], *, staged: bool = False) ->
         found = layout.one_run_meant(text, known, store.uri)  # an index entry whose bundle is gone: a finding to show
         if found is None:
             what, listed = ("staged events or bundle", " ('tdprov audit' names those staged and never sealed)") if staged else ("bundle", "")
-            raise BadInputError(f"no {what} for run id '{text}' in {store.uri}{layout.prefix_hint(text)}.",
-                                fix=f"list the runs with 'tdprov runs --store {store.uri}'{listed} and give a full run id or a "
-                                    f"unique beginning or ending of at least {layout.RUN_ID_PREFIX_MIN} characters")
+            missing = BadInputError(f"no {what} for run id '{text}' in {store.uri}{layout.prefix_hint(text)}.",
+                                    fix=f"list the runs with 'tdprov runs --store {store.uri}'{listed} and give a full run id or a "
+                                        f"unique beginning or ending of at least {layout.RUN_ID_PREFIX_MIN} characters")
+            raise missing if verb is None else parent_run_error(store, text, missing, verb)
         out.append(found)
     return ResolvedRuns(out, index)
 
 
-def resolve_run_id(store: Store, typed: str) -> str:
+def resolve_run_id(store: Store, typed: str, verb: str | None = None) -> str:
     """:func:`resolve_run_ids` of one run id."""
-    return resolve_run_ids(store, [typed])[0]
+    return resolve_run_ids(store, [typed], verb=verb)[0]
 
 
 def child_runs(store: Store, parent_run_id: str, left_out: dict[str, str] | None = None) -> Iterator[BundleSummary]:
@@ -70,16 +73,17 @@ def child_runs(store: Store, parent_run_id: str, left_out: dict[str, str] | None
     return (s for s in recent_bundles(store, left_out=left_out) if s.parent_run_id == parent_run_id)
 
 
-def parent_run_error(store: Store, typed: str, missing: BadInputError) -> BadInputError:
-    """What to say of ``typed``, a run id that names no bundle (``missing``: that error): where it is the parent run of
-    indexed runs (a Dagster run, whose steps' runs tdprov seals), that, naming them and how to show them; else ``missing``."""
+def parent_run_error(store: Store, typed: str, missing: BadInputError, verb: str) -> BadInputError:
+    """What to say of ``typed``, a run id that names no bundle (``missing``: that error), given to the command ``verb``:
+    where it is the parent run of indexed runs (a Dagster run, whose steps' runs tdprov seals), that, naming them and
+    how to give one to ``verb`` or list them; else ``missing``."""
     children = list(child_runs(store, typed)) if layout.is_run_id(typed) else []
     if not children:
         return missing
     named = [f"{s.run_id} ({s.job_namespace}/{s.job_name})" for s in children]
     return BadInputError(f"run {typed} has no bundle of its own: it is the parent run of {counted(len(children), 'run')} in "
                          f"{store.uri}, whose events name it as their parent: {first_of(named, layout.SHOWN_RUNS)}.",
-                         fix=f"show one with 'tdprov show RUN_ID'; 'tdprov runs --parent {typed} --store {store.uri}' lists them")
+                         fix=f"{verb} one with 'tdprov {verb} RUN_ID'; 'tdprov runs --parent {typed} --store {store.uri}' lists them")
 
 
 def _staged_runs(store: Store) -> list[str]:

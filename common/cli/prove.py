@@ -23,7 +23,8 @@ def register(subparsers: Any) -> None:
         description=(
             "Print, as JSON, a proof that a run's bundle is in the tamper-evident log (against the newest "
             "signed checkpoint), or with --consistency that checkpoint NEW extends checkpoint OLD. "
-            "The proof is checked before it is printed; docs/verification.md shows how to check it offline."
+            "The proof is checked before it is printed; docs/verification.md shows how to check it offline. "
+            "A RUN_ID of a parent run (a Dagster run whose steps' runs are sealed) names those runs."
         ),
         example="tdprov prove 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11 > proof.json",
     )
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             doc = inclusion_document(tlog, args.run_id)
         except NotLoggedError:
-            resolve_run_id(store, args.run_id)  # no run of that id in the store either: said as 'show' and 'verify' say it
+            resolve_run_id(store, args.run_id, "prove")  # no run of that id in the store either: said as 'show' and 'verify' say it
             raise
     emit_json(doc, args.output)
     tell_written(args.output, f"proof that checkpoint {doc['newSize']} extends checkpoint {doc['oldSize']}" if args.consistency

@@ -17,10 +17,10 @@ from prov_common.bundle.verify import ATTACHMENT_CHUNK, CheckedBundle, verify_an
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json
-from prov_common.cli._runs import parent_run_error, resolve_run_id
+from prov_common.cli._runs import resolve_run_id
 from prov_common.cli.verify import describe, missing_error
 from prov_common.config import Settings
-from prov_common.errors import BadInputError, TdprovError
+from prov_common.errors import TdprovError
 from prov_common.bundle.trust import bundle_trust
 from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
@@ -190,10 +190,7 @@ def gather(store: Any, run_id: str, settings: Settings) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store)
     store = open_store(settings=settings)
-    try:
-        run_id = resolve_run_id(store, args.run_id)
-    except BadInputError as missing:  # a Dagster run's id, as its UI shows it: the parent of the runs sealed
-        raise parent_run_error(store, args.run_id, missing) from None
+    run_id = resolve_run_id(store, args.run_id, "show")  # a Dagster run's id, as its UI shows it, names the runs sealed
     info = gather(store, run_id, settings)
     report = info.pop("_report")
     names = info.pop("_names")

@@ -36,7 +36,8 @@ def register(subparsers: Any) -> None:
             "against the trusted keys (TDPROV_TRUSTED_KEYS, or the local key), every file's digest against the "
             "manifest, the PROV document against the events, and each index entry against its bundle (of a run "
             "given by id, the entry its 'indexed' record names). Names each failing object and why, and the key that signed each bundle. "
-            "Exit status 1 on any finding."
+            "Exit status 1 on any finding; 2 when a RUN_ID names no run (for the id of a parent run, such as a Dagster "
+            "run whose steps' runs are sealed, it names those runs, which 'tdprov runs --parent RUN_ID' lists)."
         ),
         example="TDPROV_TRUSTED_KEYS=team.key.pub tdprov verify --store s3://ml-lineage/prod",
     )
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(store=args.store, trusted_keys=args.trusted_keys)
     store = open_store(settings=settings)
     trust = bundle_trust(settings, store)
-    resolved = resolve_runs(store, args.run_ids)  # typed by a person: one that names no bundle is bad input, not a finding
+    resolved = resolve_runs(store, args.run_ids, verb="verify")  # typed by a person: one that names no bundle is bad input, not a finding
     verification = verify_runs(store, trust, resolved.run_ids or None, workers=args.workers, index=resolved.index)
     failed = untrusted = 0
     for report in PoolProgress(verification, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(verification) < 2 or None):
