@@ -92,9 +92,11 @@ def _unknown_text(key: AssetKey, result: Any) -> str:
 
 def _failed_text(key: AssetKey, result: dict[str, Any]) -> str:
     """What a failed check of an unpartitioned asset says: the schema, the failure cases and the checks that failed
-    (as the step failure of the ``fail`` policy says them), and the fix."""
-    return (f"{failed_schema_text(f'{dataset_name(key)}: the latest materialization', result)}. Fix: materialize it "
-            "again with data that passes the schema.")
+    (as the step failure of the ``fail`` policy says them), the field of the recorded result that is wrong (one an asset
+    set itself: :func:`~prov_common.w3cprov.quality.pandera_fault`), and the fix."""
+    fix = f"; for the field named, {FIX_UNKNOWN}" if pandera_fault(result, RECORDED_KEY) else ""
+    return (f"{failed_schema_text(f'{dataset_name(key)}: the latest materialization', result, RECORDED_KEY)}. Fix: "
+            f"materialize it again with data that passes the schema{fix}.")
 
 
 def partitioned_check_result(instance: Any, key: AssetKey, severity: AssetCheckSeverity, *,

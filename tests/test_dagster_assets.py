@@ -1976,12 +1976,14 @@ def hand_failed_check() -> MaterializeResult:
 
 def test_the_pandera_check_of_a_result_whose_passed_is_no_boolean_with_a_failed_check_fails_as_failed(instance) -> None:
     """A recorded result whose passed was no boolean ("false" as text) had no known outcome even though one of its
-    checks had failed: the check now fails it as a failed validation, naming the check that failed."""
+    checks had failed: the check now fails it as a failed validation, naming the check that failed and the bad field
+    (which its description left out), with the fix for that field too."""
     assert materialize([hand_failed_check], instance=instance).success
     result = pandera_check_result(instance, AssetKey("hand_failed_check"), AssetCheckSeverity.ERROR)
     assert not result.passed and result.description == (
-        "hand_failed_check: the latest materialization failed Pandera schema 's': 2 failure cases [amount: in_range (2)]. "
-        "Fix: materialize it again with data that passes the schema."), result.description
+        "hand_failed_check: the latest materialization failed Pandera schema 's': 2 failure cases [amount: in_range (2)] "
+        '(tdprov/pandera.passed is "false", not true or false). Fix: materialize it again with data that passes the '
+        f"schema; for the field named, {FIX_UNKNOWN}."), result.description
 
 
 HAND_FAILED = {"schemaName": "s", "passed": False, "failureCount": "many",
@@ -2001,6 +2003,7 @@ def test_the_pandera_check_of_a_failed_result_set_by_hand_names_its_checks_whate
     assert materialize([hand_failed], instance=instance).success
     result = pandera_check_result(instance, AssetKey("hand_failed"), AssetCheckSeverity.ERROR)
     assert not result.passed and result.description == (
-        "hand_failed: the latest materialization failed Pandera schema 's': 0 failure cases [amount: in_range (no known outcome)]. "
-        "Fix: materialize it again with data that passes the schema.")
+        "hand_failed: the latest materialization failed Pandera schema 's': 0 failure cases [amount: in_range (no known outcome)] "
+        '(tdprov/pandera.checks[1].passed of check in_range[amount] is "false", not true or false). Fix: materialize it '
+        f"again with data that passes the schema; for the field named, {FIX_UNKNOWN}.")
     assert result.metadata["failed_checks"].value == [HAND_FAILED["checks"][1]]
