@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from prov_common.audit import run_audit
-from prov_common.audit.checks import FIX_NO_OUTCOME, FIX_PANDERA_FAULT, FIX_QUALITY
+from prov_common.audit.checks import FIX_NO_OUTCOME, FIX_PANDERA_CONTRADICTION, FIX_PANDERA_FAULT, FIX_QUALITY
 from prov_common.audit.model import CHECK_QUALITY, NOTE
 from prov_common.cli import main
 from prov_common.config import Settings
@@ -168,7 +168,7 @@ def test_a_pandera_check_whose_passed_is_no_boolean_has_no_known_outcome(
                                     start=T0 + timedelta(hours=1), job_type="TRAINING"))
     result, report = _audit(store, tmp_path / "report")
     errors = [f for f in result.check(CHECK_QUALITY).findings if f.severity != NOTE]
-    faults = {f.object.split("@")[0]: f for f in errors if f.run_id == writer and "no outcome:" in f.what}
+    faults = {f.object.split("@")[0]: f for f in errors if f.run_id == writer and "not counted as passed" in f.what}
     field = 'tdprov_pandera.checks[1].passed of check not_null[amount] is {}, not true or false'
     assert {name: f.what for name, f in faults.items()} == {
         "/data/text": f"run {writer} (tests/validate) recorded a Pandera result of output /data/text version {digest('text')} "
@@ -177,9 +177,11 @@ def test_a_pandera_check_whose_passed_is_no_boolean_has_no_known_outcome(
                         f"{digest('failed')} (schema /data/failed_schema) that failed, with a check of no outcome: "
                         f"{field.format('null')}; not counted as passed",
         "/data/other": f"run {writer} (tests/validate) recorded a Pandera result of output /data/other version "
-                       f"{digest('other')} (schema /data/other_schema) that failed, with a check of no outcome: "
+                       f"{digest('other')} (schema /data/other_schema) that contradicts itself: tdprov_pandera.passed is "
+                       "true, but tdprov_pandera.checks[0].passed of check in_range[amount] is false; "
                        f"{field.format(1)}; not counted as passed"}, [f.what for f in errors]
-    assert {f.fix for f in faults.values()} == {FIX_PANDERA_FAULT}
+    assert {n: f.fix for n, f in faults.items()} == {"/data/text": FIX_PANDERA_FAULT, "/data/failed": FIX_PANDERA_FAULT,
+                                                    "/data/other": FIX_PANDERA_CONTRADICTION}
     (used,) = [f for f in errors if f.run_id == reader]
     assert used.what.endswith(f"which has no known outcome of Pandera schema /data/text_schema ({field.format(json.dumps('false'))})")
     assert used.fix == FIX_NO_OUTCOME
@@ -273,3 +275,62 @@ def test_show_help_says_when_a_pandera_result_has_no_known_outcome(capsys: pytes
     assert ("Pandera quality results with attached failure samples (passed, FAILED, or NO KNOWN OUTCOME where the facet's "
             "passed, or that of one of its checks, is not true or false, unless it or one of its checks failed: then "
             "FAILED, naming the field all the same)") in said, said
+
+
+def test_a_pandera_result_that_passed_with_a_failed_check_contradicts_itself_and_failed(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A facet whose own ``passed`` was true while one of its checks had ``passed`` false (another producer's, or one
+    changed before sealing) counted as a passed validation for the audit, its report and ``tdprov show``. It contradicts
+    itself: it failed by its check, and the audit names the run, the dataset, the facet's ``passed`` and the check; its
+    PROV states both as recorded, as before."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    store = open_store(str(tmp_path / "store"))
+    out = _checked("said", True, ("in_range", False), ("not_null", True))
+    writer = seal(store, run_events("validate", [], [out, _checked("good", True, ("in_range", True))]))
+    reader = seal(store, run_events("train", [dataset("/data/said", digest("said"))], [dataset("/m/1", digest("m1"))],
+                                    start=T0 + timedelta(hours=1), job_type="TRAINING"))
+    fault = "tdprov_pandera.passed is true, but tdprov_pandera.checks[0].passed of check in_range[amount] is false"
+    result, report = _audit(store, tmp_path / "report")
+    errors = [f for f in result.check(CHECK_QUALITY).findings if f.severity != NOTE]
+    (recorded,) = [f for f in errors if f.run_id == writer]
+    assert recorded.what == (f"run {writer} (tests/validate) recorded a Pandera result of output /data/said version "
+                             f"{digest('said')} (schema /data/said_schema) that contradicts itself: {fault}; not counted "
+                             "as passed"), recorded.what
+    assert recorded.fix == FIX_PANDERA_CONTRADICTION
+    (used,) = [f for f in errors if f.run_id == reader]
+    assert used.what.endswith(f"used /data/said version {digest('said')}, which failed Pandera schema /data/said_schema: "
+                              "0 failures in in_range[amount]") and used.fix == FIX_QUALITY, used
+    assert report["qualityPassedVersions"] == 1  # /data/good alone
+    (row,) = report["quality"]
+    assert row["name"] == "/data/said" and row["passed"] is False, row
+    (entry,) = report["trainingData"]
+    assert [(q["passed"], q["fault"]) for q in entry["article10"]["qualityChecks"]] == [(False, fault)]
+
+    monkeypatch.setenv("TDPROV_STORE", store.uri)
+    capsys.readouterr()
+    assert main(["show", writer]) == 0
+    shown = capsys.readouterr().out
+    assert f"/data/said_schema: FAILED ({fault}; 0 failures)" in shown, shown
+    assert "/data/good_schema: passed (0 failures)" in shown, shown
+    assert main(["show", writer, "--json"]) == 0
+    rows = {q["schema"]: (q["passed"], q["fault"]) for q in json.loads(capsys.readouterr().out)["quality"]}
+    assert rows == {"/data/said_schema": (False, fault), "/data/good_schema": (True, None)}, rows
+    (state,) = fold_runs(run_events("validate", [], [out]))
+    assert sorted((m.name, m.value, m.status) for m in dataset_measurements(state.outputs[0]) if m.source == "pandera") == [
+        ("in_range", False, "fail"), ("not_null", True, "pass"), ("pandera:/data/said_schema", True, "pass")]
+
+
+def test_a_contradicting_pandera_result_with_a_check_of_no_outcome_names_both(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A facet whose own ``passed`` is true, with a failed check and a check whose ``passed`` is no boolean, failed and
+    contradicts itself: the audit names the contradiction first, then the check of no outcome."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    store = open_store(str(tmp_path / "store"))
+    writer = seal(store, run_events("validate", [], [_checked("both", True, ("not_null", "false"), ("in_range", False))]))
+    result, report = _audit(store, tmp_path / "report")
+    (recorded,) = [f for f in result.check(CHECK_QUALITY).findings if f.run_id == writer and "not counted" in f.what]
+    assert recorded.what.endswith(
+        "that contradicts itself: tdprov_pandera.passed is true, but tdprov_pandera.checks[1].passed of check "
+        'in_range[amount] is false; tdprov_pandera.checks[0].passed of check not_null[amount] is "false", not true or '
+        "false; not counted as passed"), recorded.what
+    assert [q["passed"] for q in report["quality"]] == [False]

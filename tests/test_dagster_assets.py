@@ -1986,6 +1986,25 @@ def test_the_pandera_check_of_a_result_whose_passed_is_no_boolean_with_a_failed_
         f"schema; for the field named, {FIX_UNKNOWN}."), result.description
 
 
+@asset
+def hand_contradiction() -> MaterializeResult:
+    """Sets tdprov's Pandera metadata itself: a result that says it passed, one of whose checks failed."""
+    return MaterializeResult(metadata={"tdprov/pandera": MetadataValue.json(
+        {"schemaName": "s", "passed": True, "failureCount": 2,
+         "checks": [{"name": "in_range", "column": "amount", "passed": False, "failureCount": 2}]})})
+
+
+def test_the_pandera_check_of_a_result_that_passed_with_a_failed_check_fails_naming_the_contradiction(instance) -> None:
+    """A recorded result whose own passed was true while one of its checks failed passed the check: it now fails as a
+    failed validation, naming the check that failed and the contradiction, with the fix for the field."""
+    assert materialize([hand_contradiction], instance=instance).success
+    result = pandera_check_result(instance, AssetKey("hand_contradiction"), AssetCheckSeverity.ERROR)
+    assert not result.passed and result.description == (
+        "hand_contradiction: the latest materialization failed Pandera schema 's': 2 failure cases [amount: in_range (2)] "
+        "(tdprov/pandera.passed is true, but tdprov/pandera.checks[0].passed of check in_range[amount] is false). Fix: "
+        f"materialize it again with data that passes the schema; for the field named, {FIX_UNKNOWN}."), result.description
+
+
 HAND_FAILED = {"schemaName": "s", "passed": False, "failureCount": "many",
                "checks": ["not_null", {"name": "in_range", "column": "amount", "passed": "false"}]}
 

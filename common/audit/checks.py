@@ -29,7 +29,7 @@ from prov_common.audit.state import CheckState, OpenLink, TrainingGap
 from prov_common.sources.model import SOURCE_NAMESPACE
 from prov_common.text import counted, first_of
 from prov_common.w3cprov.identity import COMPLETE, VersionKey
-from prov_common.w3cprov.quality import PANDERA_FACET
+from prov_common.w3cprov.quality import CONTRADICTS, PANDERA_FACET
 
 FIX_ORIGIN = (
     "register the origin with 'tdprov source add <data> --name ... --license ... --issuer ...', or record the run that "
@@ -59,6 +59,10 @@ FIX_PANDERA_FAULT = ("fix what emitted the run's events so that tdprov_pandera.p
                      "true or false (the PanderaDatasetFacet schema, docs/events.md), then re-run the step or task to record "
                      "the validation again; until a run records its outcome the version does not count as passed, and this "
                      "record stays as it is")
+FIX_PANDERA_CONTRADICTION = (
+    "find what set tdprov_pandera.passed true beside a check whose passed is false (another producer, an event changed "
+    "before it was sealed) and fix it so that passed is false when any of its checks failed, and every passed is true or false (docs/events.md); the version "
+    "counts as failed, as its checks say: re-run on data that passes its Pandera schema; this record stays as it is")
 FIX_CHECK = ("re-run on data that passes its checks (or fix the check that failed or raised); to stop this from happening, "
              "make the check blocking (@asset_check(blocking=True)): its failure then fails the step and blocks what reads it")
 
@@ -300,19 +304,22 @@ def _used_fix(d: DatasetUse) -> str:
 def _faults(new: Sequence[RunRecord]) -> list[Finding]:
     """A finding for each dataset version a run recorded a Pandera result of with no outcome (its ``passed``, or that of
     one of its checks, missing or not a boolean; one that failed all the same: with a check of no outcome, or by a failed
-    check with no outcome of its own): naming the run, the dataset, the check and the field, once a run and version."""
+    check with no outcome of its own), or that contradicts itself (its ``passed`` true while a check failed: failed):
+    naming the run, the dataset, the check and the field, once a run and version."""
     found: dict[tuple[str, str], Finding] = {}
     for run in new:
         for role, d in [*(("output", d) for d in run.outputs), *(("input", d) for d in run.inputs)]:
             q = d.quality
             if q is not None and q.fault and (run.run_id, f"{d.label}@{d.version}") not in found:
-                lacking = ("with no outcome" if q.passed is not False else "that failed by its checks, with no outcome of its own"
+                contradicts = q.fault.startswith(f"{PANDERA_FACET}.passed {CONTRADICTS}")
+                lacking = ("with no outcome" if q.passed is not False else "that contradicts itself" if contradicts
+                           else "that failed by its checks, with no outcome of its own"
                            if q.fault.startswith(f"{PANDERA_FACET}.passed ") else "that failed, with a check of no outcome")
                 found[run.run_id, f"{d.label}@{d.version}"] = Finding(
                     CHECK_QUALITY, f"{d.label}@{d.version}",
                     f"run {run.run_id} ({run.job}) recorded a Pandera result of {role} {d.label} version {d.version} "
                     f"(schema {schema_said(q.schema)}) {lacking}: {q.fault}; not counted as passed",
-                    FIX_PANDERA_FAULT, run_id=run.run_id)
+                    FIX_PANDERA_CONTRADICTION if contradicts else FIX_PANDERA_FAULT, run_id=run.run_id)
     return list(found.values())
 
 

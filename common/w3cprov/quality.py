@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from prov_common.text import cut
+from prov_common.text import cut, first_of
 from prov_common.w3cprov.events import DatasetState, RunState, check_label
 
 _METRIC_FIELDS = ("rowCount", "bytes", "fileCount")
@@ -55,12 +55,20 @@ def _shown(value: Any) -> str:
     return cut(json.dumps(value, default=repr), _FAULT_VALUE_AT_MOST)
 
 
+CONTRADICTS = "is true, but "
+"""What follows ``<field>.passed`` in the fault of a recorded Pandera result that says it passed while one of its checks
+failed (:func:`pandera_faults`): a reader tells such a result apart by it."""
+_CHECKS_NAMED = 5  # failed checks that a contradiction names, the rest counted
+
+
 def pandera_faults(facet: Any, field: str = PANDERA_FACET) -> list[str]:
     """Why a recorded Pandera result (a ``tdprov_pandera`` facet, or the ``tdprov/pandera`` metadata Dagster keeps of it:
-    ``field``) lacks an outcome, each naming the field and its value in JSON: its ``passed`` missing or not a boolean
-    (text such as ``"false"``, null, a number: any producer can send the facet), or the ``passed`` of one of its
-    ``checks`` not a boolean, naming the check; none when the result is absent (empty) or every ``passed`` is true or
-    false. Its PROV measurement of each has no value (status ``unknown``), as :func:`_check` makes it."""
+    ``field``) lacks an outcome, or contradicts itself, each naming the field and its value in JSON: its ``passed``
+    missing or not a boolean (text such as ``"false"``, null, a number: any producer can send the facet), or true while
+    the ``passed`` of one of its ``checks`` is false (:data:`CONTRADICTS`: ``passed`` says every check passed), naming
+    those checks; or the ``passed`` of one of its ``checks`` not a boolean, naming the check; none when the result is
+    absent (empty) or agrees with its checks, every ``passed`` true or false. Its PROV states each field as recorded: a
+    ``passed`` that is no boolean as a measurement with no value (status ``unknown``), as :func:`_check` makes it."""
     if not isinstance(facet, dict):
         return [f"{field} is {_shown(facet)}, not a JSON object"] if facet is not None else []
     found = []
@@ -68,6 +76,12 @@ def pandera_faults(facet: Any, field: str = PANDERA_FACET) -> list[str]:
         found.append(f"{field}.passed is missing" if "passed" not in facet
                      else f"{field}.passed is {_shown(facet['passed'])}, not true or false")
     checks = facet.get("checks")
+    failed = [f"{field}.checks[{at}].passed of check {check_label(str(check.get('name')), check.get('column'))}"
+              for at, check in enumerate(checks if isinstance(checks, list) else ())
+              if isinstance(check, dict) and check.get("passed") is False]
+    if facet.get("passed") is True and failed:
+        found.append(f"{field}.passed {CONTRADICTS}{first_of(failed, _CHECKS_NAMED)} "
+                     f"{'is' if len(failed) == 1 else 'are'} false")
     for at, check in enumerate(checks if isinstance(checks, list) else ()):
         if isinstance(check, dict) and not isinstance(check.get("passed"), bool):
             found.append(f"{field}.checks[{at}].passed of check {check_label(str(check.get('name')), check.get('column'))} is "
@@ -84,9 +98,9 @@ def pandera_fault(facet: Any, field: str = PANDERA_FACET) -> str | None:
 
 def pandera_outcome(facet: Any) -> bool | None:
     """The outcome of a recorded Pandera result (see :func:`pandera_faults`): its ``passed`` when that and the ``passed``
-    of each of its checks are booleans; where one of them is none (its own, or a check's), False when its own is false
-    or one of its checks failed (a known failure stays a failure: a failed check is a failed validation), else None (no
-    known outcome)."""
+    of each of its checks are booleans and agree; False when its own is false or one of its checks failed (a known
+    failure stays a failure: a failed check is a failed validation, though its own ``passed`` is true or none), else None
+    (no known outcome: its own ``passed``, or a check's, is none)."""
     if not isinstance(facet, dict):
         return None
     if isinstance(facet.get("passed"), bool) and (facet["passed"] is False or not pandera_faults(facet)):
