@@ -182,3 +182,28 @@ def test_an_outlet_folder_holding_a_dangling_link_is_no_missing_outlet(tmp_path:
         "error", f"BadInputError: {str(tmp_path / 'd' / 'part-9.parquet')!r} is a symbolic link that leads to nothing "
                  "('gone.parquet'), so it cannot be a shard. Fix: remove the link or restore what it names, give it a "
                  "name starting with '.' or '_', or name the shards with a glob that leaves it out.")
+
+
+@pytest.mark.parametrize("target", ["d", "d/**/*"])
+@pytest.mark.parametrize("name", [b"\xff.csv", b"sub-\xe9/part-1.csv"], ids=["file", "folder"])
+def test_a_shard_named_with_bytes_that_are_not_utf8_is_refused_by_name(tmp_path: Path, target, name):
+    """A shard's path is part of the dataset's digest as UTF-8 text, and a name of Latin-1 bytes (as an old archive
+    unpacks) has none: every shard was read, then the digest failed with 'unexpected UnicodeEncodeError: ... surrogates
+    not allowed', naming neither the file nor a fix. It is refused at listing, naming it; a hidden one is skipped."""
+    shard(tmp_path / "d" / "part-0.parquet", 0)
+    folder = os.fsencode(tmp_path / "d")
+    odd = os.path.join(folder, name)
+    os.makedirs(os.path.dirname(odd), exist_ok=True)
+    for path in (odd, os.path.join(folder, b"_\xff.csv")):
+        with open(path, "wb") as f:
+            f.write(b"a,b\n1,2\n")
+    done = subprocess.run([sys.executable, "-m", "prov_common", "hash", "--scheduler", "none", target], cwd=tmp_path,
+                          capture_output=True, timeout=TIMEOUT)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.decode() == (
+        f"tdprov hash: shard {b'd/' + name!r} is named with bytes that are not UTF-8, and a shard's path is part of "
+        "the dataset's digest as UTF-8 text, so it cannot be a shard. Fix: rename it in UTF-8 (e.g. convmv -f latin1 "
+        "-t utf-8 --notest, if it is Latin-1), give it a name starting with '.' or '_', or name the shards with a glob "
+        "that leaves it out.\n"), done.stderr
+    os.rename(odd, os.path.join(folder, b"_" + os.path.basename(name)))  # as the fix says: hidden, it is skipped
+    assert [ref.path for ref in list_shards(str(tmp_path / target))] == ["part-0.parquet"]

@@ -67,7 +67,15 @@ def local_ref(path: str, relpath: str = "") -> ShardRef:
 def _shard_ref(path: str, relpath: str) -> ShardRef:
     """The listed shard at ``path``, which must be (or a symbolic link must lead to) a regular file: a named pipe,
     device or socket would block its reader forever or feed it without end; a link to nothing (or round a loop of
-    links) is refused naming it, not taken for a file that is not there (an outlet not written)."""
+    links) is refused naming it, not taken for a file that is not there (an outlet not written). So is a name that is
+    not UTF-8 (Latin-1 bytes, read as lone surrogates): its path is part of the dataset digest as UTF-8 text."""
+    try:
+        relpath.encode()
+    except UnicodeEncodeError:
+        raise BadInputError(f"shard {os.fsencode(path)!r} is named with bytes that are not UTF-8, and a shard's path is "
+                            "part of the dataset's digest as UTF-8 text, so it cannot be a shard.",
+                            fix="rename it in UTF-8 (e.g. convmv -f latin1 -t utf-8 --notest, if it is Latin-1), give it "
+                                "a name starting with '.' or '_', or name the shards with a glob that leaves it out.") from None
     try:
         st = os.stat(path)
     except OSError as exc:
