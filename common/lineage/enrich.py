@@ -8,8 +8,8 @@ tdprov's ``tdprov_contentHash`` facet, with the SHA-256 of the bytes (read from 
 the events names the file as the listener's would. Outputs are hashed when a run completes; inputs when it starts,
 and again when it completes (a producer may name them then only), but for an input the completing event also names
 as an output: the run rewrote it, so its bytes then are not what it read.
-A dataset that cannot be read (gone, no credentials, not data) is passed on unchanged with a warning:
-enriching never drops or blocks an event.
+A dataset that cannot be read (gone, no credentials, S3 refusing the request or down, not data, a relative name in
+namespace ``file``) is passed on unchanged with a warning naming it: enriching never drops or blocks an event.
 
 Configuration, e.g. for the official Airflow provider (``AIRFLOW__OPENLINEAGE__TRANSPORT``)::
 
@@ -32,6 +32,7 @@ from prov_common.lineage.naming import dataset_uri, file_dataset
 log = logging.getLogger(__name__)
 
 _HASH_AT = {"inputs": ("START", "COMPLETE"), "outputs": ("COMPLETE",)}
+_NO_DIGEST = "tdprov: no content digest for %s (%s); the event goes on without one"
 
 
 def _event_type(event: Any) -> str:
@@ -80,11 +81,20 @@ class ContentHashTransformer(EventTransformer):
             return
         from prov_common.hashing import hash_path  # loads on use: it imports pandas and pyarrow
 
-        location = dataset_uri(namespace, name)
+        try:
+            location = dataset_uri(namespace, name)
+        except ValueError as exc:  # a relative name in namespace "file": no file of this machine by itself
+            log.warning(_NO_DIGEST, f"{name!r} in namespace {namespace!r}", exc)
+            return
         try:
             digest = hash_path(location, file_sha256=True)
         except (TdprovError, OSError, ValueError) as exc:
-            log.warning("tdprov: no content digest for %s (%s); the event goes on without one", location, exc)
+            log.warning(_NO_DIGEST, location, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - botocore's: a refused request, no credentials, an endpoint down
+            from prov_common.cli._failures import as_refusal
+
+            log.warning(_NO_DIGEST, location, as_refusal(exc))
             return
         built = builder(DatasetRef(namespace=dataset.namespace, name=dataset.name, digest=digest))
         dataset.facets = {**built.facets, **facets}

@@ -1,0 +1,62 @@
+"""The ``ContentHashTransformer`` in front of another transport never drops an event: a dataset it cannot read (an S3
+object whose request is refused or cannot be made, a relative name in namespace ``file``) is passed on as given with a
+warning naming it, and the event reaches the inner transport with every dataset it could read hashed."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.transport.transform import TransformConfig, TransformTransport
+
+from prov_common.hashing import hash_path
+
+
+def _through_transform(tmp_path: Path, odd: InputDataset) -> dict:
+    """Emit, through the ``transform`` transport around a ``file`` one, a COMPLETE event naming ``odd`` and a local
+    file; the event the inner transport wrote."""
+    (tmp_path / "ok.csv").write_text("a\n1\n")
+    out = tmp_path / "events.jsonl"
+    transport = TransformTransport(TransformConfig.from_dict({
+        "type": "transform", "transformer_class": "prov_common.lineage.enrich.ContentHashTransformer",
+        "transport": {"type": "file", "log_file_path": str(out), "append": True}}))
+    event = RunEvent(eventType=RunState.COMPLETE, eventTime="2026-01-01T00:00:01Z",
+                     run=Run(runId="018cc251-f400-7e09-851b-637cdaa232ae"), job=Job(namespace="default", name="x.t"),
+                     inputs=[odd], outputs=[OutputDataset(namespace="file", name=str(tmp_path / "ok.csv"))],
+                     producer="https://example.invalid/p")
+    transport.emit(event)
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize(("fault", "said"), [
+    ("403 AccessDenied", "AccessDenied"),
+    ("no credentials", "Unable to locate credentials"),
+    ("closed", "Could not connect to the endpoint URL"),
+])
+def test_an_s3_input_that_cannot_be_read_is_passed_on(tmp_path, s3_fault, monkeypatch, caplog, fault, said):
+    """botocore's errors (a refused GET, no credentials, an endpoint down) were raised out of the transformer, so the
+    transform transport dropped the whole event: Marquez (or Kafka, or a file) never had the run's COMPLETE."""
+    bucket = s3_fault("closed" if fault == "no credentials" else fault).split("/")[2]
+    if fault == "no credentials":
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with caplog.at_level(logging.WARNING, logger="prov_common.lineage.enrich"):
+        written = _through_transform(tmp_path, InputDataset(namespace=f"s3://{bucket}", name="raw/users.csv"))
+    assert written["inputs"] == [{"namespace": f"s3://{bucket}", "name": "raw/users.csv", "facets": {}, "inputFacets": {}}]
+    assert written["outputs"][0]["facets"]["version"]["datasetVersion"] == hash_path(tmp_path / "ok.csv").digest
+    [warning] = caplog.messages
+    assert warning.startswith(f"tdprov: no content digest for s3://{bucket}/raw/users.csv (") and said in warning, warning
+    assert "Fix: " in warning and warning.endswith("); the event goes on without one"), warning
+
+
+def test_a_relative_file_name_is_passed_on(tmp_path, caplog):
+    """A producer naming a file by a relative path in namespace ``file`` made the naming raise ValueError before any
+    read, out of the transformer: the event was dropped."""
+    with caplog.at_level(logging.WARNING, logger="prov_common.lineage.enrich"):
+        written = _through_transform(tmp_path, InputDataset(namespace="file", name="data/raw.csv"))
+    assert written["inputs"] == [{"namespace": "file", "name": "data/raw.csv", "facets": {}, "inputFacets": {}}]
+    assert written["outputs"][0]["facets"]["version"]["datasetVersion"] == hash_path(tmp_path / "ok.csv").digest
+    assert caplog.messages == ["tdprov: no content digest for 'data/raw.csv' in namespace 'file' (relative path can't "
+                               "be expressed as a file URI); the event goes on without one"]
