@@ -380,6 +380,20 @@ def sealed_manifest(store: Store, run_id: str) -> Manifest | None:
         return None
 
 
+def verified_manifest(store: Store, run_id: str, digest: str) -> Manifest | None:
+    """The manifest of the run's bundle when its bytes are those of ``digest`` (the manifest digest verification found,
+    e.g. a :class:`~prov_common.audit.model.RunRecord`'s ``manifest_digest``), so that what it lists is what was
+    verified, with no second verification; None when it cannot be read or is other bytes. A store holding bundle reads
+    (:func:`~prov_common.store.held_reads.bundle_reads_held`) answers with the bytes verified, reading nothing."""
+    try:
+        data, manifest = _manifest(store, layout.bundle_prefix(run_id))
+    except StoreUnavailableError:
+        raise
+    except TdprovError:
+        return None
+    return manifest if blake3_digest(data) == digest else None
+
+
 def sealed_run(store: Store, run_id: str) -> tuple[Manifest | None, RunIdentity]:
     """The manifest of the bundle sealed for ``run_id`` (None: none is) and the run its signed events are of
     (:meth:`RunIdentity.of <prov_common.bundle.events.RunIdentity.of>`: its terminal event's job and parent, else its

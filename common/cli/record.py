@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             recorded.read_trace(args.ref)  # every run the record cites, read from its bundle and verified (a catalog only finds runs)
         options = RecordOptions(store.uri, settings.issuer, tuple(args.processing_geography), tuple(args.storage_geography),
                                 None if args.no_checksum else file_facts,
-                                bundle_locator(store, trust))
+                                bundle_locator(store))
         with on_terminal():  # a sharded version's shards are read for their SHA-256
             doc = training_record(recorded.index(), args.ref, args.format, options)
     emit_json(doc, args.output)

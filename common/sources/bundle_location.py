@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from prov_common.audit.model import DatasetUse
-from prov_common.audit.rehash import symlinked_location
+from prov_common.audit.model import DatasetUse, RunRecord
 from prov_common.bundle.subjects import version_digests
-from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 from prov_common.w3cprov.identity import normal_version
 
@@ -27,25 +25,26 @@ class SignedOutput:
     sha256: str | None = None
 
 
-Locator = Callable[[str, DatasetUse], SignedOutput | None]
+Locator = Callable[[RunRecord, DatasetUse], SignedOutput | None]
 
 
-def bundle_locator(store: Store, trust: TrustStore) -> Locator:
-    """``locate(run_id, dataset)``: what the run's bundle signs about its output ``dataset`` at its version (a run
-    may write a dataset at two), when the bundle verifies and holds that output; else None. Each call verifies the
-    bundle: the caller keeps the answer (:attr:`~prov_common.sources.training_record.RecordFacts.signed_output`)."""
-    from prov_common.bundle.verify import verify_and_derive
+def bundle_locator(store: Store) -> Locator:
+    """``locate(run, dataset)``: what the verified run ``run`` (its record as verification made it) signs about its
+    output ``dataset`` at its version (a run may write a dataset at two), when it holds that output; else None. Where
+    the data was recorded is the run's record of the output (its ``symlinks`` facet); the SHA-256 is read from the
+    bundle's manifest when it is the one verified (:func:`~prov_common.bundle.storage.verified_manifest`: the bytes of
+    the record's ``manifest_digest``, else None), so the bundle is not verified again: a store holding bundle reads
+    (:func:`~prov_common.store.held_reads.bundle_reads_held`) answers from the bytes verified and nothing is read."""
+    from prov_common.bundle.storage import verified_manifest
 
-    def locate(run_id: str, dataset: DatasetUse) -> SignedOutput | None:
-        checked = verify_and_derive(store, run_id, trust)
-        if not checked.report.ok or checked.derived is None or checked.manifest is None:
+    def locate(run: RunRecord, dataset: DatasetUse) -> SignedOutput | None:
+        same = (dataset.namespace, dataset.name, normal_version(dataset.version))
+        output = next((ds for ds in run.outputs if (ds.namespace, ds.name, normal_version(ds.version)) == same), None)
+        manifest = None if output is None else verified_manifest(store, run.run_id, run.manifest_digest)
+        if output is None or manifest is None:
             return None
-        manifest, same = checked.manifest, (dataset.namespace, dataset.name, normal_version(dataset.version))
-        for ds in checked.derived.state.outputs:
-            if (ds.namespace, ds.name, normal_version(ds.version)) == same:
-                signed = next((version_digests(o.version, o.digests, manifest.digest_sets) or {}
-                               for o in manifest.outputs if (o.namespace, o.name, normal_version(o.version)) == same), {})
-                return SignedOutput(symlinked_location(ds.namespace, ds.name, ds.facet("symlinks")), signed.get("sha256"))
-        return None
+        signed = next((version_digests(o.version, o.digests, manifest.digest_sets) or {}
+                       for o in manifest.outputs if (o.namespace, o.name, normal_version(o.version)) == same), {})
+        return SignedOutput(output.location, signed.get("sha256"))
 
     return locate

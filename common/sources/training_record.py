@@ -150,7 +150,7 @@ class RecordFacts:
         """What the generating run's verified bundle signs about the version (None: no run, or not read)."""
         if self.generator is None or self.options.locate is None:
             return None
-        return self.options.locate(self.generator.run_id, self.dataset)
+        return self.options.locate(self.generator, self.dataset)
 
     @property
     def content_url(self) -> str | None:
