@@ -121,23 +121,30 @@ def test_lineage_reads_the_entries_the_catalog_connects_and_every_uncatalogued_o
         assert scoped <= 2 + 3, scoped  # the two runs sealed since the audit, and the few the lineage shows
 
 
-def _reads_by_key(store: Any) -> Counter[str]:
-    """The objects read from ``store`` from now on, counted by key: on S3 the GetObject requests its client sends."""
+def _reads_by_key(store: Any, ranges: bool = False) -> Counter[str]:
+    """The objects read from ``store`` from now on, counted by key: on S3 the GetObject requests its client sends, whole
+    or ranged; on a local folder its whole reads, and with ``ranges`` its ranged reads too."""
     reads: Counter[str] = Counter()
     if store.uri.startswith("s3://"):
         store.client.meta.events.register("before-parameter-build.s3.GetObject", lambda params, **_: reads.update([params["Key"]]))
         return reads
-    get = store.get
+    get, get_range = store.get, store.get_range
 
     def counted_get(key: str, limit: int | None = None) -> bytes:
         reads[key] += 1
         return get(key, limit)
 
+    def counted_range(key: str, start: int, length: int) -> bytes:
+        reads[key] += 1
+        return get_range(key, start, length)
+
     store.get = counted_get
+    if ranges:
+        store.get_range = counted_range
     return reads
 
 
-def _verb_reads(monkeypatch: pytest.MonkeyPatch, verb: Any, *args: str) -> Counter[str]:
+def _verb_reads(monkeypatch: pytest.MonkeyPatch, verb: Any, *args: str, ranges: bool = False) -> Counter[str]:
     """The objects ``tdprov ARGS`` (exit 0) reads from the store it opens through ``verb``'s ``open_store``, counted
     by key (:func:`_reads_by_key`)."""
     counted: list[Counter[str]] = []
@@ -145,7 +152,7 @@ def _verb_reads(monkeypatch: pytest.MonkeyPatch, verb: Any, *args: str) -> Count
 
     def counted_store(*a: Any, **kw: Any) -> Any:
         store = real_open(*a, **kw)
-        counted.append(_reads_by_key(store))
+        counted.append(_reads_by_key(store, ranges))
         return store
 
     with monkeypatch.context() as patch:
@@ -168,6 +175,45 @@ def test_lineage_with_checks_reads_each_bundle_object_once(
     assert "/m/11" in capsys.readouterr().out
     assert sum(k.endswith("/prov.json") for k in reads) >= 22, sorted(reads)  # the runs shown and the readers of their versions
     assert {k: n for k, n in reads.items() if n > 1} == {}
+
+
+def _seal_of_mapping(store: Any, events: list[dict], mapping: str) -> str:
+    """Seal a run as a tdprov of PROV mapping ``mapping`` sealed it (its ``prov.json`` of that mapping, which the current
+    one derives again from the events): signed for the store's identity."""
+    from prov_common.bundle import Bundle
+    from prov_common.bundle.build import derive_bundle, statement_for
+    from prov_common.bundle.model import blake3_digest
+    from prov_common.bundle.storage import deliver_bundle
+    from prov_common.signing import INTOTO_PAYLOAD_TYPE, sign_envelope
+    from prov_common.store.identity import writer_store_id
+
+    key = default_signing_key()
+    derived = derive_bundle(events, None, prov_mapping=mapping, store_id=writer_store_id(store))
+    envelope = sign_envelope(statement_for(derived.manifest, blake3_digest(derived.manifest_bytes)), INTOTO_PAYLOAD_TYPE, [key])
+    deliver_bundle(store, Bundle(derived.state.run_id, derived.files, derived.manifest, derived.manifest_bytes,
+                                 envelope.to_json(), key.key_id))
+    return derived.state.run_id
+
+
+@pytest.mark.parametrize("store_uri", ["local", "s3"], indirect=True)
+def test_lineage_with_checks_reads_the_events_of_an_older_mapping_once(
+        store_uri: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run sealed under PROV mapping 4 has its PROV derived again from its events: 'tdprov lineage --checks' read its
+    events.jsonl in ranged parts to draw the tree, then whole to verify the bundle (20 reads of three runs, on S3
+    GetObject requests, one of them a repeat). The tree now reads events that verification reads whole the same way,
+    held, and verification takes those bytes: each object is read once (19)."""
+    from prov_common.bundle.layout import EVENTS_FILE, bundle_key
+
+    store = open_store(store_uri)
+    seal_chain(store, 0, 2)
+    run = _seal_of_mapping(store, run_events("train_model", [dataset("/data/f0.parquet", digest("f0"))],
+                                             [dataset("/m/9", digest("m9"))]), "tdprov-prov/4")
+    reads = _verb_reads(monkeypatch, lineage_cli, "lineage", "--checks", "/m/9", "--store", store_uri, ranges=True)
+    out = capsys.readouterr().out
+    assert f"run {run}" in out and "/data/f0.parquet" in out and "/data/raw.csv" in out, out
+    assert reads[f"{'prefix/' if store_uri.startswith('s3://') else ''}{bundle_key(run, EVENTS_FILE)}"] == 1, sorted(reads.items())
+    assert {k: n for k, n in reads.items() if n > 1} == {}
+    assert sum(reads.values()) == 19, sorted(reads.items())
 
 
 @pytest.mark.parametrize("store_uri", ["local", "s3"], indirect=True)

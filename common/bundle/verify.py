@@ -113,7 +113,7 @@ def read_pinned(store: Store, key: str, digest: str | None) -> bytes:
 class CheckedBundle:
     """What verifying one bundle found and read, so that callers need not read it again: the report, every bundle object
     read whole (by path in the bundle, whatever its digest: statement, manifest, PROV, and events of at most a part
-    (:func:`_held_whole`); attachments and larger events are hashed as a stream and not kept, the events then folded in
+    (:func:`held_whole`); attachments and larger events are hashed as a stream and not kept, the events then folded in
     ranged parts (a file of any size: :func:`intact_events` reads them again), and so are the events and PROV when no
     trusted key's statement names the manifest: the files are then not parsed, see
     :func:`~prov_common.bundle.claimed.claimed_run`, and anyone can plant them at any size), the parsed manifest and its
@@ -302,7 +302,7 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
     listed_from = len(report.findings)
     for entry in manifest.files:
         sealed = entry.digest if vouched else None  # an unvouched manifest's digest finds no version under a marker
-        if vouched and _held_whole(entry):
+        if vouched and held_whole(entry):
             data = read(entry.path, entry.size, sealed)  # never more than the manifest says it holds
             found = None if data is None else FileDigest(blake3_digest(data), len(data))
         else:  # attachments, larger events (folded in parts below), and events and PROV no trusted statement vouches
@@ -349,17 +349,18 @@ def _check_bundle(store: Store, trust: TrustStore, index_keys: list[str] | None,
         _check_index_entry(store, key, manifest, manifest_digest, report)
 
 
-def _held_whole(entry: FileEntry) -> bool:
+def held_whole(entry: FileEntry) -> bool:
     """Whether verification reads the file ``entry`` of a bundle a trusted key signed whole and keeps it: the PROV, and
     events of at most one ranged part (:data:`~prov_common.bundle.storage.LINES_CHUNK`, 8 MiB: a run's events are a few
     KB, read once for verification and the readers after it); larger events are hashed as a stream, then read in
-    parts."""
+    parts. A reader that reads such a file too reads it whole, so that a store holding its reads
+    (:class:`~prov_common.store.held_reads.HeldReads`) gives verification those bytes, not a second read."""
     return entry.path == layout.PROV_FILE or (entry.path == layout.EVENTS_FILE and entry.size <= storage.LINES_CHUNK)
 
 
 def intact_events(store: Store, checked: CheckedBundle) -> bytes | EventBytes:
     """The events of ``checked``'s bundle, which verification found the size and digest its manifest gives (in
-    ``checked.intact``): as verification held them (at most a part, :func:`_held_whole`), else read again in ranged
+    ``checked.intact``): as verification held them (at most a part, :func:`held_whole`), else read again in ranged
     parts (:func:`~prov_common.bundle.storage.listed_parts`: a part and a line held, whatever the file's size) and
     checked against that digest again after the last part (:class:`~prov_common.errors.VerificationError` when they
     changed since)."""

@@ -20,12 +20,31 @@ class HeldReads:
         self.store, self.uri = store, store.uri
         self.keep = keep
         self.held: dict[str, bytes] = dict(held or {})
+        self.also: set[str] = set()  # keys a reader asked to hold beside those ``keep`` takes (:meth:`hold`)
+
+    def hold(self, key: str) -> None:
+        """Hold the object ``key`` too from now on, as first read whole (``get``) or in one ranged read from its start
+        that gives fewer bytes than asked (the whole object): a file a reader reads that verification reads whole after
+        it (a small ``events.jsonl`` an older PROV mapping's PROV is derived from), which ``keep`` does not take for
+        every bundle."""
+        self.also.add(key)
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes of ``key`` from ``start``: of the bytes held (the held object itself when they are all of
+        it, not a copy), else the store's, held when they are the whole of an object :meth:`hold` names."""
+        data = self.held.get(key)
+        if data is not None:
+            return data[start:start + length]
+        data = self.store.get_range(key, start, length)
+        if start == 0 and len(data) < length and key in self.also:  # the whole object, in one read
+            self.held[key] = data
+        return data
 
     def get(self, key: str, limit: int | None = None) -> bytes:
         data = self.held.get(key)
         if data is None:
             data = self.store.get(key, limit)
-            if self.keep(key):
+            if self.keep(key) or key in self.also:
                 self.held[key] = data
         elif limit is not None and len(data) > limit:
             raise ObjectTooLargeError(f"object '{key}' in {self.describe()} is larger than {limit:,} bytes.", fix=TOO_LARGE_FIX)
@@ -48,6 +67,12 @@ class HeldReads:
 def held_of(store: Store, keys: Iterable[str]) -> dict[str, bytes]:
     """:meth:`HeldReads.held_of` of ``store``; none for a store that holds nothing."""
     return store.held_of(keys) if isinstance(store, HeldReads) else {}
+
+
+def hold(store: Store, key: str) -> None:
+    """:meth:`HeldReads.hold` of ``store``; nothing for a store that holds nothing."""
+    if isinstance(store, HeldReads):
+        store.hold(key)
 
 
 def bundle_reads_held(store: Store) -> HeldReads:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from prov.model import ProvDocument
 
 from prov_common.bundle import BundleSummary, list_bundles, read_bundle
+from prov_common.bundle.model import Manifest
 from prov_common.bundle.storage import bundle_file, listed_bytes, listed_parts
 from prov_common.bundle.layout import EVENTS_FILE, INDEX, PROV_FILE, bundle_key, index_cursor
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
@@ -68,11 +69,24 @@ def bundle_document(store: Store, run_id: str) -> ProvDocument:
             raise exc.about(bundle_key(run_id, PROV_FILE)) from None
     try:
         # checked against the manifest's digest as read: what is drawn is what the manifest verification reads lists
-        runs = _bounded_runs(listed_parts(store, run_id, bundle.manifest, EVENTS_FILE),
-                             f"bundle {run_id} {EVENTS_FILE}")
+        runs = _bounded_runs(_listed_events(store, run_id, bundle.manifest), f"bundle {run_id} {EVENTS_FILE}")
         return runs_to_document(runs, max_records=PROV_RECORDS_MAX)
     except TooManyRecords as exc:
         raise exc.about(bundle_key(run_id, EVENTS_FILE)) from None
+
+
+def _listed_events(store: Store, run_id: str, manifest: Manifest) -> EventBytes:
+    """The ``events.jsonl`` of the bundle of ``run_id`` in ranged parts (:func:`~prov_common.bundle.storage.listed_parts`,
+    checked against the digest ``manifest`` lists as they are read); when verification reads it whole
+    (:func:`~prov_common.bundle.verify.held_whole`: at most a part, so one ranged read gives it whole), a store that holds
+    bundle reads holds it, so that verifying the bundle after reads it no more."""
+    from prov_common.bundle.verify import held_whole
+    from prov_common.store.held_reads import hold
+
+    entry = manifest.by_path.get(EVENTS_FILE)
+    if entry is not None and held_whole(entry):
+        hold(store, bundle_key(run_id, EVENTS_FILE))
+    return listed_parts(store, run_id, manifest, EVENTS_FILE)
 
 
 def _bounded_runs(events: EventBytes, name: str) -> list[RunState]:
