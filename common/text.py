@@ -75,6 +75,19 @@ def camel_keys(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {camel_case(k): v for k, v in fields.items()}
 
 
+def job_json(namespace: str | None, name: str) -> dict[str, str | None]:
+    """A job as all of tdprov's JSON gives one (``runs``, ``show``, ``lineage``, ``contains``, ``audit`` and its
+    report.json, the Airflow page): an object of its namespace (None: a PROV document that does not state it) and
+    name, as OpenLineage events give it, never ``namespace/name`` text (docs/cli.md, "Names in JSON")."""
+    return {"namespace": namespace, "name": name}
+
+
+def job_text(job: Mapping[str, Any]) -> str:
+    """A job of tdprov's JSON (:func:`job_json`) as its tables and lines name it: ``namespace/name``, as ``tdprov runs``
+    shows it (its name alone when no namespace is stated)."""
+    return f"{job['namespace']}/{job['name']}" if job.get("namespace") else str(job["name"])
+
+
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """``count`` and ``noun``, in the plural (``plural``, else ``noun`` + s) unless one: ``1 run``, ``1,200 runs``."""
     return f"{count:,} {noun_for(count, noun, plural)}"

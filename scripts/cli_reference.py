@@ -58,7 +58,13 @@ are part of what was signed), and is shown with the common ones. Keys that are n
 terms and ids of PROV-JSON and JSON-LD (`prov:type`, `@id`, `tdprov:run-...`, a literal's `$`), the names under
 PROV-JSON's `prefix`, the data's column names (`columns` and `columnTypes` of `hash --json`) and the names under a
 source's `extra` (its issuer's). The keys of Dagster metadata follow Dagster's (`dagster/row_count`, `findings_list`);
-the JSON under them is camelCase too. tests/test_cli_json.py checks every output of its verbs against this.
+the JSON under them is camelCase too.
+
+A job is given one way in all of them: `{"namespace": ..., "name": ...}`, as OpenLineage events give it (a run's `job`
+in `runs`, `show`, `lineage`, `contains`, `audit --json` and report.json, report.json's `trainingJob`, the Airflow
+page's bundles), never `namespace/name` text, which is how the text output and the HTML report print it. The
+training-data record of `record` and `export --training-record` is a published shape of its own (the D&TA fields and
+tdprov's after them, or Croissant: [records.md](records.md)) and names a run's job as `namespace/name` text. tests/test_cli_json.py checks every output of its verbs against this.
 """
 
 _MARKDOWN = re.compile(r"([\\`*_<>|\[\]])")

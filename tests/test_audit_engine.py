@@ -40,7 +40,7 @@ def test_clean_pipeline_audits_clean_and_incrementally(pipe: Pipeline, tmp_path:
     assert report["summary"]["clean"] and report["log"]["treeSize"] == 2
     entry = report["trainingData"][0]
     assert entry["version"] == pipe.features and entry["article10"]["origin"][0]["name"] == "vendor-raw"
-    assert [s["job"] for s in entry["article10"]["preparation"]] == ["tests/prepare_features"]
+    assert [s["job"] for s in entry["article10"]["preparation"]] == [{"namespace": "tests", "name": "prepare_features"}]
     assert entry["annexIV"]["lineageComplete"] is True
     html = (tmp_path / "report" / "report.html").read_text()
     assert "<svg" in html and "Article 10" in html and "vendor-raw" in html
@@ -169,7 +169,7 @@ def test_runs_are_listed_in_time_order_not_in_the_order_of_their_time_text(pipe:
         events[1]["eventTime"] = end
         seal(pipe.store, events)
     result = _audit(pipe, tmp_path)
-    listed = [r["job"].rsplit("/", 1)[-1] for r in result.runs_listed() if r["job"].rsplit("/", 1)[-1].startswith("train_model_")]
+    listed = [r["job"]["name"] for r in result.runs_listed() if r["job"]["name"].startswith("train_model_")]
     assert listed == ["train_model_2", "train_model_1", "train_model_0"], listed
     _, training = downstream(result.index, DatasetUse("file", "/data/features.parquet", pipe.features))
     order = [r.job.rsplit("/", 1)[-1] for r in training if r.job.rsplit("/", 1)[-1].startswith("train_model_")]

@@ -116,6 +116,27 @@ def not_camel_case(doc: Any, where: str = "") -> list[str]:
     return sorted(set(found))
 
 
+def text_jobs(doc: Any, where: str = "") -> list[str]:
+    """Where parsed JSON ``doc`` gives a job other than as ``{"namespace": ..., "name": ...}``, the one shape of a job in
+    all of tdprov's JSON (docs/cli.md, "Names in JSON"): a field ``job`` or ``...Job`` that is not such an object (an
+    OpenLineage event's job, with its facets, is one), or a ``jobNamespace`` or ``jobName`` beside it. The keys under
+    :data:`NAMED_BY_DATA` are the data's."""
+    found: list[str] = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if key in ("jobNamespace", "jobName"):
+                found.append(f"{where}.{key}")
+            elif re.fullmatch(r"job|[a-z][a-zA-Z0-9]*Job", key) and not (
+                    isinstance(value, dict) and isinstance(value.get("namespace"), str) and isinstance(value.get("name"), str)):
+                found.append(f"{where}.{key}")
+            elif key not in NAMED_BY_DATA:
+                found += text_jobs(value, f"{where}.{key}")
+    elif isinstance(doc, list):
+        for value in doc:
+            found += text_jobs(value, f"{where}[]")
+    return sorted(set(found))
+
+
 class Pipeline:
     """A small training pipeline: registered source -> prepare -> train; run ids and versions by name."""
 

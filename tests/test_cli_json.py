@@ -15,13 +15,17 @@ from prov_common.bundle.storage import deliver_bundle
 from prov_common.cli import build_parser, main
 from prov_common.hashing import hash_dataframe, write_row_digests
 from prov_common.signing import default_signing_key
+from prov_common.store import open_store
 
-from test_audit_support import Pipeline, dataset, not_camel_case, run_events
+from test_audit_support import Pipeline, dataset, digest, not_camel_case, run_events, seal, text_jobs
 
 # Verbs whose only output is JSON (always, or in the format chosen here), besides those with --json.
 JSON_VERBS = {"prove", "record", "export", "prov"}
 JSON_LINES = {"hash", "verify"}  # one JSON document per line: one per path or bundle
 REPO = Path(__file__).resolve().parents[1]
+# The training-data record (D&TA or Croissant): a published shape of its own (docs/records.md), which gives a run's
+# job as text (its 'transformations', Croissant's 'prov:wasGeneratedBy' name).
+PUBLISHED_RECORDS = {"record"}
 
 
 def _verbs_with_json_option() -> set[str]:
@@ -82,7 +86,11 @@ def test_every_verb_with_json_output_is_covered() -> None:
 def test_every_verb_prints_parseable_json(recorded: dict[str, str], capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     """Each output parses, and names its fields in camelCase as all of tdprov's JSON does (docs/cli.md, "Names in
     JSON"), report.json too: 'source list --json' and report.json's sources named the signed record's fields as it
-    does (store_id, registered_at, origin_geography, ...)."""
+    does (store_id, registered_at, origin_geography, ...). Each gives a job as {"namespace", "name"}, as 'runs' and
+    'show' do: 'audit --json', report.json, 'contains' and 'lineage' gave it as "namespace/name" text, or as 'job'
+    and 'jobNamespace'."""
+    seal(open_store(recorded["store"]), run_events("train_on_customers", [dataset("/data/customers.parquet", recorded["customers"])],
+                                                   [dataset("/models/customers.pkl", digest("customers-model"))], job_type="TRAINING"))
     for verb, argvs in _cases(recorded).items():
         for argv in argvs:
             code = main(argv)
@@ -94,10 +102,13 @@ def test_every_verb_prints_parseable_json(recorded: dict[str, str], capsysbinary
             canonical_prov = verb in {"export", "prov"} and "--training-record" not in argv  # the exact bytes that are hashed
             assert canonical_prov or out.endswith(b"\n"), f"{argv}: output does not end with a newline"
             assert not [n for doc in docs for n in not_camel_case(doc)], f"{argv}: {[not_camel_case(doc) for doc in docs]}"
+            if verb not in PUBLISHED_RECORDS and "--training-record" not in argv:
+                assert not [n for doc in docs for n in text_jobs(doc)], f"{argv}: jobs as text at {[text_jobs(doc) for doc in docs]}"
     reports = sorted(Path(recorded["dir"]).glob("report*/report.json"))
     assert len(reports) == 2 and json.loads(reports[0].read_bytes())["sources"]
     for report in reports:
         assert not not_camel_case(json.loads(report.read_bytes())), f"{report}: {not_camel_case(json.loads(report.read_bytes()))}"
+        assert not text_jobs(json.loads(report.read_bytes())), f"{report}: jobs as text at {text_jobs(json.loads(report.read_bytes()))}"
 
 
 def test_json_to_output_file_and_dash(recorded: dict[str, str], tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
@@ -113,7 +124,6 @@ def test_store_init_json(s3_store_uri: str, capsysbinary: pytest.CaptureFixture[
     """The store's id is 'storeId', as a local folder's 'store init --json' and store-layout.md name it (it was
     'store_id' on S3); its other fields are camelCase too, as in all of tdprov's JSON (they were 'object_lock',
     'lock_mode', 'retention_days', 'retention_years' and 'conditional_writes')."""
-    from prov_common.store import open_store
     from prov_common.store.identity import read_identity
 
     assert main(["store", "init", s3_store_uri, "--json"]) == 1  # versioning and Object Lock are off
@@ -127,7 +137,6 @@ def test_store_init_json(s3_store_uri: str, capsysbinary: pytest.CaptureFixture[
 def test_store_init_json_of_a_local_folder(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     """A local folder's 'store init --json' printed the text line."""
     assert main(["store", "init", str(tmp_path / "s"), "--json"]) == 0
-    from prov_common.store import open_store
     from prov_common.store.identity import read_identity
 
     made = read_identity(open_store(str(tmp_path / "s")))

@@ -89,7 +89,7 @@ def lineage(store: Path | str, capsys: pytest.CaptureFixture, *args: str) -> lis
     """(dataset, version, job of the run that generated it) of each tree ``tdprov lineage ARGS --json`` shows."""
     assert cli_main(["lineage", *args, "--json", "--store", str(store)]) == 0
     trees = json.loads(capsys.readouterr().out)["lineage"]
-    return sorted((t["dataset"], t["version"], t["generatedBy"][0]["job"]) for t in trees)
+    return sorted((t["dataset"], t["version"], t["generatedBy"][0]["job"]["name"]) for t in trees)
 
 
 def run_states(store: Path, job: str) -> list[tuple[str, list[str]]]:

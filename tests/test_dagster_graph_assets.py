@@ -128,7 +128,7 @@ def chain(shown: str) -> list[Any]:
     while node is not None:
         path.append((node["dataset"], node["version"]))
         generated = node["generatedBy"]
-        path += [run["job"] for run in generated[:1]]
+        path += [run["job"]["name"] for run in generated[:1]]
         node = generated[0]["inputs"][0] if generated and generated[0]["inputs"] else None
     return path
 

@@ -123,7 +123,7 @@ def test_readme_contains_line_answers_with_a_proof(main_run) -> None:
     answer = json.loads(out.stdout)
     assert answer["contained"] and answer["proof"], answer
     assert answer["name"].endswith("clean_cells.parquet"), answer
-    assert "model" in [r["job"].rsplit("/", 1)[-1] for r in answer["trainingRuns"]], answer["trainingRuns"]
+    assert "model" in [r["job"]["name"] for r in answer["trainingRuns"]], answer["trainingRuns"]
 
 
 def test_main_command_shows_each_models_own_lineage(main_run) -> None:

@@ -155,9 +155,9 @@ def test_a_digest_names_content_in_every_dataset_that_holds_it(pipelines: Store,
     trees = json.loads(capsys.readouterr().out)["lineage"]
     assert sorted(t["dataset"] for t in trees) == ["/data/clean.parquet", "/other/clean.parquet"]
     by_name = {t["dataset"]: t for t in trees}
-    assert [r["job"] for r in by_name["/data/clean.parquet"]["generatedBy"]] == ["a.prepare"]
+    assert [r["job"]["name"] for r in by_name["/data/clean.parquet"]["generatedBy"]] == ["a.prepare"]
     assert by_name["/data/clean.parquet"]["generatedBy"][0]["runId"] == pipelines.p2  # the newest of the dataset's versions
-    assert [r["job"] for r in by_name["/other/clean.parquet"]["generatedBy"]] == ["b.prepare"]
+    assert [r["job"]["name"] for r in by_name["/other/clean.parquet"]["generatedBy"]] == ["b.prepare"]
 
 
 def test_source_matched_only_by_content_is_labelled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -1520,7 +1520,7 @@ def test_two_jobs_of_one_name_in_two_namespaces_are_named_apart_in_the_picture(t
         (tree,) = json.loads(capsys.readouterr().out)["lineage"]
         (made,) = tree["generatedBy"]
         (earlier,) = made["inputs"][0]["generatedBy"]
-        assert (made["jobNamespace"], made["job"], earlier["jobNamespace"], earlier["job"]) == ("b", "train", "a", "train")
+        assert (made["job"], earlier["job"]) == ({"namespace": "b", "name": "train"}, {"namespace": "a", "name": "train"})
     events = tmp_path / "events.jsonl"  # 'tdprov graph' draws them so too
     events.write_text("".join(json.dumps(e) + "\n" for e in (*first, *second)))
     assert main(["graph", str(events), "-o", str(tmp_path / "events.dot")]) == 0

@@ -265,9 +265,9 @@ def test_a_long_run_id_state_or_time_still_fits(audited: AuditResult, browser, t
     from prov_common.audit.html import render_html
 
     report = json.loads(Path(str(audited.report_json)).read_text())
-    report["runs"][0].update(runId="r" * 200, job="j" * 200, state="S" * 80, endedAt="2026-05-01T12:00:00.000000+00:00" + "0" * 60)
+    report["runs"][0].update(runId="r" * 200, job={"namespace": "default", "name": "j" * 200}, state="S" * 80, endedAt="2026-05-01T12:00:00.000000+00:00" + "0" * 60)
     step = report["trainingData"][0]["article10"]["preparation"][0]
-    step.update(runId="p" * 200, job="default/" + "k" * 200, state="T" * 80)
+    step.update(runId="p" * 200, job={"namespace": "default", "name": "k" * 200}, state="T" * 80)
     page = tmp_path / "report.html"
     page.write_text(render_html(report, Path(str(audited.report_html)).read_text().split('<figure class="picture">', 1)[1]
                                 .split("<figcaption>", 1)[0]))

@@ -65,7 +65,7 @@ def _cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
 
 
 def _jobs(runs: list[dict[str, Any]]) -> list[str]:
-    return [r["job"].rsplit("/", 1)[-1] for r in runs]
+    return [r["job"]["name"] for r in runs]
 
 
 def test_contains_lists_the_runs_of_this_dataset_and_equal_bytes_elsewhere_apart(tmp_path: Path, instance: Any,

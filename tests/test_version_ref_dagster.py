@@ -94,7 +94,7 @@ def _tree(capsys: pytest.CaptureFixture, store: str, ref: str, *more: str) -> di
 
 
 def _jobs(runs: list[dict[str, Any]]) -> list[str]:
-    return [r["job"].rsplit("/", 1)[-1] for r in runs]
+    return [r["job"]["name"] for r in runs]
 
 
 def _method(doc: dict[str, Any]) -> list[str]:

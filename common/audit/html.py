@@ -10,7 +10,7 @@ from typing import Any
 from prov_common.audit.model import RULE_JOB_NAME, RULE_JOB_TYPE, RULE_TEXT
 from prov_common.audit.result import scope_note
 from prov_common.audit.untrusted import untrusted_lines
-from prov_common.text import counted, visible
+from prov_common.text import counted, job_text, visible
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#0f172a;line-height:1.4}
@@ -224,7 +224,7 @@ def _runs(report: dict[str, Any]) -> str:
     head = (f'<p>{counted(len(runs), "run")} in the store; {new} examined by this audit (marked "new"); the rest were examined by '
             f'earlier audits, whose results this one continued from.</p>')
     rule = {RULE_JOB_TYPE: "yes (marked)", RULE_JOB_NAME: "yes (job name)"}
-    rows = [[_run_id(r["runId"]), _name(r["job"]), _whole(r["state"]), _time(r["endedAt"]),
+    rows = [[_run_id(r["runId"]), _name(job_text(r["job"])), _whole(r["state"]), _time(r["endedAt"]),
              rule.get(r.get("trainingRule") or "", "yes" if r["training"] else ""), "new" if r["examinedNow"] else ""]
             for r in runs[:MAX_RUNS_SHOWN]]
     more = f'<p class="note">Newest {MAX_RUNS_SHOWN} shown; report.json lists all {len(runs)}.</p>' if len(runs) > MAX_RUNS_SHOWN else ""
@@ -298,7 +298,7 @@ def _article10(items: list[dict[str, Any]]) -> str:
 def _dataset(entry: dict[str, Any]) -> str:
     a10, a4 = entry["article10"], entry["annexIV"]
     steps = _table(["run", "job", "state", "ended", "inputs", "outputs"],
-                   [[_run_id(s["runId"]), _name(s["job"]), _whole(s["state"]), _time(s["endedAt"]),
+                   [[_run_id(s["runId"]), _name(job_text(s["job"])), _whole(s["state"]), _time(s["endedAt"]),
                      f"<code>{_e(s['inputs'])}</code>", f"<code>{_e(s['outputs'])}</code>"] for s in a10["preparation"]]) \
         if a10["preparation"] else '<p class="note">No recorded preparation runs.</p>'
     quality = _table(["dataset", "version", "schema", "result", "failures", "failed checks"],
@@ -315,7 +315,7 @@ def _dataset(entry: dict[str, Any]) -> str:
     rule = _shown(RULE_TEXT.get(entry.get("trainingRule") or "", "a training run"))
     written = f' written by run <code>{_shown(entry["writtenBy"])}</code>' if entry.get("writtenBy") else ""
     return (f'<section class="dataset"><h3>{_shown(entry["dataset"])}</h3><p>version <code>{_e(entry["version"])}</code>{written}; '
-            f'used by training job {_shown(entry["trainingJob"])} ({"run" if len(entry["trainingRuns"]) == 1 else "runs"} '
+            f'used by training job {_shown(job_text(entry["trainingJob"]))} ({"run" if len(entry["trainingRuns"]) == 1 else "runs"} '
             f'{_e(entry["trainingRuns"])}), {rule}.</p>'
             f"<h4>EU AI Act Article 10</h4>{_article10(a10.get('items') or [])}"
             f"<h4>Preparation runs (10(2)(c))</h4>{steps}"

@@ -76,7 +76,7 @@ class Membership:
 
 
 def _runs(runs: list[RunRecord]) -> list[dict[str, Any]]:
-    return [{"runId": r.run_id, "job": r.job, "endedAt": r.ended_at} for r in runs]
+    return [{"runId": r.run_id, "job": r.job_json, "endedAt": r.ended_at} for r in runs]
 
 
 def find_sidecar(store: Store, index: LineageIndex, version: DatasetUse, trust: TrustStore) -> tuple[str, Any]:

@@ -188,5 +188,5 @@ class AuditResult:
         """Every run the report describes, newest first, marked when this audit examined its bundle."""
         index = self.report_index or self.index
         runs = sorted(index.runs.values(), key=lambda r: (run_order(r), r.run_id), reverse=True) if index else []
-        return [{"runId": r.run_id, "job": r.job, "state": r.state, "endedAt": r.ended_at, "training": r.is_training,
+        return [{"runId": r.run_id, "job": r.job_json, "state": r.state, "endedAt": r.ended_at, "training": r.is_training,
                  "trainingRule": r.training_rule, "examinedNow": r.run_id in self.examined, "keyId": r.key_id} for r in runs]

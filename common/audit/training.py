@@ -57,7 +57,7 @@ def _source(v: SourceVersion) -> dict[str, Any]:
 
 
 def _step(r: RunRecord) -> dict[str, Any]:
-    return {"runId": r.run_id, "job": r.job, "state": r.state, "startedAt": r.started_at, "endedAt": r.ended_at,
+    return {"runId": r.run_id, "job": r.job_json, "state": r.state, "startedAt": r.started_at, "endedAt": r.ended_at,
             "inputs": [f"{d.label}@{d.version}" for d in r.inputs], "outputs": [f"{d.label}@{d.version}" for d in r.outputs]}
 
 
@@ -126,7 +126,7 @@ def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None)
                 "rows": d.rows,
                 "shards": d.shards,
                 "trainingRuns": [run.run_id],
-                "trainingJob": run.job,
+                "trainingJob": run.job_json,
                 "trainingRule": run.training_rule,
                 "article10": {
                     "origin": sources,

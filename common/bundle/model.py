@@ -10,7 +10,7 @@ from typing import Any
 from prov_common.canonical_json import INT_LIMIT, canonical_bytes, loads
 from prov_common.errors import BadInputError, with_fix
 from prov_common.hashing.raw import blake3_digest
-from prov_common.text import counted, first_of
+from prov_common.text import counted, first_of, job_json
 
 BUNDLE_FORMAT = "https://tdprov.dev/lineage-bundle/v1"
 PREDICATE_TYPE = BUNDLE_FORMAT
@@ -127,7 +127,7 @@ def _run_dict(x: "Manifest | BundleSummary") -> dict[str, Any]:
     return {
         "format": BUNDLE_FORMAT,
         "runId": x.run_id,
-        "job": {"namespace": x.job_namespace, "name": x.job_name},
+        "job": job_json(x.job_namespace, x.job_name),
         "state": x.state,
         "endedAt": x.ended_at,
         "sealedAt": x.sealed_at,

@@ -29,7 +29,7 @@ from prov_common.w3cprov.events import RunState, extent_text, whole_count
 from prov_common.w3cprov.identity import DatasetLabels, distinct_labels, utc_text
 from prov_common.w3cprov.quality import other_checks, pandera_fault, pandera_outcome, run_test_measurements
 from prov_common.w3cprov.serialize import section_counts
-from prov_common.text import counted, first_of
+from prov_common.text import counted, first_of, job_text
 
 PROV_KINDS = ("entity", "activity", "agent", "used", "wasGeneratedBy", "wasDerivedFrom", "wasAssociatedWith", "specializationOf")
 
@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
         return status
     m = info["manifest"]
     started = not info["events"] or any(e["eventType"] == "START" for e in info["events"])  # shown when they verify
-    out = [f"run {m['runId']}  job {m['job']['namespace']}/{m['job']['name']}  {m['state']}",
+    out = [f"run {m['runId']}  job {job_text(m['job'])}  {m['state']}",
            f"  started {m['startedAt'] if started else '-'}  ended {m['endedAt'] or '-'}  sealed {m['sealedAt']}"
            + ("" if started else f"  (no START event: the bundle's startedAt, {m['startedAt']}, is its first event's time)")]
     if info["stagedAfterSealing"]:  # the signed PROV stays as sealed; the audit names them

@@ -16,7 +16,7 @@ from prov.constants import PROV, PROV_LABEL, PROV_TYPE
 from prov.identifier import QualifiedName
 from prov.model import ProvDocument, ProvRecord
 
-from prov_common.text import camel_keys, shortened
+from prov_common.text import camel_keys, job_json, shortened
 from prov_common.w3cprov.events import check_label, whole_count
 from prov_common.w3cprov.identity import (
     COMPLETE,
@@ -135,9 +135,12 @@ class Node:
         """JSON-ready, camelCase keys, empty fields (and the PROV ids of its identity, and ``broken``, which only a
         picture draws) left out; an opaque version says so (``opaqueVersion: true``), and a version other datasets
         hold the same content as names its digest (``sameContentAs``), under which :func:`content_holders_json` lists
-        them all once for every holder (each holder's own list would grow with the square of their number)."""
+        them all once for every holder (each holder's own list would grow with the square of their number). A run's job
+        is ``{"namespace", "name"}``, as in all of tdprov's JSON (:func:`~prov_common.text.job_json`)."""
         out = camel_keys({k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
                           if v not in (None, ()) and k not in _NOT_IN_JSON})
+        if self.job is not None:
+            out["job"] = job_json(self.job_namespace, self.job)
         if self.also:
             out["sameContentAs"] = normal_version(self.version)
         if self.opaque:
@@ -145,7 +148,7 @@ class Node:
         return out
 
 
-_NOT_IN_JSON = ("dataset_id", "version_id", "broken", "opaque", "also")
+_NOT_IN_JSON = ("dataset_id", "version_id", "broken", "opaque", "also", "job_namespace")
 
 
 def content_holders_json(nodes: Iterable[Node]) -> dict[str, list[list[str]]]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prov_common.bundle.model import DatasetRef
-from prov_common.text import counted
+from prov_common.text import counted, job_json
 
 from prov_airflow import naming
 
@@ -56,7 +56,7 @@ class BundleStatus:
     def to_dict(self) -> dict[str, Any]:
         """The bundle as the page's JSON gives it, its job as ``tdprov runs --json`` gives it: ``{namespace, name}``."""
         return {
-            "job": {"namespace": self.key.job_namespace, "name": self.key.job_name}, "runId": self.key.run_id, "taskId": self.key.task_id,
+            "job": job_json(self.key.job_namespace, self.key.job_name), "runId": self.key.run_id, "taskId": self.key.task_id,
             "mapIndex": self.key.map_index, "tryNumber": self.key.try_number, "bundle": self.location,
             "status": self.status, "state": self.state, "findings": list(self.findings),
             "inputs": [d.to_dict() for d in self.inputs], "outputs": [d.to_dict() for d in self.outputs],
