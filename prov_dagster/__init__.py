@@ -17,6 +17,7 @@ _LAZY = {
     "PanderaValidationError": "validation",
     "ProvenanceIOManager": "io_manager",
     "ProvenanceResource": "resource",
+    "ReadVersion": "resource",
     "Recorded": "resource",
     "audit_metadata": "audit",
     "close_failed_run": "sensors",
@@ -39,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from prov_dagster.io_manager import ProvenanceIOManager
     from prov_dagster.validation import PanderaValidationError
     from prov_dagster.naming import dataset_name
-    from prov_dagster.resource import ProvenanceResource, Recorded
+    from prov_dagster.resource import ProvenanceResource, ReadVersion, Recorded
     from prov_dagster.sensors import (
         close_failed_run,
         provenance_canceled_sensor,

@@ -34,8 +34,30 @@ from prov_dagster.validation import check_output, masked_samples, refuse, warn_w
 
 log = logging.getLogger(__name__)
 
+
+
+@dataclass(frozen=True)
+class ReadVersion:
+    """A version :meth:`ProvenanceResource.read` hashed where the step read it, for ``record(inputs=[...])``.
+
+    ``digest``: its version digest, as ``record()`` records it; ``uri``: its path or ``s3://`` URI (``None`` for a
+    DataFrame)."""
+
+    record: DatasetRecord
+
+    @property
+    def digest(self) -> str:
+        """The version digest (what ``tdprov hash`` prints for the data as it was read)."""
+        return self.record.version_id or ""
+
+    @property
+    def uri(self) -> str | None:
+        """Where the version was read (``None``: a DataFrame)."""
+        return self.record.uri
+
+
 Data = Union[str, "os.PathLike[str]", pd.DataFrame]
-Datasets = Union[Mapping[str, Data], Iterable[Data], None]
+Datasets = Union[Mapping[str, Union[Data, ReadVersion]], Iterable[Union[Data, ReadVersion]], None]
 
 
 @dataclass(frozen=True)
@@ -104,7 +126,8 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         ``masked_columns`` and schema flags, their declared sources' flags and the flags of what the IO manager
         loaded for the step), which a step that loads the asset through the IO manager masks in its samples."""
         rows = check_granularity(granularity, "record()") == "row"
-        read = self._records(_items(inputs), "input")
+        asked = _items(inputs)
+        read = self._records(asked, "input")
         given = _items(outputs)  # once: a generator of outputs is read here only
         written = self._records(given, "output", rows=rows)  # hashed before the run starts: an error leaves no START
         warn = context.log.warning if context is not None and hasattr(context, "log") else log.warning
@@ -123,6 +146,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         flagged = {*loaded, *(c for wants in assets.values() for c in wants.masked_columns)}
         step.training = step.training or _marked_training(context)
         step.stage()  # START (or RUNNING) with what the step read
+        _warn_read_as_written([r for r, (_, data) in zip(read, asked) if not isinstance(data, ReadVersion)], written, warn)
         if context is not None:
             _warn_written_in_run(step, written, warn)
         policies: dict[int, tuple[str, str]] = {}  # output index -> the asset validated on it, its policy
@@ -166,6 +190,15 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         return Recorded(digests=digests, bundle=None if status.problem else bundle, data_version=version, metadata=metadata,
                         problem=status.problem, quality=quality)
 
+    def read(self, data: Data, *, name: str | None = None) -> ReadVersion:
+        """Hash ``data`` (a path, ``s3://`` URI or DataFrame, as ``record(inputs=...)`` takes it; ``name`` names it
+        as a mapping key does) now, where the step reads it, for ``record(inputs=[<this>], ...)`` once the step wrote
+        its outputs: the version recorded as read is the one read, also of a file the step then rewrites in place,
+        which ``record(inputs=[path], outputs=[path])`` would hash only once it was rewritten. Nothing is recorded
+        until ``record()`` is called with it."""
+        [record] = self._records([(name, data)], "input")
+        return ReadVersion(record)
+
     def _step(self, context: Any, job_name: str) -> StepRun:
         recorder = recorder_for(self)
         if context is None:
@@ -176,12 +209,20 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         run.declare(step)
         return run
 
-    def _records(self, items: list[tuple[str | None, Data]], role: str, *, rows: bool = False) -> list[DatasetRecord]:
+    def _records(self, items: list[tuple[str | None, Data | ReadVersion]], role: str, *, rows: bool = False) -> list[DatasetRecord]:
         records = [self._record(name, data, role, rows) for name, data in items]
         return [replace(r, row_set=row_set_of(r.digest, *r.dataset, shown_as=r.name), digest=without_rows(r.digest)) if rows else r for r in records]
 
-    def _record(self, name: str | None, data: Data, role: str, rows: bool = False) -> DatasetRecord:
+    def _record(self, name: str | None, data: Data | ReadVersion, role: str, rows: bool = False) -> DatasetRecord:
         granularity = "row" if rows else "column"
+        if isinstance(data, ReadVersion):
+            if role != "input":
+                raise BadInputError(
+                    f"{role} {name or data.uri or data.record.name} is a version read (provenance.read()); "
+                    "record() takes it among inputs only",
+                    fix="pass the path, URI or DataFrame written as the output, and the read version in inputs=[...]",
+                )
+            return data.record if name is None else replace(data.record, name=name, namespace=None)
         if isinstance(data, pd.DataFrame):
             if name is None:
                 raise BadInputError(
@@ -223,11 +264,23 @@ def _warn_written_in_run(step: StepRun, written: list[DatasetRecord], warn: Call
                  "of each version for tdprov checkout)")
 
 
-def _items(datasets: Datasets) -> list[tuple[str | None, Data]]:
+def _warn_read_as_written(hashed: list[DatasetRecord], written: list[DatasetRecord], warn: Callable[[str], None]) -> None:
+    """Warn of each location that one ``record()`` call takes as an input (``hashed``: hashed by the call) and an
+    output at the same digest: hashed once the step had written it, the version recorded as read is the one written,
+    which the step did not read if it rewrote the location. Both stay recorded as given."""
+    outputs = {(r.dataset, r.uri, r.version_id) for r in written if r.uri is not None}
+    for _, uri, version in dict.fromkeys(k for k in ((r.dataset, r.uri, r.version_id) for r in hashed) if k in outputs):
+        warn(f"tdprov: {uri} is both an input and an output of this record() call, hashed once the step wrote it, so "
+             f"the version recorded as read ({version}) is the one written, which the step did not read if it rewrote "
+             f"{uri}. Fix: hash it where the step reads it, before = provenance.read({uri!r}), and give "
+             "record(inputs=[before], ...); if the step did not change it, give it as an input only")
+
+
+def _items(datasets: Datasets) -> list[tuple[str | None, Data | ReadVersion]]:
     """``(name, data)`` of each dataset given to ``record()`` (``None``: named by its location)."""
     if datasets is None:
         return []
-    if isinstance(datasets, (str, os.PathLike, pd.DataFrame)):
+    if isinstance(datasets, (str, os.PathLike, pd.DataFrame, ReadVersion)):
         datasets = [datasets]
     return list(datasets.items()) if isinstance(datasets, Mapping) else [(None, d) for d in datasets]
 

@@ -88,3 +88,94 @@ def test_two_steps_of_one_run_writing_one_path_are_both_recorded_and_named_in_a_
     assert [n for n, _ in written["first"]] == [name] and [n for n, _ in written["second"]] == [name]
     assert written["first"] != written["second"]
     assert dict(written["first"])[name] in message
+
+
+def _rewrite_in_place(path: Path) -> None:
+    """What a cleaning step does to a file it owns: read it, drop a row, write it back where it was."""
+    pd.read_csv(path).iloc[:2].to_csv(path, index=False)
+
+
+def _in_place_run(tmp_path: Path, step) -> tuple[list, dict, str, str]:  # type: ignore[no-untyped-def]
+    """Materialize ``step`` (which rewrites ``orders.csv`` in place) and return its warnings, its run's COMPLETE event
+    and the digests of the file before and after (``tdprov hash``'s, hashed on their own)."""
+    import logging
+
+    from prov_common.hashing.targets import hash_dataset
+
+    path = tmp_path / "orders.csv"
+    BEFORE.to_csv(path, index=False)
+    copy = tmp_path / "copy" / "orders.csv"
+    copy.parent.mkdir()
+    copy.write_bytes(path.read_bytes())
+    before = hash_dataset(str(copy), cache=False, file_sha256=True).digest
+    store = tmp_path / "store"
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([step], instance=instance, resources={"provenance": ProvenanceResource(store=str(store))})
+        assert result.success
+        said = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
+    delivered(store)
+    after = hash_dataset(str(path), cache=False, file_sha256=True).digest
+    assert before != after
+    opened = open_store(str(store))
+    [sealed] = list_bundles(opened)
+    events = [json.loads(line) for line in read_bundle(opened, sealed.run_id).files["events.jsonl"].splitlines()]
+    return said, next(e for e in events if e["eventType"] == "COMPLETE"), before, after
+
+
+def test_a_file_rewritten_in_place_and_given_as_input_and_output_of_one_call_is_named_in_a_warning(tmp_path: Path) -> None:
+    """record(inputs=[path], outputs=[path]) after the step rewrote the file hashes both then: the version recorded as
+    read is the one written, which the step never read. It is still recorded so (nothing dropped), and a warning names
+    the file, the digest and the fix: provenance.read(path) where the step reads it."""
+    path = tmp_path / "orders.csv"
+
+    @asset
+    def cleaned(context, provenance: ProvenanceResource) -> MaterializeResult:  # type: ignore[no-untyped-def]
+        _rewrite_in_place(path)
+        return MaterializeResult(metadata=provenance.record(inputs=[str(path)], outputs=[str(path)], context=context).metadata)
+
+    said, complete, _, after = _in_place_run(tmp_path, cleaned)
+    [input_digest] = [d for _, _, d in _digest(complete, "inputs")]
+    [output_digest] = [d for _, _, d in _digest(complete, "outputs")]
+    assert input_digest == output_digest == after
+    warned = [m for m in said if "both an input and an output" in (m or "")]
+    assert len(warned) == 1, said
+    assert str(path) in warned[0] and after in warned[0] and "provenance.read(" in warned[0], warned[0]
+
+
+def test_a_file_read_through_provenance_read_before_it_is_rewritten_in_place_is_the_version_read(tmp_path: Path) -> None:
+    """provenance.read(path) hashes the file where the step reads it: the run's input is the version before the step
+    rewrote it, its output the one after, and no warning is logged."""
+    path = tmp_path / "orders.csv"
+    recorded = {}
+
+    @asset
+    def cleaned(context, provenance: ProvenanceResource) -> MaterializeResult:  # type: ignore[no-untyped-def]
+        before = provenance.read(str(path))
+        _rewrite_in_place(path)
+        done = provenance.record(inputs=[before], outputs=[str(path)], context=context)
+        recorded["digests"], recorded["read"] = done.digests, before.digest
+        return MaterializeResult(metadata=done.metadata)
+
+    said, complete, before, after = _in_place_run(tmp_path, cleaned)
+    assert _digest(complete, "inputs") == [("file", str(path), before)]
+    assert _digest(complete, "outputs") == [("file", str(path), after)]
+    assert recorded["read"] == before
+    assert recorded["digests"] == {f"{path} (read)": before, str(path): after}
+    assert not [m for m in said if "both an input and an output" in (m or "")], said
+
+
+def test_a_read_version_given_as_an_output_is_refused_naming_the_fix(tmp_path: Path) -> None:
+    """A version provenance.read() hashed is what a step read: record() refuses it among outputs, before any event."""
+    import pytest
+
+    from prov_common.errors import BadInputError
+
+    path = tmp_path / "orders.csv"
+    BEFORE.to_csv(path, index=False)
+    store = tmp_path / "store"
+    provenance = ProvenanceResource(store=str(store))
+    with pytest.raises(BadInputError) as raised:
+        provenance.record(outputs={"orders": provenance.read(str(path))})
+    assert "output orders is a version read (provenance.read())" in str(raised.value)
+    assert "inputs=[...]" in raised.value.fix
+    assert not list(list_bundles(open_store(str(store))))
