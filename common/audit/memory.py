@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import Any
 from prov_common.audit.model import Finding, distinct
 from prov_common.config import default_home
 from prov_common.errors import BadInputError
+from prov_common.replace_file import part_file
 from prov_common.tlog.log import StoredCheckpoint
 from prov_common.tlog.model import Checkpoint, LogLeaf
 
@@ -191,15 +191,12 @@ def accepted_gone_id(store_uri: str) -> str | None:
 
 
 def save_memory(memory: AuditorMemory) -> Path:
-    """Write the memory atomically (a crash leaves the previous file whole)."""
+    """Write the memory atomically, readable by its owner alone (mode 0600): a crash or a failed write (a full disk)
+    leaves the previous file whole and no temporary file beside it."""
     path = memory.path or memory_path(memory.store)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(memory.to_dict(), out, sort_keys=True, separators=(",", ":"))
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
+    with part_file(path, 0o600, lambda tmp: os.replace(tmp, path)) as (_, out):
+        out.write(json.dumps(memory.to_dict(), sort_keys=True, separators=(",", ":")).encode("utf-8"))
     memory.path = path
     return path
 
