@@ -170,6 +170,15 @@ def _warn_relative(name: str, place: str) -> None:
                                              "directory. Fix: give an absolute path or an s3:// URI", name, place)
 
 
+def unset(value: object) -> bool:
+    """Whether a setting given in code, in config or in a connection's extra is not given: ``None``, text that is blank
+    and a list of none but blank texts. One rule for every option: an empty override leaves the setting below it
+    (``[tdprov]``, ``TDPROV_*``, the default) to apply, as an empty ``TDPROV_*`` variable or ``[tdprov]`` option does."""
+    if isinstance(value, (list, tuple)):
+        return all(unset(item) for item in value)
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _text(value: str | None) -> str | None:
     """A path or name setting without the white space around it (a value read from a secret file ends with a
     newline); ``None`` when nothing is left."""
@@ -219,8 +228,9 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
-        """Settings from the environment; keyword overrides that are not ``None`` win (``strict`` may be
-        given as text, ``trusted_keys`` as one ``os.pathsep``-separated string)."""
+        """Settings from the environment; keyword overrides that are given win (``strict`` may be given as text,
+        ``trusted_keys`` as one ``os.pathsep``-separated string); one that is :func:`unset` (``None``, ``""``, ``[]``)
+        leaves the environment's setting."""
         env = os.environ if environ is None else environ
         unknown_keys((name for name in env if name.startswith("TDPROV_")), KNOWN_ENVIRONMENT, "the environment")
         settings = cls(
@@ -236,10 +246,10 @@ class Settings:
             retired_keys=paths(env.get("TDPROV_RETIRED_KEYS")),
             retired_auditor_keys=paths(env.get("TDPROV_RETIRED_AUDITOR_KEYS")),
         )
-        given = {k: v for k, v in overrides.items() if v is not None}
+        given = {k: v for k, v in overrides.items() if not unset(v)}
         for name in ("store", "signing_key", "spool", "issuer"):
             if isinstance(given.get(name), str):
-                given[name] = _text(given[name]) or given[name]  # (an empty store stays an error where it is opened)
+                given[name] = _text(given[name])
         for name in ("trusted_keys", "auditor_keys", "retired_keys", "retired_auditor_keys"):
             if name in given:
                 given[name] = paths(given[name])

@@ -121,7 +121,7 @@ class _Listening:
             try:
                 self.settings = hook.get_settings()
                 self.aws_conn_id, self.store_source = hook.aws_conn_id, hook.store_source()
-                self.key_source = hook.signing_key_source()
+                self.key_source = hook.option_source("signing_key")
                 return
             except TdprovError as exc:
                 self.refused = exc

@@ -8,7 +8,7 @@ import logging
 import os
 from dataclasses import dataclass
 
-from prov_common.config import WARNED, Settings, flag, positive_number, unknown_keys
+from prov_common.config import WARNED, Settings, flag, positive_number, unknown_keys, unset
 
 from prov_airflow.get_provider_info import CONFIG_OPTIONS
 
@@ -87,8 +87,9 @@ def _given_options() -> list[str]:
 
 
 def resolve_settings(**overrides: object) -> Settings:
-    """tdprov :class:`Settings` for Airflow components; ``None`` overrides are ignored. An unknown ``[tdprov]``
-    option is named (with the closest known one)."""
+    """tdprov :class:`Settings` for Airflow components; overrides that are :func:`~prov_common.config.unset` (``None``,
+    ``""``) are not given: ``[tdprov]``, then ``TDPROV_*``, applies. An unknown ``[tdprov]`` option is named (with the
+    closest known one)."""
     unknown_keys(_given_options(), CONFIG_OPTIONS, f"the [{SECTION}] section")
     from_conf: dict[str, object] = {}
     for name in _SETTINGS_FIELDS:
@@ -97,7 +98,7 @@ def resolve_settings(**overrides: object) -> Settings:
         value = conf_get(name)
         if value or name in ("strict", "snapshot"):  # Settings parses the flag and the path list
             from_conf[name] = value
-    from_conf.update({k: v for k, v in overrides.items() if v is not None})
+    from_conf.update({k: v for k, v in overrides.items() if not unset(v)})
     return Settings.from_env(**from_conf)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from dagster import Config
 from pydantic import Field, field_validator
 
-from prov_common.config import Settings
+from prov_common.config import Settings, unset
 from prov_common.hashing.shard_engine import ENV, check_scheduler
 from prov_common.quality.mask_key import check_mask_key
 from prov_common.signing.keyfiles import KEY_VARIABLE
@@ -20,7 +20,8 @@ from prov_dagster.storage import DataLocation, default_data_root
 
 
 class ProvenanceConfig(Config):
-    """Where provenance and data go. Every field is optional: unset fields come from ``TDPROV_*``."""
+    """Where provenance and data go. Every field is optional: unset fields, and empty ones (``""``), come from
+    ``TDPROV_*``."""
 
     store: str | None = Field(
         default=None, description="Provenance store: a folder or s3://bucket/prefix (default $TDPROV_STORE or ./.tdprov)."
@@ -61,15 +62,16 @@ class ProvenanceConfig(Config):
     @field_validator("store", "data_root")
     @classmethod
     def _a_location(cls, value: str | None, info: Any) -> str | None:
-        """A folder, ``file://`` or ``s3://bucket/prefix``: anything else is refused when the resource is made."""
-        if value is not None:
+        """A folder, ``file://`` or ``s3://bucket/prefix``: anything else is refused when the resource is made (an
+        empty one is not given)."""
+        if not unset(value):
             parse_location(value, info.field_name)
         return value
 
     @field_validator("dask_scheduler")
     @classmethod
     def _a_scheduler(cls, value: str | None) -> str | None:
-        if value is not None and value.strip():
+        if not unset(value):
             check_scheduler(value, "dask_scheduler")
         return value
 
@@ -81,7 +83,7 @@ class ProvenanceConfig(Config):
         of a ``record``-policy asset first fails, nor when shards are first hashed). Returns the settings checked."""
         settings = self.settings()
         # the data root and the store (from TDPROV_STORE too) it defaults next to
-        self.data_location(settings).check_folder("data_root" if self.data_root else "the data root next to the store")
+        self.data_location(settings).check_folder("the data root next to the store" if unset(self.data_root) else "data_root")
         default_spool_dir(settings)  # a spool (or TDPROV_HOME) that is a URI: the outbox would fail in an outage
         check_mask_key()
         if self.scheduler_setting() == ENV and os.environ.get(ENV, "").strip():  # the field is checked when it is given
@@ -91,17 +93,17 @@ class ProvenanceConfig(Config):
     def scheduler_setting(self) -> str:
         """The setting the Dask scheduler is taken from, as messages name it: ``dask_scheduler`` where it is configured,
         else ``TDPROV_DASK_SCHEDULER``."""
-        return "dask_scheduler" if self.dask_scheduler else ENV
+        return ENV if unset(self.dask_scheduler) else "dask_scheduler"
 
     def store_setting(self) -> str:
         """The setting the store is taken from, as messages name it: this resource's ``store`` config where it is
         configured, else ``TDPROV_STORE``."""
-        return f"the {type(self).__name__}'s 'store' config" if self.store else STORE_VARIABLE
+        return STORE_VARIABLE if unset(self.store) else f"the {type(self).__name__}'s 'store' config"
 
     def signing_key_setting(self) -> str:
         """The setting the signing key is taken from, as messages name it: this resource's ``signing_key`` config where it
         is configured, else ``TDPROV_SIGNING_KEY``."""
-        return f"the {type(self).__name__}'s 'signing_key' config" if self.signing_key else KEY_VARIABLE
+        return KEY_VARIABLE if unset(self.signing_key) else f"the {type(self).__name__}'s 'signing_key' config"
 
     def strict_setting(self) -> str | None:
         """The setting that turns strict mode on, as messages name it (``strict`` where it is configured, else
@@ -117,10 +119,10 @@ class ProvenanceConfig(Config):
 
     def data_location(self, settings: Settings | None = None) -> DataLocation:
         """Where data files go: ``data_root``, else next to the store of ``settings`` (default: :meth:`settings`)."""
-        if self.data_root:
-            return DataLocation(self.data_root)
+        if not unset(self.data_root):
+            return DataLocation(str(self.data_root))
         store = (self.settings() if settings is None else settings).store
-        return DataLocation(default_data_root(store, "store" if self.store else "TDPROV_STORE"))
+        return DataLocation(default_data_root(store, "TDPROV_STORE" if unset(self.store) else "store"))
 
     def namespace_uri(self) -> str:
         return namespace_uri(self.namespace)

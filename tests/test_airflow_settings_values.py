@@ -2,6 +2,7 @@
 in a real ``dag.test()``: a typo never turns provenance off or loses a task's run."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ from airflow.sdk import DAG
 
 from prov_common.bundle.transport import UNOPENED_WARNED
 from prov_common.config import WARNED
+from prov_common.errors import BadInputError
 from prov_common.store import open_store
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
@@ -491,3 +493,38 @@ def test_the_bundle_link_of_a_listener_connection_that_is_not_defined_is_one_war
     assert ("Airflow connection 'tdprov_nowhere' (type tdprov) (named by [tdprov] conn_id) is not defined" in named[0]
             and "Fix: create it" in named[0]), named
     assert not (tmp_path / "store").exists()
+
+
+def test_an_empty_override_of_the_hook_is_not_given_and_the_setting_below_it_is_taken(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ProvenanceHook(None, signing_key="")`` took the empty text as the key: the key ``TDPROV_SIGNING_KEY`` names was
+    discarded for the per-user key, while the fix of a key that cannot be had named ``TDPROV_SIGNING_KEY``
+    (``signing_key_source``), and ``option_source`` named the hook. An empty override (text that is blank, an empty
+    list) is not given, as an empty extra or ``[tdprov]`` option is not: the setting below it is taken and named (by
+    ``option_source``, for the signing key too), for every option."""
+    from prov_airflow.hooks.provenance import ProvenanceHook
+    from prov_common.signing import load_signing_key, signing_key_from_settings, write_keypair
+
+    private, public = write_keypair(tmp_path / "keys" / "writer.key")
+    monkeypatch.setenv("TDPROV_SIGNING_KEY", str(private))
+    monkeypatch.setenv("TDPROV_TRUSTED_KEYS", str(public))
+    monkeypatch.setenv("TDPROV_STRICT", "1")
+    monkeypatch.setenv("TDPROV_ISSUER", "Example Org")
+    monkeypatch.setenv("AIRFLOW_CONN_TDPROV_BLANK", json.dumps({"conn_type": "tdprov", "extra": {"strict": "", "spool": " "}}))
+    for hook in (ProvenanceHook(None, signing_key="", trusted_keys="", strict="", issuer=" "),
+                 ProvenanceHook(None, signing_key=" ", trusted_keys=[]), ProvenanceHook("tdprov_blank", signing_key="")):
+        settings = hook.get_settings()
+        assert (settings.signing_key, settings.trusted_keys) == (str(private), (str(public),))
+        assert (settings.strict, settings.issuer) == (True, "Example Org")
+        for option in ("signing_key", "trusted_keys", "strict"):
+            assert hook.option_source(option) == f"TDPROV_{option.upper()}"
+        key = signing_key_from_settings(settings, hook.option_source("signing_key"))
+        assert key.public == load_signing_key(private).public  # the configured key signs, not the per-user one
+    monkeypatch.setenv("AIRFLOW__TDPROV__SIGNING_KEY", str(tmp_path / "keys" / "team.key"))
+    hook = ProvenanceHook(None, signing_key="")
+    assert hook.get_settings().signing_key == str(tmp_path / "keys" / "team.key")  # [tdprov] is below the hook
+    assert hook.option_source("signing_key") == "[tdprov] signing_key"
+    with pytest.raises(BadInputError) as refused:
+        signing_key_from_settings(hook.get_settings(), hook.option_source("signing_key"))
+    assert f"signing key {tmp_path}/keys/team.key cannot be read" in str(refused.value)
+    assert "Fix: set [tdprov] signing_key to a file from 'tdprov keygen'" in str(refused.value)

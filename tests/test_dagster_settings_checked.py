@@ -262,3 +262,26 @@ def test_a_dask_scheduler_that_is_not_an_address_is_refused_when_the_resource_is
     assert "tcp://host:8786" in str(caught.value) and "TDPROV_DASK_SCHEDULER" not in str(caught.value)
     for fine in ("local", "none", "auto", "NONE", "tcp://127.0.0.1:8786", None):
         ProvenanceResource(dask_scheduler=fine)
+
+
+def test_an_empty_signing_key_config_takes_the_key_of_tdprov_signing_key(cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An IO manager configured with ``signing_key=""`` signed with the per-user key, discarding the key
+    ``TDPROV_SIGNING_KEY`` names, and a missing one went unnoticed. An empty config is not given: the variable's key is
+    taken, and named when it cannot be had; an empty store or data root is not given either."""
+    from prov_common.signing import load_signing_key, write_keypair
+
+    missing = cwd / "keys" / "writer.key"
+    monkeypatch.setenv("TDPROV_SIGNING_KEY", str(missing))
+    io_manager = ProvenanceIOManager(signing_key="", strict=True, store=" ", data_root="")
+    assert io_manager.settings().signing_key == str(missing) and io_manager.signing_key_setting() == "TDPROV_SIGNING_KEY"
+    assert (io_manager.settings().store, io_manager.store_setting()) == (str(cwd / "store"), "TDPROV_STORE")
+    result = _materialize(io_manager)
+    said = _failure(result)
+    assert not result.success and f"signing key {missing} cannot be read" in said, said
+    assert "Fix: set TDPROV_SIGNING_KEY to a file from 'tdprov keygen'" in said, said
+    write_keypair(missing)
+    assert _materialize(io_manager).success
+    delivered(cwd / "store")
+    store = open_store(str(cwd / "store"))
+    [summary] = list_bundles(store)
+    assert read_bundle(store, summary.run_id).key_id == load_signing_key(missing).public.key_id

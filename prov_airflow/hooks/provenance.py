@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
 
-from prov_common.config import Settings, unknown_keys
+from prov_common.config import Settings, unknown_keys, unset
 from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
 
 from prov_airflow.settings import resolve_settings
@@ -97,11 +97,13 @@ class ProvenanceHook(BaseHook):
     def __init__(self, tdprov_conn_id: str | None = default_conn_name, *, named_by: str | None = None,
                  **overrides: Any) -> None:
         """``named_by``: the setting that gave ``tdprov_conn_id`` (``[tdprov] conn_id``), named in the error of a
-        connection that is not defined; None: an operator's ``tdprov_conn_id``."""
+        connection that is not defined; None: an operator's ``tdprov_conn_id``. ``overrides`` (``signing_key``,
+        ``strict``...) win over the connection; one that is :func:`~prov_common.config.unset` (``None``, ``""``) is
+        not given, as an empty extra is not."""
         super().__init__()
         self.tdprov_conn_id = tdprov_conn_id
         self.named_by = named_by
-        self.overrides = {k: v for k, v in overrides.items() if v is not None}
+        self.overrides = {k: v for k, v in overrides.items() if not unset(v)}
         self._extra: dict[str, Any] | None = None
         self._host: str | None = None
 
@@ -180,18 +182,6 @@ class ProvenanceHook(BaseHook):
             return f"the store in the extra of Airflow connection {self.tdprov_conn_id!r}"
         return store_source()
 
-    def signing_key_source(self) -> str:
-        """Where the signing key of :meth:`get_settings` is set, named in a fix (the connection's extra, ``[tdprov]
-        signing_key`` or ``TDPROV_SIGNING_KEY``)."""
-        from prov_airflow.settings import setting_source
-
-        _, extra = self._load()
-        if self.overrides.get("signing_key"):
-            return "the signing_key given to the hook"
-        if extra.get("signing_key"):
-            return f"signing_key in the extra of Airflow connection {self.tdprov_conn_id!r}"
-        return setting_source("signing_key")
-
     def get_trust(self, settings: Settings | None = None) -> TrustStore:
         """The trusted keys of :meth:`get_settings` (or of ``settings``, this hook's); keys that cannot be read are
         refused naming where they are set here (the connection's extra, ``[tdprov] trusted_keys``...), or where the
@@ -199,7 +189,7 @@ class ProvenanceHook(BaseHook):
         from prov_common.signing import trust_from_settings
 
         return trust_from_settings(settings or self.get_settings(), source=self.option_source("trusted_keys"),
-                                   key_setting=self.signing_key_source())
+                                   key_setting=self.option_source("signing_key"))
 
     def strict_source(self) -> str:
         """Where strict mode of :meth:`get_settings` is set, named in a fix (the connection's extra, ``[tdprov] strict``
@@ -207,14 +197,14 @@ class ProvenanceHook(BaseHook):
         return self.option_source("strict")
 
     def option_source(self, option: str) -> str:
-        """Where ``option`` (``strict``, ``trusted_keys``...) of :meth:`get_settings` is set, named in a fix (the
-        connection's extra, ``[tdprov] <option>`` or ``TDPROV_<OPTION>``)."""
+        """Where ``option`` (``signing_key``, ``strict``, ``trusted_keys``...) of :meth:`get_settings` is set, named in a
+        fix (the hook's overrides, the connection's extra, ``[tdprov] <option>`` or ``TDPROV_<OPTION>``)."""
         from prov_airflow.settings import setting_source
 
         _, extra = self._load()
-        if self.overrides.get(option) is not None:
+        if option in self.overrides:
             return f"the {option} given to the hook"
-        if extra.get(option) not in (None, "", []):  # an empty one is unset (get_settings)
+        if not unset(extra.get(option)):  # an empty one is not given (get_settings)
             return f"{option} in the extra of Airflow connection {self.tdprov_conn_id!r}"
         return setting_source(option)
 
