@@ -6,6 +6,7 @@ report, picture) goes through :func:`visible`: a bidi control or zero-width char
 name cannot reorder a line or pass for another name."""
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import unicodedata
@@ -152,6 +153,15 @@ def cut(value: str, at_most: int) -> str:
     tail = at_most // 4
     head = at_most - tail - 1
     return f"{value[:head]}…{value[len(value) - tail:]} ({len(value):,} characters)"
+
+
+RECORDED_VALUE_AT_MOST = 60  # characters of a recorded value (a field of an event) that a message quotes
+
+
+def shown_value(value: Any, at_most: int = RECORDED_VALUE_AT_MOST) -> str:
+    """A recorded value as a message quotes it: its JSON (``null``, ``5``, ``{"a": 1}``; the repr of what JSON cannot
+    write), :func:`cut` to ``at_most`` characters."""
+    return cut(json.dumps(value, default=repr), at_most)
 
 
 def _cut_word(word: str, at_most: int) -> str:

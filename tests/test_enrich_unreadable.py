@@ -60,3 +60,41 @@ def test_a_relative_file_name_is_passed_on(tmp_path, caplog):
     assert written["outputs"][0]["facets"]["version"]["datasetVersion"] == hash_path(tmp_path / "ok.csv").digest
     assert caplog.messages == ["tdprov: no content digest for 'data/raw.csv' in namespace 'file' (relative path can't "
                                "be expressed as a file URI); the event goes on without one"]
+
+
+@pytest.mark.parametrize(("field", "value", "said"), [
+    ("namespace", None, "its namespace is null, not a string"),
+    ("name", 5, "its name is 5, not a string"),
+    ("namespace", {"bucket": "b"}, 'its namespace is {"bucket": "b"}, not a string'),
+])
+def test_a_dataset_named_by_no_string_is_passed_on(tmp_path, caplog, field, value, said):
+    """openlineage-python does not check a dataset's namespace and name: another producer's None, number or object made
+    the naming raise AttributeError out of the transformer, and the transform transport dropped the whole event."""
+    named = {"namespace": "file", "name": "/data/raw.csv", field: value}
+    with caplog.at_level(logging.WARNING, logger="prov_common.lineage.enrich"):
+        written = _through_transform(tmp_path, InputDataset(**named))
+    assert written["inputs"] == [{**{k: v for k, v in named.items() if v is not None}, "facets": {}, "inputFacets": {}}]
+    assert written["outputs"][0]["facets"]["version"]["datasetVersion"] == hash_path(tmp_path / "ok.csv").digest
+    assert caplog.messages == ["tdprov: no content digest for inputs[0] of run 018cc251-f400-7e09-851b-637cdaa232ae "
+                               f"({said}); the event goes on without one"]
+
+
+def test_an_output_named_by_no_string_is_passed_on(tmp_path, caplog):
+    """An output whose name is no string is left as given, with one warning, and the inputs are hashed still."""
+    (tmp_path / "in.csv").write_text("a\n2\n")
+    out = tmp_path / "events.jsonl"
+    transport = TransformTransport(TransformConfig.from_dict({
+        "type": "transform", "transformer_class": "prov_common.lineage.enrich.ContentHashTransformer",
+        "transport": {"type": "file", "log_file_path": str(out), "append": True}}))
+    with caplog.at_level(logging.WARNING, logger="prov_common.lineage.enrich"):
+        transport.emit(RunEvent(eventType=RunState.COMPLETE, eventTime="2026-01-01T00:00:01Z",
+                                run=Run(runId="018cc251-f400-7e09-851b-637cdaa232ae"), job=Job(namespace="default", name="x.t"),
+                                inputs=[InputDataset(namespace="file", name=str(tmp_path / "in.csv"))],
+                                outputs=[OutputDataset(namespace="file", name=str(tmp_path / "in.csv")),
+                                         OutputDataset(namespace="file", name=["a"])],  # type: ignore[arg-type]
+                                producer="https://example.invalid/p"))
+    written = json.loads(out.read_text())
+    assert written["outputs"][1] == {"namespace": "file", "name": ["a"], "facets": {}, "outputFacets": {}}
+    assert written["outputs"][0]["facets"]["version"]["datasetVersion"] == hash_path(tmp_path / "in.csv").digest
+    assert caplog.messages == ["tdprov: no content digest for outputs[1] of run 018cc251-f400-7e09-851b-637cdaa232ae "
+                               '(its name is ["a"], not a string); the event goes on without one']

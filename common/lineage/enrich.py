@@ -9,7 +9,9 @@ the events names the file as the listener's would. Outputs are hashed when a run
 and again when it completes (a producer may name them then only), but for an input the completing event also names
 as an output: the run rewrote it, so its bytes then are not what it read.
 A dataset that cannot be read (gone, no credentials, S3 refusing the request or down, not data, a relative name in
-namespace ``file``) is passed on unchanged with a warning naming it: enriching never drops or blocks an event.
+namespace ``file``), or that is named by no string (a namespace or name that is null, a number or an object:
+openlineage-python does not check them, and another producer may send one), is passed on unchanged with a warning
+naming it: enriching never drops or blocks an event.
 
 Configuration, e.g. for the official Airflow provider (``AIRFLOW__OPENLINEAGE__TRANSPORT``)::
 
@@ -28,6 +30,7 @@ from prov_common.errors import TdprovError
 from prov_common.file_uri import local_namespace
 from prov_common.lineage.datasets import DatasetRef, input_dataset, output_dataset
 from prov_common.lineage.naming import dataset_uri, file_dataset
+from prov_common.text import shown_value
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,22 @@ def _key(dataset: Any) -> tuple[str, str]:
     return local_namespace(namespace), name
 
 
+def _named(event: Any, side: str, *, warn: bool) -> list[tuple[Any, tuple[str, str]]]:
+    """The datasets of ``event``'s ``side`` (``inputs`` or ``outputs``), each with its key (:func:`_key`). One whose
+    namespace or name is no string is left out, as given, with a warning (if ``warn``) naming the run, its place
+    (``inputs[0]``) and what is wrong."""
+    named = []
+    for at, dataset in enumerate(getattr(event, side, None) or ()):
+        wrong = [f"its {field} is {shown_value(value)}, not a string" for field in ("namespace", "name")
+                 if not isinstance(value := getattr(dataset, field, None), str)]
+        if not wrong:
+            named.append((dataset, _key(dataset)))
+        elif warn:
+            run = getattr(getattr(event, "run", None), "runId", None)
+            log.warning(_NO_DIGEST, f"{side}[{at}] of run {run}", " and ".join(wrong))
+    return named
+
+
 def _located(namespace: str) -> bool:
     """Whether a namespace, as :func:`~prov_common.file_uri.local_namespace` gives it, is of files or S3 objects."""
     return namespace == "file" or namespace.startswith("s3://")
@@ -59,12 +78,14 @@ class ContentHashTransformer(EventTransformer):
 
     def transform(self, event: Any) -> Any:
         kind = _event_type(event)
-        outputs = [(d, _key(d)) for d in getattr(event, "outputs", None) or ()] if kind == "COMPLETE" else []
+        hashed = {side for side, kinds in _HASH_AT.items()
+                  if kind in kinds and self.properties.get(f"hash_{side}", True) not in (False, "false", "False")}
+        outputs = _named(event, "outputs", warn="outputs" in hashed) if kind == "COMPLETE" else []
         written = {key for _, key in outputs}
         for side, builder in (("inputs", input_dataset), ("outputs", output_dataset)):
-            if kind not in _HASH_AT[side] or self.properties.get(f"hash_{side}", True) in (False, "false", "False"):
+            if side not in hashed:
                 continue
-            named = outputs if side == "outputs" else ((d, _key(d)) for d in getattr(event, side, None) or ())
+            named = outputs if side == "outputs" else _named(event, side, warn=True)
             for dataset, key in named:
                 if side == "inputs" and key in written:
                     continue  # rewritten by the run: its bytes now are what it wrote, not what it read

@@ -6,12 +6,11 @@ A check becomes a boolean measurement (``True`` = passed); a metric becomes a nu
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from prov_common.text import cut, first_of
+from prov_common.text import first_of, shown_value
 from prov_common.w3cprov.events import DatasetState, RunState, check_label
 
 _METRIC_FIELDS = ("rowCount", "bytes", "fileCount")
@@ -48,11 +47,6 @@ def _number(value: Any) -> int | float | None:
 
 
 PANDERA_FACET = "tdprov_pandera"
-_FAULT_VALUE_AT_MOST = 60  # characters of a recorded value that a fault quotes
-
-
-def _shown(value: Any) -> str:
-    return cut(json.dumps(value, default=repr), _FAULT_VALUE_AT_MOST)
 
 
 CONTRADICTS = "is true, but "
@@ -70,11 +64,11 @@ def pandera_faults(facet: Any, field: str = PANDERA_FACET) -> list[str]:
     absent (empty) or agrees with its checks, every ``passed`` true or false. Its PROV states each field as recorded: a
     ``passed`` that is no boolean as a measurement with no value (status ``unknown``), as :func:`_check` makes it."""
     if not isinstance(facet, dict):
-        return [f"{field} is {_shown(facet)}, not a JSON object"] if facet is not None else []
+        return [f"{field} is {shown_value(facet)}, not a JSON object"] if facet is not None else []
     found = []
     if facet and not isinstance(facet.get("passed"), bool):
         found.append(f"{field}.passed is missing" if "passed" not in facet
-                     else f"{field}.passed is {_shown(facet['passed'])}, not true or false")
+                     else f"{field}.passed is {shown_value(facet['passed'])}, not true or false")
     checks = facet.get("checks")
     failed = [f"{field}.checks[{at}].passed of check {check_label(str(check.get('name')), check.get('column'))}"
               for at, check in enumerate(checks if isinstance(checks, list) else ())
@@ -85,7 +79,7 @@ def pandera_faults(facet: Any, field: str = PANDERA_FACET) -> list[str]:
     for at, check in enumerate(checks if isinstance(checks, list) else ()):
         if isinstance(check, dict) and not isinstance(check.get("passed"), bool):
             found.append(f"{field}.checks[{at}].passed of check {check_label(str(check.get('name')), check.get('column'))} is "
-                         f"{_shown(check['passed']) if 'passed' in check else 'missing'}"
+                         f"{shown_value(check['passed']) if 'passed' in check else 'missing'}"
                          f"{', not true or false' if 'passed' in check else ''}")
     return found
 
