@@ -19,8 +19,8 @@ from prov_common.errors import BadInputError
 from prov_common.lineage.validate import to_utc
 from prov_common.regular_file import open_regular
 from prov_common.w3cprov import FORMATS, serialize
-from prov_common.w3cprov.events import RunState, fold_runs
-from prov_common.text import counted
+from prov_common.w3cprov.events import RunState, fold_runs, version_text
+from prov_common.text import counted, shown_value
 from prov_common.w3cprov.mapping import runs_to_document
 
 if TYPE_CHECKING:
@@ -158,14 +158,45 @@ def times_taken_as_utc(placed: list[Placed]) -> list[str]:
     return found
 
 
+def versions_not_taken(placed: list[Placed]) -> list[str]:
+    """The ``version`` facets of the datasets of events read from files whose ``datasetVersion`` is neither a string
+    nor a whole number (an object, a list, a decimal, a boolean, null), which give no version
+    (:func:`~prov_common.w3cprov.events.version_text`): ``PLACE inputs.0.facets.version.datasetVersion is VALUE``."""
+    found = []
+    for place, event in placed:
+        for side, extra in (("inputs", "inputFacets"), ("outputs", "outputFacets")):
+            datasets = event.get(side) if isinstance(event, Mapping) else None
+            for at, dataset in enumerate(datasets if isinstance(datasets, list) else ()):
+                for key in ("facets", extra):
+                    facets = dataset.get(key) if isinstance(dataset, Mapping) else None
+                    facet = facets.get("version") if isinstance(facets, Mapping) else None
+                    value = facet.get("datasetVersion", "") if isinstance(facet, Mapping) else ""
+                    if not isinstance(value, str) and version_text(value) is None:
+                        found.append(f"{place} {side}.{at}.{key}.version.datasetVersion is {shown_value(value)}")
+    return found
+
+
+def _listed(items: list[str]) -> str:
+    """The first five of ``items``, as a warning lists them."""
+    return f"{', '.join(items[:5])}{' ...' if len(items) > 5 else ''}"
+
+
 def events_file_runs(placed: list[Placed], verb: str) -> list[RunState]:
     """The runs of events read from files (a bundle's ``events.jsonl`` among them): a time without offset is taken as
-    UTC, as in a bundle sealed before event times had to be RFC 3339, with one warning naming those events."""
+    UTC, as in a bundle sealed before event times had to be RFC 3339, with one warning naming those events; a dataset
+    version that is neither a string nor a whole number gives no version, with one warning naming those."""
     naive = times_taken_as_utc(placed)
     if naive:
         tell(verb, f"warning: {counted(len(naive), 'event')} {'has' if len(naive) == 1 else 'have'} an eventTime without time zone, "
              "taken as UTC (as in bundles "
-             f"sealed before event times had to be RFC 3339): {', '.join(naive[:5])}{' ...' if len(naive) > 5 else ''}")
+             f"sealed before event times had to be RFC 3339): {_listed(naive)}")
+    versionless = versions_not_taken(placed)
+    if versionless:
+        tell(verb, f"warning: {counted(len(versionless), 'dataset')} {'has' if len(versionless) == 1 else 'have'} a version "
+             "facet whose datasetVersion is neither a string nor a whole number, so "
+             f"{'it is' if len(versionless) == 1 else 'they are'} stated without that version: {_listed(versionless)}. "
+             "Fix: make the producer send datasetVersion as a string, as the OpenLineage DatasetVersionDatasetFacet "
+             "defines it (sealing a bundle refuses such a facet that names that schema)")
     return fold_runs([event for _, event in placed], sealed=True, places=[place for place, _ in placed])
 
 

@@ -54,10 +54,8 @@ class DatasetState:
     def version(self) -> str | None:
         """``version.datasetVersion``, else this project's ``tdprov_contentHash.digest``."""
         for value in (self.facet("version").get("datasetVersion"), self.facet("tdprov_contentHash").get("digest")):
-            if isinstance(value, str) and value.strip():
-                return value.strip()
-            if isinstance(value, int) and not isinstance(value, bool):
-                return str(value)
+            if (version := version_text(value)) is not None:
+                return version
         return None
 
     @property
@@ -86,6 +84,17 @@ class DatasetState:
     def count(self, field_name: str) -> int | None:
         """A count of the ``tdprov_contentHash`` facet (``rows``, ``shardCount``), see :func:`whole_count`."""
         return whole_count(self.facet("tdprov_contentHash").get(field_name))
+
+
+def version_text(value: Any) -> str | None:
+    """A recorded version (``version.datasetVersion``, ``tdprov_contentHash.digest``) as text: a string without its
+    surrounding blanks, or a whole number's digits (``3``); None for anything else (blank, an object, a list, a decimal,
+    a boolean, null: any producer can send one)."""
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 def whole_count(value: Any) -> int | None:
