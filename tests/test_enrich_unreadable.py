@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.serde import Serde
 from openlineage.client.transport.transform import TransformConfig, TransformTransport
 
 from prov_common.hashing import hash_path
@@ -98,3 +99,45 @@ def test_an_output_named_by_no_string_is_passed_on(tmp_path, caplog):
     assert written["outputs"][0]["facets"]["version"]["datasetVersion"] == hash_path(tmp_path / "in.csv").digest
     assert caplog.messages == ["tdprov: no content digest for outputs[1] of run 018cc251-f400-7e09-851b-637cdaa232ae "
                                '(its name is ["a"], not a string); the event goes on without one']
+
+
+def _emitted(tmp_path: Path, **given: object) -> dict:
+    """Emit, through the ``transform`` transport around a ``file`` one, a COMPLETE event with ``given`` fields set as
+    another producer sets them, unchecked; the event the inner transport wrote."""
+    out = tmp_path / "events.jsonl"
+    transport = TransformTransport(TransformConfig.from_dict({
+        "type": "transform", "transformer_class": "prov_common.lineage.enrich.ContentHashTransformer",
+        "transport": {"type": "file", "log_file_path": str(out), "append": True}}))
+    event = RunEvent(eventType=RunState.COMPLETE, eventTime="2026-01-01T00:00:01Z",
+                     run=Run(runId="018cc251-f400-7e09-851b-637cdaa232ae"), job=Job(namespace="default", name="x.t"),
+                     producer="https://example.invalid/p", **given)  # type: ignore[arg-type]
+    transport.emit(event)
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize(("side", "value", "said"), [
+    ("inputs", "in", "inputs is of type str, not a list"),
+    ("outputs", {"a": 1}, "outputs is of type dict, not a list"),
+    ("inputs", InputDataset(namespace="file", name="/data/raw.csv"), "inputs is of type InputDataset, not a list"),
+])
+def test_datasets_not_in_a_list_are_passed_on(tmp_path, caplog, side, value, said):
+    """A single dataset given as the inputs (not in a list) raised TypeError out of the transformer: the event was
+    dropped; a string or a dict was read item by item, each item named as a dataset without a namespace."""
+    with caplog.at_level(logging.WARNING, logger="prov_common.lineage.enrich"):
+        written = _emitted(tmp_path, **{side: value})
+    assert written[side] == (value if isinstance(value, (str, dict)) else json.loads(Serde.to_json(value)))
+    assert caplog.messages == [f"tdprov: no content digest for the {side} of run 018cc251-f400-7e09-851b-637cdaa232ae "
+                               f"({said}); the event goes on without one"]
+
+
+def test_an_entry_that_is_no_dataset_is_passed_on(tmp_path, caplog):
+    """An entry of the inputs that is a plain object, not a dataset, is named as such, not as a dataset whose namespace
+    and name are null."""
+    (tmp_path / "ok.csv").write_text("a\n1\n")
+    with caplog.at_level(logging.WARNING, logger="prov_common.lineage.enrich"):
+        written = _emitted(tmp_path, inputs=[{"namespace": "file", "name": str(tmp_path / "ok.csv")},
+                                             InputDataset(namespace="file", name=str(tmp_path / "ok.csv"))])
+    assert written["inputs"][0] == {"namespace": "file", "name": str(tmp_path / "ok.csv")}
+    assert written["inputs"][1]["facets"]["version"]["datasetVersion"] == hash_path(tmp_path / "ok.csv").digest
+    assert caplog.messages == ["tdprov: no content digest for inputs[0] of run 018cc251-f400-7e09-851b-637cdaa232ae "
+                               "(it is of type dict, not a dataset); the event goes on without one"]

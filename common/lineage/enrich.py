@@ -10,7 +10,8 @@ and again when it completes (a producer may name them then only), but for an inp
 as an output: the run rewrote it, so its bytes then are not what it read.
 A dataset that cannot be read (gone, no credentials, S3 refusing the request or down, not data, a relative name in
 namespace ``file``), or that is named by no string (a namespace or name that is null, a number or an object:
-openlineage-python does not check them, and another producer may send one), is passed on unchanged with a warning
+openlineage-python does not check them, and another producer may send one), or is no dataset (an entry that is a
+dict, inputs or outputs that are no list), is passed on unchanged with a warning
 naming it: enriching never drops or blocks an event.
 
 Configuration, e.g. for the official Airflow provider (``AIRFLOW__OPENLINEAGE__TRANSPORT``)::
@@ -51,16 +52,23 @@ def _key(dataset: Any) -> tuple[str, str]:
 
 def _named(event: Any, side: str, *, warn: bool) -> list[tuple[Any, tuple[str, str]]]:
     """The datasets of ``event``'s ``side`` (``inputs`` or ``outputs``), each with its key (:func:`_key`). One whose
-    namespace or name is no string is left out, as given, with a warning (if ``warn``) naming the run, its place
-    (``inputs[0]``) and what is wrong."""
+    namespace or name is no string, or an entry that is no dataset, is left out, as given, with a warning (if ``warn``)
+    naming the run, its place (``inputs[0]``) and what is wrong; so are all of a side that is no list."""
+    datasets, run = getattr(event, side, None) or [], getattr(getattr(event, "run", None), "runId", None)
+    if not isinstance(datasets, (list, tuple)):
+        if warn:
+            log.warning(_NO_DIGEST, f"the {side} of run {run}", f"{side} is of type {type(datasets).__name__}, not a list")
+        return []
     named = []
-    for at, dataset in enumerate(getattr(event, side, None) or ()):
-        wrong = [f"its {field} is {shown_value(value)}, not a string" for field in ("namespace", "name")
-                 if not isinstance(value := getattr(dataset, field, None), str)]
+    for at, dataset in enumerate(datasets):
+        if not (hasattr(dataset, "namespace") and hasattr(dataset, "name")):
+            wrong = [f"it is of type {type(dataset).__name__}, not a dataset"]
+        else:
+            wrong = [f"its {field} is {shown_value(value)}, not a string" for field in ("namespace", "name")
+                     if not isinstance(value := getattr(dataset, field), str)]
         if not wrong:
             named.append((dataset, _key(dataset)))
         elif warn:
-            run = getattr(getattr(event, "run", None), "runId", None)
             log.warning(_NO_DIGEST, f"{side}[{at}] of run {run}", " and ".join(wrong))
     return named
 
