@@ -141,3 +141,17 @@ def test_an_entry_that_is_no_dataset_is_passed_on(tmp_path, caplog):
     assert written["inputs"][1]["facets"]["version"]["datasetVersion"] == hash_path(tmp_path / "ok.csv").digest
     assert caplog.messages == ["tdprov: no content digest for inputs[0] of run 018cc251-f400-7e09-851b-637cdaa232ae "
                                "(it is of type dict, not a dataset); the event goes on without one"]
+
+
+def test_facets_that_are_no_object_are_passed_on(tmp_path, caplog):
+    """A dataset whose facets were a list, not an object, had them replaced by tdprov's own: the producer's facets were
+    gone from the event the inner transport got, without a word."""
+    (tmp_path / "ok.csv").write_text("a\n1\n")
+    given = [{"note": "kept"}]
+    with caplog.at_level(logging.WARNING, logger="prov_common.lineage.enrich"):
+        written = _emitted(tmp_path, inputs=[InputDataset(namespace="file", name=str(tmp_path / "ok.csv"),
+                                                          facets=given)])  # type: ignore[arg-type]
+    assert written["inputs"] == [{"namespace": "file", "name": str(tmp_path / "ok.csv"), "facets": given,
+                                  "inputFacets": {}}]
+    assert caplog.messages == [f"tdprov: no content digest for {(tmp_path / 'ok.csv').as_uri()} (its facets are of type list, not "
+                               "an object: they are kept as given); the event goes on without one"]

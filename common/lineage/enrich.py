@@ -11,7 +11,7 @@ as an output: the run rewrote it, so its bytes then are not what it read.
 A dataset that cannot be read (gone, no credentials, S3 refusing the request or down, not data, a relative name in
 namespace ``file``), or that is named by no string (a namespace or name that is null, a number or an object:
 openlineage-python does not check them, and another producer may send one), or is no dataset (an entry that is a
-dict, inputs or outputs that are no list), is passed on unchanged with a warning
+dict, inputs or outputs that are no list), or whose facets are no object (a list), is passed on unchanged with a warning
 naming it: enriching never drops or blocks an event.
 
 Configuration, e.g. for the official Airflow provider (``AIRFLOW__OPENLINEAGE__TRANSPORT``)::
@@ -104,9 +104,9 @@ class ContentHashTransformer(EventTransformer):
     def _enrich(dataset: Any, builder: Any, key: tuple[str, str]) -> None:
         """Add the content digest of ``dataset``, which tdprov names ``key`` (:func:`_key`: once, as file_dataset gives
         back a name it cannot read as it was given)."""
-        facets = dataset.facets if isinstance(getattr(dataset, "facets", None), dict) else {}
+        facets = getattr(dataset, "facets", None)
         namespace, name = key
-        if "version" in facets or not _located(namespace):
+        if (isinstance(facets, dict) and "version" in facets) or not _located(namespace):
             return
         from prov_common.hashing import hash_path  # loads on use: it imports pandas and pyarrow
 
@@ -114,6 +114,10 @@ class ContentHashTransformer(EventTransformer):
             location = dataset_uri(namespace, name)
         except ValueError as exc:  # a relative name in namespace "file": no file of this machine by itself
             log.warning(_NO_DIGEST, f"{name!r} in namespace {namespace!r}", exc)
+            return
+        if facets is not None and not isinstance(facets, dict):  # ours would replace them: the producer's are kept
+            log.warning(_NO_DIGEST, location,
+                        f"its facets are of type {type(facets).__name__}, not an object: they are kept as given")
             return
         try:
             digest = hash_path(location, file_sha256=True)
@@ -126,4 +130,4 @@ class ContentHashTransformer(EventTransformer):
             log.warning(_NO_DIGEST, location, as_refusal(exc))
             return
         built = builder(DatasetRef(namespace=dataset.namespace, name=dataset.name, digest=digest))
-        dataset.facets = {**built.facets, **facets}
+        dataset.facets = {**built.facets, **(facets or {})}
