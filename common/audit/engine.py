@@ -29,7 +29,8 @@ from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_gene
 from prov_common.audit.identity import check_identity
 from prov_common.audit.lineage import LineageIndex, version_of
 from prov_common.audit.inventory import (FIX_MOVED_BACK, Listing, adopt_new, changed_runs, compare, entry_moved, hidden_by_markers,
-                                         listed_without_etag, missing_back, missing_restored, pin_written, planted_gone, planted_removed,
+                                         listed_without_etag, logged_objects_changed, missing_back, missing_restored, pin_written,
+                                         planted_gone, planted_removed,
                                          record_bundle_files, refresh_fingerprints, remember_runs, removed_note, restored_note, retake_rechecked,
                                          retake_verified, unparsed_entries)
 from prov_common.audit.memory import AuditorMemory, KnownCheckpoint, load_memory, memory_lock, save_memory
@@ -278,11 +279,13 @@ def _audit(
     carried = previous.checks.findings if previous else ()
     gone = {run_id: key for run_id, key in {**planted_gone(memory, listing, carried), **missing_back(memory, listing, carried)}.items()
             if run_id not in records}
-    again = {summary.run_id: outcome[0] for summary, outcome in
-             map_bundles(_examine_entry, [*(_logged_entry(listing, r, memory.runs[r]) for r in changed),
-                                          *(k for r, k in gone.items() if r not in changed)],
-                         store, trust, workers=workers, parallel_from=PARALLEL_FROM, pins=as_listed)
-             if outcome is not None}
+    again_leaves: dict[str, LogLeaf] = {}  # the bundles verified again as they are now, for the log's leaves (below)
+    again: dict[str, RunRecord] = {}
+    for summary, outcome in map_bundles(_examine_entry, [*(_logged_entry(listing, r, memory.runs[r]) for r in changed),
+                                                         *(k for r, k in gone.items() if r not in changed)],
+                                        store, trust, workers=workers, parallel_from=PARALLEL_FROM, pins=as_listed):
+        if outcome is not None:
+            again[summary.run_id], again_leaves[summary.run_id] = outcome
 
     # 4. append new bundles and checkpoint; bundles another auditor logged meanwhile are examined too
     new_leaves.sort(key=lambda x: x.index_key)
@@ -359,6 +362,9 @@ def _audit(
     sig_check, prov_check, completeness_check, quality_check = evaluation.checks
     verified = _verified_again(again, evaluation.checks, evaluation.state.accepted)
     inventory.findings += retake_rechecked(memory, listing, changed, verified)
+    # a changed manifest, statement, indexed record or index entry that is again the object logged (restored): taken back
+    restored_runs = _restored_as_logged(tlog, None if blocked else new_head, logged_objects_changed(changed, verified), again_leaves, again)
+    inventory.findings += retake_verified(memory, listing, restored_runs)
     rechecked = {run_id: again[run_id] for run_id in gone if run_id in again}
     removed, restored = planted_removed(carried, rechecked), missing_restored(carried, rechecked)
     evaluation.forget([*removed, *restored])
@@ -551,6 +557,25 @@ def _as_logged(leaves: Iterable[LogLeaf], examined: Mapping[str, LogLeaf], recor
     for leaf in leaves:
         if examined.get(leaf.run_id) == leaf and not any(f.severity == ERROR for f in records[leaf.run_id].bundle_findings):
             yield leaf.run_id, leaf.index_key
+
+
+def _restored_as_logged(tlog: TransparencyLog, head: StoredCheckpoint | None, run_ids: Sequence[str], examined: Mapping[str, LogLeaf],
+                        records: Mapping[str, RunRecord]) -> list[tuple[str, str]]:
+    """``(run id, index key)`` of the logged runs ``run_ids``, verified again for a changed manifest, signed statement,
+    ``indexed`` record or index entry, whose bundle is now (``examined``) the one their leaf in the log ``head`` covers
+    names, with no error (:func:`_as_logged`): such an object was restored with the bytes logged, though with another
+    fingerprint (an S3 copy of a kept version, a local file's new change time). The log's leaves are read (and checked
+    against ``head``'s root) only when there are such runs; none when they cannot be read (the findings stay)."""
+    if not run_ids or head is None:
+        return []
+    try:
+        leaves = tlog.covered_leaves(head)
+    except StoreUnavailableError:
+        raise
+    except TdprovError:  # the log check names what is wrong with the log
+        return []
+    wanted = set(run_ids)
+    return list(_as_logged((x for x in leaves if x.run_id in wanted), examined, records))
 
 
 def _future_dated(index: Mapping[str, list[str]], started: datetime) -> list[Finding]:

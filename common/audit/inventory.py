@@ -52,10 +52,11 @@ LISTED_PREFIXES = (_INDEX, layout.BUNDLES + "/", "log/", *SIGNED_PREFIXES, REPOR
 FIRST_LISTED = tuple(p for p in LISTED_PREFIXES if p not in (_INDEX, layout.BUNDLES + "/"))
 _KINDS = {SOURCES_PREFIX: "source record", REPORTS_PREFIX: "audit report", RUNS_PREFIX: "audit's signed record",
           RESOLUTIONS_PREFIX: "signed resolution", CHECKPOINTS_PREFIX: "checkpoint", LEAVES_PREFIX: "leaf batch"}
-FIX_RESTORE = ("restore the object from a backup or replica of the store (objects are written once); then audit again. On a local "
-               "folder a restored file has a new change time: 'tdprov audit --full' takes back a logged run's manifest, signed "
-               "statement, indexed record and index entry once they are the objects logged; any other restored object is taken "
-               "only by a person, with 'tdprov audit --accept-checkpoint --reason TEXT' (recorded)")
+FIX_RESTORE = ("restore the object from a backup or replica of the store (objects are written once); then audit again. A restored "
+               "file has a new fingerprint (on a local folder its change time, on S3 the ETag of a copy): the audit verifies a "
+               "logged run's bundle again and takes back its files, manifest, signed statement, indexed record and index entry "
+               "once they are the objects logged; any other restored object is taken only by a person, with 'tdprov audit "
+               "--accept-checkpoint --reason TEXT' (recorded)")
 FIX_WRITTEN = ("restore the object from a backup or replica of the store (objects are written once): an audit takes it back when it holds "
                "the bytes this auditor wrote; find out who replaced it")
 FIX_FORGED = "remove the object and find out who wrote it: only auditors write here, and they sign what they write"
@@ -274,10 +275,17 @@ def changed_runs(memory: AuditorMemory, listing: Listing) -> dict[str, list[str]
     return out
 
 
+def logged_objects_changed(changed: Mapping[str, list[str]], verified: Iterable[str]) -> list[str]:
+    """The runs of ``changed`` verified again without error (``verified``) of which a changed object is one that the
+    verification alone does not tie to the run as logged: its manifest, signed statement, ``indexed`` record or index
+    entry (:func:`retake_verified` takes them once the bundle is found to be the one the log's leaf names)."""
+    return [run_id for run_id in verified if any(not _manifest_listed(k) for k in changed.get(run_id, ()))]
+
+
 def retake_rechecked(memory: AuditorMemory, listing: Listing, changed: Mapping[str, list[str]], verified: Iterable[str]) -> list[Finding]:
     """Runs of ``changed`` whose bundle was verified again without error (every file has the digest its signed manifest
     names) while only such files changed, not the manifest, signed statement, ``indexed`` record or index entry (those
-    are taken back only by ``--full``, against the log's leaf): the files' new fingerprints are taken, with a note; more
+    are taken back against the log's leaf, :func:`logged_objects_changed`): the files' new fingerprints are taken, with a note; more
     than :data:`FILES_SHOWN` files taken back alike (not verified when first listed, or rewritten) are one note of the
     bundle, naming that many and counting the rest, with all their keys (its ``items``)."""
     out: list[Finding] = []
@@ -515,10 +523,12 @@ def refresh_fingerprints(memory: AuditorMemory, listing: Listing) -> None:
 
 
 def retake_verified(memory: AuditorMemory, listing: Listing, runs: Iterable[tuple[str, str]]) -> list[Finding]:
-    """Logged runs ``(run id, index key)`` that a full audit found to be, byte for byte, the bundles the log holds (manifest
+    """Logged runs ``(run id, index key)`` that this audit found to be, byte for byte, the bundles the log holds (manifest
     and statement digests of their leaves) with the index entry their ``indexed`` record names, equal to the signed
-    manifest: where the listing shows another fingerprint for one of these objects (a file restored from a backup or
-    replica: on a local folder its change time is new), the listed one is taken, with a note."""
+    manifest (a full audit, every logged run; any audit, a run verified again for a changed manifest, statement, record
+    or entry): where the listing shows another fingerprint for one of these objects (a file restored from a backup or
+    replica: on a local folder its change time is new; on S3 a copy of a kept version can have another ETag, as a copy
+    of an object uploaded in parts has), the listed one is taken, with a note."""
     out: list[Finding] = []
     files = bundle_files(memory.tags)
     for run_id, index_key in runs:
@@ -529,7 +539,7 @@ def retake_verified(memory: AuditorMemory, listing: Listing, runs: Iterable[tupl
             if was and now and was != now:
                 memory.tags[key] = now
                 out.append(Finding(CHECK_INVENTORY, key, f"the {what} of logged run {run_id} was rewritten (size:tag {was} -> {now}) "
-                                   "and is again the object logged (checked against the log and the signed manifest by this full "
+                                   "and is again the object logged (checked against the log and the signed manifest by this "
                                    "audit): its new fingerprint is taken", "nothing to do if it was restored from a backup or replica; "
                                    "otherwise find out who rewrote it", severity=NOTE, run_id=run_id))
     return out
@@ -684,6 +694,6 @@ def _verify(store: Store, tlog: TransparencyLog, trust: TrustStore, binding: Bin
 
 
 __all__ = ["Listing", "adopt_new", "bundle_files", "changed_runs", "compare", "hidden_by_markers", "listed_without_etag",
-           "missing_back", "missing_restored",
+           "logged_objects_changed", "missing_back", "missing_restored",
            "restored_note", "pin_written", "record_bundle_files", "remember_runs",
            "retake_rechecked", "retake_verified", "run_objects"]

@@ -305,13 +305,18 @@ class TransparencyLog:
         """Where the log holds each bundle's signed statement: its digest -> leaf index + 1, for the leaves the newest
         checkpoint (verified) covers, which must hash to its root. What decides whether a bundle signed by a retired
         key counts (``TrustStore.logged_at``). Raises :class:`VerificationError` when the leaves do not hash to it."""
-        head = self.head()
+        return statement_positions(self.covered_leaves())
+
+    def covered_leaves(self, head: StoredCheckpoint | None = None) -> list[LogLeaf]:
+        """The leaves ``head`` (default: the newest checkpoint, verified) covers, in order, checked to hash to its root;
+        none when the log has no checkpoint. Raises :class:`VerificationError` when they do not hash to it."""
+        head = head or self.head()
         if head is None:
-            return {}
+            return []
         leaves = self.read_leaves(strict=False)[: head.checkpoint.size]
         if len(leaves) != head.checkpoint.size or merkle.root_from_hashes([x.hash for x in leaves]).hex() != head.checkpoint.root:
             raise VerificationError(f"the log leaves do not hash to the root of checkpoint '{head.key}'", fix=FIX_CHANGED)
-        return statement_positions(leaves)
+        return leaves
 
     def last_leaf(self) -> LogLeaf | None:
         """The newest leaf (its index key is the cursor from which to list new bundles)."""
