@@ -1435,6 +1435,8 @@ def test_what_a_run_signed_of_a_dataset_it_wrote_at_two_versions_is_read_at_the_
     """A run that wrote ``/y`` twice signs both versions, each with the SHA-256 of its bytes; ``tdprov record`` reads the
     one of the version it describes, never the first of that name."""
     from prov_common.audit.model import DatasetUse
+    from prov_common.audit.recorded import examined
+    from prov_common.bundle.storage import summary_of_bundle
     from prov_common.signing import trust_from_settings
     from prov_common.sources.bundle_location import bundle_locator
 
@@ -1446,8 +1448,12 @@ def test_what_a_run_signed_of_a_dataset_it_wrote_at_two_versions_is_read_at_the_
         out["facets"]["tdprov_contentHash"] = {"_producer": "p", "_schemaURL": "s", "digest": digest(tag), "fileSha256": tag * 64}
         written.append(out)
     run_id = seal(store, run_events("write_twice", [], written))
-    locate = bundle_locator(store, trust_from_settings(Settings.from_env(store=uri)))
-    assert {tag: locate(run_id, DatasetUse("file", "/y", digest(tag))).sha256 for tag in "ab"} == {"a": "a" * 64, "b": "b" * 64}
+    summary = summary_of_bundle(store, run_id)
+    assert summary is not None
+    record, why, sound = examined(store, trust_from_settings(Settings.from_env(store=uri)), summary)
+    assert why is None and sound
+    locate = bundle_locator(store)
+    assert {tag: locate(record, DatasetUse("file", "/y", digest(tag))).sha256 for tag in "ab"} == {"a": "a" * 64, "b": "b" * 64}
 
 
 def test_a_check_the_assertions_facet_repeats_counts_once(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
