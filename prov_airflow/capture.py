@@ -53,6 +53,12 @@ class DatasetCapture:
         """Recorded as declared: hashed, or a logical asset (which has no data to hash)."""
         return self.status in ("hashed", "logical")
 
+    @property
+    def absent(self) -> bool:
+        """Nothing is there: a local file, folder or glob that holds nothing (its ``state``, when noted), or an object
+        (an S3 one, of which no state is noted) that does not exist."""
+        return self.state.empty if self.state is not None else self.status == "missing"
+
 
 def to_uri(item: Any) -> str | None:
     """URI of an inlet/outlet: an ``Asset`` (``uri``), a lineage ``File`` (``url``), an OpenLineage ``Dataset``
@@ -466,7 +472,7 @@ def capture_named(items: list[Named], limits: ListenerLimits, options: Callable[
         if wanted is not None and wanted.snapshot:
             capture = dataclasses.replace(capture, snapshot=True)
         if not capture.complete:
-            if not (stamp and capture.state is not None and capture.state.empty):  # absent: prov_airflow.unwritten says so
+            if not (stamp and capture.absent):  # an absent outlet: prov_airflow.unwritten says so
                 log.warning("tdprov: %s recorded without a content hash (%s): %s", uri, capture.status, capture.message)
         elif capture.status == "hashed" and capture.message:  # something missing that was asked for (a row set)
             log.warning("tdprov: %s recorded at column granularity, %s", uri, capture.message)

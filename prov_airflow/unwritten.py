@@ -1,8 +1,8 @@
 """Declared outlets a task try did not write: kept out of its outputs, named in the ``tdprov_outlets`` run facet.
 
 An outlet is a declaration. A try records as outputs only the outlets it wrote: none when it failed, skipped
-itself or had its state set outside its process; not a local one that is not there when it ends (``missing``);
-and not one it left ``unchanged``. A local file, folder or glob is unchanged when it holds what it held when the
+itself or had its state set outside its process; not one that is not there when it ends (``missing``: a local
+file, folder or glob, an S3 object); and not one it left ``unchanged``. A local file, folder or glob is unchanged when it holds what it held when the
 try started (the same shards, each with the same size, modification time, inode and change time: see
 :class:`~prov_common.hashing.shard_model.LocalState`), as this process's listener noted it then. Without that
 note (a try resumed after a deferral; data on S3) it is unchanged when its data last changed before the try
@@ -56,8 +56,8 @@ def _iso(seconds: float) -> str:
 
 def split_written(captures: Iterable[DatasetCapture], started: float | None,
                   before: Mapping[str, LocalState] | None = None) -> tuple[list[DatasetCapture], list[UnwrittenOutlet]]:
-    """The hashed outlets of a try that started at ``started`` (epoch seconds), and those it did not write: a
-    local one that is not there (``missing``), and an ``unchanged`` one: one that holds what it held at the
+    """The hashed outlets of a try that started at ``started`` (epoch seconds), and those it did not write: one
+    that is not there (``missing``: a local one, or an S3 object that does not exist), and an ``unchanged`` one: one that holds what it held at the
     start (``before``, by URI: :func:`~prov_airflow.capture.start_states`), or, without that, whose data last
     changed before the try started (more than :data:`CLOCK_SKEW` seconds). An outlet neither is known of
     counts as written."""
@@ -66,10 +66,10 @@ def split_written(captures: Iterable[DatasetCapture], started: float | None,
     written: list[DatasetCapture] = []
     unwritten: list[UnwrittenOutlet] = []
     for capture in captures:
-        if capture.state is not None and capture.state.empty:
+        if capture.absent:
             unwritten.append(UnwrittenOutlet(*dataset_key(capture.uri), MISSING))
-            log.warning("tdprov: outlet %s is not there after the try (no file; no shard in a folder or glob): not "
-                        "recorded as its output", capture.uri)
+            log.warning("tdprov: outlet %s is not there after the try (no file; no shard in a folder or glob; no "
+                        "object): not recorded as its output", capture.uri)
             continue
         if _wrote(capture, started, (before or {}).get(capture.uri)):
             written.append(capture)

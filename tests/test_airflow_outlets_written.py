@@ -9,11 +9,12 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pendulum
 import pytest
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
 from airflow_dags import outlets_run
-from airflow_dags.harness import airflow_db  # noqa: F401 (fixtures)
-from airflow_dags.harness import bundles_of, child_env, events_of, tdprov_env
+from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
+from airflow_dags.harness import asset_events, bundles_of, child_env, events_of, run_dag, tdprov_env
 
 from prov_common.audit.engine import run_audit
 from prov_common.audit.model import CHECK_COMPLETENESS, NOTE
@@ -24,6 +25,7 @@ from prov_common.store import open_store
 from prov_common.w3cprov.events import parse_time
 
 HERE = Path(__file__).resolve().parent
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
 PROVIDER = {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"})}
 
 
@@ -160,3 +162,43 @@ def _a_try_that_left_an_outlet_as_it_found_it(tmp_path: Path, store: Path, state
                for name, reason, version in facet if reason == "unchanged"]
     return [left, (f"{fold}@{hash_dataset(str(fold)).digest}", by_job["marker"].run_id),
             (f"{glob}@{hash_dataset(glob).digest}", by_job["log_beside"].run_id)]
+
+
+def test_an_s3_object_outlet_that_is_not_there_after_the_try_is_no_output(s3_server, store: Path, ol_validator,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """A declared S3 object that is not there when the try ends (mapped instances writing one object each, all
+    declared on ``.partial``) was recorded as an output of every try, without a version, as if the try had made it:
+    a local file that is not there was named missing. Such an object is now no output either: the try's
+    ``tdprov_outlets`` facet names it ``missing``, its asset event gets no tdprov extra, and the warning says it is not
+    there; each instance's own object is its output with its digest."""
+    from airflow.providers.standard.operators.python import PythonOperator
+    from airflow.sdk import DAG, Asset
+
+    client, bucket = s3_server.client(), s3_server.create_bucket()
+    keys = ["parts/p0.csv", "parts/p1.csv", "parts/never.csv"]
+
+    def write(index: int) -> None:
+        client.put_object(Bucket=bucket, Key=keys[index], Body=f"i\n{index}\n".encode())
+
+    with DAG("tdprov_s3_missing", start_date=START, schedule=None) as dag:
+        PythonOperator.partial(task_id="part", python_callable=write,
+                               outlets=[Asset(f"s3://{bucket}/{key}") for key in keys]).expand(op_args=[[0], [1]])
+    with caplog.at_level("WARNING"):
+        assert run_dag(dag, logical_date=START).state == "success"
+    tries = [s for s in bundles_of(store) if s.job_name == "tdprov_s3_missing.part"]
+    outputs = [{(o.namespace, o.name): o.version for o in s.outputs} for s in tries]
+    for key in keys[:2]:  # each instance wrote its own object (a sibling's written within CLOCK_SKEW may count too)
+        assert [o[(f"s3://{bucket}", key)] for o in outputs if (f"s3://{bucket}", key) in o] in (
+            [hash_path(f"s3://{bucket}/{key}").digest], [hash_path(f"s3://{bucket}/{key}").digest] * 2), outputs
+    assert len(tries) == 2 and not [o for o in outputs if (f"s3://{bucket}", keys[2]) in o], outputs
+    for summary in tries:
+        events = events_of(store, summary.run_id)
+        for event in events:
+            ol_validator.validate_event(event, custom_schemas=True)
+        (facet,) = [e["run"]["facets"][OUTLETS] for e in events if OUTLETS in e["run"]["facets"]]
+        missing = [(o["namespace"], o["name"]) for o in facet["notWritten"] if o["reason"] == "missing"]
+        assert (f"s3://{bucket}", keys[2]) in missing, facet
+    assert "tdprov" not in asset_events("tdprov_s3_missing")[f"s3://{bucket}/{keys[2]}"]["extra"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert f"tdprov: outlet s3://{bucket}/{keys[2]} is not there after the try" in "\n".join(messages)
+    assert not [m for m in messages if f"s3://{bucket}/{keys[2]} recorded without a content hash" in m], messages
