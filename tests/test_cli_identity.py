@@ -125,3 +125,19 @@ def test_runs_of_one_job_are_listed_by_its_name_or_namespace_and_name(tmp_path: 
     assert main(["runs", "--job", "prepar", "--store", store]) == 2
     err = capsys.readouterr().err
     assert f"no run of job 'prepar' is indexed in {store}" in err and f"'tdprov runs --store {store}'" in err, err
+
+
+def test_runs_of_a_job_whose_index_entry_cannot_be_read_are_a_finding_not_a_job_with_no_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    store = str(tmp_path / "store")
+    target = open_store(store)
+    run_id = _seal_job(target, "tests", "prepare", 0)
+    [key] = list(index_keys(target))
+    (tmp_path / "store" / key).write_bytes(b"{not json")  # the entry cannot be read
+    (tmp_path / "store" / layout.bundle_key(run_id, layout.MANIFEST_FILE)).unlink()  # nor its bundle
+    for argv in (["runs", "--job", "prepare"], ["runs"]):
+        assert main([*argv, "--store", store]) == 1  # a run left out is a finding, as in the whole listing
+        err = capsys.readouterr().err
+        assert run_id in err and "is indexed in" not in err, err
+        said = " of job 'prepare'" if "--job" in argv else ""
+        assert f"no run{said} in {store} could be listed: each index entry left out is named above" in err, err

@@ -48,7 +48,8 @@ def register(subparsers: Any) -> None:
                     "--dry-run' lists those and 'tdprov audit' names them; 'tdprov verify' fails one only while its "
                     "'indexed' record is there, and lists one whose writer stopped before that record as OK). "
                     "Exit 0, or 1 when a run was left out (a finding, named on stderr): its index entry and bundle cannot be "
-                    "read, or with --verified its bundle does not verify; 2 when no indexed run is of the --job or --parent given.",
+                    "read, or with --verified its bundle does not verify; 2 when no indexed run is of the --job or --parent given "
+                    "and no index entry was left out.",
         example="tdprov runs --limit 5 --store s3://ml-lineage/prod",
     )
     parser.add_argument("--limit", type=int, default=20, help="show at most this many runs (default 20; 0 for all)")
@@ -173,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     tell_entries_not_taken(unlisted, {}, args.verb)
     of = "".join([f" of job '{args.job}'" if args.job is not None else "",
                   f" with parent run {args.parent}" if args.parent is not None else ""])
-    if narrowed and not summaries and not left_out:
+    if narrowed and not summaries and not left_out and not unlisted:  # an entry that cannot be read may be of that job
         raise BadInputError(f"no run{of} is indexed in {store.uri}.", fix="; ".join([
             f"list the runs and their jobs with 'tdprov runs --store {store.uri}'",
             *(["give a job as its JOB column shows it (NAMESPACE/NAME) or by its name alone"] if args.job is not None else []),
@@ -185,7 +186,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json([s.to_dict() for s in summaries], sort_keys=True)
     elif not summaries:
-        print(f"no bundle in {store.uri} verifies (each left out is named above)" if args.verified and any_indexed(store)
+        print(f"no run{of} in {store.uri} could be listed: each index entry left out is named above" if unlisted
+              else f"no bundle in {store.uri} verifies (each left out is named above)" if args.verified and any_indexed(store)
               else no_bundles_text(store.uri, index_only=True), file=sys.stderr)
     else:
         instances = any(s.task_instance or s.mapping_key is not None for s in summaries)  # the column only where a run has one
