@@ -102,15 +102,14 @@ def protection_refused(exc: Exception, bucket: str, *, versioning_read: bool = F
     """What a failed :func:`read_protection` of ``bucket`` (``exc``) leaves unknown, and the fix: the permission to
     grant for a refusal, else to check the endpoint. ``versioning_read``: the caller read the versioning and keeps it,
     so only the Object Lock settings are unknown."""
-    from prov_common.store.s3 import refused_fix, s3_error_code
+    from prov_common.store.s3 import s3_error_code
 
     request = getattr(exc, "operation_name", "") or "GetBucketVersioning"
-    code = s3_error_code(exc) or type(exc).__name__
-    grant = _grant(request, bucket)
-    fix = refused_fix(exc, grant)
-    what = (f"the {'' if versioning_read else 'versioning and '}Object Lock settings of bucket '{bucket}' could not be read: {request} was "
-            f"{'refused' if fix else 'answered'} with {code}")
-    return what, fix or f"check that the endpoint answers {request} (S3 does); {grant}"
+    unread = f"the {'' if versioning_read else 'versioning and '}Object Lock settings of bucket '{bucket}' could not be read"
+    if (refused := _refused(exc, bucket, request)) is not None:
+        return f"{unread}: {refused[0]}", refused[1]
+    return (f"{unread}: {request} was answered with {s3_error_code(exc) or type(exc).__name__}",
+            f"check that the endpoint answers {request} (S3 does); {_grant(request, bucket)}")
 
 
 def _grant(request: str, bucket: str) -> str:
