@@ -327,7 +327,8 @@ def test_a_process_other_than_a_task_waits_the_exit_bound_of_every_process_at_ex
                           capture_output=True, text=True, timeout=120, env=env)
     waited = time.time() - float(next(line for line in done.stdout.splitlines() if line[:1].isdigit()))
     said = done.stdout + done.stderr  # Airflow's logging writes to stdout
-    assert done.returncode == 0 and waited < 10, (waited, said[-3000:])  # 30 s before
+    # 30 s before; the 1 s bound and the exit after it took 10 s on a machine at load 12, so 20 s tells them apart
+    assert done.returncode == 0 and waited < 20, (waited, said[-3000:])
     assert "1 write still under way after 1.0s as this process ends (the START event of run" in said, said[-3000:]
     assert "1 event not delivered within TDPROV_EXIT_TIMEOUT (1s) as this process ends (the queued event)" in said, said
 
