@@ -196,8 +196,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         its outputs: the version recorded as read is the one read, also of a file the step then rewrites in place,
         which ``record(inputs=[path], outputs=[path])`` would hash only once it was rewritten. Nothing is recorded
         until ``record()`` is called with it."""
-        [record] = self._records([(name, data)], "input")
-        return ReadVersion(record)
+        return ReadVersion(self._record(name, data, "input", unnamed_fix="name it: provenance.read(df, name='features/train')"))
 
     def _step(self, context: Any, job_name: str) -> StepRun:
         recorder = recorder_for(self)
@@ -213,7 +212,10 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
         records = [self._record(name, data, role, rows) for name, data in items]
         return [replace(r, row_set=row_set_of(r.digest, *r.dataset, shown_as=r.name), digest=without_rows(r.digest)) if rows else r for r in records]
 
-    def _record(self, name: str | None, data: Data | ReadVersion, role: str, rows: bool = False) -> DatasetRecord:
+    def _record(self, name: str | None, data: Data | ReadVersion, role: str, rows: bool = False, *,
+                unnamed_fix: str | None = None) -> DatasetRecord:
+        """The version of ``data`` given as an ``input`` or ``output`` (``role``) by ``name`` (``None``: by its location);
+        ``unnamed_fix``: the fix of a DataFrame given without a name (default: name it in ``record()``'s mapping)."""
         granularity = "row" if rows else "column"
         if isinstance(data, ReadVersion):
             if role != "input":
@@ -227,7 +229,7 @@ class ProvenanceResource(ConfigurableResource, ProvenanceConfig):
             if name is None:
                 raise BadInputError(
                     f"an {role} DataFrame was given without a name",
-                    fix="pass DataFrames in a mapping: record(outputs={'features/train': df})",
+                    fix=unnamed_fix or f"pass DataFrames in a mapping: record({role}s={{'features/train': df}})",
                 )
             return DatasetRecord(name=name, digest=hash_dataframe(data, granularity=granularity))
         if not isinstance(data, (str, os.PathLike)):

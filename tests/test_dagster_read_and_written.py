@@ -179,3 +179,25 @@ def test_a_read_version_given_as_an_output_is_refused_naming_the_fix(tmp_path: P
     assert "output orders is a version read (provenance.read())" in str(raised.value)
     assert "inputs=[...]" in raised.value.fix
     assert not list(list_bundles(open_store(str(store))))
+
+
+def test_a_dataframe_read_or_recorded_as_an_input_without_a_name_is_refused_naming_its_own_call(tmp_path: Path) -> None:
+    """A DataFrame given to provenance.read() without ``name=``, or among record()'s inputs without a name, was refused
+    with the fix to pass it in record(outputs={...}): neither the call it was given to nor the side it was given on.
+    Each now names its own call: read()'s ``name=``, record()'s ``inputs={...}`` (outputs keep their fix)."""
+    import pytest
+
+    from prov_common.errors import BadInputError
+
+    store = tmp_path / "store"
+    provenance = ProvenanceResource(store=str(store))
+    fixes = {}
+    for call, given in (("read", lambda: provenance.read(BEFORE)), ("inputs", lambda: provenance.record(inputs=[BEFORE])),
+                        ("outputs", lambda: provenance.record(outputs=[AFTER]))):
+        with pytest.raises(BadInputError, match="DataFrame was given without a name") as raised:
+            given()
+        fixes[call] = raised.value.fix
+    assert fixes == {"read": "name it: provenance.read(df, name='features/train')",
+                     "inputs": "pass DataFrames in a mapping: record(inputs={'features/train': df})",
+                     "outputs": "pass DataFrames in a mapping: record(outputs={'features/train': df})"}
+    assert not store.exists() or not list(list_bundles(open_store(str(store))))
