@@ -19,16 +19,7 @@ def _through_transform(tmp_path: Path, odd: InputDataset) -> dict:
     """Emit, through the ``transform`` transport around a ``file`` one, a COMPLETE event naming ``odd`` and a local
     file; the event the inner transport wrote."""
     (tmp_path / "ok.csv").write_text("a\n1\n")
-    out = tmp_path / "events.jsonl"
-    transport = TransformTransport(TransformConfig.from_dict({
-        "type": "transform", "transformer_class": "prov_common.lineage.enrich.ContentHashTransformer",
-        "transport": {"type": "file", "log_file_path": str(out), "append": True}}))
-    event = RunEvent(eventType=RunState.COMPLETE, eventTime="2026-01-01T00:00:01Z",
-                     run=Run(runId="018cc251-f400-7e09-851b-637cdaa232ae"), job=Job(namespace="default", name="x.t"),
-                     inputs=[odd], outputs=[OutputDataset(namespace="file", name=str(tmp_path / "ok.csv"))],
-                     producer="https://example.invalid/p")
-    transport.emit(event)
-    return json.loads(out.read_text())
+    return _emitted(tmp_path, inputs=[odd], outputs=[OutputDataset(namespace="file", name=str(tmp_path / "ok.csv"))])
 
 
 @pytest.mark.parametrize(("fault", "said"), [
@@ -83,18 +74,10 @@ def test_a_dataset_named_by_no_string_is_passed_on(tmp_path, caplog, field, valu
 def test_an_output_named_by_no_string_is_passed_on(tmp_path, caplog):
     """An output whose name is no string is left as given, with one warning, and the inputs are hashed still."""
     (tmp_path / "in.csv").write_text("a\n2\n")
-    out = tmp_path / "events.jsonl"
-    transport = TransformTransport(TransformConfig.from_dict({
-        "type": "transform", "transformer_class": "prov_common.lineage.enrich.ContentHashTransformer",
-        "transport": {"type": "file", "log_file_path": str(out), "append": True}}))
     with caplog.at_level(logging.WARNING, logger="prov_common.lineage.enrich"):
-        transport.emit(RunEvent(eventType=RunState.COMPLETE, eventTime="2026-01-01T00:00:01Z",
-                                run=Run(runId="018cc251-f400-7e09-851b-637cdaa232ae"), job=Job(namespace="default", name="x.t"),
-                                inputs=[InputDataset(namespace="file", name=str(tmp_path / "in.csv"))],
-                                outputs=[OutputDataset(namespace="file", name=str(tmp_path / "in.csv")),
-                                         OutputDataset(namespace="file", name=["a"])],  # type: ignore[arg-type]
-                                producer="https://example.invalid/p"))
-    written = json.loads(out.read_text())
+        written = _emitted(tmp_path, inputs=[InputDataset(namespace="file", name=str(tmp_path / "in.csv"))],
+                           outputs=[OutputDataset(namespace="file", name=str(tmp_path / "in.csv")),
+                                    OutputDataset(namespace="file", name=["a"])])  # type: ignore[arg-type]
     assert written["outputs"][1] == {"namespace": "file", "name": ["a"], "facets": {}, "outputFacets": {}}
     assert written["outputs"][0]["facets"]["version"]["datasetVersion"] == hash_path(tmp_path / "in.csv").digest
     assert caplog.messages == ["tdprov: no content digest for outputs[1] of run 018cc251-f400-7e09-851b-637cdaa232ae "
