@@ -35,7 +35,6 @@ from prov_dagster.validation import check_output, masked_samples, refuse, warn_w
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class ReadVersion:
     """A version :meth:`ProvenanceResource.read` hashed where the step read it, for ``record(inputs=[...])``.
