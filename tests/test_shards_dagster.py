@@ -361,3 +361,30 @@ def test_audit_report_states_the_shards_of_a_training_corpus(tmp_path: Path, ins
     (quantity,) = [i for i in entry["article10"]["items"] if i["item"] == "10(2)(e)"]
     assert f"{folder}@{entry['version']}: {extent}" in quantity["recordsShow"]
     assert extent in html and audit.bundles_examined == 2
+
+
+def test_blank_dask_fields_are_not_given_and_the_environment_applies(
+        tmp_path: Path, instance: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A dask_scheduler or dask_spill given blank (" ", as an EnvVar or a template can leave it) is not given, as every
+    tdprov setting given empty: TDPROV_DASK_SCHEDULER and TDPROV_DASK_SPILL apply and are named. The hashing took the
+    blank field as given instead: the scheduler the variable names was never tried (the default rule chose), and the
+    spill location it names was never used, while the messages named the variables."""
+    from prov_common.hashing import shard_engine
+
+    monkeypatch.setattr(shard_engine, "CONNECT_TIMEOUT", "1s")  # the connection is refused: no need to wait 20 s
+    folder, store = tmp_path / "shards", str(tmp_path / "store")
+    monkeypatch.setenv("TDPROV_DASK_SCHEDULER", "tcp://127.0.0.1:1")
+    with caplog.at_level("WARNING"):
+        _run(str(folder), lambda: write_shards(folder), instance, store=store, dask_scheduler=" ")
+    assert "TDPROV_DASK_SCHEDULER 'tcp://127.0.0.1:1' cannot be reached" in caplog.text, caplog.text
+
+    @asset
+    def corpus(context, provenance: ProvenanceResource) -> MaterializeResult:  # noqa: ANN001 - Dagster's context
+        recorded = provenance.record(outputs={"corpus": str(folder)}, context=context, granularity="row")
+        return MaterializeResult(metadata=recorded.metadata, data_version=recorded.data_version)
+
+    monkeypatch.setenv("TDPROV_DASK_SPILL", str(tmp_path / "gone"))
+    resource = ProvenanceResource(store=store, dask_scheduler="tcp://127.0.0.1:1", dask_spill=" ")
+    result = materialize([corpus], instance=instance, resources={"provenance": resource}, raise_on_error=False)
+    message = _failure(result)
+    assert not result.success and f"TDPROV_DASK_SPILL '{tmp_path / 'gone'}' is not a folder on this machine" in message, message

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from prov_common.errors import BadInputError
-from prov_common.config import usable_cpus
+from prov_common.config import unset, usable_cpus
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,12 +48,14 @@ class SchedulerUnreachableError(BadInputError):
 
 def resolve_scheduler(scheduler: str | None, shards: int, size: int) -> str:
     """``none``, ``local`` or a scheduler address, from the argument, the environment or the default rule
-    (``shards`` shards of ``size`` bytes in all are to be read)."""
-    chosen = (scheduler or os.environ.get(ENV) or "").strip()
+    (``shards`` shards of ``size`` bytes in all are to be read). An argument that is
+    :func:`~prov_common.config.unset` (blank) is not given: the environment applies."""
+    given = not unset(scheduler)
+    chosen = (scheduler if given else (os.environ.get(ENV) or "")).strip()
     if not chosen or chosen.lower() == "auto":
         worth_it = shards >= LOCAL_CLUSTER_MIN_SHARDS and size >= LOCAL_CLUSTER_MIN_BYTES and usable_cpus() > 1
         return "local" if worth_it and importlib.util.find_spec("distributed") is not None else "none"
-    return check_scheduler(chosen, "Dask scheduler" if scheduler else ENV)
+    return check_scheduler(chosen, "Dask scheduler" if given else ENV)
 
 
 def check_scheduler(scheduler: str, setting: str = "Dask scheduler") -> str:

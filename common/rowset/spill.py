@@ -15,6 +15,7 @@ import secrets
 import shutil
 from typing import IO, Any
 
+from prov_common.config import unset
 from prov_common.errors import BadInputError, StoreError
 from prov_common.store.buffers import ViewReader
 from prov_common.store.location import local_folder
@@ -33,14 +34,15 @@ def is_s3_spill(location: str | None) -> bool:
 def spill_setting(spill: str | None, setting: str = "spill") -> str:
     """The setting the shared spill location is taken from, as messages name it: ``setting`` (where ``spill`` was
     configured: ``dask_spill``, ``[tdprov] dask_spill``) when ``spill`` is given, else ``TDPROV_DASK_SPILL``."""
-    return setting if spill and spill.strip() else ENV
+    return ENV if unset(spill) else setting
 
 
 def shared_spill(spill: str | None, setting: str = "spill") -> str | None:
     """The shared spill location from ``spill``, else ``$TDPROV_DASK_SPILL``; None when neither is set. An ``s3://``
     URI names a bucket and prefix; anything else names an existing folder (a path or ``file://`` URI). Anything else is
-    a :class:`BadInputError` naming the setting (:func:`spill_setting`)."""
-    given = (spill or os.environ.get(ENV) or "").strip()
+    a :class:`BadInputError` naming the setting (:func:`spill_setting`). A ``spill`` that is
+    :func:`~prov_common.config.unset` (blank) is not given: the environment applies."""
+    given = ((os.environ.get(ENV) or "") if unset(spill) else str(spill)).strip()
     if not given:
         return None
     setting = spill_setting(spill, setting)
