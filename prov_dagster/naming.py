@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dagster import AssetCheckKey, AssetKey
 from dagster._core.definitions.partitions.utils import MultiPartitionKey
 
+from prov_common.config import unset
 from prov_common.errors import BadInputError
 from prov_common.lineage.naming import IN_MEMORY_SCHEME, dataset_from_uri
 from prov_dagster.storage import NAME_ADDED_BYTES, NAME_MAX_BYTES
@@ -49,8 +50,9 @@ _RUN_NAMESPACE = uuid.UUID("6b1c7e44-2f0a-5d7e-9a57-7464707276a1")
 
 
 def namespace_uri(namespace: str | None) -> str:
-    """``dagster://<namespace>`` from a bare name or a full ``dagster://`` URI; default ``dagster://default``."""
-    if not namespace:
+    """``dagster://<namespace>`` from a bare name or a full ``dagster://`` URI; default ``dagster://default``, also
+    for one given empty or blank (:func:`~prov_common.config.unset`: not given)."""
+    if namespace is None or unset(namespace):
         return DEFAULT_NAMESPACE
     if "://" in namespace:
         return namespace

@@ -285,3 +285,13 @@ def test_an_empty_signing_key_config_takes_the_key_of_tdprov_signing_key(cwd: Pa
     store = open_store(str(cwd / "store"))
     [summary] = list_bundles(store)
     assert read_bundle(store, summary.run_id).key_id == load_signing_key(missing).public.key_id
+
+
+def test_a_blank_namespace_is_not_given_and_the_default_namespace_applies(cwd: Path) -> None:
+    """An IO manager configured with ``namespace=" "`` (an EnvVar or a template left blank) recorded its runs and asset
+    keys in namespace ``"dagster:// "``, a name no other setting or reader gives, though a field given empty is not
+    given: the default namespace applies, as for ``namespace=""``."""
+    assert _materialize(ProvenanceIOManager(namespace=" ")).success
+    delivered(cwd / "store")
+    [summary] = list_bundles(open_store(str(cwd / "store")))
+    assert summary.job_namespace == "dagster://default", summary
