@@ -120,8 +120,9 @@ def test_a_missing_s3_inlet_or_outlet_is_logged_as_tdprov_hash_words_it(
         s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
         caplog: pytest.LogCaptureFixture) -> None:
     """An s3:// inlet or outlet that is not there was logged with S3's raw answer to the HEAD that looked for it
-    ('ClientError: An error occurred (404) when calling the HeadObject operation: Not Found'); the warning words it
-    as ``tdprov hash`` refuses it, naming the bucket, the key and the fix. It is still recorded as missing."""
+    ('ClientError: An error occurred (404) when calling the HeadObject operation: Not Found'); the inlet's warning
+    words it as ``tdprov hash`` refuses it, naming the bucket, the key and the fix, and it is still recorded as
+    missing. The outlet is no output of the try: its warning says it is not there after the try."""
     store = tmp_path / "store"
     monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))
     inlet, outlet = f"s3://{s3_bucket}/data/never.csv", f"s3://{s3_bucket}/data/out.csv"
@@ -130,13 +131,15 @@ def test_a_missing_s3_inlet_or_outlet_is_logged_as_tdprov_hash_words_it(
     with caplog.at_level(logging.WARNING, logger="prov_airflow.capture"):
         assert run_dag(dag, logical_date=START).state == "success"
     said = [r.getMessage() for r in caplog.records if "recorded without a content hash" in r.getMessage()]
-    for uri in (inlet, outlet):
-        capsys.readouterr()
-        assert main(["hash", uri]) == 2
-        refusal = capsys.readouterr().err.strip().partition("cannot read ")[2]
-        assert refusal.startswith(f"{uri!r}: bucket '{s3_bucket}' holds no object "), refusal
-        assert f"tdprov: {uri} recorded without a content hash (missing): S3ObjectMissingError: cannot read {refusal}" in said, said
-    assert not any("HeadObject" in message for message in said), said
+    capsys.readouterr()
+    assert main(["hash", inlet]) == 2
+    refusal = capsys.readouterr().err.strip().partition("cannot read ")[2]
+    assert refusal.startswith(f"{inlet!r}: bucket '{s3_bucket}' holds no object "), refusal
+    assert said == [f"tdprov: {inlet} recorded without a content hash (missing): S3ObjectMissingError: cannot read {refusal}"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert f"tdprov: outlet {outlet} is not there after the try (no file; no shard in a folder or glob; no object): not " \
+           "recorded as its output" in messages, messages
+    assert not any("HeadObject" in message for message in messages), messages
 
 
 def test_strict_mode_fails_the_operator_never_the_listener(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
