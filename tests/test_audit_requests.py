@@ -50,7 +50,8 @@ def test_an_incremental_audit_lists_each_prefix_once(s3_store_uri: str) -> None:
     new leaves listed and read once, not again to prove the log extends the auditor's checkpoint); 61 and 12 now (what
     the audit created, its catalog segment and leaf batch, added to the kept listing: audit/catalog/ and log/leaves/ are
     not listed again); 63 with the bucket's versioning and Object Lock configuration read once each, to compare with what
-    the auditor saw before; then two reads fewer: the lookup objects the audit before wrote are not read again."""
+    the auditor saw before; then two reads fewer: the lookup objects the audit before wrote are not read again; then two
+    reads fewer again: the write probes of log/ and audit/, refused as existing, are not read back."""
     pipe = Pipeline(s3_store_uri)
     store = open_store(s3_store_uri)
     calls = _counted(store)
@@ -66,9 +67,32 @@ def test_an_incremental_audit_lists_each_prefix_once(s3_store_uri: str) -> None:
     # inventory more (each read until a summary covers it, at most 8 of each)
     assert later[0] == {**later[1], "GetObject": later[1]["GetObject"] - 2}, counts
     assert later[0]["ListObjectsV2"] <= 12, later[0]
-    assert sum(later[0].values()) <= 63, later[0]
+    assert sum(later[0].values()) <= 59, later[0]
     assert later[0]["GetBucketVersioning"] == later[0]["GetObjectLockConfiguration"] == 1, later[0]
     assert later[0].get("HeadObject", 0) <= NEW, later[0]  # one per new bundle (an object where its folder belongs)
+
+
+def test_a_later_audits_write_probes_are_one_put_each_and_read_nothing(s3_store_uri: str) -> None:
+    """Each audit checks it may create objects under log/ and audit/ by putting their write probes: after the first
+    audit each probe was a PutObject refused as existing (412) and a GetObject comparing its bytes. The 412 already
+    proves the access (S3 refuses a put without permission before it looks at the object): one request a prefix, and
+    no probe read, in the check and in a whole audit."""
+    from prov_common.audit.access import require_write_access
+    from prov_common.store._base import WRITE_PROBE
+
+    Pipeline(s3_store_uri)
+    store = open_store(s3_store_uri)
+    assert audit(store).clean  # creates log/write-probe and audit/write-probe
+    asked: list[tuple[str, str]] = []
+    store.client.meta.events.register("before-parameter-build.s3", lambda model, params, **_: asked.append((model.name, params.get("Key", ""))))
+    require_write_access(store)
+    assert [name for name, _ in asked] == ["PutObject", "PutObject"], asked
+    asked.clear()
+    assert audit(store).clean
+    probes = [(name, key.rsplit("/", 2)[-2]) for name, key in asked if key.endswith("/" + WRITE_PROBE)]
+    assert probes == [("PutObject", "log"), ("PutObject", "audit")], probes
+    with pytest.raises(ObjectConflictError):  # a real write is still compared with what the key holds
+        store.put("log/" + WRITE_PROBE, b"other bytes")
 
 
 @pytest.mark.parametrize("store_kind", ["local", "s3"])

@@ -361,6 +361,7 @@ def test_an_auditor_with_read_access_only_audits_read_only_and_is_told_so_up_fro
     policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "AppendLogAndAuditRecords"]
     reader = aws.user(f"reader-{bucket}", policy)
     before = _objects(aws.root.client(), bucket)
+    assert {f"{PREFIX}/log/write-probe", f"{PREFIX}/audit/write-probe"} <= before.keys()  # refused 403 before 412: no proof
     for principal in (reader, roles["writer"]):
         principal.use(monkeypatch)
         capsys.readouterr()

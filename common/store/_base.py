@@ -228,9 +228,10 @@ class BaseStore(ABC):
 
     def check_writable(self, prefix: str) -> None:
         """Raise StoreError unless these credentials may create objects under ``prefix``: puts ``<prefix>write-probe``,
-        always the same bytes, so it is created once and only compared after that (a put is refused for lack of
-        permission before an existing object is looked at). Backends that can check without an object override this."""
-        self.put(validate_prefix(prefix) + WRITE_PROBE, WRITE_PROBE_BYTES)
+        always the same bytes, so it is created once and refused as existing after that. A put is refused for lack of
+        permission before an existing object is looked at (S3: 403 before 412), so that refusal proves the access and
+        the object is not read back (one request a prefix). Backends that can check without an object override this."""
+        self._put(validate_prefix(prefix) + WRITE_PROBE, Source(data=WRITE_PROBE_BYTES), compare=False)
 
     def refuses_rewrite(self, key: str, data: bytes) -> bool:
         """Whether a second create of ``key``, which holds ``data``, is refused: one create of those same bytes, so
@@ -245,12 +246,15 @@ class BaseStore(ABC):
         return f"{type(self).__name__}({self.uri!r})"
 
     # -- shared logic -------------------------------------------------------------------------
-    def _put(self, key: str, source: Source) -> bool:
+    def _put(self, key: str, source: Source, *, compare: bool = True) -> bool:
+        """Create ``key`` from ``source`` if absent (True); else False once the object there holds the same bytes
+        (ObjectConflictError if not), or at once when ``compare`` is False (a write probe, whose refusal is the answer)."""
         try:
             if self._create(key, source):
                 self._wrote(key, created=True)
                 return True
-            self._check_same(key, source)
+            if compare:
+                self._check_same(key, source)
         except BaseException:
             self._wrote(key)
             raise
