@@ -345,3 +345,62 @@ def test_the_kept_version_of_an_overwritten_object_is_hashed_as_it_streams(s3_st
     out = checkout(store, digest, tmp_path / "back.bin")
     assert out.read_bytes() == kept and sorted(p.name for p in tmp_path.iterdir()) == ["back.bin"]
     assert sum(reads) >= len(kept) + 2 * 280_000 and max(reads) <= 64 << 10, max(reads)  # every version read, a chunk a time
+
+
+def test_checkout_of_a_key_overwritten_many_times_reads_a_bounded_number_of_versions(
+        s3_store_uri: str, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checkout of a snapshot object overwritten on a versioned bucket listed every version of the key and read each
+    until one hashed to the digest: a key overwritten 10,000 times cost 10,000 reads. Versions of the size sealed
+    (a table's index and a set of files name it) are read first, newest first, at most VERSIONS_READ of them, from one
+    listing of the key's versions; when none of those holds the bytes, the error names what was left unread and how to
+    find the version among all of them."""
+    import boto3
+
+    from prov_common.store.markers import VERSIONS_READ
+    from prov_common.store.s3 import MARKER_LISTING
+
+    bucket, prefix = s3_store_uri[5:].split("/", 1)
+    client = boto3.client("s3")
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    good, _ = _frames(tmp_path)
+    store = open_store(s3_store_uri)
+    table = snapshot_path(store, good)
+    table_key = object_key(SnapshotIndex.from_json(store.get(index_key(table)), index_key(table)).object)
+    file_digest = snapshot_bytes(store, b"kept bytes\n")
+    overwrites = VERSIONS_READ + 15
+    for i in range(overwrites):  # forgeries of another size over the table, of the same size over the file
+        _overwrite(s3_store_uri, table_key, b"forged %d\n" % i * 3)
+        _overwrite(s3_store_uri, object_key(file_digest), b"forged %03d\n" % i)
+    asked: list[str] = []
+
+    def count(model: Any, params: dict, **_: Any) -> None:
+        asked.append(model.name + ("@version" if params.get("VersionId") else ""))
+
+    from prov_common.store import s3
+
+    client_of = s3.fresh_s3_client
+    monkeypatch.setattr(s3, "fresh_s3_client", lambda config: _registered(client_of(config), count))  # the CLI's store's client
+    code, said = _checkout(table, tmp_path / "back.parquet", s3_store_uri, capsys)
+    assert code == 0 and (tmp_path / "back.parquet").read_bytes() == good.read_bytes(), said
+    assert asked.count("GetObject@version") == 1 and asked.count("ListObjectVersions") == 1, asked
+    asked.clear()
+    code, said = _checkout(file_digest, tmp_path / "back.bin", s3_store_uri, capsys)
+    assert code == 1 and not (tmp_path / "back.bin").exists(), said
+    assert asked.count("GetObject@version") == VERSIONS_READ and asked.count("ListObjectVersions") == 1, asked
+    said = " ".join(said.split())
+    assert (f"snapshot object '{object_key(file_digest)}' in {store.describe()} hashes to" in said
+            and f"none of the {VERSIONS_READ} newest versions kept that were read hashes to {file_digest} "
+                f"({overwrites - VERSIONS_READ} more were not read)" in said), said
+    assert f"aws s3api list-object-versions --bucket {bucket} --prefix {prefix}/{object_key(file_digest)}" in said, said
+    for i in range(MARKER_LISTING):  # more versions than one listing shows: the error says so, the requests stay as many
+        _overwrite(s3_store_uri, object_key(file_digest), b"forged %03d\n" % i)
+    asked.clear()
+    code, said = _checkout(file_digest, tmp_path / "back.bin", s3_store_uri, capsys)
+    assert code == 1 and asked.count("GetObject@version") == VERSIONS_READ and asked.count("ListObjectVersions") == 1, asked
+    assert (f"({MARKER_LISTING - 1 - VERSIONS_READ} more listed and those past one listing of the key were not read)"
+            in " ".join(said.split())), said
+
+
+def _registered(client: Any, handler: Any) -> Any:
+    client.meta.events.register("before-parameter-build.s3", handler)
+    return client

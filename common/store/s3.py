@@ -291,6 +291,30 @@ class DeleteMarker:
         return " ".join((f"aws s3api {command}", *(shell_word(word) for word in ("--bucket", self.bucket, *words))))
 
 
+def _all_of_key(page: dict[str, Any], full: str) -> bool:
+    """Whether one page of ``ListObjectVersions`` of the prefix ``full`` holds every entry of the key ``full``: past one
+    request, the key's own entries end within the page only when another key's follow them."""
+    return not page.get("IsTruncated") or any(e["Key"] != full for e in (*page.get("DeleteMarkers", ()), *page.get("Versions", ())))
+
+
+@dataclass(frozen=True)
+class KeptVersions:
+    """The earlier versions of object ``key`` (the bucket's key, prefix included) that a versioned bucket keeps: the
+    version id, ETag (unquoted) and size (None: not listed) of each, newest first, as one listing of at most
+    :data:`MARKER_LISTING` entries shows them (:meth:`S3Store.kept_versions`, or a :class:`DeleteMarker`'s); ``complete``:
+    whether those are all of the key's."""
+
+    bucket: str
+    key: str
+    kept: tuple[tuple[str, str, int | None], ...]
+    complete: bool = True
+
+    def find_and_copy(self, then: str) -> str:
+        """How to go past what was read: the command that lists every version of the key and the one that copies the
+        version found back as the object, or a backup; ``then``: what to do after."""
+        return DeleteMarker(self.bucket, self.key, (), self.kept, self.complete)._find_and_copy("it", then)
+
+
 @dataclass(frozen=True)
 class SealedVersion:
     """Which version kept under a key's delete markers holds the bytes sealed there, found by their ``digest``: its
@@ -405,19 +429,10 @@ class S3Store(BaseStore):
         finally:
             body.close()
 
-    def retained_versions(self, key: str,
-                          versions: Iterable[str] | None = None) -> Generator[tuple[str, BinaryIO], None, None]:
-        """The version id and a stream of each earlier version of ``key`` a versioned (Object Lock) bucket keeps, newest
-        first, or of each of ``versions`` (version ids, in their order, not listed again): each is read as the caller
-        reads it (never whole) and closed when the next is asked for or the iteration ends."""
-        if versions is None:
-            try:
-                pages = self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=self.prefix + key)
-                listed = [v for page in pages for v in page.get("Versions", []) if v["Key"] == self.prefix + key]
-            except Exception as exc:  # noqa: BLE001
-                raise self._translate(exc, "list versions of", key) from exc
-            versions = [v["VersionId"] for v in sorted(listed, key=lambda v: v["LastModified"], reverse=True)
-                        if not v.get("IsLatest")]
+    def retained_versions(self, key: str, versions: Iterable[str]) -> Generator[tuple[str, BinaryIO], None, None]:
+        """The version id and a stream of each of ``versions`` of ``key`` (version ids, such as those
+        :meth:`kept_versions` lists, in their order): each is read as the caller reads it (never whole) and closed when the
+        next is asked for or the iteration ends."""
         for version in versions:
             try:
                 body = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key, VersionId=version)["Body"]
@@ -425,6 +440,20 @@ class S3Store(BaseStore):
                 raise self._translate(exc, "read a retained version of", key) from exc
             with _GuardedStream(body, self, key) as stream:
                 yield version, stream
+
+    def kept_versions(self, key: str) -> KeptVersions:
+        """The versions of ``key`` kept under its current object or delete marker, newest first, from one request of at
+        most :data:`MARKER_LISTING` entries (the key's own come first): a key overwritten 10,000 times is not listed
+        whole; :attr:`KeptVersions.complete` says whether more are kept."""
+        full = self.prefix + key
+        try:
+            page = self.client.list_object_versions(Bucket=self.bucket, Prefix=full, MaxKeys=MARKER_LISTING)
+            listed = sorted((v for v in page.get("Versions", ()) if v["Key"] == full), key=lambda v: v["LastModified"], reverse=True)
+            kept = tuple((v["VersionId"], str(v.get("ETag", "")).strip('"'), v.get("Size")) for v in listed if not v.get("IsLatest"))
+            complete = _all_of_key(page, full)
+        except Exception as exc:  # noqa: BLE001
+            raise self._translate(exc, "list versions of", key) from exc
+        return KeptVersions(self.bucket, full, kept, complete)
 
     def delete_marker(self, key: str) -> "DeleteMarker | None":
         """The delete marker that hides ``key`` in a versioned bucket (its newest entry), with the newest version under it;
@@ -441,8 +470,7 @@ class S3Store(BaseStore):
             over = tuple(m["VersionId"] for m in marks if not kept or m["LastModified"] >= kept[0]["LastModified"])
             versions = tuple((v["VersionId"], v.get("ETag", "")) for v in kept)
             sizes = tuple(v.get("Size") for v in kept)
-            # past one request, the key's own entries end within the page only when another key's follow them
-            complete = not page.get("IsTruncated") or any(e["Key"] != full for e in (*page.get("DeleteMarkers", ()), *page.get("Versions", ())))
+            complete = _all_of_key(page, full)
         except Exception:  # noqa: BLE001 - only the words of a finding depend on it
             return None
         if not all(isinstance(marker, str) for marker in over) or not all(isinstance(v, str) and isinstance(t, str) for v, t in versions):

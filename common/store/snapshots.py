@@ -16,18 +16,17 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from prov_common.hashing.raw import blake3_digest
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, ObjectConflictError, VerificationError
 from prov_common.regular_file import kind_of
-from prov_common.store import _base
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
 
 if TYPE_CHECKING:
-    from prov_common.store.s3 import DeleteMarker
+    from prov_common.store.s3 import DeleteMarker, KeptVersions, SealedVersion
 
 ALGORITHM = "blake3"
 INDEX_FORMAT = "tdprov-snapshot-index/1"
@@ -346,7 +345,7 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
     if store.exists(object_key(digest)) or (not store.exists(ikey) and _hidden(store, object_key(digest)) is not None):
         target = Path(dest) / hex_ if Path(dest).is_dir() else Path(dest)
         _refuse_existing([target], force)
-        with _staged(store, [(object_key(digest), asked, target)]) as staged:
+        with _staged(store, [(object_key(digest), asked, target, None)]) as staged:
             _commit(staged)
         return target
     if not store.exists(ikey):
@@ -366,7 +365,7 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
             raise VerificationError(f"snapshot index '{ikey}' names version {files.version}, not {digest}.", fix="restore it from a replica")
         root = Path(dest)
         _refuse_existing([root / rel for rel, _, _ in files.files], force)
-        with _staged(store, [(object_key(o), o, root / rel) for rel, o, _ in files.files]) as staged:
+        with _staged(store, [(object_key(o), o, root / rel, size) for rel, o, size in files.files]) as staged:
             if verify_table:
                 from prov_common.store.shard_snapshots import check_restored_shards
 
@@ -380,7 +379,7 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
     target = Path(dest) / index.name if Path(dest).is_dir() else Path(dest)
     _refuse_other_format(index, target)
     _refuse_existing([target], force)
-    with _staged(store, [(object_key(index.object), index.object, target)], suffix=Path(index.name).suffix) as staged:
+    with _staged(store, [(object_key(index.object), index.object, target, index.bytes)], suffix=Path(index.name).suffix) as staged:
         if verify_table:  # hashed as the table it was recorded as (its suffix), whatever the name it is restored to
             _check_table(staged[0][0], asked, _not_this_version(store, ikey))
         _commit(staged)
@@ -453,22 +452,22 @@ def _refuse_existing(targets: list[Path], force: bool) -> None:
 
 
 @contextlib.contextmanager
-def _staged(store: Store, items: list[tuple[str, str, Path]], *,
+def _staged(store: Store, items: list[tuple[str, str, Path, int | None]], *,
             suffix: str | None = None) -> Iterator[list[tuple[Path, Path]]]:
-    """Download each ``(key, file digest, target)`` next to its target and verify its bytes (else read a retained
-    version that verifies); yields ``(temporary file, target)`` pairs for :func:`_commit`. The temporary files end
-    in ``suffix`` (default: their target's), which says how a table among them is hashed. Temporary files left
-    (all of them on any failure) are removed on exit."""
+    """Download each ``(key, file digest, target, size recorded or None)`` next to its target and verify its bytes (else
+    read a retained version that verifies, :func:`_retained`); yields ``(temporary file, target)`` pairs for
+    :func:`_commit`. The temporary files end in ``suffix`` (default: their target's), which says how a table among them
+    is hashed. Temporary files left (all of them on any failure) are removed on exit."""
     from prov_common.progress import bar  # tqdm: a restore's bar, never a step's
 
     staged: list[tuple[Path, Path]] = []
     made: list[Path] = []
     try:
-        for key, expected, target in bar(items, desc="restoring files", unit="file"):
+        for key, expected, target, size in bar(items, desc="restoring files", unit="file"):
             made += _make_folder(target.parent)
             tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part{target.suffix if suffix is None else suffix}")
             staged.append((tmp, target))
-            _download(store, key, expected, tmp)
+            _download(store, key, expected, tmp, size)
         yield staged
     finally:
         for tmp, _ in staged:
@@ -492,26 +491,32 @@ def _make_folder(folder: Path) -> list[Path]:
     return missing
 
 
-def _download(store: Store, key: str, expected: str, tmp: Path) -> None:
-    """Write ``key`` to ``tmp`` and verify it hashes to ``expected`` (else read a retained version that does)."""
+def _download(store: Store, key: str, expected: str, tmp: Path, size: int | None) -> None:
+    """Write ``key`` to ``tmp`` and verify it hashes to ``expected`` (else read a retained version that does, of
+    ``size`` when known: :func:`_retained`)."""
     from prov_common.hashing import hash_stream
 
     try:
         store.get_file(key, tmp)
     except ObjectNotFoundError:  # a delete marker may hide it: its bytes are then kept as a version under the marker
-        if _hidden(store, key) is None:
+        if (marker := _hidden(store, key)) is None:
             raise
-        if not _retained(store, key, expected, tmp):
-            raise VerificationError(f"snapshot object '{key}' in {store.describe()} is hidden by a delete marker and no "
-                                    f"version kept under it hashes to {expected}.",
-                                    fix="the stored copy is damaged; restore it from a replica") from None
+        found = _retained(store, key, expected, tmp, size, marker)
+        if found is None or found.version is None:
+            unread = _unread(found, marker)
+            raise VerificationError(f"snapshot object '{key}' in {store.describe()} is hidden by a delete marker"
+                                    f"{unread or ' and no version kept under it hashes to ' + expected}.",
+                                    fix=_damaged(marker, unread)) from None
         return
     got = _file_digest(tmp, hash_stream).digest
-    if got != expected and _retained(store, key, expected, tmp):
-        got = expected
-    if got != expected:
-        raise VerificationError(f"snapshot object '{key}' in {store.describe()} hashes to {got}, not {expected}.",
-                                fix="the stored copy is damaged; restore it from a replica")
+    if got == expected:
+        return
+    kept = _kept(store, key)
+    found = _retained(store, key, expected, tmp, size, kept)
+    if found is None or found.version is None:
+        unread = "" if kept is None else _unread(found, kept)
+        raise VerificationError(f"snapshot object '{key}' in {store.describe()} hashes to {got}, not {expected}{unread}.",
+                                fix=_damaged(kept, unread))
 
 
 def _hidden(store: Store, key: str) -> "DeleteMarker | None":
@@ -520,30 +525,44 @@ def _hidden(store: Store, key: str) -> "DeleteMarker | None":
     return None if find is None else find(key)
 
 
-def _retained(store: Store, key: str, expected: str, tmp: Path) -> bool:
-    """On a versioned (Object Lock) bucket whose current object was overwritten: write the retained
-    version that hashes to ``expected`` to ``tmp``. False when there is none (or no versions). Each version is
-    hashed as it streams into ``tmp`` (a chunk of :data:`~prov_common.store._base.CHUNK` at a time), so neither
-    its size nor how many versions there are sets the memory used."""
-    from prov_common.hashing import hash_stream
+def _kept(store: Store, key: str) -> "KeptVersions | None":
+    """The versions of ``key`` one listing shows kept on a versioned S3 bucket; None when the store keeps none."""
+    listing = getattr(store, "kept_versions", None)
+    return None if listing is None else listing(key)
+
+
+def _retained(store: Store, key: str, expected: str, tmp: Path, size: int | None,
+              kept: "DeleteMarker | KeptVersions | None") -> "SealedVersion | None":
+    """On a versioned (Object Lock) bucket whose object ``key`` was overwritten or hidden by a delete marker, ``kept``
+    listing the versions kept (:func:`_kept`, the marker's): write to ``tmp`` the one that hashes to ``expected``, read
+    as verify reads them (:func:`~prov_common.store.markers.read_for`: those of ``size`` alone, newest first, at most
+    :data:`~prov_common.store.markers.VERSIONS_READ`), each hashed as it streams into ``tmp`` a chunk at a time, so
+    neither its size nor how many versions there are sets the memory or the reads. Which was found and how many were
+    read; None when the store keeps no versions."""
+    from prov_common.store.markers import read_for
 
     versions = getattr(store, "retained_versions", None)
-    if versions is None:
-        return False
-    for _, stream in versions(key):
-        with open(tmp, "wb") as out:
-            if hash_stream(_Copying(stream, out), _base.CHUNK).digest == expected:
-                return True
-    return False
+    if versions is None or kept is None:
+        return None
+    return read_for(kept, versions, key, expected, size, into=tmp)
 
 
-class _Copying:
-    """A stream that writes to ``out`` every chunk read from it (so one pass hashes and stores it)."""
+def _unread(found: "SealedVersion | None", kept: "DeleteMarker | KeptVersions") -> str:
+    """What a search of the versions ``kept`` left unread, counted ("" when it read all those that could hold the bytes)."""
+    if found is None or found.complete:
+        return ""
+    sized = "" if found.size is None else f" of its size ({found.size:,} bytes)"
+    left = sum(1 for _, _, listed in kept.kept if found.size is None or listed is None or listed == found.size) - found.read
+    more = f"{left} more were" if kept.complete else f"{left} more listed and those past one listing of the key were"
+    return f", and none of the {found.read} newest versions kept{sized} that were read hashes to {found.digest} ({more} not read)"
 
-    def __init__(self, stream: BinaryIO, out: BinaryIO) -> None:
-        self._stream, self._out = stream, out
 
-    def read(self, n: int = -1) -> bytes:
-        data = self._stream.read(n)
-        self._out.write(data)
-        return data
+def _damaged(kept: "DeleteMarker | KeptVersions | None", unread: str) -> str:
+    """The fix of a snapshot object whose bytes were not found: past the versions read (``unread``), find them among all
+    those kept; else restore them from a replica."""
+    if not unread or kept is None:
+        return "the stored copy is damaged; restore it from a replica"
+    from prov_common.store.s3 import KeptVersions
+
+    every = KeptVersions(kept.bucket, kept.key, kept.kept, kept.complete)
+    return f"find the version with those bytes among all of them {every.find_and_copy('then check out again')}"
