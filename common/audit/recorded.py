@@ -320,14 +320,13 @@ def check_runs(store: Store, trust: TrustStore, summaries: Sequence[BundleSummar
     verify`` draws it), drawn only where a verb turned bars on (:func:`~prov_common.progress.on_terminal`), as ``tdprov
     record`` does. The objects of a bundle that ``store`` holds as read (:class:`~prov_common.store.held_reads.HeldReads`)
     are verified as held, in a worker process too: never read again."""
-    from prov_common.bundle.layout import EVENTS_FILE, READ_WHOLE, unchecked_bundle_key
+    from prov_common.bundle.layout import held_keys
     from prov_common.bundle.verify_pool import PoolProgress, map_bundles
     from prov_common.progress import bar
     from prov_common.store.held_reads import held_of
 
     checked = CheckedRuns()
-    items = [(s, held_of(store, (unchecked_bundle_key(s.run_id, path) for path in (*READ_WHOLE, EVENTS_FILE))))
-             for s in summaries]
+    items = [(s, held_of(store, held_keys(s.run_id))) for s in summaries]
     results: Iterable[tuple[RunRecord, str | None, bool]] = map_bundles(_examined_held, items, store, trust)
     if desc is not None:
         results = PoolProgress(results, total=len(summaries), desc=desc, unit="bundle", file=sys.stderr, disable=None,

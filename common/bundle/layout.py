@@ -135,6 +135,13 @@ READ_WHOLE = (STATEMENT_FILE, MANIFEST_FILE, PROV_FILE)
 """The files of a bundle that a reader of its lineage and its verification both read whole."""
 
 
+def held_keys(run_id: str) -> tuple[str, ...]:
+    """The keys of the objects of the bundle of ``run_id`` (as read, unchecked) that a store holding bundle reads may
+    hold (:func:`~prov_common.store.held_reads.bundle_reads_held`): those of :data:`READ_WHOLE`, and its events, which a
+    reader holds where verification reads them whole after it."""
+    return tuple(unchecked_bundle_key(run_id, path) for path in (*READ_WHOLE, EVENTS_FILE))
+
+
 def is_read_whole(key: str) -> bool:
     """Whether ``key`` is a bundle's file of :data:`READ_WHOLE` (``bundles/RUN_ID/prov.json``)."""
     top, _, rest = key.partition("/")

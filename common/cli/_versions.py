@@ -69,11 +69,18 @@ def verified_summaries(store: Any, trust: Any, summaries: list[Any], desc: str, 
     :func:`~prov_common.bundle.trust.bundle_trust`), and each run whose sound bundle says otherwise than its entry as
     the bundle says; both kinds named on stderr by ``verb``. Also the runs left out (run id -> why): a finding, exit 1.
     Verified on every CPU when there are many (``tdprov export --verified``, ``tdprov runs --verified``)."""
+    kept, left_out, corrected = checked_summaries(store, trust, summaries, desc)
+    tell_entries_not_taken(left_out, corrected, verb)
+    return kept, left_out
+
+
+def checked_summaries(store: Any, trust: Any, summaries: list[Any], desc: str) -> tuple[list[Any], dict[str, str], dict[str, str]]:
+    """:func:`verified_summaries` told of nothing: the summaries kept (as the bundles say), the runs left out and those
+    corrected (run id -> why), for a caller that verifies in batches and tells them all at the end."""
     from prov_common.audit.recorded import doubted_runs
 
     left_out, corrected = doubted_runs(store, trust, summaries, desc)
-    tell_entries_not_taken(left_out, corrected, verb)
-    return as_bundles_say(store, [s for s in summaries if s.run_id not in left_out], corrected), left_out
+    return as_bundles_say(store, [s for s in summaries if s.run_id not in left_out], corrected), left_out, corrected
 
 
 def as_bundles_say(store: Any, summaries: list[Any], runs: Container[str]) -> list[Any]:

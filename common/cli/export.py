@@ -2,21 +2,29 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from typing import Any
+
+from prov.model import ProvDocument
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli import record
 from prov_common.cli._output import tell_written, write_output
-from prov_common.cli._versions import SOURCE_FORMS, add_version_argument, tell_entries_not_taken, verified_summaries
+from prov_common.cli.runs import VERIFY_BATCH
+from prov_common.cli._versions import SOURCE_FORMS, add_version_argument, checked_summaries, tell_entries_not_taken
+from prov_common.bundle.layout import held_keys
+from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.trust import bundle_trust
 from prov_common.errors import BadInputError, TdprovError
 from prov_common.config import Settings
 from prov_common.sources.registry import iter_sources
 from prov_common.store import open_store
-from prov_common.store.held_reads import bundle_reads_held
+from prov_common.signing import TrustStore
+from prov_common.store.held_reads import HeldReads, bundle_reads_held
 from prov_common.text import counted
 from prov_common.w3cprov import FORMATS, serialize
-from prov_common.w3cprov.collect import merged_document, summaries
+from prov_common.w3cprov.collect import bundle_documents, linked_document, summaries
+from prov_common.w3cprov.serialize import merge_documents
 from prov_common.w3cprov.identity import VERSION_ARGUMENT
 
 RECORD_FORMATS = ("dta", "croissant")
@@ -49,7 +57,8 @@ def register(subparsers: Any) -> None:
                         help="only bundles stored at or after this date or date-time (UTC unless an offset is given), "
                              "or after an index key; listing starts there, so this costs only what is new (not with --training-record)")
     parser.add_argument("--verified", action="store_true",
-                        help="verify every bundle first (signature, digests, index entry; on every CPU, as 'tdprov verify') "
+                        help="verify every bundle before exporting it (signature, digests, index entry; on every CPU, as 'tdprov verify', "
+                             f"in batches of {EXPORT_BATCH} runs, each batch's bytes held only until its PROV is merged) "
                              "and leave out those that do not verify, naming them on stderr (a training record always verifies its runs); "
                              "a bundle verified in this process is exported from the bytes verified, not read again")
     record.add_record_options(parser)
@@ -77,17 +86,47 @@ def run(args: argparse.Namespace) -> int:
     found = summaries(store, args.since, unlisted)
     trust = bundle_trust(settings, store)  # read once: with retired keys it reads the store's log
     left_out: dict[str, str] = {}
+    unread: dict[str, str] = {}  # bundles that cannot be read: left out, named, as those that do not verify
     if args.verified:
-        found, left_out = verified_summaries(store, trust, found, "verifying bundles", args.verb)
+        taken: list[BundleSummary] = []  # the runs whose bundles verify, as the bundles say
+        corrected: dict[str, str] = {}
+        merged = merge_documents(_verified_documents(store, trust, found, taken, left_out, corrected, unread))
+        found = taken
+        tell_entries_not_taken(left_out, corrected, args.verb)
+    else:
+        merged = merge_documents(bundle_documents(store, found, left_out=unread))
     problems: list[tuple[str, TdprovError]] = []
     sources = [s.record for s in iter_sources(store, trust, problems)]  # verified records only
-    unread: dict[str, str] = {}  # bundles that cannot be read: left out, named, as those that do not verify
-    document = merged_document(store, found, sources=sources, left_out=unread)
+    document = linked_document(merged, found, sources, store.uri)
     write_output(serialize(document, args.format), args.output)
     tell_written(args.output, f"PROV of {counted(len(found) - len(unread), 'bundle')}")
     tell_entries_not_taken({**unlisted, **unread}, {}, args.verb)
     record.tell_sources_left_out(problems, "export", "the export names no source from it")
     return 1 if problems or left_out or unread or unlisted else 0  # a run or source left out is a finding, as in 'tdprov record'
+
+
+EXPORT_BATCH = VERIFY_BATCH
+"""Runs verified, then exported, at once by ``--verified`` (one pool's worth, on every CPU, as ``tdprov runs
+--verified``): the bytes of a batch's bundles are held from verification until their PROV is merged, then released, so
+those held do not grow with the store."""
+
+
+def _verified_documents(store: HeldReads, trust: TrustStore, found: list[BundleSummary], taken: list[BundleSummary],
+                        left_out: dict[str, str], corrected: dict[str, str], unread: dict[str, str]) -> Iterator[ProvDocument]:
+    """The PROV documents of the bundles of ``found`` that verify, verified and read in batches of :data:`EXPORT_BATCH`
+    runs, each exported from the bytes verified where this process verified it (as before, one a worker process verified
+    is read here to export it), and the batch's bytes released once its PROV is read. Added as they are
+    found: to ``taken`` the runs exported (as their bundles say), to ``left_out`` and ``corrected`` the runs whose
+    bundles do not verify and those whose entries their bundles correct, to ``unread`` those that cannot be read
+    (:func:`~prov_common.w3cprov.collect.bundle_documents`); nothing is told."""
+    for start in range(0, len(found), EXPORT_BATCH):
+        batch = found[start:start + EXPORT_BATCH]
+        kept, left, fixed = checked_summaries(store, trust, batch, "verifying bundles")
+        left_out.update(left)
+        corrected.update(fixed)
+        taken.extend(kept)
+        yield from bundle_documents(store, kept, left_out=unread)
+        store.release(key for summary in batch for key in held_keys(summary.run_id))
 
 
 def _training_record(args: argparse.Namespace) -> int:

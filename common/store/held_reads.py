@@ -54,6 +54,14 @@ class HeldReads:
         """The bytes held of the objects ``keys``, by key (for another process to read as this one did)."""
         return {key: self.held[key] for key in keys if key in self.held}
 
+    def release(self, keys: Iterable[str]) -> None:
+        """Drop the bytes held of the objects ``keys`` (a later read of one reads the store again, as a first read):
+        a command done with some bundles (``export --verified``, batch by batch) holds no more than those it still
+        reads."""
+        for key in keys:
+            self.held.pop(key, None)
+            self.also.discard(key)
+
     def describe(self) -> str:
         describe = getattr(self.store, "describe", None)
         return describe() if callable(describe) else self.uri
@@ -73,6 +81,12 @@ def hold(store: Store, key: str) -> None:
     """:meth:`HeldReads.hold` of ``store``; nothing for a store that holds nothing."""
     if isinstance(store, HeldReads):
         store.hold(key)
+
+
+def release(store: Store, keys: Iterable[str]) -> None:
+    """:meth:`HeldReads.release` of ``store``; nothing for a store that holds nothing."""
+    if isinstance(store, HeldReads):
+        store.release(keys)
 
 
 def bundle_reads_held(store: Store) -> HeldReads:

@@ -153,9 +153,15 @@ def merged_document(store: Store, found: list[BundleSummary], progress: bool = T
     content stated (:func:`~prov_common.w3cprov.links.link_runs`), and each origin derived from the registered
     sources that name it (:func:`~prov_common.w3cprov.source_links.name_sources`; ``sources``: verified records only).
     ``left_out``: as :func:`bundle_documents`."""
-    document = merge_documents(bundle_documents(store, found, progress, left_out))
+    return linked_document(merge_documents(bundle_documents(store, found, progress, left_out)), found, sources, store.uri)
+
+
+def linked_document(document: ProvDocument, found: Iterable[BundleSummary], sources: Iterable[SourceRecord],
+                    uri: str) -> ProvDocument:
+    """The merged PROV ``document`` of the bundles ``found`` (of the store at ``uri``) linked as
+    :func:`merged_document` links it, for a caller that merges the documents itself."""
     graph = lineage_graph(document, index_starts(found))
-    return name_sources(link_runs(document, graph), graph, sources, store.uri)
+    return name_sources(link_runs(document, graph), graph, sources, uri)
 
 
 def store_document(store: Store, since: str | None = None, progress: bool = True) -> ProvDocument:
