@@ -2,6 +2,7 @@
 that names no bundle, a relative path or a bare digest, a mistyped option, and the audit's summary line."""
 from __future__ import annotations
 
+import argparse
 import html
 import json
 import os
@@ -657,6 +658,50 @@ def test_every_verb_reports_an_unknown_option_first(capsys: pytest.CaptureFixtur
         assert _usage_error([*words, "--zzqx"]) == 2, words
         err = capsys.readouterr().err
         assert err.startswith(f"tdprov {' '.join(words)}: error: unrecognized arguments: --zzqx"), (words, err)
+
+
+def _value_options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """The options of ``parser`` that take a value (not --help, --json and the like)."""
+    return [action for action in parser._actions if action.option_strings and action.nargs != 0]
+
+
+def test_every_option_given_an_empty_value_is_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """An option typed with an empty value was taken for the option left out: ``tdprov verify --trusted-keys ''`` trusted
+    TDPROV_TRUSTED_KEYS, ``tdprov record --issuer ''`` recorded TDPROV_ISSUER, ``tdprov audit --report ''`` wrote into
+    the working folder. Every value option of every verb (read from the parser, so a new one is covered) refuses an
+    empty or blank value, naming the option, before anything runs; an unknown option is still named first."""
+    from prov_common.cli import build_parser
+
+    monkeypatch.chdir(tmp_path)
+    parsers = {" ".join(words): build_parser(words[0]) for words in _leaf_verbs()}
+    checked = 0
+    for words in _leaf_verbs():
+        parser = parsers[" ".join(words)]
+        for name in words:
+            parser = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+        for action in _value_options(parser):
+            option = max(action.option_strings, key=len)  # named by its long form
+            for value, said in (("", "empty"), ("  ", "blank")):
+                given = [value] * (action.nargs if isinstance(action.nargs, int) else 1)
+                assert main([*words, option, *given]) == 2, (words, option)
+                out, err = capsys.readouterr()
+                assert out == "" and err.startswith(f"tdprov {' '.join(words)}: {option} is given {said}"), (words, option, err)
+                checked += 1
+    assert checked > 2 * 80 and sorted(os.listdir(tmp_path)) == []  # nothing written: no store, no report
+    assert main(["verify", "--trusted-keys="]) == 2  # the --option= form too
+    assert capsys.readouterr().err == ("tdprov verify: --trusted-keys is given empty. Fix: pass a value (PATH), or leave "
+                                       "--trusted-keys out to use TDPROV_TRUSTED_KEYS\n")
+    assert main(["record", "x", "--issuer", ""]) == 2
+    assert capsys.readouterr().err == ("tdprov record: --issuer is given empty. Fix: pass a value, or leave --issuer out "
+                                       "for the default (TDPROV_ISSUER)\n")
+    assert main(["runs", "--store", ""]) == 2
+    assert capsys.readouterr().err == ("tdprov runs: --store is given empty. Fix: pass a value, or leave --store out for "
+                                       "the default ($TDPROV_STORE or ./.tdprov)\n")
+    assert main(["checkout", "blake3:00", "-o", ""]) == 2  # a required option: no leaving it out
+    assert capsys.readouterr().err == "tdprov checkout: --output is given empty. Fix: pass a value (PATH)\n"
+    assert _usage_error(["verify", "--trusted-keys", "", "--bogus"]) == 2  # an unknown option is named first
+    assert capsys.readouterr().err.startswith("tdprov verify: error: unrecognized arguments: --bogus. ")
 
 
 # --- one word for the audit's result in the CLI, the HTML and the JSON -----------------------------------

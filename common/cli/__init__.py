@@ -26,7 +26,7 @@ from prov_common import __version__
 from prov_common.cli._common import HelpFormatter, check_store_exists
 from prov_common.cli._failures import as_refusal
 from prov_common.cli._output import said_logs, tell
-from prov_common.cli._parser import EXIT_BAD_INPUT, Parser, unrecognized_message, verbs_action
+from prov_common.cli._parser import EXIT_BAD_INPUT, EmptyOptionError, Parser, unrecognized_message, verbs_action
 from prov_common.cli._terminal import visible_stdout
 from prov_common.errors import TdprovError, with_fix
 
@@ -74,7 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tdprov`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = _parser_for(argv)
-    args, unknown = parser.parse_known_args(argv)
+    try:
+        args, unknown = parser.parse_known_args(argv)
+    except EmptyOptionError as exc:  # '--issuer ""': refused by name, never taken for the option left out
+        return _fail(exc.verb, exc)
     if unknown:  # said by the verb's parser, whose --help lists its options (the top-level help does not)
         verb_parser = _verb_parser(parser, args)  # exits, naming each argument and the option it was probably meant as
         verb_parser.error(unrecognized_message(verb_parser, unknown))

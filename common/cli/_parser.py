@@ -1,6 +1,7 @@
 """The parser of ``tdprov`` and its verbs: usage errors say how to get help, an option a verb does not take is
-reported first, with the option it was probably meant as (never the required option it misspelt as missing), and a
-misspelt verb is named, with the verb it was probably meant as (never the options that follow it)."""
+reported first, with the option it was probably meant as (never the required option it misspelt as missing), a
+misspelt verb is named, with the verb it was probably meant as (never the options that follow it), and an option given
+an empty or blank value is refused by name (:class:`EmptyOptionError`), never taken for the option left out."""
 from __future__ import annotations
 
 import argparse
@@ -10,10 +11,48 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from prov_common.errors import BadInputError
 from prov_common.text import cut_long_values
 
 EXIT_BAD_INPUT = 2
 _NUMBER = re.compile(r"-\d+\Z|-\d*\.\d+\Z")  # a negative number is a value, not an option
+_DEFAULT = re.compile(r"\bdefault:? ([^;()]+)")  # '(default: $TDPROV_STORE or ./.tdprov)', '(default 24)' in a help
+_VARIABLE = re.compile(r"\bTDPROV_[A-Z_]+")  # '(repeatable; overrides TDPROV_TRUSTED_KEYS)'
+
+
+class EmptyOptionError(BadInputError):
+    """An option given an empty or blank value (``--issuer ''``): the settings take an empty value for one not given,
+    so it would be silently replaced by ``TDPROV_*`` or the default. ``verb``: the verb whose option it is."""
+
+    def __init__(self, verb: str, what: str, fix: str) -> None:
+        super().__init__(what, fix=fix)
+        self.verb = verb
+
+
+def explain_empty(action: argparse.Action, *, what: str, give: str, left_out: str) -> None:
+    """Say, for the option of ``action`` given empty, that it is no ``what`` (``licence``), to pass ``give`` (``the
+    licence (an SPDX id ...)``), or to leave it out ``left_out`` (``to take it from ...``): for an option whose words
+    the parser cannot take from its help."""
+    action.empty_value = (what, give, left_out)  # type: ignore[attr-defined]
+
+
+def empty_option_error(verb: str, action: argparse.Action, value: str) -> EmptyOptionError:
+    """The refusal of the option of ``action`` (of ``verb``, named by its long form) given the empty or blank ``value``:
+    what to pass and, for an optional option, what leaving it out gives (the default or ``TDPROV_*`` its help names)."""
+    option = max(action.option_strings, key=len)
+    said = "blank" if value else "empty"
+    explained = getattr(action, "empty_value", None)
+    if explained is not None:
+        what, give, left_out = explained
+        return EmptyOptionError(verb, f"{option} is given {said}, which is no {what}",
+                                f"pass {give}, or leave {option} out {left_out}")
+    give = f"a value ({action.metavar})" if isinstance(action.metavar, str) else "a value"
+    if action.required:
+        return EmptyOptionError(verb, f"{option} is given {said}", f"pass {give}")
+    default, variable = _DEFAULT.search(action.help or ""), _VARIABLE.search(action.help or "")
+    left_out = (f" for the default ({default.group(1).strip()})" if default
+                else f" to use {variable.group(0)}" if variable else "")
+    return EmptyOptionError(verb, f"{option} is given {said}", f"pass {give}, or leave {option} out{left_out}")
 
 
 class Parser(argparse.ArgumentParser):
@@ -24,6 +63,15 @@ class Parser(argparse.ArgumentParser):
     def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
         self._given = list(sys.argv[1:] if args is None else args)
         return super().parse_known_args(args, namespace)
+
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        """Refuse an option's empty or blank value (after an option the verb does not take, named first)."""
+        blank = next((text for text in arg_strings if not text.strip()), None) if action.option_strings else None
+        if blank is not None:
+            if scan(self, self._given)[0]:
+                self.error("")  # names the unknown options
+            raise empty_option_error(self.prog.split(" ", 1)[-1], action, blank)
+        return super()._get_values(action, arg_strings)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         unknown, verb = scan(self, self._given)

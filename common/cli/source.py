@@ -8,6 +8,7 @@ from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json, tell
+from prov_common.cli._parser import explain_empty
 from prov_common.cli.runs import table
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
@@ -43,12 +44,17 @@ def register(subparsers: Any) -> None:
                            "--origin-geography DE --collection-start 2025-01-01 --collection-end 2025-03-31")
     add.add_argument("location", metavar="PATH|URI", help="the data: a local path or s3:// URI (hashed as tdprov hashes datasets)")
     add.add_argument("--name", required=True, help="short name of the source, e.g. vendor-claims")
-    add.add_argument("--license", default=None,
-                     help="licence to use, SPDX id or URL (D&TA 'license to use'); needed by the first record of the data at its "
-                          "location, a later record of the same digest at the same location (under another name) takes it "
-                          "from the earlier ones; equal bytes at another location are another dataset and give nothing")
-    add.add_argument("--issuer", default=None,
-                     help="who issued the data (D&TA 'dataset issuer'); needed by the first record of the data, as --license")
+    licence = add.add_argument(
+        "--license", default=None,
+        help="licence to use, SPDX id or URL (D&TA 'license to use'); needed by the first record of the data at its location, a "
+             "later record of the same digest at the same location (under another name) takes it from the earlier ones; "
+             "equal bytes at another location are another dataset and give nothing")
+    issuer = add.add_argument("--issuer", default=None,
+                              help="who issued the data (D&TA 'dataset issuer'); needed by the first record of the data, as --license")
+    for name, action in (("license", licence), ("issuer", issuer)):
+        what, example = _WHAT[name]
+        explain_empty(action, what=what, give=f"the {what} ({example})",
+                      left_out="to take it from an earlier record of the same data at the same location")
     add.add_argument("--digest", default=None, help="record this digest instead of hashing PATH|URI (data not reachable from here)")
     add.add_argument("--title", default=None, help="dataset title, if different from --name (D&TA 'dataset title')")
     add.add_argument("--description", default=None, help="what the data is (D&TA 'description of the dataset')")
@@ -149,7 +155,6 @@ def _file_size(location: str) -> int:
 
 def run_add(args: argparse.Namespace) -> int:
     check_name(args.name)  # before the data is hashed, which can take long
-    _check_given(args)
     settings = Settings.from_env(store=args.store)
     if args.digest:
         digest, rows, size, found_format = check_digest(args.digest, "--digest"), None, None, media_type_of_path(args.location)
@@ -171,18 +176,6 @@ _INHERITED = ("license", "issuer")  # required of a source; a later record of th
 
 
 _WHAT = {"license": ("licence", "an SPDX id such as CC-BY-4.0, or a URL"), "issuer": ("issuer", "who issued the data")}
-
-
-def _check_given(args: argparse.Namespace) -> None:
-    """Refuse ``--license`` or ``--issuer`` given empty (or blank): it was taken for the option left out, and the value
-    of another record of the data was taken instead."""
-    for name in _INHERITED:
-        value = getattr(args, name)
-        if value is not None and not value.strip():
-            what, example = _WHAT[name]
-            raise BadInputError(f"--{name} is given {'blank' if value else 'empty'}, which is no {what}",
-                                fix=f"pass the {what} ({example}), or leave --{name} out to take it from an earlier "
-                                    "record of the same data at the same location")
 
 
 def _inherited(store: Store, settings: Settings, digest: str, given: dict[str, Any]) -> dict[str, str]:
