@@ -56,7 +56,10 @@ def _warn_number_once(option: str, raw: str, default: float) -> None:
 
 
 def _explicit(option: str) -> bool:
-    """Whether ``[tdprov] option`` was set by the user (file or ``AIRFLOW__TDPROV__*``)."""
+    """Whether ``[tdprov] option`` was set by the user (file or ``AIRFLOW__TDPROV__*``) to a value: one present but
+    :func:`~prov_common.config.unset` (``strict =``) gives nothing, so ``TDPROV_*`` applies and is named."""
+    if unset(conf_get(option)):
+        return False
     if os.environ.get(f"AIRFLOW__{SECTION.upper()}__{option.upper()}"):
         return True
     try:
@@ -93,11 +96,8 @@ def resolve_settings(**overrides: object) -> Settings:
     unknown_keys(_given_options(), CONFIG_OPTIONS, f"the [{SECTION}] section")
     from_conf: dict[str, object] = {}
     for name in _SETTINGS_FIELDS:
-        if not _explicit(name):
-            continue
-        value = conf_get(name)
-        if value or name in ("strict", "snapshot"):  # Settings parses the flag and the path list
-            from_conf[name] = value
+        if _explicit(name):  # Settings parses the flags and the path list
+            from_conf[name] = conf_get(name)
     from_conf.update({k: v for k, v in overrides.items() if not unset(v)})
     return Settings.from_env(**from_conf)
 

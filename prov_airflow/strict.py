@@ -31,7 +31,7 @@ def _unusable(hook: "ProvenanceHook", store: str, said: str, fix: str | None) ->
     """The error of a strict task whose store cannot be used (``said``: why, ``fix``: the store's fix, in strict mode's
     words, :func:`strict_refix`), naming where strict mode is set; a fix that does not say to run without strict mode
     (nothing was spooled) ends with turning it off to spool instead."""
-    source = hook.strict_source()
+    source = hook.option_source("strict")
     fix = fix or "restore the store"
     if FIX_STRICT not in fix:
         fix = f"{fix}; or turn {source} off to spool bundles instead"

@@ -528,3 +528,48 @@ def test_an_empty_override_of_the_hook_is_not_given_and_the_setting_below_it_is_
         signing_key_from_settings(hook.get_settings(), hook.option_source("signing_key"))
     assert f"signing key {tmp_path}/keys/team.key cannot be read" in str(refused.value)
     assert "Fix: set [tdprov] signing_key to a file from 'tdprov keygen'" in str(refused.value)
+
+
+@pytest.mark.parametrize("option", ["strict", "snapshot"])
+def test_a_tdprov_option_present_but_empty_in_airflow_cfg_is_not_named_as_where_it_is_set(
+        option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``strict =`` (or ``snapshot =``) left empty in airflow.cfg's ``[tdprov]`` is not given, so ``TDPROV_STRICT``
+    turned strict mode on; but the strict task's error said ``tdprov strict mode ([tdprov] strict)``, sending the user
+    to an option that gives nothing. The option that gave the value is named: ``TDPROV_STRICT``."""
+    import json
+
+    from airflow.providers.common.compat.sdk import conf
+
+    from prov_airflow.hooks.provenance import ProvenanceHook
+    from prov_airflow.operators.pandera import PanderaValidationOperator
+    from prov_airflow.settings import resolve_settings, setting_source
+
+    WARNED.clear()
+    UNOPENED_WARNED.clear()
+    store = tmp_path / "store"
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(store))
+    monkeypatch.setenv("AIRFLOW__TDPROV__SPOOL", str(tmp_path / "spool"))
+    monkeypatch.setenv(f"TDPROV_{option.upper()}", "1")
+    monkeypatch.setenv("AIRFLOW_CONN_TDPROV_GS", json.dumps({"conn_type": "tdprov", "host": "gs://b/ops"}))
+    conf.read_string(f"[tdprov]\n{option} =\n")  # as airflow.cfg holding the option with no value
+    try:
+        assert conf.has_option("tdprov", option) and conf.get("tdprov", option) == ""
+        assert getattr(resolve_settings(), option) is True  # TDPROV_* gave it
+        assert setting_source(option) == f"TDPROV_{option.upper()}"
+        assert ProvenanceHook("tdprov_gs").option_source(option) == f"TDPROV_{option.upper()}"
+        if option == "strict":
+            src = tmp_path / "features.csv"
+            pd.DataFrame({"id": [1, 2], "x": [1.0, 99.0]}).to_csv(src, index=False)
+            with DAG("tdprov_empty_cfg_strict", start_date=START, schedule=None) as dag:
+                PanderaValidationOperator(task_id="check", source=str(src), schema="airflow_dags.schemas:FEATURES",
+                                          on_failure="warn", tdprov_conn_id="tdprov_gs")
+            capsys.readouterr()
+            assert run_dag(dag, logical_date=START).state == "failed"
+            out, err = capsys.readouterr()
+            logged = caplog.text + out + err
+            assert "tdprov strict mode (TDPROV_STRICT): store gs://b/ops cannot be used" in logged, logged
+            assert "turn TDPROV_STRICT off" in logged and "[tdprov] strict" not in logged, logged
+    finally:
+        conf.remove_option("tdprov", option)
+    assert not conf.has_option("tdprov", option) or conf.get("tdprov", option) != ""

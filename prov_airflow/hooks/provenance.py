@@ -191,11 +191,6 @@ class ProvenanceHook(BaseHook):
         return trust_from_settings(settings or self.get_settings(), source=self.option_source("trusted_keys"),
                                    key_setting=self.option_source("signing_key"))
 
-    def strict_source(self) -> str:
-        """Where strict mode of :meth:`get_settings` is set, named in a fix (the connection's extra, ``[tdprov] strict``
-        or ``TDPROV_STRICT``)."""
-        return self.option_source("strict")
-
     def option_source(self, option: str) -> str:
         """Where ``option`` (``signing_key``, ``strict``, ``trusted_keys``...) of :meth:`get_settings` is set, named in a
         fix (the hook's overrides, the connection's extra, ``[tdprov] <option>`` or ``TDPROV_<OPTION>``)."""
