@@ -46,7 +46,7 @@ class DatasetCapture:
     snapshot: bool = False  # keep a content-addressed copy (outlets)
     kept: Any = None  # prov_common.store.snapshots.KeptSnapshot: the copy kept before the event (its facet records it)
     changed_at: float | None = None  # outlets: when the data last changed (epoch seconds), None when not known
-    state: LocalState | None = None  # local outlets: what the file, folder or glob held when hashed, None when not known
+    state: LocalState | None = None  # outlets: what the file, folder, glob or S3 object held when hashed (None: not known)
 
     @property
     def complete(self) -> bool:
@@ -55,8 +55,8 @@ class DatasetCapture:
 
     @property
     def absent(self) -> bool:
-        """Nothing is there: a local file, folder or glob that holds nothing (its ``state``, when noted), or an object
-        (an S3 one, of which no state is noted) that does not exist."""
+        """Nothing is there: a local file, folder, glob or S3 object that holds nothing (its ``state``, when noted),
+        or one without a state that does not exist."""
         return self.state.empty if self.state is not None else self.status == "missing"
 
 
@@ -252,15 +252,57 @@ def local_state(target: str, shards: list | None = None) -> LocalState | None:
     return None
 
 
-def start_states(items: list[Any]) -> dict[str, LocalState]:
-    """What each local dataset among ``items`` (a try's outlets) holds now, by URI (:func:`to_uri`): taken when
-    the try starts, to tell at its end which outlets it wrote. Only stat calls and folder listings; never raises."""
+def object_state(target: str) -> LocalState | None:
+    """What the one S3 object at ``target`` holds now, by one HEAD request: its size, ETag and VersionId (none on an
+    unversioned bucket), its ``LastModified`` as the change time; empty when S3 says there is none. ``None`` for data
+    elsewhere, an S3 prefix (``s3://b/p/``) or when S3 cannot be asked (the outlet is then judged by its change
+    time)."""
+    if urlsplit(target).scheme not in S3_SCHEMES or target.endswith("/"):
+        return None
+    from prov_common.hashing.remote import s3_head
+    from prov_common.hashing.targets import is_not_found
+
+    try:
+        head = s3_head(target)
+    except Exception as exc:  # noqa: BLE001 - botocore's errors: not found, denied, endpoint down
+        if is_not_found(exc):
+            return LocalState(frozenset())
+        log.info("tdprov: cannot tell what %s holds (%s: %s)", target, type(exc).__name__, exc)
+        return None
+    etag, version = str(head.get("ETag", "")).strip('"'), head.get("VersionId") or ""
+    return LocalState(frozenset({("", int(head["ContentLength"]), f"etag:{etag}:version:{version}")}),
+                      head["LastModified"].timestamp())
+
+
+def outlet_state(target: str, local_only: bool = False) -> LocalState | None:
+    """What the outlet at ``target`` holds now: a local file, folder or glob (:func:`local_state`) or, unless
+    ``local_only`` (a sharded dataset on S3, where a removed key leaves no trace), one S3 object
+    (:func:`object_state`)."""
+    state = local_state(target)
+    return state if state is not None or local_only else object_state(target)
+
+
+def _changed_at(target: str, shards: list | None, state: LocalState | None) -> float | None:
+    """:func:`changed_at`, taken from ``state`` for one S3 object (its HEAD gave ``LastModified``: not asked again)."""
+    if state is not None and urlsplit(target).scheme in S3_SCHEMES:
+        return state.changed_at
+    return changed_at(target, shards)
+
+
+def start_states(items: list[Any], limits: ListenerLimits | None = None) -> dict[str, LocalState]:
+    """What each local dataset and S3 object among ``items`` (a try's outlets) holds now, by URI (:func:`to_uri`):
+    taken when the try starts, to tell at its end which outlets it wrote. Only stat calls and folder listings, and one
+    HEAD request per S3 outlet (read as ``limits``' ``[tdprov] data_aws_conn_id`` says, :func:`data_clients`; without
+    ``limits``, with the AWS environment); never raises."""
     states: dict[str, LocalState] = {}
-    for item in items:
-        uri = to_uri(item)
-        state = local_state(uri) if uri is not None and uri not in states else None
-        if state is not None:
-            states[uri] = state  # type: ignore[index]
+    # a connection that cannot be read gives no S3 state: the object is judged by its change time, with a warning
+    clients, unreadable = data_clients_or_why(limits) if limits is not None else (None, "")
+    with reading_data_with(clients):
+        for item in items:
+            uri = to_uri(item)
+            state = outlet_state(uri, local_only=bool(unreadable)) if uri is not None and uri not in states else None
+            if state is not None:
+                states[uri] = state  # type: ignore[index]
     return states
 
 
@@ -354,7 +396,7 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
                     state=hashed)
                 return
             digest = digest_of(target, shards)
-            state = local_state(target) if stamp else None
+            state = outlet_state(target, local_only=shards is not None) if stamp else None
             if hashed is not None and state is not None and state != hashed:
                 if not hashed.status_only_change(state):
                     raise changed_while_hashed(uri)
@@ -371,7 +413,7 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
                 why = "the file is not a table (Parquet, CSV or JSON lines): it has no rows"
             result["capture"] = DatasetCapture(uri, "hashed", digest=without_rows(digest), row_set=rows,
                                                message=f"no row set: {why}" if why else "",
-                                               changed_at=changed_at(target, shards) if stamp else None,
+                                               changed_at=_changed_at(target, shards, state) if stamp else None,
                                                state=state)
         except BaseException as exc:  # noqa: BLE001 - reported, never raised into the task
             status: Status = "missing" if is_not_found(exc) else "error"

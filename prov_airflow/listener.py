@@ -45,14 +45,14 @@ class ProvenanceListener:
     """Airflow listener recording inlets (hashed at start) and outlets (hashed at success) of every task run.
 
     Only the outlets a try wrote are its outputs (:mod:`prov_airflow.unwritten`): none when it fails or skips
-    itself, and not one that is not there or that it left as it found it (what each local outlet holds is noted
-    when the try starts)."""
+    itself, and not one that is not there or that it left as it found it (what each local outlet and S3 object
+    holds is noted when the try starts)."""
 
     def __init__(self) -> None:
         self._inputs: dict[str, list[DatasetCapture]] = {}
         self._outputs: dict[str, tuple[list[DatasetCapture], list[Any]]] = {}
         self._started: dict[str, float] = {}
-        self._before: dict[str, dict[str, LocalState]] = {}  # run id -> what its local outlets held at its start
+        self._before: dict[str, dict[str, LocalState]] = {}  # run id -> what its outlets held at its start
         self._resolved_outlets: dict[str, list[Any]] = {}  # run id -> its outlets, resolved once a try
         self._lock = threading.Lock()
 
@@ -120,9 +120,10 @@ class ProvenanceListener:
         started = try_started(task_instance, time.time())  # the clock of this host, which stamps the files the try writes here
         info, task = task_run_info(task_instance)
         outlets, inlets = _outlets(task), _inlets(task)
-        before = start_states(outlets) if started is not None else None
+        limits = ListenerLimits.from_conf()
+        before = start_states(outlets, limits) if started is not None else None
         named_inlets = named_items(inlets)  # named once: hashed here, and noted below
-        inputs = capture_named(named_inlets, ListenerLimits.from_conf(), _options(task))
+        inputs = capture_named(named_inlets, limits, _options(task))
         with self._lock:
             self._inputs[info.run_id] = inputs
             self._resolved_outlets[info.run_id] = outlets

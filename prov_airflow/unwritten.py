@@ -4,8 +4,9 @@ An outlet is a declaration. A try records as outputs only the outlets it wrote: 
 itself or had its state set outside its process; not one that is not there when it ends (``missing``: a local
 file, folder or glob, an S3 object); and not one it left ``unchanged``. A local file, folder or glob is unchanged when it holds what it held when the
 try started (the same shards, each with the same size, modification time, inode and change time: see
-:class:`~prov_common.hashing.shard_model.LocalState`), as this process's listener noted it then. Without that
-note (a try resumed after a deferral; data on S3) it is unchanged when its data last changed before the try
+:class:`~prov_common.hashing.shard_model.LocalState`), an S3 object when it has the same ETag and VersionId, as
+this process's listener noted them then. Without that note (a try resumed after a deferral; an S3 object whose
+HEAD request failed, with a warning) it is unchanged when its data last changed before the try
 started: a file's status-change time, the latest of those of a local folder's or glob's shards and folders, an
 S3 object's ``LastModified``, with :data:`CLOCK_SKEW` seconds allowed; a sharded dataset on S3, where a removed
 key leaves no trace, always counts as written. Those are named in the facet instead (never dropped silently);
@@ -26,9 +27,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from prov_common.bounded import keep_newest
 from prov_common.file_uri import local_dataset
+from prov_common.hashing.remote import S3_SCHEMES
 from prov_common.hashing.shard_model import LocalState
 from prov_common.lineage.facet_names import OUTLETS
 from prov_common.w3cprov.identity import iso_z
@@ -58,9 +61,9 @@ def split_written(captures: Iterable[DatasetCapture], started: float | None,
                   before: Mapping[str, LocalState] | None = None) -> tuple[list[DatasetCapture], list[UnwrittenOutlet]]:
     """The hashed outlets of a try that started at ``started`` (epoch seconds), and those it did not write: one
     that is not there (``missing``: a local one, or an S3 object that does not exist), and an ``unchanged`` one: one that holds what it held at the
-    start (``before``, by URI: :func:`~prov_airflow.capture.start_states`), or, without that, whose data last
-    changed before the try started (more than :data:`CLOCK_SKEW` seconds). An outlet neither is known of
-    counts as written."""
+    start (``before``, by URI: :func:`~prov_airflow.capture.start_states`; an S3 object's ETag and VersionId), or,
+    without that, whose data last changed before the try started (more than :data:`CLOCK_SKEW` seconds). An outlet
+    neither is known of counts as written."""
     from prov_common.lineage.facets import UnwrittenOutlet
 
     written: list[DatasetCapture] = []
@@ -87,9 +90,16 @@ def split_written(captures: Iterable[DatasetCapture], started: float | None,
 
 def _wrote(capture: DatasetCapture, started: float | None, before: LocalState | None) -> bool:
     """Whether the try wrote the hashed outlet ``capture``: what it holds changed since ``before``; without that
-    note or what it holds now, its data changed after the try ``started`` (or when it changed is not known)."""
+    note or what it holds now, its data changed after the try ``started`` (or when it changed is not known), with a
+    warning for an S3 object, whose ``LastModified`` is in whole seconds."""
     if before is not None and capture.state is not None:
         return capture.state != before
+    if started is not None and capture.changed_at is not None and urlsplit(capture.uri).scheme in S3_SCHEMES:
+        log.warning("tdprov: what S3 object %s held when the try started could not be read (its HEAD request failed, "
+                    "or [tdprov] data_aws_conn_id could not be read): it is judged written by the try by its "
+                    "LastModified, in whole seconds, so a write by another task up to %s seconds before the try "
+                    "started counts as the try's. Fix: let the credentials that read the data send a HEAD request "
+                    "for it (s3:GetObject)", capture.uri, int(CLOCK_SKEW) + 1)
     return started is None or capture.changed_at is None or capture.changed_at >= started - CLOCK_SKEW
 
 

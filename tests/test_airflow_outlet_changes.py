@@ -92,3 +92,29 @@ def test_an_outlet_rewritten_in_place_with_its_old_times_while_it_was_hashed_is_
     capture, written, _ = _captured_with(tmp_path, monkeypatch, rewritten_with_old_times)
     assert capture.status == "error" and "changed while it was hashed: another writer" in capture.message
     assert [c.digest for c in written if c.digest is not None] == []
+
+
+def test_an_s3_object_outlet_is_judged_by_its_etag_and_version_noted_at_the_start(s3_server, caplog) -> None:
+    """What an S3 object outlet holds (ETag, VersionId) is noted when the try starts: one another task wrote just before
+    is unchanged by the try, with no clock compared. Without that note (its HEAD request failed) the object is judged
+    by its ``LastModified``, in whole seconds, and a warning says so."""
+    import time
+
+    client, bucket = s3_server.client(), s3_server.create_bucket()
+    uri = f"s3://{bucket}/out.csv"
+    client.put_object(Bucket=bucket, Key="out.csv", Body=b"a\n1\n")  # another task writes it, just before the try
+    started = time.time()
+    before = start_states([uri])
+    capture = hash_one(uri, ListenerLimits(dask_scheduler="none"), 30.0, stamp=True)
+    with caplog.at_level("WARNING"):
+        written, unwritten = split_written([capture], started, before)
+    assert (written, [(o.name, o.reason) for o in unwritten]) == ([], [("out.csv", "unchanged")])
+    assert not [r for r in caplog.records if "held when the try started could not be read" in r.getMessage()]
+    with caplog.at_level("WARNING"):
+        written, _ = split_written([capture], started, {})
+    assert written == [capture]
+    assert (f"tdprov: what S3 object {uri} held when the try started could not be read (its HEAD request failed, or "
+            "[tdprov] data_aws_conn_id could not be read): it is judged written by the try by its LastModified, in "
+            "whole seconds, so a write by another task up to 3 seconds before the try started counts as the try's. "
+            "Fix: let the credentials that read the data send a HEAD request for it (s3:GetObject)"
+            ) in [r.getMessage() for r in caplog.records]

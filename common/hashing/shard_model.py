@@ -11,7 +11,8 @@ from prov_common.hashing.model import ColumnDigest
 class LocalState:
     """What a local file, folder or glob holds at one moment: the path in the dataset, size and stamp
     (modification time, inode, change time) of each shard, or of the file (path ``""``); empty when nothing is
-    there. Two states are equal when they hold the same stamps: a write, a copy, a removed or added shard changes
+    there. Of one S3 object (path ``""``), its stamp is its ETag and VersionId, and ``changed_at`` its LastModified.
+    Two states are equal when they hold the same stamps: a write, a copy, a removed or added shard changes
     them; a hidden entry beside the shards (``_SUCCESS``) or a read does not."""
 
     stamps: frozenset[tuple[str, int, str]]
