@@ -1177,10 +1177,10 @@ def configured(config: ProvenanceConfig, *, set_up: bool = True, settings: Setti
 
 
 def configured_in(configs: Iterable[tuple[type, Mapping[str, Any]]]) -> None:
-    """Note each ``ProvenanceConfig`` of ``configs`` (class and config given in code, an ``EnvVar`` field as
-    ``{"env": <name>}``: :func:`~prov_dagster._compat.resource_configs`, a code location's) as configured in code
-    (:func:`configured`), an ``EnvVar`` read from this process's environment (unset: the field's default); one whose
-    config is refused is left out (it fails where it is set up)."""
+    """Note each ``ProvenanceConfig`` of ``configs`` (class and config given in code or in a run's config at launch, an
+    ``EnvVar`` field as ``{"env": <name>}``: :func:`~prov_dagster._compat.resource_configs`, a code location's) as
+    configured in code (:func:`configured`), an ``EnvVar`` read from this process's environment (unset: the field's
+    default); one whose config is refused is left out (it fails where it is set up)."""
     for cls, config in configs:
         if not issubclass(cls, ProvenanceConfig):
             continue

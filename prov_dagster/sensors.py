@@ -247,7 +247,7 @@ def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResour
         if failed is not None and time.monotonic() - failed[0] < UNANSWERED_SECONDS:
             raise _Remembered(*failed)
 
-    configured_in(resource_configs(repository_def))  # whose keys sign checks in their stores
+    configured_in(resource_configs(repository_def, dagster_run))  # whose keys sign checks in their stores, as launched
     try:
         bundles = close_failed_run(instance, dagster_run, provenance, REASONS[state], state=state,
                                    namespaces=configured_namespaces(repository_def, dagster_run), ready=ready,

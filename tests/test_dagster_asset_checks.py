@@ -838,7 +838,7 @@ def test_a_check_of_a_version_whose_store_dagster_does_not_name_says_where_it_is
 
 
 @pytest.mark.filterwarnings("ignore::dagster.BetaWarning")  # build_run_status_sensor_context(repository_def=...)
-@pytest.mark.parametrize("closer", ["teardown", "sensor", "sensor of no code location"])
+@pytest.mark.parametrize("closer", ["teardown", "sensor", "sensor of a store given at launch", "sensor of no code location"])
 def test_a_check_recorded_in_the_store_of_the_version_it_checked_is_signed_with_that_stores_key(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         caplog: pytest.LogCaptureFixture, closer: str) -> None:
@@ -847,12 +847,16 @@ def test_a_check_recorded_in_the_store_of_the_version_it_checked_is_signed_with_
     code location's resources), was signed with the key of the IO manager torn down (of the sensor's resource), which
     that store's readers need not trust. It is signed with the key of the IO manager configured for that store, so
     verifying the store with only its own key trusted is clean. A process that has none (a sensor given no code
-    location) signs it with its own key, and a warning says so, naming both and the fix."""
+    location) signs it with its own key, and a warning says so, naming both and the fix. The store and key of an IO
+    manager given at launch (configure_at_launch, the run's config) are those the sensor reads too: it read the code
+    location's config only, found no IO manager of that store and signed the run with its own key."""
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
     kept, other = tmp_path / "kept", tmp_path / "other"
     own, closers = (str(write_keypair(tmp_path / name)[0]) for name in ("kept.key", "other.key"))
     resources = {"io_manager": ProvenanceIOManager(store=str(other), signing_key=closers),
                  "elsewhere": ProvenanceIOManager(store=str(kept), signing_key=own)}
+    launched = closer == "sensor of a store given at launch"
+    run_config = {"resources": {"elsewhere": {"config": {"store": str(kept), "signing_key": own}}}} if launched else None
     check, job = ((bare_elsewhere, "check:kept_elsewhere:bare_elsewhere") if closer == "teardown"
                   else (raises_elsewhere, "check:kept_elsewhere:raises_elsewhere"))
     if closer != "teardown":
@@ -861,8 +865,10 @@ def test_a_check_recorded_in_the_store_of_the_version_it_checked_is_signed_with_
         assert dg.materialize([kept_elsewhere], instance=instance, resources={"elsewhere": resources["elsewhere"]}).success
         monkeypatch.setattr(recorder_module, "_recorders", {})  # as a new process: no recorder on either store yet
         monkeypatch.setattr(recorder_module, "_configured", {}, raising=False)
+        if launched:  # the code location gives no store or key: the run's config does
+            resources["elsewhere"] = ProvenanceIOManager.configure_at_launch()
         result = dg.materialize([kept_elsewhere, check], instance=instance, selection=dg.AssetSelection.checks(check),
-                                resources=resources, raise_on_error=False)
+                                resources=resources, run_config=run_config, raise_on_error=False)
         assert result.success == (closer == "teardown")
         if closer != "teardown":
             monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process
@@ -870,7 +876,7 @@ def test_a_check_recorded_in_the_store_of_the_version_it_checked_is_signed_with_
             location = dg.Definitions(assets=[kept_elsewhere], asset_checks=[check], resources=resources)
             with caplog.at_level("WARNING", logger="prov_dagster.steps"):
                 evaluate_failure_sensor(result, instance, ProvenanceResource(store=str(other), signing_key=closers),
-                                        location.get_repository_def() if closer == "sensor" else None)
+                                        None if closer == "sensor of no code location" else location.get_repository_def())
     delivered(kept)
     assert sorted(s.job_name for s in list_bundles(open_store(str(kept)))) == [job, "kept_elsewhere"]
     warned = [r.getMessage() for r in caplog.records if "signed with the key of" in r.getMessage()]
