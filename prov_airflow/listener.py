@@ -134,7 +134,7 @@ class ProvenanceListener:
         after_execute(task, lambda context: self._outlets_written(info, task, context))
         companion = naming.provider_feeds_bundles()  # the provider's own START then opens the run
         if companion:  # its events name an Asset as it does: noted before its hooks run (provider_names)
-            note_assets(info.run_id, named_inlets + _named(outlets))
+            _note_provider_names(info.run_id, named_inlets + _named(outlets), "its declared inlets and outlets")
         self._emit(info, "RUNNING" if companion else "START", inputs, [], None, task, background=not companion,
                    event_time=None if companion else start_time(task_instance))
 
@@ -210,7 +210,7 @@ class ProvenanceListener:
         """After ``execute``: hash the outlets once (the declared ones and those the task added through an
         ``AssetAlias``), and put digest and bundle URI in the asset events of those the try wrote. Beside the
         OpenLineage provider, the provider's names of the assets added through an alias are noted too
-        (:func:`~prov_airflow.provider_names.note_assets`), as those of the declared ones were at the start."""
+        (:func:`_note_provider_names`: a failure there is a warning), as those of the declared ones were at the start."""
         from prov_airflow.links import bundle_of_run
 
         with self._lock:
@@ -223,7 +223,8 @@ class ProvenanceListener:
         named = _named(outlets + added)  # once, for the hashing, the provider's names and the asset events
         if added and naming.provider_feeds_bundles():  # its COMPLETE names them too, as it names an Asset
             added_ids = {id(asset) for asset in added}
-            note_assets(info.run_id, [n for n in named if id(n.item) in added_ids])
+            _note_provider_names(info.run_id, [n for n in named if id(n.item) in added_ids],
+                                 "the assets it added through an AssetAlias")
         outputs, not_written = self._written(task, named, started, before)
         with self._lock:
             self._outputs[info.run_id] = (outputs, not_written)
@@ -325,6 +326,19 @@ def _named(outlets: list[Any]) -> list[Named]:
 def _inlets(task: Any) -> list[Any]:
     """The inlets of ``task``, each reference and alias resolved to its assets (:func:`~prov_airflow.refs.resolve_inlets`)."""
     return resolve_inlets(list(getattr(task, "inlets", None) or []))
+
+
+def _note_provider_names(run_id: str, items: list[Named], which: str) -> None:
+    """:func:`~prov_airflow.provider_names.note_assets` for the try ``run_id``; a failure there (the provider's
+    translation of an ``Asset`` raising) is one warning, so the try's inputs and outputs are still hashed and recorded
+    (``which``: what ``items`` are, for the warning)."""
+    try:
+        note_assets(run_id, items)
+    except Exception as exc:  # noqa: BLE001 - provenance must never fail a task nor drop what it hashed
+        log.warning("tdprov: could not note the OpenLineage provider's names of %s of try %s (%s: %s); its inputs and "
+                    "outputs are recorded as tdprov names them, and a dataset the provider names otherwise may be "
+                    "listed twice in its bundle, the provider's entry without a version", which, run_id,
+                    type(exc).__name__, exc)
 
 
 def _outlets(task: Any) -> list[Any]:

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
 from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
-from airflow_dags.harness import bundles_of, child_env, events_of, run_dag, tdprov_env
+from airflow_dags.harness import asset_events, bundles_of, child_env, events_of, run_dag, tdprov_env
 
 import pandas as pd
 import pendulum
@@ -357,3 +357,31 @@ def test_a_remote_file_the_provider_names_otherwise_is_one_dataset(
     assert {"openlineage" in e["producer"] for e in events} == {True, False}  # the provider's events and tdprov's
     assert {(d["namespace"], d["name"]) for e in events for d in e.get("inputs", [])} == {named}
     assert [(i.namespace, i.name) for i in read.inputs] == [named]
+
+
+def test_a_failing_translation_of_the_providers_names_keeps_the_tries_inputs_and_outputs(tmp_path: Path) -> None:
+    """Beside the provider, the provider's names of a try's assets are noted with its translation of an Asset, at the
+    start and after execute. When that raised, the hook's catch-all took the whole step with it: the try's first
+    RUNNING event, and after execute the output added through the alias and the digests in the outlets' asset events.
+    Each failure is now one warning naming what is lost; the bundle holds the input and both outputs with their
+    digests, and the outlets' asset events carry them."""
+    from airflow_dags.ol_provider_untranslatable import DAG_ID
+
+    store = tmp_path / "store"
+    env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"}),
+                    **tdprov_env(store))
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_untranslatable.py"), str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (write,) = [s for s in _verify_all(str(store)) if s.job_name == f"{DAG_ID}.write"]
+    source, declared, aliased = (tmp_path / f"{name}.csv" for name in ("source", "declared", "aliased"))
+    assert write.state == "COMPLETE"
+    assert {(i.namespace, i.name): i.version for i in write.inputs} == {("file", str(source)): hash_path(source).digest}
+    assert {(o.namespace, o.name): o.version for o in write.outputs} == {
+        ("file", str(f)): hash_path(f).digest for f in (declared, aliased)}
+    events = asset_events(DAG_ID, "write")
+    assert {uri: events[uri]["extra"]["tdprov"]["digest"] for uri in (declared.as_uri(), aliased.as_uri())} == {
+        f.as_uri(): hash_path(f).digest for f in (declared, aliased)}
+    output = done.stdout + done.stderr
+    assert output.count("could not note the OpenLineage provider's names") == 2, output[-3000:]
+    assert f"cannot translate {aliased.as_uri()}" in output and f"cannot translate {source.as_uri()}" in output
