@@ -401,7 +401,8 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
                 if not hashed.status_only_change(state):
                     raise changed_while_hashed(uri)
                 # a change of status alone (a chmod): hashed once more, as one file is, and taken when that hash finds
-                # the same bytes and nothing moves meanwhile; else another writer's, as any other change
+                # the same bytes and nothing moves meanwhile; else another writer's, as any other change (a rewrite in
+                # place, old mtime set back, before the first hash read it is read by both alike: docs/airflow.md)
                 shards = listed_shards(target)
                 again = digest_of(target, shards)
                 if local_state(target) != state or again.digest != digest.digest:
