@@ -95,8 +95,9 @@ def _failed_text(key: AssetKey, result: dict[str, Any]) -> str:
     """What a failed check of an unpartitioned asset says: the schema, the failure cases and the checks that failed
     (as the step failure of the ``fail`` policy says them), the field of the recorded result that is wrong (one an asset
     set itself: :func:`~prov_common.w3cprov.quality.pandera_fault`), and the fix."""
-    fix = f"; for the field named, {FIX_UNKNOWN}" if pandera_fault(result, RECORDED_KEY) else ""
-    return (f"{failed_schema_text(f'{dataset_name(key)}: the latest materialization', result, RECORDED_KEY)}. Fix: "
+    fault = pandera_fault(result, RECORDED_KEY)
+    fix = f"; for the field named, {FIX_UNKNOWN}" if fault else ""
+    return (f"{failed_schema_text(f'{dataset_name(key)}: the latest materialization', result, fault)}. Fix: "
             f"materialize it again with data that passes the schema{fix}.")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from prov_common.text import counted, first_of
-from prov_common.w3cprov.quality import pandera_fault, recorded_int
+from prov_common.w3cprov.quality import recorded_int
 
 
 def failed_checks_text(result: dict[str, Any], shown: int = 5) -> str:
@@ -34,12 +34,11 @@ def _order(check: dict[str, Any]) -> int:
     return 2 if check.get("status") == "skip" else 0 if isinstance(check.get("passed"), bool) else 1
 
 
-def failed_schema_text(what: str, result: dict[str, Any], field: str | None = None) -> str:
+def failed_schema_text(what: str, result: dict[str, Any], fault: str | None = None) -> str:
     """``what`` (an asset, a partition, a table) failed a recorded Pandera outcome's schema (``QualityResult.to_dict()``):
-    the schema, the failure cases and :func:`failed_checks_text`. ``field``: where the result was read from (the
-    ``tdprov/pandera`` metadata an asset may set itself), to name, after the checks, what is wrong with it as recorded
-    (:func:`~prov_common.w3cprov.quality.pandera_fault`: its ``passed`` no boolean, though a check failed)."""
-    fault = pandera_fault(result, field) if field else None
+    the schema, the failure cases and :func:`failed_checks_text`. ``fault``: what is wrong with the result as recorded,
+    named after the checks (:func:`~prov_common.w3cprov.quality.pandera_fault` of the ``tdprov/pandera`` metadata an
+    asset may set itself: its ``passed`` no boolean, though a check failed)."""
     return (f"{what} failed Pandera schema {result.get('schemaName')!r}: "
             f"{counted(recorded_int(result.get('failureCount')) or 0, 'failure case')} "
             f"[{failed_checks_text(result)}]" + (f" ({fault})" if fault else ""))
