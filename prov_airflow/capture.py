@@ -289,20 +289,45 @@ def _changed_at(target: str, shards: list | None, state: LocalState | None) -> f
     return changed_at(target, shards)
 
 
-def start_states(items: list[Any], limits: ListenerLimits | None = None) -> dict[str, LocalState]:
+def start_states(items: list[Any], limits: ListenerLimits | None = None,
+                 seconds_left: float | None = None) -> dict[str, LocalState]:
     """What each local dataset and S3 object among ``items`` (a try's outlets) holds now, by URI (:func:`to_uri`):
     taken when the try starts, to tell at its end which outlets it wrote. Only stat calls and folder listings, and one
     HEAD request per S3 outlet (read as ``limits``' ``[tdprov] data_aws_conn_id`` says, :func:`data_clients`; without
-    ``limits``, with the AWS environment); never raises."""
+    ``limits``, with the AWS environment); never raises.
+
+    ``seconds_left``: how long they may take (:func:`run_bounded`; ``None``: no bound). The outlets not noted by then
+    (an S3 endpoint or a mount that does not answer) are left out, with a warning: each is judged by when its data last
+    changed (:func:`~prov_airflow.unwritten.split_written`)."""
     states: dict[str, LocalState] = {}
     # a connection that cannot be read gives no S3 state: the object is judged by its change time, with a warning
     clients, unreadable = data_clients_or_why(limits) if limits is not None else (None, "")
-    with reading_data_with(clients):
-        for item in items:
-            uri = to_uri(item)
-            state = outlet_state(uri, local_only=bool(unreadable)) if uri is not None and uri not in states else None
-            if state is not None:
-                states[uri] = state  # type: ignore[index]
+    uris = list(dict.fromkeys(uri for uri in map(to_uri, items) if uri is not None))
+    lock, late, done = threading.Lock(), False, 0
+
+    def work() -> None:
+        nonlocal done
+        with reading_data_with(clients):  # a new thread starts in a context of its own
+            for uri in uris:
+                state = outlet_state(uri, local_only=bool(unreadable))
+                with lock:
+                    if late:  # abandoned: what it holds now may be what the try wrote
+                        return
+                    if state is not None:
+                        states[uri] = state
+                    done += 1
+
+    if seconds_left is None:
+        work()
+    elif not run_bounded(work, "tdprov-start-states", seconds_left):
+        with lock:
+            late = True
+            left = uris[done:]
+        timeout = limits.timeout if limits is not None else seconds_left
+        log.warning("tdprov: what %s held when the try started was not noted within [tdprov] hash_timeout=%ss (an S3 "
+                    "endpoint or a mount did not answer): each is judged written by the try by when its data last "
+                    "changed. Fix: let the data be reached from where the task runs, or raise [tdprov] hash_timeout",
+                    ", ".join(left), timeout)
     return states
 
 
@@ -421,13 +446,20 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
             result["capture"] = DatasetCapture(uri, status, message=f"{type(exc).__name__}: {exc}",
                                                state=local_state(uri) if stamp else None)
 
-    worker = threading.Thread(target=work, name=f"tdprov-hash {uri}", daemon=True)
-    worker.start()
-    worker.join(max(seconds_left, 0.0))
-    if worker.is_alive():
+    if not run_bounded(work, f"tdprov-hash {uri}", seconds_left):
         return DatasetCapture(uri, "timeout",
                               message=f"hashing {uri} took longer than [tdprov] hash_timeout={limits.timeout}s")
     return result["capture"]
+
+
+def run_bounded(work: Callable[[], None], name: str, seconds_left: float) -> bool:
+    """Run ``work`` in a daemon thread named ``name``, waiting at most ``seconds_left`` for it: whether it finished in
+    time. One that did not is abandoned, so even a call that blocks forever (a FIFO, a hung network mount, an S3
+    endpoint that never answers) cannot hold up the task."""
+    worker = threading.Thread(target=work, name=name, daemon=True)
+    worker.start()
+    worker.join(max(seconds_left, 0.0))
+    return not worker.is_alive()
 
 
 def changed_while_hashed(uri: str) -> Exception:
@@ -480,13 +512,14 @@ def capture_all(items: list[Any], limits: ListenerLimits, options: Callable[[Any
 
 
 def capture_named(items: list[Named], limits: ListenerLimits, options: Callable[[Any], Any] | None = None,
-                  stamp: bool = False) -> list[DatasetCapture]:
+                  stamp: bool = False, seconds_left: float | None = None) -> list[DatasetCapture]:
     """Hash every declared dataset once, sharing one time budget; logs each dataset that could not be hashed.
     Items that name one dataset (:func:`dataset_key`: ``s3://b/k`` and ``s3a://b/k``) are one, as first named.
 
     ``options(item)`` gives a dataset's :class:`~prov_airflow.rows.DatasetOptions` (granularity, snapshot);
-    ``stamp``: note when each hashed dataset last changed (outlets)."""
-    deadline = time.monotonic() + limits.timeout
+    ``stamp``: note when each hashed dataset last changed (outlets); ``seconds_left``: the budget left of the
+    hook's ``[tdprov] hash_timeout`` (``None``: all of it)."""
+    deadline = time.monotonic() + (limits.timeout if seconds_left is None else seconds_left)
     captures: list[DatasetCapture] = []
     seen: set[tuple[str, str]] = set()
     clients, no_clients = data_clients_or_why(limits)

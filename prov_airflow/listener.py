@@ -121,9 +121,10 @@ class ProvenanceListener:
         info, task = task_run_info(task_instance)
         outlets, inlets = _outlets(task), _inlets(task)
         limits = ListenerLimits.from_conf()
-        before = start_states(outlets, limits) if started is not None else None
+        deadline = time.monotonic() + limits.timeout  # one budget: what the outlets hold, then the inlets' hashing
+        before = start_states(outlets, limits, limits.timeout) if started is not None else None
         named_inlets = named_items(inlets)  # named once: hashed here, and noted below
-        inputs = capture_named(named_inlets, limits, _options(task))
+        inputs = capture_named(named_inlets, limits, _options(task), seconds_left=deadline - time.monotonic())
         with self._lock:
             self._inputs[info.run_id] = inputs
             self._resolved_outlets[info.run_id] = outlets

@@ -6,8 +6,8 @@ file, folder or glob, an S3 object); and not one it left ``unchanged``. A local 
 try started (the same shards, each with the same size, modification time, inode and change time: see
 :class:`~prov_common.hashing.shard_model.LocalState`), an S3 object when it has the same ETag and VersionId, as
 this process's listener noted them then. Without that note (a try resumed after a deferral; an S3 object whose
-HEAD request failed, with a warning) it is unchanged when its data last changed before the try
-started: a file's status-change time, the latest of those of a local folder's or glob's shards and folders, an
+HEAD request failed or did not answer within ``[tdprov] hash_timeout``, with a warning) it is unchanged when its
+data last changed before the try started: a file's status-change time, the latest of those of a local folder's or glob's shards and folders, an
 S3 object's ``LastModified``, with :data:`CLOCK_SKEW` seconds allowed; a sharded dataset on S3, where a removed
 key leaves no trace, always counts as written. Those are named in the facet instead (never dropped silently);
 the audit notes the unchanged ones.
@@ -95,11 +95,12 @@ def _wrote(capture: DatasetCapture, started: float | None, before: LocalState | 
     if before is not None and capture.state is not None:
         return capture.state != before
     if started is not None and capture.changed_at is not None and urlsplit(capture.uri).scheme in S3_SCHEMES:
-        log.warning("tdprov: what S3 object %s held when the try started could not be read (its HEAD request failed, "
-                    "or [tdprov] data_aws_conn_id could not be read): it is judged written by the try by its "
-                    "LastModified, in whole seconds, so a write by another task up to %s seconds before the try "
-                    "started counts as the try's. Fix: let the credentials that read the data send a HEAD request "
-                    "for it (s3:GetObject)", capture.uri, int(CLOCK_SKEW) + 1)
+        log.warning("tdprov: what S3 object %s held when the try started could not be read (its HEAD request failed "
+                    "or did not answer within [tdprov] hash_timeout, or [tdprov] data_aws_conn_id could not be read): "
+                    "it is judged written by the try by its LastModified, in whole seconds, so a write by another task "
+                    "up to %s seconds before the try started counts as the try's. Fix: let the credentials that read "
+                    "the data send a HEAD request for it (s3:GetObject), answered within [tdprov] hash_timeout",
+                    capture.uri, int(CLOCK_SKEW) + 1)
     return started is None or capture.changed_at is None or capture.changed_at >= started - CLOCK_SKEW
 
 

@@ -113,8 +113,39 @@ def test_an_s3_object_outlet_is_judged_by_its_etag_and_version_noted_at_the_star
     with caplog.at_level("WARNING"):
         written, _ = split_written([capture], started, {})
     assert written == [capture]
-    assert (f"tdprov: what S3 object {uri} held when the try started could not be read (its HEAD request failed, or "
-            "[tdprov] data_aws_conn_id could not be read): it is judged written by the try by its LastModified, in "
-            "whole seconds, so a write by another task up to 3 seconds before the try started counts as the try's. "
-            "Fix: let the credentials that read the data send a HEAD request for it (s3:GetObject)"
+    assert (f"tdprov: what S3 object {uri} held when the try started could not be read (its HEAD request failed or "
+            "did not answer within [tdprov] hash_timeout, or [tdprov] data_aws_conn_id could not be read): it is judged "
+            "written by the try by its LastModified, in whole seconds, so a write by another task up to 3 seconds "
+            "before the try started counts as the try's. Fix: let the credentials that read the data send a HEAD "
+            "request for it (s3:GetObject), answered within [tdprov] hash_timeout") in [r.getMessage() for r in caplog.records]
+
+
+def test_an_s3_outlet_whose_head_does_not_answer_at_the_start_is_judged_by_the_time_rule(
+        s3_server, s3_fault, tmp_path: Path, monkeypatch, caplog) -> None:
+    """The HEAD that notes an S3 object outlet at the try's start had no bound: an endpoint that takes the request and
+    never answers held the start for botocore's timeouts and retries (60 s each). It now shares the start hook's
+    [tdprov] hash_timeout: past it the outlet is left without a note, with a warning, and judged by its LastModified,
+    the local outlet noted before it keeping its note."""
+    import time
+
+    client, bucket = s3_server.client(), s3_server.create_bucket()
+    uri, local = f"s3://{bucket}/out.csv", tmp_path / "out.csv"
+    client.put_object(Bucket=bucket, Key="out.csv", Body=b"a\n1\n")  # another task writes it, just before the try
+    local.write_text("a\n1\n")
+    s3_fault("hang")  # the data's endpoint takes the HEAD and never answers
+    began, started = time.monotonic(), time.time()
+    with caplog.at_level("WARNING"):
+        before = start_states([local.as_uri(), uri], ListenerLimits(timeout=2.0), 2.0)
+    assert time.monotonic() - began < 30  # unbounded: over 60 s
+    assert list(before) == [local.as_uri()]
+    assert (f"tdprov: what {uri} held when the try started was not noted within [tdprov] hash_timeout=2.0s (an S3 "
+            "endpoint or a mount did not answer): each is judged written by the try by when its data last changed. "
+            "Fix: let the data be reached from where the task runs, or raise [tdprov] hash_timeout"
             ) in [r.getMessage() for r in caplog.records]
+    s3_server.point(monkeypatch)  # the endpoint answers again at the try's end
+    capture = hash_one(uri, ListenerLimits(dask_scheduler="none"), 30.0, stamp=True)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        written, _ = split_written([capture], started, before)
+    assert written == [capture]  # written 0 to 1 s before it started: within CLOCK_SKEW, the time rule's blind spot
+    assert [r.getMessage() for r in caplog.records if "held when the try started could not be read" in r.getMessage()]

@@ -116,6 +116,28 @@ def test_hashing_that_would_hang_is_abandoned_and_marked_partial(tmp_path: Path,
     assert "(timeout): hashing s3://silent-bucket/never.bin took longer than [tdprov] hash_timeout=1.0s" in said[1]
 
 
+def test_an_s3_outlet_whose_endpoint_hangs_does_not_hold_up_the_task_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_fault, caplog: pytest.LogCaptureFixture) -> None:
+    """The start hook's HEAD of an S3 object outlet (to note its ETag and VersionId) had no bound: an endpoint that
+    takes the request and never answers held the task's start for botocore's timeouts and retries (60 s each). It
+    shares the start hook's [tdprov] hash_timeout with the inlets' hashing, so the task starts within it."""
+    monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("AIRFLOW__TDPROV__HASH_TIMEOUT", "2")
+    s3_fault("hang")  # the data's endpoint (the AWS environment); the store is a local folder
+    ran: list[float] = []
+    with DAG("tdprov_hang_outlet", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="writes", python_callable=lambda: ran.append(time.monotonic()),
+                       outlets=["s3://silent-bucket/out.csv"])
+    began = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="prov_airflow.capture"):
+        assert run_dag(dag, logical_date=START).state == "success"
+    assert ran and ran[0] - began < 30, ran  # unbounded: over 60 s
+    assert ("tdprov: what s3://silent-bucket/out.csv held when the try started was not noted within [tdprov] "
+            "hash_timeout=2.0s") in caplog.text
+    summary = {s.job_name: s for s in bundles_of(tmp_path / "store")}["tdprov_hang_outlet.writes"]
+    assert summary.state == "COMPLETE" and [(d.name, d.version) for d in summary.outputs] == [("out.csv", None)]
+
+
 def test_a_missing_s3_inlet_or_outlet_is_logged_as_tdprov_hash_words_it(
         s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
         caplog: pytest.LogCaptureFixture) -> None:
