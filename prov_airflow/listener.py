@@ -16,10 +16,11 @@ from airflow.providers.common.compat.sdk import hookimpl
 
 from prov_common.errors import StoreError, TdprovError
 from prov_common.hashing.shard_model import LocalState
+from prov_common.lineage.datasets import DatasetRef
 
 from prov_airflow import naming
 from prov_airflow.capture import DatasetCapture, Named, capture_all, capture_named, named_items, start_states
-from prov_airflow.outlets import after_execute, alias_events, annotate, is_alias
+from prov_airflow.outlets import after_execute, alias_events, annotate, is_alias, triggering_inputs
 from prov_airflow.provider_names import note_assets
 from prov_airflow.refs import resolve_inlets, resolve_outlets
 from prov_airflow.runinfo import RunInfo, dag_run_info, task_run_info
@@ -232,8 +233,9 @@ class ProvenanceListener:
         annotate(context["outlet_events"], outlets, aliased, named, outputs, bundle_of_run(info.run_id), info.run_id)
 
     def _dag_run(self, dag_run: Any, event_type: str, error: Any) -> None:
-        """Record the DAG run's state change; none for a run sealed already (a state set in the UI or API after it
-        ended: an event after its seal would be in no bundle)."""
+        """Record the DAG run's state change, its inputs the versions whose asset events triggered it
+        (:func:`~prov_airflow.outlets.triggering_inputs`); none for a run sealed already (a state set in the UI or API
+        after it ended: an event after its seal would be in no bundle)."""
         if naming.provider_feeds_bundles():
             return  # the provider records DAG runs itself
         from prov_airflow.emitter import listener_transport, run_is_sealed
@@ -243,16 +245,18 @@ class ProvenanceListener:
             log.info("tdprov: DAG run %s of %s is sealed already; its %s is not recorded", info.run_id, info.job_name,
                      event_type)
             return
-        self._emit(info, event_type, [], [], error, None,
+        self._emit(info, event_type, [], [], error, None, triggers=_triggers(dag_run, info),
                    event_time=start_time(dag_run) if event_type == "START" else end_time(dag_run))
 
     @staticmethod
     def _emit(info: RunInfo, event_type: str, inputs: list[DatasetCapture], outputs: list[DatasetCapture],
               error: Any, task: Any, *, background: bool = False, open_runs_only: bool = False,
-              not_written: list[Any] | None = None, event_time: datetime | None = None) -> None:
+              not_written: list[Any] | None = None, event_time: datetime | None = None,
+              triggers: list[DatasetRef] | None = None) -> None:
         """Build the event now (hashes are taken already), at ``event_time`` (None: now; START and the terminal
         event: the times Airflow recorded, :mod:`prov_airflow.times`); deliver it now, or in the background.
-        ``not_written``: declared outlets the try did not write (the ``tdprov_outlets`` facet).
+        ``not_written``: declared outlets the try did not write (the ``tdprov_outlets`` facet); ``triggers``: the
+        versions that triggered a DAG run, recorded as its inputs.
 
         Background delivery keeps staging and sealing off the task's path; it is drained when the task
         process stops. Beside the OpenLineage provider, delivery is immediate: our event must be staged
@@ -270,7 +274,7 @@ class ProvenanceListener:
         partial = any(not c.complete for c in (*inputs, *outputs))
         event = build_event(
             info, event_type,
-            merge_refs([capture_ref(c) for c in inputs], extra.inputs),
+            merge_refs([capture_ref(c) for c in inputs], [*extra.inputs, *(triggers or [])]),
             merge_refs([capture_ref(c) for c in outputs], extra.outputs),
             error, partial=partial, run_facets={**extra.run_facets, **outlets_facets(not_written or [])} or None,
             event_time=event_time)
@@ -322,6 +326,18 @@ def _named(outlets: list[Any]) -> list[Named]:
     """The datasets ``outlets`` name (:func:`~prov_airflow.capture.named_items`), an alias left out: its assets come
     with its events (:func:`~prov_airflow.outlets.alias_events`)."""
     return named_items([item for item in outlets if not is_alias(item)])
+
+
+def _triggers(dag_run: Any, info: RunInfo) -> list[DatasetRef]:
+    """:func:`~prov_airflow.outlets.triggering_inputs` of ``dag_run``; when they cannot be read (the metadata DB), one
+    warning, and the DAG run is recorded without them."""
+    try:
+        return triggering_inputs(dag_run)
+    except Exception as exc:  # noqa: BLE001 - the DAG run's own record must not be lost with them
+        log.warning("tdprov: could not read the asset events that triggered DAG run %s of %s (%s: %s); it is recorded "
+                    "without the versions that triggered it as inputs", info.run_id, info.job_name, type(exc).__name__,
+                    exc)
+        return []
 
 
 def _inlets(task: Any) -> list[Any]:

@@ -1,4 +1,5 @@
-"""tdprov facts in the extra of the asset events a task emits: the content digest and the bundle URI.
+"""tdprov facts in the extra of the asset events a task emits: the content digest and the bundle URI; and the
+versions they name, read back as the inputs of the DAG runs those events triggered (:func:`triggering_inputs`).
 
 Airflow 3 sends a task's asset events with its success, before the success listeners run, so the
 outlets are hashed in a post-execute hook (the operator's ``post_execute`` callable, chained with the
@@ -11,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from prov_common.hashing.shard_model import extent_counts
-from prov_airflow.capture import DatasetCapture, Named
+from prov_common.lineage.datasets import DatasetRef
+from prov_airflow.capture import DatasetCapture, Named, named_items
 
 log = logging.getLogger(__name__)
 
@@ -102,3 +104,45 @@ def after_execute(task: Any, hook: Callable[[Any], None]) -> None:
                         "the task is not affected", type(exc).__name__, exc)
 
     task._post_execute_hook = post_execute
+
+
+def triggering_inputs(dag_run: Any) -> list[DatasetRef]:
+    """The versions whose asset events started ``dag_run`` (``consumed_asset_events``; none for a run not triggered by
+    assets), as inputs of the DAG run: each asset named as tdprov names it as an inlet, its version the ``digest`` the
+    producer's listener put in the event's ``extra`` (the version the producer sealed, not hashed again: the data may
+    have changed since). An event without that digest (its producer had no listener or could not hash the asset, or
+    the digest is no content digest) gives the asset without a version."""
+    from airflow.sdk import Asset
+    from openlineage.client.facet_v2 import dataset_version_dataset
+    from prov_common import PRODUCER
+    from prov_common.w3cprov.ids import names_content
+
+    refs: list[DatasetRef] = []
+    for event in _consumed_events(dag_run):
+        named = named_items([Asset(name=event.asset.name, uri=event.asset.uri)])  # a name refused: warned, left out
+        if not named:
+            continue
+        facts = (event.extra or {}).get(EXTRA_KEY)
+        digest = facts.get("digest") if isinstance(facts, dict) else None
+        facets = ({"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=digest, producer=PRODUCER)}
+                  if isinstance(digest, str) and names_content(digest) else {})
+        refs.append(DatasetRef(namespace=named[0].key[0], name=named[0].key[1], facets=facets))
+    return refs
+
+
+def _consumed_events(dag_run: Any) -> list[Any]:
+    """The asset events ``dag_run`` consumed, with their assets: from the scheduler's own ``DagRun`` when it is bound
+    to a session, else read from the metadata DB by its DAG and run id."""
+    from airflow.models.asset import AssetEvent
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import inspect, select
+    from sqlalchemy.orm import joinedload
+
+    state = inspect(dag_run, raiseerr=False)
+    if state is not None and state.session is not None:
+        return list(dag_run.consumed_asset_events)
+    with create_session() as session:
+        run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_run.dag_id, DagRun.run_id == dag_run.run_id)
+                             .options(joinedload(DagRun.consumed_asset_events).joinedload(AssetEvent.asset)))
+        return list(run.consumed_asset_events) if run is not None else []

@@ -1,0 +1,91 @@
+"""A DAG run the scheduler started from asset events records the versions that triggered it as its inputs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
+from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
+from airflow_dags.harness import asset_events, bundles_of, events_of, run_dag
+
+import pandas as pd
+import pendulum
+import rdflib
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset
+
+from prov_common.w3cprov import events_to_document, serialize
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+
+
+def _write(path: str) -> None:
+    pd.DataFrame({"id": [1, 2, 3], "x": [0.5, 1.5, 2.5]}).to_csv(path, index=False)
+
+
+def _read(path: str) -> None:
+    pd.read_csv(path)
+
+
+def _asset_triggered_run(dag_id: str, producer_dag_id: str) -> None:
+    """Start and end a run of ``dag_id`` from the asset events of ``producer_dag_id`` as the scheduler does: created
+    ASSET_TRIGGERED with the events it consumes, its listeners told when it runs and when it succeeds."""
+    from airflow.models.asset import AssetEvent
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+    from sqlalchemy import select
+
+    with create_session() as session:
+        events = session.scalars(select(AssetEvent).where(AssetEvent.source_dag_id == producer_dag_id)).all()
+        assert events
+        run = SerializedDagModel.get_dag(dag_id, session=session).create_dagrun(
+            run_id="asset_triggered__2024-01-02", logical_date=None, data_interval=None,
+            run_after=START.add(days=1), run_type=DagRunType.ASSET_TRIGGERED, triggered_by=DagRunTriggeredByType.ASSET,
+            state=DagRunState.QUEUED, session=session)
+        run.consumed_asset_events.extend(events)
+        session.flush()
+        run.state = DagRunState.RUNNING
+        run.notify_dagrun_state_changed(msg="started")
+        run.set_state(DagRunState.SUCCESS)
+        run.notify_dagrun_state_changed(msg="success")
+
+
+def test_an_asset_triggered_dag_run_records_the_version_that_triggered_it(store: Path, tmp_path: Path) -> None:
+    """The consumer's tasks declare no inlets: its DAG run's inputs are the producer's version as the producer sealed
+    it (the digest of its asset event), not re-hashed though the file changed since, named as tdprov names the asset."""
+    data = tmp_path / "x.csv"
+    asset = Asset(data.as_uri())
+    with DAG("tdprov_at_producer", start_date=START, schedule=None) as producer:
+        PythonOperator(task_id="write", python_callable=_write, op_args=[str(data)], outlets=[asset])
+    with DAG("tdprov_at_consumer", start_date=START, schedule=[asset]) as consumer:
+        PythonOperator(task_id="read", python_callable=_read, op_args=[str(data)])
+    run_dag(producer, logical_date=START)
+    produced = asset_events("tdprov_at_producer")[asset.uri]["extra"]["tdprov"]
+    run_dag(consumer, logical_date=START)  # a manual run, triggered by no asset event: no inputs
+    manual = [s for s in bundles_of(store) if s.job_name == "tdprov_at_consumer"]
+    assert len(manual) == 1 and all(e["inputs"] == [] for e in events_of(store, manual[0].run_id))
+    data.write_text("id,x\n9,9.5\n")  # changed after the producer's run: the triggering version is the producer's
+
+    _asset_triggered_run("tdprov_at_consumer", "tdprov_at_producer")
+
+    dag_runs = [s for s in bundles_of(store) if s.job_name == "tdprov_at_consumer" and s not in manual]
+    assert len(dag_runs) == 1
+    events = events_of(store, dag_runs[0].run_id)
+    assert [e["eventType"] for e in events][-1] == "COMPLETE"
+    for event in events:
+        [read] = event["inputs"]
+        assert (read["namespace"], read["name"]) == ("file", str(data))
+        assert read["facets"]["version"]["datasetVersion"] == produced["digest"]
+    written = [e for s in bundles_of(store) if s.job_name == "tdprov_at_producer.write" for e in events_of(store, s.run_id)]
+    graph = rdflib.Graph().parse(data=serialize(events_to_document(written + events), "ttl"), format="turtle")
+    assert len(list(graph.query(USED_AS_WRITTEN))) == 1  # the DAG run used the very version the producer generated
+
+
+USED_AS_WRITTEN = """
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?run WHERE { ?run prov:used ?version ; rdfs:label "tdprov_at_consumer" .
+                    ?written prov:specializationOf ?version ; prov:wasGeneratedBy ?writer .
+                    ?writer rdfs:label "tdprov_at_producer.write" }
+"""
