@@ -334,3 +334,51 @@ def test_a_contradicting_pandera_result_with_a_check_of_no_outcome_names_both(tm
         'in_range[amount] is false; tdprov_pandera.checks[0].passed of check not_null[amount] is "false", not true or '
         "false; not counted as passed"), recorded.what
     assert [q["passed"] for q in report["quality"]] == [False]
+
+
+@pytest.mark.parametrize(("count", "said"), [(4, "4"), (-1, "-1"), ("0", '"0"'), (2.5, "2.5")])
+def test_a_pandera_result_that_passed_with_failure_cases_contradicts_itself_and_failed(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, count: Any, said: str) -> None:
+    """A facet whose own ``passed`` was true while its ``failureCount`` was more than 0 (or no count: negative, text, a
+    float) counted as a passed validation for the audit, its report and ``tdprov show``, though ``passed`` true says no
+    check found a failure case (a check that only warns records none). It contradicts itself, as by a failed check: it
+    failed, and the audit names the run, the dataset and both fields."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    store = open_store(str(tmp_path / "store"))
+    out = _checked("said", True, ("in_range", True))
+    out["facets"]["tdprov_pandera"]["failureCount"] = count
+    writer = seal(store, run_events("validate", [], [out, _checked("good", True, ("in_range", True))]))
+    fault = f"tdprov_pandera.passed is true, but tdprov_pandera.failureCount is {said}"
+    result, report = _audit(store, tmp_path / "report")
+    (recorded,) = [f for f in result.check(CHECK_QUALITY).findings if f.run_id == writer]
+    assert recorded.what == (f"run {writer} (tests/validate) recorded a Pandera result of output /data/said version "
+                             f"{digest('said')} (schema /data/said_schema) that contradicts itself: {fault}; not counted "
+                             "as passed"), recorded.what
+    assert recorded.fix == FIX_PANDERA_CONTRADICTION
+    assert report["qualityPassedVersions"] == 1  # /data/good alone
+    assert [(q["name"], q["passed"]) for q in report["quality"]] == [("/data/said", False)], report["quality"]
+
+    monkeypatch.setenv("TDPROV_STORE", store.uri)
+    capsys.readouterr()
+    assert main(["show", writer, "--json"]) == 0
+    rows = {q["schema"]: (q["passed"], q["fault"]) for q in json.loads(capsys.readouterr().out)["quality"]}
+    assert rows == {"/data/said_schema": (False, fault), "/data/good_schema": (True, None)}, rows
+
+
+def test_a_pandera_check_that_passed_with_failure_cases_contradicts_itself_and_failed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check whose ``passed`` was true while its ``failureCount`` was more than 0 left the facet counted as passed: the
+    check contradicts itself, so the facet failed, and the audit names the check and both of its fields. A failed facet
+    whose count is no integer is a failed validation only, as before (no contradiction: it says it failed)."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    store = open_store(str(tmp_path / "store"))
+    out = _checked("said", True, ("in_range", True), ("not_null", True))
+    out["facets"]["tdprov_pandera"]["checks"][1]["failureCount"] = 3
+    writer = seal(store, run_events("validate", [], [out]))
+    result, report = _audit(store, tmp_path / "report")
+    (recorded,) = [f for f in result.check(CHECK_QUALITY).findings if f.run_id == writer]
+    assert recorded.what.endswith(
+        "that contradicts itself: tdprov_pandera.checks[1].passed of check not_null[amount] is true, but "
+        "tdprov_pandera.checks[1].failureCount is 3; not counted as passed"), recorded.what
+    assert recorded.fix == FIX_PANDERA_CONTRADICTION
+    assert [q["passed"] for q in report["quality"]] == [False]

@@ -2005,6 +2005,27 @@ def test_the_pandera_check_of_a_result_that_passed_with_a_failed_check_fails_nam
         f"materialize it again with data that passes the schema; for the field named, {FIX_UNKNOWN}."), result.description
 
 
+@asset
+def hand_counted_contradiction() -> MaterializeResult:
+    """Sets tdprov's Pandera metadata itself: a result that says it passed, with failure cases counted on a check that
+    says it passed too."""
+    return MaterializeResult(metadata={"tdprov/pandera": MetadataValue.json(
+        {"schemaName": "s", "passed": True, "failureCount": 2,
+         "checks": [{"name": "in_range", "column": "amount", "passed": True, "failureCount": 2}]})})
+
+
+def test_the_pandera_check_of_a_result_that_passed_with_failure_cases_fails_naming_the_contradiction(instance) -> None:
+    """A recorded result that said it passed while counting failure cases (its own, and one of its checks') passed the
+    check: it now fails as a failed validation, naming both contradictions, with the fix for the field."""
+    assert materialize([hand_counted_contradiction], instance=instance).success
+    result = pandera_check_result(instance, AssetKey("hand_counted_contradiction"), AssetCheckSeverity.ERROR)
+    assert not result.passed and result.description == (
+        "hand_counted_contradiction: the latest materialization failed Pandera schema 's': 2 failure cases "
+        "(tdprov/pandera.passed is true, but tdprov/pandera.failureCount is 2; tdprov/pandera.checks[0].passed of check "
+        "in_range[amount] is true, but tdprov/pandera.checks[0].failureCount is 2). Fix: materialize it again with data "
+        f"that passes the schema; for the field named, {FIX_UNKNOWN}."), result.description
+
+
 HAND_FAILED = {"schemaName": "s", "passed": False, "failureCount": "many",
                "checks": ["not_null", {"name": "in_range", "column": "amount", "passed": "false"}]}
 

@@ -38,7 +38,9 @@ def failed_schema_text(what: str, result: dict[str, Any], fault: str | None = No
     """``what`` (an asset, a partition, a table) failed a recorded Pandera outcome's schema (``QualityResult.to_dict()``):
     the schema, the failure cases and :func:`failed_checks_text`. ``fault``: what is wrong with the result as recorded,
     named after the checks (:func:`~prov_common.w3cprov.quality.pandera_fault` of the ``tdprov/pandera`` metadata an
-    asset may set itself: its ``passed`` no boolean, though a check failed)."""
+    asset may set itself: its ``passed`` no boolean, though a check failed; or true with failure cases counted). The
+    checks are left out when none of them failed (a result that failed by its count alone)."""
+    checks = failed_checks_text(result)
     return (f"{what} failed Pandera schema {result.get('schemaName')!r}: "
-            f"{counted(recorded_int(result.get('failureCount')) or 0, 'failure case')} "
-            f"[{failed_checks_text(result)}]" + (f" ({fault})" if fault else ""))
+            f"{counted(recorded_int(result.get('failureCount')) or 0, 'failure case')}"
+            + (f" [{checks}]" if checks else "") + (f" ({fault})" if fault else ""))

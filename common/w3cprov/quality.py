@@ -60,28 +60,44 @@ def pandera_faults(facet: Any, field: str = PANDERA_FACET) -> list[str]:
     ``field``) lacks an outcome, or contradicts itself, each naming the field and its value in JSON: its ``passed``
     missing or not a boolean (text such as ``"false"``, null, a number: any producer can send the facet), or true while
     the ``passed`` of one of its ``checks`` is false (:data:`CONTRADICTS`: ``passed`` says every check passed), naming
-    those checks; or the ``passed`` of one of its ``checks`` not a boolean, naming the check; none when the result is
-    absent (empty) or agrees with its checks, every ``passed`` true or false. Its PROV states each field as recorded: a
-    ``passed`` that is no boolean as a measurement with no value (status ``unknown``), as :func:`_check` makes it."""
+    those checks; it or one of its checks true while its ``failureCount`` is not 0 (:data:`CONTRADICTS` too: a count
+    above 0 or none at all, :func:`_counted_failures`), naming both fields (the facet's count only when no check failed); or the ``passed`` of one of its ``checks`` not
+    a boolean, naming the check; none when the result is absent (empty) or agrees with its checks and counts, every
+    ``passed`` true or false. Its PROV states each field as recorded: a ``passed`` that is no boolean as a measurement with no value (status ``unknown``), as :func:`_check` makes it."""
     if not isinstance(facet, dict):
         return [f"{field} is {shown_value(facet)}, not a JSON object"] if facet is not None else []
     found = []
     if facet and not isinstance(facet.get("passed"), bool):
         found.append(f"{field}.passed is missing" if "passed" not in facet
                      else f"{field}.passed is {shown_value(facet['passed'])}, not true or false")
-    checks = facet.get("checks")
-    failed = [f"{field}.checks[{at}].passed of check {check_label(str(check.get('name')), check.get('column'))}"
-              for at, check in enumerate(checks if isinstance(checks, list) else ())
-              if isinstance(check, dict) and check.get("passed") is False]
+    recorded = facet.get("checks")
+    checks = [(f"{field}.checks[{at}]", check) for at, check in enumerate(recorded if isinstance(recorded, list) else ())
+              if isinstance(check, dict)]
+    failed = [_check_passed(at, check) for at, check in checks if check.get("passed") is False]
     if facet.get("passed") is True and failed:
         found.append(f"{field}.passed {CONTRADICTS}{first_of(failed, _CHECKS_NAMED)} "
                      f"{'is' if len(failed) == 1 else 'are'} false")
-    for at, check in enumerate(checks if isinstance(checks, list) else ()):
-        if isinstance(check, dict) and not isinstance(check.get("passed"), bool):
-            found.append(f"{field}.checks[{at}].passed of check {check_label(str(check.get('name')), check.get('column'))} is "
-                         f"{shown_value(check['passed']) if 'passed' in check else 'missing'}"
+    elif _counted_failures(facet):  # a failed check names the contradiction already
+        found.append(f"{field}.passed {CONTRADICTS}{field}.failureCount is {shown_value(facet['failureCount'])}")
+    for at, check in checks:
+        if _counted_failures(check):
+            found.append(f"{_check_passed(at, check)} {CONTRADICTS}{at}.failureCount is {shown_value(check['failureCount'])}")
+        if not isinstance(check.get("passed"), bool):
+            found.append(f"{_check_passed(at, check)} is {shown_value(check['passed']) if 'passed' in check else 'missing'}"
                          f"{', not true or false' if 'passed' in check else ''}")
     return found
+
+
+def _check_passed(at: str, check: dict[str, Any]) -> str:
+    """The ``passed`` field of the check recorded at ``at`` (``tdprov_pandera.checks[1]``), as a fault names it."""
+    return f"{at}.passed of check {check_label(str(check.get('name')), check.get('column'))}"
+
+
+def _counted_failures(result: dict[str, Any]) -> bool:
+    """Whether a Pandera result or one of its checks (``result``) says it passed while its ``failureCount`` is not 0: more
+    failure cases, or no count at all (negative, text, a float); a check that only warns records none. Such a result
+    contradicts itself as one with a failed check does (:data:`CONTRADICTS`), and failed. A missing count says nothing."""
+    return result.get("passed") is True and "failureCount" in result and recorded_int(result["failureCount"]) != 0
 
 
 def pandera_fault(facet: Any, field: str = PANDERA_FACET) -> str | None:
@@ -92,16 +108,17 @@ def pandera_fault(facet: Any, field: str = PANDERA_FACET) -> str | None:
 
 def pandera_outcome(facet: Any) -> bool | None:
     """The outcome of a recorded Pandera result (see :func:`pandera_faults`): its ``passed`` when that and the ``passed``
-    of each of its checks are booleans and agree; False when its own is false or one of its checks failed (a known
-    failure stays a failure: a failed check is a failed validation, though its own ``passed`` is true or none), else None
+    of each of its checks are booleans and agree, with their counts; False when its own is false, one of its checks
+    failed, or it or a check says it passed with failure cases (a known failure stays a failure: a failed check is a
+    failed validation, though its own ``passed`` is true or none), else None
     (no known outcome: its own ``passed``, or a check's, is none)."""
     if not isinstance(facet, dict):
         return None
     if isinstance(facet.get("passed"), bool) and (facet["passed"] is False or not pandera_faults(facet)):
         return facet["passed"]
     checks = facet.get("checks")
-    return False if any(isinstance(c, dict) and c.get("passed") is False
-                        for c in (checks if isinstance(checks, list) else ())) else None
+    return False if _counted_failures(facet) or any(isinstance(c, dict) and (c.get("passed") is False or _counted_failures(c))
+                                                   for c in (checks if isinstance(checks, list) else ())) else None
 
 
 _STATUSES = frozenset({"pass", "fail", "skip"})
