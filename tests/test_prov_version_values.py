@@ -1,4 +1,4 @@
-"""A ``version`` facet whose ``datasetVersion`` is neither text nor a whole number (an object, a list, a decimal, a
+"""A ``version`` facet whose ``datasetVersion`` is blank or neither text nor a whole number (an object, a list, a decimal, a
 boolean, null: any producer can send one) gives no version; ``tdprov prov`` and ``tdprov graph`` say so, naming the
 file, the line and the field, where they said nothing."""
 from __future__ import annotations
@@ -37,8 +37,8 @@ def test_prov_names_a_dataset_version_that_is_no_text(tmp_path: Path, capsys: py
     file = _events(tmp_path)
     assert main(["prov", str(file), "-f", "provn", "-o", str(tmp_path / "p.provn")]) == 0
     err = capsys.readouterr().err
-    assert ("tdprov prov: warning: 2 datasets have a version facet whose datasetVersion is neither a string nor a whole "
-            f'number, so they are stated without that version: {file} line 2 inputs.0.facets.version.datasetVersion is '
+    assert ("tdprov prov: warning: 2 datasets have a version facet whose datasetVersion is blank or neither a string nor a "
+            f'whole number, so they are stated without that version: {file} line 2 inputs.0.facets.version.datasetVersion is '
             f'{{"id": 7}}, {file} line 2 outputs.0.facets.version.datasetVersion is 1.5. Fix: ') in err, err
     assert "send datasetVersion as a string" in err, err
     provn = (tmp_path / "p.provn").read_text()
@@ -62,3 +62,19 @@ def test_text_and_whole_number_versions_are_not_named(tmp_path: Path, capsys: py
     file.write_text(json.dumps(event) + "\n")
     assert main(["prov", str(file), "-o", str(tmp_path / "p.json")]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("blank", "shown"), [("", '""'), ("  ", '" "')])  # a warning's runs of blanks print as one
+def test_prov_names_a_blank_dataset_version(tmp_path: Path, capsys: pytest.CaptureFixture, blank: str, shown: str) -> None:
+    """A blank ``datasetVersion`` gives no version, as one that is no text does, but ``tdprov prov`` said nothing of it."""
+    file = tmp_path / "events.jsonl"
+    event = {"producer": "https://example.invalid/p", "run": {"runId": RUN}, "job": {"namespace": "default", "name": "x.t"},
+             "eventType": "COMPLETE", "eventTime": "2026-01-01T00:00:01Z",
+             "inputs": [_dataset("a", blank), _dataset("b", "v1")], "outputs": []}
+    file.write_text(json.dumps(event) + "\n")
+    assert main(["prov", str(file), "-f", "provn", "-o", str(tmp_path / "p.provn")]) == 0
+    err = capsys.readouterr().err
+    assert ("tdprov prov: warning: 1 dataset has a version facet whose datasetVersion is blank or neither a string nor a "
+            f"whole number, so it is stated without that version: {file} inputs.0.facets.version.datasetVersion "
+            f"is {shown}. Fix: ") in err, err
+    assert (tmp_path / "p.provn").read_text().count("tdprov:DatasetVersion") == 1  # v1 alone

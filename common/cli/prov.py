@@ -159,8 +159,8 @@ def times_taken_as_utc(placed: list[Placed]) -> list[str]:
 
 
 def versions_not_taken(placed: list[Placed]) -> list[str]:
-    """The ``version`` facets of the datasets of events read from files whose ``datasetVersion`` is neither a string
-    nor a whole number (an object, a list, a decimal, a boolean, null), which give no version
+    """The ``version`` facets of the datasets of events read from files whose ``datasetVersion`` is blank or neither a
+    string nor a whole number (an object, a list, a decimal, a boolean, null), which give no version
     (:func:`~prov_common.w3cprov.events.version_text`): ``PLACE inputs.0.facets.version.datasetVersion is VALUE``."""
     found = []
     for place, event in placed:
@@ -170,9 +170,8 @@ def versions_not_taken(placed: list[Placed]) -> list[str]:
                 for key in ("facets", extra):
                     facets = dataset.get(key) if isinstance(dataset, Mapping) else None
                     facet = facets.get("version") if isinstance(facets, Mapping) else None
-                    value = facet.get("datasetVersion", "") if isinstance(facet, Mapping) else ""
-                    if not isinstance(value, str) and version_text(value) is None:
-                        found.append(f"{place} {side}.{at}.{key}.version.datasetVersion is {shown_value(value)}")
+                    if isinstance(facet, Mapping) and "datasetVersion" in facet and version_text(facet["datasetVersion"]) is None:
+                        found.append(f"{place} {side}.{at}.{key}.version.datasetVersion is {shown_value(facet['datasetVersion'])}")
     return found
 
 
@@ -184,7 +183,7 @@ def _listed(items: list[str]) -> str:
 def events_file_runs(placed: list[Placed], verb: str) -> list[RunState]:
     """The runs of events read from files (a bundle's ``events.jsonl`` among them): a time without offset is taken as
     UTC, as in a bundle sealed before event times had to be RFC 3339, with one warning naming those events; a dataset
-    version that is neither a string nor a whole number gives no version, with one warning naming those."""
+    version that is blank or neither a string nor a whole number gives no version, with one warning naming those."""
     naive = times_taken_as_utc(placed)
     if naive:
         tell(verb, f"warning: {counted(len(naive), 'event')} {'has' if len(naive) == 1 else 'have'} an eventTime without time zone, "
@@ -193,10 +192,10 @@ def events_file_runs(placed: list[Placed], verb: str) -> list[RunState]:
     versionless = versions_not_taken(placed)
     if versionless:
         tell(verb, f"warning: {counted(len(versionless), 'dataset')} {'has' if len(versionless) == 1 else 'have'} a version "
-             "facet whose datasetVersion is neither a string nor a whole number, so "
+             "facet whose datasetVersion is blank or neither a string nor a whole number, so "
              f"{'it is' if len(versionless) == 1 else 'they are'} stated without that version: {_listed(versionless)}. "
-             "Fix: make the producer send datasetVersion as a string, as the OpenLineage DatasetVersionDatasetFacet "
-             "defines it (sealing a bundle refuses such a facet that names that schema)")
+             "Fix: make the producer send datasetVersion as a string that is not blank, as the OpenLineage DatasetVersionDatasetFacet "
+             "defines it (sealing a bundle refuses one that is no string in a facet that names that schema)")
     return fold_runs([event for _, event in placed], sealed=True, places=[place for place, _ in placed])
 
 
