@@ -16,7 +16,7 @@ from prov_common.audit.quality_gaps import failed_validation
 from prov_common.sources.merged import SourceVersion
 from prov_common.sources.model import ALL_COLUMNS, SourceRecord
 from prov_common.sources.dta import UNKNOWN
-from prov_common.text import counted
+from prov_common.text import counted, job_text
 
 SOURCE_ADD = "tdprov source add"
 FIX_HASHED = "write it through the tdprov IO manager (Dagster) or the provenance operator/hook (Airflow)"
@@ -82,7 +82,7 @@ def _collection(sources: list[SourceVersion]) -> Item:
 
 def _preparation(steps: list[dict[str, Any]]) -> Item:
     item = Item("10(2)(c)", "Data-preparation processing operations (annotation, labelling, cleaning, updating, enrichment, aggregation)")
-    item.shows += [f"{s['job']} (run {s['runId']}, {s['state']})" for s in steps]
+    item.shows += [f"{job_text(s['job'])} (run {s['runId']}, {s['state']})" for s in steps]
     if not steps:
         item.gaps.append(f"no recorded preparation run: {FIX_HASHED}")
     item.gaps.append("labelling procedures are not recorded as such: record labelling as a step of its own so it appears here")
