@@ -130,9 +130,9 @@ def render() -> str:
         f"<!-- Made by '{COMMAND}' from the parser of 'tdprov': edit the verbs in common/cli/ and run it again. -->",
         "",
         "Every verb of `tdprov`, with its usage and options as `tdprov VERB --help` prints them, and where the fields of "
-        "its `--json` output are documented. `tdprov --version` prints the version. An option given an empty or blank "
-        "value (`--issuer ''`, `--store=`) is refused (exit 2), naming the option: leave the option out for its default "
-        "or `TDPROV_*` setting.",
+        "its `--json` output are documented. `tdprov --version` prints the version. An option or a positional argument "
+        "given an empty or blank value (`--issuer ''`, `--store=`, `tdprov show ''`) is refused (exit 2), naming it: "
+        "leave an option out for its default or `TDPROV_*` setting.",
         "",
         EXIT_CODES,
         JSON_NAMES,

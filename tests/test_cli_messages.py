@@ -665,17 +665,25 @@ def _value_options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     return [action for action in parser._actions if action.option_strings and action.nargs != 0]
 
 
+def _positionals(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """The positional arguments of ``parser`` (not its sub-verbs)."""
+    return [action for action in parser._actions
+            if not action.option_strings and not isinstance(action, argparse._SubParsersAction)]
+
+
 def test_every_option_given_an_empty_value_is_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     """An option typed with an empty value was taken for the option left out: ``tdprov verify --trusted-keys ''`` trusted
     TDPROV_TRUSTED_KEYS, ``tdprov record --issuer ''`` recorded TDPROV_ISSUER, ``tdprov audit --report ''`` wrote into
-    the working folder. Every value option of every verb (read from the parser, so a new one is covered) refuses an
-    empty or blank value, naming the option, before anything runs; an unknown option is still named first."""
+    the working folder; a positional argument given empty was each verb's to judge (``tdprov store init ''`` said to set
+    TDPROV_STORE, ``tdprov store repair ''`` took TDPROV_STORE, ``tdprov show ''`` complained of the store). Every value
+    option and every positional argument of every verb (read from the parser, so a new one is covered) refuses an empty
+    or blank value, naming it, before anything runs; an unknown option is still named first."""
     from prov_common.cli import build_parser
 
     monkeypatch.chdir(tmp_path)
     parsers = {" ".join(words): build_parser(words[0]) for words in _leaf_verbs()}
-    checked = 0
+    checked = positionals = 0
     for words in _leaf_verbs():
         parser = parsers[" ".join(words)]
         for name in words:
@@ -688,7 +696,16 @@ def test_every_option_given_an_empty_value_is_refused_by_name(tmp_path: Path, mo
                 out, err = capsys.readouterr()
                 assert out == "" and err.startswith(f"tdprov {' '.join(words)}: {option} is given {said}"), (words, option, err)
                 checked += 1
-    assert checked > 2 * 80 and sorted(os.listdir(tmp_path)) == []  # nothing written: no store, no report
+        for action in _positionals(parser):  # one a verb, so it is given first; of several (nargs '+'), any one
+            name = action.metavar or action.dest  # named as its usage names it
+            for given, said in (([""], "empty"), (["\t "], "blank"), (["x", ""], "empty")):
+                if len(given) > 1 and action.nargs not in ("+", "*"):
+                    continue
+                assert main([*words, *given]) == 2, (words, name)
+                out, err = capsys.readouterr()
+                assert out == "" and err.startswith(f"tdprov {' '.join(words)}: {name} is given {said}"), (words, name, err)
+                positionals += 1
+    assert checked > 2 * 80 and positionals > 2 * 14 and sorted(os.listdir(tmp_path)) == []  # nothing written
     assert main(["verify", "--trusted-keys="]) == 2  # the --option= form too
     assert capsys.readouterr().err == ("tdprov verify: --trusted-keys is given empty. Fix: pass a value (PATH), or leave "
                                        "--trusted-keys out to use TDPROV_TRUSTED_KEYS\n")
@@ -700,6 +717,22 @@ def test_every_option_given_an_empty_value_is_refused_by_name(tmp_path: Path, mo
                                        "the default ($TDPROV_STORE or ./.tdprov)\n")
     assert main(["checkout", "blake3:00", "-o", ""]) == 2  # a required option: no leaving it out
     assert capsys.readouterr().err == "tdprov checkout: --output is given empty. Fix: pass a value (PATH)\n"
+    assert main(["show", ""]) == 2  # a required positional argument
+    assert capsys.readouterr().err == "tdprov show: RUN_ID is given empty. Fix: pass a value\n"
+    assert main(["store", "init", " "]) == 2
+    assert capsys.readouterr().err == "tdprov store init: PATH|URI is given blank. Fix: pass a value\n"
+    assert main(["store", "repair", "", "--store", str(tmp_path)]) == 2  # one that may be left out: what that gives
+    assert capsys.readouterr().err == ("tdprov store repair: uri is given empty. Fix: pass a value, or leave uri out for the "
+                                       "default ($TDPROV_STORE or ./.tdprov)\n")
+    assert main(["verify", ""]) == 2
+    assert capsys.readouterr().err == ("tdprov verify: RUN_ID is given empty. Fix: pass a value, or leave RUN_ID out for the "
+                                       "default (all)\n")
+    assert main(["prove", "", "--consistency", "1", "2"]) == 2  # was taken for RUN_ID left out
+    assert capsys.readouterr().err == ("tdprov prove: RUN_ID is given empty, which is no run id. Fix: pass a run id (its full "
+                                       "id or a unique beginning or ending of at least 8 characters), or leave RUN_ID out and "
+                                       "give --consistency OLD NEW for a consistency proof\n")
+    assert main(["hash", "--", ""]) == 2  # after '--' too
+    assert capsys.readouterr().err == "tdprov hash: PATH is given empty. Fix: pass a value\n"
     assert _usage_error(["verify", "--trusted-keys", "", "--bogus"]) == 2  # an unknown option is named first
     assert capsys.readouterr().err.startswith("tdprov verify: error: unrecognized arguments: --bogus. ")
 

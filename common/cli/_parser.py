@@ -1,7 +1,8 @@
 """The parser of ``tdprov`` and its verbs: usage errors say how to get help, an option a verb does not take is
 reported first, with the option it was probably meant as (never the required option it misspelt as missing), a
-misspelt verb is named, with the verb it was probably meant as (never the options that follow it), and an option given
-an empty or blank value is refused by name (:class:`EmptyOptionError`), never taken for the option left out."""
+misspelt verb is named, with the verb it was probably meant as (never the options that follow it), and an option or a
+positional argument given an empty or blank value is refused by name (:class:`EmptyOptionError`), never taken for the
+argument left out."""
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,9 @@ _VARIABLE = re.compile(r"\bTDPROV_[A-Z_]+")  # '(repeatable; overrides TDPROV_TR
 
 
 class EmptyOptionError(BadInputError):
-    """An option given an empty or blank value (``--issuer ''``): the settings take an empty value for one not given,
-    so it would be silently replaced by ``TDPROV_*`` or the default. ``verb``: the verb whose option it is."""
+    """An option or a positional argument given an empty or blank value (``--issuer ''``, ``tdprov show ''``): the
+    settings take an empty value for one not given, so it would be silently replaced by ``TDPROV_*`` or the default,
+    and an empty path, run id or store is no such thing. ``verb``: the verb whose argument it is."""
 
     def __init__(self, verb: str, what: str, fix: str) -> None:
         super().__init__(what, fix=fix)
@@ -30,24 +32,34 @@ class EmptyOptionError(BadInputError):
 
 
 def explain_empty(action: argparse.Action, *, what: str, give: str, left_out: str) -> None:
-    """Say, for the option of ``action`` given empty, that it is no ``what`` (``licence``), to pass ``give`` (``the
-    licence (an SPDX id ...)``), or to leave it out ``left_out`` (``to take it from ...``): for an option whose words
-    the parser cannot take from its help."""
+    """Say, for the option or optional positional argument of ``action`` given empty, that it is no ``what``
+    (``licence``), to pass ``give`` (``the licence (an SPDX id ...)``), or to leave it out ``left_out`` (``to take it
+    from ...``): for an argument whose words the parser cannot take from its help."""
     action.empty_value = (what, give, left_out)  # type: ignore[attr-defined]
 
 
+def _may_be_left_out(action: argparse.Action) -> bool:
+    """Whether the argument of ``action`` may be left out: an option not required, a positional of nargs '?' or '*'
+    (argparse marks a '*' positional required, although it takes none)."""
+    if action.option_strings:
+        return not action.required
+    return action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)
+
+
 def empty_option_error(verb: str, action: argparse.Action, value: str) -> EmptyOptionError:
-    """The refusal of the option of ``action`` (of ``verb``, named by its long form) given the empty or blank ``value``:
-    what to pass and, for an optional option, what leaving it out gives (the default or ``TDPROV_*`` its help names)."""
-    option = max(action.option_strings, key=len)
+    """The refusal of the argument of ``action`` (of ``verb``; an option named by its long form, a positional argument
+    by its name in the usage, ``RUN_ID``) given the empty or blank ``value``: what to pass and, for an argument that may
+    be left out, what leaving it out gives (the default or ``TDPROV_*`` its help names)."""
+    option = max(action.option_strings, key=len) if action.option_strings else argparse._get_action_name(action)
     said = "blank" if value else "empty"
     explained = getattr(action, "empty_value", None)
     if explained is not None:
         what, give, left_out = explained
         return EmptyOptionError(verb, f"{option} is given {said}, which is no {what}",
                                 f"pass {give}, or leave {option} out {left_out}")
-    give = f"a value ({action.metavar})" if isinstance(action.metavar, str) else "a value"
-    if action.required:
+    shown = action.metavar if action.option_strings else None  # a positional is named by its metavar already
+    give = f"a value ({shown})" if isinstance(shown, str) else "a value"
+    if not _may_be_left_out(action):
         return EmptyOptionError(verb, f"{option} is given {said}", f"pass {give}")
     default, variable = _DEFAULT.search(action.help or ""), _VARIABLE.search(action.help or "")
     left_out = (f" for the default ({default.group(1).strip()})" if default
@@ -65,8 +77,10 @@ class Parser(argparse.ArgumentParser):
         return super().parse_known_args(args, namespace)
 
     def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
-        """Refuse an option's empty or blank value (after an option the verb does not take, named first)."""
-        blank = next((text for text in arg_strings if not text.strip()), None) if action.option_strings else None
+        """Refuse an empty or blank value of an option or a positional argument (after an option the verb does not
+        take, named first); the verb chosen (the verbs' action) is not judged here: its parser judges its arguments."""
+        judged = not isinstance(action, argparse._SubParsersAction)
+        blank = next((text for text in arg_strings if not text.strip()), None) if judged else None
         if blank is not None:
             if scan(self, self._given)[0]:
                 self.error("")  # names the unknown options

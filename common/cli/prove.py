@@ -6,6 +6,7 @@ from typing import Any
 
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json, tell_written
+from prov_common.cli._parser import explain_empty
 from prov_common.cli._runs import resolve_run_id
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
@@ -28,7 +29,10 @@ def register(subparsers: Any) -> None:
         ),
         example="tdprov prove 0190c1d2-7e4f-7a00-9b1e-3f6f3c2a9d11 > proof.json",
     )
-    parser.add_argument("run_id", nargs="?", metavar="RUN_ID", help="the run whose bundle to prove: its full id or a unique beginning or ending of at least 8 characters")
+    run_id = parser.add_argument("run_id", nargs="?", metavar="RUN_ID",
+                                 help="the run whose bundle to prove: its full id or a unique beginning or ending of at least 8 characters")
+    explain_empty(run_id, what="run id", give="a run id (its full id or a unique beginning or ending of at least 8 characters)",
+                  left_out="and give --consistency OLD NEW for a consistency proof")
     parser.add_argument("--consistency", nargs=2, type=int, metavar=("OLD", "NEW"), help="tree sizes of two checkpoints")
     parser.add_argument("-o", "--output", default=None, help="write the proof to this file instead of stdout")
     add_store_option(parser)
