@@ -62,7 +62,7 @@ def _explicit(option: str) -> bool:
         return False
     if os.environ.get(f"AIRFLOW__{SECTION.upper()}__{option.upper()}"):
         return True
-    try:
+    try:  # the airflow.cfg Airflow generates holds every option with its default: a default is taken as not set
         return bool(_conf().has_option(SECTION, option)) and conf_get(option) != CONFIG_OPTIONS[option][2]
     except Exception:
         return False

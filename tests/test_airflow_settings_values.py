@@ -573,3 +573,37 @@ def test_a_tdprov_option_present_but_empty_in_airflow_cfg_is_not_named_as_where_
     finally:
         conf.remove_option("tdprov", option)
     assert not conf.has_option("tdprov", option) or conf.get("tdprov", option) != ""
+
+
+def test_the_tdprov_section_airflow_generates_leaves_tdprov_env_in_force(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The airflow.cfg Airflow generates holds every ``[tdprov]`` option with its default (``strict = False``), which
+    cannot be told from a value written by hand: taking it as set would turn ``TDPROV_STRICT`` and ``TDPROV_SNAPSHOT``
+    off wherever the file was generated. Such a default is not set; ``AIRFLOW__TDPROV__STRICT=False`` still wins."""
+    import configparser
+    import io
+
+    from airflow.providers.common.compat.sdk import conf
+
+    from prov_airflow.settings import resolve_settings, setting_source
+
+    generated = io.StringIO()
+    conf.write(generated, include_sources=False, include_env_vars=True, include_providers=True, extra_spacing=True,
+               only_defaults=True, show_values=True)  # as Airflow writes a missing airflow.cfg
+    written = configparser.ConfigParser(interpolation=None)
+    written.read_string(generated.getvalue())
+    section = dict(written["tdprov"])
+    assert section["strict"] == "False" and section["snapshot"] == "False"
+    cfg = tmp_path / "airflow.cfg"
+    cfg.write_text("[tdprov]\n" + "".join(f"{key} = {value}\n" for key, value in section.items()))
+    monkeypatch.setenv("TDPROV_STRICT", "1")
+    monkeypatch.setenv("TDPROV_SNAPSHOT", "1")
+    assert conf.read(cfg) == [str(cfg)]
+    try:
+        settings = resolve_settings()
+        assert settings.strict is True and settings.snapshot is True
+        assert setting_source("strict") == "TDPROV_STRICT" and setting_source("snapshot") == "TDPROV_SNAPSHOT"
+        monkeypatch.setenv("AIRFLOW__TDPROV__STRICT", "False")
+        assert resolve_settings().strict is False and setting_source("strict") == "[tdprov] strict"
+    finally:
+        for key in section:
+            conf.remove_option("tdprov", key, remove_default=False)
