@@ -64,7 +64,7 @@ def test_a_file_nested_too_deeply_is_refused_naming_it(tmp_path):
 
 
 def test_an_unexpected_failure_names_the_shard_it_happened_in():
-    from prov_common.cli._failures import as_bad_input
+    from prov_common.refusals import as_bad_input
 
     exc = IndexError("list index out of range")
     exc.add_note("shard /data/d/part-7.parquet")  # what hash_one_shard adds to a failure it did not expect
@@ -91,7 +91,7 @@ def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path: Path, header: s
 def test_an_unexpected_failure_whose_message_ends_a_sentence_ends_it_once():
     """A library message that ends with a full stop ('Cannot specify ',' with 's'.') was followed by another: the line
     read "... with 's'.. Fix: check the arguments"."""
-    from prov_common.cli._failures import as_bad_input
+    from prov_common.refusals import as_bad_input
 
     assert str(as_bad_input(ValueError("Cannot specify ',' with 's'."))) == (
         "unexpected ValueError: Cannot specify ',' with 's'. Fix: check the arguments; if they are right, rerun with "

@@ -543,7 +543,7 @@ def test_a_refusal_reaching_the_command_line_names_the_permission_of_its_request
     the permission each request needs."""
     from botocore.exceptions import ClientError
 
-    from prov_common.cli._failures import as_bad_input
+    from prov_common.refusals import as_bad_input
 
     bucket = s3_server.create_bucket()
     with pytest.raises(ClientError) as refused:

@@ -24,11 +24,11 @@ from collections.abc import Sequence
 
 from prov_common import __version__
 from prov_common.cli._common import HelpFormatter, check_store_exists
-from prov_common.cli._failures import as_refusal
 from prov_common.cli._output import said_logs, tell
 from prov_common.cli._parser import EXIT_BAD_INPUT, EmptyOptionError, Parser, unrecognized_message, verbs_action
 from prov_common.cli._terminal import visible_stdout
 from prov_common.errors import TdprovError, with_fix
+from prov_common.refusals import as_refusal
 
 EXIT_OK = 0
 EXIT_FINDING = 1

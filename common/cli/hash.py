@@ -202,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
 def _report(path: str, exc: Exception) -> int:
     """Say why ``path`` failed as ``main`` says a failure, in one line naming it; its exit code."""
     from prov_common.cli import _fail
-    from prov_common.cli._failures import as_refusal
+    from prov_common.refusals import as_refusal
 
     error = as_refusal(exc)
     _fail("hash", error if path in error.what else BadInputError(f"{path}: {error.what}", error.fix))

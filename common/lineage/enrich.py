@@ -125,7 +125,7 @@ class ContentHashTransformer(EventTransformer):
             log.warning(_NO_DIGEST, location, exc)
             return
         except Exception as exc:  # noqa: BLE001 - botocore's: a refused request, no credentials, an endpoint down
-            from prov_common.cli._failures import as_refusal
+            from prov_common.refusals import as_refusal
 
             log.warning(_NO_DIGEST, location, as_refusal(exc))
             return

@@ -1,4 +1,6 @@
-"""Failures a verb did not raise on purpose, as one line naming the thing and the fix (no traceback).
+"""Failures nobody raised on purpose (an OS error, S3's refusal, a library's error), as one line naming the thing and
+the fix (no traceback): how a CLI verb prints its failure, and how a listener's warning words a digest it could not
+take. Only :mod:`prov_common.errors` is imported up front, so the CLI stays fast to start.
 
 ``TDPROV_DEBUG=1`` prints the traceback as well, for a bug report (of a refusal a verb raised on purpose too).
 """
