@@ -83,10 +83,16 @@ def job_json(namespace: str | None, name: str) -> dict[str, str | None]:
     return {"namespace": namespace, "name": name}
 
 
+def job_path(namespace: str, name: str) -> str:
+    """A run's job as ``namespace/name``: how ``tdprov runs`` shows it and a user types it, and how the audit's findings
+    and a refusal of a run id name it (an empty namespace too: ``/name``)."""
+    return f"{namespace}/{name}"
+
+
 def job_text(job: Mapping[str, Any]) -> str:
     """A job of tdprov's JSON (:func:`job_json`) as its tables and lines name it: ``namespace/name``, as ``tdprov runs``
-    shows it (its name alone when no namespace is stated)."""
-    return f"{job['namespace']}/{job['name']}" if job.get("namespace") else str(job["name"])
+    shows it (:func:`job_path`; its name alone when no namespace is stated)."""
+    return job_path(job["namespace"], job["name"]) if job.get("namespace") else str(job["name"])
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:

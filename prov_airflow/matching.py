@@ -85,7 +85,7 @@ class BundleQuery:
         ``job_dag``, a job of that DAG (its run's is told by :meth:`of_job_dag`)."""
         if self.job_dag is not None and summary.job_name != self.job_dag and not summary.job_name.startswith(self.job_dag + "."):
             return False
-        return self.job == f"{summary.job_namespace}/{summary.job_name}" or (
+        return self.job == summary.job or (
             self.job == summary.job_name and self.job_namespace in (None, summary.job_namespace))
 
     def of_job_dag(self, summary: BundleSummary, run: RunIdentity | None) -> str | None:
@@ -182,7 +182,7 @@ def _tell_taken(query: BundleQuery, summary: BundleSummary, run: RunIdentity | N
     if not query.job or query.job_dag is not None or run is None:
         return
     parent = run.parent
-    job = f"{summary.job_namespace}/{summary.job_name}"
+    job = summary.job
     if parent is None:
         log.info("tdprov: took run %s of job %s, which names no parent run (of Airflow: a DAG's own run)", summary.run_id,
                  job)
@@ -210,9 +210,9 @@ def _tell_named_elsewhere(query: BundleQuery, summary: BundleSummary, told: set[
     namespace and name), naming how to wait for it."""
     if not query.named_elsewhere(summary) or not _first_telling(told, summary.run_id, "namespace"):
         return
-    log.warning("tdprov: run %s of job %s/%s has the name asked for, but of namespace %r, not this deployment's %r: not "
-                "taken. Fix: to wait for that job, name it job=%r", summary.run_id, summary.job_namespace, summary.job_name,
-                summary.job_namespace, query.job_namespace, f"{summary.job_namespace}/{summary.job_name}")
+    log.warning("tdprov: run %s of job %s has the name asked for, but of namespace %r, not this deployment's %r: not "
+                "taken. Fix: to wait for that job, name it job=%r", summary.run_id, summary.job, summary.job_namespace,
+                query.job_namespace, summary.job)
 
 
 def _tell_other_dag(query: BundleQuery, summary: BundleSummary, dag: str, told: set[tuple[str, str]] | None) -> None:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from prov_common.errors import TdprovError
-from prov_common.text import camel_keys, counted, job_json
+from prov_common.text import camel_keys, counted, job_json, job_path
 from prov_common.w3cprov.events import extent_text
 from prov_common.w3cprov.identity import VersionKey, dataset_label, distinct_labels, version_key
 from prov_common.w3cprov.ids import names_content
@@ -390,8 +390,8 @@ class RunRecord:
 
     @property
     def job(self) -> str:
-        """``namespace/name``, as the audit's findings and tables name the run's job."""
-        return f"{self.job_namespace}/{self.job_name}"
+        """``namespace/name`` (:func:`~prov_common.text.job_path`), as the audit's findings and tables name the run's job."""
+        return job_path(self.job_namespace, self.job_name)
 
     @property
     def job_json(self) -> dict[str, str | None]:

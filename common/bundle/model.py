@@ -10,7 +10,7 @@ from typing import Any
 from prov_common.canonical_json import INT_LIMIT, canonical_bytes, loads
 from prov_common.errors import BadInputError, with_fix
 from prov_common.hashing.raw import blake3_digest
-from prov_common.text import counted, first_of, job_json
+from prov_common.text import counted, first_of, job_json, job_path
 
 BUNDLE_FORMAT = "https://tdprov.dev/lineage-bundle/v1"
 PREDICATE_TYPE = BUNDLE_FORMAT
@@ -264,6 +264,11 @@ class BundleSummary:
     task_instance: Mapping[str, int] | None = field(default=None, hash=False)  # the manifest's (None: no Airflow try, or older)
     mapping_key: str | None = None  # the manifest's (None: no mapped Dagster step, or older)
     parent_run_id: str | None = None  # the manifest's (None: no parent run, or an entry written before entries held it)
+
+    @property
+    def job(self) -> str:
+        """The run's job as ``namespace/name`` (:func:`~prov_common.text.job_path`), as ``tdprov runs`` shows it."""
+        return job_path(self.job_namespace, self.job_name)
 
     def to_dict(self) -> dict[str, Any]:
         out = {

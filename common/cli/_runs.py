@@ -80,7 +80,7 @@ def parent_run_error(store: Store, typed: str, missing: BadInputError, verb: str
     children = list(child_runs(store, typed)) if layout.is_run_id(typed) else []
     if not children:
         return missing
-    named = [f"{s.run_id} ({s.job_namespace}/{s.job_name})" for s in children]
+    named = [f"{s.run_id} ({s.job})" for s in children]
     return BadInputError(f"run {typed} has no bundle of its own: it is the parent run of {counted(len(children), 'run')} in "
                          f"{store.uri}, whose events name it as their parent: {first_of(named, layout.SHOWN_RUNS)}.",
                          fix=f"{verb} one with 'tdprov {verb} RUN_ID'; 'tdprov runs --parent {typed} --store {store.uri}' lists them")

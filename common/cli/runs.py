@@ -76,7 +76,7 @@ def instance_text(summary: BundleSummary) -> str:
 def of_job(summary: BundleSummary, job: str) -> bool:
     """Whether ``summary`` is a run of the job ``job`` as a user types it: ``NAMESPACE/NAME`` as the JOB column shows
     it, or its name alone (in any namespace; a name holding '/' is matched whole)."""
-    return job in (summary.job_name, f"{summary.job_namespace}/{summary.job_name}")
+    return job in (summary.job_name, summary.job)
 
 
 def output_labels(summaries: Iterable[BundleSummary]) -> DatasetLabels:
@@ -91,7 +91,7 @@ def row(summary: BundleSummary, labels: DatasetLabels, instances: bool = False) 
     outputs = [pasted(labels[o.namespace, o.name], o.version) if o.version else labels[o.namespace, o.name]
                for o in summary.outputs]  # an output without a digest as its dataset, which names it when pasted
     instance = [instance_text(summary)] if instances else []
-    return [summary.run_id, f"{summary.job_namespace}/{summary.job_name}", summary.state, *instance,
+    return [summary.run_id, summary.job, summary.state, *instance,
             summary.ended_at or f"sealed {summary.sealed_at}", outputs_cell(outputs)]
 
 
