@@ -15,9 +15,12 @@ from prov_common.bundle import layout
 from prov_common.bundle.storage import index_keys
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.cli import main
+from prov_common.cli._runs import resolve_run_ids
+from prov_common.errors import BadInputError
 from prov_common.store import open_store
 from prov_common.store.base import Store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource
+from counting_store import CountingStore
 from test_audit_support import T0, dataset, digest, run_events, seal
 
 from dagster_support import delivered, instance, store  # noqa: F401  (fixtures)
@@ -73,6 +76,13 @@ def test_a_dagster_run_id_names_the_step_runs_it_is_the_parent_of(
 
     assert main(["runs", "--parent", children[0], "--store", str(store)]) == 2  # a step run is the parent of none
     assert f"no run with parent run {children[0]} is indexed in {store}" in capsys.readouterr().err
+
+    counting = CountingStore(store)  # the parent run refused from the one listing that looked for it: no second one
+    with pytest.raises(BadInputError, match=f"run {result.run_id} has no bundle of its own: it is the parent run of 2 runs"):
+        resolve_run_ids(counting, [result.run_id], verb="show")
+    assert {prefix: n for prefix, n in counting.lists.items() if prefix.startswith(f"{layout.INDEX}/")} == {f"{layout.INDEX}/": 1}
+    entries = list(index_keys(open_store(str(store))))
+    assert {key: n for key, n in counting.gets.items() if key.startswith(f"{layout.INDEX}/")} == dict.fromkeys(entries, 1)
 
 
 def test_an_index_entry_written_before_entries_held_the_parent_still_verifies_and_one_naming_another_does_not(

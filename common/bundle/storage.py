@@ -23,6 +23,7 @@ from prov_common.signing import Envelope
 from prov_common.store.base import Store
 from prov_common.store.errors import TOO_LARGE_FIX, ObjectNotFoundError, ObjectTooLargeError, UnreadableObjectError
 from prov_common.store.latekey import LateKey, put_late
+from prov_common.store.listing_memo import listed_under
 from prov_common.store.ranges import RangeReader
 from prov_common.store.outbox import Outbox
 from prov_common.text import clause, counted, noun_for
@@ -576,22 +577,27 @@ def _day_of(index_key: str) -> datetime | None:
 
 
 def recent_bundles(store: Store, limit: int | None = None, now: datetime | None = None,
-                   left_out: dict[str, str] | None = None) -> Iterator[BundleSummary]:
+                   left_out: dict[str, str] | None = None, listed: Iterable[str] | None = None) -> Iterator[BundleSummary]:
     """Summaries newest first (for ``tdprov runs``): entries dated after tomorrow first (no writer makes them: the
     audit names them as a finding, and they are shown, not hidden), then the index walked back day by day from
     today, skipping empty months with one listing each; stops after ``limit``. A run is listed once (:func:`once_per_run`:
-    newest first, by its newest entry). ``left_out``: see :func:`listed_entry`."""
-    earliest = next((day for key in store.list(f"{layout.INDEX}/") if (day := _day_of(key)) is not None), None)
+    newest first, by its newest entry). ``left_out``: see :func:`listed_entry`. ``listed``: the index keys of a listing
+    already made (:func:`index_keys`), the index's folders taken from it instead of listed again (the entries are read)."""
+    keys = None if listed is None else sorted(listed)
+
+    def list_keys(prefix: str, start_after: str | None = None) -> Iterable[str]:
+        return store.list(prefix, start_after=start_after) if keys is None else keys[listed_under(keys, prefix, start_after)]
+    earliest = next((day for key in list_keys(f"{layout.INDEX}/") if (day := _day_of(key)) is not None), None)
     if earliest is None:
         return
     start = (now or datetime.now(timezone.utc)) + timedelta(days=1)
-    future = [k for k in store.list(f"{layout.INDEX}/", start_after=f"{layout.INDEX}/{start:%Y/%m/%d}/~") if k.endswith(".json")]
+    future = [k for k in list_keys(f"{layout.INDEX}/", start_after=f"{layout.INDEX}/{start:%Y/%m/%d}/~") if k.endswith(".json")]
     days = (f"{layout.INDEX}/{year:04d}/{month:02d}/{day:02d}/" for year, month in _months_back(start, earliest)
-            if next(iter(store.list(f"{layout.INDEX}/{year:04d}/{month:02d}/")), None) is not None
+            if next(iter(list_keys(f"{layout.INDEX}/{year:04d}/{month:02d}/")), None) is not None
             for day in range(start.day if (year, month) == (start.year, start.month) else 31, 0, -1))
-    keys = (key for keys in chain([future], ([k for k in store.list(day) if k.endswith(".json")] for day in days))
-            for key in reversed(keys))
-    yield from islice(once_per_run(_listed_entries(store, keys, left_out)), limit)
+    entries = (key for keys in chain([future], ([k for k in list_keys(day) if k.endswith(".json")] for day in days))
+               for key in reversed(keys))
+    yield from islice(once_per_run(_listed_entries(store, entries, left_out)), limit)
 
 
 def bundle_objects(bundle: Bundle) -> list[tuple[str, bytes]]:

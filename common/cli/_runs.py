@@ -56,7 +56,7 @@ def resolve_runs(store: Store, typed: Sequence[str], *, staged: bool = False, ve
             missing = BadInputError(f"no {what} for run id '{text}' in {store.uri}{layout.prefix_hint(text)}.",
                                     fix=f"list the runs with 'tdprov runs --store {store.uri}'{listed} and give a full run id or a "
                                         f"unique beginning or ending of at least {layout.RUN_ID_PREFIX_MIN} characters")
-            raise missing if verb is None else parent_run_error(store, text, missing, verb)
+            raise missing if verb is None else parent_run_error(store, text, missing, verb, index)
         out.append(found)
     return ResolvedRuns(out, index)
 
@@ -66,18 +66,22 @@ def resolve_run_id(store: Store, typed: str, verb: str | None = None) -> str:
     return resolve_run_ids(store, [typed], verb=verb)[0]
 
 
-def child_runs(store: Store, parent_run_id: str, left_out: dict[str, str] | None = None) -> Iterator[BundleSummary]:
+def child_runs(store: Store, parent_run_id: str, left_out: dict[str, str] | None = None,
+               index: Sequence[str] | None = None) -> Iterator[BundleSummary]:
     """The indexed runs whose parent run is ``parent_run_id`` (the ``parent`` run facet of their events, such as a
     Dagster step's run names its Dagster run), newest sealed first, from the index entries alone (no bundle is read).
-    An entry written before entries held the parent run names none. ``left_out``: as :func:`~prov_common.bundle.recent_bundles`."""
-    return (s for s in recent_bundles(store, left_out=left_out) if s.parent_run_id == parent_run_id)
+    An entry written before entries held the parent run names none. ``left_out`` and ``index`` (the index keys
+    already listed, not listed again): as ``left_out`` and ``listed`` of :func:`~prov_common.bundle.recent_bundles`."""
+    return (s for s in recent_bundles(store, left_out=left_out, listed=index) if s.parent_run_id == parent_run_id)
 
 
-def parent_run_error(store: Store, typed: str, missing: BadInputError, verb: str) -> BadInputError:
+def parent_run_error(store: Store, typed: str, missing: BadInputError, verb: str,
+                     index: Sequence[str] | None = None) -> BadInputError:
     """What to say of ``typed``, a run id that names no bundle (``missing``: that error), given to the command ``verb``:
     where it is the parent run of indexed runs (a Dagster run, whose steps' runs tdprov seals), that, naming them and
-    how to give one to ``verb`` or list them; else ``missing``."""
-    children = list(child_runs(store, typed)) if layout.is_run_id(typed) else []
+    how to give one to ``verb`` or list them; else ``missing``. ``index``: the index keys already listed (None: list
+    them)."""
+    children = list(child_runs(store, typed, index=index)) if layout.is_run_id(typed) else []
     if not children:
         return missing
     named = [f"{s.run_id} ({s.job})" for s in children]

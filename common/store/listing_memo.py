@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -80,13 +80,20 @@ class _Kept:
         listing answered from one of the whole store costs what the folder holds, not what the store does."""
         if self.ordered is None:
             return [i for i in self.infos if i.key.startswith(prefix) and (start_after is None or i.key > start_after)]
-        at = bisect_left(self.ordered, prefix)
-        if start_after is not None:
-            at = max(at, bisect_right(self.ordered, start_after))
-        end = at
-        while end < len(self.ordered) and self.ordered[end].startswith(prefix):
-            end += 1
-        return list(self.infos[at:end])
+        return list(self.infos[listed_under(self.ordered, prefix, start_after)])
+
+
+def listed_under(ordered: Sequence[str], prefix: str, start_after: str | None = None) -> slice:
+    """Where in ``ordered`` (keys in ascending order, as stores list them) the keys under ``prefix`` after
+    ``start_after`` are: a store's listing of them answered from one already made, found by bisection (it costs what the
+    prefix holds, not what the listing does)."""
+    at = bisect_left(ordered, prefix)
+    if start_after is not None:
+        at = max(at, bisect_right(ordered, start_after))
+    end = at
+    while end < len(ordered) and ordered[end].startswith(prefix):
+        end += 1
+    return slice(at, end)
 
 
 class ListingMemo:
