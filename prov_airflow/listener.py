@@ -10,13 +10,12 @@ import logging
 import threading
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import hookimpl
 
 from prov_common.errors import StoreError, TdprovError
 from prov_common.hashing.shard_model import LocalState
-from prov_common.lineage.datasets import DatasetRef
 
 from prov_airflow import naming
 from prov_airflow.capture import DatasetCapture, Named, capture_all, capture_named, named_items, start_states
@@ -27,6 +26,9 @@ from prov_airflow.runinfo import RunInfo, dag_run_info, task_run_info
 from prov_airflow.settings import ListenerLimits, conf_flag
 from prov_airflow.times import end_time, start_time
 from prov_airflow.unwritten import FAILED, OUTSIDE, SKIPPED, TryOutlets, declared, outlets_facets, remember, split_written
+
+if TYPE_CHECKING:  # the OpenLineage client loads with the first event, not with the plugin
+    from prov_common.lineage.datasets import DatasetRef
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prov_common.hashing.shard_model import extent_counts
-from prov_common.lineage.datasets import DatasetRef
 from prov_airflow.capture import DatasetCapture, Named, named_items
+
+if TYPE_CHECKING:  # the OpenLineage client loads with the first event, not with the plugin
+    from prov_common.lineage.datasets import DatasetRef
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,7 @@ def triggering_inputs(dag_run: Any) -> list[DatasetRef]:
     from airflow.sdk import Asset
     from openlineage.client.facet_v2 import dataset_version_dataset
     from prov_common import PRODUCER
+    from prov_common.lineage.datasets import DatasetRef
     from prov_common.w3cprov.ids import names_content
 
     refs: list[DatasetRef] = []
