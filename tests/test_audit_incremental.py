@@ -120,6 +120,41 @@ def test_the_audit_after_a_full_one_reads_no_lookup_it_wrote_and_still_names_one
         assert [k for k in store.gets if k in before] == [], sorted(store.gets)
 
 
+def test_the_next_audit_reads_none_of_the_objects_an_audit_wrote_only_to_compare_them(store_uri: str) -> None:
+    """The checkpoint, leaf batch, catalog segment, signed record and reports an incremental audit writes after its listing
+    are remembered by the fingerprint the store gave each when it created it: the next audit reads none of them to know
+    them (it reads the state it continues from, as it must, and the catalog it loads), and one changed after the audit
+    wrote it is still named."""
+    store = _counting(store_uri)
+    register_source(store, SourceRecord(name="raw", digest=digest("raw"), license="CC0-1.0", issuer="tests"), default_signing_key())
+    seal_chain(store, 0, 20)
+    assert _audit(store, full=True).clean
+    seal_chain(store, 20, 2)
+    before = set(store.list(""))
+    assert _audit(store).clean
+    wrote = set(store.list("")) - before
+    kinds = {k.split("/")[1] for k in wrote if k.startswith(("audit/", "log/"))}
+    assert {"checkpoints", "leaves", "state", "catalog", "runs", "reports"} <= kinds, sorted(wrote)
+    seal_chain(store, 22, 2)
+    store.gets.clear()
+    result = _audit(store)
+    assert result.clean and result.bundles_examined == 2, [f.what for f in result.errors]
+    # only what it reads anyway, once each: the log's head, the auditor's inventory, the state it continues from and the
+    # catalog segment it loads (not the leaf batch, signed record or reports, read before only to be compared)
+    read_back = {k.split("/")[1]: n for k, n in store.gets.items() if k in wrote}
+    assert read_back == {"checkpoints": 1, "auditor-inventory": 1, "state": 1, "catalog": 1}, read_back
+    # one changed after the audit wrote it, before a listing showed it: named on every audit after
+    before = set(store.list(""))
+    seal_chain(store, 24, 2)
+    assert _audit(store).clean
+    [record] = [k for k in set(store.list("audit/runs/")) - before]
+    flip_byte(store_uri, record)
+    seal_chain(store, 26, 2)
+    for _ in range(2):
+        named = {f.object: f.what for f in _audit(store).check(CHECK_INVENTORY).errors}
+        assert named.get(record, "").startswith(f"audit's signed record '{record}' changed after it was first listed"), named
+
+
 def test_incremental_audit_results_equal_a_full_audit(tmp_path: Path) -> None:
     """Links broken in one audit and closed in later ones (a later run, a registered source), failing
     data used across audits: the incremental results are the full audit's."""

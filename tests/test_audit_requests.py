@@ -402,9 +402,9 @@ def test_a_segment_another_auditor_wrote_at_the_audits_key_is_read(tmp_path, mon
     pipe, store = Pipeline(uri), CountingStore(tmp_path / "store")
     assert audit(store).clean
     _seal_new(pipe, store, 0)
-    home, put, other, tried = os.environ["TDPROV_HOME"], store.put, [], []
+    home, put, other, tried = os.environ["TDPROV_HOME"], store.put_listed, [], []
 
-    def racing(key: str, data) -> bool:
+    def racing(key: str, data) -> tuple[bool, str | None]:
         if key.startswith("audit/catalog/") and not other:
             tried.append(key)
             with monkeypatch.context() as as_other:  # another auditor (its own memory, the same key), done first
@@ -414,11 +414,11 @@ def test_a_segment_another_auditor_wrote_at_the_audits_key_is_read(tmp_path, mon
             assert os.environ["TDPROV_HOME"] == home
         return put(key, data)
 
-    store.put = racing
+    store.put_listed = racing
     store.lists.clear()
     result = audit(store)
     [(theirs, segments)] = other
     assert theirs.clean and result.clean, [f.what for f in (*theirs.errors, *result.errors)]
     assert tried == segments[-1:] and store.gets[tried[0]] >= 1 and store.lists["audit/catalog/"] == 2, (tried, segments, store.gets, store.lists)
-    store.put = put
+    store.put_listed = put
     assert audit(store).clean

@@ -27,6 +27,7 @@ from prov_common.bundle.verify import read_pinned
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import ObjectConflictError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
+from prov_common.store._base import put_listed
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError
 from prov_common.tlog.log import StoredCheckpoint, TransparencyLog, checkpoint_key
@@ -60,20 +61,22 @@ def written_at(head: StoredCheckpoint) -> dict[str, Any]:
 
 
 class Written(NamedTuple):
-    """A catalog or lookup object an audit wrote, with the SHA-256 of its bytes (for the audit state to vouch for a catalog
-    object, and for the auditor's memory to know an object by when it is first listed) and, for a lookup object, the
-    fingerprint the store's listing gives it where the store told it when it created it (``listed``: the auditor's memory
-    knows it by that, as listed, and no audit reads it to know it)."""
+    """An object an audit wrote, with the SHA-256 of its bytes (for the audit state to vouch for a catalog object, and for
+    the auditor's memory to know an object by when it is first listed) and the fingerprint the store's listing gives it
+    where the store told it when it created it (``listed``: the auditor's memory knows it by that, as listed, and no
+    audit reads it to know it)."""
 
     key: str
     digest: str
     listed: str | None = None  # the fingerprint the store's listing gives it, where the store told when it created it
 
     @classmethod
-    def put(cls, store: Store, key: str, data: bytes) -> Written:
-        """Write ``data`` to ``key`` of ``store`` (ObjectConflictError if other bytes are there) and name it so."""
-        store.put(key, data)
-        return cls(key, sha256_digest(data))
+    def put(cls, store: Store, key: str, data: bytes, *, listed: bool = True) -> Written:
+        """Write ``data`` to ``key`` of ``store`` (ObjectConflictError if other bytes are there) and name it so, with the
+        fingerprint the store gave the object it created (``listed=False``: none, for an object the next audit reads
+        anyway and compares by the SHA-256 of what it read)."""
+        fingerprint = put_listed(store, key, data)[1]
+        return cls(key, sha256_digest(data), fingerprint if listed else None)
 
 
 @dataclass

@@ -316,7 +316,7 @@ def _audit(
     result.checkpoint = new_head
     result.bundles_logged = 0 if read_only else len(new_leaves)
     fresh = [r for r in records.values() if r.run_id not in plan.catalog.runs]
-    written: list[Written | None] = []  # the log and audit objects this audit writes, pinned by their digest in the memory (below)
+    written: list[Written | None] = []  # the log and audit objects this audit writes, pinned in the memory (below, pin_written)
     lookups: list[Written] = []
     catalogued: list[Written | None] = []
     # older catalog objects (no checkpoint root) count when their runs are ones this auditor saw logged, before or now;
@@ -474,10 +474,11 @@ def _audit(
     from prov_common.audit.publish import publish
 
     published = publish(result, store, signer, report_dir, read_only=read_only)
-    # written after the listing: the next one takes each only with the bytes written, so that one this auditor wrote is never
+    # written after the listing: the next one takes each only with the bytes written (as the store fingerprinted it when it
+    # created it, or by its SHA-256), so that one this auditor wrote is never
     # taken for forged (a leaf batch whose checkpoint was deleted) nor one put in its place for its own; the checkpoint too
     # (tlog.written), which one replaced would otherwise leave to its signature: named as forged, with the fix to remove it
-    pin_written(memory, listing, [w for w in [*written, *(Written(k, d) for k, d in tlog.written.items()), *lookups,
+    pin_written(memory, listing, [w for w in [*written, *(Written(k, d, tlog.listed.get(k)) for k, d in tlog.written.items()), *lookups,
                                               *signed_since(memory, resolved), *published] if w])
     if new_head and new_head.key not in listing.tags:
         memory.tags.setdefault(new_head.key, "")

@@ -556,8 +556,9 @@ def _changed(key: str, what: str, was: str, now: str, run_id: str | None) -> Fin
 def pin_written(memory: AuditorMemory, listing: Listing, written: Iterable[Written]) -> None:
     """Objects this audit wrote after its ``listing`` (its leaf batches, audit state, catalog and lookup objects,
     resolutions, and its signed record and reports in the store), remembered by the fingerprint the store's listing gives
-    the object created where the store told it when it created it (``Written.listed``: a lookup object, known unread as
-    a logged run's objects are, :func:`compare`), else by the SHA-256 of the bytes written: the next listing takes one
+    the object created where the store told it when it created it (``Written.listed``: known unread as a logged run's
+    objects are, :func:`compare`), else by the SHA-256 of the bytes written (the state and checkpoint, which the next
+    audit reads anyway; a resolution): the next listing takes one
     only when it still holds those bytes (see :func:`adopt_new`)."""
     for w in written:
         if w.key not in listing.tags:

@@ -325,7 +325,8 @@ def _load(store: Store, tlog: TransparencyLog, trust: TrustStore, key: str) -> L
 def write_state(store: Store, key: str, state: AuditState, signer: SigningKey) -> Written | None:
     """Write ``state`` signed under ``key``, with the SHA-256 of the bytes written; None if the key is taken."""
     try:
-        return Written.put(store, key, sign_envelope(replace(state, key=key).payload(), STATE_PAYLOAD_TYPE, [signer]).to_json())
+        return Written.put(store, key, sign_envelope(replace(state, key=key).payload(), STATE_PAYLOAD_TYPE, [signer]).to_json(),
+                           listed=False)
     except ObjectConflictError:
         return None
 

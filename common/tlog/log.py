@@ -21,6 +21,7 @@ from prov_common.bundle.layout import SMALL_OBJECT_LIMIT, one_run_meant, prefix_
 from prov_common.canonical_json import canonical_bytes, loads
 from prov_common.errors import BadInputError, ObjectConflictError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
+from prov_common.store._base import put_listed
 from prov_common.store.base import Store
 from prov_common.tlog import merkle
 from prov_common.tlog.model import (
@@ -143,6 +144,7 @@ class TransparencyLog:
         self.trust = trust
         self._checkpoints: dict[str, StoredCheckpoint] | None = {} if read_once else None
         self.written: dict[str, str] = {}  # the leaf batches and checkpoints this log's appends wrote: key -> SHA-256 of the bytes
+        self.listed: dict[str, str] = {}  # of the leaf batches, the fingerprint the store's listing gives each, where it told it
         self._spans_checked: set[tuple[int, int]] = set()  # (checkpoint sizes) whose leaves check_batch hashed to the later root
 
     # -- reading ------------------------------------------------------------------------------
@@ -397,7 +399,9 @@ class TransparencyLog:
         concurrent auditor are not added twice either. ``vouch``: asked about leaves found after the head
         (written by an auditor that stopped before its checkpoint, or by someone who is none): what is wrong
         with them, or None; when something is, nothing is appended (no checkpoint signs leaves nobody checked).
-        The leaf batches and the checkpoint written are added to :attr:`written`, with the SHA-256 of their bytes.
+        The leaf batches and the checkpoint written are added to :attr:`written`, with the SHA-256 of their bytes, and the
+        leaf batches created to :attr:`listed`, with the fingerprint the store gave each (the checkpoint is the head the
+        next reader of the log reads anyway).
         """
         start = self.head()
         base = start.checkpoint.size if start else 0
@@ -418,8 +422,11 @@ class TransparencyLog:
             try:
                 for i in range(0, len(new), BATCH_LIMIT):
                     batch = _encode_batch(first + i, new[i:i + BATCH_LIMIT])
-                    self.store.put(leaf_batch_key(first + i), batch)
-                    self.written[leaf_batch_key(first + i)] = sha256_digest(batch)
+                    key = leaf_batch_key(first + i)
+                    listed = put_listed(self.store, key, batch)[1]
+                    self.written[key] = sha256_digest(batch)
+                    if listed:  # created, and the store told what its listing gives it
+                        self.listed[key] = listed
                 added = logged[head_cp.size - base:] + new
                 if not added:
                     return head
