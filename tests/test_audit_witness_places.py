@@ -155,10 +155,10 @@ def test_the_audited_store_cannot_witness_itself(tmp_path: Path, capsys) -> None
     assert main(["audit", "--store", str(store), "--remember-in", str(store)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot witness its own log" in err[0], err
-    for bad in ("", "ftp://host/witness"):
+    for bad, said in (("", "--remember-in is given empty"), ("ftp://host/witness", "witness place 'ftp://host/witness'")):
         assert main(["audit", "--store", str(store), "--remember-in", bad]) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and f"witness place '{bad}'" in err[0] and "--remember-in" in err[0], err
+        assert len(err) == 1 and said in err[0] and "--remember-in" in err[0], err
 
 
 def test_the_audited_store_reached_by_another_path_cannot_witness_itself(tmp_path: Path, capsys) -> None:
