@@ -81,7 +81,12 @@ def merge_refs(first: Iterable[DatasetRef], extra: Iterable[DatasetRef]) -> list
 
 
 def _version(ref: DatasetRef) -> str | None:
-    return normal_version(ref.digest.digest) if ref.digest is not None else None
+    """The version ``ref`` names: its digest's, else its ``version`` facet's (a version recorded without hashing, as an
+    asset event's digest is), else None."""
+    if ref.digest is not None:
+        return normal_version(ref.digest.digest)
+    given = getattr(ref.facets.get("version"), "datasetVersion", None)
+    return normal_version(given) if isinstance(given, str) else None
 
 
 def airflow_facet(task_try: TaskTry, run_id: str) -> Any:

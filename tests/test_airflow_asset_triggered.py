@@ -18,17 +18,17 @@ from prov_common.w3cprov import events_to_document, serialize
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 
 
-def _write(path: str) -> None:
-    pd.DataFrame({"id": [1, 2, 3], "x": [0.5, 1.5, 2.5]}).to_csv(path, index=False)
+def _write(path: str, rows: int = 3) -> None:
+    pd.DataFrame({"id": range(rows), "x": [0.5] * rows}).to_csv(path, index=False)
 
 
 def _read(path: str) -> None:
     pd.read_csv(path)
 
 
-def _asset_triggered_run(dag_id: str, producer_dag_id: str) -> None:
+def _asset_triggered_run(dag_id: str, *producer_dag_ids: str) -> None:
     """Start and end a run of ``dag_id`` from the asset events of ``producer_dag_id`` as the scheduler does: created
-    ASSET_TRIGGERED with the events it consumes, its listeners told when it runs and when it succeeds."""
+    ASSET_TRIGGERED with the events it consumes (those of the ``producer_dag_ids``), its listeners told when it runs and when it succeeds."""
     from airflow.models.asset import AssetEvent
     from airflow.models.serialized_dag import SerializedDagModel
     from airflow.utils.session import create_session
@@ -37,7 +37,7 @@ def _asset_triggered_run(dag_id: str, producer_dag_id: str) -> None:
     from sqlalchemy import select
 
     with create_session() as session:
-        events = session.scalars(select(AssetEvent).where(AssetEvent.source_dag_id == producer_dag_id)).all()
+        events = session.scalars(select(AssetEvent).where(AssetEvent.source_dag_id.in_(producer_dag_ids))).all()
         assert events
         run = SerializedDagModel.get_dag(dag_id, session=session).create_dagrun(
             run_id="asset_triggered__2024-01-02", logical_date=None, data_interval=None,
@@ -80,6 +80,31 @@ def test_an_asset_triggered_dag_run_records_the_version_that_triggered_it(store:
     written = [e for s in bundles_of(store) if s.job_name == "tdprov_at_producer.write" for e in events_of(store, s.run_id)]
     graph = rdflib.Graph().parse(data=serialize(events_to_document(written + events), "ttl"), format="turtle")
     assert len(list(graph.query(USED_AS_WRITTEN))) == 1  # the DAG run used the very version the producer generated
+
+
+def test_an_asset_triggered_dag_run_records_each_version_that_triggered_it(store: Path, tmp_path: Path) -> None:
+    """Two asset events of one asset at two versions (two producers, three rows and then five) start one run: both are
+    its inputs. The versions, set from the events without a hash, were taken for one (the refs were told apart by a
+    digest they did not hold) and the second dropped."""
+    data = tmp_path / "x.csv"
+    asset = Asset(data.as_uri())
+    for dag_id, rows in (("tdprov_at_first", 3), ("tdprov_at_second", 5)):
+        with DAG(dag_id, start_date=START, schedule=None) as producer:
+            PythonOperator(task_id="write", python_callable=_write, op_args=[str(data), rows], outlets=[asset])
+        run_dag(producer, logical_date=START)
+    produced = {asset_events(d)[asset.uri]["extra"]["tdprov"]["digest"] for d in ("tdprov_at_first", "tdprov_at_second")}
+    assert len(produced) == 2
+    with DAG("tdprov_at_both", start_date=START, schedule=[asset]) as consumer:
+        PythonOperator(task_id="read", python_callable=_read, op_args=[str(data)])
+    run_dag(consumer, logical_date=START)  # a manual run first, as the scheduler's runs follow a DAG it holds
+    manual = [s for s in bundles_of(store) if s.job_name == "tdprov_at_both"]
+
+    _asset_triggered_run("tdprov_at_both", "tdprov_at_first", "tdprov_at_second")
+
+    [dag_run] = [s for s in bundles_of(store) if s.job_name == "tdprov_at_both" and s not in manual]
+    for event in events_of(store, dag_run.run_id):
+        assert {(i["name"], i["facets"]["version"]["datasetVersion"]) for i in event["inputs"]} == {
+            (str(data), digest) for digest in produced}, event["inputs"]
 
 
 USED_AS_WRITTEN = """
