@@ -207,3 +207,16 @@ def test_an_auditor_that_also_audits_read_only_keeps_one_inventory(tmp_path: Pat
         assert writing.clean, [f.what for f in writing.errors]
     saved = json.loads(path.read_text())
     assert "runs" not in saved and saved["inventory"] and writing.checkpoint.checkpoint.size == 3
+
+
+def test_a_read_only_store_refuses_a_write_through_put_listed(tmp_path: Path) -> None:
+    """A read-only audit's store refused put, put_file and check_writable, but put_listed (the write that tells the
+    object's fingerprint) went through to the store: it is refused alike, and nothing is written."""
+    from prov_common.audit.access import ReadOnlyStore
+    from prov_common.errors import StoreError
+    from prov_common.store import open_store
+
+    store = ReadOnlyStore(open_store(str(tmp_path / "store")))
+    with pytest.raises(StoreError, match="a read-only audit writes nothing"):
+        store.put_listed("audit/x.json", b"{}")
+    assert not (tmp_path / "store" / "audit").exists()

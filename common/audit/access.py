@@ -89,6 +89,9 @@ class ReadOnlyStore:
     def put_file(self, key: str, path: Path) -> bool:
         return self.put(key, b"")
 
+    def put_listed(self, key: str, data: bytes) -> tuple[bool, str | None]:
+        return self.put(key, data), None
+
     def check_writable(self, prefix: str) -> None:
         self.put(prefix, b"")
 

@@ -10,8 +10,9 @@ run id indexed twice; an index entry of a run the log does not hold; a checkpoin
 audit state, catalog or lookup object, audit report or record, source record or signed resolution that is missing or
 changed; a new object there that does not verify (forged), a catalog or lookup object that is not of this store's log, or an
 audit's signed record that names another store (another store's, copied in, with its reports); a
-resolution, audit record or report this auditor wrote that no longer holds the bytes it wrote when first listed; a lookup
-object this auditor wrote that changed or is gone since (known by the fingerprint the store gave it when it created it).
+resolution this auditor wrote that no longer holds the bytes it wrote when first listed; a lookup, leaf batch, catalog
+object, audit record or report this auditor wrote that changed or is gone since (known by the fingerprint the store gave
+it when it created it, else by the SHA-256 of the bytes written).
 """
 from __future__ import annotations
 

@@ -9,8 +9,9 @@ rolled back, truncated or rewritten cannot pass as a fresh one. One small JSON f
   names the runs it lost (``witness.check_extends``);
 - the digests of the objects that hold the inventory it expects (``memory_objects.py``: each logged
   run's index key, and the listing fingerprint, size and ETag or a local file's mtime and inode, of
-  each object it tracks; for a lookup object it wrote and no listing showed yet, the SHA-256 of the bytes
-  written), so the file does not grow with the store;
+  each object it tracks; for an object it wrote and no listing showed yet, the fingerprint the store gave it as it
+  created it, or the SHA-256 of the bytes written where the store told none), so the file does not grow with the
+  store;
 - open gaps: log findings that stay until a person resolves them (``tdprov audit --accept-checkpoint``);
 - the store's identity (``_tdprov/store.json``: its id and the SHA-256 of its bytes), as first seen;
 - an S3 store's bucket protection (versioning, Object Lock default retention), as seen, whole, until a weaker one is restored or accepted (``protection.py``);
@@ -86,9 +87,9 @@ class KnownCheckpoint:
 @dataclass
 class AuditorMemory:
     """See the module docstring. ``runs``: run id -> logged index key; ``tags``: key -> fingerprint
-    ('' until a listing shows the object; for a resolution, audit record or report this auditor wrote, the SHA-256 of the
-    bytes written until then, see ``inventory.WRITTEN``; for a lookup object it wrote, the fingerprint the store gave it
-    when it created it, where the store told); both are loaded from the pinned ``inventory``
+    ('' until a listing shows the object; for an object this auditor wrote (a lookup, leaf batch, catalog object,
+    audit record or report), the fingerprint the store gave it when it created it, where the store told, else the
+    SHA-256 of the bytes written, see ``inventory.WRITTEN``; for a resolution, always the SHA-256); both are loaded from the pinned ``inventory``
     objects (``memory_objects.py``), or from the file itself in the older format (``inline``)."""
 
     store: str
