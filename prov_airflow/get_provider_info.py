@@ -17,7 +17,8 @@ CONFIG_OPTIONS: dict[str, tuple[str, str, str]] = {
                  "(TDPROV_SNAPSHOT); an outlet's or task's own snapshot setting wins.", "boolean", "False"),
     "conn_id": ("Connection of type tdprov whose settings the listener uses.", "string", ""),
     "listener_enabled": ("Record task inlets/outlets from the listener.", "boolean", "True"),
-    "hash_timeout": ("Seconds the listener may spend hashing one task's datasets.", "float", "30"),
+    "hash_timeout": ("Seconds the listener may spend on one try's datasets at its start (noting what its outlets "
+                     "hold, hashing its inlets) and again at its end (hashing its outlets).", "float", "30"),
     "flush_timeout": ("Seconds the task process waits at its end for its events to be delivered.",
                       "float", "60"),
     "max_bytes": ("Largest dataset (bytes) the listener hashes; larger ones are recorded without a "
