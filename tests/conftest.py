@@ -65,6 +65,7 @@ def ol_validator():
 
 # --- S3 on localhost (moto's ThreadedMotoServer through real boto3) ------------------------------
 import contextlib  # noqa: E402
+import re  # noqa: E402
 import socket  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
@@ -165,6 +166,16 @@ def s3_weakening_etags(s3_server: S3Server, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture
+def s3_listing_without_etags(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory):
+    """The session's S3 server behind a proxy on localhost that removes every ``<ETag>`` element from the body of each
+    listing it answers (ListObjectsV2, ListObjectVersions), as an S3-compatible server whose listings give no ETag:
+    a :class:`S3Server` for the proxy. Everything else (a PutObject's or GetObject's ``ETag`` header, ``If-Match``) is
+    passed on as it is."""
+    with _rewriting_proxy(s3_server, tmp_path_factory, unlisted_etags=True) as proxy:
+        yield proxy
+
+
+@pytest.fixture
 def s3_refusing_bucket_settings(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory):
     """The session's S3 server behind a proxy on localhost that refuses (403 AccessDenied) reads of a bucket's
     versioning and Object Lock configuration, as S3 refuses credentials without s3:GetBucketVersioning and
@@ -210,11 +221,12 @@ def s3_refusing_version_reads(s3_server: S3Server, tmp_path_factory: pytest.Temp
 
 @contextlib.contextmanager
 def _rewriting_proxy(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory, *, drop_if_match: bool = False,
-                     drop_pinned_etag_under: str | None = None, weaken_etags: bool = False,
+                     drop_pinned_etag_under: str | None = None, weaken_etags: bool = False, unlisted_etags: bool = False,
                      refuse: tuple[str, ...] = (), refuse_puts: tuple[str, ...] = ()) -> Iterator[S3Server]:
     """A proxy on localhost before the session's S3 server that passes each request and answer on as it is, but
     for ``If-Match`` dropped from requests (``drop_if_match``), ``ETag`` dropped from the answers to requests that hold
-    ``If-Match`` of a path holding ``drop_pinned_etag_under``, or made weak in every answer (``weaken_etags``), and
+    ``If-Match`` of a path holding ``drop_pinned_etag_under``, or made weak in every answer (``weaken_etags``), the
+    ``<ETag>`` elements removed from the body of each listing (``unlisted_etags``: ``?list-type=2``, ``?versions``), and
     a GET of a bucket's subresource named in ``refuse`` (``versioning``), or a PUT of one named in ``refuse_puts``,
     answered 403 AccessDenied, as S3 answers credentials without the permission: a :class:`S3Server` for the proxy."""
     import http.client
@@ -261,6 +273,8 @@ def _rewriting_proxy(s3_server: S3Server, tmp_path_factory: pytest.TempPathFacto
                 data = answer.read()
             finally:
                 upstream.close()
+            if unlisted_etags and self.command == "GET" and asked & {"list-type", "versions"}:
+                data = re.sub(rb"<ETag>[^<]*</ETag>", b"", data)
             self.send_response_only(answer.status, answer.reason)
             for name, value in answer.getheaders():
                 if name.lower() not in unanswered:

@@ -422,3 +422,37 @@ def test_a_segment_another_auditor_wrote_at_the_audits_key_is_read(tmp_path, mon
     assert tried == segments[-1:] and store.gets[tried[0]] >= 1 and store.lists["audit/catalog/"] == 2, (tried, segments, store.gets, store.lists)
     store.put_listed = put
     assert audit(store).clean
+
+
+
+def test_an_endpoint_listing_no_etag_takes_the_audits_own_objects_as_written(s3_listing_without_etags, monkeypatch) -> None:
+    """An S3-compatible endpoint whose listings give no ETag (its PutObject answers one): the audit remembered each
+    object it wrote (leaf batch, catalog segment, lookup objects, signed record, reports) by the ETag its PutObject
+    answered, which no listing shows, so the next audit named each as changed after it was first listed, on every audit.
+    Each is remembered by the SHA-256 of its bytes instead: the next audit reads it once and then knows it by its listed
+    size. Every audit is clean, reads each object the audit before wrote at most once, and asks what an audit of S3
+    asks (test_an_incremental_audit_lists_each_prefix_once): two reads more each audit, as its catalog and inventory grow."""
+    from prov_common.audit.model import CHECK_INVENTORY, NOTE
+
+    s3_listing_without_etags.point(monkeypatch)
+    uri = f"s3://{s3_listing_without_etags.create_bucket()}/prefix"
+    pipe = Pipeline(uri)
+    store = open_store(uri)
+    calls = _counted(store)
+    asked: list[tuple[str, str]] = []
+    store.client.meta.events.register("before-parameter-build.s3",
+                                      lambda model, params, **_: asked.append((model.name, params.get("Key", "").removeprefix("prefix/"))))
+    counts, wrote = [], set()
+    for n in range(4):
+        _seal_new(pipe, store, n)
+        calls.clear()
+        asked.clear()
+        result = audit(store)
+        assert result.clean, (n, [f"{f.object}: {f.what}" for f in result.errors])
+        inventory = result.check(CHECK_INVENTORY).findings
+        assert [f.severity for f in inventory if "listed with no ETag by" in f.what] == [NOTE], [f.what for f in inventory]
+        reads = collections.Counter(key for name, key in asked if name == "GetObject")
+        assert all(reads[key] <= 1 for key in wrote), (n, {key: reads[key] for key in wrote})
+        wrote = {key for name, key in asked if name == "PutObject" and not key.endswith("write-probe")}
+        counts.append(dict(calls))
+    assert counts[2] == {**counts[3], "GetObject": counts[3]["GetObject"] - 2}, counts

@@ -125,8 +125,9 @@ class BaseStore(ABC):
 
     def put_listed(self, key: str, data: Buffer) -> tuple[bool, str | None]:
         """Like :meth:`put`, with the fingerprint (``size:tag``, :attr:`ObjectInfo.fingerprint`) that this store's listing
-        gives the object this call created, as the backend saw it created (S3: the ETag its PutObject answered; a local
-        folder: the stat of the file it linked in place); None when the call created nothing, or the backend cannot tell."""
+        gives the object this call created, as the backend saw it created (S3: the ETag its PutObject answered, none once a
+        listing of the store gave an object no ETag; a local folder: the stat of the file it linked in place); None when
+        the call created nothing, or the backend cannot tell."""
         source = Source(data=checked_buffer(data, f"data for store key {key!r}", "encode it first"))
         created = self._put(validate_key(key), source)
         return created, f"{source.size()}:{source.created_tag}" if created and source.created_tag else None

@@ -344,6 +344,7 @@ class S3Store(BaseStore):
         self.options = options or S3Options.from_env()
         self.client = client or (client_factory or fresh_s3_client)(client_config(self.options))
         self._listed: dict[str, str] = {}  # key -> the ETag a listing gave it: reads get those bytes or fail (pin_listing)
+        self._listed_without_etag = False  # a listing gave an object no ETag: one a PutObject answers is none a listing shows
 
     def pin_listing(self, tags: Mapping[str, str] | None) -> list[str]:
         """From now on read each key of ``tags`` (key -> listed fingerprint ``size:ETag``) only as those bytes (``IfMatch``),
@@ -387,7 +388,8 @@ class S3Store(BaseStore):
                         ContentLength=source.size(),
                     )
                 etag = answer.get("ETag") if isinstance(answer, dict) else None
-                source.created_tag = etag.strip('"') if isinstance(etag, str) and etag.strip('"') and not weak_etag(etag) else None
+                source.created_tag = (etag.strip('"') if isinstance(etag, str) and etag.strip('"') and not weak_etag(etag)
+                                      and not self._listed_without_etag else None)
                 return True
             except Exception as exc:  # noqa: BLE001 - translated below
                 code = s3_error_code(exc)
@@ -494,7 +496,9 @@ class S3Store(BaseStore):
         return (info.key for info in self._list_info(prefix, start_after))
 
     def _list_info(self, prefix: str, start_after: str | None, tags_for: Callable[[str], bool] | None = None) -> Iterator[ObjectInfo]:
-        """One ListObjectsV2 request per 1,000 keys; each item's ETag and size come with it (``tags_for`` costs nothing here)."""
+        """One ListObjectsV2 request per 1,000 keys; each item's ETag and size come with it (``tags_for`` costs nothing here).
+        An item listed with no ETag (an S3-compatible endpoint's) tells that the ETag a PutObject answers is not the tag
+        this store's listings give: :meth:`put_listed` tells no fingerprint from then on."""
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
         if start_after:
             kwargs["StartAfter"] = self.prefix + start_after
@@ -503,8 +507,11 @@ class S3Store(BaseStore):
         try:
             for page in paginator.paginate(**kwargs):
                 for item in page.get("Contents", ()):
-                    yield ObjectInfo(item["Key"][strip:], int(item.get("Size", 0)), str(item.get("ETag", "")).strip('"'),
-                                     item.get("LastModified"))
+                    info = ObjectInfo(item["Key"][strip:], int(item.get("Size", 0)), str(item.get("ETag", "")).strip('"'),
+                                      item.get("LastModified"))
+                    if not info.tag:
+                        self._listed_without_etag = True
+                    yield info
         except Exception as exc:  # noqa: BLE001
             raise self._translate(exc, "list", prefix or "/") from exc
 
