@@ -137,7 +137,7 @@ class ProvenanceListener:
                 self._before.setdefault(info.run_id, before)
         after_execute(task, lambda context: self._outlets_written(info, task, context))
         companion = naming.provider_feeds_bundles()  # the provider's own START then opens the run
-        if companion:  # its events name an Asset as it does: noted before its hooks run (provider_names)
+        if companion:  # its events name an Asset or a File as it does: noted before its hooks run (provider_names)
             _note_provider_names(info.run_id, named_inlets + _named(outlets), "its declared inlets and outlets")
         self._emit(info, "RUNNING" if companion else "START", inputs, [], None, task, background=not companion,
                    event_time=None if companion else start_time(task_instance))
@@ -349,8 +349,8 @@ def _inlets(task: Any) -> list[Any]:
 
 def _note_provider_names(run_id: str, items: list[Named], which: str) -> None:
     """:func:`~prov_airflow.provider_names.note_assets` for the try ``run_id``; a failure there (the provider's
-    translation of an ``Asset`` raising) is one warning, so the try's inputs and outputs are still hashed and recorded
-    (``which``: what ``items`` are, for the warning)."""
+    translation of an ``Asset`` or a ``File`` raising) is one warning, so the try's inputs and outputs are still hashed
+    and recorded (``which``: what ``items`` are, for the warning)."""
     try:
         note_assets(run_id, items)
     except Exception as exc:  # noqa: BLE001 - provenance must never fail a task nor drop what it hashed

@@ -10,6 +10,11 @@ as the OpenLineage naming spec does, ``("hdfs://nn:8020", "/p")``, and a ``File(
 of :data:`~prov_common.lineage.naming.PROVIDER_URL_SCHEMES`) ``("sftp", "user@h/p")``, which tdprov names as its
 listener names that URL, ``("sftp://h", "/p")``. Other datasets keep the provider's name.
 
+The provider takes a scheme for one of s3, gs, hdfs and file when it merely begins so (``File("gsiftp://h/p")`` is
+``("gs://h", "p")``, a GCS object) and leaves ``;params`` out of a path (``File("https://h/p;v=2")`` is
+``("https", "h/p")``): neither can be read back into the URL, so the listener notes, for each try, the provider's
+name of each ``File`` it declares that tdprov names otherwise, as it notes an ``Asset``'s (below).
+
 The provider names an ``Asset`` by its URI's path with its escapes (``Asset(Path("/d/a b.csv").as_uri())`` is
 ``("file", "/d/a%20b.csv")``), which an OpenLineage ``Dataset`` it passes on as given would name the file
 ``a%20b.csv``: the listener notes, for each try, the provider's name of each ``Asset`` it declares that tdprov names
@@ -36,17 +41,22 @@ _NOTED = 1000
 
 
 def note_assets(run_id: str, items: Iterable[Any]) -> None:
-    """Note, for the try ``run_id``, the provider's name of each ``Asset`` among ``items`` (its declared inlets and
-    outlets, or the assets it added through an alias: :class:`~prov_airflow.capture.Named`) that tdprov names
-    otherwise (``named.key``), beside what was noted for it before."""
+    """Note, for the try ``run_id``, the provider's name of each ``Asset`` and lineage ``File`` among ``items`` (its
+    declared inlets and outlets, or the assets it added through an alias: :class:`~prov_airflow.capture.Named`) that
+    tdprov names otherwise (``named.key``), beside what was noted for it before."""
+    from airflow.providers.common.compat.lineage.entities import File
+    from airflow.providers.openlineage.extractors.manager import ExtractorManager
     from airflow.providers.openlineage.utils.utils import translate_airflow_asset
     from airflow.sdk import Asset
 
     aliases: dict[Key, Key] = {}
     for named in items:
-        if not isinstance(named.item, Asset):
+        if isinstance(named.item, Asset):
+            theirs = translate_airflow_asset(named.item, None)
+        elif isinstance(named.item, File):
+            theirs = ExtractorManager.convert_to_ol_dataset_from_object_storage_uri(named.item.url)
+        else:
             continue
-        theirs = translate_airflow_asset(named.item, None)
         key = file_dataset(theirs.namespace, theirs.name) if theirs is not None else None
         if key is not None and key != named.key:
             aliases[key] = named.key

@@ -332,13 +332,19 @@ def test_a_test_process_builds_the_in_process_execution_api_for_the_version_its_
     ("hdfs://nn:8020/corpus/part-0.csv", ("hdfs://nn:8020", "corpus/part-0.csv"), ("hdfs://nn:8020", "/corpus/part-0.csv")),
     ("sftp://etl@files.example:2222/corpus/part-0.csv", ("sftp", "etl@files.example:2222/corpus/part-0.csv"),
      ("sftp://files.example:2222", "/corpus/part-0.csv")),
-], ids=["hdfs", "sftp"])
+    ("gsiftp://grid.example:2811/corpus/part-0.csv", ("gs://grid.example:2811", "corpus/part-0.csv"),
+     ("gsiftp://grid.example:2811", "/corpus/part-0.csv")),
+    ("https://h.example/corpus/part-0.csv;v=2", ("https", "h.example/corpus/part-0.csv"),
+     ("https://h.example", "/corpus/part-0.csv;v=2")),
+], ids=["hdfs", "sftp", "gsiftp", "params"])
 def test_a_remote_file_the_provider_names_otherwise_is_one_dataset(
         tmp_path: Path, url: str, provider: tuple[str, str], named: tuple[str, str]) -> None:
     """The provider names a lineage ``File("hdfs://nn:8020/p")`` ``("hdfs://nn:8020", "p")`` and a
     ``File("sftp://user@host:port/p")`` ``("sftp", "user@host:port/p")`` (its own helper says so), where the
     OpenLineage naming spec and the listener name them ``("hdfs://nn:8020", "/p")`` and ``("sftp://host:port", "/p")``:
-    the run's bundle names each once, as the listener does, in the provider's events and in tdprov's."""
+    the run's bundle names each once, as the listener does, in the provider's events and in tdprov's. It names a
+    ``File("gsiftp://h/p")`` as the GCS object ``("gs://h", "p")`` (its scheme begins as ``gs``) and leaves a path's
+    ``;params`` out, which no reading of its name undoes: the try's note of its declared ``File`` names it."""
     from airflow.providers.common.compat.lineage.entities import File
     from airflow.providers.openlineage.extractors.manager import ExtractorManager
 
