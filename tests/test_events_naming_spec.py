@@ -219,6 +219,8 @@ def test_an_asset_uri_is_named_as_the_airflow_provider_names_it(uri: str) -> Non
     "abfss://raw@lake01.dfs.core.windows.net/events/x.parquet", "abfs://raw@lake01.dfs.core.windows.net/x.csv",
     "wasbs://models@blob01.blob.core.windows.net/m/model.pkl", "wasb://models@blob01.blob.core.windows.net/m.pkl",
     "gcs://g-bucket/dir/f.jsonl", "gs://g-bucket/dir/f.jsonl",
+    "az://raw/events/x.parquet", "adl://lake01.azuredatalakestore.net/events/x.csv",
+    "dbfs://adb-1.azuredatabricks.net/mnt/raw/x.csv", "ftps://etl@mirror.example:990/pub/x.csv",
 ])
 def test_a_file_url_the_airflow_provider_names_is_named_as_tdprov_names_its_url(url: str) -> None:
     """The OpenLineage Airflow provider names a lineage ``File`` of a scheme but s3, gs, hdfs and file by the scheme

@@ -71,7 +71,8 @@ _PUBSUB_KINDS = ("topic", "subscription")
 # The schemes the official Airflow OpenLineage provider names a lineage File of by the scheme alone and the rest of its
 # URL (convert_to_ol_dataset_from_object_storage_uri: sftp://h/p is ("sftp", "h/p")), which file_dataset reads as that
 # URL; a scheme is added here only with a test showing the provider's helper writes it so.
-PROVIDER_URL_SCHEMES = frozenset({"sftp", "ftp", "http", "https", "webhdfs", "abfs", "abfss", "wasb", "wasbs"})
+PROVIDER_URL_SCHEMES = frozenset({"sftp", "ftp", "ftps", "http", "https", "webhdfs", "abfs", "abfss", "wasb", "wasbs",
+                                  "az", "adl", "dbfs"})
 
 
 def _ol_naming() -> ModuleType:
