@@ -87,6 +87,9 @@ def test_a_dagster_run_id_names_the_step_runs_it_is_the_parent_of(
 
 def test_an_index_entry_written_before_entries_held_the_parent_still_verifies_and_one_naming_another_does_not(
         store: Path, instance: DagsterInstance, capsys: pytest.CaptureFixture) -> None:
+    """An index entry sealed before entries held the parent run names none: its run verifies, and 'tdprov runs
+    --parent' and 'tdprov show' of the parent run find it by its manifest's parent run (the entry is left as it is:
+    index entries are written once). An entry naming a parent its manifest does not is a finding."""
     defs = Definitions(assets=[raw_rows], jobs=[define_asset_job("raw", selection=["raw_rows"])],
                        resources={"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()})
     result = defs.resolve_job_def("raw").execute_in_process(instance=instance)
@@ -99,13 +102,21 @@ def test_an_index_entry_written_before_entries_held_the_parent_still_verifies_an
     (store / key).write_bytes(canonical_bytes(entry))  # as a tdprov that did not index the parent wrote it
     run_id = layout.run_id_of_index_key(key)
     assert main(["verify", run_id, "--store", str(store)]) == 0, capsys.readouterr().err
-    assert main(["runs", "--parent", result.run_id, "--store", str(store)]) == 2  # its entry names no parent
-    assert "names no parent: 'tdprov show RUN_ID' of the run names it" in capsys.readouterr().err
+    capsys.readouterr()
+    listed = _listed(["runs", "--parent", result.run_id, "--json", "--store", str(store)], capsys)
+    assert [(s["runId"], s["parentRunId"]) for s in listed] == [(run_id, result.run_id)]  # its manifest names the parent
+    assert main(["show", result.run_id, "--store", str(store)]) == 2
+    assert f"it is the parent run of 1 run in {store}, whose events name it as their parent: {run_id}" in capsys.readouterr().err
     assert main(["show", run_id, "--store", str(store)]) == 0
     assert f"parent run {result.run_id}" in capsys.readouterr().out
     (store / key).write_bytes(canonical_bytes({**entry, "parentRunId": run_id}))  # a parent its bundle does not name
     assert main(["verify", run_id, "--store", str(store)]) == 1
     assert "parentRunId" in capsys.readouterr().out
+    (store / key).write_bytes(canonical_bytes(entry))
+    (store / layout.bundle_key(run_id, layout.MANIFEST_FILE)).unlink()  # the parent run cannot be told: a finding
+    assert main(["runs", "--parent", result.run_id, "--store", str(store)]) == 1
+    err = capsys.readouterr().err
+    assert f"left out run {run_id}: its bundle does not verify (its index entry names no parent run, and its manifest" in err, err
 
 
 def _seal_job(target: Store, namespace: str, name: str, minutes: int) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from prov_common.bundle import layout
 from prov_common.bundle.model import BundleSummary
-from prov_common.bundle.storage import index_keys, recent_bundles
+from prov_common.bundle.storage import index_keys, recent_bundles, with_sealed_parent
 from prov_common.errors import BadInputError
 from prov_common.store.base import Store
 from prov_common.store.errors import NotAFolderError
@@ -69,10 +69,15 @@ def resolve_run_id(store: Store, typed: str, verb: str | None = None) -> str:
 def child_runs(store: Store, parent_run_id: str, left_out: dict[str, str] | None = None,
                index: Sequence[str] | None = None) -> Iterator[BundleSummary]:
     """The indexed runs whose parent run is ``parent_run_id`` (the ``parent`` run facet of their events, such as a
-    Dagster step's run names its Dagster run), newest sealed first, from the index entries alone (no bundle is read).
-    An entry written before entries held the parent run names none. ``left_out`` and ``index`` (the index keys
-    already listed, not listed again): as ``left_out`` and ``listed`` of :func:`~prov_common.bundle.recent_bundles`."""
-    return (s for s in recent_bundles(store, left_out=left_out, listed=index) if s.parent_run_id == parent_run_id)
+    Dagster step's run names its Dagster run), newest sealed first, from the index entries; of an entry that names no
+    parent run (one written before entries held it names none) the bundle's manifest is read
+    (:func:`~prov_common.bundle.storage.with_sealed_parent`). ``left_out`` and ``index`` (the index keys already
+    listed, not listed again): as ``left_out`` and ``listed`` of :func:`~prov_common.bundle.recent_bundles` (an entry
+    whose manifest cannot be read for its parent run is added to ``left_out`` too)."""
+    for summary in recent_bundles(store, left_out=left_out, listed=index):
+        found = with_sealed_parent(store, summary, left_out)
+        if found is not None and found.parent_run_id == parent_run_id:
+            yield found
 
 
 def parent_run_error(store: Store, typed: str, missing: BadInputError, verb: str,

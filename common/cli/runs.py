@@ -41,14 +41,16 @@ def register(subparsers: Any) -> None:
                     "a run's outputs beyond 60 characters are counted (+N more), and --json lists them all. "
                     "--job lists only the runs of one job, named as the JOB column shows it (NAMESPACE/NAME) or by its name "
                     "alone (that job in any namespace); --parent only the runs whose parent run is RUN_ID (the steps of a "
-                    "Dagster run, by the run id its UI shows; the parent facet of their events names it); --limit then "
+                    "Dagster run, by the run id its UI shows; the parent facet of their events names it; of an index "
+                    "entry written before entries held the parent run, its bundle's manifest names it); --limit then "
                     "counts those runs. "
                     "The index entries listed are not signed: --verified lists only runs whose bundles verify. "
                     "Only the index is listed: a sealed bundle with no index entry is not ('tdprov store repair "
                     "--dry-run' lists those and 'tdprov audit' names them; 'tdprov verify' fails one only while its "
                     "'indexed' record is there, and lists one whose writer stopped before that record as OK). "
                     "Exit 0, or 1 when a run was left out (a finding, named on stderr): its index entry and bundle cannot be "
-                    "read, or with --verified its bundle does not verify; 2 when no indexed run is of the --job or --parent given "
+                    "read (with --parent, its entry names no parent run and its manifest cannot be read), or with "
+                    "--verified its bundle does not verify; 2 when no indexed run is of the --job or --parent given "
                     "and no index entry was left out.",
         example="tdprov runs --limit 5 --store s3://ml-lineage/prod",
     )
@@ -178,8 +180,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"no run{of} is indexed in {store.uri}.", fix="; ".join([
             f"list the runs and their jobs with 'tdprov runs --store {store.uri}'",
             *(["give a job as its JOB column shows it (NAMESPACE/NAME) or by its name alone"] if args.job is not None else []),
-            *(["give a parent run by its full id (the index entry of a run sealed by an earlier tdprov names no parent: "
-               "'tdprov show RUN_ID' of the run names it)"] if args.parent is not None else [])]))
+            *(["give a parent run by its full id"] if args.parent is not None else [])]))
     if args.limit and len(summaries) > args.limit:
         summaries = summaries[: args.limit]
         print(f"the {counted(args.limit, 'run')}{of} sealed last; there are more: --limit N for more, --limit 0 for all", file=sys.stderr)
