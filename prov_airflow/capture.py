@@ -282,6 +282,22 @@ def outlet_state(target: str, local_only: bool = False) -> LocalState | None:
     return state if state is not None or local_only else object_state(target)
 
 
+def _pinned_etag(state: LocalState | None) -> str | None:
+    """The ETag of the one S3 object whose ``state`` (:func:`object_state`) its HEAD gave just before its hash: the
+    hash reads the bytes with that ETag or is refused (``If-Match``), so they are the bytes ``state`` names. ``None``
+    for any other data, and for an ETag no read can ask for (empty, weak or unprintable: an S3-compatible server's or a
+    proxy's), whose object's state is then read again after the hash and compared."""
+    if state is None or len(state.stamps) != 1:
+        return None
+    ((path, _, stamp),) = state.stamps
+    if path or not stamp.startswith("etag:"):
+        return None
+    from prov_common.store.s3 import unaskable_etag, weak_etag
+
+    etag = stamp.removeprefix("etag:").rpartition(":version:")[0]
+    return etag if etag and not weak_etag(etag) and unaskable_etag("", etag, "") is None else None
+
+
 def _changed_at(target: str, shards: list | None, state: LocalState | None) -> float | None:
     """:func:`changed_at`, taken from ``state`` for one S3 object (its HEAD gave ``LastModified``: not asked again)."""
     if state is not None and urlsplit(target).scheme in S3_SCHEMES:
@@ -391,6 +407,7 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
     :func:`~prov_airflow.emitter.listener_spool`; None: the environment's)."""
     if local_path(uri) is None and urlsplit(uri).scheme not in S3_SCHEMES:
         return DatasetCapture(uri, "unsupported", message=f"scheme of {uri!r} is not hashed (file:// and s3:// are)")
+    from prov_common.hashing.s3_pin import ObjectChangedError
     from prov_common.hashing.targets import hash_dataset_here_if_unreachable, is_not_found, listed_shards, resolve_target
     from prov_common.rowset.capture import has_rows, without_rows
 
@@ -400,19 +417,26 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
         with reading_data_with(clients):  # a new thread starts in a context of its own
             _work()
 
-    def digest_of(target: str, shards: list | None) -> Any:
+    def digest_of(target: str, shards: list | None, etag: str | None = None) -> Any:
         """The digest of ``target`` (``shards``: its listing, None for one file or object); s3:// objects are read
-        through prov_common.hashing.remote, file:// URIs are taken as paths."""
+        through prov_common.hashing.remote (``etag``: the ETag the object's bytes must have, else they are refused),
+        file:// URIs are taken as paths."""
         return hash_dataset_here_if_unreachable(target, scheduler=limits.dask_scheduler, warn=log.warning,
                                                 setting=setting_source("dask_scheduler"), file_sha256=True,
                                                 granularity=granularity, shards=shards, spill=limits.dask_spill,
-                                                spill_named=setting_source("dask_spill"), spool=spool)
+                                                spill_named=setting_source("dask_spill"), spool=spool, etag=etag)
 
     def _work() -> None:
         try:
-            target, size = resolve_target(uri)  # an Asset("s3://bucket/prefix/") arrives without its "/"
+            # what the hash reads, taken before it: an S3 object's HEAD gives its size too (no HEAD of its own)
+            hashed = object_state(uri) if stamp else None
+            if hashed is not None and not hashed.empty:
+                target, size = uri, sum(stamp_size for _, stamp_size, _ in hashed.stamps)
+            else:
+                target, size = resolve_target(uri)  # an Asset("s3://bucket/prefix/") arrives without its "/"
             shards = listed_shards(target)  # listed once: for the size check and the hashing
-            hashed = local_state(target, shards) if stamp else None  # what the hash reads, taken before it
+            if hashed is None or hashed.empty:
+                hashed = local_state(target, shards) if stamp else None
             size = _size(target, shards) if size is None else size
             if size is not None and size > limits.max_bytes:
                 result["capture"] = DatasetCapture(
@@ -420,8 +444,15 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
                     message=f"{uri} has {size} bytes, above [tdprov] max_bytes={limits.max_bytes}; not hashed",
                     state=hashed)
                 return
-            digest = digest_of(target, shards)
-            state = outlet_state(target, local_only=shards is not None) if stamp else None
+            pinned = _pinned_etag(hashed)
+            try:
+                digest = digest_of(target, shards, pinned)
+            except ObjectChangedError as exc:
+                if not pinned:
+                    raise
+                raise changed_while_hashed(uri) from exc  # put since its HEAD: the bytes its state names are gone
+            # read at the ETag of its HEAD, the bytes hashed are those it names: not asked again
+            state = hashed if pinned else outlet_state(target, local_only=shards is not None) if stamp else None
             if hashed is not None and state is not None and state != hashed:
                 if not hashed.status_only_change(state):
                     raise changed_while_hashed(uri)

@@ -266,3 +266,79 @@ def test_an_s3_object_rewritten_with_the_same_bytes(s3_server, store: Path, vers
         assert rewrote["shared.csv"] == hash_path(f"s3://{bucket}/shared.csv").digest and not not_written1, tries
     else:
         assert "shared.csv" not in rewrote and not_written1 == {"shared.csv": "unchanged"}, tries
+
+
+def _kept_by_the_try(s3_server, store: Path, dag_id: str, event: str) -> tuple[str, dict, dict, list[str]]:
+    """Run a task that declares the S3 object ``kept.csv`` (holding ``i\\nold\\n``) as its outlet and leaves it as it
+    found it, while another writer puts ``i\\nnew\\n`` to it once, at ``event`` of the first GetObject tdprov sends
+    (the hash at the try's end: nothing else reads the object). Returns the digest of the old bytes, the try's outputs
+    (key -> version), its outlets not written (key -> (reason, version)) and the S3 operations tdprov sent during the
+    try, in order (``put``: the other writer's)."""
+    from airflow.providers.standard.operators.python import PythonOperator
+    from airflow.sdk import DAG, Asset
+
+    from prov_common.hashing.remote import s3_client
+
+    client, bucket = s3_server.client(), s3_server.create_bucket()
+    client.put_object(Bucket=bucket, Key="kept.csv", Body=b"i\nold\n")
+    old = hash_path(f"s3://{bucket}/kept.csv").digest  # the hashing loaded, as in a warm worker
+    sent: list[str] = []
+
+    def put_once(**_) -> None:
+        if "put" not in sent:
+            sent.append("put")
+            client.put_object(Bucket=bucket, Key="kept.csv", Body=b"i\nnew\n")
+
+    def count(model, **_) -> None:
+        sent.append(model.name)
+
+    with DAG(dag_id, start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="keep", python_callable=lambda: None, outlets=[Asset(f"s3://{bucket}/kept.csv")])
+    events = s3_client().meta.events  # the client tdprov reads data objects through
+    events.register(f"{event}.s3.GetObject", put_once)
+    events.register("before-call.s3", count)
+    try:
+        assert run_dag(dag, logical_date=START).state == "success"
+    finally:
+        events.unregister(f"{event}.s3.GetObject", put_once)
+        events.unregister("before-call.s3", count)
+    (summary,) = [s for s in bundles_of(store) if s.job_name == f"{dag_id}.keep"]
+    facets = [e["run"]["facets"][OUTLETS] for e in events_of(store, summary.run_id) if OUTLETS in e["run"]["facets"]]
+    return old, {o.name: o.version for o in summary.outputs}, {
+        o["name"]: (o["reason"], o.get("version")) for o in (facets[-1]["notWritten"] if facets else [])}, sent
+
+
+def test_an_s3_outlet_put_after_its_hash_is_judged_by_the_bytes_hashed(s3_server, store: Path) -> None:
+    """At a try's end an S3 object outlet was hashed, then a HEAD request read its ETag and VersionId: a put between
+    the two paired the digest of the old bytes with the new object's ETag, so a try that left the object as it found
+    it was credited with bytes it did not write. Its state is now read by one HEAD before the hash (which gives its
+    size too), and the hash reads the bytes with that ETag (If-Match): the try left them unchanged, the version named
+    is the digest of those bytes, and the object gets one HEAD at the start and one at the end."""
+    old, outputs, not_written, sent = _kept_by_the_try(s3_server, store, "tdprov_s3_put_after_hash", "after-call")
+    assert "kept.csv" not in outputs and not_written == {"kept.csv": ("unchanged", old)}, (outputs, not_written)
+    assert [name for name in sent if name in ("HeadObject", "GetObject", "put")] == [
+        "HeadObject", "HeadObject", "GetObject", "put"], sent
+
+
+def test_an_s3_outlet_put_between_its_head_and_its_hash_has_no_digest(s3_server, store: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A put between the HEAD that notes an S3 object outlet's state at the try's end and the hash is another
+    writer's, as a local outlet changed between its notes: the hash, which asks for the bytes of that ETag, is refused,
+    and the outlet is recorded without a content hash, in the words a local outlet's refusal has."""
+    with caplog.at_level("WARNING"):
+        _, outputs, not_written, sent = _kept_by_the_try(s3_server, store, "tdprov_s3_put_before_hash", "before-call")
+    assert "put" in sent and outputs == {"kept.csv": None} and not not_written, (outputs, not_written)
+    assert [r for r in caplog.records if "kept.csv' changed while it was hashed: another writer wrote it meanwhile"
+            in r.getMessage() and "recorded without a content hash (error)" in r.getMessage()], caplog.text
+
+
+def test_an_s3_outlet_over_max_bytes_is_judged_by_its_etag(s3_server, store: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """An S3 object outlet over ``[tdprov] max_bytes`` is not hashed; what it held at the end was not noted, so it
+    counted as written by a try that left it as it found it. The end's HEAD, which gives its size, notes its ETag and
+    VersionId too: the try that did not write it names it unchanged, as a local outlet over the limit."""
+    monkeypatch.setenv("AIRFLOW__TDPROV__MAX_BYTES", "4")
+    with caplog.at_level("WARNING"):
+        _, outputs, not_written, _ = _kept_by_the_try(s3_server, store, "tdprov_s3_too_large", "after-call")
+    assert "kept.csv" not in outputs and not_written == {"kept.csv": ("unchanged", None)}, (outputs, not_written)
+    assert [r for r in caplog.records if "kept.csv recorded without a content hash (too_large)" in r.getMessage()]
