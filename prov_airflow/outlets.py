@@ -110,27 +110,46 @@ def after_execute(task: Any, hook: Callable[[Any], None]) -> None:
 
 def triggering_inputs(dag_run: Any) -> list[DatasetRef]:
     """The versions whose asset events started ``dag_run`` (``consumed_asset_events``; none for a run not triggered by
-    assets), as inputs of the DAG run: each asset named as tdprov names it as an inlet, its version the ``digest`` the
-    producer's listener put in the event's ``extra`` (the version the producer sealed, not hashed again: the data may
-    have changed since). An event without that digest (its producer had no listener or could not hash the asset, or
-    the digest is no content digest) gives the asset without a version."""
+    assets), as inputs of the DAG run (:func:`_triggering_input`). An event whose asset this Airflow cannot take as an
+    ``Asset`` (a URI it refuses) is left out with a warning naming it; the others are kept."""
     from airflow.sdk import Asset
+
+    refs: list[DatasetRef] = []
+    for event in _consumed_events(dag_run):
+        try:
+            asset = Asset(name=event.asset.name, uri=event.asset.uri)
+        except (TypeError, ValueError) as exc:  # one event must not cost the DAG run the others
+            log.warning("tdprov: asset event %s of the asset %r (id %s) that triggered DAG run %s of %s names no asset "
+                        "this Airflow accepts (%s: %s); the DAG run is recorded with the other versions that triggered "
+                        "it, not this one. Fix: give the asset a URI Airflow accepts in the DAGs that declare it",
+                        event.id, event.asset.uri, event.asset_id, dag_run.run_id, dag_run.dag_id, type(exc).__name__,
+                        exc)
+            continue
+        ref = _triggering_input(asset, event.extra)
+        if ref is not None:
+            refs.append(ref)
+    return refs
+
+
+def _triggering_input(asset: Any, extra: Any) -> DatasetRef | None:
+    """The version one asset event names, as an input of the DAG run it triggered: ``asset`` named as tdprov names it
+    as an inlet (``None``: a name refused, warned of), its version the ``digest`` the producer's listener put in the
+    event's ``extra`` (the version the producer sealed, not hashed again: the data may have changed since). An event
+    without that digest (its producer had no listener or could not hash the asset, the digest is no content digest,
+    the ``extra`` is no mapping) gives the asset without a version."""
     from openlineage.client.facet_v2 import dataset_version_dataset
     from prov_common import PRODUCER
     from prov_common.lineage.datasets import DatasetRef
     from prov_common.w3cprov.ids import names_content
 
-    refs: list[DatasetRef] = []
-    for event in _consumed_events(dag_run):
-        named = named_items([Asset(name=event.asset.name, uri=event.asset.uri)])  # a name refused: warned, left out
-        if not named:
-            continue
-        facts = (event.extra or {}).get(EXTRA_KEY)
-        digest = facts.get("digest") if isinstance(facts, dict) else None
-        facets = ({"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=digest, producer=PRODUCER)}
-                  if isinstance(digest, str) and names_content(digest) else {})
-        refs.append(DatasetRef(namespace=named[0].key[0], name=named[0].key[1], facets=facets))
-    return refs
+    named = named_items([asset])
+    if not named:
+        return None
+    facts = extra.get(EXTRA_KEY) if isinstance(extra, dict) else None
+    digest = facts.get("digest") if isinstance(facts, dict) else None
+    facets = ({"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=digest, producer=PRODUCER)}
+              if isinstance(digest, str) and names_content(digest) else {})
+    return DatasetRef(namespace=named[0].key[0], name=named[0].key[1], facets=facets)
 
 
 def _consumed_events(dag_run: Any) -> list[Any]:

@@ -9,6 +9,7 @@ from airflow_dags.harness import asset_events, bundles_of, events_of, run_dag
 
 import pandas as pd
 import pendulum
+import pytest
 import rdflib
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, Asset
@@ -105,6 +106,47 @@ def test_an_asset_triggered_dag_run_records_each_version_that_triggered_it(store
     for event in events_of(store, dag_run.run_id):
         assert {(i["name"], i["facets"]["version"]["datasetVersion"]) for i in event["inputs"]} == {
             (str(data), digest) for digest in produced}, event["inputs"]
+
+
+def test_an_asset_event_that_names_no_asset_costs_only_its_own_input(store: Path, tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Of three asset events that start one run, one's asset has a URI this Airflow refuses (a scheme it reserves, as an
+    asset registered before could hold) and one's extra is no mapping: the run's inputs are the first version and the
+    third asset without a version, and a warning names the refused asset and the fix. One such event cost the run all
+    its triggering inputs."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import insert, select, update
+
+    good, bad, odd = tmp_path / "good.csv", tmp_path / "bad.csv", tmp_path / "odd.csv"
+    for dag_id, path in (("tdprov_at_good", good), ("tdprov_at_bad", bad), ("tdprov_at_odd", odd)):
+        with DAG(dag_id, start_date=START, schedule=None) as producer:
+            PythonOperator(task_id="write", python_callable=_write, op_args=[str(path)], outlets=[Asset(path.as_uri())])
+        run_dag(producer, logical_date=START)
+    produced = asset_events("tdprov_at_good")[good.as_uri()]["extra"]["tdprov"]["digest"]
+    with DAG("tdprov_at_one_refused", start_date=START, schedule=[Asset(good.as_uri())]) as consumer:
+        PythonOperator(task_id="read", python_callable=_read, op_args=[str(good)])
+    run_dag(consumer, logical_date=START)
+    manual = [s for s in bundles_of(store) if s.job_name == "tdprov_at_one_refused"]
+    with create_session() as session:  # the producer's event, of an asset whose URI Asset() refuses
+        now = pendulum.now("UTC")
+        session.execute(insert(AssetModel).values(name="refused", uri="airflow://bad/x.csv", group="asset", extra={},
+                                                  created_at=now, updated_at=now))
+        refused = session.scalar(select(AssetModel.id).where(AssetModel.uri == "airflow://bad/x.csv"))
+        session.execute(update(AssetEvent).where(AssetEvent.source_dag_id == "tdprov_at_bad").values(asset_id=refused))
+        session.execute(update(AssetEvent).where(AssetEvent.source_dag_id == "tdprov_at_odd").values(extra=["odd"]))
+
+    with caplog.at_level("WARNING"):
+        _asset_triggered_run("tdprov_at_one_refused", "tdprov_at_good", "tdprov_at_bad", "tdprov_at_odd")
+
+    [dag_run] = [s for s in bundles_of(store) if s.job_name == "tdprov_at_one_refused" and s not in manual]
+    for event in events_of(store, dag_run.run_id):
+        assert sorted((i["name"], i.get("facets", {}).get("version", {}).get("datasetVersion")) for i in event["inputs"]
+                      ) == [(str(good), produced), (str(odd), None)], event["inputs"]
+    [warning] = {r.getMessage() for r in caplog.records if "airflow://bad/x.csv" in r.getMessage()}
+    for said in ("DAG run asset_triggered__2024-01-02 of tdprov_at_one_refused", "Asset scheme 'airflow' is reserved",
+                 "recorded with the other versions that triggered it", "Fix: give the asset a URI"):
+        assert said in warning, warning
 
 
 USED_AS_WRITTEN = """
