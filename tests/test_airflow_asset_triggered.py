@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
 from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
@@ -27,15 +28,24 @@ def _read(path: str) -> None:
     pd.read_csv(path)
 
 
-def _asset_triggered_run(dag_id: str, *producer_dag_ids: str) -> None:
+def _asset_triggered_run(dag_id: str, *producer_dag_ids: str, bound: bool = True) -> None:
     """Start and end a run of ``dag_id`` from the asset events of ``producer_dag_id`` as the scheduler does: created
-    ASSET_TRIGGERED with the events it consumes (those of the ``producer_dag_ids``), its listeners told when it runs and when it succeeds."""
+    ASSET_TRIGGERED with the events it consumes (those of the ``producer_dag_ids``), its listeners told when it runs and
+    when it succeeds. ``bound``: they are given the ``DagRun`` of the session that created it, as the scheduler gives
+    it; else that object once its session is closed, as a process that did not load it gives one (not attached to a
+    session, its consumed events read from the metadata DB)."""
     from airflow.models.asset import AssetEvent
     from airflow.models.serialized_dag import SerializedDagModel
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
-    from sqlalchemy import select
+    from sqlalchemy import inspect, select
+
+    def tell(run: Any) -> None:
+        run.state = DagRunState.RUNNING
+        run.notify_dagrun_state_changed(msg="started")
+        run.set_state(DagRunState.SUCCESS)
+        run.notify_dagrun_state_changed(msg="success")
 
     with create_session() as session:
         events = session.scalars(select(AssetEvent).where(AssetEvent.source_dag_id.in_(producer_dag_ids))).all()
@@ -46,10 +56,11 @@ def _asset_triggered_run(dag_id: str, *producer_dag_ids: str) -> None:
             state=DagRunState.QUEUED, session=session)
         run.consumed_asset_events.extend(events)
         session.flush()
-        run.state = DagRunState.RUNNING
-        run.notify_dagrun_state_changed(msg="started")
-        run.set_state(DagRunState.SUCCESS)
-        run.notify_dagrun_state_changed(msg="success")
+        if bound:
+            tell(run)
+    if not bound:
+        assert inspect(run).session is None
+        tell(run)
 
 
 def test_an_asset_triggered_dag_run_records_the_version_that_triggered_it(store: Path, tmp_path: Path) -> None:
@@ -147,6 +158,30 @@ def test_an_asset_event_that_names_no_asset_costs_only_its_own_input(store: Path
     for said in ("DAG run asset_triggered__2024-01-02 of tdprov_at_one_refused", "Asset scheme 'airflow' is reserved",
                  "recorded with the other versions that triggered it", "Fix: give the asset a URI"):
         assert said in warning, warning
+
+
+def test_a_dag_run_given_outside_a_session_reads_the_versions_that_triggered_it(store: Path, tmp_path: Path) -> None:
+    """A DAG run given to the listener not attached to a session (a process that did not load it) has its consumed
+    asset events read from the metadata DB: its inputs are the version that triggered it, as for the scheduler's own."""
+    data = tmp_path / "x.csv"
+    asset = Asset(data.as_uri())
+    with DAG("tdprov_at_db_producer", start_date=START, schedule=None) as producer:
+        PythonOperator(task_id="write", python_callable=_write, op_args=[str(data)], outlets=[asset])
+    run_dag(producer, logical_date=START)
+    produced = asset_events("tdprov_at_db_producer")[asset.uri]["extra"]["tdprov"]["digest"]
+    with DAG("tdprov_at_db_consumer", start_date=START, schedule=[asset]) as consumer:
+        PythonOperator(task_id="read", python_callable=_read, op_args=[str(data)])
+    run_dag(consumer, logical_date=START)
+    manual = [s for s in bundles_of(store) if s.job_name == "tdprov_at_db_consumer"]
+
+    _asset_triggered_run("tdprov_at_db_consumer", "tdprov_at_db_producer", bound=False)
+
+    [dag_run] = [s for s in bundles_of(store) if s.job_name == "tdprov_at_db_consumer" and s not in manual]
+    events = events_of(store, dag_run.run_id)
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    for event in events:
+        assert [(i["namespace"], i["name"], i["facets"]["version"]["datasetVersion"]) for i in event["inputs"]] == [
+            ("file", str(data), produced)], event["inputs"]
 
 
 USED_AS_WRITTEN = """
