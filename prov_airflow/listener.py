@@ -32,6 +32,8 @@ if TYPE_CHECKING:  # the OpenLineage client loads with the first event, not with
 
 log = logging.getLogger(__name__)
 
+KEPT_DAG_RUNS = 1024
+"""How many started DAG runs' triggering inputs a process keeps for their end (the earliest started go first)."""
 
 
 def try_started(task_instance: Any, now: float) -> float | None:
@@ -57,6 +59,7 @@ class ProvenanceListener:
         self._started: dict[str, float] = {}
         self._before: dict[str, dict[str, LocalState]] = {}  # run id -> what its outlets held at its start
         self._resolved_outlets: dict[str, list[Any]] = {}  # run id -> its outlets, resolved once a try
+        self._triggering: dict[str, list[DatasetRef]] = {}  # DAG run id -> its triggering inputs, read at its START
         self._lock = threading.Lock()
 
     # -- task instances (in the task process; the scheduler and the API server call the terminal ones
@@ -237,18 +240,39 @@ class ProvenanceListener:
     def _dag_run(self, dag_run: Any, event_type: str, error: Any) -> None:
         """Record the DAG run's state change, its inputs the versions whose asset events triggered it
         (:func:`~prov_airflow.outlets.triggering_inputs`); none for a run sealed already (a state set in the UI or API
-        after it ended: an event after its seal would be in no bundle)."""
+        after it ended: an event after its seal would be in no bundle). They are read from the metadata DB at its
+        START and kept for its end (:meth:`_triggers_of`)."""
         if naming.provider_feeds_bundles():
             return  # the provider records DAG runs itself
         from prov_airflow.emitter import listener_transport, run_is_sealed
 
         info = dag_run_info(dag_run)
+        with self._lock:
+            kept = self._triggering.pop(info.run_id, None)  # a START reads them again; an end takes them
         if run_is_sealed(listener_transport(), info.run_id):
             log.info("tdprov: DAG run %s of %s is sealed already; its %s is not recorded", info.run_id, info.job_name,
                      event_type)
             return
-        self._emit(info, event_type, [], [], error, None, triggers=_triggers(dag_run, info),
-                   event_time=start_time(dag_run) if event_type == "START" else end_time(dag_run))
+        started = event_type == "START"
+        self._emit(info, event_type, [], [], error, None, triggers=self._triggers_of(dag_run, info, started, kept),
+                   event_time=start_time(dag_run) if started else end_time(dag_run))
+
+    def _triggers_of(self, dag_run: Any, info: RunInfo, started: bool, kept: list[DatasetRef] | None
+                     ) -> list[DatasetRef]:
+        """The triggering inputs of ``dag_run`` (:func:`_triggers`): ``kept`` from its START when this process saw it,
+        else read; those read at its START (``started``) are kept for its end, for the last :data:`KEPT_DAG_RUNS` DAG
+        runs started (one whose end another process sees is not kept longer)."""
+        if kept is not None and not started:
+            return kept
+        triggers = _triggers(dag_run, info)
+        if triggers is None:
+            return []
+        if started:
+            with self._lock:
+                self._triggering[info.run_id] = triggers
+                while len(self._triggering) > KEPT_DAG_RUNS:
+                    del self._triggering[next(iter(self._triggering))]  # the earliest started
+        return triggers
 
     @staticmethod
     def _emit(info: RunInfo, event_type: str, inputs: list[DatasetCapture], outputs: list[DatasetCapture],
@@ -330,16 +354,16 @@ def _named(outlets: list[Any]) -> list[Named]:
     return named_items([item for item in outlets if not is_alias(item)])
 
 
-def _triggers(dag_run: Any, info: RunInfo) -> list[DatasetRef]:
+def _triggers(dag_run: Any, info: RunInfo) -> list[DatasetRef] | None:
     """:func:`~prov_airflow.outlets.triggering_inputs` of ``dag_run``; when they cannot be read (the metadata DB), one
-    warning, and the DAG run is recorded without them."""
+    warning, and ``None``: the DAG run is recorded without them."""
     try:
         return triggering_inputs(dag_run)
     except Exception as exc:  # noqa: BLE001 - the DAG run's own record must not be lost with them
         log.warning("tdprov: could not read the asset events that triggered DAG run %s of %s (%s: %s); it is recorded "
                     "without the versions that triggered it as inputs", info.run_id, info.job_name, type(exc).__name__,
                     exc)
-        return []
+        return None
 
 
 def _inlets(task: Any) -> list[Any]:

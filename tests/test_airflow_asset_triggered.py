@@ -154,7 +154,7 @@ def test_an_asset_event_that_names_no_asset_costs_only_its_own_input(store: Path
     for event in events_of(store, dag_run.run_id):
         assert sorted((i["name"], i.get("facets", {}).get("version", {}).get("datasetVersion")) for i in event["inputs"]
                       ) == [(str(good), produced), (str(odd), None)], event["inputs"]
-    [warning] = {r.getMessage() for r in caplog.records if "airflow://bad/x.csv" in r.getMessage()}
+    [warning] = [r.getMessage() for r in caplog.records if "airflow://bad/x.csv" in r.getMessage()]  # read once a run
     for said in ("DAG run asset_triggered__2024-01-02 of tdprov_at_one_refused", "Asset scheme 'airflow' is reserved",
                  "recorded with the other versions that triggered it", "Fix: give the asset a URI"):
         assert said in warning, warning
@@ -162,7 +162,10 @@ def test_an_asset_event_that_names_no_asset_costs_only_its_own_input(store: Path
 
 def test_a_dag_run_given_outside_a_session_reads_the_versions_that_triggered_it(store: Path, tmp_path: Path) -> None:
     """A DAG run given to the listener not attached to a session (a process that did not load it) has its consumed
-    asset events read from the metadata DB: its inputs are the version that triggered it, as for the scheduler's own."""
+    asset events read from the metadata DB: its inputs are the version that triggered it, as for the scheduler's own,
+    read once, at its START, for its end too."""
+    from airflow import settings
+    from sqlalchemy import event as sql_event
     data = tmp_path / "x.csv"
     asset = Asset(data.as_uri())
     with DAG("tdprov_at_db_producer", start_date=START, schedule=None) as producer:
@@ -174,7 +177,17 @@ def test_a_dag_run_given_outside_a_session_reads_the_versions_that_triggered_it(
     run_dag(consumer, logical_date=START)
     manual = [s for s in bundles_of(store) if s.job_name == "tdprov_at_db_consumer"]
 
-    _asset_triggered_run("tdprov_at_db_consumer", "tdprov_at_db_producer", bound=False)
+    reads: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "asset_event" in statement:
+            reads.append(statement)
+
+    sql_event.listen(settings.engine, "before_cursor_execute", count)
+    try:
+        _asset_triggered_run("tdprov_at_db_consumer", "tdprov_at_db_producer", bound=False)
+    finally:
+        sql_event.remove(settings.engine, "before_cursor_execute", count)
 
     [dag_run] = [s for s in bundles_of(store) if s.job_name == "tdprov_at_db_consumer" and s not in manual]
     events = events_of(store, dag_run.run_id)
@@ -182,6 +195,7 @@ def test_a_dag_run_given_outside_a_session_reads_the_versions_that_triggered_it(
     for event in events:
         assert [(i["namespace"], i["name"], i["facets"]["version"]["datasetVersion"]) for i in event["inputs"]] == [
             ("file", str(data), produced)], event["inputs"]
+    assert len([r for r in reads if "dagrun_asset_event" in r]) == 1, reads
 
 
 USED_AS_WRITTEN = """
