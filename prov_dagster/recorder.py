@@ -1149,46 +1149,53 @@ def recorder_for_namespace(settings: Settings, namespace: str, store_source: str
         return recorder
 
 
-def store_recorder(store: str, namespace: str) -> Recorder | None:
+def store_recorder(store: str, namespace: str,
+                   launched: Mapping[tuple[str, str], Settings] | None = None) -> Recorder | None:
     """The process's recorder on ``store`` (as :func:`~prov_dagster.transport.store_uri` names it) in ``dagster://``
-    ``namespace``, with the settings (signing key, spool) of the ``ProvenanceIOManager`` or ``ProvenanceResource`` of
-    this process configured for that store (:func:`configured`; one of that namespace first); None when this process
-    has none (a recorder another closer opened there with its own key is not one: its key is not that store's)."""
+    ``namespace``, with the settings (signing key, spool) of the ``ProvenanceIOManager`` or ``ProvenanceResource``
+    configured for that store (one of that namespace first): one set up in this process (:func:`configured`), or,
+    ``launched`` given, one of those a Dagster run was launched with (:func:`launched_settings`: a run-status sensor
+    closing that run); None when there is none (a recorder another closer opened there with its own key is not one:
+    its key is not that store's)."""
     with _recorders_lock:
-        kept = _configured.get(store, {})
-        settings = kept.get(namespace) or next(iter(kept.values()), None)
+        kept = _configured if launched is None else launched
+        settings = kept.get((store, namespace)) or next((s for (on, _), s in kept.items() if on == store), None)
     return recorder_for_namespace(settings, namespace) if settings is not None else None
 
 
-_configured: dict[str, dict[str, Settings]] = {}  # store URI -> namespace -> settings of a ProvenanceConfig of it here
+CONFIGURED_KEPT = 256  # (store, namespace) pairs whose set-up config this process remembers, the newest set up
+_configured: OrderedDict[tuple[str, str], Settings] = OrderedDict()  # (store URI, namespace) -> settings set up here
 
 
-def configured(config: ProvenanceConfig, *, set_up: bool = True, settings: Settings | None = None) -> None:
-    """Note ``config`` (a ``ProvenanceIOManager`` or ``ProvenanceResource``) as this process's for its store and
-    namespace: a check's run recorded in that store is signed with its key (:func:`store_recorder`). ``set_up``: set up
-    for a run, as resolved then (it replaces one noted before); else as configured in code (a code location's
-    resources, read by a run-status sensor: noted unless one of that store and namespace is). ``settings``: those
-    ``config`` resolves to, when read already."""
+def configured(config: ProvenanceConfig, *, settings: Settings | None = None) -> None:
+    """Note ``config`` (a ``ProvenanceIOManager`` or ``ProvenanceResource``, as set up for a run) as this process's
+    for its store and namespace, in place of one noted before: a check's run recorded in that store is signed with its
+    key (:func:`store_recorder`). The newest :data:`CONFIGURED_KEPT` store and namespace pairs are kept. ``settings``:
+    those ``config`` resolves to, when read already."""
     settings = config.settings() if settings is None else settings
     with _recorders_lock:
-        kept = _configured.setdefault(store_uri(settings.store), {})
-        if set_up or config.namespace_uri() not in kept:
-            kept[config.namespace_uri()] = settings
+        keep_newest(_configured, (store_uri(settings.store), config.namespace_uri()), settings, CONFIGURED_KEPT)
 
 
-def configured_in(configs: Iterable[tuple[type, Mapping[str, Any]]]) -> None:
-    """Note each ``ProvenanceConfig`` of ``configs`` (class and config given in code or in a run's config at launch, an
-    ``EnvVar`` field as ``{"env": <name>}``: :func:`~prov_dagster._compat.resource_configs`, a code location's) as
-    configured in code (:func:`configured`), an ``EnvVar`` read from this process's environment (unset: the field's
-    default); one whose config is refused is left out (it fails where it is set up)."""
+def launched_settings(configs: Iterable[tuple[type, Mapping[str, Any]]]) -> dict[tuple[str, str], Settings]:
+    """The settings of each ``ProvenanceConfig`` of ``configs`` (class and config given in code or in a run's config
+    at launch, an ``EnvVar`` field as ``{"env": <name>}``: :func:`~prov_dagster._compat.resource_configs`, a code
+    location's for one Dagster run) by store URI and namespace, the first of each in order, for
+    :func:`store_recorder`; an ``EnvVar`` is read from this process's environment (unset: the field's default), and one
+    whose config is refused is left out (it fails where it is set up). Noted nowhere: each run is closed with the
+    settings it was launched with, whatever another run was launched with before."""
+    found: dict[tuple[str, str], Settings] = {}
     for cls, config in configs:
         if not issubclass(cls, ProvenanceConfig):
             continue
         given = {k: os.environ.get(str(v.get("env"))) if isinstance(v, Mapping) else v for k, v in config.items()}
         try:
-            configured(cls(**{k: v for k, v in given.items() if v is not None}), set_up=False)
+            made = cls(**{k: v for k, v in given.items() if v is not None})
+            settings = made.settings()
         except Exception:  # noqa: BLE001 - a resource that cannot be made is refused where Dagster sets it up
             continue
+        found.setdefault((store_uri(settings.store), made.namespace_uri()), settings)
+    return found
 
 
 def asset_recorders(dagster_run_id: str, assets: Collection[str]) -> list[Recorder]:

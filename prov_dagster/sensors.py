@@ -40,7 +40,7 @@ from prov_dagster.config import namespaces_in, run_namespace
 from prov_dagster.model import Staging, StepIdentity
 from prov_dagster.naming import mapped_step, namespace_uri
 from prov_dagster.recorder import (AFTER_RUN, CLOSED, CLOSING_TAG, LEFT, SENSOR_SEALS, Recorder,
-                                   StepRun, configured_in, recorder_for, recorder_for_namespace, retried_error)
+                                   StepRun, launched_settings, recorder_for, recorder_for_namespace, retried_error)
 from prov_dagster.resource import ProvenanceResource
 from prov_dagster.step_times import run_ended
 from prov_dagster.transport import store_uri
@@ -105,6 +105,7 @@ def close_failed_run(
     run_names_in = cache(lambda: run_namespace(defined_configs(job_resource_defs(repository_def, dagster_run.job_name),
                                                                dagster_run)))  # the run named as its steps named it
     events = RunEvents(instance, dagster_run.run_id)  # its check events read once, for the first step made up
+    launched = cache(lambda: launched_settings(resource_configs(repository_def, dagster_run)))  # for a check made up
     everywhere = set(map(namespace_uri, (namespaces,) if isinstance(namespaces, str) else namespaces))
 
     def closer(namespace: str) -> Recorder:  # the process's recorder of ``namespace`` in the recorder's store
@@ -187,7 +188,8 @@ def close_failed_run(
             (closer(identity.namespace), identity, staging) for identity, staging in open_runs]
         checked = MadeUpCheck(recorder)
         if not open_runs and not recorded_somewhere:  # recorded nowhere: a START now, when Dagster started the step
-            checked = check_step_recorder(recorder, events, dagster_run, step_key, outcome, reason, stopped=state == "ABORT")
+            checked = check_step_recorder(recorder, events, dagster_run, step_key, outcome, reason, stopped=state == "ABORT",
+                                          launched=launched())
             maker = checked.recorder
             made = replace(attempt, namespace=maker.namespace)
             if maker is not recorder:  # a check step: in the store of the version it checked, unless a teardown sealed it
@@ -247,7 +249,6 @@ def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResour
         if failed is not None and time.monotonic() - failed[0] < UNANSWERED_SECONDS:
             raise _Remembered(*failed)
 
-    configured_in(resource_configs(repository_def, dagster_run))  # whose keys sign checks in their stores, as launched
     try:
         bundles = close_failed_run(instance, dagster_run, provenance, REASONS[state], state=state,
                                    namespaces=configured_namespaces(repository_def, dagster_run), ready=ready,

@@ -20,6 +20,7 @@ from dagster import AssetCheckKey, DagsterEventType
 from dagster._core.execution.plan.objects import ErrorSource
 from dagster._core.execution.stats import StepEventStatus
 
+from prov_common.config import Settings
 from prov_common.errors import StoreError, TdprovError
 from prov_common.lineage.secret_text import REDACTED
 from prov_common.once import Once
@@ -227,7 +228,8 @@ class MadeUpCheck:
 
 
 def check_step_recorder(recorder: Recorder, events: RunEvents, dagster_run: Any, step: str, outcome: StepOutcome,
-                        error: str, *, stopped: bool = False) -> MadeUpCheck:
+                        error: str, *, stopped: bool = False,
+                        launched: Mapping[tuple[str, str], Settings] | None = None) -> MadeUpCheck:
     """How a run-status sensor (``recorder``: its ``provenance`` resource's) records step ``step`` of ``dagster_run``
     when the step recorded nowhere and it makes up the step's run (``events``: the run's, read once for all its steps).
     A check step (it loaded nothing through tdprov and no teardown ended it; ``error``: why it did not finish) is
@@ -236,9 +238,10 @@ def check_step_recorder(recorder: Recorder, events: RunEvents, dagster_run: Any,
     one Dagster says the check evaluated, else the asset's latest materialization before the step started) and the
     checks' results on it, a check with no evaluation as raised (``error``), or, ``stopped`` (its run was canceled)
     or marked interrupted by Dagster (the teardown leaves such a step to the sensors), with none: a check stopped
-    before it ended has no outcome. Any other step (an asset's own step, whose checks are of
-    the asset it was to write) is ``recorder``'s with nothing, and so is a check step, with a warning, when its checks
-    cannot be read (strict mode: raised)."""
+    before it ended has no outcome. ``launched``: the settings of the tdprov resources ``dagster_run`` was launched
+    with (:func:`~prov_dagster.recorder.launched_settings`), whose key signs a check recorded in one's store. Any other
+    step (an asset's own step, whose checks are of the asset it was to write) is ``recorder``'s with nothing, and so is
+    a check step, with a warning, when its checks cannot be read (strict mode: raised)."""
     instance = events.instance
     try:
         found = step_checks(events, {step: outcome.error or error}, {step: outcome.started_at}, {step}).get(step, [])
@@ -254,20 +257,23 @@ def check_step_recorder(recorder: Recorder, events: RunEvents, dagster_run: Any,
                     "where the versions they checked are recorded is not known", step, dagster_run.run_id,
                     store_uri(recorder.settings.store), exc)
         return MadeUpCheck(recorder)
-    maker = _checked_recorder(recorder, dagster_run.run_id, step, checks, kept, kept_by="the sensor's provenance resource")
+    maker = _checked_recorder(recorder, dagster_run.run_id, step, checks, kept, kept_by="the sensor's provenance resource",
+                              launched=launched)
     stopped = stopped or outcome.interrupted  # in a failed run too: it did not raise
     results = [c for c in checks if c.result.status != "error"] if stopped else checks  # stopped: evaluated ones only
     return MadeUpCheck(maker, tuple(inputs), tuple(results))
 
 
 def _checked_recorder(recorder: Recorder, run_id: str, step: str, checks: list[AssetCheck],
-                      kept: Mapping[str, Mapping[str, Any]], *, kept_by: str = "the IO manager torn down") -> Recorder:
+                      kept: Mapping[str, Mapping[str, Any]], *, kept_by: str = "the IO manager torn down",
+                      launched: Mapping[tuple[str, str], Settings] | None = None) -> Recorder:
     """The recorder for the run of check step ``step`` that loaded nothing: the one of this process that recorded the
     version of a checked asset written in Dagster run ``run_id`` (its store holds that version's bundle, where another
     IO manager's teardown may come first), else one on the store the materialization of the first checked asset
     tdprov wrote names (``kept``: its metadata by asset, ``tdprov/store``; another process wrote it, or an earlier
     run), in its writer's namespace, signed with the key of the IO manager or resource of this process configured for
-    that store (:func:`~prov_dagster.recorder.store_recorder`), else, with a warning, with ``recorder``'s; else
+    that store (:func:`~prov_dagster.recorder.store_recorder`; ``launched`` given, of those the run was launched with),
+    else, with a warning, with ``recorder``'s; else
     ``recorder`` (that of ``kept_by``), with a warning when that version's store is not known or cannot be opened from
     what Dagster recorded or in this process (:func:`_unopened`)."""
     owners = asset_recorders(run_id, {c.asset for c in checks})
@@ -281,7 +287,7 @@ def _checked_recorder(recorder: Recorder, run_id: str, step: str, checks: list[A
     if store is not None and REDACTED not in store:
         if (store, namespace) == (here, recorder.namespace):
             return recorder
-        found = store_recorder(store, namespace)
+        found = store_recorder(store, namespace, launched)
         signer = kept_by if found is None else None  # no IO manager or resource of that store here: the closer's key
         found = found or recorder_for_namespace(replace(recorder.settings, store=store), namespace)
         if (unusable := _unopened(found)) is None:

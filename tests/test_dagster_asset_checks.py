@@ -6,6 +6,7 @@ against the official schema; a check that raised is told apart from one that fai
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import rdflib
 from dagster._core.execution.plan.objects import ErrorSource
 
 from prov_common.bundle import list_bundles, read_bundle
+from prov_common.bundle.layout import STATEMENT_FILE, bundle_key
 from prov_common.bundle.events import parse_events_jsonl
 from prov_common.cli import main as cli_main
 from prov_common.once import Once
@@ -864,7 +866,7 @@ def test_a_check_recorded_in_the_store_of_the_version_it_checked_is_signed_with_
     with dg.DagsterInstance.ephemeral() as instance:
         assert dg.materialize([kept_elsewhere], instance=instance, resources={"elsewhere": resources["elsewhere"]}).success
         monkeypatch.setattr(recorder_module, "_recorders", {})  # as a new process: no recorder on either store yet
-        monkeypatch.setattr(recorder_module, "_configured", {}, raising=False)
+        monkeypatch.setattr(recorder_module, "_configured", OrderedDict())
         if launched:  # the code location gives no store or key: the run's config does
             resources["elsewhere"] = ProvenanceIOManager.configure_at_launch()
         result = dg.materialize([kept_elsewhere, check], instance=instance, selection=dg.AssetSelection.checks(check),
@@ -872,7 +874,7 @@ def test_a_check_recorded_in_the_store_of_the_version_it_checked_is_signed_with_
         assert result.success == (closer == "teardown")
         if closer != "teardown":
             monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process
-            monkeypatch.setattr(recorder_module, "_configured", {}, raising=False)
+            monkeypatch.setattr(recorder_module, "_configured", OrderedDict())
             location = dg.Definitions(assets=[kept_elsewhere], asset_checks=[check], resources=resources)
             with caplog.at_level("WARNING", logger="prov_dagster.steps"):
                 evaluate_failure_sensor(result, instance, ProvenanceResource(store=str(other), signing_key=closers),
@@ -896,6 +898,65 @@ def test_a_check_recorded_in_the_store_of_the_version_it_checked_is_signed_with_
         "code location, or give its IO managers and the sensors' provenance resource one signing_key"]
 
 
+@pytest.mark.filterwarnings("ignore::dagster.BetaWarning")  # build_run_status_sensor_context(repository_def=...)
+def test_the_failure_sensor_signs_each_runs_check_with_the_key_that_run_was_launched_with(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One sensor process closes four failed runs, each launched with its own config for the IO manager of the checked
+    version's store (``configure_at_launch``): namespace ``a`` with a key, ``a`` with the key rotated, then ``b`` and
+    ``c``. The run of each check that loads nothing is sealed in that store signed with the key its own run was launched
+    with. The process noted each run's config in a registry where the first of a store and namespace won: the second
+    run's check was signed with the first run's key, retired by then, and the registry grew by each namespace launched.
+    It now holds nothing of what a run was launched with."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    kept, other = tmp_path / "kept", tmp_path / "other"
+    first, rotated, closers = (str(write_keypair(tmp_path / name)[0]) for name in ("first.key", "rotated.key", "c.key"))
+    launches = [("a", first), ("a", rotated), ("b", first), ("c", rotated)]
+    resources = {"io_manager": ProvenanceIOManager(store=str(other), signing_key=closers),
+                 "elsewhere": ProvenanceIOManager.configure_at_launch()}
+    monkeypatch.setattr(steps_module, "_check_runs", lambda *_: [])  # the check step's teardown never ran
+    with dg.DagsterInstance.ephemeral() as instance:
+        failed = [dg.materialize([kept_elsewhere, raises_elsewhere], instance=instance, resources=resources,
+                                 raise_on_error=False, run_config={"resources": {"elsewhere": {"config": {
+                                     "store": str(kept), "signing_key": key, "namespace": namespace,
+                                     "data_root": str(tmp_path / f"data-{namespace}")}}}})
+                  for namespace, key in launches]
+        monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process, long-lived
+        monkeypatch.setattr(recorder_module, "_configured", OrderedDict())
+        location = dg.Definitions(assets=[kept_elsewhere], asset_checks=[raises_elsewhere], resources=resources)
+        noted = []
+        for result in failed:
+            assert not result.success
+            evaluate_failure_sensor(result, instance, ProvenanceResource(store=str(other), signing_key=closers),
+                                    location.get_repository_def())
+            noted.append(len(recorder_module._configured))  # noqa: SLF001
+    delivered(kept)
+    st = open_store(str(kept))
+    checks = {s.parent_run_id: s for s in list_bundles(st) if s.job_name.startswith("check:")}
+    signed = [json.loads(st.get(bundle_key(checks[r.run_id].run_id, STATEMENT_FILE)))["signatures"][0]["keyid"]
+              for r in failed]
+    assert signed == [load_signing_key(key).key_id for _, key in launches]
+    assert [checks[r.run_id].key_id for r in failed] == signed
+    assert noted == [noted[0]] * len(launches) and noted[0] <= 1  # at most the sensor's own resource, however many runs
+
+
+def test_a_process_remembers_the_newest_stores_its_resources_were_set_up_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-lived process sets up a ProvenanceResource for each of five runs, each launched with a store of its own:
+    it remembered each store's settings for good (a check's key in that store); it keeps the newest three
+    (CONFIGURED_KEPT here), the last run's among them."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(recorder_module, "_configured", OrderedDict())
+    monkeypatch.setattr(recorder_module, "CONFIGURED_KEPT", 3, raising=False)
+    stores = [tmp_path / f"store{n}" for n in range(5)]
+    for store in stores:
+        with dg.build_resources({"provenance": ProvenanceResource(store=str(store))}) as built:
+            assert built.provenance.settings().store == str(store)
+    assert len(recorder_module._configured) == 3  # noqa: SLF001
+    newest = recorder_module.store_recorder(str(stores[-1]), "dagster://default")
+    assert newest is not None and newest.settings.store == str(stores[-1])
+    assert recorder_module.store_recorder(str(stores[0]), "dagster://default") is None
+
+
 @pytest.mark.parametrize("one_key", [False, True], ids=["two-keys", "one-key"])
 def test_each_check_in_a_store_no_resource_is_configured_for_is_signed_with_its_own_closers_key(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, one_key: bool) -> None:
@@ -914,7 +975,7 @@ def test_each_check_in_a_store_no_resource_is_configured_for_is_signed_with_its_
         assert dg.materialize([kept_elsewhere], instance=instance,
                               resources={"elsewhere": ProvenanceIOManager(store=str(kept))}).success
         monkeypatch.setattr(recorder_module, "_recorders", {})  # as a new process: no recorder on either store yet
-        monkeypatch.setattr(recorder_module, "_configured", {}, raising=False)
+        monkeypatch.setattr(recorder_module, "_configured", OrderedDict())
         checks = dg.AssetSelection.checks(bare_elsewhere)  # kept's own IO manager here is not tdprov's
         with caplog.at_level("WARNING", logger="prov_dagster.steps"):
             for n, key in enumerate(keys):
