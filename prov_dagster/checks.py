@@ -29,7 +29,7 @@ RECORDED_KEY = "tdprov/pandera"
 """The materialization metadata that holds the Pandera result the IO manager (or ProvenanceResource.record) recorded."""
 FIX_UNKNOWN = ("materialize it again through ProvenanceIOManager or ProvenanceResource.record, which record its outcome; "
                f"leave the {RECORDED_KEY} metadata to them (an asset that sets it itself must give passed, and each check's, "
-               "as true or false, and passed false when a check failed)")
+               "as true or false, and passed false when, and only when, a check failed or found failure cases)")
 
 
 def pandera_checks(assets: Iterable[Any]) -> list[AssetChecksDefinition]:

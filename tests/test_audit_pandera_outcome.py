@@ -124,6 +124,7 @@ def test_a_pandera_result_of_no_named_schema_is_said_unnamed(tmp_path: Path, mon
         facet = out["facets"]["tdprov_pandera"]
         del facet["schemaName"]
         facet["passed"] = passed
+        facet["failureCount"] = 3  # a failed result names what failed
     validate = seal(store, run_events("validate", [], [bad, unread]))
     seal(store, run_events("train", [dataset("/data/bad", digest("bad"))], [dataset("/m/1", digest("m1"))],
                            start=T0 + timedelta(hours=1), job_type="TRAINING"))
@@ -139,7 +140,7 @@ def test_a_pandera_result_of_no_named_schema_is_said_unnamed(tmp_path: Path, mon
     assert main(["show", validate]) == 0
     status = "FAILED" if passed is False else 'NO KNOWN OUTCOME (tdprov_pandera.passed is "false", not true or false;'
     shown = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  output ")]
-    assert shown == [f"  output file:///data/{n}  (unnamed): {status}{' (' if passed is False else ' '}0 failures)"
+    assert shown == [f"  output file:///data/{n}  (unnamed): {status}{' (' if passed is False else ' '}3 failures)"
                      for n in ("bad", "unread")], shown
 
 
@@ -382,3 +383,40 @@ def test_a_pandera_check_that_passed_with_failure_cases_contradicts_itself_and_f
         "tdprov_pandera.checks[1].failureCount is 3; not counted as passed"), recorded.what
     assert recorded.fix == FIX_PANDERA_CONTRADICTION
     assert [q["passed"] for q in report["quality"]] == [False]
+
+
+@pytest.mark.parametrize("checks", [(), (("in_range", True),)])
+def test_a_failed_pandera_result_that_names_nothing_failing_contradicts_itself(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, checks: tuple[Any, ...]) -> None:
+    """A facet whose own ``passed`` was false while its ``failureCount`` was 0 and none of its checks failed (no checks,
+    or each passed with 0) was a failed validation with no word of why: nothing it recorded says what failed. It
+    contradicts itself, as one that says it passed with a check failed does: it stays failed, and the audit and
+    ``tdprov show`` name both fields."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    store = open_store(str(tmp_path / "store"))
+    said = _checked("said", False, *checks)
+    failed = _checked("failed", False, ("in_range", False))  # names its failed check: no contradiction
+    failed["facets"]["tdprov_pandera"]["failureCount"] = 0
+    skipped = _checked("skipped", False, ("in_range", False))  # a check that did not run: false with 0, as tdprov records it
+    skipped["facets"]["tdprov_pandera"]["failureCount"] = 2
+    writer = seal(store, run_events("validate", [], [said, failed, skipped]))
+    fault = "tdprov_pandera.passed is false, but tdprov_pandera.failureCount is 0 and it names no failed check"
+    result, report = _audit(store, tmp_path / "report")
+    faults = [f for f in result.check(CHECK_QUALITY).findings if f.run_id == writer and "Pandera result" in f.what]
+    assert [f.what for f in faults] == [
+        f"run {writer} (tests/validate) recorded a Pandera result of output /data/said version {digest('said')} (schema "
+        f"/data/said_schema) that contradicts itself: {fault}; not counted as passed"], [f.what for f in faults]
+    assert faults[0].fix == FIX_PANDERA_CONTRADICTION
+    assert sorted((q["name"], q["passed"]) for q in report["quality"]) == [
+        ("/data/failed", False), ("/data/said", False), ("/data/skipped", False)], report["quality"]
+    (shown,) = [f for c in report["checks"] for f in c["findings"] if f.get("runId") == writer and "contradicts" in f["what"]]
+    assert fault in shown["what"] and shown["fix"] == FIX_PANDERA_CONTRADICTION
+
+    monkeypatch.setenv("TDPROV_STORE", store.uri)
+    capsys.readouterr()
+    assert main(["show", writer, "--json"]) == 0
+    rows = {q["schema"]: (q["passed"], q["fault"]) for q in json.loads(capsys.readouterr().out)["quality"]}
+    assert rows == {"/data/said_schema": (False, fault), "/data/failed_schema": (False, None),
+                    "/data/skipped_schema": (False, None)}, rows
+    assert main(["show", writer]) == 0
+    assert f"/data/said_schema: FAILED ({fault}; 0 failures)" in capsys.readouterr().out

@@ -2047,3 +2047,22 @@ def test_the_pandera_check_of_a_failed_result_set_by_hand_names_its_checks_whate
         '(tdprov/pandera.checks[1].passed of check in_range[amount] is "false", not true or false). Fix: materialize it '
         f"again with data that passes the schema; for the field named, {FIX_UNKNOWN}.")
     assert result.metadata["failed_checks"].value == [HAND_FAILED["checks"][1]]
+
+
+@asset
+def hand_failed_with_nothing_failing() -> MaterializeResult:
+    """Sets tdprov's Pandera metadata itself: a result that says it failed, with no failure case and every check passed."""
+    return MaterializeResult(metadata={"tdprov/pandera": MetadataValue.json(
+        {"schemaName": "s", "passed": False, "failureCount": 0,
+         "checks": [{"name": "in_range", "column": "amount", "passed": True, "failureCount": 0}]})})
+
+
+def test_the_pandera_check_of_a_failed_result_that_names_nothing_failing_names_the_contradiction(instance) -> None:
+    """A recorded result that said it failed while counting no failure case and naming no failed check failed the check
+    with no word of why: it still fails, now naming both fields, with the fix for the field."""
+    assert materialize([hand_failed_with_nothing_failing], instance=instance).success
+    result = pandera_check_result(instance, AssetKey("hand_failed_with_nothing_failing"), AssetCheckSeverity.ERROR)
+    assert not result.passed and result.description == (
+        "hand_failed_with_nothing_failing: the latest materialization failed Pandera schema 's': 0 failure cases "
+        "(tdprov/pandera.passed is false, but tdprov/pandera.failureCount is 0 and it names no failed check). Fix: "
+        f"materialize it again with data that passes the schema; for the field named, {FIX_UNKNOWN}."), result.description

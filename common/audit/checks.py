@@ -61,9 +61,10 @@ FIX_PANDERA_FAULT = ("fix what emitted the run's events so that tdprov_pandera.p
                      "record stays as it is")
 FIX_PANDERA_CONTRADICTION = (
     "find what set tdprov_pandera.passed, or a check's, true beside a check whose passed is false or a failureCount other "
-    "than 0 (another producer, an event changed before it was sealed) and fix it so that passed is false when any of its "
-    "checks failed or found failure cases, and every passed is true or false (docs/events.md); the version "
-    "counts as failed, as its checks say: re-run on data that passes its Pandera schema; this record stays as it is")
+    "than 0, or false with a failureCount of 0 and no failed check (another producer, an event changed before it was "
+    "sealed) and fix it so that passed is false when, and only when, any of its checks failed or found failure cases, "
+    "and every passed is true or false (docs/events.md); the version counts as failed: re-run on data that passes its "
+    "Pandera schema; this record stays as it is")
 FIX_CHECK = ("re-run on data that passes its checks (or fix the check that failed or raised); to stop this from happening, "
              "make the check blocking (@asset_check(blocking=True)): its failure then fails the step and blocks what reads it")
 
@@ -306,14 +307,14 @@ def _faults(new: Sequence[RunRecord]) -> list[Finding]:
     """A finding for each dataset version a run recorded a Pandera result of with no outcome (its ``passed``, or that of
     one of its checks, missing or not a boolean; one that failed all the same: with a check of no outcome, or by a failed
     check with no outcome of its own), or that contradicts itself (its ``passed``, or a check's, true while a check failed
-    or with failure cases counted: failed):
+    or with failure cases counted, or its own false with none counted and no check failed: failed):
     naming the run, the dataset, the check and the field, once a run and version."""
     found: dict[tuple[str, str], Finding] = {}
     for run in new:
         for role, d in [*(("output", d) for d in run.outputs), *(("input", d) for d in run.inputs)]:
             q = d.quality
             if q is not None and q.fault and (run.run_id, f"{d.label}@{d.version}") not in found:
-                contradicts = f" {CONTRADICTS}" in q.fault  # the facet's passed, or a check's, against its checks or count
+                contradicts = CONTRADICTS in q.fault  # the facet's passed, or a check's, against its checks or count
                 lacking = ("with no outcome" if q.passed is not False else "that contradicts itself" if contradicts
                            else "that failed by its checks, with no outcome of its own"
                            if q.fault.startswith(f"{PANDERA_FACET}.passed ") else "that failed, with a check of no outcome")

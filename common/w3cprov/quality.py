@@ -49,9 +49,9 @@ def _number(value: Any) -> int | float | None:
 PANDERA_FACET = "tdprov_pandera"
 
 
-CONTRADICTS = "is true, but "
-"""What follows ``<field>.passed`` in the fault of a recorded Pandera result that says it passed while one of its checks
-failed (:func:`pandera_faults`): a reader tells such a result apart by it."""
+CONTRADICTS = ", but "
+"""What follows the outcome a recorded Pandera result states (``<field>.passed is true``, or ``is false``) in a fault that
+names what contradicts it (:func:`pandera_faults`): a reader tells such a result apart by it."""
 _CHECKS_NAMED = 5  # failed checks that a contradiction names, the rest counted
 
 
@@ -61,7 +61,9 @@ def pandera_faults(facet: Any, field: str = PANDERA_FACET) -> list[str]:
     missing or not a boolean (text such as ``"false"``, null, a number: any producer can send the facet), or true while
     the ``passed`` of one of its ``checks`` is false (:data:`CONTRADICTS`: ``passed`` says every check passed), naming
     those checks; it or one of its checks true while its ``failureCount`` is not 0 (:data:`CONTRADICTS` too: a count
-    above 0 or none at all, :func:`_counted_failures`), naming both fields (the facet's count only when no check failed); or the ``passed`` of one of its ``checks`` not
+    above 0 or none at all, :func:`_counted_failures`), naming both fields (the facet's count only when no check failed);
+    its own false while its ``failureCount`` is 0 and every check passed (:data:`CONTRADICTS` too, :func:`_nothing_failed`:
+    a failed outcome that names nothing failing); or the ``passed`` of one of its ``checks`` not
     a boolean, naming the check; none when the result is absent (empty) or agrees with its checks and counts, every
     ``passed`` true or false. Its PROV states each field as recorded: a ``passed`` that is no boolean as a measurement with no value (status ``unknown``), as :func:`_check` makes it."""
     if not isinstance(facet, dict):
@@ -75,17 +77,38 @@ def pandera_faults(facet: Any, field: str = PANDERA_FACET) -> list[str]:
               if isinstance(check, dict)]
     failed = [_check_passed(at, check) for at, check in checks if check.get("passed") is False]
     if facet.get("passed") is True and failed:
-        found.append(f"{field}.passed {CONTRADICTS}{first_of(failed, _CHECKS_NAMED)} "
-                     f"{'is' if len(failed) == 1 else 'are'} false")
+        found.append(_contradiction(f"{field}.passed", True, f"{first_of(failed, _CHECKS_NAMED)} "
+                                                             f"{'is' if len(failed) == 1 else 'are'} false"))
     elif _counted_failures(facet):  # a failed check names the contradiction already
-        found.append(f"{field}.passed {CONTRADICTS}{field}.failureCount is {shown_value(facet['failureCount'])}")
+        found.append(_contradiction(f"{field}.passed", True, f"{field}.failureCount is {shown_value(facet['failureCount'])}"))
+    elif _nothing_failed(facet):
+        found.append(_contradiction(f"{field}.passed", False, f"{field}.failureCount is 0 and it names no failed check"))
     for at, check in checks:
         if _counted_failures(check):
-            found.append(f"{_check_passed(at, check)} {CONTRADICTS}{at}.failureCount is {shown_value(check['failureCount'])}")
+            found.append(_contradiction(_check_passed(at, check), True,
+                                        f"{at}.failureCount is {shown_value(check['failureCount'])}"))
         if not isinstance(check.get("passed"), bool):
             found.append(f"{_check_passed(at, check)} is {shown_value(check['passed']) if 'passed' in check else 'missing'}"
                          f"{', not true or false' if 'passed' in check else ''}")
     return found
+
+
+def _contradiction(passed: str, said: bool, against: str) -> str:
+    """The fault of a Pandera result, or one of its checks, whose ``passed`` field (``passed``: where it is recorded) says
+    ``said`` while what it recorded beside it says otherwise (``against``), as every contradiction is worded."""
+    return f"{passed} is {'true' if said else 'false'}{CONTRADICTS}{against}"
+
+
+def _nothing_failed(facet: dict[str, Any]) -> bool:
+    """Whether a Pandera result (``facet``) says it failed while naming nothing that failed: its ``failureCount`` is 0 and
+    each of its ``checks`` (none, or a list of them) passed with no failure case counted. Such a result contradicts
+    itself (:data:`CONTRADICTS`) and stays failed, as it says. A missing count says nothing, and a check whose
+    ``passed`` is false with 0 failure cases is a check that did not run (tdprov records a skipped check so), not a
+    contradiction: only the facet itself is judged."""
+    checks = facet.get("checks", [])
+    return (facet.get("passed") is False and "failureCount" in facet and recorded_int(facet["failureCount"]) == 0
+            and isinstance(checks, list)
+            and all(isinstance(c, dict) and c.get("passed") is True and not _counted_failures(c) for c in checks))
 
 
 def _check_passed(at: str, check: dict[str, Any]) -> str:
