@@ -55,13 +55,34 @@ def test_graph_names_a_dataset_version_that_is_no_text(tmp_path: Path, capsys: p
 
 
 def test_text_and_whole_number_versions_are_not_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Text, and a whole number in a version facet that names no official schema (which sealing takes as it is)."""
     file = tmp_path / "events.jsonl"
+    own = _dataset("b", 2)
+    own["facets"]["version"]["_schemaURL"] = "https://example.invalid/VersionFacet.json"
     event = {"producer": "https://example.invalid/p", "run": {"runId": RUN}, "job": {"namespace": "default", "name": "x.t"},
              "eventType": "COMPLETE", "eventTime": "2026-01-01T00:00:01Z",
-             "inputs": [_dataset("a", "v1"), _dataset("b", 2)], "outputs": []}
+             "inputs": [_dataset("a", "v1"), own], "outputs": []}
     file.write_text(json.dumps(event) + "\n")
     assert main(["prov", str(file), "-o", str(tmp_path / "p.json")]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", ["prov", "graph"])
+def test_a_whole_number_version_that_sealing_refuses_is_named(tmp_path: Path, capsys: pytest.CaptureFixture, verb: str) -> None:
+    """A whole-number ``datasetVersion`` in a facet that names the official DatasetVersionDatasetFacet schema, which asks
+    for a string, was taken as version "3" without a word, where sealing a bundle refuses the event for it: both now
+    name it, ``tdprov prov`` and ``tdprov graph`` by file, line and field, with the fix; the version it writes is
+    unchanged."""
+    file = _events(tmp_path)
+    out = tmp_path / ("p.json" if verb == "prov" else "g.dot")
+    assert main([verb, str(file), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert (f"tdprov {verb}: warning: 1 dataset has a version facet that names the DatasetVersionDatasetFacet schema with "
+            "a whole-number datasetVersion, stated here as that number's text, which sealing a bundle refuses (the schema "
+            f"asks for a string): {file} line 2 inputs.1.facets.version.datasetVersion is 3. Fix: make the producer send "
+            'datasetVersion as a string (3 as "3"), as the OpenLineage DatasetVersionDatasetFacet defines it') in err, err
+    if verb == "prov":
+        assert '"tdprov:version":"3"' in out.read_text()  # the version it writes, as before
 
 
 @pytest.mark.parametrize(("blank", "shown"), [("", '""'), ("  ", '" "')])  # a warning's runs of blanks print as one

@@ -69,6 +69,9 @@ def _malformed(kind: str, start: dict) -> dict:
     elif kind == "schema field without a name":
         bad["inputs"][0]["facets"]["schema"] = {"_producer": PRODUCER, "_schemaURL": f"{FACETS}/1-1-1/SchemaDatasetFacet.json",
                                                 "fields": [{"name": "id", "type": "int"}, {"type": "string"}]}
+    elif kind == "whole-number version":
+        bad["inputs"][0]["facets"]["version"] = {"_producer": PRODUCER, "datasetVersion": 3,
+                                                 "_schemaURL": f"{FACETS}/1-0-1/DatasetVersionDatasetFacet.json"}
     return bad
 
 
@@ -83,14 +86,16 @@ def _parent(url: str = f"{FACETS}/1-0-1/ParentRunFacet.json#/$defs/ParentRunFace
 
 
 KINDS = ["outputs not a list", "unknown eventType", "900 levels", "facet not an object", "time past year 9999", "infinite number",
-         "parent run id not a UUID", "schema field without a name"]
+         "parent run id not a UUID", "schema field without a name", "whole-number version"]
 REASONS = {"outputs not a list": "field 'outputs' must be a list", "unknown eventType": "'STARTED', not one of",
            "900 levels": "nested more than 100 levels", "facet not an object": "field 'job.facets.sql' must be an object",
            "time past year 9999": "field 'eventTime' must be an RFC 3339 date-time", "infinite number": "which JSON cannot write",
            "parent run id not a UUID": "field 'run.facets.parent.run.runId' does not follow the ParentRunFacet facet schema "
                                        f"({FACETS}/1-2-0/ParentRunFacet.json): 'x' is not a 'uuid'",
            "schema field without a name": "field 'inputs.0.facets.schema.fields.1' does not follow the SchemaDatasetFacet "
-                                          "facet schema"}
+                                          "facet schema",
+           "whole-number version": "field 'inputs.0.facets.version.datasetVersion' does not follow the "
+                                   "DatasetVersionDatasetFacet facet schema"}
 
 
 @pytest.mark.parametrize("kind", KINDS)

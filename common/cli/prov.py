@@ -20,6 +20,7 @@ from prov_common.lineage.validate import to_utc
 from prov_common.regular_file import open_regular
 from prov_common.w3cprov import FORMATS, serialize
 from prov_common.w3cprov.events import RunState, fold_runs, version_text
+from prov_common.w3cprov.quality import recorded_int
 from prov_common.text import counted, shown_value
 from prov_common.w3cprov.mapping import runs_to_document
 
@@ -158,11 +159,9 @@ def times_taken_as_utc(placed: list[Placed]) -> list[str]:
     return found
 
 
-def versions_not_taken(placed: list[Placed]) -> list[str]:
-    """The ``version`` facets of the datasets of events read from files whose ``datasetVersion`` is blank or neither a
-    string nor a whole number (an object, a list, a decimal, a boolean, null), which give no version
-    (:func:`~prov_common.w3cprov.events.version_text`): ``PLACE inputs.0.facets.version.datasetVersion is VALUE``."""
-    found = []
+def _dataset_versions(placed: list[Placed]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Each ``version`` facet with a ``datasetVersion`` of the datasets of events read from files, with where it is
+    (``PLACE inputs.0.facets.version.datasetVersion``)."""
     for place, event in placed:
         for side, extra in (("inputs", "inputFacets"), ("outputs", "outputFacets")):
             datasets = event.get(side) if isinstance(event, Mapping) else None
@@ -170,9 +169,27 @@ def versions_not_taken(placed: list[Placed]) -> list[str]:
                 for key in ("facets", extra):
                     facets = dataset.get(key) if isinstance(dataset, Mapping) else None
                     facet = facets.get("version") if isinstance(facets, Mapping) else None
-                    if isinstance(facet, Mapping) and "datasetVersion" in facet and version_text(facet["datasetVersion"]) is None:
-                        found.append(f"{place} {side}.{at}.{key}.version.datasetVersion is {shown_value(facet['datasetVersion'])}")
-    return found
+                    if isinstance(facet, Mapping) and "datasetVersion" in facet:
+                        yield f"{place} {side}.{at}.{key}.version.datasetVersion", facet
+
+
+def versions_not_taken(placed: list[Placed]) -> list[str]:
+    """The ``version`` facets of the datasets of events read from files whose ``datasetVersion`` is blank or neither a
+    string nor a whole number (an object, a list, a decimal, a boolean, null), which give no version
+    (:func:`~prov_common.w3cprov.events.version_text`): ``PLACE inputs.0.facets.version.datasetVersion is VALUE``."""
+    return [f"{where} is {shown_value(facet['datasetVersion'])}" for where, facet in _dataset_versions(placed)
+            if version_text(facet["datasetVersion"]) is None]
+
+
+def versions_not_sealed(placed: list[Placed]) -> list[str]:
+    """The ``version`` facets of the datasets of events read from files whose ``datasetVersion`` is a whole number, which
+    gives its text as the version here, in a facet that breaks the official schema its ``_schemaURL`` names (the
+    DatasetVersionDatasetFacet asks for a string): sealing a bundle refuses such an event by that same check
+    (:func:`~prov_common.lineage.facet_schemas.facet_problem`). Named as :func:`versions_not_taken` names them."""
+    from prov_common.lineage.facet_schemas import facet_problem  # jsonschema is loaded on first use
+
+    return [f"{where} is {shown_value(facet['datasetVersion'])}" for where, facet in _dataset_versions(placed)
+            if recorded_int(facet["datasetVersion"]) is not None and facet_problem(facet) is not None]
 
 
 def _listed(items: list[str]) -> str:
@@ -196,6 +213,13 @@ def events_file_runs(placed: list[Placed], verb: str) -> list[RunState]:
              f"{'it is' if len(versionless) == 1 else 'they are'} stated without that version: {_listed(versionless)}. "
              "Fix: make the producer send datasetVersion as a string that is not blank, as the OpenLineage DatasetVersionDatasetFacet "
              "defines it (sealing a bundle refuses one that is no string in a facet that names that schema)")
+    unsealable = versions_not_sealed(placed)
+    if unsealable:
+        tell(verb, f"warning: {counted(len(unsealable), 'dataset')} {'has' if len(unsealable) == 1 else 'have'} a version "
+             "facet that names the DatasetVersionDatasetFacet schema with a whole-number datasetVersion, stated here as "
+             "that number's text, which sealing a bundle refuses (the schema asks for a string): "
+             f"{_listed(unsealable)}. Fix: make the producer send datasetVersion as a string (3 as \"3\"), as the "
+             "OpenLineage DatasetVersionDatasetFacet defines it")
     return fold_runs([event for _, event in placed], sealed=True, places=[place for place, _ in placed])
 
 
