@@ -26,7 +26,9 @@ def register(subparsers: Any) -> None:
             "PATH, every shard at its path. Exit 0 on success, 1 if the stored bytes do not verify or a run was "
             "left out finding the version of a dataset name or short digest, its bundle not verifying, or a source "
             "record not verifying (the version is restored; each is named on stderr, as 'tdprov lineage' does), 2 if there "
-            "is no snapshot of DATASET|DIGEST, PATH exists (use --force to replace it) or names another format."
+            "is no snapshot of DATASET|DIGEST, PATH exists (use --force to replace it) or names another format, an "
+            "object of the version is gone from the store, or the store stops answering. Nothing replaces a file "
+            "until every file is read and verified: on any failure, PATH is left as it was."
         ),
         example="tdprov checkout blake3:9f2c...e1 -o data/train.parquet --force",
     )

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from prov_common.hashing.raw import blake3_digest
 from prov_common.canonical_json import canonical_bytes, loads
-from prov_common.errors import BadInputError, ObjectConflictError, VerificationError
+from prov_common.errors import BadInputError, ObjectConflictError, StoreUnavailableError, VerificationError
 from prov_common.regular_file import kind_of
 from prov_common.store.base import Store
-from prov_common.store.errors import ObjectNotFoundError
+from prov_common.store.errors import ObjectNotFoundError, outage_refix
 
 if TYPE_CHECKING:
     from prov_common.store.s3 import DeleteMarker, KeptVersions, SealedVersion
@@ -338,7 +338,18 @@ def checkout(store: Store, digest: str, dest: str | os.PathLike[str], *, force: 
     maps it to objects is unsigned). Only then does anything replace a file: on any failure nothing is written.
     ``verify_table=False`` skips that re-hash and trusts the index (for data too large to hash twice).
     ``note``, when given, is told the :func:`format_note` of a table restored under a name that ends otherwise.
+    A store that stops answering, or an object of the version gone from it, is an error naming the object and the fix
+    (:data:`FIX_CHECKOUT_AGAIN`, :data:`FIX_SNAPSHOT_GONE`), nothing written.
     """
+    try:
+        return _checkout(store, digest, dest, force, verify_table, note)
+    except StoreUnavailableError as exc:  # a read is never spooled: the fix says what to do instead
+        raise outage_refix(exc, FIX_CHECKOUT_AGAIN) from None
+
+
+def _checkout(store: Store, digest: str, dest: str | os.PathLike[str], force: bool, verify_table: bool,
+              note: Callable[[str], None] | None) -> Path:
+    """:func:`checkout`, whose store may stop answering at any read."""
     hex_ = parse_digest(digest)
     asked = f"{ALGORITHM}:{hex_}"
     ikey = index_key(digest)
@@ -417,6 +428,14 @@ def _refuse_other_format(index: SnapshotIndex, target: Path) -> None:
 
 
 NOT_THIS_VERSION = "restore the index entry from a replica, or snapshot the version again from a copy you trust"
+
+FIX_SNAPSHOT_GONE = ("the store no longer holds this file of the snapshot (removed by hand or by a lifecycle rule): "
+                     "restore the object from a replica or a backup, or snapshot the version again from a copy that "
+                     "holds it ('tdprov snapshot PATH'), then check out again; nothing was written")
+"""The fix of a checkout that found one of the version's objects gone (no delete marker hides it)."""
+
+FIX_CHECKOUT_AGAIN = "check out again once the store answers; nothing was written"
+"""How the fix of a checkout the store stopped answering ends (a read is never spooled)."""
 
 
 def _not_this_version(store: Store, ikey: str) -> str:
@@ -498,9 +517,9 @@ def _download(store: Store, key: str, expected: str, tmp: Path, size: int | None
 
     try:
         store.get_file(key, tmp)
-    except ObjectNotFoundError:  # a delete marker may hide it: its bytes are then kept as a version under the marker
+    except ObjectNotFoundError as exc:  # a delete marker may hide it: its bytes are then kept as a version under the marker
         if (marker := _hidden(store, key)) is None:
-            raise
+            raise exc.refixed(FIX_SNAPSHOT_GONE) from None
         found = _retained(store, key, expected, tmp, size, marker)
         if found is None or found.version is None:
             unread = _unread(found, marker)
