@@ -1060,3 +1060,56 @@ def test_under_holds_for_entries_redirected_to_the_store_named(tmp_path: Path) -
     assert sorted(home.list()) == sorted(k for run in ("r1", "r4") for k, _ in _bundle(run))
     assert [home.get(k) for k, _ in _bundle("r4")] == [v for _, v in _bundle("r4")]
     assert outbox.pending() == sorted([held["r2"], moved["r3"]], key=lambda p: p.name)
+
+
+def test_flush_names_and_keeps_each_hand_made_malformed_entry_and_delivers_the_good_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> None:
+    """Entries written by hand into the spool, which no writer makes (the transport keeps malformed events out): an
+    entry that is not JSON, JSON of another shape, cut short in its header or in its objects, with a size given as text,
+    or empty, is named by 'tdprov flush' and kept in failed/ byte for byte, the good entry beside them delivered; an
+    entry whose staged events are not JSON, JSON but no event, cut short or of the wrong types is delivered as it is
+    (nothing is lost: the seal refuses such events, keeping each under refused/), and of a run already sealed each is
+    named as delivered late, by its eventType only when that is text."""
+    import json
+    import logging
+
+    from bundle_support import record_runs, run_events, signed_staged
+    from prov_common.bundle.transport import staged_event_key
+    from prov_common.cli import main
+    from prov_common.store import spool
+
+    store = open_store(tmp_path / "store")
+    spool_dir = tmp_path / "spool"
+    monkeypatch.setenv("TDPROV_SPOOL", str(spool_dir))
+    (sealed,) = record_runs(store.uri, 1)
+    good = run_events()
+    whole = spool.write_entry(spool_dir, spool.SpoolEntry(store.uri, tuple((staged_event_key(e), signed_staged(e)) for e in good)))
+    raw = whole.read_bytes()
+    head, body = raw.split(b"\n", 1)
+    header = json.loads(head)
+    header["objects"][0]["bytes"] = str(header["objects"][0]["bytes"])
+    bad = {"notjson": b"garbage\n", "notanentry": b'{"hello": 1}\n', "cutheader": head[:50], "cutbody": raw[:-30],
+           "sizetext": json.dumps(header).encode() + b"\n" + body, "empty": b""}
+    for n, (name, data) in enumerate(bad.items()):
+        (spool_dir / f"{n:020d}-1-{name}{spool.SUFFIX}").write_bytes(data)
+    events = {"notjson": b"not json{", "notanevent": b'{"hello": 1}', "cut": signed_staged(good[1])[:40],
+              "typeno": signed_staged(json.dumps({**good[1], "eventType": 5}).encode())}
+    for n, data in enumerate(events.values()):
+        key = f"staging/{sealed}/20260301T10000000000{n}Z-{'ab' * 16}.json"
+        spool.write_entry(spool_dir, spool.SpoolEntry(store.uri, ((key, data),)))
+    capsys.readouterr()
+    with caplog.at_level(logging.WARNING):
+        assert main(["flush"]) == 1
+    out, err = capsys.readouterr()
+    assert f"delivered 5 spooled entries (6 objects, 6 new); 0 left in {spool_dir}; 6 set aside in {spool_dir / 'failed'}" in out, out
+    for n, (name, data) in enumerate(bad.items()):
+        entry = f"{n:020d}-1-{name}{spool.SUFFIX}"
+        assert err.count(f"tdprov flush: set aside, never delivered: {entry} (") == 1, err
+        assert (spool_dir / "failed" / entry).read_bytes() == data  # kept as it was, with its note
+        assert (spool_dir / "failed" / f"{entry}.why.txt").read_text().startswith(f"spool entry {entry} is ")
+    assert all(store.exists(staged_event_key(e)) for e in good)
+    late = [r.getMessage() for r in caplog.records if f"run {sealed} was sealed before its" in r.getMessage()]
+    delivered = [k for k in store.list(f"staging/{sealed}/") if k.endswith(f"Z-{'ab' * 16}.json")]
+    assert len(late) == 4 and sorted(store.get(k) for k in delivered) == sorted(events.values()), late
+    assert sorted(m.split(" was sealed before its ")[1].split(" event timed")[0] for m in late) == [
+        "unnamed", "unnamed", "unreadable", "unreadable"], late

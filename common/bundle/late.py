@@ -91,13 +91,15 @@ def _after_sealing(store: Store, run_id: str, own: datetime, manifest: Manifest 
 
 
 def event_type_of(data: bytes | memoryview) -> str:
-    """The ``eventType`` of the staged event ``data`` (signed or not) as a warning names it; not verified."""
+    """The ``eventType`` of the staged event ``data`` (signed or not) as a warning names it, ``unnamed`` when it is no
+    text (missing, a number: an entry made by hand), ``unreadable`` when the event is not JSON; not verified."""
     from prov_common.bundle.staged import unverified_event
 
     try:
-        return str(unverified_event(bytes(data)).get("eventType") or "unnamed")
+        kind = unverified_event(bytes(data)).get("eventType")
     except (ValueError, AttributeError):
         return "unreadable"
+    return kind if isinstance(kind, str) and kind.strip() else "unnamed"
 
 
 __all__ = ["arrived_late", "event_type_of", "put_arrived"]
