@@ -35,12 +35,19 @@ def flag(value: object, name: str = "setting", default: bool | None = False) -> 
     default off, nor one that is off (raw samples, strict mode) on, and never stops a pipeline."""
     if isinstance(value, bool):
         return value
-    text = str(value or "").strip().lower()
-    if text and text not in _TRUE | _FALSE:
+    meaning = yes_no(value or "")
+    if meaning is None and str(value or "").strip():
         if WARNED.first("flag", name, str(value), repr(default)):
             _warn_flag(name, str(value), default)
         return default
-    return text in _TRUE
+    return bool(meaning)
+
+
+def yes_no(text: object) -> bool | None:
+    """What a yes/no text means: True for ``1``, ``true``, ``yes``, ``on``, False for ``0``, ``false``, ``no``, ``off``
+    (any case, white space around it dropped), None for any other text (blank too)."""
+    word = str(text).strip().lower()
+    return True if word in _TRUE else False if word in _FALSE else None
 
 
 def check_flag(value: object, name: str, where: str) -> bool:
@@ -49,11 +56,11 @@ def check_flag(value: object, name: str, where: str) -> bool:
     setting (:func:`flag`), such a typo is refused when the definition is read, never taken as the store's setting."""
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
-    if text not in _TRUE | _FALSE:
+    meaning = yes_no(value)
+    if meaning is None:
         raise BadInputError(f"{name}={value!r} of {where} is not a yes/no value (true, yes, on, 1 / false, no, off, 0)",
                             fix=f"set {name} to True or False, or leave it unset for the store's setting")
-    return text in _TRUE
+    return meaning
 
 
 def _warn_flag(name: str, value: str, default: bool | None) -> None:

@@ -8,7 +8,7 @@ import logging
 import os
 from dataclasses import dataclass
 
-from prov_common.config import WARNED, Settings, flag, positive_number, unknown_keys, unset
+from prov_common.config import WARNED, Settings, flag, positive_number, unknown_keys, unset, yes_no
 
 from prov_airflow.get_provider_info import CONFIG_OPTIONS
 
@@ -63,9 +63,18 @@ def _explicit(option: str) -> bool:
     if os.environ.get(f"AIRFLOW__{SECTION.upper()}__{option.upper()}"):
         return True
     try:  # the airflow.cfg Airflow generates holds every option with its default: a default is taken as not set
-        return bool(_conf().has_option(SECTION, option)) and conf_get(option) != CONFIG_OPTIONS[option][2]
+        return bool(_conf().has_option(SECTION, option)) and not _is_default(option, conf_get(option))
     except Exception:
         return False
+
+
+def _is_default(option: str, value: str) -> bool:
+    """Whether ``value`` of ``[tdprov] option`` is its default: the default's text, or for a yes/no option any text
+    that means the same (``false``, ``0``, ``no``, ``off`` in any case as ``False``)."""
+    _, kind, default = CONFIG_OPTIONS[option]
+    if kind == "boolean" and yes_no(value) is not None:
+        return yes_no(value) == yes_no(default)
+    return value == default
 
 
 def store_source() -> str:

@@ -607,3 +607,38 @@ def test_the_tdprov_section_airflow_generates_leaves_tdprov_env_in_force(tmp_pat
     finally:
         for key in section:
             conf.remove_option("tdprov", key, remove_default=False)
+
+
+@pytest.mark.parametrize(("written", "other"), [("false", "true"), ("FALSE", "TRUE"), ("0", "1"), ("no", "yes"),
+                                               ("off", "on"), (" Off ", "On")])
+def test_a_default_written_by_hand_in_any_case_leaves_tdprov_env_in_force(
+        written: str, other: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``strict = false`` written by hand in airflow.cfg (or ``0``, ``no``, ``off``, any case) means the option's default
+    as ``strict = False`` does, yet only the text ``False`` was taken as not set: ``false`` was taken as set and
+    turned ``TDPROV_STRICT=1`` off, where docs/airflow.md says a value equal to the default leaves ``TDPROV_*`` in force.
+    A yes/no option's default is told by its meaning; a value that means the other (``TRUE``) is set and wins, and
+    ``AIRFLOW__TDPROV__STRICT=false`` still always wins."""
+    from airflow.providers.common.compat.sdk import conf
+
+    from prov_airflow.settings import resolve_settings, setting_source
+
+    WARNED.clear()
+    monkeypatch.setenv("TDPROV_STRICT", "1")
+    monkeypatch.setenv("TDPROV_SNAPSHOT", "1")
+    cfg = tmp_path / "airflow.cfg"
+    cfg.write_text(f"[tdprov]\nstrict = {written}\nsnapshot = {written}\n")
+    assert conf.read(cfg) == [str(cfg)]
+    try:
+        assert conf.get("tdprov", "strict") == written.strip()
+        settings = resolve_settings()
+        assert (settings.strict, settings.snapshot) == (True, True)
+        assert (setting_source("strict"), setting_source("snapshot")) == ("TDPROV_STRICT", "TDPROV_SNAPSHOT")
+        monkeypatch.setenv("AIRFLOW__TDPROV__STRICT", written)
+        assert resolve_settings().strict is False and setting_source("strict") == "[tdprov] strict"
+        monkeypatch.delenv("AIRFLOW__TDPROV__STRICT")
+        monkeypatch.setenv("TDPROV_STRICT", "0")
+        conf.set("tdprov", "strict", other)
+        assert resolve_settings().strict is True and setting_source("strict") == "[tdprov] strict"
+    finally:
+        for key in ("strict", "snapshot"):
+            conf.remove_option("tdprov", key, remove_default=False)
