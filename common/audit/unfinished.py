@@ -22,7 +22,7 @@ from prov_common.signing import TrustStore
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, ObjectTooLargeError, UnreadableObjectError
 from prov_common.store.outbox import STALE_CLAIM_SECONDS
-from prov_common.text import counted, first_of
+from prov_common.text import counted, first_of, job_path
 from prov_common.w3cprov.events import TERMINAL
 from prov_common.w3cprov.identity import CLOCK_SKEW, iso_z, moment as utc_moment
 
@@ -718,8 +718,8 @@ def _other_parent(bundle: _SealedRun, event: Any) -> tuple[str, str] | None:
     job, parent = job_of(event), parent_of(event)
     if (job is not None and job != (manifest.job_namespace, manifest.job_name)
             and (manifest.parent_run_id is None) != (parent is None)):
-        return (f"of job {manifest.job_namespace}/{manifest.job_name} {with_parent(manifest.parent_run_id)}",
-                f"of job {job[0]}/{job[1]} {with_parent(parent[0] if parent else None)}")
+        return (f"of job {job_path(manifest.job_namespace, manifest.job_name)} {with_parent(manifest.parent_run_id)}",
+                f"of job {job_path(*job)} {with_parent(parent[0] if parent else None)}")
     if manifest.parent_run_id is None or parent is None or parent[0] == manifest.parent_run_id:
         return None
     sealed = bundle.parsed or []  # ('tdprov verify' names a bundle whose events are not what its manifest lists)

@@ -24,6 +24,7 @@ from prov_common.lineage.facets import RUN_CONTEXT, RunContextRunFacet
 from prov_common.lineage.naming import DEFAULT_JOB_NAMESPACE
 from prov_common.lineage.redact import redact_text
 from prov_common.lineage.validate import EVENT_TYPES
+from prov_common.text import job_path
 from prov_common.times import TIME_FIX, rfc3339
 
 
@@ -93,7 +94,7 @@ def build_run_event(
         )
     except ValueError as exc:
         raise BadInputError(
-            f"cannot build the {state.value} event of job {job_namespace}/{job_name} (run {run_id!r}): {exc}",
+            f"cannot build the {state.value} event of job {job_path(job_namespace, job_name)} (run {run_id!r}): {exc}",
             fix="run_id must be a UUID (uuid7 recommended: str(openlineage.client.uuid.generate_new_uuid()))",
         ) from exc
 

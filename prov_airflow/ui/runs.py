@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prov_common.bundle.model import DatasetRef
-from prov_common.text import counted, job_json
+from prov_common.text import counted, job_json, job_path
 
 from prov_airflow import naming
 
@@ -169,7 +169,7 @@ def another_runs(manifest: Any, key: RunKey) -> str | None:
 
     whose = f" with parent run {parent}" if parent else ""
     this = "this DAG run" if key.task_id is None else f"this try, of DAG run {key.parents[-1]},"
-    return (f"the bundle at run id {key.run_id} is another run's, of job {manifest.job_namespace}/{manifest.job_name}"
+    return (f"the bundle at run id {key.run_id} is another run's, of job {job_path(manifest.job_namespace, manifest.job_name)}"
             f"{whose}: {this} was given the same run id, so its events are in no bundle (they stay staged under "
             f"{staging_prefix(key.run_id)}; 'tdprov audit' names them). Fix: {SHARED_RUN_ID_FIX}")
 
