@@ -52,11 +52,10 @@ _RUN_NAMESPACE = uuid.UUID("6b1c7e44-2f0a-5d7e-9a57-7464707276a1")
 def namespace_uri(namespace: str | None) -> str:
     """``dagster://<namespace>`` from a bare name or a full ``dagster://`` URI; default ``dagster://default``, also
     for one given empty or blank (:func:`~prov_common.config.unset`: not given)."""
-    if namespace is None or unset(namespace):
+    if unset(namespace):  # None too
         return DEFAULT_NAMESPACE
-    if "://" in namespace:
-        return namespace
-    return f"dagster://{namespace}"
+    given = str(namespace)
+    return given if "://" in given else f"dagster://{given}"
 
 
 IN_MEMORY_NAMESPACE = f"{IN_MEMORY_SCHEME}://"

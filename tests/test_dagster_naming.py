@@ -14,7 +14,7 @@ def test_datasets_are_named_after_the_asset_key_as_users_type_it() -> None:
     assert dataset_name(AssetKey(["raw", "orders"])) == "raw/orders"
     assert dataset_name(AssetKey("features")) == "features"
     assert dataset_name(AssetKey(["raw/orders"])) == "raw\\/orders"  # as Dagster's selection syntax writes it: not raw/orders
-    assert namespace_uri(None) == namespace_uri("default") == "dagster://default"
+    assert namespace_uri(None) == namespace_uri("") == namespace_uri(" ") == namespace_uri("default") == "dagster://default"
     assert namespace_uri("prod") == "dagster://prod"
     assert namespace_uri("dagster://team-a") == "dagster://team-a"
 
