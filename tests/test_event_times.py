@@ -140,6 +140,22 @@ def test_prov_and_graph_read_an_event_file_with_times_without_offset_as_utc(tmp_
     assert "taken as UTC" in capsys.readouterr().err
 
 
+def test_the_warning_of_many_times_without_offset_counts_those_it_does_not_name(tmp_path: Path,
+                                                                                capsys: pytest.CaptureFixture) -> None:
+    """The warning named the first five events whose time has no offset and ended in ``...``, where every other list
+    in tdprov's messages counts the rest (``and 2 more``)."""
+    events = [run_events()[0] for _ in range(7)]
+    for at, item in enumerate(events):
+        item["eventTime"] = f"2026-03-01T10:00:0{at}"
+    file = tmp_path / "events.jsonl"
+    file.write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert main(["prov", str(file), "-o", str(tmp_path / "p.json")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 7 events have an eventTime without time zone, taken as UTC" in err, err
+    assert f"{file} line 5 (START run " in err and "line 6" not in err, err
+    assert ", 2026-03-01T10:00:04) and 2 more\n" in err and "..." not in err, err
+
+
 @pytest.mark.parametrize("text, sealed", [("2026-03-01T10:00:00.250+02:00", False), ("2026-03-01T10:00:00.250+02:00", True),
                                           ("2026-03-01T10:00:00", True)])
 def test_checking_an_event_reads_its_time_once(text: str, sealed: bool, monkeypatch: pytest.MonkeyPatch) -> None:

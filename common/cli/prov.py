@@ -21,7 +21,7 @@ from prov_common.regular_file import open_regular
 from prov_common.w3cprov import FORMATS, serialize
 from prov_common.w3cprov.events import RunState, fold_runs, version_text
 from prov_common.w3cprov.quality import recorded_int
-from prov_common.text import counted, shown_value
+from prov_common.text import counted, first_of, shown_value
 from prov_common.w3cprov.mapping import runs_to_document
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ EVENTS_HELP = ("OpenLineage events, one JSON object per line ('-' = stdin); seve
 EVENT_LIMIT = SMALL_OBJECT_LIMIT
 """Bytes at most of one event (a line), and of an events file read as one JSON document: a larger file is read line
 by line, and a longer line (a file of zeros, a value of gigabytes) is refused, never read whole into memory."""
+_NAMED = 5
+"""Events or datasets a warning names, the rest counted (``and 2 more``)."""
 
 
 Placed = tuple[str, Any]
@@ -192,11 +194,6 @@ def versions_not_sealed(placed: list[Placed]) -> list[str]:
             if recorded_int(facet["datasetVersion"]) is not None and facet_problem(facet) is not None]
 
 
-def _listed(items: list[str]) -> str:
-    """The first five of ``items``, as a warning lists them."""
-    return f"{', '.join(items[:5])}{' ...' if len(items) > 5 else ''}"
-
-
 def events_file_runs(placed: list[Placed], verb: str) -> list[RunState]:
     """The runs of events read from files (a bundle's ``events.jsonl`` among them): a time without offset is taken as
     UTC, as in a bundle sealed before event times had to be RFC 3339, with one warning naming those events; a dataset
@@ -205,12 +202,12 @@ def events_file_runs(placed: list[Placed], verb: str) -> list[RunState]:
     if naive:
         tell(verb, f"warning: {counted(len(naive), 'event')} {'has' if len(naive) == 1 else 'have'} an eventTime without time zone, "
              "taken as UTC (as in bundles "
-             f"sealed before event times had to be RFC 3339): {_listed(naive)}")
+             f"sealed before event times had to be RFC 3339): {first_of(naive, _NAMED)}")
     versionless = versions_not_taken(placed)
     if versionless:
         tell(verb, f"warning: {counted(len(versionless), 'dataset')} {'has' if len(versionless) == 1 else 'have'} a version "
              "facet whose datasetVersion is blank or neither a string nor a whole number, so "
-             f"{'it is' if len(versionless) == 1 else 'they are'} stated without that version: {_listed(versionless)}. "
+             f"{'it is' if len(versionless) == 1 else 'they are'} stated without that version: {first_of(versionless, _NAMED)}. "
              "Fix: make the producer send datasetVersion as a string that is not blank, as the OpenLineage DatasetVersionDatasetFacet "
              "defines it (sealing a bundle refuses one that is no string in a facet that names that schema)")
     unsealable = versions_not_sealed(placed)
@@ -218,7 +215,7 @@ def events_file_runs(placed: list[Placed], verb: str) -> list[RunState]:
         tell(verb, f"warning: {counted(len(unsealable), 'dataset')} {'has' if len(unsealable) == 1 else 'have'} a version "
              "facet that names the DatasetVersionDatasetFacet schema with a whole-number datasetVersion, stated here as "
              "that number's text, which sealing a bundle refuses (the schema asks for a string): "
-             f"{_listed(unsealable)}. Fix: make the producer send datasetVersion as a string (3 as \"3\"), as the "
+             f"{first_of(unsealable, _NAMED)}. Fix: make the producer send datasetVersion as a string (3 as \"3\"), as the "
              "OpenLineage DatasetVersionDatasetFacet defines it")
     return fold_runs([event for _, event in placed], sealed=True, places=[place for place, _ in placed])
 
