@@ -220,3 +220,20 @@ def test_repair_bad_store_uri_is_exit_2(tmp_path: Path, capsys) -> None:
     assert "does not exist" in capsys.readouterr().err and not (tmp_path / "a").exists()
     (tmp_path / "a").mkdir()
     assert main(["store", "repair", "--store", str(tmp_path / "a")]) == 0  # --store, as the other verbs take it
+
+
+@pytest.mark.parametrize("verb", ["verify", "runs --verified", "export --verified"])
+def test_a_verifying_bar_draws_its_carriage_returns_on_a_terminal(verb: str, tmp_path: Path, monkeypatch,
+                                                                  capsys) -> None:
+    """The bars of 'tdprov verify', 'runs --verified' and 'export --verified' drew on the stderr the
+    command line shows escaped, so a terminal showed each redraw as the text ``\\x0d`` followed by the whole bar again,
+    one long line growing, where the other bars draw on the terminal itself (prov_common.progress.stream). They draw
+    there too: each redraw starts with a carriage return, and the screen's last line is blank once the bar is done."""
+    store_uri = str(tmp_path / "store")
+    _record(store_uri, tmp_path / "spool", 3)
+    monkeypatch.setattr(sys, "stderr", terminal := _Terminal())
+    assert main([*verb.split(), "--store", store_uri]) == 0
+    capsys.readouterr()
+    drawn = terminal.getvalue()
+    desc = "verifying runs: " if verb == "runs --verified" else "verifying bundles: "
+    assert f"\r{desc}" in drawn and "\\x0d" not in drawn, drawn

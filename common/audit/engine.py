@@ -10,7 +10,6 @@ the state with the runs examined now (and the runs upstream of them, looked up b
 from __future__ import annotations
 
 import logging
-import sys
 import uuid
 from collections import ChainMap
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -56,9 +55,10 @@ from prov_common.bundle import layout
 from prov_common.bundle.layout import SETTLE_SECONDS
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import load_index_entry
-from prov_common.bundle.verify_pool import Pins, PoolProgress, map_bundles
+from prov_common.bundle.verify_pool import Pins, map_bundles
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
+from prov_common.progress import Bar, stream as bar_stream
 from prov_common.signing import EnvelopeError, TrustStore, auditor_trust_from_settings, signing_key_from_settings, trust_from_settings
 from prov_common.sources.registry import SOURCES_PREFIX, iter_sources
 from prov_common.store.base import Store
@@ -81,7 +81,7 @@ FIX_AUDITOR_KEY = ("if the auditor's key was replaced, keep its old public key i
 
 
 def _bar(items: Iterable, total: int, desc: str, show: bool | None) -> Iterable:
-    return PoolProgress(items, total=total, desc=desc, unit="bundle", file=sys.stderr, disable=None if show else True, leave=False)
+    return Bar(items, total=total, desc=desc, unit="bundle", file=bar_stream(), disable=None if show else True, leave=False)
 
 
 def run_audit(store: Store, settings: Settings | None = None, *, memory_path: Path | None = None, **options: Any) -> AuditResult:

@@ -2,7 +2,6 @@
 the rest, and a run's own bundle, read and verified, where a question needs more than its summary."""
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -321,15 +320,15 @@ def check_runs(store: Store, trust: TrustStore, summaries: Sequence[BundleSummar
     record`` does. The objects of a bundle that ``store`` holds as read (:class:`~prov_common.store.held_reads.HeldReads`)
     are verified as held, in a worker process too: never read again."""
     from prov_common.bundle.layout import held_keys
-    from prov_common.bundle.verify_pool import PoolProgress, map_bundles
-    from prov_common.progress import bar
+    from prov_common.bundle.verify_pool import map_bundles
+    from prov_common.progress import Bar, bar, stream
     from prov_common.store.held_reads import held_of
 
     checked = CheckedRuns()
     items = [(s, held_of(store, held_keys(s.run_id))) for s in summaries]
     results: Iterable[tuple[RunRecord, str | None, bool]] = map_bundles(_examined_held, items, store, trust)
     if desc is not None:
-        results = PoolProgress(results, total=len(summaries), desc=desc, unit="bundle", file=sys.stderr, disable=None,
+        results = Bar(results, total=len(summaries), desc=desc, unit="bundle", file=stream(), disable=None,
                                leave=False)
     elif len(summaries) > 1:
         results = bar(results, total=len(summaries), desc="verifying bundles", unit="bundle")

@@ -18,8 +18,6 @@ from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from tqdm import tqdm
-
 from prov_common.config import usable_cpus
 from prov_common.signing import TrustStore
 from prov_common.store.base import Store
@@ -36,14 +34,6 @@ Pins = Callable[[list[Any]], Mapping[str, str]]  # items -> the listed fingerpri
 
 _WORKER: dict[str, Any] = {}
 _PR_SET_PDEATHSIG = 1  # prctl(2)
-
-
-class PoolProgress(tqdm):
-    """A progress bar over :func:`map_bundles` without tqdm's monitor thread: a running thread would make
-    the workers start by ``spawn`` (each re-importing everything, and failing in a script without a
-    ``__main__`` guard) instead of ``fork``."""
-
-    monitor_interval = 0
 
 
 def _end_with_parent(parent: int | None) -> None:

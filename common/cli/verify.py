@@ -12,7 +12,6 @@ from tqdm import tqdm
 
 from prov_common.bundle.missing import MissingBundle, checked_nothing, why_missing
 from prov_common.bundle.model import VerificationReport
-from prov_common.bundle.verify_pool import PoolProgress
 from prov_common.bundle.verify_runs import verify_runs
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb, no_bundles_text, worker_count
@@ -20,6 +19,7 @@ from prov_common.cli._output import emit_json_line, tell
 from prov_common.cli._runs import resolve_runs
 from prov_common.config import Settings
 from prov_common.bundle.trust import bundle_trust
+from prov_common.progress import Bar, stream as bar_stream
 from prov_common.signing.keyfiles import stale_public_note
 from prov_common.store import open_store
 from prov_common.store.errors import ObjectNotFoundError
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     resolved = resolve_runs(store, args.run_ids, verb="verify")  # typed by a person: one that names no bundle is bad input, not a finding
     verification = verify_runs(store, trust, resolved.run_ids or None, workers=args.workers, index=resolved.index)
     failed = untrusted = 0
-    for report in PoolProgress(verification, desc="verifying bundles", unit="bundle", file=sys.stderr, disable=len(verification) < 2 or None):
+    for report in Bar(verification, desc="verifying bundles", unit="bundle", file=bar_stream(), disable=len(verification) < 2 or None):
         failed += not report.ok
         untrusted += any(f.problem == "untrusted key" for f in report.findings)
         if args.run_ids and checked_nothing(report, report.run_id):
