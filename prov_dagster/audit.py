@@ -124,7 +124,7 @@ def _audit(config: AuditConfig, provenance: ProvenanceResource, instance: Any = 
     try:
         return run_audit(store, settings, full=config.full, rehash=config.rehash, rehash_hint=REHASH_HINT, report_dir=report_dir,
                          witnesses=config.witnesses, remember_in=places, accept_checkpoint=config.accept_checkpoint,
-                         read_only=config.read_only)
+                         read_only=config.read_only, progress=False)  # a step's log is no terminal, as the Airflow operator's
     except (BadInputError, StoreError) as exc:
         translated = _in_dagster_terms(exc)
         if translated is exc:

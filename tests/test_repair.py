@@ -237,3 +237,18 @@ def test_a_verifying_bar_draws_its_carriage_returns_on_a_terminal(verb: str, tmp
     drawn = terminal.getvalue()
     desc = "verifying runs: " if verb == "runs --verified" else "verifying bundles: "
     assert f"\r{desc}" in drawn and "\\x0d" not in drawn, drawn
+
+
+def test_the_audit_draws_its_bar_on_a_terminal(tmp_path: Path, monkeypatch, capsys) -> None:
+    """'tdprov audit' asks for its bar where stderr is a terminal (progress=None: "a bar only on a terminal"), but
+    the bar took None as "not shown", so no audit ever drew one. It draws on a terminal ('auditing bundles'), gone from
+    the screen when done, and none with --quiet or --json."""
+    store_uri = str(tmp_path / "store")
+    _record(store_uri, tmp_path / "spool", 3)
+    for options, shown in (([], True), (["--quiet"], False), (["--json"], False)):
+        monkeypatch.setattr(sys, "stderr", terminal := _Terminal())
+        assert main(["audit", "--store", store_uri, *options]) == 1  # the runs' origins are not registered: findings
+        capsys.readouterr()
+        drawn = terminal.getvalue()
+        assert ("\rauditing bundles: " in drawn and "| 0/3 [" in drawn) is shown, (options, drawn)
+        assert "\\x0d" not in drawn, drawn

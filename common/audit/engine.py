@@ -81,7 +81,9 @@ FIX_AUDITOR_KEY = ("if the auditor's key was replaced, keep its old public key i
 
 
 def _bar(items: Iterable, total: int, desc: str, show: bool | None) -> Iterable:
-    return Bar(items, total=total, desc=desc, unit="bundle", file=bar_stream(), disable=None if show else True, leave=False)
+    """``items`` with a bar (``desc``): always when ``show``, never when False, on a terminal only when None."""
+    return Bar(items, total=total, desc=desc, unit="bundle", file=bar_stream(), disable=None if show is None else not show,
+               leave=False)
 
 
 def run_audit(store: Store, settings: Settings | None = None, *, memory_path: Path | None = None, **options: Any) -> AuditResult:
