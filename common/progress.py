@@ -41,6 +41,14 @@ def stream() -> Any:
     return getattr(sys.stderr, "unescaped", sys.stderr)
 
 
+def advancing(items: Iterable[T], drawn: Any) -> Iterator[T]:
+    """Each of ``items``, advancing ``drawn`` (a bar drawn already, over more than these) by one as each is taken: one
+    bar over work done in parts."""
+    for item in items:
+        yield item
+        drawn.update()
+
+
 def bar(iterable: Iterable[T] | None = None, *, desc: str, unit: str, total: int | None = None) -> Any:
     """A progress bar over ``iterable`` (or one to ``update`` by hand, to ``total``) named ``desc``, counting
     ``unit``; shown only inside :func:`on_terminal` and on a terminal, and gone from the screen when done."""

@@ -3,6 +3,7 @@ connects to it, not every entry: the same answer as reading them all, the runs s
 and a forged entry still left out. Reads are counted through the store API, on a local folder and on S3 (moto)."""
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections import Counter
@@ -456,3 +457,36 @@ def test_export_verified_holds_the_bytes_of_one_batch_at_a_time(
     assert most[0] == 2 * 3, most[0]  # two runs' statement, manifest and PROV
     assert {k: n for k, n in reads.items() if n > 1 and is_read_whole(k)} == {}
     assert sum(is_read_whole(k) for k in reads) == 6 * 3
+
+
+class _Terminal(io.StringIO):
+    """A stderr that is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_export_verified_draws_one_bar_over_all_its_batches(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """'tdprov export --verified' drew a new 'verifying bundles' bar, then a 'reading bundles' bar, for each batch of
+    runs it verifies (256 each): a store of 1,000 runs showed eight bars, each counting from 0 to its batch's size, and no
+    bar said how far the export was. It draws one bar over the whole export, counting every run verified (five runs in
+    batches of two), gone from the screen when done; the PROV exported is the same."""
+    import sys
+
+    import prov_common.cli.export as export_cli
+
+    uri = str(tmp_path / "store")
+    seal_chain(open_store(uri), 0, 5)
+    assert main(["export", "--verified", "--store", uri]) == 0
+    plain = capsys.readouterr().out
+    monkeypatch.setattr(export_cli, "EXPORT_BATCH", 2, raising=False)
+    monkeypatch.setattr(sys, "stderr", terminal := _Terminal())
+    assert main(["export", "--verified", "--store", uri]) == 0
+    assert capsys.readouterr().out == plain
+    drawn = terminal.getvalue()
+    assert "verifying bundles: " in drawn and "reading bundles" not in drawn, drawn
+    totals = {part.split("[", 1)[0].rsplit("/", 1)[1].strip() for part in drawn.split("\r") if "verifying bundles: " in part}
+    assert totals == {"5"}, drawn  # one bar, of all five runs: never one of a batch
+    assert "| 0/5 [" in drawn, drawn
+    assert drawn.rpartition("\r")[2].strip() == "", drawn  # gone from the screen when done

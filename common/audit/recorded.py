@@ -20,6 +20,7 @@ from prov_common.w3cprov.version_ref import split_version
 if TYPE_CHECKING:
     from prov_common.bundle.events import RunIdentity
     from prov_common.bundle.verify import CheckedBundle
+    from prov_common.progress import Bar
 
 
 @dataclass(frozen=True)
@@ -311,23 +312,25 @@ class CheckedRuns:
     corrected: dict[str, str] = field(default_factory=dict)
 
 
-def check_runs(store: Store, trust: TrustStore, summaries: Sequence[BundleSummary], desc: str | None = None) -> CheckedRuns:
+def check_runs(store: Store, trust: TrustStore, summaries: Sequence[BundleSummary], desc: str | Bar | None = None) -> CheckedRuns:
     """The bundles these index entries summarise, each read and verified (:func:`examined`): what ``tdprov lineage``
     checks of the runs it shows and a record of the runs it cites. On every CPU when there are many, as ``tdprov verify``
     (:func:`~prov_common.bundle.verify_pool.map_bundles`, the same results in the same order), with a progress bar
     (``desc``) on a terminal; without ``desc``, the shared bar ('verifying bundles', for two bundles or more, as ``tdprov
     verify`` draws it), drawn only where a verb turned bars on (:func:`~prov_common.progress.on_terminal`), as ``tdprov
-    record`` does. The objects of a bundle that ``store`` holds as read (:class:`~prov_common.store.held_reads.HeldReads`)
+    record`` does; ``desc`` a bar drawn already: each bundle checked advances it (one bar over several calls). The objects of a bundle that ``store`` holds as read (:class:`~prov_common.store.held_reads.HeldReads`)
     are verified as held, in a worker process too: never read again."""
     from prov_common.bundle.layout import held_keys
     from prov_common.bundle.verify_pool import map_bundles
-    from prov_common.progress import Bar, bar, stream
+    from prov_common.progress import Bar, advancing, bar, stream
     from prov_common.store.held_reads import held_of
 
     checked = CheckedRuns()
     items = [(s, held_of(store, held_keys(s.run_id))) for s in summaries]
     results: Iterable[tuple[RunRecord, str | None, bool]] = map_bundles(_examined_held, items, store, trust)
-    if desc is not None:
+    if isinstance(desc, Bar):
+        results = advancing(results, desc)
+    elif desc is not None:
         results = Bar(results, total=len(summaries), desc=desc, unit="bundle", file=stream(), disable=None,
                                leave=False)
     elif len(summaries) > 1:
@@ -353,9 +356,10 @@ def _examined_held(store: Store, trust: TrustStore, item: tuple[BundleSummary, d
     return examined(store, trust, summary)
 
 
-def doubted_runs(store: Store, trust: TrustStore, summaries: list[BundleSummary], desc: str) -> tuple[dict[str, str], dict[str, str]]:
+def doubted_runs(store: Store, trust: TrustStore, summaries: list[BundleSummary], desc: str | Bar) -> tuple[dict[str, str], dict[str, str]]:
     """The runs not to be taken as their index entries (unsigned) say, by run id with why: those whose
     bundles do not verify (to leave out), and those whose sound bundles say otherwise than the entry (to
-    take as the bundle says), as :func:`check_runs` finds them (with a progress bar, ``desc``, on a terminal)."""
+    take as the bundle says), as :func:`check_runs` finds them (with a progress bar, ``desc`` or one drawn already, on a
+    terminal)."""
     checked = check_runs(store, trust, summaries, desc)
     return checked.left_out, checked.corrected

@@ -74,9 +74,10 @@ def verified_summaries(store: Any, trust: Any, summaries: list[Any], desc: str, 
     return kept, left_out
 
 
-def checked_summaries(store: Any, trust: Any, summaries: list[Any], desc: str) -> tuple[list[Any], dict[str, str], dict[str, str]]:
+def checked_summaries(store: Any, trust: Any, summaries: list[Any], desc: Any) -> tuple[list[Any], dict[str, str], dict[str, str]]:
     """:func:`verified_summaries` told of nothing: the summaries kept (as the bundles say), the runs left out and those
-    corrected (run id -> why), for a caller that verifies in batches and tells them all at the end."""
+    corrected (run id -> why), for a caller that verifies in batches and tells them all at the end. ``desc``: the name
+    of the bar, or the bar drawn already over all the batches (:func:`~prov_common.audit.recorded.check_runs`)."""
     from prov_common.audit.recorded import doubted_runs
 
     left_out, corrected = doubted_runs(store, trust, summaries, desc)

@@ -16,6 +16,7 @@ from prov_common.bundle.layout import held_keys
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.trust import bundle_trust
 from prov_common.errors import BadInputError, TdprovError
+from prov_common.progress import Bar, stream as bar_stream
 from prov_common.config import Settings
 from prov_common.sources.registry import iter_sources
 from prov_common.store import open_store
@@ -114,19 +115,20 @@ those held do not grow with the store."""
 def _verified_documents(store: HeldReads, trust: TrustStore, found: list[BundleSummary], taken: list[BundleSummary],
                         left_out: dict[str, str], corrected: dict[str, str], unread: dict[str, str]) -> Iterator[ProvDocument]:
     """The PROV documents of the bundles of ``found`` that verify, verified and read in batches of :data:`EXPORT_BATCH`
-    runs, each exported from the bytes verified where this process verified it (as before, one a worker process verified
+    runs (one bar, on a terminal, counts them all verified), each exported from the bytes verified where this process verified it (as before, one a worker process verified
     is read here to export it), and the batch's bytes released once its PROV is read. Added as they are
     found: to ``taken`` the runs exported (as their bundles say), to ``left_out`` and ``corrected`` the runs whose
     bundles do not verify and those whose entries their bundles correct, to ``unread`` those that cannot be read
     (:func:`~prov_common.w3cprov.collect.bundle_documents`); nothing is told."""
-    for start in range(0, len(found), EXPORT_BATCH):
-        batch = found[start:start + EXPORT_BATCH]
-        kept, left, fixed = checked_summaries(store, trust, batch, "verifying bundles")
-        left_out.update(left)
-        corrected.update(fixed)
-        taken.extend(kept)
-        yield from bundle_documents(store, kept, left_out=unread)
-        store.release(key for summary in batch for key in held_keys(summary.run_id))
+    with Bar(total=len(found), desc="verifying bundles", unit="bundle", file=bar_stream(), disable=None, leave=False) as drawn:
+        for start in range(0, len(found), EXPORT_BATCH):
+            batch = found[start:start + EXPORT_BATCH]
+            kept, left, fixed = checked_summaries(store, trust, batch, drawn)
+            left_out.update(left)
+            corrected.update(fixed)
+            taken.extend(kept)
+            yield from bundle_documents(store, kept, progress=False, left_out=unread)
+            store.release(key for summary in batch for key in held_keys(summary.run_id))
 
 
 def _training_record(args: argparse.Namespace) -> int:
