@@ -549,3 +549,20 @@ def test_a_refusal_reaching_the_command_line_names_the_permission_of_its_request
     with pytest.raises(ClientError) as refused:
         s3_refusing_version_reads.client().list_objects_v2(Bucket=bucket)
     assert as_bad_input(refused.value).fix == "grant these credentials s3:ListBucket on the bucket"
+
+
+def test_a_refusal_of_a_request_no_table_names_names_that_request_not_another_permission(
+        s3_server, s3_refusing_version_reads) -> None:
+    """S3's refusal of a request the table of permissions does not name (GetObjectTagging, here of one version) was told
+    to grant s3:GetObject on the bucket: a permission of another request, on the wrong resource, that the credentials
+    may well hold already. It now names the request refused and where its permission is listed, and names no other."""
+    from botocore.exceptions import ClientError
+
+    from prov_common.refusals import as_bad_input
+
+    bucket = s3_server.create_bucket()
+    with pytest.raises(ClientError) as refused:
+        s3_refusing_version_reads.client().get_object_tagging(Bucket=bucket, Key="k", VersionId="v1")
+    assert refused.value.operation_name == "GetObjectTagging"
+    assert as_bad_input(refused.value).fix == ("grant these credentials the permission S3 requires for GetObjectTagging "
+                                               "(the Service Authorization Reference for Amazon S3 names it)")

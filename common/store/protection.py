@@ -124,8 +124,12 @@ def request_grant(request: str, *, version: bool = False) -> str:
     """What to grant for S3's refusal of ``request`` (botocore's ``operation_name``: ``GetObject``, ``ListObjectsV2``...)
     of a dataset's object or bucket, in words: the permission (:data:`GRANTS`; ``version``: of one version of the object,
     which S3 grants apart) and what it is granted on. A read of an object adds ``s3:ListBucket``, without which S3
-    refuses a missing object too."""
-    permission = (_OF_VERSION.get(request) if version else None) or GRANTS.get(request, "s3:GetObject")
+    refuses a missing object too. A request the table does not name is named itself, with where its permission is
+    listed: no other request's permission stands in for it."""
+    if request not in GRANTS:
+        return (f"grant these credentials the permission S3 requires for {request} (the Service Authorization Reference "
+                "for Amazon S3 names it)")
+    permission = (_OF_VERSION.get(request) if version else None) or GRANTS[request]
     if request not in _OF_OBJECT:
         return f"grant these credentials {permission} on the bucket"
     missing = " (and s3:ListBucket on its bucket: without it S3 refuses a missing object too)" if request != "PutObject" else ""
