@@ -49,6 +49,20 @@ def test_article10_items_show_the_records_or_name_the_gap(tmp_path: Path) -> Non
     assert "Art. 10(2)(b)" in html and "tdprov source add --description" in html
 
 
+def test_annex_iv_names_each_cleaning_step_by_its_job_as_the_report_prints_jobs(tmp_path: Path) -> None:
+    """Annex IV's data cleaning methodologies name each preparation run's job as namespace/name text (as 10(2)(c), the
+    HTML report and 'tdprov runs' do), never the job object of report.json."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    _, report, html = audit(pipe, tmp_path / "r")
+    [entry] = report["trainingData"]
+    [step] = entry["article10"]["preparation"]
+    assert step["job"] == {"namespace": "tests", "name": "prepare_features"}
+    shown = f"tests/prepare_features (run {step['runId']})"
+    assert entry["annexIV"]["dataCleaningMethodologies"] == [shown]
+    assert re.search(r"Data cleaning methodologies</t[hd]>\s*<td>" + re.escape(shown) + "</td>", html)
+    assert "{'namespace'" not in html and "{&#x27;namespace&#x27;" not in html
+
+
 def test_a_source_that_says_nothing_gets_gaps_naming_the_options(tmp_path: Path) -> None:
     pipe = Pipeline(str(tmp_path / "store"))
     bare = digest("bare")

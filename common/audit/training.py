@@ -23,6 +23,7 @@ from prov_common.audit.rehash import version_at
 from prov_common.sources.gaps import source_gaps
 from prov_common.sources.merged import SourceVersion, by_version, disagreements, records_of
 from prov_common.sources.model import SourceRecord
+from prov_common.text import job_text
 from prov_common.w3cprov.identity import VersionKey
 
 _SOURCE_FIELDS = (  # what every source should record, with the option that records it
@@ -143,7 +144,7 @@ def training_data(index: LineageIndex, changed: Mapping[str, str] | None = None)
                     "provenance": [f"{s['name']} by {s['issuer']} ({s['license']})" for s in sources],
                     "howObtainedAndSelected": [f"{s['name']}: {s['method'] or 'method not recorded'}" for s in sources],
                     "labellingProcedures": "not recorded by tdprov: document them with the training job",
-                    "dataCleaningMethodologies": [f"{st['job']} (run {st['runId']})" for st in steps],
+                    "dataCleaningMethodologies": [f"{job_text(st['job'])} (run {st['runId']})" for st in steps],
                     "lineageComplete": trace.complete and bool(trace.sources),
                 },
             }
