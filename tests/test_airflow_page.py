@@ -569,13 +569,17 @@ def test_page_names_a_store_it_cannot_open(client, page_run: dict, monkeypatch: 
 def test_page_tells_the_tab_what_is_wrong_as_a_page_and_a_json_client_as_json(client, page_run: dict,
                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """The DAG run's tab (a browser asking for HTML) got an error as JSON, {"detail": ...} shown raw where the page
-    is; it gets a page saying what is wrong and the fix, escaped. A request asking for JSON still gets the JSON."""
+    is; it gets a page saying what is wrong and the fix, escaped. A request asking for JSON still gets the JSON. A DAG
+    run the metadata database does not hold (a link kept after the run was deleted, a run id mistyped) is named with
+    where to find one that is there."""
     from html import escape
 
     browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
     missing = "no-<b>such-run"
     got = client.get(f"/tdprov/dag-runs/{DAG_ID}/{quote(missing, safe='')}", headers=browser)
-    said = f"DAG run {missing!r} of DAG {DAG_ID!r} is not in the Airflow metadata database"
+    said = (f"DAG run {missing!r} of DAG {DAG_ID!r} is not in the Airflow metadata database. Fix: open the DAG run's "
+            "tdprov bundles tab in the Airflow UI, or choose it under Browse > tdprov bundles (/tdprov/: the recent DAG "
+            "runs you may read); a DAG run that was deleted has no page")
     assert (got.status_code, got.headers["content-type"].split(";")[0]) == (404, "text/html"), got.text
     assert f"<p class='error' data-status='404'>{escape(said)}</p>" in got.text and "<b>" not in got.text, got.text
     asked = client.get(f"/tdprov/dag-runs/{DAG_ID}/{quote(missing, safe='')}", headers={"Accept": "application/json"})

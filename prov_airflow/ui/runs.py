@@ -104,7 +104,7 @@ class DagRunBundles:
 def run_keys(dag_id: str, run_id: str, session: Any) -> list[RunKey]:
     """The OpenLineage runs of an Airflow DAG run: the DAG run, then every try of every task instance.
 
-    Raises ``LookupError`` when the metadata database has no such DAG run.
+    Raises ``LookupError`` when the metadata database has no such DAG run, naming it and where to find one that is there.
     """
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
@@ -113,7 +113,9 @@ def run_keys(dag_id: str, run_id: str, session: Any) -> list[RunKey]:
 
     dag_run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
     if dag_run is None:
-        raise LookupError(f"DAG run {run_id!r} of DAG {dag_id!r} is not in the Airflow metadata database")
+        raise LookupError(f"DAG run {run_id!r} of DAG {dag_id!r} is not in the Airflow metadata database. Fix: open the "
+                          "DAG run's tdprov bundles tab in the Airflow UI, or choose it under Browse > tdprov bundles "
+                          "(/tdprov/: the recent DAG runs you may read); a DAG run that was deleted has no page")
     date = naming.dag_run_date(dag_run)
     parents = tuple(naming.dag_run_id(dag_id, date, clear) for clear in range((dag_run.clear_number or 0) + 1))
     namespace = naming.namespace()
