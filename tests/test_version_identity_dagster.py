@@ -168,3 +168,29 @@ def test_downstream_starts_from_every_generation_of_the_version(tmp_path: Path, 
     code, out, _ = _cli(capsys, "lineage", "left", "--json", "--store", store)
     (tree,) = json.loads(out)["lineage"]
     assert _jobs(tree["generatedBy"]) == ["left"]
+
+
+def test_a_name_at_a_digest_of_several_datasets_offers_their_versions_at_it_not_their_newest(
+        tmp_path: Path, instance: Any, capsys: pytest.CaptureFixture) -> None:
+    """One asset key in two Dagster namespaces with equal bytes, then made again in one of them: ``record KEY@DIGEST``
+    of the earlier bytes was refused saying that each path means its newest version and that "their newest are" the
+    versions at that digest, where one dataset's newest is another version."""
+    def k_of(rows: list[int]) -> AssetsDefinition:
+        @provenance_asset(name="k")
+        def k() -> pd.DataFrame:
+            return pd.DataFrame({"a": rows})
+        return k
+
+    store = str(tmp_path / "store")
+    for namespace, rows in (("x", [1, 2]), ("y", [1, 2]), ("x", [3])):
+        assert materialize([k_of(rows)], instance=instance, resources={
+            "io_manager": ProvenanceIOManager(store=store, namespace=namespace, data_root=str(tmp_path / f"data-{namespace}")),
+            "provenance": ProvenanceResource(store=store, namespace=namespace)}).success
+    path_y = f"{tmp_path}/data-y/k.parquet"
+    short = json.loads(_cli(capsys, "record", path_y, "--store", store)[1])["uniqueMetadataIdentifier"][: len("blake3:") + 12]
+    code, out, err = _cli(capsys, "record", f"k@{short}", "--store", store)
+    assert code == 2 and f"'k@{short}' names 2 datasets" in err, err
+    fix = err.split("Fix:", 1)[1]
+    assert "newest" not in fix, err
+    assert all(repr(f"{tmp_path}/data-{namespace}/k.parquet@{short}") in fix for namespace in ("x", "y")), err
+    assert f"their versions at {short} are" in fix, err

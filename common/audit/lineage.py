@@ -554,7 +554,8 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
     of several namespaces), or (``digest``) a digest
     several datasets hold, naming each by a text that names it alone (its label, or ``NAMESPACE::NAME`` where
     another of them shares the label: :func:`~prov_common.w3cprov.identity.distinct_labels`) and the
-    ``REF@DIGEST`` text that names each one's version (for a name, its newest)."""
+    ``REF@DIGEST`` text that names each one's version (for a name, its newest; for a name at a digest, ``REF@DIGEST``, each
+    one's version at that digest)."""
     labels, placed = _named(ref, datasets)
     shown = quoted_list([labels[d.namespace, d.name] for d in datasets], SHOWN_DATASETS)
     pastes = quoted_list([pasted(labels[d.namespace, d.name], d.version or "") for d in datasets if d.version],
@@ -578,7 +579,11 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
         shares = ("one whose path or URI another shares" if alike else "one at a location another's URI also spells"
                   if spelled else "a namespace with a path")
         how = f"as listed ({shares} is written NAMESPACE::NAME)" if apart else "by its path or URI as listed"
-        fix = f"name one {how}, which means its newest version, or one version as DATASET@DIGEST: their newest are {pastes} ({lineage})"
+        _, query = split_version(ref)
+        if query is not None and all(d.version and digest_starts(d.version, query) for d in datasets):  # REF@DIGEST
+            fix = f"name one version as DATASET@DIGEST: their versions at {ref.rpartition('@')[2]} are {pastes} ({lineage})"
+        else:
+            fix = f"name one {how}, which means its newest version, or one version as DATASET@DIGEST: their newest are {pastes} ({lineage})"
     return BadInputError(f"{what}: {shown}.", fix=fix)
 
 
