@@ -133,7 +133,7 @@ def test_a_name_of_several_datasets_with_one_digest_offers_each_path_at_digest(t
     code, out, err = _cli(capsys, "record", "k", "--store", store)
     assert code == 2 and "'k' names 2 datasets" in err, err
     fix = err.split("Fix:", 1)[1]
-    assert "name one by its path or URI" in fix, err
+    assert "or by its path or URI as listed" in fix and "'dagster://x/k'" in fix, err
     for namespace in ("x", "y"):
         path = f"{tmp_path}/data-{namespace}/k.parquet"
         digest = json.loads(_cli(capsys, "record", path, "--store", store)[1])["uniqueMetadataIdentifier"]
@@ -194,3 +194,32 @@ def test_a_name_at_a_digest_of_several_datasets_offers_their_versions_at_it_not_
     assert "newest" not in fix, err
     assert all(repr(f"{tmp_path}/data-{namespace}/k.parquet@{short}") in fix for namespace in ("x", "y")), err
     assert f"their versions at {short} are" in fix, err
+
+
+def test_an_asset_key_of_two_namespaces_is_refused_naming_each_namespaces_key(tmp_path: Path, instance: Any,
+                                                                              capsys: pytest.CaptureFixture) -> None:
+    """One asset key in two Dagster namespaces: ``record k`` was refused as "the partitions of an asset, or data it
+    wrote to several places", offering only the paths; it says the key is of two namespaces and offers each
+    namespace's ``dagster://NAMESPACE/KEY`` (and at a digest, each one's ``dagster://NAMESPACE/KEY@DIGEST``), which
+    names that dataset alone."""
+    @provenance_asset(key_prefix=["raw"])
+    def k() -> pd.DataFrame:
+        return pd.DataFrame({"a": [1, 2]})
+
+    store = str(tmp_path / "store")
+    for namespace in ("x", "y"):
+        assert materialize([k], instance=instance, resources={
+            "io_manager": ProvenanceIOManager(store=store, namespace=namespace, data_root=str(tmp_path / f"data-{namespace}")),
+            "provenance": ProvenanceResource(store=store, namespace=namespace)}).success
+    path = {namespace: f"{tmp_path}/data-{namespace}/raw/k.parquet" for namespace in ("x", "y")}
+    short = json.loads(_cli(capsys, "record", path["x"], "--store", store)[1])["uniqueMetadataIdentifier"][: len("blake3:") + 12]
+    for ref, tail in (("raw/k", ""), (f"raw/k@{short}", f"@{short}")):
+        code, out, err = _cli(capsys, "record", ref, "--store", store)
+        assert code == 2 and out == "" and f"'{ref}' names 2 datasets (an asset key of 2 namespaces" in err, err
+        assert "partitions" not in err, err
+        fix = err.split("Fix:", 1)[1]
+        for namespace in ("x", "y"):
+            named = f"dagster://{namespace}/raw/k{tail}"
+            assert repr(named) in fix and repr(f"{path[namespace]}@{short}") in fix, err
+            code, out, _ = _cli(capsys, "record", named, "--store", store)  # names that one dataset
+            assert code == 0 and json.loads(out)["datasetTitle"] == path[namespace]

@@ -550,14 +550,18 @@ def several_source_versions(ref: str, sources: list[SourceRecord],
 
 def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False) -> BadInputError:
     """The error for a name that means several datasets where one version is needed (an asset key of a
-    partitioned asset, a location that is also another namespace's ``namespace/name``, the name of a dataset in each
-    of several namespaces), or (``digest``) a digest
+    partitioned asset, an asset key of several Dagster namespaces (:func:`_namespaced`: each named with its namespace
+    too), a location that is also another namespace's ``namespace/name``, the name of a dataset in each of several
+    namespaces), or (``digest``) a digest
     several datasets hold, naming each by a text that names it alone (its label, or ``NAMESPACE::NAME`` where
     another of them shares the label: :func:`~prov_common.w3cprov.identity.distinct_labels`) and the
     ``REF@DIGEST`` text that names each one's version (for a name, its newest; for a name at a digest, ``REF@DIGEST``, each
     one's version at that digest)."""
     labels, placed = _named(ref, datasets)
     shown = quoted_list([labels[d.namespace, d.name] for d in datasets], SHOWN_DATASETS)
+    base, query = split_version(ref)
+    at_digest = query is not None and all(d.version and digest_starts(d.version, query) for d in datasets)  # REF@DIGEST
+    keyed = None if digest else _namespaced(base if at_digest else ref, datasets)
     pastes = quoted_list([pasted(labels[d.namespace, d.name], d.version or "") for d in datasets if d.version],
                          SHOWN_DATASETS)
     lineage = f"'tdprov lineage {ref}' shows each of them"
@@ -567,24 +571,50 @@ def several_datasets(ref: str, datasets: list[DatasetUse], digest: bool = False)
                 f"'{ref}' is a version of {len(datasets)} datasets (a version name their producer gave, not their content)")
         fix = f"name one dataset's version as DATASET@DIGEST; paste one of {pastes} ({lineage})"
     else:
-        alike = len({dataset_label(*d) for d in labels}) < len(labels)  # some are shown as NAMESPACE::NAME
-        spelled = bool(placed)
-        apart = alike or spelled or any(spelled_apart(d.namespace) for d in datasets)
-        why = ("datasets whose paths or URIs are written alike, each a dataset of its own" if alike
-               else "a location that several OpenLineage namespaces spell, each a dataset of its own" if apart
-               else "a name of a dataset in each of several namespaces, each a dataset of its own"
-               if len({d.name for d in datasets}) == 1  # postgres://db:5432 and bigquery tables alike named
-               else "the partitions of an asset, or data it wrote to several places")
-        what = f"'{ref}' names {len(datasets)} datasets ({why})"
-        shares = ("one whose path or URI another shares" if alike else "one at a location another's URI also spells"
-                  if spelled else "a namespace with a path")
-        how = f"as listed ({shares} is written NAMESPACE::NAME)" if apart else "by its path or URI as listed"
-        _, query = split_version(ref)
-        if query is not None and all(d.version and digest_starts(d.version, query) for d in datasets):  # REF@DIGEST
-            fix = f"name one version as DATASET@DIGEST: their versions at {ref.rpartition('@')[2]} are {pastes} ({lineage})"
+        tail = ref[len(base):] if at_digest else ""  # '@DIGEST'
+        versions = f"their versions at {tail[1:]} are {pastes}" if at_digest else f"their newest are {pastes}"
+        if keyed is not None:  # another name each dataset's namespace gives it alone
+            kind = "an asset key" if all(k.startswith(_DAGSTER_SCHEME) for k in keyed) else "another name"
+            what = f"'{ref}' names {len(datasets)} datasets ({kind} of {len(keyed)} namespaces, each a dataset of its own)"
+            texts = quoted_list([k + tail for k in keyed], SHOWN_DATASETS)
+            newest = "" if at_digest else ", or by its path or URI as listed, which means its newest version"
+            fix = f"name one with its namespace: {texts}{newest}; or one version as DATASET@DIGEST: {versions} ({lineage})"
         else:
-            fix = f"name one {how}, which means its newest version, or one version as DATASET@DIGEST: their newest are {pastes} ({lineage})"
+            alike = len({dataset_label(*d) for d in labels}) < len(labels)  # some are shown as NAMESPACE::NAME
+            spelled = bool(placed)
+            apart = alike or spelled or any(spelled_apart(d.namespace) for d in datasets)
+            why = ("datasets whose paths or URIs are written alike, each a dataset of its own" if alike
+                   else "a location that several OpenLineage namespaces spell, each a dataset of its own" if apart
+                   else "a name of a dataset in each of several namespaces, each a dataset of its own"
+                   if len({d.name for d in datasets}) == 1  # postgres://db:5432 and bigquery tables alike named
+                   else "the partitions of an asset, or data it wrote to several places")
+            what = f"'{ref}' names {len(datasets)} datasets ({why})"
+            shares = ("one whose path or URI another shares" if alike else "one at a location another's URI also spells"
+                      if spelled else "a namespace with a path")
+            how = f"as listed ({shares} is written NAMESPACE::NAME)" if apart else "by its path or URI as listed"
+            fix = (f"name one version as DATASET@DIGEST: {versions} ({lineage})" if at_digest else
+                   f"name one {how}, which means its newest version, or one version as DATASET@DIGEST: {versions} ({lineage})")
     return BadInputError(f"{what}: {shown}.", fix=fix)
+
+
+_DAGSTER_SCHEME = "dagster://"
+"""How the namespace of a Dagster asset key in the events' ``symlinks`` begins."""
+
+
+def _namespaced(ref: str, datasets: list[DatasetUse]) -> list[str] | None:
+    """The ``NAMESPACE/NAME`` of ``ref`` in the ``symlinks`` of each of ``datasets``
+    (:attr:`~prov_common.audit.model.DatasetUse.aliases`), where ``ref`` is that other name of each of them without its
+    namespace (an asset key that Dagster deployments of several namespaces gave their data) and each namespace's one
+    names one of them alone; else None (a partitioned asset's key names each partition in one namespace)."""
+    keyed = []
+    for d in datasets:
+        if ref not in d.aliases:
+            return None
+        own = [a for a in d.aliases if "://" in a and a.partition("://")[2].partition("/")[2] == ref]
+        if len(own) != 1:
+            return None
+        keyed.append(own[0])
+    return keyed if len(set(keyed)) == len(keyed) > 1 else None
 
 
 def labels_as_named(ref: str, datasets: Iterable[DatasetUse]) -> dict[tuple[str | None, str], str]:
