@@ -4,18 +4,53 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from urllib.parse import SplitResult, urlsplit
 
 from prov_common.errors import BadInputError
 
 LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1"})
 """Authorities of a ``file://`` URI on this machine: named, read and stored as a local path."""
+URI_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):/")
+"""A URI scheme and the ``/`` after it at the start of a text (``s3:/``, ``gs://``, ``file:/``, ``dbfs:/``); two
+letters at least, so that a Windows drive (``C:/``) stays a path."""
+DBFS = "dbfs"
+"""The namespace of a Databricks file (``dbfs:/mnt/x.csv``), as the Airflow OpenLineage provider names it."""
 
 
 def is_file_uri(text: str) -> bool:
     """Whether ``text`` is a ``file:`` URI: ``file://...`` or RFC 8089's short form ``file:/abs/path``. Anything else
     (``file:x.csv``, a relative file of that name) is a path as written."""
     return text[:6].lower() == "file:/"
+
+
+def is_short_uri(text: str) -> bool:
+    """Whether ``text`` is written as a URI without ``//`` that is no local path (:func:`short_uri` names it or
+    refuses it): ``scheme:/...`` (two letters at least, ``file:`` aside) or ``dbfs:...``."""
+    scheme, colon, _ = text.partition(":")
+    return (bool(colon) and "://" not in text and not is_file_uri(text)
+            and (URI_SCHEME.match(text) is not None or scheme.lower() == DBFS))
+
+
+def short_uri(text: str) -> tuple[str, str] | None:
+    """``(scheme, path)`` of a URI written with a scheme and a path but no ``//``, as Databricks writes a file:
+    ``dbfs:/mnt/x.csv`` is ``("dbfs", "/mnt/x.csv")`` (the scheme in lower case, the path as written); ``None`` for a
+    path (``a:b.csv`` and ``run-10:30.csv`` too: no ``/`` after the colon), RFC 8089's ``file:/p`` and any URI with
+    ``//``. Any other scheme followed by ``/`` (``foo:/x``, ``s3:/b/k``), and a DBFS path that is not absolute
+    (``dbfs:mnt/x``), is refused, naming the fix: it would otherwise be taken for a file in a folder of the working
+    folder named after its scheme, where the writer most likely meant the URI."""
+    if not is_short_uri(text):
+        return None
+    scheme, _, rest = text.partition(":")
+    scheme = scheme.lower()
+    local = f"a local file of that name as ./{text} or file:///<absolute path>"
+    if scheme == DBFS:
+        if not rest.startswith("/"):
+            raise BadInputError(f"DBFS path {text!r} is not absolute", fix=f"write it as dbfs:/<path> (dbfs:/mnt/...), {local}")
+        return scheme, rest
+    raise BadInputError(f"{text!r} is a URI of the scheme {scheme!r} without '//', which names no dataset (of such URIs "
+                        "tdprov names dbfs:/<path> only)",
+                        fix=f"write the URI as {scheme}://<authority>/<path>, {local}")
 
 
 def split_uri(text: str) -> SplitResult:

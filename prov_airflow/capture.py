@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from prov_common.file_uri import DBFS, is_short_uri
 from prov_common.hashing.model import ContentDigest  # no pandas: hashing loads it on first use
 from prov_common.hashing.shard_model import LocalState, ShardedDigest
 from prov_common.hashing.remote import (S3_NAMED_SCHEMES, S3_SCHEMES, named_if_missing, s3_object_size, s3_version,
@@ -66,7 +67,9 @@ def to_uri(item: Any) -> str | None:
     ``None`` for anything else.
 
     A path (``str`` without a scheme, ``PurePath``, a ``File``'s ``url``, a local ``ObjectStoragePath``) is made
-    absolute. An ``Asset`` URI without a scheme is a logical name (Airflow's ``Asset(name=...)``), never a file in
+    absolute; a URI written without ``//`` is kept as written (``dbfs:/mnt/x.csv``, a Databricks file; the naming
+    refuses another ``scheme:/path`` of a path or ``File``: :func:`~prov_common.file_uri.short_uri`). An ``Asset`` URI
+    without ``//`` but ``dbfs:/...`` is a logical name (Airflow's ``Asset(name=...)``), never a file in
     the working folder: ``airflow-asset:<its URI>`` (see :func:`logical_name`). An S3 ``Asset`` URI or ``File`` URL is
     read as Airflow reads it (:func:`airflow_object_uri`); a URI string keeps its key as written."""
     if isinstance(item, PurePath):
@@ -78,7 +81,7 @@ def to_uri(item: Any) -> str | None:
     value = asset_uri or getattr(item, "url", None) or (item if isinstance(item, str) else None)
     if not isinstance(value, str) or not value:
         return None
-    if "://" in value:
+    if "://" in value or (is_short_uri(value) and (not asset_uri or value.partition(":")[0].lower() == DBFS)):
         return value if isinstance(item, str) else airflow_object_uri(value)
     if isinstance(item, str) or not asset_uri:
         return Path(value).absolute().as_uri()

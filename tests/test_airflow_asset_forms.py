@@ -350,3 +350,24 @@ def test_mapped_instances_adding_equal_bytes_through_an_alias_and_a_retry_rewrit
         assert main(["lineage", str(path), "--all-versions", "--json", "--store", str(store)]) == 0
         [tree] = json.loads(capsys.readouterr().out)["lineage"]
         assert [g["runId"] for g in tree["generatedBy"]] == [writer]  # one generation: the failed try's is none
+
+
+def test_a_dbfs_file_or_asset_is_the_databricks_file_not_one_in_the_working_folder(tmp_path: Path, monkeypatch, caplog) -> None:
+    """A lineage ``File("dbfs:/mnt/x.csv")`` or a path string so written was named the file ``<cwd>/dbfs:/mnt/x.csv``
+    and an ``Asset`` so written the logical asset ``dbfs:/mnt/x.csv``, where the OpenLineage provider names it
+    ``("dbfs", "/mnt/x.csv")``: all three are that pair. A ``File`` or string of another ``scheme:/path`` is not
+    recorded, with a warning naming the fix; such an ``Asset`` stays a logical asset, and a relative path with a
+    colon the file there."""
+    from airflow.providers.common.compat.lineage.entities import File
+    from prov_airflow.capture import named_key, to_uri
+
+    monkeypatch.chdir(tmp_path)
+    dbfs = ("dbfs", "/mnt/raw/x.csv")
+    assert [named_key(to_uri(i)) for i in (File(url="dbfs:/mnt/raw/x.csv"), "dbfs:/mnt/raw/x.csv",
+                                           Asset("dbfs:/mnt/raw/x.csv"))] == [dbfs, dbfs, dbfs]
+    assert named_key(to_uri(Asset("foo:/x"))) == ("airflow-asset", "foo:/x")
+    assert named_key(to_uri(File(url="a:b.csv"))) == ("file", f"{tmp_path}/a:b.csv")
+    with caplog.at_level("WARNING"):
+        assert named_key(to_uri(File(url="s3:/bucket/k.csv"))) is None
+    assert "'s3:/bucket/k.csv' is a URI of the scheme 's3' without '//'" in caplog.text
+    assert "write the URI as s3://<authority>/<path>" in caplog.text

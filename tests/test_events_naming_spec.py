@@ -369,3 +369,49 @@ def test_a_bucket_is_named_as_written_as_the_object_read() -> None:
     assert dataset_from_uri(uri) == (f"s3://{split_s3_uri(uri)[0]}", split_s3_uri(uri)[1]) == ("s3://LegacyBucket", "Raw/x.parquet")
     assert dataset_from_uri("s3a://LegacyBucket/Raw/") == ("s3://LegacyBucket", "Raw")
     assert dataset_from_uri(dataset_uri("s3://LegacyBucket", "Raw/x.parquet")) == ("s3://LegacyBucket", "Raw/x.parquet")
+
+
+@pytest.mark.parametrize(("uri", "name"), [("dbfs:/mnt/raw/x.csv", "/mnt/raw/x.csv"), ("DBFS:/mnt/raw/", "/mnt/raw"),
+                                           ("dbfs:/", "/")])
+def test_a_databricks_file_without_a_workspace_is_named_as_the_airflow_provider_names_it(uri: str, name: str) -> None:
+    """``dbfs:/mnt/x.csv``, the usual Databricks form, was named as the file ``<cwd>/dbfs:/mnt/x.csv`` in the working
+    folder, where the OpenLineage Airflow provider names it ``("dbfs", "/mnt/x.csv")``: it is that pair (a folder
+    without its '/'), whose URI names it again."""
+    from airflow.providers.openlineage.extractors.manager import ExtractorManager
+
+    assert dataset_from_uri(uri) == ("dbfs", name)
+    assert dataset_from_uri(dataset_uri("dbfs", name)) == ("dbfs", name)
+    if not uri.endswith("/"):
+        theirs = ExtractorManager.convert_to_ol_dataset_from_object_storage_uri(uri)
+        assert (theirs.namespace.lower(), theirs.name) == ("dbfs", name)
+
+
+@pytest.mark.parametrize(("uri", "why", "fix"), [
+    ("foo:/data/x.csv", "URI of the scheme 'foo' without '//'", "write the URI as foo://<authority>/<path>, "
+                                                                 "a local file of that name as ./foo:/data/x.csv"),
+    ("s3:/bucket/key.csv", "URI of the scheme 's3' without '//'", "write the URI as s3://<authority>/<path>"),
+    ("hdfs:/corpus/x", "URI of the scheme 'hdfs' without '//'", "a local file of that name as ./hdfs:/corpus/x"),
+    ("dbfs:mnt/x.csv", "DBFS path 'dbfs:mnt/x.csv' is not absolute", "write it as dbfs:/<path> (dbfs:/mnt/...), "
+                                                                     "a local file of that name as ./dbfs:mnt/x.csv")])
+def test_a_uri_without_slashes_of_another_scheme_is_refused_not_named_a_file(uri: str, why: str, fix: str) -> None:
+    """Any other ``scheme:/path`` was the file ``<cwd>/scheme:/path``, most likely not what its writer meant (an
+    ``s3:/b/k`` for ``s3://b/k``): it is refused naming the value, and the fix names both forms."""
+    with pytest.raises(BadInputError) as err:
+        dataset_from_uri(uri)
+    assert why in str(err.value) and repr(uri) in str(err.value)
+    assert fix in err.value.fix and "file:///<absolute path>" in err.value.fix
+    with pytest.raises(BadInputError, match="has no URI"):
+        dataset_uri(uri.partition(":")[0], uri.partition(":")[2] + "/")
+
+
+@pytest.mark.parametrize("path", ["./a:b.csv", "a:b.csv", "run-10:30.csv", "file:x.csv", "./foo:/x.csv", "C:/x.csv",
+                                  "data/dbfs:/x.csv"])
+def test_a_relative_path_with_a_colon_is_still_a_local_file(path: str, tmp_path, monkeypatch) -> None:
+    """A relative file whose name holds a colon, and a ``scheme:/path`` written ./scheme:/path, is the file there
+    (as is a Windows drive's ``C:/``, a folder ``C:`` here, and any ``Path``)."""
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    expected = ("file", f"{tmp_path}/{path.removeprefix('./')}")
+    assert dataset_from_uri(path) == expected
+    assert dataset_from_uri(Path("foo:/x.csv")) == ("file", f"{tmp_path}/foo:/x.csv")

@@ -225,3 +225,30 @@ def test_a_named_pipe_device_or_socket_is_refused_not_read(tmp_path, capsys):
                                              f"{kind}, not a regular file, so it has no content to hash. Fix: write the data "
                                              "to a regular file and name that file.\n"), (args, err)
     assert not (tmp_path / "store" / "sources").exists()
+
+
+def test_a_dbfs_path_is_read_by_its_opener_never_as_a_local_file(tmp_path, monkeypatch, capsys):
+    """``tdprov hash dbfs:/mnt/x.csv`` hashed the file ``./dbfs:/mnt/x.csv`` of the working folder when there was one
+    (any ``scheme:/path`` alike): it is a Databricks file, read by the opener registered for ``dbfs`` or refused; any
+    other ``scheme:/path`` is refused naming the fix, and ``./scheme:/path`` is the local file."""
+    from prov_common.hashing import files as hashing_files
+
+    local, on_dbfs = b"local\n", b"on dbfs\n"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dbfs:" / "mnt").mkdir(parents=True)
+    (tmp_path / "dbfs:" / "mnt" / "x.txt").write_bytes(b"decoy in the working folder\n")
+    (tmp_path / "foo:").mkdir()
+    (tmp_path / "foo:" / "x.txt").write_bytes(local)
+
+    assert main(["hash", "dbfs:/mnt/x.txt", "foo:/x.txt", "./foo:/x.txt"]) == 2
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"blake3:{blake3(local).hexdigest()}  ./foo:/x.txt"]
+    assert "no reader for dbfs" in err and "register_opener('dbfs', fn)" in err
+    assert "'foo:/x.txt' is a URI of the scheme 'foo' without '//'" in err and "./foo:/x.txt or file:///" in err
+
+    remote = tmp_path / "workspace"
+    remote.mkdir()
+    (remote / "x.txt").write_bytes(on_dbfs)
+    monkeypatch.setitem(hashing_files._OPENERS, "dbfs", lambda uri: open(remote / uri.rpartition("/")[2], "rb"))
+    assert main(["hash", "dbfs:/mnt/x.txt"]) == 0
+    assert capsys.readouterr().out == f"blake3:{blake3(on_dbfs).hexdigest()}  dbfs:/mnt/x.txt\n"

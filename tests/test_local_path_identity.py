@@ -253,3 +253,17 @@ def test_a_path_with_two_leading_slashes_is_the_file_at_the_root(tmp_path: Path)
     assert dataset_from_uri(f"file://localhost/{doubled}") == dataset_from_uri(f"/{tmp_path}/sub/../x.csv") == plain
     assert location_of_ref(doubled) == plain  # what 'tdprov lineage //...' looks up
     assert file_dataset("", doubled) == plain  # the official provider's File given by that path
+
+
+def test_a_dbfs_path_given_to_lineage_names_the_databricks_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tdprov lineage dbfs:/mnt/x.csv`` looked the reference up as a name (or as the file ``./dbfs:/mnt/x.csv`` when
+    there was one): it names the Databricks file ``("dbfs", "/mnt/x.csv")``, and only it; another ``scheme:/path``,
+    which names no dataset, is still looked up as a name (an Airflow asset may be named so)."""
+    from prov_common.w3cprov.identity import is_location
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dbfs:" / "mnt").mkdir(parents=True)
+    (tmp_path / "dbfs:" / "mnt" / "x.csv").write_text("a\n1\n")
+    assert location_of_ref("dbfs:/mnt/x.csv") == ("dbfs", "/mnt/x.csv") and is_location("dbfs:/mnt/x.csv")
+    assert location_of_ref("./dbfs:/mnt/x.csv") == ("file", str(tmp_path / "dbfs:" / "mnt" / "x.csv"))
+    assert location_of_ref("foo:/x") is None and not is_location("foo:/x")

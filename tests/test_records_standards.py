@@ -961,3 +961,15 @@ def test_records_of_one_source_version_that_disagree_on_licence_and_issuer_are_a
         assert [g for g in doc["rai:dataLimitations"] if g.startswith("the records of")] == said, doc
         assert _croissant_issues(path) == []
         assert mlc.Dataset(jsonld=str(path)).metadata.license == ["CC0-1.0"]
+
+
+def test_a_source_at_a_dbfs_path_is_recorded_at_that_path_not_in_the_working_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``source add dbfs:/mnt/v.csv --digest …`` recorded the location ``<cwd>/dbfs:/mnt/v.csv``, a local file, so the
+    runs that read the Databricks file ``("dbfs", "/mnt/v.csv")`` did not trace back to it: the URI is kept as given."""
+    monkeypatch.chdir(tmp_path)
+    store, digest = str(tmp_path / "store"), "blake3:" + "ab" * 32
+    assert main(["source", "add", "dbfs:/mnt/v.csv", "--name", "v", "--license", "MIT", "--issuer", "V", "--digest", digest,
+                 "--store", store]) == 0, capsys.readouterr().err
+    (stored,) = iter_sources(open_store(store), trust_from_settings())
+    assert stored.record.location == "dbfs:/mnt/v.csv"

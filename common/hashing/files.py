@@ -19,7 +19,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from prov_common.errors import BadInputError
-from prov_common.file_uri import home_hint, is_file_uri
+from prov_common.file_uri import home_hint, is_file_uri, short_uri
 from prov_common.hashing.encode import NotUtf8Error
 from prov_common.hashing.model import FileDigest, Granularity, TableDigest
 from prov_common.hashing.parquet import RowGroupColumns, open_parquet
@@ -55,7 +55,8 @@ def register_opener(scheme: str, opener: Opener) -> None:
 
 def _split(path_or_uri: str | Path) -> tuple[str | None, str]:
     """``(scheme, target)``: ``(None, path)`` for a local path or a ``file:/`` URI (decoded as the naming decodes it),
-    else the URI's scheme and the URI."""
+    else the URI's scheme and the URI (``dbfs:/mnt/x.csv`` too; another ``scheme:/path`` is refused, as the naming
+    refuses it: :func:`~prov_common.file_uri.short_uri`)."""
     text = str(path_or_uri)
     if isinstance(path_or_uri, Path):
         return None, text
@@ -63,7 +64,8 @@ def _split(path_or_uri: str | Path) -> tuple[str | None, str]:
         return None, local_target(text)
     if "://" in text:
         return text.split("://", 1)[0].lower(), text
-    return None, text
+    short = short_uri(text)
+    return (None, text) if short is None else (short[0], text)
 
 
 def open_binary(path_or_uri: str | Path) -> IO[bytes]:

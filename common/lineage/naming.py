@@ -11,7 +11,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 from prov_common.errors import BadInputError
 from prov_common.hashing.remote import S3_NAMED_SCHEMES, s3_key
 from prov_common.hashing.targets import local_target
-from prov_common.file_uri import is_local_host, local_dataset, local_namespace, one_root, split_uri  # noqa: F401 - local_namespace: part of the naming API
+from prov_common.file_uri import is_local_host, local_dataset, local_namespace, one_root, short_uri, split_uri  # noqa: F401 - local_namespace: part of the naming API
 from prov_common.lineage.redact import redact_identity, redact_namespace
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -87,7 +87,12 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     """``(namespace, name)`` of a dataset at a path or URI, following the OpenLineage naming spec,
     with openlineage-python's naming classes wherever one fits.
 
-    - local path, ``file:///p`` or ``file:/p`` (RFC 8089's short form): ``("file", "/abs/p")``; ``file://host/p``: ``("file://host", "/p")``
+    - local path, ``file:///p`` or ``file:/p`` (RFC 8089's short form): ``("file", "/abs/p")``; ``file://host/p``: ``("file://host", "/p")``;
+      a relative path with a colon (``a:b.csv``, ``./foo:/x``) as any path, but a URI without ``//`` is no path:
+      ``scheme:/path`` of a scheme but ``file`` and ``dbfs`` is refused (:func:`~prov_common.file_uri.short_uri`; a
+      :class:`~pathlib.PurePath` is always a local path)
+    - ``dbfs:/mnt/p`` (a Databricks file): ``("dbfs", "/mnt/p")``, as the Airflow OpenLineage provider names it;
+      ``dbfs://workspace/p``: ``("dbfs://workspace", "/p")``, as the spec names it
     - ``s3://bucket/key``: ``("s3://bucket", "key")`` (also ``s3a``, ``s3n``, ``gs``, ``gcs``): bucket and key as
       written, ``%`` escapes included (the object store reads it so), and of an S3 object ``#`` and ``?`` too
       (``s3://b/eu#1.parquet`` is the object ``eu#1.parquet``; a trailing ``?versionId=<id>`` names a version
@@ -119,7 +124,7 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
     """
     if isinstance(uri_or_path, PurePath):
         return _local(str(uri_or_path))
-    if "://" not in str(uri_or_path):  # a path, or RFC 8089's short form file:/p (read as the file /p)
+    if "://" not in str(uri_or_path):  # a path, RFC 8089's short form file:/p (read as the file /p), or dbfs:/p
         return _schemeless(str(uri_or_path)) or _local(local_target(str(uri_or_path)))
     raw = str(uri_or_path)
     given, _, after = raw.partition("://")
@@ -175,7 +180,11 @@ def dataset_from_uri(uri_or_path: str | os.PathLike[str]) -> tuple[str, str]:
 
 def _schemeless(text: str) -> tuple[str, str] | None:
     """``(namespace, name)`` of a URI of a namespace the spec writes without ``://`` (an AWS Glue table's ARN, a
-    Pub/Sub topic or subscription), ``None`` for anything else (a path)."""
+    Pub/Sub topic or subscription) or a Databricks file (``dbfs:/mnt/p``, a folder without its ``/``), ``None`` for
+    anything else (a path); any other ``scheme:/path`` is refused (:func:`~prov_common.file_uri.short_uri`)."""
+    short = short_uri(text)
+    if short is not None:
+        return short[0], short[1].rstrip("/") or "/"
     if text.startswith(GLUE_PREFIX):
         region, account, resource = (text[len(GLUE_PREFIX):].split(":", 2) + ["", ""])[:3]
         kind, _, table = resource.partition("/")
@@ -331,8 +340,9 @@ def dataset_uri(namespace: str, name: str) -> str:
 
     A namespace without ``://`` but ``file`` (and the empty one, a producer's file by path) is written
     ``namespace:name`` where :func:`dataset_from_uri` reads that back as the pair (an AWS Glue table's ARN, a Pub/Sub
-    topic); any other such pair, a BigQuery name that is not ``project.dataset.table`` among them, is refused: its
-    URI would be read as a file in the working folder."""
+    topic, a Databricks file ``dbfs:/mnt/p``); any other such pair, a BigQuery name that is not
+    ``project.dataset.table`` among them, is refused: its URI would be read as a file in the working folder, or
+    refused."""
     if namespace and namespace != "file" and "://" not in namespace:
         return _schemeless_uri(namespace, name)
     return _table_uri(namespace, name, _TABLE_SEGMENTS) or joined_uri(namespace, name)
@@ -355,7 +365,11 @@ def _schemeless_uri(namespace: str, name: str) -> str:
                                     "bigquery://<project>/<dataset>/<table>")
         return table
     uri = f"{namespace}:{name}"
-    if _schemeless(uri) != (namespace, name):
+    try:
+        read = _schemeless(uri)
+    except BadInputError:  # foo:/x, read as no dataset
+        read = None
+    if read != (namespace, name):
         raise BadInputError(
             f"dataset ({namespace!r}, {name!r}) has no URI: its namespace has no '://' and is none the OpenLineage "
             "naming spec writes so (a URI of it would be read as a file in the working folder)",

@@ -12,11 +12,10 @@ from pathlib import Path
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from prov_common.errors import BadInputError
-from prov_common.file_uri import is_local_host
+from prov_common.file_uri import URI_SCHEME, is_local_host
 
-SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):/")
-"""A URI scheme at the start of a setting (``s3:/``, ``gs://``, ``file:/``); two letters at least, so that a
-Windows drive (``C:/``) stays a path."""
+SCHEME = URI_SCHEME
+"""A URI scheme at the start of a setting (:data:`~prov_common.file_uri.URI_SCHEME`)."""
 BUCKET = re.compile(r"[A-Za-z0-9.\-_]{1,255}")
 """The bucket names boto3 sends at all (its own check, before any request)."""
 FORMS = "a folder path, file:///absolute/path or s3://bucket/prefix (S3-compatible services via AWS_ENDPOINT_URL_S3)"

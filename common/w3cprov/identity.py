@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
 from prov_common.errors import BadInputError
-from prov_common.file_uri import home_hint, is_file_uri
+from prov_common.file_uri import home_hint, is_file_uri, is_short_uri
 from prov_common.times import iso_utc
 
 CLOCK_SKEW = timedelta(minutes=15)
@@ -306,8 +306,10 @@ def holds_content(generated_by: Iterable[str | None], read: bool) -> bool:
 
 def is_location(ref: str) -> bool:
     """Whether a reference given by a user is written as a location: an absolute path or a URI (``file:/p``,
-    RFC 8089's short form, too)."""
-    return "://" in ref or ref.startswith("/") or is_file_uri(ref)
+    RFC 8089's short form, and ``dbfs:/p`` too; not another ``scheme:/path``, which names no dataset and may be a
+    name, an Airflow asset's: :func:`~prov_common.file_uri.short_uri`)."""
+    return ("://" in ref or ref.startswith("/") or is_file_uri(ref)
+            or (is_short_uri(ref) and located_dataset(ref) is not None))
 
 
 def location_of_ref(ref: str) -> tuple[str, str] | None:
