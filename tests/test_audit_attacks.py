@@ -890,6 +890,28 @@ def test_a_changed_checkpoint_is_named_once_and_not_blamed_on_what_it_covers(bas
         [f"{f.check} {f.object}: {f.what}" for f in again.errors]
 
 
+def test_a_leaf_edited_in_its_batch_is_named_and_the_bundle_it_logs_is_not_blamed(base: Store) -> None:
+    """The newest leaf batch, its leaf's manifest digest edited: the full audit found that the leaves do not hash to the
+    checkpoint and then named the bundle of that leaf as "not the one logged" (manifest.json changed), with the fix to
+    restore a bundle nobody changed. With the bundle as it is in the leaf's place the leaves hash to the signed
+    checkpoint, so the leaf batch is what changed: it is named, with the fix to restore it, and the bundle is not."""
+    s = base
+    batch = s.newest(LEAVES_PREFIX)
+    good = raw_read(s.uri, batch)
+    [leaf] = json.loads(good)["leaves"]
+    digest_at = good.index(leaf["manifestDigest"].encode()) + len("blake3:")
+    raw_write(s.uri, batch, good[:digest_at] + (b"0" if good[digest_at:digest_at + 1] != b"0" else b"1") + good[digest_at + 1:])
+    for _ in ("found", "still found"):
+        result = _audit(s.pipe, full=True)
+        shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
+        assert not [f for f in result.errors if f.object.startswith(layout.bundle_prefix(leaf["runId"]))], shown
+        [named] = [f for f in result.check(CHECK_LOG).errors if f.object == batch]
+        assert f"leaf 3 (run {leaf['runId']})" in named.what and "the bundle is as logged" in named.what, shown
+        assert named.fix.startswith("restore the leaf batch"), named.fix
+    raw_write(s.uri, batch, good)
+    assert not [f for f in _audit(s.pipe, full=True).check(CHECK_LOG).errors if f.object == batch]
+
+
 @on(*LOCAL)
 def test_a_deleted_newest_checkpoint_is_named_and_what_the_auditor_wrote_under_it_is_not_called_forged(base: Store) -> None:
     """The checkpoint the last audit wrote, deleted: the leaf batch it covered, which that auditor wrote, was named as written

@@ -66,8 +66,8 @@ from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.listing_memo import memo_listings
 from prov_common.store.markers import DeleteMarkers
 from prov_common.store.pinning import pin_listing
-from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, StoredCheckpoint, TransparencyLog, statement_positions
-from prov_common.tlog.model import EMPTY_CHECKPOINT, LogLeaf
+from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, StoredCheckpoint, TransparencyLog, altered_leaf, statement_positions
+from prov_common.tlog.model import EMPTY_CHECKPOINT, Checkpoint, LogLeaf
 from prov_common.w3cprov.identity import CLOCK_SKEW, VersionKey, iso_z, sortable_time
 from prov_common.text import counted
 
@@ -75,6 +75,8 @@ log = logging.getLogger(__name__)
 
 PARALLEL_FROM = 400  # examine in worker processes from this many bundles on
 FIX_LOG = "restore the object from a backup or replica; log objects are written once and never change"
+FIX_LEAF_BATCH = ("restore the leaf batch from a backup or replica (on a versioned bucket, copy back its version the checkpoint "
+                  "signed); log objects are written once and never change")
 FIX_AUDITOR_KEY = ("if the auditor's key was replaced, keep its old public key in TDPROV_AUDITOR_KEYS; if it was lost, retire it at "
                    "the log size of the loss, TDPROV_RETIRED_AUDITOR_KEYS=old.key.pub@SIZE (docs/threat-model.md, Keys); otherwise "
                    "the checkpoint is forged: restore it from a backup or replica")
@@ -272,7 +274,7 @@ def _audit(
         log_check.findings += _late_arrivals([records[x.run_id] for x in new_leaves], head.checkpoint.time, head.key, bool(plan.problems))
 
     # 3. logged bundles must still be the bundles that were logged
-    log_check.findings += _changed_since_logged(store, plan.logged_leaves, examined, full=previous is None)
+    log_check.findings += _changed_since_logged(store, tlog, plan, examined, full=previous is None)
     log_check.checked += len(plan.logged_leaves)
     # logged bundles not examined now whose files the listing shows changed or missing are verified again, and so are
     # those whose planted file an earlier audit named (a finding it carries) and the listing no longer holds, or whose
@@ -634,6 +636,8 @@ class _Plan:
     generated_present: set[str] = field(default_factory=set)
     cursor: str | None = None  # index keys up to here were listed by earlier audits
     leaves_from: int = 0  # the leaf index of logged_leaves[0]
+    base: Checkpoint = EMPTY_CHECKPOINT  # the checkpoint logged_leaves follow (of size leaves_from)
+    signed: list[StoredCheckpoint] = field(default_factory=list)  # the checkpoints read after base, which cover logged_leaves
 
 
 def _misfiled_entry(summary: BundleSummary) -> bool:
@@ -736,7 +740,7 @@ def _plan_full(store: Store, tlog: TransparencyLog, size: int, pins: dict[str, s
                and (listed is None or key > listed or run_id in logged)]
     return _Plan(entries, logged, leaves, size, [(x.index_key, x.run_id) for x in leaves], len(state.checkpoints),
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], load_catalog(store, tlog.trust, Binding(tlog, pins, logged)),
-                 set(store.list(GENERATED_PREFIX)), cursor=listed)
+                 set(store.list(GENERATED_PREFIX)), cursor=listed, signed=state.checkpoints)
 
 
 def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loaded: LoadedState, indexed: Listing) -> _Plan:
@@ -753,7 +757,7 @@ def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loade
     entries: list[str | BundleSummary] = [*_new_entries(indexed, cursor, logged), *(_summary_of_leaf(store, x) for x in later)]
     return _Plan(entries, logged, later, previous.checkpoint_size + len(later), recent, len(state.checkpoints) + 1,
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], cursor=cursor,
-                 leaves_from=loaded.checkpoint.checkpoint.size)
+                 leaves_from=loaded.checkpoint.checkpoint.size, base=loaded.checkpoint.checkpoint, signed=state.checkpoints)
 
 
 def _read_whole(catalog: Catalog | None, loaded: LoadedState, listing: Listing, states_listed: dict[str, str]) -> dict[str, str]:
@@ -780,9 +784,12 @@ def _logged_since(tlog: TransparencyLog, first: int, head: StoredCheckpoint | No
         return []
 
 
-def _changed_since_logged(store: Store, leaves: list[LogLeaf], examined: dict[str, LogLeaf], *, full: bool) -> list[Finding]:
-    """Logged bundles whose manifest or statement changed, or that are gone (all of them with ``full``)."""
+def _changed_since_logged(store: Store, tlog: TransparencyLog, plan: _Plan, examined: dict[str, LogLeaf], *, full: bool) -> list[Finding]:
+    """Logged bundles whose manifest or statement changed, or that are gone (all of them with ``full``). A leaf whose
+    bundle, put in its place, makes the leaves hash to the checkpoint that signed them was altered in its leaf batch:
+    the batch is named, not the bundle."""
     out = []
+    leaves = plan.logged_leaves
     for index, leaf in enumerate(leaves):
         now_leaf = examined.get(leaf.run_id)
         if now_leaf is None and not full:
@@ -792,6 +799,14 @@ def _changed_since_logged(store: Store, leaves: list[LogLeaf], examined: dict[st
             out.append(Finding(CHECK_LOG, layout.bundle_prefix(leaf.run_id),
                                f"the bundle of run {leaf.run_id} (log leaf {index}) is gone from the store", FIX_LOG, run_id=leaf.run_id))
         elif (manifest, statement) != (leaf.manifest_digest, leaf.statement_digest):
+            as_now = LogLeaf(leaf.run_id, manifest, statement, leaf.index_key)
+            if (signed := altered_leaf(plan.base, leaves, index, as_now, plan.signed)) is not None:
+                at = plan.leaves_from + index
+                out.append(Finding(CHECK_LOG, tlog.batch_key_of(at),
+                                   f"log leaf {at} (run {leaf.run_id}) was altered in its leaf batch: with the bundle as it is now in its "
+                                   f"place the leaves hash to the root of checkpoint '{signed.key}', which signed them, so the bundle is as logged",
+                                   FIX_LEAF_BATCH))
+                continue
             changed = [n for n, a, b in (("manifest.json", manifest, leaf.manifest_digest), ("statement.dsse.json", statement, leaf.statement_digest)) if a != b]
             out.append(Finding(CHECK_LOG, layout.bundle_key(leaf.run_id, changed[0]),
                                f"the bundle of run {leaf.run_id} is not the one logged as leaf {index}: {', '.join(changed)} changed since it was logged",

@@ -70,6 +70,27 @@ def _number(key: str, prefix: str) -> int | None:
     return int(stem) if stem.isdigit() and len(stem) == _DIGITS else None
 
 
+def altered_leaf(start: Checkpoint, leaves: Sequence[LogLeaf], index: int, logged: LogLeaf,
+                 checkpoints: Sequence[StoredCheckpoint]) -> StoredCheckpoint | None:
+    """The checkpoint that proves leaf ``index`` of ``leaves`` (the leaves after ``start``, as read) altered in its batch:
+    the first one of ``checkpoints`` past that leaf, when the leaves do not hash to its root as read but do with
+    ``logged`` (the leaf of the bundle as it is now) in its place. None when no checkpoint tells so."""
+    at = start.size + index
+    covering = sorted((c for c in checkpoints if at < c.checkpoint.size <= start.size + len(leaves)), key=lambda c: c.checkpoint.size)
+    if not covering:
+        return None
+    signed = covering[0]
+    hashes = [x.hash for x in leaves[: signed.checkpoint.size - start.size]]
+
+    def root() -> str:
+        return merkle.frontier_root(merkle.frontier_append(start.frontier_bytes, hashes, start.size)).hex()
+
+    if root() == signed.checkpoint.root:
+        return None
+    hashes[index] = logged.hash
+    return signed if root() == signed.checkpoint.root else None
+
+
 def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -185,6 +206,11 @@ class TransparencyLog:
         """The newest checkpoint (verified), or None for an empty log."""
         keys = self.checkpoint_keys()
         return self.read_checkpoint(keys[-1]) if keys else None
+
+    def batch_key_of(self, index: int) -> str:
+        """The key of the leaf batch that holds leaf ``index``: the last one listed that begins at or before it."""
+        held = [k for k in self.store.list(LEAVES_PREFIX) if (first := _number(k, LEAVES_PREFIX)) is not None and first <= index]
+        return held[-1] if held else leaf_batch_key(index)
 
     def iter_batches(self, start: int = 0, strict: bool = True) -> Iterator[tuple[str, int, list[LogLeaf]]]:
         """Leaf batches whose first index is ``>= start`` (listing starts there: cost follows what is new).
