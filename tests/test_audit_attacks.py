@@ -913,6 +913,25 @@ def test_a_leaf_edited_in_its_batch_is_named_and_the_bundle_it_logs_is_not_blame
 
 
 @on(*LOCAL)
+@pytest.mark.parametrize("damage", ["swap", "garble"])
+def test_a_moved_or_damaged_leaf_batch_is_the_object_of_the_full_audits_finding(base: Store, damage: str) -> None:
+    """Two leaf batches swapped (each under the other's key), or one made unreadable as JSON: the full audit's log
+    finding named the folder 'log/leaves/' as its object, though its text names the batch; it names the batch."""
+    s = base
+    older, newer = s.keys(LEAVES_PREFIX)[-2:]
+    a, b = raw_read(s.uri, older), raw_read(s.uri, newer)
+    if damage == "swap":
+        raw_write(s.uri, older, b)
+        raw_write(s.uri, newer, a)
+    else:
+        raw_write(s.uri, older, a[:-2])
+    result = _audit(s.pipe, full=True)
+    shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
+    assert [f for f in result.check(CHECK_LOG).errors if f.object == older and f"'{older}'" in f.what], shown
+    assert not [f for f in result.errors if f.object == LEAVES_PREFIX], shown
+
+
+@on(*LOCAL)
 def test_a_deleted_newest_checkpoint_is_named_and_what_the_auditor_wrote_under_it_is_not_called_forged(base: Store) -> None:
     """The checkpoint the last audit wrote, deleted: the leaf batch it covered, which that auditor wrote, was named as written
     by no auditor, with the fix to remove it (the only record of the leaves the lost checkpoint signed); the audit state

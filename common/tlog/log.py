@@ -216,14 +216,20 @@ class TransparencyLog:
         """Leaf batches whose first index is ``>= start`` (listing starts there: cost follows what is new).
 
         ``strict`` also checks that each batch is in canonical form (``verify`` needs it; reading for
-        run ids does not, as the tree check finds any change)."""
+        run ids does not, as the tree check finds any change). A batch that is damaged or under another batch's key
+        fails with an error naming it as its ``subject`` (see :class:`~prov_common.errors.TdprovError`)."""
         after = leaf_batch_key(start - 1) if start > 0 else None
         for key in self.store.list(LEAVES_PREFIX, start_after=after):
             if _number(key, LEAVES_PREFIX) is None:
                 continue
-            first, leaves = _decode_batch(self.store.get(key, SMALL_OBJECT_LIMIT), key, strict)
-            if leaf_batch_key(first) != key:
-                raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved", fix=FIX_CHANGED)
+            data = self.store.get(key, SMALL_OBJECT_LIMIT)
+            try:
+                first, leaves = _decode_batch(data, key, strict)
+                if leaf_batch_key(first) != key:
+                    raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved", fix=FIX_CHANGED)
+            except VerificationError as exc:
+                exc.subject = exc.subject or key
+                raise
             yield key, first, leaves
 
     def read_leaves(self, start: int = 0, strict: bool = True) -> list[LogLeaf]:
@@ -386,7 +392,7 @@ class TransparencyLog:
         try:
             batches = list(self.iter_batches(start_cp.size))
         except TdprovError as exc:
-            state.problems.append(LogProblem(LEAVES_PREFIX, exc.what, exc.fix or LogProblem.fix))
+            state.problems.append(LogProblem(exc.subject or LEAVES_PREFIX, exc.what, exc.fix or LogProblem.fix))
             return state
         by_size = {sc.checkpoint.size: sc for sc in state.checkpoints if sc.checkpoint.size > start_cp.size}
         frontier, size = start_cp.frontier_bytes, start_cp.size
