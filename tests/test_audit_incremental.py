@@ -553,3 +553,34 @@ def test_a_logged_bundle_sealed_again_from_staging_is_named_moved_by_both_checks
     assert inventory.what == (f"the index entry of logged run {run} moved to '{moved}': the run was sealed again (its signed "
                               "manifest changed too)")
     assert signatures.fix == inventory.fix == "move the entry back to the key the log names"
+
+
+def test_a_run_whose_writer_clock_runs_behind_is_named_with_its_cause_and_logged_once_accepted(tmp_path: Path) -> None:
+    """A writer whose clock runs an hour behind keys its index entry (and seals) an hour ago, behind what the last audit
+    listed: no audit logs it by itself, each names it, and the fix names the clock and the acceptance that logs it."""
+    from prov_common.bundle.build import build_bundle
+    from prov_common.bundle.storage import deliver_bundle
+    from prov_common.store.identity import writer_store_id
+
+    store = LocalStore(tmp_path / "store", fsync=False)
+    register_source(store, SourceRecord(name="raw", digest=digest("raw"), license="CC0-1.0", issuer="tests"), default_signing_key())
+    now = datetime.now(timezone.utc)
+    seal(store, run_events("prepare", [dataset("/data/raw.csv", digest("raw"))], [dataset("/data/f0.parquet", digest("f0"))],
+                           start=now - timedelta(minutes=10)))
+    assert _audit(store).clean
+    behind = now - timedelta(hours=1)  # the lagging machine's clock, for its events, its seal and its index entry
+    events = run_events("prepare", [dataset("/data/raw.csv", digest("raw"))], [dataset("/data/f1.parquet", digest("f1"))],
+                        start=behind - timedelta(minutes=6))
+    bundle = build_bundle(events, None, default_signing_key(), sealed_at=behind, store_id=writer_store_id(store))
+    written = deliver_bundle(store, bundle, now=behind)
+    for full in (False, True):
+        result = _audit(store, full=full)
+        found = [f for f in result.errors if f.run_id == bundle.run_id]
+        assert [f.what for f in found] == [f"run {bundle.run_id} is in the index but not in the log"], [f.what for f in result.errors]
+        assert found[0].object == written.index_key
+        assert "its writer's clock ran behind" in found[0].fix and "fix that machine's clock" in found[0].fix, found[0].fix
+        assert "tdprov audit --full --accept-checkpoint --reason TEXT" in found[0].fix, found[0].fix
+        assert result.summary()["bundlesLogged"] == 0
+    assert main(["audit", "--store", store.uri, "--full", "--accept-checkpoint", "--reason", "writer clock an hour behind", "--quiet"]) == 0
+    after = _audit(store)
+    assert after.clean and after.summary()["runs"] == 2, [f.what for f in after.errors]

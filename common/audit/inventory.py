@@ -62,10 +62,11 @@ FIX_WRITTEN = ("restore the object from a backup or replica of the store (object
                "the bytes this auditor wrote; find out who replaced it")
 FIX_FORGED = "remove the object and find out who wrote it: only auditors write here, and they sign what they write"
 FIX_INDEX = "remove the extra index entry (the first one, named by bundles/<run>/indexed, is the run's entry)"
-FIX_UNLOGGED = ("find out who wrote the entry (a run copied from another store, or under a new run id; see 'tdprov verify') and remove "
-                "it; if it is this store's run whose entry was written late under the key its writer recorded before an audit (a "
-                "redelivery, or 'tdprov store repair'), a person accepts it with 'tdprov audit --full --accept-checkpoint --reason TEXT', "
-                "which logs it")
+FIX_UNLOGGED = ("if it is this store's run whose entry was keyed behind what an audit had listed, because its writer's clock ran "
+                "behind (fix that machine's clock) or its entry was written late under the key its writer recorded before an "
+                "audit (a redelivery, or 'tdprov store repair'), a person accepts it with 'tdprov audit --full --accept-checkpoint "
+                "--reason TEXT', which logs it; otherwise find out who wrote the entry (a run copied from another store, or under "
+                "a new run id; see 'tdprov verify') and remove it")
 FIX_MOVED_BACK = "move the entry back to the key the log names"
 FIX_UNPARSED = layout.UNPARSED_INDEX_FIX
 
