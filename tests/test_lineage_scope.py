@@ -470,8 +470,8 @@ def test_export_verified_draws_one_bar_over_all_its_batches(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """'tdprov export --verified' drew a new 'verifying bundles' bar, then a 'reading bundles' bar, for each batch of
     runs it verifies (256 each): a store of 1,000 runs showed eight bars, each counting from 0 to its batch's size, and no
-    bar said how far the export was. It draws one bar over the whole export, counting every run verified (five runs in
-    batches of two), gone from the screen when done; the PROV exported is the same."""
+    bar said how far the export was. It draws one bar over the whole export, counting every run verified (five runs, all
+    listed, in batches of two), gone from the screen when done; the PROV exported is the same."""
     import sys
 
     import prov_common.cli.export as export_cli
@@ -489,4 +489,31 @@ def test_export_verified_draws_one_bar_over_all_its_batches(
     totals = {part.split("[", 1)[0].rsplit("/", 1)[1].strip() for part in drawn.split("\r") if "verifying bundles: " in part}
     assert totals == {"5"}, drawn  # one bar, of all five runs: never one of a batch
     assert "| 0/5 [" in drawn, drawn
+    assert drawn.rpartition("\r")[2].strip() == "", drawn  # gone from the screen when done
+
+
+def test_runs_verified_draws_one_bar_over_the_whole_listing(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """'tdprov runs --verified' drew a new 'verifying runs' bar for each batch of runs it verifies (256 each), each
+    counting from 0 to its batch's size, under a 'reading the index' bar: a store of 1,000 runs showed four bars one
+    after another. It draws one 'verifying runs' bar over the whole listing (five runs, all listed, in batches of two),
+    counting every run verified, without a total (the index is read as it goes), gone from the screen when done; the runs listed
+    are the same."""
+    import sys
+
+    import prov_common.cli.runs as runs_cli
+
+    uri = str(tmp_path / "store")
+    seal_chain(open_store(uri), 0, 5)
+    assert main(["runs", "--verified", "--limit", "0", "--store", uri]) == 0
+    plain = capsys.readouterr().out
+    monkeypatch.setattr(runs_cli, "VERIFY_BATCH", 2)
+    monkeypatch.setattr(sys, "stderr", terminal := _Terminal())
+    assert main(["runs", "--verified", "--limit", "0", "--store", uri]) == 0
+    assert capsys.readouterr().out == plain
+    drawn = terminal.getvalue()
+    parts = [part for part in drawn.split("\r") if part.strip()]
+    assert parts and all(part.startswith("verifying runs: ") for part in parts), drawn  # one bar, no other
+    assert all("/" not in part.split("[", 1)[0] for part in parts), drawn  # no total: never one of a batch
+    assert parts[0].startswith("verifying runs: 0run ["), drawn
     assert drawn.rpartition("\r")[2].strip() == "", drawn  # gone from the screen when done

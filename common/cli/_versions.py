@@ -64,10 +64,11 @@ def recorded_runs(store: Any, settings: Settings, name: str | None = None, sourc
         tell_entries_not_taken(recorded.left_out, recorded.corrected, verb)
 
 
-def verified_summaries(store: Any, trust: Any, summaries: list[Any], desc: str, verb: str) -> tuple[list[Any], dict[str, str]]:
+def verified_summaries(store: Any, trust: Any, summaries: list[Any], desc: Any, verb: str) -> tuple[list[Any], dict[str, str]]:
     """``summaries`` (index entries, unsigned) without the runs whose bundles do not verify by ``trust`` (see
     :func:`~prov_common.bundle.trust.bundle_trust`), and each run whose sound bundle says otherwise than its entry as
     the bundle says; both kinds named on stderr by ``verb``. Also the runs left out (run id -> why): a finding, exit 1.
+    ``desc``: as :func:`checked_summaries` takes it.
     Verified on every CPU when there are many (``tdprov export --verified``, ``tdprov runs --verified``)."""
     kept, left_out, corrected = checked_summaries(store, trust, summaries, desc)
     tell_entries_not_taken(left_out, corrected, verb)

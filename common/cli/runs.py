@@ -130,9 +130,10 @@ def table(rows: list[list[str]], header: list[str], whole: Collection[int] = ())
 
 
 def _verified(store: Any, settings: Settings, listing: Iterator[BundleSummary], limit: int,
-              left_out: dict[str, str]) -> Iterator[BundleSummary]:
+              left_out: dict[str, str], drawn: Any) -> Iterator[BundleSummary]:
     """The newest ``limit`` runs (0: all) of ``listing`` whose bundles verify, read in batches of what is
-    still missing (a run left out makes room for an older one); the runs left out are added to ``left_out``."""
+    still missing (a run left out makes room for an older one), each run verified advancing the bar ``drawn`` (one
+    over every batch); the runs left out are added to ``left_out``."""
     from prov_common.bundle.trust import bundle_trust
     from prov_common.cli._versions import verified_summaries
 
@@ -142,7 +143,7 @@ def _verified(store: Any, settings: Settings, listing: Iterator[BundleSummary], 
         batch = list(islice(listing, (limit - shown) if limit else VERIFY_BATCH))
         if not batch:
             return
-        kept, left = verified_summaries(store, trust, batch, "verifying runs", "runs")
+        kept, left = verified_summaries(store, trust, batch, drawn, "runs")
         left_out.update(left)
         for summary in kept:
             shown += 1
@@ -171,8 +172,11 @@ def run(args: argparse.Namespace) -> int:
     if narrowed:  # the newest runs asked for, however many other runs were sealed after them
         listing = islice((s for s in listing if args.job is None or of_job(s, args.job)), wanted)
     with on_terminal():
-        summaries = list(bar(listing if not args.verified else _verified(store, settings, listing, args.limit, left_out),
-                             desc="reading the index", unit="run"))
+        if args.verified:  # one bar over every batch, without a total: the index is read as the runs are verified
+            with bar(desc="verifying runs", unit="run") as drawn:
+                summaries = list(_verified(store, settings, listing, args.limit, left_out, drawn))
+        else:
+            summaries = list(bar(listing, desc="reading the index", unit="run"))
     tell_entries_not_taken(unlisted, {}, args.verb)
     of = "".join([f" of job '{args.job}'" if args.job is not None else "",
                   f" with parent run {args.parent}" if args.parent is not None else ""])
