@@ -517,3 +517,29 @@ def test_runs_verified_draws_one_bar_over_the_whole_listing(
     assert all("/" not in part.split("[", 1)[0] for part in parts), drawn  # no total: never one of a batch
     assert parts[0].startswith("verifying runs: 0run ["), drawn
     assert drawn.rpartition("\r")[2].strip() == "", drawn  # gone from the screen when done
+
+
+def test_reading_bundles_bar_is_drawn_by_a_verb_not_a_library_call(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The 'reading bundles' bar of the PROV documents of a store was drawn wherever stderr was a terminal, a library
+    call's too (store_document in a notebook or a pipeline's step), where every other bar is drawn only by a verb that
+    turns bars on (prov_common.progress.on_terminal). A library call now draws none; 'tdprov export' and 'tdprov
+    lineage --checks' on a terminal draw it as before, gone from the screen when done."""
+    import sys
+
+    from prov_common.w3cprov.collect import store_document
+    from prov_common.w3cprov.serialize import serialize
+
+    uri = str(tmp_path / "store")
+    seal_chain(open_store(uri), 0, 3)
+    monkeypatch.setattr(sys, "stderr", terminal := _Terminal())
+    exported = serialize(store_document(open_store(uri)), "json")
+    assert terminal.getvalue() == ""  # a library call: no bar
+    assert main(["export", "--store", uri]) == 0
+    assert capsys.readouterr().out.encode() == exported
+    drawn = terminal.getvalue()
+    assert "reading bundles:   0%|" in drawn and "| 0/3 [" in drawn, drawn
+    assert drawn.rpartition("\r")[2].strip() == "", drawn
+    monkeypatch.setattr(sys, "stderr", terminal := _Terminal())
+    main(["lineage", "/m/1", "--checks", "--store", uri])
+    assert "reading bundles:   0%|" in terminal.getvalue(), terminal.getvalue()

@@ -16,7 +16,7 @@ from prov_common.bundle.layout import held_keys
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.trust import bundle_trust
 from prov_common.errors import BadInputError, TdprovError
-from prov_common.progress import Bar, stream as bar_stream
+from prov_common.progress import bar, on_terminal
 from prov_common.config import Settings
 from prov_common.sources.registry import iter_sources
 from prov_common.store import open_store
@@ -91,11 +91,13 @@ def run(args: argparse.Namespace) -> int:
     if args.verified:
         taken: list[BundleSummary] = []  # the runs whose bundles verify, as the bundles say
         corrected: dict[str, str] = {}
-        merged = merge_documents(_verified_documents(store, trust, found, taken, left_out, corrected, unread))
+        with on_terminal():
+            merged = merge_documents(_verified_documents(store, trust, found, taken, left_out, corrected, unread))
         found = taken
         tell_entries_not_taken(left_out, corrected, args.verb)
     else:
-        merged = merge_documents(bundle_documents(store, found, left_out=unread))
+        with on_terminal():
+            merged = merge_documents(bundle_documents(store, found, left_out=unread))
     problems: list[tuple[str, TdprovError]] = []
     sources = [s.record for s in iter_sources(store, trust, problems)]  # verified records only
     document = linked_document(merged, found, sources, store.uri)
@@ -120,7 +122,7 @@ def _verified_documents(store: HeldReads, trust: TrustStore, found: list[BundleS
     found: to ``taken`` the runs exported (as their bundles say), to ``left_out`` and ``corrected`` the runs whose
     bundles do not verify and those whose entries their bundles correct, to ``unread`` those that cannot be read
     (:func:`~prov_common.w3cprov.collect.bundle_documents`); nothing is told."""
-    with Bar(total=len(found), desc="verifying bundles", unit="bundle", file=bar_stream(), disable=None, leave=False) as drawn:
+    with bar(total=len(found), desc="verifying bundles", unit="bundle") as drawn:
         for start in range(0, len(found), EXPORT_BATCH):
             batch = found[start:start + EXPORT_BATCH]
             kept, left, fixed = checked_summaries(store, trust, batch, drawn)

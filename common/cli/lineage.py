@@ -18,6 +18,7 @@ from prov_common.errors import BadInputError, TdprovError, with_fix
 from prov_common.bundle.trust import bundle_trust
 from prov_common.signing import TrustStore, auditor_trust_from_settings
 from prov_common.store import open_store
+from prov_common.progress import on_terminal
 from prov_common.sources.matching import SourcesByDigest, sources_by_digest
 from prov_common.sources.merged import records_of
 from prov_common.sources.model import SourceRecord
@@ -172,7 +173,8 @@ def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, 
     """The lineage graph of the runs ``found`` and the trees of the versions ``targets`` mean (none when they
     name nothing there). With ``--checks``, runs whose bundles cannot be read are added to ``left_out``."""
     if args.checks:
-        graph = lineage_graph(merge_documents(bundle_documents(store, found, left_out=left_out)), index_starts(found))
+        with on_terminal():
+            graph = lineage_graph(merge_documents(bundle_documents(store, found, left_out=left_out)), index_starts(found))
     else:
         graph = graph_from_summaries(found)
     keys = list(dict.fromkeys(key for target in targets for key in find_nodes(graph, target, all_versions=args.all_versions)))

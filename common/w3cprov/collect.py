@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterable, Iterator, Mapping
 
 from prov.model import ProvDocument
@@ -12,7 +11,7 @@ from prov_common.bundle.model import Manifest
 from prov_common.bundle.storage import bundle_file, listed_bytes, listed_parts
 from prov_common.bundle.layout import EVENTS_FILE, INDEX, PROV_FILE, bundle_key, index_cursor
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
-from prov_common.progress import Bar, stream as bar_stream
+from prov_common.progress import bar
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
 from prov_common.times import since_time
@@ -131,12 +130,12 @@ def index_starts(found: Iterable[BundleSummary]) -> dict[str, str | None]:
 
 def bundle_documents(store: Store, found: list[BundleSummary], progress: bool = True,
                      left_out: dict[str, str] | None = None) -> Iterator[ProvDocument]:
-    """PROV documents of the given bundles, with a progress bar on a terminal. With ``left_out``, a bundle that cannot
+    """PROV documents of the given bundles, with a progress bar drawn as :func:`~prov_common.progress.bar` draws it:
+    where a verb turned bars on (:func:`~prov_common.progress.on_terminal`) and stderr is a terminal, never in a library
+    call; ``progress=False``: no bar of its own (a caller's counts the work). With ``left_out``, a bundle that cannot
     be read (gone, damaged, larger than its manifest says) is left out and added to it (run id -> why), so that one
     such bundle costs its own run, not the whole store's; without it, its error is raised."""
-    bar = Bar(found, desc="reading bundles", unit="bundle", file=bar_stream(),
-              disable=not (progress and sys.stderr.isatty()), leave=False)
-    for summary in bar:
+    for summary in bar(found, desc="reading bundles", unit="bundle") if progress else found:
         try:
             yield bundle_document(store, summary.run_id)
         except StoreUnavailableError:
