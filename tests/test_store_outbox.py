@@ -401,6 +401,39 @@ def test_flush_cuts_the_long_keys_it_names_of_an_entry_set_aside(tmp_path: Path,
     assert max(map(len, lines)) < 1000, [len(line) for line in lines]
 
 
+@pytest.mark.parametrize(("content", "said"), [
+    (b"", "is empty (0 bytes)"),
+    (b'{"format": "tdprov-spool/1", "sto', "is cut short: it ends within its header line, after 33 bytes"),
+    (b'{"format": "tdprov-spool/1", "store": "x", "objects": [', "is cut short: it ends within its header line, after 55 bytes"),
+    (b"garbage\n{}", "has a header line that is not JSON, at line 1 column 1"),
+    (b'{"format": "tdprov-spool/1", "store": "x" "objects": []}\n', "has a header line that is not JSON, at line 1 column 43"),
+])
+def test_flush_says_once_in_plain_words_what_is_wrong_with_an_unreadable_entry(
+        content: bytes, said: str, tmp_path: Path, monkeypatch, capsys) -> None:
+    """'tdprov flush' named an entry whose header cannot be read with its explanation twice on one line ('(header
+    unreadable: X): spool entry ... is unreadable: X'), X being the JSON parser's own text ('Expecting value: line 1
+    column 1 (char 0)' for an empty file). It says once what is wrong (empty, cut short, not JSON at a line and column)
+    and the fix, in the note kept beside the entry too; the entry is set aside and the others delivered as before."""
+    from prov_common.cli import main
+    from prov_common.store import spool
+    from prov_common.store.outbox import WHY_SUFFIX
+
+    store = open_store(tmp_path / "store")
+    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
+    outbox = Outbox(tmp_path / "spool")
+    damaged = outbox.spool_dir / f"{0:020d}-1-damaged{spool.SUFFIX}"  # sorts first
+    spool.write_entry(outbox.spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("c"))))
+    damaged.write_bytes(content)
+    assert main(["flush", "--store", store.uri]) == 1
+    assert store.exists("runs/c/manifest.json")
+    (named,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("tdprov flush: set aside, never delivered: ")]
+    expected = (f"tdprov flush: set aside, never delivered: spool entry {damaged.name} {said}, so its objects are recorded "
+                "nowhere and it names none. Fix: run again what wrote them; restore the entry from a backup that holds it whole")
+    assert named == expected, named
+    note = (outbox.failed_dir / f"{damaged.name}{WHY_SUFFIX}").read_text()
+    assert note == expected.removeprefix("tdprov flush: set aside, never delivered: ") + "\n", note
+
+
 def test_flush_names_each_entry_it_sets_aside_once(tmp_path: Path) -> None:
     """'tdprov flush' said each set-aside reason twice: the outbox's log line (printed by Python's last-resort handler,
     as the command line configures no logging) and its own 'set aside, never delivered' line. Once, with its runs."""
@@ -1104,9 +1137,11 @@ def test_flush_names_and_keeps_each_hand_made_malformed_entry_and_delivers_the_g
     assert f"delivered 5 spooled entries (6 objects, 6 new); 0 left in {spool_dir}; 6 set aside in {spool_dir / 'failed'}" in out, out
     for n, (name, data) in enumerate(bad.items()):
         entry = f"{n:020d}-1-{name}{spool.SUFFIX}"
-        assert err.count(f"tdprov flush: set aside, never delivered: {entry} (") == 1, err
+        named = [line for line in err.splitlines() if line.startswith("tdprov flush: set aside, never delivered: ") and entry in line]
+        assert len(named) == 1 and named[0].startswith((f"tdprov flush: set aside, never delivered: {entry} (",  # its runs
+                                                        f"tdprov flush: set aside, never delivered: spool entry {entry} ")), err
         assert (spool_dir / "failed" / entry).read_bytes() == data  # kept as it was, with its note
-        assert (spool_dir / "failed" / f"{entry}.why.txt").read_text().startswith(f"spool entry {entry} is ")
+        assert (spool_dir / "failed" / f"{entry}.why.txt").read_text().startswith(f"spool entry {entry} ")
     assert all(store.exists(staged_event_key(e)) for e in good)
     late = [r.getMessage() for r in caplog.records if f"run {sealed} was sealed before its" in r.getMessage()]
     delivered = [k for k in store.list(f"staging/{sealed}/") if k.endswith(f"Z-{'ab' * 16}.json")]

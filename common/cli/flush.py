@@ -86,8 +86,11 @@ def run(args: argparse.Namespace) -> int:
     for error in report.unfiled + report.errors:  # a set-aside entry with its note is named below
         tell("flush", error)
     for entry in aside:
-        what = runs_or_keys(entry.keys) if entry.keys is not None else f"header unreadable: {entry.unreadable}"
-        tell("flush", f"set aside, never delivered: {entry.path.name} ({what}): {entry.why}")
+        if entry.keys is not None:
+            said = f"{entry.path.name} ({runs_or_keys(entry.keys)}): {entry.why}"
+        else:  # its note says what is wrong with it, naming it (without a note, its header read again does)
+            said = entry.why if entry.why.startswith("spool entry ") else entry.unreadable
+        tell("flush", f"set aside, never delivered: {said}")
     if aside:
         tell("flush", f"{len(aside)} entr{'y' if len(aside) == 1 else 'ies'} in {failed_dir} will not be delivered; "
              f"flush exits 1 until they are dealt with. Fix: read each entry's {WHY_SUFFIX}; a run named there may have no "

@@ -135,7 +135,8 @@ class DeliveryResult:
 @dataclass(frozen=True)
 class SetAside:
     """An entry in ``<spool>/failed/``: the ``keys`` of its objects (None when its header cannot be read:
-    ``unreadable`` says why) and ``why``, its note."""
+    ``unreadable`` says why, naming the entry, as :func:`~prov_common.store.spool.unreadable_header` does) and ``why``,
+    its note."""
 
     path: Path
     keys: list[str] | None
@@ -311,7 +312,7 @@ class Outbox:
                 report.skipped += 1  # another flusher took it
                 continue
             except (OSError, ValueError, KeyError) as exc:
-                self._set_aside(path, report, f"spool entry {path.name} is unreadable: {exc}")
+                self._set_aside(path, report, spool.unreadable_header(path.name, exc))
                 continue
             if under is not None and not any(key.startswith(under) for key in keys):
                 report.skipped += 1  # on every path, a redirected entry's too
@@ -444,7 +445,7 @@ class Outbox:
                 if store_uri is not None and entry_store != store_uri:
                     continue
             except (OSError, ValueError, KeyError, TypeError) as exc:
-                unreadable = str(exc)
+                unreadable = spool.unreadable_header(path.name, exc)
             try:
                 why = path.with_name(path.name + WHY_SUFFIX).read_text(errors="replace").strip()
             except OSError:

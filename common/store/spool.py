@@ -131,7 +131,10 @@ def _parse_header(line: bytes, name: str) -> dict:
     """The header line of entry ``name``: a ValueError naming the entry when it is not JSON or not of the shape
     :func:`write_entry` writes, so that a damaged entry is set aside like one whose bytes do not match, never a stop
     of the flush (a TypeError of a list where an object belongs, a RecursionError of a header nested without bound)."""
-    header = canonical_json.loads(line)
+    try:
+        header = canonical_json.loads(line)
+    except ValueError as exc:
+        raise ValueError(f"spool entry {name} {_not_json(line, exc)}") from None
     items = header.get("objects") if isinstance(header, dict) else None
     if not isinstance(header, dict) or not isinstance(header.get("store"), str) or not isinstance(items, list):
         raise ValueError(f"spool entry {name} has a header that is not a spool entry's")
@@ -141,6 +144,32 @@ def _parse_header(line: bytes, name: str) -> dict:
                 and (not item.get("late") or isinstance(item["late"], dict) and "record" in item["late"])):
             raise ValueError(f"spool entry {name} lists an object that is not a key, size and digest: {str(item)[:100]}")
     return header
+
+
+def _not_json(line: bytes, exc: ValueError) -> str:
+    """What is wrong with an entry whose header ``line`` is not JSON (``exc``, the parser's error), in plain words: the
+    entry is empty, cut short within its header line, or the line is not JSON at a line and column."""
+    if not line:
+        return "is empty (0 bytes)"
+    decoded = exc if isinstance(exc, json.JSONDecodeError) else None
+    if decoded is not None and not line.endswith(b"\n") and (
+            decoded.msg.startswith("Unterminated string") or decoded.pos >= len(decoded.doc.rstrip())):
+        return f"is cut short: it ends within its header line, after {counted(len(line), 'byte')}"
+    if decoded is not None:
+        return f"has a header line that is not JSON, at line 1 column {decoded.colno}"
+    return f"has a header line that is not JSON ({exc})"
+
+
+UNREADABLE_FIX = ("so its objects are recorded nowhere and it names none. Fix: run again what wrote them; restore the entry "
+                  "from a backup that holds it whole")
+
+
+def unreadable_header(name: str, exc: Exception) -> str:
+    """Why entry ``name`` cannot be delivered when its header cannot be read (``exc``, as :func:`read_target` raises
+    it), naming the entry once, with the fix: what a flush notes beside it when it sets it aside."""
+    if isinstance(exc, ValueError):  # damaged: it names the entry and says what is wrong
+        return f"{exc}, {UNREADABLE_FIX}"
+    return f"spool entry {name} is unreadable: {exc}"
 
 
 def _named(entry: SpoolEntry) -> str:
