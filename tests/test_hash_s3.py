@@ -566,3 +566,25 @@ def test_a_refusal_of_a_request_no_table_names_names_that_request_not_another_pe
     assert refused.value.operation_name == "GetObjectTagging"
     assert as_bad_input(refused.value).fix == ("grant these credentials the permission S3 requires for GetObjectTagging "
                                                "(the Service Authorization Reference for Amazon S3 names it)")
+
+
+def test_a_bucket_setting_refusal_of_a_request_no_table_names_names_that_request_not_a_permission(
+        s3_server, s3_refusing_version_reads) -> None:
+    """The fix of S3's refusal of a request about a bucket's protection (the versioning and Object Lock that 'tdprov
+    store init' and the audit read) gave a request the table of permissions does not name as a permission, with templates
+    said to hold it ('grant GetObjectTagging on arn:aws:s3:::BUCKET to these credentials (the auditor's and the admin's
+    templates in docs/iam/ have it)'), where a dataset's read names the request refused and where its permission is
+    listed. Both now say it one way; the fixes of the requests the table names are unchanged."""
+    from botocore.exceptions import ClientError
+
+    from prov_common.store.protection import lock_change_refused, versioning_refused
+
+    bucket = s3_server.create_bucket()
+    with pytest.raises(ClientError) as refused:
+        s3_refusing_version_reads.client().get_object_tagging(Bucket=bucket, Key="k", VersionId="v1")
+    unlisted = ("grant these credentials the permission S3 requires for GetObjectTagging "
+                "(the Service Authorization Reference for Amazon S3 names it)")
+    error = versioning_refused(refused.value, bucket, f"cannot read the versioning of bucket '{bucket}'")
+    assert error is not None and error.fix == unlisted, error
+    assert lock_change_refused(refused.value, bucket) == (
+        f"could not set Object Lock on '{bucket}': GetObjectTagging was refused with AccessDenied: {unlisted}")

@@ -114,10 +114,20 @@ def protection_refused(exc: Exception, bucket: str, *, versioning_read: bool = F
 
 def _grant(request: str, bucket: str) -> str:
     """The fix of S3's refusal of ``request`` (``GetBucketVersioning``...) about ``bucket``: the permission to grant
-    (:data:`GRANTS`) and the templates in docs/iam/ that have it."""
+    (:data:`GRANTS`) and the templates in docs/iam/ that have it; a request the table does not name as
+    :func:`request_grant` names it."""
+    if request not in GRANTS:
+        return _unlisted_grant(request)
     held = ("the admin's template in docs/iam/ has it" if request in _ADMINS_ONLY
             else "the auditor's and the admin's templates in docs/iam/ have it")
-    return f"grant {GRANTS.get(request, request)} on arn:aws:s3:::{bucket} to these credentials ({held})"
+    return f"grant {GRANTS[request]} on arn:aws:s3:::{bucket} to these credentials ({held})"
+
+
+def _unlisted_grant(request: str) -> str:
+    """What to grant for S3's refusal of a ``request`` that :data:`GRANTS` does not name: that request itself, with
+    where its permission is listed; no other request's permission stands in for it, nor a template said to hold it."""
+    return (f"grant these credentials the permission S3 requires for {request} (the Service Authorization Reference "
+            "for Amazon S3 names it)")
 
 
 def request_grant(request: str, *, version: bool = False) -> str:
@@ -127,8 +137,7 @@ def request_grant(request: str, *, version: bool = False) -> str:
     refuses a missing object too. A request the table does not name is named itself, with where its permission is
     listed: no other request's permission stands in for it."""
     if request not in GRANTS:
-        return (f"grant these credentials the permission S3 requires for {request} (the Service Authorization Reference "
-                "for Amazon S3 names it)")
+        return _unlisted_grant(request)
     permission = (_OF_VERSION.get(request) if version else None) or GRANTS[request]
     if request not in _OF_OBJECT:
         return f"grant these credentials {permission} on the bucket"
