@@ -9,8 +9,8 @@ from typing import Any
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_UNFINISHED, NOTE, CheckResult, Finding
 from prov_common.audit.state import StagedSeen, UnsealedRun
 from prov_common.bundle import layout
-from prov_common.bundle.events import (SHARED_RUN_ID_FIX, event_digest, job_of, line_digests, parent_of, parse_events_jsonl,
-                                       with_parent)
+from prov_common.bundle.events import (SAME_DATE_FIX, SHARED_RUN_ID_FIX, airflow_dag_run_of, another_dag_run, event_digest,
+                                       in_dag_run, job_of, line_digests, parent_of, parse_events_jsonl, with_parent)
 from prov_common.bundle.model import FILES_SHOWN, BundleSummary, Manifest
 from prov_common.bundle.refusal import is_refusal, parsed_record, refusals_in, run_id_or_none
 from prov_common.bundle.storage import EntriesOfRuns, listed_file, listed_lines, load_index_entry, sealed_manifest
@@ -604,7 +604,7 @@ def _late_events(bundle: _SealedRun, sealed_at: str | None, late: Sequence[tuple
                         f"run {run_id} was sealed at {sealed_at} as a run {other[0]}, and "
                         f"{counted(len(late), 'event')} of another run, {other[1]}, {'was' if len(late) == 1 else 'were'} staged under its "
                         "run id after that "
-                        f"{until}", SHARED_RUN_ID_FIX, run_id=run_id)]
+                        f"{until}", other[2], run_id=run_id)]
     return [Finding(CHECK_UNFINISHED, layout.staging_prefix(run_id),
                     f"run {run_id} was sealed at {sealed_at}, and {counted(len(late), 'event')} {'was' if len(late) == 1 else 'were'} "
                     "staged for it after that "
@@ -705,27 +705,31 @@ def _planted_late(run_id: str, sealed_at: str | None, count: int, until: str, wh
                    f"run: {why.what}", PLANTED_LATE_FIX, run_id=run_id)
 
 
-def _other_parent(bundle: _SealedRun, event: Any) -> tuple[str, str] | None:
+def _other_parent(bundle: _SealedRun, event: Any) -> tuple[str, str, str] | None:
     """(the sealed bundle's run, the staged event's, each as 'whose parent is run ID' or, when their jobs differ, as
-    'of job NS/NAME with parent run ID') when the staged ``event`` (None: none read) is of another run given the same
-    run id, as :func:`~prov_common.bundle.storage.another_run` tells at delivery: of another job than the sealed bundle
+    'of job NS/NAME with parent run ID', or as 'in Airflow DAG run RUN_ID' when the two name different Airflow DAG
+    runs of one DAG (two DAG runs at one logical date); then the fix) when the staged ``event`` (None: none read) is
+    of another run given the same run id, as :func:`~prov_common.bundle.storage.another_run` tells at delivery: of another job than the sealed bundle
     while only one of them names a parent run (an Airflow DAG run and a mapped task's try; a job renamed under one
     parent is the run's own), or naming another parent run than the bundle and every event sealed in it; None when
     they agree, or the sealed events name the staged one's parent too (a DAG run cleared while its task ran: one run)."""
     manifest = bundle.manifest
     if manifest is None or not isinstance(event, dict):
         return None
+    sealed_dag_run = next((d for e in bundle.parsed or [] if (d := airflow_dag_run_of(e))), None)
+    if sealed_dag_run is not None and (other := another_dag_run(sealed_dag_run, airflow_dag_run_of(event))):
+        return in_dag_run(sealed_dag_run[1]), in_dag_run(other), SAME_DATE_FIX  # two DAG runs at one logical date
     job, parent = job_of(event), parent_of(event)
     if (job is not None and job != (manifest.job_namespace, manifest.job_name)
             and (manifest.parent_run_id is None) != (parent is None)):
         return (f"of job {job_path(manifest.job_namespace, manifest.job_name)} {with_parent(manifest.parent_run_id)}",
-                f"of job {job_path(*job)} {with_parent(parent[0] if parent else None)}")
+                f"of job {job_path(*job)} {with_parent(parent[0] if parent else None)}", SHARED_RUN_ID_FIX)
     if manifest.parent_run_id is None or parent is None or parent[0] == manifest.parent_run_id:
         return None
     sealed = bundle.parsed or []  # ('tdprov verify' names a bundle whose events are not what its manifest lists)
     if any((named := parent_of(e)) is not None and named[0] == parent[0] for e in sealed if isinstance(e, dict)):
         return None
-    return f"whose parent is run {manifest.parent_run_id}", f"whose parent is run {parent[0]}"
+    return f"whose parent is run {manifest.parent_run_id}", f"whose parent is run {parent[0]}", SHARED_RUN_ID_FIX
 
 
 def _index_entry(store: Store, run_id: str) -> BundleSummary | None:

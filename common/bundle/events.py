@@ -105,6 +105,37 @@ def job_of(event: Mapping[str, Any] | None) -> tuple[str, str] | None:
     return found if all(isinstance(v, str) and v for v in found) else None  # type: ignore[return-value]
 
 
+def airflow_dag_run_of(event: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """(DAG id, DAG run id) of the Airflow DAG run that the event's ``airflow`` run facet (a task try's) or
+    ``airflowDagRun`` run facet (the OpenLineage provider's DAG run events) names (``dagRun.dag_id``, else
+    ``dag.dag_id``, and ``dagRun.run_id``); None when it names none in full."""
+    run = event.get("run") if isinstance(event, Mapping) else None
+    return dag_run_in(run.get("facets") if isinstance(run, Mapping) else None)
+
+
+def dag_run_in(facets: Any) -> tuple[str, str] | None:
+    """:func:`airflow_dag_run_of` of the run facets ``facets`` (an event's, or a run's folded ones)."""
+    if not isinstance(facets, Mapping):
+        return None
+    for name in ("airflow", "airflowDagRun"):
+        facet = facets.get(name)
+        if not isinstance(facet, Mapping) or not isinstance(dag_run := facet.get("dagRun"), Mapping):
+            continue
+        dag = facet.get("dag")
+        found = (dag_run.get("dag_id") or (dag.get("dag_id") if isinstance(dag, Mapping) else None), dag_run.get("run_id"))
+        if all(isinstance(v, str) and v for v in found):
+            return found  # type: ignore[return-value]
+    return None
+
+
+def another_dag_run(mine: tuple[str, str] | None, other: tuple[str, str] | None) -> str | None:
+    """The DAG run id of ``other`` when it is another Airflow DAG run of the DAG of ``mine`` (each (DAG id, DAG run
+    id), :func:`airflow_dag_run_of`), else None (the same one, another DAG's, or either None)."""
+    if mine is None or other is None or other[0] != mine[0] or other == mine:
+        return None
+    return other[1]
+
+
 def with_parent(parent_run_id: str | None) -> str:
     """A run's parent as a warning names it: 'with parent run ID', or 'with no parent run'."""
     return f"with parent run {parent_run_id}" if parent_run_id else "with no parent run"
@@ -116,10 +147,13 @@ class RunIdentity:
     name; None: none named). Another run given the same run id is of another job (a DAG run of Airflow DAG 'a.b.1'
     and try 1 of mapped task 'b' of DAG 'a', map index 0) or has a parent run of another job (task 'c' of DAG 'a.b'
     and task 'b.c' of DAG 'a'); a parent of the same job at another run id (a DAG run cleared while its task ran) is
-    the same run's."""
+    the same run's. Two Airflow DAG runs at one logical date (``dag.test()`` or ``airflow dags test`` run twice, a DAG
+    run deleted and triggered again) give their tries one run id too: events naming another Airflow DAG run of the
+    same DAG (``dag_run``: DAG id and DAG run id, :func:`airflow_dag_run_of`) than the run's are another run's."""
 
     job: tuple[str, str] | None
     parent: tuple[str, str, str] | None
+    dag_run: tuple[str, str] | None = None
 
     @classmethod
     def of(cls, terminal: Mapping[str, Any] | None, events: Iterable[tuple[str, Mapping[str, Any]]]) -> RunIdentity:
@@ -131,31 +165,53 @@ class RunIdentity:
         parent = parent_of(terminal) if terminal is not None else None
         if parent is None:
             parent = next((p for _, e in timed if job_of(e) in (None, job) and (p := parent_of(e)) is not None), None)
-        return cls(job, parent)
+        dag_run = airflow_dag_run_of(terminal) or next((d for _, e in timed if (d := airflow_dag_run_of(e))), None)
+        return cls(job, parent, dag_run)
 
     @classmethod
     def folded(cls, state: RunState) -> RunIdentity:
         """The run of the folded ``state`` of its events: its job, and the parent run its folded run facets name (the
         last ``parent`` facet in the events' order, whose run id a manifest's ``parentRunId`` gives). Nothing is parsed
         again, where :meth:`of` takes the events themselves."""
-        return cls((state.job_namespace, state.job_name), parent_in(state.run_facets))
+        return cls((state.job_namespace, state.job_name), parent_in(state.run_facets), dag_run_in(state.run_facets))
 
     def is_other(self, event: Mapping[str, Any]) -> bool:
         """Whether ``event`` is of another run than this one that was given the same run id: it names a parent run of
         another job, or it is of another job and only one of the two names a parent run (a DAG run and a task). A job
         named otherwise under one parent, or with no parent on either side, is this run's: some producers rename a
-        run's job as it goes (OpenLineage Spark appends the output's name to it)."""
+        run's job as it goes (OpenLineage Spark appends the output's name to it). An event naming another Airflow DAG
+        run than this run's (:meth:`other_dag_run`) is another run's whatever its job."""
+        if self.other_dag_run(event) is not None:
+            return True
         job, parent = job_of(event), parent_of(event)
         if None not in (self.parent, parent):
             return parent[1:] != self.parent[1:]  # type: ignore[index]
         return (self.parent is None) != (parent is None) and None not in (self.job, job) and job != self.job
 
+    def other_dag_run(self, event: Mapping[str, Any] | None) -> str | None:
+        """The Airflow DAG run id ``event`` names when this run names another DAG run of the same DAG (two DAG runs at
+        one logical date), else None (the same one, another DAG's, or either names none)."""
+        return another_dag_run(self.dag_run, airflow_dag_run_of(event))
+
+    def fix_for(self, event: Mapping[str, Any] | None) -> str:
+        """The fix of ``event`` being another run's at this run's id: :data:`SAME_DATE_FIX` when it names another
+        Airflow DAG run, else :data:`SHARED_RUN_ID_FIX`."""
+        return SAME_DATE_FIX if self.other_dag_run(event) is not None else SHARED_RUN_ID_FIX
+
     def named(self) -> str:
-        """This run as a warning names it: 'of job NS/NAME with parent run ID of job NS/NAME' (or 'with no parent run')."""
+        """This run as a warning names it: 'of job NS/NAME with parent run ID of job NS/NAME' (or 'with no parent run'),
+        then 'in Airflow DAG run RUN_ID' when its events name one."""
         job = "/".join(self.job) if self.job else "(none)"
         if self.parent is None:
-            return f"of job {job} {with_parent(None)}"
-        return f"of job {job} with parent run {self.parent[0]} of job {self.parent[1]}/{self.parent[2]}"
+            text = f"of job {job} {with_parent(None)}"
+        else:
+            text = f"of job {job} with parent run {self.parent[0]} of job {self.parent[1]}/{self.parent[2]}"
+        return f"{text} {in_dag_run(self.dag_run[1])}" if self.dag_run else text
+
+
+def in_dag_run(dag_run: str) -> str:
+    """An Airflow DAG run as a warning names it: 'in Airflow DAG run RUN_ID'."""
+    return f"in Airflow DAG run {dag_run}"
 
 
 LATE_EVENT_FIX = ("a run's events must end with its terminal event: emit nothing for a run after it (re-run the step to "
@@ -168,6 +224,16 @@ SHARED_RUN_ID_FIX = (
     "'a.b.1' and mapped task 'b' of DAG 'a' share one too (try 1, map index 0): rename a DAG whose id ends in '.<number>'")
 """What to do when two runs were given one run id (their events are of different jobs, or name parents of different
 jobs)."""
+SAME_DATE_FIX = (
+    "give each DAG run its own logical date. The OpenLineage provider makes a try's run id from its DAG, task, logical "
+    "date, try and map index (and a DAG run's from its DAG, logical date and clear number), so two DAG runs of one DAG "
+    "at one logical date ('dag.test()' or 'airflow dags test' run twice, a DAG run deleted and triggered again) give "
+    "their tries one run id: trigger the next run at another logical date, or clear the earlier DAG run (its tries then "
+    "get new run ids) rather than make another at its date. The later run's events are kept, staged under "
+    "staging/<run id>/ in no bundle (or under the sealed bundle's refused/), and 'tdprov audit' names them; to record "
+    "that run, run it again at another logical date")
+"""What to do when two Airflow DAG runs at one logical date were given one run id (their events name different
+``dagRun.run_id``)."""
 
 
 def order_events(events: Iterable[Any], *, sealed: bool = False) -> list[dict[str, Any]]:

@@ -13,8 +13,8 @@ from typing import Literal
 from blake3 import blake3
 
 from prov_common.bundle import layout
-from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, RunIdentity, is_terminal, line_digests,
-                                       parent_of, parse_events_jsonl, with_parent)
+from prov_common.bundle.events import (LATE_EVENT_FIX, SAME_DATE_FIX, SHARED_RUN_ID_FIX, RunIdentity, another_dag_run,
+                                       in_dag_run, is_terminal, line_digests, parent_of, parse_events_jsonl, with_parent)
 from prov_common.bundle.model import Bundle, BundleSummary, FileEntry, Manifest
 from prov_common.errors import (BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError,
                                  VerificationError)
@@ -322,8 +322,10 @@ def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError,
     _refuse_unsealed(store, run_id, conflict)
     sealed = found.manifest if found is not None and found.manifest is not None else sealed_manifest(store, run_id)
     new = bundle.manifest
-    if sealed is not None and another_run(sealed, bundle):  # two runs given one run id
-        warn_another_run(run_id, sealed, (new.job_namespace, new.job_name, new.parent_run_id), new.event_count)
+    dag_runs = None
+    if sealed is not None and (another_run(sealed, bundle) or (dag_runs := _other_dag_runs(store, bundle)) is not None):
+        warn_another_run(run_id, sealed, (new.job_namespace, new.job_name, new.parent_run_id), new.event_count,
+                         dag_runs=dag_runs)  # two runs given one run id
     elif found is None and sealed is not None and new.event_count > sealed.event_count:  # came after the seal
         warn_came_after(run_id, sealed, new.event_count - sealed.event_count)
     else:
@@ -331,15 +333,19 @@ def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError,
     return WriteResult(run_id, "already-sealed")
 
 
-def warn_another_run(run_id: str, sealed: Manifest, new: tuple[str, str, str | None], count: int) -> None:
+def warn_another_run(run_id: str, sealed: Manifest, new: tuple[str, str, str | None], count: int,
+                     dag_runs: tuple[str, str] | None = None) -> None:
     """Warn that run ``run_id``, ``sealed`` already, met ``count`` events of another run given the same run id, of job
-    ``new`` (namespace, name, parent run id), that stay staged in no bundle."""
-    log.warning("tdprov: run %s is sealed already as the run of job %s/%s %s; another run, of job "
-                "%s/%s %s, was given the same run id, so its %s %s in no bundle (%s "
+    ``new`` (namespace, name, parent run id), that stay staged in no bundle; ``dag_runs``: the Airflow DAG runs of the
+    sealed run and of the other when they differ (two DAG runs at one logical date), named with their fix."""
+    ins = (f" {in_dag_run(dag_runs[0])}", f" {in_dag_run(dag_runs[1])}") if dag_runs else ("", "")
+    log.warning("tdprov: run %s is sealed already as the run of job %s/%s %s%s; another run, of job "
+                "%s/%s %s%s, was given the same run id, so its %s %s in no bundle (%s "
                 "staged under %s). Fix: %s", run_id, sealed.job_namespace, sealed.job_name,
-                with_parent(sealed.parent_run_id), new[0], new[1], with_parent(new[2]),
+                with_parent(sealed.parent_run_id), ins[0], new[0], new[1], with_parent(new[2]), ins[1],
                 counted(count, 'event'), noun_for(count, "is", "are"),
-                noun_for(count, "it stays", "they stay"), layout.staging_prefix(run_id), SHARED_RUN_ID_FIX)
+                noun_for(count, "it stays", "they stay"), layout.staging_prefix(run_id),
+                SAME_DATE_FIX if dag_runs else SHARED_RUN_ID_FIX)
 
 
 def warn_came_after(run_id: str, sealed: Manifest, late: int) -> None:
@@ -438,6 +444,22 @@ def another_run(sealed: Manifest, new: Bundle) -> bool:
     except (KeyError, BadInputError):
         return True
     return all((parent := parent_of(e)) is None or parent[0] != sealed.parent_run_id for e in events)
+
+
+def _other_dag_runs(store: Store, new: Bundle) -> tuple[str, str] | None:
+    """(the sealed run's Airflow DAG run id, ``new``'s) when the events of ``new`` name another Airflow DAG run of the
+    same DAG than those sealed at its run id (two DAG runs at one logical date,
+    :meth:`~prov_common.bundle.events.RunIdentity.other_dag_run`); None when they name the same one, another DAG's,
+    either names none, or either cannot be read. The sealed events are read only when ``new``'s name a DAG run."""
+    try:
+        ours = events_run(new.run_id, new.files[layout.EVENTS_FILE]).dag_run
+        theirs = sealed_run(store, new.run_id)[1].dag_run if ours is not None else None
+    except StoreUnavailableError:
+        raise
+    except (KeyError, TdprovError):
+        return None
+    other = another_dag_run(theirs, ours)
+    return None if theirs is None or other is None else (theirs[1], other)
 
 
 def _manifest(store: Store, prefix: str) -> tuple[bytes, Manifest]:

@@ -37,7 +37,7 @@ from prov_common.bundle.build import attachment_buffer, build_bundle
 from prov_common.bundle.defaults import ConfigurationDefaults, configuration_defaults
 from prov_common.bundle.defaults import set_configuration_defaults  # noqa: F401 - documented here too
 from prov_common.bundle.late import arrived_late, event_type_of, put_arrived
-from prov_common.bundle.events import (LATE_EVENT_FIX, SHARED_RUN_ID_FIX, RunIdentity, event_dict, event_digest, is_terminal,
+from prov_common.bundle.events import (LATE_EVENT_FIX, RunIdentity, event_dict, event_digest, is_terminal,
                                        job_of, line_digests, parent_of, run_id_of)
 from prov_common.bundle.refusal import (CAUSE_PLACE, CAUSE_RUN, CAUSE_UNREADABLE, STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN,
                                         RefusedStagedError, refusal, run_id_or_none)
@@ -268,7 +268,7 @@ def _of_one_run(run_id: str, terminal: Mapping[str, Any] | None, read: list[tupl
             events.append(event)
             continue
         error = BadInputError(f"staged event {key} is of another run that was given run id {run_id}: it is "
-                              f"{RunIdentity.of(event, ()).named()}, where the run is {run.named()}.", fix=SHARED_RUN_ID_FIX)
+                              f"{RunIdentity.of(event, ()).named()}, where the run is {run.named()}.", fix=run.fix_for(event))
         path, record = refusal(event, error, staged_as=key, cause=CAUSE_RUN)
         attachments[path] = record
         refused.append(error)
@@ -704,11 +704,11 @@ class ProvenanceTransport(Transport):
                 where = ("is spooled (the store cannot take it now) and will be staged when delivered, stamped when it "
                          "arrives" if spooled else f"stays staged as {key}, stamped when it arrived")
                 sealed_as = _another_runs(sealed, clean)
-                if sealed_as is not None:
+                if sealed_as is not None and sealed is not None:
                     log.warning("tdprov: run %s is sealed already as %s; its %s event timed %s is of another run, %s, "
                                 "that was given the same run id: it %s, in no bundle (the audit names it). Fix: %s",
                                 run_id, sealed_as[0], clean.get("eventType"), clean.get("eventTime"), sealed_as[1], where,
-                                SHARED_RUN_ID_FIX)
+                                sealed[1].fix_for(clean))
                 else:
                     log.warning("tdprov: run %s was sealed already: its %s event timed %s arrived after that; it %s, in "
                                 "no bundle (the audit names it). Fix: %s", run_id, clean.get("eventType"),
@@ -1047,7 +1047,8 @@ class ProvenanceTransport(Transport):
         self._seen(run_id, sealed=True)
         parent = parent_of(terminal)
         if identity.is_other(terminal):
-            warn_another_run(run_id, manifest, (*(job_of(terminal) or ("", "")), parent and parent[0]), len(after))
+            warn_another_run(run_id, manifest, (*(job_of(terminal) or ("", "")), parent and parent[0]), len(after),
+                             dag_runs=_dag_runs(identity, terminal))
         elif found is None and after:
             warn_came_after(run_id, manifest, len(after))
         else:
@@ -1201,6 +1202,13 @@ def _settle_at_exit() -> None:
 
 
 exiting.ends_with(exiting.TRANSPORTS, _settle_at_exit)
+
+
+def _dag_runs(identity: RunIdentity, event: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(the sealed run's Airflow DAG run id, the one ``event`` names) when they differ
+    (:meth:`RunIdentity.other_dag_run`)."""
+    other = identity.other_dag_run(event)
+    return None if other is None or identity.dag_run is None else (identity.dag_run[1], other)
 
 
 def _another_runs(sealed: SealedRun | None, event: Mapping[str, Any]) -> tuple[str, str] | None:

@@ -74,7 +74,11 @@ def register(subparsers: Any) -> None:
             "listing the LOCATION@DIGEST of each. "
             "The bundle of every run shown is verified, from the very bytes the tree is read from (each bundle's statement, "
             "manifest and PROV are read once): a run whose bundle does not verify is left out and named on stderr, "
-            "and the verb exits 1 (a finding), as it does when a registered source record that does not verify is left out."
+            "and the verb exits 1 (a finding), as it does when a registered source record that does not verify is left out. "
+            "Upstream, a run that made a version the tree starts at and has events staged under its run id after it was "
+            "sealed, in no bundle (another run given its run id, such as a second Airflow DAG run at one logical date, "
+            "or late events of its own), is named on stderr: the data may have been written since by a run that is not "
+            "recorded, so the version shown need not be what it holds now ('tdprov audit' names those events)."
         ),
         example="tdprov lineage /data/clean/customers.parquet --store ./.tdprov",
     )
@@ -214,6 +218,27 @@ def _nothing_named(target: str, store: Store, found: list[BundleSummary], left_o
 
 def _runs_of(trees: list[LineageTree]) -> set[str]:
     return {step.run.run_id for root in trees for tree in root.walk() for step in tree.steps}
+
+
+def _tell_staged_since(store: Store, trees: list[LineageTree], found: list[BundleSummary]) -> None:
+    """Warn on stderr of each run that made a version the trees start at (the version asked for, or a dataset's newest)
+    and has events staged under its run id after it was sealed, in no bundle: another run given its run id (two Airflow
+    DAG runs at one logical date) or its own late events, which may have written the dataset since, so the version
+    shown need not be what the dataset holds now. One listing of each such run's staging."""
+    from prov_common.audit.unfinished import staged_after_sealing
+
+    sealed_at = {s.run_id: s.sealed_at for s in found}
+    for run_id in sorted({step.run.run_id for tree in trees for step in tree.steps}):
+        try:
+            count = staged_after_sealing(store, run_id, sealed_at.get(run_id))
+        except TdprovError:
+            continue
+        if count:
+            tell("lineage", f"run {run_id}, which made a version shown, has {counted(count, 'event')} staged under its "
+                            "run id after it was sealed, in no bundle: another run given its run id (such as a second "
+                            "Airflow DAG run at one logical date) or late events of its own, which may have written "
+                            "the data since, so the version shown need not be what the data holds now. Fix: 'tdprov "
+                            "audit' names them and what to do")
 
 
 def _recorders_of(trees: list[LineageTree], found: list[BundleSummary]) -> set[str]:
@@ -434,6 +459,8 @@ def _run(args: argparse.Namespace) -> int:
         left_out.update((k, why) for k, why in scope.unlisted.items() if k not in left_out)  # a run its entry cannot list
         tell_entries_not_taken(left_out, corrected, args.verb)
     code = 1 if left_out or sources_left_out else 0  # a run or source left out, not verifying, is a finding (as in record)
+    if direction == UPSTREAM:
+        _tell_staged_since(store, trees, found)
     if picture:
         drawing = _marked_unexplained(tree_graph(graph, trees), trees, direction, touched)
         write_output(render(drawing, picture, args.renderer, title=f"{direction} lineage of {args.target}",
