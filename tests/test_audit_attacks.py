@@ -913,6 +913,32 @@ def test_a_leaf_edited_in_its_batch_is_named_and_the_bundle_it_logs_is_not_blame
 
 
 @on(*LOCAL)
+def test_an_incremental_audit_names_a_changed_bundle_by_its_leaf_index_in_the_log(base: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run logged as leaf 4 by an auditor that stopped before saving its state, its bundle's manifest then changed:
+    the next incremental audit reads the log from the state's checkpoint (4 leaves) and named the bundle "not the one
+    logged as leaf 0", counting from the first leaf it read; it is leaf 4 of the log."""
+    from prov_common.audit import engine
+
+    s = base
+    run = seal(s.pipe.store, run_events("prepare_more", [dataset(s.pipe.raw_name, s.pipe.raw)],
+                                        [dataset("/data/more.parquet", digest("more"))], start=T0 + timedelta(hours=4)))
+
+    def stop(*_args: Any, **_kw: Any) -> None:
+        raise KeyboardInterrupt("the auditor stopped before saving its state")
+
+    with monkeypatch.context() as m:
+        m.setattr(engine, "write_state", stop)
+        with pytest.raises(KeyboardInterrupt):
+            _audit(s.pipe)
+    assert json.loads(raw_read(s.uri, s.newest(LEAVES_PREFIX)))["first"] == 4
+    flip_byte(s.uri, layout.bundle_key(run, "manifest.json"))
+    result = _audit(s.pipe)
+    shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
+    named = [f.what for f in result.check(CHECK_LOG).errors if f.run_id == run and "not the one logged" in f.what]
+    assert len(named) == 1 and f"the bundle of run {run} is not the one logged as leaf 4: manifest.json changed" in named[0], shown
+
+
+@on(*LOCAL)
 @pytest.mark.parametrize("damage", ["swap", "garble"])
 def test_a_moved_or_damaged_leaf_batch_is_the_object_of_the_full_audits_finding(base: Store, damage: str) -> None:
     """Two leaf batches swapped (each under the other's key), or one made unreadable as JSON: the full audit's log

@@ -791,17 +791,17 @@ def _changed_since_logged(store: Store, tlog: TransparencyLog, plan: _Plan, exam
     out = []
     leaves = plan.logged_leaves
     for index, leaf in enumerate(leaves):
+        at = plan.leaves_from + index  # its index in the log (the plan's leaves begin at leaves_from)
         now_leaf = examined.get(leaf.run_id)
         if now_leaf is None and not full:
             continue
         manifest, statement = (now_leaf.manifest_digest, now_leaf.statement_digest) if now_leaf else current_digests(store, leaf.run_id)
         if manifest == MISSING and statement == MISSING:
             out.append(Finding(CHECK_LOG, layout.bundle_prefix(leaf.run_id),
-                               f"the bundle of run {leaf.run_id} (log leaf {index}) is gone from the store", FIX_LOG, run_id=leaf.run_id))
+                               f"the bundle of run {leaf.run_id} (log leaf {at}) is gone from the store", FIX_LOG, run_id=leaf.run_id))
         elif (manifest, statement) != (leaf.manifest_digest, leaf.statement_digest):
             as_now = LogLeaf(leaf.run_id, manifest, statement, leaf.index_key)
             if (signed := altered_leaf(plan.base, leaves, index, as_now, plan.signed)) is not None:
-                at = plan.leaves_from + index
                 out.append(Finding(CHECK_LOG, tlog.batch_key_of(at),
                                    f"log leaf {at} (run {leaf.run_id}) was altered in its leaf batch: with the bundle as it is now in its "
                                    f"place the leaves hash to the root of checkpoint '{signed.key}', which signed them, so the bundle is as logged",
@@ -809,7 +809,7 @@ def _changed_since_logged(store: Store, tlog: TransparencyLog, plan: _Plan, exam
                 continue
             changed = [n for n, a, b in (("manifest.json", manifest, leaf.manifest_digest), ("statement.dsse.json", statement, leaf.statement_digest)) if a != b]
             out.append(Finding(CHECK_LOG, layout.bundle_key(leaf.run_id, changed[0]),
-                               f"the bundle of run {leaf.run_id} is not the one logged as leaf {index}: {', '.join(changed)} changed since it was logged",
+                               f"the bundle of run {leaf.run_id} is not the one logged as leaf {at}: {', '.join(changed)} changed since it was logged",
                                FIX_LOG, run_id=leaf.run_id))
     return out
 
