@@ -957,6 +957,42 @@ def test_a_moved_or_damaged_leaf_batch_is_the_object_of_the_full_audits_finding(
     assert not [f for f in result.errors if f.object == LEAVES_PREFIX], shown
 
 
+@pytest.mark.parametrize("edit", ["bundle", "leaf"])
+@pytest.mark.parametrize("damage", ["garble", "delete"])
+def test_a_damaged_early_leaf_batch_does_not_hide_an_edit_after_it(base: Store, damage: str, edit: str) -> None:
+    """The first leaf batch made unreadable or deleted, and then the newest run's bundle changed (or its leaf edited in
+    the newest batch): the full audit named the first batch and checked nothing after it, so the later edit went
+    unnamed. The later batches are checked from the signed frontier of the checkpoint they begin at, and against their
+    bundles; what could not be checked (the checkpoint over the lost leaves) is named too."""
+    s = base
+    first, newest = s.keys(LEAVES_PREFIX)[0], s.newest(LEAVES_PREFIX)
+    covering = s.keys(CHECKPOINTS_PREFIX)[0]  # the checkpoint of the first audit, over the first batch's leaves only
+    if damage == "garble":
+        raw_write(s.uri, first, raw_read(s.uri, first)[:-2])
+    else:
+        s.delete(first)
+    if edit == "bundle":
+        flip_byte(s.uri, layout.bundle_key(s.last, "manifest.json"))
+    else:
+        good = raw_read(s.uri, newest)
+        [leaf] = json.loads(good)["leaves"]
+        at = good.index(leaf["manifestDigest"].encode()) + len("blake3:")
+        raw_write(s.uri, newest, good[:at] + (b"0" if good[at:at + 1] != b"0" else b"1") + good[at + 1:])
+    result = _audit(s.pipe, full=True)
+    shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
+    found = {f.object: f.what for f in result.check(CHECK_LOG).errors}
+    if damage == "garble":
+        assert f"log leaf batch '{first}' is damaged" in found.get(first, ""), shown
+    else:
+        assert "log leaves 0..1 are missing" in found.get(s.keys(LEAVES_PREFIX)[0], ""), shown
+    assert "could not be checked" in found.get(covering, "") and "log leaves 0..1" in found[covering], shown
+    if edit == "bundle":
+        assert (f"the bundle of run {s.last} is not the one logged as leaf 3: manifest.json changed"
+                in found.get(layout.bundle_key(s.last, "manifest.json"), "")), shown
+    else:
+        assert f"log leaf 3 (run {s.last}) was altered in its leaf batch" in found.get(newest, ""), shown
+
+
 @on(*LOCAL)
 def test_a_deleted_newest_checkpoint_is_named_and_what_the_auditor_wrote_under_it_is_not_called_forged(base: Store) -> None:
     """The checkpoint the last audit wrote, deleted: the leaf batch it covered, which that auditor wrote, was named as written

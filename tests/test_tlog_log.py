@@ -154,3 +154,32 @@ def test_a_signed_checkpoint_whose_frontier_holds_no_text_is_named_not_raised(tl
     assert caught.value.what == "checkpoint of size 3: root or frontier is not hex" and caught.value.subject == checkpoint_key(3)
     assert "restore it from a backup" in caught.value.fix
     assert [(p.key, p.what) for p in tlog.verify().problems] == [(checkpoint_key(3), "checkpoint of size 3: root or frontier is not hex")]
+
+
+def test_the_log_after_a_lost_or_damaged_batch_is_still_checked(tlog: TransparencyLog, key: SigningKey) -> None:
+    """A batch that cannot be read (or is gone) stopped the walk: no later batch was hashed to its checkpoint, so a leaf
+    edited there went unnamed. The walk goes on from the frontier signed into the checkpoint a later batch begins at,
+    names the checkpoints the lost leaves leave unchecked, and keeps the later leaves (with their index) to compare."""
+    _grow(tlog, key, 3, 4, 2)  # batches 0, 3, 7; checkpoints 3, 7, 9
+    root = Path(tlog.store.uri)
+    damaged, later = root / leaf_batch_key(3), root / leaf_batch_key(7)
+    saved = damaged.read_bytes()
+    damaged.write_bytes(saved[:-2])
+    later.write_bytes(later.read_bytes().replace(b"run-8", b"run-Y"))
+    state = tlog.verify()
+    named = {p.key: p.what for p in state.problems}
+    assert "is damaged" in named[leaf_batch_key(3)], named
+    assert named[checkpoint_key(7)].startswith("log leaves 3..6 could not be checked against checkpoint(s) 7: "
+                                               f"the leaf batch '{leaf_batch_key(3)}' cannot be read"), named
+    assert "a leaf or the checkpoint was altered" in named[checkpoint_key(9)], named
+    assert [x.run_id for x in state.leaves] == ["run-0", "run-1", "run-2"]
+    assert [(s.first, s.base and s.base.size, [x.run_id for x in s.leaves]) for s in state.later] == [(7, 7, ["run-7", "run-Y"])]
+    # no checkpoint where a later batch begins (the one of size 7 gone too): the later leaves are kept to compare, unchecked
+    damaged.unlink()
+    (root / checkpoint_key(7)).unlink()
+    state = tlog.verify()
+    named = {p.key: p.what for p in state.problems}
+    assert named[leaf_batch_key(7)] == f"log leaves 3..6 are missing before '{leaf_batch_key(7)}'", named
+    assert named[checkpoint_key(9)].startswith("log leaves 3..8 could not be checked against checkpoint(s) 9: the log leaves 3..6 "
+                                               "are missing"), named
+    assert [(s.first, s.base, [x.run_id for x in s.leaves]) for s in state.later] == [(7, None, ["run-7", "run-Y"])]

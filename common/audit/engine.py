@@ -66,7 +66,7 @@ from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.listing_memo import memo_listings
 from prov_common.store.markers import DeleteMarkers
 from prov_common.store.pinning import pin_listing
-from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, StoredCheckpoint, TransparencyLog, altered_leaf, statement_positions
+from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, LogSegment, StoredCheckpoint, TransparencyLog, altered_leaf, statement_positions
 from prov_common.tlog.model import EMPTY_CHECKPOINT, Checkpoint, LogLeaf
 from prov_common.w3cprov.identity import CLOCK_SKEW, VersionKey, iso_z, sortable_time
 from prov_common.text import counted
@@ -275,7 +275,7 @@ def _audit(
 
     # 3. logged bundles must still be the bundles that were logged
     log_check.findings += _changed_since_logged(store, tlog, plan, examined, full=previous is None)
-    log_check.checked += len(plan.logged_leaves)
+    log_check.checked += len(plan.logged_leaves) + sum(len(s.leaves) for s in plan.later)
     # logged bundles not examined now whose files the listing shows changed or missing are verified again, and so are
     # those whose planted file an earlier audit named (a finding it carries) and the listing no longer holds, or whose
     # missing file it named and the listing holds again (restored)
@@ -638,6 +638,7 @@ class _Plan:
     leaves_from: int = 0  # the leaf index of logged_leaves[0]
     base: Checkpoint = EMPTY_CHECKPOINT  # the checkpoint logged_leaves follow (of size leaves_from)
     signed: list[StoredCheckpoint] = field(default_factory=list)  # the checkpoints read after base, which cover logged_leaves
+    later: list[LogSegment] = field(default_factory=list)  # leaves read after a missing or unreadable leaf batch
 
 
 def _misfiled_entry(summary: BundleSummary) -> bool:
@@ -740,7 +741,7 @@ def _plan_full(store: Store, tlog: TransparencyLog, size: int, pins: dict[str, s
                and (listed is None or key > listed or run_id in logged)]
     return _Plan(entries, logged, leaves, size, [(x.index_key, x.run_id) for x in leaves], len(state.checkpoints),
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], load_catalog(store, tlog.trust, Binding(tlog, pins, logged)),
-                 set(store.list(GENERATED_PREFIX)), cursor=listed, signed=state.checkpoints)
+                 set(store.list(GENERATED_PREFIX)), cursor=listed, signed=state.checkpoints, later=state.later)
 
 
 def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loaded: LoadedState, indexed: Listing) -> _Plan:
@@ -757,7 +758,8 @@ def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loade
     entries: list[str | BundleSummary] = [*_new_entries(indexed, cursor, logged), *(_summary_of_leaf(store, x) for x in later)]
     return _Plan(entries, logged, later, previous.checkpoint_size + len(later), recent, len(state.checkpoints) + 1,
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], cursor=cursor,
-                 leaves_from=loaded.checkpoint.checkpoint.size, base=loaded.checkpoint.checkpoint, signed=state.checkpoints)
+                 leaves_from=loaded.checkpoint.checkpoint.size, base=loaded.checkpoint.checkpoint, signed=state.checkpoints,
+                 later=state.later)
 
 
 def _read_whole(catalog: Catalog | None, loaded: LoadedState, listing: Listing, states_listed: dict[str, str]) -> dict[str, str]:
@@ -789,9 +791,19 @@ def _changed_since_logged(store: Store, tlog: TransparencyLog, plan: _Plan, exam
     bundle, put in its place, makes the leaves hash to the checkpoint that signed them was altered in its leaf batch:
     the batch is named, not the bundle."""
     out = []
-    leaves = plan.logged_leaves
+    for segment in [LogSegment(plan.leaves_from, plan.logged_leaves, plan.base), *plan.later]:
+        out += _segment_changed(store, tlog, plan, segment, examined, full=full)
+    return out
+
+
+def _segment_changed(store: Store, tlog: TransparencyLog, plan: _Plan, segment: LogSegment, examined: dict[str, LogLeaf], *,
+                     full: bool) -> list[Finding]:
+    """:func:`_changed_since_logged` of the leaves of ``segment`` (a leaf is named altered in its batch only where a
+    checkpoint's frontier lets the segment be hashed)."""
+    out = []
+    leaves = segment.leaves
     for index, leaf in enumerate(leaves):
-        at = plan.leaves_from + index  # its index in the log (the plan's leaves begin at leaves_from)
+        at = segment.first + index  # its index in the log
         now_leaf = examined.get(leaf.run_id)
         if now_leaf is None and not full:
             continue
@@ -801,7 +813,7 @@ def _changed_since_logged(store: Store, tlog: TransparencyLog, plan: _Plan, exam
                                f"the bundle of run {leaf.run_id} (log leaf {at}) is gone from the store", FIX_LOG, run_id=leaf.run_id))
         elif (manifest, statement) != (leaf.manifest_digest, leaf.statement_digest):
             as_now = LogLeaf(leaf.run_id, manifest, statement, leaf.index_key)
-            if (signed := altered_leaf(plan.base, leaves, index, as_now, plan.signed)) is not None:
+            if segment.base is not None and (signed := altered_leaf(segment.base, leaves, index, as_now, plan.signed)) is not None:
                 out.append(Finding(CHECK_LOG, tlog.batch_key_of(at),
                                    f"log leaf {at} (run {leaf.run_id}) was altered in its leaf batch: with the bundle as it is now in its "
                                    f"place the leaves hash to the root of checkpoint '{signed.key}', which signed them, so the bundle is as logged",

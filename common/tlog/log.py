@@ -115,12 +115,36 @@ class LogProblem:
 
 
 @dataclass
+class LogSegment:
+    """Leaves read after a leaf batch that is missing or cannot be read, beginning at leaf ``first``. ``base``: the
+    checkpoint of size ``first`` from whose signed frontier they were hashed to the checkpoints after it; None when no
+    checkpoint lets them be (they can be compared with their bundles only)."""
+
+    first: int
+    leaves: list[LogLeaf]
+    base: Checkpoint | None = None
+
+
+def _unchecked(lost: tuple[int, str], checkpoints: Sequence[StoredCheckpoint]) -> LogProblem:
+    """The problem of ``checkpoints`` that cannot be hashed from the leaves, ``lost`` (the first leaf not hashed, and
+    why) coming before them; named by the first of them."""
+    at, why = lost
+    sizes = ", ".join(str(sc.checkpoint.size) for sc in checkpoints)
+    last = checkpoints[-1].checkpoint.size
+    return LogProblem(checkpoints[0].key, f"log leaves {at}..{last - 1} could not be checked against checkpoint(s) {sizes}: {why}, "
+                      "so those checkpoints cannot be rebuilt from the leaves (the leaves after them are checked from the frontier "
+                      "signed into a later checkpoint where a batch begins at one, and each leaf read is compared with its bundle)",
+                      "restore the missing or damaged leaf batch from a backup or a replica of the store, then run 'tdprov audit --full' again")
+
+
+@dataclass
 class LogState:
     """What a walk over the log found: leaves, checkpoints, and problems."""
 
     leaves: list[LogLeaf] = field(default_factory=list)
     checkpoints: list[StoredCheckpoint] = field(default_factory=list)
     problems: list[LogProblem] = field(default_factory=list)
+    later: list[LogSegment] = field(default_factory=list)  # leaves read after a missing or unreadable batch, not in ``leaves``
 
     @property
     def head(self) -> StoredCheckpoint | None:
@@ -218,19 +242,26 @@ class TransparencyLog:
         ``strict`` also checks that each batch is in canonical form (``verify`` needs it; reading for
         run ids does not, as the tree check finds any change). A batch that is damaged or under another batch's key
         fails with an error naming it as its ``subject`` (see :class:`~prov_common.errors.TdprovError`)."""
+        for key in self._batch_keys(start):
+            yield key, *self._read_batch(key, strict)
+
+    def _batch_keys(self, start: int) -> list[str]:
+        """The keys of the leaf batches whose first index is ``>= start``, as listed."""
         after = leaf_batch_key(start - 1) if start > 0 else None
-        for key in self.store.list(LEAVES_PREFIX, start_after=after):
-            if _number(key, LEAVES_PREFIX) is None:
-                continue
-            data = self.store.get(key, SMALL_OBJECT_LIMIT)
-            try:
-                first, leaves = _decode_batch(data, key, strict)
-                if leaf_batch_key(first) != key:
-                    raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved", fix=FIX_CHANGED)
-            except VerificationError as exc:
-                exc.subject = exc.subject or key
-                raise
-            yield key, first, leaves
+        return [k for k in self.store.list(LEAVES_PREFIX, start_after=after) if _number(k, LEAVES_PREFIX) is not None]
+
+    def _read_batch(self, key: str, strict: bool = True) -> tuple[int, list[LogLeaf]]:
+        """The first index and leaves of the batch at ``key``; one damaged or under another batch's key fails with an
+        error naming it as its ``subject``, an error of the store itself as it comes."""
+        data = self.store.get(key, SMALL_OBJECT_LIMIT)
+        try:
+            first, leaves = _decode_batch(data, key, strict)
+            if leaf_batch_key(first) != key:
+                raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved", fix=FIX_CHANGED)
+        except VerificationError as exc:
+            exc.subject = exc.subject or key
+            raise
+        return first, leaves
 
     def read_leaves(self, start: int = 0, strict: bool = True) -> list[LogLeaf]:
         """All leaves from index ``start`` (which must begin a batch) on, checking there are no gaps."""
@@ -389,21 +420,49 @@ class TransparencyLog:
             earlier[sc.digest] = sc
             previous = sc
         start_cp = since.checkpoint if since else EMPTY_CHECKPOINT
-        try:
-            batches = list(self.iter_batches(start_cp.size))
-        except TdprovError as exc:
-            state.problems.append(LogProblem(exc.subject or LEAVES_PREFIX, exc.what, exc.fix or LogProblem.fix))
-            return state
         by_size = {sc.checkpoint.size: sc for sc in state.checkpoints if sc.checkpoint.size > start_cp.size}
         frontier, size = start_cp.frontier_bytes, start_cp.size
-        for key, first, leaves in batches:
-            if first < size:  # planted inside the log: named, and the batches around it still checked
-                planted = _overlapping(key, first, size)
+        expected: int | None = size  # where the next batch begins; unknown after a batch that cannot be read
+        lost: tuple[int, str] | None = None  # since a lost or unreadable batch: the first leaf not hashed, and why
+        segment: LogSegment | None = None  # the leaves hashed again from a later checkpoint's frontier, after a loss
+        try:
+            keys = self._batch_keys(start_cp.size)
+        except TdprovError as exc:
+            state.problems.append(LogProblem(LEAVES_PREFIX, exc.what, exc.fix or LogProblem.fix))
+            return state
+        for key in keys:
+            try:
+                first, leaves = self._read_batch(key)
+            except TdprovError as exc:
+                if not exc.subject:  # the store's own error: what comes after cannot be read either
+                    state.problems.append(LogProblem(LEAVES_PREFIX, exc.what, exc.fix or LogProblem.fix))
+                    return state
+                state.problems.append(LogProblem(key, exc.what, exc.fix or LogProblem.fix))
+                lost = lost or (size if expected is None else expected, f"the leaf batch '{key}' cannot be read")
+                expected, segment = None, None
+                continue
+            if expected is not None and first < expected:  # planted inside the log: named, and the batches around it still checked
+                planted = _overlapping(key, first, expected)
                 state.problems.append(LogProblem(key, planted.what, planted.fix or LogProblem.fix))
                 continue
-            if first != size:
-                state.problems.append(LogProblem(key, f"log leaves {size}..{first - 1} are missing before '{key}'", "restore the deleted leaf batch"))
-                break
+            if expected is not None and first > expected:
+                state.problems.append(LogProblem(key, f"log leaves {expected}..{first - 1} are missing before '{key}'", "restore the deleted leaf batch"))
+                lost = lost or (expected, f"the log leaves {expected}..{first - 1} are missing")
+                segment = None
+            expected = first + len(leaves)
+            if lost is not None:  # hashed again from the frontier signed into a checkpoint this batch holds the leaves after
+                resume = min((n for n in by_size if lost[0] < n and first <= n < expected), default=None)
+                if resume is None:
+                    state.later.append(LogSegment(first, leaves))
+                    continue
+                base = by_size[resume].checkpoint
+                state.problems.append(_unchecked(lost, [by_size.pop(n) for n in sorted(by_size) if n <= resume]))
+                if resume > first:
+                    state.later.append(LogSegment(first, leaves[: resume - first]))
+                frontier, size, lost = base.frontier_bytes, resume, None
+                segment = LogSegment(resume, [], base)
+                state.later.append(segment)
+                leaves = leaves[resume - first:]
             for leaf in leaves:
                 frontier = merkle.frontier_append(frontier, [leaf.hash], size)
                 size += 1
@@ -413,7 +472,9 @@ class TransparencyLog:
                         LogProblem(sc.key, f"the {size} log leaves hash to {merkle.frontier_root(frontier).hex()} but the checkpoint "
                                    f"says {sc.checkpoint.root}: a leaf or the checkpoint was altered")
                     )
-            state.leaves.extend(leaves)
+            (segment.leaves if segment else state.leaves).extend(leaves)
+        if lost is not None and by_size:
+            state.problems.append(_unchecked(lost, [by_size.pop(n) for n in sorted(by_size)]))
         for missing_size, sc in sorted(by_size.items()):
             state.problems.append(LogProblem(sc.key, f"checkpoint covers {missing_size} leaves but the log holds only {size}: leaves were deleted", "restore the deleted leaf batches"))
         return state
