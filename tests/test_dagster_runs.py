@@ -261,6 +261,54 @@ def test_store_sensor_takes_each_bundle_once_however_late_or_early_its_index_ent
         assert tick() == (e, 1)
 
 
+def test_store_sensor_takes_the_run_of_a_writer_whose_clock_runs_behind_the_store_once(
+        store_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A writer whose clock runs an hour behind keyed its run's index entry an hour before the sensor's window, so the
+    sensor never took the run. The store's answer to the seal's writes tells the writer its clock is behind: the entry
+    is keyed by the store's time, the sensor takes the run once, and a warning names the clock once per process."""
+    from datetime import datetime, timedelta, timezone
+
+    from bundle_support import record_runs, run_events
+    from prov_common.bundle.build import build_bundle
+    from prov_common.bundle.storage import deliver_bundle
+    from prov_common.cli import main
+    from prov_common.store import _base, latekey
+    from prov_common.store.identity import writer_store_id
+
+    class Behind(datetime):  # this machine's clock, an hour behind the store's (whose own clock stamps what it takes)
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            return datetime.now(tz) - timedelta(hours=1)
+
+    (tmp_path / "dagster_home").mkdir()
+    with instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        context = build_sensor_context(instance=instance, cursor=None, resources={"provenance": ProvenanceResource(store=store_uri)})
+        [first] = record_runs(store_uri, 1)
+        taken = provenance_store_sensor(context)
+        assert isinstance(taken, RunRequest) and layout.run_id_of_index_key(taken.run_key) == first
+        store = open_store(store_uri)
+        behind = Behind.now(timezone.utc)
+        bundles = [build_bundle(run_events(), None, signing_key_from_settings(), sealed_at=behind,
+                                store_id=writer_store_id(store)) for _ in range(2)]
+        with pytest.MonkeyPatch.context() as clock, caplog.at_level("WARNING", logger="prov_common.store.latekey"):
+            clock.setattr(latekey, "_warned", set(), raising=False)  # a warning of another test is no concern here
+            for module in (_base, latekey):
+                clock.setattr(module, "datetime", Behind)
+            written = [deliver_bundle(store, bundle) for bundle in bundles]
+        request = provenance_store_sensor(context)
+        assert isinstance(request, RunRequest) and request.tags["tdprov/new_bundles"] == "2", request
+        assert layout.run_id_of_index_key(request.run_key) in {b.run_id for b in bundles}
+        assert isinstance(provenance_store_sensor(context), SkipReason)  # each taken once
+        assert [w.status for w in written] == ["written", "written"]
+        window = layout.rewind_cursor(taken.run_key, layout.SETTLE_SECONDS / 2)  # the store's time (S3: to the second)
+        assert all(w.index_key is not None and w.index_key > window for w in written), (taken.run_key, written)
+        assert store.get(layout.bundle_key(bundles[0].run_id, layout.INDEXED_FILE)).decode() == written[0].index_key
+        [warning] = [r.getMessage() for r in caplog.records if "clock" in r.getMessage()]
+        assert "this machine's clock is 1 h 0 min behind" in warning or "clock is 59 min 59 s behind" in warning, warning
+        assert store.describe() in warning and "NTP" in warning, warning
+        assert main(["verify", "--store", store_uri, bundles[0].run_id]) == 0
+
+
 def test_store_sensor_names_a_copied_index_entry_once_and_still_takes_the_runs_own_entry(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """An index entry copied under a new key (not its run's own, by the rule of 'tdprov verify') was warned of by every

@@ -8,7 +8,7 @@ import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -52,6 +52,7 @@ class Source:
         self.data = None if data is None else byte_view(data)
         self.path = path
         self.created_tag: str | None = None  # set by a backend that created an object of these bytes: the tag its listing gives it
+        self.created_at: datetime | None = None  # set by a backend that created it, when it tells: its time, by the store's clock
 
     def open(self) -> BinaryIO:
         if self.data is not None:
@@ -93,6 +94,11 @@ class BaseStore(ABC):
 
     uri: str
     _memo: ListingMemo | None = None  # the listings of the job under way (:meth:`memo_listings`)
+    clock_offset: timedelta | None = None
+    """How far the store's clock is ahead of this machine's (behind when negative), as its answer to the newest object
+    this process created in it told (S3: the ``Date`` of the PutObject; a local folder: the written file's modification
+    time, the clock of the file system, e.g. an NFS server's); None before the first create, or when the backend cannot
+    tell. Costs no request: it comes from the creates the store answers anyway."""
 
     # -- backend primitives -------------------------------------------------------------------
     @abstractmethod
@@ -252,6 +258,8 @@ class BaseStore(ABC):
         (ObjectConflictError if not), or at once when ``compare`` is False (a write probe, whose refusal is the answer)."""
         try:
             if self._create(key, source):
+                if source.created_at is not None:
+                    self.clock_offset = source.created_at - datetime.now(timezone.utc)
                 self._wrote(key, created=True)
                 return True
             if compare:

@@ -122,6 +122,7 @@ class LocalStore(BaseStore):
             if self.fsync:
                 fsync_dir(".", dir_fd=fd)
             source.created_tag = _created_tag(fd, name, written)
+            source.created_at = datetime.fromtimestamp(written.st_mtime_ns / 1e9, timezone.utc)
             return True
         finally:
             with contextlib.suppress(OSError):  # never there (ENOENT) or cannot go (EROFS): the real error stands

@@ -15,6 +15,8 @@ import time
 from urllib.parse import quote
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from prov_common.errors import BadInputError, ObjectConflictError, StoreError, StoreUnavailableError
@@ -390,6 +392,7 @@ class S3Store(BaseStore):
                 etag = answer.get("ETag") if isinstance(answer, dict) else None
                 source.created_tag = (etag.strip('"') if isinstance(etag, str) and etag.strip('"') and not weak_etag(etag)
                                       and not self._listed_without_etag else None)
+                source.created_at = _answered_at(answer)
                 return True
             except Exception as exc:  # noqa: BLE001 - translated below
                 code = s3_error_code(exc)
@@ -654,6 +657,15 @@ def refused_fix(exc: BaseException, grant: str) -> str | None:
     if code in DENIED_CODES:
         return grant
     return f"{FIX_CREDENTIALS}; else {grant}" if code == "403" else None
+
+
+def _answered_at(answer: object) -> datetime | None:
+    """The time by the server's clock that an answer's ``Date`` header gives (to the second); None without one."""
+    headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}) if isinstance(answer, dict) else {}
+    try:
+        return parsedate_to_datetime(headers["date"]).astimezone(timezone.utc)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def s3_error_code(exc: BaseException) -> str:
