@@ -124,6 +124,32 @@ def test_a_row_set_whose_schema_was_changed_gives_no_answer(store_uri: str, inst
     assert "by the columns [email: string, customer_id: int64, score: float64], its signed events by [customer_id: int64, " in err, err
 
 
+@pytest.mark.parametrize(("schema", "reason"), [
+    (b"[1]", "its column 1 is 1, not a [column, type] pair of text"),
+    (b'{"customer_id": "int64"}', 'it is {"customer_id": "int64"}, not a list of [column, type] pairs'),
+    (b'"customer_id"', 'it is "customer_id", not a list of [column, type] pairs'),
+    (b"[null]", "its column 1 is null, not a [column, type] pair of text"),
+    (b'[["customer_id","int64"],["email"]]', 'its column 2 is ["email"], not a [column, type] pair of text'),
+    (b'[["customer_id","int64","x"]]', 'its column 1 is ["customer_id", "int64", "x"], not a [column, type] pair of text'),
+    (b'[["customer_id","int64"],[1,"string"]]', 'its column 2 is [1, "string"], not a [column, type] pair of text'),
+])
+def test_a_row_set_whose_schema_is_no_list_of_columns_is_a_damaged_row_set(schema: bytes, reason: str, tmp_path: Path,
+                                                                           instance: Any, capsys: pytest.CaptureFixture) -> None:
+    """A row set whose schema was JSON of another shape than a list of [column, type] pairs (a bad disk, or written
+    by hand) stopped 'contains' with "unexpected TypeError" (or ValueError) and the fix to report a traceback: it is a
+    damaged row set, named with what its schema holds and the fix, as one whose schema is not JSON is (exit 2)."""
+    store_uri = str(tmp_path / "store")
+    digest = _materialize(store_uri, instance)
+    code, answer, _ = contains_cli(digest, IN, store_uri, capsys)
+    key = answer["rowDigests"]
+    data = open_store(store_uri).get(key)
+    signed = b'[["customer_id","int64"],["email","string"],["score","float64"]]'
+    _overwrite(store_uri, key, data.replace(signed, schema.ljust(len(signed))))
+    code, answer, err = contains_cli(digest, IN, store_uri, capsys)
+    assert code == 2 and not answer, (code, answer)
+    assert err == f"tdprov contains: no answer for version {digest}: row set {key} has a malformed schema ({reason}). Fix: restore it from a replica\n", err
+
+
 @provenance_asset(granularity="row")
 def sessions() -> pd.DataFrame:
     return pd.DataFrame({"customer_id": [1, 2, 3], "session": [{"kind": "web", "token": "t1"}, {"kind": "app", "token": "t2"},

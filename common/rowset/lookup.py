@@ -17,6 +17,7 @@ from prov_common.errors import VerificationError
 from prov_common.file_uri import local_dataset
 from prov_common.hashing.raw import blake3_digest
 from prov_common.lineage.secret_text import REDACTED
+from prov_common.text import shown_value
 from prov_common.rowset.format import FENCE_ENTRY, HEADER, Header, RowProof, bucket_of
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
@@ -78,6 +79,25 @@ def signed_row_set(store: Store, run_id: str, digest: str, trust: TrustStore,
     return None
 
 
+def _stored_schema(data: bytes, key: str) -> list[tuple[str, str]]:
+    """The (column, logical type) pairs of the schema ``data`` of row set ``key``; :class:`VerificationError` naming the
+    row set when it is not JSON or not a list of two texts each (a record would be read by columns it does not name)."""
+    try:
+        schema = loads(data)
+    except ValueError as exc:
+        raise _malformed_schema(key, str(exc)) from exc
+    if not isinstance(schema, list):
+        raise _malformed_schema(key, f"it is {shown_value(schema)}, not a list of [column, type] pairs")
+    for number, field in enumerate(schema, 1):
+        if not (isinstance(field, list) and len(field) == 2 and all(isinstance(part, str) for part in field)):
+            raise _malformed_schema(key, f"its column {number} is {shown_value(field)}, not a [column, type] pair of text")
+    return [(name, kind) for name, kind in schema]
+
+
+def _malformed_schema(key: str, reason: str) -> VerificationError:
+    return VerificationError(f"row set {key} has a malformed schema ({reason}).", fix="restore it from a replica")
+
+
 def _signed_schema(dataset: Mapping[str, Any]) -> tuple[tuple[str, str], ...] | None:
     """The (column, type) pairs of a dataset's standard ``schema`` facet, in order; None when it has none."""
     fields = ((dataset.get("facets") or {}).get("schema") or {}).get("fields")
@@ -111,10 +131,7 @@ def prove_record(store: Store, row_set: SignedRowSet, record: Mapping[str, Any])
     header = Header.parse(first, key)
     if len(first) < header.fence_offset:
         first += store.get_range(key, len(first), header.fence_offset - len(first))
-    try:
-        schema = [tuple(f) for f in loads(first[HEADER.size:header.fence_offset])]
-    except ValueError as exc:
-        raise VerificationError(f"row set {key} has a malformed schema ({exc}).", fix="restore it from a replica") from exc
+    schema = _stored_schema(first[HEADER.size:header.fence_offset], key)
     if row_set.schema is not None and not _same_schema(schema, row_set.schema):  # the rows root does not cover it: a changed one
         raise VerificationError(  # would turn a record into another row digest and answer "not contained"
             f"row set {key} turns records into row digests by the columns {_columns(schema)}, its signed events by "
