@@ -111,6 +111,42 @@ def test_a_failure_count_that_is_no_integer_does_not_stop_the_audit(tmp_path: Pa
     assert f"/data/bad version {digest('bad')} failed Pandera schema /data/bad_schema; no recorded run used it" in said, said
 
 
+@pytest.mark.parametrize("field", ["checks", "assertions", "tests"])
+def test_a_list_of_checks_that_is_no_list_is_sealed_and_read_as_none(field: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    """A tdprov_pandera facet whose ``checks``, a dataQualityAssertions facet whose ``assertions`` or a run's test facet
+    whose ``tests`` was no list (5: any producer can send the facet, and it names no schema that says otherwise) made the
+    seal stop with "'int' object is not iterable": a strict transport raised the TypeError into the pipeline, another
+    dropped the run's record with a warning. Such a field holds no checks: the run is sealed, its bundle verifies, and
+    the audit, lineage and record read it, the Pandera result keeping its own outcome."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+
+    store = open_store(str(tmp_path / "store"))
+    out = dataset("/data/scored", digest("scored"), passed=True)
+    events = run_events("validate", [], [out])
+    if field == "checks":
+        out["facets"]["tdprov_pandera"]["checks"] = 5
+    elif field == "assertions":
+        out["facets"]["dataQualityAssertions"] = {"_producer": out["facets"]["tdprov_pandera"]["_producer"], "assertions": 5}
+    else:
+        events[-1]["run"]["facets"]["test"] = {"_producer": out["facets"]["tdprov_pandera"]["_producer"], "tests": 5}
+    transport = ProvenanceTransport(ProvenanceConfig(store=store.uri, strict=True))
+    for event in events:
+        transport.emit(event)
+    run_id = events[0]["run"]["runId"]
+    assert main(["verify", run_id, "--store", store.uri]) == 0
+    capsys.readouterr()
+    result, report = _audit(store, tmp_path / "report")
+    assert report["qualityPassedVersions"] == 1 and not report["quality"], report["quality"]
+    assert not [f.what for f in result.check(CHECK_QUALITY).findings if f.severity != NOTE]
+    assert main(["show", run_id, "--store", store.uri]) == 0
+    assert "/data/scored_schema: passed (0 failures)" in capsys.readouterr().out
+    for verb in (["lineage", "/data/scored"], ["record", "/data/scored", "-o", str(tmp_path / "record.json")]):
+        assert main([*verb, "--store", store.uri]) == 0, capsys.readouterr().err
+    assert "unexpected" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("passed", [False, "false"])
 def test_a_pandera_result_of_no_named_schema_is_said_unnamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, passed: Any,
                                                              capsys: pytest.CaptureFixture) -> None:

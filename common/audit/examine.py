@@ -34,7 +34,7 @@ from prov_common.store.identity import FIX_OTHER_STORE
 from prov_common.text import job_path
 from prov_common.tlog.model import LogLeaf, sha256_digest
 from prov_common.w3cprov.event_lines import EventBytes
-from prov_common.w3cprov.events import DatasetState, RunState, check_label, whole_count
+from prov_common.w3cprov.events import DatasetState, RunState, check_label, items_of, whole_count
 from prov_common.w3cprov.quality import RunTests, other_checks, pandera_fault, pandera_outcome, run_test_measurements
 from prov_common.w3cprov.identity import dataset_label, iso_z, moment
 
@@ -98,7 +98,7 @@ def _quality(ds: DatasetState) -> QualityResult | None:
     if not facet:
         return None
     failed, passed = (tuple(check_label(str(c.get("name")), c.get("column"))
-                            for c in facet.get("checks") or () if isinstance(c, dict) and c.get("passed") is outcome)
+                            for c in items_of(facet, "checks") if isinstance(c, dict) and c.get("passed") is outcome)
                       for outcome in (False, True))
     fault = pandera_fault(facet)
     # a count that is no whole number (text such as "many", -3: any producer can send the facet) counts no failure, as

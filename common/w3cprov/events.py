@@ -103,6 +103,13 @@ def whole_count(value: Any) -> int | None:
     return value if type(value) is int and value >= 0 else None
 
 
+def items_of(facet: Mapping[str, Any], field: str) -> list[Any]:
+    """The items of a facet's list ``field`` (a Pandera result's ``checks``, a test facet's ``tests``): none unless it is
+    a JSON array (any producer can send the facet, with a number or an object there)."""
+    value = facet.get(field)
+    return value if isinstance(value, list) else []
+
+
 def extent_text(rows: int | None, shards: int | None) -> str | None:
     """How much data a version holds, as reports say it ("1,000 rows in 12 shards"), or None when neither is known."""
     in_shards = None if shards is None else counted(shards, "shard")

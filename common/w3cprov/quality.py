@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prov_common.text import first_of, shown_value
-from prov_common.w3cprov.events import DatasetState, RunState, check_label
+from prov_common.w3cprov.events import DatasetState, RunState, check_label, items_of
 
 _METRIC_FIELDS = ("rowCount", "bytes", "fileCount")
 _COLUMN_METRIC_FIELDS = ("nullCount", "distinctCount", "sum", "count", "min", "max")
@@ -72,9 +72,7 @@ def pandera_faults(facet: Any, field: str = PANDERA_FACET) -> list[str]:
     if facet and not isinstance(facet.get("passed"), bool):
         found.append(f"{field}.passed is missing" if "passed" not in facet
                      else f"{field}.passed is {shown_value(facet['passed'])}, not true or false")
-    recorded = facet.get("checks")
-    checks = [(f"{field}.checks[{at}]", check) for at, check in enumerate(recorded if isinstance(recorded, list) else ())
-              if isinstance(check, dict)]
+    checks = [(f"{field}.checks[{at}]", check) for at, check in enumerate(items_of(facet, "checks")) if isinstance(check, dict)]
     failed = [_check_passed(at, check) for at, check in checks if check.get("passed") is False]
     if facet.get("passed") is True and failed:
         found.append(_contradiction(f"{field}.passed", True, f"{first_of(failed, _CHECKS_NAMED)} "
@@ -139,9 +137,8 @@ def pandera_outcome(facet: Any) -> bool | None:
         return None
     if isinstance(facet.get("passed"), bool) and (facet["passed"] is False or not pandera_faults(facet)):
         return facet["passed"]
-    checks = facet.get("checks")
     return False if _counted_failures(facet) or any(isinstance(c, dict) and (c.get("passed") is False or _counted_failures(c))
-                                                   for c in (checks if isinstance(checks, list) else ())) else None
+                                                   for c in items_of(facet, "checks")) else None
 
 
 _STATUSES = frozenset({"pass", "fail", "skip"})
@@ -168,7 +165,7 @@ def _pandera(facet: dict[str, Any]) -> Iterator[Measurement]:
                    failure_count=recorded_int(facet.get("failureCount")), schema=schema)
     if whole:
         yield whole
-    for check in facet.get("checks") or ():
+    for check in items_of(facet, "checks"):
         if isinstance(check, dict):
             found = _check("pandera", _text(check.get("name")), _text(check.get("column")), check.get("passed"),
                            check.get("status"), failure_count=recorded_int(check.get("failureCount")), schema=schema)
@@ -179,7 +176,7 @@ def _pandera(facet: dict[str, Any]) -> Iterator[Measurement]:
 def _assertions(facet: dict[str, Any], errors: bool) -> Iterator[Measurement]:
     """One check per assertion; from mapping 7 on (``errors``), an assertion's ``params.status`` of ``error`` (a check
     that raised: tdprov records it with ``success`` false, the field being required) and its ``description``."""
-    for item in facet.get("assertions") or ():
+    for item in items_of(facet, "assertions"):
         if isinstance(item, dict):
             name = _text(item.get("name")) or _text(item.get("assertion"))
             params = item.get("params") if isinstance(item.get("params"), dict) else {}
@@ -221,7 +218,7 @@ def run_test_measurements(run: RunState, *, errors: bool = True,
     check's test only), and tests of one name and column are one check only when they name the same schema: an asset
     check ``not_null`` beside a Pandera frame-wide check ``not_null`` are two (before, the first was kept)."""
     found: dict[tuple[str, str | None, str | None], tuple[Measurement, list[DatasetState]]] = {}
-    for test in run.run_facet("test").get("tests") or ():
+    for test in items_of(run.run_facet("test"), "tests"):
         if not isinstance(test, dict) or not _text(test.get("name")):
             continue
         params = test.get("params") if isinstance(test.get("params"), dict) else {}
