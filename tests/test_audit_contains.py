@@ -316,3 +316,33 @@ def test_contains_names_a_source_record_that_does_not_verify(tmp_path: Path, cap
     err = capsys.readouterr().err
     assert "tdprov contains: left out source record 'sources/v/" in err and "'/data/v.csv' was looked up without it" in err, err
     assert "no dataset or version '/data/v.csv' in the recorded runs" in err, err
+
+
+@pytest.mark.parametrize("malformed", ["inputs", "entry", "facets", "facet", "file"])
+def test_a_signed_event_whose_datasets_are_of_another_shape_gives_the_answer_of_no_row_digests(
+        malformed: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A bundle whose signed events hold a dataset entry of another shape, which the seal refuses (inputs that are an
+    object, an entry that is text, facets that are a list, a content-hash facet that is text, a rowDigestsFile that is
+    a list), signed by a stolen key: 'contains' stopped with "unexpected AttributeError" (or TypeError) and the fix to
+    report a traceback. Such an entry records no row set, and the version's answer is that none was recorded."""
+    import copy
+    import uuid
+
+    from bundle_support import run_events as ol_run_events, seal_events_file
+
+    store = str(tmp_path / "store")
+    events = ol_run_events(str(uuid.uuid4()))
+    forged = copy.deepcopy(events)
+    complete, version = forged[-1], "blake3:" + "2" * 64
+    if malformed == "inputs":
+        complete["inputs"] = {"namespace": "file", "name": "/data/x"}
+    elif malformed == "entry":
+        complete["outputs"].insert(0, "s3://lake/clean/users.parquet")
+    elif malformed == "facets":
+        complete["outputs"][0]["facets"] = [complete["outputs"][0]["facets"]]
+    else:  # the version's content-hash facet text, or naming its row set by a list
+        complete["outputs"][0]["facets"]["tdprov_contentHash"] = "rows/users.rowset" if malformed == "facet" else {
+            "digest": version, "rowsRoot": "sha256:" + "0" * 64, "rowDigestsFile": ["rows/users.rowset"]}
+    seal_events_file(store, events, b"".join(json.dumps(e).encode() + b"\n" for e in forged))
+    assert main(["contains", version, "--record", "{}", "--store", store]) == 2
+    assert capsys.readouterr().err.startswith(f"tdprov contains: no row digests were recorded for version {version}. Fix: ")

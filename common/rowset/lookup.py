@@ -18,6 +18,7 @@ from prov_common.file_uri import local_dataset
 from prov_common.hashing.raw import blake3_digest
 from prov_common.lineage.secret_text import REDACTED
 from prov_common.text import shown_value
+from prov_common.w3cprov.events import items_of
 from prov_common.rowset.format import FENCE_ENTRY, HEADER, Header, RowProof, bucket_of
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
@@ -69,10 +70,12 @@ def signed_row_set(store: Store, run_id: str, digest: str, trust: TrustStore,
     manifest = signed_manifest(store, run_id, trust)
     events_bytes = signed_file(store, run_id, manifest, layout.EVENTS_FILE)
     for event in parse_events_jsonl(events_bytes, prefix + layout.EVENTS_FILE):
-        for entry in [*(event.get("outputs") or []), *(event.get("inputs") or [])]:
-            facet = (entry.get("facets") or {}).get(CONTENT_HASH) or {}
+        for entry in [*items_of(event, "outputs"), *items_of(event, "inputs")]:
+            if not isinstance(entry, dict):
+                continue
+            facet = _facet(entry, CONTENT_HASH)
             path, root = facet.get("rowDigestsFile"), facet.get("rowsRoot")
-            if dataset is not None and local_dataset(str(entry.get("namespace")), str(entry.get("name"))) != dataset:
+            if not isinstance(path, str) or dataset is not None and local_dataset(str(entry.get("namespace")), str(entry.get("name"))) != dataset:
                 continue
             if facet.get("digest") == digest and path in manifest.by_path and root:
                 return SignedRowSet(run_id, prefix + path, str(root), _signed_schema(entry))
@@ -100,10 +103,18 @@ def _malformed_schema(key: str, reason: str) -> VerificationError:
 
 def _signed_schema(dataset: Mapping[str, Any]) -> tuple[tuple[str, str], ...] | None:
     """The (column, type) pairs of a dataset's standard ``schema`` facet, in order; None when it has none."""
-    fields = ((dataset.get("facets") or {}).get("schema") or {}).get("fields")
+    fields = _facet(dataset, "schema").get("fields")
     if not isinstance(fields, list):
         return None
     return tuple((str(f.get("name")), str(f.get("type"))) for f in fields if isinstance(f, Mapping))
+
+
+def _facet(entry: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The facet ``name`` of a dataset entry of a signed event; empty when its ``facets``, or the facet, is no JSON object
+    (the seal refuses such an event, but a bundle signed by a stolen key may hold one)."""
+    facets = entry.get("facets")
+    facet = facets.get(name) if isinstance(facets, dict) else None
+    return facet if isinstance(facet, dict) else {}
 
 
 def _same_schema(stored: Sequence[tuple[str, str]], signed: Sequence[tuple[str, str]]) -> bool:
