@@ -205,11 +205,20 @@ def run_is_open(transport: ProvenanceTransport, run_id: str) -> bool:
         return True
 
 
-def run_is_sealed(transport: ProvenanceTransport, run_id: str) -> bool:
+def run_is_sealed(transport: ProvenanceTransport, run_id: str, dag_run: tuple[str, str] | None = None) -> bool:
     """Whether ``run_id`` has a sealed bundle in the transport's store (False when the store cannot be read, or its
-    setting cannot be opened: the event then goes where the transport puts it, which warns once)."""
+    setting cannot be opened: the event then goes where the transport puts it, which warns once). With ``dag_run``
+    (the DAG id and Airflow run id of the event to come), a bundle whose events name another DAG run of that DAG (two
+    DAG runs at one logical date, given one run id) is another run's, so False: the event then goes where the
+    transport puts another run's, kept staged and named, in no bundle; so too when those events cannot be read now
+    (the transport tells). The sealed events are read only with ``dag_run``."""
+    from prov_common.bundle.events import another_dag_run
+    from prov_common.bundle.storage import sealed_run
+
     try:
-        return transport.store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE))
+        if not transport.store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE)):
+            return False
+        return dag_run is None or another_dag_run(sealed_run(transport.store, run_id)[1].dag_run, dag_run) is None
     except TdprovError:
         return False
 

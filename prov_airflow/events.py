@@ -106,6 +106,22 @@ def airflow_facet(task_try: TaskTry, run_id: str) -> Any:
                            producer=PRODUCER)
 
 
+def airflow_dag_run_facet(dag_id: str, dag_run_id: str) -> Any:
+    """The OpenLineage provider's ``airflowDagRun`` run facet of a DAG run, with what tdprov knows of it: its DAG id and
+    Airflow's run id (``dagRun.run_id``), which tell apart two DAG runs of one DAG at one logical date, given one run id
+    (:class:`~prov_common.bundle.events.RunIdentity`)."""
+    from airflow.providers.openlineage.plugins.facets import AirflowDagRunFacet
+
+    return AirflowDagRunFacet(dag={"dag_id": dag_id}, dagRun={"dag_id": dag_id, "run_id": dag_run_id}, producer=PRODUCER)
+
+
+def _run_facets(info: RunInfo) -> dict[str, Any]:
+    """The Airflow run facet of a task try (``airflow``) or of a DAG run (``airflowDagRun``), when known."""
+    if info.task_try:
+        return {"airflow": airflow_facet(info.task_try, info.run_id)}
+    return {"airflowDagRun": airflow_dag_run_facet(*info.dag_run)} if info.dag_run else {}
+
+
 def build_event(info: RunInfo, event_type: str, inputs: Iterable[DatasetRef], outputs: Iterable[DatasetRef],
                 error: Any = None, *, partial: bool = False, run_facets: dict[str, Any] | None = None,
                 event_time: datetime | None = None) -> RunEvent:
@@ -131,7 +147,7 @@ def build_event(info: RunInfo, event_type: str, inputs: Iterable[DatasetRef], ou
         context=run_context(info, partial),
         error=error,
         job_facets={"jobType": job_type},
-        run_facets={**({"airflow": airflow_facet(info.task_try, info.run_id)} if info.task_try else {}), **(run_facets or {})},
+        run_facets={**_run_facets(info), **(run_facets or {})},
         event_time=event_time,
     )
 

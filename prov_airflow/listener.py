@@ -240,7 +240,9 @@ class ProvenanceListener:
     def _dag_run(self, dag_run: Any, event_type: str, error: Any) -> None:
         """Record the DAG run's state change, its inputs the versions whose asset events triggered it
         (:func:`~prov_airflow.outlets.triggering_inputs`); none for a run sealed already (a state set in the UI or API
-        after it ended: an event after its seal would be in no bundle). They are read from the metadata DB at its
+        after it ended: an event after its seal would be in no bundle), unless the sealed bundle is of another DAG run
+        at its logical date (given the same run id): this one's events are then kept staged and named as another
+        run's (:func:`~prov_airflow.emitter.run_is_sealed`). They are read from the metadata DB at its
         START and kept for its end (:meth:`_triggers_of`)."""
         if naming.provider_feeds_bundles():
             return  # the provider records DAG runs itself
@@ -249,7 +251,7 @@ class ProvenanceListener:
         info = dag_run_info(dag_run)
         with self._lock:
             kept = self._triggering.pop(info.run_id, None)  # a START reads them again; an end takes them
-        if run_is_sealed(listener_transport(), info.run_id):
+        if run_is_sealed(listener_transport(), info.run_id, info.dag_run):
             log.info("tdprov: DAG run %s of %s is sealed already; its %s is not recorded", info.run_id, info.job_name,
                      event_type)
             return

@@ -50,6 +50,7 @@ class RunInfo:
     code_dir: str | None = None
     code_version: str | None = None
     task_try: TaskTry | None = None  # None for a DAG run
+    dag_run: tuple[str, str] | None = None  # a DAG run's DAG id and Airflow run id (a task try's: its task_try)
 
 
 TRAINING_PARAM = "tdprov_training"
@@ -163,6 +164,7 @@ def dag_run_info(dag_run: Any) -> RunInfo:
         parameters=dict(getattr(dag_run, "conf", None) or {}),
         code_dir=_code_dir(dag),
         code_version=_bundle_version(dag_run),
+        dag_run=(dag_run.dag_id, run_id) if (run_id := _text(getattr(dag_run, "run_id", None))) else None,
     )
 
 

@@ -442,7 +442,8 @@ def test_a_dag_run_and_a_mapped_task_given_its_run_id_are_named_two_runs(tmp_pat
     messages = [r.getMessage() for r in caplog.records if run_id in r.getMessage()]
     assert not [m for m in messages if "re-run the step" in m or "more arrived" in m], messages
     [started] = [m for m in messages if "START event timed" in m]
-    assert (f"sealed already as the run of job default/tdprov_m.load.1 with no parent run; its START event timed" in started
+    assert (f"sealed already as the run of job default/tdprov_m.load.1 with no parent run in Airflow DAG run "
+            f"{runs[0].run_id}; its START event timed" in started
             and f"is of another run, of job default/tdprov_m.load with parent run {other} of job default/tdprov_m" in started)
     [ended] = [m for m in messages if "was given the same run id, so its" in m]
     assert (f"sealed already as the run of job default/tdprov_m.load.1 with no parent run; another run, of job "

@@ -29,8 +29,8 @@ def _write(path: str, text: str) -> None:
     Path(path).write_text(text)
 
 
-def _dag_run_of(event: dict) -> str:
-    return event["run"]["facets"]["airflow"]["dagRun"]["run_id"]
+def _dag_run_of(event: dict, facet: str = "airflow") -> str | None:
+    return event["run"]["facets"].get(facet, {}).get("dagRun", {}).get("run_id")
 
 
 def test_a_second_dag_run_at_one_logical_date_is_kept_apart_and_named(tmp_path: Path, store: Path,
@@ -76,3 +76,17 @@ def test_a_second_dag_run_at_one_logical_date_is_kept_apart_and_named(tmp_path: 
     assert digests[0] in lineage.stdout and digests[1] not in lineage.stdout
     assert f"run {task.run_id}, which made a version shown, has 2 events staged" in lineage.stderr
     assert "need not be what the data holds now" in lineage.stderr
+
+    # the DAG runs' own events name their DAG run: the bundle holds the first's, the second's (as many: dag.test()
+    # notifies no START of a DAG run) are kept staged under the run id, in no bundle, and named
+    (dag_bundle,) = [s for s in bundles_of(store) if s.job_name == "tdprov_same_date"]
+    dag_sealed = events_of(store, dag_bundle.run_id)
+    assert {_dag_run_of(e, "airflowDagRun") for e in dag_sealed} == {first}
+    dag_staged = [unverified_event(p.read_bytes()) for p in (store / "staging" / dag_bundle.run_id).glob("*.json")]
+    assert "COMPLETE" in [e["eventType"] for e in dag_sealed]
+    assert sorted(e["eventType"] for e in dag_staged if _dag_run_of(e, "airflowDagRun") == second) == sorted(
+        e["eventType"] for e in dag_sealed)
+    dag_warnings = [r.getMessage() for r in caplog.records
+                    if r.levelno >= logging.WARNING and dag_bundle.run_id in r.getMessage()]
+    assert dag_warnings and all(first in w and second in w and "another logical date" in w for w in dag_warnings)
+    assert f"staging/{dag_bundle.run_id}/" in audit.stdout
