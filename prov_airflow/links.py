@@ -43,23 +43,27 @@ def bundle_of(task_instance: Any) -> str:
 
 def _another_runs(info: Any) -> bool:
     """Whether the bundle sealed at the run id of the try ``info`` (a :class:`~prov_airflow.runinfo.RunInfo`) is
-    another run's, as the bundles page tells it (:func:`prov_airflow.ui.runs.another_runs`); False when none is sealed
+    another run's, as the bundles page tells it (:func:`prov_airflow.ui.runs.another_runs`, and
+    :func:`~prov_airflow.ui.runs.another_dag_runs` from its events, read only when its manifest is of this job); False when none is sealed
     there yet or the store cannot be read now (the link is never a reason for a task to fail)."""
-    from prov_common.bundle.storage import sealed_manifest
+    from prov_common.bundle.storage import sealed_manifest, sealed_run
     from prov_common.errors import TdprovError
     from prov_common.store import open_store
 
     from prov_airflow.emitter import listener_settings
-    from prov_airflow.ui.runs import RunKey, another_runs
+    from prov_airflow.ui.runs import RunKey, another_dag_runs, another_runs
 
     tried = info.task_try
+    key = RunKey(info.namespace, info.job_name, info.run_id, tried.task_id, tried.map_index, tried.try_number,
+                 (info.parent_run_id,) if info.parent_run_id else (), (tried.dag_id, tried.dag_run_id))
     try:
-        manifest = sealed_manifest(open_store(listener_settings().store), info.run_id)
+        store = open_store(listener_settings().store)
+        manifest = sealed_manifest(store, info.run_id)
+        if manifest is None or another_runs(manifest, key) is not None:
+            return manifest is not None
+        return another_dag_runs(key, sealed_run(store, info.run_id)[1].dag_run) is not None  # its events read only now
     except (TdprovError, OSError):
         return False
-    key = RunKey(info.namespace, info.job_name, info.run_id, tried.task_id, tried.map_index, tried.try_number,
-                 (info.parent_run_id,) if info.parent_run_id else ())
-    return manifest is not None and another_runs(manifest, key) is not None
 
 
 def bundle_of_run(run_id: str) -> str:

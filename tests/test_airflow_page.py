@@ -497,6 +497,35 @@ def test_page_does_not_show_another_dag_runs_task_as_this_task_s_bundle(client, 
     assert layout.staging_prefix(own["runId"]) in another_runs(sealed, replace(key, parents=("another",)))
 
 
+def test_page_does_not_show_another_dag_run_at_its_logical_date_as_this_one(client, page_run: dict) -> None:
+    """Two DAG runs of one DAG at one logical date (``dag.test()`` twice: it deletes the first, as a DAG run deleted and
+    triggered again) give their runs one run id each, and the first sealed keeps it; the manifest names no DAG run, so
+    the second DAG run's page showed the first's bundles, its output too, as its own, verified. They are missing there,
+    named as another DAG run's (the one their events name), with the fix."""
+    out = page_run["root"] / "same-date.csv"
+    runs = []
+    for text in ("a\n1\n", "a\n2\n"):
+        with DAG("tdprov_same_date_page", start_date=START, schedule=None) as dag:
+            PythonOperator(task_id="write", python_callable=lambda text=text: out.write_text(text),
+                           outlets=[Asset(out.as_uri())])
+        runs.append(run_dag(dag, logical_date=START))
+    assert [r.state for r in runs] == ["success", "success"]
+    first = {s.run_id for s in bundles_of(page_run["store"]) if s.job_name.startswith("tdprov_same_date_page")}
+    got = client.get(f"/tdprov/api/dag-runs/tdprov_same_date_page/{runs[1].run_id}").json()  # dag.test() deleted the first
+    assert {b["runId"] for b in got["bundles"]} == first and len(first) == 2, got
+    for other in got["bundles"]:
+        assert (other["status"], other["state"], other["outputs"], other["inputs"]) == ("missing", None, [], []), other
+        [finding] = other["findings"]
+        this = "this DAG run" if other["taskId"] is None else f"this try, of DAG run {runs[1].run_id},"
+        assert finding.startswith(f"the bundle at run id {other['runId']} is another DAG run's, Airflow DAG run "
+                                  f"{runs[0].run_id} of DAG tdprov_same_date_page at this one's logical date: {this} was "
+                                  f"given the same run id, so its events are in no bundle (they stay staged under "
+                                  f"staging/{other['runId']}/; 'tdprov audit' names them). Fix: give each DAG run its own "
+                                  "logical date."), finding
+    html = client.get(f"/tdprov/dag-runs/tdprov_same_date_page/{runs[1].run_id}").text
+    assert "0 of 2 bundles verified" in html and str(out) not in html, html
+
+
 @pytest.fixture(scope="module")
 def api_server(page_run: dict):
     """The real ``airflow api-server`` (core apps, one worker) on a free port, on this test's metadata DB."""

@@ -24,7 +24,8 @@ MAX_PAGE_SIZE = 500
 class RunKey:
     """One OpenLineage run of a DAG run: the DAG run itself (``task_id`` None) or a task instance try, whose parent is
     one of ``parents``, the run ids its DAG run had (one per clear: a try before a clear names the earlier one); its job
-    is ``job_name`` in ``job_namespace``, the deployment's OpenLineage namespace (``[openlineage] namespace``)."""
+    is ``job_name`` in ``job_namespace``, the deployment's OpenLineage namespace (``[openlineage] namespace``);
+    ``dag_run``: the DAG id and Airflow run id of that DAG run (None: not known)."""
 
     job_namespace: str
     job_name: str
@@ -33,6 +34,7 @@ class RunKey:
     map_index: int = -1
     try_number: int = 0
     parents: tuple[str, ...] = ()
+    dag_run: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def run_keys(dag_id: str, run_id: str, session: Any) -> list[RunKey]:
     date = naming.dag_run_date(dag_run)
     parents = tuple(naming.dag_run_id(dag_id, date, clear) for clear in range((dag_run.clear_number or 0) + 1))
     namespace = naming.namespace()
-    keys = [RunKey(namespace, naming.dag_job_name(dag_id), parents[-1])]
+    keys = [RunKey(namespace, naming.dag_job_name(dag_id), parents[-1], dag_run=(dag_id, run_id))]
     tries: set[tuple[str, int, int]] = set()
     for model in (TaskInstance, TaskInstanceHistory):
         for task_id, map_index, try_number in session.execute(
@@ -129,7 +131,7 @@ def run_keys(dag_id: str, run_id: str, session: Any) -> list[RunKey]:
                 tries.add((task_id, map_index, try_number))
     for task_id, map_index, try_number in sorted(tries):
         keys.append(RunKey(namespace, f"{dag_id}.{task_id}", naming.task_run_id(dag_id, task_id, try_number, date, map_index),
-                           task_id, map_index, try_number, parents))
+                           task_id, map_index, try_number, parents, (dag_id, run_id)))
     return keys
 
 
@@ -149,7 +151,8 @@ def check(store: Any, trust: Any, store_uri: str, key: RunKey, entries_of: Calla
             return BundleStatus(key, location, "missing", findings=tuple(str(f) for f in report.findings))
         why = why_missing(store, key.run_id, entries_of)
         return BundleStatus(key, location, "missing", findings=(str(why),), missing=why.kind)
-    if report.ok and manifest is not None and (other := another_runs(manifest, key)) is not None:
+    if report.ok and manifest is not None and (
+            other := another_runs(manifest, key) or another_dag_runs(key, _dag_run_of(checked))) is not None:
         return BundleStatus(key, location, "missing", findings=(other,))
     status = "verified" if report.ok else "failed"
     return BundleStatus(key, location, status, state=manifest.state if manifest else None,
@@ -167,13 +170,43 @@ def another_runs(manifest: Any, key: RunKey) -> str | None:
     if (manifest.job_namespace, manifest.job_name) == (key.job_namespace, key.job_name) and (not key.parents or parent in (None, *key.parents)):
         return None
     from prov_common.bundle.events import SHARED_RUN_ID_FIX
-    from prov_common.bundle.layout import staging_prefix
 
     whose = f" with parent run {parent}" if parent else ""
-    this = "this DAG run" if key.task_id is None else f"this try, of DAG run {key.parents[-1]},"
-    return (f"the bundle at run id {key.run_id} is another run's, of job {job_path(manifest.job_namespace, manifest.job_name)}"
-            f"{whose}: {this} was given the same run id, so its events are in no bundle (they stay staged under "
-            f"{staging_prefix(key.run_id)}; 'tdprov audit' names them). Fix: {SHARED_RUN_ID_FIX}")
+    return _given_its_id(key, f"another run's, of job {job_path(manifest.job_namespace, manifest.job_name)}{whose}",
+                         f"DAG run {key.parents[-1]}", SHARED_RUN_ID_FIX)
+
+
+def another_dag_runs(key: RunKey, sealed: tuple[str, str] | None) -> str | None:
+    """Why the bundle sealed at ``key``'s run id, whose events name the Airflow DAG run ``sealed`` (DAG id and run id,
+    :func:`~prov_common.bundle.events.airflow_dag_run_of`), is another DAG run's: one of the DAG of ``key`` at its logical
+    date (``dag.test()`` run twice, a DAG run deleted and triggered again), whose runs the provider gives the same run
+    ids, the run sealed first keeping them. None when it is the DAG run of ``key``, another DAG's, or either is unknown
+    (a manifest names no DAG run: :func:`another_runs` tells the rest)."""
+    from prov_common.bundle.events import SAME_DATE_FIX, another_dag_run
+
+    other = another_dag_run(key.dag_run, sealed)
+    if other is None or key.dag_run is None:
+        return None
+    return _given_its_id(key, f"another DAG run's, Airflow DAG run {other} of DAG {key.dag_run[0]} at this one's logical "
+                              "date", f"DAG run {key.dag_run[1]}", SAME_DATE_FIX)
+
+
+def _given_its_id(key: RunKey, whose: str, dag_run: str, fix: str) -> str:
+    """The finding of the bundle at ``key``'s run id being ``whose`` (another run's, as named), of the DAG run ``dag_run``
+    of ``key`` (as named), with ``fix``."""
+    from prov_common.bundle.layout import staging_prefix
+
+    this = "this DAG run" if key.task_id is None else f"this try, of {dag_run},"
+    return (f"the bundle at run id {key.run_id} is {whose}: {this} was given the same run id, so its events are in no "
+            f"bundle (they stay staged under {staging_prefix(key.run_id)}; 'tdprov audit' names them). Fix: {fix}")
+
+
+def _dag_run_of(checked: Any) -> tuple[str, str] | None:
+    """The Airflow DAG run the events of the verified bundle ``checked`` name, from their run facets as verifying it
+    folded them (nothing read again); None when they name none or were not folded."""
+    from prov_common.bundle.events import dag_run_in
+
+    return dag_run_in(checked.derived.state.run_facets) if checked.derived is not None else None
 
 
 def namespace_warning(bundles: tuple[BundleStatus, ...]) -> str | None:
