@@ -87,6 +87,9 @@ class EndingStore:
     """The store as the process ends (or its transport is closed) with work on it left: it takes nothing, as in an outage, so the outbox spools
     what the work writes (``tdprov flush`` delivers it). ``uri`` is the store's, so the entries name it."""
 
+    clock_offset = None
+    """No store answers, so none tells its time (:func:`~prov_common.store.latekey.write_time` keys by this machine's)."""
+
     def __init__(self, uri: str, waited: float, ending: str) -> None:
         """``ending``: why the store takes nothing now, as its errors say it (the transport's ``_ENDED`` gives them)."""
         self.uri = uri
