@@ -87,9 +87,10 @@ def test_a_dagster_run_id_names_the_step_runs_it_is_the_parent_of(
 
 def test_an_index_entry_written_before_entries_held_the_parent_still_verifies_and_one_naming_another_does_not(
         store: Path, instance: DagsterInstance, capsys: pytest.CaptureFixture) -> None:
-    """An index entry sealed before entries held the parent run names none: its run verifies, and 'tdprov runs
-    --parent' and 'tdprov show' of the parent run find it by its manifest's parent run (the entry is left as it is:
-    index entries are written once). An entry naming a parent its manifest does not is a finding."""
+    """An index entry sealed before entries held the parent run names none: its run verifies, 'tdprov runs --parent'
+    finds it by its manifest's parent run (the entry is left as it is: index entries are written once), and 'tdprov
+    show' of the parent run, from the index alone, names that listing. An entry naming a parent its manifest does not
+    is a finding."""
     defs = Definitions(assets=[raw_rows], jobs=[define_asset_job("raw", selection=["raw_rows"])],
                        resources={"io_manager": ProvenanceIOManager(), "provenance": ProvenanceResource()})
     result = defs.resolve_job_def("raw").execute_in_process(instance=instance)
@@ -105,8 +106,10 @@ def test_an_index_entry_written_before_entries_held_the_parent_still_verifies_an
     capsys.readouterr()
     listed = _listed(["runs", "--parent", result.run_id, "--json", "--store", str(store)], capsys)
     assert [(s["runId"], s["parentRunId"]) for s in listed] == [(run_id, result.run_id)]  # its manifest names the parent
-    assert main(["show", result.run_id, "--store", str(store)]) == 2
-    assert f"it is the parent run of 1 run in {store}, whose events name it as their parent: {run_id}" in capsys.readouterr().err
+    assert main(["show", result.run_id, "--store", str(store)]) == 2  # from the index alone: its fix names 'runs --parent'
+    err = capsys.readouterr().err
+    assert f"no bundle for run id '{result.run_id}'" in err and f"'tdprov runs --parent {result.run_id} --store {store}' " \
+        "also finds the runs of a parent run indexed before index entries named their parent run" in err, err
     assert main(["show", run_id, "--store", str(store)]) == 0
     assert f"parent run {result.run_id}" in capsys.readouterr().out
     (store / key).write_bytes(canonical_bytes({**entry, "parentRunId": run_id}))  # a parent its bundle does not name
@@ -116,7 +119,7 @@ def test_an_index_entry_written_before_entries_held_the_parent_still_verifies_an
     (store / layout.bundle_key(run_id, layout.MANIFEST_FILE)).unlink()  # the parent run cannot be told: a finding
     assert main(["runs", "--parent", result.run_id, "--store", str(store)]) == 1
     err = capsys.readouterr().err
-    assert f"left out run {run_id}: its bundle does not verify (its index entry names no parent run, and its manifest" in err, err
+    assert f"left out run {run_id}: its index entry names no parent run and its manifest, read for its parent run, cannot be read" in err, err
 
 
 def _seal_job(target: Store, namespace: str, name: str, minutes: int) -> str:
@@ -162,3 +165,24 @@ def test_runs_of_a_job_whose_index_entry_cannot_be_read_are_a_finding_not_a_job_
         assert run_id in err and "is indexed in" not in err, err
         said = " of job 'prepare'" if "--job" in argv else ""
         assert f"no run{said} in {store} could be listed: each index entry left out is named above" in err, err
+
+
+def test_a_run_id_naming_no_bundle_is_refused_from_the_index_alone_and_runs_parent_names_an_unread_manifest_plainly(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """'tdprov show' of a run id that names no bundle (a mistyped one) reads no manifest, however many runs name no
+    parent; 'tdprov runs --parent' reads the manifest of each such run, and names one it cannot read as what it is."""
+    store = str(tmp_path / "store")
+    target = open_store(store)
+    runs = [_seal_job(target, "tests", f"job{i}", i) for i in range(3)]  # runs with no parent run
+    counting = CountingStore(tmp_path / "store")
+    mistyped = "0f0e0d0c-0b0a-4909-8807-060504030201"
+    with pytest.raises(BadInputError, match=f"no bundle for run id '{mistyped}'") as refused:
+        resolve_run_ids(counting, [mistyped], verb="show")
+    assert {key: n for key, n in counting.gets.items() if key.startswith(f"{layout.BUNDLES}/")} == {}
+    assert f"'tdprov runs --parent {mistyped} --store {store}' also finds" in str(refused.value), refused.value
+    (tmp_path / "store" / layout.bundle_key(runs[0], layout.MANIFEST_FILE)).unlink()  # a run of no parent, unrelated
+    assert main(["runs", "--parent", mistyped, "--store", store]) == 1  # it may be a run of that parent: a finding
+    err = capsys.readouterr().err
+    assert f"left out run {runs[0]}: its index entry names no parent run and its manifest, read for its parent run, " \
+           "cannot be read (" in err, err
+    assert "does not verify" not in err, err

@@ -521,12 +521,13 @@ def summary_of_bundle(store: Store, run_id: str) -> BundleSummary | None:
     return BundleSummary.of_manifest(manifest, key_id, blake3_digest(manifest_bytes))
 
 
-def with_sealed_parent(store: Store, summary: BundleSummary, left_out: dict[str, str] | None = None) -> BundleSummary | None:
+def with_sealed_parent(store: Store, summary: BundleSummary, unread: dict[str, str] | None = None) -> BundleSummary | None:
     """``summary``, an index entry, with the parent run its bundle's manifest names where the entry names none (not
     verified, like the entry): an entry written before entries held the parent run names none, and is not rewritten
-    (an entry is written once). An entry naming a parent run, or whose manifest names none, is returned as it is. One
-    whose manifest cannot be read is returned as it is, or, given ``left_out``, left out (added to it: its run id ->
-    why), as a listing of the runs of one parent run may lack it."""
+    (an entry is written once), as does the entry of a run that has none, so the manifest of each is read. An entry
+    naming a parent run, or whose manifest names none, is returned as it is. One whose manifest cannot be read is
+    returned as it is, or, given ``unread``, left out (added to it: its run id -> why the manifest cannot be read), as
+    a listing of the runs of one parent run may lack it."""
     if summary.parent_run_id is not None:
         return summary
     try:
@@ -534,10 +535,9 @@ def with_sealed_parent(store: Store, summary: BundleSummary, left_out: dict[str,
     except StoreUnavailableError:
         raise
     except TdprovError as exc:
-        if left_out is None:
+        if unread is None:
             return summary
-        left_out[summary.run_id] = (f"its index entry names no parent run, and its manifest, read for one, cannot be "
-                                    f"read: {exc.what.rstrip('.')}")
+        unread[summary.run_id] = exc.what.rstrip(".")
         return None
     if manifest.run_id != summary.run_id or manifest.parent_run_id is None:
         return summary

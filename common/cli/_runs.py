@@ -67,15 +67,16 @@ def resolve_run_id(store: Store, typed: str, verb: str | None = None) -> str:
 
 
 def child_runs(store: Store, parent_run_id: str, left_out: dict[str, str] | None = None,
-               index: Sequence[str] | None = None) -> Iterator[BundleSummary]:
+               index: Sequence[str] | None = None, unread: dict[str, str] | None = None) -> Iterator[BundleSummary]:
     """The indexed runs whose parent run is ``parent_run_id`` (the ``parent`` run facet of their events, such as a
-    Dagster step's run names its Dagster run), newest sealed first, from the index entries; of an entry that names no
-    parent run (one written before entries held it names none) the bundle's manifest is read
-    (:func:`~prov_common.bundle.storage.with_sealed_parent`). ``left_out`` and ``index`` (the index keys already
-    listed, not listed again): as ``left_out`` and ``listed`` of :func:`~prov_common.bundle.recent_bundles` (an entry
-    whose manifest cannot be read for its parent run is added to ``left_out`` too)."""
+    Dagster step's run names its Dagster run), newest sealed first, from the index entries alone (no bundle is read).
+    ``left_out`` and ``index`` (the index keys already listed, not listed again): as ``left_out`` and ``listed`` of
+    :func:`~prov_common.bundle.recent_bundles`. Given ``unread``, the manifest of every entry that names no parent run
+    (one written before entries held it, or a run with none: the index cannot tell them apart) is read too
+    (:func:`~prov_common.bundle.storage.with_sealed_parent`), one read per such entry, and a run whose manifest cannot
+    be read is added to ``unread`` (run id -> why)."""
     for summary in recent_bundles(store, left_out=left_out, listed=index):
-        found = with_sealed_parent(store, summary, left_out)
+        found = summary if unread is None else with_sealed_parent(store, summary, unread)
         if found is not None and found.parent_run_id == parent_run_id:
             yield found
 
@@ -84,10 +85,21 @@ def parent_run_error(store: Store, typed: str, missing: BadInputError, verb: str
                      index: Sequence[str] | None = None) -> BadInputError:
     """What to say of ``typed``, a run id that names no bundle (``missing``: that error), given to the command ``verb``:
     where it is the parent run of indexed runs (a Dagster run, whose steps' runs tdprov seals), that, naming them and
-    how to give one to ``verb`` or list them; else ``missing``. ``index``: the index keys already listed (None: list
-    them)."""
-    children = list(child_runs(store, typed, index=index)) if layout.is_run_id(typed) else []
+    how to give one to ``verb`` or list them; else ``missing``, its fix naming 'tdprov runs --parent' where an index
+    entry names no parent run (one written before entries held it). From the index entries alone: no bundle is read.
+    ``index``: the index keys already listed (None: list them)."""
+    if not layout.is_run_id(typed):
+        return missing
+    children: list[BundleSummary] = []
+    unnamed = False  # an entry naming no parent run: an older one may be a run of typed
+    for summary in recent_bundles(store, listed=index):
+        unnamed = unnamed or summary.parent_run_id is None
+        if summary.parent_run_id == typed:
+            children.append(summary)
     if not children:
+        if unnamed and missing.fix:
+            return missing.refixed(f"{missing.fix}; 'tdprov runs --parent {typed} --store {store.uri}' also finds "
+                                   "the runs of a parent run indexed before index entries named their parent run")
         return missing
     named = [f"{s.run_id} ({s.job})" for s in children]
     return BadInputError(f"run {typed} has no bundle of its own: it is the parent run of {counted(len(children), 'run')} in "

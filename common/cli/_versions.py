@@ -128,6 +128,22 @@ def tell_entries_not_taken(left_out: Mapping[str, str], corrected: Mapping[str, 
           "Fix: 'tdprov audit' reports them all", verb)
 
 
+def tell_parents_not_read(unread: Mapping[str, str], verb: str) -> None:
+    """Name on stderr, as ``tdprov VERB:`` says what it found, each run (run id -> why) left out of a listing of the
+    runs of one parent run because its index entry names no parent run and its manifest, read for one, cannot be read:
+    it may be a run of that parent (:func:`~prov_common.cli._runs.child_runs`)."""
+    fix = ("Fix: restore the bundle from a backup or replica; 'tdprov verify {run}' names every problem, and 'tdprov show "
+           "{run}' its parent run once its manifest is back")
+    _tell(unread,
+          lambda run, why: f"left out run {run}: its index entry names no parent run and its manifest, read for its "
+          f"parent run, cannot be read ({why}). {fix.format(run=run)}",
+          lambda runs, why: f"left out {runs}: their index entries name no parent run and their manifests, read for "
+          f"their parent runs, cannot be read ({why}). {fix.format(run='RUN_ID')}",
+          lambda more: f"and {counted(more, 'more run')} left out, {'its manifest' if more == 1 else 'their manifests'} "
+          "not read. Fix: 'tdprov verify' names every problem",
+          verb)
+
+
 def _tell(runs: Mapping[str, str], one: Callable[[str, str], str], several: Callable[[str, str], str],
           rest: Callable[[int], str], verb: str) -> None:
     from prov_common.bundle.layout import BUNDLES

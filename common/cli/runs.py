@@ -14,7 +14,7 @@ from prov_common.cli._terminal import one_line
 from prov_common.cli._runs import child_runs
 from prov_common.cli._common import add_store_option, add_verb, no_bundles_text
 from prov_common.cli._output import emit_json
-from prov_common.cli._versions import tell_entries_not_taken
+from prov_common.cli._versions import tell_entries_not_taken, tell_parents_not_read
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.progress import bar, on_terminal
@@ -41,15 +41,16 @@ def register(subparsers: Any) -> None:
                     "a run's outputs beyond 60 characters are counted (+N more), and --json lists them all. "
                     "--job lists only the runs of one job, named as the JOB column shows it (NAMESPACE/NAME) or by its name "
                     "alone (that job in any namespace); --parent only the runs whose parent run is RUN_ID (the steps of a "
-                    "Dagster run, by the run id its UI shows; the parent facet of their events names it; of an index "
-                    "entry written before entries held the parent run, its bundle's manifest names it); --limit then "
-                    "counts those runs. "
+                    "Dagster run, by the run id its UI shows; the parent facet of their events names it); --limit then "
+                    "counts those runs. An index entry written before entries held the parent run names none, as does "
+                    "the entry of a run that has none, so with --parent the bundle manifest of every entry naming no "
+                    "parent run is read for its parent run (one read each: many on a store of runs with no parent). "
                     "The index entries listed are not signed: --verified lists only runs whose bundles verify. "
                     "Only the index is listed: a sealed bundle with no index entry is not ('tdprov store repair "
                     "--dry-run' lists those and 'tdprov audit' names them; 'tdprov verify' fails one only while its "
                     "'indexed' record is there, and lists one whose writer stopped before that record as OK). "
                     "Exit 0, or 1 when a run was left out (a finding, named on stderr): its index entry and bundle cannot be "
-                    "read (with --parent, its entry names no parent run and its manifest cannot be read), or with "
+                    "read (with --parent, also: its entry names no parent run and its manifest cannot be read), or with "
                     "--verified its bundle does not verify; 2 when no indexed run is of the --job or --parent given "
                     "and no index entry was left out.",
         example="tdprov runs --limit 5 --store s3://ml-lineage/prod",
@@ -165,10 +166,11 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(settings=settings)
     left_out: dict[str, str] = {}
     unlisted: dict[str, str] = {}  # index entries that cannot be read, nor their bundles: named, a finding
+    unread: dict[str, str] = {}  # with --parent, entries naming no parent run whose manifests cannot be read: a finding
     wanted = args.limit + 1 if args.limit and not args.verified else None  # one more: are there more?
     narrowed = args.job is not None or args.parent is not None
     listing = (recent_bundles(store, limit=None if narrowed else wanted, left_out=unlisted) if args.parent is None
-               else child_runs(store, args.parent, left_out=unlisted))
+               else child_runs(store, args.parent, left_out=unlisted, unread=unread))
     if narrowed:  # the newest runs asked for, however many other runs were sealed after them
         listing = islice((s for s in listing if args.job is None or of_job(s, args.job)), wanted)
     with on_terminal():
@@ -178,9 +180,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             summaries = list(bar(listing, desc="reading the index", unit="run"))
     tell_entries_not_taken(unlisted, {}, args.verb)
+    tell_parents_not_read(unread, args.verb)
     of = "".join([f" of job '{args.job}'" if args.job is not None else "",
                   f" with parent run {args.parent}" if args.parent is not None else ""])
-    if narrowed and not summaries and not left_out and not unlisted:  # an entry that cannot be read may be of that job
+    if narrowed and not summaries and not left_out and not unlisted and not unread:  # an entry that cannot be read may be of that job
         raise BadInputError(f"no run{of} is indexed in {store.uri}.", fix="; ".join([
             f"list the runs and their jobs with 'tdprov runs --store {store.uri}'",
             *(["give a job as its JOB column shows it (NAMESPACE/NAME) or by its name alone"] if args.job is not None else []),
@@ -191,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json([s.to_dict() for s in summaries], sort_keys=True)
     elif not summaries:
-        print(f"no run{of} in {store.uri} could be listed: each index entry left out is named above" if unlisted
+        print(f"no run{of} in {store.uri} could be listed: each index entry left out is named above" if unlisted or unread
               else f"no bundle in {store.uri} verifies (each left out is named above)" if args.verified and any_indexed(store)
               else no_bundles_text(store.uri, index_only=True), file=sys.stderr)
     else:
@@ -199,4 +202,4 @@ def run(args: argparse.Namespace) -> int:
         labels = output_labels(summaries)
         print(table([row(s, labels, instances) for s in summaries],
                     ["RUN ID", "JOB", "STATE", *(["TASK INSTANCE"] * instances), "ENDED", "OUTPUTS"]))
-    return 1 if left_out or unlisted else 0  # a run left out, its bundle not verifying, is a finding (as in 'tdprov verify')
+    return 1 if left_out or unlisted or unread else 0  # a run left out, its bundle not verifying, is a finding (as in 'tdprov verify')
