@@ -456,3 +456,20 @@ def test_a_failed_pandera_result_that_names_nothing_failing_contradicts_itself(
                     "/data/skipped_schema": (False, None)}, rows
     assert main(["show", writer]) == 0
     assert f"/data/said_schema: FAILED ({fault}; 0 failures)" in capsys.readouterr().out
+
+
+def test_a_check_whose_name_reads_like_a_contradiction_is_not_taken_for_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check's name is the user's text: one named ``in_range, but capped`` whose ``passed`` is missing, in a failed
+    result, is a check of no outcome, not a result that contradicts itself, whatever its name says."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    store = open_store(str(tmp_path / "store"))
+    out = _checked("named", False, ("in_range, but capped", None), ("not_null", False))
+    del out["facets"]["tdprov_pandera"]["checks"][0]["passed"]
+    writer = seal(store, run_events("validate", [], [out]))
+    result, _ = _audit(store, tmp_path / "report")
+    (recorded,) = [f for f in result.check(CHECK_QUALITY).findings if f.run_id == writer and "not counted" in f.what]
+    assert recorded.what.endswith(
+        "that failed, with a check of no outcome: tdprov_pandera.checks[0].passed of check in_range, but capped[amount] "
+        "is missing; not counted as passed"), recorded.what
+    assert recorded.fix == FIX_PANDERA_FAULT

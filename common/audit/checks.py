@@ -29,7 +29,7 @@ from prov_common.audit.state import CheckState, OpenLink, TrainingGap
 from prov_common.sources.model import SOURCE_NAMESPACE
 from prov_common.text import counted, first_of
 from prov_common.w3cprov.identity import COMPLETE, VersionKey
-from prov_common.w3cprov.quality import CONTRADICTS, PANDERA_FACET
+from prov_common.w3cprov.quality import PANDERA_FACET
 
 FIX_ORIGIN = (
     "register the origin with 'tdprov source add <data> --name ... --license ... --issuer ...', or record the run that "
@@ -314,15 +314,14 @@ def _faults(new: Sequence[RunRecord]) -> list[Finding]:
         for role, d in [*(("output", d) for d in run.outputs), *(("input", d) for d in run.inputs)]:
             q = d.quality
             if q is not None and q.fault and (run.run_id, f"{d.label}@{d.version}") not in found:
-                contradicts = CONTRADICTS in q.fault  # the facet's passed, or a check's, against its checks or count
-                lacking = ("with no outcome" if q.passed is not False else "that contradicts itself" if contradicts
+                lacking = ("with no outcome" if q.passed is not False else "that contradicts itself" if q.contradicts
                            else "that failed by its checks, with no outcome of its own"
                            if q.fault.startswith(f"{PANDERA_FACET}.passed ") else "that failed, with a check of no outcome")
                 found[run.run_id, f"{d.label}@{d.version}"] = Finding(
                     CHECK_QUALITY, f"{d.label}@{d.version}",
                     f"run {run.run_id} ({run.job}) recorded a Pandera result of {role} {d.label} version {d.version} "
                     f"(schema {schema_said(q.schema)}) {lacking}: {q.fault}; not counted as passed",
-                    FIX_PANDERA_CONTRADICTION if contradicts else FIX_PANDERA_FAULT, run_id=run.run_id)
+                    FIX_PANDERA_CONTRADICTION if q.contradicts else FIX_PANDERA_FAULT, run_id=run.run_id)
     return list(found.values())
 
 

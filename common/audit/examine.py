@@ -35,7 +35,7 @@ from prov_common.text import job_path
 from prov_common.tlog.model import LogLeaf, sha256_digest
 from prov_common.w3cprov.event_lines import EventBytes
 from prov_common.w3cprov.events import DatasetState, RunState, check_label, items_of, whole_count
-from prov_common.w3cprov.quality import RunTests, other_checks, pandera_fault, pandera_outcome, run_test_measurements
+from prov_common.w3cprov.quality import RunTests, other_checks, pandera_contradicts, pandera_fault, pandera_outcome, run_test_measurements
 from prov_common.w3cprov.identity import dataset_label, iso_z, moment
 
 MISSING = "missing"
@@ -93,7 +93,7 @@ def _quality(ds: DatasetState) -> QualityResult | None:
     """The Pandera result the dataset's ``tdprov_pandera`` facet records, if any: one whose ``passed``, or that of one of
     its checks, is missing or no boolean has no known outcome (``passed`` None; False when one of them is false:
     :func:`~prov_common.w3cprov.quality.pandera_outcome`), its ``fault`` saying why
-    (:func:`~prov_common.w3cprov.quality.pandera_fault`)."""
+    (:func:`~prov_common.w3cprov.quality.pandera_fault`) and ``contradicts`` whether it contradicts itself."""
     facet = ds.facet("tdprov_pandera")
     if not facet:
         return None
@@ -104,7 +104,7 @@ def _quality(ds: DatasetState) -> QualityResult | None:
     # a count that is no whole number (text such as "many", -3: any producer can send the facet) counts no failure, as
     # 'tdprov show' counts it; its PROV records none but a negative one, as sent (the mapping derives sealed bytes again)
     return QualityResult(pandera_outcome(facet), facet.get("schemaName"), whole_count(facet.get("failureCount")) or 0,
-                         failed, passed, fault)
+                         failed, passed, fault, pandera_contradicts(facet))
 
 
 def _aliases(symlinks: dict) -> tuple[str, ...]:

@@ -165,7 +165,8 @@ _RANK = {False: 0, None: 1, True: 2}  # which of two Pandera results of one vers
 @dataclass(slots=True)
 class QualityResult:
     """The Pandera outcome recorded for a dataset version: ``passed`` None when the record holds none (``fault`` says
-    why: its ``passed`` missing or not a boolean), which does not count as passed."""
+    why: its ``passed`` missing or not a boolean), which does not count as passed. ``contradicts``: whether the record
+    contradicts itself (:func:`~prov_common.w3cprov.quality.pandera_contradicts`), one of the faults ``fault`` names."""
 
     passed: bool | None
     schema: str | None = None
@@ -173,6 +174,7 @@ class QualityResult:
     failed_checks: tuple[str, ...] = ()
     passed_checks: tuple[str, ...] = ()  # none in a record examined before they were kept
     fault: str | None = None
+    contradicts: bool = False
 
     def said(self) -> str:
         """How reports say a result that did not pass, of the version: ``failed Pandera schema S: 2 failures in C`` or
@@ -185,12 +187,14 @@ class QualityResult:
     def to_dict(self) -> dict[str, Any]:
         doc = {"passed": self.passed, "schema": self.schema, "failureCount": self.failure_count, "failedChecks": list(self.failed_checks)}
         doc = dict(doc, passedChecks=list(self.passed_checks)) if self.passed_checks else doc
+        doc = dict(doc, contradicts=True) if self.contradicts else doc
         return dict(doc, fault=self.fault) if self.fault else doc
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "QualityResult":
         return cls(None if raw["passed"] is None else bool(raw["passed"]), raw.get("schema"), int(raw.get("failureCount") or 0),
-                   tuple(raw.get("failedChecks") or ()), tuple(raw.get("passedChecks") or ()), raw.get("fault"))
+                   tuple(raw.get("failedChecks") or ()), tuple(raw.get("passedChecks") or ()), raw.get("fault"),
+                   bool(raw.get("contradicts")))
 
 
 @dataclass(frozen=True, slots=True)

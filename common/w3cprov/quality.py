@@ -49,9 +49,6 @@ def _number(value: Any) -> int | float | None:
 PANDERA_FACET = "tdprov_pandera"
 
 
-CONTRADICTS = ", but "
-"""What follows the outcome a recorded Pandera result states (``<field>.passed is true``, or ``is false``) in a fault that
-names what contradicts it (:func:`pandera_faults`): a reader tells such a result apart by it."""
 _CHECKS_NAMED = 5  # failed checks that a contradiction names, the rest counted
 
 
@@ -59,19 +56,31 @@ def pandera_faults(facet: Any, field: str = PANDERA_FACET) -> list[str]:
     """Why a recorded Pandera result (a ``tdprov_pandera`` facet, or the ``tdprov/pandera`` metadata Dagster keeps of it:
     ``field``) lacks an outcome, or contradicts itself, each naming the field and its value in JSON: its ``passed``
     missing or not a boolean (text such as ``"false"``, null, a number: any producer can send the facet), or true while
-    the ``passed`` of one of its ``checks`` is false (:data:`CONTRADICTS`: ``passed`` says every check passed), naming
-    those checks; it or one of its checks true while its ``failureCount`` is not 0 (:data:`CONTRADICTS` too: a count
+    the ``passed`` of one of its ``checks`` is false (a contradiction: ``passed`` says every check passed), naming
+    those checks; it or one of its checks true while its ``failureCount`` is not 0 (a contradiction too: a count
     above 0 or none at all, :func:`_counted_failures`), naming both fields (the facet's count only when no check failed);
-    its own false while its ``failureCount`` is 0 and every check passed (:data:`CONTRADICTS` too, :func:`_nothing_failed`:
+    its own false while its ``failureCount`` is 0 and every check passed (a contradiction too, :func:`_nothing_failed`:
     a failed outcome that names nothing failing); or the ``passed`` of one of its ``checks`` not
     a boolean, naming the check; none when the result is absent (empty) or agrees with its checks and counts, every
     ``passed`` true or false. Its PROV states each field as recorded: a ``passed`` that is no boolean as a measurement with no value (status ``unknown``), as :func:`_check` makes it."""
+    return [text for text, _ in _faults_of(facet, field)]
+
+
+def pandera_contradicts(facet: Any) -> bool:
+    """Whether a recorded Pandera result (a ``tdprov_pandera`` facet) contradicts itself, as :func:`pandera_faults`
+    names it: its ``passed``, or a check's, true beside a failed check or failure cases, or its own false with nothing
+    failing. Told from what the facet records, never from the fault's text, which holds the checks' names."""
+    return any(contradiction for _, contradiction in _faults_of(facet, PANDERA_FACET))
+
+
+def _faults_of(facet: Any, field: str) -> list[tuple[str, bool]]:
+    """:func:`pandera_faults`, each with whether it is a contradiction (:func:`_contradiction`)."""
     if not isinstance(facet, dict):
-        return [f"{field} is {shown_value(facet)}, not a JSON object"] if facet is not None else []
+        return [(f"{field} is {shown_value(facet)}, not a JSON object", False)] if facet is not None else []
     found = []
     if facet and not isinstance(facet.get("passed"), bool):
-        found.append(f"{field}.passed is missing" if "passed" not in facet
-                     else f"{field}.passed is {shown_value(facet['passed'])}, not true or false")
+        found.append((f"{field}.passed is missing" if "passed" not in facet
+                      else f"{field}.passed is {shown_value(facet['passed'])}, not true or false", False))
     checks = [(f"{field}.checks[{at}]", check) for at, check in enumerate(items_of(facet, "checks")) if isinstance(check, dict)]
     failed = [_check_passed(at, check) for at, check in checks if check.get("passed") is False]
     if facet.get("passed") is True and failed:
@@ -86,21 +95,22 @@ def pandera_faults(facet: Any, field: str = PANDERA_FACET) -> list[str]:
             found.append(_contradiction(_check_passed(at, check), True,
                                         f"{at}.failureCount is {shown_value(check['failureCount'])}"))
         if not isinstance(check.get("passed"), bool):
-            found.append(f"{_check_passed(at, check)} is {shown_value(check['passed']) if 'passed' in check else 'missing'}"
-                         f"{', not true or false' if 'passed' in check else ''}")
+            found.append((f"{_check_passed(at, check)} is {shown_value(check['passed']) if 'passed' in check else 'missing'}"
+                          f"{', not true or false' if 'passed' in check else ''}", False))
     return found
 
 
-def _contradiction(passed: str, said: bool, against: str) -> str:
+def _contradiction(passed: str, said: bool, against: str) -> tuple[str, bool]:
     """The fault of a Pandera result, or one of its checks, whose ``passed`` field (``passed``: where it is recorded) says
-    ``said`` while what it recorded beside it says otherwise (``against``), as every contradiction is worded."""
-    return f"{passed} is {'true' if said else 'false'}{CONTRADICTS}{against}"
+    ``said`` while what it recorded beside it says otherwise (``against``), as every contradiction is worded, marked as
+    one (:func:`_faults_of`)."""
+    return f"{passed} is {'true' if said else 'false'}, but {against}", True
 
 
 def _nothing_failed(facet: dict[str, Any]) -> bool:
     """Whether a Pandera result (``facet``) says it failed while naming nothing that failed: its ``failureCount`` is 0 and
     each of its ``checks`` (none, or a list of them) passed with no failure case counted. Such a result contradicts
-    itself (:data:`CONTRADICTS`) and stays failed, as it says. A missing count says nothing, and a check whose
+    itself (:func:`pandera_contradicts`) and stays failed, as it says. A missing count says nothing, and a check whose
     ``passed`` is false with 0 failure cases is a check that did not run (tdprov records a skipped check so), not a
     contradiction: only the facet itself is judged."""
     checks = facet.get("checks", [])
@@ -117,7 +127,7 @@ def _check_passed(at: str, check: dict[str, Any]) -> str:
 def _counted_failures(result: dict[str, Any]) -> bool:
     """Whether a Pandera result or one of its checks (``result``) says it passed while its ``failureCount`` is not 0: more
     failure cases, or no count at all (negative, text, a float); a check that only warns records none. Such a result
-    contradicts itself as one with a failed check does (:data:`CONTRADICTS`), and failed. A missing count says nothing."""
+    contradicts itself as one with a failed check does (:func:`pandera_contradicts`), and failed. A missing count says nothing."""
     return result.get("passed") is True and "failureCount" in result and recorded_int(result["failureCount"]) != 0
 
 
