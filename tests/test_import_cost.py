@@ -149,3 +149,25 @@ def test_a_name_of_its_submodule_stays_the_function() -> None:
     code = "".join(f"import {p}.{n}\nfrom {p} import {n}\nprint(type({n}).__name__, {n}.__module__)\n" for p, n in shadowed)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.splitlines() == [f"function {p}.{n}" for p, n in shadowed]
+
+
+def test_prov_of_events_files_loads_the_facet_schemas_only_for_a_whole_number_version(tmp_path: Path) -> None:
+    """'tdprov prov' of an events file checks a version facet against its schema (jsonschema) only where its
+    datasetVersion is a whole number, which sealing refuses in a facet naming that schema; events of none load neither."""
+    from test_audit_support import dataset, digest, run_events
+
+    events = run_events("prepare", [], [dataset("/data/x.csv", digest("x"))])
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("".join(json.dumps(e) + "\n" for e in events))
+    numbered = json.loads(json.dumps(events))
+    numbered[-1]["outputs"][0]["facets"]["version"] = {
+        "_producer": "p", "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json",
+        "datasetVersion": 3}
+    whole = tmp_path / "whole.jsonl"
+    whole.write_text("".join(json.dumps(e) + "\n" for e in numbered))
+    watched = ("prov_common.lineage.facet_schemas", "jsonschema")
+    env = {**os.environ, "TDPROV_HOME": str(tmp_path / "home")}
+    code = ("import contextlib, os\nfrom prov_common.cli import main\n"
+            "with open(os.devnull, 'w') as out, contextlib.redirect_stdout(out):\n    assert main(['prov', {!r}]) == 0")
+    assert loaded(code.format(str(plain)), watched, env) == []
+    assert loaded(code.format(str(whole)), watched, env) == list(watched)

@@ -187,11 +187,14 @@ def versions_not_sealed(placed: list[Placed]) -> list[str]:
     """The ``version`` facets of the datasets of events read from files whose ``datasetVersion`` is a whole number, which
     gives its text as the version here, in a facet that breaks the official schema its ``_schemaURL`` names (the
     DatasetVersionDatasetFacet asks for a string): sealing a bundle refuses such an event by that same check
-    (:func:`~prov_common.lineage.facet_schemas.facet_problem`). Named as :func:`versions_not_taken` names them."""
-    from prov_common.lineage.facet_schemas import facet_problem  # jsonschema is loaded on first use
+    (:func:`~prov_common.lineage.facet_schemas.facet_problem`), loaded only when such a facet is found. Named as
+    :func:`versions_not_taken` names them."""
+    numbered = [(where, facet) for where, facet in _dataset_versions(placed) if recorded_int(facet["datasetVersion"]) is not None]
+    if not numbered:
+        return []
+    from prov_common.lineage.facet_schemas import facet_problem  # the schemas and jsonschema: for these facets alone
 
-    return [f"{where} is {shown_value(facet['datasetVersion'])}" for where, facet in _dataset_versions(placed)
-            if recorded_int(facet["datasetVersion"]) is not None and facet_problem(facet) is not None]
+    return [f"{where} is {shown_value(facet['datasetVersion'])}" for where, facet in numbered if facet_problem(facet) is not None]
 
 
 def events_file_runs(placed: list[Placed], verb: str) -> list[RunState]:
