@@ -1148,3 +1148,31 @@ def test_flush_names_and_keeps_each_hand_made_malformed_entry_and_delivers_the_g
     assert len(late) == 4 and sorted(store.get(k) for k in delivered) == sorted(events.values()), late
     assert sorted(m.split(" was sealed before its ")[1].split(" event timed")[0] for m in late) == [
         "unnamed", "unnamed", "unreadable", "unreadable"], late
+
+
+def test_flush_names_an_unreadable_set_aside_entry_as_its_header_reads_now_whatever_its_note_says(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    """An entry in failed/ whose header cannot be read is named as reading it now says (what is wrong and the fix),
+    not by its note: a note an earlier tdprov wrote ('spool entry X is unreadable: Expecting value: ...') gave the
+    parser's text and no fix. One that cannot be read at all (a folder where an entry belongs) is named with a fix."""
+    from prov_common.cli import main
+    from prov_common.store import spool
+    from prov_common.store.outbox import WHY_SUFFIX
+
+    store = open_store(tmp_path / "store")
+    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
+    outbox = Outbox(tmp_path / "spool")
+    outbox.failed_dir.mkdir(parents=True, exist_ok=True)
+    empty = outbox.failed_dir / f"{0:020d}-1-empty{spool.SUFFIX}"
+    empty.write_bytes(b"")
+    old_note = f"spool entry {empty.name} is unreadable: Expecting value: line 1 column 1 (char 0)\n"
+    (outbox.failed_dir / f"{empty.name}{WHY_SUFFIX}").write_text(old_note)
+    folder = outbox.failed_dir / f"{1:020d}-1-folder{spool.SUFFIX}"
+    folder.mkdir()
+    assert main(["flush", "--store", store.uri]) == 1
+    named = [line.removeprefix("tdprov flush: set aside, never delivered: ") for line in capsys.readouterr().err.splitlines()
+             if line.startswith("tdprov flush: set aside, never delivered: ")]
+    assert named[0] == (f"spool entry {empty.name} is empty (0 bytes), so its objects are recorded nowhere and it names "
+                        "none. Fix: run again what wrote them; restore the entry from a backup that holds it whole"), named
+    assert named[1].startswith(f"spool entry {folder.name} cannot be read (Is a directory). Fix: "), named
+    assert (outbox.failed_dir / f"{empty.name}{WHY_SUFFIX}").read_text() == old_note  # the note is kept as it is

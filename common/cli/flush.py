@@ -31,7 +31,9 @@ def register(subparsers: Any) -> None:
             "another flush, never stores anything twice.\n"
             "Exit 0 when the spool is empty afterwards, 1 when entries are left (store still unreachable or "
             "cannot be opened) or <spool>/failed/ holds entries set aside as undeliverable (by this flush or an earlier one; "
-            "each is named with its runs and the reason, until it is moved out of failed/); 2 when the spool "
+            "each is named with its runs and the reason, one whose header cannot be read by what is wrong with it "
+            "(empty, cut short, not JSON at a line and column, or not readable at all) and the fix, until it is moved "
+            "out of failed/); 2 when the spool "
             "folder cannot be read or written (its entries stay there)."
         ),
         example="tdprov flush                       # after an outage, or from cron",
@@ -88,8 +90,8 @@ def run(args: argparse.Namespace) -> int:
     for entry in aside:
         if entry.keys is not None:
             said = f"{entry.path.name} ({runs_or_keys(entry.keys)}): {entry.why}"
-        else:  # its note says what is wrong with it, naming it (without a note, its header read again does)
-            said = entry.why if entry.why.startswith("spool entry ") else entry.unreadable
+        else:  # its header read now names it, what is wrong and the fix; its note stays beside it in failed/
+            said = entry.unreadable
         tell("flush", f"set aside, never delivered: {said}")
     if aside:
         tell("flush", f"{len(aside)} entr{'y' if len(aside) == 1 else 'ies'} in {failed_dir} will not be delivered; "

@@ -166,10 +166,16 @@ UNREADABLE_FIX = ("so its objects are recorded nowhere and it names none. Fix: r
 
 def unreadable_header(name: str, exc: Exception) -> str:
     """Why entry ``name`` cannot be delivered when its header cannot be read (``exc``, as :func:`read_target` raises
-    it), naming the entry once, with the fix: what a flush notes beside it when it sets it aside."""
+    it), naming the entry once, with the fix: what a flush notes beside it when it sets it aside. A file that cannot
+    be read at all (an OSError: its permissions, its disk, a folder where an entry belongs) may be whole: its fix is
+    to make it readable and deliver it again."""
+    if isinstance(exc, OSError):
+        return (f"spool entry {name} cannot be read ({exc.strerror or exc}). Fix: make it a file this user can read "
+                "(its permissions, the disk it is on), then move it out of failed/ back into the spool folder and run "
+                "'tdprov flush' again")
     if isinstance(exc, ValueError):  # damaged: it names the entry and says what is wrong
         return f"{exc}, {UNREADABLE_FIX}"
-    return f"spool entry {name} is unreadable: {exc}"
+    return f"spool entry {name} has a header that is not a spool entry's ({type(exc).__name__}: {exc}), {UNREADABLE_FIX}"
 
 
 def _named(entry: SpoolEntry) -> str:
