@@ -38,6 +38,7 @@ from prov_common.audit.memory import memory_path
 from prov_common.audit.model import (CHECK_INVENTORY, CHECK_LOG, CHECK_PROV, CHECK_SIGNATURES, CHECK_SOURCES, CHECK_UNFINISHED,
                                       Finding)
 from prov_common.bundle import layout
+from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.bundle.storage import recent_bundles
 from prov_common.config import Settings
 from prov_common.signing import Envelope, Signature, SigningKey, default_signing_key, sign_envelope
@@ -958,9 +959,9 @@ def test_a_moved_or_damaged_leaf_batch_is_the_object_of_the_full_audits_finding(
 
 
 @pytest.mark.parametrize("edit", ["bundle", "leaf"])
-@pytest.mark.parametrize("damage", ["garble", "delete"])
+@pytest.mark.parametrize("damage", ["garble", "delete", "oversize"])
 def test_a_damaged_early_leaf_batch_does_not_hide_an_edit_after_it(base: Store, damage: str, edit: str) -> None:
-    """The first leaf batch made unreadable or deleted, and then the newest run's bundle changed (or its leaf edited in
+    """The first leaf batch made unreadable (damaged, or larger than any batch) or deleted, and then the newest run's bundle changed (or its leaf edited in
     the newest batch): the full audit named the first batch and checked nothing after it, so the later edit went
     unnamed. The later batches are checked from the signed frontier of the checkpoint they begin at, and against their
     bundles; what could not be checked (the checkpoint over the lost leaves) is named too."""
@@ -969,6 +970,8 @@ def test_a_damaged_early_leaf_batch_does_not_hide_an_edit_after_it(base: Store, 
     covering = s.keys(CHECKPOINTS_PREFIX)[0]  # the checkpoint of the first audit, over the first batch's leaves only
     if damage == "garble":
         raw_write(s.uri, first, raw_read(s.uri, first)[:-2])
+    elif damage == "oversize":
+        raw_write(s.uri, first, b" " * (SMALL_OBJECT_LIMIT + 1))
     else:
         s.delete(first)
     if edit == "bundle":
@@ -983,6 +986,9 @@ def test_a_damaged_early_leaf_batch_does_not_hide_an_edit_after_it(base: Store, 
     found = {f.object: f.what for f in result.check(CHECK_LOG).errors}
     if damage == "garble":
         assert f"log leaf batch '{first}' is damaged" in found.get(first, ""), shown
+    elif damage == "oversize":
+        assert f"object '{first}'" in found.get(first, "") and "is larger than" in found[first], shown
+        assert LEAVES_PREFIX not in found, shown
     else:
         assert "log leaves 0..1 are missing" in found.get(s.keys(LEAVES_PREFIX)[0], ""), shown
     assert "could not be checked" in found.get(covering, "") and "log leaves 0..1" in found[covering], shown

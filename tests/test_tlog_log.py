@@ -11,7 +11,8 @@ from prov_common.errors import BadInputError, VerificationError
 from prov_common.signing import SigningKey, TrustStore
 from prov_common.store.local import LocalStore
 from prov_common.tlog import merkle
-from prov_common.tlog.log import TransparencyLog, checkpoint_key, leaf_batch_key
+from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
+from prov_common.tlog.log import LEAVES_PREFIX, TransparencyLog, checkpoint_key, leaf_batch_key
 from prov_common.tlog.model import LogLeaf
 
 from test_tlog_merkle import ref_mth, ref_path  # the independent reference implementation
@@ -183,3 +184,29 @@ def test_the_log_after_a_lost_or_damaged_batch_is_still_checked(tlog: Transparen
     assert named[checkpoint_key(9)].startswith("log leaves 3..8 could not be checked against checkpoint(s) 9: the log leaves 3..6 "
                                                "are missing"), named
     assert [(s.first, s.base, [x.run_id for x in s.leaves]) for s in state.later] == [(7, None, ["run-7", "run-Y"])]
+
+
+@pytest.mark.parametrize("unread", ["too large", "no regular object"])
+def test_a_batch_too_large_or_no_regular_object_is_named_and_the_log_after_it_still_checked(
+        tlog: TransparencyLog, key: SigningKey, unread: str) -> None:
+    """A batch too large to be a batch, or a named pipe at its key: the store's refusal carried no subject, so the walk
+    named the folder log/leaves/ and stopped there, and a leaf edited in a later batch went unnamed. The batch is named
+    by its key and the log after it is checked, as after a batch that is damaged."""
+    _grow(tlog, key, 3, 4, 2)  # batches 0, 3, 7; checkpoints 3, 7, 9
+    root = Path(tlog.store.uri)
+    lost, later = root / leaf_batch_key(3), root / leaf_batch_key(7)
+    later.write_bytes(later.read_bytes().replace(b"run-8", b"run-Y"))
+    lost.unlink()
+    if unread == "too large":
+        with lost.open("wb") as f:
+            f.truncate(SMALL_OBJECT_LIMIT + 1)
+    else:
+        os.mkfifo(lost)
+    state = tlog.verify()
+    named = {p.key: p.what for p in state.problems}
+    assert LEAVES_PREFIX not in named, named
+    assert f"'{leaf_batch_key(3)}'" in named[leaf_batch_key(3)], named
+    assert named[checkpoint_key(7)].startswith("log leaves 3..6 could not be checked against checkpoint(s) 7: "
+                                               f"the leaf batch '{leaf_batch_key(3)}' cannot be read"), named
+    assert "a leaf or the checkpoint was altered" in named[checkpoint_key(9)], named
+    assert [(s.first, [x.run_id for x in s.leaves]) for s in state.later] == [(7, ["run-7", "run-Y"])]

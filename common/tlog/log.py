@@ -23,6 +23,7 @@ from prov_common.errors import BadInputError, ObjectConflictError, TdprovError, 
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.store._base import put_listed
 from prov_common.store.base import Store
+from prov_common.store.errors import UnreadableObjectError
 from prov_common.tlog import merkle
 from prov_common.tlog.model import (
     CHECKPOINT_PAYLOAD_TYPE,
@@ -251,14 +252,13 @@ class TransparencyLog:
         return [k for k in self.store.list(LEAVES_PREFIX, start_after=after) if _number(k, LEAVES_PREFIX) is not None]
 
     def _read_batch(self, key: str, strict: bool = True) -> tuple[int, list[LogLeaf]]:
-        """The first index and leaves of the batch at ``key``; one damaged or under another batch's key fails with an
-        error naming it as its ``subject``, an error of the store itself as it comes."""
-        data = self.store.get(key, SMALL_OBJECT_LIMIT)
+        """The first index and leaves of the batch at ``key``; one damaged, under another batch's key, too large or no
+        regular object fails with an error naming it as its ``subject``, an error of the store itself as it comes."""
         try:
-            first, leaves = _decode_batch(data, key, strict)
+            first, leaves = _decode_batch(self.store.get(key, SMALL_OBJECT_LIMIT), key, strict)
             if leaf_batch_key(first) != key:
                 raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved", fix=FIX_CHANGED)
-        except VerificationError as exc:
+        except (VerificationError, UnreadableObjectError) as exc:
             exc.subject = exc.subject or key
             raise
         return first, leaves
