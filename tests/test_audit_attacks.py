@@ -999,6 +999,22 @@ def test_a_damaged_early_leaf_batch_does_not_hide_an_edit_after_it(base: Store, 
         assert f"log leaf 3 (run {s.last}) was altered in its leaf batch" in found.get(newest, ""), shown
 
 
+def test_an_unreadable_batch_planted_inside_the_log_is_named_so_and_the_log_after_it_is_checked(base: Store) -> None:
+    """A damaged batch at a key inside the first batch (leaf 1 of 0..1): the full audit took it for a lost batch, so
+    the batches after it were not hashed on from the leaves before it and their checkpoints were named as not checked
+    against the leaves. Its key tells it begins inside the leaves hashed: it is named as planted there, and the log
+    after it is checked as it is."""
+    s = base
+    planted = f"{LEAVES_PREFIX}{1:012d}.json"
+    raw_write(s.uri, planted, b'{"first": 1, "leaves": [')
+    result = _audit(s.pipe, full=True)
+    shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
+    found = {f.object: f.what for f in result.check(CHECK_LOG).errors}
+    assert found.get(planted, "").startswith(f"log leaf batch '{planted}' begins at leaf 1, inside the batch before it"), shown
+    assert "it cannot be read either" in found[planted], shown
+    assert not [w for w in found.values() if "could not be checked" in w], shown
+
+
 @on(*LOCAL)
 def test_a_deleted_newest_checkpoint_is_named_and_what_the_auditor_wrote_under_it_is_not_called_forged(base: Store) -> None:
     """The checkpoint the last audit wrote, deleted: the leaf batch it covered, which that auditor wrote, was named as written

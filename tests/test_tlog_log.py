@@ -210,3 +210,26 @@ def test_a_batch_too_large_or_no_regular_object_is_named_and_the_log_after_it_st
                                                f"the leaf batch '{leaf_batch_key(3)}' cannot be read"), named
     assert "a leaf or the checkpoint was altered" in named[checkpoint_key(9)], named
     assert [(s.first, [x.run_id for x in s.leaves]) for s in state.later] == [(7, ["run-7", "run-Y"])]
+
+
+@pytest.mark.parametrize("junk", ["damaged", "too large", "claims another first index"])
+def test_an_unreadable_batch_planted_inside_the_hashed_leaves_is_named_and_the_log_still_checked(
+        tlog: TransparencyLog, key: SigningKey, junk: str) -> None:
+    """Junk at the key of leaf 5, inside batch 3 (leaves 3..6), which was hashed already: it was taken for a lost batch,
+    so batch 7 was not hashed on from the running frontier and checkpoint 9 was named as not checked against leaves
+    "7..8". Its key tells it begins inside the leaves hashed: it is named as planted there, and nothing else is."""
+    _grow(tlog, key, 3, 4, 2)  # batches 0, 3, 7; checkpoints 3, 7, 9
+    planted = Path(tlog.store.uri) / leaf_batch_key(5)
+    if junk == "damaged":
+        planted.write_bytes(b'{"first": 5, "leaves": [')
+    elif junk == "too large":
+        with planted.open("wb") as f:
+            f.truncate(SMALL_OBJECT_LIMIT + 1)
+    else:
+        planted.write_bytes((Path(tlog.store.uri) / leaf_batch_key(7)).read_bytes())
+    state = tlog.verify()
+    [(named, what)] = [(p.key, p.what) for p in state.problems]
+    assert named == leaf_batch_key(5) and what.startswith(f"log leaf batch '{leaf_batch_key(5)}' begins at leaf 5, inside the "
+                                                          "batch before it (which holds the leaves up to 6)"), what
+    assert "it cannot be read either" in what, what
+    assert [x.run_id for x in state.leaves] == [f"run-{i}" for i in range(9)] and state.later == []

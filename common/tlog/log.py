@@ -431,19 +431,23 @@ class TransparencyLog:
             state.problems.append(LogProblem(LEAVES_PREFIX, exc.what, exc.fix or LogProblem.fix))
             return state
         for key in keys:
+            unread: TdprovError | None = None
             try:
                 first, leaves = self._read_batch(key)
             except TdprovError as exc:
                 if not exc.subject:  # the store's own error: what comes after cannot be read either
                     state.problems.append(LogProblem(LEAVES_PREFIX, exc.what, exc.fix or LogProblem.fix))
                     return state
-                state.problems.append(LogProblem(key, exc.what, exc.fix or LogProblem.fix))
-                lost = lost or (size if expected is None else expected, f"the leaf batch '{key}' cannot be read")
-                expected, segment = None, None
-                continue
+                first, leaves, unread = _number(key, LEAVES_PREFIX) or 0, [], exc  # where its key says it begins (listed keys have one)
             if expected is not None and first < expected:  # planted inside the log: named, and the batches around it still checked
                 planted = _overlapping(key, first, expected)
-                state.problems.append(LogProblem(key, planted.what, planted.fix or LogProblem.fix))
+                state.problems.append(LogProblem(key, planted.what if unread is None else f"{planted.what} (it cannot be read either: "
+                                                 f"{unread.what})", planted.fix or LogProblem.fix))
+                continue
+            if unread is not None:
+                state.problems.append(LogProblem(key, unread.what, unread.fix or LogProblem.fix))
+                lost = lost or (size if expected is None else expected, f"the leaf batch '{key}' cannot be read")
+                expected, segment = None, None
                 continue
             if expected is not None and first > expected:
                 state.problems.append(LogProblem(key, f"log leaves {expected}..{first - 1} are missing before '{key}'", "restore the deleted leaf batch"))
