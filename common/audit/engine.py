@@ -274,8 +274,9 @@ def _audit(
         log_check.findings += _late_arrivals([records[x.run_id] for x in new_leaves], head.checkpoint.time, head.key, bool(plan.problems))
 
     # 3. logged bundles must still be the bundles that were logged
-    log_check.findings += _changed_since_logged(store, tlog, plan, examined, full=previous is None)
-    log_check.checked += len(plan.logged_leaves) + sum(len(s.leaves) for s in plan.later)
+    changed_findings, compared = _changed_since_logged(store, tlog, plan, examined, full=previous is None)
+    log_check.findings += changed_findings
+    log_check.checked += compared
     # logged bundles not examined now whose files the listing shows changed or missing are verified again, and so are
     # those whose planted file an earlier audit named (a finding it carries) and the listing no longer holds, or whose
     # missing file it named and the listing holds again (restored)
@@ -786,27 +787,33 @@ def _logged_since(tlog: TransparencyLog, first: int, head: StoredCheckpoint | No
         return []
 
 
-def _changed_since_logged(store: Store, tlog: TransparencyLog, plan: _Plan, examined: dict[str, LogLeaf], *, full: bool) -> list[Finding]:
-    """Logged bundles whose manifest or statement changed, or that are gone (all of them with ``full``). A leaf whose
-    bundle, put in its place, makes the leaves hash to the checkpoint that signed them was altered in its leaf batch:
-    the batch is named, not the bundle."""
-    out = []
+def _changed_since_logged(store: Store, tlog: TransparencyLog, plan: _Plan, examined: dict[str, LogLeaf], *,
+                          full: bool) -> tuple[list[Finding], int]:
+    """Logged bundles whose manifest or statement changed, or that are gone (all of them with ``full``), and how many
+    leaves were compared with their bundles. A leaf whose bundle, put in its place, makes the leaves hash to the
+    checkpoint that signed them was altered in its leaf batch: the batch is named, not the bundle."""
+    out: list[Finding] = []
+    compared = 0
     for segment in [LogSegment(plan.leaves_from, plan.logged_leaves, plan.base), *plan.later]:
-        out += _segment_changed(store, tlog, plan, segment, examined, full=full)
-    return out
+        found, n = _segment_changed(store, tlog, plan, segment, examined, full=full)
+        out += found
+        compared += n
+    return out, compared
 
 
 def _segment_changed(store: Store, tlog: TransparencyLog, plan: _Plan, segment: LogSegment, examined: dict[str, LogLeaf], *,
-                     full: bool) -> list[Finding]:
+                     full: bool) -> tuple[list[Finding], int]:
     """:func:`_changed_since_logged` of the leaves of ``segment`` (a leaf is named altered in its batch only where a
     checkpoint's frontier lets the segment be hashed)."""
     out = []
+    compared = 0
     leaves = segment.leaves
     for index, leaf in enumerate(leaves):
         at = segment.first + index  # its index in the log
         now_leaf = examined.get(leaf.run_id)
         if now_leaf is None and not full:
             continue
+        compared += 1
         manifest, statement = (now_leaf.manifest_digest, now_leaf.statement_digest) if now_leaf else current_digests(store, leaf.run_id)
         if manifest == MISSING and statement == MISSING:
             out.append(Finding(CHECK_LOG, layout.bundle_prefix(leaf.run_id),
@@ -823,7 +830,7 @@ def _segment_changed(store: Store, tlog: TransparencyLog, plan: _Plan, segment: 
             out.append(Finding(CHECK_LOG, layout.bundle_key(leaf.run_id, changed[0]),
                                f"the bundle of run {leaf.run_id} is not the one logged as leaf {at}: {', '.join(changed)} changed since it was logged",
                                FIX_LOG, run_id=leaf.run_id))
-    return out
+    return out, compared
 
 
 def _upstream(records: Iterable[RunRecord], generators: Generators) -> list[RunRecord]:
