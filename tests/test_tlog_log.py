@@ -12,8 +12,8 @@ from prov_common.signing import SigningKey, TrustStore
 from prov_common.store.local import LocalStore
 from prov_common.tlog import merkle
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
-from prov_common.tlog.log import LEAVES_PREFIX, TransparencyLog, checkpoint_key, leaf_batch_key
-from prov_common.tlog.model import LogLeaf
+from prov_common.tlog.log import LEAVES_PREFIX, TransparencyLog, altered_leaf, checkpoint_key, leaf_batch_key
+from prov_common.tlog.model import EMPTY_CHECKPOINT, LogLeaf
 
 from test_tlog_merkle import ref_mth, ref_path  # the independent reference implementation
 
@@ -233,3 +233,29 @@ def test_an_unreadable_batch_planted_inside_the_hashed_leaves_is_named_and_the_l
                                                           "batch before it (which holds the leaves up to 6)"), what
     assert "it cannot be read either" in what, what
     assert [x.run_id for x in state.leaves] == [f"run-{i}" for i in range(9)] and state.later == []
+
+
+def test_a_leaf_altered_in_its_batch_is_told_from_what_the_walk_read(tlog: TransparencyLog, key: SigningKey,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Telling a leaf altered in its batch hashed every leaf from the walk's start to the checkpoint after it twice, and
+    finding its batch listed the whole of log/leaves/, for each changed bundle, though the walk over the log had hashed
+    those leaves and listed those keys. With what the walk read (its roots and keys) the leaves as read are not hashed
+    again, the leaf is hashed in from the last checkpoint before it whose root they hashed to, and nothing is listed."""
+    leaves = _grow(tlog, key, 3, 4, 2, 5)  # batches 0, 3, 7, 9; checkpoints 3, 7, 9, 14
+    batch = Path(tlog.store.uri) / leaf_batch_key(7)
+    batch.write_bytes(batch.read_bytes().replace(leaves[8].manifest_digest.encode(), f"blake3:{99:064x}".encode()))
+    state = tlog.verify()
+    assert [p.key for p in state.problems] == [checkpoint_key(9), checkpoint_key(14)], state.problems
+    hashed: list[int] = []
+    append, listing = merkle.frontier_append, tlog.store.list
+    monkeypatch.setattr(merkle, "frontier_append", lambda f, hashes, size: hashed.append(len(hashes)) or append(f, hashes, size))
+    monkeypatch.setattr(tlog.store, "list", lambda *a, **kw: pytest.fail(f"listed {a}"))
+    for as_read in (None, state.roots):
+        hashed.clear()
+        signed = altered_leaf(EMPTY_CHECKPOINT, state.leaves, 8, leaves[8], state.checkpoints, as_read)
+        assert signed is not None and signed.key == checkpoint_key(9)
+        assert hashed == ([9, 9] if as_read is None else [2]), hashed  # leaves 7..8, from checkpoint 7's signed frontier
+        assert altered_leaf(EMPTY_CHECKPOINT, state.leaves, 10, leaves[10], state.checkpoints, as_read) is None
+    assert tlog.batch_key_of(8, state.batch_keys) == leaf_batch_key(7)
+    monkeypatch.setattr(tlog.store, "list", listing)
+    assert tlog.batch_key_of(8) == leaf_batch_key(7)

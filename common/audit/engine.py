@@ -66,7 +66,7 @@ from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.store.listing_memo import memo_listings
 from prov_common.store.markers import DeleteMarkers
 from prov_common.store.pinning import pin_listing
-from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, LogSegment, StoredCheckpoint, TransparencyLog, altered_leaf, statement_positions
+from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, LogSegment, LogState, StoredCheckpoint, TransparencyLog, altered_leaf, statement_positions
 from prov_common.tlog.model import EMPTY_CHECKPOINT, Checkpoint, LogLeaf
 from prov_common.w3cprov.identity import CLOCK_SKEW, VersionKey, iso_z, sortable_time
 from prov_common.text import counted
@@ -640,6 +640,7 @@ class _Plan:
     base: Checkpoint = EMPTY_CHECKPOINT  # the checkpoint logged_leaves follow (of size leaves_from)
     signed: list[StoredCheckpoint] = field(default_factory=list)  # the checkpoints read after base, which cover logged_leaves
     later: list[LogSegment] = field(default_factory=list)  # leaves read after a missing or unreadable leaf batch
+    walk: LogState = field(default_factory=LogState)  # what the walk over the log read (its roots and batch keys)
 
 
 def _misfiled_entry(summary: BundleSummary) -> bool:
@@ -742,7 +743,7 @@ def _plan_full(store: Store, tlog: TransparencyLog, size: int, pins: dict[str, s
                and (listed is None or key > listed or run_id in logged)]
     return _Plan(entries, logged, leaves, size, [(x.index_key, x.run_id) for x in leaves], len(state.checkpoints),
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], load_catalog(store, tlog.trust, Binding(tlog, pins, logged)),
-                 set(store.list(GENERATED_PREFIX)), cursor=listed, signed=state.checkpoints, later=state.later)
+                 set(store.list(GENERATED_PREFIX)), cursor=listed, signed=state.checkpoints, later=state.later, walk=state)
 
 
 def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loaded: LoadedState, indexed: Listing) -> _Plan:
@@ -760,7 +761,7 @@ def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loade
     return _Plan(entries, logged, later, previous.checkpoint_size + len(later), recent, len(state.checkpoints) + 1,
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], cursor=cursor,
                  leaves_from=loaded.checkpoint.checkpoint.size, base=loaded.checkpoint.checkpoint, signed=state.checkpoints,
-                 later=state.later)
+                 later=state.later, walk=state)
 
 
 def _read_whole(catalog: Catalog | None, loaded: LoadedState, listing: Listing, states_listed: dict[str, str]) -> dict[str, str]:
@@ -820,8 +821,8 @@ def _segment_changed(store: Store, tlog: TransparencyLog, plan: _Plan, segment: 
                                f"the bundle of run {leaf.run_id} (log leaf {at}) is gone from the store", FIX_LOG, run_id=leaf.run_id))
         elif (manifest, statement) != (leaf.manifest_digest, leaf.statement_digest):
             as_now = LogLeaf(leaf.run_id, manifest, statement, leaf.index_key)
-            if segment.base is not None and (signed := altered_leaf(segment.base, leaves, index, as_now, plan.signed)) is not None:
-                out.append(Finding(CHECK_LOG, tlog.batch_key_of(at),
+            if segment.base is not None and (signed := altered_leaf(segment.base, leaves, index, as_now, plan.signed, plan.walk.roots)):
+                out.append(Finding(CHECK_LOG, tlog.batch_key_of(at, plan.walk.batch_keys),
                                    f"log leaf {at} (run {leaf.run_id}) was altered in its leaf batch: with the bundle as it is now in its "
                                    f"place the leaves hash to the root of checkpoint '{signed.key}', which signed them, so the bundle is as logged",
                                    FIX_LEAF_BATCH))

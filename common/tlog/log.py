@@ -13,7 +13,7 @@ new head and retries, so the log can never fork.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -72,24 +72,33 @@ def _number(key: str, prefix: str) -> int | None:
 
 
 def altered_leaf(start: Checkpoint, leaves: Sequence[LogLeaf], index: int, logged: LogLeaf,
-                 checkpoints: Sequence[StoredCheckpoint]) -> StoredCheckpoint | None:
+                 checkpoints: Sequence[StoredCheckpoint], as_read: Mapping[int, str] | None = None) -> StoredCheckpoint | None:
     """The checkpoint that proves leaf ``index`` of ``leaves`` (the leaves after ``start``, as read) altered in its batch:
     the first one of ``checkpoints`` past that leaf, when the leaves do not hash to its root as read but do with
-    ``logged`` (the leaf of the bundle as it is now) in its place. None when no checkpoint tells so."""
+    ``logged`` (the leaf of the bundle as it is now) in its place. None when no checkpoint tells so.
+
+    ``as_read``: the roots the walk over the log hashed the same leaves to, by checkpoint size (:attr:`LogState.roots`).
+    Where it holds that checkpoint's, the leaves are not hashed again as read, and ``logged`` is hashed in from the last
+    checkpoint before the leaf whose root they hashed to (its signed frontier stands for the leaves before it)."""
     at = start.size + index
     covering = sorted((c for c in checkpoints if at < c.checkpoint.size <= start.size + len(leaves)), key=lambda c: c.checkpoint.size)
     if not covering:
         return None
-    signed = covering[0]
-    hashes = [x.hash for x in leaves[: signed.checkpoint.size - start.size]]
+    signed = covering[0].checkpoint
+    read = as_read or {}
+    if read.get(signed.size) == signed.root:
+        return None
+    begin = max((c.checkpoint for c in checkpoints if start.size < c.checkpoint.size <= at and read.get(c.checkpoint.size) == c.checkpoint.root),
+                key=lambda c: c.size, default=start)
+    hashes = [x.hash for x in leaves[begin.size - start.size: signed.size - start.size]]
 
     def root() -> str:
-        return merkle.frontier_root(merkle.frontier_append(start.frontier_bytes, hashes, start.size)).hex()
+        return merkle.frontier_root(merkle.frontier_append(begin.frontier_bytes, hashes, begin.size)).hex()
 
-    if root() == signed.checkpoint.root:
+    if signed.size not in read and root() == signed.root:
         return None
-    hashes[index] = logged.hash
-    return signed if root() == signed.checkpoint.root else None
+    hashes[at - begin.size] = logged.hash
+    return covering[0] if root() == signed.root else None
 
 
 def now_rfc3339() -> str:
@@ -146,6 +155,8 @@ class LogState:
     checkpoints: list[StoredCheckpoint] = field(default_factory=list)
     problems: list[LogProblem] = field(default_factory=list)
     later: list[LogSegment] = field(default_factory=list)  # leaves read after a missing or unreadable batch, not in ``leaves``
+    roots: dict[int, str] = field(default_factory=dict)  # checkpoint size -> the root the leaves as read hash to there
+    batch_keys: list[str] = field(default_factory=list)  # the leaf batches' keys the walk listed
 
     @property
     def head(self) -> StoredCheckpoint | None:
@@ -232,10 +243,16 @@ class TransparencyLog:
         keys = self.checkpoint_keys()
         return self.read_checkpoint(keys[-1]) if keys else None
 
-    def batch_key_of(self, index: int) -> str:
-        """The key of the leaf batch that holds leaf ``index``: the last one listed that begins at or before it."""
-        held = [k for k in self.store.list(LEAVES_PREFIX) if (first := _number(k, LEAVES_PREFIX)) is not None and first <= index]
-        return held[-1] if held else leaf_batch_key(index)
+    def batch_key_of(self, index: int, listed: Sequence[str] = ()) -> str:
+        """The key of the leaf batch that holds leaf ``index``: the last one listed that begins at or before it. ``listed``:
+        the keys a walk over the log listed from some leaf on (:attr:`LogState.batch_keys`); the folder is listed again
+        only when none of them begins at or before ``index``."""
+        for keys in (listed, None):
+            held = [k for k in (self.store.list(LEAVES_PREFIX) if keys is None else keys)
+                    if (first := _number(k, LEAVES_PREFIX)) is not None and first <= index]
+            if held:
+                return held[-1]
+        return leaf_batch_key(index)
 
     def iter_batches(self, start: int = 0, strict: bool = True) -> Iterator[tuple[str, int, list[LogLeaf]]]:
         """Leaf batches whose first index is ``>= start`` (listing starts there: cost follows what is new).
@@ -426,7 +443,7 @@ class TransparencyLog:
         lost: tuple[int, str] | None = None  # since a lost or unreadable batch: the first leaf not hashed, and why
         segment: LogSegment | None = None  # the leaves hashed again from a later checkpoint's frontier, after a loss
         try:
-            keys = self._batch_keys(start_cp.size)
+            keys = state.batch_keys = self._batch_keys(start_cp.size)
         except TdprovError as exc:
             state.problems.append(LogProblem(LEAVES_PREFIX, exc.what, exc.fix or LogProblem.fix))
             return state
@@ -471,9 +488,12 @@ class TransparencyLog:
                 frontier = merkle.frontier_append(frontier, [leaf.hash], size)
                 size += 1
                 sc = by_size.pop(size, None)
-                if sc and merkle.frontier_root(frontier).hex() != sc.checkpoint.root:
+                if sc is None:
+                    continue
+                root = state.roots[size] = merkle.frontier_root(frontier).hex()
+                if root != sc.checkpoint.root:
                     state.problems.append(
-                        LogProblem(sc.key, f"the {size} log leaves hash to {merkle.frontier_root(frontier).hex()} but the checkpoint "
+                        LogProblem(sc.key, f"the {size} log leaves hash to {root} but the checkpoint "
                                    f"says {sc.checkpoint.root}: a leaf or the checkpoint was altered")
                     )
             (segment.leaves if segment else state.leaves).extend(leaves)
