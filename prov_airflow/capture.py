@@ -301,6 +301,25 @@ def _pinned_etag(state: LocalState | None) -> str | None:
     return etag if etag and not weak_etag(etag) and unaskable_etag("", etag, "") is None else None
 
 
+def _pinned_read_refused(uri: str, exc: Exception) -> Exception | None:
+    """What the refusal ``exc`` (:class:`~prov_common.hashing.s3_pin.ObjectChangedError`) of the hash of the S3 object
+    ``uri``, read at the ETag its HEAD gave just before (:func:`_pinned_etag`), tells: that it is not there (S3's
+    answer, as a read without the ETag names it: the outlet is missing) when it was removed since the HEAD; that
+    another writer put it meanwhile (:func:`changed_while_hashed`) when S3 refused the ETag or answered other bytes;
+    ``None`` when the answer gave its bytes no ETag or a weak one (an endpoint or a proxy that drops or alters it),
+    which proves no write: the object is then hashed as one whose HEAD gives no ETag, its state read again after."""
+    from prov_common.hashing.remote import missing_in_s3
+    from prov_common.hashing.targets import is_not_found
+    from prov_common.store.s3 import PinIgnoredError
+
+    cause = exc.__cause__
+    if isinstance(cause, PinIgnoredError):
+        return changed_while_hashed(uri) if cause.changed else None
+    if cause is not None and is_not_found(cause):
+        return missing_in_s3(uri, cause) or cause
+    return changed_while_hashed(uri)
+
+
 def _changed_at(target: str, shards: list | None, state: LocalState | None) -> float | None:
     """:func:`changed_at`, taken from ``state`` for one S3 object (its HEAD gave ``LastModified``: not asked again)."""
     if state is not None and urlsplit(target).scheme in S3_SCHEMES:
@@ -453,7 +472,10 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
             except ObjectChangedError as exc:
                 if not pinned:
                     raise
-                raise changed_while_hashed(uri) from exc  # put since its HEAD: the bytes its state names are gone
+                if (refusal := _pinned_read_refused(uri, exc)) is not None:
+                    raise refusal from exc
+                pinned = None  # no write proven: hashed as an object whose HEAD gives no ETag, its state read again
+                digest = digest_of(target, shards)
             # read at the ETag of its HEAD, the bytes hashed are those it names: not asked again
             state = hashed if pinned else outlet_state(target, local_only=shards is not None) if stamp else None
             if hashed is not None and state is not None and state != hashed:

@@ -268,12 +268,14 @@ def test_an_s3_object_rewritten_with_the_same_bytes(s3_server, store: Path, vers
         assert "shared.csv" not in rewrote and not_written1 == {"shared.csv": "unchanged"}, tries
 
 
-def _kept_by_the_try(s3_server, store: Path, dag_id: str, event: str) -> tuple[str, dict, dict, list[str]]:
+def _kept_by_the_try(s3_server, store: Path, dag_id: str, event: str,
+                     meanwhile: str = "put") -> tuple[str, dict, dict, list[str]]:
     """Run a task that declares the S3 object ``kept.csv`` (holding ``i\\nold\\n``) as its outlet and leaves it as it
-    found it, while another writer puts ``i\\nnew\\n`` to it once, at ``event`` of the first GetObject tdprov sends
-    (the hash at the try's end: nothing else reads the object). Returns the digest of the old bytes, the try's outputs
-    (key -> version), its outlets not written (key -> (reason, version)) and the S3 operations tdprov sent during the
-    try, in order (``put``: the other writer's)."""
+    found it, while another writer puts ``i\\nnew\\n`` to it once (``meanwhile="delete"``: deletes it; ``"none"``:
+    does nothing), at ``event`` of the first GetObject tdprov sends (the hash at the try's end: nothing else reads the
+    object), tdprov reading it through the S3 endpoint the AWS environment names. Returns the digest of the old bytes,
+    the try's outputs (key -> version), its outlets not written (key -> (reason, version)) and the S3 operations tdprov
+    sent during the try, in order (``put``: the other writer's)."""
     from airflow.providers.standard.operators.python import PythonOperator
     from airflow.sdk import DAG, Asset
 
@@ -285,9 +287,12 @@ def _kept_by_the_try(s3_server, store: Path, dag_id: str, event: str) -> tuple[s
     sent: list[str] = []
 
     def put_once(**_) -> None:
-        if "put" not in sent:
+        if "put" not in sent and meanwhile != "none":
             sent.append("put")
-            client.put_object(Bucket=bucket, Key="kept.csv", Body=b"i\nnew\n")
+            if meanwhile == "delete":
+                client.delete_object(Bucket=bucket, Key="kept.csv")
+            else:
+                client.put_object(Bucket=bucket, Key="kept.csv", Body=b"i\nnew\n")
 
     def count(model, **_) -> None:
         sent.append(model.name)
@@ -342,3 +347,43 @@ def test_an_s3_outlet_over_max_bytes_is_judged_by_its_etag(s3_server, store: Pat
         _, outputs, not_written, _ = _kept_by_the_try(s3_server, store, "tdprov_s3_too_large", "after-call")
     assert "kept.csv" not in outputs and not_written == {"kept.csv": ("unchanged", None)}, (outputs, not_written)
     assert [r for r in caplog.records if "kept.csv recorded without a content hash (too_large)" in r.getMessage()]
+
+
+@pytest.fixture
+def s3_answering_pinned_outlet_reads_without_etag(s3_server, tmp_path_factory: pytest.TempPathFactory):
+    """The session's S3 server behind a proxy that drops the ``ETag`` header from the answer to a read of ``kept.csv``
+    asked with ``If-Match`` (which the server honours), as an S3-compatible server or proxy that gives no ETag with the
+    bytes; everything else, the HEAD's ETag among it, is passed on as it is."""
+    from conftest import _rewriting_proxy
+
+    with _rewriting_proxy(s3_server, tmp_path_factory, drop_pinned_etag_under="/kept.csv") as proxy:
+        yield proxy
+
+
+def test_an_s3_outlet_whose_pinned_read_gives_no_etag_is_hashed(s3_server, store: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                s3_answering_pinned_outlet_reads_without_etag,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """An endpoint (or a proxy before it) that answers the hash's read at the ETag of the end's HEAD with bytes given
+    no ETag proves no put: the outlet was recorded without a content hash, with the warning that another writer wrote
+    it meanwhile. It is now hashed as before the read was pinned, its state read again after the hash and compared:
+    the try left it as it found it, named unchanged at the digest of its bytes."""
+    s3_answering_pinned_outlet_reads_without_etag.point(monkeypatch)
+    with caplog.at_level("WARNING"):
+        old, outputs, not_written, _ = _kept_by_the_try(s3_server, store, "tdprov_s3_pin_no_etag", "after-call",
+                                                        meanwhile="none")
+    assert "kept.csv" not in outputs and not_written == {"kept.csv": ("unchanged", old)}, (outputs, not_written)
+    assert "changed while it was hashed" not in caplog.text, caplog.text
+
+
+def test_an_s3_outlet_deleted_between_its_head_and_its_hash_is_missing(s3_server, store: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """An S3 object outlet deleted between the end's HEAD and its hash was recorded without a content hash, with the
+    warning that another writer wrote it meanwhile and the fix to let one task write it: it is now not there after the
+    try, as an object deleted before the HEAD is (missing), and no writer is blamed."""
+    with caplog.at_level("WARNING"):
+        _, outputs, not_written, sent = _kept_by_the_try(s3_server, store, "tdprov_s3_deleted_before_hash",
+                                                         "before-call", meanwhile="delete")
+    assert "put" in sent and "kept.csv" not in outputs and not_written == {"kept.csv": ("missing", None)}, (
+        outputs, not_written)
+    assert "changed while it was hashed" not in caplog.text, caplog.text
+    assert "is not there after the try" in caplog.text, caplog.text
