@@ -430,7 +430,8 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
     if local_path(uri) is None and urlsplit(uri).scheme not in S3_SCHEMES:
         return DatasetCapture(uri, "unsupported", message=f"scheme of {uri!r} is not hashed (file:// and s3:// are)")
     from prov_common.hashing.s3_pin import ObjectChangedError
-    from prov_common.hashing.targets import hash_dataset_here_if_unreachable, is_not_found, listed_shards, resolve_target
+    from prov_common.hashing.targets import (hash_dataset_here_if_unreachable, is_not_found, listed_shards,
+                                             no_object_target, resolve_target)
     from prov_common.rowset.capture import has_rows, without_rows
 
     result: dict[str, Any] = {}
@@ -454,8 +455,10 @@ def hash_one(uri: str, limits: ListenerLimits, seconds_left: float, granularity:
             hashed = object_state(uri) if stamp else None
             if hashed is not None and not hashed.empty:
                 target, size = uri, sum(stamp_size for _, stamp_size, _ in hashed.stamps)
+            elif hashed is not None:  # its HEAD found no object: an Asset("s3://bucket/prefix/") arrives without its "/"
+                target, size = no_object_target(uri), None
             else:
-                target, size = resolve_target(uri)  # an Asset("s3://bucket/prefix/") arrives without its "/"
+                target, size = resolve_target(uri)  # as above, for an outlet whose state is not noted
             shards = listed_shards(target)  # listed once: for the size check and the hashing
             if hashed is None or hashed.empty:
                 hashed = local_state(target, shards) if stamp else None

@@ -387,3 +387,37 @@ def test_an_s3_outlet_deleted_between_its_head_and_its_hash_is_missing(s3_server
         outputs, not_written)
     assert "changed while it was hashed" not in caplog.text, caplog.text
     assert "is not there after the try" in caplog.text, caplog.text
+
+
+def test_an_s3_prefix_outlet_named_without_its_slash_gets_one_head_at_the_end(s3_server, store: Path) -> None:
+    """An S3 prefix declared as ``Asset("s3://b/parts")`` (Airflow drops the trailing ``/``) got two HEAD requests at
+    the try's end, both answered 404: one noting the object's state before the hash, then one finding what the URI
+    names. The first answer is now taken for both: the end sends one HEAD, then lists the prefix, and the prefix's
+    shards are its output."""
+    from airflow.providers.standard.operators.python import PythonOperator
+    from airflow.sdk import DAG, Asset
+
+    from prov_common.hashing.remote import s3_client
+
+    client, bucket = s3_server.client(), s3_server.create_bucket()
+    sent: list[str] = []
+
+    def write() -> None:
+        client.put_object(Bucket=bucket, Key="parts/a.csv", Body=b"i\n1\n")
+        sent.append("written")
+
+    def count(model, **_) -> None:
+        sent.append(model.name)
+
+    with DAG("tdprov_s3_prefix_heads", start_date=START, schedule=None) as dag:
+        PythonOperator(task_id="write", python_callable=write, outlets=[Asset(f"s3://{bucket}/parts")])
+    events = s3_client().meta.events  # the client tdprov reads data objects through
+    events.register("before-call.s3", count)
+    try:
+        assert run_dag(dag, logical_date=START).state == "success"
+    finally:
+        events.unregister("before-call.s3", count)
+    (summary,) = [s for s in bundles_of(store) if s.job_name == "tdprov_s3_prefix_heads.write"]
+    assert {o.name: o.version for o in summary.outputs} == {"parts": hash_dataset(f"s3://{bucket}/parts/").digest}
+    end = sent[sent.index("written") + 1:]
+    assert end.count("HeadObject") == 1, sent

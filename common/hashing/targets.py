@@ -51,7 +51,7 @@ def resolve_target(target: str) -> tuple[str, int | None]:
     """:func:`folder_target`'s answer, with the object's size when finding it out read it (else ``None``):
     a HEAD request, then a listing of one key, only for an ``s3://`` URI that names no object. A glob that names
     no object is a prefix when keys are under it (``s3://b/run[1]``, as a local folder of that name is that folder)."""
-    from prov_common.hashing.remote import S3_SCHEMES, is_s3_prefix, s3_object_size
+    from prov_common.hashing.remote import S3_SCHEMES, s3_object_size
 
     if urlsplit(target).scheme not in S3_SCHEMES or target.endswith("/"):
         return target, None
@@ -60,7 +60,16 @@ def resolve_target(target: str) -> tuple[str, int | None]:
     except Exception as exc:  # botocore's ClientError; anything but "not found" is left to the hashing
         if not is_not_found(exc):
             return target, None
-    return (target + "/" if is_s3_prefix(target) else target), None  # no listing (no s3:ListBucket): reported missing
+    return no_object_target(target), None
+
+
+def no_object_target(target: str) -> str:
+    """What the ``s3://`` URI ``target``, which S3 says names no object (a HEAD answered 404), names: ``target + "/"``
+    when keys are stored under it (one listing of at most one key), else ``target`` (no listing, as without
+    s3:ListBucket: reported missing). :func:`resolve_target`'s answer after its HEAD, for a caller that sent it."""
+    from prov_common.hashing.remote import is_s3_prefix
+
+    return target + "/" if is_s3_prefix(target) else target
 
 
 def listed_shards(target: str) -> list[ShardRef] | None:
