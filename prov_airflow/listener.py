@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import hookimpl
 
+from prov_common.bounded import keep_newest
 from prov_common.errors import StoreError, TdprovError
 from prov_common.hashing.shard_model import LocalState
 
@@ -59,7 +61,8 @@ class ProvenanceListener:
         self._started: dict[str, float] = {}
         self._before: dict[str, dict[str, LocalState]] = {}  # run id -> what its outlets held at its start
         self._resolved_outlets: dict[str, list[Any]] = {}  # run id -> its outlets, resolved once a try
-        self._triggering: dict[str, list[DatasetRef]] = {}  # DAG run id -> its triggering inputs, read at its START
+        # DAG run id -> its triggering inputs, read at its START (the last KEPT_DAG_RUNS started)
+        self._triggering: OrderedDict[str, list[DatasetRef]] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- task instances (in the task process; the scheduler and the API server call the terminal ones
@@ -271,9 +274,7 @@ class ProvenanceListener:
             return []
         if started:
             with self._lock:
-                self._triggering[info.run_id] = triggers
-                while len(self._triggering) > KEPT_DAG_RUNS:
-                    del self._triggering[next(iter(self._triggering))]  # the earliest started
+                keep_newest(self._triggering, info.run_id, triggers, KEPT_DAG_RUNS)  # the earliest started let go
         return triggers
 
     @staticmethod
