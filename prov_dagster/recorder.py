@@ -1153,13 +1153,15 @@ def store_recorder(store: str, namespace: str,
                    launched: Mapping[tuple[str, str], Settings] | None = None) -> Recorder | None:
     """The process's recorder on ``store`` (as :func:`~prov_dagster.transport.store_uri` names it) in ``dagster://``
     ``namespace``, with the settings (signing key, spool) of the ``ProvenanceIOManager`` or ``ProvenanceResource``
-    configured for that store (one of that namespace first): one set up in this process (:func:`configured`), or,
-    ``launched`` given, one of those a Dagster run was launched with (:func:`launched_settings`: a run-status sensor
-    closing that run); None when there is none (a recorder another closer opened there with its own key is not one:
-    its key is not that store's)."""
+    configured for that store (one of that namespace first): ``launched`` given, one of those a Dagster run was launched
+    with (:func:`launched_settings`: a run-status sensor closing that run), then one set up in this process
+    (:func:`configured`: the sensor's own provenance resource), each read for that namespace before any other; None
+    when there is none (a recorder another closer opened there with its own key is not one: its key is not that
+    store's)."""
     with _recorders_lock:
-        kept = _configured if launched is None else launched
-        settings = kept.get((store, namespace)) or next((s for (on, _), s in kept.items() if on == store), None)
+        kept = [_configured] if launched is None else [launched, _configured]
+        settings = next((k[(store, namespace)] for k in kept if (store, namespace) in k), None) or next(
+            (s for k in kept for (on, _), s in k.items() if on == store), None)
     return recorder_for_namespace(settings, namespace) if settings is not None else None
 
 

@@ -957,6 +957,40 @@ def test_a_process_remembers_the_newest_stores_its_resources_were_set_up_for(
     assert recorder_module.store_recorder(str(stores[0]), "dagster://default") is None
 
 
+@pytest.mark.filterwarnings("ignore::dagster.BetaWarning")  # build_run_status_sensor_context(repository_def=...)
+def test_the_failure_sensor_of_the_checked_versions_store_signs_its_check_in_another_namespace_unwarned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The failure sensor's own provenance resource is of the store of the version a check that loads nothing checked,
+    written in another namespace (team_b) by an IO manager none of the code location's top-level resources is: the
+    check's run, recorded in that store and namespace, was signed with the sensor's key, as the process set it up,
+    with the warning that no ProvenanceIOManager or ProvenanceResource of that store is configured in this process.
+    The resources the process set up are read after those the run was launched with: it is signed with that key,
+    unwarned, and verifies with it."""
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(steps_module, "UNCONFIGURED_WARNED", Once(), raising=False)  # none warned yet
+    monkeypatch.setattr(steps_module, "_check_runs", lambda *_: [])  # the check step's teardown never ran
+    kept, other = tmp_path / "kept", tmp_path / "other"
+    own = str(write_keypair(tmp_path / "kept.key")[0])
+    resources = {"io_manager": ProvenanceIOManager(store=str(other), signing_key=own),
+                 "elsewhere": dg.FilesystemIOManager(base_dir=str(tmp_path / "fs"))}
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert dg.materialize([kept_elsewhere], instance=instance, resources={"elsewhere": ProvenanceIOManager(
+            store=str(kept), signing_key=own, namespace="team_b")}).success
+        failed = dg.materialize([kept_elsewhere, raises_elsewhere], instance=instance, raise_on_error=False,
+                                selection=dg.AssetSelection.checks(raises_elsewhere), resources=resources)
+        assert not failed.success
+        monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process
+        monkeypatch.setattr(recorder_module, "_configured", OrderedDict())
+        location = dg.Definitions(assets=[kept_elsewhere], asset_checks=[raises_elsewhere], resources=resources)
+        with caplog.at_level("WARNING", logger="prov_dagster.steps"):
+            evaluate_failure_sensor(failed, instance, ProvenanceResource(store=str(kept), signing_key=own),
+                                    location.get_repository_def())
+    delivered(kept)
+    (check,) = [s for s in list_bundles(open_store(str(kept))) if s.job_name.startswith("check:")]
+    assert (check.job_namespace, check.key_id) == ("dagster://team_b", load_signing_key(own).key_id)
+    assert not [r.getMessage() for r in caplog.records if "signed with the key of" in r.getMessage()], caplog.text
+
+
 @pytest.mark.parametrize("one_key", [False, True], ids=["two-keys", "one-key"])
 def test_each_check_in_a_store_no_resource_is_configured_for_is_signed_with_its_own_closers_key(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, one_key: bool) -> None:
