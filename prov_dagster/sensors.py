@@ -5,7 +5,7 @@ Each sensor's Dagster name is its name here, and all are running as soon as the 
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 def close_failed_run(
     instance: Any, dagster_run: Any, provenance: ProvenanceResource, reason: str, *, state: str = "FAIL",
     namespaces: str | Iterable[str] = (), ready: Callable[[str], None] = lambda _: None, repository_def: Any = None,
+    resources: Sequence[tuple[type, Mapping[str, Any]]] | None = None,
 ) -> list[str]:
     """Emit FAIL (``state="ABORT"``: ABORT, OpenLineage's state for a stopped run, e.g. a canceled one)
     for every step of ``dagster_run`` that started and did not succeed; returns the bundle locations.
@@ -88,6 +89,10 @@ def close_failed_run(
     read from its code location's ``repository_def`` (the plan gives the others none); without them, by the job its
     staged events name, else by the keys the run selected, with a warning.
 
+    ``resources``: the code location's top-level resources as ``dagster_run`` was launched with them
+    (:func:`~prov_dagster._compat.resource_configs`, read once by a caller that took ``namespaces`` from them too);
+    default: read from ``repository_def`` when a check's run made up here needs the key of one's store.
+
     ``ready`` is called with a store's URI (:func:`~prov_dagster.transport.store_uri`) before the calls to it here,
     ``provenance``'s and each checked version's (a sensor raises there to skip a store that did not answer a moment
     ago); a :class:`~prov_common.errors.StoreError` from a checked version's store names it in ``store``.
@@ -105,7 +110,8 @@ def close_failed_run(
     run_names_in = cache(lambda: run_namespace(defined_configs(job_resource_defs(repository_def, dagster_run.job_name),
                                                                dagster_run)))  # the run named as its steps named it
     events = RunEvents(instance, dagster_run.run_id)  # its check events read once, for the first step made up
-    launched = cache(lambda: launched_settings(resource_configs(repository_def, dagster_run)))  # for a check made up
+    launched = cache(lambda: launched_settings(resource_configs(repository_def, dagster_run) if resources is None
+                                               else resources))  # for a check made up
     everywhere = set(map(namespace_uri, (namespaces,) if isinstance(namespaces, str) else namespaces))
 
     def closer(namespace: str) -> Recorder:  # the process's recorder of ``namespace`` in the recorder's store
@@ -223,14 +229,6 @@ def close_failed_run(
     return bundles
 
 
-def configured_namespaces(repository_def: Any, dagster_run: Any = None) -> set[str]:
-    """The ``dagster://`` namespaces of the ``ProvenanceIOManager``s and ``ProvenanceResource``s of a code location's
-    top-level resources (``Definitions(resources=...)``), as configured in code and, for ``dagster_run``, in the run
-    config it was launched with (as its steps had them); one set by an ``EnvVar`` is read from this process's
-    environment (unset: left out)."""
-    return namespaces_in(resource_configs(repository_def, dagster_run))
-
-
 def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResource, *, state: str, sensor_name: str,
                    repository_def: Any = None, remembered: bool = True) -> list[str] | None:
     """:func:`close_failed_run` for a run-status sensor (``state``: FAIL or ABORT); None when a store it needs cannot
@@ -249,10 +247,14 @@ def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResour
         if failed is not None and time.monotonic() - failed[0] < UNANSWERED_SECONDS:
             raise _Remembered(*failed)
 
+    # the code location's top-level resources as the run was launched with them, read once: the namespaces of its
+    # provenance IO managers and resources (one set by an EnvVar read from this environment, unset: left out) are
+    # closed, and a check's run made up in one's store is signed with its key
+    resources = resource_configs(repository_def, dagster_run)
     try:
         bundles = close_failed_run(instance, dagster_run, provenance, REASONS[state], state=state,
-                                   namespaces=configured_namespaces(repository_def, dagster_run), ready=ready,
-                                   repository_def=repository_def)
+                                   namespaces=namespaces_in(resources), ready=ready, repository_def=repository_def,
+                                   resources=resources)
     except _Remembered as skipped:
         _leave(instance, dagster_run, sensor_name, skipped.error, settings.strict,
                f" (found {time.monotonic() - skipped.at:.0f} s ago, for an earlier run; not tried again before "

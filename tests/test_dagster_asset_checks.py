@@ -24,8 +24,9 @@ from prov_common.cli import main as cli_main
 from prov_common.once import Once
 from prov_common.signing import load_signing_key, write_keypair
 from prov_common.store import open_store
-from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_canceled_sensor
+from prov_dagster import ProvenanceIOManager, ProvenanceResource, _compat, provenance_canceled_sensor
 from prov_dagster import recorder as recorder_module
+from prov_dagster import sensors as sensors_module
 from prov_dagster import steps as steps_module
 
 import dagster_steps_defs as steps_defs
@@ -906,7 +907,8 @@ def test_the_failure_sensor_signs_each_runs_check_with_the_key_that_run_was_laun
     ``c``. The run of each check that loads nothing is sealed in that store signed with the key its own run was launched
     with. The process noted each run's config in a registry where the first of a store and namespace won: the second
     run's check was signed with the first run's key, retired by then, and the registry grew by each namespace launched.
-    It now holds nothing of what a run was launched with."""
+    It now holds nothing of what a run was launched with. The code location's resources are read once a run closed
+    (they were read twice: for the namespaces to close and for the check's key)."""
     monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
     kept, other = tmp_path / "kept", tmp_path / "other"
     first, rotated, closers = (str(write_keypair(tmp_path / name)[0]) for name in ("first.key", "rotated.key", "c.key"))
@@ -923,6 +925,13 @@ def test_the_failure_sensor_signs_each_runs_check_with_the_key_that_run_was_laun
         monkeypatch.setattr(recorder_module, "_recorders", {})  # the sensor's own process, long-lived
         monkeypatch.setattr(recorder_module, "_configured", OrderedDict())
         location = dg.Definitions(assets=[kept_elsewhere], asset_checks=[raises_elsewhere], resources=resources)
+        read: list[str] = []
+
+        def resource_configs(repository_def: Any, dagster_run: Any = None) -> list:
+            read.append(dagster_run.run_id)
+            return _compat.resource_configs(repository_def, dagster_run)
+
+        monkeypatch.setattr(sensors_module, "resource_configs", resource_configs)
         noted = []
         for result in failed:
             assert not result.success
@@ -937,6 +946,7 @@ def test_the_failure_sensor_signs_each_runs_check_with_the_key_that_run_was_laun
     assert signed == [load_signing_key(key).key_id for _, key in launches]
     assert [checks[r.run_id].key_id for r in failed] == signed
     assert noted == [noted[0]] * len(launches) and noted[0] <= 1  # at most the sensor's own resource, however many runs
+    assert read == [r.run_id for r in failed]
 
 
 def test_a_process_remembers_the_newest_stores_its_resources_were_set_up_for(
