@@ -64,6 +64,17 @@ def _cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def _in_namespaces_x_and_y(asset: AssetsDefinition, tmp_path: Path, instance: Any) -> str:
+    """Materialize ``asset`` in Dagster namespaces ``x`` and ``y`` into one store (each with its own data_root,
+    ``data-x``/``data-y`` under ``tmp_path``): one asset key, two datasets. The store's path."""
+    store = str(tmp_path / "store")
+    for namespace in ("x", "y"):
+        assert materialize([asset], instance=instance, resources={
+            "io_manager": ProvenanceIOManager(store=store, namespace=namespace, data_root=str(tmp_path / f"data-{namespace}")),
+            "provenance": ProvenanceResource(store=store, namespace=namespace)}).success
+    return store
+
+
 def _jobs(runs: list[dict[str, Any]]) -> list[str]:
     return [r["job"]["name"] for r in runs]
 
@@ -125,11 +136,7 @@ def test_a_name_of_several_datasets_with_one_digest_offers_each_path_at_digest(t
     def k() -> pd.DataFrame:
         return pd.DataFrame({"a": [1, 2]})
 
-    store = str(tmp_path / "store")
-    for namespace in ("x", "y"):
-        assert materialize([k], instance=instance, resources={
-            "io_manager": ProvenanceIOManager(store=store, namespace=namespace, data_root=str(tmp_path / f"data-{namespace}")),
-            "provenance": ProvenanceResource(store=store, namespace=namespace)}).success
+    store = _in_namespaces_x_and_y(k, tmp_path, instance)
     code, out, err = _cli(capsys, "record", "k", "--store", store)
     assert code == 2 and "'k' names 2 datasets" in err, err
     fix = err.split("Fix:", 1)[1]
@@ -206,11 +213,7 @@ def test_an_asset_key_of_two_namespaces_is_refused_naming_each_namespaces_key(tm
     def k() -> pd.DataFrame:
         return pd.DataFrame({"a": [1, 2]})
 
-    store = str(tmp_path / "store")
-    for namespace in ("x", "y"):
-        assert materialize([k], instance=instance, resources={
-            "io_manager": ProvenanceIOManager(store=store, namespace=namespace, data_root=str(tmp_path / f"data-{namespace}")),
-            "provenance": ProvenanceResource(store=store, namespace=namespace)}).success
+    store = _in_namespaces_x_and_y(k, tmp_path, instance)
     path = {namespace: f"{tmp_path}/data-{namespace}/raw/k.parquet" for namespace in ("x", "y")}
     short = json.loads(_cli(capsys, "record", path["x"], "--store", store)[1])["uniqueMetadataIdentifier"][: len("blake3:") + 12]
     for ref, tail in (("raw/k", ""), (f"raw/k@{short}", f"@{short}")):
