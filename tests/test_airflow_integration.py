@@ -328,17 +328,38 @@ def test_a_test_process_builds_the_in_process_execution_api_for_the_version_its_
     assert {s.job_name for s in bundles_of(store)} == {"tdprov_latest_api", "tdprov_latest_api.work"}
 
 
-@pytest.mark.parametrize(("url", "provider", "named"), [
-    ("hdfs://nn:8020/corpus/part-0.csv", ("hdfs://nn:8020", "corpus/part-0.csv"), ("hdfs://nn:8020", "/corpus/part-0.csv")),
-    ("sftp://etl@files.example:2222/corpus/part-0.csv", ("sftp", "etl@files.example:2222/corpus/part-0.csv"),
-     ("sftp://files.example:2222", "/corpus/part-0.csv")),
-    ("gsiftp://grid.example:2811/corpus/part-0.csv", ("gs://grid.example:2811", "corpus/part-0.csv"),
-     ("gsiftp://grid.example:2811", "/corpus/part-0.csv")),
-    ("https://h.example/corpus/part-0.csv;v=2", ("https", "h.example/corpus/part-0.csv"),
-     ("https://h.example", "/corpus/part-0.csv;v=2")),
-], ids=["hdfs", "sftp", "gsiftp", "params"])
-def test_a_remote_file_the_provider_names_otherwise_is_one_dataset(
-        tmp_path: Path, url: str, provider: tuple[str, str], named: tuple[str, str]) -> None:
+_REMOTE_FILES = {  # name: (URL, the provider's name of File(URL), the name the listener and the bundle give it)
+    "hdfs": ("hdfs://nn:8020/corpus/part-0.csv", ("hdfs://nn:8020", "corpus/part-0.csv"),
+             ("hdfs://nn:8020", "/corpus/part-0.csv")),
+    "sftp": ("sftp://etl@files.example:2222/corpus/part-0.csv", ("sftp", "etl@files.example:2222/corpus/part-0.csv"),
+             ("sftp://files.example:2222", "/corpus/part-0.csv")),
+    "gsiftp": ("gsiftp://grid.example:2811/corpus/part-0.csv", ("gs://grid.example:2811", "corpus/part-0.csv"),
+               ("gsiftp://grid.example:2811", "/corpus/part-0.csv")),
+    "params": ("https://h.example/corpus/part-0.csv;v=2", ("https", "h.example/corpus/part-0.csv"),
+               ("https://h.example", "/corpus/part-0.csv;v=2")),
+}
+
+
+@pytest.fixture(scope="module")
+def _remote_files_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The store of ol_provider_file.py's process, which runs one DAG per file of ``_REMOTE_FILES`` in turn (one process
+    for all of them: Airflow and the provider start once in it, several seconds of CPU each), and the home whose keys
+    signed its bundles."""
+    out, home = tmp_path_factory.mktemp("remote-files"), tmp_path_factory.mktemp("remote-files-home")
+    store = out / "store"
+    env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"}),
+                    TDPROV_HOME=str(home), **tdprov_env(store))
+    files = [f"{name}={url}" for name, (url, _, _) in _REMOTE_FILES.items()]
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_file.py"), str(out), *files],
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    return store, home
+
+
+@pytest.mark.xdist_group("test_airflow_integration.remote_files")  # one worker runs _remote_files_run's process once
+@pytest.mark.parametrize("name", list(_REMOTE_FILES))
+def test_a_remote_file_the_provider_names_otherwise_is_one_dataset(_remote_files_run: tuple[Path, Path], name: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The provider names a lineage ``File("hdfs://nn:8020/p")`` ``("hdfs://nn:8020", "p")`` and a
     ``File("sftp://user@host:port/p")`` ``("sftp", "user@host:port/p")`` (its own helper says so), where the
     OpenLineage naming spec and the listener name them ``("hdfs://nn:8020", "/p")`` and ``("sftp://host:port", "/p")``:
@@ -348,17 +369,14 @@ def test_a_remote_file_the_provider_names_otherwise_is_one_dataset(
     from airflow.providers.common.compat.lineage.entities import File
     from airflow.providers.openlineage.extractors.manager import ExtractorManager
 
-    from airflow_dags.ol_provider_file import DAG_ID
+    from airflow_dags.ol_provider_file import dag_id
 
+    url, provider, named = _REMOTE_FILES[name]
     theirs = ExtractorManager.convert_to_ol_dataset(File(url=url))
     assert (theirs.namespace, theirs.name) == provider
-    store = tmp_path / "store"
-    env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"}),
-                    **tdprov_env(store))
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_file.py"), str(tmp_path), url],
-                          env=env, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-3000:]
-    (read,) = [s for s in _verify_all(str(store)) if s.job_name == f"{DAG_ID}.read"]
+    store, home = _remote_files_run
+    monkeypatch.setenv("TDPROV_HOME", str(home))  # trust the key the process signed with
+    (read,) = [s for s in _verify_all(str(store)) if s.job_name == f"{dag_id(name)}.read"]
     events = events_of(store, read.run_id)
     assert {"openlineage" in e["producer"] for e in events} == {True, False}  # the provider's events and tdprov's
     assert {(d["namespace"], d["name"]) for e in events for d in e.get("inputs", [])} == {named}

@@ -1,7 +1,8 @@
-"""A task reading a remote file given as a lineage ``File`` (on HDFS, over SFTP...), with the official OpenLineage
-provider feeding ProvenanceTransport (run in a subprocess).
+"""Tasks reading a remote file given as a lineage ``File`` (on HDFS, over SFTP...), with the official OpenLineage
+provider feeding ProvenanceTransport (run in a subprocess): one DAG per file, each run in turn, in one process.
 
-Usage: python ol_provider_file.py OUT_DIR URL   (AIRFLOW_HOME, AIRFLOW__OPENLINEAGE__TRANSPORT, AIRFLOW__TDPROV__STORE set)
+Usage: python ol_provider_file.py OUT_DIR NAME=URL...   (AIRFLOW_HOME, AIRFLOW__OPENLINEAGE__TRANSPORT,
+AIRFLOW__TDPROV__STORE set); the DAG reading URL is :func:`dag_id` of NAME, its task ``read``.
 """
 from __future__ import annotations
 
@@ -14,21 +15,30 @@ from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
-DAG_ID = "tdprov_provider_file"
 
 
-def main(out: Path, url: str) -> int:
+def dag_id(name: str) -> str:
+    """The id of the DAG that reads the file named ``name`` on the command line."""
+    return f"tdprov_provider_file_{name}"
+
+
+def main(out: Path, files: list[str]) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from airflow_dags.harness import run_dag
 
     from prov_airflow import naming
 
     assert naming.provider_feeds_bundles(), "the OpenLineage provider is not configured as expected"
-    with DAG(DAG_ID, start_date=START, schedule=None) as dag:
-        PythonOperator(task_id="read", python_callable=lambda: None, inlets=[File(url=url)])
-    run = run_dag(dag, logical_date=START)
-    return 0 if run.state == "success" else 1
+    failed = []
+    for named in files:
+        name, url = named.split("=", 1)
+        with DAG(dag_id(name), start_date=START, schedule=None) as dag:
+            PythonOperator(task_id="read", python_callable=lambda: None, inlets=[File(url=url)])
+        if run_dag(dag, logical_date=START).state != "success":
+            failed.append(name)
+    print("failed:", ", ".join(failed) or "none")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]), sys.argv[2]))
+    sys.exit(main(Path(sys.argv[1]), sys.argv[2:]))
