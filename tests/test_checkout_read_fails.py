@@ -67,6 +67,10 @@ def test_a_checkout_whose_s3_server_stopped_names_it_and_replaces_nothing(tmp_pa
     before = _edited(folder)
 
     server.stop()  # between the snapshot and its checkout
+    # and nothing answers at the endpoint (a stopped moto server's open connections can still serve a request or two)
+    from conftest import free_port
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     capsys.readouterr()
     code = main(["checkout", digest, "-o", str(folder), "--store", store, "--force"])
     err = capsys.readouterr().err
