@@ -55,7 +55,8 @@ def test_a_checkout_whose_s3_server_stopped_names_it_and_replaces_nothing(tmp_pa
     server.start()
     host, port = server.get_host_and_port()
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-                        "AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_MAX_ATTEMPTS": "1"}.items():
+                        "AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ENDPOINT_URL_S3": f"http://{host}:{port}",
+                        "AWS_MAX_ATTEMPTS": "1"}.items():  # the S3 variable first: the session's S3 server may have set it
         monkeypatch.setenv(name, value)
     boto3.client("s3").create_bucket(Bucket="lake")
     store = "s3://lake/prov"
@@ -70,7 +71,7 @@ def test_a_checkout_whose_s3_server_stopped_names_it_and_replaces_nothing(tmp_pa
     # and nothing answers at the endpoint (a stopped moto server's open connections can still serve a request or two)
     from conftest import free_port
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")
     capsys.readouterr()
     code = main(["checkout", digest, "-o", str(folder), "--store", store, "--force"])
     err = capsys.readouterr().err
