@@ -30,6 +30,16 @@ def _overwrite(store_uri: str, key: str, data: bytes) -> None:
         path.write_bytes(data)
 
 
+def _versioned(store_uri: str) -> tuple[Any, str, str]:
+    """Turn versioning on for the bucket of the S3 store ``store_uri``: a boto3 client, the bucket and the store's prefix."""
+    import boto3
+
+    bucket, prefix = store_uri[5:].split("/", 1)
+    client = boto3.client("s3")
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return client, bucket, prefix
+
+
 def _frames(tmp_path: Path) -> tuple[Path, Path]:
     good, other = tmp_path / "work" / "good.parquet", tmp_path / "work" / "other.parquet"
     good.parent.mkdir()
@@ -272,11 +282,7 @@ def test_a_snapshot_hidden_by_a_delete_marker_restores_the_version_kept_under_it
     overwritten object, but took a hidden one as gone: 'no object', to check the key with 'tdprov runs' (a table), and
     'no snapshot' of a file's digest. Both restore the version kept whose bytes hash to the digest; one hidden with no
     such version is named so; an index entry hidden so is named with its marker and the fix that removes it."""
-    import boto3
-
-    bucket, prefix = s3_store_uri[5:].split("/", 1)
-    client = boto3.client("s3")
-    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    client, bucket, prefix = _versioned(s3_store_uri)
     good, _ = _frames(tmp_path)
     store = open_store(s3_store_uri)
     table = snapshot_path(store, good)
@@ -311,13 +317,10 @@ def test_the_kept_version_of_an_overwritten_object_is_hashed_as_it_streams(s3_st
     """Checkout of an object overwritten on a versioned (Object Lock) bucket read each version kept whole into memory,
     so whoever can put versions (or a large snapshot overwritten a few times) made it use memory in proportion to them:
     each version is now hashed as it streams to the file, one chunk of the store's reads at a time."""
-    import boto3
-
     from prov_common.store import _base
     from prov_common.store.snapshots import checkout
 
-    bucket, prefix = s3_store_uri[5:].split("/", 1)
-    boto3.client("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    _versioned(s3_store_uri)
     store = open_store(s3_store_uri)
     kept = bytes(range(256)) * 1024  # 256 KiB
     digest = snapshot_bytes(store, kept)
@@ -354,14 +357,10 @@ def test_checkout_of_a_key_overwritten_many_times_reads_a_bounded_number_of_vers
     (a table's index and a set of files name it) are read first, newest first, at most VERSIONS_READ of them, from one
     listing of the key's versions; when none of those holds the bytes, the error names what was left unread and how to
     find the version among all of them."""
-    import boto3
-
     from prov_common.store.markers import VERSIONS_READ
     from prov_common.store.s3 import MARKER_LISTING
 
-    bucket, prefix = s3_store_uri[5:].split("/", 1)
-    client = boto3.client("s3")
-    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    client, bucket, prefix = _versioned(s3_store_uri)
     good, _ = _frames(tmp_path)
     store = open_store(s3_store_uri)
     table = snapshot_path(store, good)
