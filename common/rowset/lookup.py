@@ -18,7 +18,7 @@ from prov_common.file_uri import local_dataset
 from prov_common.hashing.raw import blake3_digest
 from prov_common.lineage.secret_text import REDACTED
 from prov_common.text import shown_value
-from prov_common.w3cprov.events import items_of
+from prov_common.w3cprov.events import items_of, object_at
 from prov_common.rowset.format import FENCE_ENTRY, HEADER, Header, RowProof, bucket_of
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
@@ -112,9 +112,7 @@ def _signed_schema(dataset: Mapping[str, Any]) -> tuple[tuple[str, str], ...] | 
 def _facet(entry: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The facet ``name`` of a dataset entry of a signed event; empty when its ``facets``, or the facet, is no JSON object
     (the seal refuses such an event, but a bundle signed by a stolen key may hold one)."""
-    facets = entry.get("facets")
-    facet = facets.get(name) if isinstance(facets, dict) else None
-    return facet if isinstance(facet, dict) else {}
+    return object_at(object_at(entry, "facets"), name)
 
 
 def _same_schema(stored: Sequence[tuple[str, str]], signed: Sequence[tuple[str, str]]) -> bool:

@@ -199,7 +199,10 @@ def order_tail(event: Mapping[str, Any]) -> str:
     return json.dumps(event, sort_keys=True, default=str)
 
 
-def _facets(container: Any, key: str) -> dict[str, Any]:
+def object_at(container: Any, key: str) -> dict[str, Any]:
+    """A copy of the JSON object at ``key`` of ``container`` (an event's ``facets``, one facet of them); empty when
+    ``container`` or the value there is no JSON object (any producer can send one of another shape), as
+    :func:`items_of` gives a list field's items."""
     value = container.get(key) if isinstance(container, Mapping) else None
     return dict(value) if isinstance(value, Mapping) else {}
 
@@ -224,7 +227,7 @@ def _merge_datasets(target: dict[tuple[str, str], _Named], datasets: Any, extra_
     to every version (False: one state per dataset, the version its last entry names, as before mapping 6)."""
     for dataset in datasets or ():
         key = local_dataset(dataset["namespace"], dataset["name"]) if local_names else (dataset["namespace"], dataset["name"])
-        facets = {**_facets(dataset, "facets"), **_facets(dataset, extra_key)}
+        facets = {**object_at(dataset, "facets"), **object_at(dataset, extra_key)}
         named = target.setdefault(key, _Named())
         version = DatasetState(*key, facets).version if versions_apart else None
         if version is None:
@@ -252,8 +255,8 @@ def fold_ordered(events: Iterable[CheckedEvent], local_names: bool = True, versi
     started: datetime | None = None
     for checked in events:
         event = checked.event
-        run_facets.update(_facets(event["run"], "facets"))
-        job_facets.update(_facets(event["job"], "facets"))
+        run_facets.update(object_at(event["run"], "facets"))
+        job_facets.update(object_at(event["job"], "facets"))
         _merge_datasets(inputs, event.get("inputs"), "inputFacets", local_names, versions_apart)
         _merge_datasets(outputs, event.get("outputs"), "outputFacets", local_names, versions_apart)
         if isinstance(event.get("producer"), str):
