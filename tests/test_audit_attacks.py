@@ -942,9 +942,10 @@ def test_an_incremental_audit_names_a_changed_bundle_by_its_leaf_index_in_the_lo
 @on(*LOCAL)
 def test_an_incremental_audit_counts_only_the_leaves_after_a_lost_batch_it_compared(base: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two runs logged as leaves 4 and 5 by auditors that stopped before saving their state, the batch of leaf 4 then
-    damaged and the index entry of run 5 deleted: the next incremental audit reads leaf 5 after the lost batch but
-    compares it with its bundle only if it examines that run, which it does not here; its log check counted it as checked
-    all the same. It counts the checkpoints it read and the leaves it compared."""
+    damaged and the index entry of run 5 deleted: the next incremental audit reads leaf 5 after the lost batch, and its
+    log check counted it as checked whether it compared it with its bundle or not. It counts the checkpoints it read and
+    the leaves it compared: leaf 5 is logged, so its run is examined (from the leaf, its index entry gone, which the
+    finding on it names) and the leaf compared with its bundle."""
     from prov_common.audit import engine
 
     s = base
@@ -967,8 +968,9 @@ def test_an_incremental_audit_counts_only_the_leaves_after_a_lost_batch_it_compa
     result = _audit(s.pipe)
     shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
     assert "could not be checked" in {f.object: f.what for f in result.check(CHECK_LOG).errors}.get(s.keys(CHECKPOINTS_PREFIX)[-2], ""), shown
-    # the checkpoints read (the state's and the two after it); leaf 5, read but not compared, is not counted
-    assert result.check(CHECK_LOG).checked == 3, shown
+    # the checkpoints read (the state's and the two after it), and leaf 5, compared with its bundle
+    assert result.check(CHECK_LOG).checked == 4, shown
+    assert any(f.object == leaf["indexKey"] and f.run_id == leaf["runId"] for f in result.errors), shown  # examined: its entry is gone
 
 
 @on(*LOCAL)

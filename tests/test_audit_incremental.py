@@ -584,3 +584,52 @@ def test_a_run_whose_writer_clock_runs_behind_is_named_with_its_cause_and_logged
     assert main(["audit", "--store", store.uri, "--full", "--accept-checkpoint", "--reason", "writer clock an hour behind", "--quiet"]) == 0
     after = _audit(store)
     assert after.clean and after.summary()["runs"] == 2, [f.what for f in after.errors]
+
+
+@pytest.mark.parametrize("damage", ["deleted", "truncated"])
+@pytest.mark.parametrize("remembers", ["head", "older"])
+def test_a_run_logged_past_a_lost_leaf_batch_is_never_logged_again_nor_waits_to_be(
+        store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str, remembers: str) -> None:
+    """Two audits stopped after their checkpoints and before their states, each logging one run in a batch of its own, and
+    the first of those batches lost: the next (incremental) audit continues from the state before them and read the second
+    run's leaf past the gap, but took that run for new. Where this auditor remembered the head (a read-only audit moved it
+    there), it logged the run a second time; where it remembered an older checkpoint, it named the run among those waiting
+    to be logged. Only the run of the lost batch is logged again, and the finding names that batch."""
+    from prov_common.audit import engine
+    from prov_common.signing import trust_from_settings
+    from prov_common.tlog.log import TransparencyLog, leaf_batch_key
+
+    pipe = Pipeline(store_uri)
+    assert _audit(pipe.store).clean
+    tlog = TransparencyLog(pipe.store, trust_from_settings(Settings.from_env(store=pipe.store.uri)))
+    runs = []
+    for name in ("lost", "past"):  # each logged in a leaf batch of its own by an audit that stopped before its state
+        runs.append(seal(pipe.store, run_events(f"prepare_{name}", [dataset(pipe.raw_name, pipe.raw)],
+                                                [dataset(f"/data/{name}.parquet", digest(name))], start=T0 + timedelta(hours=3))))
+        with monkeypatch.context() as crashing:
+            def stop(*args, **kwargs):
+                raise KeyboardInterrupt("the auditor stopped")
+            crashing.setattr(engine, "write_state", stop)
+            with pytest.raises(KeyboardInterrupt):
+                _audit(pipe.store)
+    lost_run, past_run = runs
+    if remembers == "head":
+        _audit(pipe.store, read_only=True, report_dir=tmp_path / "read-only")
+    batches = {key: [x.run_id for x in leaves] for key, _first, leaves in tlog.iter_batches()}
+    assert batches == {leaf_batch_key(0): [pipe.prepare, pipe.train], leaf_batch_key(2): [lost_run], leaf_batch_key(3): [past_run]}, batches
+    lost = leaf_batch_key(2)
+    if damage == "deleted":
+        raw_delete(store_uri, lost)
+    else:
+        raw_write(store_uri, lost, raw_read(store_uri, lost)[:-5])
+
+    result = _audit(pipe.store)
+    named = {(f.object, f.what) for check in result.checks for f in check.findings}
+    assert any(key == lost or f"'{lost}'" in what or "log leaves 2..2 are missing" in what for key, what in named), named
+    assert not [what for _, what in named if past_run in what], named  # neither logged again nor waiting
+    logged = Counter(x.run_id for x in tlog.readable_leaves())
+    assert logged[past_run] == 1, logged
+    if remembers == "head":
+        assert logged[lost_run] == 1 and result.bundles_logged == 1, logged  # the lost run, logged again: its leaf cannot be read
+    else:
+        assert "1 new bundle not appended to the log" in " ".join(what for _, what in named), named

@@ -752,12 +752,14 @@ def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loade
     assert loaded.checkpoint is not None
     state = tlog.verify(since=loaded.checkpoint)
     later = state.leaves  # logged after the state's checkpoint: not in its results
+    # and those read past a leaf batch that is missing or cannot be read: logged all the same, never logged again
+    unstated = [*later, *(x for segment in state.later for x in segment.leaves)]
     # the state's window and the later leaves (an auditor that stopped before its state logged them): the next state
     # lists these too, so that they are never listed as new again
-    recent = [*previous.recent, *((x.index_key, x.run_id) for x in later)]
+    recent = [*previous.recent, *((x.index_key, x.run_id) for x in unstated)]
     logged = {r for _, r in recent}
     cursor = _listing_cursor(previous)
-    entries: list[str | BundleSummary] = [*_new_entries(indexed, cursor, logged), *(_summary_of_leaf(store, x) for x in later)]
+    entries: list[str | BundleSummary] = [*_new_entries(indexed, cursor, logged), *(_summary_of_leaf(store, x) for x in unstated)]
     return _Plan(entries, logged, later, previous.checkpoint_size + len(later), recent, len(state.checkpoints) + 1,
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], cursor=cursor,
                  leaves_from=loaded.checkpoint.checkpoint.size, base=loaded.checkpoint.checkpoint, signed=state.checkpoints,
