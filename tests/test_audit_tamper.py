@@ -22,6 +22,7 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.config import Settings
 from prov_common.audit.rehash import default_hasher
 from prov_common.signing import Envelope, SigningKey, default_signing_key, sign_envelope
+from prov_common.store.local import LocalStore
 from prov_common.tlog.log import checkpoint_key
 from prov_common.tlog.model import CHECKPOINT_PAYLOAD_TYPE, Checkpoint
 
@@ -139,6 +140,42 @@ def test_changed_data_found_by_rehash(store_uri: str, tmp_path: Path) -> None:
     result = _audit(pipe, rehash=True)
     found = _found(result, CHECK_REHASH, location)
     assert found and version in found[0].what and result.exit_code == 1
+
+
+class _DeletingOnRead(LocalStore):
+    """The real local store, where the object at ``key`` is deleted the first time it is read, after it was listed (a
+    deletion racing the audit, or made by an attacker during it)."""
+
+    def __init__(self, root: str, key: str) -> None:
+        super().__init__(Path(root), fsync=False)
+        self.doomed: str | None = key
+
+    def get(self, key: str, limit: int | None = None) -> bytes:
+        if key == self.doomed:
+            self.doomed = None
+            raw_delete(str(self.root), key)
+        return super().get(key, limit)
+
+
+@LOCAL_ONLY
+def test_a_leaf_batch_deleted_after_the_listing_is_named_and_the_walk_goes_on(pipe: Pipeline) -> None:
+    """A leaf batch listed by 'audit --full' and deleted before it is read stopped the walk over the log with the store's
+    error ("no object ..."), named by 'log/leaves/' and checking none of the batches after it. It is named by its key,
+    as a missing batch is, and the batches after it are still hashed and compared with their bundles."""
+    for hours in (6, 7):
+        seal(pipe.store, run_events("prepare_more", [dataset(pipe.raw_name, pipe.raw)], [dataset(f"/data/more-{hours}.parquet", digest(f"m{hours}"))],
+                                    start=T0 + timedelta(hours=hours)))
+        assert _audit(pipe).clean
+    assert sorted(pipe.store.list("log/leaves/")) == [f"log/leaves/{n:012d}.json" for n in (0, 2, 3)]
+    gone = "log/leaves/000000000002.json"
+    result = _audit(_DeletingOnRead(pipe.store.uri, gone), full=True)
+    errors = result.check(CHECK_LOG).errors
+    named = [f for f in errors if f.object == gone]
+    assert named and f"'{gone}'" in named[0].what and "deleted" in named[0].what and "restore" in (named[0].fix or ""), [(f.object, f.what) for f in errors]
+    assert not [f for f in errors if f.object == "log/leaves/"], [(f.object, f.what) for f in errors]  # the walk did not stop there
+    # checkpoint 3 (over the lost leaf) cannot be rebuilt; the batch after it is hashed from its frontier to checkpoint 4
+    assert any(f.object == checkpoint_key(3) and "could not be checked" in f.what for f in errors), [(f.object, f.what) for f in errors]
+    assert result.bundles_logged == 1 and result.checkpoint.checkpoint.size == 5  # only the run of the lost batch, again
 
 
 @LOCAL_ONLY

@@ -23,7 +23,7 @@ from prov_common.errors import BadInputError, ObjectConflictError, TdprovError, 
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.store._base import put_listed
 from prov_common.store.base import Store
-from prov_common.store.errors import UnreadableObjectError
+from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
 from prov_common.tlog import merkle
 from prov_common.tlog.model import (
     CHECKPOINT_PAYLOAD_TYPE,
@@ -269,12 +269,19 @@ class TransparencyLog:
         return [k for k in self.store.list(LEAVES_PREFIX, start_after=after) if _number(k, LEAVES_PREFIX) is not None]
 
     def _read_batch(self, key: str, strict: bool = True) -> tuple[int, list[LogLeaf]]:
-        """The first index and leaves of the batch at ``key``; one damaged, under another batch's key, too large or no
-        regular object fails with an error naming it as its ``subject``, an error of the store itself as it comes."""
+        """The first index and leaves of the batch at ``key`` (as listed); one damaged, under another batch's key, too large,
+        no regular object or gone since it was listed fails with an error naming it as its ``subject``, an error of the
+        store itself as it comes."""
         try:
             first, leaves = _decode_batch(self.store.get(key, SMALL_OBJECT_LIMIT), key, strict)
             if leaf_batch_key(first) != key:
                 raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved", fix=FIX_CHANGED)
+        except ObjectNotFoundError as exc:  # listed, then deleted before this read
+            gone = ObjectNotFoundError(f"log leaf batch '{key}' was listed but is gone: it was deleted while the log was read",
+                                       fix="restore the deleted leaf batch from a backup or a replica of the store, then run "
+                                           "'tdprov audit --full' again")
+            gone.subject = key
+            raise gone from exc
         except (VerificationError, UnreadableObjectError) as exc:
             exc.subject = exc.subject or key
             raise
