@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from prov_common.canonical_json import canonical_bytes
 from prov_common.errors import BadInputError, VerificationError
 from prov_common.signing import SigningKey, TrustStore
 from prov_common.store.local import LocalStore
@@ -259,3 +260,23 @@ def test_a_leaf_altered_in_its_batch_is_told_from_what_the_walk_read(tlog: Trans
     assert tlog.batch_key_of(8, state.batch_keys) == leaf_batch_key(7)
     monkeypatch.setattr(tlog.store, "list", listing)
     assert tlog.batch_key_of(8) == leaf_batch_key(7)
+
+
+@pytest.mark.parametrize("damage", ["emptied", "moved"])
+def test_the_newest_leaf_of_a_batch_that_cannot_be_read_is_refused_naming_the_batch(tlog: TransparencyLog, key: SigningKey,
+                                                                                   damage: str) -> None:
+    """The newest batch emptied (an IndexError, naming nothing) or put under a later key (its last leaf taken for the
+    newest of the log): refused naming the batch by its key, with the fix, as the walk over the log names it."""
+    _grow(tlog, key, 3, 4)  # batches 0, 3; checkpoints 3, 7
+    root = Path(tlog.store.uri)
+    newest = leaf_batch_key(3)
+    if damage == "emptied":
+        (root / newest).write_bytes(canonical_bytes({"first": 3, "leaves": []}))
+    else:
+        newest = leaf_batch_key(9)
+        (root / newest).write_bytes((root / leaf_batch_key(3)).read_bytes())
+    with pytest.raises(VerificationError) as refused:
+        tlog.last_leaf()
+    assert refused.value.subject == newest and f"log leaf batch '{newest}'" in refused.value.what, refused.value.what
+    assert ("emptied" if damage == "emptied" else "moved") in refused.value.what and refused.value.fix, refused.value.fix
+

@@ -58,6 +58,13 @@ def _overlapping(key: str, first: int, expected: int) -> VerificationError:
                              fix="remove that leaf batch (find out who wrote it: only auditors write under log/), then audit again")
 
 
+def _emptied(key: str) -> VerificationError:
+    """The error of the leaf batch at ``key`` that holds no leaves (auditors write no empty batch), naming it as its ``subject``."""
+    exc = VerificationError(f"log leaf batch '{key}' holds no leaves: it was emptied", fix=FIX_CHANGED)
+    exc.subject = key
+    return exc
+
+
 def leaf_batch_key(first: int) -> str:
     return f"{LEAVES_PREFIX}{first:0{_DIGITS}d}.json"
 
@@ -348,7 +355,7 @@ class TransparencyLog:
         if leaf_batch_key(first) != key:
             raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved", fix=FIX_CHANGED)
         if not leaves:  # auditors write no empty batch: one emptied covers nothing, and would hash to any root
-            raise VerificationError(f"log leaf batch '{key}' holds no leaves: it was emptied", fix=FIX_CHANGED)
+            raise _emptied(key)
         end = first + len(leaves)
         firsts = [n for k in self.store.list(LEAVES_PREFIX) if (n := _number(k, LEAVES_PREFIX)) is not None]
         previous = max((f for f in firsts if f < first), default=None)
@@ -408,11 +415,16 @@ class TransparencyLog:
         return leaves
 
     def last_leaf(self) -> LogLeaf | None:
-        """The newest leaf (its index key is the cursor from which to list new bundles)."""
-        keys = [k for k in self.store.list(LEAVES_PREFIX) if _number(k, LEAVES_PREFIX) is not None]
+        """The newest leaf (its index key is the cursor from which to list new bundles). A newest batch that cannot be
+        read (damaged, emptied, under another batch's key, gone since it was listed) fails with an error naming it as its
+        ``subject``, with the fix."""
+        keys = self._batch_keys(0)
         if not keys:
             return None
-        return _decode_batch(self.store.get(keys[-1], SMALL_OBJECT_LIMIT), keys[-1])[1][-1]
+        leaves = self._read_batch(keys[-1])[1]
+        if not leaves:
+            raise _emptied(keys[-1])
+        return leaves[-1]
 
     # -- verification -------------------------------------------------------------------------
     def verify(self, *, since: StoredCheckpoint | None = None) -> LogState:
