@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from prov_common.canonical_json import canonical_bytes
-from prov_common.errors import BadInputError, VerificationError
+from prov_common.errors import BadInputError, StoreUnavailableError, VerificationError
 from prov_common.signing import SigningKey, TrustStore
 from prov_common.store.local import LocalStore
 from prov_common.tlog import merkle
@@ -280,3 +280,29 @@ def test_the_newest_leaf_of_a_batch_that_cannot_be_read_is_refused_naming_the_ba
     assert refused.value.subject == newest and f"log leaf batch '{newest}'" in refused.value.what, refused.value.what
     assert ("emptied" if damage == "emptied" else "moved") in refused.value.what and refused.value.fix, refused.value.fix
 
+
+class _Unavailable(LocalStore):
+    """The real local store, where reading ``key`` fails as a store that cannot be reached fails."""
+
+    def __init__(self, root: Path, key: str) -> None:
+        super().__init__(root)
+        self.unavailable = key
+
+    def get(self, key: str, limit: int | None = None) -> bytes:
+        if key == self.unavailable:
+            raise StoreUnavailableError(f"{self.describe()} did not answer reading '{key}'.", fix="retry later")
+        return super().get(key, limit)
+
+
+def test_the_readable_leaves_skip_damaged_batches_but_not_a_store_that_cannot_be_reached(tlog: TransparencyLog,
+                                                                                         key: SigningKey) -> None:
+    """The leaves a full audit takes as logged past a damaged batch (so as never to log them twice) left out a batch the
+    store did not answer for, as if it were damaged, so that its runs were taken for never logged. A damaged batch is
+    still skipped (the walk over the log names it); the store's error is raised, as the walk raises it."""
+    _grow(tlog, key, 3, 4, 2)  # batches 0, 3, 7
+    root = Path(tlog.store.uri)
+    (root / leaf_batch_key(0)).write_bytes(b'{"first": 0, "leaves": [')
+    assert [x.run_id for x in tlog.readable_leaves()] == [f"run-{i}" for i in range(3, 9)]
+    unanswered = TransparencyLog(_Unavailable(root, leaf_batch_key(3)), tlog.trust)
+    with pytest.raises(StoreUnavailableError, match=leaf_batch_key(3)):
+        unanswered.readable_leaves()

@@ -388,12 +388,15 @@ class TransparencyLog:
         self._spans_checked.add((before, after))
 
     def readable_leaves(self) -> list[LogLeaf]:
-        """Every leaf in a batch that can still be parsed, skipping gaps and damaged batches."""
+        """Every leaf in a batch that can still be parsed, skipping gaps and batches that are damaged, too large, no
+        regular object or gone since they were listed (the walk over the log, :meth:`verify`, names each). An error of
+        the store itself (one that cannot be reached) is raised, so that the leaves it holds back are never taken for
+        unlogged."""
         out: list[LogLeaf] = []
         for key in self.store.list(LEAVES_PREFIX):
             try:
                 out.extend(_decode_batch(self.store.get(key, SMALL_OBJECT_LIMIT), key, strict=False)[1])
-            except TdprovError:
+            except (VerificationError, UnreadableObjectError, ObjectNotFoundError):
                 continue
         return out
 
