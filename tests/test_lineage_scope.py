@@ -28,7 +28,7 @@ from test_audit_support import T0, S3Snapshot, dataset, digest, raw_read, raw_wr
 # one xdist worker runs this module (scripts/test: --dist loadgroup), so each backend's shared store is built once, not once per worker
 pytestmark = pytest.mark.xdist_group("test_lineage_scope")
 
-RUNS = 40  # the store the reading tests share
+RUNS = 20  # the store the reading tests share: runs 0..19 catalogued, 20 and 21 sealed after the audit
 OWN_RUNS = 12  # a store a test changes: runs 0..11 catalogued (f10 and m/11 among them), 12 and 13 sealed after the audit
 
 
@@ -109,7 +109,8 @@ def _lineage(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 
 @pytest.mark.parametrize("args", [
     ("/data/f10.parquet",), ("/data/f10.parquet", "--downstream"), ("/m/11",), ("--all-versions", "/data/f10.parquet"),
-    ("/data/f40.parquet",), ("/data/f40.parquet", "--downstream"), ("/m/41",), ("/data/raw.csv", "--downstream", "--depth", "1"),
+    (f"/data/f{RUNS}.parquet",), (f"/data/f{RUNS}.parquet", "--downstream"), (f"/m/{RUNS + 1}",),
+    ("/data/raw.csv", "--downstream", "--depth", "1"),
     ("--json", "/m/11"), ("--checks", "/m/11"), (digest("f10")[:19],),
 ])
 def test_lineage_reads_the_entries_the_catalog_connects_and_every_uncatalogued_one(
@@ -118,7 +119,7 @@ def test_lineage_reads_the_entries_the_catalog_connects_and_every_uncatalogued_o
     after, after_err, scoped = _lineage(monkeypatch, capsys, shared, *args)
     assert (after, after_err) == (before, before_err)
     assert every == RUNS + 2
-    if "/data/raw.csv" not in args and "--checks" not in args:  # downstream of raw.csv: its 20 readers; --checks: every reader
+    if "/data/raw.csv" not in args and "--checks" not in args:  # downstream of raw.csv: its RUNS / 2 readers; --checks: every reader
         assert scoped <= 2 + 3, scoped  # the two runs sealed since the audit, and the few the lineage shows
 
 
@@ -167,14 +168,16 @@ def _verb_reads(monkeypatch: pytest.MonkeyPatch, verb: Any, *args: str, ranges: 
 def test_lineage_with_checks_reads_each_bundle_object_once(
         shared: str, every: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """'tdprov lineage --checks' read the statement, manifest and PROV of each run unchecked to build the tree, then again
-    to verify them: on S3, 283 GetObject requests reading every entry and 207 the entries the catalog connects, 66 of
-    each repeats (22 bundles, 3 objects). Each object is now read once and verified as read (217 and 141)."""
+    to verify them: of a store of 40 runs on S3, 283 GetObject requests reading every entry and 207 the entries the
+    catalog connects, 66 of each repeats (22 bundles, 3 objects). Each object is now read once and verified as read
+    (217 and 141 there)."""
     with monkeypatch.context() as patch:
         if every:
             patch.setattr(LineageScope, "reaching", lambda *a, **kw: None)
         reads = _verb_reads(monkeypatch, lineage_cli, "lineage", "--checks", "/m/11", "--store", shared)
     assert "/m/11" in capsys.readouterr().out
-    assert sum(k.endswith("/prov.json") for k in reads) >= 22, sorted(reads)  # the runs shown and the readers of their versions
+    # the runs shown and the readers of their versions: every prepare run (RUNS / 2 catalogued, one sealed after) and m/11's
+    assert sum(k.endswith("/prov.json") for k in reads) >= RUNS // 2 + 2, sorted(reads)
     assert {k: n for k, n in reads.items() if n > 1} == {}
 
 
