@@ -29,7 +29,8 @@ from test_audit_support import T0, S3Snapshot, dataset, digest, raw_read, raw_wr
 pytestmark = pytest.mark.xdist_group("test_lineage_scope")
 
 RUNS = 20  # the store the reading tests share: runs 0..19 catalogued, 20 and 21 sealed after the audit
-OWN_RUNS = 12  # a store a test changes: runs 0..11 catalogued (f10 and m/11 among them), 12 and 13 sealed after the audit
+OWN_RUNS = 6  # a store a test changes: runs 0..5 catalogued, 6 and 7 sealed after the audit
+OWN_F = f"/data/f{OWN_RUNS - 2}.parquet"  # of that store, the newest version a catalogued run prepared (trained on by m/5)
 
 
 def _audited(store_uri: str, runs: int = RUNS) -> str:
@@ -258,14 +259,14 @@ def test_a_forged_entry_is_still_left_out_and_a_run_sealed_after_the_audit_still
                            state="COMPLETE", ended_at="2026-05-01T18:00:00Z", sealed_at="2026-05-01T18:00:00Z",
                            outputs=(), inputs=())
     data = forged.to_dict()
-    data["outputs"] = [{"namespace": "file", "name": "/data/f10.parquet", "version": digest("forged")}]
+    data["outputs"] = [{"namespace": "file", "name": OWN_F, "version": digest("forged")}]
     from prov_common.canonical_json import canonical_bytes
 
     raw_write(audited, f"index/2026/05/01/20260501T180000000000Z-{forged.run_id}.json", canonical_bytes(data))
-    before = _lineage(monkeypatch, capsys, audited, "/data/f10.parquet", every=True, code=1)
-    after = _lineage(monkeypatch, capsys, audited, "/data/f10.parquet", code=1)  # a run left out is a finding
+    before = _lineage(monkeypatch, capsys, audited, OWN_F, every=True, code=1)
+    after = _lineage(monkeypatch, capsys, audited, OWN_F, code=1)  # a run left out is a finding
     assert after[:2] == before[:2]
-    assert digest("f10") in after[0] and digest("forged") not in after[0]
+    assert digest(f"f{OWN_RUNS - 2}") in after[0] and digest("forged") not in after[0]
     assert f"left out run {forged.run_id}" in after[1]
     out = _lineage(monkeypatch, capsys, audited, f"/m/{OWN_RUNS + 1}")[0]
     assert f"/data/f{OWN_RUNS}.parquet" in out and "prepare" in out  # both runs sealed after the audit
@@ -283,7 +284,7 @@ def test_a_deleted_indexed_record_leaves_the_run_out_with_no_read_more(
     from prov_common.canonical_json import loads
 
     store = open_store(audited)
-    made = f"/data/f{10 if run == 'catalogued' else OWN_RUNS}.parquet"
+    made = OWN_F if run == 'catalogued' else f"/data/f{OWN_RUNS}.parquet"
     [run_id] = [loads(store.get(k))["runId"] for k in index_keys(store)
                 if [o["name"] for o in loads(store.get(k))["outputs"]] == [made]]
     clean = _lineage(monkeypatch, capsys, audited, made)
@@ -296,20 +297,20 @@ def test_a_deleted_indexed_record_leaves_the_run_out_with_no_read_more(
 
 def test_an_altered_entry_the_lineage_does_not_reach_changes_nothing_shown(
         audited: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """A catalogued run's entry altered after the audit to claim a newer /data/f10.parquet: reading every entry took
+    """A catalogued run's entry altered after the audit to claim a newer version of :data:`OWN_F`: reading every entry took
     the run as its sound bundle says (not making it); the catalog says so without reading the entry. Same tree."""
     from prov_common.bundle.storage import index_keys
     from prov_common.canonical_json import canonical_bytes, loads
 
     store = open_store(audited)
-    key = [k for k in index_keys(store) if loads(store.get(k))["job"]["name"] == "train_model"][-2]  # m/11, newer than f10
+    key = [k for k in index_keys(store) if loads(store.get(k))["job"]["name"] == "train_model"][-2]  # m/5, newer than f4
     entry = loads(store.get(key))
-    newer = {"namespace": "file", "name": "/data/f10.parquet", "version": digest("newer"), "digest": {"blake3": digest("newer")[7:]}}
+    newer = {"namespace": "file", "name": OWN_F, "version": digest("newer"), "digest": {"blake3": digest("newer")[7:]}}
     entry["outputs"] = [*entry["outputs"], newer]
     raw_write(audited, key, canonical_bytes(entry))
-    before = _lineage(monkeypatch, capsys, audited, "/data/f10.parquet", every=True)
-    after = _lineage(monkeypatch, capsys, audited, "/data/f10.parquet")
-    assert after[0] == before[0] and digest("f10") in after[0] and digest("newer") not in after[0]
+    before = _lineage(monkeypatch, capsys, audited, OWN_F, every=True)
+    after = _lineage(monkeypatch, capsys, audited, OWN_F)
+    assert after[0] == before[0] and digest(f"f{OWN_RUNS - 2}") in after[0] and digest("newer") not in after[0]
     assert "taken as its signed bundle says" in before[1]  # 'tdprov audit' reports the altered entry
 
 
