@@ -97,13 +97,30 @@ def prov_of_run(prov: dict[str, Any], ol_run_id: str) -> tuple[set[str], set[tup
     return used, generated, prov["activity"][activity]["tdprov:state"]
 
 
+class StoreProxy(HangingProxy):
+    """A :class:`HangingProxy` whose :meth:`resume` also gives the store's calls their default bounds again: the ticks
+    after it are about what they close, and a call bounded by :data:`BOUNDS` (1 s to read, one attempt) can time out on
+    a store that answers, on a loaded machine."""
+
+    def __init__(self, target: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+        super().__init__(target)
+        self._monkeypatch = monkeypatch
+
+    def resume(self) -> None:
+        """Forward again, the store's calls no longer bounded by :data:`BOUNDS`."""
+        for name in BOUNDS:
+            self._monkeypatch.delenv(name, raising=False)
+        super().resume()
+
+
 @contextmanager
 def behind_proxy(s3_server: Any, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                 ended: bool) -> Iterator[tuple[dg.DagsterInstance, Any, str, HangingProxy]]:
+                 ended: bool) -> Iterator[tuple[dg.DagsterInstance, Any, str, StoreProxy]]:
     """(instance, run, store, proxy): a run whose step pair was killed after its first output, recorded in an S3 store
-    reached through a proxy that can stop answering; the store's calls bounded by :data:`BOUNDS` from then on.
+    reached through a proxy that can stop answering; the store's calls bounded by :data:`BOUNDS` from then on, until
+    the proxy resumes.
     ``ended``: the run is reported failed (its end recorded, the time of its steps' FAIL)."""
-    proxy = HangingProxy(("127.0.0.1", int(s3_server.endpoint.rsplit(":", 1)[1])))
+    proxy = StoreProxy(("127.0.0.1", int(s3_server.endpoint.rsplit(":", 1)[1])), monkeypatch)
     store = f"s3://{s3_bucket}/prefix"
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.endpoint)
     monkeypatch.setenv("TDPROV_STORE", store)
@@ -124,7 +141,7 @@ def behind_proxy(s3_server: Any, s3_bucket: str, tmp_path: Path, monkeypatch: py
 
 @pytest.fixture
 def killed_behind_proxy(s3_server: Any, s3_bucket: str, tmp_path: Path,
-                        monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dg.DagsterInstance, Any, str, HangingProxy]]:
+                        monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dg.DagsterInstance, Any, str, StoreProxy]]:
     """:func:`behind_proxy` of a run reported failed."""
     with behind_proxy(s3_server, s3_bucket, tmp_path, monkeypatch, ended=True) as made:
         yield made
@@ -132,7 +149,7 @@ def killed_behind_proxy(s3_server: Any, s3_bucket: str, tmp_path: Path,
 
 @pytest.fixture
 def unended_behind_proxy(s3_server: Any, s3_bucket: str, tmp_path: Path,
-                         monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dg.DagsterInstance, Any, str, HangingProxy]]:
+                         monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dg.DagsterInstance, Any, str, StoreProxy]]:
     """:func:`behind_proxy` of a run with no recorded end (nothing reported it failed)."""
     with behind_proxy(s3_server, s3_bucket, tmp_path, monkeypatch, ended=False) as made:
         yield made
