@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 from urllib.parse import quote
 from typing import Any
@@ -528,40 +529,31 @@ def test_page_does_not_show_another_dag_run_at_its_logical_date_as_this_one(clie
 
 @pytest.fixture(scope="module")
 def api_server(page_run: dict):
-    """The real ``airflow api-server`` (core apps, one worker) on a free port, on this test's metadata DB."""
-    import subprocess
-    import sys
-    import time
-    import urllib.request
+    """Airflow's API server app (core apps: the UI and the plugins), served by uvicorn as ``airflow api-server`` serves
+    it, on a free port, on this test's metadata DB: in a thread of this process, which imported Airflow already (a
+    process of its own imported Airflow again, several seconds of CPU, and took seconds to stop)."""
+    import threading
+
+    import uvicorn
+    from airflow.api_fastapi.app import create_app
 
     from conftest import free_port
 
-    from airflow_dags.harness import child_env
-
     port = free_port()
-    log = open(page_run["root"] / "api-server.log", "wb")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "airflow"), "api-server", "--apps", "core", "--workers", "1",
-         "--host", "127.0.0.1", "--port", str(port)],
-        env=child_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    server = uvicorn.Server(uvicorn.Config(create_app("core"), host="127.0.0.1", port=port, workers=1,
+                                           access_log=False, log_config=None, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="api-server", daemon=True)
+    thread.start()
     try:
         deadline = time.monotonic() + 240
-        while True:
-            assert server.poll() is None, (page_run["root"] / "api-server.log").read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(url + "/api/v2/monitor/health", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
+        while not server.started:
+            assert thread.is_alive(), "the API server stopped while starting"
             assert time.monotonic() < deadline, "the API server did not start"
-            time.sleep(0.1)  # a poll of the health endpoint, not a wait for anything
-        yield url
+            time.sleep(0.05)  # a poll of the server's started flag, not a wait for anything
+        yield f"http://127.0.0.1:{port}"
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=60)
-        log.close()
+        server.should_exit = True
+        thread.join(timeout=60)
 
 
 @pytest.mark.slow
