@@ -90,33 +90,73 @@ def _killed_task(runs: dict[str, tuple[Path, Path]], dag_id: str, monkeypatch: p
     return store, raw
 
 
-def test_a_task_process_ends_once_its_seal_that_outlived_the_bound_is_written(tmp_path: Path, store: Path) -> None:
+EXITS_GROUP = pytest.mark.xdist_group("test_airflow_task_states.exits")
+EXIT_CASES: dict[str, dict[str, Any]] = {  # case -> its runs, its store's slow SECONDS, its settings and bound
+    "outlived": {"run_ids": "01960000-0000-7000-8000-00000000e417", "seconds": 1.5, "timeout": 300, "env": {}},
+    "outlasted": {"run_ids": "01960000-0000-7000-8000-00000000e418", "seconds": 60, "timeout": 50,
+                  "env": {"AIRFLOW__TDPROV__FLUSH_TIMEOUT": "2"}},  # the index write would take 60 s
+    "not_begun": {"run_ids": ",".join(f"01960000-0000-7000-8000-00000000e41{n}" for n in "9ab"), "seconds": 60,
+                  "timeout": 50, "env": {"AIRFLOW__TDPROV__FLUSH_TIMEOUT": "0.7"}},
+    "hung_check": {"run_ids": "01960000-0000-7000-8000-00000000e41c", "seconds": 600, "open": True, "timeout": 120,
+                   "env": {"AIRFLOW__TDPROV__FLUSH_TIMEOUT": "2"}},
+}
+
+
+@pytest.fixture(scope="module")
+def _task_exits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Each of :data:`EXIT_CASES` run once by task_process_exit.py, each in its own task process (forked from one that
+    imported Airflow for all of them) with its own store and spool: case -> (its result: exit code, stdout, stderr;
+    its store; its spool), and "home" -> the tdprov home whose key signed their events. The tests that take them are
+    :data:`EXITS_GROUP`, each reading its own case's."""
+    home, results = tmp_path_factory.mktemp("exits-home"), tmp_path_factory.mktemp("exits") / "results.json"
+    runs: dict[str, Any] = {"home": home}
+    cases = []
+    for name, case in EXIT_CASES.items():
+        folder = tmp_path_factory.mktemp(name)
+        runs[name] = (folder / "store", folder / "spool")
+        cases.append({**case, "env": {**tdprov_env(folder / "store"), "AIRFLOW__TDPROV__SPOOL": str(folder / "spool"),
+                                      **case["env"]}})
+    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "task_process_exit.py"), str(results),
+                           json.dumps(cases)], env=child_env(TDPROV_HOME=str(home)), capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name, result in zip(EXIT_CASES, json.loads(results.read_text()), strict=True):
+        runs[name] = (result, *runs[name])
+    return runs
+
+
+def _task_exit(runs: dict[str, Any], case: str, monkeypatch: pytest.MonkeyPatch) -> tuple[dict, Path, Path, str]:
+    """The result, store and spool of ``case``'s task process, and what it said (stdout and stderr); the tdprov home
+    whose key signed its events is this process's, for a flush of what it spooled."""
+    result, store, spool = runs[case]
+    monkeypatch.setenv("TDPROV_HOME", str(runs["home"]))
+    said = result["stdout"] + result["stderr"]
+    assert result["returncode"] == 0, f"{case}: exit code {result['returncode']} (None: killed at its bound)\n{said[-3000:]}"
+    return result, store, spool, said
+
+
+@EXITS_GROUP
+def test_a_task_process_ends_once_its_seal_that_outlived_the_bound_is_written(
+        _task_exits: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """A task process (ended by Airflow's ``_fork_main``: ``os._exit`` after the atexit functions registered in it)
     whose seal goes on past the transport's bound, its index entry being written slowly: the task runner's
     ``before_stopping`` drain waits for the transport's writing thread too, so the run's bundle is listed once the
     process is gone."""
-    run_id = "01960000-0000-7000-8000-00000000e417"
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "task_process_exit.py"), run_id, "1.5"],
-                          env=child_env(AIRFLOW__TDPROV__SPOOL=str(tmp_path / "spool")), capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "took more than 0.5s; it continues in the background" in done.stdout + done.stderr
-    assert [(s.run_id, s.state) for s in bundles_of(store)] == [(run_id, "COMPLETE")], done.stderr[-3000:]
+    _, store, _, said = _task_exit(_task_exits, "outlived", monkeypatch)
+    assert "took more than 0.5s; it continues in the background" in said
+    assert [(s.run_id, s.state) for s in bundles_of(store)] == [(EXIT_CASES["outlived"]["run_ids"], "COMPLETE")], said[-3000:]
 
 
+@EXITS_GROUP
 def test_a_task_process_whose_store_outlasts_flush_timeout_spools_what_is_left_and_names_it(
-        tmp_path: Path, store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        _task_exits: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The same with a store whose index write takes longer than ``[tdprov] flush_timeout``: once the bound is spent,
     what the seal had not written is spooled and named (run, event, spool) before ``os._exit`` ends the process, and
     ``tdprov flush`` delivers it: the run's bundle is listed, nothing lost."""
     from prov_common.cli import main
 
-    run_id, spool = "01960000-0000-7000-8000-00000000e418", tmp_path / "spool"
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "task_process_exit.py"), run_id, "60"],
-                          env=child_env(AIRFLOW__TDPROV__SPOOL=str(spool), AIRFLOW__TDPROV__FLUSH_TIMEOUT="2"),
-                          capture_output=True, text=True, timeout=50)  # the index write would take 60 s
-    assert done.returncode == 0, done.stderr[-3000:]
-    said = done.stdout + done.stderr
+    _, store, spool, said = _task_exit(_task_exits, "outlasted", monkeypatch)  # within 50 s: the write would take 60
+    run_id = EXIT_CASES["outlasted"]["run_ids"]
     warned = [line for line in said.splitlines() if "still under way after" in line]  # the START too, if it was slow
     assert len(warned) == 1 and f"the COMPLETE event of run {run_id}): handed to the outbox in {spool}" in warned[0], said
     assert not bundles_of(store)
@@ -125,8 +165,9 @@ def test_a_task_process_whose_store_outlasts_flush_timeout_spools_what_is_left_a
     assert [e["eventType"] for e in events_of(store, run_id)] == ["START", "COMPLETE"]
 
 
+@EXITS_GROUP
 def test_a_task_process_whose_flush_timeout_ends_with_events_not_begun_spools_them_and_names_them(
-        tmp_path: Path, store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        _task_exits: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Three runs' events queued for delivery, the first run's seal held in its index write past ``[tdprov]
     flush_timeout`` (0.7 s): the next events wait behind it in the transport's thread, and the last never leave the
     listener's queue. All are spooled as the process ends, the queued ones named in one warning with the flush fix
@@ -135,12 +176,8 @@ def test_a_task_process_whose_flush_timeout_ends_with_events_not_begun_spools_th
     with its START and COMPLETE."""
     from prov_common.cli import main
 
-    runs, spool = [f"01960000-0000-7000-8000-00000000e41{n}" for n in "9ab"], tmp_path / "spool"
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "task_process_exit.py"), ",".join(runs), "60"],
-                          env=child_env(AIRFLOW__TDPROV__SPOOL=str(spool), AIRFLOW__TDPROV__FLUSH_TIMEOUT="0.7"),
-                          capture_output=True, text=True, timeout=50)  # the index write would take 60 s
-    assert done.returncode == 0, done.stderr[-3000:]
-    said = done.stdout + done.stderr
+    _, store, spool, said = _task_exit(_task_exits, "not_begun", monkeypatch)  # within 50 s: the write would take 60
+    runs = EXIT_CASES["not_begun"]["run_ids"].split(",")
     queued = [line for line in said.splitlines() if "not delivered within [tdprov] flush_timeout (0.7s)" in line]
     assert len(queued) == 1, said
     assert (f"COMPLETE event of run {runs[2]}): handed to the outbox in {spool}. Fix: run 'tdprov flush --store "
@@ -154,19 +191,16 @@ def test_a_task_process_whose_flush_timeout_ends_with_events_not_begun_spools_th
     assert [[e["eventType"] for e in events_of(store, run)] for run in runs] == [["START", "COMPLETE"]] * 3
 
 
+@EXITS_GROUP
 def test_a_task_process_whose_store_hangs_in_the_check_of_its_open_runs_ends_within_flush_timeout(
-        tmp_path: Path, store: Path) -> None:
+        _task_exits: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """A task process that took a run for open (its START delivered, no end) checks at ``before_stopping`` whether
     another process sealed it; with a store that does not answer (a hung mount), that check waited the transport's own
     bound (10 s) before ``[tdprov] flush_timeout`` (2 s) was counted at all, so the process ended after 10 s. The whole
     end is one bound: the process ends within ``flush_timeout`` and names the check it left, with its run and the
     audit that answers for it, once (it also said the check "took more than 2s; it continues in the background")."""
-    run_id, spool = "01960000-0000-7000-8000-00000000e41c", tmp_path / "spool"
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "task_process_exit.py"), run_id, "600", "open"],
-                          env=child_env(AIRFLOW__TDPROV__SPOOL=str(spool), AIRFLOW__TDPROV__FLUSH_TIMEOUT="2"),
-                          capture_output=True, text=True, timeout=120)
-    said = done.stdout + done.stderr
-    assert done.returncode == 0, said[-3000:]
+    _, store, _, said = _task_exit(_task_exits, "hung_check", monkeypatch)
+    run_id = EXIT_CASES["hung_check"]["run_ids"]
     times = {line.split()[0]: float(line.split()[-1]) for line in said.splitlines() if line.startswith(("stopping at",
                                                                                                        "ended at"))}
     assert 2 <= times["ended"] - times["stopping"] < 2 + 2, (times, said[-3000:])  # 10 s before: the check's own bound

@@ -1,7 +1,9 @@
 """End a task process as Airflow's supervisor ends it, with a seal still being written (run in a subprocess).
 
-Usage: python task_process_exit.py RUN_ID[,RUN_ID...] SECONDS [open]   (the test's AIRFLOW_HOME through
-``harness.child_env``, AIRFLOW__TDPROV__STORE and ``[tdprov] spool`` set). The process forks, and its child runs through
+Usage: python task_process_exit.py RESULTS CASES   (the test's AIRFLOW_HOME through ``harness.child_env``). CASES is
+a JSON list of cases, each ``{"run_ids": "RUN_ID[,RUN_ID...]", "seconds": SECONDS, "open": bool, "timeout": SECONDS,
+"env": {...}}`` (``env``: AIRFLOW__TDPROV__STORE, ``[tdprov] spool`` and the settings of the case, set in its child
+only). Airflow is imported once; for each case in turn the process forks, and its child runs through
 Airflow's own ``supervisor._fork_main`` (which ends it with ``os._exit`` once the atexit functions registered after the
 fork ran): the listener's background delivery takes each run's START and COMPLETE, one run after the other, to a store
 whose index writes (a seal's last) sleep SECONDS, past the transport's bound (0.5 s here), and the task runner's
@@ -9,12 +11,16 @@ whose index writes (a seal's last) sleep SECONDS, past the transport's bound (0.
 is imported before the fork, so its exit hook is not run). ``open``: only each run's START is delivered (the runs are
 taken for open), the transport's bound left at its own (10 s), and once they are delivered the store's answer whether a
 run is sealed (the check ``before_stopping`` makes) takes SECONDS. The child prints ``stopping at <time>`` as it calls
-``before_stopping``, the parent ``ended at <time>`` once the child is gone. Exit code: the child's.
+``before_stopping``, the parent ``ended at <time>`` once the child is gone (a child still there after the case's
+``timeout`` is killed). RESULTS gets a JSON list, one entry a case: ``{"returncode", "stdout", "stderr"}``, the child's
+exit code (None when it was killed) and what it wrote, the parent's ``ended at`` line first in ``stdout``.
 """
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -62,31 +68,56 @@ def _task(run_ids: str, seconds: float, taken_for_open: bool) -> None:
     listeners.hook.before_stopping(component=TaskRunnerMarker())
 
 
-def main(run_ids: str, seconds: float, taken_for_open: bool = False) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from airflow_dags import harness  # noqa: F401 - this AIRFLOW_HOME
+def _case(run_ids: str, seconds: float, taken_for_open: bool, timeout: float, env: dict[str, str]) -> dict:
+    """Run one case in a forked child, as Airflow's supervisor runs a task: its exit code and what it wrote."""
     from airflow.sdk.execution_time.supervisor import _fork_main
-    from prov_airflow import delivery  # noqa: F401 - loaded before the fork, as by a worker that loaded the plugin:
-    # _fork_main runs only the atexit functions registered after the fork, so only before_stopping finishes delivery
 
     requests, _ = socket.socketpair()
     out, _out = socket.socketpair()
     err, _err = socket.socketpair()
     pid = os.fork()
     if pid == 0:
+        os.environ.update(env)  # this case's settings, read first in the child
         _fork_main(requests, out, err, 0, lambda: _task(run_ids, seconds, taken_for_open))
-    for sock, name in ((_out, "stdout"), (_err, "stderr")):  # what the child wrote, passed on as the supervisor does
+    for sock in (_out, _err):  # what the child wrote, passed on as the supervisor does
         sock.setblocking(False)
-    _, status = os.waitpid(pid, 0)
-    print(f"ended at {time.time()}", flush=True)
-    for sock, stream in ((_out, sys.stdout), (_err, sys.stderr)):
+    deadline, status = time.monotonic() + timeout, None
+    while status is None:
+        done, raw = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = raw
+        elif time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            status = os.waitpid(pid, 0)[1]
+        else:
+            time.sleep(0.05)
+    ended = f"ended at {time.time()}\n"
+    said = []
+    for sock in (_out, _err):
+        chunks = []
         try:
             while chunk := sock.recv(65536):
-                stream.write(chunk.decode(errors="replace"))
+                chunks.append(chunk.decode(errors="replace"))
         except BlockingIOError:
             pass
-    return os.waitstatus_to_exitcode(status)
+        said.append("".join(chunks))
+    for sock in (requests, out, err, _out, _err):
+        sock.close()
+    code = None if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL else os.waitstatus_to_exitcode(status)
+    return {"returncode": code, "stdout": ended + said[0], "stderr": said[1]}
+
+
+def main(results: str, cases: list[dict]) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from airflow_dags import harness  # noqa: F401 - this AIRFLOW_HOME
+    from airflow.sdk.execution_time import supervisor  # noqa: F401 - imported once, before the forks
+    from prov_airflow import delivery  # noqa: F401 - loaded before the fork, as by a worker that loaded the plugin:
+    # _fork_main runs only the atexit functions registered after the fork, so only before_stopping finishes delivery
+
+    Path(results).write_text(json.dumps([_case(c["run_ids"], float(c["seconds"]), bool(c.get("open")),
+                                               float(c["timeout"]), c["env"]) for c in cases]))
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], float(sys.argv[2]), sys.argv[3:] == ["open"]))
+    sys.exit(main(sys.argv[1], json.loads(sys.argv[2])))
