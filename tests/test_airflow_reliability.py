@@ -295,65 +295,94 @@ def test_a_job_not_begun_when_the_drain_runs_out_is_the_callers_never_the_thread
 
 
 _TWO_HOOKS = """
-import sys, time
+import json, os, sys, time
 from prov_airflow import delivery  # its exit hook is registered before the transport's, which Python runs first
 from prov_common.bundle import transport
 from prov_common.store.local import LocalStore
 from bundle_support import run_events
+from prov_airflow.settings import conf_number
+conf_number("flush_timeout")  # Airflow's configuration imported now (seconds), not in the exits measured
 
 class Held(LocalStore):  # a hung local mount: a write never ends
     def put(self, key, data):
         time.sleep(600)
 
-transport.open_store = lambda *args, **kwargs: Held(sys.argv[1])
-held = transport.ProvenanceTransport(transport.ProvenanceConfig(store=sys.argv[1], spool=sys.argv[2], timeout=0.2))
-held.emit(run_events()[0])  # goes on in the background past its bound
-delivery.DELIVERY.submit("a held delivery", lambda: time.sleep(600))
-from prov_airflow.settings import conf_number
-conf_number("flush_timeout")  # Airflow's configuration imported now (seconds), not in the exit measured
-print(time.time(), flush=True)
+ended = []
+for case in json.loads(sys.argv[1]):  # each in a process forked from this one, which ends at its own exit
+    pid = os.fork()
+    if pid == 0:
+        said = os.open(case["said"], os.O_WRONLY | os.O_CREAT)
+        os.dup2(said, 1)
+        os.dup2(said, 2)
+        os.environ.update(case["env"])
+        transport.open_store = lambda *args, **kwargs: Held(case["store"])
+        held = transport.ProvenanceTransport(transport.ProvenanceConfig(store=case["store"], spool=case["spool"],
+                                                                        timeout=0.2))
+        held.emit(run_events()[0])  # goes on in the background past its bound
+        delivery.DELIVERY.submit("a held delivery", lambda: time.sleep(600))
+        if case["queued"]:
+            delivery.DELIVERY.submit("the queued event", lambda: None)  # behind the held delivery
+        print("set at", time.time(), flush=True)
+        sys.exit(0)
+    status = os.waitpid(pid, 0)[1]
+    ended.append([time.time(), os.waitstatus_to_exitcode(status)])
+print(json.dumps(ended), flush=True)
+os._exit(0)  # this process ran no case: nothing of its own to wait for at exit
 """
+EXIT_CASES = {  # case -> its settings, and whether an event waits in the delivery's queue behind the held delivery
+    # a process other than a task's waits TDPROV_EXIT_TIMEOUT; flush_timeout three times it: two bounds waited (16 s)
+    # stand apart from one (4 s) by more than a loaded machine's slower exit
+    "one_bound": ({"TDPROV_EXIT_TIMEOUT": "4", "AIRFLOW__TDPROV__FLUSH_TIMEOUT": "12"}, False),
+    "exit_bound": ({"TDPROV_EXIT_TIMEOUT": "1", "AIRFLOW__TDPROV__FLUSH_TIMEOUT": "30"}, True),
+}
 
 
-def test_an_airflow_process_exit_waits_one_bound_in_all(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def _exits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[float, int, str]]:
+    """Each of :data:`EXIT_CASES` in a process forked from one that imported the listener's delivery and Airflow's
+    configuration once, with a write and a delivery held as it exits: case -> (seconds its exit waited after its
+    scenario, its exit code, what it wrote). The tests that take them are in one xdist group."""
+    import subprocess
+    import sys
+
+    tests, cases = Path(__file__).parent, []
+    for name, (settings, queued) in EXIT_CASES.items():
+        folder = tmp_path_factory.mktemp(name)
+        cases.append({"env": settings, "queued": queued, "store": str(folder / "store"), "spool": str(folder / "spool"),
+                      "said": str(folder / "said.txt")})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", _TWO_HOOKS, json.dumps(cases)], capture_output=True, text=True,
+                          timeout=240, env=env)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    ended = json.loads(done.stdout.strip().splitlines()[-1])
+    exits = {}
+    for name, case, (at, code) in zip(EXIT_CASES, cases, ended, strict=True):
+        said = Path(case["said"]).read_text()  # Airflow's logging writes to stdout
+        exits[name] = (at - float(next(line.split()[-1] for line in said.splitlines()
+                                        if line.startswith("set at "))), code, said)
+    return exits
+
+
+@pytest.mark.xdist_group("test_airflow_reliability.exits")
+def test_an_airflow_process_exit_waits_one_bound_in_all(_exits: dict) -> None:
     """At a normal interpreter exit the transport's exit hook (registered at its import, after the delivery's, so run
     before it) waited its own bound (TDPROV_EXIT_TIMEOUT) for the writes under way, and the delivery's hook then drained
     its queue for [tdprov] flush_timeout: two bounds. The process's exit waits one, the delivery's (the drain and the
     writes within flush_timeout), and names what it left."""
-    import subprocess
-    import sys
-
-    tests = Path(__file__).parent
-    # a process other than a task's waits TDPROV_EXIT_TIMEOUT; flush_timeout three times it: two bounds waited (16 s)
-    # stand apart from one (4 s) by more than a loaded machine's slower exit
-    env = {**os.environ, "TDPROV_EXIT_TIMEOUT": "4", "AIRFLOW__TDPROV__FLUSH_TIMEOUT": "12",
-           "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", _TWO_HOOKS, str(tmp_path / "store"), str(tmp_path / "spool")],
-                          capture_output=True, text=True, timeout=120, env=env)
-    waited = time.time() - float(next(line for line in done.stdout.splitlines() if line[:1].isdigit()))
-    said = done.stdout + done.stderr  # Airflow's logging writes to stdout
-    assert done.returncode == 0 and waited < 12, (waited, said[-3000:])  # 16 s and more: two bounds
+    waited, code, said = _exits["one_bound"]
+    assert code == 0 and waited < 12, (waited, said[-3000:])  # 16 s and more: two bounds
     assert "1 write still under way after 4.0s as this process ends (the START event of run" in said, said[-3000:]
 
 
-def test_a_process_other_than_a_task_waits_the_exit_bound_of_every_process_at_exit(tmp_path: Path) -> None:
+@pytest.mark.xdist_group("test_airflow_reliability.exits")
+def test_a_process_other_than_a_task_waits_the_exit_bound_of_every_process_at_exit(_exits: dict) -> None:
     """A process other than a task's that loads the listener's delivery (a script running dag.test(), a scheduler)
     waited [tdprov] flush_timeout at its exit, the bound of a task process's end, not TDPROV_EXIT_TIMEOUT, the setting
     documented to bound how long a process's exit waits (30 s here for 1 s set). It now waits TDPROV_EXIT_TIMEOUT, and
     the warning of what it spooled names that setting."""
-    import subprocess
-    import sys
-
-    tests = Path(__file__).parent
-    env = {**os.environ, "TDPROV_EXIT_TIMEOUT": "1", "AIRFLOW__TDPROV__FLUSH_TIMEOUT": "30",
-           "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
-    queued = _TWO_HOOKS + "delivery.DELIVERY.submit('the queued event', lambda: None)\n"  # behind the held delivery
-    done = subprocess.run([sys.executable, "-c", queued, str(tmp_path / "store"), str(tmp_path / "spool")],
-                          capture_output=True, text=True, timeout=120, env=env)
-    waited = time.time() - float(next(line for line in done.stdout.splitlines() if line[:1].isdigit()))
-    said = done.stdout + done.stderr  # Airflow's logging writes to stdout
+    waited, code, said = _exits["exit_bound"]
     # 30 s before; the 1 s bound and the exit after it took 10 s on a machine at load 12, so 20 s tells them apart
-    assert done.returncode == 0 and waited < 20, (waited, said[-3000:])
+    assert code == 0 and waited < 20, (waited, said[-3000:])
     assert "1 write still under way after 1.0s as this process ends (the START event of run" in said, said[-3000:]
     assert "1 event not delivered within TDPROV_EXIT_TIMEOUT (1s) as this process ends (the queued event)" in said, said
 
