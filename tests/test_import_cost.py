@@ -1,7 +1,8 @@
 """Importing the integrations loads only what a process needs at that point, so that every Dagster step process,
 every Airflow process that loads the plugin and every ``tdprov`` run starts fast; the rest loads on first use.
 
-Each check runs in a fresh interpreter, which names the modules it loaded.
+Each check runs in a fresh interpreter, which names the modules it loaded; the cases of a check that begin alike run
+in children forked from one interpreter that ran their common beginning (importing Dagster or the CLI once).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -41,9 +43,33 @@ DEFERRED = ("prov_common.audit.engine", "prov_common.audit.memory", "prov_common
 
 def loaded(code: str, watched: tuple[str, ...] = DEFERRED, env: dict[str, str] | None = None) -> list[str]:
     """The ``watched`` modules that a fresh interpreter running ``code`` (in ``env``, default this one's) has loaded."""
-    script = f"{code}\nimport json, sys; print(json.dumps([m for m in {watched!r} if m in sys.modules]))"
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return loaded_each("", {"": (code, {})}, watched, env)[""]
+
+
+_FORKED = textwrap.dedent("""
+    import json, os, sys
+    cases, watched = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+    exec(sys.argv[3])  # the beginning every case shares
+    for name, (code, env) in cases.items():
+        if os.fork() == 0:  # a child runs the case on from there and names what it then holds
+            os.environ.update(env)
+            exec(code)
+            print(json.dumps([name, [m for m in watched if m in sys.modules]]), flush=True)
+            os._exit(0)  # as a forked child ends: no teardown of the heap it shares (a second of CPU here)
+        if os.wait()[1]:
+            sys.exit(f"case {name!r} failed")
+""")
+
+
+def loaded_each(prelude: str, cases: dict[str, tuple[str, dict[str, str]]], watched: tuple[str, ...],
+                env: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """For each named case (its code and the variables it adds to the environment), the ``watched`` modules loaded by
+    a fresh interpreter (in ``env``) that runs ``prelude`` and then the case: one interpreter runs ``prelude``, and a
+    child forked from it runs each case, as a fresh interpreter running both would."""
+    proc = subprocess.run([sys.executable, "-c", _FORKED, json.dumps(cases), json.dumps(watched), prelude],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return dict(json.loads(line) for line in proc.stdout.splitlines() if line.startswith("["))
 
 
 def test_importing_prov_dagster_loads_neither_dagster_nor_the_rest() -> None:
@@ -59,17 +85,17 @@ def test_a_step_recording_a_table_by_its_columns_loads_no_row_set_nor_file_reade
     """Every step process pays for what recording loads: a table recorded at column granularity (the default) needs
     neither the row-set builder and reader nor the readers of table files; one at row granularity loads the builder.
     Neither loads the S3 store (the store is a local folder) nor the data snapshots (no copy is kept)."""
-    code = ("import os, sys\nimport pandas as pd\nfrom dagster import asset, materialize\n"
-            "from prov_dagster import ProvenanceIOManager, provenance_asset\n"
-            "@asset\ndef cells() -> pd.DataFrame:\n    return pd.DataFrame({'x': [1, 2]})\n"
+    prelude = ("import os, sys\nimport pandas as pd\nfrom dagster import asset, materialize\n"
+               "from prov_dagster import ProvenanceIOManager, provenance_asset\n")
+    code = ("@asset\ndef cells() -> pd.DataFrame:\n    return pd.DataFrame({'x': [1, 2]})\n"
             "@provenance_asset(granularity=os.environ['GRANULARITY'])\ndef rows(cells: pd.DataFrame) -> pd.DataFrame:\n"
             "    return cells\n"
             "assert materialize([cells, rows], resources={'io_manager': ProvenanceIOManager()}).success")
     watched = ("prov_common.rowset.capture", *ROW_SETS_AND_FILES, "prov_common.store.s3", "prov_common.store.snapshots")
     env = {**os.environ, "TDPROV_HOME": str(tmp_path / "home"), "TDPROV_STORE": str(tmp_path / "store")}
-    assert loaded(code, watched, {**env, "GRANULARITY": "column"}) == ["prov_common.rowset.capture"]
-    assert loaded(code, watched, {**env, "GRANULARITY": "row"}) == ["prov_common.rowset.capture", "prov_common.rowset.format",
-                                                                    "prov_common.rowset.runs"]
+    found = loaded_each(prelude, {g: (code, {"GRANULARITY": g}) for g in ("column", "row")}, watched, env)
+    assert found["column"] == ["prov_common.rowset.capture"]
+    assert found["row"] == ["prov_common.rowset.capture", "prov_common.rowset.format", "prov_common.rowset.runs"]
 
 
 # Loaded by an Airflow process on its first event, never by loading the plugin: the OpenLineage transport (and its
@@ -167,7 +193,8 @@ def test_prov_of_events_files_loads_the_facet_schemas_only_for_a_whole_number_ve
     whole.write_text("".join(json.dumps(e) + "\n" for e in numbered))
     watched = ("prov_common.lineage.facet_schemas", "jsonschema")
     env = {**os.environ, "TDPROV_HOME": str(tmp_path / "home")}
-    code = ("import contextlib, os\nfrom prov_common.cli import main\n"
-            "with open(os.devnull, 'w') as out, contextlib.redirect_stdout(out):\n    assert main(['prov', {!r}]) == 0")
-    assert loaded(code.format(str(plain)), watched, env) == []
-    assert loaded(code.format(str(whole)), watched, env) == list(watched)
+    code = "with open(os.devnull, 'w') as out, contextlib.redirect_stdout(out):\n    assert main(['prov', {!r}]) == 0"
+    found = loaded_each("import contextlib, os\nfrom prov_common.cli import main\n",
+                        {"plain": (code.format(str(plain)), {}), "whole": (code.format(str(whole)), {})}, watched, env)
+    assert found["plain"] == []
+    assert found["whole"] == list(watched)
