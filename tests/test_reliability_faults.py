@@ -128,17 +128,17 @@ def test_throttling_every_third_request_loses_and_doubles_nothing(s3_server, fau
 
 def test_slow_store_emit_returns_within_its_bound_and_nothing_is_lost(s3_server, fault_proxy: FaultProxy,
                                                                       fast_tmp: Path, monkeypatch) -> None:
-    """Each S3 call waits 2.5 s at the proxy (read timeout 1.5 s, then the call still lands in moto a second
-    later): emit gives up waiting after 0.25 s, before any S3 call could have returned or timed out."""
+    """Each S3 call waits 1.5 s at the proxy (read timeout 0.9 s, then the call still lands in moto 0.6 s later):
+    emit gives up waiting after 0.25 s, before any S3 call could have returned or timed out."""
     store_uri = f"s3://{s3_server.create_bucket()}/prov"
     spool = fast_tmp / "spool"
-    monkeypatch.setenv("TDPROV_STORE_READ_TIMEOUT", "1.5")
+    monkeypatch.setenv("TDPROV_STORE_READ_TIMEOUT", "0.9")
     transport = _transport(store_uri, spool, timeout=0.25)
     warm, _ = _emit_runs(transport, 1)  # imports, key and client made while the store is fine
     transport.close()
-    fault_proxy.fault = lambda method, path: ("delay", 2.5)
+    fault_proxy.fault = lambda method, path: ("delay", 1.5)
     run_ids, slowest = _emit_runs(transport, 1)
-    assert slowest < 1.4  # below the read timeout: no S3 call had returned or timed out yet
+    assert slowest < 0.85  # below the read timeout: no S3 call had returned or timed out yet
     transport.close()  # waits for the background work: every call timed out, so all of it is spooled
     fault_proxy.fault = None
     assert Outbox(spool).flush().ok
