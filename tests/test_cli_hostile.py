@@ -1317,7 +1317,7 @@ def _forged_events(store: Any, times: int, distinct: int = 0) -> tuple[str, byte
     from bundle_support import event, run_events
 
     from prov_common.bundle import build_bundle, layout
-    from prov_common.bundle.model import FileEntry, Manifest
+    from prov_common.bundle.model import Manifest
     from prov_common.bundle.storage import bundle_objects
     from prov_common.hashing.raw import blake3_digest
     from prov_common.signing import default_signing_key
