@@ -463,7 +463,14 @@ def test_a_damaged_index_entry_is_listed_from_its_bundle_with_a_warning(store_ur
     assert main(["runs", "--store", store_uri]) == 1  # a listing without a run is incomplete: a finding, naming the run
     out, err = capsys.readouterr()
     assert [line.split()[0] for line in out.splitlines()[1:]] == [run_ids[1]]
-    assert f"tdprov runs: left out run {run_ids[0]}: its bundle does not verify (index entry {entry} is not a bundle summary" in err
+    assert f"tdprov runs: left out run {run_ids[0]}: it could not be read (index entry {entry} is not a bundle summary" in err
+    assert "Fix: restore the object named from a backup or replica of the store" in err and "does not verify" not in err, err
+    statement = layout.bundle_key(run_ids[1], layout.STATEMENT_FILE)
+    raw_put(store_uri, statement, b"{ damaged")  # read, then not verified: told apart from what could not be read
+    assert main(["runs", "--verified", "--store", store_uri]) == 1
+    err = capsys.readouterr().err
+    assert f"tdprov runs: left out run {run_ids[1]}: its bundle does not verify ({statement}: " in err, err
+    assert f"tdprov runs: left out run {run_ids[0]}: it could not be read (index entry {entry} " in err, err
     with pytest.raises(BadInputError, match="is not a bundle summary") as failed:  # one entry read on its own: the error
         read_index_entry(store, entry)
     assert "restore the entry from a backup" in (failed.value.fix or "")
@@ -707,8 +714,9 @@ def test_an_index_entry_left_out_of_a_listing_is_a_finding(s3_store_uri: str, tm
         assert main([*argv, "--store", store]) == 1, argv
         out, err = capsys.readouterr()
         assert run_id in out or (tmp_path / "prov.json").read_text().count(run_id), argv
-        assert (f"tdprov {argv[0]}: left out run {other}: its bundle does not verify (index entry {damaged} is not a bundle "
-                "summary (NaN is not a JSON number)). Fix: 'tdprov verify") in err, err
+        told = "it could not be read" if argv[0] != "lineage" else "its bundle does not verify"
+        assert (f"tdprov {argv[0]}: left out run {other}: {told} (index entry {damaged} is not a bundle "
+                "summary (NaN is not a JSON number)). Fix: ") in err, err
         assert argv[0] == "runs" or (f"tdprov {argv[0]}: left out index entry {stray}: it names no run (index entry '{stray}' has "
                                      "a name that does not parse as <stamp>-<run id>.json: tdprov wrote no such entry). "
                                      "Fix: 'tdprov verify' lists it") in err, err

@@ -101,14 +101,7 @@ def tell_entries_not_taken(left_out: Mapping[str, str], corrected: Mapping[str, 
     share one reason (say, every bundle of a store whose signer's key is not trusted here) are told in one
     line; past :data:`SHOWN_AT_MOST` lines of a kind, the rest are counted. An index key among ``left_out`` (an entry
     that names no run: a stray object under ``index/``) is told as the entry it is, which 'tdprov verify' lists."""
-    entries = [key for key in left_out if "/" in key]  # no run id holds a '/'
-    for key in entries[:SHOWN_AT_MOST]:
-        tell(verb, f"left out index entry {key}: it names no run ({clause(left_out[key])}). Fix: 'tdprov verify' "
-             "lists it and what is wrong with it; remove it if tdprov did not write it, else restore it from a backup or replica")
-    if len(entries) > SHOWN_AT_MOST:
-        tell(verb, f"and {counted(len(entries) - SHOWN_AT_MOST, 'more index entry', 'more index entries')} left out, naming no run. "
-             "Fix: 'tdprov verify' lists them")
-    left_out = {run: why for run, why in left_out.items() if "/" not in run}
+    left_out = _tell_stray_entries(left_out, verb)
 
     def fix_left_out(run: str) -> str:
         return (f"Fix: 'tdprov verify {run}' names every problem; restore a damaged bundle from a backup or replica; "
@@ -126,6 +119,34 @@ def tell_entries_not_taken(left_out: Mapping[str, str], corrected: Mapping[str, 
           lambda runs, why: f"{runs} are taken as their signed bundles say, not as their index entries do ({why}). {fix_corrected}",
           lambda more: f"and {counted(more, 'more run')} taken as {'its signed bundle says, not as its altered index entry does' if more == 1 else 'their signed bundles say, not as their altered index entries do'}. "
           "Fix: 'tdprov audit' reports them all", verb)
+
+
+def tell_entries_not_read(unread: Mapping[str, str], verb: str) -> None:
+    """Name on stderr, as ``tdprov VERB:`` says what it found, each run (run id -> why, which names the object) left
+    out because what it is listed or exported by could not be read: its index entry and bundle (a listing:
+    :func:`~prov_common.bundle.storage.listed_entry`), or its bundle's files (an export). Not verified, so not told as
+    a bundle that does not verify (:func:`tell_entries_not_taken`): the object is damaged or missing, not shown to be
+    altered. An index key among ``unread`` (an entry that names no run) is told as the entry it is."""
+    fix = ("Fix: restore the object named from a backup or replica of the store; 'tdprov verify {run}' names every "
+           "problem of the run")
+    _tell(_tell_stray_entries(unread, verb),
+          lambda run, why: f"left out run {run}: it could not be read ({why}). {fix.format(run=run)}",
+          lambda runs, why: f"left out {runs}: they could not be read ({why}). {fix.format(run='RUN_ID')}",
+          lambda more: f"and {counted(more, 'more run')} left out, not read. Fix: 'tdprov verify' names every problem",
+          verb)
+
+
+def _tell_stray_entries(left_out: Mapping[str, str], verb: str) -> dict[str, str]:
+    """Tell each index key among ``left_out`` (an entry that names no run: no run id holds a '/') as the entry it is;
+    the runs among ``left_out``, to be told by the caller."""
+    entries = [key for key in left_out if "/" in key]
+    for key in entries[:SHOWN_AT_MOST]:
+        tell(verb, f"left out index entry {key}: it names no run ({clause(left_out[key])}). Fix: 'tdprov verify' "
+             "lists it and what is wrong with it; remove it if tdprov did not write it, else restore it from a backup or replica")
+    if len(entries) > SHOWN_AT_MOST:
+        tell(verb, f"and {counted(len(entries) - SHOWN_AT_MOST, 'more index entry', 'more index entries')} left out, naming no run. "
+             "Fix: 'tdprov verify' lists them")
+    return {run: why for run, why in left_out.items() if "/" not in run}
 
 
 def tell_parents_not_read(unread: Mapping[str, str], verb: str) -> None:

@@ -11,7 +11,7 @@ from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli import record
 from prov_common.cli._output import tell_written, write_output
 from prov_common.cli.runs import VERIFY_BATCH
-from prov_common.cli._versions import SOURCE_FORMS, add_version_argument, checked_summaries, tell_entries_not_taken
+from prov_common.cli._versions import SOURCE_FORMS, add_version_argument, checked_summaries, tell_entries_not_read, tell_entries_not_taken
 from prov_common.bundle.layout import held_keys
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.trust import bundle_trust
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     document = linked_document(merged, found, sources, store.uri)
     write_output(serialize(document, args.format), args.output)
     tell_written(args.output, f"PROV of {counted(len(found) - len(unread), 'bundle')}")
-    tell_entries_not_taken({**unlisted, **unread}, {}, args.verb)
+    tell_entries_not_read({**unlisted, **unread}, args.verb)
     record.tell_sources_left_out(problems, "export", "the export names no source from it")
     return 1 if problems or left_out or unread or unlisted else 0  # a run or source left out is a finding, as in 'tdprov record'
 

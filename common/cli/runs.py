@@ -14,7 +14,7 @@ from prov_common.cli._terminal import one_line
 from prov_common.cli._runs import child_runs
 from prov_common.cli._common import add_store_option, add_verb, no_bundles_text
 from prov_common.cli._output import emit_json
-from prov_common.cli._versions import tell_entries_not_taken, tell_parents_not_read
+from prov_common.cli._versions import tell_entries_not_read, tell_parents_not_read
 from prov_common.config import Settings
 from prov_common.errors import BadInputError
 from prov_common.progress import bar, on_terminal
@@ -50,8 +50,9 @@ def register(subparsers: Any) -> None:
                     "--dry-run' lists those and 'tdprov audit' names them; 'tdprov verify' fails one only while its "
                     "'indexed' record is there, and lists one whose writer stopped before that record as OK). "
                     "Exit 0, or 1 when a run was left out (a finding, named on stderr): its index entry and bundle cannot be "
-                    "read (with --parent, also: its entry names no parent run and its manifest cannot be read), or with "
-                    "--verified its bundle does not verify; 2 when no indexed run is of the --job or --parent given "
+                    "read (named as 'could not be read', with the object: restore it; not as a bundle that does not verify, "
+                    "which it was not shown to be) (with --parent, also: its entry names no parent run and its manifest "
+                    "cannot be read), or with --verified its bundle does not verify; 2 when no indexed run is of the --job or --parent given "
                     "and no index entry was left out.",
         example="tdprov runs --limit 5 --store s3://ml-lineage/prod",
     )
@@ -179,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
                 summaries = list(_verified(store, settings, listing, args.limit, left_out, drawn))
         else:
             summaries = list(bar(listing, desc="reading the index", unit="run"))
-    tell_entries_not_taken(unlisted, {}, args.verb)
+    tell_entries_not_read(unlisted, args.verb)
     tell_parents_not_read(unread, args.verb)
     of = "".join([f" of job '{args.job}'" if args.job is not None else "",
                   f" with parent run {args.parent}" if args.parent is not None else ""])
