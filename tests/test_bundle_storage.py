@@ -333,3 +333,37 @@ def test_a_bundle_folder_that_is_a_link_is_never_written_through(tmp_path, caplo
     assert (report.delivered, report.left, report.failed) == (1, 0, 0)
     assert read_bundle(store, bundle.run_id).manifest_bytes == bundle.manifest_bytes
     assert verify_bundle(store, bundle.run_id, TrustStore.of([key.public])).ok
+
+
+def test_a_sealing_of_the_sealed_events_again_reads_not_the_sealed_events(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    """A run whose events name an Airflow DAG run, sealed again from the very events sealed (its terminal event delivered
+    twice, a spooled copy sealed at another time), met the sealed bundle at its manifest and read the sealed
+    events.jsonl to tell whether another DAG run at its logical date was given its run id. The events are those the
+    sealed manifest lists by digest: nothing is read. A bundle of another DAG run at that run id is still told apart."""
+    import uuid
+
+    from counting_store import CountingStore
+
+    def of_dag_run(dag_run: str, sealed_at: datetime):
+        events = run_events(run_id)
+        for e in events:
+            e["run"]["facets"] = {"airflow": {"_producer": "https://example.com", "_schemaURL": "https://example.com",
+                                              "dag": {"dag_id": "etl"}, "dagRun": {"dag_id": "etl", "run_id": dag_run}}}
+        return build_bundle(events, {}, key, sealed_at=sealed_at)
+
+    store, key, run_id = CountingStore(tmp_path / "store"), SigningKey.generate(), str(uuid.uuid4())
+    events = f"bundles/{run_id}/events.jsonl"
+    first = of_dag_run("manual__1", T0)
+    assert write_bundle(store, first).status == "written"
+    store.gets.clear()
+    with caplog.at_level("WARNING"):
+        assert write_bundle(store, first).status == "written"  # the same bytes again: no conflict, nothing to tell
+        assert write_bundle(store, of_dag_run("manual__1", T0 + timedelta(seconds=3))).status == "already-sealed"
+    assert store.gets[events] == 0 and caplog.text == "", (store.gets, caplog.text)
+    store.gets.clear()
+    with caplog.at_level("WARNING"):
+        assert write_bundle(store, of_dag_run("manual__2", T0 + timedelta(seconds=6))).status == "already-sealed"
+    assert (store.gets[events], store.gets[f"bundles/{run_id}/manifest.json"]) == (1, 1), store.gets  # each read once
+    assert (f"run {run_id} is sealed already as the run of job tests/train_features with no parent run in Airflow DAG run "
+            "manual__1; another run, of job tests/train_features with no parent run in Airflow DAG run manual__2, was given "
+            "the same run id") in caplog.text, caplog.text

@@ -323,7 +323,7 @@ def _already_sealed(store: Store, bundle: Bundle, conflict: ObjectConflictError,
     sealed = found.manifest if found is not None and found.manifest is not None else sealed_manifest(store, run_id)
     new = bundle.manifest
     dag_runs = None
-    if sealed is not None and (another_run(sealed, bundle) or (dag_runs := _other_dag_runs(store, bundle)) is not None):
+    if sealed is not None and (another_run(sealed, bundle) or (dag_runs := _other_dag_runs(store, bundle, sealed)) is not None):
         warn_another_run(run_id, sealed, (new.job_namespace, new.job_name, new.parent_run_id), new.event_count,
                          dag_runs=dag_runs)  # two runs given one run id
     elif found is None and sealed is not None and new.event_count > sealed.event_count:  # came after the seal
@@ -446,20 +446,31 @@ def another_run(sealed: Manifest, new: Bundle) -> bool:
     return all((parent := parent_of(e)) is None or parent[0] != sealed.parent_run_id for e in events)
 
 
-def _other_dag_runs(store: Store, new: Bundle) -> tuple[str, str] | None:
+def _other_dag_runs(store: Store, new: Bundle, sealed: Manifest) -> tuple[str, str] | None:
     """(the sealed run's Airflow DAG run id, ``new``'s) when the events of ``new`` name another Airflow DAG run of the
-    same DAG than those sealed at its run id (two DAG runs at one logical date,
+    same DAG than those sealed at its run id, listed by the ``sealed`` manifest (two DAG runs at one logical date,
     :meth:`~prov_common.bundle.events.RunIdentity.other_dag_run`); None when they name the same one, another DAG's,
-    either names none, or either cannot be read. The sealed events are read only when ``new``'s name a DAG run."""
+    either names none, or either cannot be read. The sealed events are read only when ``new``'s name a DAG run and are
+    not those the sealed manifest lists (:func:`_same_events`: the same run's events sealed again name its DAG run)."""
+    if _same_events(sealed, new.manifest):
+        return None
     try:
         ours = events_run(new.run_id, new.files[layout.EVENTS_FILE]).dag_run
-        theirs = sealed_run(store, new.run_id)[1].dag_run if ours is not None else None
+        theirs = events_run(new.run_id, listed_file(store, new.run_id, sealed, layout.EVENTS_FILE)).dag_run if ours else None
     except StoreUnavailableError:
         raise
     except (KeyError, TdprovError):
         return None
     other = another_dag_run(theirs, ours)
     return None if theirs is None or other is None else (theirs[1], other)
+
+
+def _same_events(sealed: Manifest, new: Manifest) -> bool:
+    """Whether ``new`` lists the ``events.jsonl`` that ``sealed`` does, by digest (a run's terminal event delivered
+    twice, a spooled copy of its bundle sealed at another time): its events are the sealed ones, so nothing they name
+    differs, and the sealed file is not read to tell (an altered one is 'tdprov verify''s to name, not a delivery's)."""
+    ours, theirs = new.by_path.get(layout.EVENTS_FILE), sealed.by_path.get(layout.EVENTS_FILE)
+    return ours is not None and theirs is not None and ours.digest == theirs.digest
 
 
 def _manifest(store: Store, prefix: str) -> tuple[bytes, Manifest]:
