@@ -9,7 +9,7 @@ from typing import Any
 from prov_common.audit.model import CHECK_INVENTORY, CHECK_UNFINISHED, NOTE, CheckResult, Finding
 from prov_common.audit.state import StagedSeen, UnsealedRun
 from prov_common.bundle import layout
-from prov_common.bundle.events import (SAME_DATE_FIX, SHARED_RUN_ID_FIX, airflow_dag_run_of, another_dag_run, event_digest,
+from prov_common.bundle.events import (SAME_DATE_FIX, SHARED_RUN_ID_FIX, airflow_dag_run_of, dag_run_pair, event_digest,
                                        in_dag_run, job_of, line_digests, parent_of, parse_events_jsonl, with_parent)
 from prov_common.bundle.model import FILES_SHOWN, BundleSummary, Manifest
 from prov_common.bundle.refusal import is_refusal, parsed_record, refusals_in, run_id_or_none
@@ -717,8 +717,8 @@ def _other_parent(bundle: _SealedRun, event: Any) -> tuple[str, str, str] | None
     if manifest is None or not isinstance(event, dict):
         return None
     sealed_dag_run = next((d for e in bundle.parsed or [] if (d := airflow_dag_run_of(e))), None)
-    if sealed_dag_run is not None and (other := another_dag_run(sealed_dag_run, airflow_dag_run_of(event))):
-        return in_dag_run(sealed_dag_run[1]), in_dag_run(other), SAME_DATE_FIX  # two DAG runs at one logical date
+    if (dag_runs := dag_run_pair(sealed_dag_run, airflow_dag_run_of(event))) is not None:
+        return in_dag_run(dag_runs[0]), in_dag_run(dag_runs[1]), SAME_DATE_FIX  # two DAG runs at one logical date
     job, parent = job_of(event), parent_of(event)
     if (job is not None and job != (manifest.job_namespace, manifest.job_name)
             and (manifest.parent_run_id is None) != (parent is None)):

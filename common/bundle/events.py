@@ -136,6 +136,14 @@ def another_dag_run(mine: tuple[str, str] | None, other: tuple[str, str] | None)
     return other[1]
 
 
+def dag_run_pair(mine: tuple[str, str] | None, other: tuple[str, str] | None) -> tuple[str, str] | None:
+    """(the DAG run id of ``mine``, that of ``other``) when ``other`` is another Airflow DAG run of the DAG of ``mine``
+    (two DAG runs at one logical date, :func:`another_dag_run`), else None: the pair a warning or finding names
+    (:func:`in_dag_run`), the sealed run's first."""
+    other_id = another_dag_run(mine, other)
+    return None if mine is None or other_id is None else (mine[1], other_id)
+
+
 def with_parent(parent_run_id: str | None) -> str:
     """A run's parent as a warning names it: 'with parent run ID', or 'with no parent run'."""
     return f"with parent run {parent_run_id}" if parent_run_id else "with no parent run"

@@ -13,7 +13,7 @@ from typing import Literal
 from blake3 import blake3
 
 from prov_common.bundle import layout
-from prov_common.bundle.events import (LATE_EVENT_FIX, SAME_DATE_FIX, SHARED_RUN_ID_FIX, RunIdentity, another_dag_run,
+from prov_common.bundle.events import (LATE_EVENT_FIX, SAME_DATE_FIX, SHARED_RUN_ID_FIX, RunIdentity, dag_run_pair,
                                        in_dag_run, is_terminal, line_digests, parent_of, parse_events_jsonl, with_parent)
 from prov_common.bundle.model import Bundle, BundleSummary, FileEntry, Manifest
 from prov_common.errors import (BadInputError, ObjectConflictError, StoreError, StoreUnavailableError, TdprovError,
@@ -461,8 +461,7 @@ def _other_dag_runs(store: Store, new: Bundle, sealed: Manifest) -> tuple[str, s
         raise
     except (KeyError, TdprovError):
         return None
-    other = another_dag_run(theirs, ours)
-    return None if theirs is None or other is None else (theirs[1], other)
+    return dag_run_pair(theirs, ours)
 
 
 def _same_events(sealed: Manifest, new: Manifest) -> bool:

@@ -37,8 +37,8 @@ from prov_common.bundle.build import attachment_buffer, build_bundle
 from prov_common.bundle.defaults import ConfigurationDefaults, configuration_defaults
 from prov_common.bundle.defaults import set_configuration_defaults  # noqa: F401 - documented here too
 from prov_common.bundle.late import arrived_late, event_type_of, put_arrived
-from prov_common.bundle.events import (LATE_EVENT_FIX, RunIdentity, event_dict, event_digest, is_terminal,
-                                       job_of, line_digests, parent_of, run_id_of)
+from prov_common.bundle.events import (LATE_EVENT_FIX, RunIdentity, airflow_dag_run_of, dag_run_pair, event_dict,
+                                       event_digest, is_terminal, job_of, line_digests, parent_of, run_id_of)
 from prov_common.bundle.refusal import (CAUSE_PLACE, CAUSE_RUN, CAUSE_UNREADABLE, STAGED_BYTES_KEPT, STAGED_BYTES_KEPT_PER_RUN,
                                         RefusedStagedError, refusal, run_id_or_none)
 from prov_common.bundle.restaged import staged_already
@@ -1048,7 +1048,7 @@ class ProvenanceTransport(Transport):
         parent = parent_of(terminal)
         if identity.is_other(terminal):
             warn_another_run(run_id, manifest, (*(job_of(terminal) or ("", "")), parent and parent[0]), len(after),
-                             dag_runs=_dag_runs(identity, terminal))
+                             dag_runs=dag_run_pair(identity.dag_run, airflow_dag_run_of(terminal)))
         elif found is None and after:
             warn_came_after(run_id, manifest, len(after))
         else:
@@ -1202,13 +1202,6 @@ def _settle_at_exit() -> None:
 
 
 exiting.ends_with(exiting.TRANSPORTS, _settle_at_exit)
-
-
-def _dag_runs(identity: RunIdentity, event: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(the sealed run's Airflow DAG run id, the one ``event`` names) when they differ
-    (:meth:`RunIdentity.other_dag_run`)."""
-    other = identity.other_dag_run(event)
-    return None if other is None or identity.dag_run is None else (identity.dag_run[1], other)
 
 
 def _another_runs(sealed: SealedRun | None, event: Mapping[str, Any]) -> tuple[str, str] | None:
