@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +13,7 @@ import pytest
 from airflow_dags import harness  # noqa: F401  (sets AIRFLOW_HOME before Airflow is imported)
 from airflow_dags.harness import airflow_db, store  # noqa: F401 (fixtures)
 from airflow_dags.harness import asset_events, bundles_of, child_env, events_of, run_dag, tdprov_env
+from airflow_dags.preloaded import Preloaded
 
 import pandas as pd
 import pendulum
@@ -40,8 +39,19 @@ HERE = Path(__file__).resolve().parent
 _RUN_JOBS = ["tdprov_with_ol_provider", "tdprov_with_ol_provider.check", "tdprov_with_ol_provider.check_warned",
              "tdprov_with_ol_provider.double", "tdprov_with_ol_provider.write"]  # ol_provider_run.py's DAG and its tasks
 _LATE_JOBS = ["tdprov_provider_marked_later", "tdprov_provider_marked_later.work"]  # ol_provider_late.py's
-# the tests reading documented_run share an xdist worker (scripts/test: --dist loadgroup), which runs its process once
+# the tests reading documented_run share an xdist worker (scripts/test: --dist loadgroup), which runs its process once;
+# the tests running a DAG script are in this group or in REMOTE_FILES_GROUP (about 20 s of CPU each), so that a few of
+# them share each preloaded process (its imports cost about what two of its forked scripts cost)
 DOCUMENTED_RUN_GROUP = pytest.mark.xdist_group("test_airflow_integration.documented_run")
+REMOTE_FILES_GROUP = pytest.mark.xdist_group("test_airflow_integration.remote_files")
+
+
+@pytest.fixture(scope="module")
+def preloaded() -> Iterator[Preloaded]:
+    """The DAG scripts' processes, each forked from one that imported Airflow once (for this module, on this worker)."""
+    server = Preloaded(child_env())
+    yield server
+    server.close()
 
 
 def _verify_all(store_uri: str) -> list:
@@ -112,7 +122,9 @@ def test_airflow_example_bash_operator_still_succeeds(tmp_path: Path, monkeypatc
     assert jobs["example_bash_operator.run_after_loop"] == 1 and jobs["example_bash_operator.runme_0"] == 1
 
 
-def test_official_provider_sends_content_digests_to_its_other_backends(tmp_path: Path, ol_validator) -> None:
+@REMOTE_FILES_GROUP
+def test_official_provider_sends_content_digests_to_its_other_backends(tmp_path: Path, ol_validator,
+                                                                       preloaded: Preloaded) -> None:
     """A composite transport: tdprov's bundles, and an HTTP backend behind the standard ``transform``
     transport with ContentHashTransformer, which gets the provider's events with the dataset versions."""
     store, receiver = tmp_path / "store", Receiver()
@@ -122,8 +134,7 @@ def test_official_provider_sends_content_digests_to_its_other_backends(tmp_path:
             "marquez": {"type": "transform", "transformer_class": "prov_common.lineage.enrich.ContentHashTransformer",
                         "transport": {"type": "http", "url": receiver.url, "endpoint": "api/v1/lineage"}}}}
         env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(transport), **tdprov_env(store))
-        done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_run.py"), str(tmp_path)],
-                              env=env, capture_output=True, text=True, timeout=240)
+        done = preloaded.run(HERE / "airflow_dags" / "ol_provider_run.py", [str(tmp_path)], env)
         assert done.returncode == 0, done.stderr[-3000:]
     finally:
         receiver.close()
@@ -222,7 +233,8 @@ class _DocumentedRun:
 
 
 @pytest.fixture(scope="module", params=["section", "connection"])
-def _documented_once(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> _DocumentedRun:
+def _documented_once(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                     preloaded: Preloaded) -> _DocumentedRun:
     """The documented set-up: the transport names only its type and the store is set for the plugin, in
     ``[tdprov] store`` or in the ``[tdprov] conn_id`` connection (TDPROV_STORE unset), from a worker folder. One process
     runs both DAGs (the provider reads these settings once, when Airflow starts), once per module and set-up."""
@@ -241,8 +253,7 @@ def _documented_once(request: pytest.FixtureRequest, tmp_path_factory: pytest.Te
         env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(
             {"type": "prov_common.bundle.transport.ProvenanceTransport"}), **tdprov)
         assert "TDPROV_STORE" not in env
-        done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_late.py"), str(out)],
-                              env=env, cwd=worker, capture_output=True, text=True, timeout=240)
+        done = preloaded.run(HERE / "airflow_dags" / "ol_provider_late.py", [str(out)], env, cwd=worker)
         assert done.returncode == 0, done.stderr[-3000:]
         assert not (worker / ".tdprov").exists()
         audit = run_audit(open_store(str(store)), stale_after=timedelta(0), report_dir=out / "report", progress=False)
@@ -272,14 +283,15 @@ def test_provider_transport_without_options_writes_where_the_listener_writes(doc
     assert [f.run_id for f in run.audit.check(CHECK_UNFINISHED).errors] == [late_run]
 
 
-def test_openlineage_disabled_stops_the_provider_and_the_tdprov_listener_records_every_run(tmp_path: Path) -> None:
+@REMOTE_FILES_GROUP
+def test_openlineage_disabled_stops_the_provider_and_the_tdprov_listener_records_every_run(tmp_path: Path,
+                                                                                          preloaded: Preloaded) -> None:
     """``OPENLINEAGE_DISABLED=true`` is the provider's switch: with its transport set to ProvenanceTransport it then
     emits nothing, and the tdprov listener, which delivers to the store itself, seals one bundle per run."""
     store = tmp_path / "store"
     env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"}),
                     OPENLINEAGE_DISABLED="true", **tdprov_env(store))
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_run.py"), str(tmp_path)],
-                          env=env, capture_output=True, text=True, timeout=240)
+    done = preloaded.run(HERE / "airflow_dags" / "ol_provider_run.py", [str(tmp_path)], env)
     assert done.returncode == 0, done.stderr[-3000:]
     summaries = _verify_all(str(store))
     assert sorted(s.job_name for s in summaries) == _RUN_JOBS
@@ -341,7 +353,7 @@ _REMOTE_FILES = {  # name: (URL, the provider's name of File(URL), the name the 
 
 
 @pytest.fixture(scope="module")
-def _remote_files_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def _remote_files_run(tmp_path_factory: pytest.TempPathFactory, preloaded: Preloaded) -> tuple[Path, Path]:
     """The store of ol_provider_file.py's process, which runs one DAG per file of ``_REMOTE_FILES`` in turn (one process
     for all of them: Airflow and the provider start once in it, several seconds of CPU each), and the home whose keys
     signed its bundles."""
@@ -350,13 +362,12 @@ def _remote_files_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, P
     env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"}),
                     TDPROV_HOME=str(home), **tdprov_env(store))
     files = [f"{name}={url}" for name, (url, _, _) in _REMOTE_FILES.items()]
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_file.py"), str(out), *files],
-                          env=env, capture_output=True, text=True, timeout=240)
+    done = preloaded.run(HERE / "airflow_dags" / "ol_provider_file.py", [str(out), *files], env)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     return store, home
 
 
-@pytest.mark.xdist_group("test_airflow_integration.remote_files")  # one worker runs _remote_files_run's process once
+@REMOTE_FILES_GROUP  # one worker runs _remote_files_run's process once
 @pytest.mark.parametrize("name", list(_REMOTE_FILES))
 def test_a_remote_file_the_provider_names_otherwise_is_one_dataset(_remote_files_run: tuple[Path, Path], name: str,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
@@ -383,7 +394,9 @@ def test_a_remote_file_the_provider_names_otherwise_is_one_dataset(_remote_files
     assert [(i.namespace, i.name) for i in read.inputs] == [named]
 
 
-def test_a_failing_translation_of_the_providers_names_keeps_the_tries_inputs_and_outputs(tmp_path: Path) -> None:
+@DOCUMENTED_RUN_GROUP
+def test_a_failing_translation_of_the_providers_names_keeps_the_tries_inputs_and_outputs(tmp_path: Path,
+                                                                                         preloaded: Preloaded) -> None:
     """Beside the provider, the provider's names of a try's assets are noted with its translation of an Asset, at the
     start and after execute. When that raised, the hook's catch-all took the whole step with it: the try's first
     RUNNING event, and after execute the output added through the alias and the digests in the outlets' asset events.
@@ -394,8 +407,7 @@ def test_a_failing_translation_of_the_providers_names_keeps_the_tries_inputs_and
     store = tmp_path / "store"
     env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps({"type": "prov_common.bundle.transport.ProvenanceTransport"}),
                     **tdprov_env(store))
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "ol_provider_untranslatable.py"), str(tmp_path)],
-                          env=env, capture_output=True, text=True, timeout=240)
+    done = preloaded.run(HERE / "airflow_dags" / "ol_provider_untranslatable.py", [str(tmp_path)], env)
     assert done.returncode == 0, done.stderr[-3000:]
     (write,) = [s for s in _verify_all(str(store)) if s.job_name == f"{DAG_ID}.write"]
     source, declared, aliased = (tmp_path / f"{name}.csv" for name in ("source", "declared", "aliased"))
