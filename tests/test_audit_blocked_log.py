@@ -2,14 +2,17 @@
 more when none does (it never claims a failed append that was not tried)."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
-from prov_common.audit.model import CHECK_LOG
-from prov_common.tlog.log import CHECKPOINTS_PREFIX
+import pytest
 
-from test_audit_attacks import Store, _audit, delete_newest_checkpoint
-from test_audit_support import T0, dataset, run_events, seal
+from prov_common.audit.model import CHECK_LOG
+from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX
+
+from test_audit_attacks import Store, _audit, delete_newest_checkpoint, inject_leaf_batch_after_the_head
+from test_audit_support import T0, dataset, digest, run_events, seal
 
 
 def test_blocked_log_names_only_the_bundles_that_wait(tmp_path: Path) -> None:
@@ -29,3 +32,27 @@ def test_blocked_log_names_only_the_bundles_that_wait(tmp_path: Path) -> None:
     assert len(waiting) == 1 and waiting[0].startswith("1 new bundle not appended"), said
     assert not [w for w in said if "could not append" in w], said
     assert s.keys(CHECKPOINTS_PREFIX) == heads  # and indeed nothing was appended
+
+
+@pytest.mark.parametrize("how", ["blocked", "read-only", "append-failed"])
+def test_bundles_logged_counts_only_the_leaves_appended(tmp_path: Path, how: str) -> None:
+    """'bundlesLogged' (report.json, the HTML report) said 2 when neither new bundle was appended: over a gap, in a
+    read-only audit, or when the append failed. It counts the bundles appended, and a finding says why the others were not."""
+    s = Store(str(tmp_path / "store"))
+    if how == "blocked":
+        delete_newest_checkpoint(s)
+    elif how == "append-failed":
+        inject_leaf_batch_after_the_head(s)
+    for name in ("late", "later"):
+        seal(s.pipe.store, run_events(f"prepare_{name}", [dataset(s.pipe.raw_name, s.pipe.raw)],
+                                      [dataset(f"/data/{name}.parquet", digest(name))], start=T0 + timedelta(hours=4)))
+    heads, batches = s.keys(CHECKPOINTS_PREFIX), s.keys(LEAVES_PREFIX)
+    options = {"read_only": True, "report_dir": tmp_path / "report"} if how == "read-only" else {}
+    result = _audit(s.pipe, **options)
+    assert s.keys(CHECKPOINTS_PREFIX) == heads and s.keys(LEAVES_PREFIX) == batches  # nothing was appended
+    report = json.loads(Path(result.location(result.report_json)).read_bytes())
+    assert result.bundles_logged == 0 and report["summary"]["bundlesLogged"] == 0, (result.bundles_logged, report["summary"])
+    told = {"blocked": "2 new bundles not appended to the log", "read-only": "2 bundles not yet logged",
+            "append-failed": "could not append 2 new bundles to the log"}[how]
+    said = [f.what for f in result.check(CHECK_LOG).findings] + [result.check(CHECK_LOG).detail or ""]
+    assert any(told in w for w in said), said

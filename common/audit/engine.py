@@ -307,7 +307,8 @@ def _audit(
         except StoreUnavailableError:
             raise
         except TdprovError as exc:
-            log_check.findings.append(Finding(CHECK_LOG, "log/", f"could not append to the log: {exc.what}", exc.fix or "retry the audit"))
+            waiting = f" {counted(len(new_leaves), 'new bundle')}" if new_leaves else ""
+            log_check.findings.append(Finding(CHECK_LOG, "log/", f"could not append{waiting} to the log: {exc.what}", exc.fix or "retry the audit"))
             appended = False
     logged_now = _logged_since(tlog, plan.first_unread, new_head, log_check)
     others = [_summary_of_leaf(store, x) for x in logged_now if x.run_id not in records]
@@ -319,7 +320,7 @@ def _audit(
     for record in [*records.values(), *again.values()]:
         record.bundle_findings = hidden_by_markers(markers, record.bundle_findings, listing, memory.tags)
     result.checkpoint = new_head
-    result.bundles_logged = 0 if read_only else len(new_leaves)
+    result.bundles_logged = len(new_leaves) if appended else 0  # over a gap, read-only or a failed append: none
     fresh = [r for r in records.values() if r.run_id not in plan.catalog.runs]
     written: list[Written | None] = []  # the log and audit objects this audit writes, pinned in the memory (below, pin_written)
     lookups: list[Written] = []
