@@ -334,3 +334,28 @@ def test_a_logged_runs_index_entry_restored_from_a_backup_is_taken_back_by_the_n
     (note,) = [f for f in taken.check(CHECK_INVENTORY).findings if f.object == key]
     assert note.severity == NOTE and "is again the object logged" in note.what
     assert _audit(pipe, full=True).clean and _audit(pipe).clean
+
+
+def _leaf_of(pipe: Pipeline, run_id: str) -> dict:
+    """A leaf naming the bundle of ``run_id`` (its index entry; digests of no bundle), as a batch holds it."""
+    entry = next(k for k in pipe.store.list("index/") if k.endswith(f"-{run_id}.json"))
+    return {"indexKey": entry, "manifestDigest": "blake3:" + "ab" * 32, "runId": run_id, "statementDigest": "sha256:" + "cd" * 32}
+
+
+def test_an_object_planted_beside_the_leaf_batches_marks_no_run_as_logged(pipe: Pipeline) -> None:
+    """A full audit of a log with a damaged leaf batch took as logged the runs of every object under 'log/leaves/', also
+    one under a key that names no batch (the walk over the log never lists it): a run sealed since the last audit, named
+    in 'log/leaves/x.json', was never logged (only named as in the index but not in the log, on every audit). Only the
+    keys of leaf batches are read: the run is logged, and the planted object is named, as before."""
+    import json
+
+    late = seal(pipe.store, run_events("prepare_late", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/late.parquet", digest("late"))],
+                                       start=T0 + timedelta(hours=4)))
+    raw_write(pipe.store.uri, "log/leaves/x.json", json.dumps({"first": 0, "leaves": [_leaf_of(pipe, late)]}).encode())
+    flip_byte(pipe.store.uri, "log/leaves/000000000000.json")  # the damage that has a full audit read past the walk
+    result = _audit(pipe, full=True)
+    said = [f"{f.object}: {f.what}" for f in result.errors]
+    assert [f for f in result.errors if f.object == "log/leaves/x.json"], said  # the planted object is named
+    assert result.bundles_logged == 1 and result.checkpoint.checkpoint.size == 3, (result.bundles_logged, said)
+    logged = [x["runId"] for x in json.loads(raw_read(pipe.store.uri, "log/leaves/000000000002.json"))["leaves"]]
+    assert logged == [late], logged
