@@ -2,6 +2,7 @@
 audit state they continue from (tampering found), and the same results as a full audit."""
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -20,7 +21,7 @@ from prov_common.signing import Envelope, SigningKey, default_signing_key, sign_
 from prov_common.sources import SourceRecord, register_source
 from prov_common.store import open_store
 from prov_common.store.local import LocalStore
-from prov_common.tlog.log import checkpoint_key
+from prov_common.tlog.log import TransparencyLog, checkpoint_key, leaf_batch_key
 from prov_common.tlog.model import CHECKPOINT_PAYLOAD_TYPE, Checkpoint
 
 from bundle_support import signed_staged
@@ -586,20 +587,13 @@ def test_a_run_whose_writer_clock_runs_behind_is_named_with_its_cause_and_logged
     assert after.clean and after.summary()["runs"] == 2, [f.what for f in after.errors]
 
 
-@pytest.mark.parametrize("damage", ["deleted", "truncated"])
-@pytest.mark.parametrize("remembers", ["head", "older"])
-def test_a_run_logged_past_a_lost_leaf_batch_is_never_logged_again_nor_waits_to_be(
-        store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str, remembers: str) -> None:
-    """Two audits stopped after their checkpoints and before their states, each logging one run in a batch of its own, and
-    the first of those batches lost: the next (incremental) audit continues from the state before them and read the second
-    run's leaf past the gap, but took that run for new. Where this auditor remembered the head (a read-only audit moved it
-    there), it logged the run a second time; where it remembered an older checkpoint, it named the run among those waiting
-    to be logged. Only the run of the lost batch is logged again, and the finding names that batch."""
+def _logged_by_audits_that_stopped(pipe: Pipeline, monkeypatch: pytest.MonkeyPatch, read_only_to: Path | None) -> tuple[TransparencyLog, str, str]:
+    """Two runs of ``pipe`` (audited once), each logged in a leaf batch of its own (leaf 2, then leaf 3) by an audit that
+    stopped after its checkpoint and before its state; with ``read_only_to``, a read-only audit then has the auditor
+    remember the head (its report goes there). The log (a TransparencyLog) and the two run ids."""
     from prov_common.audit import engine
     from prov_common.signing import trust_from_settings
-    from prov_common.tlog.log import TransparencyLog, leaf_batch_key
 
-    pipe = Pipeline(store_uri)
     assert _audit(pipe.store).clean
     tlog = TransparencyLog(pipe.store, trust_from_settings(Settings.from_env(store=pipe.store.uri)))
     runs = []
@@ -613,10 +607,24 @@ def test_a_run_logged_past_a_lost_leaf_batch_is_never_logged_again_nor_waits_to_
             with pytest.raises(KeyboardInterrupt):
                 _audit(pipe.store)
     lost_run, past_run = runs
-    if remembers == "head":
-        _audit(pipe.store, read_only=True, report_dir=tmp_path / "read-only")
+    if read_only_to is not None:
+        _audit(pipe.store, read_only=True, report_dir=read_only_to)
     batches = {key: [x.run_id for x in leaves] for key, _first, leaves in tlog.iter_batches()}
     assert batches == {leaf_batch_key(0): [pipe.prepare, pipe.train], leaf_batch_key(2): [lost_run], leaf_batch_key(3): [past_run]}, batches
+    return tlog, lost_run, past_run
+
+
+@pytest.mark.parametrize("damage", ["deleted", "truncated"])
+@pytest.mark.parametrize("remembers", ["head", "older"])
+def test_a_run_logged_past_a_lost_leaf_batch_is_never_logged_again_nor_waits_to_be(
+        store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str, remembers: str) -> None:
+    """Two audits stopped after their checkpoints and before their states, each logging one run in a batch of its own, and
+    the first of those batches lost: the next (incremental) audit continues from the state before them and read the second
+    run's leaf past the gap, but took that run for new. Where this auditor remembered the head (a read-only audit moved it
+    there), it logged the run a second time; where it remembered an older checkpoint, it named the run among those waiting
+    to be logged. Only the run of the lost batch is logged again, and the finding names that batch."""
+    pipe = Pipeline(store_uri)
+    tlog, lost_run, past_run = _logged_by_audits_that_stopped(pipe, monkeypatch, read_only_to=tmp_path / "read-only" if remembers == "head" else None)
     lost = leaf_batch_key(2)
     if damage == "deleted":
         raw_delete(store_uri, lost)
@@ -633,3 +641,32 @@ def test_a_run_logged_past_a_lost_leaf_batch_is_never_logged_again_nor_waits_to_
         assert logged[lost_run] == 1 and result.bundles_logged == 1, logged  # the lost run, logged again: its leaf cannot be read
     else:
         assert "1 new bundle not appended to the log" in " ".join(what for _, what in named), named
+
+
+@pytest.mark.parametrize("move", ["swapped", "moved-down"])
+@pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
+def test_the_runs_of_a_moved_leaf_batch_are_logged_again_by_either_audit(store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                         full: bool, move: str) -> None:
+    """A leaf batch moved to another key (its leaves claim the leaf their old key names): two batches swapped, or one moved
+    to the key of leaf 1. The incremental audit logged their runs again, as runs of a lost batch, but 'audit --full' read
+    the moved batches for the runs the log holds and took their runs as logged, so the two disagreed. A moved batch is no
+    evidence the log vouches for: either audit names it and logs its runs again, once."""
+    pipe = Pipeline(store_uri)
+    tlog, lost_run, past_run = _logged_by_audits_that_stopped(pipe, monkeypatch, read_only_to=tmp_path / "read-only")
+    if move == "swapped":
+        first, second = (raw_read(store_uri, leaf_batch_key(n)) for n in (2, 3))
+        raw_write(store_uri, leaf_batch_key(2), second)
+        raw_write(store_uri, leaf_batch_key(3), first)
+        moved, runs = [leaf_batch_key(2), leaf_batch_key(3)], [lost_run, past_run]
+    else:
+        raw_write(store_uri, leaf_batch_key(1), raw_read(store_uri, leaf_batch_key(2)))
+        raw_delete(store_uri, leaf_batch_key(2))
+        moved, runs = [leaf_batch_key(1)], [lost_run]
+
+    result = _audit(pipe.store, full=full)
+    said = [(f.object, f.what) for check in result.checks for f in check.findings]
+    assert all(any(key == batch for key, _ in said) for batch in moved), said
+    again = [what for _, what in said if "is logged again" in what]
+    assert result.bundles_logged == len(runs) and len(again) == len(runs), (result.bundles_logged, said)
+    appended = json.loads(raw_read(store_uri, leaf_batch_key(4)))["leaves"]
+    assert sorted(x["runId"] for x in appended) == sorted(runs), appended  # each once

@@ -388,15 +388,16 @@ class TransparencyLog:
         self._spans_checked.add((before, after))
 
     def readable_leaves(self) -> list[LogLeaf]:
-        """Every leaf in a batch that can still be parsed, skipping gaps and batches that are damaged, too large, no
-        regular object or gone since they were listed (the walk over the log, :meth:`verify`, names each). Only the keys
+        """Every leaf in a batch that can still be parsed at its own key, skipping gaps and batches that are damaged, too
+        large, no regular object, under another batch's key (moved: its leaves are not where the log vouches for them) or
+        gone since they were listed (the walk over the log, :meth:`verify`, names each). Only the keys
         the walk lists are read (a leaf batch's, 12 digits): an object under any other key holds no leaf of the log. An
         error of the store itself (one that cannot be reached) is raised, so that the leaves it holds back are never
         taken for unlogged."""
         out: list[LogLeaf] = []
         for key in self._batch_keys(0):
             try:
-                out.extend(_decode_batch(self.store.get(key, SMALL_OBJECT_LIMIT), key, strict=False)[1])
+                out.extend(self._read_batch(key, strict=False)[1])
             except (VerificationError, UnreadableObjectError, ObjectNotFoundError):
                 continue
         return out
