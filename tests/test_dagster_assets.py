@@ -373,7 +373,7 @@ def test_the_io_manager_takes_the_digest_its_step_kept(store: Path, instance, mo
 
 
 def test_tampered_parquet_is_refused_on_load_naming_asset_and_digests(store: Path, instance) -> None:
-    mats = materializations(run(pipeline.CHAIN, instance))
+    mats = materializations(run(pipeline.CHAIN, instance, selection=[pipeline.orders]))
     path = Path(str(store) + "-data") / "raw" / "orders.parquet"
     table = pq.read_table(path)
     amounts = table.column("amount").to_pylist()
@@ -434,22 +434,22 @@ def test_a_refused_load_is_no_prov_use_of_the_recorded_version_it_never_read(sto
     assert {(i["namespace"], i["name"]) for i in events[-1]["inputs"]} == {(o.namespace, o.name) for o in written.outputs}
 
 
-def _changed_upstream(store: Path, instance: DagsterInstance) -> Path:
-    """The chain materialized, then raw's data changed, so that loading it for orders_clean is refused: the data
-    folder."""
-    run(pipeline.CHAIN, instance)
+def _changed_upstream(store: Path, instance: DagsterInstance) -> tuple[Path, str]:
+    """raw materialized (the first asset of the chain, all that loading orders_clean reads), then its data changed, so
+    that loading it for orders_clean is refused: the data folder, and the digest raw recorded."""
+    recorded = materializations(run(pipeline.CHAIN, instance, selection=[pipeline.orders]))[RAW].metadata["tdprov/digest"].value
     data = Path(str(store) + "-data")
     path = data / "raw" / "orders.parquet"
     df = pd.read_parquet(path)
     df.loc[0, "amount"] = 999.0
     df.to_parquet(path)
-    return data
+    return data, recorded
 
 
 def _refused_load_with_an_unusable_store(store: Path, instance: DagsterInstance, tmp_path: Path) -> Any:
     """The chain materialized, raw's data then changed, and orders_clean run again in strict mode with a store path
     under a file (the store takes nothing, the START of the refused load included): its result."""
-    data = _changed_upstream(store, instance)
+    data, _ = _changed_upstream(store, instance)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the store folder should be")
     return run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean], strict=True,
@@ -631,8 +631,7 @@ def test_a_refused_load_whose_snapshot_check_meets_an_os_error_fails_with_the_re
 
     opened = transport.open_store
     monkeypatch.setattr(transport, "open_store", lambda *args, **kwargs: _UnreadableSnapshots(opened(*args, **kwargs).root))
-    expected = materializations(run(pipeline.CHAIN, instance))[RAW].metadata["tdprov/digest"].value
-    data = _changed_upstream(store, instance)
+    data, expected = _changed_upstream(store, instance)
     result = run(pipeline.CHAIN, instance, selection=[pipeline.orders_clean])
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
@@ -666,8 +665,7 @@ def test_a_refused_load_whose_snapshot_check_hangs_fails_with_the_refusal_within
 
     opened = transport.open_store
     monkeypatch.setattr(transport, "open_store", lambda *args, **kwargs: _HungSnapshots(opened(*args, **kwargs).root))
-    expected = materializations(run(pipeline.CHAIN, instance))[RAW].metadata["tdprov/digest"].value
-    _changed_upstream(store, instance)
+    _, expected = _changed_upstream(store, instance)
     monkeypatch.setenv("TDPROV_EXIT_TIMEOUT", "1")
     _HungSnapshots.answer.clear()
     began = time.monotonic()
@@ -716,7 +714,7 @@ def test_a_refused_load_whose_snapshot_check_meets_any_error_fails_with_the_refu
 
 def test_tamper_is_caught_by_the_sidecar_without_dagster_history(store: Path) -> None:
     with DagsterInstance.ephemeral() as first:
-        run(pipeline.CHAIN, first)
+        assert run(pipeline.CHAIN, first, selection=[pipeline.orders]).success
     path = Path(str(store) + "-data") / "raw" / "orders.parquet"
     df = pd.read_parquet(path)
     df.loc[0, "country"] = "FR"
@@ -738,7 +736,7 @@ def test_a_damaged_sidecar_or_data_file_is_named_with_its_fix(store: Path, damag
     [] or null was taken as none, and the data loaded unchecked). Each is named, with its fix; on_mismatch='warn'
     loads past a damaged sidecar."""
     with DagsterInstance.ephemeral() as first:
-        assert run(pipeline.CHAIN, first).success
+        assert run(pipeline.CHAIN, first, selection=[pipeline.orders]).success
     data = Path(str(store) + "-data")
     name, content = damage
     (data / "raw" / name).write_bytes(content)
