@@ -54,7 +54,7 @@ def _audit(store, **kw):
 
 def test_incremental_audit_reads_grow_with_what_is_new_not_with_the_store(tmp_path: Path) -> None:
     reads = {}
-    for size in (20, 120):
+    for size in (20, 60):
         store = CountingStore(tmp_path / f"store-{size}")
         register_source(store, SourceRecord(name="raw", digest=digest("raw"), license="CC0-1.0", issuer="tests"), default_signing_key())
         seal_chain(store, 0, size)
@@ -66,12 +66,12 @@ def test_incremental_audit_reads_grow_with_what_is_new_not_with_the_store(tmp_pa
         result = _audit(store)
         assert result.clean and result.bundles_examined == 6 and result.summary()["runs"] == size + 12, [f.what for f in result.errors]
         reads[size] = dict(store.reads)
-    # the same objects for 6 new bundles whether the store holds 20 or 120: nothing old is re-read (not the lookups the audit
+    # the same objects for 6 new bundles whether the store holds 20 or 60: nothing old is re-read (not the lookups the audit
     # before wrote either, see the test below)
-    assert reads[20] == reads[120], reads
-    bundle_reads = reads[120]["get bundles"]
+    assert reads[20] == reads[60], reads
+    bundle_reads = reads[60]["get bundles"]
     assert bundle_reads <= 6 * 6, reads  # each new bundle's objects, at most
-    assert sum(reads[120].values()) <= 6 * 12 + 30, reads
+    assert sum(reads[60].values()) <= 6 * 12 + 30, reads
 
 
 class _CountsReads:
@@ -94,11 +94,11 @@ def _counting(uri: str):
 def test_the_audit_after_a_full_one_reads_no_lookup_it_wrote_and_still_names_one_changed_or_deleted(store_uri: str) -> None:
     store = _counting(store_uri)
     register_source(store, SourceRecord(name="raw", digest=digest("raw"), license="CC0-1.0", issuer="tests"), default_signing_key())
-    seal_chain(store, 0, 20)
+    seal_chain(store, 0, 6)
     assert _audit(store, full=True).clean
     written = list(store.list("audit/generated/"))
-    assert len(written) == 20  # one per version the 20 runs generated
-    seal_chain(store, 20, 2)
+    assert len(written) == 6  # one per version the 6 runs generated
+    seal_chain(store, 6, 2)
     store.gets.clear()
     result = _audit(store)
     assert result.clean and result.bundles_examined == 2, [f.what for f in result.errors]
@@ -106,12 +106,12 @@ def test_the_audit_after_a_full_one_reads_no_lookup_it_wrote_and_still_names_one
     assert [k for k in store.gets if k in written] == [], sorted(store.gets)
     # changed or deleted after the full audit that wrote them, before any listing showed them: named, on every audit after
     before = set(store.list("audit/generated/"))
-    seal_chain(store, 22, 2)
+    seal_chain(store, 8, 2)
     assert _audit(store, full=True).clean
     flipped, deleted = sorted(set(store.list("audit/generated/")) - before)  # the lookups of the two runs it logged
     flip_byte(store_uri, flipped)
     raw_delete(store_uri, deleted)
-    seal_chain(store, 24, 2)
+    seal_chain(store, 10, 2)
     for _ in range(2):
         store.gets.clear()
         result = _audit(store)
@@ -128,15 +128,15 @@ def test_the_next_audit_reads_none_of_the_objects_an_audit_wrote_only_to_compare
     wrote it is still named."""
     store = _counting(store_uri)
     register_source(store, SourceRecord(name="raw", digest=digest("raw"), license="CC0-1.0", issuer="tests"), default_signing_key())
-    seal_chain(store, 0, 20)
+    seal_chain(store, 0, 6)
     assert _audit(store, full=True).clean
-    seal_chain(store, 20, 2)
+    seal_chain(store, 6, 2)
     before = set(store.list(""))
     assert _audit(store).clean
     wrote = set(store.list("")) - before
     kinds = {k.split("/")[1] for k in wrote if k.startswith(("audit/", "log/"))}
     assert {"checkpoints", "leaves", "state", "catalog", "runs", "reports"} <= kinds, sorted(wrote)
-    seal_chain(store, 22, 2)
+    seal_chain(store, 8, 2)
     store.gets.clear()
     result = _audit(store)
     assert result.clean and result.bundles_examined == 2, [f.what for f in result.errors]
@@ -146,11 +146,11 @@ def test_the_next_audit_reads_none_of_the_objects_an_audit_wrote_only_to_compare
     assert read_back == {"checkpoints": 1, "auditor-inventory": 1, "state": 1, "catalog": 1}, read_back
     # one changed after the audit wrote it, before a listing showed it: named on every audit after
     before = set(store.list(""))
-    seal_chain(store, 24, 2)
+    seal_chain(store, 10, 2)
     assert _audit(store).clean
     [record] = [k for k in set(store.list("audit/runs/")) - before]
     flip_byte(store_uri, record)
-    seal_chain(store, 26, 2)
+    seal_chain(store, 12, 2)
     for _ in range(2):
         named = {f.object: f.what for f in _audit(store).check(CHECK_INVENTORY).errors}
         assert named.get(record, "").startswith(f"audit's signed record '{record}' changed after it was first listed"), named
