@@ -54,7 +54,7 @@ def test_a_catalog_summary_of_another_store_is_a_finding_and_not_its_provenance(
     monkeypatch.setattr(catalog, "COMPACT_AFTER", 1)  # a summary after every second audit
     pipe = Pipeline(store_uri)
     assert _audit(store_uri).clean
-    other, b_runs = _other_store(store_uri, 4)
+    other, b_runs = _other_store(store_uri, 2)
     summary = list(open_store(other).list(catalog.SUMMARY_PREFIX))[-1]
     raw_write(store_uri, summary, raw_read(other, summary))
     for full in (False, False, True):  # found, still found, and by --full
