@@ -57,3 +57,23 @@ def test_text_is_refused_or_taken_as_before(large: bool) -> None:
     with pytest.raises(NotUtf8Error):  # valid once joined, not one by one
         check_utf8(_strings([b"a\xc3", b"\xa9b"], large))
 
+
+
+@pytest.mark.parametrize("values", [np.arange(1, 200_001, dtype=np.int64) * 1_700,  # all after 1970: high words 0
+                                    np.arange(-100_000, 100_000, dtype=np.int64) * 1_700])  # before and after
+def test_nanoseconds_are_scaled_into_their_output(values: np.ndarray) -> None:
+    """The product and the sign words were made in arrays of their own, then copied into the output (twice its size
+    allocated): they are made in the output itself, the only array allocated (numpy's allocations are traced), and the
+    bytes are those of Python's integers."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        start = tracemalloc.get_traced_memory()[0]
+        out = _nanos128(values, "us")
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * len(values) + 64 * 1024, f"{peak:,} bytes allocated for {16 * len(values):,} of output"
+    assert out.tobytes() == _reference(values.tolist(), "us")

@@ -155,17 +155,23 @@ _NANOS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
 
 def _nanos128(values: np.ndarray, unit: str) -> np.ndarray:
-    """int64 counts of ``unit`` as exact nanoseconds: (n, 16) bytes, 128-bit little-endian two's complement."""
+    """int64 counts of ``unit`` as exact nanoseconds: (n, 16) bytes, 128-bit little-endian two's complement.
+
+    Where every product fits in 64 bits, the low words are made in the output itself and the high words are set from
+    the counts' range (zeros for counts all at or after the epoch): no array of its own for either."""
     f = _NANOS[unit]
     v = values.astype(np.int64, copy=False)
-    out = np.empty((len(v), 2), dtype="<u8")
+    out = np.empty((len(v), 2), dtype="<i8")
+    if not len(v):
+        return out.view(np.uint8).reshape(0, 16)
+    low, high = int(v.min()), int(v.max())
     limit = np.iinfo(np.int64).max // f
-    if f > 1 and len(v) and -limit <= v.min() and v.max() <= limit:  # every count times f fits in 64 bits (any date
-        v = v * np.int64(f)  # of years 1678-2261 in ns): the 128-bit value is the product, sign-extended
-        f = 1
-    if f == 1:
-        out[:, 0] = v.view(np.uint64)
-        out[:, 1] = (v >> np.int64(63)).view(np.uint64)
+    if -limit <= low and high <= limit:  # every count times f fits in 64 bits (any date of years 1678-2261 in ns): the
+        np.multiply(v, np.int64(f), out=out[:, 0])  # 128-bit value is the product, sign-extended
+        if low >= 0 or high < 0:
+            out[:, 1] = 0 if low >= 0 else -1
+        else:
+            np.right_shift(out[:, 0], np.int64(63), out=out[:, 1])
     else:
         a = v >> np.int64(32)  # v = a * 2**32 + b, a signed, b unsigned
         b = (v & np.int64(0xFFFFFFFF)).view(np.uint64)
@@ -174,8 +180,8 @@ def _nanos128(values: np.ndarray, unit: str) -> np.ndarray:
         lo_high = af.view(np.uint64) << np.uint64(32)
         lo = lo_high + bf
         carry = (lo < lo_high).astype(np.int64)
-        out[:, 0] = lo
-        out[:, 1] = ((af >> np.int64(32)) + carry).view(np.uint64)
+        out[:, 0] = lo.view(np.int64)
+        out[:, 1] = (af >> np.int64(32)) + carry
     return out.view(np.uint8).reshape(len(v), 16)
 
 
