@@ -7,7 +7,6 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from prov_common.hashing import hash_table
 from prov_common.hashing.encode import NotUtf8Error, _nanos128, check_utf8
 
 INT64 = np.iinfo(np.int64)

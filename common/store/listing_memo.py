@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from prov_common.store._base import ObjectInfo
 
-TagsFor = "Callable[[str], bool] | None"
+TagsFor = Callable[[str], bool] | None
 
 MAX_KEPT_OBJECTS = 20_000
 """A listing of more objects is not kept (listed again when asked for again)."""
