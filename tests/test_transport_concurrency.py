@@ -64,6 +64,7 @@ def test_concurrent_writers_lose_nothing_and_duplicate_nothing(backend: str, tmp
     trust_from_settings()  # no key yet; the writers share the per-user key
     signer = ProvenanceTransport().signer  # create it once, before the race
     build_bundle(list(_events(WRITERS, 0)), {}, signer)  # what a seal imports (rdflib, lxml) is imported once, before the fork
+    open_store(store_uri)  # and the service models an S3 client reads are read once, not by each writer
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(WRITERS)
     procs = [ctx.Process(target=_writer, args=(store_uri, w, runs, 2, barrier)) for w in range(WRITERS)]
