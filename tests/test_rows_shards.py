@@ -9,6 +9,9 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
@@ -105,17 +108,51 @@ def test_row_keys_and_the_row_set_built_of_them_are_on_the_spools_disk(tmp_path:
     assert os.listdir(tmp_path / "spool") == [] and os.listdir(elsewhere) == []  # nothing left behind
 
 
-_HASHED_THEN_HELD = """
-import sys, time
-from prov_common.hashing import shards
+def _hashed_then_held(folder: str, out: Connection) -> None:
+    """Hashes ``folder`` at row granularity and, its version's key runs all in the spool, sends their folder's name on
+    ``out`` and holds them there until the process is killed."""
+    import time
 
-def held(found, spill=None):  # the version's key runs are all in the spool: held there until the process is killed
-    print(spill.name, flush=True)
-    time.sleep(120)
+    from prov_common.hashing import shards
 
-shards.with_row_keys = held
-shards.hash_shards(sys.argv[1], granularity="row", cache=False, scheduler="none")
-"""
+    def held(found, spill=None) -> None:  # noqa: ANN001
+        out.send(spill.name)
+        time.sleep(120)
+
+    shards.with_row_keys = held
+    shards.hash_shards(folder, granularity="row", cache=False, scheduler="none")
+
+
+def _held_by_children(target: Callable[[str, Connection], None], arg: str, count: int) -> list[tuple[BaseProcess, Path]]:
+    """``count`` processes forked from this one (everything imported: they start in milliseconds, where a process of
+    its own imported pandas and tdprov's hashing first), each running ``target(arg, out)`` until it sends on ``out``
+    the folder it holds: each process with that folder."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    children = []
+    for _ in range(count):
+        here, there = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=target, args=(arg, there))
+        proc.start()
+        children.append((proc, here))
+    try:
+        for proc, here in children:
+            assert here.poll(60), f"process {proc.pid} named no folder (exit code {proc.exitcode})"
+        return [(proc, Path(here.recv())) for proc, here in children]
+    except BaseException:
+        for proc, _ in children:
+            _killed(proc)
+        raise
+
+
+def _killed(proc: BaseProcess) -> bool:
+    """Kill -9 ``proc`` (a forked child) and wait for it: whether it ended by that signal."""
+    import signal
+
+    proc.kill()
+    proc.join(60)
+    return proc.exitcode == -signal.SIGKILL
 
 
 def test_row_keys_left_in_the_spool_by_a_killed_process_go_with_the_next_folder_or_flush(
@@ -124,22 +161,17 @@ def test_row_keys_left_in_the_spool_by_a_killed_process_go_with_the_next_folder_
     runs in the spool folder, which no reboot empties: the next such folder made there, or the next flush of that
     spool, removes it, as it does one whose pid a process started since has. The folder of a live process stays, as
     do those of another pid namespace (a container sharing the folder) and hidden folders that name no process."""
-    import signal
-
     from prov_common.owner import mark
     from prov_common.store import Outbox
 
     folder, spool = write_shards(tmp_path / "corpus"), tmp_path / "spool"
     monkeypatch.setenv("TDPROV_SPOOL", str(spool))
-    procs = [subprocess.Popen([sys.executable, "-c", _HASHED_THEN_HELD, str(folder)], stdout=subprocess.PIPE, text=True)
-             for _ in range(3)]
+    made_by = _held_by_children(_hashed_then_held, str(folder), 3)
     try:
-        made_by = [(p, Path(p.stdout.readline().strip())) for p in procs]  # type: ignore[union-attr]
         (first, left), (second, later), (live, held) = made_by
         assert {left.parent, later.parent, held.parent} == {spool}
         assert left.name.startswith(f".tdprov-rowkeys-{first.pid}-") and len(list(left.glob("*.keys"))) == SHARDS
-        first.send_signal(signal.SIGKILL)
-        assert first.wait(timeout=60) == -signal.SIGKILL and left.is_dir()  # left behind
+        assert _killed(first) and left.is_dir()  # left behind
         unnamed = spool / ".tdprov-rowkeys-abc123de"  # named as before: whose it is, nothing says
         unnamed.mkdir()
         pid, boot, _, namespace = mark().split("-")
@@ -154,30 +186,29 @@ def test_row_keys_left_in_the_spool_by_a_killed_process_go_with_the_next_folder_
         assert held.is_dir() and len(list(held.glob("*.keys"))) == SHARDS and later.is_dir() and unnamed.is_dir()
         assert container.is_dir()
 
-        second.send_signal(signal.SIGKILL)
-        assert second.wait(timeout=60) == -signal.SIGKILL and later.is_dir()
+        assert _killed(second) and later.is_dir()
         assert Outbox(spool).flush().ok
         assert sorted(p.name for p in spool.iterdir()) == sorted(
             [held.name, unnamed.name, container.name, Path(made.name).name])
         assert len(list(held.glob("*.keys"))) == SHARDS
         made.cleanup()
     finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait(timeout=60)
+        for proc, _ in made_by:
+            _killed(proc)
     assert Outbox(spool).flush().ok and not held.exists()  # killed now: the next flush takes its folder too
 
 
-_SPILLED_THEN_HELD = """
-import sys, time
-import numpy as np
-from prov_common.rowset.runs import key_run, spill_folder
+def _spilled_then_held(shared: str, out: Connection) -> None:
+    """Makes a folder of key runs in the shared spill folder ``shared`` and sends its name on ``out``, then holds it
+    until the process is killed."""
+    import time
 
-folder = spill_folder(sys.argv[1])  # as hash_shards makes it for a shared spill folder (a cluster reached by address)
-key_run(np.arange(4, dtype=np.uint64), folder.name)  # a worker's run of keys in it
-print(folder.name, flush=True)
-time.sleep(120)
-"""
+    from prov_common.rowset.runs import key_run, spill_folder
+
+    folder = spill_folder(shared)  # as hash_shards makes it for a shared spill folder (a cluster reached by address)
+    key_run(np.arange(4, dtype=np.uint64), folder.name)  # a worker's run of keys in it
+    out.send(folder.name)
+    time.sleep(120)
 
 
 def test_row_keys_left_in_a_shared_spill_folder_by_a_killed_process_go_with_the_next_folder_made_there(
@@ -186,24 +217,21 @@ def test_row_keys_left_in_a_shared_spill_folder_by_a_killed_process_go_with_the_
     there: the next such folder made there removes it, as it is named for this machine and a process that is gone. A
     live process's folder stays; another machine's (whose processes are not seen from here) stays until it is older
     than prov_common.scratch.SHARED_MAX_AGE (7 days); a folder named as before (whose, nothing says) stays."""
-    import signal
     import time
 
     from prov_common.owner import mark
 
     shared = tmp_path / "shared-spill"
     shared.mkdir()
-    procs = [subprocess.Popen([sys.executable, "-c", _SPILLED_THEN_HELD, str(shared)], stdout=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    made_by = _held_by_children(_spilled_then_held, str(shared), 2)
     try:
-        (killed, left), (live, held) = [(p, Path(p.stdout.readline().strip())) for p in procs]  # type: ignore[union-attr]
+        (killed, left), (live, held) = made_by
         from prov_common.scratch import _host  # the host name as the folder's name writes it
 
         host = _host()
         assert left.parent == shared and left.name.startswith(f"tdprov-rowkeys-{killed.pid}-")
         assert f"-{host}-" in left.name and len(list(left.glob("*.keys"))) == 1
-        killed.send_signal(signal.SIGKILL)
-        assert killed.wait(timeout=60) == -signal.SIGKILL and left.is_dir()  # left behind
+        assert _killed(killed) and left.is_dir()  # left behind
         now, process = int(time.time()), mark()
         recent = shared / f"tdprov-rowkeys-{process}-{now - 3600}-other-host.example-abcdefgh"
         old = shared / f"tdprov-rowkeys-{process}-{now - 8 * 24 * 3600}-other-host.example-abcdefgh"
@@ -218,9 +246,8 @@ def test_row_keys_left_in_a_shared_spill_folder_by_a_killed_process_go_with_the_
         assert len(list(held.glob("*.keys"))) == 1
         made.cleanup()
     finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait(timeout=60)
+        for proc, _ in made_by:
+            _killed(proc)
 
 
 def test_a_shared_spill_folder_of_this_host_name_in_another_pid_namespace_goes_once_old(tmp_path: Path) -> None:
