@@ -176,11 +176,12 @@ def _verify_in_daemon(uri: str, pem: bytes, out) -> None:
 
 
 def test_a_daemonic_process_verifies_serially_instead_of_failing(tmp_path) -> None:
+    """Forked, as a Celery prefork worker is (with everything imported: a spawned child imported this module first)."""
     import multiprocessing
 
     uri = str(tmp_path / "store")
     store, trust, key, _runs = _tampered_store(uri)
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("fork")
     out = context.Queue()
     child = context.Process(target=_verify_in_daemon, args=(uri, key.public.to_pem(), out), daemon=True)
     child.start()
@@ -246,11 +247,12 @@ def test_the_workers_end_when_the_verifying_process_is_killed(tmp_path) -> None:
     assert not alive, f"workers {alive} outlived their killed parent"
 
 
-@pytest.mark.parametrize("method", ["spawn", "forkserver"])
-def test_workers_started_by_another_method_verify(tmp_path, method: str) -> None:
+def test_workers_started_by_another_method_verify(tmp_path) -> None:
     """Under the forkserver start method (the default from Python 3.14) every worker took the fork server for a dead
     parent and ended at once: verify stopped with BrokenProcessPool. Run in a process of its own: a fork server
-    outlives the test and keeps the environment it started with, which later multiprocess tests would inherit."""
+    outlives the test and keeps the environment it started with, which later multiprocess tests would inherit. That
+    process verifies with workers started by each method in turn (spawn, then forkserver) and prints each method's
+    reports on a line of their own, or the traceback that stopped it."""
     import subprocess
     import sys
 
@@ -258,23 +260,33 @@ def test_workers_started_by_another_method_verify(tmp_path, method: str) -> None
     serial = json.dumps(_reports(store, trust, 1), sort_keys=True)
     keys = tmp_path / "keys.json"
     keys.write_text(json.dumps([k.to_pem().decode() for k in trust]))
+    methods = ["spawn", "forkserver"]
     script = (
-        "import json, multiprocessing, sys\n"
+        "import json, multiprocessing, sys, threading, traceback\n"
         "from prov_common.bundle import verify_pool\n"
         "from prov_common.bundle.verify_runs import verify_runs\n"
         "from prov_common.signing import PublicKey, TrustStore\n"
         "from prov_common.store import open_store\n"
         "if __name__ == '__main__':\n"
-        f"    multiprocessing.set_start_method({method!r})\n"
         "    verify_pool.PARALLEL_FROM = 2\n"
         "    trust = TrustStore.of(PublicKey.from_pem(p.encode()) for p in json.load(open(sys.argv[2])))\n"
-        "    print(json.dumps([r.to_dict() for r in verify_runs(open_store(sys.argv[1]), trust, workers=2)], sort_keys=True))\n"
+        f"    for method in {methods!r}:\n"
+        "        multiprocessing.set_start_method(method, force=True)\n"
+        "        try:\n"
+        "            assert threading.active_count() == 1, 'a thread is left: the workers would spawn'\n"
+        "            print(method, json.dumps([r.to_dict() for r in verify_runs(open_store(sys.argv[1]), trust, workers=2)],\n"
+        "                                     sort_keys=True), flush=True)\n"
+        "        except Exception:\n"
+        "            print(method, json.dumps(traceback.format_exc()), flush=True)\n"
     )
     (tmp_path / "verify_with.py").write_text(script)
     done = subprocess.run([sys.executable, str(tmp_path / "verify_with.py"), str(tmp_path / "store"), str(keys)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == serial
+    printed = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    assert list(printed) == methods, done.stdout[-2000:]
+    for method in methods:
+        assert printed[method] == serial, f"workers started by {method}: {printed[method][-2000:]}"
 
 
 @pytest.mark.parametrize("workers", [1, 2], ids=["here", "in workers"])
