@@ -7,10 +7,33 @@ from __future__ import annotations
 import concurrent.futures
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from prov_common.errors import StoreUnavailableError
+
+
+STOP_POLL = 0.05  # seconds between two looks at whether a wait should stop early (:func:`wait_for`)
+
+
+def wait_for(futures: list[concurrent.futures.Future[Any]], timeout: float | None,
+             stop: Callable[[], bool] | None = None) -> bool:
+    """Wait at most ``timeout`` seconds (None: no bound) for ``futures`` to be done, or until ``stop()`` is true (asked
+    every :data:`STOP_POLL` seconds: a store that stopped answering, whose every call waits its own timeout); whether
+    ``stop`` ended the wait with work still under way."""
+    if stop is None:
+        concurrent.futures.wait(futures, timeout=None if timeout is None else max(timeout, 0.0))
+        return False
+    deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+    while pending := [future for future in futures if not future.done()]:
+        if stop():
+            return True
+        slice_ = STOP_POLL if deadline is None else min(STOP_POLL, deadline - time.monotonic())
+        if slice_ <= 0:
+            return False
+        concurrent.futures.wait(pending, timeout=slice_)
+    return False
 
 
 class Outlived:
@@ -34,14 +57,16 @@ class Outlived:
         with self._lock:
             self._work.pop(future, None)
 
-    def left_after(self, timeout: float) -> list[tuple[str, Callable[..., Any], tuple[Any, ...], bool]]:
-        """Wait at most ``timeout`` seconds for the work; what is still under way then, in the order it was given, and
-        whether it started (that not started yet is cancelled); it is the caller's then, no longer kept here."""
+    def left_after(self, timeout: float, stop: Callable[[], bool] | None = None
+                   ) -> list[tuple[str, Callable[..., Any], tuple[Any, ...], bool]]:
+        """Wait at most ``timeout`` seconds for the work, or until ``stop()`` is true (:func:`wait_for`); what is still
+        under way then, in the order it was given, and whether it started (that not started yet is cancelled); it is the
+        caller's then, no longer kept here."""
         with self._lock:
             futures = list(self._work)
         if not futures:
             return []
-        concurrent.futures.wait(futures, timeout=max(timeout, 0.0))
+        wait_for(futures, timeout, stop)
         with self._lock:  # handed to the caller: forgotten here
             left = [(future, self._work.pop(future)) for future in list(self._work) if not future.done()]
         return [(*work, not future.cancel()) for future, work in left]
@@ -89,6 +114,8 @@ class EndingStore:
 
     clock_offset = None
     """No store answers, so none tells its time (:func:`~prov_common.store.latekey.write_time` keys by this machine's)."""
+    unanswered_at = None
+    """Refused at once, never waited for (:attr:`~prov_common.store._base.BaseStore.unanswered_at`)."""
 
     def __init__(self, uri: str, waited: float, ending: str) -> None:
         """``ending``: why the store takes nothing now, as its errors say it (the transport's ``_ENDED`` gives them)."""

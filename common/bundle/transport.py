@@ -46,7 +46,7 @@ from prov_common.bundle.staged import (MISPLACED_ATTACHMENT_FIX, EventTooLargeEr
                                        signed_attachment, signed_event, trusted_event, unverified_event)
 from prov_common.bundle.model import Manifest
 from prov_common import exiting
-from prov_common.bundle.outlived import EndingStore, Outlived, Worker
+from prov_common.bundle.outlived import EndingStore, Outlived, Worker, wait_for
 from prov_common.bundle.storage import (FoundManifest, WriteResult, events_run, listed_file, sealed_manifest, sealed_run_events,
                                         warn_another_run, warn_came_after, write_bundle)
 from prov_common.canonical_json import canonical_bytes, canonical_form, loads
@@ -467,17 +467,21 @@ class ProvenanceTransport(Transport):
         (:meth:`name_late_events`). What is still under way then (a store that does not answer, a hung mount) is
         spooled and named as at a process's end (:meth:`settle`): it held the caller, and the process, for good. True
         when everything was done. Strict mode raises the check's error past its bound only after that wait: the writes
-        it would have skipped are never lost to it."""
+        it would have skipped are never lost to it. Once a call of this close's has gone unanswered (the store stopped
+        answering), nothing more is waited for: the work still queued would each wait its own timeout (see
+        :meth:`settle`)."""
         left: list[str] = []
         try:
             if timeout != 0:
                 bound = exit_timeout() if timeout < 0 else timeout
-                deadline = time.monotonic() + bound
+                began = time.monotonic()
+                deadline = began + bound
                 try:
                     self._check_late(bound, f"close() waited for it and the writes {bound:g}s at most in all, then "
-                                            "closed the transport (a check left unfinished is named in a warning)")
+                                            "closed the transport (a check left unfinished is named in a warning)",
+                                     stop=self._stopped_answering(began))
                 finally:  # strict: raised once the writes (and the check) were waited for
-                    left = self.settle(max(deadline - time.monotonic(), 0.0), bound, ending=CLOSING)
+                    left = self.settle(max(deadline - time.monotonic(), 0.0), bound, ending=CLOSING, since=began)
         finally:
             executor, self._executor = self._executor, None
             if executor is not None and self._pid == os.getpid():
@@ -496,20 +500,21 @@ class ProvenanceTransport(Transport):
         own bound passes)."""
         self._check_late(timeout)
 
-    def _check_late(self, timeout: float | None, past: str = BACKGROUND) -> None:
-        """:meth:`name_late_events`; ``past``: what becomes of a check past its bound, as strict mode's error says. No
-        check when no run is taken for open and no write that may take one (a START) is under way: it would ask
-        nothing."""
+    def _check_late(self, timeout: float | None, past: str = BACKGROUND, stop: Callable[[], bool] | None = None) -> None:
+        """:meth:`name_late_events`; ``past``: what becomes of a check past its bound, as strict mode's error says;
+        ``stop``: see :meth:`_bounded`. No check when no run is taken for open and no write that may take one (a START)
+        is under way: it would ask nothing."""
         if self._executor is None or self._pid != os.getpid():  # nothing was staged by this process
             return
         if not self._outlived and not self._taken_for_open():  # in this order: a write done between is seen in both
             return
         try:
-            self._bounded(self._name_late_events, what=LATE_CHECK, writes=False, within=timeout, past=past)
+            self._bounded(self._name_late_events, what=LATE_CHECK, writes=False, within=timeout, past=past, stop=stop)
         except RuntimeError:  # closed at interpreter exit (atexit): worker threads take no more work; the audit names them
             log.debug("tdprov: the runs this process took for open are not checked at interpreter exit")
 
-    def settle(self, timeout: float, waited: float | None = None, ending: str = ENDING) -> list[str]:
+    def settle(self, timeout: float, waited: float | None = None, ending: str = ENDING,
+               since: float | None = None) -> list[str]:
         """Wait at most ``timeout`` seconds for the writes under way (those that outlived ``emit``'s bound go on in the
         background; others' callers still wait), as a process must before it ends: one that ends with ``os._exit``
         (Airflow's task process) would lose them with it. What is still under way then goes to the outbox, with a warning naming each write: the
@@ -520,13 +525,24 @@ class ProvenanceTransport(Transport):
         A check of the runs taken for open (:meth:`name_late_events`) is waited for within the same bound, after the
         writes; one still under way then is named with the runs it leaves unchecked (:meth:`_unchecked`). ``ending``:
         when the warnings say it was left (:data:`ENDING`, :data:`CLOSING`). Returns what was left (empty: all written
-        and checked)."""
+        and checked).
+
+        The wait ends early once a call to the store has gone unanswered (a timeout, a refused connection: the store's
+        :attr:`~prov_common.store._base.BaseStore.unanswered_at`) at ``since`` or after (default: as the settle began):
+        the store stopped answering, and each write still queued would wait its own timeout in turn, in an outage as
+        long as the bound, so what is left goes to the outbox at once, named as above, the warnings saying how long
+        was waited and why. A store that hangs without an error (a hung mount) is waited for the bound, as before."""
         if self._pid != os.getpid():
             return []  # the work of the process that forked this one is not this process's
-        deadline = time.monotonic() + timeout
-        left = self._outlived.left_after(timeout)
-        unchecked = self._unchecked(left, deadline - time.monotonic())
+        began = time.monotonic()
+        deadline = began + timeout
+        stopped = self._stopped_answering(began if since is None else since)
+        left = self._outlived.left_after(timeout, stopped)
+        unchecked = self._unchecked(left, deadline - time.monotonic(), stopped)
         waited = timeout if waited is None else waited
+        cut = bool(left or unchecked) and stopped()  # ended early: said with how long it waited and why
+        if cut:
+            waited = round(time.monotonic() - (began if since is None else since), 1)
         if unchecked:
             self._name_unchecked(unchecked, waited, ending)
         checked = [LATE_CHECK] if unchecked else []
@@ -541,19 +557,20 @@ class ProvenanceTransport(Transport):
         again = [(name, self._again(work, args)) for name, work, args, started in left if not (started and handed)]
         concurrent.futures.wait([future for _, future in again], timeout=SPOOL_SECONDS)
         failed += [name for name, future in again if not future.done() or future.exception() is not None]
-        log.warning("tdprov: %s still under way after %.1fs %s (%s): %s. Fix: run 'tdprov flush --store "
+        log.warning("tdprov: %s still under way after %.1fs %s%s (%s): %s. Fix: run 'tdprov flush --store "
                     "%s' once the store answers (a later write on this machine delivers them too); 'tdprov flush' names a "
                     "run whose seal is left, and 'tdprov store seal RUN_ID' seals it", counted(len(names), "write"),
-                    waited, ending, "; ".join(names),
+                    waited, ending, f", once store {uri} stopped answering" if cut else "", "; ".join(names),
                     f"handed to the outbox in {self.outbox.spool_dir}" if not failed else
                     f"not all could be spooled ({'; '.join(failed)}): 'tdprov audit' names their runs", uri)
         return names + checked
 
-    def _unchecked(self, left: list[tuple[str, Any, tuple[Any, ...], bool]], timeout: float) -> list[str]:
+    def _unchecked(self, left: list[tuple[str, Any, tuple[Any, ...], bool]], timeout: float,
+                   stop: Callable[[], bool] | None = None) -> list[str]:
         """The runs taken for open that the check of them (:meth:`name_late_events`), waited for at most ``timeout``
-        seconds, leaves unchecked: none when it finished, nor those of the writes ``left`` (the process's end names and
-        spools them; what of them arrives after a sealing is named when it is delivered)."""
-        if not self._checking.left_after(timeout):
+        seconds (or until ``stop()``), leaves unchecked: none when it finished, nor those of the writes ``left`` (the
+        process's end names and spools them; what of them arrives after a sealing is named when it is delivered)."""
+        if not self._checking.left_after(timeout, stop):
             return []
         ending = {_run_of(args) for _, _, args, _ in left}
         return [run_id for run_id in self._taken_for_open() if run_id not in ending]
@@ -567,6 +584,16 @@ class ProvenanceTransport(Transport):
                     "Fix: run 'tdprov audit --store %s' once the store answers: it names the events staged after their "
                     "run was sealed", LATE_CHECK, ", ".join(runs), waited, ending,
                     self._store_uri(), self._store_uri())
+
+    def _stopped_answering(self, since: float) -> Callable[[], bool]:
+        """Whether a call to the store has gone unanswered at ``since`` (``time.monotonic()``) or after, asked as
+        it is called: the store stopped answering (:attr:`~prov_common.store._base.BaseStore.unanswered_at`; never for
+        a store that does not tell)."""
+        def stopped() -> bool:
+            at = getattr(self._store, "unanswered_at", None)
+            return at is not None and at >= since
+
+        return stopped
 
     def end(self, waited: float, ending: str = ENDING) -> str:
         """From now on, what this process writes through this transport goes to the outbox, as in an outage: the
@@ -611,11 +638,12 @@ class ProvenanceTransport(Transport):
         return self._executor
 
     def _bounded(self, func: Any, *args: Any, what: str, writes: bool = True, within: float | None = None,
-                 past: str = BACKGROUND) -> Any:
+                 past: str = BACKGROUND, stop: Callable[[], bool] | None = None) -> Any:
         """``func(*args)`` in the worker thread, waited for at most ``config.timeout`` seconds (or ``within``, when
-        shorter); past that it goes on in the background, kept for :meth:`settle`: as a write when it ``writes``, else
-        as a check (waited for, not done again). ``past``: what becomes of it then, as the warning (strict: the error)
-        says."""
+        shorter), or until ``stop()`` is true (:func:`~prov_common.bundle.outlived.wait_for`: the store stopped
+        answering); past that it goes on in the background, kept for :meth:`settle`: as a write when it ``writes``,
+        else as a check (waited for, not done again). ``past``: what becomes of it then, as the warning (strict: the
+        error) says."""
         future = self._worker().submit(func, *args)
         if writes:  # kept from the start: a process may end (settle) while this caller still waits for it
             self._outlive(future, func, args, what)
@@ -626,12 +654,15 @@ class ProvenanceTransport(Transport):
         if within is not None:
             bound = max(within, 0.0) if bound is None else min(bound, max(within, 0.0))
         doing = f"writing the {what}" if writes else f"the {what}"
+        stopped = False
         try:
-            return future.result(timeout=bound)
+            stopped = stop is not None and wait_for([future], bound, stop)
+            return future.result(timeout=bound if stop is None else 0)
         except concurrent.futures.CancelledError:  # not begun when the process settled: done again into the outbox
             log.debug("tdprov: %s was left %s as this process ends", doing, "to the outbox" if writes else "undone")
         except concurrent.futures.TimeoutError:
-            message = f"tdprov: {doing} took more than {bound:.3g}s; {past}"  # 2s, not 1.99962s
+            took = f"was left once store {self._store_uri()} stopped answering" if stopped else f"took more than {bound:.3g}s"
+            message = f"tdprov: {doing} {took}; {past}"  # 2s, not 1.99962s
             if self._strict:
                 raise StoreUnavailableError(message + ".", fix="check that the store is reachable, or raise timeout") from None
             # a check left unfinished is named once, with the runs it leaves and the whole bound, as it is left (settle)

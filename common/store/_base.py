@@ -5,6 +5,7 @@ import contextlib
 import os
 import stat
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from prov_common.errors import BadInputError, ObjectConflictError
+from prov_common.errors import BadInputError, ObjectConflictError, StoreUnavailableError
 from prov_common.store.buffers import Buffer, byte_view, checked_buffer, open_buffer
 from prov_common.store.errors import TOO_LARGE_FIX, ObjectTooLargeError
 from prov_common.store.keys import validate_key, validate_prefix
@@ -99,6 +100,11 @@ class BaseStore(ABC):
     this process created in it told (S3: the ``Date`` of the PutObject; a local folder: the written file's modification
     time, the clock of the file system, e.g. an NFS server's); None before the first create, or when the backend cannot
     tell. Costs no request: it comes from the creates the store answers anyway."""
+    unanswered_at: float | None = None
+    """The ``time.monotonic()`` of the latest call this store could not get answered (a timeout, a connection refused, a
+    server error past the retries: :class:`~prov_common.errors.StoreUnavailableError`); None when none was. A transport
+    closing, or a process ending, with writes queued behind a store that stopped answering spools them at once rather
+    than let each wait its own timeout (:meth:`~prov_common.bundle.transport.ProvenanceTransport.settle`)."""
 
     # -- backend primitives -------------------------------------------------------------------
     @abstractmethod
@@ -122,6 +128,11 @@ class BaseStore(ABC):
     @abstractmethod
     def describe(self) -> str:
         """One line naming the store for messages, e.g. ``local folder /data/.tdprov``."""
+
+    def _unanswered(self, error: StoreUnavailableError) -> StoreUnavailableError:
+        """``error``, noted as the store's latest call not answered (:attr:`unanswered_at`)."""
+        self.unanswered_at = time.monotonic()
+        return error
 
     # -- Store protocol -----------------------------------------------------------------------
     def put(self, key: str, data: Buffer) -> bool:

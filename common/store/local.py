@@ -419,7 +419,7 @@ class LocalStore(BaseStore):
             return StoreError(what, fix=no_room)
         if exc.errno == errno.ELOOP:  # a link that leads to itself: no outage, it stays until removed
             return StoreError(what, fix="remove the symbolic link: tdprov writes only files and folders in a store")
-        return StoreUnavailableError(what, fix="check that the folder (or its network mount) is reachable")
+        return self._unanswered(StoreUnavailableError(what, fix="check that the folder (or its network mount) is reachable"))
 
 
 class _Blocked(Exception):

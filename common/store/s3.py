@@ -604,7 +604,8 @@ class S3Store(BaseStore):
         if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
             return StoreError(f"{where}: no AWS credentials.", fix="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
         if isinstance(exc, BotoCoreError):
-            return StoreUnavailableError(f"{where}: {exc}.", fix=f"check the endpoint (AWS_ENDPOINT_URL_S3) and network; {FLUSH_NOTE}")
+            return self._unanswered(StoreUnavailableError(
+                f"{where}: {exc}.", fix=f"check the endpoint (AWS_ENDPOINT_URL_S3) and network; {FLUSH_NOTE}"))
         if not isinstance(exc, ClientError):
             return exc
         code = s3_error_code(exc)
@@ -624,7 +625,7 @@ class S3Store(BaseStore):
         if code in DENIED_CODES:
             return StoreError(f"{where}: access denied ({code}).", fix=grant)
         if code in _UNAVAILABLE_CODES or status >= 500 or status == 429:
-            return StoreUnavailableError(f"{where}: {code} ({message}).", fix=f"{RETRY_LATER}; {FLUSH_NOTE}")
+            return self._unanswered(StoreUnavailableError(f"{where}: {code} ({message}).", fix=f"{RETRY_LATER}; {FLUSH_NOTE}"))
         return StoreError(f"{where}: {code} ({message}).", fix="check the store URI, bucket settings and credentials")
 
 
