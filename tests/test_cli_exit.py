@@ -78,3 +78,56 @@ def test_every_help_fits_80_columns_and_its_examples_still_read_whole(monkeypatc
         written = [shlex.split(line, comments=True) for line in sub.epilog.splitlines()[1:]]
         shown = [shlex.split(line, comments=True) for line in re.sub(r" \\\n", " ", examples[name]).splitlines()]
         assert [w for w in shown if w] == [w for w in written if w], name
+
+
+def test_a_verb_s_writes_are_done_or_spooled_when_its_process_ends(s3_server, s3_bucket: str, tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    """The console command ends with ``os._exit``, which runs no ``atexit`` hook, so tdprov's exit wait (the
+    transports' settle) does not run there: a write a verb left under way in the background would be lost with the
+    process. No verb leaves one: 'tdprov store seal', the verb that writes through a transport, seals in its own thread
+    and closes its transport within the exit bound before it returns. Here its store stops answering once the seal's
+    first bundle object is put: the process ends naming the run spooled (exit 1), the spool holds the rest of the
+    bundle, and 'tdprov flush' delivers it with the store back, a bundle that verifies with the run's event."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from s3_proxy import HangingProxy
+
+    from bundle_support import run_events
+    from prov_common.bundle import layout, read_bundle, verify_bundle
+    from prov_common.bundle.events import parse_events_jsonl
+    from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+    from prov_common.signing import trust_from_settings
+    from prov_common.store import Outbox, open_store
+
+    store_uri, spool = f"s3://{s3_bucket}/prov", tmp_path / "spool"
+    monkeypatch.setenv("TDPROV_SPOOL", str(spool))
+    start, _ = run_events(str(uuid.uuid4()))
+    run_id = start["run"]["runId"]
+    staging = ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=True))
+    staging.emit(start)  # staged; the run is never ended, so the seal needs --force
+    assert staging.close()
+    proxy = HangingProxy(("127.0.0.1", int(s3_server.endpoint.rsplit(":", 1)[1])))
+    env = {**os.environ, "AWS_ENDPOINT_URL_S3": proxy.endpoint, "TDPROV_STORE_CONNECT_TIMEOUT": "1",
+           "TDPROV_STORE_READ_TIMEOUT": "1", "TDPROV_STORE_MAX_ATTEMPTS": "1", "TDPROV_EXIT_TIMEOUT": "30"}
+    proxy.hang_after(f"PUT /{s3_bucket}/prov/{layout.bundle_key(run_id, '')}".encode())
+    try:
+        began = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "prov_common", "store", "seal", "--store", store_uri, "--force",
+                               run_id], env=env, capture_output=True, text=True, timeout=120)
+        took = time.monotonic() - began
+    finally:
+        proxy.close()
+    assert proxy.tripped is not None, done.stderr  # the store stopped answering in the middle of the bundle's write
+    assert done.returncode == 1 and done.stdout.split() == ["spooled", run_id], (done.stdout, done.stderr)
+    assert took < 25, took  # a few calls' timeouts, not the exit bound
+    store = open_store(store_uri)
+    assert not store.exists(layout.bundle_key(run_id, layout.STATEMENT_FILE))
+    outbox = Outbox(spool)
+    assert len(outbox.pending()) == 1
+    assert outbox.flush(store).ok and outbox.pending() == []
+    assert verify_bundle(store, run_id, trust_from_settings()).ok
+    assert [e["eventType"] for e in parse_events_jsonl(read_bundle(store, run_id).files["events.jsonl"])] == ["START"]
