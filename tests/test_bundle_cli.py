@@ -714,12 +714,44 @@ def test_an_index_entry_left_out_of_a_listing_is_a_finding(s3_store_uri: str, tm
         assert main([*argv, "--store", store]) == 1, argv
         out, err = capsys.readouterr()
         assert run_id in out or (tmp_path / "prov.json").read_text().count(run_id), argv
-        told = "it could not be read" if argv[0] != "lineage" else "its bundle does not verify"
-        assert (f"tdprov {argv[0]}: left out run {other}: {told} (index entry {damaged} is not a bundle "
+        assert (f"tdprov {argv[0]}: left out run {other}: it could not be read (index entry {damaged} is not a bundle "
                 "summary (NaN is not a JSON number)). Fix: ") in err, err
         assert argv[0] == "runs" or (f"tdprov {argv[0]}: left out index entry {stray}: it names no run (index entry '{stray}' has "
                                      "a name that does not parse as <stamp>-<run id>.json: tdprov wrote no such entry). "
                                      "Fix: 'tdprov verify' lists it") in err, err
+
+
+def test_lineage_and_record_tell_a_run_not_read_apart_from_one_that_does_not_verify(
+        store_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Of three runs that made one version, one whose index entry is no bundle summary and whose manifest is deleted
+    (nothing to list it from) and one whose statement is damaged: 'lineage' (with and without --checks) and 'record'
+    named both as bundles that do not verify, sending a user looking for tampering where an object is missing. The
+    first is named as a run that could not be read, naming the entry, with the fix to restore it; the second as a
+    bundle that does not verify, or, where --checks reads its PROV before verifying it, as 'tdprov export' names a
+    bundle whose PROV cannot be read; exit 1 either way."""
+    from prov_common.bundle import layout
+
+    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=True))
+    sound, missing, damaged = (str(uuid.uuid4()) for _ in range(3))
+    raw, clean = (dataset("s3://lake", f"{name}/users.parquet", f"blake3:{digit * 64}") for name, digit in (("raw", "1"), ("clean", "2")))
+    for run_id, end in ((sound, "10:00"), (missing, "10:01"), (damaged, "10:02")):  # the damaged run made it last: shown, verified
+        transport.emit(event(run_id, "COMPLETE", f"2026-03-01T{end}:00Z", inputs=[raw], outputs=[clean]))
+    entry = next(k for k in open_store(store_uri).list("index/") if missing in k)
+    raw_put(store_uri, entry, b"\x00 not a summary")
+    raw_delete(store_uri, layout.bundle_key(missing, layout.MANIFEST_FILE))
+    statement = layout.bundle_key(damaged, layout.STATEMENT_FILE)
+    raw_put(store_uri, statement, b"{ damaged")
+    for argv in (["lineage", "s3://lake/clean/users.parquet"], ["lineage", "--checks", "s3://lake/clean/users.parquet"],
+                 ["record", "blake3:" + "2" * 64, "-o", str(tmp_path / "record.json")]):
+        assert main([*argv, "--store", store_uri]) == 1, argv
+        out, err = capsys.readouterr()
+        assert sound in out or sound in (tmp_path / "record.json").read_text(), argv
+        assert (f"tdprov {argv[0]}: left out run {missing}: it could not be read (index entry {entry} is not a bundle "
+                "summary") in err, (argv, err)
+        assert "Fix: restore the object named from a backup or replica of the store" in err, err
+        assert f"left out run {missing}: its bundle does not verify" not in err, err
+        told = "it could not be read" if "--checks" in argv else "its bundle does not verify"  # --checks reads its PROV first
+        assert f"tdprov {argv[0]}: left out run {damaged}: {told} ({statement}: malformed" in err, (argv, err)
 
 
 def test_counts_of_one_read_in_the_singular(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:

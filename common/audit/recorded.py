@@ -58,7 +58,8 @@ class RecordedRuns:
     runs: dict[str, RunRecord]
     unread: dict[str, BundleSummary]
     sources: list[SourceRecord] = field(default_factory=list)
-    left_out: dict[str, str] = field(default_factory=dict)  # run id -> why its bundle did not verify
+    left_out: dict[str, str] = field(default_factory=dict)  # run id -> why its bundle did not verify, or was not read
+    not_read: set[str] = field(default_factory=set)  # those of left_out whose index entry or bundle could not be read
     corrected: dict[str, str] = field(default_factory=dict)  # run id -> how its index entry differs from its sound bundle
     vouched: set[str] = field(default_factory=set)  # the runs found by an audit's catalog whose bundles were not read yet
     verified: set[str] = field(default_factory=set)  # the runs whose bundles, read here, verify with the entry they were read by
@@ -88,7 +89,7 @@ class RecordedRuns:
             summaries = _entries_of_others(store, catalogued, left_out)
         unread = {s.run_id: s for s in [*doubted, *(s for s in summaries if s.run_id not in catalogued)]}
         return cls(store, trust, {**runs, **{i: _summary_record(s) for i, s in unread.items()}}, unread, list(sources), left_out,
-                   vouched=set(runs) - set(unread))
+                   not_read=set(left_out), vouched=set(runs) - set(unread))
 
     def index(self) -> LineageIndex:
         """The lineage index of the runs and sources as they are now (built again only after a bundle read
@@ -101,7 +102,9 @@ class RecordedRuns:
         """Replace the records of these runs, where still unread, by their verified bundles'. A run whose
         bundle does not verify (missing, altered, signed by a key not trusted) is left out, with the
         reason in ``left_out``: its index entry alone is no record of it, nor is an audit's catalog record (the
-        catalog finds a run; its bundle may have changed since the audit, and is verified as any other). A sound
+        catalog finds a run; its bundle may have changed since the audit, and is verified as any other). A catalogued
+        run whose index entry cannot be read, or whose bundle or entry is gone, is left out so too, and named in
+        ``not_read``: not verified, so not shown to be altered. A sound
         bundle whose index entry says otherwise is taken as the bundle says (``corrected``); ``verified`` names those
         found sound with the entry they were read by, so that they need not be verified again. Many bundles are read
         on every CPU, as ``tdprov lineage`` verifies the runs it shows (:func:`check_runs`, one check for both)."""
@@ -110,6 +113,7 @@ class RecordedRuns:
         self.vouched.difference_update(r.run_id for r in catalogued)
         missing: dict[str, str] = {}
         self.unread.update((r.run_id, e) for r in catalogued if (e := _entry_of(self.store, r, missing)) is not None)
+        not_read = set(missing)
         todo = [self.unread.pop(i) for i in wanted if i in self.unread]
         if todo:
             checked = check_runs(self.store, self.trust, todo)
@@ -119,6 +123,7 @@ class RecordedRuns:
             missing.update(checked.left_out)
             self._index = None
         named = gone(self.store, [r for r in catalogued if r.run_id in missing])  # why, as the audit catalogued it
+        self.not_read.update(not_read | named.keys())
         for run_id, why in missing.items():
             del self.runs[run_id]
             self.left_out[run_id] = named.get(run_id, why)

@@ -589,7 +589,7 @@ def listed_entry(store: Store, key: str, left_out: dict[str, str] | None = None)
     """:func:`read_index_entry` for a listing: an entry that neither it nor its bundle summarises is left
     out (one bad object does not stop the listing of the others), with a warning naming it; or, given ``left_out``,
     added to it instead (its run id -> why, or its key when it names no run) for the caller to name as a finding
-    (:func:`~prov_common.cli._versions.tell_entries_not_taken`): a listing without it may lack a run. An entry whose
+    (:func:`~prov_common.cli._versions.tell_entries_not_read`): a listing without it may lack a run. An entry whose
     name does not parse (:func:`~prov_common.bundle.layout.index_name_parses`) names no run, whatever it holds: it is
     left out so, unread (a copy of a run's entry planted there would stand for that run, and hide its own entry)."""
     if not layout.index_name_parses(key):

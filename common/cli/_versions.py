@@ -44,7 +44,7 @@ def recorded_runs(store: Any, settings: Settings, name: str | None = None, sourc
                   trust: Any = None, *, verb: str) -> Iterator[Any]:
     """The sealed runs of ``store`` (:class:`~prov_common.audit.recorded.RecordedRuns`, signatures checked
     against the trusted keys: ``trust`` when the caller made it already, else :func:`bundle_trust`); on leaving,
-    each run whose index entry was not taken as it stands is named on stderr by ``verb`` (:func:`tell_entries_not_taken`).
+    each run whose index entry was not taken as it stands is named on stderr by ``verb`` (:func:`tell_left_out`).
 
     ``name``: a dataset the caller looks up by name. The runs no audit catalogued are known by their index
     summaries, which do not hold a dataset's other names (a Dagster asset key, kept in the events): the
@@ -61,7 +61,7 @@ def recorded_runs(store: Any, settings: Settings, name: str | None = None, sourc
             recorded.read_naming(name)
         yield recorded
     finally:
-        tell_entries_not_taken(recorded.left_out, recorded.corrected, verb)
+        tell_left_out(recorded.left_out, recorded.not_read, recorded.corrected, verb)
 
 
 def verified_summaries(store: Any, trust: Any, summaries: list[Any], desc: Any, verb: str) -> tuple[list[Any], dict[str, str]]:
@@ -119,6 +119,14 @@ def tell_entries_not_taken(left_out: Mapping[str, str], corrected: Mapping[str, 
           lambda runs, why: f"{runs} are taken as their signed bundles say, not as their index entries do ({why}). {fix_corrected}",
           lambda more: f"and {counted(more, 'more run')} taken as {'its signed bundle says, not as its altered index entry does' if more == 1 else 'their signed bundles say, not as their altered index entries do'}. "
           "Fix: 'tdprov audit' reports them all", verb)
+
+
+def tell_left_out(left_out: Mapping[str, str], not_read: Container[str], corrected: Mapping[str, str], verb: str) -> None:
+    """Name on stderr, as ``tdprov VERB:`` says what it found, each run (run id -> why) left out, as what happened to
+    it: those in ``not_read`` could not be read (:func:`tell_entries_not_read`: their index entry or bundle is damaged
+    or missing), the others do not verify (:func:`tell_entries_not_taken`, which names the runs ``corrected`` too)."""
+    tell_entries_not_read({key: why for key, why in left_out.items() if key in not_read}, verb)
+    tell_entries_not_taken({key: why for key, why in left_out.items() if key not in not_read}, corrected, verb)
 
 
 def tell_entries_not_read(unread: Mapping[str, str], verb: str) -> None:

@@ -92,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def tell_runs_left_out(left_out: dict[str, str], verb: str = "record") -> None:
-    """Say on stderr that the record was written without the runs whose bundles do not verify (each already
-    named with why and the fix by :func:`~prov_common.cli._versions.tell_entries_not_taken`)."""
+    """Say on stderr that the record was written without the runs left out, whose bundles do not verify or could not be
+    read (each already named with why and the fix by :func:`~prov_common.cli._versions.tell_left_out`)."""
     if left_out:
         entries = all("/" in k for k in left_out)  # a stray index entry is keyed by itself: no run id holds a '/'
         one = f"{'index entry' if entries else 'run'} {next(iter(left_out))}"
