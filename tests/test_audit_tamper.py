@@ -359,3 +359,23 @@ def test_an_object_planted_beside_the_leaf_batches_marks_no_run_as_logged(pipe: 
     assert result.bundles_logged == 1 and result.checkpoint.checkpoint.size == 3, (result.bundles_logged, said)
     logged = [x["runId"] for x in json.loads(raw_read(pipe.store.uri, "log/leaves/000000000002.json"))["leaves"]]
     assert logged == [late], logged
+
+
+@LOCAL_ONLY
+def test_a_leaf_batch_planted_inside_the_log_marks_no_run_as_logged(pipe: Pipeline) -> None:
+    """A full audit of a log with a problem took as logged the runs of every leaf batch it could parse, also one planted
+    at a key inside the log (it begins inside the batch before it, so the walk over the log names it and hashes none of
+    its leaves): a run sealed since the last audit, named in that batch, was never logged, where the incremental audit
+    logs it. The planted batch is named as before, and the run is logged."""
+    import json
+
+    late = seal(pipe.store, run_events("prepare_late", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/late.parquet", digest("late"))],
+                                       start=T0 + timedelta(hours=4)))
+    planted = "log/leaves/000000000001.json"  # inside the batch of leaves 0 and 1
+    raw_write(pipe.store.uri, planted, json.dumps({"first": 1, "leaves": [_leaf_of(pipe, late)]}).encode())
+    result = _audit(pipe, full=True)
+    said = [f"{f.object}: {f.what}" for f in result.errors]
+    assert [f for f in result.check(CHECK_LOG).errors if f.object == planted], said  # the planted batch is named
+    assert result.bundles_logged == 1 and result.checkpoint.checkpoint.size == 3, (result.bundles_logged, said)
+    logged = [x["runId"] for x in json.loads(raw_read(pipe.store.uri, "log/leaves/000000000002.json"))["leaves"]]
+    assert logged == [late], logged

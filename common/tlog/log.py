@@ -390,16 +390,23 @@ class TransparencyLog:
     def readable_leaves(self) -> list[LogLeaf]:
         """Every leaf in a batch that can still be parsed at its own key, skipping gaps and batches that are damaged, too
         large, no regular object, under another batch's key (moved: its leaves are not where the log vouches for them) or
-        gone since they were listed (the walk over the log, :meth:`verify`, names each). Only the keys
+        gone since they were listed (the walk over the log, :meth:`verify`, names each), and batches that begin inside the
+        batch read before them (planted inside the log: the walk names each and hashes none of its leaves). Only the keys
         the walk lists are read (a leaf batch's, 12 digits): an object under any other key holds no leaf of the log. An
         error of the store itself (one that cannot be reached) is raised, so that the leaves it holds back are never
         taken for unlogged."""
         out: list[LogLeaf] = []
+        expected: int | None = 0  # where the next batch begins, as the walk tells it; unknown after one not read
         for key in self._batch_keys(0):
             try:
-                out.extend(self._read_batch(key, strict=False)[1])
+                first, leaves = self._read_batch(key, strict=False)
             except (VerificationError, UnreadableObjectError, ObjectNotFoundError):
+                expected = None
                 continue
+            if expected is not None and first < expected:
+                continue
+            out.extend(leaves)
+            expected = first + len(leaves)
         return out
 
     def logged_statements(self) -> dict[str, int]:
