@@ -56,3 +56,38 @@ def test_bundles_logged_counts_only_the_leaves_appended(tmp_path: Path, how: str
             "append-failed": "could not append 2 new bundles to the log"}[how]
     said = [f.what for f in result.check(CHECK_LOG).findings] + [result.check(CHECK_LOG).detail or ""]
     assert any(told in w for w in said), said
+
+
+def test_bundles_logged_counts_none_that_another_auditor_logged_meanwhile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another auditor that logs the two new bundles while this audit examines them: this audit's append finds them
+    logged and appends neither (the log holds each once), but 'bundlesLogged' said 2. It counts the bundles this audit
+    appended: none."""
+    import os
+
+    from prov_common.signing.keyfiles import default_key_path
+    from prov_common.store.local import LocalStore
+
+    s = Store(str(tmp_path / "store"))
+    late = [seal(s.pipe.store, run_events(f"prepare_{name}", [dataset(s.pipe.raw_name, s.pipe.raw)],
+                                          [dataset(f"/data/{name}.parquet", digest(name))], start=T0 + timedelta(hours=4)))
+            for name in ("late", "later")]
+    other: list = []
+
+    class Racing(LocalStore):
+        """The store as this audit reads it: the first read of a new bundle waits for another auditor's whole audit."""
+
+        def get(self, key: str, limit: int | None = None) -> bytes:
+            if not other and any(key.startswith(f"bundles/{run}/") for run in late):
+                with monkeypatch.context() as as_other:  # another auditor (its own memory, the same key)
+                    as_other.setenv("TDPROV_SIGNING_KEY", str(default_key_path()))
+                    as_other.setenv("TDPROV_HOME", str(tmp_path / "other"))
+                    other.append(_audit(s.pipe.store.uri))
+            return super().get(key, limit)
+
+    home, batches = os.environ["TDPROV_HOME"], s.keys(LEAVES_PREFIX)
+    result = _audit(Racing(Path(s.pipe.store.uri)))
+    assert os.environ["TDPROV_HOME"] == home and other and other[0].bundles_logged == 2, other
+    added = [key for key in s.keys(LEAVES_PREFIX) if key not in batches]
+    assert len(added) == 1 and sorted(x["runId"] for x in json.loads(s.pipe.store.get(added[0]))["leaves"]) == sorted(late), added
+    report = json.loads(Path(result.location(result.report_json)).read_bytes())
+    assert result.bundles_logged == 0 and report["summary"]["bundlesLogged"] == 0, (result.bundles_logged, report["summary"])

@@ -320,7 +320,9 @@ def _audit(
     for record in [*records.values(), *again.values()]:
         record.bundle_findings = hidden_by_markers(markers, record.bundle_findings, listing, memory.tags)
     result.checkpoint = new_head
-    result.bundles_logged = len(new_leaves) if appended else 0  # over a gap, read-only or a failed append: none
+    # the bundles this audit appended: none over a gap, read-only or after a failed append, nor any another auditor
+    # logged meanwhile (the log holds each once)
+    result.bundles_logged = len(tlog.appended) if appended else 0
     fresh = [r for r in records.values() if r.run_id not in plan.catalog.runs]
     written: list[Written | None] = []  # the log and audit objects this audit writes, pinned in the memory (below, pin_written)
     lookups: list[Written] = []

@@ -209,6 +209,7 @@ class TransparencyLog:
         self._checkpoints: dict[str, StoredCheckpoint] | None = {} if read_once else None
         self.written: dict[str, str] = {}  # the leaf batches and checkpoints this log's appends wrote: key -> SHA-256 of the bytes
         self.listed: dict[str, str] = {}  # of the leaf batches, the fingerprint the store's listing gives each, where it told it
+        self.appended: list[LogLeaf] = []  # of the leaves given to the last append, those its checkpoint logged
         self._spans_checked: set[tuple[int, int]] = set()  # (checkpoint sizes) whose leaves check_batch hashed to the later root
 
     # -- reading ------------------------------------------------------------------------------
@@ -549,8 +550,10 @@ class TransparencyLog:
         with them, or None; when something is, nothing is appended (no checkpoint signs leaves nobody checked).
         The leaf batches and the checkpoint written are added to :attr:`written`, with the SHA-256 of their bytes, and the
         leaf batches created to :attr:`listed`, with the fingerprint the store gave each (the checkpoint is the head the
-        next reader of the log reads anyway).
+        next reader of the log reads anyway). :attr:`appended` holds those of ``leaves`` that the checkpoint this append
+        wrote logged: none when another writer logged them meanwhile (its checkpoint is the head then, not this one's).
         """
+        self.appended = []
         start = self.head()
         base = start.checkpoint.size if start else 0
         if known_size is not None:
@@ -583,6 +586,8 @@ class TransparencyLog:
                 self.store.put(checkpoint_key(cp.size), data)
                 written = StoredCheckpoint(cp, checkpoint_key(cp.size), sha256_digest(data), signer.key_id)
                 self.written[written.key] = written.digest
+                given = set(leaves)
+                self.appended = [x for x in added if x in given]
                 if self._checkpoints is not None:  # what this log wrote is what a read would give
                     self._checkpoints[written.key] = written
                 return written
