@@ -284,6 +284,22 @@ def test_provider_transport_without_options_writes_where_the_listener_writes(doc
 
 
 @REMOTE_FILES_GROUP
+def test_a_script_that_outlives_its_bound_leaves_the_preloaded_process_to_the_next(tmp_path: Path,
+                                                                                  preloaded: Preloaded) -> None:
+    """A script still running at its bound fails its run with TimeoutError; the answers still owed for it (its pid, when
+    the bound ran out in the preloaded process's imports, then its exit code) were read as the next script's, which
+    failed with KeyError: 'pid' or waited for the first script's end (as did every later test of the module on that
+    worker, none with its own failure). The next script runs and ends as its own."""
+    slow, quick = tmp_path / "slow.py", tmp_path / "quick.py"
+    slow.write_text("import time\ntime.sleep(600)\n")
+    quick.write_text("import sys\nprint('ran', sys.argv[1])\nsys.exit(3)\n")
+    with pytest.raises(TimeoutError, match="slow.py did not end in time"):
+        preloaded.run(slow, [], child_env(), timeout=2)
+    done = preloaded.run(quick, ["after"], child_env(), timeout=60)
+    assert (done.returncode, done.stdout) == (3, "ran after\n"), (done.returncode, done.stdout, done.stderr)
+
+
+@REMOTE_FILES_GROUP
 def test_openlineage_disabled_stops_the_provider_and_the_tdprov_listener_records_every_run(tmp_path: Path,
                                                                                           preloaded: Preloaded) -> None:
     """``OPENLINEAGE_DISABLED=true`` is the provider's switch: with its transport set to ProvenanceTransport it then

@@ -2,7 +2,7 @@
 
 A test that runs one of these scripts in a subprocess (``python ol_provider_run.py OUT_DIR``, its settings in the
 environment) pays Airflow's, pandas' and the providers' imports in it, about 4 s of CPU. :class:`Preloaded` starts one
-process (this module, run with ``harness.child_env``) that imports them and reads no setting of the OpenLineage
+process (this module, run with ``harness.child_env``, in a session of its own) that imports them and reads no setting of the OpenLineage
 provider or of tdprov; each script then runs in a child forked from it, with the environment, working folder and
 arguments it would have had as a process of its own, its stdout and stderr captured, and ends as such a process ends
 (the interpreter's exit, atexit hooks included). What a script reads from its environment it reads in its own child,
@@ -33,9 +33,13 @@ class Preloaded:
     """One preloaded process, serving :meth:`run` (one script at a time) until :meth:`close`."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self._captured, self._runs = Path(tempfile.mkdtemp(prefix="tdprov-preloaded-")), 0
-        self._process = subprocess.Popen([sys.executable, str(Path(__file__).resolve())], env=env,
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._captured, self._runs, self._env = Path(tempfile.mkdtemp(prefix="tdprov-preloaded-")), 0, env
+        self._process = self._start()
+
+    def _start(self) -> subprocess.Popen:
+        """The preloaded process, in a session of its own: its children and theirs can be ended with it."""
+        return subprocess.Popen([sys.executable, str(Path(__file__).resolve())], env=self._env, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True, start_new_session=True)
 
     def run(self, script: Path, args: list[str], env: dict[str, str], cwd: Path | None = None,
             timeout: float = 240) -> subprocess.CompletedProcess:
@@ -49,13 +53,24 @@ class Preloaded:
         self._process.stdin.write(json.dumps(request) + "\n")
         self._process.stdin.flush()
         deadline = time.monotonic() + timeout
-        pid = self._answer(deadline, script)["pid"]
         try:
+            self._answer(deadline, script)["pid"]
             code = self._answer(deadline, script)["returncode"]
         except TimeoutError:
-            os.kill(pid, signal.SIGKILL)
+            self._restart()
             raise
         return subprocess.CompletedProcess([script, *args], code, out.read_text(), err.read_text())
+
+    def _restart(self) -> None:
+        """End the preloaded process with every process of its session (the script's child, if it was forked yet, and
+        whatever that started) and start another, so that no answer owed for a script that outlived its bound is read
+        as the next script's (its pid for the next one's, its exit code for the next one's pid)."""
+        os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.wait(timeout=60)
+        for stream in (self._process.stdin, self._process.stdout):
+            if stream is not None:
+                stream.close()
+        self._process = self._start()
 
     def _answer(self, deadline: float, script: Path) -> dict[str, Any]:
         stream = self._process.stdout
