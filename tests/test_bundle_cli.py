@@ -727,8 +727,8 @@ def test_lineage_and_record_tell_a_run_not_read_apart_from_one_that_does_not_ver
     (nothing to list it from) and one whose statement is damaged: 'lineage' (with and without --checks) and 'record'
     named both as bundles that do not verify, sending a user looking for tampering where an object is missing. The
     first is named as a run that could not be read, naming the entry, with the fix to restore it; the second as a
-    bundle that does not verify, or, where --checks reads its PROV before verifying it, as 'tdprov export' names a
-    bundle whose PROV cannot be read; exit 1 either way."""
+    bundle that does not verify, also where --checks reads its PROV before verifying it (its statement was read, and
+    is not what tdprov writes); exit 1 either way."""
     from prov_common.bundle import layout
 
     transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=True))
@@ -750,8 +750,27 @@ def test_lineage_and_record_tell_a_run_not_read_apart_from_one_that_does_not_ver
                 "summary") in err, (argv, err)
         assert "Fix: restore the object named from a backup or replica of the store" in err, err
         assert f"left out run {missing}: its bundle does not verify" not in err, err
-        told = "it could not be read" if "--checks" in argv else "its bundle does not verify"  # --checks reads its PROV first
-        assert f"tdprov {argv[0]}: left out run {damaged}: {told} ({statement}: malformed" in err, (argv, err)
+        assert f"tdprov {argv[0]}: left out run {damaged}: its bundle does not verify ({statement}: malformed" in err, (argv, err)
+
+
+def test_export_tells_a_bundle_whose_prov_is_gone_apart_from_one_whose_prov_was_altered(
+        store_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'tdprov export' (no --verified) reads each bundle's PROV: one whose prov.json is gone could not be read (restore
+    it), one whose prov.json grew past the size its manifest states was read and is not what was sealed: its bundle
+    does not verify, never "could not be read" (an altered object is evidence of tampering, a missing one is not)."""
+    from prov_common.bundle import layout
+
+    sound, gone, grown = record_runs(store_uri, 3)
+    raw_delete(store_uri, layout.bundle_key(gone, layout.PROV_FILE))
+    prov = layout.bundle_key(grown, layout.PROV_FILE)
+    raw_put(store_uri, prov, open_store(store_uri).get(prov) + b" ")
+    out = tmp_path / "prov.json"
+    assert main(["export", "-o", str(out), "--store", store_uri]) == 1
+    err = capsys.readouterr().err
+    assert sound in out.read_text() and gone not in out.read_text() and grown not in out.read_text()
+    assert f"tdprov export: left out run {gone}: it could not be read (" in err, err
+    assert f"tdprov export: left out run {grown}: its bundle does not verify ({prov}" in err, err
+    assert f"left out run {grown}: it could not be read" not in err and f"run {gone}: its bundle does not verify" not in err, err
 
 
 def test_counts_of_one_read_in_the_singular(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:

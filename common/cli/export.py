@@ -11,7 +11,8 @@ from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli import record
 from prov_common.cli._output import tell_written, write_output
 from prov_common.cli.runs import VERIFY_BATCH
-from prov_common.cli._versions import SOURCE_FORMS, add_version_argument, checked_summaries, tell_entries_not_read, tell_entries_not_taken
+from prov_common.cli._versions import (SOURCE_FORMS, add_version_argument, checked_summaries, tell_entries_not_read,
+                                      tell_left_out)
 from prov_common.bundle.layout import held_keys
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.trust import bundle_trust
@@ -87,23 +88,25 @@ def run(args: argparse.Namespace) -> int:
     found = summaries(store, args.since, unlisted)
     trust = bundle_trust(settings, store)  # read once: with retired keys it reads the store's log
     left_out: dict[str, str] = {}
-    unread: dict[str, str] = {}  # bundles that cannot be read: left out, named, as those that do not verify
+    unread: dict[str, str] = {}  # bundles whose PROV cannot be read: left out, named as not read or not verifying
+    not_read: set[str] = set()  # those of them whose object is gone or could not be read at all
     if args.verified:
         taken: list[BundleSummary] = []  # the runs whose bundles verify, as the bundles say
         corrected: dict[str, str] = {}
         with on_terminal():
-            merged = merge_documents(_verified_documents(store, trust, found, taken, left_out, corrected, unread))
+            merged = merge_documents(_verified_documents(store, trust, found, taken, left_out, corrected, unread, not_read))
         found = taken
-        tell_entries_not_taken(left_out, corrected, args.verb)
     else:
+        corrected = {}
         with on_terminal():
-            merged = merge_documents(bundle_documents(store, found, left_out=unread))
+            merged = merge_documents(bundle_documents(store, found, left_out=unread, not_read=not_read))
     problems: list[tuple[str, TdprovError]] = []
     sources = [s.record for s in iter_sources(store, trust, problems)]  # verified records only
     document = linked_document(merged, found, sources, store.uri)
     write_output(serialize(document, args.format), args.output)
     tell_written(args.output, f"PROV of {counted(len(found) - len(unread), 'bundle')}")
-    tell_entries_not_read({**unlisted, **unread}, args.verb)
+    tell_entries_not_read(unlisted, args.verb)
+    tell_left_out({**left_out, **unread}, not_read, corrected, args.verb)
     record.tell_sources_left_out(problems, "export", "the export names no source from it")
     return 1 if problems or left_out or unread or unlisted else 0  # a run or source left out is a finding, as in 'tdprov record'
 
@@ -115,13 +118,15 @@ those held do not grow with the store."""
 
 
 def _verified_documents(store: HeldReads, trust: TrustStore, found: list[BundleSummary], taken: list[BundleSummary],
-                        left_out: dict[str, str], corrected: dict[str, str], unread: dict[str, str]) -> Iterator[ProvDocument]:
+                        left_out: dict[str, str], corrected: dict[str, str], unread: dict[str, str],
+                        not_read: set[str]) -> Iterator[ProvDocument]:
     """The PROV documents of the bundles of ``found`` that verify, verified and read in batches of :data:`EXPORT_BATCH`
     runs (one bar, on a terminal, counts them all verified), each exported from the bytes verified where this process verified it (as before, one a worker process verified
     is read here to export it), and the batch's bytes released once its PROV is read. Added as they are
     found: to ``taken`` the runs exported (as their bundles say), to ``left_out`` and ``corrected`` the runs whose
-    bundles do not verify and those whose entries their bundles correct, to ``unread`` those that cannot be read
-    (:func:`~prov_common.w3cprov.collect.bundle_documents`); nothing is told."""
+    bundles do not verify and those whose entries their bundles correct, to ``unread`` those whose PROV cannot be read
+    and to ``not_read`` those of them not read at all (:func:`~prov_common.w3cprov.collect.bundle_documents`); nothing
+    is told."""
     with bar(total=len(found), desc="verifying bundles", unit="bundle") as drawn:
         for start in range(0, len(found), EXPORT_BATCH):
             batch = found[start:start + EXPORT_BATCH]
@@ -129,7 +134,7 @@ def _verified_documents(store: HeldReads, trust: TrustStore, found: list[BundleS
             left_out.update(left)
             corrected.update(fixed)
             taken.extend(kept)
-            yield from bundle_documents(store, kept, progress=False, left_out=unread)
+            yield from bundle_documents(store, kept, progress=False, left_out=unread, not_read=not_read)
             store.release(key for summary in batch for key in held_keys(summary.run_id))
 
 

@@ -178,14 +178,12 @@ def _refuse_both(store: Store, trust: TrustStore, scope: LineageScope, target: s
 def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, targets: list[str], direction: str,
             sources: SourcesByDigest, left_out: dict[str, str], not_read: set[str]) -> tuple[LineageGraph, list[LineageTree]]:
     """The lineage graph of the runs ``found`` and the trees of the versions ``targets`` mean (none when they
-    name nothing there). With ``--checks``, runs whose bundles cannot be read are added to ``left_out`` and
-    ``not_read``."""
+    name nothing there). With ``--checks``, runs whose bundles cannot be read are added to ``left_out``, those not
+    read at all to ``not_read`` too."""
     if args.checks:
-        unread: dict[str, str] = {}
         with on_terminal():
-            graph = lineage_graph(merge_documents(bundle_documents(store, found, left_out=unread)), index_starts(found))
-        left_out.update(unread)
-        not_read.update(unread)
+            graph = lineage_graph(merge_documents(bundle_documents(store, found, left_out=left_out, not_read=not_read)),
+                                  index_starts(found))
     else:
         graph = graph_from_summaries(found)
     keys = list(dict.fromkeys(key for target in targets for key in find_nodes(graph, target, all_versions=args.all_versions)))

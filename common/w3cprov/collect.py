@@ -14,6 +14,7 @@ from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.progress import bar
 from prov_common.sources.model import SourceRecord
 from prov_common.store.base import Store
+from prov_common.store.errors import ObjectNotFoundError, ObjectTooLargeError, UnreadableObjectError
 from prov_common.times import since_time
 from prov_common.w3cprov.graph import lineage_graph
 from prov_common.w3cprov.links import link_runs
@@ -129,12 +130,14 @@ def index_starts(found: Iterable[BundleSummary]) -> dict[str, str | None]:
 
 
 def bundle_documents(store: Store, found: list[BundleSummary], progress: bool = True,
-                     left_out: dict[str, str] | None = None) -> Iterator[ProvDocument]:
+                     left_out: dict[str, str] | None = None, not_read: set[str] | None = None) -> Iterator[ProvDocument]:
     """PROV documents of the given bundles, with a progress bar drawn as :func:`~prov_common.progress.bar` draws it:
     where a verb turned bars on (:func:`~prov_common.progress.on_terminal`) and stderr is a terminal, never in a library
     call; ``progress=False``: no bar of its own (a caller's counts the work). With ``left_out``, a bundle that cannot
     be read (gone, damaged, larger than its manifest says) is left out and added to it (run id -> why), so that one
-    such bundle costs its own run, not the whole store's; without it, its error is raised."""
+    such bundle costs its own run, not the whole store's; without it, its error is raised. ``not_read`` gets the run
+    ids of those whose object is gone or could not be read at all (:func:`not_read_at_all`); the others hold bytes
+    that are not what their manifest and tdprov's bounds say: they do not verify."""
     for summary in bar(found, desc="reading bundles", unit="bundle") if progress else found:
         try:
             yield bundle_document(store, summary.run_id)
@@ -144,6 +147,16 @@ def bundle_documents(store: Store, found: list[BundleSummary], progress: bool = 
             if left_out is None:
                 raise
             left_out[summary.run_id] = exc.what
+            if not_read is not None and not_read_at_all(exc):
+                not_read.add(summary.run_id)
+
+
+def not_read_at_all(exc: TdprovError) -> bool:
+    """Whether ``exc``, raised reading a bundle's object, says it could not be read at all (gone, or no object a read
+    can take: a folder, a named pipe, no permission), rather than read and found to be other than its manifest and
+    tdprov's bounds say (altered, grown past the size its manifest states, more records than a bundle holds)."""
+    return isinstance(exc, ObjectNotFoundError) or (isinstance(exc, UnreadableObjectError)
+                                                    and not isinstance(exc, ObjectTooLargeError))
 
 
 def merged_document(store: Store, found: list[BundleSummary], progress: bool = True,
