@@ -527,12 +527,14 @@ def test_sensor_in_reschedule_mode_waits_for_a_later_bundle(store: Path) -> None
     with DAG("tdprov_reschedule", start_date=START, schedule=None) as dag:
         LineageBundleSensor(task_id="wait", job="tdprov_later.write", since="2000-01-01T00:00:00+00:00",
                             mode="reschedule", poke_interval=1, timeout=60)
-    producer = _seal_later(store, "tdprov_later.write", 1.5, after_staged=True)  # after the first poke
+    # after the first poke: dag.test() sleeps a second while a rescheduled task is not due, so the second poke, a
+    # second or more after the first, finds it
+    producer = _seal_later(store, "tdprov_later.write", 0.5, after_staged=True)
     started = time.monotonic()
     run = run_dag(dag, logical_date=START)
     producer.join()
     assert run.state == "success"
-    assert time.monotonic() - started >= 1.5
+    assert time.monotonic() - started >= 0.5
     # each poke was a new start of the same try (the slot was given back in between): one bundle, all pokes
     events = events_of(store, _by_job(store)["tdprov_reschedule.wait"].run_id)
     assert [e["eventType"] for e in events].count("START") >= 2 and events[-1]["eventType"] == "COMPLETE"
@@ -717,8 +719,10 @@ def test_sensor_in_reschedule_mode_tolerates_failed_listings_by_the_same_rule(
 
     down = tmp_path / "down"
     down.write_text("not a folder")
+    # no wait between pokes (each is due at once: dag.test() runs it without its one-second sleep); the count of
+    # failures, not time, ends this wait
     with DAG("tdprov_reschedule_store_down", start_date=START, schedule=None) as dag:
-        LineageBundleSensor(task_id="wait", job="tdprov_outage.write", mode="reschedule", poke_interval=1, timeout=60,
+        LineageBundleSensor(task_id="wait", job="tdprov_outage.write", mode="reschedule", poke_interval=0, timeout=60,
                             max_errors=2)
     caplog.clear()
     monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(down))
@@ -745,8 +749,8 @@ def test_sensor_in_reschedule_mode_counts_failed_listings_afresh_in_a_new_try(
     down = tmp_path / "down"
     down.write_text("not a folder")
     monkeypatch.setenv("AIRFLOW__TDPROV__STORE", str(down))
-    with DAG("tdprov_reschedule_new_try", start_date=START, schedule=None) as dag:
-        EndsAbnormally(task_id="wait", job="tdprov_outage.write", mode="reschedule", poke_interval=1, timeout=60,
+    with DAG("tdprov_reschedule_new_try", start_date=START, schedule=None) as dag:  # pokes due at once, as above
+        EndsAbnormally(task_id="wait", job="tdprov_outage.write", mode="reschedule", poke_interval=0, timeout=60,
                        max_errors=2, retries=1, retry_delay=timedelta(seconds=0))
     with caplog.at_level("WARNING", logger="prov_airflow.matching"):
         assert run_dag(dag, logical_date=START).state == "failed"
