@@ -42,33 +42,37 @@ def _input_facets(store: Path, summary) -> dict:
     return events_of(store, summary.run_id)[-1]["inputs"][0]
 
 
-@pytest.mark.parametrize("on_failure", ["fail", "warn"])
-def test_pandera_operator_records_failures_and_fails_or_warns(tmp_path: Path, store: Path, on_failure: str,
-                                                             ol_validator) -> None:
-    bad = tmp_path / "bad.csv"
-    BAD.to_csv(bad, index=False)
-    dag_id = f"tdprov_pandera_{on_failure}"
-    with DAG(dag_id, start_date=START, schedule=None) as dag:
-        PanderaValidationOperator(task_id="check", source=str(bad), schema=SCHEMA, on_failure=on_failure)
-    run = run_dag(dag, logical_date=START)
-    summary = _by_job(store)[f"{dag_id}.check"]
-    assert (run.state, summary.state) == (("failed", "FAIL") if on_failure == "fail" else ("success", "COMPLETE"))
-    dataset = _input_facets(store, summary)
-    for event in events_of(store, summary.run_id):
-        ol_validator.validate_event(event)
-    assert dataset["name"] == str(bad)
-    assert dataset["facets"]["version"]["datasetVersion"] == hash_path(bad).digest
-    pandera = dataset["facets"]["tdprov_pandera"]
-    assert pandera["passed"] is False and pandera["schemaName"] == "features"
-    failed = {(c["column"], c["name"]) for c in pandera["checks"] if not c["passed"]}
-    assert {c for c, _ in failed} >= {"id", "x"}
-    assert dataset["inputFacets"]["dataQualityAssertions"]["assertions"]
-    # failure samples travel in the bundle, not in the event
+def test_pandera_operator_records_failures_and_fails_or_warns(tmp_path: Path, store: Path, ol_validator) -> None:
+    """One DAG run, a task per ``on_failure``: ``fail`` fails its try, ``warn`` completes it; both record the failed
+    checks, with their samples in the bundle."""
     from prov_common.bundle import read_bundle
     from prov_common.store import open_store
 
-    files = read_bundle(open_store(str(store)), summary.run_id).files
-    assert pandera["samplesFile"] in files
+    bad = tmp_path / "bad.csv"
+    BAD.to_csv(bad, index=False)
+    dag_id = "tdprov_pandera_fail_or_warn"
+    with DAG(dag_id, start_date=START, schedule=None) as dag:
+        for on_failure in ("fail", "warn"):
+            PanderaValidationOperator(task_id=on_failure, source=str(bad), schema=SCHEMA, on_failure=on_failure)
+    run = run_dag(dag, logical_date=START)
+    assert run.state == "failed"
+    states, by_job = {ti.task_id: ti.state for ti in run.get_task_instances()}, _by_job(store)
+    for on_failure, expected in (("fail", ("failed", "FAIL")), ("warn", ("success", "COMPLETE"))):
+        summary = by_job[f"{dag_id}.{on_failure}"]
+        assert (states[on_failure], summary.state) == expected, on_failure
+        dataset = _input_facets(store, summary)
+        for event in events_of(store, summary.run_id):
+            ol_validator.validate_event(event)
+        assert dataset["name"] == str(bad), on_failure
+        assert dataset["facets"]["version"]["datasetVersion"] == hash_path(bad).digest, on_failure
+        pandera = dataset["facets"]["tdprov_pandera"]
+        assert pandera["passed"] is False and pandera["schemaName"] == "features", on_failure
+        failed = {(c["column"], c["name"]) for c in pandera["checks"] if not c["passed"]}
+        assert {c for c, _ in failed} >= {"id", "x"}, on_failure
+        assert dataset["inputFacets"]["dataQualityAssertions"]["assertions"], on_failure
+        # failure samples travel in the bundle, not in the event
+        files = read_bundle(open_store(str(store)), summary.run_id).files
+        assert pandera["samplesFile"] in files, on_failure
 
 
 def test_pandera_operator_names_a_missing_column_before_the_checks_that_could_not_run(tmp_path: Path, store: Path) -> None:
