@@ -230,17 +230,17 @@ def test_sensor_times_out_without_a_matching_bundle(store: Path) -> None:
 def _one_taken_one_told(caplog: pytest.LogCaptureFixture, dag_id: str, told: str, refused: tuple[str, dict],
                         taken: tuple[str, dict]) -> dict:
     """Run DAG ``dag_id`` of two bundle sensors (task id and arguments each) looking from 2000 on: ``refused`` polls for
-    a second and fails, ``taken`` succeeds, and the matching warns ``told`` once however often it was poked. What
+    half a second and fails, ``taken`` succeeds, and the matching warns ``told`` once however often it was poked. What
     ``taken`` pushed."""
     since = "2000-01-01T00:00:00+00:00"
     with DAG(dag_id, start_date=START, schedule=None) as dag:
-        LineageBundleSensor(task_id=refused[0], since=since, mode="poke", poke_interval=0.1, timeout=1, **refused[1])
+        LineageBundleSensor(task_id=refused[0], since=since, mode="poke", poke_interval=0.1, timeout=0.5, **refused[1])
         LineageBundleSensor(task_id=taken[0], since=since, poke_interval=0.1, timeout=30, **taken[1])
     with caplog.at_level("WARNING", logger="prov_airflow.matching"):
         run = run_dag(dag, logical_date=START)
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states == {refused[0]: "failed", taken[0]: "success"}, states
-    assert caplog.text.count(told) == 1, caplog.text  # poked about ten times, told once
+    assert caplog.text.count(told) == 1, caplog.text  # poked about five times, told once
     (waited,) = [ti for ti in run.get_task_instances() if ti.task_id == taken[0]]
     return waited.xcom_pull(task_ids=taken[0])
 
@@ -435,7 +435,7 @@ def test_sensor_with_dataset_and_digest_waits_for_that_dataset_at_that_digest(tm
     since = "2000-01-01T00:00:00+00:00"
     with DAG("tdprov_waits_for_a_version", start_date=START, schedule=None) as dag:
         LineageBundleSensor(task_id="x_at_y_digest", dataset=str(x), digest=hash_path(y).digest, since=since,
-                            mode="poke", poke_interval=0.1, timeout=1)
+                            mode="poke", poke_interval=0.1, timeout=0.5)
         LineageBundleSensor(task_id="x_at_x_digest", dataset=str(x), digest=hash_path(x).digest, since=since,
                             deferrable=True, poke_interval=0.1)
     states = {ti.task_id: ti.state for ti in run_dag(dag, logical_date=START).get_task_instances()}
@@ -576,10 +576,10 @@ def test_sensor_and_trigger_take_no_index_entry_without_a_verifying_bundle(tmp_p
     query = {"job": "tdprov_forged.write", "since": "2000-01-01T00:00:00+00:00"}
     told = f"tdprov: run {forged} matches, but its bundle does not verify"
     with DAG("tdprov_waits_for_forged", start_date=START, schedule=None) as dag:
-        LineageBundleSensor(task_id="poke", **query, mode="poke", poke_interval=0.1, timeout=1)
+        LineageBundleSensor(task_id="poke", **query, mode="poke", poke_interval=0.1, timeout=0.5)
     with caplog.at_level("WARNING", logger="prov_airflow.matching"):
         assert run_dag(dag, logical_date=START).state == "failed"
-    assert caplog.text.count(told) == 1  # poked about ten times, warned once
+    assert caplog.text.count(told) == 1  # poked about five times, warned once
     caplog.clear()
 
     async def wait() -> dict:
@@ -631,7 +631,7 @@ def test_sensor_and_trigger_take_no_bundle_sealed_before_since_and_delivered_lat
     assert late.run_id == spooled and late.sealed_at < since.replace("+00:00", "Z") < late.cursor.split("/")[-1]
 
     with DAG("tdprov_waits_for_new_data", start_date=START, schedule=None) as dag:
-        LineageBundleSensor(task_id="poke", job="tdprov_spooled.write", since=since, mode="poke", poke_interval=0.1, timeout=1)
+        LineageBundleSensor(task_id="poke", job="tdprov_spooled.write", since=since, mode="poke", poke_interval=0.1, timeout=0.5)
     assert run_dag(dag, logical_date=START).state == "failed"
 
     async def wait() -> dict:
@@ -771,7 +771,7 @@ def test_sensor_and_trigger_name_a_store_location_where_nothing_is(tmp_path: Pat
     monkeypatch.setenv("AIRFLOW_CONN_TDPROV_TYPO", json.dumps({"conn_type": "tdprov", "host": str(typo)}))
     with DAG("tdprov_waits_on_a_typo", start_date=START, schedule=None) as dag:
         LineageBundleSensor(task_id="poke", job="tdprov_typo.write", tdprov_conn_id="tdprov_typo", mode="poke",
-                            poke_interval=0.1, timeout=1)
+                            poke_interval=0.1, timeout=0.5)
     with caplog.at_level("WARNING", logger="prov_airflow.matching"):
         assert run_dag(dag, logical_date=START).state == "failed"
     told = f"tdprov: no tdprov store at {typo} (no _tdprov/store.json"
