@@ -52,6 +52,18 @@ def _audit(store, **kw):
     return audit(store, workers=1, **kw)
 
 
+def _audit_stopped_before_its_state(store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An audit that stops (KeyboardInterrupt) after its checkpoint and before it writes its state."""
+    from prov_common.audit import engine
+
+    with monkeypatch.context() as crashing:
+        def stop(*args, **kwargs):
+            raise KeyboardInterrupt("the auditor stopped")
+        crashing.setattr(engine, "write_state", stop)
+        with pytest.raises(KeyboardInterrupt):
+            _audit(store)
+
+
 def test_incremental_audit_reads_grow_with_what_is_new_not_with_the_store(tmp_path: Path) -> None:
     reads = {}
     for size in (20, 60):
@@ -350,7 +362,6 @@ def test_an_auditor_that_stopped_before_its_state_makes_no_run_logged_twice(tmp_
     it a second time (every audit clean)."""
     from collections import Counter
 
-    from prov_common.audit import engine
     from prov_common.signing import trust_from_settings
     from prov_common.tlog.log import TransparencyLog
 
@@ -358,12 +369,7 @@ def test_an_auditor_that_stopped_before_its_state_makes_no_run_logged_twice(tmp_
     assert _audit(pipe.store).clean
     late = seal(pipe.store, run_events("prepare_late", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/late.parquet", digest("late"))],
                                        start=T0 + timedelta(hours=3)))
-    with monkeypatch.context() as crashing:
-        def stop(*args, **kwargs):
-            raise KeyboardInterrupt("the auditor stopped")
-        crashing.setattr(engine, "write_state", stop)
-        with pytest.raises(KeyboardInterrupt):
-            _audit(pipe.store)
+    _audit_stopped_before_its_state(pipe.store, monkeypatch)
     for _ in range(3):
         assert _audit(pipe.store).clean
     leaves = TransparencyLog(pipe.store, trust_from_settings(Settings.from_env(store=pipe.store.uri))).read_leaves()
@@ -591,7 +597,6 @@ def _logged_by_audits_that_stopped(pipe: Pipeline, monkeypatch: pytest.MonkeyPat
     """Two runs of ``pipe`` (audited once), each logged in a leaf batch of its own (leaf 2, then leaf 3) by an audit that
     stopped after its checkpoint and before its state; with ``read_only_to``, a read-only audit then has the auditor
     remember the head (its report goes there). The log (a TransparencyLog) and the two run ids."""
-    from prov_common.audit import engine
     from prov_common.signing import trust_from_settings
 
     assert _audit(pipe.store).clean
@@ -600,12 +605,7 @@ def _logged_by_audits_that_stopped(pipe: Pipeline, monkeypatch: pytest.MonkeyPat
     for name in ("lost", "past"):  # each logged in a leaf batch of its own by an audit that stopped before its state
         runs.append(seal(pipe.store, run_events(f"prepare_{name}", [dataset(pipe.raw_name, pipe.raw)],
                                                 [dataset(f"/data/{name}.parquet", digest(name))], start=T0 + timedelta(hours=3))))
-        with monkeypatch.context() as crashing:
-            def stop(*args, **kwargs):
-                raise KeyboardInterrupt("the auditor stopped")
-            crashing.setattr(engine, "write_state", stop)
-            with pytest.raises(KeyboardInterrupt):
-                _audit(pipe.store)
+        _audit_stopped_before_its_state(pipe.store, monkeypatch)
     lost_run, past_run = runs
     if read_only_to is not None:
         _audit(pipe.store, read_only=True, report_dir=read_only_to)
