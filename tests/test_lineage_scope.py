@@ -547,3 +547,31 @@ def test_reading_bundles_bar_is_drawn_by_a_verb_not_a_library_call(
     monkeypatch.setattr(sys, "stderr", terminal := _Terminal())
     main(["lineage", "/m/1", "--checks", "--store", uri])
     assert "reading bundles:   0%|" in terminal.getvalue(), terminal.getvalue()
+
+
+def test_verifying_the_runs_shown_bar_is_drawn_by_lineage_not_a_library_call(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """check_runs given a bar's name drew that bar wherever stderr was a terminal, a library call's too, by a rule of
+    its own, where every other bar is drawn only by a verb that turns bars on (prov_common.progress.on_terminal). A
+    library call now draws none and finds the same; 'tdprov lineage' on a terminal draws 'verifying the runs shown' as
+    before, gone from the screen when done."""
+    import sys
+
+    from prov_common.audit.recorded import check_runs
+    from prov_common.audit.scope import LineageScope
+    from prov_common.bundle.trust import bundle_trust
+
+    uri = str(tmp_path / "store")
+    seal_chain(open_store(uri), 0, 3)
+    store = open_store(uri)
+    trust = bundle_trust(Settings.from_env(store=uri), store)
+    summaries = LineageScope.of(store, trust).every()
+    assert len(summaries) == 3
+    monkeypatch.setattr(sys, "stderr", terminal := _Terminal())
+    checked = check_runs(store, trust, summaries, "verifying the runs shown")
+    assert terminal.getvalue() == ""  # a library call: no bar
+    assert sorted(checked.sound) == sorted(s.run_id for s in summaries) and not checked.left_out
+    assert main(["lineage", "/m/1", "--store", uri]) == 0
+    drawn = terminal.getvalue()
+    assert "verifying the runs shown:   0%|" in drawn, drawn
+    assert drawn.rpartition("\r")[2].strip() == "", drawn  # gone from the screen when done

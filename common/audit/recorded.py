@@ -321,13 +321,13 @@ def check_runs(store: Store, trust: TrustStore, summaries: Sequence[BundleSummar
     """The bundles these index entries summarise, each read and verified (:func:`examined`): what ``tdprov lineage``
     checks of the runs it shows and a record of the runs it cites. On every CPU when there are many, as ``tdprov verify``
     (:func:`~prov_common.bundle.verify_pool.map_bundles`, the same results in the same order), with a progress bar
-    (``desc``) on a terminal; without ``desc``, the shared bar ('verifying bundles', for two bundles or more, as ``tdprov
-    verify`` draws it), drawn only where a verb turned bars on (:func:`~prov_common.progress.on_terminal`), as ``tdprov
-    record`` does; ``desc`` a bar drawn already: each bundle checked advances it (one bar over several calls). The objects of a bundle that ``store`` holds as read (:class:`~prov_common.store.held_reads.HeldReads`)
+    named ``desc`` or, without it, the shared bar ('verifying bundles', for two bundles or more, as ``tdprov verify``
+    draws it), each drawn only where a verb turned bars on (:func:`~prov_common.progress.on_terminal`), as ``tdprov
+    record`` and ``tdprov lineage`` do, and on a terminal; ``desc`` a bar drawn already: each bundle checked advances it (one bar over several calls). The objects of a bundle that ``store`` holds as read (:class:`~prov_common.store.held_reads.HeldReads`)
     are verified as held, in a worker process too: never read again."""
     from prov_common.bundle.layout import held_keys
     from prov_common.bundle.verify_pool import map_bundles
-    from prov_common.progress import Bar, advancing, bar, stream
+    from prov_common.progress import Bar, advancing, bar
     from prov_common.store.held_reads import held_of
 
     checked = CheckedRuns()
@@ -335,11 +335,8 @@ def check_runs(store: Store, trust: TrustStore, summaries: Sequence[BundleSummar
     results: Iterable[tuple[RunRecord, str | None, bool]] = map_bundles(_examined_held, items, store, trust)
     if isinstance(desc, Bar):
         results = advancing(results, desc)
-    elif desc is not None:
-        results = Bar(results, total=len(summaries), desc=desc, unit="bundle", file=stream(), disable=None,
-                               leave=False)
-    elif len(summaries) > 1:
-        results = bar(results, total=len(summaries), desc="verifying bundles", unit="bundle")
+    elif desc is not None or len(summaries) > 1:
+        results = bar(results, total=len(summaries), desc=desc or "verifying bundles", unit="bundle")
     for summary, (record, why, sound) in zip(summaries, results):
         if sound:
             checked.sound[summary.run_id] = record
@@ -364,7 +361,7 @@ def _examined_held(store: Store, trust: TrustStore, item: tuple[BundleSummary, d
 def doubted_runs(store: Store, trust: TrustStore, summaries: list[BundleSummary], desc: str | Bar) -> tuple[dict[str, str], dict[str, str]]:
     """The runs not to be taken as their index entries (unsigned) say, by run id with why: those whose
     bundles do not verify (to leave out), and those whose sound bundles say otherwise than the entry (to
-    take as the bundle says), as :func:`check_runs` finds them (with a progress bar, ``desc`` or one drawn already, on a
-    terminal)."""
+    take as the bundle says), as :func:`check_runs` finds them (with a progress bar, ``desc`` or one drawn already, where
+    a verb turned bars on)."""
     checked = check_runs(store, trust, summaries, desc)
     return checked.left_out, checked.corrected

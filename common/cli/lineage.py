@@ -462,7 +462,8 @@ def _run(args: argparse.Namespace) -> int:
             if not trees:
                 raise _nothing_named(args.target, store, found, left_out, not_read)
             shown = (_runs_of(trees) | (_recorders_of(trees, found) if args.checks else set())) - verified
-            left, fixed = doubted_runs(store, trust, [s for s in found if s.run_id in shown], "verifying the runs shown")
+            with on_terminal():
+                left, fixed = doubted_runs(store, trust, [s for s in found if s.run_id in shown], "verifying the runs shown")
             verified |= shown - set(left)
             if not left and not fixed:
                 break
