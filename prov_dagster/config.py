@@ -9,6 +9,7 @@ from dagster import Config
 from pydantic import Field, field_validator
 
 from prov_common.config import Settings, unset
+from prov_common.errors import BadInputError
 from prov_common.hashing.shard_engine import ENV, check_scheduler
 from prov_common.quality.mask_key import check_mask_key
 from prov_common.signing.keyfiles import KEY_VARIABLE
@@ -128,27 +129,53 @@ class ProvenanceConfig(Config):
         return namespace_uri(self.namespace)
 
 
-def namespaces_in(configs: Iterable[tuple[type, Mapping[str, Any]]]) -> set[str]:
+class UnreadNamespaceError(BadInputError):
+    """The namespace of a ``ProvenanceIOManager`` or ``ProvenanceResource`` is an ``EnvVar`` whose variable is not set
+    in this process: the job its run's steps named cannot be told here."""
+
+
+def configured_values(config: Mapping[str, Any], *, required: bool = True) -> dict[str, Any]:
+    """The fields of a ``ProvenanceConfig``'s ``config`` (given in code or at launch, an ``EnvVar`` field as ``{"env":
+    <name>}``) with each ``EnvVar`` read from this process's environment; an unset one is left out (its field's
+    default), but the namespace, which no default may stand for (the run's steps named their jobs by the one they
+    read): raises :class:`UnreadNamespaceError` naming the variable and the fix (``required=False``: left out too)."""
+    values = {}
+    for field, value in config.items():
+        if isinstance(value, Mapping):
+            variable = str(value.get("env"))
+            value = os.environ.get(variable)
+            if value is None and field == "namespace" and required:
+                raise UnreadNamespaceError(
+                    f"the namespace of a provenance IO manager or resource is the environment variable {variable}, "
+                    "which is not set in this process, so the job its steps' runs are of cannot be told.",
+                    fix=f"set {variable} here as in the process that ran the steps")
+        if value is not None:
+            values[field] = value
+    return values
+
+
+def namespaces_in(configs: Iterable[tuple[type, Mapping[str, Any]]], *, required: bool = False) -> set[str]:
     """The ``dagster://`` namespaces of the ``ProvenanceIOManager``s and ``ProvenanceResource``s among ``configs``
     (class, config given in code or at launch: :func:`~prov_dagster._compat.defined_configs`); one set by an
-    ``EnvVar`` is read from this process's environment (unset: left out)."""
+    ``EnvVar`` is read from this process's environment: unset, it raises :class:`UnreadNamespaceError` when
+    ``required`` (a sensor closing a run: :func:`configured_values`), else it is left out (a step's process, where
+    Dagster refuses a resource it sets up with an unset variable)."""
     found = set()
     for cls, config in configs:
         if issubclass(cls, ProvenanceConfig):
-            namespace = config.get("namespace", "default")
-            if isinstance(namespace, Mapping):
-                namespace = os.environ.get(str(namespace.get("env")))
+            namespace = configured_values(config, required=required).get("namespace", "default")
             if isinstance(namespace, str):
                 found.add(namespace_uri(namespace))
     return found
 
 
-def run_namespace(configs: Iterable[tuple[type, Mapping[str, Any]]]) -> str | None:
+def run_namespace(configs: Iterable[tuple[type, Mapping[str, Any]]], *, required: bool = False) -> str | None:
     """The namespace of the job of a Dagster run, the ``parent`` of its steps' runs: the first in order of the
     namespaces other than ``dagster://default`` its job's tdprov resources are configured with, in code or in the run's
     config (``configs``: its ``resource_defs``', see :func:`namespaces_in`), ``dagster://default`` when they have no
     other, so every step of the run, whatever its IO managers' namespaces, and every sensor closing it name one job;
     None when none is configured (each step then names its own). Dagster's resource definition holds every field's
-    value, its default filled in, so a namespace left at the default and one set to ``default`` are alike."""
-    found = namespaces_in(configs)
+    value, its default filled in, so a namespace left at the default and one set to ``default`` are alike. ``required``:
+    see :func:`namespaces_in`."""
+    found = namespaces_in(configs, required=required)
     return min(found - {DEFAULT_NAMESPACE} or found, default=None)

@@ -45,7 +45,7 @@ from prov_common.text import counted
 from prov_common.w3cprov.events import TERMINAL
 from prov_dagster import _compat
 from prov_dagster.check_results import AssetCheck
-from prov_dagster.config import ProvenanceConfig
+from prov_dagster.config import ProvenanceConfig, configured_values
 from prov_dagster.deps import NO_DEPS, DeclaredDeps, declared_deps
 from prov_dagster.events import step_event
 from prov_dagster.forwarding import FORWARD_WAIT, Forwarder, forwarding_client
@@ -1183,16 +1183,17 @@ def launched_settings(configs: Iterable[tuple[type, Mapping[str, Any]]]) -> dict
     """The settings of each ``ProvenanceConfig`` of ``configs`` (class and config given in code or in a run's config
     at launch, an ``EnvVar`` field as ``{"env": <name>}``: :func:`~prov_dagster._compat.resource_configs`, a code
     location's for one Dagster run) by store URI and namespace, the first of each in order, for
-    :func:`store_recorder`; an ``EnvVar`` is read from this process's environment (unset: the field's default), and one
-    whose config is refused is left out (it fails where it is set up). Noted nowhere: each run is closed with the
+    :func:`store_recorder`; an ``EnvVar`` is read from this process's environment (:func:`configured_values`: unset, the
+    field's default, but for the namespace: :class:`~prov_dagster.config.UnreadNamespaceError`), and one whose config
+    is refused is left out (it fails where it is set up). Noted nowhere: each run is closed with the
     settings it was launched with, whatever another run was launched with before."""
     found: dict[tuple[str, str], Settings] = {}
     for cls, config in configs:
         if not issubclass(cls, ProvenanceConfig):
             continue
-        given = {k: os.environ.get(str(v.get("env"))) if isinstance(v, Mapping) else v for k, v in config.items()}
+        given = configured_values(config)
         try:
-            made = cls(**{k: v for k, v in given.items() if v is not None})
+            made = cls(**given)
             settings = made.settings()
         except Exception:  # noqa: BLE001 - a resource that cannot be made is refused where Dagster sets it up
             continue

@@ -29,14 +29,14 @@ from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
 from prov_common.bundle import IndexWatch, watch_index
 from prov_common.bundle.watch import missing_store
-from prov_common.errors import BadInputError, StoreError, StoreUnavailableError
+from prov_common.errors import BadInputError, StoreError, StoreUnavailableError, TdprovError
 from prov_common.store import open_store
 from prov_common.text import counted
 from prov_dagster._compat import (defined_assets, defined_configs, job_resource_defs, planned_step_job, planned_steps,
                                   reexecution, resource_configs)
 from prov_dagster.audit import AUDIT_JOB_NAME, provenance_audit_job
 from prov_dagster.check_results import RunEvents
-from prov_dagster.config import namespaces_in, run_namespace
+from prov_dagster.config import UnreadNamespaceError, namespaces_in, run_namespace
 from prov_dagster.model import Staging, StepIdentity
 from prov_dagster.naming import mapped_step, namespace_uri
 from prov_dagster.recorder import (AFTER_RUN, CLOSED, CLOSING_TAG, LEFT, SENSOR_SEALS, Recorder,
@@ -108,7 +108,7 @@ def close_failed_run(
     assets_defs = cache(lambda: defined_assets(repository_def))  # for a step of an op the run selected some keys of
     recorded = recorded_namespaces(instance, dagster_run.run_id)
     run_names_in = cache(lambda: run_namespace(defined_configs(job_resource_defs(repository_def, dagster_run.job_name),
-                                                               dagster_run)))  # the run named as its steps named it
+                                                               dagster_run), required=True))  # as its steps named it
     events = RunEvents(instance, dagster_run.run_id)  # its check events read once, for the first step made up
     launched = cache(lambda: launched_settings(resource_configs(repository_def, dagster_run) if resources is None
                                                else resources))  # for a check made up
@@ -239,7 +239,11 @@ def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResour
     events stay where they are, and the steps closed before the store stopped answering are not closed twice.
     ``remembered``: for :data:`UNANSWERED_SECONDS` after a closing's call to a store failed, a run that needs that
     store is left at once as the closing comes to it (one tick closing many runs waits for one failing call, not one
-    per run; runs that need only other stores are closed). Strict settings: tagged, then raised."""
+    per run; runs that need only other stores are closed). A run of a job whose provenance IO manager or resource has
+    its namespace from an ``EnvVar`` that is unset in this process is left so too, with a warning naming the variable
+    (:class:`~prov_dagster.config.UnreadNamespaceError`): its steps' runs are of the job of the namespace they read,
+    which no default may stand for, so a process that has the variable closes it. Strict settings: tagged, then
+    raised."""
     settings = provenance.settings()
 
     def ready(store: str) -> None:  # raises _Remembered for a store that did not answer a moment ago
@@ -253,8 +257,12 @@ def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResour
     resources = resource_configs(repository_def, dagster_run)
     try:
         bundles = close_failed_run(instance, dagster_run, provenance, REASONS[state], state=state,
-                                   namespaces=namespaces_in(resources), ready=ready, repository_def=repository_def,
-                                   resources=resources)
+                                   namespaces=namespaces_in(resources, required=True), ready=ready,
+                                   repository_def=repository_def, resources=resources)
+    except UnreadNamespaceError as exc:
+        _leave(instance, dagster_run, sensor_name, exc, settings.strict,
+               later="its first tick in a process where that variable is set")
+        return None
     except _Remembered as skipped:
         _leave(instance, dagster_run, sensor_name, skipped.error, settings.strict,
                f" (found {time.monotonic() - skipped.at:.0f} s ago, for an earlier run; not tried again before "
@@ -278,13 +286,15 @@ class _Remembered(Exception):  # noqa: N818 - not an error: a store skipped for 
         self.at, self.error = at, error
 
 
-def _leave(instance: Any, dagster_run: Any, sensor_name: str, exc: StoreError, strict: bool, when: str = "") -> None:
-    """Tag ``dagster_run`` as left unclosed (``exc``: why) and say so, naming the store and the fix; strict: raise."""
+def _leave(instance: Any, dagster_run: Any, sensor_name: str, exc: TdprovError, strict: bool, when: str = "",
+           later: str = "its first tick once the store answers") -> None:
+    """Tag ``dagster_run`` as left unclosed (``exc``: why, naming the store or the variable) and say so, with the fix
+    and when provenance_store_sensor closes it (``later``); strict: raise."""
     instance.add_run_tags(dagster_run.run_id, {CLOSING_TAG: LEFT})
     log.warning("tdprov: %s could not close Dagster run %s: %s%s Its steps that are not closed are left as they are "
                 "(what they staged stays in the store or the spool), and the run is tagged %s=%s: "
-                "provenance_store_sensor closes them at its first tick once the store answers. Fix: %s",
-                sensor_name, dagster_run.run_id, exc.what, when, CLOSING_TAG, LEFT,
+                "provenance_store_sensor closes them at %s. Fix: %s",
+                sensor_name, dagster_run.run_id, exc.what, when, CLOSING_TAG, LEFT, later,
                 exc.fix or "check that the store is reachable")
     if strict:
         raise exc
@@ -296,7 +306,8 @@ def close_left_runs(instance: Any, provenance: ProvenanceResource, *, location: 
     earlier attempt it could not close, ``tdprov/closing=after-run``: :meth:`~prov_dagster.recorder.Recorder.step`), of
     code location
     ``location`` and repository ``repository``, at most :data:`MAX_LEFT_PER_TICK`; stops at the first whose store still
-    does not answer (the others wait for the next tick). A run is matched as Dagster matches the runs of a run-status
+    does not answer (the others wait for the next tick), and passes over one whose namespace variable is unset here
+    (left again, with a warning). A run is matched as Dagster matches the runs of a run-status
     sensor (:func:`left_here`). Returns how many were closed."""
     closed = 0
     ended = RunsFilter(tags={CLOSING_TAG: AFTER_RUN}, statuses=FINISHED_STATUSES)  # asked of the instance: runs that never
@@ -307,9 +318,12 @@ def close_left_runs(instance: Any, provenance: ProvenanceResource, *, location: 
         if not left_here(run, location, repository):
             continue  # another code location's sensors close it, with their resources
         state = "ABORT" if run.status == DagsterRunStatus.CANCELED else "FAIL"
+        tried = time.monotonic()
         if close_or_leave(instance, run, provenance, state=state, sensor_name="provenance_store_sensor",
                           repository_def=repository_def, remembered=False) is None:
-            break
+            if any(at >= tried for at, _ in _unanswered.values()):  # a store did not answer: the others wait too
+                break
+            continue  # its namespace variable is unset here: left again, for a process that has it
         closed += 1
     return closed
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import multiprocessing
 import os
 import signal
@@ -34,6 +35,7 @@ from dagster import (
     Definitions,
     DynamicOut,
     DynamicOutput,
+    EnvVar,
     MaterializeResult,
     Output,
     RetryPolicy,
@@ -70,6 +72,7 @@ from prov_common.store.local import LocalStore
 from prov_common.store.outbox import CLAIM, Outbox
 from prov_common.store.spool import read_keys
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, close_failed_run, provenance_failure_sensor
+from prov_dagster.sensors import close_left_runs
 from prov_dagster.model import DatasetRecord, StepIdentity
 from prov_dagster.naming import step_run_id
 import prov_dagster.recorder as recorder_module
@@ -116,9 +119,12 @@ def check_events(store: str, ol_run_id: str, ol_validator: Any) -> list[str]:
     return [e["eventType"] for e in events]
 
 
-def _run_killed_in_pair(home: str, crash: str, namespace: str, launched: bool = False) -> None:
+def _run_killed_in_pair(home: str, crash: str, namespace: str, launched: bool = False,
+                        env_var: str | None = None) -> None:
     """The body of a killed run's process: raw and pair materialized into the Dagster home ``home``."""
     os.environ.update(TDPROV_TEST_CRASH=crash, TDPROV_TEST_NAMESPACE=namespace)
+    if env_var is not None:
+        os.environ[env_var] = namespace
     steps.NAMESPACE = namespace  # as dagster_steps_defs reads it at its import in a process of its own
     with DagsterInstance.from_config(home) as instance:
         if launched:  # the namespace given in the run's config
@@ -126,20 +132,22 @@ def _run_killed_in_pair(home: str, crash: str, namespace: str, launched: bool = 
                         resources={"io_manager": ProvenanceIOManager.configure_at_launch()},
                         run_config={"resources": {"io_manager": {"config": {"namespace": namespace}}}})
         else:
-            materialize([steps.raw, steps.pair], instance=instance,
-                        resources={"io_manager": ProvenanceIOManager(namespace=namespace)})
+            materialize([steps.raw, steps.pair], instance=instance, resources={"io_manager": ProvenanceIOManager(
+                namespace=namespace if env_var is None else EnvVar(env_var))})
 
 
-def killed_run(tmp_path: Path, crash: str, namespace: str = "default", launched: bool = False) -> str:
+def killed_run(tmp_path: Path, crash: str, namespace: str = "default", launched: bool = False,
+               env_var: str | None = None) -> str:
     """The Dagster home of a run of raw and pair, with a ProvenanceIOManager of ``namespace`` (``launched``: given at
-    launch, in the run's config), whose process was killed in pair (``TDPROV_TEST_CRASH``, see dagster_steps_defs).
+    launch, in the run's config; ``env_var``: an ``EnvVar`` of that name, set to ``namespace`` in the run's process
+    only), whose process was killed in pair (``TDPROV_TEST_CRASH``, see dagster_steps_defs).
     The process is forked from this one, as store_support forks a killed flusher: it starts with Dagster, pandas and
     tdprov imported (a new interpreter spent some 2.5 s of CPU importing them) and with no recorder on the test's
     store, which is new."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     process = multiprocessing.get_context("fork").Process(target=_run_killed_in_pair,
-                                                          args=(str(home), crash, namespace, launched))
+                                                          args=(str(home), crash, namespace, launched, env_var))
     process.start()
     process.join(300)
     hung = process.is_alive()
@@ -276,6 +284,45 @@ def test_the_failure_sensor_seals_a_step_killed_after_a_read_in_the_namespace_it
     assert pair.state == "FAIL" and [asset_of(store, i.name) for i in pair.inputs] == ["raw"] and not pair.outputs
     assert check_events(store, team_a, ol_validator) == ["START", "FAIL"]
     no_unfinished_run(store)
+
+def test_the_failure_sensor_leaves_a_run_whose_namespace_variable_is_unset_here_and_closes_it_where_it_is_set(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, ol_validator: Any
+) -> None:
+    """A step killed after it loaded its input through an IO manager whose namespace is EnvVar("TDPROV_TEST_TEAM")
+    (team_a in the run's process) staged only its team_a START. A failure sensor whose process has no such variable
+    left that namespace out: it left the team_a run staged and made up a START and a FAIL of the default namespace's
+    job, one step in two jobs. It now seals nothing, warns naming the variable, and tags the run left; the store
+    sensor of a process where the variable is set seals the team_a run with what the step read."""
+    monkeypatch.delenv("TDPROV_TEST_TEAM", raising=False)
+    team_defs = Definitions(resources={"io_manager": ProvenanceIOManager(store=store, namespace=EnvVar("TDPROV_TEST_TEAM")),
+                                       "provenance": ProvenanceResource(store=store)})
+    repository = team_defs.get_repository_def()
+    with DagsterInstance.from_config(killed_run(tmp_path, "kill-at-once", "team_a", env_var="TDPROV_TEST_TEAM")) as instance:
+        [run] = instance.get_runs()
+        [started] = instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_START)
+        with caplog.at_level(logging.WARNING), build_run_status_sensor_context(
+                sensor_name="provenance_failure_sensor", dagster_event=started.dagster_event, dagster_instance=instance,
+                dagster_run=run, resources={"provenance": ProvenanceResource(store=store)},
+                repository_def=repository) as context:
+            provenance_failure_sensor(context)
+        team_a, default = step_run_id(run.run_id, "pair", namespace="dagster://team_a"), step_run_id(run.run_id, "pair")
+        assert [(s.job_namespace, s.job_name) for s in bundles(store).values()] == [("dagster://team_a", "raw")]
+        assert instance.get_run_by_id(run.run_id).tags[CLOSING_TAG] == "left"
+        [warning] = [r.getMessage() for r in caplog.records if "could not close Dagster run" in r.getMessage()]
+        assert "TDPROV_TEST_TEAM" in warning and "namespace" in warning, warning
+        assert close_left_runs(instance, ProvenanceResource(store=store), repository_def=repository) == 0  # unset still
+        assert instance.get_run_by_id(run.run_id).tags[CLOSING_TAG] == "left" and len(bundles(store)) == 1
+
+        monkeypatch.setenv("TDPROV_TEST_TEAM", "team_a")  # a process that has it: the store sensor closes the run
+        assert close_left_runs(instance, ProvenanceResource(store=store), repository_def=repository) == 1
+        assert instance.get_run_by_id(run.run_id).tags[CLOSING_TAG] == "closed"
+    found = bundles(store)
+    assert default not in found and {s.job_namespace for s in found.values()} == {"dagster://team_a"}
+    pair = found[team_a]
+    assert pair.state == "FAIL" and [asset_of(store, i.name) for i in pair.inputs] == ["raw"] and not pair.outputs
+    assert check_events(store, team_a, ol_validator) == ["START", "FAIL"]
+    no_unfinished_run(store)
+
 
 def test_close_failed_run_takes_one_namespace_given_as_a_string(store: str, tmp_path: Path, ol_validator: Any) -> None:
     """namespaces="team_a" names one namespace: it was taken as the namespaces t, e, a, m, _ and a (a string is an
