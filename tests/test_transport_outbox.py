@@ -539,3 +539,37 @@ def test_a_transport_closed_in_an_outage_waits_one_call_s_timeout_and_spools_the
         assert [e["eventType"] for e in parse_events_jsonl(read_bundle(store, run_id).files["events.jsonl"])] == [
             "START", "COMPLETE"]
     assert sorted(indexed_runs(store)) == sorted(run[0]["run"]["runId"] for run in runs)
+
+
+def _transport_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "tdprov-transport"]
+
+
+def test_each_end_shuts_its_worker_down_once_its_work_is_done(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``end`` (a process's end, or ``close`` with writes left) hands the work left to a new worker thread: the one it
+    replaces ends once what it does is done, so a process that ends many transports keeps no idle thread per end; a
+    close whose write is held still returns within its bound, and the held thread ends once the write is let go."""
+    before = len(_transport_threads())
+    store = tmp_path / "store"
+    for _ in range(5):  # a long-lived process: a transport per run, each ended
+        transport = ProvenanceTransport(ProvenanceConfig(store=str(store), spool=str(tmp_path / "spool")))
+        start, complete = run_events()
+        assert transport.emit(start) is None and transport.emit(complete).status == "written"
+        transport.end(1.0)
+    deadline = time.monotonic() + 5
+    while len(_transport_threads()) > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_transport_threads()) == before
+
+    held, release = _held_staging(monkeypatch, tmp_path / "held")
+    transport = ProvenanceTransport(ProvenanceConfig(store=str(tmp_path / "held"), spool=str(tmp_path / "spool"), timeout=0.1))
+    assert transport.emit(run_events()[0]) is None and held.wait(30)
+    [holding] = [thread for thread in _transport_threads() if thread.is_alive()][before:]
+    began = time.monotonic()
+    assert transport.close(0.3) is False  # the held write is spooled and named
+    assert time.monotonic() - began < 2.0
+    assert holding.is_alive()  # still held: never waited for beyond the bound
+    release.set()
+    holding.join(10)
+    assert not holding.is_alive()
+    assert len(_transport_threads()) == before

@@ -79,21 +79,23 @@ class Worker:
 
     def __init__(self, name: str) -> None:
         self._jobs: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...]] | None]
-        self._jobs, self._shut = queue.SimpleQueue(), False
+        self._jobs, self._shut, self._lock = queue.SimpleQueue(), False, threading.Lock()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def submit(self, work: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
-        if self._shut:
-            raise RuntimeError("cannot schedule new futures after shutdown")
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._jobs.put((future, work, args))
+        with self._lock:  # never queued behind the end of the queue (shutdown), where nothing would run it
+            if self._shut:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            self._jobs.put((future, work, args))
         return future
 
     def shutdown(self, wait: bool = True) -> None:
-        """Take no more work; ``wait``: until what was submitted is done."""
-        self._shut = True
-        self._jobs.put(None)
+        """Take no more work; ``wait``: until what was submitted is done (else the thread ends once it is)."""
+        with self._lock:
+            self._shut = True
+            self._jobs.put(None)
         if wait:
             self._thread.join()
 

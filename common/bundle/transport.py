@@ -598,12 +598,14 @@ class ProvenanceTransport(Transport):
     def end(self, waited: float, ending: str = ENDING) -> str:
         """From now on, what this process writes through this transport goes to the outbox, as in an outage: the
         process is ending (or, ``ending`` :data:`CLOSING`, the transport was closed), ``waited`` seconds spent on its
-        writes (``tdprov flush`` delivers them). The thread held up keeps its work; a new one does the rest. Returns the
-        store's URI."""
+        writes (``tdprov flush`` delivers them). The thread held up keeps its work and ends once it is done (never
+        waited for here); a new one does the rest. Returns the store's URI."""
         self._worker()  # in a forked child, renewed first
         with self._lock:
-            uri = self._store_uri()
+            uri, held = self._store_uri(), self._executor
             self._store, self._executor = EndingStore(uri, waited, _ENDED[ending]), None
+        if held is not None:
+            held.shutdown(wait=False)  # an idle thread per end, in a process that ends many transports, otherwise
         return uri
 
     def _store_uri(self) -> str:
@@ -614,7 +616,7 @@ class ProvenanceTransport(Transport):
         """``work(*args)`` in a new worker thread; at interpreter exit, where no thread is started any more, a future
         that failed with the reason."""
         try:
-            return self._worker().submit(_left_work, work, *args)
+            return self._submit(_left_work, work, *args)
         except RuntimeError as exc:  # "cannot schedule new futures after interpreter shutdown"
             failed: concurrent.futures.Future[Any] = concurrent.futures.Future()
             failed.set_exception(exc)
@@ -637,6 +639,17 @@ class ProvenanceTransport(Transport):
             self._executor = Worker("tdprov-transport")
         return self._executor
 
+    def _submit(self, func: Any, *args: Any) -> concurrent.futures.Future[Any]:
+        """``func(*args)`` submitted to the worker thread; to the new one when :meth:`end` shut the one taken down
+        meanwhile (a write given from another thread as the process ends)."""
+        worker = self._worker()
+        try:
+            return worker.submit(func, *args)
+        except RuntimeError:
+            if self._executor is worker:
+                raise
+            return self._worker().submit(func, *args)
+
     def _bounded(self, func: Any, *args: Any, what: str, writes: bool = True, within: float | None = None,
                  past: str = BACKGROUND, stop: Callable[[], bool] | None = None) -> Any:
         """``func(*args)`` in the worker thread, waited for at most ``config.timeout`` seconds (or ``within``, when
@@ -644,7 +657,7 @@ class ProvenanceTransport(Transport):
         answering); past that it goes on in the background, kept for :meth:`settle`: as a write when it ``writes``,
         else as a check (waited for, not done again). ``past``: what becomes of it then, as the warning (strict: the
         error) says."""
-        future = self._worker().submit(func, *args)
+        future = self._submit(func, *args)
         if writes:  # kept from the start: a process may end (settle) while this caller still waits for it
             self._outlive(future, func, args, what)
         else:
