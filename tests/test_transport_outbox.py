@@ -573,3 +573,69 @@ def test_each_end_shuts_its_worker_down_once_its_work_is_done(tmp_path: Path, mo
     holding.join(10)
     assert not holding.is_alive()
     assert len(_transport_threads()) == before
+
+
+_CLOSED_AND_ENDED = """
+import json, logging, os, sys
+logging.basicConfig(level=logging.WARNING, format="%(message)s")
+from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
+store, spool, (start, complete) = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+transport = ProvenanceTransport(ProvenanceConfig(store=store, spool=spool, timeout=0.05))
+transport.emit(start)
+assert transport.settle(30) == []
+print("ready", flush=True)
+sys.stdin.readline()  # the store stops answering
+transport.emit(complete)
+print("closed", transport.close(60), flush=True)
+sys.stderr.flush()
+os._exit(0)  # at once, as Airflow's task process ends
+"""
+
+
+def test_a_process_ending_right_after_a_close_in_an_outage_loses_no_event_and_names_the_seal_left(
+        s3_server, s3_bucket: str, tmp_path: Path) -> None:
+    """A process closes its transport while the store has stopped answering (a proxy that takes connections and never
+    answers), with a run's COMPLETE being staged, and ends at once: the close hands the COMPLETE to the outbox as it
+    was being put, but the run's seal, done after that call in the thread the store holds, never happens. The warning
+    names that run and the command that seals it; with the store back, the flush stages the COMPLETE (no event lost)
+    and that command seals the run, its bundle verifying with its START and COMPLETE."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from s3_proxy import HangingProxy
+
+    from prov_common.bundle import layout
+
+    proxy = HangingProxy(("127.0.0.1", int(s3_server.endpoint.rsplit(":", 1)[1])))
+    store_uri, spool = f"s3://{s3_bucket}/prov", tmp_path / "spool"
+    start, complete = run_events()
+    run_id = start["run"]["runId"]
+    env = {**os.environ, "AWS_ENDPOINT_URL_S3": proxy.endpoint, "TDPROV_STORE_CONNECT_TIMEOUT": "1",
+           "TDPROV_STORE_READ_TIMEOUT": str(READ_TIMEOUT), "TDPROV_STORE_MAX_ATTEMPTS": "1"}
+    child = subprocess.Popen([sys.executable, "-c", _CLOSED_AND_ENDED, store_uri, str(spool), json.dumps([start, complete])],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        proxy.hang()
+        out, err = child.communicate("\n", timeout=120)
+    finally:
+        child.kill()
+        proxy.close()
+    assert child.returncode == 0 and out == "closed False\n", err
+    [said] = [line for line in err.splitlines() if "still under way" in line]
+    assert f"the COMPLETE event of run {run_id}" in said
+    assert (f"the seal of run {run_id} is left to the thread of its COMPLETE event, handed to the outbox as it was being "
+            f"staged: if this process ends first, run 'tdprov store seal --store {store_uri} {run_id}' after the flush"
+            ) in said
+    store = open_store(store_uri)
+    transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(spool)))
+    assert transport.outbox.flush(store).ok and transport.outbox.pending() == []
+    staged = [k for k in store.list(layout.staging_prefix(run_id)) if k.endswith(".json")]
+    assert len(staged) == 2, staged  # its START and COMPLETE: nothing lost
+    assert indexed_runs(store) == []  # the seal was left, as the warning said
+    assert transport.seal(run_id).status == "written"
+    assert verify_bundle(store, run_id, trust_from_settings()).ok
+    assert [e["eventType"] for e in parse_events_jsonl(read_bundle(store, run_id).files["events.jsonl"])] == [
+        "START", "COMPLETE"]

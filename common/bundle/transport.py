@@ -64,7 +64,7 @@ from prov_common.store.factory import cannot_open
 from prov_common.store.identity import writer_store_id
 from prov_common.store.outbox import Outbox, writer_spool_dir
 from prov_common.text import counted, first_of, noun_for
-from prov_common.w3cprov.events import parse_time
+from prov_common.w3cprov.events import TERMINAL, parse_time
 from prov_common.w3cprov.identity import iso_z
 
 if TYPE_CHECKING:  # pragma: no cover - the S3 store loads when a store is on S3
@@ -553,17 +553,40 @@ class ProvenanceTransport(Transport):
         try:
             handed = self.outbox.spool_delivering()
         except StoreError as exc:  # the spool cannot be written either
-            handed, failed = [], [f"{exc.what}"]
+            handed, failed = {}, [f"{exc.what}"]
         again = [(name, self._again(work, args)) for name, work, args, started in left if not (started and handed)]
         concurrent.futures.wait([future for _, future in again], timeout=SPOOL_SECONDS)
         failed += [name for name, future in again if not future.done() or future.exception() is not None]
+        seals = "; ".join(f"the seal of run {run_id} is left to the thread of its {state} event, handed to the outbox as "
+                          f"it was being staged: if this process ends first, run 'tdprov store seal --store {uri} "
+                          f"{run_id}' after the flush" for state, run_id in self._seals_left(left, handed))
         log.warning("tdprov: %s still under way after %.1fs %s%s (%s): %s. Fix: run 'tdprov flush --store "
-                    "%s' once the store answers (a later write on this machine delivers them too); 'tdprov flush' names a "
-                    "run whose seal is left, and 'tdprov store seal RUN_ID' seals it", counted(len(names), "write"),
-                    waited, ending, f", once store {uri} stopped answering" if cut else "", "; ".join(names),
-                    f"handed to the outbox in {self.outbox.spool_dir}" if not failed else
-                    f"not all could be spooled ({'; '.join(failed)}): 'tdprov audit' names their runs", uri)
+                    "%s' once the store answers (a later write on this machine delivers them too); %s",
+                    counted(len(names), "write"), waited, ending, f", once store {uri} stopped answering" if cut else "",
+                    "; ".join(names), f"handed to the outbox in {self.outbox.spool_dir}" if not failed else
+                    f"not all could be spooled ({'; '.join(failed)}): 'tdprov audit' names their runs", uri,
+                    seals or "'tdprov flush' names a run whose seal is left, and 'tdprov store seal RUN_ID' seals it")
         return names + checked
+
+    def _seals_left(self, left: list[tuple[str, Any, tuple[Any, ...], bool]],
+                    handed: Mapping[Path, tuple[str, ...]]) -> list[tuple[str, str]]:
+        """(type, run id) of each terminal event among the writes ``left`` that had begun and whose staging the outbox
+        took as it was being put (``handed``: :meth:`~prov_common.store.outbox.Outbox.spool_delivering`): the run's seal
+        is done in the thread still held by the store, after that call, so a process that ends first leaves it; not
+        when the seal's own objects were being put (they are handed too)."""
+        keys = {key for entry in handed.values() for key in entry}
+        seals = []
+        for _, work, args, started in left:
+            if not (started and handed and work == self._emit):
+                continue
+            try:
+                state, run_id = _state_and_run(args[0])
+                bundle = layout.bundle_prefix(str(run_id))
+            except Exception:  # noqa: BLE001 - naming never fails the producer
+                continue
+            if state in TERMINAL and not any(key.startswith(bundle) for key in keys):
+                seals.append((str(state), str(run_id)))
+        return seals
 
     def _unchecked(self, left: list[tuple[str, Any, tuple[Any, ...], bool]], timeout: float,
                    stop: Callable[[], bool] | None = None) -> list[str]:

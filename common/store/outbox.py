@@ -237,15 +237,16 @@ class Outbox:
             _remove(ahead)  # (a flusher may have taken it meanwhile: then it re-puts, harmlessly)
         return result
 
-    def spool_delivering(self) -> list[Path]:
+    def spool_delivering(self) -> dict[Path, tuple[str, ...]]:
         """Spool what the deliveries under way in this process have not put yet (from the object being put on), one
         entry each, as a process that cannot wait for them any longer must before it ends: the flush
         that delivers them takes an object that reached the store meanwhile as delivered (written once). The spool
-        entries, in the order the deliveries began."""
-        entries = []
+        entries, in the order the deliveries began, each with the keys of the objects it holds (a late key's record)."""
+        entries = {}
         for key, (pid, uri, batch, at) in list(self._delivering.items()):
             if pid == os.getpid() and self._delivering.pop(key, None) is not None:
-                entries.append(spool.write_entry(self.spool_dir, spool.SpoolEntry(uri, tuple(batch[at[0]:]))))
+                rest = tuple(batch[at[0]:])
+                entries[spool.write_entry(self.spool_dir, spool.SpoolEntry(uri, rest))] = tuple(map(_key_of, rest))
         return entries
 
     def _spool_or_raise(self, store: Store, batch: list[tuple[str, bytes] | LateKey], start: int, result: DeliveryResult,
