@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from prov_common.audit.lineage import LineageIndex
 from prov_common.audit.membership import find_row_set
 from prov_common.cli import main
 from prov_common.config import Settings
-from prov_common.errors import BadInputError
+from prov_common.errors import BadInputError, VerificationError
 from prov_common.hashing import hash_path
 from prov_common.rowset import RowProof, prove_record
 from prov_common.signing import trust_from_settings
@@ -352,6 +353,36 @@ def test_lookup_reads_a_few_kb_by_range(store_uri: str, instance: Any) -> None:
     assert set(counts) == {row_set.key, row_set.key + "#requests"}  # nothing else is read
     assert size > 20 * counts[row_set.key]  # the row set of 30,000 rows is never read whole
     assert size <= 9 * ROWS + 4096  # 8 bytes per row, plus Merkle paths and fence
+
+
+@pytest.mark.parametrize(("field", "value"), [("schema length", 0xFFFF_FFFF), ("schema length", 200_000), ("bits", 32), ("rows", 1 << 40)])
+def test_a_forged_row_set_header_is_refused_after_the_first_read(field: str, value: int, store_uri: str, instance: Any,
+                                                                  request: pytest.FixtureRequest) -> None:
+    """A row set whose header was changed (its schema length, or its shape, which the rows root covers) made the
+    lookup read on by what it says: a schema length up to 4 GiB read the rest of the file before the schema was
+    refused as malformed, 32 bits sent it far past the file's end for its fence. It is refused from the first
+    read (4 KiB), naming the row set, the field and the fix, locally and on S3."""
+    digest = _materialize(store_uri, instance)
+    settings = Settings.from_env(store=store_uri)
+    store, trust = open_store(settings=settings), trust_from_settings(settings)
+    index = LineageIndex(known_runs(store, trust).values())
+    row_set = find_row_set(store, index, index.resolve(digest)[1], trust)
+    assert row_set is not None
+    data = bytearray(store.get(row_set.key))
+    at = {"schema length": (24, "<I"), "bits": (10, "<B"), "rows": (16, "<Q")}[field]
+    struct.pack_into(at[1], data, at[0], value)
+    _overwrite(store_uri, row_set.key, bytes(data), request.getfixturevalue("s3_server") if store_uri.startswith("s3://") else None)
+    counts = count_reads(store)
+    with pytest.raises(VerificationError) as caught:
+        prove_record(store, row_set, IN)
+    if field == "schema length":
+        told = (f"row set {row_set.key} gives a schema of {value:,} bytes in its header, where its signed columns "
+                "take 64: its header was changed.")
+    else:
+        told = f"row set {row_set.key} has a header whose width, bits, rows and tree root ("
+    assert str(caught.value).startswith(told) and caught.value.fix == "restore it from a replica", str(caught.value)
+    assert counts[row_set.key + "#requests"] == 1 and counts[row_set.key] <= 4096, counts
+    assert set(counts) == {row_set.key, row_set.key + "#requests"}
 
 
 def test_snapshot_asset_checks_out_byte_identical_after_deletion(store_uri: str, instance: Any, tmp_path: Path,

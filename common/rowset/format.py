@@ -38,6 +38,7 @@ PROOF_FORMAT = "tdprov-row-proof/1"
 HEADER = struct.Struct("<8sBBB5xQI4x32s")
 assert HEADER.size == 64
 FENCE_ENTRY = 8
+SCHEMA_LIMIT = 1 << 20  # the most schema bytes a lookup reads when the signed events cannot tell the exact length
 
 
 def bits_for(rows: int) -> int:
@@ -158,14 +159,15 @@ class BufferSink:
         pass  # written in place
 
 
-def _schema_bytes(schema_fields: Sequence[tuple[str, str]]) -> bytes:
+def schema_bytes(schema_fields: Sequence[tuple[str, str]]) -> bytes:
+    """The schema part of the row-set file of ``schema_fields`` (column, logical type), as :func:`write_row_set` writes it."""
     return json.dumps([list(f) for f in schema_fields], separators=(",", ":")).encode()
 
 
 def file_size(rows: int, schema_fields: Sequence[tuple[str, str]], *, width: int = WIDTH) -> int:
     """Bytes of the row-set file of ``rows`` keys: it depends on nothing else."""
     bits = bits_for(rows)
-    head = HEADER.size + len(_schema_bytes(schema_fields)) + FENCE_ENTRY * (2**bits + 1)
+    head = HEADER.size + len(schema_bytes(schema_fields)) + FENCE_ENTRY * (2**bits + 1)
     return head + 32 * bits * 2**bits + width * rows
 
 
@@ -178,7 +180,7 @@ def write_row_set(sink: Sink, ranges: Iterable[tuple[np.ndarray, int]], rows: in
     file; then each part again with its buckets' Merkle paths; the header and the fence last. Only one
     range is held at a time."""
     bits = bits_for(rows)
-    schema = _schema_bytes(schema_fields)
+    schema = schema_bytes(schema_fields)
     fence_at = HEADER.size + len(schema)
     fence = np.empty(2**bits + 1, dtype="<u8")  # where each bucket's record starts, then the file's end
     fence[0] = fence_at + FENCE_ENTRY * len(fence)

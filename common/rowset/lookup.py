@@ -19,7 +19,7 @@ from prov_common.hashing.raw import blake3_digest
 from prov_common.lineage.secret_text import REDACTED
 from prov_common.text import shown_value
 from prov_common.w3cprov.events import items_of, object_at
-from prov_common.rowset.format import FENCE_ENTRY, HEADER, Header, RowProof, bucket_of
+from prov_common.rowset.format import FENCE_ENTRY, HEADER, SCHEMA_LIMIT, Header, RowProof, bucket_of, schema_bytes
 from prov_common.signing import INTOTO_PAYLOAD_TYPE, Statement, TrustStore, open_envelope
 from prov_common.store.base import Store
 from prov_common.store.identity import FIX_OTHER_STORE, foreign_store
@@ -131,13 +131,35 @@ def _columns(schema: Sequence[tuple[str, str]]) -> str:
     return "[" + ", ".join(f"{name}: {kind}" for name, kind in schema) + "]"
 
 
+def _signed_header(first: bytes, row_set: SignedRowSet) -> Header:
+    """The header at the start ``first`` of ``row_set``'s file, refused before anything more is read by what it says
+    when its shape and tree root are not those of the signed rows root, or when its schema length is not what tdprov
+    writes for the signed events' columns (at most :data:`SCHEMA_LIMIT` when they do not tell it)."""
+    key = row_set.key
+    header = Header.parse(first, key)
+    if header.root != row_set.rows_root:
+        raise VerificationError(f"row set {key} has a header whose width, bits, rows and tree root ({header.width}, {header.bits}, "
+                                f"{header.rows:,}, {header.tree_root.hex()[:16]}...) are not those of its signed rows root "
+                                f"{row_set.rows_root}: its header was changed.", fix="restore it from a replica")
+    signed = row_set.schema
+    if signed is not None and not any(REDACTED in part for field in signed for part in field):
+        written, exact = len(schema_bytes(signed)), True
+    else:  # no schema facet, or a part of it redacted: its length is not known
+        written, exact = SCHEMA_LIMIT, False
+    if header.schema_length > written or exact and header.schema_length != written:
+        given = "its signed columns take" if exact else "a row set's schema takes at most"
+        raise VerificationError(f"row set {key} gives a schema of {header.schema_length:,} bytes in its header, where {given} "
+                                f"{written:,}: its header was changed.", fix="restore it from a replica")
+    return header
+
+
 def prove_record(store: Store, row_set: SignedRowSet, record: Mapping[str, Any]) -> RowProof:
     """The proof, from the stored row set, that ``record`` is or is not a row of the set; checked."""
     from prov_common.hashing import row_digest_for_record
 
     key = row_set.key
     first = store.get_range(key, 0, FIRST_READ)
-    header = Header.parse(first, key)
+    header = _signed_header(first, row_set)
     if len(first) < header.fence_offset:
         first += store.get_range(key, len(first), header.fence_offset - len(first))
     schema = _stored_schema(first[HEADER.size:header.fence_offset], key)
