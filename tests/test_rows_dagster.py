@@ -385,6 +385,23 @@ def test_a_forged_row_set_header_is_refused_after_the_first_read(field: str, val
     assert set(counts) == {row_set.key, row_set.key + "#requests"}
 
 
+def test_a_row_set_cut_short_within_its_fence_is_refused_as_truncated(store_uri: str, instance: Any, capsys: pytest.CaptureFixture,
+                                                                       request: pytest.FixtureRequest) -> None:
+    """A row set cut short after its header and schema, within its fence (a partial copy), stopped 'contains' with
+    "unexpected error: unpack requires a buffer of 16 bytes" and the fix to report a traceback. It is refused as a
+    truncated row set, naming it and the bucket whose fence entries are missing, with the fix (exit 2)."""
+    digest = _materialize(store_uri, instance)
+    code, answer, _ = contains_cli(digest, IN, store_uri, capsys)
+    assert code == 0
+    key = answer["rowDigests"]
+    data = open_store(store_uri).get(key)
+    _overwrite(store_uri, key, data[:64 + 64 + 8], request.getfixturevalue("s3_server") if store_uri.startswith("s3://") else None)
+    code, answer, err = contains_cli(digest, IN, store_uri, capsys)
+    assert code == 2 and not answer, (code, answer)
+    assert re.fullmatch(f"tdprov contains: no answer for version {digest}: row set {re.escape(key)} is truncated \\(it ends "
+                        r"within its fence, before the end of bucket \d+\)\. Fix: restore it from a replica\n", err), err
+
+
 def test_snapshot_asset_checks_out_byte_identical_after_deletion(store_uri: str, instance: Any, tmp_path: Path,
                                                                   request: pytest.FixtureRequest) -> None:
     digest = _materialize(store_uri, instance)

@@ -173,6 +173,9 @@ def prove_record(store: Store, row_set: SignedRowSet, record: Mapping[str, Any])
     fence = first[at:at + 2 * FENCE_ENTRY]
     if len(fence) < 2 * FENCE_ENTRY:
         fence = store.get_range(key, at, 2 * FENCE_ENTRY)
+    if len(fence) < 2 * FENCE_ENTRY:
+        raise VerificationError(f"row set {key} is truncated (it ends within its fence, before the end of bucket {bucket}).",
+                                fix="restore it from a replica")
     start, stop = struct.unpack("<QQ", fence)
     if not 0 <= stop - start - 32 * header.bits <= 1 << 26:
         raise VerificationError(f"row set {key} has a damaged fence at bucket {bucket}.", fix="restore it from a replica")
