@@ -83,6 +83,14 @@ def bundle_of_run(run_id: str) -> str:
     return bundle_location(where, run_id)
 
 
+LINKED_OPERATORS = (("prov_airflow.operators.pandera", "PanderaValidationOperator"),
+                    ("prov_airflow.decorators.provenance", "_ProvenanceDecoratedOperator"))
+"""The module and class name of each operator that has the "tdprov bundle" link."""
+
+# stand-ins holding only what Airflow compares (a task's task_type and _task_module), not the operators themselves
+_LINKED = tuple(type(name, (), {"__module__": module, "__qualname__": name}) for module, name in LINKED_OPERATORS)
+
+
 @attrs.define()
 class BundleLink(BaseOperatorLink):
     """Links a task instance to its lineage bundle's URI.
@@ -95,11 +103,10 @@ class BundleLink(BaseOperatorLink):
 
     @property
     def operators(self) -> list[type]:  # type: ignore[override]
-        """The operator classes the plugin gives this link (resolved on use: they import pandas)."""
-        from prov_airflow.decorators.provenance import _ProvenanceDecoratedOperator
-        from prov_airflow.operators.pandera import PanderaValidationOperator
-
-        return [PanderaValidationOperator, _ProvenanceDecoratedOperator]
+        """The operators the plugin gives this link, as Airflow matches a stored task to them: by class name and
+        module (:data:`LINKED_OPERATORS`), without importing them (they import pandas and the OpenLineage client),
+        which every DAG the API server reads back would otherwise do."""
+        return list(_LINKED)
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         if hasattr(ti_key, "get_template_context"):  # in the task process

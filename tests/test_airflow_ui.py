@@ -116,7 +116,7 @@ def test_extra_link_resolves_to_the_bundle_of_the_task_run(tmp_path: Path, store
     from sqlalchemy import select
 
     from prov_airflow.decorators.provenance import provenance_task
-    from prov_airflow.links import LINK_NAME
+    from prov_airflow.links import LINK_NAME, BundleLink
     from prov_airflow.operators.pandera import PanderaValidationOperator
 
     table = tmp_path / "features.csv"
@@ -143,6 +143,8 @@ def test_extra_link_resolves_to_the_bundle_of_the_task_run(tmp_path: Path, store
         assert (Path(link) / "manifest.json").is_file()
     assert LINK_NAME in serialized.get_task("check").extra_links
     assert type(serialized.get_task("check").operator_extra_link_dict[LINK_NAME]).__name__ == "BundleLink"  # the plugin's
+    named = [(c.__module__, c.__name__) for c in (PanderaValidationOperator, type(dag.get_task("make")))]
+    assert [(c.__module__, c.__name__) for c in BundleLink().operators] == named  # as the plugin names them
     assert LINK_NAME not in serialized.get_task("plain").extra_links  # other operators are left as they are
 
 

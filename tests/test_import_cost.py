@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,23 +105,46 @@ AIRFLOW_DEFERRED = ("prov_common.bundle.transport", "prov_common.bundle.build", 
                     "airflow.providers.openlineage.plugins.adapter", "airflow.models.taskinstance")
 
 
-PluginProcess = tuple[list[str], str, Path]  # the watched modules loaded, the transport's store line, the store
+# Loaded by no process that only reads a stored DAG back (the API server): tdprov's operators and what they
+# import (the task instance model is Airflow's own there).
+OPERATOR_MODULES = ("pandas", "prov_airflow.operators.pandera", "prov_airflow.decorators.provenance",
+                    *(m for m in AIRFLOW_DEFERRED if m != "airflow.models.taskinstance"))
+
+_DESERIALIZED = textwrap.dedent("""
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.sdk import DAG
+    from airflow.serialization.serialized_objects import DagSerialization
+    with DAG("stored", schedule=None) as dag:
+        EmptyOperator(task_id="plain")
+        EmptyOperator(task_id="check")
+    data = DagSerialization.to_dict(dag)
+    [check] = [t["__var"] for t in data["dag"]["tasks"] if t["__var"]["task_id"] == "check"]
+    check.update(task_type="PanderaValidationOperator", _task_module="prov_airflow.operators.pandera")
+    stored = DagSerialization.from_dict(data)
+    print(json.dumps([[m for m in {watched!r} if m in sys.modules],
+                      {{t: [link.name for link in stored.get_task(t).operator_extra_links] for t in ("plain", "check")}}]))
+""")
+
+PluginProcess = tuple[list[str], str, Path, list[Any]]  # the watched modules loaded, the transport's store line, the store, the stored DAG's
 
 
 @pytest.fixture(scope="module")
 def plugin_process(tmp_path_factory: pytest.TempPathFactory) -> PluginProcess:
     """One fresh interpreter (importing Airflow costs seconds of CPU) that loads the plugin and names the modules of
-    ``DEFERRED`` and ``AIRFLOW_DEFERRED`` it then holds, and then, ``[tdprov] store`` set, makes a transport and prints
-    where its store is set: the watched modules loaded, and that line."""
+    ``DEFERRED`` and ``AIRFLOW_DEFERRED`` it then holds; then reads a stored DAG back, as the API server does, and
+    names the modules of ``OPERATOR_MODULES`` it then holds and the extra links of each task (one stored as tdprov's
+    Pandera operator); then, ``[tdprov] store`` set, makes a transport and prints where its store is set: the
+    watched modules loaded, that line, the store, and what the stored DAG loaded and linked."""
     store = tmp_path_factory.mktemp("plugin-store")
     code = ("import prov_airflow.plugin\n"
             f"import json, os, sys; print(json.dumps([m for m in {(*DEFERRED, *AIRFLOW_DEFERRED)!r} if m in sys.modules]))\n"
+            + _DESERIALIZED.format(watched=OPERATOR_MODULES) +
             f"os.environ['AIRFLOW__TDPROV__STORE'] = {str(store)!r}\n"
             "from prov_common.bundle.transport import ProvenanceConfig\n"
             "config = ProvenanceConfig.from_dict({})\nprint(config.where_store_is_set(), config.settings().store)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    *_, modules, made = proc.stdout.splitlines()
-    return json.loads(modules), made, store
+    *_, modules, stored, made = proc.stdout.splitlines()
+    return json.loads(modules), made, store, json.loads(stored)
 
 
 def test_the_airflow_plugin_loads_no_audit_engine_drawing_nor_fastapi(plugin_process: PluginProcess) -> None:
@@ -130,9 +154,20 @@ def test_the_airflow_plugin_loads_no_audit_engine_drawing_nor_fastapi(plugin_pro
 def test_the_airflow_plugin_loads_no_transport_openlineage_client_nor_adapter(plugin_process: PluginProcess) -> None:
     """Every scheduler, API server, DAG processor and task process loads the plugin; the transport's settings are set
     then (from a light module), the rest loads with the first event."""
-    modules, made, store = plugin_process
+    modules, made, store, _ = plugin_process
     assert [m for m in modules if m in AIRFLOW_DEFERRED] == []
     assert made == f"[tdprov] store {store}"  # a transport made then takes [tdprov]
+
+
+def test_a_stored_dag_read_back_loads_no_operator_of_tdprov_nor_pandas(plugin_process: PluginProcess) -> None:
+    """The API server reads every DAG it shows back from its stored form (the scheduler reads them without links),
+    which matches each task to the plugin's extra link by its operator's name and module: that loads none of tdprov's
+    operators (pandas, the OpenLineage client), and a task of the Pandera operator still gets the link."""
+    from prov_airflow.links import LINK_NAME
+
+    modules, links = plugin_process[3]
+    assert modules == []
+    assert links == {"plain": [], "check": [LINK_NAME]}
 
 
 def _documented_names() -> set[str]:
