@@ -665,9 +665,10 @@ def names_dataset(ref: str, located: tuple[str, str] | None, d: DatasetUse) -> b
     location (only the dataset there), or, when ``ref`` is
     not a location, by its name alone or another of its names (a Dagster asset key); a URI that is another name's
     ``namespace/name`` (``dagster://default/raw/orders``) names the datasets named so."""
-    bare = not is_location(ref)  # a name, or a relative path (which may also be a name)
+    # whether ref is a location (else a name, or a relative path, which may also be a name) is asked last: for a
+    # dbfs:/ path that takes its dataset's naming, and most uses a ref is matched against have another name
     return (spells(ref, d.namespace, d.name) or at_location(located, d.namespace, d.name)
-            or (bare and ref == d.name) or (ref in d.aliases and (bare or "://" in ref)))
+            or (ref == d.name and not is_location(ref)) or (ref in d.aliases and ("://" in ref or not is_location(ref))))
 
 
 @dataclass(frozen=True)
