@@ -121,7 +121,7 @@ _DESERIALIZED = textwrap.dedent("""
     [check] = [t["__var"] for t in data["dag"]["tasks"] if t["__var"]["task_id"] == "check"]
     check.update(task_type="PanderaValidationOperator", _task_module="prov_airflow.operators.pandera")
     stored = DagSerialization.from_dict(data)
-    print(json.dumps([[m for m in {watched!r} if m in sys.modules],
+    print("result:", json.dumps([[m for m in {watched!r} if m in sys.modules],
                       {{t: [link.name for link in stored.get_task(t).operator_extra_links] for t in ("plain", "check")}}]))
 """)
 
@@ -137,13 +137,14 @@ def plugin_process(tmp_path_factory: pytest.TempPathFactory) -> PluginProcess:
     watched modules loaded, that line, the store, and what the stored DAG loaded and linked."""
     store = tmp_path_factory.mktemp("plugin-store")
     code = ("import prov_airflow.plugin\n"
-            f"import json, os, sys; print(json.dumps([m for m in {(*DEFERRED, *AIRFLOW_DEFERRED)!r} if m in sys.modules]))\n"
+            f"import json, os, sys; print('result:', json.dumps([m for m in {(*DEFERRED, *AIRFLOW_DEFERRED)!r} if m in sys.modules]))\n"
             + _DESERIALIZED.format(watched=OPERATOR_MODULES) +
             f"os.environ['AIRFLOW__TDPROV__STORE'] = {str(store)!r}\n"
             "from prov_common.bundle.transport import ProvenanceConfig\n"
-            "config = ProvenanceConfig.from_dict({})\nprint(config.where_store_is_set(), config.settings().store)")
+            "config = ProvenanceConfig.from_dict({})\nprint('result:', config.where_store_is_set(), config.settings().store)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    *_, modules, stored, made = proc.stdout.splitlines()
+    # Airflow logs to stdout too (a plugin found twice, by the venv's entry point and a build's egg-info in the folder)
+    modules, stored, made = [line.removeprefix("result: ") for line in proc.stdout.splitlines() if line.startswith("result: ")]
     return json.loads(modules), made, store, json.loads(stored)
 
 
