@@ -338,13 +338,19 @@ def test_an_altered_index_entry_of_a_sound_bundle_is_read_as_the_bundle_says(tmp
         assert digest in out and "abababab" not in out and f"tdprov record: {told}" in err
 
 
-def test_lookup_reads_a_few_kb_by_range(store_uri: str, instance: Any) -> None:
+def _materialized_row_set(store_uri: str, instance: Any) -> tuple[Any, Any]:
+    """The store and the row set of the version a Dagster asset materialized there (found as a lookup finds it)."""
     digest = _materialize(store_uri, instance)
     settings = Settings.from_env(store=store_uri)
     store, trust = open_store(settings=settings), trust_from_settings(settings)
     index = LineageIndex(known_runs(store, trust).values())
     row_set = find_row_set(store, index, index.resolve(digest)[1], trust)
     assert row_set is not None
+    return store, row_set
+
+
+def test_lookup_reads_a_few_kb_by_range(store_uri: str, instance: Any) -> None:
+    store, row_set = _materialized_row_set(store_uri, instance)
     size = len(store.get(row_set.key))
     counts = count_reads(store)
     proof = prove_record(store, row_set, IN)
@@ -362,12 +368,7 @@ def test_a_forged_row_set_header_is_refused_after_the_first_read(field: str, val
     lookup read on by what it says: a schema length up to 4 GiB read the rest of the file before the schema was
     refused as malformed, 32 bits sent it far past the file's end for its fence. It is refused from the first
     read (4 KiB), naming the row set, the field and the fix, locally and on S3."""
-    digest = _materialize(store_uri, instance)
-    settings = Settings.from_env(store=store_uri)
-    store, trust = open_store(settings=settings), trust_from_settings(settings)
-    index = LineageIndex(known_runs(store, trust).values())
-    row_set = find_row_set(store, index, index.resolve(digest)[1], trust)
-    assert row_set is not None
+    store, row_set = _materialized_row_set(store_uri, instance)
     data = bytearray(store.get(row_set.key))
     at = {"schema length": (24, "<I"), "bits": (10, "<B"), "rows": (16, "<Q")}[field]
     struct.pack_into(at[1], data, at[0], value)
