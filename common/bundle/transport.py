@@ -535,14 +535,14 @@ class ProvenanceTransport(Transport):
         if self._pid != os.getpid():
             return []  # the work of the process that forked this one is not this process's
         began = time.monotonic()
-        deadline = began + timeout
-        stopped = self._stopped_answering(began if since is None else since)
+        deadline, since = began + timeout, began if since is None else since
+        stopped = self._stopped_answering(since)
         left = self._outlived.left_after(timeout, stopped)
         unchecked = self._unchecked(left, deadline - time.monotonic(), stopped)
         waited = timeout if waited is None else waited
         cut = bool(left or unchecked) and stopped()  # ended early: said with how long it waited and why
         if cut:
-            waited = round(time.monotonic() - (began if since is None else since), 1)
+            waited = round(time.monotonic() - since, 1)
         if unchecked:
             self._name_unchecked(unchecked, waited, ending)
         checked = [LATE_CHECK] if unchecked else []
