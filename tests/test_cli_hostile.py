@@ -908,69 +908,69 @@ def large_trusted_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     return _sealed_store(tmp_path_factory.mktemp("large"), events)
 
 
-def test_verify_of_a_large_trusted_bundle_holds_the_file_not_its_events_parsed_twice(
-        large_trusted_bundle: tuple[Path, dict[str, str], str]) -> None:
+def test_verify_and_the_bundle_sensor_of_a_large_trusted_bundle_hold_the_file_not_its_events_parsed_again(
+        large_trusted_bundle: tuple[Path, dict[str, str], str], capsys: pytest.CaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Verifying a bundle a trusted key signed parsed its events.jsonl whole, ordered the events again and rebuilt the
     file: 45 MB of 20,002 events cost 406 MB (177 MB of 110,002 events, 1.52 GB). Events as a bundle is written are
     folded line by line, checked canonical, unique and in order as they come: about the file and a bounded part of it
-    parsed, with the same verdict, and 'tdprov show' lists every event as before."""
-    store, env, run = large_trusted_bundle
-    size = (store / "bundles" / run / "events.jsonl").stat().st_size
-    assert size > 40_000_000
-    measured = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-                "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(done.stdout + done.stderr)")
-    done = subprocess.run([sys.executable, "-c", measured, sys.executable, "-m", "prov_common", "verify", run],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, **env})
-    head, said = done.stdout.split("\n", 1)
-    code, peak_kib = map(int, head.split())
-    # folded as written about 145 MB; the events parsed whole as well, about 285 MB
-    assert code == 0 and f"OK    {run}" in said and peak_kib < 220_000, (head, said, done.stderr)
-    shown = _tdprov("show", run, "--json", env=env)
-    assert shown.returncode == 0, shown.stderr
-    listed = json.loads(shown.stdout)["events"]
-    assert len(listed) == 20_002 and [e["eventType"] for e in (listed[0], listed[1], listed[-1])] == ["START", "RUNNING", "COMPLETE"]
+    parsed, with the same verdict, and 'tdprov show' lists every event as before.
 
-
-def test_bundle_sensor_of_a_large_trusted_bundle_parses_no_event_again(
-        large_trusted_bundle: tuple[Path, dict[str, str], str]) -> None:
-    """The Airflow bundle sensor told a verified candidate's DAG run by parsing its events.jsonl whole (233 MB of
+    The Airflow bundle sensor told a verified candidate's DAG run by parsing its events.jsonl whole (233 MB of
     110,002 events: 1.16 GB at peak; 42 MB of 20,002: 247 MB). It takes the parent run from the events as its
     verification folded them, parsing none again: about what verifying it costs (181 MB here), and the task of the DAG
     is still told from the parent run its signed events name (another DAG's job_dag= does not take it)."""
     store, env, run = large_trusted_bundle
     assert (store / "bundles" / run / "events.jsonl").stat().st_size > 40_000_000
-    # One process imports Airflow once and forks a child per DAG, each child's peak reset to its size at the fork
-    # (VmHWM): what a process of its own for that DAG holds, for one import of Airflow instead of two.
-    sensor = textwrap.dedent("""
-        import os, sys, traceback
+    # One process imports Airflow once and forks a child per case, each child's peak reset to its size at the fork
+    # (VmHWM): what a process of its own holds, for one import of Airflow instead of one per case. The child of
+    # 'verify' runs the command line's main, as 'tdprov verify' does.
+    forked = textwrap.dedent("""
+        import contextlib, io, os, sys, traceback
         from prov_airflow.matching import BundleQuery, find_bundle
+        from prov_common.cli import main
         from prov_common.signing import trust_from_settings
         from prov_common.store import open_store
-        for dag in sys.argv[2:]:
+        for case in sys.argv[3:]:
             if os.fork():
                 code = os.waitstatus_to_exitcode(os.wait()[1])
-                print(dag, code, flush=True)
+                print(case, code, flush=True)
                 continue
             try:
                 with open("/proc/self/clear_refs", "w") as refs:
                     refs.write("5")  # the peak from here, as in a process of its own
-                found = find_bundle(open_store(sys.argv[1]), BundleQuery(job="big.load", job_dag=dag, since="2000-01-01"),
-                                    trust_from_settings())
+                if case == "verify":
+                    said = io.StringIO()
+                    with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+                        got = main(["verify", sys.argv[2]])
+                    taken = f"{got}:{'OK    ' + sys.argv[2] in said.getvalue()}"
+                else:
+                    found = find_bundle(open_store(sys.argv[1]), BundleQuery(job="big.load", job_dag=case, since="2000-01-01"),
+                                        trust_from_settings())
+                    taken = found.run_id if found else None
                 peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-                print(dag, found.run_id if found else None, peak, flush=True)
+                print(case, taken, peak, flush=True)
             except BaseException:
                 traceback.print_exc()
                 os._exit(1)
             os._exit(0)
         """)
-    done = subprocess.run([sys.executable, "-c", sensor, str(store), "big", "big.load"], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, **env})
+    done = subprocess.run([sys.executable, "-c", forked, str(store), run, "verify", "big", "big.load"], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **env})
     said = [line.split() for line in done.stdout.splitlines()]
-    assert done.returncode == 0 and len(said) == 4, (done.stdout, done.stderr)
-    for (dag, found), (shown, taken, peak_kib), ended in zip((("big", run), ("big.load", "None")), said[0::2], said[1::2]):
-        # verifying it costs about 135 MB here (a forked child holds about 7 MB less of its libraries than a process of
-        # its own); the events parsed again, about 50 MB more
-        assert (shown, taken, ended) == (dag, found, [dag, "0"]) and int(peak_kib) < 168_000, (dag, done.stdout, done.stderr)
+    assert done.returncode == 0 and len(said) == 6, (done.stdout, done.stderr)
+    # verify: folded as written about 145 MB; the events parsed whole as well, about 285 MB. The sensor: verifying it
+    # costs about 135 MB here (a forked child holds about 7 MB less of its libraries than a process of its own); the
+    # events parsed again, about 50 MB more
+    for (case, taken, bound), (shown, got, peak_kib), ended in zip(
+            (("verify", "0:True", 220_000), ("big", run, 168_000), ("big.load", "None", 168_000)), said[0::2], said[1::2]):
+        assert (shown, got, ended) == (case, taken, [case, "0"]) and int(peak_kib) < bound, (case, done.stdout, done.stderr)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    assert main(["show", run, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["events"]
+    assert len(listed) == 20_002 and [e["eventType"] for e in (listed[0], listed[1], listed[-1])] == ["START", "RUNNING", "COMPLETE"]
 
 
 def test_verify_reads_an_attachment_no_further_than_its_listed_size_and_one_byte(tmp_path: Path, capsys: pytest.CaptureFixture,
