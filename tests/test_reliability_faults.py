@@ -79,11 +79,14 @@ def _assert_delivered_once(store_uri: str, run_ids: list[str]) -> None:
                                    ("status", 503, "ServiceUnavailable")])
 def test_store_failing_during_many_runs_then_flush_and_next_emit_deliver_each_once(
         s3_server, fault_proxy: FaultProxy, fast_tmp: Path, monkeypatch, caplog, fault) -> None:
-    runs = 34 if fault[2] == "SlowDown" else 5  # 34 runs: 102 entries, past the 100 an emit delivers from the spool first
+    # SlowDown: 4 runs, 12 entries, past the 10 an emit delivers from the spool first (the outbox's flush_limit, 100 by
+    # default, lowered: the same two entries past it, at a tenth of the runs)
+    runs = 4 if fault[2] == "SlowDown" else 5
     store_uri = f"s3://{s3_server.create_bucket()}/prov"
     spool = fast_tmp / "spool"
     fault_proxy.fault = lambda method, path: fault
     transport = _transport(store_uri, spool, timeout=5)
+    transport.outbox.flush_limit = 10
     with caplog.at_level(logging.WARNING):
         run_ids, slowest = _emit_runs(transport, runs)
     assert slowest < 5  # every emit returns within its own bound (timeout=5); the pipeline is not held up
