@@ -120,7 +120,7 @@ def test_throttling_every_third_request_loses_and_doubles_nothing(s3_server, fau
 
     fault_proxy.fault = every_third
     transport = _transport(store_uri, spool, timeout=5)
-    run_ids, _ = _emit_runs(transport, 10)  # about 3 throttled requests a run: some 30, the check needs 11
+    run_ids, _ = _emit_runs(transport, 7)  # about 3 throttled requests a run: some 21, the check needs 11
     transport.close()
     assert fault_proxy.count("503") > 10
     fault_proxy.fault = None
