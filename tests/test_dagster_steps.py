@@ -1059,15 +1059,18 @@ def step_failed(result: Any, step_key: str) -> bool:
     return end == "STEP_FAILURE"
 
 
+# (step key, its run's job name, outputs written when the step completes and when it fails): the three steps run in one
+# materialize per end (each a step of its own, with keys of its own), each checked in its own name
+WORK_AFTER_LAST_OUTPUT = {
+    "dynamic-output": ("regrouped.split", "regrouped.split", {False: ["a", "b", "c"], True: ["a", "b"]}),
+    "generator-multi-asset": ("after_last", "asset:m1", {False: ["m1", "m2"], True: ["m1", "m2"]}),  # op named after no key
+    "two-io-manager-keys": ("two_keys", "asset:k1", {False: ["k1", "k2"], True: ["k1"]}),
+}
+
+
 @pytest.mark.parametrize("raise_in_step", [False, True], ids=["completes", "fails"])
-@pytest.mark.parametrize(("target", "step_key", "job", "outputs"), [
-    (regrouped, "regrouped.split", "regrouped.split", {False: ["a", "b", "c"], True: ["a", "b"]}),
-    (after_last, "after_last", "asset:m1", {False: ["m1", "m2"], True: ["m1", "m2"]}),  # ops named after no key
-    (two_keys, "two_keys", "asset:k1", {False: ["k1", "k2"], True: ["k1"]}),
-], ids=["dynamic-output", "generator-multi-asset", "two-io-manager-keys"])
 def test_a_step_that_can_work_after_its_last_output_is_one_run_ended_as_dagster_recorded_it(
-    store: str, monkeypatch: pytest.MonkeyPatch, ol_validator: Any, target: Any, step_key: str, job: str,
-    outputs: dict[bool, list[str]], raise_in_step: bool,
+    store: str, monkeypatch: pytest.MonkeyPatch, ol_validator: Any, raise_in_step: bool,
 ) -> None:
     """A dynamic output's mapping keys, a generator that raises after yielding its outputs, and outputs handed to two
     ProvenanceIOManagers of one store and namespace: one run per step, with every output it wrote, COMPLETE or FAIL
@@ -1076,25 +1079,28 @@ def test_a_step_that_can_work_after_its_last_output_is_one_run_ended_as_dagster_
     if raise_in_step:
         monkeypatch.setenv("TDPROV_TEST_RAISE", "1")
     with DagsterInstance.ephemeral() as instance:
-        result = materialize([grouped, target], instance=instance, raise_on_error=False,
+        result = materialize([grouped, regrouped, after_last, two_keys], instance=instance, raise_on_error=False,
                              resources={"io_manager": ProvenanceIOManager(store=store),
                                         "io2": ProvenanceIOManager(store=store, on_mismatch="warn")})
-        assert step_failed(result, step_key) is raise_in_step
-        links = [e.event_specific_data.metadata["tdprov/bundle"].value for e in result.all_events
-                 if e.step_key == step_key and e.event_type_value == "HANDLED_OUTPUT"]
-    [run] = [s for s in bundles(store).values() if s.job_name == job]
-    assert run.run_id == step_run_id(result.run_id, step_key)
-    assert run.state == ("FAIL" if raise_in_step else "COMPLETE")
-    assert [asset_of(store, i.name) for i in run.inputs] == ["grouped"]
-    assert sorted(Path(asset_of(store, o.name)).name for o in run.outputs) == outputs[raise_in_step]
-    events = check_events(store, run.run_id, ol_validator)
-    assert events[0] == "START" and set(events[1:-1]) <= {"RUNNING"} and events[-1] == run.state
-    if raise_in_step:
-        delivered(store)
-        last = parse_events_jsonl(read_bundle(open_store(store), run.run_id).files["events.jsonl"])[-1]
-        assert "failed after" in last["run"]["facets"]["errorMessage"]["message"]
-    # every output links the bundle its step's run was sealed in
-    assert len(links) == len(run.outputs) and all(link.rstrip("/").endswith(run.run_id) for link in links), links
+        links = {case: [e.event_specific_data.metadata["tdprov/bundle"].value for e in result.all_events
+                        if e.step_key == step_key and e.event_type_value == "HANDLED_OUTPUT"]
+                 for case, (step_key, _, _) in WORK_AFTER_LAST_OUTPUT.items()}
+    found = bundles(store)
+    for case, (step_key, job, outputs) in WORK_AFTER_LAST_OUTPUT.items():
+        assert step_failed(result, step_key) is raise_in_step, case
+        [run] = [s for s in found.values() if s.job_name == job]
+        assert run.run_id == step_run_id(result.run_id, step_key), case
+        assert run.state == ("FAIL" if raise_in_step else "COMPLETE"), case
+        assert [asset_of(store, i.name) for i in run.inputs] == ["grouped"], case
+        assert sorted(Path(asset_of(store, o.name)).name for o in run.outputs) == outputs[raise_in_step], case
+        events = check_events(store, run.run_id, ol_validator)
+        assert events[0] == "START" and set(events[1:-1]) <= {"RUNNING"} and events[-1] == run.state, (case, events)
+        if raise_in_step:
+            last = parse_events_jsonl(read_bundle(open_store(store), run.run_id).files["events.jsonl"])[-1]
+            assert "failed after" in last["run"]["facets"]["errorMessage"]["message"], case
+        # every output links the bundle its step's run was sealed in
+        assert len(links[case]) == len(run.outputs), (case, links[case])
+        assert all(link.rstrip("/").endswith(run.run_id) for link in links[case]), (case, links[case])
     no_unfinished_run(store)
 
 
