@@ -66,7 +66,7 @@ def _audit_stopped_before_its_state(store, monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_incremental_audit_reads_grow_with_what_is_new_not_with_the_store(tmp_path: Path) -> None:
     reads = {}
-    for size in (20, 60):
+    for size in (10, 30):
         store = CountingStore(tmp_path / f"store-{size}")
         register_source(store, SourceRecord(name="raw", digest=digest("raw"), license="CC0-1.0", issuer="tests"), default_signing_key())
         seal_chain(store, 0, size)
@@ -78,12 +78,12 @@ def test_incremental_audit_reads_grow_with_what_is_new_not_with_the_store(tmp_pa
         result = _audit(store)
         assert result.clean and result.bundles_examined == 6 and result.summary()["runs"] == size + 12, [f.what for f in result.errors]
         reads[size] = dict(store.reads)
-    # the same objects for 6 new bundles whether the store holds 20 or 60: nothing old is re-read (not the lookups the audit
+    # the same objects for 6 new bundles whether the store holds 10 or 30: nothing old is re-read (not the lookups the audit
     # before wrote either, see the test below)
-    assert reads[20] == reads[60], reads
-    bundle_reads = reads[60]["get bundles"]
+    assert reads[10] == reads[30], reads
+    bundle_reads = reads[30]["get bundles"]
     assert bundle_reads <= 6 * 6, reads  # each new bundle's objects, at most
-    assert sum(reads[60].values()) <= 6 * 12 + 30, reads
+    assert sum(reads[30].values()) <= 6 * 12 + 30, reads
 
 
 class _CountsReads:
