@@ -232,26 +232,23 @@ class _DocumentedRun:
     audit: AuditResult
 
 
-@pytest.fixture(scope="module", params=["section", "connection"])
-def _documented_once(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                     preloaded: Preloaded) -> _DocumentedRun:
-    """The documented set-up: the transport names only its type and the store is set for the plugin, in
-    ``[tdprov] store`` or in the ``[tdprov] conn_id`` connection (TDPROV_STORE unset), from a worker folder. One process
-    runs both DAGs (the provider reads these settings once, when Airflow starts), once per module and set-up."""
+@pytest.fixture(scope="module")
+def _documented_once(tmp_path_factory: pytest.TempPathFactory, preloaded: Preloaded) -> _DocumentedRun:
+    """The documented set-up: the transport names only its type and the store is set for the plugin in
+    ``[tdprov] store`` (TDPROV_STORE unset), from a worker folder. One process runs both DAGs (the provider reads these
+    settings once, when Airflow starts), once per module (the store set in the ``[tdprov] conn_id`` connection instead:
+    :func:`test_provider_transport_without_options_writes_where_the_listeners_connection_names`)."""
     from datetime import timedelta
 
     from prov_common.audit.engine import run_audit
 
-    out, home = tmp_path_factory.mktemp(f"documented-{request.param}"), tmp_path_factory.mktemp("documented-home")
+    out, home = tmp_path_factory.mktemp("documented"), tmp_path_factory.mktemp("documented-home")
     store, worker = out / "store", out / "worker"
     worker.mkdir()
-    tdprov = tdprov_env(store) if request.param == "section" else {
-        "AIRFLOW__TDPROV__CONN_ID": "tdprov_lineage",
-        "AIRFLOW_CONN_TDPROV_LINEAGE": json.dumps({"conn_type": "tdprov", "host": str(store)})}
     with pytest.MonkeyPatch.context() as build:
         build.setenv("TDPROV_HOME", str(home))
         env = child_env(AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(
-            {"type": "prov_common.bundle.transport.ProvenanceTransport"}), **tdprov)
+            {"type": "prov_common.bundle.transport.ProvenanceTransport"}), **tdprov_env(store))
         assert "TDPROV_STORE" not in env
         done = preloaded.run(HERE / "airflow_dags" / "ol_provider_late.py", [str(out)], env, cwd=worker)
         assert done.returncode == 0, done.stderr[-3000:]
@@ -281,6 +278,37 @@ def test_provider_transport_without_options_writes_where_the_listener_writes(doc
     assert [o.version for o in summaries["tdprov_with_ol_provider.double"].outputs] == [hash_path(doubled).digest]
     late_run = summaries["tdprov_provider_marked_later"].run_id
     assert [f.run_id for f in run.audit.check(CHECK_UNFINISHED).errors] == [late_run]
+
+
+def test_provider_transport_without_options_writes_where_the_listeners_connection_names(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The transport an OpenLineage configuration names by its type alone takes the plugin's settings (its configuration
+    defaults) also when the store is set in the ``[tdprov] conn_id`` connection: a run's START and COMPLETE are sealed
+    in one verified bundle in the connection's store, none in TDPROV_STORE's nor in the working folder's
+    ``./.tdprov``."""
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
+    from openlineage.client.uuid import generate_new_uuid
+
+    from prov_airflow.emitter import configuration_defaults
+    from prov_common.bundle import defaults
+
+    store, elsewhere, worker = tmp_path / "store", tmp_path / "env-store", tmp_path / "worker"
+    worker.mkdir()
+    monkeypatch.chdir(worker)
+    monkeypatch.setattr(defaults, "_defaults_source", configuration_defaults)  # as the plugin sets it
+    monkeypatch.setenv("AIRFLOW__TDPROV__CONN_ID", "tdprov_lineage")
+    monkeypatch.setenv("AIRFLOW_CONN_TDPROV_LINEAGE", json.dumps({"conn_type": "tdprov", "host": str(store)}))
+    monkeypatch.setenv("TDPROV_STORE", str(elsewhere))
+    client = OpenLineageClient(config={"transport": {"type": "prov_common.bundle.transport.ProvenanceTransport"}})
+    run_id = str(generate_new_uuid())
+    for state in (RunState.START, RunState.COMPLETE):
+        client.emit(RunEvent(eventType=state, eventTime="2026-01-01T00:00:00Z", run=Run(runId=run_id),
+                             job=Job(namespace="ns", name="tdprov_conn_job"), producer="https://example.org/p"))
+    client.transport.close()
+    assert [(s.run_id, s.job_name, s.state) for s in _verify_all(str(store))] == [
+        (run_id, "tdprov_conn_job", "COMPLETE")], "the bundle is not in the [tdprov] conn_id connection's store"
+    assert not elsewhere.exists() and not (worker / ".tdprov").exists(), sorted(p.name for p in tmp_path.rglob("*"))
 
 
 @REMOTE_FILES_GROUP
