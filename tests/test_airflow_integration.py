@@ -54,6 +54,24 @@ def preloaded() -> Iterator[Preloaded]:
     server.close()
 
 
+@REMOTE_FILES_GROUP
+def test_a_script_that_outlives_its_bound_leaves_the_preloaded_process_to_the_next(tmp_path: Path,
+                                                                                  preloaded: Preloaded) -> None:
+    """A script still running at its bound fails its run with TimeoutError; the answers still owed for it (its pid, when
+    the bound ran out in the preloaded process's imports, then its exit code) were read as the next script's, which
+    failed with KeyError: 'pid' or waited for the first script's end (as did every later test of the module on that
+    worker, none with its own failure). The next script runs and ends as its own. First of the module's tests that use
+    the preloaded process: its bound runs out while that process still imports, so the restart replaces a process
+    that had not paid all its imports yet (later, it would throw away a process that had, several seconds of CPU)."""
+    slow, quick = tmp_path / "slow.py", tmp_path / "quick.py"
+    slow.write_text("import time\ntime.sleep(600)\n")
+    quick.write_text("import sys\nprint('ran', sys.argv[1])\nsys.exit(3)\n")
+    with pytest.raises(TimeoutError, match="slow.py did not end in time"):
+        preloaded.run(slow, [], child_env(), timeout=2)
+    done = preloaded.run(quick, ["after"], child_env(), timeout=60)
+    assert (done.returncode, done.stdout) == (3, "ran after\n"), (done.returncode, done.stdout, done.stderr)
+
+
 def _verify_all(store_uri: str) -> list:
     summaries = bundles_of(store_uri)
     opened, trust = open_store(store_uri), trust_from_settings(Settings.from_env())
@@ -309,22 +327,6 @@ def test_provider_transport_without_options_writes_where_the_listeners_connectio
     assert [(s.run_id, s.job_name, s.state) for s in _verify_all(str(store))] == [
         (run_id, "tdprov_conn_job", "COMPLETE")], "the bundle is not in the [tdprov] conn_id connection's store"
     assert not elsewhere.exists() and not (worker / ".tdprov").exists(), sorted(p.name for p in tmp_path.rglob("*"))
-
-
-@REMOTE_FILES_GROUP
-def test_a_script_that_outlives_its_bound_leaves_the_preloaded_process_to_the_next(tmp_path: Path,
-                                                                                  preloaded: Preloaded) -> None:
-    """A script still running at its bound fails its run with TimeoutError; the answers still owed for it (its pid, when
-    the bound ran out in the preloaded process's imports, then its exit code) were read as the next script's, which
-    failed with KeyError: 'pid' or waited for the first script's end (as did every later test of the module on that
-    worker, none with its own failure). The next script runs and ends as its own."""
-    slow, quick = tmp_path / "slow.py", tmp_path / "quick.py"
-    slow.write_text("import time\ntime.sleep(600)\n")
-    quick.write_text("import sys\nprint('ran', sys.argv[1])\nsys.exit(3)\n")
-    with pytest.raises(TimeoutError, match="slow.py did not end in time"):
-        preloaded.run(slow, [], child_env(), timeout=2)
-    done = preloaded.run(quick, ["after"], child_env(), timeout=60)
-    assert (done.returncode, done.stdout) == (3, "ran after\n"), (done.returncode, done.stdout, done.stderr)
 
 
 @REMOTE_FILES_GROUP
