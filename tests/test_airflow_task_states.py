@@ -58,27 +58,16 @@ def test_a_task_that_skips_itself_is_sealed_with_its_inputs(tmp_path: Path, stor
 
 
 KILLED_DAGS = ("tdprov_killed_fail", "tdprov_killed_complete", "tdprov_killed_unopened")
-KILLED_GROUP = pytest.mark.xdist_group("test_airflow_task_states.killed")
+CHILDREN_GROUP = pytest.mark.xdist_group("test_airflow_task_states.children")
 
 
 @pytest.fixture(scope="module")
-def _killed_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+def _killed_runs(_children: dict[str, Any]) -> dict[str, tuple[Path, Path]]:
     """Each of :data:`KILLED_DAGS` run once, in a process that dies in its task after staging the START (a killed
     worker), each with its own store and inlet: DAG id -> (store, inlet), and "home" -> (the tdprov home whose key
-    signed them, None). One process imports Airflow for all of them and forks one per DAG; the tests that take them
-    are :data:`KILLED_GROUP`, each reading its own DAG's."""
-    home = tmp_path_factory.mktemp("killed-home")
-    runs, argv = {"home": (home, None)}, []
-    for dag_id in KILLED_DAGS:
-        folder = tmp_path_factory.mktemp(dag_id)
-        raw = folder / "in.csv"
-        raw.write_text("a\n1\n")
-        runs[dag_id] = (folder / "store", raw)
-        argv += [dag_id, str(raw), str(folder / "store")]
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "killed_task_run.py"), *argv],
-                          env=child_env(TDPROV_HOME=str(home)), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return runs
+    signed them, None). Run by :func:`_children`; the tests that take them are :data:`CHILDREN_GROUP`, each reading its
+    own DAG's."""
+    return _children["killed"]
 
 
 def _killed_task(runs: dict[str, tuple[Path, Path]], dag_id: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
@@ -90,7 +79,6 @@ def _killed_task(runs: dict[str, tuple[Path, Path]], dag_id: str, monkeypatch: p
     return store, raw
 
 
-EXITS_GROUP = pytest.mark.xdist_group("test_airflow_task_states.exits")
 EXIT_CASES: dict[str, dict[str, Any]] = {  # case -> its runs, its store's slow SECONDS, its settings and bound
     "outlived": {"run_ids": "01960000-0000-7000-8000-00000000e417", "seconds": 1.5, "timeout": 300, "env": {}},
     "outlasted": {"run_ids": "01960000-0000-7000-8000-00000000e418", "seconds": 60, "timeout": 50,
@@ -102,27 +90,55 @@ EXIT_CASES: dict[str, dict[str, Any]] = {  # case -> its runs, its store's slow 
 }
 
 
+_BOTH = """
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import killed_task_run, task_process_exit
+failed = killed_task_run.main(json.loads(sys.argv[2]))  # its forks come before this process loads the delivery
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(failed or task_process_exit.main(sys.argv[3], json.loads(sys.argv[4])))
+"""
+
+
 @pytest.fixture(scope="module")
-def _task_exits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Each of :data:`EXIT_CASES` run once by task_process_exit.py, each in its own task process (forked from one that
-    imported Airflow for all of them) with its own store and spool: case -> (its result: exit code, stdout, stderr;
-    its store; its spool), and "home" -> the tdprov home whose key signed their events. The tests that take them are
-    :data:`EXITS_GROUP`, each reading its own case's."""
-    home, results = tmp_path_factory.mktemp("exits-home"), tmp_path_factory.mktemp("exits") / "results.json"
-    runs: dict[str, Any] = {"home": home}
+def _children(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One process imports Airflow for :data:`KILLED_DAGS` and :data:`EXIT_CASES` (each a fork of it) and runs
+    killed_task_run.py's DAGs, then task_process_exit.py's cases (whose parent loads the listener's delivery, which the
+    killed DAGs' parent does not), both signing with one tdprov home: "killed" -> what :func:`_killed_runs` returns,
+    "exits" -> what :func:`_task_exits` returns."""
+    home = tmp_path_factory.mktemp("children-home")
+    killed, argv = {"home": (home, None)}, []
+    for dag_id in KILLED_DAGS:
+        folder = tmp_path_factory.mktemp(dag_id)
+        raw = folder / "in.csv"
+        raw.write_text("a\n1\n")
+        killed[dag_id] = (folder / "store", raw)
+        argv += [dag_id, str(raw), str(folder / "store")]
+    results = tmp_path_factory.mktemp("exits") / "results.json"
+    exits: dict[str, Any] = {"home": home}
     cases = []
     for name, case in EXIT_CASES.items():
         folder = tmp_path_factory.mktemp(name)
-        runs[name] = (folder / "store", folder / "spool")
+        exits[name] = (folder / "store", folder / "spool")
         cases.append({**case, "env": {**tdprov_env(folder / "store"), "AIRFLOW__TDPROV__SPOOL": str(folder / "spool"),
                                       **case["env"]}})
-    done = subprocess.run([sys.executable, str(HERE / "airflow_dags" / "task_process_exit.py"), str(results),
+    done = subprocess.run([sys.executable, "-c", _BOTH, str(HERE / "airflow_dags"), json.dumps(argv), str(results),
                            json.dumps(cases)], env=child_env(TDPROV_HOME=str(home)), capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     for name, result in zip(EXIT_CASES, json.loads(results.read_text()), strict=True):
-        runs[name] = (result, *runs[name])
-    return runs
+        exits[name] = (result, *exits[name])
+    return {"killed": killed, "exits": exits}
+
+
+@pytest.fixture(scope="module")
+def _task_exits(_children: dict[str, Any]) -> dict[str, Any]:
+    """Each of :data:`EXIT_CASES` run once by task_process_exit.py, each in its own task process, with its own store
+    and spool: case -> (its result: exit code, stdout, stderr; its store; its spool), and "home" -> the tdprov home
+    whose key signed their events. Run by :func:`_children`; the tests that take them are :data:`CHILDREN_GROUP`, each
+    reading its own case's."""
+    return _children["exits"]
 
 
 def _task_exit(runs: dict[str, Any], case: str, monkeypatch: pytest.MonkeyPatch) -> tuple[dict, Path, Path, str]:
@@ -135,7 +151,7 @@ def _task_exit(runs: dict[str, Any], case: str, monkeypatch: pytest.MonkeyPatch)
     return result, store, spool, said
 
 
-@EXITS_GROUP
+@CHILDREN_GROUP
 def test_a_task_process_ends_once_its_seal_that_outlived_the_bound_is_written(
         _task_exits: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """A task process (ended by Airflow's ``_fork_main``: ``os._exit`` after the atexit functions registered in it)
@@ -147,7 +163,7 @@ def test_a_task_process_ends_once_its_seal_that_outlived_the_bound_is_written(
     assert [(s.run_id, s.state) for s in bundles_of(store)] == [(EXIT_CASES["outlived"]["run_ids"], "COMPLETE")], said[-3000:]
 
 
-@EXITS_GROUP
+@CHILDREN_GROUP
 def test_a_task_process_whose_store_outlasts_flush_timeout_spools_what_is_left_and_names_it(
         _task_exits: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The same with a store whose index write takes longer than ``[tdprov] flush_timeout``: once the bound is spent,
@@ -165,7 +181,7 @@ def test_a_task_process_whose_store_outlasts_flush_timeout_spools_what_is_left_a
     assert [e["eventType"] for e in events_of(store, run_id)] == ["START", "COMPLETE"]
 
 
-@EXITS_GROUP
+@CHILDREN_GROUP
 def test_a_task_process_whose_flush_timeout_ends_with_events_not_begun_spools_them_and_names_them(
         _task_exits: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Three runs' events queued for delivery, the first run's seal held in its index write past ``[tdprov]
@@ -191,7 +207,7 @@ def test_a_task_process_whose_flush_timeout_ends_with_events_not_begun_spools_th
     assert [[e["eventType"] for e in events_of(store, run)] for run in runs] == [["START", "COMPLETE"]] * 3
 
 
-@EXITS_GROUP
+@CHILDREN_GROUP
 def test_a_task_process_whose_store_hangs_in_the_check_of_its_open_runs_ends_within_flush_timeout(
         _task_exits: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """A task process that took a run for open (its START delivered, no end) checks at ``before_stopping`` whether
@@ -241,7 +257,7 @@ def _marked_success(dag_id: str) -> None:
         get_listener_manager().hook.on_task_instance_success(previous_state=None, task_instance=ti)
 
 
-@KILLED_GROUP
+@CHILDREN_GROUP
 @pytest.mark.parametrize(("set_state", "state"), [(_heartbeat_timeout, "FAIL"), (_marked_success, "COMPLETE")])
 def test_a_state_set_outside_the_task_process_seals_its_start(tmp_path: Path, _killed_runs: dict, set_state: Any,
                                                               state: str, caplog: pytest.LogCaptureFixture,
@@ -267,7 +283,7 @@ def test_a_state_set_outside_the_task_process_seals_its_start(tmp_path: Path, _k
     assert audit.check(CHECK_UNFINISHED).errors == []
 
 
-@KILLED_GROUP
+@CHILDREN_GROUP
 def test_a_state_set_outside_the_task_process_is_kept_when_the_store_setting_cannot_be_opened(
         tmp_path: Path, _killed_runs: dict, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """The API server marks a killed task success while its ``[tdprov] store`` cannot be opened: the COMPLETE is kept
