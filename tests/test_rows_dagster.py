@@ -349,41 +349,47 @@ def _materialized_row_set(store_uri: str, instance: Any) -> tuple[Any, Any]:
     return store, row_set
 
 
-def test_lookup_reads_a_few_kb_by_range(store_uri: str, instance: Any) -> None:
+FORGED_HEADERS = [("schema length", 0xFFFF_FFFF), ("schema length", 200_000), ("bits", 32), ("rows", 1 << 40)]
+
+
+def test_lookup_reads_a_few_kb_by_range_and_a_forged_row_set_header_is_refused_after_the_first_read(
+        store_uri: str, instance: Any, request: pytest.FixtureRequest) -> None:
+    """A lookup reads a few KB of the row set by range, never the whole of it.
+    A row set whose header was changed (its schema length, or its shape, which the rows root covers) made the
+    lookup read on by what it says: a schema length up to 4 GiB read the rest of the file before the schema was
+    refused as malformed, 32 bits sent it far past the file's end for its fence. It is refused from the first
+    read (4 KiB), naming the row set, the field and the fix, locally and on S3. Each forged header is written over
+    the row set of the one materialization in turn."""
     store, row_set = _materialized_row_set(store_uri, instance)
-    size = len(store.get(row_set.key))
+    original = store.get(row_set.key)
+    size = len(original)
     counts = count_reads(store)
     proof = prove_record(store, row_set, IN)
     assert proof.contained
-    assert 2 <= counts[row_set.key + "#requests"] <= 3 and 4096 < counts[row_set.key] <= 16_384
+    assert 2 <= counts[row_set.key + "#requests"] <= 3 and 4096 < counts[row_set.key] <= 16_384, counts
     assert set(counts) == {row_set.key, row_set.key + "#requests"}  # nothing else is read
     assert size > 20 * counts[row_set.key]  # the row set of 30,000 rows is never read whole
     assert size <= 9 * ROWS + 4096  # 8 bytes per row, plus Merkle paths and fence
 
-
-@pytest.mark.parametrize(("field", "value"), [("schema length", 0xFFFF_FFFF), ("schema length", 200_000), ("bits", 32), ("rows", 1 << 40)])
-def test_a_forged_row_set_header_is_refused_after_the_first_read(field: str, value: int, store_uri: str, instance: Any,
-                                                                  request: pytest.FixtureRequest) -> None:
-    """A row set whose header was changed (its schema length, or its shape, which the rows root covers) made the
-    lookup read on by what it says: a schema length up to 4 GiB read the rest of the file before the schema was
-    refused as malformed, 32 bits sent it far past the file's end for its fence. It is refused from the first
-    read (4 KiB), naming the row set, the field and the fix, locally and on S3."""
-    store, row_set = _materialized_row_set(store_uri, instance)
-    data = bytearray(store.get(row_set.key))
-    at = {"schema length": (24, "<I"), "bits": (10, "<B"), "rows": (16, "<Q")}[field]
-    struct.pack_into(at[1], data, at[0], value)
-    _overwrite(store_uri, row_set.key, bytes(data), request.getfixturevalue("s3_server") if store_uri.startswith("s3://") else None)
-    counts = count_reads(store)
-    with pytest.raises(VerificationError) as caught:
-        prove_record(store, row_set, IN)
-    if field == "schema length":
-        told = (f"row set {row_set.key} gives a schema of {value:,} bytes in its header, where its signed columns "
-                "take 64: its header was changed.")
-    else:
-        told = f"row set {row_set.key} has a header whose width, bits, rows and tree root ("
-    assert str(caught.value).startswith(told) and caught.value.fix == "restore it from a replica", str(caught.value)
-    assert counts[row_set.key + "#requests"] == 1 and counts[row_set.key] <= 4096, counts
-    assert set(counts) == {row_set.key, row_set.key + "#requests"}
+    s3_server = request.getfixturevalue("s3_server") if store_uri.startswith("s3://") else None
+    for field, value in FORGED_HEADERS:
+        case = f"{field} {value:,}"
+        data = bytearray(original)
+        at = {"schema length": (24, "<I"), "bits": (10, "<B"), "rows": (16, "<Q")}[field]
+        struct.pack_into(at[1], data, at[0], value)
+        _overwrite(store_uri, row_set.key, bytes(data), s3_server)
+        counts.clear()
+        with pytest.raises(VerificationError) as caught:
+            prove_record(store, row_set, IN)
+        if field == "schema length":
+            told = (f"row set {row_set.key} gives a schema of {value:,} bytes in its header, where its signed columns "
+                    "take 64: its header was changed.")
+        else:
+            told = f"row set {row_set.key} has a header whose width, bits, rows and tree root ("
+        assert str(caught.value).startswith(told) and caught.value.fix == "restore it from a replica", (
+            case, str(caught.value))
+        assert counts[row_set.key + "#requests"] == 1 and counts[row_set.key] <= 4096, (case, counts)
+        assert set(counts) == {row_set.key, row_set.key + "#requests"}, (case, counts)
 
 
 def test_a_row_set_cut_short_within_its_fence_is_refused_as_truncated(store_uri: str, instance: Any, capsys: pytest.CaptureFixture,
