@@ -724,29 +724,38 @@ def test_tamper_is_caught_by_the_sidecar_without_dagster_history(store: Path) ->
     assert not result.success
 
 
-@pytest.mark.parametrize("damage, said", [
-    (("orders.parquet.tdprov.json", b""), "sidecar {data}/raw/orders.parquet.tdprov.json is not JSON"),
-    (("orders.parquet.tdprov.json", b"[]"), "sidecar {data}/raw/orders.parquet.tdprov.json is not the record tdprov writes"),
-    (("orders.parquet.tdprov.json", b'{"digest": 5}'), "sidecar {data}/raw/orders.parquet.tdprov.json is not the record tdprov writes"),
-    (("orders.parquet", b"PAR1"), "data file {data}/raw/orders.parquet is not a Parquet file that can be read"),
-])
-def test_a_damaged_sidecar_or_data_file_is_named_with_its_fix(store: Path, damage: tuple[str, bytes], said: str) -> None:
+DAMAGES = [
+    ("orders.parquet.tdprov.json", b"", "sidecar {data}/raw/orders.parquet.tdprov.json is not JSON"),
+    ("orders.parquet.tdprov.json", b"[]", "sidecar {data}/raw/orders.parquet.tdprov.json is not the record tdprov writes"),
+    ("orders.parquet.tdprov.json", b'{"digest": 5}',
+     "sidecar {data}/raw/orders.parquet.tdprov.json is not the record tdprov writes"),
+    ("orders.parquet", b"PAR1", "data file {data}/raw/orders.parquet is not a Parquet file that can be read"),
+]
+
+
+def test_a_damaged_sidecar_or_data_file_is_named_with_its_fix(store: Path) -> None:
     """A sidecar emptied, of another JSON type or with a number for its digest, and a data file cut short, failed the
     reading step with a bare JSONDecodeError, "'int' object has no attribute 'get'" or ArrowInvalid (a sidecar holding
     [] or null was taken as none, and the data loaded unchecked). Each is named, with its fix; on_mismatch='warn'
-    loads past a damaged sidecar."""
+    loads past a damaged sidecar. Each damage is written over the files of the one materialization in turn, the
+    files as written restored before the next."""
     with DagsterInstance.ephemeral() as first:
         assert run(pipeline.CHAIN, first, selection=[pipeline.orders]).success
     data = Path(str(store) + "-data")
-    name, content = damage
-    (data / "raw" / name).write_bytes(content)
-    with DagsterInstance.ephemeral() as fresh:
-        result = run(pipeline.CHAIN, fresh, selection=[pipeline.orders_clean])
-    message = _failure(result)
-    assert not result.success and said.format(data=data) in message and "re-materialize the upstream asset" in message, message
-    if name.endswith(".tdprov.json"):
+    written = {name: (data / "raw" / name).read_bytes() for name in {name for name, _, _ in DAMAGES}}
+    for name, content, said in DAMAGES:
+        for kept, original in written.items():
+            (data / "raw" / kept).write_bytes(original)
+        (data / "raw" / name).write_bytes(content)
+        case = f"{name} holding {content!r}"
         with DagsterInstance.ephemeral() as fresh:
-            assert run(pipeline.CHAIN, fresh, selection=[pipeline.orders_clean], on_mismatch="warn").success
+            result = run(pipeline.CHAIN, fresh, selection=[pipeline.orders_clean])
+        message = _failure(result)
+        assert not result.success and said.format(data=data) in message and "re-materialize the upstream asset" in message, (
+            case, message)
+        if name.endswith(".tdprov.json"):
+            with DagsterInstance.ephemeral() as fresh:
+                assert run(pipeline.CHAIN, fresh, selection=[pipeline.orders_clean], on_mismatch="warn").success, case
 
 
 # -- quality ------------------------------------------------------------------------------------
