@@ -2645,56 +2645,70 @@ def test_an_object_listed_with_an_empty_etag_is_noted_as_read_unpinned(store_uri
                              "size put in its place are not seen as a change until a full audit verifies it"), noted[0].what
 
 
-def _logged_in_parts_then_forged_and_hidden(store_uri: str, name: str) -> tuple[Any, str, str, str, dict]:
-    """A run sealed in the S3 store ``store_uri``, each of its files put again with the same bytes in a multipart upload
-    (an ETag of the parts, no MD5 of its bytes) before an audit listed it, then audited; its bucket versioned and its
-    file ``name`` overwritten with other bytes and deleted without a version id. The client, bucket, prefix, the file's
-    key and the listed entry of its sealed version."""
+def _logged_in_parts_then_forged_and_hidden(store_uri: str, names: tuple[str, ...]) -> tuple[Any, str, str, dict[str, tuple[str, dict]]]:
+    """A run sealed in the S3 store ``store_uri`` for each of ``names``, each of its files put again with the same bytes in
+    a multipart upload (an ETag of the parts, no MD5 of its bytes) before an audit listed it, then audited; the bucket
+    versioned and, in each run, the file of its name overwritten with other bytes and deleted without a version id. The
+    client, bucket, prefix, and by name the file's key and the listed entry of its sealed version."""
     import io
 
     from boto3.s3.transfer import TransferConfig
 
-    run_id = seal(open_store(store_uri), run_events("prepare", [], [dataset("/data/x.parquet", digest("x"))]))
     client, bucket, prefix = _s3(store_uri)
-    for key in list(open_store(store_uri).list(layout.bundle_prefix(run_id))):
-        client.upload_fileobj(io.BytesIO(raw_read(store_uri, key)), bucket, prefix + key, Config=TransferConfig(multipart_threshold=1))
+    run_ids = {name: seal(open_store(store_uri), run_events("prepare", [], [dataset(f"/data/x{i}.parquet", digest(f"x{i}"))]))
+               for i, name in enumerate(names)}
+    for run_id in run_ids.values():
+        for key in list(open_store(store_uri).list(layout.bundle_prefix(run_id))):
+            client.upload_fileobj(io.BytesIO(raw_read(store_uri, key)), bucket, prefix + key, Config=TransferConfig(multipart_threshold=1))
     assert _audit(store_uri).clean
     client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    key = layout.bundle_key(run_id, name)
-    [sealed] = client.list_object_versions(Bucket=bucket, Prefix=prefix + key)["Versions"]
-    assert sealed["ETag"].endswith('-1"'), sealed
-    client.put_object(Bucket=bucket, Key=prefix + key, Body=b"forged")
-    client.delete_object(Bucket=bucket, Key=prefix + key)
-    return client, bucket, prefix, key, sealed
+    hidden = {}
+    for name, run_id in run_ids.items():
+        key = layout.bundle_key(run_id, name)
+        [sealed] = client.list_object_versions(Bucket=bucket, Prefix=prefix + key)["Versions"]
+        assert sealed["ETag"].endswith('-1"'), (name, sealed)
+        client.put_object(Bucket=bucket, Key=prefix + key, Body=b"forged")
+        client.delete_object(Bucket=bucket, Key=prefix + key)
+        hidden[name] = key, sealed
+    return client, bucket, prefix, hidden
 
 
 @pytest.mark.parametrize("store_uri", ["s3"], indirect=True)  # a bucket of its own: versioning stays on once enabled
-@pytest.mark.parametrize("name", [layout.MANIFEST_FILE, layout.STATEMENT_FILE, layout.INDEXED_FILE])
-def test_a_logged_file_copied_back_from_its_kept_version_with_a_new_etag_is_taken_back(store_uri: str, name: str) -> None:
-    """A logged run's manifest (signed statement, indexed record), uploaded in parts, overwritten and hidden by a delete
-    marker, copied back from its kept version as the audit's fix says: the copy has the same bytes and another ETag (an
-    MD5 of the bytes, not of the parts), and stayed 'changed after it was first listed' in every audit until --full. The
-    next audit verifies the bundle again, finds it the one the log holds and takes the new ETag, with a note; a copy of
-    the forged version stays a finding."""
-    client, bucket, prefix, key, sealed = _logged_in_parts_then_forged_and_hidden(store_uri, name)
-    forged = client.list_object_versions(Bucket=bucket, Prefix=prefix + key)["Versions"][0]["VersionId"]
-    [fix] = [f.fix for f in _audit(store_uri).check(CHECK_INVENTORY).errors if f.object == key]
-    source = fix.partition("--copy-source ")[2].strip("'")
-    assert source == f"{bucket}/{prefix}{key}?versionId={sealed['VersionId']}", fix
-    # (moto keeps the parts' checksum on a copy unless asked for one of the whole object, and then fails the reads)
-    client.copy_object(Bucket=bucket, Key=prefix + key, CopySource=f"{bucket}/{prefix}{key}?versionId={forged}", ChecksumAlgorithm="CRC32")
+def test_a_logged_file_copied_back_from_its_kept_version_with_a_new_etag_is_taken_back(store_uri: str) -> None:
+    """A logged run's manifest (signed statement, indexed record: one run each, in one bucket and one set of audits),
+    uploaded in parts, overwritten and hidden by a delete marker, copied back from its kept version as the audit's fix
+    says: the copy has the same bytes and another ETag (an MD5 of the bytes, not of the parts), and stayed 'changed after
+    it was first listed' in every audit until --full. The next audit verifies the bundle again, finds it the one the log
+    holds and takes the new ETag, with a note; a copy of the forged version stays a finding."""
+    client, bucket, prefix, hidden = _logged_in_parts_then_forged_and_hidden(
+        store_uri, (layout.MANIFEST_FILE, layout.STATEMENT_FILE, layout.INDEXED_FILE))
+    fixes = {f.object: f.fix for f in _audit(store_uri).check(CHECK_INVENTORY).errors}
+    sources = {}
+    for name, (key, sealed) in hidden.items():
+        source = fixes.get(key, "").partition("--copy-source ")[2].strip("'")
+        assert source == f"{bucket}/{prefix}{key}?versionId={sealed['VersionId']}", (name, fixes)
+        sources[name] = source
+        forged = client.list_object_versions(Bucket=bucket, Prefix=prefix + key)["Versions"][0]["VersionId"]
+        # (moto keeps the parts' checksum on a copy unless asked for one of the whole object, and then fails the reads)
+        client.copy_object(Bucket=bucket, Key=prefix + key, CopySource=f"{bucket}/{prefix}{key}?versionId={forged}", ChecksumAlgorithm="CRC32")
     for _ in range(2):  # another version's bytes are never taken
         found = _audit(store_uri)
-        assert [f for f in found.check(CHECK_INVENTORY).errors if f.object == key and "changed after it was first listed" in f.what], \
-            [f"{f.object}: {f.what}" for f in found.errors]
-    client.copy_object(Bucket=bucket, Key=prefix + key, CopySource=source, ChecksumAlgorithm="CRC32")
-    copied = client.head_object(Bucket=bucket, Key=prefix + key)["ETag"]
-    assert copied != sealed["ETag"] and not copied.endswith('-1"'), (copied, sealed["ETag"])
+        for name, (key, _sealed) in hidden.items():
+            assert [f for f in found.check(CHECK_INVENTORY).errors if f.object == key and "changed after it was first listed" in f.what], \
+                (name, [f"{f.object}: {f.what}" for f in found.errors])
+    copied = {}
+    for name, (key, sealed) in hidden.items():
+        client.copy_object(Bucket=bucket, Key=prefix + key, CopySource=sources[name], ChecksumAlgorithm="CRC32")
+        copied[name] = client.head_object(Bucket=bucket, Key=prefix + key)["ETag"]
+        assert copied[name] != sealed["ETag"] and not copied[name].endswith('-1"'), (name, copied[name], sealed["ETag"])
     found = _audit(store_uri)
     assert found.clean, [f"{f.object}: {f.what}" for f in found.errors]
-    [note] = [f for f in found.check(CHECK_INVENTORY).findings if f.object == key]
-    assert note.severity == "note" and note.what.endswith(
-        f"was rewritten (size:tag {sealed['Size']}:{sealed['ETag'].strip(chr(34))} -> {sealed['Size']}:{copied.strip(chr(34))}) and is "
-        "again the object logged (checked against the log and the signed manifest by this audit): its new fingerprint is taken"), note.what
+    for name, (key, sealed) in hidden.items():
+        [note] = [f for f in found.check(CHECK_INVENTORY).findings if f.object == key]
+        assert note.severity == "note" and note.what.endswith(
+            f"was rewritten (size:tag {sealed['Size']}:{sealed['ETag'].strip(chr(34))} -> {sealed['Size']}:{copied[name].strip(chr(34))}) "
+            "and is again the object logged (checked against the log and the signed manifest by this audit): its new fingerprint is "
+            "taken"), (name, note.what)
     again = _audit(store_uri)
-    assert again.clean and not [f for f in again.findings if f.object == key], [f"{f.object}: {f.what}" for f in again.findings]
+    assert again.clean and not [f for f in again.findings if f.object in {key for key, _ in hidden.values()}], \
+        [f"{f.object}: {f.what}" for f in again.findings]
