@@ -6,7 +6,11 @@ object, once an audit saw it, cannot be replaced or deleted unnoticed.
 
 As in tests/test_audit_attacks.py, a test runs on S3 too when the store decides what is found (the identity object,
 created with a conditional write, then replaced or deleted); a record copied in under a key of its own is found from its
-signed bytes, the same on both stores, and is tried on the local folder only."""
+signed bytes, the same on both stores, and is tried on the local folder only. So is each verb run in a process that read
+the identity before (verify, show, lineage, record, contains, store repair): what it reads afresh is one object, read as
+any is; a verb's read of an identity replaced on S3 is tried by the audits and by the verify run beside a writer. And
+so are a store's own staged events judged by the id its auditor saw once the identity is deleted: the deletion on S3 is
+tried by the test of a replaced or deleted identity."""
 from __future__ import annotations
 
 import json
@@ -285,6 +289,7 @@ def _unsealed_said(runs: dict[str, str]) -> dict[str, str]:
             runs["copied"]: f"run {runs['copied']} staged events until 2026-05-01T14:05:00Z and never ended"}
 
 
+@LOCAL_ONLY
 def test_a_store_whose_identity_is_deleted_still_reads_its_own_staged_events_by_the_id_the_auditor_saw(store_uri: str) -> None:
     """A run of prod staged its START and COMPLETE, signed for prod, and was not sealed; beside it a run copied from
     dev's staging (signed for dev). With prod's identity deleted, the audit took prod's own events as another store's
@@ -501,6 +506,7 @@ def test_a_record_that_the_store_is_write_once_counts_only_for_the_identity_it_n
     assert not _not_write_once(_audit(store))
 
 
+@LOCAL_ONLY
 def test_verify_in_a_process_that_read_the_identity_before_reads_it_as_it_is_now(store_uri: str, capsys) -> None:
     """A long-running process (a Dagster daemon, a sensor) wrote to the store, then verifies it after its identity
     object was damaged, then replaced with another store's: verify (and the audit) judge by the object as it is now,
@@ -581,6 +587,7 @@ def test_contains_takes_no_row_digests_from_a_bundle_copied_from_another_store(s
     assert out == "" and f"no answer for version {version}: bundle {made} is signed for store {writer_store_id(dev)}, not this store {prod_id}" in err, err
 
 
+@LOCAL_ONLY
 def test_show_in_a_process_that_read_the_identity_before_reads_it_as_it_is_now(store_uri: str, capsys) -> None:
     """'tdprov show' through main() in a process that wrote the store (a daemon, a library caller of the CLI): after
     _tdprov/store.json was truncated, then replaced with another store's, the run fails as in a new process, not
@@ -601,6 +608,7 @@ def test_show_in_a_process_that_read_the_identity_before_reads_it_as_it_is_now(s
 
 
 
+@LOCAL_ONLY
 def test_lineage_record_and_contains_in_a_process_that_read_the_identity_before_read_it_as_it_is_now(
         store_uri: str, tmp_path: Path, capsys) -> None:
     """lineage, record and contains through main() in a process that wrote the store, after its _tdprov/store.json
@@ -637,6 +645,7 @@ def test_lineage_record_and_contains_in_a_process_that_read_the_identity_before_
     assert f"{OTHER_STORE}: {foreign}" in err and out == "", err
 
 
+@LOCAL_ONLY
 def test_store_repair_in_a_process_that_read_the_identity_before_reads_it_as_it_is_now(store_uri: str, capsys) -> None:
     """'tdprov store repair' through main() in a process that wrote the store, after its _tdprov/store.json was
     replaced with another store's: the unindexed bundle, signed for the id read before, is another store's (as in a
@@ -716,6 +725,7 @@ def test_after_a_deleted_identity_is_accepted_verify_and_the_full_audit_judge_re
     assert made in capsys.readouterr().out
 
 
+@LOCAL_ONLY
 def test_a_resolution_copied_from_another_store_is_named_as_closing_nothing(store_uri: str) -> None:
     """A person's signed resolution of dev's log (--accept-checkpoint, its storeId dev's), copied into prod, where the
     same auditor key signs: it verified and was taken into prod's inventory without a word, though it closes nothing
