@@ -452,6 +452,13 @@ def test_row_keys_of_a_cluster_reached_by_address_go_through_the_shared_spill_lo
         frame.iloc[i * per:(i + 1) * per].to_parquet(folder / f"part-{i:05d}.parquet", index=False)
     here = hash_shards(str(folder), granularity="row", cache=False, scheduler="none")
     expected = row_set_of(here, "file", "corpus")
+    # the shared folder and the unwritable location measure no memory: the same shards, of 1,000 rows each
+    small = tmp_path / "small"
+    small.mkdir()
+    for i in range(count):
+        frame.iloc[i * per:i * per + 1_000].to_parquet(small / f"part-{i:05d}.parquet", index=False)
+    expected_small = row_set_of(hash_shards(str(small), granularity="row", cache=False, scheduler="none"),
+                                "file", "corpus").root
     spilled: list[tuple[str, int]] = []
 
     def listed_then_removed(prefix: str) -> None:  # what the workers put, seen before it is removed
@@ -476,10 +483,10 @@ def test_row_keys_of_a_cluster_reached_by_address_go_through_the_shared_spill_lo
             tracemalloc.stop()
         shared = tmp_path / "shared-spill"  # a folder the workers reach too (a shared file system)
         shared.mkdir()
-        in_folder = hash_shards(str(folder), granularity="row", cache=False, scheduler=cluster.scheduler_address,
+        in_folder = hash_shards(str(small), granularity="row", cache=False, scheduler=cluster.scheduler_address,
                                 spill=str(shared))
         with caplog.at_level(logging.WARNING, logger="prov_common"):
-            unwritable = hash_shards(str(folder), granularity="row", cache=False, scheduler=cluster.scheduler_address,
+            unwritable = hash_shards(str(small), granularity="row", cache=False, scheduler=cluster.scheduler_address,
                                      spill="s3://no-such-bucket/spill")
     keys_bytes = 8 * per * count  # 4.8 MB, all of which came back to this process from the workers before
     assert there.engine.startswith("dask tcp://") and there.digest == here.digest
@@ -495,12 +502,12 @@ def test_row_keys_of_a_cluster_reached_by_address_go_through_the_shared_spill_lo
         assert _proof(got, tmp_path / "a", record) == _proof(expected, tmp_path / "b", record)
     # a shared folder: the runs are read where the workers wrote them, and removed with the digest
     assert {os.path.dirname(os.path.dirname(r.path)) for r in in_folder.row_keys.runs} == {str(shared)}
-    assert row_set_of(in_folder, "file", "corpus").root == expected.root
+    assert row_set_of(in_folder, "file", "corpus").root == expected_small
     del in_folder
     assert os.listdir(shared) == []
     # a location the workers cannot write: the keys come back in memory, as without the setting, and a warning says so
     assert all(r.keys is not None for r in unwritable.row_keys.runs)
-    assert row_set_of(unwritable, "file", "corpus").root == expected.root
+    assert row_set_of(unwritable, "file", "corpus").root == expected_small
     warned = [r.getMessage() for r in caplog.records if "could not put the row-set keys" in r.getMessage()]
     assert len(warned) == 1 and f"of {count} shards" in warned[0] and "s3://no-such-bucket/spill/tdprov-rowkeys-" in warned[0]
     assert "set spill to one they can write" in warned[0]  # the setting it was given by
