@@ -1,8 +1,9 @@
 """Importing the integrations loads only what a process needs at that point, so that every Dagster step process,
 every Airflow process that loads the plugin and every ``tdprov`` run starts fast; the rest loads on first use.
 
-Each check runs in a fresh interpreter, which names the modules it loaded; the cases of a check that begin alike run
-in children forked from one interpreter that ran their common beginning (importing Dagster or the CLI once).
+Each check runs in a fresh interpreter, which names the modules it loaded; cases that begin alike, of one check or of
+several, run in children forked from one interpreter that ran their common beginning (importing Dagster or the CLI
+once), which loads none of the modules watched.
 """
 from __future__ import annotations
 
@@ -44,57 +45,113 @@ DEFERRED = ("prov_common.audit.engine", "prov_common.audit.memory", "prov_common
 
 def loaded(code: str, watched: tuple[str, ...] = DEFERRED, env: dict[str, str] | None = None) -> list[str]:
     """The ``watched`` modules that a fresh interpreter running ``code`` (in ``env``, default this one's) has loaded."""
-    return loaded_each("", {"": (code, {})}, watched, env)[""]
+    return loaded_each("", {"code": (code, {})}, watched, env)["code"]
 
 
 _FORKED = textwrap.dedent("""
     import json, os, sys
     cases, watched = json.loads(sys.argv[1]), json.loads(sys.argv[2])
     exec(sys.argv[3])  # the beginning every case shares
+    print(json.dumps(["", [m for m in watched if m in sys.modules], None]), flush=True)  # what that beginning holds
     for name, (code, env) in cases.items():
-        if os.fork() == 0:  # a child runs the case on from there and names what it then holds
+        if os.fork() == 0:  # a child runs the case on from there and names what it then holds and its result
             os.environ.update(env)
-            exec(code)
-            print(json.dumps([name, [m for m in watched if m in sys.modules]]), flush=True)
+            space = dict(globals())  # what the beginning defined
+            exec(code, space)
+            print(json.dumps([name, [m for m in watched if m in sys.modules], space.get("result")]), flush=True)
             os._exit(0)  # as a forked child ends: no teardown of the heap it shares (a second of CPU here)
         if os.wait()[1]:
             sys.exit(f"case {name!r} failed")
 """)
 
+Forked = dict[str, tuple[list[str], Any]]  # for each case, the watched modules it loaded and the ``result`` it set
 
-def loaded_each(prelude: str, cases: dict[str, tuple[str, dict[str, str]]], watched: tuple[str, ...],
-                env: dict[str, str] | None = None) -> dict[str, list[str]]:
+
+def run_each(prelude: str, cases: dict[str, tuple[str, dict[str, str]]], watched: tuple[str, ...],
+             env: dict[str, str] | None = None) -> Forked:
     """For each named case (its code and the variables it adds to the environment), the ``watched`` modules loaded by
-    a fresh interpreter (in ``env``) that runs ``prelude`` and then the case: one interpreter runs ``prelude``, and a
-    child forked from it runs each case, as a fresh interpreter running both would."""
+    a fresh interpreter (in ``env``) that runs ``prelude`` and then the case, and the value the case left in its
+    ``result``: one interpreter runs ``prelude``, and a child forked from it runs each case, as a fresh interpreter
+    running both would, which holds because ``prelude`` loads none of ``watched`` (asserted)."""
     proc = subprocess.run([sys.executable, "-c", _FORKED, json.dumps(cases), json.dumps(watched), prelude],
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    return dict(json.loads(line) for line in proc.stdout.splitlines() if line.startswith("["))
+    found = {name: (modules, result) for name, modules, result in
+             (json.loads(line) for line in proc.stdout.splitlines() if line.startswith("["))}
+    shared = found.pop("")[0]
+    assert shared == [], f"the beginning the cases share already loads {shared}: run them in fresh interpreters"
+    return found
+
+
+def loaded_each(prelude: str, cases: dict[str, tuple[str, dict[str, str]]], watched: tuple[str, ...],
+                env: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """For each named case, the ``watched`` modules it loaded (``run_each``)."""
+    return {name: modules for name, (modules, _) in run_each(prelude, cases, watched, env).items()}
 
 
 def test_importing_prov_dagster_loads_neither_dagster_nor_the_rest() -> None:
     assert loaded("import prov_dagster", ("dagster", "pandas", *DEFERRED)) == []
 
 
-def test_a_code_location_loads_no_audit_engine_drawing_pandera_nor_sqlalchemy() -> None:
-    code = "from prov_dagster import ProvenanceIOManager, ProvenanceResource, definitions, provenance_asset"
-    assert loaded(code) == []
+PACKAGES = (prov_dagster, prov_common.audit, prov_common.bundle, prov_common.quality, prov_common.rowset, prov_common.w3cprov)
+SHADOWED = [("prov_dagster", "definitions"), ("prov_common.w3cprov", "serialize"), ("prov_common.quality", "validate")]
+STEP_WATCHED = ("prov_common.rowset.capture", *ROW_SETS_AND_FILES, "prov_common.store.s3", "prov_common.store.snapshots")
+
+_STEP = """
+@asset
+def cells() -> pd.DataFrame:
+    return pd.DataFrame({'x': [1, 2]})
+@provenance_asset(granularity=os.environ['GRANULARITY'])
+def rows(cells: pd.DataFrame) -> pd.DataFrame:
+    return cells
+assert materialize([cells, rows], resources={'io_manager': ProvenanceIOManager()}).success
+"""
+
+# every public name of PACKAGES imports, and is what the module that defines it holds: the names that are not
+_PUBLIC_NAMES = f"""
+import importlib
+result = []
+for name in {[p.__name__ for p in PACKAGES]!r}:
+    p = importlib.import_module(name)
+    for n in p.__all__:
+        exec(f"from {{name}} import {{n}}", {{}})
+        if getattr(p, n) is not getattr(importlib.import_module(f"{{name}}.{{p._LAZY[n]}}"), n):
+            result.append(f"{{name}}.{{n}}")
+"""
+
+# a name of a package that also names its submodule, the submodule imported first: the type and module of the name
+_SHADOWED = "".join(f"import {p}.{n}\nfrom {p} import {n}\n" for p, n in SHADOWED) + \
+    "result = [f'{type(f).__name__} {getattr(f, \"__module__\", f.__name__)}' for f in (" + ", ".join(n for _, n in SHADOWED) + ")]\n"
 
 
-def test_a_step_recording_a_table_by_its_columns_loads_no_row_set_nor_file_reader(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def dagster_process(tmp_path_factory: pytest.TempPathFactory) -> Forked:
+    """One interpreter that imports pandas and Dagster (seconds of CPU), none of the watched modules, and forks a
+    child per case, each as a fresh interpreter would run it: a code location's imports, a step recording a table
+    by its columns and one by its rows, every public name imported, and names shadowed by their submodules."""
+    root = tmp_path_factory.mktemp("dagster-process")
+    prelude = "import os, sys\nimport pandas as pd\nfrom dagster import asset, materialize\n"
+    step = "from prov_dagster import ProvenanceIOManager, provenance_asset\n" + _STEP
+    cases = {
+        "code location": ("from prov_dagster import ProvenanceIOManager, ProvenanceResource, definitions, provenance_asset", {}),
+        **{g: (step, {"GRANULARITY": g}) for g in ("column", "row")},
+        "public names": (_PUBLIC_NAMES, {}),
+        "shadowed": (_SHADOWED, {}),
+    }
+    env = {**os.environ, "TDPROV_HOME": str(root / "home"), "TDPROV_STORE": str(root / "store")}
+    return run_each(prelude, cases, tuple(dict.fromkeys((*DEFERRED, *STEP_WATCHED))), env)
+
+
+def test_a_code_location_loads_no_audit_engine_drawing_pandera_nor_sqlalchemy(dagster_process: Forked) -> None:
+    modules, _ = dagster_process["code location"]
+    assert [m for m in DEFERRED if m in modules] == []
+
+
+def test_a_step_recording_a_table_by_its_columns_loads_no_row_set_nor_file_reader(dagster_process: Forked) -> None:
     """Every step process pays for what recording loads: a table recorded at column granularity (the default) needs
     neither the row-set builder and reader nor the readers of table files; one at row granularity loads the builder.
     Neither loads the S3 store (the store is a local folder) nor the data snapshots (no copy is kept)."""
-    prelude = ("import os, sys\nimport pandas as pd\nfrom dagster import asset, materialize\n"
-               "from prov_dagster import ProvenanceIOManager, provenance_asset\n")
-    code = ("@asset\ndef cells() -> pd.DataFrame:\n    return pd.DataFrame({'x': [1, 2]})\n"
-            "@provenance_asset(granularity=os.environ['GRANULARITY'])\ndef rows(cells: pd.DataFrame) -> pd.DataFrame:\n"
-            "    return cells\n"
-            "assert materialize([cells, rows], resources={'io_manager': ProvenanceIOManager()}).success")
-    watched = ("prov_common.rowset.capture", *ROW_SETS_AND_FILES, "prov_common.store.s3", "prov_common.store.snapshots")
-    env = {**os.environ, "TDPROV_HOME": str(tmp_path / "home"), "TDPROV_STORE": str(tmp_path / "store")}
-    found = loaded_each(prelude, {g: (code, {"GRANULARITY": g}) for g in ("column", "row")}, watched, env)
+    found = {g: [m for m in STEP_WATCHED if m in dagster_process[g][0]] for g in ("column", "row")}
     assert found["column"] == ["prov_common.rowset.capture"]
     assert found["row"] == ["prov_common.rowset.capture", "prov_common.rowset.format", "prov_common.rowset.runs"]
 
@@ -187,30 +244,16 @@ def test_every_documented_name_is_public() -> None:
     assert names <= set(prov_dagster.__all__)
 
 
-PACKAGES = (prov_dagster, prov_common.audit, prov_common.bundle, prov_common.quality, prov_common.rowset, prov_common.w3cprov)
-
-
-def test_every_public_name_imports() -> None:
+def test_every_public_name_imports(dagster_process: Forked) -> None:
     """``from PACKAGE import NAME`` works for every name of ``__all__`` and gives, in a fresh interpreter, what the
     module that defines it holds."""
-    names = [p.__name__ for p in PACKAGES]
-    script = (f"import importlib, json\nfor name in {names!r}:\n    p = importlib.import_module(name)\n"
-              "    print(json.dumps([f'{name}.{n}' for n in p.__all__\n"
-              "                      if getattr(p, n) is not getattr(importlib.import_module(f'{name}.{p._LAZY[n]}'), n)]))")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert [json.loads(line) for line in proc.stdout.splitlines()] == [[]] * len(PACKAGES)
-    for package in PACKAGES:
-        for name in package.__all__:
-            exec(f"from {package.__name__} import {name}", {})
+    assert dagster_process["public names"][1] == [], "public names that are not what their module defines"
 
 
-def test_a_name_of_its_submodule_stays_the_function() -> None:
+def test_a_name_of_its_submodule_stays_the_function(dagster_process: Forked) -> None:
     """``PACKAGE.NAME`` names a submodule and the function it defines: the function stays the package's name when
     the submodule was imported first."""
-    shadowed = [("prov_dagster", "definitions"), ("prov_common.w3cprov", "serialize"), ("prov_common.quality", "validate")]
-    code = "".join(f"import {p}.{n}\nfrom {p} import {n}\nprint(type({n}).__name__, {n}.__module__)\n" for p, n in shadowed)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert proc.stdout.splitlines() == [f"function {p}.{n}" for p, n in shadowed]
+    assert dagster_process["shadowed"][1] == [f"function {p}.{n}" for p, n in SHADOWED]
 
 
 def test_prov_of_events_files_loads_the_facet_schemas_only_for_a_whole_number_version(tmp_path: Path) -> None:
