@@ -6,7 +6,8 @@ object, once an audit saw it, cannot be replaced or deleted unnoticed.
 
 As in tests/test_audit_attacks.py, a test runs on S3 too when the store decides what is found (the identity object,
 created with a conditional write, then replaced or deleted); a record copied in under a key of its own is found from its
-signed bytes, the same on both stores, and is tried on the local folder only. So is each verb run in a process that read
+signed bytes, the same on both stores, and is tried on the local folder only (but for a person's resolution copied
+in, which an audit adopts from the store's listing: on both). So is each verb run in a process that read
 the identity before (verify, show, lineage, record, contains, store repair): what it reads afresh is one object, read as
 any is; a verb's read of an identity replaced on S3 is tried by the audits and by the verify run beside a writer. And
 so are a store's own staged events judged by the id its auditor saw once the identity is deleted: the deletion on S3 is
@@ -725,7 +726,6 @@ def test_after_a_deleted_identity_is_accepted_verify_and_the_full_audit_judge_re
     assert made in capsys.readouterr().out
 
 
-@LOCAL_ONLY
 def test_a_resolution_copied_from_another_store_is_named_as_closing_nothing(store_uri: str) -> None:
     """A person's signed resolution of dev's log (--accept-checkpoint, its storeId dev's), copied into prod, where the
     same auditor key signs: it verified and was taken into prod's inventory without a word, though it closes nothing
