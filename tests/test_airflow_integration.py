@@ -72,6 +72,27 @@ def test_a_script_that_outlives_its_bound_leaves_the_preloaded_process_to_the_ne
     assert (done.returncode, done.stdout) == (3, "ran after\n"), (done.returncode, done.stdout, done.stderr)
 
 
+@REMOTE_FILES_GROUP
+def test_a_preloaded_script_finds_the_execution_api_built_and_the_parents_objects_frozen(tmp_path: Path,
+                                                                                        preloaded: Preloaded) -> None:
+    """Each forked script built dag.test()'s in-process execution API again on its first run, and its garbage
+    collections walked (and so copied) every object the preloaded process had loaded: about 3 s of CPU a script. A
+    script now finds the app built (for the latest API version alone) and the parent's objects frozen."""
+    script = tmp_path / "inherited.py"
+    script.write_text("import gc, json\n"
+                      "from airflow.sdk.execution_time.supervisor import in_process_api_server\n"
+                      "built = in_process_api_server.cache_info().currsize and in_process_api_server()._app\n"
+                      "print(json.dumps({'frozen': gc.get_freeze_count(),\n"
+                      "                  'versions': [v.value for v in built.versions] if built else None}))\n")
+    done = preloaded.run(script, [], child_env(), timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    from airflow.sdk.api.datamodels._generated import API_VERSION
+
+    got = json.loads(done.stdout)
+    assert got["versions"] == [API_VERSION], f"the child had no execution API built for the latest version: {got}"
+    assert got["frozen"] > 100_000, f"the preloaded process's objects are not frozen before the fork: {got}"
+
+
 def _verify_all(store_uri: str) -> list:
     summaries = bundles_of(store_uri)
     opened, trust = open_store(store_uri), trust_from_settings(Settings.from_env())

@@ -6,13 +6,17 @@ process (this module, run with ``harness.child_env``, in a session of its own) t
 provider or of tdprov; each script then runs in a child forked from it, with the environment, working folder and
 arguments it would have had as a process of its own, its stdout and stderr captured, and ends as such a process ends
 (the interpreter's exit, atexit hooks included). What a script reads from its environment it reads in its own child,
-after the fork, as before: only when modules are imported changes.
+after the fork, as before: only when modules are imported changes. That process also builds the in-process
+execution API app once (:func:`_warm`) and freezes what it loaded (``gc.freeze()``) before the first fork: a child's
+garbage collections then leave the parent's objects alone instead of walking, and so copying, their pages (about 3 s
+of CPU a child).
 
 Protocol (one JSON object a line): the test writes ``{"script", "args", "env", "cwd", "stdout", "stderr"}``; this
 process answers ``{"pid"}`` once the child is forked and ``{"returncode"}`` once it ended.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import runpy
@@ -123,12 +127,30 @@ _PRELOADED = (  # Airflow's modules a DAG run imports lazily, the OpenLineage pr
     "airflow.providers.openlineage.plugins.listener",
     "airflow.providers.openlineage.plugins.adapter",
     "airflow.providers.openlineage.extractors.manager", "openlineage.client", "prov.model", "rdflib",
+    # what a child imported on its first DAG run: pandera's built-in checks (with hypothesis, for its strategies), the
+    # Amazon provider's S3 asset converter (boto3), PROV's serializers, pytest (the harness's fixtures)
+    "pandera.backends.pandas.builtin_checks", "airflow.providers.amazon.aws.assets.s3", "boto3", "prov.serializers.provn",
+    "prov.serializers.provxml", "prov.serializers.provrdf", "pytest",
 )
 
 
+def _warm() -> None:
+    """Build what each child's first ``dag.test()`` would build again: the in-process execution API app (its routes
+    for the version the task SDK speaks, :mod:`airflow_dags.execution_api`), about 1 s of CPU a child. Only the app
+    is built: its event loop, thread and lifespan start in the child, with its first request (the transport), and no
+    connection to the metadata DB is opened here (and Airflow's ``settings`` disposes of the pools a forked child
+    inherits, ``register_at_fork``)."""
+    from airflow_dags.execution_api import serve_latest_version_only
+
+    from airflow.sdk.execution_time.supervisor import in_process_api_server
+
+    serve_latest_version_only()
+    in_process_api_server().app  # noqa: B018 - a cached property: built here, once
+
+
 def _serve() -> None:
-    """Import :data:`_PRELOADED` (and check that none of it read the OpenLineage provider's settings, which a child
-    reads from its own environment), then fork a child per request."""
+    """Import :data:`_PRELOADED` and :func:`_warm` (and check that neither read the OpenLineage provider's settings,
+    which a child reads from its own environment), then fork a child per request."""
     import importlib
 
     sys.path.insert(0, str(HERE.parent))
@@ -136,10 +158,15 @@ def _serve() -> None:
         importlib.import_module(name)
     from airflow.providers.openlineage import conf
 
-    read = [f.__name__ for f in (conf.is_disabled, conf.transport, conf.config_path)  # cached unless under pytest
-            if hasattr(f, "cache_info") and f.cache_info().currsize]
-    assert not read, f"importing {_PRELOADED} read the OpenLineage provider's settings: {read}"
+    def read() -> list[str]:
+        return [f.__name__ for f in (conf.is_disabled, conf.transport, conf.config_path)  # cached unless under pytest
+                if hasattr(f, "cache_info") and f.cache_info().currsize]
 
+    assert not read(), f"importing {_PRELOADED} read the OpenLineage provider's settings: {read()}"
+    _warm()
+    assert not read(), f"building the execution API read the OpenLineage provider's settings: {read()}"
+
+    gc.freeze()  # what is loaded and built so far is every child's: its collections do not walk (and copy) it
     answers = sys.stdout
     for line in sys.stdin:
         request = json.loads(line)
