@@ -57,17 +57,30 @@ def _reports(store, trust, workers: int) -> list[dict]:
     return [r.to_dict() for r in verify_runs(store, trust, workers=workers)]
 
 
-def test_parallel_findings_are_the_serial_findings(tampered) -> None:
-    _uri, store, trust, _key, runs = tampered
+def test_parallel_findings_are_the_serial_findings_and_cli_verify_with_workers_prints_them(tampered, tmp_path,
+                                                                                          capsys) -> None:
+    """The reports of workers are those of one process, in the same order, for the whole store ('tdprov verify --json
+    --workers 2', whose lines are the reports' dictionaries, against the serial reports) and for named runs (in the order
+    asked for); a bad --workers is refused by name."""
+    uri, store, trust, key, runs = tampered
     serial = _reports(store, trust, 1)
-    parallel = _reports(store, trust, 2)
-    assert parallel == serial
     assert [r["runId"] for r in serial] == sorted(runs)
     failing = {r["runId"]: sorted({f["problem"] for f in r["findings"]}) for r in serial if r["findings"]}
     assert failing == {runs[2]: ["digest mismatch"], runs[5]: ["missing"], runs[7]: ["unlisted object"]}
+    trusted = tmp_path / "trusted.pub"
+    trusted.write_bytes(key.public.to_pem())
+    for workers in ("1", "2"):
+        assert main(["verify", "--json", "--workers", workers, "--trusted-keys", str(trusted), "--store", uri]) == 1
+        printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert printed == serial, f"verify --workers {workers} printed other reports than the serial verification"
     named = [r.to_dict() for r in verify_runs(store, trust, [runs[7], runs[2], runs[0]], workers=2)]
     assert [r["runId"] for r in named] == [runs[7], runs[2], runs[0]]  # the order asked for
     assert named == [r.to_dict() for r in verify_runs(store, trust, [runs[7], runs[2], runs[0]], workers=1)]
+    with pytest.raises(SystemExit) as bad:
+        main(["verify", "--workers", "0", "--store", uri])
+    assert bad.value.code == 2
+    err = capsys.readouterr().err
+    assert "--workers" in err and "Traceback" not in err
 
 
 def test_workers_read_the_bundles_not_this_process_and_serial_reads_each_object_once(tmp_path) -> None:
@@ -88,8 +101,8 @@ def test_workers_read_the_bundles_not_this_process_and_serial_reads_each_object_
 def test_workers_list_the_index_once_per_batch_for_named_runs_whose_indexed_record_is_gone(s3_store_uri: str, tmp_path,
                                                                                               monkeypatch) -> None:
     """Named runs whose indexed record is gone are checked against every index entry of theirs, found by listing the
-    whole index: the workers listed it once per such run (17 runs, 17 listings). Each batch a worker is given lists it
-    once (16 runs after the first, in chunks of 2 on 2 workers: 8), the first run's, verified here, once. Counted in the
+    whole index: the workers listed it once per such run (10 runs, 10 listings). Each batch a worker is given lists it
+    once (9 runs after the first, in chunks of 2 on 2 workers: 5), the first run's, verified here, once. Counted in the
     S3 server's record of the requests, whichever process sent them."""
     from urllib.parse import parse_qs, urlparse
 
@@ -99,7 +112,7 @@ def test_workers_list_the_index_once_per_batch_for_named_runs_whose_indexed_reco
 
     key, store = SigningKey.generate(), open_store(s3_store_uri)
     runs = []
-    for _ in range(17):
+    for _ in range(10):
         bundle = build_bundle(run_events(), {}, key, sealed_at=SEALED, store_id=writer_store_id(store))
         assert write_bundle(store, bundle).status == "written"
         raw_delete(s3_store_uri, layout.bundle_key(bundle.run_id, layout.INDEXED_FILE))
@@ -115,23 +128,7 @@ def test_workers_list_the_index_once_per_batch_for_named_runs_whose_indexed_reco
         [(layout.bundle_key(run_id, layout.INDEXED_FILE), gone)] for run_id in runs]
     asked = [parse_qs(urlparse(json.loads(line)["url"]).query) for line in (tmp_path / "requests.jsonl").read_text().splitlines()]
     index = [q for q in asked if "list-type" in q and q.get("prefix", [""])[0].endswith(f"/{layout.INDEX}/")]
-    assert len(index) == 1 + 8, index
-
-
-def test_cli_verify_with_workers_prints_what_serial_prints(tampered, tmp_path, capsys) -> None:
-    uri, _store, _trust, key, _runs = tampered
-    trusted = tmp_path / "trusted.pub"
-    trusted.write_bytes(key.public.to_pem())
-    outputs = []
-    for workers in ("1", "2"):
-        assert main(["verify", "--json", "--workers", workers, "--trusted-keys", str(trusted), "--store", uri]) == 1
-        outputs.append([json.loads(line) for line in capsys.readouterr().out.splitlines()])
-    assert outputs[0] == outputs[1] and len(outputs[0]) == BUNDLES and sum(not r["ok"] for r in outputs[0]) == 3
-    with pytest.raises(SystemExit) as bad:
-        main(["verify", "--workers", "0", "--store", uri])
-    assert bad.value.code == 2
-    err = capsys.readouterr().err
-    assert "--workers" in err and "Traceback" not in err
+    assert len(index) == 1 + 5, index
 
 
 def test_full_audit_findings_are_the_same_on_one_and_on_two_workers(tmp_path, monkeypatch) -> None:
