@@ -3,9 +3,10 @@ another store (or prefix), copied in by someone who can write the store but hold
 never taken as this store's provenance (audit report, ``tdprov record``, the audit's checks); a catalog write
 that meets such an object is a finding too, and the runs it held still reach the report. On a local folder and
 on S3 (moto), with the same auditor key for both stores. As in tests/test_audit_attacks.py, a test runs on S3 too when
-the store can change what is found (an object planted at a key an audit writes); catalog objects of an older tdprov, and
-another store's summary copied in under a key no audit here writes, are read the same way from both stores and are
-tried on the local folder only."""
+the store can change what is found (an object planted at a key an audit writes); catalog objects of an older tdprov,
+another store's summary copied in under a key no audit here writes, and what readers make of a catalogued run whose
+bundle, events or index entry changed since (listed and read the same way from both stores) are tried on the local
+folder only."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -188,6 +189,7 @@ def test_a_lineage_names_a_catalogued_run_whose_bundle_is_gone(store_uri: str, c
     assert _gone_named(pipe.prepare) in err, err
 
 
+@LOCAL_ONLY
 def test_a_record_verifies_each_catalogued_bundle_it_cites_as_a_lineage_does(store_uri: str, capsys) -> None:
     """The catalog finds a run; it does not vouch for its bytes now: a line appended to the events of a run an audit found
     sound is named by record, export --training-record and lineage alike (one check), each exits 1, and the record written
@@ -210,6 +212,7 @@ def test_a_record_verifies_each_catalogued_bundle_it_cites_as_a_lineage_does(sto
     assert said["record"].startswith(f"left out run {pipe.prepare}: its bundle does not verify ({events}: "), said
 
 
+@LOCAL_ONLY
 def test_a_lineage_and_a_record_name_a_catalogued_run_whose_index_entry_alone_is_gone(store_uri: str, capsys) -> None:
     """Only the index entry of a run the audit's catalog vouches for is deleted (its bundle stays): lineage and record
     name the entry the audit catalogued, as verify does, by the check that finds a deleted bundle, and exit 1; the
