@@ -1,4 +1,6 @@
-"""Verifying stored bundles on both backends: every tampering is found and the object is named."""
+"""Verifying stored bundles on both backends: every tampering is found and the object is named. A case that differs
+from another only in what verify makes of what it reads (which index entries a run has, whether events are parsed) runs
+on the local folder, its S3 reads, listings and deletes being those of a case kept on S3."""
 from __future__ import annotations
 
 import uuid
@@ -119,7 +121,9 @@ def test_unsigned_bundle_fails(store_uri: str) -> None:
     assert not report.ok
 
 
-@pytest.mark.parametrize("signer", ["none", "untrusted", "the statement of the bundle before"])
+@pytest.mark.parametrize("store_uri,signer", [("local", "none"), ("local", "untrusted"), ("local", "the statement of the bundle before"),
+                                              ("s3", "none")], indirect=["store_uri"],
+                         ids=["local-none", "local-untrusted", "local-the statement of the bundle before", "s3-none"])
 def test_events_under_a_manifest_no_trusted_signature_names_are_never_parsed(store_uri: str, signer: str, monkeypatch) -> None:
     """A forged events.jsonl (one event line repeated) under a manifest giving its own digest and size, unsigned, signed
     by a key not trusted, or beside the statement of the manifest before: verify parsed the whole file to rebuild the
@@ -437,7 +441,8 @@ def test_an_index_entry_that_names_another_signer_is_inconsistent(signed, store_
         (entry, "inconsistent", f"index entry keyId '{other}' is not the key that signed the bundle's statement ({bundle.key_id})")]
 
 
-@pytest.mark.parametrize("indexed", ["kept", "deleted"])
+@pytest.mark.parametrize("store_uri,indexed", [("local", "kept"), ("local", "deleted"), ("s3", "deleted")], indirect=["store_uri"],
+                         ids=["local-kept", "local-deleted", "s3-deleted"])
 def test_a_copied_index_entry_and_a_deleted_indexed_record_are_named(store_uri: str, indexed: str) -> None:
     """A run is indexed once, under the key its bundle's indexed record names: an entry copied under a key a minute later
     (with the record deleted, or not) verified clean, and 'tdprov runs' listed the run twice."""
@@ -468,7 +473,8 @@ def test_a_copied_index_entry_and_a_deleted_indexed_record_are_named(store_uri: 
     assert [s.run_id for s in recent_bundles(store)] == [bundle.run_id]  # 'tdprov runs' lists the run once
 
 
-@pytest.mark.parametrize("indexed", ["yes", "not yet"])
+@pytest.mark.parametrize("store_uri,indexed", [("local", "yes"), ("local", "not yet"), ("s3", "yes")], indirect=["store_uri"],
+                         ids=["local-yes", "local-not yet", "s3-yes"])
 def test_a_deleted_indexed_record_is_named_when_the_run_is_named(store_uri: str, indexed: str, capsys) -> None:
     """'tdprov verify RUN_ID' (the index not listed) names an indexed record deleted while the run has an index entry, as
     the whole-index verify does (a manifest that names its store): it verified clean. A run sealed and not indexed yet
@@ -528,7 +534,8 @@ def test_an_oldest_first_listing_takes_a_run_indexed_twice_once(store_uri: str, 
     assert [(s.run_id, s.cursor) for s in recent_bundles(store)] == [(bundle.run_id, copy)]  # newest first: its newest entry
 
 
-@pytest.mark.parametrize("original", ["kept", "deleted"])
+@pytest.mark.parametrize("store_uri,original", [("local", "kept"), ("local", "deleted"), ("s3", "deleted")], indirect=["store_uri"],
+                         ids=["local-kept", "local-deleted", "s3-deleted"])
 def test_an_entry_copied_before_the_sealing_is_found_when_the_run_is_named(store_uri: str, original: str, capsys) -> None:
     """With the indexed record deleted, 'tdprov verify RUN_ID' finds the run's entries as the whole-index verify does,
     whatever their keys: a copy keyed before the run was sealed (where no writer keys one) was not listed, so with the
