@@ -49,8 +49,11 @@ def _parallel_from_two(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def tampered(store_uri: str):
-    return (store_uri, *_tampered_store(store_uri))
+def tampered(tmp_path):
+    """:func:`_tampered_store` in a local folder: workers on S3 are those of the index-listing test below, each finding
+    on S3 that of tests/test_bundle_verify.py."""
+    uri = str(tmp_path / "store")
+    return (uri, *_tampered_store(uri))
 
 
 def _reports(store, trust, workers: int) -> list[dict]:
