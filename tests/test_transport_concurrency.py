@@ -1,4 +1,4 @@
-"""8 writer processes emitting 50 runs each, with racing terminal events: nothing lost, nothing doubled."""
+"""8 writer processes emitting 16 runs each (3 on S3), with racing terminal events: nothing lost, nothing doubled."""
 from __future__ import annotations
 
 import atexit
@@ -59,8 +59,8 @@ def _fast_folder(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("backend", ["local", "s3"])
 def test_concurrent_writers_lose_nothing_and_duplicate_nothing(backend: str, tmp_path, request) -> None:
-    # 50 runs per writer on the local folder; 3 on the S3 server (same races, a fraction of the requests)
-    store_uri, runs = (str(_fast_folder(tmp_path) / "store"), 50) if backend == "local" else (request.getfixturevalue("s3_store_uri"), 3)
+    # 16 runs per writer on the local folder; 3 on the S3 server (same races, a fraction of the requests)
+    store_uri, runs = (str(_fast_folder(tmp_path) / "store"), 16) if backend == "local" else (request.getfixturevalue("s3_store_uri"), 3)
     trust_from_settings()  # no key yet; the writers share the per-user key
     signer = ProvenanceTransport().signer  # create it once, before the race
     build_bundle(list(_events(WRITERS, 0)), {}, signer)  # what a seal imports (rdflib, lxml) is imported once, before the fork
@@ -81,7 +81,7 @@ def test_concurrent_writers_lose_nothing_and_duplicate_nothing(backend: str, tmp
     sealed = [k.split("/")[1] for k in store.list("bundles/") if k.endswith("/statement.dsse.json")]
     assert sorted(sealed) == sorted(expected)
     trust = trust_from_settings()
-    for run_id in sorted(expected)[:: 1 if backend == "s3" else 5]:
+    for run_id in sorted(expected)[:: 1 if backend == "s3" else 4]:
         assert verify_bundle(store, run_id, trust).ok, run_id
         events = parse_events_jsonl(read_bundle(store, run_id).files["events.jsonl"])
         assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
