@@ -984,15 +984,14 @@ def _without_root_powers() -> list[str]:
     return ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
 
 
-EMIT_RUN = """
+EMIT_RUNS = """
 import json, sys
 from bundle_support import run_events
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 
 transport = ProvenanceTransport(ProvenanceConfig(store=sys.argv[1], spool=sys.argv[2]))
-for event in run_events(sys.argv[3]):
-    result = transport.emit(event)
-print(json.dumps({"status": getattr(result, "status", None)}))
+statuses = [getattr(transport.emit(event), "status", None) for run_id in sys.argv[3:] for event in run_events(run_id)]
+print(json.dumps({"statuses": statuses}))
 """
 
 
@@ -1000,7 +999,8 @@ def test_a_read_only_spool_never_breaks_an_emit_and_flush_names_it(tmp_path: Pat
     """A spool folder that became read-only made the claim rename of the flush that every delivery starts with raise
     ``PermissionError``: the transport logged "could not record" and dropped the event, and ``tdprov flush`` blamed
     the store. The emit's objects go to the store, the waiting entry stays for a later flush, ``tdprov flush`` exits 2
-    naming the spool folder and the fix, and once the folder is writable it delivers the entry once."""
+    naming the spool folder and the fix, and once the folder is writable it delivers the entry once. The folder is
+    warned about once per process, not at every delivery's flush (every staged event of every run): here three runs."""
     import json
     import subprocess
     import sys
@@ -1012,15 +1012,17 @@ def test_a_read_only_spool_never_breaks_an_emit_and_flush_names_it(tmp_path: Pat
     store, spool_dir = open_store(tmp_path / "store"), tmp_path / "spool"
     waiting = spool.write_entry(spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("old"))))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
-    run_id = "0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d23"
+    run_ids = [f"0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d2{n}" for n in range(3)]
     spool_dir.chmod(0o555)
     try:
-        emitted = subprocess.run([*plain, sys.executable, "-c", EMIT_RUN, store.uri, str(spool_dir), run_id], env=env,
+        emitted = subprocess.run([*plain, sys.executable, "-c", EMIT_RUNS, store.uri, str(spool_dir), *run_ids], env=env,
                                  capture_output=True, text=True, timeout=120)
         assert emitted.returncode == 0, emitted.stderr
-        assert json.loads(emitted.stdout.splitlines()[-1])["status"] == "written", emitted.stdout + emitted.stderr
-        assert "could not record" not in emitted.stderr and f"spool folder {spool_dir}" in emitted.stderr, emitted.stderr
-        assert indexed_runs(store) == [run_id]
+        statuses = json.loads(emitted.stdout.splitlines()[-1])["statuses"]
+        assert statuses[1::2] == ["written"] * 3, emitted.stdout + emitted.stderr  # each run's terminal event
+        assert "could not record" not in emitted.stderr, emitted.stderr
+        assert emitted.stderr.count(f"spool folder {spool_dir}") == 1, f"not warned once per process: {emitted.stderr}"
+        assert sorted(indexed_runs(store)) == run_ids
         assert os.listdir(spool_dir) == [waiting.name]  # waiting, not claimed, not lost
         flushed = subprocess.run([*plain, sys.executable, "-m", "prov_common", "flush", "--spool", str(spool_dir)],
                                  env=env, capture_output=True, text=True, timeout=120)
@@ -1033,44 +1035,6 @@ def test_a_read_only_spool_never_breaks_an_emit_and_flush_names_it(tmp_path: Pat
                              capture_output=True, text=True, timeout=120)
     assert flushed.returncode == 0 and "delivered 1 spooled entry (3 objects, 3 new); 0 left" in flushed.stdout, flushed
     assert [store.get(k) for k, _ in _bundle("old")] == [v for _, v in _bundle("old")] and os.listdir(spool_dir) == []
-
-
-EMIT_RUNS = """
-import json, sys
-from bundle_support import run_events
-from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
-
-transport = ProvenanceTransport(ProvenanceConfig(store=sys.argv[1], spool=sys.argv[2]))
-statuses = [getattr(transport.emit(event), "status", None) for run_id in sys.argv[3:] for event in run_events(run_id)]
-print(json.dumps({"statuses": statuses}))
-"""
-
-
-def test_a_read_only_spool_is_warned_about_once_per_process_not_at_every_event(tmp_path: Path) -> None:
-    """With a spool folder that cannot be written, every delivery's flush failed and logged the same warning: every
-    staged event of every run. It is warned about once per spool folder and process; every event is still stored."""
-    import json
-    import subprocess
-    import sys
-
-    from bundle_support import indexed_runs
-    from prov_common.store import spool
-
-    plain = _without_root_powers()
-    store, spool_dir = open_store(tmp_path / "store"), tmp_path / "spool"
-    spool.write_entry(spool_dir, spool.SpoolEntry(store.uri, tuple(_bundle("old"))))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
-    run_ids = [f"0190b7a4-2c1e-7cc1-9a4e-5b2f0e8c1d2{n}" for n in range(3)]
-    spool_dir.chmod(0o555)
-    try:
-        emitted = subprocess.run([*plain, sys.executable, "-c", EMIT_RUNS, store.uri, str(spool_dir), *run_ids], env=env,
-                                 capture_output=True, text=True, timeout=120)
-    finally:
-        spool_dir.chmod(0o700)
-    assert emitted.returncode == 0, emitted.stderr
-    assert json.loads(emitted.stdout.splitlines()[-1])["statuses"][-1] == "written", emitted.stdout + emitted.stderr
-    assert sorted(indexed_runs(store)) == run_ids
-    assert emitted.stderr.count(f"spool folder {spool_dir}") == 1, emitted.stderr
 
 
 def test_under_holds_for_entries_redirected_to_the_store_named(tmp_path: Path) -> None:
