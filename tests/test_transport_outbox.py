@@ -147,18 +147,21 @@ def test_a_spool_setting_that_names_no_local_folder_never_keeps_a_run_from_the_s
 def test_a_run_s_start_deep_in_the_spool_is_sealed_with_its_end(outage, tmp_path: Path) -> None:
     """A run's START spooled behind more entries than a delivery flushes first (the outbox's flush_limit, 100): its
     FAIL, emitted by another process once the store was back, was sealed without it, and the START arrived in staging
-    after the bundle, in none. The run's spooled events are delivered before it is sealed, whatever the limit."""
+    after the bundle, in none. The run's spooled events are delivered before it is sealed, whatever the limit (here
+    lowered to 4 on the second process's outbox: the same path as the default's 100, a fraction of the requests)."""
     from prov_common.store import spool as spool_entries
 
     store_uri, restore = outage
     spool = tmp_path / "spool"
-    for i in range(Outbox(spool).flush_limit + 5):  # older entries of other runs, waiting from an earlier outage
+    for i in range(4 + 5):  # older entries of other runs, waiting from an earlier outage
         spool_entries.write_entry(spool, spool_entries.SpoolEntry(store_uri, ((f"staging/other/{i:03d}.json", b"{}"),)))
     start, fail = run_events(terminal="FAIL")
     run_id = start["run"]["runId"]
     assert ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(spool))).emit(start) is None  # spooled
     restore()
-    result = ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(spool))).emit(fail)  # another process
+    other = ProvenanceTransport(ProvenanceConfig(store=store_uri, spool=str(spool)))  # another process
+    other.outbox.flush_limit = 4
+    result = other.emit(fail)
     assert result is not None and result.status == "written"
     store = open_store(store_uri)
     events = parse_events_jsonl(read_bundle(store, run_id).files["events.jsonl"])
