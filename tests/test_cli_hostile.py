@@ -894,11 +894,11 @@ def _many_events(count: int, pad: int) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def large_trusted_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], str]:
-    """One local store (:func:`_sealed_store`) of one run of :func:`_many_events` (20,000 RUNNING events of 1,500
-    characters each, a 42 MB events.jsonl) in job 'big.load' of DAG 'big': every event names its parent run, the
+    """One local store (:func:`_sealed_store`) of one run of :func:`_many_events` (10,000 RUNNING events of 1,500
+    characters each, a 21 MB events.jsonl) in job 'big.load' of DAG 'big': every event names its parent run, the
     progress events no dataset (verifying them holds no more than the file and its fold). Only read by the tests
     that take it."""
-    events = _many_events(20_000, 1_500)
+    events = _many_events(10_000, 1_500)
     parent = {"parent": {"_producer": "p", "_schemaURL": "https://p/s.json#/$defs/P",
                          "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "tests", "name": "big"}}}
     for e in events:
@@ -918,10 +918,10 @@ def test_verify_and_the_bundle_sensor_of_a_large_trusted_bundle_hold_the_file_no
 
     The Airflow bundle sensor told a verified candidate's DAG run by parsing its events.jsonl whole (233 MB of
     110,002 events: 1.16 GB at peak; 42 MB of 20,002: 247 MB). It takes the parent run from the events as its
-    verification folded them, parsing none again: about what verifying it costs (181 MB here), and the task of the DAG
+    verification folded them, parsing none again: about what verifying it costs (96 MB here), and the task of the DAG
     is still told from the parent run its signed events name (another DAG's job_dag= does not take it)."""
     store, env, run = large_trusted_bundle
-    assert (store / "bundles" / run / "events.jsonl").stat().st_size > 40_000_000
+    assert (store / "bundles" / run / "events.jsonl").stat().st_size > 20_000_000
     # One process imports Airflow once and forks a child per case, each child's peak reset to its size at the fork
     # (VmHWM): what a process of its own holds, for one import of Airflow instead of one per case. The child of
     # 'verify' runs the command line's main, as 'tdprov verify' does.
@@ -959,18 +959,18 @@ def test_verify_and_the_bundle_sensor_of_a_large_trusted_bundle_hold_the_file_no
                           text=True, timeout=300, env={**os.environ, **env})
     said = [line.split() for line in done.stdout.splitlines()]
     assert done.returncode == 0 and len(said) == 6, (done.stdout, done.stderr)
-    # verify: folded as written about 145 MB; the events parsed whole as well, about 285 MB. The sensor: verifying it
-    # costs about 135 MB here (a forked child holds about 7 MB less of its libraries than a process of its own); the
-    # events parsed again, about 50 MB more
+    # verify: folded as written about 99 MB; the events parsed whole as well, about 155 MB. The sensor: verifying it
+    # costs about 96 MB here (a forked child holds about 7 MB less of its libraries than a process of its own); the
+    # events parsed again, about 133 MB
     for (case, taken, bound), (shown, got, peak_kib), ended in zip(
-            (("verify", "0:True", 220_000), ("big", run, 168_000), ("big.load", "None", 168_000)), said[0::2], said[1::2]):
+            (("verify", "0:True", 125_000), ("big", run, 115_000), ("big.load", "None", 115_000)), said[0::2], said[1::2]):
         assert (shown, got, ended) == (case, taken, [case, "0"]) and int(peak_kib) < bound, (case, done.stdout, done.stderr)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     capsys.readouterr()
     assert main(["show", run, "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["events"]
-    assert len(listed) == 20_002 and [e["eventType"] for e in (listed[0], listed[1], listed[-1])] == ["START", "RUNNING", "COMPLETE"]
+    assert len(listed) == 10_002 and [e["eventType"] for e in (listed[0], listed[1], listed[-1])] == ["START", "RUNNING", "COMPLETE"]
 
 
 def test_verify_reads_an_attachment_no_further_than_its_listed_size_and_one_byte(tmp_path: Path, capsys: pytest.CaptureFixture,
