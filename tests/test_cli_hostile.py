@@ -1231,20 +1231,20 @@ def _repeated_lines(store: Path, run: str, times: int) -> bytes:
     return data
 
 
-# the tests of repeated_events run on one xdist worker (scripts/test: --dist loadgroup): the 14 MB store is built once
+# the tests of repeated_events run on one xdist worker (scripts/test: --dist loadgroup): the 6 MB store is built once
 REPEATED_EVENTS_GROUP = pytest.mark.xdist_group("test_cli_hostile.repeated_events")
 
 
 @pytest.fixture(scope="module")
 def repeated_events(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], str, bytes, bytes]:
-    """A store of one sealed run whose terminal event :func:`_repeated_lines` repeats 20,000 times (about 14 MB, past
+    """A store of one sealed run whose terminal event :func:`_repeated_lines` repeats 6,000 times (about 6 MB, past
     what is counted unparsed), its environment, the run id, its events.jsonl and the JSON PROV of those events parsed
     whole. Built once: the tests that take it only read it."""
     from prov_common.w3cprov.mapping import events_to_document
     from prov_common.w3cprov.serialize import serialize
 
     store, env, run = _sealed_store(tmp_path_factory.mktemp("repeated"))
-    data = _repeated_lines(store, run, 20_000)
+    data = _repeated_lines(store, run, 6_000)
     whole = events_to_document([json.loads(line) for line in data.splitlines()], sealed=True)
     return store, env, run, data, serialize(whole, "json")
 
@@ -1265,7 +1265,7 @@ def test_events_of_few_prov_records_are_folded_line_by_line_never_parsed_whole(
     from prov_common.w3cprov import collect, event_lines
     from prov_common.w3cprov.serialize import serialize
 
-    monkeypatch.setattr(storage, "LINES_CHUNK", 1 << 20)
+    monkeypatch.setattr(storage, "LINES_CHUNK", 256 << 10)  # read in parts of a sixteenth of the file
     store, env, run, data, whole = repeated_events
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -1384,7 +1384,7 @@ def test_export_reads_an_events_file_once_its_records_counted_as_it_is_folded(
         repeated_events, monkeypatch: pytest.MonkeyPatch) -> None:
     """Export read the events.jsonl of a bundle it derives PROV from twice when the file was large enough to name more
     datasets than the bound: its records counted by a parser of the whole file, then folded. They are counted line by
-    line as the fold reads them: here 14 MB read once, in ranged parts, and the PROV is the PROV of the events parsed
+    line as the fold reads them: here 6 MB read once, in ranged parts, and the PROV is the PROV of the events parsed
     whole; events past the bound are still refused before the line that passes it is parsed."""
     from counting_store import CountingStore
 
@@ -1393,7 +1393,7 @@ def test_export_reads_an_events_file_once_its_records_counted_as_it_is_folded(
     from prov_common.w3cprov.serialize import TooManyRecords, serialize
 
     monkeypatch.setattr(storage, "LINES_CHUNK", 1 << 20)
-    store, env, run, data, whole = repeated_events  # about 14 MB, past what is folded uncounted
+    store, env, run, data, whole = repeated_events  # about 6 MB, past what is folded uncounted
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     counting, key = CountingStore(store), layout.bundle_key(run, layout.EVENTS_FILE)
