@@ -9,6 +9,7 @@ so the report has something in every section, including a finding.
 """
 from __future__ import annotations
 
+import io
 import json
 import struct
 import uuid
@@ -112,18 +113,15 @@ def report(audited: AuditResult) -> Path:
 
 
 @needs_chromium
-def test_report_renders_in_headless_chromium(report: Path, browser, tmp_path: Path) -> None:
+def test_report_renders_in_headless_chromium(laid_out: dict[int, dict]) -> None:
     """One test (one store to build): the screenshot is a real page, the DOM has every section."""
-    shot = tmp_path / "report.png"
-    with new_page(browser, WIDTH, HEIGHT) as page:
-        page.goto(report.as_uri(), wait_until="load")
-        page.screenshot(path=str(shot))
-        dom = page.content()
-    width, height, raw = png_pixels(shot.read_bytes())
+    wide = laid_out[WIDTH]
+    width, height, raw = png_pixels(wide["png"])
     assert (width, height) == (WIDTH, HEIGHT)
-    assert shot.stat().st_size > 30_000, "the screenshot is suspiciously small: an empty or unstyled page"
+    assert len(wide["png"]) > 30_000, "the screenshot is suspiciously small: an empty or unstyled page"
     assert distinct_rows(width, height, raw) > 150, "the screenshot is (nearly) blank"
 
+    dom = wide["dom"]
     for heading in ("<h2>Summary", "<h2>Findings", "<h2>Lineage of the training inputs", "<h2>Quality", "<h2>Sources"):
         assert heading in dom, f"{heading!r} missing from the rendered page"
     assert "<svg" in dom.split("<h2>Lineage of the training inputs", 1)[1].split("<h2>", 1)[0], "no inline lineage picture"
@@ -178,16 +176,16 @@ def assert_fits(m: dict, width: int) -> None:
 
 
 @needs_chromium
-def test_report_fits_1280_px_and_prints(report: Path, browser, tmp_path: Path) -> None:
+def test_report_fits_1280_px_and_prints(report: Path, browser, laid_out: dict[int, dict]) -> None:
     """At 1,280 px and at an A4 page's printable width nothing overflows and the picture fits; the
     findings and every Article 10 item are there; the PDF has A4 pages with the same content."""
-    wide = measure(browser, report, WIDTH)
+    wide = laid_out[WIDTH]["measured"]
     assert_fits(wide, WIDTH)
     assert wide["headings"][:2] == ["Summary", "Findings (1)"] and wide["findingRows"] == 1
     assert wide["verdict"].startswith("1 finding:"), wide["verdict"]
     assert wide["items"][:10] == [f"Art. {i}" for i in ("10(2)(a)", "10(2)(b)", "10(2)(c)", "10(2)(d)", "10(2)(e)", "10(2)(f)",
                                                        "10(2)(g)", "10(2)(h)", "10(3)", "10(5)")]
-    assert_fits(measure(browser, report, PRINT_WIDTH), PRINT_WIDTH)
+    assert_fits(laid_out[PRINT_WIDTH]["measured"], PRINT_WIDTH)
     printed = measure(browser, report, PRINT_WIDTH, media="print")  # with the print stylesheet
     assert printed["fontSize"].startswith("13.3"), "the print stylesheet (10pt) was not applied"
     assert_fits(printed, PRINT_WIDTH)
@@ -196,19 +194,14 @@ def test_report_fits_1280_px_and_prints(report: Path, browser, tmp_path: Path) -
         svg = page.split('<figure class="picture">', 1)[1].split("<figcaption>", 1)[0]
         assert len(read_graphviz(svg)[0]) >= 8 and not graphviz_edges_through_nodes(svg)
 
-    pdf = tmp_path / "report.pdf"
-    with new_page(browser, WIDTH, HEIGHT) as tab:  # paper size and margins from the report's @page rule, no header or footer
-        tab.goto(report.as_uri(), wait_until="load")
-        tab.pdf(path=str(pdf), prefer_css_page_size=True, display_header_footer=False)
     from pypdf import PdfReader
 
-    pages = PdfReader(pdf).pages
+    pages = PdfReader(io.BytesIO(laid_out[WIDTH]["pdf"])).pages
     assert len(pages) >= 3
     assert all(round(float(p.mediabox.width)) == 595 and round(float(p.mediabox.height)) == 842 for p in pages), "not A4 (@page)"
-    text = " ".join(p.extract_text() for p in pages)
-    starts: list[float] = []
-    for p in pages:  # where each run of text starts on the page, in points (A4: 595 wide, 14 mm = 39.7 pt margins)
-        p.extract_text(visitor_text=lambda t, cm, tm, *_: starts.append(tm[4] * cm[0] + tm[5] * cm[2] + cm[4]) if t.strip() else None)
+    starts: list[float] = []  # where each run of text starts on the page, in points (A4: 595 wide, 14 mm = 39.7 pt margins)
+    text = " ".join(p.extract_text(visitor_text=lambda t, cm, tm, *_: starts.append(tm[4] * cm[0] + tm[5] * cm[2] + cm[4]) if t.strip() else None)
+                    for p in pages)
     assert starts and 39 <= min(starts) and max(starts) < 595 - 39.7, "text printed outside the page's margins"
     for needle in ("Findings (1)", "scraped/cells.jsonl", "Art. 10(2)(a)", "Art. 10(3)", "Art. 10(5)", "Lineage of the training inputs",
                    "Assumptions"):  # the Article 10 items' words whole: long gaps beside them squeezed them apart
@@ -227,15 +220,31 @@ BROKEN_CELLS_JS = """(columns) => [...document.querySelectorAll('table')].filter
 line break in it (a cell of several text nodes, split by <wbr>, read as one)."""
 
 
+@pytest.fixture(scope="module")
+def laid_out(report: Path, browser) -> dict[int, dict]:
+    """The report loaded once per width, 1,280 px and an A4 page's printable width, for every test that only reads
+    the page as laid out: what MEASURE_JS reads ("measured") and the cells of the runs tables' first four columns,
+    row by row ("cells"); at 1,280 px (a 1,280 x 1,600 viewport) also its screenshot ("png"), its DOM ("dom") and
+    the PDF Chromium prints of it ("pdf": paper size and margins from the report's @page rule, no header or footer)."""
+    pages: dict[int, dict] = {}
+    for width in (WIDTH, PRINT_WIDTH):
+        with new_page(browser, width, HEIGHT if width == WIDTH else 1200) as tab:
+            tab.goto(report.as_uri(), wait_until="load")
+            page: dict = {"measured": tab.evaluate(MEASURE_JS), "cells": tab.evaluate(BROKEN_CELLS_JS, [0, 1, 2, 3])}
+            if width == WIDTH:
+                page.update(png=tab.screenshot(), dom=tab.content(),
+                            pdf=tab.pdf(prefer_css_page_size=True, display_header_footer=False))
+        pages[width] = page
+    return pages
+
+
 @needs_chromium
-def test_run_ids_states_and_times_are_not_broken_inside_a_word(report: Path, browser) -> None:
+def test_run_ids_states_and_times_are_not_broken_inside_a_word(laid_out: dict[int, dict]) -> None:
     """In the runs table and each preparation-runs table, beside long inputs and outputs, a state stays on one line,
     an end time breaks only between its date and its time of day, and a run id only after a hyphen, at 1,280 px and
     on an A4 page: they were broken anywhere (COMPL / ETE, 2026-12-05T15:59:49.2 / 90483Z)."""
     for width in (WIDTH, PRINT_WIDTH):
-        with new_page(browser, width, 1200) as tab:
-            tab.goto(report.as_uri(), wait_until="load")
-            cells = tab.evaluate(BROKEN_CELLS_JS, [0, 2, 3])
+        cells = [cell for row in zip(*(laid_out[width]["cells"][i::4] for i in (0, 2, 3))) for cell in row]
         assert [text for text, _ in cells[1::3]].count("COMPLETE") >= 5, cells  # 3 runs, and 2 preparation runs
         ids, states, times = cells[0::3], cells[1::3], cells[2::3]
         assert all(not breaks for _, breaks in states), (width, [c for c in states if c[1]])
@@ -244,14 +253,12 @@ def test_run_ids_states_and_times_are_not_broken_inside_a_word(report: Path, bro
 
 
 @needs_chromium
-def test_job_names_are_broken_only_after_a_separator(report: Path, browser) -> None:
+def test_job_names_are_broken_only_after_a_separator(laid_out: dict[int, dict]) -> None:
     """In the runs table and each preparation-runs table, a job name breaks only after a '/', '.', '_', ':' or '-'
     and not between two of them (dagster:// / default/ / clean_ / cells), at 1,280 px and on an A4 page: it was
     broken anywhere, as default/bre / ast_cancer / _training.in / gest, or dagster:/ / /default/."""
     for width in (WIDTH, PRINT_WIDTH):
-        with new_page(browser, width, 1200) as tab:
-            tab.goto(report.as_uri(), wait_until="load")
-            cells = tab.evaluate(BROKEN_CELLS_JS, [1])
+        cells = laid_out[width]["cells"][1::4]
         assert any(text == "dagster://default/clean_cells" for text, _ in cells), cells
         assert any(breaks for _, breaks in cells) or width == WIDTH, cells  # an A4 page squeezes the column
         assert all(head[-1] in "/._:-" and text[len(head)] not in "/._:-" for text, breaks in cells for head in breaks), \
