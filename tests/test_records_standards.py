@@ -552,8 +552,8 @@ def test_dta_description_of_a_one_row_dataset_says_one_row(tmp_path: Path, capsy
     assert doc["descriptionOfTheDataset"] == f"/data/one.parquet version blake3:{'1' * 64}, 1 row"
 
 
-@pytest.mark.parametrize("backend", ["local", "s3"])
-@pytest.mark.parametrize("folder", ["run?1", "run[1]", "run*"])
+@pytest.mark.parametrize(("folder", "backend"), [("run?1", "local"), ("run[1]", "local"), ("run*", "local"), ("run?1", "s3")],
+                         ids=["run?1-local", "run[1]-local", "run*-local", "run?1-s3"])  # on S3 one wildcard: _list_s3 reads any as one
 def test_croissant_of_sharded_data_whose_folder_name_holds_a_wildcard(backend: str, folder: str, tmp_path: Path,
                                                                        capsys: pytest.CaptureFixture, request: pytest.FixtureRequest) -> None:
     """A folder named 'run?1', 'run[1]' or 'run*' (or an S3 prefix ending in '/') is that folder, as a file of such a
