@@ -1,22 +1,26 @@
 """The Dagster audit job's config: settings it cannot carry out are refused before the audit, naming the setting and
-the fix; ``read_only`` audits a store without writing into it. Executed in process with a real Dagster instance."""
+the fix; ``read_only`` audits a store without writing into it. Executed in process with a real Dagster instance (in
+memory)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
-from dagster import instance_for_test
+from dagster import DagsterInstance
 
 from prov_common.store import open_store
 from prov_dagster import ProvenanceResource, provenance_audit_job
-from test_gaps_dagster_audit import AUDIT_OP, store  # noqa: F401 - fixture
+from test_gaps_dagster_audit import AUDIT_OP, _chain_built, store  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.xdist_group("dagster_audit_config")  # one worker builds the chain's store (_chain_built)
 
 
 @pytest.fixture
-def instance(tmp_path: Path):
-    (tmp_path / "dagster_home").mkdir()
-    with instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as inst:
+def instance():
+    """A Dagster instance in memory: these tests are about the job's config, not what the instance keeps (one on disk
+    cost some 0.4 s of CPU and seconds of writes to make, more than most of these tests)."""
+    with DagsterInstance.ephemeral() as inst:
         yield inst
 
 
