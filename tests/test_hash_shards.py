@@ -409,12 +409,29 @@ def test_an_s3_bracket_name_that_names_no_object_is_a_glob_and_says_so(s3_server
 
 def test_same_digest_in_process_on_one_and_two_dask_workers_and_on_a_running_scheduler(shards: Path,
                                                                                        monkeypatch) -> None:
+    """One digest in this process and on Dask. The running scheduler is a LocalCluster as tdprov starts one, which also
+    shows its workers run without the malloc trim threshold: Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 for its
+    workers, which made hashing a shard 1.4x-1.8x slower there than in this process; the LocalCluster tdprov starts
+    leaves glibc's default. The nanny's settings for its workers do not stay in this process's environment (a
+    pipeline's own subprocesses would otherwise run with one BLAS thread and a fixed hash seed)."""
+    dask = pytest.importorskip("dask")
     distributed = pytest.importorskip("distributed")
+    from prov_common.hashing.shard_engine import local_cluster
+
+    for name in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS", "PYTHONHASHSEED"):
+        monkeypatch.delenv(name, raising=False)  # a plain Dask cluster puts them in this process
+    monkeypatch.setenv("TDPROV_TEST_KEEP", "kept")
+    before = dict(os.environ)
     in_process = hash_shards(str(shards), cache=False, scheduler="none")
     threaded = hash_shards(str(shards), cache=False, scheduler="none", threads=3)  # threads per shard
     one = hash_shards(str(shards), cache=False, scheduler="local", workers=1)
     assert one.engine == "dask LocalCluster (1 worker)"
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    assert dict(os.environ) == before, "the cluster hash_shards started left its workers' settings here"
+    assert str(dask.config.get("distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_")) == "65536"
+    with local_cluster(2) as cluster:
+        with distributed.Client(cluster) as client:
+            seen = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")))
+        assert dict(os.environ) == before
         two = hash_shards(str(shards), cache=False, scheduler=cluster.scheduler_address)
         monkeypatch.setenv("TDPROV_DASK_SCHEDULER", cluster.scheduler_address)
         from_env = hash_shards(str(shards), cache=False)
@@ -425,6 +442,10 @@ def test_same_digest_in_process_on_one_and_two_dask_workers_and_on_a_running_sch
         (shards / "part-6.parquet").write_bytes(b"PAR1 not parquet PAR1")
         with pytest.raises(BadInputError, match="part-6.parquet"):  # a worker's error names the shard
             hash_shards(str(shards), cache=False)
+    assert list(seen.values()) == [(None, "1")] * 2  # Dask's other worker settings stay, for the workers
+    monkeypatch.delenv("TDPROV_DASK_SCHEDULER", raising=False)  # set within the cluster, which restores what it found
+    assert dict(os.environ) == before
+    assert str(dask.config.get("distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_")) == "65536"
     assert two.engine == from_env.engine == f"dask {cluster.scheduler_address}"
     assert in_process.digest == threaded.digest == one.digest == two.digest == from_env.digest
     assert in_process.shards == threaded.shards == one.shards == two.shards
@@ -440,28 +461,6 @@ def test_each_item_is_told_as_its_result_comes_in() -> None:
     assert results == (["A", "B"], "in-process") and told == ["ran a", "done a", "ran b", "done b"]
 
 
-def test_tdprov_starts_its_dask_workers_without_the_malloc_trim_threshold(monkeypatch) -> None:
-    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 for its workers, which made hashing a shard 1.4x-1.8x
-    slower there than in this process; the LocalCluster tdprov starts leaves glibc's default. The nanny's
-    settings for its workers do not stay in this process's environment (a pipeline's own subprocesses
-    would otherwise run with one BLAS thread and a fixed hash seed)."""
-    dask = pytest.importorskip("dask")
-    distributed = pytest.importorskip("distributed")
-    from prov_common.hashing.shard_engine import local_cluster
-
-    for name in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS", "PYTHONHASHSEED"):
-        monkeypatch.delenv(name, raising=False)  # a plain Dask cluster puts them in this process
-    monkeypatch.setenv("TDPROV_TEST_KEEP", "kept")
-    before = dict(os.environ)
-    assert str(dask.config.get("distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_")) == "65536"
-    with local_cluster(1) as cluster, distributed.Client(cluster) as client:
-        seen = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")))
-        assert dict(os.environ) == before
-    assert list(seen.values()) == [(None, "1")]  # Dask's other worker settings stay, for the workers
-    assert dict(os.environ) == before
-    assert str(dask.config.get("distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_")) == "65536"
-
-
 def test_the_default_engine_follows_the_work_and_what_is_installed(monkeypatch) -> None:
     from prov_common.hashing import shard_engine
     from prov_common.hashing.shard_engine import resolve_scheduler
@@ -474,7 +473,7 @@ def test_the_default_engine_follows_the_work_and_what_is_installed(monkeypatch) 
     monkeypatch.setenv("TDPROV_DASK_SCHEDULER", "tcp://10.0.0.5:8786")
     assert resolve_scheduler(None, 1, 0) == "tcp://10.0.0.5:8786"
     assert resolve_scheduler("none", 1000, big) == "none"  # the argument wins over the environment
-    monkeypatch.delenv("TDPROV_DASK_SCHEDULER")
+    monkeypatch.delenv("TDPROV_DASK_SCHEDULER", raising=False)  # set within the cluster, which restores what it found
     monkeypatch.setattr(shard_engine.importlib.util, "find_spec", lambda name: None)  # Dask not installed
     assert resolve_scheduler(None, 1000, big) == "none"
     assert resolve_scheduler("LOCAL", 1, 0) == "local"  # asked for: started even for one shard
