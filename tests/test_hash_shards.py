@@ -413,7 +413,8 @@ def test_same_digest_in_process_on_one_and_two_dask_workers_and_on_a_running_sch
     shows its workers run without the malloc trim threshold: Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 for its
     workers, which made hashing a shard 1.4x-1.8x slower there than in this process; the LocalCluster tdprov starts
     leaves glibc's default. The nanny's settings for its workers do not stay in this process's environment (a
-    pipeline's own subprocesses would otherwise run with one BLAS thread and a fixed hash seed)."""
+    pipeline's own subprocesses would otherwise run with one BLAS thread and a fixed hash seed), and what this process
+    set while the cluster ran stays after it."""
     dask = pytest.importorskip("dask")
     distributed = pytest.importorskip("distributed")
     from prov_common.hashing.shard_engine import local_cluster
@@ -443,7 +444,9 @@ def test_same_digest_in_process_on_one_and_two_dask_workers_and_on_a_running_sch
         with pytest.raises(BadInputError, match="part-6.parquet"):  # a worker's error names the shard
             hash_shards(str(shards), cache=False)
     assert list(seen.values()) == [(None, "1")] * 2  # Dask's other worker settings stay, for the workers
-    monkeypatch.delenv("TDPROV_DASK_SCHEDULER", raising=False)  # set within the cluster, which restores what it found
+    # what this process set while the cluster ran stays (the nanny's settings alone are taken out on leaving)
+    assert os.environ.get("TDPROV_DASK_SCHEDULER") == cluster.scheduler_address
+    monkeypatch.delenv("TDPROV_DASK_SCHEDULER")
     assert dict(os.environ) == before
     assert str(dask.config.get("distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_")) == "65536"
     assert two.engine == from_env.engine == f"dask {cluster.scheduler_address}"

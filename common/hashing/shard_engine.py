@@ -82,28 +82,35 @@ def local_cluster(workers: int) -> Iterator[Any]:
     """A Dask LocalCluster of ``workers`` single-threaded worker processes as tdprov starts one (see
     :data:`WORKER_CONFIG`), closed on leaving. The nanny writes its workers' settings
     (``OMP_NUM_THREADS=1``, ``PYTHONHASHSEED``, ...) into this process's environment to spawn them; they
-    are taken out again, so that what the pipeline starts afterwards does not inherit them."""
+    are taken out again, so that what the pipeline starts afterwards does not inherit them. What the pipeline itself
+    sets while the cluster runs stays: on leaving, only the keys the nanny wrote are put back."""
     import dask
 
     distributed = _distributed()
     environ = dict(os.environ)
+    nannys: set[str] | None = None  # the keys the nanny wrote, once the cluster is up
     try:
         with dask.config.set(WORKER_CONFIG), \
                 distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                          dashboard_address=None, silence_logs=logging.CRITICAL) as cluster:
-            _restore_environ(environ)
+            nannys = _restore_environ(environ)
             yield cluster
     finally:
-        _restore_environ(environ)
+        _restore_environ(environ, nannys)
 
 
-def _restore_environ(saved: dict[str, str]) -> None:
-    """Undo what was set in ``os.environ`` since ``saved`` was taken (only the keys that differ)."""
-    for key in [k for k in os.environ if k not in saved]:
-        del os.environ[key]
-    for key, value in saved.items():
-        if os.environ.get(key) != value:
-            os.environ[key] = value
+def _restore_environ(saved: dict[str, str], keys: set[str] | None = None) -> set[str]:
+    """Undo what was set in ``os.environ`` since ``saved`` was taken (only the keys that differ; of those, only
+    ``keys`` when given); returns the keys put back."""
+    changed = {k for k in set(os.environ) | set(saved) if os.environ.get(k) != saved.get(k)}
+    if keys is not None:
+        changed &= keys
+    for key in changed:
+        if key in saved:
+            os.environ[key] = saved[key]
+        else:
+            del os.environ[key]
+    return changed
 
 
 def _distributed() -> Any:
