@@ -17,6 +17,9 @@ Two sides, one module:
   it reads what to run. The working directory and ``sys.path`` come with multiprocessing's own preparation data, as
   for a spawned process.
 
+Each child of the fork server freezes the heap it inherited (``gc.freeze()``) first: its garbage collections then
+leave the server's objects (Dagster's, pandas', ...) alone instead of walking, and so copying, their pages.
+
 A child of a fork server ends with ``os._exit``, as a forked one does: ``atexit`` hooks do not run there, only
 multiprocessing's exit finalizers (tdprov's wait for its writes at a process's exit is one of those there).
 
@@ -25,6 +28,7 @@ environment at their import, which in a fork server is the environment of the te
 """
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import tempfile
@@ -43,6 +47,7 @@ _serve_one = forkserver._serve_one
 def _serve_one_as_asked(child_r: int, fds: list[int], unused_fds: list[int], handlers: dict) -> int:
     """In a child of the fork server: take the asking process's standard output and error (the last two descriptors
     of the request) and the environment it wrote just before it asked, then run what it asks."""
+    gc.freeze()  # the server's heap (Dagster, pandas, ...) is inherited: the child's collections leave it alone
     *fds, out, err = fds
     os.dup2(out, 1)
     os.dup2(err, 2)
