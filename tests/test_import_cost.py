@@ -49,10 +49,11 @@ def loaded(code: str, watched: tuple[str, ...] = DEFERRED, env: dict[str, str] |
 
 
 _FORKED = textwrap.dedent("""
-    import json, os, sys
+    import gc, json, os, sys
     cases, watched = json.loads(sys.argv[1]), json.loads(sys.argv[2])
     exec(sys.argv[3])  # the beginning every case shares
     print(json.dumps(["", [m for m in watched if m in sys.modules], None]), flush=True)  # what that beginning holds
+    gc.freeze()  # every child's: its collections leave it alone (not walking, and so copying, its pages)
     for name, (code, env) in cases.items():
         if os.fork() == 0:  # a child runs the case on from there and names what it then holds and its result
             os.environ.update(env)
