@@ -4,10 +4,12 @@ Usage: python killed_task_run.py DAG_ID INLET STORE [DAG_ID INLET STORE ...]   (
 ``harness.child_env``). Airflow is imported once; each DAG runs in a process forked from this one, with
 ``[tdprov] store`` set to its STORE, which ends by SIGKILL: its task instance stays running in the metadata DB and
 its run has a staged START and no terminal event. Exit code 0 once every one of them was killed so, 1 otherwise
-(what each ended with on stderr).
+(what each ended with on stderr). What this process loaded is frozen (``gc.freeze()``) before the forks: a child's
+garbage collections leave it alone instead of walking, and so copying, its pages.
 """
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -45,6 +47,7 @@ def main(argv: list[str]) -> int:
     import airflow.sdk  # noqa: F401
 
     serve_latest_version_only()
+    gc.freeze()  # what is loaded is every child's: their collections leave it alone (not walking, and so copying, it)
     failed = 0
     for dag_id, inlet, store in zip(argv[0::3], argv[1::3], argv[2::3], strict=True):
         pid = os.fork()

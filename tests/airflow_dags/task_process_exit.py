@@ -13,10 +13,12 @@ taken for open), the transport's bound left at its own (10 s), and once they are
 run is sealed (the check ``before_stopping`` makes) takes SECONDS. The child prints ``stopping at <time>`` as it calls
 ``before_stopping``, the parent ``ended at <time>`` once the child is gone (a child still there after the case's
 ``timeout`` is killed). RESULTS gets a JSON list, one entry a case: ``{"returncode", "stdout", "stderr"}``, the child's
-exit code (None when it was killed) and what it wrote, the parent's ``ended at`` line first in ``stdout``.
+exit code (None when it was killed) and what it wrote, the parent's ``ended at`` line first in ``stdout``. What the
+parent loaded is frozen (``gc.freeze()``) before the forks: a child's collections leave it alone.
 """
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import os
@@ -113,6 +115,7 @@ def main(results: str, cases: list[dict]) -> int:
     from airflow.sdk.execution_time import supervisor  # noqa: F401 - imported once, before the forks
     from prov_airflow import delivery  # noqa: F401 - loaded before the fork, as by a worker that loaded the plugin:
     # _fork_main runs only the atexit functions registered after the fork, so only before_stopping finishes delivery
+    gc.freeze()  # what is loaded is every child's: their collections leave it alone (not walking, and so copying, it)
 
     Path(results).write_text(json.dumps([_case(c["run_ids"], float(c["seconds"]), bool(c.get("open")),
                                                float(c["timeout"]), c["env"]) for c in cases]))
