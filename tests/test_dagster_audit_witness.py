@@ -19,7 +19,7 @@ from prov_common.tlog.model import sha256_digest
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_audit_job
 
 from test_audit_witness_places import _keys_outside_home, _wipe_home
-from test_gaps_dagster_audit import AUDIT_OP, store  # noqa: F401  (fixture: a store with a Dagster pipeline's bundles)
+from test_gaps_dagster_audit import AUDIT_OP, _chain_built, store  # noqa: F401  (fixtures: a store with a Dagster pipeline's bundles)
 
 
 def _kept(instance, uri: str) -> dict | None:
