@@ -252,8 +252,8 @@ def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResour
             raise _Remembered(*failed)
 
     # the code location's top-level resources as the run was launched with them, read once: the namespaces of its
-    # provenance IO managers and resources (one set by an EnvVar read from this environment, unset: left out) are
-    # closed, and a check's run made up in one's store is signed with its key
+    # provenance IO managers and resources (one set by an EnvVar read from this environment; unset, the run is left:
+    # UnreadNamespaceError) are closed, and a check's run made up in one's store is signed with its key
     resources = resource_configs(repository_def, dagster_run)
     try:
         bundles = close_failed_run(instance, dagster_run, provenance, REASONS[state], state=state,

@@ -691,7 +691,7 @@ class ProvenanceTransport(Transport):
             bound = max(within, 0.0) if bound is None else min(bound, max(within, 0.0))
         doing = f"writing the {what}" if writes else f"the {what}"
         stopped = False
-        try:
+        try:  # result() itself waits where it can: it wakes on a cancel (settle), which futures.wait does not see
             stopped = stop is not None and wait_for([future], bound, stop)
             return future.result(timeout=bound if stop is None else 0)
         except concurrent.futures.CancelledError:  # not begun when the process settled: done again into the outbox

@@ -90,14 +90,13 @@ def run(args: argparse.Namespace) -> int:
     left_out: dict[str, str] = {}
     unread: dict[str, str] = {}  # bundles whose PROV cannot be read: left out, named as not read or not verifying
     not_read: set[str] = set()  # those of them whose object is gone or could not be read at all
+    corrected: dict[str, str] = {}  # with --verified: the runs whose index entries their sound bundles correct
     if args.verified:
         taken: list[BundleSummary] = []  # the runs whose bundles verify, as the bundles say
-        corrected: dict[str, str] = {}
         with on_terminal():
             merged = merge_documents(_verified_documents(store, trust, found, taken, left_out, corrected, unread, not_read))
         found = taken
     else:
-        corrected = {}
         with on_terminal():
             merged = merge_documents(bundle_documents(store, found, left_out=unread, not_read=not_read))
     problems: list[tuple[str, TdprovError]] = []
