@@ -29,6 +29,7 @@ from prov_common.errors import StoreUnavailableError
 from prov_common.signing import trust_from_settings
 from prov_common.store import Outbox, open_store
 from prov_common.store.base import Store
+from prov_common.store.spool import read_keys
 from test_reliability_proxy import FaultProxy, fast_tmp, fault_proxy  # noqa: F401 - fixtures
 
 
@@ -78,33 +79,49 @@ def _assert_delivered_once(store_uri: str, run_ids: list[str]) -> None:
 @pytest.mark.parametrize("fault", [("status", 503, "SlowDown"), ("status", 500, "InternalError"),
                                    ("status", 503, "ServiceUnavailable")])
 def test_store_failing_during_many_runs_then_flush_and_next_emit_deliver_each_once(
-        s3_server, fault_proxy: FaultProxy, fast_tmp: Path, monkeypatch, caplog, fault) -> None:
-    # SlowDown: 4 runs, 12 entries, past the 10 an emit delivers from the spool first (the outbox's flush_limit, 100 by
-    # default, lowered: the same two entries past it, at a tenth of the runs)
+        s3_server, fault_proxy: FaultProxy, fast_tmp: Path, monkeypatch, caplog, capsys, fault) -> None:
+    """Runs spooled while the store fails: once it is back, the next emit delivers the oldest ``flush_limit`` spooled
+    entries before its own event and leaves the others in the spool, in order; 'tdprov flush' delivers those, and
+    every run is in the store once."""
+    # SlowDown: 4 runs, 12 entries, two past the 10 an emit delivers from the spool first (the outbox's flush_limit,
+    # 100 by default, lowered); the other faults: 5 runs, 15 entries, five past it
     runs = 4 if fault[2] == "SlowDown" else 5
     store_uri = f"s3://{s3_server.create_bucket()}/prov"
     spool = fast_tmp / "spool"
     fault_proxy.fault = lambda method, path: fault
     transport = _transport(store_uri, spool, timeout=5)
-    transport.outbox.flush_limit = 10
+    limit = transport.outbox.flush_limit = 10
     with caplog.at_level(logging.WARNING):
         run_ids, slowest = _emit_runs(transport, runs)
     assert slowest < 5  # every emit returns within its own bound (timeout=5); the pipeline is not held up
     assert fault[2] in caplog.text and "spooled" in caplog.text
-    assert len(Outbox(spool).pending()) == 3 * runs  # START, COMPLETE staged; the bundle
+    written = Outbox(spool).pending()
+    assert len(written) == 3 * runs  # START, COMPLETE staged; the bundle
+    keys = {path.name: {key for key in read_keys(path) if "{now" not in key} for path in written}  # no index key: chosen as put
     assert fault_proxy.count("forward", "PUT") == 0  # nothing reached the store
 
-    fault_proxy.fault = None  # the store is back: the next emit delivers (up to 100 entries) first
-    late = str(uuid.uuid4())
-    for event in run_events(late):
-        transport.emit(event)
-    transport.close()
-    left = len(Outbox(spool).pending())
-    assert left < 3 * runs
+    fault_proxy.fault = None  # the store is back: the next emit delivers the oldest `limit` entries first
+    late_start, late_complete = run_events(str(uuid.uuid4()))
+    transport.emit(late_start)
+    transport.close()  # the emit's delivery, done
+    left = [path.name for path in Outbox(spool).pending()]
+    delivered = [path.name for path in written[:limit]]
+    assert left == [path.name for path in written[limit:]], left  # the limit reached: the newest wait, none is lost
+    assert len(delivered) + len(left) == len(written)
+    in_store = set(open_store(store_uri).list())
+    assert set().union(*(keys[name] for name in delivered)) <= in_store
+    assert not set().union(*(keys[name] for name in left)) & in_store  # those left were not put, only spooled
+
     monkeypatch.setenv("TDPROV_SPOOL", str(spool))
+    capsys.readouterr()
     assert main(["flush"]) == 0 and Outbox(spool).pending() == []
+    assert capsys.readouterr().out.startswith(f"delivered {len(left)} spooled entries ")
     assert main(["flush"]) == 0  # a second flush has nothing to do
-    assert_delivered_once(store_uri, [*run_ids, late], s3_server.endpoint)
+    assert capsys.readouterr().out.startswith("delivered 0 spooled entries ")
+    transport.emit(late_complete)
+    transport.close()
+    assert Outbox(spool).pending() == []
+    assert_delivered_once(store_uri, [*run_ids, late_start["run"]["runId"]], s3_server.endpoint)
 
 
 def test_throttling_every_third_request_loses_and_doubles_nothing(s3_server, fault_proxy: FaultProxy,
