@@ -59,6 +59,13 @@ def _fast_folder(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("backend", ["local", "s3"])
 def test_concurrent_writers_lose_nothing_and_duplicate_nothing(backend: str, tmp_path, request) -> None:
+    """Whole pipelines racing through the transport. The S3 case fails when the store's writes drop their condition
+    (``If-None-Match: *``); the local case does not fail when the local store's exclusive create (a finished temporary
+    file linked in place, which refuses an existing name) is made a plain ``os.replace`` (at 50 runs a writer as at
+    16): its writers seldom reach one key within the same instant. That create is covered by
+    tests/test_store_local.py::test_eight_concurrent_writers_of_one_key_exactly_one_wins, eight processes putting one
+    key at once past a barrier: exactly one creates it, the others get ObjectConflictError (or, with the same bytes,
+    nothing to do), and the file holds the winner's bytes."""
     # 16 runs per writer on the local folder; 3 on the S3 server (same races, a fraction of the requests)
     store_uri, runs = (str(_fast_folder(tmp_path) / "store"), 16) if backend == "local" else (request.getfixturevalue("s3_store_uri"), 3)
     trust_from_settings()  # no key yet; the writers share the per-user key
