@@ -697,12 +697,16 @@ _LOADERS_LOCK = threading.Lock()
 def fresh_s3_client(config: Any = None) -> Any:
     """An S3 client of a fresh boto3 session (``config``: a botocore ``Config``, or None for boto3's defaults): the
     standard AWS environment and credentials chain, read anew for each client. Only botocore's loader of its data files (the service models, read-only, cached once loaded) is shared:
-    a session of its own would parse them again, most of the time it takes to make a client."""
+    a session of its own would parse them again, most of the time it takes to make a client. Its answers' timestamps
+    are read by :func:`~prov_common.store.s3_time.parse_s3_timestamp` (botocore's values, without dateutil's parser)."""
     import boto3
     import botocore.session
     from botocore.loaders import create_loader
 
+    from prov_common.store.s3_time import parse_s3_timestamp
+
     core = botocore.session.Session()
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_s3_timestamp)
     path = core.get_config_variable("data_path")
     with _LOADERS_LOCK:
         loader = _LOADERS.get(path)
