@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from itertools import product
@@ -50,7 +50,8 @@ MAX_BUNDLES_PER_TICK = 10_000
 MAX_LEFT_PER_TICK = 100  # runs left unclosed that one tick of provenance_store_sensor tries again
 REASONS = {"FAIL": "the Dagster run failed", "ABORT": "the Dagster run was canceled"}
 UNANSWERED_SECONDS = 60.0  # as long as Dagster lets a sensor's evaluation take (DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS)
-_unanswered: dict[str, tuple[float, StoreError]] = {}  # store (URI) -> when a closing's call to it failed, and why
+_unanswered: dict[str, tuple[float, StoreError]] = {}  # store (URI) -> when a closing's call to it failed, and why: the
+# closings of this process that remember it skip that store for UNANSWERED_SECONDS (close_or_leave's ``remembered``)
 log = logging.getLogger(__name__)
 
 
@@ -229,11 +230,28 @@ def close_failed_run(
     return bundles
 
 
+@dataclass(frozen=True)
+class Closing:
+    """What :func:`close_or_leave` did with a Dagster run: closed it (``left`` None), sealing ``bundles`` (their
+    locations), or left it, tagged ``tdprov/closing=left`` with a warning, for ``left``: the
+    :class:`~prov_common.errors.StoreError` of a store that did not answer, or the
+    :class:`~prov_dagster.config.UnreadNamespaceError` of a namespace whose variable is unset in this process."""
+
+    bundles: list[str] = field(default_factory=list)
+    left: StoreError | UnreadNamespaceError | None = None
+
+    @property
+    def unanswered(self) -> bool:
+        """Whether the run was left because a store it needs did not answer (a later call may close it)."""
+        return isinstance(self.left, StoreError)
+
+
 def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResource, *, state: str, sensor_name: str,
-                   repository_def: Any = None, remembered: bool = True) -> list[str] | None:
-    """:func:`close_failed_run` for a run-status sensor (``state``: FAIL or ABORT); None when a store it needs cannot
-    be read or written (S3 that does not answer: each call is bounded by ``TDPROV_STORE_CONNECT_TIMEOUT``,
-    ``TDPROV_STORE_READ_TIMEOUT`` and ``TDPROV_STORE_MAX_ATTEMPTS``, and the first that fails ends the closing). Dagster
+                   repository_def: Any = None, remembered: bool = True) -> Closing:
+    """:func:`close_failed_run` for a run-status sensor (``state``: FAIL or ABORT): the bundles sealed, or why the run
+    was left (:class:`Closing`). It is left when a store it needs cannot be read or written (S3 that does not answer:
+    each call is bounded by ``TDPROV_STORE_CONNECT_TIMEOUT``, ``TDPROV_STORE_READ_TIMEOUT`` and
+    ``TDPROV_STORE_MAX_ATTEMPTS``, and the first that fails ends the closing). Dagster
     moves its run-status sensors past a run whatever they did, so such a run is tagged ``tdprov/closing=left`` with a
     warning naming the store and the fix, and :func:`close_left_runs` closes it at a later tick; its steps' staged
     events stay where they are, and the steps closed before the store stopped answering are not closed twice.
@@ -262,20 +280,20 @@ def close_or_leave(instance: Any, dagster_run: Any, provenance: ProvenanceResour
     except UnreadNamespaceError as exc:
         _leave(instance, dagster_run, sensor_name, exc, settings.strict,
                later="its first tick in a process where that variable is set")
-        return None
+        return Closing(left=exc)
     except _Remembered as skipped:
         _leave(instance, dagster_run, sensor_name, skipped.error, settings.strict,
                f" (found {time.monotonic() - skipped.at:.0f} s ago, for an earlier run; not tried again before "
                f"{UNANSWERED_SECONDS:.0f} s)")
-        return None
+        return Closing(left=skipped.error)
     except StoreError as exc:
         _unanswered[exc.store or store_uri(settings.store)] = (time.monotonic(), exc)
         _leave(instance, dagster_run, sensor_name, exc, settings.strict)
-        return None
+        return Closing(left=exc)
     _unanswered.pop(store_uri(settings.store), None)
     if dagster_run.tags.get(CLOSING_TAG) in (LEFT, AFTER_RUN):
         instance.add_run_tags(dagster_run.run_id, {CLOSING_TAG: CLOSED})
-    return bundles
+    return Closing(bundles)
 
 
 class _Remembered(Exception):  # noqa: N818 - not an error: a store skipped for its failure a moment ago
@@ -306,7 +324,9 @@ def close_left_runs(instance: Any, provenance: ProvenanceResource, *, location: 
     earlier attempt it could not close, ``tdprov/closing=after-run``: :meth:`~prov_dagster.recorder.Recorder.step`), of
     code location
     ``location`` and repository ``repository``, at most :data:`MAX_LEFT_PER_TICK`; stops at the first whose store still
-    does not answer (the others wait for the next tick), and passes over one whose namespace variable is unset here
+    does not answer to its own closing (:attr:`Closing.unanswered`: the others wait for the next tick; a store another
+    closing of this process found down meanwhile stops nothing here), and passes over one whose namespace variable is
+    unset here
     (left again, with a warning). A run is matched as Dagster matches the runs of a run-status
     sensor (:func:`left_here`). Returns how many were closed."""
     closed = 0
@@ -318,11 +338,11 @@ def close_left_runs(instance: Any, provenance: ProvenanceResource, *, location: 
         if not left_here(run, location, repository):
             continue  # another code location's sensors close it, with their resources
         state = "ABORT" if run.status == DagsterRunStatus.CANCELED else "FAIL"
-        tried = time.monotonic()
-        if close_or_leave(instance, run, provenance, state=state, sensor_name="provenance_store_sensor",
-                          repository_def=repository_def, remembered=False) is None:
-            if any(at >= tried for at, _ in _unanswered.values()):  # a store did not answer: the others wait too
-                break
+        closing = close_or_leave(instance, run, provenance, state=state, sensor_name="provenance_store_sensor",
+                                 repository_def=repository_def, remembered=False)
+        if closing.unanswered:  # a store did not answer: the others wait too
+            break
+        if closing.left is not None:
             continue  # its namespace variable is unset here: left again, for a process that has it
         closed += 1
     return closed
@@ -352,10 +372,11 @@ def _run_closer(status: DagsterRunStatus, name: str, state: str) -> Any:
     def _closer(context: RunStatusSensorContext, provenance: ProvenanceResource) -> None:
         if context.dagster_run.job_name == AUDIT_JOB_NAME:
             return
-        bundles = close_or_leave(context.instance, context.dagster_run, provenance, state=state, sensor_name=name,
+        closing = close_or_leave(context.instance, context.dagster_run, provenance, state=state, sensor_name=name,
                                  repository_def=getattr(context, "repository_def", None))
-        if bundles is not None:
-            context.log.info(f"tdprov: {counted(len(bundles), state + ' bundle')} for run {context.dagster_run.run_id}: {bundles}")
+        if closing.left is None:
+            context.log.info(f"tdprov: {counted(len(closing.bundles), state + ' bundle')} for run "
+                             f"{context.dagster_run.run_id}: {closing.bundles}")
 
     return _closer
 

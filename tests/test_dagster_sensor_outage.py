@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from prov_common.bundle.events import parse_events_jsonl
 from prov_common.signing import signing_key_from_settings
 from prov_common.store import open_store
 from prov_dagster import ProvenanceIOManager, ProvenanceResource, provenance_failure_sensor, provenance_store_sensor
-from prov_dagster.sensors import close_or_leave
+from prov_dagster.sensors import close_left_runs, close_or_leave
 from prov_dagster import recorder as recorder_module
 from prov_dagster import sensors as sensors_module
 from prov_dagster import steps as steps_module
@@ -244,7 +245,7 @@ def test_a_run_closed_again_after_the_store_stopped_as_it_sealed_has_one_fail(
     proxy.hang_after(f"PUT /{s3_bucket}/prefix/staging/{pair}/".encode())
     with caplog.at_level(logging.WARNING):
         assert close_or_leave(instance, run, ProvenanceResource(store=store), state="FAIL",
-                              sensor_name="provenance_failure_sensor") is None
+                              sensor_name="provenance_failure_sensor").unanswered
     assert "1 run of its steps could not be sealed now" in left_warning(caplog)
 
     [fail_stamp] = re.findall(rf"PUT /{s3_bucket}/prefix/staging/{pair}/(\w+)-\w+\.json".encode(), proxy.tripped)
@@ -398,3 +399,59 @@ def test_runs_a_retry_left_that_never_finish_keep_no_finished_one_from_being_clo
         instance.report_run_failed(going[0])
         failure_tick(instance, instance.get_run_by_id(going[0].run_id), store)
         assert [instance.get_run_by_id(r.run_id).tags[CLOSING_TAG] for r in going] == ["closed", "after-run"]
+
+
+def test_a_store_that_another_sensor_found_down_meanwhile_ends_no_tick_of_the_store_sensor(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The store sensor's tick closes the runs the run-status sensors left. The first it comes to is left again (its
+    namespace's variable is unset here), and meanwhile the failure sensor, evaluated in another thread of the same
+    process, found its own store (another one) not answering: the tick took that for a failure of its own and ended,
+    so the next left run, whose store answers, waited for the next tick. It is closed in the same tick now; the run of
+    the unset variable stays left, and the failure sensor's run is left for its store."""
+    port = free_port()  # nothing listens there: the failure sensor's store does not answer
+    for name, value in {**s3_env(f"http://127.0.0.1:{port}", tmp_path), **BOUNDS}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TDPROV_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TDPROV_SPOOL", str(tmp_path / "spool"))
+    monkeypatch.delenv("TDPROV_TEST_TEAM", raising=False)
+    monkeypatch.setattr(sensors_module, "_unanswered", {})  # no store failed before in this process
+    store, down = str(tmp_path / "store"), f"s3://down-{uuid.uuid4().hex[:12]}/prefix"
+    repository = dg.Definitions(resources={"io_manager": ProvenanceIOManager(store=store),
+                                           "provenance": ProvenanceResource(store=store)}).get_repository_def()
+    with dg.DagsterInstance.ephemeral() as instance:
+        left = dg.materialize([breaks_here], instance=instance, raise_on_error=False,
+                              resources={"io_manager": ProvenanceIOManager(store=store)})
+        instance.add_run_tags(left.run_id, {CLOSING_TAG: "left"})
+        unset = instance.add_run(dg.DagsterRun(  # newer: the tick comes to it first
+            job_name="team_job", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.FAILURE, tags={CLOSING_TAG: "left"},
+            run_config={"resources": {"io_manager": {"config": {"namespace": {"env": "TDPROV_TEST_TEAM"}}}}}))
+        failed = dg.materialize([breaks_here], instance=instance, raise_on_error=False,
+                                resources={"io_manager": ProvenanceIOManager(store=store)})
+        ticked = []
+
+        def meanwhile(record: logging.LogRecord) -> bool:  # as the tick leaves the first run, the failure sensor ticks
+            if not ticked and f"close Dagster run {unset.run_id}:" in record.getMessage():
+                ticked.append(threading.Thread(target=failure_tick, args=(instance, failed.dagster_run, down)))
+                ticked[0].start()
+                ticked[0].join(BOUND * 2)
+            return True
+
+        sensors_module.log.addFilter(meanwhile)
+        try:
+            with caplog.at_level(logging.WARNING):
+                closed = close_left_runs(instance, ProvenanceResource(store=store), repository_def=repository)
+        finally:
+            sensors_module.log.removeFilter(meanwhile)
+        assert ticked and not ticked[0].is_alive()
+        # the failure sensor's warning comes first: it was given as the tick's reached the logger, before its handlers
+        store_down, namespace_unset = [r.getMessage() for r in caplog.records if "could not close" in r.getMessage()]
+        assert store_down.startswith(f"tdprov: provenance_failure_sensor could not close Dagster run {failed.run_id}: ")
+        assert f"in S3 store {down} at http://127.0.0.1:{port}: Could not connect to the endpoint URL" in store_down
+        assert namespace_unset.startswith(
+            f"tdprov: provenance_store_sensor could not close Dagster run {unset.run_id}: the namespace of a provenance "
+            "IO manager or resource is the environment variable TDPROV_TEST_TEAM, which is not set in this process")
+        assert closed == 1
+        assert [instance.get_run_by_id(r.run_id).tags[CLOSING_TAG] for r in (left, unset, failed)] == [
+            "closed", "left", "left"]
+    assert [(s.job_name, s.state, s.run_id) for s in list_bundles(open_store(store))] == [
+        ("breaks_here", "FAIL", step_run_id(left.run_id, "breaks_here"))]
