@@ -162,6 +162,25 @@ def test_hook_store_uses_the_connection_and_reports_a_wrong_endpoint(connections
     assert ok is False and "127.0.0.1" in message
 
 
+@pytest.mark.parametrize("made_for", ["store", "data"])
+def test_clients_of_the_aws_connection_read_timestamps_with_tdprovs_parser(made_for: str, connections: dict,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's S3 client from the tdprov connection's aws_conn_id, and the reader of s3:// data from
+    [tdprov] data_aws_conn_id, read their answers' timestamps as fresh_s3_client's do: the same datetimes as a
+    plain client, without botocore's default parser."""
+    from test_s3_timestamps import reads_botocores_timestamps_with_ours
+
+    from prov_airflow.capture import data_clients
+    from prov_airflow.hooks.provenance import ProvenanceHook
+    from prov_airflow.settings import ListenerLimits
+
+    if made_for == "store":
+        make_client = lambda: ProvenanceHook("tdprov_s3").get_conn().client  # noqa: E731
+    else:
+        make_client = data_clients(ListenerLimits(data_aws_conn_id="aws_moto"))
+    reads_botocores_timestamps_with_ours(make_client, connections["client"], connections["bucket"], monkeypatch)
+
+
 def test_verify_mode_names_the_delete_marker_hiding_a_missing_file(tmp_path: Path, connections: dict) -> None:
     """On a versioned bucket, a bundle's prov.json deleted without a version id: 'tdprov verify' named the marker that
     hides it, but the audit operator's verify mode said only that it is missing. Its report and its error name the

@@ -88,14 +88,16 @@ def test_what_is_no_time_is_refused_in_botocores_words(value: str) -> None:
     assert str(ours.value) == str(botocores.value)
 
 
-def test_a_clients_answers_carry_botocores_timestamps_read_by_tdprovs_parser(s3_server, s3_bucket: str,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    plain = s3_server.client()
-    plain.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
+def reads_botocores_timestamps_with_ours(make_client: Any, plain: Any, bucket: str,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asserts that the client ``make_client()`` gives reads every timestamp of its answers (listings of objects and
+    versions, delete markers, HEAD, GET in the bucket ``bucket``) with tdprov's parser, never with botocore's
+    default one, and reads the very datetimes a plain client (``plain``, a boto3 client of the same server) reads."""
+    plain.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     for i in range(12):
-        plain.put_object(Bucket=s3_bucket, Key=f"k/{i:02d}", Body=b"x" * i)
-    plain.put_object(Bucket=s3_bucket, Key="k/00", Body=b"again")
-    plain.delete_object(Bucket=s3_bucket, Key="k/01")
+        plain.put_object(Bucket=bucket, Key=f"k/{i:02d}", Body=b"x" * i)
+    plain.put_object(Bucket=bucket, Key="k/00", Body=b"again")
+    plain.delete_object(Bucket=bucket, Key="k/01")
     defaults: list[Any] = []
 
     def default_parser(value: Any) -> Any:
@@ -105,19 +107,19 @@ def test_a_clients_answers_carry_botocores_timestamps_read_by_tdprovs_parser(s3_
     monkeypatch.setattr(botocore.parsers, "DEFAULT_TIMESTAMP_PARSER", default_parser)  # a parser made without one
 
     def answers(client: Any) -> dict[str, list[Any]]:
-        versions = client.list_object_versions(Bucket=s3_bucket, Prefix="k/")
+        versions = client.list_object_versions(Bucket=bucket, Prefix="k/")
         return {
-            "list": [(o["Key"], o["LastModified"]) for o in client.list_objects_v2(Bucket=s3_bucket, Prefix="k/")["Contents"]],
+            "list": [(o["Key"], o["LastModified"]) for o in client.list_objects_v2(Bucket=bucket, Prefix="k/")["Contents"]],
             "versions": [(v["Key"], v["VersionId"], v["LastModified"]) for v in versions["Versions"]],
             "markers": [(m["Key"], m["LastModified"]) for m in versions["DeleteMarkers"]],
-            "head": [(key, client.head_object(Bucket=s3_bucket, Key=key)["LastModified"]) for key in ("k/00", "k/05")],
-            "get": [("k/11", client.get_object(Bucket=s3_bucket, Key="k/11")["LastModified"])],
+            "head": [(key, client.head_object(Bucket=bucket, Key=key)["LastModified"]) for key in ("k/00", "k/05")],
+            "get": [("k/11", client.get_object(Bucket=bucket, Key="k/11")["LastModified"])],
         }
 
-    expected = answers(s3_server.client())
+    expected = answers(plain)
     assert len(defaults) >= 11 + 13 + 1 + 3  # botocore's parser read every timestamp of the plain client's answers
     defaults.clear()
-    found = answers(fresh_s3_client())
+    found = answers(make_client())
     assert defaults == []
     assert found.keys() == expected.keys()
     for name, values in expected.items():
@@ -125,3 +127,8 @@ def test_a_clients_answers_carry_botocores_timestamps_read_by_tdprovs_parser(s3_
         for ours, theirs in zip(found[name], values):
             assert ours[:-1] == theirs[:-1] and ours[-1].tzinfo is not None
             _same(ours[-1], theirs[-1])
+
+
+def test_a_clients_answers_carry_botocores_timestamps_read_by_tdprovs_parser(s3_server, s3_bucket: str,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    reads_botocores_timestamps_with_ours(fresh_s3_client, s3_server.client(), s3_bucket, monkeypatch)

@@ -703,10 +703,9 @@ def fresh_s3_client(config: Any = None) -> Any:
     import botocore.session
     from botocore.loaders import create_loader
 
-    from prov_common.store.s3_time import parse_s3_timestamp
+    from prov_common.store.s3_time import use_s3_timestamp_parser
 
-    core = botocore.session.Session()
-    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_s3_timestamp)
+    core = use_s3_timestamp_parser(botocore.session.Session())
     path = core.get_config_variable("data_path")
     with _LOADERS_LOCK:
         loader = _LOADERS.get(path)

@@ -1,7 +1,8 @@
 """The timestamps of S3's answers (a listed object's ``LastModified``, a ``Last-Modified`` header), read without
-dateutil's general parser: :func:`parse_s3_timestamp`, which :func:`prov_common.store.s3.fresh_s3_client` gives every
-client it makes. botocore reads each timestamp with ``botocore.utils.parse_timestamp``, which hands the text to
-``dateutil.parser.parse``: tens of µs of CPU a key listed, minutes at millions of keys."""
+dateutil's general parser: :func:`parse_s3_timestamp`, which :func:`use_s3_timestamp_parser` gives every client of a
+session (those :func:`prov_common.store.s3.fresh_s3_client` makes, and those of an Airflow AWS connection). botocore
+reads each timestamp with ``botocore.utils.parse_timestamp``, which hands the text to ``dateutil.parser.parse``: tens
+of µs of CPU a key listed, minutes at millions of keys."""
 from __future__ import annotations
 
 import re
@@ -46,3 +47,14 @@ def parse_s3_timestamp(value: Any) -> datetime:
         except ValueError:  # out of range (a 13th month, a 61st second): botocore's parser says so in its words
             pass
     return parse_timestamp(value)
+
+
+def use_s3_timestamp_parser(session: Any) -> Any:
+    """Has the clients of ``session`` (a botocore session, or a boto3 one) read their answers' timestamps with
+    :func:`parse_s3_timestamp`, through the session's ``response_parser_factory`` (botocore's parser of each answer
+    is made by it), and returns ``session``."""
+    import boto3.session
+
+    core = session._session if isinstance(session, boto3.session.Session) else session  # boto3's has no public accessor
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_s3_timestamp)
+    return session

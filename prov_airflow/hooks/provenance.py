@@ -52,7 +52,8 @@ def checked_extra(extra: Any, conn_id: str) -> dict[str, Any]:
 
 def aws_s3_client_factory(aws_conn_id: str, named_by: str | None = None) -> Callable[[Any], Any]:
     """A maker of S3 clients from the AWS connection ``aws_conn_id``, through the Amazon provider's
-    ``AwsBaseHook`` (its boto3 session: keys, region, ``endpoint_url``, assumed roles, profiles).
+    ``AwsBaseHook`` (its boto3 session: keys, region, ``endpoint_url``, assumed roles, profiles). Their answers'
+    timestamps are read by :func:`~prov_common.store.s3_time.parse_s3_timestamp`, as ``fresh_s3_client``'s are.
 
     The connection is read now (on the calling thread); clients are made later, from the botocore
     ``Config`` the store passes. Nothing is written to ``os.environ``. A connection the provider refuses (an
@@ -60,12 +61,12 @@ def aws_s3_client_factory(aws_conn_id: str, named_by: str | None = None) -> Call
     naming it (``named_by``: the tdprov connection whose ``aws_conn_id`` it is).
     """
     try:
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+        from prov_airflow.hooks.aws import S3TimestampsAwsHook
     except ImportError:
         raise BadInputError(f"the tdprov connection names aws_conn_id {aws_conn_id!r}, but the Amazon provider "
                             "is not installed", fix="pip install 'tdprov[airflow]' (it brings "
                             "apache-airflow-providers-amazon)") from None
-    hook = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="s3")
+    hook = S3TimestampsAwsHook(aws_conn_id=aws_conn_id, client_type="s3")
     try:
         hook.conn_config  # noqa: B018 - reads the connection here, not in a delivery thread
     except Exception as exc:  # noqa: BLE001 - the provider's refusal of the connection, named
