@@ -32,6 +32,13 @@ def is_short_uri(text: str) -> bool:
             and (URI_SCHEME.match(text) is not None or scheme.lower() == DBFS))
 
 
+def is_uri(text: str) -> bool:
+    """Whether ``text`` is written as a URI, not as a local path: ``scheme://...``, a ``file:/`` URI (RFC 8089's
+    short form too) or a URI without ``//`` (:func:`is_short_uri`: ``dbfs:/mnt/x.csv``, or one :func:`short_uri`
+    refuses); ``a:b.csv``, ``file:x.csv`` and ``C:/x`` are paths."""
+    return "://" in text or is_file_uri(text) or is_short_uri(text)
+
+
 def short_uri(text: str) -> tuple[str, str] | None:
     """``(scheme, path)`` of a URI written with a scheme and a path but no ``//``, as Databricks writes a file:
     ``dbfs:/mnt/x.csv`` is ``("dbfs", "/mnt/x.csv")`` (the scheme in lower case, the path as written); ``None`` for a

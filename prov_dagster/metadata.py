@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
 from prov_common.errors import BadInputError
+from prov_common.file_uri import is_uri
 from prov_common.hashing.shard_model import extent_counts
 from prov_dagster.links import location_link
 from prov_dagster.model import BundleStatus, DatasetRecord
@@ -78,8 +79,9 @@ def version_metadata(digest: Any, uri: str | None, namespace: str) -> dict[str, 
 
 
 def data_location(uri: str) -> Any:
-    """The ``tdprov/data`` value of a version that lives at ``uri``: a path, or a URL for other schemes."""
-    return MetadataValue.path(uri) if "://" not in uri else MetadataValue.url(uri)
+    """The ``tdprov/data`` value of a version that lives at ``uri``: a local path as a path, a URI as a URL (one
+    written without ``//`` too, a Databricks file's ``dbfs:/mnt/x.csv``: :func:`~prov_common.file_uri.is_uri`)."""
+    return MetadataValue.url(uri) if is_uri(uri) else MetadataValue.path(uri)
 
 
 def bundle_metadata(bundle: str, status: BundleStatus) -> dict[str, Any]:

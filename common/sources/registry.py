@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT
 from prov_common.errors import BadInputError, TdprovError, VerificationError
-from prov_common.file_uri import is_file_uri, is_short_uri
+from prov_common.file_uri import is_uri
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.sources.merged import SourceVersion, by_version
 from prov_common.sources.model import SOURCE_PAYLOAD_TYPE, SourceRecord, check_name
@@ -55,9 +55,9 @@ class StoredSource:
 def absolute_location(location: str) -> str:
     """A local path as the absolute path pipelines name it by (``data/v.csv`` run in ``/srv`` is ``/srv/data/v.csv``):
     a relative one would mean another file to each reader of the record. URIs as given, ``file:/abs`` and
-    ``dbfs:/mnt/v.csv`` among them (:func:`~prov_common.file_uri.is_short_uri`); ``file:v.csv`` is no URI but a
-    relative file of that name (:func:`~prov_common.file_uri.is_file_uri`)."""
-    if "://" in location or is_file_uri(location) or is_short_uri(location):
+    ``dbfs:/mnt/v.csv`` among them (:func:`~prov_common.file_uri.is_uri`); ``file:v.csv`` is no URI but a
+    relative file of that name."""
+    if is_uri(location):
         return location
     from prov_common.lineage.naming import opened_path  # loads on use, as hashing does
 
