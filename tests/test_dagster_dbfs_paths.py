@@ -1,5 +1,6 @@
 """A Databricks file written as Databricks writes it, ``dbfs:/mnt/x.csv``, in a Dagster asset (real ``materialize``):
-the dataset ``("dbfs", "/mnt/x.csv")`` in the events and the PROV, and a URI in the Dagster UI's ``tdprov/data``."""
+the dataset ``("dbfs", "/mnt/x.csv")`` in the events and the PROV, a URI in the Dagster UI's ``tdprov/data``, and,
+where no opener for ``dbfs`` is registered, a refusal that names the form written and the fix."""
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ from prov_common.hashing import files as hashing_files, hash_path
 from prov_common.store import open_store
 from prov_dagster import ProvenanceResource
 
-from dagster_support import delivered
+from dagster_support import delivered, run_failure
 
 RAW, CURATED = "dbfs:/mnt/raw/prices.csv", "dbfs:/mnt/curated/prices.csv"
 
@@ -85,3 +86,23 @@ def test_a_dbfs_path_in_an_asset_is_the_databricks_file_in_events_prov_and_ui(tm
     used = {prov["entity"][u["prov:entity"]]["prov:label"] for u in prov["used"].values()}
     assert used == {raw}
 
+
+def test_a_dbfs_path_without_an_opener_is_refused_naming_the_form_written_and_the_fix(tmp_path: Path,
+                                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no opener registered for ``dbfs``, the step fails before any event, and the refusal said ``no reader for
+    dbfs:// URIs`` of a path written ``dbfs:/``: it names the form written, the path, and the opener to register; no
+    file of the working folder named ``dbfs:/...`` is read instead."""
+    monkeypatch.delitem(hashing_files._OPENERS, "dbfs", raising=False)  # noqa: SLF001
+    monkeypatch.chdir(tmp_path)
+    decoy = tmp_path / RAW  # ./dbfs:/mnt/raw/prices.csv, a file of the working folder, is not the Databricks file
+    decoy.parent.mkdir(parents=True)
+    decoy.write_bytes(b"sku,usd\nz,0.0\n")
+    store = tmp_path / "store"
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([prices], instance=instance, resources={"provenance": ProvenanceResource(store=str(store))},
+                             raise_on_error=False)
+    assert not result.success
+    assert ("BadInputError: no reader for dbfs:/ URIs (dbfs:/mnt/raw/prices.csv). Fix: register one with "
+            "prov_common.hashing.register_opener('dbfs', fn), or copy the file locally.") in run_failure(result)
+    delivered(store)
+    assert list(list_bundles(open_store(str(store)))) == []

@@ -76,7 +76,8 @@ def open_binary(path_or_uri: str | Path) -> IO[bytes]:
     if scheme is not None:
         opener = _OPENERS.get(scheme)
         if opener is None:
-            raise BadInputError(f"no reader for {scheme}:// URIs ({path_or_uri}).",
+            written = f"{scheme}://" if "://" in target else f"{scheme}:/"  # dbfs:/mnt/x.csv is no dbfs:// URI
+            raise BadInputError(f"no reader for {written} URIs ({path_or_uri}).",
                                 fix=f"register one with prov_common.hashing.register_opener({scheme!r}, fn), "
                                     "or copy the file locally.")
         return opener(target)
