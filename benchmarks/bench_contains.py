@@ -140,7 +140,7 @@ def main() -> None:
         stop = start_moto()
         s3 = open_store(s3_stores()())
         s3.put(row_set.key, store.get(row_set.key))
-        s3_times, s3_count, s3_ok = lookups(s3, SignedRowSet(row_set.run_id, row_set.key, row_set.rows_root), frame, args.lookups)
+        s3_times, s3_count, s3_ok = lookups(s3, SignedRowSet(row_set.run_id, row_set.key, row_set.rows_root, row_set.size), frame, args.lookups)
         stop()
         s3_line = (f"| S3 (moto on localhost) | {ms(s3_times, 0.5):.1f} | {ms(s3_times, 0.95):.1f} | "
                    f"{s3_count.requests / len(s3_times):.1f} | {s3_count.bytes / len(s3_times) / 1024:.1f} | {s3_ok}/{len(s3_times)} |\n")

@@ -401,6 +401,52 @@ def test_lookup_reads_a_few_kb_by_range_and_a_forged_row_set_header_is_refused_a
         assert set(counts) == {row_set.key, row_set.key + "#requests"}, (case, counts)
 
 
+def test_a_forged_fence_is_refused_by_the_signed_size_before_its_bucket_is_read(
+        store_uri: str, instance: Any, request: pytest.FixtureRequest) -> None:
+    """A row set whose fence (where each bucket's record starts and ends) was changed made the lookup read whatever
+    range it named, up to 64 MiB: a bucket placed past the file's end, in 4 MiB appended after it, read all 4 MiB, one
+    ending past the file's signed size read on to its end, one starting at the header read from the file's start,
+    before the proof was refused as not verifying. The
+    size of the file is signed in the bundle's manifest, and the lookup now refuses a fence entry outside the
+    buckets' records (from the end of the fence to that size) before reading the bucket, naming the row set, the
+    bucket, the range and the fix, locally and on S3. Each forged fence is written over the row set of the one
+    materialization in turn; an honest lookup reads as before."""
+    store, row_set = _materialized_row_set(store_uri, instance)
+    original = store.get(row_set.key)
+    size = len(original)
+    assert row_set.size == size  # as the bundle's signed manifest lists it
+    counts = count_reads(store)
+    proof = prove_record(store, row_set, IN)
+    assert proof.contained and 2 <= counts[row_set.key + "#requests"] <= 3 and counts[row_set.key] <= 16_384, counts
+    fence_at = 64 + 64  # the header, then the schema of the three signed columns
+    at = fence_at + 8 * proof.bucket
+    start, stop = struct.unpack_from("<QQ", original, at)
+    records = fence_at + 8 * (2**proof.bits + 1)
+    assert records <= start < stop <= size
+
+    s3_server = request.getfixturevalue("s3_server") if store_uri.startswith("s3://") else None
+    appended = 4 << 20
+    forged = [  # (case, the bucket's start and stop, bytes appended to the file)
+        ("past the signed size", (size, size + 32 * proof.bits + appended), appended),
+        ("its stop past the signed size", (start, size + 8), 0),
+        ("into the header", (0, stop), 0),
+    ]
+    for case, (forged_start, forged_stop), extra in forged:
+        data = bytearray(original) + bytes(extra)
+        struct.pack_into("<QQ", data, at, forged_start, forged_stop)
+        _overwrite(store_uri, row_set.key, bytes(data), s3_server)
+        counts.clear()
+        with pytest.raises(VerificationError) as caught:
+            prove_record(store, row_set, IN)
+        told = (f"row set {row_set.key} has a fence that gives bucket {proof.bucket} the bytes {forged_start:,} to "
+                f"{forged_stop:,}, outside its buckets' records (bytes {records:,} to {size:,}, the size its signed "
+                "manifest lists): its fence was changed.")
+        assert str(caught.value) == f"{told} Fix: restore it from a replica" and caught.value.fix == "restore it from a replica", (
+            case, str(caught.value))
+        assert counts[row_set.key + "#requests"] == 1 and counts[row_set.key] <= 4096, (case, counts)
+        assert set(counts) == {row_set.key, row_set.key + "#requests"}, (case, counts)
+
+
 def test_snapshot_asset_checks_out_byte_identical_after_deletion(store_uri: str, instance: Any, tmp_path: Path,
                                                                   request: pytest.FixtureRequest) -> None:
     digest = _materialize(store_uri, instance)

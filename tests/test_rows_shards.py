@@ -401,7 +401,7 @@ def _proof(row_set, store_dir: Path, record: dict) -> dict:
 
     store = open_store(str(store_dir))
     store.put(row_set.path, bytes(row_set.data))
-    return prove_record(store, SignedRowSet("run", row_set.path, row_set.root), record).to_dict()
+    return prove_record(store, SignedRowSet("run", row_set.path, row_set.root, len(row_set.data)), record).to_dict()
 
 
 @pytest.fixture

@@ -29,11 +29,13 @@ FIRST_READ = 4096  # header, schema and (for small sets) the fence in one reques
 
 @dataclass(frozen=True)
 class SignedRowSet:
-    """Where a version's row set is, and the rows root that the bundle's signed statement covers."""
+    """Where a version's row set is, the rows root that the bundle's signed statement covers, and the size of its file
+    as the bundle's signed manifest lists it (no offset of its fence lies beyond it)."""
 
     run_id: str
     key: str
     rows_root: str
+    size: int
     schema: tuple[tuple[str, str], ...] | None = None  # (column, logical type) as the signed schema facet gives them
 
 
@@ -78,7 +80,7 @@ def signed_row_set(store: Store, run_id: str, digest: str, trust: TrustStore,
             if not isinstance(path, str) or dataset is not None and local_dataset(str(entry.get("namespace")), str(entry.get("name"))) != dataset:
                 continue
             if facet.get("digest") == digest and path in manifest.by_path and root:
-                return SignedRowSet(run_id, prefix + path, str(root), _signed_schema(entry))
+                return SignedRowSet(run_id, prefix + path, str(root), manifest.by_path[path].size, _signed_schema(entry))
     return None
 
 
@@ -177,6 +179,11 @@ def prove_record(store: Store, row_set: SignedRowSet, record: Mapping[str, Any])
         raise VerificationError(f"row set {key} is truncated (it ends within its fence, before the end of bucket {bucket}).",
                                 fix="restore it from a replica")
     start, stop = struct.unpack("<QQ", fence)
+    records = header.fence_offset + FENCE_ENTRY * (2**header.bits + 1)  # the buckets' records: after the fence, to the end
+    if not records <= start <= stop <= row_set.size:
+        raise VerificationError(f"row set {key} has a fence that gives bucket {bucket} the bytes {start:,} to {stop:,}, outside "
+                                f"its buckets' records (bytes {records:,} to {row_set.size:,}, the size its signed manifest "
+                                "lists): its fence was changed.", fix="restore it from a replica")
     if not 0 <= stop - start - 32 * header.bits <= 1 << 26:
         raise VerificationError(f"row set {key} has a damaged fence at bucket {bucket}.", fix="restore it from a replica")
     body = store.get_range(key, start, stop - start)
