@@ -8,11 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from prov_common.audit.model import CHECK_LOG
+from prov_common.audit.model import CHECK_LOG, CHECK_SIGNATURES
+from prov_common.bundle import layout
+from prov_common.store.local import LocalStore
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX
 
 from test_audit_attacks import Store, _audit, delete_newest_checkpoint, inject_leaf_batch_after_the_head
 from test_audit_support import T0, dataset, digest, run_events, seal
+
+
+def _other_auditor(s: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A whole audit of ``s`` by another auditor (its own memory, the same key)."""
+    from prov_common.signing.keyfiles import default_key_path
+
+    with monkeypatch.context() as as_other:
+        as_other.setenv("TDPROV_SIGNING_KEY", str(default_key_path()))
+        as_other.setenv("TDPROV_HOME", str(tmp_path / "other"))
+        return _audit(s.pipe.store.uri)
 
 
 def test_blocked_log_names_only_the_bundles_that_wait(tmp_path: Path) -> None:
@@ -64,9 +76,6 @@ def test_bundles_logged_counts_none_that_another_auditor_logged_meanwhile(tmp_pa
     appended: none."""
     import os
 
-    from prov_common.signing.keyfiles import default_key_path
-    from prov_common.store.local import LocalStore
-
     s = Store(str(tmp_path / "store"))
     late = [seal(s.pipe.store, run_events(f"prepare_{name}", [dataset(s.pipe.raw_name, s.pipe.raw)],
                                           [dataset(f"/data/{name}.parquet", digest(name))], start=T0 + timedelta(hours=4)))
@@ -78,10 +87,7 @@ def test_bundles_logged_counts_none_that_another_auditor_logged_meanwhile(tmp_pa
 
         def get(self, key: str, limit: int | None = None) -> bytes:
             if not other and any(key.startswith(f"bundles/{run}/") for run in late):
-                with monkeypatch.context() as as_other:  # another auditor (its own memory, the same key)
-                    as_other.setenv("TDPROV_SIGNING_KEY", str(default_key_path()))
-                    as_other.setenv("TDPROV_HOME", str(tmp_path / "other"))
-                    other.append(_audit(s.pipe.store.uri))
+                other.append(_other_auditor(s, tmp_path, monkeypatch))
             return super().get(key, limit)
 
     home, batches = os.environ["TDPROV_HOME"], s.keys(LEAVES_PREFIX)
@@ -91,3 +97,33 @@ def test_bundles_logged_counts_none_that_another_auditor_logged_meanwhile(tmp_pa
     assert len(added) == 1 and sorted(x["runId"] for x in json.loads(s.pipe.store.get(added[0]))["leaves"]) == sorted(late), added
     report = json.loads(Path(result.location(result.report_json)).read_bytes())
     assert result.bundles_logged == 0 and report["summary"]["bundlesLogged"] == 0, (result.bundles_logged, report["summary"])
+
+
+def test_a_run_another_auditor_logged_meanwhile_whose_index_entry_is_gone_is_told_gone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run sealed after this audit listed the index (so not among the bundles it examines first), logged by another
+    auditor meanwhile, and whose index entry is deleted before this audit reads it: this audit examines it from the
+    log's leaf after its append, and said that every field of the entry differs from the bundle's signed manifest and
+    that its key id None is not the signer's. It says the entry is gone, with the fix to restore it."""
+    s = Store(str(tmp_path / "store"))
+    late = seal(s.pipe.store, run_events("prepare_late", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
+    deleted: list[tuple[str, str]] = []  # the run sealed meanwhile, and its index entry
+
+    class Racing(LocalStore):
+        """The store as this audit reads it: before it lists the bundles (the index listed already), a run is sealed,
+        another auditor logs it and the new run, and its index entry is deleted."""
+
+        def list_info(self, prefix: str = "", *, start_after: str | None = None, tags_for=None):
+            if prefix == layout.BUNDLES + "/" and not deleted:
+                run = seal(s.pipe.store, run_events("prepare_meanwhile", [dataset(s.pipe.raw_name, s.pipe.raw)], [],
+                                                    start=T0 + timedelta(hours=5)))
+                assert _other_auditor(s, tmp_path, monkeypatch).bundles_logged == 2
+                deleted.append((run, s.index_key(run)))
+                s.delete(s.index_key(run))
+            return super().list_info(prefix, start_after=start_after, tags_for=tags_for)
+
+    result = _audit(Racing(Path(s.pipe.store.uri)))
+    ((run, entry),) = deleted
+    assert [(f.object, f.run_id, f.what, f.fix) for f in result.check(CHECK_SIGNATURES).findings] == [
+        (entry, run, f"the index entry '{entry}' of logged run {run} is gone",
+         "restore the index entry from a backup or replica: it summarises the bundle's signed manifest, which was examined without it")]
+    assert late in result.index.runs and run in result.index.runs and result.bundles_logged == 0

@@ -14,6 +14,7 @@ from prov_common.audit.checks import FIX_NO_INPUTS, FIX_ORIGIN
 from prov_common.audit.generated import generated_key
 from prov_common.audit.model import CHECK_COMPLETENESS, CHECK_INVENTORY, CHECK_LOG, CHECK_QUALITY, CHECK_SIGNATURES, CHECK_UNFINISHED
 from prov_common.audit.state import STATE_PAYLOAD_TYPE, AuditState
+from prov_common.bundle import layout
 from prov_common.bundle.transport import staged_event_key
 from prov_common.cli import main
 from prov_common.config import Settings
@@ -375,6 +376,33 @@ def test_an_auditor_that_stopped_before_its_state_makes_no_run_logged_twice(tmp_
     leaves = TransparencyLog(pipe.store, trust_from_settings(Settings.from_env(store=pipe.store.uri))).read_leaves()
     assert [run for run, n in Counter(x.run_id for x in leaves).items() if n > 1] == [], "a run was logged twice"
     assert late in {x.run_id for x in leaves}
+
+
+@pytest.mark.parametrize("logged_by", ["an audit with its state", "an audit that stopped before its state"])
+def test_a_logged_run_whose_index_entry_is_deleted_is_told_gone_by_every_audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                              logged_by: str) -> None:
+    """A logged run whose index entry is then deleted: every audit, incremental or full, says that entry is gone. A run
+    logged by an audit that stopped before its state is read by the next audit from its leaf, after the state's
+    checkpoint; that audit said instead that every field of the entry differs from the bundle's signed manifest and that
+    its key id None is not the signer's, and the catalog kept that for the incremental audits after it."""
+    pipe = Pipeline(str(tmp_path / "store"))
+    assert _audit(pipe.store).clean
+    late = seal(pipe.store, run_events("prepare_late", [dataset(pipe.raw_name, pipe.raw)], [dataset("/data/late.parquet", digest("late"))],
+                                       start=T0 + timedelta(hours=3)))
+    if logged_by == "an audit with its state":
+        assert _audit(pipe.store).clean
+    else:
+        _audit_stopped_before_its_state(pipe.store, monkeypatch)
+    entry = next(k for k in pipe.store.list(layout.INDEX + "/") if layout.run_id_of_index_key(k) == late)
+    raw_delete(pipe.store.uri, entry)
+    gone = (entry, late, f"the index entry '{entry}' of logged run {late} is gone",
+            "restore the index entry from a backup or replica: it summarises the bundle's signed manifest, which was examined without it")
+    for full in (False, False, True, False):
+        result = _audit(pipe.store, full=full)
+        found = [(f.object, f.run_id, f.what, f.fix) for f in result.check(CHECK_SIGNATURES).findings]
+        assert found == [gone], (full, found)
+        assert [f.what for f in result.check(CHECK_INVENTORY).errors] == [f"the index entry of logged run {late} is missing: the run "
+                                                                          "vanished from 'tdprov runs'"], full
 
 
 def _stage(store, event: dict) -> str:

@@ -55,7 +55,7 @@ from prov_common.bundle import layout
 from prov_common.bundle.layout import SETTLE_SECONDS
 from prov_common.bundle.model import BundleSummary
 from prov_common.bundle.storage import load_index_entry
-from prov_common.bundle.verify_pool import Pins, map_bundles
+from prov_common.bundle.verify_pool import map_bundles
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, StoreUnavailableError, TdprovError
 from prov_common.progress import Bar, stream as bar_stream
@@ -311,11 +311,14 @@ def _audit(
             log_check.findings.append(Finding(CHECK_LOG, "log/", f"could not append{waiting} to the log: {exc.what}", exc.fix or "retry the audit"))
             appended = False
     logged_now = _logged_since(tlog, plan.first_unread, new_head, log_check)
-    others = [_summary_of_leaf(store, x) for x in logged_now if x.run_id not in records]
+    others = [x for x in logged_now if x.run_id not in records]
     if trust.retired and others:
         trust = trust.logged_at(statement_positions(logged_now, plan.first_unread))
-    for summary, record, _leaf in _examine_all(store, others, trust, workers, as_listed):
-        records[summary.run_id] = record
+    for summary, outcome in map_bundles(_examine_entry, others, store, trust, workers=workers, parallel_from=PARALLEL_FROM, pins=as_listed):
+        if outcome is None:
+            inventory.findings.append(_misfiled(summary))
+        else:
+            records[summary.run_id] = outcome[0]
     markers = DeleteMarkers(store)  # a file found missing that a delete marker hides: the fix names the marker
     for record in [*records.values(), *again.values()]:
         record.bundle_findings = hidden_by_markers(markers, record.bundle_findings, listing, memory.tags)
@@ -629,7 +632,7 @@ def _keep_in(places: Sequence[WitnessPlace], checkpoint: KnownCheckpoint, now: d
 class _Plan:
     """What to examine, and what the log already holds."""
 
-    entries: list[str | BundleSummary]  # index keys (read by the examining workers) or summaries read already
+    entries: list[str | LogLeaf]  # index keys, or the leaves of logged runs (their index entries read by the examining workers)
     logged: set[str]  # run ids already in the log: never appended twice
     logged_leaves: list[LogLeaf]  # leaves whose bundles must still be the logged ones
     first_unread: int  # leaves from here on may be logged by others while this audit runs
@@ -762,7 +765,7 @@ def _plan_since(store: Store, tlog: TransparencyLog, previous: AuditState, loade
     recent = [*previous.recent, *((x.index_key, x.run_id) for x in unstated)]
     logged = {r for _, r in recent}
     cursor = _listing_cursor(previous)
-    entries: list[str | BundleSummary] = [*_new_entries(indexed, cursor, logged), *(_summary_of_leaf(store, x) for x in unstated)]
+    entries: list[str | LogLeaf] = [*_new_entries(indexed, cursor, logged), *unstated]
     return _Plan(entries, logged, later, previous.checkpoint_size + len(later), recent, len(state.checkpoints) + 1,
                  [Finding(CHECK_LOG, p.key, p.what, p.fix) for p in state.problems], cursor=cursor,
                  leaves_from=loaded.checkpoint.checkpoint.size, base=loaded.checkpoint.checkpoint, signed=state.checkpoints,
@@ -873,10 +876,6 @@ def _next_state(head: StoredCheckpoint, evaluation: Evaluation, logged: list[tup
     return AuditState(cp.size, cp.root, head.digest, evaluation.state, last, recent, previous_key if previous else None, catalog)
 
 
-def _examine(store: Store, trust: TrustStore, summary: BundleSummary) -> tuple[BundleSummary, RunRecord, LogLeaf]:
-    return (summary, *examine_bundle(store, summary, trust))
-
-
 class _MovedEntry(NamedTuple):
     """A logged run's index entry that the listing holds at ``moved_to``, no longer at ``key``, the key the log names."""
 
@@ -885,11 +884,13 @@ class _MovedEntry(NamedTuple):
 
 
 def _examine_entry(store: Store, trust: TrustStore,
-                   entry: str | BundleSummary | _MovedEntry) -> tuple[BundleSummary, tuple[RunRecord, LogLeaf] | None]:
-    """Read the index entry (when given its key) and examine its bundle; ``None`` for a misfiled entry.
-    An entry that is not a bundle summary is a finding: its bundle is examined by the run id in its key."""
-    if isinstance(entry, BundleSummary):
-        summary, problem, fix = entry, None, None
+                   entry: str | LogLeaf | _MovedEntry) -> tuple[BundleSummary, tuple[RunRecord, LogLeaf] | None]:
+    """Read the index entry (at its key, or the key a logged run's leaf names) and examine its bundle; ``None`` for a
+    misfiled entry. An entry that is not a bundle summary, or is gone, is a finding: its bundle is examined by the run
+    id in its key (a leaf's: the run id it logged)."""
+    if isinstance(entry, LogLeaf):
+        summary, problem = _read_entry(store, entry.index_key, entry.run_id)
+        fix = None
     else:
         key, moved_to = (entry, None) if isinstance(entry, str) else entry
         summary, problem = _read_entry(store, key, layout.run_id_of_index_key(key), moved_to)
@@ -897,17 +898,10 @@ def _examine_entry(store: Store, trust: TrustStore,
     return summary, None if _misfiled_entry(summary) else examine_bundle(store, summary, trust, entry_problem=problem, entry_fix=fix)
 
 
-def _examine_all(store: Store, summaries: list[BundleSummary], trust: TrustStore, workers: int | None,
-                 pins: Pins | None = None) -> Iterator[tuple[BundleSummary, RunRecord, LogLeaf]]:
-    """Examine bundles in order; in worker processes when there are many (verification is CPU-bound), which read the
-    objects ``pins`` gives as listed."""
-    return map_bundles(_examine, summaries, store, trust, workers=workers, parallel_from=PARALLEL_FROM, pins=pins)
-
-
-def _listed_pins(listing: Listing, entries: list[str | BundleSummary | _MovedEntry]) -> dict[str, str]:
+def _listed_pins(listing: Listing, entries: list[str | LogLeaf | _MovedEntry]) -> dict[str, str]:
     """The listed fingerprints of the objects examining ``entries`` reads (:meth:`Listing.pins`), by the run id each
-    names (an index key's, or its summary's)."""
-    return listing.pins(e.run_id if isinstance(e, BundleSummary) else layout.run_id_of_index_key(e if isinstance(e, str) else e.key)
+    names (an index key's, or a leaf's)."""
+    return listing.pins(e.run_id if isinstance(e, LogLeaf) else layout.run_id_of_index_key(e if isinstance(e, str) else e.key)
                         for e in entries)
 
 
@@ -937,10 +931,6 @@ def _logged_entry(listing: Listing, run_id: str, key: str) -> str | _MovedEntry:
     """The index entry of logged run ``run_id`` at ``key``, the key the log names, as :func:`_examine_entry` takes it."""
     moved_to = entry_moved(listing, run_id, key)
     return key if moved_to is None else _MovedEntry(key, moved_to)
-
-
-def _summary_of_leaf(store: Store, leaf: LogLeaf) -> BundleSummary:
-    return _read_entry(store, leaf.index_key, leaf.run_id)[0]
 
 
 def _read_entry(store: Store, key: str, run_id: str, moved_to: str | None = None) -> tuple[BundleSummary, str | None]:
