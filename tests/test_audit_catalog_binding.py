@@ -9,6 +9,9 @@ bundle, events or index entry changed since (listed and read the same way from b
 folder only."""
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -92,29 +95,48 @@ def test_a_catalog_segment_of_another_store_is_a_finding_and_the_run_logged_ther
     assert code == 0 and new in out, out
 
 
+@contextmanager
+def _catalogued_as_before(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Within: catalog and lookup objects are written as tdprov wrote them before (no checkpoint root, no pins in the
+    audit state)."""
+    monkeypatch.setattr(catalog, "COMPACT_AFTER", 1)
+    from prov_common.audit import generated, state
+
+    with pytest.MonkeyPatch.context() as older:
+        older.setattr(catalog, "written_at", lambda head: {"checkpointSize": head.checkpoint.size}, raising=False)
+        older.setattr(generated, "written_at", lambda head: {}, raising=False)
+        older.setattr(state.AuditState, "catalog", property(lambda self: {}, lambda self, value: None), raising=False)
+        yield
+
+
+def _audited_one_run_at_a_time(store_uri: str) -> tuple[Pipeline, list[str]]:
+    """A pipeline's runs and three more, each audited: the pipeline and the three run ids."""
+    pipe = Pipeline(store_uri)
+    assert _audit(store_uri).clean
+    extra = [seal(pipe.store, run_events(f"prepare_{i}", [dataset(pipe.raw_name, pipe.raw)],
+                                         [dataset(f"/data/x{i}.parquet", digest(f"x{i}"))], start=T0 + timedelta(hours=2 + i)))
+             for i in range(3)]
+    for _ in extra:
+        assert _audit(store_uri).clean
+    return pipe, extra
+
+
+def _written_before_they_named_their_checkpoint(store_uri: str) -> None:
+    """Every catalog object in the store names no checkpoint root."""
+    before = list(open_store(store_uri).list(catalog.SUMMARY_PREFIX)) + list(open_store(store_uri).list(catalog.CATALOG_PREFIX))
+    assert before and all("checkpointRoot" not in raw_read(store_uri, k).decode() for k in before)
+
+
 @LOCAL_ONLY
 def test_catalogs_written_before_they_named_their_checkpoint_are_read_and_another_stores_are_not(store_uri: str, monkeypatch,
                                                                                                  tmp_path: Path) -> None:
     """Catalog objects of an older tdprov (no checkpoint root) still give the report every run once the auditor's
     memory, or for an auditor with none the log's leaves, show their runs are this log's; an older object of another
     store is a finding."""
-    monkeypatch.setattr(catalog, "COMPACT_AFTER", 1)
-    from prov_common.audit import generated, state
-
-    with pytest.MonkeyPatch.context() as older:  # as tdprov wrote them before: no checkpoint root, no pins in the state
-        older.setattr(catalog, "written_at", lambda head: {"checkpointSize": head.checkpoint.size}, raising=False)
-        older.setattr(generated, "written_at", lambda head: {}, raising=False)
-        older.setattr(state.AuditState, "catalog", property(lambda self: {}, lambda self, value: None), raising=False)
-        pipe = Pipeline(store_uri)
-        assert _audit(store_uri).clean
-        extra = [seal(pipe.store, run_events(f"prepare_{i}", [dataset(pipe.raw_name, pipe.raw)],
-                                             [dataset(f"/data/x{i}.parquet", digest(f"x{i}"))], start=T0 + timedelta(hours=2 + i)))
-                 for i in range(3)]
-        for _ in extra:
-            assert _audit(store_uri).clean
+    with _catalogued_as_before(monkeypatch):
+        pipe, extra = _audited_one_run_at_a_time(store_uri)
         other, b_runs = _other_store(store_uri, 3)
-    before = list(open_store(store_uri).list(catalog.SUMMARY_PREFIX)) + list(open_store(store_uri).list(catalog.CATALOG_PREFIX))
-    assert before and all("checkpointRoot" not in raw_read(store_uri, k).decode() for k in before)
+    _written_before_they_named_their_checkpoint(store_uri)
     ephemeral = _audit(store_uri, memory_path=tmp_path / "ephemeral" / "memory.json")  # an auditor with no memory (a CI
     assert ephemeral.clean, _shown(ephemeral)  # runner), same keys: older objects and lookups are checked against the log
     upgraded = _audit(store_uri)
@@ -128,6 +150,26 @@ def test_catalogs_written_before_they_named_their_checkpoint_are_read_and_anothe
         assert result.exit_code == 1 and _named(result, copied), _shown(result)
         listed = {r["runId"] for r in result.runs_listed()}
         assert {pipe.prepare, pipe.train, *extra} <= listed and not listed & set(b_runs), listed
+
+
+@LOCAL_ONLY
+def test_an_auditor_that_remembers_its_checkpoint_and_no_run_reads_older_catalogs_by_the_logs_leaves(store_uri: str, monkeypatch,
+                                                                                                       tmp_path: Path) -> None:
+    """An auditor whose memory keeps its checkpoint and no logged run (no inventory object: it continues from the
+    store's audit state, an incremental audit) has no runs of its own to tell whether a catalog object written before
+    such objects named their checkpoint's root is this log's: it takes the runs from the log's leaves, so each such
+    object, whose runs are all logged here, is read, and the report lists every run."""
+    with _catalogued_as_before(monkeypatch):
+        pipe, extra = _audited_one_run_at_a_time(store_uri)
+    _written_before_they_named_their_checkpoint(store_uri)
+    memory = tmp_path / "checkpoint-only" / "memory.json"
+    assert _audit(store_uri, memory_path=memory).clean  # its first audit (a full one)
+    kept = json.loads(memory.read_text())
+    assert kept["checkpoint"] and kept.pop("inventory")
+    memory.write_text(json.dumps(kept))
+    result = _audit(store_uri, memory_path=memory)
+    assert not result.full and result.clean, _shown(result)
+    assert {pipe.prepare, pipe.train, *extra} <= {r["runId"] for r in result.runs_listed()}
 
 
 def test_a_summary_copied_under_another_size_is_a_finding(tmp_path: Path, monkeypatch) -> None:
