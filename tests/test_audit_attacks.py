@@ -993,6 +993,44 @@ def test_a_moved_or_damaged_leaf_batch_is_the_object_of_the_full_audits_finding(
     assert not [f for f in result.errors if f.object == LEAVES_PREFIX], shown
 
 
+@on(*LOCAL)
+def test_a_leaf_batch_copied_past_the_logs_end_is_named_and_nothing_else_is_blamed(base: Store, monkeypatch: pytest.MonkeyPatch,
+                                                                                   capsys: pytest.CaptureFixture) -> None:
+    """A leaf batch copied to a key past the log's end: each audit names it (moved, and the append it stops), and only it,
+    whether this auditor or another one audited last. An auditor whose checkpoint was older than the head (another auditor
+    of the store had logged a run since) read the leaves from its checkpoint on to the end of the listing to prove the
+    head extends it, met the copy past the head, and named the head as not consistent with its checkpoint (a gap, with
+    the fix to accept the loss), though no leaf the head covers had changed; 'tdprov prove' of a logged run, and of the
+    head's consistency with an earlier checkpoint, refused for the copy too."""
+    s = base
+    behind = Path(os.environ["TDPROV_HOME"]).with_name("auditor-behind")
+    shutil.copytree(os.environ["TDPROV_HOME"], behind)  # the same keys, and the memory of checkpoint 4
+    seal(s.pipe.store, run_events("prepare_more", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
+    assert _audit(s.pipe).checkpoint.checkpoint.size == 5
+    second = s.keys(LEAVES_PREFIX)[1]
+    assert json.loads(raw_read(s.uri, second))["first"] == 2
+    moved = f"{LEAVES_PREFIX}{9:012d}.json"
+    raw_write(s.uri, moved, raw_read(s.uri, second))
+    claims = f"log leaf batch '{moved}' claims first index 2: it was moved"
+    fix = "the store's log was changed: 'tdprov audit' names every problem; restore the log objects from a backup or replica"
+    expected = [(CHECK_LOG, moved, claims, fix), (CHECK_LOG, "log/", f"could not append to the log: {claims}", fix),
+                (CHECK_INVENTORY, moved, f"'{moved}' appeared or was replaced since the last audit and does not verify: {claims}",
+                 "remove the object and find out who wrote it: only auditors write here, and they sign what they write")]
+    for home in (os.environ["TDPROV_HOME"], str(behind)):
+        monkeypatch.setenv("TDPROV_HOME", home)
+        for full in (False, True, False):
+            result = _audit(s.pipe, full=full)
+            found = [(f.check, f.object, f.what, f.fix) for f in result.errors]
+            assert result.exit_code == 1 and found == expected, (home, full, found)
+            assert len(s.keys(CHECKPOINTS_PREFIX)) == 4 and s.keys(LEAVES_PREFIX)[-1] == moved, (home, full)
+    # the proofs against the checkpoints read no leaf past them either
+    from prov_common.cli import main
+
+    assert main(["prove", s.last, "--store", s.uri]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["treeSize"] == 5
+    assert main(["prove", "--consistency", "4", "5", "--store", s.uri]) == 0, capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("base", "damage", "edit"), [  # on S3, each damage and each edit once at least: the walk is the same code
     pytest.param(store, damage, edit, id=f"{store}-{damage}-{edit}") for damage in ("garble", "delete", "oversize") for edit in ("bundle", "leaf")
     for store in BOTH if (store, damage, edit) not in {("s3", "garble", "leaf"), ("s3", "oversize", "bundle")}], indirect=["base"])

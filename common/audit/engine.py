@@ -788,7 +788,7 @@ def _logged_since(tlog: TransparencyLog, first: int, head: StoredCheckpoint | No
     if head is None or head.checkpoint.size <= first:
         return []
     try:
-        return tlog.read_leaves(first, strict=False)[: head.checkpoint.size - first]
+        return tlog.read_leaves(first, strict=False, end=head.checkpoint.size)
     except StoreUnavailableError:
         raise
     except TdprovError as exc:

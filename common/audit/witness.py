@@ -94,7 +94,7 @@ def _lost(size: int, tlog: TransparencyLog, head: StoredCheckpoint | None, newes
         return ""
     first = size - len(newest_runs)
     try:
-        held = {x.run_id for x in tlog.leaves_from(first)[: kept - first]} if kept > first else set()
+        held = {x.run_id for x in tlog.leaves_from(first, kept)} if kept > first else set()
     except StoreUnavailableError:
         raise
     except TdprovError:  # the leaves cannot be read either: the finding says what is wrong, and what lies past the log's end

@@ -295,10 +295,14 @@ class TransparencyLog:
             raise
         return first, leaves
 
-    def read_leaves(self, start: int = 0, strict: bool = True) -> list[LogLeaf]:
-        """All leaves from index ``start`` (which must begin a batch) on, checking there are no gaps."""
+    def read_leaves(self, start: int = 0, strict: bool = True, end: int | None = None) -> list[LogLeaf]:
+        """The leaves from index ``start`` (which must begin a batch) on, checking there are no gaps; with ``end``, only
+        those before it: the batches listed after the one that holds leaf ``end - 1`` are not read (what lies past a
+        checkpoint, a batch planted or copied there included, is no part of the leaves it covers)."""
         out: list[LogLeaf] = []
         expected = start
+        if end is not None and end <= start:
+            return out
         for key, first, leaves in self.iter_batches(start, strict):
             if first < expected:
                 raise _overlapping(key, first, expected)
@@ -309,14 +313,17 @@ class TransparencyLog:
                 )
             out.extend(leaves)
             expected = first + len(leaves)
+            if end is not None and expected >= end:
+                return out[: end - start]
         return out
 
-    def leaves_from(self, index: int) -> list[LogLeaf]:
-        """The leaves from ``index`` on, wherever their batch begins: one listing of ``log/leaves/`` and
-        a read of each batch from the one that holds ``index`` (cost follows what came after it)."""
+    def leaves_from(self, index: int, end: int | None = None) -> list[LogLeaf]:
+        """The leaves from ``index`` on (before ``end``, see :meth:`read_leaves`), wherever their batch begins: one
+        listing of ``log/leaves/`` and a read of each batch from the one that holds ``index`` (cost follows what came
+        after it)."""
         firsts = [n for k in self.store.list(LEAVES_PREFIX) if (n := _number(k, LEAVES_PREFIX)) is not None]
         start = max((f for f in firsts if f <= index), default=0)
-        return self.read_leaves(start)[index - start:]
+        return self.read_leaves(start, end=end)[index - start:]
 
     def prove_extends(self, old: Checkpoint, head: StoredCheckpoint, read: tuple[int, Sequence[LogLeaf]] | None = None,
                       ) -> tuple[ConsistencyProof, list[LogLeaf]]:
@@ -337,7 +344,7 @@ class TransparencyLog:
         elif read is not None and read[0] <= old.size and read[0] + len(read[1]) >= new.size:
             leaves = list(read[1][old.size - read[0]: new.size - read[0]])
         else:
-            leaves = self.leaves_from(old.size)[: new.size - old.size]
+            leaves = self.leaves_from(old.size, new.size)
         if len(leaves) < new.size - old.size:
             raise VerificationError(f"checkpoint '{head.key}' covers {new.size} leaves but the log holds only {old.size + len(leaves)}",
                                     fix=FIX_CHANGED)
@@ -422,7 +429,7 @@ class TransparencyLog:
         head = head or self.head()
         if head is None:
             return []
-        leaves = self.read_leaves(strict=False)[: head.checkpoint.size]
+        leaves = self.read_leaves(strict=False, end=head.checkpoint.size)
         if len(leaves) != head.checkpoint.size or merkle.root_from_hashes([x.hash for x in leaves]).hex() != head.checkpoint.root:
             raise VerificationError(f"the log leaves do not hash to the root of checkpoint '{head.key}'", fix=FIX_CHANGED)
         return leaves
@@ -602,7 +609,7 @@ class TransparencyLog:
         head = head or self.head()
         if head is None:
             raise empty_log()
-        leaves = self.read_leaves()[: head.checkpoint.size]
+        leaves = self.read_leaves(end=head.checkpoint.size)
         meant = one_run_meant(run_id, (x.run_id for x in leaves), f"the log up to checkpoint {head.checkpoint.size}")
         matches = [i for i, x in enumerate(leaves) if x.run_id == meant]
         if not matches:
@@ -618,7 +625,7 @@ class TransparencyLog:
     def consistency_proof(self, old_size: int, new_size: int) -> ConsistencyProof:
         """Proof that checkpoint ``new_size`` extends checkpoint ``old_size`` (both must exist)."""
         old, new = (self._checkpoint_of_size(s) for s in (old_size, new_size))
-        leaves = self.read_leaves()[:new_size]
+        leaves = self.read_leaves(end=new_size)
         if len(leaves) < new_size:
             raise VerificationError(f"the log holds {len(leaves)} leaves, fewer than checkpoint {new_size} covers", fix=FIX_CHANGED)
         path = merkle.consistency_proof(old_size, [x.hash for x in leaves]) if old_size else []
