@@ -993,6 +993,27 @@ def test_a_moved_or_damaged_leaf_batch_is_the_object_of_the_full_audits_finding(
     assert not [f for f in result.errors if f.object == LEAVES_PREFIX], shown
 
 
+def _copy_a_leaf_batch_past_the_logs_end(s: Store) -> tuple[str, str, str]:
+    """A fifth run logged, then the second leaf batch (leaves 2 on) copied to a key past the log's end: its key, what the
+    audit says of it and the fix."""
+    seal(s.pipe.store, run_events("prepare_more", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
+    assert _audit(s.pipe).checkpoint.checkpoint.size == 5
+    second = s.keys(LEAVES_PREFIX)[1]
+    assert json.loads(raw_read(s.uri, second))["first"] == 2
+    moved = f"{LEAVES_PREFIX}{9:012d}.json"
+    raw_write(s.uri, moved, raw_read(s.uri, second))
+    return (moved, f"log leaf batch '{moved}' claims first index 2: it was moved",
+            "the store's log was changed: 'tdprov audit' names every problem; restore the log objects from a backup or replica")
+
+
+def _copied_past_the_end(moved: str, claims: str, fix: str, waiting: str) -> list[tuple[str, str, str, str]]:
+    """The findings of every audit of a log with the leaf batch ``moved`` copied past its end, ``waiting`` the new
+    bundles the append it stops leaves out (" 1 new bundle", or "")."""
+    return [(CHECK_LOG, moved, claims, fix), (CHECK_LOG, "log/", f"could not append{waiting} to the log: {claims}", fix),
+            (CHECK_INVENTORY, moved, f"'{moved}' appeared or was replaced since the last audit and does not verify: {claims}",
+             "remove the object and find out who wrote it: only auditors write here, and they sign what they write")]
+
+
 @on(*LOCAL)
 def test_a_leaf_batch_copied_past_the_logs_end_is_named_and_nothing_else_is_blamed(base: Store, monkeypatch: pytest.MonkeyPatch,
                                                                                    capsys: pytest.CaptureFixture) -> None:
@@ -1005,17 +1026,8 @@ def test_a_leaf_batch_copied_past_the_logs_end_is_named_and_nothing_else_is_blam
     s = base
     behind = Path(os.environ["TDPROV_HOME"]).with_name("auditor-behind")
     shutil.copytree(os.environ["TDPROV_HOME"], behind)  # the same keys, and the memory of checkpoint 4
-    seal(s.pipe.store, run_events("prepare_more", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
-    assert _audit(s.pipe).checkpoint.checkpoint.size == 5
-    second = s.keys(LEAVES_PREFIX)[1]
-    assert json.loads(raw_read(s.uri, second))["first"] == 2
-    moved = f"{LEAVES_PREFIX}{9:012d}.json"
-    raw_write(s.uri, moved, raw_read(s.uri, second))
-    claims = f"log leaf batch '{moved}' claims first index 2: it was moved"
-    fix = "the store's log was changed: 'tdprov audit' names every problem; restore the log objects from a backup or replica"
-    expected = [(CHECK_LOG, moved, claims, fix), (CHECK_LOG, "log/", f"could not append to the log: {claims}", fix),
-                (CHECK_INVENTORY, moved, f"'{moved}' appeared or was replaced since the last audit and does not verify: {claims}",
-                 "remove the object and find out who wrote it: only auditors write here, and they sign what they write")]
+    moved, claims, fix = _copy_a_leaf_batch_past_the_logs_end(s)
+    expected = _copied_past_the_end(moved, claims, fix, "")
     for home in (os.environ["TDPROV_HOME"], str(behind)):
         monkeypatch.setenv("TDPROV_HOME", home)
         for full in (False, True, False):
@@ -1029,6 +1041,31 @@ def test_a_leaf_batch_copied_past_the_logs_end_is_named_and_nothing_else_is_blam
     assert main(["prove", s.last, "--store", s.uri]) == 0, capsys.readouterr().err
     assert json.loads(capsys.readouterr().out)["treeSize"] == 5
     assert main(["prove", "--consistency", "4", "5", "--store", s.uri]) == 0, capsys.readouterr().err
+
+
+@on(*LOCAL)
+def test_a_run_waiting_behind_a_leaf_batch_copied_past_the_logs_end_is_not_blamed(base: Store) -> None:
+    """A run sealed while a leaf batch copied past the log's end stops every append waits behind it: the log check names
+    the append that failed and how many new bundles it leaves out, and no finding names the run (it was named "in the
+    index but not in the log", with the fix for a back-dated entry, as though the append had logged what was listed).
+    Once the copy is removed, the next audit logs it with no finding."""
+    s = base
+    moved, claims, fix = _copy_a_leaf_batch_past_the_logs_end(s)
+    waiting = seal(s.pipe.store, run_events("prepare_waiting", [dataset(s.pipe.raw_name, s.pipe.raw)],
+                                            [dataset("/data/waiting.parquet", digest("waiting"))], start=T0 + timedelta(hours=5)))
+    expected = _copied_past_the_end(moved, claims, fix, " 1 new bundle")
+    for full in (False, True, False):
+        result = _audit(s.pipe, full=full)
+        found = [(f.check, f.object, f.what, f.fix) for f in result.errors]
+        assert result.exit_code == 1 and found == expected, (full, found)
+        assert not [f for f in result.findings if waiting in (f.run_id, f.object) or waiting in f.what], (full, found)
+        assert result.bundles_logged == 0 and result.checkpoint.checkpoint.size == 5, full
+    s.delete(moved)
+    for full in (False, True):
+        result = _audit(s.pipe, full=full)
+        assert not result.findings, (full, [(f.check, f.object, f.what) for f in result.findings])
+        assert result.checkpoint.checkpoint.size == 6 and result.bundles_logged == (0 if full else 1), full
+    assert json.loads(raw_read(s.uri, s.newest(LEAVES_PREFIX)))["leaves"][-1]["runId"] == waiting
 
 
 @pytest.mark.parametrize(("base", "damage", "edit"), [  # on S3, each damage and each edit once at least: the walk is the same code

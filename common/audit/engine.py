@@ -462,7 +462,7 @@ def _audit(
     elif accept_checkpoint is not None and not blocked:  # an empty log accepted: the places forget their checkpoints too
         log_check.findings += _keep_in(places, KnownCheckpoint(0, "", ""), started, result.audit_id)
     settled = set() if blocked else _settled(listing, summaries, plan.cursor)
-    if read_only:  # examined now, not logged: not "in the index but not in the log" behind the listing
+    if not appended:  # examined now, not logged (read-only, or the append failed: named above): they wait, not back-dated
         settled -= {x.run_id for x in new_leaves}
     if previous is None and not blocked and not plan.problems:  # every logged bundle was examined against its verified leaf
         inventory.findings += retake_verified(memory, listing, _as_logged(plan.logged_leaves, examined, records))
