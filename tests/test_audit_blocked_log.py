@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from prov_common.audit.model import CHECK_LOG, CHECK_SIGNATURES
+from prov_common.audit.model import CHECK_INVENTORY, CHECK_LOG, CHECK_SIGNATURES
 from prov_common.bundle import layout
 from prov_common.store.local import LocalStore
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX
 
-from test_audit_attacks import Store, _audit, delete_newest_checkpoint, inject_leaf_batch_after_the_head
+from test_audit_attacks import base_fixture  # noqa: F401 (the fixture 'base')
+from test_audit_attacks import Store, _audit, delete_newest_checkpoint, inject_leaf_batch_after_the_head, on
 from test_audit_support import T0, dataset, digest, run_events, seal
 
 
@@ -127,3 +128,57 @@ def test_a_run_another_auditor_logged_meanwhile_whose_index_entry_is_gone_is_tol
         (entry, run, f"the index entry '{entry}' of logged run {run} is gone",
          "restore the index entry from a backup or replica: it summarises the bundle's signed manifest, which was examined without it")]
     assert late in result.index.runs and run in result.index.runs and result.bundles_logged == 0
+
+
+
+def _logged_meanwhile_after_the_listing(s: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, then_delete: bool):
+    """An audit of ``s`` (a new run sealed before it) during which, once it has listed bundles/ and reads the new run's
+    bundle, another run is sealed and another auditor logs both (its bundle then deleted, ``then_delete``): this audit's
+    result and the run sealed meanwhile."""
+    late = seal(s.pipe.store, run_events("prepare_late", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
+    meanwhile: list[str] = []
+
+    class Racing(type(s.pipe.store)):  # type: ignore[misc]
+        """The store as this audit reads it: its first read of the new bundle (bundles/ listed already) waits for a run
+        sealed then and another auditor's whole audit."""
+
+        def get(self, key: str, limit: int | None = None) -> bytes:
+            if not meanwhile and key.startswith(layout.bundle_prefix(late)):
+                run = seal(s.pipe.store, run_events("prepare_meanwhile", [dataset(s.pipe.raw_name, s.pipe.raw)], [],
+                                                    start=T0 + timedelta(hours=5)))
+                meanwhile.append(run)
+                assert _other_auditor(s, tmp_path, monkeypatch).bundles_logged == 2
+                if then_delete:
+                    s.delete(*s.keys(layout.bundle_prefix(run)))
+            return super().get(key, limit)
+
+    result = _audit(Racing(s.pipe.store.uri))
+    return result, meanwhile[0]
+
+
+@on("local", "s3")
+def test_a_run_sealed_after_the_listing_and_logged_meanwhile_by_another_auditor_is_not_missing(
+        base: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run sealed after this audit listed bundles/, which another auditor logs while this audit runs: this audit
+    examines it from the log's leaf, and the listing of bundles/ it kept for its readers hid the run's files, so it said
+    "missing: no bundle objects for this run" and that the bundle of the logged run was gone from the store, though
+    nothing was deleted. It lists the run's objects as they are now, finds the bundle sound, and so does the next audit."""
+    result, run = _logged_meanwhile_after_the_listing(base, tmp_path, monkeypatch, then_delete=False)
+    assert not result.errors, [(f.check, f.object, f.what) for f in result.errors]
+    assert run in result.index.runs and result.bundles_logged == 0
+    after = _audit(base.pipe)
+    assert after.clean, [(f.check, f.object, f.what) for f in after.errors]
+
+
+@on("local", "s3")
+def test_a_run_logged_meanwhile_by_another_auditor_whose_bundle_is_then_deleted_is_missing(
+        base: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same run, its bundle deleted after the other auditor logged it and before this audit reads it: this audit
+    names the bundle missing and gone, and so does the next."""
+    result, run = _logged_meanwhile_after_the_listing(base, tmp_path, monkeypatch, then_delete=True)
+    prefix = layout.bundle_prefix(run)
+    said = [(f.check, f.object, f.what) for f in result.errors if f.run_id == run]
+    assert said == [(CHECK_SIGNATURES, prefix, "missing: no bundle objects for this run"),
+                    (CHECK_INVENTORY, prefix, f"the bundle of logged run {run} is gone from the store")], said
+    after = [(f.check, f.object, f.what) for f in _audit(base.pipe).errors]
+    assert after == [(CHECK_INVENTORY, prefix, f"the bundle of logged run {run} is gone from the store")], after

@@ -312,6 +312,8 @@ def _audit(
             appended = False
     logged_now = _logged_since(tlog, plan.first_unread, new_head, log_check)
     others = [x for x in logged_now if x.run_id not in records]
+    if listing.add_later(store, others):  # sealed after the listing: listed now, read as listed now
+        pin_listing(store, listing.tags)
     if trust.retired and others:
         trust = trust.logged_at(statement_positions(logged_now, plan.first_unread))
     for summary, outcome in map_bundles(_examine_entry, others, store, trust, workers=workers, parallel_from=PARALLEL_FROM, pins=as_listed):

@@ -41,7 +41,7 @@ from prov_common.store.errors import ObjectTooLargeError
 from prov_common.store.markers import DeleteMarkers
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, TransparencyLog
 from prov_common.text import counted, first_of
-from prov_common.tlog.model import sha256_digest
+from prov_common.tlog.model import LogLeaf, sha256_digest
 
 SIGNED_PREFIXES = (STATE_PREFIX, CATALOG_PREFIX, SUMMARY_PREFIX, GENERATED_PREFIX, RUNS_PREFIX, RESOLUTIONS_PREFIX)  # what audits write, signed
 # reports are checked by the digests their audit's signed record gives; source records by the sources check
@@ -141,12 +141,27 @@ class Listing:
         for info in store.list_info(prefix, tags_for=_fingerprinted):
             count += 1
             self.tags[info.key] = info.fingerprint
-            if prefix == _INDEX and info.key.endswith(".json"):
+            if info.key.startswith(_INDEX) and info.key.endswith(".json"):
                 if (run_id := layout.index_run_id(info.key)) is not None:
                     self.index.setdefault(run_id, []).append(info.key)
                 else:
                     self.unparsed.append(info.key)
         self.requests += count // 1000 + 1
+
+    def add_later(self, store: Store, leaves: Iterable[LogLeaf]) -> list[str]:
+        """Add the objects of the logged runs of ``leaves`` that this listing shows no object of (neither in their bundle
+        folder nor at the index key the leaf names): sealed after it was taken, and logged by another auditor since. Their
+        bundle folders and index entries are listed now, not from the listings the store's memo kept (which cannot show
+        them), so that they are examined and fingerprinted as they are, and a bundle that is really gone is listed so.
+        Returns their run ids."""
+        folders = self.folders()
+        later = [x for x in leaves if x.run_id not in folders and x.index_key not in self.tags and layout.is_run_id(x.run_id)]
+        folders_now = tuple(layout.bundle_prefix(x.run_id) for x in later)
+        for prefix in (*folders_now, *(x.index_key for x in later)):
+            listing_memo.forget_listings(store, prefix)
+            self._list(store, prefix)
+        self.files.update(bundle_files(key for key in self.tags if key.startswith(folders_now)))
+        return [x.run_id for x in later]
 
     @classmethod
     def first(cls, store: Store) -> tuple[Listing, dict[str, str]]:

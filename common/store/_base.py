@@ -224,6 +224,12 @@ class BaseStore(ABC):
         finally:
             self._memo = None
 
+    def forget_listings(self, prefix: str) -> None:
+        """Have the next listing of ``prefix`` within :meth:`memo_listings` ask the store, not a listing kept before
+        another writer wrote there (:meth:`~prov_common.store.listing_memo.ListingMemo.forget`)."""
+        if self._memo is not None:
+            self._memo.forget(validate_prefix(prefix))
+
     def _memoized(self, prefix: str, start_after: str | None, tags_for: Callable[[str], bool] | None) -> Iterator[ObjectInfo]:
         """The listing from :attr:`_memo` when it holds one; else from the backend, kept once listed to its end (a
         reader that stops early keeps nothing, and costs no more requests than without a memo)."""

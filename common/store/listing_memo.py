@@ -6,7 +6,8 @@ written, whatever the write's outcome, so a listing taken before a write never h
 object the store's create-if-absent made (absent until then) is added to them instead, so the job lists no prefix
 again to see what it wrote itself, and a write another writer's object at that key refused still forgets them. A
 listing still under way when a write happens is not kept. Writes by others are seen by the next job, as a single
-listing of the store would see them. No I/O here: the store consults and feeds it (:mod:`prov_common.store._base`).
+listing of the store would see them, or by a later listing of a prefix the job was told another writer wrote to
+(:func:`forget_listings`). No I/O here: the store consults and feeds it (:mod:`prov_common.store._base`).
 
 Memory is bounded: a listing of more than :data:`MAX_KEPT_OBJECTS` objects is not kept (it is listed again when asked
 for again, as without a memo), nor one that would take the memo past :data:`MAX_MEMO_OBJECTS` (about 0.5 KB an object
@@ -145,8 +146,23 @@ class ListingMemo:
                     kept[p], room = grown, room - (len(grown.infos) - len(k.infos))
             self._kept = kept
 
+    def forget(self, prefix: str) -> None:
+        """Forget every kept listing that could show a key under ``prefix`` (or hold some of them), and keep none under
+        way: another writer wrote there since, which a later listing is to show."""
+        with self._lock:
+            self._writes += 1
+            self._kept = {p: k for p, k in self._kept.items() if not (prefix.startswith(p) or p.startswith(prefix))}
+
 
 def memo_listings(store: object) -> contextlib.AbstractContextManager[None]:
     """``store.memo_listings()`` (:class:`~prov_common.store._base.BaseStore`), or nothing for a store without one."""
     memo = getattr(store, "memo_listings", None)
     return memo() if memo is not None else contextlib.nullcontext()
+
+
+def forget_listings(store: object, prefix: str) -> None:
+    """``store.forget_listings(prefix)`` (:class:`~prov_common.store._base.BaseStore`): its next listing of ``prefix`` asks
+    the store; nothing for a store without a memo."""
+    forget = getattr(store, "forget_listings", None)
+    if forget is not None:
+        forget(prefix)
