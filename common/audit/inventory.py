@@ -154,8 +154,13 @@ class Listing:
         bundle folders and index entries are listed now, not from the listings the store's memo kept (which cannot show
         them), so that they are examined and fingerprinted as they are, and a bundle that is really gone is listed so.
         Returns their run ids."""
+        leaves = [x for x in leaves if x.index_key not in self.tags and layout.is_run_id(x.run_id)]
+        if not leaves:  # the usual case: no pass over the whole listing
+            return []
         folders = self.folders()
-        later = [x for x in leaves if x.run_id not in folders and x.index_key not in self.tags and layout.is_run_id(x.run_id)]
+        later = [x for x in leaves if x.run_id not in folders]
+        if not later:
+            return []
         folders_now = tuple(layout.bundle_prefix(x.run_id) for x in later)
         for prefix in (*folders_now, *(x.index_key for x in later)):
             listing_memo.forget_listings(store, prefix)
