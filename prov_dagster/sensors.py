@@ -322,13 +322,11 @@ def close_left_runs(instance: Any, provenance: ProvenanceResource, *, location: 
                     repository: str | None = None, repository_def: Any = None) -> int:
     """Close the runs a run-status sensor left (:func:`close_or_leave`), and those a retry left once they ended (an
     earlier attempt it could not close, ``tdprov/closing=after-run``: :meth:`~prov_dagster.recorder.Recorder.step`), of
-    code location
-    ``location`` and repository ``repository``, at most :data:`MAX_LEFT_PER_TICK`; stops at the first whose store still
-    does not answer to its own closing (:attr:`Closing.unanswered`: the others wait for the next tick; a store another
-    closing of this process found down meanwhile stops nothing here), and passes over one whose namespace variable is
-    unset here
-    (left again, with a warning). A run is matched as Dagster matches the runs of a run-status
-    sensor (:func:`left_here`). Returns how many were closed."""
+    code location ``location`` and repository ``repository``, at most :data:`MAX_LEFT_PER_TICK`; stops at the first
+    whose store still does not answer to its own closing (:attr:`Closing.unanswered`: the others wait for the next
+    tick; a store another closing of this process found down meanwhile stops nothing here), and passes over one whose
+    namespace variable is unset here (left again, with a warning). A run is matched as Dagster matches the runs of a
+    run-status sensor (:func:`left_here`). Returns how many were closed."""
     closed = 0
     ended = RunsFilter(tags={CLOSING_TAG: AFTER_RUN}, statuses=FINISHED_STATUSES)  # asked of the instance: runs that never
     # end (killed, reported failed by nothing) would fill the limit and keep ended ones out for good
