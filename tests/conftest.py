@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 settings.register_profile("suite", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """absl's log handler (absl comes with mlcroissant, which test modules import at collection) writes to the
+    ``sys.stderr`` of the moment it was imported, here pytest's capture file of the worker, and closes that stream
+    whenever logging is configured again and it is not the ``sys.stderr`` of that moment (``logging.config.dictConfig``
+    closes every handler; Dagster's run set-up calls it): a Dagster run under ``capsys`` closed the worker's capture,
+    and that test and every later one of the worker failed. Before each test the handler writes to
+    ``sys.__stderr__``, which it never closes (pytest still captures the descriptor)."""
+    absl_logging = sys.modules.get("absl.logging")
+    if absl_logging is not None:
+        handler = absl_logging.get_absl_handler().python_handler
+        if handler.stream is not sys.__stderr__:
+            handler.stream = sys.__stderr__
 
 
 @pytest.hookimpl(trylast=True)
