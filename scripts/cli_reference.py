@@ -46,6 +46,8 @@ EXIT_CODES = """\
 A verb whose codes say more (`contains`, `verify`, `runs --verified`, ...) says so in its description below. The
 process ends with its verb's code even while native worker threads are busy: `python scripts/exit_codes.py` runs
 `tdprov hash --diff` many times at once and counts the codes ([reliability](reliability.md#exit-codes-at-interpreter-exit)).
+Output piped into a reader that stops early (`tdprov lineage DATASET | head`) ends the verb there, exit 0, with nothing
+on stderr; a broken pipe of anything else (a FIFO given as `-o`, a connection) is a failure like any other (exit 2).
 """
 
 JSON_NAMES = """\

@@ -4,6 +4,9 @@ The same loop with 500 runs is ``scripts/exit_codes.py``."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "exit_codes.py"
@@ -88,9 +91,6 @@ def test_a_verb_s_writes_are_done_or_spooled_when_its_process_ends(s3_server, s3
     and closes its transport within the exit bound before it returns. Here its store stops answering once the seal's
     first bundle object is put: the process ends naming the run spooled (exit 1), the spool holds the rest of the
     bundle, and 'tdprov flush' delivers it with the store back, a bundle that verifies with the run's event."""
-    import os
-    import subprocess
-    import sys
     import time
     import uuid
 
@@ -131,3 +131,35 @@ def test_a_verb_s_writes_are_done_or_spooled_when_its_process_ends(s3_server, s3
     assert outbox.flush(store).ok and outbox.pending() == []
     assert verify_bundle(store, run_id, trust_from_settings()).ok
     assert [e["eventType"] for e in parse_events_jsonl(read_bundle(store, run_id).files["events.jsonl"])] == ["START"]
+
+
+STEP_EVENTS = Path(__file__).resolve().parent / "data" / "ol_events" / "tdprov_step.jsonl"
+
+
+def test_output_into_a_pipe_nobody_reads_exits_0_saying_nothing() -> None:
+    """``tdprov prov FILE | head -0``: the reader is gone before the verb writes (its end closed before the start, so
+    the write always fails); the verb stops without a traceback or an 'Exception ignored' line, exit 0."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "prov_common", "prov", str(STEP_EVENTS)], stdout=write,
+                              stderr=subprocess.PIPE, timeout=120)
+    finally:
+        os.close(write)
+    assert (proc.returncode, proc.stderr) == (0, b"")
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_a_failure_and_leaves_stderr_open(monkeypatch, capsys) -> None:
+    """A ``BrokenPipeError`` from elsewhere (here the serialiser's, on purpose) while stdout is not a pipe is a refusal
+    naming it, exit 2; ``main`` closed the process's stderr and returned 0 for any broken pipe, which in a
+    long-running process (this test's) left every later write to stderr failing."""
+    from prov_common.cli import main, prov
+
+    def broken(*_args, **_kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(prov, "serialize", broken)
+    assert main(["prov", str(STEP_EVENTS)]) == 2
+    assert not sys.stderr.closed
+    err = capsys.readouterr().err
+    assert err.startswith("tdprov prov: unexpected BrokenPipeError: [Errno 32] Broken pipe."), err

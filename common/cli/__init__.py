@@ -26,6 +26,7 @@ from prov_common import __version__
 from prov_common.cli._common import HelpFormatter, check_store_exists
 from prov_common.cli._output import said_logs, tell
 from prov_common.cli._parser import EXIT_BAD_INPUT, EmptyOptionError, Parser, unrecognized_message, verbs_action
+from prov_common.cli._pipe import silence_stdout, stdout_reader_gone
 from prov_common.cli._terminal import visible_stdout
 from prov_common.errors import TdprovError, with_fix
 from prov_common.refusals import as_refusal
@@ -94,8 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_store_exists(getattr(args, "store", None))
         with visible_stdout(), said_logs():
             return int(func(args) or 0)
-    except BrokenPipeError:  # output piped into `head` and the like: not an error
-        sys.stderr.close()
+    except BrokenPipeError as exc:
+        if not stdout_reader_gone():  # a broken pipe of something else: a failure like any other
+            return _fail(verb, as_refusal(exc))
+        silence_stdout()  # output piped into `head` and the like, which has read enough: not an error
         return EXIT_OK
     except KeyboardInterrupt:
         print(f"tdprov {verb}: interrupted", file=sys.stderr)
