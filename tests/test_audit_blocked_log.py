@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,29 +132,34 @@ def test_a_run_another_auditor_logged_meanwhile_whose_index_entry_is_gone_is_tol
 
 
 
-def _logged_meanwhile_after_the_listing(s: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, then_delete: bool):
-    """An audit of ``s`` (a new run sealed before it) during which, once it has listed bundles/ and reads the new run's
-    bundle, another run is sealed and another auditor logs both (its bundle then deleted, ``then_delete``): this audit's
-    result and the run sealed meanwhile."""
+def _logged_meanwhile_after_the_listing(s: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, then_delete: bool,
+                                       count: int = 1, **options: Any):
+    """An audit of ``s`` (a new run sealed before it; ``options`` go to it) during which, once it has listed bundles/ and
+    reads the new run's bundle, ``count`` other runs are sealed and another auditor logs them all (the bundle of the last
+    then deleted, ``then_delete``): this audit's result, the runs sealed meanwhile, and the keys of their objects this
+    audit read through its store (not a worker's)."""
     late = seal(s.pipe.store, run_events("prepare_late", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
     meanwhile: list[str] = []
+    read: list[str] = []
 
     class Racing(type(s.pipe.store)):  # type: ignore[misc]
-        """The store as this audit reads it: its first read of the new bundle (bundles/ listed already) waits for a run
+        """The store as this audit reads it: its first read of the new bundle (bundles/ listed already) waits for the runs
         sealed then and another auditor's whole audit."""
 
         def get(self, key: str, limit: int | None = None) -> bytes:
             if not meanwhile and key.startswith(layout.bundle_prefix(late)):
-                run = seal(s.pipe.store, run_events("prepare_meanwhile", [dataset(s.pipe.raw_name, s.pipe.raw)], [],
-                                                    start=T0 + timedelta(hours=5)))
-                meanwhile.append(run)
-                assert _other_auditor(s, tmp_path, monkeypatch).bundles_logged == 2
+                for i in range(count):
+                    meanwhile.append(seal(s.pipe.store, run_events("prepare_meanwhile", [dataset(s.pipe.raw_name, s.pipe.raw)], [],
+                                                                   start=T0 + timedelta(hours=5, minutes=i))))
+                assert _other_auditor(s, tmp_path, monkeypatch).bundles_logged == count + 1
                 if then_delete:
-                    s.delete(*s.keys(layout.bundle_prefix(run)))
+                    s.delete(*s.keys(layout.bundle_prefix(meanwhile[-1])))
+            if any(key.startswith(layout.bundle_prefix(run)) or key.endswith(f"-{run}.json") for run in meanwhile):
+                read.append(key)
             return super().get(key, limit)
 
-    result = _audit(Racing(s.pipe.store.uri))
-    return result, meanwhile[0]
+    result = _audit(Racing(s.pipe.store.uri), **options)
+    return result, meanwhile, read
 
 
 @on("local", "s3")
@@ -163,7 +169,7 @@ def test_a_run_sealed_after_the_listing_and_logged_meanwhile_by_another_auditor_
     examines it from the log's leaf, and the listing of bundles/ it kept for its readers hid the run's files, so it said
     "missing: no bundle objects for this run" and that the bundle of the logged run was gone from the store, though
     nothing was deleted. It lists the run's objects as they are now, finds the bundle sound, and so does the next audit."""
-    result, run = _logged_meanwhile_after_the_listing(base, tmp_path, monkeypatch, then_delete=False)
+    result, [run], _ = _logged_meanwhile_after_the_listing(base, tmp_path, monkeypatch, then_delete=False)
     assert not result.errors, [(f.check, f.object, f.what) for f in result.errors]
     assert run in result.index.runs and result.bundles_logged == 0
     after = _audit(base.pipe)
@@ -175,10 +181,35 @@ def test_a_run_logged_meanwhile_by_another_auditor_whose_bundle_is_then_deleted_
         base: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same run, its bundle deleted after the other auditor logged it and before this audit reads it: this audit
     names the bundle missing and gone, and so does the next."""
-    result, run = _logged_meanwhile_after_the_listing(base, tmp_path, monkeypatch, then_delete=True)
+    result, [run], _ = _logged_meanwhile_after_the_listing(base, tmp_path, monkeypatch, then_delete=True)
     prefix = layout.bundle_prefix(run)
     said = [(f.check, f.object, f.what) for f in result.errors if f.run_id == run]
     assert said == [(CHECK_SIGNATURES, prefix, "missing: no bundle objects for this run"),
                     (CHECK_INVENTORY, prefix, f"the bundle of logged run {run} is gone from the store")], said
     after = [(f.check, f.object, f.what) for f in _audit(base.pipe).errors]
     assert after == [(CHECK_INVENTORY, prefix, f"the bundle of logged run {run} is gone from the store")], after
+
+
+@on("local", "s3")
+@pytest.mark.parametrize("pooled", [False, True], ids=["here", "workers"])
+def test_runs_logged_meanwhile_by_another_auditor_are_found_alike_in_worker_processes(
+        base: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pooled: bool) -> None:
+    """Three runs sealed after this audit listed bundles/ and logged by another auditor meanwhile, the bundle of the last
+    then deleted; with ``pooled`` this audit examines them in worker processes (here from 2 runs on), each
+    worker opening the store again and reading the objects as this audit listed them after its listing (the chunk's
+    pins). Either way the two sound runs have no finding, the deleted bundle is missing and gone, and the next audit
+    names it gone alone."""
+    from prov_common.audit import engine
+
+    if pooled:
+        monkeypatch.setattr(engine, "PARALLEL_FROM", 2)
+    result, runs, read = _logged_meanwhile_after_the_listing(base, tmp_path, monkeypatch, then_delete=True, count=3, workers=2)
+    prefix = layout.bundle_prefix(runs[-1])
+    assert [(f.check, f.object, f.what) for f in result.errors] == [
+        (CHECK_SIGNATURES, prefix, "missing: no bundle objects for this run"),
+        (CHECK_INVENTORY, prefix, f"the bundle of logged run {runs[-1]} is gone from the store")], result.errors
+    assert all(run in result.index.runs for run in runs[:-1]) and result.bundles_logged == 0
+    # the first run is examined here; the others by the workers, which read through a store of their own
+    assert {run for run in runs if any(run in key for key in read)} == ({runs[0]} if pooled else set(runs)), read
+    after = [(f.check, f.object, f.what) for f in _audit(base.pipe).errors]
+    assert after == [(CHECK_INVENTORY, prefix, f"the bundle of logged run {runs[-1]} is gone from the store")], after
