@@ -133,13 +133,13 @@ def test_a_run_another_auditor_logged_meanwhile_whose_index_entry_is_gone_is_tol
 
 
 def _logged_meanwhile_after_the_listing(s: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, then_delete: bool,
-                                       count: int = 1, **options: Any):
+                                       count: int = 1, meanwhile: list[str] | None = None, **options: Any):
     """An audit of ``s`` (a new run sealed before it; ``options`` go to it) during which, once it has listed bundles/ and
     reads the new run's bundle, ``count`` other runs are sealed and another auditor logs them all (the bundle of the last
-    then deleted, ``then_delete``): this audit's result, the runs sealed meanwhile, and the keys of their objects this
-    audit read through its store (not a worker's)."""
+    then deleted, ``then_delete``): this audit's result, the runs sealed meanwhile (added to ``meanwhile`` as they are
+    sealed), and the keys of their objects this audit read through its store (not a worker's)."""
     late = seal(s.pipe.store, run_events("prepare_late", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
-    meanwhile: list[str] = []
+    meanwhile = [] if meanwhile is None else meanwhile
     read: list[str] = []
 
     class Racing(type(s.pipe.store)):  # type: ignore[misc]
@@ -213,3 +213,28 @@ def test_runs_logged_meanwhile_by_another_auditor_are_found_alike_in_worker_proc
     assert {run for run in runs if any(run in key for key in read)} == ({runs[0]} if pooled else set(runs)), read
     after = [(f.check, f.object, f.what) for f in _audit(base.pipe).errors]
     assert after == [(CHECK_INVENTORY, prefix, f"the bundle of logged run {runs[-1]} is gone from the store")], after
+
+
+@on("s3")
+def test_a_run_logged_meanwhile_whose_objects_are_listed_with_no_etag_is_noted(
+        base: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run sealed after this audit listed bundles/ and logged by another auditor meanwhile, on an S3-compatible server
+    that lists its bundle's objects with an empty ETag (and every other object with one): this audit lists the run's
+    objects after its append and reads them as they are when read, not at the bytes listed, but its note of the objects
+    listed with no ETag was made from its first listing, which held none, so it said nothing. The note names them."""
+    from moto.s3.models import FakeKey
+
+    from prov_common.audit.model import NOTE
+    from prov_common.store import open_store
+
+    meanwhile: list[str] = []
+    etag = FakeKey.etag
+    monkeypatch.setattr(FakeKey, "etag", property(
+        lambda k: '""' if any(f"/{layout.bundle_prefix(run)}" in f"/{k.name}" for run in meanwhile) else etag.fget(k)))
+    result, [run], _ = _logged_meanwhile_after_the_listing(base, tmp_path, monkeypatch, then_delete=False, meanwhile=meanwhile)
+    assert not result.errors, [(f.check, f.object, f.what) for f in result.errors]
+    noted = [f for f in result.check(CHECK_INVENTORY).findings if f.severity == NOTE and "listed with no ETag" in f.what]
+    bundle = base.keys(layout.bundle_prefix(run))
+    assert [(f.object, sorted(f.items)) for f in noted] == [(base.uri, bundle)], [f.what for f in noted]
+    assert noted[0].what.startswith(f"{len(bundle)} objects ({layout.bundle_prefix(run)}") and \
+        f") listed with no ETag by {open_store(base.uri).describe()}: each is read as it is when read" in noted[0].what, noted[0].what

@@ -248,8 +248,8 @@ def _audit(
         raise _nothing_to_audit(store, told)
     if not read_only and accept_checkpoint is None:  # before the work (accepting checked it already): not at its end
         require_write_access(store)
-    inventory = CheckResult(CHECK_INVENTORY, findings=[*identity.findings, *protection.findings, *([deleted] if deleted else []),
-                                                       *listed_without_etag(store, unpinned)])
+    inventory = CheckResult(CHECK_INVENTORY, findings=[*identity.findings, *protection.findings, *([deleted] if deleted else [])])
+    noted_at = len(inventory.findings)  # the note of the objects listed with no ETag goes here (step 4: with those listed later)
 
     # 2. examine what is new (everything without a state to continue from); the workers read the index entries
     records: dict[str, RunRecord] = {}
@@ -313,7 +313,8 @@ def _audit(
     logged_now = _logged_since(tlog, plan.first_unread, new_head, log_check)
     others = [x for x in logged_now if x.run_id not in records]
     if listing.add_later(store, others):  # sealed after the listing: listed now, read as listed now
-        pin_listing(store, listing.tags)
+        unpinned = pin_listing(store, listing.tags)
+    inventory.findings[noted_at:noted_at] = listed_without_etag(store, unpinned)
     if trust.retired and others:
         trust = trust.logged_at(statement_positions(logged_now, plan.first_unread))
     for summary, outcome in map_bundles(_examine_entry, others, store, trust, workers=workers, parallel_from=PARALLEL_FROM, pins=as_listed):
