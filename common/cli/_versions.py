@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from prov_common.cli._output import tell
 from prov_common.config import Settings
 from prov_common.text import clause, counted, first_of
+
+if TYPE_CHECKING:
+    from prov_common.audit.recorded import RecordedRuns
 
 _DIGEST = re.compile(r"[a-z0-9]+:[0-9a-f]{64}\Z")
 
@@ -119,6 +123,28 @@ def tell_entries_not_taken(left_out: Mapping[str, str], corrected: Mapping[str, 
           lambda runs, why: f"{runs} are taken as their signed bundles say, not as their index entries do ({why}). {fix_corrected}",
           lambda more: f"and {counted(more, 'more run')} taken as {'its signed bundle says, not as its altered index entry does' if more == 1 else 'their signed bundles say, not as their altered index entries do'}. "
           "Fix: 'tdprov audit' reports them all", verb)
+
+
+@dataclass
+class RunsNotTaken:
+    """The runs a verb did not take as their index entries stand, as :func:`tell_left_out` names them: ``left_out``
+    (run id -> why), ``not_read`` (those of them whose index entry or bundle could not be read at all: not verified)
+    and ``corrected`` (run id -> how its index entry differs from its sound bundle, taken as the bundle says)."""
+
+    left_out: dict[str, str] = field(default_factory=dict)
+    not_read: set[str] = field(default_factory=set)
+    corrected: dict[str, str] = field(default_factory=dict)
+
+    def take_in(self, other: RecordedRuns) -> None:
+        """Add the runs ``other`` left out, could not read and corrected."""
+        self.left_out.update(other.left_out)
+        self.not_read.update(other.not_read)
+        self.corrected.update(other.corrected)
+
+    def leave_out_unread(self, runs: Mapping[str, str]) -> None:
+        """Leave out ``runs`` (run id -> why) as not read: their index entry or bundle is gone or cannot be read."""
+        self.left_out.update(runs)
+        self.not_read.update(runs)
 
 
 def tell_left_out(left_out: Mapping[str, str], not_read: Container[str], corrected: Mapping[str, str], verb: str) -> None:

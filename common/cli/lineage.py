@@ -12,7 +12,9 @@ from prov_common.bundle.model import BundleSummary
 from prov_common.cli._terminal import one_line
 from prov_common.cli._common import add_store_option, add_verb
 from prov_common.cli._output import emit_json, stderr_note, tell, tell_written, write_output
-from prov_common.cli._versions import SOURCE_FORMS, add_version_argument, as_bundles_say, is_digest, tell_left_out
+from prov_common.cli._versions import (
+    SOURCE_FORMS, RunsNotTaken, add_version_argument, as_bundles_say, is_digest, tell_left_out,
+)
 from prov_common.config import Settings
 from prov_common.errors import BadInputError, TdprovError, with_fix
 from prov_common.bundle.trust import bundle_trust
@@ -120,22 +122,21 @@ def _sources(store: Store, settings: Settings) -> tuple[SourcesByDigest, bool]:
 
 
 def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSummary], name: str,
-                           left_out: dict[str, str], not_read: set[str], corrected: dict[str, str], catalogued: Catalogued,
-                           sources: SourcesByDigest, all_versions: bool = False) -> list[str]:
+                           not_taken: RunsNotTaken, catalogued: Catalogued, sources: SourcesByDigest,
+                           all_versions: bool = False) -> list[str]:
     """The lineage node ids of the versions that ``name`` means by another of their names (a Dagster asset key, in
     the events' ``symlinks``, which index summaries leave out; a partitioned asset's key names every
     partition): the newest version of each dataset whose events carry the name (every such version with
     ``all_versions``), newest first, from the verified bundles of the runs ``found``; none when no run names it
     so. A version of the same dataset that no event names so (another asset's, another namespace's, written to
-    the same file) is not one of them. Runs whose bundles do not verify or could not be read are added to ``left_out``
-    (those not read to ``not_read`` too), runs whose index entries differ from their sound bundles to ``corrected``
-    (the node ids are as the bundles say).
+    the same file) is not one of them. Runs whose bundles do not verify or could not be read, and runs whose index
+    entries differ from their sound bundles, are added to ``not_taken`` (the node ids are as the bundles say).
     ``catalogued``: the store's catalog, as loaded for the lineage; ``sources``: the registered sources, so that
     ``LOCATION@DIGEST`` of a source registered where runs recorded other versions names no recorded version (its
     tree is the source's, :func:`_source_trees`) rather than being refused."""
     if is_digest(name):
         return []
-    with _recorded(store, trust, found, catalogued, sources, left_out, not_read, corrected) as recorded:
+    with _recorded(store, trust, found, catalogued, sources, not_taken) as recorded:
         recorded.read_naming(name)
     index = recorded.index()
     # DATASET@DIGEST of a dataset with no such version is refused, naming its versions
@@ -146,11 +147,11 @@ def _located_by_other_name(store: Store, trust: TrustStore, found: list[BundleSu
 
 @contextmanager
 def _recorded(store: Store, trust: TrustStore, found: list[BundleSummary], catalogued: Catalogued, sources: SourcesByDigest,
-              left_out: dict[str, str], not_read: set[str], corrected: dict[str, str]) -> Iterator[RecordedRuns]:
+              not_taken: RunsNotTaken) -> Iterator[RecordedRuns]:
     """The runs ``found`` with the registered ``sources`` (:class:`~prov_common.audit.recorded.RecordedRuns`; ``catalogued``:
     the store's catalog, as loaded for the lineage), for the caller to read bundles of; on leaving, the runs whose bundles
-    do not verify or could not be read are added to ``left_out`` (those not read to ``not_read`` too), those whose index
-    entries differ from their sound bundles to ``corrected``."""
+    do not verify or could not be read, and those whose index entries differ from their sound bundles, are added to
+    ``not_taken``."""
     from prov_common.audit.recorded import RecordedRuns
 
     recorded = RecordedRuns.of(store, trust, (s for same in sources.values() for s in same), summaries=found,
@@ -158,32 +159,31 @@ def _recorded(store: Store, trust: TrustStore, found: list[BundleSummary], catal
     try:
         yield recorded
     finally:
-        left_out.update(recorded.left_out)
-        not_read.update(recorded.not_read)
-        corrected.update(recorded.corrected)
+        not_taken.take_in(recorded)
 
 
 def _refuse_both(store: Store, trust: TrustStore, scope: LineageScope, target: str, sources: SourcesByDigest,
-                 left_out: dict[str, str], not_read: set[str], corrected: dict[str, str]) -> None:
+                 not_taken: RunsNotTaken) -> None:
     """Refuse ``target``, hex digits alone, where it begins a recorded digest (a version's or a registered source's) and
     names a dataset too, as every verb refuses it (:meth:`~prov_common.audit.lineage.LineageIndex.digest_meant`): by any
     of its names, with a version or without. A Dagster asset key is in the events' ``symlinks`` only, which the index
-    summaries leave out: the bundles are read where the digits begin a digest and the summaries name no dataset so."""
-    with _recorded(store, trust, scope.every(), scope.catalogued, sources, left_out, not_read, corrected) as recorded:
+    summaries leave out: the bundles are read where the digits begin a digest and the summaries name no dataset so.
+    The runs read that are left out or corrected are added to ``not_taken``."""
+    with _recorded(store, trust, scope.every(), scope.catalogued, sources, not_taken) as recorded:
         if recorded.index().digest_meant(target) is not None:
             recorded.read_naming(target)
             recorded.index().digest_meant(target)
 
 
 def _traced(store: Store, found: list[BundleSummary], args: argparse.Namespace, targets: list[str], direction: str,
-            sources: SourcesByDigest, left_out: dict[str, str], not_read: set[str]) -> tuple[LineageGraph, list[LineageTree]]:
+            sources: SourcesByDigest, not_taken: RunsNotTaken) -> tuple[LineageGraph, list[LineageTree]]:
     """The lineage graph of the runs ``found`` and the trees of the versions ``targets`` mean (none when they
-    name nothing there). With ``--checks``, runs whose bundles cannot be read are added to ``left_out``, those not
-    read at all to ``not_read`` too."""
+    name nothing there). With ``--checks``, runs whose bundles cannot be read are left out in ``not_taken`` (those not
+    read at all as not read)."""
     if args.checks:
         with on_terminal():
-            graph = lineage_graph(merge_documents(bundle_documents(store, found, left_out=left_out, not_read=not_read)),
-                                  index_starts(found))
+            documents = bundle_documents(store, found, left_out=not_taken.left_out, not_read=not_taken.not_read)
+            graph = lineage_graph(merge_documents(documents), index_starts(found))
     else:
         graph = graph_from_summaries(found)
     keys = list(dict.fromkeys(key for target in targets for key in find_nodes(graph, target, all_versions=args.all_versions)))
@@ -215,9 +215,9 @@ def _source_trees(graph: LineageGraph, target: str, sources: SourcesByDigest, fo
                         records_of(sources[use.version], use.source.digest, use.source.location))]
 
 
-def _nothing_named(target: str, store: Store, found: list[BundleSummary], left_out: dict[str, str],
-                   not_read: set[str]) -> BadInputError:
-    unread = sum(1 for run in left_out if run in not_read)
+def _nothing_named(target: str, store: Store, found: list[BundleSummary], not_taken: RunsNotTaken) -> BadInputError:
+    left_out = not_taken.left_out
+    unread = sum(1 for run in left_out if run in not_taken.not_read)
     why = " or ".join(what for count, what in ((len(left_out) - unread, "their bundles do not verify"),
                                                (unread, "they could not be read")) if count)
     unverified = f"; {len(left_out)} more left out: {why}" if left_out else ""
@@ -439,49 +439,47 @@ def _run(args: argparse.Namespace) -> int:
     found = scope.every() if found is None else found
     sources, sources_left_out = _sources(store, settings)  # named at the origins a tree shows, either way
     verified: set[str] = set()
-    left_out: dict[str, str] = {}
-    not_read: set[str] = set()  # those of left_out whose index entry or bundle could not be read: not verified
+    not_taken = RunsNotTaken()  # the runs left out (those not read among them) and those corrected
     touched: _LeftOut = {}  # what the runs left out made (upstream) or read (downstream): no origin, nothing unused
-    corrected: dict[str, str] = {}
     targets = [args.target]
     try:
         if (query := digest_query(args.target)) is not None and ":" not in query:  # hex digits alone: a name too?
-            _refuse_both(store, trust, scope, args.target, sources, left_out, not_read, corrected)
-            found = as_bundles_say(store, [s for s in found if s.run_id not in left_out], corrected)
+            _refuse_both(store, trust, scope, args.target, sources, not_taken)
+            found = as_bundles_say(store, [s for s in found if s.run_id not in not_taken.left_out], not_taken.corrected)
         while True:  # a run left out can change what the target means: trace again until every run shown verifies
-            graph, trees = _traced(store, found, args, targets, direction, sources, left_out, not_read)
+            graph, trees = _traced(store, found, args, targets, direction, sources, not_taken)
             if not trees and targets == [args.target]:  # no dataset is named so in the index: another name (an asset key)?
-                found = as_bundles_say(store, [s for s in scope.every() if s.run_id not in left_out], corrected)
-                before = set(corrected)  # (those runs of ``found`` are as their bundles say already)
-                targets = _located_by_other_name(store, trust, found, args.target, left_out, not_read, corrected,
-                                                 scope.catalogued, sources, args.all_versions) or targets
-                found = as_bundles_say(store, [s for s in found if s.run_id not in left_out], corrected.keys() - before)
-                graph, trees = _traced(store, found, args, targets, direction, sources, left_out, not_read)
+                found = as_bundles_say(store, [s for s in scope.every() if s.run_id not in not_taken.left_out],
+                                       not_taken.corrected)
+                before = set(not_taken.corrected)  # (those runs of ``found`` are as their bundles say already)
+                targets = _located_by_other_name(store, trust, found, args.target, not_taken, scope.catalogued, sources,
+                                                 args.all_versions) or targets
+                found = as_bundles_say(store, [s for s in found if s.run_id not in not_taken.left_out],
+                                       not_taken.corrected.keys() - before)
+                graph, trees = _traced(store, found, args, targets, direction, sources, not_taken)
             if not trees:  # a digest only a registered source holds: the source is the whole lineage
                 trees = _source_trees(graph, args.target, sources, found)
             if not trees:
-                raise _nothing_named(args.target, store, found, left_out, not_read)
+                raise _nothing_named(args.target, store, found, not_taken)
             shown = (_runs_of(trees) | (_recorders_of(trees, found) if args.checks else set())) - verified
             with on_terminal():
                 left, fixed = doubted_runs(store, trust, [s for s in found if s.run_id in shown], "verifying the runs shown")
             verified |= shown - set(left)
             if not left and not fixed:
                 break
-            left_out.update(left)
-            _add_touched(touched, [s for s in found if s.run_id in left], direction, not_read)
-            corrected.update(fixed)
+            not_taken.left_out.update(left)
+            _add_touched(touched, [s for s in found if s.run_id in left], direction, not_taken.not_read)
+            not_taken.corrected.update(fixed)
             found = as_bundles_say(store, [s for s in found if s.run_id not in left], fixed)
-            found = scope.reaching(args.target, direction, found, left_out, args.checks) or found  # what a corrected run reaches
+            found = scope.reaching(args.target, direction, found, not_taken.left_out, args.checks) or found  # what a corrected run reaches
         gone = _gone(store, scope, trees, direction)
-        left_out.update(gone)
-        not_read.update(gone)  # its bundle or index entry is gone
-        _add_touched(touched, [r for r in scope.unindexed() if r.run_id in gone], direction, not_read)
+        not_taken.leave_out_unread(gone)  # its bundle or index entry is gone
+        _add_touched(touched, [r for r in scope.unindexed() if r.run_id in gone], direction, not_taken.not_read)
     finally:
-        unlisted = {k: why for k, why in scope.unlisted.items() if k not in left_out}  # a run its entry cannot list
-        left_out.update(unlisted)
-        not_read.update(unlisted)
-        tell_left_out(left_out, not_read, corrected, args.verb)
-    code = 1 if left_out or sources_left_out else 0  # a run or source left out, not verifying, is a finding (as in record)
+        unlisted = {k: why for k, why in scope.unlisted.items() if k not in not_taken.left_out}  # a run its entry cannot list
+        not_taken.leave_out_unread(unlisted)
+        tell_left_out(not_taken.left_out, not_taken.not_read, not_taken.corrected, args.verb)
+    code = 1 if not_taken.left_out or sources_left_out else 0  # a run or source left out, not verifying, is a finding (as in record)
     if direction == UPSTREAM:
         _tell_staged_since(store, trees, found)
     if picture:
@@ -492,7 +490,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"direction": direction, "query": args.target, "lineage": [t.to_dict(direction) for t in trees],
                    "contentHolders": content_holders_json(t.node for root in trees for t in root.walk()),
-                   "leftOut": left_out}, sort_keys=True)
+                   "leftOut": not_taken.left_out}, sort_keys=True)
         return code
     shown = _Shown(_labels(trees), touched, _job_labels(trees, found))
     blocks = ["\n".join(one_line(line) for line in [_version_text(tree, direction, shown), *_lines(tree, direction, shown)])
