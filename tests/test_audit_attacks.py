@@ -43,7 +43,7 @@ from prov_common.bundle.storage import recent_bundles
 from prov_common.config import Settings
 from prov_common.signing import Envelope, Signature, SigningKey, default_signing_key, sign_envelope
 from prov_common.store import open_store
-from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX
+from prov_common.tlog.log import CHECKPOINTS_PREFIX, FIX_CHANGED, FIX_NOT_THE_LOGS, LEAVES_PREFIX
 from prov_common.tlog.model import sha256_digest
 from prov_common.w3cprov.identity import iso_z
 from prov_common.hashing.raw import blake3_digest
@@ -991,6 +991,9 @@ def test_a_moved_or_damaged_leaf_batch_is_the_object_of_the_full_audits_finding(
     shown = [f"{f.check} {f.object}: {f.what}" for f in result.errors]
     assert [f for f in result.check(CHECK_LOG).errors if f.object == older and f"'{older}'" in f.what], shown
     assert not [f for f in result.errors if f.object == LEAVES_PREFIX], shown
+    if damage == "swap":  # under a key inside the log: its leaves are the log's, at the other key (copied past the end: removed)
+        assert {(f.what, f.fix) for f in result.check(CHECK_LOG).errors if f.object == older} == {(
+            f"log leaf batch '{older}' claims first index {json.loads(b)['first']}: it was moved", FIX_CHANGED)}, shown
 
 
 def _copy_a_leaf_batch_past_the_logs_end(s: Store) -> tuple[str, str, str]:
@@ -1002,16 +1005,17 @@ def _copy_a_leaf_batch_past_the_logs_end(s: Store) -> tuple[str, str, str]:
     assert json.loads(raw_read(s.uri, second))["first"] == 2
     moved = f"{LEAVES_PREFIX}{9:012d}.json"
     raw_write(s.uri, moved, raw_read(s.uri, second))
-    return (moved, f"log leaf batch '{moved}' claims first index 2: it was moved",
-            "the store's log was changed: 'tdprov audit' names every problem; restore the log objects from a backup or replica")
+    return (moved, f"log leaf batch '{moved}' claims first index 2: it was copied or moved past the log's end (the newest "
+                   "checkpoint covers 5 leaves), so its leaves are not the log's",
+            "remove that leaf batch (find out who wrote it: only auditors write under log/), then audit again")
 
 
 def _copied_past_the_end(moved: str, claims: str, fix: str, waiting: str) -> list[tuple[str, str, str, str]]:
     """The findings of every audit of a log with the leaf batch ``moved`` copied past its end, ``waiting`` the new
-    bundles the append it stops leaves out (" 1 new bundle", or "")."""
+    bundles the append it stops leaves out (" 1 new bundle", or ""): each with the one fix for that batch (the log
+    check's said to restore the log objects from a backup or replica, the inventory's to remove it)."""
     return [(CHECK_LOG, moved, claims, fix), (CHECK_LOG, "log/", f"could not append{waiting} to the log: {claims}", fix),
-            (CHECK_INVENTORY, moved, f"'{moved}' appeared or was replaced since the last audit and does not verify: {claims}",
-             "remove the object and find out who wrote it: only auditors write here, and they sign what they write")]
+            (CHECK_INVENTORY, moved, f"'{moved}' appeared or was replaced since the last audit and does not verify: {claims}", fix)]
 
 
 @on(*LOCAL)
@@ -1124,6 +1128,20 @@ def test_an_unreadable_batch_planted_inside_the_log_is_named_so_and_the_log_afte
     assert found.get(planted, "").startswith(f"log leaf batch '{planted}' begins at leaf 1, inside the batch before it"), shown
     assert "it cannot be read either" in found[planted], shown
     assert not [w for w in found.values() if "could not be checked" in w], shown
+
+
+@on(*LOCAL)
+def test_a_leaf_batch_planted_inside_the_log_has_one_fix(base: Store) -> None:
+    """A batch planted at a key inside the log: the walk over the log told to remove that leaf batch, the inventory to
+    remove the object, in other words with another reason. Each finding naming it has the one fix."""
+    s = base
+    plant_a_leaf_batch_inside_the_log(s)
+    planted = f"{LEAVES_PREFIX}{1:012d}.json"
+    for full in (False, True):
+        result = _audit(s.pipe, full=full)
+        found = [(f.check, f.fix) for f in result.errors if f.object == planted]
+        assert CHECK_INVENTORY in dict(found) and (CHECK_LOG in dict(found)) == full, (full, found)
+        assert {fix for _, fix in found} == {FIX_NOT_THE_LOGS}, (full, found)
 
 
 @on(*LOCAL)

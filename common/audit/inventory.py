@@ -39,7 +39,7 @@ from prov_common.store.base import Store
 from prov_common.store import listing_memo
 from prov_common.store.errors import ObjectTooLargeError
 from prov_common.store.markers import DeleteMarkers
-from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, TransparencyLog
+from prov_common.tlog.log import CHECKPOINTS_PREFIX, FIX_NOT_THE_LOGS, LEAVES_PREFIX, TransparencyLog
 from prov_common.text import counted, first_of
 from prov_common.tlog.model import LogLeaf, sha256_digest
 
@@ -638,9 +638,10 @@ def _read_through(key: str) -> int:
     return 0 if key.startswith(CHECKPOINTS_PREFIX) else 1 if key.startswith(RUNS_PREFIX) else 2
 
 
-_OWN_FIXES = (FIX_OTHER_STORE, FIX_OTHER_STORES_RESOLUTION, FIX_COPIED_STATE)
+_OWN_FIXES = (FIX_OTHER_STORE, FIX_OTHER_STORES_RESOLUTION, FIX_COPIED_STATE, FIX_NOT_THE_LOGS)
 """The fixes of failures that :func:`_verify` names with their own: an audit record or resolution of another store, an
-audit state copied under another key than the one it was written under."""
+audit state copied under another key than the one it was written under, a leaf batch whose leaves are not the log's
+where it lies (the fix the walk over the log and a refused append give it too)."""
 _Problem = tuple[str, str, "str | None"]  # the object a failure is in, the finding's text, and its fix (None: the inventory's)
 
 

@@ -24,6 +24,7 @@ from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_enve
 from prov_common.store._base import put_listed
 from prov_common.store.base import Store
 from prov_common.store.errors import ObjectNotFoundError, UnreadableObjectError
+from prov_common.text import counted
 from prov_common.tlog import merkle
 from prov_common.tlog.model import (
     CHECKPOINT_PAYLOAD_TYPE,
@@ -49,13 +50,16 @@ class NotLoggedError(BadInputError):
 
 
 FIX_CHANGED = "the store's log was changed: 'tdprov audit' names every problem; restore the log objects from a backup or replica"
+FIX_NOT_THE_LOGS = "remove that leaf batch (find out who wrote it: only auditors write under log/), then audit again"
+"""The fix of a leaf batch whose leaves are not the log's where it lies (planted inside the log, or copied past its end):
+what is wrong is that object, not a log object lost or altered (:data:`FIX_CHANGED`)."""
 
 
 def _overlapping(key: str, first: int, expected: int) -> VerificationError:
     """The error of a leaf batch at ``key`` that begins at leaf ``first``, before the batch ahead of it ends (``expected``)."""
     return VerificationError(f"log leaf batch '{key}' begins at leaf {first}, inside the batch before it (which holds the leaves "
                              f"up to {expected - 1}): auditors write each leaf once, so it was planted or copied there",
-                             fix="remove that leaf batch (find out who wrote it: only auditors write under log/), then audit again")
+                             fix=FIX_NOT_THE_LOGS)
 
 
 def _emptied(key: str) -> VerificationError:
@@ -283,7 +287,7 @@ class TransparencyLog:
         try:
             first, leaves = _decode_batch(self.store.get(key, SMALL_OBJECT_LIMIT), key, strict)
             if leaf_batch_key(first) != key:
-                raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved", fix=FIX_CHANGED)
+                raise self._moved(key, first)
         except ObjectNotFoundError as exc:  # listed, then deleted before this read
             gone = ObjectNotFoundError(f"log leaf batch '{key}' was listed but is gone: it was deleted while the log was read",
                                        fix="restore the deleted leaf batch from a backup or a replica of the store, then run "
@@ -294,6 +298,22 @@ class TransparencyLog:
             exc.subject = exc.subject or key
             raise
         return first, leaves
+
+    def _moved(self, key: str, first: int) -> VerificationError:
+        """The error of the leaf batch at ``key`` that claims to begin at leaf ``first``, not where its key says, naming it
+        as its ``subject``. Under a key inside the log (before the newest checkpoint listed ends) it holds the log's leaves
+        away from where the log vouches for them: the log objects are restored (:data:`FIX_CHANGED`). Under a key past
+        the log's end no leaf it holds is the log's there (a batch copied or moved there): it is removed
+        (:data:`FIX_NOT_THE_LOGS`)."""
+        end = max((n for k in self.checkpoint_keys() if (n := _number(k, CHECKPOINTS_PREFIX)) is not None), default=0)
+        if (_number(key, LEAVES_PREFIX) or 0) < end:
+            exc = VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved", fix=FIX_CHANGED)
+        else:
+            exc = VerificationError(f"log leaf batch '{key}' claims first index {first}: it was copied or moved past the log's end "
+                                    f"(the newest checkpoint covers {counted(end, 'leaf', 'leaves')}), so its leaves are not "
+                                    "the log's", fix=FIX_NOT_THE_LOGS)
+        exc.subject = key
+        return exc
 
     def read_leaves(self, start: int = 0, strict: bool = True, end: int | None = None) -> list[LogLeaf]:
         """The leaves from index ``start`` (which must begin a batch) on, checking there are no gaps; with ``end``, only
@@ -361,7 +381,7 @@ class TransparencyLog:
         covers was written by no auditor that finished)."""
         first, leaves = _decode_batch(self.store.get(key, SMALL_OBJECT_LIMIT), key, strict=True)
         if leaf_batch_key(first) != key:
-            raise VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved", fix=FIX_CHANGED)
+            raise self._moved(key, first)
         if not leaves:  # auditors write no empty batch: one emptied covers nothing, and would hash to any root
             raise _emptied(key)
         end = first + len(leaves)
