@@ -1010,11 +1010,12 @@ def _copy_a_leaf_batch_past_the_logs_end(s: Store) -> tuple[str, str, str]:
             "remove that leaf batch (find out who wrote it: only auditors write under log/), then audit again")
 
 
-def _copied_past_the_end(moved: str, claims: str, fix: str, waiting: str) -> list[tuple[str, str, str, str]]:
+def _copied_past_the_end(moved: str, claims: str, fix: str, waiting: str = "") -> list[tuple[str, str, str, str]]:
     """The findings of every audit of a log with the leaf batch ``moved`` copied past its end, ``waiting`` the new
-    bundles the append it stops leaves out (" 1 new bundle", or ""): each with the one fix for that batch (the log
-    check's said to restore the log objects from a backup or replica, the inventory's to remove it)."""
-    return [(CHECK_LOG, moved, claims, fix), (CHECK_LOG, "log/", f"could not append{waiting} to the log: {claims}", fix),
+    bundles the append it stops leaves out, as named (" 1 new bundle to the log (run R)"; none: ""): each with the one
+    fix for that batch (the log check's said to restore the log objects from a backup or replica, the inventory's to
+    remove it)."""
+    return [(CHECK_LOG, moved, claims, fix), (CHECK_LOG, "log/", f"could not append{waiting or ' to the log'}: {claims}", fix),
             (CHECK_INVENTORY, moved, f"'{moved}' appeared or was replaced since the last audit and does not verify: {claims}", fix)]
 
 
@@ -1031,7 +1032,7 @@ def test_a_leaf_batch_copied_past_the_logs_end_is_named_and_nothing_else_is_blam
     behind = Path(os.environ["TDPROV_HOME"]).with_name("auditor-behind")
     shutil.copytree(os.environ["TDPROV_HOME"], behind)  # the same keys, and the memory of checkpoint 4
     moved, claims, fix = _copy_a_leaf_batch_past_the_logs_end(s)
-    expected = _copied_past_the_end(moved, claims, fix, "")
+    expected = _copied_past_the_end(moved, claims, fix)
     for home in (os.environ["TDPROV_HOME"], str(behind)):
         monkeypatch.setenv("TDPROV_HOME", home)
         for full in (False, True, False):
@@ -1048,28 +1049,33 @@ def test_a_leaf_batch_copied_past_the_logs_end_is_named_and_nothing_else_is_blam
 
 
 @on(*LOCAL)
-def test_a_run_waiting_behind_a_leaf_batch_copied_past_the_logs_end_is_not_blamed(base: Store) -> None:
-    """A run sealed while a leaf batch copied past the log's end stops every append waits behind it: the log check names
-    the append that failed and how many new bundles it leaves out, and no finding names the run (it was named "in the
-    index but not in the log", with the fix for a back-dated entry, as though the append had logged what was listed).
-    Once the copy is removed, the next audit logs it with no finding."""
+@pytest.mark.parametrize("count", [1, 4])
+def test_a_run_waiting_behind_a_leaf_batch_copied_past_the_logs_end_is_not_blamed(base: Store, count: int) -> None:
+    """Runs sealed while a leaf batch copied past the log's end stops every append wait behind it: the log check names
+    the append that failed, how many new bundles it leaves out and which runs (the first three, the rest counted: it
+    counted them only), and no other finding names a run (one was named "in the index but not in the log", with the fix
+    for a back-dated entry, as though the append had logged what was listed). Once the copy is removed, the next audit
+    logs them with no finding."""
     s = base
     moved, claims, fix = _copy_a_leaf_batch_past_the_logs_end(s)
-    waiting = seal(s.pipe.store, run_events("prepare_waiting", [dataset(s.pipe.raw_name, s.pipe.raw)],
-                                            [dataset("/data/waiting.parquet", digest("waiting"))], start=T0 + timedelta(hours=5)))
-    expected = _copied_past_the_end(moved, claims, fix, " 1 new bundle")
+    waiting = [seal(s.pipe.store, run_events(f"prepare_waiting_{i}", [dataset(s.pipe.raw_name, s.pipe.raw)],
+                                             [dataset(f"/data/waiting_{i}.parquet", digest(f"waiting_{i}"))],
+                                             start=T0 + timedelta(hours=5 + i))) for i in range(count)]
+    named = (f" 1 new bundle to the log (run {waiting[0]})" if count == 1 else
+             f" 4 new bundles to the log (runs {waiting[0]}, {waiting[1]}, {waiting[2]} and 1 more)")
+    expected = _copied_past_the_end(moved, claims, fix, named)
     for full in (False, True, False):
         result = _audit(s.pipe, full=full)
         found = [(f.check, f.object, f.what, f.fix) for f in result.errors]
         assert result.exit_code == 1 and found == expected, (full, found)
-        assert not [f for f in result.findings if waiting in (f.run_id, f.object) or waiting in f.what], (full, found)
+        assert not [f for f in result.findings if f.run_id in waiting or f.object in waiting], (full, found)
         assert result.bundles_logged == 0 and result.checkpoint.checkpoint.size == 5, full
     s.delete(moved)
     for full in (False, True):
         result = _audit(s.pipe, full=full)
         assert not result.findings, (full, [(f.check, f.object, f.what) for f in result.findings])
-        assert result.checkpoint.checkpoint.size == 6 and result.bundles_logged == (0 if full else 1), full
-    assert json.loads(raw_read(s.uri, s.newest(LEAVES_PREFIX)))["leaves"][-1]["runId"] == waiting
+        assert result.checkpoint.checkpoint.size == 5 + count and result.bundles_logged == (0 if full else count), full
+    assert [x["runId"] for x in json.loads(raw_read(s.uri, s.newest(LEAVES_PREFIX)))["leaves"][-count:]] == waiting
 
 
 @pytest.mark.parametrize(("base", "damage", "edit"), [  # on S3, each damage and each edit once at least: the walk is the same code

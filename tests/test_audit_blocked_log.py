@@ -39,11 +39,11 @@ def test_blocked_log_names_only_the_bundles_that_wait(tmp_path: Path) -> None:
     assert idle.exit_code == 1 and any("rolled back" in w for w in said), said
     assert not [w for w in said if "append" in w or "wait" in w], said  # nothing was waiting, nothing was tried
 
-    seal(s.pipe.store, run_events("prepare_late", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
+    late = seal(s.pipe.store, run_events("prepare_late", [dataset(s.pipe.raw_name, s.pipe.raw)], [], start=T0 + timedelta(hours=4)))
     busy = _audit(s.pipe)
     said = [f.what for f in busy.check(CHECK_LOG).errors]
     waiting = [w for w in said if "new bundle not appended" in w]
-    assert len(waiting) == 1 and waiting[0].startswith("1 new bundle not appended"), said
+    assert len(waiting) == 1 and waiting[0].startswith(f"1 new bundle not appended to the log (run {late}): "), said  # named, not only counted
     assert not [w for w in said if "could not append" in w], said
     assert s.keys(CHECKPOINTS_PREFIX) == heads  # and indeed nothing was appended
 

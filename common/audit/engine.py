@@ -26,7 +26,7 @@ from prov_common.audit.emptied import ReportEvidence, emptied, forgotten
 from prov_common.audit.examine import MISSING, current_digests, examine_bundle
 from prov_common.audit.generated import GENERATED_PREFIX, Generators, write_generated
 from prov_common.audit.identity import check_identity
-from prov_common.audit.lineage import LineageIndex, version_of
+from prov_common.audit.lineage import SHOWN_RUNS, LineageIndex, version_of
 from prov_common.audit.inventory import (FIX_MOVED_BACK, Listing, adopt_new, changed_runs, compare, entry_moved, hidden_by_markers,
                                          listed_without_etag, logged_objects_changed, missing_back, missing_restored, pin_written,
                                          planted_gone, planted_removed,
@@ -69,7 +69,7 @@ from prov_common.store.pinning import pin_listing
 from prov_common.tlog.log import CHECKPOINTS_PREFIX, LEAVES_PREFIX, LogSegment, LogState, StoredCheckpoint, TransparencyLog, altered_leaf, statement_positions
 from prov_common.tlog.model import EMPTY_CHECKPOINT, Checkpoint, LogLeaf
 from prov_common.w3cprov.identity import CLOCK_SKEW, VersionKey, iso_z, sortable_time
-from prov_common.text import counted
+from prov_common.text import counted, first_of, noun_for
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +308,8 @@ def _audit(
             raise
         except TdprovError as exc:
             waiting = f" {counted(len(new_leaves), 'new bundle')}" if new_leaves else ""
-            log_check.findings.append(Finding(CHECK_LOG, "log/", f"could not append{waiting} to the log: {exc.what}", exc.fix or "retry the audit"))
+            log_check.findings.append(Finding(CHECK_LOG, "log/", f"could not append{waiting} to the log{_runs_of(new_leaves)}: {exc.what}",
+                                              exc.fix or "retry the audit"))
             appended = False
     logged_now = _logged_since(tlog, plan.first_unread, new_head, log_check)
     others = [x for x in logged_now if x.run_id not in records]
@@ -611,12 +612,21 @@ def _no_bundle(leaf: LogLeaf) -> bool:
     return leaf.manifest_digest == MISSING and leaf.statement_digest == MISSING
 
 
+def _runs_of(leaves: Sequence[LogLeaf]) -> str:
+    """The runs of the new bundles ``leaves`` that an audit did not append, as the log check's findings name them after
+    their count: `` (runs A, B, C and 2 more)``, the first :data:`SHOWN_RUNS` in the order they wait in; none: ``""``."""
+    if not leaves:
+        return ""
+    return f" ({noun_for(len(leaves), 'run')} {first_of([x.run_id for x in leaves], SHOWN_RUNS)})"
+
+
 def _waiting(new_leaves: list[LogLeaf]) -> list[Finding]:
     """Over a gap nothing is appended: name the new bundles that wait (none: nothing more to say)."""
     if not new_leaves:
         return []
-    return [Finding(CHECK_LOG, "log/", f"{counted(len(new_leaves), 'new bundle')} not appended to the log: it does not extend the checkpoint this "
-                    "auditor or a witness verified, and nothing is logged over that gap; they wait until it is resolved", FIX_GAP)]
+    return [Finding(CHECK_LOG, "log/", f"{counted(len(new_leaves), 'new bundle')} not appended to the log{_runs_of(new_leaves)}: it does "
+                    "not extend the checkpoint this auditor or a witness verified, and nothing is logged over that gap; they wait "
+                    "until it is resolved", FIX_GAP)]
 
 
 def _keep_in(places: Sequence[WitnessPlace], checkpoint: KnownCheckpoint, now: datetime, audit_id: str) -> list[Finding]:
