@@ -2813,3 +2813,26 @@ def test_a_logged_file_copied_back_from_its_kept_version_with_a_new_etag_is_take
     again = _audit(store_uri)
     assert again.clean and not [f for f in again.findings if f.object in {key for key, _ in hidden.values()}], \
         [f"{f.object}: {f.what}" for f in again.findings]
+
+
+
+@on(*LOCAL)
+@pytest.mark.parametrize("forged", ["junk", "another checkpoint"])
+def test_a_checkpoint_planted_ahead_does_not_make_a_leaf_batch_copied_past_the_end_read_as_moved(base: Store, forged: str) -> None:
+    """A leaf batch copied past the log's end, and an object planted under a checkpoint key far ahead (junk, or the bytes of
+    the newest checkpoint): the log's end was the newest checkpoint listed, the planted one, so the copy read as moved
+    inside the log, with the fix to restore the log objects. The end is the newest checkpoint that verifies: the copy is
+    told as copied past it, with the fix to remove it, and the planted checkpoint has its own findings."""
+    s = base
+    moved, _claims, fix = _copy_a_leaf_batch_past_the_logs_end(s)
+    ahead = f"{CHECKPOINTS_PREFIX}{100:012d}.json"
+    raw_write(s.uri, ahead, b"junk" if forged == "junk" else raw_read(s.uri, s.newest(CHECKPOINTS_PREFIX)))
+    claims = (f"log leaf batch '{moved}' claims first index 2: it was copied or moved past the log's end (the newest checkpoint "
+              "that verifies covers 5 leaves), so its leaves are not the log's")
+    for full in (False, True):
+        result = _audit(s.pipe, full=full)
+        shown = [(f.check, f.object, f.what, f.fix) for f in result.errors]
+        assert [(f.check, f.what, f.fix) for f in result.errors if f.object == moved] == [
+            (CHECK_LOG, claims, fix),
+            (CHECK_INVENTORY, f"'{moved}' appeared or was replaced since the last audit and does not verify: {claims}", fix)], (full, shown)
+        assert {f.check for f in result.errors if f.object == ahead} == {CHECK_LOG, CHECK_INVENTORY}, (full, shown)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from prov_common.bundle.layout import SMALL_OBJECT_LIMIT, one_run_meant, prefix_hint
 from prov_common.canonical_json import canonical_bytes, loads
-from prov_common.errors import BadInputError, ObjectConflictError, TdprovError, VerificationError
+from prov_common.errors import BadInputError, ObjectConflictError, StoreUnavailableError, TdprovError, VerificationError
 from prov_common.signing import SigningKey, TrustStore, open_envelope, sign_envelope
 from prov_common.store._base import put_listed
 from prov_common.store.base import Store
@@ -301,19 +301,35 @@ class TransparencyLog:
 
     def _moved(self, key: str, first: int) -> VerificationError:
         """The error of the leaf batch at ``key`` that claims to begin at leaf ``first``, not where its key says, naming it
-        as its ``subject``. Under a key inside the log (before the newest checkpoint listed ends) it holds the log's leaves
-        away from where the log vouches for them: the log objects are restored (:data:`FIX_CHANGED`). Under a key past
-        the log's end no leaf it holds is the log's there (a batch copied or moved there): it is removed
-        (:data:`FIX_NOT_THE_LOGS`)."""
-        end = max((n for k in self.checkpoint_keys() if (n := _number(k, CHECKPOINTS_PREFIX)) is not None), default=0)
+        as its ``subject``. Under a key inside the log (before the newest checkpoint that verifies ends) it holds the log's
+        leaves away from where the log vouches for them: the log objects are restored (:data:`FIX_CHANGED`). Under a key
+        past the log's end no leaf it holds is the log's there (a batch copied or moved there): it is removed
+        (:data:`FIX_NOT_THE_LOGS`). A checkpoint listed after that one that does not verify (planted, or altered: the walk
+        names it) does not move the end."""
+        end, skipped = self._verified_end()
         if (_number(key, LEAVES_PREFIX) or 0) < end:
             exc = VerificationError(f"log leaf batch '{key}' claims first index {first}: it was moved", fix=FIX_CHANGED)
         else:
+            newest = "the newest checkpoint that verifies" if skipped else "the newest checkpoint"
             exc = VerificationError(f"log leaf batch '{key}' claims first index {first}: it was copied or moved past the log's end "
-                                    f"(the newest checkpoint covers {counted(end, 'leaf', 'leaves')}), so its leaves are not "
-                                    "the log's", fix=FIX_NOT_THE_LOGS)
+                                    f"({newest} covers {counted(end, 'leaf', 'leaves')}), so its leaves are not the log's",
+                                    fix=FIX_NOT_THE_LOGS)
         exc.subject = key
         return exc
+
+    def _verified_end(self) -> tuple[int, bool]:
+        """The size of the newest checkpoint that verifies, and whether a checkpoint listed after it does not. When none
+        verifies (the keys that signed them are not trusted here, say), the size the newest checkpoint's key gives."""
+        sizes = [(k, n) for k in self.checkpoint_keys() if (n := _number(k, CHECKPOINTS_PREFIX)) is not None]
+        for key, size in reversed(sizes):
+            try:
+                self.read_checkpoint(key)
+            except StoreUnavailableError:
+                raise
+            except TdprovError:
+                continue
+            return size, key != sizes[-1][0]
+        return (sizes[-1][1] if sizes else 0), False
 
     def read_leaves(self, start: int = 0, strict: bool = True, end: int | None = None) -> list[LogLeaf]:
         """The leaves from index ``start`` (which must begin a batch) on, checking there are no gaps; with ``end``, only
