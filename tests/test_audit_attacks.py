@@ -1014,8 +1014,8 @@ def _copied_past_the_end(moved: str, claims: str, fix: str, waiting: str = "") -
     """The findings of every audit of a log with the leaf batch ``moved`` copied past its end, ``waiting`` the new
     bundles the append it stops leaves out, as named (" 1 new bundle to the log (run R)"; none: ""): each with the one
     fix for that batch (the log check's said to restore the log objects from a backup or replica, the inventory's to
-    remove it)."""
-    return [(CHECK_LOG, moved, claims, fix), (CHECK_LOG, "log/", f"could not append{waiting or ' to the log'}: {claims}", fix),
+    remove it). The refused append's finding is the batch's as its text is (it was the folder 'log/')."""
+    return [(CHECK_LOG, moved, claims, fix), (CHECK_LOG, moved, f"could not append{waiting or ' to the log'}: {claims}", fix),
             (CHECK_INVENTORY, moved, f"'{moved}' appeared or was replaced since the last audit and does not verify: {claims}", fix)]
 
 

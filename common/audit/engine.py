@@ -308,7 +308,8 @@ def _audit(
             raise
         except TdprovError as exc:
             waiting = f" {counted(len(new_leaves), 'new bundle')}" if new_leaves else ""
-            log_check.findings.append(Finding(CHECK_LOG, "log/", f"could not append{waiting} to the log{_runs_of(new_leaves)}: {exc.what}",
+            # the object its error names (a leaf batch that stops the append), else the log's folder
+            log_check.findings.append(Finding(CHECK_LOG, exc.subject or "log/", f"could not append{waiting} to the log{_runs_of(new_leaves)}: {exc.what}",
                                               exc.fix or "retry the audit"))
             appended = False
     logged_now = _logged_since(tlog, plan.first_unread, new_head, log_check)
