@@ -1150,6 +1150,30 @@ def test_a_leaf_batch_planted_inside_the_log_has_one_fix(base: Store) -> None:
         assert {fix for _, fix in found} == {FIX_NOT_THE_LOGS}, (full, found)
 
 
+
+@on(*LOCAL)
+@pytest.mark.parametrize("how", ["not canonical", "another first leaf"])
+def test_a_leaf_batch_planted_inside_the_log_that_does_not_read_has_one_fix(base: Store, how: str) -> None:
+    """A batch planted at a key inside the log that is not in canonical form, or that claims another first leaf than its
+    key's: the walk over the log told it planted, with the fix to remove that leaf batch, the inventory told it edited or
+    moved, with its own words to remove the object. The inventory tells it planted too, in the walk's words."""
+    s = base
+    leaves = json.loads(raw_read(s.uri, s.keys(LEAVES_PREFIX)[0]))["leaves"]
+    planted = f"{LEAVES_PREFIX}{1:012d}.json"
+    raw_write(s.uri, planted, json.dumps({"first": 1, "leaves": leaves[1:]}, indent=1).encode() if how == "not canonical"
+              else json.dumps({"first": 3, "leaves": leaves[1:]}, separators=(",", ":")).encode())
+    for full in (False, True):
+        result = _audit(s.pipe, full=full)
+        found = {f.check: (f.what, f.fix) for f in result.errors if f.object == planted}
+        shown = [(f.check, f.object, f.what, f.fix) for f in result.errors]
+        assert CHECK_INVENTORY in found and (CHECK_LOG in found) == full, (full, shown)
+        assert {fix for _, fix in found.values()} == {FIX_NOT_THE_LOGS}, (full, shown)
+        what = found[CHECK_INVENTORY][0]
+        assert what.startswith(f"'{planted}' appeared or was replaced since the last audit and does not verify: log leaf batch "
+                               f"'{planted}' begins at leaf 1, inside the batch before it"), (full, shown)
+        assert not full or what.endswith(f"does not verify: {found[CHECK_LOG][0]}"), (full, shown)
+
+
 @on(*LOCAL)
 def test_a_deleted_newest_checkpoint_is_named_and_what_the_auditor_wrote_under_it_is_not_called_forged(base: Store) -> None:
     """The checkpoint the last audit wrote, deleted: the leaf batch it covered, which that auditor wrote, was named as written

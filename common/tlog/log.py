@@ -62,6 +62,16 @@ def _overlapping(key: str, first: int, expected: int) -> VerificationError:
                              fix=FIX_NOT_THE_LOGS)
 
 
+def _planted(key: str, first: int, expected: int, unread: TdprovError | None = None) -> VerificationError:
+    """The error of a leaf batch at ``key`` whose key begins at leaf ``first``, inside the batch ahead of it (which ends at
+    ``expected``): planted there, whatever it holds; ``unread``: why it cannot be read either. Named as its ``subject``."""
+    exc = _overlapping(key, first, expected)
+    if unread is not None:
+        exc = VerificationError(f"{exc.what} (it cannot be read either: {unread.what})", exc.fix)
+    exc.subject = key
+    return exc
+
+
 def _emptied(key: str) -> VerificationError:
     """The error of the leaf batch at ``key`` that holds no leaves (auditors write no empty batch), naming it as its ``subject``."""
     exc = VerificationError(f"log leaf batch '{key}' holds no leaves: it was emptied", fix=FIX_CHANGED)
@@ -394,20 +404,28 @@ class TransparencyLog:
         """A leaf batch met after it was written: in canonical form at its key, and hashing, with the leaves
         around it, from the frontier of the last checkpoint before it to the root of the first checkpoint
         that covers it. Raises :class:`VerificationError` naming what does not hold (a batch no checkpoint
-        covers was written by no auditor that finished)."""
-        first, leaves = _decode_batch(self.store.get(key, SMALL_OBJECT_LIMIT), key, strict=True)
-        if leaf_batch_key(first) != key:
-            raise self._moved(key, first)
-        if not leaves:  # auditors write no empty batch: one emptied covers nothing, and would hash to any root
-            raise _emptied(key)
-        end = first + len(leaves)
+        covers was written by no auditor that finished). A batch whose key begins inside the batch before it is planted
+        there first, as the walk over the log tells it, whether or not it can be read (:func:`_planted`)."""
         firsts = [n for k in self.store.list(LEAVES_PREFIX) if (n := _number(k, LEAVES_PREFIX)) is not None]
-        previous = max((f for f in firsts if f < first), default=None)
+        at = _number(key, LEAVES_PREFIX)
+        previous = max((f for f in firsts if at is not None and f < at), default=None)
+        ends = None
         if previous is not None:  # the batch before it must end where it begins: auditors write each leaf once
             before_key = leaf_batch_key(previous)
             ends = previous + len(_decode_batch(self.store.get(before_key, SMALL_OBJECT_LIMIT), before_key, strict=False)[1])
-            if ends > first:
-                raise _overlapping(key, first, ends)
+        try:
+            first, leaves = _decode_batch(self.store.get(key, SMALL_OBJECT_LIMIT), key, strict=True)
+            if leaf_batch_key(first) != key:
+                raise self._moved(key, first)
+        except (VerificationError, UnreadableObjectError) as exc:
+            if at is not None and ends is not None and ends > at:
+                raise _planted(key, at, ends, exc) from exc
+            raise
+        if ends is not None and ends > first:
+            raise _planted(key, first, ends)
+        if not leaves:  # auditors write no empty batch: one emptied covers nothing, and would hash to any root
+            raise _emptied(key)
+        end = first + len(leaves)
         sizes = [n for k in self.checkpoint_keys() if (n := _number(k, CHECKPOINTS_PREFIX)) is not None]
         before = max((s for s in sizes if s <= first), default=0)
         after = min((s for s in sizes if s >= end), default=None)
@@ -532,9 +550,8 @@ class TransparencyLog:
                     return state
                 first, leaves, unread = _number(key, LEAVES_PREFIX) or 0, [], exc  # where its key says it begins (listed keys have one)
             if expected is not None and first < expected:  # planted inside the log: named, and the batches around it still checked
-                planted = _overlapping(key, first, expected)
-                state.problems.append(LogProblem(key, planted.what if unread is None else f"{planted.what} (it cannot be read either: "
-                                                 f"{unread.what})", planted.fix or LogProblem.fix))
+                planted = _planted(key, first, expected, unread)
+                state.problems.append(LogProblem(key, planted.what, planted.fix or LogProblem.fix))
                 continue
             if unread is not None:
                 state.problems.append(LogProblem(key, unread.what, unread.fix or LogProblem.fix))
