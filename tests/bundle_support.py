@@ -62,10 +62,19 @@ def run_events(run_id: str | None = None, *, terminal: str = "COMPLETE") -> list
     ]
 
 
+SETUP_TIMEOUT = 120.0
+"""The write bound of a transport that only sets a test up (:func:`record_runs`): the first emit opens the store (on
+S3, a boto3 client, served by moto in the test's own process) and the signing key, and a seal writes a dozen objects,
+which on a loaded CI machine (2 CPUs, load 37) took 10 s, the default bound, and failed the strict emit of tests that
+never test the bound. Tests of the bound give their own ``timeout``."""
+
+
 def record_runs(store_uri: str, count: int, **config: Any) -> list[str]:
-    """Seal ``count`` runs of :func:`run_events` into ``store_uri`` through a strict transport; their run ids."""
+    """Seal ``count`` runs of :func:`run_events` into ``store_uri`` through a strict transport (bound
+    :data:`SETUP_TIMEOUT` unless ``config`` gives a ``timeout``); their run ids."""
     from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport
 
+    config.setdefault("timeout", SETUP_TIMEOUT)
     transport = ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=True, **config))
     run_ids = []
     for _ in range(count):
