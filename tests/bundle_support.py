@@ -66,7 +66,7 @@ SETUP_TIMEOUT = 120.0
 """The write bound of a transport that only sets a test up (:func:`record_runs`): the first emit opens the store (on
 S3, a boto3 client, served by moto in the test's own process) and the signing key, and a seal writes a dozen objects,
 which on a loaded CI machine (2 CPUs, load 37) took 10 s, the default bound, and failed the strict emit of tests that
-never test the bound. Tests of the bound give their own ``timeout``."""
+never test the bound (as did the 16 MB seal of a test of its memory). Tests of the bound give their own ``timeout``."""
 
 
 def record_runs(store_uri: str, count: int, **config: Any) -> list[str]:

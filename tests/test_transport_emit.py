@@ -17,7 +17,7 @@ from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import dataset_version_dataset
 
-from bundle_support import all_stored_bytes, dataset, event, indexed_runs, run_events
+from bundle_support import SETUP_TIMEOUT, all_stored_bytes, dataset, event, indexed_runs, run_events
 from prov_common.bundle import list_bundles, read_bundle, recent_bundles, rows_path, samples_path, verify_bundle
 from prov_common.bundle.transport import ProvenanceConfig, ProvenanceTransport, staged_event_key
 from prov_common.config import Settings
@@ -205,10 +205,12 @@ def test_a_row_set_staged_by_another_process_is_sealed_without_reading_it_into_m
     data = os.urandom(size)
     start, complete = run_events()
     run_id, path = start["run"]["runId"], rows_path("s3://lake", "clean/users")
-    writer = ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=True))
+    # what is measured is memory, not time: the upload and the seal of 16 MB (on S3 through the server in this
+    # process) took more than the default bound on a loaded machine
+    writer = ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=True, timeout=SETUP_TIMEOUT))
     writer.emit(start)
     writer.attach(run_id, path, mapped_rows(tmp_path, data))
-    sealer = ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=True))
+    sealer = ProvenanceTransport(ProvenanceConfig(store=store_uri, strict=True, timeout=SETUP_TIMEOUT))
     for e in run_events():  # modules loaded, key made: what is measured is the staged attachment
         sealer.emit(e)
     traced = not store_uri.startswith("s3://")  # the S3 server of the tests runs in this process and keeps the objects
