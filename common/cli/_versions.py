@@ -141,6 +141,12 @@ class RunsNotTaken:
         self.not_read.update(other.not_read)
         self.corrected.update(other.corrected)
 
+    def taken(self, store: Any, summaries: list[Any], corrected: Container[str] | None = None) -> list[Any]:
+        """``summaries`` without the runs left out, those of ``corrected`` (default: every run corrected) as their
+        bundles say (:func:`as_bundles_say`)."""
+        return as_bundles_say(store, [s for s in summaries if s.run_id not in self.left_out],
+                              self.corrected if corrected is None else corrected)
+
     def leave_out_unread(self, runs: Mapping[str, str]) -> None:
         """Leave out ``runs`` (run id -> why) as not read: their index entry or bundle is gone or cannot be read."""
         self.left_out.update(runs)

@@ -445,17 +445,15 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if (query := digest_query(args.target)) is not None and ":" not in query:  # hex digits alone: a name too?
             _refuse_both(store, trust, scope, args.target, sources, not_taken)
-            found = as_bundles_say(store, [s for s in found if s.run_id not in not_taken.left_out], not_taken.corrected)
+            found = not_taken.taken(store, found)
         while True:  # a run left out can change what the target means: trace again until every run shown verifies
             graph, trees = _traced(store, found, args, targets, direction, sources, not_taken)
             if not trees and targets == [args.target]:  # no dataset is named so in the index: another name (an asset key)?
-                found = as_bundles_say(store, [s for s in scope.every() if s.run_id not in not_taken.left_out],
-                                       not_taken.corrected)
+                found = not_taken.taken(store, scope.every())
                 before = set(not_taken.corrected)  # (those runs of ``found`` are as their bundles say already)
                 targets = _located_by_other_name(store, trust, found, args.target, not_taken, scope.catalogued, sources,
                                                  args.all_versions) or targets
-                found = as_bundles_say(store, [s for s in found if s.run_id not in not_taken.left_out],
-                                       not_taken.corrected.keys() - before)
+                found = not_taken.taken(store, found, not_taken.corrected.keys() - before)
                 graph, trees = _traced(store, found, args, targets, direction, sources, not_taken)
             if not trees:  # a digest only a registered source holds: the source is the whole lineage
                 trees = _source_trees(graph, args.target, sources, found)
